@@ -1,0 +1,88 @@
+"""The exceptions rds_guard raises and the `Violation` record they carry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ParamValidationError
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: the rule id, the parameter or tag it concerns, the offending value."""
+
+    rule: str
+    field: str
+    value: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The violation as a plain JSON-ready dict (``rule, field, value, message``)."""
+        return {
+            "rule": self.rule,
+            "field": self.field,
+            "value": self.value,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        return f"[{self.rule}] {self.field}: {self.message}"
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be used. ``str()`` reads ``PATH:LINE: dotted.key: what is wrong``."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.path = path
+        self.line = line
+        self.key = key
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = self.path or "<policy>"
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.key:
+            return f"{where}: {self.key}: {self.problem}"
+        return f"{where}: {self.problem}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_policy_error, (self.problem, self.path, self.line, self.key))
+
+
+def _rebuild_policy_error(
+    problem: str, path: str | None, line: int | None, key: str | None
+) -> PolicyError:
+    return PolicyError(problem, path=path, line=line, key=key)
+
+
+class PolicyViolation(ParamValidationError):
+    """Raised before a non-compliant call is sent; ``.violations`` lists every problem found."""
+
+    fmt = "rds_guard blocked {operation}:\n{report}"
+
+    def __init__(self, operation: str, violations: Iterable[Violation]) -> None:
+        self.operation = operation
+        self.violations: tuple[Violation, ...] = tuple(violations)
+        report = "\n".join(f"  {v}" for v in self.violations)
+        super().__init__(operation=operation, report=report)
+
+
+class AuditError(BotoCoreError):
+    """The audit log could not be written or is damaged, so the call was not sent."""
+
+    fmt = "rds_guard audit log: {detail}"
+
+    def __init__(self, detail: str, *, path: str | None = None) -> None:
+        self.detail = detail
+        self.path = path
+        super().__init__(detail=detail)

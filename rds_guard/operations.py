@@ -1,0 +1,211 @@
+"""The table of guarded operations: one row per operation, data only.
+
+Adding an operation or a service is a row here, never a branch in the handlers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+SERVICES = ("rds", "docdb", "neptune")
+ALL = frozenset(SERVICES)
+RDS_ONLY = frozenset({"rds"})
+CLUSTER_ID_LIMIT = 63
+INSTANCE_ID_LIMIT = 255
+
+
+class Kind(StrEnum):
+    """What a guarded operation does to snapshots."""
+
+    CREATE = "create"
+    COPY = "copy"
+    FINAL = "final"
+    TAG = "tag"
+    UNTAG = "untag"
+    SHARE = "share"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class SourceLookup:
+    """The read-only call that tells whether a source passes its tags on, and which."""
+
+    operation: str
+    parameter: str
+    result_list: str
+    arn_key: str
+    copy_flag: str | None
+
+
+CLUSTER_LOOKUP = SourceLookup(
+    "DescribeDBClusters", "DBClusterIdentifier", "DBClusters", "DBClusterArn", "CopyTagsToSnapshot"
+)
+INSTANCE_LOOKUP = SourceLookup(
+    "DescribeDBInstances",
+    "DBInstanceIdentifier",
+    "DBInstances",
+    "DBInstanceArn",
+    "CopyTagsToSnapshot",
+)
+CLUSTER_SNAPSHOT_LOOKUP = SourceLookup(
+    "DescribeDBClusterSnapshots",
+    "DBClusterSnapshotIdentifier",
+    "DBClusterSnapshots",
+    "DBClusterSnapshotArn",
+    None,
+)
+SNAPSHOT_LOOKUP = SourceLookup(
+    "DescribeDBSnapshots", "DBSnapshotIdentifier", "DBSnapshots", "DBSnapshotArn", None
+)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One guarded operation.
+
+    ``identifier`` is the parameter naming the new snapshot (``limit`` its AWS length limit),
+    ``source`` the parameter naming what it is made from, ``tags`` the parameter carrying tags
+    (``tag_keys`` for removals), ``copy_tags`` the request flag that makes a copy inherit
+    (None when the source's own flag decides, through ``lookup``), ``response_key`` and
+    ``response_identifier``/``response_arn`` where the service's answer names the snapshot,
+    and ``outcome`` the audit event written when the call succeeds.
+    """
+
+    name: str
+    kind: Kind
+    services: frozenset[str]
+    outcome: str
+    identifier: str | None = None
+    limit: int = 0
+    source: str | None = None
+    tags: str | None = None
+    tag_keys: str | None = None
+    copy_tags: str | None = None
+    lookup: SourceLookup | None = None
+    response_key: str | None = None
+    response_identifier: str | None = None
+    response_arn: str | None = None
+
+    @property
+    def names_snapshot(self) -> bool:
+        """True for operations whose identifier a naming rule applies to."""
+        return self.kind in (Kind.CREATE, Kind.COPY, Kind.FINAL)
+
+
+OPERATIONS: dict[str, Operation] = {
+    row.name: row
+    for row in (
+        Operation(
+            "CreateDBClusterSnapshot", Kind.CREATE, ALL, "created",
+            identifier="DBClusterSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
+            source="DBClusterIdentifier", tags="Tags", lookup=CLUSTER_LOOKUP,
+            response_key="DBClusterSnapshot", response_identifier="DBClusterSnapshotIdentifier",
+            response_arn="DBClusterSnapshotArn",
+        ),
+        Operation(
+            "CopyDBClusterSnapshot", Kind.COPY, ALL, "created",
+            identifier="TargetDBClusterSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
+            source="SourceDBClusterSnapshotIdentifier", tags="Tags", copy_tags="CopyTags",
+            lookup=CLUSTER_SNAPSHOT_LOOKUP,
+            response_key="DBClusterSnapshot", response_identifier="DBClusterSnapshotIdentifier",
+            response_arn="DBClusterSnapshotArn",
+        ),
+        Operation(
+            "CreateDBSnapshot", Kind.CREATE, RDS_ONLY, "created",
+            identifier="DBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
+            source="DBInstanceIdentifier", tags="Tags", lookup=INSTANCE_LOOKUP,
+            response_key="DBSnapshot", response_identifier="DBSnapshotIdentifier",
+            response_arn="DBSnapshotArn",
+        ),
+        Operation(
+            "CopyDBSnapshot", Kind.COPY, RDS_ONLY, "created",
+            identifier="TargetDBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
+            source="SourceDBSnapshotIdentifier", tags="Tags", copy_tags="CopyTags",
+            lookup=SNAPSHOT_LOOKUP,
+            response_key="DBSnapshot", response_identifier="DBSnapshotIdentifier",
+            response_arn="DBSnapshotArn",
+        ),
+        Operation(
+            "DeleteDBCluster", Kind.FINAL, ALL, "created",
+            identifier="FinalDBSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
+            source="DBClusterIdentifier",
+        ),
+        Operation(
+            "DeleteDBInstance", Kind.FINAL, RDS_ONLY, "created",
+            identifier="FinalDBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
+            source="DBInstanceIdentifier",
+        ),
+        Operation(
+            "AddTagsToResource", Kind.TAG, ALL, "tagged", source="ResourceName", tags="Tags",
+        ),
+        Operation(
+            "RemoveTagsFromResource", Kind.UNTAG, ALL, "untagged",
+            source="ResourceName", tag_keys="TagKeys",
+        ),
+        Operation(
+            "ModifyDBClusterSnapshotAttribute", Kind.SHARE, ALL, "shared",
+            source="DBClusterSnapshotIdentifier",
+        ),
+        Operation(
+            "ModifyDBSnapshotAttribute", Kind.SHARE, RDS_ONLY, "shared",
+            source="DBSnapshotIdentifier",
+        ),
+        Operation(
+            "DeleteDBClusterSnapshot", Kind.DELETE, ALL, "deleted",
+            identifier="DBClusterSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
+            response_key="DBClusterSnapshot", response_identifier="DBClusterSnapshotIdentifier",
+            response_arn="DBClusterSnapshotArn",
+        ),
+        Operation(
+            "DeleteDBSnapshot", Kind.DELETE, RDS_ONLY, "deleted",
+            identifier="DBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
+            response_key="DBSnapshot", response_identifier="DBSnapshotIdentifier",
+            response_arn="DBSnapshotArn",
+        ),
+    )
+}  # fmt: skip
+
+NAMING_OPERATIONS = frozenset(name for name, row in OPERATIONS.items() if row.names_snapshot)
+SNAPSHOT_ARN_TYPES = frozenset({"snapshot", "cluster-snapshot"})
+
+
+def find(service: str, operation: str) -> Operation | None:
+    """The row guarding ``operation`` on ``service``, or None when it is not guarded there."""
+    row = OPERATIONS.get(operation)
+    return row if row is not None and service in row.services else None
+
+
+def guarded_pairs() -> list[tuple[str, str]]:
+    """Every (service, operation) pair the guard hooks."""
+    return [(service, name) for name, row in OPERATIONS.items() for service in sorted(row.services)]
+
+
+def snapshot_name(reference: str) -> str:
+    """A name as ``{source}`` sees it: lowercased, ARN prefix and ``rds:`` removed."""
+    name = reference
+    if name.startswith("arn:"):
+        parts = name.split(":", 6)
+        name = parts[6] if len(parts) == 7 else name
+    if name.lower().startswith("rds:"):
+        name = name[4:]
+    return name.lower()
+
+
+def arn_resource_type(reference: str) -> str | None:
+    """The resource type of an ARN (``cluster-snapshot``, ``db``...), None for a plain name."""
+    parts = reference.split(":", 6)
+    if len(parts) != 7 or parts[0] != "arn":
+        return None
+    return parts[5]
+
+
+def arn_region(reference: str) -> str | None:
+    """The region of an ARN, None for a plain name."""
+    parts = reference.split(":", 6)
+    return parts[3] if len(parts) == 7 and parts[0] == "arn" else None
+
+
+def is_snapshot_arn(reference: str) -> bool:
+    """True for the ARN of a DB snapshot or DB cluster snapshot."""
+    return arn_resource_type(reference) in SNAPSHOT_ARN_TYPES

@@ -1,0 +1,232 @@
+"""AWS's own constraints and the policy's rules, as pure functions returning `Violation` lists.
+
+Nothing here knows botocore: each function takes plain values and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .errors import Violation
+
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+TAGS_PER_RESOURCE_MAX = 50
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+_RESERVED_PREFIXES = ("aws:", "rds:")
+_IDENTIFIER_CHARS = re.compile(r"[A-Za-z0-9-]*")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[:limit] + f"... ({len(value)} characters)"
+
+
+def identifier_problems(identifier: str, limit: int) -> list[str]:
+    """Why AWS would refuse this snapshot identifier (empty when it is fine)."""
+    problems = []
+    if not 1 <= len(identifier) <= limit:
+        problems.append(f"must be 1 to {limit} characters long, is {len(identifier)}")
+    if not _IDENTIFIER_CHARS.fullmatch(identifier):
+        bad = sorted({c for c in identifier if not (c.isascii() and (c.isalnum() or c == "-"))})
+        problems.append(
+            "may hold only ASCII letters, digits and hyphens, not " + ", ".join(map(repr, bad))
+        )
+    if identifier and not (identifier[0].isascii() and identifier[0].isalpha()):
+        problems.append("must start with a letter")
+    if identifier.endswith("-"):
+        problems.append("must not end with a hyphen")
+    if "--" in identifier:
+        problems.append("must not contain two consecutive hyphens")
+    return problems
+
+
+def check_identifier(field: str, identifier: object, limit: int) -> list[Violation]:
+    """``identifier.aws``: AWS's rules for snapshot identifiers."""
+    if not isinstance(identifier, str):
+        return [
+            Violation(
+                "identifier.aws",
+                field,
+                repr(identifier),
+                f"must be a string, not {type(identifier).__name__}",
+            )
+        ]
+    problems = identifier_problems(identifier, limit)
+    if not problems:
+        return []
+    return [Violation("identifier.aws", field, _shown(identifier), "; ".join(problems))]
+
+
+def _tag_text_problems(text: str, what: str, low: int, high: int) -> list[str]:
+    problems = []
+    if not low <= len(text) <= high:
+        problems.append(f"{what} must be {low} to {high} characters long, is {len(text)}")
+    bad = sorted({c for c in text if not tag_char_allowed(c)})
+    if bad:
+        shown = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}" for c in bad[:5])
+        problems.append(
+            f"{what} may hold only Unicode letters, numbers, separators and _ . : / = + - @,"
+            f" not {shown}"
+        )
+    if text.lower().startswith(_RESERVED_PREFIXES):
+        problems.append(f"{what} must not start with 'aws:' or 'rds:' (reserved)")
+    return problems
+
+
+def tag_char_allowed(char: str) -> bool:
+    """True for the characters AWS allows in tag keys and values (L*, N*, Z* and _.:/=+-@)."""
+    return char in _TAG_PUNCTUATION or unicodedata.category(char)[0] in "LNZ"
+
+
+def tag_key_problems(key: str) -> list[str]:
+    """Why AWS would refuse this tag key (empty when it is fine)."""
+    return _tag_text_problems(key, "key", 1, TAG_KEY_MAX)
+
+
+def tag_value_problems(value: str) -> list[str]:
+    """Why AWS would refuse this tag value (empty when it is fine)."""
+    return _tag_text_problems(value, "value", 0, TAG_VALUE_MAX)
+
+
+def check_tags_aws(tags: Mapping[str, str], *, prefix: str = "Tags") -> list[Violation]:
+    """``tags.aws``: AWS's rules on each key and value, and the 50-tag limit."""
+    violations = []
+    for key, value in tags.items():
+        problems = tag_key_problems(key) + tag_value_problems(value)
+        if problems:
+            violations.append(
+                Violation("tags.aws", f"{prefix}.{key}", _shown(value), "; ".join(problems))
+            )
+    if len(tags) > TAGS_PER_RESOURCE_MAX:
+        violations.append(
+            Violation(
+                "tags.aws",
+                prefix,
+                str(len(tags)),
+                f"at most {TAGS_PER_RESOURCE_MAX} tags per snapshot, this call would set"
+                f" {len(tags)}",
+            )
+        )
+    return violations
+
+
+def check_duplicates(keys: Sequence[str], *, prefix: str = "Tags") -> list[Violation]:
+    """``tags.duplicate``: a key given more than once in one request."""
+    seen: set[str] = set()
+    reported: set[str] = set()
+    violations = []
+    for key in keys:
+        if key in seen and key not in reported:
+            reported.add(key)
+            violations.append(
+                Violation("tags.duplicate", f"{prefix}.{key}", key, "key given more than once")
+            )
+        seen.add(key)
+    return violations
+
+
+def check_required(tags: Mapping[str, str], required: Iterable[str]) -> list[Violation]:
+    """``tags.required``: keys the snapshot must carry, with a hint when only the case differs."""
+    by_lower = {key.lower(): key for key in tags}
+    violations = []
+    for key in required:
+        if key in tags:
+            continue
+        message = "required tag is missing"
+        near = by_lower.get(key.lower())
+        if near is not None:
+            message += f" (there is '{near}': tag keys are case-sensitive)"
+        violations.append(Violation("tags.required", f"Tags.{key}", None, message))
+    return violations
+
+
+@dataclass(frozen=True)
+class ValueGlob:
+    """An allowed tag value that may hold one ``*`` standing for any run, empty too."""
+
+    text: str
+
+    def matches(self, value: str) -> bool:
+        """True when the value matches the glob."""
+        head, star, tail = self.text.partition("*")
+        if not star:
+            return value == self.text
+        return (
+            len(value) >= len(head) + len(tail) and value.startswith(head) and value.endswith(tail)
+        )
+
+
+def check_allowed(
+    tags: Mapping[str, str], allowed: Mapping[str, Sequence[ValueGlob]], *, prefix: str = "Tags"
+) -> list[Violation]:
+    """``tags.allowed``: values outside the policy's list for that key."""
+    violations = []
+    for key, globs in allowed.items():
+        value = tags.get(key)
+        if value is not None and not any(glob.matches(value) for glob in globs):
+            listed = ", ".join(glob.text for glob in globs)
+            violations.append(
+                Violation(
+                    "tags.allowed",
+                    f"{prefix}.{key}",
+                    _shown(value),
+                    f"value must be one of: {listed}",
+                )
+            )
+    return violations
+
+
+def check_patterns(
+    tags: Mapping[str, str], patterns: Mapping[str, re.Pattern[str]], *, prefix: str = "Tags"
+) -> list[Violation]:
+    """``tags.pattern``: values that do not fully match the policy's regex for that key."""
+    violations = []
+    for key, pattern in patterns.items():
+        value = tags.get(key)
+        if value is not None and pattern.fullmatch(value) is None:
+            violations.append(
+                Violation(
+                    "tags.pattern",
+                    f"{prefix}.{key}",
+                    _shown(value),
+                    f"value must match {pattern.pattern}",
+                )
+            )
+    return violations
+
+
+def is_account_id(text: str) -> bool:
+    """True for a 12-digit AWS account id."""
+    return _ACCOUNT_ID.fullmatch(text) is not None
+
+
+def check_sharing(
+    values_to_add: Sequence[str], *, public: bool, accounts: frozenset[str] | None
+) -> list[Violation]:
+    """``sharing.public`` and ``sharing.account`` for a snapshot's ``restore`` attribute."""
+    violations = []
+    for value in values_to_add:
+        if value == "all":
+            if not public:
+                violations.append(
+                    Violation(
+                        "sharing.public",
+                        "ValuesToAdd",
+                        value,
+                        "making a snapshot public is not allowed ([sharing] public = false)",
+                    )
+                )
+        elif accounts is not None and value not in accounts:
+            violations.append(
+                Violation(
+                    "sharing.account",
+                    "ValuesToAdd",
+                    value,
+                    "account is not in [sharing] accounts",
+                )
+            )
+    return violations

@@ -1,0 +1,185 @@
+"""The placeholder language of ``generate``, ``tags.defaults`` and ``tags.forced``.
+
+A template is parsed once, when the policy loads, into literal text and placeholders:
+``{source}``, ``{operation}``, ``{service}``, ``{region}``, ``{utcnow}`` or
+``{utcnow:STRFTIME}``, ``{env:NAME}``; ``{{`` and ``}}`` are literal braces.
+Naming patterns are regexes whose only placeholder is ``{source}`` (see `NamePattern`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+PLACEHOLDERS = ("source", "operation", "service", "region", "utcnow", "env")
+UTCNOW_DEFAULT_FORMAT = "%Y%m%dT%H%M%SZ"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class TemplateSyntaxError(ValueError):
+    """A template that cannot be parsed; the message says what is wrong."""
+
+
+class UnrenderableTemplate(Exception):
+    """A placeholder that has no value at this call: an unset variable, or no source."""
+
+    def __init__(self, placeholder: Placeholder) -> None:
+        self.placeholder = placeholder
+        super().__init__(placeholder.spelling)
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """One ``{name}`` or ``{name:argument}`` in a template."""
+
+    name: str
+    argument: str | None = None
+
+    @property
+    def spelling(self) -> str:
+        """The placeholder as written in the policy."""
+        return "{" + self.name + (f":{self.argument}" if self.argument is not None else "") + "}"
+
+
+@dataclass(frozen=True)
+class TemplateValues:
+    """What the placeholders stand for at one call."""
+
+    operation: str
+    service: str
+    now: datetime
+    environ: Mapping[str, str]
+    source: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    """A parsed template: literal strings and `Placeholder` parts, in order."""
+
+    text: str
+    parts: tuple[str | Placeholder, ...]
+
+    @property
+    def is_literal(self) -> bool:
+        """True when the template has no placeholders."""
+        return all(isinstance(part, str) for part in self.parts)
+
+    @property
+    def literal_text(self) -> str:
+        """The template's literal parts joined (the whole value when `is_literal`)."""
+        return "".join(part for part in self.parts if isinstance(part, str))
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        """The environment variables the template reads."""
+        return tuple(
+            part.argument
+            for part in self.parts
+            if isinstance(part, Placeholder) and part.name == "env" and part.argument
+        )
+
+    def render(self, values: TemplateValues) -> str:
+        """The template's text at this call; `UnrenderableTemplate` when a part has no value."""
+        return "".join(
+            part if isinstance(part, str) else _render_placeholder(part, values)
+            for part in self.parts
+        )
+
+
+def _render_placeholder(placeholder: Placeholder, values: TemplateValues) -> str:
+    name = placeholder.name
+    if name == "utcnow":
+        return values.now.strftime(placeholder.argument or UTCNOW_DEFAULT_FORMAT)
+    if name == "env":
+        value = values.environ.get(placeholder.argument or "")
+        if value is None:
+            raise UnrenderableTemplate(placeholder)
+        return value
+    if name == "source":
+        if values.source is None:
+            raise UnrenderableTemplate(placeholder)
+        return values.source
+    if name == "region":
+        return values.region or ""
+    return values.operation if name == "operation" else values.service
+
+
+def compile_template(text: str) -> Template:
+    """Parse a template; `TemplateSyntaxError` names the bad placeholder."""
+    parts: list[str | Placeholder] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if text.startswith("{{", i) or text.startswith("}}", i):
+            literal.append(char)
+            i += 2
+        elif char == "}":
+            raise TemplateSyntaxError(
+                f"single '}}' at offset {i} (write '}}}}' for a literal brace)"
+            )
+        elif char == "{":
+            end = text.find("}", i)
+            if end < 0:
+                raise TemplateSyntaxError(f"unclosed '{{' at offset {i}")
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(_parse_placeholder(text[i + 1 : end]))
+            i = end + 1
+        else:
+            literal.append(char)
+            i += 1
+    if literal:
+        parts.append("".join(literal))
+    return Template(text, tuple(parts))
+
+
+def _parse_placeholder(body: str) -> Placeholder:
+    name, sep, argument = body.partition(":")
+    if name not in PLACEHOLDERS:
+        known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+        raise TemplateSyntaxError(f"unknown placeholder {{{body}}} (known: {known})")
+    if name == "env":
+        if not _ENV_NAME.fullmatch(argument):
+            raise TemplateSyntaxError(f"{{env:NAME}} needs a variable name, got {{{body}}}")
+        return Placeholder("env", argument)
+    if name == "utcnow":
+        if sep and not argument:
+            raise TemplateSyntaxError("{utcnow:} needs a strftime format after the colon")
+        return Placeholder("utcnow", argument if sep else None)
+    if sep:
+        raise TemplateSyntaxError(f"{{{name}}} takes no argument, got {{{body}}}")
+    return Placeholder(name)
+
+
+_SOURCE = "{source}"
+
+
+@dataclass(frozen=True)
+class NamePattern:
+    """A naming regex whose only placeholder is ``{source}``, inserted regex-escaped."""
+
+    text: str
+
+    @property
+    def uses_source(self) -> bool:
+        """True when the pattern mentions ``{source}``."""
+        return _SOURCE in self.text
+
+    def compiled(self, source: str | None) -> re.Pattern[str]:
+        """The regex for this source (compiled once per distinct source)."""
+        return _compile_name_pattern(self.text, source if self.uses_source else None)
+
+    def fullmatch(self, identifier: str, source: str | None) -> bool:
+        """True when the whole identifier matches the pattern for this source."""
+        return self.compiled(source).fullmatch(identifier) is not None
+
+
+@lru_cache(maxsize=1024)
+def _compile_name_pattern(text: str, source: str | None) -> re.Pattern[str]:
+    return re.compile(re.escape(source or "").join(text.split(_SOURCE)))
