@@ -1,0 +1,103 @@
+"""Fixtures shared by every test: a safe AWS environment and the AWS stand-ins.
+
+- ``aws_env`` (autouse): dummy credentials and region, no profile, no user config or
+  credentials file, no instance metadata, no ``RDS_GUARD_*`` variables. No test can reach real
+  AWS or read the user's configuration.
+- ``moto_server_process`` (session): one :class:`servers.MotoServer` for the whole run.
+- ``moto_server``: that server with moto's state and the request counts wiped before the test.
+- ``moto_inprocess``: the test runs under ``moto.mock_aws()`` (no HTTP). moto's state is
+  global to the process: do not combine it with ``moto_server`` in one test.
+- ``docdb``: a fresh :class:`servers.DocDBResponder` (attach it to a client or session).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from servers import DocDBResponder, MotoServer
+
+_SET = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+_UNSET_PREFIXES = ("RDS_GUARD_", "AWS_ENDPOINT_URL")
+_UNSET = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_SIGV4A_SIGNING_REGION_SET",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+)
+
+
+@pytest.fixture(scope="session")
+def _nonexistent_aws_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory that exists, holding no AWS config or credentials file."""
+    return tmp_path_factory.mktemp("no-aws-config")
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, _nonexistent_aws_dir: Path) -> None:
+    """Dummy AWS credentials and region; nothing of the user's AWS or rds_guard setup."""
+    for name in list(os.environ):
+        if name.startswith(_UNSET_PREFIXES) or name in _UNSET:
+            monkeypatch.delenv(name, raising=False)
+    for name, value in _SET.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(_nonexistent_aws_dir / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(_nonexistent_aws_dir / "credentials"))
+    for name in ("NO_PROXY", "no_proxy"):
+        current = os.environ.get(name, "")
+        monkeypatch.setenv(name, ",".join(p for p in (current, "127.0.0.1", "localhost") if p))
+    # boto3's module-level default session may have been built from the real environment.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+@pytest.fixture(scope="session")
+def moto_server_process() -> Iterator[MotoServer]:
+    """One moto server on 127.0.0.1 for the whole test session."""
+    server = MotoServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_server(moto_server_process: MotoServer) -> MotoServer:
+    """The session's moto server, with moto's state and the request counts wiped."""
+    moto_server_process.reset_state()
+    moto_server_process.reset_counts()
+    return moto_server_process
+
+
+@pytest.fixture
+def moto_inprocess() -> Iterator[None]:
+    """Run the test under ``moto.mock_aws()``."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def docdb() -> DocDBResponder:
+    """A fresh DocumentDB fake, attached to nothing yet."""
+    return DocDBResponder()
