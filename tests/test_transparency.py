@@ -1,0 +1,161 @@
+"""A guard in warn mode that adds no tags must be invisible to a correct program: the same
+requests reach the server and the program gets the same results, errors included."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, ParamValidationError
+from servers import MotoServer
+
+import rds_guard
+
+INVISIBLE = """
+version = 1
+mode = "warn"
+[naming]
+pattern = "^{source}-(daily|manual)-[0-9]{8}$"
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+
+# moto makes up resource ids and endpoint host names afresh for every resource.
+_VOLATILE_KEYS = {"ResponseMetadata", "HostedZoneId"}
+_GENERATED_ID = re.compile(r"\b(cluster|cluster-ro|db)-[A-Za-z0-9]{12,}\b")
+
+
+def normalized(value: Any) -> Any:
+    """A response with what differs between two identical runs (times, random ids) masked."""
+    if isinstance(value, dict):
+        return {k: normalized(v) for k, v in value.items() if k not in _VOLATILE_KEYS}
+    if isinstance(value, list):
+        return [normalized(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        return "<time>"
+    if isinstance(value, str):
+        return _GENERATED_ID.sub("<id>", value)
+    return value
+
+
+def outcome(call: Callable[[], Any]) -> Any:
+    """What the program sees: the normalized response, or the error's class and code."""
+    try:
+        return normalized(call())
+    except ClientError as error:
+        return ("ClientError", error.response["Error"]["Code"])
+    except ParamValidationError as error:
+        return ("ParamValidationError", str(error))
+
+
+def program(rds: Any) -> list[Any]:
+    """A correct backup program that uses every guarded operation, and some that fail."""
+    tags = [{"Key": "team", "Value": "core"}]
+    seen = [
+        outcome(
+            lambda: rds.create_db_cluster(
+                DBClusterIdentifier="orders",
+                Engine="aurora-postgresql",
+                MasterUsername="admin",
+                MasterUserPassword="password-1",
+                CopyTagsToSnapshot=True,
+                Tags=[{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "prod"}],
+            )
+        ),
+        outcome(
+            lambda: rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-daily-20261129"
+            )
+        ),
+        outcome(
+            lambda: rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders",
+                DBClusterSnapshotIdentifier="orders-manual-20261129",
+                Tags=tags,
+            )
+        ),
+        outcome(
+            lambda: rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-daily-20261129"
+            )
+        ),
+        outcome(lambda: rds.create_db_cluster_snapshot(DBClusterIdentifier="orders")),
+        outcome(
+            lambda: rds.copy_db_cluster_snapshot(
+                SourceDBClusterSnapshotIdentifier="orders-daily-20261129",
+                TargetDBClusterSnapshotIdentifier="orders-daily-20261129-copy",
+                CopyTags=True,
+            )
+        ),
+        outcome(
+            lambda: rds.copy_db_cluster_snapshot(
+                SourceDBClusterSnapshotIdentifier="missing",
+                TargetDBClusterSnapshotIdentifier="orders-daily-20261130",
+            )
+        ),
+        outcome(lambda: rds.describe_db_cluster_snapshots(DBClusterIdentifier="orders")),
+    ]
+    arn = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="orders-daily-20261129")[
+        "DBClusterSnapshots"
+    ][0]["DBClusterSnapshotArn"]
+    seen += [
+        outcome(
+            lambda: rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "x", "Value": "1"}])
+        ),
+        outcome(lambda: rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["x"])),
+        outcome(lambda: rds.list_tags_for_resource(ResourceName=arn)),
+        outcome(
+            lambda: rds.modify_db_cluster_snapshot_attribute(
+                DBClusterSnapshotIdentifier="orders-daily-20261129",
+                AttributeName="restore",
+                ValuesToAdd=["111122223333"],
+            )
+        ),
+        outcome(
+            lambda: rds.delete_db_cluster_snapshot(
+                DBClusterSnapshotIdentifier="orders-daily-20261129-copy"
+            )
+        ),
+        outcome(
+            lambda: rds.delete_db_cluster(
+                DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="orders-manual-20261130"
+            )
+        ),
+        outcome(lambda: rds.describe_db_cluster_snapshots()),
+    ]
+    return seen
+
+
+def run(server: MotoServer, install: Callable[[Any], object] | None) -> tuple[list[Any], list[Any]]:
+    server.reset_state()
+    server.reset_counts()
+    session = boto3.Session(region_name="us-east-1")
+    server.attach(session)
+    if install is not None:
+        install(session)
+    results = program(server.client("rds", session=session))
+    sent = [(r.action, r.params) for r in server.requests()]
+    return results, sent
+
+
+def test_warn_guard_without_tags_is_invisible(
+    moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Same requests at the server, same results and errors, with and without the guard."""
+    policy = tmp_path / "rds_guard.toml"
+    policy.write_text(INVISIBLE)
+    bare_results, bare_sent = run(moto_server, None)
+    guarded_results, guarded_sent = run(
+        moto_server, lambda session: rds_guard.install(session, policy=policy)
+    )
+    assert guarded_sent == bare_sent
+    assert guarded_results == bare_results
+    assert ("ClientError", "DBClusterSnapshotAlreadyExistsFault") in bare_results
+    assert any(isinstance(r, tuple) and r[0] == "ParamValidationError" for r in bare_results)
+    assert (tmp_path / "audit.jsonl").stat().st_size > 0, "the guard was there and recorded"
