@@ -1,0 +1,394 @@
+"""The audit trail of guarded calls, written by the guard against a real botocore pipeline:
+every event kind, write-ahead refusal proven at the server, and what is never written."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from servers import DocDBResponder, MotoServer
+
+import rds_guard
+from rds_guard import audit
+
+POLICY = """
+version = 1
+mode = "{mode}"
+[naming]
+pattern = "^{{source}}-(daily|manual|final)-[0-9]{{8}}$"
+[naming.operations.CopyDBClusterSnapshot]
+pattern = "^{{source}}-copy$"
+[tags]
+required = ["team"]
+[tags.defaults]
+managed-by = "rds-guard"
+[sharing]
+accounts = ["111122223333"]
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+
+GOOD = "orders-daily-20261129"
+TEAM = [{"Key": "team", "Value": "core"}]
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    path = tmp_path / "rds_guard.toml"
+    path.write_text(POLICY.format(mode="enforce"))
+    return path
+
+
+def records(tmp_path: Path) -> list[dict[str, Any]]:
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def events(tmp_path: Path) -> list[str]:
+    return [r["event"] for r in records(tmp_path)]
+
+
+def guarded(server: MotoServer, policy: Path, service: str = "rds", **kw: Any) -> Any:
+    session = boto3.Session(region_name="us-east-1")
+    server.attach(session)
+    rds_guard.install(session, policy=policy)
+    return server.client(service, session=session, **kw)
+
+
+def make_cluster(client: Any, *, copy_tags: bool = False) -> None:
+    client.create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="password-1",
+        CopyTagsToSnapshot=copy_tags,
+        Tags=[{"Key": "team", "Value": "core"}],
+    )
+
+
+def test_created_call_writes_requested_then_created(
+    moto_server: MotoServer, policy: Path, tmp_path: Path
+) -> None:
+    """requested (before sending) and created share one call id; created names the ARN."""
+    rds = guarded(moto_server, policy)
+    make_cluster(rds, copy_tags=True)
+    made = rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+    )
+    requested, created = records(tmp_path)
+    assert (requested["event"], created["event"]) == ("requested", "created")
+    assert requested["call"] == created["call"] and len(created["call"]) >= 16
+    assert created["snapshot"] == GOOD and created["source"] == "orders"
+    assert created["arn"] == made["DBClusterSnapshot"]["DBClusterSnapshotArn"]
+    assert created["tags"] == {"team": "core", "managed-by": "rds-guard"}
+    assert created["injected"] == ["managed-by"] and created["inherited"] == ["team"]
+    assert created["request_id"] == made["ResponseMetadata"]["RequestId"]
+    assert created["policy"] == rds_guard.load_policy(policy).sha256
+    assert list(created)[:5] == ["prev", "seq", "time", "event", "call"]
+    assert audit.verify([tmp_path / "audit.jsonl"]).ok
+
+
+def test_blocked_call_writes_blocked_only(
+    moto_server: MotoServer, policy: Path, tmp_path: Path
+) -> None:
+    """A blocked call leaves one `blocked` record with every violation, and no `requested`."""
+    rds = guarded(moto_server, policy)
+    with pytest.raises(rds_guard.PolicyViolation):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
+        )
+    (blocked,) = records(tmp_path)
+    assert blocked["event"] == "blocked"
+    assert [v["rule"] for v in blocked["violations"]] == ["identifier.pattern"]
+    assert set(blocked["violations"][0]) == {"rule", "field", "value", "message"}
+
+
+def test_failed_call_records_the_error_code(
+    moto_server: MotoServer, policy: Path, tmp_path: Path
+) -> None:
+    """The service refused: `failed` with the error code, and the ClientError still reaches the caller."""
+    rds = guarded(moto_server, policy)
+    with pytest.raises(rds.exceptions.DBClusterNotFoundFault):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert events(tmp_path) == ["requested", "failed"]
+    assert records(tmp_path)[1]["error"]["code"] == "DBClusterNotFoundFault"
+
+
+def test_no_response_is_unknown(policy: Path, tmp_path: Path) -> None:
+    """A connection error: `requested`, then `unknown` (the snapshot may exist)."""
+    session = boto3.Session(region_name="us-east-1")
+    rds_guard.install(session, policy=policy)
+    rds = session.client(
+        "rds",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2),
+    )
+    with pytest.raises(Exception, match="Could not connect"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    requested, unknown = records(tmp_path)
+    assert (requested["event"], unknown["event"]) == ("requested", "unknown")
+    assert unknown["call"] == requested["call"]
+    assert unknown["error"]["code"] == "EndpointConnectionError"
+
+
+def test_already_exists_after_a_retry_is_unknown(
+    moto_inprocess: None, policy: Path, tmp_path: Path
+) -> None:
+    """AlreadyExists on a retry may mean the first attempt made it: `unknown`, not `failed`."""
+    session = boto3.Session(region_name="us-east-1")
+    plain = session.client("rds")
+    make_cluster(plain)
+    plain.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
+    rds_guard.install(session, policy=policy)
+    rds = session.client("rds", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+    attempts: list[int] = []
+
+    def lose_first_answer(request: Any, **_: Any) -> AWSResponse | None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            return AWSResponse(
+                request.url,
+                500,
+                {},
+                _Raw(b"<ErrorResponse><Error><Code>InternalFailure</Code></Error></ErrorResponse>"),
+            )
+        return None
+
+    rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", lose_first_answer)
+    with pytest.raises(rds.exceptions.DBClusterSnapshotAlreadyExistsFault):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert len(attempts) == 2
+    assert events(tmp_path) == ["requested", "unknown"]
+    assert records(tmp_path)[1]["error"]["code"] == "DBClusterSnapshotAlreadyExistsFault"
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+    def read(self, *_: Any) -> bytes:
+        return self.body
+
+
+@pytest.mark.parametrize("obstacle", ["symlink", "directory", "fifo"])
+def test_unwritable_write_ahead_sends_nothing(
+    moto_server: MotoServer, policy: Path, tmp_path: Path, obstacle: str
+) -> None:
+    """If `requested` cannot be written the call is refused with AuditError and never sent."""
+    target = tmp_path / "audit.jsonl"
+    if obstacle == "symlink":
+        (tmp_path / "elsewhere.jsonl").write_text("")
+        target.symlink_to(tmp_path / "elsewhere.jsonl")
+    elif obstacle == "directory":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    rds = guarded(moto_server, policy)
+    make_cluster(rds)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.AuditError):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
+def test_outcome_write_failure_never_raises(
+    moto_server: MotoServer, policy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The snapshot exists: an outcome record that cannot be written is logged, not raised."""
+    rds = guarded(moto_server, policy)
+    make_cluster(rds)
+
+    def swap_log_for_a_directory(**_: Any) -> None:
+        (tmp_path / "audit.jsonl").rename(tmp_path / "moved.jsonl")
+        (tmp_path / "audit.jsonl").mkdir()
+
+    rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", swap_log_for_a_directory)
+    with caplog.at_level(logging.ERROR, logger="rds_guard.audit"):
+        made = rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert made["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"] == GOOD
+    assert any("created" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+
+
+def test_tag_untag_share_delete_events(
+    moto_server: MotoServer, policy: Path, tmp_path: Path
+) -> None:
+    """tagged, untagged, shared, unshared and deleted, each after its `requested`."""
+    rds = guarded(moto_server, policy)
+    make_cluster(rds)
+    made = rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    arn = made["DBClusterSnapshot"]["DBClusterSnapshotArn"]
+    rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "note", "Value": "x"}])
+    rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["note"])
+    rds.modify_db_cluster_snapshot_attribute(
+        DBClusterSnapshotIdentifier=GOOD, AttributeName="restore", ValuesToAdd=["111122223333"]
+    )
+    rds.modify_db_cluster_snapshot_attribute(
+        DBClusterSnapshotIdentifier=GOOD, AttributeName="restore", ValuesToRemove=["111122223333"]
+    )
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=GOOD)
+    rds.add_tags_to_resource(  # not a snapshot: neither judged nor recorded
+        ResourceName=rds.describe_db_clusters()["DBClusters"][0]["DBClusterArn"],
+        Tags=[{"Key": "aws-like", "Value": "x"}],
+    )
+    found = records(tmp_path)
+    assert [r["event"] for r in found] == [
+        "requested", "created",
+        "requested", "tagged",
+        "requested", "untagged",
+        "requested", "shared",
+        "requested", "unshared",
+        "requested", "deleted",
+    ]  # fmt: skip
+    by_event = {r["event"]: r for r in found}
+    assert by_event["tagged"]["tags"] == {"note": "x"} and by_event["tagged"]["arn"] == arn
+    assert by_event["untagged"]["tags"] == {"note": None}
+    assert by_event["shared"]["notes"] == ["added: 111122223333"]
+    assert by_event["unshared"]["notes"] == ["removed: 111122223333"]
+    assert by_event["deleted"]["snapshot"] == GOOD
+    assert audit.verify([tmp_path / "audit.jsonl"]).ok
+
+
+def test_blocked_share_and_untag_never_sent(
+    moto_server: MotoServer, policy: Path, tmp_path: Path
+) -> None:
+    """Making a snapshot public, sharing outside the list, removing a required tag: unsent."""
+    rds = guarded(moto_server, policy)
+    make_cluster(rds)
+    made = rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.modify_db_cluster_snapshot_attribute(
+            DBClusterSnapshotIdentifier=GOOD,
+            AttributeName="restore",
+            ValuesToAdd=["all", "444455556666"],
+        )
+    assert [v.rule for v in caught.value.violations] == ["sharing.public", "sharing.account"]
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.remove_tags_from_resource(
+            ResourceName=made["DBClusterSnapshot"]["DBClusterSnapshotArn"], TagKeys=["team"]
+        )
+    assert [v.rule for v in caught.value.violations] == ["tags.protected"]
+    assert moto_server.actions() == []
+    assert events(tmp_path)[-2:] == ["blocked", "blocked"]
+
+
+def test_final_snapshot_on_delete(moto_server: MotoServer, policy: Path, tmp_path: Path) -> None:
+    """A delete with a final snapshot is judged and recorded; a blocked one drops nothing."""
+    rds = guarded(moto_server, policy)
+    make_cluster(rds)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.delete_db_cluster(DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="last-one")
+    assert [v.rule for v in caught.value.violations] == ["identifier.pattern"]
+    assert moto_server.count("DeleteDBCluster") == 0
+    assert rds.describe_db_clusters(DBClusterIdentifier="orders")["DBClusters"], "still there"
+    rds.delete_db_cluster(
+        DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="orders-final-20261129"
+    )
+    requested, created = records(tmp_path)[-2:]
+    assert (requested["event"], created["event"]) == ("requested", "created")
+    assert created["operation"] == "DeleteDBCluster"
+    assert created["snapshot"] == "orders-final-20261129" and created["source"] == "orders"
+
+
+def test_skip_final_snapshot_passes_untouched(
+    moto_server: MotoServer, policy: Path, tmp_path: Path
+) -> None:
+    """SkipFinalSnapshot=True: neither judged nor recorded."""
+    rds = guarded(moto_server, policy)
+    make_cluster(rds)
+    rds.delete_db_cluster(DBClusterIdentifier="orders", SkipFinalSnapshot=True)
+    assert moto_server.count("DeleteDBCluster") == 1
+    assert not (tmp_path / "audit.jsonl").exists() or events(tmp_path) == []
+
+
+def test_warn_requested_record_carries_violations(moto_server: MotoServer, tmp_path: Path) -> None:
+    """warn: the call is sent and its `requested` record lists what it broke."""
+    path = tmp_path / "rds_guard.toml"
+    path.write_text(POLICY.format(mode="warn"))
+    rds = guarded(moto_server, path)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
+    )
+    requested, created = records(tmp_path)
+    assert [v["rule"] for v in requested["violations"]] == ["identifier.pattern", "tags.required"]
+    assert created["event"] == "created"
+
+
+def test_documentdb_events(docdb: DocDBResponder, policy: Path, tmp_path: Path) -> None:
+    """DocumentDB through the full pipeline: requested/created, and the service name recorded."""
+    session = boto3.Session(region_name="us-east-1")
+    docdb.attach(session)
+    rds_guard.install(session, policy=policy)
+    client = session.client("docdb")
+    client.create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="docdb",
+        MasterUsername="u",
+        MasterUserPassword="password-1",
+    )
+    client.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    requested, created = records(tmp_path)
+    assert (requested["service"], created["event"]) == ("docdb", "created")
+    assert created["arn"].endswith(f":cluster-snapshot:{GOOD}")
+
+
+def test_secrets_and_presigned_urls_are_never_written(
+    moto_server: MotoServer, policy: Path, tmp_path: Path
+) -> None:
+    """A presigned cross-region copy: no PreSignedUrl, signature or credential in the log."""
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    plain.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
+    source = plain.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=GOOD)[
+        "DBClusterSnapshots"
+    ][0]["DBClusterSnapshotArn"]
+    west = guarded(moto_server, policy, region="us-west-2")
+    try:
+        west.copy_db_cluster_snapshot(
+            SourceDBClusterSnapshotIdentifier=source,
+            TargetDBClusterSnapshotIdentifier=f"{GOOD}-copy",
+            SourceRegion="us-east-1",
+            Tags=TEAM,
+        )
+    except west.exceptions.ClientError:
+        pass
+    assert "PreSignedUrl" in moto_server.last_params("CopyDBClusterSnapshot")
+    text = (tmp_path / "audit.jsonl").read_text()
+    assert events(tmp_path)[0] == "requested"
+    for secret in (
+        "PreSignedUrl",
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+        "testing",
+        "Authorization",
+    ):
+        assert secret not in text
