@@ -1,0 +1,214 @@
+"""Helpers for the audit log tests: writer workers (importable by spawned processes) and checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from rds_guard import audit
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment for a child Python that must import rds_guard and these helpers."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO), str(TESTS), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    return env
+
+
+def run_python(code: str, *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter; the timeout only detects hangs."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=subprocess_env(),
+        check=False,
+    )
+
+
+def write_records(
+    path: str,
+    writer: str,
+    count: int,
+    hmac_key: bytes | None = None,
+    fsync: bool = False,
+    pause: float = 0.0,
+) -> None:
+    """Append ``count`` records, each marked ``notes=["<writer>:<i>"]``."""
+    log = audit.AuditLog(path, fsync=fsync, hmac_key=hmac_key)
+    try:
+        for i in range(count):
+            log.write("requested", call=audit.new_call_id(), notes=[f"{writer}:{i}"])
+            if pause:
+                time.sleep(pause)
+    finally:
+        log.close()
+
+
+def write_forever(path: str, threads: int = 2) -> None:
+    """Append records from several threads until the process is killed."""
+
+    def loop(name: str) -> None:
+        log = audit.AuditLog(path, fsync=False)
+        i = 0
+        while True:
+            log.write("requested", call=audit.new_call_id(), notes=[f"{name}:{i}"])
+            i += 1
+
+    workers = [threading.Thread(target=loop, args=(f"k{n}",)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def _strings(value: object) -> list[str]:
+    assert isinstance(value, list)
+    return [str(item) for item in value]
+
+
+def markers(writers: Iterable[str], count: int) -> set[str]:
+    """The notes ``write_records`` leaves for these writers."""
+    return {f"{writer}:{i}" for writer in writers for i in range(count)}
+
+
+def records_of(*paths: Path) -> list[dict[str, object]]:
+    """Every record of the files, oldest first; any line that is not a record fails."""
+    found: list[dict[str, object]] = []
+    for path in paths:
+        found.extend(audit.read_records(path))
+    return found
+
+
+def assert_whole(
+    paths: list[Path], expected_notes: set[str], hmac_key: bytes | None = None
+) -> list[dict[str, object]]:
+    """The files hold every expected record exactly once, seq is gap-free, the chain verifies."""
+    result = audit.verify(paths, hmac_key=hmac_key)
+    assert result.ok, result.summary()
+    records = records_of(*paths)
+    seqs = [record["seq"] for record in records]
+    assert seqs == list(range(1, len(records) + 1))
+    notes = [
+        note
+        for record in records
+        if record["event"] == "requested"
+        for note in _strings(record["notes"])
+    ]
+    assert len(notes) == len(set(notes)), "a record was written twice"
+    assert set(notes) == expected_notes
+    assert result.records == len(records)
+    return records
+
+
+def lines_of(path: Path) -> list[bytes]:
+    """The file's lines without their newlines (a torn last line included)."""
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def write_lines(path: Path, lines: list[bytes], *, final_newline: bool = True) -> None:
+    """Replace the file's content by ``lines``."""
+    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    path.write_bytes(data)
+
+
+def make_log(path: Path, count: int, hmac_key: bytes | None = None, **fields: object) -> str:
+    """A log of ``count`` records (``notes=["m:<i>"]``); returns its head."""
+    with audit.AuditLog(path, fsync=False, hmac_key=hmac_key) as log:
+        for i in range(count):
+            log.write("requested", call=audit.new_call_id(), notes=[f"m:{i}"], **fields)
+    lines = lines_of(path)
+    return audit.chain_hash(lines[-1], hmac_key) if lines else audit.ZERO_HASH
+
+
+def synthetic_log(path: Path, count: int) -> str:
+    """A valid log of ``count`` realistic records written directly (fast); returns its head."""
+    prev = audit.ZERO_HASH
+    base = dict.fromkeys(audit.RECORD_FIELDS)
+    with path.open("wb") as stream:
+        for seq in range(1, count + 1):
+            record = dict(
+                base,
+                prev=prev,
+                seq=seq,
+                time="2026-11-29T21:37:11.123456Z",
+                event="requested",
+                call=f"{seq:032x}",
+                service="rds",
+                operation="CreateDBClusterSnapshot",
+                region="eu-west-1",
+                snapshot=f"orders-manual-{seq}",
+                source="orders",
+                tags={"team": "payments", "env": "prod"},
+                injected=["env"],
+                inherited=[],
+                violations=[],
+                policy="a" * 64,
+                pid=4242,
+                host="build-host",
+                notes=[],
+            )
+            line = json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode()
+            stream.write(line + b"\n")
+            prev = hashlib.sha256(line).hexdigest()
+    return prev
+
+
+def call_with_timeout(func: Callable[[], object], timeout: float = 10) -> object:
+    """Run ``func`` on a daemon thread; a hang fails the test instead of blocking it."""
+    outcome: list[tuple[str, object]] = []
+
+    def target() -> None:
+        try:
+            outcome.append(("value", func()))
+        except BaseException as exc:
+            outcome.append(("error", exc))
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    assert not worker.is_alive(), f"hung for more than {timeout}s"
+    kind, value = outcome[0]
+    if isinstance(value, BaseException) and kind == "error":
+        raise value
+    return value
+
+
+def wait_for_lines(path: Path, count: int, timeout: float = 30) -> None:
+    """Wait until the file holds at least ``count`` newlines."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_bytes().count(b"\n") >= count:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{path} did not reach {count} lines in {timeout}s")
+
+
+def wait_child(pid: int, timeout: float = 30) -> int:
+    """Wait for a forked child; returns its exit code (kills it when it hangs)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.005)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError(f"child {pid} hung for more than {timeout}s")

@@ -1,0 +1,401 @@
+"""``rds-guard audit verify|show|rotate|repair`` (DESIGN §7): output, exit codes, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from audit_helpers import lines_of, make_log, subprocess_env, write_lines
+
+from rds_guard import audit, cli
+from rds_guard.errors import AuditError
+
+OK_LINE = re.compile(r"ok: (\d+) records, head ([0-9a-f]{64})")
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    return tmp_path / "audit.jsonl"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error_line(err: str, *fragments: str) -> None:
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("rds-guard")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+# --- verify -------------------------------------------------------------------------------
+
+
+def test_verify_ok(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
+    head = make_log(log_path, 4)
+    code, out, err = run(capsys, "audit", "verify", str(log_path))
+    assert (code, err) == (0, "")
+    assert out == f"ok: 4 records, head {head}\n"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        ("flip", "line 3: edited: "),
+        ("delete", "line 3: removed: "),
+        ("swap", "line 3: reordered: "),
+        ("cut", "line 6: torn: "),
+    ],
+)
+def test_verify_finds_tampering(
+    capsys: pytest.CaptureFixture[str], log_path: Path, tamper: str, expected: str
+) -> None:
+    make_log(log_path, 6)
+    lines = lines_of(log_path)
+    if tamper == "flip":
+        lines[2] = lines[2].replace(b'"m:2"', b'"m:X"')
+    elif tamper == "delete":
+        del lines[2]
+    elif tamper == "swap":
+        lines[2], lines[3] = lines[3], lines[2]
+    write_lines(log_path, lines)
+    if tamper == "cut":
+        log_path.write_bytes(log_path.read_bytes()[:-20])
+    code, out, err = run(capsys, "audit", "verify", str(log_path))
+    assert (code, err) == (1, "")
+    assert out.startswith(expected)
+    assert str(log_path) in out
+    assert len(out.splitlines()) == 1
+
+
+def test_verify_with_head(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
+    head = make_log(log_path, 5)
+    write_lines(log_path, lines_of(log_path)[:4])  # cut at a line boundary
+    code, out, _ = run(capsys, "audit", "verify", str(log_path))
+    assert code == 0
+    code, out, _ = run(capsys, "audit", "verify", str(log_path), "--head", head)
+    assert code == 1
+    assert out.startswith("line 4: head: ")
+    assert head in out
+
+
+def test_verify_with_a_key(
+    capsys: pytest.CaptureFixture[str], log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = make_log(log_path, 5, hmac_key="sécret".encode())
+    monkeypatch.setenv("AUDIT_KEY", "sécret")
+    code, out, _ = run(capsys, "audit", "verify", str(log_path), "--key-env", "AUDIT_KEY")
+    assert (code, out) == (0, f"ok: 5 records, head {head}\n")
+    code, out, _ = run(capsys, "audit", "verify", str(log_path))
+    assert code == 1
+    assert out.startswith("line 2: key: ")
+
+
+def test_verify_key_env_unset_or_empty(
+    capsys: pytest.CaptureFixture[str], log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_log(log_path, 2)
+    monkeypatch.delenv("NO_SUCH_KEY", raising=False)
+    code, out, err = run(capsys, "audit", "verify", str(log_path), "--key-env", "NO_SUCH_KEY")
+    assert (code, out) == (2, "")
+    assert_one_error_line(err, "NO_SUCH_KEY", "not set")
+    monkeypatch.setenv("EMPTY_KEY", "")
+    code, out, err = run(capsys, "audit", "verify", str(log_path), "--key-env", "EMPTY_KEY")
+    assert (code, out) == (2, "")
+    assert_one_error_line(err, "EMPTY_KEY", "empty")
+
+
+def test_verify_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "missing.jsonl"
+    code, out, err = run(capsys, "audit", "verify", str(missing))
+    assert (code, out) == (2, "")
+    assert_one_error_line(err, str(missing), "no such file")
+
+
+def test_verify_a_directory(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "audit", "verify", str(tmp_path))
+    assert (code, out) == (2, "")
+    assert_one_error_line(err, "not a regular file")
+
+
+def test_verify_a_malformed_head(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
+    make_log(log_path, 1)
+    code, out, err = run(capsys, "audit", "verify", str(log_path), "--head", "xyz")
+    assert (code, out) == (2, "")
+    assert_one_error_line(err, "--head", "64 hex digits")
+
+
+def test_verify_a_rotated_series(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
+    make_log(log_path, 3)
+    archive = audit.rotate(log_path)
+    head = make_log(log_path, 2)
+    code, out, _ = run(capsys, "audit", "verify", str(archive), str(log_path))
+    assert (code, out) == (0, f"ok: 6 records, head {head}\n")
+
+    code, out, _ = run(capsys, "audit", "verify", str(log_path))
+    first, note = out.splitlines()
+    assert code == 0
+    assert first == f"ok: 3 records, head {head}"
+    assert "continues audit.jsonl.1-3" in note
+
+    code, out, _ = run(capsys, "audit", "verify", str(log_path), str(archive))
+    assert code == 1
+    assert out.startswith("line 1: reordered: ")
+
+
+def test_verify_as_a_real_process(log_path: Path) -> None:
+    head = make_log(log_path, 3)
+    command = [sys.executable, "-m", "rds_guard", "audit", "verify", str(log_path)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=subprocess_env(), check=False
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"ok: 3 records, head {head}\n", "")
+    log_path.write_bytes(log_path.read_bytes()[:-1])
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=subprocess_env(), check=False
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith("line 3: torn: ")
+    missing = subprocess.run(
+        [*command[:-1], str(log_path) + ".nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=subprocess_env(),
+        check=False,
+    )
+    assert (missing.returncode, missing.stdout) == (2, "")
+    assert len(missing.stderr.splitlines()) == 1 and "Traceback" not in missing.stderr
+
+
+# --- show ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def varied_log(log_path: Path) -> Path:
+    with audit.AuditLog(log_path, fsync=False) as log:
+        call = audit.new_call_id()
+        log.write(
+            "requested",
+            call=call,
+            operation="CreateDBClusterSnapshot",
+            snapshot="orders-manual-1",
+            tags={"team": "payments", "env": "prod"},
+        )
+        log.write(
+            "failed",
+            call=call,
+            operation="CreateDBClusterSnapshot",
+            snapshot="orders-manual-1",
+            error={"code": "SnapshotQuotaExceeded", "message": "no"},
+        )
+        log.write(
+            "blocked",
+            operation="CreateDBSnapshot",
+            snapshot="bad_name",
+            violations=[{"rule": "identifier.aws", "field": "X", "value": "v", "message": "m"}],
+        )
+        log.write("untagged", operation="RemoveTagsFromResource", tags={"team": None})
+        log.write("tagged", operation="AddTagsToResource", tags={"evil\nkey": "a\u2028b"})
+    return log_path
+
+
+def test_show_table(capsys: pytest.CaptureFixture[str], varied_log: Path) -> None:
+    code, out, err = run(capsys, "audit", "show", str(varied_log))
+    assert (code, err) == (0, "")
+    header, *rows = out.splitlines()
+    assert header.split() == ["TIME", "EVENT", "OPERATION", "SNAPSHOT", "OUTCOME", "TAGS"]
+    assert len(rows) == 5
+    requested, failed, blocked, untagged, tagged = rows
+    assert requested.split()[1:] == [
+        "requested",
+        "CreateDBClusterSnapshot",
+        "orders-manual-1",
+        "-",
+        "team=payments,",
+        "env=prod",
+    ]
+    assert re.match(r"\d{4}-\d\d-\d\dT[\d:.]+Z ", requested)
+    assert failed.split()[1:5] == [
+        "failed",
+        "CreateDBClusterSnapshot",
+        "orders-manual-1",
+        "SnapshotQuotaExceeded",
+    ]
+    assert blocked.split()[1:5] == ["blocked", "CreateDBSnapshot", "bad_name", "identifier.aws"]
+    assert untagged.split()[-1] == "-team"
+    assert tagged.endswith("evil\\nkey=a\\u2028b")
+
+
+def test_show_filters(capsys: pytest.CaptureFixture[str], varied_log: Path) -> None:
+    code, out, _ = run(capsys, "audit", "show", str(varied_log), "--snapshot", "ORDERS-MANUAL-1")
+    assert code == 0
+    assert [row.split()[1] for row in out.splitlines()[1:]] == ["requested", "failed"]
+    code, out, _ = run(capsys, "audit", "show", str(varied_log), "--event", "blocked")
+    assert [row.split()[1] for row in out.splitlines()[1:]] == ["blocked"]
+    code, out, err = run(capsys, "audit", "show", str(varied_log), "--event", "nope")
+    assert code == 2
+    assert_one_error_line(err, "--event")
+
+
+def test_show_json(capsys: pytest.CaptureFixture[str], varied_log: Path) -> None:
+    code, out, err = run(capsys, "audit", "show", str(varied_log), "--json", "--event", "failed")
+    assert (code, err) == (0, "")
+    assert out.encode().splitlines() == [lines_of(varied_log)[1]]
+    code, out, _ = run(capsys, "audit", "show", str(varied_log), "--json")
+    assert [json.loads(line) for line in out.splitlines()] == list(audit.read_records(varied_log))
+
+
+def test_show_reports_lines_that_are_not_records(
+    capsys: pytest.CaptureFixture[str], log_path: Path
+) -> None:
+    make_log(log_path, 2)
+    lines = lines_of(log_path)
+    write_lines(
+        log_path, [lines[0], b"not json at all", lines[1], b'{"prev":"ab'], final_newline=False
+    )
+    code, out, err = run(capsys, "audit", "show", str(log_path))
+    assert (code, err) == (1, "")
+    rows = out.splitlines()[1:]
+    assert len(rows) == 4
+    assert rows[1] == "line 2: not a record: not json at all"
+    assert rows[3] == "line 4: torn: 11 bytes with no newline"
+    code, out, err = run(capsys, "audit", "show", str(log_path), "--json")
+    assert code == 1
+    assert len(out.splitlines()) == 2
+    assert err.splitlines() == [
+        "line 2: not a record: not json at all",
+        "line 4: torn: 11 bytes with no newline",
+    ]
+
+
+def test_show_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "audit", "show", str(tmp_path / "nope.jsonl"))
+    assert (code, out) == (2, "")
+    assert_one_error_line(err, "no such file")
+
+
+# --- rotate and repair --------------------------------------------------------------------
+
+
+def test_rotate(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
+    make_log(log_path, 4)
+    old_head = hashlib.sha256(lines_of(log_path)[-1]).hexdigest()
+    code, out, err = run(capsys, "audit", "rotate", str(log_path))
+    assert (code, err) == (0, "")
+    archive = log_path.with_name("audit.jsonl.1-4")
+    assert str(archive) in out
+    [rotated] = audit.read_records(log_path)
+    assert (rotated["event"], rotated["prev"], rotated["seq"]) == ("rotated", old_head, 5)
+    code, out, _ = run(capsys, "audit", "verify", str(archive), str(log_path))
+    assert code == 0 and OK_LINE.fullmatch(out.strip())
+
+
+def test_rotate_an_empty_or_missing_log(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
+    code, out, err = run(capsys, "audit", "rotate", str(log_path))
+    assert (code, out) == (2, "")
+    assert_one_error_line(err, "no such file")
+    log_path.touch()
+    code, out, err = run(capsys, "audit", "rotate", str(log_path))
+    assert (code, err) == (0, "")
+    assert out.startswith("nothing to rotate")
+    assert list(log_path.parent.iterdir()) == [log_path]
+
+
+def test_rotate_with_the_wrong_key_is_refused(
+    capsys: pytest.CaptureFixture[str], log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_log(log_path, 3, hmac_key=b"right")
+    before = log_path.read_bytes()
+    monkeypatch.setenv("K", "wrong")
+    code, out, err = run(capsys, "audit", "rotate", str(log_path), "--key-env", "K")
+    assert (code, out) == (2, "")
+    assert_one_error_line(err, str(log_path), "HMAC")
+    assert log_path.read_bytes() == before
+    monkeypatch.setenv("K", "right")
+    code, _, _ = run(capsys, "audit", "rotate", str(log_path), "--key-env", "K")
+    assert code == 0
+    code, out, _ = run(
+        capsys, "audit", "verify", str(log_path) + ".1-3", str(log_path), "--key-env", "K"
+    )
+    assert code == 0 and out.startswith("ok: 4 records")
+
+
+def test_repair(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
+    make_log(log_path, 3)
+    with log_path.open("ab") as stream:
+        stream.write(b"oops\n")
+    with pytest.raises(AuditError):
+        audit.AuditLog(log_path).write("requested")
+    code, out, err = run(capsys, "audit", "repair", str(log_path))
+    assert (code, err) == (0, "")
+    [damaged] = log_path.parent.glob("audit.jsonl.damaged-*")
+    assert damaged.read_bytes() == b"oops\n"
+    assert out.startswith(f"moved line 4 of {log_path} (5 bytes")
+    assert str(damaged) in out
+    code, out, _ = run(capsys, "audit", "repair", str(log_path))
+    assert (code, out) == (0, f"nothing to repair: every line of {log_path} is a record\n")
+    audit.AuditLog(log_path).write("requested")
+    code, out, _ = run(capsys, "audit", "verify", str(log_path))
+    assert code == 0 and out.startswith("ok: 5 records")
+
+
+# --- the command itself -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["audit", "--help"],
+        ["audit", "verify", "--help"],
+        ["audit", "show", "--help"],
+        ["audit", "rotate", "--help"],
+        ["audit", "repair", "--help"],
+    ],
+)
+def test_help_has_an_example(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, err) == (0, "")
+    assert out.startswith("usage: rds-guard")
+    example = out.split("example:", 1)[1]
+    assert "rds-guard " in example
+
+
+@pytest.mark.parametrize("argv", [[], ["audit"], ["audit", "bogus"], ["audit", "verify"]])
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert "Traceback" not in err and err
+
+
+def test_main_reads_sys_argv(
+    capsys: pytest.CaptureFixture[str], log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = make_log(log_path, 1)
+    monkeypatch.setattr(sys, "argv", ["rds-guard", "audit", "verify", str(log_path)])
+    assert cli.main() == 0
+    assert capsys.readouterr().out == f"ok: 1 records, head {head}\n"
+
+
+def test_audit_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    real = tmp_path / "real.jsonl"
+    make_log(real, 2)
+    link = tmp_path / "audit.jsonl"
+    link.symlink_to(real)
+    for action in ("repair", "rotate"):
+        code, out, err = run(capsys, "audit", action, str(link))
+        assert (code, out) == (2, "")
+        assert_one_error_line(err, str(link), "symbolic link")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.jsonl", "real.jsonl"]
