@@ -170,10 +170,16 @@ def _judge_identifier(
                 " and the policy has no naming.generate" if generate else ""
             )
             return None, [Violation("identifier.missing", row.identifier, None, message)]
+        override = policy.naming_operations.get(row.name)
+        key = (
+            f"naming.operations.{row.name}.generate"
+            if override is not None and override.generate is not None
+            else "naming.generate"
+        )
         try:
             identifier = naming.generate.render(values)
         except UnrenderableTemplate as error:
-            return None, [_unrenderable(error, "naming.generate", "identifier.missing")]
+            return None, [_unrenderable(error, key, "identifier.missing")]
         params[row.identifier] = identifier
     violations += rules.check_identifier(row.identifier, identifier, row.limit)
     if isinstance(identifier, str) and naming.pattern is not None:
@@ -405,7 +411,19 @@ def _judge_tagging(
         try:
             forced = template.render(values)
         except UnrenderableTemplate as error:
-            violations.append(_unrenderable(error, f"tags.forced.{key}", "tags.forced"))
+            if error.placeholder.name == "env":
+                violations.append(_unrenderable(error, f"tags.forced.{key}", "tags.forced"))
+            else:  # e.g. {source}: a tag request names no source, so the value cannot be set
+                spelling = error.placeholder.spelling
+                violations.append(
+                    Violation(
+                        "tags.forced",
+                        f"Tags.{key}",
+                        tags[key],
+                        f"forced tag: its value comes from {spelling}, which has no value"
+                        " here, so it cannot be set",
+                    )
+                )
             continue
         if tags[key] != forced:
             violations.append(

@@ -116,7 +116,9 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise PolicyError("not UTF-8 text", path=where, line=line) from None
-    return _load(text, where, base=Path(where).parent, digest=hashlib.sha256(data).hexdigest())
+    # absolute: the audit log stays next to the policy file even if the process changes cwd
+    base = Path(where).absolute().parent
+    return _load(text, where, base=base, digest=hashlib.sha256(data).hexdigest())
 
 
 def _load(text: str, source: str, *, base: Path, digest: str) -> Policy:
@@ -211,7 +213,7 @@ class _Reader:
                 "missing key 'version' (write: version = 1)", path=self.source, key="version"
             )
         version = top["version"]
-        if version != 1 or isinstance(version, bool):
+        if type(version) is not int or version != 1:
             raise self.fail(
                 "version", f"unsupported version {version!r}: this rds_guard reads version 1"
             )
@@ -269,7 +271,7 @@ class _Reader:
         for i, key in enumerate(required):
             self.check_tag_key(key, f"tags.required[{i}]")
         inherit = table.get("inherit", True)
-        if inherit not in (True, False, "always"):
+        if not (isinstance(inherit, bool) or inherit == "always"):
             raise self.fail("tags.inherit", f'must be true, false or "always", not {inherit!r}')
         defaults = self.tag_templates(table.get("defaults", {}), "tags.defaults")
         forced = self.tag_templates(table.get("forced", {}), "tags.forced")

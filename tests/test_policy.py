@@ -1,0 +1,798 @@
+"""policy.py: the TOML policy file of DESIGN.md §4, read into frozen dataclasses.
+
+Every problem is a `PolicyError` reading ``PATH:LINE: dotted.key: what is wrong``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+from core_fixtures import make_policy
+
+from rds_guard import operations
+from rds_guard.errors import PolicyError
+from rds_guard.policy import (
+    DEFAULT_AUDIT_PATH,
+    Policy,
+    load_policy,
+    resolve_policy,
+)
+
+DESIGN_EXAMPLE = r"""
+version = 1
+mode = "enforce"
+services = ["rds", "docdb", "neptune"]
+
+[naming]
+pattern = "^{source}-(daily|manual)-[0-9]{8}$"
+generate = "{source}-manual-{utcnow:%Y%m%d}"
+
+[naming.operations.CopyDBClusterSnapshot]
+pattern = "^dr-{source}$"
+[naming.operations.CopyDBSnapshot]
+pattern = "^dr-.+$"
+
+[tags]
+required = ["team", "env"]
+inherit = true
+
+[tags.defaults]
+managed-by = "rds-guard"
+created = "{utcnow:%Y-%m-%d}"
+owner = "{env:APP_OWNER}"
+
+[tags.forced]
+compliance = "pci"
+
+[tags.allowed]
+env = ["prod", "staging", "dev"]
+cost-center = ["CC-*"]
+
+[tags.patterns]
+owner = "^[a-z.]+@example\\.com$"
+
+[sharing]
+public = false
+accounts = ["111122223333"]
+
+[audit]
+path = "rds-guard-audit.jsonl"
+enabled = true
+fsync = true
+hmac_key_env = "RDS_GUARD_AUDIT_KEY"
+"""
+
+
+def policy_error(text: str, source: str = "<string>") -> PolicyError:
+    """The PolicyError that loading ``text`` raises."""
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml(text, source)
+    return caught.value
+
+
+def body_error(body: str) -> PolicyError:
+    """The PolicyError for a policy body written after ``version = 1`` (line 1)."""
+    with pytest.raises(PolicyError) as caught:
+        make_policy(body)
+    return caught.value
+
+
+# --- every key of §4 and its default -------------------------------------------------------
+
+
+def test_minimal_policy_has_every_default(tmp_path, monkeypatch):
+    """`version = 1` alone: enforce, all three services, no naming, inherit true, no tags,
+    sharing private with any account, audit on with fsync at ./rds-guard-audit.jsonl."""
+    monkeypatch.chdir(tmp_path)
+    policy = Policy.from_toml("version = 1\n")
+    assert policy.version == 1
+    assert policy.mode == "enforce"
+    assert policy.services == frozenset({"rds", "docdb", "neptune"})
+    assert policy.naming.pattern is None
+    assert policy.naming.generate is None
+    assert dict(policy.naming_operations) == {}
+    assert policy.tags.required == ()
+    assert policy.tags.inherit is True
+    assert dict(policy.tags.defaults) == {}
+    assert dict(policy.tags.forced) == {}
+    assert dict(policy.tags.allowed) == {}
+    assert dict(policy.tags.patterns) == {}
+    assert policy.tags.adds_tags is False
+    assert policy.tags.has_rules is False
+    assert policy.sharing.public is False
+    assert policy.sharing.accounts is None
+    assert policy.audit.path == tmp_path / DEFAULT_AUDIT_PATH
+    assert DEFAULT_AUDIT_PATH == "rds-guard-audit.jsonl"
+    assert policy.audit.enabled is True
+    assert policy.audit.fsync is True
+    assert policy.audit.hmac_key_env is None
+    assert policy.source == "<string>"
+
+
+def test_design_example_reads_every_key(tmp_path, monkeypatch):
+    """The §4 example loads and each of its keys lands where the contract says."""
+    monkeypatch.chdir(tmp_path)
+    policy = Policy.from_toml(DESIGN_EXAMPLE)
+    assert policy.mode == "enforce"
+    assert policy.services == frozenset({"rds", "docdb", "neptune"})
+    assert policy.naming.pattern.text == "^{source}-(daily|manual)-[0-9]{8}$"
+    assert policy.naming.generate.text == "{source}-manual-{utcnow:%Y%m%d}"
+    assert set(policy.naming_operations) == {"CopyDBClusterSnapshot", "CopyDBSnapshot"}
+    assert policy.naming_operations["CopyDBClusterSnapshot"].pattern.text == "^dr-{source}$"
+    assert policy.naming_operations["CopyDBSnapshot"].pattern.text == "^dr-.+$"
+    assert policy.tags.required == ("team", "env")
+    assert policy.tags.inherit is True
+    assert {k: t.text for k, t in policy.tags.defaults.items()} == {
+        "managed-by": "rds-guard",
+        "created": "{utcnow:%Y-%m-%d}",
+        "owner": "{env:APP_OWNER}",
+    }
+    assert {k: t.text for k, t in policy.tags.forced.items()} == {"compliance": "pci"}
+    assert {k: [g.text for g in globs] for k, globs in policy.tags.allowed.items()} == {
+        "env": ["prod", "staging", "dev"],
+        "cost-center": ["CC-*"],
+    }
+    assert policy.tags.patterns["owner"].pattern == r"^[a-z.]+@example\.com$"
+    assert policy.tags.adds_tags is True
+    assert policy.tags.has_rules is True
+    assert policy.sharing.public is False
+    assert policy.sharing.accounts == frozenset({"111122223333"})
+    assert policy.audit.path == tmp_path / "rds-guard-audit.jsonl"
+    assert policy.audit.enabled is True
+    assert policy.audit.fsync is True
+    assert policy.audit.hmac_key_env == "RDS_GUARD_AUDIT_KEY"
+
+
+def test_non_default_values_are_read():
+    """mode warn, a subset of services, inherit "always", public sharing, audit off and no
+    fsync, and an absolute audit path (kept as written)."""
+    policy = make_policy(
+        """
+        mode = "warn"
+        services = ["docdb"]
+        [tags]
+        inherit = "always"
+        [sharing]
+        public = true
+        accounts = []
+        [audit]
+        path = "/var/log/rds-guard.jsonl"
+        enabled = false
+        fsync = false
+        """
+    )
+    assert policy.mode == "warn"
+    assert policy.services == frozenset({"docdb"})
+    assert policy.tags.inherit == "always"
+    assert policy.sharing.public is True
+    assert policy.sharing.accounts == frozenset()
+    assert policy.audit.path == Path("/var/log/rds-guard.jsonl")
+    assert policy.audit.enabled is False
+    assert policy.audit.fsync is False
+
+
+def test_inherit_false_is_read_as_false():
+    """`inherit = false` is the boolean False (decide tests `is not False`)."""
+    assert make_policy("[tags]\ninherit = false\n").tags.inherit is False
+
+
+def test_empty_services_guards_nothing():
+    """`services = []` is accepted and names no service."""
+    assert make_policy("services = []\n").services == frozenset()
+
+
+def test_policy_is_frozen():
+    """A loaded policy cannot be changed in place."""
+    policy = make_policy()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.mode = "warn"  # type: ignore[misc]
+
+
+def test_naming_for_merges_an_override_with_the_top_level_rule():
+    """An override replaces only the parts it sets: its pattern with the top generate, and
+    operations without an override get the top-level rule."""
+    policy = make_policy(
+        """
+        [naming]
+        pattern = "^top$"
+        generate = "top-gen"
+        [naming.operations.CopyDBClusterSnapshot]
+        pattern = "^dr-{source}$"
+        [naming.operations.DeleteDBCluster]
+        generate = "final-gen"
+        """
+    )
+    copy_rule = policy.naming_for("CopyDBClusterSnapshot")
+    assert copy_rule.pattern.text == "^dr-{source}$"
+    assert copy_rule.generate.text == "top-gen"
+    delete_rule = policy.naming_for("DeleteDBCluster")
+    assert delete_rule.pattern.text == "^top$"
+    assert delete_rule.generate.text == "final-gen"
+    assert policy.naming_for("CreateDBSnapshot") is policy.naming
+
+
+@pytest.mark.parametrize("operation", sorted(operations.NAMING_OPERATIONS))
+def test_every_operation_that_names_a_snapshot_may_have_an_override(operation):
+    """`[naming.operations.X]` accepts every create, copy and final-snapshot operation."""
+    policy = make_policy(f'[naming.operations.{operation}]\npattern = "^x$"\n')
+    assert policy.naming_for(operation).pattern.text == "^x$"
+
+
+def test_naming_operations_rejects_an_operation_that_names_no_snapshot():
+    """DeleteDBClusterSnapshot names no new snapshot: no naming override for it."""
+    error = body_error('[naming.operations.DeleteDBClusterSnapshot]\npattern = "^x$"\n')
+    assert error.key == "naming.operations.DeleteDBClusterSnapshot"
+    assert error.line == 2
+    assert "unknown key" in error.problem
+
+
+# --- the PolicyError format and its line numbers --------------------------------------------
+
+
+def test_policy_error_str_is_path_line_key_problem():
+    """`str()` is exactly ``PATH:LINE: dotted.key: problem``; path, line, key are attributes."""
+    error = policy_error('version = 1\nmode = "block"\n', source="/etc/rds_guard.toml")
+    assert str(error) == '/etc/rds_guard.toml:2: mode: must be "enforce" or "warn", not \'block\''
+    assert (error.path, error.line, error.key) == ("/etc/rds_guard.toml", 2, "mode")
+    assert isinstance(error, ValueError)
+
+
+def test_error_in_a_nested_table_names_the_line_of_the_key():
+    """A bad value in `[tags.defaults]` points at its own line, not the table header's."""
+    error = body_error(
+        """\
+        [tags]
+        required = []
+
+        [tags.defaults]
+        owner = "ok"
+        team = "{teem}"
+        """
+    )
+    assert error.key == "tags.defaults.team"
+    assert error.line == 7
+    assert str(error).startswith("<string>:7: tags.defaults.team: unknown placeholder {teem}")
+
+
+def test_error_in_an_inline_table_names_the_line_of_the_table():
+    """Inside `tags = { ... }` the line is the inline table's line."""
+    error = body_error('\n\ntags = { required = ["team"], inherit = 2 }\n')
+    assert error.key == "tags.inherit"
+    assert error.line == 4
+
+
+def test_error_in_a_single_line_array_names_its_line_and_index():
+    """The key of an array element carries its index; the line is the array's."""
+    error = body_error('\nservices = ["rds", "mysql"]\n')
+    assert error.key == "services[1]"
+    assert error.line == 3
+    assert str(error).startswith("<string>:3: services[1]: unknown service 'mysql'")
+
+
+def test_error_in_a_multi_line_array_names_the_line_of_its_key():
+    """An element of an array spread over lines: the line where the array's key is written."""
+    error = body_error('[tags]\nrequired = [\n  "team",\n  "bad#key",\n]\n')
+    assert error.key == "tags.required[1]"
+    assert error.line == 3
+
+
+def test_error_in_a_naming_operations_table_names_its_line():
+    """A bad regex in `[naming.operations.CopyDBSnapshot]` points at that table's key."""
+    error = body_error(
+        """\
+        [naming]
+        pattern = "^ok$"
+
+        [naming.operations.CopyDBSnapshot]
+        pattern = "^dr-(.+$"
+        """
+    )
+    assert error.key == "naming.operations.CopyDBSnapshot.pattern"
+    assert error.line == 6
+    assert "not a valid regex" in error.problem
+
+
+def test_error_under_a_dotted_key_names_its_line():
+    """`operations.CopyDBSnapshot.generate = ...` written as a dotted key under `[naming]`."""
+    error = body_error('[naming]\n\noperations.CopyDBSnapshot.generate = "{bogus}"\n')
+    assert error.key == "naming.operations.CopyDBSnapshot.generate"
+    assert error.line == 4
+
+
+def test_error_with_a_quoted_key_names_its_line():
+    """Quoted keys (holding dots or colons) are found too."""
+    error = body_error('[tags.forced]\n"team.name" = "ok"\n"cost:center" = "{nope}"\n')
+    assert error.key == "tags.forced.cost:center"
+    assert error.line == 4
+
+
+# --- unknown keys and "did you mean" -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "line", "hint"),
+    [
+        ('[tags]\nrequried = ["team"]\n', "tags.requried", 3, "required"),
+        ("[tag]\nrequired = []\n", "tag", 2, "tags"),
+        ('moed = "warn"\n', "moed", 2, "mode"),
+        ("[audit]\nfsnyc = false\n", "audit.fsnyc", 3, "fsync"),
+        ("[sharing]\naccount = []\n", "sharing.account", 3, "accounts"),
+        ('[naming]\npatern = "x"\n', "naming.patern", 3, "pattern"),
+        (
+            '[naming.operations.CopyDBSnapshots]\npattern = "x"\n',
+            "naming.operations.CopyDBSnapshots",
+            2,
+            "CopyDBSnapshot",
+        ),
+        (
+            '[naming.operations.CopyDBSnapshot]\ngenrate = "x"\n',
+            "naming.operations.CopyDBSnapshot.genrate",
+            3,
+            "generate",
+        ),
+    ],
+)
+def test_unknown_key_is_an_error_with_a_did_you_mean_hint(body, key, line, hint):
+    """A misspelt key is an error naming the key and the close known one."""
+    error = body_error(body)
+    assert error.key == key
+    assert error.line == line
+    assert error.problem.startswith("unknown key")
+    assert f"(did you mean {hint!r}?)" in error.problem
+
+
+def test_unknown_key_without_a_close_match_lists_the_known_keys():
+    """Nothing close: the hint lists what the table knows."""
+    error = body_error("[audit]\nzzz = 1\n")
+    assert error.key == "audit.zzz"
+    assert "did you mean" not in error.problem
+    assert "known: enabled, fsync, hmac_key_env, path" in error.problem
+
+
+# --- wrong types ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "problem"),
+    [
+        (
+            "[audit]\npath = 1979-05-27T07:32:00Z\n",
+            "audit.path",
+            "must be a string, not a datetime",
+        ),
+        ("[naming]\npattern = 5\n", "naming.pattern", "must be a string, not an integer"),
+        ('[naming]\ngenerate = ["x"]\n', "naming.generate", "must be a string, not an array"),
+        ("[audit]\nhmac_key_env = 1.5\n", "audit.hmac_key_env", "must be a string, not a number"),
+        (
+            '[tags.defaults]\nowner = ["a"]\n',
+            "tags.defaults.owner",
+            "must be a string, not an array",
+        ),
+        (
+            '[tags]\nrequired = "team"\n',
+            "tags.required",
+            "must be an array of strings, not a string",
+        ),
+        (
+            '[tags]\nrequired = ["team", 7]\n',
+            "tags.required[1]",
+            "must be a string, not an integer",
+        ),
+        ('services = "rds"\n', "services", "must be an array of strings, not a string"),
+        ('[sharing]\npublic = "no"\n', "sharing.public", "must be true or false, not a string"),
+        ("[audit]\nenabled = 1\n", "audit.enabled", "must be true or false, not an integer"),
+        ('naming = "x"\n', "naming", "must be a table, not a string"),
+        ("[[tags]]\nrequired = []\n", "tags", "must be a table, not an array"),
+        ('[tags]\nallowed = ["x"]\n', "tags.allowed", "must be a table, not an array"),
+        ('[tags.allowed]\nenv = "prod"\n', "tags.allowed.env", "must be an array of strings"),
+        ("[tags.patterns.owner]\nx = 1\n", "tags.patterns.owner", "must be a string, not a table"),
+        (
+            '[naming.operations]\nCopyDBSnapshot = "x"\n',
+            "naming.operations.CopyDBSnapshot",
+            "must be a table, not a string",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_an_error(body, key, problem):
+    """Datetimes, integers, arrays, tables where something else belongs: a PolicyError."""
+    error = body_error(body)
+    assert error.key == key
+    assert problem in error.problem
+
+
+def test_mode_of_the_wrong_type_is_an_error():
+    """`mode` holding a date is refused like an unknown mode."""
+    error = body_error("mode = 1979-05-27\n")
+    assert error.key == "mode"
+    assert error.line == 2
+    assert 'must be "enforce" or "warn"' in error.problem
+
+
+# --- version, mode, inherit, services --------------------------------------------------------
+
+
+def test_missing_version_is_an_error_saying_what_to_write():
+    """No `version` key: a PolicyError telling the user to write `version = 1`."""
+    error = policy_error('mode = "warn"\n')
+    assert error.key == "version"
+    assert "missing key 'version'" in error.problem
+    assert "version = 1" in error.problem
+
+
+@pytest.mark.parametrize("value", ["2", "0", "true", '"1"', "1.0", "[1]"])
+def test_any_version_but_the_integer_1_is_rejected(value):
+    """version 2, true (a bool equals 1 in Python), "1", 1.0: all unsupported."""
+    error = policy_error(f"\nversion = {value}\n")
+    assert error.key == "version"
+    assert error.line == 2
+    assert "unsupported version" in error.problem
+    assert "reads version 1" in error.problem
+
+
+@pytest.mark.parametrize("value", ['"block"', '"Enforce"', '""', "true"])
+def test_unknown_mode_is_rejected(value):
+    """Only "enforce" and "warn", spelt exactly."""
+    error = body_error(f"mode = {value}\n")
+    assert error.key == "mode"
+    assert 'must be "enforce" or "warn"' in error.problem
+
+
+@pytest.mark.parametrize("value", ["0", "1", "2", '"yes"', '"Always"', "[]"])
+def test_inherit_accepts_only_true_false_or_always(value):
+    """`inherit = 0` or `1` must not slip through as False/True (0 == False in Python)."""
+    error = body_error(f"[tags]\ninherit = {value}\n")
+    assert error.key == "tags.inherit"
+    assert error.line == 3
+    assert 'must be true, false or "always"' in error.problem
+
+
+def test_unknown_service_is_rejected_with_a_hint():
+    """`docbd` is not a service; the hint names `docdb`."""
+    error = body_error('services = ["rds", "docbd"]\n')
+    assert error.key == "services[1]"
+    assert "unknown service 'docbd'" in error.problem
+    assert "did you mean 'docdb'" in error.problem
+
+
+def test_unknown_service_without_a_close_match_lists_the_services():
+    """No close match: the three known services are listed."""
+    error = body_error('services = ["s3"]\n')
+    assert "known: docdb, neptune, rds" in error.problem
+
+
+# --- regexes and templates -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('[naming]\npattern = "^(x$"\n', "naming.pattern"),
+        ('[naming]\npattern = "^{source}-[$"\n', "naming.pattern"),
+        ('[tags.patterns]\nowner = "[a-"\n', "tags.patterns.owner"),
+    ],
+)
+def test_invalid_regex_is_an_error(body, key):
+    """A regex that does not compile (with `{source}` inserted) is refused at load."""
+    error = body_error(body)
+    assert error.key == key
+    assert error.line == 3
+    assert error.problem.startswith("not a valid regex: ")
+
+
+def test_naming_pattern_braces_other_than_source_are_regex_syntax():
+    """`{8}` in a naming pattern is a quantifier, not an unknown placeholder."""
+    policy = make_policy('[naming]\npattern = "^{source}-[0-9]{8}$"\n')
+    assert policy.naming.pattern.fullmatch("orders-20261129", "orders")
+
+
+@pytest.mark.parametrize(
+    ("table", "template"),
+    [("naming", "generate"), ("tags.defaults", "owner"), ("tags.forced", "owner")],
+)
+def test_unknown_template_placeholder_is_an_error(table, template):
+    """`{sorce}` in generate, defaults or forced: a PolicyError naming the known ones."""
+    error = body_error(f'[{table}]\n{template} = "{{sorce}}-x"\n')
+    assert error.key == f"{table}.{template}"
+    assert error.line == 3
+    assert "unknown placeholder {sorce}" in error.problem
+    assert "{source}" in error.problem
+
+
+@pytest.mark.parametrize("value", ["{env:}", "{env}", "{env:1ABC}", "{env:A-B}"])
+def test_bad_env_placeholder_is_an_error(value):
+    """`{env:NAME}` needs a valid variable name."""
+    error = body_error(f'[tags.defaults]\nowner = "{value}"\n')
+    assert error.key == "tags.defaults.owner"
+    assert "{env:NAME} needs a variable name" in error.problem
+
+
+# --- literal tag keys and values against AWS's tag rules -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "problem"),
+    [
+        ('[tags.defaults]\n"aws:team" = "x"\n', "tags.defaults.aws:team", "must not start with"),
+        ('[tags.forced]\n"RDS:team" = "x"\n', "tags.forced.RDS:team", "must not start with"),
+        ('[tags.defaults]\nteam = "AWS:x"\n', "tags.defaults.team", "must not start with"),
+        ('[tags.forced]\nteam = "a\\tb"\n', "tags.forced.team", "U+0009"),
+        ('[tags.defaults]\n"a#b" = "x"\n', "tags.defaults.a#b", "U+0023"),
+        ('[tags.defaults]\nteam = "!{region}"\n', "tags.defaults.team", "'!'"),
+        ("[tags.defaults]\nteam = '{{x}}'\n", "tags.defaults.team", "U+007B"),
+        ('[tags.defaults]\nteam = "' + "v" * 257 + '"\n', "tags.defaults.team", "0 to 256"),
+        ('[tags.defaults]\n"" = "x"\n', "tags.defaults.", "1 to 128"),
+        ('[tags]\nrequired = ["aws:team"]\n', "tags.required[0]", "must not start with"),
+        ('[tags.allowed]\n"a b!" = ["x"]\n', "tags.allowed.a b!", "U+0021"),
+        ('[tags.allowed]\nenv = ["ok", "aws:*"]\n', "tags.allowed.env[1]", "must not start with"),
+        ('[tags.allowed]\nenv = ["a\\nb*"]\n', "tags.allowed.env[0]", "U+000A"),
+    ],
+)
+def test_literal_tag_keys_and_values_follow_aws_tag_rules(body, key, problem):
+    """Keys of defaults/forced/allowed, required keys, literal values and allowed values
+    (their `*` removed) are checked against AWS's tag rules at load."""
+    error = body_error(body)
+    assert error.key == key
+    assert problem in error.problem
+
+
+def test_a_129_character_tag_key_is_rejected_and_128_is_fine():
+    """The 128-character key limit is checked at load."""
+    make_policy(f'[tags.defaults]\n{"k" * 128} = "v"\n')
+    error = body_error(f'[tags.defaults]\n{"k" * 129} = "v"\n')
+    assert error.key == "tags.defaults." + "k" * 129
+    assert "key must be 1 to 128 characters long, is 129" in error.problem
+
+
+def test_template_values_with_placeholders_are_not_checked_for_prefixes_at_load():
+    """Only literal values are checked whole: `aws:{region}` can only be judged at call time."""
+    policy = make_policy('[tags.defaults]\nteam = "aws:{region}"\n')
+    assert policy.tags.defaults["team"].text == "aws:{region}"
+
+
+def test_allowed_value_with_two_stars_is_rejected():
+    """Each allowed value may hold at most one `*`."""
+    error = body_error('[tags.allowed]\nenv = ["prod", "*-x-*"]\n')
+    assert error.key == "tags.allowed.env[1]"
+    assert error.line == 3
+    assert "at most one '*'" in error.problem
+
+
+def test_forced_literal_value_must_be_allowed():
+    """A forced key with an `allowed` list must be allowed by it."""
+    error = body_error(
+        """\
+        [tags.allowed]
+        env = ["prod", "staging"]
+        [tags.forced]
+        env = "dev"
+        """
+    )
+    assert error.key == "tags.forced.env"
+    assert error.line == 5
+    assert "'dev' is not in tags.allowed.env" in error.problem
+
+
+def test_forced_literal_value_matching_an_allowed_glob_is_fine():
+    """`CC-*` allows a forced `CC-42`."""
+    policy = make_policy('[tags.allowed]\ncc = ["CC-*"]\n[tags.forced]\ncc = "CC-42"\n')
+    assert policy.tags.forced["cc"].text == "CC-42"
+
+
+def test_forced_literal_value_must_match_its_pattern():
+    """A forced literal that `tags.patterns` would refuse is refused at load."""
+    error = body_error('[tags.patterns]\nteam = "^[a-z]+$"\n[tags.forced]\nteam = "Ops"\n')
+    assert error.key == "tags.forced.team"
+    assert "does not match tags.patterns.team" in error.problem
+
+
+def test_forced_template_value_is_not_checked_against_allowed():
+    """`{env:X}` has no value at load: it is judged at call time."""
+    policy = make_policy('[tags.allowed]\nenv = ["prod"]\n[tags.forced]\nenv = "{env:ENV}"\n')
+    assert policy.tags.forced["env"].env_names == ("ENV",)
+
+
+# --- sharing and audit ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("account", ["1234", "1111222233334", "11112222333a", " 111122223333"])
+def test_sharing_accounts_must_be_12_digit_ids(account):
+    """`[sharing] accounts` holds 12-digit account ids only."""
+    error = body_error(f'[sharing]\naccounts = ["111122223333", "{account}"]\n')
+    assert error.key == "sharing.accounts[1]"
+    assert error.line == 3
+    assert f"{account!r} is not a 12-digit account id" in error.problem
+
+
+def test_sharing_accounts_must_be_strings():
+    """An account id written as a TOML integer is a type error (it could lose leading zeros)."""
+    error = body_error("[sharing]\naccounts = [111122223333]\n")
+    assert error.key == "sharing.accounts[0]"
+    assert "must be a string, not an integer" in error.problem
+
+
+def test_from_toml_takes_a_relative_audit_path_from_the_cwd(tmp_path, monkeypatch):
+    """`Policy.from_toml` has no file: a relative audit path is relative to the cwd."""
+    monkeypatch.chdir(tmp_path)
+    policy = make_policy('[audit]\npath = "logs/audit.jsonl"\n')
+    assert policy.audit.path == tmp_path / "logs" / "audit.jsonl"
+    assert policy.audit.path.is_absolute()
+
+
+def test_load_policy_takes_a_relative_audit_path_from_the_policy_folder(tmp_path, monkeypatch):
+    """`load_policy`: a relative audit path is relative to the policy file's folder."""
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "p.toml").write_text('version = 1\n[audit]\npath = "logs/audit.jsonl"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_policy(folder / "p.toml").audit.path == folder / "logs" / "audit.jsonl"
+
+
+def test_load_policy_by_a_relative_name_keeps_the_audit_path_absolute(tmp_path, monkeypatch):
+    """Loaded as `conf/p.toml`, the audit path stays in conf/ even if the cwd changes later."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "p.toml").write_text("version = 1\n")
+    monkeypatch.chdir(tmp_path)
+    policy = load_policy("conf/p.toml")
+    assert policy.audit.path == tmp_path / "conf" / DEFAULT_AUDIT_PATH
+    assert policy.audit.path.is_absolute()
+    assert policy.source == "conf/p.toml"
+
+
+def test_sha256_is_of_the_file_bytes(tmp_path):
+    """`load_policy`'s digest is SHA-256 of the file's exact bytes (CRLF and all)."""
+    data = 'version = 1\r\n[tags.forced]\r\nteam = "équipe"\r\n'.encode()
+    path = tmp_path / "p.toml"
+    path.write_bytes(data)
+    policy = load_policy(path)
+    assert policy.sha256 == hashlib.sha256(data).hexdigest()
+    assert policy.tags.forced["team"].text == "équipe"
+
+
+def test_from_toml_sha256_is_of_the_utf8_text():
+    """`Policy.from_toml`'s digest is SHA-256 of the text encoded as UTF-8."""
+    text = 'version = 1\n[tags.forced]\nteam = "équipe"\n'
+    assert Policy.from_toml(text).sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- files that are not policies ------------------------------------------------------------
+
+
+def test_invalid_toml_is_an_error_with_its_line():
+    """What tomllib cannot parse is a PolicyError naming the line."""
+    error = policy_error('version = 1\n[tags]\nrequired = ["team",\n  "env"\nmode = 1\n', "p.toml")
+    assert error.line == 5
+    assert error.path == "p.toml"
+    assert error.problem.startswith("invalid TOML: ")
+    assert re.match(r"p\.toml:5: invalid TOML: ", str(error))
+
+
+def test_invalid_toml_at_the_end_of_the_document_names_the_last_line():
+    """An error "at end of document" points at the text's last line."""
+    error = policy_error("version = 1\nmode =")
+    assert error.line == 2
+    assert error.problem.startswith("invalid TOML")
+
+
+def test_duplicate_key_is_invalid_toml():
+    """TOML forbids a key twice: a PolicyError, not the first or last value silently."""
+    error = policy_error('version = 1\nmode = "warn"\nmode = "enforce"\n')
+    assert error.line == 3
+
+
+@pytest.mark.parametrize("text", ["a = " + "[" * 5000, "a = " + "{x = " * 3000])
+def test_deeply_nested_toml_is_a_policy_error(text):
+    """However deep, what tomllib cannot parse is a PolicyError, never a RecursionError."""
+    with pytest.raises(PolicyError, match=r"cannot parse TOML|invalid TOML"):
+        Policy.from_toml("version = 1\n" + text)
+
+
+def test_non_utf8_bytes_are_an_error_with_their_line(tmp_path):
+    """A file that is not UTF-8 is a PolicyError naming the line of the first bad byte."""
+    path = tmp_path / "p.toml"
+    path.write_bytes(b'version = 1\n\n[tags.forced]\nteam = "\xe9quipe"\n')
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert caught.value.line == 4
+    assert caught.value.path == str(path)
+    assert str(caught.value) == f"{path}:4: not UTF-8 text"
+
+
+def test_a_directory_is_not_a_policy_file(tmp_path):
+    """load_policy on a directory: a PolicyError saying so."""
+    with pytest.raises(PolicyError) as caught:
+        load_policy(tmp_path)
+    assert caught.value.path == str(tmp_path)
+    assert "is a directory" in str(caught.value)
+
+
+def test_a_missing_file_is_a_policy_error(tmp_path):
+    """load_policy on a missing file: a PolicyError naming the file and the reason."""
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(PolicyError) as caught:
+        load_policy(str(missing))
+    assert caught.value.path == str(missing)
+    assert str(caught.value).startswith(f"{missing}: cannot read policy file: ")
+    assert "No such file" in str(caught.value)
+
+
+def test_errors_in_a_file_name_the_file(tmp_path):
+    """A semantic error in a loaded file carries the file path and the line."""
+    path = tmp_path / "p.toml"
+    path.write_text('version = 1\n[tags]\ninherit = "sometimes"\n')
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert str(caught.value).startswith(f"{path}:3: tags.inherit: ")
+
+
+# --- resolve_policy: where a policy is found ------------------------------------------------
+
+
+def test_resolve_policy_returns_a_policy_as_given():
+    """A `Policy` passes through unchanged."""
+    policy = make_policy()
+    assert resolve_policy(policy) is policy
+
+
+def test_resolve_policy_loads_a_path(tmp_path):
+    """A path (str or PathLike) is loaded with load_policy."""
+    path = tmp_path / "p.toml"
+    path.write_text('version = 1\nmode = "warn"\n')
+    assert resolve_policy(path).mode == "warn"
+    assert resolve_policy(str(path)).source == str(path)
+
+
+def test_env_var_naming_a_missing_file_is_a_policy_error(tmp_path, monkeypatch):
+    """RDS_GUARD_POLICY set but naming no readable file: PolicyError, even if a
+    ./rds_guard.toml exists (the environment is not silently ignored)."""
+    (tmp_path / "rds_guard.toml").write_text("version = 1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(tmp_path / "missing.toml"))
+    with pytest.raises(PolicyError) as caught:
+        resolve_policy(None)
+    assert "RDS_GUARD_POLICY" in str(caught.value)
+    assert "missing.toml" in str(caught.value)
+
+
+def test_env_var_naming_a_directory_is_a_policy_error(tmp_path, monkeypatch):
+    """RDS_GUARD_POLICY naming a directory is not a readable policy file."""
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(tmp_path))
+    with pytest.raises(PolicyError, match="RDS_GUARD_POLICY"):
+        resolve_policy(None)
+
+
+def test_env_var_wins_over_the_file_in_the_cwd(tmp_path, monkeypatch):
+    """RDS_GUARD_POLICY is looked at before ./rds_guard.toml."""
+    (tmp_path / "rds_guard.toml").write_text('version = 1\nmode = "enforce"\n')
+    named = tmp_path / "other.toml"
+    named.write_text('version = 1\nmode = "warn"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(named))
+    policy = resolve_policy(None)
+    assert policy.mode == "warn"
+    assert policy.source == str(named)
+
+
+def test_rds_guard_toml_in_the_cwd_is_found(tmp_path, monkeypatch):
+    """No env var: ./rds_guard.toml is loaded, its audit log next to it."""
+    (tmp_path / "rds_guard.toml").write_text('version = 1\nmode = "warn"\n')
+    monkeypatch.chdir(tmp_path)
+    policy = resolve_policy(None)
+    assert policy.mode == "warn"
+    assert policy.audit.path == tmp_path / DEFAULT_AUDIT_PATH
+
+
+def test_nothing_found_says_where_it_looked(tmp_path, monkeypatch):
+    """No env var, no ./rds_guard.toml: the message names both places and the cwd."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PolicyError) as caught:
+        resolve_policy(None)
+    message = str(caught.value)
+    assert "RDS_GUARD_POLICY is not set" in message
+    assert "rds_guard.toml" in message
+    assert str(tmp_path) in message

@@ -1,0 +1,234 @@
+"""templates.py: the placeholder language of DESIGN.md §4 and naming patterns' `{source}`."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from core_fixtures import NOW
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rds_guard.templates import (
+    UTCNOW_DEFAULT_FORMAT,
+    NamePattern,
+    Placeholder,
+    TemplateSyntaxError,
+    TemplateValues,
+    UnrenderableTemplate,
+    compile_template,
+)
+
+
+def values(**overrides: object) -> TemplateValues:
+    """The values of one call: CreateDBClusterSnapshot on rds in eu-west-1 at `NOW`."""
+    fields: dict[str, object] = {
+        "operation": "CreateDBClusterSnapshot",
+        "service": "rds",
+        "now": NOW,
+        "environ": {"APP_OWNER": "ops@example.com"},
+        "source": "orders",
+        "region": "eu-west-1",
+    }
+    fields.update(overrides)
+    return TemplateValues(**fields)  # type: ignore[arg-type]
+
+
+def render(text: str, **overrides: object) -> str:
+    """Compile ``text`` and render it with `values`."""
+    return compile_template(text).render(values(**overrides))
+
+
+# --- each placeholder ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{source}", "orders"),
+        ("{operation}", "CreateDBClusterSnapshot"),
+        ("{service}", "rds"),
+        ("{region}", "eu-west-1"),
+        ("{utcnow}", "20261129T123456Z"),
+        ("{utcnow:%Y-%m-%d}", "2026-11-29"),
+        ("{utcnow:%H:%M:%S}", "12:34:56"),
+        ("{env:APP_OWNER}", "ops@example.com"),
+    ],
+)
+def test_each_placeholder_renders_its_value(text, expected):
+    """Every placeholder of §4 stands for its value at the call."""
+    assert render(text) == expected
+
+
+def test_utcnow_default_format_is_iso_8601_basic():
+    """`{utcnow}` alone is `%Y%m%dT%H%M%SZ`, safe in identifiers."""
+    assert UTCNOW_DEFAULT_FORMAT == "%Y%m%dT%H%M%SZ"
+    assert render("{utcnow}", now=datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC)) == "20270102T030405Z"
+
+
+def test_placeholders_and_literal_text_mix():
+    """Literal text around and between placeholders is kept as written."""
+    assert (
+        render("{source}-manual-{utcnow:%Y%m%d}-{service}.{region}")
+        == "orders-manual-20261129-rds.eu-west-1"
+    )
+
+
+def test_region_none_renders_empty():
+    """No region known: `{region}` renders as the empty string."""
+    assert render("at-{region}", region=None) == "at-"
+
+
+def test_doubled_braces_are_literal_braces():
+    """`{{` and `}}` are literal braces, not placeholders."""
+    assert render("{{source}}") == "{source}"
+    assert render("a}}b{{c") == "a}b{c"
+    assert render("{{{source}}}") == "{orders}"
+
+
+def test_literal_template_properties():
+    """A template with no placeholders is literal; its literal text is the whole value."""
+    template = compile_template("rds-{{guard}}")
+    assert template.is_literal
+    assert template.literal_text == "rds-{guard}"
+    assert template.parts == ("rds-{guard}",)
+
+
+def test_template_parts_and_env_names():
+    """Parsing yields literal strings and `Placeholder`s in order; env_names lists variables."""
+    template = compile_template("{env:A}-{utcnow:%Y}-{source}{env:B_2}")
+    assert template.parts == (
+        Placeholder("env", "A"),
+        "-",
+        Placeholder("utcnow", "%Y"),
+        "-",
+        Placeholder("source"),
+        Placeholder("env", "B_2"),
+    )
+    assert not template.is_literal
+    assert template.literal_text == "--"
+    assert template.env_names == ("A", "B_2")
+
+
+def test_placeholder_spelling_is_as_written():
+    """A placeholder's spelling is how the policy wrote it (used in messages)."""
+    assert Placeholder("env", "APP_OWNER").spelling == "{env:APP_OWNER}"
+    assert Placeholder("source").spelling == "{source}"
+
+
+# --- what cannot be parsed ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("{sorce}", "unknown placeholder {sorce}"),
+        ("{}", "unknown placeholder {}"),
+        ("{Source}", "unknown placeholder {Source}"),
+        ("{now:%Y}", "unknown placeholder {now:%Y}"),
+        ("x-{source", "unclosed '{' at offset 2"),
+        ("x}", "single '}' at offset 1"),
+        ("{env:}", "{env:NAME} needs a variable name"),
+        ("{env}", "{env:NAME} needs a variable name"),
+        ("{env:9LIVES}", "{env:NAME} needs a variable name"),
+        ("{env:A-B}", "{env:NAME} needs a variable name"),
+        ("{utcnow:}", "{utcnow:} needs a strftime format"),
+        ("{source:x}", "{source} takes no argument"),
+        ("{region:us}", "{region} takes no argument"),
+    ],
+)
+def test_syntax_errors_name_the_problem(text, problem):
+    """Unknown placeholders, stray braces and bad arguments are `TemplateSyntaxError`s."""
+    with pytest.raises(TemplateSyntaxError) as caught:
+        compile_template(text)
+    assert problem in str(caught.value)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_unknown_placeholder_message_lists_the_known_ones():
+    """The message lists every known placeholder."""
+    with pytest.raises(TemplateSyntaxError) as caught:
+        compile_template("{sorce}")
+    for name in ("{source}", "{operation}", "{service}", "{region}", "{utcnow}", "{env}"):
+        assert name in str(caught.value)
+
+
+# --- what cannot be rendered at a call -------------------------------------------------------
+
+
+def test_unset_env_variable_is_unrenderable():
+    """`{env:NAME}` with NAME unset: `UnrenderableTemplate` carrying the placeholder."""
+    with pytest.raises(UnrenderableTemplate) as caught:
+        render("owner-{env:NOT_SET}", environ={})
+    assert caught.value.placeholder == Placeholder("env", "NOT_SET")
+    assert str(caught.value) == "{env:NOT_SET}"
+
+
+def test_env_variable_set_to_empty_renders_empty():
+    """A variable that is set, even to "", has a value."""
+    assert render("x{env:EMPTY}y", environ={"EMPTY": ""}) == "xy"
+
+
+def test_source_unknown_is_unrenderable():
+    """`{source}` where there is no source (a tag request): `UnrenderableTemplate`."""
+    with pytest.raises(UnrenderableTemplate) as caught:
+        render("{source}-x", source=None)
+    assert caught.value.placeholder == Placeholder("source")
+
+
+# --- naming patterns -----------------------------------------------------------------------
+
+
+def test_name_pattern_inserts_source_regex_escaped():
+    """A source holding `.` or `+` matches itself literally, not as regex syntax."""
+    pattern = NamePattern("^{source}-manual$")
+    assert pattern.fullmatch("db.v2-manual", "db.v2")
+    assert not pattern.fullmatch("dbxv2-manual", "db.v2")
+    assert pattern.fullmatch("c++-manual", "c++")
+    assert not pattern.fullmatch("cc-manual", "c++")
+
+
+def test_name_pattern_other_braces_are_regex_quantifiers():
+    """`{8}` and `{1,2}` keep their regex meaning; only `{source}` is replaced."""
+    pattern = NamePattern("^{source}-[0-9]{8}-v[0-9]{1,2}$")
+    assert pattern.fullmatch("orders-20261129-v12", "orders")
+    assert not pattern.fullmatch("orders-2026112-v1", "orders")
+    assert not pattern.fullmatch("orders-20261129-v123", "orders")
+
+
+def test_name_pattern_is_a_full_match():
+    """The whole identifier must match, even without `^`/`$` anchors."""
+    pattern = NamePattern("{source}-[a-z]+")
+    assert pattern.fullmatch("orders-daily", "orders")
+    assert not pattern.fullmatch("orders-daily-1", "orders")
+    assert not pattern.fullmatch("x-orders-daily", "orders")
+
+
+def test_name_pattern_with_several_source_placeholders():
+    """Each `{source}` is replaced."""
+    pattern = NamePattern("^{source}-copy-of-{source}$")
+    assert pattern.uses_source
+    assert pattern.fullmatch("a-copy-of-a", "a")
+    assert not pattern.fullmatch("a-copy-of-b", "a")
+
+
+def test_name_pattern_without_source_ignores_the_source():
+    """A pattern without `{source}` is the same regex whatever the source."""
+    pattern = NamePattern("^dr-.+$")
+    assert not pattern.uses_source
+    assert pattern.compiled("a") is pattern.compiled("b")
+    assert pattern.compiled("a").pattern == "^dr-.+$"
+
+
+def test_name_pattern_compiled_regex_is_escaped_source():
+    """The compiled regex holds `re.escape(source)` where `{source}` was."""
+    assert NamePattern("^{source}$").compiled("a.b+c").pattern == "^" + re.escape("a.b+c") + "$"
+
+
+@given(st.text(max_size=30))
+def test_name_pattern_source_matches_itself_literally(source):
+    """Whatever characters a source holds, `^{source}$` matches exactly that source."""
+    pattern = NamePattern("^{source}$")
+    assert pattern.fullmatch(source, source)
+    assert not pattern.fullmatch(source + "x", source)
