@@ -190,7 +190,8 @@ def _judge_identifier(
                     "identifier.pattern",
                     row.identifier,
                     identifier,
-                    f"{lowered!r} does not match the naming pattern {naming.pattern.text}",
+                    f"{lowered!r} does not match the naming pattern"
+                    f" {naming.pattern.compiled(values.source).pattern}",
                 )
             )
     return (identifier if isinstance(identifier, str) else None), violations

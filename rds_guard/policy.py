@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from . import operations, rules
 from .errors import PolicyError
+from .regex_safety import backtracking_risk
 from .rules import ValueGlob
 from .templates import NamePattern, Template, TemplateSyntaxError, compile_template
 
@@ -201,9 +202,16 @@ class _Reader:
     def regex(self, value: object, key: str, *, sample_source: str | None = None) -> str:
         text = self.string(value, key)
         try:
-            NamePattern(text).compiled("x") if sample_source else re.compile(text)
-        except re.error as exc:
+            compiled = NamePattern(text).compiled("x") if sample_source else re.compile(text)
+        except (re.error, RecursionError, OverflowError) as exc:
             raise self.fail(key, f"not a valid regex: {exc}") from None
+        risk = backtracking_risk(compiled.pattern)
+        if risk:
+            raise self.fail(
+                key,
+                f"{risk}, which can backtrack for seconds on a short value: make the inner"
+                " repeat possessive ([a-z]++) or wrap it in an atomic group (?>...)",
+            )
         return text
 
     def policy(self, document: dict[str, Any], *, base: Path, digest: str) -> Policy:
