@@ -17,6 +17,9 @@ TAG_VALUE_MAX = 256
 TAGS_PER_RESOURCE_MAX = 50
 _TAG_PUNCTUATION = frozenset("_.:/=+-@")
 _RESERVED_PREFIXES = ("aws:", "rds:")
+_RESERVED_PREFIX_SET = frozenset(_RESERVED_PREFIXES)
+# The ASCII characters tag_char_allowed accepts: letters, digits, space (Zs) and _.:/=+-@
+_PLAIN_TAG_TEXT = re.compile(r"[A-Za-z0-9 _.:/=+@-]*")
 _IDENTIFIER_CHARS = re.compile(r"[A-Za-z0-9-]*")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
@@ -62,6 +65,12 @@ def check_identifier(field: str, identifier: object, limit: int) -> list[Violati
 
 
 def _tag_text_problems(text: str, what: str, low: int, high: int) -> list[str]:
+    if (
+        low <= len(text) <= high
+        and _PLAIN_TAG_TEXT.fullmatch(text) is not None
+        and text[:4].lower() not in _RESERVED_PREFIX_SET
+    ):
+        return []  # plain ASCII and fine: the common case, without a per-character loop
     problems = []
     if not low <= len(text) <= high:
         problems.append(f"{what} must be {low} to {high} characters long, is {len(text)}")
