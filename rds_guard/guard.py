@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from botocore import xform_name
 from botocore.client import BaseClient
@@ -303,7 +303,15 @@ def _botocore_session(target: object) -> BotocoreSession | None:
     return inner if isinstance(inner, BotocoreSession) else None
 
 
-def _hook_session(session: BotocoreSession, slot: _Slot) -> Callable[[], None]:
+class EventEmitter(Protocol):
+    """What the guard needs of a botocore session or a bare event emitter: (un)registering."""
+
+    def register(self, event_name: str, handler: Callable[..., Any], unique_id: str) -> None: ...
+
+    def unregister(self, event_name: str, handler: Any = None, unique_id: str = ...) -> None: ...
+
+
+def _hook_session(session: EventEmitter, slot: _Slot) -> Callable[[], None]:
     """Give every rds/docdb/neptune client the session creates from now on a binding."""
 
     class GuardedClient:
@@ -325,6 +333,56 @@ def _hook_session(session: BotocoreSession, slot: _Slot) -> Callable[[], None]:
             session.unregister(event, add_mixin, unique_id=f"rds_guard:{event}")
 
     return unhook
+
+
+def install_on_emitter(
+    events: EventEmitter,
+    policy: PolicyLike = None,
+    *,
+    audit_path: str | os.PathLike[str] | None = None,
+) -> Callable[[], Guard]:
+    """Guard the rds, docdb and neptune clients created through a bare botocore event emitter.
+
+    For hosts that hand out an emitter rather than a session, such as the AWS CLI, whose
+    plugins get ``awscli_initialize(event_hooks)`` (see `rds_guard.awscli`). Nothing is read
+    here: the policy (as for `install`; None: $RDS_GUARD_POLICY, then ./rds_guard.toml) is
+    resolved and the audit log opened when the first guarded client is created, and a
+    `PolicyError` is raised from that client's creation (the next one tries again). A host
+    that never creates such a client never reads the policy. Installing again on the same
+    emitter replaces the earlier guard, as `install` does.
+
+    Returns a function giving this install's `Guard`, resolving it first if no guarded client
+    has been created yet.
+    """
+    slot = _slots.setdefault(events, _Slot())
+    if slot.guard is not None:
+        slot.guard.uninstall()
+    loaders = [
+        (event, f"rds_guard:policy:{event}")
+        for event in (f"creating-client-class.{service}" for service in operations.SERVICES)
+    ]
+    made: list[Guard] = []
+
+    def guard() -> Guard:
+        if not made:
+            loaded = resolve_policy(policy)
+            made.append(Guard(loaded, open_audit_log(loaded, audit_path), slot, unhook))
+            slot.guard = made[0]
+        return made[0]
+
+    def load(**_: Any) -> None:
+        guard()
+
+    def unhook() -> None:
+        for event, unique_id in loaders:
+            events.unregister(event, load, unique_id=unique_id)
+        unhook_mixin()
+
+    for event, unique_id in loaders:
+        events.unregister(event, unique_id=unique_id)  # an earlier install's, never resolved
+        events.register(event, load, unique_id=unique_id)
+    unhook_mixin = _hook_session(events, slot)
+    return guard
 
 
 def open_audit_log(

@@ -1,21 +1,29 @@
 """pytest plugin: make a team's own tests fail when their code would break the snapshot policy.
 
 Registered through the ``pytest11`` entry point, so it is active wherever rds_guard is
-installed. It adds the option ``--rds-guard-policy PATH`` (ini: ``rds_guard_policy``) and two
-fixtures:
+installed. It adds the option ``--rds-guard-policy PATH`` (relative to the directory pytest
+was started in) and the ini key ``rds_guard_policy`` (relative to the rootdir); without
+either, the policy is found as `rds_guard.install` finds it ($RDS_GUARD_POLICY, then
+./rds_guard.toml). Two fixtures:
 
 - ``rds_guard_policy`` installs the policy, in its own mode, on boto3's default session for
-  one test and yields the `Guard`. Only clients created after the fixture ran are guarded:
-  create clients inside the test (or in a fixture that depends on this one), not at import.
-- ``rds_guard_audit`` yields a callable returning the audit records (dicts) written during
-  the test, in order.
+  one test and yields the `Guard`. A default session set up during the test is guarded too
+  (``moto.mock_aws`` starts one afresh, and so does ``boto3.setup_default_session``). Only
+  clients created after the fixture ran are guarded: create clients inside the test (or in a
+  fixture that depends on this one), not at import time. The audit log goes to a file in a
+  temporary directory of the test's own (``guard.audit.path``), not to the policy's
+  ``[audit] path``, unless $RDS_GUARD_AUDIT_PATH names one.
+- ``rds_guard_audit`` yields a callable returning the audit records (dicts, in order) written
+  during the test, as emitted on the ``rds_guard.audit`` logger.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
 
 OPTION = "--rds-guard-policy"
 INI = "rds_guard_policy"
+AUDIT_LOGGER = "rds_guard.audit"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,21 +47,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="policy file for the rds_guard_policy fixture"
         " (default: the ini key, then $RDS_GUARD_POLICY, then ./rds_guard.toml)",
     )
-    parser.addini(INI, "policy file for the rds_guard_policy fixture", default=None)
+    parser.addini(
+        INI, "policy file for the rds_guard_policy fixture, relative to the rootdir", default=""
+    )
 
 
-def _policy_path(config: pytest.Config) -> str | None:
+def policy_path(config: pytest.Config) -> Path | None:
+    """The policy file the option or the ini key names, or None: look as `install` looks."""
     given = config.getoption("rds_guard_policy")
     if given:
-        return str(given)
+        return config.invocation_params.dir / str(given)
     configured = config.getini(INI)
     if configured:
-        return str(config.rootpath / str(configured))
+        return config.rootpath / str(configured)
     return None
 
 
 class _AuditCollector(logging.Handler):
-    """Collects the records a guard emits on ``rds_guard.audit``."""
+    """Collects the records guards emit on ``rds_guard.audit``."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.INFO)
@@ -68,31 +80,55 @@ class _AuditCollector(logging.Handler):
 
 
 @pytest.fixture
-def rds_guard_policy(request: pytest.FixtureRequest) -> Iterator[Guard]:
+def rds_guard_policy(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Guard]:
     """The policy installed on boto3's default session for this test; yields the `Guard`."""
     import boto3
 
-    from .guard import install
+    from .errors import PolicyError
+    from .guard import AUDIT_PATH_ENV, install
 
-    session = boto3._get_default_session()
-    guard = install(session, policy=_policy_path(request.config))
+    audit_path = None
+    if not os.environ.get(AUDIT_PATH_ENV):
+        audit_path = tmp_path_factory.mktemp("rds-guard-audit") / "rds-guard-audit.jsonl"
+    try:
+        guard = install(
+            boto3._get_default_session(),
+            policy=policy_path(request.config),
+            audit_path=audit_path,
+        )
+    except PolicyError as error:
+        pytest.fail(f"rds_guard_policy: {error}", pytrace=False)
+    guards = [guard]
+    setup_default_session = boto3.setup_default_session
+
+    def setup_guarded_default_session(**kwargs: Any) -> None:
+        setup_default_session(**kwargs)
+        guards.append(install(boto3.DEFAULT_SESSION, policy=guard.policy, audit_path=audit_path))
+
+    boto3.setup_default_session = setup_guarded_default_session
     try:
         yield guard
     finally:
-        guard.uninstall()
+        boto3.setup_default_session = setup_default_session
+        for each in reversed(guards):
+            each.uninstall()
 
 
 @pytest.fixture
 def rds_guard_audit(rds_guard_policy: Guard) -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """A callable returning the audit records written during this test (dicts, in order)."""
     collector = _AuditCollector()
-    audit_logger = logging.getLogger("rds_guard.audit")
-    previous_level = audit_logger.level
+    audit_logger = logging.getLogger(AUDIT_LOGGER)
+    previous = (audit_logger.level, audit_logger.disabled)
     audit_logger.addHandler(collector)
+    audit_logger.disabled = False
     if audit_logger.getEffectiveLevel() > logging.INFO:
         audit_logger.setLevel(logging.INFO)
     try:
         yield lambda: list(collector.records)
     finally:
         audit_logger.removeHandler(collector)
-        audit_logger.setLevel(previous_level)
+        audit_logger.setLevel(previous[0])
+        audit_logger.disabled = previous[1]

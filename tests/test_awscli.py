@@ -1,0 +1,357 @@
+"""The AWS CLI plugin, end to end: the real ``aws`` command against the moto server.
+
+Every test runs the venv's ``aws`` (AWS CLI v1, installed by the ``dev`` extra) in a subprocess
+with ``examples/awscli-config`` as its AWS config file, dummy credentials and an explicit
+environment, against :class:`servers.MotoServer` (``--endpoint-url``). The server's request
+counts prove what a blocked command never sent. The last tests drive the seam the plugin is
+built on, `rds_guard.guard.install_on_emitter`, in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from servers import MotoServer
+
+import rds_guard
+from rds_guard.guard import install_on_emitter
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = REPO / "examples" / "awscli-config"
+EXAMPLE_POLICY = REPO / "examples" / "rds_guard.toml"
+AWS = Path(sys.executable).with_name("aws")
+TIMEOUT = 180  # a hang detector only: one `aws` command takes about a second
+TODAY = datetime.now(UTC).strftime("%Y%m%d")
+
+BAD_SNAPSHOT_ARGS = [
+    "--db-cluster-identifier",
+    "orders",
+    "--db-cluster-snapshot-identifier",
+    "Test2",
+    "--tags",
+    "Key=Team,Value=orders",
+    "Key=env,Value=qa",
+]
+
+
+def aws(
+    server: MotoServer,
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``aws ARGS --endpoint-url SERVER`` with the example plugin config; never raises."""
+    assert AWS.exists(), f"{AWS} is missing: install the dev extra (pip install -e '.[dev]')"
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(cwd),
+        "LANG": "C.UTF-8",
+        "AWS_CONFIG_FILE": str(EXAMPLE_CONFIG),
+        "AWS_SHARED_CREDENTIALS_FILE": str(cwd / "no-credentials"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [str(AWS), *args, "--endpoint-url", server.url],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def make_cluster(server: MotoServer, service: str = "rds", name: str = "orders") -> Any:
+    """A cluster to snapshot, made with a plain (unguarded) client; returns that client."""
+    client = server.client(service)
+    client.create_db_cluster(
+        DBClusterIdentifier=name,
+        Engine="neptune" if service == "neptune" else "aurora-postgresql",
+        **(
+            {}
+            if service == "neptune"
+            else {"MasterUsername": "admin", "MasterUserPassword": "not-a-real-password"}
+        ),
+        Tags=[{"Key": "team", "Value": "orders"}, {"Key": "env", "Value": "prod"}],
+    )
+    return client
+
+
+def snapshot_tags(client: Any, snapshot: str) -> dict[str, str]:
+    """The tags the server holds for a cluster snapshot."""
+    found = client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)
+    arn = found["DBClusterSnapshots"][0]["DBClusterSnapshotArn"]
+    tags = client.list_tags_for_resource(ResourceName=arn)["TagList"]
+    return {tag["Key"]: tag["Value"] for tag in tags}
+
+
+def audit_records(path: Path) -> list[dict[str, Any]]:
+    """The records of an audit log file."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """The directory ``aws`` runs in, holding the example policy as ./rds_guard.toml."""
+    (tmp_path / "rds_guard.toml").write_text(EXAMPLE_POLICY.read_text())
+    return tmp_path
+
+
+def test_example_config_enables_the_plugin_and_nothing_else() -> None:
+    """The example's only active setting is the plugin (comments aside)."""
+    active = [
+        line.strip()
+        for line in EXAMPLE_CONFIG.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert active == ["[plugins]", "rds_guard = rds_guard.awscli"]
+
+
+@pytest.mark.parametrize("service", ["rds", "neptune"])
+def test_compliant_create_is_completed_with_the_policy_tags_and_audited(
+    moto_server: MotoServer, workdir: Path, service: str
+) -> None:
+    """./rds_guard.toml is found; the snapshot gets the default and forced tags; 2 records."""
+    client = make_cluster(moto_server, service)
+    name = f"orders-manual-{TODAY}"
+    result = aws(
+        moto_server,
+        service,
+        "create-db-cluster-snapshot",
+        "--db-cluster-identifier",
+        "orders",
+        "--db-cluster-snapshot-identifier",
+        name,
+        "--tags",
+        "Key=team,Value=orders",
+        "Key=env,Value=prod",
+        cwd=workdir,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"] == name
+    assert snapshot_tags(client, name) == {
+        "team": "orders",
+        "env": "prod",
+        "managed-by": "rds-guard",
+        "created": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "backup-policy": "standard-35d",
+    }
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    records = audit_records(workdir / "rds-guard-audit.jsonl")
+    assert [r["event"] for r in records] == ["requested", "created"]
+    requested, created = records
+    assert requested["call"] == created["call"]
+    assert (created["service"], created["operation"]) == (service, "CreateDBClusterSnapshot")
+    assert created["snapshot"] == name
+    assert created["arn"].endswith(f":cluster-snapshot:{name}")
+    assert sorted(created["injected"]) == ["backup-policy", "created", "managed-by"]
+    assert created["pid"] != os.getpid()  # written by the aws process itself
+
+
+def test_blocked_command_lists_every_violation_and_sends_nothing(
+    moto_server: MotoServer, tmp_path: Path, workdir: Path
+) -> None:
+    """$RDS_GUARD_POLICY and $RDS_GUARD_AUDIT_PATH are honoured; exit 255; nothing sent."""
+    make_cluster(moto_server)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    audit_path = tmp_path / "cli-audit.jsonl"
+    result = aws(
+        moto_server,
+        "rds",
+        "create-db-cluster-snapshot",
+        *BAD_SNAPSHOT_ARGS,
+        cwd=elsewhere,
+        env={
+            "RDS_GUARD_POLICY": str(workdir / "rds_guard.toml"),
+            "RDS_GUARD_AUDIT_PATH": str(audit_path),
+        },
+    )
+    assert result.returncode == 255
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "rds_guard blocked CreateDBClusterSnapshot:"
+    assert [line.split("]")[0].strip() for line in lines[1:]] == [
+        "[identifier.pattern",
+        "[tags.required",
+        "[tags.allowed",
+    ]
+    assert "Tags.team: required tag is missing (there is 'Team'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert not (workdir / "rds-guard-audit.jsonl").exists()
+    (blocked,) = audit_records(audit_path)
+    assert blocked["event"] == "blocked"
+    assert [v["rule"] for v in blocked["violations"]] == [
+        "identifier.pattern",
+        "tags.required",
+        "tags.allowed",
+    ]
+
+
+@pytest.mark.parametrize("service", ["docdb", "neptune"])
+def test_docdb_and_neptune_commands_are_guarded(
+    moto_server: MotoServer, workdir: Path, service: str
+) -> None:
+    """A non-compliant DocumentDB or Neptune snapshot is stopped before it is sent."""
+    result = aws(
+        moto_server, service, "create-db-cluster-snapshot", *BAD_SNAPSHOT_ARGS, cwd=workdir
+    )
+    assert result.returncode == 255
+    assert result.stderr.strip().startswith("rds_guard blocked CreateDBClusterSnapshot:")
+    assert "[identifier.pattern] DBClusterSnapshotIdentifier: 'test2'" in result.stderr
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    (blocked,) = audit_records(workdir / "rds-guard-audit.jsonl")
+    assert (blocked["event"], blocked["service"]) == ("blocked", service)
+
+
+def test_warn_mode_prints_each_violation_and_sends(moto_server: MotoServer, workdir: Path) -> None:
+    """mode = "warn": the violations are WARNING lines on stderr and the snapshot is made."""
+    client = make_cluster(moto_server)
+    policy = workdir / "rds_guard.toml"
+    policy.write_text(policy.read_text().replace('mode = "enforce"', 'mode = "warn"'))
+    result = aws(moto_server, "rds", "create-db-cluster-snapshot", *BAD_SNAPSHOT_ARGS, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    warnings = result.stderr.strip().splitlines()
+    assert len(warnings) == 3
+    assert all(line.startswith("rds CreateDBClusterSnapshot: [") for line in warnings)
+    assert all(line.endswith("(mode = warn, sent anyway)") for line in warnings)
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    assert snapshot_tags(client, "test2")["backup-policy"] == "standard-35d"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["sts", "get-caller-identity"], ["s3api", "list-buckets"]],
+    ids=["sts", "s3api"],
+)
+def test_other_services_never_read_the_policy(
+    moto_server: MotoServer, tmp_path: Path, command: list[str]
+) -> None:
+    """A broken ./rds_guard.toml and a $RDS_GUARD_POLICY naming nothing change nothing."""
+    (tmp_path / "rds_guard.toml").write_text("this is [not TOML\n")
+    for env in ({}, {"RDS_GUARD_POLICY": str(tmp_path / "missing.toml")}):
+        result = aws(moto_server, *command, cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+        assert isinstance(json.loads(result.stdout), dict)
+
+
+@pytest.mark.parametrize(
+    ("policy_text", "env_policy", "expected"),
+    [
+        ("version = 1\n[naming\n", None, "rds_guard.toml:2: invalid TOML"),
+        ("version = 2\n", None, "rds_guard.toml:1: version: unsupported version 2"),
+        (None, "missing.toml", "RDS_GUARD_POLICY names"),
+        (None, None, "no policy given: RDS_GUARD_POLICY is not set"),
+    ],
+    ids=["bad-toml", "bad-version", "env-names-nothing", "no-policy"],
+)
+def test_a_missing_or_broken_policy_is_one_line_on_rds_commands(
+    moto_server: MotoServer,
+    tmp_path: Path,
+    policy_text: str | None,
+    env_policy: str | None,
+    expected: str,
+) -> None:
+    """Any rds command fails with the PolicyError on one line, no traceback, nothing sent."""
+    if policy_text is not None:
+        (tmp_path / "rds_guard.toml").write_text(policy_text)
+    env = {} if env_policy is None else {"RDS_GUARD_POLICY": str(tmp_path / env_policy)}
+    result = aws(moto_server, "rds", "describe-db-clusters", cwd=tmp_path, env=env)
+    assert result.returncode == 255
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert expected in lines[0]
+    assert moto_server.actions() == []
+
+
+def test_inside_the_cli_the_guard_runs_on_the_cli_s_own_botocore() -> None:
+    """Imported as the CLI imports it (after awscli), the guard's classes are the CLI's copy."""
+    code = (
+        "import awscli.clidriver, botocore, botocore.client, botocore.exceptions\n"
+        "import rds_guard.awscli, rds_guard.guard as guard, rds_guard.errors as errors\n"
+        "print(botocore.__file__)\n"
+        "print(guard.BaseClient is botocore.client.BaseClient)\n"
+        "print(issubclass(errors.PolicyViolation, botocore.exceptions.ParamValidationError))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")},
+    )
+    assert result.returncode == 0, result.stderr
+    location, same_client, same_error = result.stdout.split()
+    assert Path("awscli", "botocore", "__init__.py").as_posix() in location
+    assert (same_client, same_error) == ("True", "True")
+
+
+# ---- the seam: install_on_emitter, in-process -------------------------------------------
+
+
+def test_install_on_emitter_reads_the_policy_at_the_first_guarded_client(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is read until an rds client is made; a failure there is retried next time."""
+    monkeypatch.chdir(tmp_path)
+    policy = tmp_path / "rds_guard.toml"
+    policy.write_text("not [toml\n")
+    session = botocore.session.Session()
+    guard_of = install_on_emitter(session.get_component("event_emitter"))
+    moto_server.client("sts", session=session).get_caller_identity()
+    with pytest.raises(rds_guard.PolicyError, match="invalid TOML"):
+        moto_server.client("rds", session=session)
+    policy.write_text(EXAMPLE_POLICY.read_text())
+    rds = moto_server.client("rds", session=session)
+    guard = guard_of()
+    assert guard.active and Path(guard.policy.source).resolve() == policy
+    with pytest.raises(rds_guard.PolicyViolation) as blocked:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x"
+        )
+    assert blocked.value.violations[0].rule == "identifier.pattern"
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
+def test_install_on_emitter_again_replaces_and_uninstall_reaches_existing_clients(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A second install on the emitter takes over the first one's clients; uninstall frees them."""
+    strict = tmp_path / "strict.toml"
+    strict.write_text(EXAMPLE_POLICY.read_text())
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text('version = 1\n[naming]\npattern = "^x-.*$"\n[audit]\nenabled = false\n')
+    session = botocore.session.Session()
+    events = session.get_component("event_emitter")
+    first = install_on_emitter(events, strict)
+    rds = moto_server.client("rds", session=session)
+    make_cluster(moto_server)
+    second = install_on_emitter(events, lenient)
+    assert not first().active
+    assert moto_server.client("rds", session=session) is not None
+    assert second().active and second().policy.source == str(lenient)
+    with pytest.raises(rds_guard.PolicyViolation, match=r"\[identifier\.pattern\]"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=f"orders-daily-{TODAY}"
+        )
+    second().uninstall()
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="y")
+    assert moto_server.count("CreateDBClusterSnapshot") == 1

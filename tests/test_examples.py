@@ -1,0 +1,164 @@
+"""The integration examples run as they are, so they cannot rot.
+
+- ``examples/lambda_handler.py``: imported afresh under moto's ``mock_aws`` (its cold start
+  installs the guard) and invoked in-process with both kinds of event.
+- ``examples/test_my_backups.py``: run by pytester with the example policy, as its docstring
+  tells a team to run it.
+
+``examples/awscli-config`` is the config file every test in ``test_awscli.py`` runs with.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+pytest_plugins = ["pytester"]
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TODAY = datetime.now(UTC).strftime("%Y%m%d")
+
+
+@pytest.fixture
+def lambda_module(
+    moto_inprocess: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ModuleType]:
+    """examples/lambda_handler.py, freshly imported (a cold start) with the example policy."""
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(EXAMPLES / "rds_guard.toml"))
+    monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
+    audit_logger = logging.getLogger("rds_guard.audit")
+    monkeypatch.setattr(audit_logger, "level", audit_logger.level)  # the module sets INFO
+    spec = importlib.util.spec_from_file_location("lambda_handler", EXAMPLES / "lambda_handler.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "lambda_handler", module)
+    spec.loader.exec_module(module)
+    try:
+        yield module
+    finally:
+        module.GUARD.uninstall()
+
+
+@pytest.fixture
+def clusters(moto_inprocess: None) -> Any:
+    """Three clusters, made with a plain client: two tagged for the nightly run, one not."""
+    rds = boto3.client("rds", region_name="us-east-1")
+    for name, tags, copy_tags in [
+        ("orders", {"team": "orders", "env": "prod", "backup": "nightly"}, True),
+        ("legacy", {"backup": "nightly"}, True),
+        ("scratch", {"team": "lab", "env": "dev"}, True),
+    ]:
+        rds.create_db_cluster(
+            DBClusterIdentifier=name,
+            Engine="aurora-postgresql",
+            MasterUsername="admin",
+            MasterUserPassword="not-a-real-password",
+            CopyTagsToSnapshot=copy_tags,
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+    return rds
+
+
+def snapshot_tags(rds: Any, snapshot: str) -> dict[str, str]:
+    """The tags moto holds for a cluster snapshot."""
+    found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)
+    arn = found["DBClusterSnapshots"][0]["DBClusterSnapshotArn"]
+    return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
+
+
+def test_lambda_snapshots_the_named_clusters_and_reports_the_blocked_one(
+    clusters: Any, lambda_module: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    """orders passes (its tags inherited, the policy's added); legacy lacks team and env."""
+    caplog.set_level(logging.INFO)
+    report = lambda_module.handler({"clusters": ["orders", "legacy"]}, None)
+    assert report["created"] == [f"orders-daily-{TODAY}"]
+    assert report["failed"] == []
+    (blocked,) = report["blocked"]
+    assert blocked["cluster"] == "legacy"
+    assert blocked["violations"] == [
+        "[tags.required] Tags.team: required tag is missing",
+        "[tags.required] Tags.env: required tag is missing",
+    ]
+    tags = snapshot_tags(clusters, f"orders-daily-{TODAY}")
+    assert tags == {
+        "team": "orders",
+        "env": "prod",
+        "backup": "nightly",
+        "managed-by": "rds-guard",
+        "created": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "backup-policy": "standard-35d",
+    }
+    manual = clusters.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    assert [s["DBClusterSnapshotIdentifier"] for s in manual] == [f"orders-daily-{TODAY}"]
+    # What CloudWatch Logs would get: every audit record as one JSON line on rds_guard.audit.
+    shipped = [json.loads(r.getMessage()) for r in caplog.records if r.name == "rds_guard.audit"]
+    assert [(r["event"], r["source"]) for r in shipped] == [
+        ("requested", "orders"),
+        ("created", "orders"),
+        ("blocked", "legacy"),
+    ]
+    assert [r.levelname for r in caplog.records if r.name == "nightly_snapshots"] == [
+        "INFO",
+        "ERROR",
+    ]
+
+
+def test_lambda_selects_clusters_by_tag(clusters: Any, lambda_module: ModuleType) -> None:
+    """{"tag": ...} snapshots the tagged clusters only; scratch is left alone."""
+    report = lambda_module.handler({"tag": {"key": "backup", "value": "nightly"}}, None)
+    assert report["created"] == [f"orders-daily-{TODAY}"]
+    assert [b["cluster"] for b in report["blocked"]] == ["legacy"]
+
+
+def test_lambda_audit_file_is_written_where_the_environment_says(
+    clusters: Any, lambda_module: ModuleType, tmp_path: Path
+) -> None:
+    """$RDS_GUARD_AUDIT_PATH wins over the policy's path; the module's client is guarded."""
+    assert lambda_module.GUARD.audit.path == tmp_path / "audit.jsonl"
+    lambda_module.handler({"clusters": ["orders"]}, None)
+    events = [json.loads(line)["event"] for line in (tmp_path / "audit.jsonl").read_text().split()]
+    assert events == ["requested", "created"]
+    assert not (EXAMPLES / "rds-guard-audit.jsonl").exists()
+
+
+def test_lambda_reports_a_failed_call(clusters: Any, lambda_module: ModuleType) -> None:
+    """A second run on the same day: the service refuses the existing name, the report says so."""
+    assert lambda_module.handler({"clusters": ["orders"]}, None)["created"]
+    report = lambda_module.handler({"clusters": ["orders"]}, None)
+    assert report["created"] == []
+    assert report["failed"] == [
+        {"cluster": "orders", "error": "DBClusterSnapshotAlreadyExistsFault"}
+    ]
+
+
+def test_my_backups_example_passes_with_the_example_policy(pytester: pytest.Pytester) -> None:
+    """examples/test_my_backups.py, run as its docstring says: both of its tests pass."""
+    pytester.makepyfile(test_my_backups=(EXAMPLES / "test_my_backups.py").read_text())
+    (pytester.path / "rds_guard.toml").write_text((EXAMPLES / "rds_guard.toml").read_text())
+    result = pytester.runpytest("--rds-guard-policy", "rds_guard.toml", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_daily_backup_is_compliant_and_keeps_the_cluster_tags PASSED*",
+            "*test_weekly_backup_breaks_the_naming_policy PASSED*",
+        ]
+    )
+
+
+def test_my_backups_example_fails_without_the_guard(pytester: pytest.Pytester) -> None:
+    """The same file under a lenient policy: the naming test fails, so it really checks."""
+    pytester.makepyfile(test_my_backups=(EXAMPLES / "test_my_backups.py").read_text())
+    (pytester.path / "lenient.toml").write_text("version = 1\n[audit]\nenabled = false\n")
+    result = pytester.runpytest("--rds-guard-policy", "lenient.toml")
+    result.assert_outcomes(failed=2)

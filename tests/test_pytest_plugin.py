@@ -1,0 +1,273 @@
+"""The pytest plugin, as a team would use it: pytester runs their test files under moto.
+
+The plugin is registered through the ``pytest11`` entry point, so the inner runs load it as
+any project with rds_guard installed would. Each inner test file uses ``moto.mock_aws`` and the
+``rds_guard_policy`` / ``rds_guard_audit`` fixtures, and asserts on its own; the outer tests
+check which inner tests passed or failed and why.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+EXAMPLE_POLICY = Path(__file__).resolve().parent.parent / "examples" / "rds_guard.toml"
+
+HELPERS = """
+import boto3
+import pytest
+from datetime import UTC, datetime
+from moto import mock_aws
+
+import rds_guard
+
+TODAY = datetime.now(UTC).strftime("%Y%m%d")
+
+
+def make_cluster(rds):
+    rds.create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-real-password",
+    )
+
+
+def compliant(rds):
+    return rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=f"orders-daily-{TODAY}",
+        Tags=[{"Key": "team", "Value": "orders"}, {"Key": "env", "Value": "prod"}],
+    )
+
+
+def noncompliant(rds):
+    return rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="nightly",
+        Tags=[{"Key": "team", "Value": "orders"}, {"Key": "env", "Value": "prod"}],
+    )
+
+
+def tags_of(rds, snapshot):
+    found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)
+    arn = found["DBClusterSnapshots"][0]["DBClusterSnapshotArn"]
+    return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
+"""
+
+BACKUPS = (
+    HELPERS
+    + """
+
+@mock_aws
+def test_compliant_backup(rds_guard_policy):
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    compliant(rds)
+    assert tags_of(rds, f"orders-daily-{TODAY}")["backup-policy"] == "standard-35d"
+
+
+def test_noncompliant_backup(rds_guard_policy):
+    with mock_aws():
+        rds = boto3.client("rds", region_name="us-east-1")
+        make_cluster(rds)
+        noncompliant(rds)
+"""
+)
+
+
+@pytest.fixture
+def policy_dir(pytester: pytest.Pytester) -> Path:
+    """The example policy as policies/snapshots.toml in the inner project."""
+    target = pytester.path / "policies" / "snapshots.toml"
+    target.parent.mkdir()
+    target.write_text(EXAMPLE_POLICY.read_text())
+    return target.parent
+
+
+def assert_noncompliant_failed_with_policy_violation(result: pytest.RunResult) -> None:
+    """test_noncompliant_backup failed on a PolicyViolation naming the identifier rule."""
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*rds_guard.errors.PolicyViolation: rds_guard blocked CreateDBClusterSnapshot:",
+            "*[[]identifier.pattern[]] DBClusterSnapshotIdentifier: 'nightly' does not match*",
+            "FAILED test_backups.py::test_noncompliant_backup - *",
+        ]
+    )
+
+
+def test_command_line_option_names_the_policy(pytester: pytest.Pytester, policy_dir: Path) -> None:
+    """--rds-guard-policy PATH: the compliant backup passes, the other fails, blocked."""
+    pytester.makepyfile(test_backups=BACKUPS)
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    assert_noncompliant_failed_with_policy_violation(result)
+
+
+def test_ini_key_names_the_policy_relative_to_the_rootdir(
+    pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rds_guard_policy in the ini file, run from a subdirectory: found from the rootdir."""
+    pytester.makeini("[pytest]\nrds_guard_policy = policies/snapshots.toml\n")
+    sub = pytester.mkpydir("backups")
+    (sub / "test_backups.py").write_text(BACKUPS)
+    monkeypatch.chdir(sub)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*PolicyViolation: rds_guard blocked CreateDBClusterSnapshot:"])
+
+
+def test_command_line_option_wins_over_the_ini_key(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """The ini names a broken policy; the option names the good one and is the one used."""
+    (policy_dir / "broken.toml").write_text("version = 2\n")
+    pytester.makeini("[pytest]\nrds_guard_policy = policies/broken.toml\n")
+    pytester.makepyfile(test_backups=BACKUPS)
+    assert_noncompliant_failed_with_policy_violation(
+        pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    )
+    ini_only = pytester.runpytest()
+    ini_only.assert_outcomes(errors=2)
+    ini_only.stdout.fnmatch_lines(
+        ["*rds_guard_policy: *broken.toml:1: version: unsupported version 2*"]
+    )
+    assert "Traceback" not in ini_only.stdout.str()
+
+
+@pytest.mark.parametrize("how", ["environment", "cwd"])
+def test_without_option_or_ini_the_policy_is_found_as_install_finds_it(
+    pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """$RDS_GUARD_POLICY, then ./rds_guard.toml (DESIGN §3)."""
+    if how == "environment":
+        monkeypatch.setenv("RDS_GUARD_POLICY", str(policy_dir / "snapshots.toml"))
+    else:
+        (pytester.path / "rds_guard.toml").write_text(EXAMPLE_POLICY.read_text())
+    pytester.makepyfile(test_backups=BACKUPS)
+    assert_noncompliant_failed_with_policy_violation(pytester.runpytest())
+
+
+def test_no_policy_anywhere_is_a_setup_error(pytester: pytest.Pytester) -> None:
+    """Nothing names a policy: the tests using the fixture error at setup, in one line."""
+    pytester.makepyfile(test_backups=BACKUPS)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*rds_guard_policy: *no policy given*"])
+
+
+def test_module_level_client_is_not_guarded_but_one_made_in_the_test_is(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """The documented limitation: a client created at import time predates the fixture."""
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+
+MODULE_RDS = boto3.client("rds", region_name="us-east-1")  # created at import time
+
+
+@mock_aws
+def test_module_level_client_is_not_reached(rds_guard_policy):
+    make_cluster(MODULE_RDS)
+    noncompliant(MODULE_RDS)  # sent: no PolicyViolation
+    assert tags_of(MODULE_RDS, "nightly") == {"team": "orders", "env": "prod"}
+    with pytest.raises(rds_guard.PolicyViolation):
+        noncompliant(boto3.client("rds", region_name="us-east-1"))
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(passed=1)
+
+
+def test_audit_callable_returns_the_records_of_its_own_test_only(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """Two tests, each sees only its own records; the policy's audit path is left alone."""
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+
+@mock_aws
+def test_first(rds_guard_audit):
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    compliant(rds)
+    records = rds_guard_audit()
+    assert [r["event"] for r in records] == ["requested", "created"]
+    assert records[0]["call"] == records[1]["call"]
+    assert records[1]["snapshot"] == f"orders-daily-{TODAY}"
+    assert records[1]["tags"]["backup-policy"] == "standard-35d"
+
+
+@mock_aws
+def test_second(rds_guard_policy, rds_guard_audit):
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    with pytest.raises(rds_guard.PolicyViolation):
+        noncompliant(rds)
+    (record,) = rds_guard_audit()
+    assert record["event"] == "blocked"
+    assert record["snapshot"] == "nightly"
+    assert [v["rule"] for v in record["violations"]] == ["identifier.pattern"]
+    assert rds_guard_policy.audit.path.name == "rds-guard-audit.jsonl"
+    assert rds_guard_policy.audit.path.read_text().count("\\n") == 1
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(passed=2)
+    assert not (policy_dir / "rds-guard-audit.jsonl").exists()
+
+
+def test_warn_policy_is_installed_in_its_own_mode(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """mode = "warn": the non-compliant backup is sent, and its record carries the violation."""
+    warn = policy_dir / "warn.toml"
+    warn.write_text(EXAMPLE_POLICY.read_text().replace('mode = "enforce"', 'mode = "warn"'))
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+
+@mock_aws
+def test_warned(rds_guard_policy, rds_guard_audit):
+    assert rds_guard_policy.policy.mode == "warn"
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    noncompliant(rds)
+    assert tags_of(rds, "nightly")["managed-by"] == "rds-guard"
+    requested, created = rds_guard_audit()
+    assert (requested["event"], created["event"]) == ("requested", "created")
+    assert [v["rule"] for v in requested["violations"]] == ["identifier.pattern"]
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/warn.toml")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_guard_is_gone_after_the_test(pytester: pytest.Pytester, policy_dir: Path) -> None:
+    """A later test without the fixture makes the non-compliant snapshot unhindered."""
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+
+@mock_aws
+def test_guarded(rds_guard_policy):
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    with pytest.raises(rds_guard.PolicyViolation):
+        noncompliant(rds)
+
+
+@mock_aws
+def test_unguarded_afterwards():
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    noncompliant(rds)
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(passed=2)
