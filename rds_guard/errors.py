@@ -48,12 +48,12 @@ class PolicyError(ValueError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        where = self.path or "<policy>"
-        if self.line is not None:
-            where += f":{self.line}"
+        parts = [self.path] if self.path else []
+        if self.path and self.line is not None:
+            parts[0] += f":{self.line}"
         if self.key:
-            return f"{where}: {self.key}: {self.problem}"
-        return f"{where}: {self.problem}"
+            parts.append(self.key)
+        return ": ".join([*parts, self.problem])
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild_policy_error, (self.problem, self.path, self.line, self.key))
