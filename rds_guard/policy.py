@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -106,12 +107,7 @@ class Policy:
 def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Read and validate a policy file; relative audit paths are taken from its folder."""
     where = os.fspath(path)
-    try:
-        data = Path(where).read_bytes()
-    except IsADirectoryError:
-        raise PolicyError("is a directory, not a policy file", path=where) from None
-    except OSError as exc:
-        raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", path=where) from None
+    data = _read_regular_file(where)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -120,6 +116,33 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     # absolute: the audit log stays next to the policy file even if the process changes cwd
     base = Path(where).absolute().parent
     return _load(text, where, base=base, digest=hashlib.sha256(data).hexdigest())
+
+
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def _read_regular_file(where: str) -> bytes:
+    """The bytes of a regular file; a FIFO or a device is refused, never waited on or drained."""
+    try:
+        # O_NONBLOCK: opening a FIFO that has no writer would otherwise wait for one forever
+        fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                kind = _FILE_KINDS.get(stat.S_IFMT(mode), "a special file")
+                raise PolicyError(f"is {kind}, not a policy file", path=where)
+            with open(fd, "rb", closefd=False) as stream:
+                return stream.read()
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", path=where) from None
 
 
 def _load(text: str, source: str, *, base: Path, digest: str) -> Policy:
