@@ -246,11 +246,11 @@ class _Reader:
         version = top["version"]
         if type(version) is not int or version != 1:
             raise self.fail(
-                "version", f"unsupported version {version!r}: this rds_guard reads version 1"
+                "version", f"unsupported version {_shown(version)}: this rds_guard reads version 1"
             )
         mode = top.get("mode", "enforce")
         if mode not in ("enforce", "warn"):
-            raise self.fail("mode", f'must be "enforce" or "warn", not {mode!r}')
+            raise self.fail("mode", f'must be "enforce" or "warn", not {_shown(mode)}')
         tags = self.tag_policy(top.get("tags", {}))
         return Policy(
             mode=mode,
@@ -270,7 +270,7 @@ class _Reader:
             if name not in operations.SERVICES:
                 raise self.fail(
                     f"services[{i}]",
-                    f"unknown service {name!r}" + _hint(name, operations.SERVICES),
+                    f"unknown service {_shown(name)}" + _hint(name, operations.SERVICES),
                 )
         return frozenset(names)
 
@@ -303,7 +303,9 @@ class _Reader:
             self.check_tag_key(key, f"tags.required[{i}]")
         inherit = table.get("inherit", True)
         if not (isinstance(inherit, bool) or inherit == "always"):
-            raise self.fail("tags.inherit", f'must be true, false or "always", not {inherit!r}')
+            raise self.fail(
+                "tags.inherit", f'must be true, false or "always", not {_shown(inherit)}'
+            )
         defaults = self.tag_templates(table.get("defaults", {}), "tags.defaults")
         forced = self.tag_templates(table.get("forced", {}), "tags.forced")
         allowed = self.allowed(table.get("allowed", {}))
@@ -352,7 +354,7 @@ class _Reader:
     def check_tag_key(self, key: str, where: str) -> None:
         problems = rules.tag_key_problems(key)
         if problems:
-            raise self.fail(where, f"tag key {key!r}: " + "; ".join(problems))
+            raise self.fail(where, f"tag key {_shown(key)}: " + "; ".join(problems))
 
     def check_literal_values(self, policy: TagPolicy) -> None:
         for table, templates in (
@@ -366,12 +368,13 @@ class _Reader:
                 globs = policy.allowed.get(key)
                 if globs is not None and not any(glob.matches(value) for glob in globs):
                     raise self.fail(
-                        f"{table}.{key}", f"value {value!r} is not in tags.allowed.{key}"
+                        f"{table}.{key}", f"value {_shown(value)} is not in tags.allowed.{key}"
                     )
                 pattern = policy.patterns.get(key)
                 if pattern is not None and pattern.fullmatch(value) is None:
                     raise self.fail(
-                        f"{table}.{key}", f"value {value!r} does not match tags.patterns.{key}"
+                        f"{table}.{key}",
+                        f"value {_shown(value)} does not match tags.patterns.{key}",
                     )
 
     def sharing(self, value: object) -> SharingPolicy:
@@ -383,7 +386,7 @@ class _Reader:
         for i, account in enumerate(accounts):
             if not rules.is_account_id(account):
                 raise self.fail(
-                    f"sharing.accounts[{i}]", f"{account!r} is not a 12-digit account id"
+                    f"sharing.accounts[{i}]", f"{_shown(account)} is not a 12-digit account id"
                 )
         return SharingPolicy(public, frozenset(accounts))
 
@@ -420,6 +423,15 @@ _KINDS = {
 
 def _kind(value: object) -> str:
     return _KINDS.get(type(value), f"a {type(value).__name__}")
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """A value from the file as repr() shows it, cut short: a 5 MB string makes no message."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more digits than int -> str converts (0x... has no limit)
+        return f"{_kind(value)} too long to show"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")

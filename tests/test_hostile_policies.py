@@ -117,3 +117,52 @@ def test_a_directory_named_by_the_environment_is_refused(
     error = policy_error_of(lambda: rds_guard.install(boto3.Session(region_name="us-east-1")))
     assert str(tmp_path) in str(error)
     assert "RDS_GUARD_POLICY" in str(error)
+
+
+# --- huge integers --------------------------------------------------------------------------
+
+HUGE_HEX = "0x" + "f" * 5000  # int() of a hex literal has no digit limit; str() of it has
+HUGE_OCTAL = "0o" + "7" * 6000
+HUGE_BINARY = "0b" + "1" * 20000
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [HUGE_HEX, HUGE_OCTAL, HUGE_BINARY, "18446744073709551616"],
+    ids=["hex", "octal", "binary", "2**64"],
+)
+@pytest.mark.parametrize(
+    ("body", "key", "line"),
+    [
+        pytest.param("version = {}\n", "version", 1, id="version"),
+        pytest.param("version = 1\nmode = {}\n", "mode", 2, id="mode"),
+        pytest.param("version = 1\nmode = [{}]\n", "mode", 2, id="mode"),
+        pytest.param("version = 1\n[tags]\ninherit = {}\n", "tags.inherit", 3, id="tags.inherit"),
+        pytest.param(
+            "version = 1\n[tags]\nrequired = [{}]\n", "tags.required[0]", 3, id="tags.required[0]"
+        ),
+        pytest.param("version = 1\nservices = [{}]\n", "services[0]", 2, id="services[0]"),
+        pytest.param(
+            "version = 1\n[audit]\nenabled = {}\n", "audit.enabled", 3, id="audit.enabled"
+        ),
+        pytest.param(
+            "version = 1\n[sharing]\naccounts = [{}]\n",
+            "sharing.accounts[0]",
+            3,
+            id="sharing.accounts[0]",
+        ),
+        pytest.param(
+            "version = 1\n[naming]\npattern = {}\n", "naming.pattern", 3, id="naming.pattern"
+        ),
+    ],
+)
+def test_a_huge_integer_is_a_short_policy_error(
+    tmp_path: Path, literal: str, body: str, key: str, line: int
+) -> None:
+    """An integer too long for str() (a 5000-digit hex literal): a PolicyError, not ValueError."""
+    path = tmp_path / "p.toml"
+    path.write_text(body.format(literal))
+    error = policy_error_of(lambda: load_policy(path))
+    assert type(error) is PolicyError
+    assert (error.path, error.key, error.line) == (str(path), key, line)
+    assert len(str(error)) < 300, str(error)[:300]
