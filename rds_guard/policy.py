@@ -89,9 +89,16 @@ class Policy:
     @classmethod
     def from_toml(cls, text: str, source: str = "<string>") -> Policy:
         """Parse and validate policy text; relative audit paths are taken from the cwd."""
-        return _load(
-            text, source, base=Path.cwd(), digest=hashlib.sha256(text.encode()).hexdigest()
-        )
+        try:
+            data = text.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate: text no file could hold
+            line = text.count("\n", 0, exc.start) + 1
+            raise PolicyError(
+                f"not valid Unicode text: lone surrogate U+{ord(text[exc.start]):04X}",
+                path=source,
+                line=line,
+            ) from None
+        return _load(text, source, base=Path.cwd(), digest=hashlib.sha256(data).hexdigest())
 
     def naming_for(self, operation: str) -> NamingRule:
         """The naming rule of one operation: its override, else the top-level one."""

@@ -166,3 +166,54 @@ def test_a_huge_integer_is_a_short_policy_error(
     assert type(error) is PolicyError
     assert (error.path, error.key, error.line) == (str(path), key, line)
     assert len(str(error)) < 300, str(error)[:300]
+
+
+# --- text that is not valid Unicode ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        pytest.param('version = 1\nmode = "\ud800"\n', 2, id="in-a-value"),
+        pytest.param("version = 1\n# \udcff (a surrogate-escaped byte)\n", 2, id="in-a-comment"),
+        pytest.param('version = 1\n\n[tags.defaults]\n"\udfff" = "x"\n', 4, id="in-a-key"),
+        pytest.param('version = 1\n[naming]\ngenerate = "{utcnow:%Y\ud800}"\n', 3, id="strftime"),
+    ],
+)
+def test_from_toml_with_a_lone_surrogate_is_a_policy_error(text: str, line: int) -> None:
+    """Python text holding a lone surrogate (no file can): a PolicyError, not UnicodeError."""
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml(text, "inline.toml"))
+    assert (error.path, error.line) == ("inline.toml", line)
+    assert "lone surrogate U+D" in error.problem
+
+
+def test_non_utf8_bytes_through_install_name_the_file_and_line(tmp_path: Path) -> None:
+    """Latin-1 bytes on line 3 of the file install() is given: a PolicyError naming both."""
+    import boto3
+
+    path = tmp_path / "p.toml"
+    path.write_bytes(b'version = 1\n[tags.defaults]\nowner = "J\xfcrgen"\n')
+    session = boto3.Session(region_name="us-east-1")
+    error = policy_error_of(lambda: rds_guard.install(session, policy=path))
+    assert str(error) == f"{path}:3: not UTF-8 text"
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        pytest.param("version = 1\n".encode("utf-16"), "not UTF-8 text", id="utf-16"),
+        pytest.param(b"\xef\xbb\xbfversion = 1\n", "invalid TOML", id="utf-8-bom"),
+        pytest.param(b"version = 1\n\x00\x00\x00\n", "invalid TOML", id="nul-bytes"),
+        pytest.param(bytes(range(256)), "not UTF-8 text", id="every-byte"),
+    ],
+)
+def test_bytes_that_are_no_policy_are_a_policy_error_on_line_1_or_2(
+    tmp_path: Path, data: bytes, problem: str
+) -> None:
+    """UTF-16, a byte-order mark, NUL bytes, binary junk: a PolicyError with its line."""
+    path = tmp_path / "p.toml"
+    path.write_bytes(data)
+    error = policy_error_of(lambda: load_policy(path))
+    assert error.path == str(path)
+    assert error.problem.startswith(problem)
+    assert error.line in (1, 2)
