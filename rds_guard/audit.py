@@ -23,6 +23,7 @@ import re
 import socket
 import stat
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -175,12 +176,24 @@ def parse_record(raw: bytes) -> Record | None:
     return value
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
 def _encode(record: Mapping[str, object]) -> bytes:
-    return json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return _ENCODER.encode(record).encode("ascii")
+
+
+_second_text: tuple[int, str] = (-1, "")  # the last second formatted, and its text
 
 
 def _utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``datetime.now(UTC)`` as ``%Y-%m-%dT%H:%M:%S.%fZ``, formatting each second only once."""
+    global _second_text
+    second, micro = divmod(time.time_ns() // 1000, 1_000_000)
+    known = _second_text
+    if known[0] != second:
+        known = _second_text = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{known[1]}.{micro:06d}Z"
 
 
 def _host() -> str:
@@ -275,6 +288,14 @@ _NORMALIZERS: dict[str, Callable[[object], object]] = {
 
 def _normalize(name: str, value: object) -> object:
     return _NORMALIZERS.get(name, _text)(value)
+
+
+# The caller's fields between ``event`` and ``policy``, each with its normaliser, in order.
+_LEADING_FIELDS = tuple(
+    (name, _NORMALIZERS.get(name, _text))
+    for name in RECORD_FIELDS[RECORD_FIELDS.index("event") + 1 : RECORD_FIELDS.index("policy")]
+)
+_TRAILING_FIELDS = RECORD_FIELDS[RECORD_FIELDS.index("host") + 1 :]
 
 
 # --- low-level file helpers -----------------------------------------------------------------
@@ -377,6 +398,11 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
+def _unlock(fd: int) -> None:
+    with contextlib.suppress(OSError):  # closing the descriptor releases it anyway
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 def _close_if_owner(fd: int, pid: int) -> None:
     if os.getpid() == pid:
         with contextlib.suppress(OSError):
@@ -467,14 +493,18 @@ class AuditLog:
         """
         if event not in EVENTS:
             raise ValueError(f"unknown audit event {event!r}")
-        unknown = sorted(set(fields) - _CALLER_FIELDS)
-        if unknown:
+        if not _CALLER_FIELDS.issuperset(fields):
+            unknown = sorted(set(fields) - _CALLER_FIELDS)
             raise TypeError(f"AuditLog.write() got unknown field(s): {', '.join(unknown)}")
         emitted: list[tuple[Record, str]] = []
         try:
-            with self._lock, self._locked_file() as (fd, st):
-                tail = self._current_tail(fd, st, emitted)
-                emitted.append(self._append_record(fd, tail, event, fields))
+            with self._lock:
+                fd, st = self._acquire()  # what _locked_file does, without a generator per call
+                try:
+                    tail = self._current_tail(fd, st, emitted)
+                    emitted.append(self._append_record(fd, tail, event, fields))
+                finally:
+                    _unlock(fd)
         finally:
             _emit(emitted)  # a repaired record may be written even when this one is not
         return emitted[-1][0]
@@ -522,8 +552,7 @@ class AuditLog:
         try:
             yield fd, st
         finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            _unlock(fd)
 
     def _acquire(self) -> tuple[int, os.stat_result]:
         for _ in range(_MAX_REOPEN):
@@ -621,19 +650,15 @@ class AuditLog:
     # -- appending --
 
     def _build(self, event: str, fields: Mapping[str, object], head: str, seq: int) -> Record:
-        auto: Record = {
-            "prev": head,
-            "seq": seq,
-            "time": _utc_now(),
-            "event": event,
-            "policy": self._policy,
-            "pid": os.getpid(),
-            "host": _host(),
-        }
-        record: Record = {
-            name: auto[name] if name in auto else _normalize(name, fields.get(name))
-            for name in RECORD_FIELDS
-        }
+        get = fields.get
+        record: Record = {"prev": head, "seq": seq, "time": _utc_now(), "event": event}
+        for name, normalize in _LEADING_FIELDS:
+            record[name] = normalize(get(name))
+        record["policy"] = self._policy
+        record["pid"] = os.getpid()
+        record["host"] = _host()
+        for name in _TRAILING_FIELDS:
+            record[name] = _normalize(name, get(name))
         for name in EXTRA_FIELDS:
             if name in fields:
                 record[name] = _normalize(name, fields[name])
