@@ -13,12 +13,19 @@ import json
 import os
 import sys
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn, TextIO, TypeAlias
 
-from rds_guard import audit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rds_guard import audit, cli_check, cli_eval, cli_reconcile
+from rds_guard.decide import UNREADABLE, SourceTags, evaluate
 from rds_guard.errors import AuditError, PolicyError
+from rds_guard.operations import SERVICES
+from rds_guard.policy import DEFAULT_POLICY_FILE, POLICY_ENV, Policy, load_policy, resolve_policy
+from rds_guard.reconcile import list_snapshots, reconcile
 
 PROG = "rds-guard"
 """The command's name, in usage lines and error messages."""
@@ -47,12 +54,16 @@ def add_command(
     func: Command,
     summary: str,
     example: str,
+    details: str = "",
 ) -> argparse.ArgumentParser:
-    """Add command ``name`` run by ``func``, with ``summary`` and ``example`` in its --help."""
+    """Add command ``name`` run by ``func``, with ``summary`` and ``example`` in its --help.
+
+    ``details`` (lines already wrapped) follow the summary in the command's own --help.
+    """
     parser = parent.add_parser(
         name,
         help=summary,
-        description=summary,
+        description=f"{summary}\n\n{details}" if details else summary,
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -138,6 +149,145 @@ def _add_audit_commands(commands: Subcommands) -> None:
     _add_key_env(repair)
 
 
+def _pair(what: str) -> Callable[[str], tuple[str, str]]:
+    """An argparse type for ``NAME=VALUE`` words (split at the first ``=``)."""
+
+    def parse(text: str) -> tuple[str, str]:
+        name, sep, value = text.partition("=")
+        if not sep or not name:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return name, value
+
+    return parse
+
+
+def _moment(text: str) -> datetime:
+    """An argparse type for an ISO 8601 time; one without a zone is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_POLICY_HELP = f"the policy file (default: ${POLICY_ENV}, then ./{DEFAULT_POLICY_FILE})"
+
+
+def _add_check_command(commands: Subcommands) -> None:
+    check = add_command(
+        commands,
+        "check",
+        cmd_check,
+        "Validate a policy file and print what it enforces.",
+        "rds-guard check rds_guard.toml",
+        "Exit 0 with a summary (mode, services, naming, tags, sharing, audit) when the policy\n"
+        "loads; exit 2 with one line, PATH:LINE: key: problem, when it does not. Run it in CI.",
+    )
+    check.add_argument("policy", nargs="?", metavar="POLICY", help=_POLICY_HELP)
+
+
+def _add_eval_command(commands: Subcommands) -> None:
+    evaluate_ = add_command(
+        commands,
+        "eval",
+        cmd_eval,
+        "Show what the guard would do to one call, offline.",
+        "rds-guard eval CreateDBClusterSnapshot --param DBClusterIdentifier=orders "
+        "--param DBClusterSnapshotIdentifier=orders-manual-20261129 --tag team=payments "
+        "--tag env=prod\n"
+        "  rds-guard eval ModifyDBClusterSnapshotAttribute --param "
+        "DBClusterSnapshotIdentifier=orders-manual-20261129 --param AttributeName=restore "
+        "--param ValuesToAdd=all --param ValuesToAdd=444455556666 --json",
+        "Prints allowed or blocked, the final params, each violation, and the tag keys the\n"
+        "policy injected and the source passed on; exit 1 when the call breaks a rule.\n"
+        "A list parameter (ValuesToAdd, ValuesToRemove, TagKeys) is built from repeated\n"
+        "--param; a boolean one (CopyTags, SkipFinalSnapshot) takes true or false.\n"
+        "--source-tag stands for the tags the source passes on (CopyTagsToSnapshot, CopyTags).",
+    )
+    evaluate_.add_argument("operation", metavar="OPERATION", help="e.g. CreateDBClusterSnapshot")
+    evaluate_.add_argument("--policy", metavar="P", help=_POLICY_HELP)
+    _add_service(evaluate_)
+    evaluate_.add_argument(
+        "--region", metavar="R", help="the region {region} renders (default: the configured one)"
+    )
+    evaluate_.add_argument(
+        "--param",
+        type=_pair("NAME=VALUE"),
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a request parameter (repeat it for each item of a list parameter)",
+    )
+    evaluate_.add_argument(
+        "--tag",
+        type=_pair("KEY=VALUE"),
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a tag of the request's Tags, in order",
+    )
+    source = evaluate_.add_mutually_exclusive_group()
+    source.add_argument(
+        "--source-tag",
+        type=_pair("KEY=VALUE"),
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a tag the source passes on (CopyTagsToSnapshot on, or CopyTags=true)",
+    )
+    source.add_argument(
+        "--source-unreadable",
+        action="store_true",
+        help="the source would pass its tags on, but they cannot be read (tags.inherit)",
+    )
+    evaluate_.add_argument("--json", action="store_true", help="print the decision as JSON")
+
+
+def _add_reconcile_command(commands: Subcommands) -> None:
+    command = add_command(
+        commands,
+        "reconcile",
+        cmd_reconcile,
+        "Hold the audit log against the snapshots the service lists.",
+        "rds-guard reconcile --audit rds-guard-audit.jsonl --policy rds_guard.toml "
+        "--region eu-west-1 --since 2026-11-01T00:00:00Z",
+        "Lists the service's snapshots with read-only Describe calls (every page; the rds API\n"
+        "lists DocumentDB and Neptune snapshots too: they are told apart by engine) and reports\n"
+        "  pending       calls with no outcome in the log, and whether the snapshot exists now\n"
+        "  vanished      snapshots a guarded call created, gone, with no deleted record\n"
+        "  unrecorded    manual snapshots no guarded call made (--since leaves older ones out)\n"
+        "  noncompliant  recorded snapshots whose tags now break the policy\n"
+        "Exit 1 when any list is non-empty. Credentials and region as for the AWS CLI.",
+    )
+    command.add_argument("--audit", required=True, metavar="PATH", help="the audit log file")
+    command.add_argument(
+        "--policy", metavar="P", help=_POLICY_HELP + "; none found: tags are not judged"
+    )
+    _add_service(command)
+    command.add_argument("--region", metavar="R", help="default: the configured region")
+    command.add_argument("--endpoint-url", metavar="URL", help="talk to this endpoint instead")
+    command.add_argument("--profile", metavar="NAME", help="the AWS profile to use")
+    command.add_argument(
+        "--since",
+        type=_moment,
+        metavar="TIME",
+        help="leave snapshots created before TIME (ISO 8601; no zone: UTC) out of unrecorded",
+    )
+    command.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _add_service(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--service",
+        choices=SERVICES,
+        default="rds",
+        metavar="S",
+        help="rds (default), docdb or neptune",
+    )
+
+
 def _missing_subcommand(parser: argparse.ArgumentParser) -> Command:
     def report(args: argparse.Namespace) -> int:
         parser.print_help(sys.stderr)
@@ -156,10 +306,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Naming, tagging and audit guardrails for RDS, DocumentDB and Neptune "
         "snapshots.",
-        epilog="example:\n  rds-guard audit verify rds-guard-audit.jsonl",
+        epilog="example:\n"
+        "  rds-guard check rds_guard.toml\n"
+        "  rds-guard eval CreateDBClusterSnapshot --param DBClusterIdentifier=orders "
+        "--tag team=payments\n"
+        "  rds-guard reconcile --audit rds-guard-audit.jsonl --policy rds_guard.toml\n"
+        "  rds-guard audit verify rds-guard-audit.jsonl\n"
+        "\n'rds-guard COMMAND --help' explains each command.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(metavar="COMMAND", parser_class=_Parser)
+    _add_check_command(commands)
+    _add_eval_command(commands)
+    _add_reconcile_command(commands)
     _add_audit_commands(commands)
     return parser
 
@@ -177,6 +336,16 @@ def _hmac_key(variable: str | None) -> bytes | None:
     if not value:
         raise UsageError(f"--key-env {variable}: the environment variable is empty")
     return value.encode("utf-8", "surrogateescape")
+
+
+def _print_lines(lines: Iterable[str]) -> None:
+    """Print report lines, each escaped to stay one terminal line (values come from outside)."""
+    for line in lines:
+        print(_printable(line))
+
+
+def _print_json(document: object) -> None:
+    print(json.dumps(document, ensure_ascii=True, indent=2))
 
 
 def _existing_file(text: str) -> Path:
@@ -314,6 +483,91 @@ def cmd_audit_repair(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- check, eval, reconcile ----------------------------------------------------------------
+
+
+def _discoverable() -> bool:
+    return POLICY_ENV in os.environ or Path(DEFAULT_POLICY_FILE).is_file()
+
+
+def _policy(path: str | None, how: str) -> Policy:
+    """The policy at ``path``, else the one found as in DESIGN §3 (``how``: how to name one)."""
+    if path is None and not _discoverable():
+        raise UsageError(
+            f"no policy: {how}, set {POLICY_ENV}, or create ./{DEFAULT_POLICY_FILE}"
+            f" (in {Path.cwd()})"
+        )
+    return resolve_policy(path)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``rds-guard check [POLICY]``."""
+    policy = _policy(args.policy, "name the file (rds-guard check POLICY)")
+    _print_lines(cli_check.policy_summary(policy, os.environ))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``rds-guard eval [--policy P] [--service S] [--region R] OPERATION [--param ...] ...``."""
+    policy = _policy(args.policy, "pass --policy P")
+    try:
+        operation = cli_eval.operation_name(args.service, args.operation)
+        params = cli_eval.build_params(args.service, operation, args.param, args.tag)
+    except cli_eval.ParamError as exc:
+        raise UsageError(str(exc)) from None
+    source_tags: SourceTags = dict(args.source_tag) if args.source_tag else None
+    if args.source_unreadable:
+        source_tags = UNREADABLE
+    region = args.region or cli_eval.configured_region()
+    decision = evaluate(
+        policy, operation, params, service=args.service, source_tags=source_tags, region=region
+    )
+    if args.json:
+        _print_json(cli_eval.decision_json(decision))
+    else:
+        _print_lines(cli_eval.decision_lines(decision, policy))
+    return 0 if decision.allowed else 1
+
+
+def _policy_if_any(path: str | None) -> Policy | None:
+    """The policy named, else the one found as in DESIGN §3, else None (nothing to find)."""
+    if path is not None:
+        return load_policy(path)
+    return resolve_policy(None) if _discoverable() else None
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """``rds-guard reconcile --audit PATH [--policy P] [--service S] [--since TIME] ...``."""
+    path = _existing_file(args.audit)
+    policy = _policy_if_any(args.policy)
+    try:
+        client = cli_reconcile.make_client(
+            args.service, region=args.region, endpoint_url=args.endpoint_url, profile=args.profile
+        )
+    except ValueError as exc:  # botocore's "Invalid endpoint: ..."
+        raise UsageError(str(exc)) from None
+    region = client.meta.region_name
+    snapshots = list_snapshots(client, args.service)
+    records = audit.read_records(path)
+    report = reconcile(
+        records, snapshots, policy, service=args.service, since=args.since, region=region
+    )
+    judged = policy is not None and args.service in policy.services
+    if args.json:
+        if not judged:
+            print(
+                f"{PROG}: note: no policy covering {args.service}: tags not judged", file=sys.stderr
+            )
+        _print_json(report.as_dict())
+    else:
+        _print_lines(
+            cli_reconcile.report_lines(
+                report, service=args.service, region=region, snapshots=snapshots, judged=judged
+            )
+        )
+    return 0 if report.clean else 1
+
+
 # --- entry point ----------------------------------------------------------------------------
 
 
@@ -352,6 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except AuditError as exc:
         return _fail(exc.detail)
+    except (BotoCoreError, ClientError) as exc:
+        return _fail(cli_reconcile.aws_error_text(exc))
     except PolicyError as exc:
         return _fail(str(exc))
     except BrokenPipeError:

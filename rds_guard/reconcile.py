@@ -2,19 +2,25 @@
 
 `reconcile` is pure: audit records and a listing of the service's snapshots in, a `Report`
 out. `list_snapshots` makes the listing with read-only, paginated Describe calls.
+
+rds, docdb and neptune share one API: the rds API lists every engine's snapshots (and the
+docdb and neptune APIs may list the others' too), so the listing is filtered by engine. A
+snapshot's identifier is one namespace across the three, so a snapshot a guarded client of
+one service made counts as recorded whichever service is reconciled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore import xform_name
 
-from . import rules
+from . import operations, rules
 from .errors import Violation
+from .operations import Kind
 from .policy import Policy
 
 ENGINES_OF: dict[str, tuple[str, ...]] = {"docdb": ("docdb",), "neptune": ("neptune",)}
@@ -27,11 +33,17 @@ _LISTINGS = (
     ("DescribeDBSnapshots", "DBSnapshots", "DBSnapshotIdentifier", "DBSnapshotArn", ("rds",)),
 )  # fmt: skip
 _OUTCOMES = frozenset({"created", "failed", "tagged", "untagged", "shared", "unshared", "deleted"})
+# Events after which a snapshot may exist because a guarded call made it ("blocked" and
+# "failed" made nothing: a snapshot of that name was made by someone else).
+_MAY_HAVE_MADE = frozenset({"requested", "created", "unknown"})
+_MAKES_SNAPSHOT = frozenset({Kind.CREATE, Kind.COPY, Kind.FINAL})
+_JUDGED_TAGS = frozenset({Kind.CREATE, Kind.COPY})  # a final snapshot's tags are AWS's
+_SYSTEM_TAG_PREFIX = "aws:"
 
 
 @dataclass(frozen=True)
 class ServiceSnapshot:
-    """One snapshot as the service lists it."""
+    """One snapshot as the service lists it (``tags`` None: not read)."""
 
     identifier: str
     arn: str | None
@@ -93,6 +105,66 @@ def belongs_to(engine: str, service: str) -> bool:
     return service in owners if owners else service == "rds"
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One guarded call of the reconciled service, as its ``requested`` record names it."""
+
+    snapshot: str | None
+    operation: str
+
+    @property
+    def kind(self) -> Kind | None:
+        """What the call does to snapshots (None for an operation not in the table)."""
+        return _kind(self.operation)
+
+
+@dataclass
+class _Log:
+    """What the records of the reconciled service say, gathered in one pass."""
+
+    calls: dict[str, _Call] = field(default_factory=dict)
+    settled: set[str] = field(default_factory=set)
+    made_by: dict[str, str] = field(default_factory=dict)  # snapshot -> operation that made it
+
+    def note(self, record: Mapping[str, Any], name: str | None) -> None:
+        """Fold one record in (records come oldest first)."""
+        event, call = record.get("event"), str(record.get("call") or "")
+        operation = str(record.get("operation") or "")
+        if event in ("requested", "unknown") and call:
+            self.calls.setdefault(call, _Call(name, operation))
+        elif event in _OUTCOMES:
+            self.settled.add(call)
+        if event == "created" and name and _kind(operation) in _MAKES_SNAPSHOT:
+            self.made_by[name] = operation
+        elif event == "deleted" and name:
+            self.made_by.pop(name, None)
+
+    def pending(self) -> dict[str, _Call]:
+        """The calls with no outcome, or only ``unknown``."""
+        return {call: item for call, item in self.calls.items() if call not in self.settled}
+
+
+class _Known:
+    """The snapshots a guarded call of any service made or may have made, by name."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, set[str]] = {}
+
+    def note(self, record: Mapping[str, Any], name: str) -> None:
+        """Fold one record in (records come oldest first)."""
+        event, call = record.get("event"), str(record.get("call") or "")
+        if event in _MAY_HAVE_MADE and _kind(str(record.get("operation"))) in _MAKES_SNAPSHOT:
+            self._calls.setdefault(name, set()).add(call)
+        elif event == "failed":  # the service refused: that call made nothing
+            self._calls.get(name, set()).discard(call)
+        elif event == "deleted":  # a snapshot made again under this name is a new one
+            self._calls.pop(name, None)
+
+    def made(self, name: str) -> bool:
+        """True when a guarded call made, or may have made, the snapshot ``name``."""
+        return bool(self._calls.get(name))
+
+
 def reconcile(
     records: Iterable[Mapping[str, Any]],
     snapshots: Iterable[ServiceSnapshot],
@@ -100,68 +172,129 @@ def reconcile(
     *,
     service: str = "rds",
     since: datetime | None = None,
+    region: str | None = None,
 ) -> Report:
-    """Hold the log's records of ``service`` against the service's current snapshots."""
-    listed = {s.identifier.lower(): s for s in snapshots if belongs_to(s.engine, service)}
-    requested: dict[str, str | None] = {}
-    settled: set[str] = set()
-    created: dict[str, None] = {}
-    deleted: set[str] = set()
-    seen: set[str] = set()
+    """Hold the log's records of ``service`` against the service's current snapshots.
+
+    ``snapshots`` is everything the service listed, all engines (filtered here).
+    ``pending``: calls with ``requested`` and no outcome, or only ``unknown``, with whether
+    their snapshot exists now. ``vanished``: snapshots a guarded call created that are no
+    longer listed and whose deletion the log does not hold (neither a ``deleted`` record nor a
+    pending delete). ``unrecorded``: manual snapshots of ``service`` that no guarded call made
+    or may have made (``blocked`` and ``failed`` make nothing), created at or after ``since``
+    (naive: UTC). ``noncompliant``: snapshots a guarded create or copy made whose current
+    tags break ``policy`` (final snapshots carry AWS's tags and are not judged; nothing is
+    judged when ``policy`` is None or does not cover ``service``). ``region``: only records of
+    that region count (records of other regions name other snapshots).
+    """
+    everything = {s.identifier.lower(): s for s in snapshots}
+    listed = {name: s for name, s in everything.items() if belongs_to(s.engine, service)}
+    log = _Log()
+    known = _Known()
     for record in records:
-        if record.get("service") != service:
+        if region is not None and record.get("region") not in (None, region):
             continue
-        event, call = record.get("event"), str(record.get("call") or "")
-        snapshot = record.get("snapshot")
-        name = snapshot.lower() if isinstance(snapshot, str) else None
+        if record.get("service") not in operations.SERVICES:
+            continue
+        name = _name(record.get("snapshot"))
         if name:
-            seen.add(name)
-        if event == "requested":
-            requested[call] = name
-        elif event in _OUTCOMES:
-            settled.add(call)
-        if event == "created" and name:
-            created[name] = None
-            deleted.discard(name)
-        elif event == "deleted" and name:
-            deleted.add(name)
+            known.note(record, name)
+        if record.get("service") == service:
+            log.note(record, name)
+    open_calls = log.pending()
     pending = tuple(
-        Pending(call, name, name in listed if name else False)
-        for call, name in requested.items()
-        if call not in settled
+        Pending(call, item.snapshot, item.snapshot in everything if item.snapshot else False)
+        for call, item in open_calls.items()
     )
-    vanished = tuple(name for name in created if name not in listed and name not in deleted)
+    deleting = {item.snapshot for item in open_calls.values() if item.kind is Kind.DELETE}
+    vanished = tuple(
+        name for name in log.made_by if name not in everything and name not in deleting
+    )
     unrecorded = tuple(
         sorted(
             name
             for name, snap in listed.items()
-            if snap.snapshot_type != "automated"
-            and name not in seen
-            and (since is None or snap.created is None or snap.created >= since)
+            if snap.snapshot_type == "manual" and not known.made(name) and _after(snap, since)
         )
     )
-    noncompliant = tuple(
-        Noncompliant(name, tuple(violations))
-        for name in created
-        if name in listed
-        and policy is not None
-        and (violations := tag_violations(policy, listed[name].tags or {}))
-    )
+    noncompliant: tuple[Noncompliant, ...] = ()
+    if policy is not None and service in policy.services:
+        made_here = dict(log.made_by)
+        for item in open_calls.values():
+            if item.snapshot and item.kind in _MAKES_SNAPSHOT:
+                made_here.setdefault(item.snapshot, item.operation)
+        noncompliant = tuple(
+            Noncompliant(name, tuple(violations))
+            for name, operation in made_here.items()
+            if name in everything
+            and _kind(operation) in _JUDGED_TAGS
+            and (tags := everything[name].tags) is not None
+            and (violations := tag_violations(policy, tags))
+        )
     return Report(pending, vanished, unrecorded, noncompliant)
 
 
+def _name(snapshot: object) -> str | None:
+    return snapshot.lower() if isinstance(snapshot, str) and snapshot else None
+
+
+def _kind(operation: str) -> Kind | None:
+    row = operations.OPERATIONS.get(operation)
+    return row.kind if row is not None else None
+
+
+def _after(snapshot: ServiceSnapshot, since: datetime | None) -> bool:
+    if since is None or snapshot.created is None:
+        return True
+    return _aware(snapshot.created) >= _aware(since)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def tag_violations(policy: Policy, tags: Mapping[str, str]) -> list[Violation]:
-    """The policy's tag rules applied to a snapshot's current tags."""
+    """The policy's tag rules applied to a snapshot's current tags.
+
+    AWS's own system tags (``aws:...``) are not the snapshot owner's and are not judged.
+    A forced tag must be present, with its value when that is a literal.
+    """
+    own = {k: v for k, v in tags.items() if not k.lower().startswith(_SYSTEM_TAG_PREFIX)}
     return (
-        rules.check_tags_aws(tags)
-        + rules.check_required(tags, policy.tags.required)
-        + rules.check_allowed(tags, policy.tags.allowed)
-        + rules.check_patterns(tags, policy.tags.patterns)
+        rules.check_tags_aws(own)
+        + rules.check_required(own, policy.tags.required)
+        + rules.check_allowed(own, policy.tags.allowed)
+        + rules.check_patterns(own, policy.tags.patterns)
+        + _forced_violations(policy, own)
     )
 
 
+def _forced_violations(policy: Policy, tags: Mapping[str, str]) -> list[Violation]:
+    violations = []
+    for key, template in policy.tags.forced.items():
+        value = tags.get(key)
+        if value is None:
+            violations.append(
+                Violation("tags.forced", f"Tags.{key}", None, "forced tag is missing")
+            )
+        elif template.is_literal and value != template.literal_text:
+            violations.append(
+                Violation(
+                    "tags.forced",
+                    f"Tags.{key}",
+                    value,
+                    f"forced tag: its value must be {template.literal_text!r}",
+                )
+            )
+    return violations
+
+
 def list_snapshots(client: Any, service: str, *, with_tags: bool = True) -> list[ServiceSnapshot]:
-    """Every snapshot ``client`` lists, following pagination to the end."""
+    """Every snapshot ``client`` lists, following pagination to the end.
+
+    Automated snapshots are listed without their tags (they are never judged); a listing
+    without a ``TagList`` (docdb, neptune) costs one ListTagsForResource per other snapshot.
+    """
     found: list[ServiceSnapshot] = []
     for operation, key, id_key, arn_key, services in _LISTINGS:
         if service not in services:
@@ -177,8 +310,9 @@ def _snapshot(
     client: Any, item: Mapping[str, Any], id_key: str, arn_key: str, with_tags: bool
 ) -> ServiceSnapshot:
     arn = item.get(arn_key)
+    snapshot_type = str(item.get("SnapshotType", "manual"))
     tags: Mapping[str, str] | None = None
-    if with_tags:
+    if with_tags and snapshot_type != "automated":
         tag_list = item.get("TagList")
         if tag_list is None and arn:
             tag_list = client.list_tags_for_resource(ResourceName=arn).get("TagList", [])
@@ -187,7 +321,7 @@ def _snapshot(
         identifier=str(item[id_key]),
         arn=arn,
         engine=str(item.get("Engine", "")),
-        snapshot_type=str(item.get("SnapshotType", "manual")),
+        snapshot_type=snapshot_type,
         created=item.get("SnapshotCreateTime"),
         tags=tags,
     )

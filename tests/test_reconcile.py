@@ -1,0 +1,845 @@
+"""``rds-guard reconcile`` (DESIGN §7): the pure `reconcile`, the paginated listing, and the
+real console script against the moto server with audit logs written by the real guard."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
+from cli_helpers import Run, assert_one_error_line, run_main, run_script, script_env
+from servers import MotoServer
+
+import rds_guard
+from rds_guard import audit, cli_reconcile
+from rds_guard.reconcile import ServiceSnapshot, list_snapshots, reconcile, tag_violations
+
+POLICY = """\
+version = 1
+services = ["rds", "neptune"]
+[naming]
+pattern = "^{source}-(daily|manual)-[0-9]{8}$"
+[tags]
+required = ["team", "env"]
+[tags.defaults]
+managed-by = "rds-guard"
+[tags.forced]
+backup-policy = "standard-35d"
+[tags.allowed]
+env = ["prod", "staging", "dev"]
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+TEAM_ENV = [{"Key": "team", "Value": "payments"}, {"Key": "env", "Value": "prod"}]
+GOOD_TAGS = {"team": "payments", "env": "prod", "backup-policy": "standard-35d"}
+
+
+@pytest.fixture
+def policy() -> rds_guard.Policy:
+    return rds_guard.Policy.from_toml(POLICY)
+
+
+# --- the pure reconcile: plain dicts stand for records --------------------------------------
+
+
+def record(
+    event: str,
+    call: str,
+    snapshot: str | None,
+    operation: str = "CreateDBClusterSnapshot",
+    service: str = "rds",
+    region: str = "us-east-1",
+) -> dict[str, Any]:
+    return {
+        "event": event,
+        "call": call,
+        "service": service,
+        "operation": operation,
+        "region": region,
+        "snapshot": snapshot,
+    }
+
+
+def made(call: str, snapshot: str, **kw: Any) -> list[dict[str, Any]]:
+    """A guarded create: requested, then created."""
+    return [record("requested", call, snapshot, **kw), record("created", call, snapshot, **kw)]
+
+
+def snap(
+    name: str,
+    *,
+    engine: str = "aurora-postgresql",
+    kind: str = "manual",
+    created: datetime = NOW,
+    tags: dict[str, str] | None = None,
+) -> ServiceSnapshot:
+    return ServiceSnapshot(
+        name, f"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:{name}", engine, kind,
+        created, dict(GOOD_TAGS) if tags is None else tags,
+    )  # fmt: skip
+
+
+def test_pending_calls_are_resolved_by_looking_the_snapshot_up() -> None:
+    records = [
+        record("requested", "c1", "a-manual-1"),  # no outcome at all (a crash)
+        record("requested", "c2", "b-manual-1"),
+        record("unknown", "c2", "b-manual-1"),  # no response
+        *made("c3", "c-manual-1"),  # settled
+        record("requested", "c4", "d-manual-1"),
+        record("failed", "c4", "d-manual-1"),  # settled: nothing made
+    ]
+    report = reconcile(records, [snap("A-MANUAL-1"), snap("c-manual-1")], None)
+    assert report.as_dict()["pending"] == [
+        {"call": "c1", "snapshot": "a-manual-1", "exists": True},
+        {"call": "c2", "snapshot": "b-manual-1", "exists": False},
+    ]
+    assert report.vanished == () and report.unrecorded == ()
+
+
+def test_vanished_needs_a_created_record_and_no_deletion() -> None:
+    records = [
+        *made("c1", "gone-1"),
+        *made("c2", "gone-2"),
+        record("requested", "c3", "gone-2", operation="DeleteDBClusterSnapshot"),
+        record("deleted", "c3", "gone-2", operation="DeleteDBClusterSnapshot"),
+        *made("c4", "gone-3"),
+        record("requested", "c5", "gone-3", operation="DeleteDBClusterSnapshot"),
+        record("unknown", "c5", "gone-3", operation="DeleteDBClusterSnapshot"),
+        *made("c6", "here"),
+        record("requested", "c7", "failed-one"),
+        record("failed", "c7", "failed-one"),
+    ]
+    report = reconcile(records, [snap("here")], None)
+    assert report.vanished == ("gone-1",)
+    # the delete whose outcome is unknown is pending, not vanished
+    assert [(p.call, p.snapshot, p.exists) for p in report.pending] == [("c5", "gone-3", False)]
+
+
+def test_made_again_after_a_delete_can_vanish_again() -> None:
+    records = [
+        *made("c1", "again"),
+        record("deleted", "c2", "again", operation="DeleteDBClusterSnapshot"),
+        *made("c3", "again"),
+    ]
+    assert reconcile(records, [], None).vanished == ("again",)
+
+
+def test_unrecorded_is_manual_snapshots_no_guarded_call_made() -> None:
+    records = [
+        *made("c1", "recorded"),
+        record("requested", "c2", "in-flight"),
+        record("blocked", "c3", "blocked-then-made"),
+        record("requested", "c4", "refused-then-made"),
+        record("failed", "c4", "refused-then-made"),
+        record("requested", "c5", "tagged-only", operation="AddTagsToResource"),
+        record("tagged", "c5", "tagged-only", operation="AddTagsToResource"),
+        *made("c6", "final-one", operation="DeleteDBCluster"),
+        *made("c7", "old-then-deleted"),
+        record("deleted", "c8", "old-then-deleted", operation="DeleteDBClusterSnapshot"),
+    ]
+    listed = [
+        snap(name)
+        for name in (
+            "recorded", "in-flight", "blocked-then-made", "refused-then-made", "tagged-only",
+            "final-one", "old-then-deleted", "made-by-hand",
+        )
+    ]  # fmt: skip
+    listed += [snap("rds:orders-2026-11-29", kind="automated"), snap("backup-1", kind="awsbackup")]
+    report = reconcile(records, listed, None)
+    assert report.unrecorded == (
+        "blocked-then-made",
+        "made-by-hand",
+        "old-then-deleted",
+        "refused-then-made",
+        "tagged-only",
+    )
+
+
+def test_since_leaves_older_snapshots_out_of_unrecorded() -> None:
+    listed = [
+        snap("old", created=NOW - timedelta(days=3)),
+        snap("new", created=NOW),
+        snap("edge", created=NOW - timedelta(days=1)),
+    ]
+    since = NOW - timedelta(days=1)
+    assert reconcile([], listed, None, since=since).unrecorded == ("edge", "new")
+    naive_utc = since.replace(tzinfo=None)
+    assert reconcile([], listed, None, since=naive_utc).unrecorded == ("edge", "new")
+    assert reconcile([], listed, None).unrecorded == ("edge", "new", "old")
+    # a vanished or pending snapshot is reported whatever --since says
+    records = [*made("c1", "gone"), record("requested", "c2", "old")]
+    report = reconcile(records, listed, None, since=NOW + timedelta(days=1))
+    assert (report.vanished, report.unrecorded) == (("gone",), ())
+    assert report.pending[0].exists is True
+
+
+def test_noncompliant_judges_current_tags_of_recorded_snapshots(
+    policy: rds_guard.Policy,
+) -> None:
+    records = [
+        *made("c1", "good"),
+        *made("c2", "bad-env"),
+        *made("c3", "no-team"),
+        *made("c4", "forced-changed"),
+        *made("c5", "system-tags"),
+        *made("c6", "final", operation="DeleteDBCluster"),
+        *made("c7", "copy", operation="CopyDBClusterSnapshot"),
+        record("requested", "c8", "pending-bad"),
+        record("unknown", "c8", "pending-bad"),
+    ]
+    listed = [
+        snap("good"),
+        snap("bad-env", tags={**GOOD_TAGS, "env": "qa"}),
+        snap("no-team", tags={k: v for k, v in GOOD_TAGS.items() if k != "team"}),
+        snap("forced-changed", tags={**GOOD_TAGS, "backup-policy": "none"}),
+        snap("system-tags", tags={**GOOD_TAGS, "aws:backup:source-resource": "x"}),
+        snap("final", tags={}),  # a final snapshot carries AWS's tags: not judged
+        snap("copy", tags={"team": "payments", "env": "prod"}),
+        snap("pending-bad", tags={"env": "prod"}),
+        snap("unrecorded-bad", tags={}),  # not recorded: unrecorded, not noncompliant
+    ]
+    report = reconcile(records, listed, policy)
+    found = {
+        n.snapshot: [(v.rule, v.field, v.value) for v in n.violations] for n in report.noncompliant
+    }
+    assert found == {
+        "bad-env": [("tags.allowed", "Tags.env", "qa")],
+        "no-team": [("tags.required", "Tags.team", None)],
+        "forced-changed": [("tags.forced", "Tags.backup-policy", "none")],
+        "copy": [("tags.forced", "Tags.backup-policy", None)],
+        "pending-bad": [
+            ("tags.required", "Tags.team", None),
+            ("tags.forced", "Tags.backup-policy", None),
+        ],
+    }
+    assert report.unrecorded == ("unrecorded-bad",)
+    assert report.as_dict()["noncompliant"][0] == {
+        "snapshot": "bad-env",
+        "violations": [
+            {
+                "rule": "tags.allowed",
+                "field": "Tags.env",
+                "value": "qa",
+                "message": "value must be one of: prod, staging, dev",
+            }
+        ],
+    }
+
+
+def test_noncompliant_needs_a_policy_covering_the_service(policy: rds_guard.Policy) -> None:
+    records = made("c1", "bad", service="docdb")
+    listed = [snap("bad", engine="docdb", tags={})]
+    assert reconcile(records, listed, None, service="docdb").noncompliant == ()
+    assert reconcile(records, listed, policy, service="docdb").noncompliant == ()  # rds, neptune
+    assert [
+        n.snapshot
+        for n in reconcile(made("c1", "bad"), [snap("bad", tags={})], policy).noncompliant
+    ] == ["bad"]
+    unread = ServiceSnapshot("bad", None, "aurora-mysql", "manual", NOW, None)
+    assert reconcile(made("c1", "bad"), [unread], policy).noncompliant == ()
+
+
+def test_tag_violations_ignore_aws_system_tags(policy: rds_guard.Policy) -> None:
+    many = {f"k{i}": "v" for i in range(50)}
+    system = {f"aws:tag{i}": "v" for i in range(5)}
+    tags = {**GOOD_TAGS, **dict(list(many.items())[:47]), **system}
+    assert tag_violations(policy, tags) == []
+    assert [v.rule for v in tag_violations(policy, {**tags, "one-more": "v"})] == ["tags.aws"]
+
+
+def test_engine_decides_which_service_a_snapshot_belongs_to() -> None:
+    listed = [
+        snap("aurora-1"),
+        snap("mysql-1", engine="mysql"),
+        snap("docs-1", engine="docdb"),
+        snap("graph-1", engine="neptune"),
+    ]
+    assert reconcile([], listed, None).unrecorded == ("aurora-1", "mysql-1")
+    assert reconcile([], listed, None, service="docdb").unrecorded == ("docs-1",)
+    assert reconcile([], listed, None, service="neptune").unrecorded == ("graph-1",)
+
+
+def test_one_namespace_across_services() -> None:
+    """A neptune snapshot made through the rds client: recorded, and not vanished for rds."""
+    records = made("c1", "graph-manual-1")
+    listed = [snap("graph-manual-1", engine="neptune")]
+    assert reconcile(records, listed, None).clean
+    assert reconcile(records, listed, None, service="neptune").clean
+    other = made("c2", "docs-manual-1", service="docdb")
+    assert reconcile(other, [snap("docs-manual-1", engine="docdb")], None).clean
+    # records of another service are not this service's pending calls or vanished snapshots
+    assert reconcile([record("requested", "c3", "x", service="docdb")], [], None).clean
+
+
+def test_records_of_other_regions_name_other_snapshots() -> None:
+    records = [
+        *made("c1", "west-1", region="us-west-2"),
+        record("requested", "c2", "west-2", region="us-west-2"),
+    ]
+    listed = [snap("west-2")]
+    east = reconcile(records, listed, None, region="us-east-1")
+    assert (east.vanished, east.pending, east.unrecorded) == ((), (), ("west-2",))
+    west = reconcile(records, [], None, region="us-west-2")
+    assert west.vanished == ("west-1",) and west.pending[0].snapshot == "west-2"
+
+
+def test_records_without_a_service_are_skipped() -> None:
+    records = [{"event": "repaired", "call": None, "service": None, "snapshot": None}]
+    assert reconcile(records, [snap("x")], None).unrecorded == ("x",)
+
+
+# --- the listing: every page (botocore's Stubber; moto does not paginate) -------------------
+
+
+def stubbed(service: str) -> tuple[Any, Stubber]:
+    client = botocore.session.get_session().create_client(
+        service,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    return client, Stubber(client)
+
+
+def cluster_item(
+    name: str, engine: str = "aurora-mysql", kind: str = "manual", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "DBClusterSnapshotIdentifier": name,
+        "DBClusterSnapshotArn": f"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:{name}",
+        "Engine": engine,
+        "SnapshotType": kind,
+        "SnapshotCreateTime": NOW,
+        **extra,
+    }
+
+
+def instance_item(name: str, kind: str = "manual") -> dict[str, Any]:
+    return {
+        "DBSnapshotIdentifier": name,
+        "DBSnapshotArn": f"arn:aws:rds:us-east-1:123456789012:snapshot:{name}",
+        "Engine": "postgres",
+        "SnapshotType": kind,
+        "SnapshotCreateTime": NOW,
+        "TagList": [{"Key": "team", "Value": name}],
+    }
+
+
+def stub_rds_pages(stubber: Stubber) -> None:
+    """Two pages of cluster snapshots, then two pages of instance snapshots."""
+    stubber.add_response(
+        "describe_db_cluster_snapshots",
+        {
+            "DBClusterSnapshots": [
+                cluster_item("c-1", TagList=[]),
+                cluster_item("c-2", TagList=[]),
+            ],
+            "Marker": "cluster-page-2",
+        },
+        expected_params={},
+    )
+    stubber.add_response(
+        "describe_db_cluster_snapshots",
+        {"DBClusterSnapshots": [
+            cluster_item("c-3", TagList=[]),
+            cluster_item("docs-1", engine="docdb", TagList=[]),
+            cluster_item("graph-1", engine="neptune", TagList=[]),
+        ]},
+        expected_params={"Marker": "cluster-page-2"},
+    )  # fmt: skip
+    stubber.add_response(
+        "describe_db_snapshots",
+        {
+            "DBSnapshots": [instance_item("i-1"), instance_item("rds:i-auto", "automated")],
+            "Marker": "instance-page-2",
+        },
+        expected_params={},
+    )
+    stubber.add_response(
+        "describe_db_snapshots",
+        {"DBSnapshots": [instance_item("i-2")]},
+        expected_params={"Marker": "instance-page-2"},
+    )
+
+
+def test_list_snapshots_follows_every_page() -> None:
+    client, stubber = stubbed("rds")
+    stub_rds_pages(stubber)
+    with stubber:
+        listed = list_snapshots(client, "rds")
+        stubber.assert_no_pending_responses()
+    assert [s.identifier for s in listed] == [
+        "c-1", "c-2", "c-3", "docs-1", "graph-1", "i-1", "rds:i-auto", "i-2",
+    ]  # fmt: skip
+    by_name = {s.identifier: s for s in listed}
+    assert by_name["i-2"].tags == {"team": "i-2"}
+    assert by_name["rds:i-auto"].tags is None  # automated: never judged, tags not needed
+    assert by_name["docs-1"].engine == "docdb" and by_name["c-1"].created == NOW
+
+
+def test_list_snapshots_of_docdb_reads_tags_per_snapshot() -> None:
+    """The docdb listing has no TagList: one ListTagsForResource per non-automated snapshot."""
+    client, stubber = stubbed("docdb")
+    docs = cluster_item("docs-1", engine="docdb")
+    stubber.add_response(
+        "describe_db_cluster_snapshots",
+        {
+            "DBClusterSnapshots": [
+                docs,
+                cluster_item("rds:docs-auto", engine="docdb", kind="automated"),
+            ],
+            "Marker": "p2",
+        },
+        expected_params={},
+    )
+    stubber.add_response(
+        "list_tags_for_resource",
+        {"TagList": [{"Key": "team", "Value": "docs"}]},
+        expected_params={"ResourceName": docs["DBClusterSnapshotArn"]},
+    )
+    aurora = cluster_item("aurora-1")
+    stubber.add_response(
+        "describe_db_cluster_snapshots",
+        {"DBClusterSnapshots": [aurora]},
+        expected_params={"Marker": "p2"},
+    )
+    stubber.add_response(
+        "list_tags_for_resource",
+        {"TagList": []},
+        expected_params={"ResourceName": aurora["DBClusterSnapshotArn"]},
+    )
+    with stubber:
+        listed = list_snapshots(client, "docdb")
+        stubber.assert_no_pending_responses()
+    assert [(s.identifier, s.tags) for s in listed] == [
+        ("docs-1", {"team": "docs"}),
+        ("rds:docs-auto", None),
+        ("aurora-1", {}),
+    ]
+
+
+@pytest.fixture
+def empty_log(tmp_path: Path) -> Path:
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b"")
+    return path
+
+
+def test_cli_counts_every_page_of_both_listings(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, empty_log: Path
+) -> None:
+    client, stubber = stubbed("rds")
+    stub_rds_pages(stubber)
+    made_with: list[dict[str, Any]] = []
+
+    def make_client(service: str, **kw: Any) -> Any:
+        made_with.append({"service": service, **kw})
+        return client
+
+    monkeypatch.setattr(cli_reconcile, "make_client", make_client)
+    with stubber:
+        result = run_main(capsys, "reconcile", "--audit", str(empty_log), "--json")
+        stubber.assert_no_pending_responses()
+    assert made_with == [{"service": "rds", "region": None, "endpoint_url": None, "profile": None}]
+    assert result.code == 1
+    assert result.json() == {
+        "pending": [],
+        "vanished": [],
+        "unrecorded": ["c-1", "c-2", "c-3", "i-1", "i-2"],
+        "noncompliant": [],
+    }
+    assert result.err == "rds-guard: note: no policy covering rds: tags not judged\n"
+
+
+def test_cli_docdb_filters_the_listing_by_engine(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, empty_log: Path
+) -> None:
+    client, stubber = stubbed("docdb")
+    items = [
+        cluster_item("docs-1", engine="docdb"),
+        cluster_item("aurora-1"),
+        cluster_item("graph-1", engine="neptune"),
+    ]
+    stubber.add_response(
+        "describe_db_cluster_snapshots", {"DBClusterSnapshots": items[:2], "Marker": "m"}, {}
+    )
+    for item in items[:2]:
+        stubber.add_response(
+            "list_tags_for_resource",
+            {"TagList": []},
+            {"ResourceName": item["DBClusterSnapshotArn"]},
+        )
+    stubber.add_response(
+        "describe_db_cluster_snapshots", {"DBClusterSnapshots": items[2:]}, {"Marker": "m"}
+    )
+    stubber.add_response(
+        "list_tags_for_resource",
+        {"TagList": []},
+        {"ResourceName": items[2]["DBClusterSnapshotArn"]},
+    )
+    monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
+    with stubber:
+        result = run_main(capsys, "reconcile", "--audit", str(empty_log), "--service", "docdb")
+        stubber.assert_no_pending_responses()
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "docdb in us-east-1: 1 snapshot listed",
+        "pending: none  (calls with no outcome in the log; EXISTS: is the snapshot there now)",
+        "vanished: none  (created by a guarded call, gone, with no deleted record)",
+        "unrecorded: 1  (manual snapshots no guarded call made)",
+        "    docs-1",
+        "noncompliant: not judged (no policy covering this service)",
+        "found: 1 unrecorded",
+    ]
+
+
+# --- the real console script against the moto server ---------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@dataclass
+class Scenario:
+    """A log written by the real guard, and the service state it is held against."""
+
+    dir: Path
+    log: Path
+    policy: Path
+    pending_exists: str
+    pending_missing: str
+    server: MotoServer
+
+    def env(self, **extra: str | None) -> dict[str, str]:
+        return script_env(self.dir, **extra)
+
+    def run(self, *args: str, **env: str | None) -> Run:
+        return run_script(
+            "reconcile", "--audit", str(self.log), "--policy", str(self.policy),
+            "--endpoint-url", self.server.url, *args, env=self.env(**env),
+        )  # fmt: skip
+
+
+def guarded_session(policy: Path) -> Any:
+    session = botocore.session.Session()
+    rds_guard.install(session, policy=policy)
+    return session
+
+
+@pytest.fixture
+def scenario(moto_server: MotoServer, tmp_path: Path) -> Iterator[Scenario]:
+    """Every finding reconcile knows, made by the real guard and plain (unguarded) clients.
+
+    - orders-manual-20261101: guarded create, untouched (compliant: in no list)
+    - orders-manual-20261102: guarded create, then env=qa by a plain client (noncompliant)
+    - orders-daily-20261103: guarded create, deleted by a plain client (vanished)
+    - orders-daily-20261106: guarded create, guarded delete (in no list)
+    - orders-adhoc: plain create (unrecorded); test2: blocked, then made by hand (unrecorded)
+    - orders-manual-20261104: guarded create on a closed port (requested + unknown), then
+      made by a plain client with the tags the guard had sent (pending, exists)
+    - orders-manual-20261105: the same, never made (pending, does not exist)
+    """
+    policy = tmp_path / "rds_guard.toml"
+    policy.write_text(POLICY)
+    session = guarded_session(policy)
+    guarded = moto_server.client("rds", session=session)
+    plain = moto_server.client("rds")
+    plain.create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="password-1",
+        CopyTagsToSnapshot=True,
+        Tags=TEAM_ENV,
+    )
+
+    def create(client: Any, name: str, **kw: Any) -> str:
+        result = client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, **kw
+        )
+        return str(result["DBClusterSnapshot"]["DBClusterSnapshotArn"])
+
+    create(guarded, "orders-manual-20261101")
+    noncompliant = create(guarded, "orders-manual-20261102")
+    plain.add_tags_to_resource(ResourceName=noncompliant, Tags=[{"Key": "env", "Value": "qa"}])
+    create(guarded, "orders-daily-20261103")
+    plain.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-daily-20261103")
+    create(guarded, "orders-daily-20261106")
+    guarded.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-daily-20261106")
+    create(plain, "orders-adhoc")
+    with pytest.raises(rds_guard.PolicyViolation):
+        create(guarded, "test2")
+    create(plain, "test2")
+
+    offline = session.create_client(
+        "rds",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{closed_port()}",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5),
+    )
+    for name in ("orders-manual-20261104", "orders-manual-20261105"):
+        with pytest.raises(Exception, match="Could not connect"):
+            create(offline, name, Tags=TEAM_ENV)
+    records = list(audit.read_records(tmp_path / "audit.jsonl"))
+    sent = {r["snapshot"]: r for r in records if r["event"] == "unknown"}
+    assert set(sent) == {"orders-manual-20261104", "orders-manual-20261105"}
+    exists = sent["orders-manual-20261104"]
+    create(
+        plain,
+        "orders-manual-20261104",
+        Tags=[{"Key": k, "Value": v} for k, v in exists["tags"].items()],
+    )
+    moto_server.reset_counts()
+    yield Scenario(
+        tmp_path, tmp_path / "audit.jsonl", policy, exists["call"],
+        sent["orders-manual-20261105"]["call"], moto_server,
+    )  # fmt: skip
+
+
+READ_ONLY = {"DescribeDBClusterSnapshots", "DescribeDBSnapshots", "ListTagsForResource"}
+
+
+def test_reconcile_json_reports_all_four_lists(scenario: Scenario) -> None:
+    result = scenario.run("--json")
+    assert (result.code, result.err) == (1, "")
+    assert result.json() == {
+        "pending": [
+            {"call": scenario.pending_exists, "snapshot": "orders-manual-20261104", "exists": True},
+            {
+                "call": scenario.pending_missing,
+                "snapshot": "orders-manual-20261105",
+                "exists": False,
+            },
+        ],
+        "vanished": ["orders-daily-20261103"],
+        "unrecorded": ["orders-adhoc", "test2"],
+        "noncompliant": [
+            {
+                "snapshot": "orders-manual-20261102",
+                "violations": [
+                    {
+                        "rule": "tags.allowed",
+                        "field": "Tags.env",
+                        "value": "qa",
+                        "message": "value must be one of: prod, staging, dev",
+                    }
+                ],
+            }
+        ],
+    }
+    actions = set(scenario.server.actions())
+    assert {"DescribeDBClusterSnapshots", "DescribeDBSnapshots"} <= actions <= READ_ONLY
+
+
+def test_reconcile_human_report(scenario: Scenario) -> None:
+    result = scenario.run()
+    assert (result.code, result.err) == (1, "")
+    lines = result.out.splitlines()
+    # 5 manual snapshots (7 made, 2 deleted) and the automated one moto makes with the cluster
+    assert lines[0] == "rds in us-east-1: 6 snapshots listed"
+    assert lines[1:] == [
+        "pending: 2  (calls with no outcome in the log; EXISTS: is the snapshot there now)",
+        "    CALL                              EXISTS  SNAPSHOT",
+        f"    {scenario.pending_exists}  yes     orders-manual-20261104",
+        f"    {scenario.pending_missing}  no      orders-manual-20261105",
+        "vanished: 1  (created by a guarded call, gone, with no deleted record)",
+        "    orders-daily-20261103",
+        "unrecorded: 2  (manual snapshots no guarded call made)",
+        "    orders-adhoc",
+        "    test2",
+        "noncompliant: 1  (recorded snapshots whose tags now break the policy)",
+        "    orders-manual-20261102",
+        "      [tags.allowed] Tags.env: value must be one of: prod, staging, dev",
+        "found: 2 pending, 1 vanished, 2 unrecorded, 1 noncompliant",
+    ]
+
+
+def test_since_leaves_older_unrecorded_snapshots_out(scenario: Scenario) -> None:
+    """moto stamps snapshots "now": a --since in the future leaves them all out, one in the
+    past keeps them; the other lists do not depend on --since."""
+    later = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    earlier = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    future = scenario.run("--since", later, "--json").json()
+    assert future["unrecorded"] == []
+    assert future["vanished"] == ["orders-daily-20261103"] and len(future["pending"]) == 2
+    assert scenario.run("--since", earlier, "--json").json()["unrecorded"] == [
+        "orders-adhoc",
+        "test2",
+    ]
+
+
+def test_since_without_a_zone_is_utc(scenario: Scenario) -> None:
+    """Two hours ahead of UTC, read as local time in Tokyo (UTC+9), would be 7 hours ago."""
+    naive_later = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S")
+    result = scenario.run("--since", naive_later, "--json", TZ="Asia/Tokyo")
+    assert result.code == 1 and result.json()["unrecorded"] == []
+
+
+def test_clean_log_exits_0(moto_server: MotoServer, tmp_path: Path) -> None:
+    policy = tmp_path / "rds_guard.toml"
+    policy.write_text(POLICY)
+    guarded = moto_server.client("rds", session=guarded_session(policy))
+    guarded.create_db_instance(
+        DBInstanceIdentifier="inst",
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        MasterUsername="admin",
+        MasterUserPassword="password-1",
+        AllocatedStorage=20,
+        CopyTagsToSnapshot=True,
+        Tags=TEAM_ENV,
+    )
+    guarded.create_db_snapshot(
+        DBInstanceIdentifier="inst", DBSnapshotIdentifier="inst-daily-20261129"
+    )
+    env = script_env(tmp_path)
+    args = (
+        "reconcile",
+        "--audit",
+        str(tmp_path / "audit.jsonl"),
+        "--endpoint-url",
+        moto_server.url,
+    )
+    result = run_script(*args, env=env, cwd=tmp_path)  # the policy found as ./rds_guard.toml
+    assert (result.code, result.err) == (0, "")
+    assert result.out.splitlines()[-2:] == [
+        "noncompliant: none  (recorded snapshots whose tags now break the policy)",
+        "ok: the log and rds agree",
+    ]
+    assert run_script(*args, "--json", env=env, cwd=tmp_path).json() == {
+        "pending": [], "vanished": [], "unrecorded": [], "noncompliant": [],
+    }  # fmt: skip
+
+
+def test_neptune_and_rds_share_the_listing(moto_server: MotoServer, tmp_path: Path) -> None:
+    """moto lists neptune clusters' snapshots through the rds API too: filtered by engine."""
+    policy = tmp_path / "rds_guard.toml"
+    policy.write_text(POLICY)
+    session = guarded_session(policy)
+    neptune = moto_server.client("neptune", session=session)
+    plain = moto_server.client("rds")
+    for name, engine in (("graph", "neptune"), ("orders", "aurora-postgresql")):
+        plain.create_db_cluster(
+            DBClusterIdentifier=name, Engine=engine, MasterUsername="admin",
+            MasterUserPassword="password-1", Tags=TEAM_ENV,
+        )  # fmt: skip
+    neptune.create_db_cluster_snapshot(
+        DBClusterIdentifier="graph",
+        DBClusterSnapshotIdentifier="graph-daily-20261129",
+        Tags=TEAM_ENV,
+    )
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="graph", DBClusterSnapshotIdentifier="graph-by-hand"
+    )
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-by-hand"
+    )
+    log = str(tmp_path / "audit.jsonl")
+    env = script_env(tmp_path)
+    common = ("--audit", log, "--policy", str(policy), "--endpoint-url", moto_server.url, "--json")
+    as_neptune = run_script("reconcile", *common, "--service", "neptune", env=env)
+    assert as_neptune.code == 1
+    assert as_neptune.json() == {
+        "pending": [], "vanished": [], "unrecorded": ["graph-by-hand"], "noncompliant": [],
+    }  # fmt: skip
+    as_rds = run_script("reconcile", *common, env=env)
+    assert as_rds.json()["unrecorded"] == ["orders-by-hand"]
+    assert {r.service for r in moto_server.requests()} == {"rds", "neptune"}
+
+
+def test_other_regions_records_are_not_vanished(moto_server: MotoServer, tmp_path: Path) -> None:
+    policy = tmp_path / "rds_guard.toml"
+    policy.write_text(POLICY)
+    west = moto_server.client("rds", region="us-west-2", session=guarded_session(policy))
+    west.create_db_cluster(
+        DBClusterIdentifier="orders", Engine="aurora-postgresql", MasterUsername="admin",
+        MasterUserPassword="password-1", CopyTagsToSnapshot=True, Tags=TEAM_ENV,
+    )  # fmt: skip
+    west.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-daily-20261129"
+    )
+    env = script_env(tmp_path)
+    args = ("reconcile", "--audit", str(tmp_path / "audit.jsonl"), "--policy", str(policy),
+            "--endpoint-url", moto_server.url, "--json")  # fmt: skip
+    east = run_script(*args, env=env)
+    assert (east.code, east.json()["vanished"]) == (0, [])
+    assert run_script(*args, "--region", "us-west-2", env=env).code == 0
+    west.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-daily-20261129")
+    assert run_script(*args, env=env).code == 0
+    gone = run_script(*args, "--region", "us-west-2", env=env)
+    assert (gone.code, gone.json()["vanished"]) == (0, [])  # deleted by the guarded client
+
+
+# --- errors: one line, exit 2 ---------------------------------------------------------------
+
+
+def test_errors_are_one_line(moto_server: MotoServer, tmp_path: Path, empty_log: Path) -> None:
+    url = moto_server.url
+    base = ("reconcile", "--audit", str(empty_log), "--endpoint-url", url)
+    env = script_env(tmp_path)
+    cases: list[tuple[tuple[str, ...], dict[str, str], tuple[str, ...]]] = [
+        (base, script_env(tmp_path, AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None),
+         ("no AWS credentials found", "--profile")),
+        (("reconcile", "--audit", str(empty_log), "--endpoint-url", f"http://127.0.0.1:{closed_port()}"),
+         env, ("cannot reach the service", "Could not connect to the endpoint URL")),
+        ((*base, "--since", "last tuesday"), env, ("--since", "ISO 8601", "last tuesday")),
+        (("reconcile", "--audit", str(tmp_path / "nope.jsonl")), env,
+         ("nope.jsonl: no such file",)),
+        ((*base, "--profile", "ghost"), env, ("ghost", "could not be found")),
+        (base, script_env(tmp_path, AWS_DEFAULT_REGION=None), ("no AWS region", "--region")),
+        (("reconcile", "--audit", str(empty_log), "--endpoint-url", "not a url"), env,
+         ("Invalid endpoint",)),
+        ((*base, "--service", "s3"), env, ("--service",)),
+        (("reconcile",), env, ("--audit",)),
+        ((*base, "--policy", str(tmp_path / "missing.toml")), env, ("missing.toml",)),
+    ]  # fmt: skip
+    for args, case_env, fragments in cases:
+        assert_one_error_line(run_script(*args, env=case_env), *fragments)
+
+
+def test_a_damaged_log_is_one_line(moto_server: MotoServer, tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    log.write_text("this is not a record\n")
+    result = run_script(
+        "reconcile",
+        "--audit",
+        str(log),
+        "--endpoint-url",
+        moto_server.url,
+        env=script_env(tmp_path),
+    )
+    assert_one_error_line(result, f"{log}:1", "not an audit record")
+
+
+def test_a_refused_listing_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, empty_log: Path
+) -> None:
+    client, stubber = stubbed("rds")
+    stubber.add_client_error(
+        "describe_db_cluster_snapshots",
+        service_error_code="AccessDenied",
+        service_message="not authorized to perform rds:DescribeDBClusterSnapshots",
+        http_status_code=403,
+    )
+    monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
+    with stubber:
+        result = run_main(capsys, "reconcile", "--audit", str(empty_log))
+    assert_one_error_line(
+        result, "AccessDenied", "DescribeDBClusterSnapshots", "not authorized to perform"
+    )
