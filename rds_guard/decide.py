@@ -6,7 +6,9 @@ only when the decision needs them; offline callers hand in the tags they already
 
 from __future__ import annotations
 
+import functools
 import os
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +17,7 @@ from typing import Any, Final
 from . import operations, rules
 from .errors import Violation
 from .operations import Kind, Operation
-from .policy import Policy
+from .policy import Policy, TagPolicy
 from .templates import Template, TemplateValues, UnrenderableTemplate
 
 
@@ -264,8 +266,10 @@ def _judge_snapshot(
     assert row.tags is not None
     raw_tags = params.get(row.tags)
     pairs, malformed = _read_tag_list(raw_tags, row.tags)
-    violations += malformed + rules.check_duplicates([key for key, _ in pairs])
     caller = dict(pairs)
+    violations += malformed
+    if len(caller) != len(pairs):  # a key given twice
+        violations += rules.check_duplicates([key for key, _ in pairs])
     caller_sent = bool(pairs) or bool(malformed)
     tag_policy = policy.tags
 
@@ -290,12 +294,117 @@ def _judge_snapshot(
     defaults, unset = _render_tags(tag_policy.defaults, values, "tags.defaults")
     forced, unset_forced = _render_tags(tag_policy.forced, values, "tags.forced")
     violations += unset + unset_forced
+    verdict = _tag_verdict(
+        policy.tags, caller, inherited, defaults, forced, known, caller_sent, bool(malformed)
+    )
+    violations += verdict.violations
+    final = dict(verdict.final)
+    if verdict.rewrite:
+        params[row.tags] = [{"Key": k, "Value": v} for k, v in final.items()]
+    return Decision(
+        params,
+        tuple(violations),
+        verdict.injected if known else (),
+        verdict.kept,
+        operation=row.name,
+        service=facts.service,
+        snapshot=identifier.lower() if identifier else None,
+        source=source,
+        tags=final,
+        outcome=row.outcome,
+    )
+
+
+@dataclass(frozen=True)
+class _TagVerdict:
+    """Steps 4-5 once the tag layers are known: the final set and what is wrong with it."""
+
+    final: Mapping[str, str]
+    violations: tuple[Violation, ...]
+    injected: tuple[str, ...]
+    kept: tuple[str, ...]
+    rewrite: bool
+
+
+_VERDICT_CACHE_SIZE = 256
+_verdict_caches: dict[int, tuple[weakref.ref[TagPolicy], dict[object, _TagVerdict]]] = {}
+
+
+def _tag_verdict(
+    tag_policy: TagPolicy,
+    caller: dict[str, str],
+    inherited: dict[str, str],
+    defaults: dict[str, str],
+    forced: dict[str, str],
+    known: bool,
+    caller_sent: bool,
+    malformed: bool,
+) -> _TagVerdict:
+    """`_judge_tags`, remembered per tag policy: calls repeat the same tag sets.
+
+    A pure function of its arguments, so a remembered verdict is the one it would compute.
+    """
+    try:
+        key: object = (
+            tuple(caller.items()),
+            tuple(inherited.items()),
+            tuple(defaults.items()),
+            tuple(forced.items()),
+            known,
+            caller_sent,
+            malformed,
+        )
+        hash(key)
+    except TypeError:  # evaluate() handed unhashable source tag values
+        return _judge_tags(
+            tag_policy, caller, inherited, defaults, forced, known, caller_sent, malformed
+        )
+    policy_id = id(tag_policy)
+    entry = _verdict_caches.get(policy_id)
+    if entry is None or entry[0]() is not tag_policy:
+        entry = (weakref.ref(tag_policy, functools.partial(_forget, policy_id)), {})
+        _verdict_caches[policy_id] = entry
+    cache = entry[1]
+    verdict = cache.get(key)
+    if verdict is None:
+        verdict = _judge_tags(
+            tag_policy, caller, inherited, defaults, forced, known, caller_sent, malformed
+        )
+        if len(cache) >= _VERDICT_CACHE_SIZE:
+            cache.clear()
+        cache[key] = verdict
+    return verdict
+
+
+def _forget(policy_id: int, ref: weakref.ref[TagPolicy]) -> None:
+    """Drop the verdicts of a tag policy that is gone (its id may be reused)."""
+    entry = _verdict_caches.get(policy_id)
+    if entry is not None and entry[0] is ref:
+        del _verdict_caches[policy_id]
+
+
+def _judge_tags(
+    tag_policy: TagPolicy,
+    caller: dict[str, str],
+    inherited: dict[str, str],
+    defaults: dict[str, str],
+    forced: dict[str, str],
+    known: bool,
+    caller_sent: bool,
+    malformed: bool,
+) -> _TagVerdict:
+    """The final tag set (forced > caller > inherited > defaults) and its violations."""
+    violations: list[Violation] = []
     if known:
         final = _merge(caller, inherited, defaults, forced)
         violations += rules.check_required(final, tag_policy.required)
     else:
         final = _merge(caller, {}, {}, forced)
-    violations += _judge_tag_values(policy, final)
+    violations += (
+        rules.check_tags_aws(final)
+        + rules.check_allowed(final, tag_policy.allowed)
+        + rules.check_patterns(final, tag_policy.patterns)
+    )
 
     below_forced = {**inherited, **caller}
     injected = tuple(
@@ -306,20 +415,8 @@ def _judge_snapshot(
     )
     kept = tuple(key for key in inherited if key not in caller and key not in forced)
     what_aws_would_set = caller if caller_sent else inherited
-    if known and not malformed and final != what_aws_would_set:
-        params[row.tags] = [{"Key": k, "Value": v} for k, v in final.items()]
-    return Decision(
-        params,
-        tuple(violations),
-        injected if known else (),
-        kept,
-        operation=row.name,
-        service=facts.service,
-        snapshot=identifier.lower() if identifier else None,
-        source=source,
-        tags=final,
-        outcome=row.outcome,
-    )
+    rewrite = known and not malformed and final != what_aws_would_set
+    return _TagVerdict(final, tuple(violations), injected, kept, rewrite)
 
 
 def _merge(
