@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from botocore import xform_name
 from botocore.client import BaseClient
-from botocore.exceptions import BotoCoreError, ClientError
 from botocore.session import Session as BotocoreSession
 
 from . import operations
@@ -266,7 +265,10 @@ class _ClientBinding:
             return UNREADABLE
         try:
             return _read_tags(client, row.lookup, reference)
-        except (ClientError, BotoCoreError, LookupError, TypeError) as exc:
+        except Exception as exc:
+            # Whatever stops the read, the tags are unknown: AccessDenied, a missing source,
+            # a reference the wire cannot carry (a lone surrogate) or an answer that botocore
+            # cannot parse all fail closed as tags.inherit.
             logger.debug("could not read the tags of %s: %s", reference, exc)
             return UNREADABLE
 

@@ -1,0 +1,621 @@
+"""Hostile calls through a real guarded client (in-process moto, and moto over HTTP counting
+requests at the server): parameters of the wrong type, missing keys, megabyte-long values,
+NUL bytes, lone surrogates, bidi controls, zero-width joiners, combining marks and other
+Unicode oddities in identifiers and tags, and the same values through `evaluate()` directly.
+
+What must hold: in enforce mode each call ends in `rds_guard.PolicyViolation` or botocore's
+`ParamValidationError` (the former is a subclass of the latter), quickly, and the guarded
+operation is never sent; in warn mode the guard itself never raises (whatever fails, fails in
+botocore or the service, as it would without the guard); and the audit log keeps one valid,
+chained line per record. Timeouts only detect hangs; they are no performance assertions.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore import xform_name
+from botocore.exceptions import ParamValidationError
+from servers import MotoServer
+
+import rds_guard
+from rds_guard import audit
+
+HANG_TIMEOUT = 60.0
+"""Seconds after which a call is taken to hang: a hang detector, never a speed requirement."""
+
+RULE_IDS = frozenset(
+    {
+        "identifier.missing",
+        "identifier.aws",
+        "identifier.pattern",
+        "tags.aws",
+        "tags.duplicate",
+        "tags.required",
+        "tags.allowed",
+        "tags.pattern",
+        "tags.forced",
+        "tags.protected",
+        "tags.inherit",
+        "template.env",
+        "sharing.public",
+        "sharing.account",
+    }
+)
+
+POLICY = """
+version = 1
+mode = "{mode}"
+
+[naming]
+pattern = "^{{source}}-manual-[0-9]{{8}}$"
+
+[tags]
+required = ["team"]
+
+[tags.defaults]
+managed-by = "rds-guard"
+
+[tags.allowed]
+env = ["prod", "dev"]
+
+[sharing]
+accounts = ["111122223333"]
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+
+ACCOUNT = "123456789012"
+BASE = "orders-manual-20261128"
+SNAPSHOT_ARN = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster-snapshot:{BASE}"
+GOOD = "orders-manual-20261129"
+COPY = f"{BASE}-manual-20261130"
+TEAM = [{"Key": "team", "Value": "core"}]
+MEGABYTE = "x" * (1 << 20)
+
+ODDITIES = {
+    "nul": "\x00",
+    "lone-surrogate": "\ud800",
+    "surrogate-escaped-byte": "\udcff",
+    "right-to-left-mark": "\u200f",
+    "right-to-left-override": "\u202e",
+    "zero-width-joiner": "\u200d",
+    "zero-width-space": "\u200b",
+    "combining-acute": "e\u0301",
+    "byte-order-mark": "\ufeff",
+    "emoji": "\U0001f600",
+    "newline": "\n",
+    "tab": "\t",
+    "next-line-c1": "\x85",
+    "private-use": "\ue000",
+    "noncharacter": "\uffff",
+    "cyrillic-o": "\u043e",
+    "fullwidth-digit": "\uff11",
+}
+"""Each is refused by AWS in an identifier; each but the Cyrillic letter and the fullwidth digit
+(letters and numbers: allowed) is also refused in a tag key or value."""
+
+TAG_ALLOWED = frozenset({"cyrillic-o", "fullwidth-digit"})
+
+
+def case(overrides: Mapping[str, Any], name: str) -> Any:
+    return pytest.param(dict(overrides), id=name)
+
+
+CREATE_CASES = [
+    case({"Tags": {"Key": "team", "Value": "core"}}, "tags-a-dict"),
+    case({"Tags": "team=core"}, "tags-a-string"),
+    case({"Tags": 7}, "tags-an-int"),
+    case({"Tags": b"team"}, "tags-bytes"),
+    case({"Tags": [*TEAM, None]}, "none-inside-tags"),
+    case({"Tags": [*TEAM, "env=prod"]}, "string-inside-tags"),
+    case({"Tags": [*TEAM, ["env", "prod"]]}, "list-inside-tags"),
+    case({"Tags": [*TEAM, {"Value": "prod"}]}, "tag-without-key"),
+    case({"Tags": [{"Key": 1, "Value": "core"}]}, "int-key"),
+    case({"Tags": [{"Key": None, "Value": "core"}]}, "none-key"),
+    case({"Tags": [{"Key": b"team", "Value": "core"}]}, "bytes-key"),
+    case({"Tags": [{"Key": {"k": "team"}, "Value": "core"}]}, "dict-key"),
+    case({"Tags": [*TEAM, {"Key": "env", "Value": 1}]}, "int-value"),
+    case({"Tags": [*TEAM, {"Key": "env", "Value": b"prod"}]}, "bytes-value"),
+    case({"Tags": [*TEAM, {"Key": "env", "Value": {"v": "prod"}}]}, "dict-value"),
+    case({"Tags": [*TEAM, {"Key": "env", "Value": ["prod"]}]}, "list-value"),
+    case({"Tags": [*TEAM, {"Key": "env", "Value": 1.5}]}, "float-value"),
+    case({"Tags": [*TEAM, {"Key": "note", "Value": MEGABYTE}]}, "megabyte-value"),
+    case({"Tags": [*TEAM, {"Key": MEGABYTE, "Value": "x"}]}, "megabyte-key"),
+    case({"Tags": TEAM * 2000}, "one-tag-two-thousand-times"),
+    case({"Tags": [{"Key": f"k{i}", "Value": "v"} for i in range(60)] + TEAM}, "sixty-one-tags"),
+    case({"DBClusterSnapshotIdentifier": None}, "identifier-none"),
+    case({"DBClusterSnapshotIdentifier": 20261129}, "identifier-int"),
+    case({"DBClusterSnapshotIdentifier": GOOD.encode()}, "identifier-bytes"),
+    case({"DBClusterSnapshotIdentifier": [GOOD]}, "identifier-list"),
+    case({"DBClusterSnapshotIdentifier": ""}, "identifier-empty"),
+    case({"DBClusterSnapshotIdentifier": "orders-manual-" + "1" * (1 << 20)}, "identifier-mb"),
+    case({"DBClusterIdentifier": None}, "source-none"),
+    case({"DBClusterIdentifier": 42}, "source-int"),
+    case({"DBClusterIdentifier": "orders" + MEGABYTE}, "source-megabyte"),
+]
+for _name, _char in ODDITIES.items():
+    CREATE_CASES.append(
+        case({"DBClusterSnapshotIdentifier": GOOD[:-1] + _char}, f"identifier-{_name}")
+    )
+    CREATE_CASES.append(case({"DBClusterIdentifier": "orders" + _char}, f"source-{_name}"))
+    if _name not in TAG_ALLOWED:
+        CREATE_CASES.append(
+            case({"Tags": [*TEAM, {"Key": "env", "Value": "prod" + _char}]}, f"value-{_name}")
+        )
+        CREATE_CASES.append(
+            case({"Tags": [{"Key": "team" + _char, "Value": "core"}]}, f"key-{_name}")
+        )
+
+
+# --- running a call under a hang detector ---------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """How a call ended: its result, or the exception it raised."""
+
+    result: Any = None
+    error: BaseException | None = None
+
+
+def attempt(call: Callable[[], Any]) -> Outcome:
+    """Run ``call`` in a daemon thread; fail if it has not returned after `HANG_TIMEOUT`."""
+    outcome = Outcome()
+
+    def target() -> None:
+        try:
+            outcome.result = call()
+        except BaseException as exc:
+            outcome.error = exc
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(HANG_TIMEOUT)
+    assert not worker.is_alive(), f"still running after {HANG_TIMEOUT}s: it hangs"
+    return outcome
+
+
+RDS_GUARD_DIR = str(Path(rds_guard.__file__).parent)
+
+
+def frames_in_rds_guard(error: BaseException) -> list[str]:
+    """The frames of ``error``'s traceback that run rds_guard's own code."""
+    return [
+        f"{frame.filename}:{frame.lineno}"
+        for frame in traceback.extract_tb(error.__traceback__)
+        if frame.filename.startswith(RDS_GUARD_DIR)
+    ]
+
+
+def assert_refused(error: BaseException | None) -> None:
+    """A PolicyViolation with real violations, or botocore's own ParamValidationError."""
+    assert isinstance(error, ParamValidationError), (
+        f"expected PolicyViolation or ParamValidationError, got {error!r}"
+    )
+    if isinstance(error, rds_guard.PolicyViolation):
+        assert error.violations
+        assert {v.rule for v in error.violations} <= RULE_IDS
+        for violation in error.violations:
+            assert violation.value is None or isinstance(violation.value, str)
+            assert violation.field and violation.message
+    else:
+        assert not frames_in_rds_guard(error)
+
+
+def call(client: Any, operation: str, params: Mapping[str, Any]) -> Outcome:
+    method = getattr(client, xform_name(operation))
+    return attempt(lambda: method(**params))
+
+
+def whole_log(path: Path) -> list[dict[str, Any]]:
+    """The records of a log that must be whole: one chained JSON line per record, ASCII."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    lines = data.split(b"\n")[:-1]
+    records = [json.loads(line) for line in lines]
+    assert all(isinstance(record, dict) for record in records)
+    assert [record["seq"] for record in records] == list(range(1, len(records) + 1))
+    # ensure_ascii: no raw U+2028, U+0085 or the like that a text reader would split on
+    assert len(data.decode("ascii").splitlines()) == len(records)
+    result = audit.verify([path])
+    assert result.ok and result.records == len(records), result.summary()
+    return records
+
+
+# --- an in-process guarded client -----------------------------------------------------------
+
+
+class SentCounter:
+    """``before-send`` handler: the operations that reached the wire (moto answers there too)."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        self.operations.append(event_name.rsplit(".", 1)[-1])
+
+    def count(self, operation: str) -> int:
+        return self.operations.count(operation)
+
+
+@dataclass
+class Guarded:
+    """A guarded rds client under in-process moto, with a cluster and a snapshot to work on."""
+
+    session: Any
+    client: Any
+    sent: SentCounter
+    policy: Path
+    mode: str
+    log: Path = Path()
+
+
+@pytest.fixture(scope="class", params=["enforce", "warn"])
+def guarded_client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Guarded]:
+    """One guarded client per mode for a whole class of tests (in-process moto)."""
+    from moto import mock_aws
+
+    folder = tmp_path_factory.mktemp(f"hostile-{request.param}")
+    policy = folder / "rds_guard.toml"
+    policy.write_text(POLICY.format(mode=request.param))
+    with mock_aws():
+        session = boto3.Session(
+            region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+        guard = rds_guard.install(session, policy=policy)
+        client = session.client("rds")
+        client.create_db_cluster(
+            DBClusterIdentifier="orders",
+            Engine="aurora-postgresql",
+            MasterUsername="admin",
+            MasterUserPassword="password-1",
+            CopyTagsToSnapshot=True,
+            Tags=TEAM,
+        )
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=BASE, Tags=TEAM
+        )
+        sent = SentCounter()
+        client.meta.events.register("before-send.rds", sent)
+        yield Guarded(session, client, sent, policy, request.param)
+        guard.uninstall()
+
+
+@pytest.fixture
+def guarded(guarded_client: Guarded, tmp_path: Path) -> Guarded:
+    """The class's guarded client, with a guard writing to a fresh audit log for this test."""
+    log = tmp_path / "audit.jsonl"
+    rds_guard.install(guarded_client.session, policy=guarded_client.policy, audit_path=log)
+    guarded_client.log = log
+    return guarded_client
+
+
+def judge(guarded: Guarded, operation: str, params: Mapping[str, Any]) -> Outcome:
+    """Make the call and check what must hold in the guard's mode; returns how it ended."""
+    sent_before = guarded.sent.count(operation)
+    kept = copy.deepcopy(dict(params))
+    outcome = call(guarded.client, operation, params)
+    sent = guarded.sent.count(operation) - sent_before
+    assert dict(params) == kept, "the caller's parameters were changed"
+    records = whole_log(guarded.log)
+    if guarded.mode == "enforce":
+        assert_refused(outcome.error)
+        assert sent == 0
+        if isinstance(outcome.error, rds_guard.PolicyViolation):
+            assert [r["event"] for r in records] == ["blocked"]
+            assert [v["rule"] for v in records[0]["violations"]] == [
+                v.rule for v in outcome.error.violations
+            ]
+        else:
+            assert records == []
+    else:
+        if outcome.error is not None:
+            assert not frames_in_rds_guard(outcome.error), "".join(
+                traceback.format_exception(outcome.error)
+            )
+        if sent:
+            requested = [r for r in records if r["event"] == "requested"]
+            assert len(requested) == 1
+            assert requested[0]["violations"], "a hostile call went out without a warning"
+    return outcome
+
+
+# --- CreateDBClusterSnapshot: every hostile value -------------------------------------------
+
+
+class TestThroughAGuardedClient:
+    """Hostile values in every guarded kind of call, through one guarded client per mode."""
+
+    @pytest.mark.parametrize("overrides", CREATE_CASES)
+    def test_create_snapshot(self, guarded: Guarded, overrides: dict[str, Any]) -> None:
+        """Hostile identifiers, sources and tags on CreateDBClusterSnapshot."""
+        params = {
+            "DBClusterIdentifier": "orders",
+            "DBClusterSnapshotIdentifier": GOOD,
+            "Tags": TEAM,
+        }
+        params.update(overrides)
+        judge(guarded, "CreateDBClusterSnapshot", params)
+
+    @pytest.mark.parametrize(
+        "tags",
+        [
+            pytest.param({"Key": "env", "Value": "prod"}, id="a-dict"),
+            pytest.param("env=prod", id="a-string"),
+            pytest.param([None], id="none-inside"),
+            pytest.param([{"Value": "prod"}], id="no-key"),
+            pytest.param([{"Key": 7, "Value": "prod"}], id="int-key"),
+            pytest.param([{"Key": "env", "Value": b"prod"}], id="bytes-value"),
+            pytest.param([{"Key": "note", "Value": MEGABYTE}], id="megabyte-value"),
+            pytest.param([{"Key": "env", "Value": "staging"}], id="not-allowed"),
+            pytest.param([{"Key": "aws:team", "Value": "x"}], id="aws-prefix"),
+            pytest.param([{"Key": "\u200baws:team", "Value": "x"}], id="zero-width-aws-prefix"),
+            *(
+                pytest.param([{"Key": "note", "Value": "x" + char}], id=f"value-{name}")
+                for name, char in ODDITIES.items()
+                if name not in TAG_ALLOWED
+            ),
+        ],
+    )
+    def test_add_tags_to_a_snapshot(self, guarded: Guarded, tags: Any) -> None:
+        """Hostile Tags on AddTagsToResource for a snapshot ARN."""
+        judge(guarded, "AddTagsToResource", {"ResourceName": SNAPSHOT_ARN, "Tags": tags})
+
+    @pytest.mark.parametrize(
+        "keys",
+        [
+            pytest.param("team", id="a-string"),
+            pytest.param(None, id="none"),
+            pytest.param([None, "team"], id="none-inside"),
+            pytest.param([7], id="an-int"),
+            pytest.param([b"team"], id="bytes"),
+            pytest.param(["team", "team"], id="protected-twice"),
+            pytest.param(["note", "team", MEGABYTE], id="protected-among-a-megabyte"),
+        ],
+    )
+    def test_remove_tags_from_a_snapshot(self, guarded: Guarded, keys: Any) -> None:
+        """Hostile TagKeys on RemoveTagsFromResource for a snapshot ARN."""
+        judge(guarded, "RemoveTagsFromResource", {"ResourceName": SNAPSHOT_ARN, "TagKeys": keys})
+
+    @pytest.mark.parametrize(
+        "values",
+        [
+            pytest.param("all", id="a-string"),
+            pytest.param(["all", None], id="all-and-none"),
+            pytest.param([7], id="an-int"),
+            pytest.param(["111122223333\u200b"], id="zero-width-space-after-the-account"),
+            pytest.param(["\uff11" * 12], id="fullwidth-digits"),
+            pytest.param(["\u0661" * 12], id="arabic-indic-digits"),
+            pytest.param([MEGABYTE], id="a-megabyte"),
+            pytest.param(["All"], id="all-capitalised"),
+        ],
+    )
+    def test_share_a_snapshot(self, guarded: Guarded, values: Any) -> None:
+        """Hostile ValuesToAdd on ModifyDBClusterSnapshotAttribute (restore)."""
+        params = {
+            "DBClusterSnapshotIdentifier": BASE,
+            "AttributeName": "restore",
+            "ValuesToAdd": values,
+        }
+        judge(guarded, "ModifyDBClusterSnapshotAttribute", params)
+
+    @pytest.mark.parametrize(
+        "final",
+        [
+            pytest.param(20261129, id="an-int"),
+            pytest.param(["gone-manual-20261129"], id="a-list"),
+            pytest.param("", id="empty"),
+            pytest.param("gone-manual-" + "1" * (1 << 20), id="a-megabyte"),
+            *(
+                pytest.param("gone-manual-2026112" + char, id=name)
+                for name, char in ODDITIES.items()
+            ),
+        ],
+    )
+    def test_final_snapshot_of_a_deleted_cluster(self, guarded: Guarded, final: Any) -> None:
+        """Hostile FinalDBSnapshotIdentifier on DeleteDBCluster (of a cluster that is not there,
+        so that what warn mode sends deletes nothing the other tests use)."""
+        params = {"DBClusterIdentifier": "gone", "FinalDBSnapshotIdentifier": final}
+        judge(guarded, "DeleteDBCluster", params)
+
+    @pytest.mark.parametrize(
+        "overrides",
+        [
+            pytest.param({"CopyTags": "yes", "Tags": "team=core"}, id="copy-tags-a-string"),
+            pytest.param({"TargetDBClusterSnapshotIdentifier": 7}, id="target-an-int"),
+            pytest.param({"SourceDBClusterSnapshotIdentifier": None}, id="source-none"),
+            pytest.param(
+                {"SourceDBClusterSnapshotIdentifier": SNAPSHOT_ARN + "\ud800"},
+                id="source-arn-surrogate",
+            ),
+            pytest.param(
+                {"TargetDBClusterSnapshotIdentifier": COPY.replace("-", "\u200d-", 1)},
+                id="target-zero-width-joiner",
+            ),
+            pytest.param({"Tags": [{"Key": "team", "Value": "core\x00"}]}, id="value-nul"),
+        ],
+    )
+    def test_copy_snapshot(self, guarded: Guarded, overrides: dict[str, Any]) -> None:
+        """Hostile parameters on CopyDBClusterSnapshot."""
+        params = {
+            "SourceDBClusterSnapshotIdentifier": BASE,
+            "TargetDBClusterSnapshotIdentifier": COPY,
+            "Tags": TEAM,
+        }
+        params.update(overrides)
+        judge(guarded, "CopyDBClusterSnapshot", params)
+
+    @pytest.mark.parametrize(
+        ("operation", "params"),
+        [
+            pytest.param(
+                "CreateDBClusterSnapshot",
+                {
+                    "DBClusterIdentifier": "orders",
+                    "DBClusterSnapshotIdentifier": GOOD,
+                    "Tags": TEAM,
+                },
+                id="create",
+            ),
+            pytest.param(
+                "CopyDBClusterSnapshot",
+                {
+                    "SourceDBClusterSnapshotIdentifier": BASE,
+                    "TargetDBClusterSnapshotIdentifier": COPY,
+                    "Tags": TEAM,
+                },
+                id="copy",
+            ),
+            pytest.param(
+                "AddTagsToResource",
+                {"ResourceName": SNAPSHOT_ARN, "Tags": [{"Key": "env", "Value": "prod"}]},
+                id="tag",
+            ),
+            pytest.param(
+                "RemoveTagsFromResource",
+                {"ResourceName": SNAPSHOT_ARN, "TagKeys": ["note"]},
+                id="untag",
+            ),
+            pytest.param(
+                "ModifyDBClusterSnapshotAttribute",
+                {
+                    "DBClusterSnapshotIdentifier": BASE,
+                    "AttributeName": "restore",
+                    "ValuesToAdd": ["111122223333"],
+                },
+                id="share",
+            ),
+        ],
+    )
+    def test_the_same_calls_without_a_hostile_value_go_through(
+        self, guarded: Guarded, operation: str, params: dict[str, Any]
+    ) -> None:
+        """Control: the calls above, minus the hostile value, break no rule and are sent, so
+        each refusal above is the hostile value's doing."""
+        sent_before = guarded.sent.count(operation)
+        outcome = call(guarded.client, operation, params)
+        assert outcome.error is None or "AlreadyExists" in str(outcome.error)
+        assert guarded.sent.count(operation) == sent_before + 1
+        requested = [r for r in whole_log(guarded.log) if r["event"] == "requested"]
+        assert len(requested) == 1 and requested[0]["violations"] == []
+
+
+# --- counted at a moto server over HTTP -----------------------------------------------------
+
+
+def server_client(server: MotoServer, tmp_path: Path, policy_text: str) -> Any:
+    """A guarded rds client of the moto server, with cluster "orders" (copying its tags)."""
+    policy = tmp_path / "rds_guard.toml"
+    policy.write_text(policy_text)
+    session = boto3.Session(region_name="us-east-1")
+    server.attach(session)
+    rds_guard.install(session, policy=policy, audit_path=tmp_path / "audit.jsonl")
+    client = server.client("rds", session=session)
+    client.create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="password-1",
+        CopyTagsToSnapshot=True,
+        Tags=TEAM,
+    )
+    server.reset_counts()
+    return client
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"Tags": {"Key": "team", "Value": "core"}}, id="tags-a-dict"),
+        pytest.param({"Tags": [*TEAM, {"Key": "note", "Value": MEGABYTE}]}, id="megabyte-value"),
+        pytest.param({"DBClusterSnapshotIdentifier": GOOD[:-1] + "\ud800"}, id="surrogate-id"),
+        pytest.param({"Tags": [{"Key": "team\x00", "Value": "core"}]}, id="nul-in-key"),
+        pytest.param({"DBClusterSnapshotIdentifier": None}, id="no-identifier"),
+        pytest.param({"Tags": [*TEAM, {"Key": "env", "Value": "prod\u202e"}]}, id="bidi-override"),
+    ],
+)
+def test_nothing_is_sent_for_a_hostile_call_in_enforce_mode(
+    moto_server: MotoServer, tmp_path: Path, overrides: dict[str, Any]
+) -> None:
+    """Representative hostile calls over real HTTP: refused, and the server never sees them."""
+    client = server_client(moto_server, tmp_path, POLICY.format(mode="enforce"))
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    params.update(overrides)
+    outcome = attempt(lambda: client.create_db_cluster_snapshot(**params))
+    assert isinstance(outcome.error, rds_guard.PolicyViolation)
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    records = whole_log(tmp_path / "audit.jsonl")
+    assert [r["event"] for r in records] == ["blocked"]
+
+
+READS_THE_SOURCE = """
+version = 1
+mode = "{mode}"
+[tags.defaults]
+managed-by = "rds-guard"
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        pytest.param("orders\ud800", "cannot be encoded", id="lone-surrogate"),
+        pytest.param("orders\x00", "moto's answer cannot be parsed", id="nul"),
+    ],
+)
+def test_a_source_whose_tags_cannot_be_read_fails_closed(
+    moto_server: MotoServer, tmp_path: Path, source: str, why: str
+) -> None:
+    """The guard reads the source's tags to keep them; a source name the read chokes on (the
+    request cannot be encoded, or the answer cannot be parsed) is tags.inherit, not a
+    UnicodeEncodeError or a parser error out of the guard."""
+    client = server_client(moto_server, tmp_path, READS_THE_SOURCE.format(mode="enforce"))
+    outcome = attempt(
+        lambda: client.create_db_cluster_snapshot(
+            DBClusterIdentifier=source, DBClusterSnapshotIdentifier=GOOD
+        )
+    )
+    assert isinstance(outcome.error, rds_guard.PolicyViolation), (why, outcome.error)
+    assert [v.rule for v in outcome.error.violations] == ["tags.inherit"]
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert [r["event"] for r in whole_log(tmp_path / "audit.jsonl")] == ["blocked"]
+
+
+def test_a_source_whose_tags_cannot_be_read_in_warn_mode_is_sent_as_made(
+    moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Warn mode: the guard warns (tags.inherit) and hands the call on unchanged; it is
+    botocore, not the guard, that then fails to encode the lone surrogate."""
+    client = server_client(moto_server, tmp_path, READS_THE_SOURCE.format(mode="warn"))
+    with caplog.at_level("WARNING", logger="rds_guard"):
+        outcome = attempt(
+            lambda: client.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders\ud800", DBClusterSnapshotIdentifier=GOOD
+            )
+        )
+    assert isinstance(outcome.error, UnicodeEncodeError)
+    assert not frames_in_rds_guard(outcome.error)
+    assert "[tags.inherit]" in caplog.text
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    records = whole_log(tmp_path / "audit.jsonl")
+    assert [r["event"] for r in records] == ["requested", "unknown"]
+    assert records[1]["error"]["code"] == "UnicodeEncodeError"
