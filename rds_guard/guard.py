@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from botocore.client import BaseClient
 from botocore.session import Session as BotocoreSession
 
 from . import operations
-from .audit import AuditLog
+from .audit import AuditLog, new_call_id
 from .decide import UNREADABLE, CallFacts, Decision, SourceTags, decide
 from .errors import PolicyError, PolicyViolation
 from .operations import Operation, SourceLookup
@@ -106,11 +105,16 @@ class Guard:
         )
         if not decision.recorded:
             return
-        record = CallRecord(
-            uuid.uuid4().hex, decision.outcome or "", _record_fields(decision, binding)
+        record = (
+            None  # nothing will be written: no call id, no record fields
+            if self.audit is None
+            else CallRecord(
+                new_call_id(), decision.outcome or "", _record_fields(decision, binding)
+            )
         )
         if decision.violations and self.policy.mode == "enforce":
-            self._write_safely("blocked", record.fields | {"call": record.call})
+            if record is not None:
+                self._write_safely("blocked", record.fields | {"call": record.call})
             raise PolicyViolation(row.name, decision.violations)
         for violation in decision.violations:
             logger.warning(
@@ -119,7 +123,8 @@ class Guard:
         for key, value in decision.params.items():
             if params.get(key) is not value:
                 params[key] = value
-        context[CONTEXT_KEY] = record
+        if record is not None:
+            context[CONTEXT_KEY] = record
 
     def write_ahead(self, context: Mapping[str, Any]) -> None:
         """before-call: the ``requested`` record; if it cannot be written, nothing is sent."""
