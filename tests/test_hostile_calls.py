@@ -18,6 +18,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from botocore.exceptions import ParamValidationError
 from servers import MotoServer
 
 import rds_guard
-from rds_guard import audit
+from rds_guard import audit, operations
 
 HANG_TIMEOUT = 60.0
 """Seconds after which a call is taken to hang: a hang detector, never a speed requirement."""
@@ -619,3 +620,175 @@ def test_a_source_whose_tags_cannot_be_read_in_warn_mode_is_sent_as_made(
     records = whole_log(tmp_path / "audit.jsonl")
     assert [r["event"] for r in records] == ["requested", "unknown"]
     assert records[1]["error"]["code"] == "UnicodeEncodeError"
+
+
+# --- the same values through evaluate() -----------------------------------------------------
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+EVALUATED = rds_guard.Policy.from_toml(POLICY.format(mode="enforce"))
+
+BAD_IDENTIFIERS = [
+    7,
+    1.5,
+    True,
+    b"orders-manual-20261129",
+    ["orders-manual-20261129"],
+    {"id": "x"},
+    "",
+    "orders-manual-" + "1" * (1 << 20),
+    *("orders-manual-2026112" + char for char in ODDITIES.values()),
+]
+BAD_TAG_LISTS = [
+    {"Key": "team", "Value": "core"},
+    "team=core",
+    7,
+    b"team",
+    [*TEAM, None],
+    [*TEAM, "env=prod"],
+    [*TEAM, {"Value": "prod"}],
+    [{"Key": 1, "Value": "core"}],
+    [{"Key": b"team", "Value": "core"}],
+    [*TEAM, {"Key": "env", "Value": 1}],
+    [*TEAM, {"Key": "env", "Value": {"v": "prod"}}],
+    [*TEAM, {"Key": "note", "Value": MEGABYTE}],
+    [*TEAM, {"Key": MEGABYTE, "Value": "x"}],
+    *(
+        [*TEAM, {"Key": "env", "Value": "prod" + char}]
+        for name, char in ODDITIES.items()
+        if name not in TAG_ALLOWED
+    ),
+]
+OTHER_VALUES = [None, 7, "", "arn:", SNAPSHOT_ARN + "\ud800", [None, 7], ["all", None], MEGABYTE]
+
+
+def base_params(operation: str) -> dict[str, Any]:
+    """A call of ``operation`` that breaks no rule of `EVALUATED`."""
+    return {
+        "CreateDBClusterSnapshot": {
+            "DBClusterIdentifier": "orders",
+            "DBClusterSnapshotIdentifier": GOOD,
+            "Tags": TEAM,
+        },
+        "CreateDBSnapshot": {
+            "DBInstanceIdentifier": "orders",
+            "DBSnapshotIdentifier": GOOD,
+            "Tags": TEAM,
+        },
+        "CopyDBClusterSnapshot": {
+            "SourceDBClusterSnapshotIdentifier": BASE,
+            "TargetDBClusterSnapshotIdentifier": COPY,
+            "Tags": TEAM,
+        },
+        "CopyDBSnapshot": {
+            "SourceDBSnapshotIdentifier": BASE,
+            "TargetDBSnapshotIdentifier": COPY,
+            "Tags": TEAM,
+        },
+        "DeleteDBCluster": {"DBClusterIdentifier": "orders", "FinalDBSnapshotIdentifier": GOOD},
+        "DeleteDBInstance": {"DBInstanceIdentifier": "orders", "FinalDBSnapshotIdentifier": GOOD},
+        "AddTagsToResource": {"ResourceName": SNAPSHOT_ARN, "Tags": TEAM},
+        "RemoveTagsFromResource": {"ResourceName": SNAPSHOT_ARN, "TagKeys": ["note"]},
+        "ModifyDBClusterSnapshotAttribute": {
+            "DBClusterSnapshotIdentifier": BASE,
+            "AttributeName": "restore",
+            "ValuesToAdd": ["111122223333"],
+        },
+        "ModifyDBSnapshotAttribute": {
+            "DBSnapshotIdentifier": BASE,
+            "AttributeName": "restore",
+            "ValuesToAdd": ["111122223333"],
+        },
+        "DeleteDBClusterSnapshot": {"DBClusterSnapshotIdentifier": BASE},
+        "DeleteDBSnapshot": {"DBSnapshotIdentifier": BASE},
+    }[operation]
+
+
+def evaluate_checked(
+    service: str, operation: str, params: dict[str, Any], source_tags: Any
+) -> rds_guard.Decision:
+    """evaluate() under the hang detector, checking what holds for any input."""
+    kept = copy.deepcopy(params)
+    outcome = attempt(
+        lambda: rds_guard.evaluate(
+            EVALUATED,
+            operation,
+            params,
+            service=service,
+            source_tags=source_tags,
+            region="us-east-1",
+            now=NOW,
+        )
+    )
+    assert outcome.error is None, "".join(traceback.format_exception(outcome.error))
+    decision: rds_guard.Decision = outcome.result
+    assert params == kept, "evaluate() changed its input"
+    assert decision.params is not params
+    for violation in decision.violations:
+        assert violation.rule in RULE_IDS
+        assert violation.value is None or isinstance(violation.value, str)
+        assert isinstance(violation.field, str) and isinstance(violation.message, str)
+    return decision
+
+
+SOURCE_TAGS = [None, {"team": "core", "aws:cloudformation:stack-name": "x"}, rds_guard.UNREADABLE]
+
+
+@pytest.mark.parametrize(("service", "operation"), operations.guarded_pairs())
+def test_evaluate_takes_any_value_in_any_parameter(service: str, operation: str) -> None:
+    """Every hostile value in every parameter the guard reads, for every guarded operation
+    and service: a Decision (never an exception), the input untouched, well-formed
+    violations; a bad identifier or a malformed tag list is always a violation."""
+    row = operations.OPERATIONS[operation]
+    assert not evaluate_checked(service, operation, base_params(operation), None).violations
+    names = {row.identifier, row.source, row.tags, row.tag_keys, row.copy_tags} - {None}
+    if row.kind is operations.Kind.SHARE:
+        names |= {"AttributeName", "ValuesToAdd", "ValuesToRemove"}
+    for name in sorted(str(n) for n in names):
+        judged_identifier = name == row.identifier and row.names_snapshot
+        values = (
+            BAD_IDENTIFIERS
+            if judged_identifier
+            else BAD_TAG_LISTS
+            if name == row.tags
+            else OTHER_VALUES
+        )
+        for value in values:
+            for source_tags in SOURCE_TAGS:
+                params = {**base_params(operation), name: value}
+                decision = evaluate_checked(service, operation, params, source_tags)
+                rules = {v.rule for v in decision.violations}
+                if judged_identifier:
+                    assert rules & {"identifier.aws", "identifier.pattern"}, (name, value)
+                if name == row.tags:
+                    assert "tags.aws" in rules, (name, value)
+
+
+def test_separators_aws_allows_are_sent_and_stay_inside_their_record(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
+    """U+2028/U+2029 (Zl/Zp), NBSP and the ideographic space are separators AWS allows in tag
+    values: the call goes out with them, and each record is still one line, even for a reader
+    that splits text on U+2028 (records are written as ASCII)."""
+    policy = tmp_path / "rds_guard.toml"
+    policy.write_text(POLICY.format(mode="enforce"))
+    session = boto3.Session(region_name="us-east-1")
+    rds_guard.install(session, policy=policy)
+    client = session.client("rds")
+    client.create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="password-1",
+    )
+    value = "a\u2028b\u2029c\u00a0d\u3000e"
+    client.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=GOOD,
+        Tags=[*TEAM, {"Key": "note", "Value": value}],
+    )
+    found = client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=GOOD)
+    tags = {t["Key"]: t["Value"] for t in found["DBClusterSnapshots"][0]["TagList"]}
+    assert tags["note"] == value
+    records = whole_log(tmp_path / "audit.jsonl")
+    assert [r["event"] for r in records] == ["requested", "created"]
+    assert records[0]["tags"]["note"] == value
