@@ -51,8 +51,8 @@ class PolicyError(ValueError):
         parts = [self.path] if self.path else []
         if self.path and self.line is not None:
             parts[0] += f":{self.line}"
-        if self.key:
-            parts.append(self.key)
+        if self.key:  # .key keeps a megabyte-long key whole; the message shows its start
+            parts.append(self.key if len(self.key) <= 120 else f"{self.key[:120]}...")
         return ": ".join([*parts, self.problem])
 
     def __reduce__(self) -> tuple[object, ...]:

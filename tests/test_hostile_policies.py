@@ -217,3 +217,177 @@ def test_bytes_that_are_no_policy_are_a_policy_error_on_line_1_or_2(
     assert error.path == str(path)
     assert error.problem.startswith(problem)
     assert error.line in (1, 2)
+
+
+# --- a value of another TOML type wherever a string belongs ---------------------------------
+
+STRING_KEYS = [
+    # (the key as PolicyError names it, the document with {} where the value goes, its line)
+    ("mode", "version = 1\nmode = {}\n", 2),
+    ("services[0]", "version = 1\nservices = [{}]\n", 2),
+    ("services[1]", 'version = 1\nservices = ["rds", {}]\n', 2),
+    ("naming.pattern", "version = 1\n[naming]\npattern = {}\n", 3),
+    ("naming.generate", "version = 1\n[naming]\ngenerate = {}\n", 3),
+    (
+        "naming.operations.CopyDBSnapshot.pattern",
+        "version = 1\n[naming.operations.CopyDBSnapshot]\npattern = {}\n",
+        3,
+    ),
+    (
+        "naming.operations.DeleteDBCluster.generate",
+        "version = 1\n\n[naming.operations.DeleteDBCluster]\ngenerate = {}\n",
+        4,
+    ),
+    ("tags.required[0]", "version = 1\n[tags]\nrequired = [{}]\n", 3),
+    ("tags.defaults.owner", "version = 1\n[tags.defaults]\nowner = {}\n", 3),
+    ("tags.forced.compliance", "version = 1\n[tags.forced]\ncompliance = {}\n", 3),
+    ("tags.allowed.env[0]", "version = 1\n[tags.allowed]\nenv = [{}]\n", 3),
+    ("tags.patterns.owner", "version = 1\n[tags.patterns]\nowner = {}\n", 3),
+    ("sharing.accounts[0]", "version = 1\n[sharing]\naccounts = [{}]\n", 3),
+    ("audit.path", "version = 1\n[audit]\npath = {}\n", 3),
+    ("audit.hmac_key_env", "version = 1\n[audit]\nhmac_key_env = {}\n", 3),
+    ("tags.defaults.owner", "version = 1\ntags = {{ defaults = {{ owner = {} }} }}\n", 2),
+    ("tags.forced.compliance", "version = 1\ntags.forced.compliance = {}\n", 2),
+]
+
+NOT_STRINGS = [
+    ("1979-05-27T07:32:00Z", "a datetime"),
+    ("1979-05-27T07:32:00.999999-07:00", "a datetime"),
+    ("1979-05-27T07:32:00", "a datetime"),
+    ("1979-05-27", "a date"),
+    ("07:32:00", "a time"),
+    ('["x"]', "an array"),
+    ("[]", "an array"),
+    ('{ x = "y" }', "a table"),
+    ("{}", "a table"),
+    ("42", "an integer"),
+    ("-0x2a", None),  # TOML has no negative hex: invalid TOML
+    ("4.2e1", "a number"),
+    ("inf", "a number"),
+    ("nan", "a number"),
+    ("true", "a boolean"),
+]
+
+
+@pytest.mark.parametrize(
+    ("literal", "kind"), [pytest.param(lit, kind, id=lit) for lit, kind in NOT_STRINGS]
+)
+@pytest.mark.parametrize(
+    ("key", "document", "line"),
+    [pytest.param(*case, id=f"{case[0]}@{case[2]}") for case in STRING_KEYS],
+)
+def test_every_string_key_refuses_every_other_toml_type(
+    tmp_path: Path, key: str, document: str, line: int, literal: str, kind: str | None
+) -> None:
+    """Datetimes, dates, times, arrays, tables, numbers and booleans where a string belongs:
+    a PolicyError naming the file, the line and the key (and the type that was found)."""
+    path = tmp_path / "p.toml"
+    path.write_text(document.format(literal))
+    error = policy_error_of(lambda: load_policy(path))
+    assert (error.path, error.line) == (str(path), line)
+    if kind is None:
+        assert error.problem.startswith("invalid TOML")
+        return
+    assert error.key == key
+    if key == "mode":
+        assert error.problem.startswith('must be "enforce" or "warn", not ')
+    else:
+        assert error.problem.endswith(f"not {kind}")
+
+
+# --- size and depth -------------------------------------------------------------------------
+
+FIVE_MB = 5 * 1024 * 1024
+
+
+def test_a_5_mb_policy_of_comments_loads(tmp_path: Path) -> None:
+    """5 MB of comments and blank lines around a real policy: it loads, and its digest is of
+    the whole file."""
+    import hashlib
+
+    filler = ("# " + "x" * 98 + "\n") * (FIVE_MB // 100)
+    data = (filler + 'version = 1\nmode = "warn"\n' + filler).encode()
+    path = tmp_path / "p.toml"
+    path.write_bytes(data)
+    policy = without_hanging(lambda: load_policy(path))
+    assert policy.mode == "warn"
+    assert policy.sha256 == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("tail", "key", "problem"),
+    [
+        pytest.param(
+            "mode = 'x{}'\n", "mode", 'must be "enforce" or "warn", not \'xxxx', id="mode"
+        ),
+        pytest.param(
+            "[tags.defaults]\nnote = 'x{}'\n",
+            "tags.defaults.note",
+            "value must be 0 to 256 characters long",
+            id="tag-value",
+        ),
+        pytest.param(
+            "[tags.forced]\n'k{}' = 'x'\n", "tags.forced.k", "tag key 'kxxx", id="tag-key"
+        ),
+        pytest.param("x = 1\n#{}\n", "x", "unknown key", id="unknown-key"),
+    ],
+)
+def test_a_5_mb_value_is_a_short_policy_error_on_its_line(
+    tmp_path: Path, tail: str, key: str, problem: str
+) -> None:
+    """A 5 MB value (or a 5 MB tail after the error): the error names its line and key, and
+    its message stays short."""
+    path = tmp_path / "p.toml"
+    path.write_text("version = 1\n" + tail.replace("{}", "x" * FIVE_MB))
+    error = policy_error_of(lambda: load_policy(path))
+    assert error.path == str(path)
+    assert error.line == 2 or (error.line == 3 and "[" in tail)
+    assert error.key is not None and error.key.startswith(key)
+    assert problem in error.problem
+    assert len(str(error)) < 1000
+
+
+def test_5_mb_of_junk_is_a_policy_error_on_its_first_line(tmp_path: Path) -> None:
+    """5 MB of random-looking bytes that are valid UTF-8 but no TOML."""
+    path = tmp_path / "p.toml"
+    path.write_text("version = 1\n" + "=}{[]\"'\\" * (FIVE_MB // 8))
+    error = policy_error_of(lambda: load_policy(path))
+    assert (error.path, error.line) == (str(path), 2)
+    assert error.problem.startswith("invalid TOML")
+
+
+DEPTH = 10_000
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param("version = 1\nmode = " + "[" * DEPTH + "]" * DEPTH + "\n", id="arrays"),
+        pytest.param(
+            "version = 1\nmode = " + "{ a = " * DEPTH + "1" + " }" * DEPTH + "\n",
+            id="inline-tables",
+        ),
+        pytest.param(
+            "version = 1\n[tags]\nrequired = " + "[" * DEPTH + "]" * DEPTH + "\n",
+            id="arrays-in-a-table",
+        ),
+        pytest.param("version = 1\n" + "[" * DEPTH + "\n", id="unclosed-arrays"),
+        pytest.param(
+            "version = 1\n[tags." + ".".join(["t"] * DEPTH) + "]\n", id="deep-table-header"
+        ),
+        pytest.param("version = 1\n" + ".".join(["a"] * DEPTH) + " = 1\n", id="deep-dotted-key"),
+        pytest.param(
+            "version = 1\n" + "".join(f"[{'.'.join(['a'] * n)}]\n" for n in range(1, 300)),
+            id="300-nested-headers",
+        ),
+    ],
+)
+def test_10_000_levels_of_nesting_are_a_policy_error(tmp_path: Path, document: str) -> None:
+    """10,000 nested arrays, inline tables, table headers or dotted keys, in a file: a
+    PolicyError naming the file, never a RecursionError."""
+    path = tmp_path / "p.toml"
+    path.write_text(document)
+    error = policy_error_of(lambda: load_policy(path))
+    assert type(error) is PolicyError
+    assert error.path == str(path)
+    assert error.line in (None, 2, 3)
