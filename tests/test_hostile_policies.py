@@ -391,3 +391,131 @@ def test_10_000_levels_of_nesting_are_a_policy_error(tmp_path: Path, document: s
     assert type(error) is PolicyError
     assert error.path == str(path)
     assert error.line in (None, 2, 3)
+
+
+# --- {env:NAME} that expands, at call time, to something AWS forbids ------------------------
+
+ENV_POLICY = """
+version = 1
+mode = "{mode}"
+[naming]
+generate = "{{env:SNAPSHOT_PREFIX}}-manual-{{utcnow:%Y%m%d}}"
+[tags.defaults]
+owner = "{{env:APP_OWNER}}"
+[tags.forced]
+cost-center = "{{env:COST_CENTER}}"
+[audit]
+enabled = false
+"""
+
+SAFE_ENV = {"SNAPSHOT_PREFIX": "orders", "APP_OWNER": "team-a", "COST_CENTER": "cc-1"}
+FORBIDDEN = [  # (no NUL: the environment cannot hold one)
+    pytest.param("line\nbreak", id="newline"),
+    pytest.param("aws:owner", id="aws-prefix"),
+    pytest.param("RDS:owner", id="rds-prefix-any-case"),
+    pytest.param("x" * 300, id="300-characters"),
+    pytest.param("tab\there", id="tab"),
+    pytest.param("\udcff-not-utf8", id="surrogate-escaped-byte"),
+    pytest.param("\u200bzero-width", id="zero-width-space"),
+]
+
+
+def evaluated(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> rds_guard.Decision:
+    for name, value in {**SAFE_ENV, **env}.items():
+        monkeypatch.setenv(name, value)
+    policy = rds_guard.Policy.from_toml(ENV_POLICY.format(mode="enforce"))
+    return rds_guard.evaluate(
+        policy,
+        "CreateDBClusterSnapshot",
+        {"DBClusterIdentifier": "orders"},
+        source_tags=None,
+    )
+
+
+def test_the_env_policy_is_fine_with_safe_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Control: with ordinary values the same policy breaks no rule."""
+    decision = evaluated(monkeypatch, {})
+    assert decision.allowed, decision.violations
+    assert decision.params["DBClusterSnapshotIdentifier"].startswith("orders-manual-")
+
+
+@pytest.mark.parametrize("value", FORBIDDEN)
+@pytest.mark.parametrize(
+    ("variable", "field"),
+    [("APP_OWNER", "Tags.owner"), ("COST_CENTER", "Tags.cost-center")],
+)
+def test_a_tag_template_expanding_to_a_forbidden_value_is_tags_aws(
+    monkeypatch: pytest.MonkeyPatch, variable: str, field: str, value: str
+) -> None:
+    """{env:NAME} in tags.defaults / tags.forced expanding to a newline, an aws: prefix, 300
+    characters, a surrogate-escaped byte...: a tags.aws violation on that tag."""
+    decision = evaluated(monkeypatch, {variable: value})
+    found = [v for v in decision.violations if v.field == field]
+    assert [v.rule for v in found] == ["tags.aws"], decision.violations
+    assert [v.field for v in decision.violations] == [field]
+
+
+@pytest.mark.parametrize("value", FORBIDDEN)
+def test_a_generated_identifier_expanding_to_a_forbidden_value_is_identifier_aws(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """naming.generate with {env:NAME} expanding to what AWS forbids in an identifier."""
+    decision = evaluated(monkeypatch, {"SNAPSHOT_PREFIX": value})
+    assert [v.rule for v in decision.violations] == ["identifier.aws"]
+    assert decision.violations[0].field == "DBClusterSnapshotIdentifier"
+
+
+def test_an_unset_variable_is_template_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unset {env:NAME}: template.env naming the variable, not a KeyError."""
+    monkeypatch.delenv("APP_OWNER", raising=False)
+    for name in ("SNAPSHOT_PREFIX", "COST_CENTER"):
+        monkeypatch.setenv(name, SAFE_ENV[name])
+    policy = rds_guard.Policy.from_toml(ENV_POLICY.format(mode="enforce"))
+    decision = rds_guard.evaluate(policy, "CreateDBClusterSnapshot", {"DBClusterIdentifier": "o"})
+    assert [(v.rule, v.field, v.value) for v in decision.violations] == [
+        ("template.env", "tags.defaults.owner", "APP_OWNER")
+    ]
+
+
+@pytest.mark.parametrize("value", FORBIDDEN)
+def test_a_forbidden_expansion_through_a_guarded_client_is_a_violation(
+    moto_inprocess: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    """The same expansions through a real guarded client: PolicyViolation naming tags.aws and
+    identifier.aws, and nothing is sent; never an exception of another kind."""
+    import boto3
+
+    for name in SAFE_ENV:
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "rds_guard.toml"
+    path.write_text(ENV_POLICY.format(mode="enforce"))
+    session = boto3.Session(region_name="us-east-1")
+    rds_guard.install(session, policy=path)
+    client = session.client("rds")
+    client.create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="password-1",
+    )
+    sent: list[str] = []
+    client.meta.events.register("before-send.rds", lambda event_name, **_: sent.append(event_name))
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        without_hanging(lambda: client.create_db_cluster_snapshot(DBClusterIdentifier="orders"))
+    # the identifier alone blocks: the source is not read, so the defaults are not judged
+    assert {(v.rule, v.field) for v in caught.value.violations} == {
+        ("identifier.aws", "DBClusterSnapshotIdentifier"),
+        ("tags.aws", "Tags.cost-center"),
+    }
+    assert not [event for event in sent if event.endswith("CreateDBClusterSnapshot")]
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        without_hanging(
+            lambda: client.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1"
+            )
+        )
+    assert {(v.rule, v.field) for v in caught.value.violations} == {
+        ("tags.aws", "Tags.owner"),
+        ("tags.aws", "Tags.cost-center"),
+    }
+    assert not [event for event in sent if event.endswith("CreateDBClusterSnapshot")]
