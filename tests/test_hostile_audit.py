@@ -1,0 +1,393 @@
+"""A hostile environment for the audit log, met through the guard: a symlink (or a FIFO, or a
+directory) swapped in at the log path between two guarded calls, a log truncated by someone
+else mid-line and at a line boundary, a log deleted between calls, a last line that is not
+JSON, and a full disk (RLIMIT_FSIZE with SIGXFSZ ignored, in a subprocess) before the
+write-ahead record and while the request is in flight.
+
+Each ends in an AuditError with nothing sent (counted at a moto server over HTTP), in a
+`repaired` record, or in a documented limit that `verify --head` catches, never in a silent
+loss. The audit module's own refusal tests are in tests/test_audit.py; here every fault goes
+through a guarded client. Timeouts only detect hangs; they are no performance assertions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from audit_helpers import run_python, subprocess_env
+from servers import MotoServer
+
+import rds_guard
+from rds_guard import audit
+
+HANG_TIMEOUT = 60.0
+"""Seconds after which a call is taken to hang: a hang detector, never a speed requirement."""
+
+POLICY = """
+version = 1
+[tags]
+required = ["team"]
+[tags.defaults]
+managed-by = "rds-guard"
+[audit]
+path = "audit.jsonl"
+"""
+
+TEAM = [{"Key": "team", "Value": "core"}]
+
+
+def attempt(call: Callable[[], Any]) -> BaseException | None:
+    """Run ``call`` in a daemon thread; the exception it raised, if any (hang: failure)."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(HANG_TIMEOUT)
+    assert not worker.is_alive(), f"still running after {HANG_TIMEOUT}s: it hangs"
+    return errors[0] if errors else None
+
+
+class Guarded:
+    """A guarded rds client of the moto server, its log, and a counter of snapshots asked."""
+
+    def __init__(self, server: MotoServer, folder: Path) -> None:
+        self.server = server
+        self.folder = folder
+        self.log = folder / "audit.jsonl"
+        policy = folder / "rds_guard.toml"
+        policy.write_text(POLICY)
+        session = boto3.Session(region_name="us-east-1")
+        server.attach(session)
+        rds_guard.install(session, policy=policy)
+        self.client = server.client("rds", session=session)
+        self.client.create_db_cluster(
+            DBClusterIdentifier="orders",
+            Engine="aurora-postgresql",
+            MasterUsername="admin",
+            MasterUserPassword="password-1",
+            Tags=TEAM,
+        )
+        self.made = 0
+
+    def snapshot(self) -> BaseException | None:
+        """One guarded CreateDBClusterSnapshot with a fresh name; the exception, if any."""
+        self.made += 1
+        name = f"orders-manual-{self.made}"
+        return attempt(
+            lambda: self.client.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=TEAM
+            )
+        )
+
+    def sent(self) -> int:
+        """How many CreateDBClusterSnapshot requests reached the server."""
+        return self.server.count("CreateDBClusterSnapshot")
+
+    def lines(self) -> list[bytes]:
+        return self.log.read_bytes().splitlines()
+
+    def events(self) -> list[str]:
+        return [json.loads(line)["event"] for line in self.lines()]
+
+    def head(self) -> str:
+        return audit.chain_hash(self.lines()[-1])
+
+
+@pytest.fixture
+def guarded(moto_server: MotoServer, tmp_path: Path) -> Guarded:
+    return Guarded(moto_server, tmp_path)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m rds_guard ARGS`` in a subprocess (the timeout only detects hangs)."""
+    return subprocess.run(
+        [sys.executable, "-m", "rds_guard", *args],
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT,
+        env=subprocess_env(),
+        check=False,
+    )
+
+
+# --- something else swapped in at the log path ----------------------------------------------
+
+
+def swap_in_symlink_to_a_victim(log: Path) -> Path:
+    victim = log.with_name("victim.txt")
+    victim.write_text("precious\n")
+    log.rename(log.with_name("moved.jsonl"))
+    log.symlink_to(victim)
+    return victim
+
+
+def swap_in_symlink_to_the_log_itself(log: Path) -> Path:
+    moved = log.with_name("moved.jsonl")
+    log.rename(moved)
+    log.symlink_to(moved)
+    return moved
+
+
+def swap_in_fifo(log: Path) -> Path:
+    log.rename(log.with_name("moved.jsonl"))
+    os.mkfifo(log)
+    return log
+
+
+def swap_in_directory(log: Path) -> Path:
+    log.rename(log.with_name("moved.jsonl"))
+    log.mkdir()
+    return log
+
+
+@pytest.mark.parametrize(
+    ("swap", "reason"),
+    [
+        pytest.param(swap_in_symlink_to_a_victim, "symbolic link", id="symlink-to-a-victim"),
+        pytest.param(swap_in_symlink_to_the_log_itself, "symbolic link", id="symlink-to-the-log"),
+        pytest.param(swap_in_fifo, "FIFO", id="fifo"),
+        pytest.param(swap_in_directory, "directory", id="directory"),
+    ],
+)
+def test_something_swapped_in_between_two_calls_stops_the_second(
+    guarded: Guarded, swap: Callable[[Path], Path], reason: str
+) -> None:
+    """The guard holds the log open after the first call; a symlink (or FIFO, or directory)
+    put at the path before the second is noticed: AuditError, the call is not sent, and
+    nothing is written through the link."""
+    assert guarded.snapshot() is None
+    assert guarded.sent() == 1
+    first_two = guarded.log.read_bytes()
+    target = swap(guarded.log)
+    before = target.read_bytes() if target.is_file() else None
+
+    error = guarded.snapshot()
+
+    assert isinstance(error, rds_guard.AuditError), error
+    assert reason in str(error) and str(guarded.log) in str(error)
+    assert guarded.sent() == 1
+    if before is not None:
+        assert target.read_bytes() == before
+    moved = guarded.log.with_name("moved.jsonl")
+    assert moved.read_bytes() == first_two
+    assert audit.verify([moved]).ok
+
+
+# --- truncated by someone else --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cut_line", [-1, -3], ids=["in-the-last-line", "in-an-earlier-line"])
+def test_a_log_truncated_mid_line_is_repaired_by_the_next_call(
+    guarded: Guarded, cut_line: int
+) -> None:
+    """Someone truncates the log in the middle of a line: the next guarded call drops the
+    torn bytes, appends a `repaired` record (their length and SHA-256), and goes on; the
+    chain verifies, and only the old head shows that records were lost."""
+    for _ in range(2):
+        assert guarded.snapshot() is None
+    old_head = guarded.head()
+    data = guarded.log.read_bytes()
+    lines = data.splitlines(keepends=True)
+    keep = b"".join(lines[:cut_line])
+    torn = lines[cut_line][: len(lines[cut_line]) // 2]
+    os.truncate(guarded.log, len(keep) + len(torn))
+
+    assert guarded.snapshot() is None
+
+    assert guarded.sent() == 3
+    after = guarded.log.read_bytes()
+    assert after.startswith(keep)
+    new = [json.loads(line) for line in after[len(keep) :].splitlines()]
+    assert [r["event"] for r in new] == ["repaired", "requested", "created"]
+    assert new[0]["dropped_bytes"] == len(torn)
+    assert new[0]["dropped_sha256"] == hashlib.sha256(torn).hexdigest()
+    assert new[0]["seq"] == len(keep.splitlines()) + 1
+    assert audit.verify([guarded.log]).ok
+    assert audit.verify([guarded.log], head=old_head).reason == "head"
+
+
+def test_a_log_truncated_at_a_line_boundary_needs_the_head_to_show_it(guarded: Guarded) -> None:
+    """Whole records cut off the end leave a valid, shorter chain: verify alone passes (a
+    documented limit); verify --head with the head kept from before fails, and keeps failing
+    after the next guarded call chains onto the shortened log."""
+    for _ in range(3):
+        assert guarded.snapshot() is None
+    old_head = guarded.head()
+    lines = guarded.log.read_bytes().splitlines(keepends=True)
+    os.truncate(guarded.log, len(b"".join(lines[:4])))
+
+    plain = cli("audit", "verify", str(guarded.log))
+    assert (plain.returncode, plain.stdout.split(",")[0]) == (0, "ok: 4 records")
+    with_head = cli("audit", "verify", str(guarded.log), "--head", old_head)
+    assert with_head.returncode == 1
+    assert with_head.stdout.startswith("line 4: head: ")
+
+    assert guarded.snapshot() is None
+    assert guarded.events() == ["requested", "created"] * 3
+    assert [json.loads(line)["seq"] for line in guarded.lines()] == list(range(1, 7))
+    assert audit.verify([guarded.log]).ok
+    assert audit.verify([guarded.log], head=old_head).reason == "head"
+
+
+def test_a_log_deleted_between_calls_starts_a_new_chain(guarded: Guarded) -> None:
+    """The log removed between two calls: the next call starts a new file at seq 1 (nothing
+    is refused: the guard cannot tell a deleted log from a first run); the old head is the
+    only witness, and verify --head reports it."""
+    assert guarded.snapshot() is None
+    old_head = guarded.head()
+    guarded.log.unlink()
+
+    assert guarded.snapshot() is None
+
+    assert guarded.sent() == 2
+    first = json.loads(guarded.lines()[0])
+    assert (first["seq"], first["prev"]) == (1, audit.ZERO_HASH)
+    assert audit.verify([guarded.log]).ok
+    assert audit.verify([guarded.log], head=old_head).reason == "head"
+
+
+# --- a last line that is not a record -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        pytest.param(b"not json at all\n", id="text"),
+        pytest.param(b'{"prev": "oops"}\n', id="json-but-no-record"),
+        pytest.param(b"\x00\xff\xfe garbage \x00\n", id="binary"),
+        pytest.param(b"\n", id="empty-line"),
+    ],
+)
+def test_a_damaged_last_line_stops_every_call_until_repair(guarded: Guarded, junk: bytes) -> None:
+    """A complete last line that is not a record is damage, not a crash: every guarded call
+    is an AuditError naming the file and the line, and nothing is sent, until a person runs
+    `rds-guard audit repair`; after that calls go on and the chain verifies."""
+    assert guarded.snapshot() is None
+    with guarded.log.open("ab") as stream:
+        stream.write(junk)
+    line = len(guarded.log.read_bytes().splitlines())
+
+    for _ in range(2):
+        error = guarded.snapshot()
+        assert isinstance(error, rds_guard.AuditError), error
+        assert f"{guarded.log}:{line}: line {line} is not an audit record" in str(error)
+        assert "rds-guard audit repair" in str(error)
+    assert guarded.sent() == 1
+
+    repaired = cli("audit", "repair", str(guarded.log))
+    assert repaired.returncode == 0, repaired.stderr
+    assert repaired.stdout.startswith(f"moved line {line} of {guarded.log}")
+
+    assert guarded.snapshot() is None
+    assert guarded.sent() == 2
+    assert guarded.events() == ["requested", "created", "repaired", "requested", "created"]
+    assert audit.verify([guarded.log]).ok
+    damaged = list(guarded.folder.glob("audit.jsonl.damaged-*"))
+    assert [path.read_bytes() for path in damaged] == [junk]
+
+
+# --- a full disk ----------------------------------------------------------------------------
+
+FULL_DISK = """
+import json, logging, os, resource, signal, sys
+import boto3, rds_guard
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG from write() instead of a kill
+logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+LOG = {log!r}
+session = boto3.Session(region_name="us-east-1")
+rds_guard.install(session, policy={policy!r})
+rds = session.client("rds", endpoint_url={url!r})
+outcome = {{}}
+
+
+def snapshot(name):
+    try:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name,
+            Tags=[{{"Key": "team", "Value": "core"}}],
+        )
+        return "sent"
+    except rds_guard.AuditError as exc:
+        return "AuditError: " + str(exc)
+
+
+def limit(size):
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
+
+
+outcome["first"] = snapshot("orders-manual-1")
+size = os.path.getsize(LOG)
+for room, name in ((0, "no-room"), (200, "room-for-part-of-a-record")):
+    limit(size + room)
+    outcome[name] = snapshot("orders-manual-" + name)
+    limit(resource.RLIM_INFINITY)
+    assert os.path.getsize(LOG) == size, "bytes of a refused record were left behind"
+
+
+def fill_the_disk(**_):
+    limit(os.path.getsize(LOG))  # the disk fills while the request is in flight
+
+
+rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", fill_the_disk)
+outcome["in-flight"] = snapshot("orders-manual-in-flight")
+limit(resource.RLIM_INFINITY)
+rds.meta.events.unregister("before-send.rds.CreateDBClusterSnapshot", fill_the_disk)
+outcome["after"] = snapshot("orders-manual-after")
+print(json.dumps(outcome))
+"""
+
+
+def test_a_full_disk_is_an_audit_error_and_nothing_is_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A guarded process whose file size limit is reached (RLIMIT_FSIZE, SIGXFSZ ignored):
+    no room for the write-ahead record, or room for part of it, is an AuditError and the call
+    is not sent, with no partial line left; a disk that fills while the request is in flight
+    loses the outcome record (logged as an error; the call itself succeeded and `requested`
+    is there for reconcile); once there is room again calls go on and the chain verifies."""
+    guarded = Guarded(moto_server, tmp_path)  # makes the cluster; the child makes the calls
+    script = FULL_DISK.format(
+        log=str(guarded.log), policy=str(tmp_path / "rds_guard.toml"), url=moto_server.url
+    )
+    moto_server.reset_counts()
+    result = run_python(script, timeout=HANG_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+
+    assert outcome["first"] == "sent"
+    for name in ("no-room", "room-for-part-of-a-record"):
+        assert outcome[name].startswith(f"AuditError: rds_guard audit log: {guarded.log}: ")
+    assert "file too large" in outcome["no-room"]
+    assert "short write" in outcome["room-for-part-of-a-record"]
+    assert outcome["in-flight"] == "sent"
+    assert outcome["after"] == "sent"
+    assert "could not write the 'created' audit record" in result.stderr
+
+    assert moto_server.count("CreateDBClusterSnapshot") == 3
+    records = [json.loads(line) for line in guarded.lines()]
+    assert [(r["event"], r["snapshot"]) for r in records] == [
+        ("requested", "orders-manual-1"),
+        ("created", "orders-manual-1"),
+        ("requested", "orders-manual-in-flight"),
+        ("requested", "orders-manual-after"),
+        ("created", "orders-manual-after"),
+    ]
+    assert guarded.log.read_bytes().endswith(b"\n")
+    assert audit.verify([guarded.log]).ok
