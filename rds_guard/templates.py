@@ -82,8 +82,15 @@ class Template:
             if isinstance(part, Placeholder) and part.name == "env" and part.argument
         )
 
+    def __post_init__(self) -> None:
+        # A template without placeholders renders to the same text at every call.
+        object.__setattr__(self, "_fixed", self.literal_text if self.is_literal else None)
+
     def render(self, values: TemplateValues) -> str:
         """The template's text at this call; `UnrenderableTemplate` when a part has no value."""
+        fixed: str | None = self.__dict__["_fixed"]
+        if fixed is not None:
+            return fixed
         return "".join(
             part if isinstance(part, str) else _render_placeholder(part, values)
             for part in self.parts
