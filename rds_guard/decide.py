@@ -211,6 +211,11 @@ def _read_tag_list(raw: object, prefix: str) -> tuple[list[tuple[str, str]], lis
     pairs: list[tuple[str, str]] = []
     violations = []
     for index, entry in enumerate(raw):
+        if type(entry) is dict:  # the usual shape: checked without the ABC machinery
+            key, value = entry.get("Key"), entry.get("Value", "")
+            if type(key) is str and type(value) is str:
+                pairs.append((key, value))
+                continue
         where = f"{prefix}[{index}]"
         key = entry.get("Key") if isinstance(entry, Mapping) else None
         value = entry.get("Value", "") if isinstance(entry, Mapping) else None
