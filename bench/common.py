@@ -1,0 +1,172 @@
+"""What every benchmark shares: statistics, the machine's description, the benchmark policy."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository's root folder."""
+
+SOURCE = "orders"
+SNAPSHOT = "orders-manual-20261129"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+CLUSTER_ARN = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:{SOURCE}"
+
+CALLER_TAGS: tuple[tuple[str, str], ...] = (
+    ("team", "payments"),
+    ("env", "prod"),
+    ("owner", "ann@example.com"),
+)
+"""The tags a caller who knows the policy's rules sends."""
+
+POLICY_TAGS: tuple[tuple[str, str], ...] = (
+    ("managed-by", "rds-guard"),
+    ("created", "2026-11-29"),
+    ("compliance", "pci"),
+)
+"""Tags the policy would add (defaults and forced); a compliant caller sends them already."""
+
+SOURCE_TAGS: tuple[tuple[str, str], ...] = (
+    ("team", "payments"),
+    ("env", "prod"),
+    ("owner", "ann@example.com"),
+    ("cost-center", "CC-1042"),
+)
+"""The source cluster's TagList (it has CopyTagsToSnapshot)."""
+
+_POLICY = """\
+version = 1
+mode = "enforce"
+
+[naming]
+pattern = "^{{source}}-(daily|manual)-[0-9]{{8}}$"
+generate = "{{source}}-manual-{{utcnow:%Y%m%d}}"
+
+[tags]
+required = ["team", "env"]
+inherit = true
+
+[tags.defaults]
+managed-by = "rds-guard"
+created = "{{utcnow:%Y-%m-%d}}"
+
+[tags.forced]
+compliance = "pci"
+
+[tags.allowed]
+env = ["prod", "staging", "dev"]
+cost-center = ["CC-*"]
+
+[tags.patterns]
+owner = "^[a-z.]+@example\\\\.com$"
+
+[audit]
+path = "{path}"
+enabled = {enabled}
+fsync = {fsync}
+"""
+
+
+def policy_text(audit_path: Path | str, *, enabled: bool, fsync: bool) -> str:
+    """The benchmark policy: naming, required/default/forced/allowed/pattern tag rules, audit."""
+    return _POLICY.format(
+        path=str(audit_path).replace("\\", "\\\\"),
+        enabled=str(enabled).lower(),
+        fsync=str(fsync).lower(),
+    )
+
+
+def tag_list(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """botocore's ``[{"Key", "Value"}]`` form of key/value pairs."""
+    return [{"Key": key, "Value": value} for key, value in pairs]
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of timing samples (seconds): median, 90th percentile, mean, count."""
+
+    median: float
+    p90: float
+    mean: float
+    count: int
+
+    @property
+    def median_us(self) -> float:
+        """The median in microseconds."""
+        return self.median * 1e6
+
+    @property
+    def p90_us(self) -> float:
+        """The 90th percentile in microseconds."""
+        return self.p90 * 1e6
+
+
+def percentile(sorted_samples: Sequence[float], fraction: float) -> float:
+    """The ``fraction`` quantile of already sorted samples (nearest rank)."""
+    if not sorted_samples:
+        return float("nan")
+    index = min(len(sorted_samples) - 1, max(0, round(fraction * (len(sorted_samples) - 1))))
+    return sorted_samples[index]
+
+
+def summarize(samples: Sequence[float]) -> Stats:
+    """Median, p90, mean and count of ``samples`` (seconds)."""
+    ordered = sorted(samples)
+    if not ordered:
+        return Stats(float("nan"), float("nan"), float("nan"), 0)
+    return Stats(
+        statistics.median(ordered),
+        percentile(ordered, 0.9),
+        statistics.fmean(ordered),
+        len(ordered),
+    )
+
+
+def cpu_model() -> str:
+    """The CPU's model name as the kernel reports it (best effort)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Where the benchmarks ran."""
+
+    cpu: str
+    cores: int
+    system: str
+    python: str
+    botocore: str
+    moto: str
+
+
+def machine() -> Machine:
+    """Describe this machine and the versions that matter to the numbers."""
+    return Machine(
+        cpu=cpu_model(),
+        cores=os.cpu_count() or 1,
+        system=f"{platform.system()} {platform.release()} ({platform.machine()})",
+        python=f"{platform.python_implementation()} {sys.version.split()[0]}",
+        botocore=_version("botocore"),
+        moto=_version("moto"),
+    )

@@ -1,0 +1,102 @@
+"""The benchmark harness runs: every benchmark function with tiny counts, no timing asserted.
+
+Benchmarks are not tests (``make bench`` measures); this only keeps bench/ from rotting.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import audit_throughput, overhead, report, run, scaling, verify_speed  # noqa: E402
+from bench.common import machine, summarize  # noqa: E402
+
+
+def test_summarize_median_and_p90() -> None:
+    stats = summarize([float(i) for i in range(1, 11)])
+    assert stats.median == 5.5 and stats.p90 == 9.0 and stats.count == 10
+
+
+@pytest.mark.parametrize("name", ["floor", "a", "a+", "b", "c", "d"])
+def test_send_case_runs(name: str, tmp_path: Path) -> None:
+    result = overhead.send_case(overhead.CASES[name], 4, 1, tmp_path)
+    assert result.bare.count == result.guarded.count == 4
+    assert result.ratio > 0
+
+
+@pytest.mark.parametrize("name", ["floor", "a"])
+def test_stub_case_runs(name: str, tmp_path: Path) -> None:
+    result = overhead.stub_case(overhead.CASES[name], 4, 1, tmp_path)
+    assert result.guarded.count == 4
+
+
+def test_stub_path_refuses_audit_cases(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no audit"):
+        overhead.stub_case(overhead.CASES["b"], 1, 0, tmp_path)
+
+
+def test_guarded_send_path_writes_both_records(tmp_path: Path) -> None:
+    overhead.send_case(overhead.CASES["b"], 3, 0, tmp_path)
+    log = tmp_path / "overhead-send-b.jsonl"
+    events = [line.split('"event":"')[1].split('"')[0] for line in log.read_text().splitlines()]
+    assert events == ["requested", "created"] * 3
+
+
+def test_moto_cases_run(tmp_path: Path) -> None:
+    with overhead.moto_server() as server:
+        for name in ("a", "d"):
+            result = overhead.moto_case(server, overhead.CASES[name], 2, 1, tmp_path)
+            assert result.guarded.count == 2
+
+
+def test_profile_case_runs(tmp_path: Path) -> None:
+    summary = overhead.profile_case(overhead.CASES["b"], 5, tmp_path, top=3)
+    assert 0 < summary.guard_share < 1
+    assert summary.top_guard and len(summary.top_overall) == 3
+
+
+@pytest.mark.parametrize("layout", audit_throughput.LAYOUTS, ids=lambda x: x.label)
+def test_throughput_layouts_verify(layout: audit_throughput.Layout, tmp_path: Path) -> None:
+    result = audit_throughput.run_layout(layout, fsync=False, records=16, workdir=tmp_path)
+    assert result.verified and result.verified_records == result.records == 16
+
+
+def test_verify_speed_runs(tmp_path: Path) -> None:
+    result = verify_speed.run_verify(300, tmp_path, small_records=10)
+    assert result.function_ok
+    assert result.command_child.output.startswith("ok: 300 records")
+    assert result.function_child.peak_rss_kib > 0
+
+
+def test_generated_log_verifies(tmp_path: Path) -> None:
+    from rds_guard import audit
+
+    path = tmp_path / "log.jsonl"
+    verify_speed.generate_log(path, 25)
+    result = audit.verify(path)
+    assert result.ok and result.records == 25
+    assert list(audit.read_records(path))[-1]["seq"] == 25
+
+
+def test_scaling_runs() -> None:
+    points = scaling.run_scaling(3, 1)
+    assert len(points) == len(scaling.RULE_COUNTS) * len(scaling.TAG_COUNTS)
+    assert scaling.slope([1, 2, 3], [2, 4, 6]) == pytest.approx(2.0)
+
+
+def test_run_quick_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run, "QUICK", run.Sizes(2, 2, 2, 1, 1, 3, 16, 4, 200, 2, 1))
+    monkeypatch.setattr(run, "isolate_environment", lambda: None)  # conftest isolates already
+    output = tmp_path / "benchmarks.md"
+    assert run.main(["--quick", "--no-moto", "--output", str(output)]) == 0
+    text = output.read_text()
+    for heading in ("Per-call overhead", "Audit throughput", "Verify speed", "Scaling"):
+        assert heading in text
+    assert machine().cpu in text
+    assert report.VERIFY_TARGET == 3.0
