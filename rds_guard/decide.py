@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -331,8 +330,22 @@ class _TagVerdict:
     rewrite: bool
 
 
-_VERDICT_CACHE_SIZE = 256
-_verdict_caches: dict[int, tuple[weakref.ref[TagPolicy], dict[object, _TagVerdict]]] = {}
+class _Identity:
+    """Hashes and compares by the identity of what it holds (a TagPolicy holds dicts)."""
+
+    __slots__ = ("held",)
+
+    def __init__(self, held: TagPolicy) -> None:
+        self.held = held
+
+    def __hash__(self) -> int:
+        return id(self.held)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identity) and other.held is self.held
+
+
+_Layers = tuple[tuple[tuple[str, str], ...], ...]
 
 
 def _tag_verdict(
@@ -345,47 +358,25 @@ def _tag_verdict(
     caller_sent: bool,
     malformed: bool,
 ) -> _TagVerdict:
-    """`_judge_tags`, remembered per tag policy: calls repeat the same tag sets.
-
-    A pure function of its arguments, so a remembered verdict is the one it would compute.
-    """
+    """`_judge_tags`, remembered: it is a pure function, and calls repeat the same tag sets."""
+    layers: _Layers = tuple(tuple(layer.items()) for layer in (caller, inherited, defaults, forced))
     try:
-        key: object = (
-            tuple(caller.items()),
-            tuple(inherited.items()),
-            tuple(defaults.items()),
-            tuple(forced.items()),
-            known,
-            caller_sent,
-            malformed,
-        )
-        hash(key)
-    except TypeError:  # evaluate() handed unhashable source tag values
+        hash(layers)
+    except TypeError:  # evaluate() was handed unhashable source tag values
         return _judge_tags(
             tag_policy, caller, inherited, defaults, forced, known, caller_sent, malformed
         )
-    policy_id = id(tag_policy)
-    entry = _verdict_caches.get(policy_id)
-    if entry is None or entry[0]() is not tag_policy:
-        entry = (weakref.ref(tag_policy, functools.partial(_forget, policy_id)), {})
-        _verdict_caches[policy_id] = entry
-    cache = entry[1]
-    verdict = cache.get(key)
-    if verdict is None:
-        verdict = _judge_tags(
-            tag_policy, caller, inherited, defaults, forced, known, caller_sent, malformed
-        )
-        if len(cache) >= _VERDICT_CACHE_SIZE:
-            cache.clear()
-        cache[key] = verdict
-    return verdict
+    return _remembered_verdict(_Identity(tag_policy), layers, known, caller_sent, malformed)
 
 
-def _forget(policy_id: int, ref: weakref.ref[TagPolicy]) -> None:
-    """Drop the verdicts of a tag policy that is gone (its id may be reused)."""
-    entry = _verdict_caches.get(policy_id)
-    if entry is not None and entry[0] is ref:
-        del _verdict_caches[policy_id]
+@functools.lru_cache(maxsize=1024)
+def _remembered_verdict(
+    policy: _Identity, layers: _Layers, known: bool, caller_sent: bool, malformed: bool
+) -> _TagVerdict:
+    caller, inherited, defaults, forced = (dict(layer) for layer in layers)
+    return _judge_tags(
+        policy.held, caller, inherited, defaults, forced, known, caller_sent, malformed
+    )
 
 
 def _judge_tags(
