@@ -19,8 +19,24 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check rds_guard tests examples bench
 	$(BIN)/mypy --strict rds_guard
 
-test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+# Coverage of rds_guard, branches included, also in the subprocesses the tests start:
+# coverage's patch = ["subprocess"] reaches those that inherit the environment, and
+# .ci/coverage_subprocess.pth those started with an environment of their own (the AWS CLI,
+# the rds-guard script), through a marker naming the pytest process and the coverage config.
+COVERAGE_MARK := $(VENV)/coverage-subprocess
+COVERAGE_HOOK := $(VENV)/.coverage-hook
+
+$(COVERAGE_HOOK): $(STAMP) .ci/coverage_subprocess.pth
+	cp .ci/coverage_subprocess.pth "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/rds_guard_coverage_subprocess.pth"
+	touch $@
+
+test: $(STAMP) $(COVERAGE_HOOK) lint
+	rm -f .coverage .coverage.*
+	config=$$($(BIN)/python -c 'import coverage; print(coverage.Coverage().config.serialize())') && \
+	sh -c 'echo $$$$ "$$1" > $(COVERAGE_MARK) && exec $(BIN)/coverage run -m pytest -q' sh "$$config"; \
+	status=$$?; rm -f $(COVERAGE_MARK); exit $$status
+	$(BIN)/coverage combine -q
+	$(BIN)/coverage report --fail-under=90
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

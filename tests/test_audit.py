@@ -766,6 +766,7 @@ for room in (100, 0):  # part of a record fits, then nothing does
         log.write("requested")
     except errors.AuditError as exc:
         print(exc)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 print(size)
 """
     result = run_python(code)
