@@ -792,3 +792,32 @@ def test_separators_aws_allows_are_sent_and_stay_inside_their_record(
     records = whole_log(tmp_path / "audit.jsonl")
     assert [r["event"] for r in records] == ["requested", "created"]
     assert records[0]["tags"]["note"] == value
+
+
+def test_a_tag_without_a_value_is_a_tag_with_an_empty_value(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
+    """A tag with a Key and no Value is no attack: AWS reads it as an empty value, and so does
+    the guard (enforce mode sends it; the snapshot and the audit record carry ``""``); a tag
+    without a Key is refused (see the cases above)."""
+    policy = tmp_path / "rds_guard.toml"
+    policy.write_text(POLICY.format(mode="enforce"))
+    session = boto3.Session(region_name="us-east-1")
+    rds_guard.install(session, policy=policy)
+    client = session.client("rds")
+    client.create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="password-1",
+    )
+    client.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=GOOD,
+        Tags=[{"Key": "team"}, {"Key": "note", "Value": None}],
+    )
+    found = client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=GOOD)
+    tags = {t["Key"]: t.get("Value", "") for t in found["DBClusterSnapshots"][0]["TagList"]}
+    assert tags == {"team": "", "note": "", "managed-by": "rds-guard"}
+    records = whole_log(tmp_path / "audit.jsonl")
+    assert records[0]["tags"] == {"team": "", "note": "", "managed-by": "rds-guard"}
