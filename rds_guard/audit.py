@@ -3,7 +3,7 @@
 Every line starts with ``{"prev":"`` followed by the 64 hex digits of the previous line's hash
 and ``","seq":``, so the chain can be checked by slicing bytes, without parsing JSON. The
 file is appended to with one ``os.write`` per record, under a threading lock and an exclusive
-``flock`` on a descriptor this process opened itself (DESIGN §2, §6).
+``flock`` on a descriptor this process opened itself.
 """
 
 from __future__ import annotations
@@ -450,7 +450,7 @@ _LIVE_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
 
 
 class AuditLog:
-    """An append-only, hash-chained audit log file (DESIGN §6).
+    """An append-only, hash-chained audit log file.
 
     Safe to share between threads; any number of processes, forked ones included, may
     append to the same file. The file is opened lazily, on the first write.
@@ -1042,7 +1042,7 @@ class RepairResult:
 
 
 def rotate(path: StrPath, *, hmac_key: bytes | None = None) -> Path:
-    """Rename the log to ``PATH.<first seq>-<last seq>`` and start a new one (DESIGN §6).
+    """Rename the log to ``PATH.<first seq>-<last seq>`` and start a new one.
 
     Done under the lock; the new file's first record is ``rotated``, with ``prev`` the old
     file's head, ``seq`` continuing, and ``rotated_from`` the archive's name. Returns the
@@ -1146,7 +1146,7 @@ class VerifyResult:
     continues: str | None = None
 
     def summary(self) -> str:
-        """``ok: N records, head HEX`` or ``line N: REASON: detail`` (DESIGN §7)."""
+        """``ok: N records, head HEX`` or ``line N: REASON: detail``."""
         if self.ok:
             return f"ok: {self.records} records, head {self.head}"
         return f"line {self.line}: {self.reason}: {self.detail}"

@@ -1,7 +1,7 @@
 """The ``rds-guard`` command (also ``python -m rds_guard``).
 
 One function per command (``cmd_audit_verify`` ...), each taking the parsed arguments and
-returning the exit code: 0 fine, 1 a finding, 2 bad usage (DESIGN §7). ``build_parser`` wires
+returning the exit code: 0 fine, 1 a finding, 2 bad usage. ``build_parser`` wires
 them up; ``main`` turns every expected error into one line on stderr and exit 2.
 """
 
@@ -491,7 +491,7 @@ def _discoverable() -> bool:
 
 
 def _policy(path: str | None, how: str) -> Policy:
-    """The policy at ``path``, else the one found as in DESIGN §3 (``how``: how to name one)."""
+    """The policy at ``path``, else the one `install` would find (``how``: how to name one)."""
     if path is None and not _discoverable():
         raise UsageError(
             f"no policy: {how}, set {POLICY_ENV}, or create ./{DEFAULT_POLICY_FILE}"
@@ -530,7 +530,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _policy_if_any(path: str | None) -> Policy | None:
-    """The policy named, else the one found as in DESIGN §3, else None (nothing to find)."""
+    """The policy named, else the one `install` would find, else None (nothing to find)."""
     if path is not None:
         return load_policy(path)
     return resolve_policy(None) if _discoverable() else None

@@ -142,7 +142,7 @@ def _scalar(name: str, kind: str, text: str) -> Any:
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:
-    """The ``--json`` shape (DESIGN §7): allowed, params, violations, injected, inherited."""
+    """The ``--json`` shape: allowed, params, violations, injected, inherited."""
     return {
         "allowed": decision.allowed,
         "params": decision.params,

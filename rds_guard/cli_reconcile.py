@@ -64,7 +64,7 @@ def report_lines(
     snapshots: Sequence[ServiceSnapshot],
     judged: bool,
 ) -> list[str]:
-    """The human report: one section per list of DESIGN §7, then a summary line."""
+    """The human report: one section per list, then a summary line."""
     count = sum(1 for snapshot in snapshots if belongs_to(snapshot.engine, service))
     listed = f"{count} snapshot" + ("" if count == 1 else "s")
     lines = [f"{service} in {region or 'the default region'}: {listed} listed"]

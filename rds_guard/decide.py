@@ -190,8 +190,8 @@ def _judge_identifier(
                 Violation(
                     "identifier.pattern",
                     row.identifier,
-                    identifier,
-                    f"{lowered!r} does not match the naming pattern"
+                    rules.shown(identifier),
+                    f"{rules.shown(lowered)!r} does not match the naming pattern"
                     f" {naming.pattern.compiled(values.source).pattern}",
                 )
             )

@@ -24,7 +24,8 @@ _IDENTIFIER_CHARS = re.compile(r"[A-Za-z0-9-]*")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 
-def _shown(value: str, limit: int = 80) -> str:
+def shown(value: str, limit: int = 80) -> str:
+    """A value for a message: cut to `limit` characters, with its length, when longer."""
     return value if len(value) <= limit else value[:limit] + f"... ({len(value)} characters)"
 
 
@@ -61,7 +62,7 @@ def check_identifier(field: str, identifier: object, limit: int) -> list[Violati
     problems = identifier_problems(identifier, limit)
     if not problems:
         return []
-    return [Violation("identifier.aws", field, _shown(identifier), "; ".join(problems))]
+    return [Violation("identifier.aws", field, shown(identifier), "; ".join(problems))]
 
 
 def _tag_text_problems(text: str, what: str, low: int, high: int) -> list[str]:
@@ -108,7 +109,7 @@ def check_tags_aws(tags: Mapping[str, str], *, prefix: str = "Tags") -> list[Vio
         problems = tag_key_problems(key) + tag_value_problems(value)
         if problems:
             violations.append(
-                Violation("tags.aws", f"{prefix}.{key}", _shown(value), "; ".join(problems))
+                Violation("tags.aws", f"{prefix}.{key}", shown(value), "; ".join(problems))
             )
     if len(tags) > TAGS_PER_RESOURCE_MAX:
         violations.append(
@@ -182,7 +183,7 @@ def check_allowed(
                 Violation(
                     "tags.allowed",
                     f"{prefix}.{key}",
-                    _shown(value),
+                    shown(value),
                     f"value must be one of: {listed}",
                 )
             )
@@ -201,7 +202,7 @@ def check_patterns(
                 Violation(
                     "tags.pattern",
                     f"{prefix}.{key}",
-                    _shown(value),
+                    shown(value),
                     f"value must match {pattern.pattern}",
                 )
             )

@@ -1,4 +1,4 @@
-"""The audit log (DESIGN §6): format, chain, concurrency, crash safety, refusals, maintenance."""
+"""The audit log: format, chain, concurrency, crash safety, refusals, maintenance."""
 
 from __future__ import annotations
 

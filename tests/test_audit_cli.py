@@ -1,4 +1,4 @@
-"""``rds-guard audit verify|show|rotate|repair`` (DESIGN §7): output, exit codes, errors."""
+"""``rds-guard audit verify|show|rotate|repair``: output, exit codes, errors."""
 
 from __future__ import annotations
 

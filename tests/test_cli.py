@@ -1,4 +1,4 @@
-"""``rds-guard check`` and ``rds-guard eval`` (DESIGN §7): output, JSON shape, exit codes,
+"""``rds-guard check`` and ``rds-guard eval``: output, JSON shape, exit codes,
 parameter typing, errors as one line; ``--help`` on every command through the real script."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""decide.py: what a guarded call gets (DESIGN.md §5), judged on plain data.
+"""decide.py: what a guarded call gets, judged on plain data.
 
 `run` calls `decide.decide` with a recording source reader (standing in for the guard's
 Describe calls) and a fixed environment; `evaluate` is the public offline entry point.

@@ -1,4 +1,4 @@
-"""policy.py: the TOML policy file of DESIGN.md §4, read into frozen dataclasses.
+"""policy.py: the TOML policy file, read into frozen dataclasses.
 
 Every problem is a `PolicyError` reading ``PATH:LINE: dotted.key: what is wrong``.
 """
@@ -22,7 +22,7 @@ from rds_guard.policy import (
     resolve_policy,
 )
 
-DESIGN_EXAMPLE = r"""
+REFERENCE_EXAMPLE = r"""
 version = 1
 mode = "enforce"
 services = ["rds", "docdb", "neptune"]
@@ -116,7 +116,7 @@ def test_minimal_policy_has_every_default(tmp_path, monkeypatch):
 def test_design_example_reads_every_key(tmp_path, monkeypatch):
     """The §4 example loads and each of its keys lands where the contract says."""
     monkeypatch.chdir(tmp_path)
-    policy = Policy.from_toml(DESIGN_EXAMPLE)
+    policy = Policy.from_toml(REFERENCE_EXAMPLE)
     assert policy.mode == "enforce"
     assert policy.services == frozenset({"rds", "docdb", "neptune"})
     assert policy.naming.pattern.text == "^{source}-(daily|manual)-[0-9]{8}$"

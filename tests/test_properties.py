@@ -293,7 +293,7 @@ def test_any_bytes_in_a_file_are_a_policy_or_a_policy_error(prefix: bytes, data:
 
 AWS_TAG_TEXT = regex.compile(r"^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$")
 AWS_IDENTIFIER = re.compile(r"[A-Za-z](?:-?[A-Za-z0-9])*")
-IDENTIFIER_LIMITS = {  # DESIGN §5: identifier parameter and its AWS limit
+IDENTIFIER_LIMITS = {  # identifier parameter and its AWS limit
     "CreateDBClusterSnapshot": ("DBClusterSnapshotIdentifier", "DBClusterIdentifier", 63),
     "CopyDBClusterSnapshot": (
         "TargetDBClusterSnapshotIdentifier",

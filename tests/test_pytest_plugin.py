@@ -142,7 +142,7 @@ def test_command_line_option_wins_over_the_ini_key(
 def test_without_option_or_ini_the_policy_is_found_as_install_finds_it(
     pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    """$RDS_GUARD_POLICY, then ./rds_guard.toml (DESIGN §3)."""
+    """$RDS_GUARD_POLICY, then ./rds_guard.toml."""
     if how == "environment":
         monkeypatch.setenv("RDS_GUARD_POLICY", str(policy_dir / "snapshots.toml"))
     else:

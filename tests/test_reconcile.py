@@ -1,4 +1,4 @@
-"""``rds-guard reconcile`` (DESIGN §7): the pure `reconcile`, the paginated listing, and the
+"""``rds-guard reconcile``: the pure `reconcile`, the paginated listing, and the
 real console script against the moto server with audit logs written by the real guard."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""rules.py: AWS's own constraints and the policy's rules, as pure functions (DESIGN.md §5)."""
+"""rules.py: AWS's own constraints and the policy's rules, as pure functions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""templates.py: the placeholder language of DESIGN.md §4 and naming patterns' `{source}`."""
+"""templates.py: the placeholder language and naming patterns' `{source}`."""
 
 from __future__ import annotations
 
