@@ -21,13 +21,13 @@ lint: $(STAMP)
 
 # Coverage of rds_guard, branches included, also in the subprocesses the tests start:
 # coverage's patch = ["subprocess"] reaches those that inherit the environment, and
-# .ci/coverage_subprocess.pth those started with an environment of their own (the AWS CLI,
+# tools/coverage_subprocess.pth those started with an environment of their own (the AWS CLI,
 # the rds-guard script), through a marker naming the pytest process and the coverage config.
 COVERAGE_MARK := $(VENV)/coverage-subprocess
 COVERAGE_HOOK := $(VENV)/.coverage-hook
 
-$(COVERAGE_HOOK): $(STAMP) .ci/coverage_subprocess.pth
-	cp .ci/coverage_subprocess.pth "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/rds_guard_coverage_subprocess.pth"
+$(COVERAGE_HOOK): $(STAMP) tools/coverage_subprocess.pth
+	cp tools/coverage_subprocess.pth "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/rds_guard_coverage_subprocess.pth"
 	touch $@
 
 test: $(STAMP) $(COVERAGE_HOOK) lint
