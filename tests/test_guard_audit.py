@@ -391,3 +391,54 @@ def test_secrets_and_presigned_urls_are_never_written(
         "Authorization",
     ):
         assert secret not in text
+
+
+def test_documentdb_final_snapshot_sharing_and_inheritance(
+    docdb: DocDBResponder, policy: Path, tmp_path: Path
+) -> None:
+    """DocumentDB: a blocked final snapshot or share never reaches the service; the good ones are
+    recorded; a cluster's tags (read with ListTagsForResource) survive the defaults."""
+    session = boto3.Session(region_name="us-east-1")
+    docdb.attach(session)
+    rds_guard.install(session, policy=policy)
+    client = session.client("docdb")
+    client.create_db_cluster(
+        DBClusterIdentifier="orders",
+        Engine="docdb",
+        MasterUsername="u",
+        MasterUserPassword="password-1",
+        CopyTagsToSnapshot=True,
+        Tags=[{"Key": "team", "Value": "core"}, {"Key": "owner", "Value": "a"}],
+    )
+    client.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+    )
+    assert docdb.tags(GOOD) == {"team": "core", "owner": "a", "managed-by": "rds-guard"}
+    assert docdb.count("ListTagsForResource") == 1, "docdb describe results carry no tags"
+
+    docdb.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.modify_db_cluster_snapshot_attribute(
+            DBClusterSnapshotIdentifier=GOOD, AttributeName="restore", ValuesToAdd=["all"]
+        )
+    assert [v.rule for v in caught.value.violations] == ["sharing.public"]
+    with pytest.raises(rds_guard.PolicyViolation):
+        client.delete_db_cluster(DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="last")
+    assert docdb.actions() == []
+    assert "orders" in docdb.clusters, "the blocked delete dropped nothing"
+
+    client.modify_db_cluster_snapshot_attribute(
+        DBClusterSnapshotIdentifier=GOOD, AttributeName="restore", ValuesToAdd=["111122223333"]
+    )
+    client.delete_db_cluster(
+        DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="orders-final-20261129"
+    )
+    assert "orders-final-20261129" in docdb.snapshots
+    found = records(tmp_path)
+    assert [(r["event"], r["operation"]) for r in found[-4:]] == [
+        ("requested", "ModifyDBClusterSnapshotAttribute"),
+        ("shared", "ModifyDBClusterSnapshotAttribute"),
+        ("requested", "DeleteDBCluster"),
+        ("created", "DeleteDBCluster"),
+    ]
+    assert found[-1]["snapshot"] == "orders-final-20261129" and found[-1]["service"] == "docdb"
