@@ -308,8 +308,12 @@ _TRAILING_FIELDS = RECORD_FIELDS[RECORD_FIELDS.index("host") + 1 :]
 # --- low-level file helpers -----------------------------------------------------------------
 
 
-def _os_error(path: Path, action: str, exc: OSError) -> AuditError:
-    reason = _OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+def _os_error(path: Path, action: str, exc: OSError | ValueError) -> AuditError:
+    """An ``AuditError`` naming the file and what failed; a ValueError is a path with a NUL."""
+    if isinstance(exc, OSError):
+        reason = _OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+    else:
+        reason = str(exc)
     return AuditError(f"{path}: {action}: {reason}", path=str(path))
 
 
@@ -328,7 +332,7 @@ def _open_checked(path: Path, flags: int, action: str) -> int:
     """Open ``path`` and refuse anything but a regular file (checked on the open descriptor)."""
     try:
         fd = os.open(path, flags, _FILE_MODE)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise _os_error(path, action, exc) from exc
     try:
         mode = os.fstat(fd).st_mode
@@ -645,12 +649,15 @@ class AuditLog:
 
     @contextlib.contextmanager
     def _reader(self, st: os.stat_result) -> Iterator[int]:
+        """A second descriptor for reading the locked file; an OSError inside is an AuditError."""
         rfd = _open_checked(self.path, _READ_FLAGS, "cannot open for reading")
         try:
             rst = os.fstat(rfd)
             if (rst.st_dev, rst.st_ino) != (st.st_dev, st.st_ino):
                 raise AuditError(f"{self.path}: replaced while locked", path=str(self.path))
             yield rfd
+        except OSError as exc:  # an I/O error reading the log (pread, fstat)
+            raise _os_error(self.path, "cannot read", exc) from exc
         finally:
             os.close(rfd)
 

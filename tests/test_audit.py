@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -930,6 +931,95 @@ def test_a_failed_write_or_fsync_leaves_no_record(
     log.write("requested", notes=["c"])
     log.close()
     assert_whole([log_path], {"a", "c"})
+
+
+def _failing_on_the_log_file(
+    monkeypatch: pytest.MonkeyPatch, path: Path, name: str, after: int, skip_fd: int | None = None
+) -> list[str]:
+    """Make ``os.<name>`` fail with EIO on any descriptor of the log's file after ``after`` calls.
+
+    Reading the log's end goes through a second descriptor; ``skip_fd`` is left alone. Returns
+    the list that the names of the functions that saw the failure are added to.
+    """
+    real, real_fstat = getattr(os, name), os.fstat
+    ino = path.stat().st_ino
+    calls, failed_in = itertools.count(), []
+
+    def patched(fd: int, *args: object) -> object:
+        if fd != skip_fd and real_fstat(fd).st_ino == ino and next(calls) >= after:
+            failed_in.append(traceback.extract_stack(limit=2)[0].name)
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real(fd, *args)
+
+    monkeypatch.setattr(os, name, patched)
+    return failed_in
+
+
+_TAIL_SHAPES = {
+    "whole": b"",
+    "torn": b'{"prev":"' + b"0" * 40,
+    "damaged": b"not a record\n",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_TAIL_SHAPES))
+def test_an_io_error_reading_the_log_is_an_audit_error(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch, shape: str
+) -> None:
+    make_log(log_path, 3)
+    content = log_path.read_bytes() + _TAIL_SHAPES[shape]
+    failed_in: set[str] = set()
+    for after in range(8):  # fail the first read, then the second, ...: every read in turn
+        log_path.write_bytes(content)
+        log = audit.AuditLog(log_path, fsync=False)
+        failed = _failing_on_the_log_file(monkeypatch, log_path, "pread", after)
+        outcome = None
+        try:
+            log.write("requested", notes=["x"])
+        except AuditError as exc:
+            outcome = str(exc)
+        finally:
+            monkeypatch.undo()
+            log.close()
+        if failed:
+            assert outcome is not None
+            assert f"{log_path}: cannot read: Input/output error" in outcome
+            assert log_path.read_bytes() == content
+        elif shape == "damaged":
+            assert outcome is not None and "is not an audit record" in outcome
+        else:
+            assert outcome is None
+        failed_in.update(failed)
+    expected = {"whole": "_pread", "torn": "_sha256_range", "damaged": "_count_newlines"}[shape]
+    assert {"_pread", expected} <= failed_in
+    if shape != "damaged":  # the lock was released and nothing is left half done
+        audit.AuditLog(log_path, fsync=False).write("requested", notes=["y"])
+        assert audit.verify([log_path]).ok
+
+
+def test_an_io_error_on_fstat_of_the_reading_descriptor_is_an_audit_error(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_log(log_path, 2)
+    for after, action in [(0, "cannot open for reading"), (1, "cannot read")]:
+        log = audit.AuditLog(log_path, fsync=False)
+        log._own_fd()
+        _failing_on_the_log_file(monkeypatch, log_path, "fstat", after, skip_fd=log._fd)
+        with pytest.raises(AuditError, match=re.escape(f"{log_path}: {action}: Input/output")):
+            log.write("requested")
+        monkeypatch.undo()
+        log.close()
+
+
+def test_a_nul_in_the_path_is_an_audit_error(tmp_path: Path) -> None:
+    path = tmp_path / "audit\0.jsonl"
+    with pytest.raises(AuditError, match="cannot open for appending: embedded null byte") as caught:
+        audit.AuditLog(path).write("requested")
+    assert caught.value.path == str(path)
+    for maintain in (audit.rotate, audit.repair):
+        with pytest.raises(AuditError, match="embedded null byte"):
+            maintain(path)
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- rotation -----------------------------------------------------------------------------
