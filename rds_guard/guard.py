@@ -6,6 +6,7 @@ arguments into a call to `decide.decide` or into an audit record, and nothing mo
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import weakref
@@ -42,6 +43,7 @@ class CallRecord:
     call: str
     outcome: str
     fields: dict[str, Any] = field(default_factory=dict)
+    requested: bool = False
 
 
 class _Slot:
@@ -126,36 +128,35 @@ class Guard:
         if record is not None:
             context[CONTEXT_KEY] = record
 
-    def write_ahead(self, context: Mapping[str, Any]) -> None:
+    def write_ahead(self, context: dict[str, Any]) -> None:
         """before-call: the ``requested`` record; if it cannot be written, nothing is sent."""
         record = context.get(CONTEXT_KEY)
         if isinstance(record, CallRecord) and self.audit is not None:
             self.audit.write("requested", call=record.call, **record.fields)
+            context[CONTEXT_KEY] = dataclasses.replace(record, requested=True)
 
     def record_outcome(
         self, context: Mapping[str, Any], parsed: Mapping[str, Any], row: Operation
     ) -> None:
-        """after-call: ``created`` (or the row's outcome), ``failed`` or ``unknown``."""
+        """after-call: ``created`` (or the row's outcome), ``failed`` or ``unknown``.
+
+        Only for calls whose ``requested`` record was written: another before-call handler
+        (botocore's Stubber, a test responder) may have answered without anything being sent.
+        """
         record = context.get(CONTEXT_KEY)
-        if not isinstance(record, CallRecord):
+        if not isinstance(record, CallRecord) or not record.requested:
             return
-        metadata = parsed.get("ResponseMetadata", {})
-        fields = dict(record.fields, request_id=metadata.get("RequestId"))
-        error = parsed.get("Error")
-        if error:
-            code = str(error.get("Code", ""))
-            fields["error"] = {"code": code, "message": str(error.get("Message", ""))}
-            retried = int(metadata.get("RetryAttempts", 0) or 0) > 0
-            event = "unknown" if retried and "AlreadyExists" in code else "failed"
-        else:
-            event = record.outcome
-            fields.update(_reported_snapshot(row, parsed))
-        self._write_safely(event, fields | {"call": record.call})
+        try:
+            event, fields = _outcome(record, parsed, row)
+        except Exception:  # the call has happened: nothing may reach the caller from here
+            audit_logger.exception("could not build the outcome record of call %s", record.call)
+            return
+        self._write_safely(event, fields)
 
     def record_no_response(self, context: Mapping[str, Any], exception: BaseException) -> None:
         """after-call-error: no answer came back, so the snapshot may or may not exist."""
         record = context.get(CONTEXT_KEY)
-        if isinstance(record, CallRecord):
+        if isinstance(record, CallRecord) and record.requested:
             error = {"code": type(exception).__name__, "message": str(exception)}
             self._write_safely("unknown", record.fields | {"call": record.call, "error": error})
 
@@ -168,6 +169,22 @@ class Guard:
             audit_logger.exception(
                 "could not write the %r audit record for call %s", event, fields.get("call")
             )
+
+
+def _outcome(
+    record: CallRecord, parsed: Mapping[str, Any], row: Operation
+) -> tuple[str, dict[str, Any]]:
+    """The outcome event of an answered call and its record's fields."""
+    metadata = parsed.get("ResponseMetadata", {})
+    fields = dict(record.fields, call=record.call, request_id=metadata.get("RequestId"))
+    error = parsed.get("Error")
+    if not error:
+        return record.outcome, fields | _reported_snapshot(row, parsed)
+    code = str(error.get("Code", ""))
+    fields["error"] = {"code": code, "message": str(error.get("Message", ""))}
+    retried = int(metadata.get("RetryAttempts", 0) or 0) > 0
+    # the first attempt may have made it: only reconcile can tell
+    return ("unknown" if retried and "AlreadyExists" in code else "failed"), fields
 
 
 def _record_fields(decision: Decision, binding: _ClientBinding) -> dict[str, Any]:
@@ -288,11 +305,17 @@ def _read_tags(client: BaseClient, lookup: SourceLookup, reference: str) -> Sour
     item = described[lookup.result_list][0]
     if lookup.copy_flag is not None and not item.get(lookup.copy_flag):
         return None
+    return described_tags(client, item, lookup.arn_key)
+
+
+def described_tags(client: BaseClient, item: Mapping[str, Any], arn_key: str) -> dict[str, str]:
+    """A described resource's tags: its TagList, else ListTagsForResource on its ARN.
+
+    DocumentDB and Neptune describe results carry no TagList.
+    """
     tag_list = item.get("TagList")
     if tag_list is None:
-        tag_list = _call(client, "ListTagsForResource", ResourceName=item[lookup.arn_key])[
-            "TagList"
-        ]
+        tag_list = _call(client, "ListTagsForResource", ResourceName=item[arn_key])["TagList"]
     return {tag["Key"]: tag.get("Value", "") for tag in tag_list}
 
 
@@ -334,10 +357,14 @@ def _hook_session(session: EventEmitter, slot: _Slot) -> Callable[[], None]:
     events = [f"creating-client-class.{service}" for service in operations.SERVICES]
     for event in events:
         session.register(event, add_mixin, unique_id=f"rds_guard:{event}")
+    # Weak: the session keys its slot weakly, and the slot holds the guard that holds this.
+    session_ref = weakref.ref(session)
 
     def unhook() -> None:
-        for event in events:
-            session.unregister(event, add_mixin, unique_id=f"rds_guard:{event}")
+        hooked = session_ref()
+        if hooked is not None:
+            for event in events:
+                hooked.unregister(event, add_mixin, unique_id=f"rds_guard:{event}")
 
     return unhook
 
@@ -380,9 +407,13 @@ def install_on_emitter(
     def load(**_: Any) -> None:
         guard()
 
+    events_ref = weakref.ref(events)  # weak, as in _hook_session
+
     def unhook() -> None:
-        for event, unique_id in loaders:
-            events.unregister(event, load, unique_id=unique_id)
+        hooked = events_ref()
+        if hooked is not None:
+            for event, unique_id in loaders:
+                hooked.unregister(event, load, unique_id=unique_id)
         unhook_mixin()
 
     for event, unique_id in loaders:
@@ -408,7 +439,7 @@ def open_audit_log(
                 path=policy.source,
                 key="audit.hmac_key_env",
             )
-        key = value.encode()
+        key = value.encode("utf-8", "surrogateescape")  # the variable's own bytes
     path = audit_path if audit_path is not None else os.environ.get(AUDIT_PATH_ENV) or settings.path
     return AuditLog(path, fsync=settings.fsync, hmac_key=key, policy_sha256=policy.sha256)
 

@@ -442,3 +442,65 @@ def test_documentdb_final_snapshot_sharing_and_inheritance(
         ("created", "DeleteDBCluster"),
     ]
     assert found[-1]["snapshot"] == "orders-final-20261129" and found[-1]["service"] == "docdb"
+
+
+def test_stubbed_calls_write_no_outcome_without_requested(policy: Path, tmp_path: Path) -> None:
+    """botocore's Stubber answers before the write-ahead hook: nothing was sent, so no
+    outcome record may appear without its `requested`."""
+    from botocore.stub import Stubber
+
+    session = boto3.Session(region_name="us-east-1")
+    rds_guard.install(session, policy=policy)
+    rds = session.client("rds")
+    with Stubber(rds) as stubber:
+        stubber.add_response(
+            "create_db_cluster_snapshot",
+            {"DBClusterSnapshot": {"DBClusterSnapshotIdentifier": GOOD}},
+        )
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    log = tmp_path / "audit.jsonl"
+    assert not log.exists() or events(tmp_path) == []
+
+
+def test_dropped_sessions_release_their_guard_and_log(policy: Path) -> None:
+    """A session installed on and dropped without uninstall does not keep its guard, its
+    audit log's descriptor or itself alive."""
+    import gc
+
+    from rds_guard import guard as guard_module
+
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    gc.collect()
+    slots_before, descriptors_before = len(guard_module._slots), open_descriptors()
+    for _ in range(30):
+        session = boto3.Session(region_name="us-east-1")
+        installed = rds_guard.install(session, policy=policy)
+        assert installed.audit is not None
+        installed.audit.write("blocked", call="x")
+        session.client("rds")
+        del session, installed
+    gc.collect()
+    assert len(guard_module._slots) == slots_before
+    assert open_descriptors() - descriptors_before < 10
+
+
+def test_hmac_key_is_the_variables_own_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key that is not UTF-8 is used as its bytes by the guard and by verify alike."""
+    monkeypatch.setitem(os.environb, b"RDS_GUARD_TEST_KEY", b"\xffsecret")
+    path = tmp_path / "rds_guard.toml"
+    path.write_text(
+        'version = 1\n[audit]\npath = "audit.jsonl"\nfsync = false\n'
+        'hmac_key_env = "RDS_GUARD_TEST_KEY"\n'
+    )
+    guard = rds_guard.install(boto3.Session(region_name="us-east-1"), policy=path)
+    assert guard.audit is not None
+    guard.audit.write("blocked", call="a")
+    guard.audit.write("blocked", call="b")
+    assert audit.verify([tmp_path / "audit.jsonl"], hmac_key=b"\xffsecret").ok
+    assert not audit.verify([tmp_path / "audit.jsonl"]).ok
