@@ -76,6 +76,9 @@ class PolicyViolation(ParamValidationError):
         report = "\n".join(f"  {v}" for v in self.violations)
         super().__init__(operation=operation, report=report)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (PolicyViolation, (self.operation, self.violations))
+
 
 class AuditError(BotoCoreError):
     """The audit log could not be written or is damaged, so the call was not sent."""
@@ -86,3 +89,10 @@ class AuditError(BotoCoreError):
         self.detail = detail
         self.path = path
         super().__init__(detail=detail)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_audit_error, (self.detail, self.path))
+
+
+def _rebuild_audit_error(detail: str, path: str | None) -> AuditError:
+    return AuditError(detail, path=path)

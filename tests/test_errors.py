@@ -1,0 +1,54 @@
+"""The exceptions survive pickling and copying (process pools, deep-copied contexts)."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+from collections.abc import Callable
+
+import pytest
+
+import rds_guard
+
+ROUND_TRIPS: list[Callable[[object], object]] = [
+    lambda e: pickle.loads(pickle.dumps(e)),
+    copy.copy,
+    copy.deepcopy,
+]
+
+
+@pytest.mark.parametrize("round_trip", ROUND_TRIPS)
+def test_policy_violation_round_trips(round_trip: Callable[[object], object]) -> None:
+    """A PolicyViolation keeps its operation, its violations and its text."""
+    error = rds_guard.PolicyViolation(
+        "CreateDBSnapshot", [rds_guard.Violation("tags.required", "Tags.team", None, "missing")]
+    )
+    again = round_trip(error)
+    assert isinstance(again, rds_guard.PolicyViolation)
+    assert (again.operation, again.violations, str(again)) == (
+        error.operation,
+        error.violations,
+        str(error),
+    )
+
+
+@pytest.mark.parametrize("round_trip", ROUND_TRIPS)
+def test_audit_and_policy_errors_round_trip(round_trip: Callable[[object], object]) -> None:
+    """AuditError keeps its path; PolicyError its path, line and key."""
+    audit = round_trip(rds_guard.AuditError("disk full", path="/var/log/x.jsonl"))
+    assert isinstance(audit, rds_guard.AuditError)
+    assert (audit.path, str(audit)) == ("/var/log/x.jsonl", "rds_guard audit log: disk full")
+    policy = round_trip(rds_guard.PolicyError("bad", path="p.toml", line=3, key="tags.x"))
+    assert isinstance(policy, rds_guard.PolicyError)
+    assert (policy.path, policy.line, policy.key, str(policy)) == (
+        "p.toml",
+        3,
+        "tags.x",
+        "p.toml:3: tags.x: bad",
+    )
+
+
+def test_policy_error_without_a_file_is_the_problem_alone() -> None:
+    """No path: no '<policy>:' prefix, just the key and the problem."""
+    assert str(rds_guard.PolicyError("no policy given")) == "no policy given"
+    assert str(rds_guard.PolicyError("bad", key="mode")) == "mode: bad"
