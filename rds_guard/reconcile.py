@@ -20,6 +20,7 @@ from botocore import xform_name
 
 from . import operations, rules
 from .errors import Violation
+from .guard import described_tags
 from .operations import Kind
 from .policy import Policy
 
@@ -312,11 +313,8 @@ def _snapshot(
     arn = item.get(arn_key)
     snapshot_type = str(item.get("SnapshotType", "manual"))
     tags: Mapping[str, str] | None = None
-    if with_tags and snapshot_type != "automated":
-        tag_list = item.get("TagList")
-        if tag_list is None and arn:
-            tag_list = client.list_tags_for_resource(ResourceName=arn).get("TagList", [])
-        tags = {t["Key"]: t.get("Value", "") for t in tag_list or []}
+    if with_tags and snapshot_type != "automated" and (arn or "TagList" in item):
+        tags = described_tags(client, item, arn_key)
     return ServiceSnapshot(
         identifier=str(item[id_key]),
         arn=arn,
