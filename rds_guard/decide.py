@@ -394,12 +394,16 @@ def _judge_tags(
     if known:
         final = _merge(caller, inherited, defaults, forced)
         violations += rules.check_required(final, tag_policy.required)
+        judged = final
     else:
-        final = _merge(caller, {}, {}, forced)
+        # The request goes as the caller made it, so that is what the snapshot gets; the
+        # forced values are still judged: they are what the policy would have written.
+        final = dict(caller)
+        judged = _merge(caller, {}, {}, forced)
     violations += (
-        rules.check_tags_aws(final)
-        + rules.check_allowed(final, tag_policy.allowed)
-        + rules.check_patterns(final, tag_policy.patterns)
+        rules.check_tags_aws(judged)
+        + rules.check_allowed(judged, tag_policy.allowed)
+        + rules.check_patterns(judged, tag_policy.patterns)
     )
 
     below_forced = {**inherited, **caller}

@@ -779,6 +779,31 @@ def test_unreadable_source_tags_sends_no_forced_tag_either():
     assert decision.injected == ()
 
 
+def test_unknown_source_tags_record_the_tags_actually_sent():
+    """Source tags unknown (unreadable, or not read because the identifier already blocks in
+    enforce): `Decision.tags`, which the audit record stores, is what the request carries (the
+    caller's tags), not the forced ones; the forced values are still judged."""
+    warn = make_policy('mode = "warn"\n[tags.forced]\ncompliance = "pci"\n')
+    unread = evaluate(warn, CREATE.operation, CREATE.params(), source_tags=UNREADABLE, now=NOW)
+    assert "Tags" not in unread.params
+    assert dict(unread.tags) == {}
+    params = CREATE.params(Tags=tag_list({"team": "t"}))
+    always = make_policy('mode = "warn"\n[tags]\ninherit = "always"\n[tags.forced]\nc = "p"\n')
+    decision, _ = run(always, CREATE.operation, params, source=UNREADABLE)
+    assert sent_tags(decision) == {"team": "t"}
+    assert dict(decision.tags) == {"team": "t"}
+    blocked, reader = run(
+        make_policy('[tags.forced]\nstack = "{env:STACK}"\n[tags.patterns]\nstack = "^[a-z]+$"\n'),
+        CREATE.operation,
+        CREATE.params(**{CREATE.identifier: "1bad"}),
+        source={},
+        environ={"STACK": "Bad Stack"},
+    )
+    assert reader.calls == 0
+    assert rules_of(blocked) == ["identifier.aws", "tags.pattern"]
+    assert dict(blocked.tags) == {}
+
+
 def test_unreadable_source_tags_leaves_required_unjudged():
     """Rules that depend on the unread tags are not judged: no `tags.required`."""
     policy = make_policy('[tags]\nrequired = ["team"]\n[tags.defaults]\nmanaged-by = "g"\n')

@@ -516,7 +516,7 @@ def expected_final(
     )
     blocked_before_reading = parts.mode == "enforce" and (not identifier_ok or duplicates)
     if reads and (source_tags is UNREADABLE or blocked_before_reading):
-        return {**caller, **forced}, reads, aws_copies  # the source's tags stay unknown
+        return caller, reads, aws_copies  # unknown source tags: the request goes as made
     inherited = aws_copies if reads else {}
     return {**defaults, **inherited, **caller, **forced}, reads, aws_copies
 
