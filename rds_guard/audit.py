@@ -740,18 +740,19 @@ class AuditLog:
                 with self._reader(st) as rfd:
                     _check_last_link(self.path, rfd, tail.size, self._key)
                     first = parse_record(_first_line(rfd))
-                first_seq = tail.seq if first is None else int(str(first["seq"]))
-                archive = self.path.with_name(f"{self.path.name}.{first_seq}-{tail.seq}")
-                emitted.append(self._start_successor(tail, archive))
+                    first_seq = tail.seq if first is None else int(str(first["seq"]))
+                    archive = self.path.with_name(f"{self.path.name}.{first_seq}-{tail.seq}")
+                    emitted.append(self._start_successor(tail, archive, rfd))
             self._drop_fd(close=True)
             self._tail = None
         return archive
 
-    def _start_successor(self, tail: _Tail, archive: Path) -> tuple[Record, str]:
+    def _start_successor(self, tail: _Tail, archive: Path, rfd: int) -> tuple[Record, str]:
         """Move the log to ``archive`` and put a file starting with ``rotated`` in its place.
 
         The new file is complete before it appears at the path, and the path always names
-        one of the two files, so no writer ever sees a missing or headless log.
+        one of the two files, so no writer ever sees a missing or headless log. ``rfd`` reads
+        the old file, for filesystems without hard links.
         """
         fields = {"rotated_from": archive.name}
         record = self._build("rotated", fields, tail.head, tail.seq + 1)
@@ -766,7 +767,7 @@ class AuditLog:
             finally:
                 os.close(fd)
             try:
-                _keep_old_name(self.path, archive)
+                _keep_old_name(self.path, archive, rfd)
             except FileExistsError:
                 raise AuditError(
                     f"{self.path}: cannot rotate: {archive} already exists", path=str(self.path)
@@ -903,8 +904,14 @@ def _check_last_link(path: Path, fd: int, end: int, key: bytes | None) -> None:
     )
 
 
-def _keep_old_name(path: Path, archive: Path) -> None:
-    """Give the current log its archive name too, never replacing an existing file."""
+def _keep_old_name(path: Path, archive: Path, rfd: int) -> None:
+    """Give the current log its archive name too, never replacing an existing file.
+
+    A hard link where the filesystem has them; else a copy of the bytes (``rfd`` reads the
+    old file; the caller holds its flock, so nothing is appended meanwhile). Never a rename:
+    that would leave the path missing until the new file replaces it, and a writer that came
+    then would create a file there, write to it unopposed and lose its record to the replace.
+    """
     try:
         os.link(path, archive, follow_symlinks=False)
         return
@@ -913,10 +920,26 @@ def _keep_old_name(path: Path, archive: Path) -> None:
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
             raise
-    # No hard links here: a rename, which leaves the path missing for a moment.
-    if os.path.lexists(archive):
-        raise FileExistsError(errno.EEXIST, "the archive name is taken", str(archive))
-    os.rename(path, archive)
+    _copy_to_new_file(rfd, archive)
+
+
+def _copy_to_new_file(fd: int, target: Path) -> None:
+    """Copy everything ``fd`` reads to a new file at ``target``, fsynced; no file on failure."""
+    out = os.open(target, _NEW_FILE_FLAGS, _FILE_MODE)  # FileExistsError: the name is taken
+    try:
+        pos = 0
+        while block := os.pread(fd, _CHUNK, pos):
+            view = memoryview(block)
+            while view:
+                view = view[os.write(out, view) :]
+            pos += len(block)
+        os.fsync(out)
+    except BaseException:
+        os.close(out)
+        with contextlib.suppress(OSError):
+            os.unlink(target)
+        raise
+    os.close(out)
 
 
 def _undo_keep(path: Path, archive: Path) -> None:

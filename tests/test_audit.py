@@ -1087,6 +1087,83 @@ def test_rotate_refuses_an_empty_log_and_a_taken_name(log_path: Path) -> None:
     assert sorted(p.name for p in log_path.parent.iterdir()) == ["audit.jsonl", "audit.jsonl.1-2"]
 
 
+def _no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(os, "link", refuse)
+
+
+def test_rotate_without_hard_links_never_leaves_the_path_missing(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_log(log_path, 4)
+    before = log_path.read_bytes()
+    _no_hard_links(monkeypatch)
+    path_there: list[bool] = []
+    writers: list[threading.Thread] = []
+    real_rename, real_replace = os.rename, os.replace
+
+    def rename(src: str | Path, dst: str | Path) -> None:
+        path_there.append(os.path.lexists(log_path))
+        real_rename(src, dst)
+        path_there.append(os.path.lexists(log_path))
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        path_there.append(os.path.lexists(log_path))
+        if Path(dst) == log_path:
+            # A writer that comes just before the new file takes the path: it must wait for
+            # the rotation and then write to the new file, not to a file the replace removes.
+            writer = threading.Thread(target=write_records, args=(str(log_path), "w", 1))
+            writer.start()
+            writer.join(0.5)
+            writers.append(writer)
+        real_replace(src, dst)
+        path_there.append(os.path.lexists(log_path))
+
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "replace", replace)
+    archive = audit.rotate(log_path)
+    [writer] = writers
+    writer.join(10)
+    assert not writer.is_alive()
+    monkeypatch.undo()
+    assert_whole([archive, log_path], {f"m:{i}" for i in range(4)} | {"w:0"})
+    assert path_there and all(path_there)
+    assert archive.read_bytes() == before
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    assert [r["event"] for r in records_of(log_path)] == ["rotated", "requested"]
+
+
+def test_rotate_without_hard_links_keeps_a_taken_name_and_cleans_up(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_log(log_path, 2)
+    before = log_path.read_bytes()
+    taken = log_path.with_name("audit.jsonl.1-2")
+    taken.write_bytes(b"keep me")
+    _no_hard_links(monkeypatch)
+    with pytest.raises(AuditError, match="already exists"):
+        audit.rotate(log_path)
+    assert taken.read_bytes() == b"keep me"
+    taken.unlink()
+    real_write = os.write
+
+    def full_disk(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(taken.name):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(AuditError, match="cannot rotate: no space left on device"):
+        audit.rotate(log_path)
+    monkeypatch.undo()
+    assert log_path.read_bytes() == before
+    assert [p.name for p in log_path.parent.iterdir()] == ["audit.jsonl"]
+    assert audit.rotate(log_path) == taken
+    assert taken.read_bytes() == before
+
+
 def test_rotate_while_processes_write(log_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
     processes = [
