@@ -288,7 +288,8 @@ def _judge_snapshot(
     if may_inherit and (tag_policy.adds_tags or tag_policy.has_rules):
         blocked_already = policy.mode == "enforce" and bool(violations)
         found: object = _NOT_READ if blocked_already else read_source()
-        if found is UNREADABLE:
+        if found is UNREADABLE and tag_policy.adds_tags:
+            # only tags the guard writes would drop them; AWS's own copy keeps them
             violations.append(_inherit_violation(row, params))
         if found is _NOT_READ or found is UNREADABLE:
             known = False

@@ -813,11 +813,36 @@ def test_unreadable_source_tags_leaves_required_unjudged():
 
 def test_unreadable_source_tags_still_judges_the_callers_tags():
     """inherit = "always" with caller Tags: the caller's own values are still judged."""
-    policy = make_policy('[tags]\ninherit = "always"\n[tags.allowed]\nenv = ["prod"]\n')
+    policy = make_policy(
+        '[tags]\ninherit = "always"\n[tags.allowed]\nenv = ["prod"]\n[tags.defaults]\nm = "g"\n'
+    )
     params = CREATE.params(Tags=tag_list({"env": "qa"}))
     decision, _ = run(policy, CREATE.operation, params, source=UNREADABLE)
     assert sorted(rules_of(decision)) == ["tags.allowed", "tags.inherit"]
     assert decision.params == params
+
+
+@pytest.mark.parametrize("inherit", ["true", '"always"'])
+def test_unreadable_source_with_tag_rules_only_is_no_tags_inherit(inherit):
+    """A policy that only judges tags (no defaults, no forced) adds nothing, so it cannot drop
+    what the source passes on (e.g. a cross-region copy with CopyTags=True): no `tags.inherit`,
+    and the rules that depend on the unread tags (`required`) are not judged."""
+    policy = make_policy(
+        f'[tags]\ninherit = {inherit}\nrequired = ["team"]\n'
+        '[tags.allowed]\nenv = ["prod"]\n[tags.patterns]\nowner = "^[a-z]+$"\n'
+    )
+    params = CLUSTER_COPY.params()
+    decision, reader = run(policy, CLUSTER_COPY.operation, params, source=UNREADABLE)
+    assert reader.calls == 1
+    assert decision.allowed
+    assert decision.params == params
+    assert dict(decision.tags) == {}
+    # With caller Tags, inherit = true inherits nothing: the caller's set is the whole set,
+    # so `required` is judged; "always" would have merged the unread tags in, so it is not.
+    params = CLUSTER_COPY.params(Tags=tag_list({"env": "qa"}))
+    judged, _ = run(policy, CLUSTER_COPY.operation, params, source=UNREADABLE)
+    expected = ["tags.required", "tags.allowed"] if inherit == "true" else ["tags.allowed"]
+    assert rules_of(judged) == expected
 
 
 def test_unreadable_does_not_matter_with_inherit_false():
