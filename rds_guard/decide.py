@@ -138,17 +138,28 @@ def _source_name(params: Mapping[str, Any], row: Operation) -> str | None:
     return operations.snapshot_name(reference) if isinstance(reference, str) else None
 
 
-def _unrenderable(error: UnrenderableTemplate, policy_key: str, rule: str) -> Violation:
+def _unset_env(error: UnrenderableTemplate, policy_key: str) -> Violation | None:
+    """`template.env` for an unset ``{env:NAME}``; None when another placeholder (``{source}``,
+    in a request that names no source) is what has no value."""
     placeholder = error.placeholder
-    if placeholder.name == "env":
-        return Violation(
-            "template.env",
-            policy_key,
-            placeholder.argument,
-            f"environment variable {placeholder.argument} is not set",
-        )
+    if placeholder.name != "env":
+        return None
     return Violation(
-        rule, policy_key, placeholder.spelling, f"{placeholder.spelling} has no value here"
+        "template.env",
+        policy_key,
+        placeholder.argument,
+        f"environment variable {placeholder.argument} is not set",
+    )
+
+
+def _forced_without_value(key: str, value: str | None, error: UnrenderableTemplate) -> Violation:
+    """``tags.forced``: a forced value whose template has no value here cannot be set."""
+    return Violation(
+        "tags.forced",
+        f"Tags.{key}",
+        value,
+        f"forced tag: its value comes from {error.placeholder.spelling}, which has no value"
+        " here, so it cannot be set",
     )
 
 
@@ -180,7 +191,14 @@ def _judge_identifier(
         try:
             identifier = naming.generate.render(values)
         except UnrenderableTemplate as error:
-            return None, [_unrenderable(error, key, "identifier.missing")]
+            missing = Violation(
+                "identifier.missing",
+                row.identifier,
+                None,
+                f"no snapshot identifier given, and {key} cannot fill it in:"
+                f" {error.placeholder.spelling} has no value (the request names no {row.source})",
+            )
+            return None, [_unset_env(error, key) or missing]
         params[row.identifier] = identifier
     violations += rules.check_identifier(row.identifier, identifier, row.limit)
     if isinstance(identifier, str) and naming.pattern is not None:
@@ -233,15 +251,26 @@ def _read_tag_list(raw: object, prefix: str) -> tuple[list[tuple[str, str]], lis
 
 
 def _render_tags(
-    templates: Mapping[str, Template], values: TemplateValues, table: str
+    templates: Mapping[str, Template], values: TemplateValues, *, forced: bool
 ) -> tuple[dict[str, str], list[Violation]]:
+    """The tags of ``[tags.defaults]`` or ``[tags.forced]`` at this call.
+
+    An unset ``{env:NAME}`` is `template.env`. A ``{source}`` without a value (the request names
+    no source, which botocore refuses anyway) makes a forced tag `tags.forced` and a default
+    simply not added.
+    """
+    table = "tags.forced" if forced else "tags.defaults"
     rendered: dict[str, str] = {}
     violations = []
     for key, template in templates.items():
         try:
             rendered[key] = template.render(values)
         except UnrenderableTemplate as error:
-            violations.append(_unrenderable(error, f"{table}.{key}", "tags.forced"))
+            unset = _unset_env(error, f"{table}.{key}")
+            if unset is not None:
+                violations.append(unset)
+            elif forced:
+                violations.append(_forced_without_value(key, None, error))
     return rendered, violations
 
 
@@ -296,8 +325,8 @@ def _judge_snapshot(
         elif isinstance(found, Mapping):
             inherited = {k: v for k, v in found.items() if not k.lower().startswith("aws:")}
 
-    defaults, unset = _render_tags(tag_policy.defaults, values, "tags.defaults")
-    forced, unset_forced = _render_tags(tag_policy.forced, values, "tags.forced")
+    defaults, unset = _render_tags(tag_policy.defaults, values, forced=False)
+    forced, unset_forced = _render_tags(tag_policy.forced, values, forced=True)
     violations += unset + unset_forced
     verdict = _tag_verdict(
         policy.tags, caller, inherited, defaults, forced, known, caller_sent, bool(malformed)
@@ -510,19 +539,11 @@ def _judge_tagging(
         try:
             forced = template.render(values)
         except UnrenderableTemplate as error:
-            if error.placeholder.name == "env":
-                violations.append(_unrenderable(error, f"tags.forced.{key}", "tags.forced"))
-            else:  # e.g. {source}: a tag request names no source, so the value cannot be set
-                spelling = error.placeholder.spelling
-                violations.append(
-                    Violation(
-                        "tags.forced",
-                        f"Tags.{key}",
-                        tags[key],
-                        f"forced tag: its value comes from {spelling}, which has no value"
-                        " here, so it cannot be set",
-                    )
-                )
+            # e.g. {source}: a tag request names no source, so the value cannot be set
+            violations.append(
+                _unset_env(error, f"tags.forced.{key}")
+                or _forced_without_value(key, tags[key], error)
+            )
             continue
         if tags[key] != forced:
             violations.append(

@@ -299,6 +299,30 @@ def test_an_override_generate_with_an_unset_env_names_the_override_key():
     assert violation.value == "DR_TAG"
 
 
+@pytest.mark.parametrize(
+    ("naming", "key"),
+    [
+        ('[naming]\ngenerate = "{source}-manual"\n', "naming.generate"),
+        (
+            '[naming.operations.CreateDBClusterSnapshot]\ngenerate = "{source}-manual"\n',
+            "naming.operations.CreateDBClusterSnapshot.generate",
+        ),
+    ],
+)
+def test_generate_without_a_source_is_identifier_missing_on_the_identifier(naming, key):
+    """`{source}` in `generate` and no source in the request: `identifier.missing` whose field
+    is the identifier parameter (not the policy key), saying why generate could not fill it."""
+    params = CREATE.params_without_identifier()
+    del params[CREATE.source]
+    decision, _ = run(make_policy(naming), CREATE.operation, params)
+    assert rules_of(decision) == ["identifier.missing"]
+    violation = only(decision, "identifier.missing")
+    assert (violation.field, violation.value) == (CREATE.identifier, None)
+    assert key in violation.message
+    assert "{source} has no value" in violation.message
+    assert CREATE.identifier not in decision.params
+
+
 # --- step 2: AWS's identifier rules ---------------------------------------------------------
 
 
@@ -962,6 +986,29 @@ def test_unset_env_in_a_forced_tag_is_template_env():
     decision, _ = run(OWNER_FROM_ENV, CREATE.operation, CREATE.params(), environ={"APP_OWNER": "o"})
     violation = only(decision, "template.env")
     assert (violation.field, violation.value) == ("tags.forced.stack", "STACK")
+
+
+def test_a_source_default_without_a_source_is_simply_not_added():
+    """`{source}` in a default and no source in the request: the default is left out, with
+    no violation from the defaults table (botocore refuses a call without its source anyway)."""
+    policy = make_policy('[tags.defaults]\norigin = "{source}"\nmanaged-by = "g"\n')
+    params = CREATE.params()
+    del params[CREATE.source]
+    decision, _ = run(policy, CREATE.operation, params)
+    assert decision.allowed
+    assert sent_tags(decision) == {"managed-by": "g"}
+
+
+def test_a_source_forced_tag_without_a_source_is_tags_forced_on_the_tag():
+    """`{source}` in a forced value and no source: `tags.forced` on `Tags.<key>`."""
+    policy = make_policy('[tags.forced]\norigin = "{source}"\n')
+    params = CREATE.params()
+    del params[CREATE.source]
+    decision, _ = run(policy, CREATE.operation, params)
+    assert rules_of(decision) == ["tags.forced"]
+    violation = only(decision, "tags.forced")
+    assert (violation.field, violation.value) == ("Tags.origin", None)
+    assert "{source}" in violation.message
 
 
 def test_env_values_are_rendered_into_tags():
