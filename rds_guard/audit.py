@@ -1190,9 +1190,11 @@ def verify(
 ) -> VerifyResult:
     """Walk the hash chain of one log, or of several files oldest first, as one chain.
 
-    Streams the files in large chunks and checks each line's ``prev`` and ``seq`` by byte
-    position, parsing JSON only around a bad line. A first file that starts with ``rotated``
-    is checked from there on (``VerifyResult.continues`` names the file it continues).
+    Streams the files in large chunks and checks each line's ``prev``, ``seq`` and envelope
+    (``{"prev":"`` ... ``}``) by byte position, parsing JSON only for the last line of each
+    file (no later line vouches for it) and around a bad line. A first file that starts with
+    ``rotated`` is checked from there on (``VerifyResult.continues`` names the file it
+    continues).
     ``head``: the head the log must end with, which catches records cut off at a line
     boundary and an edited last record. A missing file raises OSError.
     """
@@ -1272,6 +1274,11 @@ class _ChainWalk:
                     f"the last line has no newline ({len(leftover)} bytes): a write was cut "
                     "off (the next writer repairs it)",
                 )
+            if lines_here and self.last_line is not None and parse_record(self.last_line) is None:
+                # The fast path checks only the envelope; no later line vouches for the last.
+                self.records, self.seq = self.records - 1, self.seq - 1
+                self.prev = self.last_line[_PREV_START:_PREV_END]
+                return self._fail(path, lines_here, "edited", "not an audit record")
             if lines_here or self.last_at is None:
                 self.last_at = (path, lines_here)
         return None
@@ -1291,17 +1298,29 @@ class _ChainWalk:
         prev, seq, key = self.prev, self.seq, self.key
         start = seq
         # Two copies of one loop, so that the hot path has no per-line branch on the key.
+        # Each line must link, carry the next seq and have a record's envelope: it starts with
+        # {"prev":" and ends with } (bytes only; the last line of a file is parsed in full).
         if key is None:
             sha256 = hashlib.sha256
             for line in lines:
-                if line[9:73] != prev or not line.startswith(b'","seq":%d,' % (seq + 1), 73):
+                if (
+                    line[9:73] != prev
+                    or not line.startswith(b'","seq":%d,' % (seq + 1), 73)
+                    or line[:9] != b'{"prev":"'
+                    or line[-1] != 125  # b"}"
+                ):
                     break
                 seq += 1
                 prev = sha256(line).hexdigest().encode()
         else:
             digest = hmac.digest
             for line in lines:
-                if line[9:73] != prev or not line.startswith(b'","seq":%d,' % (seq + 1), 73):
+                if (
+                    line[9:73] != prev
+                    or not line.startswith(b'","seq":%d,' % (seq + 1), 73)
+                    or line[:9] != b'{"prev":"'
+                    or line[-1] != 125  # b"}"
+                ):
                     break
                 seq += 1
                 prev = digest(key, line, "sha256").hex().encode()
@@ -1351,6 +1370,14 @@ class _ChainWalk:
         found = _seq_of(bad.line)
         if found is None:
             return self._fail(bad.path, bad.number, "edited", "not an audit record")
+        if found == expected and bad.line[_PREV_START:_PREV_END] == self.prev:
+            # It links and follows, so what failed is the envelope: {"prev":" ... }.
+            detail = (
+                "not an audit record"
+                if parse_record(bad.line) is None
+                else "not as a writer writes a record: it does not end with }"
+            )
+            return self._fail(bad.path, bad.number, "edited", detail)
         if bad.line[_PREV_START:_PREV_END] == self.prev:
             return self._fail(
                 bad.path,

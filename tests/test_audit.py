@@ -1316,6 +1316,63 @@ def test_verify_a_line_that_is_not_a_record(log_path: Path, ten: list[bytes]) ->
     assert "not an audit record" in str(result.detail)
 
 
+@pytest.mark.parametrize("rest", [b"this is not json", b'"x":}', b"}}"])
+def test_verify_a_last_line_that_is_not_a_record(
+    log_path: Path, ten: list[bytes], rest: bytes
+) -> None:
+    head = hashlib.sha256(ten[-1]).hexdigest()
+    with log_path.open("ab") as stream:
+        stream.write(b'{"prev":"%s","seq":11,%s\n' % (head.encode(), rest))
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("edited", 11)
+    assert result.detail == f"{log_path}: not an audit record"
+    assert (result.records, result.head) == (10, head)
+    with pytest.raises(AuditError, match="line 11 is not an audit record"):
+        audit.AuditLog(log_path, fsync=False).write("requested")  # writers agree
+
+
+def _relink(lines: list[bytes], index: int) -> None:
+    """Rechain every line after ``lines[index]``, whatever that line now holds."""
+    for at in range(index, len(lines) - 1):
+        digest = hashlib.sha256(lines[at]).hexdigest().encode()
+        lines[at + 1] = b'{"prev":"' + digest + lines[at + 1][73:]
+
+
+@pytest.mark.parametrize(
+    ("edit", "detail"),
+    [
+        (lambda line: line[:-1] + b",this is not json", "not an audit record"),
+        (lambda line: b"XXXXXXXXX" + line[9:], "not an audit record"),
+        (lambda line: line + b" ", "does not end with }"),
+    ],
+    ids=["not-json", "prefix", "trailing-space"],
+)
+def test_verify_a_line_in_the_middle_without_a_records_envelope(
+    log_path: Path, ten: list[bytes], edit: Callable[[bytes], bytes], detail: str
+) -> None:
+    ten[4] = edit(ten[4])
+    _relink(ten, 4)  # the next line vouches for it: only its shape gives it away
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert (result.reason, result.line, result.records) == ("edited", 5, 4)
+    assert detail in str(result.detail)
+
+
+def test_verify_checks_the_last_line_of_every_file(log_path: Path) -> None:
+    make_log(log_path, 3)
+    archive = audit.rotate(log_path)
+    make_log(log_path, 2)
+    old, new = lines_of(archive), lines_of(log_path)
+    old[-1] = old[-1][:73] + b'","seq":3,"x":}'  # links and follows, yet not JSON
+    chain = [*old, *new]
+    _relink(chain, len(old) - 1)
+    write_lines(archive, chain[: len(old)])
+    write_lines(log_path, chain[len(old) :])
+    result = audit.verify([archive, log_path])
+    assert (result.reason, result.line, result.path) == ("edited", 3, archive)
+    assert result.detail == f"{archive}: not an audit record"
+
+
 def test_verify_a_keyed_log_without_the_key(log_path: Path) -> None:
     make_log(log_path, 6, hmac_key=b"k")
     result = _verify(log_path)

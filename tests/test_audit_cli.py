@@ -78,6 +78,19 @@ def test_verify_finds_tampering(
     assert len(out.splitlines()) == 1
 
 
+def test_verify_a_last_line_that_is_not_a_record(
+    capsys: pytest.CaptureFixture[str], log_path: Path
+) -> None:
+    head = make_log(log_path, 2)
+    with log_path.open("ab") as stream:
+        stream.write(b'{"prev":"%s","seq":3,this is not json\n' % head.encode())
+    code, out, err = run(capsys, "audit", "verify", str(log_path))
+    assert (code, err) == (1, "")
+    assert out == f"line 3: edited: {log_path}: not an audit record\n"
+    code, out, err = run(capsys, "audit", "show", str(log_path))
+    assert code == 1 and "line 3: not a record" in out  # show and verify agree
+
+
 def test_verify_with_head(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
     head = make_log(log_path, 5)
     write_lines(log_path, lines_of(log_path)[:4])  # cut at a line boundary
