@@ -571,10 +571,13 @@ class AuditLog:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 st = os.fstat(fd)
-            except OSError as exc:
-                self._drop_fd(close=True)
+                names_it = self._path_names(st)
+            except (OSError, AuditError) as exc:
+                self._drop_fd(close=True)  # closing the descriptor releases the lock too
+                if isinstance(exc, AuditError):
+                    raise
                 raise _os_error(self.path, "cannot lock", exc) from exc
-            if self._path_names(st):
+            if names_it:
                 return fd, st
             # Rotated or removed since we opened it: write to whatever the path names now.
             with contextlib.suppress(OSError):

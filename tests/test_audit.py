@@ -1440,3 +1440,32 @@ def test_verify_streams_in_flat_memory(big_log: tuple[Path, str]) -> None:
         tracemalloc.stop()
     assert result.ok and result.records == 150_000
     assert peak < 12_000_000
+
+
+def test_a_failing_path_check_releases_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the path cannot be checked after the lock is taken, the AuditError does not leave the
+    file locked for every other writer."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False)
+    log.write("blocked", call="a")
+    real_lstat = os.lstat
+
+    def denied(target: object, *args: object, **kwargs: object) -> os.stat_result:
+        if Path(str(target)) == path:
+            raise OSError(errno.EACCES, "Permission denied")
+        return real_lstat(target, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "lstat", denied)
+    with pytest.raises(AuditError, match="cannot stat: permission denied"):
+        log.write("blocked", call="b")
+    monkeypatch.setattr(os, "lstat", real_lstat)
+    other = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the lock was kept
+    finally:
+        os.close(other)
+    log.write("blocked", call="c")
+    assert [r["call"] for r in audit.read_records(path)] == ["a", "c"]
+    log.close()
