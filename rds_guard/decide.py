@@ -17,7 +17,7 @@ from . import operations, rules
 from .errors import Violation
 from .operations import Kind, Operation
 from .policy import Policy, TagPolicy
-from .templates import Template, TemplateValues, UnrenderableTemplate
+from .templates import NamePattern, Template, TemplateValues, UnrenderableTemplate
 
 
 class _Unreadable:
@@ -163,6 +163,10 @@ def _forced_without_value(key: str, value: str | None, error: UnrenderableTempla
     )
 
 
+_LONGEST_IDENTIFIER: Final = operations.INSTANCE_ID_LIMIT
+"""No AWS identifier is longer; ``{source}`` is one (an ARN loses its prefix)."""
+
+
 def _judge_identifier(
     policy: Policy,
     row: Operation,
@@ -201,19 +205,42 @@ def _judge_identifier(
             return None, [_unset_env(error, key) or missing]
         params[row.identifier] = identifier
     violations += rules.check_identifier(row.identifier, identifier, row.limit)
-    if isinstance(identifier, str) and naming.pattern is not None:
-        lowered = identifier.lower()
-        if not naming.pattern.fullmatch(lowered, values.source):
-            violations.append(
-                Violation(
-                    "identifier.pattern",
-                    row.identifier,
-                    rules.shown(identifier),
-                    f"{rules.shown(lowered)!r} does not match the naming pattern"
-                    f" {naming.pattern.compiled(values.source).pattern}",
-                )
-            )
+    # Past AWS's limit identifier.aws is already reported, and a regex that passed the
+    # load-time check may still be quadratic on a long text: the pattern is not run.
+    if isinstance(identifier, str) and naming.pattern is not None and len(identifier) <= row.limit:
+        violations += _judge_pattern(naming.pattern, row.identifier, identifier, values.source)
     return (identifier if isinstance(identifier, str) else None), violations
+
+
+def _judge_pattern(
+    pattern: NamePattern, field: str, identifier: str, source: str | None
+) -> list[Violation]:
+    """Step 3, ``identifier.pattern``, on an identifier within AWS's length limit."""
+    if pattern.uses_source and source is not None and len(source) > _LONGEST_IDENTIFIER:
+        # No AWS resource has such a name (the call cannot succeed), and compiling it into the
+        # pattern would take seconds for a megabyte: refused without running the pattern.
+        return [
+            Violation(
+                "identifier.pattern",
+                field,
+                rules.shown(identifier),
+                f"the naming pattern {pattern.text} was not run: its {{source}} would be a name"
+                f" of {len(source)} characters, longer than any AWS identifier"
+                f" ({_LONGEST_IDENTIFIER})",
+            )
+        ]
+    lowered = identifier.lower()
+    if pattern.fullmatch(lowered, source):
+        return []
+    return [
+        Violation(
+            "identifier.pattern",
+            field,
+            rules.shown(identifier),
+            f"{rules.shown(lowered)!r} does not match the naming pattern"
+            f" {pattern.compiled(source).pattern}",
+        )
+    ]
 
 
 def _read_tag_list(raw: object, prefix: str) -> tuple[list[tuple[str, str]], list[Violation]]:

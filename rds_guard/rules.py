@@ -193,11 +193,15 @@ def check_allowed(
 def check_patterns(
     tags: Mapping[str, str], patterns: Mapping[str, re.Pattern[str]], *, prefix: str = "Tags"
 ) -> list[Violation]:
-    """``tags.pattern``: values that do not fully match the policy's regex for that key."""
+    """``tags.pattern``: values that do not fully match the policy's regex for that key.
+
+    A value longer than AWS allows is not matched: `check_tags_aws` reports it, and a regex
+    that passed the load-time check may still be quadratic on a long text.
+    """
     violations = []
     for key, pattern in patterns.items():
         value = tags.get(key)
-        if value is not None and pattern.fullmatch(value) is None:
+        if value is not None and len(value) <= TAG_VALUE_MAX and pattern.fullmatch(value) is None:
             violations.append(
                 Violation(
                     "tags.pattern",

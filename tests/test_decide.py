@@ -7,6 +7,7 @@ Describe calls) and a fixed environment; `evaluate` is the public offline entry 
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -335,6 +336,54 @@ def test_identifier_length_limit_per_operation(op):
     violation = only(too_long, "identifier.aws")
     assert violation.field == op.identifier
     assert f"1 to {op.limit} characters" in violation.message
+
+
+@each_op()
+def test_the_naming_pattern_is_not_run_past_the_length_limit(op):
+    """An identifier longer than the operation's limit is identifier.aws alone: the pattern,
+    which may be quadratic (this one takes seconds on 64 KB), is not run on it."""
+    policy = make_policy('[naming]\npattern = "^[a-z]+[a-z0-9]+-x$"\n')
+    at_limit, _ = judge(op, policy, op.params(**{op.identifier: "a" * op.limit}))
+    assert rules_of(at_limit) == ["identifier.pattern"]
+    over, _ = judge(op, policy, op.params(**{op.identifier: "a" * (op.limit + 1)}))
+    assert rules_of(over) == ["identifier.aws"]
+    started = time.perf_counter()
+    huge, _ = judge(op, policy, op.params(**{op.identifier: "a" * 65536}))
+    assert rules_of(huge) == ["identifier.aws"]
+    assert time.perf_counter() - started < 1
+
+
+def test_a_source_longer_than_any_aws_identifier_is_refused_without_running_the_pattern():
+    """`{source}` is compiled into the pattern: a source longer than any AWS identifier (255)
+    names nothing AWS has, so the pattern is not compiled for it: identifier.pattern saying
+    why (the call cannot succeed anyway), and a megabyte source takes no time."""
+    policy = make_policy('[naming]\npattern = "^({source})?-?orders-.+$"\n')
+    op = SNAPSHOT_OPS[-1]  # rds CopyDBSnapshot
+    longest, _ = judge(op, policy, op.params(**{op.source: "a" * 255}))
+    assert longest.allowed
+    longer, _ = judge(op, policy, op.params(**{op.source: "a" * 256}))
+    violation = only(longer, "identifier.pattern")
+    assert (violation.field, violation.value) == (op.identifier, "orders-manual-1")
+    assert "not run" in violation.message
+    assert "256 characters" in violation.message
+    started = time.perf_counter()
+    arn = "arn:aws:rds:us-east-1:123456789012:snapshot:" + "a" * 2**20
+    huge, _ = judge(op, policy, op.params(**{op.source: arn}))
+    assert rules_of(huge) == ["identifier.pattern"]
+    assert len(only(huge, "identifier.pattern").message) < 200
+    assert time.perf_counter() - started < 0.5
+    plain, _ = judge(
+        op, make_policy('[naming]\npattern = "^orders-.+$"\n'), op.params(**{op.source: arn})
+    )
+    assert plain.allowed
+
+
+def test_a_tag_pattern_is_not_run_on_a_value_past_aws_s_limit():
+    """A tag value over 256 characters is tags.aws; tags.pattern is not judged on it."""
+    policy = make_policy('[tags.patterns]\nowner = "^[a-z]+[a-z0-9]+-x$"\n')
+    params = CREATE.params(Tags=tag_list({"owner": "a" * 300}))
+    decision, _ = run(policy, CREATE.operation, params)
+    assert rules_of(decision) == ["tags.aws"]
 
 
 @pytest.mark.parametrize("identifier", ["1orders", "orders-", "orders--1", "ordérs", "a_b"])

@@ -353,6 +353,14 @@ def test_check_patterns_ignores_absent_keys():
     assert rules.check_patterns({}, {"owner": re.compile("x")}) == []
 
 
+def test_check_patterns_skips_values_longer_than_aws_allows():
+    """A value over 256 characters is tags.aws already; the regex is not run on it (a pattern
+    that passes the load-time check may still be quadratic on a long text)."""
+    patterns = {"owner": re.compile("^[a-z]+[a-z0-9]+-x$")}
+    assert len(rules.check_patterns({"owner": "a" * 256}, patterns)) == 1
+    assert rules.check_patterns({"owner": "a" * 257}, patterns) == []
+
+
 # --- sharing --------------------------------------------------------------------------------
 
 
