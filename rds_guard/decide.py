@@ -112,8 +112,26 @@ def evaluate(
         now = datetime.now(UTC)
     elif now.tzinfo is None:
         raise ValueError("now must be an aware datetime (for example datetime.now(timezone.utc))")
+    _check_source_tags(source_tags)
     facts = CallFacts(service, region, now.astimezone(UTC), os.environ)
     return decide(policy, row, params, facts, lambda: source_tags)
+
+
+def _check_source_tags(source_tags: object) -> None:
+    """`TypeError` unless ``source_tags`` is None, `UNREADABLE` or a mapping of str to str."""
+    if source_tags is None or source_tags is UNREADABLE:
+        return
+    if not isinstance(source_tags, Mapping):
+        raise TypeError(
+            "source_tags must be None, rds_guard.UNREADABLE or a mapping of tag keys to values"
+            f" (str to str), not {type(source_tags).__name__}"
+        )
+    for key, value in source_tags.items():
+        if not (isinstance(key, str) and isinstance(value, str)):
+            raise TypeError(
+                "source_tags must map str to str, not"
+                f" {type(key).__name__} to {type(value).__name__} (key {key!r:.60})"
+            )
 
 
 def decide(
@@ -417,12 +435,6 @@ def _tag_verdict(
 ) -> _TagVerdict:
     """`_judge_tags`, remembered: it is a pure function, and calls repeat the same tag sets."""
     layers: _Layers = tuple(tuple(layer.items()) for layer in (caller, inherited, defaults, forced))
-    try:
-        hash(layers)
-    except TypeError:  # evaluate() was handed unhashable source tag values
-        return _judge_tags(
-            tag_policy, caller, inherited, defaults, forced, known, caller_sent, malformed
-        )
     return _remembered_verdict(_Identity(tag_policy), layers, known, caller_sent, malformed)
 
 

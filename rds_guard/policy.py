@@ -89,6 +89,11 @@ class Policy:
     @classmethod
     def from_toml(cls, text: str, source: str = "<string>") -> Policy:
         """Parse and validate policy text; relative audit paths are taken from the cwd."""
+        if not isinstance(text, str):
+            raise TypeError(
+                f"policy text must be a str, not {type(text).__name__}"
+                " (decode it first, or read a file with load_policy)"
+            )
         try:
             data = text.encode()
         except UnicodeEncodeError as exc:  # a lone surrogate: text no file could hold

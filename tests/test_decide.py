@@ -959,6 +959,25 @@ def test_evaluate_takes_source_tags_offline():
     assert unread.params == params
 
 
+@pytest.mark.parametrize(
+    ("source_tags", "message"),
+    [
+        ({"team": 1}, "must map str to str, not str to int"),
+        ({1: "a"}, "must map str to str, not int to str"),
+        ({"team": None}, "must map str to str, not str to NoneType"),
+        ([("team", "a")], "not list"),
+        ("team=a", "not str"),
+        ({("team",)}, "not set"),
+    ],
+)
+def test_evaluate_refuses_source_tags_that_are_no_mapping_of_str_to_str(source_tags, message):
+    """`source_tags` is None, UNREADABLE or a mapping of str to str: anything else is a clear
+    TypeError (never a silent 'nothing inherited', never a TypeError from deep inside)."""
+    with pytest.raises(TypeError, match="source_tags") as raised:
+        evaluate(DEFAULT_TAG, CREATE.operation, CREATE.params(), source_tags=source_tags, now=NOW)
+    assert message in str(raised.value)
+
+
 # --- when the source is read ----------------------------------------------------------------
 
 

@@ -412,6 +412,15 @@ def test_mode_of_the_wrong_type_is_an_error():
     assert 'must be "enforce" or "warn"' in error.problem
 
 
+@pytest.mark.parametrize("text", [b"version = 1\n", bytearray(b"version = 1\n"), None, 1])
+def test_from_toml_refuses_text_that_is_not_a_str_with_a_type_error(text):
+    """Bytes (or anything but a str) is a TypeError saying what to pass, not AttributeError."""
+    with pytest.raises(
+        TypeError, match=r"policy text must be a str, not (bytes|bytearray|NoneType|int)"
+    ):
+        Policy.from_toml(text)
+
+
 # --- version, mode, inherit, services --------------------------------------------------------
 
 
