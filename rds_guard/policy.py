@@ -404,7 +404,10 @@ class _Reader:
 
     def audit(self, value: object, base: Path) -> AuditPolicy:
         table = self.table(value, "audit", _AUDIT_KEYS)
-        path = Path(self.string(table.get("path", DEFAULT_AUDIT_PATH), "audit.path"))
+        text = self.string(table.get("path", DEFAULT_AUDIT_PATH), "audit.path")
+        if "\0" in text:
+            raise self.fail("audit.path", "a path may not hold a NUL character (\\u0000)")
+        path = Path(text)
         key_env = table.get("hmac_key_env")
         return AuditPolicy(
             path=path if path.is_absolute() else base / path,

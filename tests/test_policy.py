@@ -623,6 +623,16 @@ def test_sharing_accounts_must_be_strings():
     assert "must be a string, not an integer" in error.problem
 
 
+@pytest.mark.parametrize("path", ["a\\u0000b", "\\u0000", "logs/audit.jsonl\\u0000"])
+def test_an_audit_path_holding_nul_is_a_policy_error(path):
+    """No file name holds NUL: refused at load, naming `audit.path`, not a ValueError at the
+    first write."""
+    error = body_error(f'[audit]\npath = "{path}"\n')
+    assert error.key == "audit.path"
+    assert error.line == 3
+    assert "NUL" in error.problem
+
+
 def test_from_toml_takes_a_relative_audit_path_from_the_cwd(tmp_path, monkeypatch):
     """`Policy.from_toml` has no file: a relative audit path is relative to the cwd."""
     monkeypatch.chdir(tmp_path)
