@@ -10,6 +10,7 @@ import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -181,6 +182,9 @@ def _toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyE
     return PolicyError(f"invalid TOML: {problem}", path=source, line=line)
 
 
+_SAMPLE_NOW = datetime(2026, 11, 29, 12, 34, 56, tzinfo=UTC)
+"""The date `{utcnow:FMT}` is rendered at when a policy loads, to check the characters."""
+
 # The schema: for each table, its keys and the reader of each value.
 _TOP_KEYS = ("version", "mode", "services", "naming", "tags", "sharing", "audit")
 _NAMING_KEYS = ("pattern", "generate", "operations")
@@ -337,8 +341,12 @@ class _Reader:
             template = self.template(text, where)
             if template.is_literal:
                 problems = rules.tag_value_problems(template.literal_text)
-            else:
-                bad = sorted({c for c in template.literal_text if not rules.tag_char_allowed(c)})
+            else:  # its literal text and {utcnow:FMT} dates: the same at every call
+                try:
+                    fixed = template.fixed_text(_SAMPLE_NOW)
+                except ValueError as exc:
+                    raise self.fail(where, f"a {{utcnow}} format cannot be used: {exc}") from None
+                bad = sorted({c for c in fixed if not rules.tag_char_allowed(c)})
                 problems = [f"value may not hold {c!r} (AWS tag rules)" for c in bad]
             if problems:
                 raise self.fail(where, "; ".join(problems))

@@ -73,6 +73,19 @@ class Template:
         """The template's literal parts joined (the whole value when `is_literal`)."""
         return "".join(part for part in self.parts if isinstance(part, str))
 
+    def fixed_text(self, now: datetime) -> str:
+        """The text the template renders at every call, for load-time checks: its literal
+        parts and each ``{utcnow}`` formatted at ``now``; the placeholders whose values vary
+        (source, region, env...) are left out. `ValueError` when strftime refuses a format."""
+        return "".join(
+            part
+            if isinstance(part, str)
+            else now.strftime(part.argument or UTCNOW_DEFAULT_FORMAT)
+            if part.name == "utcnow"
+            else ""
+            for part in self.parts
+        )
+
     @property
     def env_names(self) -> tuple[str, ...]:
         """The environment variables the template reads."""

@@ -562,6 +562,30 @@ def test_template_values_with_placeholders_are_not_checked_for_prefixes_at_load(
     assert policy.tags.defaults["team"].text == "aws:{region}"
 
 
+@pytest.mark.parametrize("table", ["tags.defaults", "tags.forced"])
+@pytest.mark.parametrize(
+    ("template", "char"),
+    [("{utcnow:%Y,%m}", "','"), ("d-{utcnow:%Y#%j}", "'#'"), ("{source}-{utcnow:%Y;%m}", "';'")],
+)
+def test_utcnow_formats_of_tag_values_follow_aws_tag_rules_at_load(table, template, char):
+    """`{utcnow:FMT}` renders the same characters at every call: a format giving one that AWS
+    refuses in a tag value (a comma) is a PolicyError naming the key, not tags.aws on every
+    call."""
+    error = body_error(f'[{table}]\ncreated = "{template}"\n')
+    assert error.key == f"{table}.created"
+    assert error.line == 3
+    assert char in error.problem
+
+
+def test_utcnow_formats_giving_allowed_characters_load():
+    """Dates with - : / + . and spaces, and the default format, are fine."""
+    policy = make_policy(
+        '[tags.defaults]\na = "{utcnow:%Y-%m-%d %H:%M:%S %z}"\nb = "{utcnow}"\n'
+        '[tags.forced]\nc = "{utcnow:%d/%m/%Y}.{source}"\n'
+    )
+    assert set(policy.tags.defaults) == {"a", "b"}
+
+
 def test_allowed_value_with_two_stars_is_rejected():
     """Each allowed value may hold at most one `*`."""
     error = body_error('[tags.allowed]\nenv = ["prod", "*-x-*"]\n')
