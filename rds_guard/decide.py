@@ -204,12 +204,7 @@ def _judge_identifier(
                 " and the policy has no naming.generate" if generate else ""
             )
             return None, [Violation("identifier.missing", row.identifier, None, message)]
-        override = policy.naming_operations.get(row.name)
-        key = (
-            f"naming.operations.{row.name}.generate"
-            if override is not None and override.generate is not None
-            else "naming.generate"
-        )
+        key = naming.generate_key
         try:
             identifier = naming.generate.render(values)
         except UnrenderableTemplate as error:
@@ -319,11 +314,12 @@ def _render_tags(
     return rendered, violations
 
 
-def _judge_tag_values(policy: Policy, tags: Mapping[str, str]) -> list[Violation]:
+def _judge_tag_values(tag_policy: TagPolicy, tags: Mapping[str, str]) -> list[Violation]:
+    """``tags.aws``, ``tags.allowed`` and ``tags.pattern`` on a set of tags."""
     return (
         rules.check_tags_aws(tags)
-        + rules.check_allowed(tags, policy.tags.allowed)
-        + rules.check_patterns(tags, policy.tags.patterns)
+        + rules.check_allowed(tags, tag_policy.allowed)
+        + rules.check_patterns(tags, tag_policy.patterns)
     )
 
 
@@ -469,11 +465,7 @@ def _judge_tags(
         # forced values are still judged: they are what the policy would have written.
         final = dict(caller)
         judged = _merge(caller, {}, {}, forced)
-    violations += (
-        rules.check_tags_aws(judged)
-        + rules.check_allowed(judged, tag_policy.allowed)
-        + rules.check_patterns(judged, tag_policy.patterns)
-    )
+    violations += _judge_tag_values(tag_policy, judged)
 
     below_forced = {**inherited, **caller}
     injected = tuple(
@@ -570,7 +562,7 @@ def _judge_tagging(
     pairs, violations = _read_tag_list(params.get(row.tags), row.tags)
     violations += rules.check_duplicates([key for key, _ in pairs])
     tags = dict(pairs)
-    violations += _judge_tag_values(policy, tags)
+    violations += _judge_tag_values(policy.tags, tags)
     values = _values(row, facts, None)
     for key, template in policy.tags.forced.items():
         if key not in tags:

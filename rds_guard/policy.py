@@ -26,10 +26,14 @@ DEFAULT_AUDIT_PATH = "rds-guard-audit.jsonl"
 
 @dataclass(frozen=True)
 class NamingRule:
-    """A naming pattern and/or a template that generates missing identifiers."""
+    """A naming pattern and/or a template that generates missing identifiers.
+
+    ``generate_key`` is the policy key that holds ``generate`` (violations name it).
+    """
 
     pattern: NamePattern | None = None
     generate: Template | None = None
+    generate_key: str = "naming.generate"
 
 
 @dataclass(frozen=True)
@@ -111,9 +115,11 @@ class Policy:
         override = self.naming_operations.get(operation)
         if override is None:
             return self.naming
+        generating = override if override.generate is not None else self.naming
         return NamingRule(
             pattern=override.pattern or self.naming.pattern,
-            generate=override.generate or self.naming.generate,
+            generate=generating.generate,
+            generate_key=generating.generate_key,
         )
 
 
@@ -299,6 +305,7 @@ class _Reader:
             if pattern is None
             else NamePattern(self.regex(pattern, _join(key, "pattern"), sample_source="x")),
             generate=None if generate is None else self.template(generate, _join(key, "generate")),
+            generate_key=_join(key, "generate"),
         )
 
     def naming_operations(self, naming: object) -> dict[str, NamingRule]:

@@ -209,9 +209,11 @@ def test_naming_for_merges_an_override_with_the_top_level_rule():
     copy_rule = policy.naming_for("CopyDBClusterSnapshot")
     assert copy_rule.pattern.text == "^dr-{source}$"
     assert copy_rule.generate.text == "top-gen"
+    assert copy_rule.generate_key == "naming.generate"
     delete_rule = policy.naming_for("DeleteDBCluster")
     assert delete_rule.pattern.text == "^top$"
     assert delete_rule.generate.text == "final-gen"
+    assert delete_rule.generate_key == "naming.operations.DeleteDBCluster.generate"
     assert policy.naming_for("CreateDBSnapshot") is policy.naming
 
 
