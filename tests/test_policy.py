@@ -617,6 +617,23 @@ def test_forced_literal_value_matching_an_allowed_glob_is_fine():
     assert policy.tags.forced["cc"].text == "CC-42"
 
 
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        ('[tags.allowed]\nenv = ["prod"]\n', "value 'dev' is not in tags.allowed.env"),
+        ('[tags.patterns]\nenv = "^p.*$"\n', "value 'dev' does not match tags.patterns.env"),
+    ],
+)
+def test_a_literal_default_is_checked_against_allowed_and_patterns_too(rule, problem):
+    """Stricter than the contract asks (it names forced values only), on purpose: a literal
+    default the policy's own rules refuse would be a violation on every call that lacks the
+    key. The error names the table the value is in and the rule's table."""
+    error = body_error(rule + '[tags.defaults]\nenv = "dev"\n')
+    assert error.key == "tags.defaults.env"
+    assert error.line == 5
+    assert error.problem == problem
+
+
 def test_forced_literal_value_must_match_its_pattern():
     """A forced literal that `tags.patterns` would refuse is refused at load."""
     error = body_error('[tags.patterns]\nteam = "^[a-z]+$"\n[tags.forced]\nteam = "Ops"\n')
