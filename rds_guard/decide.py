@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from . import operations, rules
-from .errors import Violation
+from .core_errors import Violation
 from .operations import Kind, Operation
 from .policy import Policy, TagPolicy
 from .templates import NamePattern, Template, TemplateValues, UnrenderableTemplate

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import operations, rules
-from .errors import PolicyError
+from .core_errors import PolicyError
 from .regex_safety import backtracking_risk
 from .rules import ValueGlob
 from .templates import NamePattern, Template, TemplateSyntaxError, compile_template

@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .errors import Violation
+from .core_errors import Violation
 
 TAG_KEY_MAX = 128
 TAG_VALUE_MAX = 256
