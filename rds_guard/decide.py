@@ -143,8 +143,13 @@ def decide(
 ) -> Decision:
     """The decision for one call of a guarded operation; ``read_source`` is called at most once."""
     if facts.service not in policy.services:
-        return Decision(dict(params), operation=row.name, service=facts.service, recorded=False)
+        return _untouched(dict(params), row, facts)
     return _JUDGES[row.kind](policy, row, dict(params), facts, read_source)
+
+
+def _untouched(params: dict[str, Any], row: Operation, facts: CallFacts) -> Decision:
+    """A call the guard neither judges nor records: its parameters go on as they are."""
+    return Decision(params, operation=row.name, service=facts.service, recorded=False)
 
 
 def _values(row: Operation, facts: CallFacts, source: str | None) -> TemplateValues:
@@ -519,7 +524,7 @@ def _judge_final(
     """A delete with a final snapshot: AWS's identifier rules and the naming pattern."""
     assert row.identifier is not None
     if params.get(row.identifier) is None:
-        return Decision(params, operation=row.name, service=facts.service, recorded=False)
+        return _untouched(params, row, facts)
     source = _source_name(params, row)
     identifier, violations = _judge_identifier(
         policy, row, params, _values(row, facts, source), generate=False
@@ -557,7 +562,7 @@ def _judge_tagging(
     """AddTagsToResource on a snapshot ARN."""
     arn = _resource_arn(params, row)
     if arn is None:
-        return Decision(params, operation=row.name, service=facts.service, recorded=False)
+        return _untouched(params, row, facts)
     assert row.tags is not None
     pairs, violations = _read_tag_list(params.get(row.tags), row.tags)
     violations += rules.check_duplicates([key for key, _ in pairs])
@@ -607,7 +612,7 @@ def _judge_untagging(
     """RemoveTagsFromResource on a snapshot ARN: required and forced keys stay."""
     arn = _resource_arn(params, row)
     if arn is None:
-        return Decision(params, operation=row.name, service=facts.service, recorded=False)
+        return _untouched(params, row, facts)
     assert row.tag_keys is not None
     raw = params.get(row.tag_keys)
     keys = [k for k in raw if isinstance(k, str)] if isinstance(raw, (list, tuple)) else []
@@ -649,7 +654,7 @@ def _judge_sharing(
 ) -> Decision:
     """Modify*SnapshotAttribute on ``restore``: who may restore the snapshot."""
     if params.get("AttributeName") != "restore":
-        return Decision(params, operation=row.name, service=facts.service, recorded=False)
+        return _untouched(params, row, facts)
     added = _string_list(params.get("ValuesToAdd"))
     removed = _string_list(params.get("ValuesToRemove"))
     violations = rules.check_sharing(
