@@ -304,9 +304,26 @@ class _Reader:
             pattern=None
             if pattern is None
             else NamePattern(self.regex(pattern, _join(key, "pattern"), sample_source="x")),
-            generate=None if generate is None else self.template(generate, _join(key, "generate")),
+            generate=None if generate is None else self.identifier_template(generate, key),
             generate_key=_join(key, "generate"),
         )
+
+    def identifier_template(self, value: object, table: str) -> Template:
+        """A ``generate`` template whose fixed text AWS allows in identifiers."""
+        where = _join(table, "generate")
+        template = self.template(value, where)
+        try:
+            fixed = template.fixed_text(_SAMPLE_NOW)
+        except ValueError as exc:
+            raise self.fail(where, f"a {{utcnow}} format cannot be used: {exc}") from None
+        bad = sorted({c for c in fixed if not (c.isascii() and (c.isalnum() or c == "-"))})
+        if bad:
+            shown = ", ".join(repr(c) for c in bad)
+            raise self.fail(
+                where,
+                f"an identifier may hold only ASCII letters, digits and hyphens, not {shown}",
+            )
+        return template
 
     def naming_operations(self, naming: object) -> dict[str, NamingRule]:
         if not isinstance(naming, dict):
@@ -420,6 +437,8 @@ class _Reader:
     def audit(self, value: object, base: Path) -> AuditPolicy:
         table = self.table(value, "audit", _AUDIT_KEYS)
         text = self.string(table.get("path", DEFAULT_AUDIT_PATH), "audit.path")
+        if not text.strip():
+            raise self.fail("audit.path", "must name a file (omit the key for the default)")
         if "\0" in text:
             raise self.fail("audit.path", "a path may not hold a NUL character (\\u0000)")
         path = Path(text)

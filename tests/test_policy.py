@@ -858,3 +858,36 @@ def test_nothing_found_says_where_it_looked(tmp_path, monkeypatch):
     assert "RDS_GUARD_POLICY is not set" in message
     assert "rds_guard.toml" in message
     assert str(tmp_path) in message
+
+
+@pytest.mark.parametrize(
+    "generate",
+    ["{source}_manual_{utcnow:%Y%m%d}", "{source}-{utcnow:%Y-%m-%dT%H:%M}", "snap shot-{source}"],
+)
+def test_generate_with_characters_aws_forbids_in_identifiers_is_refused_at_load(
+    generate: str,
+) -> None:
+    """A generate template whose fixed text (literals, {utcnow} formats) breaks AWS's
+    identifier rules fails at load, naming the key, not at every call."""
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml(f'version = 1\n[naming]\ngenerate = "{generate}"\n', source="p.toml")
+    assert (caught.value.key, caught.value.line) == ("naming.generate", 3)
+    assert "ASCII letters, digits and hyphens" in str(caught.value)
+
+
+def test_generate_with_allowed_characters_loads() -> None:
+    """The usual templates load: literals, {source}, {region}, {utcnow} in any digit format."""
+    for generate in (
+        "{source}-manual-{utcnow:%Y%m%d}",
+        "{source}-{utcnow}",
+        "dr-{region}-{source}",
+    ):
+        policy = Policy.from_toml(f'version = 1\n[naming]\ngenerate = "{generate}"\n')
+        assert policy.naming.generate is not None
+
+
+def test_an_empty_audit_path_is_a_policy_error() -> None:
+    """An empty audit path would resolve to the policy's folder: refused at load."""
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml('version = 1\n[audit]\npath = ""\n', source="p.toml")
+    assert caught.value.key == "audit.path" and caught.value.line == 3
