@@ -90,6 +90,14 @@ class Policy:
     source: str = "<string>"
     sha256: str = ""
     version: int = 1
+    _naming_by_operation: Mapping[str, NamingRule] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        # Each override merged with the top-level rule once, not at every call.
+        merged = {name: self._merged(rule) for name, rule in self.naming_operations.items()}
+        object.__setattr__(self, "_naming_by_operation", merged)
 
     @classmethod
     def from_toml(cls, text: str, source: str = "<string>") -> Policy:
@@ -112,9 +120,9 @@ class Policy:
 
     def naming_for(self, operation: str) -> NamingRule:
         """The naming rule of one operation: its override, else the top-level one."""
-        override = self.naming_operations.get(operation)
-        if override is None:
-            return self.naming
+        return self._naming_by_operation.get(operation, self.naming)
+
+    def _merged(self, override: NamingRule) -> NamingRule:
         generating = override if override.generate is not None else self.naming
         return NamingRule(
             pattern=override.pattern or self.naming.pattern,
