@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from rds_guard.errors import AuditError, Violation
+from rds_guard.policy import file_kind
 
 __all__ = [
     "EVENTS",
@@ -317,17 +318,6 @@ def _os_error(path: Path, action: str, exc: OSError | ValueError) -> AuditError:
     return AuditError(f"{path}: {action}: {reason}", path=str(path))
 
 
-def _file_kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    )
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
-
-
 def _open_checked(path: Path, flags: int, action: str) -> int:
     """Open ``path`` and refuse anything but a regular file (checked on the open descriptor)."""
     try:
@@ -342,7 +332,7 @@ def _open_checked(path: Path, flags: int, action: str) -> int:
     if not stat.S_ISREG(mode):
         os.close(fd)
         raise AuditError(
-            f"{path}: {action}: {_file_kind(mode)} is at the path, not a regular file (refused)",
+            f"{path}: {action}: {file_kind(mode)} is at the path, not a regular file (refused)",
             path=str(path),
         )
     return fd

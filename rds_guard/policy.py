@@ -154,6 +154,11 @@ _FILE_KINDS = {
 }
 
 
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, for messages (``st_mode`` in)."""
+    return _FILE_KINDS.get(stat.S_IFMT(mode), "a special file")
+
+
 def _read_regular_file(where: str) -> bytes:
     """The bytes of a regular file; a FIFO or a device is refused, never waited on or drained."""
     try:
@@ -162,8 +167,7 @@ def _read_regular_file(where: str) -> bytes:
         try:
             mode = os.fstat(fd).st_mode
             if not stat.S_ISREG(mode):
-                kind = _FILE_KINDS.get(stat.S_IFMT(mode), "a special file")
-                raise PolicyError(f"is {kind}, not a policy file", path=where)
+                raise PolicyError(f"is {file_kind(mode)}, not a policy file", path=where)
             with open(fd, "rb", closefd=False) as stream:
                 return stream.read()
         finally:
