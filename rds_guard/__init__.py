@@ -5,10 +5,10 @@ creates, copies, re-tags, shares or deletes is checked against a TOML policy, co
 the policy's tags, and written to a hash-chained audit log. See the README for the tour.
 """
 
-from .decide import UNREADABLE, Decision, evaluate
+from .core.decide import UNREADABLE, Decision, evaluate
+from .core.policy import Policy, load_policy
 from .errors import AuditError, PolicyError, PolicyViolation, Violation
 from .guard import Guard, install
-from .policy import Policy, load_policy
 
 __all__ = [
     "UNREADABLE",

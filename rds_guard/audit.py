@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeAlias
 
+from rds_guard.core.files import file_kind
 from rds_guard.errors import AuditError, Violation
-from rds_guard.policy import file_kind
 
 __all__ = [
     "EVENTS",

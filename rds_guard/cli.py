@@ -21,10 +21,16 @@ from typing import NoReturn, TextIO, TypeAlias
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rds_guard import audit, cli_check, cli_eval, cli_reconcile
-from rds_guard.decide import UNREADABLE, SourceTags, evaluate
+from rds_guard.core.decide import UNREADABLE, SourceTags, evaluate
+from rds_guard.core.operations import SERVICES
+from rds_guard.core.policy import (
+    DEFAULT_POLICY_FILE,
+    POLICY_ENV,
+    Policy,
+    load_policy,
+    resolve_policy,
+)
 from rds_guard.errors import AuditError, PolicyError
-from rds_guard.operations import SERVICES
-from rds_guard.policy import DEFAULT_POLICY_FILE, POLICY_ENV, Policy, load_policy, resolve_policy
 from rds_guard.reconcile import list_snapshots, reconcile
 
 PROG = "rds-guard"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .policy import NamingRule, Policy
-from .templates import Template
+from .core.policy import NamingRule, Policy
+from .core.templates import Template
 
 __all__ = ["policy_summary"]
 

@@ -19,10 +19,10 @@ from botocore import xform_name
 from botocore.exceptions import UnknownServiceError
 from botocore.model import OperationNotFoundError
 
-from . import operations
-from .decide import Decision
-from .operations import Kind
-from .policy import Policy
+from .core import operations
+from .core.decide import Decision
+from .core.operations import Kind
+from .core.policy import Policy
 
 __all__ = [
     "ParamError",

@@ -1,4 +1,8 @@
-"""The exceptions rds_guard raises and the `Violation` record they carry."""
+"""The botocore-derived exceptions: `PolicyViolation` and `AuditError`.
+
+`PolicyError` and `Violation` live in the pure core (beside the loader and the rules) and are
+re-exported here for compatibility.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from collections.abc import Iterable
 
 from botocore.exceptions import BotoCoreError, ParamValidationError
 
-from .core_errors import PolicyError, Violation
+from .core.policy import PolicyError
+from .core.rules import Violation
 
 __all__ = ["AuditError", "PolicyError", "PolicyViolation", "Violation"]
 

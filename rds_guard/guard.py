@@ -19,12 +19,12 @@ from botocore import xform_name
 from botocore.client import BaseClient
 from botocore.session import Session as BotocoreSession
 
-from . import operations
 from .audit import AuditLog, new_call_id
-from .decide import UNREADABLE, CallFacts, Decision, SourceTags, decide
+from .core import operations
+from .core.decide import UNREADABLE, CallFacts, Decision, SourceTags, decide
+from .core.operations import Operation, SourceLookup
+from .core.policy import Policy, PolicyLike, resolve_policy
 from .errors import PolicyError, PolicyViolation
-from .operations import Operation, SourceLookup
-from .policy import Policy, PolicyLike, resolve_policy
 
 logger = logging.getLogger("rds_guard")
 audit_logger = logging.getLogger("rds_guard.audit")

@@ -18,11 +18,11 @@ from typing import Any
 
 from botocore import xform_name
 
-from . import operations, rules
+from .core import operations, rules
+from .core.operations import Kind
+from .core.policy import Policy
 from .errors import Violation
 from .guard import described_tags
-from .operations import Kind
-from .policy import Policy
 
 ENGINES_OF: dict[str, tuple[str, ...]] = {"docdb": ("docdb",), "neptune": ("neptune",)}
 """Engines whose snapshots belong to a service; everything else listed by rds is rds's."""

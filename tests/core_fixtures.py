@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from textwrap import dedent
 from typing import Any
 
-from rds_guard import operations
-from rds_guard.decide import CallFacts, Decision, SourceTags, decide
+from rds_guard.core import operations
+from rds_guard.core.decide import CallFacts, Decision, SourceTags, decide
+from rds_guard.core.policy import Policy
 from rds_guard.errors import Violation
-from rds_guard.policy import Policy
 
 NOW = datetime(2026, 11, 29, 12, 34, 56, tzinfo=UTC)
 ACCOUNT = "123456789012"

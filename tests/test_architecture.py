@@ -1,5 +1,5 @@
-"""The pure core knows nothing of botocore: policy, templates, rules, operations, decide (and
-what they import from rds_guard) import no botocore, directly or through another module."""
+"""The package's layout keeps its promises: the pure core in ``rds_guard/core/`` imports no
+botocore (nor boto3) and nothing of rds_guard outside ``core/``; no module is over 500 lines."""
 
 from __future__ import annotations
 
@@ -9,44 +9,70 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "rds_guard"
-PURE_CORE = ("policy", "templates", "rules", "operations", "decide")
+CORE = PACKAGE / "core"
+CORE_MODULES = sorted(path.stem for path in CORE.glob("*.py") if path.stem != "__init__")
+MAX_LINES = 500
 
 
-def imports_of(module: str) -> set[str]:
-    """Absolute names a module of the package imports (relative ones as rds_guard.X)."""
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+def imports_of(path: Path) -> set[str]:
+    """Absolute names a module imports (relative ones resolved against its package)."""
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = "rds_guard" + (f".{node.module}" if node.module else "")
-                names = [base] if node.module else [f"rds_guard.{a.name}" for a in node.names]
-                found |= set(names)
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                if node.module:
+                    found.add(f"{base}.{node.module}")
+                else:
+                    found |= {f"{base}.{alias.name}" for alias in node.names}
             elif node.module:
                 found.add(node.module)
     return found
 
 
-def reachable(module: str) -> set[str]:
-    """Every name imported from ``module``, following the package's own modules."""
-    seen: set[str] = set()
-    todo = [module]
-    while todo:
-        current = todo.pop()
-        for name in imports_of(current):
-            if name in seen:
-                continue
-            seen.add(name)
-            if name.startswith("rds_guard.") and (PACKAGE / f"{name[10:]}.py").exists():
-                todo.append(name[10:])
-    return seen
+def test_the_core_folder_holds_the_pure_core() -> None:
+    assert {"policy", "templates", "rules", "operations", "decide"} <= set(CORE_MODULES)
 
 
-@pytest.mark.parametrize("module", PURE_CORE)
-def test_pure_core_imports_no_botocore(module: str) -> None:
-    """Neither the module nor anything of rds_guard it imports reaches botocore or boto3."""
-    names = reachable(module)
-    assert not {n for n in names if n.split(".")[0] in ("botocore", "boto3")}, names
-    assert "rds_guard.guard" not in names and "rds_guard.errors" not in names
+@pytest.mark.parametrize("module", CORE_MODULES)
+def test_a_core_module_imports_nothing_of_botocore_nor_outside_the_core(module: str) -> None:
+    names = imports_of(CORE / f"{module}.py")
+    assert not {n for n in names if n.split(".")[0] in ("botocore", "boto3", "aiobotocore")}
+    outside = {n for n in names if n.startswith("rds_guard") and not n.startswith("rds_guard.core")}
+    assert not outside, f"core/{module}.py imports {sorted(outside)}"
+
+
+def test_importing_the_core_loads_no_botocore() -> None:
+    """Checked in a fresh interpreter: nothing the core imports pulls botocore in."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rds_guard.core.decide, rds_guard.core.policy;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('botocore', 'boto3')))"
+    )
+    # rds_guard/__init__ imports the glue; the core alone must not need it, so the package
+    # __init__ is bypassed by loading the core as a namespace of its own.
+    script = (
+        "import importlib.util, sys, types, pathlib;"
+        f"root = pathlib.Path({str(PACKAGE)!r});"
+        "pkg = types.ModuleType('rds_guard'); pkg.__path__ = [str(root)];"
+        "sys.modules['rds_guard'] = pkg;" + code
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(PACKAGE.rglob("*.py")),
+    ids=lambda path: str(path.relative_to(PACKAGE)),
+)
+def test_no_module_is_over_500_lines(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE)} has {lines} lines"

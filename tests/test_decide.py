@@ -29,7 +29,7 @@ from core_fixtures import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rds_guard.decide import UNREADABLE, evaluate
+from rds_guard.core.decide import UNREADABLE, evaluate
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from botocore.exceptions import ParamValidationError
 from servers import MotoServer
 
 import rds_guard
-from rds_guard import audit, operations
+from rds_guard import audit
+from rds_guard.core import operations
 
 HANG_TIMEOUT = 60.0
 """Seconds after which a call is taken to hang: a hang detector, never a speed requirement."""

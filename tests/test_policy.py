@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from core_fixtures import make_policy
 
-from rds_guard import operations
-from rds_guard.errors import PolicyError
-from rds_guard.policy import (
+from rds_guard.core import operations
+from rds_guard.core.policy import (
     DEFAULT_AUDIT_PATH,
     Policy,
     load_policy,
     resolve_policy,
 )
+from rds_guard.errors import PolicyError
 
 REFERENCE_EXAMPLE = r"""
 version = 1

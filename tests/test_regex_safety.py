@@ -7,7 +7,7 @@ import threading
 import pytest
 
 import rds_guard
-from rds_guard.regex_safety import backtracking_risk
+from rds_guard.core.regex_safety import backtracking_risk
 
 CATASTROPHIC = [
     r"^([a-z]+)+-x$",

@@ -10,9 +10,9 @@ import regex
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rds_guard import rules
+from rds_guard.core import rules
+from rds_guard.core.rules import ValueGlob
 from rds_guard.errors import Violation
-from rds_guard.rules import ValueGlob
 
 # --- identifier.aws ------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from core_fixtures import NOW
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rds_guard.templates import (
+from rds_guard.core.templates import (
     UTCNOW_DEFAULT_FORMAT,
     NamePattern,
     Placeholder,

@@ -10,8 +10,6 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .core_errors import Violation
-
 TAG_KEY_MAX = 128
 TAG_VALUE_MAX = 256
 TAGS_PER_RESOURCE_MAX = 50
@@ -22,6 +20,28 @@ _RESERVED_PREFIX_SET = frozenset(_RESERVED_PREFIXES)
 _PLAIN_TAG_TEXT = re.compile(r"[A-Za-z0-9 _.:/=+@-]*")
 _IDENTIFIER_CHARS = re.compile(r"[A-Za-z0-9-]*")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: the rule id, the parameter or tag it concerns, the offending value."""
+
+    rule: str
+    field: str
+    value: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The violation as a plain JSON-ready dict (``rule, field, value, message``)."""
+        return {
+            "rule": self.rule,
+            "field": self.field,
+            "value": self.value,
+            "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        return f"[{self.rule}] {self.field}: {self.message}"
 
 
 def shown(value: str, limit: int = 80) -> str:

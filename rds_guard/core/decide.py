@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from . import operations, rules
-from .core_errors import Violation
 from .operations import Kind, Operation
 from .policy import Policy, TagPolicy
+from .rules import Violation
 from .templates import NamePattern, Template, TemplateValues, UnrenderableTemplate
 
 

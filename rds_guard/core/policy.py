@@ -6,7 +6,6 @@ import difflib
 import hashlib
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,13 +14,48 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import operations, rules
-from .core_errors import PolicyError
+from .files import NotRegularFile, read_regular_file
 from .regex_safety import backtracking_risk
 from .rules import ValueGlob
 from .templates import NamePattern, Template, TemplateSyntaxError, compile_template
 
 Inherit = bool | Literal["always"]
 DEFAULT_AUDIT_PATH = "rds-guard-audit.jsonl"
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be used. ``str()`` reads ``PATH:LINE: dotted.key: what is wrong``."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.path = path
+        self.line = line
+        self.key = key
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        parts = [self.path] if self.path else []
+        if self.path and self.line is not None:
+            parts[0] += f":{self.line}"
+        if self.key:  # .key keeps a megabyte-long key whole; the message shows its start
+            parts.append(self.key if len(self.key) <= 120 else f"{self.key[:120]}...")
+        return ": ".join([*parts, self.problem])
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_policy_error, (self.problem, self.path, self.line, self.key))
+
+
+def _rebuild_policy_error(
+    problem: str, path: str | None, line: int | None, key: str | None
+) -> PolicyError:
+    return PolicyError(problem, path=path, line=line, key=key)
 
 
 @dataclass(frozen=True)
@@ -134,7 +168,12 @@ class Policy:
 def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Read and validate a policy file; relative audit paths are taken from its folder."""
     where = os.fspath(path)
-    data = _read_regular_file(where)
+    try:
+        data = read_regular_file(where)
+    except NotRegularFile as exc:
+        raise PolicyError(f"is {exc.kind}, not a policy file", path=where) from None
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", path=where) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -143,37 +182,6 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     # absolute: the audit log stays next to the policy file even if the process changes cwd
     base = Path(where).absolute().parent
     return _load(text, where, base=base, digest=hashlib.sha256(data).hexdigest())
-
-
-_FILE_KINDS = {
-    stat.S_IFDIR: "a directory",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-}
-
-
-def file_kind(mode: int) -> str:
-    """What a file that is not a regular one is, for messages (``st_mode`` in)."""
-    return _FILE_KINDS.get(stat.S_IFMT(mode), "a special file")
-
-
-def _read_regular_file(where: str) -> bytes:
-    """The bytes of a regular file; a FIFO or a device is refused, never waited on or drained."""
-    try:
-        # O_NONBLOCK: opening a FIFO that has no writer would otherwise wait for one forever
-        fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        try:
-            mode = os.fstat(fd).st_mode
-            if not stat.S_ISREG(mode):
-                raise PolicyError(f"is {file_kind(mode)}, not a policy file", path=where)
-            with open(fd, "rb", closefd=False) as stream:
-                return stream.read()
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", path=where) from None
 
 
 def _load(text: str, source: str, *, base: Path, digest: str) -> Policy:
