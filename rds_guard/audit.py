@@ -42,10 +42,13 @@ __all__ = [
     "ZERO_HASH",
     "AuditLog",
     "LogLine",
+    "MissingKey",
     "RepairResult",
     "VerifyResult",
     "chain_hash",
+    "is_digest",
     "iter_lines",
+    "key_from_env",
     "new_call_id",
     "parse_record",
     "read_records",
@@ -155,6 +158,27 @@ def new_call_id() -> str:
     return f"{_call_prefix}{next(_call_numbers):016x}"
 
 
+def is_digest(text: str) -> bool:
+    """True for a hex digest as records and heads write it: 64 lowercase hex digits."""
+    return _HEX64.fullmatch(text) is not None
+
+
+class MissingKey(LookupError):
+    """The environment variable meant to hold the audit HMAC key is unset or empty."""
+
+    def __init__(self, variable: str, state: str) -> None:
+        super().__init__(f"environment variable {variable} (the audit HMAC key) is {state}")
+        self.variable = variable
+
+
+def key_from_env(variable: str, environ: Mapping[str, str] = os.environ) -> bytes:
+    """The HMAC key held by ``variable``: its own bytes (UTF-8, surrogates escaped)."""
+    value = environ.get(variable)
+    if not value:
+        raise MissingKey(variable, "not set" if value is None else "empty")
+    return value.encode("utf-8", "surrogateescape")
+
+
 def chain_hash(line: bytes, hmac_key: bytes | None = None) -> str:
     """The hex digest that the next record's ``prev`` holds for ``line`` (without newline).
 
@@ -177,7 +201,7 @@ def parse_record(raw: bytes) -> Record | None:
     if not isinstance(value, dict):
         return None
     prev, seq = value.get("prev"), value.get("seq")
-    if not (isinstance(prev, str) and _HEX64.fullmatch(prev)):
+    if not (isinstance(prev, str) and is_digest(prev)):
         return None
     if type(seq) is not int or seq < 1:
         return None
@@ -1196,7 +1220,7 @@ def verify(
     expected_head = None
     if head is not None:
         expected_head = head.strip().lower()
-        if not _HEX64.fullmatch(expected_head):
+        if not is_digest(expected_head):
             raise ValueError(f"head must be 64 hex digits, got {head!r}")
     walk = _ChainWalk(hmac_key)
     for index, path in enumerate(paths):

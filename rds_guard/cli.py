@@ -79,7 +79,7 @@ def add_command(
 
 def _hex64(text: str) -> str:
     value = text.strip().lower()
-    if len(value) != 64 or any(char not in "0123456789abcdef" for char in value):
+    if not audit.is_digest(value):
         raise argparse.ArgumentTypeError(f"expected 64 hex digits, got {text!r}")
     return value
 
@@ -336,12 +336,10 @@ def _hmac_key(variable: str | None) -> bytes | None:
     """The HMAC key held by the environment variable ``variable`` (its UTF-8 bytes)."""
     if variable is None:
         return None
-    value = os.environ.get(variable)
-    if value is None:
-        raise UsageError(f"--key-env {variable}: the environment variable is not set")
-    if not value:
-        raise UsageError(f"--key-env {variable}: the environment variable is empty")
-    return value.encode("utf-8", "surrogateescape")
+    try:
+        return audit.key_from_env(variable)
+    except audit.MissingKey as exc:
+        raise UsageError(f"--key-env {variable}: {exc}") from None
 
 
 def _print_lines(lines: Iterable[str]) -> None:

@@ -19,7 +19,7 @@ from botocore import xform_name
 from botocore.client import BaseClient
 from botocore.session import Session as BotocoreSession
 
-from .audit import AuditLog, new_call_id
+from .audit import AuditLog, MissingKey, key_from_env, new_call_id
 from .core import operations
 from .core.decide import UNREADABLE, CallFacts, Decision, SourceTags, decide
 from .core.operations import Operation, SourceLookup
@@ -432,14 +432,10 @@ def open_audit_log(
         return None
     key: bytes | None = None
     if settings.hmac_key_env is not None:
-        value = os.environ.get(settings.hmac_key_env)
-        if not value:
-            raise PolicyError(
-                f"environment variable {settings.hmac_key_env} (the audit HMAC key) is not set",
-                path=policy.source,
-                key="audit.hmac_key_env",
-            )
-        key = value.encode("utf-8", "surrogateescape")  # the variable's own bytes
+        try:
+            key = key_from_env(settings.hmac_key_env)
+        except MissingKey as exc:
+            raise PolicyError(str(exc), path=policy.source, key="audit.hmac_key_env") from None
     path = audit_path if audit_path is not None else os.environ.get(AUDIT_PATH_ENV) or settings.path
     return AuditLog(path, fsync=settings.fsync, hmac_key=key, policy_sha256=policy.sha256)
 
