@@ -99,7 +99,7 @@ def analysis(results: Sequence[PairResult], profiles: Sequence[ProfileSummary]) 
     lines += [
         "",
         "What remains on the hot path (see the profiles above): the decision itself "
-        "(`decide._judge_snapshot`: reading the caller's tag list, rendering the default and "
+        "(`decide.judge_snapshot`: reading the caller's tag list, rendering the default and "
         "forced templates, the identifier rules, building the frozen `Decision`), the record "
         "fields, and botocore's dispatch of four handlers per call. The tag rules no longer "
         "run per call (their verdict is remembered per tag set); what is left is roughly "

@@ -1,0 +1,110 @@
+"""Naming a snapshot: fill a missing identifier from ``generate``, then AWS's identifier rules
+and the policy's naming pattern (steps 1-3 of a create or copy; a delete's final snapshot)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from . import operations, rules
+from .calls import Request
+from .rules import Violation
+from .templates import NamePattern, TemplateValues, UnrenderableTemplate
+
+_LONGEST_IDENTIFIER: Final = operations.INSTANCE_ID_LIMIT
+"""No AWS identifier is longer; ``{source}`` is one (an ARN loses its prefix)."""
+
+
+def template_values(request: Request, source: str | None) -> TemplateValues:
+    """What the placeholders stand for in this call."""
+    facts = request.facts
+    return TemplateValues(
+        request.row.name, facts.service, facts.now, facts.environ, source, facts.region
+    )
+
+
+def source_name(request: Request) -> str | None:
+    """The source as ``{source}`` sees it: lowercased, ARN and ``rds:`` prefixes removed."""
+    reference = request.reference()
+    return operations.snapshot_name(reference) if reference is not None else None
+
+
+def unset_env(error: UnrenderableTemplate, policy_key: str) -> Violation | None:
+    """`template.env` for an unset ``{env:NAME}``; None when another placeholder (``{source}``,
+    in a request that names no source) is what has no value."""
+    placeholder = error.placeholder
+    if placeholder.name != "env":
+        return None
+    return Violation(
+        "template.env",
+        policy_key,
+        placeholder.argument,
+        f"environment variable {placeholder.argument} is not set",
+    )
+
+
+def judge_identifier(
+    request: Request, values: TemplateValues, *, generate: bool
+) -> tuple[str | None, list[Violation]]:
+    """Steps 1-3: fill a missing identifier (when ``generate``), then AWS's rules and the
+    naming pattern. Returns the identifier (None when there is none) and the violations."""
+    row = request.row
+    assert row.identifier is not None
+    naming = request.policy.naming_for(row.name)
+    identifier = request.params.get(row.identifier)
+    if identifier is None:
+        if not (generate and naming.generate):
+            message = "no snapshot identifier given" + (
+                " and the policy has no naming.generate" if generate else ""
+            )
+            return None, [Violation("identifier.missing", row.identifier, None, message)]
+        try:
+            identifier = naming.generate.render(values)
+        except UnrenderableTemplate as error:
+            missing = Violation(
+                "identifier.missing",
+                row.identifier,
+                None,
+                f"no snapshot identifier given, and {naming.generate_key} cannot fill it in:"
+                f" {error.placeholder.spelling} has no value (the request names no {row.source})",
+            )
+            return None, [unset_env(error, naming.generate_key) or missing]
+        request.params[row.identifier] = identifier
+    violations = rules.check_identifier(row.identifier, identifier, row.limit)
+    if not isinstance(identifier, str):
+        return None, violations
+    # Past AWS's limit identifier.aws is already reported, and a regex that passed the
+    # load-time check may still be quadratic on a long text: the pattern is not run.
+    if naming.pattern is not None and len(identifier) <= row.limit:
+        violations += _judge_pattern(naming.pattern, row.identifier, identifier, values.source)
+    return identifier, violations
+
+
+def _judge_pattern(
+    pattern: NamePattern, field: str, identifier: str, source: str | None
+) -> list[Violation]:
+    """Step 3, ``identifier.pattern``, on an identifier within AWS's length limit."""
+    if pattern.uses_source and source is not None and len(source) > _LONGEST_IDENTIFIER:
+        # No AWS resource has such a name (the call cannot succeed), and compiling it into the
+        # pattern would take seconds for a megabyte: refused without running the pattern.
+        return [
+            Violation(
+                "identifier.pattern",
+                field,
+                rules.shown(identifier),
+                f"the naming pattern {pattern.text} was not run: its {{source}} would be a name"
+                f" of {len(source)} characters, longer than any AWS identifier"
+                f" ({_LONGEST_IDENTIFIER})",
+            )
+        ]
+    lowered = identifier.lower()
+    if pattern.fullmatch(lowered, source):
+        return []
+    return [
+        Violation(
+            "identifier.pattern",
+            field,
+            rules.shown(identifier),
+            f"{rules.shown(lowered)!r} does not match the naming pattern"
+            f" {pattern.compiled(source).pattern}",
+        )
+    ]

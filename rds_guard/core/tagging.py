@@ -1,0 +1,260 @@
+"""Tags: the caller's list read, the policy's tags rendered, the layers merged (forced >
+caller > inherited > defaults) and the final set judged; AddTagsToResource and
+RemoveTagsFromResource on a snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import operations, rules
+from .calls import Decision, Request, Unreadable
+from .naming import template_values, unset_env
+from .policy import TagPolicy
+from .rules import Violation
+from .templates import Template, TemplateValues, UnrenderableTemplate
+
+
+def read_tag_list(raw: object, prefix: str) -> tuple[list[tuple[str, str]], list[Violation]]:
+    """The caller's ``[{Key, Value}]`` as pairs, and what is malformed in it."""
+    if raw is None:
+        return [], []
+    if not isinstance(raw, (list, tuple)):
+        kind = type(raw).__name__
+        return [], [
+            Violation("tags.aws", prefix, None, f"must be a list of {{Key, Value}}, not {kind}")
+        ]
+    pairs: list[tuple[str, str]] = []
+    violations = []
+    for index, entry in enumerate(raw):
+        if type(entry) is dict:  # the usual shape: checked without the ABC machinery
+            key, value = entry.get("Key"), entry.get("Value", "")
+            if type(key) is str and type(value) is str:
+                pairs.append((key, value))
+                continue
+        where = f"{prefix}[{index}]"
+        key = entry.get("Key") if isinstance(entry, Mapping) else None
+        value = entry.get("Value", "") if isinstance(entry, Mapping) else None
+        if not isinstance(key, str):
+            problem = (
+                "has no Key" if key is None else f"Key must be a string, not {type(key).__name__}"
+            )
+            violations.append(Violation("tags.aws", where, None, f"tag {problem}"))
+        elif value is not None and not isinstance(value, str):
+            violations.append(
+                Violation("tags.aws", f"{prefix}.{key}", repr(value), "value must be a string")
+            )
+        else:
+            pairs.append((key, value or ""))
+    return pairs, violations
+
+
+def forced_without_value(key: str, value: str | None, error: UnrenderableTemplate) -> Violation:
+    """``tags.forced``: a forced value whose template has no value here cannot be set."""
+    return Violation(
+        "tags.forced",
+        f"Tags.{key}",
+        value,
+        f"forced tag: its value comes from {error.placeholder.spelling}, which has no value"
+        " here, so it cannot be set",
+    )
+
+
+def render_tags(
+    templates: Mapping[str, Template], values: TemplateValues, *, forced: bool
+) -> tuple[dict[str, str], list[Violation]]:
+    """The tags of ``[tags.defaults]`` or ``[tags.forced]`` at this call.
+
+    An unset ``{env:NAME}`` is `template.env`. A ``{source}`` without a value (the request names
+    no source, which botocore refuses anyway) makes a forced tag `tags.forced` and a default
+    simply not added.
+    """
+    table = "tags.forced" if forced else "tags.defaults"
+    rendered: dict[str, str] = {}
+    violations = []
+    for key, template in templates.items():
+        try:
+            rendered[key] = template.render(values)
+        except UnrenderableTemplate as error:
+            unset = unset_env(error, f"{table}.{key}")
+            if unset is not None:
+                violations.append(unset)
+            elif forced:
+                violations.append(forced_without_value(key, None, error))
+    return rendered, violations
+
+
+def judge_tag_values(tag_policy: TagPolicy, tags: Mapping[str, str]) -> list[Violation]:
+    """``tags.aws``, ``tags.allowed`` and ``tags.pattern`` on a set of tags."""
+    return (
+        rules.check_tags_aws(tags)
+        + rules.check_allowed(tags, tag_policy.allowed)
+        + rules.check_patterns(tags, tag_policy.patterns)
+    )
+
+
+@dataclass(frozen=True)
+class TagLayers:
+    """The tag sets a new snapshot's tags are made of, and what is known of them.
+
+    ``caller_sent``: the request carried Tags (malformed ones too); ``malformed``: some of them
+    could not be read; ``known``: the inherited layer is known (False when the source's tags
+    could not be read, or were not read because the call is blocked already).
+    """
+
+    caller: dict[str, str]
+    inherited: dict[str, str]
+    defaults: dict[str, str]
+    forced: dict[str, str]
+    caller_sent: bool
+    malformed: bool
+    known: bool
+
+
+@dataclass(frozen=True)
+class TagVerdict:
+    """Steps 4-5 once the tag layers are known: the final set and what is wrong with it.
+
+    ``rewrite``: the request must carry the final set (the policy adds or changes a tag).
+    """
+
+    final: dict[str, str]
+    violations: list[Violation]
+    injected: tuple[str, ...]
+    kept: tuple[str, ...]
+    rewrite: bool
+
+
+def judge_layers(tag_policy: TagPolicy, layers: TagLayers) -> TagVerdict:
+    """The final tag set (forced > caller > inherited > defaults) and its violations."""
+    caller, inherited, forced = layers.caller, layers.inherited, layers.forced
+    violations: list[Violation] = []
+    if layers.known:
+        final = merge(caller, inherited, layers.defaults, forced)
+        violations += rules.check_required(final, tag_policy.required)
+        judged = final
+    else:
+        # The request goes as the caller made it, so that is what the snapshot gets; the
+        # forced values are still judged: they are what the policy would have written.
+        final = dict(caller)
+        judged = merge(caller, {}, {}, forced)
+    violations += judge_tag_values(tag_policy, judged)
+
+    below_forced = {**inherited, **caller}
+    injected = tuple(
+        key
+        for key in final
+        if (key in forced and below_forced.get(key) != forced[key])
+        or (key not in forced and key in layers.defaults and key not in below_forced)
+    )
+    kept = tuple(key for key in inherited if key not in caller and key not in forced)
+    what_aws_would_set = caller if layers.caller_sent else inherited
+    rewrite = layers.known and not layers.malformed and final != what_aws_would_set
+    return TagVerdict(final, violations, injected if layers.known else (), kept, rewrite)
+
+
+def merge(
+    caller: Mapping[str, str],
+    inherited: Mapping[str, str],
+    defaults: Mapping[str, str],
+    forced: Mapping[str, str],
+) -> dict[str, str]:
+    """forced > caller > inherited > defaults, keys in the caller's order first."""
+    final: dict[str, str] = {}
+    for layer in (caller, inherited, defaults, forced):
+        for key in layer:
+            final.setdefault(key, "")
+    for layer in (defaults, inherited, caller, forced):
+        final.update(layer)
+    return final
+
+
+def inherit_violation(request: Request, found: Unreadable) -> Violation:
+    """``tags.inherit``: the source's tags would be lost, and they could not be read."""
+    assert request.row.source is not None
+    reference = request.reference()
+    cause = f" ({found.why})" if found.why else ""
+    return Violation(
+        "tags.inherit",
+        request.row.source,
+        reference,
+        f"the tags of {request.params.get(request.row.source)} would be passed on to the"
+        f" snapshot but could not be read{cause}, so adding the policy's tags would drop them:"
+        " grant read access to the source, send Tags explicitly, or set inherit = false in"
+        " [tags]",
+    )
+
+
+def _snapshot_arn(request: Request) -> str | None:
+    reference = request.reference()
+    return reference if reference is not None and operations.is_snapshot_arn(reference) else None
+
+
+def _arn_snapshot(arn: str) -> str:
+    return arn.split(":", 6)[6].lower()
+
+
+def judge_tagging(request: Request) -> Decision:
+    """AddTagsToResource on a snapshot ARN."""
+    arn = _snapshot_arn(request)
+    if arn is None:
+        return request.untouched()
+    policy, row = request.policy, request.row
+    assert row.tags is not None
+    pairs, violations = read_tag_list(request.params.get(row.tags), row.tags)
+    violations += rules.check_duplicates([key for key, _ in pairs])
+    tags = dict(pairs)
+    violations += judge_tag_values(policy.tags, tags)
+    values = template_values(request, None)
+    for key, template in policy.tags.forced.items():
+        if key not in tags:
+            continue
+        try:
+            forced = template.render(values)
+        except UnrenderableTemplate as error:
+            # e.g. {source}: a tag request names no source, so the value cannot be set
+            violations.append(
+                unset_env(error, f"tags.forced.{key}")
+                or forced_without_value(key, tags[key], error)
+            )
+            continue
+        if tags[key] != forced:
+            violations.append(
+                Violation(
+                    "tags.forced",
+                    f"Tags.{key}",
+                    tags[key],
+                    f"forced tag: its value must be {forced!r}",
+                )
+            )
+    return request.decision(
+        violations=tuple(violations), snapshot=_arn_snapshot(arn), arn=arn, tags=tags
+    )
+
+
+def judge_untagging(request: Request) -> Decision:
+    """RemoveTagsFromResource on a snapshot ARN: required and forced keys stay."""
+    arn = _snapshot_arn(request)
+    if arn is None:
+        return request.untouched()
+    tag_policy, row = request.policy.tags, request.row
+    assert row.tag_keys is not None
+    raw: Any = request.params.get(row.tag_keys)
+    keys = [k for k in raw if isinstance(k, str)] if isinstance(raw, (list, tuple)) else []
+    protected = set(tag_policy.required) | set(tag_policy.forced)
+    violations = tuple(
+        Violation(
+            "tags.protected",
+            f"{row.tag_keys}.{key}",
+            key,
+            "a required tag cannot be removed"
+            if key in tag_policy.required
+            else "a forced tag cannot be removed",
+        )
+        for key in dict.fromkeys(keys)
+        if key in protected
+    )
+    return request.decision(
+        violations=violations, snapshot=_arn_snapshot(arn), arn=arn, tags=dict.fromkeys(keys)
+    )
