@@ -7,6 +7,7 @@ arguments into a call to `decide.decide` or into an audit record, and nothing mo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import weakref
@@ -15,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from botocore import xform_name
 from botocore.client import BaseClient
 from botocore.session import Session as BotocoreSession
 
+from . import aws
 from .audit import AuditLog, MissingKey, key_from_env, new_call_id
 from .core import operations
 from .core.decide import UNREADABLE, CallFacts, Decision, SourceTags, decide
-from .core.operations import Operation, SourceLookup
+from .core.operations import Operation
 from .core.policy import Policy, PolicyLike, resolve_policy
 from .errors import PolicyError, PolicyViolation
 
@@ -46,38 +47,58 @@ class CallRecord:
     requested: bool = False
 
 
-class _Slot:
-    """The guard currently in force for one install target (a session or a client)."""
+class _Stack:
+    """The guards installed on one target (a session, an emitter or a client), oldest first.
+
+    The newest is in force; uninstalling it brings back the one before it. ``on_empty`` runs
+    when the last guard leaves (a session's hook is removed then).
+    """
 
     def __init__(self) -> None:
-        self.guard: Guard | None = None
+        self.guards: list[Guard | _PendingGuard] = []
+        self.on_empty: Callable[[], None] | None = None
+
+    def top(self) -> Guard | None:
+        """The guard in force (resolving one installed lazily), or None."""
+        if not self.guards:
+            return None
+        top = self.guards[-1]
+        return top if isinstance(top, Guard) else top.resolve()
+
+    def push(self, guard: Guard | _PendingGuard) -> None:
+        self.guards.append(guard)
+
+    def remove(self, guard: Guard | _PendingGuard) -> None:
+        if guard in self.guards:
+            self.guards.remove(guard)
+            if not self.guards and self.on_empty is not None:
+                self.on_empty()
+                self.on_empty = None
 
 
-_slots: weakref.WeakKeyDictionary[object, _Slot] = weakref.WeakKeyDictionary()
+_stacks: weakref.WeakKeyDictionary[object, _Stack] = weakref.WeakKeyDictionary()
 _bindings: weakref.WeakKeyDictionary[BaseClient, _ClientBinding] = weakref.WeakKeyDictionary()
 
 
 class Guard:
     """An installed policy. Use `install` to make one; leaving a ``with`` block uninstalls it."""
 
-    def __init__(
-        self, policy: Policy, audit: AuditLog | None, slot: _Slot, unhook: Callable[[], None]
-    ) -> None:
+    def __init__(self, policy: Policy, audit: AuditLog | None, stack: _Stack) -> None:
         self.policy = policy
         self.audit = audit
-        self._slot = slot
-        self._unhook = unhook
+        self._stack = stack
 
     @property
     def active(self) -> bool:
         """True while this guard is the one in force where it was installed."""
-        return self._slot.guard is self
+        return bool(self._stack.guards) and self._stack.guards[-1] is self
 
     def uninstall(self) -> None:
-        """Make this guard inert everywhere it reached, clients created meanwhile included."""
-        if self._slot.guard is self:
-            self._slot.guard = None
-            self._unhook()
+        """Make this guard inert everywhere it reached, clients created meanwhile included.
+
+        The guard installed before it on the same target, if any, is in force again.
+        """
+        self._stack.remove(self)
         if self.audit is not None:
             self.audit.close()
 
@@ -171,6 +192,29 @@ class Guard:
             )
 
 
+class _PendingGuard:
+    """A guard whose policy is found and loaded when it is first needed (`install_on_emitter`)."""
+
+    def __init__(
+        self, stack: _Stack, policy: PolicyLike, audit_path: str | os.PathLike[str] | None
+    ) -> None:
+        self._stack = stack
+        self._policy = policy
+        self._audit_path = audit_path
+        self._guard: Guard | None = None
+
+    def resolve(self) -> Guard:
+        """The `Guard`, put in this entry's place on its stack; a `PolicyError` leaves it
+        pending, to be tried again."""
+        if self._guard is None:
+            loaded = resolve_policy(self._policy)
+            self._guard = Guard(loaded, open_audit_log(loaded, self._audit_path), self._stack)
+            guards = self._stack.guards
+            if self in guards:
+                guards[guards.index(self)] = self._guard
+        return self._guard
+
+
 def _outcome(
     record: CallRecord, parsed: Mapping[str, Any], row: Operation
 ) -> tuple[str, dict[str, Any]]:
@@ -219,59 +263,64 @@ def _reported_snapshot(row: Operation, parsed: Mapping[str, Any]) -> dict[str, A
 
 
 class _ClientBinding:
-    """One client's hooks. Handlers get no client, so each client gets a binding of its own."""
+    """One client's hooks. Handlers get no client, so each client gets a binding of its own.
+
+    Each handler is registered under the exact event name of one guarded operation (its place
+    in botocore's handler order), bound to that operation's row.
+    """
 
     def __init__(self, client: BaseClient) -> None:
         self._client = weakref.ref(client)
         self.service = client.meta.service_model.service_id.hyphenize()
         self.region: str | None = client.meta.region_name
-        self.client_slot: _Slot | None = None
-        self.session_slot: _Slot | None = None
+        self.client_stack: _Stack | None = None
+        self.session_stack: _Stack | None = None
         events = client.meta.events
         for service, name in operations.guarded_pairs():
             if service != self.service:
                 continue
-            for stage, handler in self._handlers():
+            row = operations.OPERATIONS[name]
+            for stage, handler in (
+                ("before-parameter-build", self.before_parameter_build),
+                ("before-call", self.before_call),
+                ("after-call", self.after_call),
+                ("after-call-error", self.after_call_error),
+            ):
                 event = f"{stage}.{service}.{name}"
-                events.register(event, handler, unique_id=f"rds_guard:{event}")
-
-    def _handlers(self) -> tuple[tuple[str, Callable[..., None]], ...]:
-        return (
-            ("before-parameter-build", self.before_parameter_build),
-            ("before-call", self.before_call),
-            ("after-call", self.after_call),
-            ("after-call-error", self.after_call_error),
-        )
+                events.register(
+                    event, functools.partial(handler, row), unique_id=f"rds_guard:{event}"
+                )
 
     def guard(self) -> Guard | None:
         """The guard in force: a direct install on the client wins over its session's."""
-        for slot in (self.client_slot, self.session_slot):
-            if slot is not None and slot.guard is not None:
-                return slot.guard
+        for stack in (self.client_stack, self.session_stack):
+            guard = stack.top() if stack is not None else None
+            if guard is not None:
+                return guard
         return None
 
     def before_parameter_build(
-        self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+        self, row: Operation, params: dict[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
         guard = self.guard()
-        row = operations.find(self.service, model.name)
-        if guard is not None and row is not None:
+        if guard is not None:
             guard.judge(self, row, params, context)
 
-    def before_call(self, context: dict[str, Any], **_: Any) -> None:
+    def before_call(self, row: Operation, context: dict[str, Any], **_: Any) -> None:
         guard = self.guard()
         if guard is not None:
             guard.write_ahead(context)
 
     def after_call(
-        self, parsed: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any
+        self, row: Operation, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
         guard = self.guard()
-        row = operations.find(self.service, model.name)
-        if guard is not None and row is not None:
+        if guard is not None:
             guard.record_outcome(context, parsed, row)
 
-    def after_call_error(self, exception: BaseException, context: dict[str, Any], **_: Any) -> None:
+    def after_call_error(
+        self, row: Operation, exception: BaseException, context: dict[str, Any], **_: Any
+    ) -> None:
         guard = self.guard()
         if guard is not None:
             guard.record_no_response(context, exception)
@@ -286,7 +335,7 @@ class _ClientBinding:
         if arn_region is not None and arn_region != self.region:
             return UNREADABLE
         try:
-            return _read_tags(client, row.lookup, reference)
+            return aws.run(client, aws.source_tags(row.lookup, reference))
         except Exception as exc:
             # Whatever stops the read, the tags are unknown: AccessDenied, a missing source,
             # a reference the wire cannot carry (a lone surrogate) or an answer that botocore
@@ -295,42 +344,11 @@ class _ClientBinding:
             return UNREADABLE
 
 
-def _call(client: BaseClient, operation: str, **params: Any) -> dict[str, Any]:
-    result: dict[str, Any] = getattr(client, xform_name(operation))(**params)
-    return result
-
-
-def _read_tags(client: BaseClient, lookup: SourceLookup, reference: str) -> SourceTags:
-    described = _call(client, lookup.operation, **{lookup.parameter: reference})
-    item = described[lookup.result_list][0]
-    if lookup.copy_flag is not None and not item.get(lookup.copy_flag):
-        return None
-    return described_tags(client, item, lookup.arn_key)
-
-
-def described_tags(client: BaseClient, item: Mapping[str, Any], arn_key: str) -> dict[str, str]:
-    """A described resource's tags: its TagList, else ListTagsForResource on its ARN.
-
-    DocumentDB and Neptune describe results carry no TagList.
-    """
-    tag_list = item.get("TagList")
-    if tag_list is None:
-        tag_list = _call(client, "ListTagsForResource", ResourceName=item[arn_key])["TagList"]
-    return {tag["Key"]: tag.get("Value", "") for tag in tag_list}
-
-
 def _binding(client: BaseClient) -> _ClientBinding:
     binding = _bindings.get(client)
     if binding is None:
         binding = _bindings[client] = _ClientBinding(client)
     return binding
-
-
-def _botocore_session(target: object) -> BotocoreSession | None:
-    if isinstance(target, BotocoreSession):
-        return target
-    inner = getattr(target, "_session", None)  # a boto3.Session wraps a botocore one
-    return inner if isinstance(inner, BotocoreSession) else None
 
 
 class EventEmitter(Protocol):
@@ -341,32 +359,45 @@ class EventEmitter(Protocol):
     def unregister(self, event_name: str, handler: Any = None, unique_id: str = ...) -> None: ...
 
 
-def _hook_session(session: EventEmitter, slot: _Slot) -> Callable[[], None]:
-    """Give every rds/docdb/neptune client the session creates from now on a binding."""
+_CLIENT_CLASS_EVENTS = tuple(f"creating-client-class.{s}" for s in operations.SERVICES)
+
+
+def _hook_session(session: EventEmitter, stack: _Stack) -> None:
+    """Bind every rds/docdb/neptune client the session creates from now on to ``stack``,
+    until the stack is empty."""
 
     class GuardedClient:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             if isinstance(self, BaseClient):
-                _binding(self).session_slot = slot
+                _binding(self).session_stack = stack
 
     def add_mixin(base_classes: list[type], **_: Any) -> None:
         if GuardedClient not in base_classes:
             base_classes.insert(0, GuardedClient)
 
-    events = [f"creating-client-class.{service}" for service in operations.SERVICES]
-    for event in events:
+    for event in _CLIENT_CLASS_EVENTS:
         session.register(event, add_mixin, unique_id=f"rds_guard:{event}")
-    # Weak: the session keys its slot weakly, and the slot holds the guard that holds this.
+    # Weak: the session keys its stack weakly, and the stack holds this.
     session_ref = weakref.ref(session)
 
     def unhook() -> None:
         hooked = session_ref()
         if hooked is not None:
-            for event in events:
+            for event in _CLIENT_CLASS_EVENTS:
                 hooked.unregister(event, add_mixin, unique_id=f"rds_guard:{event}")
 
-    return unhook
+    stack.on_empty = unhook
+
+
+def _stack_of(target: object, *, hook: EventEmitter | None = None) -> _Stack:
+    """The stack of guards installed on ``target``; ``hook``: bind the clients it creates."""
+    stack = _stacks.get(target)
+    if stack is None:
+        stack = _stacks[target] = _Stack()
+    if hook is not None and stack.on_empty is None:
+        _hook_session(hook, stack)
+    return stack
 
 
 def install_on_emitter(
@@ -377,50 +408,30 @@ def install_on_emitter(
 ) -> Callable[[], Guard]:
     """Guard the rds, docdb and neptune clients created through a bare botocore event emitter.
 
-    For hosts that hand out an emitter rather than a session, such as the AWS CLI, whose
-    plugins get ``awscli_initialize(event_hooks)`` (see `rds_guard.awscli`). Nothing is read
-    here: the policy (as for `install`; None: $RDS_GUARD_POLICY, then ./rds_guard.toml) is
-    resolved and the audit log opened when the first guarded client is created, and a
-    `PolicyError` is raised from that client's creation (the next one tries again). A host
-    that never creates such a client never reads the policy. Installing again on the same
-    emitter replaces the earlier guard, as `install` does.
-
-    Returns a function giving this install's `Guard`, resolving it first if no guarded client
-    has been created yet.
+    For hosts that hand out an emitter rather than a session, such as the AWS CLI (see
+    `rds_guard.awscli`). Nothing is read here: the policy (as for `install`) is found and
+    loaded, and the audit log opened, when the first guarded client is created; a
+    `PolicyError` is raised from that client's creation (the next one tries again). Installs
+    nest as with `install`. Returns a function giving this install's `Guard`.
     """
-    slot = _slots.setdefault(events, _Slot())
-    if slot.guard is not None:
-        slot.guard.uninstall()
-    loaders = [
-        (event, f"rds_guard:policy:{event}")
-        for event in (f"creating-client-class.{service}" for service in operations.SERVICES)
-    ]
-    made: list[Guard] = []
+    for event in _CLIENT_CLASS_EVENTS:
+        events.register(event, _resolve_on(events), unique_id=f"rds_guard:policy:{event}")
+    stack = _stack_of(events, hook=events)
+    pending = _PendingGuard(stack, policy, audit_path)
+    stack.push(pending)
+    return pending.resolve
 
-    def guard() -> Guard:
-        if not made:
-            loaded = resolve_policy(policy)
-            made.append(Guard(loaded, open_audit_log(loaded, audit_path), slot, unhook))
-            slot.guard = made[0]
-        return made[0]
 
-    def load(**_: Any) -> None:
-        guard()
+def _resolve_on(events: EventEmitter) -> Callable[..., None]:
+    """A creating-client-class handler resolving the install in force on ``events``."""
+    events_ref = weakref.ref(events)  # the emitter holds the handler: no cycle through it
 
-    events_ref = weakref.ref(events)  # weak, as in _hook_session
+    def resolve(**_: Any) -> None:
+        stack = _stacks.get(events_ref())
+        if stack is not None:
+            stack.top()
 
-    def unhook() -> None:
-        hooked = events_ref()
-        if hooked is not None:
-            for event, unique_id in loaders:
-                hooked.unregister(event, load, unique_id=unique_id)
-        unhook_mixin()
-
-    for event, unique_id in loaders:
-        events.unregister(event, unique_id=unique_id)  # an earlier install's, never resolved
-        events.register(event, load, unique_id=unique_id)
-    unhook_mixin = _hook_session(events, slot)
-    return guard
+    return resolve
 
 
 def open_audit_log(
@@ -440,6 +451,13 @@ def open_audit_log(
     return AuditLog(path, fsync=settings.fsync, hmac_key=key, policy_sha256=policy.sha256)
 
 
+def _botocore_session(target: object) -> BotocoreSession | None:
+    if isinstance(target, BotocoreSession):
+        return target
+    inner = getattr(target, "_session", None)  # a boto3.Session wraps a botocore one
+    return inner if isinstance(inner, BotocoreSession) else None
+
+
 def install(
     target: object,
     policy: PolicyLike = None,
@@ -450,33 +468,29 @@ def install(
 
     ``target`` is a boto3 Session, a botocore Session or an rds/docdb/neptune client.
     ``policy`` is a path, a `Policy`, or None ($RDS_GUARD_POLICY, then ./rds_guard.toml).
-    Installing again on the same target replaces the earlier guard everywhere it reached.
+    Installing again on the same target puts the new guard in force; uninstalling it brings
+    back the earlier one.
     """
-    if isinstance(target, BaseClient):
-        service = target.meta.service_model.service_id.hyphenize()
+    client = target if isinstance(target, BaseClient) else None
+    session = None if client is not None else _botocore_session(target)
+    if client is not None:
+        service = client.meta.service_model.service_id.hyphenize()
         if service not in operations.SERVICES:
             raise ValueError(
                 f"rds_guard guards rds, docdb and neptune clients, not a {service!r} client"
             )
-    session = None if isinstance(target, BaseClient) else _botocore_session(target)
-    if session is None and not isinstance(target, BaseClient):
+    elif session is None:
         raise TypeError(
             "install() takes a boto3 Session, a botocore Session or an rds/docdb/neptune"
             f" client, not {type(target).__name__}"
         )
     loaded = resolve_policy(policy)
     audit = open_audit_log(loaded, audit_path)
-    if isinstance(target, BaseClient):
-        binding = _binding(target)
-        slot = binding.client_slot = binding.client_slot or _Slot()
-        unhook: Callable[[], None] = lambda: None  # noqa: E731
+    if client is not None:
+        binding = _binding(client)
+        stack = binding.client_stack = binding.client_stack or _Stack()
     else:
-        assert session is not None
-        slot = _slots.setdefault(session, _Slot())
-        unhook = _hook_session(session, slot)
-    previous = slot.guard
-    guard = Guard(loaded, audit, slot, unhook)
-    slot.guard = guard
-    if previous is not None and previous.audit is not None and previous.audit is not audit:
-        previous.audit.close()
+        stack = _stack_of(session, hook=session)
+    guard = Guard(loaded, audit, stack)
+    stack.push(guard)
     return guard

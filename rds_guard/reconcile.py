@@ -1,7 +1,5 @@
-"""The audit log held against what the service reports.
-
-`reconcile` is pure: audit records and a listing of the service's snapshots in, a `Report`
-out. `list_snapshots` makes the listing with read-only, paginated Describe calls.
+"""The audit log held against what the service reports: records and a listing in, a
+`Report` out (the listing is read by `rds_guard.aws.list_snapshots`).
 
 rds, docdb and neptune share one API: the rds API lists every engine's snapshots (and the
 docdb and neptune APIs may list the others' too), so the listing is filtered by engine. A
@@ -16,42 +14,33 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore import xform_name
-
-from .core import operations, rules
-from .core.operations import Kind
+from .aws import ServiceSnapshot, list_snapshots
+from .core import operations
+from .core.operations import Kind, Operation
 from .core.policy import Policy
-from .errors import Violation
-from .guard import described_tags
+from .core.rules import Violation
+from .core.tagging import judge_tag_set
+
+__all__ = [
+    "Noncompliant",
+    "Pending",
+    "Report",
+    "ServiceSnapshot",
+    "belongs_to",
+    "list_snapshots",
+    "reconcile",
+    "tag_violations",
+]
 
 ENGINES_OF: dict[str, tuple[str, ...]] = {"docdb": ("docdb",), "neptune": ("neptune",)}
 """Engines whose snapshots belong to a service; everything else listed by rds is rds's."""
 
-_LISTINGS = (
-    # (operation, result key, identifier key, ARN key, services that have it)
-    ("DescribeDBClusterSnapshots", "DBClusterSnapshots", "DBClusterSnapshotIdentifier",
-     "DBClusterSnapshotArn", ("rds", "docdb", "neptune")),
-    ("DescribeDBSnapshots", "DBSnapshots", "DBSnapshotIdentifier", "DBSnapshotArn", ("rds",)),
-)  # fmt: skip
 _OUTCOMES = frozenset({"created", "failed", "tagged", "untagged", "shared", "unshared", "deleted"})
 # Events after which a snapshot may exist because a guarded call made it ("blocked" and
 # "failed" made nothing: a snapshot of that name was made by someone else).
 _MAY_HAVE_MADE = frozenset({"requested", "created", "unknown"})
-_MAKES_SNAPSHOT = frozenset({Kind.CREATE, Kind.COPY, Kind.FINAL})
 _JUDGED_TAGS = frozenset({Kind.CREATE, Kind.COPY})  # a final snapshot's tags are AWS's
 _SYSTEM_TAG_PREFIX = "aws:"
-
-
-@dataclass(frozen=True)
-class ServiceSnapshot:
-    """One snapshot as the service lists it (``tags`` None: not read)."""
-
-    identifier: str
-    arn: str | None
-    engine: str
-    snapshot_type: str
-    created: datetime | None
-    tags: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,9 +103,9 @@ class _Call:
     operation: str
 
     @property
-    def kind(self) -> Kind | None:
-        """What the call does to snapshots (None for an operation not in the table)."""
-        return _kind(self.operation)
+    def row(self) -> Operation | None:
+        """The operation's row (None for an operation not in the table)."""
+        return operations.OPERATIONS.get(self.operation)
 
 
 @dataclass
@@ -135,7 +124,7 @@ class _Log:
             self.calls.setdefault(call, _Call(name, operation))
         elif event in _OUTCOMES:
             self.settled.add(call)
-        if event == "created" and name and _kind(operation) in _MAKES_SNAPSHOT:
+        if event == "created" and name and _makes_snapshot(operation):
             self.made_by[name] = operation
         elif event == "deleted" and name:
             self.made_by.pop(name, None)
@@ -154,7 +143,7 @@ class _Known:
     def note(self, record: Mapping[str, Any], name: str) -> None:
         """Fold one record in (records come oldest first)."""
         event, call = record.get("event"), str(record.get("call") or "")
-        if event in _MAY_HAVE_MADE and _kind(str(record.get("operation"))) in _MAKES_SNAPSHOT:
+        if event in _MAY_HAVE_MADE and _makes_snapshot(str(record.get("operation"))):
             self._calls.setdefault(name, set()).add(call)
         elif event == "failed":  # the service refused: that call made nothing
             self._calls.get(name, set()).discard(call)
@@ -207,7 +196,11 @@ def reconcile(
         Pending(call, item.snapshot, item.snapshot in everything if item.snapshot else False)
         for call, item in open_calls.items()
     )
-    deleting = {item.snapshot for item in open_calls.values() if item.kind is Kind.DELETE}
+    deleting = {
+        item.snapshot
+        for item in open_calls.values()
+        if item.row is not None and item.row.kind is Kind.DELETE
+    }
     vanished = tuple(
         name for name in log.made_by if name not in everything and name not in deleting
     )
@@ -222,13 +215,13 @@ def reconcile(
     if policy is not None and service in policy.services:
         made_here = dict(log.made_by)
         for item in open_calls.values():
-            if item.snapshot and item.kind in _MAKES_SNAPSHOT:
+            if item.snapshot and _makes_snapshot(item.operation):
                 made_here.setdefault(item.snapshot, item.operation)
         noncompliant = tuple(
             Noncompliant(name, tuple(violations))
             for name, operation in made_here.items()
             if name in everything
-            and _kind(operation) in _JUDGED_TAGS
+            and operations.OPERATIONS[operation].kind in _JUDGED_TAGS
             and (tags := everything[name].tags) is not None
             and (violations := tag_violations(policy, tags))
         )
@@ -239,9 +232,9 @@ def _name(snapshot: object) -> str | None:
     return snapshot.lower() if isinstance(snapshot, str) and snapshot else None
 
 
-def _kind(operation: str) -> Kind | None:
+def _makes_snapshot(operation: str) -> bool:
     row = operations.OPERATIONS.get(operation)
-    return row.kind if row is not None else None
+    return row is not None and row.names_snapshot
 
 
 def _after(snapshot: ServiceSnapshot, since: datetime | None) -> bool:
@@ -261,69 +254,4 @@ def tag_violations(policy: Policy, tags: Mapping[str, str]) -> list[Violation]:
     A forced tag must be present, with its value when that is a literal.
     """
     own = {k: v for k, v in tags.items() if not k.lower().startswith(_SYSTEM_TAG_PREFIX)}
-    return (
-        rules.check_tags_aws(own)
-        + rules.check_required(own, policy.tags.required)
-        + rules.check_allowed(own, policy.tags.allowed)
-        + rules.check_patterns(own, policy.tags.patterns)
-        + _forced_violations(policy, own)
-    )
-
-
-def _forced_violations(policy: Policy, tags: Mapping[str, str]) -> list[Violation]:
-    violations = []
-    for key, template in policy.tags.forced.items():
-        value = tags.get(key)
-        if value is None:
-            violations.append(
-                Violation("tags.forced", f"Tags.{key}", None, "forced tag is missing")
-            )
-        elif template.is_literal and value != template.literal_text:
-            violations.append(
-                Violation(
-                    "tags.forced",
-                    f"Tags.{key}",
-                    value,
-                    f"forced tag: its value must be {template.literal_text!r}",
-                )
-            )
-    return violations
-
-
-def list_snapshots(client: Any, service: str, *, with_tags: bool = True) -> list[ServiceSnapshot]:
-    """Every snapshot ``client`` lists, following pagination to the end.
-
-    Automated snapshots are listed without their tags (they are never judged); a listing
-    without a ``TagList`` (docdb, neptune) costs one ListTagsForResource per other snapshot.
-    """
-    found: list[ServiceSnapshot] = []
-    for operation, key, id_key, arn_key, services in _LISTINGS:
-        if service not in services:
-            continue
-        paginator = client.get_paginator(_method(operation))
-        for page in paginator.paginate():
-            for item in page.get(key, []):
-                found.append(_snapshot(client, item, id_key, arn_key, with_tags))
-    return found
-
-
-def _snapshot(
-    client: Any, item: Mapping[str, Any], id_key: str, arn_key: str, with_tags: bool
-) -> ServiceSnapshot:
-    arn = item.get(arn_key)
-    snapshot_type = str(item.get("SnapshotType", "manual"))
-    tags: Mapping[str, str] | None = None
-    if with_tags and snapshot_type != "automated" and (arn or "TagList" in item):
-        tags = described_tags(client, item, arn_key)
-    return ServiceSnapshot(
-        identifier=str(item[id_key]),
-        arn=arn,
-        engine=str(item.get("Engine", "")),
-        snapshot_type=snapshot_type,
-        created=item.get("SnapshotCreateTime"),
-        tags=tags,
-    )
-
-
-def _method(operation: str) -> str:
-    return str(xform_name(operation))
+    return judge_tag_set(policy.tags, own)

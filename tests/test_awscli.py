@@ -331,10 +331,11 @@ def test_install_on_emitter_reads_the_policy_at_the_first_guarded_client(
     assert moto_server.count("CreateDBClusterSnapshot") == 0
 
 
-def test_install_on_emitter_again_replaces_and_uninstall_reaches_existing_clients(
+def test_install_on_emitter_again_nests_and_uninstall_reaches_existing_clients(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
-    """A second install on the emitter takes over the first one's clients; uninstall frees them."""
+    """A second install on the emitter takes over the first one's clients; uninstalling it
+    brings the first back, and uninstalling that one frees them."""
     strict = tmp_path / "strict.toml"
     strict.write_text(EXAMPLE_POLICY.read_text())
     lenient = tmp_path / "lenient.toml"
@@ -353,5 +354,11 @@ def test_install_on_emitter_again_replaces_and_uninstall_reaches_existing_client
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=f"orders-daily-{TODAY}"
         )
     second().uninstall()
+    assert first().active
+    with pytest.raises(rds_guard.PolicyViolation, match=r"'y' does not match"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="y"
+        )
+    first().uninstall()
     rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="y")
     assert moto_server.count("CreateDBClusterSnapshot") == 1

@@ -475,7 +475,7 @@ def test_dropped_sessions_release_their_guard_and_log(policy: Path) -> None:
         return len(os.listdir("/proc/self/fd"))
 
     gc.collect()
-    slots_before, descriptors_before = len(guard_module._slots), open_descriptors()
+    slots_before, descriptors_before = len(guard_module._stacks), open_descriptors()
     for _ in range(30):
         session = boto3.Session(region_name="us-east-1")
         installed = rds_guard.install(session, policy=policy)
@@ -484,7 +484,7 @@ def test_dropped_sessions_release_their_guard_and_log(policy: Path) -> None:
         session.client("rds")
         del session, installed
     gc.collect()
-    assert len(guard_module._slots) == slots_before
+    assert len(guard_module._stacks) == slots_before
     assert open_descriptors() - descriptors_before < 10
 
 

@@ -29,13 +29,16 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class SourceLookup:
-    """The read-only call that tells whether a source passes its tags on, and which."""
+    """A read-only Describe call: what it takes, where its answer lists the items, each item's
+    identifier and ARN keys, the flag that makes a source pass its tags on (None: the request
+    decides), and the services whose API has the call."""
 
     operation: str
     parameter: str
     result_list: str
     arn_key: str
     copy_flag: str | None
+    services: frozenset[str] = ALL
 
 
 CLUSTER_LOOKUP = SourceLookup(
@@ -56,8 +59,10 @@ CLUSTER_SNAPSHOT_LOOKUP = SourceLookup(
     None,
 )
 SNAPSHOT_LOOKUP = SourceLookup(
-    "DescribeDBSnapshots", "DBSnapshotIdentifier", "DBSnapshots", "DBSnapshotArn", None
+    "DescribeDBSnapshots", "DBSnapshotIdentifier", "DBSnapshots", "DBSnapshotArn", None, RDS_ONLY
 )
+SNAPSHOT_LISTINGS = (CLUSTER_SNAPSHOT_LOOKUP, SNAPSHOT_LOOKUP)
+"""The Describe calls that list snapshots (reconcile lists with them)."""
 
 
 @dataclass(frozen=True)

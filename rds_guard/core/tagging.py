@@ -61,6 +61,30 @@ def forced_without_value(key: str, value: str | None, error: UnrenderableTemplat
     )
 
 
+def _forced_value(key: str, value: str, expected: str) -> Violation:
+    return Violation(
+        "tags.forced", f"Tags.{key}", value, f"forced tag: its value must be {expected!r}"
+    )
+
+
+def judge_tag_set(tag_policy: TagPolicy, tags: Mapping[str, str]) -> list[Violation]:
+    """The policy's rules on the whole tag set a snapshot carries now: AWS's rules, required
+    keys, allowed values, patterns, and each forced key present (with its value, when the
+    policy's value is fixed text)."""
+    violations = rules.check_required(tags, tag_policy.required) + judge_tag_values(
+        tag_policy, tags
+    )
+    for key, template in tag_policy.forced.items():
+        value = tags.get(key)
+        if value is None:
+            violations.append(
+                Violation("tags.forced", f"Tags.{key}", None, "forced tag is missing")
+            )
+        elif template.is_literal and value != template.literal_text:
+            violations.append(_forced_value(key, value, template.literal_text))
+    return violations
+
+
 def render_tags(
     templates: Mapping[str, Template], values: TemplateValues, *, forced: bool
 ) -> tuple[dict[str, str], list[Violation]]:
@@ -220,14 +244,7 @@ def judge_tagging(request: Request) -> Decision:
             )
             continue
         if tags[key] != forced:
-            violations.append(
-                Violation(
-                    "tags.forced",
-                    f"Tags.{key}",
-                    tags[key],
-                    f"forced tag: its value must be {forced!r}",
-                )
-            )
+            violations.append(_forced_value(key, tags[key], forced))
     return request.decision(
         violations=tuple(violations), snapshot=_arn_snapshot(arn), arn=arn, tags=tags
     )

@@ -1,0 +1,112 @@
+"""Every read the guard and reconcile make of the service: describe, list tags, every page.
+
+A read is a generator that yields ``(operation, params)`` and is sent the service's parsed
+answer (`Read`), so one read runs on a botocore client (`run`) or, awaited, on an async
+one. Reads are read-only calls; errors the client raises reach the caller of `run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from botocore import xform_name
+
+from .core.calls import SourceTags
+from .core.operations import SNAPSHOT_LISTINGS, SourceLookup
+
+T = TypeVar("T")
+ApiCall = tuple[str, dict[str, Any]]
+Read = Generator[ApiCall, Mapping[str, Any], T]
+"""A read: yields the calls it needs, is sent their answers, returns what it found."""
+
+
+def run(client: Any, read: Read[T]) -> T:
+    """Run ``read`` on a botocore client, one call at a time."""
+    answer: Mapping[str, Any] | None = None
+    try:
+        while True:
+            operation, params = read.send(answer)  # type: ignore[arg-type]
+            answer = getattr(client, xform_name(operation))(**params)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+def source_tags(lookup: SourceLookup, reference: str) -> Read[SourceTags]:
+    """The tags the source passes on: None when its copy flag is off."""
+    described = yield (lookup.operation, {lookup.parameter: reference})
+    item = described[lookup.result_list][0]
+    if lookup.copy_flag is not None and not item.get(lookup.copy_flag):
+        return None
+    return (yield from resource_tags(item, lookup.arn_key))
+
+
+def resource_tags(item: Mapping[str, Any], arn_key: str) -> Read[dict[str, str]]:
+    """A described resource's tags: its TagList, else ListTagsForResource on its ARN.
+
+    DocumentDB and Neptune describe results carry no TagList.
+    """
+    tag_list = item.get("TagList")
+    if tag_list is None:
+        listed = yield ("ListTagsForResource", {"ResourceName": item[arn_key]})
+        tag_list = listed["TagList"]
+    return {tag["Key"]: tag.get("Value", "") for tag in tag_list}
+
+
+@dataclass(frozen=True)
+class ServiceSnapshot:
+    """One snapshot as the service lists it (``tags`` None: not read)."""
+
+    identifier: str
+    arn: str | None
+    engine: str
+    snapshot_type: str
+    created: datetime | None
+    tags: Mapping[str, str] | None = None
+
+
+def snapshots(service: str, *, with_tags: bool = True) -> Read[list[ServiceSnapshot]]:
+    """Every snapshot the service lists, every page, with the tags of the manual ones.
+
+    Automated snapshots are listed without their tags (they are never judged); a listing
+    without a ``TagList`` (docdb, neptune) costs one ListTagsForResource per other snapshot.
+    """
+    found: list[ServiceSnapshot] = []
+    for listing in SNAPSHOT_LISTINGS:
+        if service not in listing.services:
+            continue
+        marker: str | None = None
+        while True:  # page by page, following the Marker to the last one
+            page = yield (listing.operation, {"Marker": marker} if marker else {})
+            for item in page.get(listing.result_list, []):
+                found.append((yield from _listed_snapshot(listing, item, with_tags)))
+            marker = page.get("Marker")
+            if not marker:
+                break
+    return found
+
+
+def _listed_snapshot(
+    listing: SourceLookup, item: Mapping[str, Any], with_tags: bool
+) -> Read[ServiceSnapshot]:
+    arn = item.get(listing.arn_key)
+    kind = str(item.get("SnapshotType", "manual"))
+    tags = None
+    if with_tags and kind != "automated" and (arn or "TagList" in item):
+        tags = yield from resource_tags(item, listing.arn_key)
+    return ServiceSnapshot(
+        identifier=str(item[listing.parameter]),
+        arn=arn,
+        engine=str(item.get("Engine", "")),
+        snapshot_type=kind,
+        created=item.get("SnapshotCreateTime"),
+        tags=tags,
+    )
+
+
+def list_snapshots(client: Any, service: str, *, with_tags: bool = True) -> list[ServiceSnapshot]:
+    """Every snapshot ``client`` lists (see `snapshots`), read with ``client``."""
+    return run(client, snapshots(service, with_tags=with_tags))
