@@ -1,20 +1,9 @@
 """pytest plugin: make a team's own tests fail when their code would break the snapshot policy.
 
-Registered through the ``pytest11`` entry point, so it is active wherever rds_guard is
-installed. It adds the option ``--rds-guard-policy PATH`` (relative to the directory pytest
-was started in) and the ini key ``rds_guard_policy`` (relative to the rootdir); without
-either, the policy is found as `rds_guard.install` finds it ($RDS_GUARD_POLICY, then
-./rds_guard.toml). Two fixtures:
-
-- ``rds_guard_policy`` installs the policy, in its own mode, on boto3's default session for
-  one test and yields the `Guard`. A default session set up during the test is guarded too
-  (``moto.mock_aws`` starts one afresh, and so does ``boto3.setup_default_session``). Only
-  clients created after the fixture ran are guarded: create clients inside the test (or in a
-  fixture that depends on this one), not at import time. The audit log goes to a file in a
-  temporary directory of the test's own (``guard.audit.path``), not to the policy's
-  ``[audit] path``, unless $RDS_GUARD_AUDIT_PATH names one.
-- ``rds_guard_audit`` yields a callable returning the audit records (dicts, in order) written
-  during the test, as emitted on the ``rds_guard.audit`` logger.
+Registered through the ``pytest11`` entry point. Option ``--rds-guard-policy`` (ini key
+``rds_guard_policy``); fixtures ``rds_guard_policy`` (the guard on boto3's default session for
+one test) and ``rds_guard_audit`` (the records written during that test). See
+docs/integrations.md.
 """
 
 from __future__ import annotations
