@@ -174,7 +174,7 @@ def reconcile(
     or may have made (``blocked`` and ``failed`` make nothing), created at or after ``since``
     (naive: UTC). ``noncompliant``: snapshots a guarded create or copy made whose current
     tags break ``policy`` (final snapshots carry AWS's tags and are not judged; nothing is
-    judged when ``policy`` is None or does not cover ``service``). ``region``: only records of
+    judged when ``policy`` is None). ``region``: only records of
     that region count (records of other regions name other snapshots).
     """
     everything = {s.identifier.lower(): s for s in snapshots}
@@ -212,7 +212,7 @@ def reconcile(
         )
     )
     noncompliant: tuple[Noncompliant, ...] = ()
-    if policy is not None and service in policy.services:
+    if policy is not None:
         made_here = dict(log.made_by)
         for item in open_calls.values():
             if item.snapshot and _makes_snapshot(item.operation):

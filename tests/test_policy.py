@@ -352,7 +352,7 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys():
     error = body_error("[audit]\nzzz = 1\n")
     assert error.key == "audit.zzz"
     assert "did you mean" not in error.problem
-    assert "known: enabled, fsync, hmac_key_env, path" in error.problem
+    assert "known: enabled, fsync, hmac_key_env, ledger, lock_timeout, path" in error.problem
 
 
 # --- wrong types ---------------------------------------------------------------------------

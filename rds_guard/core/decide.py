@@ -63,7 +63,8 @@ def evaluate(
     ``source_tags`` stands in for the tags the source would pass on (None: it passes nothing
     on; `UNREADABLE`: it would, but they could not be read). ``region`` and ``now`` (an aware
     datetime) feed ``{region}`` and ``{utcnow}``. An operation not guarded on ``service`` is a
-    `ValueError`; a service outside the policy's ``services`` gets the params back unchanged.
+    `ValueError`. Every service is judged, whatever the policy's ``services`` lists: the three
+    APIs share one endpoint.
     """
     row = operations.find(service, operation)
     if row is None:
@@ -102,10 +103,7 @@ def decide(
     read_source: SourceReader,
 ) -> Decision:
     """The decision for one call of a guarded operation; ``read_source`` is called at most once."""
-    request = Request(policy, row, dict(params), facts, read_source)
-    if facts.service not in policy.services:
-        return request.untouched()
-    return JUDGES[row.kind](request)
+    return JUDGES[row.kind](Request(policy, row, dict(params), facts, read_source))
 
 
 def judge_snapshot(request: Request) -> Decision:

@@ -16,14 +16,16 @@ from typing import Literal
 
 from . import operations
 from .files import NotRegularFile, read_regular_file
-from .rules import ValueGlob
+from .rules import ValueGlob, Wildcard
 from .templates import NamePattern, Template
 
 DEFAULT_AUDIT_PATH = "rds-guard-audit.jsonl"
+DEFAULT_LOCK_TIMEOUT = 10.0
 
 
 Inherit = bool | Literal["always"]
 DEFAULT_AUDIT_PATH = "rds-guard-audit.jsonl"
+DEFAULT_LOCK_TIMEOUT = 10.0
 
 
 class PolicyError(ValueError):
@@ -104,6 +106,47 @@ class SharingPolicy:
 
 
 @dataclass(frozen=True)
+class ExportPolicy:
+    """``[export]``: may snapshot data be exported to S3 (StartExportTask), and to which
+    buckets (None: any)."""
+
+    enabled: bool = True
+    s3_buckets: tuple[Wildcard, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DeletionPolicy:
+    """``[deletion]``: deletes that touch backups.
+
+    ``final_snapshot``: "required" makes ``SkipFinalSnapshot=True`` a violation;
+    ``automated_backups``: "keep" makes deleting automated backups one; ``minimum_age_days``:
+    a younger snapshot may not be deleted (None: any age); ``hold_tags``: a snapshot carrying
+    one of these key = value pairs may not be deleted, nor the tag removed or changed.
+    """
+
+    final_snapshot: Literal["required", "optional"] = "optional"
+    automated_backups: Literal["keep", "any"] = "any"
+    minimum_age_days: float | None = None
+    hold_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LedgerPolicy:
+    """``[audit.ledger]``: the fleet ledger the local log is shipped to (docs/ledger.md).
+
+    ``mode``: "ship" (the local file is the spool) or "required" (a call is sent only once
+    the ledger holds its ``requested`` record); ``checkpoints``: ``s3://BUCKET/PREFIX`` for
+    signed checkpoints, signed with the KMS key ``kms_key``.
+    """
+
+    table: str
+    region: str | None = None
+    mode: Literal["ship", "required"] = "ship"
+    checkpoints: str | None = None
+    kms_key: str | None = None
+
+
+@dataclass(frozen=True)
 class AuditPolicy:
     """``[audit]``: where the log lives and how it is written."""
 
@@ -111,6 +154,8 @@ class AuditPolicy:
     enabled: bool = True
     fsync: bool = True
     hmac_key_env: str | None = None
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    ledger: LedgerPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +168,8 @@ class Policy:
     naming_operations: Mapping[str, NamingRule] = field(default_factory=dict)
     tags: TagPolicy = TagPolicy()
     sharing: SharingPolicy = SharingPolicy()
+    export: ExportPolicy = ExportPolicy()
+    deletion: DeletionPolicy = DeletionPolicy()
     audit: AuditPolicy = AuditPolicy()
     source: str = "<string>"
     sha256: str = ""

@@ -190,6 +190,31 @@ class ValueGlob:
         )
 
 
+@dataclass(frozen=True)
+class Wildcard:
+    """A name pattern whose ``*`` stand for any run of characters (empty too), any number."""
+
+    text: str
+
+    def matches(self, name: str) -> bool:
+        """True when the whole name matches (each ``*`` taken as early as it can be)."""
+        parts = self.text.split("*")
+        if len(parts) == 1:
+            return name == self.text
+        first, *middle, last = parts
+        if len(name) < len(first) + len(last):
+            return False
+        if not (name.startswith(first) and name.endswith(last)):
+            return False
+        position, end = len(first), len(name) - len(last)
+        for part in middle:
+            found = name.find(part, position, end)
+            if found < 0:
+                return False
+            position = found + len(part)
+        return True
+
+
 def check_allowed(
     tags: Mapping[str, str], allowed: Mapping[str, Sequence[ValueGlob]], *, prefix: str = "Tags"
 ) -> list[Violation]:

@@ -5,6 +5,7 @@ Each problem names the file, the line and the dotted key (see `positions`).
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from datetime import UTC, datetime
@@ -14,7 +15,11 @@ from typing import Any
 from . import operations, rules
 from .policy import (
     DEFAULT_AUDIT_PATH,
+    DEFAULT_LOCK_TIMEOUT,
     AuditPolicy,
+    DeletionPolicy,
+    ExportPolicy,
+    LedgerPolicy,
     NamingRule,
     Policy,
     PolicyError,
@@ -23,7 +28,7 @@ from .policy import (
 )
 from .positions import KeyLines, hint, join, kind, shown, toml_error
 from .regex_safety import backtracking_risk
-from .rules import ValueGlob
+from .rules import ValueGlob, Wildcard
 from .templates import NamePattern, Template, TemplateSyntaxError, compile_template
 
 
@@ -46,12 +51,34 @@ _SAMPLE_NOW = datetime(2026, 11, 29, 12, 34, 56, tzinfo=UTC)
 """The date `{utcnow:FMT}` is rendered at when a policy loads, to check the characters."""
 
 # The schema: for each table, its keys and the reader of each value.
-_TOP_KEYS = ("version", "mode", "services", "naming", "tags", "sharing", "audit")
+logger = logging.getLogger("rds_guard")
+
+_TOP_KEYS = (
+    "version",
+    "mode",
+    "services",
+    "naming",
+    "tags",
+    "sharing",
+    "export",
+    "deletion",
+    "audit",
+)
 _NAMING_KEYS = ("pattern", "generate", "operations")
 _OPERATION_NAMING_KEYS = ("pattern", "generate")
 _TAG_KEYS = ("required", "inherit", "defaults", "forced", "allowed", "patterns")
 _SHARING_KEYS = ("public", "accounts")
-_AUDIT_KEYS = ("path", "enabled", "fsync", "hmac_key_env")
+_EXPORT_KEYS = ("enabled", "s3_buckets")
+_DELETION_KEYS = ("final_snapshot", "automated_backups", "minimum_age_days", "hold_tags")
+_AUDIT_KEYS = ("path", "enabled", "fsync", "hmac_key_env", "lock_timeout", "ledger")
+_LEDGER_KEYS = ("table", "region", "mode", "checkpoints", "kms_key")
+_CREDENTIAL_VARIABLES = frozenset(
+    {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
+)
+_CREDENTIAL_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PRIVATE")
+_BUCKET_NAME = re.compile(r"[a-z0-9.*-]{1,63}")
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_LONGEST_LOCK_TIMEOUT = 3600.0
 
 
 class _Reader:
@@ -94,9 +121,33 @@ class _Reader:
 
     def template(self, value: object, key: str) -> Template:
         try:
-            return compile_template(self.string(value, key))
+            template = compile_template(self.string(value, key))
         except TemplateSyntaxError as exc:
             raise self.fail(key, str(exc)) from None
+        for name in template.env_names:
+            upper = name.upper()
+            if any(word in upper for word in _CREDENTIAL_WORDS):
+                raise self.fail(
+                    key,
+                    f"{{env:{name}}} names a credential variable: its value would be written"
+                    " into tags and the audit log",
+                )
+        return template
+
+    def number(self, value: object, key: str, *, low: float, high: float) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f"must be a number, not {kind(value)}")
+        if not low <= value <= high:
+            raise self.fail(key, f"must be from {low:g} to {high:g}, not {shown(value)}")
+        return float(value)
+
+    def choice(self, table: dict[str, Any], name: str, key: str, choices: tuple[str, ...]) -> Any:
+        """The value at ``name`` (default: the first choice), one of ``choices``."""
+        value = table.get(name, choices[0])
+        if value not in choices:
+            listed = " or ".join(f'"{c}"' for c in choices)
+            raise self.fail(join(key, name), f"must be {listed}, not {shown(value)}")
+        return value
 
     def regex(self, value: object, key: str, *, sample_source: str | None = None) -> str:
         text = self.string(value, key)
@@ -124,9 +175,7 @@ class _Reader:
             raise self.fail(
                 "version", f"unsupported version {shown(version)}: this rds_guard reads version 1"
             )
-        mode = top.get("mode", "enforce")
-        if mode not in ("enforce", "warn"):
-            raise self.fail("mode", f'must be "enforce" or "warn", not {shown(mode)}')
+        mode = self.choice(top, "mode", "", ("enforce", "warn"))
         tags = self.tag_policy(top.get("tags", {}))
         return Policy(
             mode=mode,
@@ -135,6 +184,8 @@ class _Reader:
             naming_operations=self.naming_operations(top.get("naming", {})),
             tags=tags,
             sharing=self.sharing(top.get("sharing", {})),
+            export=self.export(top.get("export", {})),
+            deletion=self.deletion(top.get("deletion", {})),
             audit=self.audit(top.get("audit", {}), base),
             source=self.source,
             sha256=digest,
@@ -148,6 +199,15 @@ class _Reader:
                     f"services[{i}]",
                     f"unknown service {shown(name)}" + hint(name, operations.SERVICES),
                 )
+        left_out = [name for name in operations.SERVICES if name not in names]
+        if left_out:
+            where = f"{self.source}:{self.lines.find('services')}"
+            logger.warning(
+                "%s: services leaves out %s, which rds_guard judges all the same: the three"
+                " APIs share one endpoint, so an rds client can snapshot any of them",
+                where,
+                ", ".join(left_out),
+            )
         return frozenset(names)
 
     def naming_rule(self, value: object, key: str, known: tuple[str, ...]) -> NamingRule:
@@ -302,4 +362,85 @@ class _Reader:
             enabled=self.boolean(table.get("enabled", True), "audit.enabled"),
             fsync=self.boolean(table.get("fsync", True), "audit.fsync"),
             hmac_key_env=None if key_env is None else self.string(key_env, "audit.hmac_key_env"),
+            lock_timeout=self.number(
+                table.get("lock_timeout", DEFAULT_LOCK_TIMEOUT),
+                "audit.lock_timeout",
+                low=0.001,
+                high=_LONGEST_LOCK_TIMEOUT,
+            ),
+            ledger=None if "ledger" not in table else self.ledger(table["ledger"]),
+        )
+
+    def ledger(self, value: object) -> LedgerPolicy:
+        table = self.table(value, "audit.ledger", _LEDGER_KEYS)
+        if "table" not in table:
+            raise self.fail("audit.ledger", "missing key 'table' (the DynamoDB table's name)")
+        name = self.string(table["table"], "audit.ledger.table")
+        if not _TABLE_NAME.fullmatch(name):
+            raise self.fail(
+                "audit.ledger.table",
+                f"{shown(name)} is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)",
+            )
+        checkpoints = table.get("checkpoints")
+        if checkpoints is not None:
+            checkpoints = self.s3_location(checkpoints, "audit.ledger.checkpoints")
+        kms_key = table.get("kms_key")
+        if kms_key is not None and not self.string(kms_key, "audit.ledger.kms_key"):
+            raise self.fail("audit.ledger.kms_key", "must name a KMS key (an id, ARN or alias)")
+        if (checkpoints is None) != (kms_key is None):
+            missing = "kms_key" if kms_key is None else "checkpoints"
+            raise self.fail(
+                f"audit.ledger.{missing}",
+                "checkpoints and kms_key go together: checkpoints are signed with the key",
+            )
+        region = table.get("region")
+        return LedgerPolicy(
+            table=name,
+            region=None if region is None else self.string(region, "audit.ledger.region"),
+            mode=self.choice(table, "mode", "audit.ledger", ("ship", "required")),
+            checkpoints=checkpoints,
+            kms_key=kms_key,
+        )
+
+    def s3_location(self, value: object, key: str) -> str:
+        text = self.string(value, key)
+        bucket = text.removeprefix("s3://").split("/", 1)[0]
+        if not text.startswith("s3://") or not _BUCKET_NAME.fullmatch(bucket) or "*" in bucket:
+            raise self.fail(key, f"{shown(text)} is not an S3 location (s3://BUCKET/PREFIX)")
+        return text
+
+    def export(self, value: object) -> ExportPolicy:
+        table = self.table(value, "export", _EXPORT_KEYS)
+        enabled = self.boolean(table.get("enabled", True), "export.enabled")
+        if "s3_buckets" not in table:
+            return ExportPolicy(enabled, None)
+        buckets = self.strings(table["s3_buckets"], "export.s3_buckets")
+        for i, bucket in enumerate(buckets):
+            if not _BUCKET_NAME.fullmatch(bucket):
+                raise self.fail(
+                    f"export.s3_buckets[{i}]",
+                    f"{shown(bucket)} is not an S3 bucket name (lowercase letters, digits, '.'"
+                    " and '-', up to 63; '*' stands for any run)",
+                )
+        return ExportPolicy(enabled, tuple(Wildcard(bucket) for bucket in buckets))
+
+    def deletion(self, value: object) -> DeletionPolicy:
+        table = self.table(value, "deletion", _DELETION_KEYS)
+        age = table.get("minimum_age_days")
+        hold_tags = self.string_table(table.get("hold_tags", {}), "deletion.hold_tags")
+        for key, text in hold_tags.items():
+            where = join("deletion.hold_tags", key)
+            self.check_tag_key(key, where)
+            problems = rules.tag_value_problems(text)
+            if problems:
+                raise self.fail(where, "; ".join(problems))
+        return DeletionPolicy(
+            final_snapshot=self.choice(
+                table, "final_snapshot", "deletion", ("optional", "required")
+            ),
+            automated_backups=self.choice(table, "automated_backups", "deletion", ("any", "keep")),
+            minimum_age_days=None
+            if age is None
+            else self.number(age, "deletion.minimum_age_days", low=0, high=36500),
+            hold_tags=hold_tags,
         )

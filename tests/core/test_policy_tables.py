@@ -1,0 +1,166 @@
+"""The second release's policy tables: [export], [deletion], [audit] lock_timeout and
+[audit.ledger]; templates that would leak credentials; services that leave one out."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from core_fixtures import make_policy
+
+from rds_guard import PolicyError
+from rds_guard.core.rules import Wildcard
+
+
+def refused(body: str) -> PolicyError:
+    with pytest.raises(PolicyError) as caught:
+        make_policy(body)
+    return caught.value
+
+
+def test_the_new_tables_have_their_defaults() -> None:
+    policy = make_policy()
+    assert (policy.export.enabled, policy.export.s3_buckets) == (True, None)
+    deletion = policy.deletion
+    assert (deletion.final_snapshot, deletion.automated_backups) == ("optional", "any")
+    assert (deletion.minimum_age_days, dict(deletion.hold_tags)) == (None, {})
+    assert (policy.audit.lock_timeout, policy.audit.ledger) == (10.0, None)
+
+
+def test_every_new_key_is_read() -> None:
+    policy = make_policy(
+        """
+        [export]
+        enabled = false
+        s3_buckets = ["acme-backups-*", "exact.bucket"]
+        [deletion]
+        final_snapshot = "required"
+        automated_backups = "keep"
+        minimum_age_days = 7
+        [deletion.hold_tags]
+        legal-hold = "true"
+        [audit]
+        lock_timeout = 2.5
+        [audit.ledger]
+        table = "rds-guard-audit"
+        region = "eu-west-1"
+        mode = "required"
+        checkpoints = "s3://audit-bucket/rds-guard/"
+        kms_key = "alias/rds-guard-checkpoints"
+        """
+    )
+    assert policy.export.enabled is False
+    assert policy.export.s3_buckets == (Wildcard("acme-backups-*"), Wildcard("exact.bucket"))
+    assert policy.deletion.final_snapshot == "required"
+    assert policy.deletion.automated_backups == "keep"
+    assert policy.deletion.minimum_age_days == 7.0
+    assert dict(policy.deletion.hold_tags) == {"legal-hold": "true"}
+    assert policy.audit.lock_timeout == 2.5
+    ledger = policy.audit.ledger
+    assert ledger is not None
+    assert (ledger.table, ledger.region, ledger.mode) == (
+        "rds-guard-audit",
+        "eu-west-1",
+        "required",
+    )
+    assert ledger.checkpoints == "s3://audit-bucket/rds-guard/"
+    assert ledger.kms_key == "alias/rds-guard-checkpoints"
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "words"),
+    [
+        ('[export]\ns3_buckets = ["Upper"]\n', "export.s3_buckets[0]", "not an S3 bucket name"),
+        ('[export]\nenabled = "no"\n', "export.enabled", "true or false"),
+        ('[deletion]\nfinal_snapshot = "yes"\n', "deletion.final_snapshot", '"optional" or'),
+        ('[deletion]\nautomated_backups = "never"\n', "deletion.automated_backups", '"keep"'),
+        ("[deletion]\nminimum_age_days = -1\n", "deletion.minimum_age_days", "from 0"),
+        ("[deletion]\nminimum_age_days = true\n", "deletion.minimum_age_days", "a number"),
+        ('[deletion.hold_tags]\n"aws:hold" = "x"\n', "deletion.hold_tags.aws:hold", "reserved"),
+        ("[deletion]\nkeep_forever = true\n", "deletion.keep_forever", "unknown key"),
+        ("[audit]\nlock_timeout = 0\n", "audit.lock_timeout", "must be from"),
+        ('[audit]\nlock_timeout = "10"\n', "audit.lock_timeout", "a number"),
+        ("[audit.ledger]\nregion = 'us-east-1'\n", "audit.ledger", "missing key 'table'"),
+        ('[audit.ledger]\ntable = "a b"\n', "audit.ledger.table", "not a DynamoDB table"),
+        ('[audit.ledger]\ntable = "tbl"\nmode = "async"\n', "audit.ledger.mode", '"ship"'),
+        (
+            '[audit.ledger]\ntable = "tbl"\ncheckpoints = "bucket/x"\nkms_key = "k"\n',
+            "audit.ledger.checkpoints",
+            "not an S3 location",
+        ),
+        (
+            '[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://b1/x"\n',
+            "audit.ledger.kms_key",
+            "go together",
+        ),
+    ],
+)
+def test_a_bad_value_in_a_new_table_names_its_key(body: str, key: str, words: str) -> None:
+    error = refused(body)
+    assert error.key == key
+    assert words in error.problem
+    assert error.line is not None
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "DB_PASSWORD",
+        "my_private_key",
+        "GITHUB_TOKEN",
+        "CLIENT_SECRET_2",
+    ],
+)
+@pytest.mark.parametrize("table", ["tags.forced", "tags.defaults"])
+def test_a_template_naming_a_credential_variable_is_refused(table: str, variable: str) -> None:
+    error = refused(f'[{table}]\nci = "x-{{env:{variable}}}"\n')
+    assert error.key == f"{table}.ci"
+    assert "credential" in error.problem and variable in error.problem
+
+
+def test_generate_naming_a_credential_variable_is_refused() -> None:
+    error = refused('[naming]\ngenerate = "{env:AWS_SESSION_TOKEN}"\n')
+    assert error.key == "naming.generate"
+
+
+def test_an_ordinary_variable_is_fine() -> None:
+    policy = make_policy('[tags.defaults]\nowner = "{env:APP_OWNER}"\n')
+    assert policy.tags.defaults["owner"].env_names == ("APP_OWNER",)
+
+
+def test_services_leaving_one_out_loads_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        policy = make_policy('services = ["rds", "neptune"]\n', source="p.toml")
+    assert policy.services == frozenset({"rds", "neptune"})
+    [warning] = [r for r in caplog.records if r.name == "rds_guard"]
+    assert warning.levelno == logging.WARNING
+    assert "p.toml:2" in warning.getMessage()
+    assert "docdb" in warning.getMessage() and "judges all the same" in warning.getMessage()
+
+
+def test_all_three_services_load_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        make_policy('services = ["neptune", "docdb", "rds"]\n')
+        make_policy()
+    assert not [r for r in caplog.records if r.name == "rds_guard"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matches", "misses"),
+    [
+        ("acme-*", ["acme-", "acme-backups"], ["acm", "xacme-1"]),
+        ("*-backups-*", ["a-backups-b", "-backups-"], ["backups", "a-backup-b"]),
+        ("a*b*c", ["abc", "a-b-c", "abbbc"], ["ab", "acb", "abcx"]),
+        ("exact", ["exact"], ["exact1", "exac"]),
+        ("*", ["", "anything"], []),
+    ],
+)
+def test_a_wildcard_matches_whole_names(
+    pattern: str, matches: list[str], misses: list[str]
+) -> None:
+    wildcard = Wildcard(pattern)
+    assert all(wildcard.matches(name) for name in matches)
+    assert not any(wildcard.matches(name) for name in misses)
