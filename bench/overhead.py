@@ -388,7 +388,7 @@ def profile_case(case: Case, calls: int, workdir: Path, top: int = 8) -> Profile
     in_guard = sum(
         entry[3]
         for key, entry in stats.items()
-        if key[0].endswith(str(Path("rds_guard", "guard.py"))) and key[2] in _HANDLERS
+        if key[0].endswith(str(Path("rds_guard", "guard", "binding.py"))) and key[2] in _HANDLERS
     )
 
     def line(key: tuple[str, int, str]) -> ProfileLine:

@@ -469,7 +469,7 @@ def test_dropped_sessions_release_their_guard_and_log(policy: Path) -> None:
     audit log's descriptor or itself alive."""
     import gc
 
-    from rds_guard import guard as guard_module
+    from rds_guard.guard import installs as guard_module
 
     def open_descriptors() -> int:
         return len(os.listdir("/proc/self/fd"))

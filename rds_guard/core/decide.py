@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import operations, rules
+from .access import judge_export, judge_sharing
 from .calls import (
     UNREADABLE,
     CallFacts,
@@ -60,13 +61,15 @@ def evaluate(
 ) -> Decision:
     """What the guard would do to this call, offline.
 
+    ``operation`` is the API name or a spelling the CLI accepts (``create_db_cluster_snapshot``,
+    ``create-db-cluster-snapshot``).
     ``source_tags`` stands in for the tags the source would pass on (None: it passes nothing
     on; `UNREADABLE`: it would, but they could not be read). ``region`` and ``now`` (an aware
     datetime) feed ``{region}`` and ``{utcnow}``. An operation not guarded on ``service`` is a
     `ValueError`. Every service is judged, whatever the policy's ``services`` lists: the three
     APIs share one endpoint.
     """
-    row = operations.find(service, operation)
+    row = operations.find(service, operations.operation_name(operation) or operation)
     if row is None:
         raise ValueError(f"{service} {operation} is not an operation rds_guard guards")
     if now is None:
@@ -129,18 +132,16 @@ def judge_snapshot(request: Request) -> Decision:
     )
     inherited: dict[str, str] = {}
     known = True
+    # Read for a call that is blocked already too: a blocked call lists every violation.
     if may_inherit and (tag_policy.adds_tags or tag_policy.has_rules):
-        if policy.mode == "enforce" and violations:
-            known = False  # blocked already: the source is not read
-        else:
-            found = request.read_source()
-            if isinstance(found, Unreadable):
-                known = False
-                if tag_policy.adds_tags:
-                    # only tags the guard writes would drop them; AWS's own copy keeps them
-                    violations.append(inherit_violation(request, found))
-            elif found is not None:
-                inherited = {k: v for k, v in found.items() if not k.lower().startswith("aws:")}
+        found = request.read_source()
+        if isinstance(found, Unreadable):
+            known = False
+            if tag_policy.adds_tags:
+                # only tags the guard writes would drop them; AWS's own copy keeps them
+                violations.append(inherit_violation(request, found))
+        elif found is not None:
+            inherited = {k: v for k, v in found.items() if not k.lower().startswith("aws:")}
 
     defaults, unset = render_tags(tag_policy.defaults, values, forced=False)
     forced, unset_forced = render_tags(tag_policy.forced, values, forced=True)
@@ -177,32 +178,6 @@ def judge_final(request: Request) -> Decision:
     )
 
 
-def _string_list(value: object) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, (list, tuple)) else []
-
-
-def judge_sharing(request: Request) -> Decision:
-    """Modify*SnapshotAttribute on ``restore``: who may restore the snapshot."""
-    params, sharing = request.params, request.policy.sharing
-    if params.get("AttributeName") != "restore":
-        return request.untouched()
-    added = _string_list(params.get("ValuesToAdd"))
-    removed = _string_list(params.get("ValuesToRemove"))
-    violations = rules.check_sharing(added, public=sharing.public, accounts=sharing.accounts)
-    notes = tuple(
-        f"{label}: {', '.join(values)}"
-        for label, values in (("added", added), ("removed", removed))
-        if values
-    )
-    snapshot = request.reference()
-    return request.decision(
-        violations=tuple(violations),
-        snapshot=operations.snapshot_name(snapshot) if snapshot is not None else None,
-        notes=notes,
-        outcome="shared" if added else "unshared",
-    )
-
-
 def judge_delete(request: Request) -> Decision:
     """Snapshot deletes are recorded, not judged."""
     row = request.row
@@ -218,5 +193,6 @@ JUDGES: dict[Kind, Callable[[Request], Decision]] = {
     Kind.UNTAG: judge_untagging,
     Kind.SHARE: judge_sharing,
     Kind.DELETE: judge_delete,
+    Kind.EXPORT: judge_export,
 }
 """The judge of each kind of guarded operation."""

@@ -5,12 +5,14 @@ Adding an operation or a service is a row here, never a branch in the handlers.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 SERVICES = ("rds", "docdb", "neptune")
 ALL = frozenset(SERVICES)
 RDS_ONLY = frozenset({"rds"})
+RDS_AND_NEPTUNE = frozenset({"rds", "neptune"})
 CLUSTER_ID_LIMIT = 63
 INSTANCE_ID_LIMIT = 255
 
@@ -20,11 +22,12 @@ class Kind(StrEnum):
 
     CREATE = "create"
     COPY = "copy"
-    FINAL = "final"
+    FINAL = "final"  # makes a snapshot on the way: a delete's final snapshot, a stop's
     TAG = "tag"
     UNTAG = "untag"
     SHARE = "share"
     DELETE = "delete"
+    EXPORT = "export"
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,23 @@ class Operation:
     response_key: str | None = None
     response_identifier: str | None = None
     response_arn: str | None = None
+    also_judged: tuple[str, ...] = ()
 
     @property
     def names_snapshot(self) -> bool:
         """True for operations whose identifier a naming rule applies to."""
         return self.kind in (Kind.CREATE, Kind.COPY, Kind.FINAL)
+
+    @property
+    def judged(self) -> tuple[str, ...]:
+        """The parameters the decision rests on: a change to one after the guard judged the
+        call is judged again (``request.changed``)."""
+        named = (self.identifier, self.source, self.tags, self.tag_keys, self.copy_tags)
+        return tuple(name for name in named if name is not None) + self.also_judged
+
+
+_SHARE_PARAMETERS = ("AttributeName", "ValuesToAdd", "ValuesToRemove")
+_DELETE_PARAMETERS = ("SkipFinalSnapshot", "DeleteAutomatedBackups")
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -134,11 +149,21 @@ OPERATIONS: dict[str, Operation] = {
         Operation(
             "DeleteDBCluster", Kind.FINAL, ALL, "created",
             identifier="FinalDBSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
-            source="DBClusterIdentifier",
+            source="DBClusterIdentifier", also_judged=_DELETE_PARAMETERS,
         ),
         Operation(
-            "DeleteDBInstance", Kind.FINAL, RDS_ONLY, "created",
+            "DeleteDBInstance", Kind.FINAL, RDS_AND_NEPTUNE, "created",
             identifier="FinalDBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
+            source="DBInstanceIdentifier", also_judged=_DELETE_PARAMETERS,
+        ),
+        Operation(
+            "DeleteTenantDatabase", Kind.FINAL, RDS_ONLY, "created",
+            identifier="FinalDBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
+            source="TenantDBName", also_judged=("SkipFinalSnapshot",),
+        ),
+        Operation(
+            "StopDBInstance", Kind.FINAL, RDS_ONLY, "created",
+            identifier="DBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             source="DBInstanceIdentifier",
         ),
         Operation(
@@ -150,11 +175,11 @@ OPERATIONS: dict[str, Operation] = {
         ),
         Operation(
             "ModifyDBClusterSnapshotAttribute", Kind.SHARE, ALL, "shared",
-            source="DBClusterSnapshotIdentifier",
+            source="DBClusterSnapshotIdentifier", also_judged=_SHARE_PARAMETERS,
         ),
         Operation(
             "ModifyDBSnapshotAttribute", Kind.SHARE, RDS_ONLY, "shared",
-            source="DBSnapshotIdentifier",
+            source="DBSnapshotIdentifier", also_judged=_SHARE_PARAMETERS,
         ),
         Operation(
             "DeleteDBClusterSnapshot", Kind.DELETE, ALL, "deleted",
@@ -168,11 +193,52 @@ OPERATIONS: dict[str, Operation] = {
             response_key="DBSnapshot", response_identifier="DBSnapshotIdentifier",
             response_arn="DBSnapshotArn",
         ),
+        Operation(
+            "StartExportTask", Kind.EXPORT, RDS_ONLY, "exported",
+            source="SourceArn", also_judged=("S3BucketName", "S3Prefix", "KmsKeyId"),
+        ),
     )
 }  # fmt: skip
+"""Every guarded operation, by name (docs/policy.md, "What each operation gets")."""
+
+UNGUARDED: dict[str, str] = {
+    "CreateIntegration": "its SourceArn names a database for a zero-ETL integration; it"
+    " makes no snapshot",
+    "DescribeDBClusterSnapshotAttributes": "read-only",
+    "DescribeDBClusterSnapshots": "read-only",
+    "DescribeDBSnapshotAttributes": "read-only",
+    "DescribeDBSnapshotTenantDatabases": "read-only",
+    "DescribeDBSnapshots": "read-only",
+    "DescribeExportTasks": "read-only",
+    "ListTagsForResource": "read-only",
+    "ModifyDBSnapshot": "upgrades a snapshot's engine version or option group in place: it"
+    " makes, names, tags, shares and deletes nothing",
+    "RestoreDBClusterFromSnapshot": "reads a snapshot to make a database; it makes no snapshot",
+    "RestoreDBInstanceFromDBSnapshot": "reads a snapshot to make a database; it makes no snapshot",
+}
+"""Operations of the three models that name a snapshot but are not guarded, and why."""
 
 NAMING_OPERATIONS = frozenset(name for name, row in OPERATIONS.items() if row.names_snapshot)
 SNAPSHOT_ARN_TYPES = frozenset({"snapshot", "cluster-snapshot"})
+
+
+def snake_case(name: str) -> str:
+    """``CreateDBClusterSnapshot`` -> ``create_db_cluster_snapshot`` (boto3's method name)."""
+    return _WORD_START.sub("_", name).lower()
+
+
+_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SPELLINGS = {
+    spelling: name
+    for name in OPERATIONS
+    for spelling in (name.lower(), snake_case(name), snake_case(name).replace("_", "-"))
+}
+
+
+def operation_name(spelling: str) -> str | None:
+    """The guarded operation ``spelling`` names: its API name, boto3's method name or the AWS
+    CLI's command name, in any case; None when it names none."""
+    return _SPELLINGS.get(spelling.lower())
 
 
 def find(service: str, operation: str) -> Operation | None:

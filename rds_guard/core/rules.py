@@ -289,3 +289,29 @@ def check_sharing(
                 )
             )
     return violations
+
+
+def check_export(
+    bucket: str | None, *, enabled: bool, buckets: Sequence[Wildcard] | None
+) -> list[Violation]:
+    """``export.disabled`` and ``export.bucket`` for an export of snapshot data to S3."""
+    if not enabled:
+        return [
+            Violation(
+                "export.disabled",
+                "S3BucketName",
+                bucket,
+                "exporting snapshot data is not allowed ([export] enabled = false)",
+            )
+        ]
+    if buckets is not None and not (bucket and any(w.matches(bucket) for w in buckets)):
+        listed = ", ".join(w.text for w in buckets) or "none"
+        return [
+            Violation(
+                "export.bucket",
+                "S3BucketName",
+                bucket,
+                f"bucket is not in [export] s3_buckets ({listed})",
+            )
+        ]
+    return []

@@ -1,0 +1,239 @@
+"""The guard itself: `Guard`, the stack of guards installed on one target, and the work each
+of botocore's events asks of the guard in force (judge, hold the request against the
+judgement, record). The client bindings that call it are in `binding`; installing in
+`installs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .. import wire
+from ..audit import AuditLog, new_call_id
+from ..core.calls import CallFacts, Decision
+from ..core.decide import decide
+from ..core.operations import Operation
+from ..core.policy import Policy
+from ..errors import PolicyViolation
+from ..records import (
+    GuardedCall,
+    changed_violations,
+    error_of,
+    expiry,
+    outcome,
+    record_fields,
+    request_fields,
+    sent_tags,
+    verdict_line,
+)
+
+if TYPE_CHECKING:
+    from .binding import ClientBinding
+
+logger = logging.getLogger("rds_guard")
+audit_logger = logging.getLogger("rds_guard.audit")
+
+
+class LookupFailed(Exception):
+    """A read of the source failed in a way the caller must see as it is (the source does
+    not exist, the endpoint cannot be reached): ``error`` is the original exception."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Pending(Protocol):
+    """An install whose guard is made when it is first needed."""
+
+    def resolve(self) -> Guard:
+        """The guard, made now if it was not yet."""
+        ...
+
+
+class Stack:
+    """The guards installed on one target (a session, an emitter or a client), oldest first.
+
+    The newest is in force; uninstalling it brings back the one before it. ``on_empty``
+    callbacks run when the last guard leaves (a session's hooks are removed then).
+    """
+
+    def __init__(self) -> None:
+        self.guards: list[Guard | Pending] = []
+        self.on_empty: list[Callable[[], None]] = []
+
+    def top(self) -> Guard | None:
+        """The guard in force (resolving one installed lazily), or None."""
+        if not self.guards:
+            return None
+        top = self.guards[-1]
+        return top if isinstance(top, Guard) else top.resolve()
+
+    def remove(self, guard: Guard | Pending) -> None:
+        if guard in self.guards:
+            self.guards.remove(guard)
+            if not self.guards:
+                callbacks, self.on_empty = self.on_empty, []
+                for callback in callbacks:
+                    callback()
+
+
+class Guard:
+    """An installed policy. Use `install` to make one; leaving a ``with`` block uninstalls it."""
+
+    def __init__(self, policy: Policy, audit: AuditLog | None, stack: Stack) -> None:
+        self.policy = policy
+        self.audit = audit
+        self._stack = stack
+
+    @property
+    def active(self) -> bool:
+        """True while this guard is the one in force where it was installed."""
+        return bool(self._stack.guards) and self._stack.guards[-1] is self
+
+    def uninstall(self) -> None:
+        """Make this guard inert everywhere it reached, clients created meanwhile included.
+
+        The guard installed before it on the same target, if any, is in force again.
+        """
+        self._stack.remove(self)
+        if self.audit is not None:
+            self.audit.close()
+
+    def __enter__(self) -> Guard:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.uninstall()
+
+    def __repr__(self) -> str:
+        state = "active" if self.active else "inert"
+        return f"<rds_guard.Guard {self.policy.mode} {self.policy.source} ({state})>"
+
+    # The handlers' work, called by the client binding with the guard in force.
+
+    def judge(
+        self, binding: ClientBinding, row: Operation, params: dict[str, Any]
+    ) -> GuardedCall | None:
+        """before-parameter-build: decide, block or warn, and write the final parameters.
+
+        Returns the call's state (None for a call the guard does not judge).
+        """
+        decision = self._decide(binding, row, params)
+        if not decision.recorded:
+            return None
+        call = GuardedCall(
+            new_call_id(),
+            decision.outcome or "",
+            record_fields(decision, binding.region),
+            verdict=verdict_line(decision, binding.region, mode=self.policy.mode),
+        )
+        self._enforce(call, row, decision.violations)
+        for key, value in decision.params.items():
+            if params.get(key) is not value:
+                params[key] = value
+        judged = {name: wire.plain_copy(params[name]) for name in row.judged if name in params}
+        return dataclasses.replace(call, judged=judged)
+
+    def check_sent(
+        self,
+        binding: ClientBinding,
+        row: Operation,
+        call: GuardedCall,
+        sent: dict[str, Any],
+    ) -> GuardedCall:
+        """before-call: hold what is sent against what was judged; a parameter another handler
+        changed since is judged again (``request.changed``), and the records state what is
+        sent. Then the ``requested`` record: if it cannot be written, nothing is sent."""
+        if sent != call.judged:
+            call = self._judge_again(binding, row, call, sent)
+        logger.info("%s", call.verdict)
+        if self.audit is not None:
+            self.audit.write("requested", call=call.call, **call.fields)
+        return dataclasses.replace(call, requested=True)
+
+    def record_presign(self, call: GuardedCall, expires_in: object) -> None:
+        """A presigned URL of a guarded call: the ``presigned`` record (with the URL's expiry,
+        never the URL) is written before the URL is returned."""
+        logger.info("%s (presigned URL)", call.verdict)
+        if self.audit is not None:
+            fields = call.fields | {"expires": expiry(expires_in)}
+            self.audit.write("presigned", call=call.call, **fields)
+
+    def record_outcome(self, call: GuardedCall, parsed: Mapping[str, Any], row: Operation) -> None:
+        """after-call: the row's outcome (``created``...), ``failed`` or ``unknown``."""
+        try:
+            event, fields = outcome(call, parsed, row)
+        except Exception:  # the call has happened: nothing may reach the caller from here
+            audit_logger.exception("could not build the outcome record of call %s", call.call)
+            return
+        self._write_safely(event, fields)
+
+    def record_no_response(self, call: GuardedCall, exception: BaseException) -> None:
+        """after-call-error: no answer came back, so the snapshot may or may not exist."""
+        self._write_safely(
+            "unknown", call.fields | {"call": call.call, "error": error_of(exception)}
+        )
+
+    def _decide(
+        self, binding: ClientBinding, row: Operation, params: Mapping[str, Any]
+    ) -> Decision:
+        facts = CallFacts(binding.service, binding.region, datetime.now(UTC), os.environ)
+        try:
+            return decide(
+                self.policy, row, params, facts, lambda: binding.read_source_tags(row, params)
+            )
+        except LookupFailed as failed:
+            # the source cannot be looked up at all: the caller gets the service's own answer
+            fields = request_fields(binding.service, binding.region, row, params)
+            self._write_safely(
+                "failed", fields | {"call": new_call_id(), "error": error_of(failed.error)}
+            )
+            raise failed.error from None
+
+    def _enforce(self, call: GuardedCall, row: Operation, violations: tuple[Any, ...]) -> None:
+        """Block (enforce) or warn about a call's violations."""
+        if not violations:
+            return
+        if self.policy.mode == "enforce":
+            logger.info("%s", call.verdict)
+            self._write_safely("blocked", call.fields | {"call": call.call})
+            raise PolicyViolation(row.name, violations)
+        for violation in violations:
+            logger.warning(
+                "%s %s: %s (mode = warn, sent anyway)", call.fields["service"], row.name, violation
+            )
+
+    def _judge_again(
+        self, binding: ClientBinding, row: Operation, call: GuardedCall, sent: dict[str, Any]
+    ) -> GuardedCall:
+        again = self._decide(binding, row, sent)
+        violations = tuple(changed_violations(row, sent, again))
+        changed = [name for name in row.judged if sent.get(name) != call.judged.get(name)]
+        fields = record_fields(again, binding.region) | {
+            "violations": [v.as_dict() for v in violations],
+            "notes": [*again.notes, f"changed after rds_guard judged it: {', '.join(changed)}"],
+        }
+        tags = sent_tags(row, sent)
+        if tags is not None:
+            fields |= {"tags": tags, "injected": [], "inherited": []}
+        again = dataclasses.replace(again, violations=violations)
+        verdict = verdict_line(again, binding.region, mode=self.policy.mode)
+        call = dataclasses.replace(call, fields=fields, judged=sent, verdict=verdict)
+        self._enforce(call, row, violations)
+        return call
+
+    def _write_safely(self, event: str, fields: dict[str, Any]) -> None:
+        if self.audit is None:
+            return
+        try:
+            self.audit.write(event, **fields)
+        except Exception:
+            audit_logger.exception(
+                "could not write the %r audit record for call %s", event, fields.get("call")
+            )

@@ -1,0 +1,244 @@
+"""Installing and uninstalling: the stacks of guards per target (a session, boto3's default
+session, an emitter, a client), and the hooks that bind each new client to them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from botocore.client import BaseClient
+from botocore.session import Session as BotocoreSession
+
+from ..audit import AuditLog, MissingKey, key_from_env
+from ..core import operations
+from ..core.policy import Policy, PolicyLike, resolve_policy
+from ..errors import PolicyError
+from .binding import binding_of
+from .guard import Guard, Stack
+
+logger = logging.getLogger("rds_guard")
+
+AUDIT_PATH_ENV = "RDS_GUARD_AUDIT_PATH"
+
+_stacks: weakref.WeakKeyDictionary[object, Stack] = weakref.WeakKeyDictionary()
+
+
+class _PendingGuard:
+    """A guard whose policy is found and loaded when it is first needed (`install_on_emitter`)."""
+
+    def __init__(
+        self, stack: Stack, policy: PolicyLike, audit_path: str | os.PathLike[str] | None
+    ) -> None:
+        self._stack = stack
+        self._policy = policy
+        self._audit_path = audit_path
+        self._guard: Guard | None = None
+
+    def resolve(self) -> Guard:
+        """The `Guard`, put in this entry's place on its stack; a `PolicyError` leaves it
+        pending, to be tried again."""
+        if self._guard is None:
+            loaded = resolve_policy(self._policy)
+            self._guard = Guard(loaded, open_audit_log(loaded, self._audit_path), self._stack)
+            guards = self._stack.guards
+            if self in guards:
+                guards[guards.index(self)] = self._guard
+        return self._guard
+
+
+class EventEmitter(Protocol):
+    """What the guard needs of a botocore session or a bare event emitter: (un)registering."""
+
+    def register(self, event_name: str, handler: Callable[..., Any], unique_id: str) -> None: ...
+
+    def unregister(self, event_name: str, handler: Any = None, unique_id: str = ...) -> None: ...
+
+
+_CLIENT_CLASS_EVENTS = tuple(f"creating-client-class.{s}" for s in operations.SERVICES)
+
+
+def _hook_session(session: EventEmitter, stack: Stack) -> None:
+    """Bind every rds/docdb/neptune client the session creates from now on to ``stack``,
+    until the stack is empty."""
+
+    class GuardedClient:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if isinstance(self, BaseClient):
+                binding_of(self).session_stacks.append(stack)
+
+    def add_mixin(base_classes: list[type], **_: Any) -> None:
+        if GuardedClient not in base_classes:
+            base_classes.insert(0, GuardedClient)
+
+    for event in _CLIENT_CLASS_EVENTS:
+        session.register(event, add_mixin, unique_id=f"rds_guard:{event}:{id(stack)}")
+    # Weak: the session keys its stack weakly, and the stack holds this.
+    session_ref = weakref.ref(session)
+
+    def unhook() -> None:
+        hooked = session_ref()
+        if hooked is not None:
+            for event in _CLIENT_CLASS_EVENTS:
+                hooked.unregister(event, add_mixin, unique_id=f"rds_guard:{event}:{id(stack)}")
+
+    stack.on_empty.append(unhook)
+
+
+def _stack_of(target: object) -> Stack:
+    """The stack of guards installed on ``target``."""
+    stack = _stacks.get(target)
+    if stack is None:
+        stack = _stacks[target] = Stack()
+    return stack
+
+
+def _session_stack(session: EventEmitter) -> Stack:
+    """The stack of guards installed on a session (or emitter), its clients hooked to it."""
+    stack = _stack_of(session)
+    if not stack.guards:
+        _hook_session(session, stack)
+    return stack
+
+
+def _hook_default_sessions(stack: Stack) -> None:
+    """Bind the clients of boto3's default session to ``stack``: the session in place now,
+    and each one ``boto3.setup_default_session`` sets up while the stack holds a guard."""
+    try:
+        import boto3
+    except ImportError:
+        raise TypeError(
+            "install() without a target guards boto3's default session, and boto3 is not"
+            " installed: pass a botocore Session or a client"
+        ) from None
+    original = boto3.setup_default_session
+
+    @functools.wraps(original)
+    def setup_default_session(**kwargs: Any) -> None:
+        original(**kwargs)
+        if stack.guards and boto3.DEFAULT_SESSION is not None:
+            _hook_session(boto3.DEFAULT_SESSION._session, stack)
+
+    def restore() -> None:
+        if boto3.setup_default_session is setup_default_session:
+            boto3.setup_default_session = original
+
+    boto3.setup_default_session = setup_default_session
+    stack.on_empty.append(restore)
+    _hook_session(boto3._get_default_session()._session, stack)
+
+
+def install_on_emitter(
+    events: EventEmitter,
+    policy: PolicyLike = None,
+    *,
+    audit_path: str | os.PathLike[str] | None = None,
+) -> Callable[[], Guard]:
+    """Guard the rds, docdb and neptune clients created through a bare botocore event emitter.
+
+    For hosts that hand out an emitter rather than a session, such as the AWS CLI (see
+    `rds_guard.awscli`). Nothing is read here: the policy (as for `install`) is found and
+    loaded, and the audit log opened, when the first guarded client is created; a
+    `PolicyError` is raised from that client's creation (the next one tries again). Installs
+    nest as with `install`. Returns a function giving this install's `Guard`.
+    """
+    for event in _CLIENT_CLASS_EVENTS:
+        events.register(event, _resolve_on(events), unique_id=f"rds_guard:policy:{event}")
+    stack = _session_stack(events)
+    pending = _PendingGuard(stack, policy, audit_path)
+    stack.guards.append(pending)
+    return pending.resolve
+
+
+def _resolve_on(events: EventEmitter) -> Callable[..., None]:
+    """A creating-client-class handler resolving the install in force on ``events``."""
+    events_ref = weakref.ref(events)  # the emitter holds the handler: no cycle through it
+
+    def resolve(**_: Any) -> None:
+        stack = _stacks.get(events_ref())
+        if stack is not None:
+            stack.top()
+
+    return resolve
+
+
+def open_audit_log(
+    policy: Policy, audit_path: str | os.PathLike[str] | None = None
+) -> AuditLog | None:
+    """The audit log a guard writes to: ``audit_path`` > $RDS_GUARD_AUDIT_PATH > the policy."""
+    settings = policy.audit
+    if not settings.enabled:
+        return None
+    key: bytes | None = None
+    if settings.hmac_key_env is not None:
+        try:
+            key = key_from_env(settings.hmac_key_env)
+        except MissingKey as exc:
+            raise PolicyError(str(exc), path=policy.source, key="audit.hmac_key_env") from None
+    path = audit_path if audit_path is not None else os.environ.get(AUDIT_PATH_ENV) or settings.path
+    return AuditLog(path, fsync=settings.fsync, hmac_key=key, policy_sha256=policy.sha256)
+
+
+def _botocore_session(target: object) -> BotocoreSession | None:
+    if isinstance(target, BotocoreSession):
+        return target
+    inner = getattr(target, "_session", None)  # a boto3.Session wraps a botocore one
+    return inner if isinstance(inner, BotocoreSession) else None
+
+
+_DEFAULT_SESSION = object()
+"""Stands for `install`'s omitted target: boto3's default session."""
+
+
+def install(
+    target: object = _DEFAULT_SESSION,
+    policy: PolicyLike = None,
+    *,
+    audit_path: str | os.PathLike[str] | None = None,
+) -> Guard:
+    """Guard every snapshot a session's (or one client's) rds, docdb and neptune calls make.
+
+    ``target`` is a boto3 Session, a botocore Session or an rds/docdb/neptune client; omitted,
+    boto3's default session (the one ``boto3.client`` uses, including one set up later by
+    ``boto3.setup_default_session``). ``policy`` is a path, a `Policy`, or None
+    ($RDS_GUARD_POLICY, then ./rds_guard.toml). Installs nest: installing again on the same
+    target puts the new guard in force; uninstalling it brings back the earlier one.
+    """
+    client = target if isinstance(target, BaseClient) else None
+    session = _botocore_session(target)
+    if client is not None:
+        service = client.meta.service_model.service_id.hyphenize()
+        if service not in operations.SERVICES:
+            raise ValueError(
+                f"rds_guard guards rds, docdb and neptune clients, not a {service!r} client"
+            )
+    elif session is None and target is not _DEFAULT_SESSION:
+        raise TypeError(
+            "install() takes a boto3 Session, a botocore Session or an rds/docdb/neptune"
+            f" client, not {type(target).__name__}"
+        )
+    loaded = resolve_policy(policy)
+    audit = open_audit_log(loaded, audit_path)
+    if client is not None:
+        binding = binding_of(client)
+        stack = binding.client_stack = binding.client_stack or Stack()
+        if loaded.services != operations.ALL and binding.service not in loaded.services:
+            logger.warning(
+                "the policy's services leave out %s; this %s client is judged all the same",
+                binding.service,
+                binding.service,
+            )
+    elif session is not None:
+        stack = _session_stack(session)
+    else:
+        stack = _stack_of(_DEFAULT_SESSION)
+        if not stack.guards:
+            _hook_default_sessions(stack)
+    guard = Guard(loaded, audit, stack)
+    stack.guards.append(guard)
+    return guard

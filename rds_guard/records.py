@@ -1,0 +1,168 @@
+"""What one guarded call carries from its judgement to its audit records, and how its outcome
+is read from the service's answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .core import operations, rules
+from .core.calls import Decision
+from .core.operations import Operation
+from .core.rules import Violation
+
+CONTEXT_KEY = "rds_guard"
+"""Where a guarded call's state lives in botocore's per-call ``context`` dict."""
+
+
+@dataclass(frozen=True)
+class GuardedCall:
+    """One guarded call between its judgement and its outcome.
+
+    ``fields``: the audit record's fields (what is sent); ``judged``: the parameters the
+    decision rests on, as decided (the request is held against them at ``before-call``);
+    ``verdict``: the short human line logged for the call. Plain data only: botocore
+    deep-copies the request context to presign cross-region copies.
+    """
+
+    call: str
+    outcome: str
+    fields: dict[str, Any]
+    judged: dict[str, Any] = field(default_factory=dict)
+    verdict: str = ""
+    requested: bool = False
+
+
+def record_fields(decision: Decision, region: str | None) -> dict[str, Any]:
+    """The audit record's fields for a judged call."""
+    return {
+        "service": decision.service,
+        "operation": decision.operation,
+        "region": region,
+        "snapshot": decision.snapshot,
+        "source": decision.source,
+        "arn": decision.arn,
+        "tags": dict(decision.tags),
+        "injected": list(decision.injected),
+        "inherited": list(decision.inherited),
+        "violations": [v.as_dict() for v in decision.violations],
+        "notes": list(decision.notes),
+    }
+
+
+def request_fields(
+    service: str, region: str | None, row: Operation, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The audit record's fields for a call that could not be judged (its look-up failed)."""
+    identifier = params.get(row.identifier) if row.identifier else None
+    source = params.get(row.source) if row.source else None
+    return {
+        "service": service,
+        "operation": row.name,
+        "region": region,
+        "snapshot": identifier.lower() if isinstance(identifier, str) else None,
+        "source": operations.snapshot_name(source) if isinstance(source, str) else None,
+    }
+
+
+def error_of(exception: BaseException) -> dict[str, str]:
+    """``{"code", "message"}`` of an exception: a service error's own code, else its type."""
+    response = getattr(exception, "response", None)
+    error = response.get("Error") if isinstance(response, Mapping) else None
+    if isinstance(error, Mapping) and error.get("Code"):
+        return {"code": str(error["Code"]), "message": str(error.get("Message", ""))}
+    return {"code": type(exception).__name__, "message": str(exception)}
+
+
+def verdict_line(decision: Decision, region: str | None, *, mode: str) -> str:
+    """One short line for a person: service, operation, snapshot, the verdict, tags."""
+    what = f"{decision.service} {decision.operation} {decision.snapshot or '-'}"
+    if decision.violations:
+        rules = ", ".join(dict.fromkeys(v.rule for v in decision.violations))
+        state = "blocked" if mode == "enforce" else "warned (sent anyway)"
+        return f"{what}: {state}: {rules}"
+    parts = [f"{what}: allowed"]
+    if decision.injected:
+        parts.append(f"tags added: {', '.join(decision.injected)}")
+    if decision.inherited:
+        parts.append(f"kept: {', '.join(decision.inherited)}")
+    return "; ".join(parts)
+
+
+def outcome(
+    call: GuardedCall, parsed: Mapping[str, Any], row: Operation
+) -> tuple[str, dict[str, Any]]:
+    """The outcome event of an answered call and its record's fields.
+
+    An error answer after a retry is ``unknown``: the first attempt may have taken effect
+    (real AWS answers a retried delete with NotFound, a retried create with AlreadyExists).
+    """
+    metadata = parsed.get("ResponseMetadata", {})
+    fields = dict(call.fields, call=call.call, request_id=metadata.get("RequestId"))
+    error = parsed.get("Error")
+    if not error:
+        return call.outcome, fields | _reported_snapshot(row, parsed)
+    fields["error"] = {
+        "code": str(error.get("Code", "")),
+        "message": str(error.get("Message", "")),
+    }
+    retried = int(metadata.get("RetryAttempts", 0) or 0) > 0
+    return ("unknown" if retried else "failed"), fields
+
+
+def _reported_snapshot(row: Operation, parsed: Mapping[str, Any]) -> dict[str, Any]:
+    """The snapshot's identifier and ARN as the service reported them, when it did."""
+    reported = parsed.get(row.response_key) if row.response_key else None
+    if not isinstance(reported, Mapping):
+        return {}
+    found: dict[str, Any] = {}
+    identifier = reported.get(row.response_identifier) if row.response_identifier else None
+    if isinstance(identifier, str):
+        found["snapshot"] = identifier.lower()
+    arn = reported.get(row.response_arn) if row.response_arn else None
+    if isinstance(arn, str):
+        found["arn"] = arn
+    return found
+
+
+def changed_violations(row: Operation, sent: Mapping[str, Any], again: Decision) -> list[Violation]:
+    """What is wrong with a request another handler changed after the guard judged it: the
+    rules it breaks as sent, and ``request.changed`` for each parameter the policy would
+    have sent otherwise."""
+    violations = list(again.violations)
+    for name in row.judged:
+        if again.params.get(name) != sent.get(name):
+            violations.append(
+                Violation(
+                    "request.changed",
+                    name,
+                    _shown(sent.get(name)),
+                    "changed by another handler after rds_guard judged the call; as sent it"
+                    f" is not what the policy requires ({_shown(again.params.get(name))})",
+                )
+            )
+    return violations
+
+
+def sent_tags(row: Operation, sent: Mapping[str, Any]) -> dict[str, str] | None:
+    """The tags a sent request carries, as a dict (None: the operation carries no tags)."""
+    if row.tags is None:
+        return None
+    tags = sent.get(row.tags) or []
+    return {str(t.get("Key")): str(t.get("Value", "")) for t in tags if isinstance(t, Mapping)}
+
+
+def expiry(expires_in: object, now: datetime | None = None) -> str | None:
+    """When a presigned URL valid for ``expires_in`` seconds from now expires (ISO 8601)."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int):
+        return None
+    moment = (now or datetime.now(UTC)) + timedelta(seconds=expires_in)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _shown(value: object) -> str | None:
+    if value is None:
+        return None
+    return rules.shown(value if isinstance(value, str) else repr(value))
