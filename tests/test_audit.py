@@ -44,6 +44,7 @@ from audit_helpers import (
 )
 
 from rds_guard import audit
+from rds_guard.audit import writer
 from rds_guard.errors import AuditError, Violation
 
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
@@ -296,13 +297,13 @@ def test_tail_is_read_only_when_another_writer_changed_the_file(
     log_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scans: list[int] = []
-    real_scan = audit._scan_tail
+    real_scan = writer._scan_tail
 
-    def counting(fd: int, size: int) -> audit._TailScan:
+    def counting(fd: int, size: int) -> writer._TailScan:
         scans.append(size)
         return real_scan(fd, size)
 
-    monkeypatch.setattr(audit, "_scan_tail", counting)
+    monkeypatch.setattr(writer, "_scan_tail", counting)
     first = audit.AuditLog(log_path, fsync=False)
     second = audit.AuditLog(log_path, fsync=False)
     for _ in range(3):
@@ -939,7 +940,8 @@ def _failing_on_the_log_file(
     """Make ``os.<name>`` fail with EIO on any descriptor of the log's file after ``after`` calls.
 
     Reading the log's end goes through a second descriptor; ``skip_fd`` is left alone. Returns
-    the list that the names of the functions that saw the failure are added to.
+    the list that the names of the readers that saw the failure are added to (the callers of
+    ``fileio.read_blocks``, the one function that calls ``os.pread``).
     """
     real, real_fstat = getattr(os, name), os.fstat
     ino = path.stat().st_ino
@@ -947,7 +949,7 @@ def _failing_on_the_log_file(
 
     def patched(fd: int, *args: object) -> object:
         if fd != skip_fd and real_fstat(fd).st_ino == ino and next(calls) >= after:
-            failed_in.append(traceback.extract_stack(limit=2)[0].name)
+            failed_in.append(traceback.extract_stack(limit=3)[0].name)
             raise OSError(errno.EIO, os.strerror(errno.EIO))
         return real(fd, *args)
 
@@ -990,8 +992,8 @@ def test_an_io_error_reading_the_log_is_an_audit_error(
         else:
             assert outcome is None
         failed_in.update(failed)
-    expected = {"whole": "_pread", "torn": "_sha256_range", "damaged": "_count_newlines"}[shape]
-    assert {"_pread", expected} <= failed_in
+    expected = {"whole": "read_range", "torn": "sha256_range", "damaged": "count_newlines"}[shape]
+    assert {"read_range", expected} <= failed_in
     if shape != "damaged":  # the lock was released and nothing is left half done
         audit.AuditLog(log_path, fsync=False).write("requested", notes=["y"])
         assert audit.verify([log_path]).ok
