@@ -4,6 +4,7 @@ an AuditError naming the file, and the readers every part of the log is built on
 from __future__ import annotations
 
 import errno
+import hashlib
 import itertools
 import os
 import re
@@ -16,14 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from audit_helpers import (
-    call_with_timeout,
-    lines_of,
-    make_log,
-    wait_child,
-)
+from audit_helpers import call_with_timeout, lines_of, make_log, wait_child
 
 from rds_guard import audit
+from rds_guard.audit import fileio
 from rds_guard.errors import AuditError
 
 # --- the file -----------------------------------------------------------------------------
@@ -261,3 +258,96 @@ def test_an_io_error_on_fstat_of_the_reading_descriptor_is_an_audit_error(
             log.write("requested")
         monkeypatch.undo()
         log.close()
+
+
+# --- reading byte ranges: one primitive and the readers built on it ------------------------
+
+
+@pytest.fixture
+def digits(tmp_path: Path) -> Iterator[int]:
+    """A descriptor reading a file of 25 bytes: ``0123456789`` twice, each with a newline,
+    then ``abc`` with none."""
+    path = tmp_path / "digits"
+    path.write_bytes(b"0123456789\n0123456789\nabc")
+    fd = os.open(path, os.O_RDONLY)
+    yield fd
+    os.close(fd)
+
+
+def test_read_blocks_reads_a_range_in_blocks_and_stops_at_the_end_of_the_file(
+    digits: int,
+) -> None:
+    assert list(fileio.read_blocks(digits, 3, 14, block=4)) == [b"3456", b"789\n", b"012"]
+    assert b"".join(fileio.read_blocks(digits, block=7)) == b"0123456789\n0123456789\nabc"
+    assert list(fileio.read_blocks(digits, 20, 1000)) == [b"9\nabc"]
+    assert list(fileio.read_blocks(digits, 5, 5)) == []
+    assert list(fileio.read_blocks(digits, 100)) == []
+
+
+def test_the_readers_built_on_read_blocks(digits: int) -> None:
+    assert fileio.read_range(digits, 11, 21) == b"0123456789"
+    assert fileio.sha256_range(digits, 0, 11) == hashlib.sha256(b"0123456789\n").hexdigest()
+    assert fileio.sha256_range(digits, 25, 25) == hashlib.sha256(b"").hexdigest()
+    assert [fileio.count_newlines(digits, end) for end in (10, 11, 22, 25)] == [0, 1, 2, 2]
+    assert [fileio.rfind_newline(digits, end) for end in (25, 21, 10)] == [21, 10, -1]
+    assert fileio.line_before(digits, 21) == b"0123456789"
+    assert fileio.line_before(digits, 10) == b"0123456789"
+    assert fileio.first_line(digits) == b"0123456789"
+
+
+def test_rfind_newline_and_first_line_read_past_one_block(tmp_path: Path) -> None:
+    long_line = b"x" * (3 * fileio.TAIL_BLOCK + 5)
+    path = tmp_path / "long"
+    path.write_bytes(b"first\n" + long_line)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = path.stat().st_size
+        assert fileio.rfind_newline(fd, size) == 5
+        assert fileio.line_before(fd, size) == long_line  # no newline there: up to the end
+    finally:
+        os.close(fd)
+    path.write_bytes(long_line)  # a first line with no newline at all: the whole file
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert fileio.first_line(fd) == long_line
+    finally:
+        os.close(fd)
+
+
+def test_lines_splits_blocks_and_keeps_what_follows_the_last_newline() -> None:
+    lines = fileio.Lines([b"ab\ncd", b"e\n", b"", b"\nf"])
+    assert list(lines) == [[b"ab"], [b"cde"], [], [b""]]
+    assert lines.rest == b"f"
+    whole = fileio.Lines([b"a\nb\n"])
+    assert list(whole) == [[b"a", b"b"]]
+    assert whole.rest == b""
+
+
+def test_copy_to_new_file_copies_a_range_fsynced_and_counts_its_lines(
+    digits: int, tmp_path: Path
+) -> None:
+    target = tmp_path / "copy"
+    copied = fileio.copy_to_new_file(digits, target, 11)
+    assert target.read_bytes() == b"0123456789\nabc"
+    assert copied == fileio.Copied(2, hashlib.sha256(b"0123456789\nabc").hexdigest())
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert fileio.copy_to_new_file(digits, tmp_path / "lines", 0, 22).lines == 2
+    assert fileio.copy_to_new_file(digits, tmp_path / "empty", 5, 5).lines == 0
+
+
+def test_copy_to_new_file_never_replaces_a_file_and_leaves_none_when_it_fails(
+    digits: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError):
+        fileio.copy_to_new_file(digits, taken)
+    assert taken.read_bytes() == b"keep me"
+
+    def full_disk(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        fileio.copy_to_new_file(digits, tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits", "taken"]

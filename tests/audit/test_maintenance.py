@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import stat
 import threading
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from audit_helpers import (
 )
 
 from rds_guard import audit
+from rds_guard.audit import maintenance
 from rds_guard.errors import AuditError
 
 # --- repair -------------------------------------------------------------------------------
@@ -81,6 +83,87 @@ def test_repair_refuses_a_key_that_does_not_match_the_log(log_path: Path) -> Non
     assert log_path.read_bytes() == before
     assert audit.repair(log_path, hmac_key=b"right").repaired
     assert audit.verify([log_path], hmac_key=b"right").ok
+
+
+def test_repair_after_a_single_record(log_path: Path) -> None:
+    make_log(log_path, 1)
+    with log_path.open("ab") as stream:
+        stream.write(b"garbage\n")
+    result = audit.repair(log_path)
+    assert (result.first_line, result.lines_moved) == (2, 1)
+    assert [r["event"] for r in records_of(log_path)] == ["requested", "repaired"]
+    assert audit.verify([log_path]).ok
+
+
+class _FrozenClock(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _FrozenClock:
+        return cls(2026, 11, 29, 21, 37, 11, tzinfo=tz)
+
+
+def test_repair_takes_the_next_free_name_for_the_damaged_lines(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(maintenance, "datetime", _FrozenClock)
+    make_log(log_path, 2)
+    with log_path.open("ab") as stream:
+        stream.write(b"garbage\n")
+    damaged = log_path.with_name("audit.jsonl.damaged-20261129T213711Z")
+    damaged.write_bytes(b"an earlier repair\n")
+    result = audit.repair(log_path)
+    assert result.moved_to == log_path.with_name(f"{damaged.name}-1")
+    assert result.moved_to.read_bytes() == b"garbage\n"
+    assert damaged.read_bytes() == b"an earlier repair\n"
+
+
+def test_repair_with_no_free_name_changes_nothing(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(maintenance, "datetime", _FrozenClock)
+    make_log(log_path, 2)
+    with log_path.open("ab") as stream:
+        stream.write(b"garbage\n")
+    before = log_path.read_bytes()
+    stem = "audit.jsonl.damaged-20261129T213711Z"
+    for attempt in range(100):
+        log_path.with_name(stem + (f"-{attempt}" if attempt else "")).touch()
+    with pytest.raises(AuditError, match="no free name for the damaged lines"):
+        audit.repair(log_path)
+    assert log_path.read_bytes() == before
+
+
+@pytest.mark.parametrize("step", ["create", "write"])
+def test_repair_that_cannot_move_the_damage_changes_nothing(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    make_log(log_path, 2)
+    with log_path.open("ab") as stream:
+        stream.write(b"garbage\n")
+    before = log_path.read_bytes()
+    real_open, real_write = os.open, os.write
+
+    def denied(path: str | Path, *args: int) -> int:
+        if ".damaged-" in str(path):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, *args)
+
+    def full_disk(fd: int, data: bytes) -> int:
+        if ".damaged-" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    if step == "create":
+        monkeypatch.setattr(os, "open", denied)
+        expected = "cannot create: permission denied"
+    else:
+        monkeypatch.setattr(os, "write", full_disk)
+        expected = "cannot write the damaged lines: no space left on device"
+    with pytest.raises(AuditError, match=expected) as caught:
+        audit.repair(log_path)
+    monkeypatch.undo()
+    assert ".damaged-" in str(caught.value.path)
+    assert log_path.read_bytes() == before
+    assert [p.name for p in log_path.parent.iterdir()] == ["audit.jsonl"]
 
 
 # --- rotation -----------------------------------------------------------------------------
@@ -245,3 +328,22 @@ def test_rotate_while_processes_write(log_path: Path) -> None:
     archives.sort(key=lambda p: int(p.name.rsplit(".", 1)[1].split("-")[0]))
     records = assert_whole([*archives, log_path], markers([f"r{n}" for n in range(3)], 200))
     assert [r["event"] for r in records].count("rotated") == 2
+
+
+@pytest.mark.parametrize("step", ["link", "replace"])
+def test_rotate_that_fails_leaves_the_log_as_it_was(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    make_log(log_path, 3)
+    before = log_path.read_bytes()
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, step, fail)
+    with pytest.raises(AuditError, match="cannot rotate: Input/output error"):
+        audit.rotate(log_path)
+    monkeypatch.undo()
+    assert log_path.read_bytes() == before
+    assert [p.name for p in log_path.parent.iterdir()] == ["audit.jsonl"]
+    assert audit.rotate(log_path).name == "audit.jsonl.1-3"

@@ -5,12 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from audit_helpers import (
-    append_torn_line,
-    lines_of,
-    make_log,
-    write_lines,
-)
+from audit_helpers import append_torn_line, lines_of, make_log, write_lines
 
 from rds_guard import audit
 from rds_guard.errors import AuditError

@@ -13,13 +13,18 @@ import socket
 from pathlib import Path
 
 import pytest
-from audit_helpers import (
-    lines_of,
-    make_log,
-    records_of,
-)
+from audit_helpers import lines_of, make_log, records_of
 
 from rds_guard import audit
+from rds_guard.audit.record import (
+    LINE_END,
+    LINE_START,
+    PREV_END,
+    SEQ_DIGITS,
+    SEQ_KEY,
+    prev_of,
+    seq_of,
+)
 from rds_guard.errors import Violation
 
 # --- the record ---------------------------------------------------------------------------
@@ -114,6 +119,20 @@ def test_every_line_starts_with_prev_at_a_fixed_offset(log_path: Path) -> None:
         assert line[81:].startswith(b"%d," % seq)
 
 
+def test_the_layout_constants_say_where_prev_and_seq_sit(log_path: Path) -> None:
+    make_log(log_path, 3)
+    lines = lines_of(log_path)
+    line = lines[-1]
+    assert line.startswith(LINE_START) and line[-1] == LINE_END
+    assert prev_of(line) == hashlib.sha256(lines[1]).hexdigest().encode()
+    assert line[PREV_END:SEQ_DIGITS] == SEQ_KEY
+    assert seq_of(line) == 3
+    zeros = b"0" * 64
+    assert seq_of(b'{"seq":7,"prev":"' + zeros + b'"}') == 7  # laid out otherwise
+    assert seq_of(b'{"prev":"' + zeros + b'","seq":"7"}') is None  # seq not a number
+    assert seq_of(b"not a record") is None
+
+
 def test_fields_are_normalised(log_path: Path) -> None:
     violation = Violation("tags.required", "Tags.team", None, "team is required")
     as_dict = {"rule": "identifier.pattern", "field": "X", "value": "v", "message": "m"}
@@ -134,6 +153,36 @@ def test_fields_are_normalised(log_path: Path) -> None:
     assert record["violations"] == [violation.as_dict(), as_dict]
     assert record["error"] == {"code": "SnapshotQuotaExceeded", "message": "too many"}
     assert json.loads(lines_of(log_path)[0]) == record
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("notes", 7, "expected a list of strings, got int"),
+        ("tags", 7, "tags: expected a mapping, got int"),
+        ("tags", [("team", "a")], "tags: expected a mapping or a list"),
+        ("violations", "tags.required", "violations: expected a list"),
+        ("violations", [7], "violations: expected Violation or dict, got int"),
+        ("error", "Throttling", "error: expected a {'code', 'message'} dict, got str"),
+        ("dropped_bytes", True, "expected an int, got bool"),
+    ],
+)
+def test_a_field_of_the_wrong_shape_is_refused(
+    log_path: Path, field: str, value: object, message: str
+) -> None:
+    with (
+        audit.AuditLog(log_path, fsync=False) as log,
+        pytest.raises(TypeError, match=re.escape(message)),
+    ):
+        log.write("failed", **{field: value})
+    assert not log_path.exists() or log_path.read_bytes() == b""
+
+
+def test_an_exception_is_recorded_as_its_type_and_message(log_path: Path) -> None:
+    with audit.AuditLog(log_path, fsync=False) as log:
+        record = log.write("unknown", error=TimeoutError("read timed out"), region=42)
+    assert record["error"] == {"code": "TimeoutError", "message": "read timed out"}
+    assert record["region"] == "42"
 
 
 def test_untagged_records_list_removed_keys_with_null(log_path: Path) -> None:

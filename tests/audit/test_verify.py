@@ -8,12 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from audit_helpers import (
-    lines_of,
-    make_log,
-    synthetic_log,
-    write_lines,
-)
+from audit_helpers import lines_of, make_log, synthetic_log, write_lines
 
 from rds_guard import audit
 from rds_guard.errors import AuditError

@@ -91,6 +91,31 @@ def test_tail_is_read_only_when_another_writer_changed_the_file(
     assert audit.verify([log_path]).records == 7
 
 
+def test_exclusive_lends_the_locked_file_and_logs_its_records_after_the_locks(
+    log_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="rds_guard.audit")
+    make_log(log_path, 2)
+    caplog.clear()
+    log = audit.AuditLog(log_path, fsync=False)
+    with log.exclusive() as locked:
+        assert log._lock.locked()
+        other = os.open(log_path, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(other)
+        appended = locked.append(locked.tail(), "requested", {"notes": ["inside"]})
+        assert not caplog.records  # not while the locks are held
+    assert not log._lock.locked()
+    assert [r.getMessage().encode() for r in caplog.records] == lines_of(log_path)[-1:]
+    assert (appended["seq"], appended["notes"]) == (3, ["inside"])
+    log.write("requested")
+    log.close()
+    assert audit.verify([log_path]).records == 4
+
+
 # --- many writers -------------------------------------------------------------------------
 
 
