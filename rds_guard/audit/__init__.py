@@ -2,7 +2,7 @@
 
 ``record`` (fields, layout, hashing), ``fileio`` (opening and reading files), ``writer``
 (`AuditLog`), ``maintenance`` (`rotate`, `repair`), ``read`` (`iter_lines`, `read_records`)
-and ``verify``. The format and its guarantees are described in README.md, "The audit log".
+and ``verify``. The format and its guarantees are described in docs/audit.md.
 """
 
 from .maintenance import RepairResult, repair, rotate

@@ -1,7 +1,8 @@
 """Maintenance of a log file: `rotate` starts a new file, `repair` moves damage aside.
 
 Both run under the writer's locks through `AuditLog.exclusive` and never rewrite a record;
-what they do to the file is described in README.md, "The audit log".
+what they do to the file is described in docs/audit.md ("Crashes, damage and repair",
+"Rotation").
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """One audit record: its fields and events, how a line is laid out, built, encoded and hashed.
 
 Pure functions over bytes and dicts, no file I/O. The record format (every key, the chain)
-is described in README.md, "The audit log"; the layout constants below are the one place
-that names where ``prev`` and ``seq`` sit in a line.
+is described in docs/audit.md, "Records"; the layout constants below are the one place that
+names where ``prev`` and ``seq`` sit in a line.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The walk checks each line by byte position (``prev``, ``seq`` and the record's envelope, as
 laid out in `record`), hashing as it goes and parsing JSON only where a line needs a closer
-look; every reason it gives is in `REASONS` and explained in README.md, "The audit log".
+look. Every reason it gives is in `REASONS`; what the chain proves is in docs/audit.md.
 """
 
 from __future__ import annotations
