@@ -85,10 +85,16 @@ def test_repair_refuses_a_key_that_does_not_match_the_log(log_path: Path) -> Non
     assert audit.verify([log_path], hmac_key=b"right").ok
 
 
-def test_repair_after_a_single_record(log_path: Path) -> None:
-    make_log(log_path, 1)
-    with log_path.open("ab") as stream:
+def _damaged_log(path: Path, records: int) -> bytes:
+    """A log of ``records`` records and a line of garbage after them; returns its bytes."""
+    make_log(path, records)
+    with path.open("ab") as stream:
         stream.write(b"garbage\n")
+    return path.read_bytes()
+
+
+def test_repair_after_a_single_record(log_path: Path) -> None:
+    _damaged_log(log_path, 1)
     result = audit.repair(log_path)
     assert (result.first_line, result.lines_moved) == (2, 1)
     assert [r["event"] for r in records_of(log_path)] == ["requested", "repaired"]
@@ -101,17 +107,18 @@ class _FrozenClock(datetime):
         return cls(2026, 11, 29, 21, 37, 11, tzinfo=tz)
 
 
+_DAMAGED_NAME = "audit.jsonl.damaged-20261129T213711Z"  # the name repair picks at that time
+
+
 def test_repair_takes_the_next_free_name_for_the_damaged_lines(
     log_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(maintenance, "datetime", _FrozenClock)
-    make_log(log_path, 2)
-    with log_path.open("ab") as stream:
-        stream.write(b"garbage\n")
-    damaged = log_path.with_name("audit.jsonl.damaged-20261129T213711Z")
+    _damaged_log(log_path, 2)
+    damaged = log_path.with_name(_DAMAGED_NAME)
     damaged.write_bytes(b"an earlier repair\n")
     result = audit.repair(log_path)
-    assert result.moved_to == log_path.with_name(f"{damaged.name}-1")
+    assert result.moved_to == log_path.with_name(f"{_DAMAGED_NAME}-1")
     assert result.moved_to.read_bytes() == b"garbage\n"
     assert damaged.read_bytes() == b"an earlier repair\n"
 
@@ -120,13 +127,9 @@ def test_repair_with_no_free_name_changes_nothing(
     log_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(maintenance, "datetime", _FrozenClock)
-    make_log(log_path, 2)
-    with log_path.open("ab") as stream:
-        stream.write(b"garbage\n")
-    before = log_path.read_bytes()
-    stem = "audit.jsonl.damaged-20261129T213711Z"
+    before = _damaged_log(log_path, 2)
     for attempt in range(100):
-        log_path.with_name(stem + (f"-{attempt}" if attempt else "")).touch()
+        log_path.with_name(_DAMAGED_NAME + (f"-{attempt}" if attempt else "")).touch()
     with pytest.raises(AuditError, match="no free name for the damaged lines"):
         audit.repair(log_path)
     assert log_path.read_bytes() == before
@@ -136,10 +139,7 @@ def test_repair_with_no_free_name_changes_nothing(
 def test_repair_that_cannot_move_the_damage_changes_nothing(
     log_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
-    make_log(log_path, 2)
-    with log_path.open("ab") as stream:
-        stream.write(b"garbage\n")
-    before = log_path.read_bytes()
+    before = _damaged_log(log_path, 2)
     real_open, real_write = os.open, os.write
 
     def denied(path: str | Path, *args: int) -> int:
