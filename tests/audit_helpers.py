@@ -123,6 +123,15 @@ def lines_of(path: Path) -> list[bytes]:
     return lines
 
 
+def append_torn_line(path: Path) -> bytes:
+    """Cut the last record in half as a crash mid-write would; returns the torn bytes."""
+    lines = lines_of(path)
+    torn = lines[-1][: len(lines[-1]) // 2]
+    with path.open("ab") as stream:
+        stream.write(torn)
+    return torn
+
+
 def write_lines(path: Path, lines: list[bytes], *, final_newline: bool = True) -> None:
     """Replace the file's content by ``lines``."""
     data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")

@@ -6,8 +6,9 @@ write-ahead record and while the request is in flight.
 
 Each ends in an AuditError with nothing sent (counted at a moto server over HTTP), in a
 `repaired` record, or in a documented limit that `verify --head` catches, never in a silent
-loss. The audit module's own refusal tests are in tests/test_audit.py; here every fault goes
-through a guarded client. Timeouts only detect hangs; they are no performance assertions.
+loss. The audit package's own refusal tests are in test_fileio.py and test_writer.py beside
+this file; here every fault goes through a guarded client. Timeouts only detect hangs; they
+are no performance assertions.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-# --- something else swapped in at the log path ----------------------------------------------
+# --- something else swapped in at the log path --------------------------------------------
 
 
 def swap_in_symlink_to_a_victim(log: Path) -> Path:
@@ -189,7 +190,7 @@ def test_something_swapped_in_between_two_calls_stops_the_second(
     assert audit.verify([moved]).ok
 
 
-# --- truncated by someone else --------------------------------------------------------------
+# --- truncated by someone else ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("cut_line", [-1, -3], ids=["in-the-last-line", "in-an-earlier-line"])
@@ -262,7 +263,7 @@ def test_a_log_deleted_between_calls_starts_a_new_chain(guarded: Guarded) -> Non
     assert audit.verify([guarded.log], head=old_head).reason == "head"
 
 
-# --- a last line that is not a record -------------------------------------------------------
+# --- a last line that is not a record -----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -302,7 +303,7 @@ def test_a_damaged_last_line_stops_every_call_until_repair(guarded: Guarded, jun
     assert [path.read_bytes() for path in damaged] == [junk]
 
 
-# --- a full disk ----------------------------------------------------------------------------
+# --- a full disk --------------------------------------------------------------------------
 
 FULL_DISK = """
 import json, logging, os, resource, signal, sys

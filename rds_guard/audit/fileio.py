@@ -1,0 +1,199 @@
+"""File I/O for the audit log: opening (regular files only), reading byte ranges, copying.
+
+Every reader is built on `read_blocks`, one ``pread`` loop over a byte range. An OS error
+becomes an `AuditError` naming the file through `os_error`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rds_guard.core.files import file_kind
+from rds_guard.errors import AuditError
+
+APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_MODE = 0o600
+CHUNK = 1 << 20
+"""How much one read takes when streaming a file."""
+TAIL_BLOCK = 1 << 13
+"""How much one read takes when looking for a single line (the first, or one near the end)."""
+
+_OS_REASONS = {
+    errno.ELOOP: "a symbolic link is at the path (refused)",
+    errno.EISDIR: "a directory is at the path, not a regular file",
+    errno.ENXIO: "a FIFO or socket is at the path, not a regular file",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "read-only file system",
+    errno.ENOSPC: "no space left on device (disk full)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large (file size limit reached)",
+    errno.ENOENT: "the directory does not exist",
+    errno.ENOTDIR: "a component of the path is not a directory",
+}
+
+
+def os_error(path: Path, action: str, exc: OSError | ValueError) -> AuditError:
+    """An ``AuditError`` naming the file and what failed; a ValueError is a path with a NUL."""
+    if isinstance(exc, OSError):
+        reason = _OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+    else:
+        reason = str(exc)
+    return AuditError(f"{path}: {action}: {reason}", path=str(path))
+
+
+def open_checked(path: Path, flags: int, action: str) -> int:
+    """Open ``path`` and refuse anything but a regular file (checked on the open descriptor)."""
+    try:
+        fd = os.open(path, flags, FILE_MODE)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise os_error(path, action, exc) from exc
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise os_error(path, action, exc) from exc
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise AuditError(
+            f"{path}: {action}: {file_kind(mode)} is at the path, not a regular file (refused)",
+            path=str(path),
+        )
+    return fd
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a new name in ``directory`` durable (best effort: not every filesystem can)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --- reading: one primitive, and the readers built on it -----------------------------------
+
+
+def read_blocks(
+    fd: int, start: int = 0, end: int | None = None, *, block: int = CHUNK
+) -> Iterator[bytes]:
+    """The bytes ``start:end`` of ``fd`` (``end`` None: to the end of the file) in blocks of at
+    most ``block`` bytes, read with ``pread``; fewer when the file ends first. Raises OSError."""
+    while end is None or start < end:
+        data = os.pread(fd, block if end is None else min(block, end - start), start)
+        if not data:
+            return
+        yield data
+        start += len(data)
+
+
+def read_range(fd: int, start: int, end: int) -> bytes:
+    """The bytes ``start:end`` of ``fd`` (fewer when the file ends first)."""
+    return b"".join(read_blocks(fd, start, end))
+
+
+def sha256_range(fd: int, start: int, end: int) -> str:
+    """The hex SHA-256 of the bytes ``start:end`` of ``fd``."""
+    digest = hashlib.sha256()
+    for data in read_blocks(fd, start, end):
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def count_newlines(fd: int, end: int) -> int:
+    """How many newlines the first ``end`` bytes of ``fd`` hold."""
+    count = 0
+    for data in read_blocks(fd, 0, end):
+        count += data.count(b"\n")
+    return count
+
+
+def rfind_newline(fd: int, end: int) -> int:
+    """Offset of the last newline before ``end``, reading backwards; -1 when there is none."""
+    pos = end
+    while pos > 0:
+        start = max(0, pos - TAIL_BLOCK)
+        found = read_range(fd, start, pos).rfind(b"\n")
+        if found >= 0:
+            return start + found
+        pos = start
+    return -1
+
+
+def line_before(fd: int, newline: int) -> bytes:
+    """The line that ends at the newline at offset ``newline`` (without it)."""
+    return read_range(fd, rfind_newline(fd, newline) + 1, newline)
+
+
+def first_line(fd: int) -> bytes:
+    """The file's first line without its newline (the whole file when it has none)."""
+    parts: list[bytes] = []
+    for data in read_blocks(fd, block=TAIL_BLOCK):
+        newline = data.find(b"\n")
+        if newline >= 0:
+            parts.append(data[:newline])
+            break
+        parts.append(data)
+    return b"".join(parts)
+
+
+class Lines(Iterator[list[bytes]]):
+    """The lines of a stream of blocks (without their newlines): a list per block.
+
+    ``rest`` holds the bytes after the last newline read so far; once the blocks are used up,
+    a final line with no newline (``b""`` when the stream ends with a newline).
+    """
+
+    def __init__(self, blocks: Iterable[bytes]) -> None:
+        self._blocks = iter(blocks)
+        self.rest = b""
+
+    def __next__(self) -> list[bytes]:
+        lines = (self.rest + next(self._blocks)).split(b"\n")
+        self.rest = lines.pop()
+        return lines
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What `copy_to_new_file` copied: how many lines (a final one without newline counts)
+    and their SHA-256."""
+
+    lines: int
+    sha256: str
+
+
+def copy_to_new_file(fd: int, target: Path, start: int = 0, end: int | None = None) -> Copied:
+    """Copy the bytes ``start:end`` of ``fd`` to a new file at ``target`` (mode 0600), fsynced,
+    its name too. Raises OSError: FileExistsError when the name is taken; after any other
+    failure no file is left at ``target``."""
+    out = os.open(target, NEW_FILE_FLAGS, FILE_MODE)
+    digest = hashlib.sha256()
+    newlines, last_byte = 0, b"\n"
+    try:
+        for data in read_blocks(fd, start, end):
+            digest.update(data)
+            newlines += data.count(b"\n")
+            last_byte = data[-1:]
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out, view) :]
+        os.fsync(out)
+    except BaseException:
+        os.close(out)
+        with contextlib.suppress(OSError):
+            os.unlink(target)
+        raise
+    os.close(out)
+    fsync_dir(target.parent)
+    return Copied(newlines + (last_byte != b"\n"), digest.hexdigest())

@@ -1,0 +1,63 @@
+"""Reading a log file line by line, streaming: `iter_lines` and `read_records`.
+
+No lock is taken and nothing is checked beyond "is this line a record"; the chain is
+`verify`'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from rds_guard.errors import AuditError
+
+from .fileio import Lines, read_blocks
+from .record import Record, StrPath, parse_record
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a log file: its 1-based number, its bytes and the record it holds.
+
+    ``record`` is None for a line that is not a record; ``complete`` is False for a final
+    line with no newline (a torn write), which never counts as a record.
+    """
+
+    number: int
+    raw: bytes
+    record: Record | None
+    complete: bool = True
+
+
+def iter_lines(path: StrPath) -> Iterator[LogLine]:
+    """Every line of the file with its number, streaming (flat memory). Raises OSError."""
+    number = 0
+    with open(path, "rb", buffering=0) as stream:
+        lines_of = Lines(read_blocks(stream.fileno()))
+        for lines in lines_of:
+            for raw in lines:
+                number += 1
+                yield LogLine(number, raw, parse_record(raw))
+    if lines_of.rest:
+        yield LogLine(number + 1, lines_of.rest, None, complete=False)
+
+
+def read_records(
+    path: StrPath, *, on_bad_line: Callable[[LogLine], None] | None = None
+) -> Iterator[Record]:
+    """The records of a log file, oldest first, streaming.
+
+    A line that is not a record goes to ``on_bad_line`` when given; otherwise a complete one
+    raises ``AuditError`` naming the file and line, and a torn final line (a cut-off write,
+    never a record) is skipped.
+    """
+    for line in iter_lines(path):
+        if line.record is not None:
+            yield line.record
+        elif on_bad_line is not None:
+            on_bad_line(line)
+        elif line.complete:
+            raise AuditError(
+                f"{path}:{line.number}: line {line.number} is not an audit record",
+                path=str(path),
+            )

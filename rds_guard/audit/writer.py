@@ -1,0 +1,431 @@
+"""The writer: `AuditLog` appends records to one file shared by threads and processes.
+
+One ``os.write`` per record under a threading lock and an exclusive ``flock`` on a descriptor
+this process opened itself (reopened after ``fork``). Before chaining, a writer checks the
+file's end: a torn final line is dropped and recorded, a damaged one stops every write.
+`AuditLog.exclusive` lends the locked file to maintenance (rotate, repair).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeAlias
+
+from rds_guard.errors import AuditError
+
+from .fileio import (
+    APPEND_FLAGS,
+    READ_FLAGS,
+    count_newlines,
+    fsync_dir,
+    line_before,
+    open_checked,
+    os_error,
+    rfind_newline,
+    sha256_range,
+)
+from .record import (
+    ZERO_HASH,
+    Record,
+    StrPath,
+    build_record,
+    chain_hash,
+    check_fields,
+    encode,
+    parse_record,
+)
+
+_logger = logging.getLogger("rds_guard.audit")
+
+_MAX_REOPEN = 16
+
+Emitted: TypeAlias = list[tuple[Record, str]]
+"""Records written under the locks, with their lines: logged once the locks are released."""
+
+
+@dataclass(frozen=True)
+class Tail:
+    """What a writer knows about the file's end: enough to chain the next record."""
+
+    dev: int
+    ino: int
+    size: int
+    ctime_ns: int
+    head: str
+    seq: int
+
+    def describes(self, st: os.stat_result) -> bool:
+        """True while the file is as this tail saw it (same file, size and change time)."""
+        return (self.dev, self.ino, self.size, self.ctime_ns) == _identity(st)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns)
+
+
+@dataclass(frozen=True)
+class _TailScan:
+    """The end of the file as read from disk."""
+
+    complete_end: int
+    last_line: bytes | None
+    torn_bytes: int
+
+
+def _scan_tail(fd: int, size: int) -> _TailScan:
+    newline = rfind_newline(fd, size)
+    last_line = None if newline < 0 else line_before(fd, newline)
+    return _TailScan(newline + 1, last_line, size - newline - 1)
+
+
+def _unlock(fd: int) -> None:
+    with contextlib.suppress(OSError):  # closing the descriptor releases it anyway
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _close_if_owner(fd: int, pid: int) -> None:
+    if os.getpid() == pid:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _emit(emitted: Iterable[tuple[Record, str]]) -> None:
+    for record, line in emitted:
+        _logger.info(line, extra={"audit_record": record})
+
+
+_LIVE_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+class AuditLog:
+    """An append-only, hash-chained audit log file.
+
+    Safe to share between threads; any number of processes, forked ones included, may
+    append to the same file. The file is opened lazily, on the first write.
+    """
+
+    def __init__(
+        self,
+        path: StrPath,
+        *,
+        fsync: bool = True,
+        hmac_key: bytes | None = None,
+        policy_sha256: str = "",
+    ) -> None:
+        self.path: Path = Path(path)
+        self.fsync = fsync
+        self._key = hmac_key
+        self._policy = policy_sha256
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._fd_pid = 0
+        self._closer: weakref.finalize[[int, int], AuditLog] | None = None
+        self._tail: Tail | None = None
+        self._damage: tuple[tuple[int, int, int, int], str] | None = None
+        _LIVE_LOGS.add(self)
+
+    def __repr__(self) -> str:
+        return f"AuditLog({str(self.path)!r})"
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def write(self, event: str, **fields: object) -> Record:
+        """Append one record; fills prev, seq, time, policy, pid and host.
+
+        ``fields`` are the record's other keys (``call``, ``service``, ``operation``,
+        ``region``, ``snapshot``, ``source``, ``arn``, ``tags``, ``injected``, ``inherited``,
+        ``violations``, ``error``, ``request_id``, ``notes``) plus ``dropped_bytes``,
+        ``dropped_sha256`` and ``rotated_from``, which are written after the standard keys.
+        Missing ones default to None, or ``[]`` for the lists and ``{}`` for ``tags``;
+        ``violations`` takes ``Violation`` objects or dicts; ``snapshot`` is lowercased.
+        Returns the record written. An unknown event is a ValueError, an unknown field a
+        TypeError; a record that cannot be written (or a damaged log) is an ``AuditError``,
+        and then nothing of it is left in the file when that can be helped.
+        """
+        check_fields(event, fields)
+        emitted: Emitted = []
+        try:
+            with self._lock:
+                fd, st = self._acquire()  # what exclusive() does, without a generator per call
+                try:
+                    tail = self._current_tail(fd, st, emitted)
+                    emitted.append(self._append_record(fd, tail, event, fields))
+                finally:
+                    _unlock(fd)
+        finally:
+            _emit(emitted)  # a repaired record may be written even when this one is not
+        return emitted[-1][0]
+
+    def close(self) -> None:
+        """Close the file; a later write opens it again."""
+        with self._lock:
+            self._drop_fd(close=True)
+            self._tail = None
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[LockedFile]:
+        """Hold both locks (the threading lock, then the ``flock``) around maintenance.
+
+        Yields the `LockedFile`, checked to still be the file at ``self.path``. The records
+        appended through it are logged once the locks are released; afterwards the log
+        forgets what it knew of the file's end, which maintenance may have moved or cut.
+        """
+        emitted: Emitted = []
+        try:
+            with self._lock:
+                fd, st = self._acquire()
+                try:
+                    yield LockedFile(self, fd, st, emitted)
+                finally:
+                    _unlock(fd)
+                    self._tail = self._damage = None
+        finally:
+            _emit(emitted)
+
+    def _build(self, event: str, fields: Mapping[str, object], head: str, seq: int) -> Record:
+        """The record this writer would write after ``head`` (the benchmarks use it)."""
+        return build_record(event, fields, head, seq, self._policy)
+
+    # -- the descriptor and the locks --
+
+    def _own_fd(self) -> int:
+        if self._fd is not None and self._fd_pid != os.getpid():
+            # Inherited across a fork the at-fork hook did not see: its lock is the parent's.
+            self._drop_fd(close=False)
+        if self._fd is None:
+            fd = open_checked(self.path, APPEND_FLAGS, "cannot open for appending")
+            self._fd, self._fd_pid = fd, os.getpid()
+            self._closer = weakref.finalize(self, _close_if_owner, fd, self._fd_pid)
+            if self.fsync:
+                fsync_dir(self.path.parent)
+        return self._fd
+
+    def _drop_fd(self, *, close: bool) -> None:
+        if self._closer is not None:
+            self._closer.detach()
+            self._closer = None
+        if self._fd is not None and close and self._fd_pid == os.getpid():
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = None
+
+    def _forget_after_fork(self) -> None:
+        self._lock = threading.Lock()
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._drop_fd(close=False)
+
+    def _acquire(self) -> tuple[int, os.stat_result]:
+        """The descriptor, flock held, checked to still be the file at ``self.path``."""
+        for _ in range(_MAX_REOPEN):
+            fd = self._own_fd()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                st = os.fstat(fd)
+                names_it = self._path_names(st)
+            except (OSError, AuditError) as exc:
+                self._drop_fd(close=True)  # closing the descriptor releases the lock too
+                if isinstance(exc, AuditError):
+                    raise
+                raise os_error(self.path, "cannot lock", exc) from exc
+            if names_it:
+                return fd, st
+            # Rotated or removed since we opened it: write to whatever the path names now.
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            self._drop_fd(close=True)
+        raise AuditError(
+            f"{self.path}: the file keeps being replaced; giving up", path=str(self.path)
+        )
+
+    def _path_names(self, st: os.stat_result) -> bool:
+        try:
+            current = os.lstat(self.path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise os_error(self.path, "cannot stat", exc) from exc
+        return (current.st_dev, current.st_ino) == (st.st_dev, st.st_ino)
+
+    # -- the file's end --
+
+    def _current_tail(self, fd: int, st: os.stat_result, emitted: Emitted) -> Tail:
+        """Head and seq to chain from; reads the file only when another writer changed it."""
+        if self._tail is not None and self._tail.describes(st):
+            return self._tail
+        if self._damage is not None and self._damage[0] == _identity(st):
+            raise AuditError(self._damage[1], path=str(self.path))
+        self._tail = None
+        with self._reader(st) as rfd:
+            scan = _scan_tail(rfd, st.st_size)
+            record = None if scan.last_line is None else parse_record(scan.last_line)
+            if scan.last_line is not None and record is None:
+                line = count_newlines(rfd, scan.complete_end)
+                message = (
+                    f"{self.path}:{line}: line {line} is not an audit record: the log is "
+                    f"damaged; run rds-guard audit repair {self.path}"
+                )
+                self._damage = (_identity(st), message)
+                raise AuditError(message, path=str(self.path))
+            torn_sha256 = sha256_range(rfd, scan.complete_end, st.st_size)
+        head = ZERO_HASH if scan.last_line is None else chain_hash(scan.last_line, self._key)
+        seq = 0 if record is None else int(str(record["seq"]))
+        tail = Tail(st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, head, seq)
+        if not scan.torn_bytes:
+            self._tail = tail
+            return tail
+        return self._drop_torn_line(fd, tail, scan, torn_sha256, emitted)
+
+    def _drop_torn_line(
+        self, fd: int, tail: Tail, scan: _TailScan, torn_sha256: str, emitted: Emitted
+    ) -> Tail:
+        """Truncate a torn final line (a crash mid-write) and record what was dropped."""
+        self._truncate(fd, scan.complete_end, "a torn final line")
+        tail = Tail(tail.dev, tail.ino, scan.complete_end, 0, tail.head, tail.seq)
+        fields: dict[str, object] = {
+            "dropped_bytes": scan.torn_bytes,
+            "dropped_sha256": torn_sha256,
+            "notes": [f"dropped a torn final line of {scan.torn_bytes} bytes (a cut-off write)"],
+        }
+        emitted.append(self._append_record(fd, tail, "repaired", fields))
+        assert self._tail is not None
+        return self._tail
+
+    def _truncate(self, fd: int, size: int, what: str) -> None:
+        """Cut the file back to ``size``; ``what`` names the bytes cut, for the error."""
+        try:
+            os.ftruncate(fd, size)
+        except OSError as exc:
+            raise os_error(self.path, f"cannot truncate {what}", exc) from exc
+
+    @contextlib.contextmanager
+    def _reader(self, st: os.stat_result) -> Iterator[int]:
+        """A second descriptor for reading the locked file; an OSError inside is an AuditError."""
+        rfd = open_checked(self.path, READ_FLAGS, "cannot open for reading")
+        try:
+            rst = os.fstat(rfd)
+            if (rst.st_dev, rst.st_ino) != (st.st_dev, st.st_ino):
+                raise AuditError(f"{self.path}: replaced while locked", path=str(self.path))
+            yield rfd
+        except OSError as exc:  # an I/O error reading the log (pread, fstat)
+            raise os_error(self.path, "cannot read", exc) from exc
+        finally:
+            os.close(rfd)
+
+    # -- appending --
+
+    def _append_record(
+        self, fd: int, tail: Tail, event: str, fields: Mapping[str, object]
+    ) -> tuple[Record, str]:
+        record = self._build(event, fields, tail.head, tail.seq + 1)
+        line = encode(record)
+        self._append(fd, line + b"\n", tail.size)
+        size = tail.size + len(line) + 1
+        try:
+            ctime_ns = os.fstat(fd).st_ctime_ns
+        except OSError:
+            ctime_ns = 0  # never matches a real stat: the next write rereads the tail
+        self._tail = Tail(
+            tail.dev, tail.ino, size, ctime_ns, chain_hash(line, self._key), tail.seq + 1
+        )
+        return record, line.decode("ascii")
+
+    def _append(self, fd: int, payload: bytes, size: int) -> None:
+        """One ``write`` of the whole line, then fsync; on failure leave no partial bytes."""
+        try:
+            written = os.write(fd, payload)
+        except OSError as exc:
+            self._undo(fd, size)
+            raise os_error(self.path, "cannot append a record", exc) from exc
+        if written != len(payload):
+            undone = self._undo(fd, size)
+            raise AuditError(
+                f"{self.path}: cannot append a record: short write ({written} of "
+                f"{len(payload)} bytes; disk full or file size limit?); "
+                + ("the partial line was removed" if undone else "a torn line may remain"),
+                path=str(self.path),
+            )
+        if self.fsync:
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                self._undo(fd, size)
+                raise os_error(self.path, "cannot fsync a record", exc) from exc
+
+    def _undo(self, fd: int, size: int) -> bool:
+        """Truncate back to ``size``; False when that failed (the next writer repairs it)."""
+        self._tail = None
+        try:
+            if os.fstat(fd).st_size > size:
+                os.ftruncate(fd, size)
+        except OSError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class LockedFile:
+    """The log's file while `AuditLog.exclusive` holds its locks: what maintenance works on.
+
+    ``fd`` is the writer's own descriptor (append-only), ``st`` its ``fstat``.
+    """
+
+    log: AuditLog
+    fd: int
+    st: os.stat_result
+    emitted: Emitted
+
+    @property
+    def path(self) -> Path:
+        """The log's path."""
+        return self.log.path
+
+    def tail(self) -> Tail:
+        """The end to chain from, as a write finds it: a torn final line is dropped (and
+        recorded), a damaged last line is an `AuditError`."""
+        return self.log._current_tail(self.fd, self.st, self.emitted)
+
+    def reader(self) -> contextlib.AbstractContextManager[int]:
+        """A descriptor that reads the locked file; an OSError inside is an `AuditError`."""
+        return self.log._reader(self.st)
+
+    def record_after(self, tail: Tail, event: str, fields: Mapping[str, object]) -> Record:
+        """The record this writer would append after ``tail``, not written anywhere."""
+        return self.log._build(event, fields, tail.head, tail.seq + 1)
+
+    def written_elsewhere(self, record: Record, line: bytes) -> None:
+        """Log ``record``, which maintenance wrote to another file, with the others."""
+        self.emitted.append((record, line.decode("ascii")))
+
+    def truncate(self, size: int, head: str, seq: int, what: str) -> Tail:
+        """Cut the file back to ``size`` (``what`` names the bytes cut, for the error);
+        returns the tail that chains after ``head`` and ``seq`` there."""
+        self.log._truncate(self.fd, size, what)
+        return Tail(self.st.st_dev, self.st.st_ino, size, 0, head, seq)
+
+    def append(self, tail: Tail, event: str, fields: Mapping[str, object]) -> Record:
+        """Append a record chained after ``tail``; it is logged once the locks are released."""
+        record, line = self.log._append_record(self.fd, tail, event, fields)
+        self.emitted.append((record, line))
+        return record
+
+
+def _after_fork_in_child() -> None:
+    for log in list(_LIVE_LOGS):
+        log._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,349 @@
+"""Maintenance: repair moves damage aside and records it; rotate starts a new file that
+continues the chain."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import multiprocessing
+import os
+import stat
+import threading
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+import pytest
+from audit_helpers import (
+    append_torn_line,
+    assert_whole,
+    lines_of,
+    make_log,
+    markers,
+    records_of,
+    wait_for_lines,
+    write_lines,
+    write_records,
+)
+
+from rds_guard import audit
+from rds_guard.audit import maintenance
+from rds_guard.errors import AuditError
+
+# --- repair -------------------------------------------------------------------------------
+
+
+def test_repair_moves_everything_from_the_first_bad_line_on(log_path: Path) -> None:
+    make_log(log_path, 6)
+    lines = lines_of(log_path)
+    write_lines(log_path, [*lines[:3], b"garbage", *lines[3:]])
+    kept = b"".join(line + b"\n" for line in lines[:3])
+    moved = b"".join(line + b"\n" for line in [b"garbage", *lines[3:]])
+    result = audit.repair(log_path)
+    assert (result.first_line, result.lines_moved, result.bytes_moved) == (4, 4, len(moved))
+    assert result.moved_to is not None and result.moved_to.read_bytes() == moved
+    assert "lines 4-7" in result.describe()
+    data = log_path.read_bytes()
+    assert data.startswith(kept)
+    record = json.loads(data[len(kept) :])
+    assert record["event"] == "repaired" and record["seq"] == 4
+    assert record["dropped_sha256"] == hashlib.sha256(moved).hexdigest()
+    assert result.moved_to.name in record["notes"][0]
+    assert audit.verify([log_path]).ok
+
+
+def test_repair_with_nothing_to_repair_changes_nothing(log_path: Path) -> None:
+    make_log(log_path, 3)
+    before = log_path.read_bytes()
+    result = audit.repair(log_path)
+    assert not result.repaired
+    assert "nothing to repair" in result.describe()
+    assert log_path.read_bytes() == before
+    assert list(log_path.parent.iterdir()) == [log_path]
+
+
+def test_repair_moves_a_torn_tail_aside(log_path: Path) -> None:
+    make_log(log_path, 2)
+    torn = append_torn_line(log_path)
+    result = audit.repair(log_path)
+    assert result.moved_to is not None and result.moved_to.read_bytes() == torn
+    assert result.lines_moved == 1
+    assert audit.verify([log_path]).ok
+
+
+def test_repair_refuses_a_key_that_does_not_match_the_log(log_path: Path) -> None:
+    make_log(log_path, 3, hmac_key=b"right")
+    with log_path.open("ab") as stream:
+        stream.write(b"garbage\n")
+    before = log_path.read_bytes()
+    with pytest.raises(AuditError, match="HMAC"):
+        audit.repair(log_path)
+    with pytest.raises(AuditError, match="another key"):
+        audit.repair(log_path, hmac_key=b"wrong")
+    assert log_path.read_bytes() == before
+    assert audit.repair(log_path, hmac_key=b"right").repaired
+    assert audit.verify([log_path], hmac_key=b"right").ok
+
+
+def _damaged_log(path: Path, records: int) -> bytes:
+    """A log of ``records`` records and a line of garbage after them; returns its bytes."""
+    make_log(path, records)
+    with path.open("ab") as stream:
+        stream.write(b"garbage\n")
+    return path.read_bytes()
+
+
+def test_repair_after_a_single_record(log_path: Path) -> None:
+    _damaged_log(log_path, 1)
+    result = audit.repair(log_path)
+    assert (result.first_line, result.lines_moved) == (2, 1)
+    assert [r["event"] for r in records_of(log_path)] == ["requested", "repaired"]
+    assert audit.verify([log_path]).ok
+
+
+class _FrozenClock(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _FrozenClock:
+        return cls(2026, 11, 29, 21, 37, 11, tzinfo=tz)
+
+
+_DAMAGED_NAME = "audit.jsonl.damaged-20261129T213711Z"  # the name repair picks at that time
+
+
+def test_repair_takes_the_next_free_name_for_the_damaged_lines(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(maintenance, "datetime", _FrozenClock)
+    _damaged_log(log_path, 2)
+    damaged = log_path.with_name(_DAMAGED_NAME)
+    damaged.write_bytes(b"an earlier repair\n")
+    result = audit.repair(log_path)
+    assert result.moved_to == log_path.with_name(f"{_DAMAGED_NAME}-1")
+    assert result.moved_to.read_bytes() == b"garbage\n"
+    assert damaged.read_bytes() == b"an earlier repair\n"
+
+
+def test_repair_with_no_free_name_changes_nothing(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(maintenance, "datetime", _FrozenClock)
+    before = _damaged_log(log_path, 2)
+    for attempt in range(100):
+        log_path.with_name(_DAMAGED_NAME + (f"-{attempt}" if attempt else "")).touch()
+    with pytest.raises(AuditError, match="no free name for the damaged lines"):
+        audit.repair(log_path)
+    assert log_path.read_bytes() == before
+
+
+@pytest.mark.parametrize("step", ["create", "write"])
+def test_repair_that_cannot_move_the_damage_changes_nothing(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    before = _damaged_log(log_path, 2)
+    real_open, real_write = os.open, os.write
+
+    def denied(path: str | Path, *args: int) -> int:
+        if ".damaged-" in str(path):
+            raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, *args)
+
+    def full_disk(fd: int, data: bytes) -> int:
+        if ".damaged-" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    if step == "create":
+        monkeypatch.setattr(os, "open", denied)
+        expected = "cannot create: permission denied"
+    else:
+        monkeypatch.setattr(os, "write", full_disk)
+        expected = "cannot write the damaged lines: no space left on device"
+    with pytest.raises(AuditError, match=expected) as caught:
+        audit.repair(log_path)
+    monkeypatch.undo()
+    assert ".damaged-" in str(caught.value.path)
+    assert log_path.read_bytes() == before
+    assert [p.name for p in log_path.parent.iterdir()] == ["audit.jsonl"]
+
+
+# --- rotation -----------------------------------------------------------------------------
+
+
+def test_rotate_starts_a_new_file_that_continues_the_chain(log_path: Path) -> None:
+    old_head = make_log(log_path, 5)
+    writer = audit.AuditLog(log_path, fsync=False)
+    writer.write("requested", notes=["m:5"])  # opened before the rotation
+    old_head = hashlib.sha256(lines_of(log_path)[-1]).hexdigest()
+    archive = audit.rotate(log_path)
+    assert archive == log_path.with_name("audit.jsonl.1-6")
+    assert len(lines_of(archive)) == 6
+    [rotated] = records_of(log_path)
+    assert rotated["event"] == "rotated"
+    assert rotated["prev"] == old_head
+    assert rotated["seq"] == 7
+    assert rotated["rotated_from"] == "audit.jsonl.1-6"
+    assert list(rotated)[-1] == "rotated_from"
+    writer.write("requested", notes=["m:6"])  # must follow the path to the new file
+    writer.close()
+    assert len(lines_of(archive)) == 6
+    assert_whole([archive, log_path], markers(["m"], 7))
+    alone = audit.verify([log_path])
+    assert alone.ok and alone.records == 2 and alone.continues == "audit.jsonl.1-6"
+    assert sorted(p.name for p in log_path.parent.iterdir()) == ["audit.jsonl", "audit.jsonl.1-6"]
+
+
+def test_rotate_twice_then_verify_the_series(log_path: Path) -> None:
+    make_log(log_path, 3)
+    first = audit.rotate(log_path)
+    make_log(log_path, 2)
+    second = audit.rotate(log_path)
+    assert (first.name, second.name) == ("audit.jsonl.1-3", "audit.jsonl.4-6")
+    result = audit.verify([first, second, log_path])
+    assert result.ok and result.records == 7
+    wrong_order = audit.verify([second, first, log_path])
+    assert (wrong_order.reason, wrong_order.line) == ("reordered", 1)
+    gap = audit.verify([first, log_path])
+    assert gap.reason == "removed" and gap.path == log_path
+
+
+def test_rotate_with_a_key(log_path: Path) -> None:
+    make_log(log_path, 5, hmac_key=b"k")
+    with pytest.raises(AuditError, match="HMAC"):
+        audit.rotate(log_path)
+    archive = audit.rotate(log_path, hmac_key=b"k")
+    make_log(log_path, 2, hmac_key=b"k")
+    assert audit.verify([archive, log_path], hmac_key=b"k").ok
+    assert audit.verify([archive, log_path]).reason == "key"
+
+
+def test_rotate_refuses_an_empty_log_and_a_taken_name(log_path: Path) -> None:
+    log_path.touch()
+    with pytest.raises(AuditError, match="nothing to rotate"):
+        audit.rotate(log_path)
+    make_log(log_path, 2)
+    taken = log_path.with_name("audit.jsonl.1-2")
+    taken.write_bytes(b"keep me")
+    before = log_path.read_bytes()
+    with pytest.raises(AuditError, match="already exists"):
+        audit.rotate(log_path)
+    assert taken.read_bytes() == b"keep me"
+    assert log_path.read_bytes() == before
+    assert sorted(p.name for p in log_path.parent.iterdir()) == ["audit.jsonl", "audit.jsonl.1-2"]
+
+
+def _no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(os, "link", refuse)
+
+
+def test_rotate_without_hard_links_never_leaves_the_path_missing(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_log(log_path, 4)
+    before = log_path.read_bytes()
+    _no_hard_links(monkeypatch)
+    path_there: list[bool] = []
+    writers: list[threading.Thread] = []
+    real_rename, real_replace = os.rename, os.replace
+
+    def rename(src: str | Path, dst: str | Path) -> None:
+        path_there.append(os.path.lexists(log_path))
+        real_rename(src, dst)
+        path_there.append(os.path.lexists(log_path))
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        path_there.append(os.path.lexists(log_path))
+        if Path(dst) == log_path:
+            # A writer that comes just before the new file takes the path: it must wait for
+            # the rotation and then write to the new file, not to a file the replace removes.
+            writer = threading.Thread(target=write_records, args=(str(log_path), "w", 1))
+            writer.start()
+            writer.join(0.5)
+            writers.append(writer)
+        real_replace(src, dst)
+        path_there.append(os.path.lexists(log_path))
+
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "replace", replace)
+    archive = audit.rotate(log_path)
+    [writer] = writers
+    writer.join(10)
+    assert not writer.is_alive()
+    monkeypatch.undo()
+    assert_whole([archive, log_path], {f"m:{i}" for i in range(4)} | {"w:0"})
+    assert path_there and all(path_there)
+    assert archive.read_bytes() == before
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    assert [r["event"] for r in records_of(log_path)] == ["rotated", "requested"]
+
+
+def test_rotate_without_hard_links_keeps_a_taken_name_and_cleans_up(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_log(log_path, 2)
+    before = log_path.read_bytes()
+    taken = log_path.with_name("audit.jsonl.1-2")
+    taken.write_bytes(b"keep me")
+    _no_hard_links(monkeypatch)
+    with pytest.raises(AuditError, match="already exists"):
+        audit.rotate(log_path)
+    assert taken.read_bytes() == b"keep me"
+    taken.unlink()
+    real_write = os.write
+
+    def full_disk(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(taken.name):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(AuditError, match="cannot rotate: no space left on device"):
+        audit.rotate(log_path)
+    monkeypatch.undo()
+    assert log_path.read_bytes() == before
+    assert [p.name for p in log_path.parent.iterdir()] == ["audit.jsonl"]
+    assert audit.rotate(log_path) == taken
+    assert taken.read_bytes() == before
+
+
+def test_rotate_while_processes_write(log_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(
+            target=write_records, args=(str(log_path), f"r{n}", 200, None, False, 0.002)
+        )
+        for n in range(3)
+    ]
+    for process in processes:
+        process.start()
+    archives = []
+    for _ in range(2):
+        wait_for_lines(log_path, 100)
+        archives.append(audit.rotate(log_path))
+    for process in processes:
+        process.join(120)
+        assert process.exitcode == 0
+    archives.sort(key=lambda p: int(p.name.rsplit(".", 1)[1].split("-")[0]))
+    records = assert_whole([*archives, log_path], markers([f"r{n}" for n in range(3)], 200))
+    assert [r["event"] for r in records].count("rotated") == 2
+
+
+@pytest.mark.parametrize("step", ["link", "replace"])
+def test_rotate_that_fails_leaves_the_log_as_it_was(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    make_log(log_path, 3)
+    before = log_path.read_bytes()
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, step, fail)
+    with pytest.raises(AuditError, match="cannot rotate: Input/output error"):
+        audit.rotate(log_path)
+    monkeypatch.undo()
+    assert log_path.read_bytes() == before
+    assert [p.name for p in log_path.parent.iterdir()] == ["audit.jsonl"]
+    assert audit.rotate(log_path).name == "audit.jsonl.1-3"

@@ -1,0 +1,283 @@
+"""The record: its fields in order, normalised values, one line whatever they hold, call ids,
+the chain's hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import re
+import socket
+from pathlib import Path
+
+import pytest
+from audit_helpers import lines_of, make_log, records_of
+
+from rds_guard import audit
+from rds_guard.audit.record import (
+    LINE_END,
+    LINE_START,
+    PREV_END,
+    SEQ_DIGITS,
+    SEQ_KEY,
+    prev_of,
+    seq_of,
+)
+from rds_guard.errors import Violation
+
+# --- the record ---------------------------------------------------------------------------
+
+
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+PREFIX = re.compile(rb'\{"prev":"[0-9a-f]{64}","seq":[1-9][0-9]*,')
+
+
+def test_contract_constants() -> None:
+    assert audit.RECORD_FIELDS == (
+        "prev",
+        "seq",
+        "time",
+        "event",
+        "call",
+        "service",
+        "operation",
+        "region",
+        "snapshot",
+        "source",
+        "arn",
+        "tags",
+        "injected",
+        "inherited",
+        "violations",
+        "error",
+        "request_id",
+        "policy",
+        "pid",
+        "host",
+        "notes",
+    )
+    assert {
+        "blocked",
+        "requested",
+        "created",
+        "failed",
+        "unknown",
+        "tagged",
+        "untagged",
+        "shared",
+        "unshared",
+        "deleted",
+        "repaired",
+        "rotated",
+    } == audit.EVENTS
+
+
+def test_record_has_every_field_in_order_with_defaults(log_path: Path) -> None:
+    log = audit.AuditLog(log_path, fsync=False, policy_sha256="ab" * 32)
+    returned = log.write("blocked", operation="CreateDBSnapshot")
+    log.close()
+    [line] = lines_of(log_path)
+    record = json.loads(line)
+    assert list(record) == list(audit.RECORD_FIELDS)
+    assert record == returned
+    assert record["prev"] == audit.ZERO_HASH
+    assert record["seq"] == 1
+    assert TIME.fullmatch(record["time"])
+    assert record["event"] == "blocked"
+    assert record["operation"] == "CreateDBSnapshot"
+    assert record["policy"] == "ab" * 32
+    assert record["pid"] == os.getpid()
+    assert record["host"] == socket.gethostname()
+    for name in ("call", "service", "region", "snapshot", "source", "arn", "error", "request_id"):
+        assert record[name] is None, name
+    for name in ("injected", "inherited", "violations", "notes"):
+        assert record[name] == [], name
+    assert record["tags"] == {}
+
+
+def test_time_is_utc_now_with_microseconds(log_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    before = datetime.now(UTC)
+    with audit.AuditLog(log_path, fsync=False) as log:
+        record = log.write("requested")
+    after = datetime.now(UTC)
+    written = datetime.strptime(str(record["time"]), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before <= written <= after
+
+
+def test_every_line_starts_with_prev_at_a_fixed_offset(log_path: Path) -> None:
+    make_log(log_path, 12, tags={"k": "v"})
+    for seq, line in enumerate(lines_of(log_path), start=1):
+        assert PREFIX.match(line)
+        assert line[:9] == b'{"prev":"'
+        assert line[73:81] == b'","seq":'
+        assert line[81:].startswith(b"%d," % seq)
+
+
+def test_the_layout_constants_say_where_prev_and_seq_sit(log_path: Path) -> None:
+    make_log(log_path, 3)
+    lines = lines_of(log_path)
+    line = lines[-1]
+    assert line.startswith(LINE_START) and line[-1] == LINE_END
+    assert prev_of(line) == hashlib.sha256(lines[1]).hexdigest().encode()
+    assert line[PREV_END:SEQ_DIGITS] == SEQ_KEY
+    assert seq_of(line) == 3
+    zeros = b"0" * 64
+    assert seq_of(b'{"seq":7,"prev":"' + zeros + b'"}') == 7  # laid out otherwise
+    assert seq_of(b'{"prev":"' + zeros + b'","seq":"7"}') is None  # seq not a number
+    assert seq_of(b"not a record") is None
+
+
+def test_fields_are_normalised(log_path: Path) -> None:
+    violation = Violation("tags.required", "Tags.team", None, "team is required")
+    as_dict = {"rule": "identifier.pattern", "field": "X", "value": "v", "message": "m"}
+    with audit.AuditLog(log_path, fsync=False) as log:
+        record = log.write(
+            "failed",
+            call="c1",
+            snapshot="Orders-Manual-1",
+            tags=[{"Key": "team", "Value": "a"}, {"Key": "env", "Value": "prod"}],
+            injected=("env",),
+            violations=[violation, as_dict],
+            error={"code": "SnapshotQuotaExceeded", "message": "too many"},
+            notes=["n"],
+        )
+    assert record["snapshot"] == "orders-manual-1"
+    assert record["tags"] == {"team": "a", "env": "prod"}
+    assert record["injected"] == ["env"]
+    assert record["violations"] == [violation.as_dict(), as_dict]
+    assert record["error"] == {"code": "SnapshotQuotaExceeded", "message": "too many"}
+    assert json.loads(lines_of(log_path)[0]) == record
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("notes", 7, "expected a list of strings, got int"),
+        ("tags", 7, "tags: expected a mapping, got int"),
+        ("tags", [("team", "a")], "tags: expected a mapping or a list"),
+        ("violations", "tags.required", "violations: expected a list"),
+        ("violations", [7], "violations: expected Violation or dict, got int"),
+        ("error", "Throttling", "error: expected a {'code', 'message'} dict, got str"),
+        ("dropped_bytes", True, "expected an int, got bool"),
+    ],
+)
+def test_a_field_of_the_wrong_shape_is_refused(
+    log_path: Path, field: str, value: object, message: str
+) -> None:
+    with (
+        audit.AuditLog(log_path, fsync=False) as log,
+        pytest.raises(TypeError, match=re.escape(message)),
+    ):
+        log.write("failed", **{field: value})
+    assert not log_path.exists() or log_path.read_bytes() == b""
+
+
+def test_an_exception_is_recorded_as_its_type_and_message(log_path: Path) -> None:
+    with audit.AuditLog(log_path, fsync=False) as log:
+        record = log.write("unknown", error=TimeoutError("read timed out"), region=42)
+    assert record["error"] == {"code": "TimeoutError", "message": "read timed out"}
+    assert record["region"] == "42"
+
+
+def test_untagged_records_list_removed_keys_with_null(log_path: Path) -> None:
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("untagged", tags={"team": None, "env": None})
+    assert json.loads(lines_of(log_path)[0])["tags"] == {"team": None, "env": None}
+
+
+def test_extra_fields_come_after_the_standard_ones(log_path: Path) -> None:
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("repaired", dropped_bytes=5, dropped_sha256="0" * 64, rotated_from="x")
+    record = json.loads(lines_of(log_path)[0])
+    assert list(record) == [*audit.RECORD_FIELDS, "dropped_bytes", "dropped_sha256", "rotated_from"]
+    assert record["dropped_bytes"] == 5
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["PreSignedUrl", "aws_secret_access_key", "Signature", "credentials", "prev", "seq", "pid"],
+)
+def test_only_known_fields_are_taken(log_path: Path, field: str) -> None:
+    log = audit.AuditLog(log_path, fsync=False)
+    with pytest.raises(TypeError, match=field):
+        log.write("requested", **{field: "secret"})
+    log.close()
+    assert not log_path.exists() or log_path.read_bytes() == b""
+
+
+def test_unknown_event_is_refused(log_path: Path) -> None:
+    with pytest.raises(ValueError, match="bogus"):
+        audit.AuditLog(log_path).write("bogus")
+    assert not log_path.exists()
+
+
+NASTY = [
+    "line\nbreak",
+    "carriage\rreturn",
+    "sep\u2028arator\u2029",
+    "lone \ud800 surrogate \udfff",
+    'quote " and \\ backslash',
+    "nul \x00 and \x1b[31m escape",
+    "emoji \U0001f600 and accents é",
+    '{"prev":"' + "0" * 64,
+]
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_one_record_is_one_line_whatever_the_values(log_path: Path, value: str) -> None:
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("tagged", tags={value: value}, snapshot=value, notes=[value])
+        log.write("tagged", tags={"plain": "x"})
+    data = log_path.read_bytes()
+    assert data.count(b"\n") == 2
+    assert data.isascii()
+    first = json.loads(data.split(b"\n")[0])
+    assert first["tags"] == {value: value}
+    assert first["notes"] == [value]
+    assert audit.verify([log_path]).ok
+
+
+def test_new_call_id_is_unique_hex() -> None:
+    ids = {audit.new_call_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+
+
+def test_requested_and_outcome_share_the_call_id(log_path: Path) -> None:
+    call = audit.new_call_id()
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested", call=call, snapshot="s1")
+        log.write("created", call=call, snapshot="s1", request_id="r-1")
+    requested, created = records_of(log_path)
+    assert requested["call"] == created["call"] == call
+    assert (requested["event"], created["event"]) == ("requested", "created")
+
+
+# --- the chain ----------------------------------------------------------------------------
+
+
+def test_chain_is_sha256_of_the_previous_line(log_path: Path) -> None:
+    head = make_log(log_path, 5)
+    lines = lines_of(log_path)
+    assert json.loads(lines[0])["prev"] == "0" * 64
+    for before, line in itertools.pairwise(lines):
+        assert json.loads(line)["prev"] == hashlib.sha256(before).hexdigest()
+    assert head == hashlib.sha256(lines[-1]).hexdigest()
+    result = audit.verify([log_path])
+    assert (result.ok, result.records, result.head) == (True, 5, head)
+
+
+def test_chain_is_hmac_sha256_with_a_key(log_path: Path) -> None:
+    key = "clé secrète".encode()
+    make_log(log_path, 5, hmac_key=key)
+    lines = lines_of(log_path)
+    for before, line in itertools.pairwise(lines):
+        expected = hmac.new(key, before, hashlib.sha256).hexdigest()
+        assert json.loads(line)["prev"] == expected
+    assert audit.verify([log_path], hmac_key=key).ok

@@ -1,0 +1,245 @@
+"""Verification: the chain walked, and every kind of tampering named with its line."""
+
+from __future__ import annotations
+
+import hashlib
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from audit_helpers import lines_of, make_log, synthetic_log, write_lines
+
+from rds_guard import audit
+from rds_guard.errors import AuditError
+
+# --- verification -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ten(log_path: Path) -> list[bytes]:
+    make_log(log_path, 10)
+    return lines_of(log_path)
+
+
+def _verify(
+    path: Path, *, hmac_key: bytes | None = None, head: str | None = None
+) -> audit.VerifyResult:
+    return audit.verify([path], hmac_key=hmac_key, head=head)
+
+
+def test_verify_ok(log_path: Path, ten: list[bytes]) -> None:
+    result = _verify(log_path)
+    assert result.summary() == f"ok: 10 records, head {hashlib.sha256(ten[-1]).hexdigest()}"
+
+
+def test_verify_an_empty_log(log_path: Path) -> None:
+    log_path.touch()
+    assert _verify(log_path).summary() == f"ok: 0 records, head {'0' * 64}"
+
+
+def test_verify_a_flipped_byte(log_path: Path, ten: list[bytes]) -> None:
+    ten[4] = ten[4].replace(b'"event":"requested"', b'"event":"requesteD"')
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("edited", 5)
+    assert result.summary().startswith("line 5: edited: ")
+
+
+def test_verify_an_edited_prev(log_path: Path, ten: list[bytes]) -> None:
+    ten[6] = ten[6][:9] + b"f" * 64 + ten[6][73:]
+    write_lines(log_path, ten)
+    assert (_verify(log_path).reason, _verify(log_path).line) == ("edited", 7)
+
+
+def test_verify_an_edited_seq(log_path: Path, ten: list[bytes]) -> None:
+    ten[3] = ten[3].replace(b'"seq":4,', b'"seq":9,')
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("edited", 4)
+    assert "seq was changed" in str(result.detail)
+
+
+def test_verify_a_deleted_line(log_path: Path, ten: list[bytes]) -> None:
+    del ten[5]
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("removed", 6)
+    assert "seq jumps from 5 to 7" in str(result.detail)
+
+
+def test_verify_a_deleted_first_line(log_path: Path, ten: list[bytes]) -> None:
+    write_lines(log_path, ten[1:])
+    assert (_verify(log_path).reason, _verify(log_path).line) == ("removed", 1)
+
+
+def test_verify_swapped_lines(log_path: Path, ten: list[bytes]) -> None:
+    ten[2], ten[3] = ten[3], ten[2]
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("reordered", 3)
+
+
+def test_verify_a_duplicated_line(log_path: Path, ten: list[bytes]) -> None:
+    ten.insert(4, ten[3])
+    write_lines(log_path, ten)
+    assert (_verify(log_path).reason, _verify(log_path).line) == ("reordered", 5)
+
+
+def test_verify_a_line_cut_mid_way(log_path: Path, ten: list[bytes]) -> None:
+    data = log_path.read_bytes()
+    log_path.write_bytes(data[: len(data) - 40])
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("torn", 10)
+
+
+def test_verify_a_cut_at_a_line_boundary_needs_the_head(log_path: Path, ten: list[bytes]) -> None:
+    head = hashlib.sha256(ten[-1]).hexdigest()
+    write_lines(log_path, ten[:8])
+    assert _verify(log_path).ok
+    assert _verify(log_path, head=head.upper()).reason == "head"
+    assert _verify(log_path, head=head).line == 8
+    write_lines(log_path, ten)
+    assert _verify(log_path, head=head).ok
+
+
+def test_verify_an_edited_last_record_needs_the_head(log_path: Path, ten: list[bytes]) -> None:
+    head = hashlib.sha256(ten[-1]).hexdigest()
+    ten[-1] = ten[-1].replace(b'"event":"requested"', b'"event":"created"')
+    write_lines(log_path, ten)
+    assert _verify(log_path).ok
+    assert _verify(log_path, head=head).reason == "head"
+
+
+def test_verify_a_line_that_is_not_a_record(log_path: Path, ten: list[bytes]) -> None:
+    ten.insert(3, b"hello")
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("edited", 4)
+    assert "not an audit record" in str(result.detail)
+
+
+@pytest.mark.parametrize("rest", [b"this is not json", b'"x":}', b"}}"])
+def test_verify_a_last_line_that_is_not_a_record(
+    log_path: Path, ten: list[bytes], rest: bytes
+) -> None:
+    head = hashlib.sha256(ten[-1]).hexdigest()
+    with log_path.open("ab") as stream:
+        stream.write(b'{"prev":"%s","seq":11,%s\n' % (head.encode(), rest))
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("edited", 11)
+    assert result.detail == f"{log_path}: not an audit record"
+    assert (result.records, result.head) == (10, head)
+    with pytest.raises(AuditError, match="line 11 is not an audit record"):
+        audit.AuditLog(log_path, fsync=False).write("requested")  # writers agree
+
+
+def _relink(lines: list[bytes], index: int) -> None:
+    """Rechain every line after ``lines[index]``, whatever that line now holds."""
+    for at in range(index, len(lines) - 1):
+        digest = hashlib.sha256(lines[at]).hexdigest().encode()
+        lines[at + 1] = b'{"prev":"' + digest + lines[at + 1][73:]
+
+
+@pytest.mark.parametrize(
+    ("edit", "detail"),
+    [
+        (lambda line: line[:-1] + b",this is not json", "not an audit record"),
+        (lambda line: b"XXXXXXXXX" + line[9:], "not an audit record"),
+        (lambda line: line + b" ", "does not end with }"),
+    ],
+    ids=["not-json", "prefix", "trailing-space"],
+)
+def test_verify_a_line_in_the_middle_without_a_records_envelope(
+    log_path: Path, ten: list[bytes], edit: Callable[[bytes], bytes], detail: str
+) -> None:
+    ten[4] = edit(ten[4])
+    _relink(ten, 4)  # the next line vouches for it: only its shape gives it away
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert (result.reason, result.line, result.records) == ("edited", 5, 4)
+    assert detail in str(result.detail)
+
+
+def test_verify_checks_the_last_line_of_every_file(log_path: Path) -> None:
+    make_log(log_path, 3)
+    archive = audit.rotate(log_path)
+    make_log(log_path, 2)
+    old, new = lines_of(archive), lines_of(log_path)
+    old[-1] = old[-1][:73] + b'","seq":3,"x":}'  # links and follows, yet not JSON
+    chain = [*old, *new]
+    _relink(chain, len(old) - 1)
+    write_lines(archive, chain[: len(old)])
+    write_lines(log_path, chain[len(old) :])
+    result = audit.verify([archive, log_path])
+    assert (result.reason, result.line, result.path) == ("edited", 3, archive)
+    assert result.detail == f"{archive}: not an audit record"
+
+
+def test_verify_a_keyed_log_without_the_key(log_path: Path) -> None:
+    make_log(log_path, 6, hmac_key=b"k")
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("key", 2)
+    assert "--key-env" in str(result.detail)
+
+
+def test_verify_a_plain_log_with_a_key(log_path: Path, ten: list[bytes]) -> None:
+    result = _verify(log_path, hmac_key=b"k")
+    assert (result.reason, result.line) == ("key", 2)
+    assert "plain SHA-256" in str(result.detail)
+
+
+def test_verify_with_the_wrong_key(log_path: Path) -> None:
+    make_log(log_path, 6, hmac_key=b"right")
+    assert _verify(log_path, hmac_key=b"right").ok
+    assert _verify(log_path, hmac_key=b"wrong").reason == "key"
+
+
+def test_verify_an_edit_in_a_keyed_log(log_path: Path) -> None:
+    make_log(log_path, 8, hmac_key=b"k")
+    lines = lines_of(log_path)
+    lines[2] = lines[2].replace(b'"notes":["m:2"]', b'"notes":["m:X"]')
+    write_lines(log_path, lines)
+    result = _verify(log_path, hmac_key=b"k")
+    assert (result.reason, result.line) == ("edited", 3)
+
+
+def test_verify_reports_the_file_of_the_bad_line(log_path: Path) -> None:
+    make_log(log_path, 3)
+    archive = audit.rotate(log_path)
+    make_log(log_path, 3)
+    lines = lines_of(archive)
+    lines[2] = lines[2].replace(b"m:2", b"m:Z")  # the archive's last line
+    write_lines(archive, lines)
+    result = audit.verify([archive, log_path])
+    assert (result.reason, result.line, result.path) == ("edited", 3, archive)
+    assert str(archive) in result.summary()
+
+
+def test_verify_rejects_a_malformed_head(log_path: Path, ten: list[bytes]) -> None:
+    with pytest.raises(ValueError, match="64 hex"):
+        _verify(log_path, head="abc")
+
+
+def test_verify_a_missing_file_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        audit.verify([tmp_path / "missing.jsonl"])
+
+
+@pytest.fixture(scope="module")
+def big_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    path = tmp_path_factory.mktemp("big") / "big.jsonl"
+    return path, synthetic_log(path, 150_000)
+
+
+def test_verify_streams_in_flat_memory(big_log: tuple[Path, str]) -> None:
+    path, head = big_log
+    assert path.stat().st_size > 60_000_000
+    tracemalloc.start()
+    try:
+        result = audit.verify([path], head=head)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.ok and result.records == 150_000
+    assert peak < 12_000_000

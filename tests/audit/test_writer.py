@@ -1,0 +1,568 @@
+"""The writer: records logged, the tail, many writers (threads, processes, forks), crash safety,
+and a file system that fails a write."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from audit_helpers import (
+    append_torn_line,
+    assert_whole,
+    lines_of,
+    make_log,
+    markers,
+    records_of,
+    run_python,
+    subprocess_env,
+    wait_child,
+    wait_for_lines,
+    write_records,
+)
+
+from rds_guard import audit
+from rds_guard.audit import writer
+from rds_guard.errors import AuditError
+
+# --- logging and the tail -----------------------------------------------------------------
+
+
+def test_records_are_logged_at_info(log_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="rds_guard.audit")
+    make_log(log_path, 3)
+    messages = [r.getMessage() for r in caplog.records if r.name == "rds_guard.audit"]
+    assert [m.encode() for m in messages] == lines_of(log_path)
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "rds_guard.audit")
+
+
+def test_seq_continues_across_writers_and_reopening(log_path: Path) -> None:
+    make_log(log_path, 2)
+    make_log(log_path, 3)
+    first = audit.AuditLog(log_path, fsync=False)
+    second = audit.AuditLog(log_path, fsync=False)
+    first.write("requested")
+    second.write("requested")
+    first.write("requested")
+    first.close()
+    second.close()
+    assert [r["seq"] for r in records_of(log_path)] == list(range(1, 9))
+    assert audit.verify([log_path]).ok
+
+
+def test_tail_is_read_only_when_another_writer_changed_the_file(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scans: list[int] = []
+    real_scan = writer._scan_tail
+
+    def counting(fd: int, size: int) -> writer._TailScan:
+        scans.append(size)
+        return real_scan(fd, size)
+
+    monkeypatch.setattr(writer, "_scan_tail", counting)
+    first = audit.AuditLog(log_path, fsync=False)
+    second = audit.AuditLog(log_path, fsync=False)
+    for _ in range(3):
+        first.write("requested")
+    assert len(scans) == 1
+    second.write("requested")
+    assert len(scans) == 2
+    first.write("requested")
+    assert len(scans) == 3
+    first.write("requested")
+    first.write("requested")
+    assert len(scans) == 3
+    first.close()
+    second.close()
+    assert audit.verify([log_path]).records == 7
+
+
+def test_exclusive_lends_the_locked_file_and_logs_its_records_after_the_locks(
+    log_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="rds_guard.audit")
+    make_log(log_path, 2)
+    caplog.clear()
+    log = audit.AuditLog(log_path, fsync=False)
+    with log.exclusive() as locked:
+        assert log._lock.locked()
+        other = os.open(log_path, os.O_RDONLY)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(other)
+        appended = locked.append(locked.tail(), "requested", {"notes": ["inside"]})
+        assert not caplog.records  # not while the locks are held
+    assert not log._lock.locked()
+    assert [r.getMessage().encode() for r in caplog.records] == lines_of(log_path)[-1:]
+    assert (appended["seq"], appended["notes"]) == (3, ["inside"])
+    log.write("requested")
+    log.close()
+    assert audit.verify([log_path]).records == 4
+
+
+# --- many writers -------------------------------------------------------------------------
+
+
+def test_eight_threads_share_one_log(log_path: Path) -> None:
+    log = audit.AuditLog(log_path, fsync=False)
+
+    def worker(name: str) -> None:
+        for i in range(150):
+            log.write("requested", notes=[f"{name}:{i}"])
+
+    threads = [threading.Thread(target=worker, args=(f"t{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    log.close()
+    assert_whole([log_path], markers([f"t{n}" for n in range(8)], 150))
+
+
+def test_threads_with_their_own_log_objects(log_path: Path) -> None:
+    threads = [
+        threading.Thread(target=write_records, args=(str(log_path), f"o{n}", 100)) for n in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert_whole([log_path], markers([f"o{n}" for n in range(6)], 100))
+
+
+def test_spawned_processes_share_one_log(log_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=write_records, args=(str(log_path), f"p{n}", 150)) for n in range(4)
+    ]
+    for process in processes:
+        process.start()
+    write_records(str(log_path), "main", 150)
+    for process in processes:
+        process.join(120)
+        assert process.exitcode == 0
+    assert_whole([log_path], markers(["main", *(f"p{n}" for n in range(4))], 150))
+
+
+def test_spawned_processes_with_hmac_and_fsync(log_path: Path) -> None:
+    key = b"k3y"
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=write_records, args=(str(log_path), f"h{n}", 40, key, True))
+        for n in range(3)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+        assert process.exitcode == 0
+    assert_whole([log_path], markers([f"h{n}" for n in range(3)], 40), hmac_key=key)
+
+
+def _fork_writer(log: audit.AuditLog, name: str, count: int) -> int:
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        code = 1
+        try:
+            for i in range(count):
+                log.write("requested", notes=[f"{name}:{i}"])
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+def test_children_forked_after_the_parent_opened_the_log(log_path: Path) -> None:
+    log = audit.AuditLog(log_path, fsync=False)
+    log.write("requested", notes=["parent:opened"])
+    children = [_fork_writer(log, f"f{n}", 150) for n in range(4)]
+    for i in range(150):
+        log.write("requested", notes=[f"parent:{i}"])
+    assert [wait_child(pid) for pid in children] == [0] * 4
+    log.close()
+    expected = markers(["parent", *(f"f{n}" for n in range(4))], 150) | {"parent:opened"}
+    assert_whole([log_path], expected)
+
+
+def test_forked_child_takes_the_flock_on_its_own_descriptor(log_path: Path) -> None:
+    log = audit.AuditLog(log_path, fsync=False)
+    log.write("requested", notes=["parent:0"])
+    assert log._fd is not None
+    fcntl.flock(log._fd, fcntl.LOCK_EX)  # the parent holds the file lock...
+    try:
+        child = _fork_writer(log, "child", 1)
+        time.sleep(0.5)
+        # ...so a child that reused the inherited descriptor would already have written.
+        assert len(lines_of(log_path)) == 1
+    finally:
+        fcntl.flock(log._fd, fcntl.LOCK_UN)
+    assert wait_child(child) == 0
+    log.close()
+    assert_whole([log_path], {"parent:0", "child:0"})
+
+
+def test_fork_while_another_thread_holds_the_lock_does_not_deadlock(log_path: Path) -> None:
+    log = audit.AuditLog(log_path, fsync=False)
+    log.write("requested", notes=["parent:0"])
+    log._lock.acquire()  # as if another thread were mid-write when the fork happened
+    try:
+        child = _fork_writer(log, "child", 3)
+        assert wait_child(child, timeout=20) == 0
+    finally:
+        log._lock.release()
+    log.write("requested", notes=["parent:1"])
+    log.close()
+    assert_whole([log_path], {"parent:0", "parent:1", "child:0", "child:1", "child:2"})
+
+
+def test_descriptor_of_another_pid_is_not_used(log_path: Path) -> None:
+    log = audit.AuditLog(log_path, fsync=False)
+    log.write("requested", notes=["a:0"])
+    inherited = log._fd
+    assert inherited is not None
+    log._fd_pid = -1  # as after a fork that bypassed the at-fork hook
+    log.write("requested", notes=["a:1"])
+    assert log._fd is not None and log._fd != inherited
+    os.fstat(inherited)  # left open: closing it could close an unrelated file
+    os.close(inherited)
+    log.close()
+    assert_whole([log_path], {"a:0", "a:1"})
+
+
+# --- crash safety -------------------------------------------------------------------------
+
+
+def test_writer_killed_mid_stream_then_a_torn_tail_is_repaired(log_path: Path) -> None:
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import audit_helpers; audit_helpers.write_forever({str(log_path)!r})",
+        ],
+        env=subprocess_env(),
+    )
+    try:
+        wait_for_lines(log_path, 300)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    assert child.returncode == -signal.SIGKILL
+    before = log_path.read_bytes()
+    complete = before[: before.rfind(b"\n") + 1]
+    result = audit.verify([log_path])
+    assert result.ok or result.reason == "torn", result.summary()
+    # A kill between two writes leaves whole lines; tear the tail as a crash mid-write would.
+    append_torn_line(log_path)
+    torn = log_path.read_bytes()[len(complete) :]
+    assert torn and b"\n" not in torn
+    assert audit.verify([log_path]).reason == "torn"
+
+    with audit.AuditLog(log_path, fsync=False) as log:
+        written = log.write("requested", notes=["after:0"])
+
+    data = log_path.read_bytes()
+    assert data.startswith(complete)
+    repaired, after = (json.loads(line) for line in data[len(complete) :].splitlines())
+    assert repaired["event"] == "repaired"
+    assert repaired["dropped_bytes"] == len(torn)
+    assert repaired["dropped_sha256"] == hashlib.sha256(torn).hexdigest()
+    assert repaired["prev"] == hashlib.sha256(complete.splitlines()[-1]).hexdigest()
+    assert after == written
+    records = records_of(log_path)
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    assert audit.verify([log_path]).ok
+
+
+def test_a_log_that_is_only_a_torn_line(log_path: Path) -> None:
+    log_path.write_bytes(b'{"prev":"00')
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested")
+    repaired, requested = records_of(log_path)
+    assert (repaired["seq"], repaired["prev"], repaired["dropped_bytes"]) == (1, "0" * 64, 11)
+    assert requested["seq"] == 2
+    assert audit.verify([log_path]).ok
+
+
+def test_every_writer_sees_a_torn_tail_as_the_others_left_it(log_path: Path) -> None:
+    make_log(log_path, 3)
+    first = audit.AuditLog(log_path, fsync=False)
+    first.write("requested", notes=["x"])
+    append_torn_line(log_path)
+    second = audit.AuditLog(log_path, fsync=False)
+    second.write("requested", notes=["y"])
+    first.write("requested", notes=["z"])  # its cached tail is stale: it must reread
+    first.close()
+    second.close()
+    events = [r["event"] for r in records_of(log_path)]
+    assert events == ["requested"] * 4 + ["repaired"] + ["requested"] * 2
+    assert audit.verify([log_path]).ok
+
+
+def test_damaged_last_line_fails_every_write_until_repaired(log_path: Path) -> None:
+    make_log(log_path, 3)
+    with log_path.open("ab") as stream:
+        stream.write(b"this is not a record\n")
+    damaged = log_path.read_bytes()
+    log = audit.AuditLog(log_path, fsync=False)
+    for _ in range(2):
+        with pytest.raises(AuditError) as caught:
+            log.write("requested")
+        message = str(caught.value)
+        assert str(log_path) in message
+        assert "line 4" in message
+        assert f"rds-guard audit repair {log_path}" in message
+    assert log_path.read_bytes() == damaged  # fail closed: nothing written, nothing changed
+
+    result = audit.repair(log_path)
+    assert result.repaired and result.first_line == 4 and result.lines_moved == 1
+    assert result.moved_to is not None
+    assert result.moved_to.read_bytes() == b"this is not a record\n"
+    assert result.moved_to.name.startswith("audit.jsonl.damaged-")
+    log.write("requested", notes=["after"])
+    log.close()
+    records = records_of(log_path)
+    assert [r["event"] for r in records] == ["requested"] * 3 + ["repaired", "requested"]
+    assert records[3]["dropped_bytes"] == len(b"this is not a record\n")
+    assert records[3]["dropped_sha256"] == hashlib.sha256(b"this is not a record\n").hexdigest()
+    assert audit.verify([log_path]).ok
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"[1, 2]", b'{"prev": "abc", "seq": 1}', b'{"prev":"' + b"0" * 64 + b'","seq":"1"}', b""],
+)
+def test_what_is_not_a_record(log_path: Path, line: bytes) -> None:
+    make_log(log_path, 1)
+    with log_path.open("ab") as stream:
+        stream.write(line + b"\n")
+    with pytest.raises(AuditError, match="line 2 is not an audit record"):
+        audit.AuditLog(log_path, fsync=False).write("requested")
+
+
+# --- a write that fails -------------------------------------------------------------------
+
+
+def test_a_file_size_limit_is_an_audit_error_and_leaves_no_torn_line(log_path: Path) -> None:
+    code = f"""
+import resource, signal
+from rds_guard import audit, errors
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+log = audit.AuditLog({str(log_path)!r})
+for _ in range(3):
+    log.write("requested")
+size = log.path.stat().st_size
+for room in (100, 0):  # part of a record fits, then nothing does
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + room, resource.RLIM_INFINITY))
+    try:
+        log.write("requested")
+    except errors.AuditError as exc:
+        print(exc)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+print(size)
+"""
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    first, second, size = result.stdout.splitlines()
+    assert "short write" in first and "the partial line was removed" in first
+    assert str(log_path) in second and "file too large" in second
+    assert log_path.stat().st_size == int(size)
+    result_verify = audit.verify([log_path])
+    assert (result_verify.ok, result_verify.records) == (True, 3)
+
+
+def _private_mount_available() -> bool:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "true"], capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
+needs_mount = pytest.mark.skipif(
+    not _private_mount_available(),
+    reason="needs root and a private mount namespace (unshare -m) to mount a small tmpfs",
+)
+
+
+def _in_tmpfs(mount_point: Path, size: str, script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with a fresh tmpfs of ``size`` at ``mount_point``, in its own namespace."""
+    mount_point.mkdir()
+    shell = (
+        f'mount -t tmpfs -o size={size} tmpfs {mount_point} && exec "{sys.executable}" -c "$SCRIPT"'
+    )
+    env = subprocess_env()
+    env["SCRIPT"] = script
+    return subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", shell],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+@needs_mount
+def test_a_full_disk_is_an_audit_error_and_leaves_no_torn_line(tmp_path: Path) -> None:
+    mount_point = tmp_path / "small"
+    script = f"""
+import json, os
+from rds_guard import audit, errors
+path = {str(mount_point / "audit.jsonl")!r}
+log = audit.AuditLog(path)
+log.write("requested", notes=["x" * 300])
+filler = os.open({str(mount_point / "filler")!r}, os.O_WRONLY | os.O_CREAT)
+try:
+    while os.write(filler, b"f" * 4096):
+        pass
+except OSError:
+    pass
+errors_seen = []
+for _ in range(40):
+    try:
+        log.write("requested", notes=["x" * 300])
+    except errors.AuditError as exc:
+        errors_seen.append(str(exc))
+        break
+data = open(path, "rb").read()
+print(json.dumps({{"errors": errors_seen, "verify": audit.verify([path]).summary(),
+                  "ends_with_newline": data.endswith(b"\\n"), "lines": data.count(b"\\n")}}))
+"""
+    result = _in_tmpfs(mount_point, "64k", script)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["errors"]) == 1
+    assert "audit.jsonl" in report["errors"][0]
+    assert "short write" in report["errors"][0] or "no space left" in report["errors"][0]
+    assert report["ends_with_newline"]
+    assert report["verify"].startswith(f"ok: {report['lines']} records")
+
+
+@needs_mount
+def test_a_read_only_file_system_is_an_audit_error(tmp_path: Path) -> None:
+    mount_point = tmp_path / "ro"
+    script = f"""
+import subprocess
+from rds_guard import audit, errors
+path = {str(mount_point / "audit.jsonl")!r}
+audit.AuditLog(path).write("requested")
+subprocess.run(["mount", "-o", "remount,ro", {str(mount_point)!r}], check=True)
+for target in (path, {str(mount_point / "new.jsonl")!r}):
+    try:
+        audit.AuditLog(target).write("requested")
+    except errors.AuditError as exc:
+        print(exc)
+"""
+    result = _in_tmpfs(mount_point, "1m", script)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert all("read-only file system" in line for line in lines)
+    assert "audit.jsonl" in lines[0] and "new.jsonl" in lines[1]
+
+
+def _failing(
+    monkeypatch: pytest.MonkeyPatch,
+    log: audit.AuditLog,
+    name: str,
+    fake: Callable[..., object],
+) -> None:
+    """Make ``os.<name>`` misbehave for the log's own descriptor only."""
+    real = getattr(os, name)
+
+    def patched(fd: int, *args: object) -> object:
+        if fd == log._fd:
+            return fake(real, fd, *args)
+        return real(fd, *args)
+
+    monkeypatch.setattr(os, name, patched)
+
+
+def test_a_short_write_is_truncated_back(log_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = audit.AuditLog(log_path, fsync=False)
+    log.write("requested", notes=["a"])
+    before = log_path.read_bytes()
+
+    def half(real: Callable[[int, bytes], int], fd: int, data: bytes) -> int:
+        return real(fd, data[: len(data) // 2])
+
+    _failing(monkeypatch, log, "write", half)
+    with pytest.raises(AuditError, match="short write"):
+        log.write("requested", notes=["b"])
+    assert log_path.read_bytes() == before
+    monkeypatch.undo()
+    log.write("requested", notes=["c"])
+    log.close()
+    assert_whole([log_path], {"a", "c"})
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
+def test_a_failed_write_or_fsync_leaves_no_record(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    log = audit.AuditLog(log_path, fsync=True)
+    log.write("requested", notes=["a"])
+    before = log_path.read_bytes()
+
+    def fail(real: Callable[..., object], fd: int, *args: bytes) -> None:
+        if args:
+            real(fd, args[0][:10])  # a partial write before the failure
+        raise OSError(code, os.strerror(code))
+
+    _failing(monkeypatch, log, "write" if code == errno.ENOSPC else "fsync", fail)
+    with pytest.raises(AuditError) as caught:
+        log.write("requested", notes=["b"])
+    assert str(log_path) in str(caught.value)
+    if code == errno.ENOSPC:
+        assert "no space left on device" in str(caught.value)
+    assert log_path.read_bytes() == before
+    monkeypatch.undo()
+    log.write("requested", notes=["c"])
+    log.close()
+    assert_whole([log_path], {"a", "c"})
+
+
+def test_a_failing_path_check_releases_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the path cannot be checked after the lock is taken, the AuditError does not leave the
+    file locked for every other writer."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False)
+    log.write("blocked", call="a")
+    real_lstat = os.lstat
+
+    def denied(target: object, *args: object, **kwargs: object) -> os.stat_result:
+        if Path(str(target)) == path:
+            raise OSError(errno.EACCES, "Permission denied")
+        return real_lstat(target, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "lstat", denied)
+    with pytest.raises(AuditError, match="cannot stat: permission denied"):
+        log.write("blocked", call="b")
+    monkeypatch.setattr(os, "lstat", real_lstat)
+    other = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the lock was kept
+    finally:
+        os.close(other)
+    log.write("blocked", call="c")
+    assert [r["call"] for r in audit.read_records(path)] == ["a", "c"]
+    log.close()
