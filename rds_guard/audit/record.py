@@ -48,8 +48,16 @@ RECORD_FIELDS: tuple[str, ...] = (
 )
 """The keys of every record, in the order they are written."""
 
-EXTRA_FIELDS: tuple[str, ...] = ("dropped_bytes", "dropped_sha256", "rotated_from")
-"""Keys some records add after the standard ones (``repaired`` and ``rotated`` records)."""
+EXTRA_FIELDS: tuple[str, ...] = (
+    "dropped_bytes",
+    "dropped_sha256",
+    "rotated_from",
+    "expires",
+    "snapshot_created",
+)
+"""Keys some records add after the standard ones: ``repaired`` (what was dropped), ``rotated``
+(the file it continues), ``presigned`` (when the URL expires), deletes (when the snapshot
+was made)."""
 
 EVENTS: frozenset[str] = frozenset(
     {
@@ -65,6 +73,8 @@ EVENTS: frozenset[str] = frozenset(
         "deleted",
         "repaired",
         "rotated",
+        "presigned",
+        "exported",
     }
 )
 """Every event a record may carry."""
