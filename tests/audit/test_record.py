@@ -73,6 +73,8 @@ def test_contract_constants() -> None:
         "deleted",
         "repaired",
         "rotated",
+        "presigned",
+        "exported",
     } == audit.EVENTS
 
 
