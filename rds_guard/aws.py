@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from botocore import xform_name
 
-from .core.calls import SourceTags
+from .core.calls import DatabaseFacts, SnapshotFacts, SourceTags
 from .core.operations import SNAPSHOT_LISTINGS, SourceLookup
 
 T = TypeVar("T")
@@ -110,3 +110,38 @@ def _listed_snapshot(
 def list_snapshots(client: Any, service: str, *, with_tags: bool = True) -> list[ServiceSnapshot]:
     """Every snapshot ``client`` lists (see `snapshots`), read with ``client``."""
     return run(client, snapshots(service, with_tags=with_tags))
+
+
+def snapshot_facts(lookup: SourceLookup, identifier: str) -> Read[SnapshotFacts]:
+    """When the snapshot was made, its status and the tags it carries now."""
+    described = yield (lookup.operation, {lookup.parameter: identifier})
+    item = described[lookup.result_list][0]
+    tags = yield from resource_tags(item, lookup.arn_key)
+    created = item.get("SnapshotCreateTime")
+    return SnapshotFacts(
+        created if isinstance(created, datetime) else None,
+        tags,
+        str(item.get("Status", "available")),
+    )
+
+
+def arn_tags(arn: str) -> Read[SnapshotFacts]:
+    """The tags the resource ``arn`` names carries now (when it was made is not read)."""
+    listed = yield ("ListTagsForResource", {"ResourceName": arn})
+    return SnapshotFacts(None, {t["Key"]: t.get("Value", "") for t in listed["TagList"]})
+
+
+def database_facts(lookup: SourceLookup, identifier: str) -> Read[DatabaseFacts]:
+    """The Describe fields of an instance that tell the deletes AWS allows only without a
+    final snapshot: its cluster, the source it replicates, its engine and its status."""
+    described = yield (lookup.operation, {lookup.parameter: identifier})
+    item = described[lookup.result_list][0]
+    replica_of = item.get("ReadReplicaSourceDBInstanceIdentifier") or item.get(
+        "ReadReplicaSourceDBClusterIdentifier"
+    )
+    return DatabaseFacts(
+        cluster=item.get("DBClusterIdentifier"),
+        replica_of=replica_of,
+        engine=str(item.get("Engine", "")),
+        status=str(item.get("DBInstanceStatus", "available")),
+    )

@@ -49,6 +49,7 @@ def record_fields(decision: Decision, region: str | None) -> dict[str, Any]:
         "inherited": list(decision.inherited),
         "violations": [v.as_dict() for v in decision.violations],
         "notes": list(decision.notes),
+        **decision.extra,
     }
 
 

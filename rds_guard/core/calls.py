@@ -34,6 +34,43 @@ SourceReader = Callable[[], SourceTags]
 
 
 @dataclass(frozen=True)
+class SnapshotFacts:
+    """What a delete or a tag operation needs to know of the snapshot it acts on: when it was
+    made (None: not known, or still being made) and the tags it carries now."""
+
+    created: datetime | None
+    tags: Mapping[str, str]
+    status: str = "available"
+
+
+@dataclass(frozen=True)
+class DatabaseFacts:
+    """What a database delete needs to know of the instance: the Describe fields that tell
+    the deletes AWS allows only without a final snapshot (docs/backups.md)."""
+
+    cluster: str | None = None
+    replica_of: str | None = None
+    engine: str = ""
+    status: str = "available"
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """The read-only look-ups a decision may make, each called at most once and only when a
+    rule needs it: the tags the source passes on, the facts of the snapshot a delete or tag
+    operation acts on, and those of the database a delete acts on. A look-up that cannot
+    be made answers `Unreadable` (saying why); None means there is nothing to look up."""
+
+    source_tags: SourceReader = _nothing
+    snapshot: Callable[[], SnapshotFacts | Unreadable | None] = _nothing
+    database: Callable[[], DatabaseFacts | Unreadable | None] = _nothing
+
+
+@dataclass(frozen=True)
 class CallFacts:
     """What the decision needs to know besides the policy and the parameters."""
 
@@ -51,7 +88,8 @@ class Decision:
     ``injected`` the tag keys the policy added or changed, ``inherited`` the tag keys kept from
     the source. The rest feeds the audit record: ``snapshot``, ``source``, ``arn``, ``tags`` (the
     snapshot's final tags; removed keys map to None), ``notes``, ``outcome`` (the event of a
-    successful call) and ``recorded`` (False for calls the guard neither judges nor records).
+    successful call), ``recorded`` (False for calls the guard neither judges nor records) and
+    ``extra`` (record fields some calls add, such as ``snapshot_created``).
     """
 
     params: dict[str, Any]
@@ -67,6 +105,7 @@ class Decision:
     notes: tuple[str, ...] = ()
     outcome: str | None = None
     recorded: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def allowed(self) -> bool:
@@ -77,13 +116,13 @@ class Decision:
 @dataclass(frozen=True)
 class Request:
     """One call being judged: its policy, its operation's row, its parameters (a copy the
-    judge may change), the facts of the call, and the reader of its source's tags."""
+    judge may change), the facts of the call, and its look-ups."""
 
     policy: Policy
     row: Operation
     params: dict[str, Any]
     facts: CallFacts
-    read_source: SourceReader
+    lookups: Lookups
 
     def decision(self, **fields: Any) -> Decision:
         """A `Decision` on this call's (possibly changed) parameters, with ``fields`` set."""

@@ -17,12 +17,16 @@ from .access import judge_export, judge_sharing
 from .calls import (
     UNREADABLE,
     CallFacts,
+    DatabaseFacts,
     Decision,
+    Lookups,
     Request,
+    SnapshotFacts,
     SourceReader,
     SourceTags,
     Unreadable,
 )
+from .deletion import judge_backup_delete, judge_database_delete, judge_snapshot_delete
 from .naming import judge_identifier, source_name, template_values
 from .operations import Kind, Operation
 from .policy import Policy
@@ -40,7 +44,10 @@ __all__ = [
     "JUDGES",
     "UNREADABLE",
     "CallFacts",
+    "DatabaseFacts",
     "Decision",
+    "Lookups",
+    "SnapshotFacts",
     "SourceReader",
     "SourceTags",
     "Unreadable",
@@ -58,13 +65,18 @@ def evaluate(
     source_tags: SourceTags = None,
     region: str | None = None,
     now: datetime | None = None,
+    snapshot_created: datetime | None = None,
 ) -> Decision:
     """What the guard would do to this call, offline.
 
     ``operation`` is the API name or a spelling the CLI accepts (``create_db_cluster_snapshot``,
     ``create-db-cluster-snapshot``).
     ``source_tags`` stands in for the tags the source would pass on (None: it passes nothing
-    on; `UNREADABLE`: it would, but they could not be read). ``region`` and ``now`` (an aware
+    on; `UNREADABLE`: it would, but they could not be read) — for deletes and tag operations,
+    for the snapshot's current tags, whatever ``inherit`` says; ``snapshot_created`` (an aware
+    datetime) for when the snapshot was made (``[deletion] minimum_age_days``; None: not
+    judged). The instance a delete acts on is taken to be an ordinary one (no exemption from
+    ``[deletion] final_snapshot``). ``region`` and ``now`` (an aware
     datetime) feed ``{region}`` and ``{utcnow}``. An operation not guarded on ``service`` is a
     `ValueError`. Every service is judged, whatever the policy's ``services`` lists: the three
     APIs share one endpoint.
@@ -77,8 +89,25 @@ def evaluate(
     elif now.tzinfo is None:
         raise ValueError("now must be an aware datetime (for example datetime.now(timezone.utc))")
     _check_source_tags(source_tags)
+    if snapshot_created is not None and snapshot_created.tzinfo is None:
+        raise ValueError("snapshot_created must be an aware datetime")
     facts = CallFacts(service, region, now.astimezone(UTC), os.environ)
-    return decide(policy, row, params, facts, lambda: source_tags)
+    lookups = Lookups(
+        source_tags=lambda: source_tags,
+        snapshot=lambda: _offline_snapshot(source_tags, snapshot_created),
+    )
+    return decide(policy, row, params, facts, lookups)
+
+
+def _offline_snapshot(
+    tags: SourceTags, created: datetime | None
+) -> SnapshotFacts | Unreadable | None:
+    """The snapshot a delete or tag operation acts on, from what `evaluate` was told."""
+    if isinstance(tags, Unreadable):
+        return tags
+    if tags is None and created is None:
+        return None
+    return SnapshotFacts(created.astimezone(UTC) if created else None, dict(tags or {}))
 
 
 def _check_source_tags(source_tags: object) -> None:
@@ -103,10 +132,16 @@ def decide(
     row: Operation,
     params: Mapping[str, Any],
     facts: CallFacts,
-    read_source: SourceReader,
+    lookups: Lookups | SourceReader,
 ) -> Decision:
-    """The decision for one call of a guarded operation; ``read_source`` is called at most once."""
-    return JUDGES[row.kind](Request(policy, row, dict(params), facts, read_source))
+    """The decision for one call of a guarded operation.
+
+    ``lookups`` makes the read-only look-ups the rules need (a bare function reads the
+    source's tags only); each is called at most once.
+    """
+    if not isinstance(lookups, Lookups):
+        lookups = Lookups(source_tags=lookups)
+    return JUDGES[row.kind](Request(policy, row, dict(params), facts, lookups))
 
 
 def judge_snapshot(request: Request) -> Decision:
@@ -134,7 +169,7 @@ def judge_snapshot(request: Request) -> Decision:
     known = True
     # Read for a call that is blocked already too: a blocked call lists every violation.
     if may_inherit and (tag_policy.adds_tags or tag_policy.has_rules):
-        found = request.read_source()
+        found = request.lookups.source_tags()
         if isinstance(found, Unreadable):
             known = False
             if tag_policy.adds_tags:
@@ -161,38 +196,15 @@ def judge_snapshot(request: Request) -> Decision:
     )
 
 
-def judge_final(request: Request) -> Decision:
-    """A delete with a final snapshot: AWS's identifier rules and the naming pattern."""
-    row = request.row
-    assert row.identifier is not None
-    if request.params.get(row.identifier) is None:
-        return request.untouched()
-    source = source_name(request)
-    identifier, violations = judge_identifier(
-        request, template_values(request, source), generate=False
-    )
-    return request.decision(
-        violations=tuple(violations),
-        snapshot=identifier.lower() if identifier else None,
-        source=source,
-    )
-
-
-def judge_delete(request: Request) -> Decision:
-    """Snapshot deletes are recorded, not judged."""
-    row = request.row
-    identifier = request.params.get(row.identifier) if row.identifier else None
-    return request.decision(snapshot=identifier.lower() if isinstance(identifier, str) else None)
-
-
 JUDGES: dict[Kind, Callable[[Request], Decision]] = {
     Kind.CREATE: judge_snapshot,
     Kind.COPY: judge_snapshot,
-    Kind.FINAL: judge_final,
+    Kind.FINAL: judge_database_delete,
     Kind.TAG: judge_tagging,
     Kind.UNTAG: judge_untagging,
     Kind.SHARE: judge_sharing,
-    Kind.DELETE: judge_delete,
+    Kind.DELETE: judge_snapshot_delete,
     Kind.EXPORT: judge_export,
+    Kind.BACKUP: judge_backup_delete,
 }
 """The judge of each kind of guarded operation."""

@@ -28,6 +28,7 @@ class Kind(StrEnum):
     SHARE = "share"
     DELETE = "delete"
     EXPORT = "export"
+    BACKUP = "backup"  # deletes an instance's or cluster's automated backups
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,12 @@ class Operation:
     (``tag_keys`` for removals), ``copy_tags`` the request flag that makes a copy inherit
     (None when the source's own flag decides, through ``lookup``), ``response_key`` and
     ``response_identifier``/``response_arn`` where the service's answer names the snapshot,
-    and ``outcome`` the audit event written when the call succeeds.
+    and ``outcome`` the audit event written when the call succeeds. ``also_judged`` lists the
+    other parameters the decision rests on. For deletes: ``skip_final`` is the parameter that
+    skips the final snapshot, ``deletes_backups_on`` the services on which the call deletes
+    the automated backups unless ``DeleteAutomatedBackups=False``, and ``facts_lookup`` the
+    Describe call that tells about what ``facts_from`` names (the snapshot to delete, or the
+    instance, for the deletes AWS allows only without a final snapshot).
     """
 
     name: str
@@ -95,6 +101,10 @@ class Operation:
     response_identifier: str | None = None
     response_arn: str | None = None
     also_judged: tuple[str, ...] = ()
+    skip_final: str | None = None
+    deletes_backups_on: frozenset[str] = frozenset()
+    facts_lookup: SourceLookup | None = None
+    facts_from: str | None = None
 
     @property
     def names_snapshot(self) -> bool:
@@ -150,16 +160,20 @@ OPERATIONS: dict[str, Operation] = {
             "DeleteDBCluster", Kind.FINAL, ALL, "created",
             identifier="FinalDBSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
             source="DBClusterIdentifier", also_judged=_DELETE_PARAMETERS,
+            skip_final="SkipFinalSnapshot", deletes_backups_on=RDS_ONLY,
         ),
         Operation(
             "DeleteDBInstance", Kind.FINAL, RDS_AND_NEPTUNE, "created",
             identifier="FinalDBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             source="DBInstanceIdentifier", also_judged=_DELETE_PARAMETERS,
+            skip_final="SkipFinalSnapshot", deletes_backups_on=RDS_ONLY,
+            facts_lookup=INSTANCE_LOOKUP, facts_from="DBInstanceIdentifier",
         ),
         Operation(
             "DeleteTenantDatabase", Kind.FINAL, RDS_ONLY, "created",
             identifier="FinalDBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             source="TenantDBName", also_judged=("SkipFinalSnapshot",),
+            skip_final="SkipFinalSnapshot",
         ),
         Operation(
             "StopDBInstance", Kind.FINAL, RDS_ONLY, "created",
@@ -186,12 +200,22 @@ OPERATIONS: dict[str, Operation] = {
             identifier="DBClusterSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
             response_key="DBClusterSnapshot", response_identifier="DBClusterSnapshotIdentifier",
             response_arn="DBClusterSnapshotArn",
+            facts_lookup=CLUSTER_SNAPSHOT_LOOKUP, facts_from="DBClusterSnapshotIdentifier",
         ),
         Operation(
             "DeleteDBSnapshot", Kind.DELETE, RDS_ONLY, "deleted",
             identifier="DBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             response_key="DBSnapshot", response_identifier="DBSnapshotIdentifier",
             response_arn="DBSnapshotArn",
+            facts_lookup=SNAPSHOT_LOOKUP, facts_from="DBSnapshotIdentifier",
+        ),
+        Operation(
+            "DeleteDBInstanceAutomatedBackup", Kind.BACKUP, RDS_ONLY, "deleted",
+            source="DbiResourceId", also_judged=("DBInstanceAutomatedBackupsArn",),
+        ),
+        Operation(
+            "DeleteDBClusterAutomatedBackup", Kind.BACKUP, RDS_ONLY, "deleted",
+            source="DbClusterResourceId",
         ),
         Operation(
             "StartExportTask", Kind.EXPORT, RDS_ONLY, "exported",

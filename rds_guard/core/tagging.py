@@ -10,6 +10,7 @@ from typing import Any
 
 from . import operations, rules
 from .calls import Decision, Request, Unreadable
+from .deletion import lifted_holds
 from .naming import template_values, unset_env
 from .policy import TagPolicy
 from .rules import Violation
@@ -245,6 +246,7 @@ def judge_tagging(request: Request) -> Decision:
             continue
         if tags[key] != forced:
             violations.append(_forced_value(key, tags[key], forced))
+    violations += lifted_holds(request, tags.items())
     return request.decision(
         violations=tuple(violations), snapshot=_arn_snapshot(arn), arn=arn, tags=tags
     )
@@ -260,7 +262,7 @@ def judge_untagging(request: Request) -> Decision:
     raw: Any = request.params.get(row.tag_keys)
     keys = [k for k in raw if isinstance(k, str)] if isinstance(raw, (list, tuple)) else []
     protected = set(tag_policy.required) | set(tag_policy.forced)
-    violations = tuple(
+    violations = [
         Violation(
             "tags.protected",
             f"{row.tag_keys}.{key}",
@@ -271,7 +273,11 @@ def judge_untagging(request: Request) -> Decision:
         )
         for key in dict.fromkeys(keys)
         if key in protected
-    )
+    ]
+    violations += lifted_holds(request, ((key, None) for key in dict.fromkeys(keys)))
     return request.decision(
-        violations=violations, snapshot=_arn_snapshot(arn), arn=arn, tags=dict.fromkeys(keys)
+        violations=tuple(violations),
+        snapshot=_arn_snapshot(arn),
+        arn=arn,
+        tags=dict.fromkeys(keys),
     )

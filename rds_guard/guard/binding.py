@@ -10,20 +10,21 @@ import logging
 import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import aws, wire
 from ..core import operations
-from ..core.calls import SourceTags, Unreadable
+from ..core.calls import DatabaseFacts, Lookups, SnapshotFacts, SourceTags, Unreadable
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall, error_of
 from .guard import Guard, LookupFailed, Stack
 
 logger = logging.getLogger("rds_guard")
 
+T = TypeVar("T")
 _DENIED = ("AccessDenied", "Unauthorized", "AuthorizationError", "Forbidden")
 _presigning: contextvars.ContextVar[list[GuardedCall] | None] = contextvars.ContextVar(
     "rds_guard_presigning", default=None
@@ -144,22 +145,55 @@ class ClientBinding:
             guard.record_presign(call, ExpiresIn)
         return url
 
-    def read_source_tags(self, row: Operation, params: Mapping[str, Any]) -> SourceTags:
-        """The tags the source would pass on (None: it passes none), read with read-only calls.
+    def lookups(self, row: Operation, params: Mapping[str, Any]) -> Lookups:
+        """The read-only look-ups of one call, each made on this client if a rule needs it."""
+        return Lookups(
+            source_tags=functools.partial(self.read_source_tags, row, params),
+            snapshot=functools.partial(self.read_snapshot, row, params),
+            database=functools.partial(self.read_database, row, params),
+        )
 
-        Access denied, a cross-region source or a read that cannot be made or parsed:
-        `Unreadable`, saying why. A source that does not exist, or an endpoint that cannot be
-        reached: `LookupFailed` with the original error.
-        """
-        client = self._client()
+    def read_source_tags(self, row: Operation, params: Mapping[str, Any]) -> SourceTags:
+        """The tags the source would pass on (None: it passes none)."""
         reference = params.get(row.source) if row.source else None
-        if client is None or row.lookup is None or not isinstance(reference, str):
+        if row.lookup is None or not isinstance(reference, str):
             return None
         arn_region = operations.arn_region(reference)
         if arn_region is not None and arn_region != self.region:
             return Unreadable(f"the source is in {arn_region}, the client in {self.region}")
+        return self._look_up(aws.source_tags(row.lookup, reference), reference)
+
+    def read_snapshot(
+        self, row: Operation, params: Mapping[str, Any]
+    ) -> SnapshotFacts | Unreadable | None:
+        """The snapshot a delete (described) or a tag operation (its ARN's tags) acts on."""
+        if row.facts_lookup is not None and row.facts_from is not None:
+            identifier = params.get(row.facts_from)
+            if isinstance(identifier, str):
+                return self._look_up(aws.snapshot_facts(row.facts_lookup, identifier), identifier)
+        reference = params.get(row.source) if row.source else None
+        if (row.tags is None and row.tag_keys is None) or not isinstance(reference, str):
+            return None
+        return self._look_up(aws.arn_tags(reference), reference)
+
+    def read_database(
+        self, row: Operation, params: Mapping[str, Any]
+    ) -> DatabaseFacts | Unreadable | None:
+        """The instance a delete acts on, described."""
+        identifier = params.get(row.facts_from) if row.facts_from else None
+        if row.facts_lookup is None or not isinstance(identifier, str):
+            return None
+        return self._look_up(aws.database_facts(row.facts_lookup, identifier), identifier)
+
+    def _look_up(self, read: aws.Read[T], reference: str) -> T | Unreadable:
+        """Run a read on this client. Access denied, or a read that cannot be made or parsed:
+        `Unreadable`, saying why. What does not exist, or an endpoint that cannot be reached:
+        `LookupFailed` with the original error, for the caller to see as it is."""
+        client = self._client()
+        if client is None:
+            return Unreadable("the client is gone")
         try:
-            return aws.run(client, aws.source_tags(row.lookup, reference))
+            return aws.run(client, read)
         except ClientError as exc:
             error = error_of(exc)
             if any(word in error["code"] for word in _DENIED):
@@ -168,7 +202,7 @@ class ClientBinding:
         except BotoCoreError as exc:
             raise LookupFailed(exc) from exc
         except Exception as exc:  # a name the wire cannot carry, an answer it cannot parse
-            logger.debug("could not read the tags of %s: %s", reference, exc)
+            logger.debug("could not read %s: %s", reference, exc)
             return Unreadable(type(exc).__name__)
 
 

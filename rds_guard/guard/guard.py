@@ -185,9 +185,7 @@ class Guard:
     ) -> Decision:
         facts = CallFacts(binding.service, binding.region, datetime.now(UTC), os.environ)
         try:
-            return decide(
-                self.policy, row, params, facts, lambda: binding.read_source_tags(row, params)
-            )
+            return decide(self.policy, row, params, facts, binding.lookups(row, params))
         except LookupFailed as failed:
             # the source cannot be looked up at all: the caller gets the service's own answer
             fields = request_fields(binding.service, binding.region, row, params)

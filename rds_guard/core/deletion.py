@@ -1,0 +1,245 @@
+"""Deletes that touch backups: ``[deletion]``'s rules (docs/backups.md).
+
+- a database delete that skips its final snapshot (``deletion.final_snapshot``), unless AWS
+  allows that delete only without one;
+- a delete that takes the automated backups with it (``deletion.automated_backups``);
+- a snapshot delete of a snapshot too young (``deletion.too_young``) or on hold
+  (``deletion.hold``), and a tag operation that would lift a hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+
+from .calls import DatabaseFacts, Decision, Request, SnapshotFacts, Unreadable
+from .naming import judge_identifier, source_name, template_values
+from .rules import Violation
+
+_ONLY_WITHOUT_FINAL = frozenset({"failed", "incompatible-restore", "incompatible-network"})
+"""Instance states AWS deletes only with SkipFinalSnapshot (botocore's DeleteDBInstance)."""
+
+
+def no_final_snapshot_needed(database: DatabaseFacts) -> str | None:
+    """Why AWS allows this instance's delete only without a final snapshot (None: it does
+    not): a cluster member (its snapshots are the cluster's), a read replica, an RDS Custom
+    instance, or an instance in a failure state."""
+    if database.cluster:
+        return f"a member of cluster {database.cluster}"
+    if database.replica_of:
+        return f"a read replica of {database.replica_of}"
+    if database.engine.startswith("custom-"):
+        return f"an RDS Custom instance ({database.engine})"
+    if database.status in _ONLY_WITHOUT_FINAL:
+        return f"in state {database.status}"
+    return None
+
+
+def judge_database_delete(request: Request) -> Decision:
+    """A delete that may make a final snapshot (DeleteDBCluster, DeleteDBInstance,
+    DeleteTenantDatabase), or a stop that may make a snapshot (StopDBInstance): the
+    snapshot's name (AWS's rules and the naming pattern, never ``generate``), then
+    ``[deletion]``'s final-snapshot and automated-backup rules for the deletes."""
+    row, params = request.row, request.params
+    assert row.identifier is not None
+    named = params.get(row.identifier) is not None
+    if not named and row.skip_final is None:
+        return request.untouched()  # a stop without a snapshot: nothing to judge
+    source = source_name(request)
+    identifier, violations = (
+        judge_identifier(request, template_values(request, source), generate=False)
+        if named
+        else (None, [])
+    )
+    if row.skip_final is not None:
+        violations += _backup_rules(request)
+    return request.decision(
+        violations=tuple(violations),
+        snapshot=identifier.lower() if identifier else None,
+        source=source,
+        outcome=row.outcome if named else "deleted",
+    )
+
+
+def _backup_rules(request: Request) -> list[Violation]:
+    row, params, deletion = request.row, request.params, request.policy.deletion
+    assert row.skip_final is not None
+    skips = deletion.final_snapshot == "required" and params.get(row.skip_final) is True
+    takes_backups = (
+        deletion.automated_backups == "keep"
+        and request.facts.service in row.deletes_backups_on
+        and params.get("DeleteAutomatedBackups") is not False  # absent: AWS deletes them
+    )
+    if not (skips or takes_backups):
+        return []
+    database = request.lookups.database() if row.facts_lookup is not None else None
+    known = database if isinstance(database, DatabaseFacts) else None
+    exempt = no_final_snapshot_needed(known) if known is not None else None
+    why = (
+        f" (the instance could not be read: {database.why})"
+        if isinstance(database, Unreadable)
+        else ""
+    )
+    violations = []
+    if skips and exempt is None:
+        violations.append(
+            Violation(
+                "deletion.final_snapshot",
+                row.skip_final,
+                "True",
+                'a final snapshot is required ([deletion] final_snapshot = "required"):'
+                f" pass FinalDBSnapshotIdentifier instead of {row.skip_final}=True{why}",
+            )
+        )
+    # a cluster member's automated backups are the cluster's: deleting it takes none
+    if takes_backups and not (known is not None and known.cluster):
+        given = "DeleteAutomatedBackups" in params
+        violations.append(
+            Violation(
+                "deletion.automated_backups",
+                "DeleteAutomatedBackups",
+                str(params.get("DeleteAutomatedBackups", True)),
+                'the automated backups must be kept ([deletion] automated_backups = "keep"):'
+                " pass DeleteAutomatedBackups=False"
+                + ("" if given else " (when it is not given, AWS deletes them)")
+                + why,
+            )
+        )
+    return violations
+
+
+def judge_backup_delete(request: Request) -> Decision:
+    """DeleteDBInstanceAutomatedBackup, DeleteDBClusterAutomatedBackup: not while the policy
+    keeps automated backups."""
+    row, params = request.row, request.params
+    names = [params.get(name) for name in row.judged]
+    resource = next((name for name in names if isinstance(name, str)), None)
+    violations = []
+    if request.policy.deletion.automated_backups == "keep":
+        violations.append(
+            Violation(
+                "deletion.automated_backups",
+                row.source or row.name,
+                resource,
+                'automated backups may not be deleted ([deletion] automated_backups = "keep")',
+            )
+        )
+    return request.decision(
+        violations=tuple(violations),
+        notes=(f"automated backups of {resource}",) if resource else (),
+    )
+
+
+def judge_snapshot_delete(request: Request) -> Decision:
+    """DeleteDBClusterSnapshot, DeleteDBSnapshot: not a snapshot younger than
+    ``minimum_age_days``, nor one carrying a hold tag. The snapshot is read only when the
+    policy has one of the two rules."""
+    row, params, deletion = request.row, request.params, request.policy.deletion
+    identifier = params.get(row.identifier) if row.identifier else None
+    snapshot = identifier.lower() if isinstance(identifier, str) else None
+    if deletion.minimum_age_days is None and not deletion.hold_tags:
+        return request.decision(snapshot=snapshot)
+    facts = request.lookups.snapshot()
+    violations: list[Violation] = []
+    extra: dict[str, str] = {}
+    tags: dict[str, str] = {}
+    if isinstance(facts, Unreadable):
+        field = row.identifier or row.name
+        for rule, setting in (
+            ("deletion.too_young", deletion.minimum_age_days is not None),
+            ("deletion.hold", bool(deletion.hold_tags)),
+        ):
+            if setting:
+                violations.append(
+                    Violation(
+                        rule,
+                        field,
+                        identifier if isinstance(identifier, str) else None,
+                        f"the snapshot could not be read, so the rule cannot be judged:"
+                        f" {facts.why or 'unknown'}",
+                    )
+                )
+    elif isinstance(facts, SnapshotFacts):
+        violations += _too_young(request, facts)
+        held = holds(deletion.hold_tags, facts.tags)
+        tags = dict(held)
+        violations += [
+            Violation(
+                "deletion.hold",
+                f"Tags.{key}",
+                value,
+                f"the snapshot is on hold ({key} = {value}): it may not be deleted",
+            )
+            for key, value in held.items()
+        ]
+        if facts.created is not None:
+            extra["snapshot_created"] = facts.created.isoformat()
+    return request.decision(violations=tuple(violations), snapshot=snapshot, tags=tags, extra=extra)
+
+
+def _too_young(request: Request, facts: SnapshotFacts) -> list[Violation]:
+    days = request.policy.deletion.minimum_age_days
+    if days is None:
+        return []
+    field = request.row.identifier or request.row.name
+    if facts.status == "creating":
+        age = "it is still being made"
+    elif facts.created is None:
+        return []  # when it was made is not known: not judged
+    else:
+        age_now = request.facts.now - facts.created
+        if age_now >= timedelta(days=days):
+            return []
+        age = f"it was made {facts.created.isoformat()}, {_days(age_now)} ago"
+    return [
+        Violation(
+            "deletion.too_young",
+            field,
+            str(request.params.get(field)),
+            f"a snapshot may be deleted only when {days:g} days old ([deletion]"
+            f" minimum_age_days): {age}",
+        )
+    ]
+
+
+def _days(age: timedelta) -> str:
+    return f"{age.total_seconds() / 86400:.1f} days"
+
+
+def holds(hold_tags: Mapping[str, str], tags: Mapping[str, str]) -> dict[str, str]:
+    """The hold tags a snapshot carries (key = value both as the policy says)."""
+    return {key: value for key, value in hold_tags.items() if tags.get(key) == value}
+
+
+def lifted_holds(request: Request, changed: Iterable[tuple[str, str | None]]) -> list[Violation]:
+    """``deletion.hold`` for a tag operation that would remove or change a hold tag the
+    snapshot carries (``changed``: each key touched, with its new value or None for a
+    removal). The snapshot's tags are read only when a hold key is touched."""
+    hold_tags = request.policy.deletion.hold_tags
+    touched = [(key, value) for key, value in changed if key in hold_tags]
+    if not touched:
+        return []
+    facts = request.lookups.snapshot()
+    if isinstance(facts, Unreadable):
+        return [
+            Violation(
+                "deletion.hold",
+                f"Tags.{key}",
+                value,
+                f"the snapshot's tags could not be read, so lifting a hold cannot be"
+                f" ruled out: {facts.why or 'unknown'}",
+            )
+            for key, value in touched
+        ]
+    current = holds(hold_tags, facts.tags) if isinstance(facts, SnapshotFacts) else {}
+    return [
+        Violation(
+            "deletion.hold",
+            f"Tags.{key}",
+            value,
+            f"the snapshot is on hold ({key} = {current[key]}): the hold tag may not be"
+            + (" removed" if value is None else " changed"),
+        )
+        for key, value in touched
+        if key in current and value != current[key]
+    ]
