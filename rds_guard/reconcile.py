@@ -35,10 +35,15 @@ __all__ = [
 ENGINES_OF: dict[str, tuple[str, ...]] = {"docdb": ("docdb",), "neptune": ("neptune",)}
 """Engines whose snapshots belong to a service; everything else listed by rds is rds's."""
 
-_OUTCOMES = frozenset({"created", "failed", "tagged", "untagged", "shared", "unshared", "deleted"})
+_OUTCOMES = frozenset(
+    {"created", "failed", "tagged", "untagged", "shared", "unshared", "deleted", "exported"}
+)
 # Events after which a snapshot may exist because a guarded call made it ("blocked" and
-# "failed" made nothing: a snapshot of that name was made by someone else).
-_MAY_HAVE_MADE = frozenset({"requested", "created", "unknown"})
+# "failed" made nothing: a snapshot of that name was made by someone else). A presigned
+# URL may have been used by whoever held it.
+_MAY_HAVE_MADE = frozenset({"requested", "created", "unknown", "presigned"})
+# Rules whose breach, in warn mode, leaves a snapshot deleted that should not have been.
+_BREACHES = frozenset({"deletion.too_young", "deletion.hold"})
 _JUDGED_TAGS = frozenset({Kind.CREATE, Kind.COPY})  # a final snapshot's tags are AWS's
 _SYSTEM_TAG_PREFIX = "aws:"
 
@@ -68,11 +73,20 @@ class Report:
     vanished: tuple[str, ...] = ()
     unrecorded: tuple[str, ...] = ()
     noncompliant: tuple[Noncompliant, ...] = ()
+    expired: tuple[str, ...] = ()
+    breached: tuple[str, ...] = ()
 
     @property
     def clean(self) -> bool:
         """True when nothing was found."""
-        return not (self.pending or self.vanished or self.unrecorded or self.noncompliant)
+        return not (
+            self.pending
+            or self.vanished
+            or self.unrecorded
+            or self.noncompliant
+            or self.expired
+            or self.breached
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of ``rds-guard reconcile --json``."""
@@ -86,6 +100,8 @@ class Report:
                 {"snapshot": n.snapshot, "violations": [v.as_dict() for v in n.violations]}
                 for n in self.noncompliant
             ],
+            "expired": list(self.expired),
+            "breached": list(self.breached),
         }
 
 
@@ -115,6 +131,9 @@ class _Log:
     calls: dict[str, _Call] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)
     made_by: dict[str, str] = field(default_factory=dict)  # snapshot -> operation that made it
+    presigned: dict[str, tuple[_Call, str]] = field(default_factory=dict)  # and URL expiry
+    warned_deletes: set[str] = field(default_factory=set)  # calls sent in breach (warn mode)
+    breached: list[str] = field(default_factory=list)
 
     def note(self, record: Mapping[str, Any], name: str | None) -> None:
         """Fold one record in (records come oldest first)."""
@@ -122,8 +141,14 @@ class _Log:
         operation = str(record.get("operation") or "")
         if event in ("requested", "unknown") and call:
             self.calls.setdefault(call, _Call(name, operation))
+            if event == "requested" and _breaks(record, _BREACHES):
+                self.warned_deletes.add(call)
+        elif event == "presigned" and call:
+            self.presigned[call] = (_Call(name, operation), str(record.get("expires") or ""))
         elif event in _OUTCOMES:
             self.settled.add(call)
+        if event == "deleted" and call in self.warned_deletes and name:
+            self.breached.append(name)
         if event == "created" and name and _makes_snapshot(operation):
             self.made_by[name] = operation
         elif event == "deleted" and name:
@@ -163,6 +188,7 @@ def reconcile(
     service: str = "rds",
     since: datetime | None = None,
     region: str | None = None,
+    now: datetime | None = None,
 ) -> Report:
     """Hold the log's records of ``service`` against the service's current snapshots.
 
@@ -174,8 +200,11 @@ def reconcile(
     or may have made (``blocked`` and ``failed`` make nothing), created at or after ``since``
     (naive: UTC). ``noncompliant``: snapshots a guarded create or copy made whose current
     tags break ``policy`` (final snapshots carry AWS's tags and are not judged; nothing is
-    judged when ``policy`` is None). ``region``: only records of
-    that region count (records of other regions name other snapshots).
+    judged when ``policy`` is None). A presigned URL is ``pending`` until it expires
+    (``now``, default: the present); then, if its snapshot does not exist, ``expired``.
+    ``breached``: snapshots deleted although the policy said no (deletion.too_young or
+    deletion.hold in warn mode). ``region``: only records of that region count (records of
+    other regions name other snapshots).
     """
     everything = {s.identifier.lower(): s for s in snapshots}
     listed = {name: s for name, s in everything.items() if belongs_to(s.engine, service)}
@@ -192,6 +221,17 @@ def reconcile(
         if record.get("service") == service:
             log.note(record, name)
     open_calls = log.pending()
+    moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expired = tuple(
+        item.snapshot or call
+        for call, (item, expires) in log.presigned.items()
+        if expires and expires <= moment and item.snapshot not in everything
+    )
+    open_calls |= {
+        call: item
+        for call, (item, expires) in log.presigned.items()
+        if not expires or expires > moment
+    }
     pending = tuple(
         Pending(call, item.snapshot, item.snapshot in everything if item.snapshot else False)
         for call, item in open_calls.items()
@@ -225,11 +265,18 @@ def reconcile(
             and (tags := everything[name].tags) is not None
             and (violations := tag_violations(policy, tags))
         )
-    return Report(pending, vanished, unrecorded, noncompliant)
+    return Report(pending, vanished, unrecorded, noncompliant, expired, tuple(log.breached))
 
 
 def _name(snapshot: object) -> str | None:
     return snapshot.lower() if isinstance(snapshot, str) and snapshot else None
+
+
+def _breaks(record: Mapping[str, Any], rules: frozenset[str]) -> bool:
+    violations = record.get("violations")
+    return isinstance(violations, list) and any(
+        isinstance(v, Mapping) and v.get("rule") in rules for v in violations
+    )
 
 
 def _makes_snapshot(operation: str) -> bool:
