@@ -2,8 +2,8 @@
 
 Registered through the ``pytest11`` entry point. Option ``--rds-guard-policy`` (ini key
 ``rds_guard_policy``); fixtures ``rds_guard_policy`` (the guard on boto3's default session for
-one test) and ``rds_guard_audit`` (the records written during that test). See
-docs/integrations.md.
+one test) and ``rds_guard_audit`` (the records written during that test); ``--rds-guard-all``
+(ini ``rds_guard_autouse = true``) guards every test. See docs/integrations.md.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ if TYPE_CHECKING:
     from .guard import Guard
 
 OPTION = "--rds-guard-policy"
+ALL_OPTION = "--rds-guard-all"
 INI = "rds_guard_policy"
+AUTOUSE_INI = "rds_guard_autouse"
 AUDIT_LOGGER = "rds_guard.audit"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add ``--rds-guard-policy`` and the ``rds_guard_policy`` ini key."""
+    """Add ``--rds-guard-policy``, ``--rds-guard-all`` and their ini keys."""
     group = parser.getgroup("rds_guard", "rds_guard snapshot policy")
     group.addoption(
         OPTION,
@@ -36,9 +38,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="policy file for the rds_guard_policy fixture"
         " (default: the ini key, then $RDS_GUARD_POLICY, then ./rds_guard.toml)",
     )
+    group.addoption(
+        ALL_OPTION,
+        dest="rds_guard_all",
+        action="store_true",
+        default=False,
+        help="guard every test, not only those that request the rds_guard_policy fixture",
+    )
     parser.addini(
         INI, "policy file for the rds_guard_policy fixture, relative to the rootdir", default=""
     )
+    parser.addini(AUTOUSE_INI, "guard every test (as --rds-guard-all)", type="bool", default=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--rds-guard-all`` (or ``rds_guard_autouse``), every test uses the guard."""
+    if config.getoption("rds_guard_all") or config.getini(AUTOUSE_INI):
+        for item in items:
+            fixturenames = getattr(item, "fixturenames", None)
+            if isinstance(fixturenames, list) and "rds_guard_policy" not in fixturenames:
+                fixturenames.insert(0, "rds_guard_policy")
 
 
 def policy_path(config: pytest.Config) -> Path | None:
@@ -72,37 +91,25 @@ class _AuditCollector(logging.Handler):
 def rds_guard_policy(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Guard]:
-    """The policy installed on boto3's default session for this test; yields the `Guard`."""
-    import boto3
-
+    """The policy installed on boto3's default session for this test (and on any default
+    session the test sets up, as ``moto.mock_aws`` does); yields the `Guard`."""
     from .errors import PolicyError
     from .guard import AUDIT_PATH_ENV, install
 
     audit_path = None
     if not os.environ.get(AUDIT_PATH_ENV):
         audit_path = tmp_path_factory.mktemp("rds-guard-audit") / "rds-guard-audit.jsonl"
+    failure = None
     try:
-        guard = install(
-            boto3._get_default_session(),
-            policy=policy_path(request.config),
-            audit_path=audit_path,
-        )
+        guard = install(policy=policy_path(request.config), audit_path=audit_path)
     except PolicyError as error:
-        pytest.fail(f"rds_guard_policy: {error}", pytrace=False)
-    guards = [guard]
-    setup_default_session = boto3.setup_default_session
-
-    def setup_guarded_default_session(**kwargs: Any) -> None:
-        setup_default_session(**kwargs)
-        guards.append(install(boto3.DEFAULT_SESSION, policy=guard.policy, audit_path=audit_path))
-
-    boto3.setup_default_session = setup_guarded_default_session
+        failure = f"rds_guard_policy: {error}"
+    if failure is not None:  # outside the except block: one line, no chained traceback
+        pytest.fail(failure, pytrace=False)
     try:
         yield guard
     finally:
-        boto3.setup_default_session = setup_default_session
-        for each in reversed(guards):
-            each.uninstall()
+        guard.uninstall()
 
 
 @pytest.fixture

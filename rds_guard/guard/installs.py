@@ -191,8 +191,14 @@ def _botocore_session(target: object) -> BotocoreSession | None:
     return inner if isinstance(inner, BotocoreSession) else None
 
 
-_DEFAULT_SESSION = object()
-"""Stands for `install`'s omitted target: boto3's default session."""
+class _DefaultSession:
+    """Stands for `install`'s omitted target: boto3's default session."""
+
+    def __repr__(self) -> str:
+        return "boto3's default session"
+
+
+_DEFAULT_SESSION: object = _DefaultSession()
 
 
 def install(
