@@ -42,14 +42,13 @@ def make_cluster(
     """Create cluster ``name`` through ``client`` (the engine of its service; a master user,
     but for Neptune, which has none); returns the DBCluster the service answers with.
 
-    ``copy_tags`` is CopyTagsToSnapshot; ``tags`` the cluster's own tags (none: no Tags sent).
+    ``copy_tags``: send CopyTagsToSnapshot=True (else it is not sent: false, as on AWS);
+    ``tags``: the cluster's own tags (None: no Tags sent).
     """
     service = service_of(client)
-    params: dict[str, Any] = {
-        "DBClusterIdentifier": name,
-        "Engine": ENGINES[service],
-        "CopyTagsToSnapshot": copy_tags,
-    }
+    params: dict[str, Any] = {"DBClusterIdentifier": name, "Engine": ENGINES[service]}
+    if copy_tags:
+        params["CopyTagsToSnapshot"] = True
     if service != "neptune":
         params.update(MasterUsername="admin", MasterUserPassword=PASSWORD)
     if tags is not None:
@@ -61,7 +60,10 @@ def make_cluster(
 def make_instance(
     client: Any, name: str, *, copy_tags: bool = False, tags: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """Create a small PostgreSQL instance ``name`` through ``client``; returns its DBInstance."""
+    """Create a small PostgreSQL instance ``name`` through ``client``; returns its DBInstance.
+
+    ``copy_tags`` and ``tags`` as for `make_cluster`.
+    """
     params: dict[str, Any] = {
         "DBInstanceIdentifier": name,
         "Engine": "postgres",
@@ -69,8 +71,9 @@ def make_instance(
         "AllocatedStorage": 20,
         "MasterUsername": "admin",
         "MasterUserPassword": PASSWORD,
-        "CopyTagsToSnapshot": copy_tags,
     }
+    if copy_tags:
+        params["CopyTagsToSnapshot"] = True
     if tags is not None:
         params["Tags"] = tag_list(tags)
     instance: dict[str, Any] = client.create_db_instance(**params)["DBInstance"]
