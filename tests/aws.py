@@ -38,15 +38,17 @@ def make_cluster(
     *,
     copy_tags: bool = False,
     tags: Mapping[str, str] | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any]:
-    """Create cluster ``name`` through ``client`` (the engine of its service; a master user,
-    but for Neptune, which has none); returns the DBCluster the service answers with.
+    """Create cluster ``name`` through ``client`` (a master user, but for a Neptune client,
+    which has none); returns the DBCluster the service answers with.
 
     ``copy_tags``: send CopyTagsToSnapshot=True (else it is not sent: false, as on AWS);
-    ``tags``: the cluster's own tags (None: no Tags sent).
+    ``tags``: the cluster's own tags (None: no Tags sent); ``engine``: the client's service's
+    engine unless given (moto's rds API also makes neptune clusters).
     """
     service = service_of(client)
-    params: dict[str, Any] = {"DBClusterIdentifier": name, "Engine": ENGINES[service]}
+    params: dict[str, Any] = {"DBClusterIdentifier": name, "Engine": engine or ENGINES[service]}
     if copy_tags:
         params["CopyTagsToSnapshot"] = True
     if service != "neptune":
