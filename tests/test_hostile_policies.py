@@ -3,7 +3,7 @@ the guard. Each is a `PolicyError` naming the file (and the line and key where t
 known) or, for values that only go wrong at call time, a violation: never another exception,
 never a hang. Timeouts here only detect hangs; they are no performance assertions.
 
-(Catastrophically backtracking regexes are covered by tests/test_regex_safety.py.)
+(Catastrophically backtracking regexes are covered by tests/core/test_regex_safety.py.)
 """
 
 from __future__ import annotations
