@@ -24,7 +24,9 @@ GOOD = "orders-daily-20261129"
 TEAM_ENV = [{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "prod"}]
 
 
-def test_session_install_completes_tags(moto_server: MotoServer, tmp_path: Path) -> None:
+def test_a_compliant_call_goes_through_once_with_the_policy_tags_added(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
     """A compliant call goes through once, with the policy's default and forced tags added."""
     rds = guarded_client(write_policy(tmp_path, STRICT), on=moto_server)
     make_cluster(rds)
@@ -197,7 +199,9 @@ def test_warn_mode_logs_and_sends(
     assert snapshot_tags(rds, "test2")["managed-by"] == "rds-guard"
 
 
-def test_generated_identifier(moto_inprocess: None, tmp_path: Path) -> None:
+def test_a_call_without_an_identifier_is_named_by_the_generate_template(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
     """No identifier: the policy's generate template names the snapshot."""
     rds = guarded_client(write_policy(tmp_path, STRICT))
     make_cluster(rds, name="Orders")
@@ -217,7 +221,9 @@ def test_caller_objects_are_never_mutated(moto_inprocess: None, tmp_path: Path) 
     assert kwargs == before and kwargs["Tags"] is tags and tags == before["Tags"]
 
 
-def test_unguarded_before_install_and_after_uninstall(moto_inprocess: None, tmp_path: Path) -> None:
+def test_clients_made_before_install_and_calls_after_uninstall_are_unguarded(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
     """Clients made before a session install are not reached; uninstall silences the rest."""
     session = boto3.Session(region_name="us-east-1")
     early = session.client("rds")
@@ -241,7 +247,7 @@ def test_unguarded_before_install_and_after_uninstall(moto_inprocess: None, tmp_
     after.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x2")
 
 
-def test_context_manager_uninstalls(moto_inprocess: None, tmp_path: Path) -> None:
+def test_leaving_the_with_block_uninstalls_the_guard(moto_inprocess: None, tmp_path: Path) -> None:
     """Leaving the with block makes the guard inert."""
     session = boto3.Session(region_name="us-east-1")
     rds = None
@@ -287,7 +293,9 @@ def test_direct_client_install_wins_over_the_session(moto_inprocess: None, tmp_p
         )
 
 
-def test_install_on_a_botocore_session_and_a_client(moto_inprocess: None, tmp_path: Path) -> None:
+def test_install_takes_a_botocore_session_and_a_client(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
     """install() takes a botocore Session and an rds/docdb/neptune client too."""
     policy = write_policy(tmp_path, STRICT)
     session = botocore.session.Session()
@@ -315,7 +323,9 @@ def test_install_refuses_other_targets(tmp_path: Path) -> None:
         rds_guard.install("rds", policy=policy)
 
 
-def test_policy_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_policy_install_looks_at_the_environment_then_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """policy=None: $RDS_GUARD_POLICY, then ./rds_guard.toml, else a PolicyError saying where."""
     session = boto3.Session(region_name="us-east-1")
     monkeypatch.chdir(tmp_path)
@@ -340,7 +350,9 @@ def test_unset_hmac_key_is_a_policy_error_at_install(tmp_path: Path) -> None:
     assert caught.value.key == "audit.hmac_key_env"
 
 
-def test_documentdb_through_a_responder(docdb: DocDBResponder, tmp_path: Path) -> None:
+def test_documentdb_gets_the_policy_tags_and_never_sees_a_blocked_call(
+    docdb: DocDBResponder, tmp_path: Path
+) -> None:
     """DocumentDB: completed tags reach the service; a blocked call never reaches it."""
     client = guarded_client(write_policy(tmp_path, STRICT), "docdb", on=docdb)
     make_cluster(client)
@@ -361,7 +373,9 @@ def test_documentdb_through_a_responder(docdb: DocDBResponder, tmp_path: Path) -
     assert docdb.count("CreateDBClusterSnapshot") == 0
 
 
-def test_cross_region_copy_source_cannot_be_read(moto_server: MotoServer, tmp_path: Path) -> None:
+def test_a_cross_region_copy_whose_source_cannot_be_read_is_tags_inherit(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
     """A copy from another region whose tags the guard would have to keep: tags.inherit, unsent."""
     west = guarded_client(write_policy(tmp_path, STRICT), on=moto_server, region="us-west-2")
     source = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:orders-daily-20261128"

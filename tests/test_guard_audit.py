@@ -194,7 +194,7 @@ def test_outcome_write_failure_never_raises(
     assert any("created" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
 
 
-def test_tag_untag_share_delete_events(
+def test_tagging_untagging_sharing_and_deleting_each_write_their_event(
     moto_server: MotoServer, policy: Path, tmp_path: Path
 ) -> None:
     """tagged, untagged, shared, unshared and deleted, each after its `requested`."""
@@ -261,7 +261,9 @@ def test_blocked_share_and_untag_never_sent(
     assert events(tmp_path)[-2:] == ["blocked", "blocked"]
 
 
-def test_final_snapshot_on_delete(moto_server: MotoServer, policy: Path, tmp_path: Path) -> None:
+def test_a_final_snapshot_on_delete_is_judged_and_recorded(
+    moto_server: MotoServer, policy: Path, tmp_path: Path
+) -> None:
     """A delete with a final snapshot is judged and recorded; a blocked one drops nothing."""
     rds = guarded_client(policy, on=moto_server)
     make_cluster(rds, tags={"team": "core"})
@@ -303,7 +305,9 @@ def test_warn_requested_record_carries_violations(moto_server: MotoServer, tmp_p
     assert created["event"] == "created"
 
 
-def test_documentdb_events(docdb: DocDBResponder, policy: Path, tmp_path: Path) -> None:
+def test_documentdb_calls_are_recorded_under_their_service(
+    docdb: DocDBResponder, policy: Path, tmp_path: Path
+) -> None:
     """DocumentDB through the full pipeline: requested/created, and the service name recorded."""
     client = guarded_client(policy, "docdb", on=docdb)
     make_cluster(client)
@@ -344,7 +348,7 @@ def test_secrets_and_presigned_urls_are_never_written(
         assert secret not in text
 
 
-def test_documentdb_final_snapshot_sharing_and_inheritance(
+def test_documentdb_final_snapshots_shares_and_inherited_tags_are_guarded(
     docdb: DocDBResponder, policy: Path, tmp_path: Path
 ) -> None:
     """DocumentDB: a blocked final snapshot or share never reaches the service; the good ones are

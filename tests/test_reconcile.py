@@ -615,7 +615,7 @@ def test_reconcile_json_reports_all_four_lists(scenario: Scenario) -> None:
     assert {"DescribeDBClusterSnapshots", "DescribeDBSnapshots"} <= actions <= READ_ONLY
 
 
-def test_reconcile_human_report(scenario: Scenario) -> None:
+def test_reconcile_reports_all_four_lists_for_humans(scenario: Scenario) -> None:
     result = scenario.run()
     assert (result.code, result.err) == (1, "")
     lines = result.out.splitlines()

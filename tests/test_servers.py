@@ -386,7 +386,7 @@ def test_aws_env_is_dummy_and_isolated() -> None:
     assert session.available_profiles == []
 
 
-def test_moto_inprocess(moto_inprocess: None) -> None:
+def test_the_moto_inprocess_fixture_answers_without_a_server(moto_inprocess: None) -> None:
     rds = boto3.client("rds")
     make_cluster(rds)
     assert [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]] == [
@@ -452,7 +452,9 @@ def docdb_client(docdb: DocDBResponder) -> Any:
     return docdb.client()
 
 
-def test_docdb_round_trip(docdb: DocDBResponder, docdb_client: Any) -> None:
+def test_docdb_clusters_snapshots_and_tags_round_trip(
+    docdb: DocDBResponder, docdb_client: Any
+) -> None:
     c = docdb_client
     cluster = c.create_db_cluster(
         DBClusterIdentifier="Orders", Engine="docdb", MasterUsername="admin", Tags=TEAM
@@ -617,7 +619,7 @@ def test_docdb_delete_cluster_final_snapshot(docdb: DocDBResponder, docdb_client
     assert docdb.clusters == {}
 
 
-def test_docdb_errors(docdb: DocDBResponder, docdb_client: Any) -> None:
+def test_docdb_errors_come_back_as_aws_sends_them(docdb: DocDBResponder, docdb_client: Any) -> None:
     c = docdb_client
     c.create_db_cluster(DBClusterIdentifier="orders", Engine="docdb")
     c.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="s")
@@ -754,7 +756,7 @@ def test_docdb_attach_to_sessions_reaches_later_clients(docdb: DocDBResponder) -
     assert docdb.clusters["b"].arn == f"arn:aws:rds:eu-west-1:{ACCOUNT_ID}:cluster:b"
 
 
-def test_docdb_detach(docdb: DocDBResponder) -> None:
+def test_docdb_detach_stops_answering_for_that_client(docdb: DocDBResponder) -> None:
     client = docdb.client()
     client.describe_db_clusters()
     docdb.detach(client)
@@ -765,7 +767,9 @@ def test_docdb_detach(docdb: DocDBResponder) -> None:
     assert docdb.count("DescribeDBClusters") == 1
 
 
-def test_docdb_reset(docdb: DocDBResponder, docdb_client: Any) -> None:
+def test_docdb_reset_forgets_clusters_and_requests(
+    docdb: DocDBResponder, docdb_client: Any
+) -> None:
     docdb_client.create_db_cluster(DBClusterIdentifier="orders", Engine="docdb")
     docdb.reset()
     assert docdb.actions() == []
