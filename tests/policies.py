@@ -4,8 +4,7 @@ write one into a folder (`write_policy`).
 Before writing a policy into a test, look here. Each text is a whole TOML file as a team would
 write it; a test that needs it in another mode (or with another ``inherit``) says so:
 ``write_policy(tmp_path, STRICT, mode="warn")``. The pure-core tests build theirs from short
-TOML bodies with `core_fixtures.make_policy`. The policy language: README.md, "Policy
-reference".
+TOML bodies with `core_fixtures.make_policy`. The policy language: docs/policy.md.
 """
 
 from __future__ import annotations
@@ -148,7 +147,8 @@ env = ["prod", "staging", "dev"]
 path = "audit.jsonl"
 fsync = false
 """
-"""What reconcile holds rds and neptune snapshots against (docdb is covered by no policy)."""
+"""What reconcile holds rds and neptune snapshots against: names, required, allowed, default
+and forced tags."""
 
 FROM_ENVIRONMENT = """\
 version = 1
