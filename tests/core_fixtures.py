@@ -15,7 +15,7 @@ import pytest
 from rds_guard.core import operations
 from rds_guard.core.decide import CallFacts, Decision, SourceTags, decide
 from rds_guard.core.policy import Policy
-from rds_guard.errors import Violation
+from rds_guard.errors import PolicyError, Violation
 
 NOW = datetime(2026, 11, 29, 12, 34, 56, tzinfo=UTC)
 ACCOUNT = "123456789012"
@@ -28,6 +28,13 @@ DB_ARN = f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders-1"
 def make_policy(body: str = "", *, source: str = "<string>") -> Policy:
     """A policy from TOML text (dedented), with ``version = 1`` written in front of it."""
     return Policy.from_toml("version = 1\n" + dedent(body), source)
+
+
+def body_error(body: str) -> PolicyError:
+    """The PolicyError that loading a policy body (see `make_policy`) raises."""
+    with pytest.raises(PolicyError) as caught:
+        make_policy(body)
+    return caught.value
 
 
 def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
