@@ -8,6 +8,15 @@
 - ``moto_inprocess``: the test runs under ``moto.mock_aws()`` (no HTTP). moto's state is
   global to the process: do not combine it with ``moto_server`` in one test.
 - ``docdb``: a fresh :class:`servers.DocDBResponder` (attach it to a client or session).
+
+pytest imports this file from tests/, which puts tests/ on ``sys.path`` for every test below
+it (tests/core/ too): the helper modules beside it import as top-level modules. Each helper
+has one home among them:
+
+- ``servers``: the fakes (the moto server, the DocumentDB responder), counting requests;
+- ``aws``: clusters, instances, a snapshot's tags, guarded sessions and clients, sent counts;
+- ``policies``: the policies the integration tests install, and ``write_policy``;
+- ``core_fixtures``: plain data for the pure-core tests (policies from TOML, ``run``, ops).
 """
 
 from __future__ import annotations

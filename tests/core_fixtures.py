@@ -1,16 +1,21 @@
-"""Plain-data helpers for the pure-core unit tests: no AWS emulator, no botocore clients."""
+"""Plain-data helpers for the pure-core unit tests (tests/core/): no AWS emulator, no botocore
+clients. `run` judges one call; `SnapshotOp` and `SNAPSHOT_OPS` name the create and copy
+operations a test can be parametrised over (`each_op`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from textwrap import dedent
 from typing import Any
 
+import pytest
+
 from rds_guard.core import operations
 from rds_guard.core.decide import CallFacts, Decision, SourceTags, decide
 from rds_guard.core.policy import Policy
-from rds_guard.errors import Violation
+from rds_guard.errors import PolicyError, Violation
 
 NOW = datetime(2026, 11, 29, 12, 34, 56, tzinfo=UTC)
 ACCOUNT = "123456789012"
@@ -23,6 +28,13 @@ DB_ARN = f"arn:aws:rds:us-east-1:{ACCOUNT}:db:orders-1"
 def make_policy(body: str = "", *, source: str = "<string>") -> Policy:
     """A policy from TOML text (dedented), with ``version = 1`` written in front of it."""
     return Policy.from_toml("version = 1\n" + dedent(body), source)
+
+
+def body_error(body: str) -> PolicyError:
+    """The PolicyError that loading a policy body (see `make_policy`) raises."""
+    with pytest.raises(PolicyError) as caught:
+        make_policy(body)
+    return caught.value
 
 
 def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
@@ -84,3 +96,74 @@ def sent_tags(decision: Decision) -> dict[str, str] | None:
     """The Tags the final request carries, as a dict; None when it carries none."""
     tags = decision.params.get("Tags")
     return None if tags is None else tag_dict(tags)
+
+
+# --- the create and copy operations ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotOp:
+    """One create/copy operation on one service, with its parameter names (§5 table)."""
+
+    service: str
+    operation: str
+    identifier: str
+    source: str
+    limit: int
+
+    @property
+    def is_copy(self) -> bool:
+        """Copy* inherits only with CopyTags=True in the request."""
+        return self.operation.startswith("Copy")
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        """A valid request: source `orders`, identifier `orders-manual-1` (CopyTags=True for
+        a copy, so that the source passes its tags on); ``extra`` adds or replaces."""
+        params: dict[str, Any] = {self.source: "orders", self.identifier: "orders-manual-1"}
+        if self.is_copy:
+            params["CopyTags"] = True
+        params.update(extra)
+        return params
+
+    def params_without_identifier(self, **extra: Any) -> dict[str, Any]:
+        """`params` with no identifier key at all."""
+        params = self.params(**extra)
+        del params[self.identifier]
+        return params
+
+
+_CLUSTER_CREATE = ("CreateDBClusterSnapshot", "DBClusterSnapshotIdentifier", "DBClusterIdentifier")
+_CLUSTER_COPY = (
+    "CopyDBClusterSnapshot",
+    "TargetDBClusterSnapshotIdentifier",
+    "SourceDBClusterSnapshotIdentifier",
+)
+SNAPSHOT_OPS = [
+    *(SnapshotOp(service, *_CLUSTER_CREATE, 63) for service in ("rds", "docdb", "neptune")),
+    *(SnapshotOp(service, *_CLUSTER_COPY, 63) for service in ("rds", "docdb", "neptune")),
+    SnapshotOp("rds", "CreateDBSnapshot", "DBSnapshotIdentifier", "DBInstanceIdentifier", 255),
+    SnapshotOp(
+        "rds", "CopyDBSnapshot", "TargetDBSnapshotIdentifier", "SourceDBSnapshotIdentifier", 255
+    ),
+]
+CREATE = SNAPSHOT_OPS[0]  # rds CreateDBClusterSnapshot
+CLUSTER_COPY = SNAPSHOT_OPS[3]  # rds CopyDBClusterSnapshot
+COPY_OPS = [op for op in SNAPSHOT_OPS if op.is_copy and op.service == "rds"]
+
+
+def each_op(ops: list[SnapshotOp] = SNAPSHOT_OPS) -> pytest.MarkDecorator:
+    """Parametrize a test over create/copy operations, named service-operation."""
+    return pytest.mark.parametrize("op", ops, ids=[f"{o.service}-{o.operation}" for o in ops])
+
+
+def judge(
+    op: SnapshotOp, policy: Policy, params: Mapping[str, Any], **kwargs: Any
+) -> tuple[Decision, RecordingReader]:
+    """`run` for one SnapshotOp."""
+    return run(policy, op.operation, params, service=op.service, **kwargs)
+
+
+DEFAULT_TAG = make_policy('[tags.defaults]\nmanaged-by = "rds-guard"\n')
+"""One default tag and nothing else."""
+INHERITING_CHOICES = ("true", '"always"')
+"""The ``inherit`` values under which a source passes its tags on."""

@@ -15,21 +15,23 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import botocore.session
 import pytest
+from aws import make_cluster, snapshot_tags
+from policies import EXAMPLE, write_policy
 from servers import MotoServer
 
 import rds_guard
+from rds_guard import audit
 from rds_guard.guard import install_on_emitter
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "examples" / "awscli-config"
-EXAMPLE_POLICY = REPO / "examples" / "rds_guard.toml"
 AWS = Path(sys.executable).with_name("aws")
 TIMEOUT = 180  # a hang detector only: one `aws` command takes about a second
 TODAY = datetime.now(UTC).strftime("%Y%m%d")
+CLUSTER_TAGS = {"team": "orders", "env": "prod"}
 
 BAD_SNAPSHOT_ARGS = [
     "--db-cluster-identifier",
@@ -75,39 +77,10 @@ def aws(
     )
 
 
-def make_cluster(server: MotoServer, service: str = "rds", name: str = "orders") -> Any:
-    """A cluster to snapshot, made with a plain (unguarded) client; returns that client."""
-    client = server.client(service)
-    client.create_db_cluster(
-        DBClusterIdentifier=name,
-        Engine="neptune" if service == "neptune" else "aurora-postgresql",
-        **(
-            {}
-            if service == "neptune"
-            else {"MasterUsername": "admin", "MasterUserPassword": "not-a-real-password"}
-        ),
-        Tags=[{"Key": "team", "Value": "orders"}, {"Key": "env", "Value": "prod"}],
-    )
-    return client
-
-
-def snapshot_tags(client: Any, snapshot: str) -> dict[str, str]:
-    """The tags the server holds for a cluster snapshot."""
-    found = client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)
-    arn = found["DBClusterSnapshots"][0]["DBClusterSnapshotArn"]
-    tags = client.list_tags_for_resource(ResourceName=arn)["TagList"]
-    return {tag["Key"]: tag["Value"] for tag in tags}
-
-
-def audit_records(path: Path) -> list[dict[str, Any]]:
-    """The records of an audit log file."""
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """The directory ``aws`` runs in, holding the example policy as ./rds_guard.toml."""
-    (tmp_path / "rds_guard.toml").write_text(EXAMPLE_POLICY.read_text())
+    write_policy(tmp_path, EXAMPLE)
     return tmp_path
 
 
@@ -126,7 +99,8 @@ def test_compliant_create_is_completed_with_the_policy_tags_and_audited(
     moto_server: MotoServer, workdir: Path, service: str
 ) -> None:
     """./rds_guard.toml is found; the snapshot gets the default and forced tags; 2 records."""
-    client = make_cluster(moto_server, service)
+    client = moto_server.client(service)
+    make_cluster(client, tags=CLUSTER_TAGS)
     name = f"orders-manual-{TODAY}"
     result = aws(
         moto_server,
@@ -151,7 +125,7 @@ def test_compliant_create_is_completed_with_the_policy_tags_and_audited(
         "backup-policy": "standard-35d",
     }
     assert moto_server.count("CreateDBClusterSnapshot") == 1
-    records = audit_records(workdir / "rds-guard-audit.jsonl")
+    records = list(audit.read_records(workdir / "rds-guard-audit.jsonl"))
     assert [r["event"] for r in records] == ["requested", "created"]
     requested, created = records
     assert requested["call"] == created["call"]
@@ -166,7 +140,7 @@ def test_blocked_command_lists_every_violation_and_sends_nothing(
     moto_server: MotoServer, tmp_path: Path, workdir: Path
 ) -> None:
     """$RDS_GUARD_POLICY and $RDS_GUARD_AUDIT_PATH are honoured; exit 255; nothing sent."""
-    make_cluster(moto_server)
+    make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     audit_path = tmp_path / "cli-audit.jsonl"
@@ -194,7 +168,7 @@ def test_blocked_command_lists_every_violation_and_sends_nothing(
     assert "Traceback" not in result.stderr
     assert moto_server.count("CreateDBClusterSnapshot") == 0
     assert not (workdir / "rds-guard-audit.jsonl").exists()
-    (blocked,) = audit_records(audit_path)
+    (blocked,) = list(audit.read_records(audit_path))
     assert blocked["event"] == "blocked"
     assert [v["rule"] for v in blocked["violations"]] == [
         "identifier.pattern",
@@ -215,15 +189,15 @@ def test_docdb_and_neptune_commands_are_guarded(
     assert result.stderr.strip().startswith("rds_guard blocked CreateDBClusterSnapshot:")
     assert "[identifier.pattern] DBClusterSnapshotIdentifier: 'test2'" in result.stderr
     assert moto_server.count("CreateDBClusterSnapshot") == 0
-    (blocked,) = audit_records(workdir / "rds-guard-audit.jsonl")
+    (blocked,) = list(audit.read_records(workdir / "rds-guard-audit.jsonl"))
     assert (blocked["event"], blocked["service"]) == ("blocked", service)
 
 
 def test_warn_mode_prints_each_violation_and_sends(moto_server: MotoServer, workdir: Path) -> None:
     """mode = "warn": the violations are WARNING lines on stderr and the snapshot is made."""
-    client = make_cluster(moto_server)
-    policy = workdir / "rds_guard.toml"
-    policy.write_text(policy.read_text().replace('mode = "enforce"', 'mode = "warn"'))
+    client = moto_server.client("rds")
+    make_cluster(client, tags=CLUSTER_TAGS)
+    write_policy(workdir, EXAMPLE, mode="warn")
     result = aws(moto_server, "rds", "create-db-cluster-snapshot", *BAD_SNAPSHOT_ARGS, cwd=workdir)
     assert result.returncode == 0, result.stderr
     warnings = result.stderr.strip().splitlines()
@@ -243,7 +217,7 @@ def test_other_services_never_read_the_policy(
     moto_server: MotoServer, tmp_path: Path, command: list[str]
 ) -> None:
     """A broken ./rds_guard.toml and a $RDS_GUARD_POLICY naming nothing change nothing."""
-    (tmp_path / "rds_guard.toml").write_text("this is [not TOML\n")
+    write_policy(tmp_path, "this is [not TOML\n")
     for env in ({}, {"RDS_GUARD_POLICY": str(tmp_path / "missing.toml")}):
         result = aws(moto_server, *command, cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr
@@ -270,7 +244,7 @@ def test_a_missing_or_broken_policy_is_one_line_on_rds_commands(
 ) -> None:
     """Any rds command fails with the PolicyError on one line, no traceback, nothing sent."""
     if policy_text is not None:
-        (tmp_path / "rds_guard.toml").write_text(policy_text)
+        write_policy(tmp_path, policy_text)
     env = {} if env_policy is None else {"RDS_GUARD_POLICY": str(tmp_path / env_policy)}
     result = aws(moto_server, "rds", "describe-db-clusters", cwd=tmp_path, env=env)
     assert result.returncode == 255
@@ -312,14 +286,13 @@ def test_install_on_emitter_reads_the_policy_at_the_first_guarded_client(
 ) -> None:
     """Nothing is read until an rds client is made; a failure there is retried next time."""
     monkeypatch.chdir(tmp_path)
-    policy = tmp_path / "rds_guard.toml"
-    policy.write_text("not [toml\n")
+    policy = write_policy(tmp_path, "not [toml\n")
     session = botocore.session.Session()
     guard_of = install_on_emitter(session.get_component("event_emitter"))
     moto_server.client("sts", session=session).get_caller_identity()
     with pytest.raises(rds_guard.PolicyError, match="invalid TOML"):
         moto_server.client("rds", session=session)
-    policy.write_text(EXAMPLE_POLICY.read_text())
+    write_policy(tmp_path, EXAMPLE)
     rds = moto_server.client("rds", session=session)
     guard = guard_of()
     assert guard.active and Path(guard.policy.source).resolve() == policy
@@ -336,15 +309,17 @@ def test_install_on_emitter_again_nests_and_uninstall_reaches_existing_clients(
 ) -> None:
     """A second install on the emitter takes over the first one's clients; uninstalling it
     brings the first back, and uninstalling that one frees them."""
-    strict = tmp_path / "strict.toml"
-    strict.write_text(EXAMPLE_POLICY.read_text())
-    lenient = tmp_path / "lenient.toml"
-    lenient.write_text('version = 1\n[naming]\npattern = "^x-.*$"\n[audit]\nenabled = false\n')
+    strict = write_policy(tmp_path, EXAMPLE, name="strict.toml")
+    lenient = write_policy(
+        tmp_path,
+        'version = 1\n[naming]\npattern = "^x-.*$"\n[audit]\nenabled = false\n',
+        name="lenient.toml",
+    )
     session = botocore.session.Session()
     events = session.get_component("event_emitter")
     first = install_on_emitter(events, strict)
     rds = moto_server.client("rds", session=session)
-    make_cluster(moto_server)
+    make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS)
     second = install_on_emitter(events, lenient)
     assert not first().active
     assert moto_server.client("rds", session=session) is not None

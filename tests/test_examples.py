@@ -22,6 +22,8 @@ from typing import Any
 
 import boto3
 import pytest
+from aws import make_cluster, snapshot_tags
+from policies import EXAMPLE, write_policy
 
 pytest_plugins = ["pytester"]
 
@@ -53,27 +55,13 @@ def lambda_module(
 def clusters(moto_inprocess: None) -> Any:
     """Three clusters, made with a plain client: two tagged for the nightly run, one not."""
     rds = boto3.client("rds", region_name="us-east-1")
-    for name, tags, copy_tags in [
-        ("orders", {"team": "orders", "env": "prod", "backup": "nightly"}, True),
-        ("legacy", {"backup": "nightly"}, True),
-        ("scratch", {"team": "lab", "env": "dev"}, True),
+    for name, tags in [
+        ("orders", {"team": "orders", "env": "prod", "backup": "nightly"}),
+        ("legacy", {"backup": "nightly"}),
+        ("scratch", {"team": "lab", "env": "dev"}),
     ]:
-        rds.create_db_cluster(
-            DBClusterIdentifier=name,
-            Engine="aurora-postgresql",
-            MasterUsername="admin",
-            MasterUserPassword="not-a-real-password",
-            CopyTagsToSnapshot=copy_tags,
-            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-        )
+        make_cluster(rds, name, copy_tags=True, tags=tags)
     return rds
-
-
-def snapshot_tags(rds: Any, snapshot: str) -> dict[str, str]:
-    """The tags moto holds for a cluster snapshot."""
-    found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)
-    arn = found["DBClusterSnapshots"][0]["DBClusterSnapshotArn"]
-    return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
 
 
 def test_lambda_snapshots_the_named_clusters_and_reports_the_blocked_one(
@@ -145,7 +133,7 @@ def test_lambda_reports_a_failed_call(clusters: Any, lambda_module: ModuleType) 
 def test_my_backups_example_passes_with_the_example_policy(pytester: pytest.Pytester) -> None:
     """examples/test_my_backups.py, run as its docstring says: both of its tests pass."""
     pytester.makepyfile(test_my_backups=(EXAMPLES / "test_my_backups.py").read_text())
-    (pytester.path / "rds_guard.toml").write_text((EXAMPLES / "rds_guard.toml").read_text())
+    write_policy(pytester.path, EXAMPLE)
     result = pytester.runpytest("--rds-guard-policy", "rds_guard.toml", "-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
@@ -159,6 +147,6 @@ def test_my_backups_example_passes_with_the_example_policy(pytester: pytest.Pyte
 def test_my_backups_example_fails_without_the_guard(pytester: pytest.Pytester) -> None:
     """The same file under a lenient policy: the naming test fails, so it really checks."""
     pytester.makepyfile(test_my_backups=(EXAMPLES / "test_my_backups.py").read_text())
-    (pytester.path / "lenient.toml").write_text("version = 1\n[audit]\nenabled = false\n")
+    write_policy(pytester.path, "version = 1\n[audit]\nenabled = false\n", name="lenient.toml")
     result = pytester.runpytest("--rds-guard-policy", "lenient.toml")
     result.assert_outcomes(failed=2)

@@ -13,88 +13,22 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
+from aws import guarded_client, make_cluster, snapshot_arn, snapshot_tags
 from botocore.exceptions import ParamValidationError
+from policies import STRICT, WARN, write_policy
 from servers import DocDBResponder, MotoServer
 
 import rds_guard
-
-POLICY = """
-version = 1
-mode = "{mode}"
-
-[naming]
-pattern = "^{{source}}-(daily|manual)-[0-9]{{8}}$"
-generate = "{{source}}-manual-{{utcnow:%Y%m%d}}"
-
-[naming.operations.CopyDBClusterSnapshot]
-pattern = "^{{source}}-copy$"
-
-[tags]
-required = ["team", "env"]
-inherit = {inherit}
-
-[tags.defaults]
-managed-by = "rds-guard"
-
-[tags.forced]
-backup-policy = "standard"
-
-[tags.allowed]
-env = ["prod", "dev"]
-
-[audit]
-enabled = false
-"""
 
 GOOD = "orders-daily-20261129"
 TEAM_ENV = [{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "prod"}]
 
 
-def write_policy(
-    tmp_path: Path, *, mode: str = "enforce", inherit: str = "true", body: str | None = None
-) -> Path:
-    path = tmp_path / "rds_guard.toml"
-    path.write_text(body if body is not None else POLICY.format(mode=mode, inherit=inherit))
-    return path
-
-
-def make_cluster(
-    client: Any,
-    name: str = "orders",
-    *,
-    copy_tags: bool = False,
-    tags: dict[str, str] | None = None,
-    engine: str = "aurora-postgresql",
+def test_a_compliant_call_goes_through_once_with_the_policy_tags_added(
+    moto_server: MotoServer, tmp_path: Path
 ) -> None:
-    extra = {"MasterUsername": "admin", "MasterUserPassword": "password-1"}
-    client.create_db_cluster(
-        DBClusterIdentifier=name,
-        Engine=engine,
-        CopyTagsToSnapshot=copy_tags,
-        Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
-        **({} if engine == "neptune" else extra),
-    )
-
-
-def snapshot_tags(client: Any, name: str) -> dict[str, str]:
-    found = client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=name)
-    arn = found["DBClusterSnapshots"][0]["DBClusterSnapshotArn"]
-    return {
-        t["Key"]: t["Value"] for t in client.list_tags_for_resource(ResourceName=arn)["TagList"]
-    }
-
-
-def guarded_session(server: MotoServer, policy: Path, **kw: Any) -> tuple[Any, rds_guard.Guard]:
-    session = boto3.Session(region_name="us-east-1")
-    server.attach(session)
-    guard = rds_guard.install(session, policy=policy, **kw)
-    return session, guard
-
-
-def test_session_install_completes_tags(moto_server: MotoServer, tmp_path: Path) -> None:
     """A compliant call goes through once, with the policy's default and forced tags added."""
-    session, _ = guarded_session(moto_server, write_policy(tmp_path))
-    rds = moto_server.client("rds", session=session)
+    rds = guarded_client(write_policy(tmp_path, STRICT), on=moto_server)
     make_cluster(rds)
     moto_server.reset_counts()
     rds.create_db_cluster_snapshot(
@@ -111,8 +45,7 @@ def test_session_install_completes_tags(moto_server: MotoServer, tmp_path: Path)
 
 def test_identifier_block_sends_nothing_at_all(moto_server: MotoServer, tmp_path: Path) -> None:
     """When the identifier alone blocks the call, not even the source look-up is sent."""
-    session, _ = guarded_session(moto_server, write_policy(tmp_path))
-    rds = moto_server.client("rds", session=session)
+    rds = guarded_client(write_policy(tmp_path, STRICT), on=moto_server)
     make_cluster(rds, copy_tags=True, tags={"team": "core", "env": "prod"})
     moto_server.reset_counts()
     with pytest.raises(rds_guard.PolicyViolation) as caught:
@@ -125,8 +58,7 @@ def test_identifier_block_sends_nothing_at_all(moto_server: MotoServer, tmp_path
 
 def test_tag_block_only_reads_the_source(moto_server: MotoServer, tmp_path: Path) -> None:
     """A call blocked on inherited tags made only read-only look-ups, never the create."""
-    session, _ = guarded_session(moto_server, write_policy(tmp_path))
-    rds = moto_server.client("rds", session=session)
+    rds = guarded_client(write_policy(tmp_path, STRICT), on=moto_server)
     make_cluster(rds, copy_tags=True, tags={"team": "core", "env": "qa"})
     moto_server.reset_counts()
     with pytest.raises(rds_guard.PolicyViolation) as caught:
@@ -141,9 +73,7 @@ def test_tag_block_only_reads_the_source(moto_server: MotoServer, tmp_path: Path
 
 def test_policy_violation_is_a_param_validation_error(moto_inprocess: None, tmp_path: Path) -> None:
     """PolicyViolation is botocore's ParamValidationError and lists every violation, a line each."""
-    session = boto3.Session(region_name="us-east-1")
-    rds_guard.install(session, policy=write_policy(tmp_path))
-    rds = session.client("rds")
+    rds = guarded_client(write_policy(tmp_path, STRICT))
     make_cluster(rds)
     with pytest.raises(ParamValidationError) as caught:
         rds.create_db_cluster_snapshot(
@@ -162,15 +92,14 @@ def test_policy_violation_is_a_param_validation_error(moto_inprocess: None, tmp_
     assert "there is 'Team'" in text
 
 
-@pytest.mark.parametrize("service,engine", [("rds", "aurora-postgresql"), ("neptune", "neptune")])
+@pytest.mark.parametrize("service", ["rds", "neptune"])
 def test_inherited_tags_survive_the_defaults(
-    moto_server: MotoServer, tmp_path: Path, service: str, engine: str
+    moto_server: MotoServer, tmp_path: Path, service: str
 ) -> None:
     """CopyTagsToSnapshot: the snapshot keeps the cluster's tags and gets the policy's."""
-    session, _ = guarded_session(moto_server, write_policy(tmp_path))
-    client = moto_server.client(service, session=session)
+    client = guarded_client(write_policy(tmp_path, STRICT), service, on=moto_server)
     cluster_tags = {"team": "core", "env": "prod", "aws:cloudformation:stack": "s", "owner": "a"}
-    make_cluster(client, copy_tags=True, tags=cluster_tags, engine=engine)
+    make_cluster(client, copy_tags=True, tags=cluster_tags)
     client.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
     )
@@ -190,8 +119,7 @@ def test_caller_tags_switch_inheritance_off_as_aws_does(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """inherit = true: a caller who sends Tags gets no inherited tags, exactly as from AWS."""
-    session, _ = guarded_session(moto_server, write_policy(tmp_path))
-    rds = moto_server.client("rds", session=session)
+    rds = guarded_client(write_policy(tmp_path, STRICT), on=moto_server)
     make_cluster(rds, copy_tags=True, tags={"team": "core", "env": "prod", "owner": "a"})
     moto_server.reset_counts()
     rds.create_db_cluster_snapshot(
@@ -205,8 +133,7 @@ def test_inherit_always_keeps_source_tags_beside_the_callers(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """inherit = "always": the source's tags are kept even when the caller sent Tags."""
-    session, _ = guarded_session(moto_server, write_policy(tmp_path, inherit='"always"'))
-    rds = moto_server.client("rds", session=session)
+    rds = guarded_client(write_policy(tmp_path, STRICT, inherit="always"), on=moto_server)
     make_cluster(rds, copy_tags=True, tags={"team": "other", "env": "prod", "owner": "a"})
     rds.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM_ENV
@@ -227,8 +154,7 @@ def test_copy_with_copy_tags_keeps_the_source_snapshots_tags(
         DBClusterSnapshotIdentifier="orders-daily-20261128",
         Tags=[*TEAM_ENV, {"Key": "owner", "Value": "a"}],
     )
-    session, _ = guarded_session(moto_server, write_policy(tmp_path))
-    rds = moto_server.client("rds", session=session)
+    rds = guarded_client(write_policy(tmp_path, STRICT), on=moto_server)
     rds.copy_db_cluster_snapshot(
         SourceDBClusterSnapshotIdentifier="orders-daily-20261128",
         TargetDBClusterSnapshotIdentifier="orders-daily-20261128-copy",
@@ -243,22 +169,11 @@ def test_copy_with_copy_tags_keeps_the_source_snapshots_tags(
     }
 
 
-NO_TAGS_WARN = """
-version = 1
-mode = "warn"
-[naming]
-pattern = "^{source}-(daily|manual)-[0-9]{8}$"
-[audit]
-enabled = false
-"""
-
-
 def test_policy_without_tag_work_makes_no_extra_call(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """No defaults, no forced tags, no tag rules: the guard reads nothing and sends one request."""
-    session, _ = guarded_session(moto_server, write_policy(tmp_path, body=NO_TAGS_WARN))
-    rds = moto_server.client("rds", session=session)
+    rds = guarded_client(write_policy(tmp_path, WARN, enabled=False), on=moto_server)
     make_cluster(rds, copy_tags=True, tags={"team": "core"})
     moto_server.reset_counts()
     rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
@@ -271,8 +186,7 @@ def test_warn_mode_logs_and_sends(
     moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """warn: every violation is logged at WARNING on 'rds_guard' and the call is sent."""
-    session, _ = guarded_session(moto_server, write_policy(tmp_path, mode="warn"))
-    rds = moto_server.client("rds", session=session)
+    rds = guarded_client(write_policy(tmp_path, STRICT, mode="warn"), on=moto_server)
     make_cluster(rds)
     with caplog.at_level(logging.WARNING, logger="rds_guard"):
         rds.create_db_cluster_snapshot(
@@ -285,11 +199,11 @@ def test_warn_mode_logs_and_sends(
     assert snapshot_tags(rds, "test2")["managed-by"] == "rds-guard"
 
 
-def test_generated_identifier(moto_inprocess: None, tmp_path: Path) -> None:
+def test_a_call_without_an_identifier_is_named_by_the_generate_template(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
     """No identifier: the policy's generate template names the snapshot."""
-    session = boto3.Session(region_name="us-east-1")
-    rds_guard.install(session, policy=write_policy(tmp_path))
-    rds = session.client("rds")
+    rds = guarded_client(write_policy(tmp_path, STRICT))
     make_cluster(rds, name="Orders")
     made = rds.create_db_cluster_snapshot(DBClusterIdentifier="Orders", Tags=TEAM_ENV)
     name = made["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"]
@@ -298,9 +212,7 @@ def test_generated_identifier(moto_inprocess: None, tmp_path: Path) -> None:
 
 def test_caller_objects_are_never_mutated(moto_inprocess: None, tmp_path: Path) -> None:
     """The caller's kwargs, Tags list and tag dicts come back exactly as they went in."""
-    session = boto3.Session(region_name="us-east-1")
-    rds_guard.install(session, policy=write_policy(tmp_path))
-    rds = session.client("rds")
+    rds = guarded_client(write_policy(tmp_path, STRICT))
     make_cluster(rds)
     tags = [{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "prod"}]
     kwargs: dict[str, Any] = {"DBClusterIdentifier": "orders", "Tags": tags}
@@ -309,12 +221,14 @@ def test_caller_objects_are_never_mutated(moto_inprocess: None, tmp_path: Path) 
     assert kwargs == before and kwargs["Tags"] is tags and tags == before["Tags"]
 
 
-def test_unguarded_before_install_and_after_uninstall(moto_inprocess: None, tmp_path: Path) -> None:
+def test_clients_made_before_install_and_calls_after_uninstall_are_unguarded(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
     """Clients made before a session install are not reached; uninstall silences the rest."""
     session = boto3.Session(region_name="us-east-1")
     early = session.client("rds")
     make_cluster(early)
-    guard = rds_guard.install(session, policy=write_policy(tmp_path))
+    guard = rds_guard.install(session, policy=write_policy(tmp_path, STRICT))
     during = session.client("rds")
     early.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="early"
@@ -333,11 +247,11 @@ def test_unguarded_before_install_and_after_uninstall(moto_inprocess: None, tmp_
     after.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x2")
 
 
-def test_context_manager_uninstalls(moto_inprocess: None, tmp_path: Path) -> None:
+def test_leaving_the_with_block_uninstalls_the_guard(moto_inprocess: None, tmp_path: Path) -> None:
     """Leaving the with block makes the guard inert."""
     session = boto3.Session(region_name="us-east-1")
     rds = None
-    with rds_guard.install(session, policy=write_policy(tmp_path)) as guard:
+    with rds_guard.install(session, policy=write_policy(tmp_path, STRICT)) as guard:
         rds = session.client("rds")
         make_cluster(rds)
         with pytest.raises(rds_guard.PolicyViolation):
@@ -351,12 +265,10 @@ def test_context_manager_uninstalls(moto_inprocess: None, tmp_path: Path) -> Non
 def test_reinstall_replaces_the_earlier_guard(moto_inprocess: None, tmp_path: Path) -> None:
     """A second install on the same session takes over the clients the first one guarded."""
     session = boto3.Session(region_name="us-east-1")
-    first = rds_guard.install(session, policy=write_policy(tmp_path))
+    first = rds_guard.install(session, policy=write_policy(tmp_path, STRICT))
     rds = session.client("rds")
     make_cluster(rds)
-    warn_dir = tmp_path / "warn"
-    warn_dir.mkdir()
-    second = rds_guard.install(session, policy=write_policy(warn_dir, mode="warn"))
+    second = rds_guard.install(session, policy=write_policy(tmp_path / "warn", STRICT, mode="warn"))
     assert not first.active and second.active
     rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x")
     first.uninstall()  # an inert guard's uninstall must not touch the new one
@@ -368,19 +280,11 @@ def test_reinstall_replaces_the_earlier_guard(moto_inprocess: None, tmp_path: Pa
 
 def test_direct_client_install_wins_over_the_session(moto_inprocess: None, tmp_path: Path) -> None:
     """A client guarded by its session and directly is guarded once, by the direct guard."""
-    session = boto3.Session(region_name="us-east-1")
-    rds_guard.install(session, policy=write_policy(tmp_path))
-    rds = session.client("rds")
+    rds = guarded_client(write_policy(tmp_path, STRICT))
     make_cluster(rds)
-    warn_dir = tmp_path / "warn"
-    warn_dir.mkdir()
-    direct = rds_guard.install(rds, policy=write_policy(warn_dir, mode="warn"))
+    direct = rds_guard.install(rds, policy=write_policy(tmp_path / "warn", STRICT, mode="warn"))
     rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x")
-    tags = rds.list_tags_for_resource(
-        ResourceName=rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="x")[
-            "DBClusterSnapshots"
-        ][0]["DBClusterSnapshotArn"]
-    )["TagList"]
+    tags = rds.list_tags_for_resource(ResourceName=snapshot_arn(rds, "x"))["TagList"]
     assert [t["Key"] for t in tags].count("managed-by") == 1
     direct.uninstall()
     with pytest.raises(rds_guard.PolicyViolation):
@@ -389,9 +293,11 @@ def test_direct_client_install_wins_over_the_session(moto_inprocess: None, tmp_p
         )
 
 
-def test_install_on_a_botocore_session_and_a_client(moto_inprocess: None, tmp_path: Path) -> None:
+def test_install_takes_a_botocore_session_and_a_client(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
     """install() takes a botocore Session and an rds/docdb/neptune client too."""
-    policy = write_policy(tmp_path)
+    policy = write_policy(tmp_path, STRICT)
     session = botocore.session.Session()
     rds_guard.install(session, policy=policy)
     rds = session.create_client("rds", region_name="us-east-1")
@@ -410,24 +316,24 @@ def test_install_on_a_botocore_session_and_a_client(moto_inprocess: None, tmp_pa
 
 def test_install_refuses_other_targets(tmp_path: Path) -> None:
     """A client of another service is a ValueError naming it; other objects a TypeError."""
-    policy = write_policy(tmp_path)
+    policy = write_policy(tmp_path, STRICT)
     with pytest.raises(ValueError, match="'s3'"):
         rds_guard.install(boto3.client("s3", region_name="us-east-1"), policy=policy)
     with pytest.raises(TypeError, match="str"):
         rds_guard.install("rds", policy=policy)
 
 
-def test_policy_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_policy_install_looks_at_the_environment_then_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """policy=None: $RDS_GUARD_POLICY, then ./rds_guard.toml, else a PolicyError saying where."""
     session = boto3.Session(region_name="us-east-1")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(rds_guard.PolicyError, match=r"RDS_GUARD_POLICY.*rds_guard\.toml"):
         rds_guard.install(session)
-    write_policy(tmp_path, mode="warn")
+    write_policy(tmp_path, STRICT, mode="warn")
     assert rds_guard.install(session).policy.mode == "warn"
-    other = tmp_path / "other"
-    other.mkdir()
-    monkeypatch.setenv("RDS_GUARD_POLICY", str(write_policy(other)))
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(write_policy(tmp_path / "other", STRICT)))
     assert rds_guard.install(session).policy.mode == "enforce"
     monkeypatch.setenv("RDS_GUARD_POLICY", str(tmp_path / "missing.toml"))
     with pytest.raises(rds_guard.PolicyError, match=r"missing\.toml"):
@@ -439,23 +345,17 @@ def test_unset_hmac_key_is_a_policy_error_at_install(tmp_path: Path) -> None:
     body = 'version = 1\n[audit]\nhmac_key_env = "RDS_GUARD_TEST_KEY"\n'
     with pytest.raises(rds_guard.PolicyError, match="RDS_GUARD_TEST_KEY") as caught:
         rds_guard.install(
-            boto3.Session(region_name="us-east-1"), policy=write_policy(tmp_path, body=body)
+            boto3.Session(region_name="us-east-1"), policy=write_policy(tmp_path, body)
         )
     assert caught.value.key == "audit.hmac_key_env"
 
 
-def test_documentdb_through_a_responder(docdb: DocDBResponder, tmp_path: Path) -> None:
+def test_documentdb_gets_the_policy_tags_and_never_sees_a_blocked_call(
+    docdb: DocDBResponder, tmp_path: Path
+) -> None:
     """DocumentDB: completed tags reach the service; a blocked call never reaches it."""
-    session = boto3.Session(region_name="us-east-1")
-    docdb.attach(session)
-    rds_guard.install(session, policy=write_policy(tmp_path))
-    client = session.client("docdb")
-    client.create_db_cluster(
-        DBClusterIdentifier="orders",
-        Engine="docdb",
-        MasterUsername="u",
-        MasterUserPassword="password-1",
-    )
+    client = guarded_client(write_policy(tmp_path, STRICT), "docdb", on=docdb)
+    make_cluster(client)
     client.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM_ENV
     )
@@ -473,10 +373,11 @@ def test_documentdb_through_a_responder(docdb: DocDBResponder, tmp_path: Path) -
     assert docdb.count("CreateDBClusterSnapshot") == 0
 
 
-def test_cross_region_copy_source_cannot_be_read(moto_server: MotoServer, tmp_path: Path) -> None:
+def test_a_cross_region_copy_whose_source_cannot_be_read_is_tags_inherit(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
     """A copy from another region whose tags the guard would have to keep: tags.inherit, unsent."""
-    session, _ = guarded_session(moto_server, write_policy(tmp_path))
-    west = moto_server.client("rds", region="us-west-2", session=session)
+    west = guarded_client(write_policy(tmp_path, STRICT), on=moto_server, region="us-west-2")
     source = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:orders-daily-20261128"
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         west.copy_db_cluster_snapshot(
@@ -502,11 +403,9 @@ def test_cross_region_copy_presigns_with_the_policy_tags(
     plain_east.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-daily-20261128"
     )
-    session, _ = guarded_session(moto_server, write_policy(tmp_path, inherit="false"))
-    west = moto_server.client("rds", region="us-west-2", session=session)
-    source = plain_east.describe_db_cluster_snapshots(
-        DBClusterSnapshotIdentifier="orders-daily-20261128"
-    )["DBClusterSnapshots"][0]["DBClusterSnapshotArn"]
+    policy = write_policy(tmp_path, STRICT, inherit=False)
+    west = guarded_client(policy, on=moto_server, region="us-west-2")
+    source = snapshot_arn(plain_east, "orders-daily-20261128")
     moto_server.reset_counts()
     # moto may refuse the cross-region source; the request was still built and sent.
     with contextlib.suppress(west.exceptions.ClientError):

@@ -12,30 +12,14 @@ from typing import Any
 
 import boto3
 import pytest
+from aws import guarded_client, guarded_session, make_cluster, snapshot_arn
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from policies import AUDITED, write_policy
 from servers import DocDBResponder, MotoServer
 
 import rds_guard
 from rds_guard import audit
-
-POLICY = """
-version = 1
-mode = "{mode}"
-[naming]
-pattern = "^{{source}}-(daily|manual|final)-[0-9]{{8}}$"
-[naming.operations.CopyDBClusterSnapshot]
-pattern = "^{{source}}-copy$"
-[tags]
-required = ["team"]
-[tags.defaults]
-managed-by = "rds-guard"
-[sharing]
-accounts = ["111122223333"]
-[audit]
-path = "audit.jsonl"
-fsync = false
-"""
 
 GOOD = "orders-daily-20261129"
 TEAM = [{"Key": "team", "Value": "core"}]
@@ -43,9 +27,7 @@ TEAM = [{"Key": "team", "Value": "core"}]
 
 @pytest.fixture
 def policy(tmp_path: Path) -> Path:
-    path = tmp_path / "rds_guard.toml"
-    path.write_text(POLICY.format(mode="enforce"))
-    return path
+    return write_policy(tmp_path, AUDITED)
 
 
 def records(tmp_path: Path) -> list[dict[str, Any]]:
@@ -57,30 +39,12 @@ def events(tmp_path: Path) -> list[str]:
     return [r["event"] for r in records(tmp_path)]
 
 
-def guarded(server: MotoServer, policy: Path, service: str = "rds", **kw: Any) -> Any:
-    session = boto3.Session(region_name="us-east-1")
-    server.attach(session)
-    rds_guard.install(session, policy=policy)
-    return server.client(service, session=session, **kw)
-
-
-def make_cluster(client: Any, *, copy_tags: bool = False) -> None:
-    client.create_db_cluster(
-        DBClusterIdentifier="orders",
-        Engine="aurora-postgresql",
-        MasterUsername="admin",
-        MasterUserPassword="password-1",
-        CopyTagsToSnapshot=copy_tags,
-        Tags=[{"Key": "team", "Value": "core"}],
-    )
-
-
 def test_created_call_writes_requested_then_created(
     moto_server: MotoServer, policy: Path, tmp_path: Path
 ) -> None:
     """requested (before sending) and created share one call id; created names the ARN."""
-    rds = guarded(moto_server, policy)
-    make_cluster(rds, copy_tags=True)
+    rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds, copy_tags=True, tags={"team": "core"})
     made = rds.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
     )
@@ -101,7 +65,7 @@ def test_blocked_call_writes_blocked_only(
     moto_server: MotoServer, policy: Path, tmp_path: Path
 ) -> None:
     """A blocked call leaves one `blocked` record with every violation, and no `requested`."""
-    rds = guarded(moto_server, policy)
+    rds = guarded_client(policy, on=moto_server)
     with pytest.raises(rds_guard.PolicyViolation):
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
@@ -116,7 +80,7 @@ def test_failed_call_records_the_error_code(
     moto_server: MotoServer, policy: Path, tmp_path: Path
 ) -> None:
     """The service refused: `failed` with the error code; the caller still gets the ClientError."""
-    rds = guarded(moto_server, policy)
+    rds = guarded_client(policy, on=moto_server)
     with pytest.raises(rds.exceptions.DBClusterNotFoundFault):
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
@@ -127,8 +91,7 @@ def test_failed_call_records_the_error_code(
 
 def test_no_response_is_unknown(policy: Path, tmp_path: Path) -> None:
     """A connection error: `requested`, then `unknown` (the snapshot may exist)."""
-    session = boto3.Session(region_name="us-east-1")
-    rds_guard.install(session, policy=policy)
+    session, _ = guarded_session(policy)
     rds = session.client(
         "rds",
         endpoint_url="http://127.0.0.1:9",
@@ -150,7 +113,7 @@ def test_already_exists_after_a_retry_is_unknown(
     """AlreadyExists on a retry may mean the first attempt made it: `unknown`, not `failed`."""
     session = boto3.Session(region_name="us-east-1")
     plain = session.client("rds")
-    make_cluster(plain)
+    make_cluster(plain, tags={"team": "core"})
     plain.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
     rds_guard.install(session, policy=policy)
     rds = session.client("rds", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
@@ -201,8 +164,8 @@ def test_unwritable_write_ahead_sends_nothing(
         target.mkdir()
     else:
         os.mkfifo(target)
-    rds = guarded(moto_server, policy)
-    make_cluster(rds)
+    rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds, tags={"team": "core"})
     moto_server.reset_counts()
     with pytest.raises(rds_guard.AuditError):
         rds.create_db_cluster_snapshot(
@@ -215,8 +178,8 @@ def test_outcome_write_failure_never_raises(
     moto_server: MotoServer, policy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The snapshot exists: an outcome record that cannot be written is logged, not raised."""
-    rds = guarded(moto_server, policy)
-    make_cluster(rds)
+    rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds, tags={"team": "core"})
 
     def swap_log_for_a_directory(**_: Any) -> None:
         (tmp_path / "audit.jsonl").rename(tmp_path / "moved.jsonl")
@@ -231,12 +194,12 @@ def test_outcome_write_failure_never_raises(
     assert any("created" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
 
 
-def test_tag_untag_share_delete_events(
+def test_tagging_untagging_sharing_and_deleting_each_write_their_event(
     moto_server: MotoServer, policy: Path, tmp_path: Path
 ) -> None:
     """tagged, untagged, shared, unshared and deleted, each after its `requested`."""
-    rds = guarded(moto_server, policy)
-    make_cluster(rds)
+    rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds, tags={"team": "core"})
     made = rds.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
     )
@@ -276,8 +239,8 @@ def test_blocked_share_and_untag_never_sent(
     moto_server: MotoServer, policy: Path, tmp_path: Path
 ) -> None:
     """Making a snapshot public, sharing outside the list, removing a required tag: unsent."""
-    rds = guarded(moto_server, policy)
-    make_cluster(rds)
+    rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds, tags={"team": "core"})
     made = rds.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
     )
@@ -298,10 +261,12 @@ def test_blocked_share_and_untag_never_sent(
     assert events(tmp_path)[-2:] == ["blocked", "blocked"]
 
 
-def test_final_snapshot_on_delete(moto_server: MotoServer, policy: Path, tmp_path: Path) -> None:
+def test_a_final_snapshot_on_delete_is_judged_and_recorded(
+    moto_server: MotoServer, policy: Path, tmp_path: Path
+) -> None:
     """A delete with a final snapshot is judged and recorded; a blocked one drops nothing."""
-    rds = guarded(moto_server, policy)
-    make_cluster(rds)
+    rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds, tags={"team": "core"})
     moto_server.reset_counts()
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         rds.delete_db_cluster(DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="last-one")
@@ -321,8 +286,8 @@ def test_skip_final_snapshot_passes_untouched(
     moto_server: MotoServer, policy: Path, tmp_path: Path
 ) -> None:
     """SkipFinalSnapshot=True: neither judged nor recorded."""
-    rds = guarded(moto_server, policy)
-    make_cluster(rds)
+    rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds, tags={"team": "core"})
     rds.delete_db_cluster(DBClusterIdentifier="orders", SkipFinalSnapshot=True)
     assert moto_server.count("DeleteDBCluster") == 1
     assert not (tmp_path / "audit.jsonl").exists() or events(tmp_path) == []
@@ -330,10 +295,8 @@ def test_skip_final_snapshot_passes_untouched(
 
 def test_warn_requested_record_carries_violations(moto_server: MotoServer, tmp_path: Path) -> None:
     """warn: the call is sent and its `requested` record lists what it broke."""
-    path = tmp_path / "rds_guard.toml"
-    path.write_text(POLICY.format(mode="warn"))
-    rds = guarded(moto_server, path)
-    make_cluster(rds)
+    rds = guarded_client(write_policy(tmp_path, AUDITED, mode="warn"), on=moto_server)
+    make_cluster(rds, tags={"team": "core"})
     rds.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
     )
@@ -342,18 +305,12 @@ def test_warn_requested_record_carries_violations(moto_server: MotoServer, tmp_p
     assert created["event"] == "created"
 
 
-def test_documentdb_events(docdb: DocDBResponder, policy: Path, tmp_path: Path) -> None:
+def test_documentdb_calls_are_recorded_under_their_service(
+    docdb: DocDBResponder, policy: Path, tmp_path: Path
+) -> None:
     """DocumentDB through the full pipeline: requested/created, and the service name recorded."""
-    session = boto3.Session(region_name="us-east-1")
-    docdb.attach(session)
-    rds_guard.install(session, policy=policy)
-    client = session.client("docdb")
-    client.create_db_cluster(
-        DBClusterIdentifier="orders",
-        Engine="docdb",
-        MasterUsername="u",
-        MasterUserPassword="password-1",
-    )
+    client = guarded_client(policy, "docdb", on=docdb)
+    make_cluster(client)
     client.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
     )
@@ -367,12 +324,10 @@ def test_secrets_and_presigned_urls_are_never_written(
 ) -> None:
     """A presigned cross-region copy: no PreSignedUrl, signature or credential in the log."""
     plain = moto_server.client("rds")
-    make_cluster(plain)
+    make_cluster(plain, tags={"team": "core"})
     plain.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
-    source = plain.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=GOOD)[
-        "DBClusterSnapshots"
-    ][0]["DBClusterSnapshotArn"]
-    west = guarded(moto_server, policy, region="us-west-2")
+    source = snapshot_arn(plain, GOOD)
+    west = guarded_client(policy, on=moto_server, region="us-west-2")
     with contextlib.suppress(west.exceptions.ClientError):
         west.copy_db_cluster_snapshot(
             SourceDBClusterSnapshotIdentifier=source,
@@ -393,23 +348,13 @@ def test_secrets_and_presigned_urls_are_never_written(
         assert secret not in text
 
 
-def test_documentdb_final_snapshot_sharing_and_inheritance(
+def test_documentdb_final_snapshots_shares_and_inherited_tags_are_guarded(
     docdb: DocDBResponder, policy: Path, tmp_path: Path
 ) -> None:
     """DocumentDB: a blocked final snapshot or share never reaches the service; the good ones are
     recorded; a cluster's tags (read with ListTagsForResource) survive the defaults."""
-    session = boto3.Session(region_name="us-east-1")
-    docdb.attach(session)
-    rds_guard.install(session, policy=policy)
-    client = session.client("docdb")
-    client.create_db_cluster(
-        DBClusterIdentifier="orders",
-        Engine="docdb",
-        MasterUsername="u",
-        MasterUserPassword="password-1",
-        CopyTagsToSnapshot=True,
-        Tags=[{"Key": "team", "Value": "core"}, {"Key": "owner", "Value": "a"}],
-    )
+    client = guarded_client(policy, "docdb", on=docdb)
+    make_cluster(client, copy_tags=True, tags={"team": "core", "owner": "a"})
     client.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
     )
@@ -449,9 +394,7 @@ def test_stubbed_calls_write_no_outcome_without_requested(policy: Path, tmp_path
     outcome record may appear without its `requested`."""
     from botocore.stub import Stubber
 
-    session = boto3.Session(region_name="us-east-1")
-    rds_guard.install(session, policy=policy)
-    rds = session.client("rds")
+    rds = guarded_client(policy)
     with Stubber(rds) as stubber:
         stubber.add_response(
             "create_db_cluster_snapshot",
@@ -477,8 +420,7 @@ def test_dropped_sessions_release_their_guard_and_log(policy: Path) -> None:
     gc.collect()
     slots_before, descriptors_before = len(guard_module._stacks), open_descriptors()
     for _ in range(30):
-        session = boto3.Session(region_name="us-east-1")
-        installed = rds_guard.install(session, policy=policy)
+        session, installed = guarded_session(policy)
         assert installed.audit is not None
         installed.audit.write("blocked", call="x")
         session.client("rds")
@@ -493,12 +435,12 @@ def test_hmac_key_is_the_variables_own_bytes(
 ) -> None:
     """A key that is not UTF-8 is used as its bytes by the guard and by verify alike."""
     monkeypatch.setitem(os.environb, b"RDS_GUARD_TEST_KEY", b"\xffsecret")
-    path = tmp_path / "rds_guard.toml"
-    path.write_text(
+    path = write_policy(
+        tmp_path,
         'version = 1\n[audit]\npath = "audit.jsonl"\nfsync = false\n'
-        'hmac_key_env = "RDS_GUARD_TEST_KEY"\n'
+        'hmac_key_env = "RDS_GUARD_TEST_KEY"\n',
     )
-    guard = rds_guard.install(boto3.Session(region_name="us-east-1"), policy=path)
+    _, guard = guarded_session(path)
     assert guard.audit is not None
     guard.audit.write("blocked", call="a")
     guard.audit.write("blocked", call="b")

@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
+from aws import SentCounter, count_sent, guarded_client, guarded_session, make_cluster
 from botocore import xform_name
 from botocore.exceptions import ParamValidationError
+from policies import DEFAULTS_ONLY, RULE_OF_EACH_KIND, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -53,30 +54,6 @@ RULE_IDS = frozenset(
         "sharing.account",
     }
 )
-
-POLICY = """
-version = 1
-mode = "{mode}"
-
-[naming]
-pattern = "^{{source}}-manual-[0-9]{{8}}$"
-
-[tags]
-required = ["team"]
-
-[tags.defaults]
-managed-by = "rds-guard"
-
-[tags.allowed]
-env = ["prod", "dev"]
-
-[sharing]
-accounts = ["111122223333"]
-
-[audit]
-path = "audit.jsonl"
-fsync = false
-"""
 
 ACCOUNT = "123456789012"
 BASE = "orders-manual-20261128"
@@ -241,19 +218,6 @@ def whole_log(path: Path) -> list[dict[str, Any]]:
 # --- an in-process guarded client -----------------------------------------------------------
 
 
-class SentCounter:
-    """``before-send`` handler: the operations that reached the wire (moto answers there too)."""
-
-    def __init__(self) -> None:
-        self.operations: list[str] = []
-
-    def __call__(self, event_name: str, **_: Any) -> None:
-        self.operations.append(event_name.rsplit(".", 1)[-1])
-
-    def count(self, operation: str) -> int:
-        return self.operations.count(operation)
-
-
 @dataclass
 class Guarded:
     """A guarded rds client under in-process moto, with a cluster and a snapshot to work on."""
@@ -267,45 +231,32 @@ class Guarded:
 
 
 @pytest.fixture(scope="class", params=["enforce", "warn"])
-def guarded_client(
+def guarded_per_mode(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Guarded]:
     """One guarded client per mode for a whole class of tests (in-process moto)."""
     from moto import mock_aws
 
     folder = tmp_path_factory.mktemp(f"hostile-{request.param}")
-    policy = folder / "rds_guard.toml"
-    policy.write_text(POLICY.format(mode=request.param))
+    policy = write_policy(folder, RULE_OF_EACH_KIND, mode=request.param)
     with mock_aws():
-        session = boto3.Session(
-            region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-        )
-        guard = rds_guard.install(session, policy=policy)
+        session, guard = guarded_session(policy)
         client = session.client("rds")
-        client.create_db_cluster(
-            DBClusterIdentifier="orders",
-            Engine="aurora-postgresql",
-            MasterUsername="admin",
-            MasterUserPassword="password-1",
-            CopyTagsToSnapshot=True,
-            Tags=TEAM,
-        )
+        make_cluster(client, copy_tags=True, tags={"team": "core"})
         client.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=BASE, Tags=TEAM
         )
-        sent = SentCounter()
-        client.meta.events.register("before-send.rds", sent)
-        yield Guarded(session, client, sent, policy, request.param)
+        yield Guarded(session, client, count_sent(client), policy, request.param)
         guard.uninstall()
 
 
 @pytest.fixture
-def guarded(guarded_client: Guarded, tmp_path: Path) -> Guarded:
+def guarded(guarded_per_mode: Guarded, tmp_path: Path) -> Guarded:
     """The class's guarded client, with a guard writing to a fresh audit log for this test."""
     log = tmp_path / "audit.jsonl"
-    rds_guard.install(guarded_client.session, policy=guarded_client.policy, audit_path=log)
-    guarded_client.log = log
-    return guarded_client
+    rds_guard.install(guarded_per_mode.session, policy=guarded_per_mode.policy, audit_path=log)
+    guarded_per_mode.log = log
+    return guarded_per_mode
 
 
 def judge(guarded: Guarded, operation: str, params: Mapping[str, Any]) -> Outcome:
@@ -521,22 +472,11 @@ class TestThroughAGuardedClient:
 # --- counted at a moto server over HTTP -----------------------------------------------------
 
 
-def server_client(server: MotoServer, tmp_path: Path, policy_text: str) -> Any:
-    """A guarded rds client of the moto server, with cluster "orders" (copying its tags)."""
-    policy = tmp_path / "rds_guard.toml"
-    policy.write_text(policy_text)
-    session = boto3.Session(region_name="us-east-1")
-    server.attach(session)
-    rds_guard.install(session, policy=policy, audit_path=tmp_path / "audit.jsonl")
-    client = server.client("rds", session=session)
-    client.create_db_cluster(
-        DBClusterIdentifier="orders",
-        Engine="aurora-postgresql",
-        MasterUsername="admin",
-        MasterUserPassword="password-1",
-        CopyTagsToSnapshot=True,
-        Tags=TEAM,
-    )
+def server_client(server: MotoServer, policy: Path) -> Any:
+    """A guarded rds client of the moto server, auditing next to ``policy``, with cluster
+    "orders" (copying its tags)."""
+    client = guarded_client(policy, on=server, audit_path=policy.parent / "audit.jsonl")
+    make_cluster(client, copy_tags=True, tags={"team": "core"})
     server.reset_counts()
     return client
 
@@ -556,7 +496,7 @@ def test_nothing_is_sent_for_a_hostile_call_in_enforce_mode(
     moto_server: MotoServer, tmp_path: Path, overrides: dict[str, Any]
 ) -> None:
     """Representative hostile calls over real HTTP: refused, and the server never sees them."""
-    client = server_client(moto_server, tmp_path, POLICY.format(mode="enforce"))
+    client = server_client(moto_server, write_policy(tmp_path, RULE_OF_EACH_KIND))
     params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
     params.update(overrides)
     outcome = attempt(lambda: client.create_db_cluster_snapshot(**params))
@@ -564,17 +504,6 @@ def test_nothing_is_sent_for_a_hostile_call_in_enforce_mode(
     assert moto_server.count("CreateDBClusterSnapshot") == 0
     records = whole_log(tmp_path / "audit.jsonl")
     assert [r["event"] for r in records] == ["blocked"]
-
-
-READS_THE_SOURCE = """
-version = 1
-mode = "{mode}"
-[tags.defaults]
-managed-by = "rds-guard"
-[audit]
-path = "audit.jsonl"
-fsync = false
-"""
 
 
 @pytest.mark.parametrize(
@@ -590,7 +519,7 @@ def test_a_source_whose_tags_cannot_be_read_fails_closed(
     """The guard reads the source's tags to keep them; a source name the read chokes on (the
     request cannot be encoded, or the answer cannot be parsed) is tags.inherit, not a
     UnicodeEncodeError or a parser error out of the guard."""
-    client = server_client(moto_server, tmp_path, READS_THE_SOURCE.format(mode="enforce"))
+    client = server_client(moto_server, write_policy(tmp_path, DEFAULTS_ONLY))
     outcome = attempt(
         lambda: client.create_db_cluster_snapshot(
             DBClusterIdentifier=source, DBClusterSnapshotIdentifier=GOOD
@@ -607,7 +536,7 @@ def test_a_source_whose_tags_cannot_be_read_in_warn_mode_is_sent_as_made(
 ) -> None:
     """Warn mode: the guard warns (tags.inherit) and hands the call on unchanged; it is
     botocore, not the guard, that then fails to encode the lone surrogate."""
-    client = server_client(moto_server, tmp_path, READS_THE_SOURCE.format(mode="warn"))
+    client = server_client(moto_server, write_policy(tmp_path, DEFAULTS_ONLY, mode="warn"))
     with caplog.at_level("WARNING", logger="rds_guard"):
         outcome = attempt(
             lambda: client.create_db_cluster_snapshot(
@@ -626,7 +555,7 @@ def test_a_source_whose_tags_cannot_be_read_in_warn_mode_is_sent_as_made(
 # --- the same values through evaluate() -----------------------------------------------------
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-EVALUATED = rds_guard.Policy.from_toml(POLICY.format(mode="enforce"))
+EVALUATED = rds_guard.Policy.from_toml(RULE_OF_EACH_KIND)
 
 BAD_IDENTIFIERS = [
     7,
@@ -770,17 +699,8 @@ def test_separators_aws_allows_are_sent_and_stay_inside_their_record(
     """U+2028/U+2029 (Zl/Zp), NBSP and the ideographic space are separators AWS allows in tag
     values: the call goes out with them, and each record is still one line, even for a reader
     that splits text on U+2028 (records are written as ASCII)."""
-    policy = tmp_path / "rds_guard.toml"
-    policy.write_text(POLICY.format(mode="enforce"))
-    session = boto3.Session(region_name="us-east-1")
-    rds_guard.install(session, policy=policy)
-    client = session.client("rds")
-    client.create_db_cluster(
-        DBClusterIdentifier="orders",
-        Engine="aurora-postgresql",
-        MasterUsername="admin",
-        MasterUserPassword="password-1",
-    )
+    client = guarded_client(write_policy(tmp_path, RULE_OF_EACH_KIND))
+    make_cluster(client)
     value = "a\u2028b\u2029c\u00a0d\u3000e"
     client.create_db_cluster_snapshot(
         DBClusterIdentifier="orders",
@@ -801,17 +721,8 @@ def test_a_tag_without_a_value_is_a_tag_with_an_empty_value(
     """A tag with a Key and no Value is no attack: AWS reads it as an empty value, and so does
     the guard (enforce mode sends it; the snapshot and the audit record carry ``""``); a tag
     without a Key is refused (see the cases above)."""
-    policy = tmp_path / "rds_guard.toml"
-    policy.write_text(POLICY.format(mode="enforce"))
-    session = boto3.Session(region_name="us-east-1")
-    rds_guard.install(session, policy=policy)
-    client = session.client("rds")
-    client.create_db_cluster(
-        DBClusterIdentifier="orders",
-        Engine="aurora-postgresql",
-        MasterUsername="admin",
-        MasterUserPassword="password-1",
-    )
+    client = guarded_client(write_policy(tmp_path, RULE_OF_EACH_KIND))
+    make_cluster(client)
     client.create_db_cluster_snapshot(
         DBClusterIdentifier="orders",
         DBClusterSnapshotIdentifier=GOOD,

@@ -3,7 +3,7 @@ the guard. Each is a `PolicyError` naming the file (and the line and key where t
 known) or, for values that only go wrong at call time, a violation: never another exception,
 never a hang. Timeouts here only detect hangs; they are no performance assertions.
 
-(Catastrophically backtracking regexes are covered by tests/test_regex_safety.py.)
+(Catastrophically backtracking regexes are covered by tests/core/test_regex_safety.py.)
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from aws import count_sent, guarded_client, make_cluster
+from policies import FROM_ENVIRONMENT, write_policy
 
 import rds_guard
 from rds_guard import PolicyError, load_policy
@@ -395,19 +397,6 @@ def test_10_000_levels_of_nesting_are_a_policy_error(tmp_path: Path, document: s
 
 # --- {env:NAME} that expands, at call time, to something AWS forbids ------------------------
 
-ENV_POLICY = """
-version = 1
-mode = "{mode}"
-[naming]
-generate = "{{env:SNAPSHOT_PREFIX}}-manual-{{utcnow:%Y%m%d}}"
-[tags.defaults]
-owner = "{{env:APP_OWNER}}"
-[tags.forced]
-cost-center = "{{env:COST_CENTER}}"
-[audit]
-enabled = false
-"""
-
 SAFE_ENV = {"SNAPSHOT_PREFIX": "orders", "APP_OWNER": "team-a", "COST_CENTER": "cc-1"}
 FORBIDDEN = [  # (no NUL: the environment cannot hold one)
     pytest.param("line\nbreak", id="newline"),
@@ -423,7 +412,7 @@ FORBIDDEN = [  # (no NUL: the environment cannot hold one)
 def evaluated(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> rds_guard.Decision:
     for name, value in {**SAFE_ENV, **env}.items():
         monkeypatch.setenv(name, value)
-    policy = rds_guard.Policy.from_toml(ENV_POLICY.format(mode="enforce"))
+    policy = rds_guard.Policy.from_toml(FROM_ENVIRONMENT)
     return rds_guard.evaluate(
         policy,
         "CreateDBClusterSnapshot",
@@ -470,7 +459,7 @@ def test_an_unset_variable_is_template_env(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("APP_OWNER", raising=False)
     for name in ("SNAPSHOT_PREFIX", "COST_CENTER"):
         monkeypatch.setenv(name, SAFE_ENV[name])
-    policy = rds_guard.Policy.from_toml(ENV_POLICY.format(mode="enforce"))
+    policy = rds_guard.Policy.from_toml(FROM_ENVIRONMENT)
     decision = rds_guard.evaluate(policy, "CreateDBClusterSnapshot", {"DBClusterIdentifier": "o"})
     assert [(v.rule, v.field, v.value) for v in decision.violations] == [
         ("template.env", "tags.defaults.owner", "APP_OWNER")
@@ -483,23 +472,11 @@ def test_a_forbidden_expansion_through_a_guarded_client_is_a_violation(
 ) -> None:
     """The same expansions through a real guarded client: PolicyViolation naming tags.aws and
     identifier.aws, and nothing is sent; never an exception of another kind."""
-    import boto3
-
     for name in SAFE_ENV:
         monkeypatch.setenv(name, value)
-    path = tmp_path / "rds_guard.toml"
-    path.write_text(ENV_POLICY.format(mode="enforce"))
-    session = boto3.Session(region_name="us-east-1")
-    rds_guard.install(session, policy=path)
-    client = session.client("rds")
-    client.create_db_cluster(
-        DBClusterIdentifier="orders",
-        Engine="aurora-postgresql",
-        MasterUsername="admin",
-        MasterUserPassword="password-1",
-    )
-    sent: list[str] = []
-    client.meta.events.register("before-send.rds", lambda event_name, **_: sent.append(event_name))
+    client = guarded_client(write_policy(tmp_path, FROM_ENVIRONMENT))
+    make_cluster(client)
+    sent = count_sent(client)
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         without_hanging(lambda: client.create_db_cluster_snapshot(DBClusterIdentifier="orders"))
     # the identifier alone blocks: the source is not read, so the defaults are not judged
@@ -507,7 +484,7 @@ def test_a_forbidden_expansion_through_a_guarded_client_is_a_violation(
         ("identifier.aws", "DBClusterSnapshotIdentifier"),
         ("tags.aws", "Tags.cost-center"),
     }
-    assert not [event for event in sent if event.endswith("CreateDBClusterSnapshot")]
+    assert sent.count("CreateDBClusterSnapshot") == 0
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         without_hanging(
             lambda: client.create_db_cluster_snapshot(
@@ -518,4 +495,4 @@ def test_a_forbidden_expansion_through_a_guarded_client_is_a_violation(
         ("tags.aws", "Tags.owner"),
         ("tags.aws", "Tags.cost-center"),
     }
-    assert not [event for event in sent if event.endswith("CreateDBClusterSnapshot")]
+    assert sent.count("CreateDBClusterSnapshot") == 0

@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from policies import EXAMPLE, write_policy
 
 pytest_plugins = ["pytester"]
 
-EXAMPLE_POLICY = Path(__file__).resolve().parent.parent / "examples" / "rds_guard.toml"
+TESTS = Path(__file__).resolve().parent
 
 HELPERS = """
 import boto3
@@ -23,17 +24,9 @@ from datetime import UTC, datetime
 from moto import mock_aws
 
 import rds_guard
+from aws import make_cluster, snapshot_tags
 
 TODAY = datetime.now(UTC).strftime("%Y%m%d")
-
-
-def make_cluster(rds):
-    rds.create_db_cluster(
-        DBClusterIdentifier="orders",
-        Engine="aurora-postgresql",
-        MasterUsername="admin",
-        MasterUserPassword="not-a-real-password",
-    )
 
 
 def compliant(rds):
@@ -51,12 +44,9 @@ def noncompliant(rds):
         Tags=[{"Key": "team", "Value": "orders"}, {"Key": "env", "Value": "prod"}],
     )
 
-
-def tags_of(rds, snapshot):
-    found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)
-    arn = found["DBClusterSnapshots"][0]["DBClusterSnapshotArn"]
-    return {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]}
 """
+"""What the inner test files share: the suite's own AWS helpers (tests/aws.py), and a
+compliant and a non-compliant backup."""
 
 BACKUPS = (
     HELPERS
@@ -67,7 +57,7 @@ def test_compliant_backup(rds_guard_policy):
     rds = boto3.client("rds", region_name="us-east-1")
     make_cluster(rds)
     compliant(rds)
-    assert tags_of(rds, f"orders-daily-{TODAY}")["backup-policy"] == "standard-35d"
+    assert snapshot_tags(rds, f"orders-daily-{TODAY}")["backup-policy"] == "standard-35d"
 
 
 def test_noncompliant_backup(rds_guard_policy):
@@ -79,13 +69,16 @@ def test_noncompliant_backup(rds_guard_policy):
 )
 
 
+@pytest.fixture(autouse=True)
+def _helpers_importable(pytester: pytest.Pytester) -> None:
+    """The inner runs import tests/aws.py (see `HELPERS`)."""
+    pytester.syspathinsert(TESTS)
+
+
 @pytest.fixture
 def policy_dir(pytester: pytest.Pytester) -> Path:
     """The example policy as policies/snapshots.toml in the inner project."""
-    target = pytester.path / "policies" / "snapshots.toml"
-    target.parent.mkdir()
-    target.write_text(EXAMPLE_POLICY.read_text())
-    return target.parent
+    return write_policy(pytester.path / "policies", EXAMPLE, name="snapshots.toml").parent
 
 
 def assert_noncompliant_failed_with_policy_violation(result: pytest.RunResult) -> None:
@@ -124,7 +117,7 @@ def test_command_line_option_wins_over_the_ini_key(
     pytester: pytest.Pytester, policy_dir: Path
 ) -> None:
     """The ini names a broken policy; the option names the good one and is the one used."""
-    (policy_dir / "broken.toml").write_text("version = 2\n")
+    write_policy(policy_dir, "version = 2\n", name="broken.toml")
     pytester.makeini("[pytest]\nrds_guard_policy = policies/broken.toml\n")
     pytester.makepyfile(test_backups=BACKUPS)
     assert_noncompliant_failed_with_policy_violation(
@@ -146,7 +139,7 @@ def test_without_option_or_ini_the_policy_is_found_as_install_finds_it(
     if how == "environment":
         monkeypatch.setenv("RDS_GUARD_POLICY", str(policy_dir / "snapshots.toml"))
     else:
-        (pytester.path / "rds_guard.toml").write_text(EXAMPLE_POLICY.read_text())
+        write_policy(pytester.path, EXAMPLE)
     pytester.makepyfile(test_backups=BACKUPS)
     assert_noncompliant_failed_with_policy_violation(pytester.runpytest())
 
@@ -174,7 +167,7 @@ MODULE_RDS = boto3.client("rds", region_name="us-east-1")  # created at import t
 def test_module_level_client_is_not_reached(rds_guard_policy):
     make_cluster(MODULE_RDS)
     noncompliant(MODULE_RDS)  # sent: no PolicyViolation
-    assert tags_of(MODULE_RDS, "nightly") == {"team": "orders", "env": "prod"}
+    assert snapshot_tags(MODULE_RDS, "nightly") == {"team": "orders", "env": "prod"}
     with pytest.raises(rds_guard.PolicyViolation):
         noncompliant(boto3.client("rds", region_name="us-east-1"))
 """
@@ -226,8 +219,7 @@ def test_warn_policy_is_installed_in_its_own_mode(
     pytester: pytest.Pytester, policy_dir: Path
 ) -> None:
     """mode = "warn": the non-compliant backup is sent, and its record carries the violation."""
-    warn = policy_dir / "warn.toml"
-    warn.write_text(EXAMPLE_POLICY.read_text().replace('mode = "enforce"', 'mode = "warn"'))
+    write_policy(policy_dir, EXAMPLE, name="warn.toml", mode="warn")
     pytester.makepyfile(
         test_backups=HELPERS
         + """
@@ -238,7 +230,7 @@ def test_warned(rds_guard_policy, rds_guard_audit):
     rds = boto3.client("rds", region_name="us-east-1")
     make_cluster(rds)
     noncompliant(rds)
-    assert tags_of(rds, "nightly")["managed-by"] == "rds-guard"
+    assert snapshot_tags(rds, "nightly")["managed-by"] == "rds-guard"
     requested, created = rds_guard_audit()
     assert (requested["event"], created["event"]) == ("requested", "created")
     assert [v["rule"] for v in requested["violations"]] == ["identifier.pattern"]

@@ -12,41 +12,26 @@ from typing import Any
 
 import botocore.session
 import pytest
+from aws import guarded_client, guarded_session, make_cluster, make_instance
 from botocore.config import Config
 from botocore.stub import Stubber
 from cli_helpers import Run, assert_one_error_line, run_main, run_script, script_env
+from policies import RECONCILED, write_policy
 from servers import MotoServer
 
 import rds_guard
 from rds_guard import audit, cli_reconcile
 from rds_guard.reconcile import ServiceSnapshot, list_snapshots, reconcile, tag_violations
 
-POLICY = """\
-version = 1
-services = ["rds", "neptune"]
-[naming]
-pattern = "^{source}-(daily|manual)-[0-9]{8}$"
-[tags]
-required = ["team", "env"]
-[tags.defaults]
-managed-by = "rds-guard"
-[tags.forced]
-backup-policy = "standard-35d"
-[tags.allowed]
-env = ["prod", "staging", "dev"]
-[audit]
-path = "audit.jsonl"
-fsync = false
-"""
-
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 TEAM_ENV = [{"Key": "team", "Value": "payments"}, {"Key": "env", "Value": "prod"}]
+CLUSTER_TAGS = {"team": "payments", "env": "prod"}
 GOOD_TAGS = {"team": "payments", "env": "prod", "backup-policy": "standard-35d"}
 
 
 @pytest.fixture
 def policy() -> rds_guard.Policy:
-    return rds_guard.Policy.from_toml(POLICY)
+    return rds_guard.Policy.from_toml(RECONCILED)
 
 
 # --- the pure reconcile: plain dicts stand for records --------------------------------------
@@ -534,12 +519,6 @@ class Scenario:
         )  # fmt: skip
 
 
-def guarded_session(policy: Path) -> Any:
-    session = botocore.session.Session()
-    rds_guard.install(session, policy=policy)
-    return session
-
-
 @pytest.fixture
 def scenario(moto_server: MotoServer, tmp_path: Path) -> Iterator[Scenario]:
     """Every finding reconcile knows, made by the real guard and plain (unguarded) clients.
@@ -553,19 +532,11 @@ def scenario(moto_server: MotoServer, tmp_path: Path) -> Iterator[Scenario]:
       made by a plain client with the tags the guard had sent (pending, exists)
     - orders-manual-20261105: the same, never made (pending, does not exist)
     """
-    policy = tmp_path / "rds_guard.toml"
-    policy.write_text(POLICY)
-    session = guarded_session(policy)
+    policy = write_policy(tmp_path, RECONCILED)
+    session, _ = guarded_session(policy, on=moto_server)
     guarded = moto_server.client("rds", session=session)
     plain = moto_server.client("rds")
-    plain.create_db_cluster(
-        DBClusterIdentifier="orders",
-        Engine="aurora-postgresql",
-        MasterUsername="admin",
-        MasterUserPassword="password-1",
-        CopyTagsToSnapshot=True,
-        Tags=TEAM_ENV,
-    )
+    make_cluster(plain, copy_tags=True, tags=CLUSTER_TAGS)
 
     def create(client: Any, name: str, **kw: Any) -> str:
         result = client.create_db_cluster_snapshot(
@@ -585,12 +556,9 @@ def scenario(moto_server: MotoServer, tmp_path: Path) -> Iterator[Scenario]:
         create(guarded, "test2")
     create(plain, "test2")
 
-    offline = session.create_client(
+    offline = session.client(
         "rds",
-        region_name="us-east-1",
         endpoint_url=f"http://127.0.0.1:{closed_port()}",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5),
     )
     for name in ("orders-manual-20261104", "orders-manual-20261105"):
@@ -647,7 +615,7 @@ def test_reconcile_json_reports_all_four_lists(scenario: Scenario) -> None:
     assert {"DescribeDBClusterSnapshots", "DescribeDBSnapshots"} <= actions <= READ_ONLY
 
 
-def test_reconcile_human_report(scenario: Scenario) -> None:
+def test_reconcile_reports_all_four_lists_for_humans(scenario: Scenario) -> None:
     result = scenario.run()
     assert (result.code, result.err) == (1, "")
     lines = result.out.splitlines()
@@ -692,19 +660,8 @@ def test_since_without_a_zone_is_utc(scenario: Scenario) -> None:
 
 
 def test_clean_log_exits_0(moto_server: MotoServer, tmp_path: Path) -> None:
-    policy = tmp_path / "rds_guard.toml"
-    policy.write_text(POLICY)
-    guarded = moto_server.client("rds", session=guarded_session(policy))
-    guarded.create_db_instance(
-        DBInstanceIdentifier="inst",
-        Engine="postgres",
-        DBInstanceClass="db.t3.micro",
-        MasterUsername="admin",
-        MasterUserPassword="password-1",
-        AllocatedStorage=20,
-        CopyTagsToSnapshot=True,
-        Tags=TEAM_ENV,
-    )
+    guarded = guarded_client(write_policy(tmp_path, RECONCILED), on=moto_server)
+    make_instance(guarded, "inst", copy_tags=True, tags=CLUSTER_TAGS)
     guarded.create_db_snapshot(
         DBInstanceIdentifier="inst", DBSnapshotIdentifier="inst-daily-20261129"
     )
@@ -729,16 +686,11 @@ def test_clean_log_exits_0(moto_server: MotoServer, tmp_path: Path) -> None:
 
 def test_neptune_and_rds_share_the_listing(moto_server: MotoServer, tmp_path: Path) -> None:
     """moto lists neptune clusters' snapshots through the rds API too: filtered by engine."""
-    policy = tmp_path / "rds_guard.toml"
-    policy.write_text(POLICY)
-    session = guarded_session(policy)
-    neptune = moto_server.client("neptune", session=session)
+    policy = write_policy(tmp_path, RECONCILED)
+    neptune = guarded_client(policy, "neptune", on=moto_server)
     plain = moto_server.client("rds")
-    for name, engine in (("graph", "neptune"), ("orders", "aurora-postgresql")):
-        plain.create_db_cluster(
-            DBClusterIdentifier=name, Engine=engine, MasterUsername="admin",
-            MasterUserPassword="password-1", Tags=TEAM_ENV,
-        )  # fmt: skip
+    make_cluster(plain, "graph", engine="neptune", tags=CLUSTER_TAGS)
+    make_cluster(plain, "orders", tags=CLUSTER_TAGS)
     neptune.create_db_cluster_snapshot(
         DBClusterIdentifier="graph",
         DBClusterSnapshotIdentifier="graph-daily-20261129",
@@ -764,13 +716,9 @@ def test_neptune_and_rds_share_the_listing(moto_server: MotoServer, tmp_path: Pa
 
 
 def test_other_regions_records_are_not_vanished(moto_server: MotoServer, tmp_path: Path) -> None:
-    policy = tmp_path / "rds_guard.toml"
-    policy.write_text(POLICY)
-    west = moto_server.client("rds", region="us-west-2", session=guarded_session(policy))
-    west.create_db_cluster(
-        DBClusterIdentifier="orders", Engine="aurora-postgresql", MasterUsername="admin",
-        MasterUserPassword="password-1", CopyTagsToSnapshot=True, Tags=TEAM_ENV,
-    )  # fmt: skip
+    policy = write_policy(tmp_path, RECONCILED)
+    west = guarded_client(policy, on=moto_server, region="us-west-2")
+    make_cluster(west, copy_tags=True, tags=CLUSTER_TAGS)
     west.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-daily-20261129"
     )

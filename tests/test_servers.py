@@ -17,38 +17,19 @@ import botocore.config
 import botocore.exceptions
 import botocore.session
 import pytest
+from aws import make_cluster, make_instance, tags_of
 from botocore.exceptions import ClientError
 from botocore.serialize import create_serializer
+from core_fixtures import tag_dict
 from servers import ACCOUNT_ID, DocDBResponder, MotoServer, parse_query
 
-PASSWORD = "password123"
 TEAM = [{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "prod"}]
 TEAM_DICT = {"team": "core", "env": "prod"}
 MARKUP = 'a&b <c> "d" ü'  # must survive the XML round trip
-ENGINES = {"rds": "aurora-postgresql", "neptune": "neptune"}
-
-
-def tag_dict(tags: list[dict[str, str]]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in tags}
-
-
-def tags_of(client: Any, arn: str) -> dict[str, str]:
-    return tag_dict(client.list_tags_for_resource(ResourceName=arn)["TagList"])
 
 
 def cluster_snapshot_arn(name: str, region: str = "us-east-1") -> str:
     return f"arn:aws:rds:{region}:{ACCOUNT_ID}:cluster-snapshot:{name}"
-
-
-def make_cluster(client: Any, service: str, name: str = "orders", **kw: Any) -> dict[str, Any]:
-    cluster: dict[str, Any] = client.create_db_cluster(
-        DBClusterIdentifier=name,
-        Engine=ENGINES[service],
-        MasterUsername="admin",
-        MasterUserPassword=PASSWORD,
-        **kw,
-    )["DBCluster"]
-    return cluster
 
 
 def block(**_: Any) -> None:
@@ -71,8 +52,8 @@ def test_server_listens_on_loopback_over_http(moto_server: MotoServer) -> None:
 def test_counts_by_action_and_service(moto_server: MotoServer) -> None:
     rds = moto_server.client("rds")
     neptune = moto_server.client("neptune")
-    make_cluster(rds, "rds")
-    make_cluster(neptune, "neptune", name="graph")
+    make_cluster(rds)
+    make_cluster(neptune, "graph")
     rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="a")
     rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="b")
     neptune.create_db_cluster_snapshot(DBClusterIdentifier="graph", DBClusterSnapshotIdentifier="c")
@@ -108,7 +89,7 @@ def test_failed_requests_are_counted_too(moto_server: MotoServer) -> None:
 
 def test_a_call_stopped_before_sending_is_not_counted(moto_server: MotoServer) -> None:
     rds = moto_server.client("rds")
-    make_cluster(rds, "rds")
+    make_cluster(rds)
     rds.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", block)
     with pytest.raises(RuntimeError, match="blocked"):
         rds.create_db_cluster_snapshot(
@@ -157,9 +138,7 @@ def test_request_params_are_recorded_and_the_body_reaches_moto_intact(
 ) -> None:
     rds = moto_server.client("rds")
     long_value = "ü-" + "v" * 250
-    make_cluster(
-        rds, "rds", Tags=[{"Key": "team", "Value": long_value}, {"Key": "a b", "Value": ""}]
-    )
+    make_cluster(rds, tags={"team": long_value, "a b": ""})
     params = moto_server.last_params("CreateDBCluster")
     assert params["Tags.Tag.1.Key"] == "team"
     assert params["Tags.Tag.1.Value"] == long_value
@@ -193,7 +172,7 @@ def test_concurrent_requests_are_all_counted(moto_server: MotoServer) -> None:
 
 def test_reset_counts_and_reset_state(moto_server: MotoServer) -> None:
     rds = moto_server.client("rds")
-    make_cluster(rds, "rds")
+    make_cluster(rds)
     moto_server.reset_counts()
     assert moto_server.actions() == []
     assert moto_server.count("CreateDBCluster") == 0
@@ -232,7 +211,7 @@ def cluster_client(request: pytest.FixtureRequest, moto_server: MotoServer) -> t
     """(service, client) with a cluster "orders": CopyTagsToSnapshot=True, tags TEAM."""
     service: str = request.param
     client = moto_server.client(service)
-    make_cluster(client, service, CopyTagsToSnapshot=True, Tags=TEAM)
+    make_cluster(client, copy_tags=True, tags=TEAM_DICT)
     return service, client
 
 
@@ -256,8 +235,8 @@ def test_moto_create_cluster_snapshot_tags(cluster_client: tuple[str, Any]) -> N
 
 
 def test_moto_cluster_without_copy_flag_passes_nothing_on(cluster_client: tuple[str, Any]) -> None:
-    service, c = cluster_client
-    make_cluster(c, service, name="plain", Tags=TEAM)
+    _, c = cluster_client
+    make_cluster(c, "plain", tags=TEAM_DICT)
     c.create_db_cluster_snapshot(DBClusterIdentifier="plain", DBClusterSnapshotIdentifier="p1")
     assert tags_of(c, cluster_snapshot_arn("p1")) == {}
     c.delete_db_cluster(DBClusterIdentifier="plain", FinalDBSnapshotIdentifier="p-final")
@@ -360,16 +339,7 @@ def test_moto_errors_and_identifier_case(cluster_client: tuple[str, Any]) -> Non
 
 def test_moto_db_instance_snapshots(moto_server: MotoServer) -> None:
     c = moto_server.client("rds")
-    c.create_db_instance(
-        DBInstanceIdentifier="db",
-        Engine="postgres",
-        DBInstanceClass="db.t3.micro",
-        AllocatedStorage=20,
-        MasterUsername="admin",
-        MasterUserPassword=PASSWORD,
-        CopyTagsToSnapshot=True,
-        Tags=TEAM,
-    )
+    make_instance(c, "db", copy_tags=True, tags=TEAM_DICT)
 
     def snapshot(name: str, **kw: Any) -> dict[str, str]:
         arn = c.create_db_snapshot(DBInstanceIdentifier="db", DBSnapshotIdentifier=name, **kw)[
@@ -416,14 +386,9 @@ def test_aws_env_is_dummy_and_isolated() -> None:
     assert session.available_profiles == []
 
 
-def test_moto_inprocess(moto_inprocess: None) -> None:
+def test_the_moto_inprocess_fixture_answers_without_a_server(moto_inprocess: None) -> None:
     rds = boto3.client("rds")
-    rds.create_db_cluster(
-        DBClusterIdentifier="orders",
-        Engine="aurora-postgresql",
-        MasterUsername="admin",
-        MasterUserPassword=PASSWORD,
-    )
+    make_cluster(rds)
     assert [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]] == [
         "orders"
     ]
@@ -487,7 +452,9 @@ def docdb_client(docdb: DocDBResponder) -> Any:
     return docdb.client()
 
 
-def test_docdb_round_trip(docdb: DocDBResponder, docdb_client: Any) -> None:
+def test_docdb_clusters_snapshots_and_tags_round_trip(
+    docdb: DocDBResponder, docdb_client: Any
+) -> None:
     c = docdb_client
     cluster = c.create_db_cluster(
         DBClusterIdentifier="Orders", Engine="docdb", MasterUsername="admin", Tags=TEAM
@@ -652,7 +619,7 @@ def test_docdb_delete_cluster_final_snapshot(docdb: DocDBResponder, docdb_client
     assert docdb.clusters == {}
 
 
-def test_docdb_errors(docdb: DocDBResponder, docdb_client: Any) -> None:
+def test_docdb_errors_come_back_as_aws_sends_them(docdb: DocDBResponder, docdb_client: Any) -> None:
     c = docdb_client
     c.create_db_cluster(DBClusterIdentifier="orders", Engine="docdb")
     c.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="s")
@@ -789,7 +756,7 @@ def test_docdb_attach_to_sessions_reaches_later_clients(docdb: DocDBResponder) -
     assert docdb.clusters["b"].arn == f"arn:aws:rds:eu-west-1:{ACCOUNT_ID}:cluster:b"
 
 
-def test_docdb_detach(docdb: DocDBResponder) -> None:
+def test_docdb_detach_stops_answering_for_that_client(docdb: DocDBResponder) -> None:
     client = docdb.client()
     client.describe_db_clusters()
     docdb.detach(client)
@@ -800,7 +767,9 @@ def test_docdb_detach(docdb: DocDBResponder) -> None:
     assert docdb.count("DescribeDBClusters") == 1
 
 
-def test_docdb_reset(docdb: DocDBResponder, docdb_client: Any) -> None:
+def test_docdb_reset_forgets_clusters_and_requests(
+    docdb: DocDBResponder, docdb_client: Any
+) -> None:
     docdb_client.create_db_cluster(DBClusterIdentifier="orders", Engine="docdb")
     docdb.reset()
     assert docdb.actions() == []

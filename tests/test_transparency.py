@@ -11,20 +11,12 @@ from typing import Any
 
 import boto3
 import pytest
+from aws import make_cluster, snapshot_arn
 from botocore.exceptions import ClientError, ParamValidationError
+from policies import WARN, write_policy
 from servers import MotoServer
 
 import rds_guard
-
-INVISIBLE = """
-version = 1
-mode = "warn"
-[naming]
-pattern = "^{source}-(daily|manual)-[0-9]{8}$"
-[audit]
-path = "audit.jsonl"
-fsync = false
-"""
 
 # moto makes up resource ids and endpoint host names afresh for every resource.
 _VOLATILE_KEYS = {"ResponseMetadata", "HostedZoneId"}
@@ -58,16 +50,7 @@ def program(rds: Any) -> list[Any]:
     """A correct backup program that uses every guarded operation, and some that fail."""
     tags = [{"Key": "team", "Value": "core"}]
     seen = [
-        outcome(
-            lambda: rds.create_db_cluster(
-                DBClusterIdentifier="orders",
-                Engine="aurora-postgresql",
-                MasterUsername="admin",
-                MasterUserPassword="password-1",
-                CopyTagsToSnapshot=True,
-                Tags=[{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "prod"}],
-            )
-        ),
+        outcome(lambda: make_cluster(rds, copy_tags=True, tags={"team": "core", "env": "prod"})),
         outcome(
             lambda: rds.create_db_cluster_snapshot(
                 DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-daily-20261129"
@@ -101,9 +84,7 @@ def program(rds: Any) -> list[Any]:
         ),
         outcome(lambda: rds.describe_db_cluster_snapshots(DBClusterIdentifier="orders")),
     ]
-    arn = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="orders-daily-20261129")[
-        "DBClusterSnapshots"
-    ][0]["DBClusterSnapshotArn"]
+    arn = snapshot_arn(rds, "orders-daily-20261129")
     seen += [
         outcome(
             lambda: rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "x", "Value": "1"}])
@@ -148,8 +129,7 @@ def test_warn_guard_without_tags_is_invisible(
     moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Same requests at the server, same results and errors, with and without the guard."""
-    policy = tmp_path / "rds_guard.toml"
-    policy.write_text(INVISIBLE)
+    policy = write_policy(tmp_path, WARN)
     bare_results, bare_sent = run(moto_server, None)
     guarded_results, guarded_sent = run(
         moto_server, lambda session: rds_guard.install(session, policy=policy)

@@ -6,16 +6,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from core_fixtures import make_policy
+from core_fixtures import body_error, make_policy
 
-from rds_guard import PolicyError
 from rds_guard.core.rules import Wildcard
-
-
-def refused(body: str) -> PolicyError:
-    with pytest.raises(PolicyError) as caught:
-        make_policy(body)
-    return caught.value
 
 
 def test_the_new_tables_have_their_defaults() -> None:
@@ -96,7 +89,7 @@ def test_every_new_key_is_read() -> None:
     ],
 )
 def test_a_bad_value_in_a_new_table_names_its_key(body: str, key: str, words: str) -> None:
-    error = refused(body)
+    error = body_error(body)
     assert error.key == key
     assert words in error.problem
     assert error.line is not None
@@ -116,13 +109,13 @@ def test_a_bad_value_in_a_new_table_names_its_key(body: str, key: str, words: st
 )
 @pytest.mark.parametrize("table", ["tags.forced", "tags.defaults"])
 def test_a_template_naming_a_credential_variable_is_refused(table: str, variable: str) -> None:
-    error = refused(f'[{table}]\nci = "x-{{env:{variable}}}"\n')
+    error = body_error(f'[{table}]\nci = "x-{{env:{variable}}}"\n')
     assert error.key == f"{table}.ci"
     assert "credential" in error.problem and variable in error.problem
 
 
 def test_generate_naming_a_credential_variable_is_refused() -> None:
-    error = refused('[naming]\ngenerate = "{env:AWS_SESSION_TOKEN}"\n')
+    error = body_error('[naming]\ngenerate = "{env:AWS_SESSION_TOKEN}"\n')
     assert error.key == "naming.generate"
 
 

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from core_fixtures import make_policy
+from core_fixtures import body_error, make_policy
 
 from rds_guard.core import operations
 from rds_guard.core.policy import (
@@ -71,13 +71,6 @@ def policy_error(text: str, source: str = "<string>") -> PolicyError:
     """The PolicyError that loading ``text`` raises."""
     with pytest.raises(PolicyError) as caught:
         Policy.from_toml(text, source)
-    return caught.value
-
-
-def body_error(body: str) -> PolicyError:
-    """The PolicyError for a policy body written after ``version = 1`` (line 1)."""
-    with pytest.raises(PolicyError) as caught:
-        make_policy(body)
     return caught.value
 
 

@@ -1,0 +1,155 @@
+"""The AWS side of the integration tests, in one place: clusters and instances to snapshot, a
+snapshot's tags, guarded sessions and clients, and a count of what a client sent.
+
+Everything here talks to whatever answers the client: moto in-process (``moto_inprocess``),
+the moto server or the DocumentDB fake (tests/servers.py, with their own request counts). The
+policies the guard is installed with are in tests/policies.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+from core_fixtures import tag_dict, tag_list
+from servers import DocDBResponder, MotoServer
+
+import rds_guard
+
+REGION = "us-east-1"
+PASSWORD = "password-1"
+ENGINES = {"rds": "aurora-postgresql", "docdb": "docdb", "neptune": "neptune"}
+"""The cluster engine each service's `make_cluster` asks for (moto refuses docdb's)."""
+
+_DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def service_of(client: Any) -> str:
+    """``"rds"``, ``"docdb"`` or ``"neptune"``: the service ``client`` calls."""
+    name: str = client.meta.service_model.service_name
+    return name
+
+
+def make_cluster(
+    client: Any,
+    name: str = "orders",
+    *,
+    copy_tags: bool = False,
+    tags: Mapping[str, str] | None = None,
+    engine: str | None = None,
+) -> dict[str, Any]:
+    """Create cluster ``name`` through ``client`` (a master user, but for a Neptune client,
+    which has none); returns the DBCluster the service answers with.
+
+    ``copy_tags``: send CopyTagsToSnapshot=True (else it is not sent: false, as on AWS);
+    ``tags``: the cluster's own tags (None: no Tags sent); ``engine``: the client's service's
+    engine unless given (moto's rds API also makes neptune clusters).
+    """
+    service = service_of(client)
+    params: dict[str, Any] = {"DBClusterIdentifier": name, "Engine": engine or ENGINES[service]}
+    if copy_tags:
+        params["CopyTagsToSnapshot"] = True
+    if service != "neptune":
+        params.update(MasterUsername="admin", MasterUserPassword=PASSWORD)
+    if tags is not None:
+        params["Tags"] = tag_list(tags)
+    cluster: dict[str, Any] = client.create_db_cluster(**params)["DBCluster"]
+    return cluster
+
+
+def make_instance(
+    client: Any, name: str, *, copy_tags: bool = False, tags: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Create a small PostgreSQL instance ``name`` through ``client``; returns its DBInstance.
+
+    ``copy_tags`` and ``tags`` as for `make_cluster`.
+    """
+    params: dict[str, Any] = {
+        "DBInstanceIdentifier": name,
+        "Engine": "postgres",
+        "DBInstanceClass": "db.t3.micro",
+        "AllocatedStorage": 20,
+        "MasterUsername": "admin",
+        "MasterUserPassword": PASSWORD,
+    }
+    if copy_tags:
+        params["CopyTagsToSnapshot"] = True
+    if tags is not None:
+        params["Tags"] = tag_list(tags)
+    instance: dict[str, Any] = client.create_db_instance(**params)["DBInstance"]
+    return instance
+
+
+def tags_of(client: Any, arn: str) -> dict[str, str]:
+    """The tags the service holds for the resource ``arn``."""
+    return tag_dict(client.list_tags_for_resource(ResourceName=arn)["TagList"])
+
+
+def snapshot_arn(client: Any, snapshot: str) -> str:
+    """The ARN of cluster snapshot ``snapshot``, as the service describes it."""
+    found = client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)
+    arn: str = found["DBClusterSnapshots"][0]["DBClusterSnapshotArn"]
+    return arn
+
+
+def snapshot_tags(client: Any, snapshot: str) -> dict[str, str]:
+    """The tags the service holds for cluster snapshot ``snapshot``."""
+    return tags_of(client, snapshot_arn(client, snapshot))
+
+
+def guarded_session(
+    policy: Path | rds_guard.Policy,
+    *,
+    on: MotoServer | DocDBResponder | None = None,
+    audit_path: Path | None = None,
+) -> tuple[Any, rds_guard.Guard]:
+    """A boto3 session (us-east-1, dummy credentials whatever the environment says) with a
+    guard installed from ``policy``, and that guard.
+
+    ``on``: the fake that answers the session's clients (attached to the session); None for
+    in-process moto, or for clients a test points somewhere itself.
+    """
+    session = boto3.Session(region_name=REGION, **_DUMMY_CREDENTIALS)
+    if on is not None:
+        on.attach(session)
+    return session, rds_guard.install(session, policy=policy, audit_path=audit_path)
+
+
+def guarded_client(
+    policy: Path | rds_guard.Policy,
+    service: str = "rds",
+    *,
+    on: MotoServer | DocDBResponder | None = None,
+    region: str = REGION,
+    audit_path: Path | None = None,
+) -> Any:
+    """A client of ``service`` made from a `guarded_session`: of the moto server when ``on`` is
+    one (its requests counted there), else answered in-process (moto, or the DocumentDB fake
+    given as ``on``)."""
+    session, _ = guarded_session(policy, on=on, audit_path=audit_path)
+    if isinstance(on, MotoServer):
+        return on.client(service, region=region, session=session)
+    return session.client(service, region_name=region)
+
+
+class SentCounter:
+    """``before-send`` handler: the operations that reached the wire, in order (in-process
+    moto answers in ``before-send`` too, after this handler)."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+
+    def __call__(self, event_name: str, **_: Any) -> None:
+        self.operations.append(event_name.rsplit(".", 1)[-1])
+
+    def count(self, operation: str) -> int:
+        return self.operations.count(operation)
+
+
+def count_sent(client: Any) -> SentCounter:
+    """Start counting the operations ``client`` sends; returns the counter."""
+    counter = SentCounter()
+    client.meta.events.register(f"before-send.{service_of(client)}", counter)
+    return counter

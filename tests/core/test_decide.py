@@ -1,0 +1,256 @@
+"""decide.py: which calls are judged, the caller's objects left alone, sharing and snapshot
+deletes, on plain data.
+
+`run` calls `decide.decide` with a recording source reader (standing in for the guard's
+Describe calls) and a fixed environment; `evaluate` is the public offline entry point. What a
+create or copy is named: test_naming.py; its tags: test_tagging.py, test_inheritance.py;
+AddTagsToResource and RemoveTagsFromResource: test_tag_operations.py.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from core_fixtures import (
+    CREATE,
+    DEFAULT_TAG,
+    NOW,
+    each_op,
+    judge,
+    make_policy,
+    only,
+    rules_of,
+    run,
+    sent_tags,
+)
+
+from rds_guard.core.decide import evaluate
+
+# --- which calls are judged -------------------------------------------------------------
+
+
+def test_an_unguarded_operation_is_a_value_error():
+    """evaluate() of an operation the guard does not hook: ValueError naming it."""
+    with pytest.raises(ValueError, match="DescribeDBClusters"):
+        evaluate(make_policy(), "DescribeDBClusters", {}, now=NOW)
+
+
+@pytest.mark.parametrize("service", ["docdb", "neptune"])
+@pytest.mark.parametrize(
+    "operation",
+    [
+        "CreateDBSnapshot",
+        "CopyDBSnapshot",
+        "DeleteDBInstance",
+        "ModifyDBSnapshotAttribute",
+        "DeleteDBSnapshot",
+    ],
+)
+def test_rds_only_operations_are_value_errors_on_docdb_and_neptune(service, operation):
+    """DocumentDB and Neptune have no DB-instance snapshots: not guarded there."""
+    with pytest.raises(ValueError, match=f"{service} {operation} is not an operation"):
+        evaluate(make_policy(), operation, {}, service=service, now=NOW)
+
+
+@pytest.mark.parametrize("service", ["s3", "RDS", ""])
+def test_an_unknown_service_is_a_value_error(service):
+    """A service name outside rds/docdb/neptune (spelt exactly): ValueError."""
+    with pytest.raises(ValueError, match="is not an operation rds_guard guards"):
+        evaluate(make_policy(), "CreateDBClusterSnapshot", {}, service=service, now=NOW)
+
+
+def test_a_service_outside_the_policy_is_allowed_with_params_unchanged():
+    """`services = ["rds"]`: a docdb call that would break every rule is allowed as made,
+    not recorded, and the source is never read."""
+    policy = make_policy(
+        """
+        services = ["rds"]
+        [naming]
+        pattern = "^never$"
+        generate = "gen-{source}"
+        [tags]
+        required = ["team"]
+        [tags.forced]
+        compliance = "pci"
+        """
+    )
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": "1--bad-"}
+    decision, reader = run(policy, "CreateDBClusterSnapshot", params, service="docdb")
+    assert decision.allowed
+    assert decision.violations == ()
+    assert decision.params == params
+    assert decision.params is not params
+    assert decision.recorded is False
+    assert decision.injected == ()
+    assert reader.calls == 0
+
+
+def test_service_outside_the_policy_through_evaluate():
+    """The public evaluate() gives the same answer."""
+    policy = make_policy('services = ["neptune"]\n[naming]\npattern = "^never$"\n')
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": "x"}
+    decision = evaluate(policy, "CreateDBClusterSnapshot", params, service="rds", now=NOW)
+    assert decision.allowed
+    assert decision.params == params
+
+
+def test_naive_now_is_a_value_error():
+    """`now` must be aware: a naive datetime is refused."""
+    with pytest.raises(ValueError, match="aware"):
+        evaluate(DEFAULT_TAG, CREATE.operation, CREATE.params(), now=datetime(2026, 11, 29))
+
+
+def test_aware_now_in_another_zone_renders_utcnow_in_utc():
+    """`{utcnow}` is UTC whatever zone `now` is given in."""
+    policy = make_policy('[naming]\ngenerate = "{source}-{utcnow}"\n')
+    paris = NOW.astimezone(timezone(timedelta(hours=2)))
+    decision = evaluate(policy, CREATE.operation, CREATE.params_without_identifier(), now=paris)
+    assert decision.params[CREATE.identifier] == "orders-20261129T123456Z"
+
+
+def test_now_defaults_to_the_current_time():
+    """No `now`: the current UTC time feeds `{utcnow}`."""
+    policy = make_policy('[naming]\ngenerate = "{source}-{utcnow:%Y}"\n')
+    before = datetime.now(UTC).year
+    decision = evaluate(policy, CREATE.operation, CREATE.params_without_identifier())
+    assert decision.params[CREATE.identifier] in {f"orders-{before}", f"orders-{before + 1}"}
+
+
+# --- step 6: the caller's objects are never mutated -------------------------------------------
+
+
+@each_op()
+def test_the_callers_params_and_tags_are_never_mutated(op):
+    """Generating an identifier and rewriting Tags happen on copies: the caller's dict, its
+    Tags list and each tag dict compare equal before and after, and are not reused."""
+    policy = make_policy(
+        """
+        [naming]
+        generate = "{source}-manual-1"
+        [tags]
+        inherit = "always"
+        [tags.defaults]
+        managed-by = "g"
+        [tags.forced]
+        env = "prod"
+        """
+    )
+    caller_tags = [{"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "t"}]
+    params = op.params_without_identifier(Tags=caller_tags)
+    source = {"cost": "1"}
+    before, source_before = copy.deepcopy(params), copy.deepcopy(source)
+    decision, _ = judge(op, policy, params, source=source)
+    assert params == before
+    assert source == source_before
+    assert decision.params is not params
+    assert decision.params["Tags"] is not caller_tags
+    assert all(new is not old for new in decision.params["Tags"] for old in caller_tags)
+    assert sent_tags(decision) == {"env": "prod", "team": "t", "cost": "1", "managed-by": "g"}
+
+
+# --- sharing ------------------------------------------------------------------------------
+
+
+SHARE_OPS = [
+    ("rds", "ModifyDBSnapshotAttribute", "DBSnapshotIdentifier"),
+    ("rds", "ModifyDBClusterSnapshotAttribute", "DBClusterSnapshotIdentifier"),
+    ("docdb", "ModifyDBClusterSnapshotAttribute", "DBClusterSnapshotIdentifier"),
+    ("neptune", "ModifyDBClusterSnapshotAttribute", "DBClusterSnapshotIdentifier"),
+]
+each_share = pytest.mark.parametrize(
+    ("service", "operation", "name"), SHARE_OPS, ids=[f"{s}-{o}" for s, o, _ in SHARE_OPS]
+)
+PRIVATE = make_policy('[sharing]\naccounts = ["111122223333"]\n')
+
+
+def share(policy, service, operation, name, **params):
+    """Modify*SnapshotAttribute(AttributeName="restore", **params) on `Orders-Manual-1`."""
+    params = {name: "Orders-Manual-1", "AttributeName": "restore", **params}
+    decision, _ = run(policy, operation, params, service=service)
+    return decision, params
+
+
+@each_share
+def test_sharing_with_all_is_sharing_public(service, operation, name):
+    """`all` in ValuesToAdd: `sharing.public` unless `[sharing] public = true`."""
+    decision, params = share(PRIVATE, service, operation, name, ValuesToAdd=["all"])
+    assert rules_of(decision) == ["sharing.public"]
+    assert decision.params == params
+    public = make_policy("[sharing]\npublic = true\n")
+    assert share(public, service, operation, name, ValuesToAdd=["all"])[0].allowed
+
+
+@each_share
+def test_sharing_with_an_account_outside_the_list_is_sharing_account(service, operation, name):
+    """An account not in `[sharing] accounts`: `sharing.account`; listed ones are fine."""
+    decision, _ = share(
+        PRIVATE, service, operation, name, ValuesToAdd=["111122223333", "444455556666"]
+    )
+    violation = only(decision, "sharing.account")
+    assert (violation.field, violation.value) == ("ValuesToAdd", "444455556666")
+    anyone = make_policy()
+    assert share(anyone, service, operation, name, ValuesToAdd=["444455556666"])[0].allowed
+
+
+@each_share
+def test_removing_access_is_always_allowed_and_unshared(service, operation, name):
+    """Removals, even of `all` or unlisted accounts: allowed, outcome `unshared`."""
+    decision, _ = share(PRIVATE, service, operation, name, ValuesToRemove=["all", "444455556666"])
+    assert decision.allowed
+    assert decision.outcome == "unshared"
+    assert decision.notes == ("removed: all, 444455556666",)
+    assert decision.snapshot == "orders-manual-1"
+    assert decision.recorded is True
+
+
+@each_share
+def test_adding_and_removing_is_shared_with_notes(service, operation, name):
+    """Anything added: outcome `shared`, notes listing accounts added and removed."""
+    decision, _ = share(
+        PRIVATE,
+        service,
+        operation,
+        name,
+        ValuesToAdd=["111122223333"],
+        ValuesToRemove=["444455556666"],
+    )
+    assert decision.allowed
+    assert decision.outcome == "shared"
+    assert decision.notes == ("added: 111122223333", "removed: 444455556666")
+
+
+@each_share
+def test_other_attributes_are_neither_judged_nor_recorded(service, operation, name):
+    """An attribute other than `restore` passes untouched."""
+    params = {name: "s", "AttributeName": "something-else", "ValuesToAdd": ["all"]}
+    decision, _ = run(PRIVATE, operation, params, service=service)
+    assert decision.allowed
+    assert decision.recorded is False
+    assert decision.params == params
+
+
+# --- snapshot deletes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "name"),
+    [
+        ("rds", "DeleteDBSnapshot", "DBSnapshotIdentifier"),
+        ("rds", "DeleteDBClusterSnapshot", "DBClusterSnapshotIdentifier"),
+        ("docdb", "DeleteDBClusterSnapshot", "DBClusterSnapshotIdentifier"),
+        ("neptune", "DeleteDBClusterSnapshot", "DBClusterSnapshotIdentifier"),
+    ],
+)
+def test_snapshot_deletes_are_recorded_not_judged(service, operation, name):
+    """Deleting a snapshot is audit only: no rule applies, even to a non-compliant name."""
+    policy = make_policy('[naming]\npattern = "^never$"\n[tags]\nrequired = ["team"]\n')
+    params = {name: "Old-Name"}
+    decision, reader = run(policy, operation, params, service=service)
+    assert decision.allowed
+    assert decision.recorded is True
+    assert decision.outcome == "deleted"
+    assert decision.snapshot == "old-name"
+    assert decision.params == params
+    assert reader.calls == 0
