@@ -18,7 +18,8 @@ from cli_helpers import Run, assert_one_error_line, run_main, run_script, script
 from servers import MotoServer
 
 import rds_guard
-from rds_guard import audit, cli_reconcile
+from rds_guard import audit
+from rds_guard.cli import reconcile as cli_reconcile
 from rds_guard.reconcile import ServiceSnapshot, list_snapshots, reconcile, tag_violations
 
 POLICY = """\
