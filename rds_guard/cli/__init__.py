@@ -4,7 +4,7 @@ table of commands the parser is built from.
 Each command is a module of this package (an action of ``audit`` one of ``cli/audit/``)
 owning its arguments, its run function and its output; `main` turns every expected error
 into one line on stderr and exit 2. Exit codes: 0 fine, 1 a finding, 2 bad usage or policy.
-The README's "The rds-guard command" documents the commands.
+The commands are documented in docs/cli.md.
 """
 
 from __future__ import annotations

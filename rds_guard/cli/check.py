@@ -1,8 +1,7 @@
 """``rds-guard check [POLICY]``: load and validate a policy, then say what it enforces.
 
 Its arguments, its run function and its output: one fact a line (mode, services, naming,
-tags, sharing, audit, the variables its templates read). The README's ``rds-guard check``
-section shows it.
+tags, sharing, audit, the variables its templates read). Documented in docs/cli.md.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ parameters, and a `Decision` -> text or JSON. Parameter types come from botocore
 model of the service and operation (botocore's data files, read offline, and only when this
 command runs): a list parameter (``ValuesToAdd``, ``TagKeys``) is built from repeated
 ``--param``, a boolean one (``CopyTags``) takes ``true``/``false``, an integer one a number;
-everything else is a string. The README's ``rds-guard eval`` section shows it.
+everything else is a string. Documented in docs/cli.md.
 """
 
 from __future__ import annotations

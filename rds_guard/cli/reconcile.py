@@ -1,9 +1,9 @@
 """``rds-guard reconcile``: hold the audit log against the snapshots the service lists.
 
 Its arguments, its run function, the read-only client it lists with (botocore's own,
-``botocore.session.Session(profile=...)``: boto3 is not needed) and its report as text. The
-reconcile machinery and botocore's session are imported only when this command runs. The
-README's ``rds-guard reconcile`` section shows it.
+``botocore.session.Session(profile=...)``: boto3 is not needed) and its report as text.
+The reconcile machinery and botocore's session are imported only when this command runs.
+Documented in docs/cli.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``rds-guard audit repair PATH [--key-env VAR]``: move the damage (from the first line that
 is not a record on) to ``PATH.damaged-<time>`` so guarded calls can go on, and print what it
-moved. The README's ``rds-guard audit`` section shows it.
+moved. Documented in docs/cli.md.
 """
 
 from __future__ import annotations

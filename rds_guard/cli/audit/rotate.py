@@ -1,6 +1,6 @@
 """``rds-guard audit rotate PATH [--key-env VAR]``: rename the log to
 ``PATH.<first seq>-<last seq>`` and start a new file whose first record continues its chain.
-The README's ``rds-guard audit`` section shows it.
+Documented in docs/cli.md (and the chain across files in docs/audit.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``rds-guard audit show PATH [--event E] [--snapshot ID] [--json]``: a log's records as a
-readable table, or as JSON lines; a line that is not a record is shown as such (exit 1). The
-README's ``rds-guard audit`` section shows it.
+readable table, or as JSON lines; a line that is not a record is shown as such (exit 1).
+Documented in docs/cli.md.
 """
 
 from __future__ import annotations

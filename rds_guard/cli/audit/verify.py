@@ -1,6 +1,6 @@
 """``rds-guard audit verify PATH... [--head HEX] [--key-env VAR]``: walk the hash chain of a
-log, several files as one chain (oldest first); print ``ok: ...`` or each bad line. The
-README's ``rds-guard audit`` section shows it.
+log, several files as one chain (oldest first); print ``ok: ...`` or each bad line.
+Documented in docs/cli.md.
 """
 
 from __future__ import annotations
