@@ -20,7 +20,8 @@ from policies import RECONCILED, write_policy
 from servers import MotoServer
 
 import rds_guard
-from rds_guard import audit, cli_reconcile
+from rds_guard import audit
+from rds_guard.cli import reconcile as cli_reconcile
 from rds_guard.reconcile import ServiceSnapshot, list_snapshots, reconcile, tag_violations
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -243,19 +243,27 @@ DEFAULT_POLICY_FILE = "rds_guard.toml"
 PolicyLike = str | os.PathLike[str] | Policy | None
 
 
-def resolve_policy(policy: PolicyLike) -> Policy:
-    """A `Policy` from a path, a `Policy`, or None: $RDS_GUARD_POLICY, then ./rds_guard.toml."""
-    if isinstance(policy, Policy):
-        return policy
-    if policy is not None:
-        return load_policy(policy)
+def find_policy_path() -> str | None:
+    """The policy file to use when none is named: $RDS_GUARD_POLICY, else ./rds_guard.toml,
+    else None. The path is returned as written (messages and `Policy.source` show it so).
+
+    $RDS_GUARD_POLICY set but naming no regular file is a `PolicyError`, not a fallback.
+    """
     named = os.environ.get(POLICY_ENV)
     if named is not None:
         if not Path(named).is_file():
             raise PolicyError(f"{POLICY_ENV} names {named!r}, which is not a readable file")
-        return load_policy(named)
-    if Path(DEFAULT_POLICY_FILE).is_file():
-        return load_policy(DEFAULT_POLICY_FILE)
+        return named
+    return DEFAULT_POLICY_FILE if Path(DEFAULT_POLICY_FILE).is_file() else None
+
+
+def resolve_policy(policy: PolicyLike) -> Policy:
+    """A `Policy` from a path, a `Policy`, or None: $RDS_GUARD_POLICY, then ./rds_guard.toml."""
+    if isinstance(policy, Policy):
+        return policy
+    path = policy if policy is not None else find_policy_path()
+    if path is not None:
+        return load_policy(path)
     raise PolicyError(
         f"no policy given: {POLICY_ENV} is not set and there is no ./{DEFAULT_POLICY_FILE}"
         f" in {Path.cwd()} (pass policy=PATH, set {POLICY_ENV}, or create {DEFAULT_POLICY_FILE})"

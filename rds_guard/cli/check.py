@@ -1,13 +1,40 @@
-"""``rds-guard check``: a loaded `Policy` -> a short human summary of what it enforces."""
+"""``rds-guard check [POLICY]``: load and validate a policy, then say what it enforces.
+
+Its arguments, its run function and its output: one fact a line (mode, services, naming,
+tags, sharing, audit, the variables its templates read). Documented in docs/cli.md.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
 from collections.abc import Iterable, Mapping
 
-from .core.policy import NamingRule, Policy
-from .core.templates import Template
+from rds_guard.core.policy import NamingRule, Policy
+from rds_guard.core.templates import Template
 
-__all__ = ["policy_summary"]
+from .common import POLICY_HELP, policy_for, print_lines
+
+HELP = (
+    "Validate a policy file and print what it enforces.\n"
+    "\n"
+    "Exit 0 with a summary (mode, services, naming, tags, sharing, audit) when the policy\n"
+    "loads; exit 2 with one line, PATH:LINE: key: problem, when it does not. Run it in CI."
+)
+EXAMPLE = "rds-guard check rds_guard.toml"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``[POLICY]``."""
+    parser.add_argument("policy", nargs="?", metavar="POLICY", help=POLICY_HELP)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the summary of the policy named, else of the one `install` would find."""
+    policy = policy_for(args.policy, "name the file (rds-guard check POLICY)")
+    print_lines(policy_summary(policy, os.environ))
+    return 0
+
 
 _MODES = {
     "enforce": "a call that breaks a rule is blocked and never sent",

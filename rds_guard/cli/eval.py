@@ -1,37 +1,115 @@
-"""``rds-guard eval``: command-line words -> one call's parameters, and a `Decision` -> text.
+"""``rds-guard eval``: what the guard would do to one call, offline.
 
-Parameter types come from botocore's service model of the service and operation (loaded
-from botocore's data files, offline): a list parameter (``ValuesToAdd``, ``TagKeys``) is
-built from repeated ``--param``, a boolean one (``CopyTags``) takes ``true``/``false``, an
-integer one a number; everything else is a string.
+Its arguments, its run function, and its two jobs: command-line words -> the call's
+parameters, and a `Decision` -> text or JSON. Parameter types come from botocore's service
+model of the service and operation (botocore's data files, read offline, and only when this
+command runs): a list parameter (``ValuesToAdd``, ``TagKeys``) is built from repeated
+``--param``, a boolean one (``CopyTags``) takes ``true``/``false``, an integer one a number;
+everything else is a string. Documented in docs/cli.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-import botocore.session
-from botocore import xform_name
-from botocore.exceptions import UnknownServiceError
-from botocore.model import OperationNotFoundError
+from rds_guard.core import operations
+from rds_guard.core.decide import UNREADABLE, Decision, SourceTags, evaluate
+from rds_guard.core.operations import Kind
+from rds_guard.core.policy import Policy
 
-from .core import operations
-from .core.decide import Decision
-from .core.operations import Kind
-from .core.policy import Policy
+from .common import UsageError, add_policy, add_service, policy_for, print_json, print_lines
 
-__all__ = [
-    "ParamError",
-    "build_params",
-    "configured_region",
-    "decision_json",
-    "decision_lines",
-    "operation_name",
-]
+HELP = (
+    "Show what the guard would do to one call, offline.\n"
+    "\n"
+    "Prints allowed or blocked, the final params, each violation, and the tag keys the\n"
+    "policy injected and the source passed on; exit 1 when the call breaks a rule.\n"
+    "A list parameter (ValuesToAdd, ValuesToRemove, TagKeys) is built from repeated\n"
+    "--param; a boolean one (CopyTags, SkipFinalSnapshot) takes true or false.\n"
+    "--source-tag stands for the tags the source passes on (CopyTagsToSnapshot, CopyTags)."
+)
+EXAMPLE = (
+    "rds-guard eval CreateDBClusterSnapshot --param DBClusterIdentifier=orders "
+    "--param DBClusterSnapshotIdentifier=orders-manual-20261129 --tag team=payments "
+    "--tag env=prod\n"
+    "  rds-guard eval ModifyDBClusterSnapshotAttribute --param "
+    "DBClusterSnapshotIdentifier=orders-manual-20261129 --param AttributeName=restore "
+    "--param ValuesToAdd=all --param ValuesToAdd=444455556666 --json"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``[--policy P] [--service S] [--region R] OPERATION [--param NAME=VALUE ...] ...``."""
+    parser.add_argument("operation", metavar="OPERATION", help="e.g. CreateDBClusterSnapshot")
+    add_policy(parser)
+    add_service(parser)
+    parser.add_argument(
+        "--region", metavar="R", help="the region {region} renders (default: the configured one)"
+    )
+    _add_pairs(
+        parser,
+        "--param",
+        "NAME=VALUE",
+        "a request parameter (repeat it for each item of a list parameter)",
+    )
+    _add_pairs(parser, "--tag", "KEY=VALUE", "a tag of the request's Tags, in order")
+    source = parser.add_mutually_exclusive_group()
+    _add_pairs(
+        source,
+        "--source-tag",
+        "KEY=VALUE",
+        "a tag the source passes on (CopyTagsToSnapshot on, or CopyTags=true)",
+    )
+    source.add_argument(
+        "--source-unreadable",
+        action="store_true",
+        help="the source would pass its tags on, but they cannot be read (tags.inherit)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the decision as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the decision on the call; exit 1 when it breaks a rule."""
+    policy = policy_for(args.policy, "pass --policy P")
+    operation = operation_name(args.service, args.operation)
+    params = build_params(args.service, operation, args.param, args.tag)
+    source_tags: SourceTags = dict(args.source_tag) if args.source_tag else None
+    if args.source_unreadable:
+        source_tags = UNREADABLE
+    region = args.region or configured_region()
+    decision = evaluate(
+        policy, operation, params, service=args.service, source_tags=source_tags, region=region
+    )
+    if args.json:
+        print_json(decision_json(decision))
+    else:
+        print_lines(decision_lines(decision, policy))
+    return 0 if decision.allowed else 1
+
+
+def _add_pairs(parser: argparse._ActionsContainer, option: str, metavar: str, help: str) -> None:
+    """A repeatable ``option METAVAR`` whose words, ``NAME=VALUE``, collect as pairs."""
+    parser.add_argument(
+        option, type=_pair(metavar), action="append", default=[], metavar=metavar, help=help
+    )
+
+
+def _pair(what: str) -> Callable[[str], tuple[str, str]]:
+    """An argparse type for ``NAME=VALUE`` words (split at the first ``=``)."""
+
+    def parse(text: str) -> tuple[str, str]:
+        name, sep, value = text.partition("=")
+        if not sep or not name:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return name, value
+
+    return parse
+
 
 TAGS_PARAMETER = "Tags"
 _TRUE = frozenset({"true", "yes", "1", "on"})
@@ -44,35 +122,40 @@ _NOT_JUDGED = {
 }
 
 
-class ParamError(ValueError):
-    """The words given cannot make the call's parameters; the message says why."""
-
-
 def operation_name(service: str, text: str) -> str:
     """The guarded operation ``text`` names on ``service`` (``CreateDBClusterSnapshot``,
     ``create_db_cluster_snapshot`` and ``create-db-cluster-snapshot`` all work)."""
-    name = _SPELLINGS.get(text.lower())
+    name = _spellings().get(text.lower())
     if name is None:
         guarded = ", ".join(
             n for n, row in operations.OPERATIONS.items() if service in row.services
         )
-        raise ParamError(f"{text} is not an operation rds_guard guards (on {service}: {guarded})")
+        raise UsageError(f"{text} is not an operation rds_guard guards (on {service}: {guarded})")
     if operations.find(service, name) is None:
         owners = ", ".join(sorted(operations.OPERATIONS[name].services))
-        raise ParamError(f"{name} is not a {service} operation rds_guard guards (it is: {owners})")
+        raise UsageError(f"{name} is not a {service} operation rds_guard guards (it is: {owners})")
     return name
 
 
-_SPELLINGS = {
-    spelling: name
-    for name in operations.OPERATIONS
-    for spelling in (name.lower(), xform_name(name), xform_name(name, "-"))
-}
+@lru_cache(maxsize=1)
+def _spellings() -> dict[str, str]:
+    """Each guarded operation by every spelling `operation_name` accepts, lowercased."""
+    from botocore import xform_name
+
+    return {
+        spelling: name
+        for name in operations.OPERATIONS
+        for spelling in (name.lower(), xform_name(name), xform_name(name, "-"))
+    }
 
 
 @lru_cache(maxsize=8)
 def _input_members(service: str, operation: str) -> Mapping[str, Any] | None:
     """The operation's input shapes by parameter name (None: botocore does not know it)."""
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+    from botocore.model import OperationNotFoundError
+
     try:
         model = botocore.session.get_session().get_service_model(service)
         shape = model.operation_model(operation).input_shape
@@ -96,32 +179,32 @@ def build_params(
         if kind == "list":
             built.setdefault(name, []).append(_list_item(name, shape, text))
         elif name in built:
-            raise ParamError(f"--param {name} given twice (it takes one value)")
+            raise UsageError(f"--param {name} given twice (it takes one value)")
         else:
             built[name] = _scalar(name, kind, text)
     if tags:
         if members is not None and TAGS_PARAMETER not in members:
-            raise ParamError(f"{operation} takes no Tags: drop --tag")
+            raise UsageError(f"{operation} takes no Tags: drop --tag")
         built[TAGS_PARAMETER] = [{"Key": key, "Value": value} for key, value in tags]
     return built
 
 
 def _member(members: Mapping[str, Any] | None, operation: str, name: str) -> Any:
     if name == TAGS_PARAMETER:
-        raise ParamError("give tags with --tag KEY=VALUE, not --param Tags=...")
+        raise UsageError("give tags with --tag KEY=VALUE, not --param Tags=...")
     if members is None:
         return None
     if name not in members:
         close = difflib.get_close_matches(name, list(members), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]}?)" if close else f" (it takes: {', '.join(members)})"
-        raise ParamError(f"{operation} has no parameter {name}{hint}")
+        raise UsageError(f"{operation} has no parameter {name}{hint}")
     return members[name]
 
 
 def _list_item(name: str, shape: Any, text: str) -> Any:
     item = getattr(getattr(shape, "member", None), "type_name", "string")
     if item != "string":
-        raise ParamError(f"--param {name}: a list of {item}s cannot be given on the command line")
+        raise UsageError(f"--param {name}: a list of {item}s cannot be given on the command line")
     return text
 
 
@@ -129,15 +212,15 @@ def _scalar(name: str, kind: str, text: str) -> Any:
     if kind == "boolean":
         lowered = text.lower()
         if lowered not in _TRUE | _FALSE:
-            raise ParamError(f"--param {name}={text}: expected true or false")
+            raise UsageError(f"--param {name}={text}: expected true or false")
         return lowered in _TRUE
     if kind in ("integer", "long"):
         try:
             return int(text)
         except ValueError:
-            raise ParamError(f"--param {name}={text}: expected a whole number") from None
+            raise UsageError(f"--param {name}={text}: expected a whole number") from None
     if kind in ("structure", "map"):
-        raise ParamError(f"--param {name}: a {kind} cannot be given on the command line")
+        raise UsageError(f"--param {name}: a {kind} cannot be given on the command line")
     return text
 
 
@@ -207,5 +290,7 @@ def _value_text(value: object) -> str:
 
 def configured_region() -> str | None:
     """The region botocore would use for a client made without one (env, config file)."""
+    import botocore.session
+
     region = botocore.session.Session().get_config_variable("region")
     return region if isinstance(region, str) and region else None

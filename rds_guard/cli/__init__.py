@@ -1,0 +1,207 @@
+"""The ``rds-guard`` command (also ``python -m rds_guard``): `main`, and `COMMANDS`, the one
+table of commands the parser is built from.
+
+Each command is a module of this package (an action of ``audit`` one of ``cli/audit/``)
+owning its arguments, its run function and its output; `main` turns every expected error
+into one line on stderr and exit 2. Exit codes: 0 fine, 1 a finding, 2 bad usage or policy.
+The commands are documented in docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeAlias
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
+
+from rds_guard.errors import AuditError, PolicyError
+
+from . import check, reconcile
+from . import eval as eval_
+from .audit import repair as audit_repair
+from .audit import rotate as audit_rotate
+from .audit import show as audit_show
+from .audit import verify as audit_verify
+from .common import PROG, Parser, UsageError
+
+__all__ = ["COMMANDS", "Command", "Group", "build_parser", "main"]
+
+
+class Command(Protocol):
+    """What a command's module holds: the table needs nothing else."""
+
+    HELP: str
+    """The command's --help text. Its first line, the summary, is also the command's line in
+    the list of commands; lines after a blank one are shown as they are (already wrapped)."""
+    EXAMPLE: str
+    """A command line (lines after the first indented by two) closing the command's --help."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add the command's arguments to its parser."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Do the command with the parsed arguments; return the exit code."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """A command made of actions (``audit``): its actions are the rows ``NAME ACTION`` that
+    follow it in the table; given no action, it prints its --help (exit 2)."""
+
+    summary: str
+    description: str
+    example: str
+
+
+COMMANDS: Mapping[str, Command | Group] = {
+    "check": check,
+    "eval": eval_,
+    "reconcile": reconcile,
+    "audit": Group(
+        "verify, show, rotate or repair an audit log",
+        "Work with rds_guard's hash-chained audit log.",
+        "rds-guard audit verify rds-guard-audit.jsonl",
+    ),
+    "audit verify": audit_verify,
+    "audit show": audit_show,
+    "audit rotate": audit_rotate,
+    "audit repair": audit_repair,
+}
+"""Every command by the words that name it, in the order --help lists them; a group comes
+before its actions. A new command is one module and one row here."""
+
+Handler = Callable[[argparse.Namespace], int]
+"""What a parsed command line runs: the arguments in, the exit code out."""
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[Parser]"
+"""What ``add_subparsers`` returns: the place a command's parser is added to."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``rds-guard`` argument parser, built from `COMMANDS`; each command's parsed
+    arguments carry its handler as ``func``."""
+    parser = Parser(
+        prog=PROG,
+        description="Naming, tagging and audit guardrails for RDS, DocumentDB and Neptune "
+        "snapshots.",
+        epilog="example:\n"
+        "  rds-guard check rds_guard.toml\n"
+        "  rds-guard eval CreateDBClusterSnapshot --param DBClusterIdentifier=orders "
+        "--tag team=payments\n"
+        "  rds-guard reconcile --audit rds-guard-audit.jsonl --policy rds_guard.toml\n"
+        "  rds-guard audit verify rds-guard-audit.jsonl\n"
+        "\n'rds-guard COMMAND --help' explains each command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    places = {"": parser.add_subparsers(metavar="COMMAND", parser_class=Parser)}
+    for words, entry in COMMANDS.items():
+        group, _, name = words.rpartition(" ")
+        if isinstance(entry, Group):
+            sub = _add_parser(places[group], name, entry.summary, entry.description, entry.example)
+            sub.set_defaults(func=_missing_action(sub))
+            places[words] = sub.add_subparsers(metavar="ACTION", parser_class=Parser)
+        else:
+            summary = entry.HELP.partition("\n")[0]
+            sub = _add_parser(places[group], name, summary, entry.HELP, entry.EXAMPLE)
+            entry.add_arguments(sub)
+            sub.set_defaults(func=entry.run)
+    return parser
+
+
+def _add_parser(
+    place: Subcommands, name: str, summary: str, description: str, example: str
+) -> argparse.ArgumentParser:
+    return place.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _missing_action(parser: argparse.ArgumentParser) -> Handler:
+    def report(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    return report
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``rds-guard`` with ``argv`` (default: the process's arguments); returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse already printed
+        return _exit_code(exc.code)
+    func: Handler | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return func(args)
+    except UsageError as exc:
+        return _fail(str(exc))
+    except AuditError as exc:
+        return _fail(exc.detail)
+    except (BotoCoreError, ClientError) as exc:
+        return _fail(_aws_error_text(exc))
+    except PolicyError as exc:
+        return _fail(str(exc))
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{where}{exc.strerror or exc}")
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the contract: one line, never a traceback
+        return _fail(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {' '.join(message.splitlines())}", file=sys.stderr)
+    return 2
+
+
+def _aws_error_text(error: BotoCoreError | ClientError) -> str:
+    """One line saying what went wrong talking to AWS, and what to do about it."""
+    if isinstance(error, NoCredentialsError):
+        return (
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,"
+            " or name a profile with --profile"
+        )
+    if isinstance(error, NoRegionError):
+        return "no AWS region: pass --region or set AWS_DEFAULT_REGION"
+    if isinstance(error, EndpointConnectionError):
+        return f"cannot reach the service: {error}"
+    return str(error)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (``| head``), keep the exit-time flush from printing an error."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 2

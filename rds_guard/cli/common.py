@@ -1,0 +1,143 @@
+"""What the ``rds-guard`` commands share, each written once: the parser whose errors are one
+line, `UsageError`, printing escaped report lines and JSON, the ``--key-env``, ``--policy``
+and ``--service`` options, the policy a command runs with, and the existing-file check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NoReturn
+
+from rds_guard import audit
+from rds_guard.core.operations import SERVICES
+from rds_guard.core.policy import (
+    DEFAULT_POLICY_FILE,
+    POLICY_ENV,
+    Policy,
+    find_policy_path,
+    resolve_policy,
+)
+
+PROG = "rds-guard"
+"""The command's name, in usage lines and error messages."""
+
+
+class UsageError(Exception):
+    """A command cannot run as asked: reported as one line on stderr, exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit 2), not usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+# --- output ---------------------------------------------------------------------------------
+
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def printable(text: str) -> str:
+    """``text`` with control, format and separator characters escaped: one terminal line."""
+    return "".join(
+        ascii(char)[1:-1] if unicodedata.category(char) in _UNSAFE_CATEGORIES else char
+        for char in text
+    )
+
+
+def print_lines(lines: Iterable[str]) -> None:
+    """Print report lines, each escaped to stay one terminal line (values come from outside)."""
+    for line in lines:
+        print(printable(line))
+
+
+def print_json(document: object) -> None:
+    """Print ``document`` as one indented JSON document, ASCII only."""
+    print(json.dumps(document, ensure_ascii=True, indent=2))
+
+
+# --- options and the values behind them -----------------------------------------------------
+
+POLICY_HELP = f"the policy file (default: ${POLICY_ENV}, then ./{DEFAULT_POLICY_FILE})"
+"""The help of every argument naming a policy file."""
+
+
+def add_policy(parser: argparse.ArgumentParser, more_help: str = "") -> None:
+    """``--policy P`` (``more_help`` is appended to its help)."""
+    parser.add_argument("--policy", metavar="P", help=POLICY_HELP + more_help)
+
+
+def add_service(parser: argparse.ArgumentParser) -> None:
+    """``--service S``: rds (default), docdb or neptune."""
+    parser.add_argument(
+        "--service",
+        choices=SERVICES,
+        default="rds",
+        metavar="S",
+        help="rds (default), docdb or neptune",
+    )
+
+
+def add_key_env(parser: argparse.ArgumentParser) -> None:
+    """``--key-env VAR``: the variable holding the audit log's HMAC key (see `hmac_key`)."""
+    parser.add_argument(
+        "--key-env",
+        metavar="VAR",
+        help="environment variable holding the HMAC key (the policy's audit.hmac_key_env)",
+    )
+
+
+def add_keyed_log(parser: argparse.ArgumentParser) -> None:
+    """``PATH [--key-env VAR]``: one log file and the variable holding its HMAC key."""
+    parser.add_argument("path", metavar="PATH", help="the log file")
+    add_key_env(parser)
+
+
+def keyed_log(args: argparse.Namespace) -> tuple[Path, bytes | None]:
+    """The log file and the key that `add_keyed_log`'s arguments name (the key is read
+    first: an unset variable is reported before a missing file)."""
+    key = hmac_key(args.key_env)
+    return existing_file(args.path), key
+
+
+def hmac_key(variable: str | None) -> bytes | None:
+    """The HMAC key held by ``--key-env`` ``variable`` (None: no key); unset: `UsageError`."""
+    if variable is None:
+        return None
+    try:
+        return audit.key_from_env(variable)
+    except audit.MissingKey as exc:
+        raise UsageError(f"--key-env {variable}: {exc}") from None
+
+
+def policy_if_any(path: str | None) -> Policy | None:
+    """The policy at ``path``, else the one `install` would find, else None (nothing to find)."""
+    found = path if path is not None else find_policy_path()
+    return None if found is None else resolve_policy(found)
+
+
+def policy_for(path: str | None, how: str) -> Policy:
+    """The policy at ``path``, else the one `install` would find; none: a `UsageError` that
+    says ``how`` to name one."""
+    policy = policy_if_any(path)
+    if policy is None:
+        raise UsageError(
+            f"no policy: {how}, set {POLICY_ENV}, or create ./{DEFAULT_POLICY_FILE}"
+            f" (in {Path.cwd()})"
+        )
+    return policy
+
+
+def existing_file(text: str) -> Path:
+    """The regular file ``text`` names; missing or not a regular file: `UsageError`."""
+    path = Path(text)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if not path.is_file():
+        raise UsageError(f"{path}: not a regular file")
+    return path

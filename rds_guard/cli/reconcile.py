@@ -1,0 +1,184 @@
+"""``rds-guard reconcile``: hold the audit log against the snapshots the service lists.
+
+Its arguments, its run function, the read-only client it lists with (botocore's own,
+``botocore.session.Session(profile=...)``: boto3 is not needed) and its report as text.
+The reconcile machinery and botocore's session are imported only when this command runs.
+Documented in docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from rds_guard import audit
+
+from .common import (
+    PROG,
+    UsageError,
+    add_policy,
+    add_service,
+    existing_file,
+    policy_if_any,
+    print_json,
+    print_lines,
+)
+
+if TYPE_CHECKING:
+    from rds_guard.reconcile import Report, ServiceSnapshot
+
+HELP = (
+    "Hold the audit log against the snapshots the service lists.\n"
+    "\n"
+    "Lists the service's snapshots with read-only Describe calls (every page; the rds API\n"
+    "lists DocumentDB and Neptune snapshots too: they are told apart by engine) and reports\n"
+    "  pending       calls with no outcome in the log, and whether the snapshot exists now\n"
+    "  vanished      snapshots a guarded call created, gone, with no deleted record\n"
+    "  unrecorded    manual snapshots no guarded call made (--since leaves older ones out)\n"
+    "  noncompliant  recorded snapshots whose tags now break the policy\n"
+    "Exit 1 when any list is non-empty. Credentials and region as for the AWS CLI."
+)
+EXAMPLE = (
+    "rds-guard reconcile --audit rds-guard-audit.jsonl --policy rds_guard.toml "
+    "--region eu-west-1 --since 2026-11-01T00:00:00Z"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--audit PATH [--policy P] [--service S] [--region R] [--since TIME] ...``."""
+    parser.add_argument("--audit", required=True, metavar="PATH", help="the audit log file")
+    add_policy(parser, "; none found: tags are not judged")
+    add_service(parser)
+    parser.add_argument("--region", metavar="R", help="default: the configured region")
+    parser.add_argument("--endpoint-url", metavar="URL", help="talk to this endpoint instead")
+    parser.add_argument("--profile", metavar="NAME", help="the AWS profile to use")
+    parser.add_argument(
+        "--since",
+        type=_moment,
+        metavar="TIME",
+        help="leave snapshots created before TIME (ISO 8601; no zone: UTC) out of unrecorded",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; exit 1 when any list is non-empty."""
+    from rds_guard.reconcile import list_snapshots, reconcile
+
+    path = existing_file(args.audit)
+    policy = policy_if_any(args.policy)
+    try:
+        client = make_client(
+            args.service, region=args.region, endpoint_url=args.endpoint_url, profile=args.profile
+        )
+    except ValueError as exc:  # botocore's "Invalid endpoint: ..."
+        raise UsageError(str(exc)) from None
+    region = client.meta.region_name
+    snapshots = list_snapshots(client, args.service)
+    records = audit.read_records(path)
+    report = reconcile(
+        records, snapshots, policy, service=args.service, since=args.since, region=region
+    )
+    judged = policy is not None and args.service in policy.services
+    if args.json:
+        if not judged:
+            print(
+                f"{PROG}: note: no policy covering {args.service}: tags not judged", file=sys.stderr
+            )
+        print_json(report.as_dict())
+    else:
+        print_lines(
+            report_lines(
+                report, service=args.service, region=region, snapshots=snapshots, judged=judged
+            )
+        )
+    return 0 if report.clean else 1
+
+
+def _moment(text: str) -> datetime:
+    """An argparse type for an ISO 8601 time; one without a zone is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_TITLES = {
+    "pending": "calls with no outcome in the log; EXISTS: is the snapshot there now",
+    "vanished": "created by a guarded call, gone, with no deleted record",
+    "unrecorded": "manual snapshots no guarded call made",
+    "noncompliant": "recorded snapshots whose tags now break the policy",
+}
+_PENDING_ROW = "    {:<32}  {:<6}  {}"
+
+
+def make_client(
+    service: str,
+    *,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    profile: str | None = None,
+) -> Any:
+    """A botocore client of ``service``; ValueError for an endpoint URL botocore refuses."""
+    import botocore.session
+
+    session = botocore.session.Session(profile=profile)
+    return session.create_client(service, region_name=region, endpoint_url=endpoint_url)
+
+
+def report_lines(
+    report: Report,
+    *,
+    service: str,
+    region: str | None,
+    snapshots: Sequence[ServiceSnapshot],
+    judged: bool,
+) -> list[str]:
+    """The human report: one section per list, then a summary line."""
+    from rds_guard.reconcile import belongs_to
+
+    count = sum(1 for snapshot in snapshots if belongs_to(snapshot.engine, service))
+    listed = f"{count} snapshot" + ("" if count == 1 else "s")
+    lines = [f"{service} in {region or 'the default region'}: {listed} listed"]
+    lines += _section("pending", len(report.pending))
+    if report.pending:
+        lines.append(_PENDING_ROW.format("CALL", "EXISTS", "SNAPSHOT"))
+        lines += [
+            _PENDING_ROW.format(p.call, "yes" if p.exists else "no", p.snapshot or "-")
+            for p in report.pending
+        ]
+    lines += _section("vanished", len(report.vanished))
+    lines += [f"    {name}" for name in report.vanished]
+    lines += _section("unrecorded", len(report.unrecorded))
+    lines += [f"    {name}" for name in report.unrecorded]
+    if judged:
+        lines += _section("noncompliant", len(report.noncompliant))
+        for item in report.noncompliant:
+            lines.append(f"    {item.snapshot}")
+            lines += [f"      {violation}" for violation in item.violations]
+    else:
+        lines.append("noncompliant: not judged (no policy covering this service)")
+    lines.append(_summary(report, service))
+    return lines
+
+
+def _section(name: str, count: int) -> list[str]:
+    return [f"{name}: {count or 'none'}  ({_TITLES[name]})"]
+
+
+def _summary(report: Report, service: str) -> str:
+    if report.clean:
+        return f"ok: the log and {service} agree"
+    counts = (
+        ("pending", len(report.pending)),
+        ("vanished", len(report.vanished)),
+        ("unrecorded", len(report.unrecorded)),
+        ("noncompliant", len(report.noncompliant)),
+    )
+    return "found: " + ", ".join(f"{n} {name}" for name, n in counts if n)

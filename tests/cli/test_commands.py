@@ -1,0 +1,69 @@
+"""The table of commands: every row is a command line with its own --help, each command is
+one module, and building the parser pays for no command's machinery."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_main
+
+from rds_guard import cli
+
+CLI = Path(cli.__file__).parent
+MODULES = sorted(CLI.rglob("*.py"))
+LAZY = ("botocore.session", "rds_guard.reconcile")
+"""What a command module imports only when its command runs."""
+
+
+@pytest.mark.parametrize("words", list(cli.COMMANDS))
+def test_every_row_is_a_command_with_its_help_and_example(
+    capsys: pytest.CaptureFixture[str], words: str
+) -> None:
+    entry = cli.COMMANDS[words]
+    result = run_main(capsys, *words.split(), "--help")
+    assert (result.code, result.err) == (0, "")
+    assert result.out.startswith(f"usage: rds-guard {words} ")
+    if isinstance(entry, cli.Group):
+        description, example = entry.description, entry.example
+    else:
+        description, example = entry.HELP, entry.EXAMPLE
+    assert f"\n\n{description}\n" in result.out
+    assert result.out.endswith(f"example:\n  {example}\n")
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The modules ``path`` imports when it is imported (not in functions, not for typing)."""
+    package = ".".join(path.relative_to(CLI.parent.parent).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = node.module if not node.level else f"{base}.{node.module or ''}".rstrip(".")
+            found |= {module, *(f"{module}.{alias.name}" for alias in node.names)}
+    return found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda path: str(path.relative_to(CLI)))
+def test_a_command_module_imports_botocore_session_and_reconcile_only_when_it_runs(
+    path: Path,
+) -> None:
+    assert not top_level_imports(path) & set(LAZY)
+
+
+def test_building_the_parser_loads_no_reconcile_machinery() -> None:
+    """In a fresh interpreter: parsing a command line leaves rds_guard.reconcile unloaded."""
+    code = (
+        "import sys; from rds_guard import cli;"
+        "cli.build_parser().parse_args(['reconcile', '--audit', 'x']);"
+        "print('rds_guard.reconcile' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
