@@ -211,7 +211,7 @@ class Guard:
         self, binding: ClientBinding, row: Operation, call: GuardedCall, sent: dict[str, Any]
     ) -> GuardedCall:
         again = self._decide(binding, row, sent)
-        violations = tuple(changed_violations(row, sent, again))
+        violations = tuple(changed_violations(row, call.judged, sent, again))
         changed = [name for name in row.judged if sent.get(name) != call.judged.get(name)]
         fields = record_fields(again, binding.region) | {
             "violations": [v.as_dict() for v in violations],
