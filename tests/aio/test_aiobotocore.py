@@ -257,3 +257,28 @@ def test_many_tasks_on_one_client_write_one_unbroken_log(
     assert sorted(by_call.values()) == [["requested", "created"]] * len(names)
     assert {r["snapshot"] for r in found} == set(names)
     assert audit.verify([tmp_path / "audit.jsonl"]).ok
+
+
+def test_the_async_example_runs(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/async_snapshots.py against the moto server: one cluster passes (its tags
+    inherited, the policy's added), one without tags is blocked."""
+    import runpy
+
+    rds = moto_server.client("rds")
+    make_cluster(rds, "orders", copy_tags=True, tags={"team": "orders", "env": "prod"})
+    make_cluster(rds, "legacy", copy_tags=True)
+    example = Path(__file__).resolve().parents[2] / "examples"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(example / "rds_guard.toml"))
+    monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
+    main = runpy.run_path(str(example / "async_snapshots.py"))["main"]
+    done = run(lambda: main(["orders", "legacy"]))
+    assert len(done["created"]) == 1 and done["created"][0].startswith("orders-daily-")
+    [blocked] = done["blocked"]
+    assert blocked["cluster"] == "legacy"
+    assert [v.split("]")[0] for v in blocked["violations"]] == ["[tags.required"] * 2
+    tags = snapshot_tags(rds, done["created"][0])
+    assert tags["team"] == "orders" and tags["managed-by"] == "rds-guard"
+    assert [r["event"] for r in records(tmp_path)].count("blocked") == 1
