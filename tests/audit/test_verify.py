@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from audit_helpers import lines_of, make_log, synthetic_log, write_lines
+from audit_helpers import lines_of, make_log, relink, reseal, synthetic_log, write_lines
 
 from rds_guard import audit
 from rds_guard.errors import AuditError
@@ -57,7 +57,13 @@ def test_verify_an_edited_seq(log_path: Path, ten: list[bytes]) -> None:
     write_lines(log_path, ten)
     result = _verify(log_path)
     assert (result.reason, result.line) == ("edited", 4)
+    assert "own SHA-256 digest does not match" in str(result.detail)
+    ten[3] = reseal(ten[3])  # sealed again: only the chain gives it away
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("edited", 4)
     assert "seq was changed" in str(result.detail)
+    assert len(result.findings) == 1
 
 
 def test_verify_a_deleted_line(log_path: Path, ten: list[bytes]) -> None:
@@ -103,9 +109,14 @@ def test_verify_a_cut_at_a_line_boundary_needs_the_head(log_path: Path, ten: lis
     assert _verify(log_path, head=head).ok
 
 
-def test_verify_an_edited_last_record_needs_the_head(log_path: Path, ten: list[bytes]) -> None:
+def test_verify_an_edited_last_record(log_path: Path, ten: list[bytes]) -> None:
+    """The last record vouches for itself: an edit is caught without the head; sealed again
+    (anyone can, for SHA-256), only the head (or a checkpoint) shows it."""
     head = hashlib.sha256(ten[-1]).hexdigest()
     ten[-1] = ten[-1].replace(b'"event":"requested"', b'"event":"created"')
+    write_lines(log_path, ten)
+    assert (_verify(log_path).reason, _verify(log_path).line) == ("edited", 10)
+    ten[-1] = reseal(ten[-1])
     write_lines(log_path, ten)
     assert _verify(log_path).ok
     assert _verify(log_path, head=head).reason == "head"
@@ -134,19 +145,12 @@ def test_verify_a_last_line_that_is_not_a_record(
         audit.AuditLog(log_path, fsync=False).write("requested")  # writers agree
 
 
-def _relink(lines: list[bytes], index: int) -> None:
-    """Rechain every line after ``lines[index]``, whatever that line now holds."""
-    for at in range(index, len(lines) - 1):
-        digest = hashlib.sha256(lines[at]).hexdigest().encode()
-        lines[at + 1] = b'{"prev":"' + digest + lines[at + 1][73:]
-
-
 @pytest.mark.parametrize(
     ("edit", "detail"),
     [
         (lambda line: line[:-1] + b",this is not json", "not an audit record"),
         (lambda line: b"XXXXXXXXX" + line[9:], "not an audit record"),
-        (lambda line: line + b" ", "does not end with }"),
+        (lambda line: line + b" ", "in the first format (no digest of its own) after sealed"),
     ],
     ids=["not-json", "prefix", "trailing-space"],
 )
@@ -154,11 +158,12 @@ def test_verify_a_line_in_the_middle_without_a_records_envelope(
     log_path: Path, ten: list[bytes], edit: Callable[[bytes], bytes], detail: str
 ) -> None:
     ten[4] = edit(ten[4])
-    _relink(ten, 4)  # the next line vouches for it: only its shape gives it away
+    relink(ten, 4)  # the next line vouches for it: only its shape gives it away
     write_lines(log_path, ten)
     result = _verify(log_path)
-    assert (result.reason, result.line, result.records) == ("edited", 5, 4)
+    assert (result.reason, result.line) == ("edited", 5)
     assert detail in str(result.detail)
+    assert [f.line for f in result.findings] == [5]
 
 
 def test_verify_checks_the_last_line_of_every_file(log_path: Path) -> None:
@@ -166,9 +171,9 @@ def test_verify_checks_the_last_line_of_every_file(log_path: Path) -> None:
     archive = audit.rotate(log_path)
     make_log(log_path, 2)
     old, new = lines_of(archive), lines_of(log_path)
-    old[-1] = old[-1][:73] + b'","seq":3,"x":}'  # links and follows, yet not JSON
+    old[-1] = reseal(old[-1][:73] + b'","seq":3,"x":},"digest":"')  # sealed, yet not JSON
     chain = [*old, *new]
-    _relink(chain, len(old) - 1)
+    relink(chain, len(old) - 1)
     write_lines(archive, chain[: len(old)])
     write_lines(log_path, chain[len(old) :])
     result = audit.verify([archive, log_path])
@@ -176,23 +181,31 @@ def test_verify_checks_the_last_line_of_every_file(log_path: Path) -> None:
     assert result.detail == f"{archive}: not an audit record"
 
 
-def test_verify_a_keyed_log_without_the_key(log_path: Path) -> None:
+def test_verify_a_keyed_log_without_the_key_says_so(log_path: Path) -> None:
+    """Not a finding: the records name their algorithm, so verify knows a key is missing."""
     make_log(log_path, 6, hmac_key=b"k")
-    result = _verify(log_path)
-    assert (result.reason, result.line) == ("key", 2)
-    assert "--key-env" in str(result.detail)
+    with pytest.raises(audit.KeyRequired) as caught:
+        _verify(log_path)
+    message = str(caught.value)
+    assert f"{log_path}:1:" in message and "HMAC-keyed" in message
+    assert "--key-env" in message and "hmac_key_env" in message
+    assert caught.value.line == 1
+    assert isinstance(caught.value, AuditError)
 
 
 def test_verify_a_plain_log_with_a_key(log_path: Path, ten: list[bytes]) -> None:
     result = _verify(log_path, hmac_key=b"k")
-    assert (result.reason, result.line) == ("key", 2)
+    assert (result.reason, result.line) == ("key", 1)
     assert "plain SHA-256" in str(result.detail)
+    assert len(result.findings) == 1
 
 
 def test_verify_with_the_wrong_key(log_path: Path) -> None:
     make_log(log_path, 6, hmac_key=b"right")
     assert _verify(log_path, hmac_key=b"right").ok
-    assert _verify(log_path, hmac_key=b"wrong").reason == "key"
+    wrong = _verify(log_path, hmac_key=b"wrong")
+    assert (wrong.reason, wrong.line, len(wrong.findings)) == ("key", 1, 1)
+    assert "lines 1-6" in str(wrong.detail) and "wrong key" in str(wrong.detail)
 
 
 def test_verify_an_edit_in_a_keyed_log(log_path: Path) -> None:
