@@ -256,3 +256,181 @@ def test_verify_streams_in_flat_memory(big_log: tuple[Path, str]) -> None:
         tracemalloc.stop()
     assert result.ok and result.records == 150_000
     assert peak < 12_000_000
+
+
+# --- every bad line ---------------------------------------------------------------------------
+
+
+def test_verify_reports_every_bad_line_and_resynchronises(log_path: Path) -> None:
+    make_log(log_path, 30)
+    lines = lines_of(log_path)
+    lines[2] = lines[2].replace(b'"m:2"', b'"m:X"')  # edited
+    lines[9], lines[10] = lines[10], lines[9]  # swapped
+    del lines[20]  # removed (seq 21)
+    lines.insert(25, b"garbage")  # a line that is no record
+    write_lines(log_path, lines)
+    result = _verify(log_path)
+    assert [(f.line, f.reason) for f in result.findings] == [
+        (3, "edited"),
+        (10, "reordered"),
+        (11, "reordered"),
+        (21, "removed"),
+        (26, "edited"),
+    ]
+    assert result.summary().splitlines()[0] == str(result.findings[0])
+    assert all(str(log_path) in str(f) for f in result.findings)
+    assert (result.line, result.reason) == (3, "edited")
+
+
+def test_verify_caps_the_findings_and_counts_the_rest(log_path: Path) -> None:
+    make_log(log_path, 150)
+    lines = [line.replace(b'"requested"', b'"requesteD"') for line in lines_of(log_path)]
+    write_lines(log_path, lines)
+    result = audit.verify([log_path])
+    assert (len(result.findings), result.more) == (100, 50)
+    assert result.summary().splitlines()[-1] == "... and 50 more bad lines"
+    assert len(audit.verify([log_path], max_findings=3).findings) == 3
+
+
+def test_a_line_replaced_by_garbage_is_one_finding(log_path: Path, ten: list[bytes]) -> None:
+    ten[4] = b"garbage"
+    write_lines(log_path, ten)
+    assert [(f.line, f.reason) for f in _verify(log_path).findings] == [(5, "edited")]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b'version = 1\n[audit]\npath = "x"\n', id="a-policy-file"),
+        pytest.param(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 40, id="a-binary"),
+        pytest.param(b"\n\n\n", id="empty-lines"),
+        pytest.param(b'{"hello": "world"}\n', id="json-but-no-record"),
+        pytest.param(b'{"prev":"0000"}\n', id="a-record-start-but-no-record"),
+        pytest.param(b"   \n" + b'{"prev":"' + b"0" * 64 + b'","seq":1}\n', id="blank-first"),
+    ],
+)
+def test_something_that_is_not_an_audit_log_is_its_own_error(
+    log_path: Path, content: bytes
+) -> None:
+    log_path.write_bytes(content)
+    with pytest.raises(audit.NotAnAuditLog) as caught:
+        _verify(log_path)
+    assert f"{log_path} is not an audit log" in str(caught.value)
+    assert isinstance(caught.value, AuditError)
+
+
+def test_each_file_of_a_series_must_be_an_audit_log(log_path: Path) -> None:
+    make_log(log_path, 3)
+    archive = audit.rotate(log_path)
+    log_path.write_bytes(b"not a log\n")
+    with pytest.raises(audit.NotAnAuditLog, match=str(log_path)):
+        audit.verify([archive, log_path])
+
+
+# --- lines from anywhere ----------------------------------------------------------------------
+
+
+def test_verify_lines_walks_lines_that_come_from_no_file(log_path: Path) -> None:
+    head = make_log(log_path, 2500, hmac_key=b"k")
+    lines = lines_of(log_path)
+    from_a_file = audit.verify([log_path], hmac_key=b"k")
+    from_lines = audit.verify_lines(iter(lines), hmac_key=b"k", head=head)
+    assert from_lines == from_a_file
+    with_newlines = audit.verify_lines((line + b"\n" for line in lines), hmac_key=b"k")
+    assert with_newlines.ok and with_newlines.records == 2500
+    lines[1200] = lines[1200].replace(b"m:1200", b"m:XXXX")
+    result = audit.verify_lines(lines, hmac_key=b"k")
+    assert [(f.line, f.reason, f.path) for f in result.findings] == [(1201, "edited", None)]
+    assert result.summary().startswith("line 1201: edited: not authentic")
+    with pytest.raises(audit.KeyRequired):
+        audit.verify_lines(lines)
+    with pytest.raises(audit.NotAnAuditLog):
+        audit.verify_lines([b"hello", *lines])
+
+
+# --- checkpoints and head ---------------------------------------------------------------------
+
+
+def test_head_of_a_log_and_of_a_series(log_path: Path) -> None:
+    log_path.touch()
+    assert audit.head(log_path) == audit.Checkpoint(0, "0" * 64)
+    make_log(log_path, 4, hmac_key=b"k")
+    with pytest.raises(audit.KeyRequired):
+        audit.head(log_path)
+    checkpoint = audit.head(log_path, hmac_key=b"k")
+    assert checkpoint == audit.verify([log_path], hmac_key=b"k").checkpoint
+    assert checkpoint == (4, audit.chain_hash(lines_of(log_path)[-1], b"k"))
+    archive = audit.rotate(log_path, hmac_key=b"k")
+    series = audit.head([archive, log_path], hmac_key=b"k")
+    assert series.seq == 5 and audit.verify([archive, log_path], hmac_key=b"k").head == (
+        series.digest
+    )
+    assert audit.parse_checkpoint(str(series)) == series
+    assert audit.parse_checkpoint(f" {series.seq}:{series.digest.upper()}\n") == series
+
+
+@pytest.mark.parametrize(
+    "text", ["", "5", "0:" + "a" * 64, "x:" + "a" * 64, "5:abc", "5-" + "a" * 64]
+)
+def test_a_malformed_checkpoint_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="SEQ:HEX"):
+        audit.parse_checkpoint(text)
+
+
+def test_head_refuses_a_last_line_that_is_not_authentic(log_path: Path) -> None:
+    make_log(log_path, 3)
+    lines = lines_of(log_path)
+    lines[-1] = lines[-1].replace(b"m:2", b"m:X")
+    write_lines(log_path, lines)
+    with pytest.raises(AuditError, match="line 3 is not authentic"):
+        audit.head(log_path)
+
+
+def test_checkpoints_in_a_series_and_before_it(log_path: Path) -> None:
+    make_log(log_path, 4)
+    early = audit.head(log_path)
+    archive = audit.rotate(log_path)
+    make_log(log_path, 3)
+    late = audit.head(log_path)
+    assert audit.verify([archive, log_path], checkpoints=[early, late]).ok
+    alone = audit.verify([log_path], checkpoints=[early, late])
+    assert (alone.reason, len(alone.findings)) == ("head", 1)
+    assert "seq 4 is before the first record walked (seq 5)" in str(alone.detail)
+    wrong = audit.verify([archive, log_path], checkpoints=[(early.seq, "ab" * 32)])
+    assert (wrong.reason, wrong.line, wrong.path) == ("head", 4, archive)
+
+
+def test_a_checkpoint_on_a_removed_record(log_path: Path, ten: list[bytes]) -> None:
+    checkpoint = audit.head(log_path)._replace(seq=10)
+    del ten[6]
+    write_lines(log_path, ten)
+    seventh = (7, audit.chain_hash(ten[6]))
+    result = audit.verify([log_path], checkpoints=[checkpoint, seventh])
+    assert [(f.line, f.reason) for f in result.findings] == [(7, "removed"), (9, "head")]
+    assert "no record with the checkpoint's seq 7" in result.findings[1].detail
+
+
+# --- keys and algorithms ----------------------------------------------------------------------
+
+
+def test_verify_a_keyed_log_under_the_fast_path(log_path: Path) -> None:
+    head = make_log(log_path, 3000, hmac_key=b"k")
+    result = audit.verify([log_path], hmac_key=b"k", head=head)
+    assert (result.ok, result.records, result.seq) == (True, 3000, 3000)
+
+
+def test_a_plain_record_after_keyed_ones_is_a_downgrade(log_path: Path) -> None:
+    make_log(log_path, 3, hmac_key=b"k")
+    make_log(log_path.with_name("other.jsonl"), 1)
+    lines = lines_of(log_path)
+    plain = (
+        b'{"prev":"'
+        + audit.chain_hash(lines[-1]).encode()
+        + b'","seq":4,'
+        + (lines_of(log_path.with_name("other.jsonl"))[0].split(b'"seq":1,', 1)[1])
+    )
+    lines.append(reseal(plain))
+    write_lines(log_path, lines)
+    result = audit.verify([log_path], hmac_key=b"k")
+    assert (result.reason, result.line) == ("key", 4)
+    assert "downgrade" in str(result.detail)

@@ -67,7 +67,7 @@ def test_tail_is_read_only_when_another_writer_changed_the_file(
     log_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scans: list[int] = []
-    real_scan = writer.scan_tail
+    real_scan = tail.scan_tail
 
     def counting(fd: int, size: int) -> tail.TailScan:
         scans.append(size)
