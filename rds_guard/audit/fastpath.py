@@ -10,8 +10,8 @@ on the algorithm once, outside the loop: they run once per line of the log.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from itertools import islice
+from typing import TypeAlias
 
 from .record import (
     CHAIN_MARKS,
@@ -26,14 +26,21 @@ from .record import (
     chain_hash,
 )
 
+_BLOCK = 64
+"""SHA-256's block size: HMAC pads (or first hashes) the key to it."""
+
+Pads: TypeAlias = "tuple[hashlib._Hash, hashlib._Hash]"
+
 
 def scan_sealed(
-    lines: list[bytes], start: int, prev: bytes, seq: int, chain: str, key: bytes | None
+    lines: list[bytes], start: int, prev: bytes, seq: int, chain: str, pads: Pads | None
 ) -> tuple[int, bytes]:
     """Sealed lines naming ``chain``: envelope, prev, seq, algorithm and own digest.
 
-    The own digest and the full line's digest share one SHA-256 pass (the digest's tail is
-    added after the first ``hexdigest``); under HMAC they are two ``hmac.digest`` calls.
+    The own digest and the full line's digest share one pass over the line (its tail is
+    added after the first digest is taken); under HMAC, the key's inner and outer SHA-256
+    states are prepared once (``pads``, from `hmac_pads`) and copied per line, as RFC 2104
+    allows.
     """
     mark = CHAIN_MARKS[chain]
     mark_at, tail = DIGEST_START - len(mark), -DIGEST_TAIL
@@ -52,16 +59,33 @@ def scan_sealed(
             prev = digest.hexdigest().encode()
             seq += 1
         return seq - first, prev
-    assert key is not None
-    hmac_digest = hmac.digest
+    assert pads is not None
+    inner, outer = pads
     for line in islice(lines, start, None):
-        if not line.startswith(opening % (prev, seq + 1)) or line[mark_at:] != closing % (
-            hmac_digest(key, line[:tail], "sha256").hex().encode()
-        ):
+        if not line.startswith(opening % (prev, seq + 1)):
             break
-        prev = hmac_digest(key, line, "sha256").hex().encode()
+        keyed = inner.copy()
+        keyed.update(line[:tail])
+        digest = outer.copy()
+        digest.update(keyed.digest())
+        if line[mark_at:] != closing % digest.hexdigest().encode():
+            break
+        keyed.update(line[tail:])
+        digest = outer.copy()
+        digest.update(keyed.digest())
+        prev = digest.hexdigest().encode()
         seq += 1
     return seq - first, prev
+
+
+def hmac_pads(key: bytes) -> Pads:
+    """SHA-256 states that have taken HMAC's inner and outer padded key (RFC 2104): a copy
+    of ``inner`` updated with a message, digested into a copy of ``outer``, is its HMAC."""
+    block = hashlib.sha256(key).digest() if len(key) > _BLOCK else key
+    block = block.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
+    return inner, outer
 
 
 def scan_first_format(

@@ -18,7 +18,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from .errors import KeyRequired, NotAnAuditLog
-from .fastpath import scan_first_format, scan_sealed
+from .fastpath import hmac_pads, scan_first_format, scan_sealed
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
@@ -89,6 +89,7 @@ class ChainWalk:
 
     def __init__(self, key: bytes | None, checkpoints: dict[int, bytes], max_findings: int) -> None:
         self.key = key
+        self._pads = None if key is None else hmac_pads(key)
         self.prev: bytes | None = ZERO_HASH.encode()  # what the next line's prev must be
         self.link_key: bytes | None = key  # ... under this key (None: SHA-256)
         self.seq = 0
@@ -211,7 +212,7 @@ class ChainWalk:
             done, prev = scan_first_format(lines, start, self.prev, seq, self.link_key)
             self.first_format += done
         else:
-            done, prev = scan_sealed(lines, start, self.prev, seq, self.mode, self.key)
+            done, prev = scan_sealed(lines, start, self.prev, seq, self.mode, self._pads)
         if done:
             self.prev, self.seq = prev, seq + done
             end = start + done

@@ -413,9 +413,10 @@ def test_a_checkpoint_on_a_removed_record(log_path: Path, ten: list[bytes]) -> N
 # --- keys and algorithms ----------------------------------------------------------------------
 
 
-def test_verify_a_keyed_log_under_the_fast_path(log_path: Path) -> None:
-    head = make_log(log_path, 3000, hmac_key=b"k")
-    result = audit.verify([log_path], hmac_key=b"k", head=head)
+@pytest.mark.parametrize("key", [b"k", bytes(range(100))], ids=["short-key", "long-key"])
+def test_verify_a_keyed_log_under_the_fast_path(log_path: Path, key: bytes) -> None:
+    head = make_log(log_path, 3000, hmac_key=key)
+    result = audit.verify([log_path], hmac_key=key, head=head)
     assert (result.ok, result.records, result.seq) == (True, 3000, 3000)
 
 
