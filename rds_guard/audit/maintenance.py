@@ -197,10 +197,7 @@ class RepairResult:
         if self.refused is not None:
             return f"refused: {self.refused}; nothing was changed"
         if not self.lines_moved:
-            return (
-                f"nothing to repair: every line of {self.path} is a record and the last one "
-                "is authentic"
-            )
+            return f"nothing to repair: every line of {self.path} is a record"
         what = (
             f"{self.lines_text()} of {self.path} ({self.bytes_moved} bytes, sha256 "
             f"{self.dropped_sha256})"

@@ -135,12 +135,17 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
     if chain == CHAIN_SHA256 and hmac_key is not None and not use.upgrade:
         raise _other_algorithm(path, _number(fd, scan), use)
     if not is_authentic(last, hmac_key):
-        why = "its digest does not match its bytes" if chain else "it names no known chain"
-        raise _not_authentic(path, fd, scan, why, use)
+        raise _not_authentic(path, fd, scan, _WHY_NOT.get(chain, "it names no known chain"), use)
     why = _unlinked(last, record, scan.before, hmac_key if chain == CHAIN_HMAC else None)
     if why:
         raise _not_authentic(path, fd, scan, why, use)
     return Vouched(last, seq, chain)
+
+
+_WHY_NOT = {
+    CHAIN_SHA256: "its SHA-256 digest does not match its bytes",
+    CHAIN_HMAC: "its HMAC-SHA256 digest does not match its bytes under the given key",
+}
 
 
 def _unlinked(

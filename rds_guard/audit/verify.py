@@ -236,10 +236,11 @@ def _result(walk: ChainWalk, head: str | None) -> VerifyResult:
 
 
 def _check_first_bytes(path: Path, block: bytes) -> None:
-    """A file whose first bytes are not how a record's line starts is no audit log (said
-    before reading on: a binary may hold no newline at all)."""
+    """A file whose first bytes are not how a record's line starts, and whose first block
+    holds no line that starts as one, is no audit log (said before reading on: a binary may
+    hold no newline at all)."""
     start = block[: len(LINE_START)]
-    if block and not LINE_START.startswith(start):
+    if block and not LINE_START.startswith(start) and b"\n" + LINE_START not in block:
         raise NotAnAuditLog(path, "its first bytes are not how a record's line starts")
 
 

@@ -129,7 +129,7 @@ class ChainWalk:
             if not lines:
                 continue
             if opening:
-                self._check_opening(lines[0], first=first)
+                self._check_opening(lines[0], partial(source.following, lines, 0), first=first)
                 opening = False
             index = 0
             while index < len(lines):
@@ -154,11 +154,16 @@ class ChainWalk:
             "writer repairs it)",
         )
 
-    def _check_opening(self, line: bytes, *, first: bool) -> None:
-        """A stream whose first line is no record is no audit log; a first stream that starts
-        with ``rotated`` continues a chain whose start we lack."""
+    def _check_opening(
+        self, line: bytes, following: Callable[[], list[bytes]], *, first: bool
+    ) -> None:
+        """A stream whose first line is no record, nor any of the `LOOKAHEAD` lines after it,
+        is no audit log (a damaged first line of a log is a finding); a first stream that
+        starts with ``rotated`` continues a chain whose start we lack."""
         record = parse_record(line)
         if record is None:
+            if any(parse_record(after) is not None for after in following()):
+                return
             what = "an empty line" if not line.strip() else "not a JSON object with prev and seq"
             raise NotAnAuditLog(self.path, what)
         if first and record.get("event") == "rotated":

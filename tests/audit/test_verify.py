@@ -306,7 +306,7 @@ def test_a_line_replaced_by_garbage_is_one_finding(log_path: Path, ten: list[byt
         pytest.param(b"\n\n\n", id="empty-lines"),
         pytest.param(b'{"hello": "world"}\n', id="json-but-no-record"),
         pytest.param(b'{"prev":"0000"}\n', id="a-record-start-but-no-record"),
-        pytest.param(b"   \n" + b'{"prev":"' + b"0" * 64 + b'","seq":1}\n', id="blank-first"),
+        pytest.param(b"   \n\t\n \n", id="blank-lines"),
     ],
 )
 def test_something_that_is_not_an_audit_log_is_its_own_error(
@@ -317,6 +317,17 @@ def test_something_that_is_not_an_audit_log_is_its_own_error(
         _verify(log_path)
     assert f"{log_path} is not an audit log" in str(caught.value)
     assert isinstance(caught.value, AuditError)
+
+
+@pytest.mark.parametrize("first", [b"garbage", b"", b"X" + b"y" * 300])
+def test_a_log_whose_first_line_is_damaged_is_still_a_log(
+    log_path: Path, ten: list[bytes], first: bytes
+) -> None:
+    ten[0] = first
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert [(f.line, f.reason) for f in result.findings] == [(1, "edited")]
+    assert result.records == 9
 
 
 def test_each_file_of_a_series_must_be_an_audit_log(log_path: Path) -> None:
@@ -345,7 +356,12 @@ def test_verify_lines_walks_lines_that_come_from_no_file(log_path: Path) -> None
     with pytest.raises(audit.KeyRequired):
         audit.verify_lines(lines)
     with pytest.raises(audit.NotAnAuditLog):
-        audit.verify_lines([b"hello", *lines])
+        audit.verify_lines([b"hello", b"world"])
+    damaged_first = audit.verify_lines([b"hello", *lines[1:]], hmac_key=b"k")
+    assert [(f.line, f.reason) for f in damaged_first.findings][:2] == [
+        (1, "edited"),
+        (1201, "edited"),
+    ]
 
 
 # --- checkpoints and head ---------------------------------------------------------------------
