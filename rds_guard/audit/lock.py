@@ -17,8 +17,8 @@ from pathlib import Path
 from rds_guard.errors import AuditError
 
 PROC_LOCKS = Path("/proc/locks")
-_FIRST_SLEEP = 0.001
-_LONGEST_SLEEP = 0.05
+_FIRST_SLEEP = 0.0002
+_LONGEST_SLEEP = 0.02
 
 
 def flock_within(fd: int, path: Path, timeout: float | None) -> None:

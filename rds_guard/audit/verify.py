@@ -55,7 +55,8 @@ def parse_checkpoint(text: str) -> Checkpoint:
 class VerifyResult:
     """The outcome of ``verify``: the chain's length and head, and every bad line found.
 
-    ``findings`` holds up to the cap, ``more`` counts the rest; ``line``, ``reason``,
+    ``records`` counts the lines that hold a record (bad ones included); ``findings`` holds
+    up to the cap, ``more`` counts the rest; ``line``, ``reason``,
     ``detail`` and ``path`` repeat the first finding. ``seq`` is the last record's seq (with
     ``head``, the log's `Checkpoint`); ``first_format`` counts the records in the first
     format (no digest of their own: the last of them is vouched for only by the record after

@@ -451,3 +451,25 @@ def test_a_plain_record_after_keyed_ones_is_a_downgrade(log_path: Path) -> None:
     result = audit.verify([log_path], hmac_key=b"k")
     assert (result.reason, result.line) == ("key", 4)
     assert "downgrade" in str(result.detail)
+
+
+def test_verify_of_a_badly_damaged_log_streams_in_flat_memory(tmp_path: Path) -> None:
+    """Findings past the cap are only counted, and the look-ahead around a bad line is
+    bounded: memory stays flat however many lines are bad."""
+    path = tmp_path / "damaged.jsonl"
+    synthetic_log(path, 40_000)
+    with path.open("r+b") as stream:
+        data = bytearray(stream.read())
+        for at in range(5000, len(data), 7919):
+            if data[at] not in b'\n"\\':
+                data[at] = ord("#")
+        stream.seek(0)
+        stream.write(data)
+    tracemalloc.start()
+    try:
+        result = audit.verify([path])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(result.findings) == 100 and result.more > 1000
+    assert peak < 12_000_000
