@@ -90,7 +90,7 @@ class ChainWalk:
     def __init__(self, key: bytes | None, checkpoints: dict[int, bytes], max_findings: int) -> None:
         self.key = key
         self._pads = None if key is None else hmac_pads(key)
-        self.prev: bytes | None = ZERO_HASH.encode()  # what the next line's prev must be
+        self.prev = ZERO_HASH.encode()  # what the next line's prev must be
         self.link_key: bytes | None = key  # ... under this key (None: SHA-256)
         self.seq = 0
         self.last: bytes | None = None
@@ -141,7 +141,7 @@ class ChainWalk:
         if not self._parsed_last and self.last is not None and parse_record(self.last) is None:
             # The fast path checks only the envelope; no later line vouches for the last.
             self.records -= 1
-            self.report(self.number, "edited", "not an audit record")
+            self.report(self.number, "edited", "not an audit record", at=self.last_at)
 
     def torn(self, rest: bytes) -> None:
         """The stream ended with ``rest``: bytes after its last newline (a cut-off write)."""
@@ -210,7 +210,7 @@ class ChainWalk:
     def _fast(self, lines: list[bytes], start: int) -> int:
         """Accept lines from ``start`` on while each follows as a writer would have written
         it; the index of the first line left for `_careful`."""
-        if self.prev is None or self._bad or self._failed or self.mode is None:
+        if self._bad or self._failed or self.mode is None:
             return start
         seq = self.seq
         if self.mode == FIRST_FORMAT:
@@ -361,7 +361,7 @@ class ChainWalk:
             return
         self._adopt(line, seq, chain, link_key)
 
-    def _expected_prev(self, link_key: bytes | None) -> bytes | None:
+    def _expected_prev(self, link_key: bytes | None) -> bytes:
         if self.last is None or link_key == self.link_key:
             return self.prev
         return chain_hash(self.last, link_key).encode()
@@ -451,7 +451,7 @@ class ChainWalk:
     def head(self) -> str:
         """The digest of the last record's full bytes, under the algorithm it names."""
         if self.last is None:
-            return ZERO_HASH if self.continues is None else (self.prev or b"").decode()
+            return ZERO_HASH if self.continues is None else self.prev.decode()
         key = None if self.mode == CHAIN_SHA256 else self.key
         return chain_hash(self.last, key)
 
