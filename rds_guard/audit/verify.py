@@ -18,7 +18,7 @@ from .errors import NotAnAuditLog
 from .fileio import READ_FLAGS, Lines, open_checked, os_error, read_blocks
 from .record import LINE_START, StrPath, is_digest
 from .tail import HEAD, authenticate, scan_tail
-from .walk import ChainWalk, Finding
+from .walk import FIRST_FORMAT, ChainWalk, Finding
 
 REASONS = ("edited", "removed", "reordered", "torn", "key", "head")
 """The reasons ``verify`` gives for a bad line."""
@@ -59,8 +59,9 @@ class VerifyResult:
     up to the cap, ``more`` counts the rest; ``line``, ``reason``,
     ``detail`` and ``path`` repeat the first finding. ``seq`` is the last record's seq (with
     ``head``, the log's `Checkpoint`); ``first_format`` counts the records in the first
-    format (no digest of their own: the last of them is vouched for only by the record after
-    it, or by a checkpoint).
+    format (no digest of their own: each is vouched for only by the record after it, or by a
+    checkpoint), and ``unsealed_end`` is True when the last record is one of them: nothing
+    but a checkpoint vouches for it (the command says so; `rotate` seals it).
     """
 
     ok: bool
@@ -75,6 +76,7 @@ class VerifyResult:
     more: int = 0
     seq: int = 0
     first_format: int = 0
+    unsealed_end: bool = False
 
     @property
     def checkpoint(self) -> Checkpoint:
@@ -102,6 +104,7 @@ class VerifyResult:
             "head": self.head,
             "continues": self.continues,
             "first_format": self.first_format,
+            "unsealed_end": self.unsealed_end,
             "findings": [
                 {
                     "line": f.line,
@@ -233,6 +236,7 @@ def _result(walk: ChainWalk, head: str | None) -> VerifyResult:
         more=walk.more,
         seq=walk.seq,
         first_format=walk.first_format,
+        unsealed_end=walk.mode == FIRST_FORMAT,
     )
 
 

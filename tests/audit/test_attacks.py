@@ -149,6 +149,21 @@ def test_a_keyed_log_replaced_by_a_made_up_rotated_record(
     assert lines_of(log_path) == [made_up_rotated(chain)]
 
 
+def test_a_made_up_rotated_record_in_the_first_format_is_vouched_for_by_nothing(
+    log_path: Path, keyed_log: list[bytes]
+) -> None:
+    """The first format carries no digest of its own: a lone made-up record in it verifies
+    as a chain, but the result says nothing vouches for its end, the writer refuses it, and a
+    checkpoint catches it."""
+    checkpoint = audit.head(log_path, hmac_key=KEY)
+    write_lines(log_path, [first_format_line("f" * 64, 3, event="rotated", rotated_from="x")])
+    result = audit.verify([log_path], hmac_key=KEY)
+    assert result.ok and result.unsealed_end and result.continues == "x"
+    assert audit.verify([log_path], hmac_key=KEY, checkpoints=[checkpoint]).reason == "head"
+    with pytest.raises(AuditError, match="first record format"):
+        audit.AuditLog(log_path, fsync=False, hmac_key=KEY).write("requested")
+
+
 # --- verify without the key -------------------------------------------------------------------
 
 
@@ -322,12 +337,14 @@ def test_a_first_format_log_verifies_and_an_unkeyed_writer_continues_it(log_path
     head = first_format_log(log_path, 4)
     result = audit.verify([log_path])
     assert (result.ok, result.records, result.head, result.first_format) == (True, 4, head, 4)
+    assert result.unsealed_end
     make_log(log_path, 2)
     new = lines_of(log_path)[4:]
     assert all(audit.chain_of(line) == "sha256" for line in new)
     assert json.loads(new[0])["prev"] == head
     result = audit.verify([log_path])
     assert (result.ok, result.records, result.first_format) == (True, 6, 4)
+    assert not result.unsealed_end
 
     with log_path.open("ab") as stream:  # a first-format record after sealed ones
         stream.write(first_format_line(audit.chain_hash(lines_of(log_path)[-1]), 7) + b"\n")
