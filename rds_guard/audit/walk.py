@@ -10,7 +10,6 @@ walk then resynchronises and goes on. What each reason means is in docs/audit.md
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from .errors import KeyRequired, NotAnAuditLog
 from .fastpath import hmac_pads, scan_first_format, scan_sealed
+from .fileio import Lookahead
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
@@ -32,8 +32,6 @@ from .record import (
     seq_of,
 )
 
-LOOKAHEAD = 100
-"""Lines after a bad one that its diagnosis may look at."""
 FIRST_FORMAT = "first format"
 """The mode of a walk whose last record is in the first format (no digest of its own)."""
 _WRONG_KEY_RUN = 3
@@ -55,29 +53,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}: {self.detail}"
-
-
-class Lookahead(Iterator[list[bytes]]):
-    """Batches of lines that a diagnosis may look ahead into (flat memory: `LOOKAHEAD` lines)."""
-
-    def __init__(self, batches: Iterator[list[bytes]]) -> None:
-        self._batches = batches
-        self._queued: deque[list[bytes]] = deque()
-
-    def __next__(self) -> list[bytes]:
-        return self._queued.popleft() if self._queued else next(self._batches)
-
-    def following(self, lines: list[bytes], index: int) -> list[bytes]:
-        """Up to `LOOKAHEAD` lines after ``lines[index]``, reading batches ahead if need be."""
-        found = lines[index + 1 : index + 1 + LOOKAHEAD]
-        for batch in self._queued:
-            found.extend(batch[: LOOKAHEAD - len(found)])
-        for batch in self._batches:
-            self._queued.append(batch)
-            found.extend(batch[: LOOKAHEAD - len(found)])
-            if len(found) >= LOOKAHEAD:
-                break
-        return found
 
 
 class ChainWalk:
