@@ -135,12 +135,13 @@ class AuditLog:
         self.close()
 
     def write(self, event: str, **fields: object) -> Record:
-        """Append one record; fills prev, seq, time, policy, pid and host.
+        """Append one record; fills prev, seq, time, policy, pid and host, and seals it (chain
+        and digest, last).
 
         ``fields`` are the record's other keys (``call``, ``service``, ``operation``,
         ``region``, ``snapshot``, ``source``, ``arn``, ``tags``, ``injected``, ``inherited``,
-        ``violations``, ``error``, ``request_id``, ``notes``) plus ``dropped_bytes``,
-        ``dropped_sha256`` and ``rotated_from``, which are written after the standard keys.
+        ``violations``, ``error``, ``request_id``, ``notes``) plus the `EXTRA_FIELDS`
+        (``dropped_bytes``, ``dropped_sha256``, ``rotated_from``, ...), written after ``notes``.
         Missing ones default to None, or ``[]`` for the lists and ``{}`` for ``tags``;
         ``violations`` takes ``Violation`` objects or dicts; ``snapshot`` is lowercased.
         Returns the record written. An unknown event is a ValueError, an unknown field a
