@@ -147,6 +147,86 @@ def make_log(path: Path, count: int, hmac_key: bytes | None = None, **fields: ob
     return audit.chain_hash(lines[-1], hmac_key) if lines else audit.ZERO_HASH
 
 
+def reseal(line: bytes, hmac_key: bytes | None = None) -> bytes:
+    """``line`` (changed) sealed again with a fresh own digest, as anyone can for SHA-256 and
+    only a key holder for HMAC-SHA256."""
+    signed = line[: line.rindex(b',"digest":"')]
+    return signed + b',"digest":"' + audit.chain_hash(signed, hmac_key).encode() + b'"}'
+
+
+def relink(lines: list[bytes], index: int, hmac_key: bytes | None = None) -> None:
+    """Rechain (and reseal) every line after ``lines[index]``, whatever that line now holds:
+    what someone who can write the file, and holds the key if there is one, can do."""
+    for at in range(index, len(lines) - 1):
+        digest = audit.chain_hash(lines[at], hmac_key).encode()
+        lines[at + 1] = reseal(b'{"prev":"' + digest + lines[at + 1][73:], hmac_key)
+
+
+FIRST_FORMAT_FIELDS = (
+    "prev",
+    "seq",
+    "time",
+    "event",
+    "call",
+    "service",
+    "operation",
+    "region",
+    "snapshot",
+    "source",
+    "arn",
+    "tags",
+    "injected",
+    "inherited",
+    "violations",
+    "error",
+    "request_id",
+    "policy",
+    "pid",
+    "host",
+    "notes",
+)
+"""The keys of a record in the first format (the first release), in their order."""
+
+
+def first_format_line(prev: str, seq: int, event: str = "requested", **extra: object) -> bytes:
+    """One record exactly as the first release wrote it: no ``chain``, no ``digest``."""
+    record: dict[str, object] = dict.fromkeys(FIRST_FORMAT_FIELDS)
+    record.update(
+        prev=prev,
+        seq=seq,
+        time="2026-11-29T21:37:11.123456Z",
+        event=event,
+        call=f"{seq:032x}",
+        service="rds",
+        operation="CreateDBClusterSnapshot",
+        region="eu-west-1",
+        snapshot=f"orders-manual-{seq}",
+        source="orders",
+        tags={"team": "payments"},
+        injected=[],
+        inherited=[],
+        violations=[],
+        policy="a" * 64,
+        pid=4242,
+        host="build-host",
+        notes=[f"old:{seq}"],
+    )
+    record.update(extra)
+    return json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def first_format_log(path: Path, count: int, hmac_key: bytes | None = None) -> str:
+    """A log of ``count`` records in the first format, chained as the first release chained
+    them (SHA-256, or HMAC-SHA256 under ``hmac_key``); returns its head."""
+    prev = audit.ZERO_HASH
+    with path.open("wb") as stream:
+        for seq in range(1, count + 1):
+            line = first_format_line(prev, seq)
+            stream.write(line + b"\n")
+            prev = audit.chain_hash(line, hmac_key)
+    return prev
+
+
 def synthetic_log(path: Path, count: int) -> str:
     """A valid log of ``count`` realistic records written directly (fast); returns its head."""
     prev = audit.ZERO_HASH
@@ -173,8 +253,11 @@ def synthetic_log(path: Path, count: int) -> str:
                 pid=4242,
                 host="build-host",
                 notes=[],
+                chain="sha256",
             )
-            line = json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode()
+            del record["digest"]
+            signed = json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode()[:-1]
+            line = signed + b',"digest":"' + hashlib.sha256(signed).hexdigest().encode() + b'"}'
             stream.write(line + b"\n")
             prev = hashlib.sha256(line).hexdigest()
     return prev
