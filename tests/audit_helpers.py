@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from rds_guard import audit
@@ -304,3 +305,34 @@ def wait_child(pid: int, timeout: float = 30) -> int:
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     raise AssertionError(f"child {pid} hung for more than {timeout}s")
+
+
+HOLDER = """
+import fcntl, os, signal, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)
+"""
+
+
+@contextlib.contextmanager
+def stopped_lock_holder(path: Path, timeout: float = 60) -> Iterator[subprocess.Popen[str]]:
+    """A process that takes ``path``'s flock and is then stopped (SIGSTOP), as a writer stuck
+    on a dead disk would be; killed on leaving."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        deadline = time.monotonic() + timeout
+        while Path(f"/proc/{holder.pid}/stat").read_text().split(") ")[1][0] != "T":
+            assert time.monotonic() < deadline, "the holder never stopped"
+            time.sleep(0.01)
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait(timeout)

@@ -449,4 +449,5 @@ def test_hmac_key_is_the_variables_own_bytes(
     guard.audit.write("blocked", call="a")
     guard.audit.write("blocked", call="b")
     assert audit.verify([tmp_path / "audit.jsonl"], hmac_key=b"\xffsecret").ok
-    assert not audit.verify([tmp_path / "audit.jsonl"]).ok
+    with pytest.raises(audit.KeyRequired):
+        audit.verify([tmp_path / "audit.jsonl"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from audit_helpers import (
     records_of,
     relink,
     reseal,
-    subprocess_env,
+    stopped_lock_holder,
     write_lines,
 )
 
@@ -230,35 +229,13 @@ def test_repair_of_one_damaged_last_line(log_path: Path, last: bytes) -> None:
 
 # --- a writer that takes the lock and hangs -------------------------------------------------------
 
-HOLDER = """
-import fcntl, os, signal, sys
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
-fcntl.flock(fd, fcntl.LOCK_EX)
-print("locked", flush=True)
-os.kill(os.getpid(), signal.SIGSTOP)
-"""
-
 
 @pytest.fixture
 def stopped_holder(log_path: Path) -> Iterator[subprocess.Popen[str]]:
     """A process that takes the log's flock and is then stopped (SIGSTOP); killed at the end."""
     make_log(log_path, 2)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(log_path)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=subprocess_env(),
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
-        deadline = time.monotonic() + HANG
-        while Path(f"/proc/{holder.pid}/stat").read_text().split(") ")[1][0] != "T":
-            assert time.monotonic() < deadline, "the holder never stopped"
-            time.sleep(0.01)
+    with stopped_lock_holder(log_path) as holder:
         yield holder
-    finally:
-        holder.kill()
-        holder.wait(HANG)
 
 
 def test_a_stopped_lock_holder_is_an_audit_error_not_a_hang(
