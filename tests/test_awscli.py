@@ -18,7 +18,7 @@ from pathlib import Path
 
 import botocore.session
 import pytest
-from aws import make_cluster, snapshot_tags
+from aws import guarded_client, make_cluster, snapshot_tags
 from policies import EXAMPLE, write_policy
 from servers import MotoServer
 
@@ -253,6 +253,40 @@ def test_a_missing_or_broken_policy_is_one_line_on_rds_commands(
     assert len(lines) == 1, result.stderr
     assert expected in lines[0]
     assert moto_server.actions() == []
+
+
+def test_at_generate_names_the_snapshot_from_the_policys_template(
+    moto_server: MotoServer, workdir: Path
+) -> None:
+    """The CLI makes the identifier mandatory; `@generate` leaves it to `generate`."""
+    make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS, copy_tags=True)
+    result = aws(
+        moto_server,
+        "rds",
+        "create-db-cluster-snapshot",
+        "--db-cluster-identifier",
+        "orders",
+        "--db-cluster-snapshot-identifier",
+        "@generate",
+        "--query",
+        "DBClusterSnapshot.DBClusterSnapshotIdentifier",
+        "--output",
+        "text",
+        cwd=workdir,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"orders-manual-{TODAY}"
+
+
+def test_at_generate_is_an_ordinary_identifier_outside_the_cli(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, EXAMPLE), on=moto_server)
+    make_cluster(rds, tags=CLUSTER_TAGS, copy_tags=True)
+    with pytest.raises(rds_guard.PolicyViolation, match=r"identifier\.aws"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="@generate"
+        )
 
 
 def test_inside_the_cli_the_guard_runs_on_the_cli_s_own_botocore() -> None:
