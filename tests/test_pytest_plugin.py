@@ -263,3 +263,48 @@ def test_unguarded_afterwards():
     )
     result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
     result.assert_outcomes(passed=2)
+
+
+UNASKED = (
+    HELPERS
+    + """
+
+@mock_aws
+def test_a_test_that_never_asks_for_the_guard():
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    noncompliant(rds)
+"""
+)
+
+
+@pytest.mark.parametrize("how", ["option", "ini"])
+def test_every_test_can_be_guarded_without_asking(
+    pytester: pytest.Pytester, policy_dir: Path, how: str
+) -> None:
+    """--rds-guard-all (or rds_guard_autouse = true): a test that does not request the
+    fixture is guarded too; without it, the same test passes unguarded."""
+    pytester.makepyfile(test_unasked=UNASKED)
+    pytester.makeini("[pytest]\nrds_guard_policy = policies/snapshots.toml\n")
+    pytester.runpytest().assert_outcomes(passed=1)
+    if how == "option":
+        result = pytester.runpytest("--rds-guard-all")
+    else:
+        pytester.makeini(
+            "[pytest]\nrds_guard_policy = policies/snapshots.toml\nrds_guard_autouse = true\n"
+        )
+        result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*PolicyViolation*", "*[[]identifier.pattern[]]*"])
+
+
+def test_a_broken_policy_is_one_line_without_a_chained_traceback(
+    pytester: pytest.Pytester,
+) -> None:
+    write_policy(pytester.path, "version = 1\n[naming\n")
+    pytester.makepyfile(test_unasked=UNASKED)
+    result = pytester.runpytest("--rds-guard-all")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*rds_guard_policy: rds_guard.toml:2: invalid TOML*"])
+    assert "During handling of the above exception" not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
