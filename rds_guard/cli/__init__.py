@@ -25,6 +25,7 @@ from botocore.exceptions import (
     NoRegionError,
 )
 
+from rds_guard import __version__
 from rds_guard.errors import AuditError, PolicyError
 
 from . import check, reconcile
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  rds-guard audit verify rds-guard-audit.jsonl\n"
         "\n'rds-guard COMMAND --help' explains each command.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"{PROG} {__version__}", help="print the version"
     )
     places = {"": parser.add_subparsers(metavar="COMMAND", parser_class=Parser)}
     for words, entry in COMMANDS.items():
