@@ -1,14 +1,18 @@
 """What the ``rds-guard`` commands share, each written once: the parser whose errors are one
-line, `UsageError`, printing escaped report lines and JSON, the ``--key-env``, ``--policy``
-and ``--service`` options, the policy a command runs with, and the existing-file check.
+line, `UsageError`, printing escaped report lines, JSON and the library's warnings, the
+``--key-env``, ``--policy`` and ``--service`` options, the policy a command runs with, and
+the existing-file check.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -59,6 +63,31 @@ def print_lines(lines: Iterable[str]) -> None:
 def print_json(document: object) -> None:
     """Print ``document`` as one indented JSON document, ASCII only."""
     print(json.dumps(document, ensure_ascii=True, indent=2))
+
+
+class _WarningLines(logging.Handler):
+    """Each warning of logger ``rds_guard`` as one ``rds-guard: warning: ...`` line on the
+    stderr of the moment (the library warns, for example, about a policy's ``services``)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = " ".join(record.getMessage().splitlines())
+        except Exception:  # a bad format string: logging's own report, never a traceback here
+            self.handleError(record)
+            return
+        print(f"{PROG}: warning: {printable(message)}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def library_warnings() -> Iterator[None]:
+    """While the block runs, the library's warnings are one line each on stderr."""
+    logger = logging.getLogger("rds_guard")
+    handler = _WarningLines(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 # --- options and the values behind them -----------------------------------------------------

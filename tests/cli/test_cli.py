@@ -54,11 +54,11 @@ fsync = false
 hmac_key_env = "RDS_GUARD_AUDIT_KEY"
 """
 
-# The policy eval runs against: small, so each test shows one rule at work.
+# The policy eval runs against: small, so each test shows one rule at work. It lists no
+# services: every service is judged whatever it lists, and a list leaving one out is a warning.
 EVAL_POLICY = """\
 version = 1
 mode = "{mode}"
-services = ["rds", "docdb"]
 
 [naming]
 pattern = "^{{source}}-(daily|manual)-[0-9]{{8}}$"
@@ -112,6 +112,15 @@ def rules_of(document: dict) -> list[str]:
     return [v["rule"] for v in document["violations"]]
 
 
+def services_warning(path: Path, left_out: str) -> str:
+    """The one stderr line of a policy whose ``services`` leaves ``left_out`` out (line 3)."""
+    return (
+        f"rds-guard: warning: {path}:3: services leaves out {left_out}, which rds_guard judges"
+        " all the same: the three APIs share one endpoint, so an rds client can snapshot any of"
+        " them\n"
+    )
+
+
 # --- check ----------------------------------------------------------------------------------
 
 
@@ -121,7 +130,7 @@ def test_check_summarises_every_section(
     path = write(tmp_path / "rds_guard.toml", FULL_POLICY)
     monkeypatch.delenv("APP_OWNER", raising=False)
     result = run(capsys, "check", str(path))
-    assert (result.code, result.err) == (0, "")
+    assert (result.code, result.err) == (0, services_warning(path, "docdb"))
     sha = rds_guard.load_policy(path).sha256
     assert result.out.splitlines() == [
         f"ok: {path} is a valid policy (version 1, sha256 {sha[:12]})",
