@@ -13,6 +13,7 @@ import logging
 import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -160,6 +161,18 @@ def policy_for(path: str | None, how: str) -> Policy:
             f" (in {Path.cwd()})"
         )
     return policy
+
+
+def iso_time(text: str) -> datetime:
+    """An argparse type for an ISO 8601 time (``--since``, ``--snapshot-created``): an aware
+    datetime; one given without a zone is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def existing_file(text: str) -> Path:

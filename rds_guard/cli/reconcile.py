@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rds_guard import audit
@@ -22,6 +21,7 @@ from .common import (
     add_policy,
     add_service,
     existing_file,
+    iso_time,
     policy_if_any,
     print_json,
     print_lines,
@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", metavar="NAME", help="the AWS profile to use")
     parser.add_argument(
         "--since",
-        type=_moment,
+        type=iso_time,
         metavar="TIME",
         help="leave snapshots created before TIME (ISO 8601; no zone: UTC) out of unrecorded",
     )
@@ -96,17 +96,6 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     return 0 if report.clean else 1
-
-
-def _moment(text: str) -> datetime:
-    """An argparse type for an ISO 8601 time; one without a zone is UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got {text!r}"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 _TITLES = {

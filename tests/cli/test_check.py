@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_helpers import REPO, assert_one_error_line, run_main
+from cli_helpers import REPO, assert_one_error_line, run_main, services_warning
 from policies import write_policy
 
 import rds_guard
@@ -54,15 +54,6 @@ hmac_key_env = "RDS_GUARD_AUDIT_KEY"
 """
 
 
-def services_warning(path: Path, left_out: str) -> str:
-    """The one stderr line of a policy whose ``services`` leaves ``left_out`` out (line 3)."""
-    return (
-        f"rds-guard: warning: {path}:3: services leaves out {left_out}, which rds_guard judges"
-        " all the same: the three APIs share one endpoint, so an rds client can snapshot any of"
-        " them\n"
-    )
-
-
 # --- check ----------------------------------------------------------------------------------
 
 
@@ -72,7 +63,7 @@ def test_check_summarises_every_section(
     path = write_policy(tmp_path, FULL_POLICY)
     monkeypatch.delenv("APP_OWNER", raising=False)
     result = run_main(capsys, "check", str(path))
-    assert (result.code, result.err) == (0, services_warning(path, "docdb"))
+    assert (result.code, result.err) == (0, services_warning(path, "docdb", line=3))
     sha = rds_guard.load_policy(path).sha256
     assert result.out.splitlines() == [
         f"ok: {path} is a valid policy (version 1, sha256 {sha[:12]})",

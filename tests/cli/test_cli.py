@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_one_error_line, run_script, script_env
+from cli_helpers import assert_one_error_line, run_script, script_env, services_warning
 from policies import EXAMPLE, write_policy
 
 GOOD = "orders-manual-20261129"
@@ -71,6 +71,10 @@ def test_real_script_eval_and_check(tmp_path: Path) -> None:
     )
     checked = run_script("check", env={**env, "RDS_GUARD_POLICY": str(policy)})
     assert checked.code == 0 and checked.out.startswith(f"ok: {policy} is a valid policy")
+    # a policy naming fewer than all three services loads with a warning: one line on stderr
+    partial = write_policy(tmp_path, 'version = 1\nservices = ["rds"]\n', name="partial.toml")
+    checked = run_script("check", str(partial), env=env)
+    assert (checked.code, checked.err) == (0, services_warning(partial, "docdb, neptune", line=2))
     bad = write_policy(tmp_path, 'version = 1\n[sharing]\naccounts = ["12"]\n', name="bad.toml")
     assert_one_error_line(
         run_script("check", str(bad), env=env), f"{bad}:3: sharing.accounts[0]: '12' is not"

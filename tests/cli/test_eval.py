@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_one_error_line, run_main
+from cli_helpers import assert_one_error_line, eval_json, rules_of, run_main, services_warning
 from policies import write_policy
 
 # The policy eval runs against: small, so each test shows one rule at work. It lists no
@@ -47,18 +47,6 @@ def policy(tmp_path: Path) -> Path:
     return write_policy(tmp_path / "policy", EVAL_POLICY.format(mode="enforce"))
 
 
-def eval_json(capsys: pytest.CaptureFixture[str], policy: Path, *args: str) -> tuple[int, dict]:
-    result = run_main(capsys, "eval", "--policy", str(policy), *args, "--json")
-    assert result.err == ""
-    document = result.json()
-    assert list(document) == ["allowed", "params", "violations", "injected", "inherited"]
-    return result.code, document
-
-
-def rules_of(document: dict) -> list[str]:
-    return [v["rule"] for v in document["violations"]]
-
-
 # --- eval: verdicts and output --------------------------------------------------------------
 
 
@@ -95,6 +83,7 @@ def test_eval_blocked_human(capsys: pytest.CaptureFixture[str], policy: Path) ->
         "    compliance = pci  (injected)",
         "injected: managed-by, where, compliance",
         "inherited: none",
+        "record: blocked, with its violations",
     ]
 
 
@@ -216,21 +205,31 @@ def test_eval_warn_mode_reports_but_would_send(
     ]
 
 
-def test_eval_service_outside_the_policy_is_not_judged(
-    capsys: pytest.CaptureFixture[str], policy: Path
+def test_eval_judges_a_service_the_policy_leaves_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    """services no longer narrows what is judged (DESIGN §3): a neptune call under a policy
+    listing rds and docdb is judged like any other, and the policy loads with a warning."""
+    text = EVAL_POLICY.format(mode="enforce").replace(
+        "\n\n", '\nservices = ["rds", "docdb"]\n\n', 1
+    )
+    policy = write_policy(tmp_path, text)
     args = ("--service", "neptune", "CreateDBClusterSnapshot", "--param", "DBClusterIdentifier=o")
     result = run_main(capsys, "eval", "--policy", str(policy), *args, "--param", "Foo=1")
-    assert_one_error_line(result, "CreateDBClusterSnapshot has no parameter Foo")
+    warning, error = result.err.splitlines(keepends=True)
+    assert (result.code, warning) == (2, services_warning(policy, "neptune", line=3))
+    assert error.startswith("rds-guard: error: CreateDBClusterSnapshot has no parameter Foo")
     result = run_main(
         capsys, "eval", "--policy", str(policy), *args, "--param", "DBClusterSnapshotIdentifier=x"
     )
-    assert result.code == 0
-    assert result.out.splitlines()[0] == (
-        "allowed: neptune CreateDBClusterSnapshot is not judged (the policy covers docdb, rds,"
-        " not neptune); it would be sent as is"
-    )
-    assert "  DBClusterSnapshotIdentifier = x\n" in result.out
+    assert (result.code, result.err) == (1, services_warning(policy, "neptune", line=3))
+    assert result.out.splitlines()[:3] == [
+        "blocked: neptune CreateDBClusterSnapshot breaks 2 rules; in enforce mode it would not"
+        " be sent",
+        "  [identifier.pattern] DBClusterSnapshotIdentifier: 'x' does not match the naming"
+        " pattern ^o-(daily|manual)-[0-9]{8}$",
+        "  [tags.required] Tags.team: required tag is missing",
+    ]
 
 
 def test_eval_docdb_operation(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
@@ -277,11 +276,15 @@ def test_eval_boolean_parameter_becomes_a_bool(
     result = run_main(
         capsys, "eval", "--policy", str(policy), *base, "--param", "SkipFinalSnapshot=1"
     )
+    # a delete without a final snapshot is judged and recorded now (by [deletion], which this
+    # policy leaves at its defaults), no longer "not judged"
     assert result.out.splitlines()[0] == (
-        "allowed: rds DeleteDBCluster is not judged (no FinalDBSnapshotIdentifier, so no final"
-        " snapshot is made); it would be sent as is"
+        "allowed: rds DeleteDBCluster would be sent with the params below"
     )
     assert "  SkipFinalSnapshot = true\n" in result.out
+    assert result.out.splitlines()[-1] == (
+        "record: requested, then deleted if the service accepts it (no final snapshot is made)"
+    )
 
 
 @pytest.mark.parametrize(("copy_tags", "inherited"), [("true", ["team"]), ("false", [])])
@@ -358,6 +361,8 @@ def test_eval_blocked_public_share_human(capsys: pytest.CaptureFixture[str], pol
         "  ValuesToAdd = all",
         "injected: none",
         "inherited: none",
+        "record: blocked, with its violations",
+        "  note: added: all",
     ]
 
 
@@ -431,6 +436,7 @@ def test_eval_source_tags_are_inherited(capsys: pytest.CaptureFixture[str], poli
         "    compliance = pci  (injected)",
         "injected: managed-by, where, compliance",
         "inherited: team",
+        "record: requested, then created if the service accepts it",
     ]
 
 
