@@ -3,6 +3,7 @@ the policy, and a bad policy as its one error line."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -56,11 +57,24 @@ hmac_key_env = "RDS_GUARD_AUDIT_KEY"
 
 # --- check ----------------------------------------------------------------------------------
 
+DEFAULT_EXPORT_AND_DELETION = (
+    "export:",
+    "  enabled: true",
+    "  s3_buckets: any bucket",
+    "deletion:",
+    '  final_snapshot: "optional" (a delete may skip its final snapshot)',
+    '  automated_backups: "any" (a delete may take the automated backups with it)',
+    "  minimum_age_days: none (a snapshot of any age may be deleted)",
+    "  hold_tags (no delete, no removing or changing the tag): none",
+)
+"""What check says of [export] and [deletion] when the policy leaves them out."""
+
 
 def test_check_summarises_every_section(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_policy(tmp_path, FULL_POLICY)
+    (tmp_path / "logs").mkdir()  # where the audit log goes: install (and check) need it there
     monkeypatch.delenv("APP_OWNER", raising=False)
     result = run_main(capsys, "check", str(path))
     assert (result.code, result.err) == (0, services_warning(path, "docdb", line=3))
@@ -68,7 +82,8 @@ def test_check_summarises_every_section(
     assert result.out.splitlines() == [
         f"ok: {path} is a valid policy (version 1, sha256 {sha[:12]})",
         "mode: enforce (a call that breaks a rule is blocked and never sent)",
-        "services: neptune, rds",
+        "services: neptune, rds (docdb left out, but judged all the same: the three APIs share"
+        " one endpoint)",
         "naming:",
         "  pattern: ^{source}-(daily|manual)-[0-9]{8}$  (full match, identifier lowercased)",
         "  generate: {source}-manual-{utcnow:%Y%m%d}  (when a call names none)",
@@ -91,10 +106,13 @@ def test_check_summarises_every_section(
         "sharing:",
         '  public: blocked (sharing with "all" is sharing.public)',
         "  accounts: 111122223333",
+        *DEFAULT_EXPORT_AND_DELETION,
         "audit:",
         f"  path: {tmp_path / 'logs' / 'audit.jsonl'}",
         "  fsync: false",
         "  hmac: HMAC-SHA256, key in $RDS_GUARD_AUDIT_KEY (NOT SET here: install would fail)",
+        "  lock_timeout: 10 seconds (then AuditError: nothing is sent)",
+        "  ledger: none (the local file is the whole log)",
         "environment:",
         "  APP_OWNER: not set here (template.env at call time)",
     ]
@@ -104,6 +122,7 @@ def test_check_says_which_variables_are_set(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_policy(tmp_path, FULL_POLICY)
+    (tmp_path / "logs").mkdir()
     monkeypatch.setenv("APP_OWNER", "ops@example.com")
     monkeypatch.setenv("RDS_GUARD_AUDIT_KEY", "k3y")
     result = run_main(capsys, "check", str(path))
@@ -134,6 +153,7 @@ def test_check_minimal_policy_shows_the_defaults(
         "  allowed: none",
         "  patterns: none",
         "  accounts: any account",
+        *DEFAULT_EXPORT_AND_DELETION,
         "audit: off (enabled = false: nothing is written)",
     ):
         assert expected in lines
@@ -194,3 +214,200 @@ def test_check_bad_policy_is_the_policy_error_line(
 def test_check_unreadable_policy(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert_one_error_line(run_main(capsys, "check", str(tmp_path / "nope.toml")), "nope.toml")
     assert_one_error_line(run_main(capsys, "check", str(tmp_path)), "is a directory")
+
+
+# --- the second release's tables -------------------------------------------------------------
+
+SECOND_RELEASE = """\
+version = 1
+
+[export]
+s3_buckets = ["acme-backups-*", "dr-*"]
+
+[deletion]
+final_snapshot = "required"
+automated_backups = "keep"
+minimum_age_days = 7.5
+
+[deletion.hold_tags]
+legal-hold = "true"
+
+[audit]
+lock_timeout = 2.5
+
+[audit.ledger]
+table = "rds-guard-audit"
+region = "eu-west-1"
+mode = "required"
+checkpoints = "s3://audit-bucket/rds-guard/"
+kms_key = "alias/rds-guard-checkpoints"
+"""
+
+
+def test_check_summarises_export_deletion_and_the_ledger(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The ledger is summarised offline: nothing is contacted (no AWS stand-in is running)."""
+    path = write_policy(tmp_path, SECOND_RELEASE)
+    result = run_main(capsys, "check", str(path))
+    assert (result.code, result.err) == (0, "")
+    lines = result.out.splitlines()
+    assert lines[lines.index("export:") :] == [
+        "export:",
+        "  enabled: true",
+        "  s3_buckets: acme-backups-* | dr-*  (else export.bucket)",
+        "deletion:",
+        '  final_snapshot: "required" (a delete may not skip its final snapshot:'
+        " SkipFinalSnapshot=True is deletion.final_snapshot)",
+        '  automated_backups: "keep" (a delete may not take the automated backups:'
+        " deletion.automated_backups)",
+        "  minimum_age_days: 7.5 (a younger snapshot may not be deleted: deletion.too_young)",
+        "  hold_tags (no delete, no removing or changing the tag):",
+        "    legal-hold = true",
+        "audit:",
+        f"  path: {tmp_path / 'rds-guard-audit.jsonl'}",
+        "  fsync: true",
+        "  hmac: off (SHA-256 chain)",
+        "  lock_timeout: 2.5 seconds (then AuditError: nothing is sent)",
+        "  ledger (not contacted by check):",
+        "    table: rds-guard-audit",
+        "    region: eu-west-1",
+        '    mode: "required" (a call is sent only once the ledger holds its requested record)',
+        "    checkpoints: s3://audit-bucket/rds-guard/",
+        "    kms_key: alias/rds-guard-checkpoints",
+    ]
+    disabled = write_policy(tmp_path, "version = 1\n[export]\nenabled = false\n", name="x.toml")
+    assert "export: off (enabled = false: every export is export.disabled)\n" in (
+        run_main(capsys, "check", str(disabled)).out
+    )
+
+
+def test_check_json_is_one_object_of_every_section(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_policy(tmp_path, FULL_POLICY)
+    (tmp_path / "logs").mkdir()
+    monkeypatch.setenv("APP_OWNER", "ops@example.com")
+    result = run_main(capsys, "check", str(path), "--json")
+    assert (result.code, result.err) == (0, services_warning(path, "docdb", line=3))
+    document = result.json()
+    assert list(document) == [
+        "policy", "version", "sha256", "mode", "services", "services_left_out", "naming", "tags",
+        "sharing", "export", "deletion", "audit", "environment",
+    ]  # fmt: skip
+    assert document["sha256"] == rds_guard.load_policy(path).sha256
+    assert (document["mode"], document["services"], document["services_left_out"]) == (
+        "enforce",
+        ["neptune", "rds"],
+        ["docdb"],
+    )
+    assert document["naming"] == {
+        "pattern": "^{source}-(daily|manual)-[0-9]{8}$",
+        "generate": "{source}-manual-{utcnow:%Y%m%d}",
+        "operations": {"CopyDBClusterSnapshot": {"pattern": "^dr-{source}$", "generate": None}},
+    }
+    assert document["tags"] == {
+        "required": ["team", "env"],
+        "inherit": "always",
+        "defaults": {"managed-by": "rds-guard", "owner": "{env:APP_OWNER}", "where": "{region}"},
+        "forced": {"compliance": "pci"},
+        "allowed": {"env": ["prod", "staging", "dev"], "cost-center": ["CC-*"]},
+        "patterns": {"owner": "^[a-z.]+@example\\.com$"},
+    }
+    assert document["sharing"] == {"public": False, "accounts": ["111122223333"]}
+    assert document["export"] == {"enabled": True, "s3_buckets": None}
+    assert document["deletion"] == {
+        "final_snapshot": "optional",
+        "automated_backups": "any",
+        "minimum_age_days": None,
+        "hold_tags": {},
+    }
+    assert document["audit"] == {
+        "enabled": True,
+        "path": str(tmp_path / "logs" / "audit.jsonl"),
+        "path_from": None,
+        "fsync": False,
+        "hmac_key_env": "RDS_GUARD_AUDIT_KEY",
+        "hmac_key_set": False,
+        "lock_timeout": 10,
+        "ledger": None,
+    }
+    assert document["environment"] == {"APP_OWNER": True}
+    second = run_main(capsys, "check", str(write_policy(tmp_path / "2", SECOND_RELEASE)), "--json")
+    assert second.json()["deletion"]["minimum_age_days"] == 7.5
+    assert second.json()["audit"]["ledger"] == {
+        "table": "rds-guard-audit",
+        "region": "eu-west-1",
+        "mode": "required",
+        "checkpoints": "s3://audit-bucket/rds-guard/",
+        "kms_key": "alias/rds-guard-checkpoints",
+    }
+
+
+# --- where the audit log would go -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("audit_path", "why"),
+    [
+        ("missing/audit.jsonl", "the directory {dir}/missing does not exist"),
+        ("a-file/audit.jsonl", "{dir}/a-file is a file, not a directory"),
+        ("a-dir", "a directory is at the path, not a regular file"),
+    ],
+)
+def test_check_an_audit_log_install_could_not_write_is_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, audit_path: str, why: str
+) -> None:
+    """DESIGN §4: found at install (AuditError) and by check, which fails as install would."""
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "a-dir").mkdir()
+    path = write_policy(tmp_path, f'version = 1\n[audit]\npath = "{audit_path}"\n')
+    result = run_main(capsys, "check", str(path))
+    assert_one_error_line(
+        result,
+        f"{path}: audit.path: the audit log {tmp_path / audit_path} cannot be written: "
+        + why.format(dir=tmp_path)
+        + " (install would fail)",
+    )
+    off = write_policy(
+        tmp_path, f'version = 1\n[audit]\npath = "{audit_path}"\nenabled = false\n', name="o.toml"
+    )
+    assert run_main(capsys, "check", str(off)).code == 0  # no log, nothing to write
+
+
+def test_check_holds_the_audit_path_the_variable_names(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$RDS_GUARD_AUDIT_PATH overrides the policy at install: check looks where install will."""
+    path = write_policy(tmp_path, 'version = 1\n[audit]\npath = "nowhere/audit.jsonl"\n')
+    monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(tmp_path / "here.jsonl"))
+    result = run_main(capsys, "check", str(path))
+    assert result.code == 0
+    assert (
+        f"  path: {tmp_path / 'here.jsonl'}  (from $RDS_GUARD_AUDIT_PATH; the policy says"
+        f" {tmp_path / 'nowhere' / 'audit.jsonl'})\n" in result.out
+    )
+    monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(tmp_path / "gone" / "audit.jsonl"))
+    assert_one_error_line(
+        run_main(capsys, "check", str(path)),
+        f"$RDS_GUARD_AUDIT_PATH: the audit log {tmp_path / 'gone' / 'audit.jsonl'} cannot be"
+        f" written: the directory {tmp_path / 'gone'} does not exist",
+    )
+
+
+def test_check_an_audit_log_that_cannot_be_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Permissions as os.access reports them (stood in for: the tests may run as root, who
+    writes anywhere): a directory a new log cannot be made in, an existing log not writable."""
+    path = write_policy(tmp_path, 'version = 1\n[audit]\npath = "logs/audit.jsonl"\n')
+    (tmp_path / "logs").mkdir()
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)
+    assert_one_error_line(
+        run_main(capsys, "check", str(path)),
+        f"the directory {tmp_path / 'logs'} is not writable (permission denied)",
+    )
+    (tmp_path / "logs" / "audit.jsonl").write_text("")
+    assert_one_error_line(
+        run_main(capsys, "check", str(path)), "the file is not writable (permission denied)"
+    )
