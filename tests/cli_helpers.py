@@ -3,6 +3,7 @@ reading what it prints (``eval --json``, the warning of a policy's ``services``)
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -122,3 +123,10 @@ def services_warning(path: Path | str, left_out: str, *, line: int) -> str:
         " judges all the same: the three APIs share one endpoint, so an rds client can"
         " snapshot any of them\n"
     )
+
+
+class Terminal(io.StringIO):
+    """A stderr (or any stream) that says it is a terminal, for what commands show only there."""
+
+    def isatty(self) -> bool:
+        return True

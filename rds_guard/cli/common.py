@@ -1,7 +1,7 @@
 """What the ``rds-guard`` commands share, each written once: the parser whose errors are one
 line, `UsageError`, printing escaped report lines, JSON and the library's warnings, the
-``--key-env``, ``--policy`` and ``--service`` options, the policy a command runs with, and
-the existing-file check.
+progress line of long work (`Progress`, ``--quiet``), the ``--key-env``, ``--policy`` and
+``--service`` options, the policy a command runs with, times, and the existing-file check.
 """
 
 from __future__ import annotations
@@ -10,12 +10,15 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import sys
+import time
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from types import TracebackType
+from typing import NoReturn, TextIO
 
 from rds_guard import audit
 from rds_guard.core.operations import SERVICES
@@ -89,6 +92,69 @@ def library_warnings() -> Iterator[None]:
         yield
     finally:
         logger.removeHandler(handler)
+
+
+class Progress:
+    """One line on stderr saying how far long work has got, rewritten in place and cleared at
+    the end. Shown only when stderr is a terminal and not ``quiet``: a pipe, a file or a CI
+    log gets nothing. `show` is cheap to call often: the line is redrawn at most every
+    ``interval`` seconds."""
+
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        stream: TextIO | None = None,
+        interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self.enabled = not quiet and _is_terminal(self._stream)
+        self._interval = interval
+        self._clock = clock
+        self._drawn = -math.inf
+        self._shown = False
+
+    def show(self, text: str) -> None:
+        """Say ``text`` (one line), unless the line was redrawn less than ``interval`` ago."""
+        if not self.enabled or self._clock() - self._drawn < self._interval:
+            return
+        self._drawn = self._clock()
+        self._stream.write(f"\r{printable(text)}\x1b[K")
+        self._stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        """Clear the line, so that what the command prints next starts on a clean one."""
+        if self._shown:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._shown = False
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """``--quiet``: no progress line (there is none anyway when stderr is not a terminal)."""
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress on stderr (shown only on a terminal)"
+    )
 
 
 # --- options and the values behind them -----------------------------------------------------
