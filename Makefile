@@ -11,6 +11,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The async guard is tested with aiobotocore and with aioboto3, each of which pins its own
+# botocore: one environment each, beside the main one.
+AIO_VENVS := .venv-aio .venv-aioboto3
+AIO_EXTRA_.venv-aio := aio-tests
+AIO_EXTRA_.venv-aioboto3 := aioboto3-tests
+AIO_TESTS_.venv-aio := tests/aio/test_aiobotocore.py
+AIO_TESTS_.venv-aioboto3 := tests/aio/test_aioboto3.py
+
+$(AIO_VENVS:%=%/.installed): %/.installed: pyproject.toml
+	$(PYTHON) -m venv $*
+	$*/bin/python -m pip install -q --upgrade pip
+	$*/bin/python -m pip install -q -e '.[$(AIO_EXTRA_$*)]'
+	touch $@
+
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
@@ -30,11 +44,12 @@ $(COVERAGE_HOOK): $(STAMP) tools/coverage_subprocess.pth
 	cp tools/coverage_subprocess.pth "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/rds_guard_coverage_subprocess.pth"
 	touch $@
 
-test: $(STAMP) $(COVERAGE_HOOK) lint
+test: $(STAMP) $(COVERAGE_HOOK) $(AIO_VENVS:%=%/.installed) lint
 	rm -f .coverage .coverage.*
 	config=$$($(BIN)/python -c 'import coverage; print(coverage.Coverage().config.serialize())') && \
 	sh -c 'echo $$$$ "$$1" > $(COVERAGE_MARK) && exec $(BIN)/coverage run -m pytest -q' sh "$$config"; \
 	status=$$?; rm -f $(COVERAGE_MARK); exit $$status
+	$(foreach venv,$(AIO_VENVS),$(venv)/bin/coverage run -m pytest -q $(AIO_TESTS_$(venv)) &&) true
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report --fail-under=90
 
@@ -42,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(AIO_VENVS) build *.egg-info

@@ -1,9 +1,10 @@
 """Verify speed: ``rds-guard audit verify`` on a large log, against hashing its lines.
 
-The log is generated from one real record (written by `AuditLog`) used as a byte template,
-each line chained to the one before with SHA-256, exactly as a writer chains them. The
-floor is the least any verifier written in Python must do: read the file line by line and
-SHA-256 each line. Peak memory is measured in a fresh process per run.
+The log is generated from one real record (built by `AuditLog`) used as a byte template,
+each line sealed with its own SHA-256 digest and chained to the one before, exactly as a
+writer seals and chains them. The floor is the least any verifier written in Python must do:
+read the file line by line and SHA-256 each line. Peak memory is measured in a fresh process
+per run.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ print(verify(sys.argv[1]).summary())
 
 
 def _template() -> bytes:
-    """One real ``requested`` record as a %-template over prev, seq and call."""
+    """One real ``requested`` record, up to its ``chain`` (what its digest covers), as a
+    %-template over prev, seq and call."""
     fields = {
         "call": _CALL_SENTINEL,
         "service": "rds",
@@ -57,7 +59,9 @@ def _template() -> bytes:
         "requested", fields, _PREV_SENTINEL, _SEQ_SENTINEL
     )
     line = json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-    line = line.replace(b"%", b"%%")
+    if not line.endswith(b',"chain":"sha256"}'):
+        raise RuntimeError("template: the record does not end with its chain")
+    line = line[:-1].replace(b"%", b"%%")
     for sentinel, slot in (
         (_PREV_SENTINEL.encode(), b"%s"),
         (str(_SEQ_SENTINEL).encode(), b"%d"),
@@ -78,7 +82,8 @@ def generate_log(path: Path, records: int) -> int:
     batch: list[bytes] = []
     with open(path, "wb") as out:
         for seq in range(1, records + 1):
-            line = template % (prev, seq, prefix + b"%016x" % seq)
+            signed = template % (prev, seq, prefix + b"%016x" % seq)
+            line = signed + b',"digest":"' + sha256(signed).hexdigest().encode() + b'"}'
             prev = sha256(line).hexdigest().encode()
             batch.append(line)
             if len(batch) >= 10_000:

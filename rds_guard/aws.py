@@ -1,8 +1,9 @@
 """Every read the guard and reconcile make of the service: describe, list tags, every page.
 
 A read is a generator that yields ``(operation, params)`` and is sent the service's parsed
-answer (`Read`), so one read runs on a botocore client (`run`) or, awaited, on an async
-one. Reads are read-only calls; errors the client raises reach the caller of `run`.
+answer (`Read`), so one read runs on a botocore client (`run`) or, awaited, on an
+aiobotocore one (`run_async`). Reads are read-only calls; errors the client raises reach the
+caller of `run`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,18 @@ def run(client: Any, read: Read[T]) -> T:
         while True:
             operation, params = read.send(answer)  # type: ignore[arg-type]
             answer = getattr(client, xform_name(operation))(**params)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+async def run_async(client: Any, read: Read[T]) -> T:
+    """Run ``read`` on an async (aiobotocore) client, awaiting each call."""
+    answer: Mapping[str, Any] | None = None
+    try:
+        while True:
+            operation, params = read.send(answer)  # type: ignore[arg-type]
+            answer = await getattr(client, xform_name(operation))(**params)
     except StopIteration as done:
         result: T = done.value
         return result

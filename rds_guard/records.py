@@ -128,23 +128,31 @@ def _reported_snapshot(row: Operation, parsed: Mapping[str, Any]) -> dict[str, A
     return found
 
 
-def changed_violations(row: Operation, sent: Mapping[str, Any], again: Decision) -> list[Violation]:
-    """What is wrong with a request another handler changed after the guard judged it: the
-    rules it breaks as sent, and ``request.changed`` for each parameter the policy would
-    have sent otherwise."""
-    violations = list(again.violations)
-    for name in row.judged:
-        if again.params.get(name) != sent.get(name):
-            violations.append(
-                Violation(
-                    "request.changed",
-                    name,
-                    _shown(sent.get(name)),
-                    "changed by another handler after rds_guard judged the call; as sent it"
-                    f" is not what the policy requires ({_shown(again.params.get(name))})",
-                )
+def changed_violations(
+    row: Operation, judged: Mapping[str, Any], sent: Mapping[str, Any], again: Decision
+) -> list[Violation]:
+    """What is wrong with a request another handler changed after the guard judged it
+    (``judged``: the parameters as the guard decided them; ``sent``: as they go out;
+    ``again``: the decision on what goes out). A change that leaves the call within the
+    policy is no violation; otherwise the rules it breaks as sent, and ``request.changed``
+    for each parameter that was changed."""
+    differs = any(again.params.get(name) != sent.get(name) for name in row.judged)
+    if not (again.violations or differs):
+        return []
+    return [
+        *again.violations,
+        *(
+            Violation(
+                "request.changed",
+                name,
+                _shown(sent.get(name)),
+                "changed by another handler after rds_guard judged the call; as sent, the"
+                " call breaks the policy",
             )
-    return violations
+            for name in row.judged
+            if sent.get(name) != judged.get(name)
+        ),
+    ]
 
 
 def sent_tags(row: Operation, sent: Mapping[str, Any]) -> dict[str, str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from rds_guard import audit
@@ -147,6 +148,86 @@ def make_log(path: Path, count: int, hmac_key: bytes | None = None, **fields: ob
     return audit.chain_hash(lines[-1], hmac_key) if lines else audit.ZERO_HASH
 
 
+def reseal(line: bytes, hmac_key: bytes | None = None) -> bytes:
+    """``line`` (changed) sealed again with a fresh own digest, as anyone can for SHA-256 and
+    only a key holder for HMAC-SHA256."""
+    signed = line[: line.rindex(b',"digest":"')]
+    return signed + b',"digest":"' + audit.chain_hash(signed, hmac_key).encode() + b'"}'
+
+
+def relink(lines: list[bytes], index: int, hmac_key: bytes | None = None) -> None:
+    """Rechain (and reseal) every line after ``lines[index]``, whatever that line now holds:
+    what someone who can write the file, and holds the key if there is one, can do."""
+    for at in range(index, len(lines) - 1):
+        digest = audit.chain_hash(lines[at], hmac_key).encode()
+        lines[at + 1] = reseal(b'{"prev":"' + digest + lines[at + 1][73:], hmac_key)
+
+
+FIRST_FORMAT_FIELDS = (
+    "prev",
+    "seq",
+    "time",
+    "event",
+    "call",
+    "service",
+    "operation",
+    "region",
+    "snapshot",
+    "source",
+    "arn",
+    "tags",
+    "injected",
+    "inherited",
+    "violations",
+    "error",
+    "request_id",
+    "policy",
+    "pid",
+    "host",
+    "notes",
+)
+"""The keys of a record in the first format (the first release), in their order."""
+
+
+def first_format_line(prev: str, seq: int, event: str = "requested", **extra: object) -> bytes:
+    """One record exactly as the first release wrote it: no ``chain``, no ``digest``."""
+    record: dict[str, object] = dict.fromkeys(FIRST_FORMAT_FIELDS)
+    record.update(
+        prev=prev,
+        seq=seq,
+        time="2026-11-29T21:37:11.123456Z",
+        event=event,
+        call=f"{seq:032x}",
+        service="rds",
+        operation="CreateDBClusterSnapshot",
+        region="eu-west-1",
+        snapshot=f"orders-manual-{seq}",
+        source="orders",
+        tags={"team": "payments"},
+        injected=[],
+        inherited=[],
+        violations=[],
+        policy="a" * 64,
+        pid=4242,
+        host="build-host",
+        notes=[f"old:{seq}"],
+    )
+    record.update(extra)
+    return json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def first_format_log(path: Path, count: int, hmac_key: bytes | None = None) -> str:
+    """A log of ``count`` records in the first format, chained as the first release chained
+    them (SHA-256, or HMAC-SHA256 under ``hmac_key``); returns its head."""
+    prev = audit.ZERO_HASH
+    with path.open("wb") as stream:
+        for seq in range(1, count + 1):
+            line = first_format_line(prev, seq)
+            stream.write(line + b"\n")
+            prev = audit.chain_hash(line, hmac_key)
+    return prev
+
+
 def synthetic_log(path: Path, count: int) -> str:
     """A valid log of ``count`` realistic records written directly (fast); returns its head."""
     prev = audit.ZERO_HASH
@@ -173,8 +254,11 @@ def synthetic_log(path: Path, count: int) -> str:
                 pid=4242,
                 host="build-host",
                 notes=[],
+                chain="sha256",
             )
-            line = json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode()
+            del record["digest"]
+            signed = json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode()[:-1]
+            line = signed + b',"digest":"' + hashlib.sha256(signed).hexdigest().encode() + b'"}'
             stream.write(line + b"\n")
             prev = hashlib.sha256(line).hexdigest()
     return prev
@@ -221,3 +305,34 @@ def wait_child(pid: int, timeout: float = 30) -> int:
     os.kill(pid, 9)
     os.waitpid(pid, 0)
     raise AssertionError(f"child {pid} hung for more than {timeout}s")
+
+
+HOLDER = """
+import fcntl, os, signal, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)
+"""
+
+
+@contextlib.contextmanager
+def stopped_lock_holder(path: Path, timeout: float = 60) -> Iterator[subprocess.Popen[str]]:
+    """A process that takes ``path``'s flock and is then stopped (SIGSTOP), as a writer stuck
+    on a dead disk would be; killed on leaving."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        deadline = time.monotonic() + timeout
+        while Path(f"/proc/{holder.pid}/stat").read_text().split(") ")[1][0] != "T":
+            assert time.monotonic() < deadline, "the holder never stopped"
+            time.sleep(0.01)
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait(timeout)

@@ -163,6 +163,19 @@ def _tag_service(request: AWSPreparedRequest, event_name: str, **_: Any) -> None
 # --------------------------------------------------------------------------------------------
 
 
+def _route_presigned(environ: dict[str, Any]) -> None:
+    """A presigned URL carries its SigV4 credential scope in the query, not in an
+    Authorization header; AWS's front end routes it by that scope, moto's server only by the
+    header. Hand moto the scope as a header, as AWS would read it (moto checks no signature)."""
+    if environ.get("HTTP_AUTHORIZATION"):
+        return
+    credential = _form(environ.get("QUERY_STRING", "")).get("X-Amz-Credential")
+    if credential:
+        environ["HTTP_AUTHORIZATION"] = (
+            f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=presigned"
+        )
+
+
 class _CountingMiddleware:
     """WSGI middleware: record ``(service, action, form)`` of each request, then pass it on.
 
@@ -178,6 +191,7 @@ class _CountingMiddleware:
         body = self._read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+        _route_presigned(environ)
         if not environ.get("PATH_INFO", "").startswith("/moto-api"):
             params = _form(environ.get("QUERY_STRING", ""))
             if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):

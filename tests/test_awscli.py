@@ -259,9 +259,9 @@ def test_inside_the_cli_the_guard_runs_on_the_cli_s_own_botocore() -> None:
     """Imported as the CLI imports it (after awscli), the guard's classes are the CLI's copy."""
     code = (
         "import awscli.clidriver, botocore, botocore.client, botocore.exceptions\n"
-        "import rds_guard.awscli, rds_guard.guard as guard, rds_guard.errors as errors\n"
+        "import rds_guard.awscli, rds_guard.guard.binding as binding, rds_guard.errors as errors\n"
         "print(botocore.__file__)\n"
-        "print(guard.BaseClient is botocore.client.BaseClient)\n"
+        "print(binding.BaseClient is botocore.client.BaseClient)\n"
         "print(issubclass(errors.PolicyViolation, botocore.exceptions.ParamValidationError))\n"
     )
     result = subprocess.run(
@@ -296,6 +296,7 @@ def test_install_on_emitter_reads_the_policy_at_the_first_guarded_client(
     rds = moto_server.client("rds", session=session)
     guard = guard_of()
     assert guard.active and Path(guard.policy.source).resolve() == policy
+    make_cluster(rds)
     with pytest.raises(rds_guard.PolicyViolation) as blocked:
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x"

@@ -43,17 +43,20 @@ def test_a_compliant_call_goes_through_once_with_the_policy_tags_added(
     }
 
 
-def test_identifier_block_sends_nothing_at_all(moto_server: MotoServer, tmp_path: Path) -> None:
-    """When the identifier alone blocks the call, not even the source look-up is sent."""
+def test_identifier_block_sends_only_the_source_look_up(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """When the identifier alone blocks the call, the source is still read (read-only) so
+    that every violation is listed; the create is never sent."""
     rds = guarded_client(write_policy(tmp_path, STRICT), on=moto_server)
-    make_cluster(rds, copy_tags=True, tags={"team": "core", "env": "prod"})
+    make_cluster(rds, copy_tags=True, tags={"team": "core", "env": "qa"})
     moto_server.reset_counts()
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
         )
-    assert [v.rule for v in caught.value.violations] == ["identifier.pattern"]
-    assert moto_server.actions() == []
+    assert [v.rule for v in caught.value.violations] == ["identifier.pattern", "tags.allowed"]
+    assert moto_server.actions() == ["DescribeDBClusters"]
 
 
 def test_tag_block_only_reads_the_source(moto_server: MotoServer, tmp_path: Path) -> None:

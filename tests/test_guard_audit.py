@@ -66,13 +66,14 @@ def test_blocked_call_writes_blocked_only(
 ) -> None:
     """A blocked call leaves one `blocked` record with every violation, and no `requested`."""
     rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds)
     with pytest.raises(rds_guard.PolicyViolation):
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
         )
     (blocked,) = records(tmp_path)
     assert blocked["event"] == "blocked"
-    assert [v["rule"] for v in blocked["violations"]] == ["identifier.pattern"]
+    assert [v["rule"] for v in blocked["violations"]] == ["identifier.pattern", "tags.required"]
     assert set(blocked["violations"][0]) == {"rule", "field", "value", "message"}
 
 
@@ -282,15 +283,18 @@ def test_a_final_snapshot_on_delete_is_judged_and_recorded(
     assert created["snapshot"] == "orders-final-20261129" and created["source"] == "orders"
 
 
-def test_skip_final_snapshot_passes_untouched(
+def test_skip_final_snapshot_is_sent_as_made_and_recorded(
     moto_server: MotoServer, policy: Path, tmp_path: Path
 ) -> None:
-    """SkipFinalSnapshot=True: neither judged nor recorded."""
+    """SkipFinalSnapshot=True under a policy without [deletion] rules: sent as made, and
+    recorded as a delete (requested, then deleted; no snapshot was made)."""
     rds = guarded_client(policy, on=moto_server)
     make_cluster(rds, tags={"team": "core"})
     rds.delete_db_cluster(DBClusterIdentifier="orders", SkipFinalSnapshot=True)
     assert moto_server.count("DeleteDBCluster") == 1
-    assert not (tmp_path / "audit.jsonl").exists() or events(tmp_path) == []
+    assert moto_server.last_params("DeleteDBCluster")["SkipFinalSnapshot"] == "true"
+    assert events(tmp_path) == ["requested", "deleted"]
+    assert records(tmp_path)[1]["snapshot"] is None
 
 
 def test_warn_requested_record_carries_violations(moto_server: MotoServer, tmp_path: Path) -> None:
@@ -445,4 +449,5 @@ def test_hmac_key_is_the_variables_own_bytes(
     guard.audit.write("blocked", call="a")
     guard.audit.write("blocked", call="b")
     assert audit.verify([tmp_path / "audit.jsonl"], hmac_key=b"\xffsecret").ok
-    assert not audit.verify([tmp_path / "audit.jsonl"]).ok
+    with pytest.raises(audit.KeyRequired):
+        audit.verify([tmp_path / "audit.jsonl"])

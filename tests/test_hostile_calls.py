@@ -52,6 +52,13 @@ RULE_IDS = frozenset(
         "template.env",
         "sharing.public",
         "sharing.account",
+        "export.bucket",
+        "export.disabled",
+        "deletion.final_snapshot",
+        "deletion.automated_backups",
+        "deletion.too_young",
+        "deletion.hold",
+        "request.changed",
     }
 )
 
@@ -616,6 +623,21 @@ def base_params(operation: str) -> dict[str, Any]:
         },
         "DeleteDBCluster": {"DBClusterIdentifier": "orders", "FinalDBSnapshotIdentifier": GOOD},
         "DeleteDBInstance": {"DBInstanceIdentifier": "orders", "FinalDBSnapshotIdentifier": GOOD},
+        "DeleteTenantDatabase": {
+            "DBInstanceIdentifier": "orders",
+            "TenantDBName": "orders",
+            "FinalDBSnapshotIdentifier": GOOD,
+        },
+        "StopDBInstance": {"DBInstanceIdentifier": "orders", "DBSnapshotIdentifier": GOOD},
+        "StartExportTask": {
+            "ExportTaskIdentifier": "export-1",
+            "SourceArn": SNAPSHOT_ARN,
+            "S3BucketName": "acme-backups",
+            "IamRoleArn": f"arn:aws:iam::{ACCOUNT}:role/export",
+            "KmsKeyId": "alias/export",
+        },
+        "DeleteDBInstanceAutomatedBackup": {"DbiResourceId": "db-ABCDEFGHIJ"},
+        "DeleteDBClusterAutomatedBackup": {"DbClusterResourceId": "cluster-ABCDEFGHIJ"},
         "AddTagsToResource": {"ResourceName": SNAPSHOT_ARN, "Tags": TEAM},
         "RemoveTagsFromResource": {"ResourceName": SNAPSHOT_ARN, "TagKeys": ["note"]},
         "ModifyDBClusterSnapshotAttribute": {
@@ -670,10 +692,7 @@ def test_evaluate_takes_any_value_in_any_parameter(service: str, operation: str)
     violations; a bad identifier or a malformed tag list is always a violation."""
     row = operations.OPERATIONS[operation]
     assert not evaluate_checked(service, operation, base_params(operation), None).violations
-    names = {row.identifier, row.source, row.tags, row.tag_keys, row.copy_tags} - {None}
-    if row.kind is operations.Kind.SHARE:
-        names |= {"AttributeName", "ValuesToAdd", "ValuesToRemove"}
-    for name in sorted(str(n) for n in names):
+    for name in sorted(row.judged):
         judged_identifier = name == row.identifier and row.names_snapshot
         values = (
             BAD_IDENTIFIERS

@@ -479,10 +479,11 @@ def test_a_forbidden_expansion_through_a_guarded_client_is_a_violation(
     sent = count_sent(client)
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         without_hanging(lambda: client.create_db_cluster_snapshot(DBClusterIdentifier="orders"))
-    # the identifier alone blocks: the source is not read, so the defaults are not judged
+    # blocked on the identifier, yet the source is read, so the defaults are judged too
     assert {(v.rule, v.field) for v in caught.value.violations} == {
         ("identifier.aws", "DBClusterSnapshotIdentifier"),
         ("tags.aws", "Tags.cost-center"),
+        ("tags.aws", "Tags.owner"),
     }
     assert sent.count("CreateDBClusterSnapshot") == 0
     with pytest.raises(rds_guard.PolicyViolation) as caught:

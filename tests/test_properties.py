@@ -487,14 +487,12 @@ def expected_final(
     service: str,
     params: Mapping[str, Any],
     source_tags: Any,
-    identifier_ok: bool,
 ) -> tuple[dict[str, str], bool, dict[str, str]]:
     """The tag set the oracle expects, whether the source must be read for it, and what AWS
     itself would copy from the source if the request carried no Tags."""
     _id_param, source_param, _ = IDENTIFIER_LIMITS[operation]
     caller_list = params.get("Tags") or []
     caller = {tag["Key"]: tag["Value"] for tag in caller_list}
-    duplicates = len(caller) != len(caller_list)
     source = source_name(params[source_param])
     values = {"operation": operation, "service": service, "region": "us-east-1", "source": source}
     defaults = {k: render(v, values, NOW) for k, v in parts.defaults.items()}
@@ -514,8 +512,8 @@ def expected_final(
         and (parts.inherit == "always" or not caller_list)
         and adds_or_judges
     )
-    blocked_before_reading = parts.mode == "enforce" and (not identifier_ok or duplicates)
-    if reads and (source_tags is UNREADABLE or blocked_before_reading):
+    # a blocked call reads the source too (every violation is listed)
+    if reads and source_tags is UNREADABLE:
         return caller, reads, aws_copies  # unknown source tags: the request goes as made
     inherited = aws_copies if reads else {}
     return {**defaults, **inherited, **caller, **forced}, reads, aws_copies
@@ -563,9 +561,7 @@ def test_evaluate_gives_violations_or_tags_that_keep_every_rule(
             "identifier.missing",
         }
 
-    final, reads, aws_copies = expected_final(
-        parts, operation, service, params, source_tags, identifier_ok
-    )
+    final, reads, aws_copies = expected_final(parts, operation, service, params, source_tags)
     assert dict(decision.tags) == final, "forced > caller > inherited > defaults is broken"
 
     event("allowed" if decision.allowed else "violations")

@@ -1,46 +1,85 @@
-"""The audit log: one hash-chained JSON record per line, shared by threads and processes.
+"""The audit log: one hash-chained JSON record per line, each sealed with its own digest,
+shared by threads and processes.
 
-``record`` (fields, layout, hashing), ``fileio`` (opening and reading files), ``writer``
-(`AuditLog`), ``maintenance`` (`rotate`, `repair`), ``read`` (`iter_lines`, `read_records`)
-and ``verify``. The format and its guarantees are described in docs/audit.md.
+``record`` (fields, layout, sealing, hashing), ``fileio`` (opening and reading files), ``lock``
+(the flock, never waited on for ever), ``tail`` (authenticating the record a writer chains
+onto), ``writer`` (`AuditLog`), ``maintenance`` (`rotate`, `repair`), ``read`` (`iter_lines`,
+`read_records`), ``verify`` (`verify`, `verify_lines`, `head`) over ``walk`` and ``fastpath``,
+and ``errors``. The format and its guarantees are described in docs/audit.md.
 """
 
+from .errors import KeyRequired, NotAnAuditLog
 from .maintenance import RepairResult, repair, rotate
 from .read import LogLine, iter_lines, read_records
 from .record import (
+    CHAIN_HMAC,
+    CHAIN_SHA256,
+    CHAINS,
     EVENTS,
     EXTRA_FIELDS,
     RECORD_FIELDS,
     ZERO_HASH,
     MissingKey,
     chain_hash,
+    chain_of,
+    is_authentic,
     is_digest,
     key_from_env,
     new_call_id,
+    own_digest,
     parse_record,
+    stream_id,
 )
-from .verify import REASONS, VerifyResult, verify
-from .writer import AuditLog
+from .tail import NotAuthentic
+from .verify import (
+    MAX_FINDINGS,
+    REASONS,
+    Checkpoint,
+    VerifyResult,
+    head,
+    parse_checkpoint,
+    verify,
+    verify_lines,
+)
+from .walk import Finding
+from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 
 __all__ = [
+    "CHAINS",
+    "CHAIN_HMAC",
+    "CHAIN_SHA256",
+    "DEFAULT_LOCK_TIMEOUT",
     "EVENTS",
     "EXTRA_FIELDS",
+    "MAX_FINDINGS",
     "REASONS",
     "RECORD_FIELDS",
     "ZERO_HASH",
     "AuditLog",
+    "Checkpoint",
+    "Finding",
+    "KeyRequired",
     "LogLine",
     "MissingKey",
+    "NotAnAuditLog",
+    "NotAuthentic",
     "RepairResult",
     "VerifyResult",
     "chain_hash",
+    "chain_of",
+    "head",
+    "is_authentic",
     "is_digest",
     "iter_lines",
     "key_from_env",
     "new_call_id",
+    "own_digest",
+    "parse_checkpoint",
     "parse_record",
     "read_records",
     "repair",
     "rotate",
+    "stream_id",
     "verify",
+    "verify_lines",
 ]

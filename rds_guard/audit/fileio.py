@@ -1,6 +1,7 @@
 """File I/O for the audit log: opening (regular files only), reading byte ranges, copying.
 
-Every reader is built on `read_blocks`, one ``pread`` loop over a byte range. An OS error
+Every reader is built on `read_blocks`, one ``pread`` loop over a byte range; `Lines` turns
+blocks into batches of lines, `Lookahead` lets a reader peek at the lines ahead. An OS error
 becomes an `AuditError` naming the file through `os_error`.
 """
 
@@ -11,6 +12,7 @@ import errno
 import hashlib
 import os
 import stat
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,9 @@ CHUNK = 1 << 20
 """How much one read takes when streaming a file."""
 TAIL_BLOCK = 1 << 13
 """How much one read takes when looking for a single line (the first, or one near the end)."""
+LOOKAHEAD = 100
+"""How many lines past the one it is at a `Lookahead` shows (the walk's diagnosis of a bad
+line looks at them)."""
 
 _OS_REASONS = {
     errno.ELOOP: "a symbolic link is at the path (refused)",
@@ -162,6 +167,30 @@ class Lines(Iterator[list[bytes]]):
         lines = (self.rest + next(self._blocks)).split(b"\n")
         self.rest = lines.pop()
         return lines
+
+
+class Lookahead(Iterator[list[bytes]]):
+    """Batches of lines (`Lines`) that a reader may look ahead into, at most `LOOKAHEAD`
+    lines past the one it is at (memory stays flat)."""
+
+    def __init__(self, batches: Iterator[list[bytes]]) -> None:
+        self._batches = batches
+        self._queued: deque[list[bytes]] = deque()
+
+    def __next__(self) -> list[bytes]:
+        return self._queued.popleft() if self._queued else next(self._batches)
+
+    def following(self, lines: list[bytes], index: int) -> list[bytes]:
+        """Up to `LOOKAHEAD` lines after ``lines[index]``, reading batches ahead if need be."""
+        found = lines[index + 1 : index + 1 + LOOKAHEAD]
+        for batch in self._queued:
+            found.extend(batch[: LOOKAHEAD - len(found)])
+        for batch in self._batches:
+            self._queued.append(batch)
+            found.extend(batch[: LOOKAHEAD - len(found)])
+            if len(found) >= LOOKAHEAD:
+                break
+        return found
 
 
 @dataclass(frozen=True)

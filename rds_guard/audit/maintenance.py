@@ -1,8 +1,9 @@
 """Maintenance of a log file: `rotate` starts a new file, `repair` moves damage aside.
 
-Both run under the writer's locks through `AuditLog.exclusive` and never rewrite a record;
-what they do to the file is described in docs/audit.md ("Crashes, damage and repair",
-"Rotation").
+Both run under the writer's locks through `AuditLog.exclusive` (waiting at most
+``lock_timeout`` for them), authenticate the record they chain onto as a writer does, never
+rewrite a record and never discard an authentic one unless told to (``force``); what they do
+to the file is described in docs/audit.md ("Crashes, damage and repair", "Rotation").
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from rds_guard.errors import AuditError
 
+from .errors import KeyRequired
 from .fileio import (
     NEW_FILE_FLAGS,
     Copied,
@@ -24,45 +26,54 @@ from .fileio import (
     copy_to_new_file,
     first_line,
     fsync_dir,
-    line_before,
     open_checked,
     os_error,
     read_blocks,
-    rfind_newline,
+    sha256_range,
 )
 from .record import (
-    ZERO_HASH,
+    CHAIN_HMAC,
+    CHAIN_SHA256,
     Record,
     StrPath,
-    chain_hash,
-    encode,
+    chain_of,
     new_call_id,
     parse_record,
-    prev_of,
 )
-from .writer import AuditLog, LockedFile, Tail
+from .tail import REPAIR, ROTATE, NotAuthentic, Vouched, authenticate, scan_tail
+from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog, LockedFile, Tail
 
 # --- rotation -------------------------------------------------------------------------------
 
 
-def rotate(path: StrPath, *, hmac_key: bytes | None = None) -> Path:
+def rotate(
+    path: StrPath,
+    *,
+    hmac_key: bytes | None = None,
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+) -> Path:
     """Rename the log to ``PATH.<first seq>-<last seq>`` and start a new one.
 
-    Done under the lock; the new file's first record is ``rotated``, with ``prev`` the old
-    file's head, ``seq`` continuing, and ``rotated_from`` the archive's name. Returns the
-    archive's path. An empty log, a damaged one or a key that does not match the log's last
-    link is an ``AuditError``.
+    Done under the lock; the new file's first record is ``rotated``, sealed in the new format
+    (HMAC-SHA256 when ``hmac_key`` is given), with ``prev`` the old file's head, ``seq``
+    continuing, and ``rotated_from`` the archive's name. Returns the archive's path.
+
+    The old file's last record is authenticated first, as a writer does; unlike a writer,
+    rotate with a key continues a log in the first format (its last link checked with the
+    key) or a plain SHA-256 chain (its last record checked with SHA-256): it is how a log goes
+    keyed. An empty log, a damaged or unauthentic tail, an HMAC-keyed log without its key
+    (`KeyRequired`), a first-format log whose last link does not hold with the key, or a lock
+    held past ``lock_timeout`` is an ``AuditError``.
     """
-    log = AuditLog(path, fsync=True, hmac_key=hmac_key)
+    log = AuditLog(path, fsync=True, hmac_key=hmac_key, lock_timeout=lock_timeout)
     try:
         with log.exclusive() as locked:
-            tail = locked.tail()
+            tail = locked.tail(ROTATE)
             if tail.seq == 0:
                 raise AuditError(
                     f"{log.path}: holds no records: nothing to rotate", path=str(log.path)
                 )
             with locked.reader() as rfd:
-                _check_last_link(log.path, rfd, tail.size, hmac_key)
                 first = parse_record(first_line(rfd))
                 first_seq = tail.seq if first is None else int(str(first["seq"]))
                 archive = log.path.with_name(f"{log.path.name}.{first_seq}-{tail.seq}")
@@ -80,8 +91,7 @@ def _start_successor(locked: LockedFile, tail: Tail, archive: Path, rfd: int) ->
     the old file, for filesystems without hard links.
     """
     path = locked.path
-    record = locked.record_after(tail, "rotated", {"rotated_from": archive.name})
-    line = encode(record)
+    record, line = locked.sealed_after(tail, "rotated", {"rotated_from": archive.name})
     temp = path.with_name(f".{path.name}.rotating-{new_call_id()}")
     fd = open_checked(temp, NEW_FILE_FLAGS, "cannot create the rotated log")
     try:
@@ -141,40 +151,13 @@ def _undo_keep(path: Path, archive: Path) -> None:
             os.rename(archive, path)
 
 
-def _check_last_link(path: Path, fd: int, end: int, key: bytes | None) -> None:
-    """Refuse to chain onto a log whose last link was made with another key.
-
-    A record appended with the wrong key would break the chain for good; ``end`` is the
-    offset just past the last record's newline.
-    """
-    last_newline = end - 1
-    if last_newline <= 0:
-        return
-    last = line_before(fd, last_newline)
-    before = rfind_newline(fd, last_newline)
-    if before < 0:
-        return
-    previous = line_before(fd, before)
-    if prev_of(last) == chain_hash(previous, key).encode():
-        return
-    if key is None:
-        hint = "was it written with an HMAC key? (give --key-env)"
-    else:
-        hint = "is it keyed with another key, or not keyed at all?"
-    raise AuditError(
-        f"{path}: the last two records do not chain with "
-        f"{'plain SHA-256' if key is None else 'HMAC-SHA256 under the given key'}: {hint}; "
-        "run rds-guard audit verify first",
-        path=str(path),
-    )
-
-
 # --- repair ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class RepairResult:
-    """What ``repair`` did: which lines it moved where, and the ``repaired`` record it wrote."""
+    """What ``repair`` did (or, refused or on a dry run, would do): which lines it moved where,
+    why, and the ``repaired`` record it wrote."""
 
     path: Path
     moved_to: Path | None = None
@@ -183,6 +166,18 @@ class RepairResult:
     bytes_moved: int = 0
     dropped_sha256: str = ""
     record: Record | None = None
+    records_moved: int = 0
+    """Complete records among the lines moved (only ever non-zero with ``force``)."""
+    why: str = ""
+    """What the moved part starts with: ``line N is not an audit record``, ``a torn final
+    line``, or ``line N is not authentic (...)``."""
+    forced: str = ""
+    """With ``force``: what was moved that repair would not move otherwise (also in the
+    ``repaired`` record's notes)."""
+    dry_run: bool = False
+    refused: str | None = None
+    """Why nothing was done: authentic-looking records would be moved (give ``force``), or
+    the last record is not authentic. The command exits 1 on it."""
 
     @property
     def repaired(self) -> bool:
@@ -197,68 +192,195 @@ class RepairResult:
         return f"lines {self.first_line}-{last}"
 
     def describe(self) -> str:
-        """One line for a person: what was moved, or that there was nothing to repair."""
-        if self.moved_to is None:
+        """One line for a person: what was moved (or would be, or why not), or that there was
+        nothing to repair."""
+        if self.refused is not None:
+            return f"refused: {self.refused}; nothing was changed"
+        if not self.lines_moved:
             return f"nothing to repair: every line of {self.path} is a record"
+        what = (
+            f"{self.lines_text()} of {self.path} ({self.bytes_moved} bytes, sha256 "
+            f"{self.dropped_sha256})"
+        )
+        forced = f"; forced: {self.forced}" if self.forced else ""
+        if self.dry_run:
+            return (
+                f"would move {what} to {self.path.name}.damaged-<time> and append a repaired "
+                f"record ({self.why}){forced}; nothing was changed (dry run)"
+            )
         appended = (
             "" if self.record is None else f"; appended repaired record seq {self.record['seq']}"
         )
-        return (
-            f"moved {self.lines_text()} of {self.path} ({self.bytes_moved} bytes, sha256 "
-            f"{self.dropped_sha256}) to {self.moved_to}{appended}"
-        )
+        return f"moved {what} to {self.moved_to}{appended}{forced}"
 
 
-def repair(path: StrPath, *, hmac_key: bytes | None = None) -> RepairResult:
-    """Move every line from the first complete non-record line on to ``PATH.damaged-<time>``.
+def repair(
+    path: StrPath,
+    *,
+    hmac_key: bytes | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+) -> RepairResult:
+    """Move the damage to ``PATH.damaged-<time>`` and append a ``repaired`` record.
 
-    A torn final line is moved too. Then a ``repaired`` record (``dropped_bytes``,
-    ``dropped_sha256``, a note naming the file) is appended, chained to the last record kept,
-    so writers can go on. Records are never rewritten. Nothing to repair: nothing changes.
+    The damage starts at the first complete line that is not a record (else a torn final
+    line). When complete records follow it, repair refuses (``RepairResult.refused``) unless
+    ``force``: they may be authentic. The record the ``repaired`` one chains onto must be
+    authentic, as for a writer; a last record that is not is never taken for damage: repair
+    refuses, and ``force`` moves it (and, record by record, any unauthentic one before it)
+    aside too, saying so in the ``repaired`` record. ``dry_run``: say what would be done,
+    change nothing. Records are never rewritten. Nothing to repair: nothing changes.
+
+    An HMAC-keyed log (its records say ``hmac-sha256``) without ``hmac_key`` is `KeyRequired`;
+    a key for a plain SHA-256 log, a first-format tail whose last link does not hold, no
+    authentic record left even with ``force``, or a lock held past ``lock_timeout`` is an
+    ``AuditError``. Never appends a record in another algorithm than the log's.
     """
-    log = AuditLog(path, fsync=True, hmac_key=hmac_key)
+    log = AuditLog(path, fsync=True, hmac_key=hmac_key, lock_timeout=lock_timeout)
     try:
         with log.exclusive() as locked:
             size = locked.st.st_size
             with locked.reader() as rfd:
-                damage = _find_damage(rfd, size)
-                if damage is None:
-                    return RepairResult(log.path)
-                if damage.last_good is not None:
-                    _check_last_link(log.path, rfd, damage.offset, hmac_key)
-                moved_to, moved = _move_out(log.path, rfd, damage.offset, size)
-            return _truncate_and_note(locked, damage, moved_to, moved, hmac_key)
+                survey = _survey(rfd, size)
+                _check_algorithm(log.path, survey, hmac_key)
+                plan = _plan(log.path, rfd, size, survey, hmac_key, force)
+                if plan.result.refused is not None or not plan.result.lines_moved:
+                    return plan.result
+                sha256 = sha256_range(rfd, plan.start, size)
+                if dry_run:
+                    return dataclasses.replace(plan.result, dry_run=True, dropped_sha256=sha256)
+                moved_to, moved = _move_out(log.path, rfd, plan.start, size)
+            return _truncate_and_note(locked, plan, moved_to, moved, hmac_key)
     finally:
         log.close()
 
 
-@dataclass(frozen=True)
-class _Damage:
-    """Where the part of a log that repair moves out starts, and the last record before it."""
+@dataclass
+class _Survey:
+    """One streaming pass over the log: where the damage starts and what follows it."""
 
-    offset: int
-    first_line: int
-    last_good: bytes | None
-    last_seq: int | None
+    damage: int | None = None
+    damage_line: int = 0
+    records_after: int = 0
+    first_record_after: int = 0
+    lines: int = 0
+    complete_end: int = 0
+    torn: int = 0
+    chains: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Each algorithm the records name, with the first line naming it."""
 
 
-def _find_damage(fd: int, size: int) -> _Damage | None:
-    """The first complete line that is not a record (or a torn final line), streaming."""
-    offset, number = 0, 0
-    last_good: bytes | None = None
-    last_seq: int | None = None
+def _survey(fd: int, size: int) -> _Survey:
+    survey = _Survey()
+    offset = 0
     lines_of = Lines(read_blocks(fd, 0, size))
     for lines in lines_of:
         for raw in lines:
-            record = parse_record(raw)
-            if record is None:
-                return _Damage(offset, number + 1, last_good, last_seq)
-            number += 1
+            survey.lines += 1
+            if parse_record(raw) is None:
+                if survey.damage is None:
+                    survey.damage, survey.damage_line = offset, survey.lines
+            else:
+                if survey.damage is not None:
+                    survey.records_after += 1
+                    survey.first_record_after = survey.first_record_after or survey.lines
+                chain = chain_of(raw)
+                if chain and chain not in survey.chains:
+                    survey.chains[chain] = survey.lines
             offset += len(raw) + 1
-            last_good, last_seq = raw, int(str(record["seq"]))
-    if lines_of.rest:
-        return _Damage(offset, number + 1, last_good, last_seq)
-    return None
+    survey.complete_end, survey.torn = offset, len(lines_of.rest)
+    return survey
+
+
+def _check_algorithm(path: Path, survey: _Survey, key: bytes | None) -> None:
+    """Repair never appends a record in another algorithm than the log's records name."""
+    if key is None and CHAIN_HMAC in survey.chains:
+        raise KeyRequired(path, survey.chains[CHAIN_HMAC], "repair")
+    if key is not None and CHAIN_SHA256 in survey.chains and CHAIN_HMAC not in survey.chains:
+        line = survey.chains[CHAIN_SHA256]
+        raise AuditError(
+            f"{path}:{line}: the log's chain is plain SHA-256 (line {line} says sha256) and an "
+            "HMAC key was given: repair never adds a record in another algorithm; repair it "
+            f"without a key (rds-guard audit rotate {path} --key-env VAR then goes keyed)",
+            path=str(path),
+        )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where the part to move starts, the record to chain after, and the result to report."""
+
+    start: int
+    vouched: Vouched
+    result: RepairResult
+
+
+def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, force: bool) -> _Plan:
+    start, first, why = size, survey.lines + 1, ""
+    if survey.damage is not None:
+        start, first = survey.damage, survey.damage_line
+        why = f"line {first} is not an audit record"
+    elif survey.torn:
+        start, why = survey.complete_end, "a torn final line"
+    after = ""
+    if survey.records_after:
+        after = (
+            f"{survey.records_after} complete record(s) follow the damage at line {first} "
+            f"(the first at line {survey.first_record_after})"
+        )
+        if not force:
+            return _refused(path, start, first, survey, f"{after}: they may be authentic")
+        after += " and were moved with it"
+    unauthentic: list[str] = []  # the records found not authentic, last one first
+    while True:
+        scan = scan_tail(fd, start)
+        try:
+            vouched = authenticate(path, fd, scan, key, REPAIR)
+            break
+        except NotAuthentic as exc:
+            if not force:
+                return _refused(path, scan.last_start, exc.line, survey, _reason(exc))
+            if scan.last_start == 0:
+                raise AuditError(
+                    f"{path}: no record of it is authentic{' under the given key' if key else ''}"
+                    " (a wrong key?): repair --force would move every line; nothing was moved",
+                    path=str(path),
+                ) from exc
+            start, first, why = scan.last_start, exc.line, f"line {exc.line} is not authentic"
+            unauthentic.append(f"{_reason(exc)}, and was moved")
+    forced = [*reversed(unauthentic), *([after] if after else [])]
+    result = RepairResult(
+        path,
+        first_line=first,
+        lines_moved=survey.lines - first + 1 + (1 if survey.torn else 0) if start < size else 0,
+        bytes_moved=size - start,
+        records_moved=survey.records_after + len(unauthentic),
+        why=why,
+        forced="; ".join(forced),
+    )
+    return _Plan(start, vouched, result)
+
+
+def _reason(exc: NotAuthentic) -> str:
+    return f"line {exc.line} is not authentic: edited, or written with another key ({exc.why})"
+
+
+def _refused(path: Path, start: int, first: int, survey: _Survey, why: str) -> _Plan:
+    last = survey.lines + (1 if survey.torn else 0)
+    lines = f"line {first}" if last <= first else f"lines {first}-{last}"
+    result = RepairResult(
+        path,
+        first_line=first,
+        lines_moved=last - first + 1,
+        why=why,
+        refused=(
+            f"repair would move {lines} of {path}: {why}; it never discards records that may "
+            f"be authentic: rds-guard audit verify {path} says what is wrong, and "
+            "rds-guard audit repair --force moves them aside (recorded in the repaired record)"
+        ),
+    )
+    return _Plan(start, Vouched(None, 0, None), result)
 
 
 def _move_out(path: Path, fd: int, start: int, end: int) -> tuple[Path, Copied]:
@@ -278,20 +400,22 @@ def _move_out(path: Path, fd: int, start: int, end: int) -> tuple[Path, Copied]:
 
 
 def _truncate_and_note(
-    locked: LockedFile, damage: _Damage, moved_to: Path, moved: Copied, key: bytes | None
+    locked: LockedFile, plan: _Plan, moved_to: Path, moved: Copied, key: bytes | None
 ) -> RepairResult:
     """Cut the damage off the log and append the ``repaired`` record that says where it went."""
-    moved_bytes = locked.st.st_size - damage.offset
-    last = damage.last_good
-    head = ZERO_HASH if last is None else chain_hash(last, key)
-    seq = 0 if damage.last_seq is None else damage.last_seq
-    tail = locked.truncate(damage.offset, head, seq, "the damaged lines")
-    result = RepairResult(
-        locked.path, moved_to, damage.first_line, moved.lines, moved_bytes, moved.sha256
+    moved_bytes = locked.st.st_size - plan.start
+    tail = locked.truncate(
+        plan.start, plan.vouched.head(key), plan.vouched.seq, "the damaged lines"
     )
+    result = dataclasses.replace(
+        plan.result, moved_to=moved_to, lines_moved=moved.lines, dropped_sha256=moved.sha256
+    )
+    notes = [f"moved {result.lines_text()} ({moved_bytes} bytes) to {moved_to.name}"]
+    if result.forced:
+        notes.append(f"forced: {result.forced}")
     fields: dict[str, object] = {
         "dropped_bytes": moved_bytes,
         "dropped_sha256": moved.sha256,
-        "notes": [f"moved {result.lines_text()} ({moved_bytes} bytes) to {moved_to.name}"],
+        "notes": notes,
     }
     return dataclasses.replace(result, record=locked.append(tail, "repaired", fields))

@@ -1,8 +1,8 @@
-"""One audit record: its fields and events, how a line is laid out, built, encoded and hashed.
+"""One audit record: its fields and events, how a line is laid out, built, sealed and hashed.
 
-Pure functions over bytes and dicts, no file I/O. The record format (every key, the chain)
-is described in docs/audit.md, "Records"; the layout constants below are the one place that
-names where ``prev`` and ``seq`` sit in a line.
+Pure functions over bytes and dicts, no file I/O. The record format (every key, the chain,
+each line's own digest) is described in docs/audit.md, "Records"; the layout constants below
+are the one place that names where ``prev``, ``seq``, ``chain`` and ``digest`` sit in a line.
 """
 
 from __future__ import annotations
@@ -45,8 +45,12 @@ RECORD_FIELDS: tuple[str, ...] = (
     "pid",
     "host",
     "notes",
+    "chain",
+    "digest",
 )
-"""The keys of every record, in the order they are written."""
+"""The keys of every record, in the order they are written; the `EXTRA_FIELDS` a record has go
+between ``notes`` and ``chain``. Records in the first format (before the second release) end
+at ``notes`` (then their extra fields): they carry no ``chain`` nor ``digest``."""
 
 EXTRA_FIELDS: tuple[str, ...] = (
     "dropped_bytes",
@@ -55,9 +59,9 @@ EXTRA_FIELDS: tuple[str, ...] = (
     "expires",
     "snapshot_created",
 )
-"""Keys some records add after the standard ones: ``repaired`` (what was dropped), ``rotated``
-(the file it continues), ``presigned`` (when the URL expires), deletes (when the snapshot
-was made)."""
+"""Keys some records add after ``notes`` (before ``chain`` and ``digest``): ``repaired`` (what
+was dropped), ``rotated`` (the file it continues), ``presigned`` (when the URL expires),
+deletes (when the snapshot was made)."""
 
 EVENTS: frozenset[str] = frozenset(
     {
@@ -82,6 +86,11 @@ EVENTS: frozenset[str] = frozenset(
 ZERO_HASH = "0" * 64
 """The ``prev`` of the first record of a log."""
 
+CHAIN_SHA256 = "sha256"
+CHAIN_HMAC = "hmac-sha256"
+CHAINS: tuple[str, ...] = (CHAIN_SHA256, CHAIN_HMAC)
+"""The chain algorithms a record may name: plain SHA-256, or HMAC-SHA256 under the key."""
+
 # --- the line layout: every line starts {"prev":"<64 hex>","seq":<digits>, and ends with } ---
 
 LINE_START = b'{"prev":"'
@@ -95,9 +104,29 @@ SEQ_DIGITS = PREV_END + len(SEQ_KEY)
 LINE_END = ord("}")
 """The last byte of every record's line (``line[-1]``)."""
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+# --- ... and since the second release ends ,"chain":"<algorithm>","digest":"<64 hex>"} ------
 
-CALLER_FIELDS = frozenset(RECORD_FIELDS[4:]) - {"policy", "pid", "host"} | set(EXTRA_FIELDS)
+DIGEST_KEY = b',"digest":"'
+DIGEST_TAIL = len(DIGEST_KEY) + 64 + 2
+"""A sealed line's last ``DIGEST_TAIL`` bytes are ``,"digest":"<64 hex>"}``; its digest covers
+every byte before them, ``line[:-DIGEST_TAIL]``."""
+DIGEST_START = -64 - 2
+DIGEST_END = -2
+"""``line[DIGEST_START:DIGEST_END]`` is a sealed line's own digest, as ASCII hex."""
+SEALED_END = b'"}'
+"""The last two bytes of a sealed line."""
+CHAIN_KEY = b',"chain":"'
+CHAIN_MARKS: dict[str, bytes] = {
+    name: CHAIN_KEY + name.encode() + b'"' + DIGEST_KEY for name in CHAINS
+}
+"""What a line sealed with each algorithm holds just before its digest's hex digits."""
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX64_BYTES = re.compile(rb"[0-9a-f]{64}")
+
+CALLER_FIELDS = frozenset(RECORD_FIELDS[4:]) - {"policy", "pid", "host", "chain", "digest"} | set(
+    EXTRA_FIELDS
+)
 """The fields a writer takes from its caller; it fills in the others itself."""
 
 
@@ -116,6 +145,55 @@ def seq_of(line: bytes) -> int | None:
             return int(digits)
     record = parse_record(line)
     return None if record is None else int(str(record["seq"]))
+
+
+def own_digest(line: bytes) -> str | None:
+    """The digest a sealed line carries (its ``digest``, read by position): 64 hex digits.
+
+    None for a line in the first format, or anything else not laid out as a writer seals one.
+    """
+    if line[DIGEST_START - len(DIGEST_KEY) : DIGEST_START] != DIGEST_KEY:
+        return None
+    if line[DIGEST_END:] != SEALED_END:
+        return None
+    digest = line[DIGEST_START:DIGEST_END]
+    return digest.decode("ascii") if _HEX64_BYTES.fullmatch(digest) else None
+
+
+def chain_of(line: bytes) -> str | None:
+    """The algorithm a sealed line names (its ``chain``, read by position); None for a line in
+    the first format, and ``""`` for a sealed line naming none of `CHAINS`."""
+    if own_digest(line) is None:
+        return None
+    for name, mark in CHAIN_MARKS.items():
+        if line.endswith(mark, 0, len(line) + DIGEST_START):
+            return name
+    return ""
+
+
+def signed_part(line: bytes) -> bytes:
+    """The bytes a sealed line's own digest covers: everything before ``,"digest":"``."""
+    return line[:-DIGEST_TAIL]
+
+
+def is_authentic(line: bytes, hmac_key: bytes | None = None) -> bool:
+    """True when a sealed line's own digest matches its bytes under the algorithm it names.
+
+    False for a line that is not sealed, names no known algorithm, or names ``hmac-sha256``
+    while no key is given (see `KeyRequired` for callers that must tell that case apart).
+    """
+    chain = chain_of(line)
+    if not chain or (chain == CHAIN_HMAC and hmac_key is None):
+        return False
+    key = hmac_key if chain == CHAIN_HMAC else None
+    return hmac.compare_digest(_digest(signed_part(line), key), line[DIGEST_START:DIGEST_END])
+
+
+def stream_id(first_line: bytes) -> str:
+    """The id of the chain a log starts: the first 16 hex digits of its first record's own
+    digest (for a first record in the first format, of its SHA-256)."""
+    digest = own_digest(first_line)
+    return (digest or hashlib.sha256(first_line).hexdigest())[:16]
 
 
 # --- call ids -----------------------------------------------------------------------------
@@ -166,13 +244,27 @@ def key_from_env(variable: str, environ: Mapping[str, str] = os.environ) -> byte
 
 
 def chain_hash(line: bytes, hmac_key: bytes | None = None) -> str:
-    """The hex digest that the next record's ``prev`` holds for ``line`` (without newline).
+    """The digest of a line's full bytes (without newline): the next record's ``prev``, and
+    the head or checkpoint a log ending with that line has.
 
-    SHA-256 of the bytes, or HMAC-SHA256 keyed with ``hmac_key`` when one is given.
+    SHA-256 of the bytes, or HMAC-SHA256 keyed with ``hmac_key`` when one is given (a record
+    sealed with HMAC-SHA256 links with it too).
     """
     if hmac_key is None:
         return hashlib.sha256(line).hexdigest()
     return hmac.digest(hmac_key, line, "sha256").hex()
+
+
+def _digest(data: bytes, hmac_key: bytes | None) -> bytes:
+    """The hex digest of ``data`` as ASCII bytes: SHA-256, or HMAC-SHA256 under ``hmac_key``."""
+    if hmac_key is None:
+        return hashlib.sha256(data).hexdigest().encode()
+    return hmac.digest(hmac_key, data, "sha256").hex().encode()
+
+
+def chain_name(hmac_key: bytes | None) -> str:
+    """The algorithm a writer holding ``hmac_key`` (or none) seals and chains with."""
+    return CHAIN_SHA256 if hmac_key is None else CHAIN_HMAC
 
 
 def parse_record(raw: bytes) -> Record | None:
@@ -204,6 +296,19 @@ def encode(record: Mapping[str, object]) -> bytes:
     return _ENCODER.encode(record).encode("ascii")
 
 
+def seal(record: Record, hmac_key: bytes | None = None) -> bytes:
+    """The line of ``record`` (which ends with its ``chain``) with its own digest appended.
+
+    The digest covers every byte of the line before ``,"digest":"`` and is also set as the
+    record's ``digest``; SHA-256, or HMAC-SHA256 under ``hmac_key`` (the record's ``chain``
+    must name the same algorithm).
+    """
+    signed = encode(record)[:-1]
+    digest = _digest(signed, hmac_key)
+    record["digest"] = digest.decode("ascii")
+    return signed + DIGEST_KEY + digest + SEALED_END
+
+
 _second_text: tuple[int, str] = (-1, "")  # the last second formatted, and its text
 
 
@@ -227,9 +332,15 @@ def check_fields(event: str, fields: Iterable[str]) -> None:
 
 
 def build_record(
-    event: str, fields: Mapping[str, object], head: str, seq: int, policy: str
+    event: str,
+    fields: Mapping[str, object],
+    head: str,
+    seq: int,
+    policy: str,
+    chain: str = CHAIN_SHA256,
 ) -> Record:
-    """The record ``event`` with the caller's ``fields`` normalised, chained after ``head``."""
+    """The record ``event`` with the caller's ``fields`` normalised, chained after ``head``,
+    naming ``chain``; `seal` adds its digest."""
     get = fields.get
     record: Record = {"prev": head, "seq": seq, "time": utc_now(), "event": event}
     for name, normalize in _LEADING_FIELDS:
@@ -242,6 +353,7 @@ def build_record(
     for name in EXTRA_FIELDS:
         if name in fields:
             record[name] = _normalize(name, fields[name])
+    record["chain"] = chain
     return record
 
 
@@ -340,4 +452,4 @@ _LEADING_FIELDS = tuple(
     (name, _NORMALIZERS.get(name, _text))
     for name in RECORD_FIELDS[RECORD_FIELDS.index("event") + 1 : RECORD_FIELDS.index("policy")]
 )
-_TRAILING_FIELDS = RECORD_FIELDS[RECORD_FIELDS.index("host") + 1 :]
+_TRAILING_FIELDS = RECORD_FIELDS[RECORD_FIELDS.index("host") + 1 : RECORD_FIELDS.index("chain")]

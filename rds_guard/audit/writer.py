@@ -1,9 +1,11 @@
 """The writer: `AuditLog` appends records to one file shared by threads and processes.
 
 One ``os.write`` per record under a threading lock and an exclusive ``flock`` on a descriptor
-this process opened itself (reopened after ``fork``). Before chaining, a writer checks the
-file's end: a torn final line is dropped and recorded, a damaged one stops every write.
-`AuditLog.exclusive` lends the locked file to maintenance (rotate, repair).
+this process opened itself (reopened after ``fork``), each waited for at most ``lock_timeout``
+seconds (`lock`). Before chaining onto a tail it did not write itself, a writer authenticates
+it (`tail`): a torn final line is dropped and recorded, a damaged or unauthentic one stops
+every write. Each record is sealed with its own digest. `AuditLog.exclusive` lends the locked
+file to maintenance (rotate, repair).
 """
 
 from __future__ import annotations
@@ -24,24 +26,22 @@ from rds_guard.errors import AuditError
 from .fileio import (
     APPEND_FLAGS,
     READ_FLAGS,
-    count_newlines,
     fsync_dir,
-    line_before,
     open_checked,
     os_error,
-    rfind_newline,
     sha256_range,
 )
+from .lock import flock_within, thread_lock_within
 from .record import (
-    ZERO_HASH,
     Record,
     StrPath,
     build_record,
     chain_hash,
+    chain_name,
     check_fields,
-    encode,
-    parse_record,
+    seal,
 )
+from .tail import WRITE, TailScan, Use, authenticate, scan_tail
 
 _logger = logging.getLogger("rds_guard.audit")
 
@@ -71,19 +71,8 @@ def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns)
 
 
-@dataclass(frozen=True)
-class _TailScan:
-    """The end of the file as read from disk."""
-
-    complete_end: int
-    last_line: bytes | None
-    torn_bytes: int
-
-
-def _scan_tail(fd: int, size: int) -> _TailScan:
-    newline = rfind_newline(fd, size)
-    last_line = None if newline < 0 else line_before(fd, newline)
-    return _TailScan(newline + 1, last_line, size - newline - 1)
+DEFAULT_LOCK_TIMEOUT = 10.0
+"""Seconds a writer waits for the log's lock by default (the policy's ``[audit] lock_timeout``)."""
 
 
 def _unlock(fd: int) -> None:
@@ -119,17 +108,21 @@ class AuditLog:
         fsync: bool = True,
         hmac_key: bytes | None = None,
         policy_sha256: str = "",
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self.path: Path = Path(path)
         self.fsync = fsync
+        self.lock_timeout = lock_timeout
+        """Seconds to wait for each lock before an `AuditError` (None: for ever)."""
         self._key = hmac_key
+        self._chain = chain_name(hmac_key)
         self._policy = policy_sha256
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._fd_pid = 0
         self._closer: weakref.finalize[[int, int], AuditLog] | None = None
         self._tail: Tail | None = None
-        self._damage: tuple[tuple[int, int, int, int], str] | None = None
+        self._damage: tuple[tuple[int, int, int, int], AuditError] | None = None
         _LIVE_LOGS.add(self)
 
     def __repr__(self) -> str:
@@ -142,28 +135,33 @@ class AuditLog:
         self.close()
 
     def write(self, event: str, **fields: object) -> Record:
-        """Append one record; fills prev, seq, time, policy, pid and host.
+        """Append one record; fills prev, seq, time, policy, pid and host, and seals it (chain
+        and digest, last).
 
         ``fields`` are the record's other keys (``call``, ``service``, ``operation``,
         ``region``, ``snapshot``, ``source``, ``arn``, ``tags``, ``injected``, ``inherited``,
-        ``violations``, ``error``, ``request_id``, ``notes``) plus ``dropped_bytes``,
-        ``dropped_sha256`` and ``rotated_from``, which are written after the standard keys.
+        ``violations``, ``error``, ``request_id``, ``notes``) plus the `EXTRA_FIELDS`
+        (``dropped_bytes``, ``dropped_sha256``, ``rotated_from``, ...), written after ``notes``.
         Missing ones default to None, or ``[]`` for the lists and ``{}`` for ``tags``;
         ``violations`` takes ``Violation`` objects or dicts; ``snapshot`` is lowercased.
         Returns the record written. An unknown event is a ValueError, an unknown field a
-        TypeError; a record that cannot be written (or a damaged log) is an ``AuditError``,
-        and then nothing of it is left in the file when that can be helped.
+        TypeError; a record that cannot be written (a damaged log, a tail that is not
+        authentic, a lock held past ``lock_timeout``) is an ``AuditError``, and then nothing of
+        it is left in the file when that can be helped.
         """
         check_fields(event, fields)
         emitted: Emitted = []
         try:
-            with self._lock:
+            thread_lock_within(self._lock, self.path, self.lock_timeout)
+            try:
                 fd, st = self._acquire()  # what exclusive() does, without a generator per call
                 try:
                     tail = self._current_tail(fd, st, emitted)
                     emitted.append(self._append_record(fd, tail, event, fields))
                 finally:
                     _unlock(fd)
+            finally:
+                self._lock.release()
         finally:
             _emit(emitted)  # a repaired record may be written even when this one is not
         return emitted[-1][0]
@@ -184,19 +182,23 @@ class AuditLog:
         """
         emitted: Emitted = []
         try:
-            with self._lock:
+            thread_lock_within(self._lock, self.path, self.lock_timeout)
+            try:
                 fd, st = self._acquire()
                 try:
                     yield LockedFile(self, fd, st, emitted)
                 finally:
                     _unlock(fd)
                     self._tail = self._damage = None
+            finally:
+                self._lock.release()
         finally:
             _emit(emitted)
 
     def _build(self, event: str, fields: Mapping[str, object], head: str, seq: int) -> Record:
-        """The record this writer would write after ``head`` (the benchmarks use it)."""
-        return build_record(event, fields, head, seq, self._policy)
+        """The record this writer would write after ``head``, not yet sealed (the benchmarks
+        use it)."""
+        return build_record(event, fields, head, seq, self._policy, self._chain)
 
     # -- the descriptor and the locks --
 
@@ -233,7 +235,7 @@ class AuditLog:
         for _ in range(_MAX_REOPEN):
             fd = self._own_fd()
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                flock_within(fd, self.path, self.lock_timeout)
                 st = os.fstat(fd)
                 names_it = self._path_names(st)
             except (OSError, AuditError) as exc:
@@ -262,35 +264,34 @@ class AuditLog:
 
     # -- the file's end --
 
-    def _current_tail(self, fd: int, st: os.stat_result, emitted: Emitted) -> Tail:
-        """Head and seq to chain from; reads the file only when another writer changed it."""
+    def _current_tail(
+        self, fd: int, st: os.stat_result, emitted: Emitted, use: Use = WRITE
+    ) -> Tail:
+        """Head and seq to chain from; reads the file only when another writer changed it,
+        and then authenticates the last record before chaining onto it (`tail.authenticate`)."""
         if self._tail is not None and self._tail.describes(st):
             return self._tail
         if self._damage is not None and self._damage[0] == _identity(st):
-            raise AuditError(self._damage[1], path=str(self.path))
+            raise self._damage[1].with_traceback(None)
         self._tail = None
         with self._reader(st) as rfd:
-            scan = _scan_tail(rfd, st.st_size)
-            record = None if scan.last_line is None else parse_record(scan.last_line)
-            if scan.last_line is not None and record is None:
-                line = count_newlines(rfd, scan.complete_end)
-                message = (
-                    f"{self.path}:{line}: line {line} is not an audit record: the log is "
-                    f"damaged; run rds-guard audit repair {self.path}"
-                )
-                self._damage = (_identity(st), message)
-                raise AuditError(message, path=str(self.path))
+            scan = scan_tail(rfd, st.st_size)
+            try:
+                vouched = authenticate(self.path, rfd, scan, self._key, use)
+            except AuditError as exc:
+                self._damage = (_identity(st), exc)
+                raise
             torn_sha256 = sha256_range(rfd, scan.complete_end, st.st_size)
-        head = ZERO_HASH if scan.last_line is None else chain_hash(scan.last_line, self._key)
-        seq = 0 if record is None else int(str(record["seq"]))
-        tail = Tail(st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, head, seq)
+        tail = Tail(
+            st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, vouched.head(self._key), vouched.seq
+        )
         if not scan.torn_bytes:
             self._tail = tail
             return tail
         return self._drop_torn_line(fd, tail, scan, torn_sha256, emitted)
 
     def _drop_torn_line(
-        self, fd: int, tail: Tail, scan: _TailScan, torn_sha256: str, emitted: Emitted
+        self, fd: int, tail: Tail, scan: TailScan, torn_sha256: str, emitted: Emitted
     ) -> Tail:
         """Truncate a torn final line (a crash mid-write) and record what was dropped."""
         self._truncate(fd, scan.complete_end, "a torn final line")
@@ -331,7 +332,7 @@ class AuditLog:
         self, fd: int, tail: Tail, event: str, fields: Mapping[str, object]
     ) -> tuple[Record, str]:
         record = self._build(event, fields, tail.head, tail.seq + 1)
-        line = encode(record)
+        line = seal(record, self._key)
         self._append(fd, line + b"\n", tail.size)
         size = tail.size + len(line) + 1
         try:
@@ -393,18 +394,23 @@ class LockedFile:
         """The log's path."""
         return self.log.path
 
-    def tail(self) -> Tail:
+    def tail(self, use: Use = WRITE) -> Tail:
         """The end to chain from, as a write finds it: a torn final line is dropped (and
-        recorded), a damaged last line is an `AuditError`."""
-        return self.log._current_tail(self.fd, self.st, self.emitted)
+        recorded), a damaged or unauthentic last line is an `AuditError`; ``use`` says what
+        the caller may chain onto (`tail.ROTATE` may seal a first-format tail)."""
+        return self.log._current_tail(self.fd, self.st, self.emitted, use)
 
     def reader(self) -> contextlib.AbstractContextManager[int]:
         """A descriptor that reads the locked file; an OSError inside is an `AuditError`."""
         return self.log._reader(self.st)
 
-    def record_after(self, tail: Tail, event: str, fields: Mapping[str, object]) -> Record:
-        """The record this writer would append after ``tail``, not written anywhere."""
-        return self.log._build(event, fields, tail.head, tail.seq + 1)
+    def sealed_after(
+        self, tail: Tail, event: str, fields: Mapping[str, object]
+    ) -> tuple[Record, bytes]:
+        """The record this writer would append after ``tail`` and its sealed line, not
+        written anywhere."""
+        record = self.log._build(event, fields, tail.head, tail.seq + 1)
+        return record, seal(record, self.log._key)
 
     def written_elsewhere(self, record: Record, line: bytes) -> None:
         """Log ``record``, which maintenance wrote to another file, with the others."""

@@ -31,6 +31,7 @@ from rds_guard.errors import AuditError, PolicyError
 
 from . import check, reconcile
 from . import eval as eval_
+from .audit import head as audit_head
 from .audit import repair as audit_repair
 from .audit import rotate as audit_rotate
 from .audit import show as audit_show
@@ -71,11 +72,12 @@ COMMANDS: Mapping[str, Command | Group] = {
     "eval": eval_,
     "reconcile": reconcile,
     "audit": Group(
-        "verify, show, rotate or repair an audit log",
+        "verify, show, head, rotate or repair an audit log",
         "Work with rds_guard's hash-chained audit log.",
         "rds-guard audit verify rds-guard-audit.jsonl",
     ),
     "audit verify": audit_verify,
+    "audit head": audit_head,
     "audit show": audit_show,
     "audit rotate": audit_rotate,
     "audit repair": audit_repair,

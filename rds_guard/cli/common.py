@@ -179,25 +179,46 @@ def add_service(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_key_env(parser: argparse.ArgumentParser) -> None:
-    """``--key-env VAR``: the variable holding the audit log's HMAC key (see `hmac_key`)."""
-    parser.add_argument(
+def add_log_key(parser: argparse.ArgumentParser) -> None:
+    """``--key-env VAR | --policy P``: the audit log's HMAC key, from a variable or from the
+    variable a policy's ``audit.hmac_key_env`` names (see `log_key`)."""
+    key = parser.add_mutually_exclusive_group()
+    key.add_argument(
         "--key-env",
         metavar="VAR",
         help="environment variable holding the HMAC key (the policy's audit.hmac_key_env)",
     )
+    key.add_argument(
+        "--policy",
+        metavar="P",
+        help="take the key from the variable the policy's audit.hmac_key_env names",
+    )
+
+
+def log_key(args: argparse.Namespace) -> bytes | None:
+    """The key `add_log_key`'s arguments name (None: no key); an unset variable is a
+    `UsageError` saying which."""
+    if args.policy is None:
+        return hmac_key(args.key_env)
+    variable = resolve_policy(args.policy).audit.hmac_key_env
+    if variable is None:
+        return None
+    try:
+        return audit.key_from_env(variable)
+    except audit.MissingKey as exc:
+        raise UsageError(f"--policy {args.policy}: {exc}") from None
 
 
 def add_keyed_log(parser: argparse.ArgumentParser) -> None:
-    """``PATH [--key-env VAR]``: one log file and the variable holding its HMAC key."""
+    """``PATH [--key-env VAR | --policy P]``: one log file and where its HMAC key is."""
     parser.add_argument("path", metavar="PATH", help="the log file")
-    add_key_env(parser)
+    add_log_key(parser)
 
 
 def keyed_log(args: argparse.Namespace) -> tuple[Path, bytes | None]:
     """The log file and the key that `add_keyed_log`'s arguments name (the key is read
     first: an unset variable is reported before a missing file)."""
-    key = hmac_key(args.key_env)
+    key = log_key(args)
     return existing_file(args.path), key
 
 

@@ -1,34 +1,35 @@
 """Each guarded client's hooks: the handlers registered under the exact event names of the
-guarded operations, the wrapped ``generate_presigned_url``, and the read of a source's tags.
+guarded operations and the wrapped ``generate_presigned_url``, handing botocore's keyword
+arguments to the guard in force. An aiobotocore client gets `aio.AioClientBinding`.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import logging
 import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from botocore.client import BaseClient
-from botocore.exceptions import BotoCoreError, ClientError
 
-from .. import aws, wire
+from .. import wire
 from ..core import operations
-from ..core.calls import DatabaseFacts, Lookups, SnapshotFacts, SourceTags, Unreadable
 from ..core.operations import Operation
-from ..records import CONTEXT_KEY, GuardedCall, error_of
-from .guard import Guard, LookupFailed, Stack
+from ..records import CONTEXT_KEY, GuardedCall
+from .guard import Guard, Stack
+from .reads import CallReads
 
 logger = logging.getLogger("rds_guard")
 
-T = TypeVar("T")
-_DENIED = ("AccessDenied", "Unauthorized", "AuthorizationError", "Forbidden")
-_presigning: contextvars.ContextVar[list[GuardedCall] | None] = contextvars.ContextVar(
+presigning: contextvars.ContextVar[list[GuardedCall] | None] = contextvars.ContextVar(
     "rds_guard_presigning", default=None
 )
+"""The calls judged for the presign under way in this thread or task (no event carries a
+presign's expiry, so the wrapped ``generate_presigned_url`` collects its call here)."""
 
 
 class ClientBinding:
@@ -77,43 +78,30 @@ class ClientBinding:
         self, row: Operation, params: dict[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
         guard = self.guard()
-        call = guard.judge(self, row, params) if guard is not None else None
-        if call is None:
-            return
-        if context.get("is_presign_request"):
-            presigned = _presigning.get()
-            if presigned is not None:
-                presigned.append(call)
-        else:
-            context[CONTEXT_KEY] = call
+        if guard is not None:
+            self.keep(guard.judge(self, row, params, self.reads(row, params).lookups()), context)
 
     def before_call(
         self, row: Operation, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
-        call, guard = context.get(CONTEXT_KEY), self.guard()
-        if isinstance(call, GuardedCall) and guard is not None:
-            body = params.get("body")
-            sent = (
-                wire.sent_params(body, model.input_shape, row.judged)
-                if isinstance(body, Mapping)
-                else call.judged
-            )
-            context[CONTEXT_KEY] = guard.check_sent(self, row, call, sent)
+        call, guard = self.judged(context)
+        if call is not None and guard is not None:
+            sent = self.sent(row, model, params, call)
+            lookups = self.reads(row, sent).lookups()
+            context[CONTEXT_KEY] = guard.check_sent(self, row, call, sent, lookups)
 
     def after_call(
         self, row: Operation, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
-        # Only calls whose requested record was written: another before-call handler
-        # (botocore's Stubber, a test responder) may have answered with nothing sent.
-        call, guard = context.get(CONTEXT_KEY), self.guard()
-        if isinstance(call, GuardedCall) and call.requested and guard is not None:
+        call, guard = self.judged(context, requested=True)
+        if call is not None and guard is not None:
             guard.record_outcome(call, parsed, row)
 
     def after_call_error(
         self, row: Operation, exception: BaseException, context: dict[str, Any], **_: Any
     ) -> None:
-        call, guard = context.get(CONTEXT_KEY), self.guard()
-        if isinstance(call, GuardedCall) and call.requested and guard is not None:
+        call, guard = self.judged(context, requested=True)
+        if call is not None and guard is not None:
             guard.record_no_response(call, exception)
 
     def presign(
@@ -127,90 +115,83 @@ class ClientBinding:
         """``generate_presigned_url``, judged like the call; the ``presigned`` record is
         written before the URL is returned."""
         presigned: list[GuardedCall] = []
-        token = _presigning.set(presigned)
+        token = presigning.set(presigned)
         try:
             url = generate(ClientMethod, Params=Params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
         finally:
-            _presigning.reset(token)
-        guard = self.guard()
-        client = self._client()
-        if presigned and guard is not None and client is not None:
-            call = presigned[0]
-            row = operations.OPERATIONS[call.fields["operation"]]
-            model = client.meta.service_model.operation_model(row.name)
-            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-            sent = wire.sent_params(query, model.input_shape, row.judged)
-            if sent != call.judged:
-                call = guard._judge_again(self, row, call, sent)
-            guard.record_presign(call, ExpiresIn)
+            presigning.reset(token)
+        found = self.presigned_call(presigned, url)
+        if found is not None:
+            guard, row, call, sent = found
+            guard.check_presigned(self, row, call, sent, self.reads(row, sent).lookups(), ExpiresIn)
         return url
 
-    def lookups(self, row: Operation, params: Mapping[str, Any]) -> Lookups:
-        """The read-only look-ups of one call, each made on this client if a rule needs it."""
-        return Lookups(
-            source_tags=functools.partial(self.read_source_tags, row, params),
-            snapshot=functools.partial(self.read_snapshot, row, params),
-            database=functools.partial(self.read_database, row, params),
-        )
+    # The steps the handlers share with those of an async client (`AioClientBinding`).
 
-    def read_source_tags(self, row: Operation, params: Mapping[str, Any]) -> SourceTags:
-        """The tags the source would pass on (None: it passes none)."""
-        reference = params.get(row.source) if row.source else None
-        if row.lookup is None or not isinstance(reference, str):
+    @staticmethod
+    def keep(call: GuardedCall | None, context: dict[str, Any]) -> None:
+        """Keep a judged call's state: in the call's context, or for the presign it is part of."""
+        if call is None:
+            return
+        if context.get("is_presign_request"):
+            presigned = presigning.get()
+            if presigned is not None:
+                presigned.append(call)
+        else:
+            context[CONTEXT_KEY] = call
+
+    def judged(
+        self, context: Mapping[str, Any], *, requested: bool = False
+    ) -> tuple[GuardedCall | None, Guard | None]:
+        """The call's state and the guard in force; ``requested``: only for a call whose
+        requested record was written (another before-call handler, botocore's Stubber or a
+        test responder, may have answered with nothing sent)."""
+        call = context.get(CONTEXT_KEY)
+        if not isinstance(call, GuardedCall) or (requested and not call.requested):
+            return None, None
+        return call, self.guard()
+
+    @staticmethod
+    def sent(row: Operation, model: Any, params: Mapping[str, Any], call: GuardedCall) -> Any:
+        """The judged parameters as the serialized request carries them."""
+        body = params.get("body")
+        if not isinstance(body, Mapping):
+            return call.judged
+        return wire.sent_params(body, model.input_shape, row.judged)
+
+    def presigned_call(
+        self, presigned: list[GuardedCall], url: str
+    ) -> tuple[Guard, Operation, GuardedCall, dict[str, Any]] | None:
+        """The guard, row and state of a presigned call, and its judged parameters as the URL
+        carries them; None when the URL is not of a guarded call."""
+        guard, client = self.guard(), self._client()
+        if not presigned or guard is None or client is None:
             return None
-        arn_region = operations.arn_region(reference)
-        if arn_region is not None and arn_region != self.region:
-            return Unreadable(f"the source is in {arn_region}, the client in {self.region}")
-        return self._look_up(aws.source_tags(row.lookup, reference), reference)
+        call = presigned[0]
+        row = operations.OPERATIONS[call.fields["operation"]]
+        model = client.meta.service_model.operation_model(row.name)
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        return guard, row, call, wire.sent_params(query, model.input_shape, row.judged)
 
-    def read_snapshot(
-        self, row: Operation, params: Mapping[str, Any]
-    ) -> SnapshotFacts | Unreadable | None:
-        """The snapshot a delete (described) or a tag operation (its ARN's tags) acts on."""
-        if row.facts_lookup is not None and row.facts_from is not None:
-            identifier = params.get(row.facts_from)
-            if isinstance(identifier, str):
-                return self._look_up(aws.snapshot_facts(row.facts_lookup, identifier), identifier)
-        reference = params.get(row.source) if row.source else None
-        if (row.tags is None and row.tag_keys is None) or not isinstance(reference, str):
-            return None
-        return self._look_up(aws.arn_tags(reference), reference)
-
-    def read_database(
-        self, row: Operation, params: Mapping[str, Any]
-    ) -> DatabaseFacts | Unreadable | None:
-        """The instance a delete acts on, described."""
-        identifier = params.get(row.facts_from) if row.facts_from else None
-        if row.facts_lookup is None or not isinstance(identifier, str):
-            return None
-        return self._look_up(aws.database_facts(row.facts_lookup, identifier), identifier)
-
-    def _look_up(self, read: aws.Read[T], reference: str) -> T | Unreadable:
-        """Run a read on this client. Access denied, or a read that cannot be made or parsed:
-        `Unreadable`, saying why. What does not exist, or an endpoint that cannot be reached:
-        `LookupFailed` with the original error, for the caller to see as it is."""
+    def reads(self, row: Operation, params: Mapping[str, Any]) -> CallReads:
+        """The read-only look-ups of one call, made on this client when a rule asks."""
         client = self._client()
-        if client is None:
-            return Unreadable("the client is gone")
-        try:
-            return aws.run(client, read)
-        except ClientError as exc:
-            error = error_of(exc)
-            if any(word in error["code"] for word in _DENIED):
-                return Unreadable(f"{error['code']}: {error['message']}")
-            raise LookupFailed(exc) from exc
-        except BotoCoreError as exc:
-            raise LookupFailed(exc) from exc
-        except Exception as exc:  # a name the wire cannot carry, an answer it cannot parse
-            logger.debug("could not read %s: %s", reference, exc)
-            return Unreadable(type(exc).__name__)
+        assert client is not None, "a handler of a client that is gone"
+        return CallReads(client, self.region, row, params)
 
 
 _bindings: weakref.WeakKeyDictionary[BaseClient, ClientBinding] = weakref.WeakKeyDictionary()
 
 
 def binding_of(client: BaseClient) -> ClientBinding:
+    """The client's binding, made (and its handlers registered) the first time."""
     binding = _bindings.get(client)
     if binding is None:
-        binding = _bindings[client] = ClientBinding(client)
+        if inspect.iscoroutinefunction(type(client)._make_api_call):
+            from .aio import AioClientBinding  # only async applications need it
+
+            binding = AioClientBinding(client)
+        else:
+            binding = ClientBinding(client)
+        _bindings[client] = binding
     return binding

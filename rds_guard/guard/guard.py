@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import wire
 from ..audit import AuditLog, new_call_id
-from ..core.calls import CallFacts, Decision
+from ..core.calls import CallFacts, Decision, Lookups
 from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.policy import Policy
@@ -118,13 +118,13 @@ class Guard:
     # The handlers' work, called by the client binding with the guard in force.
 
     def judge(
-        self, binding: ClientBinding, row: Operation, params: dict[str, Any]
+        self, binding: ClientBinding, row: Operation, params: dict[str, Any], lookups: Lookups
     ) -> GuardedCall | None:
         """before-parameter-build: decide, block or warn, and write the final parameters.
 
         Returns the call's state (None for a call the guard does not judge).
         """
-        decision = self._decide(binding, row, params)
+        decision = self._decide(binding, row, params, lookups)
         if not decision.recorded:
             return None
         call = GuardedCall(
@@ -146,20 +146,33 @@ class Guard:
         row: Operation,
         call: GuardedCall,
         sent: dict[str, Any],
+        lookups: Lookups,
     ) -> GuardedCall:
         """before-call: hold what is sent against what was judged; a parameter another handler
-        changed since is judged again (``request.changed``), and the records state what is
-        sent. Then the ``requested`` record: if it cannot be written, nothing is sent."""
+        changed since is judged again (``request.changed``; ``lookups`` are those of the call
+        as sent), and the records state what is sent. Then the ``requested`` record: if it
+        cannot be written, nothing is sent."""
         if sent != call.judged:
-            call = self._judge_again(binding, row, call, sent)
+            call = self._judge_again(binding, row, call, sent, lookups)
         logger.info("%s", call.verdict)
         if self.audit is not None:
             self.audit.write("requested", call=call.call, **call.fields)
         return dataclasses.replace(call, requested=True)
 
-    def record_presign(self, call: GuardedCall, expires_in: object) -> None:
-        """A presigned URL of a guarded call: the ``presigned`` record (with the URL's expiry,
-        never the URL) is written before the URL is returned."""
+    def check_presigned(
+        self,
+        binding: ClientBinding,
+        row: Operation,
+        call: GuardedCall,
+        sent: dict[str, Any],
+        lookups: Lookups,
+        expires_in: object,
+    ) -> None:
+        """A presigned URL of a guarded call, held against its judgement as `check_sent`
+        holds a request (``sent``: read from the URL), then the ``presigned`` record (with the
+        URL's expiry, never the URL), written before the URL is returned."""
+        if sent != call.judged:
+            call = self._judge_again(binding, row, call, sent, lookups)
         logger.info("%s (presigned URL)", call.verdict)
         if self.audit is not None:
             fields = call.fields | {"expires": expiry(expires_in)}
@@ -181,11 +194,15 @@ class Guard:
         )
 
     def _decide(
-        self, binding: ClientBinding, row: Operation, params: Mapping[str, Any]
+        self,
+        binding: ClientBinding,
+        row: Operation,
+        params: Mapping[str, Any],
+        lookups: Lookups,
     ) -> Decision:
         facts = CallFacts(binding.service, binding.region, datetime.now(UTC), os.environ)
         try:
-            return decide(self.policy, row, params, facts, binding.lookups(row, params))
+            return decide(self.policy, row, params, facts, lookups)
         except LookupFailed as failed:
             # the source cannot be looked up at all: the caller gets the service's own answer
             fields = request_fields(binding.service, binding.region, row, params)
@@ -208,10 +225,15 @@ class Guard:
             )
 
     def _judge_again(
-        self, binding: ClientBinding, row: Operation, call: GuardedCall, sent: dict[str, Any]
+        self,
+        binding: ClientBinding,
+        row: Operation,
+        call: GuardedCall,
+        sent: dict[str, Any],
+        lookups: Lookups,
     ) -> GuardedCall:
-        again = self._decide(binding, row, sent)
-        violations = tuple(changed_violations(row, sent, again))
+        again = self._decide(binding, row, sent, lookups)
+        violations = tuple(changed_violations(row, call.judged, sent, again))
         changed = [name for name in row.judged if sent.get(name) != call.judged.get(name)]
         fields = record_fields(again, binding.region) | {
             "violations": [v.as_dict() for v in violations],

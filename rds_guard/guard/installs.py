@@ -181,7 +181,13 @@ def open_audit_log(
         except MissingKey as exc:
             raise PolicyError(str(exc), path=policy.source, key="audit.hmac_key_env") from None
     path = audit_path if audit_path is not None else os.environ.get(AUDIT_PATH_ENV) or settings.path
-    return AuditLog(path, fsync=settings.fsync, hmac_key=key, policy_sha256=policy.sha256)
+    return AuditLog(
+        path,
+        fsync=settings.fsync,
+        hmac_key=key,
+        policy_sha256=policy.sha256,
+        lock_timeout=settings.lock_timeout,
+    )
 
 
 def _botocore_session(target: object) -> BotocoreSession | None:

@@ -33,23 +33,57 @@ from rds_guard.errors import AuditError
 # --- repair -------------------------------------------------------------------------------
 
 
-def test_repair_moves_everything_from_the_first_bad_line_on(log_path: Path) -> None:
+def test_repair_refuses_to_move_records_that_follow_the_damage(log_path: Path) -> None:
+    make_log(log_path, 6)
+    lines = lines_of(log_path)
+    write_lines(log_path, [*lines[:3], b"garbage", *lines[3:]])
+    before = log_path.read_bytes()
+    result = audit.repair(log_path)
+    assert result.refused is not None and not result.repaired
+    assert (result.first_line, result.lines_moved) == (4, 4)
+    assert "3 complete record(s) follow the damage at line 4 (the first at line 5)" in (
+        result.refused
+    )
+    assert result.describe().startswith(f"refused: repair would move lines 4-7 of {log_path}")
+    assert "--force" in result.describe()
+    assert log_path.read_bytes() == before
+    assert list(log_path.parent.iterdir()) == [log_path]
+
+
+def test_repair_with_force_moves_everything_from_the_first_bad_line_on(log_path: Path) -> None:
     make_log(log_path, 6)
     lines = lines_of(log_path)
     write_lines(log_path, [*lines[:3], b"garbage", *lines[3:]])
     kept = b"".join(line + b"\n" for line in lines[:3])
     moved = b"".join(line + b"\n" for line in [b"garbage", *lines[3:]])
-    result = audit.repair(log_path)
+    result = audit.repair(log_path, force=True)
     assert (result.first_line, result.lines_moved, result.bytes_moved) == (4, 4, len(moved))
+    assert result.records_moved == 3
     assert result.moved_to is not None and result.moved_to.read_bytes() == moved
-    assert "lines 4-7" in result.describe()
+    assert "lines 4-7" in result.describe() and "forced: 3 complete record(s)" in result.describe()
     data = log_path.read_bytes()
     assert data.startswith(kept)
     record = json.loads(data[len(kept) :])
     assert record["event"] == "repaired" and record["seq"] == 4
     assert record["dropped_sha256"] == hashlib.sha256(moved).hexdigest()
     assert result.moved_to.name in record["notes"][0]
+    assert record["notes"][1].startswith("forced: 3 complete record(s) follow the damage")
     assert audit.verify([log_path]).ok
+
+
+def test_repair_dry_run_says_what_it_would_move_and_changes_nothing(log_path: Path) -> None:
+    make_log(log_path, 3)
+    with log_path.open("ab") as stream:
+        stream.write(b"garbage\n")
+    before = log_path.read_bytes()
+    result = audit.repair(log_path, dry_run=True)
+    assert result.dry_run and not result.repaired and result.refused is None
+    assert (result.first_line, result.lines_moved, result.bytes_moved) == (4, 1, 8)
+    assert result.dropped_sha256 == hashlib.sha256(b"garbage\n").hexdigest()
+    assert result.describe().startswith(f"would move line 4 of {log_path} (8 bytes")
+    assert "nothing was changed" in result.describe()
+    assert log_path.read_bytes() == before
+    assert list(log_path.parent.iterdir()) == [log_path]
 
 
 def test_repair_with_nothing_to_repair_changes_nothing(log_path: Path) -> None:
@@ -76,10 +110,16 @@ def test_repair_refuses_a_key_that_does_not_match_the_log(log_path: Path) -> Non
     with log_path.open("ab") as stream:
         stream.write(b"garbage\n")
     before = log_path.read_bytes()
-    with pytest.raises(AuditError, match="HMAC"):
+    with pytest.raises(audit.KeyRequired, match="HMAC-keyed"):
         audit.repair(log_path)
-    with pytest.raises(AuditError, match="another key"):
-        audit.repair(log_path, hmac_key=b"wrong")
+    wrong = audit.repair(log_path, hmac_key=b"wrong")
+    assert wrong.refused is not None and "another key" in wrong.refused
+    with pytest.raises(AuditError, match="no record of it is authentic under the given key"):
+        audit.repair(log_path, hmac_key=b"wrong", force=True)
+    plain = make_log(log_path.with_name("plain.jsonl"), 2)
+    assert plain
+    with pytest.raises(AuditError, match="plain SHA-256"):
+        audit.repair(log_path.with_name("plain.jsonl"), hmac_key=b"right")
     assert log_path.read_bytes() == before
     assert audit.repair(log_path, hmac_key=b"right").repaired
     assert audit.verify([log_path], hmac_key=b"right").ok
@@ -182,7 +222,7 @@ def test_rotate_starts_a_new_file_that_continues_the_chain(log_path: Path) -> No
     assert rotated["prev"] == old_head
     assert rotated["seq"] == 7
     assert rotated["rotated_from"] == "audit.jsonl.1-6"
-    assert list(rotated)[-1] == "rotated_from"
+    assert list(rotated)[-3:] == ["rotated_from", "chain", "digest"]
     writer.write("requested", notes=["m:6"])  # must follow the path to the new file
     writer.close()
     assert len(lines_of(archive)) == 6
@@ -208,12 +248,17 @@ def test_rotate_twice_then_verify_the_series(log_path: Path) -> None:
 
 def test_rotate_with_a_key(log_path: Path) -> None:
     make_log(log_path, 5, hmac_key=b"k")
-    with pytest.raises(AuditError, match="HMAC"):
+    before = log_path.read_bytes()
+    with pytest.raises(audit.KeyRequired, match="HMAC"):
         audit.rotate(log_path)
+    with pytest.raises(AuditError, match="not authentic"):
+        audit.rotate(log_path, hmac_key=b"wrong")
+    assert log_path.read_bytes() == before
     archive = audit.rotate(log_path, hmac_key=b"k")
     make_log(log_path, 2, hmac_key=b"k")
     assert audit.verify([archive, log_path], hmac_key=b"k").ok
-    assert audit.verify([archive, log_path]).reason == "key"
+    with pytest.raises(audit.KeyRequired):
+        audit.verify([archive, log_path])
 
 
 def test_rotate_refuses_an_empty_log_and_a_taken_name(log_path: Path) -> None:

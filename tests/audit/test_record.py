@@ -59,7 +59,17 @@ def test_contract_constants() -> None:
         "pid",
         "host",
         "notes",
+        "chain",
+        "digest",
     )
+    assert audit.EXTRA_FIELDS == (
+        "dropped_bytes",
+        "dropped_sha256",
+        "rotated_from",
+        "expires",
+        "snapshot_created",
+    )
+    assert audit.CHAINS == ("sha256", "hmac-sha256")
     assert {
         "blocked",
         "requested",
@@ -99,6 +109,8 @@ def test_record_has_every_field_in_order_with_defaults(log_path: Path) -> None:
     for name in ("injected", "inherited", "violations", "notes"):
         assert record[name] == [], name
     assert record["tags"] == {}
+    assert record["chain"] == "sha256"
+    assert record["digest"] == hashlib.sha256(line[: line.rindex(b',"digest":"')]).hexdigest()
 
 
 def test_time_is_utc_now_with_microseconds(log_path: Path) -> None:
@@ -193,17 +205,34 @@ def test_untagged_records_list_removed_keys_with_null(log_path: Path) -> None:
     assert json.loads(lines_of(log_path)[0])["tags"] == {"team": None, "env": None}
 
 
-def test_extra_fields_come_after_the_standard_ones(log_path: Path) -> None:
+def test_extra_fields_come_after_notes_and_before_chain_and_digest(log_path: Path) -> None:
     with audit.AuditLog(log_path, fsync=False) as log:
         log.write("repaired", dropped_bytes=5, dropped_sha256="0" * 64, rotated_from="x")
     record = json.loads(lines_of(log_path)[0])
-    assert list(record) == [*audit.RECORD_FIELDS, "dropped_bytes", "dropped_sha256", "rotated_from"]
+    assert list(record) == [
+        *audit.RECORD_FIELDS[:-2],
+        "dropped_bytes",
+        "dropped_sha256",
+        "rotated_from",
+        "chain",
+        "digest",
+    ]
     assert record["dropped_bytes"] == 5
 
 
 @pytest.mark.parametrize(
     "field",
-    ["PreSignedUrl", "aws_secret_access_key", "Signature", "credentials", "prev", "seq", "pid"],
+    [
+        "PreSignedUrl",
+        "aws_secret_access_key",
+        "Signature",
+        "credentials",
+        "prev",
+        "seq",
+        "pid",
+        "chain",
+        "digest",
+    ],
 )
 def test_only_known_fields_are_taken(log_path: Path, field: str) -> None:
     log = audit.AuditLog(log_path, fsync=False)
@@ -264,7 +293,7 @@ def test_requested_and_outcome_share_the_call_id(log_path: Path) -> None:
 # --- the chain ----------------------------------------------------------------------------
 
 
-def test_chain_is_sha256_of_the_previous_line(log_path: Path) -> None:
+def test_chain_is_sha256_of_the_previous_lines_full_bytes(log_path: Path) -> None:
     head = make_log(log_path, 5)
     lines = lines_of(log_path)
     assert json.loads(lines[0])["prev"] == "0" * 64
@@ -283,3 +312,68 @@ def test_chain_is_hmac_sha256_with_a_key(log_path: Path) -> None:
         expected = hmac.new(key, before, hashlib.sha256).hexdigest()
         assert json.loads(line)["prev"] == expected
     assert audit.verify([log_path], hmac_key=key).ok
+
+
+# --- each line's own digest ---------------------------------------------------------------
+
+SEALED_END = re.compile(rb',"chain":"(sha256|hmac-sha256)","digest":"([0-9a-f]{64})"\}$')
+
+
+@pytest.mark.parametrize("key", [None, b"k"], ids=["sha256", "hmac-sha256"])
+def test_every_line_ends_with_its_chain_and_its_own_digest(
+    log_path: Path, key: bytes | None
+) -> None:
+    make_log(log_path, 4, hmac_key=key)
+    for line in lines_of(log_path):
+        found = SEALED_END.search(line)
+        assert found is not None
+        signed = line[: -len(b',"digest":"') - 64 - 2]
+        assert line == signed + b',"digest":"' + found.group(2) + b'"}'
+        expected = (
+            hashlib.sha256(signed).hexdigest()
+            if key is None
+            else hmac.new(key, signed, hashlib.sha256).hexdigest()
+        )
+        assert found.group(1).decode() == ("sha256" if key is None else "hmac-sha256")
+        assert found.group(2).decode() == expected
+        assert audit.own_digest(line) == expected
+        assert audit.chain_of(line) == found.group(1).decode()
+        assert audit.is_authentic(line, key)
+        assert line.startswith(b'{"prev":"')  # prev stays first, the digest covers it
+
+
+def test_own_digest_chain_and_authenticity_of_other_lines() -> None:
+    zeros = "0" * 64
+    first_format = json.dumps({"prev": zeros, "seq": 1, "notes": []}).encode()
+    assert audit.own_digest(first_format) is None
+    assert audit.chain_of(first_format) is None
+    assert not audit.is_authentic(first_format)
+    unknown = b'{"prev":"%s","seq":1,"chain":"md5","digest":"%s"}' % (zeros.encode(), b"a" * 64)
+    assert audit.own_digest(unknown) == "a" * 64
+    assert audit.chain_of(unknown) == ""
+    assert not audit.is_authentic(unknown)
+    assert audit.own_digest(b"garbage") is None
+
+
+def test_an_hmac_line_is_authentic_only_under_its_key(log_path: Path) -> None:
+    make_log(log_path, 1, hmac_key=b"right")
+    [line] = lines_of(log_path)
+    assert audit.is_authentic(line, b"right")
+    assert not audit.is_authentic(line, b"wrong")
+    assert not audit.is_authentic(line)  # no key: cannot tell, so not authentic
+
+
+def test_a_changed_byte_anywhere_before_the_digest_breaks_it(log_path: Path) -> None:
+    make_log(log_path, 1)
+    [line] = lines_of(log_path)
+    for at in range(0, len(line) - 66, 37):
+        changed = line[:at] + bytes([line[at] ^ 1]) + line[at + 1 :]
+        assert not audit.is_authentic(changed), at
+
+
+def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
+    make_log(log_path, 2)
+    first = lines_of(log_path)[0]
+    assert audit.stream_id(first) == json.loads(first)["digest"][:16]
+    old = b'{"prev":"' + b"0" * 64 + b'","seq":1,"notes":[]}'
+    assert audit.stream_id(old) == hashlib.sha256(old).hexdigest()[:16]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from audit_helpers import lines_of, make_log, synthetic_log, write_lines
+from audit_helpers import lines_of, make_log, relink, reseal, synthetic_log, write_lines
 
 from rds_guard import audit
 from rds_guard.errors import AuditError
@@ -57,7 +57,13 @@ def test_verify_an_edited_seq(log_path: Path, ten: list[bytes]) -> None:
     write_lines(log_path, ten)
     result = _verify(log_path)
     assert (result.reason, result.line) == ("edited", 4)
+    assert "own SHA-256 digest does not match" in str(result.detail)
+    ten[3] = reseal(ten[3])  # sealed again: only the chain gives it away
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("edited", 4)
     assert "seq was changed" in str(result.detail)
+    assert len(result.findings) == 1
 
 
 def test_verify_a_deleted_line(log_path: Path, ten: list[bytes]) -> None:
@@ -103,9 +109,14 @@ def test_verify_a_cut_at_a_line_boundary_needs_the_head(log_path: Path, ten: lis
     assert _verify(log_path, head=head).ok
 
 
-def test_verify_an_edited_last_record_needs_the_head(log_path: Path, ten: list[bytes]) -> None:
+def test_verify_an_edited_last_record(log_path: Path, ten: list[bytes]) -> None:
+    """The last record vouches for itself: an edit is caught without the head; sealed again
+    (anyone can, for SHA-256), only the head (or a checkpoint) shows it."""
     head = hashlib.sha256(ten[-1]).hexdigest()
     ten[-1] = ten[-1].replace(b'"event":"requested"', b'"event":"created"')
+    write_lines(log_path, ten)
+    assert (_verify(log_path).reason, _verify(log_path).line) == ("edited", 10)
+    ten[-1] = reseal(ten[-1])
     write_lines(log_path, ten)
     assert _verify(log_path).ok
     assert _verify(log_path, head=head).reason == "head"
@@ -134,19 +145,12 @@ def test_verify_a_last_line_that_is_not_a_record(
         audit.AuditLog(log_path, fsync=False).write("requested")  # writers agree
 
 
-def _relink(lines: list[bytes], index: int) -> None:
-    """Rechain every line after ``lines[index]``, whatever that line now holds."""
-    for at in range(index, len(lines) - 1):
-        digest = hashlib.sha256(lines[at]).hexdigest().encode()
-        lines[at + 1] = b'{"prev":"' + digest + lines[at + 1][73:]
-
-
 @pytest.mark.parametrize(
     ("edit", "detail"),
     [
         (lambda line: line[:-1] + b",this is not json", "not an audit record"),
         (lambda line: b"XXXXXXXXX" + line[9:], "not an audit record"),
-        (lambda line: line + b" ", "does not end with }"),
+        (lambda line: line + b" ", "in the first format (no digest of its own) after sealed"),
     ],
     ids=["not-json", "prefix", "trailing-space"],
 )
@@ -154,11 +158,12 @@ def test_verify_a_line_in_the_middle_without_a_records_envelope(
     log_path: Path, ten: list[bytes], edit: Callable[[bytes], bytes], detail: str
 ) -> None:
     ten[4] = edit(ten[4])
-    _relink(ten, 4)  # the next line vouches for it: only its shape gives it away
+    relink(ten, 4)  # the next line vouches for it: only its shape gives it away
     write_lines(log_path, ten)
     result = _verify(log_path)
-    assert (result.reason, result.line, result.records) == ("edited", 5, 4)
+    assert (result.reason, result.line) == ("edited", 5)
     assert detail in str(result.detail)
+    assert [f.line for f in result.findings] == [5]
 
 
 def test_verify_checks_the_last_line_of_every_file(log_path: Path) -> None:
@@ -166,9 +171,9 @@ def test_verify_checks_the_last_line_of_every_file(log_path: Path) -> None:
     archive = audit.rotate(log_path)
     make_log(log_path, 2)
     old, new = lines_of(archive), lines_of(log_path)
-    old[-1] = old[-1][:73] + b'","seq":3,"x":}'  # links and follows, yet not JSON
+    old[-1] = reseal(old[-1][:73] + b'","seq":3,"x":},"digest":"')  # sealed, yet not JSON
     chain = [*old, *new]
-    _relink(chain, len(old) - 1)
+    relink(chain, len(old) - 1)
     write_lines(archive, chain[: len(old)])
     write_lines(log_path, chain[len(old) :])
     result = audit.verify([archive, log_path])
@@ -176,23 +181,31 @@ def test_verify_checks_the_last_line_of_every_file(log_path: Path) -> None:
     assert result.detail == f"{archive}: not an audit record"
 
 
-def test_verify_a_keyed_log_without_the_key(log_path: Path) -> None:
+def test_verify_a_keyed_log_without_the_key_says_so(log_path: Path) -> None:
+    """Not a finding: the records name their algorithm, so verify knows a key is missing."""
     make_log(log_path, 6, hmac_key=b"k")
-    result = _verify(log_path)
-    assert (result.reason, result.line) == ("key", 2)
-    assert "--key-env" in str(result.detail)
+    with pytest.raises(audit.KeyRequired) as caught:
+        _verify(log_path)
+    message = str(caught.value)
+    assert f"{log_path}:1:" in message and "HMAC-keyed" in message
+    assert "--key-env" in message and "hmac_key_env" in message
+    assert caught.value.line == 1
+    assert isinstance(caught.value, AuditError)
 
 
 def test_verify_a_plain_log_with_a_key(log_path: Path, ten: list[bytes]) -> None:
     result = _verify(log_path, hmac_key=b"k")
-    assert (result.reason, result.line) == ("key", 2)
+    assert (result.reason, result.line) == ("key", 1)
     assert "plain SHA-256" in str(result.detail)
+    assert len(result.findings) == 1
 
 
 def test_verify_with_the_wrong_key(log_path: Path) -> None:
     make_log(log_path, 6, hmac_key=b"right")
     assert _verify(log_path, hmac_key=b"right").ok
-    assert _verify(log_path, hmac_key=b"wrong").reason == "key"
+    wrong = _verify(log_path, hmac_key=b"wrong")
+    assert (wrong.reason, wrong.line, len(wrong.findings)) == ("key", 1, 1)
+    assert "lines 1-6" in str(wrong.detail) and "wrong key" in str(wrong.detail)
 
 
 def test_verify_an_edit_in_a_keyed_log(log_path: Path) -> None:
@@ -242,4 +255,221 @@ def test_verify_streams_in_flat_memory(big_log: tuple[Path, str]) -> None:
     finally:
         tracemalloc.stop()
     assert result.ok and result.records == 150_000
+    assert peak < 12_000_000
+
+
+# --- every bad line ---------------------------------------------------------------------------
+
+
+def test_verify_reports_every_bad_line_and_resynchronises(log_path: Path) -> None:
+    make_log(log_path, 30)
+    lines = lines_of(log_path)
+    lines[2] = lines[2].replace(b'"m:2"', b'"m:X"')  # edited
+    lines[9], lines[10] = lines[10], lines[9]  # swapped
+    del lines[20]  # removed (seq 21)
+    lines.insert(25, b"garbage")  # a line that is no record
+    write_lines(log_path, lines)
+    result = _verify(log_path)
+    assert [(f.line, f.reason) for f in result.findings] == [
+        (3, "edited"),
+        (10, "reordered"),
+        (11, "reordered"),
+        (21, "removed"),
+        (26, "edited"),
+    ]
+    assert result.summary().splitlines()[0] == str(result.findings[0])
+    assert all(str(log_path) in str(f) for f in result.findings)
+    assert (result.line, result.reason) == (3, "edited")
+
+
+def test_verify_caps_the_findings_and_counts_the_rest(log_path: Path) -> None:
+    make_log(log_path, 150)
+    lines = [line.replace(b'"requested"', b'"requesteD"') for line in lines_of(log_path)]
+    write_lines(log_path, lines)
+    result = audit.verify([log_path])
+    assert (len(result.findings), result.more) == (100, 50)
+    assert result.summary().splitlines()[-1] == "... and 50 more bad lines"
+    assert len(audit.verify([log_path], max_findings=3).findings) == 3
+
+
+def test_a_line_replaced_by_garbage_is_one_finding(log_path: Path, ten: list[bytes]) -> None:
+    ten[4] = b"garbage"
+    write_lines(log_path, ten)
+    assert [(f.line, f.reason) for f in _verify(log_path).findings] == [(5, "edited")]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b'version = 1\n[audit]\npath = "x"\n', id="a-policy-file"),
+        pytest.param(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 40, id="a-binary"),
+        pytest.param(b"\n\n\n", id="empty-lines"),
+        pytest.param(b'{"hello": "world"}\n', id="json-but-no-record"),
+        pytest.param(b'{"prev":"0000"}\n', id="a-record-start-but-no-record"),
+        pytest.param(b"   \n\t\n \n", id="blank-lines"),
+    ],
+)
+def test_something_that_is_not_an_audit_log_is_its_own_error(
+    log_path: Path, content: bytes
+) -> None:
+    log_path.write_bytes(content)
+    with pytest.raises(audit.NotAnAuditLog) as caught:
+        _verify(log_path)
+    assert f"{log_path} is not an audit log" in str(caught.value)
+    assert isinstance(caught.value, AuditError)
+
+
+@pytest.mark.parametrize("first", [b"garbage", b"", b"X" + b"y" * 300])
+def test_a_log_whose_first_line_is_damaged_is_still_a_log(
+    log_path: Path, ten: list[bytes], first: bytes
+) -> None:
+    ten[0] = first
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert [(f.line, f.reason) for f in result.findings] == [(1, "edited")]
+    assert result.records == 9
+
+
+def test_each_file_of_a_series_must_be_an_audit_log(log_path: Path) -> None:
+    make_log(log_path, 3)
+    archive = audit.rotate(log_path)
+    log_path.write_bytes(b"not a log\n")
+    with pytest.raises(audit.NotAnAuditLog, match=str(log_path)):
+        audit.verify([archive, log_path])
+
+
+# --- lines from anywhere ----------------------------------------------------------------------
+
+
+def test_verify_lines_walks_lines_that_come_from_no_file(log_path: Path) -> None:
+    head = make_log(log_path, 2500, hmac_key=b"k")
+    lines = lines_of(log_path)
+    from_a_file = audit.verify([log_path], hmac_key=b"k")
+    from_lines = audit.verify_lines(iter(lines), hmac_key=b"k", head=head)
+    assert from_lines == from_a_file
+    with_newlines = audit.verify_lines((line + b"\n" for line in lines), hmac_key=b"k")
+    assert with_newlines.ok and with_newlines.records == 2500
+    lines[1200] = lines[1200].replace(b"m:1200", b"m:XXXX")
+    result = audit.verify_lines(lines, hmac_key=b"k")
+    assert [(f.line, f.reason, f.path) for f in result.findings] == [(1201, "edited", None)]
+    assert result.summary().startswith("line 1201: edited: not authentic")
+    with pytest.raises(audit.KeyRequired):
+        audit.verify_lines(lines)
+    with pytest.raises(audit.NotAnAuditLog):
+        audit.verify_lines([b"hello", b"world"])
+    damaged_first = audit.verify_lines([b"hello", *lines[1:]], hmac_key=b"k")
+    assert [(f.line, f.reason) for f in damaged_first.findings][:2] == [
+        (1, "edited"),
+        (1201, "edited"),
+    ]
+
+
+# --- checkpoints and head ---------------------------------------------------------------------
+
+
+def test_head_of_a_log_and_of_a_series(log_path: Path) -> None:
+    log_path.touch()
+    assert audit.head(log_path) == audit.Checkpoint(0, "0" * 64)
+    make_log(log_path, 4, hmac_key=b"k")
+    with pytest.raises(audit.KeyRequired):
+        audit.head(log_path)
+    checkpoint = audit.head(log_path, hmac_key=b"k")
+    assert checkpoint == audit.verify([log_path], hmac_key=b"k").checkpoint
+    assert checkpoint == (4, audit.chain_hash(lines_of(log_path)[-1], b"k"))
+    archive = audit.rotate(log_path, hmac_key=b"k")
+    series = audit.head([archive, log_path], hmac_key=b"k")
+    assert series.seq == 5 and audit.verify([archive, log_path], hmac_key=b"k").head == (
+        series.digest
+    )
+    assert audit.parse_checkpoint(str(series)) == series
+    assert audit.parse_checkpoint(f" {series.seq}:{series.digest.upper()}\n") == series
+
+
+@pytest.mark.parametrize(
+    "text", ["", "5", "0:" + "a" * 64, "x:" + "a" * 64, "5:abc", "5-" + "a" * 64]
+)
+def test_a_malformed_checkpoint_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="SEQ:HEX"):
+        audit.parse_checkpoint(text)
+
+
+def test_head_refuses_a_last_line_that_is_not_authentic(log_path: Path) -> None:
+    make_log(log_path, 3)
+    lines = lines_of(log_path)
+    lines[-1] = lines[-1].replace(b"m:2", b"m:X")
+    write_lines(log_path, lines)
+    with pytest.raises(AuditError, match="line 3 is not authentic"):
+        audit.head(log_path)
+
+
+def test_checkpoints_in_a_series_and_before_it(log_path: Path) -> None:
+    make_log(log_path, 4)
+    early = audit.head(log_path)
+    archive = audit.rotate(log_path)
+    make_log(log_path, 3)
+    late = audit.head(log_path)
+    assert audit.verify([archive, log_path], checkpoints=[early, late]).ok
+    alone = audit.verify([log_path], checkpoints=[early, late])
+    assert (alone.reason, len(alone.findings)) == ("head", 1)
+    assert "seq 4 is before the first record walked (seq 5)" in str(alone.detail)
+    wrong = audit.verify([archive, log_path], checkpoints=[(early.seq, "ab" * 32)])
+    assert (wrong.reason, wrong.line, wrong.path) == ("head", 4, archive)
+
+
+def test_a_checkpoint_on_a_removed_record(log_path: Path, ten: list[bytes]) -> None:
+    checkpoint = audit.head(log_path)._replace(seq=10)
+    del ten[6]
+    write_lines(log_path, ten)
+    seventh = (7, audit.chain_hash(ten[6]))
+    result = audit.verify([log_path], checkpoints=[checkpoint, seventh])
+    assert [(f.line, f.reason) for f in result.findings] == [(7, "removed"), (9, "head")]
+    assert "no record with the checkpoint's seq 7" in result.findings[1].detail
+
+
+# --- keys and algorithms ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", [b"k", bytes(range(100))], ids=["short-key", "long-key"])
+def test_verify_a_keyed_log_under_the_fast_path(log_path: Path, key: bytes) -> None:
+    head = make_log(log_path, 3000, hmac_key=key)
+    result = audit.verify([log_path], hmac_key=key, head=head)
+    assert (result.ok, result.records, result.seq) == (True, 3000, 3000)
+
+
+def test_a_plain_record_after_keyed_ones_is_a_downgrade(log_path: Path) -> None:
+    make_log(log_path, 3, hmac_key=b"k")
+    make_log(log_path.with_name("other.jsonl"), 1)
+    lines = lines_of(log_path)
+    plain = (
+        b'{"prev":"'
+        + audit.chain_hash(lines[-1]).encode()
+        + b'","seq":4,'
+        + (lines_of(log_path.with_name("other.jsonl"))[0].split(b'"seq":1,', 1)[1])
+    )
+    lines.append(reseal(plain))
+    write_lines(log_path, lines)
+    result = audit.verify([log_path], hmac_key=b"k")
+    assert (result.reason, result.line) == ("key", 4)
+    assert "downgrade" in str(result.detail)
+
+
+def test_verify_of_a_badly_damaged_log_streams_in_flat_memory(tmp_path: Path) -> None:
+    """Findings past the cap are only counted, and the look-ahead around a bad line is
+    bounded: memory stays flat however many lines are bad."""
+    path = tmp_path / "damaged.jsonl"
+    synthetic_log(path, 40_000)
+    with path.open("r+b") as stream:
+        data = bytearray(stream.read())
+        for at in range(5000, len(data), 7919):
+            if data[at] not in b'\n"\\':
+                data[at] = ord("#")
+        stream.seek(0)
+        stream.write(data)
+    tracemalloc.start()
+    try:
+        result = audit.verify([path])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(result.findings) == 100 and result.more > 1000
     assert peak < 12_000_000

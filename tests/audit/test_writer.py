@@ -35,7 +35,7 @@ from audit_helpers import (
 )
 
 from rds_guard import audit
-from rds_guard.audit import writer
+from rds_guard.audit import tail, writer
 from rds_guard.errors import AuditError
 
 # --- logging and the tail -----------------------------------------------------------------
@@ -67,13 +67,13 @@ def test_tail_is_read_only_when_another_writer_changed_the_file(
     log_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scans: list[int] = []
-    real_scan = writer._scan_tail
+    real_scan = tail.scan_tail
 
-    def counting(fd: int, size: int) -> writer._TailScan:
+    def counting(fd: int, size: int) -> tail.TailScan:
         scans.append(size)
         return real_scan(fd, size)
 
-    monkeypatch.setattr(writer, "_scan_tail", counting)
+    monkeypatch.setattr(writer, "scan_tail", counting)
     first = audit.AuditLog(log_path, fsync=False)
     second = audit.AuditLog(log_path, fsync=False)
     for _ in range(3):

@@ -228,9 +228,10 @@ def test_unreadable_source_tags_sends_no_forced_tag_either():
 
 
 def test_unknown_source_tags_record_the_tags_actually_sent():
-    """Source tags unknown (unreadable, or not read because the identifier already blocks in
-    enforce): `Decision.tags`, which the audit record stores, is what the request carries (the
-    caller's tags), not the forced ones; the forced values are still judged."""
+    """Source tags unknown (unreadable): `Decision.tags`, which the audit record stores, is
+    what the request carries (the caller's tags), not the forced ones; the forced values are
+    still judged. A call the identifier blocks reads the source all the same, so its record
+    holds the tags the snapshot would have carried."""
     warn = make_policy('mode = "warn"\n[tags.forced]\ncompliance = "pci"\n')
     unread = evaluate(warn, CREATE.operation, CREATE.params(), source_tags=UNREADABLE, now=NOW)
     assert "Tags" not in unread.params
@@ -247,9 +248,9 @@ def test_unknown_source_tags_record_the_tags_actually_sent():
         source={},
         environ={"STACK": "Bad Stack"},
     )
-    assert reader.calls == 0
+    assert reader.calls == 1
     assert rules_of(blocked) == ["identifier.aws", "tags.pattern"]
-    assert dict(blocked.tags) == {}
+    assert dict(blocked.tags) == {"stack": "Bad Stack"}
 
 
 def test_unreadable_source_tags_leaves_required_unjudged():
@@ -370,14 +371,14 @@ REQUIRED_AND_DEFAULT = make_policy(
         ("billing-1", "identifier.pattern"),
     ],
 )
-def test_enforce_identifier_violation_means_the_source_is_never_read(identifier, rule):
-    """enforce: the identifier alone blocks the call, so the source is not read and rules
-    that depend on inherited tags (here the missing `team`) are not judged."""
+def test_a_call_the_identifier_blocks_still_lists_every_violation(identifier, rule):
+    """enforce: the identifier alone blocks the call, yet the source is read (a read-only
+    look-up) so that the rules depending on inherited tags (here the missing `team`) are
+    judged too: one attempt shows every problem."""
     params = CREATE.params(**{CREATE.identifier: identifier})
     decision, reader = run(REQUIRED_AND_DEFAULT, CREATE.operation, params, source={})
-    assert reader.calls == 0
-    assert rules_of(decision) == [rule]
-    assert decision.params == params
+    assert reader.calls == 1
+    assert rules_of(decision) == [rule, "tags.required"]
 
 
 def test_warn_mode_reads_the_source_despite_an_identifier_violation():

@@ -424,15 +424,18 @@ def test_final_snapshot_uses_its_per_operation_override():
 @pytest.mark.parametrize(
     "extra", [{}, {"SkipFinalSnapshot": True}, {"FinalDBSnapshotIdentifier": None}]
 )
-def test_a_delete_without_a_final_snapshot_is_neither_judged_nor_recorded(
+def test_a_delete_without_a_final_snapshot_is_recorded_never_named(
     service, operation, source, limit, extra
 ):
-    """No final snapshot: never `generate`d, not judged, not recorded, params as made."""
+    """No final snapshot: never `generate`d and nothing named; under a policy without
+    `[deletion]` rules it is allowed, params as made, nothing read, and recorded as a delete
+    (its outcome `deleted`, no snapshot)."""
     params = {source: "orders", **extra}
     decision, reader = run(GENERATE, operation, params, service=service)
-    assert decision.recorded is False
+    assert decision.recorded is True
     assert decision.allowed
     assert decision.params == params
+    assert (decision.outcome, decision.snapshot) == ("deleted", None)
     assert reader.calls == 0
 
 

@@ -1,0 +1,85 @@
+"""Taking the log's exclusive ``flock`` without waiting forever, and naming who holds it.
+
+The uncontended path is one ``flock(LOCK_EX | LOCK_NB)``; a held lock is polled with a short,
+growing sleep until ``lock_timeout`` runs out, then the `AuditError` names the file and, where
+Linux's ``/proc/locks`` tells (by the file's device and inode), the holder's pid. See
+docs/audit.md, "Many writers, one file".
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from pathlib import Path
+
+from rds_guard.errors import AuditError
+
+PROC_LOCKS = Path("/proc/locks")
+_FIRST_SLEEP = 0.0002
+_LONGEST_SLEEP = 0.02
+
+
+def flock_within(fd: int, path: Path, timeout: float | None) -> None:
+    """Take the exclusive ``flock`` on ``fd``, waiting at most ``timeout`` seconds (None:
+    for ever). A lock still held then is an `AuditError`; any other failure an OSError."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        if timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return
+    deadline = time.monotonic() + timeout
+    pause = _FIRST_SLEEP
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, _LONGEST_SLEEP)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            continue
+    raise timed_out(path, timeout, holder_pids(os.fstat(fd)))
+
+
+def thread_lock_within(lock: threading.Lock, path: Path, timeout: float | None) -> None:
+    """Take this process's lock on the log, waiting at most ``timeout`` seconds (None: for
+    ever); a lock still held then (by another thread) is an `AuditError`."""
+    if lock.acquire(timeout=-1 if timeout is None else timeout):
+        return
+    raise AuditError(
+        f"{path}: cannot lock: another thread of this process (pid {os.getpid()}) has held "
+        f"the log's lock for more than {timeout:g}s; nothing was written",
+        path=str(path),
+    )
+
+
+def timed_out(path: Path, timeout: float, holders: list[int]) -> AuditError:
+    """The error for a lock still held after ``timeout`` seconds, naming the holders known."""
+    who = "held by pid " + ", ".join(map(str, holders)) if holders else "its holder unknown"
+    return AuditError(
+        f"{path}: cannot lock: another writer has held the log's lock for more than "
+        f"{timeout:g}s ({who}; stopped or hung?); nothing was written",
+        path=str(path),
+    )
+
+
+def holder_pids(st: os.stat_result, locks: Path = PROC_LOCKS) -> list[int]:
+    """The pids ``/proc/locks`` shows holding a ``flock`` on the file ``st`` describes; empty
+    when that cannot be known (another OS, a pid outside our namespace shows as 0)."""
+    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        text = locks.read_text()
+    except OSError:
+        return []
+    pids: list[int] = []
+    for entry in text.splitlines():
+        fields = entry.split()
+        # "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF"; waiters have "->" after the id.
+        if len(fields) < 6 or fields[1] != "FLOCK" or fields[5] != wanted:
+            continue
+        if fields[4].isdigit() and int(fields[4]) > 0 and int(fields[4]) not in pids:
+            pids.append(int(fields[4]))
+    return pids

@@ -1,0 +1,225 @@
+"""The end of a log, read and authenticated before anything is chained onto it.
+
+A writer (and rotate, repair, `head`) never seals what it cannot vouch for: the last record
+must carry its own valid digest (HMAC-SHA256 needs the key), link to the record before it and
+follow its seq; a keyed writer refuses a tail in the first format or a plain SHA-256 chain,
+an unkeyed one an HMAC-keyed chain. docs/audit.md, "What a writer checks", says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rds_guard.errors import AuditError
+
+from .errors import KeyRequired
+from .fileio import count_newlines, line_before, read_range, rfind_newline
+from .record import (
+    CHAIN_HMAC,
+    CHAIN_SHA256,
+    ZERO_HASH,
+    chain_hash,
+    chain_of,
+    is_authentic,
+    parse_record,
+    prev_of,
+    seq_of,
+)
+
+
+class NotAuthentic(AuditError):
+    """The last record is not authentic: its own digest does not match its bytes, or it does
+    not link to (or follow the seq of) the record before it. ``line`` is its number, ``why``
+    what failed; `repair` moves it aside only with ``force``."""
+
+    def __init__(
+        self, detail: str, *, path: str | None = None, line: int = 0, why: str = ""
+    ) -> None:
+        super().__init__(detail, path=path)
+        self.line = line
+        self.why = why
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_not_authentic, (self.detail, self.path, self.line, self.why))
+
+
+def _rebuild_not_authentic(detail: str, path: str | None, line: int, why: str) -> NotAuthentic:
+    return NotAuthentic(detail, path=path, line=line, why=why)
+
+
+@dataclass(frozen=True)
+class TailScan:
+    """The end of the file as read from disk: its last complete line, the line before that,
+    and the bytes after the last newline (a torn write)."""
+
+    complete_end: int
+    last_line: bytes | None
+    last_start: int
+    before: bytes | None
+    torn_bytes: int
+
+
+def scan_tail(fd: int, size: int) -> TailScan:
+    """Read the last complete line of ``fd`` (``size`` bytes long) and the line before it."""
+    newline = rfind_newline(fd, size)
+    if newline < 0:
+        return TailScan(0, None, 0, None, size)
+    start = rfind_newline(fd, newline) + 1
+    before = None if start == 0 else line_before(fd, start - 1)
+    return TailScan(newline + 1, read_range(fd, start, newline), start, before, size - newline - 1)
+
+
+@dataclass(frozen=True)
+class Use:
+    """Who chains onto the tail, and what it may accept under a key.
+
+    ``seal_first_format``: a keyed caller may chain onto a record in the first format (after
+    checking its last link); ``upgrade``: a keyed caller may chain onto a plain SHA-256 chain.
+    """
+
+    action: str
+    seal_first_format: bool = False
+    upgrade: bool = False
+
+
+WRITE = Use("appending a record")
+ROTATE = Use("rotate", seal_first_format=True, upgrade=True)
+REPAIR = Use("repair", seal_first_format=True)
+HEAD = Use("taking its head", seal_first_format=True, upgrade=True)
+
+
+@dataclass(frozen=True)
+class Vouched:
+    """The record a caller may chain onto: its line (None: the log holds none), seq and the
+    algorithm it names (None: the first format, or no record)."""
+
+    line: bytes | None
+    seq: int
+    chain: str | None
+
+    def head(self, hmac_key: bytes | None) -> str:
+        """The digest of the record's full bytes under ``hmac_key``: the next ``prev``."""
+        return ZERO_HASH if self.line is None else chain_hash(self.line, hmac_key)
+
+    def own_head(self, hmac_key: bytes | None) -> str:
+        """The digest of the record's full bytes under the algorithm it names: its head."""
+        key = None if self.chain == CHAIN_SHA256 else hmac_key
+        return self.head(key)
+
+
+def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, use: Use) -> Vouched:
+    """Check the tail ``scan`` read from ``fd`` before ``use`` chains onto it.
+
+    Raises `AuditError` naming the file and line (damage, a record that is not authentic, an
+    algorithm ``use`` may not continue) or `KeyRequired`.
+    """
+    last = scan.last_line
+    if last is None:
+        return Vouched(None, 0, None)
+    record = parse_record(last)
+    if record is None:
+        number = _number(fd, scan)
+        raise AuditError(
+            f"{path}:{number}: line {number} is not an audit record: the log is damaged; "
+            f"run rds-guard audit repair {path}",
+            path=str(path),
+        )
+    seq = int(str(record["seq"]))
+    chain = chain_of(last)
+    if chain is None:
+        _check_first_format(path, fd, scan, hmac_key, use)
+        return Vouched(last, seq, None)
+    if chain == CHAIN_HMAC and hmac_key is None:
+        raise KeyRequired(path, _number(fd, scan), use.action)
+    if chain == CHAIN_SHA256 and hmac_key is not None and not use.upgrade:
+        raise _other_algorithm(path, _number(fd, scan), use)
+    if not is_authentic(last, hmac_key):
+        raise _not_authentic(path, fd, scan, _WHY_NOT.get(chain, "it names no known chain"), use)
+    why = _unlinked(last, record, scan.before, hmac_key if chain == CHAIN_HMAC else None)
+    if why:
+        raise _not_authentic(path, fd, scan, why, use)
+    return Vouched(last, seq, chain)
+
+
+_WHY_NOT = {
+    CHAIN_SHA256: "its SHA-256 digest does not match its bytes",
+    CHAIN_HMAC: "its HMAC-SHA256 digest does not match its bytes under the given key",
+}
+
+
+def _unlinked(
+    last: bytes, record: dict[str, object], before: bytes | None, link_key: bytes | None
+) -> str:
+    """Why ``last`` does not follow ``before`` (``""`` when it does, or when ``before`` is no
+    record: a damaged line before the last is verify's finding, not the writer's)."""
+    if before is None:
+        if record["event"] == "rotated" or (record["seq"] == 1 and record["prev"] == ZERO_HASH):
+            return ""
+        return "it is the first line, yet neither seq 1 after 64 zeros nor a rotated record"
+    before_seq = seq_of(before)
+    if before_seq is None:
+        return ""
+    if prev_of(last) != chain_hash(before, link_key).encode():
+        return "its prev does not link to the line before it"
+    if record["seq"] != before_seq + 1:
+        return f"its seq {record['seq']} does not follow seq {before_seq} of the line before it"
+    return ""
+
+
+def _check_first_format(
+    path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, use: Use
+) -> None:
+    """A last record in the first format: a keyed writer cannot authenticate it (rotate and
+    repair may seal it); otherwise its last link must hold with the caller's algorithm."""
+    if hmac_key is not None and not use.seal_first_format:
+        number = _number(fd, scan)
+        raise AuditError(
+            f"{path}:{number}: line {number} is in the first record format (no digest of its "
+            "own): a writer holding the HMAC key cannot authenticate it, so it writes nothing; "
+            f"run rds-guard audit rotate {path} --key-env VAR to continue the chain in the new "
+            "format",
+            path=str(path),
+        )
+    before = scan.before
+    if before is None or seq_of(before) is None:
+        return
+    if prev_of(scan.last_line or b"") == chain_hash(before, hmac_key).encode():
+        return
+    if hmac_key is None:
+        hint = "edited, or written with an HMAC key? (give --key-env)"
+    else:
+        hint = "is it keyed with another key, or not keyed at all?"
+    raise AuditError(
+        f"{path}: the last two records do not chain with "
+        f"{'plain SHA-256' if hmac_key is None else 'HMAC-SHA256 under the given key'}: {hint}; "
+        f"run rds-guard audit verify {path} first",
+        path=str(path),
+    )
+
+
+def _other_algorithm(path: Path, number: int, use: Use) -> AuditError:
+    return AuditError(
+        f"{path}:{number}: the log's chain is plain SHA-256 (line {number} says sha256) and "
+        f"an HMAC key was given: {use.action} never adds a record in another algorithm; to "
+        f"continue the chain keyed, run rds-guard audit rotate {path} --key-env VAR (or give "
+        "no key)",
+        path=str(path),
+    )
+
+
+def _not_authentic(path: Path, fd: int, scan: TailScan, why: str, use: Use) -> NotAuthentic:
+    number = _number(fd, scan)
+    return NotAuthentic(
+        f"{path}:{number}: line {number} is not authentic: edited, or written with another key "
+        f"({why}); {use.action}: nothing was written; run rds-guard audit verify {path} "
+        f"(rds-guard audit repair --force {path} moves it aside)",
+        path=str(path),
+        line=number,
+        why=why,
+    )
+
+
+def _number(fd: int, scan: TailScan) -> int:
+    """The 1-based number of the last complete line (counted only for an error message)."""
+    return count_newlines(fd, scan.last_start) + 1

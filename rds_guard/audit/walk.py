@@ -1,0 +1,473 @@
+"""The chain walk behind `verify`: batches of lines in, every bad line out, from anywhere.
+
+`ChainWalk` takes batches of lines (without their newlines) from files or from any other
+source, one stream after another, and checks each line by byte position on a fast path:
+``prev`` links, ``seq`` follows, the record names the chain's algorithm and its own digest
+matches its bytes (`record` names where each sits). A line the fast path does not accept is
+looked at closely (`_careful`), parsed, and either accepted or reported as a `Finding`; the
+walk then resynchronises and goes on. What each reason means is in docs/audit.md, "Verify".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from itertools import pairwise
+from pathlib import Path
+
+from .errors import KeyRequired, NotAnAuditLog
+from .fastpath import hmac_pads, scan_first_format, scan_sealed
+from .fileio import Lookahead
+from .record import (
+    CHAIN_HMAC,
+    CHAIN_SHA256,
+    LINE_START,
+    ZERO_HASH,
+    chain_hash,
+    chain_of,
+    is_authentic,
+    parse_record,
+    prev_of,
+    seq_of,
+)
+
+FIRST_FORMAT = "first format"
+"""The mode of a walk whose last record is in the first format (no digest of its own)."""
+_WRONG_KEY_RUN = 3
+"""HMAC records failing in a row from which the walk calls it a wrong key, not edits."""
+NOT_AUTHENTIC = (
+    "not authentic: its own digest does not match its bytes (edited, or written with another key)"
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One bad line: its number in its file (or stream), the reason (one of `REASONS`), and a
+    detail that starts with the file's name when there is one."""
+
+    line: int
+    reason: str
+    detail: str
+    path: Path | None = None
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}: {self.detail}"
+
+
+class ChainWalk:
+    """The state of a walk along one chain, across streams (files, oldest first).
+
+    ``checkpoints`` maps a seq to the digest (hex, ASCII bytes) its record's full bytes must
+    have; ``max_findings`` caps the findings kept (the rest are counted in ``more``).
+    """
+
+    def __init__(self, key: bytes | None, checkpoints: dict[int, bytes], max_findings: int) -> None:
+        self.key = key
+        self._pads = None if key is None else hmac_pads(key)
+        self.prev = ZERO_HASH.encode()  # what the next line's prev must be
+        self.link_key: bytes | None = key  # ... under this key (None: SHA-256)
+        self.seq = 0
+        self.last: bytes | None = None
+        self.mode: str | None = None  # FIRST_FORMAT or the algorithm of the last record
+        self.records = 0
+        self.first_format = 0
+        self.sealed_seen = False
+        self.hmac_seen = False
+        self.unvouched: tuple[Path | None, int] | None = None
+        self.continues: str | None = None
+        self.findings: list[Finding] = []
+        self.more = 0
+        self.max_findings = max_findings
+        self.checkpoints = checkpoints
+        self._pending_checkpoints = sorted(checkpoints)
+        self.checked: set[int] = set()
+        self.first_seq: int | None = None
+        self.first_at: tuple[Path | None, int] | None = None
+        self.max_seq = 0
+        self.path: Path | None = None
+        self.number = 0
+        self.last_at: tuple[Path | None, int] | None = None
+        self._bad = 0  # lines just walked that are not (trusted) records: resync slack
+        self._failed: list[int] = []  # HMAC records failing in a row (their numbers)
+        self._parsed_last = True
+        self._reported: set[str] = set()
+
+    # -- streams --
+
+    def walk(self, batches: Iterator[list[bytes]], path: Path | None, *, first: bool) -> None:
+        """Walk one stream of batches on from where the chain stands."""
+        self.path, self.number, self._parsed_last = path, 0, True
+        source = Lookahead(batches)
+        opening = True
+        for lines in source:
+            if not lines:
+                continue
+            if opening:
+                self._check_opening(lines[0], partial(source.following, lines, 0), first=first)
+                opening = False
+            index = 0
+            while index < len(lines):
+                index = self._fast(lines, index)
+                if index < len(lines):
+                    self._careful(lines[index], partial(source.following, lines, index))
+                    index += 1
+        self._flush_failed()
+        if not self._parsed_last and self.last is not None and parse_record(self.last) is None:
+            # The fast path checks only the envelope; no later line vouches for the last.
+            self.records -= 1
+            self.report(self.number, "edited", "not an audit record", at=self.last_at)
+
+    def torn(self, rest: bytes) -> None:
+        """The stream ended with ``rest``: bytes after its last newline (a cut-off write)."""
+        if not self.number and not LINE_START.startswith(rest[: len(LINE_START)]):
+            raise NotAnAuditLog(self.path, "its bytes do not start as a record's line")
+        self.report(
+            self.number + 1,
+            "torn",
+            f"the last line has no newline ({len(rest)} bytes): a write was cut off (the next "
+            "writer repairs it)",
+        )
+
+    def _check_opening(
+        self, line: bytes, following: Callable[[], list[bytes]], *, first: bool
+    ) -> None:
+        """A stream whose first line is no record, nor any of the `LOOKAHEAD` lines after it,
+        is no audit log (a damaged first line of a log is a finding); a first stream that
+        starts with ``rotated`` continues a chain whose start we lack."""
+        record = parse_record(line)
+        if record is None:
+            if any(parse_record(after) is not None for after in following()):
+                return
+            what = "an empty line" if not line.strip() else "not a JSON object with prev and seq"
+            raise NotAnAuditLog(self.path, what)
+        if first and record.get("event") == "rotated":
+            self.prev = str(record["prev"]).encode()
+            self.seq = int(str(record["seq"])) - 1
+            self.continues = str(record.get("rotated_from") or "an earlier log")
+
+    # -- findings --
+
+    def report(
+        self, line: int, reason: str, detail: str, at: tuple[Path | None, int] | None = None
+    ) -> None:
+        """Keep one finding about ``line`` of the current stream (``at``: a line elsewhere)."""
+        self._flush_failed()
+        path, number = at or (self.path, line)
+        self._keep(path, number, reason, detail)
+
+    def _keep(self, path: Path | None, line: int, reason: str, detail: str) -> None:
+        """Keep a finding, or count it past the cap."""
+        if len(self.findings) >= self.max_findings:
+            self.more += 1
+            return
+        where = "" if path is None else f"{path}: "
+        self.findings.append(Finding(line, reason, where + detail, path))
+
+    def _flush_failed(self) -> None:
+        """Report the HMAC records that failed in a row: one ``key`` finding when there are
+        enough of them to be a wrong key, else one ``edited`` finding each."""
+        failed, self._failed = self._failed, []
+        if len(failed) >= _WRONG_KEY_RUN:
+            self._keep(
+                self.path,
+                failed[0],
+                "key",
+                f"lines {failed[0]}-{failed[-1]}: {len(failed)} HMAC-keyed records in a row do "
+                "not authenticate under the given key: a wrong key?",
+            )
+            return
+        for number in failed:
+            self._keep(self.path, number, "edited", NOT_AUTHENTIC)
+
+    # -- the fast path --
+
+    def _fast(self, lines: list[bytes], start: int) -> int:
+        """Accept lines from ``start`` on while each follows as a writer would have written
+        it; the index of the first line left for `_careful`."""
+        if self._bad or self._failed or self.mode is None:
+            return start
+        seq = self.seq
+        if self.mode == FIRST_FORMAT:
+            done, prev = scan_first_format(lines, start, self.prev, seq, self.link_key)
+            self.first_format += done
+        else:
+            done, prev = scan_sealed(lines, start, self.prev, seq, self.mode, self._pads)
+        if done:
+            self.prev, self.seq = prev, seq + done
+            end = start + done
+            self.last = lines[end - 1]
+            self.number += done
+            self.records += done
+            self.max_seq = max(self.max_seq, self.seq)
+            self.last_at = (self.path, self.number)
+            self._parsed_last = False
+            self._check_checkpoints(lines, start, seq)
+            return end
+        return start
+
+    def _check_checkpoints(self, lines: list[bytes], start: int, seq_before: int) -> None:
+        """Hold the lines just accepted (seqs after ``seq_before``) to the checkpoints."""
+        pending = self._pending_checkpoints
+        while pending and pending[0] <= self.seq:
+            seq = pending.pop(0)
+            if seq > seq_before:
+                line = lines[start + seq - seq_before - 1]
+                self._hold_to_checkpoint(line, seq, self.number - (self.seq - seq))
+
+    def _hold_to_checkpoint(self, line: bytes, seq: int, number: int) -> None:
+        self.checked.add(seq)
+        expected = self.checkpoints[seq]
+        chain = chain_of(line)
+        digest = chain_hash(line, None if chain == CHAIN_SHA256 else self.key).encode()
+        if digest != expected:
+            self.report(
+                number,
+                "head",
+                f"the record with seq {seq} has digest {digest.decode()}, not the checkpoint's "
+                f"{expected.decode()}: the log was rewritten up to it",
+            )
+
+    # -- a line looked at closely --
+
+    def _careful(self, line: bytes, following: Callable[[], list[bytes]]) -> None:
+        """Check one line the fast path did not accept: report what is wrong, then resync."""
+        self.number += 1
+        number = self.number
+        record = parse_record(line)
+        if record is None:
+            what = "an empty line" if not line.strip() else "not an audit record"
+            self.report(number, "edited", what)
+            self._bad += 1
+            return
+        self.records += 1
+        self._parsed_last = True
+        seq = int(str(record["seq"]))
+        chain = chain_of(line)
+        link_key = self.key if chain in (None, CHAIN_HMAC) else None
+        problem = self._authenticity(line, number, chain)
+        if problem:
+            if problem != "failed":
+                reason, detail = problem.split(": ", 1)
+                self.report(number, reason, detail)
+            self._bad += 1
+            return
+        self._follow(line, record, seq, chain, link_key, following)
+
+    def _authenticity(self, line: bytes, number: int, chain: str | None) -> str:
+        """What is wrong with the line on its own, as ``reason: detail`` (``failed``: an HMAC
+        record that does not authenticate, reported with its run); ``""`` when nothing is."""
+        if chain is None:
+            if self.sealed_seen:
+                return (
+                    "edited: a record in the first format (no digest of its own) after sealed "
+                    "records: edited, or a downgrade"
+                )
+            return ""
+        if chain == "":
+            return "edited: its chain names no known algorithm"
+        if chain == CHAIN_HMAC and self.key is None:
+            raise KeyRequired(self.path, number, "verify")
+        if not is_authentic(line, self.key if chain == CHAIN_HMAC else None):
+            if chain == CHAIN_HMAC:
+                self._failed.append(number)
+                return "failed"
+            return "edited: its own SHA-256 digest does not match its bytes (edited or damaged)"
+        self._flush_failed()
+        if chain == CHAIN_HMAC:
+            self.hmac_seen, self.unvouched = True, None
+        elif self.key is not None:
+            if self.hmac_seen:
+                return (
+                    "key: a plain SHA-256 record after HMAC-keyed ones: a downgrade (edited, or "
+                    "written without the key)"
+                )
+            self.unvouched = self.unvouched or (self.path, number)
+        return ""
+
+    def _follow(
+        self,
+        line: bytes,
+        record: dict[str, object],
+        seq: int,
+        chain: str | None,
+        link_key: bytes | None,
+        following: Callable[[], list[bytes]],
+    ) -> None:
+        """Check that a record on its own in good standing follows the chain, then adopt it
+        (or leave it out, when it is out of place)."""
+        number, expected = self.number, self.seq + 1
+        if self._bad and expected <= seq <= expected + self._bad:
+            self._adopt(line, seq, chain, link_key)  # after damage the link cannot be known
+            return
+        expected_prev = None if self._bad else self._expected_prev(link_key)
+        linked = prev_of(line) == expected_prev
+        if seq == expected:
+            if not linked:
+                self._broken_link(line, link_key, following)
+        elif linked:
+            self.report(
+                number,
+                "edited",
+                f"seq {seq} where {expected} was expected, yet prev links to the line before: "
+                "the seq was changed",
+            )
+            self._bad += 1
+            return
+        elif seq > expected:
+            later = next(
+                (s for s in map(seq_of, following()) if s is not None and expected <= s < seq),
+                None,
+            )
+            if later is not None:
+                self.report(
+                    number,
+                    "reordered",
+                    f"seq {seq} where {expected} was expected; seq {later} comes later",
+                )
+            else:
+                self.report(
+                    number,
+                    "removed",
+                    f"seq jumps from {expected - 1} to {seq}: {seq - expected} record(s) missing",
+                )
+        else:
+            self.report(number, "reordered", f"seq {seq} comes after seq {expected - 1}")
+            return
+        self._adopt(line, seq, chain, link_key)
+
+    def _expected_prev(self, link_key: bytes | None) -> bytes:
+        if self.last is None or link_key == self.link_key:
+            return self.prev
+        return chain_hash(self.last, link_key).encode()
+
+    def _broken_link(
+        self, line: bytes, link_key: bytes | None, following: Callable[[], list[bytes]]
+    ) -> None:
+        """The seq follows but ``prev`` does not: an edit, or a chain made with another key."""
+        number = self.number
+        if self.last is None:
+            self.report(number, "edited", f"the first record's prev is not {ZERO_HASH}")
+            return
+        if chain_of(line) is None and self._first_format_key(line, link_key, following):
+            return
+        after = following()[:1]
+        if after and prev_of(after[0]) == chain_hash(line, link_key).encode():
+            if chain_of(line) == CHAIN_HMAC and chain_of(self.last) == CHAIN_HMAC:
+                self.report(
+                    number,
+                    "edited",
+                    f"line {number} does not link to the line before it, though both are "
+                    "authentic: a record of another chain in between, or lines removed?",
+                )
+                return
+            path, before = self.last_at or (self.path, number - 1)
+            self.report(
+                before,
+                "edited",
+                f"line {before} was changed: it no longer hashes to the prev recorded in the "
+                "line after it",
+                at=(path, before),
+            )
+            return
+        self.report(
+            number,
+            "edited",
+            f"line {number} was changed: its prev does not link to the line before and it no "
+            "longer hashes to the next line's prev",
+        )
+
+    def _first_format_key(
+        self, line: bytes, link_key: bytes | None, following: Callable[[], list[bytes]]
+    ) -> bool:
+        """A first-format chain made with another key than the one given: say so once."""
+        assert self.last is not None
+        if link_key is not None and prev_of(line) == chain_hash(self.last).encode():
+            detail = "the chain is plain SHA-256, not HMAC-SHA256 under the given key"
+        else:
+            chain = [line, *following()[:2]]
+            broken = [prev_of(b) != chain_hash(a, link_key).encode() for a, b in pairwise(chain)]
+            if len(broken) < 2 or not all(broken):
+                return False
+            detail = (
+                "prev matches neither plain SHA-256 nor HMAC-SHA256 under the given key on 3 "
+                "lines in a row: a wrong key?"
+                if link_key is not None
+                else "prev does not match plain SHA-256 on 3 lines in a row: the log was written "
+                "with an HMAC key (give --key-env)"
+            )
+        if "first-format key" not in self._reported:
+            self._reported.add("first-format key")
+            self.report(self.number, "key", detail)
+        return True
+
+    def _adopt(self, line: bytes, seq: int, chain: str | None, link_key: bytes | None) -> None:
+        """Make ``line`` the record the chain goes on from."""
+        self.seq, self.last, self.link_key = seq, line, link_key
+        self.prev = chain_hash(line, link_key).encode()
+        self.mode = chain or FIRST_FORMAT
+        if chain:
+            self.sealed_seen = True
+        else:
+            self.first_format += 1
+        self._bad = 0
+        if self.first_seq is None:
+            self.first_seq, self.first_at = seq, (self.path, self.number)
+        self.max_seq = max(self.max_seq, seq)
+        self.last_at = (self.path, self.number)
+        pending = self._pending_checkpoints
+        while pending and pending[0] <= seq:
+            if pending.pop(0) == seq:
+                self._hold_to_checkpoint(line, seq, self.number)
+
+    # -- the end --
+
+    @property
+    def head(self) -> str:
+        """The digest of the last record's full bytes, under the algorithm it names."""
+        if self.last is None:
+            return ZERO_HASH if self.continues is None else self.prev.decode()
+        key = None if self.mode == CHAIN_SHA256 else self.key
+        return chain_hash(self.last, key)
+
+    def finish(self, expected_head: str | None) -> None:
+        """Findings only the end can tell: a keyed log ending in plain SHA-256, checkpoints
+        the log never reached, a head other than ``expected_head``."""
+        self._flush_failed()
+        end = self.last_at or (self.path, 0)
+        if self.unvouched is not None:
+            path, number = self.unvouched
+            self.report(
+                number,
+                "key",
+                f"the chain is plain SHA-256 from line {number} on and no HMAC-keyed record "
+                "vouches for it: under a key the last record must be HMAC-keyed (is the log "
+                "keyed at all? verify it without the key)",
+                at=(path, number),
+            )
+        for seq in sorted(set(self.checkpoints) - self.checked):
+            self.report(end[1], "head", self._missing(seq), at=end)
+        if expected_head is not None and self.head != expected_head:
+            self.report(
+                end[1],
+                "head",
+                f"the log ends at seq {self.seq} with head {self.head}, not {expected_head}: "
+                "records were cut off at the end, or the last record was changed",
+                at=end,
+            )
+
+    def _missing(self, seq: int) -> str:
+        """Why the checkpoint at ``seq`` could not be held to a record."""
+        if self.first_seq is None:
+            return f"the log holds no records, so not the checkpoint's seq {seq}"
+        if seq > self.max_seq:
+            return (
+                f"the log ends at seq {self.max_seq}, before the checkpoint's seq {seq}: records "
+                "were cut off at the end"
+            )
+        if seq < self.first_seq:
+            return (
+                f"the checkpoint's seq {seq} is before the first record walked (seq "
+                f"{self.first_seq}): give the earlier files too"
+            )
+        return f"no record with the checkpoint's seq {seq} is in place in the log (removed?)"

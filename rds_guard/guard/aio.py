@@ -1,0 +1,108 @@
+"""The hooks of an aiobotocore client: the same guard, awaited.
+
+aiobotocore awaits coroutine handlers, so each hook is a coroutine. The guard's work is the
+same function as for a botocore client (`guard.Guard`, `rds_guard.core.decide`); what differs
+is that the look-ups are awaited on the client ahead of the decision (the decision asks for
+one, it is fetched, the decision is made again: it is pure), and that the guard's work runs
+in a worker thread when it writes a record with fsync, so that no fsync blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from ..core.calls import CallFacts, Lookups
+from ..core.decide import decide
+from ..core.operations import Operation
+from ..records import CONTEXT_KEY, GuardedCall
+from .binding import ClientBinding, presigning
+from .guard import Guard, LookupFailed
+from .reads import Needed
+
+T = TypeVar("T")
+
+
+class AioClientBinding(ClientBinding):
+    """One aiobotocore client's hooks (see the module's docstring)."""
+
+    async def before_parameter_build(  # type: ignore[override]
+        self, row: Operation, params: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
+        guard = self.guard()
+        if guard is not None:
+            lookups = await self.ahead(guard, row, params)
+            self.keep(await off_loop(guard, guard.judge, self, row, params, lookups), context)
+
+    async def before_call(  # type: ignore[override]
+        self, row: Operation, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
+        call, guard = self.judged(context)
+        if call is not None and guard is not None:
+            sent = self.sent(row, model, params, call)
+            lookups = await self.ahead(guard, row, sent) if sent != call.judged else Lookups()
+            context[CONTEXT_KEY] = await off_loop(
+                guard, guard.check_sent, self, row, call, sent, lookups
+            )
+
+    async def after_call(  # type: ignore[override]
+        self, row: Operation, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
+        call, guard = self.judged(context, requested=True)
+        if call is not None and guard is not None:
+            await off_loop(guard, guard.record_outcome, call, parsed, row)
+
+    async def after_call_error(  # type: ignore[override]
+        self, row: Operation, exception: BaseException, context: dict[str, Any], **_: Any
+    ) -> None:
+        call, guard = self.judged(context, requested=True)
+        if call is not None and guard is not None:
+            await off_loop(guard, guard.record_no_response, call, exception)
+
+    async def presign(  # type: ignore[override]
+        self,
+        generate: Callable[..., Awaitable[str]],
+        ClientMethod: str,
+        Params: Mapping[str, Any] | None = None,
+        ExpiresIn: int = 3600,
+        HttpMethod: str | None = None,
+    ) -> str:
+        """aiobotocore's ``generate_presigned_url`` (a coroutine), judged like the call."""
+        presigned: list[GuardedCall] = []
+        token = presigning.set(presigned)
+        try:
+            url = await generate(
+                ClientMethod, Params=Params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod
+            )
+        finally:
+            presigning.reset(token)
+        found = self.presigned_call(presigned, url)
+        if found is not None:
+            guard, row, call, sent = found
+            lookups = await self.ahead(guard, row, sent) if sent != call.judged else Lookups()
+            await off_loop(guard, guard.check_presigned, self, row, call, sent, lookups, ExpiresIn)
+        return url
+
+    async def ahead(self, guard: Guard, row: Operation, params: Mapping[str, Any]) -> Lookups:
+        """The look-ups the guard's decision on ``params`` asks for, awaited on this client."""
+        reads = self.reads(row, params)
+        facts = CallFacts(self.service, self.region, datetime.now(UTC), os.environ)
+        while True:
+            try:
+                decide(guard.policy, row, params, facts, reads.lookups(ahead=True))
+            except Needed as needed:
+                await reads.fetch(needed.kind)
+                continue
+            except LookupFailed:
+                pass  # kept with the answers: the guard records it when it decides
+            return reads.lookups(ahead=True)
+
+
+async def off_loop(guard: Guard, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)``: in a worker thread when it may fsync a record, else right here."""
+    if guard.audit is not None and guard.audit.fsync:
+        return await asyncio.to_thread(work, *args)
+    return work(*args)

@@ -1,0 +1,133 @@
+"""The read-only look-ups of one call, made through the client the call goes through.
+
+Each is made at most once, when a rule asks for it: on a botocore client at once, on an
+async client ahead of the decision (`ahead` raises `Needed` for one not fetched yet, and the
+async binding awaits it and decides again). A read's failure is kept like its answer: access
+denied, a cross-region source, or an answer that cannot be read is `Unreadable`, saying why;
+what does not exist, or an endpoint that cannot be reached, is a `LookupFailed` raised to the
+guard, which records it and hands the caller the original error.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .. import aws
+from ..core import operations
+from ..core.calls import Lookups, Unreadable
+from ..core.operations import Operation
+from ..records import error_of
+from .guard import LookupFailed
+
+logger = logging.getLogger("rds_guard")
+
+_DENIED = ("AccessDenied", "Unauthorized", "AuthorizationError", "Forbidden")
+KINDS = ("source_tags", "snapshot", "database")
+
+
+class Needed(Exception):
+    """A look-up the decision asked for that an async binding has not fetched yet."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+class CallReads:
+    """The look-ups of one call of ``row`` with ``params``, through ``client``."""
+
+    def __init__(
+        self, client: Any, region: str | None, row: Operation, params: Mapping[str, Any]
+    ) -> None:
+        self._client = weakref.ref(client)
+        self._region = region
+        self._row = row
+        self._params = params
+        self._found: dict[str, Any] = {}
+
+    def lookups(self, *, ahead: bool = False) -> Lookups:
+        """The look-ups for the decision; ``ahead``: one not fetched yet raises `Needed`."""
+        get = self._fetched if ahead else self._get
+        return Lookups(*(functools.partial(get, kind) for kind in KINDS))
+
+    def _get(self, kind: str) -> Any:
+        if kind not in self._found:
+            read, answer = self.plan(kind)
+            client = self._client()
+            if read is not None and client is not None:
+                try:
+                    answer = aws.run(client, read)
+                except Exception as exc:
+                    answer = _failure(exc, self._reference(kind))
+            self._found[kind] = answer
+        return self._answer(kind)
+
+    def _fetched(self, kind: str) -> Any:
+        if kind not in self._found:
+            raise Needed(kind)
+        return self._answer(kind)
+
+    async def fetch(self, kind: str) -> None:
+        """Make the look-up ``kind`` on the async client, awaiting it."""
+        read, answer = self.plan(kind)
+        client = self._client()
+        if read is not None and client is not None:
+            try:
+                answer = await aws.run_async(client, read)
+            except Exception as exc:
+                answer = _failure(exc, self._reference(kind))
+        self._found[kind] = answer
+
+    def _answer(self, kind: str) -> Any:
+        answer = self._found[kind]
+        if isinstance(answer, LookupFailed):
+            raise answer
+        return answer
+
+    def plan(self, kind: str) -> tuple[aws.Read[Any] | None, Any]:
+        """The read that look-up ``kind`` makes, or None with the answer known without one."""
+        row, params = self._row, self._params
+        if kind == "source_tags":
+            reference = params.get(row.source) if row.source else None
+            if row.lookup is None or not isinstance(reference, str):
+                return None, None
+            region = operations.arn_region(reference)
+            if region is not None and region != self._region:
+                return None, Unreadable(f"the source is in {region}, the client in {self._region}")
+            return aws.source_tags(row.lookup, reference), None
+        if kind == "snapshot":
+            identifier = params.get(row.facts_from) if row.facts_from else None
+            if row.facts_lookup is not None and isinstance(identifier, str):
+                return aws.snapshot_facts(row.facts_lookup, identifier), None
+            reference = params.get(row.source) if row.source else None
+            if (row.tags or row.tag_keys) and isinstance(reference, str):
+                return aws.arn_tags(reference), None
+            return None, None
+        identifier = params.get(row.facts_from) if row.facts_from else None
+        if row.facts_lookup is None or not isinstance(identifier, str):
+            return None, None
+        return aws.database_facts(row.facts_lookup, identifier), None
+
+    def _reference(self, kind: str) -> object:
+        row = self._row
+        name = row.source if kind == "source_tags" else row.facts_from or row.source
+        return self._params.get(name) if name else None
+
+
+def _failure(exc: Exception, reference: object) -> Unreadable | LookupFailed:
+    """What a failed read means for the decision (see the module's docstring)."""
+    if isinstance(exc, ClientError):
+        error = error_of(exc)
+        if any(word in error["code"] for word in _DENIED):
+            return Unreadable(f"{error['code']}: {error['message']}")
+        return LookupFailed(exc)
+    if isinstance(exc, BotoCoreError):
+        return LookupFailed(exc)
+    logger.debug("could not read %r: %s", reference, exc)  # a name the wire cannot carry...
+    return Unreadable(type(exc).__name__)

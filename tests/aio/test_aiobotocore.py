@@ -1,0 +1,284 @@
+"""The guard inside aiobotocore, against the moto server over HTTP: the sync suite's core
+scenarios, presigned URLs, nested installs, and many concurrent tasks on one client writing
+one log. Run by `make test` in an environment of its own (aiobotocore pins botocore)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+from aws import make_cluster, snapshot_tags
+from botocore.exceptions import EndpointConnectionError
+from policies import AUDITED, DEFAULTS_ONLY, write_policy
+from servers import MotoServer
+
+import rds_guard
+from rds_guard import audit
+
+T = TypeVar("T")
+GOOD = "orders-manual-20261129"
+TEAM = [{"Key": "team", "Value": "core"}]
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def run(work: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(asyncio.wait_for(work(), timeout=120))  # a hang detector only
+
+
+def records(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@asynccontextmanager
+async def rds_client(
+    session: AioSession, server: MotoServer, *, url: str | None = None, **config: Any
+) -> AsyncIterator[Any]:
+    async with session.create_client(
+        "rds",
+        region_name="us-east-1",
+        endpoint_url=url or server.url,
+        config=AioConfig(**config) if config else None,
+        **CREDENTIALS,
+    ) as client:
+        yield client
+
+
+def test_a_compliant_create_keeps_inherited_tags_and_adds_the_defaults(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+            )
+
+    run(work)
+    assert snapshot_tags(moto_server.client("rds"), GOOD) == {
+        "team": "core",
+        "managed-by": "rds-guard",
+    }
+    requested, created = records(tmp_path)
+    assert (requested["event"], created["event"]) == ("requested", "created")
+    assert requested["inherited"] == ["team"] and requested["injected"] == ["managed-by"]
+
+
+def test_a_blocked_create_is_never_sent_and_lists_every_violation(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    make_cluster(moto_server.client("rds"))
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+
+    async def work() -> rds_guard.PolicyViolation:
+        async with rds_client(session, moto_server) as rds:
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
+                )
+            return caught.value
+
+    moto_server.reset_counts()
+    blocked = run(work)
+    assert [v.rule for v in blocked.violations] == ["identifier.pattern", "tags.required"]
+    assert moto_server.actions() == ["DescribeDBClusters"]
+    assert [r["event"] for r in records(tmp_path)] == ["blocked"]
+
+
+def test_a_missing_source_raises_the_services_error(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(tmp_path, DEFAULTS_ONLY))
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            with pytest.raises(rds.exceptions.DBClusterNotFoundFault):
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="nowhere", DBClusterSnapshotIdentifier=GOOD
+                )
+
+    run(work)
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert [r["event"] for r in records(tmp_path)] == ["failed"]
+
+
+def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) -> None:
+    make_cluster(moto_server.client("rds"), tags={"team": "core"})
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+
+    async def work() -> str:
+        async with rds_client(session, moto_server) as rds:
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+            )
+            await rds.copy_db_cluster_snapshot(
+                SourceDBClusterSnapshotIdentifier=GOOD,
+                TargetDBClusterSnapshotIdentifier=f"{GOOD}-copy",
+                CopyTags=True,
+            )
+            await rds.modify_db_cluster_snapshot_attribute(
+                DBClusterSnapshotIdentifier=GOOD,
+                AttributeName="restore",
+                ValuesToAdd=["111122223333"],
+            )
+            with pytest.raises(rds_guard.PolicyViolation, match=r"sharing\.account"):
+                await rds.modify_db_cluster_snapshot_attribute(
+                    DBClusterSnapshotIdentifier=GOOD,
+                    AttributeName="restore",
+                    ValuesToAdd=["444455556666"],
+                )
+            url: str = await rds.generate_presigned_url(
+                "create_db_cluster_snapshot",
+                Params={
+                    "DBClusterIdentifier": "orders",
+                    "DBClusterSnapshotIdentifier": "orders-daily-20261130",
+                    "Tags": TEAM,
+                },
+            )
+            with pytest.raises(rds_guard.PolicyViolation):
+                await rds.generate_presigned_url(
+                    "create_db_cluster_snapshot",
+                    Params={"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": "x"},
+                )
+            await rds.delete_db_cluster(
+                DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="orders-final-20261129"
+            )
+            return url
+
+    url = run(work)
+    assert "orders-daily-20261130" in url and "managed-by" in url
+    events = [(r["operation"], r["event"]) for r in records(tmp_path)]
+    assert events == [
+        ("CreateDBClusterSnapshot", "requested"),
+        ("CreateDBClusterSnapshot", "created"),
+        ("CopyDBClusterSnapshot", "requested"),
+        ("CopyDBClusterSnapshot", "created"),
+        ("ModifyDBClusterSnapshotAttribute", "requested"),
+        ("ModifyDBClusterSnapshotAttribute", "shared"),
+        ("ModifyDBClusterSnapshotAttribute", "blocked"),
+        ("CreateDBClusterSnapshot", "presigned"),
+        ("CreateDBClusterSnapshot", "blocked"),
+        ("DeleteDBCluster", "requested"),
+        ("DeleteDBCluster", "created"),
+    ]
+    assert snapshot_tags(moto_server.client("rds"), f"{GOOD}-copy")["team"] == "core"
+
+
+def test_a_connection_error_is_unknown(moto_server: MotoServer, tmp_path: Path) -> None:
+    """No answer came back: the call may or may not have happened."""
+    session = get_session()
+    body = 'version = 1\n[naming]\npattern = "^o.*$"\n[audit]\npath = "audit.jsonl"\n'
+    rds_guard.install(session, policy=write_policy(tmp_path, body))
+
+    async def work() -> None:
+        async with rds_client(
+            session,
+            moto_server,
+            url="http://127.0.0.1:9",
+            retries={"max_attempts": 1},
+            connect_timeout=2,
+        ) as rds:
+            with pytest.raises(EndpointConnectionError):
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-1"
+                )
+
+    run(work)
+    assert [r["event"] for r in records(tmp_path)] == ["requested", "unknown"]
+
+
+def test_installs_nest_and_uninstall_frees_the_client(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    make_cluster(moto_server.client("rds"))
+    session = get_session()
+    strict = rds_guard.install(session, policy=write_policy(tmp_path / "a", AUDITED))
+    lenient = rds_guard.install(session, policy=write_policy(tmp_path / "b", DEFAULTS_ONLY))
+
+    async def attempt(rds: Any, name: str) -> str:
+        try:
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=TEAM
+            )
+        except rds_guard.PolicyViolation:
+            return "blocked"
+        return "sent"
+
+    async def work() -> list[str]:
+        async with rds_client(session, moto_server) as rds:
+            seen = [await attempt(rds, "a-1")]
+            lenient.uninstall()
+            seen.append(await attempt(rds, "a-2"))
+            strict.uninstall()
+            seen.append(await attempt(rds, "a-3"))
+            return seen
+
+    assert run(work) == ["sent", "blocked", "sent"]
+
+
+def test_many_tasks_on_one_client_write_one_unbroken_log(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    names = [f"orders-manual-{20261100 + n}" for n in range(40)]
+
+    async def work() -> None:
+        async with rds_client(session, moto_server, max_pool_connections=20) as rds:
+            await asyncio.gather(
+                *(
+                    rds.create_db_cluster_snapshot(
+                        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name
+                    )
+                    for name in names
+                )
+            )
+
+    run(work)
+    found = records(tmp_path)
+    assert len(found) == 2 * len(names)
+    by_call: dict[str, list[str]] = {}
+    for record in found:
+        by_call.setdefault(record["call"], []).append(record["event"])
+    assert sorted(by_call.values()) == [["requested", "created"]] * len(names)
+    assert {r["snapshot"] for r in found} == set(names)
+    assert audit.verify([tmp_path / "audit.jsonl"]).ok
+
+
+def test_the_async_example_runs(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/async_snapshots.py against the moto server: one cluster passes (its tags
+    inherited, the policy's added), one without tags is blocked."""
+    import runpy
+
+    rds = moto_server.client("rds")
+    make_cluster(rds, "orders", copy_tags=True, tags={"team": "orders", "env": "prod"})
+    make_cluster(rds, "legacy", copy_tags=True)
+    example = Path(__file__).resolve().parents[2] / "examples"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(example / "rds_guard.toml"))
+    monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
+    main = runpy.run_path(str(example / "async_snapshots.py"))["main"]
+    done = run(lambda: main(["orders", "legacy"]))
+    assert len(done["created"]) == 1 and done["created"][0].startswith("orders-daily-")
+    [blocked] = done["blocked"]
+    assert blocked["cluster"] == "legacy"
+    assert [v.split("]")[0] for v in blocked["violations"]] == ["[tags.required"] * 2
+    tags = snapshot_tags(rds, done["created"][0])
+    assert tags["team"] == "orders" and tags["managed-by"] == "rds-guard"
+    assert [r["event"] for r in records(tmp_path)].count("blocked") == 1

@@ -1,0 +1,116 @@
+"""The lock: never waited on for ever (``lock_timeout``), nothing extra when nobody holds it,
+and the holder named from /proc/locks. The stopped holder of another process is in
+test_attacks.py."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from audit_helpers import make_log
+
+from rds_guard import audit
+from rds_guard.audit import lock
+from rds_guard.audit.lock import holder_pids
+from rds_guard.errors import AuditError
+
+
+def test_another_thread_holding_the_lock_is_an_audit_error(log_path: Path) -> None:
+    log = audit.AuditLog(log_path, fsync=False, lock_timeout=0.2)
+    log.write("requested")
+    before = log_path.read_bytes()
+    log._lock.acquire()  # as if another thread hung mid-write
+    try:
+        with pytest.raises(AuditError, match="another thread of this process") as caught:
+            log.write("requested")
+        assert str(log_path) in str(caught.value)
+        with pytest.raises(AuditError, match=r"0\.2s"), log.exclusive():
+            pass
+    finally:
+        log._lock.release()
+    assert log_path.read_bytes() == before
+    log.write("requested")
+    log.close()
+
+
+def test_the_uncontended_path_takes_the_lock_once_and_never_sleeps(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = audit.AuditLog(log_path, fsync=False)
+    log.write("requested")
+    calls: list[int] = []
+    real_flock = fcntl.flock
+
+    def counting(fd: int, operation: int) -> None:
+        calls.append(operation)
+        real_flock(fd, operation)
+
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError("slept on an uncontended lock")
+
+    monkeypatch.setattr(fcntl, "flock", counting)
+    monkeypatch.setattr(time, "sleep", no_sleep)
+    log.write("requested")
+    monkeypatch.undo()
+    log.close()
+    assert calls == [fcntl.LOCK_EX | fcntl.LOCK_NB, fcntl.LOCK_UN]
+
+
+def _hold_then_release(path: Path, seconds: float) -> threading.Thread:
+    """Hold the file's flock on a descriptor of our own for ``seconds`` (then release it)."""
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def release() -> None:
+        time.sleep(seconds)
+        os.close(fd)
+
+    releaser = threading.Thread(target=release)
+    releaser.start()
+    return releaser
+
+
+@pytest.mark.parametrize("timeout", [5.0, None], ids=["polled", "for-ever"])
+def test_a_lock_released_in_time_is_taken(log_path: Path, timeout: float | None) -> None:
+    make_log(log_path, 1)
+    releaser = _hold_then_release(log_path, 0.3)
+    started = time.monotonic()
+    with audit.AuditLog(log_path, fsync=False, lock_timeout=timeout) as log:
+        log.write("requested")
+    assert time.monotonic() - started >= 0.25
+    releaser.join()
+    assert audit.verify([log_path]).records == 2
+
+
+def test_a_lock_held_past_the_timeout_names_this_process(log_path: Path) -> None:
+    make_log(log_path, 1)
+    releaser = _hold_then_release(log_path, 1.0)
+    try:
+        with pytest.raises(AuditError) as caught:
+            audit.AuditLog(log_path, fsync=False, lock_timeout=0.1).write("requested")
+    finally:
+        releaser.join()
+    message = str(caught.value)
+    assert "more than 0.1s" in message and "nothing was written" in message
+    if lock.PROC_LOCKS.exists():
+        assert f"held by pid {os.getpid()}" in message
+
+
+def test_holder_pids_reads_proc_locks(tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    target.write_bytes(b"")
+    st = os.stat(target)
+    dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    locks = tmp_path / "locks"
+    locks.write_text(
+        f"1: FLOCK  ADVISORY  WRITE 4242 {dev} 0 EOF\n"
+        f"1: -> FLOCK  ADVISORY  WRITE 5151 {dev} 0 EOF\n"
+        "2: POSIX  ADVISORY  WRITE 6161 00:01:1 0 EOF\n"
+        f"3: FLOCK  ADVISORY  WRITE 0 {dev} 0 EOF\n"
+    )
+    assert holder_pids(st, locks) == [4242]
+    assert holder_pids(st, tmp_path / "missing") == []

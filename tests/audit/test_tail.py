@@ -1,0 +1,97 @@
+"""The tail: what a writer checks before chaining onto a record it did not write itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from audit_helpers import first_format_log, lines_of, make_log, records_of, reseal, write_lines
+
+from rds_guard import audit
+from rds_guard.errors import AuditError
+
+
+def _refused(path: Path, match: str, key: bytes | None = None) -> None:
+    before = path.read_bytes()
+    with pytest.raises(AuditError, match=match):
+        audit.AuditLog(path, fsync=False, hmac_key=key).write("requested")
+    assert path.read_bytes() == before
+
+
+def test_an_unkeyed_writer_catches_accidental_damage_to_the_last_record(log_path: Path) -> None:
+    make_log(log_path, 3)
+    lines = lines_of(log_path)
+    lines[-1] = lines[-1].replace(b'"m:2"', b'"m:3"')  # still JSON, still a record
+    write_lines(log_path, lines)
+    _refused(log_path, "line 3 is not authentic: edited, or written with another key")
+
+
+def test_a_last_record_that_does_not_follow_the_one_before(log_path: Path) -> None:
+    make_log(log_path, 4)
+    lines = lines_of(log_path)
+    write_lines(log_path, [*lines[:2], lines[3]])  # seq 3 removed
+    _refused(log_path, "its prev does not link to the line before it")
+    relinked = reseal(b'{"prev":"' + audit.chain_hash(lines[1]).encode() + lines[3][73:])
+    write_lines(log_path, [*lines[:2], relinked])
+    _refused(log_path, "its seq 4 does not follow seq 2")
+
+
+def test_a_first_line_must_start_a_chain_or_continue_one(log_path: Path) -> None:
+    make_log(log_path, 4)
+    write_lines(log_path, lines_of(log_path)[3:])  # everything before seq 4 cut off
+    _refused(log_path, "neither seq 1 after 64 zeros nor a rotated record")
+    make_log(log_path.with_name("x.jsonl"), 2)
+    audit.rotate(log_path.with_name("x.jsonl"))
+    with audit.AuditLog(log_path.with_name("x.jsonl"), fsync=False) as log:
+        log.write("requested")  # a file that starts with rotated is fine
+
+
+def test_a_damaged_line_before_the_last_does_not_stop_writers(log_path: Path) -> None:
+    make_log(log_path, 3)
+    lines = lines_of(log_path)
+    write_lines(log_path, [*lines[:2], b"damaged", lines[2]])
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested", notes=["after"])
+    result = audit.verify([log_path])
+    assert [(f.line, f.reason) for f in result.findings] == [(3, "edited")]
+
+
+def test_a_record_naming_an_unknown_algorithm_is_not_authentic(log_path: Path) -> None:
+    make_log(log_path, 2)
+    lines = lines_of(log_path)
+    lines[-1] = reseal(lines[-1].replace(b'"chain":"sha256"', b'"chain":"md5"'))
+    write_lines(log_path, lines)
+    _refused(log_path, "it names no known chain")
+    assert audit.verify([log_path]).reason == "edited"
+
+
+def test_an_unkeyed_writer_refuses_a_keyed_first_format_log(log_path: Path) -> None:
+    first_format_log(log_path, 3, hmac_key=b"k")
+    _refused(log_path, "do not chain with plain SHA-256")
+
+
+def test_a_keyed_writer_chains_onto_records_another_keyed_writer_wrote(log_path: Path) -> None:
+    first = audit.AuditLog(log_path, fsync=False, hmac_key=b"k")
+    second = audit.AuditLog(log_path, fsync=False, hmac_key=b"k")
+    for _ in range(3):
+        first.write("requested")
+        second.write("requested")
+    first.close()
+    second.close()
+    assert audit.verify([log_path], hmac_key=b"k").records == 6
+    _refused(log_path, "not authentic", key=b"another key")
+
+
+def test_a_torn_line_after_an_unauthentic_record_is_not_repaired_on_the_fly(
+    log_path: Path,
+) -> None:
+    make_log(log_path, 2, hmac_key=b"k")
+    lines = lines_of(log_path)
+    lines[-1] = lines[-1].replace(b'"m:1"', b'"m:X"')
+    write_lines(log_path, lines)
+    with log_path.open("ab") as stream:
+        stream.write(b'{"prev":"ab')
+    _refused(log_path, "line 2 is not authentic", key=b"k")
+    assert [r["event"] for r in records_of(log_path)] == ["requested", "requested"]
+    assert json.loads(lines_of(log_path)[1])["notes"] == ["m:X"]

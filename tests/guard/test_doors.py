@@ -1,0 +1,215 @@
+"""Every door: each operation of the three botocore models that names a snapshot is guarded
+or listed with why; a call is judged whatever client it comes through; the new doors
+(DeleteTenantDatabase, StopDBInstance, StartExportTask) are judged and recorded; an error
+answer after a retry is `unknown`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from aws import guarded_client, make_cluster, make_instance, snapshot_arn
+from policies import AUDITED, write_policy
+from servers import MotoServer
+
+import rds_guard
+from rds_guard.core import operations
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+NAMES_A_SNAPSHOT = re.compile(r"SnapshotIdentifier$|SnapshotArn$|^ResourceName$|^SourceArn$")
+GOOD = "orders-manual-20261129"
+TEAM = [{"Key": "team", "Value": "core"}]
+
+
+def records(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
+
+
+def models() -> list[tuple[str, Any]]:
+    session = botocore.session.get_session()
+    return [(service, session.get_service_model(service)) for service in operations.SERVICES]
+
+
+def test_every_operation_naming_a_snapshot_is_guarded_or_listed_with_why() -> None:
+    unclassified = []
+    for service, model in models():
+        for name in model.operation_names:
+            shape = model.operation_model(name).input_shape
+            members = shape.members if shape is not None else {}
+            if not any(NAMES_A_SNAPSHOT.search(member) for member in members):
+                continue
+            if operations.find(service, name) is None and name not in operations.UNGUARDED:
+                unclassified.append(f"{service} {name}")
+    assert not unclassified, f"classify these (guard them, or list them with why): {unclassified}"
+
+
+def test_every_unguarded_operation_is_in_the_docs_with_its_reason() -> None:
+    text = DOCS.read_text()
+    for name, why in operations.UNGUARDED.items():
+        assert f"| {name} | {why} |" in text, name
+
+
+def test_every_guarded_row_matches_its_services_models() -> None:
+    """The table's services and parameters are botocore's: on every service it claims, the
+    operation exists and has the parameters the row names; what it also judges exists on
+    one service at least (DeleteAutomatedBackups is rds's only)."""
+    by_service = dict(models())
+    for row in operations.OPERATIONS.values():
+        named = {row.identifier, row.source, row.tags, row.tag_keys, row.copy_tags}
+        named |= {row.skip_final, row.facts_from}
+        found: set[str] = set()
+        for service in row.services:
+            model = by_service[service]
+            assert row.name in model.operation_names, (service, row.name)
+            members = set(model.operation_model(row.name).input_shape.members)
+            assert named - {None} <= members, (service, row.name)
+            found |= members
+        assert set(row.also_judged) <= found, row.name
+
+
+def test_an_rds_client_snapshotting_a_neptune_cluster_is_judged_under_a_neptune_policy(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """`services = ["neptune"]` cannot be walked around with an rds client: one endpoint."""
+    body = 'version = 1\nservices = ["neptune"]\n[naming]\npattern = "^{source}-manual$"\n'
+    body += '[audit]\npath = "audit.jsonl"\nfsync = false\n'
+    rds = guarded_client(write_policy(tmp_path, body), on=moto_server)
+    make_cluster(rds, "graph", engine="neptune")
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation, match=r"identifier\.pattern"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="graph", DBClusterSnapshotIdentifier="graph-weekly"
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="graph", DBClusterSnapshotIdentifier="graph-manual"
+    )
+    assert [r["event"] for r in records(tmp_path)] == ["blocked", "requested", "created"]
+
+
+def test_a_tenant_database_final_snapshot_is_judged(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    with pytest.raises(rds_guard.PolicyViolation, match=r"identifier\.pattern"):
+        rds.delete_tenant_database(
+            DBInstanceIdentifier="orders", TenantDBName="orders", FinalDBSnapshotIdentifier="x"
+        )
+    assert moto_server.count("DeleteTenantDatabase") == 0
+    assert records(tmp_path)[0]["event"] == "blocked"
+
+
+def test_a_stop_that_snapshots_is_judged_and_recorded(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_instance(rds, "orders")
+    with pytest.raises(rds_guard.PolicyViolation, match=r"identifier\.pattern"):
+        rds.stop_db_instance(DBInstanceIdentifier="orders", DBSnapshotIdentifier="weekly")
+    assert moto_server.count("StopDBInstance") == 0
+    rds.stop_db_instance(DBInstanceIdentifier="orders", DBSnapshotIdentifier=GOOD)
+    assert [r["event"] for r in records(tmp_path)] == ["blocked", "requested", "created"]
+    assert records(tmp_path)[-1]["snapshot"] == GOOD
+
+
+EXPORTS = AUDITED + '[export]\ns3_buckets = ["acme-backups-*"]\n'
+
+
+def start_export(rds: Any, arn: str, bucket: str) -> Any:
+    return rds.start_export_task(
+        ExportTaskIdentifier=f"export-{bucket}",
+        SourceArn=arn,
+        S3BucketName=bucket,
+        S3Prefix="orders/",
+        IamRoleArn="arn:aws:iam::123456789012:role/export",
+        KmsKeyId="alias/exports",
+    )
+
+
+def test_an_export_to_a_bucket_outside_the_policy_is_blocked(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, EXPORTS), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    arn = snapshot_arn(rds, GOOD)
+    with pytest.raises(rds_guard.PolicyViolation, match=r"export\.bucket"):
+        start_export(rds, arn, "someone-elses-bucket")
+    assert moto_server.count("StartExportTask") == 0
+    start_export(rds, arn, "acme-backups-1")
+    assert moto_server.count("StartExportTask") == 1
+    *_, blocked, requested, exported = records(tmp_path)
+    assert (blocked["event"], requested["event"], exported["event"]) == (
+        "blocked",
+        "requested",
+        "exported",
+    )
+    assert exported["arn"] == arn and exported["snapshot"] == GOOD
+    assert exported["notes"] == [
+        "bucket: acme-backups-1",
+        "prefix: orders/",
+        "kms key: alias/exports",
+    ]
+    assert "role/export" not in (tmp_path / "audit.jsonl").read_text()
+
+
+def test_exports_can_be_switched_off(moto_server: MotoServer, tmp_path: Path) -> None:
+    rds = guarded_client(
+        write_policy(tmp_path, AUDITED + "[export]\nenabled = false\n"), on=moto_server
+    )
+    arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:any"
+    with pytest.raises(rds_guard.PolicyViolation, match=r"export\.disabled"):
+        start_export(rds, arn, "acme-backups-1")
+    assert moto_server.count("StartExportTask") == 0
+
+
+def test_a_delete_whose_reply_is_lost_and_retried_is_unknown(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The first attempt lands, its reply is lost; the retry gets NotFound. The log says
+    `unknown` (reconcile decides), never `failed`: the snapshot is in fact gone."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    lose_the_first_reply(rds, "DeleteDBClusterSnapshot")
+    with pytest.raises(rds.exceptions.DBClusterSnapshotNotFoundFault):
+        rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=GOOD)
+    assert moto_server.count("DeleteDBClusterSnapshot") == 2
+    requested, outcome = records(tmp_path)[-2:]
+    assert (requested["event"], outcome["event"]) == ("requested", "unknown")
+    assert outcome["error"]["code"] == "DBClusterSnapshotNotFoundFault"
+
+
+def lose_the_first_reply(client: Any, operation: str) -> None:
+    """A ``before-send`` handler that lets the first request of ``operation`` reach the
+    server, then answers botocore with a 503 as if the reply had been lost, so botocore
+    retries; later requests go through untouched."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.httpsession import URLLib3Session
+
+    state = {"lost": False}
+
+    def lose(request: Any, event_name: str, **_: Any) -> Any:
+        if state["lost"] or not event_name.endswith(operation):
+            return None
+        state["lost"] = True
+        URLLib3Session().send(request)  # the first attempt reaches the server and lands
+        return AWSResponse(request.url, 503, {}, _RawBody(b""))
+
+    client.meta.events.register_first(f"before-send.rds.{operation}", lose)
+
+
+class _RawBody:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self.data

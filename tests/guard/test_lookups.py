@@ -1,0 +1,102 @@
+"""A failed look-up of the source says what failed: a source that does not exist raises the
+service's own error; access denied is tags.inherit naming the code; an endpoint that cannot
+be reached raises the connection error. Each records `failed` or `blocked`, nothing sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws import guarded_client, make_cluster
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import EndpointConnectionError
+from policies import DEFAULTS_ONLY, write_policy
+from servers import MotoServer
+
+import rds_guard
+
+GOOD = "orders-manual-20261129"
+DENIED = b"""<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
+<Error><Type>Sender</Type><Code>AccessDenied</Code>
+<Message>User is not authorized to perform: rds:DescribeDBClusters</Message></Error>
+<RequestId>denied-1</RequestId></ErrorResponse>"""
+
+
+def records(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self.data
+
+
+def deny(client: Any, operation: str) -> None:
+    """Answer ``operation`` with AWS's 403 AccessDenied, as IAM would (botocore parses it)."""
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        return AWSResponse(request.url, 403, {}, _Body(DENIED))
+
+    client.meta.events.register_first(f"before-send.rds.{operation}", answer)
+
+
+def test_a_source_that_does_not_exist_raises_the_services_own_error(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY), on=moto_server)
+    with pytest.raises(rds.exceptions.DBClusterNotFoundFault):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier=GOOD
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    (failed,) = records(tmp_path)
+    assert failed["event"] == "failed"
+    assert failed["error"]["code"] == "DBClusterNotFoundFault"
+    assert (failed["snapshot"], failed["source"]) == (GOOD, "ordres")
+
+
+def test_access_denied_is_tags_inherit_naming_the_code(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY), on=moto_server)
+    make_cluster(rds, copy_tags=True, tags={"team": "core"})
+    deny(rds, "DescribeDBClusters")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+        )
+    (violation,) = caught.value.violations
+    assert violation.rule == "tags.inherit"
+    assert "AccessDenied" in violation.message and "grant read access" in violation.message
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    (blocked,) = records(tmp_path)
+    assert "AccessDenied" in blocked["violations"][0]["message"]
+
+
+def test_an_unreachable_endpoint_raises_the_connection_error(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
+    """The look-up cannot connect (the create would be answered by in-process moto)."""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY))
+    rds.meta.events.register_first(
+        "before-send.rds.DescribeDBClusters",
+        lambda request, **_: (_ for _ in ()).throw(
+            EndpointConnectionError(endpoint_url=request.url)
+        ),
+    )
+    sent: list[str] = []
+    rds.meta.events.register(
+        "before-send.rds.CreateDBClusterSnapshot", lambda **_: sent.append("x")
+    )
+    with pytest.raises(EndpointConnectionError):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+        )
+    assert sent == []
+    (failed,) = records(tmp_path)
+    assert (failed["event"], failed["error"]["code"]) == ("failed", "EndpointConnectionError")

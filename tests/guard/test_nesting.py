@@ -1,0 +1,129 @@
+"""Installs nest, per target: the newest guard is in force, uninstalling it brings back the
+one before, and a target is never unguarded while a Guard of it says it is active."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws import REGION, make_cluster
+from policies import write_policy
+
+import rds_guard
+
+ONLY = """\
+version = 1
+[naming]
+pattern = "^{prefix}-.*$"
+[audit]
+enabled = false
+"""
+
+
+def outcome(client: Any, name: str) -> str:
+    """``sent`` or ``blocked``: what the guard does to a snapshot called ``name``."""
+    try:
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name
+        )
+    except rds_guard.PolicyViolation:
+        return "blocked"
+    client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=name)
+    return "sent"
+
+
+def in_force(client: Any) -> str | None:
+    """Which guard judges ``client``'s calls: "a", "b", or None (unguarded)."""
+    found = (outcome(client, "a-1"), outcome(client, "b-1"))
+    return {("sent", "blocked"): "a", ("blocked", "sent"): "b", ("sent", "sent"): None}[found]
+
+
+def session_target() -> tuple[object, Callable[[], Any]]:
+    session = boto3.Session(region_name=REGION)
+    return session, lambda: session.client("rds")
+
+
+def client_target() -> tuple[object, Callable[[], Any]]:
+    client = boto3.client("rds", region_name=REGION)
+    return client, lambda: client
+
+
+def default_target() -> tuple[object, Callable[[], Any]]:
+    from rds_guard.guard.installs import _DEFAULT_SESSION
+
+    return _DEFAULT_SESSION, lambda: boto3.client("rds", region_name=REGION)
+
+
+TARGETS = {"session": session_target, "client": client_target, "default": default_target}
+# every order of two installs and two uninstalls, a installed before b
+ORDERS = [
+    order
+    for order in itertools.permutations(["+a", "+b", "-a", "-b"])
+    if order.index("+a") < order.index("-a")
+    and order.index("+b") < order.index("-b")
+    and order.index("+a") < order.index("+b")
+]
+
+
+def install(target: object, policy: Path) -> rds_guard.Guard:
+    from rds_guard.guard.installs import _DEFAULT_SESSION
+
+    if target is _DEFAULT_SESSION:
+        return rds_guard.install(policy=policy)
+    return rds_guard.install(target, policy=policy)
+
+
+def policy_of(folder: Path, name: str) -> Path:
+    return write_policy(folder / name, ONLY.replace("{prefix}", name))
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=" ".join)
+@pytest.mark.parametrize("kind", TARGETS)
+def test_every_interleaving_of_two_installs_and_two_uninstalls(
+    moto_inprocess: None, tmp_path: Path, kind: str, order: tuple[str, ...]
+) -> None:
+    """After every step: at most one guard says it is active; every client the target
+    reaches is judged by that one (none active: unguarded). A session reaches the clients it
+    made while a guard of it was installed; a client install reaches that client."""
+    target, new_client = TARGETS[kind]()
+    policies = {name: policy_of(tmp_path, name) for name in "ab"}
+    make_cluster(new_client())
+    guards: dict[str, rds_guard.Guard] = {}
+    reached: list[Any] = [new_client()] if kind == "client" else []
+    for step in order:
+        name = step[1]
+        if step[0] == "+":
+            guards[name] = install(target, policies[name])
+        else:
+            guards[name].uninstall()
+        installed = [
+            n for n in "ab" if n in guards and f"-{n}" not in order[: order.index(step) + 1]
+        ]
+        if installed:
+            reached.append(new_client())
+        active = [n for n, guard in guards.items() if guard.active]
+        assert active == installed[-1:], "the newest install is the one in force"
+        for client in reached:
+            assert in_force(client) == (active[0] if active else None), (step, kind)
+    assert in_force(new_client()) is None
+
+
+def test_uninstalling_twice_or_a_suspended_guard_touches_nothing_else(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
+    session = boto3.Session(region_name=REGION)
+    a = rds_guard.install(session, policy=policy_of(tmp_path, "a"))
+    b = rds_guard.install(session, policy=policy_of(tmp_path, "b"))
+    client = session.client("rds")
+    make_cluster(client)
+    a.uninstall()
+    a.uninstall()
+    assert b.active and not a.active
+    assert in_force(client) == "b"
+    b.uninstall()
+    b.uninstall()
+    assert in_force(client) is None

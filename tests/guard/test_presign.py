@@ -1,0 +1,127 @@
+"""A presigned URL of a guarded operation is judged like a call and leaves a `presigned`
+record before the URL is returned; using the URL is what the record stands for."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws import guarded_client, make_cluster, snapshot_tags
+from policies import AUDITED, write_policy
+from servers import MotoServer
+
+import rds_guard
+
+GOOD = "orders-manual-20261129"
+TEAM = [{"Key": "team", "Value": "core"}]
+
+
+def records(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def presign(client: Any, **params: Any) -> str:
+    url: str = client.generate_presigned_url(
+        "create_db_cluster_snapshot", Params=params, ExpiresIn=600
+    )
+    return url
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            status: int = answer.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_presigned_create_is_recorded_before_the_url_is_returned(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    before = datetime.now(UTC)
+    url = presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+    (record,) = records(tmp_path)
+    assert record["event"] == "presigned"
+    assert record["snapshot"] == GOOD
+    assert record["tags"] == {"team": "core", "managed-by": "rds-guard"}
+    expires = datetime.fromisoformat(record["expires"].replace("Z", "+00:00"))
+    assert before + timedelta(seconds=590) <= expires <= datetime.now(UTC) + timedelta(seconds=610)
+    line = (tmp_path / "audit.jsonl").read_text()
+    query = urllib.parse.urlsplit(url).query
+    signature = dict(urllib.parse.parse_qsl(query))["X-Amz-Signature"]
+    assert signature not in line and "X-Amz" not in line and url not in line
+    # the URL carries the policy's tags: using it makes the compliant snapshot
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert get(url) == 200
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    assert snapshot_tags(rds, GOOD) == {"team": "core", "managed-by": "rds-guard"}
+
+
+def test_a_non_compliant_presign_is_blocked_and_no_url_is_made(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    with pytest.raises(rds_guard.PolicyViolation):
+        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2")
+    assert [r["event"] for r in records(tmp_path)] == ["blocked"]
+
+
+def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def drop_tags(params: dict[str, Any], **_: Any) -> None:
+        params.pop("Tags", None)
+
+    rds.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", drop_tags)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+    assert "request.changed" in [v.rule for v in caught.value.violations]
+    assert [r["event"] for r in records(tmp_path)] == ["blocked"]
+
+
+def test_presigning_an_unguarded_operation_records_nothing(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    url = rds.generate_presigned_url("describe_db_clusters", Params={}, ExpiresIn=60)
+    assert url.startswith("http")
+    assert records(tmp_path) == []
+
+
+def test_a_cross_region_copy_is_one_call_not_a_presign(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """botocore presigns a cross-region copy itself (PreSignedUrl, through the request
+    signer): that URL is part of the copy, recorded once as the copy's requested/outcome."""
+    source = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server, region="us-west-2")
+    make_cluster(source)
+    source.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    arn = f"arn:aws:rds:us-west-2:123456789012:cluster-snapshot:{GOOD}"
+    target = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    target.copy_db_cluster_snapshot(
+        SourceDBClusterSnapshotIdentifier=arn,
+        TargetDBClusterSnapshotIdentifier=f"{GOOD}-copy",
+        SourceRegion="us-west-2",
+        Tags=TEAM,
+    )
+    copy_records = [r for r in records(tmp_path) if r["operation"] == "CopyDBClusterSnapshot"]
+    assert [r["event"] for r in copy_records] == ["requested", "created"]
+    assert "PreSignedUrl" not in (tmp_path / "audit.jsonl").read_text()
+    sent = moto_server.last_params("CopyDBClusterSnapshot")
+    assert "PreSignedUrl" in sent

@@ -1,0 +1,145 @@
+"""The request as sent is what is judged and recorded: a handler that changes a judged
+parameter after the guard judged the call is caught at before-call (request.changed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws import guarded_client, make_cluster, snapshot_tags
+from policies import AUDITED, write_policy
+from servers import MotoServer
+
+import rds_guard
+
+GOOD = "orders-manual-20261129"
+TEAM = [{"Key": "team", "Value": "core"}]
+
+
+def records(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
+
+
+def replace_tags_late(client: Any, tags: list[dict[str, str]]) -> None:
+    """A handler registered after the guard's, on the same event: it has the last word."""
+
+    def replace(params: dict[str, Any], **_: Any) -> None:
+        params["Tags"] = tags
+
+    client.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", replace)
+
+
+def test_a_late_handler_dropping_the_policys_tags_is_blocked_and_nothing_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    replace_tags_late(rds, [{"Key": "owner", "Value": "platform"}])
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    rules = [(v.rule, v.field) for v in caught.value.violations]
+    assert ("tags.required", "Tags.team") in rules
+    assert ("request.changed", "Tags") in rules
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    (blocked,) = records(tmp_path)
+    assert blocked["event"] == "blocked"
+    assert blocked["tags"] == {"owner": "platform"}, "the record states what would be sent"
+    assert any("changed after rds_guard judged it: Tags" in note for note in blocked["notes"])
+
+
+def test_in_warn_mode_the_records_state_what_was_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, AUDITED, mode="warn"), on=moto_server)
+    make_cluster(rds)
+    replace_tags_late(rds, [{"Key": "owner", "Value": "platform"}])
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert snapshot_tags(rds, GOOD) == {"owner": "platform"}
+    requested, created = records(tmp_path)
+    assert requested["tags"] == created["tags"] == {"owner": "platform"}
+    assert "request.changed" in [v["rule"] for v in requested["violations"]]
+    assert created["event"] == "created"
+
+
+def test_a_harmless_late_change_is_allowed_and_recorded_as_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Another handler adds a tag the policy does not mind: the call goes, and its records
+    hold the tags the snapshot really got."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    final = [*TEAM, {"Key": "managed-by", "Value": "rds-guard"}, {"Key": "cost", "Value": "1"}]
+    replace_tags_late(rds, final)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    expected = {"team": "core", "managed-by": "rds-guard", "cost": "1"}
+    assert snapshot_tags(rds, GOOD) == expected
+    requested, created = records(tmp_path)
+    assert requested["violations"] == []
+    assert requested["tags"] == created["tags"] == expected
+
+
+def test_a_renamed_snapshot_is_judged_again(moto_server: MotoServer, tmp_path: Path) -> None:
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def rename(params: dict[str, Any], **_: Any) -> None:
+        params["DBClusterSnapshotIdentifier"] = "test2"
+
+    rds.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", rename)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    rules = [v.rule for v in caught.value.violations]
+    assert "identifier.pattern" in rules and "request.changed" in rules
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert records(tmp_path)[0]["snapshot"] == "test2"
+
+
+def test_a_change_to_the_serialized_body_before_the_guard_is_caught(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A wildcard before-call handler runs before the guard's and edits the serialized body:
+    the guard holds that body, not the parameters, against its judgement."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def share_publicly(params: dict[str, Any], **_: Any) -> None:
+        body = params["body"]
+        if body.get("Action") == "ModifyDBClusterSnapshotAttribute":
+            body["ValuesToAdd.AttributeValue.1"] = "all"
+
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    rds.meta.events.register("before-call.*.*", share_publicly)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.modify_db_cluster_snapshot_attribute(
+            DBClusterSnapshotIdentifier=GOOD,
+            AttributeName="restore",
+            ValuesToAdd=["111122223333"],
+        )
+    assert [v.rule for v in caught.value.violations] == ["sharing.public", "request.changed"]
+    assert moto_server.count("ModifyDBClusterSnapshotAttribute") == 0
+
+
+def test_an_unchanged_request_is_sent_as_judged(moto_server: MotoServer, tmp_path: Path) -> None:
+    """The check costs nothing visible: no extra request, the records as before."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    moto_server.reset_counts()
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert moto_server.actions() == ["CreateDBClusterSnapshot"]
+    assert [r["event"] for r in records(tmp_path)] == ["requested", "created"]
+    assert records(tmp_path)[0]["notes"] == []
