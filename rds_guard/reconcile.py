@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .aws import ServiceSnapshot, list_snapshots
+from .aws import ServiceSnapshot
 from .core import operations
 from .core.operations import Kind, Operation
 from .core.policy import Policy
@@ -27,7 +27,6 @@ __all__ = [
     "Report",
     "ServiceSnapshot",
     "belongs_to",
-    "list_snapshots",
     "reconcile",
     "tag_violations",
 ]

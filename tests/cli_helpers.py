@@ -1,7 +1,9 @@
-"""Running the real ``rds-guard`` console script in a subprocess, and in-process via ``main``."""
+"""Running the real ``rds-guard`` console script in a subprocess, and in-process via ``main``;
+reading what it prints (``eval --json``, the warning of a policy's ``services``)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -94,3 +96,37 @@ def assert_one_error_line(run: Run, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in lines[0]
     return lines[0]
+
+
+def eval_json(
+    capsys: pytest.CaptureFixture[str], policy: Path, *args: str
+) -> tuple[int, dict[str, Any]]:
+    """Run ``rds-guard eval --policy POLICY ARGS... --json``: its exit code and its document,
+    which has the contract's keys in order and is all the command prints."""
+    result = run_main(capsys, "eval", "--policy", str(policy), *args, "--json")
+    assert result.err == ""
+    document: dict[str, Any] = result.json()
+    assert list(document) == ["allowed", "params", "violations", "injected", "inherited"]
+    return result.code, document
+
+
+def rules_of(document: Mapping[str, Any]) -> list[str]:
+    """The rules an ``eval --json`` document's violations name, in order."""
+    return [v["rule"] for v in document["violations"]]
+
+
+def services_warning(path: Path | str, left_out: str, *, line: int) -> str:
+    """The stderr line of a command that loads a policy whose ``services`` (on ``line``)
+    leaves ``left_out`` out: it is judged all the same."""
+    return (
+        f"rds-guard: warning: {path}:{line}: services leaves out {left_out}, which rds_guard"
+        " judges all the same: the three APIs share one endpoint, so an rds client can"
+        " snapshot any of them\n"
+    )
+
+
+class Terminal(io.StringIO):
+    """A stderr (or any stream) that says it is a terminal, for what commands show only there."""
+
+    def isatty(self) -> bool:
+        return True

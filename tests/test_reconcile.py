@@ -3,7 +3,9 @@ real console script against the moto server with audit logs written by the real 
 
 from __future__ import annotations
 
+import io
 import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,14 +17,23 @@ import pytest
 from aws import guarded_client, guarded_session, make_cluster, make_instance
 from botocore.config import Config
 from botocore.stub import Stubber
-from cli_helpers import Run, assert_one_error_line, run_main, run_script, script_env
+from cli_helpers import (
+    Run,
+    Terminal,
+    assert_one_error_line,
+    run_main,
+    run_script,
+    script_env,
+    services_warning,
+)
 from policies import RECONCILED, write_policy
 from servers import MotoServer
 
 import rds_guard
 from rds_guard import audit
+from rds_guard.aws import list_snapshots
 from rds_guard.cli import reconcile as cli_reconcile
-from rds_guard.reconcile import ServiceSnapshot, list_snapshots, reconcile, tag_violations
+from rds_guard.reconcile import ServiceSnapshot, reconcile, tag_violations
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 TEAM_ENV = [{"Key": "team", "Value": "payments"}, {"Key": "env", "Value": "prod"}]
@@ -222,11 +233,14 @@ def test_noncompliant_judges_current_tags_of_recorded_snapshots(
     }
 
 
-def test_noncompliant_needs_a_policy_covering_the_service(policy: rds_guard.Policy) -> None:
+def test_noncompliant_needs_a_policy_and_judges_every_service(policy: rds_guard.Policy) -> None:
     records = made("c1", "bad", service="docdb")
     listed = [snap("bad", engine="docdb", tags={})]
     assert reconcile(records, listed, None, service="docdb").noncompliant == ()
-    assert reconcile(records, listed, policy, service="docdb").noncompliant == ()  # rds, neptune
+    # the policy lists rds and neptune only: docdb is judged all the same (DESIGN §3)
+    assert [
+        n.snapshot for n in reconcile(records, listed, policy, service="docdb").noncompliant
+    ] == ["bad"]
     assert [
         n.snapshot
         for n in reconcile(made("c1", "bad"), [snap("bad", tags={})], policy).noncompliant
@@ -282,6 +296,57 @@ def test_records_of_other_regions_name_other_snapshots() -> None:
 def test_records_without_a_service_are_skipped() -> None:
     records = [{"event": "repaired", "call": None, "service": None, "snapshot": None}]
     assert reconcile(records, [snap("x")], None).unrecorded == ("x",)
+
+
+def presigned(call: str, snapshot: str, expires: datetime) -> dict[str, Any]:
+    """A presigned copy: its URL, valid until ``expires``, may be used by whoever holds it."""
+    return {
+        **record("presigned", call, snapshot, operation="CopyDBClusterSnapshot"),
+        "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def test_a_presigned_url_is_pending_until_it_expires_then_expired_if_unused() -> None:
+    hour = timedelta(hours=1)
+    records = [
+        presigned("p1", "copy-unused", NOW - hour),  # expired, never used
+        presigned("p2", "copy-made", NOW - hour),  # expired, but used before it did
+        presigned("p3", "copy-later", NOW + hour),  # may still be used
+    ]
+    report = reconcile(records, [snap("copy-made")], None, now=NOW)
+    assert report.expired == ("copy-unused",)
+    assert [(p.call, p.snapshot, p.exists) for p in report.pending] == [("p3", "copy-later", False)]
+    assert report.unrecorded == ()  # the URL's copy is the log's: not unrecorded
+    assert report.as_dict()["expired"] == ["copy-unused"]
+    later = reconcile(records, [snap("copy-made")], None, now=NOW + 2 * hour)
+    assert (later.expired, later.pending) == (("copy-unused", "copy-later"), ())
+
+
+def delete(call: str, snapshot: str, outcome: str, *rules: str) -> list[dict[str, Any]]:
+    """A guarded snapshot delete sent with ``rules`` broken (warn mode), then ``outcome``."""
+    requested = record("requested", call, snapshot, operation="DeleteDBClusterSnapshot")
+    requested["violations"] = [
+        {"rule": rule, "field": "Tags.legal-hold", "value": "true", "message": "on hold"}
+        for rule in rules
+    ]
+    return [requested, record(outcome, call, snapshot, operation="DeleteDBClusterSnapshot")]
+
+
+def test_a_snapshot_deleted_in_breach_of_deletion_is_breached() -> None:
+    records = [
+        *made("c1", "held-1"),
+        *delete("d1", "held-1", "deleted", "deletion.hold"),
+        *made("c2", "young-1"),
+        *delete("d2", "young-1", "deleted", "deletion.too_young"),
+        *made("c3", "refused-1"),
+        *delete("d3", "refused-1", "failed", "deletion.hold"),  # not deleted after all
+        *made("c4", "old-1"),
+        *delete("d4", "old-1", "deleted"),  # allowed
+    ]
+    report = reconcile(records, [snap("refused-1")], None)
+    assert report.breached == ("held-1", "young-1")
+    assert report.as_dict()["breached"] == ["held-1", "young-1"]
+    assert report.vanished == () and not report.clean
 
 
 # --- the listing: every page (botocore's Stubber; moto does not paginate) -------------------
@@ -414,6 +479,12 @@ def test_list_snapshots_of_docdb_reads_tags_per_snapshot() -> None:
     ]
 
 
+NOTHING_EXPIRED_OR_BREACHED = (
+    "expired: none  (presigned URLs that expired unused: their snapshot was never made)",
+    "breached: none  (snapshots deleted in breach of [deletion], sent in warn mode)",
+)
+
+
 @pytest.fixture
 def empty_log(tmp_path: Path) -> Path:
     path = tmp_path / "audit.jsonl"
@@ -443,8 +514,10 @@ def test_cli_counts_every_page_of_both_listings(
         "vanished": [],
         "unrecorded": ["c-1", "c-2", "c-3", "i-1", "i-2"],
         "noncompliant": [],
+        "expired": [],
+        "breached": [],
     }
-    assert result.err == "rds-guard: note: no policy covering rds: tags not judged\n"
+    assert result.err == "rds-guard: note: no policy found: tags not judged\n"
 
 
 def test_cli_docdb_filters_the_listing_by_engine(
@@ -484,9 +557,75 @@ def test_cli_docdb_filters_the_listing_by_engine(
         "vanished: none  (created by a guarded call, gone, with no deleted record)",
         "unrecorded: 1  (manual snapshots no guarded call made)",
         "    docs-1",
-        "noncompliant: not judged (no policy covering this service)",
+        "noncompliant: not judged (no policy found: pass --policy P)",
+        *NOTHING_EXPIRED_OR_BREACHED,
         "found: 1 unrecorded",
     ]
+
+
+def stub_empty_rds(stubber: Stubber) -> None:
+    stubber.add_response("describe_db_cluster_snapshots", {"DBClusterSnapshots": []}, {})
+    stubber.add_response("describe_db_snapshots", {"DBSnapshots": []}, {})
+
+
+def test_cli_reports_expired_and_breached(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    with audit.AuditLog(log, fsync=False) as writer:
+        for fields in (
+            presigned("p1", "copy-unused", datetime(2020, 1, 1, tzinfo=UTC)),
+            *made("c1", "held-1"),
+            *delete("d1", "held-1", "deleted", "deletion.hold"),
+        ):
+            writer.write(str(fields.pop("event")), **fields)
+    client, stubber = stubbed("rds")
+    monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
+    stub_empty_rds(stubber)
+    with stubber:
+        result = run_main(capsys, "reconcile", "--audit", str(log))
+    assert (result.code, result.err) == (1, "")
+    assert result.out.splitlines()[-6:] == [
+        "noncompliant: not judged (no policy found: pass --policy P)",
+        "expired: 1  (presigned URLs that expired unused: their snapshot was never made)",
+        "    copy-unused",
+        "breached: 1  (snapshots deleted in breach of [deletion], sent in warn mode)",
+        "    held-1",
+        "found: 1 expired, 1 breached",
+    ]
+    stub_empty_rds(stubber)
+    with stubber:
+        document = run_main(capsys, "reconcile", "--audit", str(log), "--json").json()
+    assert (document["expired"], document["breached"]) == (["copy-unused"], ["held-1"])
+
+
+@pytest.mark.parametrize(
+    ("stderr", "args", "shown"),
+    [(Terminal(), (), True), (Terminal(), ("--quiet",), False), (io.StringIO(), (), False)],
+    ids=["terminal", "quiet", "not-a-terminal"],
+)
+def test_cli_shows_its_progress_on_a_terminal_only(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    empty_log: Path,
+    stderr: io.StringIO,
+    args: tuple[str, ...],
+    shown: bool,
+) -> None:
+    client, stubber = stubbed("rds")
+    stub_rds_pages(stubber)
+    monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    with stubber:
+        result = run_main(capsys, "reconcile", "--audit", str(empty_log), *args)
+    assert result.code == 1 and result.out.startswith("rds in us-east-1: 6 snapshots listed")
+    progress = stderr.getvalue()
+    if not shown:
+        assert progress == ""
+        return
+    # the first page is drawn at once; later ones within 0.1 s are not redrawn
+    assert progress.startswith("\rlisting snapshots: 1 page read, 2 so far\x1b[K")
+    assert progress.endswith("\r\x1b[K")  # cleared before the report
 
 
 # --- the real console script against the moto server ---------------------------------------
@@ -584,9 +723,9 @@ def scenario(moto_server: MotoServer, tmp_path: Path) -> Iterator[Scenario]:
 READ_ONLY = {"DescribeDBClusterSnapshots", "DescribeDBSnapshots", "ListTagsForResource"}
 
 
-def test_reconcile_json_reports_all_four_lists(scenario: Scenario) -> None:
+def test_reconcile_json_reports_every_list(scenario: Scenario) -> None:
     result = scenario.run("--json")
-    assert (result.code, result.err) == (1, "")
+    assert (result.code, result.err) == (1, services_warning(scenario.policy, "docdb", line=2))
     assert result.json() == {
         "pending": [
             {"call": scenario.pending_exists, "snapshot": "orders-manual-20261104", "exists": True},
@@ -611,14 +750,16 @@ def test_reconcile_json_reports_all_four_lists(scenario: Scenario) -> None:
                 ],
             }
         ],
+        "expired": [],
+        "breached": [],
     }
     actions = set(scenario.server.actions())
     assert {"DescribeDBClusterSnapshots", "DescribeDBSnapshots"} <= actions <= READ_ONLY
 
 
-def test_reconcile_reports_all_four_lists_for_humans(scenario: Scenario) -> None:
+def test_reconcile_reports_every_list_for_humans(scenario: Scenario) -> None:
     result = scenario.run()
-    assert (result.code, result.err) == (1, "")
+    assert (result.code, result.err) == (1, services_warning(scenario.policy, "docdb", line=2))
     lines = result.out.splitlines()
     # 5 manual snapshots (7 made, 2 deleted) and the automated one moto makes with the cluster
     assert lines[0] == "rds in us-east-1: 6 snapshots listed"
@@ -635,6 +776,7 @@ def test_reconcile_reports_all_four_lists_for_humans(scenario: Scenario) -> None
         "noncompliant: 1  (recorded snapshots whose tags now break the policy)",
         "    orders-manual-20261102",
         "      [tags.allowed] Tags.env: value must be one of: prod, staging, dev",
+        *NOTHING_EXPIRED_OR_BREACHED,
         "found: 2 pending, 1 vanished, 2 unrecorded, 1 noncompliant",
     ]
 
@@ -675,13 +817,15 @@ def test_clean_log_exits_0(moto_server: MotoServer, tmp_path: Path) -> None:
         moto_server.url,
     )
     result = run_script(*args, env=env, cwd=tmp_path)  # the policy found as ./rds_guard.toml
-    assert (result.code, result.err) == (0, "")
-    assert result.out.splitlines()[-2:] == [
+    assert (result.code, result.err) == (0, services_warning("rds_guard.toml", "docdb", line=2))
+    assert result.out.splitlines()[-4:] == [
         "noncompliant: none  (recorded snapshots whose tags now break the policy)",
+        *NOTHING_EXPIRED_OR_BREACHED,
         "ok: the log and rds agree",
     ]
     assert run_script(*args, "--json", env=env, cwd=tmp_path).json() == {
-        "pending": [], "vanished": [], "unrecorded": [], "noncompliant": [],
+        "pending": [], "vanished": [], "unrecorded": [], "noncompliant": [], "expired": [],
+        "breached": [],
     }  # fmt: skip
 
 
@@ -710,6 +854,7 @@ def test_neptune_and_rds_share_the_listing(moto_server: MotoServer, tmp_path: Pa
     assert as_neptune.code == 1
     assert as_neptune.json() == {
         "pending": [], "vanished": [], "unrecorded": ["graph-by-hand"], "noncompliant": [],
+        "expired": [], "breached": [],
     }  # fmt: skip
     as_rds = run_script("reconcile", *common, env=env)
     assert as_rds.json()["unrecorded"] == ["orders-by-hand"]

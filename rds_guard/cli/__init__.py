@@ -3,7 +3,8 @@ table of commands the parser is built from.
 
 Each command is a module of this package (an action of ``audit`` one of ``cli/audit/``)
 owning its arguments, its run function and its output; `main` turns every expected error
-into one line on stderr and exit 2. Exit codes: 0 fine, 1 a finding, 2 bad usage or policy.
+into one line on stderr and exit 2, and each of the library's warnings into one
+``rds-guard: warning:`` line. Exit codes: 0 fine, 1 a finding, 2 bad usage or policy.
 The commands are documented in docs/cli.md.
 """
 
@@ -25,6 +26,7 @@ from botocore.exceptions import (
     NoRegionError,
 )
 
+from rds_guard import __version__
 from rds_guard.errors import AuditError, PolicyError
 
 from . import check, reconcile
@@ -34,7 +36,7 @@ from .audit import repair as audit_repair
 from .audit import rotate as audit_rotate
 from .audit import show as audit_show
 from .audit import verify as audit_verify
-from .common import PROG, Parser, UsageError
+from .common import PROG, Parser, UsageError, library_warnings
 
 __all__ = ["COMMANDS", "Command", "Group", "build_parser", "main"]
 
@@ -106,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         "\n'rds-guard COMMAND --help' explains each command.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--version", action="version", version=f"{PROG} {__version__}", help="print the version"
+    )
     places = {"": parser.add_subparsers(metavar="COMMAND", parser_class=Parser)}
     for words, entry in COMMANDS.items():
         group, _, name = words.rpartition(" ")
@@ -156,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return func(args)
+        with library_warnings():
+            return func(args)
     except UsageError as exc:
         return _fail(str(exc))
     except AuditError as exc:

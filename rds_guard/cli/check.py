@@ -1,44 +1,136 @@
-"""``rds-guard check [POLICY]``: load and validate a policy, then say what it enforces.
+"""``rds-guard check [POLICY] [--json]``: load and validate a policy, then say what it
+enforces.
 
 Its arguments, its run function and its output: one fact a line (mode, services, naming,
-tags, sharing, audit, the variables its templates read). Documented in docs/cli.md.
+tags, sharing, export, deletion, audit and its ledger, the variables its templates read), or
+one JSON object; and the one check beyond the policy's text that install makes too: that the
+audit log can be written where it would be. Offline: nothing is contacted. Documented in
+docs/cli.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import stat
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
-from rds_guard.core.policy import NamingRule, Policy
+from rds_guard.core import operations
+from rds_guard.core.files import file_kind
+from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy
 from rds_guard.core.templates import Template
+from rds_guard.guard.installs import AUDIT_PATH_ENV
 
-from .common import POLICY_HELP, policy_for, print_lines
+from .common import POLICY_HELP, UsageError, policy_for, print_json, print_lines
 
 HELP = (
     "Validate a policy file and print what it enforces.\n"
     "\n"
-    "Exit 0 with a summary (mode, services, naming, tags, sharing, audit) when the policy\n"
-    "loads; exit 2 with one line, PATH:LINE: key: problem, when it does not. Run it in CI."
+    "Exit 0 with a summary (mode, services, naming, tags, sharing, export, deletion, audit)\n"
+    "when the policy loads; exit 2 with one line, PATH:LINE: key: problem, when it does not,\n"
+    "and when the audit log could not be written where it would be (install would fail).\n"
+    "Offline: the fleet ledger's table and bucket are not contacted. Run it in CI."
 )
 EXAMPLE = "rds-guard check rds_guard.toml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``[POLICY]``."""
+    """``[POLICY] [--json]``."""
     parser.add_argument("policy", nargs="?", metavar="POLICY", help=POLICY_HELP)
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the summary of the policy named, else of the one `install` would find."""
+    """Print the summary of the policy named, else of the one `install` would find; exit 2
+    when install would fail because the audit log cannot be written."""
     policy = policy_for(args.policy, "name the file (rds-guard check POLICY)")
-    print_lines(policy_summary(policy, os.environ))
+    problem = audit_problem(policy, os.environ)
+    if problem is not None:
+        raise UsageError(problem)
+    if args.json:
+        print_json(policy_document(policy, os.environ))
+    else:
+        print_lines(policy_summary(policy, os.environ))
     return 0
+
+
+# --- the audit log's place ------------------------------------------------------------------
+
+
+def audit_path(policy: Policy, environ: Mapping[str, str]) -> tuple[Path, str | None]:
+    """Where install would write the audit log, and the variable that says so (None: the
+    policy says so)."""
+    overridden = environ.get(AUDIT_PATH_ENV)
+    if overridden:
+        return Path(overridden), AUDIT_PATH_ENV
+    return policy.audit.path, None
+
+
+def audit_problem(policy: Policy, environ: Mapping[str, str]) -> str | None:
+    """One line naming the audit log's place and why install could not write there (None:
+    it could, or the policy writes no log)."""
+    if not policy.audit.enabled:
+        return None
+    path, variable = audit_path(policy, environ)
+    why = directory_problem(path)
+    if why is None:
+        return None
+    where = f"${variable}" if variable else f"{policy.source}: audit.path"
+    return f"{where}: the audit log {path} cannot be written: {why} (install would fail)"
+
+
+def directory_problem(path: Path) -> str | None:
+    """Why a log at ``path`` could not be opened for appending: its directory does not exist,
+    is not one, or cannot be written (when the file is not there yet), or the file cannot be
+    written or is not a regular file. None when nothing stands in the way."""
+    # A stand-in for rds_guard.core.files.directory_problem, which is being added on
+    # another branch: this command should call that one once it is on main.
+    directory = path.parent
+    try:
+        mode = os.stat(directory).st_mode
+    except FileNotFoundError:
+        return f"the directory {directory} does not exist"
+    except OSError as exc:
+        return f"the directory {directory} cannot be reached: {exc.strerror or exc}"
+    if not stat.S_ISDIR(mode):
+        kind = "a file" if stat.S_ISREG(mode) else file_kind(mode)
+        return f"{directory} is {kind}, not a directory"
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        if not os.access(directory, os.W_OK | os.X_OK):
+            return f"the directory {directory} is not writable (permission denied)"
+        return None
+    except OSError as exc:
+        return f"{path} cannot be reached: {exc.strerror or exc}"
+    if not stat.S_ISREG(mode):
+        return f"{file_kind(mode)} is at the path, not a regular file"
+    if not os.access(path, os.W_OK):
+        return "the file is not writable (permission denied)"
+    return None
+
+
+# --- the summary ----------------------------------------------------------------------------
 
 
 _MODES = {
     "enforce": "a call that breaks a rule is blocked and never sent",
     "warn": "violations are logged and audited, and the call is sent anyway",
+}
+_FINAL_SNAPSHOT = {
+    "required": "a delete may not skip its final snapshot: SkipFinalSnapshot=True is"
+    " deletion.final_snapshot",
+    "optional": "a delete may skip its final snapshot",
+}
+_AUTOMATED_BACKUPS = {
+    "keep": "a delete may not take the automated backups: deletion.automated_backups",
+    "any": "a delete may take the automated backups with it",
+}
+_LEDGER_MODES = {
+    "ship": "the local file is the spool, shipped to the ledger",
+    "required": "a call is sent only once the ledger holds its requested record",
 }
 _INHERIT = {
     True: "the source's tags, when it passes them on and the call sends no Tags",
@@ -53,13 +145,30 @@ def policy_summary(policy: Policy, environ: Mapping[str, str]) -> list[str]:
         f"ok: {policy.source} is a valid policy (version {policy.version},"
         f" sha256 {policy.sha256[:12]})",
         f"mode: {policy.mode} ({_MODES[policy.mode]})",
-        f"services: {', '.join(sorted(policy.services))}",
+        _services(policy),
         *_naming(policy),
         *_tags(policy),
         *_sharing(policy),
+        *_export(policy),
+        *_deletion(policy),
         *_audit(policy, environ),
         *_environment(policy, environ),
     ]
+
+
+def _left_out(policy: Policy) -> list[str]:
+    return [name for name in operations.SERVICES if name not in policy.services]
+
+
+def _services(policy: Policy) -> str:
+    line = f"services: {', '.join(sorted(policy.services))}"
+    left_out = _left_out(policy)
+    if left_out:
+        line += (
+            f" ({', '.join(left_out)} left out, but judged all the same: the three APIs share"
+            " one endpoint)"
+        )
+    return line
 
 
 def _naming(policy: Policy) -> list[str]:
@@ -124,20 +233,73 @@ def _sharing(policy: Policy) -> list[str]:
     return ["sharing:", f"  public: {public}", f"  accounts: {accounts}"]
 
 
+def _export(policy: Policy) -> list[str]:
+    export = policy.export
+    if not export.enabled:
+        return ["export: off (enabled = false: every export is export.disabled)"]
+    buckets = (
+        "any bucket"
+        if export.s3_buckets is None
+        else " | ".join(b.text for b in export.s3_buckets) + "  (else export.bucket)"
+    )
+    return ["export:", "  enabled: true", f"  s3_buckets: {buckets}"]
+
+
+def _deletion(policy: Policy) -> list[str]:
+    deletion = policy.deletion
+    days = deletion.minimum_age_days
+    age = (
+        "none (a snapshot of any age may be deleted)"
+        if days is None
+        else f"{days:g} (a younger snapshot may not be deleted: deletion.too_young)"
+    )
+    return [
+        "deletion:",
+        f"  final_snapshot: {_toml_value(deletion.final_snapshot)}"
+        f" ({_FINAL_SNAPSHOT[deletion.final_snapshot]})",
+        f"  automated_backups: {_toml_value(deletion.automated_backups)}"
+        f" ({_AUTOMATED_BACKUPS[deletion.automated_backups]})",
+        f"  minimum_age_days: {age}",
+        *_table(
+            "hold_tags (no delete, no removing or changing the tag)", deletion.hold_tags, " = "
+        ),
+    ]
+
+
 def _audit(policy: Policy, environ: Mapping[str, str]) -> list[str]:
     settings = policy.audit
     if not settings.enabled:
         return ["audit: off (enabled = false: nothing is written)"]
-    if settings.hmac_key_env is None:
-        hmac = "off (SHA-256 chain)"
-    else:
-        state = "set" if environ.get(settings.hmac_key_env) else "NOT SET here: install would fail"
-        hmac = f"HMAC-SHA256, key in ${settings.hmac_key_env} ({state})"
+    path, variable = audit_path(policy, environ)
+    where = f"{path}  (from ${variable}; the policy says {settings.path})" if variable else path
     return [
         "audit:",
-        f"  path: {settings.path}",
+        f"  path: {where}",
         f"  fsync: {_toml_value(settings.fsync)}",
-        f"  hmac: {hmac}",
+        f"  hmac: {_hmac(policy, environ)}",
+        f"  lock_timeout: {settings.lock_timeout:g} seconds (then AuditError: nothing is sent)",
+        *_ledger(settings.ledger),
+    ]
+
+
+def _hmac(policy: Policy, environ: Mapping[str, str]) -> str:
+    variable = policy.audit.hmac_key_env
+    if variable is None:
+        return "off (SHA-256 chain)"
+    state = "set" if environ.get(variable) else "NOT SET here: install would fail"
+    return f"HMAC-SHA256, key in ${variable} ({state})"
+
+
+def _ledger(ledger: LedgerPolicy | None) -> list[str]:
+    if ledger is None:
+        return ["  ledger: none (the local file is the whole log)"]
+    return [
+        "  ledger (not contacted by check):",
+        f"    table: {ledger.table}",
+        f"    region: {ledger.region or 'the configured region'}",
+        f"    mode: {_toml_value(ledger.mode)} ({_LEDGER_MODES[ledger.mode]})",
+        f"    checkpoints: {ledger.checkpoints or 'none'}",
+        f"    kms_key: {ledger.kms_key or 'none'}",
     ]
 
 
@@ -165,3 +327,87 @@ def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return f'"{value}"'
+
+
+# --- the JSON summary -----------------------------------------------------------------------
+
+
+def policy_document(policy: Policy, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``--json`` summary: what `policy_summary` says, as one object of plain values."""
+    tags, audit = policy.tags, policy.audit
+    path, variable = audit_path(policy, environ)
+    return {
+        "policy": policy.source,
+        "version": policy.version,
+        "sha256": policy.sha256,
+        "mode": policy.mode,
+        "services": sorted(policy.services),
+        "services_left_out": _left_out(policy),
+        "naming": {
+            **_rule_document(policy.naming),
+            "operations": {
+                name: _rule_document(rule)
+                for name, rule in sorted(policy.naming_operations.items())
+            },
+        },
+        "tags": {
+            "required": list(tags.required),
+            "inherit": tags.inherit,
+            "defaults": _texts(tags.defaults),
+            "forced": _texts(tags.forced),
+            "allowed": {key: [g.text for g in globs] for key, globs in tags.allowed.items()},
+            "patterns": {key: pattern.pattern for key, pattern in tags.patterns.items()},
+        },
+        "sharing": {
+            "public": policy.sharing.public,
+            "accounts": None
+            if policy.sharing.accounts is None
+            else sorted(policy.sharing.accounts),
+        },
+        "export": {
+            "enabled": policy.export.enabled,
+            "s3_buckets": None
+            if policy.export.s3_buckets is None
+            else [b.text for b in policy.export.s3_buckets],
+        },
+        "deletion": {
+            "final_snapshot": policy.deletion.final_snapshot,
+            "automated_backups": policy.deletion.automated_backups,
+            "minimum_age_days": _number(policy.deletion.minimum_age_days),
+            "hold_tags": dict(policy.deletion.hold_tags),
+        },
+        "audit": {
+            "enabled": audit.enabled,
+            "path": str(path),
+            "path_from": variable,
+            "fsync": audit.fsync,
+            "hmac_key_env": audit.hmac_key_env,
+            "hmac_key_set": bool(audit.hmac_key_env and environ.get(audit.hmac_key_env)),
+            "lock_timeout": _number(audit.lock_timeout),
+            "ledger": None
+            if audit.ledger is None
+            else {
+                "table": audit.ledger.table,
+                "region": audit.ledger.region,
+                "mode": audit.ledger.mode,
+                "checkpoints": audit.ledger.checkpoints,
+                "kms_key": audit.ledger.kms_key,
+            },
+        },
+        "environment": {
+            name: name in environ
+            for name in dict.fromkeys(n for t in _templates(policy) for n in t.env_names)
+        },
+    }
+
+
+def _rule_document(rule: NamingRule) -> dict[str, str | None]:
+    return {
+        "pattern": None if rule.pattern is None else rule.pattern.text,
+        "generate": None if rule.generate is None else rule.generate.text,
+    }
+
+
+def _number(value: float | None) -> float | int | None:
+    """A whole number as an int (``7``, not ``7.0``)."""
+    return int(value) if value is not None and value.is_integer() else value

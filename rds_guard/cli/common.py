@@ -1,16 +1,24 @@
 """What the ``rds-guard`` commands share, each written once: the parser whose errors are one
-line, `UsageError`, printing escaped report lines and JSON, the ``--key-env``, ``--policy``
-and ``--service`` options, the policy a command runs with, and the existing-file check.
+line, `UsageError`, printing escaped report lines, JSON and the library's warnings, the
+progress line of long work (`Progress`, ``--quiet``), the ``--key-env``, ``--policy`` and
+``--service`` options, the policy a command runs with, times, and the existing-file check.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import math
+import sys
+import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from types import TracebackType
+from typing import NoReturn, TextIO
 
 from rds_guard import audit
 from rds_guard.core.operations import SERVICES
@@ -59,6 +67,94 @@ def print_lines(lines: Iterable[str]) -> None:
 def print_json(document: object) -> None:
     """Print ``document`` as one indented JSON document, ASCII only."""
     print(json.dumps(document, ensure_ascii=True, indent=2))
+
+
+class _WarningLines(logging.Handler):
+    """Each warning of logger ``rds_guard`` as one ``rds-guard: warning: ...`` line on the
+    stderr of the moment (the library warns, for example, about a policy's ``services``)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = " ".join(record.getMessage().splitlines())
+        except Exception:  # a bad format string: logging's own report, never a traceback here
+            self.handleError(record)
+            return
+        print(f"{PROG}: warning: {printable(message)}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def library_warnings() -> Iterator[None]:
+    """While the block runs, the library's warnings are one line each on stderr."""
+    logger = logging.getLogger("rds_guard")
+    handler = _WarningLines(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+class Progress:
+    """One line on stderr saying how far long work has got, rewritten in place and cleared at
+    the end. Shown only when stderr is a terminal and not ``quiet``: a pipe, a file or a CI
+    log gets nothing. `show` is cheap to call often: the line is redrawn at most every
+    ``interval`` seconds."""
+
+    def __init__(
+        self,
+        *,
+        quiet: bool = False,
+        stream: TextIO | None = None,
+        interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self.enabled = not quiet and _is_terminal(self._stream)
+        self._interval = interval
+        self._clock = clock
+        self._drawn = -math.inf
+        self._shown = False
+
+    def show(self, text: str) -> None:
+        """Say ``text`` (one line), unless the line was redrawn less than ``interval`` ago."""
+        if not self.enabled or self._clock() - self._drawn < self._interval:
+            return
+        self._drawn = self._clock()
+        self._stream.write(f"\r{printable(text)}\x1b[K")
+        self._stream.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        """Clear the line, so that what the command prints next starts on a clean one."""
+        if self._shown:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._shown = False
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """``--quiet``: no progress line (there is none anyway when stderr is not a terminal)."""
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress on stderr (shown only on a terminal)"
+    )
 
 
 # --- options and the values behind them -----------------------------------------------------
@@ -152,6 +248,18 @@ def policy_for(path: str | None, how: str) -> Policy:
             f" (in {Path.cwd()})"
         )
     return policy
+
+
+def iso_time(text: str) -> datetime:
+    """An argparse type for an ISO 8601 time (``--since``, ``--snapshot-created``): an aware
+    datetime; one given without a zone is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got {text!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def existing_file(text: str) -> Path:

@@ -1,7 +1,8 @@
 """``rds-guard eval``: what the guard would do to one call, offline.
 
 Its arguments, its run function, and its two jobs: command-line words -> the call's
-parameters, and a `Decision` -> text or JSON. Parameter types come from botocore's service
+parameters, and a `Decision` -> text (with what the audit log would record, and what could
+not be judged offline) or JSON. Parameter types come from botocore's service
 model of the service and operation (botocore's data files, read offline, and only when this
 command runs): a list parameter (``ValuesToAdd``, ``TagKeys``) is built from repeated
 ``--param``, a boolean one (``CopyTags``) takes ``true``/``false``, an integer one a number;
@@ -13,25 +14,38 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from rds_guard.core import operations
 from rds_guard.core.decide import UNREADABLE, Decision, SourceTags, evaluate
-from rds_guard.core.operations import Kind
+from rds_guard.core.operations import Kind, Operation
 from rds_guard.core.policy import Policy
 
-from .common import UsageError, add_policy, add_service, policy_for, print_json, print_lines
+from .common import (
+    PROG,
+    UsageError,
+    add_policy,
+    add_service,
+    iso_time,
+    policy_for,
+    print_json,
+    print_lines,
+    printable,
+)
 
 HELP = (
     "Show what the guard would do to one call, offline.\n"
     "\n"
-    "Prints allowed or blocked, the final params, each violation, and the tag keys the\n"
-    "policy injected and the source passed on; exit 1 when the call breaks a rule.\n"
-    "A list parameter (ValuesToAdd, ValuesToRemove, TagKeys) is built from repeated\n"
-    "--param; a boolean one (CopyTags, SkipFinalSnapshot) takes true or false.\n"
-    "--source-tag stands for the tags the source passes on (CopyTagsToSnapshot, CopyTags)."
+    "Prints allowed or blocked, the final params, each violation, the tag keys the policy\n"
+    "injected and the source passed on, and what the audit log would record; exit 1 when\n"
+    "the call breaks a rule. A list parameter (ValuesToAdd, ValuesToRemove, TagKeys) is\n"
+    "built from repeated --param; a boolean one (CopyTags, SkipFinalSnapshot) takes true or\n"
+    "false. --source-tag stands for the tags the source passes on (CopyTagsToSnapshot,\n"
+    "CopyTags) and, for deletes and tag operations, for the tags the snapshot carries now;\n"
+    "--snapshot-created for when the snapshot was made ([deletion] minimum_age_days)."
 )
 EXAMPLE = (
     "rds-guard eval CreateDBClusterSnapshot --param DBClusterIdentifier=orders "
@@ -39,7 +53,9 @@ EXAMPLE = (
     "--tag env=prod\n"
     "  rds-guard eval ModifyDBClusterSnapshotAttribute --param "
     "DBClusterSnapshotIdentifier=orders-manual-20261129 --param AttributeName=restore "
-    "--param ValuesToAdd=all --param ValuesToAdd=444455556666 --json"
+    "--param ValuesToAdd=all --param ValuesToAdd=444455556666 --json\n"
+    "  rds-guard eval DeleteDBClusterSnapshot --param DBClusterSnapshotIdentifier=orders-1 "
+    "--snapshot-created 2026-11-29T10:00:00Z --source-tag legal-hold=true"
 )
 
 
@@ -63,12 +79,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         source,
         "--source-tag",
         "KEY=VALUE",
-        "a tag the source passes on (CopyTagsToSnapshot on, or CopyTags=true)",
+        "a tag the source passes on (CopyTagsToSnapshot on, or CopyTags=true); for deletes"
+        " and tag operations, a tag the snapshot carries now",
     )
     source.add_argument(
         "--source-unreadable",
         action="store_true",
-        help="the source would pass its tags on, but they cannot be read (tags.inherit)",
+        help="the source would pass its tags on, but they cannot be read (tags.inherit); for"
+        " deletes and tag operations, the snapshot cannot be read",
+    )
+    parser.add_argument(
+        "--snapshot-created",
+        type=iso_time,
+        metavar="TIME",
+        help="for deletes: when the snapshot was made (ISO 8601; no zone: UTC), for"
+        " [deletion] minimum_age_days",
     )
     parser.add_argument("--json", action="store_true", help="print the decision as JSON")
 
@@ -83,12 +108,22 @@ def run(args: argparse.Namespace) -> int:
         source_tags = UNREADABLE
     region = args.region or configured_region()
     decision = evaluate(
-        policy, operation, params, service=args.service, source_tags=source_tags, region=region
+        policy,
+        operation,
+        params,
+        service=args.service,
+        source_tags=source_tags,
+        region=region,
+        snapshot_created=args.snapshot_created,
     )
+    unknown = not_judged(policy, decision, params, args)
     if args.json:
         print_json(decision_json(decision))
+        for line in unknown:
+            print(f"{PROG}: note: {printable(line)}", file=sys.stderr)
     else:
         print_lines(decision_lines(decision, policy))
+        print_lines(f"not judged: {line}" for line in unknown)
     return 0 if decision.allowed else 1
 
 
@@ -115,7 +150,6 @@ TAGS_PARAMETER = "Tags"
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
 _NOT_JUDGED = {
-    Kind.FINAL: "no FinalDBSnapshotIdentifier, so no final snapshot is made",
     Kind.TAG: "ResourceName is not a snapshot ARN",
     Kind.UNTAG: "ResourceName is not a snapshot ARN",
     Kind.SHARE: "only AttributeName=restore is judged",
@@ -123,9 +157,10 @@ _NOT_JUDGED = {
 
 
 def operation_name(service: str, text: str) -> str:
-    """The guarded operation ``text`` names on ``service`` (``CreateDBClusterSnapshot``,
-    ``create_db_cluster_snapshot`` and ``create-db-cluster-snapshot`` all work)."""
-    name = _spellings().get(text.lower())
+    """The guarded operation ``text`` names on ``service``, in any spelling
+    `rds_guard.core.operations.operation_name` accepts (``CreateDBClusterSnapshot``,
+    ``create_db_cluster_snapshot``, ``create-db-cluster-snapshot``)."""
+    name = operations.operation_name(text)
     if name is None:
         guarded = ", ".join(
             n for n, row in operations.OPERATIONS.items() if service in row.services
@@ -135,18 +170,6 @@ def operation_name(service: str, text: str) -> str:
         owners = ", ".join(sorted(operations.OPERATIONS[name].services))
         raise UsageError(f"{name} is not a {service} operation rds_guard guards (it is: {owners})")
     return name
-
-
-@lru_cache(maxsize=1)
-def _spellings() -> dict[str, str]:
-    """Each guarded operation by every spelling `operation_name` accepts, lowercased."""
-    from botocore import xform_name
-
-    return {
-        spelling: name
-        for name in operations.OPERATIONS
-        for spelling in (name.lower(), xform_name(name), xform_name(name, "-"))
-    }
 
 
 @lru_cache(maxsize=8)
@@ -248,18 +271,14 @@ def decision_lines(decision: Decision, policy: Policy) -> list[str]:
             lines.append(f"  {name} = {_value_text(value)}")
     lines.append(f"injected: {', '.join(decision.injected) or 'none'}")
     lines.append(f"inherited: {', '.join(decision.inherited) or 'none'}")
-    return lines
+    return lines + _record_lines(decision, policy)
 
 
 def _verdict(decision: Decision, policy: Policy) -> str:
     call = f"{decision.service} {decision.operation}"
     if not decision.recorded:
-        if decision.service not in policy.services:
-            covered = ", ".join(sorted(policy.services))
-            why = f"the policy covers {covered}, not {decision.service}"
-        else:
-            row = operations.OPERATIONS[decision.operation]
-            why = _NOT_JUDGED.get(row.kind, "the guard does not judge this call")
+        row = operations.OPERATIONS[decision.operation]
+        why = _NOT_JUDGED.get(row.kind) or f"no {row.identifier}, so no snapshot is made"
         return f"allowed: {call} is not judged ({why}); it would be sent as is"
     if decision.allowed:
         return f"allowed: {call} would be sent with the params below"
@@ -268,6 +287,62 @@ def _verdict(decision: Decision, policy: Policy) -> str:
     if policy.mode == "enforce":
         return f"blocked: {call} breaks {rules}; in enforce mode it would not be sent"
     return f"not allowed: {call} breaks {rules}; in warn mode it would be logged and sent anyway"
+
+
+def _record_lines(decision: Decision, policy: Policy) -> list[str]:
+    """What the audit log would record of the call (nothing for a call that is not judged)."""
+    if not decision.recorded:
+        return []
+    row = operations.OPERATIONS[decision.operation]
+    if decision.violations and policy.mode == "enforce":
+        lines = ["record: blocked, with its violations"]
+    else:
+        carrying = ", with its violations" if decision.violations else ""
+        made = " (no final snapshot is made)" if decision.snapshot is None else ""
+        lines = [
+            f"record: requested{carrying}, then {decision.outcome} if the service accepts it"
+            + (made if row.kind is Kind.FINAL else "")
+        ]
+    lines += [f"  {name}: {value}" for name, value in decision.extra.items()]
+    if decision.tags and row.kind is Kind.DELETE:
+        held = ", ".join(f"{key} = {value}" for key, value in decision.tags.items())
+        lines.append(f"  hold tags: {held}")
+    lines += [f"  note: {note}" for note in decision.notes]
+    return lines
+
+
+def not_judged(
+    policy: Policy, decision: Decision, params: Mapping[str, Any], args: argparse.Namespace
+) -> list[str]:
+    """The ``[deletion]`` rules the call could not be judged by offline, for want of what
+    the guard would read of the snapshot, each with the option that gives it."""
+    if not decision.recorded or args.source_unreadable:  # unreadable: violations already
+        return []
+    row, deletion = operations.OPERATIONS[decision.operation], policy.deletion
+    lines = []
+    age = deletion.minimum_age_days
+    if row.kind is Kind.DELETE and age is not None and args.snapshot_created is None:
+        lines.append(
+            f"the snapshot's age ([deletion] minimum_age_days = {age:g}):"
+            " give --snapshot-created TIME"
+        )
+    if deletion.hold_tags and not args.source_tag and _may_hold(row, params, deletion.hold_tags):
+        lines.append(
+            f"the hold tags ([deletion.hold_tags] {', '.join(deletion.hold_tags)}): the"
+            " snapshot is taken to carry none; give --source-tag KEY=VALUE for each tag it"
+            " carries"
+        )
+    return lines
+
+
+def _may_hold(row: Operation, params: Mapping[str, Any], hold_tags: Mapping[str, str]) -> bool:
+    """True when the hold tags the snapshot carries would decide the call: a snapshot delete,
+    or a tag operation touching a hold key."""
+    if row.kind is Kind.DELETE:
+        return True
+    tags = params.get(row.tags) if row.tags else params.get(row.tag_keys or "")
+    keys = [t.get("Key") if isinstance(t, Mapping) else t for t in tags or []]
+    return any(key in hold_tags for key in keys)
 
 
 def _tag_line(tag: object, decision: Decision) -> str:

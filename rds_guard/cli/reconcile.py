@@ -1,34 +1,40 @@
 """``rds-guard reconcile``: hold the audit log against the snapshots the service lists.
 
 Its arguments, its run function, the read-only client it lists with (botocore's own,
-``botocore.session.Session(profile=...)``: boto3 is not needed) and its report as text.
-The reconcile machinery and botocore's session are imported only when this command runs.
-Documented in docs/cli.md.
+``botocore.session.Session(profile=...)``: boto3 is not needed), the progress it shows on a
+terminal while it reads, and its report as text. The listing is `rds_guard.aws.list_snapshots`
+(the one home of every read). The reconcile machinery and botocore's session are imported
+only when this command runs. Documented in docs/cli.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rds_guard import audit
+from rds_guard.core.operations import SNAPSHOT_LISTINGS
 
 from .common import (
     PROG,
+    Progress,
     UsageError,
     add_policy,
+    add_quiet,
     add_service,
     existing_file,
+    iso_time,
     policy_if_any,
     print_json,
     print_lines,
 )
 
 if TYPE_CHECKING:
-    from rds_guard.reconcile import Report, ServiceSnapshot
+    from rds_guard.aws import ServiceSnapshot
+    from rds_guard.reconcile import Report
 
 HELP = (
     "Hold the audit log against the snapshots the service lists.\n"
@@ -39,7 +45,10 @@ HELP = (
     "  vanished      snapshots a guarded call created, gone, with no deleted record\n"
     "  unrecorded    manual snapshots no guarded call made (--since leaves older ones out)\n"
     "  noncompliant  recorded snapshots whose tags now break the policy\n"
-    "Exit 1 when any list is non-empty. Credentials and region as for the AWS CLI."
+    "  expired       presigned URLs that expired unused (their snapshot was never made)\n"
+    "  breached      snapshots deleted in breach of [deletion] (sent in warn mode)\n"
+    "Exit 1 when any list is non-empty. Credentials and region as for the AWS CLI. On a\n"
+    "terminal, stderr shows how far the reading has got (--quiet: not even there)."
 )
 EXAMPLE = (
     "rds-guard reconcile --audit rds-guard-audit.jsonl --policy rds_guard.toml "
@@ -57,16 +66,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", metavar="NAME", help="the AWS profile to use")
     parser.add_argument(
         "--since",
-        type=_moment,
+        type=iso_time,
         metavar="TIME",
         help="leave snapshots created before TIME (ISO 8601; no zone: UTC) out of unrecorded",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_quiet(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; exit 1 when any list is non-empty."""
-    from rds_guard.reconcile import list_snapshots, reconcile
+    from rds_guard.aws import list_snapshots
+    from rds_guard.reconcile import reconcile
 
     path = existing_file(args.audit)
     policy = policy_if_any(args.policy)
@@ -77,17 +88,18 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:  # botocore's "Invalid endpoint: ..."
         raise UsageError(str(exc)) from None
     region = client.meta.region_name
-    snapshots = list_snapshots(client, args.service)
-    records = audit.read_records(path)
-    report = reconcile(
-        records, snapshots, policy, service=args.service, since=args.since, region=region
-    )
-    judged = policy is not None and args.service in policy.services
+    with Progress(quiet=args.quiet) as progress:
+        if progress.enabled:
+            watch_listing(client, progress)
+        snapshots = list_snapshots(client, args.service)
+        records = counted(audit.read_records(path), progress)
+        report = reconcile(
+            records, snapshots, policy, service=args.service, since=args.since, region=region
+        )
+    judged = policy is not None
     if args.json:
         if not judged:
-            print(
-                f"{PROG}: note: no policy covering {args.service}: tags not judged", file=sys.stderr
-            )
+            print(f"{PROG}: note: no policy found: tags not judged", file=sys.stderr)
         print_json(report.as_dict())
     else:
         print_lines(
@@ -98,15 +110,49 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.clean else 1
 
 
-def _moment(text: str) -> datetime:
-    """An argparse type for an ISO 8601 time; one without a zone is UTC."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got {text!r}"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+class _Reading:
+    """How far the listing has got: pages read, snapshots listed, tag sets read."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.pages = self.snapshots = self.tags = 0
+
+    def page(self, *, parsed: Mapping[str, Any], result_list: str, **_: Any) -> None:
+        self.pages += 1
+        self.snapshots += len(parsed.get(result_list) or ())
+        self.show()
+
+    def tag_set(self, **_: Any) -> None:
+        self.tags += 1
+        self.show()
+
+    def show(self) -> None:
+        pages = f"{self.pages} page" + ("" if self.pages == 1 else "s")
+        tags = f", tags of {self.tags} read" if self.tags else ""
+        self.progress.show(f"listing snapshots: {pages} read, {self.snapshots} so far{tags}")
+
+
+def watch_listing(client: Any, progress: Progress) -> None:
+    """Show the listing's progress through the client's own after-call events: one per page
+    of a listing, one per tag set read."""
+    reading = _Reading(progress)
+    service_id = client.meta.service_model.service_id.hyphenize()
+    for listing in SNAPSHOT_LISTINGS:
+        client.meta.events.register(
+            f"after-call.{service_id}.{listing.operation}",
+            functools.partial(reading.page, result_list=listing.result_list),
+        )
+    client.meta.events.register(f"after-call.{service_id}.ListTagsForResource", reading.tag_set)
+
+
+T = TypeVar("T")
+
+
+def counted(records: Iterable[T], progress: Progress) -> Iterator[T]:
+    """The records, one by one, saying how many have been read."""
+    for number, record in enumerate(records, 1):
+        progress.show(f"reading the audit log: {number} records")
+        yield record
 
 
 _TITLES = {
@@ -114,6 +160,8 @@ _TITLES = {
     "vanished": "created by a guarded call, gone, with no deleted record",
     "unrecorded": "manual snapshots no guarded call made",
     "noncompliant": "recorded snapshots whose tags now break the policy",
+    "expired": "presigned URLs that expired unused: their snapshot was never made",
+    "breached": "snapshots deleted in breach of [deletion], sent in warn mode",
 }
 _PENDING_ROW = "    {:<32}  {:<6}  {}"
 
@@ -163,7 +211,11 @@ def report_lines(
             lines.append(f"    {item.snapshot}")
             lines += [f"      {violation}" for violation in item.violations]
     else:
-        lines.append("noncompliant: not judged (no policy covering this service)")
+        lines.append("noncompliant: not judged (no policy found: pass --policy P)")
+    lines += _section("expired", len(report.expired))
+    lines += [f"    {name}" for name in report.expired]
+    lines += _section("breached", len(report.breached))
+    lines += [f"    {name}" for name in report.breached]
     lines.append(_summary(report, service))
     return lines
 
@@ -175,10 +227,5 @@ def _section(name: str, count: int) -> list[str]:
 def _summary(report: Report, service: str) -> str:
     if report.clean:
         return f"ok: the log and {service} agree"
-    counts = (
-        ("pending", len(report.pending)),
-        ("vanished", len(report.vanished)),
-        ("unrecorded", len(report.unrecorded)),
-        ("noncompliant", len(report.noncompliant)),
-    )
-    return "found: " + ", ".join(f"{n} {name}" for name, n in counts if n)
+    counts = {name: len(getattr(report, name)) for name in _TITLES}
+    return "found: " + ", ".join(f"{n} {name}" for name, n in counts.items() if n)

@@ -1,9 +1,9 @@
-"""``rds-guard audit verify|show|rotate|repair``: output, exit codes, errors."""
+"""``rds-guard audit verify|rotate|repair``, and the audit command itself: output, exit codes,
+errors (``audit show``: test_audit_show.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import subprocess
 import sys
@@ -191,113 +191,6 @@ def test_verify_as_a_real_process(log_path: Path) -> None:
     )
     assert (missing.returncode, missing.stdout) == (2, "")
     assert len(missing.stderr.splitlines()) == 1 and "Traceback" not in missing.stderr
-
-
-# --- show ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def varied_log(log_path: Path) -> Path:
-    with audit.AuditLog(log_path, fsync=False) as log:
-        call = audit.new_call_id()
-        log.write(
-            "requested",
-            call=call,
-            operation="CreateDBClusterSnapshot",
-            snapshot="orders-manual-1",
-            tags={"team": "payments", "env": "prod"},
-        )
-        log.write(
-            "failed",
-            call=call,
-            operation="CreateDBClusterSnapshot",
-            snapshot="orders-manual-1",
-            error={"code": "SnapshotQuotaExceeded", "message": "no"},
-        )
-        log.write(
-            "blocked",
-            operation="CreateDBSnapshot",
-            snapshot="bad_name",
-            violations=[{"rule": "identifier.aws", "field": "X", "value": "v", "message": "m"}],
-        )
-        log.write("untagged", operation="RemoveTagsFromResource", tags={"team": None})
-        log.write("tagged", operation="AddTagsToResource", tags={"evil\nkey": "a\u2028b"})
-    return log_path
-
-
-def test_show_table(capsys: pytest.CaptureFixture[str], varied_log: Path) -> None:
-    code, out, err = run(capsys, "audit", "show", str(varied_log))
-    assert (code, err) == (0, "")
-    header, *rows = out.splitlines()
-    assert header.split() == ["TIME", "EVENT", "OPERATION", "SNAPSHOT", "OUTCOME", "TAGS"]
-    assert len(rows) == 5
-    requested, failed, blocked, untagged, tagged = rows
-    assert requested.split()[1:] == [
-        "requested",
-        "CreateDBClusterSnapshot",
-        "orders-manual-1",
-        "-",
-        "team=payments,",
-        "env=prod",
-    ]
-    assert re.match(r"\d{4}-\d\d-\d\dT[\d:.]+Z ", requested)
-    assert failed.split()[1:5] == [
-        "failed",
-        "CreateDBClusterSnapshot",
-        "orders-manual-1",
-        "SnapshotQuotaExceeded",
-    ]
-    assert blocked.split()[1:5] == ["blocked", "CreateDBSnapshot", "bad_name", "identifier.aws"]
-    assert untagged.split()[-1] == "-team"
-    assert tagged.endswith("evil\\nkey=a\\u2028b")
-
-
-def test_show_filters(capsys: pytest.CaptureFixture[str], varied_log: Path) -> None:
-    code, out, _ = run(capsys, "audit", "show", str(varied_log), "--snapshot", "ORDERS-MANUAL-1")
-    assert code == 0
-    assert [row.split()[1] for row in out.splitlines()[1:]] == ["requested", "failed"]
-    code, out, _ = run(capsys, "audit", "show", str(varied_log), "--event", "blocked")
-    assert [row.split()[1] for row in out.splitlines()[1:]] == ["blocked"]
-    code, out, err = run(capsys, "audit", "show", str(varied_log), "--event", "nope")
-    assert code == 2
-    assert_one_error_line(err, "--event")
-
-
-def test_show_json(capsys: pytest.CaptureFixture[str], varied_log: Path) -> None:
-    code, out, err = run(capsys, "audit", "show", str(varied_log), "--json", "--event", "failed")
-    assert (code, err) == (0, "")
-    assert out.encode().splitlines() == [lines_of(varied_log)[1]]
-    code, out, _ = run(capsys, "audit", "show", str(varied_log), "--json")
-    assert [json.loads(line) for line in out.splitlines()] == list(audit.read_records(varied_log))
-
-
-def test_show_reports_lines_that_are_not_records(
-    capsys: pytest.CaptureFixture[str], log_path: Path
-) -> None:
-    make_log(log_path, 2)
-    lines = lines_of(log_path)
-    write_lines(
-        log_path, [lines[0], b"not json at all", lines[1], b'{"prev":"ab'], final_newline=False
-    )
-    code, out, err = run(capsys, "audit", "show", str(log_path))
-    assert (code, err) == (1, "")
-    rows = out.splitlines()[1:]
-    assert len(rows) == 4
-    assert rows[1] == "line 2: not a record: not json at all"
-    assert rows[3] == "line 4: torn: 11 bytes with no newline"
-    code, out, err = run(capsys, "audit", "show", str(log_path), "--json")
-    assert code == 1
-    assert len(out.splitlines()) == 2
-    assert err.splitlines() == [
-        "line 2: not a record: not json at all",
-        "line 4: torn: 11 bytes with no newline",
-    ]
-
-
-def test_show_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = run(capsys, "audit", "show", str(tmp_path / "nope.jsonl"))
-    assert (code, out) == (2, "")
-    assert_one_error_line(err, "no such file")
 
 
 # --- rotate and repair --------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import run_main
 
+import rds_guard
 from rds_guard import cli
 
 CLI = Path(cli.__file__).parent
@@ -33,6 +34,11 @@ def test_every_row_is_a_command_with_its_help_and_example(
         description, example = entry.HELP, entry.EXAMPLE
     assert f"\n\n{description}\n" in result.out
     assert result.out.endswith(f"example:\n  {example}\n")
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_main(capsys, "--version")
+    assert (result.code, result.out, result.err) == (0, f"rds-guard {rds_guard.__version__}\n", "")
 
 
 def top_level_imports(path: Path) -> set[str]:

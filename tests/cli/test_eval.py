@@ -1,0 +1,535 @@
+"""``rds-guard eval``: verdicts and output, the JSON shape, exit codes, parameter typing, the
+source's tags, and errors as one line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cli_helpers import assert_one_error_line, eval_json, rules_of, run_main, services_warning
+from policies import write_policy
+
+# The policy eval runs against: small, so each test shows one rule at work. It lists no
+# services: every service is judged whatever it lists, and a list leaving one out is a warning.
+EVAL_POLICY = """\
+version = 1
+mode = "{mode}"
+
+[naming]
+pattern = "^{{source}}-(daily|manual)-[0-9]{{8}}$"
+generate = "{{source}}-manual-{{utcnow:%Y%m%d}}"
+
+[tags]
+required = ["team"]
+
+[tags.defaults]
+managed-by = "rds-guard"
+where = "{{region}}"
+
+[tags.forced]
+compliance = "pci"
+
+[tags.allowed]
+env = ["prod", "dev"]
+
+[sharing]
+accounts = ["111122223333"]
+"""
+
+GOOD = "orders-manual-20261129"
+SNAPSHOT_ARN = f"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:{GOOD}"
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    return write_policy(tmp_path / "policy", EVAL_POLICY.format(mode="enforce"))
+
+
+# --- eval: verdicts and output --------------------------------------------------------------
+
+
+def test_eval_blocked_human(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
+    result = run_main(
+        capsys,
+        "eval",
+        "--policy",
+        str(policy),
+        "--region",
+        "eu-west-1",
+        "CreateDBClusterSnapshot",
+        "--param",
+        "DBClusterIdentifier=orders",
+        "--param",
+        "DBClusterSnapshotIdentifier=Test2",
+        "--tag",
+        "env=qa",
+    )
+    assert (result.code, result.err) == (1, "")
+    assert result.out.splitlines() == [
+        "blocked: rds CreateDBClusterSnapshot breaks 3 rules; in enforce mode it would not be sent",
+        "  [identifier.pattern] DBClusterSnapshotIdentifier: 'test2' does not match the naming"
+        " pattern ^orders-(daily|manual)-[0-9]{8}$",
+        "  [tags.required] Tags.team: required tag is missing",
+        "  [tags.allowed] Tags.env: value must be one of: prod, dev",
+        "params:",
+        "  DBClusterIdentifier = orders",
+        "  DBClusterSnapshotIdentifier = Test2",
+        "  Tags:",
+        "    env = qa",
+        "    managed-by = rds-guard  (injected)",
+        "    where = eu-west-1  (injected)",
+        "    compliance = pci  (injected)",
+        "injected: managed-by, where, compliance",
+        "inherited: none",
+        "record: blocked, with its violations",
+    ]
+
+
+def test_eval_blocked_json(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
+    code, document = eval_json(
+        capsys,
+        policy,
+        "CreateDBClusterSnapshot",
+        "--param",
+        "DBClusterIdentifier=orders",
+        "--param",
+        "DBClusterSnapshotIdentifier=test2",
+        "--tag",
+        "team=core",
+    )
+    assert code == 1
+    assert document["allowed"] is False
+    assert document["violations"] == [
+        {
+            "rule": "identifier.pattern",
+            "field": "DBClusterSnapshotIdentifier",
+            "value": "test2",
+            "message": "'test2' does not match the naming pattern ^orders-(daily|manual)-[0-9]{8}$",
+        }
+    ]
+    assert document["params"]["DBClusterSnapshotIdentifier"] == "test2"
+
+
+def test_eval_allowed_human_and_json(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
+    args = (
+        "CreateDBClusterSnapshot",
+        "--param",
+        "DBClusterIdentifier=orders",
+        "--param",
+        f"DBClusterSnapshotIdentifier={GOOD}",
+        "--tag",
+        "team=core",
+        "--tag",
+        "env=prod",
+        "--region",
+        "us-west-2",
+    )
+    human = run_main(capsys, "eval", "--policy", str(policy), *args)
+    assert (human.code, human.err) == (0, "")
+    assert human.out.splitlines()[0] == (
+        "allowed: rds CreateDBClusterSnapshot would be sent with the params below"
+    )
+    assert "    team = core\n" in human.out and "    compliance = pci  (injected)\n" in human.out
+    code, document = eval_json(capsys, policy, *args)
+    assert code == 0
+    assert document == {
+        "allowed": True,
+        "params": {
+            "DBClusterIdentifier": "orders",
+            "DBClusterSnapshotIdentifier": GOOD,
+            "Tags": [
+                {"Key": "team", "Value": "core"},
+                {"Key": "env", "Value": "prod"},
+                {"Key": "managed-by", "Value": "rds-guard"},
+                {"Key": "where", "Value": "us-west-2"},
+                {"Key": "compliance", "Value": "pci"},
+            ],
+        },
+        "violations": [],
+        "injected": ["managed-by", "where", "compliance"],
+        "inherited": [],
+    }
+
+
+def test_eval_region_defaults_to_the_configured_one(
+    capsys: pytest.CaptureFixture[str], policy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    _, document = eval_json(
+        capsys, policy, "CreateDBClusterSnapshot", "--param", "DBClusterIdentifier=o"
+    )
+    assert {"Key": "where", "Value": "ap-south-1"} in document["params"]["Tags"]
+
+
+def test_eval_generates_a_missing_identifier(
+    capsys: pytest.CaptureFixture[str], policy: Path
+) -> None:
+    before = datetime.now(UTC).strftime("%Y%m%d")
+    code, document = eval_json(
+        capsys,
+        policy,
+        "create-db-cluster-snapshot",
+        "--param",
+        "DBClusterIdentifier=Orders",
+        "--tag",
+        "team=core",
+    )
+    after = datetime.now(UTC).strftime("%Y%m%d")
+    assert code == 0
+    generated = document["params"]["DBClusterSnapshotIdentifier"]
+    assert generated in (f"orders-manual-{before}", f"orders-manual-{after}")
+
+
+def test_eval_warn_mode_reports_but_would_send(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    warn = write_policy(tmp_path, EVAL_POLICY.format(mode="warn"), name="warn.toml")
+    result = run_main(
+        capsys,
+        "eval",
+        "--policy",
+        str(warn),
+        "CreateDBClusterSnapshot",
+        "--param",
+        "DBClusterIdentifier=orders",
+        "--param",
+        f"DBClusterSnapshotIdentifier={GOOD}",
+    )
+    assert result.code == 1
+    assert result.out.splitlines()[:2] == [
+        "not allowed: rds CreateDBClusterSnapshot breaks 1 rule; in warn mode it would be logged"
+        " and sent anyway",
+        "  [tags.required] Tags.team: required tag is missing",
+    ]
+
+
+def test_eval_judges_a_service_the_policy_leaves_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """services no longer narrows what is judged (DESIGN §3): a neptune call under a policy
+    listing rds and docdb is judged like any other, and the policy loads with a warning."""
+    text = EVAL_POLICY.format(mode="enforce").replace(
+        "\n\n", '\nservices = ["rds", "docdb"]\n\n', 1
+    )
+    policy = write_policy(tmp_path, text)
+    args = ("--service", "neptune", "CreateDBClusterSnapshot", "--param", "DBClusterIdentifier=o")
+    result = run_main(capsys, "eval", "--policy", str(policy), *args, "--param", "Foo=1")
+    warning, error = result.err.splitlines(keepends=True)
+    assert (result.code, warning) == (2, services_warning(policy, "neptune", line=3))
+    assert error.startswith("rds-guard: error: CreateDBClusterSnapshot has no parameter Foo")
+    result = run_main(
+        capsys, "eval", "--policy", str(policy), *args, "--param", "DBClusterSnapshotIdentifier=x"
+    )
+    assert (result.code, result.err) == (1, services_warning(policy, "neptune", line=3))
+    assert result.out.splitlines()[:3] == [
+        "blocked: neptune CreateDBClusterSnapshot breaks 2 rules; in enforce mode it would not"
+        " be sent",
+        "  [identifier.pattern] DBClusterSnapshotIdentifier: 'x' does not match the naming"
+        " pattern ^o-(daily|manual)-[0-9]{8}$",
+        "  [tags.required] Tags.team: required tag is missing",
+    ]
+
+
+def test_eval_docdb_operation(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
+    code, document = eval_json(
+        capsys,
+        policy,
+        "--service",
+        "docdb",
+        "CreateDBClusterSnapshot",
+        "--param",
+        "DBClusterIdentifier=docs",
+        "--param",
+        "DBClusterSnapshotIdentifier=docs-daily-20261129",
+        "--tag",
+        "team=core",
+    )
+    assert code == 0 and document["injected"] == ["managed-by", "where", "compliance"]
+
+
+# --- eval: typed parameters -----------------------------------------------------------------
+
+
+def test_eval_delete_with_a_final_snapshot(
+    capsys: pytest.CaptureFixture[str], policy: Path
+) -> None:
+    base = ("DeleteDBCluster", "--param", "DBClusterIdentifier=orders")
+    code, document = eval_json(capsys, policy, *base, "--param", "FinalDBSnapshotIdentifier=last")
+    assert code == 1
+    assert rules_of(document) == ["identifier.pattern"]
+    assert document["violations"][0]["field"] == "FinalDBSnapshotIdentifier"
+    code, document = eval_json(
+        capsys, policy, *base, "--param", "FinalDBSnapshotIdentifier=orders-daily-20261129"
+    )
+    assert (code, document["allowed"], document["injected"]) == (0, True, [])
+
+
+def test_eval_boolean_parameter_becomes_a_bool(
+    capsys: pytest.CaptureFixture[str], policy: Path
+) -> None:
+    base = ("DeleteDBCluster", "--param", "DBClusterIdentifier=orders")
+    code, document = eval_json(capsys, policy, *base, "--param", "SkipFinalSnapshot=TRUE")
+    assert code == 0
+    assert document["params"] == {"DBClusterIdentifier": "orders", "SkipFinalSnapshot": True}
+    result = run_main(
+        capsys, "eval", "--policy", str(policy), *base, "--param", "SkipFinalSnapshot=1"
+    )
+    # a delete without a final snapshot is judged and recorded now (by [deletion], which this
+    # policy leaves at its defaults), no longer "not judged"
+    assert result.out.splitlines()[0] == (
+        "allowed: rds DeleteDBCluster would be sent with the params below"
+    )
+    assert "  SkipFinalSnapshot = true\n" in result.out
+    assert result.out.splitlines()[-1] == (
+        "record: requested, then deleted if the service accepts it (no final snapshot is made)"
+    )
+
+
+@pytest.mark.parametrize(("copy_tags", "inherited"), [("true", ["team"]), ("false", [])])
+def test_eval_copy_tags_decides_inheritance(
+    capsys: pytest.CaptureFixture[str], policy: Path, copy_tags: str, inherited: list[str]
+) -> None:
+    """CopyTags=true passes the source's tags on; the string "false" must not count as true."""
+    code, document = eval_json(
+        capsys,
+        policy,
+        "CopyDBClusterSnapshot",
+        "--param",
+        f"SourceDBClusterSnapshotIdentifier={SNAPSHOT_ARN}",
+        "--param",
+        "TargetDBClusterSnapshotIdentifier=orders-manual-20261129-daily-20261130",
+        "--param",
+        f"CopyTags={copy_tags}",
+        "--source-tag",
+        "team=core",
+    )
+    assert document["params"]["CopyTags"] is (copy_tags == "true")
+    assert document["inherited"] == inherited
+    assert (code, rules_of(document)) == ((0, []) if inherited else (1, ["tags.required"]))
+
+
+def test_eval_list_parameter_from_repeated_param(
+    capsys: pytest.CaptureFixture[str], policy: Path
+) -> None:
+    base = (
+        "ModifyDBClusterSnapshotAttribute",
+        "--param",
+        f"DBClusterSnapshotIdentifier={GOOD}",
+        "--param",
+        "AttributeName=restore",
+    )
+    code, document = eval_json(
+        capsys, policy, *base, "--param", "ValuesToAdd=all", "--param", "ValuesToAdd=444455556666"
+    )
+    assert code == 1
+    assert document["params"]["ValuesToAdd"] == ["all", "444455556666"]
+    assert [(v["rule"], v["value"]) for v in document["violations"]] == [
+        ("sharing.public", "all"),
+        ("sharing.account", "444455556666"),
+    ]
+    code, document = eval_json(capsys, policy, *base, "--param", "ValuesToAdd=111122223333")
+    assert (code, document["params"]["ValuesToAdd"]) == (0, ["111122223333"])
+    code, document = eval_json(capsys, policy, *base, "--param", "ValuesToRemove=all")
+    assert (code, document["params"]["ValuesToRemove"]) == (0, ["all"])
+
+
+def test_eval_blocked_public_share_human(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
+    result = run_main(
+        capsys,
+        "eval",
+        "--policy",
+        str(policy),
+        "modify_db_cluster_snapshot_attribute",
+        "--param",
+        f"DBClusterSnapshotIdentifier={GOOD}",
+        "--param",
+        "AttributeName=restore",
+        "--param",
+        "ValuesToAdd=all",
+    )
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "blocked: rds ModifyDBClusterSnapshotAttribute breaks 1 rule; in enforce mode it would"
+        " not be sent",
+        "  [sharing.public] ValuesToAdd: making a snapshot public is not allowed ([sharing]"
+        " public = false)",
+        "params:",
+        f"  DBClusterSnapshotIdentifier = {GOOD}",
+        "  AttributeName = restore",
+        "  ValuesToAdd = all",
+        "injected: none",
+        "inherited: none",
+        "record: blocked, with its violations",
+        "  note: added: all",
+    ]
+
+
+def test_eval_tag_keys_list(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
+    code, document = eval_json(
+        capsys,
+        policy,
+        "RemoveTagsFromResource",
+        "--param",
+        f"ResourceName={SNAPSHOT_ARN}",
+        "--param",
+        "TagKeys=team",
+        "--param",
+        "TagKeys=scratch",
+    )
+    assert code == 1
+    assert document["params"]["TagKeys"] == ["team", "scratch"]
+    assert [(v["rule"], v["field"]) for v in document["violations"]] == [
+        ("tags.protected", "TagKeys.team")
+    ]
+
+
+def test_eval_add_tags_checks_forced_values(
+    capsys: pytest.CaptureFixture[str], policy: Path
+) -> None:
+    code, document = eval_json(
+        capsys,
+        policy,
+        "AddTagsToResource",
+        "--param",
+        f"ResourceName={SNAPSHOT_ARN}",
+        "--tag",
+        "compliance=none",
+        "--tag",
+        "env=prod",
+    )
+    assert code == 1 and rules_of(document) == ["tags.forced"]
+    assert document["params"]["Tags"] == [
+        {"Key": "compliance", "Value": "none"},
+        {"Key": "env", "Value": "prod"},
+    ]
+
+
+# --- eval: the source's tags ----------------------------------------------------------------
+
+
+def test_eval_source_tags_are_inherited(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
+    result = run_main(
+        capsys,
+        "eval",
+        "--policy",
+        str(policy),
+        "CreateDBClusterSnapshot",
+        "--param",
+        "DBClusterIdentifier=orders",
+        "--param",
+        f"DBClusterSnapshotIdentifier={GOOD}",
+        "--source-tag",
+        "team=core",
+        "--source-tag",
+        "aws:cloudformation:stack-name=x",
+        "--region",
+        "us-east-1",
+    )
+    assert result.code == 0
+    assert result.out.splitlines()[4:] == [
+        "  Tags:",
+        "    team = core  (inherited)",
+        "    managed-by = rds-guard  (injected)",
+        "    where = us-east-1  (injected)",
+        "    compliance = pci  (injected)",
+        "injected: managed-by, where, compliance",
+        "inherited: team",
+        "record: requested, then created if the service accepts it",
+    ]
+
+
+def test_eval_source_unreadable_gives_tags_inherit(
+    capsys: pytest.CaptureFixture[str], policy: Path
+) -> None:
+    code, document = eval_json(
+        capsys,
+        policy,
+        "CreateDBClusterSnapshot",
+        "--param",
+        "DBClusterIdentifier=orders",
+        "--param",
+        f"DBClusterSnapshotIdentifier={GOOD}",
+        "--source-unreadable",
+    )
+    assert code == 1
+    assert rules_of(document) == ["tags.inherit"]
+    assert document["violations"][0]["field"] == "DBClusterIdentifier"
+    assert "Tags" not in document["params"]
+    # Tags sent explicitly: AWS copies nothing, so nothing needs reading.
+    code, document = eval_json(
+        capsys,
+        policy,
+        "CreateDBClusterSnapshot",
+        "--param",
+        "DBClusterIdentifier=orders",
+        "--param",
+        f"DBClusterSnapshotIdentifier={GOOD}",
+        "--tag",
+        "team=core",
+        "--source-unreadable",
+    )
+    assert (code, rules_of(document)) == (0, [])
+
+
+# --- eval: errors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["DescribeDBClusters"], ["DescribeDBClusters is not an operation rds_guard guards"]),
+        (["--service", "docdb", "CreateDBSnapshot"], ["CreateDBSnapshot is not a docdb operation"]),
+        (
+            ["CreateDBClusterSnapshot", "--param", "DBClusterIdentifer=o"],
+            ["no parameter DBClusterIdentifer", "did you mean DBClusterIdentifier?"],
+        ),
+        (["CreateDBClusterSnapshot", "--param", "Tags=a"], ["--tag KEY=VALUE"]),
+        (["DeleteDBCluster", "--param", "SkipFinalSnapshot=maybe"], ["expected true or false"]),
+        (
+            [
+                "DeleteDBCluster",
+                "--param",
+                "DBClusterIdentifier=a",
+                "--param",
+                "DBClusterIdentifier=b",
+            ],
+            ["DBClusterIdentifier given twice"],
+        ),
+        (["DeleteDBCluster", "--tag", "a=b"], ["DeleteDBCluster takes no Tags"]),
+        (["CreateDBClusterSnapshot", "--param", "novalue"], ["expected NAME=VALUE", "novalue"]),
+        (["CreateDBClusterSnapshot", "--tag", "=v"], ["expected KEY=VALUE"]),
+        (
+            ["CreateDBClusterSnapshot", "--source-tag", "a=b", "--source-unreadable"],
+            ["not allowed with"],
+        ),
+        (["--service", "s3", "CreateDBClusterSnapshot"], ["--service"]),
+        ([], ["OPERATION"]),
+    ],
+)
+def test_eval_errors_are_one_line(
+    capsys: pytest.CaptureFixture[str], policy: Path, args: list[str], fragments: list[str]
+) -> None:
+    assert_one_error_line(run_main(capsys, "eval", "--policy", str(policy), *args), *fragments)
+
+
+def test_eval_without_a_policy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert_one_error_line(
+        run_main(capsys, "eval", "CreateDBClusterSnapshot"), "no policy", "--policy"
+    )
+    bad = write_policy(tmp_path, "version = 1\nmoed = 1\n", name="bad.toml")
+    assert_one_error_line(
+        run_main(capsys, "eval", "--policy", str(bad), "CreateDBClusterSnapshot"),
+        f"{bad}:2: moed: unknown key",
+    )
+
+
+def test_json_output_is_one_document(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
+    """--json prints exactly one JSON document and nothing else on stdout."""
+    result = run_main(capsys, "eval", "--policy", str(policy), "DeleteDBSnapshot", "--json")
+    assert result.code == 0
+    assert json.loads(result.out)["params"] == {}
