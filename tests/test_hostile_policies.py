@@ -378,10 +378,6 @@ DEPTH = 10_000
             "version = 1\n[tags." + ".".join(["t"] * DEPTH) + "]\n", id="deep-table-header"
         ),
         pytest.param("version = 1\n" + ".".join(["a"] * DEPTH) + " = 1\n", id="deep-dotted-key"),
-        pytest.param(
-            "version = 1\n" + "".join(f"[{'.'.join(['a'] * n)}]\n" for n in range(1, 300)),
-            id="300-nested-headers",
-        ),
     ],
 )
 def test_10_000_levels_of_nesting_are_a_policy_error(tmp_path: Path, document: str) -> None:
@@ -393,6 +389,84 @@ def test_10_000_levels_of_nesting_are_a_policy_error(tmp_path: Path, document: s
     assert type(error) is PolicyError
     assert error.path == str(path)
     assert error.line in (None, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param("version = 1\n" + ".".join(["a"] * 20_000) + " = 1\n", id="dotted-key"),
+        pytest.param("version = 1\n[" + ".".join(["a"] * 20_000) + "]\n", id="table-header"),
+        pytest.param("version = 1\n" + " . ".join(['"a"'] * 20_000) + " = 1\n", id="quoted-parts"),
+    ],
+)
+def test_a_key_of_20_000_parts_is_refused_before_it_is_parsed(document: str) -> None:
+    """tomllib takes seconds on a key of 20,000 dotted parts (quadratic): refused first, on
+    its line, the key cut short in the message."""
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml(document, "p.toml"))
+    assert (error.path, error.line) == ("p.toml", 2)
+    assert error.problem == "a key of more than 32 dotted parts (no policy key has more than four)"
+    assert error.key is not None and error.key.startswith("a.a.a")
+    assert len(str(error)) < 300
+
+
+def test_nested_headers_are_refused_at_the_first_of_more_than_32_parts() -> None:
+    """[a], [a.a], ... 299 headers: the one of 33 parts (line 34) is refused."""
+    document = "version = 1\n" + "".join(f"[{'.'.join(['a'] * n)}]\n" for n in range(1, 300))
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml(document))
+    assert error.line == 34
+    assert error.key == ".".join(["a"] * 33)
+
+
+def test_a_key_of_32_parts_is_parsed() -> None:
+    """32 parts is no problem to tomllib: the key is read, and is unknown."""
+    document = "version = 1\n" + ".".join(["a"] * 32) + " = 1\n"
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml(document))
+    assert (error.line, error.key) == (2, "a")
+    assert error.problem.startswith("unknown key")
+
+
+def test_a_line_of_many_dots_outside_keys_is_no_deep_key() -> None:
+    """Dots in a value (a regex, a comment) are no key parts: the policy loads."""
+    document = "version = 1\n[tags.patterns]\nowner = '" + "\\." * 100 + "' # " + "." * 100 + "\n"
+    policy = without_hanging(lambda: rds_guard.Policy.from_toml(document))
+    assert policy.tags.patterns["owner"].fullmatch("." * 100)
+
+
+# --- the line finder behind every message ---------------------------------------------------
+
+MULTILINE = "version = 1\nunknown = 1\nx = '''\n{}\n'''\n"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param(MULTILINE.format("[" + " " * 4000), id="bracket-and-spaces"),
+        pytest.param(MULTILINE.format(("[" + " " * 4000 + "\n") * 250), id="a-megabyte-of-them"),
+        pytest.param(MULTILINE.format("[" * 500_000), id="brackets"),
+        pytest.param(MULTILINE.format("k = [" * 100_000), id="assignments"),
+        pytest.param(
+            "version = 1\nunknown = 1\nx = [" + "[1, '[', \"]\"], " * 50_000 + "]\n",
+            id="arrays",
+        ),
+        pytest.param("version = 1\nunknown = 1\n" + "a" * 500_000 + "\n", id="bare-words"),
+    ],
+)
+def test_reporting_an_error_is_linear_in_the_text(document: str) -> None:
+    """The line finder reads the text once (it took 71 s to report an unknown key next to a
+    multi-line string holding '[' and 4,000 spaces): the key is reported on its line."""
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml(document, "p.toml"))
+    assert error.path == "p.toml"
+    assert error.line in (2, 3)
+
+
+def test_the_line_finder_skips_what_multiline_strings_hold() -> None:
+    """A multi-line string holding '[naming]' and 'pattern = 1' lines: the error names the
+    key's own line, not one inside the string."""
+    document = (
+        "version = 1\n[audit]\npath = '''\n[naming]\npattern = 1\n'''\n[naming]\npattern = 5\n"
+    )
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml(document))
+    assert (error.key, error.line) == ("naming.pattern", 8)
 
 
 # --- {env:NAME} that expands, at call time, to something AWS forbids ------------------------

@@ -26,7 +26,7 @@ from .policy import (
     SharingPolicy,
     TagPolicy,
 )
-from .positions import KeyLines, hint, join, kind, shown, toml_error
+from .positions import MAX_KEY_PARTS, KeyLines, hint, join, kind, shown, toml_error
 from .regex_safety import backtracking_risk
 from .rules import ValueGlob, Wildcard
 from .templates import NamePattern, Template, TemplateSyntaxError, compile_template
@@ -37,13 +37,22 @@ def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
 
     Relative audit paths are taken from ``base``; ``digest`` is the SHA-256 the records carry.
     """
+    lines = KeyLines(text)
+    deep = lines.too_deep()  # before tomllib, which takes seconds on a key of 20,000 parts
+    if deep is not None:
+        raise PolicyError(
+            f"a key of more than {MAX_KEY_PARTS} dotted parts (no policy key has more than four)",
+            path=source,
+            line=deep[0],
+            key=deep[1],
+        )
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise toml_error(exc, source, text) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise PolicyError(f"cannot parse TOML: {type(exc).__name__}", path=source) from None
-    reader = _Reader(source, text)
+    reader = _Reader(source, lines)
     return reader.policy(document, base=base, digest=digest)
 
 
@@ -84,9 +93,9 @@ _LONGEST_LOCK_TIMEOUT = 3600.0
 class _Reader:
     """Reads the parsed document, turning every problem into a `PolicyError` with its line."""
 
-    def __init__(self, source: str, text: str) -> None:
+    def __init__(self, source: str, lines: KeyLines) -> None:
         self.source = source
-        self.lines = KeyLines(text)
+        self.lines = lines
 
     def fail(self, key: str, problem: str) -> PolicyError:
         return PolicyError(problem, path=self.source, line=self.lines.find(key), key=key)
