@@ -469,6 +469,156 @@ def test_the_line_finder_skips_what_multiline_strings_hold() -> None:
     assert (error.key, error.line) == ("naming.pattern", 8)
 
 
+# --- regexes that made Python's re backtrack for seconds --------------------------------------
+
+BACKTRACKED = [
+    # the first-contact report: each took seconds on its value under Python's re
+    (r"^(a?){28}a{28}$", "a" * 28, True),
+    (r"^((a+)+b)$", "a" * 40, False),
+    (r"^[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*$", "a" * 60 + "!", False),
+    (r"(.+Ω)+", "Ω" * 40 + "1", False),
+    # the shapes the hand-written checker used to refuse
+    (r"^([a-z]+)+-x$", "a" * 60, False),
+    (r"(a+)+", "a" * 60 + "!", False),
+    (r"(a*)*b", "a" * 60, False),
+    (r"^(\w+\s?)+$", "a" * 60 + "!", False),
+    (r"^(\d+)*$", "1" * 60 + "a", False),
+    (r"(.*a){12}", "a" * 60 + "!", False),
+    (r"(x+x+)+y", "x" * 60, False),
+    (r"^(([a-z])+.)+[A-Z]([a-z])+$", "a" * 60, False),
+    (r"(a|a)*b", "a" * 60, False),
+    (r"(a|aa)*b", "a" * 60, False),
+    (r"^(a|b|ab)*$", "ab" * 60 + "!", False),
+    (r"(\w|\d\d)+x", "1" * 60, False),
+    (r"^([a-zA-Z0-9])(([\-.]|[_]+)?([a-zA-Z0-9]+))*(@){1}[a-z0-9]+$", "a" * 60 + "!", False),
+]
+HOSTILE_VALUES = [
+    "a" * 255 + "!",
+    "a " * 127 + "!",
+    "x" * 63 + "-",
+    "1." * 120 + "!",
+    "ab" * 127 + "!",
+    "Ω" * 255 + "1",
+]
+
+
+@pytest.mark.parametrize(("pattern", "value", "matches"), BACKTRACKED)
+def test_a_pattern_that_backtracked_matches_at_once(
+    pattern: str, value: str, matches: bool
+) -> None:
+    """RE2 never backtracks: the value that took Python's re seconds is judged at once."""
+    compiled = rds_guard.Policy.from_toml(
+        f"version = 1\n[tags.patterns]\nowner = '{pattern}'\n"
+    ).tags.patterns["owner"]
+    assert without_hanging(lambda: compiled.fullmatch(value)) is matches
+
+
+@pytest.mark.parametrize("pattern", [case[0] for case in BACKTRACKED])
+def test_every_hostile_value_up_to_aws_limits_is_judged_without_hanging(pattern: str) -> None:
+    """As a naming pattern and as a tag pattern, on identifiers and tag values up to AWS's
+    255 and 256 characters: a decision, never a hang."""
+    naming = pattern.replace("Ω", "ω")  # an uppercase letter never matches an identifier
+    policy = rds_guard.Policy.from_toml(
+        f"version = 1\n[naming]\npattern = '{naming}'\n[tags.patterns]\nowner = '{pattern}'\n"
+        "[audit]\nenabled = false\n"
+    )
+    values = [*HOSTILE_VALUES, *(case[1] for case in BACKTRACKED)]
+
+    def evaluate_all() -> list[rds_guard.Decision]:
+        return [
+            rds_guard.evaluate(
+                policy,
+                "CreateDBSnapshot",
+                {
+                    "DBInstanceIdentifier": "db",
+                    "DBSnapshotIdentifier": value[:255],
+                    "Tags": [{"Key": "owner", "Value": value[:256]}],
+                },
+            )
+            for value in values
+        ]
+
+    decisions = without_hanging(evaluate_all)
+    assert len(decisions) == len(values)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "named"),
+    [
+        (r"^(?>(a+)+b)$", "atomic group"),
+        (r"(?>a+)+x", "atomic group"),
+        (r"(a++)+x", "possessive repeat ++"),
+        (r"([a-z]++)+-x", "possessive repeat ++"),
+    ],
+)
+def test_the_old_way_out_of_backtracking_is_refused_by_name(pattern: str, named: str) -> None:
+    """Atomic groups and possessive repeats, which the old checker asked for, do not exist in
+    RE2 (which needs neither): a PolicyError naming the construct, at its column."""
+    error = policy_error_of(
+        lambda: rds_guard.Policy.from_toml(
+            f"version = 1\n[tags.patterns]\nowner = '{pattern}'\n", "p.toml"
+        )
+    )
+    assert (error.key, error.line) == ("tags.patterns.owner", 3)
+    assert f"RE2 has no {named}" in error.problem
+    assert "column" in error.problem
+
+
+# --- regexes that would make RE2 itself slow to load ------------------------------------------
+
+UNICODE_CLASSES = ["\\\\w", "\\\\d", "\\\\W", "\\\\D", "\\\\p{L}", "[\\\\w]"]
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        pytest.param(
+            '[naming]\npattern = "' + "\\\\w" * 300_000 + '"\n',
+            "may hold 65,536 characters in all",
+            id="a-megabyte-of-\\w",
+        ),
+        pytest.param(
+            '[naming]\npattern = "' + "a" * 1_000_000 + '"\n',
+            "may hold 65,536 characters in all",
+            id="a-megabyte-of-text",
+        ),
+        pytest.param(
+            "[tags.patterns]\n"
+            + "".join(f'k{i} = "^{UNICODE_CLASSES[i % 6]}{i}$"\n' for i in range(70)),
+            "may hold 64 Unicode classes in all",
+            id="70-patterns-with-a-class",
+        ),
+        pytest.param(
+            "[tags.patterns]\n"
+            + "".join(f'k{i} = "^(.{{1,30}}){{1,30}}{i}$"\n' for i in range(40)),
+            "may compile to 200,000 RE2 instructions in all",
+            id="40-large-programs",
+        ),
+        pytest.param(
+            "[tags.patterns]\n" + "".join(f'k{i} = "^a{i}(b|c)+$"\n' for i in range(30_000)),
+            "may hold 65,536 characters in all",
+            id="30,000-patterns",
+        ),
+    ],
+)
+def test_regexes_that_would_take_re2_seconds_to_build_are_refused(body: str, problem: str) -> None:
+    """RE2 builds \\w in up to half a millisecond and compiles about a million instructions a
+    second: a policy's regexes are held to 64 Unicode classes, 200,000 instructions and 65,536
+    characters in all, each charged before RE2 does the work."""
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml("version = 1\n" + body, "p.toml"))
+    assert error.path == "p.toml" and error.line is not None
+    assert problem in error.problem
+
+
+def test_a_policy_within_the_regex_budget_loads() -> None:
+    """64 Unicode classes, spread over patterns: it loads."""
+    body = "".join(f'k{i} = "^{UNICODE_CLASSES[i % 6]}-{i}$"\n' for i in range(64))
+    policy = without_hanging(
+        lambda: rds_guard.Policy.from_toml("version = 1\n[tags.patterns]\n" + body)
+    )
+    assert len(policy.tags.patterns) == 64
+
+
 # --- {env:NAME} that expands, at call time, to something AWS forbids ------------------------
 
 SAFE_ENV = {"SNAPSHOT_PREFIX": "orders", "APP_OWNER": "team-a", "COST_CENTER": "cc-1"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +15,9 @@ from typing import Literal
 
 from . import operations
 from .files import NotRegularFile, read_regular_file
+from .regex import NamePattern, Regex
 from .rules import ValueGlob, Wildcard
-from .templates import NamePattern, Template
+from .templates import Template
 
 DEFAULT_AUDIT_PATH = "rds-guard-audit.jsonl"
 DEFAULT_LOCK_TIMEOUT = 10.0
@@ -84,7 +84,7 @@ class TagPolicy:
     defaults: Mapping[str, Template] = field(default_factory=dict)
     forced: Mapping[str, Template] = field(default_factory=dict)
     allowed: Mapping[str, tuple[ValueGlob, ...]] = field(default_factory=dict)
-    patterns: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
+    patterns: Mapping[str, Regex] = field(default_factory=dict)
 
     @property
     def adds_tags(self) -> bool:

@@ -487,6 +487,62 @@ def test_invalid_regex_is_an_error(body, key):
     assert error.problem.startswith("not a valid regex: ")
 
 
+@pytest.mark.parametrize(
+    ("body", "line", "excerpt", "column"),
+    [
+        pytest.param('[naming]\npattern = "^{source}-[$"\n', 3, "'[$'", 22, id="after-source"),
+        pytest.param(
+            '[tags.patterns]\nowner = "^\\\\w+\\\\.\\\\q"\n', 3, "'\\\\q'", 18, id="after-escapes"
+        ),
+        pytest.param(
+            "[naming.operations.CopyDBSnapshot]\npattern = '''\n^dr-\n  (x$'''\n",
+            5,
+            "'(x$'",
+            3,
+            id="multi-line",
+        ),
+        pytest.param(
+            '[naming]\npattern = """^dr-\\\n    (x$"""\n', 4, "'(x$'", 5, id="line-ending-backslash"
+        ),
+    ],
+)
+def test_a_regex_error_points_into_the_file_not_the_expanded_pattern(body, line, excerpt, column):
+    """The line and column of the problem in the file, and the text there: not an offset
+    in the pattern with `{source}` filled in or `\\w` spelled out."""
+    error = body_error(body)
+    assert error.line == line
+    assert error.problem.startswith("not a valid regex: ")
+    assert error.problem.endswith(f"(at {excerpt}, column {column})")
+
+
+def test_a_regex_error_in_an_inline_table_names_the_character_of_the_pattern():
+    """Where the value cannot be found as written, the position counts in the pattern."""
+    error = body_error('naming = { pattern = "^a(x" }\n')
+    assert (error.key, error.line) == ("naming.pattern", 2)
+    assert error.problem.endswith("(at '(x', character 3 of the pattern)")
+
+
+@pytest.mark.parametrize(
+    ("body", "start"),
+    [
+        ('[naming]\npattern = "^{source}-Manual$"\n', "the uppercase letter 'M' can never match"),
+        (
+            '[naming]\npattern = "^{source}-{utcnow:%Y%m%d}$"\n',
+            "{utcnow:%Y%m%d}: the only placeholder of a naming pattern is {source}",
+        ),
+        ('[naming]\npattern = "^a(?<=b)$"\n', "RE2 has no lookbehind (?<=...)"),
+        ('[naming]\npattern = "^a\\\\b$"\n', "\\b: RE2's word boundary knows only ASCII"),
+    ],
+)
+def test_a_naming_pattern_that_cannot_work_is_refused_at_its_column(body, start):
+    """An uppercase literal, a placeholder other than {source}, a construct RE2 lacks: a
+    PolicyError on the pattern's line, naming the column."""
+    error = body_error(body)
+    assert (error.key, error.line) == ("naming.pattern", 3)
+    assert error.problem.startswith(start)
+    assert "column " in error.problem
+
+
 def test_naming_pattern_braces_other_than_source_are_regex_syntax():
     """`{8}` in a naming pattern is a quantifier, not an unknown placeholder."""
     policy = make_policy('[naming]\npattern = "^{source}-[0-9]{8}$"\n')
