@@ -299,21 +299,58 @@ def test_every_string_key_refuses_every_other_toml_type(
 
 # --- size and depth -------------------------------------------------------------------------
 
+MIB = 1024 * 1024
 FIVE_MB = 5 * 1024 * 1024
+UNDER_A_MIB = MIB - 4096
+"""A value or a filler that leaves a policy just under the 1 MiB a policy file may hold."""
 
 
-def test_a_5_mb_policy_of_comments_loads(tmp_path: Path) -> None:
-    """5 MB of comments and blank lines around a real policy: it loads, and its digest is of
+def test_a_policy_of_just_under_1_mib_of_comments_loads(tmp_path: Path) -> None:
+    """A MiB of comments and blank lines around a real policy: it loads, and its digest is of
     the whole file."""
     import hashlib
 
-    filler = ("# " + "x" * 98 + "\n") * (FIVE_MB // 100)
+    filler = ("# " + "x" * 98 + "\n") * (UNDER_A_MIB // 202)
     data = (filler + 'version = 1\nmode = "warn"\n' + filler).encode()
+    assert len(data) <= MIB
     path = tmp_path / "p.toml"
     path.write_bytes(data)
     policy = without_hanging(lambda: load_policy(path))
     assert policy.mode == "warn"
     assert policy.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_policy_file_over_1_mib_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    """5 MB (comments around a valid policy): a PolicyError saying how large a policy may
+    be, naming the file; only a byte past the limit is read."""
+    path = tmp_path / "p.toml"
+    path.write_text("version = 1\n" + ("# " + "x" * 98 + "\n") * (FIVE_MB // 100))
+    error = policy_error_of(lambda: load_policy(path))
+    assert (error.path, error.line, error.key) == (str(path), None, None)
+    assert error.problem == (
+        "is more than 1,048,576 bytes: a policy file may hold at most 1,048,576 (1 MiB)"
+    )
+
+
+def test_policy_text_over_1_mib_is_refused_before_it_is_parsed() -> None:
+    """Policy.from_toml counts the text's UTF-8 bytes: a MiB of 'é' is two."""
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml("# " + "é" * (MIB // 2), "t.toml"))
+    assert (error.path, error.line) == ("t.toml", None)
+    assert error.problem == (
+        f"is {MIB + 2:,} bytes: a policy file may hold at most 1,048,576 (1 MiB)"
+    )
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml("x" * FIVE_MB, "t.toml"))
+    assert error.problem.startswith(f"is at least {FIVE_MB:,} bytes")
+
+
+def test_a_policy_of_exactly_1_mib_is_read(tmp_path: Path) -> None:
+    """The limit itself is allowed: 1,048,576 bytes are parsed (here: an unknown key)."""
+    path = tmp_path / "p.toml"
+    head = "version = 1\nx = 1\n"
+    path.write_text(head + "#" * (MIB - len(head) - 1) + "\n")
+    assert path.stat().st_size == MIB
+    error = policy_error_of(lambda: load_policy(path))
+    assert (error.line, error.key, error.problem.split(" (")[0]) == (2, "x", "unknown key")
 
 
 @pytest.mark.parametrize(
@@ -334,13 +371,13 @@ def test_a_5_mb_policy_of_comments_loads(tmp_path: Path) -> None:
         pytest.param("x = 1\n#{}\n", "x", "unknown key", id="unknown-key"),
     ],
 )
-def test_a_5_mb_value_is_a_short_policy_error_on_its_line(
+def test_a_value_of_a_megabyte_is_a_short_policy_error_on_its_line(
     tmp_path: Path, tail: str, key: str, problem: str
 ) -> None:
-    """A 5 MB value (or a 5 MB tail after the error): the error names its line and key, and
-    its message stays short."""
+    """A value of a megabyte (or a megabyte after the error): the error names its line and
+    key, and its message stays short."""
     path = tmp_path / "p.toml"
-    path.write_text("version = 1\n" + tail.replace("{}", "x" * FIVE_MB))
+    path.write_text("version = 1\n" + tail.replace("{}", "x" * UNDER_A_MIB))
     error = policy_error_of(lambda: load_policy(path))
     assert error.path == str(path)
     assert error.line == 2 or (error.line == 3 and "[" in tail)
@@ -349,10 +386,10 @@ def test_a_5_mb_value_is_a_short_policy_error_on_its_line(
     assert len(str(error)) < 1000
 
 
-def test_5_mb_of_junk_is_a_policy_error_on_its_first_line(tmp_path: Path) -> None:
-    """5 MB of random-looking bytes that are valid UTF-8 but no TOML."""
+def test_a_megabyte_of_junk_is_a_policy_error_on_its_first_line(tmp_path: Path) -> None:
+    """A megabyte of random-looking bytes that are valid UTF-8 but no TOML."""
     path = tmp_path / "p.toml"
-    path.write_text("version = 1\n" + "=}{[]\"'\\" * (FIVE_MB // 8))
+    path.write_text("version = 1\n" + "=}{[]\"'\\" * (UNDER_A_MIB // 8))
     error = policy_error_of(lambda: load_policy(path))
     assert (error.path, error.line) == (str(path), 2)
     assert error.problem.startswith("invalid TOML")

@@ -27,8 +27,12 @@ class NotRegularFile(OSError):
         self.kind = kind
 
 
-def read_regular_file(path: str) -> bytes:
-    """The bytes of the regular file at ``path``: `NotRegularFile`, or OSError, otherwise."""
+def read_regular_file(path: str, limit: int | None = None) -> bytes:
+    """The bytes of the regular file at ``path``: `NotRegularFile`, or OSError, otherwise.
+
+    With ``limit``, at most ``limit + 1`` bytes are read: more than ``limit`` says the file is
+    larger, without reading all of it.
+    """
     # O_NONBLOCK: opening a FIFO that has no writer would otherwise wait for one forever
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
@@ -36,6 +40,6 @@ def read_regular_file(path: str) -> bytes:
         if not stat.S_ISREG(mode):
             raise NotRegularFile(file_kind(mode))
         with open(fd, "rb", closefd=False) as stream:
-            return stream.read()
+            return stream.read() if limit is None else stream.read(limit + 1)
     finally:
         os.close(fd)

@@ -29,7 +29,7 @@ from .policy import (
 from .positions import MAX_KEY_PARTS, KeyLines, hint, join, kind, shown, toml_error
 from .reader import ValueReader
 from .rules import ValueGlob, Wildcard
-from .templates import Template
+from .templates import Template, TemplateValues
 
 
 def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
@@ -58,6 +58,9 @@ def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
 
 _SAMPLE_NOW = datetime(2026, 11, 29, 12, 34, 56, tzinfo=UTC)
 """The date `{utcnow:FMT}` is rendered at when a policy loads, to check the characters."""
+_SAMPLE_SOURCE = "orders"
+_SAMPLE_REGION = "us-east-1"
+"""What ``generate`` is rendered for at load, to check the name against its pattern."""
 
 # The schema: for each table, its keys and the reader of each value.
 logger = logging.getLogger("rds_guard")
@@ -96,7 +99,11 @@ class _Reader(ValueReader):
                 "missing key 'version' (write: version = 1)", path=self.source, key="version"
             )
         version = top["version"]
-        if type(version) is not int or version != 1:
+        if type(version) is not int:
+            raise self.fail(
+                "version", f"must be an integer, not {kind(version)} (write: version = 1)"
+            )
+        if version != 1:
             raise self.fail(
                 "version", f"unsupported version {shown(version)}: this rds_guard reads version 1"
             )
@@ -115,6 +122,7 @@ class _Reader(ValueReader):
             source=self.source,
             sha256=digest,
         )
+        self.check_generated_names(policy)
         return policy
 
     def services(self, value: object) -> frozenset[str]:
@@ -162,6 +170,41 @@ class _Reader(ValueReader):
                 f"an identifier may hold only ASCII letters, digits and hyphens, not {shown}",
             )
         return template
+
+    def check_generated_names(self, policy: Policy) -> None:
+        """``generate`` rendered for a sample source satisfies AWS's identifier rules and the
+        pattern of each operation it names snapshots for (overrides merged), when the pattern
+        holds ``{source}`` and the name reads no ``{env:...}``."""
+        for row in operations.OPERATIONS.values():
+            rule = policy.naming_for(row.name)
+            if (
+                row.kind not in (operations.Kind.CREATE, operations.Kind.COPY)
+                or rule.pattern is None
+                or rule.generate is None
+                or not rule.pattern.uses_source
+                or rule.generate.env_names
+            ):
+                continue
+            override = policy.naming_operations.get(row.name)
+            pattern_key = (
+                f"naming.operations.{row.name}.pattern"
+                if override is not None and override.pattern is not None
+                else "naming.pattern"
+            )
+            for service in sorted(row.services):
+                values = TemplateValues(
+                    row.name, service, _SAMPLE_NOW, {}, _SAMPLE_SOURCE, _SAMPLE_REGION
+                )
+                name = rule.generate.render(values)
+                problems = rules.identifier_problems(name, row.limit)
+                if not problems and not rule.pattern.fullmatch(name.lower(), _SAMPLE_SOURCE):
+                    problems = [f"does not match {pattern_key} {rule.pattern.text}"]
+                if problems:
+                    raise self.fail(
+                        rule.generate_key,
+                        f"for a {row.name} of a source named {_SAMPLE_SOURCE!r} it would name"
+                        f" the snapshot {shown(name)}, which " + "; ".join(problems),
+                    )
 
     def naming_operations(self, naming: object) -> dict[str, NamingRule]:
         if not isinstance(naming, dict):
