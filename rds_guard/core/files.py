@@ -1,4 +1,5 @@
-"""Reading a file that must be a regular one: a FIFO or a device is refused, never waited on."""
+"""Reading a file that must be a regular one (a FIFO or a device is refused, never waited on),
+and saying why a file could not be created in a directory."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import stat
 
 _FILE_KINDS = {
     stat.S_IFDIR: "a directory",
+    stat.S_IFREG: "a regular file",
     stat.S_IFIFO: "a FIFO",
     stat.S_IFSOCK: "a socket",
     stat.S_IFCHR: "a character device",
@@ -15,7 +17,7 @@ _FILE_KINDS = {
 
 
 def file_kind(mode: int) -> str:
-    """What a file that is not a regular one is, for messages (``st_mode`` in)."""
+    """What kind of file a ``st_mode`` is, for messages ("a FIFO", "a directory"...)."""
     return _FILE_KINDS.get(stat.S_IFMT(mode), "a special file")
 
 
@@ -43,3 +45,32 @@ def read_regular_file(path: str, limit: int | None = None) -> bytes:
             return stream.read() if limit is None else stream.read(limit + 1)
     finally:
         os.close(fd)
+
+
+def directory_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why no file could be created in the directory ``path``; None when one can be.
+
+    Asked before the first write (the audit log at install, ``rds-guard check``), so that a
+    missing or read-only directory is found then, not at the first guarded call.
+    """
+    where = os.fspath(path)
+    try:
+        mode = os.stat(where).st_mode
+    except FileNotFoundError:
+        return f"the directory {where} does not exist"
+    except NotADirectoryError:
+        return f"the directory {where} does not exist (a part of the path is a file)"
+    except OSError as exc:
+        return f"the directory {where} cannot be examined: {exc.strerror or exc}"
+    if not stat.S_ISDIR(mode):
+        return f"{where} is {file_kind(mode)}, not a directory"
+    effective = os.access in os.supports_effective_ids  # the ids a file is created with
+    if not os.access(where, os.W_OK | os.X_OK, effective_ids=effective):
+        try:
+            read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        if read_only:
+            return f"the directory {where} is on a read-only file system"
+        return f"the directory {where} is not writable (permission denied)"
+    return None
