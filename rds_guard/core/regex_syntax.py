@@ -10,7 +10,9 @@ is a `RegexProblem` at the offset where it is written. The dialect: docs/policy.
 
 from __future__ import annotations
 
+import bisect
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 
@@ -48,20 +50,36 @@ _PYTHON_FLAGS = {
     "u": "(?u): the classes are Unicode already, drop it",
     "x": "(?x) (verbose): write the pattern without its spaces and comments",
 }
-_REFUSED_GROUPS = (
-    ("=", "lookahead (?=...)"),
-    ("!", "negative lookahead (?!...)"),
-    ("<=", "lookbehind (?<=...)"),
-    ("<!", "negative lookbehind (?<!...)"),
-    ("P=", "backreference (?P=name)"),
-    (">", "atomic group (?>...)"),
-    ("(", "conditional group (?(...)"),
-    ("#", "comment group (?#...)"),
-)
+_BACKTRACKS = "it would need backtracking"
+_REFUSED_GROUPS = {  # (? and what follows: what it is, what to do
+    "=": ("lookahead (?=...)", _BACKTRACKS),
+    "!": ("negative lookahead (?!...)", _BACKTRACKS),
+    "<=": ("lookbehind (?<=...)", _BACKTRACKS),
+    "<!": ("negative lookbehind (?<!...)", _BACKTRACKS),
+    "P=": ("backreference (?P=name)", _BACKTRACKS),
+    ">": (
+        "atomic group (?>...)",
+        "RE2 never backtracks, so drop the (?> and its ) and check the pattern still means"
+        " what you want",
+    ),
+    "(": ("conditional group (?(...)", _BACKTRACKS),
+    "#": ("comment group (?#...)", "delete it"),
+}
 _BRACED = {  # what may stand between the braces of \p{...}, \x{...}, \N{...}
     "p": re.compile(r"\{\^?\w*\}?"),
     "x": re.compile(r"\{[0-9A-Fa-f]*\}?"),
     "N": re.compile(r"\{[\w \-]*\}?"),
+}
+_BOUNDARY = (
+    ": RE2's word boundary knows only ASCII letters, Python's every letter; write the"
+    " characters around it out (\\p{L}, \\p{N}, [^\\p{L}\\p{N}_]), or drop it (a full match"
+    " anchors both ends already)"
+)
+_REFUSED_ESCAPES = {
+    "b": _BOUNDARY,
+    "B": _BOUNDARY,
+    "Z": ": RE2 has no \\Z; write \\z (the end of the text)",
+    "C": " matches one byte, not one character: write .",
 }
 _SIMPLE_ESCAPES = {"a": 7, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
 _HEX = re.compile(r"[0-9A-Fa-f]+")
@@ -104,12 +122,8 @@ class Translation:
 
     def written_offset(self, offset: int) -> int:
         """Where the token at ``offset`` of the text compiled at load is written."""
-        found = 0
-        for emitted, written in self.origins:  # ascending; read only to report an error
-            if emitted > offset:
-                break
-            found = written
-        return found
+        index = bisect.bisect_right(self.origins, (offset, sys.maxsize)) - 1
+        return self.origins[index][1] if index >= 0 else 0
 
 
 def translate(text: str, *, naming: bool) -> Translation:
@@ -236,17 +250,8 @@ class _Translator:
             self.emit(body if char in "dD" else f"[{body}]", start)
         elif char == "W":
             self.emit(f"[^{_WORD}]", start)
-        elif char in "bB":
-            raise self.fail(
-                f"\\{char}: RE2's word boundary knows only ASCII letters, Python's every letter;"
-                " write the characters around it out (\\p{L}, \\p{N}, [^\\p{L}\\p{N}_]), or drop"
-                " it (a full match anchors both ends already)",
-                start,
-            )
-        elif char == "Z":
-            raise self.fail("RE2 has no \\Z: write \\z (the end of the text)", start)
-        elif char == "C":
-            raise self.fail("\\C matches one byte, not one character: write .", start)
+        elif char in _REFUSED_ESCAPES:
+            raise self.fail(f"\\{char}{_REFUSED_ESCAPES[char]}", start)
         elif char == "Q":  # RE2's quoted text, up to \E
             end = text.find("\\E", self.i)
             stop = len(text) if end < 0 else end
@@ -321,16 +326,8 @@ class _Translator:
             self.i = start + 1
             return
         after = start + 2
-        for opening, what in _REFUSED_GROUPS:
+        for opening, (what, why) in _REFUSED_GROUPS.items():
             if text.startswith(opening, after):
-                why = (
-                    "delete it"
-                    if opening == "#"
-                    else "RE2 never backtracks, so drop the (?> and its ) and check the"
-                    " pattern still means what you want"
-                    if opening == ">"
-                    else "it would need backtracking"
-                )
                 raise self.fail(f"RE2 has no {what}: {why}", start)
         named = _GROUP_NAME.match(text, after)
         flags = None if named else _FLAGS.match(text, after)

@@ -313,17 +313,21 @@ def test_words_of_other_scripts_match_as_in_python(pattern, text):
 
 def test_rewritten_classes_equal_pythons_on_every_assigned_character():
     """`\\w \\W \\d \\D \\s \\S` against Python's `re`, on every character Python's Unicode
-    database assigns (RE2's may be newer: unassigned characters are left out)."""
-    text = "".join(
+    database assigns (RE2's may be newer: unassigned characters are left out): RE2 matches
+    each character Python's matches, and none of the others."""
+    every = "".join(
         chr(code)
         for code in range(0x110000)
         if not 0xD800 <= code <= 0xDFFF and unicodedata.category(chr(code)) != "Cn"
     )
     options = re2.Options()
     options.log_errors = False
-    for pattern in (r"\w", r"\W", r"\d", r"\D", r"\s", r"\S", r"[\W\d]"):
+    for pattern in (r"\w", r"\W", r"\d", r"\D", r"\s", r"\S", r"[\W\d]", r"[^\s\d]"):
+        matching = "".join(re.findall(pattern, every))
+        others = re.sub(pattern, "", every)
         translated = translate(pattern, naming=False).with_source("")
-        assert re2.compile(translated, options).findall(text) == re.findall(pattern, text), pattern
+        assert re2.compile(f"(?:{translated})*", options).fullmatch(matching.encode()), pattern
+        assert re2.compile(translated, options).search(others.encode()) is None, pattern
 
 
 def test_a_value_with_a_lone_surrogate_is_one_character():
@@ -472,3 +476,55 @@ def test_verdicts_are_remembered_per_value_within_a_bound():
     assert regex.fullmatch("abc") and regex.fullmatch("abc")
     assert not any(regex.fullmatch(f"v{index}") for index in range(2000))
     assert len(regex._seen) <= 1024
+
+
+PIECES = [
+    *"abIiİıé1٣ _-.",
+    r"\w",
+    r"\W",
+    r"\d",
+    r"\D",
+    r"\s",
+    r"\S",
+    r"\.",
+    r"\x41",
+    r"\u00e9",
+    r"\012",
+    "[a-c]",
+    "[^a]",
+    r"[\w-]",
+    r"[\d.]",
+    r"[^\s]",
+    r"[\W\d]",
+    r"[^\D]",
+    "[]a]",
+    r"[\b]",
+]
+TEXT = st.text(st.sampled_from([*"abIiİıé1٣ _-.\n\t\u00a0\u3000\x08A²中", "\u0301"]), max_size=4)
+
+
+@st.composite
+def python_patterns(draw, depth=0):
+    """Patterns both Python's `re` and the policy dialect read: pieces, repeats, groups,
+    alternations, `(?i)`."""
+    parts = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.integers(0, 5)) if depth < 2 else 0
+        if kind == 4:
+            flag = draw(st.sampled_from(["", "?:", "?i:"]))
+            atom = f"({flag}{draw(python_patterns(depth + 1))})"
+        elif kind == 5:
+            atom = f"(?:{draw(python_patterns(depth + 1))}|{draw(python_patterns(depth + 1))})"
+        else:
+            atom = draw(st.sampled_from(PIECES))
+        parts.append(atom + draw(st.sampled_from(["", "", "*", "+", "?", "{1,2}", "*?"])))
+    return "".join(parts)
+
+
+@given(pattern=python_patterns(), ignorecase=st.booleans(), texts=st.lists(TEXT, max_size=8))
+def test_any_pattern_python_reads_matches_as_in_python(pattern, ignorecase, texts):
+    """Built from pieces both read, a pattern matches exactly the texts Python's matches."""
+    pattern = ("(?i)" if ignorecase else "") + pattern
+    compiled, python = compile_regex(pattern), re.compile(pattern)
+    for text in texts:
+        assert compiled.fullmatch(text) == (python.fullmatch(text) is not None), text
