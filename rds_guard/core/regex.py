@@ -38,9 +38,10 @@ class RegexBudget:
 
     def charge_text(self, text: str) -> None:
         if len(text) > self.text:
+            total = MAX_TEXT - self.text + len(text)
             raise RegexProblem(
-                f"a policy's regexes may hold {MAX_TEXT:,} characters in all, and this one"
-                f" holds {len(text):,}" + ("" if self.text == MAX_TEXT else " more"),
+                f"a policy's regexes may hold {MAX_TEXT:,} characters in all; with this one"
+                f" they hold {total:,}",
                 None,
             )
         self.text -= len(text)
@@ -51,7 +52,7 @@ class RegexBudget:
             raise RegexProblem(
                 f"a policy's regexes may hold {MAX_UNICODE_CLASSES} Unicode classes in all"
                 " (\\w \\W \\d \\D \\p{...} \\P{...}: RE2 takes up to half a millisecond to"
-                " build each), and this one goes past that",
+                " build each); this one is past that",
                 found[self.classes],
             )
         self.classes -= len(found)
@@ -59,10 +60,10 @@ class RegexBudget:
     def charge_program(self, compiled: Any) -> None:
         size = int(compiled.programsize)
         if size > self.instructions:
+            total = MAX_INSTRUCTIONS - self.instructions + size
             raise RegexProblem(
                 f"a policy's regexes may compile to {MAX_INSTRUCTIONS:,} RE2 instructions in"
-                f" all, and this one compiles to {size:,}"
-                + ("" if self.instructions == MAX_INSTRUCTIONS else " more than are left"),
+                f" all; with this one they compile to {total:,}",
                 None,
             )
         self.instructions -= size
