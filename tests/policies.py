@@ -26,6 +26,7 @@ generate = "{source}-manual-{utcnow:%Y%m%d}"
 
 [naming.operations.CopyDBClusterSnapshot]
 pattern = "^{source}-copy$"
+generate = "{source}-copy"
 
 [tags]
 required = ["team", "env"]

@@ -150,3 +150,76 @@ def test_my_backups_example_fails_without_the_guard(pytester: pytest.Pytester) -
     write_policy(pytester.path, "version = 1\n[audit]\nenabled = false\n", name="lenient.toml")
     result = pytester.runpytest("--rds-guard-policy", "lenient.toml")
     result.assert_outcomes(failed=2)
+
+
+# --- examples/rds_guard.toml: copies ----------------------------------------------------------
+
+COPIES = [
+    (
+        "CopyDBClusterSnapshot",
+        "SourceDBClusterSnapshotIdentifier",
+        "TargetDBClusterSnapshotIdentifier",
+    ),
+    ("CopyDBSnapshot", "SourceDBSnapshotIdentifier", "TargetDBSnapshotIdentifier"),
+]
+COPIED = datetime(2026, 11, 30, 8, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("operation", "source_key", "target_key"), COPIES)
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        ("rds:orders-2026-11-29-03-10", "orders-2026-11-29-03-10-copy"),
+        ("rds:orders-2026-11-29-03-10", "orders-2026-11-29-03-10-dr"),
+        ("orders-manual-20261129", "orders-manual-20261129-copy"),
+        ("orders-daily-20261129", "orders-daily-20261129-dr"),
+    ],
+)
+def test_the_example_policy_allows_a_copy_named_after_what_it_copies(
+    operation: str, source_key: str, target_key: str, source: str, target: str
+) -> None:
+    """A copy's {source} is the snapshot it copies: a copy of an automated snapshot or of a
+    manual one, named after it, is allowed (the top-level pattern would block every one)."""
+    import rds_guard
+
+    policy = rds_guard.load_policy(EXAMPLES / "rds_guard.toml")
+    params = {source_key: source, target_key: target, "CopyTags": True}
+    decision = rds_guard.evaluate(
+        policy, operation, params, source_tags={"team": "orders", "env": "prod"}, now=COPIED
+    )
+    assert decision.allowed, decision.violations
+    assert decision.tags["team"] == "orders"
+
+
+@pytest.mark.parametrize(("operation", "source_key", "target_key"), COPIES)
+def test_the_example_policy_names_a_copy_the_call_leaves_unnamed(
+    operation: str, source_key: str, target_key: str
+) -> None:
+    """No target given: the copy of rds:orders-2026-11-29-03-10 is orders-2026-11-29-03-10-copy."""
+    import rds_guard
+
+    policy = rds_guard.load_policy(EXAMPLES / "rds_guard.toml")
+    decision = rds_guard.evaluate(
+        policy,
+        operation,
+        {source_key: "rds:orders-2026-11-29-03-10", "CopyTags": True},
+        source_tags={"team": "orders", "env": "prod"},
+        now=COPIED,
+    )
+    assert decision.allowed, decision.violations
+    assert decision.params[target_key] == "orders-2026-11-29-03-10-copy"
+
+
+@pytest.mark.parametrize(("operation", "source_key", "target_key"), COPIES)
+def test_the_example_policy_still_blocks_a_copy_with_a_name_of_its_own(
+    operation: str, source_key: str, target_key: str
+) -> None:
+    """A copy named like a new snapshot (orders-manual-20261130) breaks the copy pattern."""
+    import rds_guard
+
+    policy = rds_guard.load_policy(EXAMPLES / "rds_guard.toml")
+    params = {source_key: "orders-manual-20261129", target_key: "orders-manual-20261130"}
+    decision = rds_guard.evaluate(policy, operation, {**params, "CopyTags": True}, now=COPIED)
+    assert [v.rule for v in decision.violations if v.rule.startswith("identifier")] == [
+        "identifier.pattern"
+    ]

@@ -1,4 +1,5 @@
-"""Reading a file that must be a regular one: a FIFO or a device is refused, never waited on."""
+"""Reading a file that must be a regular one (a FIFO or a device is refused, never waited on),
+and saying why a file could not be created in a directory."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import stat
 
 _FILE_KINDS = {
     stat.S_IFDIR: "a directory",
+    stat.S_IFREG: "a regular file",
     stat.S_IFIFO: "a FIFO",
     stat.S_IFSOCK: "a socket",
     stat.S_IFCHR: "a character device",
@@ -15,7 +17,7 @@ _FILE_KINDS = {
 
 
 def file_kind(mode: int) -> str:
-    """What a file that is not a regular one is, for messages (``st_mode`` in)."""
+    """What kind of file a ``st_mode`` is, for messages ("a FIFO", "a directory"...)."""
     return _FILE_KINDS.get(stat.S_IFMT(mode), "a special file")
 
 
@@ -27,8 +29,12 @@ class NotRegularFile(OSError):
         self.kind = kind
 
 
-def read_regular_file(path: str) -> bytes:
-    """The bytes of the regular file at ``path``: `NotRegularFile`, or OSError, otherwise."""
+def read_regular_file(path: str, limit: int | None = None) -> bytes:
+    """The bytes of the regular file at ``path``: `NotRegularFile`, or OSError, otherwise.
+
+    With ``limit``, at most ``limit + 1`` bytes are read: more than ``limit`` says the file is
+    larger, without reading all of it.
+    """
     # O_NONBLOCK: opening a FIFO that has no writer would otherwise wait for one forever
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
@@ -36,6 +42,35 @@ def read_regular_file(path: str) -> bytes:
         if not stat.S_ISREG(mode):
             raise NotRegularFile(file_kind(mode))
         with open(fd, "rb", closefd=False) as stream:
-            return stream.read()
+            return stream.read() if limit is None else stream.read(limit + 1)
     finally:
         os.close(fd)
+
+
+def directory_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why no file could be created in the directory ``path``; None when one can be.
+
+    Asked before the first write (the audit log at install, ``rds-guard check``), so that a
+    missing or read-only directory is found then, not at the first guarded call.
+    """
+    where = os.fspath(path)
+    try:
+        mode = os.stat(where).st_mode
+    except FileNotFoundError:
+        return f"the directory {where} does not exist"
+    except NotADirectoryError:
+        return f"the directory {where} does not exist (a part of the path is a file)"
+    except OSError as exc:
+        return f"the directory {where} cannot be examined: {exc.strerror or exc}"
+    if not stat.S_ISDIR(mode):
+        return f"{where} is {file_kind(mode)}, not a directory"
+    effective = os.access in os.supports_effective_ids  # the ids a file is created with
+    if not os.access(where, os.W_OK | os.X_OK, effective_ids=effective):
+        try:
+            read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        if read_only:
+            return f"the directory {where} is on a read-only file system"
+        return f"the directory {where} is not writable (permission denied)"
+    return None

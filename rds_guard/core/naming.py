@@ -7,8 +7,9 @@ from typing import Final
 
 from . import operations, rules
 from .calls import Request
+from .regex import NamePattern
 from .rules import Violation
-from .templates import NamePattern, TemplateValues, UnrenderableTemplate
+from .templates import TemplateValues, UnrenderableTemplate
 
 _LONGEST_IDENTIFIER: Final = operations.INSTANCE_ID_LIMIT
 """No AWS identifier is longer; ``{source}`` is one (an ARN loses its prefix)."""
@@ -72,8 +73,7 @@ def judge_identifier(
     violations = rules.check_identifier(row.identifier, identifier, row.limit)
     if not isinstance(identifier, str):
         return None, violations
-    # Past AWS's limit identifier.aws is already reported, and a regex that passed the
-    # load-time check may still be quadratic on a long text: the pattern is not run.
+    # Past AWS's limit identifier.aws is already reported: the pattern is not run.
     if naming.pattern is not None and len(identifier) <= row.limit:
         violations += _judge_pattern(naming.pattern, row.identifier, identifier, values.source)
     return identifier, violations
@@ -84,8 +84,8 @@ def _judge_pattern(
 ) -> list[Violation]:
     """Step 3, ``identifier.pattern``, on an identifier within AWS's length limit."""
     if pattern.uses_source and source is not None and len(source) > _LONGEST_IDENTIFIER:
-        # No AWS resource has such a name (the call cannot succeed), and compiling it into the
-        # pattern would take seconds for a megabyte: refused without running the pattern.
+        # No AWS resource has such a name (the call cannot succeed), and compiling a megabyte
+        # into the pattern is work for nothing: refused without running the pattern.
         return [
             Violation(
                 "identifier.pattern",

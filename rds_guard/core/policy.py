@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +15,17 @@ from typing import Literal
 
 from . import operations
 from .files import NotRegularFile, read_regular_file
+from .regex import NamePattern, Regex
 from .rules import ValueGlob, Wildcard
-from .templates import NamePattern, Template
+from .templates import Template
 
 DEFAULT_AUDIT_PATH = "rds-guard-audit.jsonl"
 DEFAULT_LOCK_TIMEOUT = 10.0
 
 
 Inherit = bool | Literal["always"]
-DEFAULT_AUDIT_PATH = "rds-guard-audit.jsonl"
-DEFAULT_LOCK_TIMEOUT = 10.0
+MAX_POLICY_BYTES = 1 << 20
+"""The largest policy file, refused before it is parsed: a real one is a few kilobytes."""
 
 
 class PolicyError(ValueError):
@@ -84,7 +84,7 @@ class TagPolicy:
     defaults: Mapping[str, Template] = field(default_factory=dict)
     forced: Mapping[str, Template] = field(default_factory=dict)
     allowed: Mapping[str, tuple[ValueGlob, ...]] = field(default_factory=dict)
-    patterns: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
+    patterns: Mapping[str, Regex] = field(default_factory=dict)
 
     @property
     def adds_tags(self) -> bool:
@@ -191,6 +191,8 @@ class Policy:
                 f"policy text must be a str, not {type(text).__name__}"
                 " (decode it first, or read a file with load_policy)"
             )
+        if len(text) > MAX_POLICY_BYTES:  # every character is one byte at least
+            raise _too_large(f"at least {len(text):,}", source)
         try:
             data = text.encode()
         except UnicodeEncodeError as exc:  # a lone surrogate: text no file could hold
@@ -200,6 +202,8 @@ class Policy:
                 path=source,
                 line=line,
             ) from None
+        if len(data) > MAX_POLICY_BYTES:
+            raise _too_large(f"{len(data):,}", source)
         from .schema import read_policy  # the reader builds these classes: imported when used
 
         return read_policy(text, source, base=Path.cwd(), digest=hashlib.sha256(data).hexdigest())
@@ -221,11 +225,13 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Read and validate a policy file; relative audit paths are taken from its folder."""
     where = os.fspath(path)
     try:
-        data = read_regular_file(where)
+        data = read_regular_file(where, limit=MAX_POLICY_BYTES)
     except NotRegularFile as exc:
         raise PolicyError(f"is {exc.kind}, not a policy file", path=where) from None
     except OSError as exc:
         raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", path=where) from None
+    if len(data) > MAX_POLICY_BYTES:
+        raise _too_large(f"more than {MAX_POLICY_BYTES:,}", where)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -236,6 +242,13 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     from .schema import read_policy
 
     return read_policy(text, where, base=base, digest=hashlib.sha256(data).hexdigest())
+
+
+def _too_large(size: str, source: str) -> PolicyError:
+    return PolicyError(
+        f"is {size} bytes: a policy file may hold at most {MAX_POLICY_BYTES:,} (1 MiB)",
+        path=source,
+    )
 
 
 POLICY_ENV = "RDS_GUARD_POLICY"

@@ -1,11 +1,13 @@
 """Where things are in a policy's text, and how its values are shown in messages.
 
-tomllib keeps no positions: `KeyLines` finds the line of a dotted key, `toml_error` the line
-of a syntax error; `hint` offers the closest known key.
+tomllib keeps no positions: `KeyLines` scans the text once (linear, whatever it holds) for
+the line of each dotted key and where its value starts; `toml_error` finds the line of a
+syntax error; `hint` offers the closest known key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import tomllib
@@ -13,6 +15,10 @@ import tomllib
 from .policy import PolicyError
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)|\(at end of document\)")
+
+MAX_KEY_PARTS = 32
+"""The most dotted parts a key may have (no policy key has more than four): tomllib takes
+time quadratic in the parts of one key, seconds for 20,000."""
 
 
 def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyError:
@@ -57,46 +63,300 @@ def shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
-_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?")
-_ASSIGNMENT = re.compile(
-    r"^\s*((?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"[^\"]*\"|'[^']*'))*)\s*="
-)
-_KEY_PART = re.compile(r"[A-Za-z0-9_-]+|\"([^\"]*)\"|'([^']*)'")
-
-
 class KeyLines:
-    """Where each dotted key is written in the TOML text (tomllib keeps no positions)."""
+    """Where each dotted key is written in the TOML text, found in one linear scan."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._lines: dict[str, int] | None = None
+        self._scan: _Scan | None = None
+
+    @property
+    def scanned(self) -> _Scan:
+        if self._scan is None:
+            self._scan = _Scan(self.text)
+        return self._scan
+
+    def too_deep(self) -> tuple[int, str] | None:
+        """The line and the start of the first key of more than `MAX_KEY_PARTS` parts."""
+        # A key is written on one line: without a line of that many dots, none is that deep,
+        # and the scan waits until a message needs a line.
+        if all(line.count(".") < MAX_KEY_PARTS for line in self.text.split("\n")):
+            return None
+        return self.scanned.too_deep
 
     def find(self, key: str) -> int | None:
         """The line of ``key``, else of its nearest enclosing table or key."""
-        if self._lines is None:
-            self._lines = self._scan()
+        keys = self.scanned.keys
         key = re.sub(r"\[\d+\]$", "", key)
         while key:
-            if key in self._lines:
-                return self._lines[key]
+            if key in keys:
+                return keys[key][0]
             key = key.rpartition(".")[0]
         return None
 
-    def _scan(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        table = ""
-        for number, line in enumerate(self.text.splitlines(), start=1):
-            header = _HEADER.match(line)
-            if header:
-                table = ".".join(_key_parts(header.group(1)))
-                found.setdefault(table, number)
+    def locate(self, key: str, value: str, index: int) -> tuple[int, int] | None:
+        """The line and column where character ``index`` of the string ``value``, written at
+        ``key``, is in the text; None when the key's value is not written as such a string."""
+        entry = self.scanned.keys.get(key)
+        if entry is None or entry[1] < 0:
+            return None
+        decoded = _decode_string(self.text, entry[1])
+        if decoded is None or decoded[0] != value or not value:
+            return None
+        at = decoded[1][min(max(index, 0), len(value) - 1)]
+        line_start = self.text.rfind("\n", 0, at) + 1
+        return self.text.count("\n", 0, at) + 1, at - line_start + 1
+
+
+class _Stop(Exception):
+    """The text stops being TOML the scan understands: keep what was found."""
+
+
+_BLANK = re.compile(r"[ \t\r]*")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_BARE_VALUE = re.compile(r"[^#\n]*")
+_IN_BRACKETS = re.compile(r"[^\"'#\[\]{}]*")
+_BASIC_RUN = re.compile(r'[^"\\\n]*')
+_LINE_ENDING_BACKSLASH = re.compile(r"\\[ \t]*\r?\n[ \t\r\n]*")
+_MULTILINE_RUN = re.compile(r'[^"\\]*')
+
+
+class _Scan:
+    """One pass over TOML text: each key's line and value offset (-1 for a table header),
+    and the first key deeper than `MAX_KEY_PARTS`. Stops where the text is not TOML."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.i = 0
+        self.line = 1
+        self.keys: dict[str, tuple[int, int]] = {}
+        self.too_deep: tuple[int, str] | None = None
+        with contextlib.suppress(_Stop):
+            self.statements()
+
+    def blank(self) -> None:
+        self.i = _BLANK.match(self.text, self.i).end()  # type: ignore[union-attr]
+
+    def statements(self) -> None:
+        text, table = self.text, ""
+        while self.i < len(text):
+            self.blank()
+            if self.i >= len(text):
+                return
+            char = text[self.i]
+            if char == "\n":
+                self.i += 1
+                self.line += 1
                 continue
-            assignment = _ASSIGNMENT.match(line)
-            if assignment:
-                key = ".".join(_key_parts(assignment.group(1)))
-                found.setdefault(join(table, key), number)
-        return found
+            if char == "#":
+                self.skip_comment()
+                continue
+            if char == "[":
+                self.i += 2 if text.startswith("[[", self.i) else 1
+                parts = self.key()
+                self.blank()
+                if not text.startswith("]", self.i):
+                    raise _Stop
+                self.i += 2 if text.startswith("]]", self.i) else 1
+                table = self.found(parts, "", -1)
+            else:
+                parts, line = self.key(), self.line
+                self.blank()
+                if not text.startswith("=", self.i):
+                    raise _Stop
+                self.i += 1
+                self.blank()
+                self.found(parts, table, self.i, line)
+                self.skip_value()
+            self.blank()
+            if text.startswith("#", self.i):
+                self.skip_comment()
+            elif self.i < len(text) and text[self.i] != "\n":
+                raise _Stop
+
+    def found(self, parts: list[str], table: str, value_at: int, line: int = 0) -> str:
+        """Records a key (and the tables its dots open) on its line; returns the dotted key."""
+        key = table
+        for part in parts:
+            key = join(key, part)
+            self.keys.setdefault(key, (line or self.line, -1))
+        if value_at >= 0:
+            self.keys[key] = self.keys[key][0], value_at
+        return key
+
+    def skip_comment(self) -> None:
+        end = self.text.find("\n", self.i)
+        self.i = len(self.text) if end < 0 else end
+
+    def key(self) -> list[str]:
+        text, parts = self.text, []
+        while True:
+            self.blank()
+            start = self.i
+            if text.startswith('"', start):
+                self.skip_basic()
+                decoded = _decode_string(text, start)
+                parts.append(decoded[0] if decoded else text[start + 1 : self.i - 1])
+            elif text.startswith("'", start):
+                self.skip_literal()
+                parts.append(text[start + 1 : self.i - 1])
+            else:
+                bare = _BARE_KEY.match(text, start)
+                if bare is None:
+                    raise _Stop
+                parts.append(bare.group())
+                self.i = bare.end()
+            if len(parts) > MAX_KEY_PARTS:
+                self.too_deep = (self.line, ".".join(parts))
+                raise _Stop
+            self.blank()
+            if not text.startswith(".", self.i):
+                return parts
+            self.i += 1
+
+    def skip_value(self) -> None:
+        text, start = self.text, self.i
+        if text.startswith('"""', start):
+            self.skip_multiline_basic()
+        elif text.startswith("'''", start):
+            self.skip_multiline_literal()
+        elif text.startswith('"', start):
+            self.skip_basic()
+        elif text.startswith("'", start):
+            self.skip_literal()
+        elif text.startswith(("[", "{"), start):
+            self.skip_brackets()
+        else:
+            self.i = _BARE_VALUE.match(text, start).end()  # type: ignore[union-attr]
+        self.line += text.count("\n", start, self.i)
+
+    def skip_basic(self) -> None:
+        text, i = self.text, self.i + 1
+        while True:
+            i = _BASIC_RUN.match(text, i).end()  # type: ignore[union-attr]
+            if i >= len(text) or text[i] == "\n":
+                raise _Stop
+            if text[i] == '"':
+                self.i = i + 1
+                return
+            i += 2  # a backslash and what it escapes
+
+    def skip_literal(self) -> None:
+        end = self.text.find("'", self.i + 1)
+        newline = self.text.find("\n", self.i + 1, max(end, 0))
+        if end < 0 or newline >= 0:
+            raise _Stop
+        self.i = end + 1
+
+    def skip_multiline_basic(self) -> None:
+        text, i = self.text, self.i + 3
+        while True:
+            i = _MULTILINE_RUN.match(text, i).end()  # type: ignore[union-attr]
+            if i >= len(text):
+                raise _Stop
+            if text[i] == "\\":
+                i += 2
+            elif text.startswith('"""', i):
+                self.i = _past_closing(text, i, '"')
+                return
+            else:
+                i += 1
+
+    def skip_multiline_literal(self) -> None:
+        end = self.text.find("'''", self.i + 3)
+        if end < 0:
+            raise _Stop
+        self.i = _past_closing(self.text, end, "'")
+
+    def skip_brackets(self) -> None:
+        """An array or inline table, however nested, with the strings and comments in it."""
+        text, depth = self.text, 0
+        while True:
+            self.i = _IN_BRACKETS.match(text, self.i).end()  # type: ignore[union-attr]
+            if self.i >= len(text):
+                raise _Stop
+            char = text[self.i]
+            if char in "[{":
+                depth += 1
+                self.i += 1
+            elif char in "]}":
+                depth -= 1
+                self.i += 1
+                if depth == 0:
+                    return
+            elif char == "#":
+                self.skip_comment()
+            elif text.startswith('"""', self.i):
+                self.skip_multiline_basic()
+            elif text.startswith("'''", self.i):
+                self.skip_multiline_literal()
+            elif char == '"':
+                self.skip_basic()
+            else:
+                self.skip_literal()
 
 
-def _key_parts(dotted: str) -> list[str]:
-    return [m.group(1) or m.group(2) or m.group(0) for m in _KEY_PART.finditer(dotted)]
+def _past_closing(text: str, at: int, quote: str) -> int:
+    """Past the closing delimiter at ``at``: up to two more quotes are the string's own."""
+    end = at + 3
+    for _ in range(2):
+        if text.startswith(quote, end):
+            end += 1
+    return end
+
+
+_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
+
+
+def _decode_string(text: str, start: int) -> tuple[str, list[int]] | None:
+    """The TOML string written at ``start`` and, for each of its characters, where it is
+    written; None when no string the decoder understands starts there."""
+    for delimiter in ('"""', "'''", '"', "'"):
+        if text.startswith(delimiter, start):
+            break
+    else:
+        return None
+    multiline, basic = len(delimiter) == 3, delimiter[0] == '"'
+    chars: list[str] = []
+    where: list[int] = []
+    i = start + len(delimiter)
+    if multiline and text.startswith("\n", i):
+        i += 1
+    elif multiline and text.startswith("\r\n", i):
+        i += 2
+    while i < len(text):
+        if text.startswith(delimiter, i):
+            if multiline:
+                extra = _past_closing(text, i, delimiter[0]) - i - 3
+                chars += delimiter[0] * extra
+                where += range(i, i + extra)
+            return "".join(chars), where
+        char = text[i]
+        if char == "\\" and basic:
+            code = text[i + 1 : i + 2]
+            if code in _ESCAPES:
+                chars.append(_ESCAPES[code])
+                where.append(i)
+                i += 2
+            elif code in ("u", "U"):
+                width = 4 if code == "u" else 8
+                try:
+                    chars.append(chr(int(text[i + 2 : i + 2 + width], 16)))
+                except ValueError:
+                    return None
+                where.append(i)
+                i += 2 + width
+            elif multiline and (ending := _LINE_ENDING_BACKSLASH.match(text, i)):
+                i = ending.end()  # a line-ending backslash takes the blanks after it along
+            else:
+                return None
+            continue
+        if char == "\n" and not multiline:
+            return None
+        if char == "\r" and text.startswith("\r\n", i):
+            i += 1
+            char = "\n"
+        chars.append(char)
+        where.append(i)
+        i += 1
+    return None

@@ -26,10 +26,10 @@ from .policy import (
     SharingPolicy,
     TagPolicy,
 )
-from .positions import KeyLines, hint, join, kind, shown, toml_error
-from .regex_safety import backtracking_risk
+from .positions import MAX_KEY_PARTS, KeyLines, hint, join, kind, shown, toml_error
+from .reader import ValueReader
 from .rules import ValueGlob, Wildcard
-from .templates import NamePattern, Template, TemplateSyntaxError, compile_template
+from .templates import Template, TemplateValues
 
 
 def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
@@ -37,18 +37,30 @@ def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
 
     Relative audit paths are taken from ``base``; ``digest`` is the SHA-256 the records carry.
     """
+    lines = KeyLines(text)
+    deep = lines.too_deep()  # before tomllib, which takes seconds on a key of 20,000 parts
+    if deep is not None:
+        raise PolicyError(
+            f"a key of more than {MAX_KEY_PARTS} dotted parts (no policy key has more than four)",
+            path=source,
+            line=deep[0],
+            key=deep[1],
+        )
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise toml_error(exc, source, text) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise PolicyError(f"cannot parse TOML: {type(exc).__name__}", path=source) from None
-    reader = _Reader(source, text)
+    reader = _Reader(source, lines)
     return reader.policy(document, base=base, digest=digest)
 
 
 _SAMPLE_NOW = datetime(2026, 11, 29, 12, 34, 56, tzinfo=UTC)
 """The date `{utcnow:FMT}` is rendered at when a policy loads, to check the characters."""
+_SAMPLE_SOURCE = "orders"
+_SAMPLE_REGION = "us-east-1"
+"""What ``generate`` is rendered for at load, to check the name against its pattern."""
 
 # The schema: for each table, its keys and the reader of each value.
 logger = logging.getLogger("rds_guard")
@@ -72,97 +84,13 @@ _EXPORT_KEYS = ("enabled", "s3_buckets")
 _DELETION_KEYS = ("final_snapshot", "automated_backups", "minimum_age_days", "hold_tags")
 _AUDIT_KEYS = ("path", "enabled", "fsync", "hmac_key_env", "lock_timeout", "ledger")
 _LEDGER_KEYS = ("table", "region", "mode", "checkpoints", "kms_key")
-_CREDENTIAL_VARIABLES = frozenset(
-    {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}
-)
-_CREDENTIAL_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PRIVATE")
 _BUCKET_NAME = re.compile(r"[a-z0-9.*-]{1,63}")
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _LONGEST_LOCK_TIMEOUT = 3600.0
 
 
-class _Reader:
-    """Reads the parsed document, turning every problem into a `PolicyError` with its line."""
-
-    def __init__(self, source: str, text: str) -> None:
-        self.source = source
-        self.lines = KeyLines(text)
-
-    def fail(self, key: str, problem: str) -> PolicyError:
-        return PolicyError(problem, path=self.source, line=self.lines.find(key), key=key)
-
-    def table(self, value: object, key: str, known: tuple[str, ...]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table, not {kind(value)}")
-        for name in value:
-            if name not in known:
-                raise self.fail(join(key, name), "unknown key" + hint(name, known))
-        return value
-
-    def string(self, value: object, key: str) -> str:
-        if not isinstance(value, str):
-            raise self.fail(key, f"must be a string, not {kind(value)}")
-        return value
-
-    def boolean(self, value: object, key: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, not {kind(value)}")
-        return value
-
-    def strings(self, value: object, key: str) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise self.fail(key, f"must be an array of strings, not {kind(value)}")
-        return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(value))
-
-    def string_table(self, value: object, key: str) -> dict[str, str]:
-        if not isinstance(value, dict):
-            raise self.fail(key, f"must be a table, not {kind(value)}")
-        return {name: self.string(item, join(key, name)) for name, item in value.items()}
-
-    def template(self, value: object, key: str) -> Template:
-        try:
-            template = compile_template(self.string(value, key))
-        except TemplateSyntaxError as exc:
-            raise self.fail(key, str(exc)) from None
-        for name in template.env_names:
-            upper = name.upper()
-            if any(word in upper for word in _CREDENTIAL_WORDS):
-                raise self.fail(
-                    key,
-                    f"{{env:{name}}} names a credential variable: its value would be written"
-                    " into tags and the audit log",
-                )
-        return template
-
-    def number(self, value: object, key: str, *, low: float, high: float) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(key, f"must be a number, not {kind(value)}")
-        if not low <= value <= high:
-            raise self.fail(key, f"must be from {low:g} to {high:g}, not {shown(value)}")
-        return float(value)
-
-    def choice(self, table: dict[str, Any], name: str, key: str, choices: tuple[str, ...]) -> Any:
-        """The value at ``name`` (default: the first choice), one of ``choices``."""
-        value = table.get(name, choices[0])
-        if value not in choices:
-            listed = " or ".join(f'"{c}"' for c in choices)
-            raise self.fail(join(key, name), f"must be {listed}, not {shown(value)}")
-        return value
-
-    def regex(self, value: object, key: str, *, sample_source: str | None = None) -> str:
-        text = self.string(value, key)
-        try:
-            compiled = NamePattern(text).compiled("x") if sample_source else re.compile(text)
-        except (re.error, RecursionError, OverflowError) as exc:
-            raise self.fail(key, f"not a valid regex: {exc}") from None
-        risk = backtracking_risk(compiled.pattern)
-        if risk:
-            raise self.fail(
-                key,
-                f"{risk}, which can backtrack for seconds on a short value: make the inner"
-                " repeat possessive ([a-z]++) or wrap it in an atomic group (?>...)",
-            )
-        return text
+class _Reader(ValueReader):
+    """The schema: one method per table of the policy."""
 
     def policy(self, document: dict[str, Any], *, base: Path, digest: str) -> Policy:
         top = self.table(document, "", _TOP_KEYS)
@@ -171,13 +99,17 @@ class _Reader:
                 "missing key 'version' (write: version = 1)", path=self.source, key="version"
             )
         version = top["version"]
-        if type(version) is not int or version != 1:
+        if type(version) is not int:
+            raise self.fail(
+                "version", f"must be an integer, not {kind(version)} (write: version = 1)"
+            )
+        if version != 1:
             raise self.fail(
                 "version", f"unsupported version {shown(version)}: this rds_guard reads version 1"
             )
         mode = self.choice(top, "mode", "", ("enforce", "warn"))
         tags = self.tag_policy(top.get("tags", {}))
-        return Policy(
+        policy = Policy(
             mode=mode,
             services=self.services(top.get("services", list(operations.SERVICES))),
             naming=self.naming_rule(top.get("naming", {}), "naming", _NAMING_KEYS),
@@ -190,6 +122,8 @@ class _Reader:
             source=self.source,
             sha256=digest,
         )
+        self.check_generated_names(policy)
+        return policy
 
     def services(self, value: object) -> frozenset[str]:
         names = self.strings(value, "services")
@@ -215,9 +149,7 @@ class _Reader:
         pattern = table.get("pattern")
         generate = table.get("generate")
         return NamingRule(
-            pattern=None
-            if pattern is None
-            else NamePattern(self.regex(pattern, join(key, "pattern"), sample_source="x")),
+            pattern=None if pattern is None else self.name_pattern(pattern, join(key, "pattern")),
             generate=None if generate is None else self.identifier_template(generate, key),
             generate_key=join(key, "generate"),
         )
@@ -238,6 +170,41 @@ class _Reader:
                 f"an identifier may hold only ASCII letters, digits and hyphens, not {shown}",
             )
         return template
+
+    def check_generated_names(self, policy: Policy) -> None:
+        """``generate`` rendered for a sample source satisfies AWS's identifier rules and the
+        pattern of each operation it names snapshots for (overrides merged), when the pattern
+        holds ``{source}`` and the name reads no ``{env:...}``."""
+        for row in operations.OPERATIONS.values():
+            rule = policy.naming_for(row.name)
+            if (
+                row.kind not in (operations.Kind.CREATE, operations.Kind.COPY)
+                or rule.pattern is None
+                or rule.generate is None
+                or not rule.pattern.uses_source
+                or rule.generate.env_names
+            ):
+                continue
+            override = policy.naming_operations.get(row.name)
+            pattern_key = (
+                f"naming.operations.{row.name}.pattern"
+                if override is not None and override.pattern is not None
+                else "naming.pattern"
+            )
+            for service in sorted(row.services):
+                values = TemplateValues(
+                    row.name, service, _SAMPLE_NOW, {}, _SAMPLE_SOURCE, _SAMPLE_REGION
+                )
+                name = rule.generate.render(values)
+                problems = rules.identifier_problems(name, row.limit)
+                if not problems and not rule.pattern.fullmatch(name.lower(), _SAMPLE_SOURCE):
+                    problems = [f"does not match {pattern_key} {rule.pattern.text}"]
+                if problems:
+                    raise self.fail(
+                        rule.generate_key,
+                        f"for a {row.name} of a source named {_SAMPLE_SOURCE!r} it would name"
+                        f" the snapshot {shown(name)}, which " + "; ".join(problems),
+                    )
 
     def naming_operations(self, naming: object) -> dict[str, NamingRule]:
         if not isinstance(naming, dict):
@@ -264,7 +231,7 @@ class _Reader:
         forced = self.tag_templates(table.get("forced", {}), "tags.forced")
         allowed = self.allowed(table.get("allowed", {}))
         patterns = {
-            key: re.compile(self.regex(text, f"tags.patterns.{key}"))
+            key: self.tag_pattern(text, f"tags.patterns.{key}")
             for key, text in self.string_table(table.get("patterns", {}), "tags.patterns").items()
         }
         policy = TagPolicy(required, inherit, defaults, forced, allowed, patterns)
@@ -329,7 +296,7 @@ class _Reader:
                         f"{table}.{key}", f"value {shown(value)} is not in tags.allowed.{key}"
                     )
                 pattern = policy.patterns.get(key)
-                if pattern is not None and pattern.fullmatch(value) is None:
+                if pattern is not None and not pattern.fullmatch(value):
                     raise self.fail(
                         f"{table}.{key}",
                         f"value {shown(value)} does not match tags.patterns.{key}",

@@ -3,7 +3,7 @@
 A template is parsed once, when the policy loads, into literal text and placeholders:
 ``{source}``, ``{operation}``, ``{service}``, ``{region}``, ``{utcnow}`` or
 ``{utcnow:STRFTIME}``, ``{env:NAME}``; ``{{`` and ``}}`` are literal braces.
-Naming patterns are regexes whose only placeholder is ``{source}`` (see `NamePattern`).
+Naming patterns are regexes whose only placeholder is ``{source}`` (see `regex.NamePattern`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 PLACEHOLDERS = ("source", "operation", "service", "region", "utcnow", "env")
 UTCNOW_DEFAULT_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -175,31 +174,3 @@ def _parse_placeholder(body: str) -> Placeholder:
     if sep:
         raise TemplateSyntaxError(f"{{{name}}} takes no argument, got {{{body}}}")
     return Placeholder(name)
-
-
-_SOURCE = "{source}"
-
-
-@dataclass(frozen=True)
-class NamePattern:
-    """A naming regex whose only placeholder is ``{source}``, inserted regex-escaped."""
-
-    text: str
-
-    @property
-    def uses_source(self) -> bool:
-        """True when the pattern mentions ``{source}``."""
-        return _SOURCE in self.text
-
-    def compiled(self, source: str | None) -> re.Pattern[str]:
-        """The regex for this source (compiled once per distinct source)."""
-        return _compile_name_pattern(self.text, source if self.uses_source else None)
-
-    def fullmatch(self, identifier: str, source: str | None) -> bool:
-        """True when the whole identifier matches the pattern for this source."""
-        return self.compiled(source).fullmatch(identifier) is not None
-
-
-@lru_cache(maxsize=1024)
-def _compile_name_pattern(text: str, source: str | None) -> re.Pattern[str]:
-    return re.compile(re.escape(source or "").join(text.split(_SOURCE)))

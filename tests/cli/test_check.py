@@ -24,6 +24,7 @@ generate = "{source}-manual-{utcnow:%Y%m%d}"
 
 [naming.operations.CopyDBClusterSnapshot]
 pattern = "^dr-{source}$"
+generate = "dr-{source}"
 
 [tags]
 required = ["team", "env"]
@@ -87,7 +88,7 @@ def test_check_summarises_every_section(
         "naming:",
         "  pattern: ^{source}-(daily|manual)-[0-9]{8}$  (full match, identifier lowercased)",
         "  generate: {source}-manual-{utcnow:%Y%m%d}  (when a call names none)",
-        "  CopyDBClusterSnapshot: pattern ^dr-{source}$",
+        "  CopyDBClusterSnapshot: pattern ^dr-{source}$; generate dr-{source}",
         "tags:",
         "  required: team, env",
         '  inherit: "always" (the source\'s tags, when it passes them on, even when the call'
@@ -304,7 +305,9 @@ def test_check_json_is_one_object_of_every_section(
     assert document["naming"] == {
         "pattern": "^{source}-(daily|manual)-[0-9]{8}$",
         "generate": "{source}-manual-{utcnow:%Y%m%d}",
-        "operations": {"CopyDBClusterSnapshot": {"pattern": "^dr-{source}$", "generate": None}},
+        "operations": {
+            "CopyDBClusterSnapshot": {"pattern": "^dr-{source}$", "generate": "dr-{source}"}
+        },
     }
     assert document["tags"] == {
         "required": ["team", "env"],

@@ -321,11 +321,13 @@ OVERRIDES = make_policy(
     pattern = "^{source}-manual-[0-9]+$"
     generate = "{source}-manual-{utcnow:%Y%m%d}"
     [naming.operations.CopyDBClusterSnapshot]
-    pattern = "^dr-{source}$"
+    pattern = "^dr-[a-z-]+$"
     [naming.operations.CopyDBSnapshot]
     generate = "{source}-manual-99"
     """
 )
+# (The copy pattern holds no {source}: with ^dr-{source}$ the top generate's name would break
+# it for every source, and the policy would be refused at load.)
 
 
 def test_a_per_operation_pattern_replaces_the_top_level_one():
@@ -350,7 +352,7 @@ def test_an_override_without_generate_keeps_the_top_level_generate():
     """The copy override sets only a pattern; the identifier comes from the top generate."""
     decision, _ = run(OVERRIDES, CLUSTER_COPY.operation, CLUSTER_COPY.params_without_identifier())
     assert decision.params[CLUSTER_COPY.identifier] == "orders-manual-20261129"
-    assert rules_of(decision) == ["identifier.pattern"]  # the override wants dr-orders
+    assert rules_of(decision) == ["identifier.pattern"]  # the override wants dr-...
 
 
 def test_an_override_generate_with_the_top_level_pattern():

@@ -33,6 +33,7 @@ generate = "{source}-manual-{utcnow:%Y%m%d}"
 
 [naming.operations.CopyDBClusterSnapshot]
 pattern = "^dr-{source}$"
+generate = "dr-{source}"
 [naming.operations.CopyDBSnapshot]
 pattern = "^dr-.+$"
 
@@ -107,7 +108,8 @@ def test_minimal_policy_has_every_default(tmp_path, monkeypatch):
 
 
 def test_design_example_reads_every_key(tmp_path, monkeypatch):
-    """The §4 example loads and each of its keys lands where the contract says."""
+    """The §4 example loads and each of its keys lands where the contract says (with a
+    ``generate`` for the copy override: the top-level one would break its ``^dr-{source}$``)."""
     monkeypatch.chdir(tmp_path)
     policy = Policy.from_toml(REFERENCE_EXAMPLE)
     assert policy.mode == "enforce"
@@ -194,13 +196,13 @@ def test_naming_for_merges_an_override_with_the_top_level_rule():
         pattern = "^top$"
         generate = "top-gen"
         [naming.operations.CopyDBClusterSnapshot]
-        pattern = "^dr-{source}$"
+        pattern = "^(dr-{source}|top-gen)$"
         [naming.operations.DeleteDBCluster]
         generate = "final-gen"
         """
     )
     copy_rule = policy.naming_for("CopyDBClusterSnapshot")
-    assert copy_rule.pattern.text == "^dr-{source}$"
+    assert copy_rule.pattern.text == "^(dr-{source}|top-gen)$"
     assert copy_rule.generate.text == "top-gen"
     assert copy_rule.generate_key == "naming.generate"
     delete_rule = policy.naming_for("DeleteDBCluster")
@@ -427,14 +429,26 @@ def test_missing_version_is_an_error_saying_what_to_write():
     assert "version = 1" in error.problem
 
 
-@pytest.mark.parametrize("value", ["2", "0", "true", '"1"', "1.0", "[1]"])
+@pytest.mark.parametrize("value", ["2", "0", "-1"])
 def test_any_version_but_the_integer_1_is_rejected(value):
-    """version 2, true (a bool equals 1 in Python), "1", 1.0: all unsupported."""
+    """version 2 or 0: unsupported, saying which version this rds_guard reads."""
     error = policy_error(f"\nversion = {value}\n")
     assert error.key == "version"
     assert error.line == 2
     assert "unsupported version" in error.problem
     assert "reads version 1" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("true", "a boolean"), ('"1"', "a string"), ("1.0", "a number"), ("[1]", "an array")],
+)
+def test_a_version_that_is_no_integer_says_it_must_be_one(value, kind):
+    """`version = "1"` (or true, a bool equal to 1 in Python, or 1.0): "must be an integer",
+    not "unsupported version" (it names the version this rds_guard reads)."""
+    error = policy_error(f"\nversion = {value}\n")
+    assert (error.key, error.line) == ("version", 2)
+    assert error.problem == f"must be an integer, not {kind} (write: version = 1)"
 
 
 @pytest.mark.parametrize("value", ['"block"', '"Enforce"', '""', "true"])
@@ -485,6 +499,133 @@ def test_invalid_regex_is_an_error(body, key):
     assert error.key == key
     assert error.line == 3
     assert error.problem.startswith("not a valid regex: ")
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "excerpt", "column"),
+    [
+        pytest.param('[naming]\npattern = "^{source}-[$"\n', 3, "'[$'", 22, id="after-source"),
+        pytest.param(
+            '[tags.patterns]\nowner = "^\\\\w+\\\\.\\\\q"\n', 3, "'\\\\q'", 18, id="after-escapes"
+        ),
+        pytest.param(
+            "[naming.operations.CopyDBSnapshot]\npattern = '''\n^dr-\n  (x$'''\n",
+            5,
+            "'(x$'",
+            3,
+            id="multi-line",
+        ),
+        pytest.param(
+            '[naming]\npattern = """^dr-\\\n    (x$"""\n', 4, "'(x$'", 5, id="line-ending-backslash"
+        ),
+    ],
+)
+def test_a_regex_error_points_into_the_file_not_the_expanded_pattern(body, line, excerpt, column):
+    """The line and column of the problem in the file, and the text there: not an offset
+    in the pattern with `{source}` filled in or `\\w` spelled out."""
+    error = body_error(body)
+    assert error.line == line
+    assert error.problem.startswith("not a valid regex: ")
+    assert error.problem.endswith(f"(at {excerpt}, column {column})")
+
+
+def test_a_regex_error_in_an_inline_table_names_the_character_of_the_pattern():
+    """Where the value cannot be found as written, the position counts in the pattern."""
+    error = body_error('naming = { pattern = "^a(x" }\n')
+    assert (error.key, error.line) == ("naming.pattern", 2)
+    assert error.problem.endswith("(at '(x', character 3 of the pattern)")
+
+
+@pytest.mark.parametrize(
+    ("body", "start"),
+    [
+        ('[naming]\npattern = "^{source}-Manual$"\n', "the uppercase letter 'M' can never match"),
+        (
+            '[naming]\npattern = "^{source}-{utcnow:%Y%m%d}$"\n',
+            "{utcnow:%Y%m%d}: the only placeholder of a naming pattern is {source}",
+        ),
+        ('[naming]\npattern = "^a(?<=b)$"\n', "RE2 has no lookbehind (?<=...)"),
+        ('[naming]\npattern = "^a\\\\b$"\n', "\\b: RE2's word boundary knows only ASCII"),
+    ],
+)
+def test_a_naming_pattern_that_cannot_work_is_refused_at_its_column(body, start):
+    """An uppercase literal, a placeholder other than {source}, a construct RE2 lacks: a
+    PolicyError on the pattern's line, naming the column."""
+    error = body_error(body)
+    assert (error.key, error.line) == ("naming.pattern", 3)
+    assert error.problem.startswith(start)
+    assert "column " in error.problem
+
+
+# --- generate against its pattern ------------------------------------------------------------
+
+
+def test_a_copy_override_that_the_top_generate_breaks_is_refused():
+    """The §4 example as first written: a copy override `^dr-{source}$` without its own
+    generate keeps `{source}-manual-{utcnow:%Y%m%d}`, whose name it refuses, so every copy
+    that names no target would be blocked. Refused at load, on the generate's line."""
+    error = body_error(
+        """\
+        [naming]
+        pattern = "^{source}-(daily|manual)-[0-9]{8}$"
+        generate = "{source}-manual-{utcnow:%Y%m%d}"
+        [naming.operations.CopyDBClusterSnapshot]
+        pattern = "^dr-{source}$"
+        """
+    )
+    assert (error.key, error.line) == ("naming.generate", 4)
+    assert error.problem == (
+        "for a CopyDBClusterSnapshot of a source named 'orders' it would name the snapshot"
+        " 'orders-manual-20261129', which does not match"
+        " naming.operations.CopyDBClusterSnapshot.pattern ^dr-{source}$"
+    )
+
+
+def test_an_override_generate_is_held_against_the_top_pattern():
+    """A generate of CopyDBSnapshot alone is judged by the pattern it gets: the top one."""
+    error = body_error(
+        '[naming]\npattern = "^{source}-manual-[0-9]+$"\n'
+        '[naming.operations.CopyDBSnapshot]\ngenerate = "{source}-copy"\n'
+    )
+    assert (error.key, error.line) == ("naming.operations.CopyDBSnapshot.generate", 5)
+    assert "'orders-copy', which does not match naming.pattern" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("generate", "problem"),
+    [
+        ("{source}--x", "must not contain two consecutive hyphens"),
+        ("{source}-" + "x" * 60, "must be 1 to 63 characters long, is 67"),
+        ("{source}-", "must not end with a hyphen"),
+        ("1-{source}", "must start with a letter"),
+    ],
+)
+def test_a_generate_whose_name_aws_refuses_is_refused(generate, problem):
+    """The name generate renders must satisfy AWS's identifier rules too (63 characters for a
+    cluster snapshot)."""
+    error = body_error(f'[naming]\npattern = "^.*{{source}}.*$"\ngenerate = "{generate}"\n')
+    assert error.key == "naming.generate"
+    assert problem in error.problem
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the pattern holds no {source}: the name depends on what the source is called
+        '[naming]\npattern = "^snap-[a-z]+$"\ngenerate = "{source}-x"\n',
+        # {env:...} is known only at call time
+        '[naming]\npattern = "^{source}-[a-z]+$"\ngenerate = "{env:PREFIX}-x"\n',
+        # a delete's final snapshot is never generated
+        '[naming]\npattern = "^{source}-final$"\n'
+        '[naming.operations.DeleteDBCluster]\ngenerate = "x"\n',
+        # the generate fits: {service}, {region} and {utcnow} rendered
+        '[naming]\npattern = "^{source}-[a-z]+-[a-z0-9-]+-[0-9]{8}t[0-9]{6}z$"\n'
+        'generate = "{source}-{service}-{region}-{utcnow}"\n',
+    ],
+)
+def test_a_generate_that_cannot_be_judged_at_load_or_fits_loads(body):
+    """Only a pattern holding {source} and a generate without {env:...} are held together."""
+    make_policy(body)
 
 
 def test_naming_pattern_braces_other_than_source_are_regex_syntax():

@@ -1,18 +1,14 @@
-"""templates.py: the placeholder language and naming patterns' `{source}`."""
+"""templates.py: the placeholder language (naming patterns are in tests/core/test_regex.py)."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 import pytest
 from core_fixtures import NOW
-from hypothesis import given
-from hypothesis import strategies as st
 
 from rds_guard.core.templates import (
     UTCNOW_DEFAULT_FORMAT,
-    NamePattern,
     Placeholder,
     TemplateSyntaxError,
     TemplateValues,
@@ -175,60 +171,3 @@ def test_source_unknown_is_unrenderable():
     with pytest.raises(UnrenderableTemplate) as caught:
         render("{source}-x", source=None)
     assert caught.value.placeholder == Placeholder("source")
-
-
-# --- naming patterns -----------------------------------------------------------------------
-
-
-def test_name_pattern_inserts_source_regex_escaped():
-    """A source holding `.` or `+` matches itself literally, not as regex syntax."""
-    pattern = NamePattern("^{source}-manual$")
-    assert pattern.fullmatch("db.v2-manual", "db.v2")
-    assert not pattern.fullmatch("dbxv2-manual", "db.v2")
-    assert pattern.fullmatch("c++-manual", "c++")
-    assert not pattern.fullmatch("cc-manual", "c++")
-
-
-def test_name_pattern_other_braces_are_regex_quantifiers():
-    """`{8}` and `{1,2}` keep their regex meaning; only `{source}` is replaced."""
-    pattern = NamePattern("^{source}-[0-9]{8}-v[0-9]{1,2}$")
-    assert pattern.fullmatch("orders-20261129-v12", "orders")
-    assert not pattern.fullmatch("orders-2026112-v1", "orders")
-    assert not pattern.fullmatch("orders-20261129-v123", "orders")
-
-
-def test_name_pattern_is_a_full_match():
-    """The whole identifier must match, even without `^`/`$` anchors."""
-    pattern = NamePattern("{source}-[a-z]+")
-    assert pattern.fullmatch("orders-daily", "orders")
-    assert not pattern.fullmatch("orders-daily-1", "orders")
-    assert not pattern.fullmatch("x-orders-daily", "orders")
-
-
-def test_name_pattern_with_several_source_placeholders():
-    """Each `{source}` is replaced."""
-    pattern = NamePattern("^{source}-copy-of-{source}$")
-    assert pattern.uses_source
-    assert pattern.fullmatch("a-copy-of-a", "a")
-    assert not pattern.fullmatch("a-copy-of-b", "a")
-
-
-def test_name_pattern_without_source_ignores_the_source():
-    """A pattern without `{source}` is the same regex whatever the source."""
-    pattern = NamePattern("^dr-.+$")
-    assert not pattern.uses_source
-    assert pattern.compiled("a") is pattern.compiled("b")
-    assert pattern.compiled("a").pattern == "^dr-.+$"
-
-
-def test_name_pattern_compiled_regex_is_escaped_source():
-    """The compiled regex holds `re.escape(source)` where `{source}` was."""
-    assert NamePattern("^{source}$").compiled("a.b+c").pattern == "^" + re.escape("a.b+c") + "$"
-
-
-@given(st.text(max_size=30))
-def test_name_pattern_source_matches_itself_literally(source):
-    """Whatever characters a source holds, `^{source}$` matches exactly that source."""
-    pattern = NamePattern("^{source}$")
-    assert pattern.fullmatch(source, source)
-    assert not pattern.fullmatch(source + "x", source)

@@ -1,0 +1,116 @@
+"""Reading values out of a parsed policy: each wrong type, template or regex a `PolicyError`
+naming the file, the line (the column too, for a regex) and the dotted key.
+
+`schema` builds on it, one method per table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .policy import PolicyError
+from .positions import KeyLines, hint, join, kind, shown
+from .regex import NamePattern, Regex, RegexBudget, RegexProblem, compile_regex
+from .templates import Template, TemplateSyntaxError, compile_template
+
+_CREDENTIAL_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PRIVATE")
+
+
+class ValueReader:
+    """Reads the parsed document, turning every problem into a `PolicyError` with its line."""
+
+    def __init__(self, source: str, lines: KeyLines) -> None:
+        self.source = source
+        self.lines = lines
+        self.regexes = RegexBudget()  # what all the policy's regexes may cost RE2 together
+
+    def fail(self, key: str, problem: str) -> PolicyError:
+        return PolicyError(problem, path=self.source, line=self.lines.find(key), key=key)
+
+    def table(self, value: object, key: str, known: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table, not {kind(value)}")
+        for name in value:
+            if name not in known:
+                raise self.fail(join(key, name), "unknown key" + hint(name, known))
+        return value
+
+    def string(self, value: object, key: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, not {kind(value)}")
+        return value
+
+    def boolean(self, value: object, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, not {kind(value)}")
+        return value
+
+    def strings(self, value: object, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.fail(key, f"must be an array of strings, not {kind(value)}")
+        return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(value))
+
+    def string_table(self, value: object, key: str) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a table, not {kind(value)}")
+        return {name: self.string(item, join(key, name)) for name, item in value.items()}
+
+    def template(self, value: object, key: str) -> Template:
+        try:
+            template = compile_template(self.string(value, key))
+        except TemplateSyntaxError as exc:
+            raise self.fail(key, str(exc)) from None
+        for name in template.env_names:
+            upper = name.upper()
+            if any(word in upper for word in _CREDENTIAL_WORDS):
+                raise self.fail(
+                    key,
+                    f"{{env:{name}}} names a credential variable: its value would be written"
+                    " into tags and the audit log",
+                )
+        return template
+
+    def number(self, value: object, key: str, *, low: float, high: float) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f"must be a number, not {kind(value)}")
+        if not low <= value <= high:
+            raise self.fail(key, f"must be from {low:g} to {high:g}, not {shown(value)}")
+        return float(value)
+
+    def choice(self, table: dict[str, Any], name: str, key: str, choices: tuple[str, ...]) -> Any:
+        """The value at ``name`` (default: the first choice), one of ``choices``."""
+        value = table.get(name, choices[0])
+        if value not in choices:
+            listed = " or ".join(f'"{c}"' for c in choices)
+            raise self.fail(join(key, name), f"must be {listed}, not {shown(value)}")
+        return value
+
+    def name_pattern(self, value: object, key: str) -> NamePattern:
+        text = self.string(value, key)
+        try:
+            return NamePattern(text, self.regexes)
+        except RegexProblem as exc:
+            raise self.regex_problem(key, text, exc) from None
+
+    def tag_pattern(self, value: object, key: str) -> Regex:
+        text = self.string(value, key)
+        try:
+            return compile_regex(text, self.regexes)
+        except RegexProblem as exc:
+            raise self.regex_problem(key, text, exc) from None
+
+    def regex_problem(self, key: str, text: str, exc: RegexProblem) -> PolicyError:
+        """The problem at its place in the file: line and column, not the offset in the
+        pattern compiled (where ``{source}`` is filled in and classes are spelled out)."""
+        problem = f"not a valid regex: {exc.message}" if exc.syntax else exc.message
+        if exc.position is None:
+            return self.fail(key, problem)
+        found = self.lines.locate(key, text, exc.position)
+        excerpt = shown(text[exc.position : exc.position + 24], limit=30)
+        where = f"column {found[1]}" if found else f"character {exc.position + 1} of the pattern"
+        return PolicyError(
+            f"{problem} (at {excerpt}, {where})",
+            path=self.source,
+            line=found[0] if found else self.lines.find(key),
+            key=key,
+        )

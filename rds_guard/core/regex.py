@@ -1,0 +1,225 @@
+"""Policy regexes (naming patterns, tag patterns), run on RE2: linear time on any input.
+
+Python's ``re`` backtracks, and no shape checker finds every pattern that makes it take
+seconds on a 28-character value; RE2 (``google-re2``) is linear by construction. Each pattern
+is read once at load (`regex_syntax` keeps Python's meaning where RE2's differs), compiled in
+UTF-8 mode with RE2's own error logging off, and matched on UTF-8 bytes, each verdict
+remembered per value. ``re2`` is imported on the first compile, not with rds_guard. The
+dialect: docs/policy.md.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import InitVar, dataclass, field
+from typing import Any
+
+from .regex_syntax import SAMPLE_SOURCE, RegexProblem, Translation, translate
+
+__all__ = ["NamePattern", "Regex", "RegexBudget", "RegexProblem", "compile_regex", "escape"]
+
+_REMEMBERED = 1024
+"""Verdicts (and per-source compilations) kept per pattern before the memory starts over."""
+MAX_TEXT = 65_536
+MAX_UNICODE_CLASSES = 64
+MAX_INSTRUCTIONS = 200_000
+
+
+class RegexBudget:
+    """What one policy's regexes may cost RE2 in all, charged as each loads, so that no policy
+    takes seconds to load: RE2 builds a Unicode class (``\\w``, ``\\p{L}``) in up to half a
+    millisecond, compiles some million program instructions a second, and reads some
+    million characters of cheap syntax a second."""
+
+    def __init__(self) -> None:
+        self.text = MAX_TEXT
+        self.classes = MAX_UNICODE_CLASSES
+        self.instructions = MAX_INSTRUCTIONS
+
+    def charge_text(self, text: str) -> None:
+        if len(text) > self.text:
+            total = MAX_TEXT - self.text + len(text)
+            raise RegexProblem(
+                f"a policy's regexes may hold {MAX_TEXT:,} characters in all; with this one"
+                f" they hold {total:,}",
+                None,
+            )
+        self.text -= len(text)
+
+    def charge_classes(self, translation: Translation) -> None:
+        found = translation.unicode_classes
+        if len(found) > self.classes:
+            raise RegexProblem(
+                f"a policy's regexes may hold {MAX_UNICODE_CLASSES} Unicode classes in all"
+                " (\\w \\W \\d \\D \\p{...} \\P{...}: RE2 takes up to half a millisecond to"
+                " build each); this one is past that",
+                found[self.classes],
+            )
+        self.classes -= len(found)
+
+    def charge_program(self, compiled: Any) -> None:
+        size = int(compiled.programsize)
+        if size > self.instructions:
+            total = MAX_INSTRUCTIONS - self.instructions + size
+            raise RegexProblem(
+                f"a policy's regexes may compile to {MAX_INSTRUCTIONS:,} RE2 instructions in"
+                f" all; with this one they compile to {total:,}",
+                None,
+            )
+        self.instructions -= size
+
+
+def _read(text: str, *, naming: bool, budget: RegexBudget | None) -> tuple[Translation, Any]:
+    """A pattern read and compiled (``{source}`` standing for `SAMPLE_SOURCE`), charged to
+    ``budget`` step by step, so that no step runs over it."""
+    if budget is not None:
+        budget.charge_text(text)
+    translation = translate(text, naming=naming)
+    if budget is not None:
+        budget.charge_classes(translation)
+    compiled = _compile(translation, translation.with_source(SAMPLE_SOURCE))
+    if budget is not None:
+        budget.charge_program(compiled)
+    return translation, compiled
+
+
+@functools.cache
+def _engine() -> tuple[Any, Any]:
+    """The ``re2`` module and the options every policy regex is compiled with."""
+    import re2  # about 10 ms: only once a policy has a pattern
+
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.UTF8  # never Latin-1, where '.' is one byte
+    options.log_errors = False  # errors become PolicyErrors, not lines on stderr
+    options.never_capture = True  # only "does it match" is ever asked
+    return re2, options
+
+
+def _compile(translation: Translation, re2_text: str) -> Any:
+    """RE2's compiled form of ``re2_text``; `RegexProblem` at the place RE2 names."""
+    module, options = _engine()
+    try:
+        return module.compile(re2_text, options)
+    except module.error as exc:
+        raw = exc.args[0] if exc.args else ""
+        message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        reason, _, argument = message.partition(": ")
+        at = re2_text.find(argument) if argument else -1
+        position = translation.written_offset(at) if at >= 0 else None
+        raise RegexProblem(reason or "RE2 refuses it", position, syntax=True) from None
+
+
+class Regex:
+    """A compiled policy regex; ``pattern`` is its text as the policy wrote it (a naming
+    pattern's with the escaped ``{source}`` filled in), for messages."""
+
+    __slots__ = ("_compiled", "_seen", "pattern")
+
+    def __init__(self, pattern: str, compiled: Any) -> None:
+        self.pattern = pattern
+        self._compiled = compiled
+        self._seen: dict[str, bool] = {}
+
+    def fullmatch(self, text: str) -> bool:
+        """True when the whole of ``text`` matches."""
+        verdict = self._seen.get(text)
+        if verdict is None:
+            # bytes: RE2 matches str about twice as slowly. surrogatepass: a lone surrogate
+            # (no AWS name holds one) is one character to RE2, as to Python.
+            data = text.encode("utf-8", "surrogatepass")
+            verdict = self._compiled is not None and self._compiled.fullmatch(data) is not None
+            if len(self._seen) >= _REMEMBERED:
+                self._seen.clear()
+            self._seen[text] = verdict
+        return verdict
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Regex) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+    def __repr__(self) -> str:
+        return f"Regex({self.pattern!r})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        re2_text = None if self._compiled is None else self._compiled.pattern
+        return (_rebuild, (self.pattern, re2_text))
+
+
+def _rebuild(pattern: str, re2_text: str | None) -> Regex:
+    compiled = None if re2_text is None else _engine()[0].compile(re2_text, _engine()[1])
+    return Regex(pattern, compiled)
+
+
+def compile_regex(text: str, budget: RegexBudget | None = None) -> Regex:
+    """A tag pattern, compiled; `RegexProblem` when it cannot be used."""
+    return Regex(text, _read(text, naming=False, budget=budget)[1])
+
+
+def escape(text: str) -> str:
+    """RE2 syntax matching exactly ``text``: RE2's own ``QuoteMeta`` (``re2.escape``) for
+    UTF-8 text, plus ``\\x{...}`` for a lone surrogate, which UTF-8 cannot hold."""
+    return "".join(map(_escaped, text))
+
+
+def _escaped(char: str) -> str:
+    if not char.isascii():
+        return f"\\x{{{ord(char):x}}}" if "\ud800" <= char <= "\udfff" else char
+    if char.isalnum() or char == "_":
+        return char
+    return "\\x00" if char == "\0" else "\\" + char
+
+
+@dataclass(frozen=True)
+class NamePattern:
+    """A naming regex whose only placeholder is ``{source}``, inserted escaped (`escape`).
+
+    Constructing one reads and compiles it (charged to ``budget``, when given): `RegexProblem`
+    when it cannot be used.
+    """
+
+    text: str
+    budget: InitVar[RegexBudget | None] = None
+    _translation: Translation = field(init=False, repr=False, compare=False)
+    _by_source: dict[str | None, Regex] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self, budget: RegexBudget | None) -> None:
+        translation, compiled = _read(self.text, naming=True, budget=budget)
+        object.__setattr__(self, "_translation", translation)
+        object.__setattr__(self, "_by_source", {})
+        sample = SAMPLE_SOURCE if translation.uses_source else None
+        self._by_source[sample] = Regex(self._written(SAMPLE_SOURCE), compiled)
+
+    @property
+    def uses_source(self) -> bool:
+        """True when the pattern mentions ``{source}``."""
+        return self._translation.uses_source
+
+    def compiled(self, source: str | None) -> Regex:
+        """The regex for this source (compiled once per distinct source)."""
+        key = source if self.uses_source else None
+        found = self._by_source.get(key)
+        if found is None:
+            escaped = escape(source or "")
+            try:
+                compiled = _compile(self._translation, self._translation.with_source(escaped))
+            except RegexProblem:  # too large for RE2 with this source: it matches nothing
+                compiled = None
+            found = Regex(self._written(escaped), compiled)
+            if len(self._by_source) >= _REMEMBERED:
+                self._by_source.clear()
+            self._by_source[key] = found
+        return found
+
+    def fullmatch(self, identifier: str, source: str | None) -> bool:
+        """True when the whole identifier matches the pattern for this source."""
+        return self.compiled(source).fullmatch(identifier)
+
+    def _written(self, escaped: str) -> str:
+        """The pattern as written, with ``escaped`` where each ``{source}`` is."""
+        parts, last = [], 0
+        for start in self._translation.sources:
+            parts.append(self.text[last:start])
+            last = start + len("{source}")
+        return escaped.join([*parts, self.text[last:]])

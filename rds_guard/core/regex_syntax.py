@@ -1,0 +1,496 @@
+"""The policy regex dialect, read once at load and written out in RE2's syntax.
+
+Policy regexes are RE2 syntax, read so that a pattern written for Python's ``re`` keeps its
+meaning: ``\\w \\W \\d \\D \\s \\S`` become the Unicode classes Python gives them, Python's
+``\\uXXXX``, ``\\N{...}`` and octal escapes become ``\\x{...}``, and under ``(?i)`` the four
+Turkish i's stay one letter, as in Python. What RE2 lacks (lookaround, backreferences, atomic
+groups, possessive repeats, ``\\Z``) or would read otherwise (``\\b``, ``{,n}``, ``[[:alpha:]]``)
+is a `RegexProblem` at the offset where it is written. The dialect: docs/policy.md.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+
+from .templates import PLACEHOLDERS
+
+SAMPLE_SOURCE = "x"
+"""What ``{source}`` stands for when a naming pattern is compiled at load."""
+
+_WORD = r"\p{L}\p{N}_"  # Python's \w: str.isalnum() (categories L and N) or '_'
+_SHORTHANDS = {
+    "d": r"\p{Nd}",  # Python's \d: str.isdecimal()
+    "D": r"\P{Nd}",
+    "w": _WORD,
+    "s": (  # Python's \s: str.isspace()
+        r"\x{9}-\x{d}\x{1c}-\x{20}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+        r"\x{202f}\x{205f}\x{3000}"
+    ),
+    "S": (
+        r"\x{0}-\x{8}\x{e}-\x{1b}\x{21}-\x{84}\x{86}-\x{9f}\x{a1}-\x{167f}\x{1681}-\x{1fff}"
+        r"\x{200b}-\x{2027}\x{202a}-\x{202e}\x{2030}-\x{205e}\x{2060}-\x{2fff}"
+        r"\x{3001}-\x{10ffff}"
+    ),
+}
+_TURKISH_I = frozenset("Ii\u0130\u0131")  # one letter to Python's IGNORECASE, two pairs to RE2
+_TURKISH_CLASS = r"Ii\x{130}\x{131}"
+_PLAIN = re.compile(r"[^\\\[\](){}*+?.^$|]+")  # a run of literal characters
+_QUANTIFIER = re.compile(r"\{(\d*)(,?)(\d*)\}")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)(?::[^{}]*)?\}")
+_GROUP_NAME = re.compile(r"P?<\w*>")
+_FLAGS = re.compile(r"([A-Za-z]*)(?:-([A-Za-z]*))?([:)])")
+_RE2_FLAGS = frozenset("imsU")
+_PYTHON_FLAGS = {
+    "a": "(?a) (ASCII classes): write [0-9A-Za-z_] for an ASCII \\w",
+    "L": "(?L) (locale classes)",
+    "u": "(?u): the classes are Unicode already, drop it",
+    "x": "(?x) (verbose): write the pattern without its spaces and comments",
+}
+_BACKTRACKS = "it would need backtracking"
+_REFUSED_GROUPS = {  # (? and what follows: what it is, what to do
+    "=": ("lookahead (?=...)", _BACKTRACKS),
+    "!": ("negative lookahead (?!...)", _BACKTRACKS),
+    "<=": ("lookbehind (?<=...)", _BACKTRACKS),
+    "<!": ("negative lookbehind (?<!...)", _BACKTRACKS),
+    "P=": ("backreference (?P=name)", _BACKTRACKS),
+    ">": (
+        "atomic group (?>...)",
+        "RE2 never backtracks, so drop the (?> and its ) and check the pattern still means"
+        " what you want",
+    ),
+    "(": ("conditional group (?(...)", _BACKTRACKS),
+    "#": ("comment group (?#...)", "delete it"),
+}
+_BRACED = {  # what may stand between the braces of \p{...}, \x{...}, \N{...}
+    "p": re.compile(r"\{\^?\w*\}?"),
+    "x": re.compile(r"\{[0-9A-Fa-f]*\}?"),
+    "N": re.compile(r"\{[\w \-]*\}?"),
+}
+_BOUNDARY = (
+    ": RE2's word boundary knows only ASCII letters, Python's every letter; write the"
+    " characters around it out (\\p{L}, \\p{N}, [^\\p{L}\\p{N}_]), or drop it (a full match"
+    " anchors both ends already)"
+)
+_REFUSED_ESCAPES = {
+    "b": _BOUNDARY,
+    "B": _BOUNDARY,
+    "Z": ": RE2 has no \\Z; write \\z (the end of the text)",
+    "C": " matches one byte, not one character: write .",
+}
+_SIMPLE_ESCAPES = {"a": 7, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_OCTAL = frozenset("01234567")
+_POSIX_CLASS = re.compile(r"\[:\^?\w+:\]")
+
+
+class RegexProblem(ValueError):
+    """A pattern that cannot be used. ``position``: the offset in the pattern as written (None
+    when RE2 names no place); ``syntax``: True when it is no regex at all."""
+
+    def __init__(self, message: str, position: int | None, *, syntax: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+        self.syntax = syntax
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A pattern in RE2's syntax: ``pieces`` around each ``{source}`` (one more than there are
+    placeholders), and ``origins``: (offset in the text compiled at load, offset in the
+    pattern as written) where each emitted token starts, for error positions."""
+
+    pieces: tuple[str, ...]
+    origins: tuple[tuple[int, int], ...]
+    sources: tuple[int, ...] = ()
+    """Where each ``{source}`` is written."""
+    unicode_classes: tuple[int, ...] = ()
+    """Where each ``\\w \\W \\d \\D \\p{...} \\P{...}`` is written: the classes RE2 is slow
+    to build (up to half a millisecond for \\p{L})."""
+
+    @property
+    def uses_source(self) -> bool:
+        return len(self.pieces) > 1
+
+    def with_source(self, escaped: str) -> str:
+        """The RE2 text with ``escaped`` where each ``{source}`` is."""
+        return escaped.join(self.pieces)
+
+    def written_offset(self, offset: int) -> int:
+        """Where the token at ``offset`` of the text compiled at load is written."""
+        index = bisect.bisect_right(self.origins, (offset, sys.maxsize)) - 1
+        return self.origins[index][1] if index >= 0 else 0
+
+
+def translate(text: str, *, naming: bool) -> Translation:
+    """The RE2 form of a policy regex; `RegexProblem` for what cannot keep its meaning there.
+
+    ``naming``: a naming pattern, whose ``{source}`` is a placeholder and whose case-sensitive
+    uppercase letters (identifiers are matched lowercased) are refused.
+    """
+    return _Translator(text, naming).run()
+
+
+def _char(code: int) -> str:
+    """One character for RE2, escaped unless it is an ASCII letter or digit."""
+    char = chr(code)
+    return char if char.isascii() and char.isalnum() else f"\\x{{{code:x}}}"
+
+
+class _Translator:
+    def __init__(self, text: str, naming: bool) -> None:
+        self.text = text
+        self.naming = naming
+        self.i = 0
+        self.out: list[str] = []
+        self.origins: list[tuple[int, int]] = []
+        self.pieces: list[str] = []
+        self.sources: list[int] = []
+        self.unicode_classes: list[int] = []
+        self.emitted = 0  # length of the text compiled at load, so far
+        self.groups: list[tuple[int, bool]] = []  # (offset of its '(', ignorecase outside it)
+        self.ignorecase = False
+        self.atom = False  # what was just emitted can take a repeat
+        self.repeated = False  # ... was a repeat
+
+    def fail(self, message: str, at: int, *, syntax: bool = False) -> RegexProblem:
+        return RegexProblem(message, at, syntax=syntax)
+
+    def emit(self, re2_text: str, written_at: int, *, atom: bool = True) -> None:
+        self.origins.append((self.emitted, written_at))
+        self.out.append(re2_text)
+        self.emitted += len(re2_text)
+        self.atom, self.repeated = atom, False
+
+    def run(self) -> Translation:
+        text = self.text
+        while self.i < len(text):
+            start, char = self.i, text[self.i]
+            plain = _PLAIN.match(text, start)
+            if plain:
+                self.literal_run(plain.group(), start)
+                self.i = plain.end()
+            elif char == "\\":
+                self.escape()
+            elif char == "[":
+                self.char_class()
+            elif char == "(":
+                self.group()
+            elif char == ")":
+                if not self.groups:
+                    raise self.fail("unbalanced ')'", start, syntax=True)
+                self.ignorecase = self.groups.pop()[1]
+                self.emit(")", start)
+                self.i += 1
+            elif char in "*+?":
+                self.repeat(start, start + 1)
+            elif char == "{":
+                self.brace()
+            else:  # . ^ $ | ] }
+                self.emit("\\" + char if char in "]}" else char, start, atom=char in ".]}")
+                self.i += 1
+        if self.groups:
+            unclosed = self.groups[-1][0]
+            raise self.fail("missing ')': this group is never closed", unclosed, syntax=True)
+        self.pieces.append("".join(self.out))
+        return Translation(
+            tuple(self.pieces),
+            tuple(self.origins),
+            tuple(self.sources),
+            tuple(self.unicode_classes),
+        )
+
+    # --- literals and escapes ----------------------------------------------------------------
+
+    def check_case(self, run: str, start: int) -> None:
+        if not self.naming or self.ignorecase or run == run.lower():
+            return
+        offset, char = next((o, c) for o, c in enumerate(run) if c != c.lower())
+        raise self.fail(
+            f"the uppercase letter {char!r} can never match: identifiers are matched lowercased"
+            f" (write {char.lower()!r}, or (?i) before it)",
+            start + offset,
+        )
+
+    def literal_run(self, run: str, start: int) -> None:
+        self.check_case(run, start)
+        if self.ignorecase and not _TURKISH_I.isdisjoint(run):
+            for offset, char in enumerate(run):
+                self.literal(ord(char), start + offset)
+        else:
+            self.emit(run, start)
+
+    def literal(self, code: int, at: int) -> None:
+        if self.ignorecase and chr(code) in _TURKISH_I:
+            self.emit(f"[{_TURKISH_CLASS}]", at)
+        else:
+            self.emit(_char(code), at)
+
+    def braced_end(self, letter: str, at: int) -> int:
+        """Where ``\\p{...}`` (``\\x{...}``, ``\\N{...}``; or ``\\pL``) at ``at`` ends."""
+        found = _BRACED[letter].match(self.text, at + 2)
+        if found and found.group():
+            return found.end()
+        return min(at + 3, len(self.text))
+
+    def escape(self) -> None:
+        text, start = self.text, self.i
+        if start + 1 >= len(text):
+            raise self.fail("'\\' at the end of the pattern", start, syntax=True)
+        char = text[start + 1]
+        self.i = start + 2
+        if char in "wWdDpP":
+            self.unicode_classes.append(start)
+        if char in _SHORTHANDS:
+            body = _SHORTHANDS[char]
+            self.emit(body if char in "dD" else f"[{body}]", start)
+        elif char == "W":
+            self.emit(f"[^{_WORD}]", start)
+        elif char in _REFUSED_ESCAPES:
+            raise self.fail(f"\\{char}{_REFUSED_ESCAPES[char]}", start)
+        elif char == "Q":  # RE2's quoted text, up to \E
+            end = text.find("\\E", self.i)
+            stop = len(text) if end < 0 else end
+            self.check_case(text[self.i : stop], self.i)
+            for offset in range(self.i, stop):
+                self.literal(ord(text[offset]), offset)
+            self.i = stop if end < 0 else end + 2
+        elif char in "pP" or (char == "x" and text.startswith("{", self.i)):
+            self.i = self.braced_end(char.lower(), start)
+            self.emit(text[start : self.i], start)  # RE2 reads it, and reports it when bad
+        elif char in "123456789" and not self.octal_ahead(start + 1):
+            raise self.fail(
+                f"\\{char}: a backreference; RE2 has none (it would need backtracking)", start
+            )
+        elif char in "Az":
+            self.emit(text[start : self.i], start, atom=False)
+        elif char.isascii() and char.isalpha() and char not in "xuUN" and char not in "aftnrv":
+            self.emit(text[start : self.i], start)  # RE2 reports the escape it does not know
+        else:
+            self.literal(self.escaped_code(start), start)
+
+    def octal_ahead(self, at: int) -> bool:
+        """True when three octal digits start at ``at`` (Python's ``\\123``)."""
+        digits = self.text[at : at + 3]
+        return len(digits) == 3 and _OCTAL.issuperset(digits)
+
+    def escaped_code(self, start: int) -> int:
+        """The character the escape at ``start`` stands for; ``self.i`` moves past it."""
+        text, char = self.text, self.text[start + 1]
+        self.i = start + 2
+        if char in _SIMPLE_ESCAPES:
+            return _SIMPLE_ESCAPES[char]
+        if char in "xuU":
+            width = {"x": 2, "u": 4, "U": 8}[char]
+            digits = text[self.i : self.i + width]
+            if len(digits) != width or not _HEX.fullmatch(digits) or int(digits, 16) > 0x10FFFF:
+                raise self.fail(f"\\{char} needs {width} hex digits", start, syntax=True)
+            self.i += width
+            return int(digits, 16)
+        if char == "N":
+            end = self.braced_end("N", start)
+            name = text[start + 3 : end - 1]
+            if not text.startswith("{", start + 2) or not text.startswith("}", end - 1):
+                raise self.fail("\\N needs a character's name: \\N{EN DASH}", start, syntax=True)
+            self.i = end
+            try:
+                return ord(unicodedata.lookup(name))
+            except KeyError:
+                raise self.fail(f"\\N{{{name}}}: no such character", start, syntax=True) from None
+        if char in "0123456789":  # octal: \0, \01, \012, \123 (and \1 in a class)
+            if char in "89":
+                raise self.fail(f"bad escape \\{char}", start, syntax=True)
+            end = start + 2
+            while end < min(start + 4, len(text)) and text[end] in _OCTAL:
+                end += 1
+            self.i = end
+            code = int(text[start + 1 : end], 8)
+            if code > 0o377:
+                raise self.fail(f"octal escape {text[start:end]} above \\377", start, syntax=True)
+            return code
+        if char.isascii() and char.isalnum():
+            raise self.fail(f"bad escape \\{char}", start, syntax=True)
+        return ord(char)  # \. \- \é ...: the character itself
+
+    # --- groups, repeats, braces ----------------------------------------------------------
+
+    def group(self) -> None:
+        text, start = self.text, self.i
+        if not text.startswith("?", start + 1):
+            self.groups.append((start, self.ignorecase))
+            self.emit("(", start, atom=False)
+            self.i = start + 1
+            return
+        after = start + 2
+        for opening, (what, why) in _REFUSED_GROUPS.items():
+            if text.startswith(opening, after):
+                raise self.fail(f"RE2 has no {what}: {why}", start)
+        named = _GROUP_NAME.match(text, after)
+        flags = None if named else _FLAGS.match(text, after)
+        if named:
+            self.i = named.end()
+        elif flags:
+            on, off, _ = flags.groups()
+            for flag in on + (off or ""):
+                if flag in _PYTHON_FLAGS:
+                    raise self.fail(f"RE2 has no flag {_PYTHON_FLAGS[flag]}", start)
+                if flag not in _RE2_FLAGS:
+                    raise self.fail(f"unknown flag {flag!r}", start, syntax=True)
+            self.i = flags.end()
+        else:
+            raise self.fail(f"unknown group syntax {text[start : start + 4]}", start, syntax=True)
+        scoped = not (flags and flags.group(3) == ")")  # (?i) lasts to the enclosing ')'
+        if scoped:
+            self.groups.append((start, self.ignorecase))
+        self.emit(text[start : self.i], start, atom=False)
+        if flags and "i" in flags.group(1):
+            self.ignorecase = True
+        if flags and "i" in (flags.group(2) or ""):
+            self.ignorecase = False
+
+    def repeat(self, start: int, end: int) -> None:
+        """A repeat (``*`` ``+`` ``?`` ``{m,n}``) from ``start`` to ``end``, and its suffix."""
+        text = self.text
+        spelling = text[start:end]
+        if not self.atom:
+            problem = "multiple repeat" if self.repeated else "nothing to repeat"
+            raise self.fail(f"{problem} {spelling}", start, syntax=True)
+        if text.startswith("+", end):
+            raise self.fail(
+                f"RE2 has no possessive repeat {spelling}+: it never backtracks, so write"
+                f" {spelling} and check the pattern still means what you want",
+                start,
+            )
+        end += text.startswith("?", end)
+        self.emit(text[start:end], start, atom=False)
+        self.repeated = True
+        self.i = end
+
+    def brace(self) -> None:
+        text, start = self.text, self.i
+        if self.naming:
+            placeholder = _PLACEHOLDER.match(text, start)
+            if placeholder and placeholder.group(1) in PLACEHOLDERS:
+                self.placeholder(placeholder.group(), start)
+                return
+        quantifier = _QUANTIFIER.match(text, start)
+        if quantifier and quantifier.group(1):
+            self.repeat(start, quantifier.end())
+        elif quantifier and quantifier.group(2):
+            bound = quantifier.group(3)
+            meant = f"{{0,{bound}}}" if bound else "*"
+            raise self.fail(
+                f"{quantifier.group()}: Python reads it as {meant}, RE2 as literal text; write"
+                f" {meant} (or \\{{ for a literal brace)",
+                start,
+            )
+        else:
+            self.emit("\\{", start)
+            self.i = start + 1
+
+    def placeholder(self, spelling: str, start: int) -> None:
+        if spelling != "{source}":
+            raise self.fail(
+                f"{spelling}: the only placeholder of a naming pattern is {{source}}; this one"
+                " would match its own text",
+                start,
+            )
+        self.origins.append((self.emitted, start))
+        self.sources.append(start)
+        self.pieces.append("".join(self.out))
+        self.out = []
+        self.emitted += len(SAMPLE_SOURCE)
+        self.atom, self.repeated = True, False
+        self.i = start + len(spelling)
+
+    # --- character classes ----------------------------------------------------------------
+
+    def char_class(self) -> None:
+        text, start = self.text, self.i
+        i = start + 1 + text.startswith("^", start + 1)
+        negate = i > start + 1
+        items: list[str] = []
+        spans: list[tuple[int, int]] = []  # the characters and ranges, for the Turkish i's
+        not_word = False
+        while i == start + 1 + negate or not text.startswith("]", i):
+            if i >= len(text):
+                raise self.fail("missing ']': this class is never closed", start, syntax=True)
+            posix = _POSIX_CLASS.match(text, i) if text.startswith("[:", i) else None
+            if posix:
+                raise self.fail(
+                    f"{posix.group()}: a POSIX class to RE2, literal characters to Python;"
+                    " write a range (a-z) or \\p{...} instead, or \\[ for a literal [",
+                    i,
+                )
+            if self.naming and text.startswith("{source}", i):
+                raise self.fail("{source} in a class would stand for its letters one by one", i)
+            low, end, shorthand = self.class_item(i)
+            if shorthand is not None and shorthand not in ("s", "S"):
+                self.unicode_classes.append(i)
+            i = end
+            if shorthand == "W":
+                not_word = True
+            elif shorthand is not None:
+                items.append(_SHORTHANDS.get(shorthand, shorthand))
+            elif text.startswith("-", i) and not text.startswith("]", i + 1):
+                high, end, other = self.class_item(i + 1)
+                if other is not None or high < low:
+                    raise self.fail(f"bad character range {text[i - 1 : end]}", i - 1, syntax=True)
+                spans.append((low, high))
+                items.append(f"{_char(low)}-{_char(high)}")
+                i = end
+            else:
+                spans.append((low, low))
+                items.append(_char(low))
+        self.i = i + 1
+        if self.ignorecase and any(lo <= ord(c) <= hi for lo, hi in spans for c in _TURKISH_I):
+            items.append(_TURKISH_CLASS)
+        body = "".join(items)
+        if not not_word:
+            self.emit(f"[{'^' * negate}{body}]", start)
+        elif negate and body:
+            raise self.fail(
+                "\\W with other members of a [^...] class: RE2 cannot say it; write the class"
+                " without \\W",
+                start,
+            )
+        elif negate:
+            self.emit(f"[{_WORD}]", start)
+        else:
+            self.emit(f"(?:[^{_WORD}]|[{body}])" if body else f"[^{_WORD}]", start)
+
+    def class_item(self, i: int) -> tuple[int, int, str | None]:
+        """The class member at ``i``: (its character, where the next one starts, None); for
+        ``\\d``-like letters and ``\\p{...}``: (0, where the next one starts, its text)."""
+        text = self.text
+        if i >= len(text):
+            raise self.fail("missing ']': this class is never closed", i, syntax=True)
+        if text[i] != "\\":
+            return ord(text[i]), i + 1, None
+        if i + 1 >= len(text):
+            raise self.fail("missing ']': this class is never closed", i, syntax=True)
+        char = text[i + 1]
+        if char in _SHORTHANDS or char == "W":
+            return 0, i + 2, char
+        if char in "pP":
+            end = self.braced_end("p", i)
+            return 0, end, text[i:end]
+        if char == "b":
+            return 8, i + 2, None  # backspace, as in Python
+        if char == "x" and text.startswith("{", i + 2):
+            end = self.braced_end("x", i)
+            digits = text[i + 3 : end - 1]
+            if not _HEX.fullmatch(digits) or not text.startswith("}", end - 1):
+                raise self.fail("\\x{...} needs hex digits", i, syntax=True)
+            if int(digits, 16) > 0x10FFFF:
+                raise self.fail("\\x{...} above \\x{10ffff}", i, syntax=True)
+            return int(digits, 16), end, None
+        saved = self.i
+        try:
+            return self.escaped_code(i), self.i, None
+        finally:
+            self.i = saved

@@ -1,0 +1,139 @@
+"""core/positions.py: the one scan of a policy's text behind every message's line and column."""
+
+from __future__ import annotations
+
+import pytest
+
+from rds_guard.core.positions import MAX_KEY_PARTS, KeyLines
+
+DOCUMENT = """\
+version = 1  # the first line
+[naming]
+pattern = "^{source}-\\\\.x$"
+generate = '{source}-manual'
+
+[naming.operations.CopyDBSnapshot]
+pattern = '''
+^dr-
+  (x$'''
+
+[tags]
+required = [
+  "team",  # [not a table]
+  'env',
+  [1, { a = "]" }],
+]
+"quoted.key".part = "\\u00e9\\U0001F600"
+defaults = { owner = "x" }
+note = \"\"\"\\
+    a [b]
+    k = 1\"\"\"\"
+'literal' = 1979-05-27 07:32:00Z
+
+[[history]]
+when = 2
+"""
+
+
+@pytest.fixture
+def lines() -> KeyLines:
+    return KeyLines(DOCUMENT)
+
+
+@pytest.mark.parametrize(
+    ("key", "line"),
+    [
+        ("version", 1),
+        ("naming", 2),
+        ("naming.pattern", 3),
+        ("naming.generate", 4),
+        ("naming.operations", 6),
+        ("naming.operations.CopyDBSnapshot", 6),
+        ("naming.operations.CopyDBSnapshot.pattern", 7),
+        ("tags.required", 12),
+        ("tags.required[1]", 12),
+        ("tags.quoted.key", 17),
+        ("tags.quoted.key.part", 17),
+        ("tags.defaults", 18),
+        ("tags.defaults.owner", 18),
+        ("tags.note", 19),
+        ("tags.literal", 22),
+        ("history.when", 25),
+        ("tags.unknown", 11),
+        ("nothing", None),
+    ],
+)
+def test_each_key_is_found_on_its_own_line(lines: KeyLines, key: str, line: int | None) -> None:
+    """Keys, the tables their dots open, array elements (the key's line) and what strings,
+    arrays and comments hold (never taken for a key)."""
+    assert lines.find(key) == line
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "index", "where"),
+    [
+        ("naming.pattern", "^{source}-\\.x$", 0, (3, 12)),
+        ("naming.pattern", "^{source}-\\.x$", 11, (3, 24)),  # after the escaped backslash
+        ("naming.generate", "{source}-manual", 9, (4, 22)),
+        ("naming.operations.CopyDBSnapshot.pattern", "^dr-\n  (x$", 7, (9, 3)),
+        ("tags.quoted.key.part", "é😀", 1, (17, 28)),
+        ("tags.note", 'a [b]\n    k = 1"', 2, (20, 7)),
+        ("tags.note", 'a [b]\n    k = 1"', 15, (21, 10)),
+    ],
+)
+def test_a_character_of_a_string_value_is_located_in_the_file(
+    lines: KeyLines, key: str, value: str, index: int, where: tuple[int, int]
+) -> None:
+    """Basic, literal and multi-line strings; escapes, a trimmed first newline, a line-ending
+    backslash and a quote before the closing delimiter are all mapped back."""
+    assert lines.locate(key, value, index) == where
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("naming.pattern", "something else"),  # not the value written there
+        ("naming", "x"),  # a table, no value
+        ("tags.literal", "1979-05-27 07:32:00Z"),  # no string
+        ("tags.defaults.owner", "x"),  # inside an inline table
+        ("nothing", "x"),
+        ("naming.generate", ""),
+    ],
+)
+def test_what_cannot_be_located_is_none(lines: KeyLines, key: str, value: str) -> None:
+    assert lines.locate(key, value, 0) is None
+
+
+def test_a_key_of_too_many_parts_is_found_with_its_line() -> None:
+    deep = "version = 1\nx = 'a.b.c'\n" + ".".join(["k"] * (MAX_KEY_PARTS + 1)) + " = 1\n"
+    assert KeyLines(deep).too_deep() == (3, ".".join(["k"] * (MAX_KEY_PARTS + 1)))
+    assert KeyLines(".".join(["k"] * MAX_KEY_PARTS) + " = 1\n").too_deep() is None
+
+
+def test_a_line_of_dots_in_a_value_is_no_deep_key() -> None:
+    assert KeyLines("x = '" + "." * 100 + "'\n").too_deep() is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'version = 1\nx = "unterminated\ny = 2\n',
+        "version = 1\nx = '''never closed\n",
+        'version = 1\nx = """never closed\\"\n',
+        "version = 1\nx = [1, 2\n",
+        "version = 1\n[unclosed\n",
+        "version = 1\n= 3\n",
+        "version = 1\nx 3\n",
+        "version = 1\nx = 1 y = 2\n",
+        "version = 1\nx = 'a\nb'\n",
+    ],
+)
+def test_text_that_is_no_toml_keeps_what_was_found_before_it(text: str) -> None:
+    """The scan stops where the text stops being TOML: the keys before it keep their lines."""
+    assert KeyLines(text).find("version") == 1
+
+
+def test_crlf_line_ends_are_lines() -> None:
+    lines = KeyLines("version = 1\r\n[tags]\r\nnote = '''\r\nx\r\n'''\r\nk = 'v'\r\n")
+    assert (lines.find("tags"), lines.find("tags.k")) == (2, 6)
+    assert lines.locate("tags.note", "x\n", 0) == (4, 1)  # tomllib reads CRLF as LF

@@ -1,0 +1,530 @@
+"""core/regex.py and core/regex_syntax.py: policy regexes on RE2, read so that a pattern
+written for Python's `re` matches what it matched there or is refused saying why; naming
+patterns and their `{source}`."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import re
+import subprocess
+import sys
+import unicodedata
+
+import pytest
+import re2
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rds_guard.core.regex import NamePattern, RegexProblem, compile_regex, escape
+from rds_guard.core.regex_syntax import translate
+
+# --- naming patterns -----------------------------------------------------------------------
+
+
+def test_name_pattern_inserts_source_regex_escaped():
+    """A source holding `.` or `+` matches itself literally, not as regex syntax."""
+    pattern = NamePattern("^{source}-manual$")
+    assert pattern.fullmatch("db.v2-manual", "db.v2")
+    assert not pattern.fullmatch("dbxv2-manual", "db.v2")
+    assert pattern.fullmatch("c++-manual", "c++")
+    assert not pattern.fullmatch("cc-manual", "c++")
+
+
+def test_name_pattern_other_braces_are_regex_quantifiers():
+    """`{8}` and `{1,2}` keep their regex meaning; only `{source}` is replaced."""
+    pattern = NamePattern("^{source}-[0-9]{8}-v[0-9]{1,2}$")
+    assert pattern.fullmatch("orders-20261129-v12", "orders")
+    assert not pattern.fullmatch("orders-2026112-v1", "orders")
+    assert not pattern.fullmatch("orders-20261129-v123", "orders")
+
+
+def test_name_pattern_is_a_full_match():
+    """The whole identifier must match, even without `^`/`$` anchors."""
+    pattern = NamePattern("{source}-[a-z]+")
+    assert pattern.fullmatch("orders-daily", "orders")
+    assert not pattern.fullmatch("orders-daily-1", "orders")
+    assert not pattern.fullmatch("x-orders-daily", "orders")
+
+
+def test_name_pattern_with_several_source_placeholders():
+    """Each `{source}` is replaced."""
+    pattern = NamePattern("^{source}-copy-of-{source}$")
+    assert pattern.uses_source
+    assert pattern.fullmatch("a-copy-of-a", "a")
+    assert not pattern.fullmatch("a-copy-of-b", "a")
+
+
+def test_name_pattern_without_source_ignores_the_source():
+    """A pattern without `{source}` is the same regex whatever the source."""
+    pattern = NamePattern("^dr-.+$")
+    assert not pattern.uses_source
+    assert pattern.compiled("a") is pattern.compiled("b")
+    assert pattern.compiled("a").pattern == "^dr-.+$"
+
+
+def test_name_pattern_compiled_regex_is_escaped_source():
+    """The compiled regex holds `re2.escape(source)` (RE2's QuoteMeta) where `{source}` was."""
+    assert NamePattern("^{source}$").compiled("a.b+c").pattern == "^" + re2.escape("a.b+c") + "$"
+
+
+@given(st.text(max_size=30))
+def test_name_pattern_source_matches_itself_literally(source):
+    """Whatever characters a source holds, `^{source}$` matches exactly that source."""
+    pattern = NamePattern("^{source}$")
+    assert pattern.fullmatch(source, source)
+    assert not pattern.fullmatch(source + "x", source)
+
+
+def test_name_pattern_source_with_a_lone_surrogate_matches_itself():
+    """A source no UTF-8 text can hold (a lone surrogate) is still itself to the pattern."""
+    pattern = NamePattern("^{source}-x$")
+    assert pattern.fullmatch("db\ud800-x", "db\ud800")
+    assert not pattern.fullmatch("db-x", "db\ud800")
+
+
+# --- escape is RE2's QuoteMeta --------------------------------------------------------------
+
+
+@given(st.text(st.characters(exclude_categories=["Cs"]), max_size=40))
+def test_escape_is_re2s_own_for_utf8_text(text):
+    """`escape` spells text as `re2.escape` (RE2's QuoteMeta on its UTF-8) does, and the
+    result matches the text and nothing else."""
+    assert escape(text) == re2.escape(text)
+    assert compile_regex("^" + escape(text) + "$").fullmatch(text)
+    assert not compile_regex(escape(text)).fullmatch(text + "x")
+
+
+def test_escape_quotes_every_ascii_punctuation_and_control_character():
+    """Each ASCII character other than a letter, digit or '_' is quoted; NUL is \\x00."""
+    for code in range(128):
+        char = chr(code)
+        assert compile_regex(escape(char)).fullmatch(char), repr(char)
+    assert escape("a-b.c\0é_") == "a\\-b\\.c\\x00é_"
+
+
+# --- RE2, not Python's re: what it refuses -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "named"),
+    [
+        (r"^(a)\1$", "backreference"),
+        (r"^(?P<x>a)(?P=x)$", "backreference"),
+        (r"^a(?=b)", "lookahead"),
+        (r"^a(?!b)", "negative lookahead"),
+        (r"(?<=a)b", "lookbehind"),
+        (r"(?<!a)b", "negative lookbehind"),
+        (r"^a\Z", "\\Z"),
+        (r"^(?>a+)b$", "atomic group"),
+        (r"^a++b$", "possessive repeat ++"),
+        (r"^a*+b$", "possessive repeat *+"),
+        (r"^a?+b$", "possessive repeat ?+"),
+        (r"^a{2}+$", "possessive repeat {2}+"),
+        (r"^(?(1)a|b)$", "conditional group"),
+        (r"^a(?#note)$", "comment group"),
+        (r"(?x)^a b$", "(?x)"),
+        (r"(?a)^\w$", "(?a)"),
+        (r"^\C$", "one byte"),
+    ],
+)
+def test_a_construct_re2_lacks_is_refused_by_name(pattern, named):
+    """Backreferences, lookaround, \\Z, atomic groups, possessive repeats and Python-only
+    flags: a `RegexProblem` naming the construct, at its offset."""
+    with pytest.raises(RegexProblem) as caught:
+        compile_regex(pattern)
+    assert named in caught.value.message
+    assert not caught.value.syntax
+    assert caught.value.position is not None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "hint"),
+    [
+        (r"^a\bb$", "\\p{L}"),
+        (r"^a\Bb$", "\\p{L}"),
+        (r"^a{,3}$", "{0,3}"),
+        (r"^a{,}$", "write *"),
+        (r"^[[:alpha:]]$", "\\p{...}"),
+        (r"^[^\Wa]$", "without \\W"),
+    ],
+)
+def test_what_re2_would_read_otherwise_is_refused_with_a_hint(pattern, hint):
+    """\\b (ASCII in RE2, Unicode in Python), {,n} (literal text in RE2), [[:alpha:]] (literal
+    characters in Python) never silently change meaning: refused, saying what to write."""
+    with pytest.raises(RegexProblem) as caught:
+        compile_regex(pattern)
+    assert hint in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("pattern", "position", "problem"),
+    [
+        ("^(x$", 1, "missing ')'"),
+        ("^x)$", 2, "unbalanced ')'"),
+        ("^[a$", 1, "missing ']'"),
+        ("^[a-$]", 2, "bad character range a-$"),
+        ("^[z-a]$", 2, "bad character range z-a"),
+        ("^*$", 1, "nothing to repeat"),
+        ("^a**$", 3, "multiple repeat"),
+        ("^ab\\", 3, "at the end of the pattern"),
+        ("^a\\q$", 2, "invalid escape sequence"),
+        ("^a{1001}$", 2, "invalid repetition size"),
+        ("^\\N{NO SUCH NAME}$", 1, "no such character"),
+        ("^\\pX$", 1, "invalid character class range"),
+    ],
+)
+def test_syntax_errors_carry_their_offset_in_the_pattern_as_written(pattern, position, problem):
+    """Errors found while reading, and errors RE2 reports on the rewritten text, both point
+    into the pattern as the policy wrote it."""
+    with pytest.raises(RegexProblem) as caught:
+        compile_regex(pattern)
+    assert caught.value.syntax
+    assert (caught.value.position, problem in caught.value.message) == (position, True)
+
+
+def test_an_re2_error_after_a_rewritten_class_points_into_the_written_pattern():
+    """`\\w` is ten characters in RE2's text: the error after it is still at its place."""
+    with pytest.raises(RegexProblem) as caught:
+        compile_regex(r"^\w\d\s\pX$")
+    assert caught.value.position == 7
+
+
+# --- RE2, not Python's re: what keeps Python's meaning -------------------------------------
+
+SAMPLES = [
+    *"aZ09_-. \t\n\x0b\x0c\r\x00\x1c\x1f\x7f",
+    "é",  # Ll
+    "É",  # Lu
+    "ß",
+    "ǅ",  # Lt
+    "ʰ",  # Lm
+    "中",  # Lo
+    "ー",  # Lm
+    "٣",  # Nd (Arabic-Indic three)
+    "²",  # No
+    "½",  # No
+    "Ⅻ",  # Nl
+    "\u0301",  # Mn: no word character to Python
+    "\u00a0",
+    "\u0085",
+    "\u1680",
+    "\u2007",
+    "\u2028",
+    "\u2029",
+    "\u202f",
+    "\u3000",
+    "\u200b",  # Cf: no space to Python
+    "\ufeff",
+    "😀",
+    "K",  # Kelvin sign
+    "ſ",  # long s
+    "İ",
+    "ı",
+    "ẞ",
+]
+
+PYTHON_PATTERNS = [
+    r"\w",
+    r"\W",
+    r"\d",
+    r"\D",
+    r"\s",
+    r"\S",
+    r"[\w]",
+    r"[\W]",
+    r"[\d]",
+    r"[\D]",
+    r"[\s]",
+    r"[\S]",
+    r"[^\w]",
+    r"[^\W]",
+    r"[^\d]",
+    r"[^\D]",
+    r"[^\s]",
+    r"[^\S]",
+    r"[\w-]",
+    r"[\W\d]",
+    r"[\s\d.]",
+    r"[^\s\d.]",
+    r"[\S\d]",
+    r"[a-z\d]",
+    r"[\b]",
+    r".",
+    r"[^a]",
+    r"\u00e9",
+    r"\U0001F600",
+    r"\N{EN DASH}",
+    r"\x7f",
+    r"\0",
+    r"\013",
+    r"\é",
+    r"[\1-\7]",
+    r"(?i)i",
+    r"(?i)I",
+    r"(?i)k",
+    r"(?i)s",
+    r"(?i)ß",
+    r"(?i)[a-z]",
+    r"(?i)[^a-z]",
+    r"(?i)[h-j]",
+    r"(?i)[^i]",
+    r"(?i)\u0130",
+    r"(?i)\w",
+    r"(?i:[^I])",
+]
+
+
+@pytest.mark.parametrize("pattern", PYTHON_PATTERNS)
+def test_a_pattern_written_for_python_matches_what_it_matched_there(pattern):
+    """On every sample character, in both directions: RE2's verdict is Python's."""
+    compiled = compile_regex(pattern)
+    python = re.compile(pattern)
+    differ = [c for c in SAMPLES if compiled.fullmatch(c) != (python.fullmatch(c) is not None)]
+    assert differ == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"^\w+$", "café"),
+        (r"^\w+$", "naïve_1"),
+        (r"^\w+$", "日本語"),
+        (r"^\w+$", "a b"),
+        (r"^\d{3}$", "٣٤٥"),
+        (r"^\d+$", "12³"),
+        (r"^\s+$", "\u3000\u00a0\t"),
+        (r"^\S+$", "a\u2028b"),
+        (r"^[\w.-]+@[\w.-]+$", "zoë@exämple.com"),
+        (r"(?i)^istanbul$", "İSTANBUL"),
+        (r"(?i)^[a-z]+$", "ıi"),
+        (r"^.{3}$", "日本語"),
+        (r"^.$", "😀"),
+        (r"^.$", "é"),
+        (r"^\x{e9}$", "é"),
+    ],
+)
+def test_words_of_other_scripts_match_as_in_python(pattern, text):
+    """Unicode text: `^\\w+$` matches `café` (it would not under RE2's own ASCII \\w), and
+    `.` is one character, not one byte (UTF-8 mode)."""
+    expected = re.fullmatch(pattern.replace(r"\x{e9}", r"\u00e9"), text) is not None
+    assert compile_regex(pattern).fullmatch(text) == expected
+
+
+def test_rewritten_classes_equal_pythons_on_every_assigned_character():
+    """`\\w \\W \\d \\D \\s \\S` against Python's `re`, on every character Python's Unicode
+    database assigns (RE2's may be newer: unassigned characters are left out): RE2 matches
+    each character Python's matches, and none of the others."""
+    every = "".join(
+        chr(code)
+        for code in range(0x110000)
+        if not 0xD800 <= code <= 0xDFFF and unicodedata.category(chr(code)) != "Cn"
+    )
+    options = re2.Options()
+    options.log_errors = False
+    for pattern in (r"\w", r"\W", r"\d", r"\D", r"\s", r"\S", r"[\W\d]", r"[^\s\d]"):
+        matching = "".join(re.findall(pattern, every))
+        others = re.sub(pattern, "", every)
+        translated = translate(pattern, naming=False).with_source("")
+        assert re2.compile(f"(?:{translated})*", options).fullmatch(matching.encode()), pattern
+        assert re2.compile(translated, options).search(others.encode()) is None, pattern
+
+
+def test_a_value_with_a_lone_surrogate_is_one_character():
+    """A lone surrogate (no AWS value holds one) is one character to RE2, as to Python."""
+    assert compile_regex("^.$").fullmatch("\ud800")
+    assert compile_regex("^a.b$").fullmatch("a\udcffb")
+    assert not compile_regex("^[a-z]+$").fullmatch("ab\ud800")
+
+
+def test_dollar_matches_only_at_the_very_end():
+    """RE2's `$` is the end of the text; Python's also matches before a final newline, which
+    only shows when the pattern goes on to match that newline (no AWS name holds one)."""
+    assert compile_regex("^a$").fullmatch("a")
+    assert not compile_regex("^a$").fullmatch("a\n")
+    assert not compile_regex("^a$\n").fullmatch("a\n")
+    assert compile_regex(r"^a\z").fullmatch("a")
+
+
+def test_dialect_additions_of_re2_work():
+    """What RE2 adds: `\\p{..}` classes, `\\x{..}`, `\\z`, `\\Q..\\E`, `(?<name>..)`, `(?U)`."""
+    assert compile_regex(r"^\p{Greek}+$").fullmatch("αβγ")
+    assert compile_regex(r"^[\p{L}\p{N}-]+$").fullmatch("zoë-2")
+    assert compile_regex(r"^\pN$").fullmatch("٣")
+    assert compile_regex(r"^\Qa.b\E$").fullmatch("a.b")
+    assert not compile_regex(r"^\Qa.b\E$").fullmatch("axb")
+    assert compile_regex(r"^(?<x>a)b$").fullmatch("ab")
+    assert compile_regex(r"(?U)^a+$").fullmatch("aaa")
+
+
+# --- naming patterns: what can never match a lowercased identifier --------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "position"),
+    [("^Orders-x$", 1), ("^{source}-Manual$", 10), ("^a(b|C)$", 5), (r"^\QAB\E$", 3)],
+)
+def test_an_uppercase_literal_in_a_naming_pattern_is_refused(pattern, position):
+    """Identifiers are matched lowercased: `M` can never match. Refused at its offset."""
+    with pytest.raises(RegexProblem) as caught:
+        NamePattern(pattern)
+    assert caught.value.position == position
+    assert "uppercase" in caught.value.message and "lowercased" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"^\W\D\S$",
+        r"^\P{Lu}$",
+        r"^\p{Lu}?x$",
+        r"^[A-Z0-9-]{1,5}$",
+        r"^[A-Za-z]+$",
+        r"^\x41?b$",
+        r"(?i)^Orders-X$",
+        r"^(?i:Orders)-x$",
+        r"^(?P<Name>a)$",
+        r"^(?U)a+$",
+        r"^\N{LATIN SMALL LETTER A}$",
+    ],
+)
+def test_escapes_classes_flags_and_names_are_no_uppercase_literals(pattern):
+    """`\\W \\D \\S \\P{..}`, `[A-Z]`, `\\x41`, a group's name, `(?i)`: no literal to refuse."""
+    NamePattern(pattern)
+
+
+def test_uppercase_after_case_insensitivity_ends_is_refused():
+    """`(?i:...)` covers only its group: an uppercase letter after it is refused."""
+    with pytest.raises(RegexProblem, match="uppercase letter 'X'"):
+        NamePattern("^(?i:a)X$")
+
+
+@pytest.mark.parametrize(
+    "placeholder", ["{utcnow}", "{utcnow:%Y%m%d}", "{env:X}", "{region}", "{operation}"]
+)
+def test_a_placeholder_other_than_source_in_a_naming_pattern_is_refused(placeholder):
+    """`{utcnow}` used to match its own text silently: now a RegexProblem naming it."""
+    with pytest.raises(RegexProblem) as caught:
+        NamePattern(f"^{{source}}-{placeholder}$")
+    assert caught.value.message.startswith(f"{placeholder}: the only placeholder")
+    assert caught.value.position == 10
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matching"),
+    [
+        ("^{source}-[0-9]{8}$", "orders-20261129"),
+        ("^{source}-[0-9]{2,5}$", "orders-123"),
+        ("^{source}-x{2,}$", "orders-xxx"),
+        ("^{source}-{foo}$", "orders-{foo}"),
+        (r"^{source}-\{source}$", "orders-{source}"),
+        ("^{source}-{}$", "orders-{}"),
+    ],
+)
+def test_braces_that_are_no_known_placeholder_keep_their_regex_meaning(pattern, matching):
+    """`{8}`, `{2,5}` are repeats; `{foo}` (no placeholder name) and `\\{source}` are text."""
+    assert NamePattern(pattern).fullmatch(matching, "orders")
+
+
+def test_source_inside_a_class_is_refused():
+    """`[{source}]` would stand for the source's letters one by one."""
+    with pytest.raises(RegexProblem, match="in a class"):
+        NamePattern("^[{source}]+$")
+
+
+def test_a_tag_pattern_has_no_placeholders():
+    """In a tag pattern `{source}` is the text it has always been (tags have no source)."""
+    assert compile_regex("^{source}$").fullmatch("{source}")
+
+
+# --- how it runs ---------------------------------------------------------------------------
+
+
+def test_re2_writes_nothing_to_stderr_when_it_refuses_a_pattern(capfd):
+    """RE2 logs its errors to stderr unless told not to: the loader tells it."""
+    with pytest.raises(RegexProblem):
+        compile_regex("^a{1001}$")
+    assert capfd.readouterr().err == ""
+
+
+def test_importing_rds_guard_does_not_import_re2():
+    """`import rds_guard` (and a policy without patterns) leaves re2 unimported; the first
+    pattern imports it."""
+    code = (
+        "import sys, rds_guard\n"
+        "rds_guard.Policy.from_toml('version = 1\\n')\n"
+        "assert 're2' not in sys.modules\n"
+        "rds_guard.Policy.from_toml('version = 1\\n[tags.patterns]\\nx = \"a\"\\n')\n"
+        "assert 're2' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_compiled_regex_survives_pickle_and_deepcopy():
+    """A policy holding patterns can be copied (botocore deep-copies what a call carries)."""
+    regex = compile_regex(r"^\w+$")
+    for copied in (pickle.loads(pickle.dumps(regex)), copy.deepcopy(regex)):
+        assert copied == regex and copied.pattern == regex.pattern
+        assert copied.fullmatch("café") and not copied.fullmatch("a b")
+    pattern = NamePattern("^{source}-x$")
+    assert copy.deepcopy(pattern).fullmatch("orders-x", "orders")
+
+
+def test_verdicts_are_remembered_per_value_within_a_bound():
+    """Each value is matched once; past 1,024 values the memory starts over."""
+    regex = compile_regex("^[a-z]+$")
+    assert regex.fullmatch("abc") and regex.fullmatch("abc")
+    assert not any(regex.fullmatch(f"v{index}") for index in range(2000))
+    assert len(regex._seen) <= 1024
+
+
+PIECES = [
+    *"abIiİıé1٣ _-.",
+    r"\w",
+    r"\W",
+    r"\d",
+    r"\D",
+    r"\s",
+    r"\S",
+    r"\.",
+    r"\x41",
+    r"\u00e9",
+    r"\012",
+    "[a-c]",
+    "[^a]",
+    r"[\w-]",
+    r"[\d.]",
+    r"[^\s]",
+    r"[\W\d]",
+    r"[^\D]",
+    "[]a]",
+    r"[\b]",
+]
+TEXT = st.text(st.sampled_from([*"abIiİıé1٣ _-.\n\t\u00a0\u3000\x08A²中", "\u0301"]), max_size=4)
+
+
+@st.composite
+def python_patterns(draw, depth=0):
+    """Patterns both Python's `re` and the policy dialect read: pieces, repeats, groups,
+    alternations, `(?i)`."""
+    parts = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.integers(0, 5)) if depth < 2 else 0
+        if kind == 4:
+            flag = draw(st.sampled_from(["", "?:", "?i:"]))
+            atom = f"({flag}{draw(python_patterns(depth + 1))})"
+        elif kind == 5:
+            atom = f"(?:{draw(python_patterns(depth + 1))}|{draw(python_patterns(depth + 1))})"
+        else:
+            atom = draw(st.sampled_from(PIECES))
+        parts.append(atom + draw(st.sampled_from(["", "", "*", "+", "?", "{1,2}", "*?"])))
+    return "".join(parts)
+
+
+@given(pattern=python_patterns(), ignorecase=st.booleans(), texts=st.lists(TEXT, max_size=8))
+def test_any_pattern_python_reads_matches_as_in_python(pattern, ignorecase, texts):
+    """Built from pieces both read, a pattern matches exactly the texts Python's matches."""
+    pattern = ("(?i)" if ignorecase else "") + pattern
+    compiled, python = compile_regex(pattern), re.compile(pattern)
+    for text in texts:
+        assert compiled.fullmatch(text) == (python.fullmatch(text) is not None), text
