@@ -156,23 +156,40 @@ class _Raw:
 def test_unwritable_write_ahead_sends_nothing(
     moto_server: MotoServer, policy: Path, tmp_path: Path, obstacle: str
 ) -> None:
-    """If `requested` cannot be written the call is refused with AuditError and never sent."""
+    """If `requested` cannot be written the call is refused with AuditError and never sent:
+    an obstacle there from the start fails the install; one put there later, the call."""
     target = tmp_path / "audit.jsonl"
-    if obstacle == "symlink":
-        (tmp_path / "elsewhere.jsonl").write_text("")
-        target.symlink_to(tmp_path / "elsewhere.jsonl")
-    elif obstacle == "directory":
-        target.mkdir()
-    else:
-        os.mkfifo(target)
+    with pytest.raises(rds_guard.AuditError, match="is at the path, not a regular file"):
+        place(obstacle, target, tmp_path)
+        guarded_client(policy, on=moto_server)
+    remove(target)
     rds = guarded_client(policy, on=moto_server)
     make_cluster(rds, tags={"team": "core"})
+    place(obstacle, target, tmp_path)
     moto_server.reset_counts()
     with pytest.raises(rds_guard.AuditError):
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
         )
     assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
+def place(obstacle: str, target: Path, folder: Path) -> None:
+    """Put a symlink, a directory or a FIFO where the audit log goes."""
+    if obstacle == "symlink":
+        (folder / "elsewhere.jsonl").write_text("")
+        target.symlink_to(folder / "elsewhere.jsonl")
+    elif obstacle == "directory":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+
+
+def remove(target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        target.rmdir()
+    else:
+        target.unlink()
 
 
 def test_outcome_write_failure_never_raises(

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from rds_guard.core import operations
-from rds_guard.core.files import file_kind
+from rds_guard.core.files import append_problem
 from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy
 from rds_guard.core.templates import Template
 from rds_guard.guard.installs import AUDIT_PATH_ENV
@@ -74,42 +73,11 @@ def audit_problem(policy: Policy, environ: Mapping[str, str]) -> str | None:
     if not policy.audit.enabled:
         return None
     path, variable = audit_path(policy, environ)
-    why = directory_problem(path)
+    why = append_problem(path)
     if why is None:
         return None
     where = f"${variable}" if variable else f"{policy.source}: audit.path"
     return f"{where}: the audit log {path} cannot be written: {why} (install would fail)"
-
-
-def directory_problem(path: Path) -> str | None:
-    """Why a log at ``path`` could not be opened for appending: its directory does not exist,
-    is not one, or cannot be written (when the file is not there yet), or the file cannot be
-    written or is not a regular file. None when nothing stands in the way."""
-    # A stand-in for rds_guard.core.files.directory_problem, which is being added on
-    # another branch: this command should call that one once it is on main.
-    directory = path.parent
-    try:
-        mode = os.stat(directory).st_mode
-    except FileNotFoundError:
-        return f"the directory {directory} does not exist"
-    except OSError as exc:
-        return f"the directory {directory} cannot be reached: {exc.strerror or exc}"
-    if not stat.S_ISDIR(mode):
-        kind = "a file" if stat.S_ISREG(mode) else file_kind(mode)
-        return f"{directory} is {kind}, not a directory"
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        if not os.access(directory, os.W_OK | os.X_OK):
-            return f"the directory {directory} is not writable (permission denied)"
-        return None
-    except OSError as exc:
-        return f"{path} cannot be reached: {exc.strerror or exc}"
-    if not stat.S_ISREG(mode):
-        return f"{file_kind(mode)} is at the path, not a regular file"
-    if not os.access(path, os.W_OK):
-        return "the file is not writable (permission denied)"
-    return None
 
 
 # --- the summary ----------------------------------------------------------------------------

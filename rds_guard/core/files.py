@@ -7,6 +7,7 @@ import os
 import stat
 
 _FILE_KINDS = {
+    stat.S_IFLNK: "a symbolic link",
     stat.S_IFDIR: "a directory",
     stat.S_IFREG: "a regular file",
     stat.S_IFIFO: "a FIFO",
@@ -73,4 +74,22 @@ def directory_problem(path: str | os.PathLike[str]) -> str | None:
         if read_only:
             return f"the directory {where} is on a read-only file system"
         return f"the directory {where} is not writable (permission denied)"
+    return None
+
+
+def append_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why a file at ``path`` could not be opened for appending: its directory (see
+    `directory_problem`, when the file is not there yet), or the file itself (not a regular
+    file, not writable). None when nothing stands in the way."""
+    where = os.fspath(path)
+    try:
+        mode = os.lstat(where).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return directory_problem(os.path.dirname(where) or ".")
+    except OSError as exc:
+        return f"{where} cannot be examined: {exc.strerror or exc}"
+    if not stat.S_ISREG(mode):
+        return f"{file_kind(mode)} is at the path, not a regular file"
+    if not os.access(where, os.W_OK):
+        return f"the file {where} is not writable (permission denied)"
     return None

@@ -16,8 +16,9 @@ from botocore.session import Session as BotocoreSession
 
 from ..audit import AuditLog, MissingKey, key_from_env
 from ..core import operations
+from ..core.files import append_problem
 from ..core.policy import Policy, PolicyLike, resolve_policy
-from ..errors import PolicyError
+from ..errors import AuditError, PolicyError
 from .binding import binding_of
 from .guard import Guard, Stack
 
@@ -181,6 +182,9 @@ def open_audit_log(
         except MissingKey as exc:
             raise PolicyError(str(exc), path=policy.source, key="audit.hmac_key_env") from None
     path = audit_path if audit_path is not None else os.environ.get(AUDIT_PATH_ENV) or settings.path
+    problem = append_problem(path)
+    if problem is not None:  # found now, not at the first guarded call
+        raise AuditError(f"{path}: the audit log cannot be written: {problem}", path=str(path))
     return AuditLog(
         path,
         fsync=settings.fsync,

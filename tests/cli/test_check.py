@@ -354,7 +354,7 @@ def test_check_json_is_one_object_of_every_section(
     ("audit_path", "why"),
     [
         ("missing/audit.jsonl", "the directory {dir}/missing does not exist"),
-        ("a-file/audit.jsonl", "{dir}/a-file is a file, not a directory"),
+        ("a-file/audit.jsonl", "{dir}/a-file is a regular file, not a directory"),
         ("a-dir", "a directory is at the path, not a regular file"),
     ],
 )
@@ -412,5 +412,5 @@ def test_check_an_audit_log_that_cannot_be_written(
     )
     (tmp_path / "logs" / "audit.jsonl").write_text("")
     assert_one_error_line(
-        run_main(capsys, "check", str(path)), "the file is not writable (permission denied)"
+        run_main(capsys, "check", str(path)), "audit.jsonl is not writable (permission denied)"
     )
