@@ -4,7 +4,6 @@ is read from the service's answer."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,22 +16,43 @@ CONTEXT_KEY = "rds_guard"
 """Where a guarded call's state lives in botocore's per-call ``context`` dict."""
 
 
-@dataclass(frozen=True)
 class GuardedCall:
     """One guarded call between its judgement and its outcome.
 
     ``fields``: the audit record's fields (what is sent); ``judged``: the parameters the
     decision rests on, as decided (the request is held against them at ``before-call``);
-    ``verdict``: the short human line logged for the call. Plain data only: botocore
+    ``mode``: the policy's, for the line logged about the call; ``requested``: its
+    ``requested`` record is written (the request goes out). Plain data in slots: botocore
     deep-copies the request context to presign cross-region copies.
     """
 
-    call: str
-    outcome: str
-    fields: dict[str, Any]
-    judged: dict[str, Any] = field(default_factory=dict)
-    verdict: str = ""
-    requested: bool = False
+    __slots__ = ("call", "fields", "judged", "mode", "outcome", "requested")
+
+    def __init__(
+        self, call: str, outcome: str, fields: dict[str, Any], judged: dict[str, Any], mode: str
+    ) -> None:
+        self.call = call
+        self.outcome = outcome
+        self.fields = fields
+        self.judged = judged
+        self.mode = mode
+        self.requested = False
+
+    @property
+    def verdict(self) -> str:
+        """One short line for a person: service, operation, snapshot, the verdict, tags."""
+        fields = self.fields
+        what = f"{fields['service']} {fields['operation']} {fields['snapshot'] or '-'}"
+        if fields["violations"]:
+            rules = ", ".join(dict.fromkeys(v["rule"] for v in fields["violations"]))
+            state = "blocked" if self.mode == "enforce" else "warned (sent anyway)"
+            return f"{what}: {state}: {rules}"
+        parts = [f"{what}: allowed"]
+        if fields["injected"]:
+            parts.append(f"tags added: {', '.join(fields['injected'])}")
+        if fields["inherited"]:
+            parts.append(f"kept: {', '.join(fields['inherited'])}")
+        return "; ".join(parts)
 
 
 def record_fields(decision: Decision, region: str | None) -> dict[str, Any]:
@@ -75,21 +95,6 @@ def error_of(exception: BaseException) -> dict[str, str]:
     if isinstance(error, Mapping) and error.get("Code"):
         return {"code": str(error["Code"]), "message": str(error.get("Message", ""))}
     return {"code": type(exception).__name__, "message": str(exception)}
-
-
-def verdict_line(decision: Decision, region: str | None, *, mode: str) -> str:
-    """One short line for a person: service, operation, snapshot, the verdict, tags."""
-    what = f"{decision.service} {decision.operation} {decision.snapshot or '-'}"
-    if decision.violations:
-        rules = ", ".join(dict.fromkeys(v.rule for v in decision.violations))
-        state = "blocked" if mode == "enforce" else "warned (sent anyway)"
-        return f"{what}: {state}: {rules}"
-    parts = [f"{what}: allowed"]
-    if decision.injected:
-        parts.append(f"tags added: {', '.join(decision.injected)}")
-    if decision.inherited:
-        parts.append(f"kept: {', '.join(decision.inherited)}")
-    return "; ".join(parts)
 
 
 def outcome(

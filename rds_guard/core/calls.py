@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from .operations import Operation
 from .policy import Policy
@@ -56,6 +56,23 @@ class DatabaseFacts:
 
 def _nothing() -> None:
     return None
+
+
+class LookupSource(Protocol):
+    """What a decision may look up, each at most once and only when a rule needs it (see
+    `Lookups`, which gives them as functions)."""
+
+    def source_tags(self) -> SourceTags:
+        """The tags the source passes on."""
+        ...
+
+    def snapshot(self) -> SnapshotFacts | Unreadable | None:
+        """The snapshot a delete or a tag operation acts on."""
+        ...
+
+    def database(self) -> DatabaseFacts | Unreadable | None:
+        """The database a delete acts on."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -122,7 +139,7 @@ class Request:
     row: Operation
     params: dict[str, Any]
     facts: CallFacts
-    lookups: Lookups
+    lookups: LookupSource
 
     def decision(self, **fields: Any) -> Decision:
         """A `Decision` on this call's (possibly changed) parameters, with ``fields`` set."""

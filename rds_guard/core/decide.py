@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from . import operations, rules
 from .access import judge_export, judge_sharing
@@ -20,6 +20,7 @@ from .calls import (
     DatabaseFacts,
     Decision,
     Lookups,
+    LookupSource,
     Request,
     SnapshotFacts,
     SourceReader,
@@ -46,6 +47,7 @@ __all__ = [
     "CallFacts",
     "DatabaseFacts",
     "Decision",
+    "LookupSource",
     "Lookups",
     "SnapshotFacts",
     "SourceReader",
@@ -132,16 +134,19 @@ def decide(
     row: Operation,
     params: Mapping[str, Any],
     facts: CallFacts,
-    lookups: Lookups | SourceReader,
+    lookups: LookupSource | SourceReader,
 ) -> Decision:
     """The decision for one call of a guarded operation.
 
     ``lookups`` makes the read-only look-ups the rules need (a bare function reads the
     source's tags only); each is called at most once.
     """
-    if not isinstance(lookups, Lookups):
-        lookups = Lookups(source_tags=lookups)
-    return JUDGES[row.kind](Request(policy, row, dict(params), facts, lookups))
+    found = (
+        cast(LookupSource, lookups)
+        if hasattr(lookups, "source_tags")
+        else Lookups(source_tags=lookups)
+    )
+    return JUDGES[row.kind](Request(policy, row, dict(params), facts, found))
 
 
 def judge_snapshot(request: Request) -> Decision:

@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ..core.calls import CallFacts, Lookups
+from ..core.calls import CallFacts
 from ..core.decide import decide
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall
 from .binding import ClientBinding, presigning
 from .guard import Guard, LookupFailed
-from .reads import Needed
+from .reads import CallReads, Needed
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ class AioClientBinding(ClientBinding):
         call, guard = self.judged(context)
         if call is not None and guard is not None:
             sent = self.sent(row, model, params, call)
-            lookups = await self.ahead(guard, row, sent) if sent != call.judged else Lookups()
+            lookups = await self.ahead(guard, row, sent) if sent != call.judged else None
             context[CONTEXT_KEY] = await off_loop(
                 guard, guard.check_sent, self, row, call, sent, lookups
             )
@@ -82,23 +82,23 @@ class AioClientBinding(ClientBinding):
         found = self.presigned_call(presigned, url)
         if found is not None:
             guard, row, call, sent = found
-            lookups = await self.ahead(guard, row, sent) if sent != call.judged else Lookups()
-            await off_loop(guard, guard.check_presigned, self, row, call, sent, lookups, ExpiresIn)
+            lookups = await self.ahead(guard, row, sent) if sent != call.judged else None
+            await off_loop(guard, guard.check_presigned, self, row, call, sent, ExpiresIn, lookups)
         return url
 
-    async def ahead(self, guard: Guard, row: Operation, params: Mapping[str, Any]) -> Lookups:
+    async def ahead(self, guard: Guard, row: Operation, params: Mapping[str, Any]) -> CallReads:
         """The look-ups the guard's decision on ``params`` asks for, awaited on this client."""
-        reads = self.reads(row, params)
+        reads = self.reads(row, params, ahead=True)
         facts = CallFacts(self.service, self.region, datetime.now(UTC), os.environ)
         while True:
             try:
-                decide(guard.policy, row, params, facts, reads.lookups(ahead=True))
+                decide(guard.policy, row, params, facts, reads)
             except Needed as needed:
                 await reads.fetch(needed.kind)
                 continue
             except LookupFailed:
                 pass  # kept with the answers: the guard records it when it decides
-            return reads.lookups(ahead=True)
+            return reads
 
 
 async def off_loop(guard: Guard, work: Callable[..., T], *args: Any) -> T:

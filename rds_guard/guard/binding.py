@@ -79,16 +79,16 @@ class ClientBinding:
     ) -> None:
         guard = self.guard()
         if guard is not None:
-            self.keep(guard.judge(self, row, params, self.reads(row, params).lookups()), context)
+            self.keep(guard.judge(self, row, params, self.reads(row, params)), context)
 
     def before_call(
         self, row: Operation, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
         call, guard = self.judged(context)
         if call is not None and guard is not None:
-            sent = self.sent(row, model, params, call)
-            lookups = self.reads(row, sent).lookups()
-            context[CONTEXT_KEY] = guard.check_sent(self, row, call, sent, lookups)
+            context[CONTEXT_KEY] = guard.check_sent(
+                self, row, call, self.sent(row, model, params, call)
+            )
 
     def after_call(
         self, row: Operation, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
@@ -123,7 +123,7 @@ class ClientBinding:
         found = self.presigned_call(presigned, url)
         if found is not None:
             guard, row, call, sent = found
-            guard.check_presigned(self, row, call, sent, self.reads(row, sent).lookups(), ExpiresIn)
+            guard.check_presigned(self, row, call, sent, ExpiresIn)
         return url
 
     # The steps the handlers share with those of an async client (`AioClientBinding`).
@@ -173,11 +173,11 @@ class ClientBinding:
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
         return guard, row, call, wire.sent_params(query, model.input_shape, row.judged)
 
-    def reads(self, row: Operation, params: Mapping[str, Any]) -> CallReads:
+    def reads(self, row: Operation, params: Mapping[str, Any], *, ahead: bool = False) -> CallReads:
         """The read-only look-ups of one call, made on this client when a rule asks."""
         client = self._client()
         assert client is not None, "a handler of a client that is gone"
-        return CallReads(client, self.region, row, params)
+        return CallReads(client, self.region, row, params, ahead=ahead)
 
 
 _bindings: weakref.WeakKeyDictionary[BaseClient, ClientBinding] = weakref.WeakKeyDictionary()

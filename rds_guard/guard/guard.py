@@ -6,7 +6,6 @@ judgement, record). The client bindings that call it are in `binding`; installin
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import wire
 from ..audit import AuditLog, new_call_id
-from ..core.calls import CallFacts, Decision, Lookups
+from ..core.calls import CallFacts, Decision, LookupSource
 from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.policy import Policy
@@ -29,7 +28,6 @@ from ..records import (
     record_fields,
     request_fields,
     sent_tags,
-    verdict_line,
 )
 
 if TYPE_CHECKING:
@@ -118,7 +116,11 @@ class Guard:
     # The handlers' work, called by the client binding with the guard in force.
 
     def judge(
-        self, binding: ClientBinding, row: Operation, params: dict[str, Any], lookups: Lookups
+        self,
+        binding: ClientBinding,
+        row: Operation,
+        params: dict[str, Any],
+        lookups: LookupSource,
     ) -> GuardedCall | None:
         """before-parameter-build: decide, block or warn, and write the final parameters.
 
@@ -131,14 +133,15 @@ class Guard:
             new_call_id(),
             decision.outcome or "",
             record_fields(decision, binding.region),
-            verdict=verdict_line(decision, binding.region, mode=self.policy.mode),
+            {},
+            self.policy.mode,
         )
         self._enforce(call, row, decision.violations)
         for key, value in decision.params.items():
             if params.get(key) is not value:
                 params[key] = value
-        judged = {name: wire.plain_copy(params[name]) for name in row.judged if name in params}
-        return dataclasses.replace(call, judged=judged)
+        call.judged = {name: wire.plain_copy(params[name]) for name in row.judged if name in params}
+        return call
 
     def check_sent(
         self,
@@ -146,18 +149,20 @@ class Guard:
         row: Operation,
         call: GuardedCall,
         sent: dict[str, Any],
-        lookups: Lookups,
+        lookups: LookupSource | None = None,
     ) -> GuardedCall:
         """before-call: hold what is sent against what was judged; a parameter another handler
-        changed since is judged again (``request.changed``; ``lookups`` are those of the call
-        as sent), and the records state what is sent. Then the ``requested`` record: if it
-        cannot be written, nothing is sent."""
+        changed since is judged again (``request.changed``; ``lookups``, those of the call as
+        sent, default: made through ``binding``), and the records state what is sent. Then
+        the ``requested`` record: if it cannot be written, nothing is sent."""
         if sent != call.judged:
-            call = self._judge_again(binding, row, call, sent, lookups)
-        logger.info("%s", call.verdict)
+            self._judge_again(binding, row, call, sent, lookups)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("%s", call.verdict)
         if self.audit is not None:
             self.audit.write("requested", call=call.call, **call.fields)
-        return dataclasses.replace(call, requested=True)
+        call.requested = True
+        return call
 
     def check_presigned(
         self,
@@ -165,14 +170,14 @@ class Guard:
         row: Operation,
         call: GuardedCall,
         sent: dict[str, Any],
-        lookups: Lookups,
         expires_in: object,
+        lookups: LookupSource | None = None,
     ) -> None:
         """A presigned URL of a guarded call, held against its judgement as `check_sent`
         holds a request (``sent``: read from the URL), then the ``presigned`` record (with the
         URL's expiry, never the URL), written before the URL is returned."""
         if sent != call.judged:
-            call = self._judge_again(binding, row, call, sent, lookups)
+            self._judge_again(binding, row, call, sent, lookups)
         logger.info("%s (presigned URL)", call.verdict)
         if self.audit is not None:
             fields = call.fields | {"expires": expiry(expires_in)}
@@ -180,6 +185,8 @@ class Guard:
 
     def record_outcome(self, call: GuardedCall, parsed: Mapping[str, Any], row: Operation) -> None:
         """after-call: the row's outcome (``created``...), ``failed`` or ``unknown``."""
+        if self.audit is None:
+            return
         try:
             event, fields = outcome(call, parsed, row)
         except Exception:  # the call has happened: nothing may reach the caller from here
@@ -198,7 +205,7 @@ class Guard:
         binding: ClientBinding,
         row: Operation,
         params: Mapping[str, Any],
-        lookups: Lookups,
+        lookups: LookupSource,
     ) -> Decision:
         facts = CallFacts(binding.service, binding.region, datetime.now(UTC), os.environ)
         try:
@@ -230,9 +237,12 @@ class Guard:
         row: Operation,
         call: GuardedCall,
         sent: dict[str, Any],
-        lookups: Lookups,
-    ) -> GuardedCall:
-        again = self._decide(binding, row, sent, lookups)
+        lookups: LookupSource | None,
+    ) -> None:
+        """The call as sent, judged again: its state then says what is sent, and a change
+        that breaks the policy is blocked (enforce) or warned about."""
+        found = lookups if lookups is not None else binding.reads(row, sent)
+        again = self._decide(binding, row, sent, found)
         violations = tuple(changed_violations(row, call.judged, sent, again))
         changed = [name for name in row.judged if sent.get(name) != call.judged.get(name)]
         fields = record_fields(again, binding.region) | {
@@ -242,11 +252,8 @@ class Guard:
         tags = sent_tags(row, sent)
         if tags is not None:
             fields |= {"tags": tags, "injected": [], "inherited": []}
-        again = dataclasses.replace(again, violations=violations)
-        verdict = verdict_line(again, binding.region, mode=self.policy.mode)
-        call = dataclasses.replace(call, fields=fields, judged=sent, verdict=verdict)
+        call.fields, call.judged = fields, sent
         self._enforce(call, row, violations)
-        return call
 
     def _write_safely(self, event: str, fields: dict[str, Any]) -> None:
         if self.audit is None:

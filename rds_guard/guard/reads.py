@@ -1,18 +1,16 @@
 """The read-only look-ups of one call, made through the client the call goes through.
 
 Each is made at most once, when a rule asks for it: on a botocore client at once, on an
-async client ahead of the decision (`ahead` raises `Needed` for one not fetched yet, and the
-async binding awaits it and decides again). A read's failure is kept like its answer: access
-denied, a cross-region source, or an answer that cannot be read is `Unreadable`, saying why;
-what does not exist, or an endpoint that cannot be reached, is a `LookupFailed` raised to the
-guard, which records it and hands the caller the original error.
+async client ahead of the decision (``ahead``, asking for one not fetched yet raises
+`Needed`, and the async binding awaits it and decides again). A read's failure is kept like
+its answer: access denied, a cross-region source, or an answer that cannot be read is
+`Unreadable`, saying why; what does not exist, or an endpoint that cannot be reached, is a
+`LookupFailed` raised to the guard, which records it and hands the caller the original error.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import aws
 from ..core import operations
-from ..core.calls import Lookups, Unreadable
+from ..core.calls import Unreadable
 from ..core.operations import Operation
 from ..records import error_of
 from .guard import LookupFailed
@@ -40,55 +38,63 @@ class Needed(Exception):
 
 
 class CallReads:
-    """The look-ups of one call of ``row`` with ``params``, through ``client``."""
+    """The look-ups of one call of ``row`` with ``params``, through ``client`` (a
+    `LookupSource`): each made on first asking, or, ``ahead``, only answered once `fetch`
+    has made it (else `Needed`)."""
 
     def __init__(
-        self, client: Any, region: str | None, row: Operation, params: Mapping[str, Any]
+        self,
+        client: Any,
+        region: str | None,
+        row: Operation,
+        params: Mapping[str, Any],
+        *,
+        ahead: bool = False,
     ) -> None:
-        self._client = weakref.ref(client)
+        self._client = client
         self._region = region
         self._row = row
         self._params = params
         self._found: dict[str, Any] = {}
+        self.ahead = ahead
 
-    def lookups(self, *, ahead: bool = False) -> Lookups:
-        """The look-ups for the decision; ``ahead``: one not fetched yet raises `Needed`."""
-        get = self._fetched if ahead else self._get
-        return Lookups(*(functools.partial(get, kind) for kind in KINDS))
+    def source_tags(self) -> Any:
+        """The tags the source passes on."""
+        return self._get("source_tags")
+
+    def snapshot(self) -> Any:
+        """The snapshot a delete or a tag operation acts on."""
+        return self._get("snapshot")
+
+    def database(self) -> Any:
+        """The database a delete acts on."""
+        return self._get("database")
 
     def _get(self, kind: str) -> Any:
         if kind not in self._found:
+            if self.ahead:
+                raise Needed(kind)
             read, answer = self.plan(kind)
-            client = self._client()
-            if read is not None and client is not None:
+            if read is not None:
                 try:
-                    answer = aws.run(client, read)
+                    answer = aws.run(self._client, read)
                 except Exception as exc:
                     answer = _failure(exc, self._reference(kind))
             self._found[kind] = answer
-        return self._answer(kind)
-
-    def _fetched(self, kind: str) -> Any:
-        if kind not in self._found:
-            raise Needed(kind)
-        return self._answer(kind)
-
-    async def fetch(self, kind: str) -> None:
-        """Make the look-up ``kind`` on the async client, awaiting it."""
-        read, answer = self.plan(kind)
-        client = self._client()
-        if read is not None and client is not None:
-            try:
-                answer = await aws.run_async(client, read)
-            except Exception as exc:
-                answer = _failure(exc, self._reference(kind))
-        self._found[kind] = answer
-
-    def _answer(self, kind: str) -> Any:
         answer = self._found[kind]
         if isinstance(answer, LookupFailed):
             raise answer
         return answer
+
+    async def fetch(self, kind: str) -> None:
+        """Make the look-up ``kind`` on the async client, awaiting it."""
+        read, answer = self.plan(kind)
+        if read is not None:
+            try:
+                answer = await aws.run_async(self._client, read)
+            except Exception as exc:
+                answer = _failure(exc, self._reference(kind))
+        self._found[kind] = answer
 
     def plan(self, kind: str) -> tuple[aws.Read[Any] | None, Any]:
         """The read that look-up ``kind`` makes, or None with the answer known without one."""
