@@ -112,14 +112,18 @@ def judge_backup_delete(request: Request) -> Decision:
     """DeleteDBInstanceAutomatedBackup, DeleteDBClusterAutomatedBackup: not while the policy
     keeps automated backups."""
     row, params = request.row, request.params
-    names = [params.get(name) for name in row.judged]
-    resource = next((name for name in names if isinstance(name, str)), None)
+    # the backups are named by resource id or, for an instance's, by their ARN instead
+    given = [(name, params.get(name)) for name in row.judged]
+    field, resource = next(
+        ((name, value) for name, value in given if isinstance(value, str)),
+        (row.source or row.name, None),
+    )
     violations = []
     if request.policy.deletion.automated_backups == "keep":
         violations.append(
             Violation(
                 "deletion.automated_backups",
-                row.source or row.name,
+                field,
                 resource,
                 'automated backups may not be deleted ([deletion] automated_backups = "keep")',
             )

@@ -300,6 +300,11 @@ def test_both_rules_share_one_read_of_the_instance():
 
 AUTOMATED_BACKUP_DELETES = [
     ("DeleteDBInstanceAutomatedBackup", "DbiResourceId", "db-ABCDEFGHIJ"),
+    (
+        "DeleteDBInstanceAutomatedBackup",
+        "DBInstanceAutomatedBackupsArn",
+        "arn:aws:rds:us-east-1:123456789012:auto-backup:ab-1",
+    ),
     ("DeleteDBClusterAutomatedBackup", "DbClusterResourceId", "cluster-ABCDEFGHIJ"),
 ]
 

@@ -243,6 +243,11 @@ def test_an_instance_that_does_not_exist_gets_the_services_own_error(server_rig:
             {"DbiResourceId": "db-ORDERS1"},
         ),
         (
+            "delete_db_instance_automated_backup",
+            "DeleteDBInstanceAutomatedBackup",
+            {"DBInstanceAutomatedBackupsArn": "arn:aws:rds:us-east-1:123456789012:auto-backup:x"},
+        ),
+        (
             "delete_db_cluster_automated_backup",
             "DeleteDBClusterAutomatedBackup",
             {"DbClusterResourceId": "cluster-ORDERS"},
