@@ -51,17 +51,22 @@ def judge_database_delete(request: Request) -> Decision:
         if named
         else (None, [])
     )
+    notes: tuple[str, ...] = ()
     if row.skip_final is not None:
-        violations += _backup_rules(request)
+        broken, notes = _backup_rules(request)
+        violations += broken
     return request.decision(
         violations=tuple(violations),
         snapshot=identifier.lower() if identifier else None,
         source=source,
+        notes=notes,
         outcome=row.outcome if named else "deleted",
     )
 
 
-def _backup_rules(request: Request) -> list[Violation]:
+def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
+    """The final-snapshot and automated-backup rules, and the record's note when an
+    exemption let the delete go without a final snapshot (what the rule rested on)."""
     row, params, deletion = request.row, request.params, request.policy.deletion
     assert row.skip_final is not None
     skips = deletion.final_snapshot == "required" and params.get(row.skip_final) is True
@@ -71,7 +76,7 @@ def _backup_rules(request: Request) -> list[Violation]:
         and params.get("DeleteAutomatedBackups") is not False  # absent: AWS deletes them
     )
     if not (skips or takes_backups):
-        return []
+        return [], ()
     database = request.lookups.database() if row.facts_lookup is not None else None
     known = database if isinstance(database, DatabaseFacts) else None
     exempt = no_final_snapshot_needed(known) if known is not None else None
@@ -105,7 +110,8 @@ def _backup_rules(request: Request) -> list[Violation]:
                 + why,
             )
         )
-    return violations
+    notes = (f"no final snapshot: {exempt}",) if skips and exempt is not None else ()
+    return violations, notes
 
 
 def judge_backup_delete(request: Request) -> Decision:

@@ -170,11 +170,13 @@ EXEMPT = {
 def test_instances_aws_deletes_only_without_a_final_snapshot_are_exempt(facts, why):
     """A cluster member, a read replica (of an instance or of a cluster), an RDS Custom
     instance and the three failure states: `SkipFinalSnapshot=True` is allowed under
-    `"required"`, the instance described once."""
+    `"required"`, the instance described once, and the record's notes say why."""
     params = {"DBInstanceIdentifier": "orders-1", "SkipFinalSnapshot": True}
     judged = delete(REQUIRED, "DeleteDBInstance", params, database=facts)
     assert judged.decision.allowed, judged.decision.violations
     assert judged.database.calls == 1
+    (note,) = judged.decision.notes
+    assert note.startswith("no final snapshot: ") and why in note
 
 
 @pytest.mark.parametrize("status", ["available", "stopped", "storage-full", "deleting"])

@@ -184,7 +184,7 @@ def test_a_cluster_delete_that_takes_its_automated_backups_is_never_sent(rig: Ri
 def test_a_cluster_members_delete_is_allowed_without_a_final_snapshot(rig: Rig) -> None:
     """An Aurora instance (a cluster member) deleted with `SkipFinalSnapshot=True`: AWS
     allows no final snapshot there, as one `DescribeDBInstances` shows; sent, and recorded
-    `requested` then `deleted`."""
+    `requested` then `deleted` with the reason in its notes."""
     make_cluster(rig.plain)
     rig.plain.create_db_instance(
         DBInstanceIdentifier="orders-1",
@@ -198,6 +198,7 @@ def test_a_cluster_members_delete_is_allowed_without_a_final_snapshot(rig: Rig) 
     requested, deleted = rig.records()
     assert (requested["event"], deleted["event"]) == ("requested", "deleted")
     assert deleted["source"] == "orders-1" and deleted["violations"] == []
+    assert deleted["notes"] == ["no final snapshot: a member of cluster orders"]
 
 
 def test_a_read_replicas_delete_is_allowed_without_a_final_snapshot(rig: Rig) -> None:
@@ -211,6 +212,7 @@ def test_a_read_replicas_delete_is_allowed_without_a_final_snapshot(rig: Rig) ->
         DBInstanceIdentifier="orders-2", SkipFinalSnapshot=True, DeleteAutomatedBackups=False
     )
     assert (rig.count("DescribeDBInstances"), rig.count("DeleteDBInstance")) == (1, 1)
+    assert rig.records()[-1]["notes"] == ["no final snapshot: a read replica of orders-1"]
 
 
 def test_an_ordinary_instances_delete_without_a_final_snapshot_is_never_sent(rig: Rig) -> None:
