@@ -154,24 +154,20 @@ def judge_snapshot_delete(request: Request) -> Decision:
     extra: dict[str, str] = {}
     tags: dict[str, str] = {}
     if isinstance(facts, Unreadable):
-        field = row.identifier or row.name
-        for rule, setting in (
-            ("deletion.too_young", deletion.minimum_age_days is not None),
-            ("deletion.hold", bool(deletion.hold_tags)),
-        ):
-            if setting:
-                violations.append(
-                    Violation(
-                        rule,
-                        field,
-                        identifier if isinstance(identifier, str) else None,
-                        f"the snapshot could not be read, so the rule cannot be judged:"
-                        f" {facts.why or 'unknown'}",
-                    )
-                )
+        if deletion.minimum_age_days is not None:
+            violations.append(_not_judged(request, "deletion.too_young", "the snapshot", facts))
+        if deletion.hold_tags:
+            violations.append(_not_judged(request, "deletion.hold", "the snapshot", facts))
     elif isinstance(facts, SnapshotFacts):
         violations += _too_young(request, facts)
-        held = holds(deletion.hold_tags, facts.tags)
+        if isinstance(facts.tags, Unreadable):
+            if deletion.hold_tags:
+                violations.append(
+                    _not_judged(request, "deletion.hold", "the snapshot's tags", facts.tags)
+                )
+            held = {}
+        else:
+            held = holds(deletion.hold_tags, facts.tags)
         tags = dict(held)
         violations += [
             Violation(
@@ -185,6 +181,19 @@ def judge_snapshot_delete(request: Request) -> Decision:
         if facts.created is not None:
             extra["snapshot_created"] = facts.created.isoformat()
     return request.decision(violations=tuple(violations), snapshot=snapshot, tags=tags, extra=extra)
+
+
+def _not_judged(request: Request, rule: str, what: str, unread: Unreadable) -> Violation:
+    """``rule``'s violation for a snapshot delete whose snapshot (or its tags) could not be
+    read: the rule cannot be judged, so the delete may not go."""
+    field = request.row.identifier or request.row.name
+    identifier = request.params.get(field)
+    return Violation(
+        rule,
+        field,
+        identifier if isinstance(identifier, str) else None,
+        f"{what} could not be read, so the rule cannot be judged: {unread.why or 'unknown'}",
+    )
 
 
 def _too_young(request: Request, facts: SnapshotFacts) -> list[Violation]:
@@ -230,18 +239,19 @@ def lifted_holds(request: Request, changed: Iterable[tuple[str, str | None]]) ->
     if not touched:
         return []
     facts = request.lookups.snapshot()
-    if isinstance(facts, Unreadable):
+    tags = facts.tags if isinstance(facts, SnapshotFacts) else facts  # what it carries now
+    if isinstance(tags, Unreadable):
         return [
             Violation(
                 "deletion.hold",
                 f"Tags.{key}",
                 value,
                 f"the snapshot's tags could not be read, so lifting a hold cannot be"
-                f" ruled out: {facts.why or 'unknown'}",
+                f" ruled out: {tags.why or 'unknown'}",
             )
             for key, value in touched
         ]
-    current = holds(hold_tags, facts.tags) if isinstance(facts, SnapshotFacts) else {}
+    current = holds(hold_tags, tags) if tags is not None else {}
     return [
         Violation(
             "deletion.hold",

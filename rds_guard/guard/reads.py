@@ -22,12 +22,10 @@ from .. import aws
 from ..core import operations
 from ..core.calls import Lookups, Unreadable
 from ..core.operations import Operation
-from ..records import error_of
 from .guard import LookupFailed
 
 logger = logging.getLogger("rds_guard")
 
-_DENIED = ("AccessDenied", "Unauthorized", "AuthorizationError", "Forbidden")
 KINDS = ("source_tags", "snapshot", "database")
 
 
@@ -122,12 +120,10 @@ class CallReads:
 
 def _failure(exc: Exception, reference: object) -> Unreadable | LookupFailed:
     """What a failed read means for the decision (see the module's docstring)."""
-    if isinstance(exc, ClientError):
-        error = error_of(exc)
-        if any(word in error["code"] for word in _DENIED):
-            return Unreadable(f"{error['code']}: {error['message']}")
-        return LookupFailed(exc)
-    if isinstance(exc, BotoCoreError):
+    why = aws.denied(exc)
+    if why is not None:
+        return Unreadable(why)
+    if isinstance(exc, ClientError | BotoCoreError):
         return LookupFailed(exc)
     logger.debug("could not read %r: %s", reference, exc)  # a name the wire cannot carry...
     return Unreadable(type(exc).__name__)

@@ -25,6 +25,7 @@ from core_fixtures import (
     tag_list,
 )
 
+from rds_guard import UNREADABLE
 from rds_guard.core import operations
 from rds_guard.core.calls import DatabaseFacts, Lookups, SnapshotFacts, Unreadable
 from rds_guard.core.decide import CallFacts, Decision, decide, evaluate
@@ -506,6 +507,31 @@ def test_a_snapshot_that_cannot_be_read_breaks_each_rule_the_policy_has(service,
             assert "AccessDenied: not allowed to describe" in violation.message
 
 
+def test_tags_that_cannot_be_listed_leave_the_age_judged():
+    """The snapshot was described but its tags could not be listed (DocumentDB and Neptune
+    list them with a call of their own): the age is judged from what was read, the hold rule
+    is a violation naming why, and the record keeps when the snapshot was made."""
+    old = SnapshotFacts(NOW - timedelta(days=30), DENIED)
+    judged = delete(
+        RETENTION, "DeleteDBClusterSnapshot", {"DBClusterSnapshotIdentifier": "s"}, snapshot=old
+    )
+    (violation,) = judged.decision.violations
+    assert violation.rule == "deletion.hold"
+    assert violation.message == (
+        "the snapshot's tags could not be read, so the rule cannot be judged:"
+        " AccessDenied: not allowed to describe"
+    )
+    assert judged.decision.extra == {"snapshot_created": (NOW - timedelta(days=30)).isoformat()}
+    young = SnapshotFacts(NOW, DENIED)
+    judged = delete(
+        RETENTION, "DeleteDBClusterSnapshot", {"DBClusterSnapshotIdentifier": "s"}, snapshot=young
+    )
+    assert rules_of(judged.decision) == ["deletion.too_young", "deletion.hold"]
+    assert "could not be read" not in judged.decision.violations[0].message
+    age_only = delete(WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot=old)
+    assert age_only.decision.allowed
+
+
 # --- lifting a hold ----------------------------------------------------------------------------
 
 
@@ -610,6 +636,12 @@ def test_a_tag_operation_whose_snapshot_cannot_be_read_may_not_touch_a_hold_key(
         assert "lifting a hold cannot be ruled out: AccessDenied" in violation.message
 
 
+def test_a_tag_operation_on_a_snapshot_whose_tags_cannot_be_listed_may_not_touch_a_hold():
+    """Described but not listed: lifting a hold cannot be ruled out either."""
+    judged = untag(HOLD, ["legal-hold"], SnapshotFacts(None, DENIED))
+    assert "cannot be ruled out: AccessDenied" in only(judged.decision, "deletion.hold").message
+
+
 # --- offline: evaluate() ----------------------------------------------------------------------
 
 
@@ -687,6 +719,32 @@ def test_evaluate_judges_holds_from_source_tags():
     )
     assert rules_of(lifted) == ["deletion.hold"]
     assert evaluate(policy, "RemoveTagsFromResource", params, now=NOW).allowed
+
+
+def test_evaluate_with_unreadable_tags_still_judges_a_known_age():
+    """`source_tags=UNREADABLE` says the tags could not be read: the hold rule cannot be
+    judged (a violation), but a known `snapshot_created` is judged all the same."""
+    old = NOW - timedelta(days=30)
+    decision = evaluate(
+        RETENTION,
+        "DeleteDBClusterSnapshot",
+        CLUSTER_SNAPSHOT,
+        now=NOW,
+        source_tags=UNREADABLE,
+        snapshot_created=old,
+    )
+    assert rules_of(decision) == ["deletion.hold"]
+    assert decision.extra == {"snapshot_created": old.isoformat()}
+    young = evaluate(
+        RETENTION,
+        "DeleteDBClusterSnapshot",
+        CLUSTER_SNAPSHOT,
+        now=NOW,
+        source_tags=UNREADABLE,
+        snapshot_created=NOW,
+    )
+    assert rules_of(young) == ["deletion.too_young", "deletion.hold"]
+    assert "could not be read" not in young.violations[0].message
 
 
 def test_evaluate_takes_the_instance_to_be_an_ordinary_one():

@@ -746,3 +746,27 @@ def test_a_neptune_instance_goes_without_a_final_snapshot(
     moto_server.reset_counts()
     neptune.delete_db_instance(DBInstanceIdentifier="graph-1", SkipFinalSnapshot=True)
     assert moto_server.actions() == ["DescribeDBInstances", "DeleteDBInstance"]
+
+
+def test_documentdb_tags_that_cannot_be_listed_leave_the_age_judged(
+    docdb: DocDBResponder, docdb_rds: Any, tmp_path: Path
+) -> None:
+    """AccessDenied on `ListTagsForResource` after the describe: the age is judged from the
+    describe (an old snapshot is not called too young), the hold rule is the violation,
+    naming the code, and the record keeps when the snapshot was made."""
+    make_cluster(docdb_rds, "orders")
+    docdb_rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="old"
+    )
+    docdb.snapshots["old"].created -= timedelta(days=30)
+    deny(docdb_rds, "ListTagsForResource")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        docdb_rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="old")
+    (violation,) = caught.value.violations
+    assert violation.rule == "deletion.hold"
+    assert violation.message.startswith("the snapshot's tags could not be read")
+    assert "AccessDenied" in violation.message
+    assert docdb.count("DeleteDBClusterSnapshot") == 0
+    blocked = records_of(tmp_path / "audit.jsonl")[-1]
+    created = datetime.fromisoformat(blocked["snapshot_created"])
+    assert created == docdb.snapshots["old"].created
