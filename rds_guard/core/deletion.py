@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from .calls import DatabaseFacts, Decision, Request, SnapshotFacts, Unreadable
 from .naming import judge_identifier, source_name, template_values
@@ -179,7 +179,7 @@ def judge_snapshot_delete(request: Request) -> Decision:
             for key, value in held.items()
         ]
         if facts.created is not None:
-            extra["snapshot_created"] = facts.created.isoformat()
+            extra["snapshot_created"] = made_at(facts.created)
     return request.decision(violations=tuple(violations), snapshot=snapshot, tags=tags, extra=extra)
 
 
@@ -209,7 +209,7 @@ def _too_young(request: Request, facts: SnapshotFacts) -> list[Violation]:
         age_now = request.facts.now - facts.created
         if age_now >= timedelta(days=days):
             return []
-        age = f"it was made {facts.created.isoformat()}, {_days(age_now)} ago"
+        age = f"it was made {made_at(facts.created)}, {_days(age_now)} ago"
     return [
         Violation(
             "deletion.too_young",
@@ -219,6 +219,12 @@ def _too_young(request: Request, facts: SnapshotFacts) -> list[Violation]:
             f" minimum_age_days): {age}",
         )
     ]
+
+
+def made_at(created: datetime) -> str:
+    """When a snapshot was made, as the record and the messages give it: ISO 8601 in UTC
+    (botocore hands the time over in whatever zone the answer's text implied)."""
+    return created.astimezone(UTC).isoformat()
 
 
 def _days(age: timedelta) -> str:

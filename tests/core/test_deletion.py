@@ -10,7 +10,7 @@ public offline entry point, where ``source_tags`` are the snapshot's tags and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -395,6 +395,17 @@ def test_fractional_days_are_shown_as_written():
     assert "only when 0.5 days old" in only(young.decision, "deletion.too_young").message
 
 
+def test_the_creation_time_is_given_in_utc_whatever_zone_it_came_in():
+    """botocore hands the time over in the zone its answer implied (moto's answer has none, so
+    the local zone): the record and the message give it in UTC."""
+    tokyo = timezone(timedelta(hours=9))
+    facts = SnapshotFacts(datetime(2026, 11, 29, 21, 0, tzinfo=tokyo), {})
+    judged = delete(WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot=facts)
+    assert judged.decision.extra == {"snapshot_created": "2026-11-29T12:00:00+00:00"}
+    message = only(judged.decision, "deletion.too_young").message
+    assert "it was made 2026-11-29T12:00:00+00:00," in message
+
+
 def test_a_snapshot_still_being_made_is_too_young():
     """`Status = "creating"`: too young whatever its creation time says, or when it has none."""
     for facts in (
@@ -671,8 +682,6 @@ def test_evaluate_judges_the_age_from_snapshot_created():
 
 def test_evaluate_takes_snapshot_created_in_any_zone_and_refuses_a_naive_one():
     """An aware time in another zone is the same moment; a naive one is a ValueError."""
-    from datetime import timezone
-
     tokyo = (NOW - timedelta(days=7)).astimezone(timezone(timedelta(hours=9)))
     assert evaluate(
         WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, now=NOW, snapshot_created=tokyo
