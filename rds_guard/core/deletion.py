@@ -209,7 +209,7 @@ def _too_young(request: Request, facts: SnapshotFacts) -> list[Violation]:
         age_now = request.facts.now - facts.created
         if age_now >= timedelta(days=days):
             return []
-        age = f"it was made {made_at(facts.created)}, {_days(age_now)} ago"
+        age = f"it was made {made_at(facts.created)}, {_ago(age_now)}"
     return [
         Violation(
             "deletion.too_young",
@@ -227,8 +227,18 @@ def made_at(created: datetime) -> str:
     return created.astimezone(UTC).isoformat()
 
 
-def _days(age: timedelta) -> str:
-    return f"{age.total_seconds() / 86400:.1f} days"
+def _ago(age: timedelta) -> str:
+    """How long ago, in the unit a person reads best."""
+    seconds = age.total_seconds()
+    if seconds < 0:
+        return "later than now (the clocks disagree)"
+    if seconds < 60:
+        return "under a minute ago"
+    for unit, size, up_to in (("minute", 60, 7200), ("hour", 3600, 172800)):
+        if seconds < up_to:
+            count = int(seconds // size)
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return f"{seconds // 8640 / 10:.1f} days ago"  # rounded down: 6.96 days is not 7
 
 
 def holds(hold_tags: Mapping[str, str], tags: Mapping[str, str]) -> dict[str, str]:

@@ -358,7 +358,7 @@ def test_a_snapshot_younger_than_minimum_age_days_may_not_be_deleted(service, op
     assert (violation.field, violation.value) == (name, "Orders-1")
     assert "only when 7 days old" in violation.message
     assert facts.created is not None and facts.created.isoformat() in violation.message
-    assert "0.0 days ago" in violation.message
+    assert violation.message.endswith("+00:00, 1 minute ago")
     assert judged.snapshot.calls == 1
     assert judged.decision.snapshot == "orders-1"
 
@@ -383,6 +383,26 @@ def test_minimum_age_days_boundaries(age, allowed):
         WEEK, "DeleteDBClusterSnapshot", {"DBClusterSnapshotIdentifier": "s"}, snapshot=made(age)
     )
     assert judged.decision.allowed is allowed
+
+
+@pytest.mark.parametrize(
+    ("ago", "said"),
+    [
+        (timedelta(seconds=30), "under a minute ago"),
+        (timedelta(minutes=1, seconds=59), "1 minute ago"),
+        (timedelta(minutes=119), "119 minutes ago"),
+        (timedelta(hours=2), "2 hours ago"),
+        (timedelta(hours=47, minutes=59), "47 hours ago"),
+        (timedelta(days=2), "2.0 days ago"),
+        (timedelta(days=6, hours=12), "6.5 days ago"),
+        (timedelta(days=7) - timedelta(seconds=1), "6.9 days ago"),
+        (-timedelta(minutes=5), "later than now (the clocks disagree)"),
+    ],
+)
+def test_the_message_says_how_old_the_snapshot_is_in_words(ago, said):
+    """A person reads the age in minutes, hours or days, whichever fits."""
+    judged = delete(WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot=made(ago))
+    assert only(judged.decision, "deletion.too_young").message.endswith(f", {said}")
 
 
 def test_fractional_days_are_shown_as_written():
