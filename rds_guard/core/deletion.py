@@ -209,7 +209,8 @@ def _too_young(request: Request, facts: SnapshotFacts) -> list[Violation]:
         age_now = request.facts.now - facts.created
         if age_now >= timedelta(days=days):
             return []
-        age = f"it was made {made_at(facts.created)}, {_ago(age_now)}"
+        when = facts.created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        age = f"it was made {when}, {_ago(age_now)}"
     return [
         Violation(
             "deletion.too_young",

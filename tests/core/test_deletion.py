@@ -357,8 +357,8 @@ def test_a_snapshot_younger_than_minimum_age_days_may_not_be_deleted(service, op
     violation = only(judged.decision, "deletion.too_young")
     assert (violation.field, violation.value) == (name, "Orders-1")
     assert "only when 7 days old" in violation.message
-    assert facts.created is not None and facts.created.isoformat() in violation.message
-    assert violation.message.endswith("+00:00, 1 minute ago")
+    assert "it was made 2026-11-29T12:33:56Z" in violation.message
+    assert violation.message.endswith("Z, 1 minute ago")
     assert judged.snapshot.calls == 1
     assert judged.decision.snapshot == "orders-1"
 
@@ -423,7 +423,7 @@ def test_the_creation_time_is_given_in_utc_whatever_zone_it_came_in():
     judged = delete(WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot=facts)
     assert judged.decision.extra == {"snapshot_created": "2026-11-29T12:00:00+00:00"}
     message = only(judged.decision, "deletion.too_young").message
-    assert "it was made 2026-11-29T12:00:00+00:00," in message
+    assert "it was made 2026-11-29T12:00:00Z," in message
 
 
 def test_a_snapshot_still_being_made_is_too_young():
