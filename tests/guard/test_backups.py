@@ -33,6 +33,7 @@ from servers import ACCOUNT_ID, DocDBResponder, MotoServer
 
 import rds_guard
 from rds_guard import aws
+from rds_guard.reconcile import reconcile
 
 HOLD = {"legal-hold": "true"}
 NOT_A_HOLD = {"legal-hold": "pending-review"}
@@ -449,6 +450,39 @@ def test_warn_mode_sends_the_delete_and_records_what_it_broke(
     assert not still_there(rig, "orders-manual-1")
 
 
+def test_reconcile_lists_a_snapshot_deleted_in_breach(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """After warn mode let a held snapshot go, `reconcile` lists it under `breached`; an
+    allowed delete is not listed there, and neither is `vanished`."""
+    policy = write_policy(tmp_path, BACKUPS, mode="warn")
+    rig = rig_for(request, tmp_path, policy)
+    cluster_snapshot(rig, "orders-held", days=30, tags=HOLD)
+    cluster_snapshot(rig, "orders-free", days=30)
+    for name in ("orders-held", "orders-free"):
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=name)
+    report = reconcile(
+        rig.records(), aws.list_snapshots(rig.plain, "rds"), rds_guard.load_policy(policy)
+    )
+    assert report.breached == ("orders-held",)
+    assert (report.vanished, report.pending) == ((), ())
+
+
+def test_warn_mode_lets_a_hold_be_lifted_on_the_record(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The other deliberate way to lift a hold: in warn mode the untag is sent, and its
+    `requested` record says it lifted a hold."""
+    rig = rig_for(request, tmp_path, write_policy(tmp_path, BACKUPS, mode="warn"))
+    cluster_snapshot(rig, "orders-manual-1", tags=HOLD)
+    arn = snapshot_arn(rig.plain, "orders-manual-1")
+    rig.rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["legal-hold"])
+    assert tags_of(rig.plain, arn) == {}
+    requested, untagged = rig.records()
+    assert [v["rule"] for v in requested["violations"]] == ["deletion.hold"]
+    assert untagged["event"] == "untagged"
+
+
 def test_warn_mode_sends_a_delete_without_a_final_snapshot(
     request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -770,3 +804,14 @@ def test_documentdb_tags_that_cannot_be_listed_leave_the_age_judged(
     blocked = records_of(tmp_path / "audit.jsonl")[-1]
     created = datetime.fromisoformat(blocked["snapshot_created"])
     assert created == docdb.snapshots["old"].created
+
+
+def test_keep_does_not_apply_to_a_neptune_cluster_delete(
+    neptune: Any, moto_server: MotoServer
+) -> None:
+    """Neptune's `DeleteDBCluster` has no `DeleteAutomatedBackups`: with a final snapshot it
+    is sent under `"keep"`, nothing described first."""
+    make_cluster(neptune, "graph")
+    moto_server.reset_counts()
+    neptune.delete_db_cluster(DBClusterIdentifier="graph", FinalDBSnapshotIdentifier="graph-last")
+    assert moto_server.actions() == ["DeleteDBCluster"]
