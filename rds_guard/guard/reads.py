@@ -102,13 +102,16 @@ class CallReads:
         if kind == "snapshot":
             identifier = params.get(row.facts_from) if row.facts_from else None
             if row.facts_lookup is not None and isinstance(identifier, str):
+                if not identifier:
+                    return None, None  # a Describe without a name lists every snapshot
                 return aws.snapshot_facts(row.facts_lookup, identifier), None
             reference = params.get(row.source) if row.source else None
             if (row.tags or row.tag_keys) and isinstance(reference, str):
                 return aws.arn_tags(reference), None
             return None, None
         identifier = params.get(row.facts_from) if row.facts_from else None
-        if row.facts_lookup is None or not isinstance(identifier, str):
+        # not an empty name either: a Describe without one lists every instance
+        if row.facts_lookup is None or not isinstance(identifier, str) or not identifier:
             return None, None
         return aws.database_facts(row.facts_lookup, identifier), None
 

@@ -815,3 +815,27 @@ def test_keep_does_not_apply_to_a_neptune_cluster_delete(
     moto_server.reset_counts()
     neptune.delete_db_cluster(DBClusterIdentifier="graph", FinalDBSnapshotIdentifier="graph-last")
     assert moto_server.actions() == ["DeleteDBCluster"]
+
+
+def test_an_empty_identifier_is_not_looked_up_as_every_snapshot(rig: Rig) -> None:
+    """A Describe with an empty identifier lists everything: the guard must not judge the
+    delete of `""` by whichever snapshot or instance comes first. Nothing is described; the
+    snapshot delete goes to the service, which refuses it, and the instance delete without a
+    final snapshot is not exempt (no instance was shown to be)."""
+    cluster_snapshot(rig, "orders-held", tags=HOLD)  # first in the listing: young, on hold
+    rig.plain.create_db_instance(
+        DBInstanceIdentifier="orders-1",
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r5.large",
+    )  # first in the listing: a cluster member, exempt
+    with pytest.raises(ClientError):
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_instance(
+            DBInstanceIdentifier="", SkipFinalSnapshot=True, DeleteAutomatedBackups=False
+        )
+    assert blocked_rules(caught) == ["deletion.final_snapshot"]
+    assert rig.count("DescribeDBClusterSnapshots") == rig.count("DescribeDBInstances") == 0
+    assert [r["event"] for r in rig.records()] == ["requested", "failed", "blocked"]
+    assert still_there(rig, "orders-held")
