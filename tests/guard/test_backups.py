@@ -314,19 +314,29 @@ def test_an_old_snapshot_is_deleted_and_recorded_with_its_creation_time(rig: Rig
     assert not still_there(rig, "orders-manual-1")
 
 
-def test_a_young_db_snapshot_is_not_deleted_an_old_one_is(rig: Rig) -> None:
-    """DeleteDBSnapshot likewise, read with `DescribeDBSnapshots`."""
+def test_db_snapshots_are_judged_alike(rig: Rig) -> None:
+    """DeleteDBSnapshot, read with `DescribeDBSnapshots`: a young one and an old one on hold
+    are not deleted, an old one is."""
     make_instance(rig.plain, "orders-1")
-    for name in ("orders-1-young", "orders-1-old"):
-        rig.plain.create_db_snapshot(DBInstanceIdentifier="orders-1", DBSnapshotIdentifier=name)
+    for name, tags in (("orders-1-young", {}), ("orders-1-held", HOLD), ("orders-1-old", {})):
+        rig.plain.create_db_snapshot(
+            DBInstanceIdentifier="orders-1",
+            DBSnapshotIdentifier=name,
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+    age("orders-1-held", 8)
     age("orders-1-old", 8)
-    with pytest.raises(rds_guard.PolicyViolation) as caught:
+    with pytest.raises(rds_guard.PolicyViolation) as young:
         rig.rds.delete_db_snapshot(DBSnapshotIdentifier="orders-1-young")
-    assert blocked_rules(caught) == ["deletion.too_young"]
+    assert blocked_rules(young) == ["deletion.too_young"]
+    with pytest.raises(rds_guard.PolicyViolation) as held:
+        rig.rds.delete_db_snapshot(DBSnapshotIdentifier="orders-1-held")
+    assert blocked_rules(held) == ["deletion.hold"]
     rig.rds.delete_db_snapshot(DBSnapshotIdentifier="orders-1-old")
     assert rig.count("DeleteDBSnapshot") == 1
-    assert rig.count("DescribeDBSnapshots") == 2
-    assert rig.events() == ["blocked", "requested", "deleted"]
+    assert rig.count("DescribeDBSnapshots") == 3
+    assert rig.events() == ["blocked", "blocked", "requested", "deleted"]
+    assert rig.records()[1]["tags"] == HOLD
 
 
 def test_a_tiny_minimum_age_lets_a_fresh_snapshot_go(
