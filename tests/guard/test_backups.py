@@ -10,7 +10,7 @@ neither ``Delete*AutomatedBackup``, which is why their tests prove only that not
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,13 +20,13 @@ import pytest
 from audit_helpers import records_of
 from aws import (
     count_sent,
+    deny,
     guarded_client,
     make_cluster,
     make_instance,
     snapshot_arn,
     tags_of,
 )
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from policies import BACKUPS, write_policy
 from servers import ACCOUNT_ID, DocDBResponder, MotoServer
@@ -540,34 +540,6 @@ def test_a_snapshot_that_does_not_exist_gets_the_services_own_error(rig: Rig) ->
     assert failed["snapshot"] == "ghost"
 
 
-def deny(client: Any, action: str) -> Callable[..., AWSResponse | None]:
-    """A ``before-send`` handler answering ``action`` with a 403 AccessDenied (botocore's own
-    event, as an IAM policy without that read would)."""
-    service = client.meta.service_model.service_name
-
-    def answer(request: Any, **_: Any) -> AWSResponse | None:
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
-        if f"Action={action}&" not in body + "&":
-            return None
-        xml = (
-            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
-            f"<Message>not authorized to perform rds:{action}</Message></Error>"
-            "<RequestId>denied-1</RequestId></ErrorResponse>"
-        )
-        return AWSResponse(request.url, 403, {}, _Raw(xml.encode()))
-
-    client.meta.events.register_first(f"before-send.{service}", answer)
-    return answer
-
-
-class _Raw:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.data
-
-
 def test_a_snapshot_that_cannot_be_read_is_not_deleted_and_the_record_says_why(rig: Rig) -> None:
     """AccessDenied on `DescribeDBClusterSnapshots`: each rule is a violation naming the
     code, in the exception and the `blocked` record; the delete is not sent."""
@@ -580,7 +552,7 @@ def test_a_snapshot_that_cannot_be_read_is_not_deleted_and_the_record_says_why(r
     (blocked,) = rig.records()
     for violation in blocked["violations"]:
         assert (
-            "AccessDenied: not authorized to perform rds:DescribeDBClusterSnapshots"
+            "AccessDenied: User is not authorized to perform: rds:DescribeDBClusterSnapshots"
             in (violation["message"])
         )
 
