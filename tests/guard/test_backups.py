@@ -33,6 +33,8 @@ from servers import ACCOUNT_ID, DocDBResponder, MotoServer
 
 import rds_guard
 from rds_guard import aws
+from rds_guard.core.calls import Unreadable
+from rds_guard.core.operations import CLUSTER_SNAPSHOT_LOOKUP, INSTANCE_LOOKUP
 from rds_guard.reconcile import reconcile
 
 HOLD = {"legal-hold": "true"}
@@ -646,25 +648,73 @@ def test_a_documentdb_snapshot_on_hold_is_not_deleted(
 
 
 class Answers:
-    """Stands in for a client in `aws.run`: answers each call from a table, recording it."""
+    """Stands in for a client in `aws.run`: answers each call from a table (an exception in
+    the table is raised), recording it."""
 
-    def __init__(self, **answers: dict[str, Any]) -> None:
+    def __init__(self, **answers: dict[str, Any] | Exception) -> None:
         self.answers = answers
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def __getattr__(self, method: str) -> Callable[..., dict[str, Any]]:
         def call(**params: Any) -> dict[str, Any]:
             self.calls.append((method, params))
-            return self.answers[method]
+            answer = self.answers[method]
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
 
         return call
+
+
+def refusal(code: str, operation: str) -> ClientError:
+    """The ClientError botocore raises for an error answer with ``code``."""
+    return ClientError({"Error": {"Code": code, "Message": f"no {operation}"}}, operation)
+
+
+DOCDB_SNAPSHOT = {
+    "DBClusterSnapshots": [
+        {
+            "DBClusterSnapshotIdentifier": "old",
+            "DBClusterSnapshotArn": "arn:aws:rds:us-east-1:1:cluster-snapshot:old",
+            "SnapshotCreateTime": datetime(2026, 1, 1, tzinfo=UTC),
+            "Status": "available",
+        }
+    ]
+}
+
+
+def test_a_refused_tag_listing_leaves_what_the_describe_said() -> None:
+    """`aws.run` throws a failed call into the read: `snapshot_facts` keeps the describe and
+    marks tags refused for want of permission unreadable, naming the code."""
+    client = Answers(
+        describe_db_cluster_snapshots=DOCDB_SNAPSHOT,
+        list_tags_for_resource=refusal("AccessDenied", "ListTagsForResource"),
+    )
+    facts = aws.run(client, aws.snapshot_facts(CLUSTER_SNAPSHOT_LOOKUP, "old"))
+    assert facts.created == datetime(2026, 1, 1, tzinfo=UTC)
+    assert facts.tags == Unreadable("AccessDenied: no ListTagsForResource")
+    assert [method for method, _ in client.calls] == [
+        "describe_db_cluster_snapshots",
+        "list_tags_for_resource",
+    ]
+
+
+@pytest.mark.parametrize("code", ["DBClusterSnapshotNotFoundFault", "Throttling"])
+def test_any_other_failure_of_the_listing_reaches_the_caller(code: str) -> None:
+    """Only a refusal for want of permission is made do with: anything else is raised as the
+    client raised it."""
+    client = Answers(
+        describe_db_cluster_snapshots=DOCDB_SNAPSHOT,
+        list_tags_for_resource=refusal(code, "ListTagsForResource"),
+    )
+    with pytest.raises(ClientError) as caught:
+        aws.run(client, aws.snapshot_facts(CLUSTER_SNAPSHOT_LOOKUP, "old"))
+    assert caught.value.response["Error"]["Code"] == code
 
 
 def test_an_instance_replicating_a_cluster_is_a_read_replica() -> None:
     """`ReadReplicaSourceDBClusterIdentifier` (a replica of an Aurora cluster, which moto
     cannot make) tells a read replica as well as the instance field does."""
-    from rds_guard.core.operations import INSTANCE_LOOKUP
-
     client = Answers(
         describe_db_instances={
             "DBInstances": [
