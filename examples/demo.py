@@ -1,4 +1,4 @@
-"""rds_guard in five calls, against an in-process moto RDS (no AWS account needed).
+"""rds_guard in a few calls, against an in-process moto RDS (no AWS account needed).
 
 Run it with ``make demo``. It reads ``examples/rds_guard.toml`` and shows:
 
@@ -8,7 +8,9 @@ Run it with ``make demo``. It reads ``examples/rds_guard.toml`` and shows:
    default tag added by hand silently loses every tag the cluster would have passed on;
 3. an identifier generated from the policy's template;
 4. a non-compliant call stopped before it is sent, with every violation listed;
-5. the audit log the guarded calls wrote, and its hash chain verified.
+5. a cleanup job deleting a snapshot made a minute ago and one on legal hold: both stopped
+   before they are sent (``[deletion]``, docs/backups.md);
+6. the audit log the guarded calls wrote, and its hash chain verified.
 """
 
 from __future__ import annotations
@@ -64,11 +66,21 @@ def make_cluster(rds: object, name: str, tags: dict[str, str], *, copy_tags: boo
     )
 
 
+def snapshot_arn(rds: object, snapshot: str) -> str:
+    """The ARN of a cluster snapshot, as the service describes it."""
+    found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)  # type: ignore[attr-defined]
+    return str(found["DBClusterSnapshots"][0]["DBClusterSnapshotArn"])
+
+
 def stored_tags(rds: object, snapshot: str) -> list[dict[str, str]]:
     """The tags the service holds for a cluster snapshot, read back from it."""
-    found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot)  # type: ignore[attr-defined]
-    arn = found["DBClusterSnapshots"][0]["DBClusterSnapshotArn"]
+    arn = snapshot_arn(rds, snapshot)
     return list(rds.list_tags_for_resource(ResourceName=arn)["TagList"])  # type: ignore[attr-defined]
+
+
+def cluster_snapshot_count(rds: object) -> int:
+    """How many cluster snapshots the service holds."""
+    return len(rds.describe_db_cluster_snapshots()["DBClusterSnapshots"])  # type: ignore[attr-defined]
 
 
 def main() -> int:
@@ -147,7 +159,7 @@ def main() -> int:
         print(table([["(none)", generated]], ["the call gave", "the snapshot is called"]))
 
         heading("4. A non-compliant call, stopped before it is sent")
-        before = len(plain.describe_db_cluster_snapshots()["DBClusterSnapshots"])
+        before = cluster_snapshot_count(plain)
         try:
             rds.create_db_cluster_snapshot(
                 DBClusterIdentifier="orders",
@@ -160,15 +172,38 @@ def main() -> int:
         else:
             print("error: the non-compliant call was not blocked", file=sys.stderr)
             return 1
-        after = len(plain.describe_db_cluster_snapshots()["DBClusterSnapshots"])
+        after = cluster_snapshot_count(plain)
         print(f"cluster snapshots before the call: {before}, after: {after} (nothing was sent)")
+
+        heading("5. A cleanup job, stopped before it deletes a backup")
+        # Placing a hold is allowed (and recorded); lifting one is not.
+        rds.add_tags_to_resource(
+            ResourceName=snapshot_arn(plain, generated),
+            Tags=[{"Key": "legal-hold", "Value": "true"}],
+        )
+        before_job = cluster_snapshot_count(plain)
+        rows = []
+        for doomed in (name, generated):  # made a minute ago; on legal hold
+            try:
+                rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=doomed)
+            except rds_guard.PolicyViolation as stopped:
+                rows += [[doomed, v.rule, v.message] for v in stopped.violations]
+            else:
+                print(f"error: the cleanup job deleted {doomed}", file=sys.stderr)
+                return 1
+        print(table(rows, ["snapshot", "rule", "message"]))
+        after_job = cluster_snapshot_count(plain)
+        print(
+            f"cluster snapshots before the job: {before_job}, after: {after_job} (nothing was sent)"
+        )
         guard.uninstall()
 
-    heading("5. The audit log the guarded calls wrote")
+    heading("6. The audit log the guarded calls wrote")
     shown = cli.main(["audit", "show", str(audit_path)])
     verified = cli.main(["audit", "verify", str(audit_path)])
     ok = kept == lost == sorted(cluster_keys) and generated == f"orders-manual-{TODAY}"
-    return 0 if ok and shown == 0 and verified == 0 and before == after else 1
+    unsent = before == after and before_job == after_job
+    return 0 if ok and shown == 0 and verified == 0 and unsent else 1
 
 
 if __name__ == "__main__":

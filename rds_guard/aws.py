@@ -2,8 +2,9 @@
 
 A read is a generator that yields ``(operation, params)`` and is sent the service's parsed
 answer (`Read`), so one read runs on a botocore client (`run`) or, awaited, on an
-aiobotocore one (`run_async`). Reads are read-only calls; errors the client raises reach the
-caller of `run`.
+aiobotocore one (`run_async`). Reads are read-only calls; an error the client raises is
+thrown into the read, which may make do without that answer (`snapshot_facts`), else it
+reaches the caller of `run`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from botocore import xform_name
+from botocore.exceptions import ClientError
 
-from .core.calls import DatabaseFacts, SnapshotFacts, SourceTags
+from .core.calls import DatabaseFacts, SnapshotFacts, SourceTags, Unreadable
 from .core.operations import SNAPSHOT_LISTINGS, SourceLookup
 
 T = TypeVar("T")
@@ -27,10 +29,19 @@ Read = Generator[ApiCall, Mapping[str, Any], T]
 def run(client: Any, read: Read[T]) -> T:
     """Run ``read`` on a botocore client, one call at a time."""
     answer: Mapping[str, Any] | None = None
+    failure: Exception | None = None
     try:
         while True:
-            operation, params = read.send(answer)  # type: ignore[arg-type]
-            answer = getattr(client, xform_name(operation))(**params)
+            operation, params = (
+                read.send(answer)  # type: ignore[arg-type]
+                if failure is None
+                else read.throw(failure)
+            )
+            failure = None
+            try:
+                answer = getattr(client, xform_name(operation))(**params)
+            except Exception as exc:
+                failure = exc
     except StopIteration as done:
         result: T = done.value
         return result
@@ -39,13 +50,37 @@ def run(client: Any, read: Read[T]) -> T:
 async def run_async(client: Any, read: Read[T]) -> T:
     """Run ``read`` on an async (aiobotocore) client, awaiting each call."""
     answer: Mapping[str, Any] | None = None
+    failure: Exception | None = None
     try:
         while True:
-            operation, params = read.send(answer)  # type: ignore[arg-type]
-            answer = await getattr(client, xform_name(operation))(**params)
+            operation, params = (
+                read.send(answer)  # type: ignore[arg-type]
+                if failure is None
+                else read.throw(failure)
+            )
+            failure = None
+            try:
+                answer = await getattr(client, xform_name(operation))(**params)
+            except Exception as exc:
+                failure = exc
     except StopIteration as done:
         result: T = done.value
         return result
+
+
+_DENIED = ("AccessDenied", "Unauthorized", "AuthorizationError", "Forbidden")
+
+
+def denied(error: BaseException) -> str | None:
+    """``CODE: message`` when ``error`` is the service refusing a read for want of
+    permission (the read cannot be made, but nothing says the thing is not there)."""
+    response = getattr(error, "response", None) if isinstance(error, ClientError) else None
+    answer = response.get("Error") if isinstance(response, Mapping) else None
+    code = str(answer.get("Code", "")) if isinstance(answer, Mapping) else ""
+    if not any(word in code for word in _DENIED):
+        return None
+    assert isinstance(answer, Mapping)
+    return f"{code}: {answer.get('Message', '')}"
 
 
 def source_tags(lookup: SourceLookup, reference: str) -> Read[SourceTags]:
@@ -125,11 +160,26 @@ def list_snapshots(client: Any, service: str, *, with_tags: bool = True) -> list
     return run(client, snapshots(service, with_tags=with_tags))
 
 
+def described(lookup: SourceLookup, identifier: str) -> Read[Mapping[str, Any]]:
+    """The one item ``lookup`` describes by ``identifier``."""
+    answer = yield (lookup.operation, {lookup.parameter: identifier})
+    item: Mapping[str, Any] = answer[lookup.result_list][0]
+    return item
+
+
 def snapshot_facts(lookup: SourceLookup, identifier: str) -> Read[SnapshotFacts]:
-    """When the snapshot was made, its status and the tags it carries now."""
-    described = yield (lookup.operation, {lookup.parameter: identifier})
-    item = described[lookup.result_list][0]
-    tags = yield from resource_tags(item, lookup.arn_key)
+    """When the snapshot was made, its status and the tags it carries now. Tags listed with a
+    call of their own (DocumentDB's and Neptune's describe carries none) that is refused for
+    want of permission are `Unreadable`, and the age stays known."""
+    item = yield from described(lookup, identifier)
+    tags: Mapping[str, str] | Unreadable
+    try:
+        tags = yield from resource_tags(item, lookup.arn_key)
+    except ClientError as error:
+        why = denied(error)
+        if why is None:
+            raise
+        tags = Unreadable(why)
     created = item.get("SnapshotCreateTime")
     return SnapshotFacts(
         created if isinstance(created, datetime) else None,
@@ -147,8 +197,7 @@ def arn_tags(arn: str) -> Read[SnapshotFacts]:
 def database_facts(lookup: SourceLookup, identifier: str) -> Read[DatabaseFacts]:
     """The Describe fields of an instance that tell the deletes AWS allows only without a
     final snapshot: its cluster, the source it replicates, its engine and its status."""
-    described = yield (lookup.operation, {lookup.parameter: identifier})
-    item = described[lookup.result_list][0]
+    item = yield from described(lookup, identifier)
     replica_of = item.get("ReadReplicaSourceDBInstanceIdentifier") or item.get(
         "ReadReplicaSourceDBClusterIdentifier"
     )

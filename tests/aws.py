@@ -1,5 +1,6 @@
 """The AWS side of the integration tests, in one place: clusters and instances to snapshot, a
-snapshot's tags, guarded sessions and clients, and a count of what a client sent.
+snapshot's tags, guarded sessions and clients, a count of what a client sent, and IAM's
+refusal of one operation (`deny`).
 
 Everything here talks to whatever answers the client: moto in-process (``moto_inprocess``),
 the moto server or the DocumentDB fake (tests/servers.py, with their own request counts). The
@@ -8,11 +9,12 @@ policies the guard is installed with are in tests/policies.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.awsrequest import AWSResponse
 from core_fixtures import tag_dict, tag_list
 from servers import DocDBResponder, MotoServer
 
@@ -153,3 +155,30 @@ def count_sent(client: Any) -> SentCounter:
     counter = SentCounter()
     client.meta.events.register(f"before-send.{service_of(client)}", counter)
     return counter
+
+
+class _Body:
+    """The raw body of a made-up `AWSResponse` (botocore reads it through ``stream()``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.data
+
+
+def deny(client: Any, operation: str) -> None:
+    """Answer ``operation`` on ``client`` with AWS's 403 AccessDenied, as IAM would for a role
+    without that permission: a ``before-send`` handler put first, so no fake sees the request
+    (botocore's own event, nothing of rds_guard's), and botocore parses the answer as AWS's."""
+    service = service_of(client)
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+        f"<Message>User is not authorized to perform: rds:{operation}</Message></Error>"
+        "<RequestId>denied-1</RequestId></ErrorResponse>"
+    ).encode()
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        return AWSResponse(request.url, 403, {}, _Body(body))
+
+    client.meta.events.register_first(f"before-send.{service}.{operation}", answer)

@@ -151,6 +151,25 @@ fsync = false
 """What reconcile holds rds and neptune snapshots against: names, required, allowed, default
 and forced tags."""
 
+BACKUPS = """\
+version = 1
+mode = "enforce"
+
+[deletion]
+final_snapshot = "required"
+automated_backups = "keep"
+minimum_age_days = 7
+
+[deletion.hold_tags]
+legal-hold = "true"
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+"""Every `[deletion]` rule (docs/backups.md) and nothing else: no name or tag rule, so a
+delete is judged by what it would take away, and every delete recorded in audit.jsonl."""
+
 FROM_ENVIRONMENT = """\
 version = 1
 mode = "enforce"

@@ -4,6 +4,7 @@
   installs the guard) and invoked in-process with both kinds of event.
 - ``examples/test_my_backups.py``: run by pytester with the example policy, as its docstring
   tells a team to run it.
+- ``examples/demo.py``: run as ``make demo`` runs it (its own in-process moto).
 
 ``examples/awscli-config`` is the config file every test in ``test_awscli.py`` runs with.
 """
@@ -223,3 +224,29 @@ def test_the_example_policy_still_blocks_a_copy_with_a_name_of_its_own(
     assert [v.rule for v in decision.violations if v.rule.startswith("identifier")] == [
         "identifier.pattern"
     ]
+
+
+def test_the_demo_runs_and_its_cleanup_job_deletes_nothing(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """examples/demo.py, as `make demo` runs it, exits 0; its cleanup job (scene 5) is stopped
+    twice — a snapshot made a minute ago, one on legal hold — and nothing was sent."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the demo's audit log goes here
+    spec = importlib.util.spec_from_file_location("demo", EXAMPLES / "demo.py")
+    assert spec is not None and spec.loader is not None
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    assert demo.main() == 0
+    out = capsys.readouterr().out
+    scene = out.split("== 5. A cleanup job")[1].split("== 6.")[0].splitlines()
+    stopped = [line.split()[:2] for line in scene if " deletion." in line]
+    assert stopped == [
+        [f"orders-daily-{TODAY}", "deletion.too_young"],
+        [f"orders-manual-{TODAY}", "deletion.too_young"],
+        [f"orders-manual-{TODAY}", "deletion.hold"],
+    ]
+    assert scene[-2].startswith("cluster snapshots before the job: 6, after: 6")

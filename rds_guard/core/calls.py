@@ -36,10 +36,12 @@ SourceReader = Callable[[], SourceTags]
 @dataclass(frozen=True)
 class SnapshotFacts:
     """What a delete or a tag operation needs to know of the snapshot it acts on: when it was
-    made (None: not known, or still being made) and the tags it carries now."""
+    made (None: not known, or still being made) and the tags it carries now (`Unreadable`
+    when the snapshot was read but its tags could not be listed: its age is known all the
+    same)."""
 
     created: datetime | None
-    tags: Mapping[str, str]
+    tags: Mapping[str, str] | Unreadable
     status: str = "available"
 
 

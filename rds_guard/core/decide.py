@@ -77,11 +77,11 @@ def evaluate(
     on; `UNREADABLE`: it would, but they could not be read) — for deletes and tag operations,
     for the snapshot's current tags, whatever ``inherit`` says; ``snapshot_created`` (an aware
     datetime) for when the snapshot was made (``[deletion] minimum_age_days``; None: not
-    judged). The instance a delete acts on is taken to be an ordinary one (no exemption from
-    ``[deletion] final_snapshot``). ``region`` and ``now`` (an aware
-    datetime) feed ``{region}`` and ``{utcnow}``. An operation not guarded on ``service`` is a
-    `ValueError`. Every service is judged, whatever the policy's ``services`` lists: the three
-    APIs share one endpoint.
+    judged, but with `UNREADABLE` tags the snapshot counts as unread). The instance a delete
+    acts on is taken to be an ordinary one (no exemption from ``[deletion] final_snapshot``).
+    ``region`` and ``now`` (an aware datetime) feed ``{region}`` and ``{utcnow}``. An
+    operation not guarded on ``service`` is a `ValueError`. Every service is judged, whatever
+    the policy's ``services`` lists: the three APIs share one endpoint.
     """
     row = operations.find(service, operations.operation_name(operation) or operation)
     if row is None:
@@ -104,12 +104,14 @@ def evaluate(
 def _offline_snapshot(
     tags: SourceTags, created: datetime | None
 ) -> SnapshotFacts | Unreadable | None:
-    """The snapshot a delete or tag operation acts on, from what `evaluate` was told."""
-    if isinstance(tags, Unreadable):
-        return tags
+    """The snapshot a delete or tag operation acts on, from what `evaluate` was told: tags
+    that could not be read leave a known creation time judged."""
     if tags is None and created is None:
         return None
-    return SnapshotFacts(created.astimezone(UTC) if created else None, dict(tags or {}))
+    if isinstance(tags, Unreadable) and created is None:
+        return tags
+    known = tags if isinstance(tags, Unreadable) else dict(tags or {})
+    return SnapshotFacts(created.astimezone(UTC) if created else None, known)
 
 
 def _check_source_tags(source_tags: object) -> None:

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from .calls import DatabaseFacts, Decision, Request, SnapshotFacts, Unreadable
 from .naming import judge_identifier, source_name, template_values
@@ -51,17 +51,22 @@ def judge_database_delete(request: Request) -> Decision:
         if named
         else (None, [])
     )
+    notes: tuple[str, ...] = ()
     if row.skip_final is not None:
-        violations += _backup_rules(request)
+        broken, notes = _backup_rules(request)
+        violations += broken
     return request.decision(
         violations=tuple(violations),
         snapshot=identifier.lower() if identifier else None,
         source=source,
+        notes=notes,
         outcome=row.outcome if named else "deleted",
     )
 
 
-def _backup_rules(request: Request) -> list[Violation]:
+def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
+    """The final-snapshot and automated-backup rules, and the record's note when an
+    exemption let the delete go without a final snapshot (what the rule rested on)."""
     row, params, deletion = request.row, request.params, request.policy.deletion
     assert row.skip_final is not None
     skips = deletion.final_snapshot == "required" and params.get(row.skip_final) is True
@@ -71,7 +76,7 @@ def _backup_rules(request: Request) -> list[Violation]:
         and params.get("DeleteAutomatedBackups") is not False  # absent: AWS deletes them
     )
     if not (skips or takes_backups):
-        return []
+        return [], ()
     database = request.lookups.database() if row.facts_lookup is not None else None
     known = database if isinstance(database, DatabaseFacts) else None
     exempt = no_final_snapshot_needed(known) if known is not None else None
@@ -105,21 +110,26 @@ def _backup_rules(request: Request) -> list[Violation]:
                 + why,
             )
         )
-    return violations
+    notes = (f"no final snapshot: {exempt}",) if skips and exempt is not None else ()
+    return violations, notes
 
 
 def judge_backup_delete(request: Request) -> Decision:
     """DeleteDBInstanceAutomatedBackup, DeleteDBClusterAutomatedBackup: not while the policy
     keeps automated backups."""
     row, params = request.row, request.params
-    names = [params.get(name) for name in row.judged]
-    resource = next((name for name in names if isinstance(name, str)), None)
+    # the backups are named by resource id or, for an instance's, by their ARN instead
+    given = [(name, params.get(name)) for name in row.judged]
+    field, resource = next(
+        ((name, value) for name, value in given if isinstance(value, str)),
+        (row.source or row.name, None),
+    )
     violations = []
     if request.policy.deletion.automated_backups == "keep":
         violations.append(
             Violation(
                 "deletion.automated_backups",
-                row.source or row.name,
+                field,
                 resource,
                 'automated backups may not be deleted ([deletion] automated_backups = "keep")',
             )
@@ -144,24 +154,20 @@ def judge_snapshot_delete(request: Request) -> Decision:
     extra: dict[str, str] = {}
     tags: dict[str, str] = {}
     if isinstance(facts, Unreadable):
-        field = row.identifier or row.name
-        for rule, setting in (
-            ("deletion.too_young", deletion.minimum_age_days is not None),
-            ("deletion.hold", bool(deletion.hold_tags)),
-        ):
-            if setting:
-                violations.append(
-                    Violation(
-                        rule,
-                        field,
-                        identifier if isinstance(identifier, str) else None,
-                        f"the snapshot could not be read, so the rule cannot be judged:"
-                        f" {facts.why or 'unknown'}",
-                    )
-                )
+        if deletion.minimum_age_days is not None:
+            violations.append(_not_judged(request, "deletion.too_young", "the snapshot", facts))
+        if deletion.hold_tags:
+            violations.append(_not_judged(request, "deletion.hold", "the snapshot", facts))
     elif isinstance(facts, SnapshotFacts):
         violations += _too_young(request, facts)
-        held = holds(deletion.hold_tags, facts.tags)
+        if isinstance(facts.tags, Unreadable):
+            if deletion.hold_tags:
+                violations.append(
+                    _not_judged(request, "deletion.hold", "the snapshot's tags", facts.tags)
+                )
+            held = {}
+        else:
+            held = holds(deletion.hold_tags, facts.tags)
         tags = dict(held)
         violations += [
             Violation(
@@ -173,8 +179,21 @@ def judge_snapshot_delete(request: Request) -> Decision:
             for key, value in held.items()
         ]
         if facts.created is not None:
-            extra["snapshot_created"] = facts.created.isoformat()
+            extra["snapshot_created"] = made_at(facts.created)
     return request.decision(violations=tuple(violations), snapshot=snapshot, tags=tags, extra=extra)
+
+
+def _not_judged(request: Request, rule: str, what: str, unread: Unreadable) -> Violation:
+    """``rule``'s violation for a snapshot delete whose snapshot (or its tags) could not be
+    read: the rule cannot be judged, so the delete may not go."""
+    field = request.row.identifier or request.row.name
+    identifier = request.params.get(field)
+    return Violation(
+        rule,
+        field,
+        identifier if isinstance(identifier, str) else None,
+        f"{what} could not be read, so the rule cannot be judged: {unread.why or 'unknown'}",
+    )
 
 
 def _too_young(request: Request, facts: SnapshotFacts) -> list[Violation]:
@@ -190,7 +209,8 @@ def _too_young(request: Request, facts: SnapshotFacts) -> list[Violation]:
         age_now = request.facts.now - facts.created
         if age_now >= timedelta(days=days):
             return []
-        age = f"it was made {facts.created.isoformat()}, {_days(age_now)} ago"
+        when = facts.created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        age = f"it was made {when}, {_ago(age_now)}"
     return [
         Violation(
             "deletion.too_young",
@@ -202,8 +222,24 @@ def _too_young(request: Request, facts: SnapshotFacts) -> list[Violation]:
     ]
 
 
-def _days(age: timedelta) -> str:
-    return f"{age.total_seconds() / 86400:.1f} days"
+def made_at(created: datetime) -> str:
+    """When a snapshot was made, as the record and the messages give it: ISO 8601 in UTC
+    (botocore hands the time over in whatever zone the answer's text implied)."""
+    return created.astimezone(UTC).isoformat()
+
+
+def _ago(age: timedelta) -> str:
+    """How long ago, in the unit a person reads best."""
+    seconds = age.total_seconds()
+    if seconds < 0:
+        return "later than now (the clocks disagree)"
+    if seconds < 60:
+        return "under a minute ago"
+    for unit, size, up_to in (("minute", 60, 7200), ("hour", 3600, 172800)):
+        if seconds < up_to:
+            count = int(seconds // size)
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return f"{seconds // 8640 / 10:.1f} days ago"  # rounded down: 6.96 days is not 7
 
 
 def holds(hold_tags: Mapping[str, str], tags: Mapping[str, str]) -> dict[str, str]:
@@ -220,18 +256,19 @@ def lifted_holds(request: Request, changed: Iterable[tuple[str, str | None]]) ->
     if not touched:
         return []
     facts = request.lookups.snapshot()
-    if isinstance(facts, Unreadable):
+    tags = facts.tags if isinstance(facts, SnapshotFacts) else facts  # what it carries now
+    if isinstance(tags, Unreadable):
         return [
             Violation(
                 "deletion.hold",
                 f"Tags.{key}",
                 value,
                 f"the snapshot's tags could not be read, so lifting a hold cannot be"
-                f" ruled out: {facts.why or 'unknown'}",
+                f" ruled out: {tags.why or 'unknown'}",
             )
             for key, value in touched
         ]
-    current = holds(hold_tags, facts.tags) if isinstance(facts, SnapshotFacts) else {}
+    current = holds(hold_tags, tags) if tags is not None else {}
     return [
         Violation(
             "deletion.hold",

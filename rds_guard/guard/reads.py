@@ -20,12 +20,10 @@ from .. import aws
 from ..core import operations
 from ..core.calls import Unreadable
 from ..core.operations import Operation
-from ..records import error_of
 from .guard import LookupFailed
 
 logger = logging.getLogger("rds_guard")
 
-_DENIED = ("AccessDenied", "Unauthorized", "AuthorizationError", "Forbidden")
 KINDS = ("source_tags", "snapshot", "database")
 
 
@@ -110,13 +108,16 @@ class CallReads:
         if kind == "snapshot":
             identifier = params.get(row.facts_from) if row.facts_from else None
             if row.facts_lookup is not None and isinstance(identifier, str):
+                if not identifier:
+                    return None, None  # a Describe without a name lists every snapshot
                 return aws.snapshot_facts(row.facts_lookup, identifier), None
             reference = params.get(row.source) if row.source else None
             if (row.tags or row.tag_keys) and isinstance(reference, str):
                 return aws.arn_tags(reference), None
             return None, None
         identifier = params.get(row.facts_from) if row.facts_from else None
-        if row.facts_lookup is None or not isinstance(identifier, str):
+        # not an empty name either: a Describe without one lists every instance
+        if row.facts_lookup is None or not isinstance(identifier, str) or not identifier:
             return None, None
         return aws.database_facts(row.facts_lookup, identifier), None
 
@@ -128,12 +129,10 @@ class CallReads:
 
 def _failure(exc: Exception, reference: object) -> Unreadable | LookupFailed:
     """What a failed read means for the decision (see the module's docstring)."""
-    if isinstance(exc, ClientError):
-        error = error_of(exc)
-        if any(word in error["code"] for word in _DENIED):
-            return Unreadable(f"{error['code']}: {error['message']}")
-        return LookupFailed(exc)
-    if isinstance(exc, BotoCoreError):
+    why = aws.denied(exc)
+    if why is not None:
+        return Unreadable(why)
+    if isinstance(exc, ClientError | BotoCoreError):
         return LookupFailed(exc)
     logger.debug("could not read %r: %s", reference, exc)  # a name the wire cannot carry...
     return Unreadable(type(exc).__name__)

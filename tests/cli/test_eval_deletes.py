@@ -126,7 +126,7 @@ def test_a_snapshot_delete_is_judged_by_age_and_hold(
     )
     assert lines[1].startswith(
         "  [deletion.too_young] DBClusterSnapshotIdentifier: a snapshot may be deleted only when"
-        f" 7 days old ([deletion] minimum_age_days): it was made {created}+00:00, 1.0 days ago"
+        f" 7 days old ([deletion] minimum_age_days): it was made {created}Z, 24 hours ago"
     )
     assert lines[2] == (
         "  [deletion.hold] Tags.legal-hold: the snapshot is on hold (legal-hold = true): it may"

@@ -1,0 +1,800 @@
+"""deletion.py, through `decide`: `[deletion]`'s four rules (docs/backups.md), their
+exemptions, the look-ups they make and what they leave for the audit record.
+
+`delete` calls `decide.decide` with `Lookups` whose ``snapshot`` and ``database`` answers are
+given by the test and counted (they stand in for the guard's Describe calls); `evaluate` is the
+public offline entry point, where ``source_tags`` are the snapshot's tags and
+``snapshot_created`` when it was made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from core_fixtures import (
+    CLUSTER_SNAPSHOT_ARN,
+    DB_SNAPSHOT_ARN,
+    NOW,
+    RecordingReader,
+    make_policy,
+    only,
+    rules_of,
+    tag_list,
+)
+
+from rds_guard import UNREADABLE
+from rds_guard.core import operations
+from rds_guard.core.calls import DatabaseFacts, Lookups, SnapshotFacts, Unreadable
+from rds_guard.core.decide import CallFacts, Decision, decide, evaluate
+
+REQUIRED = make_policy('[deletion]\nfinal_snapshot = "required"\n')
+KEEP = make_policy('[deletion]\nautomated_backups = "keep"\n')
+BOTH = make_policy('[deletion]\nfinal_snapshot = "required"\nautomated_backups = "keep"\n')
+WEEK = make_policy("[deletion]\nminimum_age_days = 7\n")
+HOLD = make_policy('[deletion.hold_tags]\nlegal-hold = "true"\n')
+RETENTION = make_policy(
+    """
+    [deletion]
+    minimum_age_days = 7
+    [deletion.hold_tags]
+    legal-hold = "true"
+    litigation = "case-42"
+    """
+)
+ORDINARY = DatabaseFacts(engine="postgres")
+DENIED = Unreadable("AccessDenied: not allowed to describe")
+
+
+@dataclass
+class Judged:
+    """A decision and the look-ups it made."""
+
+    decision: Decision
+    snapshot: RecordingReader
+    database: RecordingReader
+    source_tags: RecordingReader
+
+
+def delete(
+    policy: Any,
+    operation: str,
+    params: dict[str, Any],
+    *,
+    service: str = "rds",
+    snapshot: object = None,
+    database: object = None,
+    now: datetime = NOW,
+) -> Judged:
+    """`decide` of one call with recorded look-ups answering ``snapshot`` and ``database``."""
+    row = operations.find(service, operation)
+    assert row is not None, f"{service} {operation} is not guarded"
+    readers = RecordingReader(), RecordingReader(snapshot), RecordingReader(database)  # type: ignore[arg-type]
+    lookups = Lookups(source_tags=readers[0], snapshot=readers[1], database=readers[2])  # type: ignore[arg-type]
+    decision = decide(policy, row, params, CallFacts(service, "us-east-1", now, {}), lookups)
+    return Judged(decision, readers[1], readers[2], readers[0])
+
+
+def made(ago: timedelta, *, tags: dict[str, str] | None = None, status: str = "available"):
+    """The facts of a snapshot made ``ago`` before `NOW`."""
+    return SnapshotFacts(NOW - ago, tags or {}, status)
+
+
+# --- final_snapshot ----------------------------------------------------------------------------
+
+
+DATABASE_DELETES = [
+    ("rds", "DeleteDBCluster", "DBClusterIdentifier"),
+    ("docdb", "DeleteDBCluster", "DBClusterIdentifier"),
+    ("neptune", "DeleteDBCluster", "DBClusterIdentifier"),
+    ("rds", "DeleteDBInstance", "DBInstanceIdentifier"),
+    ("neptune", "DeleteDBInstance", "DBInstanceIdentifier"),
+    ("rds", "DeleteTenantDatabase", "TenantDBName"),
+]
+each_database_delete = pytest.mark.parametrize(
+    ("service", "operation", "name"),
+    DATABASE_DELETES,
+    ids=[f"{s}-{o}" for s, o, _ in DATABASE_DELETES],
+)
+
+
+@each_database_delete
+def test_skipping_the_final_snapshot_is_refused_when_one_is_required(service, operation, name):
+    """`SkipFinalSnapshot=True` under `final_snapshot = "required"`: `deletion.final_snapshot`,
+    the message saying what to pass instead; the decision still names what is deleted."""
+    judged = delete(
+        REQUIRED,
+        operation,
+        {name: "Orders", "SkipFinalSnapshot": True},
+        service=service,
+        database=ORDINARY,
+    )
+    violation = only(judged.decision, "deletion.final_snapshot")
+    assert (violation.field, violation.value) == ("SkipFinalSnapshot", "True")
+    assert "pass FinalDBSnapshotIdentifier instead of SkipFinalSnapshot=True" in violation.message
+    assert 'final_snapshot = "required"' in violation.message
+    assert rules_of(judged.decision) == ["deletion.final_snapshot"]
+    assert (judged.decision.source, judged.decision.snapshot) == ("orders", None)
+    assert (judged.decision.outcome, judged.decision.recorded) == ("deleted", True)
+
+
+@each_database_delete
+def test_a_final_snapshot_satisfies_the_rule_and_reads_nothing(service, operation, name):
+    """A `FinalDBSnapshotIdentifier` (SkipFinalSnapshot absent or False): allowed, named, its
+    outcome `created`; the instance is not described."""
+    for extra in ({}, {"SkipFinalSnapshot": False}):
+        params = {name: "orders", "FinalDBSnapshotIdentifier": "orders-final", **extra}
+        judged = delete(REQUIRED, operation, params, service=service, database=ORDINARY)
+        assert judged.decision.allowed, judged.decision.violations
+        assert (judged.decision.snapshot, judged.decision.outcome) == ("orders-final", "created")
+        assert judged.database.calls == 0
+
+
+@each_database_delete
+def test_skipping_the_final_snapshot_is_fine_by_default(service, operation, name):
+    """`final_snapshot = "optional"` (the default): allowed, recorded, nothing read."""
+    for policy in (make_policy(), make_policy('[deletion]\nfinal_snapshot = "optional"\n')):
+        params = {name: "orders", "SkipFinalSnapshot": True}
+        judged = delete(policy, operation, params, service=service, database=ORDINARY)
+        assert judged.decision.allowed
+        assert judged.decision.recorded is True
+        assert judged.database.calls == 0
+        assert judged.decision.params == params
+
+
+EXEMPT = {
+    "cluster member": (DatabaseFacts(cluster="orders", engine="aurora-postgresql"), "orders"),
+    "read replica of an instance": (
+        DatabaseFacts(replica_of="orders-primary", engine="postgres"),
+        "orders-primary",
+    ),
+    "read replica of a cluster": (
+        DatabaseFacts(replica_of="orders-cluster", engine="mysql"),
+        "orders-cluster",
+    ),
+    "RDS Custom": (DatabaseFacts(engine="custom-oracle-ee"), "custom-oracle-ee"),
+    "failed": (DatabaseFacts(engine="postgres", status="failed"), "failed"),
+    "incompatible-restore": (
+        DatabaseFacts(engine="postgres", status="incompatible-restore"),
+        "incompatible-restore",
+    ),
+    "incompatible-network": (
+        DatabaseFacts(engine="postgres", status="incompatible-network"),
+        "incompatible-network",
+    ),
+}
+
+
+@pytest.mark.parametrize(("facts", "why"), EXEMPT.values(), ids=EXEMPT.keys())
+def test_instances_aws_deletes_only_without_a_final_snapshot_are_exempt(facts, why):
+    """A cluster member, a read replica (of an instance or of a cluster), an RDS Custom
+    instance and the three failure states: `SkipFinalSnapshot=True` is allowed under
+    `"required"`, the instance described once, and the record's notes say why."""
+    params = {"DBInstanceIdentifier": "orders-1", "SkipFinalSnapshot": True}
+    judged = delete(REQUIRED, "DeleteDBInstance", params, database=facts)
+    assert judged.decision.allowed, judged.decision.violations
+    assert judged.database.calls == 1
+    (note,) = judged.decision.notes
+    assert note.startswith("no final snapshot: ") and why in note
+
+
+@pytest.mark.parametrize("status", ["available", "stopped", "storage-full", "deleting"])
+def test_other_instances_are_not_exempt(status):
+    """An ordinary instance in any other state needs its final snapshot."""
+    params = {"DBInstanceIdentifier": "orders-1", "SkipFinalSnapshot": True}
+    facts = DatabaseFacts(engine="postgres", status=status)
+    judged = delete(REQUIRED, "DeleteDBInstance", params, database=facts)
+    assert rules_of(judged.decision) == ["deletion.final_snapshot"]
+    assert judged.decision.notes == ()
+
+
+def test_a_neptune_instance_is_a_cluster_member():
+    """Every Neptune instance belongs to a cluster, so its delete never needs a final
+    snapshot: exempt once described."""
+    params = {"DBInstanceIdentifier": "graph-1", "SkipFinalSnapshot": True}
+    facts = DatabaseFacts(cluster="graph", engine="neptune")
+    judged = delete(BOTH, "DeleteDBInstance", params, service="neptune", database=facts)
+    assert judged.decision.allowed
+    assert judged.database.calls == 1
+
+
+def test_a_cluster_delete_has_no_exemption_and_reads_nothing():
+    """DeleteDBCluster is judged on its parameters alone: no Describe of anything."""
+    params = {"DBClusterIdentifier": "orders", "SkipFinalSnapshot": True}
+    judged = delete(REQUIRED, "DeleteDBCluster", params, database=EXEMPT["cluster member"][0])
+    assert rules_of(judged.decision) == ["deletion.final_snapshot"]
+    assert judged.database.calls == 0
+
+
+def test_an_instance_that_cannot_be_read_is_not_exempt_and_the_message_says_why():
+    """Access denied on the Describe: no exemption can be shown, so the rule's violation
+    stands, naming what stopped the read."""
+    params = {"DBInstanceIdentifier": "orders-1", "SkipFinalSnapshot": True}
+    judged = delete(BOTH, "DeleteDBInstance", params, database=DENIED)
+    assert rules_of(judged.decision) == ["deletion.final_snapshot", "deletion.automated_backups"]
+    for violation in judged.decision.violations:
+        assert "could not be read: AccessDenied: not allowed to describe" in violation.message
+    assert judged.database.calls == 1
+
+
+def test_skip_final_snapshot_must_be_true_itself():
+    """Only `SkipFinalSnapshot=True` skips it (botocore refuses anything but a bool)."""
+    params = {"DBInstanceIdentifier": "orders-1", "SkipFinalSnapshot": False}
+    judged = delete(REQUIRED, "DeleteDBInstance", params, database=ORDINARY)
+    assert judged.decision.allowed
+    assert judged.database.calls == 0
+
+
+# --- automated_backups -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("operation", "name"),
+    [("DeleteDBCluster", "DBClusterIdentifier"), ("DeleteDBInstance", "DBInstanceIdentifier")],
+)
+@pytest.mark.parametrize("given", ["absent", True, False])
+def test_delete_automated_backups_absent_true_false(operation, name, given):
+    """Through the rds API, under `automated_backups = "keep"`: absent is AWS's default (they
+    are deleted) and True deletes them, both `deletion.automated_backups` with a message telling
+    to pass False (and, when absent, that AWS deletes them then); False keeps them."""
+    params: dict[str, Any] = {name: "orders", "FinalDBSnapshotIdentifier": "orders-final"}
+    if given != "absent":
+        params["DeleteAutomatedBackups"] = given
+    judged = delete(KEEP, operation, params, database=ORDINARY)
+    if given is False:
+        assert judged.decision.allowed
+        assert judged.database.calls == 0
+        return
+    violation = only(judged.decision, "deletion.automated_backups")
+    assert (violation.field, violation.value) == ("DeleteAutomatedBackups", "True")
+    assert "pass DeleteAutomatedBackups=False" in violation.message
+    assert ("when it is not given, AWS deletes them" in violation.message) is (given == "absent")
+    assert rules_of(judged.decision) == ["deletion.automated_backups"]
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "name"),
+    [
+        ("docdb", "DeleteDBCluster", "DBClusterIdentifier"),
+        ("neptune", "DeleteDBCluster", "DBClusterIdentifier"),
+        ("neptune", "DeleteDBInstance", "DBInstanceIdentifier"),
+        ("rds", "DeleteTenantDatabase", "TenantDBName"),
+    ],
+)
+def test_keep_does_not_apply_where_the_api_offers_no_choice(service, operation, name):
+    """DocumentDB's and Neptune's deletes (and DeleteTenantDatabase) have no
+    `DeleteAutomatedBackups`: `"keep"` does not apply, and nothing is read for it."""
+    params = {name: "orders", "FinalDBSnapshotIdentifier": "orders-final"}
+    judged = delete(KEEP, operation, params, service=service, database=ORDINARY)
+    assert judged.decision.allowed
+    assert judged.database.calls == 0
+
+
+def test_a_cluster_members_delete_takes_no_automated_backups():
+    """A cluster member's automated backups are the cluster's: its delete is not judged as
+    taking them (the instance is described to know)."""
+    params = {"DBInstanceIdentifier": "orders-1", "SkipFinalSnapshot": True}
+    member = DatabaseFacts(cluster="orders", engine="aurora-postgresql")
+    judged = delete(BOTH, "DeleteDBInstance", params, database=member)
+    assert judged.decision.allowed
+    assert judged.database.calls == 1
+
+
+def test_a_read_replica_is_exempt_from_the_final_snapshot_only():
+    """A read replica's delete needs no final snapshot, but may still take its own automated
+    backups: `"keep"` still applies."""
+    params = {"DBInstanceIdentifier": "orders-2", "SkipFinalSnapshot": True}
+    replica = DatabaseFacts(replica_of="orders-1", engine="postgres")
+    judged = delete(BOTH, "DeleteDBInstance", params, database=replica)
+    assert rules_of(judged.decision) == ["deletion.automated_backups"]
+    assert judged.database.calls == 1
+
+
+def test_both_rules_share_one_read_of_the_instance():
+    """An ordinary instance deleted without a final snapshot and with its backups: both
+    violations, from one Describe."""
+    params = {"DBInstanceIdentifier": "orders-1", "SkipFinalSnapshot": True}
+    judged = delete(BOTH, "DeleteDBInstance", params, database=ORDINARY)
+    assert rules_of(judged.decision) == ["deletion.final_snapshot", "deletion.automated_backups"]
+    assert judged.database.calls == 1
+
+
+AUTOMATED_BACKUP_DELETES = [
+    ("DeleteDBInstanceAutomatedBackup", "DbiResourceId", "db-ABCDEFGHIJ"),
+    (
+        "DeleteDBInstanceAutomatedBackup",
+        "DBInstanceAutomatedBackupsArn",
+        "arn:aws:rds:us-east-1:123456789012:auto-backup:ab-1",
+    ),
+    ("DeleteDBClusterAutomatedBackup", "DbClusterResourceId", "cluster-ABCDEFGHIJ"),
+]
+
+
+@pytest.mark.parametrize(("operation", "name", "value"), AUTOMATED_BACKUP_DELETES)
+def test_deleting_automated_backups_is_refused_under_keep(operation, name, value):
+    """`Delete*AutomatedBackup` under `"keep"`: `deletion.automated_backups`, its field the
+    parameter that names the backups; nothing is read."""
+    judged = delete(KEEP, operation, {name: value})
+    violation = only(judged.decision, "deletion.automated_backups")
+    assert (violation.field, violation.value) == (name, value)
+    assert 'automated_backups = "keep"' in violation.message
+    assert judged.decision.notes == (f"automated backups of {value}",)
+    assert judged.database.calls == judged.snapshot.calls == 0
+
+
+@pytest.mark.parametrize(("operation", "name", "value"), AUTOMATED_BACKUP_DELETES)
+def test_deleting_automated_backups_is_recorded_under_any(operation, name, value):
+    """`"any"` (the default): allowed, recorded as `deleted`."""
+    judged = delete(make_policy(), operation, {name: value})
+    assert judged.decision.allowed
+    assert (judged.decision.recorded, judged.decision.outcome) == (True, "deleted")
+
+
+# --- minimum_age_days --------------------------------------------------------------------------
+
+
+SNAPSHOT_DELETES = [
+    ("rds", "DeleteDBClusterSnapshot", "DBClusterSnapshotIdentifier"),
+    ("docdb", "DeleteDBClusterSnapshot", "DBClusterSnapshotIdentifier"),
+    ("neptune", "DeleteDBClusterSnapshot", "DBClusterSnapshotIdentifier"),
+    ("rds", "DeleteDBSnapshot", "DBSnapshotIdentifier"),
+]
+each_snapshot_delete = pytest.mark.parametrize(
+    ("service", "operation", "name"),
+    SNAPSHOT_DELETES,
+    ids=[f"{s}-{o}" for s, o, _ in SNAPSHOT_DELETES],
+)
+
+
+@each_snapshot_delete
+def test_a_snapshot_younger_than_minimum_age_days_may_not_be_deleted(service, operation, name):
+    """Made a minute ago under `minimum_age_days = 7`: `deletion.too_young`, naming when it
+    was made and how old it is; the snapshot read once."""
+    facts = made(timedelta(minutes=1))
+    judged = delete(WEEK, operation, {name: "Orders-1"}, service=service, snapshot=facts)
+    violation = only(judged.decision, "deletion.too_young")
+    assert (violation.field, violation.value) == (name, "Orders-1")
+    assert "only when 7 days old" in violation.message
+    assert "it was made 2026-11-29T12:33:56Z" in violation.message
+    assert violation.message.endswith("Z, 1 minute ago")
+    assert judged.snapshot.calls == 1
+    assert judged.decision.snapshot == "orders-1"
+
+
+@pytest.mark.parametrize(
+    ("age", "allowed"),
+    [
+        (timedelta(days=7), True),
+        (timedelta(days=7, microseconds=1), True),
+        (timedelta(days=400), True),
+        (timedelta(days=7) - timedelta(microseconds=1), False),
+        (timedelta(days=6, hours=23), False),
+        (timedelta(0), False),
+        (-timedelta(hours=1), False),
+    ],
+    ids=["exactly-7", "just-over", "old", "just-under", "6d23h", "now", "in-the-future"],
+)
+def test_minimum_age_days_boundaries(age, allowed):
+    """Exactly N days old is old enough; a moment younger is not; a creation time in the
+    future (a skewed clock) is not old enough either."""
+    judged = delete(
+        WEEK, "DeleteDBClusterSnapshot", {"DBClusterSnapshotIdentifier": "s"}, snapshot=made(age)
+    )
+    assert judged.decision.allowed is allowed
+
+
+@pytest.mark.parametrize(
+    ("ago", "said"),
+    [
+        (timedelta(seconds=30), "under a minute ago"),
+        (timedelta(minutes=1, seconds=59), "1 minute ago"),
+        (timedelta(minutes=119), "119 minutes ago"),
+        (timedelta(hours=2), "2 hours ago"),
+        (timedelta(hours=47, minutes=59), "47 hours ago"),
+        (timedelta(days=2), "2.0 days ago"),
+        (timedelta(days=6, hours=12), "6.5 days ago"),
+        (timedelta(days=7) - timedelta(seconds=1), "6.9 days ago"),
+        (-timedelta(minutes=5), "later than now (the clocks disagree)"),
+    ],
+)
+def test_the_message_says_how_old_the_snapshot_is_in_words(ago, said):
+    """A person reads the age in minutes, hours or days, whichever fits."""
+    judged = delete(WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot=made(ago))
+    assert only(judged.decision, "deletion.too_young").message.endswith(f", {said}")
+
+
+def test_fractional_days_are_shown_as_written():
+    """`minimum_age_days = 0.5`: twelve hours is old enough, eleven is not."""
+    policy = make_policy("[deletion]\nminimum_age_days = 0.5\n")
+    params = {"DBSnapshotIdentifier": "s"}
+    old_enough = delete(policy, "DeleteDBSnapshot", params, snapshot=made(timedelta(hours=12)))
+    assert old_enough.decision.allowed
+    young = delete(policy, "DeleteDBSnapshot", params, snapshot=made(timedelta(hours=11)))
+    assert "only when 0.5 days old" in only(young.decision, "deletion.too_young").message
+
+
+def test_the_creation_time_is_given_in_utc_whatever_zone_it_came_in():
+    """botocore hands the time over in the zone its answer implied (moto's answer has none, so
+    the local zone): the record and the message give it in UTC."""
+    tokyo = timezone(timedelta(hours=9))
+    facts = SnapshotFacts(datetime(2026, 11, 29, 21, 0, tzinfo=tokyo), {})
+    judged = delete(WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot=facts)
+    assert judged.decision.extra == {"snapshot_created": "2026-11-29T12:00:00+00:00"}
+    message = only(judged.decision, "deletion.too_young").message
+    assert "it was made 2026-11-29T12:00:00Z," in message
+
+
+def test_a_snapshot_still_being_made_is_too_young():
+    """`Status = "creating"`: too young whatever its creation time says, or when it has none."""
+    for facts in (
+        SnapshotFacts(None, {}, "creating"),
+        made(timedelta(days=30), status="creating"),
+    ):
+        judged = delete(WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot=facts)
+        assert "it is still being made" in only(judged.decision, "deletion.too_young").message
+
+
+def test_a_snapshot_whose_creation_time_is_not_known_is_not_judged_by_age():
+    """No creation time and not `creating`: the age rule cannot be judged, so it is not."""
+    judged = delete(
+        WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot=SnapshotFacts(None, {})
+    )
+    assert judged.decision.allowed
+    assert "snapshot_created" not in judged.decision.extra
+
+
+def test_minimum_age_zero_allows_any_made_snapshot():
+    """`minimum_age_days = 0`: a snapshot made this instant may be deleted."""
+    policy = make_policy("[deletion]\nminimum_age_days = 0\n")
+    judged = delete(
+        policy, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot=made(timedelta(0))
+    )
+    assert judged.decision.allowed
+
+
+@each_snapshot_delete
+def test_the_record_carries_when_the_snapshot_was_made(service, operation, name):
+    """`snapshot_created` (ISO 8601) in `Decision.extra`, allowed or not."""
+    for age in (timedelta(days=30), timedelta(minutes=1)):
+        facts = made(age)
+        judged = delete(WEEK, operation, {name: "s"}, service=service, snapshot=facts)
+        assert facts.created is not None
+        assert judged.decision.extra == {"snapshot_created": facts.created.isoformat()}
+        assert datetime.fromisoformat(judged.decision.extra["snapshot_created"]) == NOW - age
+
+
+# --- hold tags ---------------------------------------------------------------------------------
+
+
+@each_snapshot_delete
+def test_a_snapshot_on_hold_may_not_be_deleted(service, operation, name):
+    """A hold tag, key and value as the policy says: `deletion.hold`, and the record's tags
+    carry the hold tag (and no other)."""
+    facts = made(timedelta(days=30), tags={"legal-hold": "true", "team": "orders"})
+    judged = delete(HOLD, operation, {name: "s"}, service=service, snapshot=facts)
+    violation = only(judged.decision, "deletion.hold")
+    assert (violation.field, violation.value) == ("Tags.legal-hold", "true")
+    assert "on hold (legal-hold = true)" in violation.message
+    assert dict(judged.decision.tags) == {"legal-hold": "true"}
+    assert judged.snapshot.calls == 1
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        {},
+        {"legal-hold": "false"},
+        {"legal-hold": "True"},
+        {"legal-hold": "true "},
+        {"Legal-Hold": "true"},
+        {"legal-hold-2": "true"},
+        {"other": "legal-hold"},
+    ],
+)
+def test_a_hold_needs_key_and_value_exactly(tags):
+    """Anything but the exact key with the exact value is not a hold."""
+    facts = made(timedelta(days=30), tags=tags)
+    judged = delete(HOLD, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot=facts)
+    assert judged.decision.allowed
+    assert dict(judged.decision.tags) == {}
+
+
+def test_every_hold_and_the_age_are_listed_together():
+    """Two hold tags and a young snapshot: three violations from one read."""
+    facts = made(timedelta(hours=1), tags={"legal-hold": "true", "litigation": "case-42"})
+    judged = delete(
+        RETENTION, "DeleteDBClusterSnapshot", {"DBClusterSnapshotIdentifier": "s"}, snapshot=facts
+    )
+    assert rules_of(judged.decision) == ["deletion.too_young", "deletion.hold", "deletion.hold"]
+    assert dict(judged.decision.tags) == {"legal-hold": "true", "litigation": "case-42"}
+    assert judged.snapshot.calls == 1
+
+
+@each_snapshot_delete
+def test_a_policy_without_age_or_hold_reads_nothing(service, operation, name):
+    """`final_snapshot` and `automated_backups` do not concern snapshot deletes: no read."""
+    judged = delete(BOTH, operation, {name: "s"}, service=service, snapshot=made(timedelta(0)))
+    assert judged.decision.allowed
+    assert judged.snapshot.calls == 0
+    assert judged.decision.extra == {}
+
+
+@each_snapshot_delete
+def test_a_snapshot_that_cannot_be_read_breaks_each_rule_the_policy_has(service, operation, name):
+    """Access denied: each rule the policy has is a violation naming why; the age rule alone
+    gives one violation, the hold rule alone one."""
+    for policy, rules in (
+        (RETENTION, ["deletion.too_young", "deletion.hold"]),
+        (WEEK, ["deletion.too_young"]),
+        (HOLD, ["deletion.hold"]),
+    ):
+        judged = delete(policy, operation, {name: "Orders-1"}, service=service, snapshot=DENIED)
+        assert rules_of(judged.decision) == rules
+        for violation in judged.decision.violations:
+            assert (violation.field, violation.value) == (name, "Orders-1")
+            assert "could not be read" in violation.message
+            assert "AccessDenied: not allowed to describe" in violation.message
+
+
+def test_tags_that_cannot_be_listed_leave_the_age_judged():
+    """The snapshot was described but its tags could not be listed (DocumentDB and Neptune
+    list them with a call of their own): the age is judged from what was read, the hold rule
+    is a violation naming why, and the record keeps when the snapshot was made."""
+    old = SnapshotFacts(NOW - timedelta(days=30), DENIED)
+    judged = delete(
+        RETENTION, "DeleteDBClusterSnapshot", {"DBClusterSnapshotIdentifier": "s"}, snapshot=old
+    )
+    (violation,) = judged.decision.violations
+    assert violation.rule == "deletion.hold"
+    assert violation.message == (
+        "the snapshot's tags could not be read, so the rule cannot be judged:"
+        " AccessDenied: not allowed to describe"
+    )
+    assert judged.decision.extra == {"snapshot_created": (NOW - timedelta(days=30)).isoformat()}
+    young = SnapshotFacts(NOW, DENIED)
+    judged = delete(
+        RETENTION, "DeleteDBClusterSnapshot", {"DBClusterSnapshotIdentifier": "s"}, snapshot=young
+    )
+    assert rules_of(judged.decision) == ["deletion.too_young", "deletion.hold"]
+    assert "could not be read" not in judged.decision.violations[0].message
+    age_only = delete(WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot=old)
+    assert age_only.decision.allowed
+
+
+# --- lifting a hold ----------------------------------------------------------------------------
+
+
+def untag(policy, keys, snapshot, *, arn=CLUSTER_SNAPSHOT_ARN):
+    """RemoveTagsFromResource of ``keys`` on ``arn``, the snapshot's facts ``snapshot``."""
+    return delete(
+        policy, "RemoveTagsFromResource", {"ResourceName": arn, "TagKeys": keys}, snapshot=snapshot
+    )
+
+
+def retag(policy, tags, snapshot, *, arn=CLUSTER_SNAPSHOT_ARN):
+    """AddTagsToResource of ``tags`` on ``arn``, the snapshot's facts ``snapshot``."""
+    return delete(
+        policy,
+        "AddTagsToResource",
+        {"ResourceName": arn, "Tags": tag_list(tags)},
+        snapshot=snapshot,
+    )
+
+
+ON_HOLD = SnapshotFacts(None, {"legal-hold": "true", "team": "orders"})
+
+
+@pytest.mark.parametrize("arn", [CLUSTER_SNAPSHOT_ARN, DB_SNAPSHOT_ARN])
+def test_removing_a_hold_tag_is_refused(arn):
+    """The first of the two calls (lift the hold, then delete): `deletion.hold`, read once."""
+    judged = untag(HOLD, ["team", "legal-hold"], ON_HOLD, arn=arn)
+    violation = only(judged.decision, "deletion.hold")
+    assert (violation.field, violation.value) == ("Tags.legal-hold", None)
+    assert violation.message.endswith("the hold tag may not be removed")
+    assert judged.snapshot.calls == 1
+
+
+def test_changing_a_hold_tags_value_is_refused():
+    """AddTagsToResource setting the hold key to another value lifts the hold too."""
+    judged = retag(HOLD, {"legal-hold": "false"}, ON_HOLD)
+    violation = only(judged.decision, "deletion.hold")
+    assert (violation.field, violation.value) == ("Tags.legal-hold", "false")
+    assert violation.message.endswith("the hold tag may not be changed")
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "tags"),
+    [
+        ("AddTagsToResource", {"Tags": tag_list({"legal-hold": "true"})}, {}),
+        ("AddTagsToResource", {"Tags": tag_list({"legal-hold": "true"})}, {"legal-hold": "no"}),
+        ("AddTagsToResource", {"Tags": tag_list({"legal-hold": "false"})}, {}),
+        ("AddTagsToResource", {"Tags": tag_list({"legal-hold": "x"})}, {"legal-hold": "no"}),
+        ("RemoveTagsFromResource", {"TagKeys": ["legal-hold"]}, {}),
+        ("RemoveTagsFromResource", {"TagKeys": ["legal-hold"]}, {"legal-hold": "no"}),
+    ],
+    ids=[
+        "place",
+        "place-over-other",
+        "other-value",
+        "change-other",
+        "remove-absent",
+        "remove-other",
+    ],
+)
+def test_touching_the_hold_key_of_a_snapshot_not_on_hold_is_fine(operation, params, tags):
+    """Placing a hold, or setting or removing the key where its value is not the hold's: no
+    hold is lifted (the snapshot's tags are read once to know)."""
+    judged = delete(
+        HOLD,
+        operation,
+        {"ResourceName": CLUSTER_SNAPSHOT_ARN, **params},
+        snapshot=SnapshotFacts(None, tags),
+    )
+    assert judged.decision.allowed, judged.decision.violations
+    assert judged.snapshot.calls == 1
+
+
+def test_setting_a_hold_tag_to_its_own_value_again_is_fine():
+    """AddTagsToResource of the hold tag the snapshot already carries: nothing lifted."""
+    judged = retag(HOLD, {"legal-hold": "true", "team": "payments"}, ON_HOLD)
+    assert judged.decision.allowed
+
+
+def test_tag_operations_on_other_keys_read_nothing():
+    """Keys that are not hold keys: allowed, and the snapshot's tags are not read."""
+    assert untag(HOLD, ["team"], ON_HOLD).snapshot.calls == 0
+    judged = retag(HOLD, {"team": "payments", "legal": "true"}, ON_HOLD)
+    assert judged.decision.allowed
+    assert judged.snapshot.calls == 0
+
+
+def test_a_policy_that_does_not_list_the_key_lets_the_hold_be_lifted():
+    """The one way to lift a hold: take the key out of `hold_tags`. Nothing is read then."""
+    other = make_policy('[deletion.hold_tags]\nlitigation = "case-42"\n')
+    for policy in (other, make_policy()):
+        judged = untag(policy, ["legal-hold"], ON_HOLD)
+        assert judged.decision.allowed
+        assert judged.snapshot.calls == 0
+
+
+def test_a_tag_operation_whose_snapshot_cannot_be_read_may_not_touch_a_hold_key():
+    """Access denied on ListTagsForResource: a hold cannot be ruled out, so `deletion.hold`,
+    naming why."""
+    for judged in (untag(HOLD, ["legal-hold"], DENIED), retag(HOLD, {"legal-hold": "x"}, DENIED)):
+        violation = only(judged.decision, "deletion.hold")
+        assert "lifting a hold cannot be ruled out: AccessDenied" in violation.message
+
+
+def test_a_tag_operation_on_a_snapshot_whose_tags_cannot_be_listed_may_not_touch_a_hold():
+    """Described but not listed: lifting a hold cannot be ruled out either."""
+    judged = untag(HOLD, ["legal-hold"], SnapshotFacts(None, DENIED))
+    assert "cannot be ruled out: AccessDenied" in only(judged.decision, "deletion.hold").message
+
+
+# --- offline: evaluate() ----------------------------------------------------------------------
+
+
+CLUSTER_SNAPSHOT = {"DBClusterSnapshotIdentifier": "orders-1"}
+
+
+def test_evaluate_judges_the_age_from_snapshot_created():
+    """`snapshot_created` stands for when the snapshot was made."""
+    young = evaluate(
+        WEEK,
+        "DeleteDBClusterSnapshot",
+        CLUSTER_SNAPSHOT,
+        now=NOW,
+        snapshot_created=NOW - timedelta(days=1),
+    )
+    assert rules_of(young) == ["deletion.too_young"]
+    assert young.extra == {"snapshot_created": (NOW - timedelta(days=1)).isoformat()}
+    old = evaluate(
+        WEEK,
+        "delete-db-cluster-snapshot",
+        CLUSTER_SNAPSHOT,
+        now=NOW,
+        snapshot_created=NOW - timedelta(days=7),
+    )
+    assert old.allowed
+
+
+def test_evaluate_takes_snapshot_created_in_any_zone_and_refuses_a_naive_one():
+    """An aware time in another zone is the same moment; a naive one is a ValueError."""
+    tokyo = (NOW - timedelta(days=7)).astimezone(timezone(timedelta(hours=9)))
+    assert evaluate(
+        WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, now=NOW, snapshot_created=tokyo
+    ).allowed
+    with pytest.raises(ValueError, match="snapshot_created must be an aware datetime"):
+        evaluate(
+            WEEK,
+            "DeleteDBSnapshot",
+            {"DBSnapshotIdentifier": "s"},
+            now=NOW,
+            snapshot_created=datetime(2026, 1, 1),
+        )
+
+
+def test_evaluate_without_a_creation_time_does_not_judge_the_age():
+    """Offline and not told when it was made: the age rule is not judged."""
+    assert evaluate(WEEK, "DeleteDBClusterSnapshot", CLUSTER_SNAPSHOT, now=NOW).allowed
+    decision = evaluate(
+        RETENTION,
+        "DeleteDBClusterSnapshot",
+        CLUSTER_SNAPSHOT,
+        now=NOW,
+        source_tags={"team": "orders"},
+    )
+    assert decision.allowed
+    assert decision.extra == {}
+
+
+def test_evaluate_judges_holds_from_source_tags():
+    """`source_tags` stand for the snapshot's current tags, whatever `inherit` says."""
+    policy = make_policy('[tags]\ninherit = false\n[deletion.hold_tags]\nlegal-hold = "true"\n')
+    decision = evaluate(
+        policy,
+        "DeleteDBClusterSnapshot",
+        CLUSTER_SNAPSHOT,
+        now=NOW,
+        source_tags={"legal-hold": "true"},
+    )
+    assert rules_of(decision) == ["deletion.hold"]
+    assert dict(decision.tags) == {"legal-hold": "true"}
+    params = {"ResourceName": CLUSTER_SNAPSHOT_ARN, "TagKeys": ["legal-hold"]}
+    lifted = evaluate(
+        policy, "RemoveTagsFromResource", params, now=NOW, source_tags={"legal-hold": "true"}
+    )
+    assert rules_of(lifted) == ["deletion.hold"]
+    assert evaluate(policy, "RemoveTagsFromResource", params, now=NOW).allowed
+
+
+def test_evaluate_with_unreadable_tags_still_judges_a_known_age():
+    """`source_tags=UNREADABLE` says the tags could not be read: the hold rule cannot be
+    judged (a violation), but a known `snapshot_created` is judged all the same."""
+    old = NOW - timedelta(days=30)
+    decision = evaluate(
+        RETENTION,
+        "DeleteDBClusterSnapshot",
+        CLUSTER_SNAPSHOT,
+        now=NOW,
+        source_tags=UNREADABLE,
+        snapshot_created=old,
+    )
+    assert rules_of(decision) == ["deletion.hold"]
+    assert decision.extra == {"snapshot_created": old.isoformat()}
+    young = evaluate(
+        RETENTION,
+        "DeleteDBClusterSnapshot",
+        CLUSTER_SNAPSHOT,
+        now=NOW,
+        source_tags=UNREADABLE,
+        snapshot_created=NOW,
+    )
+    assert rules_of(young) == ["deletion.too_young", "deletion.hold"]
+    assert "could not be read" not in young.violations[0].message
+
+
+def test_evaluate_takes_the_instance_to_be_an_ordinary_one():
+    """Offline there is no instance to describe: no exemption, the rules apply as written."""
+    params = {"DBInstanceIdentifier": "orders-1", "SkipFinalSnapshot": True}
+    decision = evaluate(BOTH, "DeleteDBInstance", params, now=NOW)
+    assert rules_of(decision) == ["deletion.final_snapshot", "deletion.automated_backups"]
+    assert not any("could not be read" in v.message for v in decision.violations)
+
+
+def test_evaluate_judges_automated_backup_deletes():
+    """`DeleteDBClusterAutomatedBackup` offline under `"keep"`."""
+    decision = evaluate(
+        KEEP, "DeleteDBClusterAutomatedBackup", {"DbClusterResourceId": "cluster-1"}, now=NOW
+    )
+    assert rules_of(decision) == ["deletion.automated_backups"]
+
+
+def test_now_defaults_to_the_clock():
+    """Without `now`, the age is measured from the present."""
+    recent = datetime.now(UTC) - timedelta(days=6)
+    assert rules_of(
+        evaluate(WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot_created=recent)
+    ) == ["deletion.too_young"]

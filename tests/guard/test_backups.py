@@ -1,0 +1,873 @@
+"""docs/backups.md against a real botocore pipeline: every `[deletion]` rule on moto (over HTTP,
+its requests counted by action at the server, and in-process) and on the DocumentDB fake.
+
+A blocked delete is proven unsent where it would have arrived (``count(action) == 0``); the
+look-ups the rules need are counted the same way. moto cannot age a snapshot, so `age` moves
+its creation time back in moto's own state (the fake's, never rds_guard's); moto implements
+neither ``Delete*AutomatedBackup``, which is why their tests prove only that nothing was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audit_helpers import records_of
+from aws import (
+    count_sent,
+    deny,
+    guarded_client,
+    make_cluster,
+    make_instance,
+    snapshot_arn,
+    tags_of,
+)
+from botocore.exceptions import ClientError
+from policies import BACKUPS, write_policy
+from servers import ACCOUNT_ID, DocDBResponder, MotoServer
+
+import rds_guard
+from rds_guard import aws
+from rds_guard.core.calls import Unreadable
+from rds_guard.core.operations import CLUSTER_SNAPSHOT_LOOKUP, INSTANCE_LOOKUP
+from rds_guard.reconcile import reconcile
+
+HOLD = {"legal-hold": "true"}
+NOT_A_HOLD = {"legal-hold": "pending-review"}
+
+
+# --- the rig: moto over HTTP or in-process, counted ---------------------------------------------
+
+
+@dataclass
+class Rig:
+    """A guarded rds client, a plain one to set things up with, and the count of requests
+    that reached moto, by action."""
+
+    rds: Any
+    plain: Any
+    count: Callable[[str], int]
+    audit: Path
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every audit record written so far."""
+        return records_of(self.audit) if self.audit.exists() else []
+
+    def events(self) -> list[str]:
+        return [record["event"] for record in self.records()]
+
+
+def rig_for(
+    request: pytest.FixtureRequest, tmp_path: Path, policy: Path, where: str = "server"
+) -> Rig:
+    """A `Rig` under ``policy``: on the moto server (counted there) or in-process (counted
+    at ``before-send``, where in-process moto answers)."""
+    audit = tmp_path / "audit.jsonl"
+    if where == "server":
+        server: MotoServer = request.getfixturevalue("moto_server")
+        rds = guarded_client(policy, on=server)
+        plain = server.client("rds")
+        return Rig(rds, plain, server.count, audit)
+    request.getfixturevalue("moto_inprocess")
+    rds = guarded_client(policy)
+    counter = count_sent(rds)
+    plain = guarded_client(rds_guard.Policy.from_toml("version = 1\n[audit]\nenabled = false\n"))
+    plain_counter = count_sent(plain)
+    return Rig(
+        rds, plain, lambda action: counter.count(action) + plain_counter.count(action), audit
+    )
+
+
+@pytest.fixture(params=["server", "inprocess"])
+def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Rig:
+    """The `BACKUPS` policy on moto, over HTTP and in-process."""
+    return rig_for(request, tmp_path, write_policy(tmp_path, BACKUPS), request.param)
+
+
+@pytest.fixture
+def server_rig(request: pytest.FixtureRequest, tmp_path: Path) -> Rig:
+    """The `BACKUPS` policy on the moto server only."""
+    return rig_for(request, tmp_path, write_policy(tmp_path, BACKUPS))
+
+
+def age(snapshot: str, days: float) -> datetime:
+    """Make moto's cluster or DB snapshot ``snapshot`` ``days`` old; returns its new creation
+    time. moto keeps naive UTC times, and so does this."""
+    from moto.backends import get_backend
+
+    backend = get_backend("rds")[ACCOUNT_ID]["us-east-1"]
+    found = backend.cluster_snapshots.get(snapshot) or backend.database_snapshots.get(snapshot)
+    assert found is not None, f"moto has no snapshot {snapshot}"
+    found.created = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days)
+    return found.created.replace(tzinfo=UTC)
+
+
+def cluster_snapshot(rig: Rig, name: str, *, days: float = 0, tags: dict[str, str] | None = None):
+    """Cluster `orders` (made if need be) and its snapshot ``name``, ``days`` old, with
+    ``tags``; made with the plain client."""
+    if not rig.plain.describe_db_clusters()["DBClusters"]:
+        make_cluster(rig.plain)
+    params: dict[str, Any] = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": name}
+    if tags:
+        params["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    rig.plain.create_db_cluster_snapshot(**params)
+    return age(name, days) if days else None
+
+
+def still_there(rig: Rig, name: str) -> bool:
+    found = rig.plain.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+    return name in [s["DBClusterSnapshotIdentifier"] for s in found]
+
+
+def blocked_rules(caught: pytest.ExceptionInfo[rds_guard.PolicyViolation]) -> list[str]:
+    return [violation.rule for violation in caught.value.violations]
+
+
+# --- final_snapshot and automated_backups ------------------------------------------------------
+
+
+def test_deleting_a_cluster_without_its_final_snapshot_is_never_sent(rig: Rig) -> None:
+    """`DeleteDBCluster(SkipFinalSnapshot=True)` under `final_snapshot = "required"`: blocked
+    before it leaves the process, the cluster still there, one `blocked` record with the
+    violation, no Describe of anything."""
+    make_cluster(rig.plain)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster(
+            DBClusterIdentifier="orders", SkipFinalSnapshot=True, DeleteAutomatedBackups=False
+        )
+    assert blocked_rules(caught) == ["deletion.final_snapshot"]
+    assert "pass FinalDBSnapshotIdentifier instead" in str(caught.value)
+    assert rig.count("DeleteDBCluster") == 0
+    assert rig.count("DescribeDBClusters") == 0
+    (blocked,) = rig.records()
+    assert (blocked["event"], blocked["operation"], blocked["source"]) == (
+        "blocked",
+        "DeleteDBCluster",
+        "orders",
+    )
+    assert [v["rule"] for v in blocked["violations"]] == ["deletion.final_snapshot"]
+    assert rig.plain.describe_db_clusters(DBClusterIdentifier="orders")["DBClusters"]
+
+
+def test_a_cluster_delete_with_a_final_snapshot_and_its_backups_kept_is_sent(rig: Rig) -> None:
+    """With a `FinalDBSnapshotIdentifier` and `DeleteAutomatedBackups=False`: sent once,
+    recorded `requested` then `created` (the final snapshot), which exists."""
+    make_cluster(rig.plain)
+    rig.rds.delete_db_cluster(
+        DBClusterIdentifier="orders",
+        FinalDBSnapshotIdentifier="orders-final",
+        DeleteAutomatedBackups=False,
+    )
+    assert rig.count("DeleteDBCluster") == 1
+    assert rig.events() == ["requested", "created"]
+    assert rig.records()[1]["snapshot"] == "orders-final"
+    assert still_there(rig, "orders-final")
+
+
+def test_a_cluster_delete_that_takes_its_automated_backups_is_never_sent(rig: Rig) -> None:
+    """`DeleteAutomatedBackups` not given is AWS's default, True: blocked under `"keep"`, the
+    message telling to pass False."""
+    make_cluster(rig.plain)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster(
+            DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="orders-final"
+        )
+    (violation,) = caught.value.violations
+    assert violation.rule == "deletion.automated_backups"
+    assert "pass DeleteAutomatedBackups=False" in violation.message
+    assert rig.count("DeleteDBCluster") == 0
+    assert rig.events() == ["blocked"]
+
+
+def test_a_cluster_members_delete_is_allowed_without_a_final_snapshot(rig: Rig) -> None:
+    """An Aurora instance (a cluster member) deleted with `SkipFinalSnapshot=True`: AWS
+    allows no final snapshot there, as one `DescribeDBInstances` shows; sent, and recorded
+    `requested` then `deleted` with the reason in its notes."""
+    make_cluster(rig.plain)
+    rig.plain.create_db_instance(
+        DBInstanceIdentifier="orders-1",
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r5.large",
+    )
+    rig.rds.delete_db_instance(DBInstanceIdentifier="orders-1", SkipFinalSnapshot=True)
+    assert rig.count("DescribeDBInstances") == 1
+    assert rig.count("DeleteDBInstance") == 1
+    requested, deleted = rig.records()
+    assert (requested["event"], deleted["event"]) == ("requested", "deleted")
+    assert deleted["source"] == "orders-1" and deleted["violations"] == []
+    assert deleted["notes"] == ["no final snapshot: a member of cluster orders"]
+
+
+def test_a_read_replicas_delete_is_allowed_without_a_final_snapshot(rig: Rig) -> None:
+    """A read replica (of an instance) deleted with `SkipFinalSnapshot=True` and its backups
+    kept: allowed, after one Describe."""
+    make_instance(rig.plain, "orders-1")
+    rig.plain.create_db_instance_read_replica(
+        DBInstanceIdentifier="orders-2", SourceDBInstanceIdentifier="orders-1"
+    )
+    rig.rds.delete_db_instance(
+        DBInstanceIdentifier="orders-2", SkipFinalSnapshot=True, DeleteAutomatedBackups=False
+    )
+    assert (rig.count("DescribeDBInstances"), rig.count("DeleteDBInstance")) == (1, 1)
+    assert rig.records()[-1]["notes"] == ["no final snapshot: a read replica of orders-1"]
+
+
+def test_an_ordinary_instances_delete_without_a_final_snapshot_is_never_sent(rig: Rig) -> None:
+    """A standalone instance: both rules, from one `DescribeDBInstances`; nothing deleted."""
+    make_instance(rig.plain, "orders-1")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_instance(DBInstanceIdentifier="orders-1", SkipFinalSnapshot=True)
+    assert blocked_rules(caught) == ["deletion.final_snapshot", "deletion.automated_backups"]
+    assert (rig.count("DescribeDBInstances"), rig.count("DeleteDBInstance")) == (1, 0)
+    assert rig.events() == ["blocked"]
+
+
+def test_an_instance_that_does_not_exist_gets_the_services_own_error(server_rig: Rig) -> None:
+    """The instance's look-up says it does not exist: the caller gets `DBInstanceNotFound`
+    as the service said it, a `failed` record holds the code, the delete is not sent."""
+    with pytest.raises(ClientError) as caught:
+        server_rig.rds.delete_db_instance(DBInstanceIdentifier="ghost", SkipFinalSnapshot=True)
+    assert caught.value.response["Error"]["Code"] == "DBInstanceNotFound"
+    assert server_rig.count("DeleteDBInstance") == 0
+    (failed,) = server_rig.records()
+    assert (failed["event"], failed["error"]["code"]) == ("failed", "DBInstanceNotFound")
+
+
+@pytest.mark.parametrize(
+    ("method", "action", "params"),
+    [
+        (
+            "delete_db_instance_automated_backup",
+            "DeleteDBInstanceAutomatedBackup",
+            {"DbiResourceId": "db-ORDERS1"},
+        ),
+        (
+            "delete_db_instance_automated_backup",
+            "DeleteDBInstanceAutomatedBackup",
+            {"DBInstanceAutomatedBackupsArn": "arn:aws:rds:us-east-1:123456789012:auto-backup:x"},
+        ),
+        (
+            "delete_db_cluster_automated_backup",
+            "DeleteDBClusterAutomatedBackup",
+            {"DbClusterResourceId": "cluster-ORDERS"},
+        ),
+    ],
+)
+def test_deleting_automated_backups_is_never_sent(
+    rig: Rig, method: str, action: str, params: dict[str, str]
+) -> None:
+    """`Delete*AutomatedBackup` under `"keep"`: blocked, the parameter naming the backups in
+    the violation, one `blocked` record, nothing sent (moto does not implement them: the count
+    proves the guard, not moto, stopped them)."""
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        getattr(rig.rds, method)(**params)
+    ((name, value),) = params.items()
+    (violation,) = caught.value.violations
+    assert (violation.rule, violation.field, violation.value) == (
+        "deletion.automated_backups",
+        name,
+        value,
+    )
+    assert rig.count(action) == 0
+    (blocked,) = rig.records()
+    assert blocked["event"] == "blocked" and blocked["operation"] == action
+
+
+# --- minimum_age_days --------------------------------------------------------------------------
+
+
+def test_a_snapshot_made_a_minute_ago_is_not_deleted(rig: Rig) -> None:
+    """Under `minimum_age_days = 7`: `deletion.too_young`, one Describe, no delete; the
+    `blocked` record carries when the snapshot was made."""
+    cluster_snapshot(rig, "orders-manual-1")
+    made = rig.plain.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="orders-manual-1")
+    created = made["DBClusterSnapshots"][0]["SnapshotCreateTime"]
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    assert blocked_rules(caught) == ["deletion.too_young"]
+    assert rig.count("DeleteDBClusterSnapshot") == 0
+    assert rig.count("DescribeDBClusterSnapshots") == 2  # the guard's, and ours above
+    (blocked,) = rig.records()
+    assert blocked["snapshot"] == "orders-manual-1"
+    assert datetime.fromisoformat(blocked["snapshot_created"]) == created
+    assert [v["rule"] for v in blocked["violations"]] == ["deletion.too_young"]
+    assert still_there(rig, "orders-manual-1")
+
+
+def test_an_old_snapshot_is_deleted_and_recorded_with_its_creation_time(rig: Rig) -> None:
+    """Thirty days old, no hold tag: deleted; `requested` then `deleted`, both with
+    `snapshot_created`, and no tags (it carried no hold tag)."""
+    created = cluster_snapshot(rig, "orders-manual-1", days=30, tags={"team": "orders"})
+    rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    assert rig.count("DeleteDBClusterSnapshot") == 1
+    requested, deleted = rig.records()
+    assert (requested["event"], deleted["event"]) == ("requested", "deleted")
+    assert requested["call"] == deleted["call"]
+    for record in (requested, deleted):
+        assert datetime.fromisoformat(record["snapshot_created"]) == created
+        assert record["tags"] == {} and record["violations"] == []
+    assert deleted["arn"].endswith(":cluster-snapshot:orders-manual-1")
+    assert not still_there(rig, "orders-manual-1")
+
+
+def test_db_snapshots_are_judged_alike(rig: Rig) -> None:
+    """DeleteDBSnapshot, read with `DescribeDBSnapshots`: a young one and an old one on hold
+    are not deleted, an old one is."""
+    make_instance(rig.plain, "orders-1")
+    for name, tags in (("orders-1-young", {}), ("orders-1-held", HOLD), ("orders-1-old", {})):
+        rig.plain.create_db_snapshot(
+            DBInstanceIdentifier="orders-1",
+            DBSnapshotIdentifier=name,
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+    age("orders-1-held", 8)
+    age("orders-1-old", 8)
+    with pytest.raises(rds_guard.PolicyViolation) as young:
+        rig.rds.delete_db_snapshot(DBSnapshotIdentifier="orders-1-young")
+    assert blocked_rules(young) == ["deletion.too_young"]
+    with pytest.raises(rds_guard.PolicyViolation) as held:
+        rig.rds.delete_db_snapshot(DBSnapshotIdentifier="orders-1-held")
+    assert blocked_rules(held) == ["deletion.hold"]
+    rig.rds.delete_db_snapshot(DBSnapshotIdentifier="orders-1-old")
+    assert rig.count("DeleteDBSnapshot") == 1
+    assert rig.count("DescribeDBSnapshots") == 3
+    assert rig.events() == ["blocked", "blocked", "requested", "deleted"]
+    assert rig.records()[1]["tags"] == HOLD
+
+
+def test_a_tiny_minimum_age_lets_a_fresh_snapshot_go(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`minimum_age_days = 0.00001` (under a second): a snapshot made a moment ago may be
+    deleted once that moment has passed, with no help from moto's state."""
+    policy = write_policy(tmp_path, BACKUPS, minimum_age_days=0.00001)  # type: ignore[arg-type]
+    rig = rig_for(request, tmp_path, policy)
+    cluster_snapshot(rig, "orders-manual-1")
+    import time
+
+    time.sleep(1.0)
+    rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    assert rig.count("DeleteDBClusterSnapshot") == 1
+
+
+# --- hold tags ---------------------------------------------------------------------------------
+
+
+def test_a_snapshot_on_legal_hold_is_not_deleted(rig: Rig) -> None:
+    """Old enough, but carrying `legal-hold = true`: `deletion.hold`; the `blocked` record's
+    tags carry the hold tag."""
+    cluster_snapshot(rig, "orders-manual-1", days=30, tags={**HOLD, "team": "orders"})
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    assert blocked_rules(caught) == ["deletion.hold"]
+    assert rig.count("DeleteDBClusterSnapshot") == 0
+    (blocked,) = rig.records()
+    assert blocked["tags"] == HOLD
+    assert still_there(rig, "orders-manual-1")
+
+
+def test_a_hold_cannot_be_lifted_and_the_snapshot_deleted_in_two_calls(rig: Rig) -> None:
+    """The retention job's way round: remove the hold tag, or change its value, then delete.
+    Each step is `deletion.hold` and none is sent; the snapshot keeps its hold."""
+    cluster_snapshot(rig, "orders-manual-1", days=30, tags=HOLD)
+    arn = snapshot_arn(rig.plain, "orders-manual-1")
+    with pytest.raises(rds_guard.PolicyViolation) as removed:
+        rig.rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["legal-hold"])
+    assert "may not be removed" in str(removed.value)
+    with pytest.raises(rds_guard.PolicyViolation) as changed:
+        rig.rds.add_tags_to_resource(
+            ResourceName=arn, Tags=[{"Key": "legal-hold", "Value": "false"}]
+        )
+    assert "may not be changed" in str(changed.value)
+    with pytest.raises(rds_guard.PolicyViolation):
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    for action in ("RemoveTagsFromResource", "AddTagsToResource", "DeleteDBClusterSnapshot"):
+        assert rig.count(action) == 0, action
+    assert rig.events() == ["blocked"] * 3
+    assert [r["operation"] for r in rig.records()] == [
+        "RemoveTagsFromResource",
+        "AddTagsToResource",
+        "DeleteDBClusterSnapshot",
+    ]
+    assert tags_of(rig.plain, arn) == HOLD
+
+
+def test_placing_a_hold_and_touching_other_keys_is_fine(rig: Rig) -> None:
+    """Adding the hold tag, and changing or removing other keys of a held snapshot, is
+    allowed; a tag call that touches no hold key reads nothing."""
+    cluster_snapshot(rig, "orders-manual-1", tags={"team": "orders"})
+    arn = snapshot_arn(rig.plain, "orders-manual-1")
+    rig.rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "legal-hold", "Value": "true"}])
+    listed = rig.count("ListTagsForResource")
+    assert listed == 1  # the hold key was touched: read to know it lifts nothing
+    rig.rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "team", "Value": "payments"}])
+    rig.rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["team"])
+    assert rig.count("ListTagsForResource") == listed
+    assert tags_of(rig.plain, arn) == HOLD
+    assert rig.events() == ["requested", "tagged"] * 2 + ["requested", "untagged"]
+
+
+def test_a_policy_without_the_hold_key_lets_it_be_lifted(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The deliberate act: a policy that no longer lists `legal-hold` lets the tag go and
+    then the snapshot."""
+    lifted = BACKUPS.replace('legal-hold = "true"', 'litigation = "case-42"')
+    rig = rig_for(request, tmp_path, write_policy(tmp_path, lifted))
+    cluster_snapshot(rig, "orders-manual-1", days=30, tags=HOLD)
+    arn = snapshot_arn(rig.plain, "orders-manual-1")
+    rig.rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["legal-hold"])
+    rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    assert (rig.count("RemoveTagsFromResource"), rig.count("DeleteDBClusterSnapshot")) == (1, 1)
+
+
+def test_a_hold_key_with_another_value_is_no_hold(rig: Rig) -> None:
+    """`legal-hold = pending-review` is not the policy's `true`: the old snapshot goes."""
+    cluster_snapshot(rig, "orders-manual-1", days=30, tags=NOT_A_HOLD)
+    rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    assert rig.count("DeleteDBClusterSnapshot") == 1
+    assert rig.records()[-1]["tags"] == {}
+
+
+# --- warn mode ---------------------------------------------------------------------------------
+
+
+def test_warn_mode_sends_the_delete_and_records_what_it_broke(
+    request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`mode = "warn"`: a young snapshot on hold is deleted, with one WARNING on `rds_guard`
+    per violation; `requested` carries the violations, `deleted` follows, both with the hold
+    tags and the creation time."""
+    rig = rig_for(request, tmp_path, write_policy(tmp_path, BACKUPS, mode="warn"))
+    cluster_snapshot(rig, "orders-manual-1", tags=HOLD)
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    assert rig.count("DeleteDBClusterSnapshot") == 1
+    warnings = [r for r in caplog.records if r.name == "rds_guard" and r.levelno == logging.WARNING]
+    assert len(warnings) == 2
+    assert "deletion.too_young" in warnings[0].getMessage()
+    assert "deletion.hold" in warnings[1].getMessage()
+    assert all("sent anyway" in w.getMessage() for w in warnings)
+    requested, deleted = rig.records()
+    assert (requested["event"], deleted["event"]) == ("requested", "deleted")
+    assert [v["rule"] for v in requested["violations"]] == ["deletion.too_young", "deletion.hold"]
+    for record in (requested, deleted):
+        assert record["tags"] == HOLD and "snapshot_created" in record
+    assert not still_there(rig, "orders-manual-1")
+
+
+def test_reconcile_lists_a_snapshot_deleted_in_breach(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """After warn mode let a held snapshot go, `reconcile` lists it under `breached`; an
+    allowed delete is not listed there, and neither is `vanished`."""
+    policy = write_policy(tmp_path, BACKUPS, mode="warn")
+    rig = rig_for(request, tmp_path, policy)
+    cluster_snapshot(rig, "orders-held", days=30, tags=HOLD)
+    cluster_snapshot(rig, "orders-free", days=30)
+    for name in ("orders-held", "orders-free"):
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=name)
+    report = reconcile(
+        rig.records(), aws.list_snapshots(rig.plain, "rds"), rds_guard.load_policy(policy)
+    )
+    assert report.breached == ("orders-held",)
+    assert (report.vanished, report.pending) == ((), ())
+
+
+def test_warn_mode_lets_a_hold_be_lifted_on_the_record(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The other deliberate way to lift a hold: in warn mode the untag is sent, and its
+    `requested` record says it lifted a hold."""
+    rig = rig_for(request, tmp_path, write_policy(tmp_path, BACKUPS, mode="warn"))
+    cluster_snapshot(rig, "orders-manual-1", tags=HOLD)
+    arn = snapshot_arn(rig.plain, "orders-manual-1")
+    rig.rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["legal-hold"])
+    assert tags_of(rig.plain, arn) == {}
+    requested, untagged = rig.records()
+    assert [v["rule"] for v in requested["violations"]] == ["deletion.hold"]
+    assert untagged["event"] == "untagged"
+
+
+def test_warn_mode_sends_a_delete_without_a_final_snapshot(
+    request: pytest.FixtureRequest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """warn: `SkipFinalSnapshot=True` on a cluster is sent; its `requested` record and the
+    log say it broke the rule."""
+    rig = rig_for(request, tmp_path, write_policy(tmp_path, BACKUPS, mode="warn"))
+    make_cluster(rig.plain)
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        rig.rds.delete_db_cluster(DBClusterIdentifier="orders", SkipFinalSnapshot=True)
+    assert rig.count("DeleteDBCluster") == 1
+    rules = ["deletion.final_snapshot", "deletion.automated_backups"]
+    assert [v["rule"] for v in rig.records()[0]["violations"]] == rules
+    assert rig.events() == ["requested", "deleted"]
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
+
+
+# --- look-ups: only when needed, and failing honestly -------------------------------------------
+
+
+def test_a_policy_without_deletion_rules_reads_nothing_before_a_delete(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """No `[deletion]` table: the delete is recorded, but nothing is described first."""
+    rig = rig_for(request, tmp_path, write_policy(tmp_path, "version = 1\n"))
+    cluster_snapshot(rig, "orders-manual-1", tags=HOLD)
+    make_instance(rig.plain, "orders-1")
+    before = rig.count("DescribeDBClusterSnapshots"), rig.count("DescribeDBInstances")
+    rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    rig.rds.delete_db_instance(DBInstanceIdentifier="orders-1", SkipFinalSnapshot=True)
+    after = rig.count("DescribeDBClusterSnapshots"), rig.count("DescribeDBInstances")
+    assert before == after
+    assert rig.count("ListTagsForResource") == 0
+
+
+def test_a_snapshot_that_does_not_exist_gets_the_services_own_error(rig: Rig) -> None:
+    """The snapshot's look-up says it does not exist: `DBClusterSnapshotNotFoundFault` as the
+    service said it, a `failed` record with that code, the delete not sent."""
+    with pytest.raises(ClientError) as caught:
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="ghost")
+    assert caught.value.response["Error"]["Code"] == "DBClusterSnapshotNotFoundFault"
+    assert rig.count("DeleteDBClusterSnapshot") == 0
+    (failed,) = rig.records()
+    assert failed["event"] == "failed"
+    assert failed["error"]["code"] == "DBClusterSnapshotNotFoundFault"
+    assert failed["snapshot"] == "ghost"
+
+
+def test_a_snapshot_that_cannot_be_read_is_not_deleted_and_the_record_says_why(rig: Rig) -> None:
+    """AccessDenied on `DescribeDBClusterSnapshots`: each rule is a violation naming the
+    code, in the exception and the `blocked` record; the delete is not sent."""
+    cluster_snapshot(rig, "orders-manual-1", days=30)
+    deny(rig.rds, "DescribeDBClusterSnapshots")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    assert blocked_rules(caught) == ["deletion.too_young", "deletion.hold"]
+    assert rig.count("DeleteDBClusterSnapshot") == 0
+    (blocked,) = rig.records()
+    for violation in blocked["violations"]:
+        assert (
+            "AccessDenied: User is not authorized to perform: rds:DescribeDBClusterSnapshots"
+            in (violation["message"])
+        )
+
+
+def test_an_instance_that_cannot_be_read_is_not_exempt(rig: Rig) -> None:
+    """AccessDenied on `DescribeDBInstances`: the cluster member cannot be shown exempt, so
+    `SkipFinalSnapshot=True` is blocked, the message naming the code."""
+    make_cluster(rig.plain)
+    rig.plain.create_db_instance(
+        DBInstanceIdentifier="orders-1",
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r5.large",
+    )
+    deny(rig.rds, "DescribeDBInstances")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_instance(
+            DBInstanceIdentifier="orders-1", SkipFinalSnapshot=True, DeleteAutomatedBackups=False
+        )
+    (violation,) = caught.value.violations
+    assert violation.rule == "deletion.final_snapshot"
+    assert "could not be read: AccessDenied" in violation.message
+    assert rig.count("DeleteDBInstance") == 0
+    assert "AccessDenied" in rig.records()[0]["violations"][0]["message"]
+
+
+def test_a_tag_call_whose_snapshot_cannot_be_read_may_not_touch_the_hold_key(rig: Rig) -> None:
+    """AccessDenied on `ListTagsForResource`: removing the hold key is refused, naming why."""
+    cluster_snapshot(rig, "orders-manual-1", tags=HOLD)
+    arn = snapshot_arn(rig.plain, "orders-manual-1")
+    deny(rig.rds, "ListTagsForResource")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["legal-hold"])
+    assert "cannot be ruled out: AccessDenied" in caught.value.violations[0].message
+    assert rig.count("RemoveTagsFromResource") == 0
+
+
+# --- DocumentDB --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def docdb_rds(docdb: DocDBResponder, tmp_path: Path) -> Any:
+    """A guarded docdb client under `BACKUPS`, answered by the DocumentDB fake."""
+    return guarded_client(write_policy(tmp_path, BACKUPS), "docdb", on=docdb)
+
+
+def test_keep_does_not_apply_to_a_documentdb_cluster_delete(
+    docdb: DocDBResponder, docdb_rds: Any, tmp_path: Path
+) -> None:
+    """DocumentDB's `DeleteDBCluster` has no `DeleteAutomatedBackups`: with a final snapshot
+    it is sent under `"keep"`; without one it is blocked by `final_snapshot` alone."""
+    make_cluster(docdb_rds, "orders")
+    make_cluster(docdb_rds, "billing")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        docdb_rds.delete_db_cluster(DBClusterIdentifier="billing", SkipFinalSnapshot=True)
+    assert blocked_rules(caught) == ["deletion.final_snapshot"]
+    docdb_rds.delete_db_cluster(DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="last")
+    assert docdb.count("DeleteDBCluster") == 1
+    assert docdb.last_params("DeleteDBCluster")["DBClusterIdentifier"] == "orders"
+    assert "last" in docdb.snapshots and "billing" in docdb.clusters
+    events = [(r["event"], r["service"]) for r in records_of(tmp_path / "audit.jsonl")]
+    assert events == [("blocked", "docdb"), ("requested", "docdb"), ("created", "docdb")]
+
+
+def test_a_documentdb_snapshot_on_hold_is_not_deleted(
+    docdb: DocDBResponder, docdb_rds: Any, tmp_path: Path
+) -> None:
+    """A DocumentDB describe carries no tags: the guard lists them, finds the hold, and the
+    delete is never sent; without the hold, the old snapshot goes."""
+    make_cluster(docdb_rds, "orders")
+    for name, tags in (("held", HOLD), ("free", {})):
+        docdb_rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders",
+            DBClusterSnapshotIdentifier=name,
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+        docdb.snapshots[name].created -= timedelta(days=30)
+    docdb.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        docdb_rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="held")
+    assert blocked_rules(caught) == ["deletion.hold"]
+    assert docdb.actions() == ["DescribeDBClusterSnapshots", "ListTagsForResource"]
+    docdb_rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="free")
+    assert docdb.count("DeleteDBClusterSnapshot") == 1
+    assert set(docdb.snapshots) == {"held"}
+    blocked = records_of(tmp_path / "audit.jsonl")[-3]
+    assert (blocked["event"], blocked["service"], blocked["tags"]) == ("blocked", "docdb", HOLD)
+
+
+# --- the reads themselves ----------------------------------------------------------------------
+
+
+class Answers:
+    """Stands in for a client in `aws.run`: answers each call from a table (an exception in
+    the table is raised), recording it."""
+
+    def __init__(self, **answers: dict[str, Any] | Exception) -> None:
+        self.answers = answers
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, method: str) -> Callable[..., dict[str, Any]]:
+        def call(**params: Any) -> dict[str, Any]:
+            self.calls.append((method, params))
+            answer = self.answers[method]
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        return call
+
+
+def refusal(code: str, operation: str) -> ClientError:
+    """The ClientError botocore raises for an error answer with ``code``."""
+    return ClientError({"Error": {"Code": code, "Message": f"no {operation}"}}, operation)
+
+
+DOCDB_SNAPSHOT = {
+    "DBClusterSnapshots": [
+        {
+            "DBClusterSnapshotIdentifier": "old",
+            "DBClusterSnapshotArn": "arn:aws:rds:us-east-1:1:cluster-snapshot:old",
+            "SnapshotCreateTime": datetime(2026, 1, 1, tzinfo=UTC),
+            "Status": "available",
+        }
+    ]
+}
+
+
+def test_a_refused_tag_listing_leaves_what_the_describe_said() -> None:
+    """`aws.run` throws a failed call into the read: `snapshot_facts` keeps the describe and
+    marks tags refused for want of permission unreadable, naming the code."""
+    client = Answers(
+        describe_db_cluster_snapshots=DOCDB_SNAPSHOT,
+        list_tags_for_resource=refusal("AccessDenied", "ListTagsForResource"),
+    )
+    facts = aws.run(client, aws.snapshot_facts(CLUSTER_SNAPSHOT_LOOKUP, "old"))
+    assert facts.created == datetime(2026, 1, 1, tzinfo=UTC)
+    assert facts.tags == Unreadable("AccessDenied: no ListTagsForResource")
+    assert [method for method, _ in client.calls] == [
+        "describe_db_cluster_snapshots",
+        "list_tags_for_resource",
+    ]
+
+
+@pytest.mark.parametrize("code", ["DBClusterSnapshotNotFoundFault", "Throttling"])
+def test_any_other_failure_of_the_listing_reaches_the_caller(code: str) -> None:
+    """Only a refusal for want of permission is made do with: anything else is raised as the
+    client raised it."""
+    client = Answers(
+        describe_db_cluster_snapshots=DOCDB_SNAPSHOT,
+        list_tags_for_resource=refusal(code, "ListTagsForResource"),
+    )
+    with pytest.raises(ClientError) as caught:
+        aws.run(client, aws.snapshot_facts(CLUSTER_SNAPSHOT_LOOKUP, "old"))
+    assert caught.value.response["Error"]["Code"] == code
+
+
+def test_an_instance_replicating_a_cluster_is_a_read_replica() -> None:
+    """`ReadReplicaSourceDBClusterIdentifier` (a replica of an Aurora cluster, which moto
+    cannot make) tells a read replica as well as the instance field does."""
+    client = Answers(
+        describe_db_instances={
+            "DBInstances": [
+                {
+                    "DBInstanceIdentifier": "orders-2",
+                    "ReadReplicaSourceDBClusterIdentifier": "arn:aws:rds:us-east-1:1:cluster:o",
+                    "Engine": "mysql",
+                    "DBInstanceStatus": "available",
+                }
+            ]
+        }
+    )
+    facts = aws.run(client, aws.database_facts(INSTANCE_LOOKUP, "orders-2"))
+    assert facts.replica_of == "arn:aws:rds:us-east-1:1:cluster:o"
+    assert (facts.cluster, facts.engine, facts.status) == (None, "mysql", "available")
+    assert client.calls == [("describe_db_instances", {"DBInstanceIdentifier": "orders-2"})]
+
+
+# --- ways round the rules ----------------------------------------------------------------------
+
+
+def test_a_handler_that_swaps_the_snapshot_after_the_guard_judged_is_caught(rig: Rig) -> None:
+    """A later `before-parameter-build` handler points an allowed delete at the held snapshot:
+    the guard judges what is sent again, reads that snapshot, and blocks it for the hold and
+    for the change (`request.changed`)."""
+    cluster_snapshot(rig, "orders-free", days=30)
+    cluster_snapshot(rig, "orders-held", days=30, tags=HOLD)
+
+    def swap(params: dict[str, Any], **_: Any) -> None:
+        params["DBClusterSnapshotIdentifier"] = "orders-held"
+
+    rig.rds.meta.events.register("before-parameter-build.rds.DeleteDBClusterSnapshot", swap)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-free")
+    assert blocked_rules(caught) == ["deletion.hold", "request.changed"]
+    assert rig.count("DeleteDBClusterSnapshot") == 0
+    (blocked,) = rig.records()
+    assert (blocked["event"], blocked["snapshot"], blocked["tags"]) == (
+        "blocked",
+        "orders-held",
+        HOLD,
+    )
+    assert still_there(rig, "orders-held") and still_there(rig, "orders-free")
+
+
+def test_a_presigned_delete_of_a_held_snapshot_is_refused(rig: Rig) -> None:
+    """`generate_presigned_url` is judged like the call: no URL that would delete a held
+    snapshot later, one `blocked` record."""
+    cluster_snapshot(rig, "orders-manual-1", days=30, tags=HOLD)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.generate_presigned_url(
+            "delete_db_cluster_snapshot", Params={"DBClusterSnapshotIdentifier": "orders-manual-1"}
+        )
+    assert blocked_rules(caught) == ["deletion.hold"]
+    assert rig.events() == ["blocked"]
+
+
+# --- Neptune, through its own API on moto ------------------------------------------------------
+
+
+@pytest.fixture
+def neptune(moto_server: MotoServer, tmp_path: Path) -> Any:
+    """A guarded neptune client under `BACKUPS`, on the moto server."""
+    return guarded_client(write_policy(tmp_path, BACKUPS), "neptune", on=moto_server)
+
+
+def test_a_neptune_snapshot_on_hold_is_not_deleted(neptune: Any, moto_server: MotoServer) -> None:
+    """Neptune's describe carries no tags: the guard lists them, finds the hold, blocks."""
+    make_cluster(neptune, "graph")
+    neptune.create_db_cluster_snapshot(
+        DBClusterIdentifier="graph",
+        DBClusterSnapshotIdentifier="graph-manual-1",
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+    age("graph-manual-1", 30)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        neptune.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="graph-manual-1")
+    assert blocked_rules(caught) == ["deletion.hold"]
+    assert moto_server.actions() == ["DescribeDBClusterSnapshots", "ListTagsForResource"]
+
+
+def test_a_neptune_instance_goes_without_a_final_snapshot(
+    neptune: Any, moto_server: MotoServer
+) -> None:
+    """Every Neptune instance is a cluster member: `SkipFinalSnapshot=True` is allowed once
+    `DescribeDBInstances` shows its cluster; `"keep"` does not apply to Neptune's API."""
+    make_cluster(neptune, "graph")
+    neptune.create_db_instance(
+        DBInstanceIdentifier="graph-1",
+        DBClusterIdentifier="graph",
+        Engine="neptune",
+        DBInstanceClass="db.r5.large",
+    )
+    moto_server.reset_counts()
+    neptune.delete_db_instance(DBInstanceIdentifier="graph-1", SkipFinalSnapshot=True)
+    assert moto_server.actions() == ["DescribeDBInstances", "DeleteDBInstance"]
+
+
+def test_documentdb_tags_that_cannot_be_listed_leave_the_age_judged(
+    docdb: DocDBResponder, docdb_rds: Any, tmp_path: Path
+) -> None:
+    """AccessDenied on `ListTagsForResource` after the describe: the age is judged from the
+    describe (an old snapshot is not called too young), the hold rule is the violation,
+    naming the code, and the record keeps when the snapshot was made."""
+    make_cluster(docdb_rds, "orders")
+    docdb_rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="old"
+    )
+    docdb.snapshots["old"].created -= timedelta(days=30)
+    deny(docdb_rds, "ListTagsForResource")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        docdb_rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="old")
+    (violation,) = caught.value.violations
+    assert violation.rule == "deletion.hold"
+    assert violation.message.startswith("the snapshot's tags could not be read")
+    assert "AccessDenied" in violation.message
+    assert docdb.count("DeleteDBClusterSnapshot") == 0
+    blocked = records_of(tmp_path / "audit.jsonl")[-1]
+    created = datetime.fromisoformat(blocked["snapshot_created"])
+    assert created == docdb.snapshots["old"].created
+
+
+def test_keep_does_not_apply_to_a_neptune_cluster_delete(
+    neptune: Any, moto_server: MotoServer
+) -> None:
+    """Neptune's `DeleteDBCluster` has no `DeleteAutomatedBackups`: with a final snapshot it
+    is sent under `"keep"`, nothing described first."""
+    make_cluster(neptune, "graph")
+    moto_server.reset_counts()
+    neptune.delete_db_cluster(DBClusterIdentifier="graph", FinalDBSnapshotIdentifier="graph-last")
+    assert moto_server.actions() == ["DeleteDBCluster"]
+
+
+def test_an_empty_identifier_is_not_looked_up_as_every_snapshot(rig: Rig) -> None:
+    """A Describe with an empty identifier lists everything: the guard must not judge the
+    delete of `""` by whichever snapshot or instance comes first. Nothing is described; the
+    snapshot delete goes to the service, which refuses it, and the instance delete without a
+    final snapshot is not exempt (no instance was shown to be)."""
+    cluster_snapshot(rig, "orders-held", tags=HOLD)  # first in the listing: young, on hold
+    rig.plain.create_db_instance(
+        DBInstanceIdentifier="orders-1",
+        DBClusterIdentifier="orders",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r5.large",
+    )  # first in the listing: a cluster member, exempt
+    with pytest.raises(ClientError):
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_instance(
+            DBInstanceIdentifier="", SkipFinalSnapshot=True, DeleteAutomatedBackups=False
+        )
+    assert blocked_rules(caught) == ["deletion.final_snapshot"]
+    assert rig.count("DescribeDBClusterSnapshots") == rig.count("DescribeDBInstances") == 0
+    assert [r["event"] for r in rig.records()] == ["requested", "failed", "blocked"]
+    assert still_there(rig, "orders-held")
