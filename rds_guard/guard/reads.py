@@ -96,30 +96,32 @@ class CallReads:
 
     def plan(self, kind: str) -> tuple[aws.Read[Any] | None, Any]:
         """The read that look-up ``kind`` makes, or None with the answer known without one."""
-        row, params = self._row, self._params
+        row = self._row
         if kind == "source_tags":
-            reference = params.get(row.source) if row.source else None
-            if row.lookup is None or not isinstance(reference, str):
+            reference = self._named(row.source)
+            if row.lookup is None or reference is None:
                 return None, None
             region = operations.arn_region(reference)
             if region is not None and region != self._region:
                 return None, Unreadable(f"the source is in {region}, the client in {self._region}")
             return aws.source_tags(row.lookup, reference), None
+        identifier = self._named(row.facts_from)
         if kind == "snapshot":
-            identifier = params.get(row.facts_from) if row.facts_from else None
-            if row.facts_lookup is not None and isinstance(identifier, str):
-                if not identifier:
-                    return None, None  # a Describe without a name lists every snapshot
+            if row.facts_lookup is not None and identifier is not None:
                 return aws.snapshot_facts(row.facts_lookup, identifier), None
-            reference = params.get(row.source) if row.source else None
-            if (row.tags or row.tag_keys) and isinstance(reference, str):
+            reference = self._named(row.source)
+            if (row.tags or row.tag_keys) and reference is not None:
                 return aws.arn_tags(reference), None
             return None, None
-        identifier = params.get(row.facts_from) if row.facts_from else None
-        # not an empty name either: a Describe without one lists every instance
-        if row.facts_lookup is None or not isinstance(identifier, str) or not identifier:
+        if row.facts_lookup is None or identifier is None:
             return None, None
         return aws.database_facts(row.facts_lookup, identifier), None
+
+    def _named(self, parameter: str | None) -> str | None:
+        """The name the request gives in ``parameter``; None for none, or an empty one (a
+        Describe without a name lists everything: its first item is no answer)."""
+        value = self._params.get(parameter) if parameter else None
+        return value if isinstance(value, str) and value else None
 
     def _reference(self, kind: str) -> object:
         row = self._row

@@ -100,3 +100,15 @@ def test_an_unreachable_endpoint_raises_the_connection_error(
     assert sent == []
     (failed,) = records(tmp_path)
     assert (failed["event"], failed["error"]["code"]) == ("failed", "EndpointConnectionError")
+
+
+def test_an_empty_source_name_is_never_looked_up(moto_server: MotoServer, tmp_path: Path) -> None:
+    """A Describe without a name lists every cluster: its first is not the source. The call
+    goes as made, for the service to refuse."""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY), on=moto_server)
+    make_cluster(rds, copy_tags=True, tags={"team": "core"})
+    moto_server.reset_counts()
+    with pytest.raises(rds.exceptions.ClientError):
+        rds.create_db_cluster_snapshot(DBClusterIdentifier="", DBClusterSnapshotIdentifier=GOOD)
+    assert moto_server.count("DescribeDBClusters") == 0
+    assert "team" not in json.dumps(records(tmp_path)[0]["tags"])
