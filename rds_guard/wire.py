@@ -3,71 +3,120 @@
 rds, docdb and neptune speak AWS's query protocol: at ``before-call`` the request body is a
 flat dict (``Tags.Tag.1.Key``, ``ValuesToAdd.AttributeValue.2``...). `sent_params` reads the
 parameters the guard judged back out of it, typed by the operation's input shape, so the
-guard can hold what is sent against what it decided.
+guard can hold what is sent against what it decided. The reader of each shape is built once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 _ABSENT: Any = object()
+Reader = Callable[[Mapping[str, Any], str], Any]
+"""Reads one value at a key prefix of a flat body (`_ABSENT` when the body has none)."""
 
 
 def sent_params(body: Mapping[str, Any], input_shape: Any, names: Iterable[str]) -> dict[str, Any]:
     """The parameters ``names`` as ``body`` (a serialized query request) carries them."""
     found: dict[str, Any] = {}
-    members = input_shape.members if input_shape is not None else {}
-    for name in names:
-        shape = members.get(name)
-        if shape is None:
-            continue
-        value = _read(body, shape.serialization.get("name", name), shape)
+    for name, key, read in _readers(input_shape, tuple(names)):
+        value = read(body, key)
         if value is not _ABSENT:
             found[name] = value
     return found
 
 
-def _read(body: Mapping[str, Any], prefix: str, shape: Any) -> Any:
+@functools.lru_cache(maxsize=256)
+def _readers(input_shape: Any, names: tuple[str, ...]) -> tuple[tuple[str, str, Reader], ...]:
+    """For each of ``names`` the input shape has: its name, its key in the body, its reader."""
+    members = input_shape.members if input_shape is not None else {}
+    return tuple(
+        (name, members[name].serialization.get("name", name), _reader(members[name]))
+        for name in names
+        if name in members
+    )
+
+
+def _reader(shape: Any) -> Reader:
     kind = shape.type_name
     if kind == "structure":
+        return _structure_reader(shape)
+    if kind == "list":
+        return _list_reader(shape)
+    convert = _CONVERSIONS.get(kind)
+
+    def read_scalar(body: Mapping[str, Any], key: str) -> Any:
+        value = body.get(key, _ABSENT)
+        if convert is None or not isinstance(value, str):
+            return value
+        return convert(value)
+
+    return read_scalar
+
+
+def _structure_reader(shape: Any) -> Reader:
+    members = tuple(
+        (name, member.serialization.get("name", name), _reader(member))
+        for name, member in shape.members.items()
+    )
+
+    def read_structure(body: Mapping[str, Any], key: str) -> Any:
         structure = {}
-        for name, member in shape.members.items():
-            key = f"{prefix}.{member.serialization.get('name', name)}"
-            value = _read(body, key, member)
+        for name, serialized, read in members:
+            value = read(body, f"{key}.{serialized}")
             if value is not _ABSENT:
                 structure[name] = value
         return structure if structure else _ABSENT
-    if kind == "list":
-        return _read_list(body, prefix, shape)
-    value = body.get(prefix, _ABSENT)
-    if value is _ABSENT or not isinstance(value, str):
-        return value
-    if kind == "boolean":
-        return {"true": True, "false": False}.get(value, value)
-    if kind in ("integer", "long"):
-        return int(value) if value.lstrip("-").isdigit() else value
-    return value
+
+    return read_structure
 
 
-def _read_list(body: Mapping[str, Any], prefix: str, shape: Any) -> Any:
-    if body.get(prefix) == "":  # the query protocol sends an empty list as one empty key
-        return []
-    if shape.serialization.get("flattened"):
-        item_prefix = prefix
-    else:
-        item_prefix = f"{prefix}.{shape.member.serialization.get('name', 'member')}"
-    items: list[Any] = []
-    while True:
-        item = _read(body, f"{item_prefix}.{len(items) + 1}", shape.member)
-        if item is _ABSENT:
-            return items if items else _ABSENT
-        items.append(item)
+def _list_reader(shape: Any) -> Reader:
+    flattened = bool(shape.serialization.get("flattened"))
+    item_name = shape.member.serialization.get("name", "member")
+    read_item = _reader(shape.member)
+
+    def read_list(body: Mapping[str, Any], key: str) -> Any:
+        if body.get(key) == "":  # the query protocol sends an empty list as one empty key
+            return []
+        prefix = key if flattened else f"{key}.{item_name}"
+        items: list[Any] = []
+        while True:
+            item = read_item(body, f"{prefix}.{len(items) + 1}")
+            if item is _ABSENT:
+                return items if items else _ABSENT
+            items.append(item)
+
+    return read_list
+
+
+def _boolean(value: str) -> Any:
+    return {"true": True, "false": False}.get(value, value)
+
+
+def _integer(value: str) -> Any:
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+_CONVERSIONS: dict[str, Callable[[str], Any]] = {
+    "boolean": _boolean,
+    "integer": _integer,
+    "long": _integer,
+}
 
 
 def plain_copy(value: Any) -> Any:
     """A copy of a parameter value made of lists and dicts (tuples become lists), so that a
     later change to the caller's objects does not change it."""
+    kind = type(value)
+    if kind is str or value is None:
+        return value
+    # a tag list, the usual shape: one level of dicts whose values are strings
+    if kind is list and all(
+        type(item) is dict and all(type(v) is str for v in item.values()) for item in value
+    ):
+        return [dict(item) for item in value]
     if isinstance(value, Mapping):
         return {key: plain_copy(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -211,12 +211,17 @@ def new_call_id() -> str:
     return f"{_call_prefix}{next(_call_numbers):016x}"
 
 
-def _new_call_ids_after_fork() -> None:
-    global _call_prefix, _call_numbers
+_writer: tuple[int, str] = (os.getpid(), socket.gethostname())
+"""Who writes the records (``pid``, ``host``), asked once per process: each is a system call."""
+
+
+def _after_fork_in_child() -> None:
+    global _call_prefix, _call_numbers, _writer
     _call_prefix, _call_numbers = os.urandom(8).hex(), itertools.count(1)
+    _writer = (os.getpid(), socket.gethostname())
 
 
-os.register_at_fork(after_in_child=_new_call_ids_after_fork)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # --- digests and keys ---------------------------------------------------------------------
@@ -346,8 +351,7 @@ def build_record(
     for name, normalize in _LEADING_FIELDS:
         record[name] = normalize(get(name))
     record["policy"] = policy
-    record["pid"] = os.getpid()
-    record["host"] = socket.gethostname()
+    record["pid"], record["host"] = _writer
     for name in _TRAILING_FIELDS:
         record[name] = _normalize(name, get(name))
     for name in EXTRA_FIELDS:

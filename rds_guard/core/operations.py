@@ -6,7 +6,7 @@ Adding an operation or a service is a row here, never a branch in the handlers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 SERVICES = ("rds", "docdb", "neptune")
@@ -111,12 +111,14 @@ class Operation:
         """True for operations whose identifier a naming rule applies to."""
         return self.kind in (Kind.CREATE, Kind.COPY, Kind.FINAL)
 
-    @property
-    def judged(self) -> tuple[str, ...]:
-        """The parameters the decision rests on: a change to one after the guard judged the
-        call is judged again (``request.changed``)."""
+    judged: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """The parameters the decision rests on: a change to one after the guard judged the call
+    is judged again (``request.changed``). Derived from the fields above."""
+
+    def __post_init__(self) -> None:
         named = (self.identifier, self.source, self.tags, self.tag_keys, self.copy_tags)
-        return tuple(name for name in named if name is not None) + self.also_judged
+        judged = tuple(name for name in named if name is not None) + self.also_judged
+        object.__setattr__(self, "judged", judged)
 
 
 _SHARE_PARAMETERS = ("AttributeName", "ValuesToAdd", "ValuesToRemove")

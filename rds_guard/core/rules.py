@@ -5,6 +5,7 @@ Nothing here knows botocore: each function takes plain values and says what is w
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -124,11 +125,18 @@ def tag_value_problems(value: str) -> list[str]:
     return _tag_text_problems(value, "value", 0, TAG_VALUE_MAX)
 
 
+@functools.lru_cache(maxsize=4096)
+def _pair_problems(key: str, value: str) -> tuple[str, ...]:
+    """`tag_key_problems` and `tag_value_problems` of one tag, remembered: calls repeat the
+    same tags, and the answer depends on the text alone."""
+    return (*tag_key_problems(key), *tag_value_problems(value))
+
+
 def check_tags_aws(tags: Mapping[str, str], *, prefix: str = "Tags") -> list[Violation]:
     """``tags.aws``: AWS's rules on each key and value, and the 50-tag limit."""
     violations = []
     for key, value in tags.items():
-        problems = tag_key_problems(key) + tag_value_problems(value)
+        problems = _pair_problems(key, value)
         if problems:
             violations.append(
                 Violation("tags.aws", f"{prefix}.{key}", shown(value), "; ".join(problems))
