@@ -8,9 +8,9 @@ onto), ``writer`` (`AuditLog`), ``maintenance`` (`rotate`, `repair`), ``read`` (
 and ``errors``. The format and its guarantees are described in docs/audit.md.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import KeyRequired, NotAnAuditLog
-from .maintenance import RepairResult, repair, rotate
-from .read import LogLine, iter_lines, read_records
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
@@ -31,18 +31,54 @@ from .record import (
     stream_id,
 )
 from .tail import NotAuthentic
-from .verify import (
-    MAX_FINDINGS,
-    REASONS,
-    Checkpoint,
-    VerifyResult,
-    head,
-    parse_checkpoint,
-    verify,
-    verify_lines,
-)
-from .walk import Finding
 from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog
+
+if TYPE_CHECKING:
+    from .maintenance import RepairResult, repair, rotate
+    from .read import LogLine, iter_lines, read_records
+    from .verify import (
+        MAX_FINDINGS,
+        REASONS,
+        Checkpoint,
+        VerifyResult,
+        head,
+        parse_checkpoint,
+        verify,
+        verify_lines,
+    )
+    from .walk import Finding
+
+# What a guarded call never needs is imported when first asked for: a Lambda's cold start
+# and every `aws` command with the plugin pay only for the writer.
+_LAZY = {
+    "RepairResult": "maintenance",
+    "repair": "maintenance",
+    "rotate": "maintenance",
+    "LogLine": "read",
+    "iter_lines": "read",
+    "read_records": "read",
+    "MAX_FINDINGS": "verify",
+    "REASONS": "verify",
+    "Checkpoint": "verify",
+    "VerifyResult": "verify",
+    "head": "verify",
+    "parse_checkpoint": "verify",
+    "verify": "verify",
+    "verify_lines": "verify",
+    "Finding": "walk",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CHAINS",
