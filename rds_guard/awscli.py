@@ -1,8 +1,9 @@
 """AWS CLI (v1) plugin: the guard on every rds, docdb and neptune command the ``aws`` CLI runs.
 
 Enabled by ``rds_guard = rds_guard.awscli`` under ``[plugins]`` in the AWS config file. The
-policy is loaded when the CLI creates its first rds, docdb or neptune client, so other commands
-never read it. Set-up, behaviour and caveats: docs/integrations.md.
+policy is loaded at the first guarded operation (a snapshot made, copied, tagged, shared or
+deleted), so other commands, listing and describing included, never read it. Set-up,
+behaviour and caveats: docs/integrations.md.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ GENERATE = "@generate"
 def awscli_initialize(event_hooks: EventEmitter) -> None:
     """Entry point the AWS CLI calls with its session's event emitter: guard its clients.
 
-    Reads nothing and never raises for a bad policy here: the policy is loaded when the CLI
-    creates its first rds, docdb or neptune client.
+    Reads nothing and never raises for a bad policy here (the CLI calls it outside its error
+    handling): the policy is loaded at the first guarded operation.
     """
     for service, name in operations.guarded_pairs():
         row = operations.OPERATIONS[name]

@@ -235,18 +235,33 @@ def test_other_services_never_read_the_policy(
     ],
     ids=["bad-toml", "bad-version", "env-names-nothing", "no-policy"],
 )
-def test_a_missing_or_broken_policy_is_one_line_on_rds_commands(
+def test_a_missing_or_broken_policy_is_one_line_on_guarded_commands(
     moto_server: MotoServer,
     tmp_path: Path,
     policy_text: str | None,
     env_policy: str | None,
     expected: str,
 ) -> None:
-    """Any rds command fails with the PolicyError on one line, no traceback, nothing sent."""
+    """A guarded command fails with the PolicyError on one line, no traceback, nothing sent;
+    describing reads no policy, so it works (the policy is loaded at the first guarded
+    operation)."""
     if policy_text is not None:
         write_policy(tmp_path, policy_text)
     env = {} if env_policy is None else {"RDS_GUARD_POLICY": str(tmp_path / env_policy)}
-    result = aws(moto_server, "rds", "describe-db-clusters", cwd=tmp_path, env=env)
+    described = aws(moto_server, "rds", "describe-db-clusters", cwd=tmp_path, env=env)
+    assert described.returncode == 0, described.stderr
+    moto_server.reset_counts()
+    result = aws(
+        moto_server,
+        "rds",
+        "create-db-cluster-snapshot",
+        "--db-cluster-identifier",
+        "orders",
+        "--db-cluster-snapshot-identifier",
+        "orders-manual-20261129",
+        cwd=tmp_path,
+        env=env,
+    )
     assert result.returncode == 255
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -315,22 +330,25 @@ def test_inside_the_cli_the_guard_runs_on_the_cli_s_own_botocore() -> None:
 # ---- the seam: install_on_emitter, in-process -------------------------------------------
 
 
-def test_install_on_emitter_reads_the_policy_at_the_first_guarded_client(
+def test_install_on_emitter_reads_the_policy_at_the_first_guarded_operation(
     moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Nothing is read until an rds client is made; a failure there is retried next time."""
+    """Nothing is read until a guarded operation; a failure there is retried next time."""
     monkeypatch.chdir(tmp_path)
     policy = write_policy(tmp_path, "not [toml\n")
     session = botocore.session.Session()
     guard_of = install_on_emitter(session.get_component("event_emitter"))
     moto_server.client("sts", session=session).get_caller_identity()
-    with pytest.raises(rds_guard.PolicyError, match="invalid TOML"):
-        moto_server.client("rds", session=session)
-    write_policy(tmp_path, EXAMPLE)
     rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    rds.describe_db_clusters()
+    with pytest.raises(rds_guard.PolicyError, match="invalid TOML"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x"
+        )
+    write_policy(tmp_path, EXAMPLE)
     guard = guard_of()
     assert guard.active and Path(guard.policy.source).resolve() == policy
-    make_cluster(rds)
     with pytest.raises(rds_guard.PolicyViolation) as blocked:
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x"

@@ -144,28 +144,15 @@ def install_on_emitter(
 
     For hosts that hand out an emitter rather than a session, such as the AWS CLI (see
     `rds_guard.awscli`). Nothing is read here: the policy (as for `install`) is found and
-    loaded, and the audit log opened, when the first guarded client is created; a
-    `PolicyError` is raised from that client's creation (the next one tries again). Installs
-    nest as with `install`. Returns a function giving this install's `Guard`.
+    loaded, and the audit log opened, at the first guarded operation, so listing and
+    describing never read it; a `PolicyError` is raised from that operation (the next one
+    tries again). Installs nest as with `install`. Returns a function giving this install's
+    `Guard` (loading the policy now, if need be).
     """
-    for event in _CLIENT_CLASS_EVENTS:
-        events.register(event, _resolve_on(events), unique_id=f"rds_guard:policy:{event}")
     stack = _session_stack(events)
     pending = _PendingGuard(stack, policy, audit_path)
     stack.guards.append(pending)
     return pending.resolve
-
-
-def _resolve_on(events: EventEmitter) -> Callable[..., None]:
-    """A creating-client-class handler resolving the install in force on ``events``."""
-    events_ref = weakref.ref(events)  # the emitter holds the handler: no cycle through it
-
-    def resolve(**_: Any) -> None:
-        stack = _stacks.get(events_ref())
-        if stack is not None:
-            stack.top()
-
-    return resolve
 
 
 def open_audit_log(
