@@ -14,13 +14,40 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import audit_throughput, overhead, report, run, scaling, verify_speed  # noqa: E402
-from bench.common import machine, summarize  # noqa: E402
+from bench import (  # noqa: E402
+    audit_throughput,
+    overhead,
+    report,
+    run,
+    scaling,
+    verify_speed,
+)
+from bench.common import (  # noqa: E402
+    Stats,
+    alternate,
+    machine,
+    median_difference_interval,
+    summarize,
+)
 
 
-def test_summarize_median_and_p90() -> None:
+def test_summarize_median_and_percentiles() -> None:
     stats = summarize([float(i) for i in range(1, 11)])
-    assert stats.median == 5.5 and stats.p90 == 9.0 and stats.count == 10
+    assert stats.median == 5.5 and stats.p90 == 9.0 and stats.p10 == 2.0 and stats.count == 10
+    assert Stats.from_dict(stats.as_dict()) == stats
+
+
+def test_alternate_rotates_the_order_every_round() -> None:
+    order: list[str] = []
+    sides = [lambda name=name: order.append(name) or 0.0 for name in "ab"]
+    samples = alternate(sides, 3)
+    assert order == ["a", "b", "b", "a", "a", "b"]
+    assert [len(s) for s in samples] == [3, 3]
+
+
+def test_median_difference_interval_holds_the_difference() -> None:
+    low, high = median_difference_interval([1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 4.0, 5.0])
+    assert low <= 1.0 <= high
 
 
 @pytest.mark.parametrize("name", ["floor", "a", "a+", "b", "c", "d"])
