@@ -72,7 +72,30 @@ def test_guarded_send_path_writes_both_records(tmp_path: Path) -> None:
     overhead.send_case(overhead.CASES["b"], 3, 0, tmp_path)
     log = tmp_path / "overhead-send-b.jsonl"
     events = [line.split('"event":"')[1].split('"')[0] for line in log.read_text().splitlines()]
-    assert events == ["requested", "created"] * 3
+    assert events == ["requested", "created"] * (3 + 1)  # and the call that matched the bare side
+
+
+@pytest.mark.parametrize("name", ["a+", "d"])
+def test_the_bare_side_sends_what_the_guard_sends(name: str, tmp_path: Path) -> None:
+    """The guard adds tags (a+) or inherits them (d): the bare client is given the result."""
+    result = overhead.send_case(overhead.CASES[name], 2, 0, tmp_path)
+    same_size = overhead.send_case(overhead.CASES["a"], 2, 0, tmp_path)
+    assert result.body_bytes is not None and result.body_bytes > 0
+    assert result.reads == (1 if name == "d" else 0)
+    if name == "a+":  # the caller of a sends the policy's tags itself: the same request
+        assert result.body_bytes == same_size.body_bytes
+
+
+def test_different_requests_are_refused() -> None:
+    class Sent:
+        def __init__(self, body: bytes) -> None:
+            self._body = body
+
+        def body(self) -> bytes:
+            return self._body
+
+    with pytest.raises(RuntimeError, match="different requests"):
+        overhead.same_request(overhead.CASES["a"], Sent(b"x=1"), Sent(b"x=2"))  # type: ignore[arg-type]
 
 
 def test_moto_cases_run(tmp_path: Path) -> None:
@@ -80,12 +103,20 @@ def test_moto_cases_run(tmp_path: Path) -> None:
         for name in ("a", "d"):
             result = overhead.moto_case(server, overhead.CASES[name], 2, 1, tmp_path)
             assert result.guarded.count == 2
+            assert (result.read is not None) == (name == "d")
 
 
-def test_profile_case_runs(tmp_path: Path) -> None:
-    summary = overhead.profile_case(overhead.CASES["b"], 5, tmp_path, top=3)
+@pytest.mark.parametrize(("path", "name"), [("send", "b"), ("stub", "a")])
+def test_profile_finds_the_guards_handlers(path: str, name: str, tmp_path: Path) -> None:
+    summary = overhead.profile_case(overhead.CASES[name], 5, tmp_path, top=3, path=path)
     assert 0 < summary.guard_share < 1
-    assert summary.top_guard and len(summary.top_overall) == 3
+    assert any(step.function.startswith("Guard.judge") for step in summary.steps)
+    assert summary.by_file and summary.top_guard and len(summary.top_overall) == 3
+
+
+def test_a_profile_without_the_handlers_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="none of the guard's handlers"):
+        overhead.summarize_profile("send", overhead.CASES["a"], 1, {}, 3)
 
 
 @pytest.mark.parametrize("layout", audit_throughput.LAYOUTS, ids=lambda x: x.label)
