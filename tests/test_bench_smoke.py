@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:
 
 from bench import (  # noqa: E402
     audit_throughput,
+    cold_start,
     overhead,
     report,
     run,
@@ -146,6 +147,42 @@ def test_scaling_runs() -> None:
     points = scaling.run_scaling(3, 1)
     assert len(points) == len(scaling.RULE_COUNTS) * len(scaling.TAG_COUNTS)
     assert scaling.slope([1, 2, 3], [2, 4, 6]) == pytest.approx(2.0)
+
+
+def test_cold_start_import_and_install_run(tmp_path: Path) -> None:
+    imports = cold_start.measure_import(1)
+    assert imports.base.count == imports.other.count == 1 and imports.met is not None
+    install = cold_start.measure_install(1, tmp_path)
+    assert install.total.count == 1 and install.total.median > 0
+
+
+def test_cold_start_awscli_runs(tmp_path: Path) -> None:
+    with overhead.moto_server() as server:
+        results = cold_start.measure_awscli(server, 1, tmp_path)
+    assert [c.name for c in results] == [
+        "aws rds describe-db-clusters",
+        "aws sts get-caller-identity",
+    ]
+    assert all(c.met is not None for c in results)
+
+
+def test_importtime_lists_what_rds_guard_adds() -> None:
+    stderr = "\n".join(
+        [
+            "import time: self [us] | cumulative | imported package",
+            "import time:       100 |        100 |   botocore",
+            "import time:       370 |        470 | boto3",
+            "import time:        50 |         50 |   rds_guard.core",
+            "import time:        20 |         70 | rds_guard",
+        ]
+    )
+    assert cold_start.parse_importtime(stderr) == {
+        "rds_guard.core": (50, 50),
+        "rds_guard": (20, 70),
+    }
+    measured = cold_start.measure_importtime(1)
+    assert measured.total_us > 0
+    assert any(line.module == "rds_guard.core.policy" for line in measured.lines)
 
 
 def test_run_quick_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
