@@ -15,6 +15,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import (  # noqa: E402
+    aio_overhead,
     audit_throughput,
     cold_start,
     overhead,
@@ -183,6 +184,19 @@ def test_importtime_lists_what_rds_guard_adds() -> None:
     measured = cold_start.measure_importtime(1)
     assert measured.total_us > 0
     assert any(line.module == "rds_guard.core.policy" for line in measured.lines)
+
+
+def test_aio_path_is_skipped_without_its_environment(tmp_path: Path) -> None:
+    with pytest.raises(aio_overhead.Skipped, match="does not exist"):
+        aio_overhead.run_in(tmp_path / "no-python", 1, 1, 0, tmp_path)
+
+
+@pytest.mark.skipif(not aio_overhead.AIO_PYTHON.exists(), reason="no .venv-aio")
+def test_aio_path_runs_in_its_environment(tmp_path: Path) -> None:
+    rows, versions = aio_overhead.run_in(aio_overhead.AIO_PYTHON, 2, 1, 0, tmp_path)
+    assert [name for name, *_ in rows] == list(aio_overhead.CASE_NAMES)
+    assert all(bare.count and guarded.count for _, bare, guarded, _, _ in rows)
+    assert "aiobotocore" in versions
 
 
 def test_run_quick_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
