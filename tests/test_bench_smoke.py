@@ -5,6 +5,7 @@ Benchmarks are not tests (``make bench`` measures); this only keeps bench/ from 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -199,13 +200,45 @@ def test_aio_path_runs_in_its_environment(tmp_path: Path) -> None:
     assert "aiobotocore" in versions
 
 
+def test_the_report_goes_where_git_does_not_look() -> None:
+    assert run.REPORT.parent.name == ".bench" and run.DOCS_REPORT.parent.name == "docs"
+    assert ".bench/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
 def test_run_quick_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run, "QUICK", run.Sizes(2, 2, 2, 1, 1, 3, 16, 4, 200, 2, 1))
+    tiny = dataclasses.replace(
+        run.QUICK,
+        send_calls=2,
+        fsync_calls=2,
+        stub_calls=2,
+        warmup=1,
+        profile_calls=3,
+        throughput_records=16,
+        throughput_fsync_records=4,
+        verify_records=200,
+        scaling_calls=2,
+        import_runs=1,
+        install_runs=1,
+    )
+    monkeypatch.setattr(run, "QUICK", tiny)
     monkeypatch.setattr(run, "isolate_environment", lambda: None)  # conftest isolates already
     output = tmp_path / "benchmarks.md"
-    assert run.main(["--quick", "--no-moto", "--output", str(output)]) == 0
+    assert run.main(["--quick", "--no-moto", "--no-aio", "--output", str(output)]) == 0
     text = output.read_text()
-    for heading in ("Per-call overhead", "Audit throughput", "Verify speed", "Scaling"):
+    for heading in (
+        "## Targets",
+        "Per-call overhead",
+        "Cold start",
+        "Where an import goes",
+        "Audit throughput",
+        "Verify speed",
+        "Scaling",
+    ):
         assert heading in text
     assert machine().cpu in text
+    assert "*aio send*: skipped — not asked for (--no-aio)" in text
+    assert "AWS CLI plugin | – | not run: no moto server (--no-moto)" in text
+    targets = text.split("## Targets")[1].split("## 1.")[0].strip().splitlines()[2:]
+    assert len(targets) == 7
+    assert all(row.endswith(("| met |", "| **missed** |", "| – |")) for row in targets)
     assert report.VERIFY_TARGET == 3.0
