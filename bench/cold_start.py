@@ -8,8 +8,8 @@ interval of the difference of the medians (`bench.common.median_difference_inter
 - import: ``python -c "import boto3"`` against ``python -c "import boto3, rds_guard"``, the
   wall time of each process (interpreter start, imports, exit).
 - install: in a fresh process that has imported boto3 and rds_guard, ``load_policy`` of
-  examples/rds_guard.toml then ``install(session, policy)``, timed inside the process; one
-  sample per process, so every sample is a first, cold call.
+  examples/rds_guard.toml (a copy) then ``install(session, policy)``, timed inside the
+  process; one sample per process, so every sample is a first, cold call.
 - AWS CLI: ``aws rds describe-db-clusters`` and ``aws sts get-caller-identity`` against moto's
   server, with examples/awscli-config as ``AWS_CONFIG_FILE`` (the plugin) and with an empty
   config file; the example policy is ./rds_guard.toml for both.
@@ -171,14 +171,18 @@ class InstallResult:
 def measure_install(runs: int, workdir: Path, policy: Path = EXAMPLE_POLICY) -> InstallResult:
     """Load ``policy`` and install it on a boto3 session, in ``runs`` fresh processes.
 
-    The processes run in ``workdir``: the example policy's audit log is a relative path.
+    The policy is loaded from a copy in ``workdir``: its audit log is a path relative to the
+    policy's folder, and nothing may be written beside examples/.
     """
+    install_dir = workdir / "install"
+    install_dir.mkdir(exist_ok=True)
+    policy = Path(shutil.copyfile(policy, install_dir / policy.name))
     loads: list[float] = []
     installs: list[float] = []
     for _ in range(runs + 1):
         done = subprocess.run(
             [sys.executable, "-c", _INSTALL, str(policy)],
-            cwd=workdir,
+            cwd=install_dir,
             capture_output=True,
             text=True,
             check=True,
