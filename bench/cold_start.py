@@ -14,7 +14,8 @@ interval of the difference of the medians (`bench.common.median_difference_inter
   server, with examples/awscli-config as ``AWS_CONFIG_FILE`` (the plugin) and with an empty
   config file; the example policy is ./rds_guard.toml for both.
 - importtime: ``python -X importtime -c "import boto3, rds_guard"``, the self time of each
-  module imported after boto3's (rds_guard's own and what they bring), median of a few runs.
+  module imported after boto3's (rds_guard's own and what they bring), median of a few runs;
+  and ``import awscli.clidriver, rds_guard.awscli``: what the plugin's import adds to the CLI.
 
 rds_guard's bytecode is compiled first (`compile_bytecode`), as pip compiles an installed
 package's: otherwise, under PYTHONDONTWRITEBYTECODE, every process would compile it again.
@@ -300,13 +301,15 @@ class ImportLine:
 
 @dataclass(frozen=True)
 class ImportTime:
-    """``-X importtime`` of rds_guard after boto3: medians over ``runs`` processes."""
+    """``-X importtime`` of ``code``: what is imported after ``after``, medians over ``runs``."""
 
+    code: str
+    module: str
     runs: int
     lines: Sequence[ImportLine]
-    """Every module imported after boto3's, by median self time, largest first."""
+    """Every module imported after ``after``, by median self time, largest first."""
     total_us: float
-    """rds_guard's cumulative time (its top-level line)."""
+    """``module``'s cumulative time (its top-level line)."""
 
 
 def parse_importtime(stderr: str, after: str = "boto3") -> dict[str, tuple[int, int]]:
@@ -325,29 +328,30 @@ def parse_importtime(stderr: str, after: str = "boto3") -> dict[str, tuple[int, 
     return found
 
 
-def measure_importtime(runs: int) -> ImportTime:
-    """``python -X importtime -c "import boto3, rds_guard"``, ``runs`` times."""
+def measure_importtime(runs: int, after: str = "boto3", module: str = "rds_guard") -> ImportTime:
+    """``python -X importtime -c "import AFTER, MODULE"``, ``runs`` times."""
+    code = f"import {after}, {module}"
     per_module: dict[str, list[tuple[int, int]]] = {}
     for _ in range(runs):
         done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", "import boto3, rds_guard"],
+            [sys.executable, "-X", "importtime", "-c", code],
             capture_output=True,
             text=True,
             check=True,
         )
-        for module, times in parse_importtime(done.stderr).items():
-            per_module.setdefault(module, []).append(times)
+        for name, times in parse_importtime(done.stderr, after).items():
+            per_module.setdefault(name, []).append(times)
     lines = [
         ImportLine(
-            module,
+            name,
             statistics.median(own for own, _ in times),
             statistics.median(cumulative for _, cumulative in times),
         )
-        for module, times in per_module.items()
+        for name, times in per_module.items()
     ]
     lines.sort(key=lambda line: line.self_us, reverse=True)
-    top = next((line for line in lines if line.module == "rds_guard"), None)
-    return ImportTime(runs, lines, top.cumulative_us if top is not None else float("nan"))
+    top = next((line for line in lines if line.module == module), None)
+    return ImportTime(code, module, runs, lines, top.cumulative_us if top else float("nan"))
 
 
 @dataclass(frozen=True)
@@ -359,6 +363,8 @@ class ColdStart:
     awscli: Sequence[Comparison] | None
     awscli_skipped: str
     importtime: ImportTime
+    plugin_importtime: ImportTime | None
+    """The plugin's import after the CLI's own (None without the AWS CLI)."""
 
 
 def run_cold_start(
@@ -378,10 +384,16 @@ def run_cold_start(
             cli = measure_awscli(server, cli_runs, workdir)
         else:
             skipped = f"{AWS} is missing (the AWS CLI is a dev dependency)"
+    plugin = (
+        measure_importtime(importtime_runs, "awscli.clidriver", "rds_guard.awscli")
+        if AWS.exists()
+        else None
+    )
     return ColdStart(
         measure_import(import_runs),
         measure_install(install_runs, workdir),
         cli,
         skipped,
         measure_importtime(importtime_runs),
+        plugin,
     )

@@ -365,7 +365,7 @@ def _awscli_table(results: Sequence[Comparison]) -> list[str]:
 def _importtime_section(t: ImportTime, top: int = 10) -> list[str]:
     own = sum(1 for line in t.lines if line.ours)
     lines = [
-        f'`python -X importtime -c "import boto3, rds_guard"`, {_runs(t.runs)}, medians: '
+        f'`python -X importtime -c "{t.code}"`, {_runs(t.runs)}, medians: '
         f"`import rds_guard` after boto3 takes **{t.total_us / 1e3:.1f} ms** (its cumulative "
         f"time) over {len(t.lines)} modules, {own} of them rds_guard's own. The {top} largest "
         "by self time (`-X importtime` itself adds a little to each):",
@@ -419,6 +419,14 @@ def _cold_start_section(cold: ColdStart) -> list[str]:
             "`sts get-caller-identity` is not an rds, docdb or neptune command at all.",
             "",
             *_awscli_table(cold.awscli),
+        ]
+    plugin = cold.plugin_importtime
+    if plugin is not None:
+        lines += [
+            "",
+            f"What every command pays for the plugin, guarded or not: `python -X importtime "
+            f'-c "{plugin.code}"` ({_runs(plugin.runs)}, median) gives `{plugin.module}` '
+            f"**{plugin.total_us / 1e3:.1f} ms** cumulative after the CLI's own modules.",
         ]
     lines += ["", "### Where an import goes", "", *_importtime_section(cold.importtime)]
     return lines

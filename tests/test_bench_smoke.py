@@ -185,6 +185,8 @@ def test_importtime_lists_what_rds_guard_adds() -> None:
     measured = cold_start.measure_importtime(1)
     assert measured.total_us > 0
     assert any(line.module == "rds_guard.core.policy" for line in measured.lines)
+    plugin = cold_start.measure_importtime(1, "awscli.clidriver", "rds_guard.awscli")
+    assert plugin.total_us > 0
 
 
 def test_aio_path_is_skipped_without_its_environment(tmp_path: Path) -> None:
