@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -91,12 +92,13 @@ def tag_list(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class Stats:
-    """Summary of timing samples (seconds): median, 90th percentile, mean, count."""
+    """Summary of timing samples (seconds): median, 90th and 10th percentiles, mean, count."""
 
     median: float
     p90: float
     mean: float
     count: int
+    p10: float = float("nan")
 
     @property
     def median_us(self) -> float:
@@ -107,6 +109,21 @@ class Stats:
     def p90_us(self) -> float:
         """The 90th percentile in microseconds."""
         return self.p90 * 1e6
+
+    def as_dict(self) -> dict[str, float]:
+        """The summary as plain numbers (for a bench run in another environment)."""
+        return {
+            "median": self.median,
+            "p90": self.p90,
+            "mean": self.mean,
+            "count": self.count,
+            "p10": self.p10,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, float]) -> Stats:
+        """The inverse of `as_dict`."""
+        return cls(data["median"], data["p90"], data["mean"], int(data["count"]), data["p10"])
 
 
 def percentile(sorted_samples: Sequence[float], fraction: float) -> float:
@@ -127,7 +144,47 @@ def summarize(samples: Sequence[float]) -> Stats:
         percentile(ordered, 0.9),
         statistics.fmean(ordered),
         len(ordered),
+        percentile(ordered, 0.1),
     )
+
+
+def alternate(sides: Sequence[Callable[[], float]], rounds: int) -> list[list[float]]:
+    """Run every side once per round, the order rotating each round; each side returns its
+    own sample. Returns the samples per side, in the order of ``sides``.
+
+    With two sides the order alternates (a b, b a, ...), so drift - frequency scaling, a
+    neighbour's load, cache warming - reaches both alike.
+    """
+    samples: list[list[float]] = [[] for _ in sides]
+    count = len(sides)
+    for i in range(rounds):
+        for offset in range(count):
+            index = (i + offset) % count
+            samples[index].append(sides[index]())
+    return samples
+
+
+def median_difference_interval(
+    base: Sequence[float], other: Sequence[float], *, rounds: int = 2000, seed: int = 1
+) -> tuple[float, float]:
+    """A 95% bootstrap interval of ``median(other) - median(base)``.
+
+    The samples were taken in alternated pairs, so pairs are resampled together (fixed seed:
+    the same samples give the same interval).
+    """
+    pairs = list(zip(base, other, strict=True))
+    if len(pairs) < 2:
+        difference = statistics.median(other) - statistics.median(base)
+        return difference, difference
+    draw = random.Random(seed).choices
+    differences = []
+    for _ in range(rounds):
+        sample = draw(pairs, k=len(pairs))
+        differences.append(
+            statistics.median(o for _, o in sample) - statistics.median(b for b, _ in sample)
+        )
+    differences.sort()
+    return percentile(differences, 0.025), percentile(differences, 0.975)
 
 
 def cpu_model() -> str:

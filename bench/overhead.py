@@ -14,13 +14,19 @@ warming - hits both sides alike:
 
 Cases: ``floor`` (four no-op handlers on the events the guard hooks: botocore's own dispatch
 cost), ``a`` (guard, audit disabled), ``a+`` (as a, but the caller leaves the policy's tags to
-the guard, so the request grows by three tags), ``b`` (audit, ``fsync = false``), ``c``
-(audit, ``fsync = true``), ``d`` (inheritance: the caller sends no Tags, the guard reads the
-source's tags with DescribeDBClusters, answered the same way, and writes the merged set).
+the guard), ``b`` (audit, ``fsync = false``), ``c`` (audit, ``fsync = true``), ``d``
+(inheritance: the caller sends no Tags, the guard reads the source's tags with
+DescribeDBClusters, answered the same way, and writes the merged set).
+
+Same bytes on the wire: before timing, one guarded call shows the parameters the guard
+finally sends (`Capture`); the bare client sends exactly those, and the two request bodies
+are compared byte for byte (the snapshot name aside on moto, where every call needs a new
+one). A case whose requests differ raises: its ratio would not measure the guard alone.
 """
 
 from __future__ import annotations
 
+import copy
 import cProfile
 import gc
 import importlib.util
@@ -37,6 +43,7 @@ from types import ModuleType
 from typing import Any, cast
 
 import botocore.session
+from botocore.serialize import create_serializer
 from botocore.stub import Stubber
 
 import rds_guard
@@ -50,10 +57,13 @@ from bench.common import (
     SOURCE,
     SOURCE_TAGS,
     Stats,
+    alternate,
     policy_text,
     summarize,
     tag_list,
 )
+from rds_guard.guard.binding import ClientBinding
+from rds_guard.guard.guard import Guard
 
 OPERATION = "CreateDBClusterSnapshot"
 _CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -101,6 +111,12 @@ class PairResult:
     bare: Stats
     guarded: Stats
     target: float | None
+    body_bytes: int | None = None
+    """Size of the request body both sides sent (checked identical), when one was built."""
+    reads: int = 0
+    """DescribeDBClusters requests the guarded call sent (counted on one call)."""
+    read: Stats | None = None
+    """The read alone: DescribeDBClusters on the bare client, timed alongside (case d)."""
 
     @property
     def ratio(self) -> float:
@@ -123,8 +139,9 @@ class PairResult:
         return None if self.target is None else self.ratio <= self.target
 
 
-def _params(case: Case, snapshot: str = SNAPSHOT) -> dict[str, Any]:
-    """The call's parameters; bare and guarded clients get the same ones."""
+def caller_params(case: Case, snapshot: str = SNAPSHOT) -> dict[str, Any]:
+    """The parameters the guarded client's caller passes (the bare client sends the
+    guard's final ones: see `Capture`)."""
     params: dict[str, Any] = {
         "DBClusterIdentifier": SOURCE,
         "DBClusterSnapshotIdentifier": snapshot,
@@ -165,25 +182,137 @@ def interleave(
     calls: int,
     *,
     before: Callable[[], None] | None = None,
-) -> tuple[list[float], list[float]]:
-    """Time ``calls`` calls of each, one bare and one guarded at a time, alternating order.
+    extra: Sequence[Callable[[], object]] = (),
+) -> list[list[float]]:
+    """Time ``calls`` calls of each, one at a time, the order alternating (`alternate`).
 
-    ``before`` runs before every call, untimed (a Stubber's response queue, say).
-    Returns the per-call times (seconds) of the bare and of the guarded calls.
+    ``before`` runs before every call, untimed (a Stubber's response queue, say); ``extra``
+    are further sides timed in the same rounds (the read alone, say). Returns the per-call
+    times (seconds) of the bare side, the guarded side and each extra side.
     """
     clock = time.perf_counter_ns
-    bare_ns: list[int] = []
-    guarded_ns: list[int] = []
-    sides = ((bare, bare_ns), (guarded, guarded_ns))
-    gc.collect()
-    for i in range(calls):
-        for call, samples in sides if i % 2 == 0 else sides[::-1]:
+
+    def timed(call: Callable[[], object]) -> Callable[[], float]:
+        def sample() -> float:
             if before is not None:
                 before()
             start = clock()
             call()
-            samples.append(clock() - start)
-    return [ns / 1e9 for ns in bare_ns], [ns / 1e9 for ns in guarded_ns]
+            return (clock() - start) / 1e9
+
+        return sample
+
+    gc.collect()
+    return alternate([timed(side) for side in (bare, guarded, *extra)], calls)
+
+
+class Capture:
+    """What one client sends for the benchmarked operation, kept by two handlers that answer
+    nothing: the final parameters, after every ``before-parameter-build`` handler (the
+    guard's included), and every rds request body at ``before-send``.
+
+    The handlers are added for one checking call and removed (`detach`) before timing.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._events = client.meta.events
+        self._id = f"bench.capture.{id(self)}"
+        self._protocol = client.meta.service_model.protocol
+        self._model = client.meta.service_model.operation_model(OPERATION)
+        self.final: list[dict[str, Any]] = []
+        self.sent: list[tuple[str, bytes]] = []
+        self._events.register_last(
+            f"before-parameter-build.rds.{OPERATION}",
+            self._keep_params,
+            unique_id=f"{self._id}.params",
+        )
+        self._events.register_first(
+            "before-send.rds", self._keep_body, unique_id=f"{self._id}.body"
+        )
+
+    def _keep_params(self, params: dict[str, Any], **_: Any) -> None:
+        self.final.append(copy.deepcopy(params))
+
+    def _keep_body(self, request: Any, event_name: str = "", **_: Any) -> None:
+        body = request.body if isinstance(request.body, bytes) else str(request.body).encode()
+        self.sent.append((event_name.rsplit(".", 1)[-1], body))
+
+    def detach(self) -> None:
+        """Remove the two handlers."""
+        self._events.unregister(
+            f"before-parameter-build.rds.{OPERATION}",
+            self._keep_params,
+            unique_id=f"{self._id}.params",
+        )
+        self._events.unregister("before-send.rds", self._keep_body, unique_id=f"{self._id}.body")
+
+    def body(self) -> bytes:
+        """The last request body of the operation, the snapshot name masked; when nothing
+        was sent (the Stubber answers first), the final parameters as botocore serializes
+        them."""
+        params = self.final[-1]
+        sent = [body for operation, body in self.sent if operation == OPERATION]
+        if sent:
+            body = sent[-1]
+        else:
+            request = create_serializer(self._protocol).serialize_to_request(params, self._model)
+            body = repr(sorted(request["body"].items())).encode()
+        name = str(params.get("DBClusterSnapshotIdentifier", ""))
+        return body.replace(name.encode(), b"<name>") if name else body
+
+    def reads(self) -> int:
+        """DescribeDBClusters requests sent."""
+        return sum(1 for operation, _ in self.sent if operation == "DescribeDBClusters")
+
+
+def same_request(case: Case, bare: Capture, guarded: Capture) -> int:
+    """The size of the request both sides sent; raises if the bodies differ."""
+    bare_body, guarded_body = bare.body(), guarded.body()
+    if bare_body != guarded_body:
+        raise RuntimeError(
+            f"case {case.name}: the bare and the guarded client sent different requests\n"
+            f"  bare:    {bare_body!r}\n  guarded: {guarded_body!r}"
+        )
+    return len(bare_body)
+
+
+@dataclass(frozen=True)
+class Matched:
+    """The bare side's parameters, matched to what the guard sends, and what the check saw."""
+
+    params: dict[str, Any]
+    body_bytes: int
+    reads: int
+
+    def named(self, snapshot: str) -> dict[str, Any]:
+        """The bare parameters under another snapshot name."""
+        return {**self.params, "DBClusterSnapshotIdentifier": snapshot}
+
+
+def match_bare(
+    case: Case,
+    bare_client: Any,
+    guarded_client: Any,
+    names: Callable[[], str] = lambda: SNAPSHOT,
+    *,
+    before: Callable[[], None] | None = None,
+) -> Matched:
+    """One guarded call with the caller's parameters, then one bare call with the guard's
+    final parameters; the two request bodies must be the same bytes."""
+    captures = Capture(bare_client), Capture(guarded_client)
+    try:
+        if before is not None:
+            before()
+        guarded_client.create_db_cluster_snapshot(**caller_params(case, names()))
+        final = captures[1].final[-1]
+        if before is not None:
+            before()
+        bare_client.create_db_cluster_snapshot(**{**final, "DBClusterSnapshotIdentifier": names()})
+        size = same_request(case, *captures)
+    finally:
+        for capture in captures:
+            capture.detach()
+    return Matched(final, size, captures[1].reads())
 
 
 def send_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
@@ -194,23 +323,32 @@ def send_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
     responders[0].attach(bare_client)
     responders[1].attach(guarded_client)
     guard = _equip(guarded_client, case, workdir, "send")
-    params = _params(case)
     try:
+        matched = match_bare(case, bare_client, guarded_client)
+        guarded_params, bare_params = caller_params(case), matched.params
 
         def bare() -> object:
-            return bare_client.create_db_cluster_snapshot(**params)
+            return bare_client.create_db_cluster_snapshot(**bare_params)
 
         def guarded() -> object:
-            return guarded_client.create_db_cluster_snapshot(**params)
+            return guarded_client.create_db_cluster_snapshot(**guarded_params)
 
         interleave(bare, guarded, warmup)
         bare_times, guarded_times = interleave(bare, guarded, calls)
     finally:
         if guard is not None:
             guard.uninstall()
-    if case.caller_sends == "none" and responders[1].sent.get("DescribeDBClusters", 0) == 0:
+    if case.caller_sends == "none" and matched.reads == 0:
         raise RuntimeError("case d: the guard never read the source")
-    return PairResult("send", case, summarize(bare_times), summarize(guarded_times), case.target)
+    return PairResult(
+        "send",
+        case,
+        summarize(bare_times),
+        summarize(guarded_times),
+        case.target,
+        matched.body_bytes,
+        matched.reads,
+    )
 
 
 def _stub_response() -> dict[str, Any]:
@@ -229,7 +367,10 @@ def _stub_response() -> dict[str, Any]:
 
 
 def stub_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
-    """``case`` on the stub path: botocore's Stubber (no write-ahead record can run there)."""
+    """``case`` on the stub path: botocore's Stubber (no write-ahead record can run there).
+
+    Nothing is sent, so the check compares the final parameters as botocore serializes them.
+    """
     if case.audit:
         raise ValueError("the Stubber skips the guard's before-call handler: no audit cases")
     session = botocore.session.Session()
@@ -240,7 +381,6 @@ def stub_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
         stubber.activate()
     response = _stub_response()
     method = "create_db_cluster_snapshot"
-    params = _params(case)
 
     def queue() -> None:
         for stubber in stubbers:
@@ -248,12 +388,14 @@ def stub_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
                 stubber.add_response(method, dict(response))
 
     try:
+        matched = match_bare(case, bare_client, guarded_client, before=queue)
+        guarded_params, bare_params = caller_params(case), matched.params
 
         def bare() -> object:
-            return bare_client.create_db_cluster_snapshot(**params)
+            return bare_client.create_db_cluster_snapshot(**bare_params)
 
         def guarded() -> object:
-            return guarded_client.create_db_cluster_snapshot(**params)
+            return guarded_client.create_db_cluster_snapshot(**guarded_params)
 
         interleave(bare, guarded, warmup, before=queue)
         bare_times, guarded_times = interleave(bare, guarded, calls, before=queue)
@@ -263,7 +405,15 @@ def stub_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
         if guard is not None:
             guard.uninstall()
     target = STUB_TARGETS.get(case.name)
-    return PairResult("stub", case, summarize(bare_times), summarize(guarded_times), target)
+    return PairResult(
+        "stub",
+        case,
+        summarize(bare_times),
+        summarize(guarded_times),
+        target,
+        matched.body_bytes,
+        matched.reads,
+    )
 
 
 def load_test_servers() -> ModuleType:
@@ -291,7 +441,11 @@ def moto_server() -> Iterator[Any]:
 
 
 def moto_case(server: Any, case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
-    """``case`` against moto over HTTP; every call names a new snapshot (moto refuses twins)."""
+    """``case`` against moto over HTTP; every call names a new snapshot (moto refuses twins).
+
+    In case d the read alone (DescribeDBClusters on the bare client) is timed in the same
+    rounds: the round trip the inheritance adds.
+    """
     server.reset_state()
     session = botocore.session.Session()
     bare_client = _client(session, endpoint_url=server.url)
@@ -307,17 +461,29 @@ def moto_case(server: Any, case: Case, calls: int, warmup: int, workdir: Path) -
     guard = _equip(guarded_client, case, workdir, "moto")
     numbers = itertools.count(1)
 
-    def call(client: Any) -> object:
-        snapshot = f"{SOURCE}-manual-{next(numbers):08d}"
-        return client.create_db_cluster_snapshot(**_params(case, snapshot))
+    def name() -> str:
+        return f"{SOURCE}-manual-{next(numbers):08d}"
+
+    def read() -> object:
+        return bare_client.describe_db_clusters(DBClusterIdentifier=SOURCE)
 
     quota = os.environ.get(_MOTO_QUOTA)
     os.environ[_MOTO_QUOTA] = str(10 * (calls + warmup) + 1000)  # moto's default is 1000
     try:
-        interleave(lambda: call(bare_client), lambda: call(guarded_client), warmup)
-        bare_times, guarded_times = interleave(
-            lambda: call(bare_client), lambda: call(guarded_client), calls
-        )
+        matched = match_bare(case, bare_client, guarded_client, name)
+        given = caller_params(case)
+
+        def bare() -> object:
+            return bare_client.create_db_cluster_snapshot(**matched.named(name()))
+
+        def guarded() -> object:
+            return guarded_client.create_db_cluster_snapshot(
+                **{**given, "DBClusterSnapshotIdentifier": name()}
+            )
+
+        extra = (read,) if case.caller_sends == "none" else ()
+        interleave(bare, guarded, warmup, extra=extra)
+        bare_times, guarded_times, *read_times = interleave(bare, guarded, calls, extra=extra)
     finally:
         if quota is None:
             os.environ.pop(_MOTO_QUOTA, None)
@@ -325,12 +491,21 @@ def moto_case(server: Any, case: Case, calls: int, warmup: int, workdir: Path) -
             os.environ[_MOTO_QUOTA] = quota
         if guard is not None:
             guard.uninstall()
-    return PairResult("moto", case, summarize(bare_times), summarize(guarded_times), None)
+    return PairResult(
+        "moto",
+        case,
+        summarize(bare_times),
+        summarize(guarded_times),
+        None,
+        matched.body_bytes,
+        matched.reads,
+        summarize(read_times[0]) if read_times else None,
+    )
 
 
 @dataclass(frozen=True)
 class ProfileLine:
-    """One function of a profile: where it is, its own time and its share of the total."""
+    """One function (or file) of a profile: where, calls, own time and cumulative share."""
 
     function: str
     calls: int
@@ -340,67 +515,146 @@ class ProfileLine:
 
 @dataclass(frozen=True)
 class ProfileSummary:
-    """cProfile of the guarded loop of one case on the send path."""
+    """cProfile of the guarded loop of one case on one path."""
 
+    path: str
     case: Case
     calls: int
     guard_share: float
-    """Share of the profiled time spent inside the guard's four handlers."""
+    """Share of the profiled time spent inside the guard's handlers (`HANDLERS`)."""
+    steps: Sequence[ProfileLine]
+    """Each handler and the guard's work it calls (`STEPS`), cumulative shares."""
+    by_file: Sequence[ProfileLine]
+    """rds_guard's own time per file."""
     top_guard: Sequence[ProfileLine]
     top_overall: Sequence[ProfileLine]
+
+
+HANDLERS = ("before_parameter_build", "before_call", "after_call", "after_call_error")
+"""The `ClientBinding` methods botocore calls: the guard's entry points."""
+
+STEPS: tuple[tuple[type, str], ...] = (
+    (ClientBinding, "before_parameter_build"),
+    (Guard, "judge"),
+    (ClientBinding, "before_call"),
+    (Guard, "check_sent"),
+    (ClientBinding, "after_call"),
+    (Guard, "record_outcome"),
+)
+"""Each handler, then the `Guard` method doing its work: the profile's breakdown."""
+
+
+def code_key(owner: type, name: str) -> tuple[str, int, str]:
+    """The key cProfile files a method under, from the method itself: the filter follows
+    the code wherever it moves (a renamed method fails here, loudly)."""
+    code = getattr(owner, name).__code__
+    return code.co_filename, code.co_firstlineno, code.co_name
 
 
 def _where(key: tuple[str, int, str]) -> str:
     filename, line, name = key
     if filename == "~":
         return name
+    return f"{_file(filename)}:{line}({name})"
+
+
+def _file(filename: str) -> str:
     path = Path(filename)
     for anchor in ("rds_guard", "botocore", "site-packages"):
         if anchor in path.parts:
             index = len(path.parts) - 1 - path.parts[::-1].index(anchor)
-            return f"{'/'.join(path.parts[index:])}:{line}({name})"
-    return f"{path.name}:{line}({name})"
+            return "/".join(path.parts[index:])
+    return path.name
 
 
-_HANDLERS = ("before_parameter_build", "before_call", "after_call", "after_call_error")
+def _ours(filename: str) -> bool:
+    return "rds_guard" in Path(filename).parts
 
 
-def profile_case(case: Case, calls: int, workdir: Path, top: int = 8) -> ProfileSummary:
-    """Profile ``calls`` guarded calls of ``case`` on the send path with cProfile."""
+def profile_case(
+    case: Case, calls: int, workdir: Path, top: int = 8, *, path: str = "send"
+) -> ProfileSummary:
+    """Profile ``calls`` guarded calls of ``case`` with cProfile, on the send or stub path."""
     session = botocore.session.Session()
     client = _client(session)
-    canned.responder(describe=True).attach(client)
-    guard = _equip(client, case, workdir, "profile")
-    params = _params(case)
-    for _ in range(min(calls, 200)):
+    stubber: Stubber | None = None
+    if path == "stub":
+        stubber = Stubber(client)
+        stubber.activate()
+    else:
+        canned.responder(describe=True).attach(client)
+    guard = _equip(client, case, workdir, f"profile-{path}")
+    params = caller_params(case)
+    response = _stub_response()
+
+    def call() -> None:
+        if stubber is not None:
+            stubber.add_response("create_db_cluster_snapshot", dict(response))
         client.create_db_cluster_snapshot(**params)
+
+    for _ in range(min(calls, 200)):
+        call()
     profiler = cProfile.Profile()
     try:
         profiler.enable()
         for _ in range(calls):
-            client.create_db_cluster_snapshot(**params)
+            call()
         profiler.disable()
     finally:
+        if stubber is not None:
+            stubber.deactivate()
         if guard is not None:
             guard.uninstall()
-    stats: Any = cast(Any, pstats.Stats(profiler)).stats
+    return summarize_profile(path, case, calls, cast(Any, pstats.Stats(profiler)).stats, top)
+
+
+def summarize_profile(
+    path: str, case: Case, calls: int, stats: dict[Any, Any], top: int
+) -> ProfileSummary:
+    """The shares of one profile (``stats``: pstats' raw table)."""
     total = sum(entry[2] for entry in stats.values()) or 1.0
-    in_guard = sum(
-        entry[3]
-        for key, entry in stats.items()
-        if key[0].endswith(str(Path("rds_guard", "guard", "binding.py"))) and key[2] in _HANDLERS
-    )
+    handlers = {code_key(ClientBinding, name) for name in HANDLERS}
+    in_guard = sum(stats[key][3] for key in handlers if key in stats)
+    if in_guard == 0:
+        raise RuntimeError(
+            f"{path} ({case.name}): the profile holds none of the guard's handlers "
+            f"{sorted(handlers)}: is the guard installed, or the filter stale?"
+        )
 
     def line(key: tuple[str, int, str]) -> ProfileLine:
         entry = stats[key]
         return ProfileLine(_where(key), int(entry[1]), entry[2] / total, entry[3] / total)
 
+    steps = []
+    for owner, name in STEPS:
+        key = code_key(owner, name)
+        if key in stats:
+            found = line(key)
+            label = f"{owner.__name__}.{name} ({_file(key[0])})"
+            steps.append(ProfileLine(label, found.calls, found.own_share, found.cumulative_share))
+    files: dict[str, list[float]] = {}
+    for key, entry in stats.items():
+        if _ours(key[0]):
+            own = files.setdefault(_file(key[0]), [0.0, 0.0])
+            own[0] += entry[2]
+            own[1] += entry[1]
+    by_file = sorted(
+        (
+            ProfileLine(name, int(calls_), own / total, float("nan"))
+            for name, (own, calls_) in files.items()
+        ),
+        key=lambda p: p.own_share,
+        reverse=True,
+    )
     by_own = sorted(stats, key=lambda key: stats[key][2], reverse=True)
-    ours = [key for key in by_own if "rds_guard" in Path(key[0]).parts]
+    ours = [key for key in by_own if _ours(key[0])]
     return ProfileSummary(
+        path,
         case,
         calls,
         in_guard / total,
+        steps,
+        by_file[:top],
         [line(key) for key in ours[:top]],
         [line(key) for key in by_own[:top]],
     )

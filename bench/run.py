@@ -1,7 +1,9 @@
-"""Run every benchmark and write docs/benchmarks.md: ``python bench/run.py [--quick]``.
+"""Run every benchmark and write the report: ``python bench/run.py [--quick] [--update-docs]``.
 
-Sized to finish well within ten minutes on a 2-core machine; ``--quick`` runs tiny counts
-(a check of the harness, not a measurement).
+The report goes to .bench/benchmarks.md (ignored by git), or with ``--update-docs`` to
+docs/benchmarks.md (``make bench-docs``); the path is printed. Sized to finish within about
+ten minutes on a 2-core machine; ``--quick`` runs tiny counts (a check of the harness, not a
+measurement).
 """
 
 from __future__ import annotations
@@ -11,17 +13,25 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import audit_throughput, overhead, scaling, verify_speed
+from bench import aio_overhead, audit_throughput, cold_start, overhead, scaling, verify_speed
 from bench.common import ROOT, machine
-from bench.overhead import CASES, PairResult, ProfileSummary
-from bench.report import RunReport, render
+from bench.overhead import CASES, STUB_TARGETS, PairResult
+from bench.report import AioRun, RunReport, render
+
+REPORT = ROOT / ".bench" / "benchmarks.md"
+"""Where ``make bench`` writes the report (ignored by git)."""
+
+DOCS_REPORT = ROOT / "docs" / "benchmarks.md"
+"""Where ``make bench-docs`` (``--update-docs``) writes it."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +49,46 @@ class Sizes:
     verify_records: int
     scaling_calls: int
     scaling_repeats: int
+    import_runs: int
+    install_runs: int
+    cli_runs: int
+    importtime_runs: int
 
 
-FULL = Sizes(3000, 800, 5000, 300, 300, 1500, 20_000, 1_000, 1_000_000, 2000, 5)
-QUICK = Sizes(30, 10, 30, 5, 5, 20, 200, 20, 2_000, 20, 1)
+FULL = Sizes(
+    send_calls=3000,
+    fsync_calls=800,
+    stub_calls=5000,
+    moto_calls=300,
+    warmup=300,
+    profile_calls=1500,
+    throughput_records=20_000,
+    throughput_fsync_records=1_000,
+    verify_records=1_000_000,
+    scaling_calls=2000,
+    scaling_repeats=5,
+    import_runs=40,
+    install_runs=15,
+    cli_runs=25,
+    importtime_runs=5,
+)
+QUICK = Sizes(
+    send_calls=30,
+    fsync_calls=10,
+    stub_calls=30,
+    moto_calls=5,
+    warmup=5,
+    profile_calls=20,
+    throughput_records=200,
+    throughput_fsync_records=20,
+    verify_records=2_000,
+    scaling_calls=20,
+    scaling_repeats=1,
+    import_runs=2,
+    install_runs=2,
+    cli_runs=1,
+    importtime_runs=1,
+)
 
 _ISOLATED_ENV = {
     "AWS_CONFIG_FILE": os.devnull,
@@ -65,7 +111,7 @@ def isolate_environment() -> None:
         os.environ[name] = ",".join(p for p in (current, "127.0.0.1", "localhost") if p)
 
 
-def run_overhead(sizes: Sizes, workdir: Path, *, moto: bool = True) -> list[PairResult]:
+def run_overhead(sizes: Sizes, workdir: Path, server: Any | None) -> list[PairResult]:
     """Every case on the send path, the no-audit cases on the stub path, and moto's."""
     results = []
     for name in ("floor", "a", "a+", "b", "c", "d"):
@@ -73,77 +119,94 @@ def run_overhead(sizes: Sizes, workdir: Path, *, moto: bool = True) -> list[Pair
         results.append(overhead.send_case(CASES[name], calls, sizes.warmup, workdir))
     for name in ("floor", "a"):
         results.append(overhead.stub_case(CASES[name], sizes.stub_calls, sizes.warmup, workdir))
-    if moto:
-        with overhead.moto_server() as server:
-            for name in ("a", "b", "c", "d"):
-                results.append(
-                    overhead.moto_case(server, CASES[name], sizes.moto_calls, sizes.warmup, workdir)
-                )
+    if server is not None:
+        for name in ("a", "b", "c", "d"):
+            results.append(
+                overhead.moto_case(server, CASES[name], sizes.moto_calls, sizes.warmup, workdir)
+            )
     return results
 
 
-def analysis(results: Sequence[PairResult], profiles: Sequence[ProfileSummary]) -> str:
-    """What the numbers say: each target, met or missed, and what the profile shows."""
-    lines = ["### Targets", ""]
-    for r in results:
-        if r.target is None:
-            continue
-        budget = (r.target - 1) * r.bare.median * 1e6
-        verdict = "met" if r.met else "**missed**"
-        lines.append(
-            f"- {r.path} ({r.case.name}): {r.ratio:.3f}× against ≤ {r.target:.2f}× — {verdict}; "
-            f"the guard adds {r.overhead_us:.1f} µs per call where the target allows "
-            f"{budget:.1f} µs."
+def run_aio(sizes: Sizes, workdir: Path, python: Path | None) -> AioRun:
+    """The async path, in the async environment; skipped (saying why) when it cannot run."""
+    if python is None:
+        return AioRun([], "", "not asked for (--no-aio)")
+    try:
+        rows, versions = aio_overhead.run_in(
+            python, sizes.send_calls, sizes.fsync_calls, sizes.warmup, workdir
         )
-    by_case = {p.case.name: p for p in profiles}
-    lines += [
-        "",
-        "What remains on the hot path (see the profiles above): the decision itself "
-        "(`decide.judge_snapshot`: reading the caller's tag list, rendering the default and "
-        "forced templates, the identifier rules, building the frozen `Decision`), the record "
-        "fields, and botocore's dispatch of four handlers per call. The tag rules no longer "
-        "run per call (their verdict is remembered per tag set); what is left is roughly "
-        "linear in the tag count and made of many small Python steps, each cheap, none "
-        "dominant.",
+    except aio_overhead.Skipped as skipped:
+        return AioRun([], "", str(skipped))
+    results = [
+        PairResult("aio send", CASES[name], bare, guarded, None, body, reads)
+        for name, bare, guarded, body, reads in rows
     ]
-    audited = by_case.get("b")
-    if audited is not None:
-        lines += [
-            "",
-            "With the audit on, each call writes two records (`requested` before sending, "
-            "`created` after), each under a thread lock and an exclusive `flock`, with an "
-            "`fstat` to check the tail, an `lstat` to notice rotation, one `write` and an "
-            "`fstat` to remember the new size and ctime — six system calls per record, which "
-            "this machine (a virtualised kernel) makes expensive; then the JSON encoding and "
-            "the SHA-256 of the line. The tail is never re-read when no other writer touched "
-            "the file. fsync = true adds one `fsync` per record, which no code change can "
-            "make cheaper.",
-        ]
-    return "\n".join(lines)
+    return AioRun(results, versions)
+
+
+@contextmanager
+def maybe_moto(wanted: bool) -> Iterator[Any | None]:
+    """moto's server for the moto path and the AWS CLI, or None (``--no-moto``)."""
+    if not wanted:
+        yield None
+        return
+    with overhead.moto_server() as server:
+        yield server
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run everything, write the report, print where it went."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny counts: check the harness")
-    parser.add_argument("--no-moto", action="store_true", help="skip the moto server path")
     parser.add_argument(
-        "--output", type=Path, default=ROOT / "docs" / "benchmarks.md", help="report file"
+        "--no-moto", action="store_true", help="skip moto's server (the moto path, the AWS CLI)"
     )
+    parser.add_argument("--no-aio", action="store_true", help="skip the async path")
+    parser.add_argument(
+        "--aio-python",
+        type=Path,
+        default=aio_overhead.AIO_PYTHON,
+        help="the async environment's Python (default: .venv-aio/bin/python)",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--update-docs", action="store_true", help=f"write {DOCS_REPORT.relative_to(ROOT)}"
+    )
+    where.add_argument("--output", type=Path, help=f"report file (default: {REPORT})")
     args = parser.parse_args(argv)
+    output = DOCS_REPORT if args.update_docs else args.output or REPORT
     sizes = QUICK if args.quick else FULL
     isolate_environment()
+    cold_start.compile_bytecode()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="rds-guard-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="rds-guard-bench-") as tmp,
+        maybe_moto(not args.no_moto) as server,
+    ):
         workdir = Path(tmp)
         print("per-call overhead ...", flush=True)
-        results = run_overhead(sizes, workdir, moto=not args.no_moto)
-        for r in results:
-            print(f"  {r.path:5s} {r.case.name:6s} {r.ratio:.3f}x  +{r.overhead_us:.1f} us")
+        results = run_overhead(sizes, workdir, server)
+        print("async per-call overhead ...", flush=True)
+        aio = run_aio(sizes, workdir, None if args.no_aio else args.aio_python)
+        for r in [*results, *aio.results]:
+            print(f"  {r.path:8s} {r.case.name:6s} {r.ratio:.3f}x  +{r.overhead_us:.1f} us")
+        if aio.skipped is not None:
+            print(f"  aio send skipped: {aio.skipped}")
         print("profiles ...", flush=True)
-        profiles = [
-            overhead.profile_case(CASES[name], sizes.profile_calls, workdir) for name in "ab"
+        profiles = [overhead.profile_case(CASES[n], sizes.profile_calls, workdir) for n in "ab"]
+        profiles += [
+            overhead.profile_case(CASES[n], sizes.profile_calls, workdir, path="stub")
+            for n in STUB_TARGETS
         ]
+        print("cold start ...", flush=True)
+        cold = cold_start.run_cold_start(
+            sizes.import_runs,
+            sizes.install_runs,
+            sizes.cli_runs,
+            sizes.importtime_runs,
+            workdir,
+            server,
+        )
         print("audit throughput ...", flush=True)
         throughput = audit_throughput.run_throughput(
             sizes.throughput_records, sizes.throughput_fsync_records, workdir
@@ -155,16 +218,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = RunReport(
         machine(),
         results,
+        aio,
         profiles,
+        cold,
         throughput,
         verify,
         points,
         time.perf_counter() - started,
         args.quick,
     )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render(report, analysis(results, profiles)), encoding="utf-8")
-    print(f"wrote {args.output} ({report.seconds:.0f} s)")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render(report), encoding="utf-8")
+    print(f"wrote {output} ({report.seconds:.0f} s)")
     return 0
 
 

@@ -5,6 +5,7 @@ Benchmarks are not tests (``make bench`` measures); this only keeps bench/ from 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -14,13 +15,42 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import audit_throughput, overhead, report, run, scaling, verify_speed  # noqa: E402
-from bench.common import machine, summarize  # noqa: E402
+from bench import (  # noqa: E402
+    aio_overhead,
+    audit_throughput,
+    cold_start,
+    overhead,
+    report,
+    run,
+    scaling,
+    verify_speed,
+)
+from bench.common import (  # noqa: E402
+    Stats,
+    alternate,
+    machine,
+    median_difference_interval,
+    summarize,
+)
 
 
-def test_summarize_median_and_p90() -> None:
+def test_summarize_median_and_percentiles() -> None:
     stats = summarize([float(i) for i in range(1, 11)])
-    assert stats.median == 5.5 and stats.p90 == 9.0 and stats.count == 10
+    assert stats.median == 5.5 and stats.p90 == 9.0 and stats.p10 == 2.0 and stats.count == 10
+    assert Stats.from_dict(stats.as_dict()) == stats
+
+
+def test_alternate_rotates_the_order_every_round() -> None:
+    order: list[str] = []
+    sides = [lambda name=name: order.append(name) or 0.0 for name in "ab"]
+    samples = alternate(sides, 3)
+    assert order == ["a", "b", "b", "a", "a", "b"]
+    assert [len(s) for s in samples] == [3, 3]
+
+
+def test_median_difference_interval_holds_the_difference() -> None:
+    low, high = median_difference_interval([1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 4.0, 5.0])
+    assert low <= 1.0 <= high
 
 
 @pytest.mark.parametrize("name", ["floor", "a", "a+", "b", "c", "d"])
@@ -45,7 +75,30 @@ def test_guarded_send_path_writes_both_records(tmp_path: Path) -> None:
     overhead.send_case(overhead.CASES["b"], 3, 0, tmp_path)
     log = tmp_path / "overhead-send-b.jsonl"
     events = [line.split('"event":"')[1].split('"')[0] for line in log.read_text().splitlines()]
-    assert events == ["requested", "created"] * 3
+    assert events == ["requested", "created"] * (3 + 1)  # and the call that matched the bare side
+
+
+@pytest.mark.parametrize("name", ["a+", "d"])
+def test_the_bare_side_sends_what_the_guard_sends(name: str, tmp_path: Path) -> None:
+    """The guard adds tags (a+) or inherits them (d): the bare client is given the result."""
+    result = overhead.send_case(overhead.CASES[name], 2, 0, tmp_path)
+    same_size = overhead.send_case(overhead.CASES["a"], 2, 0, tmp_path)
+    assert result.body_bytes is not None and result.body_bytes > 0
+    assert result.reads == (1 if name == "d" else 0)
+    if name == "a+":  # the caller of a sends the policy's tags itself: the same request
+        assert result.body_bytes == same_size.body_bytes
+
+
+def test_different_requests_are_refused() -> None:
+    class Sent:
+        def __init__(self, body: bytes) -> None:
+            self._body = body
+
+        def body(self) -> bytes:
+            return self._body
+
+    with pytest.raises(RuntimeError, match="different requests"):
+        overhead.same_request(overhead.CASES["a"], Sent(b"x=1"), Sent(b"x=2"))  # type: ignore[arg-type]
 
 
 def test_moto_cases_run(tmp_path: Path) -> None:
@@ -53,12 +106,20 @@ def test_moto_cases_run(tmp_path: Path) -> None:
         for name in ("a", "d"):
             result = overhead.moto_case(server, overhead.CASES[name], 2, 1, tmp_path)
             assert result.guarded.count == 2
+            assert (result.read is not None) == (name == "d")
 
 
-def test_profile_case_runs(tmp_path: Path) -> None:
-    summary = overhead.profile_case(overhead.CASES["b"], 5, tmp_path, top=3)
+@pytest.mark.parametrize(("path", "name"), [("send", "b"), ("stub", "a")])
+def test_profile_finds_the_guards_handlers(path: str, name: str, tmp_path: Path) -> None:
+    summary = overhead.profile_case(overhead.CASES[name], 5, tmp_path, top=3, path=path)
     assert 0 < summary.guard_share < 1
-    assert summary.top_guard and len(summary.top_overall) == 3
+    assert any(step.function.startswith("Guard.judge") for step in summary.steps)
+    assert summary.by_file and summary.top_guard and len(summary.top_overall) == 3
+
+
+def test_a_profile_without_the_handlers_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="none of the guard's handlers"):
+        overhead.summarize_profile("send", overhead.CASES["a"], 1, {}, 3)
 
 
 @pytest.mark.parametrize("layout", audit_throughput.LAYOUTS, ids=lambda x: x.label)
@@ -90,13 +151,96 @@ def test_scaling_runs() -> None:
     assert scaling.slope([1, 2, 3], [2, 4, 6]) == pytest.approx(2.0)
 
 
+def test_cold_start_import_and_install_run(tmp_path: Path) -> None:
+    imports = cold_start.measure_import(1)
+    assert imports.base.count == imports.other.count == 1 and imports.met is not None
+    install = cold_start.measure_install(1, tmp_path)
+    assert install.total.count == 1 and install.total.median > 0
+
+
+def test_cold_start_awscli_runs(tmp_path: Path) -> None:
+    with overhead.moto_server() as server:
+        results = cold_start.measure_awscli(server, 1, tmp_path)
+    assert [c.name for c in results] == [
+        "aws rds describe-db-clusters",
+        "aws sts get-caller-identity",
+    ]
+    assert all(c.met is not None for c in results)
+
+
+def test_importtime_lists_what_rds_guard_adds() -> None:
+    stderr = "\n".join(
+        [
+            "import time: self [us] | cumulative | imported package",
+            "import time:       100 |        100 |   botocore",
+            "import time:       370 |        470 | boto3",
+            "import time:        50 |         50 |   rds_guard.core",
+            "import time:        20 |         70 | rds_guard",
+        ]
+    )
+    assert cold_start.parse_importtime(stderr) == {
+        "rds_guard.core": (50, 50),
+        "rds_guard": (20, 70),
+    }
+    measured = cold_start.measure_importtime(1)
+    assert measured.total_us > 0
+    assert any(line.module == "rds_guard.core.policy" for line in measured.lines)
+    plugin = cold_start.measure_importtime(1, "awscli.clidriver", "rds_guard.awscli")
+    assert plugin.total_us > 0
+
+
+def test_aio_path_is_skipped_without_its_environment(tmp_path: Path) -> None:
+    with pytest.raises(aio_overhead.Skipped, match="does not exist"):
+        aio_overhead.run_in(tmp_path / "no-python", 1, 1, 0, tmp_path)
+
+
+@pytest.mark.skipif(not aio_overhead.AIO_PYTHON.exists(), reason="no .venv-aio")
+def test_aio_path_runs_in_its_environment(tmp_path: Path) -> None:
+    rows, versions = aio_overhead.run_in(aio_overhead.AIO_PYTHON, 2, 1, 0, tmp_path)
+    assert [name for name, *_ in rows] == list(aio_overhead.CASE_NAMES)
+    assert all(bare.count and guarded.count for _, bare, guarded, _, _ in rows)
+    assert "aiobotocore" in versions
+
+
+def test_the_report_goes_where_git_does_not_look() -> None:
+    assert run.REPORT.parent.name == ".bench" and run.DOCS_REPORT.parent.name == "docs"
+    assert ".bench/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
 def test_run_quick_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run, "QUICK", run.Sizes(2, 2, 2, 1, 1, 3, 16, 4, 200, 2, 1))
+    tiny = dataclasses.replace(
+        run.QUICK,
+        send_calls=2,
+        fsync_calls=2,
+        stub_calls=2,
+        warmup=1,
+        profile_calls=3,
+        throughput_records=16,
+        throughput_fsync_records=4,
+        verify_records=200,
+        scaling_calls=2,
+        import_runs=1,
+        install_runs=1,
+    )
+    monkeypatch.setattr(run, "QUICK", tiny)
     monkeypatch.setattr(run, "isolate_environment", lambda: None)  # conftest isolates already
     output = tmp_path / "benchmarks.md"
-    assert run.main(["--quick", "--no-moto", "--output", str(output)]) == 0
+    assert run.main(["--quick", "--no-moto", "--no-aio", "--output", str(output)]) == 0
     text = output.read_text()
-    for heading in ("Per-call overhead", "Audit throughput", "Verify speed", "Scaling"):
+    for heading in (
+        "## Targets",
+        "Per-call overhead",
+        "Cold start",
+        "Where an import goes",
+        "Audit throughput",
+        "Verify speed",
+        "Scaling",
+    ):
         assert heading in text
     assert machine().cpu in text
+    assert "*aio send*: skipped — not asked for (--no-aio)" in text
+    assert "AWS CLI plugin | – | not run: no moto server (--no-moto)" in text
+    targets = text.split("## Targets")[1].split("## 1.")[0].strip().splitlines()[2:]
+    assert len(targets) == 7
+    assert all(row.endswith(("| met |", "| **missed** |", "| – |")) for row in targets)
     assert report.VERIFY_TARGET == 3.0
