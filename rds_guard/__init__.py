@@ -5,10 +5,16 @@ creates, copies, re-tags, shares or deletes is checked against a TOML policy, co
 the policy's tags, and written to a hash-chained audit log. See the README for the tour.
 """
 
-from .core.decide import UNREADABLE, Decision, evaluate
-from .core.policy import Policy, load_policy
-from .errors import AuditError, PolicyError, PolicyViolation, Violation
-from .guard import Guard, install
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .core.decide import UNREADABLE, Decision, evaluate
+    from .core.policy import Policy, load_policy
+    from .errors import AuditError, PolicyError, PolicyViolation, Violation
+    from .guard import Guard, install
 
 __all__ = [
     "UNREADABLE",
@@ -24,3 +30,32 @@ __all__ = [
     "load_policy",
 ]
 __version__ = "0.1.0"
+
+# The public names are imported when first asked for, so that a submodule such as the AWS
+# CLI plugin can be imported without the whole guard (every `aws` command imports it).
+_HOMES = {
+    "UNREADABLE": ".core.decide",
+    "Decision": ".core.decide",
+    "evaluate": ".core.decide",
+    "Policy": ".core.policy",
+    "load_policy": ".core.policy",
+    "AuditError": ".errors",
+    "PolicyError": ".errors",
+    "PolicyViolation": ".errors",
+    "Violation": ".errors",
+    "Guard": ".guard",
+    "install": ".guard",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'rds_guard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

@@ -23,7 +23,9 @@ from policies import EXAMPLE, write_policy
 from servers import MotoServer
 
 import rds_guard
+import rds_guard.awscli
 from rds_guard import audit
+from rds_guard.core import operations
 from rds_guard.guard import install_on_emitter
 
 REPO = Path(__file__).resolve().parent.parent
@@ -325,6 +327,43 @@ def test_inside_the_cli_the_guard_runs_on_the_cli_s_own_botocore() -> None:
     location, same_client, same_error = result.stdout.split()
     assert Path("awscli", "botocore", "__init__.py").as_posix() in location
     assert (same_client, same_error) == ("True", "True")
+
+
+def test_the_plugin_imports_nothing_of_the_guard_until_an_rds_docdb_or_neptune_client() -> None:
+    """Every `aws` command imports the plugin: an sts client leaves the guard unimported; the
+    first rds client brings it, guarded; a second is guarded once too."""
+    code = (
+        "import sys, awscli.clidriver, botocore.session\n"
+        "import rds_guard.awscli\n"
+        "def loaded(): return sorted(m for m in sys.modules if m.startswith('rds_guard'))\n"
+        "print(loaded())\n"
+        "session = botocore.session.get_session()\n"
+        "rds_guard.awscli.awscli_initialize(session.get_component('event_emitter'))\n"
+        "session.create_client('sts', region_name='us-east-1')\n"
+        "print(loaded())\n"
+        "from rds_guard.guard.binding import ClientBinding\n"
+        "for _ in range(2):\n"
+        "    client = session.create_client('rds', region_name='us-east-1')\n"
+        "    bases = [c.__name__ for c in type(client).__mro__].count('GuardedClient')\n"
+        "    print(bases, len(client.meta.events._emitter._unique_id_handlers))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")},
+    )
+    assert result.returncode == 0, result.stderr
+    imported, after_sts, first, second = result.stdout.splitlines()
+    assert imported == after_sts == "['rds_guard', 'rds_guard.awscli']"
+    assert first.split()[0] == second.split()[0] == "1"
+    assert first.split()[1] == second.split()[1]  # the same handlers, not registered twice
+
+
+def test_the_plugin_names_the_guarded_services_of_the_operations_table() -> None:
+    assert rds_guard.awscli.GUARDED_SERVICES == operations.SERVICES
 
 
 # ---- the seam: install_on_emitter, in-process -------------------------------------------

@@ -79,10 +79,12 @@ def _hook_session(session: EventEmitter, stack: Stack) -> None:
 
     for event in _CLIENT_CLASS_EVENTS:
         session.register(event, add_mixin, unique_id=f"rds_guard:{event}:{id(stack)}")
+    stack.client_hook = add_mixin
     # Weak: the session keys its stack weakly, and the stack holds this.
     session_ref = weakref.ref(session)
 
     def unhook() -> None:
+        stack.client_hook = None
         hooked = session_ref()
         if hooked is not None:
             for event in _CLIENT_CLASS_EVENTS:
@@ -153,6 +155,17 @@ def install_on_emitter(
     pending = _PendingGuard(stack, policy, audit_path)
     stack.guards.append(pending)
     return pending.resolve
+
+
+def guard_client_class(events: EventEmitter, base_classes: list[type]) -> None:
+    """Bind the client class being created now to the guards installed on ``events``.
+
+    For an install made by a ``creating-client-class`` handler (`rds_guard.awscli`): the
+    hook it registers is not called for the class already under way.
+    """
+    stack = _stacks.get(events)
+    if stack is not None and stack.client_hook is not None:
+        stack.client_hook(base_classes=base_classes)
 
 
 def open_audit_log(
