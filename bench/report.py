@@ -366,8 +366,9 @@ def _importtime_section(t: ImportTime, top: int = 10) -> list[str]:
     own = sum(1 for line in t.lines if line.ours)
     lines = [
         f'`python -X importtime -c "{t.code}"`, {_runs(t.runs)}, medians: '
-        f"`import rds_guard` after boto3 takes **{t.total_us / 1e3:.1f} ms** (its cumulative "
-        f"time) over {len(t.lines)} modules, {own} of them rds_guard's own. The {top} largest "
+        f"the guard's import after boto3 takes **{t.total_us / 1e3:.1f} ms** (the cumulative "
+        f"time of what the code imports) over {len(t.lines)} modules, {own} of them rds_guard's "
+        f"own. The {top} largest "
         "by self time (`-X importtime` itself adds a little to each):",
         "",
         "| module | self (µs) | cumulative (µs) | rds_guard's |",

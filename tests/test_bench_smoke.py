@@ -179,14 +179,15 @@ def test_importtime_lists_what_rds_guard_adds() -> None:
         ]
     )
     assert cold_start.parse_importtime(stderr) == {
-        "rds_guard.core": (50, 50),
-        "rds_guard": (20, 70),
+        "rds_guard.core": (50, 50, False),
+        "rds_guard": (20, 70, True),
     }
     measured = cold_start.measure_importtime(1)
     assert measured.total_us > 0
     assert any(line.module == "rds_guard.core.policy" for line in measured.lines)
-    plugin = cold_start.measure_importtime(1, "awscli.clidriver", "rds_guard.awscli")
+    plugin = cold_start.measure_importtime(1, "awscli.clidriver", "import rds_guard.awscli")
     assert plugin.total_us > 0
+    assert not any(line.module == "rds_guard.core.policy" for line in plugin.lines)
 
 
 def test_aio_path_is_skipped_without_its_environment(tmp_path: Path) -> None:
