@@ -189,6 +189,28 @@ enabled = false
 """A generated name, a default and a forced tag, each read from an environment variable."""
 
 
+LEDGER = """\
+version = 1
+
+[naming]
+pattern = "^{source}-(daily|manual)-[0-9]{8}$"
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+
+[audit.ledger]
+table = "rds-guard-audit"
+region = "us-east-1"
+mode = "ship"
+checkpoints = "s3://rds-guard-checkpoints/rds-guard/"
+kms_key = "alias/rds-guard-checkpoints"
+"""
+"""Names checked, the log shipped to the fleet ledger (docs/ledger.md) with signed
+checkpoints; ``mode="required"`` makes a call wait for its ``requested`` record in the
+ledger."""
+
+
 def write_policy(
     folder: Path, text: str, *, name: str = "rds_guard.toml", **settings: str | bool
 ) -> Path:
