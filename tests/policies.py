@@ -203,12 +203,19 @@ fsync = false
 table = "rds-guard-audit"
 region = "us-east-1"
 mode = "ship"
+"""
+"""Names checked, the log shipped to the fleet ledger (docs/ledger.md);
+``mode="required"`` makes a call wait for its ``requested`` record in the ledger."""
+
+LEDGER_SIGNED = (
+    LEDGER
+    + """\
 checkpoints = "s3://rds-guard-checkpoints/rds-guard/"
 kms_key = "alias/rds-guard-checkpoints"
 """
-"""Names checked, the log shipped to the fleet ledger (docs/ledger.md) with signed
-checkpoints; ``mode="required"`` makes a call wait for its ``requested`` record in the
-ledger."""
+)
+"""`LEDGER` with signed checkpoints: the commands find the bucket and key in it, and a
+guard's shipper writes a checkpoint hourly."""
 
 
 def write_policy(

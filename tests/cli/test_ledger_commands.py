@@ -24,7 +24,7 @@ from ledger_helpers import (
     stream_of,
     write_log,
 )
-from policies import LEDGER, write_policy
+from policies import LEDGER_SIGNED, write_policy
 from servers import MotoServer
 
 from rds_guard import audit
@@ -43,7 +43,7 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
 
 @pytest.fixture
 def policy(tmp_path: Path) -> Path:
-    return write_policy(tmp_path, LEDGER)
+    return write_policy(tmp_path, LEDGER_SIGNED)
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from audit_helpers import run_python
 from aws import guarded_session, make_cluster
 from botocore.exceptions import EndpointConnectionError
 from ledger_helpers import (
+    BUCKET,
+    KEY_ALIAS,
     TABLE,
     item_event,
     ledger_table,
@@ -26,11 +28,14 @@ from ledger_helpers import (
     stored_lines,
     stream_of,
 )
-from policies import AUDITED, LEDGER, write_policy
+from policies import AUDITED, LEDGER, LEDGER_SIGNED, write_policy
 from servers import MotoServer
 
 import rds_guard
-from rds_guard.audit.ledger import LedgerTable
+from rds_guard.audit.ledger import LedgerTable, S3Location
+from rds_guard.audit.ledger.checkpoints import CheckpointStore
+from rds_guard.audit.ledger.history import read_history
+from rds_guard.audit.ledger.provision import provision
 from rds_guard.audit.ledger.spool import ShippingLog
 
 SNAPSHOT = "orders-manual-20261129"
@@ -235,4 +240,22 @@ def test_required_mode_after_a_fork_fails_every_call(
         "created",
         "blocked",
     ]
+    guard.uninstall()
+
+
+def test_a_shipper_with_the_policys_key_writes_a_checkpoint_hourly(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    location = S3Location(BUCKET, "rds-guard/")
+    provision(table.clients, table.name, location, KEY_ALIAS)
+    session, guard = guarded_session(write_policy(tmp_path, LEDGER_SIGNED), on=aws)
+    rds = aws.client("rds", session=session)
+    make_cluster(rds, "orders")
+    _snapshot(rds)
+    store = CheckpointStore(table.clients, location, KEY_ALIAS)
+    _wait_for(lambda: list(store.numbers()) == [1])
+    assert isinstance(guard.audit, ShippingLog)
+    guard.audit._checkpoint_tried = float("-inf")  # as if an hour had passed for this host...
+    assert guard.audit.checkpoint_if_due() is None  # ...but the newest checkpoint is recent
+    assert read_history(store).findings == []
     guard.uninstall()

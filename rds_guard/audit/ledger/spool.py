@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import threading
+import time
 import weakref
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -26,8 +29,9 @@ from rds_guard.errors import AuditError
 
 from ..record import Record, StrPath
 from ..writer import DEFAULT_LOCK_TIMEOUT, AuditLog
+from .checkpoints import CheckpointOutcome, CheckpointStore, write_checkpoint
 from .errors import Fork, ShipRefused
-from .location import Clients, location_of
+from .location import Clients, location_of, parse_s3
 from .shipper import Shipper, ShipResult
 from .table import LedgerTable
 
@@ -39,6 +43,9 @@ INTERVAL = 2.0
 """Seconds the thread waits for a new record before looking anyway."""
 LONGEST_PAUSE = 300.0
 """The longest pause between attempts while the ledger cannot be reached."""
+CHECKPOINT_EVERY = 3600.0
+"""Seconds between the checkpoints a shipper writes, when the policy names ``checkpoints``
+and ``kms_key`` (it skips its turn when another one wrote a checkpoint within that time)."""
 CLOSE_WAIT = 3.0
 """Seconds `ShippingLog.close` (and the exit of the process) waits for the thread to ship
 what is left."""
@@ -79,6 +86,7 @@ class ShippingLog(AuditLog):
         """Set once the stream was refused (a fork, the ledger ahead): nothing more is
         shipped from this process, and in required mode every call fails."""
         self.last_result: ShipResult | None = None
+        self._checkpoint_tried = -CHECKPOINT_EVERY
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -208,6 +216,36 @@ class ShippingLog(AuditLog):
         self.last_result = result
         return result
 
+    def checkpoint_if_due(self) -> CheckpointOutcome | None:
+        """When the policy names ``checkpoints`` and ``kms_key``: the next signed checkpoint,
+        at most every `CHECKPOINT_EVERY` seconds, and only when the newest one (whoever wrote
+        it) is that old; its findings are logged at ERROR. None when not due."""
+        if self.ledger.checkpoints is None or self.ledger.kms_key is None:
+            return None
+        now = time.monotonic()
+        if now - self._checkpoint_tried < CHECKPOINT_EVERY:
+            return None
+        self._checkpoint_tried = now
+        store = CheckpointStore(
+            self.clients, parse_s3(self.ledger.checkpoints), self.ledger.kms_key
+        )
+        latest = store.latest()
+        if latest is not None and _age(latest[0].time) < CHECKPOINT_EVERY:
+            return None
+        outcome = write_checkpoint(self.table, store, attempts=1)
+        for finding in outcome.findings:
+            logger.error("checkpoint %s: %s", outcome.key, finding)
+        return outcome
+
+
+def _age(stamp: str) -> float:
+    """Seconds since a record-style UTC time (``...Z``); a time that cannot be read is old."""
+    try:
+        then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return math.inf
+    return (datetime.now(UTC) - then).total_seconds()
+
 
 def _run(ref: weakref.ref[ShippingLog]) -> None:
     """The thread: ship, then wait for a new record (or `INTERVAL`); while the ledger cannot
@@ -228,6 +266,11 @@ def _run(ref: weakref.ref[ShippingLog]) -> None:
             result = None
         if last_run or log.refused is not None:
             return
+        if result is not None and result.error is None:
+            try:
+                log.checkpoint_if_due()
+            except Exception as exc:  # a checkpoint is a bonus: shipping goes on
+                logger.warning("%s: could not write a checkpoint: %s", log.path, exc)
         failed = result is None or result.error is not None
         if failed and result is not None:
             logger.warning(
