@@ -241,7 +241,17 @@ def test_query_answers_for_one_snapshot_across_streams(
         capsys, "audit", "query", "--ledger", LEDGER_URL, "--snapshot", "ORDERS-daily-20261129"
     )
     assert run.code == 0
-    rows = run.out.splitlines()
+    header, *rows = run.out.splitlines()
+    assert header.split() == [
+        "TIME",
+        "EVENT",
+        "OPERATION",
+        "BY",
+        "POLICY",
+        "STREAM",
+        "SEQ",
+        "RECORD",
+    ]
     assert len(rows) == 3 and all(row.endswith("authentic") for row in rows)
     assert sorted(row.split()[1] for row in rows) == ["blocked", "requested", "requested"]
     document = run_main(

@@ -41,7 +41,7 @@ from .items import (
 from .location import Clients
 from .series import Cursor, Entry, Series
 from .state import ShipState, StateFile
-from .table import FORK, LedgerTable, Put
+from .table import FORK, LedgerTable, Put, stored_digest
 
 logger = logging.getLogger("rds_guard")
 
@@ -244,8 +244,8 @@ class Shipper:
         last_seq, last_line = last
         if head_seq > last_seq:
             theirs = self.table.get(stream, last_seq)
-            if theirs is not None and line_of(theirs) != last_line:
-                self._forked(stream, last_seq, last_line, theirs)
+            if theirs is not None:
+                self._held_to(stream, last_seq, last_line, theirs)
             raise RemoteAhead(
                 f"{self.path}: the ledger holds stream {stream} up to seq {head_seq}, and the "
                 f"local log ends at seq {last_seq} with the record the ledger holds there: "
@@ -256,8 +256,27 @@ class Shipper:
                 stream=stream,
             )
         ours = self.series.line_at(head_seq, state.cursor if state is not None else None)
-        if ours is not None and ours != line_of(head):
-            self._forked(stream, head_seq, ours, head)
+        if ours is not None:
+            self._held_to(stream, head_seq, ours, head)
+
+    def _held_to(
+        self, stream: str, seq: int, ours: bytes, theirs: dict[str, dict[str, str]]
+    ) -> None:
+        """Our record against the ledger's at ``seq``: another digest is a fork; the same
+        digest on other bytes is an item edited in the ledger (a warning: verify reports it,
+        and our record is the original)."""
+        if stored_digest(theirs) != line_digest(ours):
+            self._forked(stream, seq, ours, theirs)
+        if line_of(theirs) != ours:
+            logger.warning(
+                "%s: the ledger's item at seq %d of stream %s carries our record's digest on "
+                "other bytes: it was edited in the ledger (rds-guard audit verify --ledger "
+                "reports it; the original is this log's line %d)",
+                self.path,
+                seq,
+                stream,
+                seq,
+            )
 
     def _first_missing(self, stream: str, begin: int, head_seq: int) -> int:
         """The lowest seq from ``begin`` the ledger lacks (reads keys only, up to the head)."""
@@ -288,10 +307,10 @@ class Shipper:
                 continue
             if result.error is not None:
                 continue  # stored after a failed one: found there on the next run
-            if put.outcome == FORK:
-                self._save(ShipState(state.table, state.stream, acked, cursor))
-                assert put.stored is not None
-                self._forked(state.stream, entry.seq, entry.line, put.stored)
+            if put.stored is not None:
+                if put.outcome == FORK:
+                    self._save(ShipState(state.table, state.stream, acked, cursor))
+                self._held_to(state.stream, entry.seq, entry.line, put.stored)
             if entry.seq != acked + 1 and acked:
                 result.gaps.append(acked + 1)
                 logger.warning(

@@ -22,6 +22,7 @@ from .items import (
     STREAM_KIND,
     TABLE_SCHEMA,
     Item,
+    line_digest,
     line_of,
     text,
 )
@@ -40,12 +41,27 @@ FORK: Outcome = "fork"
 @dataclass(frozen=True)
 class Put:
     """What a conditional put of one record came to: ``stored`` (new), ``ours`` (the ledger
-    already held this very line: an earlier attempt whose answer was lost) or ``fork`` (it
-    holds another line at that seq: ``stored`` is that item)."""
+    already held a record with our digest: an earlier attempt whose answer was lost) or
+    ``fork`` (it holds another record at that seq). ``stored`` is the item found there."""
 
     seq: int
     outcome: Outcome
     stored: Item | None = None
+
+
+def stored_digest(item: Item) -> str | None:
+    """The digest an item says its line has (its ``digest`` attribute, else its line's)."""
+    said = text(item, "digest")
+    if said is not None:
+        return said
+    line = line_of(item)
+    return None if line is None else line_digest(line)
+
+
+def same_record(stored: Item, ours: Item) -> bool:
+    """True when the ledger's item is the record we put there: the same digest. (Its line
+    may differ all the same: edited in the ledger since, which `verify --ledger` reports.)"""
+    return stored_digest(stored) == stored_digest(ours)
 
 
 def error_code(error: BaseException) -> str:
@@ -79,7 +95,7 @@ class LedgerTable:
         stored = self._put_new(item)
         if stored is None:
             return Put(seq, STORED)
-        return Put(seq, OURS if line_of(stored) == line_of(item) else FORK, stored)
+        return Put(seq, OURS if same_record(stored, item) else FORK, stored)
 
     def put_once(self, item: Item) -> bool:
         """Put an item unless its key is taken (a marker, a fork); True when it was new."""

@@ -6,7 +6,6 @@ P] [--json]``: every record of one snapshot, across the fleet's streams (the led
 from __future__ import annotations
 
 import argparse
-import json
 
 from rds_guard import audit
 from rds_guard.audit.ledger.items import line_of, number, text
@@ -58,18 +57,37 @@ def run(args: argparse.Namespace) -> int:
     if not found:
         print(f"no record of snapshot {args.snapshot.lower()} in {ledger.location}")
         return 0
-    print_lines(_row(stream, seq, record, authentic) for stream, seq, record, authentic in found)
+    rows = [_row(stream, seq, record, authentic) for stream, seq, record, authentic in found]
+    print_lines(_aligned([_HEADER, *rows]))
     return 1 if bad else 0
 
 
+_HEADER = ("TIME", "EVENT", "OPERATION", "BY", "POLICY", "STREAM", "SEQ", "RECORD")
 _VERDICT = {True: "authentic", False: "NOT AUTHENTIC", None: "keyed (no key given)"}
 
 
-def _row(stream: str, seq: int, record: dict[str, object], authentic: bool | None) -> str:
-    policy = str(record.get("policy") or "")[:12]
-    who = f"{record.get('host')} pid {record.get('pid')}"
+def _row(
+    stream: str, seq: int, record: dict[str, object], authentic: bool | None
+) -> tuple[str, ...]:
+    error = record.get("error")
+    event = str(record.get("event"))
+    if isinstance(error, dict) and error.get("code"):
+        event += f" ({error['code']})"
     return (
-        f"{record.get('time')}  {record.get('event')} {record.get('operation')}  "
-        f"by {who}  policy {policy or '-'}  {stream} seq {seq}  {_VERDICT[authentic]}"
-        + ("" if record.get("error") is None else f"  error {json.dumps(record['error'])}")
+        str(record.get("time")),
+        event,
+        str(record.get("operation")),
+        f"{record.get('host')} pid {record.get('pid')}",
+        str(record.get("policy") or "-")[:12],
+        stream,
+        str(seq),
+        _VERDICT[authentic],
     )
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]

@@ -335,3 +335,24 @@ def test_another_shipper_at_work_makes_a_run_busy(table: LedgerTable, log_path: 
     with holder.state_file.locked(None):
         result = ship(log_path, table, timeout=0)
     assert result.busy and "another shipper" in result.describe()
+
+
+def test_an_item_edited_in_the_ledger_is_no_fork(
+    table: LedgerTable, log_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Someone changes the bytes of the ledger's head item but cannot re-seal it under our
+    digest: the same digest says it is our record, edited since; shipping goes on (the
+    original is in the local log) and verify reports the edit."""
+    write_log(log_path, 4)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    item = table.get(stream, 4)
+    assert item is not None
+    item["line"]["S"] = item["line"]["S"].replace('"requested"', '"failed"')
+    table.clients.dynamodb.put_item(TableName=table.name, Item=item)
+    write_log(log_path, 2)
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        result = ship(log_path, table)
+    assert result.acked == 6
+    assert "it was edited in the ledger" in caplog.text
+    assert [(f.line, f.reason) for f in verify_ledger(table).findings] == [(4, "edited")]
