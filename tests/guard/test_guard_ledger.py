@@ -216,7 +216,7 @@ def test_required_mode_keeps_an_outcome_it_cannot_ship_and_ships_it_later(
 
 
 def test_required_mode_after_a_fork_fails_every_call(
-    aws: MotoServer, table: LedgerTable, tmp_path: Path
+    aws: MotoServer, table: LedgerTable, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     rds, guard = _install(aws, tmp_path, mode="required")
     assert isinstance(guard.audit, ShippingLog)
@@ -230,10 +230,13 @@ def test_required_mode_after_a_fork_fails_every_call(
     other.write_bytes(log.read_bytes())
     rds_guard.audit.AuditLog(other, fsync=False).write("blocked", call="c" * 32)
     ship(other, table)
-    with pytest.raises(rds_guard.AuditError, match="fork of stream"):
-        _snapshot(rds, "orders-manual-20261130")
-    with pytest.raises(rds_guard.AuditError, match="fork of stream"):
-        _snapshot(rds, "orders-manual-20261201")
+    with caplog.at_level(logging.ERROR, logger="rds_guard"):
+        with pytest.raises(rds_guard.AuditError, match="fork of stream"):
+            _snapshot(rds, "orders-manual-20261130")
+        with pytest.raises(rds_guard.AuditError, match="fork of stream"):
+            _snapshot(rds, "orders-manual-20261201")
+    forks = [r for r in caplog.records if r.levelname == "ERROR" and "fork of" in r.message]
+    assert len(forks) == 1  # logged once, when shipping stopped
     assert aws.count("CreateDBClusterSnapshot") == 1
     assert [json.loads(line)["event"] for line in stored_lines(table, stream)] == [
         "requested",

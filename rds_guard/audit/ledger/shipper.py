@@ -7,10 +7,11 @@ there is a `Fork`, records past the local end are `RemoteAhead`); resume from th
 seq not yet acknowledged in order, never from the ledger's head (a crash in the middle of a
 batch leaves later records in the ledger and earlier ones not); send the backlog as parallel
 conditional puts, batch after batch, acknowledging each batch's longest run from the start.
-A put refused because our own line is there is an acknowledgement that was lost; another
-line there is a fork: shipping stops, the fork is logged at ERROR and written to the ledger
-as an item of its own. Anything else (throttled past botocore's retries, no connection)
-stops the run: the records wait in the local log for the next one.
+A put refused because our own record (our digest) is there is an acknowledgement that was
+lost; another record there is a fork: shipping stops (`Fork`: the guard's thread logs it at
+ERROR, the command prints it) and the refused record is written to the ledger as an item of
+its own. Anything else (throttled past botocore's retries, no connection) stops the run: the
+records wait in the local log for the next one.
 """
 
 from __future__ import annotations
@@ -330,7 +331,7 @@ class Shipper:
     def _forked(
         self, stream: str, seq: int, ours: bytes, theirs: dict[str, dict[str, str]]
     ) -> None:
-        """Record the fork in the ledger, log it, raise `Fork`."""
+        """Record the fork in the ledger, raise `Fork`."""
         stored = text(theirs, "digest") or "?"
         try:
             self.table.put_once(fork_item(stream, seq, ours, stored, utc_now()))
@@ -342,7 +343,6 @@ class Shipper:
             f"record there (digest {stored}, ours {line_digest(ours)}): another log shares "
             f"this one's first record (a cloned disk or image?); shipping stopped{written}"
         )
-        logger.error("%s", message)
         fork = Fork(message, path=str(self.path), stream=stream)
         fork.seq, fork.theirs = seq, stored
         raise fork

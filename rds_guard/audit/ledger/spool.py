@@ -30,7 +30,7 @@ from rds_guard.errors import AuditError
 from ..record import Record, StrPath
 from ..writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 from .checkpoints import CheckpointOutcome, CheckpointStore, write_checkpoint
-from .errors import Fork, ShipRefused
+from .errors import ShipRefused
 from .location import Clients, location_of, parse_s3
 from .shipper import Shipper, ShipResult
 from .table import LedgerTable
@@ -137,7 +137,7 @@ class ShippingLog(AuditLog):
             try:
                 result = self.shipper.ship(through=seq, timeout=self.lock_timeout if waits else 0.0)
             except ShipRefused as exc:
-                self.refused = exc
+                self._refuse(exc)
                 problem = exc.detail
             else:
                 self.last_result = result
@@ -209,12 +209,16 @@ class ShippingLog(AuditLog):
         try:
             result = self.shipper.ship(timeout=timeout)
         except ShipRefused as exc:
-            self.refused = exc
-            if not isinstance(exc, Fork):  # a fork is logged where it is found
-                logger.error("%s", exc.detail)
+            self._refuse(exc)
             return None
         self.last_result = result
         return result
+
+    def _refuse(self, refused: ShipRefused) -> None:
+        """Stop shipping for good (a fork, the ledger ahead of the file): log it at ERROR."""
+        if self.refused is None:
+            logger.error("%s", refused.detail)
+        self.refused = refused
 
     def checkpoint_if_due(self) -> CheckpointOutcome | None:
         """When the policy names ``checkpoints`` and ``kms_key``: the next signed checkpoint,
