@@ -87,7 +87,8 @@ class ShipResult:
         done = f"{self.shipped} shipped"
         if self.already:
             done += f", {self.already} already there"
-        where = f"{self.path} -> {self.stream}: {done}; acknowledged through seq {self.acked}"
+        stream = self.stream or "(its stream not named yet)"
+        where = f"{self.path} -> {stream}: {done}; acknowledged through seq {self.acked}"
         if self.error is not None:
             return f"{where}; {self.pending} record(s) wait: {self.error}"
         return where + (f", {self.pending} record(s) wait" if self.pending else ", up to date")
