@@ -356,3 +356,39 @@ def test_an_item_edited_in_the_ledger_is_no_fork(
     assert result.acked == 6
     assert "it was edited in the ledger" in caplog.text
     assert [(f.line, f.reason) for f in verify_ledger(table).findings] == [(4, "edited")]
+
+
+def test_a_damaged_state_file_is_forgotten(table: LedgerTable, log_path: Path) -> None:
+    lines = write_log(log_path, 5)
+    ship(log_path, table)
+    state_path(log_path).write_bytes(b"\x00not json")
+    write_log(log_path, 2)
+    result = ship(log_path, table)
+    assert (result.shipped, result.acked) == (2, 7)  # the ledger's keys said where it stopped
+    assert stored_lines(table, stream_of(table, log_path)) == lines + lines_of(log_path)[5:]
+
+
+def test_a_cursor_that_no_longer_fits_is_dropped(table: LedgerTable, log_path: Path) -> None:
+    import json
+
+    write_log(log_path, 5)
+    ship(log_path, table)
+    state = json.loads(state_path(log_path).read_text())
+    state["cursor"]["start"] = state["cursor"]["end"] = 7  # the middle of a line
+    state_path(log_path).write_text(json.dumps(state))
+    write_log(log_path, 3)
+    result = ship(log_path, table)
+    assert (result.shipped, result.acked) == (3, 8)
+    assert verify_ledger(table).ok
+
+
+def test_a_series_rotated_twice_is_followed_back(table: LedgerTable, log_path: Path) -> None:
+    write_log(log_path, 3)
+    first = audit.rotate(log_path)
+    write_log(log_path, 2)
+    second = audit.rotate(log_path)
+    write_log(log_path, 1)
+    result = ship(log_path, table)
+    assert result.acked == 8
+    stream = stream_of(table, first)
+    assert stored_lines(table, stream) == lines_of(first) + lines_of(second) + lines_of(log_path)
