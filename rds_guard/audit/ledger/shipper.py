@@ -150,16 +150,24 @@ class Shipper:
         ledger that cannot be reached ends the run with ``error`` set.
         """
         result = ShipResult(self.path)
-        with self._lock, self.state_file.locked(timeout) as held:
-            if not held:
-                result.busy = True
-                return result
-            try:
-                self._run(result, through, progress, stop, start)
-            except ShipRefused:  # an AuditError, hence a BotoCoreError: not a lost connection
-                raise
-            except (BotoCoreError, ClientError) as exc:
-                result.error = _describe(exc)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            result.busy = True  # another thread of this process is shipping this log
+            return result
+        try:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            with self.state_file.locked(left) as held:
+                if not held:
+                    result.busy = True
+                    return result
+                try:
+                    self._run(result, through, progress, stop, start)
+                except ShipRefused:  # an AuditError, hence a BotoCoreError: not a lost link
+                    raise
+                except (BotoCoreError, ClientError) as exc:
+                    result.error = _describe(exc)
+        finally:
+            self._lock.release()
         return result
 
     # -- one run -----------------------------------------------------------------------------

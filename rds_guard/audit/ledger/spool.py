@@ -141,6 +141,8 @@ class ShippingLog(AuditLog):
                 problem = exc.detail
             else:
                 self.last_result = result
+                if result.busy and not waits:
+                    return  # the thread is shipping: it takes this record along
                 if result.acked < seq:
                     problem = result.error or (
                         "another shipper held the log" if result.busy else "not acknowledged"

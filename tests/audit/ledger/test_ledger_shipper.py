@@ -392,3 +392,14 @@ def test_a_series_rotated_twice_is_followed_back(table: LedgerTable, log_path: P
     assert result.acked == 8
     stream = stream_of(table, first)
     assert stored_lines(table, stream) == lines_of(first) + lines_of(second) + lines_of(log_path)
+
+
+def test_another_thread_shipping_the_log_makes_a_run_busy_in_time(
+    table: LedgerTable, log_path: Path
+) -> None:
+    write_log(log_path, 2)
+    shipper = Shipper(log_path, table)
+    with shipper._lock:  # the guard's thread is in a run
+        assert shipper.ship(timeout=0.05).busy
+    assert shipper.ship().acked == 2
+    shipper.close()
