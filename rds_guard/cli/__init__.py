@@ -76,7 +76,7 @@ COMMANDS: Mapping[str, Command | Group] = {
     "eval": eval_,
     "reconcile": reconcile,
     "audit": Group(
-        "verify, show, head, rotate or repair an audit log",
+        "verify, show, head, rotate or repair an audit log; ship it to the fleet ledger",
         "Work with rds_guard's hash-chained audit log.",
         "rds-guard audit verify rds-guard-audit.jsonl",
     ),
