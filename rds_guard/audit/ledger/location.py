@@ -6,6 +6,7 @@ regions, ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, retry settings
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import urllib.parse
@@ -21,14 +22,18 @@ _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 CLIENT_CONFIG = Config(
-    connect_timeout=5,
-    read_timeout=15,
+    connect_timeout=2,
+    read_timeout=10,
     max_pool_connections=32,
     user_agent_extra="rds-guard-ledger",
 )
-"""Bounded waits (a ledger that cannot be reached must not hang a guarded call for long) and
-enough connections for the shipper's parallel puts; retries are botocore's (its defaults,
-``AWS_MAX_ATTEMPTS``, ``AWS_RETRY_MODE`` or the profile's)."""
+"""Bounded waits (a ledger that cannot be reached must not hold a guarded call for long in
+``required`` mode) and enough connections for the shipper's parallel puts."""
+DEFAULT_RETRIES: dict[str, Any] = {"mode": "standard", "total_max_attempts": 3}
+"""Retries when neither the environment (``AWS_RETRY_MODE``, ``AWS_MAX_ATTEMPTS``) nor the
+profile sets any: what recent botocores do by default, made explicit for the older ones this
+package supports, whose legacy mode gives DynamoDB 10 attempts (with a ledger out of reach,
+most of a minute holding a ``required``-mode call). Throttling is retried with backoff."""
 
 
 @dataclass(frozen=True)
@@ -118,13 +123,19 @@ class Clients:
         with self._lock:
             made = self._made.get(service)
             if made is None:
-                kwargs: dict[str, Any] = {"config": CLIENT_CONFIG}
+                kwargs: dict[str, Any] = {"config": self._config()}
                 if self._region:
                     kwargs["region_name"] = self._region
                 if self._endpoint_url:
                     kwargs["endpoint_url"] = self._endpoint_url
                 made = self._made[service] = self._session.create_client(service, **kwargs)
             return made
+
+    def _config(self) -> Config:
+        """`CLIENT_CONFIG`, with `DEFAULT_RETRIES` unless retries are configured."""
+        if _retries_configured(self._session):
+            return CLIENT_CONFIG
+        return CLIENT_CONFIG.merge(Config(retries=dict(DEFAULT_RETRIES)))
 
     @property
     def dynamodb(self) -> Any:
@@ -151,3 +162,14 @@ class Clients:
         if self._account is None:
             self._account = str(self.client("sts").get_caller_identity()["Account"])
         return self._account
+
+
+def _retries_configured(session: Any) -> bool:
+    """True when the environment or the session's profile sets a retry mode or count."""
+    if os.environ.get("AWS_RETRY_MODE") or os.environ.get("AWS_MAX_ATTEMPTS"):
+        return True
+    try:
+        scoped = session.get_scoped_config()
+    except Exception:  # a profile that does not exist: client creation says so
+        return False
+    return bool(scoped.get("retry_mode") or scoped.get("max_attempts"))
