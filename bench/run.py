@@ -22,7 +22,15 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import aio_overhead, audit_throughput, cold_start, overhead, scaling, verify_speed
+from bench import (
+    aio_overhead,
+    audit_throughput,
+    cold_start,
+    ledger_speed,
+    overhead,
+    scaling,
+    verify_speed,
+)
 from bench.common import ROOT, machine
 from bench.overhead import CASES, STUB_TARGETS, PairResult
 from bench.report import AioRun, RunReport, render
@@ -53,6 +61,8 @@ class Sizes:
     install_runs: int
     cli_runs: int
     importtime_runs: int
+    ledger_records: int = 20
+    """Records shipped to (and verified in) the fleet ledger on moto; scaled in the report."""
 
 
 FULL = Sizes(
@@ -71,6 +81,7 @@ FULL = Sizes(
     install_runs=15,
     cli_runs=25,
     importtime_runs=5,
+    ledger_records=3_000,
 )
 QUICK = Sizes(
     send_calls=30,
@@ -215,6 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         verify = verify_speed.run_verify(sizes.verify_records, workdir)
         print("scaling ...", flush=True)
         points = scaling.run_scaling(sizes.scaling_calls, sizes.scaling_repeats)
+        ledger = None
+        if server is not None:
+            print("fleet ledger ...", flush=True)
+            ledger = ledger_speed.run_ledger(sizes.ledger_records, workdir)
     report = RunReport(
         machine(),
         results,
@@ -226,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         points,
         time.perf_counter() - started,
         args.quick,
+        ledger,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render(report), encoding="utf-8")

@@ -10,7 +10,10 @@ Run it with ``make demo``. It reads ``examples/rds_guard.toml`` and shows:
 4. a non-compliant call stopped before it is sent, with every violation listed;
 5. a cleanup job deleting a snapshot made a minute ago and one on legal hold: both stopped
    before they are sent (``[deletion]``, docs/backups.md);
-6. the audit log the guarded calls wrote, and its hash chain verified.
+6. the audit log the guarded calls wrote, and its hash chain verified;
+7. the fleet ledger: two hosts ship their logs to one DynamoDB table, a checkpoint is signed
+   into S3, a record is then edited and another deleted in the table, and
+   ``rds-guard audit verify --ledger`` finds both (docs/ledger.md).
 """
 
 from __future__ import annotations
@@ -203,7 +206,62 @@ def main() -> int:
     verified = cli.main(["audit", "verify", str(audit_path)])
     ok = kept == lost == sorted(cluster_keys) and generated == f"orders-manual-{TODAY}"
     unsent = before == after and before_job == after_job
-    return 0 if ok and shown == 0 and verified == 0 and unsent else 1
+    fleet = fleet_ledger(workdir)
+    return 0 if ok and shown == 0 and verified == 0 and unsent and fleet else 1
+
+
+FLEET_LEDGER = """
+[audit.ledger]
+table = "rds-guard-audit"
+region = "us-east-1"
+"""
+
+
+def fleet_ledger(workdir: Path) -> bool:
+    """Scene 7: two hosts, one ledger. Each host's guard ships its log to the DynamoDB table
+    (a thread of the guard); a checkpoint is signed (S3 with Object Lock, a KMS key); then
+    someone with write access to the table edits host-a's first record and deletes its last,
+    and ``verify --ledger`` finds both. True when it does."""
+    from rds_guard.audit.ledger import Clients, parse_s3
+    from rds_guard.audit.ledger.provision import provision
+
+    heading("7. The fleet ledger: two hosts, one table, a signed checkpoint")
+    policy = workdir / "fleet.toml"
+    policy.write_text(POLICY.read_text() + FLEET_LEDGER)
+    ledger = ["--ledger", "dynamodb://rds-guard-audit?region=us-east-1"]
+    checkpoints = ["--checkpoints", "s3://rds-guard-demo-checkpoints/fleet/"]
+    with mock_aws():
+        clients = Clients("us-east-1")
+        provision(clients, "rds-guard-audit", parse_s3(checkpoints[1]), "alias/rds-guard-demo")
+        logs = []
+        for host in ("host-a", "host-b"):
+            log = workdir / host / "rds-guard-audit.jsonl"
+            log.parent.mkdir()
+            session = boto3.Session(region_name="us-east-1")
+            guard = rds_guard.install(session, policy=policy, audit_path=log)
+            rds = session.client("rds")
+            make_cluster(rds, host, {"team": "orders", "env": "prod"}, copy_tags=True)
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier=host, DBClusterSnapshotIdentifier=f"{host}-daily-{TODAY}"
+            )
+            guard.uninstall()  # its shipping thread ships what is left first
+            logs.append(log)
+        print("each guard's thread shipped its records as they were written; nothing is left:")
+        cli.main(["audit", "ship", *map(str, logs), *ledger])
+        cli.main(
+            ["audit", "checkpoint", *ledger, *checkpoints, "--kms-key", "alias/rds-guard-demo"]
+        )
+        first = logs[0].read_bytes().split(b"\n", 1)[0]
+        stream = f"{clients.account()}/us-east-1/{rds_guard.audit.stream_id(first)}"
+        print(f"(someone with write access to the table edits {stream} seq 1, deletes seq 2)")
+        key = {"stream": {"S": stream}, "seq": {"N": "1"}}
+        item = clients.dynamodb.get_item(TableName="rds-guard-audit", Key=key)["Item"]
+        item["line"]["S"] = item["line"]["S"].replace('"env":"prod"', '"env":"dev"')
+        clients.dynamodb.put_item(TableName="rds-guard-audit", Item=item)
+        clients.dynamodb.delete_item(TableName="rds-guard-audit", Key=key | {"seq": {"N": "2"}})
+        found = cli.main(["audit", "verify", *ledger, *checkpoints])
+    print(f"verify --ledger exits {found}: the edit and the deletion are found")
+    return found == 1
 
 
 if __name__ == "__main__":

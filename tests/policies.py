@@ -189,6 +189,35 @@ enabled = false
 """A generated name, a default and a forced tag, each read from an environment variable."""
 
 
+LEDGER = """\
+version = 1
+
+[naming]
+pattern = "^{source}-(daily|manual)-[0-9]{8}$"
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+
+[audit.ledger]
+table = "rds-guard-audit"
+region = "us-east-1"
+mode = "ship"
+"""
+"""Names checked, the log shipped to the fleet ledger (docs/ledger.md);
+``mode="required"`` makes a call wait for its ``requested`` record in the ledger."""
+
+LEDGER_SIGNED = (
+    LEDGER
+    + """\
+checkpoints = "s3://rds-guard-checkpoints/rds-guard/"
+kms_key = "alias/rds-guard-checkpoints"
+"""
+)
+"""`LEDGER` with signed checkpoints: the commands find the bucket and key in it, and a
+guard's shipper writes a checkpoint hourly."""
+
+
 def write_policy(
     folder: Path, text: str, *, name: str = "rds_guard.toml", **settings: str | bool
 ) -> Path:

@@ -19,6 +19,7 @@ from bench import (  # noqa: E402
     aio_overhead,
     audit_throughput,
     cold_start,
+    ledger_speed,
     overhead,
     report,
     run,
@@ -245,3 +246,9 @@ def test_run_quick_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert len(targets) == 7
     assert all(row.endswith(("| met |", "| **missed** |", "| – |")) for row in targets)
     assert report.VERIFY_TARGET == 3.0
+
+
+def test_ledger_speed_runs(tmp_path: Path) -> None:
+    result = ledger_speed.run_ledger(12, tmp_path, workers=4)
+    assert result.records == 12 and result.ship_rate > 0 and result.verify_per_100k > 0
+    assert any("records/s" in line for line in report._ledger_section(result))

@@ -8,6 +8,8 @@ onto), ``writer`` (`AuditLog`), ``maintenance`` (`rotate`, `repair`), ``read`` (
 and ``errors``. The format and its guarantees are described in docs/audit.md.
 """
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from .errors import KeyRequired, NotAnAuditLog
@@ -78,6 +80,20 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
+
+
+class _Package(types.ModuleType):
+    """This package, whose ``verify`` stays the function: loading the submodule ``verify``
+    (by `__getattr__`, or by any ``from rds_guard.audit.verify import ...``) makes the import
+    system bind the submodule on its package under that name, over the function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

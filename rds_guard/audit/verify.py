@@ -9,7 +9,7 @@ checkpoints, is in docs/audit.md.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -20,8 +20,19 @@ from .record import LINE_START, StrPath, is_digest
 from .tail import HEAD, authenticate, scan_tail
 from .walk import FIRST_FORMAT, ChainWalk, Finding
 
-REASONS = ("edited", "removed", "reordered", "torn", "key", "head")
-"""The reasons ``verify`` gives for a bad line."""
+REASONS = (
+    "edited",
+    "removed",
+    "reordered",
+    "torn",
+    "key",
+    "head",
+    "fork",
+    "missing-stream",
+    "checkpoint",
+)
+"""The reasons ``verify`` gives for a bad line; the last three only ``verify --ledger`` (a
+fork, a stream gone from the ledger, a checkpoint that does not hold: docs/ledger.md)."""
 
 MAX_FINDINGS = 100
 """How many findings ``verify`` keeps by default; the rest are counted."""
@@ -125,6 +136,7 @@ def verify(
     head: str | None = None,
     checkpoints: Iterable[tuple[int, str]] = (),
     max_findings: int = MAX_FINDINGS,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> VerifyResult:
     """Walk the chain of one log, or of several files oldest first, as one chain.
 
@@ -139,6 +151,8 @@ def verify(
     still hold: the record at each seq must have that digest, and a log that ends before it
     is a finding too (reason ``head``).
 
+    ``progress``: told ``(lines read, bytes read, bytes in all)`` after each block read.
+
     Raises `KeyRequired` for an HMAC-keyed log without ``hmac_key``, `NotAnAuditLog` for a
     file whose first line is no record, OSError for a missing file, ValueError for a
     malformed ``head`` or checkpoint.
@@ -146,9 +160,14 @@ def verify(
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     walk = _new_walk(hmac_key, checkpoints, max_findings)
+    counter = (
+        None if progress is None else _Counter(progress, sum(os.stat(p).st_size for p in paths))
+    )
     for index, path in enumerate(paths):
         with open(path, "rb", buffering=0) as stream:
             blocks = read_blocks(stream.fileno())
+            if counter is not None:
+                blocks = counter.count(blocks)
             first_block = next(blocks, b"")
             _check_first_bytes(Path(path), first_block)
             batches = Lines(_chained(first_block, blocks))
@@ -247,6 +266,23 @@ def _check_first_bytes(path: Path, block: bytes) -> None:
     start = block[: len(LINE_START)]
     if block and not LINE_START.startswith(start) and b"\n" + LINE_START not in block:
         raise NotAnAuditLog(path, "its first bytes are not how a record's line starts")
+
+
+class _Counter:
+    """Tells `verify`'s ``progress`` how far the reading of the files has got."""
+
+    def __init__(self, progress: Callable[[int, int, int], None], total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.lines = 0
+        self.done = 0
+
+    def count(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+        for block in blocks:
+            self.lines += block.count(b"\n")
+            self.done += len(block)
+            self.progress(self.lines, self.done, self.total)
+            yield block
 
 
 def _chained(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -31,12 +31,16 @@ from rds_guard.errors import AuditError, PolicyError
 
 from . import check, reconcile
 from . import eval as eval_
+from .audit import checkpoint as audit_checkpoint
 from .audit import head as audit_head
+from .audit import query as audit_query
 from .audit import repair as audit_repair
 from .audit import rotate as audit_rotate
+from .audit import ship as audit_ship
 from .audit import show as audit_show
 from .audit import verify as audit_verify
 from .common import PROG, Parser, UsageError, library_warnings
+from .ledger import init as ledger_init
 
 __all__ = ["COMMANDS", "Command", "Group", "build_parser", "main"]
 
@@ -72,7 +76,7 @@ COMMANDS: Mapping[str, Command | Group] = {
     "eval": eval_,
     "reconcile": reconcile,
     "audit": Group(
-        "verify, show, head, rotate or repair an audit log",
+        "verify, show, head, rotate or repair an audit log; ship it to the fleet ledger",
         "Work with rds_guard's hash-chained audit log.",
         "rds-guard audit verify rds-guard-audit.jsonl",
     ),
@@ -81,6 +85,15 @@ COMMANDS: Mapping[str, Command | Group] = {
     "audit show": audit_show,
     "audit rotate": audit_rotate,
     "audit repair": audit_repair,
+    "audit ship": audit_ship,
+    "audit checkpoint": audit_checkpoint,
+    "audit query": audit_query,
+    "ledger": Group(
+        "set up the fleet ledger (for development)",
+        "The fleet ledger: one DynamoDB table holding every host's audit log (docs/ledger.md).",
+        "rds-guard ledger init --policy rds_guard.toml --endpoint-url http://127.0.0.1:5000",
+    ),
+    "ledger init": ledger_init,
 }
 """Every command by the words that name it, in the order --help lists them; a group comes
 before its actions. A new command is one module and one row here."""

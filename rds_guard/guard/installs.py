@@ -171,7 +171,10 @@ def guard_client_class(events: EventEmitter, base_classes: list[type]) -> None:
 def open_audit_log(
     policy: Policy, audit_path: str | os.PathLike[str] | None = None
 ) -> AuditLog | None:
-    """The audit log a guard writes to: ``audit_path`` > $RDS_GUARD_AUDIT_PATH > the policy."""
+    """The audit log a guard writes to: ``audit_path`` > $RDS_GUARD_AUDIT_PATH > the policy.
+
+    With ``[audit.ledger]``, a `ShippingLog` shipping it to the fleet ledger (docs/ledger.md).
+    """
     settings = policy.audit
     if not settings.enabled:
         return None
@@ -185,6 +188,17 @@ def open_audit_log(
     problem = append_problem(path)
     if problem is not None:  # found now, not at the first guarded call
         raise AuditError(f"{path}: the audit log cannot be written: {problem}", path=str(path))
+    if settings.ledger is not None:  # only then: a guard without a ledger loads none of it
+        from ..audit.ledger.spool import open_shipping_log
+
+        return open_shipping_log(
+            path,
+            settings.ledger,
+            fsync=settings.fsync,
+            hmac_key=key,
+            policy_sha256=policy.sha256,
+            lock_timeout=settings.lock_timeout,
+        )
     return AuditLog(
         path,
         fsync=settings.fsync,

@@ -1,6 +1,8 @@
 """``rds-guard audit verify PATH... [--head HEX] [--checkpoint SEQ:HEX]... [--key-env VAR |
---policy P] [--json]``: walk the hash chain of a log, several files as one chain (oldest
-first); print ``ok: ...`` or each bad line. Documented in docs/cli.md.
+--policy P] [--json] [--quiet]``: walk the hash chain of a log, several files as one chain
+(oldest first); print ``ok: ...`` or each bad line. ``--ledger dynamodb://TABLE [--stream ID]
+[--checkpoints s3://BUCKET/PREFIX]`` walks every stream of the fleet ledger instead, and
+checks its signed checkpoints. Documented in docs/cli.md and docs/ledger.md.
 """
 
 from __future__ import annotations
@@ -8,14 +10,29 @@ from __future__ import annotations
 import argparse
 
 from rds_guard import audit
+from rds_guard.audit.ledger.history import read_history
+from rds_guard.audit.ledger.verify import verify_ledger
 
-from ..common import add_log_key, existing_file, log_key, print_json, print_lines
+from ..common import (
+    Progress,
+    UsageError,
+    add_log_key,
+    add_quiet,
+    existing_file,
+    log_key,
+    print_json,
+    print_lines,
+)
+from ..ledger.options import add_checkpoints, add_ledger, find_stream, ledger_from
+from ..throughput import Throughput
 
 HELP = """Walk the hash chain of a log (several files: oldest first, one chain).
 
 Prints ok: N records, head HEX (exit 0), or line N: REASON: detail for every bad line
 (exit 1). A keyed log needs its key (--key-env or --policy); without it, and for a file that
-is not an audit log at all, exit 2."""
+is not an audit log at all, exit 2. With --ledger, walks every stream of the fleet ledger
+(or --stream ID) the same way, reports forks, and with --checkpoints checks every signed
+checkpoint and holds the ledger to them (reasons fork, missing-stream, checkpoint)."""
 EXAMPLE = (
     "rds-guard audit verify rds-guard-audit.jsonl.1-5000 rds-guard-audit.jsonl "
     "--checkpoint 4200:3f2a..."
@@ -23,8 +40,9 @@ EXAMPLE = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``PATH... [--head HEX] [--checkpoint SEQ:HEX]... [--key-env VAR | --policy P] [--json]``."""
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="log files, oldest first")
+    """``PATH... [--head HEX] [--checkpoint SEQ:HEX]... [--key-env VAR | --policy P] [--json]``,
+    or ``--ledger L [--stream ID] [--checkpoints S3]`` instead of the paths."""
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="log files, oldest first")
     parser.add_argument(
         "--head",
         type=_hex64,
@@ -41,14 +59,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " that digest, however the log has grown since (repeat it for several)",
     )
     add_log_key(parser)
+    add_ledger(parser)
+    parser.add_argument(
+        "--stream", metavar="ID", help="with --ledger: this stream only (its key or its id)"
+    )
+    add_checkpoints(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_quiet(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the verdict on the chain; exit 1 when it is broken."""
+    if args.ledger is not None:
+        return _run_ledger(args)
+    if not args.paths:
+        raise UsageError("give the log files to verify, or --ledger dynamodb://TABLE")
+    if args.stream or args.checkpoints:
+        raise UsageError("--stream and --checkpoints go with --ledger")
     key = log_key(args)
     paths = [existing_file(text) for text in args.paths]
-    result = audit.verify(paths, hmac_key=key, head=args.head, checkpoints=args.checkpoint)
+    with Progress(quiet=args.quiet) as progress:
+        counts = Throughput(progress, "verify")
+
+        def report(lines: int, done: int, total: int) -> None:
+            counts.update(lines, fraction=done / total if total else None)
+
+        result = audit.verify(
+            paths,
+            hmac_key=key,
+            head=args.head,
+            checkpoints=args.checkpoint,
+            progress=report if progress.enabled else None,
+        )
     if args.json:
         print_json(result.as_dict())
         return 0 if result.ok else 1
@@ -63,6 +105,34 @@ def run(args: argparse.Namespace) -> int:
             "note: the log ends with a record of the first format, which nothing but a"
             " checkpoint vouches for: rds-guard audit rotate seals it"
         )
+    return 0 if result.ok else 1
+
+
+def _run_ledger(args: argparse.Namespace) -> int:
+    """``verify --ledger``: every stream (or one), its forks, and the checkpoints."""
+    if args.paths or args.head or args.checkpoint:
+        raise UsageError("--ledger verifies the ledger: give no PATH, --head nor --checkpoint")
+    key = log_key(args)
+    ledger = ledger_from(args.ledger, args.policy)
+    stream = None if args.stream is None else find_stream(ledger.table, args.stream)
+    history = None
+    if args.checkpoints is not None:
+        store = ledger.store(args.checkpoints)
+        expected = store.key_arn() if store.kms_key else None
+        history = read_history(store, expected)
+    with Progress(quiet=args.quiet) as progress:
+        counts = Throughput(progress, "verify --ledger")
+        result = verify_ledger(
+            ledger.table,
+            stream=stream,
+            hmac_key=key,
+            history=history,
+            progress=counts.update if progress.enabled else None,
+        )
+    if args.json:
+        print_json(result.as_dict())
+    else:
+        print_lines(result.lines())
     return 0 if result.ok else 1
 
 

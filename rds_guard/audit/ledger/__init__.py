@@ -1,0 +1,34 @@
+"""The fleet ledger: every host's audit log mirrored, record for record, into one DynamoDB
+table, with signed checkpoints in S3 (DESIGN.md §10, docs/ledger.md).
+
+``location`` (where the ledger is; the botocore clients), ``items`` (the table's items),
+``table`` (conditional puts and reads), ``series`` (a log's records across its rotated
+files), ``state`` (what a shipper remembers, and its lock), ``shipper`` (`Shipper`),
+``spool`` (`ShippingLog`: the guard's log, shipped by a thread), ``checkpoints`` (signed
+checkpoints), ``verify`` (`verify_ledger`), ``provision`` (``rds-guard ledger init``).
+
+Nothing here is imported unless a ledger is used: a guard without ``[audit.ledger]`` never
+loads it.
+"""
+
+from .errors import Fork, LedgerUnavailable, RemoteAhead, ShipRefused, Unnamed
+from .location import Clients, LedgerLocation, S3Location, location_of, parse_ledger, parse_s3
+from .shipper import Shipper, ShipResult
+from .table import LedgerTable
+
+__all__ = [
+    "Clients",
+    "Fork",
+    "LedgerLocation",
+    "LedgerTable",
+    "LedgerUnavailable",
+    "RemoteAhead",
+    "S3Location",
+    "ShipRefused",
+    "ShipResult",
+    "Shipper",
+    "Unnamed",
+    "location_of",
+    "parse_ledger",
+    "parse_s3",
+]

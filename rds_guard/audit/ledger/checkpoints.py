@@ -1,0 +1,368 @@
+"""Signed checkpoints: where every stream of the ledger stood, written to S3 and signed with
+an asymmetric KMS key, like CloudTrail's digest files.
+
+A checkpoint is ``PREFIX/checkpoint-<number>.json``, numbered from 1, its body canonical
+JSON: ``{"checkpoint", "prev", "time", "table", "key", "algorithm", "streams": [{"stream",
+"size", "head"}], "findings"}`` where ``prev`` is the SHA-256 of the previous checkpoint's
+body (64 zeros for the first), ``size`` a stream's last seq and ``head`` the SHA-256 of that
+record's line (keyless: the checkpointer holds no HMAC key). The body's SHA-256 is signed
+(KMS ``Sign``, ECDSA_SHA_256, as a digest) and the signature kept in the object's metadata
+(``x-amz-meta-signature``, base64). Objects are written create-only (``If-None-Match: *``)
+into a bucket with Object Lock in compliance mode: the checkpoint after ``n`` is ``n + 1``,
+and of two writers racing for it one wins.
+
+A checkpoint never signs a state inconsistent with the one before: a stream that shrank,
+vanished, changed at its old head, or whose new records do not follow on, is a finding, and
+the new checkpoint keeps that stream where the previous one had it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..record import CHAIN_SHA256, ZERO_HASH, chain_of, is_authentic, prev_of, seq_of, utc_now
+from .items import full_sha256, line_digest, line_of, number
+from .location import Clients, S3Location
+from .table import LedgerTable, error_code
+
+ALGORITHM = "ECDSA_SHA_256"
+"""The signing algorithm (an ECC_NIST_P256 key)."""
+NAME = re.compile(r"checkpoint-(\d{10})\.json")
+_TAKEN = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
+
+
+def name_of(number: int) -> str:
+    """The object name of checkpoint ``number``."""
+    return f"checkpoint-{number:010d}.json"
+
+
+@dataclass(frozen=True)
+class StreamHead:
+    """Where one stream stood: its last seq (``size``) and that line's SHA-256."""
+
+    stream: str
+    size: int
+    head: str
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON values."""
+        return {"stream": self.stream, "size": self.size, "head": self.head}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint, as its body says."""
+
+    number: int
+    prev: str
+    time: str
+    table: str
+    key: str
+    streams: tuple[StreamHead, ...]
+    findings: tuple[str, ...] = ()
+
+    def body(self) -> bytes:
+        """The canonical bytes that are stored and signed."""
+        document = {
+            "checkpoint": self.number,
+            "prev": self.prev,
+            "time": self.time,
+            "table": self.table,
+            "key": self.key,
+            "algorithm": ALGORITHM,
+            "streams": [head.as_dict() for head in self.streams],
+            "findings": list(self.findings),
+        }
+        return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
+
+    def head_of(self, stream: str) -> StreamHead | None:
+        """The entry of ``stream``, or None."""
+        for head in self.streams:
+            if head.stream == stream:
+                return head
+        return None
+
+
+def parse_body(body: bytes) -> Checkpoint:
+    """The checkpoint a body holds; ValueError when it is not one."""
+    value = json.loads(body)
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    streams = value.get("streams")
+    if not isinstance(streams, list):
+        raise ValueError("no list of streams")
+    heads = []
+    for entry in streams:
+        if not isinstance(entry, dict):
+            raise ValueError("a stream entry is not an object")
+        heads.append(StreamHead(str(entry["stream"]), int(entry["size"]), str(entry["head"])))
+    findings = value.get("findings", [])
+    return Checkpoint(
+        number=int(value["checkpoint"]),
+        prev=str(value["prev"]),
+        time=str(value["time"]),
+        table=str(value.get("table", "")),
+        key=str(value.get("key", "")),
+        streams=tuple(heads),
+        findings=tuple(str(f) for f in findings) if isinstance(findings, list) else (),
+    )
+
+
+def body_digest(body: bytes) -> str:
+    """What the next checkpoint's ``prev`` holds: the SHA-256 of this one's body."""
+    return hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True)
+class Version:
+    """One version of an object under the prefix (or a delete marker)."""
+
+    key: str
+    version_id: str
+    latest: bool
+    modified: str
+    delete_marker: bool = False
+
+
+class CheckpointStore:
+    """The checkpoints' bucket and prefix, and the KMS key that signs them."""
+
+    def __init__(self, clients: Clients, location: S3Location, kms_key: str | None = None) -> None:
+        self.clients = clients
+        self.location = location
+        self.kms_key = kms_key
+
+    def latest(self) -> tuple[Checkpoint, bytes] | None:
+        """The checkpoint with the highest number, and its body (None: none yet)."""
+        numbers = sorted(self.numbers())
+        if not numbers:
+            return None
+        body, _ = self.read(self.location.key(name_of(numbers[-1])))
+        return parse_body(body), body
+
+    def numbers(self) -> Iterator[int]:
+        """The numbers of the checkpoints there are (ListObjectsV2)."""
+        kwargs: dict[str, Any] = {"Bucket": self.location.bucket, "Prefix": self.location.prefix}
+        while True:
+            answer = self.clients.s3.list_objects_v2(**kwargs)
+            for entry in answer.get("Contents", []):
+                found = NAME.fullmatch(entry["Key"][len(self.location.prefix) :])
+                if found:
+                    yield int(found.group(1))
+            if not answer.get("IsTruncated"):
+                return
+            kwargs["ContinuationToken"] = answer["NextContinuationToken"]
+
+    def versions(self) -> list[Version]:
+        """Every version and delete marker under the prefix (ListObjectVersions)."""
+        found: list[Version] = []
+        kwargs: dict[str, Any] = {"Bucket": self.location.bucket, "Prefix": self.location.prefix}
+        while True:
+            answer = self.clients.s3.list_object_versions(**kwargs)
+            for entry in answer.get("Versions", []):
+                found.append(_version(entry, False))
+            for entry in answer.get("DeleteMarkers", []):
+                found.append(_version(entry, True))
+            if not answer.get("IsTruncated"):
+                return found
+            kwargs["KeyMarker"] = answer.get("NextKeyMarker")
+            kwargs["VersionIdMarker"] = answer.get("NextVersionIdMarker")
+
+    def read(self, key: str, version_id: str | None = None) -> tuple[bytes, dict[str, Any]]:
+        """An object's body and its GetObject answer (metadata, lock mode)."""
+        kwargs: dict[str, Any] = {"Bucket": self.location.bucket, "Key": key}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        answer = self.clients.s3.get_object(**kwargs)
+        body = answer["Body"].read()
+        return bytes(body), dict(answer)
+
+    def key_arn(self) -> str:
+        """The ARN of the signing key (its alias or id resolved by DescribeKey)."""
+        if not self.kms_key:
+            raise ValueError("no KMS key to sign checkpoints with")
+        metadata = self.clients.kms.describe_key(KeyId=self.kms_key)["KeyMetadata"]
+        return str(metadata["Arn"])
+
+    def put(self, checkpoint: Checkpoint) -> bool:
+        """Sign ``checkpoint`` and write it create-only; False when its number is taken."""
+        body = checkpoint.body()
+        signed = self.clients.kms.sign(
+            KeyId=checkpoint.key,
+            Message=hashlib.sha256(body).digest(),
+            MessageType="DIGEST",
+            SigningAlgorithm=ALGORITHM,
+        )
+        signature = base64.b64encode(signed["Signature"]).decode("ascii")
+        try:
+            self.clients.s3.put_object(
+                Bucket=self.location.bucket,
+                Key=self.location.key(name_of(checkpoint.number)),
+                Body=body,
+                IfNoneMatch="*",
+                ContentType="application/json",
+                Metadata={"signature": signature, "signing-algorithm": ALGORITHM},
+            )
+        except ClientError as exc:
+            if error_code(exc) in _TAKEN or _status(exc) in (409, 412):
+                return False
+            raise
+        return True
+
+    def signature_holds(self, body: bytes, signature: str, key: str) -> bool:
+        """True when ``signature`` (base64) is ``key``'s signature of ``body`` (KMS Verify)."""
+        try:
+            raw = base64.b64decode(signature, validate=True)
+            answer = self.clients.kms.verify(
+                KeyId=key,
+                Message=hashlib.sha256(body).digest(),
+                MessageType="DIGEST",
+                Signature=raw,
+                SigningAlgorithm=ALGORITHM,
+            )
+        except ValueError:
+            return False
+        except ClientError as exc:
+            if error_code(exc) in ("KMSInvalidSignatureException", "ValidationException"):
+                return False
+            raise
+        return bool(answer.get("SignatureValid"))
+
+
+def _version(entry: dict[str, Any], marker: bool) -> Version:
+    return Version(
+        str(entry["Key"]),
+        str(entry.get("VersionId") or "null"),
+        bool(entry.get("IsLatest")),
+        str(entry.get("LastModified", "")),
+        marker,
+    )
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+# --- writing one ------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckpointOutcome:
+    """What `write_checkpoint` did: the checkpoint written (None: none, ``taken``: another
+    writer wrote that number first), and every inconsistency found (each stream it concerns
+    kept where the previous checkpoint had it)."""
+
+    checkpoint: Checkpoint | None = None
+    key: str = ""
+    findings: list[str] = field(default_factory=list)
+    taken: bool = False
+
+
+def write_checkpoint(
+    table: LedgerTable, store: CheckpointStore, *, attempts: int = 3
+) -> CheckpointOutcome:
+    """Write the next checkpoint of ``table`` to ``store``: every stream's head, each checked
+    against the previous checkpoint first. A number taken meanwhile by another writer is
+    tried again on top of that one's (``attempts`` times)."""
+    key = store.key_arn()
+    outcome = CheckpointOutcome()
+    for _ in range(attempts):
+        latest = store.latest()
+        previous, prev_body = latest if latest is not None else (None, b"")
+        findings: list[str] = []
+        heads = list(_heads(table, previous, findings))
+        checkpoint = Checkpoint(
+            number=1 if previous is None else previous.number + 1,
+            prev=ZERO_HASH if previous is None else body_digest(prev_body),
+            time=utc_now(),
+            table=table.name,
+            key=key,
+            streams=tuple(sorted(heads, key=lambda head: head.stream)),
+            findings=tuple(findings),
+        )
+        outcome = CheckpointOutcome(checkpoint, store.location.key(name_of(checkpoint.number)))
+        outcome.findings = findings
+        if store.put(checkpoint):
+            return outcome
+        outcome.taken = True
+    outcome.checkpoint = None
+    return outcome
+
+
+def _heads(
+    table: LedgerTable, previous: Checkpoint | None, findings: list[str]
+) -> Iterator[StreamHead]:
+    """Each stream's head, or where ``previous`` had it when the stream is not consistent
+    with it (a finding says why)."""
+    streams = dict.fromkeys(table.streams())
+    if previous is not None:
+        streams.update(dict.fromkeys(head.stream for head in previous.streams))
+    for stream in sorted(streams):
+        old = None if previous is None else previous.head_of(stream)
+        problem, head = _advance(table, stream, old)
+        if problem is not None:
+            findings.append(f"{stream}: {problem}")
+        if head is not None:
+            yield head
+
+
+def _advance(
+    table: LedgerTable, stream: str, old: StreamHead | None
+) -> tuple[str | None, StreamHead | None]:
+    """The stream's new head when it follows on from ``old``; else why not, and ``old``."""
+    newest = table.head(stream)
+    size = 0 if newest is None else number(newest, "seq") or 0
+    if old is not None:
+        if size < old.size:
+            what = "has no record" if newest is None else f"ends at seq {size}"
+            return f"{what}, and a checkpoint saw it at seq {old.size}: records were deleted", old
+        at_old = table.get(stream, old.size)
+        line = None if at_old is None else line_of(at_old)
+        if line is None or full_sha256(line) != old.head:
+            return f"seq {old.size} changed since a checkpoint held it (its head)", old
+    if newest is None:
+        return None, None
+    start = 1 if old is None else old.size
+    problem = _follows_on(table.records(stream, start), start, size)
+    if problem is not None:
+        return problem, old
+    line = line_of(newest) or b""
+    return None, StreamHead(stream, size, full_sha256(line))
+
+
+def _follows_on(items: Iterable[dict[str, dict[str, str]]], start: int, end: int) -> str | None:
+    """Why the records ``start..end`` do not follow on from one another (None: they do).
+
+    Keyless: every seq is there, each item's line has its seq and its digest; a plain SHA-256
+    record is authentic and links to the one before. HMAC-keyed links need the key: `verify`
+    checks them."""
+    expected, before = start, None
+    for item in items:
+        seq = number(item, "seq")
+        line = line_of(item)
+        if seq is None or seq > end:
+            break
+        if seq != expected:
+            return f"seq {expected} is missing (the next record is seq {seq})"
+        if line is None or seq_of(line) != seq:
+            return f"the item at seq {seq} does not hold the record with that seq"
+        if item.get("digest", {}).get("S") != line_digest(line):
+            return f"the item at seq {seq} carries a digest its line does not have"
+        if chain_of(line) == CHAIN_SHA256:
+            if not is_authentic(line):
+                return f"the record at seq {seq} is not authentic (edited)"
+            plain_before = before is not None and chain_of(before) == CHAIN_SHA256
+            if plain_before and prev_of(line) != full_sha256(before or b"").encode():
+                return f"the record at seq {seq} does not link to the one before"
+        before, expected = line, expected + 1
+    if expected <= end:
+        return f"seq {expected} is missing"
+    return None

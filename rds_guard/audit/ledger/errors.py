@@ -1,0 +1,40 @@
+"""The ledger's refusals, all `AuditError`s: a stream a shipper will not ship (`Fork`,
+`RemoteAhead`, `Unnamed`) and a ledger that cannot be reached (`LedgerUnavailable`)."""
+
+from __future__ import annotations
+
+from rds_guard.errors import AuditError
+
+
+class ShipRefused(AuditError):
+    """A stream the shipper refuses to ship; nothing more is sent for it until a person
+    looks (the command exits 1: a finding). ``stream`` names it."""
+
+    def __init__(self, detail: str, *, path: str | None = None, stream: str = "") -> None:
+        super().__init__(detail, path=path)
+        self.stream = stream
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.detail,), dict(self.__dict__))
+
+
+class Fork(ShipRefused):
+    """The ledger holds another record than the local log at ``seq``: two logs share their
+    first record (a cloned disk or image). ``theirs`` is the digest the ledger holds."""
+
+    seq: int = 0
+    theirs: str = ""
+
+
+class RemoteAhead(ShipRefused):
+    """The ledger holds records past the local log's end, the same ones up to it: the local
+    file was truncated or restored from an older copy."""
+
+
+class Unnamed(ShipRefused):
+    """The series' first record (seq 1) is gone and no state names the stream."""
+
+
+class LedgerUnavailable(AuditError):
+    """The ledger could not be reached or refused the request (throttled past botocore's
+    retries, no connection, access denied); the records wait in the local log."""

@@ -1,0 +1,210 @@
+"""The checkpoints' history checked: every checkpoint's signature, its link to the one before,
+its number, that it was never deleted nor overwritten (one version, no delete marker, locked
+in compliance mode), and that no checkpoint dropped a stream or moved one back.
+
+What it yields for `verify_ledger` is every stream head any checkpoint held: the ledger must
+still hold each of them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ..record import ZERO_HASH
+from .checkpoints import NAME, Checkpoint, CheckpointStore, Version, body_digest, parse_body
+
+
+@dataclass(frozen=True)
+class CheckpointFinding:
+    """Something wrong with checkpoint ``number`` (0: with the series as a whole)."""
+
+    number: int
+    detail: str
+
+
+@dataclass
+class History:
+    """The checkpoints read (oldest first), what is wrong with them, and every stream head
+    they hold: ``heads[stream][size]`` is ``(head, checkpoint number)``."""
+
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    findings: list[CheckpointFinding] = field(default_factory=list)
+    heads: dict[str, dict[int, tuple[str, int]]] = field(default_factory=lambda: defaultdict(dict))
+
+    def streams(self) -> set[str]:
+        """Every stream a checkpoint lists."""
+        return set(self.heads)
+
+
+def read_history(store: CheckpointStore, expected_key: str | None = None) -> History:
+    """Read and check every checkpoint under the store's prefix.
+
+    ``expected_key``: the ARN every checkpoint must be signed with (the policy's key);
+    None: the key of the first checkpoint (trusted on first use), which every later one
+    must then use.
+    """
+    history = History()
+    found = _by_number(store, history)
+    previous: tuple[Checkpoint, bytes] | None = None
+    key = expected_key
+    for number in range(1, max(found, default=0) + 1):
+        where = f"{store.location}{_name(number)}"
+        if number not in found:
+            history.findings.append(CheckpointFinding(number, f"{where}: missing"))
+            previous = None
+            continue
+        checkpoint, body, signature = _check_one(store, number, found[number], where, history)
+        if checkpoint is None:
+            previous = None
+            continue
+        key = key or checkpoint.key
+        _check_signature(store, checkpoint, body, signature, key, where, history)
+        if previous is not None:
+            _check_link(previous, checkpoint, body, where, history)
+        elif number == 1 and checkpoint.prev != ZERO_HASH:
+            history.findings.append(
+                CheckpointFinding(number, f"{where}: the first checkpoint links to another")
+            )
+        for head in checkpoint.streams:
+            history.heads[head.stream].setdefault(head.size, (head.head, number))
+        history.checkpoints.append(checkpoint)
+        previous = (checkpoint, body)
+    return history
+
+
+def _name(number: int) -> str:
+    return f"checkpoint-{number:010d}.json"
+
+
+def _by_number(store: CheckpointStore, history: History) -> dict[int, list[Version]]:
+    """The versions of each checkpoint object, oldest first (S3 lists a key's versions
+    newest first; their times are only to the second)."""
+    found: dict[int, list[Version]] = defaultdict(list)
+    for version in store.versions():
+        match = NAME.fullmatch(version.key[len(store.location.prefix) :])
+        if match:
+            found[int(match.group(1))].append(version)
+    for versions in found.values():
+        versions.reverse()
+    return found
+
+
+def _check_one(
+    store: CheckpointStore,
+    number: int,
+    versions: list[Version],
+    where: str,
+    history: History,
+) -> tuple[Checkpoint | None, bytes, str]:
+    """The checkpoint first written under this number (the version Object Lock keeps), its
+    body and signature, with findings for every later version and delete marker."""
+    originals = [v for v in versions if not v.delete_marker]
+    markers = [v for v in versions if v.delete_marker]
+    if markers:
+        history.findings.append(
+            CheckpointFinding(
+                number,
+                f"{where}: deleted ({len(markers)} delete marker(s), the first at "
+                f"{markers[0].modified}): the checkpoint was removed from view",
+            )
+        )
+    if len(originals) > 1:
+        history.findings.append(
+            CheckpointFinding(
+                number,
+                f"{where}: written {len(originals)} times (versions "
+                f"{', '.join(v.version_id for v in originals)}): it was overwritten after "
+                "it was written; the first version is the one checked",
+            )
+        )
+    if not originals:
+        history.findings.append(CheckpointFinding(number, f"{where}: no version left"))
+        return None, b"", ""
+    body, answer = store.read(originals[0].key, originals[0].version_id)
+    if answer.get("ObjectLockMode") != "COMPLIANCE":
+        history.findings.append(
+            CheckpointFinding(
+                number,
+                f"{where}: not locked in compliance mode (ObjectLockMode: "
+                f"{answer.get('ObjectLockMode') or 'none'}): it could be deleted",
+            )
+        )
+    signature = str(answer.get("Metadata", {}).get("signature", ""))
+    try:
+        checkpoint = parse_body(body)
+    except (ValueError, KeyError, TypeError) as exc:
+        history.findings.append(CheckpointFinding(number, f"{where}: not a checkpoint ({exc})"))
+        return None, body, signature
+    if checkpoint.number != number:
+        history.findings.append(
+            CheckpointFinding(
+                number,
+                f"{where}: its body says it is checkpoint {checkpoint.number} (moved or reordered)",
+            )
+        )
+    return checkpoint, body, signature
+
+
+def _check_signature(
+    store: CheckpointStore,
+    checkpoint: Checkpoint,
+    body: bytes,
+    signature: str,
+    key: str,
+    where: str,
+    history: History,
+) -> None:
+    if checkpoint.key != key:
+        history.findings.append(
+            CheckpointFinding(
+                checkpoint.number, f"{where}: signed with {checkpoint.key}, not with {key}"
+            )
+        )
+    elif not signature or not store.signature_holds(body, signature, key):
+        history.findings.append(
+            CheckpointFinding(
+                checkpoint.number, f"{where}: its signature does not hold (forged or edited)"
+            )
+        )
+
+
+def _check_link(
+    previous: tuple[Checkpoint, bytes],
+    checkpoint: Checkpoint,
+    body: bytes,
+    where: str,
+    history: History,
+) -> None:
+    before, before_body = previous
+    number = checkpoint.number
+    if checkpoint.prev != body_digest(before_body):
+        history.findings.append(
+            CheckpointFinding(
+                number,
+                f"{where}: its prev is not the digest of checkpoint {before.number} "
+                "(the chain of checkpoints is broken: one was replaced or reordered)",
+            )
+        )
+    if checkpoint.time < before.time:
+        history.findings.append(
+            CheckpointFinding(
+                number,
+                f"{where}: its time {checkpoint.time} is before "
+                f"checkpoint {before.number}'s ({before.time})",
+            )
+        )
+    for head in before.streams:
+        now = checkpoint.head_of(head.stream)
+        if now is None:
+            history.findings.append(
+                CheckpointFinding(number, f"{where}: drops stream {head.stream}")
+            )
+        elif now.size < head.size or (now.size == head.size and now.head != head.head):
+            history.findings.append(
+                CheckpointFinding(
+                    number,
+                    f"{where}: moves stream {head.stream} back (seq {now.size}, "
+                    f"checkpoint {before.number} had seq {head.size})",
+                )
+            )

@@ -1,0 +1,161 @@
+"""The ledger's items: one per shipped record, one marker per stream, one per fork found.
+
+Pure functions between a record's line and DynamoDB's typed item, and the names the table
+is built with (`TABLE_SCHEMA`); the table's layout is described in docs/ledger.md.
+
+- A record: key ``stream`` (``<account>/<region>/<stream id>``) and ``seq``; ``line`` (the
+  exact bytes, a String: a record line is ASCII), ``digest`` (its own digest), ``event``,
+  ``call``, ``snapshot``, ``time``.
+- A stream's marker: ``seq`` 0 of the stream, ``kind = "stream"``: lists the stream in the
+  ``kind`` index (DynamoDB cannot list the partition keys of a table without reading it all).
+- A fork: key ``<stream>/fork/<16 hex of the refused line's SHA-256>`` and the refused
+  record's ``seq``; ``kind = "fork"``, ``of`` (the stream), ``line`` (the refused line),
+  ``stored`` (the digest the ledger holds at that seq).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, TypeAlias
+
+from ..record import own_digest, stream_id
+
+Item: TypeAlias = dict[str, dict[str, str]]
+"""A DynamoDB item in its typed form (``{"seq": {"N": "5"}, ...}``)."""
+
+SNAPSHOT_INDEX = "snapshot"
+"""The index on ``snapshot`` (sort key ``time``): every record of one snapshot, across
+streams. Keys only: `LedgerTable.by_snapshot` reads the records themselves."""
+KIND_INDEX = "kind"
+"""The sparse index on ``kind`` (sort key ``stream``): the streams' markers and the forks."""
+STREAM_KIND = "stream"
+FORK_KIND = "fork"
+
+TABLE_SCHEMA: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": "stream", "AttributeType": "S"},
+        {"AttributeName": "seq", "AttributeType": "N"},
+        {"AttributeName": "snapshot", "AttributeType": "S"},
+        {"AttributeName": "time", "AttributeType": "S"},
+        {"AttributeName": "kind", "AttributeType": "S"},
+    ],
+    "KeySchema": [
+        {"AttributeName": "stream", "KeyType": "HASH"},
+        {"AttributeName": "seq", "KeyType": "RANGE"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": SNAPSHOT_INDEX,
+            "KeySchema": [
+                {"AttributeName": "snapshot", "KeyType": "HASH"},
+                {"AttributeName": "time", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        },
+        {
+            "IndexName": KIND_INDEX,
+            "KeySchema": [
+                {"AttributeName": "kind", "KeyType": "HASH"},
+                {"AttributeName": "stream", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "KEYS_ONLY"},
+        },
+    ],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+"""What ``CreateTable`` is given (with ``TableName``): the table and both indexes, on-demand;
+examples/ledger.yaml declares the same for CloudFormation."""
+
+
+def stream_key(account: str, region: str, first_line: bytes) -> str:
+    """``<account>/<region>/<first 16 hex of the first record's digest>``: the stream of the
+    log whose first record (seq 1) is ``first_line``; stable across rotations."""
+    return f"{account}/{region}/{stream_id(first_line)}"
+
+
+def line_digest(line: bytes) -> str:
+    """The digest an item carries for its line: the line's own (sealed) digest, or for a
+    line in the first format, which carries none, its SHA-256."""
+    return own_digest(line) or hashlib.sha256(line).hexdigest()
+
+
+def full_sha256(line: bytes) -> str:
+    """SHA-256 of a line's full bytes: what a checkpoint holds for a stream's head (keyless:
+    the checkpointer needs no HMAC key)."""
+    return hashlib.sha256(line).hexdigest()
+
+
+def record_item(stream: str, seq: int, line: bytes) -> Item:
+    """The item of one record: its line byte for byte, and the fields the indexes and
+    `query` read (those that are null are left out: an index key cannot be empty)."""
+    item: Item = {
+        "stream": {"S": stream},
+        "seq": {"N": str(seq)},
+        "line": {"S": line.decode("ascii")},
+        "digest": {"S": line_digest(line)},
+    }
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = {}
+    for name in ("event", "call", "snapshot", "time"):
+        value = record.get(name) if isinstance(record, Mapping) else None
+        if isinstance(value, str) and value:
+            item[name] = {"S": value}
+    return item
+
+
+def marker_item(stream: str, first_line: bytes, time: str) -> Item:
+    """The marker that lists ``stream`` in the ``kind`` index (seq 0 of the stream)."""
+    return {
+        "stream": {"S": stream},
+        "seq": {"N": "0"},
+        "kind": {"S": STREAM_KIND},
+        "first": {"S": line_digest(first_line)},
+        "time": {"S": time},
+    }
+
+
+def fork_key(stream: str, line: bytes) -> str:
+    """The partition of the fork of ``stream`` that ``line`` is: one per refused line."""
+    return f"{stream}/fork/{hashlib.sha256(line).hexdigest()[:16]}"
+
+
+def fork_item(stream: str, seq: int, line: bytes, stored: str, time: str) -> Item:
+    """The item that records a fork: the refused line, where it was refused, what the ledger
+    holds there."""
+    return {
+        "stream": {"S": fork_key(stream, line)},
+        "seq": {"N": str(seq)},
+        "kind": {"S": FORK_KIND},
+        "of": {"S": stream},
+        "line": {"S": line.decode("ascii")},
+        "digest": {"S": line_digest(line)},
+        "stored": {"S": stored},
+        "time": {"S": time},
+    }
+
+
+def text(item: Mapping[str, Mapping[str, str]], name: str) -> str | None:
+    """A String attribute of a typed item (None when absent)."""
+    value = item.get(name)
+    return None if value is None else value.get("S")
+
+
+def number(item: Mapping[str, Mapping[str, str]], name: str) -> int | None:
+    """A Number attribute of a typed item, as an int (None when absent or not whole)."""
+    value = item.get(name)
+    raw = None if value is None else value.get("N")
+    try:
+        return None if raw is None else int(raw)
+    except ValueError:
+        return None
+
+
+def line_of(item: Mapping[str, Mapping[str, str]]) -> bytes | None:
+    """The line an item holds, as bytes (UTF-8: a writer's lines are ASCII; None when the
+    item holds none)."""
+    value = text(item, "line")
+    return None if value is None else value.encode("utf-8")

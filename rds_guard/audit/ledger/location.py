@@ -1,0 +1,175 @@
+"""Where the fleet ledger lives and how it is reached: ``dynamodb://TABLE[?region=R]`` and
+``s3://BUCKET/PREFIX`` locations, and `Clients`, the botocore clients every ledger call goes
+through (made from a botocore session, so botocore's own configuration applies: profiles,
+regions, ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, retry settings).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.session
+from botocore.config import Config
+
+from rds_guard.core.policy import LedgerPolicy
+
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=10,
+    max_pool_connections=32,
+    user_agent_extra="rds-guard-ledger",
+)
+"""Bounded waits (a ledger that cannot be reached must not hold a guarded call for long in
+``required`` mode) and enough connections for the shipper's parallel puts."""
+DEFAULT_RETRIES: dict[str, Any] = {"mode": "standard", "total_max_attempts": 3}
+"""Retries when neither the environment (``AWS_RETRY_MODE``, ``AWS_MAX_ATTEMPTS``) nor the
+profile sets any: what recent botocores do by default, made explicit for the older ones this
+package supports, whose legacy mode gives DynamoDB 10 attempts (with a ledger out of reach,
+most of a minute holding a ``required``-mode call). Throttling is retried with backoff."""
+
+
+@dataclass(frozen=True)
+class LedgerLocation:
+    """A DynamoDB table holding the ledger, and the region to reach it in (None: botocore's
+    own choice, from the environment or the profile). ``str()`` is ``dynamodb://TABLE``."""
+
+    table: str
+    region: str | None = None
+
+    def __str__(self) -> str:
+        query = f"?region={self.region}" if self.region else ""
+        return f"dynamodb://{self.table}{query}"
+
+
+def parse_ledger(text: str) -> LedgerLocation:
+    """``dynamodb://TABLE[?region=R]`` as a `LedgerLocation`; anything else is a ValueError."""
+    parts = urllib.parse.urlsplit(text.strip())
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - {"region"})
+    if parts.scheme != "dynamodb" or not _TABLE_NAME.fullmatch(parts.netloc) or unknown:
+        raise ValueError(
+            f"a ledger is dynamodb://TABLE or dynamodb://TABLE?region=REGION, got {text!r}"
+        )
+    if parts.path not in ("", "/"):
+        raise ValueError(f"a ledger names a table, not a path in it: {text!r}")
+    region = query.get("region", [""])[-1] or None
+    return LedgerLocation(parts.netloc, region)
+
+
+def location_of(policy: LedgerPolicy) -> LedgerLocation:
+    """The ledger a policy's ``[audit.ledger]`` names."""
+    return LedgerLocation(policy.table, policy.region)
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A bucket and a key prefix (empty, or ending with ``/``)."""
+
+    bucket: str
+    prefix: str = ""
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def key(self, name: str) -> str:
+        """The key of ``name`` under the prefix."""
+        return self.prefix + name
+
+
+def parse_s3(text: str) -> S3Location:
+    """``s3://BUCKET[/PREFIX]`` as an `S3Location` (the prefix gets its trailing ``/``)."""
+    if not text.startswith("s3://"):
+        raise ValueError(f"an S3 location is s3://BUCKET/PREFIX, got {text!r}")
+    bucket, _, prefix = text[len("s3://") :].partition("/")
+    if not _BUCKET_NAME.fullmatch(bucket):
+        raise ValueError(f"{bucket!r} is not an S3 bucket name (in {text!r})")
+    prefix = prefix.strip("/")
+    return S3Location(bucket, prefix + "/" if prefix else "")
+
+
+class Clients:
+    """The botocore clients of one ledger: DynamoDB, S3, KMS and STS, made on first use from
+    one botocore session (a new one by default), in ``region`` (None: botocore's choice).
+
+    ``endpoint_url`` points every client at one endpoint (``rds-guard ledger init
+    --endpoint-url``: moto's server); otherwise botocore's configuration decides, the
+    ``AWS_ENDPOINT_URL*`` variables included. Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        region: str | None = None,
+        *,
+        session: Any = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        self._session = session if session is not None else botocore.session.Session()
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._made: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._account: str | None = None
+
+    def client(self, service: str) -> Any:
+        """The client of ``service``, made once."""
+        with self._lock:
+            made = self._made.get(service)
+            if made is None:
+                kwargs: dict[str, Any] = {"config": self._config()}
+                if self._region:
+                    kwargs["region_name"] = self._region
+                if self._endpoint_url:
+                    kwargs["endpoint_url"] = self._endpoint_url
+                made = self._made[service] = self._session.create_client(service, **kwargs)
+            return made
+
+    def _config(self) -> Config:
+        """`CLIENT_CONFIG`, with `DEFAULT_RETRIES` unless retries are configured."""
+        if _retries_configured(self._session):
+            return CLIENT_CONFIG
+        return CLIENT_CONFIG.merge(Config(retries=dict(DEFAULT_RETRIES)))
+
+    @property
+    def dynamodb(self) -> Any:
+        """The DynamoDB client."""
+        return self.client("dynamodb")
+
+    @property
+    def s3(self) -> Any:
+        """The S3 client."""
+        return self.client("s3")
+
+    @property
+    def kms(self) -> Any:
+        """The KMS client."""
+        return self.client("kms")
+
+    @property
+    def region(self) -> str:
+        """The region the DynamoDB client talks to."""
+        return str(self.dynamodb.meta.region_name)
+
+    def account(self) -> str:
+        """The account the credentials belong to (STS GetCallerIdentity, asked once)."""
+        if self._account is None:
+            self._account = str(self.client("sts").get_caller_identity()["Account"])
+        return self._account
+
+
+def _retries_configured(session: Any) -> bool:
+    """True when the environment or the session's profile sets a retry mode or count."""
+    if os.environ.get("AWS_RETRY_MODE") or os.environ.get("AWS_MAX_ATTEMPTS"):
+        return True
+    try:
+        scoped = session.get_scoped_config()
+    except Exception:  # a profile that does not exist: client creation says so
+        return False
+    return bool(scoped.get("retry_mode") or scoped.get("max_attempts"))

@@ -1,0 +1,212 @@
+"""A log's records in seq order across its rotated series, for the shipper: the live file
+and, through each ``rotated`` record's ``rotated_from``, the archives before it.
+
+Reading resumes at a `Cursor` (the file, named by its first line, and an offset in it), so
+a shipper that keeps up reads each line once; a cursor that no longer fits (the file was
+rotated onto another filesystem, repaired, replaced) is dropped and the file read from its
+start. Only complete lines are read: a line being written is left for the next round.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..fileio import READ_FLAGS, Lines, first_line, line_before, read_blocks, rfind_newline
+from ..record import parse_record, seq_of
+from .items import line_digest
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a reader stood: in the file whose first line has digest ``file``, the line with
+    ``seq`` spanning bytes ``start:end`` (``end`` just past its newline)."""
+
+    file: str
+    start: int
+    end: int
+    seq: int
+
+    def as_dict(self) -> dict[str, object]:
+        """The cursor as plain JSON values."""
+        return {"file": self.file, "start": self.start, "end": self.end, "seq": self.seq}
+
+    @classmethod
+    def from_dict(cls, value: object) -> Cursor | None:
+        """The cursor `as_dict` wrote, or None for anything else."""
+        if not isinstance(value, dict):
+            return None
+        file, start, end, seq = (value.get(k) for k in ("file", "start", "end", "seq"))
+        if not isinstance(file, str) or not all(type(n) is int for n in (start, end, seq)):
+            return None
+        return cls(file, int(str(start)), int(str(end)), int(str(seq)))
+
+
+@dataclass(frozen=True)
+class LogFile:
+    """One file of a series: where it is, its first line and that line's seq."""
+
+    path: Path
+    first_line: bytes
+    first_seq: int
+
+    @property
+    def id(self) -> str:
+        """The file's name in a cursor: its first line's digest (the same whether the
+        archive is a hard link or a copy)."""
+        return line_digest(self.first_line)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One record line read from the series, and the cursor just past it."""
+
+    seq: int
+    line: bytes
+    cursor: Cursor
+
+
+class Series:
+    """The rotated series a log file ends, oldest file first, as far back as its archives
+    are still there."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def files(self) -> list[LogFile]:
+        """The files of the series, oldest first (empty when the log holds no record yet).
+
+        Goes back through ``rotated_from`` while the archive it names is in the same folder
+        and holds the record before.
+        """
+        found: list[LogFile] = []
+        path: Path | None = self.path
+        while path is not None:
+            first = _first_record_line(path)
+            if first is None:
+                break
+            record = parse_record(first)
+            seq = seq_of(first)
+            if record is None or seq is None:
+                break
+            if found and seq >= found[0].first_seq:
+                break  # an archive that does not come before: not this series
+            found.insert(0, LogFile(path, first, seq))
+            source = record.get("rotated_from") if record.get("event") == "rotated" else None
+            path = self.path.with_name(source) if isinstance(source, str) and source else None
+            if path is not None and "/" in str(source):
+                path = None  # rotate names an archive in the same folder, never elsewhere
+        return found
+
+    def first_line(self) -> bytes | None:
+        """The series' first record (seq 1), when its file is still there."""
+        files = self.files()
+        if files and files[0].first_seq == 1:
+            return files[0].first_line
+        return None
+
+    def last(self) -> tuple[int, bytes] | None:
+        """The seq and line of the series' last complete record, or None."""
+        for log in reversed(self.files()):
+            found = _last_record_line(log.path)
+            if found is not None:
+                return found
+        return None
+
+    def entries(self, start: int, cursor: Cursor | None = None) -> Iterator[Entry]:
+        """Every record line with seq ``start`` or more, in file order (a line that is no
+        record is passed over), resuming at ``cursor`` when it still fits."""
+        files = self.files()
+        for index, log in enumerate(files):
+            following = files[index + 1].first_seq if index + 1 < len(files) else None
+            if following is not None and following <= start:
+                continue
+            offset = 0
+            if cursor is not None and cursor.file == log.id and cursor.seq < start:
+                offset = cursor.end
+            elif cursor is not None and cursor.file == log.id and cursor.seq == start:
+                offset = cursor.start
+            yield from _read(self._same(log), start, offset, following)
+
+    def _same(self, log: LogFile) -> LogFile:
+        """``log`` where it is now: a live file rotated since it was listed is an archive."""
+        if _first_record_line(log.path) == log.first_line:
+            return log
+        for now in self.files():
+            if now.id == log.id:
+                return now
+        return log
+
+    def line_at(self, seq: int, cursor: Cursor | None = None) -> bytes | None:
+        """The line of the record with ``seq``, or None when the series holds none."""
+        for entry in self.entries(seq, cursor):
+            return entry.line if entry.seq == seq else None
+        return None
+
+
+def _read(log: LogFile, start: int, offset: int, following: int | None) -> Iterator[Entry]:
+    try:
+        fd = os.open(log.path, READ_FLAGS)
+    except OSError:
+        return
+    try:
+        if first_line(fd) != log.first_line:
+            return  # replaced since it was found (rotated twice?): the next run finds it
+        size = os.fstat(fd).st_size
+        if offset > size or (offset and not _starts_a_line(fd, offset)):
+            offset = 0
+        lines_of = Lines(read_blocks(fd, offset))
+        position = offset
+        for lines in lines_of:
+            for line in lines:
+                begin, position = position, position + len(line) + 1
+                seq = seq_of(line) if line.startswith(b"{") else None
+                if seq is None or seq < start:
+                    continue
+                if following is not None and seq >= following:
+                    return
+                yield Entry(seq, line, Cursor(log.id, begin, position, seq))
+    finally:
+        os.close(fd)
+
+
+def _starts_a_line(fd: int, offset: int) -> bool:
+    return os.pread(fd, 1, offset - 1) == b"\n"
+
+
+def _first_record_line(path: Path) -> bytes | None:
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        with contextlib.suppress(OSError):
+            line = first_line(fd)
+            if line and os.pread(fd, 1, len(line)) == b"\n":
+                return line
+        return None
+    finally:
+        os.close(fd)
+
+
+def _last_record_line(path: Path) -> tuple[int, bytes] | None:
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        end = rfind_newline(fd, os.fstat(fd).st_size)
+        while end >= 0:
+            line = line_before(fd, end)
+            seq = seq_of(line) if line.startswith(b"{") else None
+            if seq is not None:
+                return seq, line
+            end = rfind_newline(fd, end)
+        return None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)

@@ -1,0 +1,393 @@
+"""The shipper: sends a log's records to the ledger, record for record, and knows where it
+stopped.
+
+One run (`Shipper.ship`): take the log's shipping lock; name the stream (account, region,
+the first record's digest); compare the local record at the ledger's head (another record
+there is a `Fork`, records past the local end are `RemoteAhead`); resume from the lowest
+seq not yet acknowledged in order, never from the ledger's head (a crash in the middle of a
+batch leaves later records in the ledger and earlier ones not); send the backlog as parallel
+conditional puts, batch after batch, acknowledging each batch's longest run from the start.
+A put refused because our own record (our digest) is there is an acknowledgement that was
+lost; another record there is a fork: shipping stops (`Fork`: the guard's thread logs it at
+ERROR, the command prints it) and the refused record is written to the ledger as an item of
+its own. Anything else (throttled past botocore's retries, no connection) stops the run: the
+records wait in the local log for the next one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..record import utc_now
+from .errors import Fork, LedgerUnavailable, RemoteAhead, ShipRefused, Unnamed
+from .items import (
+    fork_item,
+    line_digest,
+    line_of,
+    marker_item,
+    number,
+    record_item,
+    stream_key,
+    text,
+)
+from .location import Clients
+from .series import Cursor, Entry, Series
+from .state import ShipState, StateFile
+from .table import FORK, LedgerTable, Put, stored_digest
+
+logger = logging.getLogger("rds_guard")
+
+BATCH = 100
+"""Records sent per batch (as parallel puts)."""
+WORKERS = 16
+"""Puts in flight at once."""
+RECHECK = 300.0
+"""Seconds after which a long-lived shipper compares its record at the ledger's head again
+(a new shipper always does, and one whose state another shipper changed)."""
+
+Progress = Callable[[int, int], None]
+"""Told ``(records done, records to do)`` after each batch."""
+
+
+@dataclass
+class ShipResult:
+    """What one run did: records stored now, found stored already (``already``), the seq up
+    to which every record is in the ledger (``acked``) and the local log's last (``last``).
+    ``error`` says why the run stopped early (the records wait); ``busy`` that another
+    shipper held the log."""
+
+    path: Path
+    stream: str = ""
+    shipped: int = 0
+    already: int = 0
+    acked: int = 0
+    last: int = 0
+    error: str | None = None
+    busy: bool = False
+    gaps: list[int] = field(default_factory=list)
+
+    @property
+    def pending(self) -> int:
+        """Records of the local log not yet acknowledged."""
+        return max(0, self.last - self.acked)
+
+    def describe(self) -> str:
+        """One line for a person."""
+        if self.busy:
+            return f"{self.path}: another shipper is at work on it; nothing done"
+        done = f"{self.shipped} shipped"
+        if self.already:
+            done += f", {self.already} already there"
+        stream = self.stream or "(its stream not named yet)"
+        where = f"{self.path} -> {stream}: {done}; acknowledged through seq {self.acked}"
+        if self.error is not None:
+            return f"{where}; {self.pending} record(s) wait: {self.error}"
+        return where + (f", {self.pending} record(s) wait" if self.pending else ", up to date")
+
+
+class Shipper:
+    """Ships one log (``path``, the live file of its series) to ``table``; safe to call from
+    several threads and processes (one works at a time, the others wait or skip)."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        table: LedgerTable,
+        *,
+        workers: int = WORKERS,
+        batch: int = BATCH,
+    ) -> None:
+        self.path = Path(path)
+        self.table = table
+        self.series = Series(self.path)
+        self.state_file = StateFile(self.path)
+        self.batch = batch
+        self._workers = workers
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._trusted: ShipState | None = None  # the state this shipper saved last
+        self._marked: set[str] = set()
+        self._checked_at = -RECHECK
+
+    @property
+    def clients(self) -> Clients:
+        """The clients the table is reached through."""
+        return self.table.clients
+
+    def close(self) -> None:
+        """Stop the put workers (a later run starts them again)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def ship(
+        self,
+        *,
+        through: int | None = None,
+        timeout: float | None = 10.0,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+        start: int | None = None,
+    ) -> ShipResult:
+        """Send every record not yet acknowledged; returns what was done.
+
+        ``through``: the caller needs records up to this seq acknowledged (the run still
+        sends everything it can). ``timeout``: seconds to wait for another shipper of the
+        same log (0: skip at once, ``busy``). ``stop``: checked between batches. ``start``:
+        look for missing records from this seq on, not from the last one acknowledged (a
+        record deleted from the middle of the ledger is written again).
+        Raises `Fork`, `RemoteAhead` or `Unnamed` (nothing more is sent for the stream); a
+        ledger that cannot be reached ends the run with ``error`` set.
+        """
+        result = ShipResult(self.path)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            result.busy = True  # another thread of this process is shipping this log
+            return result
+        try:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            with self.state_file.locked(left) as held:
+                if not held:
+                    result.busy = True
+                    return result
+                try:
+                    self._run(result, through, progress, stop, start)
+                except ShipRefused:  # an AuditError, hence a BotoCoreError: not a lost link
+                    raise
+                except (BotoCoreError, ClientError) as exc:
+                    result.error = _describe(exc)
+        finally:
+            self._lock.release()
+        return result
+
+    # -- one run -----------------------------------------------------------------------------
+
+    def _run(
+        self,
+        result: ShipResult,
+        through: int | None,
+        progress: Progress | None,
+        stop: threading.Event | None,
+        start: int | None,
+    ) -> None:
+        saved = self.state_file.load()
+        last = self.series.last()
+        if last is None:
+            return
+        result.last = last[0]
+        stream = self._stream(saved)
+        result.stream = stream
+        state = saved if saved is not None and saved.stream == stream else None
+        state = state if state is not None and state.table == self.table.name else None
+        stale = time.monotonic() - self._checked_at > RECHECK
+        if state is None or state != self._trusted or start is not None or stale:
+            begin = self._resume(stream, state, last, start)
+            self._checked_at = time.monotonic()
+            cursor = state.cursor if state is not None and state.acked == begin - 1 else None
+            state = ShipState(self.table.name, stream, begin - 1, cursor)
+        result.acked = state.acked
+        total = max(0, result.last - state.acked)
+        entries = self.series.entries(state.acked + 1, state.cursor)
+        for batch in _batches(entries, self.batch):
+            state = self._send(batch, state, result)
+            self._save(state)
+            result.acked = state.acked
+            result.last = max(result.last, batch[-1].seq)
+            if progress is not None:
+                progress(min(total, result.shipped + result.already), total)
+            if result.error is not None:
+                return
+            if stop is not None and stop.is_set() and (through is None or state.acked >= through):
+                return
+
+    def _stream(self, saved: ShipState | None) -> str:
+        """The stream's name: from the series' first record, else from the saved state."""
+        first = self.series.first_line()
+        if first is not None:
+            return stream_key(self.clients.account(), self.clients.region, first)
+        if saved is not None and saved.table == self.table.name:
+            return saved.stream
+        raise Unnamed(
+            f"{self.path}: the first record of its series (seq 1) is not here (an archive "
+            "removed?) and no shipping state names its stream: it cannot be shipped; ship "
+            "the series while its first file is still there",
+            path=str(self.path),
+        )
+
+    def _resume(
+        self, stream: str, state: ShipState | None, last: tuple[int, bytes], start: int | None
+    ) -> int:
+        """Compare our record at the ledger's head, then the seq to resume from: the lowest
+        one the ledger lacks (from ``start``, else from the saved state on, else from 1)."""
+        if stream not in self._marked:
+            first = self.series.first_line()
+            if first is not None:
+                self.table.put_once(marker_item(stream, first, utc_now()))
+            self._marked.add(stream)
+        head = self.table.head(stream)
+        head_seq = 0 if head is None else number(head, "seq") or 0
+        if head is not None:
+            self._compare(stream, head, head_seq, state, last)
+        begin = 1 if state is None else min(state.acked, head_seq) + 1
+        if start is not None:
+            begin = max(1, start)
+        return self._first_missing(stream, begin, head_seq)
+
+    def _compare(
+        self,
+        stream: str,
+        head: dict[str, dict[str, str]],
+        head_seq: int,
+        state: ShipState | None,
+        last: tuple[int, bytes],
+    ) -> None:
+        last_seq, last_line = last
+        if head_seq > last_seq:
+            theirs = self.table.get(stream, last_seq)
+            if theirs is not None:
+                self._held_to(stream, last_seq, last_line, theirs)
+            raise RemoteAhead(
+                f"{self.path}: the ledger holds stream {stream} up to seq {head_seq}, and the "
+                f"local log ends at seq {last_seq} with the record the ledger holds there: "
+                "the local file was cut short or restored from an older copy; nothing was "
+                "shipped (a record written here now would fork the stream: move this log "
+                "aside so that a new one starts a new stream)",
+                path=str(self.path),
+                stream=stream,
+            )
+        ours = self.series.line_at(head_seq, state.cursor if state is not None else None)
+        if ours is not None:
+            self._held_to(stream, head_seq, ours, head)
+
+    def _held_to(
+        self, stream: str, seq: int, ours: bytes, theirs: dict[str, dict[str, str]]
+    ) -> None:
+        """Our record against the ledger's at ``seq``: another digest is a fork; the same
+        digest on other bytes is an item edited in the ledger (a warning: verify reports it,
+        and our record is the original)."""
+        if stored_digest(theirs) != line_digest(ours):
+            self._forked(stream, seq, ours, theirs)
+        if line_of(theirs) != ours:
+            logger.warning(
+                "%s: the ledger's item at seq %d of stream %s carries our record's digest on "
+                "other bytes: it was edited in the ledger (rds-guard audit verify --ledger "
+                "reports it; the original is this log's line %d)",
+                self.path,
+                seq,
+                stream,
+                seq,
+            )
+
+    def _first_missing(self, stream: str, begin: int, head_seq: int) -> int:
+        """The lowest seq from ``begin`` the ledger lacks (reads keys only, up to the head)."""
+        expected = begin
+        if begin > head_seq:
+            return begin
+        for item in self.table.records(stream, begin, keys_only=True):
+            seq = number(item, "seq") or 0
+            if seq != expected or seq > head_seq:
+                break
+            expected += 1
+        return expected
+
+    def _send(self, batch: list[Entry], state: ShipState, result: ShipResult) -> ShipState:
+        """Put a batch in parallel; acknowledge its longest run of stored records from the
+        start. A fork raises `Fork` (after the state is saved); an error sets ``error``."""
+        pool = self._pool_for_puts()
+        futures = [
+            pool.submit(self.table.put, record_item(state.stream, entry.seq, entry.line))
+            for entry in batch
+        ]
+        acked, cursor = state.acked, state.cursor
+        for entry, future in zip(batch, futures, strict=True):
+            try:
+                put: Put = future.result()
+            except (BotoCoreError, ClientError) as exc:
+                result.error = result.error or f"seq {entry.seq}: {_describe(exc)}"
+                continue
+            if result.error is not None:
+                continue  # stored after a failed one: found there on the next run
+            if put.stored is not None:
+                if put.outcome == FORK:
+                    self._save(ShipState(state.table, state.stream, acked, cursor))
+                self._held_to(state.stream, entry.seq, entry.line, put.stored)
+            if entry.seq != acked + 1 and acked:
+                result.gaps.append(acked + 1)
+                logger.warning(
+                    "%s: the local log has no record with seq %d (the next is %d): shipped "
+                    "as it is, verify will report it",
+                    self.path,
+                    acked + 1,
+                    entry.seq,
+                )
+            if put.outcome == "stored":
+                result.shipped += 1
+            else:
+                result.already += 1
+            acked, cursor = entry.seq, entry.cursor
+        return ShipState(state.table, state.stream, acked, cursor)
+
+    def _forked(
+        self, stream: str, seq: int, ours: bytes, theirs: dict[str, dict[str, str]]
+    ) -> None:
+        """Record the fork in the ledger, raise `Fork`."""
+        stored = text(theirs, "digest") or "?"
+        try:
+            self.table.put_once(fork_item(stream, seq, ours, stored, utc_now()))
+            written = "; the refused record is in the ledger as a fork item"
+        except (BotoCoreError, ClientError) as exc:
+            written = f"; it could not be written to the ledger ({_describe(exc)})"
+        message = (
+            f"{self.path}: fork of stream {stream} at seq {seq}: the ledger holds another "
+            f"record there (digest {stored}, ours {line_digest(ours)}): another log shares "
+            f"this one's first record (a cloned disk or image?); shipping stopped{written}"
+        )
+        fork = Fork(message, path=str(self.path), stream=stream)
+        fork.seq, fork.theirs = seq, stored
+        raise fork
+
+    def _save(self, state: ShipState) -> None:
+        self.state_file.save(state)
+        self._trusted = state
+
+    def _pool_for_puts(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self._workers, thread_name_prefix="rds-guard-ship"
+            )
+        return self._pool
+
+
+def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
+    while batch := list(islice(entries, size)):
+        yield batch
+
+
+def _describe(error: BaseException) -> str:
+    """What went wrong talking to the ledger, in one line."""
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        return f"{info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(": ")
+    return str(error) or type(error).__name__
+
+
+def ship_error(result: ShipResult) -> LedgerUnavailable:
+    """The error of a run that could not acknowledge what it had to."""
+    return LedgerUnavailable(
+        f"{result.path}: the ledger did not acknowledge the records in time"
+        + (f": {result.error}" if result.error else ""),
+        path=str(result.path),
+    )
+
+
+__all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper", "ship_error"]

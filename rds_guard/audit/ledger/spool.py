@@ -1,0 +1,339 @@
+"""The guard's side of the ledger: `ShippingLog`, an `AuditLog` whose file is the spool.
+
+Every record is written to the local file first (fsynced: the write-ahead log) and shipped by
+a background thread (``mode = "ship"``): a ledger that cannot be reached only makes records
+wait. With ``mode = "required"`` the ``requested`` (and ``presigned``) record of a call must
+be acknowledged by the ledger before the call goes on: if it cannot be, a local ``failed``
+record says so and the call fails with `AuditError`, nothing sent; an outcome that cannot be
+shipped at once stays local and pending, and the thread ships it later.
+
+Imported only when a policy has ``[audit.ledger]``: a guard without a ledger loads none of
+this and starts no thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rds_guard.core.policy import LedgerPolicy
+from rds_guard.errors import AuditError
+
+from ..record import Record, StrPath
+from ..writer import DEFAULT_LOCK_TIMEOUT, AuditLog
+from .checkpoints import CheckpointOutcome, CheckpointStore, write_checkpoint
+from .errors import ShipRefused
+from .location import Clients, location_of, parse_s3
+from .shipper import Shipper, ShipResult
+from .table import LedgerTable
+
+logger = logging.getLogger("rds_guard")
+
+WRITE_AHEAD = frozenset({"requested", "presigned"})
+"""The events a call waits for: in ``required`` mode the ledger must hold them first."""
+INTERVAL = 2.0
+"""Seconds the thread waits for a new record before looking anyway."""
+LONGEST_PAUSE = 300.0
+"""The longest pause between attempts while the ledger cannot be reached."""
+CHECKPOINT_EVERY = 3600.0
+"""Seconds between the checkpoints a shipper writes, when the policy names ``checkpoints``
+and ``kms_key`` (it skips its turn when another one wrote a checkpoint within that time)."""
+CLOSE_WAIT = 3.0
+"""Seconds `ShippingLog.close` (and the exit of the process) waits for the thread to ship
+what is left."""
+
+_LIVE: weakref.WeakSet[ShippingLog] = weakref.WeakSet()
+
+
+class ShippingLog(AuditLog):
+    """An audit log shipped to the fleet ledger as it is written (see the module's text).
+
+    ``ledger``: the policy's ``[audit.ledger]``; ``clients``: how to reach it (default: a
+    new botocore session in the ledger's region). The other arguments are `AuditLog`'s.
+    """
+
+    def __init__(
+        self,
+        path: StrPath,
+        *,
+        ledger: LedgerPolicy,
+        clients: Clients | None = None,
+        fsync: bool = True,
+        hmac_key: bytes | None = None,
+        policy_sha256: str = "",
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        super().__init__(
+            path,
+            fsync=fsync,
+            hmac_key=hmac_key,
+            policy_sha256=policy_sha256,
+            lock_timeout=lock_timeout,
+        )
+        self.ledger = ledger
+        self.clients = clients if clients is not None else Clients(location_of(ledger).region)
+        self.table = LedgerTable(self.clients, ledger.table)
+        self.shipper = Shipper(self.path, self.table)
+        self.refused: ShipRefused | None = None
+        """Set once the stream was refused (a fork, the ledger ahead): nothing more is
+        shipped from this process, and in required mode every call fails."""
+        self.last_result: ShipResult | None = None
+        self._checkpoint_tried = -CHECKPOINT_EVERY
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
+        _LIVE.add(self)
+
+    def __repr__(self) -> str:
+        return f"ShippingLog({str(self.path)!r}, {self.ledger.mode} to {self.ledger.table})"
+
+    # -- the ledger at install -----------------------------------------------------------------
+
+    def probe(self) -> None:
+        """Check that the ledger can be reached (the account, the table); an `AuditError`
+        saying why when it cannot."""
+        try:
+            self.clients.account()
+            if not self.table.exists():
+                raise AuditError(
+                    f"the ledger's table {self.table.name} does not exist in "
+                    f"{self.clients.region} (rds-guard ledger init creates it)"
+                )
+        except (BotoCoreError, ClientError) as exc:
+            raise AuditError(
+                f"cannot reach the ledger (table {self.table.name}): {exc}", path=str(self.path)
+            ) from exc
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(self, event: str, **fields: object) -> Record:
+        """`AuditLog.write`, then shipping: in ``required`` mode a ``requested`` or
+        ``presigned`` record is acknowledged by the ledger before this returns (else a local
+        ``failed`` record and `AuditError`); every other record is shipped in the
+        background."""
+        record = super().write(event, **fields)
+        if self.ledger.mode == "required":
+            self._ship_now(event, record, fields)
+        self._start()
+        self._wake.set()
+        return record
+
+    def _ship_now(self, event: str, record: Record, fields: Mapping[str, object]) -> None:
+        seq = int(str(record["seq"]))
+        waits = event in WRITE_AHEAD
+        problem: str | None = None
+        if self.refused is not None:
+            problem = self.refused.detail
+        else:
+            try:
+                result = self.shipper.ship(through=seq, timeout=self.lock_timeout if waits else 0.0)
+            except ShipRefused as exc:
+                self._refuse(exc)
+                problem = exc.detail
+            else:
+                self.last_result = result
+                if result.busy and not waits:
+                    return  # the thread is shipping: it takes this record along
+                if result.acked < seq:
+                    problem = result.error or (
+                        "another shipper held the log" if result.busy else "not acknowledged"
+                    )
+        if problem is None:
+            return
+        if not waits:
+            logger.warning(
+                "%s: the %s record (seq %d) is not in the ledger yet (%s); it waits in the "
+                "local log",
+                self.path,
+                event,
+                seq,
+                problem,
+            )
+            return
+        notes = [
+            *_strings(fields.get("notes")),
+            f"not sent: the ledger did not acknowledge the {event} record (seq {seq}): {problem}",
+        ]
+        failed = {**fields, "error": {"code": "LedgerUnavailable", "message": problem}}
+        failed["notes"] = notes
+        super().write("failed", **failed)
+        raise AuditError(
+            f"{self.path}: the ledger ({self.table.name}) did not acknowledge the {event} "
+            f"record (seq {seq}), so the call was not sent ([audit.ledger] mode = "
+            f'"required"): {problem}',
+            path=str(self.path),
+        )
+
+    # -- the background thread -----------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._thread_lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=_run, args=(weakref.ref(self),), name="rds-guard-ledger", daemon=True
+            )
+            self._thread.start()
+
+    def start(self) -> None:
+        """Start the shipping thread (it ships any backlog the log holds)."""
+        self._start()
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop the thread, after it shipped what it could within `CLOSE_WAIT` seconds, then
+        close the file (a later write opens it and starts the thread again)."""
+        thread = self._thread
+        if thread is not None:
+            self._stop.set()
+            self._wake.set()
+            thread.join(CLOSE_WAIT)
+            self._thread = None
+        self.shipper.close()
+        super().close()
+
+    def ship_once(self, timeout: float | None = 0.0) -> ShipResult | None:
+        """One shipping run (what the thread does each time it wakes); None once refused."""
+        if self.refused is not None:
+            return None
+        try:
+            result = self.shipper.ship(timeout=timeout)
+        except ShipRefused as exc:
+            self._refuse(exc)
+            return None
+        self.last_result = result
+        return result
+
+    def _refuse(self, refused: ShipRefused) -> None:
+        """Stop shipping for good (a fork, the ledger ahead of the file): log it at ERROR."""
+        if self.refused is None:
+            logger.error("%s", refused.detail)
+        self.refused = refused
+
+    def checkpoint_if_due(self) -> CheckpointOutcome | None:
+        """When the policy names ``checkpoints`` and ``kms_key``: the next signed checkpoint,
+        at most every `CHECKPOINT_EVERY` seconds, and only when the newest one (whoever wrote
+        it) is that old; its findings are logged at ERROR. None when not due."""
+        if self.ledger.checkpoints is None or self.ledger.kms_key is None:
+            return None
+        now = time.monotonic()
+        if now - self._checkpoint_tried < CHECKPOINT_EVERY:
+            return None
+        self._checkpoint_tried = now
+        store = CheckpointStore(
+            self.clients, parse_s3(self.ledger.checkpoints), self.ledger.kms_key
+        )
+        latest = store.latest()
+        if latest is not None and _age(latest[0].time) < CHECKPOINT_EVERY:
+            return None
+        outcome = write_checkpoint(self.table, store, attempts=1)
+        for finding in outcome.findings:
+            logger.error("checkpoint %s: %s", outcome.key, finding)
+        return outcome
+
+
+def _age(stamp: str) -> float:
+    """Seconds since a record-style UTC time (``...Z``); a time that cannot be read is old."""
+    try:
+        then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return math.inf
+    return (datetime.now(UTC) - then).total_seconds()
+
+
+def _run(ref: weakref.ref[ShippingLog]) -> None:
+    """The thread: ship, then wait for a new record (or `INTERVAL`); while the ledger cannot
+    be reached, wait longer each time (up to `LONGEST_PAUSE`). Once stopped, one last run
+    ships what is left."""
+    pause = INTERVAL
+    while True:
+        log = ref()
+        if log is None:
+            return
+        wake, stop = log._wake, log._stop
+        wake.clear()
+        last_run = stop.is_set()
+        try:
+            result = log.ship_once()
+        except Exception:  # the thread must live on: a bug here is logged, not fatal
+            logger.exception("%s: shipping to the ledger failed", log.path)
+            result = None
+        if last_run or log.refused is not None:
+            return
+        if result is not None and result.error is None:
+            try:
+                log.checkpoint_if_due()
+            except Exception as exc:  # a checkpoint is a bonus: shipping goes on
+                logger.warning("%s: could not write a checkpoint: %s", log.path, exc)
+        failed = result is None or result.error is not None
+        if failed and result is not None:
+            logger.warning(
+                "%s: the ledger cannot be reached (%s); %d record(s) wait in the local log",
+                log.path,
+                result.error,
+                result.pending,
+            )
+        pause = min(pause * 2, LONGEST_PAUSE) if failed else INTERVAL
+        del log, result
+        (stop if failed else wake).wait(pause)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    return []
+
+
+@atexit.register
+def _ship_before_exit() -> None:
+    for log in list(_LIVE):
+        if log._thread is not None:
+            log._stop.set()
+            log._wake.set()
+            log._thread.join(CLOSE_WAIT)
+
+
+def open_shipping_log(
+    path: StrPath,
+    ledger: LedgerPolicy,
+    *,
+    fsync: bool = True,
+    hmac_key: bytes | None = None,
+    policy_sha256: str = "",
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    clients: Clients | None = None,
+) -> ShippingLog:
+    """The guard's audit log when the policy has a ledger: checked to reach it (a ledger that
+    cannot be reached is a warning on logger ``rds_guard`` in ``ship`` mode, an `AuditError`
+    in ``required`` mode), its shipping thread started."""
+    log = ShippingLog(
+        path,
+        ledger=ledger,
+        clients=clients,
+        fsync=fsync,
+        hmac_key=hmac_key,
+        policy_sha256=policy_sha256,
+        lock_timeout=lock_timeout,
+    )
+    try:
+        log.probe()
+    except AuditError as exc:
+        if ledger.mode == "required":
+            raise
+        logger.warning("%s; records wait in the local log %s", exc.detail, log.path)
+    log.start()
+    return log

@@ -1,0 +1,137 @@
+"""What a shipper remembers beside the log: ``PATH.shipped``, a small JSON file naming the
+table and stream, the seq up to which every record is acknowledged in order, and where in
+the series it stands (a `Cursor`); and the lock that lets one shipper at a time work on a log
+(an exclusive ``flock`` on that file, waited for at most a timeout).
+
+The file is a convenience, never trusted for safety: every put is conditional, a shipper
+compares its record at the ledger's head before resuming, and a lost or damaged state file
+only means the ledger is read to find where shipping stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rds_guard.errors import AuditError
+
+from ..fileio import FILE_MODE, os_error
+from .series import Cursor
+
+SUFFIX = ".shipped"
+"""What the state file adds to the log's name."""
+
+_FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@dataclass(frozen=True)
+class ShipState:
+    """Every record of ``stream`` up to ``acked`` (in the series' order) is in ``table``;
+    ``cursor`` is where the acknowledged line was read."""
+
+    table: str
+    stream: str
+    acked: int
+    cursor: Cursor | None = None
+
+    def as_json(self) -> bytes:
+        """The state file's bytes."""
+        document = {
+            "version": 1,
+            "table": self.table,
+            "stream": self.stream,
+            "acked": self.acked,
+            "cursor": None if self.cursor is None else self.cursor.as_dict(),
+        }
+        return json.dumps(document, separators=(",", ":")).encode() + b"\n"
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ShipState | None:
+        """The state `as_json` wrote; None for anything else (a damaged file is forgotten)."""
+        try:
+            value = json.loads(data)
+        except ValueError:
+            return None
+        if not isinstance(value, dict) or value.get("version") != 1:
+            return None
+        table, stream, acked = value.get("table"), value.get("stream"), value.get("acked")
+        if not isinstance(table, str) or not isinstance(stream, str) or type(acked) is not int:
+            return None
+        return cls(table, stream, int(str(acked)), Cursor.from_dict(value.get("cursor")))
+
+
+def state_path(log: Path) -> Path:
+    """Where the state of ``log``'s shipping is kept."""
+    return log.with_name(log.name + SUFFIX)
+
+
+class StateFile:
+    """The state file of one log, open and locked while a shipper works (`locked`)."""
+
+    def __init__(self, log: Path) -> None:
+        self.path = state_path(log)
+        self._fd: int | None = None
+
+    @contextlib.contextmanager
+    def locked(self, timeout: float | None) -> Iterator[bool]:
+        """Hold the shipping lock of the log for the block; yields False (and holds nothing)
+        when another shipper kept it for ``timeout`` seconds (0: do not wait)."""
+        try:
+            fd = os.open(self.path, _FLAGS, FILE_MODE)
+        except (OSError, ValueError) as exc:
+            raise os_error(self.path, "cannot open the shipping state", exc) from exc
+        try:
+            if not _flock(fd, timeout):
+                yield False
+                return
+            self._fd = fd
+            try:
+                yield True
+            finally:
+                self._fd = None
+        finally:
+            os.close(fd)  # releases the lock
+
+    def load(self) -> ShipState | None:
+        """The state saved last (None: none, or unreadable). Only while `locked`."""
+        fd = self._held()
+        try:
+            data = os.pread(fd, 1 << 16, 0)
+        except OSError:
+            return None
+        return ShipState.from_json(data)
+
+    def save(self, state: ShipState) -> None:
+        """Replace the saved state (one write; a torn one is forgotten on the next load)."""
+        fd = self._held()
+        data = state.as_json()
+        try:
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        except OSError as exc:
+            raise os_error(self.path, "cannot save the shipping state", exc) from exc
+
+    def _held(self) -> int:
+        if self._fd is None:
+            raise AuditError(f"{self.path}: the shipping state is read only under its lock")
+        return self._fd
+
+
+def _flock(fd: int, timeout: float | None) -> bool:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)

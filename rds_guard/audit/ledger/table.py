@@ -1,0 +1,253 @@
+"""The ledger's DynamoDB table: conditional puts, the head of a stream, a stream's records in
+order, the streams and forks it lists, the records of one snapshot.
+
+Every write is a ``PutItem`` conditional on the item not existing yet, asking for the item
+that stopped it (``ReturnValuesOnConditionCheckFailure=ALL_OLD``): a refused put is either
+our own earlier attempt (the same line: its acknowledgement was lost) or a fork (another
+line at that seq). No transactions, no ``BatchWriteItem`` (it cannot carry a condition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from .items import (
+    FORK_KIND,
+    KIND_INDEX,
+    SNAPSHOT_INDEX,
+    STREAM_KIND,
+    TABLE_SCHEMA,
+    Item,
+    line_digest,
+    line_of,
+    text,
+)
+from .location import Clients
+
+_NAMES = {"#k": "stream", "#s": "seq"}
+_NOT_THERE = "attribute_not_exists(#s)"
+_BATCH_GET = 100
+
+Outcome = Literal["stored", "ours", "fork"]
+STORED: Outcome = "stored"
+OURS: Outcome = "ours"
+FORK: Outcome = "fork"
+
+
+@dataclass(frozen=True)
+class Put:
+    """What a conditional put of one record came to: ``stored`` (new), ``ours`` (the ledger
+    already held a record with our digest: an earlier attempt whose answer was lost) or
+    ``fork`` (it holds another record at that seq). ``stored`` is the item found there."""
+
+    seq: int
+    outcome: Outcome
+    stored: Item | None = None
+
+
+def stored_digest(item: Item) -> str | None:
+    """The digest an item says its line has (its ``digest`` attribute, else its line's)."""
+    said = text(item, "digest")
+    if said is not None:
+        return said
+    line = line_of(item)
+    return None if line is None else line_digest(line)
+
+
+def same_record(stored: Item, ours: Item) -> bool:
+    """True when the ledger's item is the record we put there: the same digest. (Its line
+    may differ all the same: edited in the ledger since, which `verify --ledger` reports.)"""
+    return stored_digest(stored) == stored_digest(ours)
+
+
+def error_code(error: BaseException) -> str:
+    """The service's error code of a ClientError ("" for anything else)."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+class LedgerTable:
+    """The ledger's table, reached through ``clients``."""
+
+    def __init__(self, clients: Clients, name: str) -> None:
+        self.clients = clients
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"LedgerTable({self.name!r})"
+
+    @property
+    def _db(self) -> Any:
+        return self.clients.dynamodb
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def put(self, item: Item) -> Put:
+        """Put one record's item unless its key is taken; a taken key is ``ours`` when the item
+        there holds the same line, else a ``fork``. Raises ClientError / BotoCoreError for
+        anything else (throttling past botocore's retries, no connection, access denied)."""
+        seq = int(item["seq"]["N"])
+        stored = self._put_new(item)
+        if stored is None:
+            return Put(seq, STORED)
+        return Put(seq, OURS if same_record(stored, item) else FORK, stored)
+
+    def put_once(self, item: Item) -> bool:
+        """Put an item unless its key is taken (a marker, a fork); True when it was new."""
+        return self._put_new(item) is None
+
+    def _put_new(self, item: Item) -> Item | None:
+        """None when ``item`` was written; else the item that holds its key."""
+        try:
+            self._db.put_item(
+                TableName=self.name,
+                Item=item,
+                ConditionExpression=_NOT_THERE,
+                ExpressionAttributeNames={"#s": "seq"},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return None
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            old = exc.response.get("Item")
+        if old is None:  # an emulator that does not return it: read it
+            old = self.get(text(item, "stream") or "", int(item["seq"]["N"]))
+        return old if old is not None else {}
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, stream: str, seq: int, *, consistent: bool = True) -> Item | None:
+        """The item at ``(stream, seq)``, or None."""
+        answer = self._db.get_item(
+            TableName=self.name,
+            Key={"stream": {"S": stream}, "seq": {"N": str(seq)}},
+            ConsistentRead=consistent,
+        )
+        found: Item | None = answer.get("Item")
+        return found
+
+    def head(self, stream: str) -> Item | None:
+        """The record of ``stream`` with the highest seq (a consistent read), or None."""
+        answer = self._db.query(
+            TableName=self.name,
+            KeyConditionExpression="#k = :k AND #s >= :one",
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={":k": {"S": stream}, ":one": {"N": "1"}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items: list[Item] = answer.get("Items", [])
+        return items[0] if items else None
+
+    def records(
+        self, stream: str, start: int = 1, *, consistent: bool = True, keys_only: bool = False
+    ) -> Iterator[Item]:
+        """The records of ``stream`` from seq ``start`` on, in seq order, page by page
+        (``keys_only``: only ``stream`` and ``seq``; it reads as much, but moves less)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": "#k = :k AND #s >= :start",
+            "ExpressionAttributeNames": dict(_NAMES),
+            "ExpressionAttributeValues": {":k": {"S": stream}, ":start": {"N": str(start)}},
+            "ConsistentRead": consistent,
+        }
+        if keys_only:
+            kwargs["ProjectionExpression"] = "#k, #s"
+        yield from self._pages("query", kwargs)
+
+    def streams(self) -> Iterator[str]:
+        """Every stream the ledger lists (its marker), in key order."""
+        for item in self._index(KIND_INDEX, "kind", STREAM_KIND):
+            name = text(item, "stream")
+            if name is not None:
+                yield name
+
+    def forks(self, stream: str | None = None) -> Iterator[Item]:
+        """The forks recorded (of ``stream`` only, when given), each item read whole."""
+        extra = None if stream is None else f"{stream}/fork/"
+        for key in self._index(KIND_INDEX, "kind", FORK_KIND, begins_with=extra):
+            found = self.get(text(key, "stream") or "", int(key["seq"]["N"]))
+            if found is not None:
+                yield found
+
+    def by_snapshot(self, snapshot: str) -> list[Item]:
+        """Every record naming ``snapshot`` (lowercased, as records hold it), across streams,
+        oldest first."""
+        keys = [
+            {"stream": key["stream"], "seq": key["seq"]}
+            for key in self._index(SNAPSHOT_INDEX, "snapshot", snapshot.lower())
+        ]
+        found: list[Item] = []
+        for start in range(0, len(keys), _BATCH_GET):
+            found.extend(self._batch_get(keys[start : start + _BATCH_GET]))
+        return sorted(found, key=lambda item: (text(item, "time") or "", text(item, "stream")))
+
+    def _batch_get(self, keys: list[Item]) -> list[Item]:
+        found: list[Item] = []
+        request: dict[str, Any] = {self.name: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            answer = self._db.batch_get_item(RequestItems=request)
+            found.extend(answer.get("Responses", {}).get(self.name, []))
+            request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def _index(
+        self, index: str, attribute: str, value: str, *, begins_with: str | None = None
+    ) -> Iterator[Item]:
+        condition = "#a = :v"
+        names = {"#a": attribute}
+        values: dict[str, Any] = {":v": {"S": value}}
+        if begins_with is not None:
+            condition += " AND begins_with(#k, :p)"
+            names["#k"] = "stream"
+            values[":p"] = {"S": begins_with}
+        yield from self._pages(
+            "query",
+            {
+                "TableName": self.name,
+                "IndexName": index,
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            },
+        )
+
+    def _pages(self, operation: str, kwargs: dict[str, Any]) -> Iterator[Item]:
+        call = getattr(self._db, operation)
+        while True:
+            answer = call(**kwargs)
+            yield from answer.get("Items", [])
+            last = answer.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    # -- the table itself --------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """True when the table exists (DescribeTable)."""
+        try:
+            self._db.describe_table(TableName=self.name)
+        except ClientError as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                return False
+            raise
+        return True
+
+    def create(self) -> bool:
+        """Create the table and its indexes (on-demand) and wait until it is active; False
+        when it exists already."""
+        if self.exists():
+            return False
+        self._db.create_table(TableName=self.name, **TABLE_SCHEMA)
+        self._db.get_waiter("table_exists").wait(
+            TableName=self.name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+        return True

@@ -1,0 +1,301 @@
+"""``verify --ledger``: every stream of the ledger walked as `verify` walks a file (the same
+`verify_lines` over the stored lines, page by page), its items held to their lines, the forks
+recorded in it reported, and, with the checkpoints' `History`, every checkpointed head held
+to what the ledger holds now. The reasons are `verify`'s plus ``fork``, ``missing-stream``
+and ``checkpoint``; what each means is in docs/ledger.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from ..errors import KeyRequired, NotAnAuditLog
+from ..record import seq_of, stream_id
+from ..verify import MAX_FINDINGS, verify_lines
+from .history import History
+from .items import full_sha256, line_digest, line_of, number, text
+from .table import LedgerTable
+
+Progress = Callable[[int, int | None], None]
+"""Told ``(records read, records in all)`` as the walk goes (the total None when unknown)."""
+
+
+@dataclass(frozen=True)
+class LedgerFinding:
+    """One bad item: its seq in its stream (``line``), the reason, and a detail that starts
+    with the stream (or the checkpoint object); for a checkpoint, ``line`` is its number."""
+
+    line: int
+    reason: str
+    detail: str
+    stream: str | None = None
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}: {self.detail}"
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON values."""
+        return {
+            "line": self.line,
+            "reason": self.reason,
+            "detail": self.detail,
+            "stream": self.stream,
+        }
+
+
+@dataclass(frozen=True)
+class StreamSummary:
+    """One stream as walked: its records, its last seq and the digest of that line."""
+
+    stream: str
+    records: int
+    seq: int
+    head: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class LedgerVerifyResult:
+    """The outcome of `verify_ledger`."""
+
+    ok: bool
+    streams: tuple[StreamSummary, ...]
+    findings: tuple[LedgerFinding, ...]
+    more: int = 0
+    checkpoints: int = 0
+    forks: int = 0
+
+    @property
+    def records(self) -> int:
+        """Records walked in all."""
+        return sum(stream.records for stream in self.streams)
+
+    def lines(self) -> list[str]:
+        """``ok: ...`` and one line per stream, or one ``line N: REASON: detail`` per finding."""
+        if not self.ok:
+            more = [f"... and {self.more} more bad lines"] if self.more else []
+            return [str(finding) for finding in self.findings] + more
+        checked = f", {self.checkpoints} checkpoints" if self.checkpoints else ""
+        return [
+            f"ok: {len(self.streams)} streams, {self.records} records{checked}",
+            *(f"  {s.stream}: {s.records} records, head {s.head}" for s in self.streams),
+        ]
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON values (for ``--json``)."""
+        return {
+            "ok": self.ok,
+            "records": self.records,
+            "checkpoints": self.checkpoints,
+            "forks": self.forks,
+            "streams": [
+                {"stream": s.stream, "records": s.records, "seq": s.seq, "head": s.head, "ok": s.ok}
+                for s in self.streams
+            ],
+            "findings": [finding.as_dict() for finding in self.findings],
+            "more": self.more,
+        }
+
+
+@dataclass
+class _Findings:
+    cap: int
+    kept: list[LedgerFinding] = field(default_factory=list)
+    more: int = 0
+
+    def add(self, finding: LedgerFinding) -> None:
+        if len(self.kept) < self.cap:
+            self.kept.append(finding)
+        else:
+            self.more += 1
+
+
+def verify_ledger(
+    table: LedgerTable,
+    *,
+    stream: str | None = None,
+    hmac_key: bytes | None = None,
+    history: History | None = None,
+    max_findings: int = MAX_FINDINGS,
+    progress: Progress | None = None,
+) -> LedgerVerifyResult:
+    """Walk every stream of ``table`` (``stream`` only, when given) and report every bad item.
+
+    ``history``: the checkpoints (`read_history`); their findings are reported, and every
+    head they hold must still be in the ledger; a stream they list that the ledger lacks is
+    ``missing-stream``. Raises `KeyRequired` when a stream is HMAC-keyed and no key is given.
+    """
+    findings = _Findings(max_findings)
+    heads = history.heads if history is not None else {}
+    names = {stream} if stream is not None else set(table.streams()) | set(heads)
+    names = {name for name in names if stream is None or name == stream}
+    total = _total(table, names) if progress is not None else None
+    counter = [0]
+
+    def tick() -> None:
+        counter[0] += 1
+        if progress is not None and counter[0] % 1000 == 0:
+            progress(counter[0], total)
+
+    summaries = [
+        _verify_stream(table, name, hmac_key, heads.get(name, {}), findings, tick)
+        for name in sorted(names)
+    ]
+    forks = list(table.forks(stream))
+    for item in forks:
+        findings.add(_fork_finding(item))
+    if history is not None:
+        for problem in history.findings:
+            where = problem.detail.split(": ", 1)[0]
+            findings.add(LedgerFinding(problem.number, "checkpoint", problem.detail, where))
+    if progress is not None:
+        progress(counter[0], total)
+    return LedgerVerifyResult(
+        ok=not findings.kept and not findings.more,
+        streams=tuple(summaries),
+        findings=tuple(findings.kept),
+        more=findings.more,
+        checkpoints=0 if history is None else len(history.checkpoints),
+        forks=len(forks),
+    )
+
+
+def _total(table: LedgerTable, names: set[str]) -> int:
+    total = 0
+    for name in names:
+        head = table.head(name)
+        total += 0 if head is None else number(head, "seq") or 0
+    return total
+
+
+def _verify_stream(
+    table: LedgerTable,
+    stream: str,
+    key: bytes | None,
+    checkpointed: dict[int, tuple[str, int]],
+    findings: _Findings,
+    tick: Callable[[], None],
+) -> StreamSummary:
+    seqs: dict[int, int] = {}  # item number -> seq, where they differ
+    extra: list[LedgerFinding] = []
+    last = [0]
+
+    def lines() -> Iterator[bytes]:
+        for index, item in enumerate(table.records(stream), start=1):
+            seq = number(item, "seq") or 0
+            line = line_of(item) or b""
+            if seq != index:
+                seqs[index] = seq
+            last[0] = seq
+            extra.extend(_item_findings(stream, seq, line, item, checkpointed))
+            tick()
+            yield line
+
+    try:
+        result = verify_lines(lines(), hmac_key=key, max_findings=findings.cap)
+    except KeyRequired as exc:
+        raise KeyRequired(stream, seqs.get(exc.line, exc.line), "verify --ledger") from None
+    except NotAnAuditLog as exc:
+        extra.append(LedgerFinding(last[0], "edited", f"{stream}: {exc.what}", stream))
+        result = None
+    records = 0 if result is None else result.records
+    if result is not None and not records:
+        extra.append(_missing(stream, checkpointed))
+    for size, (_, checkpoint) in sorted(checkpointed.items()):
+        if records and size > last[0]:
+            extra.append(
+                LedgerFinding(
+                    size,
+                    "checkpoint",
+                    f"{stream}: ends at seq {last[0]}, and checkpoint {checkpoint} saw it at "
+                    f"seq {size}: records were deleted since",
+                    stream,
+                )
+            )
+    walked = [
+        LedgerFinding(seqs.get(f.line, f.line), f.reason, f"{stream}: {f.detail}", stream)
+        for f in ([] if result is None else result.findings)
+    ]
+    for finding in sorted([*walked, *extra], key=lambda f: f.line):
+        findings.add(finding)
+    if result is None:
+        return StreamSummary(stream, 0, last[0], "", False)
+    findings.more += result.more
+    ok = not walked and not extra and not result.more
+    return StreamSummary(stream, records, result.seq, result.head, ok)
+
+
+def _missing(stream: str, checkpointed: dict[int, tuple[str, int]]) -> LedgerFinding:
+    """A stream the ledger holds no record of (only its marker, or only a checkpoint)."""
+    if not checkpointed:
+        return LedgerFinding(
+            0,
+            "missing-stream",
+            f"{stream}: the ledger holds no record of it, only its marker",
+            stream,
+        )
+    size = max(checkpointed)
+    return LedgerFinding(
+        size,
+        "missing-stream",
+        f"{stream}: the ledger holds no record of it, and checkpoint {checkpointed[size][1]} "
+        f"saw it at seq {size}",
+        stream,
+    )
+
+
+def _item_findings(
+    stream: str,
+    seq: int,
+    line: bytes,
+    item: dict[str, dict[str, str]],
+    checkpointed: dict[int, tuple[str, int]],
+) -> Iterator[LedgerFinding]:
+    """What the walk of the lines cannot see: an item holding another seq's line, a digest
+    attribute its line does not have, a first record that is not the stream's, a changed
+    checkpointed head."""
+    held = seq_of(line) if line.startswith(b"{") else None
+    if held is not None and held != seq:
+        yield LedgerFinding(
+            seq, "edited", f"{stream}: the item at seq {seq} holds the record of seq {held}", stream
+        )
+    if text(item, "digest") not in (None, line_digest(line)):
+        yield LedgerFinding(
+            seq,
+            "edited",
+            f"{stream}: the item's digest attribute is not its line's digest (one of them "
+            "was changed)",
+            stream,
+        )
+    if seq == 1 and not stream.endswith("/" + stream_id(line)):
+        yield LedgerFinding(
+            seq,
+            "edited",
+            f"{stream}: its first record is not the one the stream is named after (its digest "
+            f"starts {stream_id(line)})",
+            stream,
+        )
+    expected = checkpointed.get(seq)
+    if expected is not None and full_sha256(line) != expected[0]:
+        yield LedgerFinding(
+            seq,
+            "checkpoint",
+            f"{stream}: seq {seq} changed since checkpoint {expected[1]} held it as the "
+            f"stream's head (SHA-256 {expected[0]}, now {full_sha256(line)})",
+            stream,
+        )
+
+
+def _fork_finding(item: dict[str, dict[str, str]]) -> LedgerFinding:
+    seq = number(item, "seq") or 0
+    of = text(item, "of") or "?"
+    return LedgerFinding(
+        seq,
+        "fork",
+        f"{of}: at seq {seq} a log sharing this stream's first record (a cloned disk or "
+        f"image?) wrote another record (digest {text(item, 'digest')}; the ledger holds "
+        f"{text(item, 'stored')}); found {text(item, 'time')}, its line is in the ledger "
+        f"under {text(item, 'stream')}",
+        of,
+    )

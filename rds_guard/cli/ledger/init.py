@@ -1,0 +1,65 @@
+"""``rds-guard ledger init [--policy P] [--endpoint-url URL] [--retention-days N]``: create
+the ledger's table (and indexes), the checkpoints' bucket (Object Lock) and the signing key
+that the policy's ``[audit.ledger]`` names, for development (moto's server, a sandbox
+account). Documented in docs/ledger.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from rds_guard.audit.ledger import parse_s3
+from rds_guard.audit.ledger.provision import RETENTION_DAYS, provision
+
+from ..common import add_policy, print_json
+from .options import ledger_from
+
+HELP = """Create the ledger's table, checkpoints bucket and signing key, for development.
+
+Reads the policy's [audit.ledger] (table, region, checkpoints, kms_key) and creates what is
+missing: the DynamoDB table with its indexes (on demand), the S3 bucket with versioning and
+Object Lock in compliance mode, and an ECC_NIST_P256 signing key under the alias. Production
+accounts use examples/ledger.yaml (CloudFormation) instead."""
+EXAMPLE = "rds-guard ledger init --policy rds_guard.toml --endpoint-url http://127.0.0.1:5000"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``[--policy P] [--endpoint-url URL] [--retention-days N] [--json]``."""
+    add_policy(parser, " whose [audit.ledger] names the table, bucket and key")
+    parser.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="send every request there (moto's server); default: botocore's configuration",
+    )
+    parser.add_argument(
+        "--retention-days",
+        type=int,
+        default=RETENTION_DAYS,
+        metavar="N",
+        help=f"the bucket's default retention, compliance mode (default {RETENTION_DAYS})",
+    )
+    parser.add_argument("--json", action="store_true", help='print {"made", "found"}')
+
+
+def run(args: argparse.Namespace) -> int:
+    """Create what is missing; say what was made and what was there."""
+    ledger = ledger_from(None, args.policy, endpoint_url=args.endpoint_url)
+    settings = ledger.policy.audit.ledger if ledger.policy is not None else None
+    checkpoints = None
+    if settings is not None and settings.checkpoints is not None:
+        checkpoints = parse_s3(settings.checkpoints)
+    done = provision(
+        ledger.clients,
+        ledger.location.table,
+        checkpoints,
+        None if settings is None else settings.kms_key,
+        retention_days=args.retention_days,
+    )
+    if args.json:
+        print_json({"made": done.made, "found": done.found})
+        return 0
+    for what in done.made:
+        print(f"made: {what}")
+    for what in done.found:
+        print(f"there already: {what}")
+    return 0

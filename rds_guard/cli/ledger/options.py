@@ -1,0 +1,113 @@
+"""What the ledger's commands share: ``--ledger dynamodb://TABLE[?region=R]`` and
+``--checkpoints s3://BUCKET/PREFIX`` (argparse types), and the ledger, checkpoints and
+signing key a command works with, from those options or from a policy's ``[audit.ledger]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from rds_guard.audit.ledger import (
+    Clients,
+    LedgerLocation,
+    LedgerTable,
+    S3Location,
+    location_of,
+    parse_ledger,
+    parse_s3,
+)
+from rds_guard.audit.ledger.checkpoints import CheckpointStore
+from rds_guard.core.policy import Policy
+
+from ..common import UsageError, policy_if_any
+
+LEDGER_HELP = "the ledger: dynamodb://TABLE or dynamodb://TABLE?region=REGION"
+CHECKPOINTS_HELP = "where the signed checkpoints are: s3://BUCKET/PREFIX"
+
+
+def ledger_arg(text: str) -> LedgerLocation:
+    """An argparse type for ``dynamodb://TABLE[?region=R]``."""
+    try:
+        return parse_ledger(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def s3_arg(text: str) -> S3Location:
+    """An argparse type for ``s3://BUCKET/PREFIX``."""
+    try:
+        return parse_s3(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_ledger(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
+    """``--ledger dynamodb://TABLE[?region=R]``."""
+    parser.add_argument(
+        "--ledger", type=ledger_arg, required=required, metavar="dynamodb://TABLE", help=LEDGER_HELP
+    )
+
+
+def add_checkpoints(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoints s3://BUCKET/PREFIX``."""
+    parser.add_argument(
+        "--checkpoints", type=s3_arg, metavar="s3://BUCKET/PREFIX", help=CHECKPOINTS_HELP
+    )
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The ledger a command works with, and how to reach it."""
+
+    location: LedgerLocation
+    clients: Clients
+    table: LedgerTable
+    policy: Policy | None = None
+
+    @property
+    def kms_key(self) -> str | None:
+        """The signing key the policy names (None: no policy, or none named)."""
+        settings = None if self.policy is None else self.policy.audit.ledger
+        return None if settings is None else settings.kms_key
+
+    def checkpoints(self, given: S3Location | None) -> S3Location | None:
+        """``given``, else the policy's ``checkpoints``."""
+        if given is not None:
+            return given
+        settings = None if self.policy is None else self.policy.audit.ledger
+        if settings is None or settings.checkpoints is None:
+            return None
+        return parse_s3(settings.checkpoints)
+
+    def store(self, location: S3Location, kms_key: str | None = None) -> CheckpointStore:
+        """The checkpoints at ``location``, signed with ``kms_key`` (else the policy's)."""
+        return CheckpointStore(self.clients, location, kms_key or self.kms_key)
+
+
+def ledger_from(
+    location: LedgerLocation | None, policy_path: str | None, *, endpoint_url: str | None = None
+) -> Ledger:
+    """The ledger ``--ledger`` names, else the one the policy's ``[audit.ledger]`` names (the
+    policy at ``--policy``, else the one `install` would find); neither: `UsageError`."""
+    policy = policy_if_any(policy_path) if location is None or policy_path is not None else None
+    if location is None:
+        settings = None if policy is None else policy.audit.ledger
+        if settings is None:
+            where = "the policy has no [audit.ledger]" if policy is not None else "no policy"
+            raise UsageError(f"no ledger: give --ledger dynamodb://TABLE ({where})")
+        location = location_of(settings)
+    clients = Clients(location.region, endpoint_url=endpoint_url)
+    return Ledger(location, clients, LedgerTable(clients, location.table), policy)
+
+
+def find_stream(table: LedgerTable, given: str) -> str:
+    """The stream ``--stream`` names: a whole key (``ACCOUNT/REGION/ID``) as it is, or the
+    16-hex id of one the ledger lists (unknown or ambiguous: `UsageError`)."""
+    if "/" in given:
+        return given
+    found = [name for name in table.streams() if name.endswith("/" + given)]
+    if len(found) != 1:
+        what = "no stream" if not found else f"{len(found)} streams ({', '.join(found)})"
+        raise UsageError(f"--stream {given}: {what} of the ledger end with that id")
+    return found[0]

@@ -1,0 +1,313 @@
+"""Signed checkpoints in S3 (Object Lock, compliance mode) with a KMS key (ECC_NIST_P256),
+on the moto server: written create-only, chained, never inconsistent with the last one; and
+what they catch: a cut tail, a deleted stream, a changed head, a forged, reordered, deleted
+or overwritten checkpoint. moto keeps Object Lock (a locked version cannot be deleted) and
+If-None-Match, and signs and verifies with ECC keys; its KMS Verify answers a bad signature
+with SignatureValid false where AWS raises KMSInvalidSignatureException (both are read)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from ledger_helpers import (
+    BUCKET,
+    delete_item,
+    item_at,
+    on_send,
+    put_raw,
+    s3_error,
+    ship,
+    stream_of,
+    write_log,
+)
+
+from rds_guard.audit.ledger import LedgerTable
+from rds_guard.audit.ledger.checkpoints import (
+    ZERO_HASH,
+    CheckpointStore,
+    body_digest,
+    name_of,
+    parse_body,
+    write_checkpoint,
+)
+from rds_guard.audit.ledger.history import read_history
+from rds_guard.audit.ledger.items import full_sha256, line_of, record_item
+from rds_guard.audit.ledger.verify import verify_ledger
+
+
+def _key(number: int) -> str:
+    return f"rds-guard/{name_of(number)}"
+
+
+def _history_findings(store: CheckpointStore) -> list[tuple[int, str]]:
+    return [(f.number, f.detail.split(": ", 1)[1]) for f in read_history(store).findings]
+
+
+def _verify(table: LedgerTable, store: CheckpointStore) -> list[tuple[int, str]]:
+    result = verify_ledger(table, history=read_history(store))
+    return [(f.line, f.reason) for f in result.findings]
+
+
+def test_a_checkpoint_is_signed_chained_and_locked(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    lines = write_log(log_path, 5)
+    ship(log_path, table)
+    first = write_checkpoint(table, store)
+    assert first.checkpoint is not None and not first.findings
+    stream = stream_of(table, log_path)
+    assert [(h.stream, h.size, h.head) for h in first.checkpoint.streams] == [
+        (stream, 5, full_sha256(lines[-1]))
+    ]
+    assert first.checkpoint.prev == ZERO_HASH
+    assert first.checkpoint.key.startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    write_log(log_path, 2)
+    ship(log_path, table)
+    second = write_checkpoint(table, store)
+    assert second.checkpoint is not None and second.checkpoint.number == 2
+    body, answer = store.read(_key(1))
+    assert second.checkpoint.prev == body_digest(body)
+    assert answer["ObjectLockMode"] == "COMPLIANCE"
+    assert parse_body(body) == first.checkpoint
+    history = read_history(store)
+    assert not history.findings and len(history.checkpoints) == 2
+    assert _verify(table, store) == []
+
+
+def test_a_locked_checkpoint_cannot_be_deleted(table: LedgerTable, store: CheckpointStore) -> None:
+    write_checkpoint(table, store)
+    (version,) = store.versions()
+    with pytest.raises(ClientError) as refused:
+        table.clients.s3.delete_object(Bucket=BUCKET, Key=version.key, VersionId=version.version_id)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_a_cut_tail_is_caught_by_the_checkpoint(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    write_log(log_path, 10)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    for seq in (9, 10):
+        delete_item(table, stream, seq)
+    assert _verify(table, store) == [(10, "checkpoint")]
+    later = write_checkpoint(table, store)  # never signs the shorter stream
+    assert later.checkpoint is not None
+    assert later.findings == [
+        f"{stream}: ends at seq 8, and a checkpoint saw it at seq 10: records were deleted"
+    ]
+    assert later.checkpoint.head_of(stream).size == 10  # type: ignore[union-attr]
+    ship(log_path, table)  # the shipper puts the tail back
+    assert _verify(table, store) == []
+
+
+def test_a_deleted_stream_is_still_listed_by_the_checkpoint(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    for seq in (0, 1, 2, 3):  # its marker too: the stream is gone from the ledger's list
+        delete_item(table, stream, seq)
+    assert list(table.streams()) == []
+    assert _verify(table, store) == [(3, "missing-stream")]
+    outcome = write_checkpoint(table, store)
+    assert outcome.findings == [
+        f"{stream}: has no record, and a checkpoint saw it at seq 3: records were deleted"
+    ]
+
+
+def test_a_head_changed_after_its_checkpoint_is_caught(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    write_log(log_path, 4)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    line = line_of(item_at(table, stream, 4)) or b""
+    put_raw(table, record_item(stream, 4, line.replace(b'"requested"', b'"blocked"')))
+    assert sorted(_verify(table, store)) == [(4, "checkpoint"), (4, "edited")]
+    assert write_checkpoint(table, store).findings == [
+        f"{stream}: seq 4 changed since a checkpoint held it (its head)"
+    ]
+
+
+def test_new_records_that_do_not_follow_on_are_not_signed(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    delete_item(table, stream, 5)
+    outcome = write_checkpoint(table, store)
+    assert outcome.findings == [f"{stream}: seq 5 is missing (the next record is seq 6)"]
+    assert outcome.checkpoint is not None and outcome.checkpoint.head_of(stream).size == 3  # type: ignore[union-attr]
+
+
+def test_a_forged_checkpoint_is_caught(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Written again over the first (a new version: Object Lock keeps the first): the
+    overwrite is a finding, and the forged body's signature does not hold."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    body, answer = store.read(_key(1))
+    forged = body.replace(b'"size":3', b'"size":2')
+    table.clients.s3.put_object(
+        Bucket=BUCKET, Key=_key(1), Body=forged, Metadata=answer["Metadata"]
+    )
+    findings = _history_findings(store)
+    assert [n for n, _ in findings] == [1]
+    assert "overwritten after it was written" in findings[0][1]
+    assert _verify(table, store) == [(1, "checkpoint")]
+
+
+def test_a_checkpoint_written_by_another_key_is_caught(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    write_log(log_path, 2)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    table.clients.kms.create_alias(
+        AliasName="alias/other",
+        TargetKeyId=table.clients.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")[
+            "KeyMetadata"
+        ]["KeyId"],
+    )
+    other = CheckpointStore(table.clients, store.location, "alias/other")
+    write_checkpoint(table, other)
+    findings = _history_findings(store)
+    assert [n for n, _ in findings] == [2]
+    assert "signed with arn:aws:kms" in findings[0][1]
+
+
+def test_a_checkpoint_whose_signature_does_not_hold(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """A new checkpoint put by hand (the next number, so no overwrite) with a stolen
+    signature."""
+    write_log(log_path, 2)
+    ship(log_path, table)
+    first = write_checkpoint(table, store).checkpoint
+    assert first is not None
+    body, answer = store.read(_key(1))
+    fake = json.loads(body)
+    fake.update(checkpoint=2, prev=body_digest(body))
+    table.clients.s3.put_object(
+        Bucket=BUCKET,
+        Key=_key(2),
+        Body=json.dumps(fake, separators=(",", ":")).encode() + b"\n",
+        Metadata=answer["Metadata"],
+        IfNoneMatch="*",
+    )
+    assert _history_findings(store) == [(2, "its signature does not hold (forged or edited)")]
+
+
+def test_reordered_checkpoints_are_caught(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    for _ in range(3):
+        write_log(log_path, 1)
+        ship(log_path, table)
+        write_checkpoint(table, store)
+    two, meta_two = store.read(_key(2))
+    three, meta_three = store.read(_key(3))
+    s3 = table.clients.s3
+    s3.put_object(Bucket=BUCKET, Key=_key(2), Body=three, Metadata=meta_three["Metadata"])
+    s3.put_object(Bucket=BUCKET, Key=_key(3), Body=two, Metadata=meta_two["Metadata"])
+    findings = _history_findings(store)
+    assert sorted(n for n, _ in findings) == [2, 3]  # both overwritten: the originals are read
+    assert all("overwritten" in detail for _, detail in findings)
+
+
+def test_reordered_bodies_under_fresh_numbers_are_caught(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Copies of checkpoints 1 and 2, put as 4 and 3: numbered wrong and linked wrong."""
+    for _ in range(2):
+        write_log(log_path, 1)
+        ship(log_path, table)
+        write_checkpoint(table, store)
+    one, meta_one = store.read(_key(1))
+    two, meta_two = store.read(_key(2))
+    s3 = table.clients.s3
+    s3.put_object(Bucket=BUCKET, Key=_key(3), Body=two, Metadata=meta_two["Metadata"])
+    s3.put_object(Bucket=BUCKET, Key=_key(4), Body=one, Metadata=meta_one["Metadata"])
+    details = [detail for _, detail in _history_findings(store)]
+    assert "its body says it is checkpoint 2 (moved or reordered)" in details
+    assert "its body says it is checkpoint 1 (moved or reordered)" in details
+    assert any("prev is not the digest of checkpoint" in d for d in details)
+
+
+def test_a_delete_marker_and_a_put_again_are_caught(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Deleting a locked object only hides it behind a delete marker; If-None-Match then lets
+    a new body in. Both show in the object's versions, and the first version is checked."""
+    write_log(log_path, 2)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    body, answer = store.read(_key(1))
+    s3 = table.clients.s3
+    s3.delete_object(Bucket=BUCKET, Key=_key(1))
+    forged = body.replace(b'"size":2', b'"size":1')
+    s3.put_object(
+        Bucket=BUCKET, Key=_key(1), Body=forged, Metadata=answer["Metadata"], IfNoneMatch="*"
+    )
+    details = [detail for _, detail in _history_findings(store)]
+    assert any(d.startswith("deleted (1 delete marker(s)") for d in details)
+    assert any("written 2 times" in d for d in details)
+    assert read_history(store).checkpoints[0].head_of(stream_of(table, log_path)).size == 2  # type: ignore[union-attr]
+
+
+def test_a_missing_number_is_caught(table: LedgerTable, store: CheckpointStore) -> None:
+    """A locked checkpoint cannot be deleted before its retention ends; a number skipped (or
+    one gone after its retention) shows as a gap."""
+    first = write_checkpoint(table, store).checkpoint
+    assert first is not None
+    skipping = dataclasses.replace(first, number=3, prev=body_digest(first.body()))
+    assert store.put(skipping)
+    assert _history_findings(store) == [(2, "missing")]
+
+
+def test_two_writers_racing_for_a_number(table: LedgerTable, store: CheckpointStore) -> None:
+    """The other writer takes number 2 between our read and our put: If-None-Match refuses
+    ours, and we write number 3 on top of theirs."""
+    write_checkpoint(table, store)
+    raced = {"done": False}
+
+    def other_writer_first(request: Any, **_: Any) -> None:
+        if not raced["done"]:
+            raced["done"] = True
+            write_checkpoint(table, CheckpointStore(table.clients, store.location, store.kms_key))
+        return None
+
+    on_send(table.clients.s3, "PutObject", other_writer_first)
+    outcome = write_checkpoint(table, store)
+    assert outcome.checkpoint is not None and outcome.checkpoint.number == 3
+    assert read_history(store).findings == []
+
+
+def test_a_409_conflict_is_a_taken_number(table: LedgerTable, store: CheckpointStore) -> None:
+    conflicts = {"left": 1}
+
+    def conflict(request: Any, **_: Any) -> Any:
+        if conflicts["left"]:
+            conflicts["left"] -= 1
+            return s3_error("ConditionalRequestConflict", 409)
+        return None
+
+    on_send(table.clients.s3, "PutObject", conflict)
+    outcome = write_checkpoint(table, store)
+    assert outcome.checkpoint is not None and outcome.checkpoint.number == 1

@@ -1,0 +1,405 @@
+"""The shipper against DynamoDB (moto's server over HTTP): a log mirrored record for record,
+idempotent and resumable, and every way shipping can go wrong: a lost acknowledgement, a
+fork, a ledger ahead of the local file, a crash in the middle of a backlog, throttling,
+rotation racing the shipper."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ledger_helpers import (
+    dynamodb_error,
+    item_seq,
+    lines_of,
+    lose_replies,
+    on_send,
+    ship,
+    stored_lines,
+    stored_seqs,
+    stream_of,
+    write_log,
+)
+
+from rds_guard import audit
+from rds_guard.audit.ledger import Fork, LedgerTable, RemoteAhead, Shipper, Unnamed
+from rds_guard.audit.ledger.items import text
+from rds_guard.audit.ledger.state import state_path
+from rds_guard.audit.ledger.verify import verify_ledger
+
+
+def test_a_log_is_mirrored_record_for_record(table: LedgerTable, log_path: Path) -> None:
+    lines = write_log(log_path, 30)
+    result = ship(log_path, table)
+    stream = stream_of(table, log_path)
+    assert (result.shipped, result.already, result.acked, result.pending) == (30, 0, 30, 0)
+    assert result.stream == stream
+    assert stored_lines(table, stream) == lines
+    assert list(table.streams()) == [stream]
+    first = table.get(stream, 1)
+    assert first is not None
+    assert text(first, "digest") == audit.own_digest(lines[0])
+    assert text(first, "snapshot") == "orders-daily-20261129"
+    assert text(first, "event") == "requested"
+    assert verify_ledger(table).ok
+
+
+def test_shipping_again_sends_only_what_is_new(table: LedgerTable, log_path: Path) -> None:
+    write_log(log_path, 10)
+    ship(log_path, table)
+    assert (ship(log_path, table).shipped, ship(log_path, table).already) == (0, 0)
+    lines = write_log(log_path, 5)
+    result = ship(log_path, table)
+    assert (result.shipped, result.acked) == (5, 15)
+    assert stored_lines(table, stream_of(table, log_path)) == lines
+
+
+def test_the_stream_is_named_after_the_account_region_and_first_record(
+    table: LedgerTable, log_path: Path
+) -> None:
+    lines = write_log(log_path, 1)
+    assert ship(log_path, table).stream == f"123456789012/us-east-1/{audit.stream_id(lines[0])}"
+
+
+def test_a_lost_acknowledgement_meets_its_own_record(table: LedgerTable, log_path: Path) -> None:
+    """The put of seq 3 reaches the table, its reply is lost; botocore retries it and the
+    retry is refused by our own record: that is success, not a fork."""
+    write_log(log_path, 6)
+    lost = {"count": 0}
+
+    def third(body: dict[str, Any]) -> bool:
+        if item_seq(body) == 3 and not lost["count"]:
+            lost["count"] += 1
+            return True
+        return False
+
+    lose_replies(table.clients.dynamodb, "PutItem", third)
+    result = ship(log_path, table, workers=1)
+    assert lost["count"] == 1
+    assert (result.shipped, result.already, result.acked) == (5, 1, 6)
+    assert verify_ledger(table).ok
+
+
+def test_a_reply_lost_for_good_is_found_on_the_next_run(table: LedgerTable, log_path: Path) -> None:
+    """Every attempt at seq 2 lands and loses its reply: the run ends at seq 1 (the puts of
+    3 and 4 landed too). The next run reads the ledger's keys from seq 2 and finds them all
+    there: nothing is sent twice."""
+    write_log(log_path, 4)
+    remove = lose_replies(table.clients.dynamodb, "PutItem", lambda body: item_seq(body) == 2)
+    first = ship(log_path, table, workers=1)
+    assert first.acked == 1 and first.error is not None and "seq 2" in first.error
+    remove()
+    again = ship(log_path, table)
+    assert (again.shipped, again.already, again.acked) == (0, 0, 4)
+    assert verify_ledger(table).ok
+
+
+def _clone(log_path: Path, copy: Path) -> None:
+    """A copy of the log (a cloned disk), its shipping state included."""
+    shutil.copy(log_path, copy)
+    if state_path(log_path).exists():
+        shutil.copy(state_path(log_path), state_path(copy))
+
+
+def test_a_copy_that_ships_first_makes_the_original_a_fork(
+    table: LedgerTable, tmp_path: Path
+) -> None:
+    original, copy = tmp_path / "a" / "audit.jsonl", tmp_path / "b" / "audit.jsonl"
+    original.parent.mkdir()
+    copy.parent.mkdir()
+    write_log(original, 5)
+    ship(original, table)
+    _clone(original, copy)
+    write_log(copy, 3, note="copy ")
+    write_log(original, 3, note="original ")
+    assert ship(copy, table).acked == 8
+    with pytest.raises(Fork) as refused:
+        ship(original, table)
+    assert refused.value.seq == 8  # found comparing our record at the ledger's head
+    assert "fork of stream" in refused.value.detail and "cloned disk" in refused.value.detail
+    stream = stream_of(table, original)
+    (fork,) = table.forks(stream)
+    assert text(fork, "of") == stream
+    assert text(fork, "line") == lines_of(original)[7].decode()
+    assert stored_lines(table, stream) == lines_of(copy)  # the ledger kept what it had
+    result = verify_ledger(table)
+    assert [(f.line, f.reason) for f in result.findings] == [(8, "fork")]
+
+
+def test_a_fork_found_by_a_refused_put(table: LedgerTable, tmp_path: Path) -> None:
+    """The copy ships its seq 6 while the original's batch is on its way: the original's put
+    of seq 6 is refused by another record."""
+    original, copy = tmp_path / "audit.jsonl", tmp_path / "copy.jsonl"
+    write_log(original, 5)
+    ship(original, table)
+    _clone(original, copy)
+    write_log(original, 3, note="original ")
+    write_log(copy, 1, note="copy ")
+    shipped = {"done": False}
+
+    def copy_first(request: Any, **_: Any) -> None:
+        if not shipped["done"]:
+            shipped["done"] = True
+            ship(copy, table)  # the copy's seq 6 lands first
+        return None
+
+    on_send(table.clients.dynamodb, "PutItem", copy_first)
+    with pytest.raises(Fork) as refused:
+        Shipper(original, table, workers=1).ship()
+    assert refused.value.seq == 6
+    stream = stream_of(table, original)
+    assert [text(fork, "line") for fork in table.forks(stream)] == [lines_of(original)[5].decode()]
+    assert stored_lines(table, stream) == lines_of(copy)
+
+
+def test_a_copy_whose_seq_is_at_or_below_the_ledger_head_is_a_fork(
+    table: LedgerTable, tmp_path: Path
+) -> None:
+    original, copy = tmp_path / "audit.jsonl", tmp_path / "copy.jsonl"
+    write_log(original, 5)
+    _clone(original, copy)
+    write_log(original, 10)
+    ship(original, table)
+    write_log(copy, 3, note="copy ")  # seq 6-8, below the ledger's head (15)
+    with pytest.raises(Fork) as refused:
+        ship(copy, table)
+    assert refused.value.seq == 8
+    assert "cloned disk" in refused.value.detail
+
+
+def test_a_ledger_ahead_of_a_restored_log_is_refused(table: LedgerTable, log_path: Path) -> None:
+    lines = write_log(log_path, 10)
+    ship(log_path, table)
+    log_path.write_bytes(b"".join(line + b"\n" for line in lines[:7]))  # an older copy
+    with pytest.raises(RemoteAhead) as refused:
+        ship(log_path, table)
+    assert "cut short or restored from an older copy" in refused.value.detail
+    assert "nothing was shipped" in refused.value.detail
+    assert stored_seqs(table, stream_of(table, log_path)) == list(range(1, 11))
+
+
+def test_a_backlog_of_days_survives_a_crash_in_the_middle_of_a_batch(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """Puts of one batch land out of order and the process dies before the batch is
+    acknowledged: the ledger holds records past a hole. The next run resumes from the lowest
+    seq not acknowledged, never from the ledger's head, and leaves no hole."""
+    lines = write_log(log_path, 1000)
+
+    class Crash(BaseException):
+        """The process dies."""
+
+    def die_at_351(request: Any, **_: Any) -> None:
+        import json
+
+        if item_seq(json.loads(request.body)) in (351, 360):
+            raise Crash
+        return None
+
+    remove = on_send(table.clients.dynamodb, "PutItem", die_at_351)
+    with pytest.raises(Crash):
+        ship(log_path, table, workers=8, batch=100)
+    remove()
+    stream = stream_of(table, log_path)
+    held = set(stored_seqs(table, stream))
+    assert 351 not in held and 400 in held and max(held) == 400  # a hole below the head
+    result = ship(log_path, table)
+    assert result.acked == 1000 and result.shipped == 600 + 2
+    assert stored_lines(table, stream) == lines
+    assert verify_ledger(table).ok
+
+
+def test_without_its_state_a_shipper_finds_the_hole_in_the_ledger(
+    table: LedgerTable, log_path: Path
+) -> None:
+    lines = write_log(log_path, 300)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    table.clients.dynamodb.delete_item(
+        TableName=table.name, Key={"stream": {"S": stream}, "seq": {"N": "120"}}
+    )
+    state_path(log_path).unlink()
+    result = ship(log_path, table)
+    assert (result.shipped, result.acked) == (1, 300)
+    assert stored_lines(table, stream) == lines
+
+
+def test_throttling_past_retries_leaves_the_records_waiting(
+    table: LedgerTable, log_path: Path
+) -> None:
+    write_log(log_path, 20)
+    answers = {"throttled": 0}
+
+    def throttle(request: Any, **_: Any) -> Any:
+        answers["throttled"] += 1
+        return dynamodb_error("ProvisionedThroughputExceededException", "slow down")
+
+    remove = on_send(table.clients.dynamodb, "PutItem", throttle)
+    result = ship(log_path, table)
+    assert result.acked == 0 and result.pending == 20
+    assert "ProvisionedThroughputExceededException" in (result.error or "")
+    assert answers["throttled"] >= 3 * 20 // 20  # botocore retried before giving up
+    remove()
+    assert ship(log_path, table).acked == 20
+
+
+def test_a_few_throttled_puts_are_absorbed_by_botocore(table: LedgerTable, log_path: Path) -> None:
+    write_log(log_path, 10)
+    left = {"throttles": 2}
+
+    def throttle_twice(request: Any, **_: Any) -> Any:
+        if left["throttles"]:
+            left["throttles"] -= 1
+            return dynamodb_error("ThrottlingException")
+        return None
+
+    on_send(table.clients.dynamodb, "PutItem", throttle_twice)
+    result = ship(log_path, table, workers=1)
+    assert (result.acked, result.error) == (10, None)
+
+
+def test_rotation_racing_the_shipper(table: LedgerTable, log_path: Path) -> None:
+    """The log is rotated (and written to) while a run is half way: the run ships the old
+    file to its end, the next one follows the series into the new file."""
+    write_log(log_path, 50)
+    puts = {"count": 0}
+
+    def rotate_at_25(request: Any, **_: Any) -> None:
+        puts["count"] += 1
+        if puts["count"] == 25:
+            audit.rotate(log_path)
+            write_log(log_path, 5, note="after rotation ")
+        return None
+
+    remove = on_send(table.clients.dynamodb, "PutItem", rotate_at_25)
+    first = ship(log_path, table, workers=1, batch=10)
+    remove()
+    assert first.acked == 50
+    archive = log_path.with_name("audit.jsonl.1-50")
+    assert archive.exists()
+    second = ship(log_path, table)
+    assert (second.shipped, second.acked) == (6, 56)  # the rotated record and five more
+    stream = stream_of(table, archive)
+    assert stored_lines(table, stream) == lines_of(archive) + lines_of(log_path)
+    assert verify_ledger(table).ok
+
+
+def test_a_rotated_series_whose_first_file_is_gone_ships_on_from_its_state(
+    table: LedgerTable, log_path: Path
+) -> None:
+    write_log(log_path, 5)
+    ship(log_path, table)
+    archive = audit.rotate(log_path)
+    write_log(log_path, 2)
+    archive.unlink()  # shipped, so removed by a retention job
+    assert ship(log_path, table).acked == 8
+    state_path(log_path).unlink()
+    with pytest.raises(Unnamed):
+        ship(log_path, table)
+
+
+def test_keyed_repaired_and_rotated_records_ship_byte_for_byte(
+    table: LedgerTable, log_path: Path
+) -> None:
+    key = b"the audit key"
+    write_log(log_path, 3, hmac_key=key)
+    with open(log_path, "ab") as torn:
+        torn.write(b'{"prev":"cut off')  # a crash mid-write: the next writer repairs it
+    write_log(log_path, 2, hmac_key=key)
+    archive = audit.rotate(log_path, hmac_key=key)
+    write_log(log_path, 2, hmac_key=key)
+    ship(log_path, table)
+    stream = stream_of(table, archive)
+    stored = stored_lines(table, stream)
+    assert stored == lines_of(archive) + lines_of(log_path)
+    assert [audit.parse_record(line)["event"] for line in stored].count("repaired") == 1
+    assert audit.parse_record(stored[6])["event"] == "rotated"
+    assert verify_ledger(table, hmac_key=key).ok
+    with pytest.raises(audit.KeyRequired):
+        verify_ledger(table)
+
+
+def test_a_log_without_records_ships_nothing(table: LedgerTable, log_path: Path) -> None:
+    log_path.write_bytes(b"")
+    result = ship(log_path, table)
+    assert (result.shipped, result.acked, result.stream) == (0, 0, "")
+    assert list(table.streams()) == []
+
+
+def test_another_shipper_at_work_makes_a_run_busy(table: LedgerTable, log_path: Path) -> None:
+    write_log(log_path, 3)
+    holder = Shipper(log_path, table)
+    with holder.state_file.locked(None):
+        result = ship(log_path, table, timeout=0)
+    assert result.busy and "another shipper" in result.describe()
+
+
+def test_an_item_edited_in_the_ledger_is_no_fork(
+    table: LedgerTable, log_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Someone changes the bytes of the ledger's head item but cannot re-seal it under our
+    digest: the same digest says it is our record, edited since; shipping goes on (the
+    original is in the local log) and verify reports the edit."""
+    write_log(log_path, 4)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    item = table.get(stream, 4)
+    assert item is not None
+    item["line"]["S"] = item["line"]["S"].replace('"requested"', '"failed"')
+    table.clients.dynamodb.put_item(TableName=table.name, Item=item)
+    write_log(log_path, 2)
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        result = ship(log_path, table)
+    assert result.acked == 6
+    assert "it was edited in the ledger" in caplog.text
+    assert [(f.line, f.reason) for f in verify_ledger(table).findings] == [(4, "edited")]
+
+
+def test_a_damaged_state_file_is_forgotten(table: LedgerTable, log_path: Path) -> None:
+    lines = write_log(log_path, 5)
+    ship(log_path, table)
+    state_path(log_path).write_bytes(b"\x00not json")
+    write_log(log_path, 2)
+    result = ship(log_path, table)
+    assert (result.shipped, result.acked) == (2, 7)  # the ledger's keys said where it stopped
+    assert stored_lines(table, stream_of(table, log_path)) == lines + lines_of(log_path)[5:]
+
+
+def test_a_cursor_that_no_longer_fits_is_dropped(table: LedgerTable, log_path: Path) -> None:
+    import json
+
+    write_log(log_path, 5)
+    ship(log_path, table)
+    state = json.loads(state_path(log_path).read_text())
+    state["cursor"]["start"] = state["cursor"]["end"] = 7  # the middle of a line
+    state_path(log_path).write_text(json.dumps(state))
+    write_log(log_path, 3)
+    result = ship(log_path, table)
+    assert (result.shipped, result.acked) == (3, 8)
+    assert verify_ledger(table).ok
+
+
+def test_a_series_rotated_twice_is_followed_back(table: LedgerTable, log_path: Path) -> None:
+    write_log(log_path, 3)
+    first = audit.rotate(log_path)
+    write_log(log_path, 2)
+    second = audit.rotate(log_path)
+    write_log(log_path, 1)
+    result = ship(log_path, table)
+    assert result.acked == 8
+    stream = stream_of(table, first)
+    assert stored_lines(table, stream) == lines_of(first) + lines_of(second) + lines_of(log_path)
+
+
+def test_another_thread_shipping_the_log_makes_a_run_busy_in_time(
+    table: LedgerTable, log_path: Path
+) -> None:
+    write_log(log_path, 2)
+    shipper = Shipper(log_path, table)
+    with shipper._lock:  # the guard's thread is in a run
+        assert shipper.ship(timeout=0.05).busy
+    assert shipper.ship().acked == 2
+    shipper.close()

@@ -1,0 +1,109 @@
+"""examples/ledger.yaml, the CloudFormation of the fleet ledger, holds what the code builds:
+the table and indexes `ledger init` makes, a bucket locked in compliance mode, an ECC signing
+key, and writers that can put their own account's items and nothing else. moto's
+CloudFormation deploys it (but ignores a bucket's Object Lock and bucket policies, so those
+are read from the template, not from the deployed bucket)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from rds_guard.audit.ledger.items import TABLE_SCHEMA
+
+TEMPLATE = Path(__file__).resolve().parents[3] / "examples" / "ledger.yaml"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with CloudFormation's short tags (!Ref, !Sub, ...) read as plain values."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return {suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {suffix: loader.construct_sequence(node, deep=True)}
+    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
+
+
+_Loader.add_multi_constructor("!", _tag)
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[str, Any]:
+    document = yaml.load(TEMPLATE.read_text(), Loader=_Loader)
+    found: dict[str, Any] = document["Resources"]
+    return found
+
+
+def test_the_table_is_the_one_ledger_init_makes(resources: dict[str, Any]) -> None:
+    table = resources["Ledger"]["Properties"]
+    for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode"):
+        assert table[key] == TABLE_SCHEMA[key]
+    assert table["DeletionProtectionEnabled"] is True
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_the_bucket_keeps_every_checkpoint_in_compliance_mode(resources: dict[str, Any]) -> None:
+    bucket = resources["Checkpoints"]["Properties"]
+    assert bucket["ObjectLockEnabled"] is True
+    assert bucket["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
+    statements = resources["CheckpointsPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    create_only = next(s for s in statements if s["Sid"] == "CreateOnly")
+    assert create_only["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+
+
+def test_the_key_signs_with_ecdsa(resources: dict[str, Any]) -> None:
+    key = resources["SigningKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+
+
+def test_writers_put_their_own_accounts_items_and_nothing_else(resources: dict[str, Any]) -> None:
+    statements = resources["WriterPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    actions = {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert actions == {
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:DescribeTable",
+    }
+    put = next(s for s in statements if s["Action"] == "dynamodb:PutItem")
+    assert put["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["${aws:PrincipalAccount}/*"]}
+    }
+    auditor = resources["AuditorPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert not any(
+        action.endswith(("PutItem", "DeleteItem", "UpdateItem", "PutObject", "Sign"))
+        for statement in auditor
+        for action in statement["Action"]
+    )
+
+
+def test_moto_deploys_the_template(moto_inprocess: None) -> None:
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # moto: no support for AWS::S3::BucketPolicy
+        cloudformation.create_stack(
+            StackName="rds-guard-ledger",
+            TemplateBody=TEMPLATE.read_text(),
+            Parameters=[{"ParameterKey": "BucketName", "ParameterValue": "rds-guard-checkpoints"}],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+    stack = cloudformation.describe_stacks(StackName="rds-guard-ledger")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    table = boto3.client("dynamodb", region_name="us-east-1").describe_table(
+        TableName="rds-guard-audit"
+    )["Table"]
+    assert sorted(index["IndexName"] for index in table["GlobalSecondaryIndexes"]) == [
+        "kind",
+        "snapshot",
+    ]

@@ -1,0 +1,372 @@
+"""The ledger's commands (docs/ledger.md): ``ledger init``, ``audit ship``, ``audit
+checkpoint``, ``audit query`` and ``audit verify --ledger``, against moto's server, with the
+exit codes of §7: 0 fine, 1 a finding, 2 bad usage or a ledger out of reach. Long work shows
+its progress on a terminal only."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_helpers import Terminal, assert_one_error_line, run_main, run_script, script_env
+from ledger_helpers import (
+    BUCKET,
+    KEY_ALIAS,
+    TABLE,
+    delete_item,
+    dynamodb_error,
+    ledger_table,
+    lines_of,
+    on_send,
+    stream_of,
+    write_log,
+)
+from policies import LEDGER_SIGNED, write_policy
+from servers import MotoServer
+
+from rds_guard import audit
+from rds_guard.audit.ledger import LedgerTable
+
+LEDGER_URL = f"dynamodb://{TABLE}?region=us-east-1"
+CHECKPOINTS = f"s3://{BUCKET}/rds-guard/"
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    return moto_server
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    return write_policy(tmp_path, LEDGER_SIGNED)
+
+
+@pytest.fixture
+def initialised(aws: MotoServer, policy: Path, capsys: pytest.CaptureFixture[str]) -> LedgerTable:
+    """``rds-guard ledger init --policy P``: the table, the bucket and the key."""
+    run = run_main(capsys, "ledger", "init", "--policy", str(policy))
+    assert run.code == 0, run
+    return ledger_table()
+
+
+def test_ledger_init_makes_the_table_bucket_and_key_once(
+    aws: MotoServer, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = run_main(capsys, "ledger", "init", "--policy", str(policy))
+    assert first.code == 0
+    assert first.out.splitlines() == [
+        f"made: table {TABLE} (indexes snapshot and kind) in us-east-1",
+        f"made: bucket {BUCKET} (versioned, Object Lock: compliance, 1 day(s))",
+        f"made: KMS key {KEY_ALIAS} (ECC_NIST_P256, sign and verify)",
+    ]
+    again = run_main(capsys, "ledger", "init", "--policy", str(policy), "--json")
+    assert again.json() == {
+        "made": [],
+        "found": [line.removeprefix("made: ") for line in first.out.splitlines()],
+    }
+
+
+def test_ledger_init_with_an_endpoint_url_in_a_real_process(
+    moto_server: MotoServer, policy: Path, tmp_path: Path
+) -> None:
+    run = run_script(
+        "ledger",
+        "init",
+        "--policy",
+        str(policy),
+        "--endpoint-url",
+        moto_server.url,
+        env=script_env(tmp_path),
+    )
+    assert run.code == 0, run.err
+    assert run.out.startswith(f"made: table {TABLE}")
+
+
+def test_ship_then_verify(
+    initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 12)
+    shipped = run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    stream = stream_of(initialised, log)
+    assert (shipped.code, shipped.err) == (0, "")
+    assert shipped.out == (
+        f"{log} -> {stream}: 12 shipped; acknowledged through seq 12, up to date\n"
+    )
+    again = run_main(
+        capsys, "audit", "ship", str(log), "--policy", str(tmp_path / "rds_guard.toml"), "--json"
+    )
+    assert again.code == 0
+    assert again.json()["logs"][0] | {"path": ""} == {
+        "path": "",
+        "stream": stream,
+        "shipped": 0,
+        "already": 0,
+        "acked": 12,
+        "last": 12,
+        "pending": 0,
+        "error": None,
+    }
+    verified = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL)
+    assert verified.code == 0
+    assert verified.out.splitlines()[0] == "ok: 1 streams, 12 records"
+    one = run_main(
+        capsys, "audit", "verify", "--ledger", LEDGER_URL, "--stream", stream.rsplit("/", 1)[1]
+    )
+    assert one.code == 0
+
+
+def test_ship_refuses_a_fork_with_exit_1(
+    initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log, copy = tmp_path / "audit.jsonl", tmp_path / "copy.jsonl"
+    write_log(log, 3)
+    copy.write_bytes(log.read_bytes())
+    write_log(log, 1, note="original ")
+    write_log(copy, 1, note="copy ")
+    assert run_main(capsys, "audit", "ship", str(copy), "--ledger", LEDGER_URL).code == 0
+    refused = run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    assert refused.code == 1
+    assert refused.out.startswith(f"refused: {log}: fork of stream ")
+    verified = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL, "--json")
+    assert verified.code == 1
+    assert [f["reason"] for f in verified.json()["findings"]] == ["fork"]
+
+
+def test_ship_with_the_ledger_out_of_reach_exits_2_and_the_records_wait(
+    initialised: LedgerTable,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 2)
+    from rds_guard.audit.ledger import location
+
+    made = location.Clients.client
+
+    def throttled(self: Any, service: str) -> Any:
+        client = made(self, service)
+        if service == "dynamodb":
+            on_send(client, "PutItem", lambda **_: dynamodb_error("ThrottlingException"))
+        return client
+
+    monkeypatch.setattr(location.Clients, "client", throttled)
+    run = run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    assert run.code == 2
+    assert "0 shipped; acknowledged through seq 0; 2 record(s) wait: ThrottlingException" in run.out
+
+
+def test_ship_needs_a_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 1)
+    assert_one_error_line(run_main(capsys, "audit", "ship", str(log)), "no ledger: give --ledger")
+    assert_one_error_line(
+        run_main(capsys, "audit", "ship", str(log), "--ledger", "s3://bucket"),
+        "a ledger is dynamodb://TABLE",
+    )
+
+
+def test_checkpoint_then_verify_with_the_checkpoints(
+    initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 5)
+    run_main(capsys, "audit", "ship", str(log), "--policy", str(policy))
+    written = run_main(capsys, "audit", "checkpoint", "--policy", str(policy))
+    stream = stream_of(initialised, log)
+    assert written.code == 0, written
+    first, second = written.out.splitlines()
+    assert first.startswith(
+        f"checkpoint 1: s3://{BUCKET}/rds-guard/checkpoint-0000000001.json, 1 stream(s), "
+        "signed with arn:aws:kms:us-east-1:123456789012:key/"
+    )
+    assert second.startswith(f"  {stream}: seq 5, head ")
+    ok = run_main(
+        capsys,
+        "audit",
+        "verify",
+        "--ledger",
+        LEDGER_URL,
+        "--checkpoints",
+        CHECKPOINTS,
+        "--policy",
+        str(policy),
+    )
+    assert ok.code == 0 and ok.out.startswith("ok: 1 streams, 5 records, 1 checkpoints")
+    for seq in (4, 5):
+        delete_item(initialised, stream, seq)
+    bad = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL, "--checkpoints", CHECKPOINTS)
+    assert bad.code == 1
+    assert bad.out == (
+        f"line 5: checkpoint: {stream}: ends at seq 3, and checkpoint 1 saw it at seq 5: "
+        "records were deleted since\n"
+    )
+    pinned = run_main(capsys, "audit", "checkpoint", "--policy", str(policy), "--json")
+    assert pinned.code == 1
+    document = pinned.json()
+    assert document["checkpoint"]["streams"][0]["size"] == 5
+    assert document["findings"] == [
+        f"{stream}: ends at seq 3, and a checkpoint saw it at seq 5: records were deleted"
+    ]
+
+
+def test_checkpoint_needs_a_bucket_and_a_key(
+    initialised: LedgerTable, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert_one_error_line(
+        run_main(capsys, "audit", "checkpoint", "--ledger", LEDGER_URL),
+        "a checkpoint needs a bucket and a key",
+    )
+
+
+def test_query_answers_for_one_snapshot_across_streams(
+    initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    write_log(one, 2, snapshot="Orders-Daily-20261129")
+    write_log(two, 1, snapshot="orders-daily-20261129", event="blocked")
+    write_log(two, 1, snapshot="something-else")
+    for log in (one, two):
+        run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    run = run_main(
+        capsys, "audit", "query", "--ledger", LEDGER_URL, "--snapshot", "ORDERS-daily-20261129"
+    )
+    assert run.code == 0
+    header, *rows = run.out.splitlines()
+    assert header.split() == [
+        "TIME",
+        "EVENT",
+        "OPERATION",
+        "BY",
+        "POLICY",
+        "STREAM",
+        "SEQ",
+        "RECORD",
+    ]
+    assert len(rows) == 3 and all(row.endswith("authentic") for row in rows)
+    assert sorted(row.split()[1] for row in rows) == ["blocked", "requested", "requested"]
+    document = run_main(
+        capsys,
+        "audit",
+        "query",
+        "--ledger",
+        LEDGER_URL,
+        "--snapshot",
+        "orders-daily-20261129",
+        "--json",
+    ).json()
+    assert {d["stream"] for d in document} == {
+        stream_of(initialised, one),
+        stream_of(initialised, two),
+    }
+    assert document[0]["record"]["snapshot"] == "orders-daily-20261129"
+    nothing = run_main(capsys, "audit", "query", "--ledger", LEDGER_URL, "--snapshot", "nope")
+    assert (nothing.code, nothing.out) == (0, f"no record of snapshot nope in {LEDGER_URL}\n")
+
+
+def test_query_says_when_a_record_is_not_authentic(
+    initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 1)
+    run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    item = initialised.get(stream_of(initialised, log), 1)
+    assert item is not None
+    item["line"]["S"] = item["line"]["S"].replace('"requested"', '"created"')
+    initialised.clients.dynamodb.put_item(TableName=TABLE, Item=item)
+    run = run_main(
+        capsys, "audit", "query", "--ledger", LEDGER_URL, "--snapshot", "orders-daily-20261129"
+    )
+    assert run.code == 1 and run.out.rstrip().endswith("NOT AUTHENTIC")
+
+
+def test_verify_with_the_ledger_takes_no_paths(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 1)
+    assert_one_error_line(
+        run_main(capsys, "audit", "verify", str(log), "--ledger", LEDGER_URL), "give no PATH"
+    )
+    assert_one_error_line(run_main(capsys, "audit", "verify"), "give the log files to verify")
+    assert_one_error_line(
+        run_main(capsys, "audit", "verify", str(log), "--stream", "abc"), "go with --ledger"
+    )
+
+
+# --- progress on a terminal -----------------------------------------------------------------
+
+
+def test_ship_shows_progress_on_a_terminal_only(
+    initialised: LedgerTable,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 250)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    shown = terminal.getvalue()
+    assert "\rship audit.jsonl: 100 of 250 records, " in shown and " records/s" in shown
+    assert shown.endswith("\r\x1b[K")  # cleared at the end
+    write_log(log, 150)
+    quiet = Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL, "--quiet")
+    assert quiet.getvalue() == ""
+
+
+def test_ship_is_quiet_off_a_terminal(
+    initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 150)
+    assert run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL).err == ""
+
+
+def test_verify_of_a_large_file_shows_progress_on_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 3000)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert run_main(capsys, "audit", "verify", str(log)).code == 0
+    assert "\rverify: " in terminal.getvalue() and " records/s" in terminal.getvalue()
+
+
+def test_verify_ledger_shows_progress_on_a_terminal(
+    initialised: LedgerTable,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 1200)
+    run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL).code == 0
+    assert "\rverify --ledger: 1,000 of 1,200 records, " in terminal.getvalue()
+
+
+def test_the_audit_functions_progress_counts_lines_and_bytes(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    lines = write_log(log, 10)
+    told: list[tuple[int, int, int]] = []
+    audit.verify(log, progress=lambda *counts: told.append(counts))
+    size = log.stat().st_size
+    assert told == [(len(lines), size, size)]
+    assert lines_of(log) == lines
+    json.dumps(told)

@@ -1,0 +1,264 @@
+"""The guard with ``[audit.ledger]``: its log shipped by a thread (``mode = "ship"``), or each
+call held until the ledger has its ``requested`` record (``mode = "required"``); and without
+one, nothing of the ledger loaded and no thread. Against moto's server over HTTP (RDS and
+DynamoDB), the ledger's failures injected through botocore's before-send."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audit_helpers import run_python
+from aws import guarded_session, make_cluster
+from botocore.exceptions import EndpointConnectionError
+from ledger_helpers import (
+    BUCKET,
+    KEY_ALIAS,
+    TABLE,
+    item_event,
+    ledger_table,
+    lines_of,
+    on_send,
+    ship,
+    stored_lines,
+    stream_of,
+)
+from policies import AUDITED, LEDGER, LEDGER_SIGNED, write_policy
+from servers import MotoServer
+
+import rds_guard
+from rds_guard.audit.ledger import LedgerTable, S3Location
+from rds_guard.audit.ledger.checkpoints import CheckpointStore
+from rds_guard.audit.ledger.history import read_history
+from rds_guard.audit.ledger.provision import provision
+from rds_guard.audit.ledger.spool import ShippingLog
+
+SNAPSHOT = "orders-manual-20261129"
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """The moto server for RDS and the ledger; botocore gives up at once on an error."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    return moto_server
+
+
+@pytest.fixture
+def table(aws: MotoServer) -> LedgerTable:
+    return ledger_table()
+
+
+def _install(aws: MotoServer, tmp_path: Path, **settings: str) -> tuple[Any, rds_guard.Guard]:
+    session, guard = guarded_session(write_policy(tmp_path, LEDGER, **settings), on=aws)
+    rds = aws.client("rds", session=session)
+    make_cluster(rds, "orders")
+    return rds, guard
+
+
+def _snapshot(rds: Any, name: str = SNAPSHOT) -> Any:
+    return rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name
+    )
+
+
+def _wait_for(check: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not shipped in time"
+        time.sleep(0.05)
+
+
+def _events(path: Path) -> list[tuple[str, str]]:
+    return [(r["event"], r["call"]) for r in map(json.loads, lines_of(path))]
+
+
+def test_ship_mode_ships_in_the_background(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    rds, guard = _install(aws, tmp_path)
+    assert isinstance(guard.audit, ShippingLog)
+    _snapshot(rds)
+    log = tmp_path / "audit.jsonl"
+    stream = stream_of(table, log)
+    _wait_for(lambda: len(stored_lines(table, stream)) == 2)
+    assert stored_lines(table, stream) == lines_of(log)
+    guard.uninstall()
+    assert not any(t.name == "rds-guard-ledger" and t.is_alive() for t in threading.enumerate())
+
+
+def test_records_written_while_the_ledger_is_down_wait_and_are_shipped(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rds, guard = _install(aws, tmp_path)
+    assert isinstance(guard.audit, ShippingLog)
+
+    def down(request: Any, **_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    remove = on_send(guard.audit.clients.dynamodb, "PutItem", down)
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        _snapshot(rds)  # sent: in ship mode the ledger never holds a call up
+        _wait_for(lambda: "record(s) wait in the local log" in caplog.text)
+    assert aws.count("CreateDBClusterSnapshot") == 1
+    remove()
+    result = guard.audit.ship_once(timeout=None)
+    assert result is not None and result.acked == 2
+    guard.uninstall()
+
+
+def test_without_a_ledger_nothing_of_it_is_loaded_and_no_thread_starts(tmp_path: Path) -> None:
+    policy = write_policy(tmp_path, AUDITED)
+    done = run_python(
+        "import sys, threading, botocore.session, rds_guard\n"
+        f"guard = rds_guard.install(botocore.session.Session(), policy={str(policy)!r})\n"
+        "print(sorted(m for m in sys.modules if m.startswith('rds_guard.audit.ledger')))\n"
+        "print(sorted(t.name for t in threading.enumerate()))\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[]", "['MainThread']"]
+
+
+def test_a_ledger_out_of_reach_at_install_is_a_warning_in_ship_mode(
+    aws: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        _, guard = guarded_session(write_policy(tmp_path, LEDGER), on=aws)  # no table
+    assert f"the ledger's table {TABLE} does not exist" in caplog.text
+    assert "records wait in the local log" in caplog.text
+    guard.uninstall()
+
+
+def test_a_ledger_out_of_reach_at_install_is_an_audit_error_in_required_mode(
+    aws: MotoServer, tmp_path: Path
+) -> None:
+    with pytest.raises(rds_guard.AuditError, match="does not exist"):
+        guarded_session(write_policy(tmp_path, LEDGER, mode="required"), on=aws)
+
+
+def test_required_mode_sends_a_call_only_once_the_ledger_has_its_request(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    rds, guard = _install(aws, tmp_path, mode="required")
+    assert isinstance(guard.audit, ShippingLog)
+    seen: list[tuple[str | None, int]] = []
+
+    def watch(request: Any, **_: Any) -> None:
+        seen.append((item_event(json.loads(request.body)), aws.count("CreateDBClusterSnapshot")))
+
+    on_send(guard.audit.clients.dynamodb, "PutItem", watch)
+    _snapshot(rds)
+    records = [entry for entry in seen if entry[0] is not None]  # the stream's marker aside
+    assert records[0] == ("requested", 0)  # in the ledger before the call was sent
+    guard.uninstall()
+
+
+def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    rds, guard = _install(aws, tmp_path, mode="required")
+    assert isinstance(guard.audit, ShippingLog)
+
+    def down(request: Any, **_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    remove = on_send(guard.audit.clients.dynamodb, "PutItem", down)
+    with pytest.raises(rds_guard.AuditError, match='mode = "required"'):
+        _snapshot(rds)
+    assert aws.count("CreateDBClusterSnapshot") == 0
+    log = tmp_path / "audit.jsonl"
+    (requested, call), (failed, same_call) = _events(log)
+    assert (requested, failed, call) == ("requested", "failed", same_call)
+    last = json.loads(lines_of(log)[-1])
+    assert last["error"]["code"] == "LedgerUnavailable"
+    assert "not sent: the ledger did not acknowledge the requested record" in last["notes"][-1]
+    remove()
+    _snapshot(rds, "orders-manual-20261130")  # the earlier records go first, in order
+    stream = stream_of(table, log)
+    assert [json.loads(line)["event"] for line in stored_lines(table, stream)[:3]] == [
+        "requested",
+        "failed",
+        "requested",
+    ]
+    guard.uninstall()
+    assert stored_lines(table, stream) == lines_of(log)
+
+
+def test_required_mode_keeps_an_outcome_it_cannot_ship_and_ships_it_later(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rds, guard = _install(aws, tmp_path, mode="required")
+    assert isinstance(guard.audit, ShippingLog)
+
+    def outcomes_down(request: Any, **_: Any) -> None:
+        if item_event(json.loads(request.body)) == "created":
+            raise EndpointConnectionError(endpoint_url=request.url)
+        return None
+
+    remove = on_send(guard.audit.clients.dynamodb, "PutItem", outcomes_down)
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        _snapshot(rds)  # sent: its request is in the ledger
+    assert aws.count("CreateDBClusterSnapshot") == 1
+    assert "the created record (seq 2) is not in the ledger yet" in caplog.text
+    log = tmp_path / "audit.jsonl"
+    stream = stream_of(table, log)
+    assert len(stored_lines(table, stream)) == 1
+    remove()
+    result = guard.audit.ship_once(timeout=None)
+    assert result is not None and result.acked == 2
+    assert stored_lines(table, stream) == lines_of(log)
+    guard.uninstall()
+
+
+def test_required_mode_after_a_fork_fails_every_call(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rds, guard = _install(aws, tmp_path, mode="required")
+    assert isinstance(guard.audit, ShippingLog)
+    _snapshot(rds)
+    guard.audit.ship_once(timeout=None)
+    log = tmp_path / "audit.jsonl"
+    stream = stream_of(table, log)
+    # another log sharing the first record ships its own seq 3 first
+    other = tmp_path / "clone" / "audit.jsonl"
+    other.parent.mkdir()
+    other.write_bytes(log.read_bytes())
+    rds_guard.audit.AuditLog(other, fsync=False).write("blocked", call="c" * 32)
+    ship(other, table)
+    with caplog.at_level(logging.ERROR, logger="rds_guard"):
+        with pytest.raises(rds_guard.AuditError, match="fork of stream"):
+            _snapshot(rds, "orders-manual-20261130")
+        with pytest.raises(rds_guard.AuditError, match="fork of stream"):
+            _snapshot(rds, "orders-manual-20261201")
+    forks = [r for r in caplog.records if r.levelname == "ERROR" and "fork of" in r.message]
+    assert len(forks) == 1  # logged once, when shipping stopped
+    assert aws.count("CreateDBClusterSnapshot") == 1
+    assert [json.loads(line)["event"] for line in stored_lines(table, stream)] == [
+        "requested",
+        "created",
+        "blocked",
+    ]
+    guard.uninstall()
+
+
+def test_a_shipper_with_the_policys_key_writes_a_checkpoint_hourly(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    location = S3Location(BUCKET, "rds-guard/")
+    provision(table.clients, table.name, location, KEY_ALIAS)
+    session, guard = guarded_session(write_policy(tmp_path, LEDGER_SIGNED), on=aws)
+    rds = aws.client("rds", session=session)
+    make_cluster(rds, "orders")
+    _snapshot(rds)
+    store = CheckpointStore(table.clients, location, KEY_ALIAS)
+    _wait_for(lambda: list(store.numbers()) == [1])
+    assert isinstance(guard.audit, ShippingLog)
+    guard.audit._checkpoint_tried = float("-inf")  # as if an hour had passed for this host...
+    assert guard.audit.checkpoint_if_due() is None  # ...but the newest checkpoint is recent
+    assert read_history(store).findings == []
+    guard.uninstall()

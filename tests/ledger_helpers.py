@@ -1,0 +1,183 @@
+"""Helpers for the fleet ledger's tests: logs to ship, the ledger on the moto server, and
+errors put in the way of its requests.
+
+moto never throttles, never loses a reply and never answers S3's 409, and it does not
+evaluate IAM: those are injected with botocore's own ``before-send`` event, which answers a
+request (or fails it) before it leaves, exactly where a real network or service would.
+Races are interleaved deterministically (a hook that runs at a chosen request), never left
+to threads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ReadTimeoutError
+
+from rds_guard import audit
+from rds_guard.audit.ledger import Clients, LedgerTable, Shipper
+from rds_guard.audit.ledger.items import line_of, number, text
+
+TABLE = "rds-guard-audit"
+BUCKET = "rds-guard-checkpoints"
+KEY_ALIAS = "alias/rds-guard-checkpoints"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+def write_log(
+    path: Path,
+    count: int,
+    *,
+    hmac_key: bytes | None = None,
+    event: str = "requested",
+    snapshot: str | None = "orders-daily-20261129",
+    note: str = "",
+) -> list[bytes]:
+    """Append ``count`` records to the log at ``path``; returns every line of the file."""
+    log = audit.AuditLog(path, fsync=False, hmac_key=hmac_key)
+    try:
+        for index in range(count):
+            log.write(
+                event,
+                call=audit.new_call_id(),
+                service="rds",
+                operation="CreateDBClusterSnapshot",
+                snapshot=snapshot,
+                notes=[f"{note}{index}"] if note else [],
+            )
+    finally:
+        log.close()
+    return lines_of(path)
+
+
+def lines_of(path: Path) -> list[bytes]:
+    """The complete lines of a file."""
+    data = path.read_bytes()
+    return data.split(b"\n")[:-1] if data else []
+
+
+def ledger_table(name: str = TABLE) -> LedgerTable:
+    """The ledger's table on whatever AWS_ENDPOINT_URL names (the moto server), made."""
+    table = LedgerTable(Clients(REGION), name)
+    table.create()
+    return table
+
+
+def stream_of(table: LedgerTable, path: Path) -> str:
+    """The stream a log ships to."""
+    first = lines_of(path)[0]
+    return f"{ACCOUNT}/{REGION}/{audit.stream_id(first)}"
+
+
+def stored_lines(table: LedgerTable, stream: str) -> list[bytes]:
+    """The lines the ledger holds for ``stream``, in seq order."""
+    return [line_of(item) or b"" for item in table.records(stream)]
+
+
+def stored_seqs(table: LedgerTable, stream: str) -> list[int]:
+    """The seqs the ledger holds for ``stream``."""
+    return [number(item, "seq") or 0 for item in table.records(stream)]
+
+
+def ship(path: Path, table: LedgerTable, **kwargs: Any) -> Any:
+    """One run of a new shipper (a new process, as far as the shipper knows)."""
+    shipper = Shipper(path, table, **{k: v for k, v in kwargs.items() if k in ("workers", "batch")})
+    try:
+        return shipper.ship(**{k: v for k, v in kwargs.items() if k not in ("workers", "batch")})
+    finally:
+        shipper.close()
+
+
+def put_raw(table: LedgerTable, item: dict[str, Any]) -> None:
+    """Put an item unconditionally: what a writer holding only PutItem can do."""
+    table.clients.dynamodb.put_item(TableName=table.name, Item=item)
+
+
+def delete_item(table: LedgerTable, stream: str, seq: int) -> None:
+    """Delete one item: what an account admin can do."""
+    table.clients.dynamodb.delete_item(
+        TableName=table.name, Key={"stream": {"S": stream}, "seq": {"N": str(seq)}}
+    )
+
+
+def item_at(table: LedgerTable, stream: str, seq: int) -> dict[str, Any]:
+    """The item at ``(stream, seq)`` (it must exist)."""
+    found = table.get(stream, seq)
+    assert found is not None, f"no item at {stream} seq {seq}"
+    return found
+
+
+def event_of(item: dict[str, Any]) -> str | None:
+    """The event an item carries."""
+    return text(item, "event")
+
+
+# --- errors in the way of requests ----------------------------------------------------------
+
+
+def dynamodb_error(code: str, message: str = "injected", status: int = 400) -> AWSResponse:
+    """An AWSResponse carrying a DynamoDB (JSON protocol) error."""
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
+    headers = {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.0"}
+    return AWSResponse("https://dynamodb.invalid/", status, headers, _Raw(body.encode()))
+
+
+def s3_error(code: str, status: int, message: str = "injected") -> AWSResponse:
+    """An AWSResponse carrying an S3 (XML) error."""
+    body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
+    return AWSResponse(
+        "https://s3.invalid/", status, {"Content-Type": "application/xml"}, _Raw(body)
+    )
+
+
+class _Raw:
+    """What AWSResponse reads its body from."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.data
+
+
+Hook = Callable[..., Any]
+
+
+def on_send(client: Any, operation: str, hook: Hook) -> Callable[[], None]:
+    """Run ``hook(request=..., **kwargs)`` before each ``operation`` request of ``client``
+    leaves (its answer, if any, stands in for the service's); returns the way to remove it."""
+    event = f"before-send.{client.meta.service_model.endpoint_prefix}.{operation}"
+    client.meta.events.register(event, hook, unique_id=f"test-{id(hook)}")
+    return lambda: client.meta.events.unregister(event, unique_id=f"test-{id(hook)}")
+
+
+def lose_replies(
+    client: Any, operation: str, which: Callable[[dict[str, Any]], bool]
+) -> Callable[[], None]:
+    """Deliver each ``operation`` request whose JSON body ``which`` picks, then lose its
+    reply (a read timeout): the service did it, the client does not know."""
+
+    def hook(request: Any, **_: Any) -> None:
+        body = json.loads(request.body or b"{}")
+        if which(body):
+            client._endpoint.http_session.send(request)
+            raise ReadTimeoutError(endpoint_url=request.url)
+        return None
+
+    return on_send(client, operation, hook)
+
+
+def item_seq(body: dict[str, Any]) -> int:
+    """The seq of the item a PutItem request body carries."""
+    return int(body.get("Item", {}).get("seq", {}).get("N", "0"))
+
+
+def item_event(body: dict[str, Any]) -> str | None:
+    """The event of the item a PutItem request body carries."""
+    value = body.get("Item", {}).get("event", {})
+    return value.get("S") if isinstance(value, dict) else None
