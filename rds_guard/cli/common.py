@@ -42,6 +42,7 @@ class Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr (exit 2), not usage + error."""
 
     def error(self, message: str) -> NoReturn:
+        """A usage error: one line and exit 2, never a traceback."""
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 

@@ -22,6 +22,7 @@ time quadratic in the parts of one key, seconds for 20,000."""
 
 
 def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyError:
+    """The `PolicyError` for tomllib's error, at the line it names."""
     message = str(exc)
     found = _TOML_POSITION.search(message)
     line = int(found.group(1)) if found and found.group(1) else None
@@ -32,10 +33,12 @@ def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyEr
 
 
 def join(table: str, key: str) -> str:
+    """The dotted key ``key`` inside ``table`` (the top level when ``table`` is empty)."""
     return f"{table}.{key}" if table else key
 
 
 def hint(name: str, known: tuple[str, ...] | frozenset[str]) -> str:
+    """A "did you mean" for an unknown ``name``, else the names ``known``."""
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
 
@@ -51,6 +54,7 @@ _KINDS = {
 
 
 def kind(value: object) -> str:
+    """What a message calls a TOML value's type ("a string", "an array")."""
     return _KINDS.get(type(value), f"a {type(value).__name__}")
 
 
@@ -72,6 +76,7 @@ class KeyLines:
 
     @property
     def scanned(self) -> _Scan:
+        """The scan of the text, made when first needed."""
         if self._scan is None:
             self._scan = _Scan(self.text)
         return self._scan

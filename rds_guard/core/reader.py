@@ -25,9 +25,11 @@ class ValueReader:
         self.regexes = RegexBudget()  # what all the policy's regexes may cost RE2 together
 
     def fail(self, key: str, problem: str) -> PolicyError:
+        """The `PolicyError` for ``problem`` at ``key``, with the key's line."""
         return PolicyError(problem, path=self.source, line=self.lines.find(key), key=key)
 
     def table(self, value: object, key: str, known: tuple[str, ...]) -> dict[str, Any]:
+        """``value`` as a table holding only ``known`` keys."""
         if not isinstance(value, dict):
             raise self.fail(key, f"must be a table, not {kind(value)}")
         for name in value:
@@ -36,26 +38,31 @@ class ValueReader:
         return value
 
     def string(self, value: object, key: str) -> str:
+        """``value`` as a string."""
         if not isinstance(value, str):
             raise self.fail(key, f"must be a string, not {kind(value)}")
         return value
 
     def boolean(self, value: object, key: str) -> bool:
+        """``value`` as a boolean."""
         if not isinstance(value, bool):
             raise self.fail(key, f"must be true or false, not {kind(value)}")
         return value
 
     def strings(self, value: object, key: str) -> tuple[str, ...]:
+        """``value`` as an array of strings."""
         if not isinstance(value, list):
             raise self.fail(key, f"must be an array of strings, not {kind(value)}")
         return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(value))
 
     def string_table(self, value: object, key: str) -> dict[str, str]:
+        """``value`` as a table of strings."""
         if not isinstance(value, dict):
             raise self.fail(key, f"must be a table, not {kind(value)}")
         return {name: self.string(item, join(key, name)) for name, item in value.items()}
 
     def template(self, value: object, key: str) -> Template:
+        """``value`` as a template; ``{env:...}`` naming a credential variable is refused."""
         try:
             template = compile_template(self.string(value, key))
         except TemplateSyntaxError as exc:
@@ -71,6 +78,7 @@ class ValueReader:
         return template
 
     def number(self, value: object, key: str, *, low: float, high: float) -> float:
+        """``value`` as a number from ``low`` to ``high``."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, f"must be a number, not {kind(value)}")
         if not low <= value <= high:
@@ -86,6 +94,7 @@ class ValueReader:
         return value
 
     def name_pattern(self, value: object, key: str) -> NamePattern:
+        """``value`` as a naming pattern, charged to the policy's regex budget."""
         text = self.string(value, key)
         try:
             return NamePattern(text, self.regexes)
@@ -93,6 +102,7 @@ class ValueReader:
             raise self.regex_problem(key, text, exc) from None
 
     def tag_pattern(self, value: object, key: str) -> Regex:
+        """``value`` as a tag value pattern, charged to the policy's regex budget."""
         text = self.string(value, key)
         try:
             return compile_regex(text, self.regexes)

@@ -37,6 +37,7 @@ class RegexBudget:
         self.instructions = MAX_INSTRUCTIONS
 
     def charge_text(self, text: str) -> None:
+        """Take ``text``'s length from what the policy's regexes may still hold."""
         if len(text) > self.text:
             total = MAX_TEXT - self.text + len(text)
             raise RegexProblem(
@@ -47,6 +48,7 @@ class RegexBudget:
         self.text -= len(text)
 
     def charge_classes(self, translation: Translation) -> None:
+        """Take the translation's Unicode classes from what the regexes may still hold."""
         found = translation.unicode_classes
         if len(found) > self.classes:
             raise RegexProblem(
@@ -58,6 +60,7 @@ class RegexBudget:
         self.classes -= len(found)
 
     def charge_program(self, compiled: Any) -> None:
+        """Take the compiled regex's RE2 program size from what the regexes may still hold."""
         size = int(compiled.programsize)
         if size > self.instructions:
             total = MAX_INSTRUCTIONS - self.instructions + size

@@ -114,6 +114,7 @@ class Translation:
 
     @property
     def uses_source(self) -> bool:
+        """Whether the pattern holds ``{source}``."""
         return len(self.pieces) > 1
 
     def with_source(self, escaped: str) -> str:

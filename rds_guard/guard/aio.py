@@ -32,6 +32,7 @@ class AioClientBinding(ClientBinding):
     async def before_parameter_build(  # type: ignore[override]
         self, row: Operation, params: dict[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
+        """``before-parameter-build``: judge the call (look-ups first), keep the judgement."""
         guard = self.guard()
         if guard is not None:
             lookups = await self.ahead(guard, row, params)
@@ -40,6 +41,7 @@ class AioClientBinding(ClientBinding):
     async def before_call(  # type: ignore[override]
         self, row: Operation, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
+        """``before-call``: the request as sent against the judgement; ``requested``."""
         call, guard = self.judged(context)
         if call is not None and guard is not None:
             sent = self.sent(row, model, params, call)
@@ -51,6 +53,7 @@ class AioClientBinding(ClientBinding):
     async def after_call(  # type: ignore[override]
         self, row: Operation, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
+        """``after-call``: the outcome record of an answered call."""
         call, guard = self.judged(context, requested=True)
         if call is not None and guard is not None:
             await off_loop(guard, guard.record_outcome, call, parsed, row)
@@ -58,6 +61,7 @@ class AioClientBinding(ClientBinding):
     async def after_call_error(  # type: ignore[override]
         self, row: Operation, exception: BaseException, context: dict[str, Any], **_: Any
     ) -> None:
+        """``after-call-error``: the outcome record of a call that got no answer."""
         call, guard = self.judged(context, requested=True)
         if call is not None and guard is not None:
             await off_loop(guard, guard.record_no_response, call, exception)

@@ -77,6 +77,7 @@ class ClientBinding:
     def before_parameter_build(
         self, row: Operation, params: dict[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
+        """``before-parameter-build``: judge the call (look-ups first), keep the judgement."""
         guard = self.guard()
         if guard is not None:
             self.keep(guard.judge(self, row, params, self.reads(row, params)), context)
@@ -84,6 +85,7 @@ class ClientBinding:
     def before_call(
         self, row: Operation, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
+        """``before-call``: the request as sent against the judgement; ``requested``."""
         call, guard = self.judged(context)
         if call is not None and guard is not None:
             context[CONTEXT_KEY] = guard.check_sent(
@@ -93,6 +95,7 @@ class ClientBinding:
     def after_call(
         self, row: Operation, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
     ) -> None:
+        """``after-call``: the outcome record of an answered call."""
         call, guard = self.judged(context, requested=True)
         if call is not None and guard is not None:
             guard.record_outcome(call, parsed, row)
@@ -100,6 +103,7 @@ class ClientBinding:
     def after_call_error(
         self, row: Operation, exception: BaseException, context: dict[str, Any], **_: Any
     ) -> None:
+        """``after-call-error``: the outcome record of a call that got no answer."""
         call, guard = self.judged(context, requested=True)
         if call is not None and guard is not None:
             guard.record_no_response(call, exception)

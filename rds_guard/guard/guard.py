@@ -75,6 +75,7 @@ class Stack:
         return top if isinstance(top, Guard) else top.resolve()
 
     def remove(self, guard: Guard | Pending) -> None:
+        """Take ``guard`` off the stack; the ``on_empty`` callbacks run when it was the last."""
         if guard in self.guards:
             self.guards.remove(guard)
             if not self.guards:

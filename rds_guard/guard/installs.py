@@ -55,9 +55,11 @@ class _PendingGuard:
 class EventEmitter(Protocol):
     """What the guard needs of a botocore session or a bare event emitter: (un)registering."""
 
-    def register(self, event_name: str, handler: Callable[..., Any], unique_id: str) -> None: ...
+    def register(self, event_name: str, handler: Callable[..., Any], unique_id: str) -> None:
+        """Call ``handler`` on ``event_name`` (botocore's signature)."""
 
-    def unregister(self, event_name: str, handler: Any = None, unique_id: str = ...) -> None: ...
+    def unregister(self, event_name: str, handler: Any = None, unique_id: str = ...) -> None:
+        """Stop calling ``handler`` on ``event_name`` (botocore's signature)."""
 
 
 _CLIENT_CLASS_EVENTS = tuple(f"creating-client-class.{s}" for s in operations.SERVICES)
