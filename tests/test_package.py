@@ -1,0 +1,49 @@
+"""The package's public names: each is where the README says, loaded when first asked for."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import rds_guard
+from rds_guard.core.decide import evaluate
+from rds_guard.errors import PolicyViolation
+from rds_guard.guard import install
+
+
+def test_every_public_name_resolves_to_its_home() -> None:
+    for name in rds_guard.__all__:
+        assert getattr(rds_guard, name) is not None
+        assert name in dir(rds_guard)
+    assert (rds_guard.install, rds_guard.evaluate, rds_guard.PolicyViolation) == (
+        install,
+        evaluate,
+        PolicyViolation,
+    )
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'instal'"):
+        rds_guard.instal  # noqa: B018
+
+
+def test_importing_the_package_alone_loads_no_guard() -> None:
+    code = (
+        "import sys, rds_guard\n"
+        "print(sorted(m for m in sys.modules if m.startswith('rds_guard')))\n"
+        "from rds_guard import install\n"
+        "print('rds_guard.guard' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["['rds_guard']", "True"]
