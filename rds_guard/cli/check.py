@@ -20,7 +20,6 @@ from rds_guard.core import operations
 from rds_guard.core.files import append_problem
 from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy
 from rds_guard.core.templates import Template
-from rds_guard.guard.installs import AUDIT_PATH_ENV
 
 from .common import POLICY_HELP, UsageError, policy_for, print_json, print_lines
 
@@ -61,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
 def audit_path(policy: Policy, environ: Mapping[str, str]) -> tuple[Path, str | None]:
     """Where install would write the audit log, and the variable that says so (None: the
     policy says so)."""
+    from rds_guard.guard.installs import AUDIT_PATH_ENV  # the guard and botocore: not at parse
+
     overridden = environ.get(AUDIT_PATH_ENV)
     if overridden:
         return Path(overridden), AUDIT_PATH_ENV

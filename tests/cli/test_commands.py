@@ -62,14 +62,15 @@ def test_a_command_module_imports_botocore_session_and_reconcile_only_when_it_ru
     assert not top_level_imports(path) & set(LAZY)
 
 
-def test_building_the_parser_loads_no_reconcile_machinery() -> None:
-    """In a fresh interpreter: parsing a command line leaves rds_guard.reconcile unloaded."""
+def test_building_the_parser_loads_no_reconcile_or_guard_machinery() -> None:
+    """In a fresh interpreter: parsing a command line leaves rds_guard.reconcile and the guard
+    (botocore's client machinery with it) unloaded."""
     code = (
         "import sys; from rds_guard import cli;"
         "cli.build_parser().parse_args(['reconcile', '--audit', 'x']);"
-        "print('rds_guard.reconcile' in sys.modules)"
+        "print([m for m in ('rds_guard.reconcile', 'rds_guard.guard') if m in sys.modules])"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert out.strip() == "False"
+    assert out.strip() == "[]"
