@@ -273,7 +273,7 @@ def _ledger(ledger: LedgerPolicy | None) -> list[str]:
 
 
 def _environment(policy: Policy, environ: Mapping[str, str]) -> list[str]:
-    names = dict.fromkeys(name for template in _templates(policy) for name in template.env_names)
+    names = _env_names(policy)
     if not names:
         return []
     return [
@@ -283,6 +283,11 @@ def _environment(policy: Policy, environ: Mapping[str, str]) -> list[str]:
             for name in names
         ),
     ]
+
+
+def _env_names(policy: Policy) -> list[str]:
+    """The variables the policy's templates read, each once, in the order they appear."""
+    return list(dict.fromkeys(name for t in _templates(policy) for name in t.env_names))
 
 
 def _templates(policy: Policy) -> Iterable[Template]:
@@ -363,10 +368,7 @@ def policy_document(policy: Policy, environ: Mapping[str, str]) -> dict[str, Any
                 "kms_key": audit.ledger.kms_key,
             },
         },
-        "environment": {
-            name: name in environ
-            for name in dict.fromkeys(n for t in _templates(policy) for n in t.env_names)
-        },
+        "environment": {name: name in environ for name in _env_names(policy)},
     }
 
 
