@@ -1,5 +1,6 @@
 """The table of commands: every row is a command line with its own --help, each command is
-one module, and building the parser pays for no command's machinery."""
+one module, building the parser pays for no command's machinery, and whatever a command
+raises reaches the user as one line."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from cli_helpers import run_main
 
 import rds_guard
 from rds_guard import cli
+from rds_guard.cli import check
 
 CLI = Path(cli.__file__).parent
 MODULES = sorted(CLI.rglob("*.py"))
@@ -39,6 +41,33 @@ def test_every_row_is_a_command_with_its_help_and_example(
 def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_main(capsys, "--version")
     assert (result.code, result.out, result.err) == (0, f"rds-guard {rds_guard.__version__}\n", "")
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "err"),
+    [
+        (
+            RuntimeError("a bug\nover two lines"),
+            2,
+            "rds-guard: error: unexpected RuntimeError: a bug over two lines\n",
+        ),
+        (KeyboardInterrupt(), 130, ""),
+    ],
+    ids=["bug", "interrupted"],
+)
+def test_whatever_a_command_raises_is_never_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException,
+    code: int,
+    err: str,
+) -> None:
+    def run(args: object) -> int:
+        raise error
+
+    monkeypatch.setattr(check, "run", run)
+    result = run_main(capsys, "check")
+    assert (result.code, result.out, result.err) == (code, "", err)
 
 
 def top_level_imports(path: Path) -> set[str]:
