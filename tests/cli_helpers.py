@@ -98,12 +98,17 @@ def assert_one_error_line(run: Run, *fragments: str) -> str:
     return lines[0]
 
 
+def run_eval(capsys: pytest.CaptureFixture[str], policy: Path, *args: str) -> Run:
+    """Run ``rds-guard eval --policy POLICY ARGS...`` in this process."""
+    return run_main(capsys, "eval", "--policy", str(policy), *args)
+
+
 def eval_json(
     capsys: pytest.CaptureFixture[str], policy: Path, *args: str
 ) -> tuple[int, dict[str, Any]]:
     """Run ``rds-guard eval --policy POLICY ARGS... --json``: its exit code and its document,
     which has the contract's keys in order and is all the command prints."""
-    result = run_main(capsys, "eval", "--policy", str(policy), *args, "--json")
+    result = run_eval(capsys, policy, *args, "--json")
     assert result.err == ""
     document: dict[str, Any] = result.json()
     assert list(document) == ["allowed", "params", "violations", "injected", "inherited"]
