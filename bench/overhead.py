@@ -50,6 +50,7 @@ import rds_guard
 from bench import canned
 from bench.common import (
     CALLER_TAGS,
+    CREDENTIALS,
     POLICY_TAGS,
     REGION,
     ROOT,
@@ -66,9 +67,9 @@ from rds_guard.guard.binding import ClientBinding
 from rds_guard.guard.guard import Guard
 
 OPERATION = "CreateDBClusterSnapshot"
-_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+GUARD_EVENTS = ("before-parameter-build", "before-call", "after-call", "after-call-error")
+"""The events the guard hooks (the floor's no-op handlers go on them)."""
 _MOTO_QUOTA = "MOTO_RDS_SNAPSHOT_LIMIT"
-_GUARD_EVENTS = ("before-parameter-build", "before-call", "after-call", "after-call-error")
 
 
 @dataclass(frozen=True)
@@ -158,15 +159,18 @@ def _noop(**_: Any) -> None:
 
 
 def _client(session: botocore.session.Session, **kwargs: Any) -> Any:
-    return session.create_client("rds", region_name=REGION, **_CREDENTIALS, **kwargs)
+    return session.create_client("rds", region_name=REGION, **CREDENTIALS, **kwargs)
 
 
-def _equip(client: Any, case: Case, workdir: Path, tag: str) -> rds_guard.Guard | None:
-    """Make ``client`` the guarded side of ``case``: a guard, or the no-op handlers."""
+def equip(
+    client: Any, case: Case, workdir: Path, tag: str, noop: Callable[..., Any] = _noop
+) -> rds_guard.Guard | None:
+    """Make ``client`` (botocore's or aiobotocore's) the guarded side of ``case``: a guard, or
+    ``noop`` on each event the guard hooks; ``tag`` names the audit log."""
     if not case.guarded:
-        for stage in _GUARD_EVENTS:
+        for stage in GUARD_EVENTS:
             event = f"{stage}.rds.{OPERATION}"
-            client.meta.events.register(event, _noop, unique_id=f"bench.noop.{event}")
+            client.meta.events.register(event, noop, unique_id=f"bench.noop.{event}")
         return None
     audit_path = workdir / f"overhead-{tag}-{case.name}.jsonl"
     audit_path.unlink(missing_ok=True)
@@ -322,7 +326,7 @@ def send_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
     responders = canned.responder(describe=True), canned.responder(describe=True)
     responders[0].attach(bare_client)
     responders[1].attach(guarded_client)
-    guard = _equip(guarded_client, case, workdir, "send")
+    guard = equip(guarded_client, case, workdir, "send")
     try:
         matched = match_bare(case, bare_client, guarded_client)
         guarded_params, bare_params = caller_params(case), matched.params
@@ -375,7 +379,7 @@ def stub_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
         raise ValueError("the Stubber skips the guard's before-call handler: no audit cases")
     session = botocore.session.Session()
     bare_client, guarded_client = _client(session), _client(session)
-    guard = _equip(guarded_client, case, workdir, "stub")
+    guard = equip(guarded_client, case, workdir, "stub")
     stubbers = Stubber(bare_client), Stubber(guarded_client)
     for stubber in stubbers:
         stubber.activate()
@@ -458,7 +462,7 @@ def moto_case(server: Any, case: Case, calls: int, warmup: int, workdir: Path) -
         CopyTagsToSnapshot=True,
         Tags=tag_list(SOURCE_TAGS),
     )
-    guard = _equip(guarded_client, case, workdir, "moto")
+    guard = equip(guarded_client, case, workdir, "moto")
     numbers = itertools.count(1)
 
     def name() -> str:
@@ -583,7 +587,7 @@ def profile_case(
         stubber.activate()
     else:
         canned.responder(describe=True).attach(client)
-    guard = _equip(client, case, workdir, f"profile-{path}")
+    guard = equip(client, case, workdir, f"profile-{path}")
     params = caller_params(case)
     response = _stub_response()
 
