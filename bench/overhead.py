@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
+from unittest import mock
 
 import botocore.session
 from botocore.serialize import create_serializer
@@ -471,28 +472,24 @@ def moto_case(server: Any, case: Case, calls: int, warmup: int, workdir: Path) -
     def read() -> object:
         return bare_client.describe_db_clusters(DBClusterIdentifier=SOURCE)
 
-    quota = os.environ.get(_MOTO_QUOTA)
-    os.environ[_MOTO_QUOTA] = str(10 * (calls + warmup) + 1000)  # moto's default is 1000
+    quota = {_MOTO_QUOTA: str(10 * (calls + warmup) + 1000)}  # moto's default is 1000
     try:
-        matched = match_bare(case, bare_client, guarded_client, name)
-        given = caller_params(case)
+        with mock.patch.dict(os.environ, quota):
+            matched = match_bare(case, bare_client, guarded_client, name)
+            given = caller_params(case)
 
-        def bare() -> object:
-            return bare_client.create_db_cluster_snapshot(**matched.named(name()))
+            def bare() -> object:
+                return bare_client.create_db_cluster_snapshot(**matched.named(name()))
 
-        def guarded() -> object:
-            return guarded_client.create_db_cluster_snapshot(
-                **{**given, "DBClusterSnapshotIdentifier": name()}
-            )
+            def guarded() -> object:
+                return guarded_client.create_db_cluster_snapshot(
+                    **{**given, "DBClusterSnapshotIdentifier": name()}
+                )
 
-        extra = (read,) if case.caller_sends == "none" else ()
-        interleave(bare, guarded, warmup, extra=extra)
-        bare_times, guarded_times, *read_times = interleave(bare, guarded, calls, extra=extra)
+            extra = (read,) if case.caller_sends == "none" else ()
+            interleave(bare, guarded, warmup, extra=extra)
+            bare_times, guarded_times, *read_times = interleave(bare, guarded, calls, extra=extra)
     finally:
-        if quota is None:
-            os.environ.pop(_MOTO_QUOTA, None)
-        else:
-            os.environ[_MOTO_QUOTA] = quota
         if guard is not None:
             guard.uninstall()
     return PairResult(
