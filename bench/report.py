@@ -20,7 +20,8 @@ from bench.cold_start import (
 )
 from bench.common import Machine, Stats
 from bench.ledger_speed import SHIP_TARGET, VERIFY_PER, LedgerResult
-from bench.overhead import PairResult, ProfileSummary
+from bench.overhead import PairResult
+from bench.profiles import ProfileSummary
 from bench.scaling import RULE_COUNTS, TAG_COUNTS, ScalingPoint, growth, slope
 from bench.verify_speed import VerifyResult
 
