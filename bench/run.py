@@ -34,7 +34,8 @@ from bench import (
 from bench.common import ROOT, machine
 from bench.overhead import CASES, STUB_TARGETS, PairResult
 from bench.profiles import profile_case
-from bench.report import AioRun, RunReport, render
+from bench.report import RunReport, render
+from bench.report_per_call import AioRun
 
 REPORT = ROOT / ".bench" / "benchmarks.md"
 """Where ``make bench`` writes the report (ignored by git)."""
