@@ -1,5 +1,6 @@
 """Running the real ``rds-guard`` console script in a subprocess, and in-process via ``main``;
-reading what it prints (``eval --json``, the warning of a policy's ``services``)."""
+reading what it prints (``eval --json``, the warning of a policy's ``services``); a stream
+that says it is a terminal and a clock that moves when told, for the progress line."""
 
 from __future__ import annotations
 
@@ -135,3 +136,13 @@ class Terminal(io.StringIO):
 
     def isatty(self) -> bool:
         return True
+
+
+class Clock:
+    """A clock that moves only when told (set ``now``), for what is shown at most so often."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
