@@ -29,16 +29,13 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import REGION, ROOT, SNAPSHOT, Stats, summarize
+from bench.common import CREDENTIALS, REGION, ROOT, SNAPSHOT, Stats, summarize
 
 AIO_PYTHON = ROOT / ".venv-aio" / "bin" / "python"
 """The async environment's interpreter (``make .venv-aio/.installed`` builds it)."""
 
 CASE_NAMES = ("floor", "a", "a+", "b", "c", "d")
 """The cases run on the async path."""
-
-_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-_GUARD_EVENTS = ("before-parameter-build", "before-call", "after-call", "after-call-error")
 
 
 async def _noop(**_: Any) -> None:
@@ -107,35 +104,22 @@ async def aio_case(name: str, calls: int, warmup: int, workdir: Path) -> dict[st
     """One case, bare against guarded; its result as plain data (`PairResult` fields)."""
     from aiobotocore.session import get_session
 
-    import rds_guard
     from bench import canned
-    from bench.common import policy_text
-    from bench.overhead import CASES, OPERATION, caller_params
+    from bench.overhead import CASES, caller_params, equip
 
     case = CASES[name]
     bodies = canned.responder(describe=True).bodies
     session = get_session()
     make = session.create_client
     async with (
-        make("rds", region_name=REGION, **_CREDENTIALS) as bare_client,
-        make("rds", region_name=REGION, **_CREDENTIALS) as guarded_client,
+        make("rds", region_name=REGION, **CREDENTIALS) as bare_client,
+        make("rds", region_name=REGION, **CREDENTIALS) as guarded_client,
     ):
         for client in (bare_client, guarded_client):
             client.meta.events.register(
                 "before-send.rds", _aio_responder(bodies), unique_id=f"bench.aio.{id(client)}"
             )
-        guard = None
-        if case.guarded:
-            audit_path = workdir / f"overhead-aio-{case.name}.jsonl"
-            audit_path.unlink(missing_ok=True)
-            text = policy_text(audit_path, enabled=case.audit, fsync=case.fsync)
-            guard = rds_guard.install(guarded_client, rds_guard.Policy.from_toml(text))
-        else:
-            for stage in _GUARD_EVENTS:
-                event = f"{stage}.rds.{OPERATION}"
-                guarded_client.meta.events.register(
-                    event, _noop, unique_id=f"bench.aio.noop.{event}"
-                )
+        guard = equip(guarded_client, case, workdir, "aio", noop=_noop)
         try:
             bare_params, size, reads = await _match_bare(case, bare_client, guarded_client)
             guarded_params = caller_params(case, SNAPSHOT)

@@ -20,6 +20,8 @@ SNAPSHOT = "orders-manual-20261129"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CLUSTER_ARN = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:{SOURCE}"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+"""The dummy credentials of every client a benchmark makes."""
 
 CALLER_TAGS: tuple[tuple[str, str], ...] = (
     ("team", "payments"),

@@ -27,12 +27,10 @@ one). A case whose requests differ raises: its ratio would not measure the guard
 from __future__ import annotations
 
 import copy
-import cProfile
 import gc
 import importlib.util
 import itertools
 import os
-import pstats
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +38,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, cast
+from typing import Any
+from unittest import mock
 
 import botocore.session
 from botocore.serialize import create_serializer
@@ -50,6 +49,7 @@ import rds_guard
 from bench import canned
 from bench.common import (
     CALLER_TAGS,
+    CREDENTIALS,
     POLICY_TAGS,
     REGION,
     ROOT,
@@ -62,13 +62,10 @@ from bench.common import (
     summarize,
     tag_list,
 )
-from rds_guard.guard.binding import ClientBinding
-from rds_guard.guard.guard import Guard
 
 OPERATION = "CreateDBClusterSnapshot"
-_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-_MOTO_QUOTA = "MOTO_RDS_SNAPSHOT_LIMIT"
-_GUARD_EVENTS = ("before-parameter-build", "before-call", "after-call", "after-call-error")
+GUARD_EVENTS = ("before-parameter-build", "before-call", "after-call", "after-call-error")
+"""The events the guard hooks (the floor's no-op handlers go on them)."""
 
 
 @dataclass(frozen=True)
@@ -157,16 +154,20 @@ def _noop(**_: Any) -> None:
     """A handler that does nothing: what botocore's dispatch alone costs."""
 
 
-def _client(session: botocore.session.Session, **kwargs: Any) -> Any:
-    return session.create_client("rds", region_name=REGION, **_CREDENTIALS, **kwargs)
+def rds_client(session: botocore.session.Session, **kwargs: Any) -> Any:
+    """An rds client of ``session`` with the dummy credentials, in the benchmark's region."""
+    return session.create_client("rds", region_name=REGION, **CREDENTIALS, **kwargs)
 
 
-def _equip(client: Any, case: Case, workdir: Path, tag: str) -> rds_guard.Guard | None:
-    """Make ``client`` the guarded side of ``case``: a guard, or the no-op handlers."""
+def equip(
+    client: Any, case: Case, workdir: Path, tag: str, noop: Callable[..., Any] = _noop
+) -> rds_guard.Guard | None:
+    """Make ``client`` (botocore's or aiobotocore's) the guarded side of ``case``: a guard, or
+    ``noop`` on each event the guard hooks; ``tag`` names the audit log."""
     if not case.guarded:
-        for stage in _GUARD_EVENTS:
+        for stage in GUARD_EVENTS:
             event = f"{stage}.rds.{OPERATION}"
-            client.meta.events.register(event, _noop, unique_id=f"bench.noop.{event}")
+            client.meta.events.register(event, noop, unique_id=f"bench.noop.{event}")
         return None
     audit_path = workdir / f"overhead-{tag}-{case.name}.jsonl"
     audit_path.unlink(missing_ok=True)
@@ -318,11 +319,10 @@ def match_bare(
 def send_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
     """``case`` on the send path: canned answers from ``before-send``."""
     session = botocore.session.Session()
-    bare_client, guarded_client = _client(session), _client(session)
-    responders = canned.responder(describe=True), canned.responder(describe=True)
-    responders[0].attach(bare_client)
-    responders[1].attach(guarded_client)
-    guard = _equip(guarded_client, case, workdir, "send")
+    bare_client, guarded_client = rds_client(session), rds_client(session)
+    for client in (bare_client, guarded_client):
+        canned.responder(describe=True).attach(client)
+    guard = equip(guarded_client, case, workdir, "send")
     try:
         matched = match_bare(case, bare_client, guarded_client)
         guarded_params, bare_params = caller_params(case), matched.params
@@ -351,7 +351,8 @@ def send_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
     )
 
 
-def _stub_response() -> dict[str, Any]:
+def stub_response() -> dict[str, Any]:
+    """The answer the stub path gives each create: the snapshot, creating."""
     arn = f"arn:aws:rds:{REGION}:123456789012:cluster-snapshot:{SNAPSHOT}"
     return {
         "DBClusterSnapshot": {
@@ -374,12 +375,12 @@ def stub_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
     if case.audit:
         raise ValueError("the Stubber skips the guard's before-call handler: no audit cases")
     session = botocore.session.Session()
-    bare_client, guarded_client = _client(session), _client(session)
-    guard = _equip(guarded_client, case, workdir, "stub")
+    bare_client, guarded_client = rds_client(session), rds_client(session)
+    guard = equip(guarded_client, case, workdir, "stub")
     stubbers = Stubber(bare_client), Stubber(guarded_client)
     for stubber in stubbers:
         stubber.activate()
-    response = _stub_response()
+    response = stub_response()
     method = "create_db_cluster_snapshot"
 
     def queue() -> None:
@@ -448,8 +449,8 @@ def moto_case(server: Any, case: Case, calls: int, warmup: int, workdir: Path) -
     """
     server.reset_state()
     session = botocore.session.Session()
-    bare_client = _client(session, endpoint_url=server.url)
-    guarded_client = _client(session, endpoint_url=server.url)
+    bare_client = rds_client(session, endpoint_url=server.url)
+    guarded_client = rds_client(session, endpoint_url=server.url)
     bare_client.create_db_cluster(
         DBClusterIdentifier=SOURCE,
         Engine="aurora-postgresql",
@@ -458,7 +459,7 @@ def moto_case(server: Any, case: Case, calls: int, warmup: int, workdir: Path) -
         CopyTagsToSnapshot=True,
         Tags=tag_list(SOURCE_TAGS),
     )
-    guard = _equip(guarded_client, case, workdir, "moto")
+    guard = equip(guarded_client, case, workdir, "moto")
     numbers = itertools.count(1)
 
     def name() -> str:
@@ -467,28 +468,24 @@ def moto_case(server: Any, case: Case, calls: int, warmup: int, workdir: Path) -
     def read() -> object:
         return bare_client.describe_db_clusters(DBClusterIdentifier=SOURCE)
 
-    quota = os.environ.get(_MOTO_QUOTA)
-    os.environ[_MOTO_QUOTA] = str(10 * (calls + warmup) + 1000)  # moto's default is 1000
+    quota = {"MOTO_RDS_SNAPSHOT_LIMIT": str(10 * (calls + warmup) + 1000)}  # moto's default is 1000
     try:
-        matched = match_bare(case, bare_client, guarded_client, name)
-        given = caller_params(case)
+        with mock.patch.dict(os.environ, quota):
+            matched = match_bare(case, bare_client, guarded_client, name)
+            given = caller_params(case)
 
-        def bare() -> object:
-            return bare_client.create_db_cluster_snapshot(**matched.named(name()))
+            def bare() -> object:
+                return bare_client.create_db_cluster_snapshot(**matched.named(name()))
 
-        def guarded() -> object:
-            return guarded_client.create_db_cluster_snapshot(
-                **{**given, "DBClusterSnapshotIdentifier": name()}
-            )
+            def guarded() -> object:
+                return guarded_client.create_db_cluster_snapshot(
+                    **{**given, "DBClusterSnapshotIdentifier": name()}
+                )
 
-        extra = (read,) if case.caller_sends == "none" else ()
-        interleave(bare, guarded, warmup, extra=extra)
-        bare_times, guarded_times, *read_times = interleave(bare, guarded, calls, extra=extra)
+            extra = (read,) if case.caller_sends == "none" else ()
+            interleave(bare, guarded, warmup, extra=extra)
+            bare_times, guarded_times, *read_times = interleave(bare, guarded, calls, extra=extra)
     finally:
-        if quota is None:
-            os.environ.pop(_MOTO_QUOTA, None)
-        else:
-            os.environ[_MOTO_QUOTA] = quota
         if guard is not None:
             guard.uninstall()
     return PairResult(
@@ -500,161 +497,4 @@ def moto_case(server: Any, case: Case, calls: int, warmup: int, workdir: Path) -
         matched.body_bytes,
         matched.reads,
         summarize(read_times[0]) if read_times else None,
-    )
-
-
-@dataclass(frozen=True)
-class ProfileLine:
-    """One function (or file) of a profile: where, calls, own time and cumulative share."""
-
-    function: str
-    calls: int
-    own_share: float
-    cumulative_share: float
-
-
-@dataclass(frozen=True)
-class ProfileSummary:
-    """cProfile of the guarded loop of one case on one path."""
-
-    path: str
-    case: Case
-    calls: int
-    guard_share: float
-    """Share of the profiled time spent inside the guard's handlers (`HANDLERS`)."""
-    steps: Sequence[ProfileLine]
-    """Each handler and the guard's work it calls (`STEPS`), cumulative shares."""
-    by_file: Sequence[ProfileLine]
-    """rds_guard's own time per file."""
-    top_guard: Sequence[ProfileLine]
-    top_overall: Sequence[ProfileLine]
-
-
-HANDLERS = ("before_parameter_build", "before_call", "after_call", "after_call_error")
-"""The `ClientBinding` methods botocore calls: the guard's entry points."""
-
-STEPS: tuple[tuple[type, str], ...] = (
-    (ClientBinding, "before_parameter_build"),
-    (Guard, "judge"),
-    (ClientBinding, "before_call"),
-    (Guard, "check_sent"),
-    (ClientBinding, "after_call"),
-    (Guard, "record_outcome"),
-)
-"""Each handler, then the `Guard` method doing its work: the profile's breakdown."""
-
-
-def code_key(owner: type, name: str) -> tuple[str, int, str]:
-    """The key cProfile files a method under, from the method itself: the filter follows
-    the code wherever it moves (a renamed method fails here, loudly)."""
-    code = getattr(owner, name).__code__
-    return code.co_filename, code.co_firstlineno, code.co_name
-
-
-def _where(key: tuple[str, int, str]) -> str:
-    filename, line, name = key
-    if filename == "~":
-        return name
-    return f"{_file(filename)}:{line}({name})"
-
-
-def _file(filename: str) -> str:
-    path = Path(filename)
-    for anchor in ("rds_guard", "botocore", "site-packages"):
-        if anchor in path.parts:
-            index = len(path.parts) - 1 - path.parts[::-1].index(anchor)
-            return "/".join(path.parts[index:])
-    return path.name
-
-
-def _ours(filename: str) -> bool:
-    return "rds_guard" in Path(filename).parts
-
-
-def profile_case(
-    case: Case, calls: int, workdir: Path, top: int = 8, *, path: str = "send"
-) -> ProfileSummary:
-    """Profile ``calls`` guarded calls of ``case`` with cProfile, on the send or stub path."""
-    session = botocore.session.Session()
-    client = _client(session)
-    stubber: Stubber | None = None
-    if path == "stub":
-        stubber = Stubber(client)
-        stubber.activate()
-    else:
-        canned.responder(describe=True).attach(client)
-    guard = _equip(client, case, workdir, f"profile-{path}")
-    params = caller_params(case)
-    response = _stub_response()
-
-    def call() -> None:
-        if stubber is not None:
-            stubber.add_response("create_db_cluster_snapshot", dict(response))
-        client.create_db_cluster_snapshot(**params)
-
-    for _ in range(min(calls, 200)):
-        call()
-    profiler = cProfile.Profile()
-    try:
-        profiler.enable()
-        for _ in range(calls):
-            call()
-        profiler.disable()
-    finally:
-        if stubber is not None:
-            stubber.deactivate()
-        if guard is not None:
-            guard.uninstall()
-    return summarize_profile(path, case, calls, cast(Any, pstats.Stats(profiler)).stats, top)
-
-
-def summarize_profile(
-    path: str, case: Case, calls: int, stats: dict[Any, Any], top: int
-) -> ProfileSummary:
-    """The shares of one profile (``stats``: pstats' raw table)."""
-    total = sum(entry[2] for entry in stats.values()) or 1.0
-    handlers = {code_key(ClientBinding, name) for name in HANDLERS}
-    in_guard = sum(stats[key][3] for key in handlers if key in stats)
-    if in_guard == 0:
-        raise RuntimeError(
-            f"{path} ({case.name}): the profile holds none of the guard's handlers "
-            f"{sorted(handlers)}: is the guard installed, or the filter stale?"
-        )
-
-    def line(key: tuple[str, int, str]) -> ProfileLine:
-        entry = stats[key]
-        return ProfileLine(_where(key), int(entry[1]), entry[2] / total, entry[3] / total)
-
-    steps = []
-    for owner, name in STEPS:
-        key = code_key(owner, name)
-        if key in stats:
-            found = line(key)
-            label = f"{owner.__name__}.{name} ({_file(key[0])})"
-            steps.append(ProfileLine(label, found.calls, found.own_share, found.cumulative_share))
-    files: dict[str, list[float]] = {}
-    for key, entry in stats.items():
-        if _ours(key[0]):
-            own = files.setdefault(_file(key[0]), [0.0, 0.0])
-            own[0] += entry[2]
-            own[1] += entry[1]
-    by_file = sorted(
-        (
-            ProfileLine(name, int(calls_), own / total, float("nan"))
-            for name, (own, calls_) in files.items()
-        ),
-        key=lambda p: p.own_share,
-        reverse=True,
-    )
-    by_own = sorted(stats, key=lambda key: stats[key][2], reverse=True)
-    ours = [key for key in by_own if _ours(key[0])]
-    return ProfileSummary(
-        path,
-        case,
-        calls,
-        in_guard / total,
-        steps,
-        by_file[:top],
-        [line(key) for key in ours[:top]],
-        [line(key) for key in by_own[:top]],
     )

@@ -20,46 +20,13 @@ from bench.cold_start import (
 )
 from bench.common import Machine, Stats
 from bench.ledger_speed import SHIP_TARGET, VERIFY_PER, LedgerResult
-from bench.overhead import PairResult, ProfileSummary
+from bench.overhead import PairResult
+from bench.profiles import ProfileSummary
+from bench.report_per_call import AioRun, met, per_call_section
 from bench.scaling import RULE_COUNTS, TAG_COUNTS, ScalingPoint, growth, slope
 from bench.verify_speed import VerifyResult
 
 VERIFY_TARGET = 3.0
-REAL_ROUND_TRIPS_MS = (20.0, 50.0)
-"""Round trips of a real RDS endpoint, for the inheritance read's ratio there."""
-
-OPTIMISATIONS = """\
-What the per-call and cold-start paths do to stay cheap (each change committed on its own,
-the full test suite passing; the numbers above are what they come to):
-
-- **One slotted state per call.** A call's state is one slotted object changed in place at
-  each event (no `dataclasses.replace` per event); its verdict is computed when first asked
-  for; its log line is made only when INFO is on; no outcome record is built when nothing is
-  audited.
-- **Per operation, once.** The parameters each operation's rules judge are derived once per
-  row of the operations table; the wire reader of each request shape is compiled once.
-- **Per tag pair, once.** A tag pair is judged against AWS's rules once per distinct pair
-  (a bounded cache); a tag list is copied in one step.
-- **Per process, once.** The pid and the host name are asked for once per process, not per
-  record.
-- **Imported when needed.** The package's public names load when first asked for; the audit
-  log's verify, maintenance and reading modules load when first used; the AWS CLI plugin
-  imports nothing of the guard until the CLI makes an rds, docdb or neptune client, and loads
-  the policy at the first guarded operation.
-- Still paid, and why: every audited call writes two records (write-ahead `requested`, then
-  the outcome), each under the log's lock with its chain hash; each frozen dataclass and enum
-  costs a few hundred microseconds to create at import (about 35 of them load with the
-  guard).
-"""
-
-
-@dataclass(frozen=True)
-class AioRun:
-    """The async path's results, or why it was skipped."""
-
-    results: Sequence[PairResult]
-    versions: str
-    skipped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,10 +44,6 @@ class RunReport:
     seconds: float
     quick: bool
     ledger: LedgerResult | None = None
-
-
-def _met(value: bool | None) -> str:
-    return {None: "–", True: "met", False: "**missed**"}[value]
 
 
 def _runs(count: int) -> str:
@@ -113,23 +76,23 @@ def _targets_table(report: RunReport) -> list[str]:
         if r.target is not None:
             lines.append(
                 f"| per call, {r.path} ({r.case.name}: {r.case.label}) | ≤ {r.target:.2f}× | "
-                f"{r.ratio:.3f}× ({r.overhead_us:+.1f} µs) | {_met(r.met)} |"
+                f"{r.ratio:.3f}× ({r.overhead_us:+.1f} µs) | {met(r.met)} |"
             )
     cold = report.cold
     i = cold.imports
     lines.append(
         f"| cold start: `import rds_guard` after boto3 | {i.target} | "
-        f"{_signed_ms(i.added)} ({i.ratio:.3f}×) | {_met(i.met)} |"
+        f"{_signed_ms(i.added)} ({i.ratio:.3f}×) | {met(i.met)} |"
     )
     lines.append(
         f"| cold start: `load_policy` + `install` (example policy) | "
         f"≤ {INSTALL_TARGET_SECONDS * 1e3:.0f} ms | {_ms(cold.install.total.median)} | "
-        f"{_met(cold.install.met)} |"
+        f"{met(cold.install.met)} |"
     )
     for c in cold.awscli or ():
         lines.append(
             f"| AWS CLI plugin: `{c.name}` | {c.target} | {_signed_ms(c.added)} "
-            f"({(c.ratio - 1) * 100:+.1f}%; 95% interval {_interval(c)}) | {_met(c.met)} |"
+            f"({(c.ratio - 1) * 100:+.1f}%; 95% interval {_interval(c)}) | {met(c.met)} |"
         )
     if cold.awscli is None:
         lines.append(f"| AWS CLI plugin | – | not run: {cold.awscli_skipped} | – |")
@@ -137,180 +100,8 @@ def _targets_table(report: RunReport) -> list[str]:
         v = report.verify
         lines.append(
             f"| `audit verify` against the hashing floor | ≤ {VERIFY_TARGET:.0f}× | "
-            f"{v.ratio:.2f}× | {_met(v.ratio <= VERIFY_TARGET)} |"
+            f"{v.ratio:.2f}× | {met(v.ratio <= VERIFY_TARGET)} |"
         )
-    return lines
-
-
-# 1. Per-call overhead ------------------------------------------------------------------------
-
-
-def _overhead_table(results: Sequence[PairResult]) -> list[str]:
-    lines = [
-        "| path | case | request body (bytes, both sides) | bare median / p90 (µs) | "
-        "guarded median / p90 (µs) | ratio median | ratio p90 | added per call (µs) | target |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        target = "–" if r.target is None else f"≤ {r.target:.2f}× ({_met(r.met)})"
-        body = "–" if r.body_bytes is None else str(r.body_bytes)
-        lines.append(
-            f"| {r.path} | {r.case.name}: {r.case.label} | {body} | {r.bare.median_us:.1f} / "
-            f"{r.bare.p90_us:.1f} | {r.guarded.median_us:.1f} / {r.guarded.p90_us:.1f} | "
-            f"**{r.ratio:.3f}×** | {r.p90_ratio:.3f}× | {r.overhead_us:.1f} | {target} |"
-        )
-    return lines
-
-
-_STEP_WORK = {
-    "Guard.judge": "decide, enforce, write the final parameters",
-    "Guard.check_sent": "hold the request against the judgement, the `requested` record",
-    "Guard.record_outcome": "the outcome record",
-}
-
-
-def _profile_section(profiles: Sequence[ProfileSummary]) -> list[str]:
-    lines: list[str] = []
-    for p in profiles:
-        lines += [
-            f"**{p.path} ({p.case.name}: {p.case.label})**, {p.calls} guarded calls under "
-            f"cProfile: the guard's handlers take **{p.guard_share:.1%}** of the profiled time "
-            "(cProfile inflates Python-heavy code, so this overstates the share somewhat).",
-            "",
-            "| step (handler, then the guard's work it calls) | calls | cumulative share |",
-            "|---|---|---|",
-        ]
-        lines += [
-            f"| `{step.function}` | {step.calls} | {step.cumulative_share:.1%} |"
-            for step in p.steps
-        ]
-        lines += ["", "| rds_guard file (own time) | calls | own share |", "|---|---|---|"]
-        lines += [f"| `{f.function}` | {f.calls} | {f.own_share:.1%} |" for f in p.by_file]
-        lines += [
-            "",
-            "| rds_guard function (own time) | calls | own share | cumulative share |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| `{line.function}` | {line.calls} | {line.own_share:.1%} | "
-            f"{line.cumulative_share:.1%} |"
-            for line in p.top_guard
-        ]
-        lines += ["", "| top functions overall (own time) | calls | own share |", "|---|---|---|"]
-        lines += [
-            f"| `{line.function}` | {line.calls} | {line.own_share:.1%} |" for line in p.top_overall
-        ]
-        lines.append("")
-    return lines
-
-
-def _record_cost_us(throughput: Sequence[ThroughputResult]) -> float | None:
-    """Microseconds per record written by one thread with fsync off (section 3)."""
-    for t in throughput:
-        if t.layout.writers == 1 and not t.fsync:
-            return t.seconds / t.records * 1e6
-    return None
-
-
-def _explain_miss(
-    r: PairResult, profiles: Sequence[ProfileSummary], record_us: float | None
-) -> str:
-    profile = next((p for p in profiles if p.path == r.path and p.case.name == r.case.name), None)
-    if profile is None:
-        return " No profile of this case was taken."
-    steps = "; ".join(
-        f"`{step.function.split(' ')[0]}` {step.cumulative_share:.1%}"
-        + (f" ({_STEP_WORK[name]})" if (name := step.function.split(" ")[0]) in _STEP_WORK else "")
-        for step in profile.steps
-        if step.function.startswith("Guard.")
-    )
-    files = ", ".join(f"`{f.function}` {f.own_share:.1%}" for f in profile.by_file[:4])
-    text = (
-        f" Its profile ({profile.path} {profile.case.name}, above): the guard's handlers take "
-        f"{profile.guard_share:.1%} of the profiled time — {steps}. rds_guard's own time by "
-        f"file: {files}, then the rest"
-    )
-    if profile.top_guard:
-        largest = profile.top_guard[0]
-        text += (
-            f"; its largest single function, `{largest.function}`, has "
-            f"{largest.own_share:.1%} own time."
-        )
-    else:
-        text += "."
-    if r.case.audit and record_us is not None:
-        text += (
-            f" Each call writes two records (`requested`, then the outcome): at "
-            f"{record_us:.1f} µs per record (one thread, fsync off, section 3) that is "
-            f"{2 * record_us:.0f} µs of the {r.overhead_us:.0f} µs added."
-        )
-    return text
-
-
-def _per_call_targets(
-    results: Sequence[PairResult],
-    profiles: Sequence[ProfileSummary],
-    throughput: Sequence[ThroughputResult],
-) -> list[str]:
-    record_us = _record_cost_us(throughput)
-    lines = []
-    for r in results:
-        if r.target is None:
-            continue
-        budget = (r.target - 1) * r.bare.median * 1e6
-        line = (
-            f"- {r.path} ({r.case.name}): {r.ratio:.3f}× against ≤ {r.target:.2f}× — "
-            f"{_met(r.met)}; the guard adds {r.overhead_us:.1f} µs per call where the target "
-            f"allows {budget:.1f} µs."
-        )
-        if not r.met:
-            line += _explain_miss(r, profiles, record_us)
-        lines.append(line)
-    return lines
-
-
-def _inheritance_section(results: Sequence[PairResult]) -> list[str]:
-    rows = [r for r in results if r.case.name == "d"]
-    if not rows:
-        return ["(case d was not run)"]
-    others = [r for r in results if r.case.name in ("a", "b") and r.path == "send"]
-    never = max((r.reads for r in others), default=0)
-    lines = [
-        "Case d: the caller passes no Tags, and the policy both inherits the source's tags "
-        "(`inherit = true`) and adds its own. The guard cannot know the source's tags without "
-        f"reading them: it sends DescribeDBClusters ({rows[0].reads} per call, counted) and "
-        "then the snapshot with the merged set, two API calls where the bare client, told "
-        "the final tags, makes one. This is inherent when the caller passes no tags and the "
-        "policy adds some; a caller that passes its tags is not read for "
-        f"(cases a and b: {never} reads counted).",
-        "",
-        "| path | bare: one call (median) | guarded: read + call (median) | added | "
-        "the read alone (median) | added beyond the read |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        read = "–" if r.read is None else f"{r.read.median_us:.0f} µs"
-        beyond = "–" if r.read is None else f"{r.overhead_us - r.read.median_us:.0f} µs"
-        lines.append(
-            f"| {r.path} | {r.bare.median_us:.0f} µs | {r.guarded.median_us:.0f} µs "
-            f"({r.ratio:.2f}×) | {r.overhead_us:.0f} µs | {read} | {beyond} |"
-        )
-    moto = next((r for r in rows if r.path == "moto" and r.read is not None), None)
-    if moto is not None and moto.read is not None:
-        beyond_ms = max(0.0, (moto.overhead_us - moto.read.median_us) / 1e3)
-        ratios = ", ".join(
-            f"{(2 * rtt + beyond_ms) / rtt:.2f}× at {rtt:.0f} ms" for rtt in REAL_ROUND_TRIPS_MS
-        )
-        lines += [
-            "",
-            "moto's server (127.0.0.1, a thread of this process) is the nearest stand-in for "
-            f"the read's round trip: {moto.read.median_us / 1e3:.1f} ms here (the read alone, "
-            "DescribeDBClusters on the bare client, timed in the same rounds). Against a real "
-            "endpoint each round trip takes tens of ms and dominates both calls, so the ratio "
-            f"there is about 2×: with the guard's work beyond the read ({beyond_ms:.1f} ms "
-            f"here) and both calls at a real round trip, {ratios}. Nothing trades correctness "
-            "for it: the merged tags are the source's, read at the time of the call.",
-        ]
     return lines
 
 
@@ -327,7 +118,7 @@ def _comparison_rows(c: Comparison) -> list[str]:
 def _comparison_verdict(c: Comparison) -> str:
     return (
         f"Added: **{_signed_ms(c.added)}** ({c.ratio:.3f}×; 95% interval of the difference "
-        f"{_interval(c)}). Target {c.target}: {_met(c.met)}."
+        f"{_interval(c)}). Target {c.target}: {met(c.met)}."
     )
 
 
@@ -339,7 +130,7 @@ def _install_table(i: InstallResult) -> list[str]:
         f"| `install(session, policy)` | {_ms(i.install.median)} | {_spread(i.install)} |",
         f"| both | **{_ms(i.total.median)}** | {_spread(i.total)} |",
         "",
-        f"Target ≤ {INSTALL_TARGET_SECONDS * 1e3:.0f} ms: {_met(i.met)}.",
+        f"Target ≤ {INSTALL_TARGET_SECONDS * 1e3:.0f} ms: {met(i.met)}.",
     ]
 
 
@@ -353,7 +144,7 @@ def _awscli_table(results: Sequence[Comparison]) -> list[str]:
         lines.append(
             f"| `{c.name}` | {c.base.count} | {_ms(c.base.median)} ({_spread(c.base)}) | "
             f"{_ms(c.other.median)} ({_spread(c.other)}) | **{_signed_ms(c.added)}** "
-            f"({(c.ratio - 1) * 100:+.1f}%) | {_interval(c)} | {c.target}: {_met(c.met)} |"
+            f"({(c.ratio - 1) * 100:+.1f}%) | {_interval(c)} | {c.target}: {met(c.met)} |"
         )
     return lines
 
@@ -448,7 +239,7 @@ def _throughput_table(results: Sequence[ThroughputResult]) -> list[str]:
 
 
 def _verify_section(v: VerifyResult) -> list[str]:
-    met = v.ratio <= VERIFY_TARGET
+    within = v.ratio <= VERIFY_TARGET
     mib = v.size_bytes / 2**20
     return [
         f"A generated log of **{v.records:,} records** ({mib:,.0f} MiB), every line a real "
@@ -459,7 +250,7 @@ def _verify_section(v: VerifyResult) -> list[str]:
         f"| floor: read line by line, `sha256(line).hexdigest()` (in process) | "
         f"{v.floor_seconds:.2f} | 1.00× | – |",
         f"| `rds_guard.audit.verify(path)` (in process) | {v.function_seconds:.2f} | "
-        f"**{v.ratio:.2f}×** (target ≤ {VERIFY_TARGET:.0f}×: {_met(met)}) | – |",
+        f"**{v.ratio:.2f}×** (target ≤ {VERIFY_TARGET:.0f}×: {met(within)}) | – |",
         f"| `verify(path)` in a fresh process (incl. interpreter start) | "
         f"{v.function_child.seconds:.2f} | {v.function_child.seconds / v.floor_seconds:.2f}× | "
         f"{v.function_child.peak_rss_kib / 1024:.1f} MiB |",
@@ -515,53 +306,6 @@ def _scaling_section(points: Sequence[ScalingPoint]) -> list[str]:
     return lines
 
 
-def _per_call_section(report: RunReport) -> list[str]:
-    aio = report.aio
-    aio_note = (
-        f"*aio send*: the send path awaited, an aiobotocore client ({aio.versions}) in "
-        "`.venv-aio`, run as a subprocess of that environment's Python (`bench/aio_overhead.py`); "
-        "the floor's no-op handlers are coroutines, as the guard's are."
-        if aio.skipped is None
-        else f"*aio send*: skipped — {aio.skipped}."
-    )
-    results = [*report.overhead, *aio.results]
-    return [
-        "The same `create_db_cluster_snapshot` on a bare client and on a guarded one, one call "
-        "of each at a time with the order alternating on every pair, after a warm-up; medians "
-        "and 90th percentiles of the per-call wall times. **Same bytes on the wire**: one "
-        "guarded call first shows the parameters the guard finally sends; the bare client "
-        "sends exactly those (the policy's tags included, inherited ones in case d), and the "
-        "two request bodies were compared byte for byte before timing (the snapshot name "
-        "aside on moto, where each call needs a new one; on the stub path, which sends "
-        "nothing, as botocore serializes them). So each ratio is the guard's own work.",
-        "",
-        "*send*: a canned `AWSResponse` from `before-send` (everything but the socket). "
-        "*stub*: botocore's `Stubber` (answers in `before-call.*.*`, so no write-ahead record "
-        "can run: no-audit cases only). *moto*: moto's server over HTTP on 127.0.0.1 in a "
-        f"thread of this process, a new snapshot name per call. {aio_note} *floor*: four "
-        "no-op handlers on the events the guard hooks. *a*: the caller sends the policy's "
-        "tags already. *a+*: the caller leaves the policy's three tags to the guard. *d*: no "
-        "Tags, the guard reads the source's tags (below).",
-        "",
-        *_overhead_table(results),
-        "",
-        "### Targets",
-        "",
-        *_per_call_targets(report.overhead, report.profiles, report.throughput),
-        "",
-        "### Where the time goes",
-        "",
-        *_profile_section(report.profiles),
-        "### The inheritance read (case d)",
-        "",
-        *_inheritance_section(results),
-        "",
-        "### Optimisations made for this",
-        "",
-        OPTIMISATIONS,
-    ]
-
-
 def render(report: RunReport) -> str:
     """The whole report."""
     m = report.machine
@@ -602,7 +346,7 @@ def render(report: RunReport) -> str:
         "",
         "## 1. Per-call overhead",
         "",
-        *_per_call_section(report),
+        *per_call_section(report.overhead, report.aio, report.profiles, report.throughput),
         "## 2. Cold start",
         "",
         *_cold_start_section(report.cold),

@@ -33,7 +33,9 @@ from bench import (
 )
 from bench.common import ROOT, machine
 from bench.overhead import CASES, STUB_TARGETS, PairResult
-from bench.report import AioRun, RunReport, render
+from bench.profiles import profile_case
+from bench.report import RunReport, render
+from bench.report_per_call import AioRun
 
 REPORT = ROOT / ".bench" / "benchmarks.md"
 """Where ``make bench`` writes the report (ignored by git)."""
@@ -204,10 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if aio.skipped is not None:
             print(f"  aio send skipped: {aio.skipped}")
         print("profiles ...", flush=True)
-        profiles = [overhead.profile_case(CASES[n], sizes.profile_calls, workdir) for n in "ab"]
+        profiles = [profile_case(CASES[n], sizes.profile_calls, workdir) for n in "ab"]
         profiles += [
-            overhead.profile_case(CASES[n], sizes.profile_calls, workdir, path="stub")
-            for n in STUB_TARGETS
+            profile_case(CASES[n], sizes.profile_calls, workdir, path="stub") for n in STUB_TARGETS
         ]
         print("cold start ...", flush=True)
         cold = cold_start.run_cold_start(

@@ -1,5 +1,6 @@
 """Running the real ``rds-guard`` console script in a subprocess, and in-process via ``main``;
-reading what it prints (``eval --json``, the warning of a policy's ``services``)."""
+reading what it prints (``eval --json``, the warning of a policy's ``services``); a stream
+that says it is a terminal and a clock that moves when told, for the progress line."""
 
 from __future__ import annotations
 
@@ -98,12 +99,17 @@ def assert_one_error_line(run: Run, *fragments: str) -> str:
     return lines[0]
 
 
+def run_eval(capsys: pytest.CaptureFixture[str], policy: Path, *args: str) -> Run:
+    """Run ``rds-guard eval --policy POLICY ARGS...`` in this process."""
+    return run_main(capsys, "eval", "--policy", str(policy), *args)
+
+
 def eval_json(
     capsys: pytest.CaptureFixture[str], policy: Path, *args: str
 ) -> tuple[int, dict[str, Any]]:
     """Run ``rds-guard eval --policy POLICY ARGS... --json``: its exit code and its document,
     which has the contract's keys in order and is all the command prints."""
-    result = run_main(capsys, "eval", "--policy", str(policy), *args, "--json")
+    result = run_eval(capsys, policy, *args, "--json")
     assert result.err == ""
     document: dict[str, Any] = result.json()
     assert list(document) == ["allowed", "params", "violations", "injected", "inherited"]
@@ -130,3 +136,13 @@ class Terminal(io.StringIO):
 
     def isatty(self) -> bool:
         return True
+
+
+class Clock:
+    """A clock that moves only when told (set ``now``), for what is shown at most so often."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -21,6 +21,7 @@ from bench import (  # noqa: E402
     cold_start,
     ledger_speed,
     overhead,
+    profiles,
     report,
     run,
     scaling,
@@ -112,7 +113,7 @@ def test_moto_cases_run(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("path", "name"), [("send", "b"), ("stub", "a")])
 def test_profile_finds_the_guards_handlers(path: str, name: str, tmp_path: Path) -> None:
-    summary = overhead.profile_case(overhead.CASES[name], 5, tmp_path, top=3, path=path)
+    summary = profiles.profile_case(overhead.CASES[name], 5, tmp_path, top=3, path=path)
     assert 0 < summary.guard_share < 1
     assert any(step.function.startswith("Guard.judge") for step in summary.steps)
     assert summary.by_file and summary.top_guard and len(summary.top_overall) == 3
@@ -120,7 +121,7 @@ def test_profile_finds_the_guards_handlers(path: str, name: str, tmp_path: Path)
 
 def test_a_profile_without_the_handlers_is_refused() -> None:
     with pytest.raises(RuntimeError, match="none of the guard's handlers"):
-        overhead.summarize_profile("send", overhead.CASES["a"], 1, {}, 3)
+        profiles.summarize_profile("send", overhead.CASES["a"], 1, {}, 3)
 
 
 @pytest.mark.parametrize("layout", audit_throughput.LAYOUTS, ids=lambda x: x.label)

@@ -164,6 +164,15 @@ def _missing_action(parser: argparse.ArgumentParser) -> Handler:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rds-guard`` with ``argv`` (default: the process's arguments); returns the exit code."""
+    code = _run(argv)
+    try:  # what is still buffered goes now: a reader gone early is met here, not at exit
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_gone()
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -185,8 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PolicyError as exc:
         return _fail(str(exc))
     except BrokenPipeError:
-        _silence_stdout()
-        return 1
+        return _reader_gone()
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{where}{exc.strerror or exc}")
@@ -215,11 +223,13 @@ def _aws_error_text(error: BotoCoreError | ClientError) -> str:
     return str(error)
 
 
-def _silence_stdout() -> None:
-    """After a closed pipe (``| head``), keep the exit-time flush from printing an error."""
+def _reader_gone() -> int:
+    """After a closed pipe (``| head``), exit 1 and keep the exit-time flush from printing an
+    error."""
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+    return 1
 
 
 def _exit_code(code: object) -> int:

@@ -20,7 +20,6 @@ from rds_guard.core import operations
 from rds_guard.core.files import append_problem
 from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy
 from rds_guard.core.templates import Template
-from rds_guard.guard.installs import AUDIT_PATH_ENV
 
 from .common import POLICY_HELP, UsageError, policy_for, print_json, print_lines
 
@@ -61,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
 def audit_path(policy: Policy, environ: Mapping[str, str]) -> tuple[Path, str | None]:
     """Where install would write the audit log, and the variable that says so (None: the
     policy says so)."""
+    from rds_guard.guard.installs import AUDIT_PATH_ENV  # the guard and botocore: not at parse
+
     overridden = environ.get(AUDIT_PATH_ENV)
     if overridden:
         return Path(overridden), AUDIT_PATH_ENV
@@ -272,7 +273,7 @@ def _ledger(ledger: LedgerPolicy | None) -> list[str]:
 
 
 def _environment(policy: Policy, environ: Mapping[str, str]) -> list[str]:
-    names = dict.fromkeys(name for template in _templates(policy) for name in template.env_names)
+    names = _env_names(policy)
     if not names:
         return []
     return [
@@ -282,6 +283,11 @@ def _environment(policy: Policy, environ: Mapping[str, str]) -> list[str]:
             for name in names
         ),
     ]
+
+
+def _env_names(policy: Policy) -> list[str]:
+    """The variables the policy's templates read, each once, in the order they appear."""
+    return list(dict.fromkeys(name for t in _templates(policy) for name in t.env_names))
 
 
 def _templates(policy: Policy) -> Iterable[Template]:
@@ -362,10 +368,7 @@ def policy_document(policy: Policy, environ: Mapping[str, str]) -> dict[str, Any
                 "kms_key": audit.ledger.kms_key,
             },
         },
-        "environment": {
-            name: name in environ
-            for name in dict.fromkeys(n for t in _templates(policy) for n in t.env_names)
-        },
+        "environment": {name: name in environ for name in _env_names(policy)},
     }
 
 

@@ -201,13 +201,7 @@ def log_key(args: argparse.Namespace) -> bytes | None:
     `UsageError` saying which."""
     if args.policy is None:
         return hmac_key(args.key_env)
-    variable = resolve_policy(args.policy).audit.hmac_key_env
-    if variable is None:
-        return None
-    try:
-        return audit.key_from_env(variable)
-    except audit.MissingKey as exc:
-        raise UsageError(f"--policy {args.policy}: {exc}") from None
+    return _key_in(resolve_policy(args.policy).audit.hmac_key_env, f"--policy {args.policy}")
 
 
 def add_keyed_log(parser: argparse.ArgumentParser) -> None:
@@ -225,12 +219,17 @@ def keyed_log(args: argparse.Namespace) -> tuple[Path, bytes | None]:
 
 def hmac_key(variable: str | None) -> bytes | None:
     """The HMAC key held by ``--key-env`` ``variable`` (None: no key); unset: `UsageError`."""
+    return _key_in(variable, f"--key-env {variable}")
+
+
+def _key_in(variable: str | None, option: str) -> bytes | None:
+    """The key ``variable`` holds (None: no variable); unset: a `UsageError` naming ``option``."""
     if variable is None:
         return None
     try:
         return audit.key_from_env(variable)
     except audit.MissingKey as exc:
-        raise UsageError(f"--key-env {variable}: {exc}") from None
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def policy_if_any(path: str | None) -> Policy | None:

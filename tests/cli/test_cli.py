@@ -3,10 +3,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_one_error_line, run_script, script_env, services_warning
+from cli_helpers import (
+    REPO,
+    assert_one_error_line,
+    command,
+    run_script,
+    script_env,
+    services_warning,
+)
 from policies import EXAMPLE, write_policy
 
 GOOD = "orders-manual-20261129"
@@ -79,3 +88,37 @@ def test_real_script_eval_and_check(tmp_path: Path) -> None:
     assert_one_error_line(
         run_script("check", str(bad), env=env), f"{bad}:3: sharing.accounts[0]: '12' is not"
     )
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["--version"],
+        ["check", str(REPO / "examples" / "rds_guard.toml")],
+        ["eval", "--help"],
+        # more than stdout's buffer: the pipe is found closed while the command prints
+        ["eval", "--policy", str(REPO / "examples" / "rds_guard.toml"), "CreateDBClusterSnapshot",
+         "--param", "DBClusterIdentifier=orders", "--tag", "team=" + "x" * 100_000],
+    ],
+    ids=["version", "check", "help", "huge-output"],
+)  # fmt: skip
+def test_a_reader_gone_early_is_exit_1_and_nothing_on_stderr(
+    tmp_path: Path, words: list[str]
+) -> None:
+    """``rds-guard ... | true``: stdout's reader is gone before anything is written, whether
+    the output is still buffered when the command ends or fills the buffer on the way."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [*command(), *words],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=script_env(tmp_path),  # no PYTHONUNBUFFERED: stdout is buffered, as for a user
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (1, "")

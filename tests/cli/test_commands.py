@@ -1,5 +1,6 @@
 """The table of commands: every row is a command line with its own --help, each command is
-one module, and building the parser pays for no command's machinery."""
+one module, building the parser pays for no command's machinery, and whatever a command
+raises reaches the user as one line."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from cli_helpers import run_main
 
 import rds_guard
 from rds_guard import cli
+from rds_guard.cli import check
 
 CLI = Path(cli.__file__).parent
 MODULES = sorted(CLI.rglob("*.py"))
@@ -41,6 +43,33 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
     assert (result.code, result.out, result.err) == (0, f"rds-guard {rds_guard.__version__}\n", "")
 
 
+@pytest.mark.parametrize(
+    ("error", "code", "err"),
+    [
+        (
+            RuntimeError("a bug\nover two lines"),
+            2,
+            "rds-guard: error: unexpected RuntimeError: a bug over two lines\n",
+        ),
+        (KeyboardInterrupt(), 130, ""),
+    ],
+    ids=["bug", "interrupted"],
+)
+def test_whatever_a_command_raises_is_never_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException,
+    code: int,
+    err: str,
+) -> None:
+    def run(args: object) -> int:
+        raise error
+
+    monkeypatch.setattr(check, "run", run)
+    result = run_main(capsys, "check")
+    assert (result.code, result.out, result.err) == (code, "", err)
+
+
 def top_level_imports(path: Path) -> set[str]:
     """The modules ``path`` imports when it is imported (not in functions, not for typing)."""
     package = ".".join(path.relative_to(CLI.parent.parent).with_suffix("").parts[:-1])
@@ -62,14 +91,15 @@ def test_a_command_module_imports_botocore_session_and_reconcile_only_when_it_ru
     assert not top_level_imports(path) & set(LAZY)
 
 
-def test_building_the_parser_loads_no_reconcile_machinery() -> None:
-    """In a fresh interpreter: parsing a command line leaves rds_guard.reconcile unloaded."""
+def test_building_the_parser_loads_no_reconcile_or_guard_machinery() -> None:
+    """In a fresh interpreter: parsing a command line leaves rds_guard.reconcile and the guard
+    (botocore's client machinery with it) unloaded."""
     code = (
         "import sys; from rds_guard import cli;"
         "cli.build_parser().parse_args(['reconcile', '--audit', 'x']);"
-        "print('rds_guard.reconcile' in sys.modules)"
+        "print([m for m in ('rds_guard.reconcile', 'rds_guard.guard') if m in sys.modules])"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert out.strip() == "False"
+    assert out.strip() == "[]"

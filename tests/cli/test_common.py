@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import io
 
-from cli_helpers import Terminal
+from cli_helpers import Clock, Terminal
 
 from rds_guard.cli.common import Progress
-
-
-class Clock:
-    """A clock that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_progress_is_one_line_redrawn_at_most_every_interval_then_cleared() -> None:

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_one_error_line, eval_json, rules_of, run_main, services_warning
+from cli_helpers import (
+    assert_one_error_line,
+    eval_json,
+    rules_of,
+    run_eval,
+    run_main,
+    services_warning,
+)
 from policies import write_policy
 
 # The policy eval runs against: small, so each test shows one rule at work. It lists no
@@ -40,6 +47,14 @@ accounts = ["111122223333"]
 
 GOOD = "orders-manual-20261129"
 SNAPSHOT_ARN = f"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:{GOOD}"
+CREATE = (
+    "CreateDBClusterSnapshot",
+    "--param",
+    "DBClusterIdentifier=orders",
+    "--param",
+    f"DBClusterSnapshotIdentifier={GOOD}",
+)
+"""A create of a cluster snapshot whose name the policy's pattern accepts."""
 
 
 @pytest.fixture
@@ -51,11 +66,9 @@ def policy(tmp_path: Path) -> Path:
 
 
 def test_eval_blocked_human(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
-    result = run_main(
+    result = run_eval(
         capsys,
-        "eval",
-        "--policy",
-        str(policy),
+        policy,
         "--region",
         "eu-west-1",
         "CreateDBClusterSnapshot",
@@ -114,11 +127,7 @@ def test_eval_blocked_json(capsys: pytest.CaptureFixture[str], policy: Path) -> 
 
 def test_eval_allowed_human_and_json(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
     args = (
-        "CreateDBClusterSnapshot",
-        "--param",
-        "DBClusterIdentifier=orders",
-        "--param",
-        f"DBClusterSnapshotIdentifier={GOOD}",
+        *CREATE,
         "--tag",
         "team=core",
         "--tag",
@@ -126,7 +135,7 @@ def test_eval_allowed_human_and_json(capsys: pytest.CaptureFixture[str], policy:
         "--region",
         "us-west-2",
     )
-    human = run_main(capsys, "eval", "--policy", str(policy), *args)
+    human = run_eval(capsys, policy, *args)
     assert (human.code, human.err) == (0, "")
     assert human.out.splitlines()[0] == (
         "allowed: rds CreateDBClusterSnapshot would be sent with the params below"
@@ -186,17 +195,7 @@ def test_eval_warn_mode_reports_but_would_send(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     warn = write_policy(tmp_path, EVAL_POLICY.format(mode="warn"), name="warn.toml")
-    result = run_main(
-        capsys,
-        "eval",
-        "--policy",
-        str(warn),
-        "CreateDBClusterSnapshot",
-        "--param",
-        "DBClusterIdentifier=orders",
-        "--param",
-        f"DBClusterSnapshotIdentifier={GOOD}",
-    )
+    result = run_eval(capsys, warn, *CREATE)
     assert result.code == 1
     assert result.out.splitlines()[:2] == [
         "not allowed: rds CreateDBClusterSnapshot breaks 1 rule; in warn mode it would be logged"
@@ -215,13 +214,11 @@ def test_eval_judges_a_service_the_policy_leaves_out(
     )
     policy = write_policy(tmp_path, text)
     args = ("--service", "neptune", "CreateDBClusterSnapshot", "--param", "DBClusterIdentifier=o")
-    result = run_main(capsys, "eval", "--policy", str(policy), *args, "--param", "Foo=1")
+    result = run_eval(capsys, policy, *args, "--param", "Foo=1")
     warning, error = result.err.splitlines(keepends=True)
     assert (result.code, warning) == (2, services_warning(policy, "neptune", line=3))
     assert error.startswith("rds-guard: error: CreateDBClusterSnapshot has no parameter Foo")
-    result = run_main(
-        capsys, "eval", "--policy", str(policy), *args, "--param", "DBClusterSnapshotIdentifier=x"
-    )
+    result = run_eval(capsys, policy, *args, "--param", "DBClusterSnapshotIdentifier=x")
     assert (result.code, result.err) == (1, services_warning(policy, "neptune", line=3))
     assert result.out.splitlines()[:3] == [
         "blocked: neptune CreateDBClusterSnapshot breaks 2 rules; in enforce mode it would not"
@@ -273,9 +270,7 @@ def test_eval_boolean_parameter_becomes_a_bool(
     code, document = eval_json(capsys, policy, *base, "--param", "SkipFinalSnapshot=TRUE")
     assert code == 0
     assert document["params"] == {"DBClusterIdentifier": "orders", "SkipFinalSnapshot": True}
-    result = run_main(
-        capsys, "eval", "--policy", str(policy), *base, "--param", "SkipFinalSnapshot=1"
-    )
+    result = run_eval(capsys, policy, *base, "--param", "SkipFinalSnapshot=1")
     # a delete without a final snapshot is judged and recorded now (by [deletion], which this
     # policy leaves at its defaults), no longer "not judged"
     assert result.out.splitlines()[0] == (
@@ -336,11 +331,9 @@ def test_eval_list_parameter_from_repeated_param(
 
 
 def test_eval_blocked_public_share_human(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
-    result = run_main(
+    result = run_eval(
         capsys,
-        "eval",
-        "--policy",
-        str(policy),
+        policy,
         "modify_db_cluster_snapshot_attribute",
         "--param",
         f"DBClusterSnapshotIdentifier={GOOD}",
@@ -410,16 +403,10 @@ def test_eval_add_tags_checks_forced_values(
 
 
 def test_eval_source_tags_are_inherited(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
-    result = run_main(
+    result = run_eval(
         capsys,
-        "eval",
-        "--policy",
-        str(policy),
-        "CreateDBClusterSnapshot",
-        "--param",
-        "DBClusterIdentifier=orders",
-        "--param",
-        f"DBClusterSnapshotIdentifier={GOOD}",
+        policy,
+        *CREATE,
         "--source-tag",
         "team=core",
         "--source-tag",
@@ -443,33 +430,13 @@ def test_eval_source_tags_are_inherited(capsys: pytest.CaptureFixture[str], poli
 def test_eval_source_unreadable_gives_tags_inherit(
     capsys: pytest.CaptureFixture[str], policy: Path
 ) -> None:
-    code, document = eval_json(
-        capsys,
-        policy,
-        "CreateDBClusterSnapshot",
-        "--param",
-        "DBClusterIdentifier=orders",
-        "--param",
-        f"DBClusterSnapshotIdentifier={GOOD}",
-        "--source-unreadable",
-    )
+    code, document = eval_json(capsys, policy, *CREATE, "--source-unreadable")
     assert code == 1
     assert rules_of(document) == ["tags.inherit"]
     assert document["violations"][0]["field"] == "DBClusterIdentifier"
     assert "Tags" not in document["params"]
     # Tags sent explicitly: AWS copies nothing, so nothing needs reading.
-    code, document = eval_json(
-        capsys,
-        policy,
-        "CreateDBClusterSnapshot",
-        "--param",
-        "DBClusterIdentifier=orders",
-        "--param",
-        f"DBClusterSnapshotIdentifier={GOOD}",
-        "--tag",
-        "team=core",
-        "--source-unreadable",
-    )
+    code, document = eval_json(capsys, policy, *CREATE, "--tag", "team=core", "--source-unreadable")
     assert (code, rules_of(document)) == (0, [])
 
 
@@ -511,7 +478,7 @@ def test_eval_source_unreadable_gives_tags_inherit(
 def test_eval_errors_are_one_line(
     capsys: pytest.CaptureFixture[str], policy: Path, args: list[str], fragments: list[str]
 ) -> None:
-    assert_one_error_line(run_main(capsys, "eval", "--policy", str(policy), *args), *fragments)
+    assert_one_error_line(run_eval(capsys, policy, *args), *fragments)
 
 
 def test_eval_without_a_policy(
@@ -523,13 +490,13 @@ def test_eval_without_a_policy(
     )
     bad = write_policy(tmp_path, "version = 1\nmoed = 1\n", name="bad.toml")
     assert_one_error_line(
-        run_main(capsys, "eval", "--policy", str(bad), "CreateDBClusterSnapshot"),
+        run_eval(capsys, bad, "CreateDBClusterSnapshot"),
         f"{bad}:2: moed: unknown key",
     )
 
 
 def test_json_output_is_one_document(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
     """--json prints exactly one JSON document and nothing else on stdout."""
-    result = run_main(capsys, "eval", "--policy", str(policy), "DeleteDBSnapshot", "--json")
+    result = run_eval(capsys, policy, "DeleteDBSnapshot", "--json")
     assert result.code == 0
     assert json.loads(result.out)["params"] == {}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_one_error_line, eval_json, rules_of, run_main
+from cli_helpers import assert_one_error_line, eval_json, rules_of, run_eval
 from policies import write_policy
 
 from rds_guard.cli import eval as cli_eval
@@ -54,8 +54,8 @@ def days_ago(days: float) -> str:
 def test_a_delete_without_a_final_snapshot_is_judged_and_recorded(
     capsys: pytest.CaptureFixture[str], policy: Path
 ) -> None:
-    result = run_main(
-        capsys, "eval", "--policy", str(policy), "DeleteDBCluster",
+    result = run_eval(
+        capsys, policy, "DeleteDBCluster",
         "--param", "DBClusterIdentifier=orders", "--param", "SkipFinalSnapshot=true",
     )  # fmt: skip
     assert (result.code, result.err) == (1, "")
@@ -80,8 +80,8 @@ def test_a_delete_in_warn_mode_records_its_violations(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     warn = write_policy(tmp_path, DELETION_POLICY, mode="warn")
-    result = run_main(
-        capsys, "eval", "--policy", str(warn), "DeleteDBInstance",
+    result = run_eval(
+        capsys, warn, "DeleteDBInstance",
         "--param", "DBInstanceIdentifier=db1", "--param", "SkipFinalSnapshot=true",
         "--param", "DeleteAutomatedBackups=false",
     )  # fmt: skip
@@ -100,7 +100,7 @@ def test_a_delete_with_a_final_snapshot_records_the_snapshot(
         "--param", "FinalDBSnapshotIdentifier=orders-manual-20261129",
         "--param", "DeleteAutomatedBackups=false",
     )  # fmt: skip
-    result = run_main(capsys, "eval", "--policy", str(policy), *args)
+    result = run_eval(capsys, policy, *args)
     assert result.code == 0
     assert result.out.splitlines()[-1] == (
         "record: requested, then created if the service accepts it"
@@ -114,8 +114,8 @@ def test_a_snapshot_delete_is_judged_by_age_and_hold(
     capsys: pytest.CaptureFixture[str], policy: Path
 ) -> None:
     created = days_ago(1)
-    result = run_main(
-        capsys, "eval", "--policy", str(policy), *DELETE_SNAPSHOT,
+    result = run_eval(
+        capsys, policy, *DELETE_SNAPSHOT,
         "--snapshot-created", created, "--source-tag", "legal-hold=true",
         "--source-tag", "team=payments",
     )  # fmt: skip
@@ -174,10 +174,7 @@ def test_snapshot_created_without_a_zone_is_utc(
         )
         assert (code, rules_of(document)) == (1, ["deletion.too_young"]), written
     assert_one_error_line(
-        run_main(
-            capsys, "eval", "--policy", str(policy), *DELETE_SNAPSHOT,
-            "--snapshot-created", "last week",
-        ),
+        run_eval(capsys, policy, *DELETE_SNAPSHOT, "--snapshot-created", "last week"),
         "--snapshot-created", "ISO 8601", "last week",
     )  # fmt: skip
 
@@ -187,7 +184,7 @@ def test_what_cannot_be_judged_offline_is_said(
 ) -> None:
     """Without --snapshot-created the age is not judged, without --source-tag the snapshot is
     taken to carry no hold tag: the human report says so, --json says so on stderr."""
-    result = run_main(capsys, "eval", "--policy", str(policy), *DELETE_SNAPSHOT)
+    result = run_eval(capsys, policy, *DELETE_SNAPSHOT)
     assert (result.code, result.err) == (0, "")
     assert result.out.splitlines()[-3:] == [
         "record: requested, then deleted if the service accepts it",
@@ -196,20 +193,18 @@ def test_what_cannot_be_judged_offline_is_said(
         "not judged: the hold tags ([deletion.hold_tags] legal-hold): the snapshot is taken to"
         " carry none; give --source-tag KEY=VALUE for each tag it carries",
     ]
-    as_json = run_main(capsys, "eval", "--policy", str(policy), *DELETE_SNAPSHOT, "--json")
+    as_json = run_eval(capsys, policy, *DELETE_SNAPSHOT, "--json")
     assert as_json.json()["allowed"] is True
     assert [line.split(": ")[:3] for line in as_json.err.splitlines()] == [
         ["rds-guard", "note", "the snapshot's age ([deletion] minimum_age_days = 7)"],
         ["rds-guard", "note", "the hold tags ([deletion.hold_tags] legal-hold)"],
     ]
-    given = run_main(
-        capsys, "eval", "--policy", str(policy), *DELETE_SNAPSHOT,
+    given = run_eval(
+        capsys, policy, *DELETE_SNAPSHOT,
         "--snapshot-created", days_ago(30), "--source-tag", "team=payments",
     )  # fmt: skip
     assert given.code == 0 and "not judged" not in given.out
-    unreadable = run_main(
-        capsys, "eval", "--policy", str(policy), *DELETE_SNAPSHOT, "--source-unreadable"
-    )
+    unreadable = run_eval(capsys, policy, *DELETE_SNAPSHOT, "--source-unreadable")
     assert unreadable.code == 1 and "not judged" not in unreadable.out
 
 
@@ -221,12 +216,10 @@ def test_a_tag_operation_may_not_lift_a_hold(
         capsys, policy, *untag, "--param", "TagKeys=legal-hold", "--source-tag", "legal-hold=true"
     )
     assert (code, rules_of(document)) == (1, ["deletion.hold"])
-    result = run_main(
-        capsys, "eval", "--policy", str(policy), *untag, "--param", "TagKeys=legal-hold"
-    )
+    result = run_eval(capsys, policy, *untag, "--param", "TagKeys=legal-hold")
     assert result.code == 0
     assert result.out.splitlines()[-1].startswith("not judged: the hold tags")
-    other = run_main(capsys, "eval", "--policy", str(policy), *untag, "--param", "TagKeys=team")
+    other = run_eval(capsys, policy, *untag, "--param", "TagKeys=team")
     assert other.code == 0 and "not judged" not in other.out
 
 
@@ -285,8 +278,8 @@ def test_the_second_release_operations_are_judged(
 def test_an_export_records_its_bucket_and_key(
     capsys: pytest.CaptureFixture[str], policy: Path
 ) -> None:
-    result = run_main(
-        capsys, "eval", "--policy", str(policy), "StartExportTask",
+    result = run_eval(
+        capsys, policy, "StartExportTask",
         "--param", "ExportTaskIdentifier=e1", "--param", f"SourceArn={SNAPSHOT_ARN}",
         "--param", "S3BucketName=acme-backups-eu", "--param", "KmsKeyId=alias/export",
         "--param", "IamRoleArn=arn:aws:iam::123456789012:role/export",
@@ -302,10 +295,7 @@ def test_an_export_records_its_bucket_and_key(
 def test_a_stop_without_a_snapshot_is_not_judged(
     capsys: pytest.CaptureFixture[str], policy: Path
 ) -> None:
-    result = run_main(
-        capsys, "eval", "--policy", str(policy), "StopDBInstance", "--param",
-        "DBInstanceIdentifier=db1",
-    )  # fmt: skip
+    result = run_eval(capsys, policy, "StopDBInstance", "--param", "DBInstanceIdentifier=db1")
     assert result.code == 0
     assert result.out.splitlines()[0] == (
         "allowed: rds StopDBInstance is not judged (no DBSnapshotIdentifier, so no snapshot is"
