@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from rds_guard.core import operations
-from rds_guard.core.decide import CallFacts, Decision, SourceTags, decide
+from rds_guard.core.decide import CallFacts, Decision, Lookups, SourceTags, decide
 from rds_guard.core.policy import Policy
 from rds_guard.errors import PolicyError, Violation
 
@@ -77,7 +77,7 @@ def run(
     assert row is not None, f"{service} {operation} is not guarded"
     reader = RecordingReader(source)
     facts = CallFacts(service, region, now, {} if environ is None else environ)
-    return decide(policy, row, params, facts, reader), reader
+    return decide(policy, row, params, facts, Lookups(source_tags=reader)), reader
 
 
 def rules_of(decision: Decision) -> list[str]:
