@@ -37,6 +37,7 @@ from .tagging import (
     judge_layers,
     judge_tagging,
     judge_untagging,
+    owner_tags,
     read_tag_list,
     render_tags,
 )
@@ -177,7 +178,7 @@ def judge_snapshot(request: Request) -> Decision:
                 # only tags the guard writes would drop them; AWS's own copy keeps them
                 violations.append(inherit_violation(request, found))
         elif found is not None:
-            inherited = {k: v for k, v in found.items() if not k.lower().startswith("aws:")}
+            inherited = owner_tags(found)
 
     defaults, unset = render_tags(tag_policy.defaults, values, forced=False)
     forced, unset_forced = render_tags(tag_policy.forced, values, forced=True)

@@ -179,6 +179,12 @@ def judge_layers(tag_policy: TagPolicy, layers: TagLayers) -> TagVerdict:
     return TagVerdict(final, violations, injected if layers.known else (), kept, rewrite)
 
 
+def owner_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """A snapshot's tags without AWS's own system tags (``aws:...``, any case): those are
+    AWS's, no request may set them, and the policy does not judge them."""
+    return {key: value for key, value in tags.items() if not key.lower().startswith("aws:")}
+
+
 def merge(
     caller: Mapping[str, str],
     inherited: Mapping[str, str],
