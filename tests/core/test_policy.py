@@ -352,6 +352,13 @@ def test_unknown_key_is_an_error_with_a_did_you_mean_hint(body, key, line, hint)
     assert f"(did you mean {hint!r}?)" in error.problem
 
 
+def test_an_empty_key_is_an_unknown_key_on_its_line():
+    """``"" = ...`` at the top level: still the file, the line and the (empty) key."""
+    error = body_error('\n"" = false\n')
+    assert (error.key, error.line) == ("", 3)
+    assert str(error).startswith("<string>:3: unknown key (known: audit,")
+
+
 def test_unknown_key_without_a_close_match_lists_the_known_keys():
     """Nothing close: the hint lists what the table knows."""
     error = body_error("[audit]\nzzz = 1\n")
