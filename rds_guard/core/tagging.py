@@ -267,7 +267,7 @@ def judge_untagging(request: Request) -> Decision:
     assert row.tag_keys is not None
     raw: Any = request.params.get(row.tag_keys)
     keys = [k for k in raw if isinstance(k, str)] if isinstance(raw, (list, tuple)) else []
-    protected = set(tag_policy.required) | set(tag_policy.forced)
+    removed: dict[str, None] = dict.fromkeys(keys)  # each key once, in the caller's order
     violations = [
         Violation(
             "tags.protected",
@@ -277,13 +277,10 @@ def judge_untagging(request: Request) -> Decision:
             if key in tag_policy.required
             else "a forced tag cannot be removed",
         )
-        for key in dict.fromkeys(keys)
-        if key in protected
+        for key in removed
+        if key in tag_policy.required or key in tag_policy.forced
     ]
-    violations += lifted_holds(request, ((key, None) for key in dict.fromkeys(keys)))
+    violations += lifted_holds(request, removed.items())
     return request.decision(
-        violations=tuple(violations),
-        snapshot=_arn_snapshot(arn),
-        arn=arn,
-        tags=dict.fromkeys(keys),
+        violations=tuple(violations), snapshot=_arn_snapshot(arn), arn=arn, tags=removed
     )
