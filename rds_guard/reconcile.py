@@ -19,7 +19,7 @@ from .core import operations
 from .core.operations import Kind, Operation
 from .core.policy import Policy
 from .core.rules import Violation
-from .core.tagging import judge_tag_set
+from .core.tagging import judge_tag_set, owner_tags
 
 __all__ = [
     "Noncompliant",
@@ -44,7 +44,6 @@ _MAY_HAVE_MADE = frozenset({"requested", "created", "unknown", "presigned"})
 # Rules whose breach, in warn mode, leaves a snapshot deleted that should not have been.
 _BREACHES = frozenset({"deletion.too_young", "deletion.hold"})
 _JUDGED_TAGS = frozenset({Kind.CREATE, Kind.COPY})  # a final snapshot's tags are AWS's
-_SYSTEM_TAG_PREFIX = "aws:"
 
 
 @dataclass(frozen=True)
@@ -299,5 +298,4 @@ def tag_violations(policy: Policy, tags: Mapping[str, str]) -> list[Violation]:
     AWS's own system tags (``aws:...``) are not the snapshot owner's and are not judged.
     A forced tag must be present, with its value when that is a literal.
     """
-    own = {k: v for k, v in tags.items() if not k.lower().startswith(_SYSTEM_TAG_PREFIX)}
-    return judge_tag_set(policy.tags, own)
+    return judge_tag_set(policy.tags, owner_tags(tags))

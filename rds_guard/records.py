@@ -120,14 +120,15 @@ def outcome(
 
 def _reported_snapshot(row: Operation, parsed: Mapping[str, Any]) -> dict[str, Any]:
     """The snapshot's identifier and ARN as the service reported them, when it did."""
-    reported = parsed.get(row.response_key) if row.response_key else None
-    if not isinstance(reported, Mapping):
+    answer = row.answer
+    reported = parsed.get(answer.key) if answer is not None else None
+    if answer is None or not isinstance(reported, Mapping):
         return {}
     found: dict[str, Any] = {}
-    identifier = reported.get(row.response_identifier) if row.response_identifier else None
+    identifier = reported.get(answer.identifier)
     if isinstance(identifier, str):
         found["snapshot"] = identifier.lower()
-    arn = reported.get(row.response_arn) if row.response_arn else None
+    arn = reported.get(answer.arn)
     if isinstance(arn, str):
         found["arn"] = arn
     return found

@@ -1,6 +1,7 @@
 """Plain-data helpers for the pure-core unit tests (tests/core/): no AWS emulator, no botocore
-clients. `run` judges one call; `SnapshotOp` and `SNAPSHOT_OPS` name the create and copy
-operations a test can be parametrised over (`each_op`)."""
+clients. `run` judges one call (`decide_call` with look-ups of the test's own); `SnapshotOp`
+and `SNAPSHOT_OPS` name the create and copy operations a test can be parametrised over
+(`each_op`), `each_call` any other operations."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from typing import Any
 import pytest
 
 from rds_guard.core import operations
-from rds_guard.core.decide import CallFacts, Decision, SourceTags, decide
+from rds_guard.core.decide import (
+    CallFacts,
+    Decision,
+    Lookups,
+    LookupSource,
+    SourceTags,
+    decide,
+)
 from rds_guard.core.policy import Policy
 from rds_guard.errors import PolicyError, Violation
 
@@ -61,6 +69,25 @@ class RecordingReader:
         return self.tags
 
 
+def decide_call(
+    policy: Policy,
+    operation: str,
+    params: Mapping[str, Any],
+    lookups: LookupSource,
+    *,
+    service: str = "rds",
+    region: str | None = "us-east-1",
+    environ: Mapping[str, str] | None = None,
+    now: datetime = NOW,
+) -> Decision:
+    """`decide.decide` of one call of ``operation`` on ``service``, in a fixed environment
+    (empty by default)."""
+    row = operations.find(service, operation)
+    assert row is not None, f"{service} {operation} is not guarded"
+    facts = CallFacts(service, region, now, {} if environ is None else environ)
+    return decide(policy, row, params, facts, lookups)
+
+
 def run(
     policy: Policy,
     operation: str,
@@ -72,12 +99,21 @@ def run(
     environ: Mapping[str, str] | None = None,
     now: datetime = NOW,
 ) -> tuple[Decision, RecordingReader]:
-    """`decide.decide` with a recording source reader and a fixed environment (empty by default)."""
-    row = operations.find(service, operation)
-    assert row is not None, f"{service} {operation} is not guarded"
+    """`decide_call` with a recording reader of the source's tags, and that reader."""
     reader = RecordingReader(source)
-    facts = CallFacts(service, region, now, {} if environ is None else environ)
-    return decide(policy, row, params, facts, reader), reader
+    lookups = Lookups(source_tags=reader)
+    decision = decide_call(
+        policy, operation, params, lookups, service=service, region=region, environ=environ, now=now
+    )
+    return decision, reader
+
+
+def each_call(cases: Sequence[tuple[str, str, str]]) -> pytest.MarkDecorator:
+    """Parametrize a test over ``(service, operation, name)`` cases (``name``: the parameter
+    the test fills in), named service-operation."""
+    return pytest.mark.parametrize(
+        ("service", "operation", "name"), cases, ids=[f"{s}-{o}" for s, o, _ in cases]
+    )
 
 
 def rules_of(decision: Decision) -> list[str]:

@@ -243,13 +243,23 @@ POLICY_DOCUMENTS = st.builds(
 )
 
 
-def check_loaded(load: Any) -> Policy | None:
-    """``load()`` gives a Policy or raises a PolicyError, nothing else; the Policy, if any."""
+def check_loaded(load: Any, source: str | None = None) -> Policy | None:
+    """``load()`` gives a Policy or raises a PolicyError, nothing else; the Policy, if any.
+
+    With ``source`` (the text is TOML): the error names that file, a line (but for a missing
+    version, written nowhere) and a key (but for text that no file can hold).
+    """
     try:
         policy = load()
     except PolicyError as error:
         assert str(error)
         assert error.line is None or error.line >= 1
+        if source is not None:
+            assert error.path == source
+            if error.line is None:
+                assert (error.key, error.problem[:11]) == ("version", "missing key"), error
+            if error.key is None:
+                assert error.problem.startswith(("not valid Unicode", "not UTF-8")), error
         event("PolicyError")
         return None
     event("Policy")
@@ -264,13 +274,14 @@ def check_loaded(load: Any) -> Policy | None:
 @given(document=POLICY_DOCUMENTS)
 def test_any_policy_document_is_a_policy_or_a_policy_error(document: dict[str, Any]) -> None:
     """Any TOML document built from policy-shaped parts and any other TOML value loads to a
-    Policy or raises a PolicyError, from text and from a file alike."""
+    Policy or raises a PolicyError naming the file, the line and the key, from text and from
+    a file alike."""
     text = toml_document(document)
-    from_text = check_loaded(lambda: Policy.from_toml(text, "generated.toml"))
+    from_text = check_loaded(lambda: Policy.from_toml(text, "generated.toml"), "generated.toml")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, "p.toml")
         path.write_bytes(text.encode("utf-8", "surrogatepass"))  # a surrogate: no UTF-8
-        from_file = check_loaded(lambda: load_policy(path))
+        from_file = check_loaded(lambda: load_policy(path), str(path))
     assert (from_text is None) == (from_file is None)
     if from_file is not None:
         assert from_file.sha256 == hashlib.sha256(text.encode()).hexdigest()

@@ -1,8 +1,8 @@
 """evaluate(): request parameters + policy (+ the source's tags) -> `Decision`.
 
-Pure: no botocore, no I/O. The guard hands in a reader of the source's tags that is called
-only when the decision needs them; offline callers hand in the tags they already know. One
-judge per kind of operation, in the `JUDGES` table.
+Pure: no botocore, no I/O. The guard hands in look-ups (`Lookups`) that are called only when
+the decision needs them; offline callers hand in what they already know. One judge per kind
+of operation, in the `JUDGES` table.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from . import operations, rules
 from .access import judge_export, judge_sharing
@@ -37,6 +37,7 @@ from .tagging import (
     judge_layers,
     judge_tagging,
     judge_untagging,
+    owner_tags,
     read_tag_list,
     render_tags,
 )
@@ -136,19 +137,13 @@ def decide(
     row: Operation,
     params: Mapping[str, Any],
     facts: CallFacts,
-    lookups: LookupSource | SourceReader,
+    lookups: LookupSource,
 ) -> Decision:
     """The decision for one call of a guarded operation.
 
-    ``lookups`` makes the read-only look-ups the rules need (a bare function reads the
-    source's tags only); each is called at most once.
+    ``lookups`` makes the read-only look-ups the rules need; each is called at most once.
     """
-    found = (
-        cast(LookupSource, lookups)
-        if hasattr(lookups, "source_tags")
-        else Lookups(source_tags=lookups)
-    )
-    return JUDGES[row.kind](Request(policy, row, dict(params), facts, found))
+    return JUDGES[row.kind](Request(policy, row, dict(params), facts, lookups))
 
 
 def judge_snapshot(request: Request) -> Decision:
@@ -183,7 +178,7 @@ def judge_snapshot(request: Request) -> Decision:
                 # only tags the guard writes would drop them; AWS's own copy keeps them
                 violations.append(inherit_violation(request, found))
         elif found is not None:
-            inherited = {k: v for k, v in found.items() if not k.lower().startswith("aws:")}
+            inherited = owner_tags(found)
 
     defaults, unset = render_tags(tag_policy.defaults, values, forced=False)
     forced, unset_forced = render_tags(tag_policy.forced, values, forced=True)

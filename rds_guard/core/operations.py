@@ -70,20 +70,36 @@ SNAPSHOT_LISTINGS = (CLUSTER_SNAPSHOT_LOOKUP, SNAPSHOT_LOOKUP)
 
 
 @dataclass(frozen=True)
+class Answer:
+    """Where a service's answer names the snapshot the call made or deleted: the answer's
+    key, and the identifier and ARN keys of the snapshot under it."""
+
+    key: str
+    identifier: str
+    arn: str
+
+
+CLUSTER_SNAPSHOT_ANSWER = Answer(
+    "DBClusterSnapshot", "DBClusterSnapshotIdentifier", "DBClusterSnapshotArn"
+)
+SNAPSHOT_ANSWER = Answer("DBSnapshot", "DBSnapshotIdentifier", "DBSnapshotArn")
+
+
+@dataclass(frozen=True)
 class Operation:
     """One guarded operation.
 
     ``identifier`` is the parameter naming the new snapshot (``limit`` its AWS length limit),
     ``source`` the parameter naming what it is made from, ``tags`` the parameter carrying tags
     (``tag_keys`` for removals), ``copy_tags`` the request flag that makes a copy inherit
-    (None when the source's own flag decides, through ``lookup``), ``response_key`` and
-    ``response_identifier``/``response_arn`` where the service's answer names the snapshot,
-    and ``outcome`` the audit event written when the call succeeds. ``also_judged`` lists the
-    other parameters the decision rests on. For deletes: ``skip_final`` is the parameter that
-    skips the final snapshot, ``deletes_backups_on`` the services on which the call deletes
-    the automated backups unless ``DeleteAutomatedBackups=False``, and ``facts_lookup`` the
-    Describe call that tells about what ``facts_from`` names (the snapshot to delete, or the
-    instance, for the deletes AWS allows only without a final snapshot).
+    (None when the source's own flag decides, through ``lookup``), ``answer`` where the
+    service's answer names the snapshot, and ``outcome`` the audit event written when the call
+    succeeds. ``also_judged`` lists the other parameters the decision rests on. For deletes:
+    ``skip_final`` is the parameter that skips the final snapshot, ``deletes_backups_on`` the
+    services on which the call deletes the automated backups unless
+    ``DeleteAutomatedBackups=False``, and ``facts_lookup`` the Describe call that tells about
+    what ``facts_from`` names (the snapshot to delete, or the instance, for the deletes AWS
+    allows only without a final snapshot).
     """
 
     name: str
@@ -97,9 +113,7 @@ class Operation:
     tag_keys: str | None = None
     copy_tags: str | None = None
     lookup: SourceLookup | None = None
-    response_key: str | None = None
-    response_identifier: str | None = None
-    response_arn: str | None = None
+    answer: Answer | None = None
     also_judged: tuple[str, ...] = ()
     skip_final: str | None = None
     deletes_backups_on: frozenset[str] = frozenset()
@@ -132,31 +146,25 @@ OPERATIONS: dict[str, Operation] = {
             "CreateDBClusterSnapshot", Kind.CREATE, ALL, "created",
             identifier="DBClusterSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
             source="DBClusterIdentifier", tags="Tags", lookup=CLUSTER_LOOKUP,
-            response_key="DBClusterSnapshot", response_identifier="DBClusterSnapshotIdentifier",
-            response_arn="DBClusterSnapshotArn",
+            answer=CLUSTER_SNAPSHOT_ANSWER,
         ),
         Operation(
             "CopyDBClusterSnapshot", Kind.COPY, ALL, "created",
             identifier="TargetDBClusterSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
             source="SourceDBClusterSnapshotIdentifier", tags="Tags", copy_tags="CopyTags",
-            lookup=CLUSTER_SNAPSHOT_LOOKUP,
-            response_key="DBClusterSnapshot", response_identifier="DBClusterSnapshotIdentifier",
-            response_arn="DBClusterSnapshotArn",
+            lookup=CLUSTER_SNAPSHOT_LOOKUP, answer=CLUSTER_SNAPSHOT_ANSWER,
         ),
         Operation(
             "CreateDBSnapshot", Kind.CREATE, RDS_ONLY, "created",
             identifier="DBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             source="DBInstanceIdentifier", tags="Tags", lookup=INSTANCE_LOOKUP,
-            response_key="DBSnapshot", response_identifier="DBSnapshotIdentifier",
-            response_arn="DBSnapshotArn",
+            answer=SNAPSHOT_ANSWER,
         ),
         Operation(
             "CopyDBSnapshot", Kind.COPY, RDS_ONLY, "created",
             identifier="TargetDBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             source="SourceDBSnapshotIdentifier", tags="Tags", copy_tags="CopyTags",
-            lookup=SNAPSHOT_LOOKUP,
-            response_key="DBSnapshot", response_identifier="DBSnapshotIdentifier",
-            response_arn="DBSnapshotArn",
+            lookup=SNAPSHOT_LOOKUP, answer=SNAPSHOT_ANSWER,
         ),
         Operation(
             "DeleteDBCluster", Kind.FINAL, ALL, "created",
@@ -200,15 +208,13 @@ OPERATIONS: dict[str, Operation] = {
         Operation(
             "DeleteDBClusterSnapshot", Kind.DELETE, ALL, "deleted",
             identifier="DBClusterSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
-            response_key="DBClusterSnapshot", response_identifier="DBClusterSnapshotIdentifier",
-            response_arn="DBClusterSnapshotArn",
+            answer=CLUSTER_SNAPSHOT_ANSWER,
             facts_lookup=CLUSTER_SNAPSHOT_LOOKUP, facts_from="DBClusterSnapshotIdentifier",
         ),
         Operation(
             "DeleteDBSnapshot", Kind.DELETE, RDS_ONLY, "deleted",
             identifier="DBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
-            response_key="DBSnapshot", response_identifier="DBSnapshotIdentifier",
-            response_arn="DBSnapshotArn",
+            answer=SNAPSHOT_ANSWER,
             facts_lookup=SNAPSHOT_LOOKUP, facts_from="DBSnapshotIdentifier",
         ),
         Operation(

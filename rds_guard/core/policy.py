@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -219,6 +219,20 @@ class Policy:
             generate=generating.generate,
             generate_key=generating.generate_key,
         )
+
+
+def templates_of(policy: Policy) -> Iterator[tuple[str, Template]]:
+    """Every template of ``policy`` with the dotted key that holds it: the ``generate`` of
+    ``[naming]`` and of each override, then ``[tags.defaults]`` and ``[tags.forced]``."""
+    for rule in (policy.naming, *policy.naming_operations.values()):
+        if rule.generate is not None:
+            yield rule.generate_key, rule.generate
+    for table, templates in (
+        ("tags.defaults", policy.tags.defaults),
+        ("tags.forced", policy.tags.forced),
+    ):
+        for key, template in templates.items():
+            yield f"{table}.{key}", template
 
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:

@@ -93,10 +93,12 @@ class KeyLines:
         """The line of ``key``, else of its nearest enclosing table or key."""
         keys = self.scanned.keys
         key = re.sub(r"\[\d+\]$", "", key)
-        while key:
+        if key in keys:  # the key itself, even the empty key ""
+            return keys[key][0]
+        while "." in key:
+            key = key.rpartition(".")[0]
             if key in keys:
                 return keys[key][0]
-            key = key.rpartition(".")[0]
         return None
 
     def locate(self, key: str, value: str, index: int) -> tuple[int, int] | None:

@@ -6,7 +6,8 @@ naming the file, the line (the column too, for a regex) and the dotted key.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .policy import PolicyError
 from .positions import KeyLines, hint, join, kind, shown
@@ -14,6 +15,7 @@ from .regex import NamePattern, Regex, RegexBudget, RegexProblem, compile_regex
 from .templates import Template, TemplateSyntaxError, compile_template
 
 _CREDENTIAL_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PRIVATE")
+_R = TypeVar("_R")
 
 
 class ValueReader:
@@ -95,17 +97,16 @@ class ValueReader:
 
     def name_pattern(self, value: object, key: str) -> NamePattern:
         """``value`` as a naming pattern, charged to the policy's regex budget."""
-        text = self.string(value, key)
-        try:
-            return NamePattern(text, self.regexes)
-        except RegexProblem as exc:
-            raise self.regex_problem(key, text, exc) from None
+        return self._regex(value, key, NamePattern)
 
     def tag_pattern(self, value: object, key: str) -> Regex:
         """``value`` as a tag value pattern, charged to the policy's regex budget."""
+        return self._regex(value, key, compile_regex)
+
+    def _regex(self, value: object, key: str, build: Callable[[str, RegexBudget], _R]) -> _R:
         text = self.string(value, key)
         try:
-            return compile_regex(text, self.regexes)
+            return build(text, self.regexes)
         except RegexProblem as exc:
             raise self.regex_problem(key, text, exc) from None
 

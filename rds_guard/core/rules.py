@@ -171,11 +171,12 @@ def check_duplicates(keys: Sequence[str], *, prefix: str = "Tags") -> list[Viola
 
 def check_required(tags: Mapping[str, str], required: Iterable[str]) -> list[Violation]:
     """``tags.required``: keys the snapshot must carry, with a hint when only the case differs."""
+    missing = [key for key in required if key not in tags]
+    if not missing:
+        return []
     by_lower = {key.lower(): key for key in tags}
     violations = []
-    for key in required:
-        if key in tags:
-            continue
+    for key in missing:
         message = "required tag is missing"
         near = by_lower.get(key.lower())
         if near is not None:

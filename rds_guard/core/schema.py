@@ -25,6 +25,7 @@ from .policy import (
     PolicyError,
     SharingPolicy,
     TagPolicy,
+    templates_of,
 )
 from .positions import MAX_KEY_PARTS, KeyLines, hint, join, kind, shown, toml_error
 from .reader import ValueReader
@@ -122,6 +123,7 @@ class _Reader(ValueReader):
             source=self.source,
             sha256=digest,
         )
+        self.check_audit_key_unread(policy)
         self.check_generated_names(policy)
         return policy
 
@@ -170,6 +172,19 @@ class _Reader(ValueReader):
                 f"an identifier may hold only ASCII letters, digits and hyphens, not {shown}",
             )
         return template
+
+    def check_audit_key_unread(self, policy: Policy) -> None:
+        """No template reads the variable holding the audit log's HMAC key: written into tags
+        and the log, the key would let whoever reads them forge the chain."""
+        variable = policy.audit.hmac_key_env
+        for key, template in templates_of(policy):
+            if variable is not None and variable in template.env_names:
+                raise self.fail(
+                    key,
+                    f"{{env:{variable}}} names the variable holding the audit log's HMAC key"
+                    " (audit.hmac_key_env): its value would be written into tags and the"
+                    " audit log",
+                )
 
     def check_generated_names(self, policy: Policy) -> None:
         """``generate`` rendered for a sample source satisfies AWS's identifier rules and the

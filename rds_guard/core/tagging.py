@@ -179,6 +179,12 @@ def judge_layers(tag_policy: TagPolicy, layers: TagLayers) -> TagVerdict:
     return TagVerdict(final, violations, injected if layers.known else (), kept, rewrite)
 
 
+def owner_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """A snapshot's tags without AWS's own system tags (``aws:...``, any case): those are
+    AWS's, no request may set them, and the policy does not judge them."""
+    return {key: value for key, value in tags.items() if not key.lower().startswith("aws:")}
+
+
 def merge(
     caller: Mapping[str, str],
     inherited: Mapping[str, str],
@@ -261,7 +267,7 @@ def judge_untagging(request: Request) -> Decision:
     assert row.tag_keys is not None
     raw: Any = request.params.get(row.tag_keys)
     keys = [k for k in raw if isinstance(k, str)] if isinstance(raw, (list, tuple)) else []
-    protected = set(tag_policy.required) | set(tag_policy.forced)
+    removed: dict[str, None] = dict.fromkeys(keys)  # each key once, in the caller's order
     violations = [
         Violation(
             "tags.protected",
@@ -271,13 +277,10 @@ def judge_untagging(request: Request) -> Decision:
             if key in tag_policy.required
             else "a forced tag cannot be removed",
         )
-        for key in dict.fromkeys(keys)
-        if key in protected
+        for key in removed
+        if key in tag_policy.required or key in tag_policy.forced
     ]
-    violations += lifted_holds(request, ((key, None) for key in dict.fromkeys(keys)))
+    violations += lifted_holds(request, removed.items())
     return request.decision(
-        violations=tuple(violations),
-        snapshot=_arn_snapshot(arn),
-        arn=arn,
-        tags=dict.fromkeys(keys),
+        violations=tuple(violations), snapshot=_arn_snapshot(arn), arn=arn, tags=removed
     )

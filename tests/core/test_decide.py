@@ -17,6 +17,7 @@ from core_fixtures import (
     CREATE,
     DEFAULT_TAG,
     NOW,
+    each_call,
     each_op,
     judge,
     make_policy,
@@ -166,9 +167,7 @@ SHARE_OPS = [
     ("docdb", "ModifyDBClusterSnapshotAttribute", "DBClusterSnapshotIdentifier"),
     ("neptune", "ModifyDBClusterSnapshotAttribute", "DBClusterSnapshotIdentifier"),
 ]
-each_share = pytest.mark.parametrize(
-    ("service", "operation", "name"), SHARE_OPS, ids=[f"{s}-{o}" for s, o, _ in SHARE_OPS]
-)
+each_share = each_call(SHARE_OPS)
 PRIVATE = make_policy('[sharing]\naccounts = ["111122223333"]\n')
 
 

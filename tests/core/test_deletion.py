@@ -1,10 +1,10 @@
 """deletion.py, through `decide`: `[deletion]`'s four rules (docs/backups.md), their
 exemptions, the look-ups they make and what they leave for the audit record.
 
-`delete` calls `decide.decide` with `Lookups` whose ``snapshot`` and ``database`` answers are
-given by the test and counted (they stand in for the guard's Describe calls); `evaluate` is the
-public offline entry point, where ``source_tags`` are the snapshot's tags and
-``snapshot_created`` when it was made.
+`delete` calls `decide.decide` (through `decide_call`) with `Lookups` whose ``snapshot`` and
+``database`` answers are given by the test and counted (they stand in for the guard's Describe
+calls); `evaluate` is the public offline entry point, where ``source_tags`` are the snapshot's
+tags and ``snapshot_created`` when it was made.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from core_fixtures import (
     DB_SNAPSHOT_ARN,
     NOW,
     RecordingReader,
+    decide_call,
+    each_call,
     make_policy,
     only,
     rules_of,
@@ -26,9 +28,8 @@ from core_fixtures import (
 )
 
 from rds_guard import UNREADABLE
-from rds_guard.core import operations
 from rds_guard.core.calls import DatabaseFacts, Lookups, SnapshotFacts, Unreadable
-from rds_guard.core.decide import CallFacts, Decision, decide, evaluate
+from rds_guard.core.decide import Decision, evaluate
 
 REQUIRED = make_policy('[deletion]\nfinal_snapshot = "required"\n')
 KEEP = make_policy('[deletion]\nautomated_backups = "keep"\n')
@@ -69,11 +70,9 @@ def delete(
     now: datetime = NOW,
 ) -> Judged:
     """`decide` of one call with recorded look-ups answering ``snapshot`` and ``database``."""
-    row = operations.find(service, operation)
-    assert row is not None, f"{service} {operation} is not guarded"
     readers = RecordingReader(), RecordingReader(snapshot), RecordingReader(database)  # type: ignore[arg-type]
     lookups = Lookups(source_tags=readers[0], snapshot=readers[1], database=readers[2])  # type: ignore[arg-type]
-    decision = decide(policy, row, params, CallFacts(service, "us-east-1", now, {}), lookups)
+    decision = decide_call(policy, operation, params, lookups, service=service, now=now)
     return Judged(decision, readers[1], readers[2], readers[0])
 
 
@@ -93,11 +92,7 @@ DATABASE_DELETES = [
     ("neptune", "DeleteDBInstance", "DBInstanceIdentifier"),
     ("rds", "DeleteTenantDatabase", "TenantDBName"),
 ]
-each_database_delete = pytest.mark.parametrize(
-    ("service", "operation", "name"),
-    DATABASE_DELETES,
-    ids=[f"{s}-{o}" for s, o, _ in DATABASE_DELETES],
-)
+each_database_delete = each_call(DATABASE_DELETES)
 
 
 @each_database_delete
@@ -341,11 +336,7 @@ SNAPSHOT_DELETES = [
     ("neptune", "DeleteDBClusterSnapshot", "DBClusterSnapshotIdentifier"),
     ("rds", "DeleteDBSnapshot", "DBSnapshotIdentifier"),
 ]
-each_snapshot_delete = pytest.mark.parametrize(
-    ("service", "operation", "name"),
-    SNAPSHOT_DELETES,
-    ids=[f"{s}-{o}" for s, o, _ in SNAPSHOT_DELETES],
-)
+each_snapshot_delete = each_call(SNAPSHOT_DELETES)
 
 
 @each_snapshot_delete

@@ -238,73 +238,83 @@ def test_policy_error_str_is_path_line_key_problem():
     assert isinstance(error, ValueError)
 
 
-def test_error_in_a_nested_table_names_the_line_of_the_key():
-    """A bad value in `[tags.defaults]` points at its own line, not the table header's."""
-    error = body_error(
-        """\
-        [tags]
-        required = []
+@pytest.mark.parametrize(
+    ("body", "key", "line", "problem"),
+    [
+        pytest.param(
+            """\
+            [tags]
+            required = []
 
-        [tags.defaults]
-        owner = "ok"
-        team = "{teem}"
-        """
-    )
-    assert error.key == "tags.defaults.team"
-    assert error.line == 7
-    assert str(error).startswith("<string>:7: tags.defaults.team: unknown placeholder {teem}")
+            [tags.defaults]
+            owner = "ok"
+            team = "{teem}"
+            """,
+            "tags.defaults.team",
+            7,
+            "unknown placeholder {teem}",
+            id="nested-table",
+        ),
+        pytest.param(
+            '\n\ntags = { required = ["team"], inherit = 2 }\n',
+            "tags.inherit",
+            4,
+            "",
+            id="inline-table",
+        ),
+        pytest.param(
+            '\nservices = ["rds", "mysql"]\n',
+            "services[1]",
+            3,
+            "unknown service 'mysql'",
+            id="one-line-array",
+        ),
+        pytest.param(
+            '[tags]\nrequired = [\n  "team",\n  "bad#key",\n]\n',
+            "tags.required[1]",
+            3,
+            "",
+            id="multi-line-array",
+        ),
+        pytest.param(
+            """\
+            [naming]
+            pattern = "^ok$"
 
-
-def test_error_in_an_inline_table_names_the_line_of_the_table():
-    """Inside `tags = { ... }` the line is the inline table's line."""
-    error = body_error('\n\ntags = { required = ["team"], inherit = 2 }\n')
-    assert error.key == "tags.inherit"
-    assert error.line == 4
-
-
-def test_error_in_a_single_line_array_names_its_line_and_index():
-    """The key of an array element carries its index; the line is the array's."""
-    error = body_error('\nservices = ["rds", "mysql"]\n')
-    assert error.key == "services[1]"
-    assert error.line == 3
-    assert str(error).startswith("<string>:3: services[1]: unknown service 'mysql'")
-
-
-def test_error_in_a_multi_line_array_names_the_line_of_its_key():
-    """An element of an array spread over lines: the line where the array's key is written."""
-    error = body_error('[tags]\nrequired = [\n  "team",\n  "bad#key",\n]\n')
-    assert error.key == "tags.required[1]"
-    assert error.line == 3
-
-
-def test_error_in_a_naming_operations_table_names_its_line():
-    """A bad regex in `[naming.operations.CopyDBSnapshot]` points at that table's key."""
-    error = body_error(
-        """\
-        [naming]
-        pattern = "^ok$"
-
-        [naming.operations.CopyDBSnapshot]
-        pattern = "^dr-(.+$"
-        """
-    )
-    assert error.key == "naming.operations.CopyDBSnapshot.pattern"
-    assert error.line == 6
-    assert "not a valid regex" in error.problem
-
-
-def test_error_under_a_dotted_key_names_its_line():
-    """`operations.CopyDBSnapshot.generate = ...` written as a dotted key under `[naming]`."""
-    error = body_error('[naming]\n\noperations.CopyDBSnapshot.generate = "{bogus}"\n')
-    assert error.key == "naming.operations.CopyDBSnapshot.generate"
-    assert error.line == 4
-
-
-def test_error_with_a_quoted_key_names_its_line():
-    """Quoted keys (holding dots or colons) are found too."""
-    error = body_error('[tags.forced]\n"team.name" = "ok"\n"cost:center" = "{nope}"\n')
-    assert error.key == "tags.forced.cost:center"
-    assert error.line == 4
+            [naming.operations.CopyDBSnapshot]
+            pattern = "^dr-(.+$"
+            """,
+            "naming.operations.CopyDBSnapshot.pattern",
+            6,
+            "not a valid regex",
+            id="naming-operations-table",
+        ),
+        pytest.param(
+            '[naming]\n\noperations.CopyDBSnapshot.generate = "{bogus}"\n',
+            "naming.operations.CopyDBSnapshot.generate",
+            4,
+            "",
+            id="dotted-key",
+        ),
+        pytest.param(
+            '[tags.forced]\n"team.name" = "ok"\n"cost:center" = "{nope}"\n',
+            "tags.forced.cost:center",
+            4,
+            "",
+            id="quoted-key",
+        ),
+    ],
+)
+def test_an_error_names_the_line_where_its_key_is_written(body, key, line, problem):
+    """``<string>:LINE: dotted.key: problem``, LINE where the key is written: in a nested
+    table its own line, not the header's; in an inline table or a one-line array the line of
+    the table or array (an element's key carries its index); in an array over several lines
+    the line of the array's key; and so for keys in ``[naming.operations.X]``, dotted keys
+    and quoted keys holding dots or colons."""
+    error = body_error(body)
+    assert error.key == key
+    assert error.line == line
+    assert str(error).startswith(f"<string>:{line}: {key}: {problem}")
 
 
 # --- unknown keys and "did you mean" -------------------------------------------------------
@@ -340,6 +350,13 @@ def test_unknown_key_is_an_error_with_a_did_you_mean_hint(body, key, line, hint)
     assert error.line == line
     assert error.problem.startswith("unknown key")
     assert f"(did you mean {hint!r}?)" in error.problem
+
+
+def test_an_empty_key_is_an_unknown_key_on_its_line():
+    """``"" = ...`` at the top level: still the file, the line and the (empty) key."""
+    error = body_error('\n"" = false\n')
+    assert (error.key, error.line) == ("", 3)
+    assert str(error).startswith("<string>:3: unknown key (known: audit,")
 
 
 def test_unknown_key_without_a_close_match_lists_the_known_keys():

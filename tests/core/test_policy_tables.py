@@ -1,5 +1,6 @@
 """The second release's policy tables: [export], [deletion], [audit] lock_timeout and
-[audit.ledger]; templates that would leak credentials; services that leave one out."""
+[audit.ledger]; templates that would leak credentials or the audit key; services that leave
+one out."""
 
 from __future__ import annotations
 
@@ -114,9 +115,36 @@ def test_a_template_naming_a_credential_variable_is_refused(table: str, variable
     assert "credential" in error.problem and variable in error.problem
 
 
-def test_generate_naming_a_credential_variable_is_refused() -> None:
-    error = body_error('[naming]\ngenerate = "{env:AWS_SESSION_TOKEN}"\n')
-    assert error.key == "naming.generate"
+@pytest.mark.parametrize("table", ["naming", "naming.operations.CopyDBSnapshot"])
+def test_generate_naming_a_credential_variable_is_refused(table: str) -> None:
+    error = body_error(f'[{table}]\ngenerate = "{{env:AWS_SESSION_TOKEN}}"\n')
+    assert error.key == f"{table}.generate"
+
+
+@pytest.mark.parametrize(
+    ("table", "name"),
+    [
+        ("tags.defaults", "ci"),
+        ("tags.forced", "ci"),
+        ("naming", "generate"),
+        ("naming.operations.CopyDBSnapshot", "generate"),
+    ],
+)
+def test_a_template_reading_the_audit_key_variable_is_refused(table: str, name: str) -> None:
+    """The variable ``audit.hmac_key_env`` names holds the audit chain's key, whatever it is
+    called: written into tags and the log, it would let anyone who reads them forge the chain."""
+    error = body_error(
+        f'[{table}]\n{name} = "x-{{env:CHAIN_KEY}}"\n[audit]\nhmac_key_env = "CHAIN_KEY"\n'
+    )
+    assert (error.key, error.line) == (f"{table}.{name}", 3)
+    assert "{env:CHAIN_KEY}" in error.problem and "hmac_key_env" in error.problem
+
+
+def test_a_template_may_read_a_variable_that_is_not_the_audit_key() -> None:
+    policy = make_policy(
+        '[tags.defaults]\nci = "{env:CHAIN_KEY_ID}"\n[audit]\nhmac_key_env = "CHAIN_KEY"\n'
+    )
+    assert policy.tags.defaults["ci"].env_names == ("CHAIN_KEY_ID",)
 
 
 def test_an_ordinary_variable_is_fine() -> None:

@@ -104,6 +104,13 @@ def test_what_cannot_be_located_is_none(lines: KeyLines, key: str, value: str) -
     assert lines.locate(key, value, 0) is None
 
 
+def test_the_empty_key_is_found_on_its_own_line() -> None:
+    """``"" = ...`` is a key like any other, at the top level too (no table encloses it)."""
+    lines = KeyLines('version = 1\n\n"" = false\n[tags]\n"" = 1\n')
+    assert (lines.find(""), lines.find("tags.")) == (3, 5)
+    assert KeyLines(DOCUMENT).find("") is None
+
+
 def test_a_key_of_too_many_parts_is_found_with_its_line() -> None:
     deep = "version = 1\nx = 'a.b.c'\n" + ".".join(["k"] * (MAX_KEY_PARTS + 1)) + " = 1\n"
     assert KeyLines(deep).too_deep() == (3, ".".join(["k"] * (MAX_KEY_PARTS + 1)))
