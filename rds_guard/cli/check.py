@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rds_guard.core import operations
 from rds_guard.core.files import append_problem
-from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy
+from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy, templates_of
 from rds_guard.core.templates import Template
 
 from .common import POLICY_HELP, UsageError, policy_for, print_json, print_lines
@@ -287,14 +287,7 @@ def _environment(policy: Policy, environ: Mapping[str, str]) -> list[str]:
 
 def _env_names(policy: Policy) -> list[str]:
     """The variables the policy's templates read, each once, in the order they appear."""
-    return list(dict.fromkeys(name for t in _templates(policy) for name in t.env_names))
-
-
-def _templates(policy: Policy) -> Iterable[Template]:
-    rules = [policy.naming, *policy.naming_operations.values()]
-    yield from (rule.generate for rule in rules if rule.generate is not None)
-    yield from policy.tags.defaults.values()
-    yield from policy.tags.forced.values()
+    return list(dict.fromkeys(name for _, t in templates_of(policy) for name in t.env_names))
 
 
 def _toml_value(value: object) -> str:
