@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from audit_helpers import first_format_log, lines_of, make_log, records_of, reseal, write_lines
 
 from rds_guard import audit
+from rds_guard.audit import fileio, tail
 from rds_guard.errors import AuditError
 
 
@@ -95,3 +97,62 @@ def test_a_torn_line_after_an_unauthentic_record_is_not_repaired_on_the_fly(
     _refused(log_path, "line 2 is not authentic", key=b"k")
     assert [r["event"] for r in records_of(log_path)] == ["requested", "requested"]
     assert json.loads(lines_of(log_path)[1])["notes"] == ["m:X"]
+
+
+LONG = fileio.TAIL_BLOCK * 2 + 5  # a line that spans three blocks
+
+
+@pytest.mark.parametrize(
+    ("lines", "torn"),
+    [
+        ([b"a" * LONG, b"b" * LONG, b"c" * LONG], b"d" * LONG),
+        ([b"a", b"b" * LONG, b"c"], b""),
+        ([b"a", b"", b"c"], b"d"),
+        ([b"a" * LONG], b"d"),
+        ([], b"d" * LONG),
+        ([], b""),
+    ],
+    ids=["long-lines", "a-long-line-before", "an-empty-line-before", "one-line", "torn", "empty"],
+)
+def test_the_tail_is_read_whatever_the_length_of_its_lines(
+    log_path: Path, lines: list[bytes], torn: bytes
+) -> None:
+    log_path.write_bytes(b"".join(line + b"\n" for line in lines) + torn)
+    size = log_path.stat().st_size
+    complete_end = size - len(torn)
+    last_start = complete_end - len(lines[-1]) - 1 if lines else 0
+    fd = os.open(log_path, os.O_RDONLY)
+    try:
+        scan = tail.scan_tail(fd, size)
+    finally:
+        os.close(fd)
+    assert scan == tail.TailScan(
+        complete_end=complete_end,
+        last_line=lines[-1] if lines else None,
+        last_start=last_start,
+        before=lines[-2] if len(lines) > 1 else None,
+        torn_bytes=len(torn),
+    )
+
+
+def test_a_tail_of_records_is_read_in_one_read(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a writer does each time another writer has written: the last block holds both
+    lines it needs."""
+    make_log(log_path, 20)
+    reads: list[int] = []
+    real_pread = os.pread
+
+    def counting(fd: int, length: int, offset: int) -> bytes:
+        reads.append(offset)
+        return real_pread(fd, length, offset)
+
+    monkeypatch.setattr(os, "pread", counting)
+    fd = os.open(log_path, os.O_RDONLY)
+    try:
+        scan = tail.scan_tail(fd, log_path.stat().st_size)
+    finally:
+        os.close(fd)
+    assert scan.last_line == lines_of(log_path)[-1]
+    assert len(reads) == 1
