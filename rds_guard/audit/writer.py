@@ -281,7 +281,9 @@ class AuditLog:
             except AuditError as exc:
                 self._damage = (_identity(st), exc)
                 raise
-            torn_sha256 = sha256_range(rfd, scan.complete_end, st.st_size)
+            torn_sha256 = (
+                sha256_range(rfd, scan.complete_end, st.st_size) if scan.torn_bytes else ""
+            )
         tail = Tail(
             st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, vouched.head(self._key), vouched.seq
         )
