@@ -168,11 +168,20 @@ class Lines(Iterator[list[bytes]]):
 
     def __init__(self, blocks: Iterable[bytes]) -> None:
         self._blocks = iter(blocks)
-        self.rest = b""
+        self._pieces: list[bytes] = []  # the line begun, one piece per block read into it
+
+    @property
+    def rest(self) -> bytes:
+        """The bytes after the last newline read so far."""
+        return b"".join(self._pieces)
 
     def __next__(self) -> list[bytes]:
-        lines = (self.rest + next(self._blocks)).split(b"\n")
-        self.rest = lines.pop()
+        block = next(self._blocks)
+        self._pieces.append(block)
+        if b"\n" not in block:
+            return []  # a line longer than a block is joined once, when it ends: linear time
+        lines = b"".join(self._pieces).split(b"\n")
+        self._pieces = [lines.pop()]
         return lines
 
 
