@@ -83,7 +83,6 @@ class ChainWalk:
         self._pending_checkpoints = sorted(checkpoints)
         self.checked: set[int] = set()
         self.first_seq: int | None = None
-        self.first_at: tuple[Path | None, int] | None = None
         self.max_seq = 0
         self.path: Path | None = None
         self.number = 0
@@ -412,7 +411,7 @@ class ChainWalk:
             self.first_format += 1
         self._bad = 0
         if self.first_seq is None:
-            self.first_seq, self.first_at = seq, (self.path, self.number)
+            self.first_seq = seq
         self.max_seq = max(self.max_seq, seq)
         self.last_at = (self.path, self.number)
         pending = self._pending_checkpoints
