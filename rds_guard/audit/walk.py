@@ -17,7 +17,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from .errors import KeyRequired, NotAnAuditLog
-from .fastpath import hmac_pads, scan_first_format, scan_sealed
+from .fastpath import scan_first_format, scan_sealed
 from .fileio import Lookahead
 from .record import (
     CHAIN_HMAC,
@@ -26,6 +26,7 @@ from .record import (
     ZERO_HASH,
     chain_hash,
     chain_of,
+    hmac_pads,
     is_authentic,
     parse_record,
     prev_of,
