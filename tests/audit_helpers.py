@@ -229,35 +229,17 @@ def first_format_log(path: Path, count: int, hmac_key: bytes | None = None) -> s
 
 
 def synthetic_log(path: Path, count: int) -> str:
-    """A valid log of ``count`` realistic records written directly (fast); returns its head."""
+    """A valid log of ``count`` realistic records written directly (fast); returns its head.
+
+    Each is a record of the first format sealed as writers seal them now: ``chain`` and
+    ``digest`` added after its last field.
+    """
     prev = audit.ZERO_HASH
-    base = dict.fromkeys(audit.RECORD_FIELDS)
+    tags = {"team": "payments", "env": "prod"}
     with path.open("wb") as stream:
         for seq in range(1, count + 1):
-            record = dict(
-                base,
-                prev=prev,
-                seq=seq,
-                time="2026-11-29T21:37:11.123456Z",
-                event="requested",
-                call=f"{seq:032x}",
-                service="rds",
-                operation="CreateDBClusterSnapshot",
-                region="eu-west-1",
-                snapshot=f"orders-manual-{seq}",
-                source="orders",
-                tags={"team": "payments", "env": "prod"},
-                injected=["env"],
-                inherited=[],
-                violations=[],
-                policy="a" * 64,
-                pid=4242,
-                host="build-host",
-                notes=[],
-                chain="sha256",
-            )
-            del record["digest"]
-            signed = json.dumps(record, ensure_ascii=True, separators=(",", ":")).encode()[:-1]
+            old = first_format_line(prev, seq, tags=tags, injected=["env"], notes=[])
+            signed = old[:-1] + b',"chain":"sha256"'
             line = signed + b',"digest":"' + hashlib.sha256(signed).hexdigest().encode() + b'"}'
             stream.write(line + b"\n")
             prev = hashlib.sha256(line).hexdigest()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from itertools import islice
-from typing import TypeAlias
 
 from .record import (
     CHAIN_MARKS,
@@ -23,13 +22,9 @@ from .record import (
     LINE_START,
     SEALED_END,
     SEQ_KEY,
+    Pads,
     chain_hash,
 )
-
-_BLOCK = 64
-"""SHA-256's block size: HMAC pads (or first hashes) the key to it."""
-
-Pads: TypeAlias = "tuple[hashlib._Hash, hashlib._Hash]"
 
 
 def scan_sealed(
@@ -76,16 +71,6 @@ def scan_sealed(
         prev = digest.hexdigest().encode()
         seq += 1
     return seq - first, prev
-
-
-def hmac_pads(key: bytes) -> Pads:
-    """SHA-256 states that have taken HMAC's inner and outer padded key (RFC 2104): a copy
-    of ``inner`` updated with a message, digested into a copy of ``outer``, is its HMAC."""
-    block = hashlib.sha256(key).digest() if len(key) > _BLOCK else key
-    block = block.ljust(_BLOCK, b"\0")
-    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
-    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
-    return inner, outer
 
 
 def scan_first_format(

@@ -1,8 +1,9 @@
 """File I/O for the audit log: opening (regular files only), reading byte ranges, copying.
 
-Every reader is built on `read_blocks`, one ``pread`` loop over a byte range; `Lines` turns
-blocks into batches of lines, `Lookahead` lets a reader peek at the lines ahead. An OS error
-becomes an `AuditError` naming the file through `os_error`.
+Every reader is built on `read_blocks`, one ``pread`` loop over a byte range (`read_back`
+goes backwards from an end); `Lines` turns blocks into batches of lines, `Lookahead` lets a
+reader peek at the lines ahead. An OS error becomes an `AuditError` naming the file through
+`os_error`.
 """
 
 from __future__ import annotations
@@ -123,15 +124,21 @@ def count_newlines(fd: int, end: int) -> int:
     return count
 
 
+def read_back(fd: int, end: int) -> Iterator[tuple[int, bytes]]:
+    """The bytes before ``end`` of ``fd`` in blocks of `TAIL_BLOCK`, the last block first, each
+    with its offset."""
+    while end > 0:
+        start = max(0, end - TAIL_BLOCK)
+        yield start, read_range(fd, start, end)
+        end = start
+
+
 def rfind_newline(fd: int, end: int) -> int:
     """Offset of the last newline before ``end``, reading backwards; -1 when there is none."""
-    pos = end
-    while pos > 0:
-        start = max(0, pos - TAIL_BLOCK)
-        found = read_range(fd, start, pos).rfind(b"\n")
+    for start, data in read_back(fd, end):
+        found = data.rfind(b"\n")
         if found >= 0:
             return start + found
-        pos = start
     return -1
 
 
@@ -161,11 +168,20 @@ class Lines(Iterator[list[bytes]]):
 
     def __init__(self, blocks: Iterable[bytes]) -> None:
         self._blocks = iter(blocks)
-        self.rest = b""
+        self._pieces: list[bytes] = []  # the line begun, one piece per block read into it
+
+    @property
+    def rest(self) -> bytes:
+        """The bytes after the last newline read so far."""
+        return b"".join(self._pieces)
 
     def __next__(self) -> list[bytes]:
-        lines = (self.rest + next(self._blocks)).split(b"\n")
-        self.rest = lines.pop()
+        block = next(self._blocks)
+        self._pieces.append(block)
+        if b"\n" not in block:
+            return []  # a line longer than a block is joined once, when it ends: linear time
+        lines = b"".join(self._pieces).split(b"\n")
+        self._pieces = [lines.pop()]
         return lines
 
 

@@ -247,8 +247,8 @@ def repair(
                 plan = _plan(log.path, rfd, size, survey, hmac_key, force)
                 if plan.result.refused is not None or not plan.result.lines_moved:
                     return plan.result
-                sha256 = sha256_range(rfd, plan.start, size)
                 if dry_run:
+                    sha256 = sha256_range(rfd, plan.start, size)
                     return dataclasses.replace(plan.result, dry_run=True, dropped_sha256=sha256)
                 moved_to, moved = _move_out(log.path, rfd, plan.start, size)
             return _truncate_and_note(locked, plan, moved_to, moved, hmac_key)

@@ -260,6 +260,22 @@ def chain_hash(line: bytes, hmac_key: bytes | None = None) -> str:
     return hmac.digest(hmac_key, line, "sha256").hex()
 
 
+_BLOCK = 64
+"""SHA-256's block size: HMAC pads (or first hashes) the key to it."""
+
+Pads: TypeAlias = "tuple[hashlib._Hash, hashlib._Hash]"
+
+
+def hmac_pads(key: bytes) -> Pads:
+    """SHA-256 states that have taken HMAC's inner and outer padded key (RFC 2104): a copy
+    of ``inner`` updated with a message, digested into a copy of ``outer``, is its HMAC."""
+    block = hashlib.sha256(key).digest() if len(key) > _BLOCK else key
+    block = block.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
+    return inner, outer
+
+
 def _digest(data: bytes, hmac_key: bytes | None) -> bytes:
     """The hex digest of ``data`` as ASCII bytes: SHA-256, or HMAC-SHA256 under ``hmac_key``."""
     if hmac_key is None:
@@ -301,17 +317,36 @@ def encode(record: Mapping[str, object]) -> bytes:
     return _ENCODER.encode(record).encode("ascii")
 
 
-def seal(record: Record, hmac_key: bytes | None = None) -> bytes:
-    """The line of ``record`` (which ends with its ``chain``) with its own digest appended.
+def seal(record: Record, pads: Pads | None = None) -> tuple[bytes, str]:
+    """The line of ``record`` (which ends with its ``chain``) with its own digest appended,
+    and the digest of that full line: the next record's ``prev``.
 
-    The digest covers every byte of the line before ``,"digest":"`` and is also set as the
-    record's ``digest``; SHA-256, or HMAC-SHA256 under ``hmac_key`` (the record's ``chain``
-    must name the same algorithm).
+    The own digest covers every byte of the line before ``,"digest":"`` and is also set as
+    the record's ``digest``; SHA-256, or HMAC-SHA256 from the key's ``pads`` (`hmac_pads`; the
+    record's ``chain`` must name the same algorithm). Both digests share one pass over the
+    line: the tail is added after the first is taken.
     """
     signed = encode(record)[:-1]
-    digest = _digest(signed, hmac_key)
-    record["digest"] = digest.decode("ascii")
-    return signed + DIGEST_KEY + digest + SEALED_END
+    if pads is None:
+        running = hashlib.sha256(signed)
+    else:
+        running = pads[0].copy()
+        running.update(signed)
+    digest = _taken(running, pads)
+    record["digest"] = digest
+    tail = DIGEST_KEY + digest.encode("ascii") + SEALED_END
+    running.update(tail)
+    return signed + tail, _taken(running, pads)
+
+
+def _taken(running: hashlib._Hash, pads: Pads | None) -> str:
+    """The hex digest of what ``running`` has taken so far (it can take more): SHA-256, or
+    HMAC-SHA256 when it started as a copy of ``pads``' inner state."""
+    if pads is None:
+        return running.hexdigest()
+    outer = pads[1].copy()
+    outer.update(running.digest())
+    return outer.hexdigest()
 
 
 _second_text: tuple[int, str] = (-1, "")  # the last second formatted, and its text

@@ -14,7 +14,7 @@ from pathlib import Path
 from rds_guard.errors import AuditError
 
 from .errors import KeyRequired
-from .fileio import count_newlines, line_before, read_range, rfind_newline
+from .fileio import count_newlines, read_back
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
@@ -61,13 +61,33 @@ class TailScan:
 
 
 def scan_tail(fd: int, size: int) -> TailScan:
-    """Read the last complete line of ``fd`` (``size`` bytes long) and the line before it."""
-    newline = rfind_newline(fd, size)
-    if newline < 0:
+    """Read the last complete line of ``fd`` (``size`` bytes long) and the line before it.
+
+    Backwards from the end, keeping the blocks from the one holding the last newline on: one
+    read when both lines lie in the file's last block, as records do (a writer does this each
+    time another writer has written).
+    """
+    newlines: list[int] = []  # the offsets of the file's last three newlines, the last first
+    blocks: list[bytes] = []  # the blocks read from the one holding the last newline, last first
+    base = size  # where the earliest of those blocks starts
+    for start, data in read_back(fd, size):
+        found = len(data)
+        while len(newlines) < 3 and (found := data.rfind(b"\n", 0, found)) >= 0:
+            newlines.append(start + found)
+        if newlines:
+            blocks.append(data)
+            base = start
+        if len(newlines) == 3:
+            break
+    if not newlines:
         return TailScan(0, None, 0, None, size)
-    start = rfind_newline(fd, newline) + 1
-    before = None if start == 0 else line_before(fd, start - 1)
-    return TailScan(newline + 1, read_range(fd, start, newline), start, before, size - newline - 1)
+    kept = b"".join(reversed(blocks))
+    # The newlines that end the last line, the line before it and the one before that (-1:
+    # the file starts there).
+    ends_last, ends_before, ends_earlier = (*newlines, -1, -1)[:3]
+    last = kept[ends_before + 1 - base : ends_last - base]
+    before = None if ends_before < 0 else kept[ends_earlier + 1 - base : ends_before - base]
+    return TailScan(ends_last + 1, last, ends_before + 1, before, size - ends_last - 1)
 
 
 @dataclass(frozen=True)

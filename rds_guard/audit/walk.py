@@ -17,7 +17,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from .errors import KeyRequired, NotAnAuditLog
-from .fastpath import hmac_pads, scan_first_format, scan_sealed
+from .fastpath import scan_first_format, scan_sealed
 from .fileio import Lookahead
 from .record import (
     CHAIN_HMAC,
@@ -26,6 +26,7 @@ from .record import (
     ZERO_HASH,
     chain_hash,
     chain_of,
+    hmac_pads,
     is_authentic,
     parse_record,
     prev_of,
@@ -83,7 +84,6 @@ class ChainWalk:
         self._pending_checkpoints = sorted(checkpoints)
         self.checked: set[int] = set()
         self.first_seq: int | None = None
-        self.first_at: tuple[Path | None, int] | None = None
         self.max_seq = 0
         self.path: Path | None = None
         self.number = 0
@@ -412,7 +412,7 @@ class ChainWalk:
             self.first_format += 1
         self._bad = 0
         if self.first_seq is None:
-            self.first_seq, self.first_at = seq, (self.path, self.number)
+            self.first_seq = seq
         self.max_seq = max(self.max_seq, seq)
         self.last_at = (self.path, self.number)
         pending = self._pending_checkpoints

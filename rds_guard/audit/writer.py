@@ -36,9 +36,9 @@ from .record import (
     Record,
     StrPath,
     build_record,
-    chain_hash,
     chain_name,
     check_fields,
+    hmac_pads,
     seal,
 )
 from .tail import WRITE, TailScan, Use, authenticate, scan_tail
@@ -115,6 +115,7 @@ class AuditLog:
         self.lock_timeout = lock_timeout
         """Seconds to wait for each lock before an `AuditError` (None: for ever)."""
         self._key = hmac_key
+        self._pads = None if hmac_key is None else hmac_pads(hmac_key)
         self._chain = chain_name(hmac_key)
         self._policy = policy_sha256
         self._lock = threading.Lock()
@@ -281,7 +282,9 @@ class AuditLog:
             except AuditError as exc:
                 self._damage = (_identity(st), exc)
                 raise
-            torn_sha256 = sha256_range(rfd, scan.complete_end, st.st_size)
+            torn_sha256 = (
+                sha256_range(rfd, scan.complete_end, st.st_size) if scan.torn_bytes else ""
+            )
         tail = Tail(
             st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, vouched.head(self._key), vouched.seq
         )
@@ -332,16 +335,14 @@ class AuditLog:
         self, fd: int, tail: Tail, event: str, fields: Mapping[str, object]
     ) -> tuple[Record, str]:
         record = self._build(event, fields, tail.head, tail.seq + 1)
-        line = seal(record, self._key)
+        line, head = seal(record, self._pads)
         self._append(fd, line + b"\n", tail.size)
         size = tail.size + len(line) + 1
         try:
             ctime_ns = os.fstat(fd).st_ctime_ns
         except OSError:
             ctime_ns = 0  # never matches a real stat: the next write rereads the tail
-        self._tail = Tail(
-            tail.dev, tail.ino, size, ctime_ns, chain_hash(line, self._key), tail.seq + 1
-        )
+        self._tail = Tail(tail.dev, tail.ino, size, ctime_ns, head, tail.seq + 1)
         return record, line.decode("ascii")
 
     def _append(self, fd: int, payload: bytes, size: int) -> None:
@@ -410,7 +411,7 @@ class LockedFile:
         """The record this writer would append after ``tail`` and its sealed line, not
         written anywhere."""
         record = self.log._build(event, fields, tail.head, tail.seq + 1)
-        return record, seal(record, self.log._key)
+        return record, seal(record, self.log._pads)[0]
 
     def written_elsewhere(self, record: Record, line: bytes) -> None:
         """Log ``record``, which maintenance wrote to another file, with the others."""

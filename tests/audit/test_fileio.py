@@ -351,3 +351,16 @@ def test_copy_to_new_file_never_replaces_a_file_and_leaves_none_when_it_fails(
     with pytest.raises(OSError, match="No space left"):
         fileio.copy_to_new_file(digits, tmp_path / "new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digits", "taken"]
+
+
+def test_lines_puts_a_line_longer_than_a_block_together_once() -> None:
+    """A line spread over many blocks (bytes with no newline, written by anyone who can write
+    the file) costs verify, show and repair time in proportion to its length, not to its
+    square: 100,000 blocks of 100 bytes would otherwise copy some 500 GB."""
+    blocks = [b"x" * 100] * 100_000 + [b"\nafter\n"]
+    lines = fileio.Lines(blocks)
+    batches = call_with_timeout(lambda: list(lines), timeout=30)
+    assert batches == [[]] * 100_000 + [[b"x" * 10_000_000, b"after"]]
+    assert lines.rest == b""
+    torn = fileio.Lines([b"y" * 100] * 1000)
+    assert list(torn) == [[]] * 1000 and torn.rest == b"y" * 100_000

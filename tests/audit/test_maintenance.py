@@ -33,6 +33,20 @@ from rds_guard.errors import AuditError
 # --- repair -------------------------------------------------------------------------------
 
 
+def _damaged_log(path: Path, records: int, hmac_key: bytes | None = None) -> bytes:
+    """A log of ``records`` records and a line of garbage after them; returns its bytes."""
+    make_log(path, records, hmac_key=hmac_key)
+    with path.open("ab") as stream:
+        stream.write(b"garbage\n")
+    return path.read_bytes()
+
+
+def _unchanged(path: Path, before: bytes) -> None:
+    """The log holds what it held, and nothing was made beside it."""
+    assert path.read_bytes() == before
+    assert list(path.parent.iterdir()) == [path]
+
+
 def test_repair_refuses_to_move_records_that_follow_the_damage(log_path: Path) -> None:
     make_log(log_path, 6)
     lines = lines_of(log_path)
@@ -46,8 +60,7 @@ def test_repair_refuses_to_move_records_that_follow_the_damage(log_path: Path) -
     )
     assert result.describe().startswith(f"refused: repair would move lines 4-7 of {log_path}")
     assert "--force" in result.describe()
-    assert log_path.read_bytes() == before
-    assert list(log_path.parent.iterdir()) == [log_path]
+    _unchanged(log_path, before)
 
 
 def test_repair_with_force_moves_everything_from_the_first_bad_line_on(log_path: Path) -> None:
@@ -72,18 +85,14 @@ def test_repair_with_force_moves_everything_from_the_first_bad_line_on(log_path:
 
 
 def test_repair_dry_run_says_what_it_would_move_and_changes_nothing(log_path: Path) -> None:
-    make_log(log_path, 3)
-    with log_path.open("ab") as stream:
-        stream.write(b"garbage\n")
-    before = log_path.read_bytes()
+    before = _damaged_log(log_path, 3)
     result = audit.repair(log_path, dry_run=True)
     assert result.dry_run and not result.repaired and result.refused is None
     assert (result.first_line, result.lines_moved, result.bytes_moved) == (4, 1, 8)
     assert result.dropped_sha256 == hashlib.sha256(b"garbage\n").hexdigest()
     assert result.describe().startswith(f"would move line 4 of {log_path} (8 bytes")
     assert "nothing was changed" in result.describe()
-    assert log_path.read_bytes() == before
-    assert list(log_path.parent.iterdir()) == [log_path]
+    _unchanged(log_path, before)
 
 
 def test_repair_with_nothing_to_repair_changes_nothing(log_path: Path) -> None:
@@ -92,8 +101,7 @@ def test_repair_with_nothing_to_repair_changes_nothing(log_path: Path) -> None:
     result = audit.repair(log_path)
     assert not result.repaired
     assert "nothing to repair" in result.describe()
-    assert log_path.read_bytes() == before
-    assert list(log_path.parent.iterdir()) == [log_path]
+    _unchanged(log_path, before)
 
 
 def test_repair_moves_a_torn_tail_aside(log_path: Path) -> None:
@@ -106,10 +114,7 @@ def test_repair_moves_a_torn_tail_aside(log_path: Path) -> None:
 
 
 def test_repair_refuses_a_key_that_does_not_match_the_log(log_path: Path) -> None:
-    make_log(log_path, 3, hmac_key=b"right")
-    with log_path.open("ab") as stream:
-        stream.write(b"garbage\n")
-    before = log_path.read_bytes()
+    before = _damaged_log(log_path, 3, hmac_key=b"right")
     with pytest.raises(audit.KeyRequired, match="HMAC-keyed"):
         audit.repair(log_path)
     wrong = audit.repair(log_path, hmac_key=b"wrong")
@@ -123,14 +128,6 @@ def test_repair_refuses_a_key_that_does_not_match_the_log(log_path: Path) -> Non
     assert log_path.read_bytes() == before
     assert audit.repair(log_path, hmac_key=b"right").repaired
     assert audit.verify([log_path], hmac_key=b"right").ok
-
-
-def _damaged_log(path: Path, records: int) -> bytes:
-    """A log of ``records`` records and a line of garbage after them; returns its bytes."""
-    make_log(path, records)
-    with path.open("ab") as stream:
-        stream.write(b"garbage\n")
-    return path.read_bytes()
 
 
 def test_repair_after_a_single_record(log_path: Path) -> None:

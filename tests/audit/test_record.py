@@ -304,8 +304,10 @@ def test_chain_is_sha256_of_the_previous_lines_full_bytes(log_path: Path) -> Non
     assert (result.ok, result.records, result.head) == (True, 5, head)
 
 
-def test_chain_is_hmac_sha256_with_a_key(log_path: Path) -> None:
-    key = "clé secrète".encode()
+@pytest.mark.parametrize(
+    "key", ["clé secrète".encode(), bytes(range(100))], ids=["key", "long-key"]
+)
+def test_chain_is_hmac_sha256_with_a_key(log_path: Path, key: bytes) -> None:
     make_log(log_path, 5, hmac_key=key)
     lines = lines_of(log_path)
     for before, line in itertools.pairwise(lines):
@@ -319,7 +321,9 @@ def test_chain_is_hmac_sha256_with_a_key(log_path: Path) -> None:
 SEALED_END = re.compile(rb',"chain":"(sha256|hmac-sha256)","digest":"([0-9a-f]{64})"\}$')
 
 
-@pytest.mark.parametrize("key", [None, b"k"], ids=["sha256", "hmac-sha256"])
+@pytest.mark.parametrize(
+    "key", [None, b"k", bytes(range(100))], ids=["sha256", "hmac-sha256", "hmac-long-key"]
+)
 def test_every_line_ends_with_its_chain_and_its_own_digest(
     log_path: Path, key: bytes | None
 ) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 from audit_helpers import first_format_log, lines_of, make_log, records_of, reseal, write_lines
 
 from rds_guard import audit
+from rds_guard.audit import fileio, tail
 from rds_guard.errors import AuditError
 
 
@@ -95,3 +98,112 @@ def test_a_torn_line_after_an_unauthentic_record_is_not_repaired_on_the_fly(
     _refused(log_path, "line 2 is not authentic", key=b"k")
     assert [r["event"] for r in records_of(log_path)] == ["requested", "requested"]
     assert json.loads(lines_of(log_path)[1])["notes"] == ["m:X"]
+
+
+# --- a writer that holds the log open -------------------------------------------------------
+
+KEY = b"the audit key"
+
+
+def test_a_writer_holding_the_log_open_checks_a_record_added_behind_its_back(
+    log_path: Path,
+) -> None:
+    """The application's writer knows the end it left; a record someone without the key
+    appends after it (linked and sealed as best they can) is read and refused before anything
+    is chained onto it."""
+    with audit.AuditLog(log_path, fsync=False, hmac_key=KEY) as log:
+        for _ in range(3):
+            log.write("blocked")
+        last = lines_of(log_path)[-1]
+        forged = b'{"prev":"' + audit.chain_hash(last, b"a guess").encode() + last[73:]
+        forged = forged.replace(b'"seq":3,', b'"seq":4,').replace(b"blocked", b"created")
+        with log_path.open("ab") as stream:
+            stream.write(reseal(forged, b"a guess") + b"\n")
+        before = log_path.read_bytes()
+        with pytest.raises(AuditError, match="line 4 is not authentic"):
+            log.write("requested")
+    assert log_path.read_bytes() == before
+
+
+def test_a_writer_never_vouches_for_its_last_record_edited_in_place(log_path: Path) -> None:
+    """The last record rewritten in place, its length kept. The writer sees the file changed
+    and refuses; were the edit too quick for the file's change time to move, it would chain
+    onto the bytes it wrote itself, never onto the edit: either way verify reports the line."""
+    log = audit.AuditLog(log_path, fsync=False, hmac_key=KEY)
+    for _ in range(3):
+        log.write("blocked")
+    original = lines_of(log_path)[-1]
+    time.sleep(0.05)  # past the clock tick of the last write: the change time moves
+    with log_path.open("r+b") as stream:
+        stream.seek(log_path.stat().st_size - len(original) - 1)
+        stream.write(original.replace(b'"event":"blocked"', b'"event":"created"'))
+    try:
+        log.write("requested")
+    except AuditError as exc:
+        assert "line 3 is not authentic" in str(exc)
+        assert len(lines_of(log_path)) == 3
+    else:
+        assert json.loads(lines_of(log_path)[3])["prev"] == audit.chain_hash(original, KEY)
+    finally:
+        log.close()
+    result = audit.verify([log_path], hmac_key=KEY)
+    assert [(f.line, f.reason) for f in result.findings] == [(3, "edited")]
+
+
+LONG = fileio.TAIL_BLOCK * 2 + 5  # a line that spans three blocks
+
+
+@pytest.mark.parametrize(
+    ("lines", "torn"),
+    [
+        ([b"a" * LONG, b"b" * LONG, b"c" * LONG], b"d" * LONG),
+        ([b"a", b"b" * LONG, b"c"], b""),
+        ([b"a", b"", b"c"], b"d"),
+        ([b"a" * LONG], b"d"),
+        ([], b"d" * LONG),
+        ([], b""),
+    ],
+    ids=["long-lines", "a-long-line-before", "an-empty-line-before", "one-line", "torn", "empty"],
+)
+def test_the_tail_is_read_whatever_the_length_of_its_lines(
+    log_path: Path, lines: list[bytes], torn: bytes
+) -> None:
+    log_path.write_bytes(b"".join(line + b"\n" for line in lines) + torn)
+    size = log_path.stat().st_size
+    complete_end = size - len(torn)
+    last_start = complete_end - len(lines[-1]) - 1 if lines else 0
+    fd = os.open(log_path, os.O_RDONLY)
+    try:
+        scan = tail.scan_tail(fd, size)
+    finally:
+        os.close(fd)
+    assert scan == tail.TailScan(
+        complete_end=complete_end,
+        last_line=lines[-1] if lines else None,
+        last_start=last_start,
+        before=lines[-2] if len(lines) > 1 else None,
+        torn_bytes=len(torn),
+    )
+
+
+def test_a_tail_of_records_is_read_in_one_read(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a writer does each time another writer has written: the last block holds both
+    lines it needs."""
+    make_log(log_path, 20)
+    reads: list[int] = []
+    real_pread = os.pread
+
+    def counting(fd: int, length: int, offset: int) -> bytes:
+        reads.append(offset)
+        return real_pread(fd, length, offset)
+
+    monkeypatch.setattr(os, "pread", counting)
+    fd = os.open(log_path, os.O_RDONLY)
+    try:
+        scan = tail.scan_tail(fd, log_path.stat().st_size)
+    finally:
+        os.close(fd)
+    assert scan.last_line == lines_of(log_path)[-1]
+    assert len(reads) == 1

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from audit_helpers import lines_of, make_log, subprocess_env, write_lines
+from cli_helpers import assert_one_error_line, run_main
 
 from rds_guard import audit, cli
 from rds_guard.errors import AuditError
@@ -24,18 +25,8 @@ def log_path(tmp_path: Path) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_error_line(err: str, *fragments: str) -> None:
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rds-guard")
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0]
+    result = run_main(capsys, *argv)
+    return result.code, result.out, result.err
 
 
 # --- verify -------------------------------------------------------------------------------
@@ -111,9 +102,7 @@ def test_verify_with_a_key(
     monkeypatch.setenv("AUDIT_KEY", "sécret")
     code, out, _ = run(capsys, "audit", "verify", str(log_path), "--key-env", "AUDIT_KEY")
     assert (code, out) == (0, f"ok: 5 records, head {head}\n")
-    code, out, err = run(capsys, "audit", "verify", str(log_path))
-    assert (code, out) == (2, "")
-    assert_one_error_line(err, "keyed", "--key-env")
+    assert_one_error_line(run_main(capsys, "audit", "verify", str(log_path)), "keyed", "--key-env")
 
 
 def test_verify_key_env_unset_or_empty(
@@ -121,33 +110,37 @@ def test_verify_key_env_unset_or_empty(
 ) -> None:
     make_log(log_path, 2)
     monkeypatch.delenv("NO_SUCH_KEY", raising=False)
-    code, out, err = run(capsys, "audit", "verify", str(log_path), "--key-env", "NO_SUCH_KEY")
-    assert (code, out) == (2, "")
-    assert_one_error_line(err, "NO_SUCH_KEY", "not set")
+    assert_one_error_line(
+        run_main(capsys, "audit", "verify", str(log_path), "--key-env", "NO_SUCH_KEY"),
+        "NO_SUCH_KEY",
+        "not set",
+    )
     monkeypatch.setenv("EMPTY_KEY", "")
-    code, out, err = run(capsys, "audit", "verify", str(log_path), "--key-env", "EMPTY_KEY")
-    assert (code, out) == (2, "")
-    assert_one_error_line(err, "EMPTY_KEY", "empty")
+    assert_one_error_line(
+        run_main(capsys, "audit", "verify", str(log_path), "--key-env", "EMPTY_KEY"),
+        "EMPTY_KEY",
+        "empty",
+    )
 
 
 def test_verify_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "missing.jsonl"
-    code, out, err = run(capsys, "audit", "verify", str(missing))
-    assert (code, out) == (2, "")
-    assert_one_error_line(err, str(missing), "no such file")
+    assert_one_error_line(
+        run_main(capsys, "audit", "verify", str(missing)), str(missing), "no such file"
+    )
 
 
 def test_verify_a_directory(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = run(capsys, "audit", "verify", str(tmp_path))
-    assert (code, out) == (2, "")
-    assert_one_error_line(err, "not a regular file")
+    assert_one_error_line(run_main(capsys, "audit", "verify", str(tmp_path)), "not a regular file")
 
 
 def test_verify_a_malformed_head(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
     make_log(log_path, 1)
-    code, out, err = run(capsys, "audit", "verify", str(log_path), "--head", "xyz")
-    assert (code, out) == (2, "")
-    assert_one_error_line(err, "--head", "64 hex digits")
+    assert_one_error_line(
+        run_main(capsys, "audit", "verify", str(log_path), "--head", "xyz"),
+        "--head",
+        "64 hex digits",
+    )
 
 
 def test_verify_a_rotated_series(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
@@ -210,9 +203,7 @@ def test_rotate(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
 
 
 def test_rotate_an_empty_or_missing_log(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
-    code, out, err = run(capsys, "audit", "rotate", str(log_path))
-    assert (code, out) == (2, "")
-    assert_one_error_line(err, "no such file")
+    assert_one_error_line(run_main(capsys, "audit", "rotate", str(log_path)), "no such file")
     log_path.touch()
     code, out, err = run(capsys, "audit", "rotate", str(log_path))
     assert (code, err) == (0, "")
@@ -226,9 +217,9 @@ def test_rotate_with_the_wrong_key_is_refused(
     make_log(log_path, 3, hmac_key=b"right")
     before = log_path.read_bytes()
     monkeypatch.setenv("K", "wrong")
-    code, out, err = run(capsys, "audit", "rotate", str(log_path), "--key-env", "K")
-    assert (code, out) == (2, "")
-    assert_one_error_line(err, str(log_path), "HMAC")
+    assert_one_error_line(
+        run_main(capsys, "audit", "rotate", str(log_path), "--key-env", "K"), str(log_path), "HMAC"
+    )
     assert log_path.read_bytes() == before
     monkeypatch.setenv("K", "right")
     code, _, _ = run(capsys, "audit", "rotate", str(log_path), "--key-env", "K")
@@ -303,7 +294,7 @@ def test_audit_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path:
     link = tmp_path / "audit.jsonl"
     link.symlink_to(real)
     for action in ("repair", "rotate"):
-        code, out, err = run(capsys, "audit", action, str(link))
-        assert (code, out) == (2, "")
-        assert_one_error_line(err, str(link), "symbolic link")
+        assert_one_error_line(
+            run_main(capsys, "audit", action, str(link)), str(link), "symbolic link"
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.jsonl", "real.jsonl"]
