@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from rds_guard.core.files import open_regular_file
 from rds_guard.errors import AuditError
 
 from .fileio import Lines, read_blocks
@@ -32,7 +33,7 @@ class LogLine:
 def iter_lines(path: StrPath) -> Iterator[LogLine]:
     """Every line of the file with its number, streaming (flat memory). Raises OSError."""
     number = 0
-    with open(path, "rb", buffering=0) as stream:
+    with open(open_regular_file(path), "rb", buffering=0) as stream:
         lines_of = Lines(read_blocks(stream.fileno()))
         for lines in lines_of:
             for raw in lines:

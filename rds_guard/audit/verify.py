@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from ..core.files import open_regular_file
 from .errors import NotAnAuditLog
 from .fileio import READ_FLAGS, Lines, open_checked, os_error, read_blocks
 from .record import LINE_START, StrPath, is_digest
@@ -154,8 +155,9 @@ def verify(
     ``progress``: told ``(lines read, bytes read, bytes in all)`` after each block read.
 
     Raises `KeyRequired` for an HMAC-keyed log without ``hmac_key``, `NotAnAuditLog` for a
-    file whose first line is no record, OSError for a missing file, ValueError for a
-    malformed ``head`` or checkpoint.
+    file whose first line is no record, OSError for a missing file or one that is not a regular
+    file (a FIFO is refused, never waited on), ValueError for a malformed ``head`` or
+    checkpoint.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
@@ -164,7 +166,7 @@ def verify(
         None if progress is None else _Counter(progress, sum(os.stat(p).st_size for p in paths))
     )
     for index, path in enumerate(paths):
-        with open(path, "rb", buffering=0) as stream:
+        with open(open_regular_file(path), "rb", buffering=0) as stream:
             blocks = read_blocks(stream.fileno())
             if counter is not None:
                 blocks = counter.count(blocks)

@@ -36,16 +36,24 @@ def read_regular_file(path: str, limit: int | None = None) -> bytes:
     With ``limit``, at most ``limit + 1`` bytes are read: more than ``limit`` says the file is
     larger, without reading all of it.
     """
+    with open(open_regular_file(path), "rb") as stream:
+        return stream.read() if limit is None else stream.read(limit + 1)
+
+
+def open_regular_file(path: str | os.PathLike[str]) -> int:
+    """A descriptor open for reading on the regular file at ``path``: `NotRegularFile`, or
+    OSError, otherwise. Never waits: a FIFO with no writer is refused, not waited on."""
     # O_NONBLOCK: opening a FIFO that has no writer would otherwise wait for one forever
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(file_kind(mode))
-        with open(fd, "rb", closefd=False) as stream:
-            return stream.read() if limit is None else stream.read(limit + 1)
-    finally:
+    except OSError:
         os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise NotRegularFile(file_kind(mode))
+    return fd
 
 
 def directory_problem(path: str | os.PathLike[str]) -> str | None:

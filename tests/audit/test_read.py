@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from audit_helpers import append_torn_line, lines_of, make_log, write_lines
 
 from rds_guard import audit
+from rds_guard.core.files import NotRegularFile
 from rds_guard.errors import AuditError
 
 # --- reading ------------------------------------------------------------------------------
@@ -32,3 +36,33 @@ def test_read_records_skips_a_torn_final_line_by_default(log_path: Path) -> None
     make_log(log_path, 2)
     append_torn_line(log_path)
     assert [r["seq"] for r in audit.read_records(log_path)] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(lambda path: audit.verify(path), id="verify"),
+        pytest.param(lambda path: list(audit.iter_lines(path)), id="iter_lines"),
+    ],
+)
+def test_a_fifo_at_the_path_is_refused_never_waited_on(
+    tmp_path: Path, read: Callable[[Path], object]
+) -> None:
+    """Someone who can write the log's directory puts a FIFO with no writer at its path: the
+    reader is refused at once (opening it for reading would otherwise wait for a writer)."""
+    fifo = tmp_path / "audit.jsonl"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            read(fifo)
+        except BaseException as exc:  # handed to the test below
+            outcome.append(exc)
+
+    reader = threading.Thread(target=attempt, daemon=True)
+    reader.start()
+    reader.join(timeout=30)  # a hang detector only
+    assert not reader.is_alive(), "the reader waited on the FIFO"
+    assert len(outcome) == 1 and isinstance(outcome[0], NotRegularFile)
+    assert "a FIFO is at the path" in str(outcome[0])
