@@ -25,7 +25,7 @@ from ledger_helpers import (
 )
 
 from rds_guard import audit
-from rds_guard.audit.ledger import Fork, LedgerTable, RemoteAhead, Shipper, Unnamed
+from rds_guard.audit.ledger import Fork, LedgerTable, RemoteAhead, Shipper, Unnamed, series
 from rds_guard.audit.ledger.items import text
 from rds_guard.audit.ledger.state import state_path
 from rds_guard.audit.ledger.verify import verify_ledger
@@ -402,4 +402,32 @@ def test_another_thread_shipping_the_log_makes_a_run_busy_in_time(
     with shipper._lock:  # the guard's thread is in a run
         assert shipper.ship(timeout=0.05).busy
     assert shipper.ship().acked == 2
+    shipper.close()
+
+
+def test_a_long_lived_shipper_does_not_reopen_the_archives_for_each_record(
+    table: LedgerTable, log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard's shipper runs once per record: a series of many archives is walked once,
+    then again only when the live file is rotated."""
+    write_log(log_path, 1)
+    for _ in range(20):
+        audit.rotate(log_path)
+    shipper = Shipper(log_path, table)
+    assert shipper.ship().acked == 21
+    opened: list[Path] = []
+    first_line = series._first_record_line
+
+    def counted(path: Path) -> bytes | None:
+        opened.append(path)
+        return first_line(path)
+
+    monkeypatch.setattr(series, "_first_record_line", counted)
+    write_log(log_path, 1)
+    assert shipper.ship().acked == 22
+    assert set(opened) == {log_path}
+    archive = audit.rotate(log_path)
+    opened.clear()
+    assert shipper.ship().acked == 23
+    assert archive in opened  # rotated since: walked again
     shipper.close()
