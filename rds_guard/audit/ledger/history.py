@@ -52,7 +52,7 @@ def read_history(store: CheckpointStore, expected_key: str | None = None) -> His
     must then use.
     """
     history = History()
-    found = _by_number(store, history)
+    found = _by_number(store)
     previous: tuple[Checkpoint, bytes] | None = None
     key = expected_key
     for number in range(1, max(found, default=0) + 1):
@@ -80,7 +80,7 @@ def read_history(store: CheckpointStore, expected_key: str | None = None) -> His
     return history
 
 
-def _by_number(store: CheckpointStore, history: History) -> dict[int, list[Version]]:
+def _by_number(store: CheckpointStore) -> dict[int, list[Version]]:
     """The versions of each checkpoint object, oldest first (S3 lists a key's versions
     newest first; their times are only to the second)."""
     found: dict[int, list[Version]] = defaultdict(list)
