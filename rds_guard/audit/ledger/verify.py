@@ -129,7 +129,6 @@ def verify_ledger(
     findings = _Findings(max_findings)
     heads = history.heads if history is not None else {}
     names = {stream} if stream is not None else set(table.streams()) | set(heads)
-    names = {name for name in names if stream is None or name == stream}
     total = _total(table, names) if progress is not None else None
     counter = [0]
 
