@@ -29,6 +29,7 @@ from ledger_helpers import (
 from rds_guard.audit.ledger import LedgerTable
 from rds_guard.audit.ledger.checkpoints import (
     ZERO_HASH,
+    Checkpoint,
     CheckpointStore,
     body_digest,
     name_of,
@@ -42,6 +43,27 @@ from rds_guard.audit.ledger.verify import verify_ledger
 
 def _key(number: int) -> str:
     return f"rds-guard/{name_of(number)}"
+
+
+def _checkpointed(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, count: int
+) -> Checkpoint:
+    """``count`` more records written to the log, shipped, and the next checkpoint written."""
+    write_log(log_path, count)
+    ship(log_path, table)
+    written = write_checkpoint(table, store).checkpoint
+    assert written is not None
+    return written
+
+
+def _put(
+    store: CheckpointStore, number: int, body: bytes, read: dict[str, Any], **extra: Any
+) -> None:
+    """``body`` put under checkpoint ``number``'s key with the signature of the object
+    ``read`` is: what anyone who can write to the bucket can do."""
+    store.clients.s3.put_object(
+        Bucket=BUCKET, Key=_key(number), Body=body, Metadata=read["Metadata"], **extra
+    )
 
 
 def _history_findings(store: CheckpointStore) -> list[tuple[int, str]]:
@@ -90,9 +112,7 @@ def test_a_locked_checkpoint_cannot_be_deleted(table: LedgerTable, store: Checkp
 def test_a_cut_tail_is_caught_by_the_checkpoint(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
-    write_log(log_path, 10)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 10)
     stream = stream_of(table, log_path)
     for seq in (9, 10):
         delete_item(table, stream, seq)
@@ -110,9 +130,7 @@ def test_a_cut_tail_is_caught_by_the_checkpoint(
 def test_a_deleted_stream_is_still_listed_by_the_checkpoint(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
-    write_log(log_path, 3)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 3)
     stream = stream_of(table, log_path)
     for seq in (0, 1, 2, 3):  # its marker too: the stream is gone from the ledger's list
         delete_item(table, stream, seq)
@@ -127,9 +145,7 @@ def test_a_deleted_stream_is_still_listed_by_the_checkpoint(
 def test_a_head_changed_after_its_checkpoint_is_caught(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
-    write_log(log_path, 4)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 4)
     stream = stream_of(table, log_path)
     line = line_of(item_at(table, stream, 4)) or b""
     put_raw(table, record_item(stream, 4, line.replace(b'"requested"', b'"blocked"')))
@@ -142,9 +158,7 @@ def test_a_head_changed_after_its_checkpoint_is_caught(
 def test_new_records_that_do_not_follow_on_are_not_signed(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
-    write_log(log_path, 3)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 3)
     write_log(log_path, 3)
     ship(log_path, table)
     stream = stream_of(table, log_path)
@@ -159,14 +173,9 @@ def test_a_forged_checkpoint_is_caught(
 ) -> None:
     """Written again over the first (a new version: Object Lock keeps the first): the
     overwrite is a finding, and the forged body's signature does not hold."""
-    write_log(log_path, 3)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 3)
     body, answer = store.read(_key(1))
-    forged = body.replace(b'"size":3', b'"size":2')
-    table.clients.s3.put_object(
-        Bucket=BUCKET, Key=_key(1), Body=forged, Metadata=answer["Metadata"]
-    )
+    _put(store, 1, body.replace(b'"size":3', b'"size":2'), answer)
     findings = _history_findings(store)
     assert [n for n, _ in findings] == [1]
     assert "overwritten after it was written" in findings[0][1]
@@ -176,9 +185,7 @@ def test_a_forged_checkpoint_is_caught(
 def test_a_checkpoint_written_by_another_key_is_caught(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
-    write_log(log_path, 2)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 2)
     table.clients.kms.create_alias(
         AliasName="alias/other",
         TargetKeyId=table.clients.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")[
@@ -197,20 +204,12 @@ def test_a_checkpoint_whose_signature_does_not_hold(
 ) -> None:
     """A new checkpoint put by hand (the next number, so no overwrite) with a stolen
     signature."""
-    write_log(log_path, 2)
-    ship(log_path, table)
-    first = write_checkpoint(table, store).checkpoint
-    assert first is not None
+    _checkpointed(table, store, log_path, 2)
     body, answer = store.read(_key(1))
     fake = json.loads(body)
     fake.update(checkpoint=2, prev=body_digest(body))
-    table.clients.s3.put_object(
-        Bucket=BUCKET,
-        Key=_key(2),
-        Body=json.dumps(fake, separators=(",", ":")).encode() + b"\n",
-        Metadata=answer["Metadata"],
-        IfNoneMatch="*",
-    )
+    fake_body = json.dumps(fake, separators=(",", ":")).encode() + b"\n"
+    _put(store, 2, fake_body, answer, IfNoneMatch="*")
     assert _history_findings(store) == [(2, "its signature does not hold (forged or edited)")]
 
 
@@ -218,14 +217,11 @@ def test_reordered_checkpoints_are_caught(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
     for _ in range(3):
-        write_log(log_path, 1)
-        ship(log_path, table)
-        write_checkpoint(table, store)
+        _checkpointed(table, store, log_path, 1)
     two, meta_two = store.read(_key(2))
     three, meta_three = store.read(_key(3))
-    s3 = table.clients.s3
-    s3.put_object(Bucket=BUCKET, Key=_key(2), Body=three, Metadata=meta_three["Metadata"])
-    s3.put_object(Bucket=BUCKET, Key=_key(3), Body=two, Metadata=meta_two["Metadata"])
+    _put(store, 2, three, meta_three)
+    _put(store, 3, two, meta_two)
     findings = _history_findings(store)
     assert sorted(n for n, _ in findings) == [2, 3]  # both overwritten: the originals are read
     assert all("overwritten" in detail for _, detail in findings)
@@ -236,14 +232,11 @@ def test_reordered_bodies_under_fresh_numbers_are_caught(
 ) -> None:
     """Copies of checkpoints 1 and 2, put as 4 and 3: numbered wrong and linked wrong."""
     for _ in range(2):
-        write_log(log_path, 1)
-        ship(log_path, table)
-        write_checkpoint(table, store)
+        _checkpointed(table, store, log_path, 1)
     one, meta_one = store.read(_key(1))
     two, meta_two = store.read(_key(2))
-    s3 = table.clients.s3
-    s3.put_object(Bucket=BUCKET, Key=_key(3), Body=two, Metadata=meta_two["Metadata"])
-    s3.put_object(Bucket=BUCKET, Key=_key(4), Body=one, Metadata=meta_one["Metadata"])
+    _put(store, 3, two, meta_two)
+    _put(store, 4, one, meta_one)
     details = [detail for _, detail in _history_findings(store)]
     assert "its body says it is checkpoint 2 (moved or reordered)" in details
     assert "its body says it is checkpoint 1 (moved or reordered)" in details
@@ -255,16 +248,10 @@ def test_a_delete_marker_and_a_put_again_are_caught(
 ) -> None:
     """Deleting a locked object only hides it behind a delete marker; If-None-Match then lets
     a new body in. Both show in the object's versions, and the first version is checked."""
-    write_log(log_path, 2)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 2)
     body, answer = store.read(_key(1))
-    s3 = table.clients.s3
-    s3.delete_object(Bucket=BUCKET, Key=_key(1))
-    forged = body.replace(b'"size":2', b'"size":1')
-    s3.put_object(
-        Bucket=BUCKET, Key=_key(1), Body=forged, Metadata=answer["Metadata"], IfNoneMatch="*"
-    )
+    table.clients.s3.delete_object(Bucket=BUCKET, Key=_key(1))
+    _put(store, 1, body.replace(b'"size":2', b'"size":1'), answer, IfNoneMatch="*")
     details = [detail for _, detail in _history_findings(store)]
     assert any(d.startswith("deleted (1 delete marker(s)") for d in details)
     assert any("written 2 times" in d for d in details)
