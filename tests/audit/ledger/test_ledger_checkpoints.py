@@ -1,7 +1,8 @@
 """Signed checkpoints in S3 (Object Lock, compliance mode) with a KMS key (ECC_NIST_P256),
 on the moto server: written create-only, chained, never inconsistent with the last one; and
-what they catch: a cut tail, a deleted stream, a changed head, a forged, reordered, deleted
-or overwritten checkpoint. moto keeps Object Lock (a locked version cannot be deleted) and
+what they catch: a cut tail, a deleted stream, a changed head, a rewrite sealed again, a
+forged, reordered, deleted or overwritten checkpoint, and one signed with the right key that
+drops a stream or moves one back. moto keeps Object Lock (a locked version cannot be deleted) and
 If-None-Match, and signs and verifies with ECC keys; its KMS Verify answers a bad signature
 with SignatureValid false where AWS raises KMSInvalidSignatureException (both are read)."""
 
@@ -9,15 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_helpers import relink
 from botocore.exceptions import ClientError
 from ledger_helpers import (
     BUCKET,
     delete_item,
     item_at,
+    lines_of,
     on_send,
     put_raw,
     s3_error,
@@ -31,6 +35,7 @@ from rds_guard.audit.ledger.checkpoints import (
     ZERO_HASH,
     Checkpoint,
     CheckpointStore,
+    StreamHead,
     body_digest,
     name_of,
     parse_body,
@@ -155,6 +160,27 @@ def test_a_head_changed_after_its_checkpoint_is_caught(
     ]
 
 
+def test_a_rewrite_sealed_again_below_a_checkpoint_is_caught(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Someone who can write the table rewrites a plain-SHA-256 stream from seq 2 on, every
+    record sealed and linked again: a valid chain, its first record untouched. Only the
+    checkpoint's head gives it away."""
+    lines = write_log(log_path, 4)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    forged = [lines[0], *(line.replace(b'"requested"', b'"blocked"') for line in lines[1:])]
+    relink(forged, 0)
+    for seq, line in enumerate(forged[1:], start=2):
+        put_raw(table, record_item(stream, seq, line))
+    assert verify_ledger(table).ok  # without the checkpoints nothing shows it
+    assert _verify(table, store) == [(4, "checkpoint")]
+    assert write_checkpoint(table, store).findings == [
+        f"{stream}: seq 4 changed since a checkpoint held it (its head)"
+    ]
+
+
 def test_new_records_that_do_not_follow_on_are_not_signed(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
@@ -211,6 +237,39 @@ def test_a_checkpoint_whose_signature_does_not_hold(
     fake_body = json.dumps(fake, separators=(",", ":")).encode() + b"\n"
     _put(store, 2, fake_body, answer, IfNoneMatch="*")
     assert _history_findings(store) == [(2, "its signature does not hold (forged or edited)")]
+
+
+@pytest.mark.parametrize(
+    ("moved", "finding"),
+    [
+        (lambda head, lines: (), "drops stream {stream}"),
+        (
+            lambda head, lines: (dataclasses.replace(head, size=2, head=full_sha256(lines[1])),),
+            "moves stream {stream} back (seq 2, checkpoint 1 had seq 3)",
+        ),
+        (
+            lambda head, lines: (dataclasses.replace(head, head=full_sha256(lines[1])),),
+            "moves stream {stream} back (seq 3, checkpoint 1 had seq 3)",
+        ),
+    ],
+    ids=["dropped", "shorter", "another-head"],
+)
+def test_a_signed_checkpoint_that_drops_or_moves_back_a_stream_is_caught(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    moved: Callable[[StreamHead, list[bytes]], tuple[StreamHead, ...]],
+    finding: str,
+) -> None:
+    """A holder of kms:Sign writes the next checkpoint, numbered, linked and signed as it
+    should be, that forgets a stream or pins it where it stood before."""
+    first = _checkpointed(table, store, log_path, 3)
+    (head,) = first.streams
+    streams = moved(head, lines_of(log_path))
+    forged = dataclasses.replace(first, number=2, prev=body_digest(first.body()), streams=streams)
+    assert store.put(forged)
+    assert _history_findings(store) == [(2, finding.format(stream=head.stream))]
+    assert _verify(table, store) == [(2, "checkpoint")]
 
 
 def test_reordered_checkpoints_are_caught(
