@@ -112,6 +112,35 @@ def test_records_written_while_the_ledger_is_down_wait_and_are_shipped(
     guard.uninstall()
 
 
+def test_a_ledger_that_hangs_never_holds_a_call_in_ship_mode(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """The shipping thread is stuck in a request the ledger never answers: guarded calls go
+    on as if there were no ledger, and their records are shipped once it answers again."""
+    rds, guard = _install(aws, tmp_path)
+    assert isinstance(guard.audit, ShippingLog)
+    stuck, answer = threading.Event(), threading.Event()
+
+    def hang(request: Any, **_: Any) -> None:
+        stuck.set()
+        answer.wait(30)
+
+    remove = on_send(guard.audit.clients.dynamodb, "PutItem", hang)
+    try:
+        _snapshot(rds)
+        assert stuck.wait(10)  # the thread is in the ledger's request, waiting
+        started = time.monotonic()
+        _snapshot(rds, "orders-manual-20261130")
+        assert time.monotonic() - started < 2
+        assert aws.count("CreateDBClusterSnapshot") == 2
+    finally:
+        remove()
+        answer.set()
+    log = tmp_path / "audit.jsonl"
+    _wait_for(lambda: stored_lines(table, stream_of(table, log)) == lines_of(log))
+    guard.uninstall()
+
+
 def test_without_a_ledger_nothing_of_it_is_loaded_and_no_thread_starts(tmp_path: Path) -> None:
     policy = write_policy(tmp_path, AUDITED)
     done = run_python(
