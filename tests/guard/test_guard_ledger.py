@@ -78,6 +78,11 @@ def _events(path: Path) -> list[tuple[str, str]]:
     return [(r["event"], r["call"]) for r in map(json.loads, lines_of(path))]
 
 
+def _down(request: Any, **_: Any) -> None:
+    """A before-send hook: the ledger cannot be reached."""
+    raise EndpointConnectionError(endpoint_url=request.url)
+
+
 def test_ship_mode_ships_in_the_background(
     aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:
@@ -97,11 +102,7 @@ def test_records_written_while_the_ledger_is_down_wait_and_are_shipped(
 ) -> None:
     rds, guard = _install(aws, tmp_path)
     assert isinstance(guard.audit, ShippingLog)
-
-    def down(request: Any, **_: Any) -> None:
-        raise EndpointConnectionError(endpoint_url=request.url)
-
-    remove = on_send(guard.audit.clients.dynamodb, "PutItem", down)
+    remove = on_send(guard.audit.clients.dynamodb, "PutItem", _down)
     with caplog.at_level(logging.WARNING, logger="rds_guard"):
         _snapshot(rds)  # sent: in ship mode the ledger never holds a call up
         _wait_for(lambda: "record(s) wait in the local log" in caplog.text)
@@ -192,11 +193,7 @@ def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
 ) -> None:
     rds, guard = _install(aws, tmp_path, mode="required")
     assert isinstance(guard.audit, ShippingLog)
-
-    def down(request: Any, **_: Any) -> None:
-        raise EndpointConnectionError(endpoint_url=request.url)
-
-    remove = on_send(guard.audit.clients.dynamodb, "PutItem", down)
+    remove = on_send(guard.audit.clients.dynamodb, "PutItem", _down)
     with pytest.raises(rds_guard.AuditError, match='mode = "required"'):
         _snapshot(rds)
     assert aws.count("CreateDBClusterSnapshot") == 0
