@@ -215,6 +215,22 @@ def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
     assert stored_lines(table, stream) == lines_of(log)
 
 
+def test_required_mode_returns_no_presigned_url_the_ledger_has_not_acknowledged(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    rds, guard = _install(aws, tmp_path, mode="required")
+    assert isinstance(guard.audit, ShippingLog)
+    on_send(guard.audit.clients.dynamodb, "PutItem", _down)
+    with pytest.raises(rds_guard.AuditError, match="did not acknowledge the presigned record"):
+        rds.generate_presigned_url(
+            "create_db_cluster_snapshot",
+            Params={"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": SNAPSHOT},
+            ExpiresIn=600,
+        )
+    assert [event for event, _ in _events(tmp_path / "audit.jsonl")] == ["presigned", "failed"]
+    guard.uninstall()
+
+
 def test_required_mode_keeps_an_outcome_it_cannot_ship_and_ships_it_later(
     aws: MotoServer, table: LedgerTable, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
