@@ -28,7 +28,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..record import utc_now
-from .errors import Fork, LedgerUnavailable, RemoteAhead, ShipRefused, Unnamed
+from .errors import Fork, RemoteAhead, ShipRefused, Unnamed
 from .items import (
     fork_item,
     line_digest,
@@ -381,13 +381,4 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def ship_error(result: ShipResult) -> LedgerUnavailable:
-    """The error of a run that could not acknowledge what it had to."""
-    return LedgerUnavailable(
-        f"{result.path}: the ledger did not acknowledge the records in time"
-        + (f": {result.error}" if result.error else ""),
-        path=str(result.path),
-    )
-
-
-__all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper", "ship_error"]
+__all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper"]
