@@ -142,6 +142,24 @@ def test_a_ledger_that_hangs_never_holds_a_call_in_ship_mode(
     guard.uninstall()
 
 
+def test_the_exit_of_the_process_ships_what_is_left(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """A process that writes records and exits at once, never uninstalling its guard: the
+    thread is given its last run before the interpreter goes."""
+    policy = write_policy(tmp_path, LEDGER)
+    done = run_python(
+        "import botocore.session, rds_guard\n"
+        f"guard = rds_guard.install(botocore.session.Session(), policy={str(policy)!r})\n"
+        "for _ in range(100):\n"
+        "    guard.audit.write('requested', call='c' * 32)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    log = tmp_path / "audit.jsonl"
+    assert len(lines_of(log)) == 100
+    assert stored_lines(table, stream_of(table, log)) == lines_of(log)
+
+
 def test_without_a_ledger_nothing_of_it_is_loaded_and_no_thread_starts(tmp_path: Path) -> None:
     policy = write_policy(tmp_path, AUDITED)
     done = run_python(
