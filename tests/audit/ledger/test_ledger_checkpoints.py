@@ -30,7 +30,7 @@ from ledger_helpers import (
     write_log,
 )
 
-from rds_guard.audit.ledger import LedgerTable
+from rds_guard.audit.ledger import LedgerTable, S3Location
 from rds_guard.audit.ledger.checkpoints import (
     ZERO_HASH,
     Checkpoint,
@@ -112,6 +112,21 @@ def test_a_locked_checkpoint_cannot_be_deleted(table: LedgerTable, store: Checkp
     with pytest.raises(ClientError) as refused:
         table.clients.s3.delete_object(Bucket=BUCKET, Key=version.key, VersionId=version.version_id)
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_a_checkpoint_that_is_not_locked_is_caught(
+    table: LedgerTable, store: CheckpointStore
+) -> None:
+    """Checkpoints written to a bucket without Object Lock could be deleted or replaced by
+    whoever administers it."""
+    table.clients.s3.create_bucket(Bucket="unlocked-checkpoints")
+    unlocked = CheckpointStore(
+        table.clients, S3Location("unlocked-checkpoints", "rds-guard/"), store.kms_key
+    )
+    write_checkpoint(table, unlocked)
+    assert _history_findings(unlocked) == [
+        (1, "not locked in compliance mode (ObjectLockMode: none): it could be deleted")
+    ]
 
 
 def test_a_cut_tail_is_caught_by_the_checkpoint(
