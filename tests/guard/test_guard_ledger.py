@@ -185,8 +185,11 @@ def test_a_ledger_out_of_reach_at_install_is_a_warning_in_ship_mode(
 def test_a_ledger_out_of_reach_at_install_is_an_audit_error_in_required_mode(
     aws: MotoServer, tmp_path: Path
 ) -> None:
-    with pytest.raises(rds_guard.AuditError, match="does not exist"):
+    with pytest.raises(rds_guard.AuditError, match="does not exist") as refused:
         guarded_session(write_policy(tmp_path, LEDGER, mode="required"), on=aws)
+    assert refused.value.detail == (
+        f"the ledger's table {TABLE} does not exist in us-east-1 (rds-guard ledger init creates it)"
+    )
 
 
 def test_required_mode_sends_a_call_only_once_the_ledger_has_its_request(
