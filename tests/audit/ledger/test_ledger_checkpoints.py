@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_helpers import relink
+from audit_helpers import relink, reseal
 from botocore.exceptions import ClientError
 from ledger_helpers import (
     BUCKET,
@@ -196,16 +196,55 @@ def test_a_rewrite_sealed_again_below_a_checkpoint_is_caught(
     ]
 
 
+def _deleted(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    delete_item(table, stream, 5)
+
+
+def _edited(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    put_raw(table, record_item(stream, 5, lines[4].replace(b'"requested"', b'"blocked"')))
+
+
+def _sealed_again(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    put_raw(table, record_item(stream, 5, reseal(lines[4].replace(b'"requested"', b'"blocked"'))))
+
+
+def _another_digest(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    item = item_at(table, stream, 5)
+    item["digest"] = {"S": "0" * 64}
+    put_raw(table, item)
+
+
+def _another_record(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    put_raw(table, record_item(stream, 5, lines[5]))
+
+
+@pytest.mark.parametrize(
+    ("change", "finding"),
+    [
+        (_deleted, "seq 5 is missing (the next record is seq 6)"),
+        (_edited, "the record at seq 5 is not authentic (edited)"),
+        (_sealed_again, "the record at seq 6 does not link to the one before"),
+        (_another_digest, "the item at seq 5 carries a digest its line does not have"),
+        (_another_record, "the item at seq 5 does not hold the record with that seq"),
+    ],
+    ids=["deleted", "edited", "sealed-again", "another-digest", "another-record"],
+)
 def test_new_records_that_do_not_follow_on_are_not_signed(
-    table: LedgerTable, store: CheckpointStore, log_path: Path
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    change: Callable[[LedgerTable, str, list[bytes]], None],
+    finding: str,
 ) -> None:
+    """Above the last checkpoint, what a writer of the table changed is not signed: the
+    stream stays where that checkpoint had it."""
     _checkpointed(table, store, log_path, 3)
-    write_log(log_path, 3)
+    lines = write_log(log_path, 3)
     ship(log_path, table)
     stream = stream_of(table, log_path)
-    delete_item(table, stream, 5)
+    change(table, stream, lines)
     outcome = write_checkpoint(table, store)
-    assert outcome.findings == [f"{stream}: seq 5 is missing (the next record is seq 6)"]
+    assert outcome.findings == [f"{stream}: {finding}"]
     assert outcome.checkpoint is not None and outcome.checkpoint.head_of(stream).size == 3  # type: ignore[union-attr]
 
 
