@@ -12,7 +12,6 @@ so. The log is `verify_speed.generate_log`'s: real records, chained and sealed.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -111,26 +110,13 @@ def moto_process() -> Iterator[str]:
         child.wait(timeout=10)
 
 
-@contextlib.contextmanager
-def _endpoint(url: str) -> Iterator[None]:
-    before = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = url
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["AWS_ENDPOINT_URL"]
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = before
-
-
 def run_ledger(records: int, workdir: Path, *, workers: int = 16) -> LedgerResult:
     """Ship a ``records``-record log with one shipper, then verify the ledger."""
     log = workdir / "ledger-backlog.jsonl"
     generate_log(log, records)
     try:
-        with moto_process() as url, _endpoint(url):
-            table = LedgerTable(Clients("us-east-1"), "rds-guard-bench")
+        with moto_process() as url:
+            table = LedgerTable(Clients("us-east-1", endpoint_url=url), "rds-guard-bench")
             table.create()
             shipper = Shipper(log, table, workers=workers)
             started, cpu = time.perf_counter(), time.process_time()

@@ -20,7 +20,7 @@ from botocore.exceptions import ReadTimeoutError
 
 from rds_guard import audit
 from rds_guard.audit.ledger import Clients, LedgerTable, Shipper
-from rds_guard.audit.ledger.items import line_of, number, text
+from rds_guard.audit.ledger.items import line_of, number
 
 TABLE = "rds-guard-audit"
 BUCKET = "rds-guard-checkpoints"
@@ -110,11 +110,6 @@ def item_at(table: LedgerTable, stream: str, seq: int) -> dict[str, Any]:
     found = table.get(stream, seq)
     assert found is not None, f"no item at {stream} seq {seq}"
     return found
-
-
-def event_of(item: dict[str, Any]) -> str | None:
-    """The event an item carries."""
-    return text(item, "event")
 
 
 # --- errors in the way of requests ----------------------------------------------------------

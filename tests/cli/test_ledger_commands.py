@@ -18,9 +18,11 @@ from ledger_helpers import (
     TABLE,
     delete_item,
     dynamodb_error,
+    item_at,
     ledger_table,
     lines_of,
     on_send,
+    put_raw,
     stream_of,
     write_log,
 )
@@ -279,10 +281,9 @@ def test_query_says_when_a_record_is_not_authentic(
     log = tmp_path / "audit.jsonl"
     write_log(log, 1)
     run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
-    item = initialised.get(stream_of(initialised, log), 1)
-    assert item is not None
+    item = item_at(initialised, stream_of(initialised, log), 1)
     item["line"]["S"] = item["line"]["S"].replace('"requested"', '"created"')
-    initialised.clients.dynamodb.put_item(TableName=TABLE, Item=item)
+    put_raw(initialised, item)
     run = run_main(
         capsys, "audit", "query", "--ledger", LEDGER_URL, "--snapshot", "orders-daily-20261129"
     )

@@ -78,6 +78,11 @@ def _events(path: Path) -> list[tuple[str, str]]:
     return [(r["event"], r["call"]) for r in map(json.loads, lines_of(path))]
 
 
+def _down(request: Any, **_: Any) -> None:
+    """A before-send hook: the ledger cannot be reached."""
+    raise EndpointConnectionError(endpoint_url=request.url)
+
+
 def test_ship_mode_ships_in_the_background(
     aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:
@@ -97,11 +102,7 @@ def test_records_written_while_the_ledger_is_down_wait_and_are_shipped(
 ) -> None:
     rds, guard = _install(aws, tmp_path)
     assert isinstance(guard.audit, ShippingLog)
-
-    def down(request: Any, **_: Any) -> None:
-        raise EndpointConnectionError(endpoint_url=request.url)
-
-    remove = on_send(guard.audit.clients.dynamodb, "PutItem", down)
+    remove = on_send(guard.audit.clients.dynamodb, "PutItem", _down)
     with caplog.at_level(logging.WARNING, logger="rds_guard"):
         _snapshot(rds)  # sent: in ship mode the ledger never holds a call up
         _wait_for(lambda: "record(s) wait in the local log" in caplog.text)
@@ -110,6 +111,53 @@ def test_records_written_while_the_ledger_is_down_wait_and_are_shipped(
     result = guard.audit.ship_once(timeout=None)
     assert result is not None and result.acked == 2
     guard.uninstall()
+
+
+def test_a_ledger_that_hangs_never_holds_a_call_in_ship_mode(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """The shipping thread is stuck in a request the ledger never answers: guarded calls go
+    on as if there were no ledger, and their records are shipped once it answers again."""
+    rds, guard = _install(aws, tmp_path)
+    assert isinstance(guard.audit, ShippingLog)
+    stuck, answer = threading.Event(), threading.Event()
+
+    def hang(request: Any, **_: Any) -> None:
+        stuck.set()
+        answer.wait(30)
+
+    remove = on_send(guard.audit.clients.dynamodb, "PutItem", hang)
+    try:
+        _snapshot(rds)
+        assert stuck.wait(10)  # the thread is in the ledger's request, waiting
+        started = time.monotonic()
+        _snapshot(rds, "orders-manual-20261130")
+        assert time.monotonic() - started < 2
+        assert aws.count("CreateDBClusterSnapshot") == 2
+    finally:
+        remove()
+        answer.set()
+    log = tmp_path / "audit.jsonl"
+    _wait_for(lambda: stored_lines(table, stream_of(table, log)) == lines_of(log))
+    guard.uninstall()
+
+
+def test_the_exit_of_the_process_ships_what_is_left(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """A process that writes records and exits at once, never uninstalling its guard: the
+    thread is given its last run before the interpreter goes."""
+    policy = write_policy(tmp_path, LEDGER)
+    done = run_python(
+        "import botocore.session, rds_guard\n"
+        f"guard = rds_guard.install(botocore.session.Session(), policy={str(policy)!r})\n"
+        "for _ in range(100):\n"
+        "    guard.audit.write('requested', call='c' * 32)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    log = tmp_path / "audit.jsonl"
+    assert len(lines_of(log)) == 100
+    assert stored_lines(table, stream_of(table, log)) == lines_of(log)
 
 
 def test_without_a_ledger_nothing_of_it_is_loaded_and_no_thread_starts(tmp_path: Path) -> None:
@@ -137,8 +185,11 @@ def test_a_ledger_out_of_reach_at_install_is_a_warning_in_ship_mode(
 def test_a_ledger_out_of_reach_at_install_is_an_audit_error_in_required_mode(
     aws: MotoServer, tmp_path: Path
 ) -> None:
-    with pytest.raises(rds_guard.AuditError, match="does not exist"):
+    with pytest.raises(rds_guard.AuditError, match="does not exist") as refused:
         guarded_session(write_policy(tmp_path, LEDGER, mode="required"), on=aws)
+    assert refused.value.detail == (
+        f"the ledger's table {TABLE} does not exist in us-east-1 (rds-guard ledger init creates it)"
+    )
 
 
 def test_required_mode_sends_a_call_only_once_the_ledger_has_its_request(
@@ -163,11 +214,7 @@ def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
 ) -> None:
     rds, guard = _install(aws, tmp_path, mode="required")
     assert isinstance(guard.audit, ShippingLog)
-
-    def down(request: Any, **_: Any) -> None:
-        raise EndpointConnectionError(endpoint_url=request.url)
-
-    remove = on_send(guard.audit.clients.dynamodb, "PutItem", down)
+    remove = on_send(guard.audit.clients.dynamodb, "PutItem", _down)
     with pytest.raises(rds_guard.AuditError, match='mode = "required"'):
         _snapshot(rds)
     assert aws.count("CreateDBClusterSnapshot") == 0
@@ -187,6 +234,22 @@ def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
     ]
     guard.uninstall()
     assert stored_lines(table, stream) == lines_of(log)
+
+
+def test_required_mode_returns_no_presigned_url_the_ledger_has_not_acknowledged(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    rds, guard = _install(aws, tmp_path, mode="required")
+    assert isinstance(guard.audit, ShippingLog)
+    on_send(guard.audit.clients.dynamodb, "PutItem", _down)
+    with pytest.raises(rds_guard.AuditError, match="did not acknowledge the presigned record"):
+        rds.generate_presigned_url(
+            "create_db_cluster_snapshot",
+            Params={"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": SNAPSHOT},
+            ExpiresIn=600,
+        )
+    assert [event for event, _ in _events(tmp_path / "audit.jsonl")] == ["presigned", "failed"]
+    guard.uninstall()
 
 
 def test_required_mode_keeps_an_outcome_it_cannot_ship_and_ships_it_later(

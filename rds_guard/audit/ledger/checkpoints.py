@@ -154,12 +154,17 @@ class CheckpointStore:
         while True:
             answer = self.clients.s3.list_objects_v2(**kwargs)
             for entry in answer.get("Contents", []):
-                found = NAME.fullmatch(entry["Key"][len(self.location.prefix) :])
-                if found:
-                    yield int(found.group(1))
+                number = self.number_of(entry["Key"])
+                if number is not None:
+                    yield number
             if not answer.get("IsTruncated"):
                 return
             kwargs["ContinuationToken"] = answer["NextContinuationToken"]
+
+    def number_of(self, key: str) -> int | None:
+        """The number of the checkpoint stored under ``key`` (None: not a checkpoint's)."""
+        found = NAME.fullmatch(key[len(self.location.prefix) :])
+        return None if found is None else int(found.group(1))
 
     def versions(self) -> list[Version]:
         """Every version and delete marker under the prefix (ListObjectVersions)."""

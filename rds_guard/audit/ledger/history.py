@@ -12,7 +12,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ..record import ZERO_HASH
-from .checkpoints import NAME, Checkpoint, CheckpointStore, Version, body_digest, parse_body
+from .checkpoints import (
+    Checkpoint,
+    CheckpointStore,
+    Version,
+    body_digest,
+    name_of,
+    parse_body,
+)
 
 
 @dataclass(frozen=True)
@@ -45,11 +52,11 @@ def read_history(store: CheckpointStore, expected_key: str | None = None) -> His
     must then use.
     """
     history = History()
-    found = _by_number(store, history)
+    found = _by_number(store)
     previous: tuple[Checkpoint, bytes] | None = None
     key = expected_key
     for number in range(1, max(found, default=0) + 1):
-        where = f"{store.location}{_name(number)}"
+        where = f"{store.location}{name_of(number)}"
         if number not in found:
             history.findings.append(CheckpointFinding(number, f"{where}: missing"))
             previous = None
@@ -73,18 +80,14 @@ def read_history(store: CheckpointStore, expected_key: str | None = None) -> His
     return history
 
 
-def _name(number: int) -> str:
-    return f"checkpoint-{number:010d}.json"
-
-
-def _by_number(store: CheckpointStore, history: History) -> dict[int, list[Version]]:
+def _by_number(store: CheckpointStore) -> dict[int, list[Version]]:
     """The versions of each checkpoint object, oldest first (S3 lists a key's versions
     newest first; their times are only to the second)."""
     found: dict[int, list[Version]] = defaultdict(list)
     for version in store.versions():
-        match = NAME.fullmatch(version.key[len(store.location.prefix) :])
-        if match:
-            found[int(match.group(1))].append(version)
+        number = store.number_of(version.key)
+        if number is not None:
+            found[number].append(version)
     for versions in found.values():
         versions.reverse()
     return found

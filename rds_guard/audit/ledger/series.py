@@ -75,19 +75,22 @@ class Series:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._walked: list[LogFile] = []
 
     def files(self) -> list[LogFile]:
         """The files of the series, oldest first (empty when the log holds no record yet).
 
         Goes back through ``rotated_from`` while the archive it names is in the same folder
-        and holds the record before.
+        and holds the record before. The walk is kept while the live file starts with the
+        same record: an archive's first line never changes, and a long-lived shipper (the
+        guard's, once per record) must not reopen every archive of a long series each time.
         """
+        first = _first_record_line(self.path)
+        if first is not None and self._walked and self._walked[-1].first_line == first:
+            return list(self._walked)
         found: list[LogFile] = []
-        path: Path | None = self.path
-        while path is not None:
-            first = _first_record_line(path)
-            if first is None:
-                break
+        path = self.path
+        while first is not None:
             record = parse_record(first)
             seq = seq_of(first)
             if record is None or seq is None:
@@ -96,13 +99,16 @@ class Series:
                 break  # an archive that does not come before: not this series
             found.insert(0, LogFile(path, first, seq))
             source = record.get("rotated_from") if record.get("event") == "rotated" else None
-            path = self.path.with_name(source) if isinstance(source, str) and source else None
-            if path is not None and "/" in str(source):
-                path = None  # rotate names an archive in the same folder, never elsewhere
-        return found
+            if not isinstance(source, str) or not source or "/" in source:
+                break  # rotate names an archive in the same folder, never elsewhere
+            path = self.path.with_name(source)
+            first = _first_record_line(path)
+        self._walked = found
+        return list(found)
 
     def first_line(self) -> bytes | None:
-        """The series' first record (seq 1), when its file is still there."""
+        """The series' first record (seq 1), when its file was there when the series was
+        walked."""
         files = self.files()
         if files and files[0].first_seq == 1:
             return files[0].first_line

@@ -28,8 +28,9 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..record import utc_now
-from .errors import Fork, LedgerUnavailable, RemoteAhead, ShipRefused, Unnamed
+from .errors import Fork, RemoteAhead, ShipRefused, Unnamed
 from .items import (
+    Item,
     fork_item,
     line_digest,
     line_of,
@@ -303,11 +304,7 @@ class Shipper:
     def _send(self, batch: list[Entry], state: ShipState, result: ShipResult) -> ShipState:
         """Put a batch in parallel; acknowledge its longest run of stored records from the
         start. A fork raises `Fork` (after the state is saved); an error sets ``error``."""
-        pool = self._pool_for_puts()
-        futures = [
-            pool.submit(self.table.put, record_item(state.stream, entry.seq, entry.line))
-            for entry in batch
-        ]
+        futures = self._put_all([record_item(state.stream, e.seq, e.line) for e in batch])
         acked, cursor = state.acked, state.cursor
         for entry, future in zip(batch, futures, strict=True):
             try:
@@ -360,12 +357,28 @@ class Shipper:
         self.state_file.save(state)
         self._trusted = state
 
-    def _pool_for_puts(self) -> concurrent.futures.ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=self._workers, thread_name_prefix="rds-guard-ship"
-            )
-        return self._pool
+    def _put_all(self, items: list[Item]) -> list[concurrent.futures.Future[Put]]:
+        """Put ``items`` in parallel, ``workers`` at a time. Once the interpreter is exiting,
+        its thread pools take no more work (and none can be made): the guard's last run
+        before the exit puts them one by one here instead."""
+        try:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=self._workers, thread_name_prefix="rds-guard-ship"
+                )
+            return [self._pool.submit(self.table.put, item) for item in items]
+        except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
+            return [_done(self.table.put, item) for item in items]
+
+
+def _done(put: Callable[[Item], Put], item: Item) -> concurrent.futures.Future[Put]:
+    """``put(item)`` called now, as a future that holds its outcome."""
+    future: concurrent.futures.Future[Put] = concurrent.futures.Future()
+    try:
+        future.set_result(put(item))
+    except Exception as exc:  # as a pool's worker would keep it, for _send to read
+        future.set_exception(exc)
+    return future
 
 
 def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
@@ -381,13 +394,4 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def ship_error(result: ShipResult) -> LedgerUnavailable:
-    """The error of a run that could not acknowledge what it had to."""
-    return LedgerUnavailable(
-        f"{result.path}: the ledger did not acknowledge the records in time"
-        + (f": {result.error}" if result.error else ""),
-        path=str(result.path),
-    )
-
-
-__all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper", "ship_error"]
+__all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper"]

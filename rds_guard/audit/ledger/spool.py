@@ -103,15 +103,17 @@ class ShippingLog(AuditLog):
         saying why when it cannot."""
         try:
             self.clients.account()
-            if not self.table.exists():
-                raise AuditError(
-                    f"the ledger's table {self.table.name} does not exist in "
-                    f"{self.clients.region} (rds-guard ledger init creates it)"
-                )
+            exists = self.table.exists()
         except (BotoCoreError, ClientError) as exc:
             raise AuditError(
                 f"cannot reach the ledger (table {self.table.name}): {exc}", path=str(self.path)
             ) from exc
+        if not exists:
+            raise AuditError(
+                f"the ledger's table {self.table.name} does not exist in {self.clients.region} "
+                "(rds-guard ledger init creates it)",
+                path=str(self.path),
+            )
 
     # -- writing -------------------------------------------------------------------------------
 

@@ -169,25 +169,26 @@ class LedgerTable:
             if name is not None:
                 yield name
 
-    def forks(self, stream: str | None = None) -> Iterator[Item]:
-        """The forks recorded (of ``stream`` only, when given), each item read whole."""
+    def forks(self, stream: str | None = None) -> list[Item]:
+        """The forks recorded (of ``stream`` only, when given), each item read whole, in key
+        order."""
         extra = None if stream is None else f"{stream}/fork/"
-        for key in self._index(KIND_INDEX, "kind", FORK_KIND, begins_with=extra):
-            found = self.get(text(key, "stream") or "", int(key["seq"]["N"]))
-            if found is not None:
-                yield found
+        found = self._whole(self._index(KIND_INDEX, "kind", FORK_KIND, begins_with=extra))
+        return sorted(found, key=lambda item: (text(item, "stream"), int(item["seq"]["N"])))
 
     def by_snapshot(self, snapshot: str) -> list[Item]:
         """Every record naming ``snapshot`` (lowercased, as records hold it), across streams,
         oldest first."""
-        keys = [
-            {"stream": key["stream"], "seq": key["seq"]}
-            for key in self._index(SNAPSHOT_INDEX, "snapshot", snapshot.lower())
-        ]
+        found = self._whole(self._index(SNAPSHOT_INDEX, "snapshot", snapshot.lower()))
+        return sorted(found, key=lambda item: (text(item, "time") or "", text(item, "stream")))
+
+    def _whole(self, listed: Iterator[Item]) -> list[Item]:
+        """The items a keys-only index lists, read whole, a hundred per request."""
+        keys = [{"stream": key["stream"], "seq": key["seq"]} for key in listed]
         found: list[Item] = []
         for start in range(0, len(keys), _BATCH_GET):
             found.extend(self._batch_get(keys[start : start + _BATCH_GET]))
-        return sorted(found, key=lambda item: (text(item, "time") or "", text(item, "stream")))
+        return found
 
     def _batch_get(self, keys: list[Item]) -> list[Item]:
         found: list[Item] = []

@@ -7,6 +7,7 @@ and ``checkpoint``; what each means is in docs/ledger.md.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -36,12 +37,7 @@ class LedgerFinding:
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON values."""
-        return {
-            "line": self.line,
-            "reason": self.reason,
-            "detail": self.detail,
-            "stream": self.stream,
-        }
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -89,10 +85,7 @@ class LedgerVerifyResult:
             "records": self.records,
             "checkpoints": self.checkpoints,
             "forks": self.forks,
-            "streams": [
-                {"stream": s.stream, "records": s.records, "seq": s.seq, "head": s.head, "ok": s.ok}
-                for s in self.streams
-            ],
+            "streams": [dataclasses.asdict(stream) for stream in self.streams],
             "findings": [finding.as_dict() for finding in self.findings],
             "more": self.more,
         }
@@ -129,7 +122,6 @@ def verify_ledger(
     findings = _Findings(max_findings)
     heads = history.heads if history is not None else {}
     names = {stream} if stream is not None else set(table.streams()) | set(heads)
-    names = {name for name in names if stream is None or name == stream}
     total = _total(table, names) if progress is not None else None
     counter = [0]
 

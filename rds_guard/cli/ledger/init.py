@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 
-from rds_guard.audit.ledger import parse_s3
 from rds_guard.audit.ledger.provision import RETENTION_DAYS, provision
 
 from ..common import add_policy, print_json
@@ -44,15 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Create what is missing; say what was made and what was there."""
     ledger = ledger_from(None, args.policy, endpoint_url=args.endpoint_url)
-    settings = ledger.policy.audit.ledger if ledger.policy is not None else None
-    checkpoints = None
-    if settings is not None and settings.checkpoints is not None:
-        checkpoints = parse_s3(settings.checkpoints)
     done = provision(
         ledger.clients,
         ledger.location.table,
-        checkpoints,
-        None if settings is None else settings.kms_key,
+        ledger.checkpoints(None),
+        ledger.kms_key,
         retention_days=args.retention_days,
     )
     if args.json:

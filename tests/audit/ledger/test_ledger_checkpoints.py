@@ -1,7 +1,8 @@
 """Signed checkpoints in S3 (Object Lock, compliance mode) with a KMS key (ECC_NIST_P256),
 on the moto server: written create-only, chained, never inconsistent with the last one; and
-what they catch: a cut tail, a deleted stream, a changed head, a forged, reordered, deleted
-or overwritten checkpoint. moto keeps Object Lock (a locked version cannot be deleted) and
+what they catch: a cut tail, a deleted stream, a changed head, a rewrite sealed again, a
+forged, reordered, deleted or overwritten checkpoint, and one signed with the right key that
+drops a stream or moves one back. moto keeps Object Lock (a locked version cannot be deleted) and
 If-None-Match, and signs and verifies with ECC keys; its KMS Verify answers a bad signature
 with SignatureValid false where AWS raises KMSInvalidSignatureException (both are read)."""
 
@@ -9,15 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_helpers import relink, reseal
 from botocore.exceptions import ClientError
 from ledger_helpers import (
     BUCKET,
     delete_item,
     item_at,
+    lines_of,
     on_send,
     put_raw,
     s3_error,
@@ -26,10 +30,12 @@ from ledger_helpers import (
     write_log,
 )
 
-from rds_guard.audit.ledger import LedgerTable
+from rds_guard.audit.ledger import LedgerTable, S3Location
 from rds_guard.audit.ledger.checkpoints import (
     ZERO_HASH,
+    Checkpoint,
     CheckpointStore,
+    StreamHead,
     body_digest,
     name_of,
     parse_body,
@@ -42,6 +48,27 @@ from rds_guard.audit.ledger.verify import verify_ledger
 
 def _key(number: int) -> str:
     return f"rds-guard/{name_of(number)}"
+
+
+def _checkpointed(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, count: int
+) -> Checkpoint:
+    """``count`` more records written to the log, shipped, and the next checkpoint written."""
+    write_log(log_path, count)
+    ship(log_path, table)
+    written = write_checkpoint(table, store).checkpoint
+    assert written is not None
+    return written
+
+
+def _put(
+    store: CheckpointStore, number: int, body: bytes, read: dict[str, Any], **extra: Any
+) -> None:
+    """``body`` put under checkpoint ``number``'s key with the signature of the object
+    ``read`` is: what anyone who can write to the bucket can do."""
+    store.clients.s3.put_object(
+        Bucket=BUCKET, Key=_key(number), Body=body, Metadata=read["Metadata"], **extra
+    )
 
 
 def _history_findings(store: CheckpointStore) -> list[tuple[int, str]]:
@@ -87,12 +114,25 @@ def test_a_locked_checkpoint_cannot_be_deleted(table: LedgerTable, store: Checkp
     assert refused.value.response["Error"]["Code"] == "AccessDenied"
 
 
+def test_a_checkpoint_that_is_not_locked_is_caught(
+    table: LedgerTable, store: CheckpointStore
+) -> None:
+    """Checkpoints written to a bucket without Object Lock could be deleted or replaced by
+    whoever administers it."""
+    table.clients.s3.create_bucket(Bucket="unlocked-checkpoints")
+    unlocked = CheckpointStore(
+        table.clients, S3Location("unlocked-checkpoints", "rds-guard/"), store.kms_key
+    )
+    write_checkpoint(table, unlocked)
+    assert _history_findings(unlocked) == [
+        (1, "not locked in compliance mode (ObjectLockMode: none): it could be deleted")
+    ]
+
+
 def test_a_cut_tail_is_caught_by_the_checkpoint(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
-    write_log(log_path, 10)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 10)
     stream = stream_of(table, log_path)
     for seq in (9, 10):
         delete_item(table, stream, seq)
@@ -110,9 +150,7 @@ def test_a_cut_tail_is_caught_by_the_checkpoint(
 def test_a_deleted_stream_is_still_listed_by_the_checkpoint(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
-    write_log(log_path, 3)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 3)
     stream = stream_of(table, log_path)
     for seq in (0, 1, 2, 3):  # its marker too: the stream is gone from the ledger's list
         delete_item(table, stream, seq)
@@ -127,9 +165,7 @@ def test_a_deleted_stream_is_still_listed_by_the_checkpoint(
 def test_a_head_changed_after_its_checkpoint_is_caught(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
-    write_log(log_path, 4)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 4)
     stream = stream_of(table, log_path)
     line = line_of(item_at(table, stream, 4)) or b""
     put_raw(table, record_item(stream, 4, line.replace(b'"requested"', b'"blocked"')))
@@ -139,18 +175,76 @@ def test_a_head_changed_after_its_checkpoint_is_caught(
     ]
 
 
-def test_new_records_that_do_not_follow_on_are_not_signed(
+def test_a_rewrite_sealed_again_below_a_checkpoint_is_caught(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
-    write_log(log_path, 3)
+    """Someone who can write the table rewrites a plain-SHA-256 stream from seq 2 on, every
+    record sealed and linked again: a valid chain, its first record untouched. Only the
+    checkpoint's head gives it away."""
+    lines = write_log(log_path, 4)
     ship(log_path, table)
     write_checkpoint(table, store)
-    write_log(log_path, 3)
+    stream = stream_of(table, log_path)
+    forged = [lines[0], *(line.replace(b'"requested"', b'"blocked"') for line in lines[1:])]
+    relink(forged, 0)
+    for seq, line in enumerate(forged[1:], start=2):
+        put_raw(table, record_item(stream, seq, line))
+    assert verify_ledger(table).ok  # without the checkpoints nothing shows it
+    assert _verify(table, store) == [(4, "checkpoint")]
+    assert write_checkpoint(table, store).findings == [
+        f"{stream}: seq 4 changed since a checkpoint held it (its head)"
+    ]
+
+
+def _deleted(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    delete_item(table, stream, 5)
+
+
+def _edited(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    put_raw(table, record_item(stream, 5, lines[4].replace(b'"requested"', b'"blocked"')))
+
+
+def _sealed_again(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    put_raw(table, record_item(stream, 5, reseal(lines[4].replace(b'"requested"', b'"blocked"'))))
+
+
+def _another_digest(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    item = item_at(table, stream, 5)
+    item["digest"] = {"S": "0" * 64}
+    put_raw(table, item)
+
+
+def _another_record(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    put_raw(table, record_item(stream, 5, lines[5]))
+
+
+@pytest.mark.parametrize(
+    ("change", "finding"),
+    [
+        (_deleted, "seq 5 is missing (the next record is seq 6)"),
+        (_edited, "the record at seq 5 is not authentic (edited)"),
+        (_sealed_again, "the record at seq 6 does not link to the one before"),
+        (_another_digest, "the item at seq 5 carries a digest its line does not have"),
+        (_another_record, "the item at seq 5 does not hold the record with that seq"),
+    ],
+    ids=["deleted", "edited", "sealed-again", "another-digest", "another-record"],
+)
+def test_new_records_that_do_not_follow_on_are_not_signed(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    change: Callable[[LedgerTable, str, list[bytes]], None],
+    finding: str,
+) -> None:
+    """Above the last checkpoint, what a writer of the table changed is not signed: the
+    stream stays where that checkpoint had it."""
+    _checkpointed(table, store, log_path, 3)
+    lines = write_log(log_path, 3)
     ship(log_path, table)
     stream = stream_of(table, log_path)
-    delete_item(table, stream, 5)
+    change(table, stream, lines)
     outcome = write_checkpoint(table, store)
-    assert outcome.findings == [f"{stream}: seq 5 is missing (the next record is seq 6)"]
+    assert outcome.findings == [f"{stream}: {finding}"]
     assert outcome.checkpoint is not None and outcome.checkpoint.head_of(stream).size == 3  # type: ignore[union-attr]
 
 
@@ -159,14 +253,9 @@ def test_a_forged_checkpoint_is_caught(
 ) -> None:
     """Written again over the first (a new version: Object Lock keeps the first): the
     overwrite is a finding, and the forged body's signature does not hold."""
-    write_log(log_path, 3)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 3)
     body, answer = store.read(_key(1))
-    forged = body.replace(b'"size":3', b'"size":2')
-    table.clients.s3.put_object(
-        Bucket=BUCKET, Key=_key(1), Body=forged, Metadata=answer["Metadata"]
-    )
+    _put(store, 1, body.replace(b'"size":3', b'"size":2'), answer)
     findings = _history_findings(store)
     assert [n for n, _ in findings] == [1]
     assert "overwritten after it was written" in findings[0][1]
@@ -176,9 +265,7 @@ def test_a_forged_checkpoint_is_caught(
 def test_a_checkpoint_written_by_another_key_is_caught(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
-    write_log(log_path, 2)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 2)
     table.clients.kms.create_alias(
         AliasName="alias/other",
         TargetKeyId=table.clients.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")[
@@ -197,35 +284,57 @@ def test_a_checkpoint_whose_signature_does_not_hold(
 ) -> None:
     """A new checkpoint put by hand (the next number, so no overwrite) with a stolen
     signature."""
-    write_log(log_path, 2)
-    ship(log_path, table)
-    first = write_checkpoint(table, store).checkpoint
-    assert first is not None
+    _checkpointed(table, store, log_path, 2)
     body, answer = store.read(_key(1))
     fake = json.loads(body)
     fake.update(checkpoint=2, prev=body_digest(body))
-    table.clients.s3.put_object(
-        Bucket=BUCKET,
-        Key=_key(2),
-        Body=json.dumps(fake, separators=(",", ":")).encode() + b"\n",
-        Metadata=answer["Metadata"],
-        IfNoneMatch="*",
-    )
+    fake_body = json.dumps(fake, separators=(",", ":")).encode() + b"\n"
+    _put(store, 2, fake_body, answer, IfNoneMatch="*")
     assert _history_findings(store) == [(2, "its signature does not hold (forged or edited)")]
+
+
+@pytest.mark.parametrize(
+    ("moved", "finding"),
+    [
+        (lambda head, lines: (), "drops stream {stream}"),
+        (
+            lambda head, lines: (dataclasses.replace(head, size=2, head=full_sha256(lines[1])),),
+            "moves stream {stream} back (seq 2, checkpoint 1 had seq 3)",
+        ),
+        (
+            lambda head, lines: (dataclasses.replace(head, head=full_sha256(lines[1])),),
+            "moves stream {stream} back (seq 3, checkpoint 1 had seq 3)",
+        ),
+    ],
+    ids=["dropped", "shorter", "another-head"],
+)
+def test_a_signed_checkpoint_that_drops_or_moves_back_a_stream_is_caught(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    moved: Callable[[StreamHead, list[bytes]], tuple[StreamHead, ...]],
+    finding: str,
+) -> None:
+    """A holder of kms:Sign writes the next checkpoint, numbered, linked and signed as it
+    should be, that forgets a stream or pins it where it stood before."""
+    first = _checkpointed(table, store, log_path, 3)
+    (head,) = first.streams
+    streams = moved(head, lines_of(log_path))
+    forged = dataclasses.replace(first, number=2, prev=body_digest(first.body()), streams=streams)
+    assert store.put(forged)
+    assert _history_findings(store) == [(2, finding.format(stream=head.stream))]
+    assert _verify(table, store) == [(2, "checkpoint")]
 
 
 def test_reordered_checkpoints_are_caught(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
     for _ in range(3):
-        write_log(log_path, 1)
-        ship(log_path, table)
-        write_checkpoint(table, store)
+        _checkpointed(table, store, log_path, 1)
     two, meta_two = store.read(_key(2))
     three, meta_three = store.read(_key(3))
-    s3 = table.clients.s3
-    s3.put_object(Bucket=BUCKET, Key=_key(2), Body=three, Metadata=meta_three["Metadata"])
-    s3.put_object(Bucket=BUCKET, Key=_key(3), Body=two, Metadata=meta_two["Metadata"])
+    _put(store, 2, three, meta_three)
+    _put(store, 3, two, meta_two)
     findings = _history_findings(store)
     assert sorted(n for n, _ in findings) == [2, 3]  # both overwritten: the originals are read
     assert all("overwritten" in detail for _, detail in findings)
@@ -236,14 +345,11 @@ def test_reordered_bodies_under_fresh_numbers_are_caught(
 ) -> None:
     """Copies of checkpoints 1 and 2, put as 4 and 3: numbered wrong and linked wrong."""
     for _ in range(2):
-        write_log(log_path, 1)
-        ship(log_path, table)
-        write_checkpoint(table, store)
+        _checkpointed(table, store, log_path, 1)
     one, meta_one = store.read(_key(1))
     two, meta_two = store.read(_key(2))
-    s3 = table.clients.s3
-    s3.put_object(Bucket=BUCKET, Key=_key(3), Body=two, Metadata=meta_two["Metadata"])
-    s3.put_object(Bucket=BUCKET, Key=_key(4), Body=one, Metadata=meta_one["Metadata"])
+    _put(store, 3, two, meta_two)
+    _put(store, 4, one, meta_one)
     details = [detail for _, detail in _history_findings(store)]
     assert "its body says it is checkpoint 2 (moved or reordered)" in details
     assert "its body says it is checkpoint 1 (moved or reordered)" in details
@@ -255,16 +361,10 @@ def test_a_delete_marker_and_a_put_again_are_caught(
 ) -> None:
     """Deleting a locked object only hides it behind a delete marker; If-None-Match then lets
     a new body in. Both show in the object's versions, and the first version is checked."""
-    write_log(log_path, 2)
-    ship(log_path, table)
-    write_checkpoint(table, store)
+    _checkpointed(table, store, log_path, 2)
     body, answer = store.read(_key(1))
-    s3 = table.clients.s3
-    s3.delete_object(Bucket=BUCKET, Key=_key(1))
-    forged = body.replace(b'"size":2', b'"size":1')
-    s3.put_object(
-        Bucket=BUCKET, Key=_key(1), Body=forged, Metadata=answer["Metadata"], IfNoneMatch="*"
-    )
+    table.clients.s3.delete_object(Bucket=BUCKET, Key=_key(1))
+    _put(store, 1, body.replace(b'"size":2', b'"size":1'), answer, IfNoneMatch="*")
     details = [detail for _, detail in _history_findings(store)]
     assert any(d.startswith("deleted (1 delete marker(s)") for d in details)
     assert any("written 2 times" in d for d in details)

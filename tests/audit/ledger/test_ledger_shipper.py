@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 from ledger_helpers import (
+    delete_item,
     dynamodb_error,
+    item_at,
     item_seq,
     lines_of,
     lose_replies,
     on_send,
+    put_raw,
     ship,
     stored_lines,
     stored_seqs,
@@ -25,7 +28,7 @@ from ledger_helpers import (
 )
 
 from rds_guard import audit
-from rds_guard.audit.ledger import Fork, LedgerTable, RemoteAhead, Shipper, Unnamed
+from rds_guard.audit.ledger import Fork, LedgerTable, RemoteAhead, Shipper, Unnamed, series
 from rds_guard.audit.ledger.items import text
 from rds_guard.audit.ledger.state import state_path
 from rds_guard.audit.ledger.verify import verify_ledger
@@ -39,8 +42,7 @@ def test_a_log_is_mirrored_record_for_record(table: LedgerTable, log_path: Path)
     assert result.stream == stream
     assert stored_lines(table, stream) == lines
     assert list(table.streams()) == [stream]
-    first = table.get(stream, 1)
-    assert first is not None
+    first = item_at(table, stream, 1)
     assert text(first, "digest") == audit.own_digest(lines[0])
     assert text(first, "snapshot") == "orders-daily-20261129"
     assert text(first, "event") == "requested"
@@ -218,9 +220,7 @@ def test_without_its_state_a_shipper_finds_the_hole_in_the_ledger(
     lines = write_log(log_path, 300)
     ship(log_path, table)
     stream = stream_of(table, log_path)
-    table.clients.dynamodb.delete_item(
-        TableName=table.name, Key={"stream": {"S": stream}, "seq": {"N": "120"}}
-    )
+    delete_item(table, stream, 120)
     state_path(log_path).unlink()
     result = ship(log_path, table)
     assert (result.shipped, result.acked) == (1, 300)
@@ -346,10 +346,9 @@ def test_an_item_edited_in_the_ledger_is_no_fork(
     write_log(log_path, 4)
     ship(log_path, table)
     stream = stream_of(table, log_path)
-    item = table.get(stream, 4)
-    assert item is not None
+    item = item_at(table, stream, 4)
     item["line"]["S"] = item["line"]["S"].replace('"requested"', '"failed"')
-    table.clients.dynamodb.put_item(TableName=table.name, Item=item)
+    put_raw(table, item)
     write_log(log_path, 2)
     with caplog.at_level(logging.WARNING, logger="rds_guard"):
         result = ship(log_path, table)
@@ -402,4 +401,32 @@ def test_another_thread_shipping_the_log_makes_a_run_busy_in_time(
     with shipper._lock:  # the guard's thread is in a run
         assert shipper.ship(timeout=0.05).busy
     assert shipper.ship().acked == 2
+    shipper.close()
+
+
+def test_a_long_lived_shipper_does_not_reopen_the_archives_for_each_record(
+    table: LedgerTable, log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard's shipper runs once per record: a series of many archives is walked once,
+    then again only when the live file is rotated."""
+    write_log(log_path, 1)
+    for _ in range(20):
+        audit.rotate(log_path)
+    shipper = Shipper(log_path, table)
+    assert shipper.ship().acked == 21
+    opened: list[Path] = []
+    first_line = series._first_record_line
+
+    def counted(path: Path) -> bytes | None:
+        opened.append(path)
+        return first_line(path)
+
+    monkeypatch.setattr(series, "_first_record_line", counted)
+    write_log(log_path, 1)
+    assert shipper.ship().acked == 22
+    assert set(opened) == {log_path}
+    archive = audit.rotate(log_path)
+    opened.clear()
+    assert shipper.ship().acked == 23
+    assert archive in opened  # rotated since: walked again
     shipper.close()
