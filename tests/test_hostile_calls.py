@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import SentCounter, count_sent, guarded_client, guarded_session, make_cluster
+from aws import (
+    SentCounter,
+    count_sent,
+    guarded_client,
+    guarded_session,
+    make_cluster,
+    make_instance,
+)
 from botocore import xform_name
 from botocore.exceptions import ParamValidationError
 from policies import DEFAULTS_ONLY, RULE_OF_EACH_KIND, write_policy
@@ -752,3 +759,192 @@ def test_a_tag_without_a_value_is_a_tag_with_an_empty_value(
     assert tags == {"team": "", "note": "", "managed-by": "rds-guard"}
     records = whole_log(tmp_path / "audit.jsonl")
     assert records[0]["tags"] == {"team": "", "note": "", "managed-by": "rds-guard"}
+
+
+# --- every door, through every client that has it -------------------------------------------
+
+DOORS = """\
+version = 1
+mode = "enforce"
+
+[naming]
+pattern = "^{source}-manual-[0-9]{8}$"
+
+[tags]
+required = ["team"]
+inherit = false
+
+[tags.allowed]
+env = ["prod", "dev"]
+
+[sharing]
+accounts = ["111122223333"]
+
+[export]
+s3_buckets = ["acme-backups-*"]
+
+[deletion]
+final_snapshot = "required"
+automated_backups = "keep"
+minimum_age_days = 7
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+"""One rule for every door of docs/operations.md, and no inheritance: a blocked call reads
+nothing but what a `[deletion]` rule needs."""
+
+DB_SNAPSHOT_ARN = f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:{BASE}"
+EXPORT = {
+    "ExportTaskIdentifier": "export-1",
+    "SourceArn": SNAPSHOT_ARN,
+    "IamRoleArn": f"arn:aws:iam::{ACCOUNT}:role/export",
+    "KmsKeyId": "alias/export",
+}
+KEEP_BACKUPS = {"DeleteAutomatedBackups": False}
+
+DOOR_CALLS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
+    # operation: (a call that breaks one rule, one that breaks none; None: none can)
+    "CreateDBClusterSnapshot": (
+        {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": "orders-weekly"},
+        {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM},
+    ),
+    "CopyDBClusterSnapshot": (
+        {"SourceDBClusterSnapshotIdentifier": BASE, "TargetDBClusterSnapshotIdentifier": "copy"},
+        {
+            "SourceDBClusterSnapshotIdentifier": BASE,
+            "TargetDBClusterSnapshotIdentifier": COPY,
+            "Tags": TEAM,
+        },
+    ),
+    "CreateDBSnapshot": (
+        {"DBInstanceIdentifier": "orders", "DBSnapshotIdentifier": "orders-weekly"},
+        {"DBInstanceIdentifier": "orders", "DBSnapshotIdentifier": GOOD, "Tags": TEAM},
+    ),
+    "CopyDBSnapshot": (
+        {"SourceDBSnapshotIdentifier": BASE, "TargetDBSnapshotIdentifier": "copy", "Tags": TEAM},
+        {"SourceDBSnapshotIdentifier": BASE, "TargetDBSnapshotIdentifier": COPY, "Tags": TEAM},
+    ),
+    "DeleteDBCluster": (
+        {"DBClusterIdentifier": "orders", "SkipFinalSnapshot": True},
+        {"DBClusterIdentifier": "orders", "FinalDBSnapshotIdentifier": "orders-manual-20261201"},
+    ),
+    "DeleteDBInstance": (
+        {"DBInstanceIdentifier": "orders", "SkipFinalSnapshot": True},
+        {"DBInstanceIdentifier": "orders", "FinalDBSnapshotIdentifier": "orders-manual-20261201"},
+    ),
+    "DeleteTenantDatabase": (
+        {"DBInstanceIdentifier": "orders", "TenantDBName": "orders", "SkipFinalSnapshot": True},
+        {
+            "DBInstanceIdentifier": "orders",
+            "TenantDBName": "orders",
+            "FinalDBSnapshotIdentifier": "orders-manual-20261201",
+        },
+    ),
+    "StopDBInstance": (
+        {"DBInstanceIdentifier": "orders", "DBSnapshotIdentifier": "weekly"},
+        {"DBInstanceIdentifier": "orders", "DBSnapshotIdentifier": GOOD},
+    ),
+    "AddTagsToResource": (
+        {"ResourceName": SNAPSHOT_ARN, "Tags": [{"Key": "env", "Value": "qa"}]},
+        {"ResourceName": SNAPSHOT_ARN, "Tags": [{"Key": "env", "Value": "prod"}]},
+    ),
+    "RemoveTagsFromResource": (
+        {"ResourceName": SNAPSHOT_ARN, "TagKeys": ["team"]},
+        {"ResourceName": SNAPSHOT_ARN, "TagKeys": ["note"]},
+    ),
+    "ModifyDBClusterSnapshotAttribute": (
+        {"DBClusterSnapshotIdentifier": BASE, "AttributeName": "restore", "ValuesToAdd": ["all"]},
+        {
+            "DBClusterSnapshotIdentifier": BASE,
+            "AttributeName": "restore",
+            "ValuesToAdd": ["111122223333"],
+        },
+    ),
+    "ModifyDBSnapshotAttribute": (
+        {"DBSnapshotIdentifier": BASE, "AttributeName": "restore", "ValuesToAdd": ["all"]},
+        {"DBSnapshotIdentifier": BASE, "AttributeName": "restore", "ValuesToAdd": ["111122223333"]},
+    ),
+    "DeleteDBClusterSnapshot": ({"DBClusterSnapshotIdentifier": BASE}, None),
+    "DeleteDBSnapshot": ({"DBSnapshotIdentifier": BASE}, None),
+    "DeleteDBInstanceAutomatedBackup": ({"DbiResourceId": "db-ABCDEFGHIJ"}, None),
+    "DeleteDBClusterAutomatedBackup": ({"DbClusterResourceId": "cluster-ABCDEFGHIJ"}, None),
+    "StartExportTask": (
+        {**EXPORT, "S3BucketName": "someone-elses-bucket"},
+        {**EXPORT, "S3BucketName": "acme-backups-1"},
+    ),
+}
+"""The snapshot deletes have no allowed form here (the snapshot was made a moment ago), nor
+have the deletes of automated backups (``"keep"``)."""
+
+
+def door_params(service: str, operation: str, which: int) -> dict[str, Any] | None:
+    """The breaking (0) or the allowed (1) call of ``operation`` as ``service``'s client makes
+    it: the rds API keeps a database's automated backups only when told."""
+    params = DOOR_CALLS[operation][which]
+    if params is None:
+        return None
+    row = operations.OPERATIONS[operation]
+    if which == 1 and service in row.deletes_backups_on:
+        return {**params, **KEEP_BACKUPS}
+    return dict(params)
+
+
+def door_server(server: MotoServer) -> None:
+    """What every door acts on, made with a plain client: Aurora cluster "orders" and its
+    snapshot, PostgreSQL instance "orders" and its snapshot (both named `BASE`); the counts
+    are wiped afterwards."""
+    plain = server.client("rds")
+    make_cluster(plain, tags={"team": "core"})
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=BASE, Tags=TEAM
+    )
+    make_instance(plain, "orders", tags={"team": "core"})
+    plain.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier=BASE, Tags=TEAM)
+    server.reset_counts()
+
+
+@pytest.mark.parametrize(
+    ("service", "operation"),
+    [pytest.param(*pair, id=f"{pair[0]}-{pair[1]}") for pair in operations.guarded_pairs()],
+)
+def test_every_door_stops_a_call_that_breaks_the_policy_through_every_client(
+    moto_server: MotoServer, tmp_path: Path, service: str, operation: str
+) -> None:
+    """docs/operations.md, row by row, through each service's own client on one endpoint: the
+    call that breaks a rule is a PolicyViolation, one `blocked` record under the client's
+    service, and the server never sees the operation; its allowed twin reaches the server once
+    and is recorded `requested`, then its outcome."""
+    door_server(moto_server)
+    client = guarded_client(write_policy(tmp_path, DOORS), service, on=moto_server)
+    log = tmp_path / "audit.jsonl"
+    method = getattr(client, xform_name(operation))
+
+    breaking = door_params(service, operation, 0)
+    assert breaking is not None
+    outcome = attempt(lambda: method(**breaking))
+    assert isinstance(outcome.error, rds_guard.PolicyViolation), outcome.error
+    assert outcome.error.operation == operation
+    assert moto_server.count(operation) == 0
+    (blocked,) = whole_log(log)
+    assert (blocked["event"], blocked["operation"], blocked["service"]) == (
+        "blocked",
+        operation,
+        service,
+    )
+    assert [v["rule"] for v in blocked["violations"]] == [v.rule for v in outcome.error.violations]
+
+    allowed = door_params(service, operation, 1)
+    if allowed is None:
+        return
+    attempt(lambda: method(**allowed))
+    assert moto_server.count(operation) == 1
+    requested, answered = whole_log(log)[1:]
+    assert (requested["event"], requested["operation"]) == ("requested", operation)
+    assert requested["violations"] == []
+    assert answered["call"] == requested["call"]
+    # moto implements not every door (DeleteTenantDatabase answers 500): the outcome is then
+    # `failed` or `unknown`, but the call went, once, and was recorded first
+    expected = {operations.OPERATIONS[operation].outcome, "failed", "unknown"}
+    assert answered["event"] in expected
