@@ -30,6 +30,7 @@ from aws import (
     guarded_session,
     make_cluster,
     make_instance,
+    snapshot_tags,
 )
 from botocore import xform_name
 from botocore.exceptions import ParamValidationError
@@ -948,3 +949,93 @@ def test_every_door_stops_a_call_that_breaks_the_policy_through_every_client(
     # `failed` or `unknown`, but the call went, once, and was recorded first
     expected = {operations.OPERATIONS[operation].outcome, "failed", "unknown"}
     assert answered["event"] in expected
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: [deletion] automated_backups is judged by the client's service, not by the"
+    " database: a neptune or docdb client's DeleteDBCluster/DeleteDBInstance of an RDS database"
+    " (the same request on the wire as the rds client's, which is blocked) is sent, and AWS"
+    " deletes the automated backups by default",
+)
+@pytest.mark.parametrize(
+    ("service", "operation", "params"),
+    [
+        pytest.param(
+            "neptune",
+            "DeleteDBCluster",
+            {
+                "DBClusterIdentifier": "orders",
+                "FinalDBSnapshotIdentifier": "orders-manual-20261201",
+            },
+            id="neptune-cluster",
+        ),
+        pytest.param(
+            "docdb",
+            "DeleteDBCluster",
+            {
+                "DBClusterIdentifier": "orders",
+                "FinalDBSnapshotIdentifier": "orders-manual-20261201",
+            },
+            id="docdb-cluster",
+        ),
+        pytest.param(
+            "neptune",
+            "DeleteDBInstance",
+            {
+                "DBInstanceIdentifier": "orders",
+                "FinalDBSnapshotIdentifier": "orders-manual-20261201",
+            },
+            id="neptune-instance",
+        ),
+    ],
+)
+def test_another_services_client_cannot_take_an_rds_databases_automated_backups(
+    moto_server: MotoServer, tmp_path: Path, service: str, operation: str, params: dict[str, Any]
+) -> None:
+    """`automated_backups = "keep"` stops the rds client's delete of Aurora cluster (or
+    PostgreSQL instance) "orders" without `DeleteAutomatedBackups=False`. The Neptune and
+    DocumentDB APIs cannot say False, and their request is byte for byte the rds one: sent to
+    the one endpoint, it deletes the RDS database's automated backups, which AWS does by default.
+    A call is judged by what it does, whatever client it comes through."""
+    door_server(moto_server)
+    policy = write_policy(tmp_path, DOORS)
+    rds = guarded_client(policy, on=moto_server)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        getattr(rds, xform_name(operation))(**params)
+    assert [v.rule for v in caught.value.violations] == ["deletion.automated_backups"]
+
+    other = guarded_client(policy, service, on=moto_server)
+    outcome = attempt(lambda: getattr(other, xform_name(operation))(**params))
+    assert moto_server.count(operation) == 0, (
+        f"sent: {moto_server.last_params(operation)}, no DeleteAutomatedBackups=false"
+    )
+    assert isinstance(outcome.error, rds_guard.PolicyViolation)
+    assert [v.rule for v in outcome.error.violations] == ["deletion.automated_backups"]
+
+
+def test_the_sources_tags_are_kept_whatever_client_snapshots_it(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """An Aurora cluster that copies its tags to snapshots, snapshotted through the rds, the
+    Neptune and the DocumentDB client of one guarded session (one endpoint): each snapshot
+    keeps the cluster's tags beside the policy's default; none loses them to the default."""
+    plain = moto_server.client("rds")
+    make_cluster(plain, copy_tags=True, tags={"team": "core", "env": "prod"})
+    policy = write_policy(tmp_path, DEFAULTS_ONLY)
+    for service in ("rds", "neptune", "docdb"):
+        client = guarded_client(policy, service, on=moto_server)
+        name = f"orders-{service}-1"
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name
+        )
+        assert snapshot_tags(plain, name) == {
+            "team": "core",
+            "env": "prod",
+            "managed-by": "rds-guard",
+        }, service
+    records = whole_log(tmp_path / "audit.jsonl")
+    created = [r for r in records if r["event"] == "created"]
+    assert [(r["service"], r["inherited"]) for r in created] == [
+        (service, ["team", "env"]) for service in ("rds", "neptune", "docdb")
+    ]
