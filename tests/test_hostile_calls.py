@@ -1039,3 +1039,77 @@ def test_the_sources_tags_are_kept_whatever_client_snapshots_it(
     assert [(r["service"], r["inherited"]) for r in created] == [
         (service, ["team", "env"]) for service in ("rds", "neptune", "docdb")
     ]
+
+
+# --- another handler, another way to presign ------------------------------------------------
+
+
+def replace_the_tags_in_the_body(params: dict[str, Any], **_: Any) -> None:
+    """A before-call handler: the serialized CreateDBClusterSnapshot goes out with one tag of
+    its own in place of the ones the guard judged."""
+    body = params["body"]
+    if body.get("Action") != "CreateDBClusterSnapshot":
+        return
+    for key in [key for key in body if key.startswith("Tags.")]:
+        del body[key]
+    body["Tags.Tag.1.Key"] = "owner"
+    body["Tags.Tag.1.Value"] = "platform"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a before-call handler registered on a guarded client (under the operation's"
+    " name, 'before-call.rds' or 'before-call') runs after the guard's own before-call check,"
+    " so its change to the serialized request is neither judged nor recorded: the snapshot"
+    " lacks the required tag and the records name tags it does not carry",
+)
+@pytest.mark.parametrize(
+    "event",
+    ["before-call.rds.CreateDBClusterSnapshot", "before-call.rds", "before-call"],
+)
+def test_a_before_call_handler_registered_later_cannot_rewrite_the_request(
+    moto_server: MotoServer, tmp_path: Path, event: str
+) -> None:
+    """docs/failures.md: another handler that changes the request after the guard judged it is
+    judged again on what is sent (only before-sign and before-send are beyond reach), and the
+    records state what is sent. Here the handler is registered after the client was made,
+    at before-call, and drops the required tag from the body."""
+    client = server_client(moto_server, write_policy(tmp_path, RULE_OF_EACH_KIND))
+    client.meta.events.register(event, replace_the_tags_in_the_body)
+    outcome = attempt(
+        lambda: client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    )
+    records = whole_log(tmp_path / "audit.jsonl")
+    sent = moto_server.count("CreateDBClusterSnapshot")
+    assert [r["tags"] for r in records][:1] == [{"owner": "platform"}], (
+        f"{sent} sent; the records say the snapshot has {[r['tags'] for r in records]}"
+    )
+    assert isinstance(outcome.error, rds_guard.PolicyViolation)
+    rules = {(v.rule, v.field) for v in outcome.error.violations}
+    assert {("tags.required", "Tags.team"), ("request.changed", "Tags")} <= rules
+    assert sent == 0
+    assert [r["event"] for r in records] == ["blocked"]
+
+
+def test_a_before_call_handler_registered_first_is_judged_on_what_it_sends(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Control for the test above: the same handler put before the guard's (register_first)
+    is caught, as docs/failures.md says."""
+    client = server_client(moto_server, write_policy(tmp_path, RULE_OF_EACH_KIND))
+    client.meta.events.register_first(
+        "before-call.rds.CreateDBClusterSnapshot", replace_the_tags_in_the_body
+    )
+    outcome = attempt(
+        lambda: client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    )
+    assert isinstance(outcome.error, rds_guard.PolicyViolation)
+    rules = {(v.rule, v.field) for v in outcome.error.violations}
+    assert {("tags.required", "Tags.team"), ("request.changed", "Tags")} <= rules
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    (blocked,) = whole_log(tmp_path / "audit.jsonl")
+    assert (blocked["event"], blocked["tags"]) == ("blocked", {"owner": "platform"})
