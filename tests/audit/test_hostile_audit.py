@@ -16,16 +16,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from audit_helpers import run_python, subprocess_env
+from audit_helpers import run_python
+from aws import guarded_client, make_cluster
+from cli_helpers import Run, run_script, script_env
+from policies import write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -36,6 +36,7 @@ HANG_TIMEOUT = 60.0
 
 POLICY = """
 version = 1
+mode = "enforce"
 [tags]
 required = ["team"]
 [tags.defaults]
@@ -67,23 +68,12 @@ def attempt(call: Callable[[], Any]) -> BaseException | None:
 class Guarded:
     """A guarded rds client of the moto server, its log, and a counter of snapshots asked."""
 
-    def __init__(self, server: MotoServer, folder: Path) -> None:
+    def __init__(self, server: MotoServer, folder: Path, mode: str = "enforce") -> None:
         self.server = server
         self.folder = folder
         self.log = folder / "audit.jsonl"
-        policy = folder / "rds_guard.toml"
-        policy.write_text(POLICY)
-        session = boto3.Session(region_name="us-east-1")
-        server.attach(session)
-        rds_guard.install(session, policy=policy)
-        self.client = server.client("rds", session=session)
-        self.client.create_db_cluster(
-            DBClusterIdentifier="orders",
-            Engine="aurora-postgresql",
-            MasterUsername="admin",
-            MasterUserPassword="password-1",
-            Tags=TEAM,
-        )
+        self.client = guarded_client(write_policy(folder, POLICY, mode=mode), on=server)
+        make_cluster(self.client, tags={"team": "core"})
         self.made = 0
 
     def snapshot(self) -> BaseException | None:
@@ -115,16 +105,9 @@ def guarded(moto_server: MotoServer, tmp_path: Path) -> Guarded:
     return Guarded(moto_server, tmp_path)
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m rds_guard ARGS`` in a subprocess (the timeout only detects hangs)."""
-    return subprocess.run(
-        [sys.executable, "-m", "rds_guard", *args],
-        capture_output=True,
-        text=True,
-        timeout=HANG_TIMEOUT,
-        env=subprocess_env(),
-        check=False,
-    )
+def cli(folder: Path, *args: str) -> Run:
+    """The real ``rds-guard ARGS`` in a subprocess (the timeout only detects hangs)."""
+    return run_script(*args, env=script_env(folder), timeout=HANG_TIMEOUT)
 
 
 # --- something else swapped in at the log path --------------------------------------------
@@ -233,11 +216,11 @@ def test_a_log_truncated_at_a_line_boundary_needs_the_head_to_show_it(guarded: G
     lines = guarded.log.read_bytes().splitlines(keepends=True)
     os.truncate(guarded.log, len(b"".join(lines[:4])))
 
-    plain = cli("audit", "verify", str(guarded.log))
-    assert (plain.returncode, plain.stdout.split(",")[0]) == (0, "ok: 4 records")
-    with_head = cli("audit", "verify", str(guarded.log), "--head", old_head)
-    assert with_head.returncode == 1
-    assert with_head.stdout.startswith("line 4: head: ")
+    plain = cli(guarded.folder, "audit", "verify", str(guarded.log))
+    assert (plain.code, plain.out.split(",")[0]) == (0, "ok: 4 records")
+    with_head = cli(guarded.folder, "audit", "verify", str(guarded.log), "--head", old_head)
+    assert with_head.code == 1
+    assert with_head.out.startswith("line 4: head: ")
 
     assert guarded.snapshot() is None
     assert guarded.events() == ["requested", "created"] * 3
@@ -291,9 +274,9 @@ def test_a_damaged_last_line_stops_every_call_until_repair(guarded: Guarded, jun
         assert "rds-guard audit repair" in str(error)
     assert guarded.sent() == 1
 
-    repaired = cli("audit", "repair", str(guarded.log))
-    assert repaired.returncode == 0, repaired.stderr
-    assert repaired.stdout.startswith(f"moved line {line} of {guarded.log}")
+    repaired = cli(guarded.folder, "audit", "repair", str(guarded.log))
+    assert repaired.code == 0, repaired.err
+    assert repaired.out.startswith(f"moved line {line} of {guarded.log}")
 
     assert guarded.snapshot() is None
     assert guarded.sent() == 2
