@@ -375,3 +375,88 @@ def test_a_full_disk_is_an_audit_error_and_nothing_is_sent(
     ]
     assert guarded.log.read_bytes().endswith(b"\n")
     assert audit.verify([guarded.log]).ok
+
+
+# --- the write-ahead record in warn mode, and a blocked record that cannot be written -------
+
+
+def obstruct(log: Path) -> None:
+    """A directory where the log was: no record can be written there."""
+    log.rename(log.with_name("moved.jsonl"))
+    log.mkdir()
+
+
+def test_in_warn_mode_too_a_call_whose_record_cannot_be_written_is_not_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """docs/failures.md: a `requested` record that cannot be written stops the call, "in
+    enforce and warn mode alike": warn mode lets violations through, never an unrecorded call."""
+    guarded = Guarded(moto_server, tmp_path, mode="warn")
+    assert guarded.snapshot() is None
+    obstruct(guarded.log)
+
+    error = guarded.snapshot()
+
+    assert isinstance(error, rds_guard.AuditError), error
+    assert str(guarded.log) in str(error)
+    assert guarded.sent() == 1
+
+
+def test_a_blocked_call_whose_record_cannot_be_written_is_still_blocked(
+    guarded: Guarded, caplog: pytest.LogCaptureFixture
+) -> None:
+    """docs/failures.md: a `blocked` record that cannot be written is logged at ERROR on
+    `rds_guard.audit`, and the PolicyViolation is raised all the same (never an AuditError in
+    its place, never the call sent)."""
+    assert guarded.snapshot() is None
+    obstruct(guarded.log)
+
+    with caplog.at_level("ERROR", logger="rds_guard.audit"):
+        error = attempt(
+            lambda: guarded.client.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-x"
+            )
+        )
+
+    assert isinstance(error, rds_guard.PolicyViolation), error
+    assert [v.rule for v in error.violations] == ["tags.required"]
+    assert guarded.sent() == 1
+    errors = [r for r in caplog.records if r.name == "rds_guard.audit" and r.levelname == "ERROR"]
+    assert [r.getMessage().split(" for call ")[0] for r in errors] == [
+        "could not write the 'blocked' audit record"
+    ]
+
+
+# --- audit switched off -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["policy", "argument", "environment"])
+def test_enabled_false_writes_and_logs_nothing(
+    moto_server: MotoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    where: str,
+) -> None:
+    """`[audit] enabled = false`: no file, wherever a path comes from (the policy, install's
+    argument, $RDS_GUARD_AUDIT_PATH), and no record on `rds_guard.audit`, for an allowed call
+    and a blocked one alike; the calls are judged all the same."""
+    policy = write_policy(tmp_path, POLICY.replace('path = "audit.jsonl"', "enabled = false"))
+    elsewhere = tmp_path / "elsewhere" / "audit.jsonl"
+    elsewhere.parent.mkdir()
+    if where == "environment":
+        monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(elsewhere))
+    given = elsewhere if where == "argument" else None
+    client = guarded_client(policy, on=moto_server, audit_path=given)
+    make_cluster(client, tags={"team": "core"})
+    with caplog.at_level("DEBUG", logger="rds_guard.audit"):
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1", Tags=TEAM
+        )
+        with pytest.raises(rds_guard.PolicyViolation):
+            client.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-2"
+            )
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["elsewhere", "rds_guard.toml"]
+    assert [r for r in caplog.records if r.name == "rds_guard.audit"] == []
