@@ -17,10 +17,12 @@ import hashlib
 import json
 import os
 import threading
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from audit_helpers import run_python
 from aws import guarded_client, make_cluster
@@ -460,3 +462,110 @@ def test_enabled_false_writes_and_logs_nothing(
     assert moto_server.count("CreateDBClusterSnapshot") == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["elsewhere", "rds_guard.toml"]
     assert [r for r in caplog.records if r.name == "rds_guard.audit"] == []
+
+
+# --- nothing secret is written ----------------------------------------------------------------
+
+ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLEsessionTOKEN0123456789"
+HMAC_KEY = "the-audit-log-hmac-key-0123456789"
+SECRETS = (
+    ACCESS_KEY,
+    SECRET_KEY,
+    SESSION_TOKEN,
+    HMAC_KEY,
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+    "PreSignedUrl",
+    "Authorization",
+)
+"""The credentials of the session, the log's own key, and what a signature is made of."""
+
+
+def secret_client(
+    server: MotoServer, folder: Path, monkeypatch: pytest.MonkeyPatch, region: str = "us-east-1"
+) -> Any:
+    """A guarded rds client of the moto server signing with `ACCESS_KEY`, `SECRET_KEY` and
+    `SESSION_TOKEN`, its log keyed with `HMAC_KEY`."""
+    monkeypatch.setenv("RDS_GUARD_TEST_KEY", HMAC_KEY)
+    policy = write_policy(folder, POLICY + 'hmac_key_env = "RDS_GUARD_TEST_KEY"\n')
+    session = boto3.Session(
+        region_name=region,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        aws_session_token=SESSION_TOKEN,
+    )
+    server.attach(session)
+    rds_guard.install(session, policy=policy)
+    return session.client("rds", endpoint_url=server.url)
+
+
+def assert_no_secret(log: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Neither the log file nor anything logged by rds_guard holds a secret."""
+    written = log.read_text()
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("rds_guard"))
+    assert "rds_guard.audit" in {r.name for r in caplog.records}, "nothing was logged to check"
+    for secret in SECRETS:
+        assert secret not in written, secret
+        assert secret not in logged, secret
+
+
+def test_no_credential_signature_or_key_is_written_or_logged(
+    moto_server: MotoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """docs/audit.md: credentials, signatures, request headers and `PreSignedUrl` are never
+    written. A session with a session token makes a snapshot, a cross-region copy (botocore
+    presigns it with the token), a presigned URL, a blocked call and a refused one: the keyed
+    log verifies, and neither it nor the `rds_guard` loggers hold any of them or the log's key."""
+    east = secret_client(moto_server, tmp_path, monkeypatch)
+    west = secret_client(moto_server, tmp_path, monkeypatch, region="us-west-2")
+    with caplog.at_level("INFO", logger="rds_guard"):
+        make_cluster(east, tags={"team": "core"})
+        made = east.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1", Tags=TEAM
+        )
+        west.copy_db_cluster_snapshot(
+            SourceDBClusterSnapshotIdentifier=made["DBClusterSnapshot"]["DBClusterSnapshotArn"],
+            TargetDBClusterSnapshotIdentifier="orders-manual-2",
+            SourceRegion="us-east-1",
+            Tags=TEAM,
+        )
+        url = east.generate_presigned_url(
+            "create_db_cluster_snapshot",
+            Params={
+                "DBClusterIdentifier": "orders",
+                "DBClusterSnapshotIdentifier": "orders-manual-3",
+                "Tags": TEAM,
+            },
+        )
+        with pytest.raises(rds_guard.PolicyViolation):
+            east.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-4"
+            )
+        with pytest.raises(east.exceptions.ClientError):
+            east.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders",
+                DBClusterSnapshotIdentifier="orders-manual-1",
+                Tags=TEAM,
+            )
+    assert SESSION_TOKEN in urllib.parse.unquote(url)
+    sent = moto_server.last_params("CopyDBClusterSnapshot")
+    assert SESSION_TOKEN in urllib.parse.unquote(sent["PreSignedUrl"])
+    log = tmp_path / "audit.jsonl"
+    assert [json.loads(line)["event"] for line in log.read_bytes().splitlines()] == [
+        "requested",
+        "created",
+        "requested",
+        "created",
+        "presigned",
+        "blocked",
+        "requested",
+        "failed",
+    ]
+    assert audit.verify([log], hmac_key=HMAC_KEY.encode()).ok
+    assert_no_secret(log, caplog)
