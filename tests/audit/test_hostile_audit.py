@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -633,3 +634,58 @@ def test_a_session_token_echoed_in_an_error_message_is_not_written(
         ("failed", "SignatureDoesNotMatch"),
     ]
     assert_no_secret(log, caplog)
+
+
+# --- a process killed with its request in flight ----------------------------------------------
+
+KILLED = """
+import os, signal, boto3, rds_guard
+
+session = boto3.Session(region_name="us-east-1")
+rds_guard.install(session, policy={policy!r})
+rds = session.client("rds", endpoint_url={url!r})
+
+
+def die(**_):  # the service has answered; the outcome record is not written yet
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+rds.meta.events.register("needs-retry.rds.CreateDBClusterSnapshot", die)
+rds.create_db_cluster_snapshot(
+    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-killed",
+    Tags=[{{"Key": "team", "Value": "core"}}],
+)
+"""
+
+
+def test_a_process_killed_with_its_call_in_flight_leaves_requested_for_reconcile(
+    guarded: Guarded, moto_server: MotoServer
+) -> None:
+    """docs/failures.md: a crash between `requested` and the outcome leaves `requested` alone.
+    A guarded process is SIGKILLed once the service has made its snapshot: the next guarded
+    call (another process) chains on, the log verifies, and `rds-guard reconcile` reports the
+    killed call pending, its snapshot existing."""
+    script = KILLED.format(policy=str(guarded.folder / "rds_guard.toml"), url=moto_server.url)
+    result = run_python(script, timeout=HANG_TIMEOUT)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert guarded.sent() == 1
+    killed = json.loads(guarded.lines()[-1])
+    assert (killed["event"], killed["snapshot"]) == ("requested", "orders-manual-killed")
+
+    assert guarded.snapshot() is None
+    assert guarded.events() == ["requested", "requested", "created"]
+    assert audit.verify([guarded.log]).ok
+
+    report = cli(
+        guarded.folder,
+        "reconcile",
+        "--audit",
+        str(guarded.log),
+        "--endpoint-url",
+        moto_server.url,
+        "--json",
+    )
+    assert report.code == 1, report.err
+    assert report.json()["pending"] == [
+        {"call": killed["call"], "snapshot": "orders-manual-killed", "exists": True}
+    ]
