@@ -4,6 +4,7 @@ requests reach the server and the program gets the same results, errors included
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -139,3 +140,16 @@ def test_warn_guard_without_tags_is_invisible(
     assert ("ClientError", "DBClusterSnapshotAlreadyExistsFault") in bare_results
     assert any(isinstance(r, tuple) and r[0] == "ParamValidationError" for r in bare_results)
     assert (tmp_path / "audit.jsonl").stat().st_size > 0, "the guard was there and recorded"
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    requested = {r["operation"] for r in records if r["event"] == "requested"}
+    assert requested == {
+        "CreateDBClusterSnapshot",
+        "CopyDBClusterSnapshot",
+        "AddTagsToResource",
+        "RemoveTagsFromResource",
+        "ModifyDBClusterSnapshotAttribute",
+        "DeleteDBClusterSnapshot",
+        "DeleteDBCluster",
+    }, "every guarded call of the program was judged and sent"
+    warned = [v["rule"] for r in records if r["event"] == "requested" for v in r["violations"]]
+    assert "identifier.pattern" in warned, "a name the policy forbids went out, warned about"
