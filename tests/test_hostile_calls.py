@@ -303,6 +303,10 @@ def judge(guarded: Guarded, operation: str, params: Mapping[str, Any]) -> Outcom
             requested = [r for r in records if r["event"] == "requested"]
             assert len(requested) == 1
             assert requested[0]["violations"], "a hostile call went out without a warning"
+            assert records[0]["event"] == "requested", "recorded before it went"
+            assert len(records) == 2 and records[1]["call"] == requested[0]["call"]
+        elif isinstance(outcome.error, ParamValidationError):
+            assert records == [], "botocore refused it before anything was sent"
     return outcome
 
 
