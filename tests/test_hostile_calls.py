@@ -1162,3 +1162,52 @@ def test_a_presign_through_botocores_function_is_recorded(
     presign_through_botocore(client, PRESIGNED)
     records = whole_log(tmp_path / "audit.jsonl")
     assert [(r["event"], r["snapshot"]) for r in records] == [("presigned", GOOD)]
+
+
+def test_a_client_every_install_reaches_is_judged_and_recorded_once(
+    moto_inprocess: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client reached by four guards at once (its botocore session's, the boto3 session's
+    around it, boto3's default session's, which is that session, and its own direct install),
+    each with a log of its own: every call is judged by one guard and written to one log,
+    `requested` then `created`, never twice; uninstalling the one in force hands the next
+    call to another, still once."""
+    import boto3
+    import botocore.session
+
+    core = botocore.session.Session()
+    session = boto3.Session(botocore_session=core, region_name="us-east-1")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
+    logs = {name: tmp_path / f"{name}.jsonl" for name in ("core", "boto3", "default", "direct")}
+
+    def install(name: str, target: Any = None) -> rds_guard.Guard:
+        policy = write_policy(tmp_path / name, RULE_OF_EACH_KIND)
+        if target is None:
+            return rds_guard.install(policy=policy, audit_path=logs[name])
+        return rds_guard.install(target, policy=policy, audit_path=logs[name])
+
+    install("core", core)
+    install("boto3", session)
+    install("default")
+    client = session.client("rds")
+    direct = install("direct", client)
+    make_cluster(client)
+
+    def written() -> dict[str, list[str]]:
+        return {
+            name: [record["event"] for record in whole_log(log)]
+            for name, log in logs.items()
+            if log.exists()
+        }
+
+    client.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert written() == {"direct": ["requested", "created"]}
+    direct.uninstall()
+    client.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=BASE, Tags=TEAM
+    )
+    after = written()
+    assert after.pop("direct") == ["requested", "created"]
+    assert list(after.values()) == [["requested", "created"]], after
