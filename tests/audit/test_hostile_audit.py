@@ -14,6 +14,7 @@ are no performance assertions.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import signal
@@ -689,3 +690,70 @@ def test_a_process_killed_with_its_call_in_flight_leaves_requested_for_reconcile
     assert report.json()["pending"] == [
         {"call": killed["call"], "snapshot": "orders-manual-killed", "exists": True}
     ]
+
+
+# --- a forged last record of a keyed log ------------------------------------------------------
+
+
+@pytest.mark.parametrize("forgery", ["bytes-edited", "resealed-with-a-guess"])
+def test_a_forged_last_record_stops_every_guarded_call_until_a_forced_repair(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forgery: str
+) -> None:
+    """Someone who can write the file but holds no key turns the last record, a `blocked`
+    call, into `created`. The application's next guarded calls fail closed (AuditError naming
+    the line, nothing sent, nothing written); `rds-guard audit repair` will not take the
+    forgery for damage; only `--force` moves it aside, and calls then go on, the keyed chain
+    verifying."""
+    key = "the audit key"
+    monkeypatch.setenv("RDS_GUARD_TEST_KEY", key)
+    policy = write_policy(tmp_path, POLICY + 'hmac_key_env = "RDS_GUARD_TEST_KEY"\n')
+    client = guarded_client(policy, on=moto_server)
+    make_cluster(client, tags={"team": "core"})
+    log = tmp_path / "audit.jsonl"
+    client.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1", Tags=TEAM
+    )
+    with pytest.raises(rds_guard.PolicyViolation):
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-2"
+        )
+    lines = log.read_bytes().splitlines()
+    forged = lines[-1].replace(b'"event":"blocked"', b'"event":"created"')
+    if forgery == "resealed-with-a-guess":
+        signed = forged[: forged.rindex(b',"digest":"')]
+        guess = hmac.new(b"a guess", signed, hashlib.sha256).hexdigest().encode()
+        forged = signed + b',"digest":"' + guess + b'"}'
+    log.write_bytes(b"".join(line + b"\n" for line in [*lines[:-1], forged]))
+    before = log.read_bytes()
+
+    for name in ("orders-manual-3", "orders-manual-4"):
+        error = attempt(
+            lambda name=name: client.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=TEAM
+            )
+        )
+        assert isinstance(error, rds_guard.AuditError), error
+        assert f"{log}:3: line 3 is not authentic" in str(error)
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    assert log.read_bytes() == before
+
+    env = script_env(tmp_path, RDS_GUARD_TEST_KEY=key)
+    repair = [*("audit", "repair", str(log)), "--key-env", "RDS_GUARD_TEST_KEY"]
+    refused = run_script(*repair, env=env, timeout=HANG_TIMEOUT)
+    assert refused.code == 1, refused
+    assert log.read_bytes() == before
+    forced = run_script(*repair, "--force", env=env, timeout=HANG_TIMEOUT)
+    assert forced.code == 0, forced
+
+    error = attempt(
+        lambda: client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-5", Tags=TEAM
+        )
+    )
+    assert error is None
+    assert moto_server.count("CreateDBClusterSnapshot") == 2
+    records = [json.loads(line) for line in log.read_bytes().splitlines()]
+    events = ["requested", "created", "repaired", "requested", "created"]
+    assert [r["event"] for r in records] == events
+    assert any(note.startswith("forced: line 3") for note in records[2]["notes"])
+    assert audit.verify([log], hmac_key=key.encode()).ok
