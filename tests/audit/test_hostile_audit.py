@@ -757,3 +757,41 @@ def test_a_forged_last_record_stops_every_guarded_call_until_a_forced_repair(
     assert [r["event"] for r in records] == events
     assert any(note.startswith("forced: line 3") for note in records[2]["notes"])
     assert audit.verify([log], hmac_key=key.encode()).ok
+
+
+# --- many threads on one guarded client -------------------------------------------------------
+
+
+def test_threads_sharing_a_guarded_client_lose_no_record(guarded: Guarded) -> None:
+    """Eight threads make five snapshots each through one guarded client: every call that
+    reached the server has its `requested` record and exactly one outcome under its own call
+    id, the seqs have no gap, and the chain verifies."""
+    names = [f"orders-manual-t{thread}-{i}" for thread in range(8) for i in range(5)]
+    errors: list[BaseException] = []
+
+    def work(mine: list[str]) -> None:
+        for name in mine:
+            try:
+                guarded.client.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=TEAM
+                )
+            except BaseException as exc:
+                errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(names[i::8],)) for i in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(HANG_TIMEOUT)
+    assert not any(worker.is_alive() for worker in workers), "hangs"
+    assert errors == []
+    assert guarded.sent() == len(names)
+    records = [json.loads(line) for line in guarded.lines()]
+    assert [r["seq"] for r in records] == list(range(1, 2 * len(names) + 1))
+    by_call: dict[str, list[str]] = {}
+    for record in records:
+        by_call.setdefault(record["call"], []).append(record["event"])
+    assert sorted(by_call.values()) == [["requested", "created"]] * len(names)
+    created = sorted(r["snapshot"] for r in records if r["event"] == "created")
+    assert created == sorted(names)
+    assert audit.verify([guarded.log]).ok
