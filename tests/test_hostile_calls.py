@@ -8,6 +8,11 @@ What must hold: in enforce mode each call ends in `rds_guard.PolicyViolation` or
 operation is never sent; in warn mode the guard itself never raises (whatever fails, fails in
 botocore or the service, as it would without the guard); and the audit log keeps one valid,
 chained line per record. Timeouts only detect hangs; they are no performance assertions.
+
+Then hostile callers: every door of docs/operations.md through every client that has it (the
+three APIs are one endpoint, so the client is the caller's choice), another handler on the
+client rewriting the request, another way to presign, and one client reached by every kind
+of install at once.
 """
 
 from __future__ import annotations
