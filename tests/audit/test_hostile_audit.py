@@ -1,8 +1,11 @@
 """A hostile environment for the audit log, met through the guard: a symlink (or a FIFO, or a
 directory) swapped in at the log path between two guarded calls, a log truncated by someone
 else mid-line and at a line boundary, a log deleted between calls, a last line that is not
-JSON, and a full disk (RLIMIT_FSIZE with SIGXFSZ ignored, in a subprocess) before the
-write-ahead record and while the request is in flight.
+JSON, a full disk (RLIMIT_FSIZE with SIGXFSZ ignored, in a subprocess) before the
+write-ahead record and while the request is in flight, an unwritable log in warn mode and
+for a blocked call, audit switched off, secrets the session or the service's answer carries,
+a process killed with its call in flight, a forged last record of a keyed log, and threads
+sharing one guarded client.
 
 Each ends in an AuditError with nothing sent (counted at a moto server over HTTP), in a
 `repaired` record, or in a documented limit that `verify --head` catches, never in a silent
