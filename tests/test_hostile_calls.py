@@ -8,6 +8,11 @@ What must hold: in enforce mode each call ends in `rds_guard.PolicyViolation` or
 operation is never sent; in warn mode the guard itself never raises (whatever fails, fails in
 botocore or the service, as it would without the guard); and the audit log keeps one valid,
 chained line per record. Timeouts only detect hangs; they are no performance assertions.
+
+Then hostile callers: every door of docs/operations.md through every client that has it (the
+three APIs are one endpoint, so the client is the caller's choice), another handler on the
+client rewriting the request, another way to presign, and one client reached by every kind
+of install at once.
 """
 
 from __future__ import annotations
@@ -16,14 +21,24 @@ import copy
 import json
 import threading
 import traceback
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import botocore.signers
 import pytest
-from aws import SentCounter, count_sent, guarded_client, guarded_session, make_cluster
+from aws import (
+    SentCounter,
+    count_sent,
+    guarded_client,
+    guarded_session,
+    make_cluster,
+    make_instance,
+    snapshot_tags,
+)
 from botocore import xform_name
 from botocore.exceptions import ParamValidationError
 from policies import DEFAULTS_ONLY, RULE_OF_EACH_KIND, write_policy
@@ -293,6 +308,10 @@ def judge(guarded: Guarded, operation: str, params: Mapping[str, Any]) -> Outcom
             requested = [r for r in records if r["event"] == "requested"]
             assert len(requested) == 1
             assert requested[0]["violations"], "a hostile call went out without a warning"
+            assert records[0]["event"] == "requested", "recorded before it went"
+            assert len(records) == 2 and records[1]["call"] == requested[0]["call"]
+        elif isinstance(outcome.error, ParamValidationError):
+            assert records == [], "botocore refused it before anything was sent"
     return outcome
 
 
@@ -752,3 +771,448 @@ def test_a_tag_without_a_value_is_a_tag_with_an_empty_value(
     assert tags == {"team": "", "note": "", "managed-by": "rds-guard"}
     records = whole_log(tmp_path / "audit.jsonl")
     assert records[0]["tags"] == {"team": "", "note": "", "managed-by": "rds-guard"}
+
+
+# --- every door, through every client that has it -------------------------------------------
+
+DOORS = """\
+version = 1
+mode = "enforce"
+
+[naming]
+pattern = "^{source}-manual-[0-9]{8}$"
+
+[tags]
+required = ["team"]
+inherit = false
+
+[tags.allowed]
+env = ["prod", "dev"]
+
+[sharing]
+accounts = ["111122223333"]
+
+[export]
+s3_buckets = ["acme-backups-*"]
+
+[deletion]
+final_snapshot = "required"
+automated_backups = "keep"
+minimum_age_days = 7
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+"""One rule for every door of docs/operations.md, and no inheritance: a blocked call reads
+nothing but what a `[deletion]` rule needs."""
+
+DB_SNAPSHOT_ARN = f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:{BASE}"
+EXPORT = {
+    "ExportTaskIdentifier": "export-1",
+    "SourceArn": SNAPSHOT_ARN,
+    "IamRoleArn": f"arn:aws:iam::{ACCOUNT}:role/export",
+    "KmsKeyId": "alias/export",
+}
+KEEP_BACKUPS = {"DeleteAutomatedBackups": False}
+
+DOOR_CALLS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
+    # operation: (a call that breaks one rule, one that breaks none; None: none can)
+    "CreateDBClusterSnapshot": (
+        {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": "orders-weekly"},
+        {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM},
+    ),
+    "CopyDBClusterSnapshot": (
+        {"SourceDBClusterSnapshotIdentifier": BASE, "TargetDBClusterSnapshotIdentifier": "copy"},
+        {
+            "SourceDBClusterSnapshotIdentifier": BASE,
+            "TargetDBClusterSnapshotIdentifier": COPY,
+            "Tags": TEAM,
+        },
+    ),
+    "CreateDBSnapshot": (
+        {"DBInstanceIdentifier": "orders", "DBSnapshotIdentifier": "orders-weekly"},
+        {"DBInstanceIdentifier": "orders", "DBSnapshotIdentifier": GOOD, "Tags": TEAM},
+    ),
+    "CopyDBSnapshot": (
+        {"SourceDBSnapshotIdentifier": BASE, "TargetDBSnapshotIdentifier": "copy", "Tags": TEAM},
+        {"SourceDBSnapshotIdentifier": BASE, "TargetDBSnapshotIdentifier": COPY, "Tags": TEAM},
+    ),
+    "DeleteDBCluster": (
+        {"DBClusterIdentifier": "orders", "SkipFinalSnapshot": True},
+        {"DBClusterIdentifier": "orders", "FinalDBSnapshotIdentifier": "orders-manual-20261201"},
+    ),
+    "DeleteDBInstance": (
+        {"DBInstanceIdentifier": "orders", "SkipFinalSnapshot": True},
+        {"DBInstanceIdentifier": "orders", "FinalDBSnapshotIdentifier": "orders-manual-20261201"},
+    ),
+    "DeleteTenantDatabase": (
+        {"DBInstanceIdentifier": "orders", "TenantDBName": "orders", "SkipFinalSnapshot": True},
+        {
+            "DBInstanceIdentifier": "orders",
+            "TenantDBName": "orders",
+            "FinalDBSnapshotIdentifier": "orders-manual-20261201",
+        },
+    ),
+    "StopDBInstance": (
+        {"DBInstanceIdentifier": "orders", "DBSnapshotIdentifier": "weekly"},
+        {"DBInstanceIdentifier": "orders", "DBSnapshotIdentifier": GOOD},
+    ),
+    "AddTagsToResource": (
+        {"ResourceName": SNAPSHOT_ARN, "Tags": [{"Key": "env", "Value": "qa"}]},
+        {"ResourceName": SNAPSHOT_ARN, "Tags": [{"Key": "env", "Value": "prod"}]},
+    ),
+    "RemoveTagsFromResource": (
+        {"ResourceName": SNAPSHOT_ARN, "TagKeys": ["team"]},
+        {"ResourceName": SNAPSHOT_ARN, "TagKeys": ["note"]},
+    ),
+    "ModifyDBClusterSnapshotAttribute": (
+        {"DBClusterSnapshotIdentifier": BASE, "AttributeName": "restore", "ValuesToAdd": ["all"]},
+        {
+            "DBClusterSnapshotIdentifier": BASE,
+            "AttributeName": "restore",
+            "ValuesToAdd": ["111122223333"],
+        },
+    ),
+    "ModifyDBSnapshotAttribute": (
+        {"DBSnapshotIdentifier": BASE, "AttributeName": "restore", "ValuesToAdd": ["all"]},
+        {"DBSnapshotIdentifier": BASE, "AttributeName": "restore", "ValuesToAdd": ["111122223333"]},
+    ),
+    "DeleteDBClusterSnapshot": ({"DBClusterSnapshotIdentifier": BASE}, None),
+    "DeleteDBSnapshot": ({"DBSnapshotIdentifier": BASE}, None),
+    "DeleteDBInstanceAutomatedBackup": ({"DbiResourceId": "db-ABCDEFGHIJ"}, None),
+    "DeleteDBClusterAutomatedBackup": ({"DbClusterResourceId": "cluster-ABCDEFGHIJ"}, None),
+    "StartExportTask": (
+        {**EXPORT, "S3BucketName": "someone-elses-bucket"},
+        {**EXPORT, "S3BucketName": "acme-backups-1"},
+    ),
+}
+"""The snapshot deletes have no allowed form here (the snapshot was made a moment ago), nor
+have the deletes of automated backups (``"keep"``)."""
+
+
+def door_params(service: str, operation: str, which: int) -> dict[str, Any] | None:
+    """The breaking (0) or the allowed (1) call of ``operation`` as ``service``'s client makes
+    it: the rds API keeps a database's automated backups only when told."""
+    params = DOOR_CALLS[operation][which]
+    if params is None:
+        return None
+    row = operations.OPERATIONS[operation]
+    if which == 1 and service in row.deletes_backups_on:
+        return {**params, **KEEP_BACKUPS}
+    return dict(params)
+
+
+def door_server(server: MotoServer) -> None:
+    """What every door acts on, made with a plain client: Aurora cluster "orders" and its
+    snapshot, PostgreSQL instance "orders" and its snapshot (both named `BASE`); the counts
+    are wiped afterwards."""
+    plain = server.client("rds")
+    make_cluster(plain, tags={"team": "core"})
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=BASE, Tags=TEAM
+    )
+    make_instance(plain, "orders", tags={"team": "core"})
+    plain.create_db_snapshot(DBInstanceIdentifier="orders", DBSnapshotIdentifier=BASE, Tags=TEAM)
+    server.reset_counts()
+
+
+@pytest.mark.parametrize(
+    ("service", "operation"),
+    [pytest.param(*pair, id=f"{pair[0]}-{pair[1]}") for pair in operations.guarded_pairs()],
+)
+def test_every_door_stops_a_call_that_breaks_the_policy_through_every_client(
+    moto_server: MotoServer, tmp_path: Path, service: str, operation: str
+) -> None:
+    """docs/operations.md, row by row, through each service's own client on one endpoint: the
+    call that breaks a rule is a PolicyViolation, one `blocked` record under the client's
+    service, and the server never sees the operation; its allowed twin reaches the server once
+    and is recorded `requested`, then its outcome."""
+    door_server(moto_server)
+    client = guarded_client(write_policy(tmp_path, DOORS), service, on=moto_server)
+    log = tmp_path / "audit.jsonl"
+    method = getattr(client, xform_name(operation))
+
+    breaking = door_params(service, operation, 0)
+    assert breaking is not None
+    outcome = attempt(lambda: method(**breaking))
+    assert isinstance(outcome.error, rds_guard.PolicyViolation), outcome.error
+    assert outcome.error.operation == operation
+    assert moto_server.count(operation) == 0
+    (blocked,) = whole_log(log)
+    assert (blocked["event"], blocked["operation"], blocked["service"]) == (
+        "blocked",
+        operation,
+        service,
+    )
+    assert [v["rule"] for v in blocked["violations"]] == [v.rule for v in outcome.error.violations]
+
+    allowed = door_params(service, operation, 1)
+    if allowed is None:
+        return
+    attempt(lambda: method(**allowed))
+    assert moto_server.count(operation) == 1
+    requested, answered = whole_log(log)[1:]
+    assert (requested["event"], requested["operation"]) == ("requested", operation)
+    assert requested["violations"] == []
+    assert answered["call"] == requested["call"]
+    # moto implements not every door (DeleteTenantDatabase answers 500): the outcome is then
+    # `failed` or `unknown`, but the call went, once, and was recorded first
+    expected = {operations.OPERATIONS[operation].outcome, "failed", "unknown"}
+    assert answered["event"] in expected
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: [deletion] automated_backups is judged by the client's service, not by the"
+    " database: a neptune or docdb client's DeleteDBCluster/DeleteDBInstance of an RDS database"
+    " (the same request on the wire as the rds client's, which is blocked) is sent, and AWS"
+    " deletes the automated backups by default",
+)
+@pytest.mark.parametrize(
+    ("service", "operation", "params"),
+    [
+        pytest.param(
+            "neptune",
+            "DeleteDBCluster",
+            {
+                "DBClusterIdentifier": "orders",
+                "FinalDBSnapshotIdentifier": "orders-manual-20261201",
+            },
+            id="neptune-cluster",
+        ),
+        pytest.param(
+            "docdb",
+            "DeleteDBCluster",
+            {
+                "DBClusterIdentifier": "orders",
+                "FinalDBSnapshotIdentifier": "orders-manual-20261201",
+            },
+            id="docdb-cluster",
+        ),
+        pytest.param(
+            "neptune",
+            "DeleteDBInstance",
+            {
+                "DBInstanceIdentifier": "orders",
+                "FinalDBSnapshotIdentifier": "orders-manual-20261201",
+            },
+            id="neptune-instance",
+        ),
+    ],
+)
+def test_another_services_client_cannot_take_an_rds_databases_automated_backups(
+    moto_server: MotoServer, tmp_path: Path, service: str, operation: str, params: dict[str, Any]
+) -> None:
+    """`automated_backups = "keep"` stops the rds client's delete of Aurora cluster (or
+    PostgreSQL instance) "orders" without `DeleteAutomatedBackups=False`. The Neptune and
+    DocumentDB APIs cannot say False, and their request is byte for byte the rds one: sent to
+    the one endpoint, it deletes the RDS database's automated backups, which AWS does by default.
+    A call is judged by what it does, whatever client it comes through."""
+    door_server(moto_server)
+    policy = write_policy(tmp_path, DOORS)
+    rds = guarded_client(policy, on=moto_server)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        getattr(rds, xform_name(operation))(**params)
+    assert [v.rule for v in caught.value.violations] == ["deletion.automated_backups"]
+
+    other = guarded_client(policy, service, on=moto_server)
+    outcome = attempt(lambda: getattr(other, xform_name(operation))(**params))
+    assert moto_server.count(operation) == 0, (
+        f"sent: {moto_server.last_params(operation)}, no DeleteAutomatedBackups=false"
+    )
+    assert isinstance(outcome.error, rds_guard.PolicyViolation)
+    assert [v.rule for v in outcome.error.violations] == ["deletion.automated_backups"]
+
+
+def test_the_sources_tags_are_kept_whatever_client_snapshots_it(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """An Aurora cluster that copies its tags to snapshots, snapshotted through the rds, the
+    Neptune and the DocumentDB client of one guarded session (one endpoint): each snapshot
+    keeps the cluster's tags beside the policy's default; none loses them to the default."""
+    plain = moto_server.client("rds")
+    make_cluster(plain, copy_tags=True, tags={"team": "core", "env": "prod"})
+    policy = write_policy(tmp_path, DEFAULTS_ONLY)
+    for service in ("rds", "neptune", "docdb"):
+        client = guarded_client(policy, service, on=moto_server)
+        name = f"orders-{service}-1"
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name
+        )
+        assert snapshot_tags(plain, name) == {
+            "team": "core",
+            "env": "prod",
+            "managed-by": "rds-guard",
+        }, service
+    records = whole_log(tmp_path / "audit.jsonl")
+    created = [r for r in records if r["event"] == "created"]
+    assert [(r["service"], r["inherited"]) for r in created] == [
+        (service, ["team", "env"]) for service in ("rds", "neptune", "docdb")
+    ]
+
+
+# --- another handler, another way to presign ------------------------------------------------
+
+
+def replace_the_tags_in_the_body(params: dict[str, Any], **_: Any) -> None:
+    """A before-call handler: the serialized CreateDBClusterSnapshot goes out with one tag of
+    its own in place of the ones the guard judged."""
+    body = params["body"]
+    if body.get("Action") != "CreateDBClusterSnapshot":
+        return
+    for key in [key for key in body if key.startswith("Tags.")]:
+        del body[key]
+    body["Tags.Tag.1.Key"] = "owner"
+    body["Tags.Tag.1.Value"] = "platform"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a before-call handler registered on a guarded client (under the operation's"
+    " name, 'before-call.rds' or 'before-call') runs after the guard's own before-call check,"
+    " so its change to the serialized request is neither judged nor recorded: the snapshot"
+    " lacks the required tag and the records name tags it does not carry",
+)
+@pytest.mark.parametrize(
+    "event",
+    ["before-call.rds.CreateDBClusterSnapshot", "before-call.rds", "before-call"],
+)
+def test_a_before_call_handler_registered_later_cannot_rewrite_the_request(
+    moto_server: MotoServer, tmp_path: Path, event: str
+) -> None:
+    """docs/failures.md: another handler that changes the request after the guard judged it is
+    judged again on what is sent (only before-sign and before-send are beyond reach), and the
+    records state what is sent. Here the handler is registered after the client was made,
+    at before-call, and drops the required tag from the body."""
+    client = server_client(moto_server, write_policy(tmp_path, RULE_OF_EACH_KIND))
+    client.meta.events.register(event, replace_the_tags_in_the_body)
+    outcome = attempt(
+        lambda: client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    )
+    records = whole_log(tmp_path / "audit.jsonl")
+    sent = moto_server.count("CreateDBClusterSnapshot")
+    assert [r["tags"] for r in records][:1] == [{"owner": "platform"}], (
+        f"{sent} sent; the records say the snapshot has {[r['tags'] for r in records]}"
+    )
+    assert isinstance(outcome.error, rds_guard.PolicyViolation)
+    rules = {(v.rule, v.field) for v in outcome.error.violations}
+    assert {("tags.required", "Tags.team"), ("request.changed", "Tags")} <= rules
+    assert sent == 0
+    assert [r["event"] for r in records] == ["blocked"]
+
+
+def test_a_before_call_handler_registered_first_is_judged_on_what_it_sends(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Control for the test above: the same handler put before the guard's (register_first)
+    is caught, as docs/failures.md says."""
+    client = server_client(moto_server, write_policy(tmp_path, RULE_OF_EACH_KIND))
+    client.meta.events.register_first(
+        "before-call.rds.CreateDBClusterSnapshot", replace_the_tags_in_the_body
+    )
+    outcome = attempt(
+        lambda: client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    )
+    assert isinstance(outcome.error, rds_guard.PolicyViolation)
+    rules = {(v.rule, v.field) for v in outcome.error.violations}
+    assert {("tags.required", "Tags.team"), ("request.changed", "Tags")} <= rules
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    (blocked,) = whole_log(tmp_path / "audit.jsonl")
+    assert (blocked["event"], blocked["tags"]) == ("blocked", {"owner": "platform"})
+
+
+PRESIGNED = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+
+
+def presign_through_botocore(client: Any, params: dict[str, Any]) -> str:
+    """botocore's own presigning function, called with the client (as the client class's
+    method is), rather than through the client's ``generate_presigned_url`` attribute."""
+    url: str = botocore.signers.generate_presigned_url(
+        client, "create_db_cluster_snapshot", Params=params, ExpiresIn=600
+    )
+    return url
+
+
+def test_a_presign_through_botocores_function_is_judged(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
+    """A non-compliant presign made through botocore's function is blocked all the same, and a
+    compliant one carries the policy's tags."""
+    client = guarded_client(write_policy(tmp_path, RULE_OF_EACH_KIND))
+    make_cluster(client)
+    with pytest.raises(rds_guard.PolicyViolation):
+        presign_through_botocore(client, {**PRESIGNED, "DBClusterSnapshotIdentifier": "weekly"})
+    url = presign_through_botocore(client, PRESIGNED)
+    assert "managed-by" in urllib.parse.unquote(url)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: a presign made through botocore.signers.generate_presigned_url(client, ...)"
+    " (or the client class's method) is judged, and its URL gets the policy's tags, but no"
+    " `presigned` record is written: the wrapper on the client's attribute is bypassed",
+)
+def test_a_presign_through_botocores_function_is_recorded(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
+    """docs/operations.md: a presigned URL of a guarded operation is judged and recorded
+    `presigned` before it is returned; a URL that can make a snapshot leaves a record."""
+    client = guarded_client(write_policy(tmp_path, RULE_OF_EACH_KIND))
+    make_cluster(client)
+    presign_through_botocore(client, PRESIGNED)
+    records = whole_log(tmp_path / "audit.jsonl")
+    assert [(r["event"], r["snapshot"]) for r in records] == [("presigned", GOOD)]
+
+
+def test_a_client_every_install_reaches_is_judged_and_recorded_once(
+    moto_inprocess: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client reached by four guards at once (its botocore session's, the boto3 session's
+    around it, boto3's default session's, which is that session, and its own direct install),
+    each with a log of its own: every call is judged by one guard and written to one log,
+    `requested` then `created`, never twice; uninstalling the one in force hands the next
+    call to another, still once."""
+    import boto3
+    import botocore.session
+
+    core = botocore.session.Session()
+    session = boto3.Session(botocore_session=core, region_name="us-east-1")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
+    logs = {name: tmp_path / f"{name}.jsonl" for name in ("core", "boto3", "default", "direct")}
+
+    def install(name: str, target: Any = None) -> rds_guard.Guard:
+        policy = write_policy(tmp_path / name, RULE_OF_EACH_KIND)
+        if target is None:
+            return rds_guard.install(policy=policy, audit_path=logs[name])
+        return rds_guard.install(target, policy=policy, audit_path=logs[name])
+
+    install("core", core)
+    install("boto3", session)
+    install("default")
+    client = session.client("rds")
+    direct = install("direct", client)
+    make_cluster(client)
+
+    def written() -> dict[str, list[str]]:
+        return {
+            name: [record["event"] for record in whole_log(log)]
+            for name, log in logs.items()
+            if log.exists()
+        }
+
+    client.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert written() == {"direct": ["requested", "created"]}
+    direct.uninstall()
+    client.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=BASE, Tags=TEAM
+    )
+    after = written()
+    assert after.pop("direct") == ["requested", "created"]
+    assert list(after.values()) == [["requested", "created"]], after

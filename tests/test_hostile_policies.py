@@ -3,18 +3,18 @@ the guard. Each is a `PolicyError` naming the file (and the line and key where t
 known) or, for values that only go wrong at call time, a violation: never another exception,
 never a hang. Timeouts here only detect hangs; they are no performance assertions.
 
-(Catastrophically backtracking regexes are covered by tests/core/test_regex_safety.py.)
+(How RE2's dialect is read and refused is covered by tests/core/test_regex.py.)
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import pytest
+from audit_helpers import call_with_timeout
 from aws import count_sent, guarded_client, make_cluster
 from policies import FROM_ENVIRONMENT, write_policy
 
@@ -28,22 +28,8 @@ HANG_TIMEOUT = 60.0
 
 
 def without_hanging(call: Callable[[], T]) -> T:
-    """Run ``call`` in a daemon thread; fail if it has not returned after `HANG_TIMEOUT`."""
-    outcome: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(HANG_TIMEOUT)
-    assert not worker.is_alive(), f"still running after {HANG_TIMEOUT}s: it hangs"
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
+    """``call()`` under tests/audit_helpers.py's hang detector, after `HANG_TIMEOUT`."""
+    return cast(T, call_with_timeout(call, HANG_TIMEOUT))
 
 
 def policy_error_of(call: Callable[[], object]) -> PolicyError:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 from pathlib import Path
 
 import boto3
 import pytest
-from aws import REGION, make_cluster
+from aws import REGION, make_cluster, snapshot_tags
 from policies import EXAMPLE
 
 import rds_guard
+from rds_guard import audit
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
@@ -62,3 +64,21 @@ def test_every_python_block_runs_as_written(
     }
     assert {"orders-manual-20261129", "orders-daily-20261129"} <= made
     assert "test2" not in made
+    # "named, tagged, recorded": each snapshot keeps the cluster's tags beside the policy's,
+    # and the log holds every call, once before it was sent and once with its outcome
+    for name in ("orders-manual-20261129", "orders-daily-20261129"):
+        tags = snapshot_tags(rds, name)
+        assert {"team": "orders", "env": "prod", "backup-policy": "standard-35d"}.items() <= (
+            tags.items()
+        )
+        assert tags["managed-by"] == "rds-guard"
+    log = tmp_path / "rds-guard-audit.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["event"], r["snapshot"]) for r in records] == [
+        ("requested", "orders-manual-20261129"),
+        ("created", "orders-manual-20261129"),
+        ("requested", "orders-daily-20261129"),
+        ("created", "orders-daily-20261129"),
+        ("blocked", "test2"),
+    ]
+    assert audit.verify([log]).ok

@@ -4,6 +4,7 @@ requests reach the server and the program gets the same results, errors included
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,9 +12,9 @@ from typing import Any
 
 import boto3
 import pytest
-from aws import make_cluster, snapshot_arn
+from aws import deny, guarded_client, make_cluster, snapshot_arn, snapshot_tags
 from botocore.exceptions import ClientError, ParamValidationError
-from policies import WARN, write_policy
+from policies import DEFAULTS_ONLY, WARN, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -139,3 +140,78 @@ def test_warn_guard_without_tags_is_invisible(
     assert ("ClientError", "DBClusterSnapshotAlreadyExistsFault") in bare_results
     assert any(isinstance(r, tuple) and r[0] == "ParamValidationError" for r in bare_results)
     assert (tmp_path / "audit.jsonl").stat().st_size > 0, "the guard was there and recorded"
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    requested = {r["operation"] for r in records if r["event"] == "requested"}
+    assert requested == {
+        "CreateDBClusterSnapshot",
+        "CopyDBClusterSnapshot",
+        "AddTagsToResource",
+        "RemoveTagsFromResource",
+        "ModifyDBClusterSnapshotAttribute",
+        "DeleteDBClusterSnapshot",
+        "DeleteDBCluster",
+    }, "every guarded call of the program was judged and sent"
+    warned = [v["rule"] for r in records if r["event"] == "requested" for v in r["violations"]]
+    assert "identifier.pattern" in warned, "a name the policy forbids went out, warned about"
+
+
+READS = ("Describe", "List")
+"""What the guard may add to a warn-mode program's requests: its read-only look-ups."""
+
+WARN_WITH_TAG_RULES = WARN.replace(
+    "[audit]",
+    '[tags]\nrequired = ["team", "owner"]\n\n[tags.allowed]\nenv = ["prod"]\n\n[audit]',
+)
+"""`WARN` with tag rules and still no tag of its own to add: the guard reads the sources to
+judge their tags, and adds nothing."""
+
+
+def test_warn_guard_with_tag_rules_but_no_tags_of_its_own_changes_no_request(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Tag rules make the guard read (Describe, ListTagsForResource) and warn, but a guard
+    that adds no tag sends every other request as the program made it, and the program sees
+    the same results and errors."""
+    policy = write_policy(tmp_path, WARN_WITH_TAG_RULES)
+    bare_results, bare_sent = run(moto_server, None)
+    guarded_results, guarded_sent = run(
+        moto_server, lambda session: rds_guard.install(session, policy=policy)
+    )
+    assert guarded_results == bare_results
+    changes = [r for r in guarded_sent if not r[0].startswith(READS)]
+    assert changes == [r for r in bare_sent if not r[0].startswith(READS)]
+    assert len(guarded_sent) > len(bare_sent), "the guard read nothing: the test tests nothing"
+    assert len(changes) >= 8
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    warned = {v["rule"] for r in records if r["event"] == "requested" for v in r["violations"]}
+    assert {"identifier.pattern", "tags.required"} <= warned
+
+
+def test_warn_guard_that_cannot_read_the_source_sends_the_call_as_made(
+    moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """docs/policy.md: when the source's tags cannot be read (AccessDenied), warn mode sends
+    the call exactly as the caller made it, without the policy's tags, so AWS's own copy of
+    the cluster's tags is left to work; the requested record carries `tags.inherit`."""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY, mode="warn"), on=moto_server)
+    make_cluster(rds, copy_tags=True, tags={"team": "core", "env": "prod"})
+    deny(rds, "DescribeDBClusters")
+    moto_server.reset_counts()
+    with caplog.at_level("WARNING", logger="rds_guard"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1"
+        )
+    assert moto_server.actions() == ["CreateDBClusterSnapshot"]
+    assert moto_server.last_params("CreateDBClusterSnapshot") == {
+        "Action": "CreateDBClusterSnapshot",
+        "Version": "2014-10-31",
+        "DBClusterIdentifier": "orders",
+        "DBClusterSnapshotIdentifier": "orders-manual-1",
+    }
+    assert snapshot_tags(rds, "orders-manual-1") == {"team": "core", "env": "prod"}
+    assert "[tags.inherit]" in caplog.text
+    requested, created = [
+        json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()
+    ]
+    assert [v["rule"] for v in requested["violations"]] == ["tags.inherit"]
+    assert created["event"] == "created"
