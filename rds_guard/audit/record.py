@@ -20,6 +20,8 @@ from typing import TypeAlias
 
 from rds_guard.errors import Violation
 
+from .redact import without_signing_values
+
 StrPath: TypeAlias = "str | os.PathLike[str]"
 Record: TypeAlias = dict[str, object]
 
@@ -451,10 +453,12 @@ def _error(value: object) -> dict[str, str | None] | None:
     if value is None:
         return None
     if isinstance(value, Mapping):
-        return {"code": _text(value.get("code")), "message": _text(value.get("message"))}
-    if isinstance(value, BaseException):
-        return {"code": type(value).__name__, "message": str(value)}
-    raise TypeError(f"error: expected a {{'code', 'message'}} dict, got {type(value).__name__}")
+        code, message = _text(value.get("code")), _text(value.get("message"))
+    elif isinstance(value, BaseException):
+        code, message = type(value).__name__, str(value)
+    else:
+        raise TypeError(f"error: expected a {{'code', 'message'}} dict, got {type(value).__name__}")
+    return {"code": code, "message": message and without_signing_values(message)}
 
 
 def _snapshot(value: object) -> str | None:

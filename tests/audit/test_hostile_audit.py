@@ -610,12 +610,6 @@ def signature_does_not_match(request: Any, **_: Any) -> AWSResponse:
     return AWSResponse(request.url, 403, {}, _Body(body))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a failed call's record keeps the service's error message verbatim; AWS's"
-    " SignatureDoesNotMatch message echoes the canonical request, session token included, so"
-    " the token is written to the log and logged on rds_guard.audit",
-)
 def test_a_session_token_echoed_in_an_error_message_is_not_written(
     moto_server: MotoServer,
     tmp_path: Path,

@@ -381,3 +381,34 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
     assert audit.stream_id(first) == json.loads(first)["digest"][:16]
     old = b'{"prev":"' + b"0" * 64 + b'","seq":1,"notes":[]}'
     assert audit.stream_id(old) == hashlib.sha256(old).hexdigest()[:16]
+
+
+@pytest.mark.parametrize(
+    ("quoted", "kept"),
+    [
+        ("x-amz-security-token:IQoJtoken/+=\n", "x-amz-security-token:[redacted]\n"),
+        (
+            "?X-Amz-Security-Token=IQo%2Bt&X-Amz-Signature=ab12",
+            "?X-Amz-Security-Token=[redacted]&X-Amz-Signature=[redacted]",
+        ),
+        (
+            "Credential=AKIDEXAMPLE/20261129/us-east-1/rds/aws4_request, Signature=0f9e",
+            "Credential=[redacted], Signature=[redacted]",
+        ),
+        ("DBClusterSnapshotNotFoundFault: orders-daily-1 not found", None),
+    ],
+)
+def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
+    log_path: Path, quoted: str, kept: str | None
+) -> None:
+    """AWS quotes the canonical request in some errors: its session token, signature and
+    credential scope never reach a record; any other message is kept as it is."""
+    log = audit.AuditLog(log_path, fsync=False)
+    log.write("failed", error={"code": "X", "message": f"expected: {quoted}"})
+    log.write("failed", error=ValueError(f"expected: {quoted}"))
+    errors = [json.loads(line)["error"] for line in log_path.read_bytes().splitlines()]
+    expected = f"expected: {kept or quoted}"
+    assert errors == [
+        {"code": "X", "message": expected},
+        {"code": "ValueError", "message": expected},
+    ]
