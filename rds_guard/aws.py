@@ -198,6 +198,8 @@ def database_facts(lookup: SourceLookup, identifier: str) -> Read[DatabaseFacts]
     """The Describe fields of an instance that tell the deletes AWS allows only without a
     final snapshot: its cluster, the source it replicates, its engine and its status."""
     item = yield from described(lookup, identifier)
+    if "DBInstanceIdentifier" not in item:  # a cluster: its DBClusterIdentifier is its own
+        return DatabaseFacts(engine=str(item.get("Engine", "")), instance=False)
     replica_of = item.get("ReadReplicaSourceDBInstanceIdentifier") or item.get(
         "ReadReplicaSourceDBClusterIdentifier"
     )

@@ -54,6 +54,9 @@ class DatabaseFacts:
     replica_of: str | None = None
     engine: str = ""
     status: str = "available"
+    instance: bool = True
+    """False for a cluster (DeleteDBCluster): only its engine counts, AWS's exemptions from a
+    final snapshot are an instance's."""
 
 
 def _nothing() -> None:

@@ -19,11 +19,16 @@ from .rules import Violation
 _ONLY_WITHOUT_FINAL = frozenset({"failed", "incompatible-restore", "incompatible-network"})
 """Instance states AWS deletes only with SkipFinalSnapshot (botocore's DeleteDBInstance)."""
 
+_NO_BACKUP_CHOICE = frozenset({"neptune", "docdb"})
+"""Engines whose own API's delete offers no DeleteAutomatedBackups: "keep" cannot apply."""
+
 
 def no_final_snapshot_needed(database: DatabaseFacts) -> str | None:
     """Why AWS allows this instance's delete only without a final snapshot (None: it does
     not): a cluster member (its snapshots are the cluster's), a read replica, an RDS Custom
     instance, or an instance in a failure state."""
+    if not database.instance:
+        return None
     if database.cluster:
         return f"a member of cluster {database.cluster}"
     if database.replica_of:
@@ -70,18 +75,27 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
     row, params, deletion = request.row, request.params, request.policy.deletion
     assert row.skip_final is not None
     skips = deletion.final_snapshot == "required" and params.get(row.skip_final) is True
-    takes_backups = (
+    keep = (
         deletion.automated_backups == "keep"
-        and request.facts.service in row.deletes_backups_on
+        and bool(row.deletes_backups_on)
         and params.get("DeleteAutomatedBackups") is not False  # absent: AWS deletes them
     )
-    if not (skips or takes_backups):
+    if not (skips or keep):
         return [], ()
-    database = request.lookups.database() if row.facts_lookup is not None else None
+    # The three APIs share one endpoint: a Neptune or DocumentDB client's delete of an RDS
+    # database deletes its automated backups as the rds one does, and cannot say otherwise,
+    # so through those clients the database's engine decides.
+    can_say_keep = request.facts.service in row.deletes_backups_on
+    needs_facts = row.final_exemptions or (keep and not can_say_keep)
+    database = request.lookups.database() if needs_facts else None
     known = database if isinstance(database, DatabaseFacts) else None
     exempt = no_final_snapshot_needed(known) if known is not None else None
+    takes_backups = keep and (
+        can_say_keep or known is None or known.engine not in _NO_BACKUP_CHOICE
+    )
     why = (
-        f" (the instance could not be read: {database.why})"
+        f" (the {'instance' if row.final_exemptions else 'cluster'} could not be read:"
+        f" {database.why})"
         if isinstance(database, Unreadable)
         else ""
     )
@@ -105,8 +119,14 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
                 "DeleteAutomatedBackups",
                 str(params.get("DeleteAutomatedBackups", True)),
                 'the automated backups must be kept ([deletion] automated_backups = "keep"):'
-                " pass DeleteAutomatedBackups=False"
-                + ("" if given else " (when it is not given, AWS deletes them)")
+                + (
+                    " pass DeleteAutomatedBackups=False"
+                    + ("" if given else " (when it is not given, AWS deletes them)")
+                    if can_say_keep
+                    else f" the {request.facts.service} API cannot keep them (AWS deletes them);"
+                    " delete the database through the rds client with"
+                    " DeleteAutomatedBackups=False"
+                )
                 + why,
             )
         )

@@ -98,8 +98,8 @@ class Operation:
     ``skip_final`` is the parameter that skips the final snapshot, ``deletes_backups_on`` the
     services on which the call deletes the automated backups unless
     ``DeleteAutomatedBackups=False``, and ``facts_lookup`` the Describe call that tells about
-    what ``facts_from`` names (the snapshot to delete, or the instance, for the deletes AWS
-    allows only without a final snapshot).
+    what ``facts_from`` names: the snapshot to delete, or the database (its engine, and for
+    ``final_exemptions`` the deletes AWS allows only without a final snapshot).
     """
 
     name: str
@@ -119,6 +119,7 @@ class Operation:
     deletes_backups_on: frozenset[str] = frozenset()
     facts_lookup: SourceLookup | None = None
     facts_from: str | None = None
+    final_exemptions: bool = False
 
     @property
     def names_snapshot(self) -> bool:
@@ -171,6 +172,7 @@ OPERATIONS: dict[str, Operation] = {
             identifier="FinalDBSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
             source="DBClusterIdentifier", also_judged=_DELETE_PARAMETERS,
             skip_final="SkipFinalSnapshot", deletes_backups_on=RDS_ONLY,
+            facts_lookup=CLUSTER_LOOKUP, facts_from="DBClusterIdentifier",
         ),
         Operation(
             "DeleteDBInstance", Kind.FINAL, RDS_AND_NEPTUNE, "created",
@@ -178,6 +180,7 @@ OPERATIONS: dict[str, Operation] = {
             source="DBInstanceIdentifier", also_judged=_DELETE_PARAMETERS,
             skip_final="SkipFinalSnapshot", deletes_backups_on=RDS_ONLY,
             facts_lookup=INSTANCE_LOOKUP, facts_from="DBInstanceIdentifier",
+            final_exemptions=True,
         ),
         Operation(
             "DeleteTenantDatabase", Kind.FINAL, RDS_ONLY, "created",

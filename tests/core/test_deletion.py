@@ -259,12 +259,38 @@ def test_delete_automated_backups_absent_true_false(operation, name, given):
     ],
 )
 def test_keep_does_not_apply_where_the_api_offers_no_choice(service, operation, name):
-    """DocumentDB's and Neptune's deletes (and DeleteTenantDatabase) have no
-    `DeleteAutomatedBackups`: `"keep"` does not apply, and nothing is read for it."""
+    """DocumentDB's and Neptune's deletes of their own databases (and DeleteTenantDatabase)
+    have no `DeleteAutomatedBackups`: `"keep"` does not apply. Through those clients the
+    database is described for its engine (the endpoint is the rds one); a tenant database's
+    delete takes no automated backups and reads nothing."""
     params = {name: "orders", "FinalDBSnapshotIdentifier": "orders-final"}
-    judged = delete(KEEP, operation, params, service=service, database=ORDINARY)
+    database = DatabaseFacts(engine=service, instance=operation == "DeleteDBInstance")
+    judged = delete(KEEP, operation, params, service=service, database=database)
     assert judged.decision.allowed
-    assert judged.database.calls == 0
+    assert judged.database.calls == (0 if operation == "DeleteTenantDatabase" else 1)
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "name"),
+    [
+        ("docdb", "DeleteDBCluster", "DBClusterIdentifier"),
+        ("neptune", "DeleteDBCluster", "DBClusterIdentifier"),
+        ("neptune", "DeleteDBInstance", "DBInstanceIdentifier"),
+    ],
+)
+def test_another_apis_delete_of_an_rds_database_cannot_keep_its_backups(service, operation, name):
+    """The same delete of an RDS database (engine postgres), or of one that cannot be read,
+    through the Neptune or DocumentDB client: AWS deletes its automated backups and that API
+    cannot say otherwise, so under `"keep"` it is a violation pointing to the rds client."""
+    params = {name: "orders", "FinalDBSnapshotIdentifier": "orders-final"}
+    instance = operation == "DeleteDBInstance"
+    for database in (DatabaseFacts(engine="postgres", instance=instance), DENIED):
+        judged = delete(KEEP, operation, params, service=service, database=database)
+        assert rules_of(judged.decision) == ["deletion.automated_backups"]
+        message = judged.decision.violations[0].message
+        assert f"the {service} API cannot keep them" in message
+        assert "through the rds client with DeleteAutomatedBackups=False" in message
+        assert judged.database.calls == 1
 
 
 def test_a_cluster_members_delete_takes_no_automated_backups():

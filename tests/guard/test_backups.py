@@ -841,12 +841,13 @@ def test_documentdb_tags_that_cannot_be_listed_leave_the_age_judged(
 def test_keep_does_not_apply_to_a_neptune_cluster_delete(
     neptune: Any, moto_server: MotoServer
 ) -> None:
-    """Neptune's `DeleteDBCluster` has no `DeleteAutomatedBackups`: with a final snapshot it
-    is sent under `"keep"`, nothing described first."""
+    """Neptune's `DeleteDBCluster` has no `DeleteAutomatedBackups`: with a final snapshot,
+    a Neptune cluster's delete is sent under `"keep"`, the cluster described first for its
+    engine (the endpoint is the rds one: the same delete of an Aurora cluster is stopped)."""
     make_cluster(neptune, "graph")
     moto_server.reset_counts()
     neptune.delete_db_cluster(DBClusterIdentifier="graph", FinalDBSnapshotIdentifier="graph-last")
-    assert moto_server.actions() == ["DeleteDBCluster"]
+    assert moto_server.actions() == ["DescribeDBClusters", "DeleteDBCluster"]
 
 
 def test_an_empty_identifier_is_not_looked_up_as_every_snapshot(rig: Rig) -> None:
