@@ -177,6 +177,68 @@ def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) 
     assert snapshot_tags(moto_server.client("rds"), f"{GOOD}-copy")["team"] == "core"
 
 
+def drop_tags_late(client: Any) -> None:
+    """A handler registered after the guard's, on the same event: it has the last word."""
+
+    def drop(params: dict[str, Any], **_: Any) -> None:
+        params.pop("Tags", None)
+
+    client.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", drop)
+
+
+def test_a_late_handler_dropping_the_tags_is_judged_again_and_nothing_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The request as sent is judged again, its look-ups awaited: the source is read for the
+    tags it would pass on, and the call without `team` is blocked before it is sent."""
+    make_cluster(moto_server.client("rds"))
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+
+    async def work() -> rds_guard.PolicyViolation:
+        async with rds_client(session, moto_server) as rds:
+            drop_tags_late(rds)
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+                )
+            return caught.value
+
+    moto_server.reset_counts()
+    blocked = run(work)
+    assert [(v.rule, v.field) for v in blocked.violations] == [
+        ("tags.required", "Tags.team"),
+        ("request.changed", "Tags"),
+    ]
+    assert moto_server.actions() == ["DescribeDBClusters"]
+    (record,) = records(tmp_path)
+    assert record["event"] == "blocked" and record["tags"] == {}
+
+
+def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    make_cluster(moto_server.client("rds"))
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            drop_tags_late(rds)
+            with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+                await rds.generate_presigned_url(
+                    "create_db_cluster_snapshot",
+                    Params={
+                        "DBClusterIdentifier": "orders",
+                        "DBClusterSnapshotIdentifier": GOOD,
+                        "Tags": TEAM,
+                    },
+                )
+
+    run(work)
+    assert [r["event"] for r in records(tmp_path)] == ["blocked"]
+
+
 def test_a_connection_error_is_unknown(moto_server: MotoServer, tmp_path: Path) -> None:
     """No answer came back: the call may or may not have happened."""
     session = get_session()
