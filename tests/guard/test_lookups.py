@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import guarded_client, make_cluster
-from botocore.awsrequest import AWSResponse
+from aws import deny, guarded_client, make_cluster
 from botocore.exceptions import EndpointConnectionError
 from policies import DEFAULTS_ONLY, write_policy
 from servers import MotoServer
@@ -18,31 +17,10 @@ from servers import MotoServer
 import rds_guard
 
 GOOD = "orders-manual-20261129"
-DENIED = b"""<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
-<Error><Type>Sender</Type><Code>AccessDenied</Code>
-<Message>User is not authorized to perform: rds:DescribeDBClusters</Message></Error>
-<RequestId>denied-1</RequestId></ErrorResponse>"""
 
 
 def records(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self.data
-
-
-def deny(client: Any, operation: str) -> None:
-    """Answer ``operation`` with AWS's 403 AccessDenied, as IAM would (botocore parses it)."""
-
-    def answer(request: Any, **_: Any) -> AWSResponse:
-        return AWSResponse(request.url, 403, {}, _Body(DENIED))
-
-    client.meta.events.register_first(f"before-send.rds.{operation}", answer)
 
 
 def test_a_source_that_does_not_exist_raises_the_services_own_error(
