@@ -9,14 +9,14 @@ policies the guard is installed with are in tests/policies.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
 from core_fixtures import tag_dict, tag_list
-from servers import DocDBResponder, MotoServer
+from servers import DocDBResponder, MotoServer, raw_response
 
 import rds_guard
 
@@ -157,16 +157,6 @@ def count_sent(client: Any) -> SentCounter:
     return counter
 
 
-class _Body:
-    """The raw body of a made-up `AWSResponse` (botocore reads it through ``stream()``)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.data
-
-
 def deny(client: Any, operation: str) -> None:
     """Answer ``operation`` on ``client`` with AWS's 403 AccessDenied, as IAM would for a role
     without that permission: a ``before-send`` handler put first, so no fake sees the request
@@ -179,6 +169,6 @@ def deny(client: Any, operation: str) -> None:
     ).encode()
 
     def answer(request: Any, **_: Any) -> AWSResponse:
-        return AWSResponse(request.url, 403, {}, _Body(body))
+        return raw_response(request.url, 403, body)
 
     client.meta.events.register_first(f"before-send.{service}.{operation}", answer)

@@ -16,7 +16,7 @@ from aws import guarded_client, guarded_session, make_cluster, snapshot_arn
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from policies import AUDITED, write_policy
-from servers import DocDBResponder, MotoServer
+from servers import DocDBResponder, MotoServer, raw_response
 
 import rds_guard
 from rds_guard import audit
@@ -123,11 +123,10 @@ def test_already_exists_after_a_retry_is_unknown(
     def lose_first_answer(request: Any, **_: Any) -> AWSResponse | None:
         attempts.append(1)
         if len(attempts) == 1:
-            return AWSResponse(
+            return raw_response(
                 request.url,
                 500,
-                {},
-                _Raw(b"<ErrorResponse><Error><Code>InternalFailure</Code></Error></ErrorResponse>"),
+                b"<ErrorResponse><Error><Code>InternalFailure</Code></Error></ErrorResponse>",
             )
         return None
 
@@ -139,17 +138,6 @@ def test_already_exists_after_a_retry_is_unknown(
     assert len(attempts) == 2
     assert events(tmp_path) == ["requested", "unknown"]
     assert records(tmp_path)[1]["error"]["code"] == "DBClusterSnapshotAlreadyExistsFault"
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self.body
-
-    def read(self, *_: Any) -> bytes:
-        return self.body
 
 
 @pytest.mark.parametrize("obstacle", ["symlink", "directory", "fifo"])

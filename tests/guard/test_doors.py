@@ -14,7 +14,7 @@ import botocore.session
 import pytest
 from aws import guarded_client, make_cluster, make_instance, snapshot_arn
 from policies import AUDITED, write_policy
-from servers import MotoServer
+from servers import MotoServer, raw_response
 
 import rds_guard
 from rds_guard.core import operations
@@ -192,7 +192,6 @@ def lose_the_first_reply(client: Any, operation: str) -> None:
     """A ``before-send`` handler that lets the first request of ``operation`` reach the
     server, then answers botocore with a 503 as if the reply had been lost, so botocore
     retries; later requests go through untouched."""
-    from botocore.awsrequest import AWSResponse
     from botocore.httpsession import URLLib3Session
 
     state = {"lost": False}
@@ -202,14 +201,6 @@ def lose_the_first_reply(client: Any, operation: str) -> None:
             return None
         state["lost"] = True
         URLLib3Session().send(request)  # the first attempt reaches the server and lands
-        return AWSResponse(request.url, 503, {}, _RawBody(b""))
+        return raw_response(request.url, 503)
 
     client.meta.events.register_first(f"before-send.rds.{operation}", lose)
-
-
-class _RawBody:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self.data
