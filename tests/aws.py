@@ -1,6 +1,6 @@
 """The AWS side of the integration tests, in one place: clusters and instances to snapshot, a
-snapshot's tags, guarded sessions and clients, a count of what a client sent, and IAM's
-refusal of one operation (`deny`).
+snapshot's tags, guarded sessions and clients and the records their guards wrote, a count of
+what a client sent, and IAM's refusal of one operation (`deny`).
 
 Everything here talks to whatever answers the client: moto in-process (``moto_inprocess``),
 the moto server or the DocumentDB fake (tests/servers.py, with their own request counts). The
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from audit_helpers import records_of
 from botocore.awsrequest import AWSResponse
 from core_fixtures import tag_dict, tag_list
 from servers import DocDBResponder, MotoServer, raw_response
@@ -134,6 +135,13 @@ def guarded_client(
     if isinstance(on, MotoServer):
         return on.client(service, region=region, session=session)
     return session.client(service, region_name=region)
+
+
+def audit_records(folder: Path) -> list[dict[str, Any]]:
+    """The records in ``folder``'s ``audit.jsonl``, where the policies of tests/policies.py
+    written there send them, oldest first; none while there is no log."""
+    path = folder / "audit.jsonl"
+    return records_of(path) if path.exists() else []
 
 
 class SentCounter:

@@ -5,7 +5,6 @@ one log. Run by `make test` in an environment of its own (aiobotocore pins botoc
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
-from aws import make_cluster, snapshot_tags
+from aws import audit_records, make_cluster, snapshot_tags
 from botocore.exceptions import EndpointConnectionError
 from policies import AUDITED, DEFAULTS_ONLY, write_policy
 from servers import MotoServer
@@ -30,11 +29,6 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 
 def run(work: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(asyncio.wait_for(work(), timeout=120))  # a hang detector only
-
-
-def records(folder: Path) -> list[dict[str, Any]]:
-    path = folder / "audit.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 @asynccontextmanager
@@ -69,7 +63,7 @@ def test_a_compliant_create_keeps_inherited_tags_and_adds_the_defaults(
         "team": "core",
         "managed-by": "rds-guard",
     }
-    requested, created = records(tmp_path)
+    requested, created = audit_records(tmp_path)
     assert (requested["event"], created["event"]) == ("requested", "created")
     assert requested["inherited"] == ["team"] and requested["injected"] == ["managed-by"]
 
@@ -93,7 +87,7 @@ def test_a_blocked_create_is_never_sent_and_lists_every_violation(
     blocked = run(work)
     assert [v.rule for v in blocked.violations] == ["identifier.pattern", "tags.required"]
     assert moto_server.actions() == ["DescribeDBClusters"]
-    assert [r["event"] for r in records(tmp_path)] == ["blocked"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
 def test_a_missing_source_raises_the_services_error(
@@ -111,7 +105,7 @@ def test_a_missing_source_raises_the_services_error(
 
     run(work)
     assert moto_server.count("CreateDBClusterSnapshot") == 0
-    assert [r["event"] for r in records(tmp_path)] == ["failed"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["failed"]
 
 
 def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) -> None:
@@ -160,7 +154,7 @@ def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) 
 
     url = run(work)
     assert "orders-daily-20261130" in url and "managed-by" in url
-    events = [(r["operation"], r["event"]) for r in records(tmp_path)]
+    events = [(r["operation"], r["event"]) for r in audit_records(tmp_path)]
     assert events == [
         ("CreateDBClusterSnapshot", "requested"),
         ("CreateDBClusterSnapshot", "created"),
@@ -211,7 +205,7 @@ def test_a_late_handler_dropping_the_tags_is_judged_again_and_nothing_sent(
         ("request.changed", "Tags"),
     ]
     assert moto_server.actions() == ["DescribeDBClusters"]
-    (record,) = records(tmp_path)
+    (record,) = audit_records(tmp_path)
     assert record["event"] == "blocked" and record["tags"] == {}
 
 
@@ -236,7 +230,7 @@ def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
                 )
 
     run(work)
-    assert [r["event"] for r in records(tmp_path)] == ["blocked"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
 def test_a_connection_error_is_unknown(moto_server: MotoServer, tmp_path: Path) -> None:
@@ -259,7 +253,7 @@ def test_a_connection_error_is_unknown(moto_server: MotoServer, tmp_path: Path) 
                 )
 
     run(work)
-    assert [r["event"] for r in records(tmp_path)] == ["requested", "unknown"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "unknown"]
 
 
 def test_installs_nest_and_uninstall_frees_the_client(
@@ -311,7 +305,7 @@ def test_many_tasks_on_one_client_write_one_unbroken_log(
             )
 
     run(work)
-    found = records(tmp_path)
+    found = audit_records(tmp_path)
     assert len(found) == 2 * len(names)
     by_call: dict[str, list[str]] = {}
     for record in found:
@@ -343,4 +337,4 @@ def test_the_async_example_runs(
     assert [v.split("]")[0] for v in blocked["violations"]] == ["[tags.required"] * 2
     tags = snapshot_tags(rds, done["created"][0])
     assert tags["team"] == "orders" and tags["managed-by"] == "rds-guard"
-    assert [r["event"] for r in records(tmp_path)].count("blocked") == 1
+    assert [r["event"] for r in audit_records(tmp_path)].count("blocked") == 1
