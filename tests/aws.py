@@ -85,6 +85,18 @@ def make_instance(
     return instance
 
 
+def make_member(client: Any, name: str, cluster: str = "orders") -> dict[str, Any]:
+    """Create instance ``name`` in ``cluster`` through ``client``, with the cluster engine of
+    the client's service (`ENGINES`); returns its DBInstance."""
+    instance: dict[str, Any] = client.create_db_instance(
+        DBInstanceIdentifier=name,
+        DBClusterIdentifier=cluster,
+        Engine=ENGINES[service_of(client)],
+        DBInstanceClass="db.r5.large",
+    )["DBInstance"]
+    return instance
+
+
 def tags_of(client: Any, arn: str) -> dict[str, str]:
     """The tags the service holds for the resource ``arn``."""
     return tag_dict(client.list_tags_for_resource(ResourceName=arn)["TagList"])
