@@ -31,6 +31,13 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(asyncio.wait_for(work(), timeout=120))  # a hang detector only
 
 
+def guarded_session(folder: Path, policy: str) -> AioSession:
+    """An aiobotocore session guarded by ``policy`` (TOML text) written in ``folder``."""
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(folder, policy))
+    return session
+
+
 @asynccontextmanager
 async def rds_client(
     session: AioSession, server: MotoServer, *, url: str | None = None, **config: Any
@@ -49,8 +56,7 @@ def test_a_compliant_create_keeps_inherited_tags_and_adds_the_defaults(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    session = guarded_session(tmp_path, AUDITED)
 
     async def work() -> None:
         async with rds_client(session, moto_server) as rds:
@@ -72,8 +78,7 @@ def test_a_blocked_create_is_never_sent_and_lists_every_violation(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     make_cluster(moto_server.client("rds"))
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    session = guarded_session(tmp_path, AUDITED)
 
     async def work() -> rds_guard.PolicyViolation:
         async with rds_client(session, moto_server) as rds:
@@ -93,8 +98,7 @@ def test_a_blocked_create_is_never_sent_and_lists_every_violation(
 def test_a_missing_source_raises_the_services_error(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, DEFAULTS_ONLY))
+    session = guarded_session(tmp_path, DEFAULTS_ONLY)
 
     async def work() -> None:
         async with rds_client(session, moto_server) as rds:
@@ -110,8 +114,7 @@ def test_a_missing_source_raises_the_services_error(
 
 def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) -> None:
     make_cluster(moto_server.client("rds"), tags={"team": "core"})
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    session = guarded_session(tmp_path, AUDITED)
 
     async def work() -> str:
         async with rds_client(session, moto_server) as rds:
@@ -186,8 +189,7 @@ def test_a_late_handler_dropping_the_tags_is_judged_again_and_nothing_sent(
     """The request as sent is judged again, its look-ups awaited: the source is read for the
     tags it would pass on, and the call without `team` is blocked before it is sent."""
     make_cluster(moto_server.client("rds"))
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    session = guarded_session(tmp_path, AUDITED)
 
     async def work() -> rds_guard.PolicyViolation:
         async with rds_client(session, moto_server) as rds:
@@ -213,8 +215,7 @@ def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     make_cluster(moto_server.client("rds"))
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    session = guarded_session(tmp_path, AUDITED)
 
     async def work() -> None:
         async with rds_client(session, moto_server) as rds:
@@ -235,9 +236,8 @@ def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
 
 def test_a_connection_error_is_unknown(moto_server: MotoServer, tmp_path: Path) -> None:
     """No answer came back: the call may or may not have happened."""
-    session = get_session()
     body = 'version = 1\n[naming]\npattern = "^o.*$"\n[audit]\npath = "audit.jsonl"\n'
-    rds_guard.install(session, policy=write_policy(tmp_path, body))
+    session = guarded_session(tmp_path, body)
 
     async def work() -> None:
         async with rds_client(
@@ -289,8 +289,7 @@ def test_many_tasks_on_one_client_write_one_unbroken_log(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    session = guarded_session(tmp_path, AUDITED)
     names = [f"orders-manual-{20261100 + n}" for n in range(40)]
 
     async def work() -> None:
