@@ -61,6 +61,18 @@ def test_a_presigned_create_is_recorded_before_the_url_is_returned(
     assert snapshot_tags(rds, GOOD) == {"team": "core", "managed-by": "rds-guard"}
 
 
+def test_a_presign_whose_record_cannot_be_written_gets_no_url(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The record comes before the URL: with a directory where the log goes, the caller
+    gets `AuditError`, and no URL to make the snapshot with."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    (tmp_path / "audit.jsonl").mkdir()
+    with pytest.raises(rds_guard.AuditError):
+        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+
+
 def test_a_non_compliant_presign_is_blocked_and_no_url_is_made(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
