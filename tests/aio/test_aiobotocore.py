@@ -95,6 +95,26 @@ def test_a_blocked_create_is_never_sent_and_lists_every_violation(
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
+def test_a_call_whose_requested_record_cannot_be_written_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The write-ahead record comes first: with a directory where the log goes, the call
+    fails with `AuditError` and the snapshot is not asked for."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+    (tmp_path / "audit.jsonl").mkdir()
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            with pytest.raises(rds_guard.AuditError):
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+                )
+
+    run(work)
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
 def test_a_missing_source_raises_the_services_error(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
