@@ -1,6 +1,6 @@
 """The AWS side of the integration tests, in one place: clusters and instances to snapshot, a
-snapshot's tags, guarded sessions and clients, a count of what a client sent, and IAM's
-refusal of one operation (`deny`).
+snapshot's tags, guarded sessions and clients and the records their guards wrote, a count of
+what a client sent, and IAM's refusal of one operation (`deny`).
 
 Everything here talks to whatever answers the client: moto in-process (``moto_inprocess``),
 the moto server or the DocumentDB fake (tests/servers.py, with their own request counts). The
@@ -9,14 +9,15 @@ policies the guard is installed with are in tests/policies.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import boto3
+from audit_helpers import records_of
 from botocore.awsrequest import AWSResponse
 from core_fixtures import tag_dict, tag_list
-from servers import DocDBResponder, MotoServer
+from servers import DocDBResponder, MotoServer, raw_response
 
 import rds_guard
 
@@ -84,6 +85,18 @@ def make_instance(
     return instance
 
 
+def make_member(client: Any, name: str, cluster: str = "orders") -> dict[str, Any]:
+    """Create instance ``name`` in ``cluster`` through ``client``, with the cluster engine of
+    the client's service (`ENGINES`); returns its DBInstance."""
+    instance: dict[str, Any] = client.create_db_instance(
+        DBInstanceIdentifier=name,
+        DBClusterIdentifier=cluster,
+        Engine=ENGINES[service_of(client)],
+        DBInstanceClass="db.r5.large",
+    )["DBInstance"]
+    return instance
+
+
 def tags_of(client: Any, arn: str) -> dict[str, str]:
     """The tags the service holds for the resource ``arn``."""
     return tag_dict(client.list_tags_for_resource(ResourceName=arn)["TagList"])
@@ -136,6 +149,13 @@ def guarded_client(
     return session.client(service, region_name=region)
 
 
+def audit_records(folder: Path) -> list[dict[str, Any]]:
+    """The records in ``folder``'s ``audit.jsonl``, where the policies of tests/policies.py
+    written there send them, oldest first; none while there is no log."""
+    path = folder / "audit.jsonl"
+    return records_of(path) if path.exists() else []
+
+
 class SentCounter:
     """``before-send`` handler: the operations that reached the wire, in order (in-process
     moto answers in ``before-send`` too, after this handler)."""
@@ -157,16 +177,6 @@ def count_sent(client: Any) -> SentCounter:
     return counter
 
 
-class _Body:
-    """The raw body of a made-up `AWSResponse` (botocore reads it through ``stream()``)."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.data
-
-
 def deny(client: Any, operation: str) -> None:
     """Answer ``operation`` on ``client`` with AWS's 403 AccessDenied, as IAM would for a role
     without that permission: a ``before-send`` handler put first, so no fake sees the request
@@ -179,6 +189,6 @@ def deny(client: Any, operation: str) -> None:
     ).encode()
 
     def answer(request: Any, **_: Any) -> AWSResponse:
-        return AWSResponse(request.url, 403, {}, _Body(body))
+        return raw_response(request.url, 403, body)
 
     client.meta.events.register_first(f"before-send.{service}.{operation}", answer)

@@ -47,6 +47,7 @@ __all__ = [
     "RecordedRequest",
     "RequestLog",
     "parse_query",
+    "raw_response",
 ]
 
 #: The account id moto uses, and the one the DocumentDB fake puts in its ARNs.
@@ -441,6 +442,14 @@ class _RawBody(io.BytesIO):
             chunk = self.read()
 
 
+def raw_response(
+    url: str, status: int, body: bytes = b"", headers: Mapping[str, str] | None = None
+) -> AWSResponse:
+    """An answer as botocore reads it off the wire, for a ``before-send`` handler to return:
+    botocore parses it (an error status raises the service's error) and may retry it."""
+    return AWSResponse(url, status, dict(headers or {}), _RawBody(body))  # type: ignore[arg-type]
+
+
 def _tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t.get("Value", "") for t in tags or []}
 
@@ -585,7 +594,7 @@ class DocDBResponder(RequestLog):
     def _response(self, request: AWSPreparedRequest, status: int, xml: str, rid: str) -> Any:
         headers = {"Content-Type": "text/xml", "x-amzn-RequestId": rid}
         body = ('<?xml version="1.0" encoding="UTF-8"?>\n' + xml).encode("utf-8")
-        return AWSResponse(request.url, status, headers, _RawBody(body))  # type: ignore[arg-type]
+        return raw_response(request.url, status, body, headers)
 
     def _ok(
         self,

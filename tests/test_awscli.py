@@ -18,6 +18,7 @@ from pathlib import Path
 
 import botocore.session
 import pytest
+from audit_helpers import run_python
 from aws import guarded_client, make_cluster, snapshot_tags
 from policies import EXAMPLE, write_policy
 from servers import MotoServer
@@ -315,14 +316,7 @@ def test_inside_the_cli_the_guard_runs_on_the_cli_s_own_botocore() -> None:
         "print(binding.BaseClient is botocore.client.BaseClient)\n"
         "print(issubclass(errors.PolicyViolation, botocore.exceptions.ParamValidationError))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")},
-    )
+    result = run_python(code, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr
     location, same_client, same_error = result.stdout.split()
     assert Path("awscli", "botocore", "__init__.py").as_posix() in location
@@ -347,14 +341,7 @@ def test_the_plugin_imports_nothing_of_the_guard_until_an_rds_docdb_or_neptune_c
         "    bases = [c.__name__ for c in type(client).__mro__].count('GuardedClient')\n"
         "    print(bases, len(client.meta.events._emitter._unique_id_handlers))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")},
-    )
+    result = run_python(code, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr
     imported, after_sts, first, second = result.stdout.splitlines()
     assert imported == after_sts == "['rds_guard', 'rds_guard.awscli']"

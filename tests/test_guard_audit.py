@@ -4,7 +4,6 @@ every event kind, write-ahead refusal proven at the server, and what is never wr
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 from pathlib import Path
@@ -12,11 +11,11 @@ from typing import Any
 
 import boto3
 import pytest
-from aws import guarded_client, guarded_session, make_cluster, snapshot_arn
+from aws import audit_records, guarded_client, guarded_session, make_cluster, snapshot_arn
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from policies import AUDITED, write_policy
-from servers import DocDBResponder, MotoServer
+from servers import DocDBResponder, MotoServer, raw_response
 
 import rds_guard
 from rds_guard import audit
@@ -30,13 +29,8 @@ def policy(tmp_path: Path) -> Path:
     return write_policy(tmp_path, AUDITED)
 
 
-def records(tmp_path: Path) -> list[dict[str, Any]]:
-    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
-
-
 def events(tmp_path: Path) -> list[str]:
-    return [r["event"] for r in records(tmp_path)]
+    return [r["event"] for r in audit_records(tmp_path)]
 
 
 def test_created_call_writes_requested_then_created(
@@ -48,7 +42,7 @@ def test_created_call_writes_requested_then_created(
     made = rds.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
     )
-    requested, created = records(tmp_path)
+    requested, created = audit_records(tmp_path)
     assert (requested["event"], created["event"]) == ("requested", "created")
     assert requested["call"] == created["call"] and len(created["call"]) >= 16
     assert created["snapshot"] == GOOD and created["source"] == "orders"
@@ -71,7 +65,7 @@ def test_blocked_call_writes_blocked_only(
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
         )
-    (blocked,) = records(tmp_path)
+    (blocked,) = audit_records(tmp_path)
     assert blocked["event"] == "blocked"
     assert [v["rule"] for v in blocked["violations"]] == ["identifier.pattern", "tags.required"]
     assert set(blocked["violations"][0]) == {"rule", "field", "value", "message"}
@@ -87,7 +81,7 @@ def test_failed_call_records_the_error_code(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
         )
     assert events(tmp_path) == ["requested", "failed"]
-    assert records(tmp_path)[1]["error"]["code"] == "DBClusterNotFoundFault"
+    assert audit_records(tmp_path)[1]["error"]["code"] == "DBClusterNotFoundFault"
 
 
 def test_no_response_is_unknown(policy: Path, tmp_path: Path) -> None:
@@ -102,7 +96,7 @@ def test_no_response_is_unknown(policy: Path, tmp_path: Path) -> None:
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
         )
-    requested, unknown = records(tmp_path)
+    requested, unknown = audit_records(tmp_path)
     assert (requested["event"], unknown["event"]) == ("requested", "unknown")
     assert unknown["call"] == requested["call"]
     assert unknown["error"]["code"] == "EndpointConnectionError"
@@ -123,11 +117,10 @@ def test_already_exists_after_a_retry_is_unknown(
     def lose_first_answer(request: Any, **_: Any) -> AWSResponse | None:
         attempts.append(1)
         if len(attempts) == 1:
-            return AWSResponse(
+            return raw_response(
                 request.url,
                 500,
-                {},
-                _Raw(b"<ErrorResponse><Error><Code>InternalFailure</Code></Error></ErrorResponse>"),
+                b"<ErrorResponse><Error><Code>InternalFailure</Code></Error></ErrorResponse>",
             )
         return None
 
@@ -138,18 +131,7 @@ def test_already_exists_after_a_retry_is_unknown(
         )
     assert len(attempts) == 2
     assert events(tmp_path) == ["requested", "unknown"]
-    assert records(tmp_path)[1]["error"]["code"] == "DBClusterSnapshotAlreadyExistsFault"
-
-
-class _Raw:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self.body
-
-    def read(self, *_: Any) -> bytes:
-        return self.body
+    assert audit_records(tmp_path)[1]["error"]["code"] == "DBClusterSnapshotAlreadyExistsFault"
 
 
 @pytest.mark.parametrize("obstacle", ["symlink", "directory", "fifo"])
@@ -235,7 +217,7 @@ def test_tagging_untagging_sharing_and_deleting_each_write_their_event(
         ResourceName=rds.describe_db_clusters()["DBClusters"][0]["DBClusterArn"],
         Tags=[{"Key": "aws-like", "Value": "x"}],
     )
-    found = records(tmp_path)
+    found = audit_records(tmp_path)
     assert [r["event"] for r in found] == [
         "requested", "created",
         "requested", "tagged",
@@ -294,7 +276,7 @@ def test_a_final_snapshot_on_delete_is_judged_and_recorded(
     rds.delete_db_cluster(
         DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="orders-final-20261129"
     )
-    requested, created = records(tmp_path)[-2:]
+    requested, created = audit_records(tmp_path)[-2:]
     assert (requested["event"], created["event"]) == ("requested", "created")
     assert created["operation"] == "DeleteDBCluster"
     assert created["snapshot"] == "orders-final-20261129" and created["source"] == "orders"
@@ -311,7 +293,7 @@ def test_skip_final_snapshot_is_sent_as_made_and_recorded(
     assert moto_server.count("DeleteDBCluster") == 1
     assert moto_server.last_params("DeleteDBCluster")["SkipFinalSnapshot"] == "true"
     assert events(tmp_path) == ["requested", "deleted"]
-    assert records(tmp_path)[1]["snapshot"] is None
+    assert audit_records(tmp_path)[1]["snapshot"] is None
 
 
 def test_warn_requested_record_carries_violations(moto_server: MotoServer, tmp_path: Path) -> None:
@@ -321,7 +303,7 @@ def test_warn_requested_record_carries_violations(moto_server: MotoServer, tmp_p
     rds.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
     )
-    requested, created = records(tmp_path)
+    requested, created = audit_records(tmp_path)
     assert [v["rule"] for v in requested["violations"]] == ["identifier.pattern", "tags.required"]
     assert created["event"] == "created"
 
@@ -335,7 +317,7 @@ def test_documentdb_calls_are_recorded_under_their_service(
     client.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
     )
-    requested, created = records(tmp_path)
+    requested, created = audit_records(tmp_path)
     assert (requested["service"], created["event"]) == ("docdb", "created")
     assert created["arn"].endswith(f":cluster-snapshot:{GOOD}")
 
@@ -400,7 +382,7 @@ def test_documentdb_final_snapshots_shares_and_inherited_tags_are_guarded(
         DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="orders-final-20261129"
     )
     assert "orders-final-20261129" in docdb.snapshots
-    found = records(tmp_path)
+    found = audit_records(tmp_path)
     assert [(r["event"], r["operation"]) for r in found[-4:]] == [
         ("requested", "ModifyDBClusterSnapshotAttribute"),
         ("shared", "ModifyDBClusterSnapshotAttribute"),

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
+from audit_helpers import run_python
 
 import rds_guard
 from rds_guard.core.decide import evaluate
@@ -37,13 +34,6 @@ def test_importing_the_package_alone_loads_no_guard() -> None:
         "from rds_guard import install\n"
         "print('rds_guard.guard' in sys.modules)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/")},
-    )
+    result = run_python(code, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["['rds_guard']", "True"]

@@ -3,19 +3,18 @@
 aiobotocore awaits coroutine handlers, so each hook is a coroutine. The guard's work is the
 same function as for a botocore client (`guard.Guard`, `rds_guard.core.decide`); what differs
 is that the look-ups are awaited on the client ahead of the decision (the decision asks for
-one, it is fetched, the decision is made again: it is pure), and that the guard's work runs
-in a worker thread when it writes a record with fsync, so that no fsync blocks the event loop.
+one, it is fetched, the decision is made again: it is pure; the guard is handed the last
+one), and that the guard's work runs in a worker thread when it writes a record with fsync, so
+that no fsync blocks the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ..core.calls import CallFacts
+from ..core.calls import Decision
 from ..core.decide import decide
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall
@@ -35,8 +34,8 @@ class AioClientBinding(ClientBinding):
         """``before-parameter-build``: judge the call (look-ups first), keep the judgement."""
         guard = self.guard()
         if guard is not None:
-            lookups = await self.ahead(guard, row, params)
-            self.keep(await off_loop(guard, guard.judge, self, row, params, lookups), context)
+            decided = await self.ahead(guard, row, params)
+            self.keep(await off_loop(guard, guard.judge, self, row, params, decided), context)
 
     async def before_call(  # type: ignore[override]
         self, row: Operation, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
@@ -45,9 +44,9 @@ class AioClientBinding(ClientBinding):
         call, guard = self.judged(context)
         if call is not None and guard is not None:
             sent = self.sent(row, model, params, call)
-            lookups = await self.ahead(guard, row, sent) if sent != call.judged else None
+            decided = await self.ahead(guard, row, sent) if sent != call.judged else None
             context[CONTEXT_KEY] = await off_loop(
-                guard, guard.check_sent, self, row, call, sent, lookups
+                guard, guard.check_sent, self, row, call, sent, decided
             )
 
     async def after_call(  # type: ignore[override]
@@ -86,23 +85,24 @@ class AioClientBinding(ClientBinding):
         found = self.presigned_call(presigned, url)
         if found is not None:
             guard, row, call, sent = found
-            lookups = await self.ahead(guard, row, sent) if sent != call.judged else None
-            await off_loop(guard, guard.check_presigned, self, row, call, sent, ExpiresIn, lookups)
+            decided = await self.ahead(guard, row, sent) if sent != call.judged else None
+            await off_loop(guard, guard.check_presigned, self, row, call, sent, ExpiresIn, decided)
         return url
 
-    async def ahead(self, guard: Guard, row: Operation, params: Mapping[str, Any]) -> CallReads:
-        """The look-ups the guard's decision on ``params`` asks for, awaited on this client."""
+    async def ahead(
+        self, guard: Guard, row: Operation, params: Mapping[str, Any]
+    ) -> Decision | CallReads:
+        """The guard's decision on ``params``, its look-ups awaited on this client; or, when
+        a look-up failed, the look-ups: the guard records the failure when it decides."""
         reads = self.reads(row, params, ahead=True)
-        facts = CallFacts(self.service, self.region, datetime.now(UTC), os.environ)
+        facts = self.facts()
         while True:
             try:
-                decide(guard.policy, row, params, facts, reads)
+                return decide(guard.policy, row, params, facts, reads)
             except Needed as needed:
                 await reads.fetch(needed.kind)
-                continue
             except LookupFailed:
-                pass  # kept with the answers: the guard records it when it decides
-            return reads
+                return reads
 
 
 async def off_loop(guard: Guard, work: Callable[..., T], *args: Any) -> T:

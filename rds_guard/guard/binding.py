@@ -9,15 +9,18 @@ import contextvars
 import functools
 import inspect
 import logging
+import os
 import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.client import BaseClient
 
 from .. import wire
 from ..core import operations
+from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall
 from .guard import Guard, Stack
@@ -176,6 +179,10 @@ class ClientBinding:
         model = client.meta.service_model.operation_model(row.name)
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
         return guard, row, call, wire.sent_params(query, model.input_shape, row.judged)
+
+    def facts(self) -> CallFacts:
+        """What a decision on a call of this client knows besides the policy and the call."""
+        return CallFacts(self.service, self.region, datetime.now(UTC), os.environ)
 
     def reads(self, row: Operation, params: Mapping[str, Any], *, ahead: bool = False) -> CallReads:
         """The read-only look-ups of one call, made on this client when a rule asks."""

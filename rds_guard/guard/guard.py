@@ -7,14 +7,12 @@ judgement, record). The client bindings that call it are in `binding`; installin
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import wire
 from ..audit import AuditLog, new_call_id
-from ..core.calls import CallFacts, Decision, LookupSource
+from ..core.calls import Decision, LookupSource
 from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.policy import Policy
@@ -123,11 +121,13 @@ class Guard:
         binding: ClientBinding,
         row: Operation,
         params: dict[str, Any],
-        lookups: LookupSource,
+        lookups: LookupSource | Decision,
     ) -> GuardedCall | None:
         """before-parameter-build: decide, block or warn, and write the final parameters.
 
-        Returns the call's state (None for a call the guard does not judge).
+        ``lookups``: those of the call, or the decision made with them already (an async
+        binding decides while it awaits them). Returns the call's state (None for a call the
+        guard does not judge).
         """
         decision = self._decide(binding, row, params, lookups)
         if not decision.recorded:
@@ -152,12 +152,13 @@ class Guard:
         row: Operation,
         call: GuardedCall,
         sent: dict[str, Any],
-        lookups: LookupSource | None = None,
+        lookups: LookupSource | Decision | None = None,
     ) -> GuardedCall:
         """before-call: hold what is sent against what was judged; a parameter another handler
         changed since is judged again (``request.changed``; ``lookups``, those of the call as
-        sent, default: made through ``binding``), and the records state what is sent. Then
-        the ``requested`` record: if it cannot be written, nothing is sent."""
+        sent or the decision made with them, default: made through ``binding``), and the
+        records state what is sent. Then the ``requested`` record: if it cannot be written,
+        nothing is sent."""
         if sent != call.judged:
             self._judge_again(binding, row, call, sent, lookups)
         if logger.isEnabledFor(logging.INFO):
@@ -174,7 +175,7 @@ class Guard:
         call: GuardedCall,
         sent: dict[str, Any],
         expires_in: object,
-        lookups: LookupSource | None = None,
+        lookups: LookupSource | Decision | None = None,
     ) -> None:
         """A presigned URL of a guarded call, held against its judgement as `check_sent`
         holds a request (``sent``: read from the URL), then the ``presigned`` record (with the
@@ -208,11 +209,12 @@ class Guard:
         binding: ClientBinding,
         row: Operation,
         params: Mapping[str, Any],
-        lookups: LookupSource,
+        lookups: LookupSource | Decision,
     ) -> Decision:
-        facts = CallFacts(binding.service, binding.region, datetime.now(UTC), os.environ)
+        if isinstance(lookups, Decision):
+            return lookups
         try:
-            return decide(self.policy, row, params, facts, lookups)
+            return decide(self.policy, row, params, binding.facts(), lookups)
         except LookupFailed as failed:
             # the source cannot be looked up at all: the caller gets the service's own answer
             fields = request_fields(binding.service, binding.region, row, params)
@@ -240,7 +242,7 @@ class Guard:
         row: Operation,
         call: GuardedCall,
         sent: dict[str, Any],
-        lookups: LookupSource | None,
+        lookups: LookupSource | Decision | None,
     ) -> None:
         """The call as sent, judged again: its state then says what is sent, and a change
         that breaks the policy is blocked (enforce) or warned about."""

@@ -24,8 +24,6 @@ from .guard import LookupFailed
 
 logger = logging.getLogger("rds_guard")
 
-KINDS = ("source_tags", "snapshot", "database")
-
 
 class Needed(Exception):
     """A look-up the decision asked for that an async binding has not fetched yet."""

@@ -5,23 +5,17 @@ environment of its own (aioboto3 pins aiobotocore, which pins botocore)."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
-from typing import Any
 
 import aioboto3
 import pytest
-from aws import make_cluster, snapshot_tags
+from aws import audit_records, make_cluster, snapshot_tags
 from policies import AUDITED, write_policy
 from servers import MotoServer
 
 import rds_guard
 
 GOOD = "orders-manual-20261129"
-
-
-def records(folder: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
 
 
 def test_an_aioboto3_session_is_guarded(moto_server: MotoServer, tmp_path: Path) -> None:
@@ -48,4 +42,4 @@ def test_an_aioboto3_session_is_guarded(moto_server: MotoServer, tmp_path: Path)
         "team": "core",
         "managed-by": "rds-guard",
     }
-    assert [r["event"] for r in records(tmp_path)] == ["blocked", "requested", "created"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked", "requested", "created"]

@@ -5,7 +5,6 @@ one log. Run by `make test` in an environment of its own (aiobotocore pins botoc
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
-from aws import make_cluster, snapshot_tags
+from aws import audit_records, make_cluster, snapshot_tags
 from botocore.exceptions import EndpointConnectionError
 from policies import AUDITED, DEFAULTS_ONLY, write_policy
 from servers import MotoServer
@@ -32,9 +31,11 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(asyncio.wait_for(work(), timeout=120))  # a hang detector only
 
 
-def records(folder: Path) -> list[dict[str, Any]]:
-    path = folder / "audit.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+def guarded_session(folder: Path, policy: str) -> AioSession:
+    """An aiobotocore session guarded by ``policy`` (TOML text) written in ``folder``."""
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(folder, policy))
+    return session
 
 
 @asynccontextmanager
@@ -55,8 +56,7 @@ def test_a_compliant_create_keeps_inherited_tags_and_adds_the_defaults(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    session = guarded_session(tmp_path, AUDITED)
 
     async def work() -> None:
         async with rds_client(session, moto_server) as rds:
@@ -69,7 +69,7 @@ def test_a_compliant_create_keeps_inherited_tags_and_adds_the_defaults(
         "team": "core",
         "managed-by": "rds-guard",
     }
-    requested, created = records(tmp_path)
+    requested, created = audit_records(tmp_path)
     assert (requested["event"], created["event"]) == ("requested", "created")
     assert requested["inherited"] == ["team"] and requested["injected"] == ["managed-by"]
 
@@ -78,8 +78,7 @@ def test_a_blocked_create_is_never_sent_and_lists_every_violation(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     make_cluster(moto_server.client("rds"))
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    session = guarded_session(tmp_path, AUDITED)
 
     async def work() -> rds_guard.PolicyViolation:
         async with rds_client(session, moto_server) as rds:
@@ -93,14 +92,33 @@ def test_a_blocked_create_is_never_sent_and_lists_every_violation(
     blocked = run(work)
     assert [v.rule for v in blocked.violations] == ["identifier.pattern", "tags.required"]
     assert moto_server.actions() == ["DescribeDBClusters"]
-    assert [r["event"] for r in records(tmp_path)] == ["blocked"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+def test_a_call_whose_requested_record_cannot_be_written_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The write-ahead record comes first: with a directory where the log goes, the call
+    fails with `AuditError` and the snapshot is not asked for."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+    (tmp_path / "audit.jsonl").mkdir()
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            with pytest.raises(rds_guard.AuditError):
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+                )
+
+    run(work)
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
 
 
 def test_a_missing_source_raises_the_services_error(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, DEFAULTS_ONLY))
+    session = guarded_session(tmp_path, DEFAULTS_ONLY)
 
     async def work() -> None:
         async with rds_client(session, moto_server) as rds:
@@ -111,13 +129,12 @@ def test_a_missing_source_raises_the_services_error(
 
     run(work)
     assert moto_server.count("CreateDBClusterSnapshot") == 0
-    assert [r["event"] for r in records(tmp_path)] == ["failed"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["failed"]
 
 
 def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) -> None:
     make_cluster(moto_server.client("rds"), tags={"team": "core"})
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    session = guarded_session(tmp_path, AUDITED)
 
     async def work() -> str:
         async with rds_client(session, moto_server) as rds:
@@ -160,7 +177,7 @@ def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) 
 
     url = run(work)
     assert "orders-daily-20261130" in url and "managed-by" in url
-    events = [(r["operation"], r["event"]) for r in records(tmp_path)]
+    events = [(r["operation"], r["event"]) for r in audit_records(tmp_path)]
     assert events == [
         ("CreateDBClusterSnapshot", "requested"),
         ("CreateDBClusterSnapshot", "created"),
@@ -177,11 +194,70 @@ def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) 
     assert snapshot_tags(moto_server.client("rds"), f"{GOOD}-copy")["team"] == "core"
 
 
+def drop_tags_late(client: Any) -> None:
+    """A handler registered after the guard's, on the same event: it has the last word."""
+
+    def drop(params: dict[str, Any], **_: Any) -> None:
+        params.pop("Tags", None)
+
+    client.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", drop)
+
+
+def test_a_late_handler_dropping_the_tags_is_judged_again_and_nothing_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The request as sent is judged again, its look-ups awaited: the source is read for the
+    tags it would pass on, and the call without `team` is blocked before it is sent."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+
+    async def work() -> rds_guard.PolicyViolation:
+        async with rds_client(session, moto_server) as rds:
+            drop_tags_late(rds)
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+                )
+            return caught.value
+
+    moto_server.reset_counts()
+    blocked = run(work)
+    assert [(v.rule, v.field) for v in blocked.violations] == [
+        ("tags.required", "Tags.team"),
+        ("request.changed", "Tags"),
+    ]
+    assert moto_server.actions() == ["DescribeDBClusters"]
+    (record,) = audit_records(tmp_path)
+    assert record["event"] == "blocked" and record["tags"] == {}
+
+
+def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            drop_tags_late(rds)
+            with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+                await rds.generate_presigned_url(
+                    "create_db_cluster_snapshot",
+                    Params={
+                        "DBClusterIdentifier": "orders",
+                        "DBClusterSnapshotIdentifier": GOOD,
+                        "Tags": TEAM,
+                    },
+                )
+
+    run(work)
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
 def test_a_connection_error_is_unknown(moto_server: MotoServer, tmp_path: Path) -> None:
     """No answer came back: the call may or may not have happened."""
-    session = get_session()
     body = 'version = 1\n[naming]\npattern = "^o.*$"\n[audit]\npath = "audit.jsonl"\n'
-    rds_guard.install(session, policy=write_policy(tmp_path, body))
+    session = guarded_session(tmp_path, body)
 
     async def work() -> None:
         async with rds_client(
@@ -197,7 +273,7 @@ def test_a_connection_error_is_unknown(moto_server: MotoServer, tmp_path: Path) 
                 )
 
     run(work)
-    assert [r["event"] for r in records(tmp_path)] == ["requested", "unknown"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "unknown"]
 
 
 def test_installs_nest_and_uninstall_frees_the_client(
@@ -233,8 +309,7 @@ def test_many_tasks_on_one_client_write_one_unbroken_log(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    session = guarded_session(tmp_path, AUDITED)
     names = [f"orders-manual-{20261100 + n}" for n in range(40)]
 
     async def work() -> None:
@@ -249,7 +324,7 @@ def test_many_tasks_on_one_client_write_one_unbroken_log(
             )
 
     run(work)
-    found = records(tmp_path)
+    found = audit_records(tmp_path)
     assert len(found) == 2 * len(names)
     by_call: dict[str, list[str]] = {}
     for record in found:
@@ -281,4 +356,4 @@ def test_the_async_example_runs(
     assert [v.split("]")[0] for v in blocked["violations"]] == ["[tags.required"] * 2
     tags = snapshot_tags(rds, done["created"][0])
     assert tags["team"] == "orders" and tags["managed-by"] == "rds-guard"
-    assert [r["event"] for r in records(tmp_path)].count("blocked") == 1
+    assert [r["event"] for r in audit_records(tmp_path)].count("blocked") == 1

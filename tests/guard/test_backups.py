@@ -24,6 +24,7 @@ from aws import (
     guarded_client,
     make_cluster,
     make_instance,
+    make_member,
     snapshot_arn,
     tags_of,
 )
@@ -189,12 +190,7 @@ def test_a_cluster_members_delete_is_allowed_without_a_final_snapshot(rig: Rig) 
     allows no final snapshot there, as one `DescribeDBInstances` shows; sent, and recorded
     `requested` then `deleted` with the reason in its notes."""
     make_cluster(rig.plain)
-    rig.plain.create_db_instance(
-        DBInstanceIdentifier="orders-1",
-        DBClusterIdentifier="orders",
-        Engine="aurora-postgresql",
-        DBInstanceClass="db.r5.large",
-    )
+    make_member(rig.plain, "orders-1")
     rig.rds.delete_db_instance(DBInstanceIdentifier="orders-1", SkipFinalSnapshot=True)
     assert rig.count("DescribeDBInstances") == 1
     assert rig.count("DeleteDBInstance") == 1
@@ -563,12 +559,7 @@ def test_an_instance_that_cannot_be_read_is_not_exempt(rig: Rig) -> None:
     """AccessDenied on `DescribeDBInstances`: the cluster member cannot be shown exempt, so
     `SkipFinalSnapshot=True` is blocked, the message naming the code."""
     make_cluster(rig.plain)
-    rig.plain.create_db_instance(
-        DBInstanceIdentifier="orders-1",
-        DBClusterIdentifier="orders",
-        Engine="aurora-postgresql",
-        DBInstanceClass="db.r5.large",
-    )
+    make_member(rig.plain, "orders-1")
     deny(rig.rds, "DescribeDBInstances")
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         rig.rds.delete_db_instance(
@@ -803,12 +794,7 @@ def test_a_neptune_instance_goes_without_a_final_snapshot(
     """Every Neptune instance is a cluster member: `SkipFinalSnapshot=True` is allowed once
     `DescribeDBInstances` shows its cluster; `"keep"` does not apply to Neptune's API."""
     make_cluster(neptune, "graph")
-    neptune.create_db_instance(
-        DBInstanceIdentifier="graph-1",
-        DBClusterIdentifier="graph",
-        Engine="neptune",
-        DBInstanceClass="db.r5.large",
-    )
+    make_member(neptune, "graph-1", "graph")
     moto_server.reset_counts()
     neptune.delete_db_instance(DBInstanceIdentifier="graph-1", SkipFinalSnapshot=True)
     assert moto_server.actions() == ["DescribeDBInstances", "DeleteDBInstance"]
@@ -856,12 +842,7 @@ def test_an_empty_identifier_is_not_looked_up_as_every_snapshot(rig: Rig) -> Non
     snapshot delete goes to the service, which refuses it, and the instance delete without a
     final snapshot is not exempt (no instance was shown to be)."""
     cluster_snapshot(rig, "orders-held", tags=HOLD)  # first in the listing: young, on hold
-    rig.plain.create_db_instance(
-        DBInstanceIdentifier="orders-1",
-        DBClusterIdentifier="orders",
-        Engine="aurora-postgresql",
-        DBInstanceClass="db.r5.large",
-    )  # first in the listing: a cluster member, exempt
+    make_member(rig.plain, "orders-1")  # first in the listing: a cluster member, exempt
     with pytest.raises(ClientError):
         rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="")
     with pytest.raises(rds_guard.PolicyViolation) as caught:

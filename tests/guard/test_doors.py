@@ -5,16 +5,15 @@ answer after a retry is `unknown`."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import botocore.session
 import pytest
-from aws import guarded_client, make_cluster, make_instance, snapshot_arn
+from aws import audit_records, guarded_client, make_cluster, make_instance, snapshot_arn
 from policies import AUDITED, write_policy
-from servers import MotoServer
+from servers import MotoServer, raw_response
 
 import rds_guard
 from rds_guard.core import operations
@@ -23,10 +22,6 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 NAMES_A_SNAPSHOT = re.compile(r"SnapshotIdentifier$|SnapshotArn$|^ResourceName$|^SourceArn$")
 GOOD = "orders-manual-20261129"
 TEAM = [{"Key": "team", "Value": "core"}]
-
-
-def records(folder: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
 
 
 def models() -> list[tuple[str, Any]]:
@@ -88,7 +83,7 @@ def test_an_rds_client_snapshotting_a_neptune_cluster_is_judged_under_a_neptune_
     rds.create_db_cluster_snapshot(
         DBClusterIdentifier="graph", DBClusterSnapshotIdentifier="graph-manual"
     )
-    assert [r["event"] for r in records(tmp_path)] == ["blocked", "requested", "created"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked", "requested", "created"]
 
 
 def test_a_tenant_database_final_snapshot_is_judged(
@@ -100,7 +95,7 @@ def test_a_tenant_database_final_snapshot_is_judged(
             DBInstanceIdentifier="orders", TenantDBName="orders", FinalDBSnapshotIdentifier="x"
         )
     assert moto_server.count("DeleteTenantDatabase") == 0
-    assert records(tmp_path)[0]["event"] == "blocked"
+    assert audit_records(tmp_path)[0]["event"] == "blocked"
 
 
 def test_a_stop_that_snapshots_is_judged_and_recorded(
@@ -112,8 +107,8 @@ def test_a_stop_that_snapshots_is_judged_and_recorded(
         rds.stop_db_instance(DBInstanceIdentifier="orders", DBSnapshotIdentifier="weekly")
     assert moto_server.count("StopDBInstance") == 0
     rds.stop_db_instance(DBInstanceIdentifier="orders", DBSnapshotIdentifier=GOOD)
-    assert [r["event"] for r in records(tmp_path)] == ["blocked", "requested", "created"]
-    assert records(tmp_path)[-1]["snapshot"] == GOOD
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked", "requested", "created"]
+    assert audit_records(tmp_path)[-1]["snapshot"] == GOOD
 
 
 EXPORTS = AUDITED + '[export]\ns3_buckets = ["acme-backups-*"]\n'
@@ -144,7 +139,7 @@ def test_an_export_to_a_bucket_outside_the_policy_is_blocked(
     assert moto_server.count("StartExportTask") == 0
     start_export(rds, arn, "acme-backups-1")
     assert moto_server.count("StartExportTask") == 1
-    *_, blocked, requested, exported = records(tmp_path)
+    *_, blocked, requested, exported = audit_records(tmp_path)
     assert (blocked["event"], requested["event"], exported["event"]) == (
         "blocked",
         "requested",
@@ -183,7 +178,7 @@ def test_a_delete_whose_reply_is_lost_and_retried_is_unknown(
     with pytest.raises(rds.exceptions.DBClusterSnapshotNotFoundFault):
         rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=GOOD)
     assert moto_server.count("DeleteDBClusterSnapshot") == 2
-    requested, outcome = records(tmp_path)[-2:]
+    requested, outcome = audit_records(tmp_path)[-2:]
     assert (requested["event"], outcome["event"]) == ("requested", "unknown")
     assert outcome["error"]["code"] == "DBClusterSnapshotNotFoundFault"
 
@@ -192,7 +187,6 @@ def lose_the_first_reply(client: Any, operation: str) -> None:
     """A ``before-send`` handler that lets the first request of ``operation`` reach the
     server, then answers botocore with a 503 as if the reply had been lost, so botocore
     retries; later requests go through untouched."""
-    from botocore.awsrequest import AWSResponse
     from botocore.httpsession import URLLib3Session
 
     state = {"lost": False}
@@ -202,14 +196,6 @@ def lose_the_first_reply(client: Any, operation: str) -> None:
             return None
         state["lost"] = True
         URLLib3Session().send(request)  # the first attempt reaches the server and lands
-        return AWSResponse(request.url, 503, {}, _RawBody(b""))
+        return raw_response(request.url, 503)
 
     client.meta.events.register_first(f"before-send.rds.{operation}", lose)
-
-
-class _RawBody:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self.data

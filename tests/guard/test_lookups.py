@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aws import guarded_client, make_cluster
-from botocore.awsrequest import AWSResponse
+from aws import audit_records, deny, guarded_client, make_cluster
 from botocore.exceptions import EndpointConnectionError
 from policies import DEFAULTS_ONLY, write_policy
 from servers import MotoServer
@@ -18,31 +16,6 @@ from servers import MotoServer
 import rds_guard
 
 GOOD = "orders-manual-20261129"
-DENIED = b"""<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
-<Error><Type>Sender</Type><Code>AccessDenied</Code>
-<Message>User is not authorized to perform: rds:DescribeDBClusters</Message></Error>
-<RequestId>denied-1</RequestId></ErrorResponse>"""
-
-
-def records(folder: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self.data
-
-
-def deny(client: Any, operation: str) -> None:
-    """Answer ``operation`` with AWS's 403 AccessDenied, as IAM would (botocore parses it)."""
-
-    def answer(request: Any, **_: Any) -> AWSResponse:
-        return AWSResponse(request.url, 403, {}, _Body(DENIED))
-
-    client.meta.events.register_first(f"before-send.rds.{operation}", answer)
 
 
 def test_a_source_that_does_not_exist_raises_the_services_own_error(
@@ -54,7 +27,7 @@ def test_a_source_that_does_not_exist_raises_the_services_own_error(
             DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier=GOOD
         )
     assert moto_server.count("CreateDBClusterSnapshot") == 0
-    (failed,) = records(tmp_path)
+    (failed,) = audit_records(tmp_path)
     assert failed["event"] == "failed"
     assert failed["error"]["code"] == "DBClusterNotFoundFault"
     assert (failed["snapshot"], failed["source"]) == (GOOD, "ordres")
@@ -74,7 +47,7 @@ def test_access_denied_is_tags_inherit_naming_the_code(
     assert violation.rule == "tags.inherit"
     assert "AccessDenied" in violation.message and "grant read access" in violation.message
     assert moto_server.count("CreateDBClusterSnapshot") == 0
-    (blocked,) = records(tmp_path)
+    (blocked,) = audit_records(tmp_path)
     assert "AccessDenied" in blocked["violations"][0]["message"]
 
 
@@ -98,7 +71,7 @@ def test_an_unreachable_endpoint_raises_the_connection_error(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
         )
     assert sent == []
-    (failed,) = records(tmp_path)
+    (failed,) = audit_records(tmp_path)
     assert (failed["event"], failed["error"]["code"]) == ("failed", "EndpointConnectionError")
 
 
@@ -111,4 +84,4 @@ def test_an_empty_source_name_is_never_looked_up(moto_server: MotoServer, tmp_pa
     with pytest.raises(rds.exceptions.ClientError):
         rds.create_db_cluster_snapshot(DBClusterIdentifier="", DBClusterSnapshotIdentifier=GOOD)
     assert moto_server.count("DescribeDBClusters") == 0
-    assert "team" not in json.dumps(records(tmp_path)[0]["tags"])
+    assert "team" not in json.dumps(audit_records(tmp_path)[0]["tags"])

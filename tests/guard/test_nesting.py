@@ -127,3 +127,23 @@ def test_uninstalling_twice_or_a_suspended_guard_touches_nothing_else(
     b.uninstall()
     b.uninstall()
     assert in_force(client) is None
+
+
+@pytest.mark.parametrize("first_out", ["default", "direct"])
+def test_a_session_guarded_directly_and_as_boto3s_default_is_never_unguarded(
+    moto_inprocess: None, tmp_path: Path, first_out: str
+) -> None:
+    """boto3's default session guarded as the default (a), then directly (b): its clients
+    are judged by b; whichever leaves first, the other one judges them, then nothing does."""
+    as_default = install(default_target()[0], policy_of(tmp_path, "a"))
+    direct = rds_guard.install(boto3._get_default_session(), policy=policy_of(tmp_path, "b"))
+    client = boto3.client("rds", region_name=REGION)
+    make_cluster(client)
+    assert in_force(client) == "b"
+    guards = {"default": (as_default, "b"), "direct": (direct, "a")}
+    leaving, staying = guards[first_out]
+    leaving.uninstall()
+    assert in_force(client) == staying
+    as_default.uninstall()
+    direct.uninstall()
+    assert in_force(client) is None

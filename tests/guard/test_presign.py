@@ -3,7 +3,6 @@ record before the URL is returned; using the URL is what the record stands for."
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import guarded_client, make_cluster, snapshot_tags
+from aws import audit_records, guarded_client, make_cluster, snapshot_tags
 from policies import AUDITED, write_policy
 from servers import MotoServer
 
@@ -20,11 +19,6 @@ import rds_guard
 
 GOOD = "orders-manual-20261129"
 TEAM = [{"Key": "team", "Value": "core"}]
-
-
-def records(folder: Path) -> list[dict[str, Any]]:
-    path = folder / "audit.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def presign(client: Any, **params: Any) -> str:
@@ -50,7 +44,7 @@ def test_a_presigned_create_is_recorded_before_the_url_is_returned(
     make_cluster(rds)
     before = datetime.now(UTC)
     url = presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
-    (record,) = records(tmp_path)
+    (record,) = audit_records(tmp_path)
     assert record["event"] == "presigned"
     assert record["snapshot"] == GOOD
     assert record["tags"] == {"team": "core", "managed-by": "rds-guard"}
@@ -67,6 +61,18 @@ def test_a_presigned_create_is_recorded_before_the_url_is_returned(
     assert snapshot_tags(rds, GOOD) == {"team": "core", "managed-by": "rds-guard"}
 
 
+def test_a_presign_whose_record_cannot_be_written_gets_no_url(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The record comes before the URL: with a directory where the log goes, the caller
+    gets `AuditError`, and no URL to make the snapshot with."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    (tmp_path / "audit.jsonl").mkdir()
+    with pytest.raises(rds_guard.AuditError):
+        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+
+
 def test_a_non_compliant_presign_is_blocked_and_no_url_is_made(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
@@ -74,7 +80,7 @@ def test_a_non_compliant_presign_is_blocked_and_no_url_is_made(
     make_cluster(rds)
     with pytest.raises(rds_guard.PolicyViolation):
         presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2")
-    assert [r["event"] for r in records(tmp_path)] == ["blocked"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
 def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
@@ -90,7 +96,7 @@ def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
     assert "request.changed" in [v.rule for v in caught.value.violations]
-    assert [r["event"] for r in records(tmp_path)] == ["blocked"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
 def test_presigning_an_unguarded_operation_records_nothing(
@@ -99,7 +105,7 @@ def test_presigning_an_unguarded_operation_records_nothing(
     rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
     url = rds.generate_presigned_url("describe_db_clusters", Params={}, ExpiresIn=60)
     assert url.startswith("http")
-    assert records(tmp_path) == []
+    assert audit_records(tmp_path) == []
 
 
 def test_a_cross_region_copy_is_one_call_not_a_presign(
@@ -120,7 +126,7 @@ def test_a_cross_region_copy_is_one_call_not_a_presign(
         SourceRegion="us-west-2",
         Tags=TEAM,
     )
-    copy_records = [r for r in records(tmp_path) if r["operation"] == "CopyDBClusterSnapshot"]
+    copy_records = [r for r in audit_records(tmp_path) if r["operation"] == "CopyDBClusterSnapshot"]
     assert [r["event"] for r in copy_records] == ["requested", "created"]
     assert "PreSignedUrl" not in (tmp_path / "audit.jsonl").read_text()
     sent = moto_server.last_params("CopyDBClusterSnapshot")

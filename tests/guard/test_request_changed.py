@@ -3,12 +3,11 @@ parameter after the guard judged the call is caught at before-call (request.chan
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import guarded_client, make_cluster, snapshot_tags
+from aws import audit_records, guarded_client, make_cluster, snapshot_tags
 from policies import AUDITED, write_policy
 from servers import MotoServer
 
@@ -16,10 +15,6 @@ import rds_guard
 
 GOOD = "orders-manual-20261129"
 TEAM = [{"Key": "team", "Value": "core"}]
-
-
-def records(folder: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
 
 
 def replace_tags_late(client: Any, tags: list[dict[str, str]]) -> None:
@@ -46,7 +41,7 @@ def test_a_late_handler_dropping_the_policys_tags_is_blocked_and_nothing_sent(
     assert ("tags.required", "Tags.team") in rules
     assert ("request.changed", "Tags") in rules
     assert moto_server.count("CreateDBClusterSnapshot") == 0
-    (blocked,) = records(tmp_path)
+    (blocked,) = audit_records(tmp_path)
     assert blocked["event"] == "blocked"
     assert blocked["tags"] == {"owner": "platform"}, "the record states what would be sent"
     assert any("changed after rds_guard judged it: Tags" in note for note in blocked["notes"])
@@ -62,7 +57,7 @@ def test_in_warn_mode_the_records_state_what_was_sent(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
     )
     assert snapshot_tags(rds, GOOD) == {"owner": "platform"}
-    requested, created = records(tmp_path)
+    requested, created = audit_records(tmp_path)
     assert requested["tags"] == created["tags"] == {"owner": "platform"}
     assert "request.changed" in [v["rule"] for v in requested["violations"]]
     assert created["event"] == "created"
@@ -82,7 +77,7 @@ def test_a_harmless_late_change_is_allowed_and_recorded_as_sent(
     )
     expected = {"team": "core", "managed-by": "rds-guard", "cost": "1"}
     assert snapshot_tags(rds, GOOD) == expected
-    requested, created = records(tmp_path)
+    requested, created = audit_records(tmp_path)
     assert requested["violations"] == []
     assert requested["tags"] == created["tags"] == expected
 
@@ -102,7 +97,7 @@ def test_a_renamed_snapshot_is_judged_again(moto_server: MotoServer, tmp_path: P
     rules = [v.rule for v in caught.value.violations]
     assert "identifier.pattern" in rules and "request.changed" in rules
     assert moto_server.count("CreateDBClusterSnapshot") == 0
-    assert records(tmp_path)[0]["snapshot"] == "test2"
+    assert audit_records(tmp_path)[0]["snapshot"] == "test2"
 
 
 def test_a_change_to_the_serialized_body_before_the_guard_is_caught(
@@ -141,5 +136,5 @@ def test_an_unchanged_request_is_sent_as_judged(moto_server: MotoServer, tmp_pat
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
     )
     assert moto_server.actions() == ["CreateDBClusterSnapshot"]
-    assert [r["event"] for r in records(tmp_path)] == ["requested", "created"]
-    assert records(tmp_path)[0]["notes"] == []
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "created"]
+    assert audit_records(tmp_path)[0]["notes"] == []
