@@ -8,8 +8,8 @@ warming - hits both sides alike:
   pipeline runs (every guard hook, validation, serialization, signing, parsing) minus the
   socket.
 - ``stub``: botocore's `Stubber`, the cheapest path. It answers in ``before-call.*.*``, before
-  the guard's exact-name ``before-call`` handler, so the guard's write-ahead record is never
-  written there: only the no-audit case is measured on it.
+  the request is created, so the guard's ``request-created`` handler never runs and no
+  write-ahead record is written there: only the no-audit case is measured on it.
 - ``moto``: moto's server over HTTP on 127.0.0.1, in a thread of this process.
 
 Cases: ``floor`` (four no-op handlers on the events the guard hooks: botocore's own dispatch
@@ -64,7 +64,7 @@ from bench.common import (
 )
 
 OPERATION = "CreateDBClusterSnapshot"
-GUARD_EVENTS = ("before-parameter-build", "before-call", "after-call", "after-call-error")
+GUARD_EVENTS = ("before-parameter-build", "request-created", "after-call", "after-call-error")
 """The events the guard hooks (the floor's no-op handlers go on them)."""
 
 
@@ -373,7 +373,7 @@ def stub_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
     Nothing is sent, so the check compares the final parameters as botocore serializes them.
     """
     if case.audit:
-        raise ValueError("the Stubber skips the guard's before-call handler: no audit cases")
+        raise ValueError("the Stubber answers before the request is created: no audit cases")
     session = botocore.session.Session()
     bare_client, guarded_client = rds_client(session), rds_client(session)
     guard = equip(guarded_client, case, workdir, "stub")

@@ -49,13 +49,13 @@ class ProfileSummary:
     top_overall: Sequence[ProfileLine]
 
 
-HANDLERS = ("before_parameter_build", "before_call", "after_call", "after_call_error")
+HANDLERS = ("before_parameter_build", "request_created", "after_call", "after_call_error")
 """The `ClientBinding` methods botocore calls: the guard's entry points."""
 
 STEPS: tuple[tuple[type, str], ...] = (
     (ClientBinding, "before_parameter_build"),
     (Guard, "judge"),
-    (ClientBinding, "before_call"),
+    (ClientBinding, "request_created"),
     (Guard, "check_sent"),
     (ClientBinding, "after_call"),
     (Guard, "record_outcome"),

@@ -20,7 +20,7 @@ class GuardedCall:
     """One guarded call between its judgement and its outcome.
 
     ``fields``: the audit record's fields (what is sent); ``judged``: the parameters the
-    decision rests on, as decided (the request is held against them at ``before-call``);
+    decision rests on, as decided (the request is held against them at ``request-created``);
     ``mode``: the policy's, for the line logged about the call; ``requested``: its
     ``requested`` record is written (the request goes out). Plain data in slots: botocore
     deep-copies the request context to presign cross-region copies.

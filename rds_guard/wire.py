@@ -1,6 +1,6 @@
 """What a request carries: parameters read back from botocore's serialized request.
 
-rds, docdb and neptune speak AWS's query protocol: at ``before-call`` the request body is a
+rds, docdb and neptune speak AWS's query protocol: once serialized, the request body is a
 flat dict (``Tags.Tag.1.Key``, ``ValuesToAdd.AttributeValue.2``...). `sent_params` reads the
 parameters the guard judged back out of it, typed by the operation's input shape, so the
 guard can hold what is sent against what it decided. The reader of each shape is built once.

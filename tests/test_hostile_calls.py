@@ -1064,13 +1064,6 @@ def replace_the_tags_in_the_body(params: dict[str, Any], **_: Any) -> None:
     body["Tags.Tag.1.Value"] = "platform"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a before-call handler registered on a guarded client (under the operation's"
-    " name, 'before-call.rds' or 'before-call') runs after the guard's own before-call check,"
-    " so its change to the serialized request is neither judged nor recorded: the snapshot"
-    " lacks the required tag and the records name tags it does not carry",
-)
 @pytest.mark.parametrize(
     "event",
     ["before-call.rds.CreateDBClusterSnapshot", "before-call.rds", "before-call"],

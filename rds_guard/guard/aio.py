@@ -37,15 +37,16 @@ class AioClientBinding(ClientBinding):
             decided = await self.ahead(guard, row, params)
             self.keep(await off_loop(guard, guard.judge, self, row, params, decided), context)
 
-    async def before_call(  # type: ignore[override]
-        self, row: Operation, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
+    async def request_created(  # type: ignore[override]
+        self, row: Operation, request: Any, **_: Any
     ) -> None:
-        """``before-call``: the request as sent against the judgement; ``requested``."""
-        call, guard = self.judged(context)
-        if call is not None and guard is not None:
-            sent = self.sent(row, model, params, call)
+        """``request-created``: the request as every ``before-call`` handler left it, held
+        against the judgement; ``requested`` (once)."""
+        call, guard = self.judged(request.context)
+        if call is not None and guard is not None and not call.requested:
+            sent = self.sent(row, request.data, call)
             decided = await self.ahead(guard, row, sent) if sent != call.judged else None
-            context[CONTEXT_KEY] = await off_loop(
+            request.context[CONTEXT_KEY] = await off_loop(
                 guard, guard.check_sent, self, row, call, sent, decided
             )
 

@@ -56,7 +56,7 @@ class ClientBinding:
             row = operations.OPERATIONS[name]
             for stage, handler in (
                 ("before-parameter-build", self.before_parameter_build),
-                ("before-call", self.before_call),
+                ("request-created", self.request_created),
                 ("after-call", self.after_call),
                 ("after-call-error", self.after_call_error),
             ):
@@ -85,14 +85,14 @@ class ClientBinding:
         if guard is not None:
             self.keep(guard.judge(self, row, params, self.reads(row, params)), context)
 
-    def before_call(
-        self, row: Operation, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any
-    ) -> None:
-        """``before-call``: the request as sent against the judgement; ``requested``."""
-        call, guard = self.judged(context)
-        if call is not None and guard is not None:
-            context[CONTEXT_KEY] = guard.check_sent(
-                self, row, call, self.sent(row, model, params, call)
+    def request_created(self, row: Operation, request: Any, **_: Any) -> None:
+        """``request-created``: the request as every ``before-call`` handler left it, held
+        against the judgement before it is signed; ``requested`` (once: a retry makes the
+        request again)."""
+        call, guard = self.judged(request.context)
+        if call is not None and guard is not None and not call.requested:
+            request.context[CONTEXT_KEY] = guard.check_sent(
+                self, row, call, self.sent(row, request.data, call)
             )
 
     def after_call(
@@ -151,19 +151,19 @@ class ClientBinding:
         self, context: Mapping[str, Any], *, requested: bool = False
     ) -> tuple[GuardedCall | None, Guard | None]:
         """The call's state and the guard in force; ``requested``: only for a call whose
-        requested record was written (another before-call handler, botocore's Stubber or a
-        test responder, may have answered with nothing sent)."""
+        requested record was written (a before-call handler, botocore's Stubber or a test
+        responder, may have answered with nothing sent)."""
         call = context.get(CONTEXT_KEY)
         if not isinstance(call, GuardedCall) or (requested and not call.requested):
             return None, None
         return call, self.guard()
 
-    @staticmethod
-    def sent(row: Operation, model: Any, params: Mapping[str, Any], call: GuardedCall) -> Any:
-        """The judged parameters as the serialized request carries them."""
-        body = params.get("body")
-        if not isinstance(body, Mapping):
+    def sent(self, row: Operation, body: object, call: GuardedCall) -> Any:
+        """The judged parameters as the serialized request body carries them."""
+        client = self._client()
+        if not isinstance(body, Mapping) or client is None:
             return call.judged
+        model = client.meta.service_model.operation_model(row.name)
         return wire.sent_params(body, model.input_shape, row.judged)
 
     def presigned_call(

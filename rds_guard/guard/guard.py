@@ -154,7 +154,7 @@ class Guard:
         sent: dict[str, Any],
         lookups: LookupSource | Decision | None = None,
     ) -> GuardedCall:
-        """before-call: hold what is sent against what was judged; a parameter another handler
+        """request-created: hold what is sent against what was judged; a parameter another handler
         changed since is judged again (``request.changed``; ``lookups``, those of the call as
         sent or the decision made with them, default: made through ``binding``), and the
         records state what is sent. Then the ``requested`` record: if it cannot be written,

@@ -194,26 +194,38 @@ def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) 
     assert snapshot_tags(moto_server.client("rds"), f"{GOOD}-copy")["team"] == "core"
 
 
-def drop_tags_late(client: Any) -> None:
-    """A handler registered after the guard's, on the same event: it has the last word."""
-
-    def drop(params: dict[str, Any], **_: Any) -> None:
-        params.pop("Tags", None)
-
-    client.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", drop)
+def drop_the_tags(params: dict[str, Any], **_: Any) -> None:
+    """At before-parameter-build: the call's Tags go."""
+    params.pop("Tags", None)
 
 
+def drop_the_serialized_tags(params: dict[str, Any], **_: Any) -> None:
+    """At before-call: the serialized body's Tags go."""
+    body = params["body"]
+    for key in [key for key in body if key.startswith("Tags.")]:
+        del body[key]
+
+
+@pytest.mark.parametrize(
+    ("event", "drop"),
+    [
+        ("before-parameter-build.rds.CreateDBClusterSnapshot", drop_the_tags),
+        ("before-call.rds.CreateDBClusterSnapshot", drop_the_serialized_tags),
+    ],
+    ids=["before-parameter-build", "before-call"],
+)
 def test_a_late_handler_dropping_the_tags_is_judged_again_and_nothing_sent(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, event: str, drop: Callable[..., None]
 ) -> None:
-    """The request as sent is judged again, its look-ups awaited: the source is read for the
-    tags it would pass on, and the call without `team` is blocked before it is sent."""
+    """A handler registered after the guard's, on the same event, has the last word: the
+    request as sent is judged again, its look-ups awaited (the source is read for the tags it
+    would pass on), and the call without `team` is blocked before it is sent."""
     make_cluster(moto_server.client("rds"))
     session = guarded_session(tmp_path, AUDITED)
 
     async def work() -> rds_guard.PolicyViolation:
         async with rds_client(session, moto_server) as rds:
-            drop_tags_late(rds)
+            rds.meta.events.register(event, drop)
             with pytest.raises(rds_guard.PolicyViolation) as caught:
                 await rds.create_db_cluster_snapshot(
                     DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
@@ -239,7 +251,9 @@ def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
 
     async def work() -> None:
         async with rds_client(session, moto_server) as rds:
-            drop_tags_late(rds)
+            rds.meta.events.register(
+                "before-parameter-build.rds.CreateDBClusterSnapshot", drop_the_tags
+            )
             with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
                 await rds.generate_presigned_url(
                     "create_db_cluster_snapshot",
