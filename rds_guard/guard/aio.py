@@ -33,9 +33,14 @@ class AioClientBinding(ClientBinding):
     ) -> None:
         """``before-parameter-build``: judge the call (look-ups first), keep the judgement."""
         guard = self.guard()
-        if guard is not None:
-            decided = await self.ahead(guard, row, params)
-            self.keep(await off_loop(guard, guard.judge, self, row, params, decided), context)
+        if guard is None:
+            return
+        decided = await self.ahead(guard, row, params)
+        call = await off_loop(guard, guard.judge, self, row, params, decided)
+        if call is not None and self.presigned_past_the_wrapper(context):
+            await off_loop(guard, guard.check_presigned, self, row, call, call.judged, None)
+        else:
+            self.keep(call, context)
 
     async def request_created(  # type: ignore[override]
         self, row: Operation, request: Any, **_: Any

@@ -82,8 +82,13 @@ class ClientBinding:
     ) -> None:
         """``before-parameter-build``: judge the call (look-ups first), keep the judgement."""
         guard = self.guard()
-        if guard is not None:
-            self.keep(guard.judge(self, row, params, self.reads(row, params)), context)
+        if guard is None:
+            return
+        call = guard.judge(self, row, params, self.reads(row, params))
+        if call is not None and self.presigned_past_the_wrapper(context):
+            guard.check_presigned(self, row, call, call.judged, None)
+        else:
+            self.keep(call, context)
 
     def request_created(self, row: Operation, request: Any, **_: Any) -> None:
         """``request-created``: the request as every ``before-call`` handler left it, held
@@ -134,6 +139,13 @@ class ClientBinding:
         return url
 
     # The steps the handlers share with those of an async client (`AioClientBinding`).
+
+    @staticmethod
+    def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:
+        """A presign made without the client's ``generate_presigned_url`` (botocore's own
+        function, called with the client): no expiry reaches the guard, so its ``presigned``
+        record is written now, the expiry unknown, before the URL exists."""
+        return bool(context.get("is_presign_request")) and presigning.get() is None
 
     @staticmethod
     def keep(call: GuardedCall | None, context: dict[str, Any]) -> None:
