@@ -92,12 +92,13 @@ def test_a_command_module_imports_botocore_session_and_reconcile_only_when_it_ru
 
 
 def test_building_the_parser_loads_no_reconcile_or_guard_machinery() -> None:
-    """In a fresh interpreter: parsing a command line leaves rds_guard.reconcile and the guard
-    (botocore's client machinery with it) unloaded."""
+    """In a fresh interpreter: parsing a command line leaves rds_guard.reconcile, the guard and
+    botocore's session and client machinery unloaded (the ledger's commands included)."""
+    lazy = ("rds_guard.reconcile", "rds_guard.guard", "botocore.session", "botocore.client")
     code = (
         "import sys; from rds_guard import cli;"
         "cli.build_parser().parse_args(['reconcile', '--audit', 'x']);"
-        "print([m for m in ('rds_guard.reconcile', 'rds_guard.guard') if m in sys.modules])"
+        f"print([m for m in {lazy!r} if m in sys.modules])"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -6,29 +6,31 @@ regions, ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, retry settings
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
-
-import botocore.session
-from botocore.config import Config
+from typing import TYPE_CHECKING, Any
 
 from rds_guard.core.policy import LedgerPolicy
+
+if TYPE_CHECKING:
+    from botocore.config import Config
 
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
-CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=10,
-    max_pool_connections=32,
-    user_agent_extra="rds-guard-ledger",
-)
-"""Bounded waits (a ledger that cannot be reached must not hold a guarded call for long in
-``required`` mode) and enough connections for the shipper's parallel puts."""
+CLIENT_SETTINGS: dict[str, Any] = {
+    "connect_timeout": 2,
+    "read_timeout": 10,
+    "max_pool_connections": 32,
+    "user_agent_extra": "rds-guard-ledger",
+}
+"""The ledger clients' botocore ``Config``: bounded waits (a ledger that cannot be reached must
+not hold a guarded call for long in ``required`` mode) and enough connections for the
+shipper's parallel puts."""
 DEFAULT_RETRIES: dict[str, Any] = {"mode": "standard", "total_max_attempts": 3}
 """Retries when neither the environment (``AWS_RETRY_MODE``, ``AWS_MAX_ATTEMPTS``) nor the
 profile sets any: what recent botocores do by default, made explicit for the older ones this
@@ -111,7 +113,13 @@ class Clients:
         session: Any = None,
         endpoint_url: str | None = None,
     ) -> None:
-        self._session = session if session is not None else botocore.session.Session()
+        if session is None:
+            # botocore's session and config are imported here, not with this module: every
+            # rds-guard command imports the ledger's modules to build its parser
+            import botocore.session
+
+            session = botocore.session.Session()
+        self._session = session
         self._region = region
         self._endpoint_url = endpoint_url
         self._made: dict[str, Any] = {}
@@ -132,10 +140,8 @@ class Clients:
             return made
 
     def _config(self) -> Config:
-        """`CLIENT_CONFIG`, with `DEFAULT_RETRIES` unless retries are configured."""
-        if _retries_configured(self._session):
-            return CLIENT_CONFIG
-        return CLIENT_CONFIG.merge(Config(retries=dict(DEFAULT_RETRIES)))
+        """`CLIENT_SETTINGS`, with `DEFAULT_RETRIES` unless retries are configured."""
+        return _client_config(retries=not _retries_configured(self._session))
 
     @property
     def dynamodb(self) -> Any:
@@ -173,3 +179,12 @@ def _retries_configured(session: Any) -> bool:
     except Exception:  # a profile that does not exist: client creation says so
         return False
     return bool(scoped.get("retry_mode") or scoped.get("max_attempts"))
+
+
+@functools.cache
+def _client_config(*, retries: bool) -> Config:
+    from botocore.config import Config
+
+    if retries:
+        return Config(**CLIENT_SETTINGS, retries=dict(DEFAULT_RETRIES))
+    return Config(**CLIENT_SETTINGS)
