@@ -18,7 +18,7 @@ from typing import Any
 
 from rds_guard.core import operations
 from rds_guard.core.files import append_problem
-from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy, templates_of
+from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy, audit_path_of, templates_of
 from rds_guard.core.templates import Template
 
 from .common import POLICY_HELP, UsageError, policy_for, print_json, print_lines
@@ -60,12 +60,8 @@ def run(args: argparse.Namespace) -> int:
 def audit_path(policy: Policy, environ: Mapping[str, str]) -> tuple[Path, str | None]:
     """Where install would write the audit log, and the variable that says so (None: the
     policy says so)."""
-    from rds_guard.guard.installs import AUDIT_PATH_ENV  # the guard and botocore: not at parse
-
-    overridden = environ.get(AUDIT_PATH_ENV)
-    if overridden:
-        return Path(overridden), AUDIT_PATH_ENV
-    return policy.audit.path, None
+    path, source = audit_path_of(policy, environ=environ)
+    return Path(path), source
 
 
 def audit_problem(policy: Policy, environ: Mapping[str, str]) -> str | None:

@@ -268,6 +268,23 @@ def _too_large(size: str, source: str) -> PolicyError:
 POLICY_ENV = "RDS_GUARD_POLICY"
 DEFAULT_POLICY_FILE = "rds_guard.toml"
 PolicyLike = str | os.PathLike[str] | Policy | None
+AUDIT_PATH_ENV = "RDS_GUARD_AUDIT_PATH"
+
+
+def audit_path_of(
+    policy: Policy,
+    given: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> tuple[str | os.PathLike[str], str | None]:
+    """Where a guard of ``policy`` writes its audit log, and what says so: ``given`` (the
+    ``audit_path`` of install: ``"audit_path"``), else $RDS_GUARD_AUDIT_PATH (its name), else
+    the policy's ``[audit] path`` (None)."""
+    if given is not None:
+        return given, "audit_path"
+    overridden = environ.get(AUDIT_PATH_ENV)
+    if overridden:
+        return overridden, AUDIT_PATH_ENV
+    return policy.audit.path, None
 
 
 def find_policy_path() -> str | None:

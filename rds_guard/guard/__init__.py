@@ -6,8 +6,9 @@ arguments to the guard in force (`guard`), which turns them into a call to
 `rds_guard.core.decide.decide` or into an audit record. See docs/integrations.md.
 """
 
+from ..core.policy import AUDIT_PATH_ENV
 from .guard import Guard, LookupFailed
-from .installs import AUDIT_PATH_ENV, EventEmitter, install, install_on_emitter, open_audit_log
+from .installs import EventEmitter, install, install_on_emitter, open_audit_log
 
 __all__ = [
     "AUDIT_PATH_ENV",

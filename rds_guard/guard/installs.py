@@ -17,14 +17,13 @@ from botocore.session import Session as BotocoreSession
 from ..audit import AuditLog, MissingKey, key_from_env
 from ..core import operations
 from ..core.files import append_problem
-from ..core.policy import Policy, PolicyLike, resolve_policy
+from ..core.policy import Policy, PolicyLike, audit_path_of, resolve_policy
 from ..errors import AuditError, PolicyError
 from .binding import binding_of
 from .guard import Guard, Stack
 
 logger = logging.getLogger("rds_guard")
 
-AUDIT_PATH_ENV = "RDS_GUARD_AUDIT_PATH"
 
 _stacks: weakref.WeakKeyDictionary[object, Stack] = weakref.WeakKeyDictionary()
 
@@ -186,7 +185,7 @@ def open_audit_log(
             key = key_from_env(settings.hmac_key_env)
         except MissingKey as exc:
             raise PolicyError(str(exc), path=policy.source, key="audit.hmac_key_env") from None
-    path = audit_path if audit_path is not None else os.environ.get(AUDIT_PATH_ENV) or settings.path
+    path, _ = audit_path_of(policy, audit_path)
     problem = append_problem(path)
     if problem is not None:  # found now, not at the first guarded call
         raise AuditError(f"{path}: the audit log cannot be written: {problem}", path=str(path))
