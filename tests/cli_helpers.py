@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,10 @@ class Run:
     def json(self) -> Any:
         """stdout parsed as one JSON document."""
         return json.loads(self.out)
+
+    def __iter__(self) -> Iterator[Any]:
+        """``code, out, err = run``."""
+        return iter((self.code, self.out, self.err))
 
 
 def run_script(

@@ -115,3 +115,9 @@ def moto_inprocess() -> Iterator[None]:
 def docdb() -> DocDBResponder:
     """A fresh DocumentDB fake, attached to nothing yet."""
     return DocDBResponder()
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    """Where a test's log goes: ``audit.jsonl`` in its own temporary directory."""
+    return tmp_path / "audit.jsonl"

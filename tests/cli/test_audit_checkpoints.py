@@ -8,29 +8,20 @@ from pathlib import Path
 
 import pytest
 from audit_helpers import lines_of, make_log, write_lines
-from cli_helpers import Run, assert_one_error_line, run_main
+from cli_helpers import assert_one_error_line, run_main
 from policies import write_policy
 
 KEY = "sécret"
 KEYED_POLICY = 'version = 1\n[audit]\nhmac_key_env = "AUDIT_KEY"\n'
 
 
-@pytest.fixture
-def log_path(tmp_path: Path) -> Path:
-    return tmp_path / "audit.jsonl"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
-    return run_main(capsys, *args)
-
-
 def test_head_prints_where_the_log_stands(
     capsys: pytest.CaptureFixture[str], log_path: Path
 ) -> None:
     head = make_log(log_path, 4)
-    done = run(capsys, "audit", "head", str(log_path))
+    done = run_main(capsys, "audit", "head", str(log_path))
     assert (done.code, done.out, done.err) == (0, f"4:{head}\n", "")
-    done = run(capsys, "audit", "head", str(log_path), "--json")
+    done = run_main(capsys, "audit", "head", str(log_path), "--json")
     assert done.json() == {"seq": 4, "head": head}
 
 
@@ -38,19 +29,19 @@ def test_a_grown_log_passes_its_checkpoint_and_a_rewritten_one_fails(
     capsys: pytest.CaptureFixture[str], log_path: Path
 ) -> None:
     make_log(log_path, 4)
-    checkpoint = run(capsys, "audit", "head", str(log_path)).out.strip()
+    checkpoint = run_main(capsys, "audit", "head", str(log_path)).out.strip()
     make_log(log_path, 3, snapshot="later")  # the log grows
-    done = run(capsys, "audit", "verify", str(log_path), "--checkpoint", checkpoint)
+    done = run_main(capsys, "audit", "verify", str(log_path), "--checkpoint", checkpoint)
     assert done.code == 0 and done.out.startswith("ok: 7 records")
     # rebuild a valid chain from scratch with one record changed: only the checkpoint tells
     lines = lines_of(log_path)
     log_path.unlink()
     make_log(log_path, 7, snapshot="rebuilt")
-    assert run(capsys, "audit", "verify", str(log_path)).code == 0
-    done = run(capsys, "audit", "verify", str(log_path), "--checkpoint", checkpoint)
+    assert run_main(capsys, "audit", "verify", str(log_path)).code == 0
+    done = run_main(capsys, "audit", "verify", str(log_path), "--checkpoint", checkpoint)
     assert done.code == 1 and done.out.startswith("line 4: head: ")
     write_lines(log_path, lines[:2])  # cut before the checkpoint
-    done = run(capsys, "audit", "verify", str(log_path), "--checkpoint", checkpoint)
+    done = run_main(capsys, "audit", "verify", str(log_path), "--checkpoint", checkpoint)
     assert done.code == 1 and ": head: " in done.out
 
 
@@ -58,7 +49,7 @@ def test_a_malformed_checkpoint_is_bad_usage(
     capsys: pytest.CaptureFixture[str], log_path: Path
 ) -> None:
     make_log(log_path, 2)
-    done = run(capsys, "audit", "verify", str(log_path), "--checkpoint", "four:abc")
+    done = run_main(capsys, "audit", "verify", str(log_path), "--checkpoint", "four:abc")
     assert done.code == 2 and "SEQ:HEX" in done.err
 
 
@@ -71,28 +62,30 @@ def test_the_key_can_come_from_the_policy(
     head = make_log(log_path, 3, hmac_key=KEY.encode())
     policy = write_policy(tmp_path / "policy", KEYED_POLICY)
     monkeypatch.setenv("AUDIT_KEY", KEY)
-    done = run(capsys, "audit", "verify", str(log_path), "--policy", str(policy))
+    done = run_main(capsys, "audit", "verify", str(log_path), "--policy", str(policy))
     assert (done.code, done.out) == (0, f"ok: 3 records, head {head}\n")
-    assert run(capsys, "audit", "head", str(log_path), "--policy", str(policy)).out.startswith("3:")
+    assert run_main(capsys, "audit", "head", str(log_path), "--policy", str(policy)).out.startswith(
+        "3:"
+    )
     monkeypatch.delenv("AUDIT_KEY")
     assert_one_error_line(
-        run(capsys, "audit", "verify", str(log_path), "--policy", str(policy)),
+        run_main(capsys, "audit", "verify", str(log_path), "--policy", str(policy)),
         "--policy",
         "AUDIT_KEY",
     )
     assert_one_error_line(
-        run(capsys, "audit", "verify", str(log_path)), "keyed", "--key-env", "hmac_key_env"
+        run_main(capsys, "audit", "verify", str(log_path)), "keyed", "--key-env", "hmac_key_env"
     )
 
 
 def test_verify_json(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
     head = make_log(log_path, 3)
-    document = run(capsys, "audit", "verify", str(log_path), "--json").json()
+    document = run_main(capsys, "audit", "verify", str(log_path), "--json").json()
     assert (document["ok"], document["records"], document["head"]) == (True, 3, head)
     lines = lines_of(log_path)
     lines[1] = lines[1].replace(b'"m:1"', b'"m:X"')
     write_lines(log_path, lines)
-    done = run(capsys, "audit", "verify", str(log_path), "--json")
+    done = run_main(capsys, "audit", "verify", str(log_path), "--json")
     assert done.code == 1
     [finding] = done.json()["findings"]
     assert (finding["line"], finding["reason"]) == (2, "edited")
@@ -106,7 +99,7 @@ def test_every_bad_line_is_reported_up_to_a_cap(
     for index in range(1, 300, 2):
         lines[index] = lines[index].replace(b'"m:', b'"M:')
     write_lines(log_path, lines)
-    done = run(capsys, "audit", "verify", str(log_path))
+    done = run_main(capsys, "audit", "verify", str(log_path))
     out = done.out.splitlines()
     assert done.code == 1
     assert len(out) == 101 and out[-1].startswith("... and ") and out[-1].endswith("more bad lines")
@@ -123,7 +116,7 @@ def test_something_that_is_not_an_audit_log_is_bad_usage(
 ) -> None:
     path = tmp_path / "not-a-log"
     path.write_bytes(content)
-    assert_one_error_line(run(capsys, "audit", "verify", str(path)), "not an audit log")
+    assert_one_error_line(run_main(capsys, "audit", "verify", str(path)), "not an audit log")
 
 
 def test_repair_refuses_to_move_good_records_unless_forced(
@@ -134,18 +127,18 @@ def test_repair_refuses_to_move_good_records_unless_forced(
     lines[2] = b"this line was damaged"
     write_lines(log_path, lines)
     before = log_path.read_bytes()
-    done = run(capsys, "audit", "repair", str(log_path))
+    done = run_main(capsys, "audit", "repair", str(log_path))
     assert done.code == 1 and done.out.startswith("refused: ")
     assert log_path.read_bytes() == before
-    done = run(capsys, "audit", "repair", str(log_path), "--dry-run", "--force")
+    done = run_main(capsys, "audit", "repair", str(log_path), "--dry-run", "--force")
     assert done.code == 0 and "would move lines 3-6" in done.out and "dry run" in done.out
     assert log_path.read_bytes() == before
-    done = run(capsys, "audit", "repair", str(log_path), "--force", "--json")
+    done = run_main(capsys, "audit", "repair", str(log_path), "--force", "--json")
     document = done.json()
     assert done.code == 0 and document["repaired"] is True
     assert (document["first_line"], document["lines_moved"], document["records_moved"]) == (3, 4, 3)
     assert document["forced"]
-    assert run(capsys, "audit", "verify", str(log_path)).code == 0
+    assert run_main(capsys, "audit", "verify", str(log_path)).code == 0
 
 
 def test_repair_of_a_keyed_log_needs_the_key(
@@ -154,8 +147,8 @@ def test_repair_of_a_keyed_log_needs_the_key(
     make_log(log_path, 3, hmac_key=KEY.encode())
     with log_path.open("ab") as stream:
         stream.write(b"damaged\n")
-    assert_one_error_line(run(capsys, "audit", "repair", str(log_path)), "keyed")
+    assert_one_error_line(run_main(capsys, "audit", "repair", str(log_path)), "keyed")
     monkeypatch.setenv("AUDIT_KEY", KEY)
-    done = run(capsys, "audit", "repair", str(log_path), "--key-env", "AUDIT_KEY")
+    done = run_main(capsys, "audit", "repair", str(log_path), "--key-env", "AUDIT_KEY")
     assert done.code == 0 and done.out.startswith("moved line 4")
-    assert run(capsys, "audit", "verify", str(log_path), "--key-env", "AUDIT_KEY").code == 0
+    assert run_main(capsys, "audit", "verify", str(log_path), "--key-env", "AUDIT_KEY").code == 0

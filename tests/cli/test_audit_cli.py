@@ -19,22 +19,12 @@ from rds_guard.errors import AuditError
 OK_LINE = re.compile(r"ok: (\d+) records, head ([0-9a-f]{64})")
 
 
-@pytest.fixture
-def log_path(tmp_path: Path) -> Path:
-    return tmp_path / "audit.jsonl"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    result = run_main(capsys, *argv)
-    return result.code, result.out, result.err
-
-
 # --- verify -------------------------------------------------------------------------------
 
 
 def test_verify_ok(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
     head = make_log(log_path, 4)
-    code, out, err = run(capsys, "audit", "verify", str(log_path))
+    code, out, err = run_main(capsys, "audit", "verify", str(log_path))
     assert (code, err) == (0, "")
     assert out == f"ok: 4 records, head {head}\n"
 
@@ -63,7 +53,7 @@ def test_verify_finds_tampering(
     write_lines(log_path, lines)
     if tamper == "cut":
         log_path.write_bytes(log_path.read_bytes()[:-20])
-    code, out, err = run(capsys, "audit", "verify", str(log_path))
+    code, out, err = run_main(capsys, "audit", "verify", str(log_path))
     assert (code, err) == (1, "")
     found = out.splitlines()
     assert len(found) == len(expected)
@@ -77,19 +67,19 @@ def test_verify_a_last_line_that_is_not_a_record(
     head = make_log(log_path, 2)
     with log_path.open("ab") as stream:
         stream.write(b'{"prev":"%s","seq":3,this is not json\n' % head.encode())
-    code, out, err = run(capsys, "audit", "verify", str(log_path))
+    code, out, err = run_main(capsys, "audit", "verify", str(log_path))
     assert (code, err) == (1, "")
     assert out == f"line 3: edited: {log_path}: not an audit record\n"
-    code, out, err = run(capsys, "audit", "show", str(log_path))
+    code, out, err = run_main(capsys, "audit", "show", str(log_path))
     assert code == 1 and "line 3: not a record" in out  # show and verify agree
 
 
 def test_verify_with_head(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
     head = make_log(log_path, 5)
     write_lines(log_path, lines_of(log_path)[:4])  # cut at a line boundary
-    code, out, _ = run(capsys, "audit", "verify", str(log_path))
+    code, out, _ = run_main(capsys, "audit", "verify", str(log_path))
     assert code == 0
-    code, out, _ = run(capsys, "audit", "verify", str(log_path), "--head", head)
+    code, out, _ = run_main(capsys, "audit", "verify", str(log_path), "--head", head)
     assert code == 1
     assert out.startswith("line 4: head: ")
     assert head in out
@@ -100,7 +90,7 @@ def test_verify_with_a_key(
 ) -> None:
     head = make_log(log_path, 5, hmac_key="sécret".encode())
     monkeypatch.setenv("AUDIT_KEY", "sécret")
-    code, out, _ = run(capsys, "audit", "verify", str(log_path), "--key-env", "AUDIT_KEY")
+    code, out, _ = run_main(capsys, "audit", "verify", str(log_path), "--key-env", "AUDIT_KEY")
     assert (code, out) == (0, f"ok: 5 records, head {head}\n")
     assert_one_error_line(run_main(capsys, "audit", "verify", str(log_path)), "keyed", "--key-env")
 
@@ -147,16 +137,16 @@ def test_verify_a_rotated_series(capsys: pytest.CaptureFixture[str], log_path: P
     make_log(log_path, 3)
     archive = audit.rotate(log_path)
     head = make_log(log_path, 2)
-    code, out, _ = run(capsys, "audit", "verify", str(archive), str(log_path))
+    code, out, _ = run_main(capsys, "audit", "verify", str(archive), str(log_path))
     assert (code, out) == (0, f"ok: 6 records, head {head}\n")
 
-    code, out, _ = run(capsys, "audit", "verify", str(log_path))
+    code, out, _ = run_main(capsys, "audit", "verify", str(log_path))
     first, note = out.splitlines()
     assert code == 0
     assert first == f"ok: 3 records, head {head}"
     assert "continues audit.jsonl.1-3" in note
 
-    code, out, _ = run(capsys, "audit", "verify", str(log_path), str(archive))
+    code, out, _ = run_main(capsys, "audit", "verify", str(log_path), str(archive))
     assert code == 1
     assert out.startswith("line 1: reordered: ")
 
@@ -192,20 +182,20 @@ def test_verify_as_a_real_process(log_path: Path) -> None:
 def test_rotate(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
     make_log(log_path, 4)
     old_head = hashlib.sha256(lines_of(log_path)[-1]).hexdigest()
-    code, out, err = run(capsys, "audit", "rotate", str(log_path))
+    code, out, err = run_main(capsys, "audit", "rotate", str(log_path))
     assert (code, err) == (0, "")
     archive = log_path.with_name("audit.jsonl.1-4")
     assert str(archive) in out
     [rotated] = audit.read_records(log_path)
     assert (rotated["event"], rotated["prev"], rotated["seq"]) == ("rotated", old_head, 5)
-    code, out, _ = run(capsys, "audit", "verify", str(archive), str(log_path))
+    code, out, _ = run_main(capsys, "audit", "verify", str(archive), str(log_path))
     assert code == 0 and OK_LINE.fullmatch(out.strip())
 
 
 def test_rotate_an_empty_or_missing_log(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
     assert_one_error_line(run_main(capsys, "audit", "rotate", str(log_path)), "no such file")
     log_path.touch()
-    code, out, err = run(capsys, "audit", "rotate", str(log_path))
+    code, out, err = run_main(capsys, "audit", "rotate", str(log_path))
     assert (code, err) == (0, "")
     assert out.startswith("nothing to rotate")
     assert list(log_path.parent.iterdir()) == [log_path]
@@ -222,9 +212,9 @@ def test_rotate_with_the_wrong_key_is_refused(
     )
     assert log_path.read_bytes() == before
     monkeypatch.setenv("K", "right")
-    code, _, _ = run(capsys, "audit", "rotate", str(log_path), "--key-env", "K")
+    code, _, _ = run_main(capsys, "audit", "rotate", str(log_path), "--key-env", "K")
     assert code == 0
-    code, out, _ = run(
+    code, out, _ = run_main(
         capsys, "audit", "verify", str(log_path) + ".1-3", str(log_path), "--key-env", "K"
     )
     assert code == 0 and out.startswith("ok: 4 records")
@@ -236,16 +226,16 @@ def test_repair(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
         stream.write(b"oops\n")
     with pytest.raises(AuditError):
         audit.AuditLog(log_path).write("requested")
-    code, out, err = run(capsys, "audit", "repair", str(log_path))
+    code, out, err = run_main(capsys, "audit", "repair", str(log_path))
     assert (code, err) == (0, "")
     [damaged] = log_path.parent.glob("audit.jsonl.damaged-*")
     assert damaged.read_bytes() == b"oops\n"
     assert out.startswith(f"moved line 4 of {log_path} (5 bytes")
     assert str(damaged) in out
-    code, out, _ = run(capsys, "audit", "repair", str(log_path))
+    code, out, _ = run_main(capsys, "audit", "repair", str(log_path))
     assert (code, out) == (0, f"nothing to repair: every line of {log_path} is a record\n")
     audit.AuditLog(log_path).write("requested")
-    code, out, _ = run(capsys, "audit", "verify", str(log_path))
+    code, out, _ = run_main(capsys, "audit", "verify", str(log_path))
     assert code == 0 and out.startswith("ok: 5 records")
 
 
@@ -264,7 +254,7 @@ def test_repair(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
     ],
 )
 def test_help_has_an_example(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
-    code, out, err = run(capsys, *argv)
+    code, out, err = run_main(capsys, *argv)
     assert (code, err) == (0, "")
     assert out.startswith("usage: rds-guard")
     example = out.split("example:", 1)[1]
@@ -273,7 +263,7 @@ def test_help_has_an_example(capsys: pytest.CaptureFixture[str], argv: list[str]
 
 @pytest.mark.parametrize("argv", [[], ["audit"], ["audit", "bogus"], ["audit", "verify"]])
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
-    code, out, err = run(capsys, *argv)
+    code, out, err = run_main(capsys, *argv)
     assert code == 2
     assert out == ""
     assert "Traceback" not in err and err

@@ -15,16 +15,6 @@ from rds_guard import audit
 
 
 @pytest.fixture
-def log_path(tmp_path: Path) -> Path:
-    return tmp_path / "audit.jsonl"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    result = run_main(capsys, *argv)
-    return result.code, result.out, result.err
-
-
-@pytest.fixture
 def varied_log(log_path: Path) -> Path:
     with audit.AuditLog(log_path, fsync=False) as log:
         call = audit.new_call_id()
@@ -54,7 +44,7 @@ def varied_log(log_path: Path) -> Path:
 
 
 def test_show_table(capsys: pytest.CaptureFixture[str], varied_log: Path) -> None:
-    code, out, err = run(capsys, "audit", "show", str(varied_log))
+    code, out, err = run_main(capsys, "audit", "show", str(varied_log))
     assert (code, err) == (0, "")
     header, *rows = out.splitlines()
     assert header.split() == ["TIME", "EVENT", "OPERATION", "SNAPSHOT", "OUTCOME", "TAGS"]
@@ -81,10 +71,12 @@ def test_show_table(capsys: pytest.CaptureFixture[str], varied_log: Path) -> Non
 
 
 def test_show_filters(capsys: pytest.CaptureFixture[str], varied_log: Path) -> None:
-    code, out, _ = run(capsys, "audit", "show", str(varied_log), "--snapshot", "ORDERS-MANUAL-1")
+    code, out, _ = run_main(
+        capsys, "audit", "show", str(varied_log), "--snapshot", "ORDERS-MANUAL-1"
+    )
     assert code == 0
     assert [row.split()[1] for row in out.splitlines()[1:]] == ["requested", "failed"]
-    code, out, _ = run(capsys, "audit", "show", str(varied_log), "--event", "blocked")
+    code, out, _ = run_main(capsys, "audit", "show", str(varied_log), "--event", "blocked")
     assert [row.split()[1] for row in out.splitlines()[1:]] == ["blocked"]
     assert_one_error_line(
         run_main(capsys, "audit", "show", str(varied_log), "--event", "no"), "--event"
@@ -92,10 +84,12 @@ def test_show_filters(capsys: pytest.CaptureFixture[str], varied_log: Path) -> N
 
 
 def test_show_json(capsys: pytest.CaptureFixture[str], varied_log: Path) -> None:
-    code, out, err = run(capsys, "audit", "show", str(varied_log), "--json", "--event", "failed")
+    code, out, err = run_main(
+        capsys, "audit", "show", str(varied_log), "--json", "--event", "failed"
+    )
     assert (code, err) == (0, "")
     assert out.encode().splitlines() == [lines_of(varied_log)[1]]
-    code, out, _ = run(capsys, "audit", "show", str(varied_log), "--json")
+    code, out, _ = run_main(capsys, "audit", "show", str(varied_log), "--json")
     assert [json.loads(line) for line in out.splitlines()] == list(audit.read_records(varied_log))
 
 
@@ -107,13 +101,13 @@ def test_show_reports_lines_that_are_not_records(
     write_lines(
         log_path, [lines[0], b"not json at all", lines[1], b'{"prev":"ab'], final_newline=False
     )
-    code, out, err = run(capsys, "audit", "show", str(log_path))
+    code, out, err = run_main(capsys, "audit", "show", str(log_path))
     assert (code, err) == (1, "")
     rows = out.splitlines()[1:]
     assert len(rows) == 4
     assert rows[1] == "line 2: not a record: not json at all"
     assert rows[3] == "line 4: torn: 11 bytes with no newline"
-    code, out, err = run(capsys, "audit", "show", str(log_path), "--json")
+    code, out, err = run_main(capsys, "audit", "show", str(log_path), "--json")
     assert code == 1
     assert len(out.splitlines()) == 2
     assert err.splitlines() == [
@@ -156,7 +150,7 @@ def test_columns_fit_what_is_shown_and_stay_aligned(
             ],
             tags={"team": "core"},
         )
-    code, out, err = run(capsys, "audit", "show", str(log_path))
+    code, out, err = run_main(capsys, "audit", "show", str(log_path))
     assert (code, err) == (0, "")
     header, short, long = out.splitlines()
     assert header.split() == ["TIME", "EVENT", "OPERATION", "SNAPSHOT", "OUTCOME", "TAGS"]
@@ -193,7 +187,7 @@ def test_the_outcome_column_says_what_each_event_did(
             "failed", operation="CopyDBSnapshot", error={"code": "AccessDenied", "message": ""}
         )
         log.write("created", operation="CreateDBSnapshot", snapshot="db-1")
-    code, out, err = run(capsys, "audit", "show", str(log_path))
+    code, out, err = run_main(capsys, "audit", "show", str(log_path))
     assert (code, err) == (0, "")
     header, *rows = out.splitlines()
     assert [columns(row, header)[4] for row in rows] == [
@@ -212,7 +206,7 @@ def test_a_rotated_log_continues_its_archive(
 ) -> None:
     make_log(log_path, 2)
     archive = audit.rotate(log_path)
-    code, out, err = run(capsys, "audit", "show", str(log_path))
+    code, out, err = run_main(capsys, "audit", "show", str(log_path))
     assert (code, err) == (0, "")
     header, row = out.splitlines()
     assert columns(row, header)[1] == "rotated"
@@ -229,12 +223,12 @@ def test_several_files_are_shown_as_one_log_oldest_first(
     archive = audit.rotate(log_path)
     with audit.AuditLog(log_path, fsync=False) as log:
         log.write("deleted", operation="DeleteDBSnapshot", snapshot="orders-manual-1")
-    code, out, err = run(capsys, "audit", "show", str(archive), str(log_path))
+    code, out, err = run_main(capsys, "audit", "show", str(archive), str(log_path))
     assert (code, err) == (0, "")
     assert [row.split()[1] for row in out.splitlines()[1:]] == [
         "requested", "requested", "requested", "rotated", "deleted",
     ]  # fmt: skip
-    code, out, _ = run(
+    code, out, _ = run_main(
         capsys,
         "audit",
         "show",
@@ -254,10 +248,10 @@ def test_a_bad_line_of_several_files_names_its_file(
     make_log(first, 1)
     make_log(second, 1)
     write_lines(second, [*lines_of(second), b"not json"])
-    code, out, err = run(capsys, "audit", "show", str(first), str(second))
+    code, out, err = run_main(capsys, "audit", "show", str(first), str(second))
     assert (code, err) == (1, "")
     assert out.splitlines()[-1] == f"{second}: line 2: not a record: not json"
-    code, _, err = run(capsys, "audit", "show", str(first), str(second), "--json")
+    code, _, err = run_main(capsys, "audit", "show", str(first), str(second), "--json")
     assert (code, err) == (1, f"{second}: line 2: not a record: not json\n")
     missing = run_main(capsys, "audit", "show", str(first), str(tmp_path / "c.jsonl"))
     assert_one_error_line(missing, "c.jsonl: no such file")

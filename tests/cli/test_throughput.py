@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import io
 
-from cli_helpers import Terminal
+from cli_helpers import Clock, Terminal
 
 from rds_guard.cli.common import Progress
 from rds_guard.cli.throughput import Throughput, duration
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_done_of_total_the_rate_and_the_time_left() -> None:
