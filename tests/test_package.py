@@ -37,3 +37,19 @@ def test_importing_the_package_alone_loads_no_guard() -> None:
     result = run_python(code, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["['rds_guard']", "True"]
+
+
+def test_a_name_follows_its_module_when_the_module_is_imported_afresh() -> None:
+    """A runner that drops the submodules and imports them again (pytest's in-process
+    pytester does) gets the class the guard now raises, not the one from before."""
+    code = (
+        "import sys, rds_guard\n"
+        "before = rds_guard.PolicyViolation\n"
+        "for name in [m for m in sys.modules if m.startswith('rds_guard.')]:\n"
+        "    del sys.modules[name]\n"
+        "from rds_guard.errors import PolicyViolation\n"
+        "print(before is PolicyViolation, rds_guard.PolicyViolation is PolicyViolation)\n"
+    )
+    result = run_python(code, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
