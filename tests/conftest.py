@@ -3,6 +3,8 @@
 - ``aws_env`` (autouse): dummy credentials and region, no profile, no user config or
   credentials file, no instance metadata, no ``RDS_GUARD_*`` variables. No test can reach real
   AWS or read the user's configuration.
+- ``default_session_left_unguarded`` (autouse): a test that leaves a guard on boto3's default
+  session fails, and the guard is taken off, so no later test is judged by it.
 - ``moto_server_process`` (session): one :class:`servers.MotoServer` for the whole run.
 - ``moto_server``: that server with moto's state and the request counts wiped before the test.
 - ``moto_inprocess``: the test runs under ``moto.mock_aws()`` (no HTTP). moto's state is
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +85,22 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, _nonexistent_aws_dir: Path) -> None
         monkeypatch.setenv(name, ",".join(p for p in (current, "127.0.0.1", "localhost") if p))
     # boto3's module-level default session may have been built from the real environment.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+@pytest.fixture(autouse=True)
+def default_session_left_unguarded() -> Iterator[None]:
+    """Fail the test that leaves a guard on boto3's default session: every later test in
+    the run (the pytest plugin's inner runs too) would be judged by it."""
+    yield
+    installs = sys.modules.get("rds_guard.guard.installs")
+    if installs is None:
+        return
+    stack = installs._stacks.get(installs._DEFAULT_SESSION)
+    left = list(stack.guards) if stack is not None else []
+    for guard in reversed(left):  # so the next test starts clean: one leak, one failure
+        stack.remove(guard)
+    if left:
+        pytest.fail(f"the test left {len(left)} guard(s) installed on boto3's default session")
 
 
 @pytest.fixture(scope="session")

@@ -1176,11 +1176,17 @@ def test_a_client_every_install_reaches_is_judged_and_recorded_once(
             return rds_guard.install(policy=policy, audit_path=logs[name])
         return rds_guard.install(target, policy=policy, audit_path=logs[name])
 
-    install("core", core)
-    install("boto3", session)
-    install("default")
+    guards = [install("core", core), install("boto3", session), install("default")]
     client = session.client("rds")
     direct = install("direct", client)
+    try:
+        _each_call_judged_once(client, direct, logs)
+    finally:
+        for guard in guards:
+            guard.uninstall()
+
+
+def _each_call_judged_once(client: Any, direct: rds_guard.Guard, logs: dict[str, Path]) -> None:
     make_cluster(client)
 
     def written() -> dict[str, list[str]]:
