@@ -8,7 +8,6 @@ syntax error; `hint` offers the closest known key.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import re
 import tomllib
 
@@ -39,6 +38,8 @@ def join(table: str, key: str) -> str:
 
 def hint(name: str, known: tuple[str, ...] | frozenset[str]) -> str:
     """A "did you mean" for an unknown ``name``, else the names ``known``."""
+    import difflib  # only a bad policy needs it: loading a good one never imports it
+
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
 
