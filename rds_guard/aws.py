@@ -9,7 +9,7 @@ reaches the caller of `run`.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -28,27 +28,30 @@ Read = Generator[ApiCall, Mapping[str, Any], T]
 
 def run(client: Any, read: Read[T]) -> T:
     """Run ``read`` on a botocore client, one call at a time."""
-    answer: Mapping[str, Any] | None = None
-    failure: Exception | None = None
+
+    async def call(operation: str, params: dict[str, Any]) -> Any:
+        return getattr(client, xform_name(operation))(**params)
+
+    # No call here waits on anything, so the coroutine finishes at its first step.
     try:
-        while True:
-            operation, params = (
-                read.send(answer)  # type: ignore[arg-type]
-                if failure is None
-                else read.throw(failure)
-            )
-            failure = None
-            try:
-                answer = getattr(client, xform_name(operation))(**params)
-            except Exception as exc:
-                failure = exc
+        _drive(call, read).send(None)
     except StopIteration as done:
         result: T = done.value
         return result
+    raise AssertionError("a read on a botocore client cannot wait")  # pragma: no cover
 
 
 async def run_async(client: Any, read: Read[T]) -> T:
     """Run ``read`` on an async (aiobotocore) client, awaiting each call."""
+
+    async def call(operation: str, params: dict[str, Any]) -> Any:
+        return await getattr(client, xform_name(operation))(**params)
+
+    return await _drive(call, read)
+
+
+async def _drive(call: Callable[[str, dict[str, Any]], Awaitable[Any]], read: Read[T]) -> T:
+    """Make each call ``read`` yields and send it the answer, or throw in the error."""
     answer: Mapping[str, Any] | None = None
     failure: Exception | None = None
     try:
@@ -60,7 +63,7 @@ async def run_async(client: Any, read: Read[T]) -> T:
             )
             failure = None
             try:
-                answer = await getattr(client, xform_name(operation))(**params)
+                answer = await call(operation, params)
             except Exception as exc:
                 failure = exc
     except StopIteration as done:
