@@ -13,7 +13,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from audit_helpers import lines_of, make_log, records_of
+from audit_helpers import FIRST_FORMAT_FIELDS, lines_of, make_log, records_of
 
 from rds_guard import audit
 from rds_guard.audit.record import (
@@ -37,31 +37,8 @@ PREFIX = re.compile(rb'\{"prev":"[0-9a-f]{64}","seq":[1-9][0-9]*,')
 
 
 def test_contract_constants() -> None:
-    assert audit.RECORD_FIELDS == (
-        "prev",
-        "seq",
-        "time",
-        "event",
-        "call",
-        "service",
-        "operation",
-        "region",
-        "snapshot",
-        "source",
-        "arn",
-        "tags",
-        "injected",
-        "inherited",
-        "violations",
-        "error",
-        "request_id",
-        "policy",
-        "pid",
-        "host",
-        "notes",
-        "chain",
-        "digest",
-    )
+    # the first format's fields (pinned in audit_helpers), then the chain and own digest
+    assert (*FIRST_FORMAT_FIELDS, "chain", "digest") == audit.RECORD_FIELDS
     assert audit.EXTRA_FIELDS == (
         "dropped_bytes",
         "dropped_sha256",
