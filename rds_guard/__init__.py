@@ -8,6 +8,7 @@ the policy's tags, and written to a hash-chained audit log. See the README for t
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -48,14 +49,23 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'rds_guard' has no attribute {name!r}")
-    # Not stored in the package's namespace: each look-up goes through sys.modules, so the
-    # name is always the class the guard raises, even where a runner such as pytest's
-    # in-process pytester drops the submodules and imports them afresh.
-    return getattr(importlib.import_module(home, __name__), name)
+def _lazy_names(package: str, homes: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``package`` that imports each name of ``homes`` (name ->
+    relative module) when it is asked for."""
+
+    def __getattr__(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        # Not stored in the package's namespace: each look-up goes through sys.modules, so
+        # the name is always the class the guard raises, even where a runner such as pytest's
+        # in-process pytester drops the submodules and imports them afresh.
+        return getattr(importlib.import_module(home, package), name)
+
+    return __getattr__
+
+
+__getattr__ = _lazy_names(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

@@ -39,16 +39,26 @@ def test_importing_the_package_alone_loads_no_guard() -> None:
     assert result.stdout.splitlines() == ["['rds_guard']", "True"]
 
 
-def test_a_name_follows_its_module_when_the_module_is_imported_afresh() -> None:
-    """A runner that drops the submodules and imports them again (pytest's in-process
-    pytester does) gets the class the guard now raises, not the one from before."""
+@pytest.mark.parametrize(
+    ("package", "home", "name"),
+    [
+        ("rds_guard", "rds_guard.errors", "PolicyViolation"),
+        ("rds_guard.audit", "rds_guard.audit.walk", "Finding"),
+    ],
+)
+def test_a_name_follows_its_module_when_the_module_is_imported_afresh(
+    package: str, home: str, name: str
+) -> None:
+    """A runner that drops a package's submodules and imports them again (pytest's
+    in-process pytester does) gets the class the package's code now uses, not the old one."""
     code = (
-        "import sys, rds_guard\n"
-        "before = rds_guard.PolicyViolation\n"
-        "for name in [m for m in sys.modules if m.startswith('rds_guard.')]:\n"
-        "    del sys.modules[name]\n"
-        "from rds_guard.errors import PolicyViolation\n"
-        "print(before is PolicyViolation, rds_guard.PolicyViolation is PolicyViolation)\n"
+        f"import importlib, sys\n"
+        f"package = importlib.import_module({package!r})\n"
+        f"before = package.{name}\n"
+        f"for module in [m for m in sys.modules if m.startswith({home!r})]:\n"
+        "    del sys.modules[module]\n"
+        f"now = importlib.import_module({home!r}).{name}\n"
+        f"print(before is now, package.{name} is now)\n"
     )
     result = run_python(code, timeout=120)
     assert result.returncode == 0, result.stderr

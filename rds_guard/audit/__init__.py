@@ -12,6 +12,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from .. import _lazy_names
 from .errors import KeyRequired, NotAnAuditLog
 from .record import (
     CHAIN_HMAC,
@@ -53,33 +54,25 @@ if TYPE_CHECKING:
 # What a guarded call never needs is imported when first asked for: a Lambda's cold start
 # and every `aws` command with the plugin pay only for the writer.
 _LAZY = {
-    "RepairResult": "maintenance",
-    "repair": "maintenance",
-    "rotate": "maintenance",
-    "LogLine": "read",
-    "iter_lines": "read",
-    "read_records": "read",
-    "MAX_FINDINGS": "verify",
-    "REASONS": "verify",
-    "Checkpoint": "verify",
-    "VerifyResult": "verify",
-    "head": "verify",
-    "parse_checkpoint": "verify",
-    "verify": "verify",
-    "verify_lines": "verify",
-    "Finding": "walk",
+    "RepairResult": ".maintenance",
+    "repair": ".maintenance",
+    "rotate": ".maintenance",
+    "LogLine": ".read",
+    "iter_lines": ".read",
+    "read_records": ".read",
+    "MAX_FINDINGS": ".verify",
+    "REASONS": ".verify",
+    "Checkpoint": ".verify",
+    "VerifyResult": ".verify",
+    "head": ".verify",
+    "parse_checkpoint": ".verify",
+    "verify": ".verify",
+    "verify_lines": ".verify",
+    "Finding": ".walk",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_names(__name__, _LAZY)
 
 
 class _Package(types.ModuleType):
@@ -88,7 +81,7 @@ class _Package(types.ModuleType):
     system bind the submodule on its package under that name, over the function."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _LAZY.get(name) == name:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == f".{name}":
             value = getattr(value, name)
         super().__setattr__(name, value)
 
