@@ -31,8 +31,8 @@ the full test suite passing; the numbers above are what they come to):
   record.
 - **Imported when needed.** The package's public names load when first asked for; the audit
   log's verify, maintenance and reading modules load when first used; the AWS CLI plugin
-  imports nothing of the guard until the CLI makes an rds, docdb or neptune client, and loads
-  the policy at the first guarded operation.
+  puts stand-ins in the guard's places on each rds, docdb or neptune client and imports the
+  guard, and loads the policy, at the first guarded operation.
 - Still paid, and why: every audited call writes two records (write-ahead `requested`, then
   the outcome), each under the log's lock with its chain hash; each frozen dataclass and enum
   costs a few hundred microseconds to create at import (about 35 of them load with the

@@ -1,10 +1,11 @@
 """AWS CLI (v1) plugin: the guard on every rds, docdb and neptune command the ``aws`` CLI runs.
 
 Enabled by ``rds_guard = rds_guard.awscli`` under ``[plugins]`` in the AWS config file. Every
-``aws`` command imports this module, so it imports nothing of the guard: the guard is
-installed when the CLI makes its first rds, docdb or neptune client, and the policy is loaded
+``aws`` command imports this module, so it imports nothing of the guard: each rds, docdb and
+neptune client the CLI makes gets stand-ins in the guard's handlers' places (the operations
+table is all they import), and the guard is imported and installed, and the policy loaded,
 at the first guarded operation (a snapshot made, copied, tagged, shared or deleted), so other
-commands, listing and describing included, never read it. Set-up, behaviour and caveats:
+commands, listing and describing included, never load it. Set-up, behaviour and caveats:
 docs/integrations.md.
 """
 
@@ -14,7 +15,10 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
     from .guard import EventEmitter
+    from .guard.binding import ClientBinding
 
 __all__ = ["GENERATE", "GUARDED_SERVICES", "awscli_initialize"]
 
@@ -31,29 +35,57 @@ def awscli_initialize(event_hooks: EventEmitter) -> None:
     """Entry point the AWS CLI calls with its session's event emitter: guard its clients.
 
     Imports and reads nothing, and never raises for a bad policy here (the CLI calls it
-    outside its error handling): the guard is installed when the first rds, docdb or neptune
-    client is made, and the policy loaded at the first guarded operation.
+    outside its error handling): each rds, docdb and neptune client gets stand-ins in the
+    guard's handlers' places, and the first guarded operation imports the guard, installs it
+    and loads the policy.
     """
-    install = _InstallOnFirstClient(event_hooks)
+    plugin = _GuardOnFirstOperation(event_hooks)
     for service in GUARDED_SERVICES:
         event = f"creating-client-class.{service}"
-        event_hooks.register(event, install, unique_id=f"rds_guard:awscli:{event}")
+        event_hooks.register(event, plugin.client_class, unique_id=f"rds_guard:awscli:{event}")
 
 
-class _InstallOnFirstClient:
-    """The ``creating-client-class`` handler that installs the guard, once."""
+class _GuardOnFirstOperation:
+    """The ``creating-client-class`` handler: stand-ins on each client until the guard is
+    installed, which the first guarded operation does (`rds_guard.guard.hooks.StandIns`)."""
 
     def __init__(self, event_hooks: EventEmitter) -> None:
         self._events = event_hooks
+        self._generate_hooked = False
         self._installed = False
+        plugin = self
 
-    def __call__(self, base_classes: list[type], **_: Any) -> None:
+        class GuardStandIns:
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                from .guard.hooks import StandIns
+
+                StandIns(self, plugin.bind)  # type: ignore[arg-type]
+
+        self._mixin = GuardStandIns
+
+    def client_class(self, base_classes: list[type], **_: Any) -> None:
+        """Give the client class being made stand-ins (and, the first time, hook
+        ``@generate``), unless the guard is installed: its own hook binds the clients."""
         if self._installed:
-            return  # the guard's own hook binds the later clients
-        self._installed = True
+            return
+        if not self._generate_hooked:
+            self._generate_hooked = True
+            self._hook_generate()
+        if self._mixin not in base_classes:
+            base_classes.insert(0, self._mixin)
+
+    def bind(self, client: BaseClient) -> ClientBinding:
+        """A client's binding, the guard installed on the CLI's emitter the first time."""
+        from .guard.installs import bind_client, install_on_emitter
+
+        if not self._installed:
+            self._installed = True
+            install_on_emitter(self._events)
+        return bind_client(self._events, client)
+
+    def _hook_generate(self) -> None:
         from .core import operations
-        from .guard import install_on_emitter
-        from .guard.installs import guard_client_class
 
         for service, name in operations.guarded_pairs():
             row = operations.OPERATIONS[name]
@@ -66,8 +98,6 @@ class _InstallOnFirstClient:
                     functools.partial(_generate_on_request, row.identifier),
                     unique_id=f"rds_guard:generate:{event}",
                 )
-        install_on_emitter(self._events)
-        guard_client_class(self._events, base_classes)
 
 
 def _generate_on_request(identifier: str, params: dict[str, Any], **_: Any) -> None:

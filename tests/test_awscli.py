@@ -13,14 +13,15 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
 
 import botocore.session
 import pytest
-from audit_helpers import run_python
+from audit_helpers import records_of, run_python
 from aws import guarded_client, make_cluster, snapshot_tags
-from policies import EXAMPLE, write_policy
+from policies import EXAMPLE, RULE_OF_EACH_KIND, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -323,30 +324,62 @@ def test_inside_the_cli_the_guard_runs_on_the_cli_s_own_botocore() -> None:
     assert (same_client, same_error) == ("True", "True")
 
 
-def test_the_plugin_imports_nothing_of_the_guard_until_an_rds_docdb_or_neptune_client() -> None:
-    """Every `aws` command imports the plugin: an sts client leaves the guard unimported; the
-    first rds client brings it, guarded; a second is guarded once too."""
+def test_the_plugin_imports_nothing_of_the_guard_until_a_guarded_operation(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Every `aws` command imports the plugin: an sts client leaves the guard unimported, rds
+    clients and an rds describe bring only the operations table; the first guarded operation
+    brings the guard, which judges it; a client made later is guarded by the guard's own hook,
+    with the same handlers as the clients that had stand-ins."""
+    make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS)
+    policy = write_policy(tmp_path, EXAMPLE)
     code = (
-        "import sys, awscli.clidriver, botocore.session\n"
+        "import os, sys, awscli.clidriver, botocore.session\n"
         "import rds_guard.awscli\n"
+        f"os.environ.update(RDS_GUARD_POLICY={str(policy)!r},\n"
+        f"    RDS_GUARD_AUDIT_PATH={str(tmp_path / 'audit.jsonl')!r},\n"
+        "    AWS_ACCESS_KEY_ID='testing', AWS_SECRET_ACCESS_KEY='testing')\n"
         "def loaded(): return sorted(m for m in sys.modules if m.startswith('rds_guard'))\n"
-        "print(loaded())\n"
+        "def handlers(client):\n"
+        "    ids = client.meta.events._emitter._unique_id_handlers\n"
+        "    return len([i for i in ids if i.startswith(tuple(f'rds_guard:{stage}.rds.'\n"
+        "        for stage in ('before-parameter-build', 'request-created', 'after-call',\n"
+        "                      'after-call-error')))])\n"
         "session = botocore.session.get_session()\n"
         "rds_guard.awscli.awscli_initialize(session.get_component('event_emitter'))\n"
         "session.create_client('sts', region_name='us-east-1')\n"
         "print(loaded())\n"
-        "from rds_guard.guard.binding import ClientBinding\n"
-        "for _ in range(2):\n"
-        "    client = session.create_client('rds', region_name='us-east-1')\n"
-        "    bases = [c.__name__ for c in type(client).__mro__].count('GuardedClient')\n"
-        "    print(bases, len(client.meta.events._emitter._unique_id_handlers))\n"
+        "def rds(): return session.create_client('rds', region_name='us-east-1',\n"
+        f"    endpoint_url={moto_server.url!r})\n"
+        "first, second = rds(), rds()\n"
+        "first.describe_db_clusters()\n"
+        "print(loaded())\n"
+        "def blocked(client):\n"
+        "    try:\n"
+        "        client.create_db_cluster_snapshot(\n"
+        "            DBClusterIdentifier='orders', DBClusterSnapshotIdentifier='Test2')\n"
+        "    except rds_guard.PolicyViolation as exc:\n"
+        "        return exc.violations[0].rule\n"
+        "print(blocked(second), 'rds_guard.guard.guard' in sys.modules)\n"
+        "later = rds()\n"
+        "print(blocked(later), blocked(first))\n"
+        "print(handlers(first), handlers(second), handlers(later))\n"
     )
     result = run_python(code, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr
-    imported, after_sts, first, second = result.stdout.splitlines()
-    assert imported == after_sts == "['rds_guard', 'rds_guard.awscli']"
-    assert first.split()[0] == second.split()[0] == "1"
-    assert first.split()[1] == second.split()[1]  # the same handlers, not registered twice
+    after_sts, after_describe, on_second, on_later_and_first, counts = result.stdout.splitlines()
+    assert after_sts == "['rds_guard', 'rds_guard.awscli']"
+    assert after_describe == (
+        "['rds_guard', 'rds_guard.awscli', 'rds_guard.core', 'rds_guard.core.operations',"
+        " 'rds_guard.guard', 'rds_guard.guard.hooks']"
+    )
+    assert on_second == "identifier.pattern True"
+    assert on_later_and_first == "identifier.pattern identifier.pattern"
+    guarded_rds = len([pair for pair in operations.guarded_pairs() if pair[0] == "rds"])
+    # the guard's four handlers per guarded rds operation on each client, none twice
+    assert counts.split() == [str(4 * guarded_rds)] * 3
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert moto_server.count("DescribeDBClusters") >= 1
 
 
 def test_the_plugin_names_the_guarded_services_of_the_operations_table() -> None:
@@ -416,3 +449,32 @@ def test_install_on_emitter_again_nests_and_uninstall_reaches_existing_clients(
     first().uninstall()
     rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="y")
     assert moto_server.count("CreateDBClusterSnapshot") == 1
+
+
+def test_the_plugin_s_stand_ins_judge_a_presigned_url_as_the_guard_does(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client made before any guarded operation presigns through its stand-ins: the guard is
+    loaded then, a bad presign is refused before a URL exists, a good one is recorded
+    `presigned` with its expiry and carries the policy's tags."""
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(write_policy(tmp_path, RULE_OF_EACH_KIND)))
+    session = botocore.session.Session()
+    rds_guard.awscli.awscli_initialize(session.get_component("event_emitter"))
+    rds = moto_server.client("rds", session=session)
+    make_cluster(moto_server.client("rds"))
+    params = {
+        "DBClusterIdentifier": "orders",
+        "DBClusterSnapshotIdentifier": f"orders-manual-{TODAY}",
+        "Tags": [{"Key": "team", "Value": "orders"}],
+    }
+    with pytest.raises(rds_guard.PolicyViolation, match=r"identifier\.pattern"):
+        rds.generate_presigned_url(
+            "create_db_cluster_snapshot",
+            Params={**params, "DBClusterSnapshotIdentifier": "Test2"},
+        )
+    url = rds.generate_presigned_url("create_db_cluster_snapshot", Params=params, ExpiresIn=60)
+    assert "managed-by" in urllib.parse.unquote(url)
+    records = records_of(tmp_path / "audit.jsonl")
+    assert [r["event"] for r in records] == ["blocked", "presigned"]
+    assert records[1]["expires"] is not None  # the wrapper hands the guard the expiry
+    assert moto_server.count("CreateDBClusterSnapshot") == 0

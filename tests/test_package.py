@@ -27,6 +27,31 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         rds_guard.instal  # noqa: B018
 
 
+def test_the_guard_package_s_names_resolve_to_their_homes() -> None:
+    import rds_guard.guard as glue
+
+    for name in glue.__all__:
+        assert getattr(glue, name) is not None
+        assert name in dir(glue)
+    assert glue.install is install
+    with pytest.raises(AttributeError, match=r"'rds_guard\.guard' has no attribute 'Stack'"):
+        glue.Stack  # noqa: B018
+
+
+def test_the_guard_s_hooks_import_only_the_operations_table() -> None:
+    """What the AWS CLI plugin's stand-ins cost every rds command: `hooks` and the table."""
+    code = (
+        "import sys, rds_guard.guard.hooks\n"
+        "print(sorted(m for m in sys.modules if m.startswith('rds_guard')))\n"
+    )
+    result = run_python(code, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == (
+        "['rds_guard', 'rds_guard.core', 'rds_guard.core.operations', 'rds_guard.guard',"
+        " 'rds_guard.guard.hooks']"
+    )
+
+
 def test_importing_the_package_alone_loads_no_guard() -> None:
     code = (
         "import sys, rds_guard\n"
@@ -44,6 +69,7 @@ def test_importing_the_package_alone_loads_no_guard() -> None:
     [
         ("rds_guard", "rds_guard.errors", "PolicyViolation"),
         ("rds_guard.audit", "rds_guard.audit.walk", "Finding"),
+        ("rds_guard.guard", "rds_guard.guard.guard", "LookupFailed"),
     ],
 )
 def test_a_name_follows_its_module_when_the_module_is_imported_afresh(

@@ -1,14 +1,21 @@
 """botocore glue: install/uninstall, the event handlers, per-call state.
 
 The only part of rds_guard that knows botocore's events: `install` binds clients to the
-guards in force (`installs`), each client's hooks (`binding`) hand botocore's keyword
-arguments to the guard in force (`guard`), which turns them into a call to
+guards in force (`installs`), each client's hooks (`binding`, placed by `hooks`) hand
+botocore's keyword arguments to the guard in force (`guard`), which turns them into a call to
 `rds_guard.core.decide.decide` or into an audit record. See docs/integrations.md.
 """
 
-from ..core.policy import AUDIT_PATH_ENV
-from .guard import Guard, LookupFailed
-from .installs import EventEmitter, install, install_on_emitter, open_audit_log
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import _lazy_names
+
+if TYPE_CHECKING:
+    from ..core.policy import AUDIT_PATH_ENV
+    from .guard import Guard, LookupFailed
+    from .installs import EventEmitter, install, install_on_emitter, open_audit_log
 
 __all__ = [
     "AUDIT_PATH_ENV",
@@ -19,3 +26,21 @@ __all__ = [
     "install_on_emitter",
     "open_audit_log",
 ]
+
+# Imported when first asked for, as the package's own names are: the AWS CLI plugin imports
+# `hooks` alone until a guarded operation needs the rest.
+_HOMES = {
+    "AUDIT_PATH_ENV": "..core.policy",
+    "Guard": ".guard",
+    "LookupFailed": ".guard",
+    "EventEmitter": ".installs",
+    "install": ".installs",
+    "install_on_emitter": ".installs",
+    "open_audit_log": ".installs",
+}
+
+__getattr__ = _lazy_names(__name__, _HOMES)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

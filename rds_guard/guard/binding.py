@@ -24,6 +24,7 @@ from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall
 from .guard import Guard, Stack
+from .hooks import hook_client, service_of
 from .reads import CallReads
 
 logger = logging.getLogger("rds_guard")
@@ -43,29 +44,18 @@ class ClientBinding:
     ``generate_presigned_url`` is wrapped: no event fires after a URL is signed.
     """
 
-    def __init__(self, client: BaseClient) -> None:
+    def __init__(self, client: BaseClient, *, hook: bool = True) -> None:
         self._client = weakref.ref(client)
-        self.service = client.meta.service_model.service_id.hyphenize()
+        self.service = service_of(client)
         self.region: str | None = client.meta.region_name
         self.client_stack: Stack | None = None
         self.session_stacks: list[Stack] = []  # the stacks of the sessions that hooked it
-        events = client.meta.events
-        for service, name in operations.guarded_pairs():
-            if service != self.service:
-                continue
-            row = operations.OPERATIONS[name]
-            for stage, handler in (
-                ("before-parameter-build", self.before_parameter_build),
-                ("request-created", self.request_created),
-                ("after-call", self.after_call),
-                ("after-call-error", self.after_call_error),
-            ):
-                event = f"{stage}.{service}.{name}"
-                events.register(
-                    event, functools.partial(handler, row), unique_id=f"rds_guard:{event}"
-                )
-        presign = client.generate_presigned_url
-        client.generate_presigned_url = functools.partial(self.presign, presign)
+        if hook:  # else its `StandIns` hold the handlers' places and hand it the calls
+            hook_client(client, self._handler, self.presign)
+
+    def _handler(self, method: str, row: Operation) -> Callable[..., Any]:
+        handler: Callable[..., Any] = functools.partial(getattr(self, method), row)
+        return handler
 
     def guard(self) -> Guard | None:
         """The guard in force: a direct install on the client wins over its session's (the
@@ -206,15 +196,16 @@ class ClientBinding:
 _bindings: weakref.WeakKeyDictionary[BaseClient, ClientBinding] = weakref.WeakKeyDictionary()
 
 
-def binding_of(client: BaseClient) -> ClientBinding:
-    """The client's binding, made (and its handlers registered) the first time."""
+def binding_of(client: BaseClient, *, hook: bool = True) -> ClientBinding:
+    """The client's binding, made (and, with ``hook``, its handlers registered) the first
+    time; without ``hook``, for a client whose `StandIns` hold the handlers' places."""
     binding = _bindings.get(client)
     if binding is None:
         if inspect.iscoroutinefunction(type(client)._make_api_call):
             from .aio import AioClientBinding  # only async applications need it
 
-            binding = AioClientBinding(client)
+            binding = AioClientBinding(client, hook=hook)
         else:
-            binding = ClientBinding(client)
+            binding = ClientBinding(client, hook=hook)
         _bindings[client] = binding
     return binding

@@ -62,8 +62,6 @@ class Stack:
     def __init__(self) -> None:
         self.guards: list[Guard | Pending] = []
         self.on_empty: list[Callable[[], None]] = []
-        # a session's or emitter's creating-client-class handler binding new clients here
-        self.client_hook: Callable[..., None] | None = None
 
     def top(self) -> Guard | None:
         """The guard in force (resolving one installed lazily), or None."""

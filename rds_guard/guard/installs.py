@@ -19,7 +19,7 @@ from ..core import operations
 from ..core.files import append_problem
 from ..core.policy import Policy, PolicyLike, audit_path_of, resolve_policy
 from ..errors import AuditError, PolicyError
-from .binding import binding_of
+from .binding import ClientBinding, binding_of
 from .guard import Guard, Stack
 
 logger = logging.getLogger("rds_guard")
@@ -80,12 +80,10 @@ def _hook_session(session: EventEmitter, stack: Stack) -> None:
 
     for event in _CLIENT_CLASS_EVENTS:
         session.register(event, add_mixin, unique_id=f"rds_guard:{event}:{id(stack)}")
-    stack.client_hook = add_mixin
     # Weak: the session keys its stack weakly, and the stack holds this.
     session_ref = weakref.ref(session)
 
     def unhook() -> None:
-        stack.client_hook = None
         hooked = session_ref()
         if hooked is not None:
             for event in _CLIENT_CLASS_EVENTS:
@@ -158,15 +156,14 @@ def install_on_emitter(
     return pending.resolve
 
 
-def guard_client_class(events: EventEmitter, base_classes: list[type]) -> None:
-    """Bind the client class being created now to the guards installed on ``events``.
-
-    For an install made by a ``creating-client-class`` handler (`rds_guard.awscli`): the
-    hook it registers is not called for the class already under way.
-    """
+def bind_client(events: EventEmitter, client: BaseClient) -> ClientBinding:
+    """Bind a client made before the guards installed on ``events`` were, whose `StandIns`
+    hold its handlers' places, to those guards (`rds_guard.awscli`)."""
+    binding = binding_of(client, hook=False)
     stack = _stacks.get(events)
-    if stack is not None and stack.client_hook is not None:
-        stack.client_hook(base_classes=base_classes)
+    if stack is not None and stack not in binding.session_stacks:
+        binding.session_stacks.append(stack)
+    return binding
 
 
 def open_audit_log(

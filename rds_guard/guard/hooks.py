@@ -1,0 +1,96 @@
+"""Where a client's guard handlers go, and stand-ins that hold those places until the guard
+is needed.
+
+Light on purpose (it imports only the operations table): the AWS CLI plugin puts
+`StandIns` on each rds, docdb and neptune client it makes, and imports the rest of the guard
+only when one of them is called, at the first guarded operation.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ..core import operations
+from ..core.operations import Operation
+
+STAGES = (
+    ("before-parameter-build", "before_parameter_build"),
+    ("request-created", "request_created"),
+    ("after-call", "after_call"),
+    ("after-call-error", "after_call_error"),
+)
+"""The events of a guarded operation the guard handles, each with its handler's method name
+(of `rds_guard.guard.binding.ClientBinding`)."""
+
+
+class Hooked(Protocol):
+    """What the hooks are registered on: a botocore (or aiobotocore) client."""
+
+    @property
+    def meta(self) -> Any:
+        """The client's ``meta`` (its events, its service model)."""
+
+    generate_presigned_url: Callable[..., Any]
+
+
+def service_of(client: Hooked) -> str:
+    """The client's service, as the operations table names it (``rds``, ``docdb``, ...)."""
+    return str(client.meta.service_model.service_id.hyphenize())
+
+
+def hook_client(
+    client: Hooked,
+    handler_for: Callable[[str, Operation], Callable[..., Any]],
+    presign: Callable[..., Any],
+) -> None:
+    """Register ``handler_for(method, row)`` under each guarded operation's exact event names
+    (its place in botocore's handler order), and wrap ``generate_presigned_url`` with
+    ``presign`` (no event fires after a URL is signed).
+
+    The unique ids are the event names, so the guard's handlers are on a client once, however
+    often it is hooked.
+    """
+    service = service_of(client)
+    events = client.meta.events
+    for guarded, name in operations.guarded_pairs():
+        if guarded != service:
+            continue
+        row = operations.OPERATIONS[name]
+        for stage, method in STAGES:
+            event = f"{stage}.{service}.{name}"
+            events.register(event, handler_for(method, row), unique_id=f"rds_guard:{event}")
+    client.generate_presigned_url = functools.partial(presign, client.generate_presigned_url)
+
+
+class StandIns:
+    """A botocore client's guard handlers before the guard is loaded: registered in the
+    guard's places when the client is made, the first one called asks ``bind`` for the
+    client's binding (importing the guard, loading the policy) and every call is handed to
+    that binding from then on, the call under way included."""
+
+    def __init__(self, client: Hooked, bind: Callable[[Any], Any]) -> None:
+        self._client = weakref.ref(client)
+        self._bind = bind
+        self._binding: Any = None
+        hook_client(client, self._forwarder, self._presign)
+
+    def _forwarder(self, method: str, row: Operation) -> Callable[..., Any]:
+        return functools.partial(self._forward, method, row)
+
+    def binding(self) -> Any:
+        """The client's `ClientBinding`, asked of ``bind`` the first time."""
+        if self._binding is None:
+            client = self._client()
+            assert client is not None, "a handler of a client that is gone"
+            self._binding = self._bind(client)
+        return self._binding
+
+    def _forward(self, method: str, row: Operation, **kwargs: Any) -> Any:
+        return getattr(self.binding(), method)(row, **kwargs)
+
+    def _presign(self, generate: Callable[..., str], *args: Any, **kwargs: Any) -> str:
+        presign: Callable[..., str] = self.binding().presign
+        return presign(generate, *args, **kwargs)
