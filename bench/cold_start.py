@@ -28,9 +28,7 @@ from __future__ import annotations
 import compileall
 import json
 import os
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -40,9 +38,22 @@ from pathlib import Path
 from typing import Any
 
 import rds_guard
-from bench.common import ROOT, Stats, alternate, median_difference_interval, summarize
+from bench.common import (
+    EXAMPLE_POLICY,
+    ROOT,
+    Stats,
+    alternate,
+    median_difference_interval,
+    summarize,
+)
+from bench.import_profile import (
+    ClassCost,
+    ImportTime,
+    measure_class_cost,
+    measure_importtime,
+    measure_load_importtime,
+)
 
-EXAMPLE_POLICY = ROOT / "examples" / "rds_guard.toml"
 EXAMPLE_CLI_CONFIG = ROOT / "examples" / "awscli-config"
 AWS = Path(sys.executable).with_name("aws")
 
@@ -70,8 +81,6 @@ guard = rds_guard.install(session, policy=policy)
 installed = time.perf_counter()
 print(json.dumps([loaded - start, installed - loaded]))
 """
-
-_IMPORTTIME_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)\s*$")
 
 
 def compile_bytecode() -> None:
@@ -293,81 +302,6 @@ def measure_awscli(server: Any, runs: int, workdir: Path) -> list[Comparison]:
 
 
 @dataclass(frozen=True)
-class ImportLine:
-    """One module ``import rds_guard`` adds after boto3's: self and cumulative time (µs)."""
-
-    module: str
-    self_us: float
-    cumulative_us: float
-
-    @property
-    def ours(self) -> bool:
-        """Whether it is one of rds_guard's modules."""
-        return self.module == "rds_guard" or self.module.startswith("rds_guard.")
-
-
-@dataclass(frozen=True)
-class ImportTime:
-    """``-X importtime`` of ``code``: what is imported after ``after``, medians over ``runs``."""
-
-    code: str
-    module: str
-    runs: int
-    lines: Sequence[ImportLine]
-    """Every module imported after ``after``, by median self time, largest first."""
-    total_us: float
-    """All that ``code`` imports after ``after``: the cumulative times of its top-level lines."""
-
-
-def parse_importtime(stderr: str, after: str = "boto3") -> dict[str, tuple[int, int, bool]]:
-    """Self and cumulative µs of each module imported after the top-level ``after``, and
-    whether it is a top-level line (imported by the code itself, not by another module)."""
-    found: dict[str, tuple[int, int, bool]] = {}
-    started = False
-    for text in stderr.splitlines():
-        match = _IMPORTTIME_LINE.match(text)
-        if match is None:
-            continue
-        own, cumulative, indent, module = match.groups()
-        if not started:
-            started = module == after and len(indent) == 1
-            continue
-        found[module] = (int(own), int(cumulative), len(indent) == 1)
-    return found
-
-
-def measure_importtime(
-    runs: int, after: str = "boto3", statement: str = "from rds_guard import install"
-) -> ImportTime:
-    """``python -X importtime -c "import AFTER; STATEMENT"``, ``runs`` times."""
-    code = f"import {after}; {statement}"
-    module = statement.split()[1]
-    per_module: dict[str, list[tuple[int, int]]] = {}
-    totals: list[int] = []
-    for _ in range(runs):
-        done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", code],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        found = parse_importtime(done.stderr, after)
-        totals.append(sum(cumulative for _, cumulative, top in found.values() if top))
-        for name, (own, cumulative, _) in found.items():
-            per_module.setdefault(name, []).append((own, cumulative))
-    lines = [
-        ImportLine(
-            name,
-            statistics.median(own for own, _ in times),
-            statistics.median(cumulative for _, cumulative in times),
-        )
-        for name, times in per_module.items()
-    ]
-    lines.sort(key=lambda line: line.self_us, reverse=True)
-    return ImportTime(code, module, runs, lines, statistics.median(totals))
-
-
-@dataclass(frozen=True)
 class ColdStart:
     """Everything this module measures (the AWS CLI's None when it was not run)."""
 
@@ -378,6 +312,9 @@ class ColdStart:
     importtime: ImportTime
     plugin_importtime: ImportTime | None
     """The plugin's import after the CLI's own (None without the AWS CLI)."""
+    load_importtime: ImportTime
+    """What ``load_policy`` imports (the install target's floor)."""
+    classes: ClassCost
 
 
 def run_cold_start(
@@ -409,4 +346,6 @@ def run_cold_start(
         skipped,
         measure_importtime(importtime_runs),
         plugin,
+        measure_load_importtime(importtime_runs),
+        measure_class_cost(importtime_runs),
     )

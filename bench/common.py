@@ -13,6 +13,9 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+EXAMPLE_POLICY = ROOT / "examples" / "rds_guard.toml"
+"""The example policy the cold-start benchmarks load."""
 """The repository's root folder."""
 
 SOURCE = "orders"

@@ -15,10 +15,10 @@ from bench.cold_start import (
     INSTALL_TARGET_SECONDS,
     ColdStart,
     Comparison,
-    ImportTime,
     InstallResult,
 )
 from bench.common import Machine, Stats
+from bench.import_profile import ClassCost, ImportTime
 from bench.ledger_speed import SHIP_TARGET, VERIFY_PER, LedgerResult
 from bench.overhead import PairResult
 from bench.profiles import ProfileSummary
@@ -192,6 +192,8 @@ def _cold_start_section(cold: ColdStart) -> list[str]:
         "",
         *_install_table(cold.install),
         "",
+        *_load_imports(cold.load_importtime),
+        "",
         "### The AWS CLI plugin",
         "",
     ]
@@ -217,7 +219,39 @@ def _cold_start_section(cold: ColdStart) -> list[str]:
             f"**{plugin.total_us / 1e3:.1f} ms** cumulative after the CLI's own modules.",
         ]
     lines += ["", "### Where an import goes", "", *_importtime_section(cold.importtime)]
+    lines += ["", *_class_cost(cold.classes, cold.imports.added)]
     return lines
+
+
+def _load_imports(t: ImportTime, top: int = 6) -> list[str]:
+    over = "over" if t.total_us / 1e6 > INSTALL_TARGET_SECONDS else "within"
+    lines = [
+        f"What the first `load_policy` imports (`-X importtime`, {_runs(t.runs)}, medians): "
+        f"**{t.total_us / 1e3:.1f} ms** over {len(t.lines)} modules, {over} the target on its "
+        f"own; the {min(top, len(t.lines))} largest by self time:",
+        "",
+        "| module | self (µs) | cumulative (µs) |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{line.module}` | {line.self_us:.0f} | {line.cumulative_us:.0f} |"
+        for line in t.lines[:top]
+    ]
+    return lines
+
+
+def _class_cost(c: ClassCost, added: float) -> list[str]:
+    share = c.remake_ms / (added * 1e3) if added > 0 else float("nan")
+    return [
+        f"The import creates {c.dataclasses} dataclasses and {c.enums} enums of rds_guard's "
+        f"own. Making those {c.dataclasses} dataclasses again, with their fields and options, "
+        f"takes **{c.remake_ms:.1f} ms** in that process (median), {share:.0%} of the "
+        f"{added * 1e3:.1f} ms the import adds: one frozen dataclass of five fields takes "
+        f"{c.frozen_us:.0f} µs to make, the same class without the decorator {c.plain_us:.0f} "
+        "µs, because `dataclasses` writes each generated method (`__init__`, `__repr__`, "
+        "`__eq__`, `__hash__`, and for a frozen one `__setattr__` and `__delattr__`) as "
+        "source and compiles it, every time the module is imported.",
+    ]
 
 
 # 3-5 -----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from bench import (  # noqa: E402
     aio_overhead,
     audit_throughput,
     cold_start,
+    import_profile,
     ledger_speed,
     overhead,
     profiles,
@@ -180,16 +181,42 @@ def test_importtime_lists_what_rds_guard_adds() -> None:
             "import time:        20 |         70 | rds_guard",
         ]
     )
-    assert cold_start.parse_importtime(stderr) == {
+    assert import_profile.parse_importtime(stderr) == {
         "rds_guard.core": (50, 50, False),
         "rds_guard": (20, 70, True),
     }
-    measured = cold_start.measure_importtime(1)
+    measured = import_profile.measure_importtime(1)
     assert measured.total_us > 0
     assert any(line.module == "rds_guard.core.policy" for line in measured.lines)
-    plugin = cold_start.measure_importtime(1, "awscli.clidriver", "import rds_guard.awscli")
+    plugin = import_profile.measure_importtime(1, "awscli.clidriver", "import rds_guard.awscli")
     assert plugin.total_us > 0
     assert not any(line.module == "rds_guard.core.policy" for line in plugin.lines)
+
+
+def test_importtime_after_a_marker_lists_what_load_policy_imports() -> None:
+    stderr = "\n".join(
+        [
+            "import time:       370 |        470 | boto3",
+            "import time:        20 |         70 | rds_guard",
+            "-- mark --",
+            "import time:        60 |         60 |   tomllib._re",
+            "import time:        30 |         90 | tomllib",
+        ]
+    )
+    assert import_profile.parse_importtime(stderr, marker="-- mark --") == {
+        "tomllib._re": (60, 60, False),
+        "tomllib": (30, 90, True),
+    }
+    loading = import_profile.measure_load_importtime(1)
+    modules = {line.module for line in loading.lines}
+    assert {"tomllib", "re2"} <= modules and "boto3" not in modules
+    assert loading.total_us > 0
+
+
+def test_class_cost_counts_the_dataclasses_the_import_creates() -> None:
+    cost = import_profile.measure_class_cost(1)
+    assert cost.dataclasses >= 20 and cost.enums >= 1
+    assert cost.remake_ms > 0 and cost.frozen_us > cost.plain_us > 0
 
 
 def test_aio_path_is_skipped_without_its_environment(tmp_path: Path) -> None:
@@ -241,6 +268,8 @@ def test_run_quick_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ):
         assert heading in text
     assert machine().cpu in text
+    assert "What the first `load_policy` imports" in text
+    assert "dataclasses again, with their fields and options" in text
     assert "*aio send*: skipped — not asked for (--no-aio)" in text
     assert "AWS CLI plugin | – | not run: no moto server (--no-moto)" in text
     targets = text.split("## Targets")[1].split("## 1.")[0].strip().splitlines()[2:]
