@@ -12,6 +12,7 @@ docs/integrations.md.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class _GuardOnFirstOperation:
         self._events = event_hooks
         self._generate_hooked = False
         self._installed = False
+        self._lock = threading.Lock()  # two clients' first guarded calls may race
         plugin = self
 
         class GuardStandIns:
@@ -79,10 +81,11 @@ class _GuardOnFirstOperation:
         """A client's binding, the guard installed on the CLI's emitter the first time."""
         from .guard.installs import bind_client, install_on_emitter
 
-        if not self._installed:
-            self._installed = True
-            install_on_emitter(self._events)
-        return bind_client(self._events, client)
+        with self._lock:
+            if not self._installed:
+                install_on_emitter(self._events)
+                self._installed = True
+            return bind_client(self._events, client)
 
     def _hook_generate(self) -> None:
         from .core import operations

@@ -81,7 +81,8 @@ class StandIns:
         return functools.partial(self._forward, method, row)
 
     def binding(self) -> Any:
-        """The client's `ClientBinding`, asked of ``bind`` the first time."""
+        """The client's `ClientBinding`, asked of ``bind`` until it gives one (``bind`` must
+        give the same binding to calls that race here)."""
         if self._binding is None:
             client = self._client()
             assert client is not None, "a handler of a client that is gone"
