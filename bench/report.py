@@ -243,7 +243,8 @@ def _load_imports(t: ImportTime, top: int = 6) -> list[str]:
 def _class_cost(c: ClassCost, added: float) -> list[str]:
     share = c.remake_ms / (added * 1e3) if added > 0 else float("nan")
     return [
-        f"The import creates {c.dataclasses} dataclasses and {c.enums} enums of rds_guard's "
+        f"The import creates {c.dataclasses} dataclasses and {c.enums} "
+        f"enum{'' if c.enums == 1 else 's'} of rds_guard's "
         f"own. Making those {c.dataclasses} dataclasses again, with their fields and options, "
         f"takes **{c.remake_ms:.1f} ms** in that process (median), {share:.0%} of the "
         f"{added * 1e3:.1f} ms the import adds: one frozen dataclass of five fields takes "
