@@ -190,7 +190,7 @@ def _run(argv: Sequence[str] | None) -> int:
     except AuditError as exc:
         return _fail(exc.detail)
     except (BotoCoreError, ClientError) as exc:
-        return _fail(_aws_error_text(exc))
+        return _fail(_aws_error_text(exc, args))
     except PolicyError as exc:
         return _fail(str(exc))
     except BrokenPipeError:
@@ -209,15 +209,23 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _aws_error_text(error: BotoCoreError | ClientError) -> str:
-    """One line saying what went wrong talking to AWS, and what to do about it."""
+def _aws_error_text(error: BotoCoreError | ClientError, args: argparse.Namespace) -> str:
+    """One line saying what went wrong talking to AWS, and what to do about it with the
+    options this command has."""
     if isinstance(error, NoCredentialsError):
+        profile = "--profile" if "profile" in args else "AWS_PROFILE"
         return (
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,"
-            " or name a profile with --profile"
+            f" or name a profile with {profile}"
         )
     if isinstance(error, NoRegionError):
-        return "no AWS region: pass --region or set AWS_DEFAULT_REGION"
+        if "region" in args:
+            return "no AWS region: pass --region or set AWS_DEFAULT_REGION"
+        # the other commands that reach AWS are the ledger's
+        return (
+            "no AWS region: name the ledger's (dynamodb://TABLE?region=R, or region in"
+            " [audit.ledger]) or set AWS_DEFAULT_REGION"
+        )
     if isinstance(error, EndpointConnectionError):
         return f"cannot reach the service: {error}"
     return str(error)

@@ -371,3 +371,35 @@ def test_the_audit_functions_progress_counts_lines_and_bytes(tmp_path: Path) -> 
     assert told == [(len(lines), size, size)]
     assert lines_of(log) == lines
     json.dumps(told)
+
+
+@pytest.mark.parametrize(
+    ("missing", "fragments", "not_said"),
+    [
+        (
+            {"AWS_DEFAULT_REGION": None},
+            ("no AWS region", "dynamodb://TABLE?region=R", "[audit.ledger]"),
+            "--region",
+        ),
+        (
+            {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
+            ("no AWS credentials found", "AWS_PROFILE"),
+            "--profile",
+        ),
+    ],
+)
+def test_a_ledger_command_s_aws_hints_name_what_it_takes(
+    tmp_path: Path, missing: dict[str, None], fragments: tuple[str, ...], not_said: str
+) -> None:
+    """The ledger's commands have no --region nor --profile: the hint says what they take."""
+    run = run_script(
+        "audit",
+        "query",
+        "--ledger",
+        "dynamodb://rds-guard-ledger",
+        "--snapshot",
+        "orders-manual-20261130",
+        env=script_env(tmp_path, **missing),
+    )
+    line = assert_one_error_line(run, *fragments)
+    assert not_said not in line
