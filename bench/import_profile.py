@@ -20,7 +20,8 @@ _IMPORTTIME_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)\s*$
 
 @dataclass(frozen=True)
 class ImportLine:
-    """One module ``import rds_guard`` adds after boto3's: self and cumulative time (µs)."""
+    """One module imported past the starting point (boto3's import, say): self and
+    cumulative time (µs)."""
 
     module: str
     self_us: float
@@ -34,15 +35,17 @@ class ImportLine:
 
 @dataclass(frozen=True)
 class ImportTime:
-    """``-X importtime`` of ``code``: what is imported after ``after``, medians over ``runs``."""
+    """``-X importtime`` of ``code``: what is imported past the starting point, medians over
+    ``runs``."""
 
     code: str
     module: str
     runs: int
     lines: Sequence[ImportLine]
-    """Every module imported after ``after``, by median self time, largest first."""
+    """Every module imported past the starting point, by median self time, largest first."""
     total_us: float
-    """All that ``code`` imports after ``after``: the cumulative times of its top-level lines."""
+    """All that ``code`` imports past the starting point: the cumulative times of its
+    top-level lines."""
 
 
 def parse_importtime(
