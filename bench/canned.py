@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 
 from botocore.awsrequest import AWSResponse
 
-from bench.common import CLUSTER_ARN, REGION, SNAPSHOT, SOURCE, SOURCE_TAGS
+from bench.common import ACCOUNT, CLUSTER_ARN, REGION, SNAPSHOT, SOURCE, SOURCE_TAGS
 
 _NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 _REQUEST_ID = "5f1e7c0a-7d1b-4c5e-9a44-000000000000"
@@ -31,7 +31,7 @@ def _document(operation: str, result: str) -> bytes:
 
 def create_cluster_snapshot_body(snapshot: str = SNAPSHOT, source: str = SOURCE) -> bytes:
     """A CreateDBClusterSnapshot answer naming ``snapshot``."""
-    arn = f"arn:aws:rds:{REGION}:123456789012:cluster-snapshot:{snapshot}"
+    arn = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster-snapshot:{snapshot}"
     return _document(
         "CreateDBClusterSnapshot",
         "<DBClusterSnapshot>"
@@ -79,13 +79,12 @@ class _RawBody(io.BytesIO):
 class CannedResponder:
     """A ``before-send`` handler answering each operation with one fixed body.
 
-    ``bodies`` maps an operation name to its XML answer; ``sent`` counts the requests
-    answered, per operation. An operation it has no body for is left to botocore (None).
+    ``bodies`` maps an operation name to its XML answer. An operation it has no body for is
+    left to botocore (None).
     """
 
     def __init__(self, bodies: dict[str, bytes]) -> None:
         self.bodies = bodies
-        self.sent: dict[str, int] = dict.fromkeys(bodies, 0)
         self._headers = {"Content-Type": "text/xml", "x-amzn-RequestId": _REQUEST_ID}
 
     def __call__(self, request: Any, event_name: str = "", **_: Any) -> AWSResponse | None:
@@ -94,7 +93,6 @@ class CannedResponder:
         body = self.bodies.get(operation)
         if body is None:
             return None
-        self.sent[operation] += 1
         return AWSResponse(request.url, 200, dict(self._headers), _RawBody(body))
 
     def attach(self, client: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import random
@@ -13,10 +14,10 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+"""The repository's root folder."""
 
 EXAMPLE_POLICY = ROOT / "examples" / "rds_guard.toml"
 """The example policy the cold-start benchmarks load."""
-"""The repository's root folder."""
 
 SOURCE = "orders"
 SNAPSHOT = "orders-manual-20261129"
@@ -117,18 +118,12 @@ class Stats:
 
     def as_dict(self) -> dict[str, float]:
         """The summary as plain numbers (for a bench run in another environment)."""
-        return {
-            "median": self.median,
-            "p90": self.p90,
-            "mean": self.mean,
-            "count": self.count,
-            "p10": self.p10,
-        }
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, float]) -> Stats:
         """The inverse of `as_dict`."""
-        return cls(data["median"], data["p90"], data["mean"], int(data["count"]), data["p10"])
+        return cls(**{**data, "count": int(data["count"])})
 
 
 def percentile(sorted_samples: Sequence[float], fraction: float) -> float:

@@ -48,6 +48,7 @@ from botocore.stub import Stubber
 import rds_guard
 from bench import canned
 from bench.common import (
+    ACCOUNT,
     CALLER_TAGS,
     CREDENTIALS,
     POLICY_TAGS,
@@ -353,7 +354,7 @@ def send_case(case: Case, calls: int, warmup: int, workdir: Path) -> PairResult:
 
 def stub_response() -> dict[str, Any]:
     """The answer the stub path gives each create: the snapshot, creating."""
-    arn = f"arn:aws:rds:{REGION}:123456789012:cluster-snapshot:{SNAPSHOT}"
+    arn = f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster-snapshot:{SNAPSHOT}"
     return {
         "DBClusterSnapshot": {
             "DBClusterSnapshotIdentifier": SNAPSHOT,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from bench.audit_throughput import ThroughputResult
 from bench.cold_start import (
+    IMPORT_GUARD,
     INSTALL_TARGET_SECONDS,
     ColdStart,
     Comparison,
@@ -81,7 +82,7 @@ def _targets_table(report: RunReport) -> list[str]:
     cold = report.cold
     i = cold.imports
     lines.append(
-        f"| cold start: `import rds_guard` after boto3 | {i.target} | "
+        f"| cold start: `{IMPORT_GUARD}` against `import boto3` | {i.target} | "
         f"{_signed_ms(i.added)} ({i.ratio:.3f}×) | {met(i.met)} |"
     )
     lines.append(

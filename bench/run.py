@@ -9,12 +9,12 @@ measurement).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,7 @@ def isolate_environment() -> None:
 def run_overhead(sizes: Sizes, workdir: Path, server: Any | None) -> list[PairResult]:
     """Every case on the send path, the no-audit cases on the stub path, and moto's."""
     results = []
-    for name in ("floor", "a", "a+", "b", "c", "d"):
+    for name in CASES:
         calls = sizes.fsync_calls if CASES[name].fsync else sizes.send_calls
         results.append(overhead.send_case(CASES[name], calls, sizes.warmup, workdir))
     for name in ("floor", "a"):
@@ -157,16 +157,6 @@ def run_aio(sizes: Sizes, workdir: Path, python: Path | None) -> AioRun:
     return AioRun(results, versions)
 
 
-@contextmanager
-def maybe_moto(wanted: bool) -> Iterator[Any | None]:
-    """moto's server for the moto path and the AWS CLI, or None (``--no-moto``)."""
-    if not wanted:
-        yield None
-        return
-    with overhead.moto_server() as server:
-        yield server
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run everything, write the report, print where it went."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -190,11 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = DOCS_REPORT if args.update_docs else args.output or REPORT
     sizes = QUICK if args.quick else FULL
     isolate_environment()
-    cold_start.compile_bytecode()
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="rds-guard-bench-") as tmp,
-        maybe_moto(not args.no_moto) as server,
+        # moto's server for the moto path and the AWS CLI, or None (--no-moto)
+        contextlib.nullcontext() if args.no_moto else overhead.moto_server() as server,
     ):
         workdir = Path(tmp)
         print("per-call overhead ...", flush=True)

@@ -85,10 +85,10 @@ def test_guarded_send_path_writes_both_records(tmp_path: Path) -> None:
 def test_the_bare_side_sends_what_the_guard_sends(name: str, tmp_path: Path) -> None:
     """The guard adds tags (a+) or inherits them (d): the bare client is given the result."""
     result = overhead.send_case(overhead.CASES[name], 2, 0, tmp_path)
-    same_size = overhead.send_case(overhead.CASES["a"], 2, 0, tmp_path)
     assert result.body_bytes is not None and result.body_bytes > 0
     assert result.reads == (1 if name == "d" else 0)
     if name == "a+":  # the caller of a sends the policy's tags itself: the same request
+        same_size = overhead.send_case(overhead.CASES["a"], 2, 0, tmp_path)
         assert result.body_bytes == same_size.body_bytes
 
 
