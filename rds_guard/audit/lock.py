@@ -24,13 +24,21 @@ _LONGEST_SLEEP = 0.02
 def flock_within(fd: int, path: Path, timeout: float | None) -> None:
     """Take the exclusive ``flock`` on ``fd``, waiting at most ``timeout`` seconds (None:
     for ever). A lock still held then is an `AuditError`; any other failure an OSError."""
+    if not try_flock(fd, timeout):
+        assert timeout is not None  # waiting for ever never gives up
+        raise timed_out(path, timeout, holder_pids(os.fstat(fd)))
+
+
+def try_flock(fd: int, timeout: float | None) -> bool:
+    """Take the exclusive ``flock`` on ``fd``, waiting at most ``timeout`` seconds (None:
+    for ever); False when it is still held then."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return
+        return True
     except BlockingIOError:
         if timeout is None:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            return
+            return True
     deadline = time.monotonic() + timeout
     pause = _FIRST_SLEEP
     while (left := deadline - time.monotonic()) > 0:
@@ -38,10 +46,10 @@ def flock_within(fd: int, path: Path, timeout: float | None) -> None:
         pause = min(pause * 2, _LONGEST_SLEEP)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
+            return True
         except BlockingIOError:
             continue
-    raise timed_out(path, timeout, holder_pids(os.fstat(fd)))
+    return False
 
 
 def thread_lock_within(lock: threading.Lock, path: Path, timeout: float | None) -> None:

@@ -164,8 +164,8 @@ POLICY_HELP = f"the policy file (default: ${POLICY_ENV}, then ./{DEFAULT_POLICY_
 """The help of every argument naming a policy file."""
 
 
-def add_policy(parser: argparse.ArgumentParser, more_help: str = "") -> None:
-    """``--policy P`` (``more_help`` is appended to its help)."""
+def add_policy(parser: argparse._ActionsContainer, more_help: str = "") -> None:
+    """``--policy P`` (``more_help`` is appended to its help; on a parser or a group)."""
     parser.add_argument("--policy", metavar="P", help=POLICY_HELP + more_help)
 
 

@@ -32,7 +32,7 @@ from policies import AUDITED, LEDGER, LEDGER_SIGNED, write_policy
 from servers import MotoServer
 
 import rds_guard
-from rds_guard.audit.ledger import LedgerTable, S3Location
+from rds_guard.audit.ledger import LedgerTable, LedgerUnavailable, S3Location
 from rds_guard.audit.ledger.checkpoints import CheckpointStore
 from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.provision import provision
@@ -215,8 +215,9 @@ def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
     rds, guard = _install(aws, tmp_path, mode="required")
     assert isinstance(guard.audit, ShippingLog)
     remove = on_send(guard.audit.clients.dynamodb, "PutItem", _down)
-    with pytest.raises(rds_guard.AuditError, match='mode = "required"'):
+    with pytest.raises(rds_guard.AuditError, match='mode = "required"') as refused:
         _snapshot(rds)
+    assert isinstance(refused.value, LedgerUnavailable)
     assert aws.count("CreateDBClusterSnapshot") == 0
     log = tmp_path / "audit.jsonl"
     (requested, call), (failed, same_call) = _events(log)

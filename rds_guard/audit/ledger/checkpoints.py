@@ -127,7 +127,6 @@ class Version:
 
     key: str
     version_id: str
-    latest: bool
     modified: str
     delete_marker: bool = False
 
@@ -150,16 +149,14 @@ class CheckpointStore:
 
     def numbers(self) -> Iterator[int]:
         """The numbers of the checkpoints there are (ListObjectsV2)."""
-        kwargs: dict[str, Any] = {"Bucket": self.location.bucket, "Prefix": self.location.prefix}
-        while True:
-            answer = self.clients.s3.list_objects_v2(**kwargs)
+        pages = self.clients.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.location.bucket, Prefix=self.location.prefix
+        )
+        for answer in pages:
             for entry in answer.get("Contents", []):
                 number = self.number_of(entry["Key"])
                 if number is not None:
                     yield number
-            if not answer.get("IsTruncated"):
-                return
-            kwargs["ContinuationToken"] = answer["NextContinuationToken"]
 
     def number_of(self, key: str) -> int | None:
         """The number of the checkpoint stored under ``key`` (None: not a checkpoint's)."""
@@ -169,17 +166,15 @@ class CheckpointStore:
     def versions(self) -> list[Version]:
         """Every version and delete marker under the prefix (ListObjectVersions)."""
         found: list[Version] = []
-        kwargs: dict[str, Any] = {"Bucket": self.location.bucket, "Prefix": self.location.prefix}
-        while True:
-            answer = self.clients.s3.list_object_versions(**kwargs)
+        pages = self.clients.s3.get_paginator("list_object_versions").paginate(
+            Bucket=self.location.bucket, Prefix=self.location.prefix
+        )
+        for answer in pages:
             for entry in answer.get("Versions", []):
                 found.append(_version(entry, False))
             for entry in answer.get("DeleteMarkers", []):
                 found.append(_version(entry, True))
-            if not answer.get("IsTruncated"):
-                return found
-            kwargs["KeyMarker"] = answer.get("NextKeyMarker")
-            kwargs["VersionIdMarker"] = answer.get("NextVersionIdMarker")
+        return found
 
     def read(self, key: str, version_id: str | None = None) -> tuple[bytes, dict[str, Any]]:
         """An object's body and its GetObject answer (metadata, lock mode)."""
@@ -246,7 +241,6 @@ def _version(entry: dict[str, Any], marker: bool) -> Version:
     return Version(
         str(entry["Key"]),
         str(entry.get("VersionId") or "null"),
-        bool(entry.get("IsLatest")),
         str(entry.get("LastModified", "")),
         marker,
     )
@@ -272,15 +266,21 @@ class CheckpointOutcome:
 
 
 def write_checkpoint(
-    table: LedgerTable, store: CheckpointStore, *, attempts: int = 3
+    table: LedgerTable,
+    store: CheckpointStore,
+    *,
+    attempts: int = 3,
+    latest: tuple[Checkpoint, bytes] | None = None,
 ) -> CheckpointOutcome:
     """Write the next checkpoint of ``table`` to ``store``: every stream's head, each checked
     against the previous checkpoint first. A number taken meanwhile by another writer is
-    tried again on top of that one's (``attempts`` times)."""
+    tried again on top of that one's (``attempts`` times). ``latest``: the store's newest
+    checkpoint, when the caller has just read it (`CheckpointStore.latest`)."""
     key = store.key_arn()
     outcome = CheckpointOutcome()
-    for _ in range(attempts):
-        latest = store.latest()
+    for attempt in range(attempts):
+        if attempt or latest is None:
+            latest = store.latest()
         previous, prev_body = latest if latest is not None else (None, b"")
         findings: list[str] = []
         heads = list(_heads(table, previous, findings))

@@ -39,10 +39,6 @@ class History:
     findings: list[CheckpointFinding] = field(default_factory=list)
     heads: dict[str, dict[int, tuple[str, int]]] = field(default_factory=lambda: defaultdict(dict))
 
-    def streams(self) -> set[str]:
-        """Every stream a checkpoint lists."""
-        return set(self.heads)
-
 
 def read_history(store: CheckpointStore, expected_key: str | None = None) -> History:
     """Read and check every checkpoint under the store's prefix.

@@ -98,7 +98,7 @@ def record_item(stream: str, seq: int, line: bytes) -> Item:
     }
     try:
         record = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # as `record.parse_record` reads a line
         record = {}
     for name in ("event", "call", "snapshot", "time"):
         value = record.get(name) if isinstance(record, Mapping) else None

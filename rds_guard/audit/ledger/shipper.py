@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
@@ -74,7 +74,6 @@ class ShipResult:
     last: int = 0
     error: str | None = None
     busy: bool = False
-    gaps: list[int] = field(default_factory=list)
 
     @property
     def pending(self) -> int:
@@ -319,7 +318,6 @@ class Shipper:
                     self._save(ShipState(state.table, state.stream, acked, cursor))
                 self._held_to(state.stream, entry.seq, entry.line, put.stored)
             if entry.seq != acked + 1 and acked:
-                result.gaps.append(acked + 1)
                 logger.warning(
                     "%s: the local log has no record with seq %d (the next is %d): shipped "
                     "as it is, verify will report it",

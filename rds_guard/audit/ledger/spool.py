@@ -21,6 +21,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,7 +31,7 @@ from rds_guard.errors import AuditError
 from ..record import Record, StrPath
 from ..writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 from .checkpoints import CheckpointOutcome, CheckpointStore, write_checkpoint
-from .errors import ShipRefused
+from .errors import LedgerUnavailable, ShipRefused
 from .location import Clients, location_of, parse_s3
 from .shipper import Shipper, ShipResult
 from .table import LedgerTable
@@ -85,7 +86,6 @@ class ShippingLog(AuditLog):
         self.refused: ShipRefused | None = None
         """Set once the stream was refused (a fork, the ledger ahead): nothing more is
         shipped from this process, and in required mode every call fails."""
-        self.last_result: ShipResult | None = None
         self._checkpoint_tried = -CHECKPOINT_EVERY
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -142,7 +142,6 @@ class ShippingLog(AuditLog):
                 self._refuse(exc)
                 problem = exc.detail
             else:
-                self.last_result = result
                 if result.busy and not waits:
                     return  # the thread is shipping: it takes this record along
                 if result.acked < seq:
@@ -162,13 +161,13 @@ class ShippingLog(AuditLog):
             )
             return
         notes = [
-            *_strings(fields.get("notes")),
+            *cast(list[str], record["notes"]),  # the caller's notes, as the record holds them
             f"not sent: the ledger did not acknowledge the {event} record (seq {seq}): {problem}",
         ]
         failed = {**fields, "error": {"code": "LedgerUnavailable", "message": problem}}
         failed["notes"] = notes
         super().write("failed", **failed)
-        raise AuditError(
+        raise LedgerUnavailable(
             f"{self.path}: the ledger ({self.table.name}) did not acknowledge the {event} "
             f"record (seq {seq}), so the call was not sent ([audit.ledger] mode = "
             f'"required"): {problem}',
@@ -215,7 +214,6 @@ class ShippingLog(AuditLog):
         except ShipRefused as exc:
             self._refuse(exc)
             return None
-        self.last_result = result
         return result
 
     def _refuse(self, refused: ShipRefused) -> None:
@@ -240,7 +238,7 @@ class ShippingLog(AuditLog):
         latest = store.latest()
         if latest is not None and _age(latest[0].time) < CHECKPOINT_EVERY:
             return None
-        outcome = write_checkpoint(self.table, store, attempts=1)
+        outcome = write_checkpoint(self.table, store, attempts=1, latest=latest)
         for finding in outcome.findings:
             logger.error("checkpoint %s: %s", outcome.key, finding)
         return outcome
@@ -290,14 +288,6 @@ def _run(ref: weakref.ref[ShippingLog]) -> None:
         pause = min(pause * 2, LONGEST_PAUSE) if failed else INTERVAL
         del log, result
         (stop if failed else wake).wait(pause)
-
-
-def _strings(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list | tuple):
-        return [str(item) for item in value]
-    return []
 
 
 @atexit.register

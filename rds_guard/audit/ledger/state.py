@@ -11,10 +11,8 @@ only means the ledger is read to find where shipping stopped.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 from rds_guard.errors import AuditError
 
 from ..fileio import FILE_MODE, os_error
+from ..lock import try_flock
 from .series import Cursor
 
 SUFFIX = ".shipped"
@@ -87,7 +86,7 @@ class StateFile:
         except (OSError, ValueError) as exc:
             raise os_error(self.path, "cannot open the shipping state", exc) from exc
         try:
-            if not _flock(fd, timeout):
+            if not try_flock(fd, timeout):
                 yield False
                 return
             self._fd = fd
@@ -121,17 +120,3 @@ class StateFile:
         if self._fd is None:
             raise AuditError(f"{self.path}: the shipping state is read only under its lock")
         return self._fd
-
-
-def _flock(fd: int, timeout: float | None) -> bool:
-    deadline = None if timeout is None else time.monotonic() + timeout
-    pause = 0.001
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-        time.sleep(pause)
-        pause = min(pause * 2, 0.05)

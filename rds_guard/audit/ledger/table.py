@@ -44,7 +44,6 @@ class Put:
     already held a record with our digest: an earlier attempt whose answer was lost) or
     ``fork`` (it holds another record at that seq). ``stored`` is the item found there."""
 
-    seq: int
     outcome: Outcome
     stored: Item | None = None
 
@@ -91,11 +90,10 @@ class LedgerTable:
         """Put one record's item unless its key is taken; a taken key is ``ours`` when the item
         there holds the same line, else a ``fork``. Raises ClientError / BotoCoreError for
         anything else (throttling past botocore's retries, no connection, access denied)."""
-        seq = int(item["seq"]["N"])
         stored = self._put_new(item)
         if stored is None:
-            return Put(seq, STORED)
-        return Put(seq, OURS if same_record(stored, item) else FORK, stored)
+            return Put(STORED)
+        return Put(OURS if same_record(stored, item) else FORK, stored)
 
     def put_once(self, item: Item) -> bool:
         """Put an item unless its key is taken (a marker, a fork); True when it was new."""
@@ -160,7 +158,7 @@ class LedgerTable:
         }
         if keys_only:
             kwargs["ProjectionExpression"] = "#k, #s"
-        yield from self._pages("query", kwargs)
+        yield from self._query(kwargs)
 
     def streams(self) -> Iterator[str]:
         """Every stream the ledger lists (its marker), in key order."""
@@ -209,8 +207,7 @@ class LedgerTable:
             condition += " AND begins_with(#k, :p)"
             names["#k"] = "stream"
             values[":p"] = {"S": begins_with}
-        yield from self._pages(
-            "query",
+        yield from self._query(
             {
                 "TableName": self.name,
                 "IndexName": index,
@@ -220,15 +217,9 @@ class LedgerTable:
             },
         )
 
-    def _pages(self, operation: str, kwargs: dict[str, Any]) -> Iterator[Item]:
-        call = getattr(self._db, operation)
-        while True:
-            answer = call(**kwargs)
+    def _query(self, kwargs: dict[str, Any]) -> Iterator[Item]:
+        for answer in self._db.get_paginator("query").paginate(**kwargs):
             yield from answer.get("Items", [])
-            last = answer.get("LastEvaluatedKey")
-            if not last:
-                return
-            kwargs["ExclusiveStartKey"] = last
 
     # -- the table itself --------------------------------------------------------------------
 

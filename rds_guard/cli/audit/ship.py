@@ -9,8 +9,8 @@ import argparse
 
 from rds_guard.audit.ledger import Shipper, ShipRefused, ShipResult
 
-from ..common import POLICY_HELP, Progress, add_quiet, existing_file, print_json, print_lines
-from ..ledger.options import LEDGER_HELP, ledger_arg, ledger_from
+from ..common import Progress, add_policy, add_quiet, existing_file, print_json, print_lines
+from ..ledger.options import add_ledger, ledger_from
 from ..throughput import Throughput
 
 HELP = """Ship audit logs to the fleet ledger (a DynamoDB table), record for record.
@@ -27,10 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``PATH... [--policy P | --ledger dynamodb://TABLE] [--from SEQ] [--json] [--quiet]``."""
     parser.add_argument("paths", nargs="+", metavar="PATH", help="live log files (one stream each)")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--ledger", type=ledger_arg, metavar="dynamodb://TABLE", help=LEDGER_HELP)
-    source.add_argument(
-        "--policy", metavar="P", help=POLICY_HELP + " whose [audit.ledger] names it"
-    )
+    add_ledger(source)
+    add_policy(source, " whose [audit.ledger] names it")
     parser.add_argument(
         "--from",
         dest="start",

@@ -42,11 +42,9 @@ def s3_arg(text: str) -> S3Location:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_ledger(parser: argparse.ArgumentParser, *, required: bool = False) -> None:
-    """``--ledger dynamodb://TABLE[?region=R]``."""
-    parser.add_argument(
-        "--ledger", type=ledger_arg, required=required, metavar="dynamodb://TABLE", help=LEDGER_HELP
-    )
+def add_ledger(parser: argparse._ActionsContainer) -> None:
+    """``--ledger dynamodb://TABLE[?region=R]`` (on a parser or a group)."""
+    parser.add_argument("--ledger", type=ledger_arg, metavar="dynamodb://TABLE", help=LEDGER_HELP)
 
 
 def add_checkpoints(parser: argparse.ArgumentParser) -> None:
