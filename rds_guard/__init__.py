@@ -8,6 +8,7 @@ the policy's tags, and written to a hash-chained audit log. See the README for t
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +50,12 @@ _HOMES = {
 }
 
 
-def _lazy_names(package: str, homes: Mapping[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` for ``package`` that imports each name of ``homes`` (name ->
-    relative module) when it is asked for."""
+def _lazy_names(
+    package: str, homes: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A module's ``__getattr__`` and ``__dir__`` for ``package``: the first imports each name
+    of ``homes`` (name -> relative module) when it is asked for, the second lists them with
+    the module's own."""
 
     def __getattr__(name: str) -> Any:
         home = homes.get(name)
@@ -62,11 +66,10 @@ def _lazy_names(package: str, homes: Mapping[str, str]) -> Callable[[str], Any]:
         # in-process pytester drops the submodules and imports them afresh.
         return getattr(importlib.import_module(home, package), name)
 
-    return __getattr__
+    def __dir__() -> list[str]:
+        return sorted([*vars(sys.modules[package]), *homes])
+
+    return __getattr__, __dir__
 
 
-__getattr__ = _lazy_names(__name__, _HOMES)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOMES])
+__getattr__, __dir__ = _lazy_names(__name__, _HOMES)

@@ -38,6 +38,9 @@ class GuardedCall:
         self.mode = mode
         self.requested = False
 
+    def __str__(self) -> str:
+        return self.verdict  # logged as "%s": built only when the line is
+
     @property
     def verdict(self) -> str:
         """One short line for a person: service, operation, snapshot, the verdict, tags."""

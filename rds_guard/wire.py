@@ -3,32 +3,35 @@
 rds, docdb and neptune speak AWS's query protocol: once serialized, the request body is a
 flat dict (``Tags.Tag.1.Key``, ``ValuesToAdd.AttributeValue.2``...). `sent_params` reads the
 parameters the guard judged back out of it, typed by the operation's input shape, so the
-guard can hold what is sent against what it decided. The reader of each shape is built once.
+guard can hold what is sent against what it decided. The readers of an operation are built
+once per client (`readers`): botocore makes each client a service model, and shapes, of its
+own.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 _ABSENT: Any = object()
 Reader = Callable[[Mapping[str, Any], str], Any]
 """Reads one value at a key prefix of a flat body (`_ABSENT` when the body has none)."""
+Readers = tuple[tuple[str, str, Reader], ...]
+"""For each parameter read: its name, its key in the body, its reader."""
 
 
-def sent_params(body: Mapping[str, Any], input_shape: Any, names: Iterable[str]) -> dict[str, Any]:
-    """The parameters ``names`` as ``body`` (a serialized query request) carries them."""
+def sent_params(body: Mapping[str, Any], readers: Readers) -> dict[str, Any]:
+    """The parameters of ``readers`` (`readers`) as ``body`` (a serialized query request)
+    carries them."""
     found: dict[str, Any] = {}
-    for name, key, read in _readers(input_shape, tuple(names)):
+    for name, key, read in readers:
         value = read(body, key)
         if value is not _ABSENT:
             found[name] = value
     return found
 
 
-@functools.lru_cache(maxsize=256)
-def _readers(input_shape: Any, names: tuple[str, ...]) -> tuple[tuple[str, str, Reader], ...]:
+def readers(input_shape: Any, names: Iterable[str]) -> Readers:
     """For each of ``names`` the input shape has: its name, its key in the body, its reader."""
     members = input_shape.members if input_shape is not None else {}
     return tuple(

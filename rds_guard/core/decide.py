@@ -1,8 +1,8 @@
 """evaluate(): request parameters + policy (+ the source's tags) -> `Decision`.
 
-Pure: no botocore, no I/O. The guard hands in look-ups (`Lookups`) that are called only when
-the decision needs them; offline callers hand in what they already know. One judge per kind
-of operation, in the `JUDGES` table.
+Pure: no botocore, no I/O. The guard hands in look-ups (a `LookupSource`) that are made only
+when the decision needs them; offline callers hand in what they already know (`Lookups`).
+One judge per kind of operation, in the `JUDGES` table.
 """
 
 from __future__ import annotations

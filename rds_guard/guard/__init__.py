@@ -39,8 +39,4 @@ _HOMES = {
     "open_audit_log": ".installs",
 }
 
-__getattr__ = _lazy_names(__name__, _HOMES)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOMES])
+__getattr__, __dir__ = _lazy_names(__name__, _HOMES)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from ..core.calls import Decision
 from ..core.decide import decide
 from ..core.operations import Operation
-from ..records import CONTEXT_KEY, GuardedCall
+from ..records import GuardedCall
 from .binding import ClientBinding, presigning
 from .guard import Guard, LookupFailed
 from .reads import CallReads, Needed
@@ -51,9 +51,7 @@ class AioClientBinding(ClientBinding):
         if call is not None and guard is not None and not call.requested:
             sent = self.sent(row, request.data, call)
             decided = await self.ahead(guard, row, sent) if sent != call.judged else None
-            request.context[CONTEXT_KEY] = await off_loop(
-                guard, guard.check_sent, self, row, call, sent, decided
-            )
+            await off_loop(guard, guard.check_sent, self, row, call, sent, decided)
 
     async def after_call(  # type: ignore[override]
         self, row: Operation, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any

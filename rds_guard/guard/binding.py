@@ -50,6 +50,7 @@ class ClientBinding:
         self.region: str | None = client.meta.region_name
         self.client_stack: Stack | None = None
         self.session_stacks: list[Stack] = []  # the stacks of the sessions that hooked it
+        self._readers: dict[str, wire.Readers] = {}
         if hook:  # else its `StandIns` hold the handlers' places and hand it the calls
             hook_client(client, self._handler, self.presign)
 
@@ -86,9 +87,7 @@ class ClientBinding:
         request again)."""
         call, guard = self.judged(request.context)
         if call is not None and guard is not None and not call.requested:
-            request.context[CONTEXT_KEY] = guard.check_sent(
-                self, row, call, self.sent(row, request.data, call)
-            )
+            guard.check_sent(self, row, call, self.sent(row, request.data, call))
 
     def after_call(
         self, row: Operation, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
@@ -165,8 +164,7 @@ class ClientBinding:
         client = self._client()
         if not isinstance(body, Mapping) or client is None:
             return call.judged
-        model = client.meta.service_model.operation_model(row.name)
-        return wire.sent_params(body, model.input_shape, row.judged)
+        return wire.sent_params(body, self.readers(client, row))
 
     def presigned_call(
         self, presigned: list[GuardedCall], url: str
@@ -178,9 +176,17 @@ class ClientBinding:
             return None
         call = presigned[0]
         row = operations.OPERATIONS[call.fields["operation"]]
-        model = client.meta.service_model.operation_model(row.name)
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-        return guard, row, call, wire.sent_params(query, model.input_shape, row.judged)
+        return guard, row, call, wire.sent_params(query, self.readers(client, row))
+
+    def readers(self, client: BaseClient, row: Operation) -> wire.Readers:
+        """The wire readers of the row's judged parameters, built once per client (each has
+        a service model of its own)."""
+        found = self._readers.get(row.name)
+        if found is None:
+            model = client.meta.service_model.operation_model(row.name)
+            found = self._readers[row.name] = wire.readers(model.input_shape, row.judged)
+        return found
 
     def facts(self) -> CallFacts:
         """What a decision on a call of this client knows besides the policy and the call."""

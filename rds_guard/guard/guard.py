@@ -151,20 +151,18 @@ class Guard:
         call: GuardedCall,
         sent: dict[str, Any],
         lookups: LookupSource | Decision | None = None,
-    ) -> GuardedCall:
+    ) -> None:
         """request-created: hold what is sent against what was judged; a parameter another handler
         changed since is judged again (``request.changed``; ``lookups``, those of the call as
         sent or the decision made with them, default: made through ``binding``), and the
-        records state what is sent. Then the ``requested`` record: if it cannot be written,
-        nothing is sent."""
+        call's state and records state what is sent. Then the ``requested`` record: if it
+        cannot be written, nothing is sent."""
         if sent != call.judged:
             self._judge_again(binding, row, call, sent, lookups)
-        if logger.isEnabledFor(logging.INFO):
-            logger.info("%s", call.verdict)
+        logger.info("%s", call)
         if self.audit is not None:
             self.audit.write("requested", call=call.call, **call.fields)
         call.requested = True
-        return call
 
     def check_presigned(
         self,
@@ -180,7 +178,7 @@ class Guard:
         URL's expiry, never the URL), written before the URL is returned."""
         if sent != call.judged:
             self._judge_again(binding, row, call, sent, lookups)
-        logger.info("%s (presigned URL)", call.verdict)
+        logger.info("%s (presigned URL)", call)
         if self.audit is not None:
             fields = call.fields | {"expires": expiry(expires_in)}
             self.audit.write("presigned", call=call.call, **fields)
@@ -226,7 +224,7 @@ class Guard:
         if not violations:
             return
         if self.policy.mode == "enforce":
-            logger.info("%s", call.verdict)
+            logger.info("%s", call)
             self._write_safely("blocked", call.fields | {"call": call.call})
             raise PolicyViolation(row.name, violations)
         for violation in violations:

@@ -55,10 +55,9 @@ def hook_client(
     """
     service = service_of(client)
     events = client.meta.events
-    for guarded, name in operations.guarded_pairs():
-        if guarded != service:
+    for name, row in operations.OPERATIONS.items():
+        if service not in row.services:
             continue
-        row = operations.OPERATIONS[name]
         for stage, method in STAGES:
             event = f"{stage}.{service}.{name}"
             events.register(event, handler_for(method, row), unique_id=f"rds_guard:{event}")
