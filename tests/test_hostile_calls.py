@@ -1116,6 +1116,35 @@ def test_a_before_call_handler_registered_first_is_judged_on_what_it_sends(
     assert (blocked["event"], blocked["tags"]) == ("blocked", {"owner": "platform"})
 
 
+def test_a_request_created_handler_registered_before_the_guard_is_judged_on_what_it_sends(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """docs/failures.md: only a handler registered later on ``request-created`` is beyond
+    reach. One registered on the session before the client was made runs before the guard's
+    own ``request-created`` handler, and its change is caught as a ``before-call`` one is."""
+    policy = write_policy(tmp_path, RULE_OF_EACH_KIND)
+    session, _ = guarded_session(policy, on=moto_server, audit_path=tmp_path / "audit.jsonl")
+
+    def rewrite(request: Any, **_: Any) -> None:
+        replace_the_tags_in_the_body(params={"body": request.data})
+
+    session.events.register("request-created.rds.CreateDBClusterSnapshot", rewrite)
+    client = moto_server.client("rds", session=session)
+    make_cluster(client, copy_tags=True, tags={"team": "core"})
+    moto_server.reset_counts()
+    outcome = attempt(
+        lambda: client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    )
+    assert isinstance(outcome.error, rds_guard.PolicyViolation)
+    rules = {(v.rule, v.field) for v in outcome.error.violations}
+    assert {("tags.required", "Tags.team"), ("request.changed", "Tags")} <= rules
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    (blocked,) = whole_log(tmp_path / "audit.jsonl")
+    assert (blocked["event"], blocked["tags"]) == ("blocked", {"owner": "platform"})
+
+
 PRESIGNED = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
 
 

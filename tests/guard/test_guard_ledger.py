@@ -209,6 +209,30 @@ def test_required_mode_sends_a_call_only_once_the_ledger_has_its_request(
     guard.uninstall()
 
 
+def test_required_mode_the_ledger_holds_the_requested_record_when_the_call_leaves(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """The promise tried at the last moment it can break: when the RDS request leaves
+    (``before-send``, after signing), the ledger already holds the local log's last record,
+    byte for byte, and it is this call's ``requested`` record; every put to the ledger is
+    slowed, so that shipping in the background could not have got there first."""
+    rds, guard = _install(aws, tmp_path, mode="required")
+    assert isinstance(guard.audit, ShippingLog)
+    on_send(guard.audit.clients.dynamodb, "PutItem", lambda **_: time.sleep(0.3))
+    log = tmp_path / "audit.jsonl"
+    held: list[tuple[str, bool]] = []
+
+    def leaving(**_: Any) -> None:
+        last = lines_of(log)[-1]
+        held.append((json.loads(last)["event"], last in stored_lines(table, stream_of(table, log))))
+
+    rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", leaving)
+    _snapshot(rds)
+    assert held == [("requested", True)]
+    assert aws.count("CreateDBClusterSnapshot") == 1
+    guard.uninstall()
+
+
 def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
     aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:

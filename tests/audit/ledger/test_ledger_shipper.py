@@ -118,8 +118,10 @@ def test_a_copy_that_ships_first_makes_the_original_a_fork(
     write_log(copy, 3, note="copy ")
     write_log(original, 3, note="original ")
     assert ship(copy, table).acked == 8
+    before = original.read_bytes()
     with pytest.raises(Fork) as refused:
         ship(original, table)
+    assert original.read_bytes() == before  # docs/ledger.md: shipping never changes the file
     assert refused.value.seq == 8  # found comparing our record at the ledger's head
     assert "fork of stream" in refused.value.detail and "cloned disk" in refused.value.detail
     stream = stream_of(table, original)
@@ -176,8 +178,10 @@ def test_a_ledger_ahead_of_a_restored_log_is_refused(table: LedgerTable, log_pat
     lines = write_log(log_path, 10)
     ship(log_path, table)
     log_path.write_bytes(b"".join(line + b"\n" for line in lines[:7]))  # an older copy
+    before = log_path.read_bytes()
     with pytest.raises(RemoteAhead) as refused:
         ship(log_path, table)
+    assert log_path.read_bytes() == before  # refused, and the file left as it is
     assert "cut short or restored from an older copy" in refused.value.detail
     assert "nothing was shipped" in refused.value.detail
     assert stored_seqs(table, stream_of(table, log_path)) == list(range(1, 11))
