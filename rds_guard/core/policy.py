@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,12 @@ class DeletionPolicy:
     automated_backups: Literal["keep", "any"] = "any"
     minimum_age_days: float | None = None
     hold_tags: Mapping[str, str] = field(default_factory=dict)
+
+
+TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+"""A DynamoDB table's name."""
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+"""An S3 bucket's name (the checkpoints' bucket: the policy and the ledger's commands alike)."""
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ from typing import Any
 
 from . import operations, rules
 from .policy import (
+    BUCKET_NAME,
     DEFAULT_AUDIT_PATH,
     DEFAULT_LOCK_TIMEOUT,
+    TABLE_NAME,
     AuditPolicy,
     DeletionPolicy,
     ExportPolicy,
@@ -85,8 +87,7 @@ _EXPORT_KEYS = ("enabled", "s3_buckets")
 _DELETION_KEYS = ("final_snapshot", "automated_backups", "minimum_age_days", "hold_tags")
 _AUDIT_KEYS = ("path", "enabled", "fsync", "hmac_key_env", "lock_timeout", "ledger")
 _LEDGER_KEYS = ("table", "region", "mode", "checkpoints", "kms_key")
-_BUCKET_NAME = re.compile(r"[a-z0-9.*-]{1,63}")
-_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_BUCKET_GLOB = re.compile(r"[a-z0-9.*-]{1,63}")  # export.s3_buckets: '*' stands for any run
 _LONGEST_LOCK_TIMEOUT = 3600.0
 
 
@@ -358,7 +359,7 @@ class _Reader(ValueReader):
         if "table" not in table:
             raise self.fail("audit.ledger", "missing key 'table' (the DynamoDB table's name)")
         name = self.string(table["table"], "audit.ledger.table")
-        if not _TABLE_NAME.fullmatch(name):
+        if not TABLE_NAME.fullmatch(name):
             raise self.fail(
                 "audit.ledger.table",
                 f"{shown(name)} is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)",
@@ -387,7 +388,7 @@ class _Reader(ValueReader):
     def s3_location(self, value: object, key: str) -> str:
         text = self.string(value, key)
         bucket = text.removeprefix("s3://").split("/", 1)[0]
-        if not text.startswith("s3://") or not _BUCKET_NAME.fullmatch(bucket) or "*" in bucket:
+        if not text.startswith("s3://") or not BUCKET_NAME.fullmatch(bucket):
             raise self.fail(key, f"{shown(text)} is not an S3 location (s3://BUCKET/PREFIX)")
         return text
 
@@ -398,7 +399,7 @@ class _Reader(ValueReader):
             return ExportPolicy(enabled, None)
         buckets = self.strings(table["s3_buckets"], "export.s3_buckets")
         for i, bucket in enumerate(buckets):
-            if not _BUCKET_NAME.fullmatch(bucket):
+            if not _BUCKET_GLOB.fullmatch(bucket):
                 raise self.fail(
                     f"export.s3_buckets[{i}]",
                     f"{shown(bucket)} is not an S3 bucket name (lowercase letters, digits, '.'"

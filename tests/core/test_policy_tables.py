@@ -82,8 +82,13 @@ def test_every_new_key_is_read() -> None:
             "audit.ledger.checkpoints",
             "not an S3 location",
         ),
+        (  # a bucket the ledger's commands would refuse is refused when the policy loads
+            '[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://b1/x"\nkms_key = "k"\n',
+            "audit.ledger.checkpoints",
+            "not an S3 location",
+        ),
         (
-            '[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://b1/x"\n',
+            '[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://bk1/x"\n',
             "audit.ledger.kms_key",
             "go together",
         ),

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import threading
 import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rds_guard.core.policy import LedgerPolicy
+from rds_guard.core.policy import BUCKET_NAME, TABLE_NAME, LedgerPolicy
 
 if TYPE_CHECKING:
     from botocore.config import Config
 
-_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
-_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 CLIENT_SETTINGS: dict[str, Any] = {
     "connect_timeout": 2,
@@ -56,7 +53,7 @@ def parse_ledger(text: str) -> LedgerLocation:
     parts = urllib.parse.urlsplit(text.strip())
     query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
     unknown = sorted(set(query) - {"region"})
-    if parts.scheme != "dynamodb" or not _TABLE_NAME.fullmatch(parts.netloc) or unknown:
+    if parts.scheme != "dynamodb" or not TABLE_NAME.fullmatch(parts.netloc) or unknown:
         raise ValueError(
             f"a ledger is dynamodb://TABLE or dynamodb://TABLE?region=REGION, got {text!r}"
         )
@@ -91,7 +88,7 @@ def parse_s3(text: str) -> S3Location:
     if not text.startswith("s3://"):
         raise ValueError(f"an S3 location is s3://BUCKET/PREFIX, got {text!r}")
     bucket, _, prefix = text[len("s3://") :].partition("/")
-    if not _BUCKET_NAME.fullmatch(bucket):
+    if not BUCKET_NAME.fullmatch(bucket):
         raise ValueError(f"{bucket!r} is not an S3 bucket name (in {text!r})")
     prefix = prefix.strip("/")
     return S3Location(bucket, prefix + "/" if prefix else "")
