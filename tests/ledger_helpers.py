@@ -11,12 +11,13 @@ to threads.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
+from servers import MotoServer, raw_response
 
 from rds_guard import audit
 from rds_guard.audit.ledger import Clients, LedgerTable, Shipper
@@ -112,6 +113,18 @@ def item_at(table: LedgerTable, stream: str, seq: int) -> dict[str, Any]:
     return found
 
 
+def reach_moto(
+    server: MotoServer, monkeypatch: Any, attempts: int, retry_mode: str | None = None
+) -> MotoServer:
+    """Point every botocore client made from now on at ``server`` (``AWS_ENDPOINT_URL``),
+    with ``attempts`` attempts per call (and botocore's ``retry_mode``, if given)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    if retry_mode is not None:
+        monkeypatch.setenv("AWS_RETRY_MODE", retry_mode)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", str(attempts))
+    return server
+
+
 # --- errors in the way of requests ----------------------------------------------------------
 
 
@@ -119,25 +132,13 @@ def dynamodb_error(code: str, message: str = "injected", status: int = 400) -> A
     """An AWSResponse carrying a DynamoDB (JSON protocol) error."""
     body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message})
     headers = {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.0"}
-    return AWSResponse("https://dynamodb.invalid/", status, headers, _Raw(body.encode()))
+    return raw_response("https://dynamodb.invalid/", status, body.encode(), headers)
 
 
 def s3_error(code: str, status: int, message: str = "injected") -> AWSResponse:
     """An AWSResponse carrying an S3 (XML) error."""
     body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
-    return AWSResponse(
-        "https://s3.invalid/", status, {"Content-Type": "application/xml"}, _Raw(body)
-    )
-
-
-class _Raw:
-    """What AWSResponse reads its body from."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.data
+    return raw_response("https://s3.invalid/", status, body, {"Content-Type": "application/xml"})
 
 
 Hook = Callable[..., Any]

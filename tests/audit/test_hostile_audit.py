@@ -35,7 +35,7 @@ from aws import guarded_client, make_cluster
 from botocore.awsrequest import AWSResponse
 from cli_helpers import Run, run_script, script_env
 from policies import write_policy
-from servers import MotoServer
+from servers import MotoServer, raw_response
 
 import rds_guard
 from rds_guard import audit
@@ -578,14 +578,6 @@ def test_no_credential_signature_or_key_is_written_or_logged(
     assert_no_secret(log, caplog)
 
 
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self.data
-
-
 def signature_does_not_match(request: Any, **_: Any) -> AWSResponse:
     """AWS's answer to a request signed with the wrong secret key: the message shows the
     canonical request it expected, signed headers and their values included (the session
@@ -607,7 +599,7 @@ def signature_does_not_match(request: Any, **_: Any) -> AWSResponse:
         f"<Message>{escape(message)}</Message></Error><RequestId>sig-1</RequestId>"
         "</ErrorResponse>"
     ).encode()
-    return AWSResponse(request.url, 403, {}, _Body(body))
+    return raw_response(request.url, 403, body)
 
 
 def test_a_session_token_echoed_in_an_error_message_is_not_written(

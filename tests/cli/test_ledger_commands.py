@@ -23,6 +23,7 @@ from ledger_helpers import (
     lines_of,
     on_send,
     put_raw,
+    reach_moto,
     stream_of,
     write_log,
 )
@@ -38,9 +39,7 @@ CHECKPOINTS = f"s3://{BUCKET}/rds-guard/"
 
 @pytest.fixture
 def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    return moto_server
+    return reach_moto(moto_server, monkeypatch, attempts=1)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from ledger_helpers import (
     ledger_table,
     lines_of,
     on_send,
+    reach_moto,
     ship,
     stored_lines,
     stream_of,
@@ -44,9 +45,7 @@ SNAPSHOT = "orders-manual-20261129"
 @pytest.fixture
 def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
     """The moto server for RDS and the ledger; botocore gives up at once on an error."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    return moto_server
+    return reach_moto(moto_server, monkeypatch, attempts=1)
 
 
 @pytest.fixture

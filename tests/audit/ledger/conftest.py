@@ -5,7 +5,7 @@ audit tests' own). Helpers are in tests/ledger_helpers.py."""
 from __future__ import annotations
 
 import pytest
-from ledger_helpers import BUCKET, KEY_ALIAS, ledger_table
+from ledger_helpers import BUCKET, KEY_ALIAS, ledger_table, reach_moto
 from servers import MotoServer
 
 from rds_guard.audit.ledger import LedgerTable, S3Location
@@ -17,10 +17,7 @@ from rds_guard.audit.ledger.provision import provision
 def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
     """The moto server, which every botocore client made now reaches (AWS_ENDPOINT_URL);
     botocore's retries short, so that a refusal shows at once."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
-    monkeypatch.setenv("AWS_RETRY_MODE", "standard")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
-    return moto_server
+    return reach_moto(moto_server, monkeypatch, attempts=3, retry_mode="standard")
 
 
 @pytest.fixture
