@@ -9,6 +9,7 @@ line at that seq). No transactions, no ``BatchWriteItem`` (it cannot carry a con
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -31,6 +32,9 @@ from .location import Clients
 _NAMES = {"#k": "stream", "#s": "seq"}
 _NOT_THERE = "attribute_not_exists(#s)"
 _BATCH_GET = 100
+_FIRST_PAUSE = 0.05
+_LONGEST_PAUSE = 1.0
+"""The back-off between batch reads of keys DynamoDB left unprocessed (seconds)."""
 
 Outcome = Literal["stored", "ours", "fork"]
 STORED: Outcome = "stored"
@@ -191,11 +195,16 @@ class LedgerTable:
     def _batch_get(self, keys: list[Item]) -> list[Item]:
         found: list[Item] = []
         request: dict[str, Any] = {self.name: {"Keys": keys, "ConsistentRead": True}}
-        while request:
+        pause = _FIRST_PAUSE
+        while True:
             answer = self._db.batch_get_item(RequestItems=request)
             found.extend(answer.get("Responses", {}).get(self.name, []))
             request = answer.get("UnprocessedKeys") or {}
-        return found
+            if not request:
+                return found
+            # keys left unread: the table is throttling, so back off before asking again
+            time.sleep(pause)
+            pause = min(pause * 2, _LONGEST_PAUSE)
 
     def _index(
         self, index: str, attribute: str, value: str, *, begins_with: str | None = None

@@ -5,6 +5,7 @@ rotation racing the shipper."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -26,10 +27,11 @@ from ledger_helpers import (
     stream_of,
     write_log,
 )
+from servers import raw_response
 
 from rds_guard import audit
 from rds_guard.audit.ledger import Fork, LedgerTable, RemoteAhead, Shipper, Unnamed, series
-from rds_guard.audit.ledger.items import text
+from rds_guard.audit.ledger.items import line_of, text
 from rds_guard.audit.ledger.state import state_path
 from rds_guard.audit.ledger.verify import verify_ledger
 
@@ -434,3 +436,27 @@ def test_a_long_lived_shipper_does_not_reopen_the_archives_for_each_record(
     assert shipper.ship().acked == 23
     assert archive in opened  # rotated since: walked again
     shipper.close()
+
+
+def test_keys_the_table_leaves_unprocessed_are_read_again(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """A throttled BatchGetItem answers some keys as ``UnprocessedKeys``: they are asked for
+    again (after a pause) until every record is read, none twice."""
+    lines = write_log(log_path, 5)
+    ship(log_path, table)
+    asked: list[int] = []
+
+    def throttle_the_first(request: Any, **_: Any) -> Any:
+        keys = json.loads(request.body)["RequestItems"][table.name]
+        asked.append(len(keys["Keys"]))
+        if len(asked) > 1:
+            return None  # the service answers
+        body = {"Responses": {table.name: []}, "UnprocessedKeys": {table.name: keys}}
+        headers = {"Content-Type": "application/x-amz-json-1.0"}
+        return raw_response(request.url, 200, json.dumps(body).encode(), headers)
+
+    on_send(table.clients.dynamodb, "BatchGetItem", throttle_the_first)
+    found = table.by_snapshot("orders-daily-20261129")
+    assert asked == [5, 5]
+    assert [line_of(item) for item in found] == lines
