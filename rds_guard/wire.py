@@ -59,15 +59,27 @@ def _reader(shape: Any) -> Reader:
 
 
 def _structure_reader(shape: Any) -> Reader:
+    # A scalar member (reader None) is read in place, the usual case (a tag's Key and Value):
+    # a call per member would cost more than the read.
     members = tuple(
-        (name, member.serialization.get("name", name), _reader(member))
+        (
+            name,
+            member.serialization.get("name", name),
+            _CONVERSIONS.get(member.type_name),
+            None if member.type_name not in ("structure", "list") else _reader(member),
+        )
         for name, member in shape.members.items()
     )
 
     def read_structure(body: Mapping[str, Any], key: str) -> Any:
         structure = {}
-        for name, serialized, read in members:
-            value = read(body, f"{key}.{serialized}")
+        for name, serialized, convert, read in members:
+            if read is None:
+                value = body.get(f"{key}.{serialized}", _ABSENT)
+                if convert is not None and isinstance(value, str):
+                    value = convert(value)
+            else:
+                value = read(body, f"{key}.{serialized}")
             if value is not _ABSENT:
                 structure[name] = value
         return structure if structure else _ABSENT
@@ -115,13 +127,26 @@ def plain_copy(value: Any) -> Any:
     kind = type(value)
     if kind is str or value is None:
         return value
-    # a tag list, the usual shape: one level of dicts whose values are strings
-    if kind is list and all(
-        type(item) is dict and all(type(v) is str for v in item.values()) for item in value
-    ):
-        return [dict(item) for item in value]
+    if kind is list:
+        copied = _string_dicts(value)
+        if copied is not None:
+            return copied
     if isinstance(value, Mapping):
         return {key: plain_copy(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain_copy(item) for item in value]
     return value
+
+
+def _string_dicts(items: list[Any]) -> list[dict[Any, str]] | None:
+    """A copy of a list of dicts whose values are all strings (a tag list, the usual shape),
+    or None when ``items`` has another shape."""
+    copied = []
+    for item in items:
+        if type(item) is not dict:
+            return None
+        for text in item.values():
+            if type(text) is not str:
+                return None
+        copied.append(item.copy())
+    return copied

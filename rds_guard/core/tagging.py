@@ -192,12 +192,11 @@ def merge(
     forced: Mapping[str, str],
 ) -> dict[str, str]:
     """forced > caller > inherited > defaults, keys in the caller's order first."""
-    final: dict[str, str] = {}
-    for layer in (caller, inherited, defaults, forced):
-        for key in layer:
-            final.setdefault(key, "")
-    for layer in (defaults, inherited, caller, forced):
-        final.update(layer)
+    # The first merge places each key where it first appears; the updates set the winners.
+    final = {**caller, **inherited, **defaults, **forced}
+    final.update(inherited)
+    final.update(caller)
+    final.update(forced)
     return final
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 PLACEHOLDERS = ("source", "operation", "service", "region", "utcnow", "env")
 UTCNOW_DEFAULT_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -104,15 +104,17 @@ class Template:
         if fixed is not None:
             return fixed
         return "".join(
-            part if isinstance(part, str) else _render_placeholder(part, values)
-            for part in self.parts
+            [
+                part if isinstance(part, str) else _render_placeholder(part, values)
+                for part in self.parts
+            ]
         )
 
 
 def _render_placeholder(placeholder: Placeholder, values: TemplateValues) -> str:
     name = placeholder.name
     if name == "utcnow":
-        return values.now.strftime(placeholder.argument or UTCNOW_DEFAULT_FORMAT)
+        return _utcnow_text(values.now, placeholder.argument or UTCNOW_DEFAULT_FORMAT)
     if name == "env":
         value = values.environ.get(placeholder.argument or "")
         if value is None:
@@ -125,6 +127,26 @@ def _render_placeholder(placeholder: Placeholder, values: TemplateValues) -> str
     if name == "region":
         return values.region or ""
     return values.operation if name == "operation" else values.service
+
+
+_formatted: dict[str, tuple[float, tzinfo, str]] = {}
+"""Each format's latest text: the second it was formatted for, its time zone, the text."""
+
+
+def _utcnow_text(now: datetime, strftime_format: str) -> str:
+    """``now.strftime(strftime_format)``, formatted once per second and format for an aware
+    ``now``: calls repeat the same second, and strftime costs more than a look-up. A format
+    with ``%f`` (the only directive finer than a second) is formatted every time."""
+    zone = now.tzinfo
+    if zone is None or "%f" in strftime_format:
+        return now.strftime(strftime_format)
+    second = now.timestamp() // 1
+    known = _formatted.get(strftime_format)
+    if known is not None and known[0] == second and known[1] is zone:
+        return known[2]
+    text = now.strftime(strftime_format)
+    _formatted[strftime_format] = (second, zone, text)
+    return text
 
 
 def compile_template(text: str) -> Template:

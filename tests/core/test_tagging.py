@@ -121,8 +121,8 @@ _LAYER = st.dictionaries(_KEYS, st.sampled_from(["1", "2", "3"]), max_size=5)
 @given(caller=_LAYER, inherited=_LAYER, defaults=_LAYER, forced=_LAYER)
 def test_precedence_holds_for_any_layers(caller, inherited, defaults, forced):
     """For any four layers (inherit = "always"): each key takes forced > caller > inherited >
-    defaults; injected are the keys the policy added or changed; inherited the source's keys
-    that no higher layer replaced."""
+    defaults, in the order it first appears; injected are the keys the policy added or
+    changed; inherited the source's keys that no higher layer replaced."""
     table = "".join(f'{k} = "{v}"\n' for k, v in defaults.items())
     forced_table = "".join(f'{k} = "{v}"\n' for k, v in forced.items())
     policy = make_policy(
@@ -133,6 +133,8 @@ def test_precedence_holds_for_any_layers(caller, inherited, defaults, forced):
     decision, _ = run(policy, CREATE.operation, params, source=inherited)
     expected = {**defaults, **inherited, **caller, **forced}
     assert dict(decision.tags) == expected
+    # keys in the order they first appear: the caller's, then the source's, defaults, forced
+    assert list(decision.tags) == list(dict.fromkeys([*caller, *inherited, *defaults, *forced]))
     below = {**inherited, **caller}
     assert set(decision.injected) == {
         k

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from core_fixtures import NOW
@@ -171,3 +171,58 @@ def test_source_unknown_is_unrenderable():
     with pytest.raises(UnrenderableTemplate) as caught:
         render("{source}-x", source=None)
     assert caught.value.placeholder == Placeholder("source")
+
+
+# --- {utcnow} formatted once per second --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "moments", "expected"),
+    [
+        # the same second: one text, whatever the microseconds
+        (
+            "{utcnow:%H:%M:%S}",
+            [datetime(2026, 11, 29, 8, 30, 5, 1, UTC), datetime(2026, 11, 29, 8, 30, 5, 999, UTC)],
+            ["08:30:05", "08:30:05"],
+        ),
+        # the next second, the next day, and back: each its own text
+        (
+            "{utcnow:%Y-%m-%d %H:%M:%S}",
+            [
+                datetime(2026, 11, 29, 23, 59, 59, 999_999, UTC),
+                datetime(2026, 11, 30, 0, 0, 0, 0, UTC),
+                datetime(2026, 11, 29, 23, 59, 59, 0, UTC),
+            ],
+            ["2026-11-29 23:59:59", "2026-11-30 00:00:00", "2026-11-29 23:59:59"],
+        ),
+        # %f is finer than a second: formatted every time
+        (
+            "{utcnow:%S.%f}",
+            [datetime(2026, 11, 29, 8, 30, 5, 1, UTC), datetime(2026, 11, 29, 8, 30, 5, 2, UTC)],
+            ["05.000001", "05.000002"],
+        ),
+        # the same instant in another zone is another text (%Z, %H)
+        (
+            "{utcnow:%H %Z}",
+            [
+                datetime(2026, 11, 29, 8, 30, 5, tzinfo=UTC),
+                datetime(2026, 11, 29, 8, 30, 5, tzinfo=UTC).astimezone(
+                    timezone(timedelta(hours=2), "EET")
+                ),
+            ],
+            ["08 UTC", "10 EET"],
+        ),
+        # a naive moment (not one a call has) is formatted as it is
+        (
+            "{utcnow:%H:%M}",
+            [datetime(2026, 11, 29, 8, 30), datetime(2026, 11, 29, 9, 30)],
+            ["08:30", "09:30"],
+        ),
+    ],
+)
+def test_utcnow_text_follows_each_moment(
+    text: str, moments: list[datetime], expected: list[str]
+) -> None:
+    """Calls in one second share a formatted ``{utcnow}``; any other moment gets its own."""
+    template = compile_template(text)
+    assert [template.render(values(now=moment)) for moment in moments] == expected
