@@ -11,11 +11,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import logging
+import re
 import sys
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -226,22 +231,39 @@ def test_the_example_policy_still_blocks_a_copy_with_a_name_of_its_own(
     ]
 
 
-def test_the_demo_runs_and_its_cleanup_job_deletes_nothing(
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """examples/demo.py, as `make demo` runs it, exits 0; its cleanup job (scene 5) is stopped
-    twice — a snapshot made a minute ago, one on legal hold — and nothing was sent."""
-    import tempfile
+HOSTS = ("host-a", "host-b")
+FLEET_SCENE = "7. The fleet ledger: two hosts, one table, a signed checkpoint"
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the demo's audit log goes here
+
+@dataclass(frozen=True)
+class DemoRun:
+    """One run of examples/demo.py: its exit status, what it printed, and its work folder."""
+
+    code: int
+    out: str
+    workdir: Path
+
+
+@pytest.fixture
+def demo_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DemoRun:
+    """examples/demo.py, run as `make demo` runs it, its work folder under ``tmp_path``."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     spec = importlib.util.spec_from_file_location("demo", EXAMPLES / "demo.py")
     assert spec is not None and spec.loader is not None
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
-    assert demo.main() == 0
-    out = capsys.readouterr().out
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = demo.main()
+    (workdir,) = tmp_path.glob("rds-guard-demo-*")
+    return DemoRun(code, printed.getvalue(), workdir)
+
+
+def test_the_demo_runs_and_its_cleanup_job_deletes_nothing(demo_run: DemoRun) -> None:
+    """examples/demo.py, as `make demo` runs it, exits 0; its cleanup job (scene 5) is stopped
+    twice — a snapshot made a minute ago, one on legal hold — and nothing was sent."""
+    assert demo_run.code == 0
+    out = demo_run.out
     scene = out.split("== 5. A cleanup job")[1].split("== 6.")[0].splitlines()
     stopped = [line.split()[:2] for line in scene if " deletion." in line]
     assert stopped == [
@@ -250,3 +272,49 @@ def test_the_demo_runs_and_its_cleanup_job_deletes_nothing(
         [f"orders-manual-{TODAY}", "deletion.hold"],
     ]
     assert scene[-2].startswith("cluster snapshots before the job: 6, after: 6")
+
+
+def test_the_demo_fleet_ledger_signs_both_hosts_and_finds_the_tampering(
+    demo_run: DemoRun,
+) -> None:
+    """Scene 7: both hosts' records reached the table (each stream acknowledged through its
+    last record, nothing left to ship); checkpoint 1 is signed with the KMS key and holds each
+    stream at the head its host's log stands at; `verify --ledger` then finds the edited
+    record and the deleted one in host-a's stream, nothing in host-b's, and exits 1."""
+    from rds_guard import audit
+
+    logs = {host: demo_run.workdir / host / "rds-guard-audit.jsonl" for host in HOSTS}
+    streams: dict[str, str] = {}
+    heads: dict[str, audit.Checkpoint] = {}
+    for host, log in logs.items():
+        records = audit.read_records(log)
+        assert [(r["event"], r["snapshot"]) for r in records] == [
+            ("requested", f"{host}-daily-{TODAY}"),
+            ("created", f"{host}-daily-{TODAY}"),
+        ]
+        first = log.read_bytes().split(b"\n", 1)[0]
+        streams[host] = f"123456789012/us-east-1/{audit.stream_id(first)}"
+        heads[host] = audit.head(log)
+    a, b = streams["host-a"], streams["host-b"]
+    scene = demo_run.out.split(f"== {FLEET_SCENE} ==\n", 1)[1].splitlines()
+    assert scene[:3] == [
+        "each guard's thread shipped its records as they were written; nothing is left:",
+        f"{logs['host-a']} -> {a}: 0 shipped; acknowledged through seq 2, up to date",
+        f"{logs['host-b']} -> {b}: 0 shipped; acknowledged through seq 2, up to date",
+    ]
+    assert re.fullmatch(
+        r"checkpoint 1: s3://rds-guard-demo-checkpoints/fleet/checkpoint-0000000001\.json,"
+        r" 2 stream\(s\), signed with arn:aws:kms:us-east-1:123456789012:key/[0-9a-f-]{36}",
+        scene[3],
+    ), scene[3]
+    assert sorted(scene[4:6]) == sorted(
+        f"  {streams[host]}: seq {heads[host].seq}, head {heads[host].digest}" for host in HOSTS
+    )
+    assert [heads[host].seq for host in HOSTS] == [2, 2]
+    assert scene[6:] == [
+        f"(someone with write access to the table edits {a} seq 1, deletes seq 2)",
+        f"line 1: edited: {a}: its own SHA-256 digest does not match its bytes (edited or damaged)",
+        f"line 2: checkpoint: {a}: ends at seq 1, and checkpoint 1 saw it at seq 2:"
+        " records were deleted since",
+        "verify --ledger exits 1: the edit and the deletion are found",
+    ]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore.session
+import botocore.signers
 import pytest
 from aws import guarded_client, guarded_session, make_cluster, make_instance
 from botocore.config import Config
@@ -937,3 +938,53 @@ def test_a_refused_listing_is_one_line(
     assert_one_error_line(
         result, "AccessDenied", "DescribeDBClusterSnapshots", "not authorized to perform"
     )
+
+
+def test_a_presign_past_the_wrapper_stays_pending_where_an_expired_one_does_not(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """docs/operations.md: a presign made through botocore's own function, past the client's
+    wrapper, is recorded with `expires` null, and reconcile keeps it pending however late it
+    runs; a presign through the client's method records its expiry, and once that has passed
+    with its copy never made it is `expired`, no longer pending."""
+    policy = write_policy(tmp_path, RECONCILED)
+    guarded = guarded_client(policy, on=moto_server)
+    make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS)
+    unknown_expiry, past_expiry = "orders-manual-20261107", "orders-manual-20261108"
+    params: dict[str, Any] = {"DBClusterIdentifier": "orders", "Tags": TEAM_ENV}
+    botocore.signers.generate_presigned_url(
+        guarded,
+        "create_db_cluster_snapshot",
+        Params={**params, "DBClusterSnapshotIdentifier": unknown_expiry},
+        ExpiresIn=600,
+    )
+    # ExpiresIn=0: a URL that has expired by the time reconcile runs, whatever the clock says
+    guarded.generate_presigned_url(
+        "create_db_cluster_snapshot",
+        Params={**params, "DBClusterSnapshotIdentifier": past_expiry},
+        ExpiresIn=0,
+    )
+    records = list(audit.read_records(tmp_path / "audit.jsonl"))
+    assert [(r["event"], r["snapshot"]) for r in records] == [
+        ("presigned", unknown_expiry),
+        ("presigned", past_expiry),
+    ]
+    assert records[0]["expires"] is None and records[1]["expires"] is not None
+    assert moto_server.count("CreateDBClusterSnapshot") == 0  # neither URL was used
+    result = run_script(
+        "reconcile", "--audit", str(tmp_path / "audit.jsonl"), "--policy", str(policy),
+        "--endpoint-url", moto_server.url, "--json", env=script_env(tmp_path),
+    )  # fmt: skip
+    assert (result.code, result.err) == (1, services_warning(policy, "docdb", line=2))
+    assert result.json() == {
+        "pending": [{"call": records[0]["call"], "snapshot": unknown_expiry, "exists": False}],
+        "vanished": [], "unrecorded": [], "noncompliant": [], "expired": [past_expiry],
+        "breached": [],
+    }  # fmt: skip
+    # a year on, the URL of unknown expiry may still be used: it is still pending
+    listed = list_snapshots(moto_server.client("rds"), "rds")
+    later = reconcile(records, listed, None, now=datetime.now(UTC) + timedelta(days=365))
+    assert [(p.call, p.snapshot, p.exists) for p in later.pending] == [
+        (records[0]["call"], unknown_expiry, False)
+    ]
+    assert later.expired == (past_expiry,)
