@@ -60,6 +60,8 @@ class ThroughputResult:
     seconds: float
     verified: bool
     verified_records: int
+    log_bytes: int
+    """The size of the file written."""
 
     @property
     def per_second(self) -> float:
@@ -136,8 +138,9 @@ def run_layout(layout: Layout, *, fsync: bool, records: int, workdir: Path) -> T
     verified = result.ok and result.records == total
     if not verified:
         raise RuntimeError(f"{path}: {result.summary()} (expected {total} records)")
+    size = path.stat().st_size
     path.unlink()
-    return ThroughputResult(layout, fsync, total, end - start, verified, result.records)
+    return ThroughputResult(layout, fsync, total, end - start, verified, result.records, size)
 
 
 def run_throughput(

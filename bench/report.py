@@ -259,6 +259,12 @@ def _class_cost(c: ClassCost, added: float) -> list[str]:
 # 3-5 -----------------------------------------------------------------------------------------
 
 
+def _bytes_per_record(results: Sequence[ThroughputResult]) -> str:
+    """The records' average size in the throughput runs, as the report writes it."""
+    records = sum(r.records for r in results)
+    return f"{sum(r.log_bytes for r in results) / records:.0f}" if records else "–"
+
+
 def _throughput_table(results: Sequence[ThroughputResult]) -> list[str]:
     lines = [
         "| writers | fsync | records | seconds | records/s | µs per record | verify |",
@@ -389,10 +395,11 @@ def render(report: RunReport) -> str:
         "",
         "## 3. Audit throughput",
         "",
-        "Records per second into one file (each record a typical `requested` record, ~620 "
-        "bytes), from the first writer's start to the last one's end (µs per record: that "
-        "wall time over the records, all writers together); every run ends with `verify` "
-        "passing and the record count exact.",
+        "Records per second into one file (each record a typical `requested` record, "
+        f"{_bytes_per_record(report.throughput)} bytes with its newline on average), from the "
+        "first writer's start to the last one's end (µs per record: that wall time over the "
+        "records, all writers together); every run ends with `verify` passing and the record "
+        "count exact.",
         "",
         *_throughput_table(report.throughput),
         "",

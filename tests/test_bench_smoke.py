@@ -6,6 +6,7 @@ Benchmarks are not tests (``make bench`` measures); this only keeps bench/ from 
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from pathlib import Path
 
@@ -129,6 +130,8 @@ def test_a_profile_without_the_handlers_is_refused() -> None:
 def test_throughput_layouts_verify(layout: audit_throughput.Layout, tmp_path: Path) -> None:
     result = audit_throughput.run_layout(layout, fsync=False, records=16, workdir=tmp_path)
     assert result.verified and result.verified_records == result.records == 16
+    # the file's size over its records is what the report gives as a record's size
+    assert 400 < result.log_bytes / 16 < 1000
 
 
 def test_verify_speed_runs(tmp_path: Path) -> None:
@@ -271,6 +274,7 @@ def test_run_quick_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert machine().cpu in text
     assert "What the first `load_policy` imports" in text
     assert "dataclasses again, with their fields and options" in text
+    assert re.search(r"a typical `requested` record, \d{3} bytes with its newline", text)
     assert "*aio send*: skipped — not asked for (--no-aio)" in text
     assert "AWS CLI plugin | – | not run: no moto server (--no-moto)" in text
     targets = text.split("## Targets")[1].split("## 1.")[0].strip().splitlines()[2:]
