@@ -15,7 +15,7 @@ from typing import Any
 
 from rds_guard import audit
 
-_FIELDS: dict[str, object] = {
+FIELDS: dict[str, object] = {
     "service": "rds",
     "operation": "CreateDBClusterSnapshot",
     "region": "us-east-1",
@@ -24,6 +24,7 @@ _FIELDS: dict[str, object] = {
     "tags": {"team": "payments", "env": "prod", "managed-by": "rds-guard", "compliance": "pci"},
     "injected": ["managed-by", "compliance"],
 }
+"""The fields of every record the throughput runs write (a typical `requested` record)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _write_span(path: str, fsync: bool, threads: int, per_thread: int) -> tuple[
         start_line.wait()
         started = time.perf_counter()
         for _ in range(per_thread):
-            log.write("requested", call=audit.new_call_id(), **_FIELDS)
+            log.write("requested", call=audit.new_call_id(), **FIELDS)
         spans.append((started, time.perf_counter()))
 
     workers = [threading.Thread(target=writer) for _ in range(threads)]

@@ -23,6 +23,7 @@ from bench.import_profile import ClassCost, ImportTime
 from bench.ledger_speed import SHIP_TARGET, VERIFY_PER, LedgerResult
 from bench.overhead import PairResult
 from bench.profiles import ProfileSummary
+from bench.record_encoding import EncodingCost
 from bench.report_per_call import AioRun, met, per_call_section
 from bench.scaling import RULE_COUNTS, TAG_COUNTS, ScalingPoint, growth, slope
 from bench.verify_speed import VerifyResult
@@ -45,6 +46,7 @@ class RunReport:
     seconds: float
     quick: bool
     ledger: LedgerResult | None = None
+    encoding: EncodingCost | None = None
 
 
 def _runs(count: int) -> str:
@@ -388,7 +390,9 @@ def render(report: RunReport) -> str:
         "",
         "## 1. Per-call overhead",
         "",
-        *per_call_section(report.overhead, report.aio, report.profiles, report.throughput),
+        *per_call_section(
+            report.overhead, report.aio, report.profiles, report.throughput, report.encoding
+        ),
         "## 2. Cold start",
         "",
         *_cold_start_section(report.cold),

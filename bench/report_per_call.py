@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bench.audit_throughput import ThroughputResult
 from bench.overhead import PairResult
 from bench.profiles import ProfileSummary
+from bench.record_encoding import EncodingCost
 
 REAL_ROUND_TRIPS_MS = (20.0, 50.0)
 """Round trips of a real RDS endpoint, for the inheritance read's ratio there."""
@@ -124,8 +125,32 @@ def _record_cost_us(throughput: Sequence[ThroughputResult]) -> float | None:
 
 
 def _explain_miss(
-    r: PairResult, profiles: Sequence[ProfileSummary], record_us: float | None
+    r: PairResult,
+    profiles: Sequence[ProfileSummary],
+    record_us: float | None,
+    encoding: EncodingCost | None,
 ) -> str:
+    text = _profile_told(r, profiles)
+    if r.case.audit and record_us is not None:
+        text += (
+            f" Each call writes two records (`requested`, then the outcome): at "
+            f"{record_us:.1f} µs per record (one thread, fsync off, section 3) that is "
+            f"{2 * record_us:.0f} µs of the {r.overhead_us:.0f} µs added."
+        )
+    if r.case.audit and encoding is not None:
+        text += (
+            f" Encoding a record ({encoding.record_bytes} bytes) takes {encoding.one_pass_us:.1f}"
+            " µs in one pass of the JSON encoder, as the writer does it; spliced from parts "
+            "encoded ahead (the writer's own fields: policy, pid, host, chain) with the others "
+            f"encoded one by one, it takes {encoding.spliced_us:.1f} µs (`bench/record_encoding"
+            ".py`, side by side): CPython's encoder is C, and each field encoded apart is a "
+            "call of its own, so records are not built from pre-encoded parts."
+        )
+    return text
+
+
+def _profile_told(r: PairResult, profiles: Sequence[ProfileSummary]) -> str:
+    """What the case's profile says of the guard's share, its steps and its largest files."""
     profile = next((p for p in profiles if p.path == r.path and p.case.name == r.case.name), None)
     if profile is None:
         return " No profile of this case was taken."
@@ -141,27 +166,20 @@ def _explain_miss(
         f"{profile.guard_share:.1%} of the profiled time — {steps}. rds_guard's own time by "
         f"file: {files}, then the rest"
     )
-    if profile.top_guard:
-        largest = profile.top_guard[0]
-        text += (
-            f"; its largest single function, `{largest.function}`, has "
-            f"{largest.own_share:.1%} own time."
-        )
-    else:
-        text += "."
-    if r.case.audit and record_us is not None:
-        text += (
-            f" Each call writes two records (`requested`, then the outcome): at "
-            f"{record_us:.1f} µs per record (one thread, fsync off, section 3) that is "
-            f"{2 * record_us:.0f} µs of the {r.overhead_us:.0f} µs added."
-        )
-    return text
+    if not profile.top_guard:
+        return text + "."
+    largest = profile.top_guard[0]
+    return text + (
+        f"; its largest single function, `{largest.function}`, has "
+        f"{largest.own_share:.1%} own time."
+    )
 
 
 def _per_call_targets(
     results: Sequence[PairResult],
     profiles: Sequence[ProfileSummary],
     throughput: Sequence[ThroughputResult],
+    encoding: EncodingCost | None,
 ) -> list[str]:
     record_us = _record_cost_us(throughput)
     lines = []
@@ -175,7 +193,7 @@ def _per_call_targets(
             f"allows {budget:.1f} µs."
         )
         if not r.met:
-            line += _explain_miss(r, profiles, record_us)
+            line += _explain_miss(r, profiles, record_us, encoding)
         lines.append(line)
     return lines
 
@@ -230,6 +248,7 @@ def per_call_section(
     aio: AioRun,
     profiles: Sequence[ProfileSummary],
     throughput: Sequence[ThroughputResult],
+    encoding: EncodingCost | None = None,
 ) -> list[str]:
     """Section 1 of the report: the table of every path and case (the async path's too), the
     targets (a missed one explained from its profile), the profiles, and case d's read."""
@@ -263,7 +282,7 @@ def per_call_section(
         "",
         "### Targets",
         "",
-        *_per_call_targets(overhead, profiles, throughput),
+        *_per_call_targets(overhead, profiles, throughput, encoding),
         "",
         "### Where the time goes",
         "",

@@ -28,6 +28,7 @@ from bench import (
     cold_start,
     ledger_speed,
     overhead,
+    record_encoding,
     scaling,
     verify_speed,
 )
@@ -65,6 +66,8 @@ class Sizes:
     importtime_runs: int
     ledger_records: int = 20
     """Records shipped to (and verified in) the fleet ledger on moto; scaled in the report."""
+    encoding_rounds: int = 5
+    """Rounds of the record-encoding comparison (100 encodings each way per round)."""
 
 
 FULL = Sizes(
@@ -84,6 +87,7 @@ FULL = Sizes(
     cli_runs=25,
     importtime_runs=5,
     ledger_records=3_000,
+    encoding_rounds=500,
 )
 QUICK = Sizes(
     send_calls=30,
@@ -200,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         profiles += [
             profile_case(CASES[n], sizes.profile_calls, workdir, path="stub") for n in STUB_TARGETS
         ]
+        print("record encoding ...", flush=True)
+        encoding = record_encoding.measure(sizes.encoding_rounds)
         print("cold start ...", flush=True)
         cold = cold_start.run_cold_start(
             sizes.import_runs,
@@ -233,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         time.perf_counter() - started,
         args.quick,
         ledger,
+        encoding,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render(report), encoding="utf-8")

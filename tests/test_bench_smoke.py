@@ -24,7 +24,9 @@ from bench import (  # noqa: E402
     ledger_speed,
     overhead,
     profiles,
+    record_encoding,
     report,
+    report_per_call,
     run,
     scaling,
     verify_speed,
@@ -36,6 +38,7 @@ from bench.common import (  # noqa: E402
     median_difference_interval,
     summarize,
 )
+from rds_guard.audit import record as audit_record  # noqa: E402
 
 
 def test_summarize_median_and_percentiles() -> None:
@@ -132,6 +135,22 @@ def test_throughput_layouts_verify(layout: audit_throughput.Layout, tmp_path: Pa
     assert result.verified and result.verified_records == result.records == 16
     # the file's size over its records is what the report gives as a record's size
     assert 400 < result.log_bytes / 16 < 1000
+
+
+def test_record_encoding_compares_the_same_bytes() -> None:
+    record = record_encoding.typical_record()
+    assert record_encoding.spliced(record)() == audit_record.encode(record)
+    # nothing encoded ahead: the splice alone must still give the record's bytes
+    assert record_encoding.spliced(record, constant=())() == audit_record.encode(record)
+    cost = record_encoding.measure(2, repeat=2)
+    assert cost.one_pass_us > 0 and cost.spliced_us > 0
+    assert cost.record_bytes == len(audit_record.encode(record))
+    audited = overhead.PairResult(
+        "send", overhead.CASES["b"], summarize([1.0]), summarize([2.0]), 1.12
+    )
+    told = report_per_call._explain_miss(audited, [], None, cost)
+    assert f"Encoding a record ({cost.record_bytes} bytes) takes {cost.one_pass_us:.1f}" in told
+    assert f"it takes {cost.spliced_us:.1f} µs" in told
 
 
 def test_verify_speed_runs(tmp_path: Path) -> None:
