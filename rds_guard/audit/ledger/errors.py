@@ -20,7 +20,8 @@ class ShipRefused(AuditError):
 
 class Fork(ShipRefused):
     """The ledger holds another record than the local log at ``seq``: two logs share their
-    first record (a cloned disk or image). ``theirs`` is the digest the ledger holds."""
+    first record (a cloned disk or image), or the local log was rewritten and sealed again.
+    ``theirs`` is the digest the ledger holds."""
 
     seq: int = 0
     theirs: str = ""
@@ -28,7 +29,7 @@ class Fork(ShipRefused):
 
 class RemoteAhead(ShipRefused):
     """The ledger holds records past the local log's end, the same ones up to it: the local
-    file was truncated or restored from an older copy."""
+    file was truncated, restored from an older copy, or had older records copied to its end."""
 
 
 class Unnamed(ShipRefused):

@@ -170,13 +170,19 @@ def _read(log: LogFile, start: int, offset: int, following: int | None) -> Itera
             for line in lines:
                 begin, position = position, position + len(line) + 1
                 seq = seq_of(line) if line.startswith(b"{") else None
-                if seq is None or seq < start:
+                if seq is None or seq < start or not _is_record(line):
                     continue
                 if following is not None and seq >= following:
                     return
                 yield Entry(seq, line, Cursor(log.id, begin, position, seq))
     finally:
         os.close(fd)
+
+
+def _is_record(line: bytes) -> bool:
+    """True when the whole line is a record: ``seq_of`` reads a line's seq by position, so a
+    line torn or damaged after its seq would pass for one."""
+    return parse_record(line) is not None
 
 
 def _starts_a_line(fd: int, offset: int) -> bool:
@@ -208,7 +214,7 @@ def _last_record_line(path: Path) -> tuple[int, bytes] | None:
         while end >= 0:
             line = line_before(fd, end)
             seq = seq_of(line) if line.startswith(b"{") else None
-            if seq is not None:
+            if seq is not None and _is_record(line):
                 return seq, line
             end = rfind_newline(fd, end)
         return None

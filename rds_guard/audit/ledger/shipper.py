@@ -115,6 +115,7 @@ class Shipper:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._trusted: ShipState | None = None  # the state this shipper saved last
+        self._acked_line: bytes | None = None  # the line of the record it acknowledges
         self._marked: set[str] = set()
         self._checked_at = -RECHECK
 
@@ -190,7 +191,13 @@ class Shipper:
         state = saved if saved is not None and saved.stream == stream else None
         state = state if state is not None and state.table == self.table.name else None
         stale = time.monotonic() - self._checked_at > RECHECK
-        if state is None or state != self._trusted or start is not None or stale:
+        if (
+            state is None
+            or state != self._trusted
+            or start is not None
+            or stale
+            or not self._unchanged(state, last)
+        ):
             begin = self._resume(stream, state, last, start)
             self._checked_at = time.monotonic()
             cursor = state.cursor if state is not None and state.acked == begin - 1 else None
@@ -199,8 +206,8 @@ class Shipper:
         total = max(0, result.last - state.acked)
         entries = self.series.entries(state.acked + 1, state.cursor)
         for batch in _batches(entries, self.batch):
-            state = self._send(batch, state, result)
-            self._save(state)
+            state, line = self._send(batch, state, result)
+            self._save(state, line)
             result.acked = state.acked
             result.last = max(result.last, batch[-1].seq)
             if progress is not None:
@@ -209,6 +216,18 @@ class Shipper:
                 return
             if stop is not None and stop.is_set() and (through is None or state.acked >= through):
                 return
+
+    def _unchanged(self, state: ShipState, last: tuple[int, bytes]) -> bool:
+        """True while the local log still holds, at the seq this shipper acknowledged last, the
+        very line it acknowledged, and does not end below it. A log sealed again over shipped
+        records, or authentic records copied behind the writer, is compared with the ledger's
+        head at once (a fork, the ledger ahead), not after `RECHECK`."""
+        if last[0] < state.acked:
+            return False
+        return state.acked == 0 or (
+            self._acked_line is not None
+            and self.series.line_at(state.acked, state.cursor) == self._acked_line
+        )
 
     def _stream(self, saved: ShipState | None) -> str:
         """The stream's name: from the series' first record, else from the saved state."""
@@ -259,7 +278,8 @@ class Shipper:
             raise RemoteAhead(
                 f"{self.path}: the ledger holds stream {stream} up to seq {head_seq}, and the "
                 f"local log ends at seq {last_seq} with the record the ledger holds there: "
-                "the local file was cut short or restored from an older copy; nothing was "
+                "the local file was cut short, restored from an older copy, or had older "
+                "records copied to its end; nothing was "
                 "shipped (a record written here now would fork the stream: move this log "
                 "aside so that a new one starts a new stream)",
                 path=str(self.path),
@@ -300,11 +320,14 @@ class Shipper:
             expected += 1
         return expected
 
-    def _send(self, batch: list[Entry], state: ShipState, result: ShipResult) -> ShipState:
+    def _send(
+        self, batch: list[Entry], state: ShipState, result: ShipResult
+    ) -> tuple[ShipState, bytes | None]:
         """Put a batch in parallel; acknowledge its longest run of stored records from the
-        start. A fork raises `Fork` (after the state is saved); an error sets ``error``."""
+        start (the state, and the line of the last record acknowledged in this batch). A fork
+        raises `Fork` (after the state is saved); an error sets ``error``."""
         futures = self._put_all([record_item(state.stream, e.seq, e.line) for e in batch])
-        acked, cursor = state.acked, state.cursor
+        acked, cursor, line = state.acked, state.cursor, None
         for entry, future in zip(batch, futures, strict=True):
             try:
                 put: Put = future.result()
@@ -315,7 +338,7 @@ class Shipper:
                 continue  # stored after a failed one: found there on the next run
             if put.stored is not None:
                 if put.outcome == FORK:
-                    self._save(ShipState(state.table, state.stream, acked, cursor))
+                    self._save(ShipState(state.table, state.stream, acked, cursor), line)
                 self._held_to(state.stream, entry.seq, entry.line, put.stored)
             if entry.seq != acked + 1 and acked:
                 logger.warning(
@@ -329,8 +352,8 @@ class Shipper:
                 result.shipped += 1
             else:
                 result.already += 1
-            acked, cursor = entry.seq, entry.cursor
-        return ShipState(state.table, state.stream, acked, cursor)
+            acked, cursor, line = entry.seq, entry.cursor, entry.line
+        return ShipState(state.table, state.stream, acked, cursor), line
 
     def _forked(
         self, stream: str, seq: int, ours: bytes, theirs: dict[str, dict[str, str]]
@@ -345,15 +368,16 @@ class Shipper:
         message = (
             f"{self.path}: fork of stream {stream} at seq {seq}: the ledger holds another "
             f"record there (digest {stored}, ours {line_digest(ours)}): another log shares "
-            f"this one's first record (a cloned disk or image?); shipping stopped{written}"
+            f"this one's first record (a cloned disk or image?), or this one was rewritten "
+            f"and sealed again; shipping stopped{written}"
         )
         fork = Fork(message, path=str(self.path), stream=stream)
         fork.seq, fork.theirs = seq, stored
         raise fork
 
-    def _save(self, state: ShipState) -> None:
+    def _save(self, state: ShipState, line: bytes | None) -> None:
         self.state_file.save(state)
-        self._trusted = state
+        self._trusted, self._acked_line = state, line
 
     def _put_all(self, items: list[Item]) -> list[concurrent.futures.Future[Put]]:
         """Put ``items`` in parallel, ``workers`` at a time. Once the interpreter is exiting,

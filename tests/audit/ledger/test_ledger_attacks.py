@@ -1,0 +1,361 @@
+"""The fleet ledger against someone who can write a host's log, or who holds the ledger's
+table, tried as an attacker would: each test is one attack on a promise of docs/ledger.md
+(or docs/cli.md), quoted in its docstring.
+
+A ledger that hangs in ``required`` mode, a log sealed again over records already shipped, a
+damaged line in the middle of a log, a record deleted from the middle of the ledger and put
+back with ``rds-guard audit ship --from``, and authentic records replayed behind the writer.
+Against moto's server over HTTP; failures injected with botocore's ``before-send``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audit_helpers import relink, reseal, write_lines
+from aws import guarded_session, make_cluster
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.exceptions import ReadTimeoutError
+from cli_helpers import run_main
+from ledger_helpers import (
+    TABLE,
+    delete_item,
+    item_at,
+    lines_of,
+    on_send,
+    ship,
+    stored_lines,
+    stored_seqs,
+    stream_of,
+    write_log,
+)
+from policies import LEDGER, write_policy
+from servers import MotoServer
+
+import rds_guard
+from rds_guard import audit
+from rds_guard.audit.ledger import Fork, LedgerTable, LedgerUnavailable, RemoteAhead, Shipper
+from rds_guard.audit.ledger.items import text
+from rds_guard.audit.ledger.spool import ShippingLog
+from rds_guard.audit.ledger.verify import verify_ledger
+
+LEDGER_URL = f"dynamodb://{TABLE}?region=us-east-1"
+
+
+def _stored_items(table: LedgerTable, stream: str) -> list[dict[str, Any]]:
+    """The items the ledger holds for ``stream``'s records, whole, in seq order."""
+    return list(table.records(stream))
+
+
+def _append(path: Path, lines: list[bytes]) -> None:
+    """Append ``lines`` to the log, as anyone who can write the file can."""
+    with open(path, "ab") as log:
+        log.write(b"".join(line + b"\n" for line in lines))
+
+
+def _findings(path: Path) -> list[tuple[int, str]]:
+    return [(finding.line, finding.reason) for finding in audit.verify(path).findings]
+
+
+def _ledger_findings(table: LedgerTable) -> list[tuple[int, str]]:
+    return [(finding.line, finding.reason) for finding in verify_ledger(table).findings]
+
+
+def _required_guard(aws: MotoServer, tmp_path: Path) -> tuple[Any, rds_guard.Guard]:
+    """An rds client of a session guarded in ``required`` mode, and its guard."""
+    policy = write_policy(tmp_path, LEDGER, mode="required")
+    session, guard = guarded_session(policy, on=aws)
+    rds = aws.client("rds", session=session)
+    make_cluster(rds, "orders")
+    return rds, guard
+
+
+def _header(request: AWSPreparedRequest, name: str) -> str:
+    value = request.headers[name]
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _snapshot(rds: Any, day: int) -> Any:
+    return rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=f"orders-manual-202611{day:02}"
+    )
+
+
+# --- 1. a ledger that hangs, in required mode ------------------------------------------------
+
+
+def test_required_mode_gives_up_on_a_hung_ledger_within_three_attempts(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every PutItem to the ledger hangs until the client's read timeout fires. docs/ledger.md:
+    "retries unset: 3 attempts in standard mode; a connection must open within 2 seconds, an
+    answer come within 10, so that a ledger out of reach holds a `required`-mode call for
+    seconds, not minutes", and "the call fails with `LedgerUnavailable` (an `AuditError`):
+    nothing is sent". The ledger's clients carry those timeouts; the timeout botocore raises
+    when a read hangs is tried 3 times, no more; the call fails with LedgerUnavailable, a
+    local ``failed`` record says why, and RDS never sees the request."""
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS")  # the defaults the docs describe: retries unset
+    monkeypatch.delenv("AWS_RETRY_MODE")
+    rds, guard = _required_guard(aws, tmp_path)
+    try:
+        assert isinstance(guard.audit, ShippingLog)
+        dynamodb = guard.audit.clients.dynamodb
+        config = dynamodb.meta.config
+        assert (config.connect_timeout, config.read_timeout) == (2, 10)
+        attempts: dict[str, list[str]] = defaultdict(list)
+
+        def hang(request: AWSPreparedRequest, **_: Any) -> None:
+            invocation = _header(request, "amz-sdk-invocation-id")
+            attempts[invocation].append(_header(request, "amz-sdk-request"))
+            # what botocore raises once a real hang outlasts read_timeout: 3 real hangs
+            # would hold this test for more than 30 s
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+        on_send(dynamodb, "PutItem", hang)
+        started = time.monotonic()
+        with pytest.raises(LedgerUnavailable, match='mode = "required"') as refused:
+            _snapshot(rds, 29)
+        elapsed = time.monotonic() - started
+    finally:
+        guard.uninstall()
+    assert isinstance(refused.value, rds_guard.AuditError)
+    assert "Read timeout on endpoint URL" in refused.value.detail
+    assert aws.count("CreateDBClusterSnapshot") == 0
+    assert attempts  # the call's own put, and any the shipping thread made meanwhile
+    expected = ["attempt=1; max=3", "attempt=2; max=3", "attempt=3; max=3"]
+    assert all(tries == expected for tries in attempts.values()), dict(attempts)
+    worst = len(expected) * (config.connect_timeout + config.read_timeout)
+    assert worst < 60  # seconds, not minutes, however the ledger hangs
+    assert elapsed < 5  # injected at once, three timeouts cost only botocore's backoff
+    records = [json.loads(line) for line in lines_of(tmp_path / "audit.jsonl")]
+    assert [record["event"] for record in records] == ["requested", "failed"]
+    assert records[1]["error"]["code"] == "LedgerUnavailable"
+
+
+# --- 2. a log sealed again over records already shipped --------------------------------------
+
+
+def _seal_again(path: Path, lines: list[bytes]) -> list[bytes]:
+    """Rewrite the third record (a ``requested`` turned ``blocked``) and re-seal it and
+    every record after it: plain SHA-256, so the forged log verifies."""
+    forged = list(lines)
+    forged[2] = reseal(forged[2].replace(b'"requested"', b'"blocked"'))
+    relink(forged, 2)
+    write_lines(path, forged)
+    return forged
+
+
+def test_a_log_sealed_again_over_shipped_records_is_a_fork(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """Someone who can write the file rewrites a record the ledger already holds and
+    re-seals the chain after it; the file verifies. docs/ledger.md: "The local record at
+    that seq must have the same digest: another digest is a **fork**", and the shipper
+    "writes the refused record to the ledger as an item of its own, so that `verify
+    --ledger` reports it with both digests". The next run refuses at the ledger's head,
+    records the forged line as a fork item, and every record item stays byte for byte."""
+    lines = write_log(log_path, 8)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    before = _stored_items(table, stream)
+    forged = _seal_again(log_path, lines)
+    assert audit.verify(log_path).ok  # locally, nothing shows
+    with pytest.raises(Fork) as refused:
+        ship(log_path, table)
+    assert refused.value.seq == 8
+    assert log_path.read_bytes() == b"".join(line + b"\n" for line in forged)
+    assert _stored_items(table, stream) == before
+    (fork,) = table.forks(stream)
+    assert text(fork, "line") == forged[7].decode()
+    assert (text(fork, "digest"), text(fork, "stored")) == (
+        audit.own_digest(forged[7]),
+        audit.own_digest(lines[7]),
+    )
+    assert _ledger_findings(table) == [(8, "fork")]
+
+
+def test_the_guards_own_shipper_meets_a_log_sealed_again_at_its_next_run(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """The same attack under a shipper that lives on, as the guard's thread keeps one, and
+    a writer that chains its next record onto the forged head (it authenticates). The
+    promise is per run (docs/ledger.md, "How a run goes", 2: "The local record at that seq
+    must have the same digest: another digest is a **fork**"): that shipper's next run
+    refuses too, and the record chained onto the forgery is not shipped."""
+    lines = write_log(log_path, 8)
+    shipper = Shipper(log_path, table)
+    try:
+        assert shipper.ship().acked == 8
+        stream = stream_of(table, log_path)
+        before = _stored_items(table, stream)
+        _seal_again(log_path, lines)
+        write_log(log_path, 1)
+        with pytest.raises(Fork) as refused:
+            shipper.ship()
+    finally:
+        shipper.close()
+    assert refused.value.seq == 8
+    assert _stored_items(table, stream) == before
+    assert _ledger_findings(table) == [(8, "fork")]
+
+
+# --- 3. a damaged line in the middle of the local log ----------------------------------------
+
+
+def _torn(line: bytes) -> bytes:
+    return line[: len(line) // 2]
+
+
+def _flipped(line: bytes) -> bytes:
+    return line.replace(b'"event":', b'"event";', 1)
+
+
+@pytest.mark.parametrize("damage", [_torn, _flipped], ids=["torn", "flipped"])
+def test_a_line_that_is_no_record_is_not_shipped(
+    table: LedgerTable,
+    log_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    damage: Callable[[bytes], bytes],
+) -> None:
+    """The fifth line is cut short or has a byte flipped, its start (``prev``, ``seq``)
+    intact. docs/ledger.md: "A line that is no record is not shipped; records after a
+    missing seq are shipped as they are (the ledger mirrors the log, and `verify` reports
+    the gap in both)." The damaged bytes never reach the ledger; the records around them
+    do, byte for byte; the shipper warns of the missing seq; both verifies report it."""
+    lines = write_log(log_path, 8)
+    damaged = damage(lines[4])
+    assert audit.parse_record(damaged) is None
+    assert damaged.startswith(lines[4].split(b',"time":')[0])  # its prev and seq as written
+    write_lines(log_path, [*lines[:4], damaged, *lines[5:]])
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        result = ship(log_path, table)
+    assert (result.shipped, result.acked, result.error) == (7, 8, None)
+    stream = stream_of(table, log_path)
+    assert stored_lines(table, stream) == lines[:4] + lines[5:]
+    assert "the local log has no record with seq 5 (the next is 6)" in caplog.text
+    assert _ledger_findings(table) == [(6, "removed")]
+    assert _findings(log_path) == [(5, "edited")]
+
+
+def test_a_damaged_record_is_mirrored_and_reported_never_taken_as_fine(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """One byte of the fifth record's event is flipped: the line still parses (a record),
+    but its bytes no longer match its digest. docs/ledger.md: "the ledger mirrors the log,
+    and `verify` reports" it: the ledger holds the line as the file does, and verify of the
+    ledger says ``edited`` at that seq, as verify of the file does."""
+    lines = write_log(log_path, 8)
+    lines[4] = lines[4].replace(b'"requested"', b'"requestee"')
+    write_lines(log_path, lines)
+    assert ship(log_path, table).acked == 8
+    assert stored_lines(table, stream_of(table, log_path)) == lines
+    (finding,) = verify_ledger(table).findings
+    assert (finding.line, finding.reason) == (5, "edited")
+    assert "does not match its bytes" in finding.detail
+    assert _findings(log_path) == [(5, "edited")]
+
+
+# --- 4. rds-guard audit ship --from -----------------------------------------------------------
+
+
+def test_ship_from_a_seq_puts_back_a_record_deleted_from_the_middle(
+    table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An account admin deletes seq 4 from the ledger. docs/ledger.md: "`--from SEQ` looks
+    for missing records from that seq on rather than from the last one acknowledged: a
+    record deleted from the middle of the ledger is put back", and "Exit 0 when every
+    record is in the ledger" (docs/cli.md: 1 is a refusal, 2 a ledger out of reach). A run
+    from the last seq acknowledged does not look below it; one with ``--from 2`` puts the
+    item back byte for byte, finds the rest there, exits 0 and says so."""
+    lines = write_log(log_path, 10)
+    assert run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL).code == 0
+    stream = stream_of(table, log_path)
+    deleted = item_at(table, stream, 4)
+    delete_item(table, stream, 4)
+    assert run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL).code == 0
+    assert 4 not in stored_seqs(table, stream)
+    back = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--from", "2")
+    assert (back.code, back.err) == (0, "")
+    assert back.out == (
+        f"{log_path} -> {stream}: 1 shipped, 6 already there; acknowledged through seq 10, "
+        "up to date\n"
+    )
+    assert item_at(table, stream, 4) == deleted
+    assert stored_lines(table, stream) == lines
+    assert verify_ledger(table).ok
+
+
+# --- 5. authentic records replayed behind the writer -----------------------------------------
+
+
+def test_records_replayed_behind_the_writer_are_refused_not_shipped(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """Copies of records 3 and 4 are appended to a shipped log of 8: authentic bytes, an
+    old seq. docs/audit.md: the writer "chains on; `verify` ... reports the replay
+    (`reordered`...)"; docs/ledger.md: "A head beyond the local log's end, with the same
+    record at the local end, is a ledger **ahead of the file** ... The shipper refuses
+    (exit 1, `RemoteAhead`), ships nothing". Once the writer has chained a record onto the
+    copies, its seq is one the ledger holds with another record: a fork. Neither the copies
+    nor what follows them is shipped as new; every item stays byte for byte."""
+    lines = write_log(log_path, 8)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    before = _stored_items(table, stream)
+    _append(log_path, lines[2:4])
+    assert _findings(log_path) == [(9, "reordered"), (10, "reordered")]
+    replayed = log_path.read_bytes()
+    with pytest.raises(RemoteAhead) as ahead:
+        ship(log_path, table)
+    assert "nothing was shipped" in ahead.value.detail
+    assert log_path.read_bytes() == replayed
+    assert _stored_items(table, stream) == before
+    write_log(log_path, 1)
+    assert json.loads(lines_of(log_path)[-1])["seq"] == 5
+    with pytest.raises(Fork) as forked:
+        ship(log_path, table)
+    assert forked.value.seq == 5
+    assert _stored_items(table, stream) == before
+
+
+def test_required_mode_sends_no_call_after_records_replayed_behind_the_writer(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """The replay under a running guard in ``required`` mode, whose shipper lives on: the
+    next call's ``requested`` record chains onto the copies with a seq the ledger already
+    holds. docs/ledger.md: "the `requested` record of a call ... must be acknowledged by
+    DynamoDB before the call is sent. If it cannot be (..., a fork), ... the call fails with
+    `LedgerUnavailable` (an `AuditError`): nothing is sent." The call fails, RDS never sees
+    it, and the ledger holds what it held."""
+    rds, guard = _required_guard(aws, tmp_path)
+    log = tmp_path / "audit.jsonl"
+    try:
+        for day in (1, 2, 3):
+            _snapshot(rds, day)
+        assert isinstance(guard.audit, ShippingLog)
+        guard.audit.ship_once(timeout=None)  # the last outcome too, wherever it was shipped
+        stream = stream_of(table, log)
+        before = _stored_items(table, stream)
+        assert stored_lines(table, stream) == lines_of(log)
+        _append(log, lines_of(log)[1:3])
+        with pytest.raises(LedgerUnavailable, match='mode = "required"') as refused:
+            _snapshot(rds, 4)
+    finally:
+        guard.uninstall()
+    assert isinstance(refused.value, rds_guard.AuditError)
+    assert aws.count("CreateDBClusterSnapshot") == 3
+    assert _stored_items(table, stream) == before
+    # the copies, and the records chained onto them, whose seqs the log already holds
+    assert _findings(log) == [
+        (7, "reordered"),
+        (8, "reordered"),
+        (9, "reordered"),
+        (10, "reordered"),
+    ]
