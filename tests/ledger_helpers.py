@@ -177,3 +177,23 @@ def item_event(body: dict[str, Any]) -> str | None:
     """The event of the item a PutItem request body carries."""
     value = body.get("Item", {}).get("event", {})
     return value.get("S") if isinstance(value, dict) else None
+
+
+def run_before(
+    client: Any,
+    operation: str,
+    which: Callable[[dict[str, Any]], bool],
+    action: Callable[[], Any],
+) -> Callable[[], None]:
+    """Run ``action()`` once, just before the first ``operation`` request of ``client`` whose
+    JSON body ``which`` picks leaves: a race interleaved at a chosen request. Returns the way
+    to remove it."""
+    ran = {"done": False}
+
+    def hook(request: Any, **_: Any) -> None:
+        if not ran["done"] and which(json.loads(request.body or b"{}")):
+            ran["done"] = True
+            action()
+        return None
+
+    return on_send(client, operation, hook)

@@ -336,19 +336,22 @@ def _advance(
     if newest is None:
         return None, None
     start = 1 if old is None else old.size
-    problem = _follows_on(table.records(stream, start), start, size)
+    line = line_of(newest) or b""
+    problem = _follows_on(table.records(stream, start), start, size, line)
     if problem is not None:
         return problem, old
-    line = line_of(newest) or b""
     return None, StreamHead(stream, size, full_sha256(line))
 
 
-def _follows_on(items: Iterable[dict[str, dict[str, str]]], start: int, end: int) -> str | None:
+def _follows_on(
+    items: Iterable[dict[str, dict[str, str]]], start: int, end: int, head: bytes
+) -> str | None:
     """Why the records ``start..end`` do not follow on from one another (None: they do).
 
     Keyless: every seq is there, each item's line has its seq and its digest; a plain SHA-256
     record is authentic and links to the one before. HMAC-keyed links need the key: `verify`
-    checks them."""
+    checks them. The record walked at ``end`` must be ``head``, the line read as the head
+    (the one signed)."""
     expected, before = start, None
     for item in items:
         seq = number(item, "seq")
@@ -367,6 +370,8 @@ def _follows_on(items: Iterable[dict[str, dict[str, str]]], start: int, end: int
             plain_before = before is not None and chain_of(before) == CHAIN_SHA256
             if plain_before and prev_of(line) != full_sha256(before or b"").encode():
                 return f"the record at seq {seq} does not link to the one before"
+        if seq == end and line != head:
+            return f"seq {seq} changed while the checkpoint read it"
         before, expected = line, expected + 1
     if expected <= end:
         return f"seq {expected} is missing"

@@ -224,8 +224,9 @@ class ShippingLog(AuditLog):
 
     def checkpoint_if_due(self) -> CheckpointOutcome | None:
         """When the policy names ``checkpoints`` and ``kms_key``: the next signed checkpoint,
-        at most every `CHECKPOINT_EVERY` seconds, and only when the newest one (whoever wrote
-        it) is that old; its findings are logged at ERROR. None when not due."""
+        once the newest one (whoever wrote it) is `CHECKPOINT_EVERY` seconds old, looked for
+        again when it turns that old (else at most every `CHECKPOINT_EVERY` seconds); its
+        findings are logged at ERROR. None when not due."""
         if self.ledger.checkpoints is None or self.ledger.kms_key is None:
             return None
         now = time.monotonic()
@@ -236,7 +237,10 @@ class ShippingLog(AuditLog):
             self.clients, parse_s3(self.ledger.checkpoints), self.ledger.kms_key
         )
         latest = store.latest()
-        if latest is not None and _age(latest[0].time) < CHECKPOINT_EVERY:
+        age = math.inf if latest is None else _age(latest[0].time)
+        if age < CHECKPOINT_EVERY:
+            # look again when the newest turns an hour old, not an hour from now
+            self._checkpoint_tried = now - max(0.0, age)
             return None
         outcome = write_checkpoint(self.table, store, attempts=1, latest=latest)
         for finding in outcome.findings:

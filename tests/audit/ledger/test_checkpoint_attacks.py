@@ -1,0 +1,492 @@
+"""Signed checkpoints against what docs/ledger.md says they withstand: HMAC-keyed streams
+(the checkpointer holds no key), one stream found inconsistent while the rest of the fleet
+moves on, a checkpoint that reads streams while the shipper (or someone covering their
+tracks) writes to them, and the guards' own hourly checkpoint. Against the moto server;
+every race is interleaved at a chosen request with botocore's before-send event."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audit_helpers import relink
+from ledger_helpers import (
+    BUCKET,
+    KEY_ALIAS,
+    REGION,
+    dynamodb_error,
+    item_at,
+    item_seq,
+    lines_of,
+    on_send,
+    put_raw,
+    run_before,
+    ship,
+    stored_seqs,
+    stream_of,
+    write_log,
+)
+
+from rds_guard import audit
+from rds_guard.audit import ZERO_HASH
+from rds_guard.audit.ledger import Clients, LedgerTable
+from rds_guard.audit.ledger.checkpoints import (
+    Checkpoint,
+    CheckpointOutcome,
+    CheckpointStore,
+    StreamHead,
+    name_of,
+    parse_body,
+    write_checkpoint,
+)
+from rds_guard.audit.ledger.history import read_history
+from rds_guard.audit.ledger.items import full_sha256, line_of, record_item
+from rds_guard.audit.ledger.spool import CHECKPOINT_EVERY, INTERVAL, ShippingLog
+from rds_guard.audit.ledger.verify import verify_ledger
+from rds_guard.core.policy import LedgerPolicy
+
+KEY = b"the fleet's audit key"
+
+
+def _head(outcome: CheckpointOutcome, stream: str) -> StreamHead | None:
+    assert outcome.checkpoint is not None
+    return outcome.checkpoint.head_of(stream)
+
+
+def _verify(
+    table: LedgerTable, store: CheckpointStore, hmac_key: bytes | None = None
+) -> list[tuple[int, str]]:
+    result = verify_ledger(table, hmac_key=hmac_key, history=read_history(store))
+    return sorted((f.line, f.reason) for f in result.findings)
+
+
+def _edited(line: bytes) -> bytes:
+    """The record's event changed in place: what a writer without the key can do to it."""
+    return line.replace(b'"requested"', b'"blocked"')
+
+
+def _checkpointer(
+    table: LedgerTable, store: CheckpointStore
+) -> tuple[LedgerTable, CheckpointStore]:
+    """The table and bucket as the checkpointer reaches them: clients of its own, so that a
+    hook on its requests never sees the shipper's."""
+    clients = Clients(REGION)
+    return LedgerTable(clients, table.name), CheckpointStore(clients, store.location, store.kms_key)
+
+
+# --- HMAC-keyed streams ---------------------------------------------------------------------
+
+
+def test_a_keyed_stream_is_checkpointed_at_its_head_lines_sha256(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """docs/ledger.md: "`size` is a stream's last seq, `head` the SHA-256 of that record's
+    full line (keyless: the checkpointer holds no HMAC key; for a plain chain it is the head
+    `audit head` prints)." and "A keyed stream needs the key".
+
+    A keyed log is shipped and checkpointed twice: each head is the plain SHA-256 of the
+    line (not the HMAC that `audit head` prints with the key), and verify with the key holds
+    the ledger to both checkpoints; without the key it refuses to judge the stream."""
+    write_log(log_path, 4, hmac_key=KEY)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    first = write_checkpoint(table, store)
+    lines = lines_of(log_path)
+    assert first.findings == []
+    assert _head(first, stream) == StreamHead(stream, 4, full_sha256(lines[-1]))
+    assert full_sha256(lines[-1]) != audit.head(log_path, hmac_key=KEY).digest
+    write_log(log_path, 3, hmac_key=KEY)
+    ship(log_path, table)
+    second = write_checkpoint(table, store)
+    lines = lines_of(log_path)
+    assert second.findings == []
+    assert _head(second, stream) == StreamHead(stream, 7, full_sha256(lines[-1]))
+    result = verify_ledger(table, hmac_key=KEY, history=read_history(store))
+    assert result.ok and result.checkpoints == 2 and result.records == 7
+    with pytest.raises(audit.KeyRequired):
+        verify_ledger(table, history=read_history(store))
+
+
+def test_a_keyed_rewrite_below_a_checkpoint_is_caught_by_the_checkpoint(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """docs/ledger.md, Guarantees: a writer "with the key, rewrite its account's streams
+    *above the last checkpoint* consistently", and cannot "change anything below a
+    checkpointed head (`checkpoint`)".
+
+    A holder of the key rewrites a checkpointed keyed stream from seq 2 on, every record
+    sealed and linked again with the key: a chain verify with the key accepts. Held to the
+    checkpoint it is `checkpoint`, and the next checkpoint keeps the stream where it was."""
+    lines = write_log(log_path, 4, hmac_key=KEY)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    forged = [lines[0], *(_edited(line) for line in lines[1:])]
+    relink(forged, 0, KEY)
+    for seq, line in enumerate(forged[1:], start=2):
+        put_raw(table, record_item(stream, seq, line))
+    assert verify_ledger(table, hmac_key=KEY).ok
+    assert _verify(table, store, KEY) == [(4, "checkpoint")]
+    later = write_checkpoint(table, store)
+    assert later.findings == [f"{stream}: seq 4 changed since a checkpoint held it (its head)"]
+    assert _head(later, stream) == StreamHead(stream, 4, full_sha256(lines[3]))
+
+
+def _at_the_head(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    put_raw(table, record_item(stream, 4, _edited(lines[3])))
+
+
+def _its_digest_attribute(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    item = item_at(table, stream, 5)
+    item["digest"] = {"S": "0" * 64}
+    put_raw(table, item)
+
+
+def _above_the_head(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
+    put_raw(table, record_item(stream, 5, _edited(lines[4])))
+
+
+@pytest.mark.parametrize(
+    ("change", "finding", "size", "verified"),
+    [
+        (
+            _at_the_head,
+            "seq 4 changed since a checkpoint held it (its head)",
+            4,
+            [(4, "checkpoint"), (4, "edited")],
+        ),
+        (
+            _its_digest_attribute,
+            "the item at seq 5 carries a digest its line does not have",
+            4,
+            [(5, "edited")],
+        ),
+        (_above_the_head, None, 6, [(5, "edited")]),
+    ],
+    ids=["at-the-checkpointed-head", "item-digest-attribute", "above-the-head"],
+)
+def test_an_edited_keyed_record(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    change: Callable[[LedgerTable, str, list[bytes]], None],
+    finding: str | None,
+    size: int,
+    verified: list[tuple[int, str]],
+) -> None:
+    """docs/ledger.md, Limits: "The checkpointer holds no key: for HMAC-keyed streams it
+    checks seq continuity and each item against its line, not the links (verify does, with
+    the key)."; Checkpoints: "each item's line holding its seq and digest".
+
+    A writer without the key edits a keyed record in the table (its own HMAC no longer
+    holds). At the checkpointed head, or where the item's digest is not its line's, the
+    next checkpoint finds it and keeps the stream at seq 4. Above the head, with the item
+    agreeing with its line, only the key can tell: the checkpointer signs on, and verify
+    with the key reports it."""
+    write_log(log_path, 4, hmac_key=KEY)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    lines = write_log(log_path, 2, hmac_key=KEY)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    change(table, stream, lines)
+    outcome = write_checkpoint(table, store)
+    assert outcome.findings == ([] if finding is None else [f"{stream}: {finding}"])
+    assert _head(outcome, stream) == StreamHead(stream, size, full_sha256(lines[size - 1]))
+    assert _verify(table, store, KEY) == verified
+
+
+# --- one stream inconsistent, the fleet goes on ---------------------------------------------
+
+
+def test_a_corrupt_stream_does_not_hold_back_the_rest_of_the_fleet(
+    table: LedgerTable, store: CheckpointStore, tmp_path: Path
+) -> None:
+    """docs/ledger.md: "A stream that fails is a **finding**, printed (exit 1) and kept in
+    the checkpoint's `findings`, and the new checkpoint keeps that stream where the previous
+    one had it: the evidence stays pinned, and the other streams go on."
+
+    Stream A is checkpointed at seq 3, then an edit breaks its seq 5 and it keeps shipping;
+    stream B ships on; stream C is new and broken from seq 2. Two more checkpoints: each
+    lists A's and C's findings (in the signed body too), keeps A at seq 3 and leaves C out,
+    while B's head advances each time."""
+    a, b, c = (tmp_path / name / "audit.jsonl" for name in "abc")
+    for path in (a, b, c):
+        path.parent.mkdir()
+    for path in (a, b):
+        write_log(path, 3, note=path.parent.name)
+        ship(path, table)
+    first = write_checkpoint(table, store)
+    a_lines = write_log(a, 3, note="a")
+    ship(a, table)
+    stream_a, stream_b = stream_of(table, a), stream_of(table, b)
+    put_raw(table, record_item(stream_a, 5, _edited(a_lines[4])))
+    write_log(a, 2, note="a")
+    ship(a, table)
+    c_lines = write_log(c, 3, note="c")
+    ship(c, table)
+    stream_c = stream_of(table, c)
+    put_raw(table, record_item(stream_c, 2, _edited(c_lines[1])))
+    findings = [
+        f"{stream_a}: the record at seq 5 is not authentic (edited)",
+        f"{stream_c}: the record at seq 2 is not authentic (edited)",
+    ]
+    for number, b_size in ((2, 7), (3, 8)):
+        write_log(b, b_size - len(lines_of(b)), note="b")
+        ship(b, table)
+        outcome = write_checkpoint(table, store)
+        assert outcome.checkpoint is not None and outcome.checkpoint.number == number
+        assert sorted(outcome.findings) == sorted(findings)
+        assert _head(outcome, stream_a) == first.checkpoint.head_of(stream_a)  # type: ignore[union-attr]
+        assert _head(outcome, stream_b) == StreamHead(
+            stream_b, b_size, full_sha256(lines_of(b)[-1])
+        )
+        assert _head(outcome, stream_c) is None
+        body, _ = store.read(store.location.key(name_of(number)))
+        assert sorted(parse_body(body).findings) == sorted(findings)
+    assert _verify(table, store) == [(2, "edited"), (5, "edited")]
+
+
+# --- a checkpoint racing the shipper --------------------------------------------------------
+
+
+def _listing(body: dict[str, Any]) -> bool:
+    return body.get("IndexName") == "kind"
+
+
+def _head_query(body: dict[str, Any]) -> bool:
+    return body.get("Limit") == 1 and body.get("ScanIndexForward") is False
+
+
+def _walk(body: dict[str, Any]) -> bool:
+    return ":start" in body.get("ExpressionAttributeValues", {})
+
+
+def _any(body: dict[str, Any]) -> bool:
+    return True
+
+
+@pytest.mark.parametrize(
+    ("operation", "which", "read_after"),
+    [
+        ("Query", _listing, True),
+        ("Query", _head_query, True),
+        ("GetItem", _any, False),
+        ("Query", _walk, False),
+    ],
+    ids=["listing-streams", "reading-the-head", "reading-the-old-head", "walking-new-records"],
+)
+def test_records_shipped_while_the_checkpointer_reads_wait_for_the_next_checkpoint(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    operation: str,
+    which: Callable[[dict[str, Any]], bool],
+    read_after: bool,
+) -> None:
+    """docs/ledger.md: "**Never inconsistent with the last one.** Before signing, every
+    stream is held to the previous checkpoint: ... its new records must follow on (every seq
+    there, ...)", and "`size` is a stream's last seq, `head` the SHA-256 of that record's
+    full line".
+
+    The stream stands at seq 5 (checkpointed at 3). Just before one of the checkpointer's
+    reads leaves, the shipper puts seq 6 to 9. Shipped before the head was read, they are
+    checkpointed; after it, the checkpoint pins seq 5, the head it read and walked to, never
+    one ahead of it. Either way the signed head is the line the ledger holds there, verify
+    holds the ledger to it, and the next checkpoint picks up the rest."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    write_log(log_path, 2)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    checkpointer, signer = _checkpointer(table, store)
+
+    def shipper_puts_more() -> None:
+        write_log(log_path, 4)
+        assert ship(log_path, table).shipped == 4
+
+    run_before(checkpointer.clients.dynamodb, operation, which, shipper_puts_more)
+    outcome = write_checkpoint(checkpointer, signer)
+    lines = lines_of(log_path)
+    assert len(lines) == 9 and stored_seqs(table, stream)[-1] == 9
+    size = 9 if read_after else 5
+    assert outcome.findings == []
+    assert _head(outcome, stream) == StreamHead(stream, size, full_sha256(lines[size - 1]))
+    assert _verify(table, store) == []
+    following = write_checkpoint(checkpointer, signer)
+    assert following.findings == []
+    assert _head(following, stream) == StreamHead(stream, 9, full_sha256(lines[-1]))
+
+
+def _put_back(lines: list[bytes]) -> tuple[Callable[[LedgerTable, str], None], ...]:
+    """Before the checkpoint, seq 6 is edited; while its records are walked, put back."""
+    return (
+        lambda table, stream: put_raw(table, record_item(stream, 6, _edited(lines[5]))),
+        lambda table, stream: put_raw(table, record_item(stream, 6, lines[5])),
+    )
+
+
+def _resealed(lines: list[bytes]) -> tuple[Callable[[LedgerTable, str], None], ...]:
+    """After the head is read and before the walk, seq 6 is rewritten and sealed again
+    (its link kept): an authentic record, following on."""
+    forged = [lines[4], _edited(lines[5])]
+    relink(forged, 0)
+    return (
+        lambda table, stream: None,
+        lambda table, stream: put_raw(table, record_item(stream, 6, forged[1])),
+    )
+
+
+@pytest.mark.parametrize("tamper", [_put_back, _resealed], ids=["edited-then-put-back", "resealed"])
+def test_a_head_that_changes_while_it_is_read_is_not_signed(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    tamper: Callable[[list[bytes]], tuple[Callable[[LedgerTable, str], None], ...]],
+) -> None:
+    """docs/ledger.md: "Before signing, every stream is held to the previous checkpoint: ...
+    its new records must follow on (..., and for plain SHA-256 records their own digest and
+    their link ...)".
+
+    The checkpointer reads the head (seq 6) with one request and walks the new records with
+    another; a writer of the table changes seq 6 in between. The head it would sign is not
+    the record it checked: the change is a finding and the stream stays at seq 3, where the
+    last checkpoint had it, and nothing the ledger holds now contradicts what was signed.
+    Once the stream holds still, the next checkpoint moves on."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    lines = write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    before, during = tamper(lines)
+    before(table, stream)
+    checkpointer, signer = _checkpointer(table, store)
+    run_before(checkpointer.clients.dynamodb, "Query", _walk, lambda: during(table, stream))
+    outcome = write_checkpoint(checkpointer, signer)
+    assert outcome.findings == [f"{stream}: seq 6 changed while the checkpoint read it"]
+    assert _head(outcome, stream) == StreamHead(stream, 3, full_sha256(lines[2]))
+    assert _verify(table, store) == []
+    following = write_checkpoint(checkpointer, signer)
+    held = line_of(item_at(table, stream, 6)) or b""
+    assert _head(following, stream) == StreamHead(stream, 6, full_sha256(held))
+
+
+def test_a_checkpoint_between_a_failed_put_and_the_next_run(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """docs/ledger.md: "backlogs go as parallel conditional puts (16 in flight, batches of
+    100), so a crash in the middle of a batch can leave seq 400 in the ledger and seq 351
+    not.", and a checkpoint's new records must follow on ("every seq there").
+
+    The put of seq 5 is refused while the puts of seq 6 to 8 go through, and the
+    checkpointer comes by before the next shipping run: the gap is a finding and the stream
+    stays at seq 3. The next run fills the gap, and the next checkpoint moves to seq 8."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    write_log(log_path, 5)
+    stream = stream_of(table, log_path)
+
+    def refuse_seq_5(request: Any, **_: Any) -> Any:
+        if item_seq(json.loads(request.body or b"{}")) == 5:
+            return dynamodb_error("AccessDeniedException", status=400)
+        return None
+
+    allow = on_send(table.clients.dynamodb, "PutItem", refuse_seq_5)
+    stopped = ship(log_path, table)
+    allow()
+    assert stopped.error is not None and stopped.acked == 4
+    assert stored_seqs(table, stream) == [1, 2, 3, 4, 6, 7, 8]
+    lines = lines_of(log_path)
+    gap = write_checkpoint(table, store)
+    assert gap.findings == [f"{stream}: seq 5 is missing (the next record is seq 6)"]
+    assert _head(gap, stream) == StreamHead(stream, 3, full_sha256(lines[2]))
+    assert ship(log_path, table).acked == 8
+    filled = write_checkpoint(table, store)
+    assert filled.findings == []
+    assert _head(filled, stream) == StreamHead(stream, 8, full_sha256(lines[-1]))
+    assert _verify(table, store) == []
+
+
+# --- the guards' hourly checkpoint ----------------------------------------------------------
+
+FRESH_FOR = 5.0
+"""Seconds the newest checkpoint has left before it is an hour old when the test starts."""
+
+
+def _stamp(seconds: float) -> str:
+    """A record-style UTC time (``...Z``) for ``time.time()`` value ``seconds``."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _times_of(client: Any, operation: str) -> list[float]:
+    """When each ``operation`` request of ``client`` left (wall clock), as it happens."""
+    times: list[float] = []
+
+    def hook(request: Any, **_: Any) -> None:
+        times.append(time.time())
+
+    on_send(client, operation, hook)
+    return times
+
+
+def _wait_for(check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not there in time"
+        time.sleep(0.1)
+
+
+def test_the_shipping_thread_checkpoints_once_the_newest_checkpoint_is_an_hour_old(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """docs/ledger.md: "a policy that names `checkpoints` and `kms_key` makes each guard's
+    shipping thread write a checkpoint when the newest one (whoever wrote it) is an hour
+    old."
+
+    The checkpointer wrote checkpoint 1 a few seconds less than an hour ago (its body's time
+    is what a guard reads). A guard's shipping thread starts, ships and finds it fresh:
+    nothing is written. The thread runs on; the first of its runs after checkpoint 1 turns
+    an hour old writes checkpoint 2, exactly one (S3 PutObject requests and the bucket's
+    versions), chained to the first and holding the stream's new head."""
+    lines = write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    written_at = time.time() - CHECKPOINT_EVERY + FRESH_FOR
+    first = Checkpoint(
+        number=1,
+        prev=ZERO_HASH,
+        time=_stamp(written_at),
+        table=table.name,
+        key=store.key_arn(),
+        streams=(StreamHead(stream, 3, full_sha256(lines[-1])),),
+    )
+    assert store.put(first)
+    clients = Clients(REGION)
+    looks, puts = _times_of(clients.s3, "GetObject"), _times_of(clients.s3, "PutObject")
+    ledger = LedgerPolicy(
+        table.name, REGION, checkpoints=f"s3://{BUCKET}/rds-guard/", kms_key=KEY_ALIAS
+    )
+    log = ShippingLog(log_path, ledger=ledger, clients=clients, fsync=False)
+    try:
+        log.write(
+            "requested", call=audit.new_call_id(), service="rds", operation="DeleteDBSnapshot"
+        )
+        _wait_for(lambda: list(store.numbers()) == [1, 2], FRESH_FOR + 15)
+    finally:
+        log.close()
+    assert looks and looks[0] - written_at < CHECKPOINT_EVERY  # it looked while it was fresh
+    assert len(puts) == 1
+    assert CHECKPOINT_EVERY <= puts[0] - written_at < CHECKPOINT_EVERY + INTERVAL + 5
+    assert len(store.versions()) == 2
+    body, _ = store.read(store.location.key(name_of(2)))
+    second = parse_body(body)
+    assert second.head_of(stream) == StreamHead(stream, 4, full_sha256(lines_of(log_path)[-1]))
+    assert read_history(store).findings == []
