@@ -28,7 +28,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..record import CHAIN_SHA256, ZERO_HASH, chain_of, is_authentic, prev_of, seq_of, utc_now
+from ..record import (
+    CHAIN_HMAC,
+    CHAIN_SHA256,
+    ZERO_HASH,
+    chain_of,
+    is_authentic,
+    prev_of,
+    seq_of,
+    utc_now,
+)
 from .items import full_sha256, line_digest, line_of, number
 from .location import Clients, S3Location
 from .table import LedgerTable, error_code
@@ -349,9 +358,9 @@ def _follows_on(
     """Why the records ``start..end`` do not follow on from one another (None: they do).
 
     Keyless: every seq is there, each item's line has its seq and its digest; a plain SHA-256
-    record is authentic and links to the one before. HMAC-keyed links need the key: `verify`
-    checks them. The record walked at ``end`` must be ``head``, the line read as the head
-    (the one signed)."""
+    record is authentic, links to the one before and does not follow an HMAC-keyed one.
+    HMAC-keyed links need the key: `verify` checks them. The record walked at ``end`` must
+    be ``head``, the line read as the head (the one signed)."""
     expected, before = start, None
     for item in items:
         seq = number(item, "seq")
@@ -367,6 +376,13 @@ def _follows_on(
         if chain_of(line) == CHAIN_SHA256:
             if not is_authentic(line):
                 return f"the record at seq {seq} is not authentic (edited)"
+            if before is not None and chain_of(before) == CHAIN_HMAC:
+                # No writer goes back from a key to plain SHA-256 (rotate only goes forward):
+                # this one is the way a writer without the key would forge a record.
+                return (
+                    f"the record at seq {seq} is plain SHA-256 after an HMAC-keyed one: a"
+                    " downgrade (edited, or written without the key)"
+                )
             plain_before = before is not None and chain_of(before) == CHAIN_SHA256
             if plain_before and prev_of(line) != full_sha256(before or b"").encode():
                 return f"the record at seq {seq} does not link to the one before"

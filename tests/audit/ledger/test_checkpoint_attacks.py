@@ -48,6 +48,7 @@ from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.items import full_sha256, line_of, record_item
 from rds_guard.audit.ledger.spool import CHECKPOINT_EVERY, INTERVAL, ShippingLog
 from rds_guard.audit.ledger.verify import verify_ledger
+from rds_guard.audit.record import build_record, is_authentic, seal
 from rds_guard.core.policy import LedgerPolicy
 
 KEY = b"the fleet's audit key"
@@ -135,6 +136,35 @@ def test_a_keyed_rewrite_below_a_checkpoint_is_caught_by_the_checkpoint(
     later = write_checkpoint(table, store)
     assert later.findings == [f"{stream}: seq 4 changed since a checkpoint held it (its head)"]
     assert _head(later, stream) == StreamHead(stream, 4, full_sha256(lines[3]))
+
+
+def test_a_plain_record_after_keyed_ones_is_a_downgrade_the_checkpointer_refuses(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """docs/ledger.md, Checkpoints: "for plain SHA-256 records their own digest and their
+    link"; docs/audit.md: a plain SHA-256 record after HMAC-keyed ones is a downgrade (`key`).
+
+    A writer without the key adds seq 5 to a keyed stream as a plain SHA-256 record, sealed
+    and linked to seq 4 as a plain chain would be: authentic on its own. The checkpointer,
+    keyless, still refuses it and keeps the stream at seq 4; verify with the key reports
+    `key`."""
+    lines = write_log(log_path, 4, hmac_key=KEY)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    record = build_record(
+        "requested", {"snapshot": "orders-daily-20261130"}, full_sha256(lines[3]), 5, "0" * 64
+    )
+    plain, _ = seal(record)
+    assert is_authentic(plain)
+    put_raw(table, record_item(stream, 5, plain))
+    outcome = write_checkpoint(table, store)
+    assert outcome.findings == [
+        f"{stream}: the record at seq 5 is plain SHA-256 after an HMAC-keyed one: a downgrade"
+        " (edited, or written without the key)"
+    ]
+    assert _head(outcome, stream) == StreamHead(stream, 4, full_sha256(lines[3]))
+    assert (5, "key") in _verify(table, store, KEY)
 
 
 def _at_the_head(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
