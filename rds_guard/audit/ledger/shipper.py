@@ -279,9 +279,9 @@ class Shipper:
                 f"{self.path}: the ledger holds stream {stream} up to seq {head_seq}, and the "
                 f"local log ends at seq {last_seq} with the record the ledger holds there: "
                 "the local file was cut short, restored from an older copy, or had older "
-                "records copied to its end; nothing was "
-                "shipped (a record written here now would fork the stream: move this log "
-                "aside so that a new one starts a new stream)",
+                "records copied to its end; nothing was shipped (a record written here now "
+                "would fork the stream: move this log aside so that a new one starts a new "
+                "stream)",
                 path=str(self.path),
                 stream=stream,
             )
@@ -368,7 +368,7 @@ class Shipper:
         message = (
             f"{self.path}: fork of stream {stream} at seq {seq}: the ledger holds another "
             f"record there (digest {stored}, ours {line_digest(ours)}): another log shares "
-            f"this one's first record (a cloned disk or image?), or this one was rewritten "
+            "this one's first record (a cloned disk or image?), or this one was rewritten "
             f"and sealed again; shipping stopped{written}"
         )
         fork = Fork(message, path=str(self.path), stream=stream)
