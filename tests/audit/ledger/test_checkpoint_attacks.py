@@ -447,7 +447,7 @@ def test_a_checkpoint_between_a_failed_put_and_the_next_run(
 
 # --- the guards' hourly checkpoint ----------------------------------------------------------
 
-FRESH_FOR = 5.0
+FRESH_FOR = 8.0
 """Seconds the newest checkpoint has left before it is an hour old when the test starts."""
 
 
