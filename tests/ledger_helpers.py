@@ -53,10 +53,10 @@ def write_log(
             )
     finally:
         log.close()
-    return lines_of(path)
+    return complete_lines(path)
 
 
-def lines_of(path: Path) -> list[bytes]:
+def complete_lines(path: Path) -> list[bytes]:
     """The complete lines of a file."""
     data = path.read_bytes()
     return data.split(b"\n")[:-1] if data else []
@@ -71,7 +71,7 @@ def ledger_table(name: str = TABLE) -> LedgerTable:
 
 def stream_of(table: LedgerTable, path: Path) -> str:
     """The stream a log ships to."""
-    first = lines_of(path)[0]
+    first = complete_lines(path)[0]
     return f"{ACCOUNT}/{REGION}/{audit.stream_id(first)}"
 
 

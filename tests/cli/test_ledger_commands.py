@@ -16,11 +16,11 @@ from ledger_helpers import (
     BUCKET,
     KEY_ALIAS,
     TABLE,
+    complete_lines,
     delete_item,
     dynamodb_error,
     item_at,
     ledger_table,
-    lines_of,
     on_send,
     put_raw,
     reach_moto,
@@ -368,7 +368,7 @@ def test_the_audit_functions_progress_counts_lines_and_bytes(tmp_path: Path) -> 
     audit.verify(log, progress=lambda *counts: told.append(counts))
     size = log.stat().st_size
     assert told == [(len(lines), size, size)]
-    assert lines_of(log) == lines
+    assert complete_lines(log) == lines
     json.dumps(told)
 
 

@@ -20,9 +20,9 @@ from ledger_helpers import (
     BUCKET,
     KEY_ALIAS,
     TABLE,
+    complete_lines,
     item_event,
     ledger_table,
-    lines_of,
     on_send,
     reach_moto,
     ship,
@@ -74,7 +74,7 @@ def _wait_for(check: Any, timeout: float = 10.0) -> None:
 
 
 def _events(path: Path) -> list[tuple[str, str]]:
-    return [(r["event"], r["call"]) for r in map(json.loads, lines_of(path))]
+    return [(r["event"], r["call"]) for r in map(json.loads, complete_lines(path))]
 
 
 def _down(request: Any, **_: Any) -> None:
@@ -91,7 +91,7 @@ def test_ship_mode_ships_in_the_background(
     log = tmp_path / "audit.jsonl"
     stream = stream_of(table, log)
     _wait_for(lambda: len(stored_lines(table, stream)) == 2)
-    assert stored_lines(table, stream) == lines_of(log)
+    assert stored_lines(table, stream) == complete_lines(log)
     guard.uninstall()
     assert not any(t.name == "rds-guard-ledger" and t.is_alive() for t in threading.enumerate())
 
@@ -137,7 +137,7 @@ def test_a_ledger_that_hangs_never_holds_a_call_in_ship_mode(
         remove()
         answer.set()
     log = tmp_path / "audit.jsonl"
-    _wait_for(lambda: stored_lines(table, stream_of(table, log)) == lines_of(log))
+    _wait_for(lambda: stored_lines(table, stream_of(table, log)) == complete_lines(log))
     guard.uninstall()
 
 
@@ -155,8 +155,8 @@ def test_the_exit_of_the_process_ships_what_is_left(
     )
     assert done.returncode == 0, done.stderr
     log = tmp_path / "audit.jsonl"
-    assert len(lines_of(log)) == 100
-    assert stored_lines(table, stream_of(table, log)) == lines_of(log)
+    assert len(complete_lines(log)) == 100
+    assert stored_lines(table, stream_of(table, log)) == complete_lines(log)
 
 
 def test_without_a_ledger_nothing_of_it_is_loaded_and_no_thread_starts(tmp_path: Path) -> None:
@@ -222,7 +222,7 @@ def test_required_mode_the_ledger_holds_the_requested_record_when_the_call_leave
     held: list[tuple[str, bool]] = []
 
     def leaving(**_: Any) -> None:
-        last = lines_of(log)[-1]
+        last = complete_lines(log)[-1]
         held.append((json.loads(last)["event"], last in stored_lines(table, stream_of(table, log))))
 
     rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", leaving)
@@ -245,7 +245,7 @@ def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
     log = tmp_path / "audit.jsonl"
     (requested, call), (failed, same_call) = _events(log)
     assert (requested, failed, call) == ("requested", "failed", same_call)
-    last = json.loads(lines_of(log)[-1])
+    last = json.loads(complete_lines(log)[-1])
     assert last["error"]["code"] == "LedgerUnavailable"
     assert "not sent: the ledger did not acknowledge the requested record" in last["notes"][-1]
     remove()
@@ -257,7 +257,7 @@ def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
         "requested",
     ]
     guard.uninstall()
-    assert stored_lines(table, stream) == lines_of(log)
+    assert stored_lines(table, stream) == complete_lines(log)
 
 
 def test_required_mode_returns_no_presigned_url_the_ledger_has_not_acknowledged(
@@ -309,7 +309,7 @@ def test_required_mode_keeps_an_outcome_it_cannot_ship_and_ships_it_later(
     remove()
     result = guard.audit.ship_once(timeout=None)
     assert result is not None and result.acked == 2
-    assert stored_lines(table, stream) == lines_of(log)
+    assert stored_lines(table, stream) == complete_lines(log)
     guard.uninstall()
 
 

@@ -19,10 +19,10 @@ from ledger_helpers import (
     BUCKET,
     KEY_ALIAS,
     REGION,
+    complete_lines,
     dynamodb_error,
     item_at,
     item_seq,
-    lines_of,
     on_send,
     put_raw,
     run_before,
@@ -97,14 +97,14 @@ def test_a_keyed_stream_is_checkpointed_at_its_head_lines_sha256(
     ship(log_path, table)
     stream = stream_of(table, log_path)
     first = write_checkpoint(table, store)
-    lines = lines_of(log_path)
+    lines = complete_lines(log_path)
     assert first.findings == []
     assert _head(first, stream) == StreamHead(stream, 4, full_sha256(lines[-1]))
     assert full_sha256(lines[-1]) != audit.head(log_path, hmac_key=KEY).digest
     write_log(log_path, 3, hmac_key=KEY)
     ship(log_path, table)
     second = write_checkpoint(table, store)
-    lines = lines_of(log_path)
+    lines = complete_lines(log_path)
     assert second.findings == []
     assert _head(second, stream) == StreamHead(stream, 7, full_sha256(lines[-1]))
     result = verify_ledger(table, hmac_key=KEY, history=read_history(store))
@@ -267,14 +267,14 @@ def test_a_corrupt_stream_does_not_hold_back_the_rest_of_the_fleet(
         f"{stream_c}: the record at seq 2 is not authentic (edited)",
     ]
     for number, b_size in ((2, 7), (3, 8)):
-        write_log(b, b_size - len(lines_of(b)), note="b")
+        write_log(b, b_size - len(complete_lines(b)), note="b")
         ship(b, table)
         outcome = write_checkpoint(table, store)
         assert outcome.checkpoint is not None and outcome.checkpoint.number == number
         assert sorted(outcome.findings) == sorted(findings)
         assert _head(outcome, stream_a) == first.checkpoint.head_of(stream_a)  # type: ignore[union-attr]
         assert _head(outcome, stream_b) == StreamHead(
-            stream_b, b_size, full_sha256(lines_of(b)[-1])
+            stream_b, b_size, full_sha256(complete_lines(b)[-1])
         )
         assert _head(outcome, stream_c) is None
         body, _ = store.read(store.location.key(name_of(number)))
@@ -343,7 +343,7 @@ def test_records_shipped_while_the_checkpointer_reads_wait_for_the_next_checkpoi
 
     run_before(checkpointer.clients.dynamodb, operation, which, shipper_puts_more)
     outcome = write_checkpoint(checkpointer, signer)
-    lines = lines_of(log_path)
+    lines = complete_lines(log_path)
     assert len(lines) == 9 and stored_seqs(table, stream)[-1] == 9
     size = 9 if read_after else 5
     assert outcome.findings == []
@@ -434,7 +434,7 @@ def test_a_checkpoint_between_a_failed_put_and_the_next_run(
     allow()
     assert stopped.error is not None and stopped.acked == 4
     assert stored_seqs(table, stream) == [1, 2, 3, 4, 6, 7, 8]
-    lines = lines_of(log_path)
+    lines = complete_lines(log_path)
     gap = write_checkpoint(table, store)
     assert gap.findings == [f"{stream}: seq 5 is missing (the next record is seq 6)"]
     assert _head(gap, stream) == StreamHead(stream, 3, full_sha256(lines[2]))
@@ -518,5 +518,7 @@ def test_the_shipping_thread_checkpoints_once_the_newest_checkpoint_is_an_hour_o
     assert len(store.versions()) == 2
     body, _ = store.read(store.location.key(name_of(2)))
     second = parse_body(body)
-    assert second.head_of(stream) == StreamHead(stream, 4, full_sha256(lines_of(log_path)[-1]))
+    assert second.head_of(stream) == StreamHead(
+        stream, 4, full_sha256(complete_lines(log_path)[-1])
+    )
     assert read_history(store).findings == []

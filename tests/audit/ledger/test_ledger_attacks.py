@@ -26,9 +26,9 @@ from botocore.exceptions import ReadTimeoutError
 from cli_helpers import run_main
 from ledger_helpers import (
     TABLE,
+    complete_lines,
     delete_item,
     item_at,
-    lines_of,
     on_send,
     ship,
     stored_lines,
@@ -134,7 +134,7 @@ def test_required_mode_gives_up_on_a_hung_ledger_within_three_attempts(
     worst = len(expected) * (config.connect_timeout + config.read_timeout)
     assert worst < 60  # seconds, not minutes, however the ledger hangs
     assert elapsed < 5  # injected at once, three timeouts cost only botocore's backoff
-    records = [json.loads(line) for line in lines_of(tmp_path / "audit.jsonl")]
+    records = [json.loads(line) for line in complete_lines(tmp_path / "audit.jsonl")]
     assert [record["event"] for record in records] == ["requested", "failed"]
     assert records[1]["error"]["code"] == "LedgerUnavailable"
 
@@ -318,7 +318,7 @@ def test_records_replayed_behind_the_writer_are_refused_not_shipped(
     assert log_path.read_bytes() == replayed
     assert _stored_items(table, stream) == before
     write_log(log_path, 1)
-    assert json.loads(lines_of(log_path)[-1])["seq"] == 5
+    assert json.loads(complete_lines(log_path)[-1])["seq"] == 5
     with pytest.raises(Fork) as forked:
         ship(log_path, table)
     assert forked.value.seq == 5
@@ -343,8 +343,8 @@ def test_required_mode_sends_no_call_after_records_replayed_behind_the_writer(
         guard.audit.ship_once(timeout=None)  # the last outcome too, wherever it was shipped
         stream = stream_of(table, log)
         before = _stored_items(table, stream)
-        assert stored_lines(table, stream) == lines_of(log)
-        _append(log, lines_of(log)[1:3])
+        assert stored_lines(table, stream) == complete_lines(log)
+        _append(log, complete_lines(log)[1:3])
         with pytest.raises(LedgerUnavailable, match='mode = "required"') as refused:
             _snapshot(rds, 4)
     finally:

@@ -19,9 +19,9 @@ from audit_helpers import relink, reseal
 from botocore.exceptions import ClientError
 from ledger_helpers import (
     BUCKET,
+    complete_lines,
     delete_item,
     item_at,
-    lines_of,
     on_send,
     put_raw,
     s3_error,
@@ -319,7 +319,7 @@ def test_a_signed_checkpoint_that_drops_or_moves_back_a_stream_is_caught(
     should be, that forgets a stream or pins it where it stood before."""
     first = _checkpointed(table, store, log_path, 3)
     (head,) = first.streams
-    streams = moved(head, lines_of(log_path))
+    streams = moved(head, complete_lines(log_path))
     forged = dataclasses.replace(first, number=2, prev=body_digest(first.body()), streams=streams)
     assert store.put(forged)
     assert _history_findings(store) == [(2, finding.format(stream=head.stream))]

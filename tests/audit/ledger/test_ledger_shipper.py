@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from ledger_helpers import (
+    complete_lines,
     delete_item,
     dynamodb_error,
     item_at,
     item_seq,
-    lines_of,
     lose_replies,
     on_send,
     put_raw,
@@ -129,8 +129,8 @@ def test_a_copy_that_ships_first_makes_the_original_a_fork(
     stream = stream_of(table, original)
     (fork,) = table.forks(stream)
     assert text(fork, "of") == stream
-    assert text(fork, "line") == lines_of(original)[7].decode()
-    assert stored_lines(table, stream) == lines_of(copy)  # the ledger kept what it had
+    assert text(fork, "line") == complete_lines(original)[7].decode()
+    assert stored_lines(table, stream) == complete_lines(copy)  # the ledger kept what it had
     result = verify_ledger(table)
     assert [(f.line, f.reason) for f in result.findings] == [(8, "fork")]
 
@@ -157,8 +157,10 @@ def test_a_fork_found_by_a_refused_put(table: LedgerTable, tmp_path: Path) -> No
         Shipper(original, table, workers=1).ship()
     assert refused.value.seq == 6
     stream = stream_of(table, original)
-    assert [text(fork, "line") for fork in table.forks(stream)] == [lines_of(original)[5].decode()]
-    assert stored_lines(table, stream) == lines_of(copy)
+    assert [text(fork, "line") for fork in table.forks(stream)] == [
+        complete_lines(original)[5].decode()
+    ]
+    assert stored_lines(table, stream) == complete_lines(copy)
 
 
 def test_a_copy_whose_seq_is_at_or_below_the_ledger_head_is_a_fork(
@@ -289,7 +291,7 @@ def test_rotation_racing_the_shipper(table: LedgerTable, log_path: Path) -> None
     second = ship(log_path, table)
     assert (second.shipped, second.acked) == (6, 56)  # the rotated record and five more
     stream = stream_of(table, archive)
-    assert stored_lines(table, stream) == lines_of(archive) + lines_of(log_path)
+    assert stored_lines(table, stream) == complete_lines(archive) + complete_lines(log_path)
     assert verify_ledger(table).ok
 
 
@@ -320,7 +322,7 @@ def test_keyed_repaired_and_rotated_records_ship_byte_for_byte(
     ship(log_path, table)
     stream = stream_of(table, archive)
     stored = stored_lines(table, stream)
-    assert stored == lines_of(archive) + lines_of(log_path)
+    assert stored == complete_lines(archive) + complete_lines(log_path)
     assert [audit.parse_record(line)["event"] for line in stored].count("repaired") == 1
     assert audit.parse_record(stored[6])["event"] == "rotated"
     assert verify_ledger(table, hmac_key=key).ok
@@ -370,7 +372,7 @@ def test_a_damaged_state_file_is_forgotten(table: LedgerTable, log_path: Path) -
     write_log(log_path, 2)
     result = ship(log_path, table)
     assert (result.shipped, result.acked) == (2, 7)  # the ledger's keys said where it stopped
-    assert stored_lines(table, stream_of(table, log_path)) == lines + lines_of(log_path)[5:]
+    assert stored_lines(table, stream_of(table, log_path)) == lines + complete_lines(log_path)[5:]
 
 
 def test_a_cursor_that_no_longer_fits_is_dropped(table: LedgerTable, log_path: Path) -> None:
@@ -396,7 +398,9 @@ def test_a_series_rotated_twice_is_followed_back(table: LedgerTable, log_path: P
     result = ship(log_path, table)
     assert result.acked == 8
     stream = stream_of(table, first)
-    assert stored_lines(table, stream) == lines_of(first) + lines_of(second) + lines_of(log_path)
+    assert stored_lines(table, stream) == complete_lines(first) + complete_lines(
+        second
+    ) + complete_lines(log_path)
 
 
 def test_another_thread_shipping_the_log_makes_a_run_busy_in_time(
