@@ -6,7 +6,6 @@ arguments to the guard in force. An aiobotocore client gets `aio.AioClientBindin
 from __future__ import annotations
 
 import contextvars
-import functools
 import inspect
 import logging
 import os
@@ -55,7 +54,11 @@ class ClientBinding:
             hook_client(client, self._handler, self.presign)
 
     def _handler(self, method: str, row: Operation) -> Callable[..., Any]:
-        handler: Callable[..., Any] = functools.partial(getattr(self, method), row)
+        bound: Callable[..., Any] = getattr(self, method)
+
+        def handler(**kwargs: Any) -> Any:
+            return bound(row, **kwargs)
+
         return handler
 
     def guard(self) -> Guard | None:
