@@ -14,6 +14,8 @@ interval of the difference of the medians (`bench.common.median_difference_inter
 - AWS CLI: ``aws rds describe-db-clusters`` and ``aws sts get-caller-identity`` against moto's
   server, with examples/awscli-config as ``AWS_CONFIG_FILE`` (the plugin) and with an empty
   config file; the example policy is ./rds_guard.toml for both.
+- client: ``create_client("rds")`` on a bare botocore session and on a guarded one,
+  alternated in one process after a warm-up: what registering the guard's handlers adds.
 - importtime: ``python -X importtime -c "import boto3; from rds_guard import install"``, the
   self time of each module imported after boto3's (rds_guard's own and what they bring),
   median of a few runs; and ``import awscli.clidriver; import rds_guard.awscli``: what the
@@ -37,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import botocore.session
+
 import rds_guard
 from bench.common import (
     EXAMPLE_POLICY,
@@ -53,6 +57,8 @@ from bench.import_profile import (
     measure_importtime,
     measure_load_importtime,
 )
+from rds_guard.core import operations
+from rds_guard.guard.hooks import STAGES
 
 EXAMPLE_CLI_CONFIG = ROOT / "examples" / "awscli-config"
 AWS = Path(sys.executable).with_name("aws")
@@ -212,6 +218,47 @@ def measure_install(runs: int, workdir: Path, policy: Path = EXAMPLE_POLICY) -> 
     return InstallResult(runs, summarize(loads), summarize(installs), summarize(totals))
 
 
+@dataclass(frozen=True)
+class ClientCost:
+    """Making an rds client on a bare session and on a guarded one, alternated in one
+    process after a warm-up; ``handlers``: those the guard registers on each."""
+
+    bare: Stats
+    guarded: Stats
+    handlers: int
+
+    @property
+    def added(self) -> float:
+        """What the guard adds to making a client, in seconds (median difference)."""
+        return self.guarded.median - self.bare.median
+
+
+def measure_client(rounds: int, workdir: Path, policy: Path = EXAMPLE_POLICY) -> ClientCost:
+    """``session.create_client("rds")`` on a bare botocore session and on one guarded with
+    ``policy`` (a copy in ``workdir``), ``rounds`` of each."""
+    client_dir = workdir / "client"
+    client_dir.mkdir(exist_ok=True)
+    policy = Path(shutil.copyfile(policy, client_dir / policy.name))
+    bare, guarded = botocore.session.Session(), botocore.session.Session()
+    guard = rds_guard.install(guarded, policy=rds_guard.load_policy(policy))
+    try:
+
+        def made(session: botocore.session.Session) -> Callable[[], float]:
+            def sample() -> float:
+                started = time.perf_counter()
+                session.create_client("rds", region_name="us-east-1")
+                return time.perf_counter() - started
+
+            return sample
+
+        alternate([made(bare), made(guarded)], 3)  # the service model loaded, caches warm
+        bare_times, guarded_times = alternate([made(bare), made(guarded)], rounds)
+    finally:
+        guard.uninstall()
+    rows = [row for row in operations.OPERATIONS.values() if "rds" in row.services]
+    return ClientCost(summarize(bare_times), summarize(guarded_times), len(rows) * len(STAGES))
+
+
 def cli_environment(workdir: Path, config: Path) -> dict[str, str]:
     """The AWS CLI's environment: dummy credentials, no user files, ``config`` as its config."""
     return {
@@ -315,6 +362,8 @@ class ColdStart:
     load_importtime: ImportTime
     """What ``load_policy`` imports (the install target's floor)."""
     classes: ClassCost
+    client: ClientCost | None = None
+    """What the guard adds to making a client (None: not measured)."""
 
 
 def run_cold_start(
@@ -348,4 +397,5 @@ def run_cold_start(
         plugin,
         measure_load_importtime(importtime_runs),
         measure_class_cost(importtime_runs),
+        measure_client(install_runs * 20, workdir),
     )

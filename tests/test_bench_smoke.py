@@ -153,6 +153,14 @@ def test_record_encoding_compares_the_same_bytes() -> None:
     assert f"it takes {cost.spliced_us:.1f} µs" in told
 
 
+def test_client_cost_counts_the_guards_handlers(tmp_path: Path) -> None:
+    cost = cold_start.measure_client(2, tmp_path)
+    assert cost.bare.count == cost.guarded.count == 2
+    assert cost.handlers == 68  # 17 guarded rds operations, 4 events each
+    told = "\n".join(report._client_cost(cost))
+    assert f"adds **{cost.added * 1e3:.2f} ms**" in told and "its 68 handlers" in told
+
+
 def test_verify_speed_runs(tmp_path: Path) -> None:
     result = verify_speed.run_verify(300, tmp_path, small_records=10)
     assert result.function_ok
