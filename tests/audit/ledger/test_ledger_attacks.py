@@ -133,7 +133,8 @@ def test_required_mode_gives_up_on_a_hung_ledger_within_three_attempts(
     assert all(tries == expected for tries in attempts.values()), dict(attempts)
     worst = len(expected) * (config.connect_timeout + config.read_timeout)
     assert worst < 60  # seconds, not minutes, however the ledger hangs
-    assert elapsed < 5  # injected at once, three timeouts cost only botocore's backoff
+    # only a hang detector: injected at once, three timeouts cost botocore's backoff (< 3 s)
+    assert elapsed < 30
     records = [json.loads(line) for line in complete_lines(tmp_path / "audit.jsonl")]
     assert [record["event"] for record in records] == ["requested", "failed"]
     assert records[1]["error"]["code"] == "LedgerUnavailable"
