@@ -2,8 +2,8 @@
 
 Enabled by ``rds_guard = rds_guard.awscli`` under ``[plugins]`` in the AWS config file. Every
 ``aws`` command imports this module, so it imports nothing of the guard: each rds, docdb and
-neptune client the CLI makes gets stand-ins in the guard's handlers' places (the operations
-table is all they import), and the guard is imported and installed, and the policy loaded,
+neptune client the CLI makes gets stand-ins in the guard's handlers' places (they import only
+`rds_guard.guard.hooks`), and the guard is imported and installed, and the policy loaded,
 at the first guarded operation (a snapshot made, copied, tagged, shared or deleted), so other
 commands, listing and describing included, never load it. Set-up, behaviour and caveats:
 docs/integrations.md.
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .guard import EventEmitter
     from .guard.binding import ClientBinding
 
-__all__ = ["GENERATE", "GUARDED_SERVICES", "awscli_initialize"]
+__all__ = ["GENERATE", "GENERATED_IDENTIFIERS", "GUARDED_SERVICES", "awscli_initialize"]
 
 GENERATE = "@generate"
 """The identifier value that asks for the policy's ``generate`` template on the command line
@@ -30,6 +30,16 @@ GENERATE = "@generate"
 GUARDED_SERVICES = ("rds", "docdb", "neptune")
 """The services whose clients get the guard (``rds_guard.core.operations.SERVICES``, named
 here so that importing this module imports nothing more)."""
+
+GENERATED_IDENTIFIERS = {
+    "CreateDBClusterSnapshot": "DBClusterSnapshotIdentifier",
+    "CopyDBClusterSnapshot": "TargetDBClusterSnapshotIdentifier",
+    "CreateDBSnapshot": "DBSnapshotIdentifier",
+    "CopyDBSnapshot": "TargetDBSnapshotIdentifier",
+}
+"""The operations that make a snapshot under a name of its own, with the parameter naming it,
+which ``@generate`` may stand for: the operations table's create and copy rows, written out
+for the same reason (a test holds them equal)."""
 
 
 def awscli_initialize(event_hooks: EventEmitter) -> None:
@@ -88,17 +98,19 @@ class _GuardOnFirstOperation:
             return bind_client(self._events, client)
 
     def _hook_generate(self) -> None:
-        from .core import operations
+        from .guard.hooks import GUARDED
 
-        for service, name in operations.guarded_pairs():
-            row = operations.OPERATIONS[name]
-            if row.kind in (operations.Kind.CREATE, operations.Kind.COPY) and row.identifier:
+        for service, names in GUARDED.items():
+            for name in names:
+                identifier = GENERATED_IDENTIFIERS.get(name)
+                if identifier is None:
+                    continue
                 # on the session, before the client copies its handlers: it runs before
                 # the guard's own handler, which the client registers when it is made
                 event = f"before-parameter-build.{service}.{name}"
                 self._events.register(
                     event,
-                    functools.partial(_generate_on_request, row.identifier),
+                    functools.partial(_generate_on_request, identifier),
                     unique_id=f"rds_guard:generate:{event}",
                 )
 

@@ -28,7 +28,7 @@ import rds_guard
 import rds_guard.awscli
 from rds_guard import audit
 from rds_guard.core import operations
-from rds_guard.guard import install_on_emitter
+from rds_guard.guard import hooks, install_on_emitter
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "examples" / "awscli-config"
@@ -328,7 +328,7 @@ def test_the_plugin_imports_nothing_of_the_guard_until_a_guarded_operation(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """Every `aws` command imports the plugin: an sts client leaves the guard unimported, rds
-    clients and an rds describe bring only the operations table; the first guarded operation
+    clients and an rds describe bring only `rds_guard.guard.hooks`; the first guarded operation
     brings the guard, which judges it; a client made later is guarded by the guard's own hook,
     with the same handlers as the clients that had stand-ins."""
     make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS)
@@ -370,8 +370,7 @@ def test_the_plugin_imports_nothing_of_the_guard_until_a_guarded_operation(
     after_sts, after_describe, on_second, on_later_and_first, counts = result.stdout.splitlines()
     assert after_sts == "['rds_guard', 'rds_guard.awscli']"
     assert after_describe == (
-        "['rds_guard', 'rds_guard.awscli', 'rds_guard.core', 'rds_guard.core.operations',"
-        " 'rds_guard.guard', 'rds_guard.guard.hooks']"
+        "['rds_guard', 'rds_guard.awscli', 'rds_guard.guard', 'rds_guard.guard.hooks']"
     )
     assert on_second == "identifier.pattern True"
     assert on_later_and_first == "identifier.pattern identifier.pattern"
@@ -384,6 +383,22 @@ def test_the_plugin_imports_nothing_of_the_guard_until_a_guarded_operation(
 
 def test_the_plugin_names_the_guarded_services_of_the_operations_table() -> None:
     assert rds_guard.awscli.GUARDED_SERVICES == operations.SERVICES
+
+
+def test_the_names_written_out_for_the_stand_ins_are_the_operations_tables() -> None:
+    """The stand-ins place handlers by `hooks.GUARDED` and ``@generate`` by
+    `GENERATED_IDENTIFIERS`, so that the CLI builds no table: each must be the table's."""
+    assert {
+        service: tuple(
+            name for name, row in operations.OPERATIONS.items() if service in row.services
+        )
+        for service in operations.SERVICES
+    } == hooks.GUARDED
+    assert {
+        name: row.identifier
+        for name, row in operations.OPERATIONS.items()
+        if row.kind in (operations.Kind.CREATE, operations.Kind.COPY) and row.identifier
+    } == rds_guard.awscli.GENERATED_IDENTIFIERS
 
 
 # ---- the seam: install_on_emitter, in-process -------------------------------------------

@@ -53,8 +53,9 @@ class ClientBinding:
         if hook:  # else its `StandIns` hold the handlers' places and hand it the calls
             hook_client(client, self._handler, self.presign)
 
-    def _handler(self, method: str, row: Operation) -> Callable[..., Any]:
+    def _handler(self, method: str, operation: str) -> Callable[..., Any]:
         bound: Callable[..., Any] = getattr(self, method)
+        row = operations.OPERATIONS[operation]
 
         def handler(**kwargs: Any) -> Any:
             return bound(row, **kwargs)
