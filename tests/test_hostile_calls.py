@@ -1064,6 +1064,23 @@ def replace_the_tags_in_the_body(params: dict[str, Any], **_: Any) -> None:
     body["Tags.Tag.1.Value"] = "platform"
 
 
+def assert_the_rewrite_is_caught(client: Any, moto_server: MotoServer, log: Path) -> None:
+    """A good CreateDBClusterSnapshot through ``client``, whose tags a handler replaces after
+    the guard judged them, is judged again on what it would send: blocked, nothing sent, and
+    the ``blocked`` record states the tags the handler put in."""
+    outcome = attempt(
+        lambda: client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    )
+    assert isinstance(outcome.error, rds_guard.PolicyViolation)
+    rules = {(v.rule, v.field) for v in outcome.error.violations}
+    assert {("tags.required", "Tags.team"), ("request.changed", "Tags")} <= rules
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    (blocked,) = whole_log(log)
+    assert (blocked["event"], blocked["tags"]) == ("blocked", {"owner": "platform"})
+
+
 @pytest.mark.parametrize(
     "event",
     ["before-call.rds.CreateDBClusterSnapshot", "before-call.rds", "before-call"],
@@ -1103,17 +1120,7 @@ def test_a_before_call_handler_registered_first_is_judged_on_what_it_sends(
     client.meta.events.register_first(
         "before-call.rds.CreateDBClusterSnapshot", replace_the_tags_in_the_body
     )
-    outcome = attempt(
-        lambda: client.create_db_cluster_snapshot(
-            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-        )
-    )
-    assert isinstance(outcome.error, rds_guard.PolicyViolation)
-    rules = {(v.rule, v.field) for v in outcome.error.violations}
-    assert {("tags.required", "Tags.team"), ("request.changed", "Tags")} <= rules
-    assert moto_server.count("CreateDBClusterSnapshot") == 0
-    (blocked,) = whole_log(tmp_path / "audit.jsonl")
-    assert (blocked["event"], blocked["tags"]) == ("blocked", {"owner": "platform"})
+    assert_the_rewrite_is_caught(client, moto_server, tmp_path / "audit.jsonl")
 
 
 def test_a_request_created_handler_registered_before_the_guard_is_judged_on_what_it_sends(
@@ -1132,17 +1139,7 @@ def test_a_request_created_handler_registered_before_the_guard_is_judged_on_what
     client = moto_server.client("rds", session=session)
     make_cluster(client, copy_tags=True, tags={"team": "core"})
     moto_server.reset_counts()
-    outcome = attempt(
-        lambda: client.create_db_cluster_snapshot(
-            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-        )
-    )
-    assert isinstance(outcome.error, rds_guard.PolicyViolation)
-    rules = {(v.rule, v.field) for v in outcome.error.violations}
-    assert {("tags.required", "Tags.team"), ("request.changed", "Tags")} <= rules
-    assert moto_server.count("CreateDBClusterSnapshot") == 0
-    (blocked,) = whole_log(tmp_path / "audit.jsonl")
-    assert (blocked["event"], blocked["tags"]) == ("blocked", {"owner": "platform"})
+    assert_the_rewrite_is_caught(client, moto_server, tmp_path / "audit.jsonl")
 
 
 PRESIGNED = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
