@@ -8,7 +8,6 @@ the policy's tags, and written to a hash-chained audit log. See the README for t
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -51,11 +50,12 @@ _HOMES = {
 
 
 def _lazy_names(
-    package: str, homes: Mapping[str, str]
+    namespace: Mapping[str, Any], homes: Mapping[str, str]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """A module's ``__getattr__`` and ``__dir__`` for ``package``: the first imports each name
-    of ``homes`` (name -> relative module) when it is asked for, the second lists them with
-    the module's own."""
+    """A package's ``__getattr__`` and ``__dir__``, given its ``globals()``: the first imports
+    each name of ``homes`` (name -> relative module) when it is asked for, the second lists
+    them with the package's own."""
+    package = namespace["__name__"]
 
     def __getattr__(name: str) -> Any:
         home = homes.get(name)
@@ -67,9 +67,9 @@ def _lazy_names(
         return getattr(importlib.import_module(home, package), name)
 
     def __dir__() -> list[str]:
-        return sorted([*vars(sys.modules[package]), *homes])
+        return sorted([*namespace, *homes])
 
     return __getattr__, __dir__
 
 
-__getattr__, __dir__ = _lazy_names(__name__, _HOMES)
+__getattr__, __dir__ = _lazy_names(globals(), _HOMES)

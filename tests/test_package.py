@@ -22,6 +22,22 @@ def test_every_public_name_resolves_to_its_home() -> None:
     )
 
 
+def test_a_package_dropped_from_sys_modules_still_lists_its_names() -> None:
+    """A runner that drops the package from ``sys.modules`` (pytest's pytester) leaves the old
+    module objects in use: ``dir()`` of each lists that module's own names and its lazy ones."""
+    code = (
+        "import sys, rds_guard, rds_guard.audit, rds_guard.guard\n"
+        "old = [rds_guard, rds_guard.audit, rds_guard.guard]\n"
+        "for name in [m for m in sys.modules if m.startswith('rds_guard')]:\n"
+        "    del sys.modules[name]\n"
+        "print(['install' in dir(old[0]), 'verify' in dir(old[1]), 'Guard' in dir(old[2]),\n"
+        "       '_HOMES' in dir(old[0])])\n"
+    )
+    result = run_python(code, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[0] == "[True, True, True, True]"
+
+
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'instal'"):
         rds_guard.instal  # noqa: B018

@@ -72,7 +72,7 @@ _LAZY = {
 }
 
 
-__getattr__, __dir__ = _lazy_names(__name__, _LAZY)
+__getattr__, __dir__ = _lazy_names(globals(), _LAZY)
 
 
 class _Package(types.ModuleType):

@@ -39,4 +39,4 @@ _HOMES = {
     "open_audit_log": ".installs",
 }
 
-__getattr__, __dir__ = _lazy_names(__name__, _HOMES)
+__getattr__, __dir__ = _lazy_names(globals(), _HOMES)
