@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta
 
 PLACEHOLDERS = ("source", "operation", "service", "region", "utcnow", "env")
 UTCNOW_DEFAULT_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -129,23 +129,23 @@ def _render_placeholder(placeholder: Placeholder, values: TemplateValues) -> str
     return values.operation if name == "operation" else values.service
 
 
-_formatted: dict[str, tuple[float, tzinfo, str]] = {}
-"""Each format's latest text: the second it was formatted for, its time zone, the text."""
+_NONE, _ONE_SECOND = timedelta(0), timedelta(seconds=1)
+_formatted: dict[str, tuple[datetime, str]] = {}
+"""Each format's latest text, with the start of the UTC second it was formatted for."""
 
 
 def _utcnow_text(now: datetime, strftime_format: str) -> str:
-    """``now.strftime(strftime_format)``, formatted once per second and format for an aware
-    ``now``: calls repeat the same second, and strftime costs more than a look-up. A format
-    with ``%f`` (the only directive finer than a second) is formatted every time."""
-    zone = now.tzinfo
-    if zone is None or "%f" in strftime_format:
+    """``now.strftime(strftime_format)``, formatted once per second and format when ``now``
+    is in UTC, as every call's time is: calls repeat the same second, and strftime costs more
+    than a look-up. A format with ``%f`` (the only directive finer than a second), or a time
+    in another zone, is formatted every time."""
+    if now.tzinfo is not UTC or "%f" in strftime_format:
         return now.strftime(strftime_format)
-    second = now.timestamp() // 1
     known = _formatted.get(strftime_format)
-    if known is not None and known[0] == second and known[1] is zone:
-        return known[2]
+    if known is not None and _NONE <= now - known[0] < _ONE_SECOND:
+        return known[1]
     text = now.strftime(strftime_format)
-    _formatted[strftime_format] = (second, zone, text)
+    _formatted[strftime_format] = (now.replace(microsecond=0), text)
     return text
 
 

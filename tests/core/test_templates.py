@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from core_fixtures import NOW
@@ -217,6 +218,24 @@ def test_source_unknown_is_unrenderable():
             "{utcnow:%H:%M}",
             [datetime(2026, 11, 29, 8, 30), datetime(2026, 11, 29, 9, 30)],
             ["08:30", "09:30"],
+        ),
+        # a clock change: two wall times of one instant are two texts
+        (
+            "{utcnow:%H:%M}",
+            [
+                datetime(2026, 3, 8, 2, 30, tzinfo=ZoneInfo("America/New_York")),
+                datetime(2026, 3, 8, 3, 30, tzinfo=ZoneInfo("America/New_York")),
+            ],
+            ["02:30", "03:30"],
+        ),
+        # at the end of time a float timestamp loses the microseconds: seconds stay apart
+        (
+            "{utcnow:%S}",
+            [
+                datetime(9999, 12, 31, 23, 59, 58, 999_999, UTC),
+                datetime(9999, 12, 31, 23, 59, 59, 0, UTC),
+            ],
+            ["58", "59"],
         ),
     ],
 )
