@@ -11,7 +11,7 @@ Nothing here is imported unless a ledger is used: a guard without ``[audit.ledge
 loads it.
 """
 
-from .errors import Fork, LedgerUnavailable, RemoteAhead, ShipRefused, Unnamed
+from .errors import Fork, LedgerUnavailable, RemoteAhead, Reordered, ShipRefused, Unnamed
 from .location import Clients, LedgerLocation, S3Location, location_of, parse_ledger, parse_s3
 from .shipper import Shipper, ShipResult
 from .table import LedgerTable
@@ -23,6 +23,7 @@ __all__ = [
     "LedgerTable",
     "LedgerUnavailable",
     "RemoteAhead",
+    "Reordered",
     "S3Location",
     "ShipRefused",
     "ShipResult",

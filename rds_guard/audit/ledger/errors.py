@@ -1,5 +1,5 @@
 """The ledger's refusals, all `AuditError`s: a stream a shipper will not ship (`Fork`,
-`RemoteAhead`, `Unnamed`) and a ledger that cannot be reached (`LedgerUnavailable`)."""
+`RemoteAhead`, `Reordered`, `Unnamed`) and a ledger that cannot be reached (`LedgerUnavailable`)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ class Fork(ShipRefused):
 class RemoteAhead(ShipRefused):
     """The ledger holds records past the local log's end, the same ones up to it: the local
     file was truncated, restored from an older copy, or had older records copied to its end."""
+
+
+class Reordered(ShipRefused):
+    """A record of the local log comes after one with the same or a higher seq: older records
+    were copied behind the writer, or the file was edited."""
 
 
 class Unnamed(ShipRefused):

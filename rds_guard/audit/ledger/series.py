@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..fileio import READ_FLAGS, Lines, first_line, line_before, read_blocks, rfind_newline
 from ..record import parse_record, seq_of
+from .errors import Reordered
 from .items import line_digest
 
 
@@ -124,18 +125,22 @@ class Series:
 
     def entries(self, start: int, cursor: Cursor | None = None) -> Iterator[Entry]:
         """Every record line with seq ``start`` or more, in file order (a line that is no
-        record is passed over), resuming at ``cursor`` when it still fits."""
+        record is passed over), resuming at ``cursor`` when it still fits.
+
+        Raises `Reordered` at a record whose seq is not above the one before it in its file
+        (the cursor's counts): older records copied behind the writer, whose next record
+        then takes a seq the ledger holds already, would otherwise be passed over unseen."""
         files = self.files()
         for index, log in enumerate(files):
             following = files[index + 1].first_seq if index + 1 < len(files) else None
             if following is not None and following <= start:
                 continue
-            offset = 0
+            offset, before = 0, 0
             if cursor is not None and cursor.file == log.id and cursor.seq < start:
-                offset = cursor.end
+                offset, before = cursor.end, cursor.seq
             elif cursor is not None and cursor.file == log.id and cursor.seq == start:
-                offset = cursor.start
-            yield from _read(self._same(log), start, offset, following)
+                offset, before = cursor.start, cursor.seq - 1
+            yield from _read(self._same(log), start, offset, before, following)
 
     def _same(self, log: LogFile) -> LogFile:
         """``log`` where it is now: a live file rotated since it was listed is an archive."""
@@ -153,7 +158,9 @@ class Series:
         return None
 
 
-def _read(log: LogFile, start: int, offset: int, following: int | None) -> Iterator[Entry]:
+def _read(
+    log: LogFile, start: int, offset: int, before: int, following: int | None
+) -> Iterator[Entry]:
     try:
         fd = os.open(log.path, READ_FLAGS)
     except OSError:
@@ -163,14 +170,24 @@ def _read(log: LogFile, start: int, offset: int, following: int | None) -> Itera
             return  # replaced since it was found (rotated twice?): the next run finds it
         size = os.fstat(fd).st_size
         if offset > size or (offset and not _starts_a_line(fd, offset)):
-            offset = 0
+            offset, before = 0, 0
         lines_of = Lines(read_blocks(fd, offset))
         position = offset
         for lines in lines_of:
             for line in lines:
                 begin, position = position, position + len(line) + 1
                 seq = seq_of(line) if line.startswith(b"{") else None
-                if seq is None or seq < start or not _is_record(line):
+                if seq is None or not _is_record(line):
+                    continue
+                if seq <= before:
+                    raise Reordered(
+                        f"{log.path}: the record with seq {seq} comes after seq {before}: older"
+                        " records were copied into the log (or it was edited); nothing more is"
+                        " shipped from it",
+                        path=str(log.path),
+                    )
+                before = seq
+                if seq < start:
                     continue
                 if following is not None and seq >= following:
                     return

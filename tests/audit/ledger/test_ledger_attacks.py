@@ -41,7 +41,14 @@ from servers import MotoServer
 
 import rds_guard
 from rds_guard import audit
-from rds_guard.audit.ledger import Fork, LedgerTable, LedgerUnavailable, RemoteAhead, Shipper
+from rds_guard.audit.ledger import (
+    Fork,
+    LedgerTable,
+    LedgerUnavailable,
+    RemoteAhead,
+    Reordered,
+    Shipper,
+)
 from rds_guard.audit.ledger.items import text
 from rds_guard.audit.ledger.spool import ShippingLog
 from rds_guard.audit.ledger.verify import verify_ledger
@@ -360,3 +367,60 @@ def test_required_mode_sends_no_call_after_records_replayed_behind_the_writer(
         (9, "reordered"),
         (10, "reordered"),
     ]
+
+
+def test_required_mode_sends_no_call_after_the_records_just_below_it_are_replayed(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """The replay placed so that the next call's ``requested`` record takes the very seq the
+    shipper acknowledged last (copies of the two records before it): that seq is in the
+    ledger already, with the original record, and the log still holds that original where
+    the shipper left it. docs/ledger.md: the ``requested`` record "must be acknowledged by
+    DynamoDB before the call is sent". The call fails, RDS never sees it, and the ledger
+    holds what it held."""
+    rds, guard = _required_guard(aws, tmp_path)
+    log = tmp_path / "audit.jsonl"
+    try:
+        for day in (1, 2, 3):
+            _snapshot(rds, day)
+        assert isinstance(guard.audit, ShippingLog)
+        guard.audit.ship_once(timeout=None)
+        stream = stream_of(table, log)
+        before = _stored_items(table, stream)
+        shipped = complete_lines(log)
+        _append(log, shipped[-3:-1])  # the next record's seq: the last one shipped
+        with pytest.raises(LedgerUnavailable, match='mode = "required"') as refused:
+            _snapshot(rds, 4)
+    finally:
+        guard.uninstall()
+    assert "older records were copied into the log" in refused.value.detail
+    assert json.loads(complete_lines(log)[-2])["seq"] == len(shipped)  # the call's record
+    assert aws.count("CreateDBClusterSnapshot") == 3
+    assert _stored_items(table, stream) == before
+
+
+def test_records_chained_onto_a_replay_below_the_head_are_refused_not_shipped(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """Copies of records 6 and 7 of a shipped log of 8, then two records the writer chains
+    onto them (seq 8, which the ledger holds with another record, and 9): a shipper must
+    not pass over the new seq 8 as shipped and put seq 9, whose link then holds to nothing
+    in the ledger. It refuses (`Reordered`), for a shipper that lives on and a new one
+    alike, and the ledger holds what it held."""
+    lines = write_log(log_path, 8)
+    shipper = Shipper(log_path, table)
+    try:
+        assert shipper.ship().acked == 8
+        stream = stream_of(table, log_path)
+        before = _stored_items(table, stream)
+        _append(log_path, lines[5:7])
+        write_log(log_path, 2)
+        with pytest.raises(Reordered) as refused:
+            shipper.ship()
+    finally:
+        shipper.close()
+    assert "the record with seq 6 comes after seq 8" in refused.value.detail
+    with pytest.raises(Reordered):
+        ship(log_path, table)
+    assert _stored_items(table, stream) == before
+    assert verify_ledger(table).ok
