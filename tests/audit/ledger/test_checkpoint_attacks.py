@@ -167,6 +167,60 @@ def test_a_plain_record_after_keyed_ones_is_a_downgrade_the_checkpointer_refuses
     assert (5, "key") in _verify(table, store, KEY)
 
 
+def _first_format(after: bytes) -> bytes:
+    """A record in the first format (no digest of its own) linked after ``after``."""
+    record = {"prev": full_sha256(after), "seq": 5, "time": "2026-11-30T00:00:00.000000Z"}
+    return json.dumps({**record, "event": "requested"}, separators=(",", ":")).encode()
+
+
+def _unknown_chain(after: bytes) -> bytes:
+    """A sealed record whose ``chain`` names an algorithm rds_guard does not know."""
+    record = build_record("requested", {}, full_sha256(after), 5, "0" * 64, chain="sha512")
+    return seal(record)[0]
+
+
+def _cut_short(after: bytes) -> bytes:
+    """The start of a sealed record, its ``prev`` and ``seq`` whole: no record."""
+    return _unknown_chain(after)[:120]
+
+
+@pytest.mark.parametrize(
+    ("forged", "finding"),
+    [
+        (
+            _first_format,
+            "the record at seq 5 is in the first format (no digest of its own) after a sealed"
+            " one: a downgrade (edited)",
+        ),
+        (_unknown_chain, "the record at seq 5 names no chain rds_guard knows"),
+        (
+            _cut_short,
+            "the item at seq 5 holds no record (its line is cut short or damaged)",
+        ),
+    ],
+    ids=["first-format", "unknown-chain", "cut-short"],
+)
+def test_a_keyless_forgery_after_keyed_records_is_refused_in_every_form(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    forged: Callable[[bytes], bytes],
+    finding: str,
+) -> None:
+    """The downgrade above in the other forms a writer without the key can give seq 5: a
+    record in the first format, one naming a chain nobody writes, and a line cut short
+    whose item still carries its own bytes' digest. The checkpointer refuses each and keeps
+    the stream at seq 4."""
+    lines = write_log(log_path, 4, hmac_key=KEY)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    put_raw(table, record_item(stream, 5, forged(lines[3])))
+    outcome = write_checkpoint(table, store)
+    assert outcome.findings == [f"{stream}: {finding}"]
+    assert _head(outcome, stream) == StreamHead(stream, 4, full_sha256(lines[3]))
+
+
 def _at_the_head(table: LedgerTable, stream: str, lines: list[bytes]) -> None:
     put_raw(table, record_item(stream, 4, _edited(lines[3])))
 
