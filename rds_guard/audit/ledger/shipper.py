@@ -327,7 +327,9 @@ class Shipper:
         start (the state, and the line of the last record acknowledged in this batch). A fork
         raises `Fork` (after the state is saved); an error sets ``error``."""
         futures = self._put_all([record_item(state.stream, e.seq, e.line) for e in batch])
-        acked, cursor, line = state.acked, state.cursor, None
+        acked, cursor = state.acked, state.cursor
+        # a batch that acknowledges nothing (its first put failed) keeps the line known
+        line = self._acked_line if state == self._trusted else None
         for entry, future in zip(batch, futures, strict=True):
             try:
                 put: Put = future.result()

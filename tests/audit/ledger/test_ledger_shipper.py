@@ -254,6 +254,36 @@ def test_throttling_past_retries_leaves_the_records_waiting(
     assert ship(log_path, table).acked == 20
 
 
+def test_a_shipper_that_lives_on_asks_a_throttling_ledger_nothing_more_after_a_failed_put(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """The guard's shipper (in ``required`` mode, a run per call) whose put fails past
+    botocore's retries still knows the record it acknowledged last: its next run sends the
+    put again, and no Query (the ledger's head, its keys) to a table already throttling."""
+    write_log(log_path, 3)
+    shipper = Shipper(log_path, table)
+    try:
+        assert shipper.ship().acked == 3
+        write_log(log_path, 1)
+
+        def throttle(request: Any, **_: Any) -> Any:
+            return dynamodb_error("ProvisionedThroughputExceededException", "slow down")
+
+        remove = on_send(table.clients.dynamodb, "PutItem", throttle)
+        assert shipper.ship().error is not None
+        remove()
+        queries = {"count": 0}
+
+        def count(request: Any, **_: Any) -> None:
+            queries["count"] += 1
+
+        on_send(table.clients.dynamodb, "Query", count)
+        assert shipper.ship().acked == 4
+    finally:
+        shipper.close()
+    assert queries["count"] == 0
+
+
 def test_a_few_throttled_puts_are_absorbed_by_botocore(table: LedgerTable, log_path: Path) -> None:
     write_log(log_path, 10)
     left = {"throttles": 2}
