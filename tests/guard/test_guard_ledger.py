@@ -28,6 +28,7 @@ from ledger_helpers import (
     ship,
     stored_lines,
     stream_of,
+    wait_until,
 )
 from policies import AUDITED, LEDGER, LEDGER_SIGNED, write_policy
 from servers import MotoServer
@@ -66,13 +67,6 @@ def _snapshot(rds: Any, name: str = SNAPSHOT) -> Any:
     )
 
 
-def _wait_for(check: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not shipped in time"
-        time.sleep(0.05)
-
-
 def _events(path: Path) -> list[tuple[str, str]]:
     return [(r["event"], r["call"]) for r in map(json.loads, complete_lines(path))]
 
@@ -90,7 +84,7 @@ def test_ship_mode_ships_in_the_background(
     _snapshot(rds)
     log = tmp_path / "audit.jsonl"
     stream = stream_of(table, log)
-    _wait_for(lambda: len(stored_lines(table, stream)) == 2)
+    wait_until(lambda: len(stored_lines(table, stream)) == 2)
     assert stored_lines(table, stream) == complete_lines(log)
     guard.uninstall()
     assert not any(t.name == "rds-guard-ledger" and t.is_alive() for t in threading.enumerate())
@@ -104,7 +98,7 @@ def test_records_written_while_the_ledger_is_down_wait_and_are_shipped(
     remove = on_send(guard.audit.clients.dynamodb, "PutItem", _down)
     with caplog.at_level(logging.WARNING, logger="rds_guard"):
         _snapshot(rds)  # sent: in ship mode the ledger never holds a call up
-        _wait_for(lambda: "record(s) wait in the local log" in caplog.text)
+        wait_until(lambda: "record(s) wait in the local log" in caplog.text)
     assert aws.count("CreateDBClusterSnapshot") == 1
     remove()
     result = guard.audit.ship_once(timeout=None)
@@ -137,7 +131,7 @@ def test_a_ledger_that_hangs_never_holds_a_call_in_ship_mode(
         remove()
         answer.set()
     log = tmp_path / "audit.jsonl"
-    _wait_for(lambda: stored_lines(table, stream_of(table, log)) == complete_lines(log))
+    wait_until(lambda: stored_lines(table, stream_of(table, log)) == complete_lines(log))
     guard.uninstall()
 
 
@@ -298,10 +292,7 @@ def test_required_mode_keeps_an_outcome_it_cannot_ship_and_ships_it_later(
         _snapshot(rds)  # sent: its request is in the ledger
         # Said by the call, or by the shipping thread when it held the log at that moment
         # and took the record along; the deadline only detects a hang.
-        deadline = time.monotonic() + 60
-        while not any(warning in caplog.text for warning in _OUTCOME_UNSHIPPED):
-            assert time.monotonic() < deadline, caplog.text
-            time.sleep(0.05)
+        wait_until(lambda: any(w in caplog.text for w in _OUTCOME_UNSHIPPED), 60, caplog.text)
     assert aws.count("CreateDBClusterSnapshot") == 1
     log = tmp_path / "audit.jsonl"
     stream = stream_of(table, log)
@@ -354,7 +345,7 @@ def test_a_shipper_with_the_policys_key_writes_a_checkpoint_hourly(
     make_cluster(rds, "orders")
     _snapshot(rds)
     store = CheckpointStore(table.clients, location, KEY_ALIAS)
-    _wait_for(lambda: list(store.numbers()) == [1])
+    wait_until(lambda: list(store.numbers()) == [1])
     assert isinstance(guard.audit, ShippingLog)
     guard.audit._checkpoint_tried = float("-inf")  # as if an hour had passed for this host...
     assert guard.audit.checkpoint_if_due() is None  # ...but the newest checkpoint is recent

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from ledger_helpers import (
     stored_lines,
     stored_seqs,
     stream_of,
+    wait_until,
     write_log,
 )
 from policies import LEDGER, write_policy
@@ -132,14 +134,14 @@ def test_required_mode_gives_up_on_a_hung_ledger_within_three_attempts(
         elapsed = time.monotonic() - started
     finally:
         guard.uninstall()
+    # the shipping thread may still be trying its last run: its attempts count too
+    wait_until(lambda: not any(t.name == "rds-guard-ledger" for t in threading.enumerate()), 30)
     assert isinstance(refused.value, rds_guard.AuditError)
     assert "Read timeout on endpoint URL" in refused.value.detail
     assert aws.count("CreateDBClusterSnapshot") == 0
     assert attempts  # the call's own put, and any the shipping thread made meanwhile
     expected = ["attempt=1; max=3", "attempt=2; max=3", "attempt=3; max=3"]
     assert all(tries == expected for tries in attempts.values()), dict(attempts)
-    worst = len(expected) * (config.connect_timeout + config.read_timeout)
-    assert worst < 60  # seconds, not minutes, however the ledger hangs
     # only a hang detector: injected at once, three timeouts cost botocore's backoff (< 3 s)
     assert elapsed < 30
     records = [json.loads(line) for line in complete_lines(tmp_path / "audit.jsonl")]
@@ -180,6 +182,7 @@ def test_a_log_sealed_again_over_shipped_records_is_a_fork(
     assert refused.value.seq == 8
     assert log_path.read_bytes() == b"".join(line + b"\n" for line in forged)
     assert _stored_items(table, stream) == before
+    assert "rewritten and sealed again" in refused.value.detail
     (fork,) = table.forks(stream)
     assert text(fork, "line") == forged[7].decode()
     assert (text(fork, "digest"), text(fork, "stored")) == (
