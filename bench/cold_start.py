@@ -57,7 +57,6 @@ from bench.import_profile import (
     measure_importtime,
     measure_load_importtime,
 )
-from rds_guard.core import operations
 from rds_guard.guard.hooks import STAGES
 
 EXAMPLE_CLI_CONFIG = ROOT / "examples" / "awscli-config"
@@ -253,10 +252,18 @@ def measure_client(rounds: int, workdir: Path, policy: Path = EXAMPLE_POLICY) ->
 
         alternate([made(bare), made(guarded)], 3)  # the service model loaded, caches warm
         bare_times, guarded_times = alternate([made(bare), made(guarded)], rounds)
+        handlers = _guard_handlers(guarded.create_client("rds", region_name="us-east-1"))
     finally:
         guard.uninstall()
-    rows = [row for row in operations.OPERATIONS.values() if "rds" in row.services]
-    return ClientCost(summarize(bare_times), summarize(guarded_times), len(rows) * len(STAGES))
+    return ClientCost(summarize(bare_times), summarize(guarded_times), handlers)
+
+
+def _guard_handlers(client: Any) -> int:
+    """How many handlers the guard registered on ``client`` under its operations' event names
+    (their unique ids, as botocore's emitter keeps them)."""
+    placed = tuple(f"rds_guard:{stage}.rds." for stage, _ in STAGES)
+    ids = client.meta.events._emitter._unique_id_handlers
+    return sum(1 for unique_id in ids if str(unique_id).startswith(placed))
 
 
 def cli_environment(workdir: Path, config: Path) -> dict[str, str]:
