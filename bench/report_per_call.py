@@ -25,7 +25,7 @@ the full test suite passing; the numbers above are what they come to):
   for; its log line is made only when INFO is on; no outcome record is built when nothing is
   audited.
 - **Per operation, once.** The parameters each operation's rules judge are derived once per
-  row of the operations table; the wire reader of each request shape is compiled once.
+  row of the operations table; the wire readers of an operation are built once per client.
 - **Per tag pair, once.** A tag pair is judged against AWS's rules once per distinct pair
   (a bounded cache); a tag list is copied, and read back from the request, without a call
   per item or member; the tag layers are merged with dict merges.

@@ -21,8 +21,8 @@ Readers = tuple[tuple[str, str, Reader], ...]
 
 
 def sent_params(body: Mapping[str, Any], readers: Readers) -> dict[str, Any]:
-    """The parameters of ``readers`` (`readers`) as ``body`` (a serialized query request)
-    carries them."""
+    """The parameters ``readers`` (made by `readers`) read, as ``body`` (a serialized query
+    request) carries them."""
     found: dict[str, Any] = {}
     for name, key, read in readers:
         value = read(body, key)

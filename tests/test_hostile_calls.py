@@ -702,9 +702,15 @@ def evaluate_checked(
 
 
 SOURCE_TAGS = [None, {"team": "core", "aws:cloudformation:stack-name": "x"}, rds_guard.UNREADABLE]
+GUARDED_PAIRS = [
+    (service, name)
+    for name, row in operations.OPERATIONS.items()
+    for service in sorted(row.services)
+]
+"""Every (service, operation) pair the guard hooks."""
 
 
-@pytest.mark.parametrize(("service", "operation"), operations.guarded_pairs())
+@pytest.mark.parametrize(("service", "operation"), GUARDED_PAIRS)
 def test_evaluate_takes_any_value_in_any_parameter(service: str, operation: str) -> None:
     """Every hostile value in every parameter the guard reads, for every guarded operation
     and service: a Decision (never an exception), the input untouched, well-formed
@@ -923,7 +929,7 @@ def door_server(server: MotoServer) -> None:
 
 @pytest.mark.parametrize(
     ("service", "operation"),
-    [pytest.param(*pair, id=f"{pair[0]}-{pair[1]}") for pair in operations.guarded_pairs()],
+    [pytest.param(*pair, id=f"{pair[0]}-{pair[1]}") for pair in GUARDED_PAIRS],
 )
 def test_every_door_stops_a_call_that_breaks_the_policy_through_every_client(
     moto_server: MotoServer, tmp_path: Path, service: str, operation: str

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rds_guard import audit
 from rds_guard.core.operations import SNAPSHOT_LISTINGS
+from rds_guard.guard.hooks import service_of
 
 from .common import (
     PROG,
@@ -136,7 +137,7 @@ def watch_listing(client: Any, progress: Progress) -> None:
     """Show the listing's progress through the client's own after-call events: one per page
     of a listing, one per tag set read."""
     reading = _Reading(progress)
-    service_id = client.meta.service_model.service_id.hyphenize()
+    service_id = service_of(client)
     for listing in SNAPSHOT_LISTINGS:
         client.meta.events.register(
             f"after-call.{service_id}.{listing.operation}",

@@ -67,12 +67,12 @@ def hook_client(
     presign: Callable[..., Any],
 ) -> None:
     """Register ``handler_for(method, operation)`` under each guarded operation's exact event
-    names
-    (its place in botocore's handler order), and wrap ``generate_presigned_url`` with
+    names (its place in botocore's handler order), and wrap ``generate_presigned_url`` with
     ``presign`` (no event fires after a URL is signed).
 
     The unique ids are the event names, so the guard's handlers are on a client once, however
-    often it is hooked. Handlers are best plain functions: botocore inspects the signature of
+    often it is hooked (`binding_of` hooks each client once: the presign wrapper is not
+    deduplicated). Handlers are best plain functions: botocore inspects the signature of
     each one registered, and a `functools.partial`'s costs three times as much (68 handlers
     on an rds client).
     """

@@ -21,6 +21,7 @@ from ..core.policy import Policy, PolicyLike, audit_path_of, resolve_policy
 from ..errors import AuditError, PolicyError
 from .binding import ClientBinding, binding_of
 from .guard import Guard, Stack
+from .hooks import service_of
 
 logger = logging.getLogger("rds_guard")
 
@@ -240,7 +241,7 @@ def install(
     client = target if isinstance(target, BaseClient) else None
     session = _botocore_session(target)
     if client is not None:
-        service = client.meta.service_model.service_id.hyphenize()
+        service = service_of(client)
         if service not in operations.SERVICES:
             raise ValueError(
                 f"rds_guard guards rds, docdb and neptune clients, not a {service!r} client"
