@@ -16,19 +16,25 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aws import guarded_session, make_cluster
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ReadTimeoutError
+from policies import LEDGER, write_policy
 from servers import MotoServer, raw_response
 
+import rds_guard
 from rds_guard import audit
 from rds_guard.audit.ledger import Clients, LedgerTable, Shipper
 from rds_guard.audit.ledger.items import line_of, number
+from rds_guard.audit.ledger.verify import verify_ledger
 
 TABLE = "rds-guard-audit"
 BUCKET = "rds-guard-checkpoints"
 KEY_ALIAS = "alias/rds-guard-checkpoints"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+LEDGER_URL = f"dynamodb://{TABLE}?region={REGION}"
+"""The ledger as the commands' ``--ledger`` names it."""
 
 
 def write_log(
@@ -206,3 +212,24 @@ def wait_until(check: Callable[[], object], timeout: float = 10.0, what: str = "
     while not check():
         assert time.monotonic() < deadline, what or "not there in time"
         time.sleep(0.05)
+
+
+def ledger_findings(table: LedgerTable, **kwargs: Any) -> list[tuple[int, str]]:
+    """``(line, reason)`` of each finding `verify_ledger` reports (``kwargs`` are its own)."""
+    return [(finding.line, finding.reason) for finding in verify_ledger(table, **kwargs).findings]
+
+
+def ledger_guard(aws: MotoServer, tmp_path: Path, **settings: str) -> tuple[Any, rds_guard.Guard]:
+    """An rds client of a session guarded with the `LEDGER` policy (``settings`` set its
+    ``[audit.ledger]`` keys, such as ``mode``), its cluster ``orders`` made, and the guard."""
+    session, guard = guarded_session(write_policy(tmp_path, LEDGER, **settings), on=aws)
+    rds = aws.client("rds", session=session)
+    make_cluster(rds, "orders")
+    return rds, guard
+
+
+def snapshot(rds: Any, name: str) -> Any:
+    """A snapshot of the cluster ``orders`` named ``name``, through ``rds``."""
+    return rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name
+    )

@@ -15,6 +15,7 @@ from cli_helpers import Terminal, assert_one_error_line, run_main, run_script, s
 from ledger_helpers import (
     BUCKET,
     KEY_ALIAS,
+    LEDGER_URL,
     TABLE,
     complete_lines,
     delete_item,
@@ -33,7 +34,6 @@ from servers import MotoServer
 from rds_guard import audit
 from rds_guard.audit.ledger import LedgerTable
 
-LEDGER_URL = f"dynamodb://{TABLE}?region=us-east-1"
 CHECKPOINTS = f"s3://{BUCKET}/rds-guard/"
 
 

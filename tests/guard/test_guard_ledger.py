@@ -22,10 +22,12 @@ from ledger_helpers import (
     TABLE,
     complete_lines,
     item_event,
+    ledger_guard,
     ledger_table,
     on_send,
     reach_moto,
     ship,
+    snapshot,
     stored_lines,
     stream_of,
     wait_until,
@@ -54,19 +56,6 @@ def table(aws: MotoServer) -> LedgerTable:
     return ledger_table()
 
 
-def _install(aws: MotoServer, tmp_path: Path, **settings: str) -> tuple[Any, rds_guard.Guard]:
-    session, guard = guarded_session(write_policy(tmp_path, LEDGER, **settings), on=aws)
-    rds = aws.client("rds", session=session)
-    make_cluster(rds, "orders")
-    return rds, guard
-
-
-def _snapshot(rds: Any, name: str = SNAPSHOT) -> Any:
-    return rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name
-    )
-
-
 def _events(path: Path) -> list[tuple[str, str]]:
     return [(r["event"], r["call"]) for r in map(json.loads, complete_lines(path))]
 
@@ -79,9 +68,9 @@ def _down(request: Any, **_: Any) -> None:
 def test_ship_mode_ships_in_the_background(
     aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:
-    rds, guard = _install(aws, tmp_path)
+    rds, guard = ledger_guard(aws, tmp_path)
     assert isinstance(guard.audit, ShippingLog)
-    _snapshot(rds)
+    snapshot(rds, SNAPSHOT)
     log = tmp_path / "audit.jsonl"
     stream = stream_of(table, log)
     wait_until(lambda: len(stored_lines(table, stream)) == 2)
@@ -93,11 +82,11 @@ def test_ship_mode_ships_in_the_background(
 def test_records_written_while_the_ledger_is_down_wait_and_are_shipped(
     aws: MotoServer, table: LedgerTable, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rds, guard = _install(aws, tmp_path)
+    rds, guard = ledger_guard(aws, tmp_path)
     assert isinstance(guard.audit, ShippingLog)
     remove = on_send(guard.audit.clients.dynamodb, "PutItem", _down)
     with caplog.at_level(logging.WARNING, logger="rds_guard"):
-        _snapshot(rds)  # sent: in ship mode the ledger never holds a call up
+        snapshot(rds, SNAPSHOT)  # sent: in ship mode the ledger never holds a call up
         wait_until(lambda: "record(s) wait in the local log" in caplog.text)
     assert aws.count("CreateDBClusterSnapshot") == 1
     remove()
@@ -111,7 +100,7 @@ def test_a_ledger_that_hangs_never_holds_a_call_in_ship_mode(
 ) -> None:
     """The shipping thread is stuck in a request the ledger never answers: guarded calls go
     on as if there were no ledger, and their records are shipped once it answers again."""
-    rds, guard = _install(aws, tmp_path)
+    rds, guard = ledger_guard(aws, tmp_path)
     assert isinstance(guard.audit, ShippingLog)
     stuck, answer = threading.Event(), threading.Event()
 
@@ -121,10 +110,10 @@ def test_a_ledger_that_hangs_never_holds_a_call_in_ship_mode(
 
     remove = on_send(guard.audit.clients.dynamodb, "PutItem", hang)
     try:
-        _snapshot(rds)
+        snapshot(rds, SNAPSHOT)
         assert stuck.wait(10)  # the thread is in the ledger's request, waiting
         started = time.monotonic()
-        _snapshot(rds, "orders-manual-20261130")
+        snapshot(rds, "orders-manual-20261130")
         assert time.monotonic() - started < 2
         assert aws.count("CreateDBClusterSnapshot") == 2
     finally:
@@ -188,7 +177,7 @@ def test_a_ledger_out_of_reach_at_install_is_an_audit_error_in_required_mode(
 def test_required_mode_sends_a_call_only_once_the_ledger_has_its_request(
     aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:
-    rds, guard = _install(aws, tmp_path, mode="required")
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
     assert isinstance(guard.audit, ShippingLog)
     seen: list[tuple[str | None, int]] = []
 
@@ -196,7 +185,7 @@ def test_required_mode_sends_a_call_only_once_the_ledger_has_its_request(
         seen.append((item_event(json.loads(request.body)), aws.count("CreateDBClusterSnapshot")))
 
     on_send(guard.audit.clients.dynamodb, "PutItem", watch)
-    _snapshot(rds)
+    snapshot(rds, SNAPSHOT)
     records = [entry for entry in seen if entry[0] is not None]  # the stream's marker aside
     assert records[0] == ("requested", 0)  # in the ledger before the call was sent
     guard.uninstall()
@@ -209,7 +198,7 @@ def test_required_mode_the_ledger_holds_the_requested_record_when_the_call_leave
     (``before-send``, after signing), the ledger already holds the local log's last record,
     byte for byte, and it is this call's ``requested`` record; every put to the ledger is
     slowed, so that shipping in the background could not have got there first."""
-    rds, guard = _install(aws, tmp_path, mode="required")
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
     assert isinstance(guard.audit, ShippingLog)
     on_send(guard.audit.clients.dynamodb, "PutItem", lambda **_: time.sleep(0.3))
     log = tmp_path / "audit.jsonl"
@@ -220,7 +209,7 @@ def test_required_mode_the_ledger_holds_the_requested_record_when_the_call_leave
         held.append((json.loads(last)["event"], last in stored_lines(table, stream_of(table, log))))
 
     rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", leaving)
-    _snapshot(rds)
+    snapshot(rds, SNAPSHOT)
     assert held == [("requested", True)]
     assert aws.count("CreateDBClusterSnapshot") == 1
     guard.uninstall()
@@ -229,11 +218,11 @@ def test_required_mode_the_ledger_holds_the_requested_record_when_the_call_leave
 def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
     aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:
-    rds, guard = _install(aws, tmp_path, mode="required")
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
     assert isinstance(guard.audit, ShippingLog)
     remove = on_send(guard.audit.clients.dynamodb, "PutItem", _down)
     with pytest.raises(rds_guard.AuditError, match='mode = "required"') as refused:
-        _snapshot(rds)
+        snapshot(rds, SNAPSHOT)
     assert isinstance(refused.value, LedgerUnavailable)
     assert aws.count("CreateDBClusterSnapshot") == 0
     log = tmp_path / "audit.jsonl"
@@ -243,7 +232,7 @@ def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
     assert last["error"]["code"] == "LedgerUnavailable"
     assert "not sent: the ledger did not acknowledge the requested record" in last["notes"][-1]
     remove()
-    _snapshot(rds, "orders-manual-20261130")  # the earlier records go first, in order
+    snapshot(rds, "orders-manual-20261130")  # the earlier records go first, in order
     stream = stream_of(table, log)
     assert [json.loads(line)["event"] for line in stored_lines(table, stream)[:3]] == [
         "requested",
@@ -257,7 +246,7 @@ def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
 def test_required_mode_returns_no_presigned_url_the_ledger_has_not_acknowledged(
     aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:
-    rds, guard = _install(aws, tmp_path, mode="required")
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
     assert isinstance(guard.audit, ShippingLog)
     on_send(guard.audit.clients.dynamodb, "PutItem", _down)
     with pytest.raises(rds_guard.AuditError, match="did not acknowledge the presigned record"):
@@ -279,7 +268,7 @@ _OUTCOME_UNSHIPPED = (
 def test_required_mode_keeps_an_outcome_it_cannot_ship_and_ships_it_later(
     aws: MotoServer, table: LedgerTable, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rds, guard = _install(aws, tmp_path, mode="required")
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
     assert isinstance(guard.audit, ShippingLog)
 
     def outcomes_down(request: Any, **_: Any) -> None:
@@ -289,7 +278,7 @@ def test_required_mode_keeps_an_outcome_it_cannot_ship_and_ships_it_later(
 
     remove = on_send(guard.audit.clients.dynamodb, "PutItem", outcomes_down)
     with caplog.at_level(logging.WARNING, logger="rds_guard"):
-        _snapshot(rds)  # sent: its request is in the ledger
+        snapshot(rds, SNAPSHOT)  # sent: its request is in the ledger
         # Said by the call, or by the shipping thread when it held the log at that moment
         # and took the record along; the deadline only detects a hang.
         wait_until(lambda: any(w in caplog.text for w in _OUTCOME_UNSHIPPED), 60, caplog.text)
@@ -307,9 +296,9 @@ def test_required_mode_keeps_an_outcome_it_cannot_ship_and_ships_it_later(
 def test_required_mode_after_a_fork_fails_every_call(
     aws: MotoServer, table: LedgerTable, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rds, guard = _install(aws, tmp_path, mode="required")
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
     assert isinstance(guard.audit, ShippingLog)
-    _snapshot(rds)
+    snapshot(rds, SNAPSHOT)
     guard.audit.ship_once(timeout=None)
     log = tmp_path / "audit.jsonl"
     stream = stream_of(table, log)
@@ -321,9 +310,9 @@ def test_required_mode_after_a_fork_fails_every_call(
     ship(other, table)
     with caplog.at_level(logging.ERROR, logger="rds_guard"):
         with pytest.raises(rds_guard.AuditError, match="fork of stream"):
-            _snapshot(rds, "orders-manual-20261130")
+            snapshot(rds, "orders-manual-20261130")
         with pytest.raises(rds_guard.AuditError, match="fork of stream"):
-            _snapshot(rds, "orders-manual-20261201")
+            snapshot(rds, "orders-manual-20261201")
     forks = [r for r in caplog.records if r.levelname == "ERROR" and "fork of" in r.message]
     assert len(forks) == 1  # logged once, when shipping stopped
     assert aws.count("CreateDBClusterSnapshot") == 1
@@ -343,7 +332,7 @@ def test_a_shipper_with_the_policys_key_writes_a_checkpoint_hourly(
     session, guard = guarded_session(write_policy(tmp_path, LEDGER_SIGNED), on=aws)
     rds = aws.client("rds", session=session)
     make_cluster(rds, "orders")
-    _snapshot(rds)
+    snapshot(rds, SNAPSHOT)
     store = CheckpointStore(table.clients, location, KEY_ALIAS)
     wait_until(lambda: list(store.numbers()) == [1])
     assert isinstance(guard.audit, ShippingLog)

@@ -23,6 +23,7 @@ from ledger_helpers import (
     dynamodb_error,
     item_at,
     item_seq,
+    ledger_findings,
     on_send,
     put_raw,
     run_before,
@@ -63,8 +64,7 @@ def _head(outcome: CheckpointOutcome, stream: str) -> StreamHead | None:
 def _verify(
     table: LedgerTable, store: CheckpointStore, hmac_key: bytes | None = None
 ) -> list[tuple[int, str]]:
-    result = verify_ledger(table, hmac_key=hmac_key, history=read_history(store))
-    return sorted((f.line, f.reason) for f in result.findings)
+    return sorted(ledger_findings(table, hmac_key=hmac_key, history=read_history(store)))
 
 
 def _edited(line: bytes) -> bytes:

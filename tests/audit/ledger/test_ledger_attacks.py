@@ -21,24 +21,25 @@ from typing import Any
 
 import pytest
 from audit_helpers import relink, reseal, write_lines
-from aws import guarded_session, make_cluster
 from botocore.awsrequest import AWSPreparedRequest
 from botocore.exceptions import ReadTimeoutError
 from cli_helpers import run_main
 from ledger_helpers import (
-    TABLE,
+    LEDGER_URL,
     complete_lines,
     delete_item,
     item_at,
+    ledger_findings,
+    ledger_guard,
     on_send,
     ship,
+    snapshot,
     stored_lines,
     stored_seqs,
     stream_of,
     wait_until,
     write_log,
 )
-from policies import LEDGER, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -54,8 +55,6 @@ from rds_guard.audit.ledger import (
 from rds_guard.audit.ledger.items import text
 from rds_guard.audit.ledger.spool import ShippingLog
 from rds_guard.audit.ledger.verify import verify_ledger
-
-LEDGER_URL = f"dynamodb://{TABLE}?region=us-east-1"
 
 
 def _stored_items(table: LedgerTable, stream: str) -> list[dict[str, Any]]:
@@ -73,28 +72,13 @@ def _findings(path: Path) -> list[tuple[int, str]]:
     return [(finding.line, finding.reason) for finding in audit.verify(path).findings]
 
 
-def _ledger_findings(table: LedgerTable) -> list[tuple[int, str]]:
-    return [(finding.line, finding.reason) for finding in verify_ledger(table).findings]
-
-
-def _required_guard(aws: MotoServer, tmp_path: Path) -> tuple[Any, rds_guard.Guard]:
-    """An rds client of a session guarded in ``required`` mode, and its guard."""
-    policy = write_policy(tmp_path, LEDGER, mode="required")
-    session, guard = guarded_session(policy, on=aws)
-    rds = aws.client("rds", session=session)
-    make_cluster(rds, "orders")
-    return rds, guard
-
-
 def _header(request: AWSPreparedRequest, name: str) -> str:
     value = request.headers[name]
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _snapshot(rds: Any, day: int) -> Any:
-    return rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=f"orders-manual-202611{day:02}"
-    )
+    return snapshot(rds, f"orders-manual-202611{day:02}")
 
 
 # --- 1. a ledger that hangs, in required mode ------------------------------------------------
@@ -112,7 +96,7 @@ def test_required_mode_gives_up_on_a_hung_ledger_within_three_attempts(
     local ``failed`` record says why, and RDS never sees the request."""
     monkeypatch.delenv("AWS_MAX_ATTEMPTS")  # the defaults the docs describe: retries unset
     monkeypatch.delenv("AWS_RETRY_MODE")
-    rds, guard = _required_guard(aws, tmp_path)
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
     try:
         assert isinstance(guard.audit, ShippingLog)
         dynamodb = guard.audit.clients.dynamodb
@@ -189,7 +173,7 @@ def test_a_log_sealed_again_over_shipped_records_is_a_fork(
         audit.own_digest(forged[7]),
         audit.own_digest(lines[7]),
     )
-    assert _ledger_findings(table) == [(8, "fork")]
+    assert ledger_findings(table) == [(8, "fork")]
 
 
 def test_the_guards_own_shipper_meets_a_log_sealed_again_at_its_next_run(
@@ -214,7 +198,7 @@ def test_the_guards_own_shipper_meets_a_log_sealed_again_at_its_next_run(
         shipper.close()
     assert refused.value.seq == 8
     assert _stored_items(table, stream) == before
-    assert _ledger_findings(table) == [(8, "fork")]
+    assert ledger_findings(table) == [(8, "fork")]
 
 
 # --- 3. a damaged line in the middle of the local log ----------------------------------------
@@ -251,7 +235,7 @@ def test_a_line_that_is_no_record_is_not_shipped(
     stream = stream_of(table, log_path)
     assert stored_lines(table, stream) == lines[:4] + lines[5:]
     assert "the local log has no record with seq 5 (the next is 6)" in caplog.text
-    assert _ledger_findings(table) == [(6, "removed")]
+    assert ledger_findings(table) == [(6, "removed")]
     assert _findings(log_path) == [(5, "edited")]
 
 
@@ -345,7 +329,7 @@ def test_required_mode_sends_no_call_after_records_replayed_behind_the_writer(
     DynamoDB before the call is sent. If it cannot be (..., a fork), ... the call fails with
     `LedgerUnavailable` (an `AuditError`): nothing is sent." The call fails, RDS never sees
     it, and the ledger holds what it held."""
-    rds, guard = _required_guard(aws, tmp_path)
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
     log = tmp_path / "audit.jsonl"
     try:
         for day in (1, 2, 3):
@@ -381,7 +365,7 @@ def test_required_mode_sends_no_call_after_the_records_just_below_it_are_replaye
     the shipper left it. docs/ledger.md: the ``requested`` record "must be acknowledged by
     DynamoDB before the call is sent". The call fails, RDS never sees it, and the ledger
     holds what it held."""
-    rds, guard = _required_guard(aws, tmp_path)
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
     log = tmp_path / "audit.jsonl"
     try:
         for day in (1, 2, 3):

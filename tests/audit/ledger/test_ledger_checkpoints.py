@@ -22,6 +22,7 @@ from ledger_helpers import (
     complete_lines,
     delete_item,
     item_at,
+    ledger_findings,
     on_send,
     put_raw,
     s3_error,
@@ -76,8 +77,7 @@ def _history_findings(store: CheckpointStore) -> list[tuple[int, str]]:
 
 
 def _verify(table: LedgerTable, store: CheckpointStore) -> list[tuple[int, str]]:
-    result = verify_ledger(table, history=read_history(store))
-    return [(f.line, f.reason) for f in result.findings]
+    return ledger_findings(table, history=read_history(store))
 
 
 def test_a_checkpoint_is_signed_chained_and_locked(

@@ -7,7 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ledger_helpers import delete_item, item_at, put_raw, ship, stream_of, write_log
+from ledger_helpers import (
+    delete_item,
+    item_at,
+    ledger_findings,
+    put_raw,
+    ship,
+    stream_of,
+    write_log,
+)
 
 from rds_guard import audit
 from rds_guard.audit.ledger import LedgerTable
@@ -19,10 +27,6 @@ def _shipped(table: LedgerTable, log_path: Path, count: int = 10) -> str:
     write_log(log_path, count)
     ship(log_path, table)
     return stream_of(table, log_path)
-
-
-def _findings(table: LedgerTable, **kwargs: object) -> list[tuple[int, str]]:
-    return [(f.line, f.reason) for f in verify_ledger(table, **kwargs).findings]  # type: ignore[arg-type]
 
 
 def test_an_intact_ledger_verifies(table: LedgerTable, log_path: Path) -> None:
@@ -48,7 +52,7 @@ def test_a_deleted_middle_item_is_found_and_put_back_by_shipping_from_the_start(
 ) -> None:
     stream = _shipped(table, log_path)
     delete_item(table, stream, 5)
-    assert _findings(table) == [(6, "removed")]
+    assert ledger_findings(table) == [(6, "removed")]
     assert ship(log_path, table).shipped == 0  # resumes from the last acknowledged
     assert ship(log_path, table, start=1).shipped == 1
     assert verify_ledger(table).ok
@@ -72,14 +76,14 @@ def test_a_deleted_stream_leaves_its_marker_without_records(
     stream = _shipped(table, log_path, 3)
     for seq in (1, 2, 3):
         delete_item(table, stream, seq)
-    assert _findings(table) == [(0, "missing-stream")]
+    assert ledger_findings(table) == [(0, "missing-stream")]
 
 
 def test_an_item_holding_another_records_line_is_found(table: LedgerTable, log_path: Path) -> None:
     stream = _shipped(table, log_path)
     seven = line_of(item_at(table, stream, 7)) or b""
     put_raw(table, record_item(stream, 3, seven))
-    findings = _findings(table)
+    findings = ledger_findings(table)
     assert (3, "edited") in findings
 
 
@@ -104,7 +108,7 @@ def test_a_rebuilt_stream_is_not_the_one_named(
     other = tmp_path / "other.jsonl"
     for seq, line in enumerate(write_log(other, 3, note="forged "), start=1):
         put_raw(table, record_item(stream, seq, line))
-    assert _findings(table) == [(1, "edited")]
+    assert ledger_findings(table) == [(1, "edited")]
 
 
 def test_findings_as_json(table: LedgerTable, log_path: Path) -> None:
