@@ -42,5 +42,6 @@ class Unnamed(ShipRefused):
 
 
 class LedgerUnavailable(AuditError):
-    """The ledger could not be reached or refused the request (throttled past botocore's
-    retries, no connection, access denied); the records wait in the local log."""
+    """The ledger could not be reached, refused the request (throttled past botocore's
+    retries, no connection, access denied) or, in ``required`` mode, refused the log (a
+    fork, the ledger ahead, records out of order); the records wait in the local log."""

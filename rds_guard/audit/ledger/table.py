@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from .errors import LedgerUnavailable
 from .items import (
     FORK_KIND,
     KIND_INDEX,
@@ -35,6 +36,9 @@ _BATCH_GET = 100
 _FIRST_PAUSE = 0.05
 _LONGEST_PAUSE = 1.0
 """The back-off between batch reads of keys DynamoDB left unprocessed (seconds)."""
+_BATCH_ROUNDS = 10
+"""Batch reads of one set of keys before a table that keeps throttling is given up on
+(about 6 s of pauses): a read never hangs."""
 
 Outcome = Literal["stored", "ours", "fork"]
 STORED: Outcome = "stored"
@@ -196,7 +200,7 @@ class LedgerTable:
         found: list[Item] = []
         request: dict[str, Any] = {self.name: {"Keys": keys, "ConsistentRead": True}}
         pause = _FIRST_PAUSE
-        while True:
+        for _ in range(_BATCH_ROUNDS):
             answer = self._db.batch_get_item(RequestItems=request)
             found.extend(answer.get("Responses", {}).get(self.name, []))
             request = answer.get("UnprocessedKeys") or {}
@@ -205,6 +209,11 @@ class LedgerTable:
             # keys left unread: the table is throttling, so back off before asking again
             time.sleep(pause)
             pause = min(pause * 2, _LONGEST_PAUSE)
+        unread = len(request.get(self.name, {}).get("Keys", []))
+        raise LedgerUnavailable(
+            f"the ledger's table {self.name} left {unread} item(s) unread after"
+            f" {_BATCH_ROUNDS} requests (throttled): try again later"
+        )
 
     def _index(
         self, index: str, attribute: str, value: str, *, begins_with: str | None = None

@@ -266,9 +266,11 @@ def test_ship_from_a_seq_puts_back_a_record_deleted_from_the_middle(
     """An account admin deletes seq 4 from the ledger. docs/ledger.md: "`--from SEQ` looks
     for missing records from that seq on rather than from the last one acknowledged: a
     record deleted from the middle of the ledger is put back", and "Exit 0 when every
-    record is in the ledger" (docs/cli.md: 1 is a refusal, 2 a ledger out of reach). A run
-    from the last seq acknowledged does not look below it; one with ``--from 2`` puts the
-    item back byte for byte, finds the rest there, exits 0 and says so."""
+    record after the last one acknowledged is in the ledger (a record deleted ... below
+    that point ... `verify --ledger` finds it, `--from` puts it back)". A run from the last
+    seq acknowledged does not look below it and `verify --ledger` finds the gap; one with
+    ``--from 2`` puts the item back byte for byte, finds the rest there, exits 0 and says
+    so."""
     lines = write_log(log_path, 10)
     assert run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL).code == 0
     stream = stream_of(table, log_path)
@@ -276,6 +278,7 @@ def test_ship_from_a_seq_puts_back_a_record_deleted_from_the_middle(
     delete_item(table, stream, 4)
     assert run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL).code == 0
     assert 4 not in stored_seqs(table, stream)
+    assert ledger_findings(table) == [(5, "removed")]  # what finds it: verify --ledger
     back = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--from", "2")
     assert (back.code, back.err) == (0, "")
     assert back.out == (

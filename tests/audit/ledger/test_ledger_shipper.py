@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,15 @@ from ledger_helpers import (
 from servers import raw_response
 
 from rds_guard import audit
-from rds_guard.audit.ledger import Fork, LedgerTable, RemoteAhead, Shipper, Unnamed, series
+from rds_guard.audit.ledger import (
+    Fork,
+    LedgerTable,
+    LedgerUnavailable,
+    RemoteAhead,
+    Shipper,
+    Unnamed,
+    series,
+)
 from rds_guard.audit.ledger.items import line_of, text
 from rds_guard.audit.ledger.state import state_path
 from rds_guard.audit.ledger.verify import verify_ledger
@@ -494,3 +503,28 @@ def test_keys_the_table_leaves_unprocessed_are_read_again(
     found = table.by_snapshot("orders-daily-20261129")
     assert asked == [5, 5]
     assert [line_of(item) for item in found] == lines
+
+
+def test_a_table_that_keeps_every_key_unprocessed_is_given_up_on(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """A table that answers every BatchGetItem with all its keys unprocessed: the read gives
+    up after its rounds with `LedgerUnavailable`, never loops for ever (the deadline only
+    detects a hang)."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    asked = {"count": 0}
+
+    def throttle_all(request: Any, **_: Any) -> Any:
+        asked["count"] += 1
+        keys = json.loads(request.body)["RequestItems"][table.name]
+        body = {"Responses": {table.name: []}, "UnprocessedKeys": {table.name: keys}}
+        headers = {"Content-Type": "application/x-amz-json-1.0"}
+        return raw_response(request.url, 200, json.dumps(body).encode(), headers)
+
+    on_send(table.clients.dynamodb, "BatchGetItem", throttle_all)
+    started = time.monotonic()
+    with pytest.raises(LedgerUnavailable, match="left 3 item"):
+        table.by_snapshot("orders-daily-20261129")
+    assert time.monotonic() - started < 60
+    assert asked["count"] == 10
