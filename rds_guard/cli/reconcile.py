@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rds_guard import audit
 from rds_guard.core.operations import SNAPSHOT_LISTINGS
-from rds_guard.guard.hooks import service_of
 
 from .common import (
     PROG,
@@ -136,6 +135,8 @@ class _Reading:
 def watch_listing(client: Any, progress: Progress) -> None:
     """Show the listing's progress through the client's own after-call events: one per page
     of a listing, one per tag set read."""
+    from rds_guard.guard.hooks import service_of  # building the parser imports no guard
+
     reading = _Reading(progress)
     service_id = service_of(client)
     for listing in SNAPSHOT_LISTINGS:
