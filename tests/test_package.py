@@ -11,6 +11,13 @@ from rds_guard.errors import PolicyViolation
 from rds_guard.guard import install
 
 
+def _printed(code: str) -> list[str]:
+    """The lines ``code`` prints, run by a fresh Python (which must exit 0)."""
+    result = run_python(code, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
 def test_every_public_name_resolves_to_its_home() -> None:
     for name in rds_guard.__all__:
         assert getattr(rds_guard, name) is not None
@@ -33,9 +40,8 @@ def test_a_package_dropped_from_sys_modules_still_lists_its_names() -> None:
         "print(['install' in dir(old[0]), 'verify' in dir(old[1]), 'Guard' in dir(old[2]),\n"
         "       '_HOMES' in dir(old[0])])\n"
     )
-    result = run_python(code, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[0] == "[True, True, True, True]"
+    printed = _printed(code)
+    assert printed[0] == "[True, True, True, True]"
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
@@ -61,11 +67,8 @@ def test_the_guard_s_hooks_import_nothing_more() -> None:
         "import sys, rds_guard.guard.hooks\n"
         "print(sorted(m for m in sys.modules if m.startswith('rds_guard')))\n"
     )
-    result = run_python(code, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert (
-        result.stdout.split("\n")[0] == "['rds_guard', 'rds_guard.guard', 'rds_guard.guard.hooks']"
-    )
+    printed = _printed(code)
+    assert printed[0] == "['rds_guard', 'rds_guard.guard', 'rds_guard.guard.hooks']"
 
 
 def test_importing_the_package_alone_loads_no_guard() -> None:
@@ -75,9 +78,8 @@ def test_importing_the_package_alone_loads_no_guard() -> None:
         "from rds_guard import install\n"
         "print('rds_guard.guard' in sys.modules)\n"
     )
-    result = run_python(code, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["['rds_guard']", "True"]
+    printed = _printed(code)
+    assert printed == ["['rds_guard']", "True"]
 
 
 @pytest.mark.parametrize(
@@ -102,6 +104,5 @@ def test_a_name_follows_its_module_when_the_module_is_imported_afresh(
         f"now = importlib.import_module({home!r}).{name}\n"
         f"print(before is now, package.{name} is now)\n"
     )
-    result = run_python(code, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True"]
+    printed = _printed(code)
+    assert printed[0].split() == ["False", "True"]

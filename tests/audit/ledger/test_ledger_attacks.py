@@ -10,12 +10,13 @@ Against moto's server over HTTP; failures injected with botocore's ``before-send
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,21 @@ from rds_guard.audit.ledger.verify import verify_ledger
 def _stored_items(table: LedgerTable, stream: str) -> list[dict[str, Any]]:
     """The items the ledger holds for ``stream``'s records, whole, in seq order."""
     return list(table.records(stream))
+
+
+@contextlib.contextmanager
+def _shipped_by_a_shipper_that_lives_on(
+    table: LedgerTable, log_path: Path
+) -> Iterator[tuple[Shipper, list[bytes], list[dict[str, Any]]]]:
+    """A log of 8 records shipped by a shipper kept open, as the guard's thread keeps one:
+    the shipper, the log's lines and the stream's items as the ledger then holds them."""
+    lines = write_log(log_path, 8)
+    shipper = Shipper(log_path, table)
+    try:
+        assert shipper.ship().acked == 8
+        yield shipper, lines, _stored_items(table, stream_of(table, log_path))
+    finally:
+        shipper.close()
 
 
 def _append(path: Path, lines: list[bytes]) -> None:
@@ -184,18 +200,12 @@ def test_the_guards_own_shipper_meets_a_log_sealed_again_at_its_next_run(
     promise is per run (docs/ledger.md, "How a run goes", 2: "The local record at that seq
     must have the same digest: another digest is a **fork**"): that shipper's next run
     refuses too, and the record chained onto the forgery is not shipped."""
-    lines = write_log(log_path, 8)
-    shipper = Shipper(log_path, table)
-    try:
-        assert shipper.ship().acked == 8
-        stream = stream_of(table, log_path)
-        before = _stored_items(table, stream)
+    with _shipped_by_a_shipper_that_lives_on(table, log_path) as (shipper, lines, before):
         _seal_again(log_path, lines)
         write_log(log_path, 1)
         with pytest.raises(Fork) as refused:
             shipper.ship()
-    finally:
-        shipper.close()
+    stream = stream_of(table, log_path)
     assert refused.value.seq == 8
     assert _stored_items(table, stream) == before
     assert ledger_findings(table) == [(8, "fork")]
@@ -397,18 +407,12 @@ def test_records_chained_onto_a_replay_below_the_head_are_refused_not_shipped(
     not pass over the new seq 8 as shipped and put seq 9, whose link then holds to nothing
     in the ledger. It refuses (`Reordered`), for a shipper that lives on and a new one
     alike, and the ledger holds what it held."""
-    lines = write_log(log_path, 8)
-    shipper = Shipper(log_path, table)
-    try:
-        assert shipper.ship().acked == 8
-        stream = stream_of(table, log_path)
-        before = _stored_items(table, stream)
+    with _shipped_by_a_shipper_that_lives_on(table, log_path) as (shipper, lines, before):
         _append(log_path, lines[5:7])
         write_log(log_path, 2)
         with pytest.raises(Reordered) as refused:
             shipper.ship()
-    finally:
-        shipper.close()
+    stream = stream_of(table, log_path)
     assert "the record with seq 6 comes after seq 8" in refused.value.detail
     with pytest.raises(Reordered):
         ship(log_path, table)
