@@ -333,15 +333,15 @@ def test_records_replayed_behind_the_writer_are_refused_not_shipped(
     assert _stored_items(table, stream) == before
 
 
-def test_required_mode_sends_no_call_after_records_replayed_behind_the_writer(
-    aws: MotoServer, table: LedgerTable, tmp_path: Path
-) -> None:
-    """The replay under a running guard in ``required`` mode, whose shipper lives on: the
-    next call's ``requested`` record chains onto the copies with a seq the ledger already
-    holds. docs/ledger.md: "the `requested` record of a call ... must be acknowledged by
-    DynamoDB before the call is sent. If it cannot be (..., a fork), ... the call fails with
-    `LedgerUnavailable` (an `AuditError`): nothing is sent." The call fails, RDS never sees
-    it, and the ledger holds what it held."""
+def _replayed_under_a_required_guard(
+    aws: MotoServer,
+    table: LedgerTable,
+    tmp_path: Path,
+    copies: Callable[[list[bytes]], list[bytes]],
+) -> tuple[LedgerUnavailable, list[bytes]]:
+    """Three calls through a guard in ``required`` mode, all shipped; then ``copies`` of the
+    shipped lines are appended to the log, and a fourth call is made. It must fail, unsent,
+    the ledger holding what it held: the refusal and the lines shipped before."""
     rds, guard = ledger_guard(aws, tmp_path, mode="required")
     log = tmp_path / "audit.jsonl"
     try:
@@ -351,17 +351,31 @@ def test_required_mode_sends_no_call_after_records_replayed_behind_the_writer(
         guard.audit.ship_once(timeout=None)  # the last outcome too, wherever it was shipped
         stream = stream_of(table, log)
         before = _stored_items(table, stream)
-        assert stored_lines(table, stream) == complete_lines(log)
-        _append(log, complete_lines(log)[1:3])
+        shipped = complete_lines(log)
+        assert stored_lines(table, stream) == shipped
+        _append(log, copies(shipped))
         with pytest.raises(LedgerUnavailable, match='mode = "required"') as refused:
             _snapshot(rds, 4)
     finally:
         guard.uninstall()
-    assert isinstance(refused.value, rds_guard.AuditError)
     assert aws.count("CreateDBClusterSnapshot") == 3
     assert _stored_items(table, stream) == before
+    return refused.value, shipped
+
+
+def test_required_mode_sends_no_call_after_records_replayed_behind_the_writer(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """The replay under a running guard in ``required`` mode, whose shipper lives on: the
+    next call's ``requested`` record chains onto the copies with a seq the ledger already
+    holds. docs/ledger.md: "the `requested` record of a call ... must be acknowledged by
+    DynamoDB before the call is sent. If it cannot be (..., a fork), ... the call fails with
+    `LedgerUnavailable` (an `AuditError`): nothing is sent." The call fails, RDS never sees
+    it, and the ledger holds what it held."""
+    refused, _ = _replayed_under_a_required_guard(aws, table, tmp_path, lambda lines: lines[1:3])
+    assert isinstance(refused, rds_guard.AuditError)
     # the copies, and the records chained onto them, whose seqs the log already holds
-    assert _findings(log) == [
+    assert _findings(tmp_path / "audit.jsonl") == [
         (7, "reordered"),
         (8, "reordered"),
         (9, "reordered"),
@@ -378,25 +392,13 @@ def test_required_mode_sends_no_call_after_the_records_just_below_it_are_replaye
     the shipper left it. docs/ledger.md: the ``requested`` record "must be acknowledged by
     DynamoDB before the call is sent". The call fails, RDS never sees it, and the ledger
     holds what it held."""
-    rds, guard = ledger_guard(aws, tmp_path, mode="required")
+    # the copies end just below the last record shipped: the next record takes its seq
+    refused, shipped = _replayed_under_a_required_guard(
+        aws, table, tmp_path, lambda lines: lines[-3:-1]
+    )
+    assert "older records were copied into the log" in refused.detail
     log = tmp_path / "audit.jsonl"
-    try:
-        for day in (1, 2, 3):
-            _snapshot(rds, day)
-        assert isinstance(guard.audit, ShippingLog)
-        guard.audit.ship_once(timeout=None)
-        stream = stream_of(table, log)
-        before = _stored_items(table, stream)
-        shipped = complete_lines(log)
-        _append(log, shipped[-3:-1])  # the next record's seq: the last one shipped
-        with pytest.raises(LedgerUnavailable, match='mode = "required"') as refused:
-            _snapshot(rds, 4)
-    finally:
-        guard.uninstall()
-    assert "older records were copied into the log" in refused.value.detail
     assert json.loads(complete_lines(log)[-2])["seq"] == len(shipped)  # the call's record
-    assert aws.count("CreateDBClusterSnapshot") == 3
-    assert _stored_items(table, stream) == before
 
 
 def test_records_chained_onto_a_replay_below_the_head_are_refused_not_shipped(
