@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import logging
 import math
+import random
 import threading
 import time
 import weakref
@@ -47,6 +48,14 @@ LONGEST_PAUSE = 300.0
 CHECKPOINT_EVERY = 3600.0
 """Seconds between the checkpoints a shipper writes, when the policy names ``checkpoints``
 and ``kms_key`` (it skips its turn when another one wrote a checkpoint within that time)."""
+CHECKPOINT_SPREAD = 600.0
+"""Each shipper waits a random part of these seconds past `CHECKPOINT_EVERY` before it writes
+(its ``checkpoint_delay``): a fleet's guards then do not all read the table and sign at the
+same moment; the first one writes, and the others find its checkpoint fresh."""
+CLOCK_SKEW = 300.0
+"""Seconds a checkpoint's time may be ahead of this host's clock. One dated further ahead was
+written by a host whose clock runs fast: waiting for it to turn an hour old would leave the
+fleet without checkpoints until then, so the next one is due at once."""
 CLOSE_WAIT = 3.0
 """Seconds `ShippingLog.close` (and the exit of the process) waits for the thread to ship
 what is left."""
@@ -58,7 +67,9 @@ class ShippingLog(AuditLog):
     """An audit log shipped to the fleet ledger as it is written (see the module's text).
 
     ``ledger``: the policy's ``[audit.ledger]``; ``clients``: how to reach it (default: a
-    new botocore session in the ledger's region). The other arguments are `AuditLog`'s.
+    new botocore session in the ledger's region); ``checkpoint_delay``: the seconds past
+    `CHECKPOINT_EVERY` this shipper waits before it writes a checkpoint (default: a random
+    part of `CHECKPOINT_SPREAD`). The other arguments are `AuditLog`'s.
     """
 
     def __init__(
@@ -71,6 +82,7 @@ class ShippingLog(AuditLog):
         hmac_key: bytes | None = None,
         policy_sha256: str = "",
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+        checkpoint_delay: float | None = None,
     ) -> None:
         super().__init__(
             path,
@@ -86,6 +98,10 @@ class ShippingLog(AuditLog):
         self.refused: ShipRefused | None = None
         """Set once the stream was refused (a fork, the ledger ahead): nothing more is
         shipped from this process, and in required mode every call fails."""
+        self.checkpoint_delay = (
+            random.uniform(0.0, CHECKPOINT_SPREAD) if checkpoint_delay is None else checkpoint_delay
+        )
+        """Seconds past `CHECKPOINT_EVERY` this shipper waits before it writes a checkpoint."""
         self._checkpoint_tried = -CHECKPOINT_EVERY
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -224,9 +240,10 @@ class ShippingLog(AuditLog):
 
     def checkpoint_if_due(self) -> CheckpointOutcome | None:
         """When the policy names ``checkpoints`` and ``kms_key``: the next signed checkpoint,
-        once the newest one (whoever wrote it) is `CHECKPOINT_EVERY` seconds old, looked for
-        again when it turns that old (else at most every `CHECKPOINT_EVERY` seconds); its
-        findings are logged at ERROR. None when not due."""
+        once the newest one (whoever wrote it) is `CHECKPOINT_EVERY` plus this shipper's
+        ``checkpoint_delay`` seconds old, or dated more than `CLOCK_SKEW` seconds ahead of
+        this host's clock. Looked for again when it turns that old (else at most every
+        `CHECKPOINT_EVERY` seconds); its findings are logged at ERROR. None when not due."""
         if self.ledger.checkpoints is None or self.ledger.kms_key is None:
             return None
         now = time.monotonic()
@@ -238,10 +255,18 @@ class ShippingLog(AuditLog):
         )
         latest = store.latest()
         age = math.inf if latest is None else _age(latest[0].time)
-        if age < CHECKPOINT_EVERY:
-            # look again when the newest turns an hour old, not an hour from now
-            self._checkpoint_tried = now - max(0.0, age)
+        due = CHECKPOINT_EVERY + self.checkpoint_delay
+        if -CLOCK_SKEW <= age < due:
+            # look again when the newest turns old enough, not an hour from now
+            self._checkpoint_tried = now - CHECKPOINT_EVERY + due - max(0.0, age)
             return None
+        if latest is not None and age < 0:
+            logger.warning(
+                "checkpoint %d is dated %s, %.0f s ahead of this host's clock: writing the next",
+                latest[0].number,
+                latest[0].time,
+                -age,
+            )
         outcome = write_checkpoint(self.table, store, attempts=1, latest=latest)
         for finding in outcome.findings:
             logger.error("checkpoint %s: %s", outcome.key, finding)

@@ -7,6 +7,7 @@ every race is interleaved at a chosen request with botocore's before-send event.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -48,7 +49,7 @@ from rds_guard.audit.ledger.checkpoints import (
 )
 from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.items import full_sha256, line_of, record_item
-from rds_guard.audit.ledger.spool import CHECKPOINT_EVERY, ShippingLog
+from rds_guard.audit.ledger.spool import CHECKPOINT_EVERY, CHECKPOINT_SPREAD, ShippingLog
 from rds_guard.audit.ledger.verify import verify_ledger
 from rds_guard.audit.record import build_record, is_authentic, seal
 from rds_guard.core.policy import LedgerPolicy
@@ -522,6 +523,50 @@ def _times_of(client: Any, operation: str) -> list[float]:
     return times
 
 
+def _first_checkpoint(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, at: float | str
+) -> str:
+    """Three records shipped from ``log_path`` and checkpoint 1, dated ``at`` (a
+    ``time.time()`` value, or its `_stamp`: its body's time is what a guard reads), pinning
+    them; the stream's key."""
+    lines = write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    first = Checkpoint(
+        number=1,
+        prev=ZERO_HASH,
+        time=at if isinstance(at, str) else _stamp(at),
+        table=table.name,
+        key=store.key_arn(),
+        streams=(StreamHead(stream, 3, full_sha256(lines[-1])),),
+    )
+    assert store.put(first)
+    return stream
+
+
+class _Guard:
+    """A guard's shipping log on its own clients, with the times of its checkpoint requests
+    (S3 GetObject: a look at the newest; PutObject: a checkpoint written)."""
+
+    def __init__(self, table: LedgerTable, path: Path, delay: float | None) -> None:
+        path.parent.mkdir(exist_ok=True)
+        clients = Clients(REGION)
+        self.looks = _times_of(clients.s3, "GetObject")
+        self.puts = _times_of(clients.s3, "PutObject")
+        ledger = LedgerPolicy(
+            table.name, REGION, checkpoints=f"s3://{BUCKET}/rds-guard/", kms_key=KEY_ALIAS
+        )
+        self.log = ShippingLog(
+            path, ledger=ledger, clients=clients, fsync=False, checkpoint_delay=delay
+        )
+
+    def write(self) -> None:
+        """A record, which starts the shipping thread."""
+        self.log.write(
+            "requested", call=audit.new_call_id(), service="rds", operation="DeleteDBSnapshot"
+        )
+
+
 def test_the_shipping_thread_checkpoints_once_the_newest_checkpoint_is_an_hour_old(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
@@ -529,44 +574,26 @@ def test_the_shipping_thread_checkpoints_once_the_newest_checkpoint_is_an_hour_o
     shipping thread write a checkpoint when the newest one (whoever wrote it) is an hour
     old."
 
-    The checkpointer wrote checkpoint 1 a few seconds less than an hour ago (its body's time
-    is what a guard reads). A guard's shipping thread starts, ships and finds it fresh:
+    The checkpointer wrote checkpoint 1 a few seconds less than an hour ago. A guard's
+    shipping thread (no delay of its own past the hour) starts, ships and finds it fresh:
     nothing is written. The thread runs on; the first of its runs after checkpoint 1 turns
     an hour old writes checkpoint 2, exactly one (S3 PutObject requests and the bucket's
     versions), chained to the first and holding the stream's new head."""
-    lines = write_log(log_path, 3)
-    ship(log_path, table)
-    stream = stream_of(table, log_path)
     written_at = time.time() - CHECKPOINT_EVERY + FRESH_FOR
-    first = Checkpoint(
-        number=1,
-        prev=ZERO_HASH,
-        time=_stamp(written_at),
-        table=table.name,
-        key=store.key_arn(),
-        streams=(StreamHead(stream, 3, full_sha256(lines[-1])),),
-    )
-    assert store.put(first)
-    clients = Clients(REGION)
-    looks, puts = _times_of(clients.s3, "GetObject"), _times_of(clients.s3, "PutObject")
-    ledger = LedgerPolicy(
-        table.name, REGION, checkpoints=f"s3://{BUCKET}/rds-guard/", kms_key=KEY_ALIAS
-    )
-    log = ShippingLog(log_path, ledger=ledger, clients=clients, fsync=False)
+    stream = _first_checkpoint(table, store, log_path, written_at)
+    guard = _Guard(table, log_path, 0.0)
     try:
-        log.write(
-            "requested", call=audit.new_call_id(), service="rds", operation="DeleteDBSnapshot"
-        )
+        guard.write()
         wait_until(lambda: list(store.numbers()) == [1, 2], FRESH_FOR + 60)
     finally:
-        log.close()
-    assert looks and looks[0] - written_at < CHECKPOINT_EVERY, (
-        f"the thread first looked {looks[0] - written_at - CHECKPOINT_EVERY:.1f} s after the"
-        " checkpoint turned an hour old: the set-up overran FRESH_FOR"
+        guard.log.close()
+    assert guard.looks and guard.looks[0] - written_at < CHECKPOINT_EVERY, (
+        f"the thread first looked {guard.looks[0] - written_at - CHECKPOINT_EVERY:.1f} s after"
+        " the checkpoint turned an hour old: the set-up overran FRESH_FOR"
     )
-    assert len(puts) == 1
+    assert len(guard.puts) == 1
     # when it turns an hour old, not an hour after the thread first looked
-    assert CHECKPOINT_EVERY <= puts[0] - written_at < CHECKPOINT_EVERY + 60
+    assert CHECKPOINT_EVERY <= guard.puts[0] - written_at < CHECKPOINT_EVERY + 60
     assert len(store.versions()) == 2
     body, _ = store.read(store.location.key(name_of(2)))
     second = parse_body(body)
@@ -574,3 +601,78 @@ def test_the_shipping_thread_checkpoints_once_the_newest_checkpoint_is_an_hour_o
         stream, 4, full_sha256(complete_lines(log_path)[-1])
     )
     assert read_history(store).findings == []
+
+
+def test_a_fleets_guards_do_not_all_checkpoint_at_the_same_moment(
+    table: LedgerTable, store: CheckpointStore, tmp_path: Path
+) -> None:
+    """docs/ledger.md: each guard waits a random part of ten minutes past the hour, so that a
+    fleet's guards do not all read the table and sign at once: "the first one writes, and
+    the others find its checkpoint fresh."
+
+    Two guards of one fleet, delays 0 and 6 s past the hour. The first writes checkpoint 2
+    when checkpoint 1 turns an hour old; the second does not look again before its own time,
+    and then finds checkpoint 2 fresh: one checkpoint written, one PutObject in all. Each
+    guard's delay, left to it, is its own, within the spread."""
+    delay = 6.0
+    first, second = (
+        _Guard(table, tmp_path / "a" / "audit.jsonl", 0.0),
+        _Guard(table, tmp_path / "b" / "audit.jsonl", delay),
+    )
+    written_at = time.time() - CHECKPOINT_EVERY + FRESH_FOR
+    _first_checkpoint(table, store, first.log.path, written_at)
+    due = written_at + CHECKPOINT_EVERY + delay
+    try:
+        first.write()
+        second.write()
+        wait_until(lambda: any(look >= due for look in second.looks), FRESH_FOR + delay + 60)
+    finally:
+        first.log.close()
+        second.log.close()
+    assert second.looks[0] - written_at < CHECKPOINT_EVERY, "the set-up overran FRESH_FOR"
+    # the second did not look between the hour and its own time
+    assert [look for look in second.looks if written_at + CHECKPOINT_EVERY <= look < due] == []
+    assert (len(first.puts), second.puts) == (1, [])
+    assert list(store.numbers()) == [1, 2]
+    defaults = [_Guard(table, tmp_path / name / "audit.jsonl", None).log for name in "cd"]
+    assert all(0.0 <= log.checkpoint_delay < CHECKPOINT_SPREAD for log in defaults)
+    assert defaults[0].checkpoint_delay != defaults[1].checkpoint_delay
+
+
+def test_a_checkpoint_dated_ahead_does_not_silence_the_guards(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """docs/ledger.md: a checkpoint dated more than five minutes ahead of a guard's clock
+    (its writer's clock ran fast) is not waited for: the guard writes the next one at once,
+    dated by its own clock, and says so.
+
+    Checkpoint 1 is dated a day ahead. A guard with its full delay past the hour still
+    writes checkpoint 2 on its first run; waiting for checkpoint 1 to turn an hour old would
+    leave the fleet without checkpoints for a day."""
+    ahead = _stamp(time.time() + 86_400)
+    _first_checkpoint(table, store, log_path, ahead)
+    guard = _Guard(table, log_path, CHECKPOINT_SPREAD)
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        try:
+            guard.write()
+            wait_until(lambda: list(store.numbers()) == [1, 2], 60)
+        finally:
+            guard.log.close()
+    body, _ = store.read(store.location.key(name_of(2)))
+    assert (
+        abs(
+            datetime.fromisoformat(parse_body(body).time.replace("Z", "+00:00")).timestamp()
+            - time.time()
+        )
+        < 60
+    )
+    assert any(
+        "checkpoint 1 is dated" in r.message and "ahead of this host's clock" in r.message
+        for r in caplog.records
+    )
+    assert [finding.detail.split(": ", 1)[1] for finding in read_history(store).findings] == [
+        f"its time {parse_body(body).time} is before checkpoint 1's ({ahead})"
+    ]
