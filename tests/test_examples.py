@@ -244,18 +244,20 @@ class DemoRun:
     workdir: Path
 
 
-@pytest.fixture
-def demo_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DemoRun:
-    """examples/demo.py, run as `make demo` runs it, its work folder under ``tmp_path``."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """examples/demo.py, run as `make demo` runs it, once for the tests that read it; its
+    work folder under a temporary directory of its own."""
+    folder = tmp_path_factory.mktemp("demo")
     spec = importlib.util.spec_from_file_location("demo", EXAMPLES / "demo.py")
     assert spec is not None and spec.loader is not None
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.setattr(tempfile, "tempdir", str(folder))
         code = demo.main()
-    (workdir,) = tmp_path.glob("rds-guard-demo-*")
+    (workdir,) = folder.glob("rds-guard-demo-*")
     return DemoRun(code, printed.getvalue(), workdir)
 
 
