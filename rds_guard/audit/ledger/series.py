@@ -14,9 +14,10 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from ..fileio import READ_FLAGS, Lines, first_line, line_before, read_blocks, rfind_newline
-from ..record import parse_record, seq_of
+from ..record import parse_record
 from .errors import Reordered
 from .items import line_digest
 
@@ -93,9 +94,9 @@ class Series:
         path = self.path
         while first is not None:
             record = parse_record(first)
-            seq = seq_of(first)
-            if record is None or seq is None:
+            if record is None:
                 break
+            seq = cast(int, record["seq"])
             if found and seq >= found[0].first_seq:
                 break  # an archive that does not come before: not this series
             found.insert(0, LogFile(path, first, seq))
@@ -176,8 +177,8 @@ def _read(
         for lines in lines_of:
             for line in lines:
                 begin, position = position, position + len(line) + 1
-                seq = seq_of(line) if line.startswith(b"{") else None
-                if seq is None or not _is_record(line):
+                seq = _record_seq(line)
+                if seq is None:
                     continue
                 if seq <= before:
                     raise Reordered(
@@ -196,10 +197,12 @@ def _read(
         os.close(fd)
 
 
-def _is_record(line: bytes) -> bool:
-    """True when the whole line is a record: ``seq_of`` reads a line's seq by position, so a
-    line torn or damaged after its seq would pass for one."""
-    return parse_record(line) is not None
+def _record_seq(line: bytes) -> int | None:
+    """The seq of the record the whole line holds; None when it holds none. Parsed, not read
+    by position as `rds_guard.audit.record.seq_of` reads it: a line torn or damaged after
+    its seq would pass for a record."""
+    record = parse_record(line) if line.startswith(b"{") else None
+    return None if record is None else cast(int, record["seq"])
 
 
 def _starts_a_line(fd: int, offset: int) -> bool:
@@ -230,8 +233,8 @@ def _last_record_line(path: Path) -> tuple[int, bytes] | None:
         end = rfind_newline(fd, os.fstat(fd).st_size)
         while end >= 0:
             line = line_before(fd, end)
-            seq = seq_of(line) if line.startswith(b"{") else None
-            if seq is not None and _is_record(line):
+            seq = _record_seq(line)
+            if seq is not None:
                 return seq, line
             end = rfind_newline(fd, end)
         return None
