@@ -335,6 +335,14 @@ def _advance(
     """The stream's new head when it follows on from ``old``; else why not, and ``old``."""
     newest = table.head(stream)
     size = 0 if newest is None else number(newest, "seq") or 0
+    if old is not None and newest is not None and size == old.size:
+        # a stream that did not move: its head is the item read, nothing more to read
+        line = line_of(newest)
+        if line is None or full_sha256(line) != old.head:
+            return f"seq {old.size} changed since a checkpoint held it (its head)", old
+        if newest.get("digest", {}).get("S") != line_digest(line):
+            return f"the item at seq {size} carries a digest its line does not have", old
+        return None, old
     if old is not None:
         if size < old.size:
             what = "has no record" if newest is None else f"ends at seq {size}"

@@ -175,6 +175,34 @@ def test_a_head_changed_after_its_checkpoint_is_caught(
     ]
 
 
+def test_a_stream_that_did_not_move_is_read_once_and_still_held_to_its_head(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """docs/ledger.md's cost table: a checkpoint reads "each stream's head". A stream with no
+    record since the last checkpoint costs that one read (a Query for its head, beside the
+    listing of streams): no GetItem of the old head, no walk. The head it reads is still
+    held to the one pinned: its line, and the digest the item carries."""
+    pinned = _checkpointed(table, store, log_path, 4)
+    stream = stream_of(table, log_path)
+    reads: list[str] = []
+
+    def count(event_name: str, **_: Any) -> None:
+        reads.append(event_name.rsplit(".", 1)[1])
+
+    table.clients.dynamodb.meta.events.register("before-send.dynamodb", count)
+    outcome = write_checkpoint(table, store)
+    assert outcome.findings == []
+    assert outcome.checkpoint is not None
+    assert outcome.checkpoint.streams == pinned.streams
+    assert reads == ["Query", "Query"]
+    item = item_at(table, stream, 4)
+    item["digest"] = {"S": "0" * 64}
+    put_raw(table, item)
+    assert write_checkpoint(table, store).findings == [
+        f"{stream}: the item at seq 4 carries a digest its line does not have"
+    ]
+
+
 def test_a_rewrite_sealed_again_below_a_checkpoint_is_caught(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
