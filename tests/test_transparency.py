@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import boto3
@@ -215,3 +216,48 @@ def test_warn_guard_that_cannot_read_the_source_sends_the_call_as_made(
     ]
     assert [v["rule"] for v in requested["violations"]] == ["tags.inherit"]
     assert created["event"] == "created"
+
+
+REFUSED_BY_BOTOCORE = {
+    "Tags None": {"Tags": None},
+    "a Value None": {"Tags": [{"Key": "team", "Value": None}]},
+    "a field besides Key and Value": {"Tags": [{"Key": "team", "Value": "a", "Owner": "b"}]},
+    "a tag that is not a dict": {"Tags": [MappingProxyType({"Key": "team", "Value": "a"})]},
+    "an unknown parameter, the cluster missing": {"DBClusterIdentifier": "missing", "Bogus": 1},
+    "a name of the wrong type, the cluster missing": {
+        "DBClusterIdentifier": "missing",
+        "DBClusterSnapshotIdentifier": 42,
+    },
+}
+"""Calls of CreateDBClusterSnapshot that botocore's parameter validation refuses, by what
+is wrong with them (beside a cluster ``orders`` and a good snapshot name)."""
+
+
+@pytest.mark.parametrize("mode", ["warn", "enforce"])
+@pytest.mark.parametrize("change", list(REFUSED_BY_BOTOCORE), ids=list(REFUSED_BY_BOTOCORE))
+def test_a_call_botocore_refuses_is_refused_and_sends_nothing(
+    moto_server: MotoServer, tmp_path: Path, mode: str, change: str
+) -> None:
+    """A guard that adds a tag (and so reads the source) neither makes valid a call botocore
+    refuses, by rewriting its Tags, nor reads for one before botocore refuses it. In warn mode
+    the program gets botocore's own `ParamValidationError`, word for word; in enforce mode that
+    or a `PolicyViolation` (one of its kind). Either way nothing reaches the server, not even
+    a read."""
+    params = {
+        "DBClusterIdentifier": "orders",
+        "DBClusterSnapshotIdentifier": "orders-manual-20261129",
+        **REFUSED_BY_BOTOCORE[change],
+    }
+    moto_server.reset_state()
+    bare = moto_server.client("rds")
+    with pytest.raises(ParamValidationError) as refused:
+        bare.create_db_cluster_snapshot(**params)
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY, mode=mode), on=moto_server)
+    make_cluster(rds, copy_tags=True, tags={"team": "core"})
+    moto_server.reset_counts()
+    with pytest.raises(ParamValidationError) as guarded:
+        rds.create_db_cluster_snapshot(**params)
+    assert moto_server.requests() == []
+    if mode == "warn":
+        assert type(guarded.value) is ParamValidationError
+        assert str(guarded.value) == str(refused.value)

@@ -153,7 +153,7 @@ def judge_snapshot(request: Request) -> Decision:
     values = template_values(request, source)
     identifier, violations = judge_identifier(request, values, generate=True)
     assert row.tags is not None
-    pairs, malformed = read_tag_list(params.get(row.tags), row.tags)
+    pairs, malformed = read_tag_list(params, row.tags)
     caller = dict(pairs)
     violations += malformed
     if len(caller) != len(pairs):  # a key given twice

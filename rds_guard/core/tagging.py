@@ -17,38 +17,58 @@ from .rules import Violation
 from .templates import Template, TemplateValues, UnrenderableTemplate
 
 
-def read_tag_list(raw: object, prefix: str) -> tuple[list[tuple[str, str]], list[Violation]]:
-    """The caller's ``[{Key, Value}]`` as pairs, and what is malformed in it."""
-    if raw is None:
+def read_tag_list(
+    params: Mapping[str, Any], name: str
+) -> tuple[list[tuple[str, str]], list[Violation]]:
+    """The caller's ``[{Key, Value}]`` in ``params[name]`` as pairs, and what is malformed in
+    it: everything botocore's parameter validation refuses (a None list or value, a tag that
+    is not a dict, a field other than Key and Value), so that a call it would refuse is never
+    made valid by the guard's rewrite, and a tag without a Key, which AWS refuses."""
+    if name not in params:
         return [], []
+    raw = params[name]
     if not isinstance(raw, (list, tuple)):
         kind = type(raw).__name__
         return [], [
-            Violation("tags.aws", prefix, None, f"must be a list of {{Key, Value}}, not {kind}")
+            Violation("tags.aws", name, None, f"must be a list of {{Key, Value}}, not {kind}")
         ]
     pairs: list[tuple[str, str]] = []
     violations = []
     for index, entry in enumerate(raw):
-        if type(entry) is dict:  # the usual shape: checked without the ABC machinery
+        # a dict (botocore takes its subclasses too) with a string Key, and a string Value
+        # when given: no other field
+        if isinstance(entry, dict):
             key, value = entry.get("Key"), entry.get("Value", "")
-            if type(key) is str and type(value) is str:
+            fields = 2 if "Value" in entry else 1
+            if isinstance(key, str) and isinstance(value, str) and len(entry) == fields:
                 pairs.append((key, value))
                 continue
-        where = f"{prefix}[{index}]"
-        key = entry.get("Key") if isinstance(entry, Mapping) else None
-        value = entry.get("Value", "") if isinstance(entry, Mapping) else None
-        if not isinstance(key, str):
-            problem = (
-                "has no Key" if key is None else f"Key must be a string, not {type(key).__name__}"
-            )
-            violations.append(Violation("tags.aws", where, None, f"tag {problem}"))
-        elif value is not None and not isinstance(value, str):
-            violations.append(
-                Violation("tags.aws", f"{prefix}.{key}", repr(value), "value must be a string")
-            )
-        else:
-            pairs.append((key, value or ""))
+        violations.append(_tag_problem(entry, f"{name}[{index}]", name))
     return pairs, violations
+
+
+def _tag_problem(entry: object, where: str, name: str) -> Violation:
+    """What is wrong with one malformed tag of the caller's list."""
+    if not isinstance(entry, dict):
+        problem = f"tag must be a {{Key, Value}} dict, not {type(entry).__name__}"
+        return Violation("tags.aws", where, None, problem)
+    unknown = sorted(str(field) for field in entry if field not in ("Key", "Value"))
+    if unknown:
+        listed = ", ".join(unknown)
+        return Violation(
+            "tags.aws", where, None, f"tag has fields other than Key and Value: {listed}"
+        )
+    key = entry.get("Key")
+    if not isinstance(key, str):
+        problem = "has no Key" if key is None else f"Key must be a string, not {type(key).__name__}"
+        return Violation("tags.aws", where, None, f"tag {problem}")
+    value = entry.get("Value")
+    return Violation(
+        "tags.aws",
+        f"{name}.{key}",
+        repr(value),
+        f"value must be a string, not {type(value).__name__}",
+    )
 
 
 def forced_without_value(key: str, value: str | None, error: UnrenderableTemplate) -> Violation:
@@ -232,7 +252,7 @@ def judge_tagging(request: Request) -> Decision:
         return request.untouched()
     policy, row = request.policy, request.row
     assert row.tags is not None
-    pairs, violations = read_tag_list(request.params.get(row.tags), row.tags)
+    pairs, violations = read_tag_list(request.params, row.tags)
     violations += rules.check_duplicates([key for key, _ in pairs])
     tags = dict(pairs)
     violations += judge_tag_values(policy.tags, tags)

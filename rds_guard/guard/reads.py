@@ -6,6 +6,9 @@ async client ahead of the decision (``ahead``, asking for one not fetched yet ra
 its answer: access denied, a cross-region source, or an answer that cannot be read is
 `Unreadable`, saying why; what does not exist, or an endpoint that cannot be reached, is a
 `LookupFailed` raised to the guard, which records it and hands the caller the original error.
+
+No read is made for a call botocore's parameter validation refuses: the caller gets that
+`ParamValidationError` first, as without the guard, and nothing is sent.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from .. import aws
 from ..core import operations
@@ -52,6 +55,7 @@ class CallReads:
         self._row = row
         self._params = params
         self._found: dict[str, Any] = {}
+        self._validated = False
         self.ahead = ahead
 
     def source_tags(self) -> Any:
@@ -72,6 +76,7 @@ class CallReads:
                 raise Needed(kind)
             read, answer = self.plan(kind)
             if read is not None:
+                self._validate()
                 try:
                     answer = aws.run(self._client, read)
                 except Exception as exc:
@@ -86,11 +91,33 @@ class CallReads:
         """Make the look-up ``kind`` on the async client, awaiting it."""
         read, answer = self.plan(kind)
         if read is not None:
+            self._validate()
             try:
                 answer = await aws.run_async(self._client, read)
             except Exception as exc:
                 answer = _failure(exc, self._reference(kind))
         self._found[kind] = answer
+
+    def _validate(self) -> None:
+        """Before the first read: botocore's own `ParamValidationError` for parameters its
+        validation refuses (when the client validates), which it would raise before sending
+        anything; a read would reach the service first, and fail in its own way."""
+        if self._validated:
+            return
+        self._validated = True
+        # the client's own validator, so that its config (and the profile's) decides
+        validator = getattr(getattr(self._client, "_serializer", None), "_param_validator", None)
+        shape = self._client.meta.service_model.operation_model(self._row.name).input_shape
+        if validator is None or shape is None:
+            return
+        params = self._params
+        name = self._row.identifier
+        if name is not None and params.get(name) is None:
+            # the policy's naming.generate may fill it in: its value is the decision's to judge
+            params = {**params, name: "generated"}
+        report = validator.validate(params, shape)
+        if report.has_errors():
+            raise ParamValidationError(report=report.generate_report())
 
     def plan(self, kind: str) -> tuple[aws.Read[Any] | None, Any]:
         """The read that look-up ``kind`` makes, or None with the answer known without one."""

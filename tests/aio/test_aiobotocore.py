@@ -14,7 +14,7 @@ import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from aws import audit_records, make_cluster, snapshot_tags
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, ParamValidationError
 from policies import AUDITED, DEFAULTS_ONLY, write_policy
 from servers import MotoServer
 
@@ -130,6 +130,25 @@ def test_a_missing_source_raises_the_services_error(
     run(work)
     assert moto_server.count("CreateDBClusterSnapshot") == 0
     assert [r["event"] for r in audit_records(tmp_path)] == ["failed"]
+
+
+def test_a_call_botocore_refuses_is_refused_before_any_read(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As in the sync suite: an unknown parameter is botocore's `ParamValidationError`, not
+    the look-up's DBClusterNotFoundFault, and nothing reaches the server."""
+    session = guarded_session(tmp_path, DEFAULTS_ONLY)
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            with pytest.raises(ParamValidationError, match='Unknown parameter in input: "Bogus"'):
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="nowhere", DBClusterSnapshotIdentifier=GOOD, Bogus=1
+                )
+
+    run(work)
+    assert moto_server.requests() == []
+    assert audit_records(tmp_path) == []
 
 
 def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) -> None:
