@@ -172,6 +172,8 @@ def _verify_stream(
     seqs: dict[int, int] = {}  # item number -> seq, where they differ
     extra: list[LedgerFinding] = []
     last = [0]
+    first: list[int] = []
+    walked_heads: set[int] = set()
 
     def lines() -> Iterator[bytes]:
         for index, item in enumerate(table.records(stream), start=1):
@@ -179,6 +181,10 @@ def _verify_stream(
             line = line_of(item) or b""
             if seq != index:
                 seqs[index] = seq
+            if not first:
+                first.append(seq)
+            if seq in checkpointed:
+                walked_heads.add(seq)
             last[0] = seq
             extra.extend(_item_findings(stream, seq, line, item, checkpointed))
             tick()
@@ -194,17 +200,30 @@ def _verify_stream(
     records = 0 if result is None else result.records
     if result is not None and not records:
         extra.append(_missing(stream, checkpointed))
-    for size, (_, checkpoint) in sorted(checkpointed.items()):
-        if records and size > last[0]:
-            extra.append(
-                LedgerFinding(
-                    size,
-                    "checkpoint",
-                    f"{stream}: ends at seq {last[0]}, and checkpoint {checkpoint} saw it at "
-                    f"seq {size}: records were deleted since",
-                    stream,
-                )
+    if records and first[0] > 1:
+        # a stream is named after its seq 1 and shipped from there: its start was deleted
+        extra.append(
+            LedgerFinding(
+                first[0],
+                "removed",
+                f"{stream}: the stream starts at seq {first[0]}: every record before it, the "
+                "first one (which names the stream) included, is not in the ledger (deleted)",
+                stream,
             )
+        )
+    for size, (_, checkpoint) in sorted(checkpointed.items()):
+        if not records or size in walked_heads:
+            continue
+        where = f"ends at seq {last[0]}" if size > last[0] else f"holds no item at seq {size}"
+        extra.append(
+            LedgerFinding(
+                size,
+                "checkpoint",
+                f"{stream}: {where}, and checkpoint {checkpoint} saw it at seq {size}: "
+                "records were deleted since",
+                stream,
+            )
+        )
     walked = [
         LedgerFinding(seqs.get(f.line, f.line), f.reason, f"{stream}: {f.detail}", stream)
         for f in ([] if result is None else result.findings)

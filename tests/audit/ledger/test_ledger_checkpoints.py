@@ -31,6 +31,7 @@ from ledger_helpers import (
     write_log,
 )
 
+from rds_guard import audit
 from rds_guard.audit.ledger import LedgerTable, S3Location
 from rds_guard.audit.ledger.checkpoints import (
     ZERO_HASH,
@@ -145,6 +146,48 @@ def test_a_cut_tail_is_caught_by_the_checkpoint(
     assert later.checkpoint.head_of(stream).size == 10  # type: ignore[union-attr]
     ship(log_path, table)  # the shipper puts the tail back
     assert _verify(table, store) == []
+
+
+def test_a_deleted_start_of_a_checkpointed_stream_is_caught(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """docs/ledger.md: an account admin cannot delete anything below a checkpointed head
+    undetected. The log was rotated after checkpoint 1 pinned seq 5, and shipped on; the
+    admin deletes seq 1 to 5, the stream's first record (which names it) and the pinned head
+    among them. What is left is a chain that starts with a `rotated` record, which a file may
+    (it continues an archive), a stream may not: it is named after its seq 1 and shipped from
+    there."""
+    _checkpointed(table, store, log_path, 5)
+    stream = stream_of(table, log_path)  # named after seq 1, in the file rotated next
+    audit.rotate(log_path)
+    write_log(log_path, 2)
+    ship(log_path, table)
+    for seq in range(1, 6):
+        delete_item(table, stream, seq)
+    assert _verify(table, store) == [(5, "checkpoint"), (6, "removed")]
+    findings = {f.reason: f.detail for f in verify_ledger(table).findings}
+    assert findings == {
+        "removed": f"{stream}: the stream starts at seq 6: every record before it, the first one"
+        " (which names the stream) included, is not in the ledger (deleted)"
+    }
+
+
+def test_a_deleted_checkpointed_head_amid_the_stream_is_caught(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """The head checkpoint 1 pinned (seq 5) is deleted, the records on each side of it kept:
+    `checkpoint`, beside the gap the walk reports."""
+    _checkpointed(table, store, log_path, 5)
+    write_log(log_path, 2)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    delete_item(table, stream, 5)
+    found = verify_ledger(table, history=read_history(store)).findings
+    assert (5, "checkpoint") in [(f.line, f.reason) for f in found]
+    assert (
+        f"{stream}: holds no item at seq 5, and checkpoint 1 saw it at seq 5: records were"
+        " deleted since"
+    ) in [f.detail for f in found]
 
 
 def test_a_deleted_stream_is_still_listed_by_the_checkpoint(
