@@ -229,10 +229,12 @@ def head(paths: StrPath | Sequence[StrPath], *, hmac_key: bytes | None = None) -
 def _new_walk(
     key: bytes | None, checkpoints: Iterable[tuple[int, str]], max_findings: int
 ) -> ChainWalk:
-    held: dict[int, bytes] = {}
+    held: dict[int, tuple[bytes, ...]] = {}
     for seq, digest in checkpoints:
         checkpoint = parse_checkpoint(f"{seq}:{digest}")
-        held[checkpoint.seq] = checkpoint.digest.encode()
+        digests = held.get(checkpoint.seq, ())
+        if checkpoint.digest.encode() not in digests:  # every one given must hold
+            held[checkpoint.seq] = (*digests, checkpoint.digest.encode())
     return ChainWalk(key, held, max_findings)
 
 

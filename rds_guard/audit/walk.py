@@ -59,11 +59,14 @@ class Finding:
 class ChainWalk:
     """The state of a walk along one chain, across streams (files, oldest first).
 
-    ``checkpoints`` maps a seq to the digest (hex, ASCII bytes) its record's full bytes must
-    have; ``max_findings`` caps the findings kept (the rest are counted in ``more``).
+    ``checkpoints`` maps a seq to the digests (hex, ASCII bytes) its record's full bytes must
+    have (each one given: two that differ cannot both hold); ``max_findings`` caps the
+    findings kept (the rest are counted in ``more``).
     """
 
-    def __init__(self, key: bytes | None, checkpoints: dict[int, bytes], max_findings: int) -> None:
+    def __init__(
+        self, key: bytes | None, checkpoints: dict[int, tuple[bytes, ...]], max_findings: int
+    ) -> None:
         self.key = key
         self._pads = None if key is None else hmac_pads(key)
         self.prev = ZERO_HASH.encode()  # what the next line's prev must be
@@ -217,16 +220,16 @@ class ChainWalk:
 
     def _hold_to_checkpoint(self, line: bytes, seq: int, number: int) -> None:
         self.checked.add(seq)
-        expected = self.checkpoints[seq]
         chain = chain_of(line)
         digest = chain_hash(line, None if chain == CHAIN_SHA256 else self.key).encode()
-        if digest != expected:
-            self.report(
-                number,
-                "head",
-                f"the record with seq {seq} has digest {digest.decode()}, not the checkpoint's "
-                f"{expected.decode()}: the log was rewritten up to it",
-            )
+        for expected in self.checkpoints[seq]:
+            if digest != expected:
+                self.report(
+                    number,
+                    "head",
+                    f"the record with seq {seq} has digest {digest.decode()}, not the "
+                    f"checkpoint's {expected.decode()}: the log was rewritten up to it",
+                )
 
     # -- a line looked at closely --
 

@@ -416,6 +416,18 @@ def test_checkpoints_in_a_series_and_before_it(log_path: Path) -> None:
     assert (wrong.reason, wrong.line, wrong.path) == ("head", 4, archive)
 
 
+def test_two_checkpoints_of_one_seq_must_both_hold(log_path: Path) -> None:
+    """docs/cli.md: every ``--checkpoint SEQ:HEX`` must hold. Two given for one seq, one of
+    them wrong: a `head` finding, in either order; the same one twice is one check."""
+    real = audit.Checkpoint(8, make_log(log_path, 8))
+    wrong = (real.seq, "0" * 64)
+    for given in ([wrong, real], [real, wrong]):
+        result = audit.verify([log_path], checkpoints=given)
+        assert [(f.line, f.reason) for f in result.findings] == [(8, "head")]
+        assert f"not the checkpoint's {'0' * 64}" in result.findings[0].detail
+    assert audit.verify([log_path], checkpoints=[real, real]).ok
+
+
 def test_a_checkpoint_on_a_removed_record(log_path: Path, ten: list[bytes]) -> None:
     checkpoint = audit.head(log_path)._replace(seq=10)
     del ten[6]
