@@ -173,11 +173,16 @@ def sent_tags(row: Operation, sent: Mapping[str, Any]) -> dict[str, str] | None:
 
 
 def expiry(expires_in: object, now: datetime | None = None) -> str | None:
-    """When a presigned URL valid for ``expires_in`` seconds from now expires (ISO 8601)."""
+    """When a presigned URL valid for ``expires_in`` seconds from now expires (ISO 8601);
+    past the years a datetime holds, the first or last second of them (botocore signs any
+    integer)."""
     if isinstance(expires_in, bool) or not isinstance(expires_in, int):
         return None
-    moment = (now or datetime.now(UTC)) + timedelta(seconds=expires_in)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        moment = (now or datetime.now(UTC)) + timedelta(seconds=expires_in)
+    except OverflowError:
+        moment = datetime.max if expires_in > 0 else datetime.min
+    return moment.isoformat(timespec="seconds")[:19] + "Z"  # strftime drops a year's zeros
 
 
 def _shown(value: object) -> str | None:

@@ -61,6 +61,28 @@ def test_a_presigned_create_is_recorded_before_the_url_is_returned(
     assert snapshot_tags(rds, GOOD) == {"team": "core", "managed-by": "rds-guard"}
 
 
+@pytest.mark.parametrize(
+    ("expires_in", "expires"),
+    [(10**12, "9999-12-31T23:59:59Z"), (-(10**12), "0001-01-01T00:00:00Z")],
+    ids=["past-9999", "before-year-1"],
+)
+def test_a_presign_valid_beyond_the_calendar_is_recorded_and_gets_its_url(
+    moto_server: MotoServer, tmp_path: Path, expires_in: int, expires: str
+) -> None:
+    """botocore signs a URL for any ``ExpiresIn``: one past the years a datetime holds gets
+    its URL as without the guard (the same ``X-Amz-Expires``), and its record the last (or
+    first) second there is."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    url = rds.generate_presigned_url(
+        "create_db_cluster_snapshot", Params=params, ExpiresIn=expires_in
+    )
+    (record,) = audit_records(tmp_path)
+    assert (record["event"], record["expires"]) == ("presigned", expires)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    assert query["X-Amz-Expires"] == str(expires_in)
+
+
 def test_a_presign_whose_record_cannot_be_written_gets_no_url(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
