@@ -135,7 +135,10 @@ class _Log:
 
     def note(self, record: Mapping[str, Any], name: str | None) -> None:
         """Fold one record in (records come oldest first)."""
-        event, call = record.get("event"), str(record.get("call") or "")
+        # a field of another type (a writer other than the guard, or damage): not known
+        event, call = record.get("event"), record.get("call")
+        event = event if isinstance(event, str) else ""
+        call = call if isinstance(call, str) else ""
         operation = str(record.get("operation") or "")
         if event in ("requested", "unknown") and call:
             self.calls.setdefault(call, _Call(name, operation))
@@ -165,7 +168,10 @@ class _Known:
 
     def note(self, record: Mapping[str, Any], name: str) -> None:
         """Fold one record in (records come oldest first)."""
-        event, call = record.get("event"), str(record.get("call") or "")
+        # a field of another type (a writer other than the guard, or damage): not known
+        event, call = record.get("event"), record.get("call")
+        event = event if isinstance(event, str) else ""
+        call = call if isinstance(call, str) else ""
         if event in _MAY_HAVE_MADE and _makes_snapshot(str(record.get("operation"))):
             self._calls.setdefault(name, set()).add(call)
         elif event == "failed":  # the service refused: that call made nothing

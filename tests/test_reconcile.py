@@ -988,3 +988,16 @@ def test_a_presign_past_the_wrapper_stays_pending_where_an_expired_one_does_not(
         (records[0]["call"], unknown_expiry, False)
     ]
     assert later.expired == (past_expiry,)
+
+
+@pytest.mark.parametrize("field", ["event", "service", "region", "operation", "call", "snapshot"])
+@pytest.mark.parametrize("value", [{"a": 1}, ["a"], 7, None], ids=["object", "list", "int", "null"])
+def test_a_record_with_a_field_of_another_type_is_passed_over(field: str, value: Any) -> None:
+    """A record is a JSON object whose fields a writer other than the guard (or damage that
+    keeps the line JSON) may give any type: reconcile passes over what it cannot read, and
+    reports the rest as ever (never a TypeError)."""
+    odd = {**record("requested", "c9", "odd-1"), field: value}
+    records = [*made("c1", "made-1"), odd]
+    report = reconcile(records, [snap("made-1")], None, now=NOW)
+    assert "made-1" not in report.unrecorded
+    assert [p.call for p in report.pending] in ([], ["c9"])

@@ -259,7 +259,14 @@ def iso_time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got {text!r}"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range: in UTC it falls before year 1 or after 9999"
+        ) from None
+    return moment
 
 
 def existing_file(text: str) -> Path:

@@ -94,12 +94,23 @@ def evaluate(
     _check_source_tags(source_tags)
     if snapshot_created is not None and snapshot_created.tzinfo is None:
         raise ValueError("snapshot_created must be an aware datetime")
-    facts = CallFacts(service, region, now.astimezone(UTC), os.environ)
+    created = None if snapshot_created is None else _in_utc(snapshot_created, "snapshot_created")
+    facts = CallFacts(service, region, _in_utc(now, "now"), os.environ)
     lookups = Lookups(
         source_tags=lambda: source_tags,
-        snapshot=lambda: _offline_snapshot(source_tags, snapshot_created),
+        snapshot=lambda: _offline_snapshot(source_tags, created),
     )
     return decide(policy, row, params, facts, lookups)
+
+
+def _in_utc(moment: datetime, name: str) -> datetime:
+    """``moment`` in UTC; a `ValueError` naming ``name`` when UTC has no such time."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{name} is out of range: in UTC it falls before year 1 or after 9999"
+        ) from None
 
 
 def _offline_snapshot(
@@ -112,7 +123,7 @@ def _offline_snapshot(
     if isinstance(tags, Unreadable) and created is None:
         return tags
     known = tags if isinstance(tags, Unreadable) else dict(tags or {})
-    return SnapshotFacts(created.astimezone(UTC) if created else None, known)
+    return SnapshotFacts(created, known)
 
 
 def _check_source_tags(source_tags: object) -> None:

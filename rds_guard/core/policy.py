@@ -251,6 +251,10 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
         raise PolicyError(f"is {exc.kind}, not a policy file", path=where) from None
     except OSError as exc:
         raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", path=where) from None
+    except ValueError:  # os.open refuses a path with a NUL byte in it
+        raise PolicyError(
+            "cannot read policy file: its path holds a NUL byte", path=where
+        ) from None
     if len(data) > MAX_POLICY_BYTES:
         raise _too_large(f"more than {MAX_POLICY_BYTES:,}", where)
     try:

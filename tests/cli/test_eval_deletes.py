@@ -11,6 +11,7 @@ import pytest
 from cli_helpers import assert_one_error_line, eval_json, rules_of, run_eval
 from policies import write_policy
 
+import rds_guard
 from rds_guard.cli import eval as cli_eval
 from rds_guard.core.operations import OPERATIONS, snake_case
 
@@ -177,6 +178,28 @@ def test_snapshot_created_without_a_zone_is_utc(
         run_eval(capsys, policy, *DELETE_SNAPSHOT, "--snapshot-created", "last week"),
         "--snapshot-created", "ISO 8601", "last week",
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("written", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_time_utc_cannot_hold_is_refused(
+    capsys: pytest.CaptureFixture[str], policy: Path, written: str
+) -> None:
+    """A time whose zone puts it before year 1 or after 9999 in UTC: one line and exit 2
+    from the command, a ValueError naming the argument from `evaluate`."""
+    assert_one_error_line(
+        run_eval(capsys, policy, *DELETE_SNAPSHOT, "--snapshot-created", written),
+        "--snapshot-created", written, "out of range",
+    )  # fmt: skip
+    moment = datetime.fromisoformat(written)
+    loaded = rds_guard.load_policy(policy)
+    for name in ("snapshot_created", "now"):
+        with pytest.raises(ValueError, match=f"{name} is out of range"):
+            rds_guard.evaluate(
+                loaded,
+                "DeleteDBClusterSnapshot",
+                {"DBClusterSnapshotIdentifier": "orders-manual-20261129"},
+                **{name: moment},
+            )
 
 
 def test_what_cannot_be_judged_offline_is_said(

@@ -924,6 +924,12 @@ def test_a_directory_is_not_a_policy_file(tmp_path):
     assert "is a directory" in str(caught.value)
 
 
+def test_a_path_with_a_nul_byte_is_a_policy_error():
+    """A path no file can have (a NUL byte): a PolicyError, not os.open's ValueError."""
+    with pytest.raises(PolicyError, match="cannot read policy file: its path holds a NUL byte"):
+        load_policy("rds_guard\x00.toml")
+
+
 def test_a_missing_file_is_a_policy_error(tmp_path):
     """load_policy on a missing file: a PolicyError naming the file and the reason."""
     missing = tmp_path / "nope.toml"
