@@ -82,7 +82,13 @@ def hook_client(
         for stage, method in STAGES:
             event = f"{stage}.{service}.{name}"
             events.register(event, handler_for(method, name), unique_id=f"rds_guard:{event}")
-    client.generate_presigned_url = functools.partial(presign, client.generate_presigned_url)
+    generate = client.generate_presigned_url
+
+    def generate_presigned_url(*args: Any, **kwargs: Any) -> Any:
+        return presign(generate, *args, **kwargs)
+
+    # its name, docstring and signature are the method's, as without the guard
+    client.generate_presigned_url = functools.update_wrapper(generate_presigned_url, generate)
 
 
 class StandIns:

@@ -3,6 +3,7 @@ record before the URL is returned; using the URL is what the record stands for."
 
 from __future__ import annotations
 
+import inspect
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -128,6 +129,16 @@ def test_presigning_an_unguarded_operation_records_nothing(
     url = rds.generate_presigned_url("describe_db_clusters", Params={}, ExpiresIn=60)
     assert url.startswith("http")
     assert audit_records(tmp_path) == []
+
+
+def test_the_wrapped_presign_looks_like_the_method(moto_server: MotoServer, tmp_path: Path) -> None:
+    """The guarded client's ``generate_presigned_url`` has the method's name, docstring and
+    signature, as code that inspects it (a decorator, a framework's introspection) expects."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    bare = moto_server.client("rds")
+    guarded, method = rds.generate_presigned_url, bare.generate_presigned_url
+    assert (guarded.__name__, guarded.__doc__) == (method.__name__, method.__doc__)
+    assert inspect.signature(guarded) == inspect.signature(method)
 
 
 def test_a_cross_region_copy_is_one_call_not_a_presign(
