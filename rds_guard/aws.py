@@ -18,7 +18,7 @@ from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from .core.calls import DatabaseFacts, SnapshotFacts, SourceTags, Unreadable
-from .core.operations import SNAPSHOT_LISTINGS, SourceLookup
+from .core.operations import AUTOMATED_PREFIX, SNAPSHOT_LISTINGS, SourceLookup
 
 T = TypeVar("T")
 ApiCall = tuple[str, dict[str, Any]]
@@ -87,8 +87,18 @@ def denied(error: BaseException) -> str | None:
 
 
 def source_tags(lookup: SourceLookup, reference: str) -> Read[SourceTags]:
-    """The tags the source passes on: None when its copy flag is off."""
-    described = yield (lookup.operation, {lookup.parameter: reference})
+    """The tags the source passes on: None when its copy flag is off.
+
+    A snapshot named by its ARN (a copy's source may be) is not described, its tags are
+    listed on the ARN: a Describe takes a name. One named ``rds:...`` is an automated
+    snapshot, which AWS describes only when asked for that type."""
+    if lookup.copy_flag is None and reference.startswith("arn:"):
+        listed = yield ("ListTagsForResource", {"ResourceName": reference})
+        return {tag["Key"]: tag.get("Value", "") for tag in listed["TagList"]}
+    params: dict[str, Any] = {lookup.parameter: reference}
+    if lookup.copy_flag is None and reference.lower().startswith(AUTOMATED_PREFIX):
+        params["SnapshotType"] = "automated"
+    described = yield (lookup.operation, params)
     item = described[lookup.result_list][0]
     if lookup.copy_flag is not None and not item.get(lookup.copy_flag):
         return None

@@ -172,6 +172,66 @@ def test_copy_with_copy_tags_keeps_the_source_snapshots_tags(
     }
 
 
+COPIED_TAGS = {
+    "team": "core",
+    "env": "prod",
+    "managed-by": "rds-guard",
+    "backup-policy": "standard",
+}
+"""The tags of a copy of a snapshot tagged `TEAM_ENV`, under `STRICT`."""
+
+
+def test_a_copy_of_a_source_named_by_its_arn_reads_its_tags_on_the_arn(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A copy's source may be named by its ARN, which a Describe does not take: the guard
+    lists the tags on the ARN (one read), and the copy is made with them."""
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="orders-daily-20261128",
+        Tags=TEAM_ENV,
+    )
+    arn = snapshot_arn(plain, "orders-daily-20261128")
+    rds = guarded_client(write_policy(tmp_path, STRICT), on=moto_server)
+    moto_server.reset_counts()
+    rds.copy_db_cluster_snapshot(
+        SourceDBClusterSnapshotIdentifier=arn,
+        TargetDBClusterSnapshotIdentifier="orders-daily-20261128-copy",
+        CopyTags=True,
+    )
+    assert moto_server.actions() == ["ListTagsForResource", "CopyDBClusterSnapshot"]
+    assert moto_server.last_params("ListTagsForResource")["ResourceName"] == arn
+    assert snapshot_tags(rds, "orders-daily-20261128-copy") == COPIED_TAGS
+
+
+def test_a_copy_of_an_automated_snapshot_describes_it_as_automated(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """AWS's DescribeDBClusterSnapshots: "If this identifier is for an automated snapshot,
+    the SnapshotType parameter must also be specified." Copying an automated snapshot (named
+    ``rds:...``) to keep it, the commonest backup job, reads it as one."""
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    (automated,) = plain.describe_db_cluster_snapshots(SnapshotType="automated")[
+        "DBClusterSnapshots"
+    ]
+    name = automated["DBClusterSnapshotIdentifier"]
+    assert name.startswith("rds:orders-")
+    plain.add_tags_to_resource(ResourceName=automated["DBClusterSnapshotArn"], Tags=TEAM_ENV)
+    rds = guarded_client(write_policy(tmp_path, STRICT), on=moto_server)
+    moto_server.reset_counts()
+    target = f"{name[4:]}-copy"
+    rds.copy_db_cluster_snapshot(
+        SourceDBClusterSnapshotIdentifier=name,
+        TargetDBClusterSnapshotIdentifier=target,
+        CopyTags=True,
+    )
+    assert moto_server.last_params("DescribeDBClusterSnapshots")["SnapshotType"] == "automated"
+    assert snapshot_tags(rds, target) == COPIED_TAGS
+
+
 def test_policy_without_tag_work_makes_no_extra_call(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

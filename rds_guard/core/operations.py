@@ -285,14 +285,18 @@ def find(service: str, operation: str) -> Operation | None:
     return row if row is not None and service in row.services else None
 
 
+AUTOMATED_PREFIX = "rds:"
+"""How the names of automated snapshots start (RDS, Aurora, DocumentDB and Neptune alike)."""
+
+
 def snapshot_name(reference: str) -> str:
     """A name as ``{source}`` sees it: lowercased, ARN prefix and ``rds:`` removed."""
     name = reference
     if name.startswith("arn:"):
         parts = name.split(":", 6)
         name = parts[6] if len(parts) == 7 else name
-    if name.lower().startswith("rds:"):
-        name = name[4:]
+    if name.lower().startswith(AUTOMATED_PREFIX):
+        name = name[len(AUTOMATED_PREFIX) :]
     return name.lower()
 
 
