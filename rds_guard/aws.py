@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from botocore import xform_name
 from botocore.exceptions import ClientError
+from botocore.utils import parse_timestamp
 
 from .core.calls import DatabaseFacts, SnapshotFacts, SourceTags, Unreadable
 from .core.operations import AUTOMATED_PREFIX, SNAPSHOT_LISTINGS, SourceLookup
@@ -163,7 +164,7 @@ def _listed_snapshot(
         arn=arn,
         engine=str(item.get("Engine", "")),
         snapshot_type=kind,
-        created=item.get("SnapshotCreateTime"),
+        created=created_at(item.get("SnapshotCreateTime")),
         tags=tags,
     )
 
@@ -193,12 +194,26 @@ def snapshot_facts(lookup: SourceLookup, identifier: str) -> Read[SnapshotFacts]
         if why is None:
             raise
         tags = Unreadable(why)
-    created = item.get("SnapshotCreateTime")
     return SnapshotFacts(
-        created if isinstance(created, datetime) else None,
+        created_at(item.get("SnapshotCreateTime")),
         tags,
         str(item.get("Status", "available")),
     )
+
+
+def created_at(value: object) -> datetime | None:
+    """A ``SnapshotCreateTime`` as an aware datetime: botocore parses it, but a client whose
+    parser leaves timestamps as the service wrote them (the AWS CLI's) hands over the text;
+    None when there is none or it cannot be read."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return None
+    try:
+        moment = parse_timestamp(value)
+    except (ValueError, OverflowError):
+        return None
+    return moment if isinstance(moment, datetime) and moment.tzinfo is not None else None
 
 
 def arn_tags(arn: str) -> Read[SnapshotFacts]:

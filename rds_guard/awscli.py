@@ -54,6 +54,11 @@ def awscli_initialize(event_hooks: EventEmitter) -> None:
     for service in GUARDED_SERVICES:
         event = f"creating-client-class.{service}"
         event_hooks.register(event, plugin.client_class, unique_id=f"rds_guard:awscli:{event}")
+    # registered before the command's arguments are: the output skeleton's own handler, which
+    # answers the command and ends the event, comes after this one
+    event_hooks.register(
+        "calling-command.*", plugin.calling_command, unique_id="rds_guard:awscli:calling-command"
+    )
 
 
 class _GuardOnFirstOperation:
@@ -65,6 +70,9 @@ class _GuardOnFirstOperation:
         self._generate_hooked = False
         self._installed = False
         self._lock = threading.Lock()  # two clients' first guarded calls may race
+        self.stubbed = False
+        """True while the command is answered by a botocore Stubber on its client, sending
+        nothing (``--generate-cli-skeleton output``): the stand-ins then stay idle."""
         plugin = self
 
         class GuardStandIns:
@@ -72,7 +80,7 @@ class _GuardOnFirstOperation:
                 super().__init__(*args, **kwargs)
                 from .guard.hooks import StandIns
 
-                StandIns(self, plugin.bind)  # type: ignore[arg-type]
+                StandIns(self, plugin.bind, idle=lambda: plugin.stubbed)  # type: ignore[arg-type]
 
         self._mixin = GuardStandIns
 
@@ -86,6 +94,12 @@ class _GuardOnFirstOperation:
             self._hook_generate()
         if self._mixin not in base_classes:
             base_classes.insert(0, self._mixin)
+
+    def calling_command(self, parsed_args: object = None, **_: Any) -> None:
+        """``calling-command``: note whether the command is answered without a request
+        (``--generate-cli-skeleton output``: a Stubber on the client answers it, and would
+        refuse the guard's reads)."""
+        self.stubbed = getattr(parsed_args, "generate_cli_skeleton", None) == "output"
 
     def bind(self, client: BaseClient) -> ClientBinding:
         """A client's binding, the guard installed on the CLI's emitter the first time."""

@@ -197,6 +197,57 @@ def test_docdb_and_neptune_commands_are_guarded(
     assert (blocked["event"], blocked["service"]) == ("blocked", service)
 
 
+def test_a_young_snapshot_is_not_deleted_through_the_cli(
+    moto_server: MotoServer, workdir: Path
+) -> None:
+    """The CLI's parser leaves timestamps as the service wrote them: the snapshot's
+    SnapshotCreateTime, read as text, is judged all the same ([deletion] minimum_age_days =
+    7 in the example policy)."""
+    rds = moto_server.client("rds")
+    make_cluster(rds, tags=CLUSTER_TAGS)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=f"orders-manual-{TODAY}"
+    )
+    result = aws(
+        moto_server,
+        "rds",
+        "delete-db-cluster-snapshot",
+        "--db-cluster-snapshot-identifier",
+        f"orders-manual-{TODAY}",
+        cwd=workdir,
+    )
+    assert result.returncode == 255, result.stderr
+    assert "[deletion.too_young] DBClusterSnapshotIdentifier" in result.stderr
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+
+
+def test_an_output_skeleton_is_printed_as_without_the_plugin(
+    moto_server: MotoServer, workdir: Path
+) -> None:
+    """``--generate-cli-skeleton output`` answers the command with a botocore Stubber on the
+    CLI's client, and sends nothing: the guard neither reads (the Stubber would refuse its
+    read) nor records; the skeleton is the one the CLI prints without the plugin."""
+    make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS)
+    command = (
+        "rds",
+        "create-db-cluster-snapshot",
+        "--db-cluster-identifier",
+        "orders",
+        "--db-cluster-snapshot-identifier",
+        f"orders-manual-{TODAY}",
+        "--generate-cli-skeleton",
+        "output",
+    )
+    moto_server.reset_counts()
+    guarded = aws(moto_server, *command, cwd=workdir)
+    bare = aws(moto_server, *command, cwd=workdir, env={"AWS_CONFIG_FILE": os.devnull})
+    assert (guarded.returncode, guarded.stderr) == (0, ""), guarded.stderr
+    assert guarded.stdout == bare.stdout
+    assert "DBClusterSnapshotIdentifier" in guarded.stdout
+    assert moto_server.requests() == []
+    assert not (workdir / "rds-guard-audit.jsonl").exists()
+
+
 def test_warn_mode_prints_each_violation_and_sends(moto_server: MotoServer, workdir: Path) -> None:
     """mode = "warn": the violations are WARNING lines on stderr and the snapshot is made."""
     client = moto_server.client("rds")

@@ -95,18 +95,27 @@ class StandIns:
     """A botocore client's guard handlers before the guard is loaded: registered in the
     guard's places when the client is made, the first one called asks ``bind`` for the
     client's binding (importing the guard, loading the policy) and every call is handed to
-    that binding from then on, the call under way included."""
+    that binding from then on, the call under way included; none while ``idle()`` says the
+    call is answered without a request."""
 
-    def __init__(self, client: Hooked, bind: Callable[[Any], Any]) -> None:
+    def __init__(
+        self,
+        client: Hooked,
+        bind: Callable[[Any], Any],
+        idle: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._client = weakref.ref(client)
         self._bind = bind
+        self._idle = idle
         self._binding: Any = None
         hook_client(client, self._forwarder, self._presign)
 
     def _forwarder(self, method: str, operation: str) -> Callable[..., Any]:
-        forward = self._forward
+        forward, idle = self._forward, self._idle
 
         def forwarded(**kwargs: Any) -> Any:
+            if idle():  # the call is answered without a request: nothing to guard
+                return None
             return forward(method, operation, **kwargs)
 
         return forwarded
