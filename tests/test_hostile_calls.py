@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import botocore.signers
 import pytest
 from aws import (
@@ -898,6 +899,9 @@ DOOR_CALLS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
 have the deletes of automated backups (``"keep"``)."""
 
 
+_MODELS = botocore.session.get_session()
+
+
 def door_params(service: str, operation: str, which: int) -> dict[str, Any] | None:
     """The breaking (0) or the allowed (1) call of ``operation`` as ``service``'s client makes
     it: the rds API keeps a database's automated backups only when told, and the Neptune and
@@ -906,6 +910,9 @@ def door_params(service: str, operation: str, which: int) -> dict[str, Any] | No
     params = DOOR_CALLS[operation][which]
     if params is None:
         return None
+    # DocumentDB's DeleteDBInstance takes the instance alone (it makes no final snapshot)
+    members = _MODELS.get_service_model(service).operation_model(operation).input_shape.members
+    params = {name: value for name, value in params.items() if name in members}
     row = operations.OPERATIONS[operation]
     if which == 1 and row.deletes_backups_on:
         if service not in row.deletes_backups_on:
@@ -1002,6 +1009,12 @@ def test_every_door_stops_a_call_that_breaks_the_policy_through_every_client(
                 "FinalDBSnapshotIdentifier": "orders-manual-20261201",
             },
             id="neptune-instance",
+        ),
+        pytest.param(
+            "docdb",
+            "DeleteDBInstance",
+            {"DBInstanceIdentifier": "orders"},  # DocumentDB's takes no final snapshot
+            id="docdb-instance",
         ),
     ],
 )

@@ -15,7 +15,6 @@ from enum import StrEnum
 SERVICES = ("rds", "docdb", "neptune")
 ALL = frozenset(SERVICES)
 RDS_ONLY = frozenset({"rds"})
-RDS_AND_NEPTUNE = frozenset({"rds", "neptune"})
 CLUSTER_ID_LIMIT = 63
 INSTANCE_ID_LIMIT = 255
 
@@ -178,7 +177,7 @@ OPERATIONS: dict[str, Operation] = {
             facts_lookup=CLUSTER_LOOKUP, facts_from="DBClusterIdentifier",
         ),
         Operation(
-            "DeleteDBInstance", Kind.FINAL, RDS_AND_NEPTUNE, "created",
+            "DeleteDBInstance", Kind.FINAL, ALL, "created",
             identifier="FinalDBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             source="DBInstanceIdentifier", also_judged=_DELETE_PARAMETERS,
             skip_final="SkipFinalSnapshot", deletes_backups_on=RDS_ONLY,

@@ -22,7 +22,7 @@ GUARDED: dict[str, tuple[str, ...]] = {
         "DeleteDBInstanceAutomatedBackup", "DeleteDBClusterAutomatedBackup", "StartExportTask",
     ),
     "docdb": (
-        "CreateDBClusterSnapshot", "CopyDBClusterSnapshot", "DeleteDBCluster",
+        "CreateDBClusterSnapshot", "CopyDBClusterSnapshot", "DeleteDBCluster", "DeleteDBInstance",
         "AddTagsToResource", "RemoveTagsFromResource", "ModifyDBClusterSnapshotAttribute",
         "DeleteDBClusterSnapshot",
     ),

@@ -112,7 +112,7 @@ class CallReads:
             return
         params = self._params
         name = self._row.identifier
-        if name is not None and params.get(name) is None:
+        if name is not None and name in shape.members and params.get(name) is None:
             # the policy's naming.generate may fill it in: its value is the decision's to judge
             params = {**params, name: "generated"}
         report = validator.validate(params, shape)

@@ -50,14 +50,12 @@ def test_an_unguarded_operation_is_a_value_error():
                 "ModifyDBSnapshotAttribute",
                 "DeleteDBSnapshot",
             )
-        ),
-        ("docdb", "DeleteDBInstance"),
+        )
     ],
 )
 def test_operations_a_service_does_not_have_are_value_errors(service, operation):
-    """DocumentDB and Neptune have no DB-instance snapshots, and DocumentDB's DeleteDBInstance
-    makes no final snapshot: those are not operations guarded there (Neptune's
-    DeleteDBInstance takes a FinalDBSnapshotIdentifier, so it is)."""
+    """DocumentDB and Neptune have no DB-instance snapshots: those are not operations guarded
+    there (their DeleteDBInstance is: on one endpoint it deletes an RDS database too)."""
     with pytest.raises(ValueError, match=f"{service} {operation} is not an operation"):
         evaluate(make_policy(), operation, {}, service=service, now=NOW)
 

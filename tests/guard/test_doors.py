@@ -50,18 +50,21 @@ def test_every_unguarded_operation_is_in_the_docs_with_its_reason() -> None:
 
 def test_every_guarded_row_matches_its_services_models() -> None:
     """The table's services and parameters are botocore's: on every service it claims, the
-    operation exists and has the parameters the row names; what it also judges exists on
-    one service at least (DeleteAutomatedBackups is rds's only)."""
+    operation exists and has the parameters the row names, the final snapshot's two both or
+    neither (DocumentDB's DeleteDBInstance makes none); what it also judges exists on one
+    service at least (DeleteAutomatedBackups is rds's only)."""
     by_service = dict(models())
     for row in operations.OPERATIONS.values():
-        named = {row.identifier, row.source, row.tags, row.tag_keys, row.copy_tags}
-        named |= {row.skip_final, row.facts_from}
+        named = {row.source, row.tags, row.tag_keys, row.copy_tags, row.facts_from}
+        final = {row.identifier, row.skip_final} - {None} if row.skip_final else set()
+        named |= {row.identifier} if not final else set()
         found: set[str] = set()
         for service in row.services:
             model = by_service[service]
             assert row.name in model.operation_names, (service, row.name)
             members = set(model.operation_model(row.name).input_shape.members)
             assert named - {None} <= members, (service, row.name)
+            assert final <= members or final.isdisjoint(members), (service, row.name)
             found |= members
         assert set(row.also_judged) <= found, row.name
 
