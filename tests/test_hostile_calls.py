@@ -75,6 +75,7 @@ RULE_IDS = frozenset(
         "deletion.too_young",
         "deletion.hold",
         "request.changed",
+        "request.invalid",
     }
 )
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.client import BaseClient
+from botocore.validate import ParamValidationDecorator, ParamValidator
 
 from .. import wire
 from ..core import operations
@@ -50,6 +51,9 @@ class ClientBinding:
         self.client_stack: Stack | None = None
         self.session_stacks: list[Stack] = []  # the stacks of the sessions that hooked it
         self._readers: dict[str, wire.Readers] = {}
+        self.validates = _validates(client)
+        """Whether the client validates its parameters (botocore's ``parameter_validation``,
+        on unless turned off in its config or profile)."""
         if hook:  # else its `StandIns` hold the handlers' places and hand it the calls
             hook_client(client, self._handler, self.presign)
 
@@ -192,6 +196,20 @@ class ClientBinding:
             found = self._readers[row.name] = wire.readers(model.input_shape, row.judged)
         return found
 
+    def invalid(self, row: Operation, params: Mapping[str, Any]) -> list[str]:
+        """What botocore's parameter validation would refuse in a call of a client that does
+        not validate: its serializer sends a name given as bytes, or ``1`` for a flag, as
+        the service reads them, not as the guard would judge them. Empty when the client
+        validates (it refuses such a call itself, after the guard's handler)."""
+        client = self._client()
+        if self.validates or client is None:
+            return []
+        shape = client.meta.service_model.operation_model(row.name).input_shape
+        if shape is None:
+            return []
+        report = ParamValidator().validate(params, shape)
+        return report.generate_report().splitlines() if report.has_errors() else []
+
     def facts(self) -> CallFacts:
         """What a decision on a call of this client knows besides the policy and the call."""
         return CallFacts(self.service, self.region, datetime.now(UTC), os.environ)
@@ -201,6 +219,13 @@ class ClientBinding:
         client = self._client()
         assert client is not None, "a handler of a client that is gone"
         return CallReads(client, self.region, row, params, ahead=ahead)
+
+
+def _validates(client: BaseClient) -> bool:
+    """Whether ``client`` validates its parameters: botocore wraps its serializer in a
+    validating one unless ``parameter_validation`` is off (the client's config or profile)."""
+    serializer = getattr(client, "_serializer", None)
+    return serializer is None or isinstance(serializer, ParamValidationDecorator)
 
 
 _bindings: weakref.WeakKeyDictionary[BaseClient, ClientBinding] = weakref.WeakKeyDictionary()

@@ -7,6 +7,7 @@ judgement, record). The client bindings that call it are in `binding`; installin
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,6 +17,7 @@ from ..core.calls import Decision, LookupSource
 from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.policy import Policy
+from ..core.rules import Violation
 from ..errors import PolicyViolation
 from ..records import (
     GuardedCall,
@@ -127,6 +129,9 @@ class Guard:
         binding decides while it awaits them). Returns the call's state (None for a call the
         guard does not judge).
         """
+        invalid = binding.invalid(row, params)
+        if invalid:
+            self._refuse_invalid(binding, row, params, invalid)
         decision = self._decide(binding, row, params, lookups)
         if not decision.recorded:
             return None
@@ -219,6 +224,24 @@ class Guard:
             )
             raise failed.error from None
 
+    def _refuse_invalid(
+        self, binding: ClientBinding, row: Operation, params: Mapping[str, Any], problems: list[str]
+    ) -> None:
+        """``request.invalid``: a call botocore's validation would refuse, of a client that
+        does not validate. The guard judges parameters as botocore validates them, so it cannot
+        vouch for what the service will read (enforce: blocked; warn: warned, then judged as
+        it can be)."""
+        violations = tuple(
+            Violation(
+                "request.invalid", _parameter_of(problem, row.name), None, _without_value(problem)
+            )
+            for problem in problems
+        )
+        fields = request_fields(binding.service, binding.region, row, params)
+        fields["violations"] = [violation.as_dict() for violation in violations]
+        call = GuardedCall(new_call_id(), "", fields, {}, self.policy.mode)
+        self._enforce(call, row, violations)
+
     def _enforce(self, call: GuardedCall, row: Operation, violations: tuple[Any, ...]) -> None:
         """Block (enforce) or warn about a call's violations."""
         if not violations:
@@ -265,3 +288,26 @@ class Guard:
             audit_logger.exception(
                 "could not write the %r audit record for call %s", event, fields.get("call")
             )
+
+
+_PARAMETER = re.compile(r'parameter ([^\s,]+)|input: "([^"]+)"')
+
+
+def _parameter_of(problem: str, fallback: str) -> str:
+    """The parameter a line of botocore's validation report names (``Tags[0].Value``)."""
+    found = _PARAMETER.search(problem)
+    if found is None:
+        return fallback
+    return found.group(1) or found.group(2)
+
+
+def _without_value(problem: str) -> str:
+    """A line of botocore's validation report without the value it quotes: a parameter the
+    guard never judges (a ``PreSignedUrl``) may hold a signature, and no record stores one."""
+    head, found, rest = problem.partition(", value: ")
+    if not found:
+        return problem
+    for marker in (", type: ", ", valid "):
+        if marker in rest:
+            return head + marker + rest.rsplit(marker, 1)[1]
+    return head

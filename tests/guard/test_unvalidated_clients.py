@@ -1,0 +1,133 @@
+"""A client made with ``parameter_validation`` off (its config or its profile) sends what
+botocore's validation would refuse, as its serializer reads it: a name given as bytes goes
+out as text, ``1`` as ``true``. The guard judges parameters as botocore validates them, so
+such a call is ``request.invalid``: blocked in enforce mode, never let past the rules it
+would slip by. Against the moto server, counting requests by action."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws import audit_records, guarded_session, make_cluster, snapshot_arn
+from botocore import xform_name
+from botocore.config import Config
+from policies import write_policy
+from servers import MotoServer
+
+import rds_guard
+
+HELD = "orders-manual-20261129"
+POLICY = """\
+version = 1
+mode = "enforce"
+
+[deletion]
+final_snapshot = "required"
+minimum_age_days = 7
+
+[deletion.hold_tags]
+legal-hold = "true"
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+"""Final snapshots required, and a week's age and the hold tag before a snapshot goes."""
+
+SIGNATURE = "X-Amz-Signature=0123456789abcdef"
+
+
+def _unvalidated(server: MotoServer, tmp_path: Path, mode: str = "enforce") -> Any:
+    """A guarded rds client that does not validate its parameters, a cluster "orders" and
+    its snapshot `HELD` (on hold, made a moment ago) made with a plain client; counts wiped."""
+    plain = server.client("rds")
+    make_cluster(plain)
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=HELD,
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+    session, _ = guarded_session(write_policy(tmp_path, POLICY, mode=mode), on=server)
+    client = server.client("rds", session=session, config=Config(parameter_validation=False))
+    server.reset_counts()
+    return client
+
+
+CALLS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "a flag given as 1": (
+        "DeleteDBCluster",
+        {"DBClusterIdentifier": "orders", "SkipFinalSnapshot": 1},
+        "SkipFinalSnapshot",
+    ),
+    "a name given as bytes": (
+        "DeleteDBClusterSnapshot",
+        {"DBClusterSnapshotIdentifier": HELD.encode()},
+        "DBClusterSnapshotIdentifier",
+    ),
+    "a tag key given as bytes": (
+        "RemoveTagsFromResource",
+        {"ResourceName": "ARN", "TagKeys": [b"legal-hold"]},
+        "TagKeys[0]",
+    ),
+    "a presigned URL given as bytes": (
+        "CopyDBClusterSnapshot",
+        {
+            "SourceDBClusterSnapshotIdentifier": HELD,
+            "TargetDBClusterSnapshotIdentifier": "orders-copy",
+            "PreSignedUrl": f"https://rds.us-west-2.amazonaws.com/?{SIGNATURE}".encode(),
+        },
+        "PreSignedUrl",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CALLS), ids=list(CALLS))
+def test_a_call_of_the_wrong_types_is_blocked_and_never_sent(
+    moto_server: MotoServer, tmp_path: Path, case: str
+) -> None:
+    """Each call would slip past a rule as the service reads it (a database deleted without
+    a final snapshot, a held snapshot deleted or its hold tag removed): `request.invalid`,
+    one `blocked` record naming the parameter and quoting none of its value, nothing sent."""
+    client = _unvalidated(moto_server, tmp_path)
+    operation, params, parameter = CALLS[case]
+    if params.get("ResourceName") == "ARN":
+        params = {**params, "ResourceName": snapshot_arn(client, HELD)}
+        moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        getattr(client, xform_name(operation))(**params)
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.invalid", parameter)]
+    assert moto_server.count(operation) == 0
+    (blocked,) = audit_records(tmp_path)
+    assert blocked["event"] == "blocked"
+    assert blocked["violations"][0]["rule"] == "request.invalid"
+    assert "0123456789abcdef" not in json.dumps(blocked)
+
+
+def test_a_well_typed_call_of_such_a_client_is_judged_as_ever(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The same client's well-typed calls: judged by the rules (the held snapshot stays), and
+    a compliant one sent once."""
+    client = _unvalidated(moto_server, tmp_path)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=HELD)
+    assert {v.rule for v in caught.value.violations} == {"deletion.hold", "deletion.too_young"}
+    client.delete_db_cluster(
+        DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="orders-final-20261130"
+    )
+    assert moto_server.count("DeleteDBCluster") == 1
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+
+
+def test_in_warn_mode_the_call_is_warned_about_and_sent(
+    moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Warn mode: a WARNING names `request.invalid`, and the call goes as the client sends it."""
+    client = _unvalidated(moto_server, tmp_path, mode="warn")
+    with caplog.at_level("WARNING", logger="rds_guard"):
+        client.delete_db_cluster(DBClusterIdentifier="orders", SkipFinalSnapshot=1)
+    assert "[request.invalid] SkipFinalSnapshot" in caplog.text
+    assert moto_server.count("DeleteDBCluster") == 1
