@@ -20,9 +20,11 @@ from servers import MotoServer
 
 import rds_guard
 
-# moto makes up resource ids and endpoint host names afresh for every resource.
+# moto makes up resource ids and endpoint host names afresh for every resource, and names an
+# automated snapshot after the minute it was made (two runs may straddle a minute).
 _VOLATILE_KEYS = {"ResponseMetadata", "HostedZoneId"}
 _GENERATED_ID = re.compile(r"\b(cluster|cluster-ro|db)-[A-Za-z0-9]{12,}\b")
+_AUTOMATED_NAME = re.compile(r"\brds:([a-z0-9-]+?)-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}\b")
 
 
 def normalized(value: Any) -> Any:
@@ -34,7 +36,7 @@ def normalized(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         return "<time>"
     if isinstance(value, str):
-        return _GENERATED_ID.sub("<id>", value)
+        return _AUTOMATED_NAME.sub(r"rds:\1-<minute>", _GENERATED_ID.sub("<id>", value))
     return value
 
 
