@@ -14,29 +14,12 @@ import pytest
 from aws import audit_records, guarded_session, make_cluster, snapshot_arn
 from botocore import xform_name
 from botocore.config import Config
-from policies import write_policy
+from policies import BACKUPS, write_policy
 from servers import MotoServer
 
 import rds_guard
 
 HELD = "orders-manual-20261129"
-POLICY = """\
-version = 1
-mode = "enforce"
-
-[deletion]
-final_snapshot = "required"
-minimum_age_days = 7
-
-[deletion.hold_tags]
-legal-hold = "true"
-
-[audit]
-path = "audit.jsonl"
-fsync = false
-"""
-"""Final snapshots required, and a week's age and the hold tag before a snapshot goes."""
-
 SIGNATURE = "X-Amz-Signature=0123456789abcdef"
 
 
@@ -50,7 +33,7 @@ def _unvalidated(server: MotoServer, tmp_path: Path, mode: str = "enforce") -> A
         DBClusterSnapshotIdentifier=HELD,
         Tags=[{"Key": "legal-hold", "Value": "true"}],
     )
-    session, _ = guarded_session(write_policy(tmp_path, POLICY, mode=mode), on=server)
+    session, _ = guarded_session(write_policy(tmp_path, BACKUPS, mode=mode), on=server)
     client = server.client("rds", session=session, config=Config(parameter_validation=False))
     server.reset_counts()
     return client
@@ -116,7 +99,9 @@ def test_a_well_typed_call_of_such_a_client_is_judged_as_ever(
         client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=HELD)
     assert {v.rule for v in caught.value.violations} == {"deletion.hold", "deletion.too_young"}
     client.delete_db_cluster(
-        DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="orders-final-20261130"
+        DBClusterIdentifier="orders",
+        FinalDBSnapshotIdentifier="orders-final-20261130",
+        DeleteAutomatedBackups=False,
     )
     assert moto_server.count("DeleteDBCluster") == 1
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
@@ -128,6 +113,8 @@ def test_in_warn_mode_the_call_is_warned_about_and_sent(
     """Warn mode: a WARNING names `request.invalid`, and the call goes as the client sends it."""
     client = _unvalidated(moto_server, tmp_path, mode="warn")
     with caplog.at_level("WARNING", logger="rds_guard"):
-        client.delete_db_cluster(DBClusterIdentifier="orders", SkipFinalSnapshot=1)
+        client.delete_db_cluster(
+            DBClusterIdentifier="orders", SkipFinalSnapshot=1, DeleteAutomatedBackups=False
+        )
     assert "[request.invalid] SkipFinalSnapshot" in caplog.text
     assert moto_server.count("DeleteDBCluster") == 1
