@@ -35,6 +35,8 @@ class AioClientBinding(ClientBinding):
         guard = self.guard()
         if guard is None:
             return
+        if self.invalid(row, params):  # before the look-ups, as botocore's validation is
+            await off_loop(guard, guard.check_types, self, row, params)
         decided = await self.ahead(guard, row, params)
         call = await off_loop(guard, guard.judge, self, row, params, decided)
         if call is not None and self.presigned_past_the_wrapper(context):
@@ -81,8 +83,9 @@ class AioClientBinding(ClientBinding):
         presigned: list[GuardedCall] = []
         token = presigning.set(presigned)
         try:
+            params = None if Params is None else dict(Params)  # the caller's stays as it is
             url = await generate(
-                ClientMethod, Params=Params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod
+                ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod
             )
         finally:
             presigning.reset(token)
@@ -110,7 +113,15 @@ class AioClientBinding(ClientBinding):
 
 
 async def off_loop(guard: Guard, work: Callable[..., T], *args: Any) -> T:
-    """``work(*args)``: in a worker thread when it may fsync a record, else right here."""
-    if guard.audit is not None and guard.audit.fsync:
+    """``work(*args)``: in a worker thread when it may fsync a record or wait for the ledger
+    (``mode = "required"``: a round trip per call), else right here."""
+    audit = guard.audit
+    if audit is not None and (audit.fsync or _ledger_required(audit)):
         return await asyncio.to_thread(work, *args)
     return work(*args)
+
+
+def _ledger_required(audit: object) -> bool:
+    """Whether ``audit`` is a shipping log whose calls wait for the ledger."""
+    ledger = getattr(audit, "ledger", None)
+    return getattr(ledger, "mode", None) == "required"

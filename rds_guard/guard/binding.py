@@ -83,6 +83,7 @@ class ClientBinding:
         guard = self.guard()
         if guard is None:
             return
+        guard.check_types(self, row, params)
         call = guard.judge(self, row, params, self.reads(row, params))
         if call is not None and self.presigned_past_the_wrapper(context):
             guard.check_presigned(self, row, call, call.judged, None)
@@ -126,7 +127,10 @@ class ClientBinding:
         presigned: list[GuardedCall] = []
         token = presigning.set(presigned)
         try:
-            url = generate(ClientMethod, Params=Params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
+            # a copy: the guard writes the final parameters into what it judges, and the
+            # caller's dict is the caller's
+            params = None if Params is None else dict(Params)
+            url = generate(ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
         finally:
             presigning.reset(token)
         found = self.presigned_call(presigned, url)

@@ -129,9 +129,6 @@ class Guard:
         binding decides while it awaits them). Returns the call's state (None for a call the
         guard does not judge).
         """
-        invalid = binding.invalid(row, params)
-        if invalid:
-            self._refuse_invalid(binding, row, params, invalid)
         decision = self._decide(binding, row, params, lookups)
         if not decision.recorded:
             return None
@@ -224,13 +221,16 @@ class Guard:
             )
             raise failed.error from None
 
-    def _refuse_invalid(
-        self, binding: ClientBinding, row: Operation, params: Mapping[str, Any], problems: list[str]
+    def check_types(
+        self, binding: ClientBinding, row: Operation, params: Mapping[str, Any]
     ) -> None:
-        """``request.invalid``: a call botocore's validation would refuse, of a client that
-        does not validate. The guard judges parameters as botocore validates them, so it cannot
-        vouch for what the service will read (enforce: blocked; warn: warned, then judged as
-        it can be)."""
+        """before-parameter-build, before any look-up: ``request.invalid`` for a call
+        botocore's validation would refuse, of a client that does not validate. The guard
+        judges parameters as botocore validates them, so it cannot vouch for what the service
+        will read (enforce: blocked, nothing read; warn: warned, then judged as it can be)."""
+        problems = binding.invalid(row, params)
+        if not problems:
+            return
         violations = tuple(
             Violation(
                 "request.invalid", _parameter_of(problem, row.name), None, _without_value(problem)

@@ -5,6 +5,7 @@ one log. Run by `make test` in an environment of its own (aiobotocore pins botoc
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from servers import MotoServer
 
 import rds_guard
 from rds_guard import audit
+from rds_guard.guard.aio import off_loop
 
 T = TypeVar("T")
 GOOD = "orders-manual-20261129"
@@ -151,6 +153,49 @@ def test_a_call_botocore_refuses_is_refused_before_any_read(
     assert audit_records(tmp_path) == []
 
 
+def test_a_client_that_does_not_validate_reads_nothing_for_a_call_of_the_wrong_types(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As with a botocore client: `request.invalid` before any look-up, nothing sent."""
+    session = guarded_session(tmp_path, DEFAULTS_ONLY)
+
+    async def work() -> None:
+        async with rds_client(session, moto_server, parameter_validation=False) as rds:
+            with pytest.raises(rds_guard.PolicyViolation, match=r"request\.invalid"):
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD.encode()
+                )
+
+    run(work)
+    assert moto_server.requests() == []
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+def test_a_log_that_waits_for_the_ledger_is_written_off_the_loop() -> None:
+    """A record that waits for the ledger (``mode = "required"``: a round trip) or for an
+    fsync is written in a worker thread; any other right on the loop."""
+
+    class Audit:
+        def __init__(self, fsync: bool, mode: str | None) -> None:
+            self.fsync = fsync
+            self.ledger = None if mode is None else type("Ledger", (), {"mode": mode})()
+
+    class Guard:
+        def __init__(self, audit: Audit) -> None:
+            self.audit = audit
+
+    def where() -> bool:
+        return threading.current_thread() is threading.main_thread()
+
+    async def work(audit: Audit) -> bool:
+        return await off_loop(Guard(audit), where)  # type: ignore[arg-type]
+
+    assert run(lambda: work(Audit(False, None))) is True
+    assert run(lambda: work(Audit(False, "ship"))) is True
+    assert run(lambda: work(Audit(False, "required"))) is False
+    assert run(lambda: work(Audit(True, None))) is False
+
+
 def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) -> None:
     make_cluster(moto_server.client("rds"), tags={"team": "core"})
     session = guarded_session(tmp_path, AUDITED)
@@ -176,14 +221,14 @@ def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) 
                     AttributeName="restore",
                     ValuesToAdd=["444455556666"],
                 )
-            url: str = await rds.generate_presigned_url(
-                "create_db_cluster_snapshot",
-                Params={
-                    "DBClusterIdentifier": "orders",
-                    "DBClusterSnapshotIdentifier": "orders-daily-20261130",
-                    "Tags": TEAM,
-                },
-            )
+            params = {
+                "DBClusterIdentifier": "orders",
+                "DBClusterSnapshotIdentifier": "orders-daily-20261130",
+                "Tags": TEAM,
+            }
+            url: str = await rds.generate_presigned_url("create_db_cluster_snapshot", Params=params)
+            # DESIGN: the caller's own objects are never changed (the URL has the tags added)
+            assert params["Tags"] == TEAM and len(params) == 3
             with pytest.raises(rds_guard.PolicyViolation):
                 await rds.generate_presigned_url(
                     "create_db_cluster_snapshot",

@@ -44,7 +44,10 @@ def test_a_presigned_create_is_recorded_before_the_url_is_returned(
     rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
     make_cluster(rds)
     before = datetime.now(UTC)
-    url = presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    url = rds.generate_presigned_url("create_db_cluster_snapshot", Params=params, ExpiresIn=600)
+    # DESIGN: the caller's own objects are never changed (the URL carries the policy's tag)
+    assert params["Tags"] == TEAM and len(params) == 3
     (record,) = audit_records(tmp_path)
     assert record["event"] == "presigned"
     assert record["snapshot"] == GOOD
