@@ -373,11 +373,17 @@ class _Translator:
 
     def brace(self) -> None:
         text, start = self.text, self.i
-        if self.naming:
-            placeholder = _PLACEHOLDER.match(text, start)
-            if placeholder and placeholder.group(1) in PLACEHOLDERS:
-                self.placeholder(placeholder.group(), start)
-                return
+        placeholder = _PLACEHOLDER.match(text, start)
+        if placeholder and placeholder.group(1) in PLACEHOLDERS:
+            if not self.naming:
+                # read literally it could never match: no tag value may hold a brace
+                raise self.fail(
+                    f"{placeholder.group()}: a tag pattern has no placeholders (a naming"
+                    " pattern's {source} is the only one), and no tag value holds a brace",
+                    start,
+                )
+            self.placeholder(placeholder.group(), start)
+            return
         quantifier = _QUANTIFIER.match(text, start)
         if quantifier and quantifier.group(1):
             self.repeat(start, quantifier.end())

@@ -574,6 +574,16 @@ def test_a_naming_pattern_that_cannot_work_is_refused_at_its_column(body, start)
     assert "column " in error.problem
 
 
+@pytest.mark.parametrize("placeholder", ["{source}", "{utcnow:%Y}", "{region}"])
+def test_a_placeholder_in_a_tag_pattern_is_refused_at_its_column(placeholder):
+    """A tag pattern has no placeholders: `{source}` there would be literal braces, which no
+    tag value holds, so the pattern could never match and every call would be blocked."""
+    error = body_error(f'[tags.patterns]\nteam = "^{placeholder}-[a-z]+$"\n')
+    assert (error.key, error.line) == ("tags.patterns.team", 3)
+    assert error.problem.startswith(f"{placeholder}: a tag pattern has no placeholders")
+    assert "column 10" in error.problem
+
+
 # --- generate against its pattern ------------------------------------------------------------
 
 

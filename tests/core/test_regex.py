@@ -433,8 +433,13 @@ def test_source_inside_a_class_is_refused():
 
 
 def test_a_tag_pattern_has_no_placeholders():
-    """In a tag pattern `{source}` is the text it has always been (tags have no source)."""
-    assert compile_regex("^{source}$").fullmatch("{source}")
+    """In a tag pattern `{source}` is no placeholder (tags have no source), and read as text
+    it could never match, since no tag value holds a brace: refused. An escaped brace is
+    literal text, and a quantifier a quantifier."""
+    with pytest.raises(RegexProblem, match="a tag pattern has no placeholders"):
+        compile_regex("^{source}$")
+    assert compile_regex("^\\{source}$").fullmatch("{source}")
+    assert compile_regex("^[0-9]{2}$").fullmatch("42")
 
 
 # --- how it runs ---------------------------------------------------------------------------
