@@ -224,6 +224,8 @@ def reconcile(
             known.note(record, name)
         if record.get("service") == service:
             log.note(record, name)
+        elif name and record.get("event") == "deleted":
+            log.made_by.pop(name, None)  # one namespace: another API's client deleted it
     open_calls = log.pending()
     moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     expired = tuple(

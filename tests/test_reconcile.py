@@ -600,6 +600,29 @@ def test_cli_reports_expired_and_breached(
     assert (document["expired"], document["breached"]) == (["copy-unused"], ["held-1"])
 
 
+def test_cli_reads_the_rotated_series_the_live_file_ends(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """docs/cli.md: ``--audit`` names the live file, and the archives `audit rotate` left
+    beside it are read too (or the series' files are given, oldest first): a breach recorded
+    before the rotation is found either way."""
+    log = tmp_path / "audit.jsonl"
+    with audit.AuditLog(log, fsync=False) as writer:
+        for fields in (*made("c1", "held-1"), *delete("d1", "held-1", "deleted", "deletion.hold")):
+            writer.write(str(fields.pop("event")), **fields)
+    archive = audit.rotate(log)
+    with audit.AuditLog(log, fsync=False) as writer:
+        fields = presigned("p1", "copy-unused", datetime(2020, 1, 1, tzinfo=UTC))
+        writer.write(str(fields.pop("event")), **fields)
+    client, stubber = stubbed("rds")
+    monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
+    for given in ((str(log),), (str(archive), str(log)), (str(archive), "--audit", str(log))):
+        stub_empty_rds(stubber)
+        with stubber:
+            document = run_main(capsys, "reconcile", "--audit", *given, "--json").json()
+        assert (document["expired"], document["breached"]) == (["copy-unused"], ["held-1"])
+
+
 @pytest.mark.parametrize(
     ("stderr", "args", "shown"),
     [(Terminal(), (), True), (Terminal(), ("--quiet",), False), (io.StringIO(), (), False)],
@@ -1001,3 +1024,16 @@ def test_a_record_with_a_field_of_another_type_is_passed_over(field: str, value:
     report = reconcile(records, [snap("made-1")], None, now=NOW)
     assert "made-1" not in report.unrecorded
     assert [p.call for p in report.pending] in ([], ["c9"])
+
+
+def test_a_snapshot_deleted_through_another_services_client_has_not_vanished() -> None:
+    """One namespace across the three APIs: a Neptune snapshot a guarded rds client deleted
+    (a `deleted` record under rds) is not `vanished` for neptune; one deleted unrecorded is."""
+    records = [
+        *made("c1", "graph-manual-1", service="neptune"),
+        *made("c2", "graph-manual-2", service="neptune"),
+        record("requested", "d1", "graph-manual-1", operation="DeleteDBClusterSnapshot"),
+        record("deleted", "d1", "graph-manual-1", operation="DeleteDBClusterSnapshot"),
+    ]
+    report = reconcile(records, [], None, service="neptune", now=NOW)
+    assert report.vanished == ("graph-manual-2",)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rds_guard import audit
@@ -57,8 +59,16 @@ EXAMPLE = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--audit PATH [--policy P] [--service S] [--region R] [--since TIME] ...``."""
-    parser.add_argument("--audit", required=True, metavar="PATH", help="the audit log file")
+    """``--audit PATH [PATH ...] [--policy P] [--service S] [--region R] [--since TIME] ...``."""
+    parser.add_argument(
+        "--audit",
+        required=True,
+        action="extend",
+        nargs="+",
+        metavar="PATH",
+        help="the audit log: its live file, read with the archives `audit rotate` left beside"
+        " it; or a rotated series' files, oldest first",
+    )
     add_policy(parser, "; none found: tags are not judged")
     add_service(parser)
     parser.add_argument("--region", metavar="R", help="default: the configured region")
@@ -79,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     from rds_guard.aws import list_snapshots
     from rds_guard.reconcile import reconcile
 
-    path = existing_file(args.audit)
+    paths = [existing_file(path) for path in args.audit]
+    if len(paths) == 1:
+        paths = _series(paths[0])
     policy = policy_if_any(args.policy)
     try:
         client = make_client(
@@ -92,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
         if progress.enabled:
             watch_listing(client, progress)
         snapshots = list_snapshots(client, args.service)
-        records = counted(audit.read_records(path), progress)
+        records = counted(
+            itertools.chain.from_iterable(audit.read_records(path) for path in paths), progress
+        )
         report = reconcile(
             records, snapshots, policy, service=args.service, since=args.since, region=region
         )
@@ -231,3 +245,12 @@ def _summary(report: Report, service: str) -> str:
         return f"ok: the log and {service} agree"
     counts = {name: len(getattr(report, name)) for name in _TITLES}
     return "found: " + ", ".join(f"{n} {name}" for name, n in counts.items() if n)
+
+
+def _series(path: Path) -> list[Path]:
+    """The files of the rotated series ``path`` ends, oldest first, as far back as the
+    archives `audit rotate` left are there (each one's `rotated` record names the one
+    before); just ``path`` while it holds no record."""
+    from rds_guard.audit.ledger.series import Series
+
+    return [file.path for file in Series(path).files()] or [path]
