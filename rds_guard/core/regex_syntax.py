@@ -375,13 +375,6 @@ class _Translator:
         text, start = self.text, self.i
         placeholder = _PLACEHOLDER.match(text, start)
         if placeholder and placeholder.group(1) in PLACEHOLDERS:
-            if not self.naming:
-                # read literally it could never match: no tag value may hold a brace
-                raise self.fail(
-                    f"{placeholder.group()}: a tag pattern has no placeholders (a naming"
-                    " pattern's {source} is the only one), and no tag value holds a brace",
-                    start,
-                )
             self.placeholder(placeholder.group(), start)
             return
         quantifier = _QUANTIFIER.match(text, start)
@@ -400,6 +393,8 @@ class _Translator:
             self.i = start + 1
 
     def placeholder(self, spelling: str, start: int) -> None:
+        if not self.naming:  # read as text it could never match: no tag value holds a brace
+            raise self.fail(f"{spelling}: a tag pattern has no placeholders", start)
         if spelling != "{source}":
             raise self.fail(
                 f"{spelling}: the only placeholder of a naming pattern is {{source}}; this one"
