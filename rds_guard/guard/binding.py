@@ -200,21 +200,30 @@ class ClientBinding:
             found = self._readers[row.name] = wire.readers(model.input_shape, row.judged)
         return found
 
-    def invalid(self, row: Operation, params: Mapping[str, Any]) -> list[str]:
-        """What botocore's parameter validation would refuse in a call of a client that does
-        not validate: its serializer sends a name given as bytes, or ``1`` for a flag, as
-        the service reads them, not as the guard would judge them. Empty when the client
-        validates (it refuses such a call itself, after the guard's handler)."""
-        if self.validates:
-            return []
+    def refused(self, row: Operation, params: Mapping[str, Any]) -> list[str]:
+        """The lines of botocore's validation report on the call (empty: none), by the
+        client's own validator, or one of botocore's when the client does not validate. A
+        name the policy's ``naming.generate`` may fill in counts as given."""
         client = self._client()
         if client is None:
             return []
         shape = client.meta.service_model.operation_model(row.name).input_shape
         if shape is None:
             return []
-        report = ParamValidator().validate(params, shape)
+        name = row.identifier
+        if name is not None and name in shape.members and params.get(name) is None:
+            params = {**params, name: "generated"}  # its value is the decision's to judge
+        serializer = getattr(client, "_serializer", None)
+        validator = getattr(serializer, "_param_validator", None) or ParamValidator()
+        report = validator.validate(params, shape)
         return report.generate_report().splitlines() if report.has_errors() else []
+
+    def invalid(self, row: Operation, params: Mapping[str, Any]) -> list[str]:
+        """What botocore's parameter validation would refuse in a call of a client that does
+        not validate: its serializer sends a name given as bytes, or ``1`` for a flag, as
+        the service reads them, not as the guard would judge them. Empty when the client
+        validates (it refuses such a call itself, after the guard's handler)."""
+        return [] if self.validates else self.refused(row, params)
 
     def facts(self) -> CallFacts:
         """What a decision on a call of this client knows besides the policy and the call."""
@@ -224,7 +233,11 @@ class ClientBinding:
         """The read-only look-ups of one call, made on this client when a rule asks."""
         client = self._client()
         assert client is not None, "a handler of a client that is gone"
-        return CallReads(client, self.region, row, params, ahead=ahead)
+
+        def refused() -> list[str]:  # a client that does not validate: `invalid` judged it
+            return self.refused(row, params) if self.validates else []
+
+        return CallReads(client, self.region, row, params, ahead=ahead, refused=refused)
 
 
 def _validates(client: BaseClient) -> bool:

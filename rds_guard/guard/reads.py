@@ -14,7 +14,7 @@ No read is made for a call botocore's parameter validation refuses: the caller g
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
@@ -39,7 +39,8 @@ class Needed(Exception):
 class CallReads:
     """The look-ups of one call of ``row`` with ``params``, through ``client`` (a
     `LookupSource`): each made on first asking, or, ``ahead``, only answered once `fetch`
-    has made it (else `Needed`)."""
+    has made it (else `Needed`); ``refused()``: what the client's validation refuses in the
+    call, raised before the first read."""
 
     def __init__(
         self,
@@ -49,12 +50,14 @@ class CallReads:
         params: Mapping[str, Any],
         *,
         ahead: bool = False,
+        refused: Callable[[], list[str]] = list,
     ) -> None:
         self._client = client
         self._region = region
         self._row = row
         self._params = params
         self._found: dict[str, Any] = {}
+        self._refused = refused
         self._validated = False
         self.ahead = ahead
 
@@ -105,19 +108,9 @@ class CallReads:
         if self._validated:
             return
         self._validated = True
-        # the client's own validator, so that its config (and the profile's) decides
-        validator = getattr(getattr(self._client, "_serializer", None), "_param_validator", None)
-        shape = self._client.meta.service_model.operation_model(self._row.name).input_shape
-        if validator is None or shape is None:
-            return
-        params = self._params
-        name = self._row.identifier
-        if name is not None and name in shape.members and params.get(name) is None:
-            # the policy's naming.generate may fill it in: its value is the decision's to judge
-            params = {**params, name: "generated"}
-        report = validator.validate(params, shape)
-        if report.has_errors():
-            raise ParamValidationError(report=report.generate_report())
+        problems = self._refused()
+        if problems:
+            raise ParamValidationError(report="\n".join(problems))
 
     def plan(self, kind: str) -> tuple[aws.Read[Any] | None, Any]:
         """The read that look-up ``kind`` makes, or None with the answer known without one."""

@@ -14,7 +14,7 @@ import pytest
 from aws import audit_records, guarded_session, make_cluster, snapshot_arn
 from botocore import xform_name
 from botocore.config import Config
-from policies import BACKUPS, write_policy
+from policies import BACKUPS, STRICT, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -118,3 +118,20 @@ def test_in_warn_mode_the_call_is_warned_about_and_sent(
         )
     assert "[request.invalid] SkipFinalSnapshot" in caplog.text
     assert moto_server.count("DeleteDBCluster") == 1
+
+
+def test_a_name_left_to_the_policys_template_is_no_invalid_call(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A call that names no snapshot, for `naming.generate` to name it, lacks a parameter
+    botocore requires; it is not `request.invalid` on a client that does not validate (the
+    guard fills the name in before anything is sent): it is sent once, named by the
+    template."""
+    make_cluster(moto_server.client("rds"))
+    session, _ = guarded_session(write_policy(tmp_path, STRICT), on=moto_server)
+    client = moto_server.client("rds", session=session, config=Config(parameter_validation=False))
+    moto_server.reset_counts()
+    tags = [{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "prod"}]
+    made = client.create_db_cluster_snapshot(DBClusterIdentifier="orders", Tags=tags)
+    assert made["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"].startswith("orders-manual-")
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
