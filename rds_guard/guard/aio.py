@@ -35,8 +35,9 @@ class AioClientBinding(ClientBinding):
         guard = self.guard()
         if guard is None:
             return
-        if self.invalid(row, params):  # before the look-ups, as botocore's validation is
-            await off_loop(guard, guard.check_types, self, row, params)
+        problems = self.invalid(row, params)
+        if problems:  # before the look-ups, as botocore's validation is
+            await off_loop(guard, guard.check_types, self, row, params, problems)
         decided = await self.ahead(guard, row, params)
         call = await off_loop(guard, guard.judge, self, row, params, decided)
         if call is not None and self.presigned_past_the_wrapper(context):

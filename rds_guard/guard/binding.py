@@ -83,7 +83,7 @@ class ClientBinding:
         guard = self.guard()
         if guard is None:
             return
-        guard.check_types(self, row, params)
+        guard.check_types(self, row, params, self.invalid(row, params))
         call = guard.judge(self, row, params, self.reads(row, params))
         if call is not None and self.presigned_past_the_wrapper(context):
             guard.check_presigned(self, row, call, call.judged, None)

@@ -222,13 +222,13 @@ class Guard:
             raise failed.error from None
 
     def check_types(
-        self, binding: ClientBinding, row: Operation, params: Mapping[str, Any]
+        self, binding: ClientBinding, row: Operation, params: Mapping[str, Any], problems: list[str]
     ) -> None:
-        """before-parameter-build, before any look-up: ``request.invalid`` for a call
-        botocore's validation would refuse, of a client that does not validate. The guard
-        judges parameters as botocore validates them, so it cannot vouch for what the service
-        will read (enforce: blocked, nothing read; warn: warned, then judged as it can be)."""
-        problems = binding.invalid(row, params)
+        """before-parameter-build, before any look-up: ``request.invalid`` for ``problems``,
+        what botocore's validation would refuse in a call of a client that does not validate
+        (`ClientBinding.invalid`). The guard judges parameters as botocore validates them, so
+        it cannot vouch for what the service will read (enforce: blocked, nothing read; warn:
+        warned, then judged as it can be)."""
         if not problems:
             return
         violations = tuple(
