@@ -93,11 +93,11 @@ def source_tags(lookup: SourceLookup, reference: str) -> Read[SourceTags]:
     A snapshot named by its ARN (a copy's source may be) is not described, its tags are
     listed on the ARN: a Describe takes a name. One named ``rds:...`` is an automated
     snapshot, which AWS describes only when asked for that type."""
-    if lookup.copy_flag is None and reference.startswith("arn:"):
-        listed = yield ("ListTagsForResource", {"ResourceName": reference})
-        return {tag["Key"]: tag.get("Value", "") for tag in listed["TagList"]}
+    snapshot = lookup in SNAPSHOT_LISTINGS
+    if snapshot and reference.startswith("arn:"):
+        return (yield from listed_tags(reference))
     params: dict[str, Any] = {lookup.parameter: reference}
-    if lookup.copy_flag is None and reference.lower().startswith(AUTOMATED_PREFIX):
+    if snapshot and reference.lower().startswith(AUTOMATED_PREFIX):
         params["SnapshotType"] = "automated"
     described = yield (lookup.operation, params)
     item = described[lookup.result_list][0]
@@ -113,8 +113,17 @@ def resource_tags(item: Mapping[str, Any], arn_key: str) -> Read[dict[str, str]]
     """
     tag_list = item.get("TagList")
     if tag_list is None:
-        listed = yield ("ListTagsForResource", {"ResourceName": item[arn_key]})
-        tag_list = listed["TagList"]
+        return (yield from listed_tags(item[arn_key]))
+    return _tag_dict(tag_list)
+
+
+def listed_tags(arn: str) -> Read[dict[str, str]]:
+    """The tags ListTagsForResource lists on ``arn``."""
+    listed = yield ("ListTagsForResource", {"ResourceName": arn})
+    return _tag_dict(listed["TagList"])
+
+
+def _tag_dict(tag_list: list[Mapping[str, str]]) -> dict[str, str]:
     return {tag["Key"]: tag.get("Value", "") for tag in tag_list}
 
 
@@ -218,8 +227,7 @@ def created_at(value: object) -> datetime | None:
 
 def arn_tags(arn: str) -> Read[SnapshotFacts]:
     """The tags the resource ``arn`` names carries now (when it was made is not read)."""
-    listed = yield ("ListTagsForResource", {"ResourceName": arn})
-    return SnapshotFacts(None, {t["Key"]: t.get("Value", "") for t in listed["TagList"]})
+    return SnapshotFacts(None, (yield from listed_tags(arn)))
 
 
 def database_facts(lookup: SourceLookup, identifier: str) -> Read[DatabaseFacts]:
