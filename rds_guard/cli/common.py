@@ -259,13 +259,13 @@ def iso_time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got {text!r}"
         ) from None
+    from rds_guard.core.decide import in_utc
+
     moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     try:
-        moment.astimezone(UTC)
-    except OverflowError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is out of range: in UTC it falls before year 1 or after 9999"
-        ) from None
+        in_utc(moment, repr(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return moment
 
 

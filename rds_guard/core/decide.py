@@ -94,8 +94,8 @@ def evaluate(
     _check_source_tags(source_tags)
     if snapshot_created is not None and snapshot_created.tzinfo is None:
         raise ValueError("snapshot_created must be an aware datetime")
-    created = None if snapshot_created is None else _in_utc(snapshot_created, "snapshot_created")
-    facts = CallFacts(service, region, _in_utc(now, "now"), os.environ)
+    created = None if snapshot_created is None else in_utc(snapshot_created, "snapshot_created")
+    facts = CallFacts(service, region, in_utc(now, "now"), os.environ)
     lookups = Lookups(
         source_tags=lambda: source_tags,
         snapshot=lambda: _offline_snapshot(source_tags, created),
@@ -103,7 +103,7 @@ def evaluate(
     return decide(policy, row, params, facts, lookups)
 
 
-def _in_utc(moment: datetime, name: str) -> datetime:
+def in_utc(moment: datetime, name: str) -> datetime:
     """``moment`` in UTC; a `ValueError` naming ``name`` when UTC has no such time."""
     try:
         return moment.astimezone(UTC)
