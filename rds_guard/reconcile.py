@@ -135,10 +135,7 @@ class _Log:
 
     def note(self, record: Mapping[str, Any], name: str | None) -> None:
         """Fold one record in (records come oldest first)."""
-        # a field of another type (a writer other than the guard, or damage): not known
-        event, call = record.get("event"), record.get("call")
-        event = event if isinstance(event, str) else ""
-        call = call if isinstance(call, str) else ""
+        event, call = _event_and_call(record)
         operation = str(record.get("operation") or "")
         if event in ("requested", "unknown") and call:
             self.calls.setdefault(call, _Call(name, operation))
@@ -168,10 +165,7 @@ class _Known:
 
     def note(self, record: Mapping[str, Any], name: str) -> None:
         """Fold one record in (records come oldest first)."""
-        # a field of another type (a writer other than the guard, or damage): not known
-        event, call = record.get("event"), record.get("call")
-        event = event if isinstance(event, str) else ""
-        call = call if isinstance(call, str) else ""
+        event, call = _event_and_call(record)
         if event in _MAY_HAVE_MADE and _makes_snapshot(str(record.get("operation"))):
             self._calls.setdefault(name, set()).add(call)
         elif event == "failed":  # the service refused: that call made nothing
@@ -272,6 +266,13 @@ def reconcile(
             and (violations := tag_violations(policy, tags))
         )
     return Report(pending, vanished, unrecorded, noncompliant, expired, tuple(log.breached))
+
+
+def _event_and_call(record: Mapping[str, Any]) -> tuple[str, str]:
+    """A record's event and call id; "" for a field of another type (a writer other than
+    the guard, or damage): not known."""
+    event, call = record.get("event"), record.get("call")
+    return (event if isinstance(event, str) else "", call if isinstance(call, str) else "")
 
 
 def _name(snapshot: object) -> str | None:

@@ -172,7 +172,6 @@ def _verify_stream(
     seqs: dict[int, int] = {}  # item number -> seq, where they differ
     extra: list[LedgerFinding] = []
     last = [0]
-    first: list[int] = []
     walked_heads: set[int] = set()
 
     def lines() -> Iterator[bytes]:
@@ -181,8 +180,6 @@ def _verify_stream(
             line = line_of(item) or b""
             if seq != index:
                 seqs[index] = seq
-            if not first:
-                first.append(seq)
             if seq in checkpointed:
                 walked_heads.add(seq)
             last[0] = seq
@@ -200,13 +197,14 @@ def _verify_stream(
     records = 0 if result is None else result.records
     if result is not None and not records:
         extra.append(_missing(stream, checkpointed))
-    if records and first[0] > 1:
+    first = seqs.get(1, 1)  # the first item's seq
+    if records and first > 1:
         # a stream is named after its seq 1 and shipped from there: its start was deleted
         extra.append(
             LedgerFinding(
-                first[0],
+                first,
                 "removed",
-                f"{stream}: the stream starts at seq {first[0]}: every record before it, the "
+                f"{stream}: the stream starts at seq {first}: every record before it, the "
                 "first one (which names the stream) included, is not in the ledger (deleted)",
                 stream,
             )
