@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from audit_helpers import relink, reseal
+from aws import count_sent
 from botocore.exceptions import ClientError
 from ledger_helpers import (
     BUCKET,
@@ -227,17 +228,12 @@ def test_a_stream_that_did_not_move_is_read_once_and_still_held_to_its_head(
     held to the one pinned: its line, and the digest the item carries."""
     pinned = _checkpointed(table, store, log_path, 4)
     stream = stream_of(table, log_path)
-    reads: list[str] = []
-
-    def count(event_name: str, **_: Any) -> None:
-        reads.append(event_name.rsplit(".", 1)[1])
-
-    table.clients.dynamodb.meta.events.register("before-send.dynamodb", count)
+    reads = count_sent(table.clients.dynamodb)
     outcome = write_checkpoint(table, store)
     assert outcome.findings == []
     assert outcome.checkpoint is not None
     assert outcome.checkpoint.streams == pinned.streams
-    assert reads == ["Query", "Query"]
+    assert reads.operations == ["Query", "Query"]
     item = item_at(table, stream, 4)
     item["digest"] = {"S": "0" * 64}
     put_raw(table, item)
