@@ -3,6 +3,7 @@ record before the URL is returned; using the URL is what the record stands for."
 
 from __future__ import annotations
 
+import copy
 import inspect
 import urllib.error
 import urllib.parse
@@ -63,6 +64,21 @@ def test_a_presigned_create_is_recorded_before_the_url_is_returned(
     assert get(url) == 200
     assert moto_server.count("CreateDBClusterSnapshot") == 1
     assert snapshot_tags(rds, GOOD) == {"team": "core", "managed-by": "rds-guard"}
+
+
+def test_presigning_twice_with_one_params_dict_leaves_it_as_it_was(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """DESIGN §5.6: the caller's own objects are never mutated. The dict (and the list and
+    dicts in it) is as the caller wrote it after a presign; presigned again with it, the
+    policy's tag is added again, and recorded as added."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    before = copy.deepcopy(params)
+    for _ in range(2):
+        rds.generate_presigned_url("create_db_cluster_snapshot", Params=params, ExpiresIn=60)
+        assert params == before
+    assert [r["injected"] for r in audit_records(tmp_path)] == [["managed-by"], ["managed-by"]]
 
 
 @pytest.mark.parametrize(
