@@ -374,7 +374,8 @@ class _Translator:
     def brace(self) -> None:
         text, start = self.text, self.i
         placeholder = _PLACEHOLDER.match(text, start)
-        if placeholder and placeholder.group(1) in PLACEHOLDERS:
+        # in a tag pattern any {name} is refused: as text it could never match a tag value
+        if placeholder and (placeholder.group(1) in PLACEHOLDERS or not self.naming):
             self.placeholder(placeholder.group(), start)
             return
         quantifier = _QUANTIFIER.match(text, start)

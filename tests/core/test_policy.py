@@ -574,7 +574,9 @@ def test_a_naming_pattern_that_cannot_work_is_refused_at_its_column(body, start)
     assert "column " in error.problem
 
 
-@pytest.mark.parametrize("placeholder", ["{source}", "{utcnow:%Y}", "{region}"])
+@pytest.mark.parametrize(
+    "placeholder", ["{source}", "{utcnow:%Y}", "{region}", "{team}", "{SOURCE}"]
+)
 def test_a_placeholder_in_a_tag_pattern_is_refused_at_its_column(placeholder):
     """A tag pattern has no placeholders: `{source}` there would be literal braces, which no
     tag value holds, so the pattern could never match and every call would be blocked."""
