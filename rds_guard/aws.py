@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from botocore.utils import parse_timestamp
 
 from .core.calls import DatabaseFacts, SnapshotFacts, SourceTags, Unreadable
-from .core.operations import AUTOMATED_PREFIX, SNAPSHOT_LISTINGS, SourceLookup
+from .core.operations import AUTOMATED_PREFIX, SNAPSHOT_LISTINGS, SourceLookup, arn_resource_type
 
 T = TypeVar("T")
 ApiCall = tuple[str, dict[str, Any]]
@@ -137,6 +137,12 @@ class ServiceSnapshot:
     snapshot_type: str
     created: datetime | None
     tags: Mapping[str, str] | None = None
+
+    @property
+    def resource_type(self) -> str | None:
+        """``cluster-snapshot`` or ``snapshot``, from the ARN (None: no ARN listed). DB
+        snapshots and DB cluster snapshots are two namespaces: one name may be both."""
+        return arn_resource_type(self.arn) if self.arn else None
 
 
 def snapshots(service: str, *, with_tags: bool = True) -> Read[list[ServiceSnapshot]]:

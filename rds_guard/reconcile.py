@@ -4,12 +4,14 @@
 rds, docdb and neptune share one API: the rds API lists every engine's snapshots (and the
 docdb and neptune APIs may list the others' too), so the listing is filtered by engine. A
 snapshot's identifier is one namespace across the three, so a snapshot a guarded client of
-one service made counts as recorded whichever service is reconciled.
+one service made counts as recorded whichever service is reconciled. DB snapshots and DB
+cluster snapshots are two namespaces: a snapshot is known by its ARN resource type and its
+name (`Key`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +46,10 @@ _MAY_HAVE_MADE = frozenset({"requested", "created", "unknown", "presigned"})
 # Rules whose breach, in warn mode, leaves a snapshot deleted that should not have been.
 _BREACHES = frozenset({"deletion.too_young", "deletion.hold"})
 _JUDGED_TAGS = frozenset({Kind.CREATE, Kind.COPY})  # a final snapshot's tags are AWS's
+
+Key = tuple[str | None, str]
+"""A snapshot: its ARN resource type (``cluster-snapshot``, ``snapshot``; None when a record
+does not tell, which matches either) and its lower-case name."""
 
 
 @dataclass(frozen=True)
@@ -115,11 +121,55 @@ class _Call:
 
     snapshot: str | None
     operation: str
+    resource_type: str | None = None
+
+    @property
+    def key(self) -> Key | None:
+        """The snapshot the call names (None: it names none)."""
+        return None if self.snapshot is None else (self.resource_type, self.snapshot)
 
     @property
     def row(self) -> Operation | None:
         """The operation's row (None for an operation not in the table)."""
         return operations.OPERATIONS.get(self.operation)
+
+
+class _ByKey:
+    """Values by snapshot `Key`; a key whose type is None matches a snapshot of either type
+    (`get` then gives the first value that is not empty)."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, dict[str | None, Any]] = {}
+
+    def get(self, key: Key) -> Any:
+        """The value of the snapshot ``key`` names (None: none)."""
+        kind, name = key
+        types = self._names.get(name, {})
+        if kind is None:
+            return next((value for value in types.values() if value), None)
+        return types[kind] if kind in types else types.get(None)
+
+    def set(self, key: Key, value: Any) -> None:
+        """Set the value of exactly ``key``."""
+        self._names.setdefault(key[1], {})[key[0]] = value
+
+    def setdefault(self, key: Key, value: Any) -> Any:
+        """The value of exactly ``key``, set to ``value`` first when it has none."""
+        return self._names.setdefault(key[1], {}).setdefault(key[0], value)
+
+    def pop(self, key: Key) -> None:
+        """Forget ``key``, and a key of that name whose type is not known (with a type None:
+        every key of that name)."""
+        kind, name = key
+        types = self._names.get(name, {})
+        for known in list(types) if kind is None else [kind, None]:
+            types.pop(known, None)
+
+    def items(self) -> Iterator[tuple[Key, Any]]:
+        """Every key and its value."""
+        for name, types in self._names.items():
+            for kind, value in types.items():
+                yield (kind, name), value
 
 
 @dataclass
@@ -128,29 +178,32 @@ class _Log:
 
     calls: dict[str, _Call] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)
-    made_by: dict[str, str] = field(default_factory=dict)  # snapshot -> operation that made it
+    made_by: _ByKey = field(default_factory=_ByKey)  # snapshot -> operation that made it
     presigned: dict[str, tuple[_Call, str]] = field(default_factory=dict)  # and URL expiry
     warned_deletes: set[str] = field(default_factory=set)  # calls sent in breach (warn mode)
     breached: list[str] = field(default_factory=list)
 
-    def note(self, record: Mapping[str, Any], name: str | None) -> None:
+    def note(self, record: Mapping[str, Any], key: Key | None) -> None:
         """Fold one record in (records come oldest first)."""
         event, call = _event_and_call(record)
         operation = str(record.get("operation") or "")
+        kind, name = key if key is not None else (None, None)
         if event in ("requested", "unknown") and call:
-            self.calls.setdefault(call, _Call(name, operation))
+            self.calls.setdefault(call, _Call(name, operation, kind))
             if event == "requested" and _breaks(record, _BREACHES):
                 self.warned_deletes.add(call)
         elif event == "presigned" and call:
-            self.presigned[call] = (_Call(name, operation), str(record.get("expires") or ""))
+            self.presigned[call] = (_Call(name, operation, kind), str(record.get("expires") or ""))
         elif event in _OUTCOMES:
             self.settled.add(call)
         if event == "deleted" and call in self.warned_deletes and name:
             self.breached.append(name)
-        if event == "created" and name and _makes_snapshot(operation):
-            self.made_by[name] = operation
-        elif event == "deleted" and name:
-            self.made_by.pop(name, None)
+        if key is None:
+            return
+        if event == "created" and _makes_snapshot(operation):
+            self.made_by.set(key, operation)
+        elif event == "deleted":
+            self.made_by.pop(key)
 
     def pending(self) -> dict[str, _Call]:
         """The calls with no outcome, or only ``unknown``."""
@@ -158,24 +211,24 @@ class _Log:
 
 
 class _Known:
-    """The snapshots a guarded call of any service made or may have made, by name."""
+    """The snapshots a guarded call of any service made or may have made, by `Key`."""
 
     def __init__(self) -> None:
-        self._calls: dict[str, set[str]] = {}
+        self._calls = _ByKey()  # each snapshot's calls: a set
 
-    def note(self, record: Mapping[str, Any], name: str) -> None:
+    def note(self, record: Mapping[str, Any], key: Key) -> None:
         """Fold one record in (records come oldest first)."""
         event, call = _event_and_call(record)
         if event in _MAY_HAVE_MADE and _makes_snapshot(str(record.get("operation"))):
-            self._calls.setdefault(name, set()).add(call)
+            self._calls.setdefault(key, set()).add(call)
         elif event == "failed":  # the service refused: that call made nothing
-            self._calls.get(name, set()).discard(call)
+            (self._calls.get(key) or set()).discard(call)
         elif event == "deleted":  # a snapshot made again under this name is a new one
-            self._calls.pop(name, None)
+            self._calls.pop(key)
 
-    def made(self, name: str) -> bool:
-        """True when a guarded call made, or may have made, the snapshot ``name``."""
-        return bool(self._calls.get(name))
+    def made(self, key: Key) -> bool:
+        """True when a guarded call made, or may have made, the snapshot ``key``."""
+        return bool(self._calls.get(key))
 
 
 def reconcile(
@@ -204,8 +257,9 @@ def reconcile(
     deletion.hold in warn mode). ``region``: only records of that region count (records of
     other regions name other snapshots).
     """
-    everything = {s.identifier.lower(): s for s in snapshots}
-    listed = {name: s for name, s in everything.items() if belongs_to(s.engine, service)}
+    everything = _ByKey()
+    for snapshot in snapshots:
+        everything.set((snapshot.resource_type, snapshot.identifier.lower()), snapshot)
     log = _Log()
     known = _Known()
     for record in records:
@@ -213,19 +267,19 @@ def reconcile(
             continue
         if record.get("service") not in operations.SERVICES:
             continue
-        name = _name(record.get("snapshot"))
-        if name:
-            known.note(record, name)
+        key = _key(record)
+        if key is not None:
+            known.note(record, key)
         if record.get("service") == service:
-            log.note(record, name)
-        elif name and record.get("event") == "deleted":
-            log.made_by.pop(name, None)  # one namespace: another API's client deleted it
+            log.note(record, key)
+        elif key is not None and record.get("event") == "deleted":
+            log.made_by.pop(key)  # one namespace: another API's client deleted it
     open_calls = log.pending()
     moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     expired = tuple(
         item.snapshot or call
         for call, (item, expires) in log.presigned.items()
-        if expires and expires <= moment and item.snapshot not in everything
+        if expires and expires <= moment and not _exists(everything, item)
     )
     open_calls |= {
         call: item
@@ -233,37 +287,40 @@ def reconcile(
         if not expires or expires > moment
     }
     pending = tuple(
-        Pending(call, item.snapshot, item.snapshot in everything if item.snapshot else False)
-        for call, item in open_calls.items()
+        Pending(call, item.snapshot, _exists(everything, item)) for call, item in open_calls.items()
     )
-    deleting = {
-        item.snapshot
-        for item in open_calls.values()
-        if item.row is not None and item.row.kind is Kind.DELETE
-    }
+    deleting = _ByKey()
+    for item in open_calls.values():
+        if item.key is not None and item.row is not None and item.row.kind is Kind.DELETE:
+            deleting.set(item.key, True)
     vanished = tuple(
-        name for name in log.made_by if name not in everything and name not in deleting
+        key[1]
+        for key, _ in log.made_by.items()
+        if everything.get(key) is None and deleting.get(key) is None
     )
     unrecorded = tuple(
         sorted(
-            name
-            for name, snap in listed.items()
-            if snap.snapshot_type == "manual" and not known.made(name) and _after(snap, since)
+            key[1]
+            for key, snap in everything.items()
+            if belongs_to(snap.engine, service)
+            and snap.snapshot_type == "manual"
+            and not known.made(key)
+            and _after(snap, since)
         )
     )
     noncompliant: tuple[Noncompliant, ...] = ()
     if policy is not None:
-        made_here = dict(log.made_by)
+        made_here = dict(log.made_by.items())
         for item in open_calls.values():
-            if item.snapshot and _makes_snapshot(item.operation):
-                made_here.setdefault(item.snapshot, item.operation)
+            if item.key is not None and _makes_snapshot(item.operation):
+                made_here.setdefault(item.key, item.operation)
         noncompliant = tuple(
-            Noncompliant(name, tuple(violations))
-            for name, operation in made_here.items()
-            if name in everything
+            Noncompliant(key[1], tuple(violations))
+            for key, operation in made_here.items()
+            if (snap := everything.get(key)) is not None
             and operations.OPERATIONS[operation].kind in _JUDGED_TAGS
-            and (tags := everything[name].tags) is not None
-            and (violations := tag_violations(policy, tags))
+            and snap.tags is not None
+            and (violations := tag_violations(policy, snap.tags))
         )
     return Report(pending, vanished, unrecorded, noncompliant, expired, tuple(log.breached))
 
@@ -275,8 +332,22 @@ def _event_and_call(record: Mapping[str, Any]) -> tuple[str, str]:
     return (event if isinstance(event, str) else "", call if isinstance(call, str) else "")
 
 
-def _name(snapshot: object) -> str | None:
-    return snapshot.lower() if isinstance(snapshot, str) and snapshot else None
+def _key(record: Mapping[str, Any]) -> Key | None:
+    """The snapshot a record names (None: none): its type from the record's ARN, else from
+    the operation's row."""
+    snapshot = record.get("snapshot")
+    if not isinstance(snapshot, str) or not snapshot:
+        return None
+    arn = record.get("arn")
+    if isinstance(arn, str) and operations.is_snapshot_arn(arn):
+        return operations.arn_resource_type(arn), snapshot.lower()
+    row = operations.OPERATIONS.get(str(record.get("operation")))
+    return (None if row is None else row.resource_type), snapshot.lower()
+
+
+def _exists(listed: _ByKey, call: _Call) -> bool:
+    """True when the snapshot a call names is listed."""
+    return call.key is not None and listed.get(call.key) is not None
 
 
 def _breaks(record: Mapping[str, Any], rules: frozenset[str]) -> bool:

@@ -3,6 +3,7 @@ real console script against the moto server with audit logs written by the real 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import socket
 import sys
@@ -280,6 +281,46 @@ def test_one_namespace_across_services() -> None:
     assert reconcile(other, [snap("docs-manual-1", engine="docdb")], None).clean
     # records of another service are not this service's pending calls or vanished snapshots
     assert reconcile([record("requested", "c3", "x", service="docdb")], [], None).clean
+
+
+def db_snap(name: str, **kw: Any) -> ServiceSnapshot:
+    """A DB snapshot (an instance's), where `snap` is a DB cluster snapshot."""
+    arn = f"arn:aws:rds:us-east-1:123456789012:snapshot:{name}"
+    return dataclasses.replace(snap(name, engine="mysql", **kw), arn=arn)
+
+
+def test_db_and_cluster_snapshots_are_two_namespaces(policy: rds_guard.Policy) -> None:
+    """A guarded cluster snapshot does not stand for a DB snapshot of the same name."""
+    records = made("c1", "twin")  # CreateDBClusterSnapshot
+    unrecorded = reconcile(records, [snap("twin"), db_snap("twin")], None)
+    assert (unrecorded.unrecorded, unrecorded.vanished) == (("twin",), ())
+    # the cluster snapshot is gone: that the DB snapshot is there does not hide it
+    gone = reconcile(records, [db_snap("twin")], None)
+    assert gone.vanished == ("twin",)
+    # a DB snapshot of that name deleted does not account for the cluster snapshot
+    deleted = [
+        *records,
+        *made("c2", "twin", operation="DeleteDBSnapshot")[:1],
+        record("deleted", "c2", "twin", operation="DeleteDBSnapshot"),
+    ]
+    assert reconcile(deleted, [], None).vanished == ("twin",)
+    # the tags judged are the guarded snapshot's, not its namesake's
+    listed = [snap("twin"), db_snap("twin", tags={"team": "payments"})]
+    assert reconcile(records, listed, policy).noncompliant == ()
+    judged = reconcile(records, [snap("twin", tags={}), db_snap("twin")], policy)
+    assert [n.snapshot for n in judged.noncompliant] == ["twin"]
+    # and a pending call's snapshot exists only if one of its kind does
+    pending = reconcile([record("requested", "c3", "twin")], [db_snap("twin")], None)
+    assert [(p.snapshot, p.exists) for p in pending.pending] == [("twin", False)]
+
+
+def test_a_tag_record_names_its_snapshot_by_arn() -> None:
+    """A record whose ARN names the snapshot tells its kind, whatever the operation."""
+    arn = "arn:aws:rds:us-east-1:123456789012:snapshot:tagged"
+    records = [{**record("requested", "c1", "tagged", "AddTagsToResource"), "arn": arn}]
+    report = reconcile(records, [snap("tagged"), db_snap("tagged")], None)
+    assert [(p.snapshot, p.exists) for p in report.pending] == [("tagged", True)]
+    assert reconcile(records, [snap("tagged")], None).pending[0].exists is False
 
 
 def test_records_of_other_regions_name_other_snapshots() -> None:

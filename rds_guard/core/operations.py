@@ -17,6 +17,10 @@ ALL = frozenset(SERVICES)
 RDS_ONLY = frozenset({"rds"})
 CLUSTER_ID_LIMIT = 63
 INSTANCE_ID_LIMIT = 255
+CLUSTER_SNAPSHOT = "cluster-snapshot"
+"""The ARN resource type of a DB cluster snapshot."""
+DB_SNAPSHOT = "snapshot"
+"""The ARN resource type of a DB snapshot."""
 
 
 class Kind(StrEnum):
@@ -102,6 +106,9 @@ class Operation:
     ``DeleteAutomatedBackups=False``, and ``facts_lookup`` the Describe call that tells about
     what ``facts_from`` names: the snapshot to delete, or the database (its engine, and for
     ``final_exemptions`` the deletes AWS allows only without a final snapshot).
+    ``resource_type`` is the ARN resource type of the snapshot the call names
+    (``cluster-snapshot`` or ``snapshot``: DB and DB cluster snapshots are two namespaces);
+    None when the call names it by ARN, or names none.
     """
 
     name: str
@@ -122,6 +129,7 @@ class Operation:
     facts_lookup: SourceLookup | None = None
     facts_from: str | None = None
     final_exemptions: bool = False
+    resource_type: str | None = None
 
     @property
     def names_snapshot(self) -> bool:
@@ -150,24 +158,28 @@ OPERATIONS: dict[str, Operation] = {
             identifier="DBClusterSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
             source="DBClusterIdentifier", tags="Tags", lookup=CLUSTER_LOOKUP,
             answer=CLUSTER_SNAPSHOT_ANSWER,
+            resource_type=CLUSTER_SNAPSHOT,
         ),
         Operation(
             "CopyDBClusterSnapshot", Kind.COPY, ALL, "created",
             identifier="TargetDBClusterSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
             source="SourceDBClusterSnapshotIdentifier", tags="Tags", copy_tags="CopyTags",
             lookup=CLUSTER_SNAPSHOT_LOOKUP, answer=CLUSTER_SNAPSHOT_ANSWER,
+            resource_type=CLUSTER_SNAPSHOT,
         ),
         Operation(
             "CreateDBSnapshot", Kind.CREATE, RDS_ONLY, "created",
             identifier="DBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             source="DBInstanceIdentifier", tags="Tags", lookup=INSTANCE_LOOKUP,
             answer=SNAPSHOT_ANSWER,
+            resource_type=DB_SNAPSHOT,
         ),
         Operation(
             "CopyDBSnapshot", Kind.COPY, RDS_ONLY, "created",
             identifier="TargetDBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             source="SourceDBSnapshotIdentifier", tags="Tags", copy_tags="CopyTags",
             lookup=SNAPSHOT_LOOKUP, answer=SNAPSHOT_ANSWER,
+            resource_type=DB_SNAPSHOT,
         ),
         Operation(
             "DeleteDBCluster", Kind.FINAL, ALL, "created",
@@ -175,6 +187,7 @@ OPERATIONS: dict[str, Operation] = {
             source="DBClusterIdentifier", also_judged=_DELETE_PARAMETERS,
             skip_final="SkipFinalSnapshot", deletes_backups_on=RDS_ONLY,
             facts_lookup=CLUSTER_LOOKUP, facts_from="DBClusterIdentifier",
+            resource_type=CLUSTER_SNAPSHOT,
         ),
         Operation(
             "DeleteDBInstance", Kind.FINAL, ALL, "created",
@@ -183,17 +196,20 @@ OPERATIONS: dict[str, Operation] = {
             skip_final="SkipFinalSnapshot", deletes_backups_on=RDS_ONLY,
             facts_lookup=INSTANCE_LOOKUP, facts_from="DBInstanceIdentifier",
             final_exemptions=True,
+            resource_type=DB_SNAPSHOT,
         ),
         Operation(
             "DeleteTenantDatabase", Kind.FINAL, RDS_ONLY, "created",
             identifier="FinalDBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             source="TenantDBName", also_judged=("SkipFinalSnapshot",),
             skip_final="SkipFinalSnapshot",
+            resource_type=DB_SNAPSHOT,
         ),
         Operation(
             "StopDBInstance", Kind.FINAL, RDS_ONLY, "created",
             identifier="DBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             source="DBInstanceIdentifier",
+            resource_type=DB_SNAPSHOT,
         ),
         Operation(
             "AddTagsToResource", Kind.TAG, ALL, "tagged", source="ResourceName", tags="Tags",
@@ -205,22 +221,26 @@ OPERATIONS: dict[str, Operation] = {
         Operation(
             "ModifyDBClusterSnapshotAttribute", Kind.SHARE, ALL, "shared",
             source="DBClusterSnapshotIdentifier", also_judged=_SHARE_PARAMETERS,
+            resource_type=CLUSTER_SNAPSHOT,
         ),
         Operation(
             "ModifyDBSnapshotAttribute", Kind.SHARE, RDS_ONLY, "shared",
             source="DBSnapshotIdentifier", also_judged=_SHARE_PARAMETERS,
+            resource_type=DB_SNAPSHOT,
         ),
         Operation(
             "DeleteDBClusterSnapshot", Kind.DELETE, ALL, "deleted",
             identifier="DBClusterSnapshotIdentifier", limit=CLUSTER_ID_LIMIT,
             answer=CLUSTER_SNAPSHOT_ANSWER,
             facts_lookup=CLUSTER_SNAPSHOT_LOOKUP, facts_from="DBClusterSnapshotIdentifier",
+            resource_type=CLUSTER_SNAPSHOT,
         ),
         Operation(
             "DeleteDBSnapshot", Kind.DELETE, RDS_ONLY, "deleted",
             identifier="DBSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
             answer=SNAPSHOT_ANSWER,
             facts_lookup=SNAPSHOT_LOOKUP, facts_from="DBSnapshotIdentifier",
+            resource_type=DB_SNAPSHOT,
         ),
         Operation(
             "DeleteDBInstanceAutomatedBackup", Kind.BACKUP, RDS_ONLY, "deleted",
@@ -256,7 +276,7 @@ UNGUARDED: dict[str, str] = {
 """Operations of the three models that name a snapshot but are not guarded, and why."""
 
 NAMING_OPERATIONS = frozenset(name for name, row in OPERATIONS.items() if row.names_snapshot)
-SNAPSHOT_ARN_TYPES = frozenset({"snapshot", "cluster-snapshot"})
+SNAPSHOT_ARN_TYPES = frozenset({DB_SNAPSHOT, CLUSTER_SNAPSHOT})
 
 
 def snake_case(name: str) -> str:
