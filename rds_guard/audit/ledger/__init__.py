@@ -5,7 +5,8 @@ table, with signed checkpoints in S3 (DESIGN.md §10, docs/ledger.md).
 ``table`` (conditional puts and reads), ``series`` (a log's records across its rotated
 files), ``state`` (what a shipper remembers, and its lock), ``shipper`` (`Shipper`),
 ``spool`` (`ShippingLog`: the guard's log, shipped by a thread), ``checkpoints`` (signed
-checkpoints), ``verify`` (`verify_ledger`), ``provision`` (``rds-guard ledger init``).
+checkpoints), ``continuity`` (what a checkpointer tells of a stream's new records),
+``verify`` (`verify_ledger`), ``provision`` (``rds-guard ledger init``).
 
 Nothing here is imported unless a ledger is used: a guard without ``[audit.ledger]`` never
 loads it.

@@ -22,23 +22,14 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..record import (
-    CHAIN_HMAC,
-    CHAIN_SHA256,
-    ZERO_HASH,
-    chain_of,
-    is_authentic,
-    parse_record,
-    prev_of,
-    seq_of,
-    utc_now,
-)
+from ..record import ZERO_HASH, utc_now
+from .continuity import follows_on
 from .items import full_sha256, line_digest, line_of, number
 from .location import Clients, S3Location
 from .table import LedgerTable, error_code
@@ -355,74 +346,7 @@ def _advance(
         return None, None
     start = 1 if old is None else old.size
     line = line_of(newest) or b""
-    problem = _follows_on(table.records(stream, start), start, size, line)
+    problem = follows_on(table.records(stream, start), start, size, line)
     if problem is not None:
         return problem, old
     return None, StreamHead(stream, size, full_sha256(line))
-
-
-_CHAIN_RANKS: dict[str | None, int] = {None: 0, CHAIN_SHA256: 1, CHAIN_HMAC: 2}
-"""How far up a stream's chain has come: the first format (no digest of its own), plain
-SHA-256, HMAC-SHA256. Writers only go up (``rotate --key-env`` upgrades a plain log); a
-record lower than the one before is the way a writer without the key would forge one."""
-
-
-def _record_problem(seq: int, line: bytes, before: bytes | None) -> str | None:
-    """What a checkpointer without the key can tell is wrong with the record at ``seq`` after
-    ``before`` (None: nothing): not a record, an unknown chain, a downgrade, and for plain
-    SHA-256 its own digest and its link."""
-    if parse_record(line) is None:
-        return f"the item at seq {seq} holds no record (its line is cut short or damaged)"
-    chain = chain_of(line)
-    if chain == "":
-        return f"the record at seq {seq} names no chain rds_guard knows"
-    previous = None if before is None else chain_of(before)
-    if before is not None and _CHAIN_RANKS[chain] < _CHAIN_RANKS.get(previous, 0):
-        if chain is None:
-            return (
-                f"the record at seq {seq} is in the first format (no digest of its own) after"
-                " a sealed one: a downgrade (edited)"
-            )
-        return (
-            f"the record at seq {seq} is plain SHA-256 after an HMAC-keyed one: a downgrade"
-            " (edited, or written without the key)"
-        )
-    if chain != CHAIN_SHA256:
-        return None
-    if not is_authentic(line):
-        return f"the record at seq {seq} is not authentic (edited)"
-    if previous == CHAIN_SHA256 and prev_of(line) != full_sha256(before or b"").encode():
-        return f"the record at seq {seq} does not link to the one before"
-    return None
-
-
-def _follows_on(
-    items: Iterable[dict[str, dict[str, str]]], start: int, end: int, head: bytes
-) -> str | None:
-    """Why the records ``start..end`` do not follow on from one another (None: they do).
-
-    Keyless: every seq is there, each item's line has its seq and its digest and is a record
-    whose chain does not go down (`_record_problem`); a plain SHA-256 record is authentic and
-    links to the one before. HMAC-keyed links need the key: `verify` checks them. The record
-    walked at ``end`` must be ``head``, the line read as the head (the one signed)."""
-    expected, before = start, None
-    for item in items:
-        seq = number(item, "seq")
-        line = line_of(item)
-        if seq is None or seq > end:
-            break
-        if seq != expected:
-            return f"seq {expected} is missing (the next record is seq {seq})"
-        if line is None or seq_of(line) != seq:
-            return f"the item at seq {seq} does not hold the record with that seq"
-        if item.get("digest", {}).get("S") != line_digest(line):
-            return f"the item at seq {seq} carries a digest its line does not have"
-        problem = _record_problem(seq, line, before)
-        if problem is not None:
-            return problem
-        if seq == end and line != head:
-            return f"seq {seq} changed while the checkpoint read it"
-        before, expected = line, expected + 1
-    if expected <= end:
-        return f"seq {expected} is missing"
-    return None
