@@ -13,7 +13,9 @@ and of two writers racing for it one wins.
 
 A checkpoint never signs a state inconsistent with the one before: a stream that shrank,
 vanished, changed at its old head, or whose new records do not follow on, is a finding, and
-the new checkpoint keeps that stream where the previous one had it.
+the new checkpoint keeps that stream where the previous one had it. The previous one is
+trusted only once its signature holds (`CheckpointStore.newest`): one a writer of the bucket
+put there is a finding, and its time and heads count for nothing.
 """
 
 from __future__ import annotations
@@ -123,6 +125,34 @@ def body_digest(body: bytes) -> str:
 
 
 @dataclass(frozen=True)
+class Stored:
+    """A checkpoint object as the bucket holds it: the number in its name, its body, the
+    signature in its metadata (base64; empty: none), and the checkpoint its body holds
+    (None: it holds none)."""
+
+    number: int
+    body: bytes
+    signature: str
+    checkpoint: Checkpoint | None
+
+    @property
+    def fingerprint(self) -> tuple[int, str, str]:
+        """The object's number, body digest and signature: what a verification holds for."""
+        return self.number, body_digest(self.body), self.signature
+
+
+@dataclass(frozen=True)
+class Newest:
+    """The newest checkpoint object (``top``: the next checkpoint is numbered after it and
+    links to its body) and the checkpoint the next one holds the streams to (``base``:
+    ``top``'s when its signature holds); ``problem``: why ``top`` is not trusted."""
+
+    top: Stored
+    base: Checkpoint | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class Version:
     """One version of an object under the prefix (or a delete marker)."""
 
@@ -139,14 +169,70 @@ class CheckpointStore:
         self.clients = clients
         self.location = location
         self.kms_key = kms_key
+        self._arn: str | None = None
+        self._signed: set[tuple[int, str, str]] = set()
+        self._trusted: Stored | None = None
 
-    def latest(self) -> tuple[Checkpoint, bytes] | None:
-        """The checkpoint with the highest number, and its body (None: none yet)."""
-        numbers = sorted(self.numbers())
-        if not numbers:
+    def latest(self) -> Stored | None:
+        """The checkpoint object with the highest number, as stored (None: none yet)."""
+        number = max(self.numbers(), default=None)
+        if number is None:
             return None
-        body, _ = self.read(self.location.key(name_of(numbers[-1])))
-        return parse_body(body), body
+        body, answer = self.read(self.location.key(name_of(number)))
+        try:
+            checkpoint: Checkpoint | None = parse_body(body)
+        except (ValueError, KeyError, TypeError):
+            checkpoint = None
+        signature = str(answer.get("Metadata", {}).get("signature", ""))
+        return Stored(number, body, signature, checkpoint)
+
+    def newest(self, key: str) -> Newest | None:
+        """The newest checkpoint object and the checkpoint the next one is held to: that one
+        when ``key`` (an ARN) signed it, else the newest this store found signed or wrote
+        below it, else none (None: no checkpoint yet). One KMS Verify at most, none for a
+        checkpoint this store found signed or wrote before."""
+        top = self.latest()
+        if top is None:
+            return None
+        problem = self.problem_of(top, key)
+        if problem is None:
+            self._trusted = top
+            return Newest(top, top.checkpoint)
+        below = self._trusted
+        base = below.checkpoint if below is not None and below.number < top.number else None
+        held = f"checkpoint {base.number}" if base else "their first record"
+        return Newest(
+            top,
+            base,
+            f"{self.location}{name_of(top.number)}: {problem}: its time and heads are not "
+            f"trusted; the streams are held to {held}",
+        )
+
+    def problem_of(self, stored: Stored, key: str) -> str | None:
+        """Why ``stored`` is not a checkpoint ``key`` signed under its own number (None: it
+        is). Asks KMS only about one this store did not find signed or write before."""
+        checkpoint = stored.checkpoint
+        if checkpoint is None:
+            return "not a checkpoint"
+        if checkpoint.number != stored.number:
+            return f"its body says it is checkpoint {checkpoint.number}"
+        if stored.fingerprint in self._signed:
+            return None
+        problem = self.signature_problem(checkpoint, stored.body, stored.signature, key)
+        if problem is None:
+            self._signed.add(stored.fingerprint)
+        return problem
+
+    def signature_problem(
+        self, checkpoint: Checkpoint, body: bytes, signature: str, key: str
+    ) -> str | None:
+        """Why ``body`` (``checkpoint``'s) with ``signature`` is not signed by ``key``, an ARN
+        (None: it is): its body names another key, or its signature does not hold."""
+        if checkpoint.key != key:
+            return f"signed with {checkpoint.key}, not with {key}"
+        if not signature or not self.signature_holds(body, signature, key):
+            return "its signature does not hold (forged or edited)"
+        return None
 
     def numbers(self) -> Iterator[int]:
         """The numbers of the checkpoints there are (ListObjectsV2)."""
@@ -190,8 +276,10 @@ class CheckpointStore:
         """The ARN of the signing key (its alias or id resolved by DescribeKey)."""
         if not self.kms_key:
             raise ValueError("no KMS key to sign checkpoints with")
-        metadata = self.clients.kms.describe_key(KeyId=self.kms_key)["KeyMetadata"]
-        return str(metadata["Arn"])
+        if self._arn is None:
+            metadata = self.clients.kms.describe_key(KeyId=self.kms_key)["KeyMetadata"]
+            self._arn = str(metadata["Arn"])
+        return self._arn
 
     def put(self, checkpoint: Checkpoint) -> bool:
         """Sign ``checkpoint`` and write it create-only; False when its number is taken."""
@@ -216,6 +304,9 @@ class CheckpointStore:
             if error_code(exc) in _TAKEN or _status(exc) in (409, 412):
                 return False
             raise
+        written = Stored(checkpoint.number, body, signature, checkpoint)
+        self._signed.add(written.fingerprint)
+        self._trusted = written
         return True
 
     def signature_holds(self, body: bytes, signature: str, key: str) -> bool:
@@ -271,23 +362,30 @@ def write_checkpoint(
     store: CheckpointStore,
     *,
     attempts: int = 3,
-    latest: tuple[Checkpoint, bytes] | None = None,
+    newest: Newest | None = None,
 ) -> CheckpointOutcome:
     """Write the next checkpoint of ``table`` to ``store``: every stream's head, each checked
     against the previous checkpoint first. A number taken meanwhile by another writer is
-    tried again on top of that one's (``attempts`` times). ``latest``: the store's newest
-    checkpoint, when the caller has just read it (`CheckpointStore.latest`)."""
+    tried again on top of that one's (``attempts`` times). ``newest``: the store's newest
+    checkpoint, when the caller has just read it (`CheckpointStore.newest`).
+
+    A newest checkpoint whose signature does not hold (written by someone who can write the
+    bucket but not sign) is a finding. The next one is still numbered after it and links to
+    its body: numbers stay create-only (its number is taken for good), the signed chain pins
+    the very bytes found there, and ``verify --checkpoints`` reports it by its signature
+    alone, not as a break in the chain. Its heads vouch for nothing, so the streams are held
+    to the newest checkpoint this store found signed (or wrote) below it, else read from
+    their first record: signing what a forger wrote would pin it."""
     key = store.key_arn()
     outcome = CheckpointOutcome()
     for attempt in range(attempts):
-        if attempt or latest is None:
-            latest = store.latest()
-        previous, prev_body = latest if latest is not None else (None, b"")
-        findings: list[str] = []
-        heads = list(_heads(table, previous, findings))
+        if attempt or newest is None:
+            newest = store.newest(key)
+        findings = [] if newest is None or newest.problem is None else [newest.problem]
+        heads = list(_heads(table, None if newest is None else newest.base, findings))
         checkpoint = Checkpoint(
-            number=1 if previous is None else previous.number + 1,
-            prev=ZERO_HASH if previous is None else body_digest(prev_body),
+            number=1 if newest is None else newest.top.number + 1,
+            prev=ZERO_HASH if newest is None else body_digest(newest.top.body),
             time=utc_now(),
             table=table.name,
             key=key,

@@ -154,18 +154,9 @@ def _check_signature(
     where: str,
     history: History,
 ) -> None:
-    if checkpoint.key != key:
-        history.findings.append(
-            CheckpointFinding(
-                checkpoint.number, f"{where}: signed with {checkpoint.key}, not with {key}"
-            )
-        )
-    elif not signature or not store.signature_holds(body, signature, key):
-        history.findings.append(
-            CheckpointFinding(
-                checkpoint.number, f"{where}: its signature does not hold (forged or edited)"
-            )
-        )
+    problem = store.signature_problem(checkpoint, body, signature, key)
+    if problem is not None:
+        history.findings.append(CheckpointFinding(checkpoint.number, f"{where}: {problem}"))
 
 
 def _check_link(

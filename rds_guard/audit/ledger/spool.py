@@ -103,6 +103,7 @@ class ShippingLog(AuditLog):
         )
         """Seconds past `CHECKPOINT_EVERY` this shipper waits before it writes a checkpoint."""
         self._checkpoint_tried = -CHECKPOINT_EVERY
+        self._store: CheckpointStore | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -242,32 +243,38 @@ class ShippingLog(AuditLog):
         """When the policy names ``checkpoints`` and ``kms_key``: the next signed checkpoint,
         once the newest one (whoever wrote it) is `CHECKPOINT_EVERY` plus this shipper's
         ``checkpoint_delay`` seconds old, or dated more than `CLOCK_SKEW` seconds ahead of
-        this host's clock. Looked for again when it turns that old (else at most every
-        `CHECKPOINT_EVERY` seconds); its findings are logged at ERROR. None when not due."""
+        this host's clock, or not signed with the key (its time is then no one's word: one
+        put by a writer of the bucket must not silence the guards). Looked for again when it
+        turns that old (else at most every `CHECKPOINT_EVERY` seconds); its findings are
+        logged at ERROR. None when not due.
+
+        Each look asks KMS to verify the newest checkpoint once, and not again for one this
+        shipper found signed or wrote (`CheckpointStore.newest`)."""
         if self.ledger.checkpoints is None or self.ledger.kms_key is None:
             return None
         now = time.monotonic()
         if now - self._checkpoint_tried < CHECKPOINT_EVERY:
             return None
         self._checkpoint_tried = now
-        store = CheckpointStore(
-            self.clients, parse_s3(self.ledger.checkpoints), self.ledger.kms_key
-        )
-        latest = store.latest()
-        age = math.inf if latest is None else _age(latest[0].time)
+        if self._store is None:
+            location = parse_s3(self.ledger.checkpoints)
+            self._store = CheckpointStore(self.clients, location, self.ledger.kms_key)
+        newest = self._store.newest(self._store.key_arn())
+        signed = None if newest is None or newest.problem else newest.top.checkpoint
+        age = math.inf if signed is None else _age(signed.time)
         due = CHECKPOINT_EVERY + self.checkpoint_delay
         if -CLOCK_SKEW <= age < due:
             # look again when the newest turns old enough, not an hour from now
             self._checkpoint_tried = now - CHECKPOINT_EVERY + due - max(0.0, age)
             return None
-        if latest is not None and age < 0:
+        if signed is not None and age < 0:
             logger.warning(
                 "checkpoint %d is dated %s, %.0f s ahead of this host's clock: writing the next",
-                latest[0].number,
-                latest[0].time,
+                signed.number,
+                signed.time,
                 -age,
             )
-        outcome = write_checkpoint(self.table, store, attempts=1, latest=latest)
+        outcome = write_checkpoint(self.table, self._store, attempts=1, newest=newest)
         for finding in outcome.findings:
             logger.error("checkpoint %s: %s", outcome.key, finding)
         return outcome

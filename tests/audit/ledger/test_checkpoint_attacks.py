@@ -6,6 +6,9 @@ every race is interleaved at a chosen request with botocore's before-send event.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -16,6 +19,7 @@ from typing import Any
 
 import pytest
 from audit_helpers import relink
+from aws import count_sent
 from ledger_helpers import (
     BUCKET,
     KEY_ALIAS,
@@ -39,10 +43,12 @@ from rds_guard import audit
 from rds_guard.audit import ZERO_HASH
 from rds_guard.audit.ledger import Clients, LedgerTable
 from rds_guard.audit.ledger.checkpoints import (
+    ALGORITHM,
     Checkpoint,
     CheckpointOutcome,
     CheckpointStore,
     StreamHead,
+    body_digest,
     name_of,
     parse_body,
     write_checkpoint,
@@ -676,3 +682,105 @@ def test_a_checkpoint_dated_ahead_does_not_silence_the_guards(
     assert [finding.detail.split(": ", 1)[1] for finding in read_history(store).findings] == [
         f"its time {parse_body(body).time} is before checkpoint 1's ({ahead})"
     ]
+
+
+def _forged_second(store: CheckpointStore, signer: str | None, named: str | None) -> str:
+    """Checkpoint 2 put by a writer of the bucket who cannot sign with the fleet's key: a copy
+    of checkpoint 1 dated now, its body naming key ``named`` (default: the fleet's) and signed
+    with KMS key ``signer`` (None: no signature). The finding `read_history` reports."""
+    first_body, _ = store.read(store.location.key(name_of(1)))
+    first = parse_body(first_body)
+    body = dataclasses.replace(
+        first,
+        number=2,
+        prev=body_digest(first_body),
+        time=_stamp(time.time()),
+        key=named or first.key,
+    ).body()
+    metadata = {}
+    if signer is not None:
+        signed = store.clients.kms.sign(
+            KeyId=signer,
+            Message=hashlib.sha256(body).digest(),
+            MessageType="DIGEST",
+            SigningAlgorithm=ALGORITHM,
+        )
+        metadata["signature"] = base64.b64encode(signed["Signature"]).decode("ascii")
+    store.clients.s3.put_object(
+        Bucket=store.location.bucket,
+        Key=store.location.key(name_of(2)),
+        Body=body,
+        Metadata=metadata,
+    )
+    if named is not None:
+        return f"signed with {named}, not with {first.key}"
+    return "its signature does not hold (forged or edited)"
+
+
+def _other_key(store: CheckpointStore) -> str:
+    """The ARN of another signing key of the account (not the fleet's)."""
+    made = store.clients.kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    return str(made["KeyMetadata"]["Arn"])
+
+
+@pytest.mark.parametrize("forgery", ["unsigned", "signed by another key", "naming another key"])
+def test_a_forged_checkpoint_dated_now_does_not_silence_the_guards(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    forgery: str,
+) -> None:
+    """docs/ledger.md: a guard trusts the newest checkpoint's time only once its signature
+    holds; one that does not is due at once, and the guard says what it found.
+
+    A guard found checkpoint 1 fresh and signed. Then someone who can write the bucket but
+    not sign with the fleet's key puts checkpoint 2, dated now. On its next look the guard
+    (its full delay past the hour) writes checkpoint 3 all the same: one KMS Sign, and one
+    Verify in all for a signature made with another key (none for one that is missing, or a
+    body naming another key); linked to checkpoint 2's body, the streams held to checkpoint
+    1. The forgery is logged at ERROR, and it is all `verify --checkpoints` reports."""
+    stream = _first_checkpoint(table, store, log_path, time.time() - 60)
+    guard = _Guard(table, log_path, CHECKPOINT_SPREAD)
+    kms = count_sent(guard.log.clients.kms)
+    assert guard.log.checkpoint_if_due() is None
+    other = None if forgery == "unsigned" else _other_key(store)
+    problem = _forged_second(store, other, other if forgery == "naming another key" else None)
+    guard.log._checkpoint_tried = float("-inf")  # as if an hour had passed for this host
+    with caplog.at_level(logging.ERROR, logger="rds_guard"):
+        outcome = guard.log.checkpoint_if_due()
+    assert outcome is not None and outcome.checkpoint is not None
+    verified = 2 if forgery == "signed by another key" else 1
+    assert (outcome.checkpoint.number, kms.count("Sign"), kms.count("Verify")) == (3, 1, verified)
+    assert list(store.numbers()) == [1, 2, 3]
+    body, _ = store.read(store.location.key(name_of(2)))
+    assert outcome.checkpoint.prev == body_digest(body)
+    lines = complete_lines(log_path)
+    assert outcome.checkpoint.head_of(stream) == StreamHead(stream, 3, full_sha256(lines[2]))
+    where = f"{store.location}{name_of(2)}"
+    assert outcome.findings == [
+        f"{where}: {problem}: its time and heads are not trusted; the streams are held to "
+        "checkpoint 1"
+    ]
+    assert [(r.levelno, r.message) for r in caplog.records] == [
+        (logging.ERROR, f"checkpoint {store.location.key(name_of(3))}: {outcome.findings[0]}")
+    ]
+    assert [(f.number, f.detail) for f in read_history(store).findings] == [
+        (2, f"{where}: {problem}")
+    ]
+
+
+def test_a_signed_fresh_checkpoint_keeps_the_guard_quiet_and_is_verified_once(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """docs/ledger.md: a guard that finds the newest checkpoint younger than its hour, its
+    signature holding, writes nothing; asked again, it does not ask KMS again about the
+    checkpoint it already found signed."""
+    _first_checkpoint(table, store, log_path, time.time() - 60)
+    guard = _Guard(table, log_path, 0.0)
+    kms = count_sent(guard.log.clients.kms)
+    assert guard.log.checkpoint_if_due() is None
+    guard.log._checkpoint_tried = float("-inf")  # as if an hour had passed for this host
+    assert guard.log.checkpoint_if_due() is None
+    assert (kms.count("Sign"), kms.count("Verify")) == (0, 1)
+    assert list(store.numbers()) == [1]
