@@ -135,3 +135,63 @@ def test_a_name_left_to_the_policys_template_is_no_invalid_call(
     made = client.create_db_cluster_snapshot(DBClusterIdentifier="orders", Tags=tags)
     assert made["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"].startswith("orders-manual-")
     assert moto_server.count("CreateDBClusterSnapshot") == 1
+
+
+PRESIGNS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "a flag given as 1": (
+        "DeleteDBCluster",
+        {"DBClusterIdentifier": "orders", "SkipFinalSnapshot": 1},
+        "SkipFinalSnapshot",
+    ),
+    "a name given as bytes": (
+        "CopyDBClusterSnapshot",
+        {
+            "SourceDBClusterSnapshotIdentifier": HELD,
+            "TargetDBClusterSnapshotIdentifier": b"orders-copy-0123456789abcdef",
+        },
+        "TargetDBClusterSnapshotIdentifier",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PRESIGNS), ids=list(PRESIGNS))
+def test_a_presign_of_the_wrong_types_is_blocked_and_gets_no_url(
+    moto_server: MotoServer, tmp_path: Path, case: str
+) -> None:
+    """A presign is judged like the call: the URL would carry the parameters as the
+    serializer reads them. `request.invalid`, quoting none of the value; one `blocked`
+    record and no `presigned` one; no URL, nothing sent."""
+    client = _unvalidated(moto_server, tmp_path)
+    operation, params, parameter = PRESIGNS[case]
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.generate_presigned_url(xform_name(operation), Params=params, ExpiresIn=600)
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.invalid", parameter)]
+    assert "0123456789abcdef" not in str(caught.value)
+    assert "value: 1" not in str(caught.value)
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+    assert "0123456789abcdef" not in (tmp_path / "audit.jsonl").read_text()
+    assert moto_server.count(operation) == 0
+
+
+def test_validation_turned_off_in_the_profile_is_seen_too(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``parameter_validation = false`` in the AWS config file, not the client's `Config`:
+    the client sends ``1`` as ``true`` all the same, so the delete that would skip its final
+    snapshot is `request.invalid` and never sent."""
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\nparameter_validation = false\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    make_cluster(moto_server.client("rds"))
+    session, _ = guarded_session(write_policy(tmp_path, BACKUPS), on=moto_server)
+    client = moto_server.client("rds", session=session)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.delete_db_cluster(
+            DBClusterIdentifier="orders", SkipFinalSnapshot=1, DeleteAutomatedBackups=False
+        )
+    assert [(v.rule, v.field) for v in caught.value.violations] == [
+        ("request.invalid", "SkipFinalSnapshot")
+    ]
+    assert moto_server.count("DeleteDBCluster") == 0
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
