@@ -20,8 +20,8 @@ from pathlib import Path
 import botocore.session
 import pytest
 from audit_helpers import records_of, run_python
-from aws import guarded_client, make_cluster, snapshot_tags
-from policies import EXAMPLE, RULE_OF_EACH_KIND, write_policy
+from aws import guarded_client, make_cluster, make_instance, snapshot_tags
+from policies import BACKUPS, EXAMPLE, RULE_OF_EACH_KIND, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -60,6 +60,7 @@ def aws(
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(cwd),
         "LANG": "C.UTF-8",
+        "PYTHONPATH": str(REPO),  # the plugin of this checkout, whatever is installed
         "AWS_CONFIG_FILE": str(EXAMPLE_CONFIG),
         "AWS_SHARED_CREDENTIALS_FILE": str(cwd / "no-credentials"),
         "AWS_ACCESS_KEY_ID": "testing",
@@ -219,6 +220,34 @@ def test_a_young_snapshot_is_not_deleted_through_the_cli(
     assert result.returncode == 255, result.stderr
     assert "[deletion.too_young] DBClusterSnapshotIdentifier" in result.stderr
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
+
+
+def test_a_documentdb_instance_delete_of_an_rds_instance_keeps_its_backups(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """``aws docdb delete-db-instance`` goes to the rds endpoint and cannot say
+    ``DeleteAutomatedBackups=False``: of a PostgreSQL instance it would take the automated
+    backups, so under ``automated_backups = "keep"`` it is stopped after one describe,
+    exit 255 without a traceback, and the blocked delete recorded."""
+    make_instance(moto_server.client("rds"), "billing")
+    write_policy(tmp_path, BACKUPS)
+    moto_server.reset_counts()
+    result = aws(
+        moto_server,
+        "docdb",
+        "delete-db-instance",
+        "--db-instance-identifier",
+        "billing",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 255, result.stderr
+    assert result.stderr.strip().startswith("rds_guard blocked DeleteDBInstance:")
+    assert "[deletion.automated_backups]" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert moto_server.actions() == ["DescribeDBInstances"]
+    (blocked,) = list(audit.read_records(tmp_path / "audit.jsonl"))
+    assert (blocked["event"], blocked["service"]) == ("blocked", "docdb")
+    assert [v["rule"] for v in blocked["violations"]] == ["deletion.automated_backups"]
 
 
 def test_an_output_skeleton_is_printed_as_without_the_plugin(
