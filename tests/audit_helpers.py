@@ -163,6 +163,19 @@ def relink(lines: list[bytes], index: int, hmac_key: bytes | None = None) -> Non
         lines[at + 1] = reseal(b'{"prev":"' + digest + lines[at + 1][73:], hmac_key)
 
 
+def forge_rotated_from(path: Path, name: str) -> None:
+    """Make the `rotated` record that starts the log at ``path`` name ``name`` as the file it
+    continues, sealed again and the records after it relinked: what anyone who can write a
+    plain log can do."""
+    lines = lines_of(path)
+    record = json.loads(lines[0])
+    assert record["event"] == "rotated", "the log does not start with a rotated record"
+    field = b'"rotated_from":' + json.dumps(record["rotated_from"]).encode()
+    lines[0] = reseal(lines[0].replace(field, b'"rotated_from":' + json.dumps(name).encode()))
+    relink(lines, 0)
+    write_lines(path, lines)
+
+
 FIRST_FORMAT_FIELDS = (
     "prev",
     "seq",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -100,9 +100,9 @@ class Series:
             if found and seq >= found[0].first_seq:
                 break  # an archive that does not come before: not this series
             found.insert(0, LogFile(path, first, seq))
-            source = record.get("rotated_from") if record.get("event") == "rotated" else None
-            if not isinstance(source, str) or not source or "/" in source:
-                break  # rotate names an archive in the same folder, never elsewhere
+            source = continues(record)
+            if source is None:
+                break
             path = self.path.with_name(source)
             first = _first_record_line(path)
         self._walked = found
@@ -157,6 +157,16 @@ class Series:
         for entry in self.entries(seq, cursor):
             return entry.line if entry.seq == seq else None
         return None
+
+
+def continues(record: Mapping[str, object]) -> str | None:
+    """The name of the archive a `rotated` record continues: a file beside the log, as
+    rotate names it, never a path elsewhere (nor ``.``, ``..``, or a name no file can have);
+    None for any other record."""
+    source = record.get("rotated_from") if record.get("event") == "rotated" else None
+    if not isinstance(source, str) or source in ("", ".", "..") or "/" in source:
+        return None
+    return None if "\x00" in source else source
 
 
 def _read(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_helpers import forge_rotated_from
 from aws import count_sent
 from ledger_helpers import (
     complete_lines,
@@ -342,6 +343,21 @@ def test_a_rotated_series_whose_first_file_is_gone_ships_on_from_its_state(
     state_path(log_path).unlink()
     with pytest.raises(Unnamed):
         ship(log_path, table)
+
+
+@pytest.mark.parametrize("forged", [".", "x\x00y", "../audit.jsonl"], ids=["dot", "nul", "parent"])
+def test_a_rotated_record_naming_no_file_beside_the_log_is_followed_nowhere(
+    table: LedgerTable, log_path: Path, forged: str
+) -> None:
+    """A forged ``rotated_from`` that names no file beside the log (its folder, a name no
+    file can have, a path elsewhere) ends the series at the live file: shipped on from the
+    state, as when the archive is gone."""
+    write_log(log_path, 5)
+    ship(log_path, table)
+    audit.rotate(log_path)
+    write_log(log_path, 2)
+    forge_rotated_from(log_path, forged)
+    assert ship(log_path, table).acked == 8
 
 
 def test_keyed_repaired_and_rotated_records_ship_byte_for_byte(
