@@ -16,6 +16,7 @@ from typing import Any
 import botocore.session
 import botocore.signers
 import pytest
+from audit_helpers import forge_rotated_from
 from aws import guarded_client, guarded_session, make_cluster, make_instance
 from botocore.config import Config
 from botocore.stub import Stubber
@@ -662,6 +663,83 @@ def test_cli_reads_the_rotated_series_the_live_file_ends(
         with stubber:
             document = run_main(capsys, "reconcile", "--audit", *given, "--json").json()
         assert (document["expired"], document["breached"]) == (["copy-unused"], ["held-1"])
+
+
+def rotated_log(folder: Path) -> tuple[Path, Path]:
+    """A log of two guarded creates, rotated between them: the live file and the archive
+    (``orders-manual-1`` is recorded in the archive only)."""
+    log = folder / "audit.jsonl"
+    with audit.AuditLog(log, fsync=False) as writer:
+        for fields in made("c1", "orders-manual-1"):
+            writer.write(str(fields.pop("event")), **fields)
+    archive = audit.rotate(log)
+    with audit.AuditLog(log, fsync=False) as writer:
+        for fields in made("c2", "orders-manual-2"):
+            writer.write(str(fields.pop("event")), **fields)
+    return log, archive
+
+
+def reconcile_both_made(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, log: Path
+) -> Run:
+    """`reconcile --audit LOG --json` against a listing of both snapshots of `rotated_log`."""
+    client, stubber = stubbed("rds")
+    monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
+    items = [cluster_item(f"orders-manual-{n}", TagList=[]) for n in (1, 2)]
+    stubber.add_response("describe_db_cluster_snapshots", {"DBClusterSnapshots": items}, {})
+    stubber.add_response("describe_db_snapshots", {"DBSnapshots": []}, {})
+    with stubber:
+        return run_main(capsys, "reconcile", "--audit", str(log), "--json")
+
+
+def test_cli_says_the_series_goes_back_no_further_than_a_missing_archive(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """docs/cli.md: the archives are read as far back as they are there. One that is gone
+    takes the records of the snapshots it saw with it: those are listed unrecorded, and a
+    note names the archive that is missing, so that nobody takes them for snapshots made
+    behind the guard's back."""
+    log, archive = rotated_log(tmp_path)
+    archive.unlink()
+    result = reconcile_both_made(capsys, monkeypatch, log)
+    assert (result.code, result.json()["unrecorded"]) == (1, ["orders-manual-1"])
+    assert f"{log}: continues {archive.name}, which is not there:" in result.err
+    assert "records before seq 3 are not read" in result.err
+
+
+BEYOND_THE_SERIES = {
+    "another-log": ("other.jsonl", "continues other.jsonl, which does not hold the records"),
+    "parent": ("../audit.jsonl", 'continues "../audit.jsonl", which names no file beside it'),
+    "absolute": ("/etc/passwd", 'continues "/etc/passwd", which names no file beside it'),
+    "dot": (".", 'continues ".", which names no file beside it'),
+    "dotdot": ("..", 'continues "..", which names no file beside it'),
+    "nul": ("x\x00y", 'continues "x\\u0000y", which names no file beside it'),
+    "empty": ("", 'continues "", which names no file beside it'),
+}
+
+
+@pytest.mark.parametrize("case", list(BEYOND_THE_SERIES), ids=list(BEYOND_THE_SERIES))
+def test_cli_follows_no_forged_rotated_from_and_says_so(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    case: str,
+) -> None:
+    """A `rotated` record whose ``rotated_from`` names no archive before it in the log's
+    folder (a log of its own, a path elsewhere, the folder itself): nothing outside the
+    series is read, never a traceback, and the note says the series stops there; the
+    archive it should have named is not read either."""
+    log, _ = rotated_log(tmp_path)
+    (tmp_path / "other").mkdir()
+    other, _ = rotated_log(tmp_path / "other")
+    other.rename(tmp_path / "other.jsonl")
+    forged, said = BEYOND_THE_SERIES[case]
+    forge_rotated_from(log, forged)
+    result = reconcile_both_made(capsys, monkeypatch, log)
+    assert (result.code, result.json()["unrecorded"]) == (1, ["orders-manual-1"])
+    assert "Traceback" not in result.err
+    assert f"{log}: {said}" in result.err
+    assert "records before seq 3 are not read" in result.err
 
 
 @pytest.mark.parametrize(

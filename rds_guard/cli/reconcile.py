@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
+import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from .common import (
     policy_if_any,
     print_json,
     print_lines,
+    printable,
 )
 
 if TYPE_CHECKING:
@@ -250,7 +252,35 @@ def _summary(report: Report, service: str) -> str:
 def _series(path: Path) -> list[Path]:
     """The files of the rotated series ``path`` ends, oldest first, as far back as the
     archives `audit rotate` left are there (each one's `rotated` record names the one
-    before); just ``path`` while it holds no record."""
+    before); just ``path`` while it holds no record. When the oldest file found continues
+    another, a note on stderr says which and why it is not read."""
     from rds_guard.audit.ledger.series import Series
 
-    return [file.path for file in Series(path).files()] or [path]
+    files = Series(path).files()
+    if files:
+        _note_unread_start(files[0].path, files[0].first_line)
+    return [file.path for file in files] or [path]
+
+
+def _note_unread_start(path: Path, first_line: bytes) -> None:
+    # without the note, the snapshots the missing records made would pass for snapshots
+    # made behind the guard's back
+    from rds_guard.audit.ledger.series import continues
+
+    record = audit.parse_record(first_line)
+    if record is None or record.get("event") != "rotated":
+        return
+    source = continues(record)
+    if source is None:
+        named = json.dumps(record.get("rotated_from"))
+        why = "which names no file beside it"
+    else:
+        named = source
+        exists = path.with_name(source).exists()
+        why = "which does not hold the records before it" if exists else "which is not there"
+    note = (
+        f"{PROG}: note: {path}: continues {named}, {why}: records before seq {record['seq']}"
+        " are not read, so snapshots they recorded may be listed as unrecorded"
+        " (give the series' files, oldest first)"
+    )
+    print(printable(note), file=sys.stderr)
