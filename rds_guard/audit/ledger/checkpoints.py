@@ -38,7 +38,7 @@ from .table import LedgerTable, error_code
 
 ALGORITHM = "ECDSA_SHA_256"
 """The signing algorithm (an ECC_NIST_P256 key)."""
-NAME = re.compile(r"checkpoint-(\d{10})\.json")
+NAME = re.compile(r"checkpoint-(\d{10,})\.json")  # ten digits, more past 9999999999
 _TAKEN = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 
 
@@ -247,8 +247,11 @@ class CheckpointStore:
 
     def number_of(self, key: str) -> int | None:
         """The number of the checkpoint stored under ``key`` (None: not a checkpoint's)."""
-        found = NAME.fullmatch(key[len(self.location.prefix) :])
-        return None if found is None else int(found.group(1))
+        name = key[len(self.location.prefix) :]
+        found = NAME.fullmatch(name)
+        if found is None or name_of(int(found.group(1))) != name:  # one name per number
+            return None
+        return int(found.group(1))
 
     def versions(self) -> list[Version]:
         """Every version and delete marker under the prefix (ListObjectVersions)."""

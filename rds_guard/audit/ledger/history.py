@@ -51,12 +51,13 @@ def read_history(store: CheckpointStore, expected_key: str | None = None) -> His
     found = _by_number(store)
     previous: tuple[Checkpoint, bytes] | None = None
     key = expected_key
-    for number in range(1, max(found, default=0) + 1):
-        where = f"{store.location}{name_of(number)}"
-        if number not in found:
-            history.findings.append(CheckpointFinding(number, f"{where}: missing"))
+    expected = 1
+    for number in sorted(found):
+        if number > expected:  # one finding per gap: a number put far ahead is one gap
+            history.findings.append(_gap(store, expected, number - 1))
             previous = None
-            continue
+        expected = number + 1
+        where = f"{store.location}{name_of(number)}"
         checkpoint, body, signature = _check_one(store, number, found[number], where, history)
         if checkpoint is None:
             previous = None
@@ -74,6 +75,14 @@ def read_history(store: CheckpointStore, expected_key: str | None = None) -> His
         history.checkpoints.append(checkpoint)
         previous = (checkpoint, body)
     return history
+
+
+def _gap(store: CheckpointStore, first: int, last: int) -> CheckpointFinding:
+    """Checkpoints ``first`` to ``last`` are not there."""
+    where = f"{store.location}{name_of(first)}: missing"
+    if last > first:
+        where += f", and every number up to {last} ({last - first + 1} checkpoints)"
+    return CheckpointFinding(first, where)
 
 
 def _by_number(store: CheckpointStore) -> dict[int, list[Version]]:

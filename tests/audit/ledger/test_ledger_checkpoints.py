@@ -448,6 +448,31 @@ def test_a_missing_number_is_caught(table: LedgerTable, store: CheckpointStore) 
     assert _history_findings(store) == [(2, "missing")]
 
 
+def test_a_number_far_ahead_is_one_gap_and_the_next_checkpoint_follows_it(
+    table: LedgerTable, store: CheckpointStore
+) -> None:
+    """Checkpoint 9999999999 put by a holder of kms:Sign (the last ten-digit number): the gap
+    below it is one finding, not ten billion, and the next checkpoint, 10000000000 (eleven
+    digits), is listed and written on top of it. A number spelled with a zero too many names
+    no checkpoint."""
+    first = write_checkpoint(table, store).checkpoint
+    assert first is not None
+    far = dataclasses.replace(first, number=9_999_999_999, prev=body_digest(first.body()))
+    assert store.put(far)
+    assert _history_findings(store) == [
+        (2, "missing, and every number up to 9999999998 (9999999997 checkpoints)")
+    ]
+    after = write_checkpoint(table, store).checkpoint
+    assert after is not None and after.number == 10_000_000_000
+    assert store.location.key(name_of(after.number)).endswith("checkpoint-10000000000.json")
+    assert sorted(store.numbers()) == [1, 9_999_999_999, 10_000_000_000]  # S3 lists by name
+    assert [c.number for c in read_history(store).checkpoints] == [1, 9_999_999_999, after.number]
+    padded = store.location.key("checkpoint-00000000001.json")
+    table.clients.s3.put_object(Bucket=BUCKET, Key=padded, Body=first.body())
+    assert store.number_of(padded) is None
+    assert sorted(store.numbers()) == [1, 9_999_999_999, 10_000_000_000]
+
+
 def test_two_writers_racing_for_a_number(table: LedgerTable, store: CheckpointStore) -> None:
     """The other writer takes number 2 between our read and our put: If-None-Match refuses
     ours, and we write number 3 on top of theirs."""
