@@ -55,7 +55,12 @@ from rds_guard.audit.ledger.checkpoints import (
 )
 from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.items import full_sha256, line_of, record_item
-from rds_guard.audit.ledger.spool import CHECKPOINT_EVERY, CHECKPOINT_SPREAD, ShippingLog
+from rds_guard.audit.ledger.spool import (
+    CHECKPOINT_EVERY,
+    CHECKPOINT_SPREAD,
+    CLOCK_SKEW,
+    ShippingLog,
+)
 from rds_guard.audit.ledger.verify import verify_ledger
 from rds_guard.audit.record import build_record, is_authentic, seal
 from rds_guard.core.policy import LedgerPolicy
@@ -682,6 +687,24 @@ def test_a_checkpoint_dated_ahead_does_not_silence_the_guards(
     assert [finding.detail.split(": ", 1)[1] for finding in read_history(store).findings] == [
         f"its time {parse_body(body).time} is before checkpoint 1's ({ahead})"
     ]
+
+
+@pytest.mark.parametrize(("ahead", "writes"), [(CLOCK_SKEW - 60, False), (CLOCK_SKEW + 60, True)])
+def test_five_minutes_ahead_is_the_clock_skew_a_guard_allows(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, ahead: float, writes: bool
+) -> None:
+    """docs/ledger.md: a checkpoint dated more than five minutes ahead is not waited for. One
+    dated a minute less than that is a clock a little fast: fresh, and the guard writes
+    nothing (no KMS Sign); a minute more, and it writes the next at once."""
+    _first_checkpoint(table, store, log_path, time.time() + ahead)
+    guard = _Guard(table, log_path, CHECKPOINT_SPREAD)
+    kms = count_sent(guard.log.clients.kms)
+    try:
+        outcome = guard.log.checkpoint_if_due()
+    finally:
+        guard.log.close()
+    assert (outcome is not None, kms.count("Sign")) == (writes, int(writes))
+    assert list(store.numbers()) == ([1, 2] if writes else [1])
 
 
 def _forged_second(store: CheckpointStore, signer: str | None, named: str | None) -> str:
