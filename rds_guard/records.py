@@ -3,14 +3,18 @@ is read from the service's answer."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core import operations, rules
 from .core.calls import Decision
 from .core.operations import Operation
 from .core.rules import Violation
+
+if TYPE_CHECKING:
+    from .guard.guard import Guard
 
 CONTEXT_KEY = "rds_guard"
 """Where a guarded call's state lives in botocore's per-call ``context`` dict."""
@@ -22,11 +26,13 @@ class GuardedCall:
     ``fields``: the audit record's fields (what is sent); ``judged``: the parameters the
     decision rests on, as decided (the request is held against them at ``request-created``);
     ``mode``: the policy's, for the line logged about the call; ``requested``: its
-    ``requested`` record is written (the request goes out). Plain data in slots: botocore
-    deep-copies the request context to presign cross-region copies.
+    ``requested`` record is written (the request goes out); ``guard``: the guard that judged
+    it, which writes its records, whatever is installed by then (another thread may uninstall
+    it, or install another, while the call is in flight). Plain data in slots: botocore
+    deep-copies the request context to presign cross-region copies (the copy shares the guard).
     """
 
-    __slots__ = ("call", "fields", "judged", "mode", "outcome", "requested")
+    __slots__ = ("call", "fields", "guard", "judged", "mode", "outcome", "requested")
 
     def __init__(
         self, call: str, outcome: str, fields: dict[str, Any], judged: dict[str, Any], mode: str
@@ -37,6 +43,18 @@ class GuardedCall:
         self.judged = judged
         self.mode = mode
         self.requested = False
+        self.guard: Guard | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
+        copied = GuardedCall(
+            self.call,
+            self.outcome,
+            copy.deepcopy(self.fields, memo),
+            copy.deepcopy(self.judged, memo),
+            self.mode,
+        )
+        copied.requested, copied.guard = self.requested, self.guard
+        return copied
 
     def __str__(self) -> str:
         return self.verdict  # logged as "%s": built only when the line is

@@ -163,13 +163,14 @@ class ClientBinding:
     def judged(
         self, context: Mapping[str, Any], *, requested: bool = False
     ) -> tuple[GuardedCall | None, Guard | None]:
-        """The call's state and the guard in force; ``requested``: only for a call whose
-        requested record was written (a before-call handler, botocore's Stubber or a test
-        responder, may have answered with nothing sent)."""
+        """The call's state and the guard that judged it (not the one in force now: its
+        records are that guard's); ``requested``: only for a call whose requested record was
+        written (a before-call handler, botocore's Stubber or a test responder, may have
+        answered with nothing sent)."""
         call = context.get(CONTEXT_KEY)
         if not isinstance(call, GuardedCall) or (requested and not call.requested):
             return None, None
-        return call, self.guard()
+        return call, call.guard
 
     def sent(self, row: Operation, body: object, call: GuardedCall) -> Any:
         """The judged parameters as the serialized request body carries them."""
@@ -183,10 +184,11 @@ class ClientBinding:
     ) -> tuple[Guard, Operation, GuardedCall, dict[str, Any]] | None:
         """The guard, row and state of a presigned call, and its judged parameters as the URL
         carries them; None when the URL is not of a guarded call."""
-        guard, client = self.guard(), self._client()
-        if not presigned or guard is None or client is None:
+        client = self._client()
+        call = presigned[0] if presigned else None
+        guard = None if call is None else call.guard
+        if call is None or guard is None or client is None:
             return None
-        call = presigned[0]
         row = operations.OPERATIONS[call.fields["operation"]]
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
         return guard, row, call, wire.sent_params(query, self.readers(client, row))

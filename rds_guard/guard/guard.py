@@ -98,7 +98,9 @@ class Guard:
     def uninstall(self) -> None:
         """Make this guard inert everywhere it reached, clients created meanwhile included.
 
-        The guard installed before it on the same target, if any, is in force again.
+        The guard installed before it on the same target, if any, is in force again. A call
+        this guard judged already is still carried through by it: its records go to this
+        guard's log (opened again if need be).
         """
         self._stack.remove(self)
         if self.audit is not None:
@@ -139,6 +141,7 @@ class Guard:
             {},
             self.policy.mode,
         )
+        call.guard = self
         self._enforce(call, row, decision.violations)
         for key, value in decision.params.items():
             if params.get(key) is not value:

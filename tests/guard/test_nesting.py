@@ -10,8 +10,9 @@ from typing import Any
 
 import boto3
 import pytest
-from aws import REGION, make_cluster
+from aws import REGION, audit_records, make_cluster, snapshot_tags
 from policies import write_policy
+from servers import MotoServer
 
 import rds_guard
 
@@ -147,3 +148,72 @@ def test_a_session_guarded_directly_and_as_boto3s_default_is_never_unguarded(
     as_default.uninstall()
     direct.uninstall()
     assert in_force(client) is None
+
+
+# --- a call in flight while the guards change -------------------------------------------
+
+AUDITED = """\
+version = 1
+[naming]
+pattern = "^{prefix}-.*$"
+[tags.forced]
+managed-by = "{prefix}"
+[audit]
+path = "audit.jsonl"
+"""
+
+
+def audited_policy(folder: Path, name: str) -> Path:
+    return write_policy(folder / name, AUDITED.replace("{prefix}", name))
+
+
+def events_of(folder: Path) -> list[tuple[str, str]]:
+    """Each record's event and call id, in ``folder``'s log."""
+    return [(r["event"], r["call"]) for r in audit_records(folder)]
+
+
+@pytest.mark.parametrize(
+    ("stage", "change"),
+    [
+        (stage, change)
+        for stage in ("before-call", "before-send")
+        for change in ("uninstall", "install another")
+    ],
+)
+def test_a_call_in_flight_is_recorded_by_the_guard_that_judged_it(
+    moto_server: MotoServer, tmp_path: Path, stage: str, change: str
+) -> None:
+    """Another thread uninstalls the guard (a ``with install(...)`` block ends) or installs a
+    second one on the session while a call is in flight: after the guard judged it, before
+    its request is made (``before-call``), or on the wire (``before-send``). The call goes out
+    as judged, and the guard that judged it writes both its records, ``requested`` before the
+    request, in its own log; the other guard's log gets nothing of it."""
+    session = boto3.Session(region_name=REGION, aws_access_key_id="k", aws_secret_access_key="s")
+    moto_server.attach(session)
+    a = rds_guard.install(session, policy=audited_policy(tmp_path, "a"))
+    client = moto_server.client("rds", session=session)
+    make_cluster(client)
+    other: list[rds_guard.Guard] = []
+    seen: list[list[tuple[str, str]]] = []
+
+    def meanwhile(**_: Any) -> None:
+        if stage == "before-send":
+            seen.append(events_of(tmp_path / "a"))
+        if change == "uninstall":
+            a.uninstall()
+        else:
+            other.append(rds_guard.install(session, policy=audited_policy(tmp_path, "b")))
+
+    client.meta.events.register_first(f"{stage}.rds.CreateDBClusterSnapshot", meanwhile)
+    client.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="a-1"
+    )
+    (call,) = {call for _, call in events_of(tmp_path / "a")}
+    assert events_of(tmp_path / "a") == [("requested", call), ("created", call)]
+    if seen:
+        assert seen == [[("requested", call)]]
+    assert events_of(tmp_path / "b") == []
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    assert snapshot_tags(client, "a-1")["managed-by"] == "a"
+    for guard in other:
+        guard.uninstall()
