@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -54,11 +55,18 @@ class Pending(Protocol):
         ...
 
 
+INSTALLS = threading.RLock()
+"""Held while a stack of guards changes, with the hooks that go with it: an install on a
+session while another thread's uninstall removes the session's hooks would otherwise be
+hooked and then unhooked, active with nothing to judge its clients' calls."""
+
+
 class Stack:
     """The guards installed on one target (a session, an emitter or a client), oldest first.
 
     The newest is in force; uninstalling it brings back the one before it. ``on_empty``
-    callbacks run when the last guard leaves (a session's hooks are removed then).
+    callbacks run when the last guard leaves (a session's hooks are removed then). Changes are
+    made holding `INSTALLS`.
     """
 
     def __init__(self) -> None:
@@ -67,19 +75,21 @@ class Stack:
 
     def top(self) -> Guard | None:
         """The guard in force (resolving one installed lazily), or None."""
-        if not self.guards:
+        try:
+            top = self.guards[-1]
+        except IndexError:  # none, or the last one left in another thread meanwhile
             return None
-        top = self.guards[-1]
         return top if isinstance(top, Guard) else top.resolve()
 
     def remove(self, guard: Guard | Pending) -> None:
         """Take ``guard`` off the stack; the ``on_empty`` callbacks run when it was the last."""
-        if guard in self.guards:
-            self.guards.remove(guard)
-            if not self.guards:
-                callbacks, self.on_empty = self.on_empty, []
-                for callback in callbacks:
-                    callback()
+        with INSTALLS:
+            if guard in self.guards:
+                self.guards.remove(guard)
+                if not self.guards:
+                    callbacks, self.on_empty = self.on_empty, []
+                    for callback in callbacks:
+                        callback()
 
 
 class Guard:

@@ -20,7 +20,7 @@ from ..core.files import append_problem
 from ..core.policy import Policy, PolicyLike, audit_path_of, resolve_policy
 from ..errors import AuditError, PolicyError
 from .binding import ClientBinding, binding_of
-from .guard import Guard, Stack
+from .guard import INSTALLS, Guard, Stack
 from .hooks import service_of
 
 logger = logging.getLogger("rds_guard")
@@ -43,12 +43,18 @@ class _PendingGuard:
     def resolve(self) -> Guard:
         """The `Guard`, put in this entry's place on its stack; a `PolicyError` leaves it
         pending, to be tried again."""
-        if self._guard is None:
-            loaded = resolve_policy(self._policy)
-            self._guard = Guard(loaded, open_audit_log(loaded, self._audit_path), self._stack)
-            guards = self._stack.guards
-            if self in guards:
-                guards[guards.index(self)] = self._guard
+        if self._guard is not None:
+            return self._guard
+        loaded = resolve_policy(self._policy)
+        made = Guard(loaded, open_audit_log(loaded, self._audit_path), self._stack)
+        with INSTALLS:
+            if self._guard is None:  # else another thread made it meanwhile: theirs stays
+                self._guard = made
+                guards = self._stack.guards
+                if self in guards:
+                    guards[guards.index(self)] = made
+        if self._guard is not made and made.audit is not None:
+            made.audit.close()
         return self._guard
 
 
@@ -151,9 +157,10 @@ def install_on_emitter(
     tries again). Installs nest as with `install`. Returns a function giving this install's
     `Guard` (loading the policy now, if need be).
     """
-    stack = _session_stack(events)
-    pending = _PendingGuard(stack, policy, audit_path)
-    stack.guards.append(pending)
+    with INSTALLS:
+        stack = _session_stack(events)
+        pending = _PendingGuard(stack, policy, audit_path)
+        stack.guards.append(pending)
     return pending.resolve
 
 
@@ -240,6 +247,7 @@ def install(
     """
     client = target if isinstance(target, BaseClient) else None
     session = _botocore_session(target)
+    service: str | None = None
     if client is not None:
         service = service_of(client)
         if service not in operations.SERVICES:
@@ -253,21 +261,22 @@ def install(
         )
     loaded = resolve_policy(policy)
     audit = open_audit_log(loaded, audit_path)
-    if client is not None:
-        binding = binding_of(client)
-        stack = binding.client_stack = binding.client_stack or Stack()
-        if loaded.services != operations.ALL and binding.service not in loaded.services:
-            logger.warning(
-                "the policy's services leave out %s; this %s client is judged all the same",
-                binding.service,
-                binding.service,
-            )
-    elif session is not None:
-        stack = _session_stack(session)
-    else:
-        stack = _stack_of(_DEFAULT_SESSION)
-        if not stack.guards:
-            _hook_default_sessions(stack)
-    guard = Guard(loaded, audit, stack)
-    stack.guards.append(guard)
+    if service is not None and service not in loaded.services:
+        logger.warning(
+            "the policy's services leave out %s; this %s client is judged all the same",
+            service,
+            service,
+        )
+    with INSTALLS:  # the stack and its hooks change together (`INSTALLS`)
+        if client is not None:
+            binding = binding_of(client)
+            stack = binding.client_stack = binding.client_stack or Stack()
+        elif session is not None:
+            stack = _session_stack(session)
+        else:
+            stack = _stack_of(_DEFAULT_SESSION)
+            if not stack.guards:
+                _hook_default_sessions(stack)
+        guard = Guard(loaded, audit, stack)
+        stack.guards.append(guard)
     return guard

@@ -4,6 +4,7 @@ one before, and a target is never unguarded while a Guard of it says it is activ
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -217,3 +218,46 @@ def test_a_call_in_flight_is_recorded_by_the_guard_that_judged_it(
     assert snapshot_tags(client, "a-1")["managed-by"] == "a"
     for guard in other:
         guard.uninstall()
+
+
+def test_an_install_while_another_thread_uninstalls_guards_the_sessions_new_clients(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
+    """Thread A leaves its ``with install(session)`` block while thread B installs on the
+    same session: B's guard is in force for the clients the session makes next, never a
+    guard that says it is active while the session's hooks are gone. botocore's
+    ``unregister`` is slowed to hold the uninstall at the moment it removes the hooks."""
+    session = boto3.Session(region_name=REGION)
+    emitter = session._session
+    a = rds_guard.install(session, policy=policy_of(tmp_path, "a"))
+    make_cluster(session.client("rds"))
+    inside, go = threading.Event(), threading.Event()
+    unregister = emitter.unregister
+
+    def slow_unregister(*args: Any, **kwargs: Any) -> Any:
+        inside.set()
+        go.wait(10)
+        return unregister(*args, **kwargs)
+
+    emitter.unregister = slow_unregister
+    installed: list[rds_guard.Guard] = []
+    leaving = threading.Thread(target=a.uninstall)
+    arriving = threading.Thread(
+        target=lambda: installed.append(rds_guard.install(session, policy=policy_of(tmp_path, "b")))
+    )
+    try:
+        leaving.start()
+        assert inside.wait(10)
+        arriving.start()
+        arriving.join(0.5)  # it waits for the uninstall to finish, or is done already
+        go.set()
+        leaving.join(10)
+        arriving.join(10)
+    finally:
+        go.set()
+        emitter.unregister = unregister
+    (b,) = installed
+    assert b.active and not a.active
+    assert in_force(session.client("rds")) == "b"
+    b.uninstall()
+    assert in_force(session.client("rds")) is None
