@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -322,6 +325,56 @@ def test_required_mode_after_a_fork_fails_every_call(
         "blocked",
     ]
     guard.uninstall()
+
+
+def _exit_status(pid: int, within: float) -> int | None:
+    """The forked child's exit code, once it exits within ``within`` seconds (None: it did
+    not; it is killed)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return None
+
+
+@pytest.mark.parametrize("mode", ["required", "ship"])
+def test_a_worker_forked_after_the_guard_shipped_ships_its_own_calls(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path, mode: str
+) -> None:
+    """A worker forked once the guard has shipped (gunicorn --preload, multiprocessing's
+    fork): the parent's put workers, its shipping thread, its locks and its connections are
+    not the child's. The child's call is acknowledged (required) and sent, its records reach
+    the ledger, and the parent's next call goes on as before: every record of both ends up
+    in the ledger, within ``lock_timeout`` of nothing."""
+    rds, guard = ledger_guard(aws, tmp_path, mode=mode)
+    assert isinstance(guard.audit, ShippingLog)
+    snapshot(rds, SNAPSHOT)
+    guard.audit.ship_once(timeout=None)  # the put workers are running now
+    failure = tmp_path / "child-failure.txt"
+    pid = os.fork()
+    if pid == 0:  # the child: its exit code says how its call went
+        code = 3
+        try:
+            snapshot(rds, "orders-manual-20261201")
+            guard.audit.close()  # ships what is left, as a worker's exit does
+            code = 0
+        except BaseException:
+            failure.write_text(traceback.format_exc())
+        finally:
+            os._exit(code)
+    status = _exit_status(pid, 60)
+    assert status == 0, failure.read_text() if failure.exists() else f"the child hung ({status})"
+    snapshot(rds, "orders-manual-20261202")
+    assert aws.count("CreateDBClusterSnapshot") == 3
+    log = tmp_path / "audit.jsonl"
+    stream = stream_of(table, log)
+    guard.uninstall()
+    assert stored_lines(table, stream) == complete_lines(log)
+    assert [event for event, _ in _events(log)] == ["requested", "created"] * 3
 
 
 def test_a_shipper_with_the_policys_key_writes_a_checkpoint_hourly(

@@ -136,6 +136,12 @@ class Clients:
                 made = self._made[service] = self._session.create_client(service, **kwargs)
             return made
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: make new clients at first use. The parent's share their
+        connections with it, and two processes on one connection read each other's answers."""
+        self._lock = threading.Lock()
+        self._made = {}
+
     def _config(self) -> Config:
         """`CLIENT_SETTINGS`, with `DEFAULT_RETRIES` unless retries are configured."""
         return _client_config(retries=not _retries_configured(self._session))

@@ -131,6 +131,13 @@ class Shipper:
                 self._pool.shutdown(wait=True)
                 self._pool = None
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: drop the parent's put workers (their threads are not in this
+        process), its lock and its copy of the state file's descriptor."""
+        self._pool = None
+        self._lock = threading.Lock()
+        self.state_file.forget_after_fork()
+
     def ship(
         self,
         *,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import logging
 import math
+import os
 import random
 import threading
 import time
@@ -222,6 +223,15 @@ class ShippingLog(AuditLog):
         self.shipper.close()
         super().close()
 
+    def _forget_after_fork(self) -> None:
+        """In a forked child: the parent's shipping thread is not there, and its locks, put
+        workers and connections are the parent's. The child starts its own at its next write."""
+        self._thread = None
+        self._thread_lock = threading.Lock()
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self.shipper.forget_after_fork()
+        self.clients.forget_after_fork()
+
     def ship_once(self, timeout: float | None = 0.0) -> ShipResult | None:
         """One shipping run (what the thread does each time it wakes); None once refused."""
         if self.refused is not None:
@@ -324,6 +334,14 @@ def _run(ref: weakref.ref[ShippingLog]) -> None:
         pause = min(pause * 2, LONGEST_PAUSE) if failed else INTERVAL
         del log, result
         (stop if failed else wake).wait(pause)
+
+
+def _after_fork_in_child() -> None:
+    for log in list(_LIVE):
+        log._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

@@ -97,6 +97,15 @@ class StateFile:
         finally:
             os.close(fd)  # releases the lock
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: close its copy of a descriptor a parent's thread held locked
+        at the fork. The lock belongs to the open file, which the copy keeps open: left open,
+        the parent could never ship again while the child lives."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def load(self) -> ShipState | None:
         """The state saved last (None: none, or unreadable). Only while `locked`."""
         fd = self._held()
