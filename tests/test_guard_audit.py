@@ -450,3 +450,39 @@ def test_hmac_key_is_the_variables_own_bytes(
     assert audit.verify([tmp_path / "audit.jsonl"], hmac_key=b"\xffsecret").ok
     with pytest.raises(audit.KeyRequired):
         audit.verify([tmp_path / "audit.jsonl"])
+
+
+@pytest.mark.parametrize("given", ["audit_path", "RDS_GUARD_AUDIT_PATH"])
+def test_a_relative_audit_path_stays_where_it_was_at_install(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    """A daemon that changes directory after install (``chdir("/")``) keeps one log: a
+    relative ``audit_path`` or $RDS_GUARD_AUDIT_PATH names the file in the directory of the
+    install, as the policy's own ``[audit] path`` does the one beside the policy. Otherwise
+    the next call would start an unconnected log, seq 1, in the new directory."""
+    started, moved = tmp_path / "started", tmp_path / "moved"
+    started.mkdir()
+    moved.mkdir()
+    policy = write_policy(tmp_path / "policy", AUDITED)
+    monkeypatch.chdir(started)
+    if given == "audit_path":
+        session, _ = guarded_session(policy, on=moto_server, audit_path="audit.jsonl")
+    else:
+        monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", "audit.jsonl")
+        session, _ = guarded_session(policy, on=moto_server)
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    team = [{"Key": "team", "Value": "payments"}]
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="orders-manual-20261201",
+        Tags=team,
+    )
+    monkeypatch.chdir(moved)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="orders-manual-20261202",
+        Tags=team,
+    )
+    assert [r["seq"] for r in audit_records(started)] == [1, 2, 3, 4]
+    assert not (moved / "audit.jsonl").exists()

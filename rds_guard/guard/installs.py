@@ -190,7 +190,9 @@ def open_audit_log(
             key = key_from_env(settings.hmac_key_env)
         except MissingKey as exc:
             raise PolicyError(str(exc), path=policy.source, key="audit.hmac_key_env") from None
-    path, _ = audit_path_of(policy, audit_path)
+    # absolute now: a process that changes directory later (a daemon's chdir("/")) keeps
+    # writing this log, not an unconnected one in its new directory
+    path = os.path.abspath(audit_path_of(policy, audit_path)[0])
     problem = append_problem(path)
     if problem is not None:  # found now, not at the first guarded call
         raise AuditError(f"{path}: the audit log cannot be written: {problem}", path=str(path))
