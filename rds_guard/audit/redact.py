@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 
 # AWS quotes the canonical request in some error messages (SignatureDoesNotMatch), the signed
-# headers' values included: a session token or a signature would reach the log with them.
+# headers' values included: a session token or a signature would reach the log with them. A
+# message may quote them in a header (name: value), a query (name=value), a query quoted
+# URL-encoded (name%3Dvalue), JSON ("name": "value") or XML (<name>value); the bare names
+# only with = (Credential=... in an Authorization header), so that prose keeps its words.
 _SIGNING_VALUES = re.compile(
-    r"(?i)(x-amz-(?:security-token|signature|credential)\s*[:=]\s*|(?:signature|credential)=)"
-    r"[^\s&,'\"]+"
+    r"(?i)("
+    r"x-amz-(?:security-token|signature|credential)"
+    r"(?:\s*[:=]\s*|%3d|\"\s*:\s*\"|>)"
+    r"|(?<![\w-])(?:signature|credential)(?:=|%3d)"
+    r")"
+    r"[^\s&,'\"<]+"
 )
 
 

@@ -372,6 +372,21 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "Credential=AKIDEXAMPLE/20261129/us-east-1/rds/aws4_request, Signature=0f9e",
             "Credential=[redacted], Signature=[redacted]",
         ),
+        (  # a URL quoted encoded, as in a form body's PreSignedUrl
+            "X-Amz-Credential%3DAKID%2F20261129%26X-Amz-Security-Token%3DIQo%252B%26"
+            "X-Amz-Signature%3dab12 end",
+            "X-Amz-Credential%3D[redacted] end",
+        ),
+        (
+            '{"X-Amz-Security-Token": "IQoJ", "x-amz-signature":"ab12"}',
+            '{"X-Amz-Security-Token": "[redacted]", "x-amz-signature":"[redacted]"}',
+        ),
+        (
+            "<X-Amz-Security-Token>IQoJ</X-Amz-Security-Token> Signature%3Dab12",
+            "<X-Amz-Security-Token>[redacted]</X-Amz-Security-Token> Signature%3D[redacted]",
+        ),
+        ("The request signature we calculated does not match the signature you provided", None),
+        ("Signature expired: 20261129T120000Z is now earlier than 20261129T120500Z", None),
         ("DBClusterSnapshotNotFoundFault: orders-daily-1 not found", None),
     ],
 )
