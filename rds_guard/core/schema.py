@@ -228,10 +228,22 @@ class _Reader(ValueReader):
         table = self.table(
             naming.get("operations", {}), "naming.operations", tuple(operations.NAMING_OPERATIONS)
         )
-        return {
+        rules_by_name = {
             name: self.naming_rule(rule, f"naming.operations.{name}", _OPERATION_NAMING_KEYS)
             for name, rule in table.items()
         }
+        for name, rule in rules_by_name.items():
+            if (
+                rule.generate is not None
+                and operations.OPERATIONS[name].kind is operations.Kind.FINAL
+            ):
+                raise self.fail(
+                    rule.generate_key,
+                    f"a final snapshot's name is never generated: a {name} call that makes"
+                    " one names it (a delete may skip it: [deletion] final_snapshot); a"
+                    " pattern here judges the name it gives",
+                )
+        return rules_by_name
 
     def tag_policy(self, value: object) -> TagPolicy:
         table = self.table(value, "tags", _TAG_KEYS)

@@ -197,18 +197,18 @@ def test_naming_for_merges_an_override_with_the_top_level_rule():
         generate = "top-gen"
         [naming.operations.CopyDBClusterSnapshot]
         pattern = "^(dr-{source}|top-gen)$"
-        [naming.operations.DeleteDBCluster]
-        generate = "final-gen"
+        [naming.operations.CopyDBSnapshot]
+        generate = "copy-gen"
         """
     )
     copy_rule = policy.naming_for("CopyDBClusterSnapshot")
     assert copy_rule.pattern.text == "^(dr-{source}|top-gen)$"
     assert copy_rule.generate.text == "top-gen"
     assert copy_rule.generate_key == "naming.generate"
-    delete_rule = policy.naming_for("DeleteDBCluster")
-    assert delete_rule.pattern.text == "^top$"
-    assert delete_rule.generate.text == "final-gen"
-    assert delete_rule.generate_key == "naming.operations.DeleteDBCluster.generate"
+    copy_db_rule = policy.naming_for("CopyDBSnapshot")
+    assert copy_db_rule.pattern.text == "^top$"
+    assert copy_db_rule.generate.text == "copy-gen"
+    assert copy_db_rule.generate_key == "naming.operations.CopyDBSnapshot.generate"
     assert policy.naming_for("CreateDBSnapshot") is policy.naming
 
 
@@ -217,6 +217,21 @@ def test_every_operation_that_names_a_snapshot_may_have_an_override(operation):
     """`[naming.operations.X]` accepts every create, copy and final-snapshot operation."""
     policy = make_policy(f'[naming.operations.{operation}]\npattern = "^x$"\n')
     assert policy.naming_for(operation).pattern.text == "^x$"
+
+
+FINAL_OPERATIONS = sorted(
+    name for name, row in operations.OPERATIONS.items() if row.kind is operations.Kind.FINAL
+)
+
+
+@pytest.mark.parametrize("operation", FINAL_OPERATIONS)
+def test_a_generate_for_a_final_snapshot_is_refused_on_its_line(operation):
+    """A delete's or stop's final snapshot is never named by the guard (the call names it or
+    skips it): a generate there would be listed as enforced and never used."""
+    error = body_error(f'[naming.operations.{operation}]\npattern = "^x$"\ngenerate = "x"\n')
+    assert (error.key, error.line) == (f"naming.operations.{operation}.generate", 4)
+    assert "a final snapshot's name is never generated" in error.problem
+    assert "[deletion]" in error.problem
 
 
 def test_naming_operations_rejects_an_operation_that_names_no_snapshot():
@@ -644,9 +659,6 @@ def test_a_generate_whose_name_aws_refuses_is_refused(generate, problem):
         '[naming]\npattern = "^snap-[a-z]+$"\ngenerate = "{source}-x"\n',
         # {env:...} is known only at call time
         '[naming]\npattern = "^{source}-[a-z]+$"\ngenerate = "{env:PREFIX}-x"\n',
-        # a delete's final snapshot is never generated
-        '[naming]\npattern = "^{source}-final$"\n'
-        '[naming.operations.DeleteDBCluster]\ngenerate = "x"\n',
         # the generate fits: {service}, {region} and {utcnow} rendered
         '[naming]\npattern = "^{source}-[a-z]+-[a-z0-9-]+-[0-9]{8}t[0-9]{6}z$"\n'
         'generate = "{source}-{service}-{region}-{utcnow}"\n',
