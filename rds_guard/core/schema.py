@@ -32,7 +32,7 @@ from .policy import (
 from .positions import MAX_KEY_PARTS, KeyLines, hint, join, kind, shown, toml_error
 from .reader import ValueReader
 from .rules import ValueGlob, Wildcard
-from .templates import Template, TemplateValues
+from .templates import ENV_NAME, Template, TemplateValues
 
 
 def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
@@ -352,11 +352,19 @@ class _Reader(ValueReader):
             raise self.fail("audit.path", "a path may not hold a NUL character (\\u0000)")
         path = Path(text)
         key_env = table.get("hmac_key_env")
+        if key_env is not None and not ENV_NAME.fullmatch(
+            self.string(key_env, "audit.hmac_key_env")
+        ):
+            raise self.fail(
+                "audit.hmac_key_env",
+                "must name an environment variable (letters, digits and '_', not starting"
+                f" with a digit), not {shown(key_env)}",
+            )
         return AuditPolicy(
             path=path if path.is_absolute() else base / path,
             enabled=self.boolean(table.get("enabled", True), "audit.enabled"),
             fsync=self.boolean(table.get("fsync", True), "audit.fsync"),
-            hmac_key_env=None if key_env is None else self.string(key_env, "audit.hmac_key_env"),
+            hmac_key_env=key_env,
             lock_timeout=self.number(
                 table.get("lock_timeout", DEFAULT_LOCK_TIMEOUT),
                 "audit.lock_timeout",

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 PLACEHOLDERS = ("source", "operation", "service", "region", "utcnow", "env")
 UTCNOW_DEFAULT_FORMAT = "%Y%m%dT%H%M%SZ"
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""An environment variable's name, as ``{env:NAME}`` and ``[audit] hmac_key_env`` take it."""
 
 
 class TemplateSyntaxError(ValueError):
@@ -186,7 +187,7 @@ def _parse_placeholder(body: str) -> Placeholder:
         known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
         raise TemplateSyntaxError(f"unknown placeholder {{{body}}} (known: {known})")
     if name == "env":
-        if not _ENV_NAME.fullmatch(argument):
+        if not ENV_NAME.fullmatch(argument):
             raise TemplateSyntaxError(f"{{env:NAME}} needs a variable name, got {{{body}}}")
         return Placeholder("env", argument)
     if name == "utcnow":

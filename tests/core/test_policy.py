@@ -1067,6 +1067,22 @@ def test_generate_with_allowed_characters_loads() -> None:
         assert policy.naming.generate is not None
 
 
+@pytest.mark.parametrize("name", ["", " ", "RDS GUARD KEY", "1KEY", "KEY-1", "KEY=x"])
+def test_an_hmac_key_env_that_names_no_variable_is_a_policy_error(name: str) -> None:
+    """A blank or malformed variable name would load and then fail every install: refused
+    at load, on its line."""
+    error = body_error(f'[audit]\nhmac_key_env = "{name}"\n')
+    assert (error.key, error.line) == ("audit.hmac_key_env", 3)
+    assert "must name an environment variable" in error.problem
+
+
+def test_an_hmac_key_env_naming_a_variable_loads() -> None:
+    """Letters, digits and underscores, not starting with a digit: any case."""
+    assert make_policy('[audit]\nhmac_key_env = "_chain_Key2"\n').audit.hmac_key_env == (
+        "_chain_Key2"
+    )
+
+
 def test_an_empty_audit_path_is_a_policy_error() -> None:
     """An empty audit path would resolve to the policy's folder: refused at load."""
     with pytest.raises(PolicyError) as caught:
