@@ -79,6 +79,16 @@ class ValueReader:
                 )
         return template
 
+    def template_fail(self, key: str, text: str, problem: str) -> PolicyError:
+        """The `PolicyError` for ``problem`` of the template ``text`` at ``key``, with the line
+        and column where the template begins."""
+        found = self.lines.locate(key, text, 0)
+        if found is None:
+            return self.fail(key, problem)
+        return PolicyError(
+            f"{problem} (column {found[1]})", path=self.source, line=found[0], key=key
+        )
+
     def number(self, value: object, key: str, *, low: float, high: float) -> float:
         """``value`` as a number from ``low`` to ``high``."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,15 @@ from .policy import (
 from .positions import MAX_KEY_PARTS, KeyLines, hint, join, kind, shown, toml_error
 from .reader import ValueReader
 from .rules import ValueGlob, Wildcard
-from .templates import ENV_NAME, Template, TemplateValues
+from .samples import (
+    NAMED_SOURCE,
+    SAMPLE_NOW,
+    identifier_never_valid,
+    rendered_for,
+    sample_values,
+    tag_value_never_valid,
+)
+from .templates import ENV_NAME, Template
 
 
 def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
@@ -58,12 +65,6 @@ def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
     reader = _Reader(source, lines)
     return reader.policy(document, base=base, digest=digest)
 
-
-_SAMPLE_NOW = datetime(2026, 11, 29, 12, 34, 56, tzinfo=UTC)
-"""The date `{utcnow:FMT}` is rendered at when a policy loads, to check the characters."""
-_SAMPLE_SOURCE = "orders"
-_SAMPLE_REGION = "us-east-1"
-"""What ``generate`` is rendered for at load, to check the name against its pattern."""
 
 # The schema: for each table, its keys and the reader of each value.
 logger = logging.getLogger("rds_guard")
@@ -162,7 +163,7 @@ class _Reader(ValueReader):
         where = join(table, "generate")
         template = self.template(value, where)
         try:
-            fixed = template.fixed_text(_SAMPLE_NOW)
+            fixed = template.fixed_text(SAMPLE_NOW)
         except ValueError as exc:
             raise self.fail(where, f"a {{utcnow}} format cannot be used: {exc}") from None
         bad = sorted({c for c in fixed if not (c.isascii() and (c.isalnum() or c == "-"))})
@@ -188,18 +189,24 @@ class _Reader(ValueReader):
                 )
 
     def check_generated_names(self, policy: Policy) -> None:
-        """``generate`` rendered for a sample source satisfies AWS's identifier rules and the
-        pattern of each operation it names snapshots for (overrides merged), when the pattern
-        holds ``{source}`` and the name reads no ``{env:...}``."""
+        """``generate`` can name a snapshot AWS accepts for each operation it names snapshots
+        for (overrides merged); rendered for a sample source, the name satisfies AWS's
+        identifier rules and the pattern, when the pattern holds ``{source}`` and the name
+        reads no ``{env:...}``."""
         for row in operations.OPERATIONS.values():
             rule = policy.naming_for(row.name)
-            if (
-                row.kind not in (operations.Kind.CREATE, operations.Kind.COPY)
-                or rule.pattern is None
-                or rule.generate is None
-                or not rule.pattern.uses_source
-                or rule.generate.env_names
-            ):
+            if row.kind not in (operations.Kind.CREATE, operations.Kind.COPY) or not rule.generate:
+                continue
+            for service in sorted(row.services):
+                name, reason = identifier_never_valid(rule.generate, row, service)
+                if reason:
+                    raise self.template_fail(
+                        rule.generate_key,
+                        rule.generate.text,
+                        f"no {row.name} can get a name AWS accepts from it: it renders"
+                        f" {rules.shown(name)!r}{rendered_for(rule.generate)}, which {reason}",
+                    )
+            if rule.pattern is None or not rule.pattern.uses_source or rule.generate.env_names:
                 continue
             override = policy.naming_operations.get(row.name)
             pattern_key = (
@@ -208,17 +215,15 @@ class _Reader(ValueReader):
                 else "naming.pattern"
             )
             for service in sorted(row.services):
-                values = TemplateValues(
-                    row.name, service, _SAMPLE_NOW, {}, _SAMPLE_SOURCE, _SAMPLE_REGION
-                )
+                values = sample_values(row.name, service, source=NAMED_SOURCE, environ={})
                 name = rule.generate.render(values)
                 problems = rules.identifier_problems(name, row.limit)
-                if not problems and not rule.pattern.fullmatch(name.lower(), _SAMPLE_SOURCE):
+                if not problems and not rule.pattern.fullmatch(name.lower(), NAMED_SOURCE):
                     problems = [f"does not match {pattern_key} {rule.pattern.text}"]
                 if problems:
                     raise self.fail(
                         rule.generate_key,
-                        f"for a {row.name} of a source named {_SAMPLE_SOURCE!r} it would name"
+                        f"for a {row.name} of a source named {NAMED_SOURCE!r} it would name"
                         f" the snapshot {shown(name)}, which " + "; ".join(problems),
                     )
 
@@ -276,11 +281,20 @@ class _Reader(ValueReader):
                 problems = rules.tag_value_problems(template.literal_text)
             else:  # its literal text and {utcnow:FMT} dates: the same at every call
                 try:
-                    fixed = template.fixed_text(_SAMPLE_NOW)
+                    fixed = template.fixed_text(SAMPLE_NOW)
                 except ValueError as exc:
                     raise self.fail(where, f"a {{utcnow}} format cannot be used: {exc}") from None
                 bad = sorted({c for c in fixed if not rules.tag_char_allowed(c)})
                 problems = [f"value may not hold {c!r} (AWS tag rules)" for c in bad]
+                if not problems:
+                    value, reason = tag_value_never_valid(template)
+                    if reason:
+                        raise self.template_fail(
+                            where,
+                            text,
+                            f"no call can get a tag value AWS accepts from it: it renders"
+                            f" {rules.shown(value)!r}{rendered_for(template)}: {reason}",
+                        )
             if problems:
                 raise self.fail(where, "; ".join(problems))
             result[name] = template

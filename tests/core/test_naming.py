@@ -96,11 +96,13 @@ def test_evaluate_passes_region_to_templates():
 
 
 def test_a_generated_identifier_is_judged_like_any_other():
-    """A template that renders an identifier AWS refuses gives `identifier.aws`."""
-    policy = make_policy('[naming]\ngenerate = "{source}--{utcnow:%Y}-"\n')
+    """A template that renders an identifier AWS refuses gives `identifier.aws`: 64
+    characters for a source named orders (a shorter name would fit, so the policy loads)."""
+    policy = make_policy('[naming]\ngenerate = "{source}-' + "x" * 57 + '"\n')
     decision, _ = run(policy, CREATE.operation, CREATE.params_without_identifier())
     violation = only(decision, "identifier.aws")
-    assert violation.value == "orders--2026-"
+    assert violation.value == "orders-" + "x" * 57
+    assert "is 64" in violation.message
 
 
 def test_generate_with_an_unset_env_variable_is_template_env():

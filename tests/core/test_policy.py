@@ -620,7 +620,7 @@ def test_a_copy_override_that_the_top_generate_breaks_is_refused():
     assert (error.key, error.line) == ("naming.generate", 4)
     assert error.problem == (
         "for a CopyDBClusterSnapshot of a source named 'orders' it would name the snapshot"
-        " 'orders-manual-20261129', which does not match"
+        " 'orders-manual-20260531', which does not match"
         " naming.operations.CopyDBClusterSnapshot.pattern ^dr-{source}$"
     )
 
@@ -696,6 +696,85 @@ def test_bad_env_placeholder_is_an_error(value):
     assert "{env:NAME} needs a variable name" in error.problem
 
 
+# --- what templates render, held to AWS's rules at load --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("generate", "problem"),
+    [
+        ("{utcnow}", "must start with a letter"),
+        ("{utcnow:%Y%m%d}-{source}", "must start with a letter"),
+        ("9{source}", "must start with a letter"),
+        ("x" * 70, "must be 1 to 63 characters long, is 70"),
+        ("{source}--copy", "must not contain two consecutive hyphens"),
+        ("{source}-", "must not end with a hyphen"),
+        ("{env:SUFFIX}-", "must not end with a hyphen"),
+        ("-{env:PREFIX}{source}", "must start with a letter"),
+        ("{region}-{source}-" + "x" * 52, "must be 1 to 63 characters long, is 64"),
+    ],
+)
+def test_a_generate_that_renders_no_name_aws_accepts_is_refused_at_its_column(generate, problem):
+    """Rendered with the values most in its favour (a source named 'x', each {env:...} one
+    letter and then empty), a generate that still breaks AWS's identifier rules for a cluster
+    snapshot (63 characters) would break every call: refused at load, where it is written."""
+    error = body_error(f'[naming]\ngenerate = "{generate}"\n')
+    assert (error.key, error.line) == ("naming.generate", 3)
+    assert problem in error.problem
+    assert "column 13" in error.problem
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # some source names are short enough, others are not: judged at call time
+        '[naming]\ngenerate = "{source}-' + "x" * 60 + '"\n',
+        # a name of 70 fits a DB snapshot (255), not a cluster snapshot
+        '[naming.operations.CreateDBSnapshot]\ngenerate = "' + "x" * 70 + '"\n',
+        # {env:...} may supply the letter in front, or nothing where the name is long
+        '[naming]\ngenerate = "{env:PREFIX}9{source}"\n',
+        '[naming]\ngenerate = "a-{env:SUFFIX}"\n',
+        '[naming]\ngenerate = "{env:PREFIX}' + "x" * 63 + '"\n',
+        '[naming]\ngenerate = "{utcnow:%B%d}-{source}-{operation}-{service}-{region}"\n',
+    ],
+)
+def test_a_generate_that_some_calls_render_well_loads(body):
+    """Only a template whose every rendering AWS refuses is refused."""
+    make_policy(body)
+
+
+@pytest.mark.parametrize("table", ["tags.defaults", "tags.forced"])
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("aws:{source}", "must not start with 'aws:' or 'rds:'"),
+        ("AWS:{utcnow:%Y}", "must not start with 'aws:' or 'rds:'"),
+        ("aws:{region}", "must not start with 'aws:' or 'rds:'"),
+        ("rds:{env:TEAM}", "must not start with 'aws:' or 'rds:'"),
+        ("{source}" + "v" * 256, "value must be 0 to 256 characters long, is 257"),
+        ("{env:TEAM}" + "v" * 257, "value must be 0 to 256 characters long, is 258"),
+    ],
+)
+def test_a_tag_template_that_renders_no_value_aws_accepts_is_refused_at_its_column(
+    table, template, problem
+):
+    """A tag value template whose fixed text alone breaks AWS's tag rules (a reserved prefix,
+    more than 256 characters) would make every call tags.aws: refused at load."""
+    error = body_error(f'[{table}]\nteam = "{template}"\n')
+    assert (error.key, error.line) == (f"{table}.team", 3)
+    assert problem in error.problem
+    assert "column 9" in error.problem
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{service}:{source}", "{env:TEAM}" + "v" * 256, "v" * 255 + "{source}", "{env:P}aws:x"],
+)
+def test_a_tag_template_that_some_calls_render_well_loads(template):
+    """`{service}:` is reserved for rds only; an empty {env:...} or a one-letter source fits
+    256 characters; a variable in front may carry a reserved prefix off."""
+    make_policy(f'[tags.forced]\nteam = "{template}"\n')
+
+
 # --- literal tag keys and values against AWS's tag rules -------------------------------------
 
 
@@ -733,10 +812,10 @@ def test_a_129_character_tag_key_is_rejected_and_128_is_fine():
     assert "key must be 1 to 128 characters long, is 129" in error.problem
 
 
-def test_template_values_with_placeholders_are_not_checked_for_prefixes_at_load():
-    """Only literal values are checked whole: `aws:{region}` can only be judged at call time."""
-    policy = make_policy('[tags.defaults]\nteam = "aws:{region}"\n')
-    assert policy.tags.defaults["team"].text == "aws:{region}"
+def test_a_value_whose_variable_may_come_first_is_not_checked_for_prefixes_at_load():
+    """`{env:PREFIX}aws:x` is `aws:x` only when PREFIX is empty: judged at call time."""
+    policy = make_policy('[tags.defaults]\nteam = "{env:PREFIX}aws:x"\n')
+    assert policy.tags.defaults["team"].text == "{env:PREFIX}aws:x"
 
 
 @pytest.mark.parametrize("table", ["tags.defaults", "tags.forced"])
