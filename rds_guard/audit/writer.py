@@ -25,11 +25,11 @@ from rds_guard.errors import AuditError
 
 from .fileio import (
     APPEND_FLAGS,
+    OVERWRITE_FLAGS,
     READ_FLAGS,
     fsync_dir,
     open_checked,
     os_error,
-    sha256_range,
 )
 from .lock import flock_within, thread_lock_within
 from .record import (
@@ -41,7 +41,8 @@ from .record import (
     hmac_pads,
     seal,
 )
-from .tail import WRITE, TailScan, Use, authenticate, scan_tail
+from .tail import WRITE, Use, authenticate, scan_tail
+from .torn import Torn, look, overwrite
 
 _logger = logging.getLogger("rds_guard.audit")
 
@@ -282,31 +283,30 @@ class AuditLog:
             except AuditError as exc:
                 self._damage = (_identity(st), exc)
                 raise
-            torn_sha256 = (
-                sha256_range(rfd, scan.complete_end, st.st_size) if scan.torn_bytes else ""
-            )
+            torn = look(rfd, scan.complete_end, st.st_size) if scan.torn_bytes else None
         tail = Tail(
             st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, vouched.head(self._key), vouched.seq
         )
-        if not scan.torn_bytes:
+        if torn is None:
             self._tail = tail
             return tail
-        return self._drop_torn_line(fd, tail, scan, torn_sha256, emitted)
+        return self._drop_torn_line(fd, st, tail, torn, emitted)
 
     def _drop_torn_line(
-        self, fd: int, tail: Tail, scan: TailScan, torn_sha256: str, emitted: Emitted
+        self, fd: int, st: os.stat_result, tail: Tail, torn: Torn, emitted: Emitted
     ) -> Tail:
-        """Truncate a torn final line (a crash mid-write) and record what was dropped."""
-        self._truncate(fd, scan.complete_end, "a torn final line")
-        tail = Tail(tail.dev, tail.ino, scan.complete_end, 0, tail.head, tail.seq)
+        """Put a `repaired` record of a torn final line (a crash mid-write) in its place."""
         fields: dict[str, object] = {
-            "dropped_bytes": scan.torn_bytes,
-            "dropped_sha256": torn_sha256,
-            "notes": [f"dropped a torn final line of {scan.torn_bytes} bytes (a cut-off write)"],
+            "dropped_bytes": torn.size,
+            "dropped_sha256": torn.sha256,
+            "notes": [f"dropped a torn final line of {torn.size} bytes (a cut-off write)"],
         }
-        emitted.append(self._append_record(fd, tail, "repaired", fields))
-        assert self._tail is not None
-        return self._tail
+        record = self._build("repaired", fields, tail.head, tail.seq + 1)
+        line, head = seal(record, self._pads)
+        with self._reader(st, writes=True) as wfd:
+            overwrite(self.path, wfd, torn, line + b"\n", fsync=self.fsync)
+        emitted.append((record, line.decode("ascii")))
+        return self._advance(fd, tail, torn.start + len(line) + 1, head)
 
     def _truncate(self, fd: int, size: int, what: str) -> None:
         """Cut the file back to ``size``; ``what`` names the bytes cut, for the error."""
@@ -316,16 +316,19 @@ class AuditLog:
             raise os_error(self.path, f"cannot truncate {what}", exc) from exc
 
     @contextlib.contextmanager
-    def _reader(self, st: os.stat_result) -> Iterator[int]:
-        """A second descriptor for reading the locked file; an OSError inside is an AuditError."""
-        rfd = open_checked(self.path, READ_FLAGS, "cannot open for reading")
+    def _reader(self, st: os.stat_result, *, writes: bool = False) -> Iterator[int]:
+        """A second descriptor for reading the locked file (``writes``: for writing where it is
+        told too, never appending); an OSError inside is an AuditError."""
+        verb = "write" if writes else "read"
+        flags = OVERWRITE_FLAGS if writes else READ_FLAGS
+        rfd = open_checked(self.path, flags, f"cannot open for {verb}ing")
         try:
             rst = os.fstat(rfd)
             if (rst.st_dev, rst.st_ino) != (st.st_dev, st.st_ino):
                 raise AuditError(f"{self.path}: replaced while locked", path=str(self.path))
             yield rfd
-        except OSError as exc:  # an I/O error reading the log (pread, fstat)
-            raise os_error(self.path, "cannot read", exc) from exc
+        except OSError as exc:  # an I/O error on the log (pread, fstat)
+            raise os_error(self.path, f"cannot {verb}", exc) from exc
         finally:
             os.close(rfd)
 
@@ -337,13 +340,17 @@ class AuditLog:
         record = self._build(event, fields, tail.head, tail.seq + 1)
         line, head = seal(record, self._pads)
         self._append(fd, line + b"\n", tail.size)
-        size = tail.size + len(line) + 1
+        self._advance(fd, tail, tail.size + len(line) + 1, head)
+        return record, line.decode("ascii")
+
+    def _advance(self, fd: int, tail: Tail, size: int, head: str) -> Tail:
+        """Remember the end once the record after ``tail`` is written: ``size`` bytes, ``head``."""
         try:
             ctime_ns = os.fstat(fd).st_ctime_ns
         except OSError:
             ctime_ns = 0  # never matches a real stat: the next write rereads the tail
         self._tail = Tail(tail.dev, tail.ino, size, ctime_ns, head, tail.seq + 1)
-        return record, line.decode("ascii")
+        return self._tail
 
     def _append(self, fd: int, payload: bytes, size: int) -> None:
         """One ``write`` of the whole line, then fsync; on failure leave no partial bytes."""

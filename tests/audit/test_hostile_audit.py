@@ -297,7 +297,7 @@ def test_a_damaged_last_line_stops_every_call_until_repair(guarded: Guarded, jun
 
 # --- a full disk --------------------------------------------------------------------------
 
-FULL_DISK = """
+GUARDED_CHILD = """
 import json, logging, os, resource, signal, sys
 import boto3, rds_guard
 
@@ -324,7 +324,13 @@ def snapshot(name):
 def limit(size):
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
 
+"""
+"""A guarded process: `snapshot(name)` answers "sent" or the AuditError that stopped the call,
+`limit(size)` sets the file size limit, `outcome` is printed as JSON at the end."""
 
+FULL_DISK = (
+    GUARDED_CHILD
+    + """
 outcome["first"] = snapshot("orders-manual-1")
 size = os.path.getsize(LOG)
 for room, name in ((0, "no-room"), (200, "room-for-part-of-a-record")):
@@ -345,6 +351,7 @@ rds.meta.events.unregister("before-send.rds.CreateDBClusterSnapshot", fill_the_d
 outcome["after"] = snapshot("orders-manual-after")
 print(json.dumps(outcome))
 """
+)
 
 
 def test_a_full_disk_is_an_audit_error_and_nothing_is_sent(
@@ -383,6 +390,54 @@ def test_a_full_disk_is_an_audit_error_and_nothing_is_sent(
         ("created", "orders-manual-after"),
     ]
     assert guarded.log.read_bytes().endswith(b"\n")
+    assert audit.verify([guarded.log]).ok
+
+
+TORN_TAIL_ON_A_FULL_DISK = (
+    GUARDED_CHILD
+    + """
+outcome["first"] = snapshot("orders-manual-1")
+with open(LOG, "ab") as stream:
+    stream.write(b'{{"prev":"' + b"ab" * 40)  # half a line, as a crash mid-write leaves it
+torn = open(LOG, "rb").read()
+for room in (0, 50):  # no room past the torn bytes, then room for part of the repaired record
+    limit(len(torn) + room)
+    outcome[f"room-{{room}}"] = snapshot(f"orders-manual-room-{{room}}")
+    limit(resource.RLIM_INFINITY)
+    outcome[f"room-{{room}}-left-the-torn-line"] = open(LOG, "rb").read() == torn
+outcome["after"] = snapshot("orders-manual-after")
+print(json.dumps(outcome))
+"""
+)
+
+
+def test_a_torn_line_whose_repaired_record_cannot_be_written_stays_in_the_file(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """docs/failures.md: nothing is lost from the log without a record. A torn last line meets
+    a full disk (RLIMIT_FSIZE, SIGXFSZ ignored) that has no room for its `repaired` record:
+    AuditError, the call is not sent, and the torn bytes are still in the file as they were;
+    once there is room the next call records them in `repaired` and goes on."""
+    guarded = Guarded(moto_server, tmp_path)
+    script = TORN_TAIL_ON_A_FULL_DISK.format(
+        log=str(guarded.log), policy=str(tmp_path / "rds_guard.toml"), url=moto_server.url
+    )
+    moto_server.reset_counts()
+    result = run_python(script, timeout=HANG_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+
+    torn = b'{"prev":"' + b"ab" * 40
+    for room in ("room-0", "room-50"):
+        assert outcome[room].startswith(f"AuditError: rds_guard audit log: {guarded.log}: ")
+        assert outcome[f"{room}-left-the-torn-line"], outcome[room]
+    assert (outcome["first"], outcome["after"]) == ("sent", "sent")
+    assert moto_server.count("CreateDBClusterSnapshot") == 2
+    records = [json.loads(line) for line in guarded.lines()]
+    events = [r["event"] for r in records]
+    assert events == ["requested", "created", "repaired", "requested", "created"]
+    assert records[2]["dropped_bytes"] == len(torn)
+    assert records[2]["dropped_sha256"] == hashlib.sha256(torn).hexdigest()
     assert audit.verify([guarded.log]).ok
 
 

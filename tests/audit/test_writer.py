@@ -299,6 +299,25 @@ def test_a_log_that_is_only_a_torn_line(log_path: Path) -> None:
     assert audit.verify([log_path]).ok
 
 
+def test_a_torn_line_longer_than_its_repaired_record(log_path: Path) -> None:
+    """The `repaired` record is written where the torn bytes start, then the rest of them is
+    cut."""
+    make_log(log_path, 2)
+    whole = log_path.read_bytes()
+    torn = b'{"prev":"' + b"7" * 5000
+    with log_path.open("ab") as stream:
+        stream.write(torn)
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested")
+    assert log_path.read_bytes().startswith(whole)
+    repaired, _ = records_of(log_path)[2:]
+    assert (repaired["dropped_bytes"], repaired["dropped_sha256"]) == (
+        len(torn),
+        hashlib.sha256(torn).hexdigest(),
+    )
+    assert audit.verify([log_path]).ok
+
+
 def test_every_writer_sees_a_torn_tail_as_the_others_left_it(log_path: Path) -> None:
     make_log(log_path, 3)
     first = audit.AuditLog(log_path, fsync=False)
