@@ -1,28 +1,41 @@
 """A torn final line: the bytes after the log's last newline, as a writer finds them under the
 lock, and how it replaces them by its `repaired` record without ever losing them unrecorded.
 
+A write cut off at its very end (or a cut of one byte) leaves a whole record without its
+newline: when it is the record a writer would chain onto the last one (`next_record`), it is
+kept rather than dropped.
+
 docs/audit.md, "Crashes, damage and repair", says what a writer does with them and why.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from rds_guard.errors import AuditError
 
-from .fileio import os_error, read_range, sha256_range
+from .fileio import CHUNK, os_error, read_range, sha256_range
+from .record import chain_name, chain_of, is_authentic, parse_record, prev_of
+from .tail import Vouched
+
+KEEP_LIMIT = CHUNK
+"""The most bytes after the last newline that may be kept as a record: longer ones are dropped
+(and recorded) unread."""
 
 
 @dataclass(frozen=True)
 class Torn:
-    """The bytes after the last newline: where they start, how many, and their SHA-256."""
+    """The bytes after the last newline: where they start, how many, their SHA-256, and the
+    record they are when they are a whole one missing only its newline (`next_record`)."""
 
     start: int
     size: int
     sha256: str
+    kept: Vouched | None = None
 
     @property
     def end(self) -> int:
@@ -30,9 +43,26 @@ class Torn:
         return self.start + self.size
 
 
-def look(fd: int, start: int, end: int) -> Torn:
-    """The torn bytes ``start:end`` of ``fd``."""
-    return Torn(start, end - start, sha256_range(fd, start, end))
+def look(fd: int, start: int, end: int, after: Vouched, hmac_key: bytes | None) -> Torn:
+    """The torn bytes ``start:end`` of ``fd``, which follow the record ``after``."""
+    if end - start > KEEP_LIMIT:
+        return Torn(start, end - start, sha256_range(fd, start, end))
+    line = read_range(fd, start, end)
+    kept = next_record(line, after, hmac_key)
+    return Torn(start, len(line), hashlib.sha256(line).hexdigest(), kept)
+
+
+def next_record(line: bytes, after: Vouched, hmac_key: bytes | None) -> Vouched | None:
+    """``line`` as the record to chain onto, when it is the one a writer holding ``hmac_key``
+    would have written after ``after``: sealed in that writer's algorithm, authentic, its
+    ``seq`` next and its ``prev`` linking; else None."""
+    record = parse_record(line)
+    chain = chain_name(hmac_key)
+    if record is None or chain_of(line) != chain or not is_authentic(line, hmac_key):
+        return None
+    if record["seq"] != after.seq + 1 or prev_of(line) != after.head(hmac_key).encode():
+        return None
+    return Vouched(line, after.seq + 1, chain)
 
 
 def overwrite(path: Path, fd: int, torn: Torn, payload: bytes, *, fsync: bool) -> None:

@@ -19,6 +19,7 @@ from .errors import NotAnAuditLog
 from .fileio import READ_FLAGS, Lines, open_checked, os_error, read_blocks
 from .record import LINE_START, StrPath, is_digest
 from .tail import HEAD, authenticate, scan_tail
+from .torn import look
 from .walk import FIRST_FORMAT, ChainWalk, Finding
 
 REASONS = (
@@ -214,10 +215,13 @@ def head(paths: StrPath | Sequence[StrPath], *, hmac_key: bytes | None = None) -
     for path in reversed([Path(p) for p in paths]):
         fd = open_checked(path, READ_FLAGS, "cannot open for reading")
         try:
-            scan = scan_tail(fd, os.fstat(fd).st_size)
-            if scan.last_line is None:
-                continue
+            size = os.fstat(fd).st_size
+            scan = scan_tail(fd, size)
             vouched = authenticate(path, fd, scan, hmac_key, HEAD)
+            if scan.torn_bytes:  # a whole record missing only its newline is kept by writers
+                vouched = look(fd, scan.complete_end, size, vouched, hmac_key).kept or vouched
+            if vouched.line is None:
+                continue
             return Checkpoint(vouched.seq, vouched.own_head(hmac_key))
         except OSError as exc:
             raise os_error(path, "cannot read", exc) from exc

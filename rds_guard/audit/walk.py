@@ -32,6 +32,8 @@ from .record import (
     prev_of,
     seq_of,
 )
+from .tail import Vouched
+from .torn import next_record
 
 FIRST_FORMAT = "first format"
 """The mode of a walk whose last record is in the first format (no digest of its own)."""
@@ -122,9 +124,21 @@ class ChainWalk:
             self.report(self.number, "edited", "not an audit record", at=self.last_at)
 
     def torn(self, rest: bytes) -> None:
-        """The stream ended with ``rest``: bytes after its last newline (a cut-off write)."""
+        """The stream ended with ``rest``: bytes after its last newline (a cut-off write). A
+        whole record that follows, as a writer keeps it, is walked as a line before it is
+        reported."""
         if not self.number and not LINE_START.startswith(rest[: len(LINE_START)]):
             raise NotAnAuditLog(self.path, "its bytes do not start as a record's line")
+        if not self._bad and next_record(rest, Vouched(self.last, self.seq, None), self.key):
+            # The writer keeps such a line: it is counted, and the head ends there.
+            self._careful(rest, list)
+            self.report(
+                self.number,
+                "torn",
+                f"the last line has no newline, but it is the whole authentic record that "
+                f"follows (seq {self.seq}): the next writer keeps it and adds the newline",
+            )
+            return
         self.report(
             self.number + 1,
             "torn",

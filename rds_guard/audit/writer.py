@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import threading
@@ -41,7 +42,7 @@ from .record import (
     hmac_pads,
     seal,
 )
-from .tail import WRITE, Use, authenticate, scan_tail
+from .tail import WRITE, Use, Vouched, authenticate, scan_tail
 from .torn import Torn, look, overwrite
 
 _logger = logging.getLogger("rds_guard.audit")
@@ -283,14 +284,36 @@ class AuditLog:
             except AuditError as exc:
                 self._damage = (_identity(st), exc)
                 raise
-            torn = look(rfd, scan.complete_end, st.st_size) if scan.torn_bytes else None
+            torn = None
+            if scan.torn_bytes:
+                torn = look(rfd, scan.complete_end, st.st_size, vouched, self._key)
         tail = Tail(
             st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, vouched.head(self._key), vouched.seq
         )
         if torn is None:
             self._tail = tail
             return tail
+        if torn.kept is not None:
+            return self._keep_unterminated(fd, tail, torn.kept, emitted)
         return self._drop_torn_line(fd, st, tail, torn, emitted)
+
+    def _keep_unterminated(self, fd: int, tail: Tail, kept: Vouched, emitted: Emitted) -> Tail:
+        """Add the newline a whole record after the last newline lacks, in one write with a
+        `repaired` record (the writer changed bytes it did not write in one go, and `verify`
+        had called the line torn: the log says what became of it); when that write fails, the
+        record is left as it was."""
+        tail = Tail(tail.dev, tail.ino, tail.size, 0, kept.head(self._key), kept.seq)
+        fields: dict[str, object] = {
+            "dropped_bytes": 0,
+            "dropped_sha256": hashlib.sha256().hexdigest(),
+            "notes": [
+                f"kept seq {kept.seq}, a whole authentic record that lacked only its final "
+                "newline (a write cut off at its end, or a cut of one byte): added the newline"
+            ],
+        }
+        emitted.append(self._append_record(fd, tail, "repaired", fields, before=b"\n"))
+        assert self._tail is not None
+        return self._tail
 
     def _drop_torn_line(
         self, fd: int, st: os.stat_result, tail: Tail, torn: Torn, emitted: Emitted
@@ -335,12 +358,14 @@ class AuditLog:
     # -- appending --
 
     def _append_record(
-        self, fd: int, tail: Tail, event: str, fields: Mapping[str, object]
+        self, fd: int, tail: Tail, event: str, fields: Mapping[str, object], before: bytes = b""
     ) -> tuple[Record, str]:
+        """Append the record after ``tail``, preceded by ``before``, in one write."""
         record = self._build(event, fields, tail.head, tail.seq + 1)
         line, head = seal(record, self._pads)
-        self._append(fd, line + b"\n", tail.size)
-        self._advance(fd, tail, tail.size + len(line) + 1, head)
+        payload = before + line + b"\n"
+        self._append(fd, payload, tail.size)
+        self._advance(fd, tail, tail.size + len(payload), head)
         return record, line.decode("ascii")
 
     def _advance(self, fd: int, tail: Tail, size: int, head: str) -> Tail:

@@ -99,6 +99,19 @@ def test_verify_a_line_cut_mid_way(log_path: Path, ten: list[bytes]) -> None:
     assert (result.reason, result.line) == ("torn", 10)
 
 
+def test_verify_a_whole_last_record_missing_only_its_newline(
+    log_path: Path, ten: list[bytes]
+) -> None:
+    """The writer keeps such a record (it adds the newline), so verify counts it and ends its
+    head there, and still reports the missing newline."""
+    write_lines(log_path, ten, final_newline=False)
+    result = _verify(log_path)
+    assert (result.reason, result.line, result.records) == ("torn", 10, 10)
+    assert result.head == hashlib.sha256(ten[-1]).hexdigest()
+    assert result.detail is not None and "the next writer keeps it" in result.detail
+    assert audit.head(log_path) == (10, result.head)
+
+
 def test_verify_a_cut_at_a_line_boundary_needs_the_head(log_path: Path, ten: list[bytes]) -> None:
     head = hashlib.sha256(ten[-1]).hexdigest()
     write_lines(log_path, ten[:8])

@@ -318,6 +318,62 @@ def test_a_torn_line_longer_than_its_repaired_record(log_path: Path) -> None:
     assert audit.verify([log_path]).ok
 
 
+@pytest.mark.parametrize("hmac_key", [None, b"k" * 32], ids=["sha256", "hmac"])
+def test_a_whole_record_missing_only_its_newline_is_kept(
+    log_path: Path, hmac_key: bytes | None
+) -> None:
+    """A write cut off at its very end (or a cut of one byte) leaves an authentic record that
+    follows the one before it: the next writer adds the newline and keeps it (its call would
+    else look pending), and a `repaired` record that dropped nothing says so."""
+    make_log(log_path, 3, hmac_key)
+    whole = lines_of(log_path)
+    os.truncate(log_path, log_path.stat().st_size - 1)
+
+    with audit.AuditLog(log_path, fsync=False, hmac_key=hmac_key) as log:
+        log.write("requested", notes=["after"])
+
+    lines = lines_of(log_path)
+    assert lines[:3] == whole
+    repaired, after = (json.loads(line) for line in lines[3:])
+    assert (repaired["event"], repaired["seq"], after["seq"]) == ("repaired", 4, 5)
+    assert repaired["prev"] == audit.chain_hash(whole[-1], hmac_key)
+    assert (repaired["dropped_bytes"], repaired["dropped_sha256"]) == (
+        0,
+        hashlib.sha256().hexdigest(),
+    )
+    assert "kept seq 3" in repaired["notes"][0]
+    assert audit.verify([log_path], hmac_key=hmac_key).ok
+
+
+def _copy_of_the_first(lines: list[bytes]) -> bytes:
+    return lines[0]
+
+
+def _edited(lines: list[bytes]) -> bytes:
+    return lines[-1].replace(b'"m:2"', b'"m:9"')
+
+
+@pytest.mark.parametrize("unterminated", [_copy_of_the_first, _edited], ids=["copy", "edited"])
+def test_an_unterminated_record_that_does_not_follow_is_dropped_as_torn(
+    log_path: Path, unterminated: Callable[[list[bytes]], bytes]
+) -> None:
+    """Only the record that follows the last one is kept: an authentic record out of place,
+    or an edited one, after the last newline is a torn line like any other."""
+    make_log(log_path, 3)
+    whole = lines_of(log_path)
+    tail = unterminated(whole)
+    with log_path.open("ab") as stream:
+        stream.write(tail)
+
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested")
+
+    repaired = records_of(log_path)[3]
+    assert (repaired["event"], repaired["dropped_bytes"]) == ("repaired", len(tail))
+    assert lines_of(log_path)[:3] == whole
+    assert audit.verify([log_path]).ok
+
+
 def test_every_writer_sees_a_torn_tail_as_the_others_left_it(log_path: Path) -> None:
     make_log(log_path, 3)
     first = audit.AuditLog(log_path, fsync=False)
