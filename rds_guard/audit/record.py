@@ -143,7 +143,7 @@ def seq_of(line: bytes) -> int | None:
     if line.startswith(LINE_START) and line[PREV_END:SEQ_DIGITS] == SEQ_KEY:
         end = line.find(b",", SEQ_DIGITS)
         digits = line[SEQ_DIGITS:end] if end > 0 else b""
-        if digits.isdigit():
+        if digits.isdigit() and len(digits) < 4000:  # longer: no int (the parser refuses it)
             return int(digits)
     record = parse_record(line)
     return None if record is None else int(str(record["seq"]))

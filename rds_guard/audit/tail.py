@@ -14,7 +14,7 @@ from pathlib import Path
 from rds_guard.errors import AuditError
 
 from .errors import KeyRequired
-from .fileio import count_newlines, read_back
+from .fileio import count_newlines, read_back, read_range
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
@@ -156,7 +156,11 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
         raise _other_algorithm(path, _number(fd, scan), use)
     if not is_authentic(last, hmac_key):
         raise _not_authentic(path, fd, scan, _WHY_NOT.get(chain, "it names no known chain"), use)
-    why = _unlinked(last, record, scan.before, hmac_key if chain == CHAIN_HMAC else None)
+    before, adjacent = scan.before, True
+    if before is not None and seq_of(before) is None:
+        before, adjacent = _record_before(path, fd, scan.last_start - len(before) - 1)
+    link_key = hmac_key if chain == CHAIN_HMAC else None
+    why = _unlinked(last, record, before, link_key, adjacent=adjacent)
     if why:
         raise _not_authentic(path, fd, scan, why, use)
     return Vouched(last, seq, chain)
@@ -169,22 +173,61 @@ _WHY_NOT = {
 
 
 def _unlinked(
-    last: bytes, record: dict[str, object], before: bytes | None, link_key: bytes | None
+    last: bytes,
+    record: dict[str, object],
+    before: bytes | None,
+    link_key: bytes | None,
+    *,
+    adjacent: bool = True,
 ) -> str:
-    """Why ``last`` does not follow ``before`` (``""`` when it does, or when ``before`` is no
-    record: a damaged line before the last is verify's finding, not the writer's)."""
+    """Why ``last`` does not follow ``before``, the record before it (``""`` when it does).
+
+    ``adjacent`` False: damaged lines lie between them (verify's finding, not the writer's),
+    so no link can hold: ``last`` must come after ``before`` (a record copied back behind
+    junk would take the head back), or with no record before the damage, start a chain.
+    """
     if before is None:
-        if record["event"] == "rotated" or (record["seq"] == 1 and record["prev"] == ZERO_HASH):
+        if record.get("event") == "rotated" or (record["seq"] == 1 and record["prev"] == ZERO_HASH):
             return ""
         return "it is the first line, yet neither seq 1 after 64 zeros nor a rotated record"
     before_seq = seq_of(before)
-    if before_seq is None:
-        return ""
+    assert before_seq is not None
+    if not adjacent:
+        if isinstance(record["seq"], int) and record["seq"] > before_seq:
+            return ""
+        return (
+            f"its seq {record['seq']} does not come after seq {before_seq}, the last record"
+            " before the damaged lines before it (a record copied back?)"
+        )
     if prev_of(last) != chain_hash(before, link_key).encode():
         return "its prev does not link to the line before it"
     if record["seq"] != before_seq + 1:
         return f"its seq {record['seq']} does not follow seq {before_seq} of the line before it"
     return ""
+
+
+_LOOK_BACK = 1 << 20
+"""How far back past damaged lines a writer looks for the record before them."""
+
+
+def _record_before(path: Path, fd: int, end: int) -> tuple[bytes | None, bool]:
+    """The nearest line before offset ``end`` (where a line starts) that is a record, and
+    False (it is not the line just before). None when the file holds none before ``end``;
+    damage reaching further back than `_LOOK_BACK` bytes is an `AuditError`'s matter: the
+    writer cannot vouch for what follows it."""
+    start = max(0, end - _LOOK_BACK)
+    lines = read_range(fd, start, end).split(b"\n")[:-1]  # end is where a line starts
+    whole = lines if start == 0 else lines[1:]  # the first may be cut
+    for line in reversed(whole):
+        if seq_of(line) is not None:
+            return line, False
+    if start == 0:
+        return None, False
+    raise AuditError(
+        f"{path}: more than {_LOOK_BACK} bytes of damaged lines before the last record: what "
+        f"it follows cannot be told; run rds-guard audit verify {path}, then repair",
+        path=str(path),
+    )
 
 
 def _check_first_format(

@@ -60,6 +60,56 @@ def test_a_damaged_line_before_the_last_does_not_stop_writers(log_path: Path) ->
     assert [(f.line, f.reason) for f in result.findings] == [(3, "edited")]
 
 
+def test_one_record_copied_back_behind_a_damaged_line_is_refused(log_path: Path) -> None:
+    """Without the key, a junk line and a byte copy of an old authentic record (seq 2) after
+    the last one: the copy cannot be linked to the junk, so the writer holds it to the last
+    record before the damage, seq 5, which it does not come after. One copied record is not
+    a way to take the head back (docs/audit.md: a replay needs two consecutive records)."""
+    key = b"k"
+    make_log(log_path, 5, hmac_key=key)
+    lines = lines_of(log_path)
+    write_lines(log_path, [*lines, b"junk", lines[1]])
+    _refused(log_path, "its seq 2 does not come after seq 5", key)
+    with pytest.raises(AuditError, match="does not come after seq 5"):
+        audit.head(log_path, hmac_key=key)
+
+
+def test_a_record_after_damage_at_the_start_of_the_file_starts_a_chain(log_path: Path) -> None:
+    """Damage where the file starts, then a record: the record is held to what a first line
+    must be, as if the damage were not there."""
+    make_log(log_path, 3)
+    lines = lines_of(log_path)
+    write_lines(log_path, [b"junk", lines[2]])
+    _refused(log_path, "neither seq 1 after 64 zeros nor a rotated record")
+    write_lines(log_path, [b"junk", lines[0]])
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested")
+
+
+def test_a_seq_too_long_for_an_integer_is_damage_not_a_crash(log_path: Path) -> None:
+    """A seq of 5000 digits (Python refuses to read more than 4300 as an int): before the
+    last record, writers go on and verify reports it; as the last line, it is damage
+    (AuditError), never a ValueError."""
+    make_log(log_path, 3)
+    lines = lines_of(log_path)
+    huge = lines[1].replace(b'"seq":2,', b'"seq":' + b"9" * 5000 + b",")
+    write_lines(log_path, [lines[0], huge, lines[2]])
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested")
+    assert audit.verify([log_path]).reason == "edited"
+    write_lines(log_path, [lines[0], huge])
+    _refused(log_path, "line 2 is not an audit record")
+
+
+def test_a_first_record_without_an_event_is_refused_not_a_crash(log_path: Path) -> None:
+    """A lone sealed line with no ``event`` (anyone can seal a plain SHA-256 line): refused
+    as a first line that starts no chain, never a KeyError."""
+    make_log(log_path, 3)
+    line = lines_of(log_path)[2].replace(b'"event":"requested",', b"")
+    write_lines(log_path, [reseal(line)])
+    _refused(log_path, "neither seq 1 after 64 zeros nor a rotated record")
+
+
 def test_a_record_naming_an_unknown_algorithm_is_not_authentic(log_path: Path) -> None:
     make_log(log_path, 2)
     lines = lines_of(log_path)
