@@ -53,6 +53,8 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 def printable(text: str) -> str:
     """``text`` with control, format and separator characters escaped: one terminal line."""
+    if text.isascii() and text.isprintable():  # the usual cell: nothing to escape
+        return text
     return "".join(
         ascii(char)[1:-1] if unicodedata.category(char) in _UNSAFE_CATEGORIES else char
         for char in text

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import unicodedata
 
 from cli_helpers import Clock, Terminal
+from hypothesis import given
+from hypothesis import strategies as st
 
-from rds_guard.cli.common import Progress
+from rds_guard.cli.common import Progress, printable
 
 
 def test_progress_is_one_line_redrawn_at_most_every_interval_then_cleared() -> None:
@@ -32,3 +35,18 @@ def test_progress_clears_nothing_it_never_drew() -> None:
     stream = Terminal()
     Progress(stream=stream).close()
     assert stream.getvalue() == ""
+
+
+@given(st.text())
+def test_printable_escapes_exactly_the_unsafe_characters(text: str) -> None:
+    """Whatever the text (the ASCII fast path included), each control, format, surrogate,
+    private-use, unassigned or line/paragraph separator character is escaped as ``ascii``
+    writes it, and every other character is kept."""
+    expected = "".join(
+        ascii(char)[1:-1]
+        if unicodedata.category(char)[0] == "C" or char in "\u2028\u2029"
+        else char
+        for char in text
+    )
+    assert printable(text) == expected
+    assert printable("a\tb\x1bc\x7f") == "a\\tb\\x1bc\\x7f"
