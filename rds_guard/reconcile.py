@@ -164,6 +164,8 @@ class _ByKey:
         types = self._names.get(name, {})
         for known in list(types) if kind is None else [kind, None]:
             types.pop(known, None)
+        if not types:  # a year's log deletes tens of thousands of snapshots
+            self._names.pop(name, None)
 
     def items(self) -> Iterator[tuple[Key, Any]]:
         """Every key and its value."""
@@ -189,15 +191,19 @@ class _Log:
         operation = str(record.get("operation") or "")
         kind, name = key if key is not None else (None, None)
         if event in ("requested", "unknown") and call:
-            self.calls.setdefault(call, _Call(name, operation, kind))
+            if call not in self.settled:
+                self.calls.setdefault(call, _Call(name, operation, kind))
             if event == "requested" and _breaks(record, _BREACHES):
                 self.warned_deletes.add(call)
         elif event == "presigned" and call:
             self.presigned[call] = (_Call(name, operation, kind), str(record.get("expires") or ""))
         elif event in _OUTCOMES:
+            # kept as an id only: a year's log settles hundreds of thousands of calls
             self.settled.add(call)
+            self.calls.pop(call, None)
         if event == "deleted" and call in self.warned_deletes and name:
             self.breached.append(name)
+            self.warned_deletes.discard(call)
         if key is None:
             return
         if event == "created" and _makes_snapshot(operation):

@@ -106,6 +106,16 @@ def test_pending_calls_are_resolved_by_looking_the_snapshot_up() -> None:
     assert report.vanished == () and report.unrecorded == ()
 
 
+def test_a_settled_call_stays_settled_whatever_comes_after() -> None:
+    """An outcome settles a call for good: an ``unknown`` written after it (a retry's lost
+    answer) does not make it pending again."""
+    records = [
+        *made("c1", "a-manual-1"),
+        record("unknown", "c1", "a-manual-1"),
+    ]
+    assert reconcile(records, [snap("a-manual-1")], None).pending == ()
+
+
 def test_vanished_needs_a_created_record_and_no_deletion() -> None:
     records = [
         *made("c1", "gone-1"),
