@@ -14,7 +14,9 @@ def _string_list(value: object) -> list[str]:
 def judge_sharing(request: Request) -> Decision:
     """Modify*SnapshotAttribute on ``restore``: who may restore the snapshot."""
     params, sharing = request.params, request.policy.sharing
-    if params.get("AttributeName") != "restore":
+    attribute = params.get("AttributeName")
+    # AWS documents "restore"; any spelling it might read as that is judged (fails closed)
+    if not (isinstance(attribute, str) and attribute.strip().lower() == "restore"):
         return request.untouched()
     added = _string_list(params.get("ValuesToAdd"))
     removed = _string_list(params.get("ValuesToRemove"))

@@ -279,7 +279,7 @@ def check_sharing(
     """``sharing.public`` and ``sharing.account`` for a snapshot's ``restore`` attribute."""
     violations = []
     for value in values_to_add:
-        if value == "all":
+        if value.strip().lower() == "all":  # any spelling AWS might read as "all"
             if not public:
                 violations.append(
                     Violation(

@@ -187,6 +187,21 @@ def test_sharing_with_all_is_sharing_public(service, operation, name):
 
 
 @each_share
+@pytest.mark.parametrize(("attribute", "value"), [("Restore", "all"), (" restore", "ALL")])
+def test_sharing_spelled_otherwise_is_judged_as_restore_and_all(
+    service, operation, name, attribute, value
+):
+    """`Restore`, ` restore`, `ALL`: AWS documents `restore` and `all`, and does not say it
+    refuses other spellings, so the guard reads them as those (fails closed): with no
+    accounts list, nothing else stops them."""
+    anyone = make_policy()
+    params = {name: "Orders-Manual-1", "AttributeName": attribute, "ValuesToAdd": [value]}
+    decision, _ = run(anyone, operation, params, service=service)
+    assert rules_of(decision) == ["sharing.public"]
+    assert decision.params == params
+
+
+@each_share
 def test_sharing_with_an_account_outside_the_list_is_sharing_account(service, operation, name):
     """An account not in `[sharing] accounts`: `sharing.account`; listed ones are fine."""
     decision, _ = share(
