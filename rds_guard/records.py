@@ -46,13 +46,11 @@ class GuardedCall:
         self.guard: Guard | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
-        copied = GuardedCall(
-            self.call,
-            self.outcome,
-            copy.deepcopy(self.fields, memo),
-            copy.deepcopy(self.judged, memo),
-            self.mode,
-        )
+        """A copy of the call's data that shares its guard (a guard holds locks and files)."""
+        copied = GuardedCall(self.call, self.outcome, {}, {}, self.mode)
+        memo[id(self)] = copied
+        copied.fields = copy.deepcopy(self.fields, memo)
+        copied.judged = copy.deepcopy(self.judged, memo)
         copied.requested, copied.guard = self.requested, self.guard
         return copied
 

@@ -486,3 +486,17 @@ def test_a_relative_audit_path_stays_where_it_was_at_install(
     )
     assert [r["seq"] for r in audit_records(started)] == [1, 2, 3, 4]
     assert not (moved / "audit.jsonl").exists()
+
+
+def test_a_relative_audit_path_in_a_directory_that_is_gone_is_an_audit_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The working directory was removed under the process: a relative ``audit_path`` can
+    be found nowhere, and install says so (AuditError), not with an OSError of its own."""
+    policy = write_policy(tmp_path / "policy", AUDITED)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    with pytest.raises(rds_guard.AuditError, match=r"audit\.jsonl: the audit log cannot be found"):
+        rds_guard.install(boto3.Session(region_name="us-east-1"), policy, audit_path="audit.jsonl")

@@ -184,9 +184,11 @@ def _unlinked(
 
     ``adjacent`` False: damaged lines lie between them (verify's finding, not the writer's),
     so no link can hold: ``last`` must come after ``before`` (a record copied back behind
-    junk would take the head back), or with no record before the damage, start a chain.
+    junk would take the head back); with no record before the damage, nothing is held.
     """
     if before is None:
+        if not adjacent:  # only damage before it: verify's finding, not the writer's
+            return ""
         if record.get("event") == "rotated" or (record["seq"] == 1 and record["prev"] == ZERO_HASH):
             return ""
         return "it is the first line, yet neither seq 1 after 64 zeros nor a rotated record"

@@ -263,8 +263,9 @@ def _series(path: Path) -> list[Path]:
 
 
 def _note_unread_start(path: Path, first_line: bytes) -> None:
-    # without the note, the snapshots the missing records made would pass for snapshots
-    # made behind the guard's back
+    """A note on stderr when ``path``'s first line continues a file that is not read: the
+    snapshots its records made would otherwise pass for snapshots made behind the guard's
+    back."""
     from rds_guard.audit.ledger.series import continues
 
     record = audit.parse_record(first_line)
@@ -276,7 +277,10 @@ def _note_unread_start(path: Path, first_line: bytes) -> None:
         why = "which names no file beside it"
     else:
         named = source
-        exists = path.with_name(source).exists()
+        try:
+            exists = path.with_name(source).exists()
+        except OSError:  # a name the file system cannot hold (forged): no such file
+            exists = False
         why = "which does not hold the records before it" if exists else "which is not there"
     note = (
         f"{PROG}: note: {path}: continues {named}, {why}: records before seq {record['seq']}"

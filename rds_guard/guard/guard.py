@@ -7,6 +7,7 @@ judgement, record). The client bindings that call it are in `binding`; installin
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -59,6 +60,8 @@ INSTALLS = threading.RLock()
 """Held while a stack of guards changes, with the hooks that go with it: an install on a
 session while another thread's uninstall removes the session's hooks would otherwise be
 hooked and then unhooked, active with nothing to judge its clients' calls."""
+# A thread holding it at a fork is not in the child: the child's copy starts free.
+os.register_at_fork(after_in_child=INSTALLS._at_fork_reinit)  # type: ignore[attr-defined]
 
 
 class Stack:

@@ -192,7 +192,13 @@ def open_audit_log(
             raise PolicyError(str(exc), path=policy.source, key="audit.hmac_key_env") from None
     # absolute now: a process that changes directory later (a daemon's chdir("/")) keeps
     # writing this log, not an unconnected one in its new directory
-    path = os.path.abspath(audit_path_of(policy, audit_path)[0])
+    given = audit_path_of(policy, audit_path)[0]
+    try:
+        path = os.path.abspath(given)
+    except OSError as exc:  # a relative path, and the working directory is gone
+        raise AuditError(
+            f"{given}: the audit log cannot be found: {exc.strerror}", path=str(given)
+        ) from None
     problem = append_problem(path)
     if problem is not None:  # found now, not at the first guarded call
         raise AuditError(f"{path}: the audit log cannot be written: {problem}", path=str(path))

@@ -74,16 +74,16 @@ def test_one_record_copied_back_behind_a_damaged_line_is_refused(log_path: Path)
         audit.head(log_path, hmac_key=key)
 
 
-def test_a_record_after_damage_at_the_start_of_the_file_starts_a_chain(log_path: Path) -> None:
-    """Damage where the file starts, then a record: the record is held to what a first line
-    must be, as if the damage were not there."""
+def test_a_record_after_damage_at_the_start_of_the_file_is_chained_onto(log_path: Path) -> None:
+    """Damage where the file starts, then a record: no record before the damage to hold it
+    to, so the writer chains on (a bad line before the last one does not stop writers) and
+    verify reports the damage."""
     make_log(log_path, 3)
     lines = lines_of(log_path)
-    write_lines(log_path, [b"junk", lines[2]])
-    _refused(log_path, "neither seq 1 after 64 zeros nor a rotated record")
-    write_lines(log_path, [b"junk", lines[0]])
+    write_lines(log_path, [b"junk", lines[1]])
     with audit.AuditLog(log_path, fsync=False) as log:
-        log.write("requested")
+        assert log.write("requested")["seq"] == 3
+    assert audit.verify([log_path]).reason is not None
 
 
 def test_a_seq_too_long_for_an_integer_is_damage_not_a_crash(log_path: Path) -> None:

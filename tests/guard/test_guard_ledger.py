@@ -12,9 +12,11 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from audit_helpers import run_python
 from aws import guarded_session, make_cluster
@@ -355,18 +357,13 @@ def test_a_worker_forked_after_the_guard_shipped_ships_its_own_calls(
     snapshot(rds, SNAPSHOT)
     guard.audit.ship_once(timeout=None)  # the put workers are running now
     failure = tmp_path / "child-failure.txt"
-    pid = os.fork()
-    if pid == 0:  # the child: its exit code says how its call went
-        code = 3
-        try:
-            snapshot(rds, "orders-manual-20261201")
-            guard.audit.close()  # ships what is left, as a worker's exit does
-            code = 0
-        except BaseException:
-            failure.write_text(traceback.format_exc())
-        finally:
-            os._exit(code)
-    status = _exit_status(pid, 60)
+
+    def child() -> None:
+        assert guard.audit is not None
+        snapshot(rds, "orders-manual-20261201")
+        guard.audit.close()  # ships what is left, as a worker's exit does
+
+    status = _in_a_child(child, failure)
     assert status == 0, failure.read_text() if failure.exists() else f"the child hung ({status})"
     snapshot(rds, "orders-manual-20261202")
     assert aws.count("CreateDBClusterSnapshot") == 3
@@ -375,6 +372,81 @@ def test_a_worker_forked_after_the_guard_shipped_ships_its_own_calls(
     guard.uninstall()
     assert stored_lines(table, stream) == complete_lines(log)
     assert [event for event, _ in _events(log)] == ["requested", "created"] * 3
+
+
+def _in_a_child(work: Callable[[], object], failure: Path, within: float = 60) -> int | None:
+    """Fork; the child runs ``work`` and exits 0 (3 on an exception, its traceback written
+    to ``failure``); the child's exit code, None when it hung."""
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            work()
+            code = 0
+        except BaseException:
+            failure.write_text(traceback.format_exc())
+        finally:
+            os._exit(code)
+    return _exit_status(pid, within)
+
+
+def test_a_fork_while_a_parent_thread_holds_the_log_leaves_the_child_free_to_write(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """A fork while another thread of the parent holds the log (``exclusive()``, as a write
+    or maintenance does): the child waits for the parent's file lock like any other process,
+    never for the parent thread's lock, which no thread of the child will ever release."""
+    rds, guard = ledger_guard(aws, tmp_path)
+    assert isinstance(guard.audit, ShippingLog)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        assert guard.audit is not None
+        with guard.audit.exclusive():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    threading.Timer(1.0, release.set).start()  # the parent lets go a second after the fork
+    failure = tmp_path / "child-failure.txt"
+    status = _in_a_child(lambda: snapshot(rds, "orders-manual-20261203"), failure)
+    holder.join(10)
+    assert status == 0, failure.read_text() if failure.exists() else f"the child hung ({status})"
+    assert [event for event, _ in _events(tmp_path / "audit.jsonl")] == ["requested", "created"]
+    guard.uninstall()
+
+
+def test_a_fork_while_a_parent_thread_installs_leaves_the_child_free_to_install(
+    tmp_path: Path,
+) -> None:
+    """A fork while another thread of the parent is installing or uninstalling a guard (it
+    holds the lock that keeps stacks and hooks together): the child installs all the same."""
+    from rds_guard.guard import guard as guard_module
+
+    held, release = threading.Event(), threading.Event()
+
+    def installing() -> None:
+        with guard_module.INSTALLS:
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=installing)
+    thread.start()
+    assert held.wait(10)
+    policy = write_policy(tmp_path, AUDITED)
+    failure = tmp_path / "child-failure.txt"
+    try:
+        status = _in_a_child(
+            lambda: rds_guard.install(boto3.Session(region_name="us-east-1"), policy).uninstall(),
+            failure,
+            within=20,
+        )
+    finally:
+        release.set()
+        thread.join(10)
+    assert status == 0, failure.read_text() if failure.exists() else f"the child hung ({status})"
 
 
 def test_a_shipper_with_the_policys_key_writes_a_checkpoint_hourly(

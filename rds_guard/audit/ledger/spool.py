@@ -226,6 +226,7 @@ class ShippingLog(AuditLog):
     def _forget_after_fork(self) -> None:
         """In a forked child: the parent's shipping thread is not there, and its locks, put
         workers and connections are the parent's. The child starts its own at its next write."""
+        super()._forget_after_fork()
         self._thread = None
         self._thread_lock = threading.Lock()
         self._wake, self._stop = threading.Event(), threading.Event()
