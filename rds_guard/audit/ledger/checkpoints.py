@@ -39,6 +39,9 @@ from .table import LedgerTable, error_code
 ALGORITHM = "ECDSA_SHA_256"
 """The signing algorithm (an ECC_NIST_P256 key)."""
 NAME = re.compile(r"checkpoint-(\d{10,})\.json")  # ten digits, more past 9999999999
+LOOK_BELOW = 3
+"""How many checkpoints below a newest one that is not signed a store verifies, at most, to
+find the one the next checkpoint holds the streams to."""
 _TAKEN = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 
 
@@ -176,8 +179,10 @@ class CheckpointStore:
     def latest(self) -> Stored | None:
         """The checkpoint object with the highest number, as stored (None: none yet)."""
         number = max(self.numbers(), default=None)
-        if number is None:
-            return None
+        return None if number is None else self.stored(number)
+
+    def stored(self, number: int) -> Stored:
+        """Checkpoint object ``number`` as stored (its body need not hold a checkpoint)."""
         body, answer = self.read(self.location.key(name_of(number)))
         try:
             checkpoint: Checkpoint | None = parse_body(body)
@@ -188,18 +193,19 @@ class CheckpointStore:
 
     def newest(self, key: str) -> Newest | None:
         """The newest checkpoint object and the checkpoint the next one is held to: that one
-        when ``key`` (an ARN) signed it, else the newest this store found signed or wrote
-        below it, else none (None: no checkpoint yet). One KMS Verify at most, none for a
-        checkpoint this store found signed or wrote before."""
-        top = self.latest()
-        if top is None:
+        when ``key`` (an ARN) signed it, else the newest signed one below it, this store's
+        own or found among the `LOOK_BELOW` just below (None: no checkpoint yet). One KMS
+        Verify for the newest, none for a checkpoint this store found signed or wrote
+        before."""
+        numbers = sorted(self.numbers())
+        if not numbers:
             return None
+        top = self.stored(numbers[-1])
         problem = self.problem_of(top, key)
         if problem is None:
             self._trusted = top
             return Newest(top, top.checkpoint)
-        below = self._trusted
-        base = below.checkpoint if below is not None and below.number < top.number else None
+        base = self._signed_below(numbers[:-1], key)
         held = f"checkpoint {base.number}" if base else "their first record"
         return Newest(
             top,
@@ -207,6 +213,20 @@ class CheckpointStore:
             f"{self.location}{name_of(top.number)}: {problem}: its time and heads are not "
             f"trusted; the streams are held to {held}",
         )
+
+    def _signed_below(self, numbers: list[int], key: str) -> Checkpoint | None:
+        """The newest checkpoint of ``numbers`` (ascending) signed with ``key``: this store's
+        own when it knows one, else the first that verifies of the `LOOK_BELOW` newest (a
+        process that never saw one need not read every stream from its first record)."""
+        known = self._trusted
+        if known is not None and numbers and known.number <= numbers[-1]:
+            return known.checkpoint
+        for below in reversed(numbers[-LOOK_BELOW:]):
+            stored = self.stored(below)
+            if self.problem_of(stored, key) is None:
+                self._trusted = stored
+                return stored.checkpoint
+        return None
 
     def problem_of(self, stored: Stored, key: str) -> str | None:
         """Why ``stored`` is not a checkpoint ``key`` signed under its own number (None: it

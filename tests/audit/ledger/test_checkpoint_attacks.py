@@ -793,6 +793,29 @@ def test_a_forged_checkpoint_dated_now_does_not_silence_the_guards(
     ]
 
 
+def test_a_guard_new_to_a_forged_checkpoint_holds_the_streams_to_the_signed_one_below(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """A guard that starts after the forgery (a new worker, a cron job) never saw checkpoint
+    1 signed: it verifies the one below the forged newest, and holds the streams to it
+    rather than reading each from its first record. One KMS Verify (the forgery carries no
+    signature to ask about), one Sign."""
+    stream = _first_checkpoint(table, store, log_path, time.time() - 60)
+    _forged_second(store, None, None)
+    guard = _Guard(table, log_path, CHECKPOINT_SPREAD)
+    kms = count_sent(guard.log.clients.kms)
+    try:
+        outcome = guard.log.checkpoint_if_due()
+    finally:
+        guard.log.close()
+    assert outcome is not None and outcome.checkpoint is not None
+    assert (outcome.checkpoint.number, kms.count("Sign"), kms.count("Verify")) == (3, 1, 1)
+    assert outcome.findings[0].endswith("the streams are held to checkpoint 1")
+    assert outcome.checkpoint.head_of(stream) == StreamHead(
+        stream, 3, full_sha256(complete_lines(log_path)[2])
+    )
+
+
 def test_a_signed_fresh_checkpoint_keeps_the_guard_quiet_and_is_verified_once(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
