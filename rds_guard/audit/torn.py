@@ -69,10 +69,11 @@ def overwrite(path: Path, fd: int, torn: Torn, payload: bytes, *, fsync: bool) -
     """Put ``payload`` (a sealed line and its newline) in place of the torn bytes on ``fd``, a
     descriptor of the locked file that writes where it is told (not ``O_APPEND``).
 
-    The line is written over the torn bytes, and only once it is whole in the file is what is
-    left of them cut: a crash at any point leaves the torn bytes as they were, or the line
-    that records them (followed, at worst, by the rest of them: a shorter torn line, which
-    the next writer records in turn). Cutting first and appending after would leave the torn
+    The line is written over the torn bytes (one write), and only once it is whole in the file
+    is what is left of them cut: a process killed at any point leaves the torn bytes as they
+    were, or the line that records them (followed, at worst, by the rest of them: a shorter
+    torn line, which the next writer records in turn). A power loss in the middle of the one
+    write may leave part of each. Cutting first and appending after would leave the torn
     bytes gone with nothing recording them whenever the append fails (a full disk) or a
     crash comes between the two. When the line cannot be written the bytes it covered are
     put back and the file cut to its size before; then an `AuditError`.
@@ -103,6 +104,8 @@ def overwrite(path: Path, fd: int, torn: Torn, payload: bytes, *, fsync: bool) -
         ) from exc
     if len(payload) < torn.size:
         try:
+            if os.fstat(fd).st_size != torn.end:  # appended to without the lock: not ours to cut
+                raise OSError(0, "the log grew while it was locked")
             os.ftruncate(fd, torn.start + len(payload))
         except OSError as exc:  # the line is whole: what is left is a torn line, recorded next
             raise os_error(path, "cannot cut the rest of a torn final line", exc) from exc
