@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .aws import ServiceSnapshot
 from .core import operations
@@ -47,6 +47,7 @@ _MAY_HAVE_MADE = frozenset({"requested", "created", "unknown", "presigned"})
 _BREACHES = frozenset({"deletion.too_young", "deletion.hold"})
 _JUDGED_TAGS = frozenset({Kind.CREATE, Kind.COPY})  # a final snapshot's tags are AWS's
 
+V = TypeVar("V")
 Key = tuple[str | None, str]
 """A snapshot: its ARN resource type (``cluster-snapshot``, ``snapshot``; None when a record
 does not tell, which matches either) and its lower-case name."""
@@ -134,14 +135,14 @@ class _Call:
         return operations.OPERATIONS.get(self.operation)
 
 
-class _ByKey:
+class _ByKey(Generic[V]):
     """Values by snapshot `Key`; a key whose type is None matches a snapshot of either type
     (`get` then gives the first value that is not empty)."""
 
     def __init__(self) -> None:
-        self._names: dict[str, dict[str | None, Any]] = {}
+        self._names: dict[str, dict[str | None, V]] = {}
 
-    def get(self, key: Key) -> Any:
+    def get(self, key: Key) -> V | None:
         """The value of the snapshot ``key`` names (None: none)."""
         kind, name = key
         types = self._names.get(name, {})
@@ -149,11 +150,11 @@ class _ByKey:
             return next((value for value in types.values() if value), None)
         return types[kind] if kind in types else types.get(None)
 
-    def set(self, key: Key, value: Any) -> None:
+    def set(self, key: Key, value: V) -> None:
         """Set the value of exactly ``key``."""
         self._names.setdefault(key[1], {})[key[0]] = value
 
-    def setdefault(self, key: Key, value: Any) -> Any:
+    def setdefault(self, key: Key, value: V) -> V:
         """The value of exactly ``key``, set to ``value`` first when it has none."""
         return self._names.setdefault(key[1], {}).setdefault(key[0], value)
 
@@ -167,7 +168,7 @@ class _ByKey:
         if not types:  # a year's log deletes tens of thousands of snapshots
             self._names.pop(name, None)
 
-    def items(self) -> Iterator[tuple[Key, Any]]:
+    def items(self) -> Iterator[tuple[Key, V]]:
         """Every key and its value."""
         for name, types in self._names.items():
             for kind, value in types.items():
@@ -180,7 +181,7 @@ class _Log:
 
     calls: dict[str, _Call] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)
-    made_by: _ByKey = field(default_factory=_ByKey)  # snapshot -> operation that made it
+    made_by: _ByKey[str] = field(default_factory=_ByKey)  # snapshot -> operation that made it
     presigned: dict[str, tuple[_Call, str]] = field(default_factory=dict)  # and URL expiry
     warned_deletes: set[str] = field(default_factory=set)  # calls sent in breach (warn mode)
     breached: list[str] = field(default_factory=list)
@@ -220,7 +221,7 @@ class _Known:
     """The snapshots a guarded call of any service made or may have made, by `Key`."""
 
     def __init__(self) -> None:
-        self._calls = _ByKey()  # each snapshot's calls: a set
+        self._calls: _ByKey[set[str]] = _ByKey()
 
     def note(self, record: Mapping[str, Any], key: Key) -> None:
         """Fold one record in (records come oldest first)."""
@@ -263,7 +264,7 @@ def reconcile(
     deletion.hold in warn mode). ``region``: only records of that region count (records of
     other regions name other snapshots).
     """
-    everything = _ByKey()
+    everything: _ByKey[ServiceSnapshot] = _ByKey()
     for snapshot in snapshots:
         everything.set((snapshot.resource_type, snapshot.identifier.lower()), snapshot)
     log = _Log()
@@ -295,7 +296,7 @@ def reconcile(
     pending = tuple(
         Pending(call, item.snapshot, _exists(everything, item)) for call, item in open_calls.items()
     )
-    deleting = _ByKey()
+    deleting: _ByKey[bool] = _ByKey()
     for item in open_calls.values():
         if item.key is not None and item.row is not None and item.row.kind is Kind.DELETE:
             deleting.set(item.key, True)
@@ -351,7 +352,7 @@ def _key(record: Mapping[str, Any]) -> Key | None:
     return (None if row is None else row.resource_type), snapshot.lower()
 
 
-def _exists(listed: _ByKey, call: _Call) -> bool:
+def _exists(listed: _ByKey[ServiceSnapshot], call: _Call) -> bool:
     """True when the snapshot a call names is listed."""
     return call.key is not None and listed.get(call.key) is not None
 
