@@ -354,6 +354,22 @@ print(json.dumps(outcome))
 )
 
 
+def _in_a_child(
+    template: str, guarded: Guarded, moto_server: MotoServer, tmp_path: Path
+) -> tuple[dict[str, Any], str]:
+    """Run ``template`` (a script of guarded calls, given the log, the policy and the
+    server's URL) in a child process with the request counts reset; what it printed, and
+    its stderr."""
+    script = template.format(
+        log=str(guarded.log), policy=str(tmp_path / "rds_guard.toml"), url=moto_server.url
+    )
+    moto_server.reset_counts()
+    result = run_python(script, timeout=HANG_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    found: dict[str, Any] = json.loads(result.stdout)
+    return found, result.stderr
+
+
 def test_a_full_disk_is_an_audit_error_and_nothing_is_sent(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
@@ -363,13 +379,7 @@ def test_a_full_disk_is_an_audit_error_and_nothing_is_sent(
     loses the outcome record (logged as an error; the call itself succeeded and `requested`
     is there for reconcile); once there is room again calls go on and the chain verifies."""
     guarded = Guarded(moto_server, tmp_path)  # makes the cluster; the child makes the calls
-    script = FULL_DISK.format(
-        log=str(guarded.log), policy=str(tmp_path / "rds_guard.toml"), url=moto_server.url
-    )
-    moto_server.reset_counts()
-    result = run_python(script, timeout=HANG_TIMEOUT)
-    assert result.returncode == 0, result.stderr
-    outcome = json.loads(result.stdout)
+    outcome, stderr = _in_a_child(FULL_DISK, guarded, moto_server, tmp_path)
 
     assert outcome["first"] == "sent"
     for name in ("no-room", "room-for-part-of-a-record"):
@@ -378,7 +388,7 @@ def test_a_full_disk_is_an_audit_error_and_nothing_is_sent(
     assert "short write" in outcome["room-for-part-of-a-record"]
     assert outcome["in-flight"] == "sent"
     assert outcome["after"] == "sent"
-    assert "could not write the 'created' audit record" in result.stderr
+    assert "could not write the 'created' audit record" in stderr
 
     assert moto_server.count("CreateDBClusterSnapshot") == 3
     records = [json.loads(line) for line in guarded.lines()]
@@ -419,13 +429,7 @@ def test_a_torn_line_whose_repaired_record_cannot_be_written_stays_in_the_file(
     AuditError, the call is not sent, and the torn bytes are still in the file as they were;
     once there is room the next call records them in `repaired` and goes on."""
     guarded = Guarded(moto_server, tmp_path)
-    script = TORN_TAIL_ON_A_FULL_DISK.format(
-        log=str(guarded.log), policy=str(tmp_path / "rds_guard.toml"), url=moto_server.url
-    )
-    moto_server.reset_counts()
-    result = run_python(script, timeout=HANG_TIMEOUT)
-    assert result.returncode == 0, result.stderr
-    outcome = json.loads(result.stdout)
+    outcome, _ = _in_a_child(TORN_TAIL_ON_A_FULL_DISK, guarded, moto_server, tmp_path)
 
     torn = b'{"prev":"' + b"ab" * 40
     for room in ("room-0", "room-50"):

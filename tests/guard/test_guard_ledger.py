@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import threading
 import time
 import traceback
@@ -18,7 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
-from audit_helpers import run_python
+from audit_helpers import run_python, wait_child
 from aws import guarded_session, make_cluster
 from botocore.exceptions import EndpointConnectionError
 from ledger_helpers import (
@@ -329,54 +328,9 @@ def test_required_mode_after_a_fork_fails_every_call(
     guard.uninstall()
 
 
-def _exit_status(pid: int, within: float) -> int | None:
-    """The forked child's exit code, once it exits within ``within`` seconds (None: it did
-    not; it is killed)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    return None
-
-
-@pytest.mark.parametrize("mode", ["required", "ship"])
-def test_a_worker_forked_after_the_guard_shipped_ships_its_own_calls(
-    aws: MotoServer, table: LedgerTable, tmp_path: Path, mode: str
-) -> None:
-    """A worker forked once the guard has shipped (gunicorn --preload, multiprocessing's
-    fork): the parent's put workers, its shipping thread, its locks and its connections are
-    not the child's. The child's call is acknowledged (required) and sent, its records reach
-    the ledger, and the parent's next call goes on as before: every record of both ends up
-    in the ledger, within ``lock_timeout`` of nothing."""
-    rds, guard = ledger_guard(aws, tmp_path, mode=mode)
-    assert isinstance(guard.audit, ShippingLog)
-    snapshot(rds, SNAPSHOT)
-    guard.audit.ship_once(timeout=None)  # the put workers are running now
-    failure = tmp_path / "child-failure.txt"
-
-    def child() -> None:
-        assert guard.audit is not None
-        snapshot(rds, "orders-manual-20261201")
-        guard.audit.close()  # ships what is left, as a worker's exit does
-
-    status = _in_a_child(child, failure)
-    assert status == 0, failure.read_text() if failure.exists() else f"the child hung ({status})"
-    snapshot(rds, "orders-manual-20261202")
-    assert aws.count("CreateDBClusterSnapshot") == 3
-    log = tmp_path / "audit.jsonl"
-    stream = stream_of(table, log)
-    guard.uninstall()
-    assert stored_lines(table, stream) == complete_lines(log)
-    assert [event for event, _ in _events(log)] == ["requested", "created"] * 3
-
-
-def _in_a_child(work: Callable[[], object], failure: Path, within: float = 60) -> int | None:
+def _in_a_child(work: Callable[[], object], failure: Path, within: float = 60) -> int:
     """Fork; the child runs ``work`` and exits 0 (3 on an exception, its traceback written
-    to ``failure``); the child's exit code, None when it hung."""
+    to ``failure``); the child's exit code (an AssertionError when it hangs)."""
     pid = os.fork()
     if pid == 0:
         code = 3
@@ -387,7 +341,7 @@ def _in_a_child(work: Callable[[], object], failure: Path, within: float = 60) -
             failure.write_text(traceback.format_exc())
         finally:
             os._exit(code)
-    return _exit_status(pid, within)
+    return wait_child(pid, within)
 
 
 def test_a_fork_while_a_parent_thread_holds_the_log_leaves_the_child_free_to_write(

@@ -689,6 +689,17 @@ def test_a_checkpoint_dated_ahead_does_not_silence_the_guards(
     ]
 
 
+def _one_look(table: LedgerTable, log_path: Path) -> tuple[CheckpointOutcome | None, Any]:
+    """One look of a new guard (its full delay past the hour) for a due checkpoint, and the
+    counter of the KMS requests it sent."""
+    guard = _Guard(table, log_path, CHECKPOINT_SPREAD)
+    kms = count_sent(guard.log.clients.kms)
+    try:
+        return guard.log.checkpoint_if_due(), kms
+    finally:
+        guard.log.close()
+
+
 @pytest.mark.parametrize(("ahead", "writes"), [(CLOCK_SKEW - 60, False), (CLOCK_SKEW + 60, True)])
 def test_five_minutes_ahead_is_the_clock_skew_a_guard_allows(
     table: LedgerTable, store: CheckpointStore, log_path: Path, ahead: float, writes: bool
@@ -697,12 +708,7 @@ def test_five_minutes_ahead_is_the_clock_skew_a_guard_allows(
     dated a minute less than that is a clock a little fast: fresh, and the guard writes
     nothing (no KMS Sign); a minute more, and it writes the next at once."""
     _first_checkpoint(table, store, log_path, time.time() + ahead)
-    guard = _Guard(table, log_path, CHECKPOINT_SPREAD)
-    kms = count_sent(guard.log.clients.kms)
-    try:
-        outcome = guard.log.checkpoint_if_due()
-    finally:
-        guard.log.close()
+    outcome, kms = _one_look(table, log_path)
     assert (outcome is not None, kms.count("Sign")) == (writes, int(writes))
     assert list(store.numbers()) == ([1, 2] if writes else [1])
 
@@ -802,12 +808,7 @@ def test_a_guard_new_to_a_forged_checkpoint_holds_the_streams_to_the_signed_one_
     signature to ask about), one Sign."""
     stream = _first_checkpoint(table, store, log_path, time.time() - 60)
     _forged_second(store, None, None)
-    guard = _Guard(table, log_path, CHECKPOINT_SPREAD)
-    kms = count_sent(guard.log.clients.kms)
-    try:
-        outcome = guard.log.checkpoint_if_due()
-    finally:
-        guard.log.close()
+    outcome, kms = _one_look(table, log_path)
     assert outcome is not None and outcome.checkpoint is not None
     assert (outcome.checkpoint.number, kms.count("Sign"), kms.count("Verify")) == (3, 1, 1)
     assert outcome.findings[0].endswith("the streams are held to checkpoint 1")
