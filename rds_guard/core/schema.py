@@ -204,7 +204,7 @@ class _Reader(ValueReader):
                         rule.generate_key,
                         rule.generate.text,
                         f"no {row.name} can get a name AWS accepts from it: it renders"
-                        f" {rules.shown(name)!r}{rendered_for(rule.generate)}, which {reason}",
+                        f" {shown(name)}{rendered_for(rule.generate)}, which {reason}",
                     )
             if rule.pattern is None or not rule.pattern.uses_source or rule.generate.env_names:
                 continue
@@ -293,7 +293,7 @@ class _Reader(ValueReader):
                             where,
                             text,
                             f"no call can get a tag value AWS accepts from it: it renders"
-                            f" {rules.shown(value)!r}{rendered_for(template)}: {reason}",
+                            f" {shown(value)}{rendered_for(template)}: {reason}",
                         )
             if problems:
                 raise self.fail(where, "; ".join(problems))
