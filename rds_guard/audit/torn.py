@@ -52,6 +52,16 @@ def look(fd: int, start: int, end: int, after: Vouched, hmac_key: bytes | None) 
     return Torn(start, len(line), hashlib.sha256(line).hexdigest(), kept)
 
 
+def kept_record(
+    fd: int, start: int, end: int, after: Vouched, hmac_key: bytes | None
+) -> Vouched | None:
+    """The torn bytes ``start:end`` of ``fd`` as the record a writer keeps after ``after``
+    (`next_record`); None when they are not, or longer than `KEEP_LIMIT` (then never read)."""
+    if end - start > KEEP_LIMIT:
+        return None
+    return next_record(read_range(fd, start, end), after, hmac_key)
+
+
 def next_record(line: bytes, after: Vouched, hmac_key: bytes | None) -> Vouched | None:
     """``line`` as the record to chain onto, when it is the one a writer holding ``hmac_key``
     would have written after ``after``: sealed in that writer's algorithm, authentic, its

@@ -19,7 +19,7 @@ from .errors import NotAnAuditLog
 from .fileio import READ_FLAGS, Lines, open_checked, os_error, read_blocks
 from .record import LINE_START, StrPath, is_digest
 from .tail import HEAD, authenticate, scan_tail
-from .torn import look
+from .torn import kept_record
 from .walk import FIRST_FORMAT, ChainWalk, Finding
 
 REASONS = (
@@ -219,7 +219,7 @@ def head(paths: StrPath | Sequence[StrPath], *, hmac_key: bytes | None = None) -
             scan = scan_tail(fd, size)
             vouched = authenticate(path, fd, scan, hmac_key, HEAD)
             if scan.torn_bytes:  # a whole record missing only its newline is kept by writers
-                vouched = look(fd, scan.complete_end, size, vouched, hmac_key).kept or vouched
+                vouched = kept_record(fd, scan.complete_end, size, vouched, hmac_key) or vouched
             if vouched.line is None:
                 continue
             return Checkpoint(vouched.seq, vouched.own_head(hmac_key))
