@@ -138,11 +138,7 @@ def test_a_name_left_to_the_policys_template_is_no_invalid_call(
 
 
 PRESIGNS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "a flag given as 1": (
-        "DeleteDBCluster",
-        {"DBClusterIdentifier": "orders", "SkipFinalSnapshot": 1},
-        "SkipFinalSnapshot",
-    ),
+    "a flag given as 1": CALLS["a flag given as 1"],
     "a name given as bytes": (
         "CopyDBClusterSnapshot",
         {
