@@ -176,11 +176,6 @@ class CheckpointStore:
         self._signed: set[tuple[int, str, str]] = set()
         self._trusted: Stored | None = None
 
-    def latest(self) -> Stored | None:
-        """The checkpoint object with the highest number, as stored (None: none yet)."""
-        number = max(self.numbers(), default=None)
-        return None if number is None else self.stored(number)
-
     def stored(self, number: int) -> Stored:
         """Checkpoint object ``number`` as stored (its body need not hold a checkpoint)."""
         body, answer = self.read(self.location.key(name_of(number)))
