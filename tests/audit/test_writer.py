@@ -315,7 +315,31 @@ def test_a_torn_line_longer_than_its_repaired_record(log_path: Path) -> None:
         len(torn),
         hashlib.sha256(torn).hexdigest(),
     )
+    assert len(lines_of(log_path)) == 4  # the torn bytes' rest is cut: no line left over
     assert audit.verify([log_path]).ok
+
+
+def test_the_rest_of_a_torn_line_is_not_cut_when_the_log_grew_meanwhile(log_path: Path) -> None:
+    """Bytes appended past a torn line without the log's lock (not by a writer of this
+    library) after the torn line was measured are not the writer's to cut: the `repaired`
+    line is written, the cut refused (AuditError), and the appended bytes stay."""
+    from rds_guard.audit import fileio, torn
+
+    make_log(log_path, 1)
+    start = log_path.stat().st_size
+    cut = b'{"prev":"' + b"7" * 500
+    with log_path.open("ab") as stream:
+        stream.write(cut)
+    measured = torn.Torn(start, len(cut), hashlib.sha256(cut).hexdigest())
+    with log_path.open("ab") as stream:
+        stream.write(b"appended meanwhile")
+    fd = os.open(log_path, fileio.OVERWRITE_FLAGS)
+    try:
+        with pytest.raises(AuditError, match="grew while it was locked"):
+            torn.overwrite(log_path, fd, measured, b'{"line":1}\n', fsync=False)
+    finally:
+        os.close(fd)
+    assert log_path.read_bytes().endswith(b"appended meanwhile")
 
 
 @pytest.mark.parametrize("hmac_key", [None, b"k" * 32], ids=["sha256", "hmac"])
