@@ -10,13 +10,14 @@ reaches the caller of `run`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from botocore import xform_name
 from botocore.exceptions import ClientError
 from botocore.utils import parse_timestamp
+
+from rds_guard.core.frozen import frozen
 
 from .core.calls import DatabaseFacts, SnapshotFacts, SourceTags, Unreadable
 from .core.operations import AUTOMATED_PREFIX, SNAPSHOT_LISTINGS, SourceLookup, arn_resource_type
@@ -127,7 +128,7 @@ def _tag_dict(tag_list: list[Mapping[str, str]]) -> dict[str, str]:
     return {tag["Key"]: tag.get("Value", "") for tag in tag_list}
 
 
-@dataclass(frozen=True)
+@frozen
 class ServiceSnapshot:
     """One snapshot as the service lists it (``tags`` None: not read)."""
 

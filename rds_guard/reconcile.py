@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+from rds_guard.core.frozen import frozen
+
 from .aws import ServiceSnapshot
 from .core import operations
 from .core.operations import Kind, Operation
@@ -53,7 +55,7 @@ Key = tuple[str | None, str]
 does not tell, which matches either) and its lower-case name."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Pending:
     """A call whose outcome the log does not know, resolved by looking the snapshot up."""
 
@@ -62,7 +64,7 @@ class Pending:
     exists: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class Noncompliant:
     """A snapshot the log recorded whose tags now break the policy."""
 
@@ -70,7 +72,7 @@ class Noncompliant:
     violations: tuple[Violation, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Report:
     """What `reconcile` found; empty lists mean the log and the service agree."""
 
@@ -116,7 +118,7 @@ def belongs_to(engine: str, service: str) -> bool:
     return service in owners if owners else service == "rds"
 
 
-@dataclass(frozen=True)
+@frozen
 class _Call:
     """One guarded call of the reconciled service, as its ``requested`` record names it."""
 

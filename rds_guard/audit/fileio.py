@@ -15,10 +15,10 @@ import os
 import stat
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from rds_guard.core.files import file_kind
+from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
 APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -211,7 +211,7 @@ class Lookahead(Iterator[list[bytes]]):
         return found
 
 
-@dataclass(frozen=True)
+@frozen
 class Copied:
     """What `copy_to_new_file` copied: how many lines (a final one without newline counts)
     and their SHA-256."""

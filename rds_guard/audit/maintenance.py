@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
 from .errors import KeyRequired
@@ -154,7 +155,7 @@ def _undo_keep(path: Path, archive: Path) -> None:
 # --- repair ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class RepairResult:
     """What ``repair`` did (or, refused or on a dry run, would do): which lines it moved where,
     why, and the ``repaired`` record it wrote."""
@@ -307,7 +308,7 @@ def _check_algorithm(path: Path, survey: _Survey, key: bytes | None) -> None:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class _Plan:
     """Where the part to move starts, the record to chain after, and the result to report."""
 

@@ -7,16 +7,16 @@ No lock is taken and nothing is checked beyond "is this line a record"; the chai
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from rds_guard.core.files import open_regular_file
+from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
 from .fileio import Lines, read_blocks
 from .record import Record, StrPath, parse_record
 
 
-@dataclass(frozen=True)
+@frozen
 class LogLine:
     """One line of a log file: its 1-based number, its bytes and the record it holds.
 

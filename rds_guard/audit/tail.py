@@ -8,9 +8,9 @@ an unkeyed one an HMAC-keyed chain. docs/audit.md, "What a writer checks", says 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
 from .errors import KeyRequired
@@ -48,7 +48,7 @@ def _rebuild_not_authentic(detail: str, path: str | None, line: int, why: str) -
     return NotAuthentic(detail, path=path, line=line, why=why)
 
 
-@dataclass(frozen=True)
+@frozen
 class TailScan:
     """The end of the file as read from disk: its last complete line, the line before that,
     and the bytes after the last newline (a torn write)."""
@@ -90,7 +90,7 @@ def scan_tail(fd: int, size: int) -> TailScan:
     return TailScan(ends_last + 1, last, ends_before + 1, before, size - ends_last - 1)
 
 
-@dataclass(frozen=True)
+@frozen
 class Use:
     """Who chains onto the tail, and what it may accept under a key.
 
@@ -109,7 +109,7 @@ REPAIR = Use("repair", seal_first_format=True)
 HEAD = Use("taking its head", seal_first_format=True, upgrade=True)
 
 
-@dataclass(frozen=True)
+@frozen
 class Vouched:
     """The record a caller may chain onto: its line (None: the log holds none), seq and the
     algorithm it names (None: the first format, or no record)."""

@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
 from .fileio import CHUNK, os_error, read_range, sha256_range
@@ -27,7 +27,7 @@ KEEP_LIMIT = CHUNK
 (and recorded) unread."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Torn:
     """The bytes after the last newline: where they start, how many, their SHA-256, and the
     record they are when they are a whole one missing only its newline (`next_record`)."""

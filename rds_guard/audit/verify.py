@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
+
+from rds_guard.core.frozen import frozen
 
 from ..core.files import open_regular_file
 from .errors import NotAnAuditLog
@@ -64,7 +65,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     return Checkpoint(int(seq), digest)
 
 
-@dataclass(frozen=True)
+@frozen
 class VerifyResult:
     """The outcome of ``verify``: the chain's length and head, and every bad line found.
 

@@ -11,10 +11,11 @@ walk then resynchronises and goes on. What each reason means is in docs/audit.md
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import partial
 from itertools import pairwise
 from pathlib import Path
+
+from rds_guard.core.frozen import frozen
 
 from .errors import KeyRequired, NotAnAuditLog
 from .fastpath import scan_first_format, scan_sealed
@@ -44,7 +45,7 @@ NOT_AUTHENTIC = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Finding:
     """One bad line: its number in its file (or stream), the reason (one of `REASONS`), and a
     detail that starts with the file's name when there is one."""

@@ -18,10 +18,10 @@ import os
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
+from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
 from .fileio import (
@@ -53,7 +53,7 @@ Emitted: TypeAlias = list[tuple[Record, str]]
 """Records written under the locks, with their lines: logged once the locks are released."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Tail:
     """What a writer knows about the file's end: enough to chain the next record."""
 
@@ -410,7 +410,7 @@ class AuditLog:
         return True
 
 
-@dataclass(frozen=True)
+@frozen
 class LockedFile:
     """The log's file while `AuditLog.exclusive` holds its locks: what maintenance works on.
 

@@ -15,7 +15,6 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
 from botocore.exceptions import (
@@ -27,6 +26,7 @@ from botocore.exceptions import (
 )
 
 from rds_guard import __version__
+from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError, PolicyError
 
 from . import check, reconcile
@@ -61,7 +61,7 @@ class Command(Protocol):
         """Do the command with the parsed arguments; return the exit code."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Group:
     """A command made of actions (``audit``): its actions are the rows ``NAME ACTION`` that
     follow it in the table; given no action, it prints its --help (exit 2)."""

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Protocol
 
+from .frozen import frozen
 from .operations import Operation
 from .policy import Policy
 from .rules import Violation
 
 
-@dataclass(frozen=True)
+@frozen
 class Unreadable:
     """A source that would pass its tags on, but whose tags could not be read.
 
@@ -33,7 +34,7 @@ SourceReader = Callable[[], SourceTags]
 """Reads the source's tags when the decision needs them; called at most once per call."""
 
 
-@dataclass(frozen=True)
+@frozen
 class SnapshotFacts:
     """What a delete or a tag operation needs to know of the snapshot it acts on: when it was
     made (None: not known, or still being made) and the tags it carries now (`Unreadable`
@@ -45,7 +46,7 @@ class SnapshotFacts:
     status: str = "available"
 
 
-@dataclass(frozen=True)
+@frozen
 class DatabaseFacts:
     """What a database delete needs to know of the instance: the Describe fields that tell
     the deletes AWS allows only without a final snapshot (docs/backups.md)."""
@@ -80,7 +81,7 @@ class LookupSource(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@frozen
 class Lookups:
     """The read-only look-ups a decision may make, each called at most once and only when a
     rule needs it: the tags the source passes on, the facts of the snapshot a delete or tag
@@ -102,7 +103,7 @@ class CallFacts:
     environ: Mapping[str, str]
 
 
-@dataclass(frozen=True)
+@frozen
 class Decision:
     """What the guard does to one call.
 

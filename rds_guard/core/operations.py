@@ -9,8 +9,10 @@ build no table; tests hold both equal to the table.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
+
+from .frozen import frozen
 
 SERVICES = ("rds", "docdb", "neptune")
 ALL = frozenset(SERVICES)
@@ -37,7 +39,7 @@ class Kind(StrEnum):
     BACKUP = "backup"  # deletes an instance's or cluster's automated backups
 
 
-@dataclass(frozen=True)
+@frozen
 class SourceLookup:
     """A read-only Describe call: what it takes, where its answer lists the items, each item's
     identifier and ARN keys, the flag that makes a source pass its tags on (None: the request
@@ -75,7 +77,7 @@ SNAPSHOT_LISTINGS = (CLUSTER_SNAPSHOT_LOOKUP, SNAPSHOT_LOOKUP)
 """The Describe calls that list snapshots (reconcile lists with them)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Answer:
     """Where a service's answer names the snapshot the call made or deleted: the answer's
     key, and the identifier and ARN keys of the snapshot under it."""
@@ -91,7 +93,7 @@ CLUSTER_SNAPSHOT_ANSWER = Answer(
 SNAPSHOT_ANSWER = Answer("DBSnapshot", "DBSnapshotIdentifier", "DBSnapshotArn")
 
 
-@dataclass(frozen=True)
+@frozen
 class Operation:
     """One guarded operation.
 

@@ -10,12 +10,13 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal
 
 from . import operations
 from .files import NotRegularFile, read_regular_file
+from .frozen import frozen
 from .regex import NamePattern, Regex
 from .rules import ValueGlob, Wildcard
 from .templates import Template
@@ -64,7 +65,7 @@ def _rebuild_policy_error(
     return PolicyError(problem, path=path, line=line, key=key)
 
 
-@dataclass(frozen=True)
+@frozen
 class NamingRule:
     """A naming pattern and/or a template that generates missing identifiers.
 
@@ -76,7 +77,7 @@ class NamingRule:
     generate_key: str = "naming.generate"
 
 
-@dataclass(frozen=True)
+@frozen
 class TagPolicy:
     """``[tags]``: required keys, inheritance, defaults, forced values, allowed values, patterns."""
 
@@ -98,7 +99,7 @@ class TagPolicy:
         return bool(self.required or self.allowed or self.patterns)
 
 
-@dataclass(frozen=True)
+@frozen
 class SharingPolicy:
     """``[sharing]``: may snapshots be public, and with which accounts may they be shared."""
 
@@ -106,7 +107,7 @@ class SharingPolicy:
     accounts: frozenset[str] | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class ExportPolicy:
     """``[export]``: may snapshot data be exported to S3 (StartExportTask), and to which
     buckets (None: any)."""
@@ -115,7 +116,7 @@ class ExportPolicy:
     s3_buckets: tuple[Wildcard, ...] | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class DeletionPolicy:
     """``[deletion]``: deletes that touch backups.
 
@@ -137,7 +138,7 @@ BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 """An S3 bucket's name (the checkpoints' bucket: the policy and the ledger's commands alike)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class LedgerPolicy:
     """``[audit.ledger]``: the fleet ledger the local log is shipped to (docs/ledger.md).
 
@@ -153,7 +154,7 @@ class LedgerPolicy:
     kms_key: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class AuditPolicy:
     """``[audit]``: where the log lives and how it is written."""
 
@@ -165,7 +166,7 @@ class AuditPolicy:
     ledger: LedgerPolicy | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Policy:
     """A loaded, validated policy (version 1). Build it with `load_policy` or `from_toml`."""
 

@@ -11,9 +11,10 @@ dialect: docs/policy.md.
 from __future__ import annotations
 
 import functools
-from dataclasses import InitVar, dataclass, field
+from dataclasses import InitVar, field
 from typing import Any
 
+from .frozen import frozen
 from .regex_syntax import SAMPLE_SOURCE, RegexProblem, Translation, translate
 
 __all__ = ["NamePattern", "Regex", "RegexBudget", "RegexProblem", "compile_regex", "escape"]
@@ -174,7 +175,7 @@ def _escaped(char: str) -> str:
     return "\\x00" if char == "\0" else "\\" + char
 
 
-@dataclass(frozen=True)
+@frozen
 class NamePattern:
     """A naming regex whose only placeholder is ``{source}``, inserted escaped (`escape`).
 

@@ -14,8 +14,8 @@ import bisect
 import re
 import sys
 import unicodedata
-from dataclasses import dataclass
 
+from .frozen import frozen
 from .templates import PLACEHOLDERS
 
 SAMPLE_SOURCE = "x"
@@ -98,7 +98,7 @@ class RegexProblem(ValueError):
         self.syntax = syntax
 
 
-@dataclass(frozen=True)
+@frozen
 class Translation:
     """A pattern in RE2's syntax: ``pieces`` around each ``{source}`` (one more than there are
     placeholders), and ``origins``: (offset in the text compiled at load, offset in the

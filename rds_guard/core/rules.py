@@ -9,8 +9,8 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
+from .frozen import frozen
 from .regex import Regex
 
 TAG_KEY_MAX = 128
@@ -25,7 +25,7 @@ _IDENTIFIER_CHARS = re.compile(r"[A-Za-z0-9-]*")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 
-@dataclass(frozen=True)
+@frozen
 class Violation:
     """One broken rule: the rule id, the parameter or tag it concerns, the offending value."""
 
@@ -185,7 +185,7 @@ def check_required(tags: Mapping[str, str], required: Iterable[str]) -> list[Vio
     return violations
 
 
-@dataclass(frozen=True)
+@frozen
 class ValueGlob:
     """An allowed tag value that may hold one ``*`` standing for any run, empty too."""
 
@@ -201,7 +201,7 @@ class ValueGlob:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Wildcard:
     """A name pattern whose ``*`` stand for any run of characters (empty too), any number."""
 

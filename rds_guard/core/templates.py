@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from .frozen import frozen
+
 PLACEHOLDERS = ("source", "operation", "service", "region", "utcnow", "env")
 UTCNOW_DEFAULT_FORMAT = "%Y%m%dT%H%M%SZ"
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -31,7 +33,7 @@ class UnrenderableTemplate(Exception):
         super().__init__(placeholder.spelling)
 
 
-@dataclass(frozen=True)
+@frozen
 class Placeholder:
     """One ``{name}`` or ``{name:argument}`` in a template."""
 
@@ -56,7 +58,7 @@ class TemplateValues:
     region: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Template:
     """A parsed template: literal strings and `Placeholder` parts, in order."""
 

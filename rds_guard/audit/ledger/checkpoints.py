@@ -30,6 +30,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from rds_guard.core.frozen import frozen
+
 from ..record import ZERO_HASH, utc_now
 from .continuity import follows_on
 from .items import full_sha256, line_digest, line_of, number
@@ -50,7 +52,7 @@ def name_of(number: int) -> str:
     return f"checkpoint-{number:010d}.json"
 
 
-@dataclass(frozen=True)
+@frozen
 class StreamHead:
     """Where one stream stood: its last seq (``size``) and that line's SHA-256."""
 
@@ -63,7 +65,7 @@ class StreamHead:
         return {"stream": self.stream, "size": self.size, "head": self.head}
 
 
-@dataclass(frozen=True)
+@frozen
 class Checkpoint:
     """One checkpoint, as its body says."""
 
@@ -127,7 +129,7 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-@dataclass(frozen=True)
+@frozen
 class Stored:
     """A checkpoint object as the bucket holds it: the number in its name, its body, the
     signature in its metadata (base64; empty: none), and the checkpoint its body holds
@@ -144,7 +146,7 @@ class Stored:
         return self.number, body_digest(self.body), self.signature
 
 
-@dataclass(frozen=True)
+@frozen
 class Newest:
     """The newest checkpoint object (``top``: the next checkpoint is numbered after it and
     links to its body) and the checkpoint the next one holds the streams to (``base``:
@@ -155,7 +157,7 @@ class Newest:
     problem: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Version:
     """One version of an object under the prefix (or a delete marker)."""
 

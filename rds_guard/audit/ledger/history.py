@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from rds_guard.core.frozen import frozen
+
 from ..record import ZERO_HASH
 from .checkpoints import (
     Checkpoint,
@@ -22,7 +24,7 @@ from .checkpoints import (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckpointFinding:
     """Something wrong with checkpoint ``number`` (0: with the series as a whole)."""
 

@@ -10,9 +10,9 @@ import functools
 import os
 import threading
 import urllib.parse
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rds_guard.core.frozen import frozen
 from rds_guard.core.policy import BUCKET_NAME, TABLE_NAME, LedgerPolicy
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ package supports, whose legacy mode gives DynamoDB 10 attempts (with a ledger ou
 most of a minute holding a ``required``-mode call). Throttling is retried with backoff."""
 
 
-@dataclass(frozen=True)
+@frozen
 class LedgerLocation:
     """A DynamoDB table holding the ledger, and the region to reach it in (None: botocore's
     own choice, from the environment or the profile). ``str()`` is ``dynamodb://TABLE``."""
@@ -68,7 +68,7 @@ def location_of(policy: LedgerPolicy) -> LedgerLocation:
     return LedgerLocation(policy.table, policy.region)
 
 
-@dataclass(frozen=True)
+@frozen
 class S3Location:
     """A bucket and a key prefix (empty, or ending with ``/``)."""
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
+
+from rds_guard.core.frozen import frozen
 
 from ..fileio import READ_FLAGS, Lines, first_line, line_before, read_blocks, rfind_newline
 from ..record import parse_record
@@ -22,7 +23,7 @@ from .errors import Reordered
 from .items import line_digest
 
 
-@dataclass(frozen=True)
+@frozen
 class Cursor:
     """Where a reader stood: in the file whose first line has digest ``file``, the line with
     ``seq`` spanning bytes ``start:end`` (``end`` just past its newline)."""
@@ -47,7 +48,7 @@ class Cursor:
         return cls(file, int(str(start)), int(str(end)), int(str(seq)))
 
 
-@dataclass(frozen=True)
+@frozen
 class LogFile:
     """One file of a series: where it is, its first line and that line's seq."""
 
@@ -62,7 +63,7 @@ class LogFile:
         return line_digest(self.first_line)
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     """One record line read from the series, and the cursor just past it."""
 

@@ -14,9 +14,9 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
 from ..fileio import FILE_MODE, os_error
@@ -29,7 +29,7 @@ SUFFIX = ".shipped"
 _FLAGS = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-@dataclass(frozen=True)
+@frozen
 class ShipState:
     """Every record of ``stream`` up to ``acked`` (in the series' order) is in ``table``;
     ``cursor`` is where the acknowledged line was read."""

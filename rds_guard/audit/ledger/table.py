@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
+
+from rds_guard.core.frozen import frozen
 
 from .errors import LedgerUnavailable
 from .items import (
@@ -46,7 +47,7 @@ OURS: Outcome = "ours"
 FORK: Outcome = "fork"
 
 
-@dataclass(frozen=True)
+@frozen
 class Put:
     """What a conditional put of one record came to: ``stored`` (new), ``ours`` (the ledger
     already held a record with our digest: an earlier attempt whose answer was lost) or

@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from rds_guard.core.frozen import frozen
+
 from ..errors import KeyRequired, NotAnAuditLog
 from ..record import seq_of, stream_id
 from ..verify import MAX_FINDINGS, verify_lines
@@ -22,7 +24,7 @@ Progress = Callable[[int, int | None], None]
 """Told ``(records read, records in all)`` as the walk goes (the total None when unknown)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class LedgerFinding:
     """One bad item: its seq in its stream (``line``), the reason, and a detail that starts
     with the stream (or the checkpoint object); for a checkpoint, ``line`` is its number."""
@@ -40,7 +42,7 @@ class LedgerFinding:
         return dataclasses.asdict(self)
 
 
-@dataclass(frozen=True)
+@frozen
 class StreamSummary:
     """One stream as walked: its records, its last seq and the digest of that line."""
 
@@ -51,7 +53,7 @@ class StreamSummary:
     ok: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class LedgerVerifyResult:
     """The outcome of `verify_ledger`."""
 

@@ -6,7 +6,6 @@ signing key a command works with, from those options or from a policy's ``[audit
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
 from rds_guard.audit.ledger import (
     Clients,
@@ -18,6 +17,7 @@ from rds_guard.audit.ledger import (
     parse_s3,
 )
 from rds_guard.audit.ledger.checkpoints import CheckpointStore
+from rds_guard.core.frozen import frozen
 from rds_guard.core.policy import Policy
 
 from ..common import UsageError, policy_if_any
@@ -54,7 +54,7 @@ def add_checkpoints(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class Ledger:
     """The ledger a command works with, and how to reach it."""
 

@@ -1,0 +1,328 @@
+"""`frozen` makes the class ``dataclasses.dataclass(frozen=True)`` makes, only faster.
+
+Each shape below is defined twice, once by each decorator, and every behaviour a caller can
+see is compared: the signature, the text, equality and hash, the frozen errors, ``replace``,
+``asdict``, copies, ``__post_init__``, a class's own methods and the cases `frozen` leaves to
+``dataclasses`` whole.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import pytest
+
+from rds_guard.core.frozen import frozen
+
+Decorate = Callable[[type], type]
+STANDARD: Decorate = dataclasses.dataclass(frozen=True)
+
+
+def every_field_kind(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """Defaults, factories, and fields left out of init, repr, compare or hash."""
+
+        a: int
+        b: str = "b"
+        c: list[int] = dataclasses.field(default_factory=list)
+        d: int = dataclasses.field(default=4, repr=False)
+        e: int = dataclasses.field(default=5, compare=False)
+        f: int = dataclasses.field(default=6, hash=False)
+        g: tuple[int, ...] = dataclasses.field(init=False, default=())
+        h: dict[str, int] = dataclasses.field(init=False, default_factory=dict)
+        i: int = dataclasses.field(default=9, compare=False, hash=True)
+
+    return Shape
+
+
+def hash_choices(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """Hashable fields, each a different choice of compare and hash."""
+
+        a: int
+        e: int = dataclasses.field(default=5, compare=False)
+        f: int = dataclasses.field(default=6, hash=False)
+        i: int = dataclasses.field(default=9, compare=False, hash=True)
+
+    return Shape
+
+
+def no_fields(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """No fields at all."""
+
+    return Shape
+
+
+def one_field(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """One field: its key is a 1-tuple, as dataclasses builds it."""
+
+        only: float
+
+    return Shape
+
+
+def no_docstring(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        a: int
+        b: list[str] = dataclasses.field(default_factory=list)
+
+    return Shape
+
+
+def post_init(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """A field derived in ``__post_init__``."""
+
+        a: int
+        doubled: int = dataclasses.field(init=False, repr=False, compare=False)
+
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "doubled", self.a * 2)
+
+    return Shape
+
+
+def own_methods(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """Its own text and equality: kept, and a hash is still added."""
+
+        a: int
+        b: int = 0
+
+        def __repr__(self) -> str:
+            return f"<{self.a}>"
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Shape) and other.a == self.a
+
+    return Shape
+
+
+def own_hash(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """Its own hash: kept."""
+
+        a: int
+
+        def __hash__(self) -> int:
+            return 7
+
+    return Shape
+
+
+def own_init(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """Its own ``__init__``: kept."""
+
+        a: int
+
+        def __init__(self, text: str) -> None:
+            object.__setattr__(self, "a", len(text))
+
+    return Shape
+
+
+def init_var(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """A pseudo-field: left to dataclasses."""
+
+        a: int
+        scale: dataclasses.InitVar[int] = 1
+        scaled: int = dataclasses.field(init=False, default=0)
+
+        def __post_init__(self, scale: int) -> None:
+            object.__setattr__(self, "scaled", self.a * scale)
+
+    return Shape
+
+
+def class_var(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """A class variable: not a field."""
+
+        kind: ClassVar[str] = "shape"
+        a: int = 1
+
+    return Shape
+
+
+def keyword_only(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """A keyword-only field."""
+
+        a: int
+        b: int = dataclasses.field(default=2, kw_only=True)
+        c: int = 3
+
+    return Shape
+
+
+SHAPES = [
+    every_field_kind,
+    hash_choices,
+    no_fields,
+    one_field,
+    no_docstring,
+    post_init,
+    own_methods,
+    own_hash,
+    own_init,
+    init_var,
+    class_var,
+    keyword_only,
+]
+ARGUMENTS: dict[Callable[[Decorate], type], tuple[tuple[Any, ...], tuple[Any, ...]]] = {
+    every_field_kind: ((1, "x", [2]), (1, "y", [2])),
+    hash_choices: ((1, 20, 30, 40), (1, 21, 31, 41)),
+    no_fields: ((), ()),
+    one_field: ((1.5,), (2.5,)),
+    no_docstring: ((1, ["a"]), (1, ["b"])),
+    post_init: ((3,), (4,)),
+    own_methods: ((1, 2), (2, 2)),
+    own_hash: ((1,), (2,)),
+    own_init: (("abc",), ("ab",)),
+    init_var: ((2, 5), (2, 6)),
+    class_var: ((1,), (2,)),
+    keyword_only: ((1,), (2,)),
+}
+
+
+def _outcome(act: Callable[[], Any]) -> tuple[str, Any]:
+    """What ``act`` returned, or the exception it raised (type and text)."""
+    try:
+        return ("returned", act())
+    except Exception as error:
+        return ("raised", f"{type(error).__name__}: {error}")
+
+
+def _seen(shape: type, args: tuple[Any, ...], other_args: tuple[Any, ...]) -> dict[str, Any]:
+    """Everything a caller can see of ``shape`` and two of its instances (one per args)."""
+    one, again, other = shape(*args), shape(*args), shape(*other_args)
+    seen: dict[str, Any] = {
+        "signature": str(inspect.signature(shape)),
+        "init annotations": shape.__init__.__annotations__,  # type: ignore[misc]
+        "doc": shape.__doc__,
+        "params": {
+            name: getattr(shape.__dataclass_params__, name)  # type: ignore[attr-defined]
+            for name in ("init", "repr", "eq", "order", "unsafe_hash", "frozen")
+        },
+        "fields": [(f.name, f.init, f.repr, f.compare, f.hash) for f in dataclasses.fields(shape)],
+        "match args": getattr(shape, "__match_args__", None),
+        "repr": (repr(one), repr(other)),
+        "vars": vars(one),
+        "equal": (one == again, one == other, one != again, one != other),
+        "against another type": one.__eq__(object()),
+        "hash": (_outcome(lambda: hash(one)), _outcome(lambda: hash(again) == hash(one))),
+        "asdict": dataclasses.asdict(one),
+        "astuple": dataclasses.astuple(one),
+        "deepcopy": (copy.deepcopy(one) == one, repr(copy.deepcopy(one))),
+        "copy": repr(copy.copy(one)),
+    }
+    for name in ("a", "not_a_field"):
+        with pytest.raises(dataclasses.FrozenInstanceError) as assigned:
+            setattr(one, name, 1)
+        with pytest.raises(dataclasses.FrozenInstanceError) as deleted:
+            delattr(one, name)
+        seen[f"frozen {name}"] = (str(assigned.value), str(deleted.value))
+    if "a" in inspect.signature(shape).parameters:
+        seen["replace"] = repr(dataclasses.replace(one, a=0))
+    return seen
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda shape: shape.__name__)
+def test_frozen_makes_what_dataclasses_makes(shape: Callable[[Decorate], type]) -> None:
+    args, other_args = ARGUMENTS[shape]
+    standard, ours = shape(STANDARD), shape(frozen)
+    assert _seen(ours, args, other_args) == _seen(standard, args, other_args)
+
+
+def test_a_field_without_default_after_one_with_is_refused_as_dataclasses_refuses() -> None:
+    def build(decorate: Decorate) -> type:
+        class Shape:
+            """Badly ordered."""
+
+            a: int = 1
+            b: int
+
+        return decorate(Shape)
+
+    with pytest.raises(TypeError) as standard:
+        build(STANDARD)
+    with pytest.raises(TypeError) as ours:
+        build(frozen)
+    assert str(ours.value) == str(standard.value)
+
+
+def test_a_method_of_the_frozen_protocol_is_refused_as_dataclasses_refuses() -> None:
+    def build(decorate: Decorate) -> type:
+        class Shape:
+            """Its own __setattr__."""
+
+            a: int
+
+            def __setattr__(self, name: str, value: Any) -> None:
+                object.__setattr__(self, name, value)
+
+        return decorate(Shape)
+
+    with pytest.raises(TypeError) as standard:
+        build(STANDARD)
+    with pytest.raises(TypeError) as ours:
+        build(frozen)
+    assert str(ours.value) == str(standard.value)
+
+
+def test_a_frozen_subclass_of_a_frozen_class_is_made_as_dataclasses_makes_it() -> None:
+    def build(decorate: Decorate) -> type:
+        @decorate
+        class Base:
+            """The base."""
+
+            a: int
+
+        @decorate
+        class Child(Base):
+            """The child."""
+
+            b: int = 2
+
+        return Child
+
+    standard, ours = build(STANDARD), build(frozen)
+    assert _seen(ours, (1,), (2, 3)) == _seen(standard, (1,), (2, 3))
+
+
+def test_text_of_an_instance_inside_itself_is_cut_as_dataclasses_cuts_it() -> None:
+    texts = []
+    for decorate in (STANDARD, frozen):
+        shape = one_field(decorate)
+        holder: list[Any] = []
+        inside = shape(holder)
+        holder.append(inside)
+        texts.append(repr(inside))
+    assert texts[0] == texts[1] == "one_field.<locals>.Shape(only=[...])"
+
+
+def test_factories_run_once_per_instance() -> None:
+    shape = every_field_kind(frozen)
+    first, second = shape(1), shape(1)
+    assert first.c == [] and first.c is not second.c
+    assert first.h == {} and first.h is not second.h
