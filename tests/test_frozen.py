@@ -175,6 +175,54 @@ def keyword_only(decorate: Decorate) -> type:
     return Shape
 
 
+class _Doubled:
+    """A data descriptor: assigning to it stores twice the value."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = f"_{name}"
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        return self if instance is None else getattr(instance, self.name)
+
+    def __set__(self, instance: Any, value: int) -> None:
+        object.__setattr__(instance, self.name, value * 2)
+
+    def __repr__(self) -> str:
+        return "<doubled>"
+
+
+def descriptor_field(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """A field whose default is a data descriptor: set through it."""
+
+        a: int = _Doubled()  # type: ignore[assignment]
+
+    return Shape
+
+
+def slotted(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """Slots of its own: no __dict__ to store in."""
+
+        __slots__ = ("a",)
+        a: int
+
+    return Shape
+
+
+def field_named_self(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """A field named self."""
+
+        self: int
+        a: int = 0
+
+    return Shape
+
+
 SHAPES = [
     every_field_kind,
     hash_choices,
@@ -188,6 +236,9 @@ SHAPES = [
     init_var,
     class_var,
     keyword_only,
+    descriptor_field,
+    slotted,
+    field_named_self,
 ]
 ARGUMENTS: dict[Callable[[Decorate], type], tuple[tuple[Any, ...], tuple[Any, ...]]] = {
     every_field_kind: ((1, "x", [2]), (1, "y", [2])),
@@ -202,6 +253,9 @@ ARGUMENTS: dict[Callable[[Decorate], type], tuple[tuple[Any, ...], tuple[Any, ..
     init_var: ((2, 5), (2, 6)),
     class_var: ((1,), (2,)),
     keyword_only: ((1,), (2,)),
+    descriptor_field: ((1,), (2,)),
+    slotted: ((1,), (2,)),
+    field_named_self: ((1, 2), (1, 3)),
 }
 
 
@@ -227,14 +281,14 @@ def _seen(shape: type, args: tuple[Any, ...], other_args: tuple[Any, ...]) -> di
         "fields": [(f.name, f.init, f.repr, f.compare, f.hash) for f in dataclasses.fields(shape)],
         "match args": getattr(shape, "__match_args__", None),
         "repr": (repr(one), repr(other)),
-        "vars": vars(one),
+        "vars": _outcome(lambda: vars(one)),
         "equal": (one == again, one == other, one != again, one != other),
         "against another type": one.__eq__(object()),
         "hash": (_outcome(lambda: hash(one)), _outcome(lambda: hash(again) == hash(one))),
         "asdict": dataclasses.asdict(one),
         "astuple": dataclasses.astuple(one),
-        "deepcopy": (copy.deepcopy(one) == one, repr(copy.deepcopy(one))),
-        "copy": repr(copy.copy(one)),
+        "deepcopy": _outcome(lambda: (copy.deepcopy(one) == one, repr(copy.deepcopy(one)))),
+        "copy": _outcome(lambda: repr(copy.copy(one))),
     }
     for name in ("a", "not_a_field"):
         with pytest.raises(dataclasses.FrozenInstanceError) as assigned:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any, Final, Protocol
 
@@ -93,7 +93,7 @@ class Lookups:
     database: Callable[[], DatabaseFacts | Unreadable | None] = _nothing
 
 
-@dataclass(slots=True)  # built on every call, never changed: frozen would cost 4x to build
+@frozen
 class CallFacts:
     """What the decision needs to know besides the policy and the parameters."""
 
@@ -136,7 +136,7 @@ class Decision:
         return not self.violations
 
 
-@dataclass(slots=True)  # built on every call, never changed: frozen would cost 4x to build
+@frozen
 class Request:
     """One call being judged: its policy, its operation's row, its parameters (a copy the
     judge may change), the facts of the call, and its look-ups."""

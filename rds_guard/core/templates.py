@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from .frozen import frozen
@@ -46,7 +45,7 @@ class Placeholder:
         return "{" + self.name + (f":{self.argument}" if self.argument is not None else "") + "}"
 
 
-@dataclass(slots=True)  # built on every call, never changed: frozen would cost 4x to build
+@frozen
 class TemplateValues:
     """What the placeholders stand for at one call."""
 
