@@ -1,7 +1,8 @@
 """Maintenance of a log file: `rotate` starts a new file, `repair` moves damage aside.
 
 Both run under the writer's locks through `AuditLog.exclusive` (waiting at most
-``lock_timeout`` for them), authenticate the record they chain onto as a writer does, never
+``lock_timeout`` for them; `repair` reads the log once before, without them, and under them
+only what was appended since), authenticate the record they chain onto as a writer does, never
 rewrite a record and never discard an authentic one unless told to (``force``); what they do
 to the file is described in docs/audit.md ("Crashes, damage and repair", "Rotation").
 """
@@ -22,6 +23,7 @@ from rds_guard.errors import AuditError
 from .errors import KeyRequired
 from .fileio import (
     NEW_FILE_FLAGS,
+    READ_FLAGS,
     Copied,
     Lines,
     copy_to_new_file,
@@ -30,6 +32,7 @@ from .fileio import (
     open_checked,
     os_error,
     read_blocks,
+    read_range,
     sha256_range,
 )
 from .record import (
@@ -239,11 +242,12 @@ def repair(
     ``AuditError``. Never appends a record in another algorithm than the log's.
     """
     log = AuditLog(path, fsync=True, hmac_key=hmac_key, lock_timeout=lock_timeout)
+    early = _survey_unlocked(log.path)
     try:
         with log.exclusive() as locked:
             size = locked.st.st_size
             with locked.reader() as rfd:
-                survey = _survey(rfd, size)
+                survey = _survey(rfd, size, _resumable(early, rfd, locked.st))
                 _check_algorithm(log.path, survey, hmac_key)
                 plan = _plan(log.path, rfd, size, survey, hmac_key, force)
                 if plan.result.refused is not None or not plan.result.lines_moved:
@@ -270,12 +274,54 @@ class _Survey:
     torn: int = 0
     chains: dict[str, int] = dataclasses.field(default_factory=dict)
     """Each algorithm the records name, with the first line naming it."""
+    file: tuple[int, int] = (0, 0)
+    """The surveyed file's device and inode."""
+    last_bytes: bytes = b""
+    """The bytes before ``complete_end`` (at most `_RECHECKED`), to find them unchanged."""
 
 
-def _survey(fd: int, size: int) -> _Survey:
-    survey = _Survey()
-    offset = 0
-    lines_of = Lines(read_blocks(fd, 0, size))
+_RECHECKED = 4096
+"""How much of what the unlocked survey read is read again under the lock: the end of its
+last complete line, which a file cut back and written again would not have kept."""
+
+
+def _survey_unlocked(path: Path) -> _Survey | None:
+    """The survey of the log as it is now, taken without the lock so that writers are not held
+    for a read of the whole log; None when it cannot be read (the locked survey says why)."""
+    try:
+        fd = open_checked(path, READ_FLAGS, "cannot open for reading")
+    except AuditError:
+        return None
+    try:
+        st = os.fstat(fd)
+        survey = _survey(fd, st.st_size)
+        survey.file = (st.st_dev, st.st_ino)
+        survey.last_bytes = read_range(
+            fd, max(0, survey.complete_end - _RECHECKED), survey.complete_end
+        )
+        return survey
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _resumable(early: _Survey | None, fd: int, st: os.stat_result) -> _Survey | None:
+    """``early``, when the locked file still holds every complete line it surveyed: the same
+    file, as long, and ending those lines with the same bytes. Writers only append, and change
+    only a torn last line; a file rotated, cut back or rewritten meanwhile is surveyed again."""
+    if early is None or early.file != (st.st_dev, st.st_ino) or st.st_size < early.complete_end:
+        return None
+    start = early.complete_end - len(early.last_bytes)
+    return early if read_range(fd, start, early.complete_end) == early.last_bytes else None
+
+
+def _survey(fd: int, size: int, survey: _Survey | None = None) -> _Survey:
+    """Survey the log's lines up to ``size``; from where ``survey`` stopped when given (its
+    complete lines), else from the start."""
+    survey = survey or _Survey()
+    offset = survey.complete_end
+    lines_of = Lines(read_blocks(fd, offset, size))
     for lines in lines_of:
         for raw in lines:
             survey.lines += 1

@@ -4,14 +4,17 @@ continues the chain."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import multiprocessing
 import os
 import stat
 import threading
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Any
 
 import pytest
 from audit_helpers import (
@@ -102,6 +105,71 @@ def test_repair_with_nothing_to_repair_changes_nothing(log_path: Path) -> None:
     assert not result.repaired
     assert "nothing to repair" in result.describe()
     _unchanged(log_path, before)
+
+
+def _once(act: Callable[[], None], real: Callable[..., Any]) -> Callable[..., Any]:
+    """``real``, after running ``act`` on the first call (not on calls ``act`` makes)."""
+    state = {"done": False}
+
+    def patched(*args: Any) -> Any:
+        if not state["done"]:
+            state["done"] = True
+            act()
+        return real(*args)
+
+    return patched
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_repair_reads_the_log_without_holding_writers_back(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch, dry_run: bool
+) -> None:
+    make_log(log_path, 6)
+    written = []
+
+    def another_writer() -> None:  # while repair reads the log: must not wait for its lock
+        with audit.AuditLog(log_path, fsync=False, lock_timeout=0.2) as log:
+            written.append(log.write("requested", call=audit.new_call_id()))
+
+    monkeypatch.setattr(os, "pread", _once(another_writer, os.pread))
+    result = audit.repair(log_path, dry_run=dry_run)
+    assert written and written[0]["seq"] == 7
+    assert not result.repaired and result.refused is None
+    assert result.first_line == 8  # the record appended meanwhile was read too
+    assert audit.verify([log_path]).ok
+
+
+def test_repair_reads_again_a_log_rewritten_before_it_locks(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_log(log_path, 6)
+    lines = lines_of(log_path)
+    # Same file, longer than before, but its lines are not the ones read without the lock.
+    rewritten = [*lines[:3], b"x" * 4000, *lines[3:5]]
+    monkeypatch.setattr(
+        fcntl, "flock", _once(lambda: write_lines(log_path, rewritten), fcntl.flock)
+    )
+    result = audit.repair(log_path)
+    assert result.refused is not None and not result.repaired
+    assert (result.first_line, result.lines_moved) == (4, 3)
+    assert "2 complete record(s) follow the damage at line 4" in result.refused
+    assert lines_of(log_path) == rewritten
+
+
+def test_repair_reads_again_a_log_rotated_before_it_locks(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_log(log_path, 3)
+
+    def rotate_and_write() -> None:
+        audit.rotate(log_path)
+        make_log(log_path, 6)  # the new file outgrows the old one
+
+    monkeypatch.setattr(fcntl, "flock", _once(rotate_and_write, fcntl.flock))
+    result = audit.repair(log_path)
+    assert not result.repaired and result.refused is None
+    assert result.first_line == 8  # the new file's rotated record and six more
+    assert audit.verify([log_path]).ok
 
 
 def test_repair_moves_a_torn_tail_aside(log_path: Path) -> None:
