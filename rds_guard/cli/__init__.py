@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol, TypeAlias
 
 from botocore.exceptions import (
@@ -164,12 +165,35 @@ def _missing_action(parser: argparse.ArgumentParser) -> Handler:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rds-guard`` with ``argv`` (default: the process's arguments); returns the exit code."""
-    code = _run(argv)
-    try:  # what is still buffered goes now: a reader gone early is met here, not at exit
-        sys.stdout.flush()
-    except BrokenPipeError:
-        return _reader_gone()
-    return code
+    with _unencodable_escaped():
+        try:
+            code = _run(argv)
+        except KeyboardInterrupt:  # Ctrl-C, also while the parser is built
+            return 130
+        try:  # what is still buffered goes now: a reader gone early is met here, not at exit
+            if sys.stdout is not None:  # None: started with stdout closed
+                sys.stdout.flush()
+        except BrokenPipeError:
+            return _reader_gone()
+        return code
+
+
+@contextlib.contextmanager
+def _unencodable_escaped() -> Iterator[None]:
+    """Print what the terminal's encoding cannot show as backslash escapes (``\\xe9``), not
+    an error halfway through the output, then put the streams back as they were."""
+    changed = []
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            with contextlib.suppress(ValueError, OSError):  # closed, or not changeable now
+                stream.reconfigure(errors="backslashreplace")
+                changed.append(stream)
+    try:
+        yield
+    finally:
+        for stream in changed:
+            with contextlib.suppress(ValueError, OSError):
+                stream.reconfigure(errors="strict")
 
 
 def _run(argv: Sequence[str] | None) -> int:
@@ -198,8 +222,6 @@ def _run(argv: Sequence[str] | None) -> int:
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{where}{exc.strerror or exc}")
-    except KeyboardInterrupt:
-        return 130
     except Exception as exc:  # the contract: one line, never a traceback
         return _fail(f"unexpected {type(exc).__name__}: {exc}")
 

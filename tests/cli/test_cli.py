@@ -122,3 +122,29 @@ def test_a_reader_gone_early_is_exit_1_and_nothing_on_stderr(
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (1, "")
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["--version"], ["check", str(REPO / "examples" / "rds_guard.toml")]],
+    ids=["version", "check"],
+)
+def test_a_closed_stdout_is_no_traceback(tmp_path: Path, words: list[str]) -> None:
+    """Started with stdout closed (``>&-``): Python's ``sys.stdout`` is None."""
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", *command(), *words],
+        stderr=subprocess.PIPE,
+        env=script_env(tmp_path),
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr and "error" not in done.stderr
+
+
+def test_what_the_terminal_cannot_encode_is_escaped_not_an_error(tmp_path: Path) -> None:
+    policy = write_policy(tmp_path, 'version = 1\n[tags]\nrequired = ["équipe"]\n')
+    result = run_script("check", str(policy), env=script_env(tmp_path, PYTHONIOENCODING="ascii"))
+    assert (result.code, result.err) == (0, "")
+    assert "required: \\xe9quipe" in result.out

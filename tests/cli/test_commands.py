@@ -4,6 +4,7 @@ raises reaches the user as one line."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import subprocess
 import sys
@@ -68,6 +69,17 @@ def test_whatever_a_command_raises_is_never_a_traceback(
     monkeypatch.setattr(check, "run", run)
     result = run_main(capsys, "check")
     assert (result.code, result.out, result.err) == (code, "", err)
+
+
+def test_ctrl_c_while_the_command_line_is_read_is_no_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", interrupted)
+    result = run_main(capsys, "check")
+    assert (result.code, result.out, result.err) == (130, "", "")
 
 
 def top_level_imports(path: Path) -> set[str]:
