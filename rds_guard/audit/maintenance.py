@@ -370,6 +370,8 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
         why = f"line {first} is not an audit record"
     elif survey.torn:
         start, why = survey.complete_end, "a torn final line"
+    if survey.damage == 0 and not survey.records_after and not force:
+        return _refused(path, start, first, survey, _NOT_A_LOG, advice=_NOT_A_LOG_ADVICE)
     after = ""
     if survey.records_after:
         after = (
@@ -413,19 +415,29 @@ def _reason(exc: NotAuthentic) -> str:
     return f"line {exc.line} is not authentic: edited, or written with another key ({exc.why})"
 
 
-def _refused(path: Path, start: int, first: int, survey: _Survey, why: str) -> _Plan:
+_NOT_A_LOG = "no line of it is an audit record"
+_NOT_A_LOG_ADVICE = (
+    "is it an audit log? a file given by mistake is left as it is; rds-guard audit repair "
+    "--force moves every line aside (recorded in the repaired record)"
+)
+
+
+def _refused(
+    path: Path, start: int, first: int, survey: _Survey, why: str, advice: str = ""
+) -> _Plan:
     last = survey.lines + (1 if survey.torn else 0)
     lines = f"line {first}" if last <= first else f"lines {first}-{last}"
+    advice = advice or (
+        f"it never discards records that may be authentic: rds-guard audit verify {path} says "
+        "what is wrong, and rds-guard audit repair --force moves them aside (recorded in the "
+        "repaired record)"
+    )
     result = RepairResult(
         path,
         first_line=first,
         lines_moved=last - first + 1,
         why=why,
-        refused=(
-            f"repair would move {lines} of {path}: {why}; it never discards records that may "
-            f"be authentic: rds-guard audit verify {path} says what is wrong, and "
-            "rds-guard audit repair --force moves them aside (recorded in the repaired record)"
-        ),
+        refused=f"repair would move {lines} of {path}: {why}; {advice}",
     )
     return _Plan(start, Vouched(None, 0, None), result)
 

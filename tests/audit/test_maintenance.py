@@ -172,6 +172,21 @@ def test_repair_reads_again_a_log_rotated_before_it_locks(
     assert audit.verify([log_path]).ok
 
 
+def test_repair_leaves_a_file_that_holds_no_record_as_it_is(log_path: Path) -> None:
+    """An audit path given by mistake (the policy file, say) is not emptied into .damaged."""
+    log_path.write_bytes(b'version = 1\nmode = "enforce"\n[tags]\nrequired = ["team"]\n')
+    before = log_path.read_bytes()
+    for dry_run in (False, True):
+        result = audit.repair(log_path, dry_run=dry_run)
+        assert result.refused is not None and not result.repaired
+        assert (result.first_line, result.lines_moved) == (1, 4)
+        assert "no line of it is an audit record; is it an audit log?" in result.refused
+        _unchanged(log_path, before)
+    forced = audit.repair(log_path, force=True)
+    assert forced.moved_to is not None and forced.moved_to.read_bytes() == before
+    assert [record["event"] for record in records_of(log_path)] == ["repaired"]
+
+
 def test_repair_moves_a_torn_tail_aside(log_path: Path) -> None:
     make_log(log_path, 2)
     torn = append_torn_line(log_path)
