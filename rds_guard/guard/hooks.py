@@ -9,6 +9,7 @@ of the guard only when one of them is called, at the first guarded operation.
 from __future__ import annotations
 
 import functools
+import inspect
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -87,8 +88,17 @@ def hook_client(
     def generate_presigned_url(*args: Any, **kwargs: Any) -> Any:
         return presign(generate, *args, **kwargs)
 
-    # its name, docstring and signature are the method's, as without the guard
-    client.generate_presigned_url = functools.update_wrapper(generate_presigned_url, generate)
+    async def generate_presigned_url_async(*args: Any, **kwargs: Any) -> Any:
+        return await presign(generate, *args, **kwargs)
+
+    # its name, docstring and signature are the method's, as without the guard, and so is
+    # being a coroutine function (aiobotocore's), which frameworks look at before awaiting
+    wrapper = (
+        generate_presigned_url_async
+        if inspect.iscoroutinefunction(generate)
+        else generate_presigned_url
+    )
+    client.generate_presigned_url = functools.update_wrapper(wrapper, generate)
 
 
 class StandIns:

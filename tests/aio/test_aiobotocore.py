@@ -5,6 +5,7 @@ one log. Run by `make test` in an environment of its own (aiobotocore pins botoc
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -226,6 +227,9 @@ def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) 
                 "DBClusterSnapshotIdentifier": "orders-daily-20261130",
                 "Tags": TEAM,
             }
+            # a coroutine function still, as aiobotocore's own, for code that checks first
+            assert inspect.iscoroutinefunction(rds.generate_presigned_url)
+            assert asyncio.iscoroutinefunction(rds.generate_presigned_url)
             url: str = await rds.generate_presigned_url("create_db_cluster_snapshot", Params=params)
             # DESIGN: the caller's own objects are never changed (the URL has the tags added)
             assert params["Tags"] == TEAM and len(params) == 3
