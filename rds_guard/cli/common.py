@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import NoReturn, TextIO
+from urllib.parse import urlsplit
 
 from rds_guard import audit
 from rds_guard.core.operations import SERVICES
@@ -269,6 +270,32 @@ def iso_time(text: str) -> datetime:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return moment
+
+
+def positive_int(text: str) -> int:
+    """An argparse type for a count of days or the like: a whole number of at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
+    return number
+
+
+def endpoint_url(text: str) -> str:
+    """An argparse type for ``--endpoint-url``: an http(s) URL with a host, and a port in
+    range when it names one (botocore would take it, and fail at the first request)."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}: {text!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"expected an http:// or https:// URL with a host, got {text!r}"
+        )
+    return text
 
 
 def existing_file(text: str) -> Path:

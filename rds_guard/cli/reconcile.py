@@ -28,6 +28,7 @@ from .common import (
     add_policy,
     add_quiet,
     add_service,
+    endpoint_url,
     existing_file,
     iso_time,
     policy_if_any,
@@ -74,7 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_policy(parser, "; none found: tags are not judged")
     add_service(parser)
     parser.add_argument("--region", metavar="R", help="default: the configured region")
-    parser.add_argument("--endpoint-url", metavar="URL", help="talk to this endpoint instead")
+    parser.add_argument(
+        "--endpoint-url", type=endpoint_url, metavar="URL", help="talk to this endpoint instead"
+    )
     parser.add_argument("--profile", metavar="NAME", help="the AWS profile to use")
     parser.add_argument(
         "--since",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import unicodedata
 
-from cli_helpers import Clock, Terminal
+import pytest
+from cli_helpers import Clock, Terminal, run_main
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -50,3 +51,20 @@ def test_printable_escapes_exactly_the_unsafe_characters(text: str) -> None:
     )
     assert printable(text) == expected
     assert printable("a\tb\x1bc\x7f") == "a\\tb\\x1bc\\x7f"
+
+
+@pytest.mark.parametrize(
+    ("command", "url", "said"),
+    [
+        (["reconcile", "--audit", "log.jsonl"], "http://127.0.0.1:99999", "Port out of range"),
+        (["reconcile", "--audit", "log.jsonl"], "127.0.0.1:5000", "expected an http:// or"),
+        (["ledger", "init"], "ftp://127.0.0.1", "expected an http:// or"),
+        (["ledger", "init"], "http://[::1", "Invalid IPv6 URL"),
+    ],
+)
+def test_an_endpoint_url_botocore_cannot_use_is_bad_usage_before_anything_is_sent(
+    capsys: pytest.CaptureFixture[str], command: list[str], url: str, said: str
+) -> None:
+    run = run_main(capsys, *command, "--endpoint-url", url)
+    assert (run.code, run.out) == (2, "")
+    assert f"argument --endpoint-url: {said}" in run.err and "unexpected" not in run.err

@@ -55,6 +55,15 @@ def initialised(aws: MotoServer, policy: Path, capsys: pytest.CaptureFixture[str
     return ledger_table()
 
 
+@pytest.mark.parametrize("days", ["0", "-5", "x", "1.5"])
+def test_ledger_init_refuses_a_retention_of_no_whole_day_before_sending_anything(
+    policy: Path, capsys: pytest.CaptureFixture[str], days: str
+) -> None:
+    run = run_main(capsys, "ledger", "init", "--policy", str(policy), "--retention-days", days)
+    assert (run.code, run.out) == (2, "")
+    assert "argument --retention-days: expected a" in run.err and "Traceback" not in run.err
+
+
 def test_ledger_init_makes_the_table_bucket_and_key_once(
     aws: MotoServer, policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,7 +10,7 @@ import argparse
 
 from rds_guard.audit.ledger.provision import RETENTION_DAYS, provision
 
-from ..common import add_policy, print_json
+from ..common import add_policy, endpoint_url, positive_int, print_json
 from .options import ledger_from
 
 HELP = """Create the ledger's table, checkpoints bucket and signing key, for development.
@@ -27,12 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_policy(parser, " whose [audit.ledger] names the table, bucket and key")
     parser.add_argument(
         "--endpoint-url",
+        type=endpoint_url,
         metavar="URL",
         help="send every request there (moto's server); default: botocore's configuration",
     )
     parser.add_argument(
         "--retention-days",
-        type=int,
+        type=positive_int,
         default=RETENTION_DAYS,
         metavar="N",
         help=f"the bucket's default retention, compliance mode (default {RETENTION_DAYS})",
