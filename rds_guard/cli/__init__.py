@@ -165,7 +165,7 @@ def _missing_action(parser: argparse.ArgumentParser) -> Handler:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rds-guard`` with ``argv`` (default: the process's arguments); returns the exit code."""
-    with _unencodable_escaped():
+    with _stderr_even_closed(), _unencodable_escaped():
         try:
             code = _run(argv)
         except KeyboardInterrupt:  # Ctrl-C, also while the parser is built
@@ -176,6 +176,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:
             return _reader_gone()
         return code
+
+
+@contextlib.contextmanager
+def _stderr_even_closed() -> Iterator[None]:
+    """When the process was started with stderr closed (``2>&-``, ``sys.stderr`` None), what
+    goes to stderr goes nowhere, not to stdout, where ``print`` would put it."""
+    if sys.stderr is not None:
+        yield
+        return
+    with open(os.devnull, "w", encoding="utf-8") as nowhere:
+        sys.stderr = nowhere
+        try:
+            yield
+        finally:
+            sys.stderr = None
 
 
 @contextlib.contextmanager

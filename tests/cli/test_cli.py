@@ -148,3 +148,16 @@ def test_what_the_terminal_cannot_encode_is_escaped_not_an_error(tmp_path: Path)
     result = run_script("check", str(policy), env=script_env(tmp_path, PYTHONIOENCODING="ascii"))
     assert (result.code, result.err) == (0, "")
     assert "required: \\xe9quipe" in result.out
+
+
+def test_a_closed_stderr_keeps_errors_off_stdout(tmp_path: Path) -> None:
+    """Started with stderr closed (``2>&-``): the error goes nowhere, stdout stays the output."""
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", *command(), "check", str(tmp_path / "none.toml")],
+        stdout=subprocess.PIPE,
+        env=script_env(tmp_path),
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
