@@ -198,7 +198,7 @@ def _verify_stream(
         result = None
     records = 0 if result is None else result.records
     if result is not None and not records:
-        extra.append(_missing(stream, checkpointed))
+        extra.append(_missing(stream, checkpointed, marked=table.get(stream, 0) is not None))
     first = seqs.get(1, 1)  # the first item's seq
     if records and first > 1:
         # a stream is named after its seq 1 and shipped from there: its start was deleted
@@ -237,14 +237,15 @@ def _verify_stream(
     return StreamSummary(stream, records, result.seq, result.head, ok)
 
 
-def _missing(stream: str, checkpointed: dict[int, tuple[str, int]]) -> LedgerFinding:
-    """A stream the ledger holds no record of (only its marker, or only a checkpoint)."""
+def _missing(
+    stream: str, checkpointed: dict[int, tuple[str, int]], *, marked: bool
+) -> LedgerFinding:
+    """A stream the ledger holds no record of (only its marker, a checkpoint, or nothing at
+    all: a name given that no host ever shipped under)."""
     if not checkpointed:
+        held = "only its marker" if marked else "nor its marker (is the stream's name right?)"
         return LedgerFinding(
-            0,
-            "missing-stream",
-            f"{stream}: the ledger holds no record of it, only its marker",
-            stream,
+            0, "missing-stream", f"{stream}: the ledger holds no record of it, {held}", stream
         )
     size = max(checkpointed)
     return LedgerFinding(

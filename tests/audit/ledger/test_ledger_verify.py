@@ -77,6 +77,18 @@ def test_a_deleted_stream_leaves_its_marker_without_records(
     for seq in (1, 2, 3):
         delete_item(table, stream, seq)
     assert ledger_findings(table) == [(0, "missing-stream")]
+    assert "only its marker" in verify_ledger(table).findings[0].detail
+
+
+def test_a_stream_named_that_the_ledger_never_held_is_said_to_have_no_marker(
+    table: LedgerTable, log_path: Path
+) -> None:
+    _shipped(table, log_path, 3)
+    result = verify_ledger(table, stream="111122223333/us-east-1/nothing")
+    assert [(f.line, f.reason) for f in result.findings] == [(0, "missing-stream")]
+    assert "holds no record of it, nor its marker (is the stream's name right?)" in (
+        result.findings[0].detail
+    )
 
 
 def test_an_item_holding_another_records_line_is_found(table: LedgerTable, log_path: Path) -> None:
