@@ -265,8 +265,8 @@ class Shipper:
         if head is not None:
             self._compare(stream, head, head_seq, state, last)
         begin = 1 if state is None else min(state.acked, head_seq) + 1
-        if start is not None:
-            begin = max(1, start)
+        if start is not None:  # past the log's end: from its last record, which is checked
+            begin = max(1, min(start, last[0]))
         return self._first_missing(stream, begin, head_seq)
 
     def _compare(

@@ -58,6 +58,18 @@ def test_a_deleted_middle_item_is_found_and_put_back_by_shipping_from_the_start(
     assert verify_ledger(table).ok
 
 
+def test_shipping_from_past_the_end_of_the_log_checks_its_last_record(
+    table: LedgerTable, log_path: Path
+) -> None:
+    stream = _shipped(table, log_path)
+    delete_item(table, stream, 10)
+    result = ship(log_path, table, start=10**22)
+    assert (result.shipped, result.acked, result.last) == (1, 10, 10)  # not "through 10**22-1"
+    assert verify_ledger(table).ok
+    again = ship(log_path, table, start=10**22)
+    assert (again.shipped, again.acked) == (0, 10)
+
+
 def test_a_deleted_tail_is_put_back_by_the_next_run(table: LedgerTable, log_path: Path) -> None:
     """Without a checkpoint a cut tail looks like a shorter stream; the shipper compares its
     state with the ledger's head and sends the tail again."""
