@@ -58,7 +58,10 @@ def parse_checkpoint(text: str) -> Checkpoint:
     """``SEQ:HEX`` (as `head` prints it) as a `Checkpoint`; anything else is a ValueError."""
     seq, colon, digest = text.strip().partition(":")
     digest = digest.strip().lower()
-    if not colon or not seq.isdigit() or int(seq) < 1 or not is_digest(digest):
+    # ASCII digits only ("²" is a digit to str.isdigit, not to int), and no more of them than
+    # a record's seq can have: int() refuses a number of over 4300 digits
+    plain = seq.isascii() and seq.isdigit() and len(seq) < 4000
+    if not colon or not plain or int(seq) < 1 or not is_digest(digest):
         raise ValueError(
             f"a checkpoint is SEQ:HEX (a seq from 1, then 64 hex digits), got {text!r}"
         )

@@ -399,7 +399,17 @@ def test_head_of_a_log_and_of_a_series(log_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "5", "0:" + "a" * 64, "x:" + "a" * 64, "5:abc", "5-" + "a" * 64]
+    "text",
+    [
+        "",
+        "5",
+        "0:" + "a" * 64,
+        "x:" + "a" * 64,
+        "5:abc",
+        "5-" + "a" * 64,
+        "\u00b2:" + "a" * 64,  # a digit to str.isdigit, not to int
+        "9" * 5000 + ":" + "a" * 64,  # more digits than int() reads
+    ],
 )
 def test_a_malformed_checkpoint_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="SEQ:HEX"):

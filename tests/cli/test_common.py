@@ -68,3 +68,12 @@ def test_an_endpoint_url_botocore_cannot_use_is_bad_usage_before_anything_is_sen
     run = run_main(capsys, *command, "--endpoint-url", url)
     assert (run.code, run.out) == (2, "")
     assert f"argument --endpoint-url: {said}" in run.err and "unexpected" not in run.err
+
+
+@pytest.mark.parametrize("seq", ["0", "x", "\u00b2", "9" * 5000])
+def test_a_ship_from_that_is_no_seq_is_bad_usage(
+    capsys: pytest.CaptureFixture[str], seq: str
+) -> None:
+    run = run_main(capsys, "audit", "ship", "log.jsonl", "--from", seq)
+    assert (run.code, run.out) == (2, "")
+    assert "argument --from: expected a seq (1, 2, ...)" in run.err

@@ -87,6 +87,6 @@ def _as_dict(result: ShipResult) -> dict[str, object]:
 
 
 def _seq(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit() and len(text) < 4000) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a seq (1, 2, ...), got {text!r}")
     return int(text)
