@@ -13,13 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar, cast
 
+import botocore.session
 import pytest
 from audit_helpers import call_with_timeout
 from aws import count_sent, guarded_client, make_cluster
 from policies import FROM_ENVIRONMENT, write_policy
 
 import rds_guard
-from rds_guard import PolicyError, load_policy
+from rds_guard import PolicyError, cli, load_policy
 
 T = TypeVar("T")
 
@@ -744,3 +745,21 @@ def test_a_forbidden_expansion_through_a_guarded_client_is_a_violation(
         ("tags.aws", "Tags.cost-center"),
     }
     assert sent.count("CreateDBClusterSnapshot") == 0
+
+
+def test_a_removed_working_directory_is_a_policy_error_not_an_os_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No policy named, run from a folder since removed: the messages that name the working
+    directory, and a policy text whose audit path is taken from it."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    monkeypatch.delenv("RDS_GUARD_POLICY", raising=False)
+    with pytest.raises(PolicyError, match="in the working directory, which was removed"):
+        rds_guard.install(botocore.session.Session())
+    with pytest.raises(PolicyError, match="taken from the working directory: No such file"):
+        rds_guard.Policy.from_toml("version = 1\n")
+    assert cli.main(["check"]) == 2
+    assert "(in the working directory, which was removed)" in capsys.readouterr().err

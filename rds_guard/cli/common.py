@@ -29,6 +29,7 @@ from rds_guard.core.policy import (
     Policy,
     find_policy_path,
     resolve_policy,
+    working_directory,
 )
 
 PROG = "rds-guard"
@@ -248,7 +249,7 @@ def policy_for(path: str | None, how: str) -> Policy:
     if policy is None:
         raise UsageError(
             f"no policy: {how}, set {POLICY_ENV}, or create ./{DEFAULT_POLICY_FILE}"
-            f" (in {Path.cwd()})"
+            f" (in {working_directory()})"
         )
     return policy
 

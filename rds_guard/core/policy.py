@@ -214,7 +214,14 @@ class Policy:
             raise _too_large(f"{len(data):,}", source)
         from .schema import read_policy  # the reader builds these classes: imported when used
 
-        return read_policy(text, source, base=Path.cwd(), digest=hashlib.sha256(data).hexdigest())
+        try:
+            base = Path.cwd()
+        except OSError as exc:  # the working directory was removed
+            raise PolicyError(
+                f"relative audit paths are taken from the working directory: {exc.strerror}",
+                path=source,
+            ) from None
+        return read_policy(text, source, base=base, digest=hashlib.sha256(data).hexdigest())
 
     def naming_for(self, operation: str) -> NamingRule:
         """The naming rule of one operation: its override, else the top-level one."""
@@ -322,5 +329,14 @@ def resolve_policy(policy: PolicyLike) -> Policy:
         return load_policy(path)
     raise PolicyError(
         f"no policy given: {POLICY_ENV} is not set and there is no ./{DEFAULT_POLICY_FILE}"
-        f" in {Path.cwd()} (pass policy=PATH, set {POLICY_ENV}, or create {DEFAULT_POLICY_FILE})"
+        f" in {working_directory()} (pass policy=PATH, set {POLICY_ENV}, or create"
+        f" {DEFAULT_POLICY_FILE})"
     )
+
+
+def working_directory() -> str:
+    """The working directory, for a message: its path, or what became of it."""
+    try:
+        return str(Path.cwd())
+    except OSError:
+        return "the working directory, which was removed"
