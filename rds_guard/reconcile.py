@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from rds_guard.core.frozen import frozen
@@ -183,7 +183,8 @@ class _Log:
 
     calls: dict[str, _Call] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)
-    made_by: _ByKey[str] = field(default_factory=_ByKey)  # snapshot -> operation that made it
+    # snapshot -> the operation that made it, and the time of its `created` record
+    made_by: _ByKey[tuple[str, str]] = field(default_factory=_ByKey)
     presigned: dict[str, tuple[_Call, str]] = field(default_factory=dict)  # and URL expiry
     warned_deletes: set[str] = field(default_factory=set)  # calls sent in breach (warn mode)
     breached: list[str] = field(default_factory=list)
@@ -210,7 +211,7 @@ class _Log:
         if key is None:
             return
         if event == "created" and _makes_snapshot(operation):
-            self.made_by.set(key, operation)
+            self.made_by.set(key, (operation, str(record.get("time") or "")))
         elif event == "deleted":
             self.made_by.pop(key)
 
@@ -258,13 +259,16 @@ def reconcile(
     longer listed and whose deletion the log does not hold (neither a ``deleted`` record nor a
     pending delete). ``unrecorded``: manual snapshots of ``service`` that no guarded call made
     or may have made (``blocked`` and ``failed`` make nothing), created at or after ``since``
-    (naive: UTC). ``noncompliant``: snapshots a guarded create or copy made whose current
-    tags break ``policy`` (final snapshots carry AWS's tags and are not judged; nothing is
-    judged when ``policy`` is None). A presigned URL is ``pending`` until it expires
-    (``now``, default: the present); then, if its snapshot does not exist, ``expired``.
-    ``breached``: snapshots deleted although the policy said no (deletion.too_young or
-    deletion.hold in warn mode). ``region``: only records of that region count (records of
-    other regions name other snapshots).
+    (naive: UTC). A snapshot listed under the name of one a guarded call created, but made
+    more than `REPLACED_AFTER` after its ``created`` record, is another one: the guard's is
+    ``vanished`` and the one listed ``unrecorded``. ``noncompliant``: snapshots a guarded
+    create or copy made whose current tags break ``policy`` (final snapshots carry AWS's tags
+    and are not judged; nothing is judged when ``policy`` is None). A presigned URL is
+    ``pending`` until it expires (``now``, default: the present); then, if it would have made
+    a snapshot that does not exist, ``expired``. ``breached``: snapshots deleted although the
+    policy said no (deletion.too_young or deletion.hold in warn mode). ``region``: only records
+    of that region count (records of other regions name other snapshots; one log is
+    reconciled against one account).
     """
     everything: _ByKey[ServiceSnapshot] = _ByKey()
     for snapshot in snapshots:
@@ -285,10 +289,13 @@ def reconcile(
             log.made_by.pop(key)  # one namespace: another API's client deleted it
     open_calls = log.pending()
     moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    expired = tuple(
+    expired = tuple(  # a URL that would have made a snapshot (not one to delete or tag it)
         item.snapshot or call
         for call, (item, expires) in log.presigned.items()
-        if expires and expires <= moment and not _exists(everything, item)
+        if expires
+        and expires <= moment
+        and _makes_snapshot(item.operation)
+        and not _exists(everything, item)
     )
     open_calls |= {
         call: item
@@ -302,10 +309,15 @@ def reconcile(
     for item in open_calls.values():
         if item.key is not None and item.row is not None and item.row.kind is Kind.DELETE:
             deleting.set(item.key, True)
+    replaced = {
+        key
+        for key, (_, made_at) in log.made_by.items()
+        if (listed := everything.get(key)) is not None and _made_later(listed, made_at)
+    }
     vanished = tuple(
         key[1]
         for key, _ in log.made_by.items()
-        if everything.get(key) is None and deleting.get(key) is None
+        if (everything.get(key) is None or key in replaced) and deleting.get(key) is None
     )
     unrecorded = tuple(
         sorted(
@@ -313,13 +325,15 @@ def reconcile(
             for key, snap in everything.items()
             if belongs_to(snap.engine, service)
             and snap.snapshot_type == "manual"
-            and not known.made(key)
+            and (not known.made(key) or key in replaced)
             and _after(snap, since)
         )
     )
     noncompliant: tuple[Noncompliant, ...] = ()
     if policy is not None:
-        made_here = dict(log.made_by.items())
+        made_here = {
+            key: operation for key, (operation, _) in log.made_by.items() if key not in replaced
+        }
         for item in open_calls.values():
             if item.key is not None and _makes_snapshot(item.operation):
                 made_here.setdefault(item.key, item.operation)
@@ -369,6 +383,24 @@ def _breaks(record: Mapping[str, Any], rules: frozenset[str]) -> bool:
 def _makes_snapshot(operation: str) -> bool:
     row = operations.OPERATIONS.get(operation)
     return row is not None and row.names_snapshot
+
+
+REPLACED_AFTER = timedelta(minutes=5)
+"""How much later than the guard's `created` record a listed snapshot of that name must have
+been made to be another one (deleted and made again outside the guard): the clocks of the host
+and of AWS may differ by this much. A snapshot made again within it is taken for the guard's."""
+
+
+def _made_later(listed: ServiceSnapshot, recorded: str) -> bool:
+    """True when ``listed`` was made more than `REPLACED_AFTER` after the time of the
+    `created` record, ``recorded``: it is not the snapshot that record is about."""
+    try:
+        made = datetime.fromisoformat(recorded.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if listed.created is None or made.tzinfo is None:
+        return False
+    return _aware(listed.created) > made + REPLACED_AFTER
 
 
 def _after(snapshot: ServiceSnapshot, since: datetime | None) -> bool:

@@ -351,10 +351,13 @@ def test_records_without_a_service_are_skipped() -> None:
     assert reconcile(records, [snap("x")], None).unrecorded == ("x",)
 
 
-def presigned(call: str, snapshot: str, expires: datetime) -> dict[str, Any]:
-    """A presigned copy: its URL, valid until ``expires``, may be used by whoever holds it."""
+def presigned(
+    call: str, snapshot: str, expires: datetime, operation: str = "CopyDBClusterSnapshot"
+) -> dict[str, Any]:
+    """A presigned call (a copy): its URL, valid until ``expires``, may be used by whoever
+    holds it."""
     return {
-        **record("presigned", call, snapshot, operation="CopyDBClusterSnapshot"),
+        **record("presigned", call, snapshot, operation=operation),
         "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
@@ -373,6 +376,44 @@ def test_a_presigned_url_is_pending_until_it_expires_then_expired_if_unused() ->
     assert report.as_dict()["expired"] == ["copy-unused"]
     later = reconcile(records, [snap("copy-made")], None, now=NOW + 2 * hour)
     assert (later.expired, later.pending) == (("copy-unused", "copy-later"), ())
+
+
+@pytest.mark.parametrize(
+    "operation", ["DeleteDBClusterSnapshot", "AddTagsToResource", "RemoveTagsFromResource"]
+)
+def test_an_expired_url_that_would_not_have_made_a_snapshot_is_not_expired_drift(
+    operation: str,
+) -> None:
+    """A presigned delete (or tag change) left unused: its snapshot may well be gone, deleted
+    by the guarded client itself; that says nothing about a snapshot never made."""
+    records = [
+        *made("c1", "c-1"),
+        presigned("p1", "c-1", NOW - timedelta(hours=1), operation=operation),
+        record("requested", "c2", "c-1", operation="DeleteDBClusterSnapshot"),
+        record("deleted", "c2", "c-1", operation="DeleteDBClusterSnapshot"),
+    ]
+    report = reconcile(records, [], None, now=NOW)
+    assert report.clean and report.expired == () and report.pending == ()
+
+
+def test_a_snapshot_made_again_outside_the_guard_is_vanished_and_unrecorded(
+    policy: rds_guard.Policy,
+) -> None:
+    """Deleted and made again under the same name by a bare client, long enough after the
+    guard's ``created`` record: the guard's snapshot is gone, the one listed is not its."""
+    recorded = NOW.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    records = [
+        {**r, "time": recorded}
+        for r in [*made("c1", "again"), *made("c2", "kept"), *made("c3", "soon")]
+    ]
+    listed = [
+        snap("again", created=NOW + timedelta(minutes=6), tags={"team": "x"}),
+        snap("kept", created=NOW - timedelta(seconds=1)),
+        snap("soon", created=NOW + timedelta(minutes=4)),  # within the clocks' difference
+    ]
+    report = reconcile(records, listed, policy)
+    assert (report.vanished, report.unrecorded) == (("again",), ("again",))
+    assert report.noncompliant == ()  # not the guard's snapshot: its tags are not judged here
 
 
 def delete(call: str, snapshot: str, outcome: str, *rules: str) -> list[dict[str, Any]]:
@@ -1052,7 +1093,7 @@ def test_errors_are_one_line(moto_server: MotoServer, tmp_path: Path, empty_log:
         ((*base, "--profile", "ghost"), env, ("ghost", "could not be found")),
         (base, script_env(tmp_path, AWS_DEFAULT_REGION=None), ("no AWS region", "--region")),
         (("reconcile", "--audit", str(empty_log), "--endpoint-url", "not a url"), env,
-         ("Invalid endpoint",)),
+         ("--endpoint-url", "expected an http:// or https:// URL")),
         ((*base, "--service", "s3"), env, ("--service",)),
         (("reconcile",), env, ("--audit",)),
         ((*base, "--policy", str(tmp_path / "missing.toml")), env, ("missing.toml",)),
