@@ -274,6 +274,7 @@ def reconcile(
     for snapshot in snapshots:
         everything.set((snapshot.resource_type, snapshot.identifier.lower()), snapshot)
     log = _Log()
+    others = _Log()  # the other services' calls: a delete of theirs may still be pending
     known = _Known()
     for record in records:
         if region is not None and record.get("region") not in (None, region):
@@ -285,7 +286,9 @@ def reconcile(
             known.note(record, key)
         if record.get("service") == service:
             log.note(record, key)
-        elif key is not None and record.get("event") == "deleted":
+            continue
+        others.note(record, key)
+        if key is not None and record.get("event") == "deleted":
             log.made_by.pop(key)  # one namespace: another API's client deleted it
     open_calls = log.pending()
     moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -306,7 +309,7 @@ def reconcile(
         Pending(call, item.snapshot, _exists(everything, item)) for call, item in open_calls.items()
     )
     deleting: _ByKey[bool] = _ByKey()
-    for item in open_calls.values():
+    for item in [*open_calls.values(), *others.pending().values()]:
         if item.key is not None and item.row is not None and item.row.kind is Kind.DELETE:
             deleting.set(item.key, True)
     replaced = {

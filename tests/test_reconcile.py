@@ -294,6 +294,20 @@ def test_one_namespace_across_services() -> None:
     assert reconcile([record("requested", "c3", "x", service="docdb")], [], None).clean
 
 
+def test_a_delete_still_pending_through_another_services_client_is_not_vanished() -> None:
+    """Made through the rds client, deleted through the neptune one with no answer yet: the
+    delete is pending (under neptune), not a snapshot vanished (under rds)."""
+    delete = "DeleteDBClusterSnapshot"
+    records = [
+        *made("c1", "x"),
+        record("requested", "c2", "x", operation=delete, service="neptune"),
+        record("unknown", "c2", "x", operation=delete, service="neptune"),
+    ]
+    assert reconcile(records, [], None).clean
+    neptune = reconcile(records, [], None, service="neptune")
+    assert [(p.call, p.snapshot, p.exists) for p in neptune.pending] == [("c2", "x", False)]
+
+
 def db_snap(name: str, **kw: Any) -> ServiceSnapshot:
     """A DB snapshot (an instance's), where `snap` is a DB cluster snapshot."""
     arn = f"arn:aws:rds:us-east-1:123456789012:snapshot:{name}"
