@@ -121,20 +121,27 @@ _CONVERSIONS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def plain_copy(value: Any) -> Any:
+COPIED_DEPTH = 8
+"""How deep `plain_copy` copies. A guarded parameter is at most a list of dicts of strings;
+what lies deeper is no valid parameter (botocore refuses it), and is kept as it is, so that a
+list holding itself, or nested ten thousand deep, is not copied for ever."""
+
+
+def plain_copy(value: Any, depth: int = COPIED_DEPTH) -> Any:
     """A copy of a parameter value made of lists and dicts (tuples become lists), so that a
-    later change to the caller's objects does not change it."""
+    later change to the caller's objects does not change it; below ``depth`` levels, the
+    caller's objects themselves."""
     kind = type(value)
-    if kind is str or value is None:
+    if kind is str or value is None or depth == 0:
         return value
     if kind is list:
         copied = _string_dicts(value)
         if copied is not None:
             return copied
     if isinstance(value, Mapping):
-        return {key: plain_copy(item) for key, item in value.items()}
+        return {key: plain_copy(item, depth - 1) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain_copy(item) for item in value]
+        return [plain_copy(item, depth - 1) for item in value]
     return value
 
 

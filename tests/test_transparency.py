@@ -13,7 +13,15 @@ from typing import Any
 
 import boto3
 import pytest
-from aws import deny, guarded_client, make_cluster, snapshot_arn, snapshot_tags
+from aws import (
+    deny,
+    guarded_client,
+    guarded_session,
+    make_cluster,
+    snapshot_arn,
+    snapshot_tags,
+)
+from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 from policies import DEFAULTS_ONLY, WARN, write_policy
 from servers import MotoServer
@@ -220,6 +228,20 @@ def test_warn_guard_that_cannot_read_the_source_sends_the_call_as_made(
     assert created["event"] == "created"
 
 
+def _holding_itself() -> list[Any]:
+    """A list whose one item is the list itself."""
+    loop: list[Any] = []
+    loop.append(loop)
+    return loop
+
+
+def _tag_holding_itself() -> list[dict[str, Any]]:
+    """A tag list whose one tag's Value is that tag."""
+    tag: dict[str, Any] = {"Key": "team"}
+    tag["Value"] = tag
+    return [tag]
+
+
 REFUSED_BY_BOTOCORE = {
     "Tags None": {"Tags": None},
     "a Value None": {"Tags": [{"Key": "team", "Value": None}]},
@@ -230,6 +252,8 @@ REFUSED_BY_BOTOCORE = {
         "DBClusterIdentifier": "missing",
         "DBClusterSnapshotIdentifier": 42,
     },
+    "Tags holding themselves": {"Tags": _holding_itself()},
+    "a tag holding itself": {"Tags": _tag_holding_itself()},
 }
 """Calls of CreateDBClusterSnapshot that botocore's parameter validation refuses, by what
 is wrong with them (beside a cluster ``orders`` and a good snapshot name)."""
@@ -263,3 +287,45 @@ def test_a_call_botocore_refuses_is_refused_and_sends_nothing(
     if mode == "warn":
         assert type(guarded.value) is ParamValidationError
         assert str(guarded.value) == str(refused.value)
+
+
+NOT_A_DICT: dict[str, Any] = {
+    "a string": "abc",
+    "a number": 1,
+    "key and value pairs": [("DBClusterIdentifier", "orders")],
+    "a mapping that is no dict": MappingProxyType(
+        {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": "orders-manual-1"}
+    ),
+}
+"""``Params`` of a presign that botocore does not take: it fails on each, in its own way."""
+
+
+@pytest.mark.parametrize("params", list(NOT_A_DICT.values()), ids=list(NOT_A_DICT))
+def test_a_presign_of_params_that_are_no_dict_fails_as_botocore_fails(
+    moto_server: MotoServer, tmp_path: Path, params: Any
+) -> None:
+    """Warn mode, nothing added: the guarded client raises what the bare one raises, word for
+    word, and signs nothing, records nothing."""
+    bare = moto_server.client("rds")
+    rds = guarded_client(write_policy(tmp_path, WARN), on=moto_server)
+    errors = []
+    for client in (bare, rds):
+        with pytest.raises(Exception) as failed:
+            client.generate_presigned_url("create_db_cluster_snapshot", Params=params)
+        errors.append((type(failed.value), str(failed.value)))
+    assert errors[0] == errors[1]
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
+def test_a_mapping_that_is_no_dict_is_refused_by_a_guard_whose_client_does_not_validate(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Without validation botocore would sign it: the guard refuses it with botocore's own
+    error rather than let a URL out that it never judged."""
+    session, _ = guarded_session(write_policy(tmp_path, WARN), on=moto_server)
+    rds = moto_server.client("rds", session=session, config=Config(parameter_validation=False))
+    with pytest.raises(ParamValidationError, match="Invalid type for parameter input"):
+        rds.generate_presigned_url(
+            "create_db_cluster_snapshot", Params=NOT_A_DICT["a mapping that is no dict"]
+        )
+    assert not (tmp_path / "audit.jsonl").exists()

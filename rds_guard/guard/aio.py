@@ -29,11 +29,16 @@ class AioClientBinding(ClientBinding):
     """One aiobotocore client's hooks (see the module's docstring)."""
 
     async def before_parameter_build(  # type: ignore[override]
-        self, row: Operation, params: dict[str, Any], context: dict[str, Any], **_: Any
+        self,
+        row: Operation,
+        params: dict[str, Any],
+        context: dict[str, Any],
+        model: Any = None,
+        **_: Any,
     ) -> None:
         """``before-parameter-build``: judge the call (look-ups first), keep the judgement."""
         guard = self.guard()
-        if guard is None:
+        if guard is None or not self.judgeable(params, model):
             return
         problems = self.invalid(row, params)
         if problems:  # before the look-ups, as botocore's validation is
@@ -84,7 +89,8 @@ class AioClientBinding(ClientBinding):
         presigned: list[GuardedCall] = []
         token = presigning.set(presigned)
         try:
-            params = None if Params is None else dict(Params)  # the caller's stays as it is
+            # the caller's stays as it is; anything but a dict goes as given (`judgeable`)
+            params = dict(Params) if isinstance(Params, dict) else Params
             url = await generate(
                 ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod
             )

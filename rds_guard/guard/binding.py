@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.client import BaseClient
-from botocore.validate import ParamValidationDecorator, ParamValidator
+from botocore.exceptions import ParamValidationError
+from botocore.validate import ParamValidationDecorator, ParamValidator, validate_parameters
 
 from .. import wire
 from ..core import operations
@@ -77,11 +78,16 @@ class ClientBinding:
         return None
 
     def before_parameter_build(
-        self, row: Operation, params: dict[str, Any], context: dict[str, Any], **_: Any
+        self,
+        row: Operation,
+        params: dict[str, Any],
+        context: dict[str, Any],
+        model: Any = None,
+        **_: Any,
     ) -> None:
         """``before-parameter-build``: judge the call (look-ups first), keep the judgement."""
         guard = self.guard()
-        if guard is None:
+        if guard is None or not self.judgeable(params, model):
             return
         guard.check_types(self, row, params, self.invalid(row, params))
         call = guard.judge(self, row, params, self.reads(row, params))
@@ -128,8 +134,9 @@ class ClientBinding:
         token = presigning.set(presigned)
         try:
             # a copy: the guard writes the final parameters into what it judges, and the
-            # caller's dict is the caller's
-            params = None if Params is None else dict(Params)
+            # caller's dict is the caller's. Anything but a dict goes to botocore as given,
+            # which refuses it as it would without the guard.
+            params = dict(Params) if isinstance(Params, dict) else Params
             url = generate(ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
         finally:
             presigning.reset(token)
@@ -140,6 +147,21 @@ class ClientBinding:
         return url
 
     # The steps the handlers share with those of an async client (`AioClientBinding`).
+
+    @staticmethod
+    def judgeable(params: object, model: Any) -> bool:
+        """Whether ``params`` is parameters the guard can judge: a dict, as botocore makes
+        them for every call. A presign hands on the caller's ``Params`` as given: anything
+        but a mapping botocore fails on at once (the guard steps aside); a mapping that is no
+        dict its validation refuses, and so does the guard, whether the client validates or
+        not (a URL signed from it would be one the guard never judged)."""
+        if isinstance(params, dict):
+            return True
+        if isinstance(params, Mapping):
+            if model is not None:
+                validate_parameters(params, model.input_shape)
+            raise ParamValidationError(report=f"Invalid type for parameter input: {params!r}")
+        return False
 
     @staticmethod
     def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:

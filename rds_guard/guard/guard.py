@@ -306,7 +306,10 @@ class Guard:
             )
 
 
-_PARAMETER = re.compile(r'parameter ([^\s,]+)|input: "([^"]+)"')
+# botocore's report: 'Invalid type for parameter Tags[0].Value, ...', 'Missing required
+# parameter in input: "X"', 'Missing required parameter in Tags[0]: "Key"', 'Unknown
+# parameter in input: "X", ...'
+_PARAMETER = re.compile(r'parameter in (?:input|(\S+)): "([^"]+)"|parameter ([^\s,]+)')
 
 
 def _parameter_of(problem: str, fallback: str) -> str:
@@ -314,7 +317,10 @@ def _parameter_of(problem: str, fallback: str) -> str:
     found = _PARAMETER.search(problem)
     if found is None:
         return fallback
-    return found.group(1) or found.group(2)
+    within, member, named = found.groups()
+    if member is None:
+        return str(named)
+    return f"{within}.{member}" if within else member
 
 
 def _without_value(problem: str) -> str:

@@ -55,6 +55,21 @@ CALLS: dict[str, tuple[str, dict[str, Any], str]] = {
         {"ResourceName": "ARN", "TagKeys": [b"legal-hold"]},
         "TagKeys[0]",
     ),
+    "an unknown parameter": (
+        "DeleteDBCluster",
+        {
+            "DBClusterIdentifier": "orders",
+            "FinalDBSnapshotIdentifier": "orders-final-20261130",
+            "DeleteAutomatedBackups": False,
+            "Bogus": 1,
+        },
+        "Bogus",
+    ),
+    "a required parameter missing": (
+        "RemoveTagsFromResource",
+        {"TagKeys": ["legal-hold"]},
+        "ResourceName",
+    ),
     "a presigned URL given as bytes": (
         "CopyDBClusterSnapshot",
         {
