@@ -1,10 +1,11 @@
 """Maintenance of a log file: `rotate` starts a new file, `repair` moves damage aside.
 
 Both run under the writer's locks through `AuditLog.exclusive` (waiting at most
-``lock_timeout`` for them; `repair` reads the log once before, without them, and under them
-only what was appended since), authenticate the record they chain onto as a writer does, never
-rewrite a record and never discard an authentic one unless told to (``force``); what they do
-to the file is described in docs/audit.md ("Crashes, damage and repair", "Rotation").
+``lock_timeout`` for them; `repair` reads the log's terminated lines first without them,
+up to the first that is not a record, and under them from there on), authenticate the record
+they chain onto as a writer does, never rewrite a record and never discard an authentic one
+unless told to (``force``); what they do to the file is described in docs/audit.md ("Crashes,
+damage and repair", "Rotation").
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .fileio import (
     os_error,
     read_blocks,
     read_range,
+    rfind_newline,
     sha256_range,
 )
 from .record import (
@@ -276,29 +278,26 @@ class _Survey:
     """Each algorithm the records name, with the first line naming it."""
     file: tuple[int, int] = (0, 0)
     """The surveyed file's device and inode."""
-    last_bytes: bytes = b""
-    """The bytes before ``complete_end`` (at most `_RECHECKED`), to find them unchanged."""
-
-
-_RECHECKED = 4096
-"""How much of what the unlocked survey read is read again under the lock: the end of its
-last complete line, which a file cut back and written again would not have kept."""
+    last_line: bytes | None = None
+    """The last complete line surveyed (without its newline): what must still end the lines
+    surveyed, at ``complete_end``, for a survey to be resumed."""
 
 
 def _survey_unlocked(path: Path) -> _Survey | None:
-    """The survey of the log as it is now, taken without the lock so that writers are not held
-    for a read of the whole log; None when it cannot be read (the locked survey says why)."""
+    """The log's lines read without the lock, so that writers are not held for a read of the
+    whole log: the lines that end at its last newline when the read starts, and of those up to
+    the first that is not a record. A writer changes only what follows the last newline, so
+    none changes what is read; what follows is read under the lock. None when the file cannot
+    be read (the locked survey says why)."""
     try:
         fd = open_checked(path, READ_FLAGS, "cannot open for reading")
     except AuditError:
         return None
     try:
         st = os.fstat(fd)
-        survey = _survey(fd, st.st_size)
+        terminated = rfind_newline(fd, st.st_size) + 1
+        survey = _survey(fd, terminated, until_damage=True)
         survey.file = (st.st_dev, st.st_ino)
-        survey.last_bytes = read_range(
-            fd, max(0, survey.complete_end - _RECHECKED), survey.complete_end
-        )
         return survey
     except OSError:
         return None
@@ -307,25 +306,36 @@ def _survey_unlocked(path: Path) -> _Survey | None:
 
 
 def _resumable(early: _Survey | None, fd: int, st: os.stat_result) -> _Survey | None:
-    """``early``, when the locked file still holds every complete line it surveyed: the same
-    file, as long, and ending those lines with the same bytes. Writers only append, and change
-    only a torn last line; a file rotated, cut back or rewritten meanwhile is surveyed again."""
+    """``early``, when the locked file still ends the lines it surveyed as it read them: the
+    same file, as long, and its last surveyed line, byte for byte, still just before
+    ``complete_end``. Writers only append, and change only what follows the last newline;
+    a file rotated, cut back or rewritten meanwhile is surveyed again, whole."""
     if early is None or early.file != (st.st_dev, st.st_ino) or st.st_size < early.complete_end:
         return None
-    start = early.complete_end - len(early.last_bytes)
-    return early if read_range(fd, start, early.complete_end) == early.last_bytes else None
+    if early.last_line is None:
+        return early
+    line = early.last_line + b"\n"
+    start = early.complete_end - len(line)
+    return early if read_range(fd, start, early.complete_end) == line else None
 
 
-def _survey(fd: int, size: int, survey: _Survey | None = None) -> _Survey:
+def _survey(
+    fd: int, size: int, survey: _Survey | None = None, *, until_damage: bool = False
+) -> _Survey:
     """Survey the log's lines up to ``size``; from where ``survey`` stopped when given (its
-    complete lines), else from the start."""
+    complete lines), else from the start. ``until_damage``: stop before the first line that
+    is not a record."""
     survey = survey or _Survey()
     offset = survey.complete_end
     lines_of = Lines(read_blocks(fd, offset, size))
     for lines in lines_of:
         for raw in lines:
+            record = parse_record(raw)
+            if record is None and until_damage:
+                survey.complete_end = offset
+                return survey
             survey.lines += 1
-            if parse_record(raw) is None:
+            if record is None:
                 if survey.damage is None:
                     survey.damage, survey.damage_line = offset, survey.lines
             else:
@@ -335,6 +345,7 @@ def _survey(fd: int, size: int, survey: _Survey | None = None) -> _Survey:
                 chain = chain_of(raw)
                 if chain and chain not in survey.chains:
                     survey.chains[chain] = survey.lines
+            survey.last_line = raw
             offset += len(raw) + 1
     survey.complete_end, survey.torn = offset, len(lines_of.rest)
     return survey

@@ -31,6 +31,7 @@ from audit_helpers import (
 
 from rds_guard import audit
 from rds_guard.audit import maintenance
+from rds_guard.audit.fileio import CHUNK
 from rds_guard.errors import AuditError
 
 # --- repair -------------------------------------------------------------------------------
@@ -137,6 +138,76 @@ def test_repair_reads_the_log_without_holding_writers_back(
     assert not result.repaired and result.refused is None
     assert result.first_line == 8  # the record appended meanwhile was read too
     assert audit.verify([log_path]).ok
+
+
+def test_repair_never_takes_a_torn_tail_a_writer_replaces_while_it_reads_for_damage(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash left zero bytes after the last newline, across the first block repair reads;
+    right after repair's first read, a guarded call's writer puts its records in their place.
+    Repair must not take the mix of the two versions it could read for damage, and move the
+    writer's records aside: the writer repaired the tail, and there is nothing left to do."""
+    make_log(log_path, 1)
+    with audit.AuditLog(log_path, fsync=False) as log:
+        while log_path.stat().st_size < CHUNK - 1500:
+            log.write("requested", call=audit.new_call_id(), notes=["m"])
+    with log_path.open("ab") as stream:
+        stream.write(b"\0" * 4096)  # across the block boundary, no newline
+    written = []
+
+    def another_writer() -> None:
+        with audit.AuditLog(log_path, fsync=False) as log:  # past the block boundary again
+            written.append(log.write("requested", call=audit.new_call_id())["seq"])
+            while log_path.stat().st_size <= CHUNK:
+                written.append(log.write("requested", call=audit.new_call_id())["seq"])
+
+    real = os.pread
+    state = {"first": True}
+
+    def pread(fd: int, length: int, offset: int) -> bytes:
+        data = real(fd, length, offset)
+        if state["first"]:  # after repair's first read
+            state["first"] = False
+            another_writer()
+        return data
+
+    monkeypatch.setattr(os, "pread", pread)
+    result = audit.repair(log_path)
+    monkeypatch.setattr(os, "pread", real)
+    assert written and result.refused is None and not result.repaired
+    kept = {record["seq"] for record in records_of(log_path)}
+    assert set(written) <= kept
+    assert audit.verify([log_path]).ok
+
+
+def test_repair_reads_under_the_lock_only_what_it_had_not_read(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A healthy log of a megabyte: the whole read happens before the lock; under it, repair
+    reads the log's end (to authenticate the record a repaired one would chain onto), not the
+    log again."""
+    make_log(log_path, 1)
+    with audit.AuditLog(log_path, fsync=False) as log:
+        while log_path.stat().st_size < CHUNK:
+            log.write("requested", call=audit.new_call_id(), notes=["m"])
+    read = {"before": 0, "under": 0}
+    locked = {"now": False}
+    real_pread, real_flock = os.pread, fcntl.flock
+
+    def pread(fd: int, length: int, offset: int) -> bytes:
+        data = real_pread(fd, length, offset)
+        read["under" if locked["now"] else "before"] += len(data)
+        return data
+
+    def flock(fd: int, operation: int) -> None:
+        real_flock(fd, operation)
+        locked["now"] = not operation & fcntl.LOCK_UN
+
+    monkeypatch.setattr(os, "pread", pread)
+    monkeypatch.setattr(fcntl, "flock", flock)
+    result = audit.repair(log_path, dry_run=True)
+    assert not result.repaired and result.refused is None
+    assert read["before"] >= CHUNK and read["under"] < CHUNK // 16
 
 
 def test_repair_reads_again_a_log_rewritten_before_it_locks(
