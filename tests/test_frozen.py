@@ -8,6 +8,7 @@ see is compared: the signature, the text, equality and hash, the frozen errors, 
 
 from __future__ import annotations
 
+import builtins
 import copy
 import dataclasses
 import inspect
@@ -377,3 +378,21 @@ def test_factories_run_once_per_instance() -> None:
     first, second = shape(1), shape(1)
     assert first.c == [] and first.c is not second.c
     assert first.h == {} and first.h is not second.h
+
+
+def test_a_plain_class_is_made_with_one_compiled_method(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `frozen` is for: ``dataclasses`` compiles six methods of a frozen class, one
+    ``exec`` each; `frozen` compiles ``__init__`` alone."""
+    compiled: list[str] = []
+    real_exec = builtins.exec
+
+    def counting_exec(source: Any, *args: Any) -> None:
+        compiled.append(str(source))
+        real_exec(source, *args)
+
+    monkeypatch.setattr(builtins, "exec", counting_exec)
+    every_field_kind(STANDARD)
+    assert len(compiled) == 6
+    compiled.clear()
+    every_field_kind(frozen)
+    assert len(compiled) == 1 and "def __init__(" in compiled[0]

@@ -11,11 +11,15 @@ its speed), and gives ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__`` an
 The class is a frozen dataclass as ``dataclasses`` makes it: the same ``__init__`` (signature,
 annotations, defaults, default factories, ``__post_init__``), the same text, the same equality
 and hash, `FrozenInstanceError` on assignment, ``__dataclass_params__.frozen`` set, and a
-method the class defines itself is kept. Its ``__init__`` stores the fields in the instance's
+method the class defines itself is kept. Equality compares the tuples of the fields, as
+``dataclasses`` does up to Python 3.12 (3.13 compares field by field, which differs only for
+a value not equal to itself, such as NaN, held by both); tests/test_frozen.py holds the two
+to each other on the Python it runs on. Its ``__init__`` stores the fields in the instance's
 ``__dict__`` (what ``object.__setattr__``, which ``dataclasses`` calls once per field, does
 for a plain attribute), which makes an instance twice as fast to build: the per-call values
-are frozen too. A class with slots, a pseudo-field (``InitVar``, ``ClassVar``), a keyword-only
-field, a field that is a descriptor, a dataclass base or its own ``__setattr__`` is left to
+are frozen too (a subclass may not put a descriptor over a field: ``__init__`` would not call
+it). A class with slots, a pseudo-field (``InitVar``, ``ClassVar``), a keyword-only field, a
+field that is a descriptor, a dataclass base or its own ``__setattr__`` is left to
 ``dataclasses`` whole.
 """
 
