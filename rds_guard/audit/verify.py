@@ -54,18 +54,26 @@ class Checkpoint(NamedTuple):
         return f"{self.seq}:{self.digest}"
 
 
+def seq_number(text: str) -> int | None:
+    """``text`` as a seq (1, 2, ...), or None: ASCII digits only ("²" is a digit to
+    str.isdigit, not to int), and no more of them than a record's seq can have (int() refuses
+    a number of over 4300 digits)."""
+    if not (text.isascii() and text.isdigit() and len(text) < 4000):
+        return None
+    number = int(text)
+    return number if number >= 1 else None
+
+
 def parse_checkpoint(text: str) -> Checkpoint:
     """``SEQ:HEX`` (as `head` prints it) as a `Checkpoint`; anything else is a ValueError."""
     seq, colon, digest = text.strip().partition(":")
     digest = digest.strip().lower()
-    # ASCII digits only ("²" is a digit to str.isdigit, not to int), and no more of them than
-    # a record's seq can have: int() refuses a number of over 4300 digits
-    plain = seq.isascii() and seq.isdigit() and len(seq) < 4000
-    if not colon or not plain or int(seq) < 1 or not is_digest(digest):
+    number = seq_number(seq)
+    if not colon or number is None or not is_digest(digest):
         raise ValueError(
             f"a checkpoint is SEQ:HEX (a seq from 1, then 64 hex digits), got {text!r}"
         )
-    return Checkpoint(int(seq), digest)
+    return Checkpoint(number, digest)
 
 
 @frozen

@@ -89,10 +89,11 @@ class AioClientBinding(ClientBinding):
         presigned: list[GuardedCall] = []
         token = presigning.set(presigned)
         try:
-            # the caller's stays as it is; anything but a dict goes as given (`judgeable`)
-            params = dict(Params) if isinstance(Params, dict) else Params
             url = await generate(
-                ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod
+                ClientMethod,
+                Params=self.presign_params(Params),
+                ExpiresIn=ExpiresIn,
+                HttpMethod=HttpMethod,
             )
         finally:
             presigning.reset(token)

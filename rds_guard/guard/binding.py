@@ -133,11 +133,12 @@ class ClientBinding:
         presigned: list[GuardedCall] = []
         token = presigning.set(presigned)
         try:
-            # a copy: the guard writes the final parameters into what it judges, and the
-            # caller's dict is the caller's. Anything but a dict goes to botocore as given,
-            # which refuses it as it would without the guard.
-            params = dict(Params) if isinstance(Params, dict) else Params
-            url = generate(ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
+            url = generate(
+                ClientMethod,
+                Params=self.presign_params(Params),
+                ExpiresIn=ExpiresIn,
+                HttpMethod=HttpMethod,
+            )
         finally:
             presigning.reset(token)
         found = self.presigned_call(presigned, url)
@@ -147,6 +148,13 @@ class ClientBinding:
         return url
 
     # The steps the handlers share with those of an async client (`AioClientBinding`).
+
+    @staticmethod
+    def presign_params(params: Any) -> Any:
+        """What a presign hands botocore: a copy of the caller's dict (the guard writes the
+        final parameters into what it judges, and the caller's dict is the caller's); anything
+        else as given, for botocore to refuse as it would without the guard (`judgeable`)."""
+        return dict(params) if isinstance(params, dict) else params
 
     @staticmethod
     def judgeable(params: object, model: Any) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from rds_guard.audit.ledger import Shipper, ShipRefused, ShipResult
+from rds_guard.audit.verify import seq_number
 
 from ..common import Progress, add_policy, add_quiet, existing_file, print_json, print_lines
 from ..ledger.options import add_ledger, ledger_from
@@ -87,6 +88,7 @@ def _as_dict(result: ShipResult) -> dict[str, object]:
 
 
 def _seq(text: str) -> int:
-    if not (text.isascii() and text.isdigit() and len(text) < 4000) or int(text) < 1:
+    number = seq_number(text)
+    if number is None:
         raise argparse.ArgumentTypeError(f"expected a seq (1, 2, ...), got {text!r}")
-    return int(text)
+    return number
