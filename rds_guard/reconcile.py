@@ -259,7 +259,7 @@ def reconcile(
     longer listed and whose deletion the log does not hold (neither a ``deleted`` record nor a
     pending delete). ``unrecorded``: manual snapshots of ``service`` that no guarded call made
     or may have made (``blocked`` and ``failed`` make nothing), created at or after ``since``
-    (naive: UTC). A snapshot listed under the name of one a guarded call created, but made
+    (naive: UTC). A snapshot listed under the name of one a guarded create made, but made
     more than `REPLACED_AFTER` after its ``created`` record, is another one: the guard's is
     ``vanished`` and the one listed ``unrecorded``. ``noncompliant``: snapshots a guarded
     create or copy made whose current tags break ``policy`` (final snapshots carry AWS's tags
@@ -312,10 +312,13 @@ def reconcile(
     for item in [*open_calls.values(), *others.pending().values()]:
         if item.key is not None and item.row is not None and item.row.kind is Kind.DELETE:
             deleting.set(item.key, True)
-    replaced = {
+    replaced = {  # a create's snapshot is taken when it is asked for; a final snapshot or a
+        # copy may be made long after the call's answer
         key
-        for key, (_, made_at) in log.made_by.items()
-        if (listed := everything.get(key)) is not None and _made_later(listed, made_at)
+        for key, (operation, made_at) in log.made_by.items()
+        if operations.OPERATIONS[operation].kind is Kind.CREATE
+        and (listed := everything.get(key)) is not None
+        and _made_later(listed, made_at)
     }
     vanished = tuple(
         key[1]

@@ -428,6 +428,16 @@ def test_a_snapshot_made_again_outside_the_guard_is_vanished_and_unrecorded(
     report = reconcile(records, listed, policy)
     assert (report.vanished, report.unrecorded) == (("again",), ("again",))
     assert report.noncompliant == ()  # not the guard's snapshot: its tags are not judged here
+    # a final snapshot or a copy may be made long after the call's answer: not held to it
+    late = [
+        {**r, "time": recorded}
+        for r in [
+            *made("c4", "final-1", operation="DeleteDBCluster"),
+            *made("c5", "copy-1", operation="CopyDBClusterSnapshot"),
+        ]
+    ]
+    taken_later = [snap(name, created=NOW + timedelta(hours=1)) for name in ("final-1", "copy-1")]
+    assert reconcile(late, taken_later, None).clean
 
 
 def delete(call: str, snapshot: str, outcome: str, *rules: str) -> list[dict[str, Any]]:
