@@ -277,7 +277,7 @@ def _seen(shape: type, args: tuple[Any, ...], other_args: tuple[Any, ...]) -> di
         "doc": shape.__doc__,
         "params": {
             name: getattr(shape.__dataclass_params__, name)  # type: ignore[attr-defined]
-            for name in ("init", "repr", "eq", "order", "unsafe_hash", "frozen")
+            for name in type(shape.__dataclass_params__).__slots__  # type: ignore[attr-defined]
         },
         "fields": [(f.name, f.init, f.repr, f.compare, f.hash) for f in dataclasses.fields(shape)],
         "match args": getattr(shape, "__match_args__", None),
@@ -396,3 +396,21 @@ def test_a_plain_class_is_made_with_one_compiled_method(monkeypatch: pytest.Monk
     compiled.clear()
     every_field_kind(frozen)
     assert len(compiled) == 1 and "def __init__(" in compiled[0]
+
+
+def test_a_record_of_arguments_made_otherwise_is_taken_from_dataclasses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a Python whose record of a dataclass's arguments has no slots to copy, the record is
+    the one ``dataclass(frozen=True)`` makes."""
+    from rds_guard.core import frozen as module
+
+    monkeypatch.setattr(module, "_params", None)
+
+    class Recorded:
+        """A record of arguments made some other way."""
+
+    made = module._frozen_params(Recorded())
+    expected = dataclasses.dataclass(frozen=True)(type("Expected", (), {}))
+    assert repr(made) == repr(expected.__dataclass_params__)  # type: ignore[attr-defined]
+    assert made.frozen and made.init and made.repr and made.eq

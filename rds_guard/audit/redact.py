@@ -9,7 +9,8 @@ import re
 # message may quote them in a header (name: value), a query (name=value), a query quoted
 # URL-encoded (name%3Dvalue), JSON ("name": "value") or XML (<name>value); the bare names
 # only with = (Credential=... in an Authorization header), so that prose keeps its words.
-_SIGNING_VALUES = re.compile(
+# Compiled by `re` when first used (few records quote an error): not on every import.
+_SIGNING_VALUES = (
     r"(?i)("
     r"x-amz-(?:security-token|signature|credential)"
     r"(?:\s*[:=]\s*|%3d|\"\s*:\s*\"|>)"
@@ -22,4 +23,4 @@ _SIGNING_VALUES = re.compile(
 def without_signing_values(message: str) -> str:
     """``message`` with each session token, signature or credential scope it quotes replaced
     by ``[redacted]`` (the name it was quoted under is kept)."""
-    return _SIGNING_VALUES.sub(r"\1[redacted]", message)
+    return re.sub(_SIGNING_VALUES, r"\1[redacted]", message)

@@ -61,7 +61,7 @@ def frozen(cls: _Class) -> _Class:
     if own_hash is _MISSING or (own_hash is None and "__eq__" in own):
         hashed = (f.name for f in every if (f.hash is None and f.compare) or f.hash)
         made.__hash__ = _hash(_key(tuple(hashed)))
-    made.__dataclass_params__ = _PARAMS
+    made.__dataclass_params__ = _frozen_params(made.__dataclass_params__)
     if not own.get("__doc__"):
         made.__doc__ = cls.__name__ + str(inspect.signature(cls)).replace(" -> None", "")
     return cls  # the same class: dataclasses changes it in place (no slots)
@@ -141,13 +141,25 @@ class _Factory:
 _FACTORY = _Factory()
 
 
-@dataclasses.dataclass(frozen=True)
-class _Params:
-    """A class made by ``dataclass(frozen=True)``, for the record of its arguments."""
+_params: Any = None
 
 
-_PARAMS = _Params.__dataclass_params__  # type: ignore[attr-defined]
-"""What ``dataclass(frozen=True)`` records of its arguments, for whoever reads them."""
+def _frozen_params(recorded: Any) -> Any:
+    """What ``dataclass(frozen=True)`` records of its arguments (one record for every class
+    `frozen` makes), from what ``dataclass(init=False, repr=False, eq=False)`` recorded: the
+    same, those four set as ``dataclass(frozen=True)`` sets them. A class of its own made by
+    ``dataclass(frozen=True)`` would cost half a millisecond of every import."""
+    global _params
+    if _params is None:
+        kind = type(recorded)
+        try:
+            values = {name: getattr(recorded, name) for name in kind.__slots__}
+            values |= {"init": True, "repr": True, "eq": True, "frozen": True}
+            _params = kind(**values)
+        except (AttributeError, TypeError):  # a Python whose record is made otherwise
+            _params = dataclasses.dataclass(frozen=True)(type("_Params", (), {}))
+            _params = _params.__dataclass_params__
+    return _params
 
 
 def _key(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:

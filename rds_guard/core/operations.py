@@ -8,6 +8,7 @@ build no table; tests hold both equal to the table.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import field
 from enum import StrEnum
@@ -283,21 +284,27 @@ SNAPSHOT_ARN_TYPES = frozenset({DB_SNAPSHOT, CLUSTER_SNAPSHOT})
 
 def snake_case(name: str) -> str:
     """``CreateDBClusterSnapshot`` -> ``create_db_cluster_snapshot`` (boto3's method name)."""
-    return _WORD_START.sub("_", name).lower()
+    return re.sub(_WORD_START, "_", name).lower()
 
 
-_WORD_START = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_SPELLINGS = {
-    spelling: name
-    for name in OPERATIONS
-    for spelling in (name.lower(), snake_case(name), snake_case(name).replace("_", "-"))
-}
+# compiled by `re`, and the spellings made, when a name is first looked up (the CLI and
+# `evaluate` do; the guard does not)
+_WORD_START = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
+
+
+@functools.cache
+def _spellings() -> dict[str, str]:
+    return {
+        spelling: name
+        for name in OPERATIONS
+        for spelling in (name.lower(), snake_case(name), snake_case(name).replace("_", "-"))
+    }
 
 
 def operation_name(spelling: str) -> str | None:
     """The guarded operation ``spelling`` names: its API name, boto3's method name or the AWS
     CLI's command name, in any case; None when it names none."""
-    return _SPELLINGS.get(spelling.lower())
+    return _spellings().get(spelling.lower())
 
 
 def find(service: str, operation: str) -> Operation | None:

@@ -308,13 +308,14 @@ class Guard:
 
 # botocore's report: 'Invalid type for parameter Tags[0].Value, ...', 'Missing required
 # parameter in input: "X"', 'Missing required parameter in Tags[0]: "Key"', 'Unknown
-# parameter in input: "X", ...'
-_PARAMETER = re.compile(r'parameter in (?:input|(\S+)): "([^"]+)"|parameter ([^\s,]+)')
+# parameter in input: "X", ...' (compiled by `re` when first used: only a client that does
+# not validate has its report read)
+_PARAMETER = r'parameter in (?:input|(\S+)): "([^"]+)"|parameter ([^\s,]+)'
 
 
 def _parameter_of(problem: str, fallback: str) -> str:
     """The parameter a line of botocore's validation report names (``Tags[0].Value``)."""
-    found = _PARAMETER.search(problem)
+    found = re.search(_PARAMETER, problem)
     if found is None:
         return fallback
     within, member, named = found.groups()
