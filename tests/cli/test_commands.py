@@ -82,6 +82,47 @@ def test_ctrl_c_while_the_command_line_is_read_is_no_traceback(
     assert (result.code, result.out, result.err) == (130, "", "")
 
 
+# Stands in for the user's Ctrl-C while the command loads: the import of rds_guard.cli (boto3
+# comes with it) is interrupted, in a fresh interpreter.
+_INTERRUPTED_WHILE_LOADING = """
+import sys
+
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "rds_guard.cli":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupt())
+"""
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        # what the rds-guard script runs (its entry point, checked below)
+        "from rds_guard.__main__ import main\nsys.exit(main())",
+        "import runpy\nrunpy.run_module('rds_guard', run_name='__main__')",
+    ],
+    ids=["script", "python -m"],
+)
+def test_ctrl_c_while_the_command_loads_is_no_traceback(start: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_WHILE_LOADING + start, "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "")
+
+
+def test_the_rds_guard_script_runs_the_main_that_loads_the_command() -> None:
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="rds-guard")
+    assert script.value == "rds_guard.__main__:main"
+
+
 def top_level_imports(path: Path) -> set[str]:
     """The modules ``path`` imports when it is imported (not in functions, not for typing)."""
     package = ".".join(path.relative_to(CLI.parent.parent).with_suffix("").parts[:-1])
