@@ -380,9 +380,14 @@ def test_factories_run_once_per_instance() -> None:
     assert first.h == {} and first.h is not second.h
 
 
-def test_a_plain_class_is_made_with_one_compiled_method(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_plain_class_is_made_with_one_compiled_method_at_most(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """What `frozen` is for: ``dataclasses`` compiles six methods of a frozen class, one
-    ``exec`` each; `frozen` compiles ``__init__`` alone."""
+    ``exec`` each; `frozen` compiles ``__init__`` alone, once per layout of fields: a second
+    class laid out alike, its fields named otherwise, compiles nothing."""
+    from rds_guard.core import frozen as module
+
     compiled: list[str] = []
     real_exec = builtins.exec
 
@@ -391,11 +396,35 @@ def test_a_plain_class_is_made_with_one_compiled_method(monkeypatch: pytest.Monk
         real_exec(source, *args)
 
     monkeypatch.setattr(builtins, "exec", counting_exec)
+    monkeypatch.setattr(module, "_TEMPLATES", {})
     every_field_kind(STANDARD)
     assert len(compiled) == 6
     compiled.clear()
     every_field_kind(frozen)
     assert len(compiled) == 1 and "def __init__(" in compiled[0]
+    compiled.clear()
+
+    @frozen
+    class Alike:
+        """The layout of `every_field_kind`, other names."""
+
+        z: int
+        y: str = "y"
+        x: list[int] = dataclasses.field(default_factory=list)
+        w: int = 4
+        v: int = 5
+        u: int = 6
+        t: tuple[int, ...] = dataclasses.field(init=False, default=())
+        s: dict[str, int] = dataclasses.field(init=False, default_factory=dict)
+        r: int = 9
+
+    assert compiled == []
+    made = Alike(1, r=10)
+    assert vars(made) == {"z": 1, "y": "y", "x": [], "w": 4, "v": 5, "u": 6, "s": {}, "r": 10}
+    assert str(inspect.signature(Alike)) == (
+        "(z: 'int', y: 'str' = 'y', x: 'list[int]' = <factory>, w: 'int' = 4, v: 'int' = 5,"
+        " u: 'int' = 6, r: 'int' = 9) -> None"
+    )
 
 
 def test_a_record_of_arguments_made_otherwise_is_taken_from_dataclasses(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import sys
+import types
 from collections.abc import Callable
 from operator import attrgetter
 from reprlib import recursive_repr
@@ -88,47 +89,100 @@ def _plain(cls: type, own: dict[str, Any]) -> bool:
 
 
 def _init(cls: type, every: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
-    """``__init__`` as ``dataclasses`` writes it for a frozen class, compiled on its own."""
-    bound: dict[str, Any] = {"__FACTORY": _FACTORY}
-    params, body = ["self"], ["  __fields = self.__dict__"]
-    defaulted = False
-    for field in every:
-        value = field.name
-        if field.default_factory is not dataclasses.MISSING:
-            bound[f"__factory_{field.name}"] = field.default_factory
-            if field.init:
-                params.append(f"{field.name}=__FACTORY")
-                value = f"__factory_{field.name}() if {field.name} is __FACTORY else {field.name}"
-            else:
-                value = f"__factory_{field.name}()"
-        elif not field.init:
-            continue  # its default is the class's attribute, as dataclasses leaves it
-        elif field.default is not dataclasses.MISSING:
-            bound[f"__default_{field.name}"] = field.default
-            params.append(f"{field.name}=__default_{field.name}")
-        else:
-            if defaulted:
-                raise TypeError(f"non-default argument {field.name!r} follows default argument")
-            params.append(field.name)
-        defaulted = "=" in params[-1]
-        body.append(f"  __fields[{field.name!r}] = {value}")
-    if hasattr(cls, "__post_init__"):
-        body.append("  self.__post_init__()")
-    source = (
-        f"def __make__({', '.join(bound)}):\n"
-        f" def __init__({', '.join(params)}):\n"
-        + "\n".join(f" {line}" for line in body)
-        + "\n return __init__"
+    """``__init__`` as ``dataclasses`` writes it for a frozen class: the compiled code of the
+    class's layout (`_layout`) with the fields' names put in (`_named`)."""
+    layout = _layout(cls, every)
+    template = _TEMPLATES.get(layout)
+    if template is None:
+        template = _TEMPLATES[layout] = _compile(layout)
+    named = [field for field in every if field.init or field.default_factory is not _NONE]
+    code = _named(template, [field.name for field in named])
+    factories = {f"__factory_{index}": field.default_factory for index, field in enumerate(named)}
+    bound = {"__FACTORY": _FACTORY} | factories
+    defaults = tuple(
+        _FACTORY if field.default_factory is not _NONE else field.default
+        for field in named
+        if field.init and (field.default is not _NONE or field.default_factory is not _NONE)
     )
     module = sys.modules.get(cls.__module__)
-    made: dict[str, Any] = {}
-    exec(source, vars(module) if module else {}, made)
-    init: Callable[..., None] = made["__make__"](**bound)
+    init: Callable[..., None] = types.FunctionType(
+        code,
+        vars(module) if module else {},
+        "__init__",
+        defaults or None,
+        tuple(types.CellType(bound[name]) for name in code.co_freevars),
+    )
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__annotations__ = {field.name: field.type for field in every if field.init} | {
         "return": None
     }
     return init
+
+
+_NONE: Any = dataclasses.MISSING
+_TEMPLATES: dict[str, types.CodeType] = {}
+"""The compiled ``__init__`` of each layout: most classes share theirs with another."""
+
+
+def _layout(cls: type, every: tuple[dataclasses.Field[Any], ...]) -> str:
+    """What the code of ``cls``'s ``__init__`` depends on, a letter per field (``p`` a
+    parameter, with or without a default, ``F`` one whose default is a factory's, ``f`` a
+    field only a factory sets, none for a field left to its class attribute), then ``P`` when
+    it calls ``__post_init__``. A parameter without a default after one with a default is the
+    `TypeError` ``dataclasses`` raises."""
+    letters, defaulted = [], False
+    for field in every:
+        if field.default_factory is not _NONE:
+            letters.append("F" if field.init else "f")
+            defaulted = defaulted or field.init
+        elif field.init:
+            letters.append("p")
+            if field.default is not _NONE:
+                defaulted = True
+            elif defaulted:
+                raise TypeError(f"non-default argument {field.name!r} follows default argument")
+    return "".join(letters) + ("P" if hasattr(cls, "__post_init__") else "")
+
+
+def _compile(layout: str) -> types.CodeType:
+    """The code of ``__init__`` for ``layout``, with the names ``_0``, ``_1``... for the
+    fields (`_named` puts in theirs); a factory is the closure's ``__factory_<n>``."""
+    fields = layout.removesuffix("P")
+    factories = [f"__factory_{index}" for index, kind in enumerate(fields) if kind in "Ff"]
+    params = ["self"] + [f"_{index}" for index, kind in enumerate(fields) if kind != "f"]
+    body = ["  __fields = self.__dict__"]
+    for index, kind in enumerate(fields):
+        value = f"_{index}"
+        if kind == "F":
+            value = f"__factory_{index}() if _{index} is __FACTORY else _{index}"
+        elif kind == "f":
+            value = f"__factory_{index}()"
+        body.append(f"  __fields['_{index}'] = {value}")
+    if layout.endswith("P"):
+        body.append("  self.__post_init__()")
+    source = (
+        f"def __make__({', '.join(['__FACTORY', *factories])}):\n"
+        f" def __init__({', '.join(params)}):\n"
+        + "\n".join(f" {line}" for line in body)
+        + "\n return __init__"
+    )
+    made: dict[str, Any] = {}
+    exec(source, {}, made)
+    (code,) = (c for c in made["__make__"].__code__.co_consts if isinstance(c, types.CodeType))
+    return code
+
+
+def _named(template: types.CodeType, names: list[str]) -> types.CodeType:
+    """``template`` (`_compile`) with the fields' names for ``_0``, ``_1``...: in its
+    parameters, and as the keys it stores their values under."""
+    placeholders = {f"_{index}": name for index, name in enumerate(names)}
+    return template.replace(
+        co_varnames=tuple(placeholders.get(name, name) for name in template.co_varnames),
+        co_consts=tuple(
+            placeholders.get(value, value) if type(value) is str else value
+            for value in template.co_consts
+        ),
+    )
 
 
 class _Factory:
