@@ -5,7 +5,8 @@ about forty of them. ``dataclasses`` writes each method it generates as source a
 with ``exec``: six methods for a frozen class, about 0.4 ms per class on CPython 3.11, which
 made the dataclasses most of what ``import rds_guard`` costs. `frozen` lets ``dataclasses``
 collect the fields, compiles ``__init__`` alone (it must be compiled to keep its signature and
-its speed), and gives ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__`` and
+its speed), once for all the classes whose fields are laid out alike (their names are put into
+the compiled code), and gives ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__`` and
 ``__delattr__`` as closures over the fields' names, which need no compiling.
 
 The class is a frozen dataclass as ``dataclasses`` makes it: the same ``__init__`` (signature,
