@@ -2,10 +2,7 @@
 an asymmetric KMS key, like CloudTrail's digest files.
 
 A checkpoint is ``PREFIX/checkpoint-<number>.json``, numbered from 1, its body canonical
-JSON: ``{"checkpoint", "prev", "time", "table", "key", "algorithm", "streams": [{"stream",
-"size", "head"}], "findings"}`` where ``prev`` is the SHA-256 of the previous checkpoint's
-body (64 zeros for the first), ``size`` a stream's last seq and ``head`` the SHA-256 of that
-record's line (keyless: the checkpointer holds no HMAC key). The body's SHA-256 is signed
+JSON (`checkpoint_body`). The body's SHA-256 is signed
 (KMS ``Sign``, ECDSA_SHA_256, as a digest) and the signature kept in the object's metadata
 (``x-amz-meta-signature``, base64). Objects are written create-only (``If-None-Match: *``)
 into a bucket with Object Lock in compliance mode: the checkpoint after ``n`` is ``n + 1``,
@@ -22,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,100 +29,43 @@ from botocore.exceptions import ClientError
 from rds_guard.core.frozen import frozen
 
 from ..record import ZERO_HASH, utc_now
+from .checkpoint_body import (
+    ALGORITHM,
+    Checkpoint,
+    ForkEntry,
+    StreamHead,
+    body_digest,
+    name_of,
+    parse_body,
+)
 from .continuity import follows_on
-from .items import full_sha256, line_digest, line_of, number
+from .items import full_sha256, line_digest, line_of, number, text
 from .location import Clients, S3Location
 from .table import LedgerTable, error_code
 
-ALGORITHM = "ECDSA_SHA_256"
-"""The signing algorithm (an ECC_NIST_P256 key)."""
+__all__ = [
+    "ALGORITHM",
+    "LOOK_BELOW",
+    "NAME",
+    "Checkpoint",
+    "CheckpointOutcome",
+    "CheckpointStore",
+    "ForkEntry",
+    "Newest",
+    "Stored",
+    "StreamHead",
+    "Version",
+    "body_digest",
+    "name_of",
+    "parse_body",
+    "write_checkpoint",
+]
+
 NAME = re.compile(r"checkpoint-(\d{10,})\.json")  # ten digits, more past 9999999999
 LOOK_BELOW = 3
 """How many checkpoints below a newest one that is not signed a store verifies, at most, to
 find the one the next checkpoint holds the streams to."""
 _TAKEN = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
-
-
-def name_of(number: int) -> str:
-    """The object name of checkpoint ``number``."""
-    return f"checkpoint-{number:010d}.json"
-
-
-@frozen
-class StreamHead:
-    """Where one stream stood: its last seq (``size``) and that line's SHA-256."""
-
-    stream: str
-    size: int
-    head: str
-
-    def as_dict(self) -> dict[str, object]:
-        """Plain JSON values."""
-        return {"stream": self.stream, "size": self.size, "head": self.head}
-
-
-@frozen
-class Checkpoint:
-    """One checkpoint, as its body says."""
-
-    number: int
-    prev: str
-    time: str
-    table: str
-    key: str
-    streams: tuple[StreamHead, ...]
-    findings: tuple[str, ...] = ()
-
-    def body(self) -> bytes:
-        """The canonical bytes that are stored and signed."""
-        document = {
-            "checkpoint": self.number,
-            "prev": self.prev,
-            "time": self.time,
-            "table": self.table,
-            "key": self.key,
-            "algorithm": ALGORITHM,
-            "streams": [head.as_dict() for head in self.streams],
-            "findings": list(self.findings),
-        }
-        return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
-
-    def head_of(self, stream: str) -> StreamHead | None:
-        """The entry of ``stream``, or None."""
-        for head in self.streams:
-            if head.stream == stream:
-                return head
-        return None
-
-
-def parse_body(body: bytes) -> Checkpoint:
-    """The checkpoint a body holds; ValueError when it is not one."""
-    value = json.loads(body)
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    streams = value.get("streams")
-    if not isinstance(streams, list):
-        raise ValueError("no list of streams")
-    heads = []
-    for entry in streams:
-        if not isinstance(entry, dict):
-            raise ValueError("a stream entry is not an object")
-        heads.append(StreamHead(str(entry["stream"]), int(entry["size"]), str(entry["head"])))
-    findings = value.get("findings", [])
-    return Checkpoint(
-        number=int(value["checkpoint"]),
-        prev=str(value["prev"]),
-        time=str(value["time"]),
-        table=str(value.get("table", "")),
-        key=str(value.get("key", "")),
-        streams=tuple(heads),
-        findings=tuple(str(f) for f in findings) if isinstance(findings, list) else (),
-    )
-
-
-def body_digest(body: bytes) -> str:
-    """What the next checkpoint's ``prev`` holds: the SHA-256 of this one's body."""
-    return hashlib.sha256(body).hexdigest()
 
 
 @frozen
@@ -402,7 +341,8 @@ def write_checkpoint(
         if attempt or newest is None:
             newest = store.newest(key)
         findings = [] if newest is None or newest.problem is None else [newest.problem]
-        heads = list(_heads(table, None if newest is None else newest.base, findings))
+        base = None if newest is None else newest.base
+        heads = list(_heads(table, base, findings))
         checkpoint = Checkpoint(
             number=1 if newest is None else newest.top.number + 1,
             prev=ZERO_HASH if newest is None else body_digest(newest.top.body),
@@ -410,6 +350,7 @@ def write_checkpoint(
             table=table.name,
             key=key,
             streams=tuple(sorted(heads, key=lambda head: head.stream)),
+            forks=_forks(table, base, findings),
             findings=tuple(findings),
         )
         outcome = CheckpointOutcome(checkpoint, store.location.key(name_of(checkpoint.number)))
@@ -436,6 +377,32 @@ def _heads(
             findings.append(f"{stream}: {problem}")
         if head is not None:
             yield head
+
+
+def _forks(
+    table: LedgerTable, previous: Checkpoint | None, findings: list[str]
+) -> tuple[ForkEntry, ...]:
+    """Every fork the ledger records, and every one ``previous`` held: one no longer there as
+    it was (its item overwritten, which drops it out of the ``kind`` index) is a finding,
+    and is kept as ``previous`` had it."""
+    found: dict[tuple[str, int], ForkEntry] = {}
+    for item in table.forks():
+        line = line_of(item)
+        entry = ForkEntry(
+            text(item, "stream") or "",
+            number(item, "seq") or 0,
+            "" if line is None else line_digest(line),
+        )
+        found[(entry.key, entry.seq)] = entry
+    for old in () if previous is None else previous.forks:
+        if found.get((old.key, old.seq)) != old:
+            findings.append(
+                f"{old.stream}: the fork at seq {old.seq} that a checkpoint recorded (item "
+                f"{old.key}, digest {old.digest}) is no longer in the ledger as it was: "
+                "overwritten since"
+            )
+            found[(old.key, old.seq)] = old
+    return tuple(sorted(found.values(), key=lambda entry: (entry.key, entry.seq)))
 
 
 def _advance(

@@ -2,8 +2,8 @@
 its number, that it was never deleted nor overwritten (one version, no delete marker, locked
 in compliance mode), and that no checkpoint dropped a stream or moved one back.
 
-What it yields for `verify_ledger` is every stream head any checkpoint held: the ledger must
-still hold each of them.
+What it yields for `verify_ledger` is every stream head and every fork any checkpoint held:
+the ledger must still hold each of them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ..record import ZERO_HASH
 from .checkpoints import (
     Checkpoint,
     CheckpointStore,
+    ForkEntry,
     Version,
     body_digest,
     name_of,
@@ -34,12 +35,14 @@ class CheckpointFinding:
 
 @dataclass
 class History:
-    """The checkpoints read (oldest first), what is wrong with them, and every stream head
-    they hold: ``heads[stream][size]`` is ``(head, checkpoint number)``."""
+    """The checkpoints read (oldest first), what is wrong with them, every stream head they
+    hold (``heads[stream][size]`` is ``(head, checkpoint number)``) and every fork
+    (``forks[fork]`` is the number of the first checkpoint that held it)."""
 
     checkpoints: list[Checkpoint] = field(default_factory=list)
     findings: list[CheckpointFinding] = field(default_factory=list)
     heads: dict[str, dict[int, tuple[str, int]]] = field(default_factory=lambda: defaultdict(dict))
+    forks: dict[ForkEntry, int] = field(default_factory=dict)
 
 
 def read_history(store: CheckpointStore, expected_key: str | None = None) -> History:
@@ -74,6 +77,8 @@ def read_history(store: CheckpointStore, expected_key: str | None = None) -> His
             )
         for head in checkpoint.streams:
             history.heads[head.stream].setdefault(head.size, (head.head, number))
+        for fork in checkpoint.forks:
+            history.forks.setdefault(fork, number)
         history.checkpoints.append(checkpoint)
         previous = (checkpoint, body)
     return history
@@ -193,6 +198,12 @@ def _check_link(
                 number,
                 f"{where}: its time {checkpoint.time} is before "
                 f"checkpoint {before.number}'s ({before.time})",
+            )
+        )
+    for fork in set(before.forks) - set(checkpoint.forks):
+        history.findings.append(
+            CheckpointFinding(
+                number, f"{where}: drops the fork of stream {fork.stream} at seq {fork.seq}"
             )
         )
     for head in before.streams:

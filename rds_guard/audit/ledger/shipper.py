@@ -116,7 +116,6 @@ class Shipper:
         self._lock = threading.Lock()
         self._trusted: ShipState | None = None  # the state this shipper saved last
         self._acked_line: bytes | None = None  # the line of the record it acknowledges
-        self._marked: set[str] = set()
         self._checked_at = -RECHECK
 
     @property
@@ -255,11 +254,9 @@ class Shipper:
     ) -> int:
         """Compare our record at the ledger's head, then the seq to resume from: the lowest
         one the ledger lacks (from ``start``, else from the saved state on, else from 1)."""
-        if stream not in self._marked:
-            first = self.series.first_line()
-            if first is not None:
-                self.table.put_once(marker_item(stream, first, utc_now()))
-            self._marked.add(stream)
+        first = self.series.first_line()
+        if first is not None:
+            self._mark(stream, first)
         head = self.table.head(stream)
         head_seq = 0 if head is None else number(head, "seq") or 0
         if head is not None:
@@ -268,6 +265,19 @@ class Shipper:
         if start is not None:  # past the log's end: from its last record, which is checked
             begin = max(1, min(start, last[0]))
         return self._first_missing(stream, begin, head_seq)
+
+    def _mark(self, stream: str, first: bytes) -> None:
+        """Put the stream's marker, which lists it for `verify --ledger` and the checkpoints,
+        or put it back: overwritten, the stream would drop out of both unseen."""
+        replaced = self.table.put_listed(marker_item(stream, first, utc_now()), "first")
+        if replaced is not None:
+            logger.warning(
+                "%s: the marker of stream %s (its item at seq 0, which lists the stream for "
+                "verify --ledger and the checkpoints) held something else; put back. Someone "
+                "who can write the table overwrote it",
+                self.path,
+                stream,
+            )
 
     def _compare(
         self,
@@ -370,8 +380,12 @@ class Shipper:
         """Record the fork in the ledger, raise `Fork`."""
         stored = text(theirs, "digest") or "?"
         try:
-            self.table.put_once(fork_item(stream, seq, ours, stored, utc_now()))
+            replaced = self.table.put_listed(
+                fork_item(stream, seq, ours, stored, utc_now()), "of", "digest"
+            )
             written = "; the refused record is in the ledger as a fork item"
+            if replaced is not None:
+                written += " (it replaced an item someone had put at its key)"
         except (BotoCoreError, ClientError) as exc:
             written = f"; it could not be written to the ledger ({_describe(exc)})"
         message = (

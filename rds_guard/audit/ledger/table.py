@@ -104,9 +104,33 @@ class LedgerTable:
             return Put(STORED)
         return Put(OURS if same_record(stored, item) else FORK, stored)
 
-    def put_once(self, item: Item) -> bool:
-        """Put an item unless its key is taken (a marker, a fork); True when it was new."""
-        return self._put_new(item) is None
+    def put_listed(self, item: Item, *same: str) -> Item | None:
+        """Put an item the ``kind`` index lists (a stream's marker, a fork) unless one alike is
+        there already: the same ``kind`` and the same attributes named in ``same``. Another
+        item at its key, put there by someone who can write the table, would keep it out of
+        the index: it is replaced, and returned (None: the item was new, or there)."""
+        names = {"#s": "seq", "#kind": "kind"}
+        values = {":kind": item["kind"]}
+        alike = ["#kind = :kind"]
+        for index, name in enumerate(same):
+            names[f"#a{index}"], values[f":a{index}"] = name, item[name]
+            alike.append(f"#a{index} = :a{index}")
+        try:
+            answer = self._db.put_item(
+                TableName=self.name,
+                Item=item,
+                # a comparison with an attribute the item there lacks is false: it is replaced
+                ConditionExpression=f"attribute_not_exists(#s) OR NOT ({' AND '.join(alike)})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return None
+        replaced: Item | None = answer.get("Attributes") or None
+        return replaced
 
     def _put_new(self, item: Item) -> Item | None:
         """None when ``item`` was written; else the item that holds its key."""

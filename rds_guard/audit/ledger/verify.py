@@ -16,6 +16,7 @@ from rds_guard.core.frozen import frozen
 from ..errors import KeyRequired, NotAnAuditLog
 from ..record import seq_of, stream_id
 from ..verify import MAX_FINDINGS, verify_lines
+from .checkpoint_body import ForkEntry
 from .history import History
 from .items import full_sha256, line_digest, line_of, number, text
 from .table import LedgerTable
@@ -140,6 +141,9 @@ def verify_ledger(
     for item in forks:
         findings.add(_fork_finding(item))
     if history is not None:
+        walked = {summary.stream for summary in summaries if summary.records}
+        for finding in _hidden(history, walked, set(table.streams()), forks, stream):
+            findings.add(finding)
         for problem in history.findings:
             where = problem.detail.split(": ", 1)[0]
             findings.add(LedgerFinding(problem.number, "checkpoint", problem.detail, where))
@@ -297,6 +301,46 @@ def _item_findings(
             f"stream's head (SHA-256 {expected[0]}, now {full_sha256(line)})",
             stream,
         )
+
+
+def _hidden(
+    history: History,
+    walked: set[str],
+    listed: set[str],
+    forks: list[dict[str, dict[str, str]]],
+    only: str | None,
+) -> Iterator[LedgerFinding]:
+    """What the ``kind`` index no longer lists though a checkpoint held it: a stream whose
+    marker (its item at seq 0) was overwritten, its records still there (``walked``: a
+    stream with none is ``missing-stream``), a fork whose item was overwritten. Someone who
+    can write the table did it: without the checkpoints, neither would be found."""
+    for name in sorted(walked - listed):
+        if history.heads.get(name):
+            size = max(history.heads[name])
+            yield LedgerFinding(
+                size,
+                "checkpoint",
+                f"{name}: the ledger no longer lists it (its marker, the item at seq 0, was "
+                f"overwritten), and checkpoint {history.heads[name][size][1]} held it",
+                name,
+            )
+    present = {
+        ForkEntry(text(item, "stream") or "", number(item, "seq") or 0, line_digest(line))
+        for item in forks
+        if (line := line_of(item)) is not None
+    }
+    for fork, checkpoint in sorted(
+        history.forks.items(), key=lambda pair: (pair[0].key, pair[0].seq)
+    ):
+        if (only is None or fork.stream == only) and fork not in present:
+            yield LedgerFinding(
+                fork.seq,
+                "checkpoint",
+                f"{fork.stream}: the fork at seq {fork.seq} that checkpoint {checkpoint} "
+                f"held (item {fork.key}, digest {fork.digest}) is no longer in the ledger as "
+                "it was: its item was overwritten",
+                fork.stream,
+            )
 
 
 def _fork_finding(item: dict[str, dict[str, str]]) -> LedgerFinding:

@@ -1,0 +1,202 @@
+"""The ``kind`` index against someone who can write the table: it is how `verify --ledger`
+and the checkpoints find every stream (its marker, seq 0) and every fork (an item of its
+own), and a writer's ``PutItem`` can overwrite either item with one that is not listed.
+docs/ledger.md, Guarantees: a writer cannot "delete anything" undetected, and an auditor
+relies on "every fork is visible". Against moto's server over HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+from ledger_helpers import item_at, ledger_findings, put_raw, ship, stream_of, write_log
+
+from rds_guard.audit.ledger import Fork, LedgerTable
+from rds_guard.audit.ledger.checkpoints import (
+    ALGORITHM,
+    CheckpointStore,
+    ForkEntry,
+    body_digest,
+    name_of,
+    parse_body,
+    write_checkpoint,
+)
+from rds_guard.audit.ledger.history import read_history
+from rds_guard.audit.ledger.items import fork_key, line_digest, text
+from rds_guard.audit.ledger.verify import verify_ledger
+
+NOT_LISTED = {"note": {"S": "nothing to see here"}}
+"""What the overwriting item holds besides its key: no ``kind``, so the index drops it."""
+
+
+def _overwrite(table: LedgerTable, stream: str, seq: int) -> None:
+    put_raw(table, {"stream": {"S": stream}, "seq": {"N": str(seq)}, **NOT_LISTED})
+
+
+def _cloned(table: LedgerTable, tmp_path: Path) -> tuple[Path, list[bytes], str]:
+    """Two logs sharing their first three records (a cloned disk), each with two of its own;
+    the clone is shipped. Returns the original's path and lines, and the stream."""
+    original, clone = tmp_path / "a" / "audit.jsonl", tmp_path / "b" / "audit.jsonl"
+    original.parent.mkdir()
+    clone.parent.mkdir()
+    write_log(original, 3)
+    shutil.copy(original, clone)
+    lines = write_log(original, 2, note="a")
+    write_log(clone, 2, note="b")
+    ship(clone, table)
+    return original, lines, stream_of(table, clone)
+
+
+def _forked(table: LedgerTable, tmp_path: Path) -> tuple[str, list[bytes]]:
+    """`_cloned`, then the original's run refused at the ledger's head (seq 5), a fork.
+    Returns the stream and the original's lines."""
+    original, lines, stream = _cloned(table, tmp_path)
+    with pytest.raises(Fork):
+        ship(original, table)
+    return stream, lines
+
+
+def _verify(table: LedgerTable, store: CheckpointStore) -> list[tuple[int, str]]:
+    return sorted(ledger_findings(table, history=read_history(store)))
+
+
+def _verify_lines(table: LedgerTable, store: CheckpointStore) -> list[str]:
+    return verify_ledger(table, history=read_history(store)).lines()
+
+
+def test_a_marker_overwritten_is_put_back_by_the_next_run(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Never checkpointed, the stream drops out of the index, so out of `verify --ledger`
+    and of every later checkpoint, for as long as the marker stays overwritten: the host's
+    next run puts it back, and says so; the next checkpoint holds the stream."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    _overwrite(table, stream, 0)
+    assert stream not in set(table.streams())
+    write_log(log_path, 1)
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        ship(log_path, table)
+    assert [r.getMessage() for r in caplog.records if "marker" in r.getMessage()] == [
+        f"{log_path}: the marker of stream {stream} (its item at seq 0, which lists the stream "
+        "for verify --ledger and the checkpoints) held something else; put back. Someone who "
+        "can write the table overwrote it"
+    ]
+    assert list(table.streams()) == [stream]
+    assert text(item_at(table, stream, 0), "kind") == "stream"
+    written = write_checkpoint(table, store).checkpoint
+    assert written is not None and written.head_of(stream) is not None
+
+
+def test_a_marker_there_already_is_left_as_it_is(
+    table: LedgerTable, log_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The marker is put at every run that checks the ledger's head: one that is there (its
+    kind and first record alike) is not written again, and nothing is said."""
+    write_log(log_path, 2)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    first = item_at(table, stream, 0)
+    write_log(log_path, 1)
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        ship(log_path, table)
+    assert item_at(table, stream, 0) == first
+    assert caplog.records == []
+
+
+def test_a_marker_overwritten_after_a_checkpoint_is_a_checkpoint_finding(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Once checkpointed, the stream is walked all the same (the checkpoints name it), and
+    the index no longer listing it is a finding until its host ships again."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    _overwrite(table, stream, 0)
+    assert _verify(table, store) == [(3, "checkpoint")]
+    (finding,) = _verify_lines(table, store)
+    assert finding == (
+        f"line 3: checkpoint: {stream}: the ledger no longer lists it (its marker, the item at "
+        "seq 0, was overwritten), and checkpoint 1 held it"
+    )
+    ship(log_path, table)
+    assert _verify(table, store) == []
+
+
+def test_a_fork_overwritten_after_a_checkpoint_is_found_by_verify_and_the_next_checkpoint(
+    table: LedgerTable, store: CheckpointStore, tmp_path: Path
+) -> None:
+    """The fork's item is under the writer's own account: overwritten, the index drops it
+    and nothing else lists it. The checkpoint pins it (its key, seq and the refused line's
+    digest): verify reports it gone, and the next checkpoint says so and keeps it."""
+    stream, lines = _forked(table, tmp_path)
+    assert _verify(table, store) == [(5, "fork")]
+    written = write_checkpoint(table, store).checkpoint
+    assert written is not None
+    pinned = ForkEntry(fork_key(stream, lines[4]), 5, line_digest(lines[4]))
+    assert written.forks == (pinned,)
+    _overwrite(table, pinned.key, 5)
+    assert table.forks() == []
+    assert _verify(table, store) == [(5, "checkpoint")]
+    outcome = write_checkpoint(table, store)
+    assert outcome.findings == [
+        f"{stream}: the fork at seq 5 that a checkpoint recorded (item {pinned.key}, digest "
+        f"{pinned.digest}) is no longer in the ledger as it was: overwritten since"
+    ]
+    assert outcome.checkpoint is not None and outcome.checkpoint.forks == (pinned,)
+
+
+def test_an_item_put_at_a_forks_key_beforehand_does_not_keep_the_fork_out(
+    table: LedgerTable, tmp_path: Path
+) -> None:
+    """Whoever can predict the refused line (the one who cloned the disk) puts an item at
+    the fork's key first: the fork item replaces it, and the fork is reported."""
+    original, lines, stream = _cloned(table, tmp_path)
+    _overwrite(table, fork_key(stream, lines[4]), 5)
+    with pytest.raises(Fork) as refused:
+        ship(original, table)
+    assert "it replaced an item someone had put at its key" in str(refused.value)
+    (fork,) = table.forks(stream)
+    assert text(fork, "line") == lines[4].decode()
+    assert ledger_findings(table) == [(5, "fork")]
+
+
+def test_a_signed_checkpoint_that_drops_a_fork_is_a_finding(
+    table: LedgerTable, store: CheckpointStore, tmp_path: Path
+) -> None:
+    """Checkpoints never drop a fork: one that does (signed with the fleet's key: a
+    checkpointer gone wrong, or a KMS admin) is reported by verify --checkpoints."""
+    _forked(table, tmp_path)
+    write_checkpoint(table, store)
+    first_body, _ = store.read(store.location.key(name_of(1)))
+    first = parse_body(first_body)
+    assert first.forks
+    body = dataclasses.replace(first, number=2, prev=body_digest(first_body), forks=()).body()
+    signed = store.clients.kms.sign(
+        KeyId=store.key_arn(),
+        Message=hashlib.sha256(body).digest(),
+        MessageType="DIGEST",
+        SigningAlgorithm=ALGORITHM,
+    )
+    store.clients.s3.put_object(
+        Bucket=store.location.bucket,
+        Key=store.location.key(name_of(2)),
+        Body=body,
+        Metadata={"signature": base64.b64encode(signed["Signature"]).decode("ascii")},
+    )
+    history = read_history(store)
+    (fork,) = first.forks
+    assert [finding.detail for finding in history.findings] == [
+        f"{store.location}{name_of(2)}: drops the fork of stream {fork.stream} at seq 5"
+    ]
