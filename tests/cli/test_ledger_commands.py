@@ -121,6 +121,7 @@ def test_ship_then_verify(
         "last": 12,
         "pending": 0,
         "error": None,
+        "missing": [],
     }
     verified = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL)
     assert verified.code == 0

@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
@@ -64,7 +64,8 @@ class ShipResult:
     """What one run did: records stored now, found stored already (``already``), the seq up
     to which every record is in the ledger (``acked``) and the local log's last (``last``).
     ``error`` says why the run stopped early (the records wait); ``busy`` that another
-    shipper held the log."""
+    shipper held the log; ``missing``, the seqs (first, last) no record of the log's series
+    holds, passed over: they cannot reach the ledger."""
 
     path: Path
     stream: str = ""
@@ -74,6 +75,7 @@ class ShipResult:
     last: int = 0
     error: str | None = None
     busy: bool = False
+    missing: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def pending(self) -> int:
@@ -91,7 +93,14 @@ class ShipResult:
         where = f"{self.path} -> {stream}: {done}; acknowledged through seq {self.acked}"
         if self.error is not None:
             return f"{where}; {self.pending} record(s) wait: {self.error}"
-        return where + (f", {self.pending} record(s) wait" if self.pending else ", up to date")
+        where += f", {self.pending} record(s) wait" if self.pending else ", up to date"
+        for first, last in self.missing:
+            seqs = f"seq {first}" if first == last else f"seqs {first} to {last}"
+            where += (
+                f"; {seqs} in no record of the log (a damaged line, or an archive removed"
+                " before it was shipped?): never in the ledger"
+            )
+        return where
 
 
 class Shipper:
@@ -360,6 +369,7 @@ class Shipper:
                     self._save(ShipState(state.table, state.stream, acked, cursor), line)
                 self._held_to(state.stream, entry.seq, entry.line, put.stored)
             if entry.seq != acked + 1 and acked:
+                result.missing.append((acked + 1, entry.seq - 1))
                 logger.warning(
                     "%s: the local log has no record with seq %d (the next is %d): shipped "
                     "as it is, verify will report it",

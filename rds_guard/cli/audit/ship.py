@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Ship each log; exit 1 when one is refused, 2 when the ledger cannot be reached."""
+    """Ship each log; exit 1 when one is refused or lacks records (damaged, or in an archive
+    removed), 2 when the ledger cannot be reached."""
     paths = [existing_file(text) for text in args.paths]
     ledger = ledger_from(args.ledger, args.policy)
     results: list[ShipResult] = []
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_lines(result.describe() for result in results)
         print_lines(f"refused: {exc.detail}" for exc in refused)
-    if refused:
+    if refused or any(result.missing for result in results):
         return 1
     return 2 if unreachable else 0
 
@@ -84,6 +85,7 @@ def _as_dict(result: ShipResult) -> dict[str, object]:
         "last": result.last,
         "pending": result.pending,
         "error": result.error,
+        "missing": [list(seqs) for seqs in result.missing],
     }
 
 

@@ -241,7 +241,7 @@ def test_a_line_that_is_no_record_is_not_shipped(
     write_lines(log_path, [*lines[:4], damaged, *lines[5:]])
     with caplog.at_level(logging.WARNING, logger="rds_guard"):
         result = ship(log_path, table)
-    assert (result.shipped, result.acked, result.error) == (7, 8, None)
+    assert (result.shipped, result.acked, result.error, result.missing) == (7, 8, None, [(5, 5)])
     stream = stream_of(table, log_path)
     assert stored_lines(table, stream) == lines[:4] + lines[5:]
     assert "the local log has no record with seq 5 (the next is 6)" in caplog.text

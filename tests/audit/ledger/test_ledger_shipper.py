@@ -15,12 +15,15 @@ from typing import Any
 import pytest
 from audit_helpers import forge_rotated_from
 from aws import count_sent
+from cli_helpers import run_main
 from ledger_helpers import (
+    LEDGER_URL,
     complete_lines,
     delete_item,
     dynamodb_error,
     item_at,
     item_seq,
+    ledger_findings,
     lose_replies,
     on_send,
     put_raw,
@@ -343,6 +346,29 @@ def test_a_rotated_series_whose_first_file_is_gone_ships_on_from_its_state(
     state_path(log_path).unlink()
     with pytest.raises(Unnamed):
         ship(log_path, table)
+
+
+def test_an_archive_removed_before_it_was_shipped_is_no_up_to_date(
+    table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Records 4 to 7 wait when the log is rotated, and their archive is removed before the
+    next run (a retention job that did not wait). docs/ledger.md: exit 0 "when every record
+    after the last one acknowledged is in the ledger". The run ships the rest, names the
+    seqs it could not ship, and exits 1; verify --ledger reports them removed."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_log(log_path, 4)
+    archive = audit.rotate(log_path)
+    write_log(log_path, 1)
+    archive.unlink()
+    done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--json")
+    assert done.code == 1
+    (shipped,) = json.loads(done.out)["logs"]
+    assert (shipped["shipped"], shipped["acked"], shipped["missing"]) == (2, 9, [[4, 7]])
+    assert ledger_findings(table) == [(8, "removed")]
+    write_log(log_path, 1)
+    again = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL)
+    assert (again.code, again.out.endswith("up to date\n")) == (0, True)
 
 
 @pytest.mark.parametrize("forged", [".", "x\x00y", "../audit.jsonl"], ids=["dot", "nul", "parent"])
