@@ -3,6 +3,7 @@ real console script against the moto server with audit logs written by the real 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import socket
@@ -1138,6 +1139,43 @@ def test_a_damaged_log_is_one_line(moto_server: MotoServer, tmp_path: Path) -> N
         env=script_env(tmp_path),
     )
     assert_one_error_line(result, f"{log}:1", "not an audit record")
+
+
+@contextlib.contextmanager
+def _silent_endpoint() -> Iterator[str]:
+    """An endpoint on 127.0.0.1 that accepts every connection and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_reconciles_clients_wait_a_bounded_time() -> None:
+    """An endpoint that accepts and never answers is an error within a minute: reconcile's
+    clients wait 5 s to connect and 15 s for an answer, three attempts unless the
+    environment or the profile says otherwise (botocore's default: 60 s, five attempts)."""
+    client = cli_reconcile.make_client("rds", region="us-east-1")
+    config = client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (5, 15)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
+
+
+def test_retries_the_environment_sets_apply_to_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "7")
+    client = cli_reconcile.make_client("rds", region="us-east-1")
+    assert client.meta.config.retries["total_max_attempts"] == 7  # botocore read it
+
+
+def test_an_endpoint_that_never_answers_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, empty_log: Path
+) -> None:
+    """docs/cli.md: "an unreachable endpoint reads rds-guard: error: cannot reach the
+    service: ..." (here with one attempt, and a second's wait for the answer)."""
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setitem(cli_reconcile.CLIENT_SETTINGS, "read_timeout", 1)
+    with _silent_endpoint() as url:
+        result = run_main(capsys, "reconcile", "--audit", str(empty_log), "--endpoint-url", url)
+    assert_one_error_line(result, "cannot reach the service", "Read timeout on endpoint URL")
 
 
 def test_a_refused_listing_is_one_line(

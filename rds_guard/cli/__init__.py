@@ -24,6 +24,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ReadTimeoutError,
 )
 
 from rds_guard import __version__
@@ -263,7 +264,7 @@ def _aws_error_text(error: BotoCoreError | ClientError, args: argparse.Namespace
             "no AWS region: name the ledger's (dynamodb://TABLE?region=R, or region in"
             " [audit.ledger]) or set AWS_DEFAULT_REGION"
         )
-    if isinstance(error, EndpointConnectionError):
+    if isinstance(error, (EndpointConnectionError, ReadTimeoutError)):
         return f"cannot reach the service: {error}"
     return str(error)
 

@@ -187,6 +187,11 @@ _TITLES = {
 _PENDING_ROW = "    {:<32}  {:<6}  {}"
 
 
+CLIENT_SETTINGS = {"connect_timeout": 5, "read_timeout": 15}
+"""Reconcile's clients' waits, in seconds: a page of a listing answers in well under one; an
+endpoint that never answers is an error within a minute (three attempts), not three."""
+
+
 def make_client(
     service: str,
     *,
@@ -194,11 +199,19 @@ def make_client(
     endpoint_url: str | None = None,
     profile: str | None = None,
 ) -> Any:
-    """A botocore client of ``service``; ValueError for an endpoint URL botocore refuses."""
+    """A botocore client of ``service``, its waits bounded (`CLIENT_SETTINGS`); ValueError
+    for an endpoint URL botocore refuses."""
     import botocore.session
 
+    from rds_guard.clients import bounded_config
+
     session = botocore.session.Session(profile=profile)
-    return session.create_client(service, region_name=region, endpoint_url=endpoint_url)
+    return session.create_client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=bounded_config(session, **CLIENT_SETTINGS),
+    )
 
 
 def report_lines(

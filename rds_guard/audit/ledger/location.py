@@ -7,11 +7,11 @@ regions, ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``, retry settings
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+from rds_guard.clients import DEFAULT_RETRIES, retries_configured
 from rds_guard.core.frozen import frozen
 from rds_guard.core.policy import BUCKET_NAME, TABLE_NAME, LedgerPolicy
 
@@ -28,13 +28,6 @@ CLIENT_SETTINGS: dict[str, Any] = {
 """The ledger clients' botocore ``Config``: bounded waits (a ledger that cannot be reached must
 not hold a guarded call for long in ``required`` mode) and enough connections for the
 shipper's parallel puts."""
-DEFAULT_RETRIES: dict[str, Any] = {"mode": "standard", "total_max_attempts": 3}
-"""Retries when neither the environment (``AWS_RETRY_MODE``, ``AWS_MAX_ATTEMPTS``) nor the
-profile sets any: what recent botocores do by default, made explicit for the older ones this
-package supports, whose legacy mode gives DynamoDB 10 attempts (with a ledger out of reach,
-most of a minute holding a ``required``-mode call). Throttling is retried with backoff."""
-
-
 @frozen
 class LedgerLocation:
     """A DynamoDB table holding the ledger, and the region to reach it in (None: botocore's
@@ -143,8 +136,9 @@ class Clients:
         self._made = {}
 
     def _config(self) -> Config:
-        """`CLIENT_SETTINGS`, with `DEFAULT_RETRIES` unless retries are configured."""
-        return _client_config(retries=not _retries_configured(self._session))
+        """`CLIENT_SETTINGS`, with `clients.DEFAULT_RETRIES` unless retries are configured
+        (made once per choice: every ledger client shares it)."""
+        return _client_config(retries=not retries_configured(self._session))
 
     @property
     def dynamodb(self) -> Any:
@@ -171,17 +165,6 @@ class Clients:
         if self._account is None:
             self._account = str(self.client("sts").get_caller_identity()["Account"])
         return self._account
-
-
-def _retries_configured(session: Any) -> bool:
-    """True when the environment or the session's profile sets a retry mode or count."""
-    if os.environ.get("AWS_RETRY_MODE") or os.environ.get("AWS_MAX_ATTEMPTS"):
-        return True
-    try:
-        scoped = session.get_scoped_config()
-    except Exception:  # a profile that does not exist: client creation says so
-        return False
-    return bool(scoped.get("retry_mode") or scoped.get("max_attempts"))
 
 
 @functools.cache
