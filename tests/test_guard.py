@@ -404,13 +404,24 @@ def test_without_a_policy_install_looks_at_the_environment_then_the_cwd(
 
 
 def test_unset_hmac_key_is_a_policy_error_at_install(tmp_path: Path) -> None:
-    """hmac_key_env naming an unset variable fails at install, not at the first call."""
-    body = 'version = 1\n[audit]\nhmac_key_env = "RDS_GUARD_TEST_KEY"\n'
+    """hmac_key_env naming an unset variable fails at install, not at the first call, with
+    the line of the file that names it (README: PolicyError reads PATH:LINE: key: ...); a
+    policy made from text, or a file changed since it was read, has no line to give."""
+    body = 'version = 1\n\n[audit]\nhmac_key_env = "RDS_GUARD_TEST_KEY"\n'
+    path = write_policy(tmp_path, body)
+    session = boto3.Session(region_name="us-east-1")
     with pytest.raises(rds_guard.PolicyError, match="RDS_GUARD_TEST_KEY") as caught:
-        rds_guard.install(
-            boto3.Session(region_name="us-east-1"), policy=write_policy(tmp_path, body)
-        )
-    assert caught.value.key == "audit.hmac_key_env"
+        rds_guard.install(session, policy=path)
+    assert (caught.value.key, caught.value.line) == ("audit.hmac_key_env", 4)
+    assert str(caught.value).startswith(f"{path}:4: audit.hmac_key_env: ")
+    read = rds_guard.load_policy(path)
+    path.write_text("# moved down\n" + body)
+    with pytest.raises(rds_guard.PolicyError) as changed:
+        rds_guard.install(session, policy=read)
+    assert changed.value.line is None
+    with pytest.raises(rds_guard.PolicyError) as from_text:
+        rds_guard.install(session, policy=rds_guard.Policy.from_toml(body))
+    assert from_text.value.line is None
 
 
 def test_documentdb_gets_the_policy_tags_and_never_sees_a_blocked_call(

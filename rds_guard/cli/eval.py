@@ -235,7 +235,9 @@ def _scalar(name: str, kind: str, text: str) -> Any:
     if kind == "boolean":
         lowered = text.lower()
         if lowered not in _TRUE | _FALSE:
-            raise UsageError(f"--param {name}={text}: expected true or false")
+            raise UsageError(
+                f"--param {name}={text}: expected true or false (or yes/no, on/off, 1/0)"
+            )
         return lowered in _TRUE
     if kind in ("integer", "long"):
         try:

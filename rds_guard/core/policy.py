@@ -277,6 +277,21 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     return read_policy(text, where, base=base, digest=hashlib.sha256(data).hexdigest())
 
 
+def key_line(policy: Policy, key: str) -> int | None:
+    """The line of ``key`` in the file ``policy`` was read from, while that file holds the
+    very bytes read (None: a policy made from text, or a file changed or gone since): for a
+    problem found after the load, such as a variable the install needs that is not set."""
+    try:
+        data = read_regular_file(policy.source, limit=MAX_POLICY_BYTES)
+    except (OSError, ValueError, NotRegularFile):
+        return None
+    if hashlib.sha256(data).hexdigest() != policy.sha256:
+        return None
+    from .positions import KeyLines
+
+    return KeyLines(data.decode("utf-8")).find(key)
+
+
 def _too_large(size: str, source: str) -> PolicyError:
     return PolicyError(
         f"is {size} bytes: a policy file may hold at most {MAX_POLICY_BYTES:,} (1 MiB)",

@@ -60,7 +60,14 @@ def kind(value: object) -> str:
 
 
 def shown(value: object, limit: int = 60) -> str:
-    """A value from the file as repr() shows it, cut short: a 5 MB string makes no message."""
+    """A value from the file as repr() shows it, cut short: a 5 MB string makes no message.
+    A string cut short is shown quoted, with its own length (not its text's)."""
+    if isinstance(value, str):
+        return (
+            repr(value)
+            if len(value) <= limit
+            else f"{value[:limit]!r}... ({len(value)} characters)"
+        )
     try:
         text = repr(value)
     except ValueError:  # an integer of more digits than int -> str converts (0x... has no limit)

@@ -17,7 +17,7 @@ from botocore.session import Session as BotocoreSession
 from ..audit import AuditLog, MissingKey, key_from_env
 from ..core import operations
 from ..core.files import append_problem
-from ..core.policy import Policy, PolicyLike, audit_path_of, resolve_policy
+from ..core.policy import Policy, PolicyLike, audit_path_of, key_line, resolve_policy
 from ..errors import AuditError, PolicyError
 from .binding import ClientBinding, binding_of
 from .guard import INSTALLS, Guard, Stack
@@ -189,7 +189,10 @@ def open_audit_log(
         try:
             key = key_from_env(settings.hmac_key_env)
         except MissingKey as exc:
-            raise PolicyError(str(exc), path=policy.source, key="audit.hmac_key_env") from None
+            key_name = "audit.hmac_key_env"
+            raise PolicyError(
+                str(exc), path=policy.source, line=key_line(policy, key_name), key=key_name
+            ) from None
     # absolute now: a process that changes directory later (a daemon's chdir("/")) keeps
     # writing this log, not an unconnected one in its new directory
     given = audit_path_of(policy, audit_path)[0]

@@ -453,7 +453,10 @@ def test_eval_source_unreadable_gives_tags_inherit(
             ["no parameter DBClusterIdentifer", "did you mean DBClusterIdentifier?"],
         ),
         (["CreateDBClusterSnapshot", "--param", "Tags=a"], ["--tag KEY=VALUE"]),
-        (["DeleteDBCluster", "--param", "SkipFinalSnapshot=maybe"], ["expected true or false"]),
+        (
+            ["DeleteDBCluster", "--param", "SkipFinalSnapshot=maybe"],
+            ["expected true or false (or yes/no, on/off, 1/0)"],
+        ),
         (
             [
                 "DeleteDBCluster",

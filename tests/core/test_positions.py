@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rds_guard.core.positions import MAX_KEY_PARTS, KeyLines
+from rds_guard.core.positions import MAX_KEY_PARTS, KeyLines, shown
 
 DOCUMENT = """\
 version = 1  # the first line
@@ -144,3 +144,11 @@ def test_crlf_line_ends_are_lines() -> None:
     lines = KeyLines("version = 1\r\n[tags]\r\nnote = '''\r\nx\r\n'''\r\nk = 'v'\r\n")
     assert (lines.find("tags"), lines.find("tags.k")) == (2, 6)
     assert lines.locate("tags.note", "x\n", 0) == (4, 1)  # tomllib reads CRLF as LF
+
+
+def test_a_long_string_is_shown_quoted_with_its_own_length() -> None:
+    """The length a message gives is the value's, never its quoted text's; the quote that
+    opens it is closed."""
+    assert shown("a" * 70) == repr("a" * 60) + "... (70 characters)"
+    assert shown("a" * 60) == repr("a" * 60)
+    assert shown(list(range(40))) == repr(list(range(40)))[:60] + "... (150 characters)"

@@ -28,6 +28,8 @@ CLIENT_SETTINGS: dict[str, Any] = {
 """The ledger clients' botocore ``Config``: bounded waits (a ledger that cannot be reached must
 not hold a guarded call for long in ``required`` mode) and enough connections for the
 shipper's parallel puts."""
+
+
 @frozen
 class LedgerLocation:
     """A DynamoDB table holding the ledger, and the region to reach it in (None: botocore's
