@@ -143,13 +143,25 @@ class ClassCost:
     by_frozen: int
     """How many of the dataclasses `rds_guard.core.frozen.frozen` made."""
     ours_us: float
-    """The five-field class made by `rds_guard.core.frozen.frozen` (median)."""
+    """The five-field class made by `rds_guard.core.frozen.frozen`, the first of its layout
+    of fields (its ``__init__`` compiled), median."""
+    layouts: int = 0
+    """The layouts of fields (`rds_guard.core.frozen`) among the classes `frozen` made: one
+    ``__init__`` compiled for each."""
+    shared_us: float = 0.0
+    """The five-field class made by `frozen` once a class of its layout was (nothing to
+    compile), median."""
 
 
 _CLASS_COST = """import dataclasses, enum, json, statistics, sys, time
 import boto3
 from rds_guard import install
+from rds_guard.core import frozen as frozen_module
 from rds_guard.core.frozen import frozen as decorate
+layouts = len(frozen_module._TEMPLATES)
+def first(make):  # as at import: the first class of each layout compiles its __init__
+    frozen_module._TEMPLATES.clear()
+    return make()
 ours = [
     value
     for name, module in list(sys.modules.items())
@@ -192,13 +204,15 @@ DEFAULTS = {"c": 0, "d": "", "e": ()}
 def five():  # with a docstring, as rds_guard's classes have (else dataclasses makes one)
     return type("Five", (), {"__annotations__": dict(FIVE), "__doc__": "Five.", **DEFAULTS})
 runs = int(sys.argv[1])
-remakes = [timed(lambda: [remake(c) for c in made]) for _ in range(runs)]
+remakes = [timed(lambda: first(lambda: [remake(c) for c in made])) for _ in range(runs)]
 frozen = [timed(lambda: dataclasses.dataclass(frozen=True)(five())) for _ in range(runs * 20)]
 plain = [timed(five) for _ in range(runs * 20)]
-mine = [timed(lambda: decorate(five())) for _ in range(runs * 20)]
+mine = [timed(lambda: first(lambda: decorate(five()))) for _ in range(runs * 20)]
+shared = [timed(lambda: decorate(five())) for _ in range(runs * 20)]
 print(json.dumps([len(made), len(enums), statistics.median(remakes),
                   statistics.median(frozen), statistics.median(plain),
-                  sum(map(by_frozen, made)), statistics.median(mine)]))
+                  sum(map(by_frozen, made)), statistics.median(mine), layouts,
+                  statistics.median(shared)]))
 """
 
 
@@ -208,5 +222,15 @@ def measure_class_cost(runs: int) -> ClassCost:
     done = subprocess.run(
         [sys.executable, "-c", _CLASS_COST, str(runs)], capture_output=True, text=True, check=True
     )
-    made, enums, remake, frozen, plain, by_frozen, ours = json.loads(done.stdout)
-    return ClassCost(made, enums, remake * 1e3, frozen * 1e6, plain * 1e6, by_frozen, ours * 1e6)
+    made, enums, remake, frozen, plain, by_frozen, ours, layouts, shared = json.loads(done.stdout)
+    return ClassCost(
+        made,
+        enums,
+        remake * 1e3,
+        frozen * 1e6,
+        plain * 1e6,
+        by_frozen,
+        ours * 1e6,
+        layouts,
+        shared * 1e6,
+    )

@@ -268,12 +268,15 @@ def _class_cost(c: ClassCost, added: float) -> list[str]:
         f"takes **{c.remake_ms:.1f} ms** in that process (median), {share:.0%} of the "
         f"{added * 1e3:.1f} ms the import adds. One frozen dataclass of five fields (and a "
         "docstring, as rds_guard's have) takes "
-        f"{c.frozen_us:.0f} µs to make with `dataclasses`, {c.ours_us:.0f} µs with `frozen`, "
-        f"and the same class without a decorator {c.plain_us:.0f} µs: `dataclasses` writes "
-        "each generated method (`__init__`, `__repr__`, `__eq__`, `__hash__`, and for a frozen "
-        "one `__setattr__` and `__delattr__`) as source and compiles it, every time the module "
-        "is imported; `frozen` compiles `__init__` alone and gives the others as closures "
-        "(rds_guard/core/frozen.py).",
+        f"{c.frozen_us:.0f} µs to make with `dataclasses`, {c.ours_us:.0f} µs with `frozen` "
+        f"({c.shared_us:.0f} µs once a class of the same layout of fields was made), and the "
+        f"same class without a decorator {c.plain_us:.0f} µs: `dataclasses` writes each "
+        "generated method (`__init__`, `__repr__`, `__eq__`, `__hash__`, and for a frozen one "
+        "`__setattr__` and `__delattr__`) as source and compiles it, every time the module is "
+        "imported; `frozen` compiles `__init__` alone, once per layout of fields (how many, "
+        f"which have a factory, whether `__post_init__` is called: {c.layouts} layouts for the "
+        f"{c.by_frozen} classes), puts each class's names into that code, and gives the other "
+        "methods as closures (rds_guard/core/frozen.py).",
     ]
 
 
