@@ -369,7 +369,7 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "?X-Amz-Security-Token=[redacted]&X-Amz-Signature=[redacted]",
         ),
         (
-            "Credential=AKIDEXAMPLE/20261129/us-east-1/rds/aws4_request, Signature=0f9e",
+            "Credential=AKIAIOSFODNN7EXAMPLE/20261129/us-east-1/rds/aws4_request, Signature=0f9e",
             "Credential=[redacted], Signature=[redacted]",
         ),
         (  # a URL quoted encoded, as in a form body's PreSignedUrl
@@ -384,6 +384,27 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
         (
             "<X-Amz-Security-Token>IQoJ</X-Amz-Security-Token> Signature%3Dab12",
             "<X-Amz-Security-Token>[redacted]</X-Amz-Security-Token> Signature%3D[redacted]",
+        ),
+        (  # a dict of headers as Python shows it
+            "{'X-Amz-Security-Token': 'IQoJ', 'X-Amz-Signature': 'ab12'}",
+            "{'X-Amz-Security-Token': '[redacted]', 'X-Amz-Signature': '[redacted]'}",
+        ),
+        (
+            "X-Amz-Security-Token=\"IQoJ\" x-amz-security-token:\t'IQoJ'",
+            "X-Amz-Security-Token=\"[redacted]\" x-amz-security-token:\t'[redacted]'",
+        ),
+        (  # JSON inside a JSON string
+            '{\\"X-Amz-Security-Token\\": \\"IQoJ\\"}',
+            '{\\"X-Amz-Security-Token\\": \\"[redacted]\\"}',
+        ),
+        (
+            "X-Amz-Security-Token%253DIQoJ X-Amz-Signature&#61;ab12 Signature%253Dab12",
+            "X-Amz-Security-Token%253D[redacted] X-Amz-Signature&#61;[redacted]"
+            " Signature%253D[redacted]",
+        ),
+        (
+            "Authorization: AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo=",
+            "Authorization: AWS AKIAIOSFODNN7EXAMPLE:[redacted]",
         ),
         ("The request signature we calculated does not match the signature you provided", None),
         ("Signature expired: 20261129T120000Z is now earlier than 20261129T120500Z", None),
