@@ -98,8 +98,11 @@ def _init(cls: type, every: tuple[dataclasses.Field[Any], ...]) -> Callable[...,
         template = _TEMPLATES[layout] = _compile(layout)
     named = [field for field in every if field.init or field.default_factory is not _NONE]
     code = _named(template, [field.name for field in named])
-    factories = {f"__factory_{index}": field.default_factory for index, field in enumerate(named)}
-    bound = {"__FACTORY": _FACTORY} | factories
+    bound = {"__FACTORY": _FACTORY} | {
+        f"__factory_{index}": field.default_factory
+        for index, field in enumerate(named)
+        if field.default_factory is not _NONE
+    }
     defaults = tuple(
         _FACTORY if field.default_factory is not _NONE else field.default
         for field in named

@@ -17,6 +17,8 @@ import json
 
 from rds_guard.core.frozen import frozen
 
+from .items import Item, line_digest, line_of, number, text
+
 ALGORITHM = "ECDSA_SHA_256"
 """The signing algorithm (an ECC_NIST_P256 key)."""
 
@@ -56,6 +58,17 @@ class ForkEntry:
     def as_dict(self) -> dict[str, object]:
         """Plain JSON values."""
         return {"key": self.key, "seq": self.seq, "digest": self.digest}
+
+    @classmethod
+    def of_item(cls, item: Item) -> ForkEntry:
+        """The entry of a fork item as the ledger holds it now (an empty digest when it
+        holds no line)."""
+        line = line_of(item)
+        return cls(
+            text(item, "stream") or "",
+            number(item, "seq") or 0,
+            "" if line is None else line_digest(line),
+        )
 
 
 @frozen

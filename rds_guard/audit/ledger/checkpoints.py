@@ -39,7 +39,7 @@ from .checkpoint_body import (
     parse_body,
 )
 from .continuity import follows_on
-from .items import full_sha256, line_digest, line_of, number, text
+from .items import full_sha256, line_digest, line_of, number
 from .location import Clients, S3Location
 from .table import LedgerTable, error_code
 
@@ -387,12 +387,7 @@ def _forks(
     and is kept as ``previous`` had it."""
     found: dict[tuple[str, int], ForkEntry] = {}
     for item in table.forks():
-        line = line_of(item)
-        entry = ForkEntry(
-            text(item, "stream") or "",
-            number(item, "seq") or 0,
-            "" if line is None else line_digest(line),
-        )
+        entry = ForkEntry.of_item(item)
         found[(entry.key, entry.seq)] = entry
     for old in () if previous is None else previous.forks:
         if found.get((old.key, old.seq)) != old:

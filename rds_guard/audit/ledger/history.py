@@ -200,7 +200,8 @@ def _check_link(
                 f"checkpoint {before.number}'s ({before.time})",
             )
         )
-    for fork in set(before.forks) - set(checkpoint.forks):
+    kept = set(checkpoint.forks)
+    for fork in (fork for fork in before.forks if fork not in kept):
         history.findings.append(
             CheckpointFinding(
                 number, f"{where}: drops the fork of stream {fork.stream} at seq {fork.seq}"

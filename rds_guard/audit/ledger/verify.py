@@ -124,7 +124,9 @@ def verify_ledger(
     """
     findings = _Findings(max_findings)
     heads = history.heads if history is not None else {}
-    names = {stream} if stream is not None else set(table.streams()) | set(heads)
+    # the index is read once: for the names to walk, and to find what it no longer lists
+    listed = set(table.streams()) if stream is None or history is not None else set()
+    names = {stream} if stream is not None else listed | set(heads)
     total = _total(table, names) if progress is not None else None
     counter = [0]
 
@@ -142,7 +144,7 @@ def verify_ledger(
         findings.add(_fork_finding(item))
     if history is not None:
         walked = {summary.stream for summary in summaries if summary.records}
-        for finding in _hidden(history, walked, set(table.streams()), forks, stream):
+        for finding in _hidden(history, walked, listed, forks, stream):
             findings.add(finding)
         for problem in history.findings:
             where = problem.detail.split(": ", 1)[0]
@@ -324,11 +326,7 @@ def _hidden(
                 f"overwritten), and checkpoint {history.heads[name][size][1]} held it",
                 name,
             )
-    present = {
-        ForkEntry(text(item, "stream") or "", number(item, "seq") or 0, line_digest(line))
-        for item in forks
-        if (line := line_of(item)) is not None
-    }
+    present = {ForkEntry.of_item(item) for item in forks}
     for fork, checkpoint in sorted(
         history.forks.items(), key=lambda pair: (pair[0].key, pair[0].seq)
     ):
