@@ -157,6 +157,25 @@ def test_a_fork_overwritten_after_a_checkpoint_is_found_by_verify_and_the_next_c
     assert outcome.checkpoint is not None and outcome.checkpoint.forks == (pinned,)
 
 
+def test_a_fork_made_to_hold_another_line_is_found(
+    table: LedgerTable, store: CheckpointStore, tmp_path: Path
+) -> None:
+    """The writer keeps the fork listed (its kind, its stream) but puts another line in it,
+    one that makes the fork look harmless: the checkpoint pinned the refused line's digest,
+    so verify and the next checkpoint still find it changed."""
+    stream, lines = _forked(table, tmp_path)
+    write_checkpoint(table, store)
+    key = fork_key(stream, lines[4])
+    forged = item_at(table, key, 5) | {"line": {"S": lines[3].decode()}}
+    put_raw(table, forged)
+    assert [text(fork, "line") for fork in table.forks()] == [lines[3].decode()]
+    assert _verify(table, store) == [(5, "checkpoint"), (5, "fork")]
+    assert write_checkpoint(table, store).findings == [
+        f"{stream}: the fork at seq 5 that a checkpoint recorded (item {key}, digest "
+        f"{line_digest(lines[4])}) is no longer in the ledger as it was: overwritten since"
+    ]
+
+
 def test_an_item_put_at_a_forks_key_beforehand_does_not_keep_the_fork_out(
     table: LedgerTable, tmp_path: Path
 ) -> None:
