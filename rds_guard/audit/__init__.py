@@ -3,9 +3,9 @@ shared by threads and processes.
 
 ``record`` (fields, layout, sealing, hashing), ``fileio`` (opening and reading files), ``lock``
 (the flock, never waited on for ever), ``tail`` (authenticating the record a writer chains
-onto), ``writer`` (`AuditLog`), ``maintenance`` (`rotate`, `repair`), ``read`` (`iter_lines`,
-`read_records`), ``verify`` (`verify`, `verify_lines`, `head`) over ``walk`` and ``fastpath``,
-and ``errors``. The format and its guarantees are described in docs/audit.md.
+onto), ``writer`` (`AuditLog`), ``rotation`` (`rotate`), ``maintenance`` (`repair`), ``read``
+(`iter_lines`, `read_records`), ``verify`` (`verify`, `verify_lines`, `head`) over ``walk``
+and ``fastpath``, and ``errors``. The format and its guarantees are described in docs/audit.md.
 """
 
 import sys
@@ -37,8 +37,9 @@ from .tail import NotAuthentic
 from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 
 if TYPE_CHECKING:
-    from .maintenance import RepairResult, repair, rotate
+    from .maintenance import RepairResult, repair
     from .read import LogLine, iter_lines, read_records
+    from .rotation import rotate
     from .verify import (
         MAX_FINDINGS,
         REASONS,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "RepairResult": ".maintenance",
     "repair": ".maintenance",
-    "rotate": ".maintenance",
+    "rotate": ".rotation",
     "LogLine": ".read",
     "iter_lines": ".read",
     "read_records": ".read",
