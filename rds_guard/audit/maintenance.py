@@ -11,6 +11,7 @@ repair").
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -143,7 +144,7 @@ def repair(
                     sha256 = sha256_range(rfd, plan.start, size)
                     return dataclasses.replace(plan.result, dry_run=True, dropped_sha256=sha256)
                 moved_to, moved = _move_out(log.path, rfd, plan.start, size)
-            return _truncate_and_note(locked, plan, moved_to, moved, hmac_key)
+            return _replace_damage(locked, plan, moved_to, moved, hmac_key)
     finally:
         log.close()
 
@@ -354,14 +355,12 @@ def _move_out(path: Path, fd: int, start: int, end: int) -> tuple[Path, Copied]:
     raise AuditError(f"{path}: no free name for the damaged lines", path=str(path))
 
 
-def _truncate_and_note(
+def _replace_damage(
     locked: LockedFile, plan: _Plan, moved_to: Path, moved: Copied, key: bytes | None
 ) -> RepairResult:
-    """Cut the damage off the log and append the ``repaired`` record that says where it went."""
+    """Put the ``repaired`` record that says where the damage went in its place. When it
+    cannot be written the damage stays in the log and its copy is removed: nothing changed."""
     moved_bytes = locked.st.st_size - plan.start
-    tail = locked.truncate(
-        plan.start, plan.vouched.head(key), plan.vouched.seq, "the damaged lines"
-    )
     result = dataclasses.replace(
         plan.result, moved_to=moved_to, lines_moved=moved.lines, dropped_sha256=moved.sha256
     )
@@ -373,4 +372,12 @@ def _truncate_and_note(
         "dropped_sha256": moved.sha256,
         "notes": notes,
     }
-    return dataclasses.replace(result, record=locked.append(tail, "repaired", fields))
+    after = (plan.vouched.head(key), plan.vouched.seq)
+    try:
+        record = locked.replace_end(plan.start, after, "repaired", fields)
+    except AuditError:
+        with contextlib.suppress(OSError, AuditError), locked.reader() as rfd:
+            if sha256_range(rfd, plan.start, locked.st.st_size) == moved.sha256:
+                os.unlink(moved_to)  # the log still holds the damage: the copy is not needed
+        raise
+    return dataclasses.replace(result, record=record)

@@ -11,11 +11,21 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 from pathlib import Path
 
 from rds_guard.errors import AuditError
 
-from .fileio import NEW_FILE_FLAGS, copy_to_new_file, first_line, fsync_dir, open_checked, os_error
+from .fileio import (
+    CHUNK,
+    NEW_FILE_FLAGS,
+    READ_FLAGS,
+    copy_to_new_file,
+    first_line,
+    fsync_dir,
+    open_checked,
+    os_error,
+)
 from .record import StrPath, new_call_id, parse_record
 from .tail import ROTATE
 from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog, LockedFile, Tail
@@ -67,6 +77,7 @@ def _start_successor(locked: LockedFile, tail: Tail, archive: Path, rfd: int) ->
     """
     path = locked.path
     record, line = locked.sealed_after(tail, "rotated", {"rotated_from": archive.name})
+    _clear_stopped_rotation(path, archive, locked.st, rfd)
     temp = path.with_name(f".{path.name}.rotating-{new_call_id()}")
     fd = open_checked(temp, NEW_FILE_FLAGS, "cannot create the rotated log")
     try:
@@ -84,8 +95,8 @@ def _start_successor(locked: LockedFile, tail: Tail, archive: Path, rfd: int) ->
             ) from None
         try:
             os.replace(temp, path)
-        except OSError:
-            _undo_keep(path, archive)
+        except BaseException:
+            _undo_keep(archive, temp)
             raise
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -118,9 +129,58 @@ def _keep_old_name(path: Path, archive: Path, rfd: int) -> None:
     copy_to_new_file(rfd, archive)
 
 
-def _undo_keep(path: Path, archive: Path) -> None:
+def _undo_keep(archive: Path, temp: Path) -> None:
+    """Remove the archive name when the new file has not replaced the log (``temp`` is still
+    there): the log keeps its one name. Once it has, the archive is the old log's only name."""
     with contextlib.suppress(OSError):
-        if os.path.lexists(path):
+        if os.path.lexists(temp):
             os.unlink(archive)
-        else:
-            os.rename(archive, path)
+
+
+def _clear_stopped_rotation(path: Path, archive: Path, st: os.stat_result, rfd: int) -> None:
+    """Remove what a rotate of this very file left when it was stopped (killed) before the
+    new file replaced the log: that new file, never put in place (``.PATH.rotating-*``; the
+    caller holds the lock, so no rotate is making one now), and the log's archive name, a hard
+    link of the log, which grows with it, or a copy of the start of its bytes. That name is
+    read as the log's records again by whoever verifies ``PATH.*``; this rotation archives
+    those bytes under its own name.
+
+    Only archive names of the form ``PATH.<the log's first seq>-<seq>`` are looked at, and
+    only a file that is the log itself or holds nothing but the log's first bytes is removed."""
+    prefix = archive.name[: archive.name.rindex("-") + 1]
+    unplaced = f".{path.name}.rotating-"
+    try:
+        entries = [
+            entry
+            for entry in os.scandir(path.parent)
+            if entry.name.startswith(unplaced)
+            or (entry.name.startswith(prefix) and entry.name[len(prefix) :].isdigit())
+        ]
+    except OSError:
+        return  # no listing: a taken name is still refused by _keep_old_name
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            found = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(found.st_mode):
+                continue
+            if (
+                entry.name.startswith(unplaced)
+                or (found.st_dev, found.st_ino) == (st.st_dev, st.st_ino)
+                or _starts(entry.path, rfd, found.st_size)
+            ):
+                os.unlink(entry.path)
+
+
+def _starts(name: str, rfd: int, size: int) -> bool:
+    """Whether the file ``name`` holds exactly the first ``size`` bytes of the log ``rfd``."""
+    fd = os.open(name, READ_FLAGS)
+    try:
+        offset = 0
+        while offset < size:
+            block = os.pread(fd, CHUNK, offset)
+            if not block or block != os.pread(rfd, len(block), offset):
+                return False
+            offset += len(block)
+        return not os.pread(fd, 1, offset)
+    finally:
+        os.close(fd)

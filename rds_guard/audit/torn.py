@@ -75,7 +75,9 @@ def next_record(line: bytes, after: Vouched, hmac_key: bytes | None) -> Vouched 
     return Vouched(line, after.seq + 1, chain)
 
 
-def overwrite(path: Path, fd: int, torn: Torn, payload: bytes, *, fsync: bool) -> None:
+def overwrite(
+    path: Path, fd: int, torn: Torn, payload: bytes, *, fsync: bool, what: str = "a torn final line"
+) -> None:
     """Put ``payload`` (a sealed line and its newline) in place of the torn bytes on ``fd``, a
     descriptor of the locked file that writes where it is told (not ``O_APPEND``).
 
@@ -86,7 +88,8 @@ def overwrite(path: Path, fd: int, torn: Torn, payload: bytes, *, fsync: bool) -
     write may leave part of each. Cutting first and appending after would leave the torn
     bytes gone with nothing recording them whenever the append fails (a full disk) or a
     crash comes between the two. When the line cannot be written the bytes it covered are
-    put back and the file cut to its size before; then an `AuditError`.
+    put back and the file cut to its size before; then an `AuditError`. ``what`` names the
+    bytes in its messages (repair puts its record over damaged lines the same way).
     """
     try:
         covered = read_range(fd, torn.start, torn.start + len(payload))
@@ -102,14 +105,10 @@ def overwrite(path: Path, fd: int, torn: Torn, payload: bytes, *, fsync: bool) -
             os.fsync(fd)
     except OSError as exc:
         put_back = _put_back(fd, torn, covered)
-        error = os_error(path, "cannot write the repaired record of a torn final line", exc)
+        error = os_error(path, f"cannot write the repaired record of a {what}", exc)
         raise AuditError(
             error.detail
-            + (
-                "; the torn line is left as it was"
-                if put_back
-                else "; the torn line may be damaged"
-            ),
+            + ("; nothing was changed" if put_back else "; the bytes it covered may be damaged"),
             path=str(path),
         ) from exc
     if len(payload) < torn.size:
@@ -118,7 +117,7 @@ def overwrite(path: Path, fd: int, torn: Torn, payload: bytes, *, fsync: bool) -
                 raise OSError(0, "the log grew while it was locked")
             os.ftruncate(fd, torn.start + len(payload))
         except OSError as exc:  # the line is whole: what is left is a torn line, recorded next
-            raise os_error(path, "cannot cut the rest of a torn final line", exc) from exc
+            raise os_error(path, f"cannot cut the rest of {what}", exc) from exc
 
 
 def _put_back(fd: int, torn: Torn, covered: bytes) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rds_guard.core.frozen import frozen
+from rds_guard.errors import AuditError
 
 from ..core.files import open_regular_file
 from .errors import NotAnAuditLog
@@ -169,15 +170,14 @@ def verify(
 
     Raises `KeyRequired` for an HMAC-keyed log without ``hmac_key``, `NotAnAuditLog` for a
     file whose first line is no record, OSError for a missing file or one that is not a regular
-    file (a FIFO is refused, never waited on), ValueError for a malformed ``head`` or
-    checkpoint.
+    file (a FIFO is refused, never waited on), `AuditError` for one file given twice (by two
+    names too: hard links), ValueError for a malformed ``head`` or checkpoint.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
+    sizes = _distinct_files(paths)
     walk = _new_walk(hmac_key, checkpoints, max_findings)
-    counter = (
-        None if progress is None else _Counter(progress, sum(os.stat(p).st_size for p in paths))
-    )
+    counter = None if progress is None else _Counter(progress, sum(sizes))
     for index, path in enumerate(paths):
         with open(open_regular_file(path), "rb", buffering=0) as stream:
             blocks = read_blocks(stream.fileno())
@@ -190,6 +190,26 @@ def verify(
             if batches.rest:
                 walk.torn(batches.rest)
     return _result(walk, head)
+
+
+def _distinct_files(paths: Sequence[StrPath]) -> list[int]:
+    """The files' sizes, after checking no file is given twice, by one name or two (its
+    records would be read as records again)."""
+    seen: dict[tuple[int, int], StrPath] = {}
+    sizes: list[int] = []
+    for path in paths:
+        st = os.stat(path)
+        first = seen.setdefault((st.st_dev, st.st_ino), path)
+        if len(seen) == len(sizes):
+            raise AuditError(
+                f"{first} and {path} are one file (hard links of each other, or one name "
+                "given twice): its records would be read twice. An audit rotate stopped "
+                "between naming the archive and replacing the log leaves the log so; the next "
+                "rds-guard audit rotate removes that name",
+                path=str(path),
+            )
+        sizes.append(st.st_size)
+    return sizes
 
 
 def verify_lines(

@@ -331,13 +331,6 @@ class AuditLog:
         emitted.append((record, line.decode("ascii")))
         return self._advance(fd, tail, torn.start + len(line) + 1, head)
 
-    def _truncate(self, fd: int, size: int, what: str) -> None:
-        """Cut the file back to ``size``; ``what`` names the bytes cut, for the error."""
-        try:
-            os.ftruncate(fd, size)
-        except OSError as exc:
-            raise os_error(self.path, f"cannot truncate {what}", exc) from exc
-
     @contextlib.contextmanager
     def _reader(self, st: os.stat_result, *, writes: bool = False) -> Iterator[int]:
         """A second descriptor for reading the locked file (``writes``: for writing where it is
@@ -449,11 +442,28 @@ class LockedFile:
         """Log ``record``, which maintenance wrote to another file, with the others."""
         self.emitted.append((record, line.decode("ascii")))
 
-    def truncate(self, size: int, head: str, seq: int, what: str) -> Tail:
-        """Cut the file back to ``size`` (``what`` names the bytes cut, for the error);
-        returns the tail that chains after ``head`` and ``seq`` there."""
-        self.log._truncate(self.fd, size, what)
-        return Tail(self.st.st_dev, self.st.st_ino, size, 0, head, seq)
+    def replace_end(
+        self, start: int, after: tuple[str, int], event: str, fields: Mapping[str, object]
+    ) -> Record:
+        """Put a record chained after ``after`` (its head and seq) in place of the file's
+        bytes from ``start`` on: written over them first, and only then is what is left of
+        them cut, so a failed write or a crash never leaves them gone unrecorded (`overwrite`);
+        it is logged once the locks are released."""
+        head, seq = after
+        record = self.log._build(event, fields, head, seq + 1)
+        line, new_head = seal(record, self.log._pads)
+        end = Torn(start, self.st.st_size - start, "")
+        with self.log._reader(self.st, writes=True) as wfd:
+            payload = line + b"\n"
+            overwrite(self.path, wfd, end, payload, fsync=self.log.fsync, what="the damaged lines")
+        self.log._advance(
+            self.fd,
+            Tail(self.st.st_dev, self.st.st_ino, start, 0, head, seq),
+            start + len(line) + 1,
+            new_head,
+        )
+        self.emitted.append((record, line.decode("ascii")))
+        return record
 
     def append(self, tail: Tail, event: str, fields: Mapping[str, object]) -> Record:
         """Append a record chained after ``tail``; it is logged once the locks are released."""

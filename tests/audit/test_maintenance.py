@@ -9,7 +9,10 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, tzinfo
@@ -24,6 +27,7 @@ from audit_helpers import (
     make_log,
     markers,
     records_of,
+    subprocess_env,
     wait_for_lines,
     write_lines,
     write_records,
@@ -543,3 +547,103 @@ def test_rotate_that_fails_leaves_the_log_as_it_was(
     assert log_path.read_bytes() == before
     assert [p.name for p in log_path.parent.iterdir()] == ["audit.jsonl"]
     assert audit.rotate(log_path).name == "audit.jsonl.1-3"
+
+
+def test_repair_that_cannot_write_its_record_keeps_the_damage_in_the_log(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _damaged_log(log_path, 3)
+    real_write, real_pwrite = os.write, os.pwrite
+
+    def full_log(fd: int, data: bytes, *offset: int) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}") == str(log_path) and b'"repaired"' in bytes(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_pwrite(fd, data, *offset) if offset else real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_log)
+    monkeypatch.setattr(os, "pwrite", full_log)
+    with pytest.raises(AuditError, match="no space left on device"):
+        audit.repair(log_path)
+    monkeypatch.undo()
+    # The damage is still in the log (its copy removed), so nothing was cut off unrecorded: a
+    # repair that can write its record moves it and says so.
+    _unchanged(log_path, before)
+    result = audit.repair(log_path)
+    assert result.record is not None and result.record["event"] == "repaired"
+    assert audit.verify(log_path).ok
+
+
+_KILLED_BEFORE_REPLACE = """
+import errno, os, signal, sys
+from pathlib import Path
+from rds_guard import audit
+path = Path(sys.argv[1])
+real_replace = os.replace
+def replace(src, dst):
+    if Path(dst) == path:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(src, dst)
+def no_link(*args, **kwargs):
+    raise OSError(errno.EPERM, "no hard links here")
+os.replace = replace
+if sys.argv[2] == "copy":
+    os.link = no_link
+audit.rotate(path)
+"""
+
+
+@pytest.mark.parametrize("keeps", ["link", "copy"])
+def test_rotate_killed_before_its_replace_leaves_a_name_the_next_rotate_removes(
+    log_path: Path, keeps: str
+) -> None:
+    make_log(log_path, 3)
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_BEFORE_REPLACE, str(log_path), keeps],
+        env=subprocess_env(),
+        timeout=60,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    stopped = log_path.with_name("audit.jsonl.1-3")
+    assert stopped.read_bytes() == log_path.read_bytes()
+    make_log(log_path, 2)  # the log lives on, its records chained where the rotate stopped
+    assert audit.verify(log_path).ok
+    if keeps == "link":  # the stopped name grows with the log: verify says why, not "reordered"
+        assert stopped.read_bytes() == log_path.read_bytes()
+        with pytest.raises(AuditError, match=r"are one file .* the next rds-guard audit rotate"):
+            audit.verify([stopped, log_path])
+    archive = audit.rotate(log_path)
+    assert archive.name == "audit.jsonl.1-5"
+    assert sorted(p.name for p in log_path.parent.iterdir()) == [
+        "audit.jsonl",
+        "audit.jsonl.1-5",
+    ]
+    assert audit.verify([archive, log_path]).ok
+
+
+def test_rotate_keeps_an_archive_name_that_is_not_the_log(log_path: Path) -> None:
+    make_log(log_path, 3)
+    other = log_path.with_name("audit.jsonl.1-2")
+    other.write_bytes(b"".join(line + b"\n" for line in lines_of(log_path)[:1]) + b"x")
+    same_start = log_path.with_name("audit.jsonl.1-9")
+    same_start.write_bytes(log_path.read_bytes()[:10])  # the log's first bytes: a stopped copy
+    audit.rotate(log_path)
+    assert other.exists() and not same_start.exists()
+
+
+def test_rotate_interrupted_at_its_replace_keeps_the_log_under_one_name(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_log(log_path, 3)
+    before = log_path.read_bytes()
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        audit.rotate(log_path)
+    monkeypatch.undo()
+    assert log_path.read_bytes() == before
+    assert [p.name for p in log_path.parent.iterdir()] == ["audit.jsonl"]
