@@ -8,6 +8,7 @@ see is compared: the signature, the text, equality and hash, the frozen errors, 
 
 from __future__ import annotations
 
+import abc
 import builtins
 import copy
 import dataclasses
@@ -224,6 +225,72 @@ def field_named_self(decorate: Decorate) -> type:
     return Shape
 
 
+class _Shown(abc.ABC):
+    """An abstract base whose ``__repr__`` and ``__eq__`` a dataclass gives."""
+
+    @abc.abstractmethod
+    def __repr__(self) -> str: ...
+
+    @abc.abstractmethod
+    def __eq__(self, other: object) -> bool: ...
+
+
+def abstract_base(decorate: Decorate) -> type:
+    @decorate
+    class Shape(_Shown):
+        """Its base's abstract methods are the ones the decorator makes."""
+
+        a: int
+
+    return Shape
+
+
+class _DoublingBase:
+    """A plain base with a data descriptor where a subclass has a field."""
+
+    a = _Doubled()
+
+
+def base_descriptor(decorate: Decorate) -> type:
+    @decorate
+    class Shape(_DoublingBase):
+        """A field named like a descriptor of its base: set through it."""
+
+        a: int
+
+    return Shape
+
+
+def descriptor_default(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """A field whose ``field(default=...)`` is a data descriptor."""
+
+        a: int = dataclasses.field(default=_Doubled())  # type: ignore[assignment]
+
+    return Shape
+
+
+Given = dataclasses.InitVar
+Rest = dataclasses.KW_ONLY
+
+
+def aliased_pseudo_fields(decorate: Decorate) -> type:
+    @decorate
+    class Shape:
+        """``InitVar`` and ``KW_ONLY`` under other names (annotations are strings here)."""
+
+        a: int
+        scale: Given[int] = 1
+        _: Rest
+        b: int = 0
+
+        def __post_init__(self, scale: int) -> None:
+            object.__setattr__(self, "b", self.a * scale)
+
+    return Shape
+
+
 SHAPES = [
     every_field_kind,
     hash_choices,
@@ -240,6 +307,10 @@ SHAPES = [
     descriptor_field,
     slotted,
     field_named_self,
+    abstract_base,
+    base_descriptor,
+    descriptor_default,
+    aliased_pseudo_fields,
 ]
 ARGUMENTS: dict[Callable[[Decorate], type], tuple[tuple[Any, ...], tuple[Any, ...]]] = {
     every_field_kind: ((1, "x", [2]), (1, "y", [2])),
@@ -257,6 +328,10 @@ ARGUMENTS: dict[Callable[[Decorate], type], tuple[tuple[Any, ...], tuple[Any, ..
     descriptor_field: ((1,), (2,)),
     slotted: ((1,), (2,)),
     field_named_self: ((1, 2), (1, 3)),
+    abstract_base: ((1,), (2,)),
+    base_descriptor: ((1,), (2,)),
+    descriptor_default: ((1,), (2,)),
+    aliased_pseudo_fields: ((1, 3), (1, 4)),
 }
 
 
@@ -319,6 +394,19 @@ def badly_ordered(decorate: Decorate) -> type:
     return decorate(Shape)
 
 
+def own_init_badly_ordered(decorate: Decorate) -> type:
+    class Shape:
+        """Its own __init__, and a field without a default after one with."""
+
+        a: int = 1
+        b: int
+
+        def __init__(self) -> None:
+            pass
+
+    return decorate(Shape)
+
+
 def own_setattr(decorate: Decorate) -> type:
     class Shape:
         """Its own __setattr__, which a frozen class cannot have."""
@@ -331,7 +419,9 @@ def own_setattr(decorate: Decorate) -> type:
     return decorate(Shape)
 
 
-@pytest.mark.parametrize("shape", [badly_ordered, own_setattr], ids=lambda shape: shape.__name__)
+@pytest.mark.parametrize(
+    "shape", [badly_ordered, own_init_badly_ordered, own_setattr], ids=lambda shape: shape.__name__
+)
 def test_a_class_dataclasses_refuses_is_refused_with_its_words(
     shape: Callable[[Decorate], type],
 ) -> None:

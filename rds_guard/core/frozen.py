@@ -19,9 +19,10 @@ to each other on the Python it runs on. Its ``__init__`` stores the fields in th
 ``__dict__`` (what ``object.__setattr__``, which ``dataclasses`` calls once per field, does
 for a plain attribute), which makes an instance twice as fast to build: the per-call values
 are frozen too (a subclass may not put a descriptor over a field: ``__init__`` would not call
-it). A class with slots, a pseudo-field (``InitVar``, ``ClassVar``), a keyword-only field, a
-field that is a descriptor, a dataclass base or its own ``__setattr__`` is left to
-``dataclasses`` whole.
+it). A class with slots, a pseudo-field (``InitVar``, ``ClassVar``, ``KW_ONLY``, also under
+another name), a keyword-only field, a field that is a descriptor (its own, its default's or
+a base's), a dataclass base, abstract methods, or its own ``__init__`` or ``__setattr__`` is
+left to ``dataclasses`` whole.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import types
 from collections.abc import Callable
 from operator import attrgetter
 from reprlib import recursive_repr
-from typing import Any, TypeVar, dataclass_transform
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 _Class = TypeVar("_Class", bound=type)
 _MISSING = object()
@@ -72,21 +73,49 @@ def frozen(cls: _Class) -> _Class:
 def _plain(cls: type, own: dict[str, Any]) -> bool:
     """Whether ``cls`` has only plain fields, its own, and no frozen method of its own: the
     classes `frozen` makes itself. The others are left to ``dataclasses`` whole."""
-    if "__setattr__" in own or "__delattr__" in own:
-        return False  # dataclasses refuses them, and says why
-    if any(hasattr(base, "__dataclass_fields__") for base in cls.__mro__[1:]):
+    if "__setattr__" in own or "__delattr__" in own or "__init__" in own:
+        return False  # dataclasses refuses the first two, and still checks the fields' order
+    if getattr(cls, "__abstractmethods__", None):
+        return False  # dataclasses recomputes them once its methods are in
+    bases = cls.__mro__[1:]
+    if any(hasattr(base, "__dataclass_fields__") for base in bases):
         return False
     annotations = own.get("__annotations__", {})
     if "self" in annotations:
         return False  # dataclasses renames __init__'s own first parameter for it
-    if any(hasattr(type(own.get(name)), "__set__") for name in annotations):
-        return False  # a descriptor (a slot is one) is set by object.__setattr__, not __dict__
-    pseudo = ("InitVar", "ClassVar", "KW_ONLY")
-    if any(word in str(annotation) for annotation in annotations.values() for word in pseudo):
+    # A descriptor (a slot is one) is set by object.__setattr__, not in __dict__.
+    if any(_sets(own.get(name)) for name in annotations):
+        return False
+    if any(_sets(vars(base).get(name)) for base in bases for name in annotations):
+        return False
+    namespace = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}
+    if any(_pseudo(annotation, namespace) for annotation in annotations.values()):
         return False
     return not any(
         isinstance(value, dataclasses.Field) and value.kw_only is True for value in own.values()
     )
+
+
+def _sets(value: object) -> bool:
+    """Whether ``value``, or the default a `dataclasses.field` gives, is a data descriptor."""
+    if isinstance(value, dataclasses.Field):
+        value = value.default
+    return hasattr(type(value), "__set__")
+
+
+_PSEUDO = ("InitVar", "ClassVar", "KW_ONLY")
+
+
+def _pseudo(annotation: object, namespace: dict[str, Any]) -> bool:
+    """Whether ``annotation`` makes a pseudo-field (``InitVar``, ``ClassVar``, ``KW_ONLY``),
+    also under another name in the class's module, as ``dataclasses`` finds it in a string."""
+    text = str(annotation)
+    if any(word in text for word in _PSEUDO):
+        return True
+    if not isinstance(annotation, str):
+        return False
+    found = namespace.get(text.split("[", 1)[0].strip(), _MISSING)
+    return found is dataclasses.InitVar or found is dataclasses.KW_ONLY or found is ClassVar
 
 
 def _init(cls: type, every: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
