@@ -43,6 +43,7 @@ from .record import (
     parse_record,
 )
 from .tail import REPAIR, NotAuthentic, Vouched, authenticate, scan_tail
+from .torn import kept_record
 from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog, LockedFile
 
 
@@ -70,6 +71,9 @@ class RepairResult:
     refused: str | None = None
     """Why nothing was done: authentic-looking records would be moved (give ``force``), or
     the last record is not authentic. The command exits 1 on it."""
+    kept: int = 0
+    """The seq of a last record that lacked only its newline, kept (its newline added, as a
+    writer does) rather than moved; 0 when there is none."""
 
     @property
     def repaired(self) -> bool:
@@ -88,6 +92,8 @@ class RepairResult:
         nothing to repair."""
         if self.refused is not None:
             return f"refused: {self.refused}; nothing was changed"
+        if self.kept:
+            return self._describe_kept()
         if not self.lines_moved:
             return f"nothing to repair: every line of {self.path} is a record"
         what = (
@@ -104,6 +110,16 @@ class RepairResult:
             "" if self.record is None else f"; appended repaired record seq {self.record['seq']}"
         )
         return f"moved {what} to {self.moved_to}{appended}{forced}"
+
+    def _describe_kept(self) -> str:
+        line = f"line {self.first_line} of {self.path} (seq {self.kept}, a whole authentic record"
+        if self.dry_run:
+            return (
+                f"would add the newline {line} that lacks only it) and append a repaired record"
+                "; nothing was changed (dry run)"
+            )
+        seq = "" if self.record is None else f" seq {self.record['seq']}"
+        return f"kept {line} that lacked only its newline): added it; appended repaired record{seq}"
 
 
 def repair(
@@ -138,6 +154,11 @@ def repair(
                 survey = _survey(rfd, size, _resumable(early, rfd, locked.st))
                 _check_algorithm(log.path, survey, hmac_key)
                 plan = _plan(log.path, rfd, size, survey, hmac_key, force)
+                if plan.result.kept:
+                    if dry_run:
+                        return dataclasses.replace(plan.result, dry_run=True)
+                    locked.tail(REPAIR)  # keeps it, as a writer does, with a repaired record
+                    return dataclasses.replace(plan.result, record=locked.emitted[-1][0])
                 if plan.result.refused is not None or not plan.result.lines_moved:
                     return plan.result
                 if dry_run:
@@ -295,6 +316,10 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
                 ) from exc
             start, first, why = scan.last_start, exc.line, f"line {exc.line} is not authentic"
             unauthentic.append(f"{_reason(exc)}, and was moved")
+    if survey.damage is None and survey.torn and not unauthentic:
+        kept = kept_record(fd, start, size, vouched, key)
+        if kept is not None:
+            return _Plan(start, vouched, RepairResult(path, first_line=first, kept=kept.seq))
     forced = [*reversed(unauthentic), *([after] if after else [])]
     result = RepairResult(
         path,

@@ -271,6 +271,31 @@ def test_repair_moves_a_torn_tail_aside(log_path: Path) -> None:
     assert audit.verify([log_path]).ok
 
 
+@pytest.mark.parametrize("key", [None, b"k"], ids=["sha256", "hmac"])
+def test_repair_keeps_a_last_record_that_lacks_only_its_newline(
+    log_path: Path, key: bytes | None
+) -> None:
+    """As a writer does (and as verify says it will): the record is authentic, so it stays in
+    the chain, its newline added, with a repaired record that dropped nothing."""
+    make_log(log_path, 3, hmac_key=key)
+    whole = log_path.read_bytes()
+    log_path.write_bytes(whole[:-1])
+    dry = audit.repair(log_path, hmac_key=key, dry_run=True)
+    assert (dry.kept, dry.repaired, dry.lines_moved) == (3, False, 0)
+    assert "would add the newline" in dry.describe()
+    assert log_path.read_bytes() == whole[:-1]
+    result = audit.repair(log_path, hmac_key=key)
+    assert (result.kept, result.moved_to, result.lines_moved) == (3, None, 0)
+    assert result.record is not None and result.record["dropped_bytes"] == 0
+    assert "kept line 3" in result.describe()
+    assert log_path.read_bytes().startswith(whole)
+    assert [r["seq"] for r in records_of(log_path)] == [1, 2, 3, 4]
+    assert list(log_path.parent.iterdir()) == [log_path]
+    assert audit.verify(log_path, hmac_key=key).ok
+    again = audit.repair(log_path, hmac_key=key)
+    assert again.describe().startswith("nothing to repair")
+
+
 def test_repair_refuses_a_key_that_does_not_match_the_log(log_path: Path) -> None:
     before = _damaged_log(log_path, 3, hmac_key=b"right")
     with pytest.raises(audit.KeyRequired, match="HMAC-keyed"):

@@ -4,6 +4,7 @@ errors (``audit show``: test_audit_show.py)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -163,6 +164,18 @@ def test_verify_refuses_one_file_under_two_names(
     assert_one_error_line(
         run_main(capsys, "audit", "verify", str(log_path), str(log_path)), "are one file"
     )
+
+
+def test_repair_keeps_a_last_record_without_its_newline(
+    capsys: pytest.CaptureFixture[str], log_path: Path
+) -> None:
+    make_log(log_path, 2)
+    log_path.write_bytes(log_path.read_bytes()[:-1])
+    code, out, err = run_main(capsys, "audit", "repair", str(log_path), "--json")
+    assert (code, err) == (0, "")
+    answer = json.loads(out)
+    assert (answer["kept"], answer["repaired"], answer["lines_moved"]) == (2, False, 0)
+    assert [r["seq"] for r in audit.read_records(log_path)] == [1, 2, 3]
 
 
 def test_verify_as_a_real_process(log_path: Path) -> None:

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
                 "bytes_moved": result.bytes_moved,
                 "moved_to": None if result.moved_to is None else str(result.moved_to),
                 "dropped_sha256": result.dropped_sha256 or None,
+                "kept": result.kept or None,
             }
         )
     else:
