@@ -138,6 +138,14 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
     if last is None:
         return Vouched(None, 0, None)
     record = parse_record(last)
+    if record is not None and last[-1:] == b"\r":
+        number = _number(fd, scan)
+        raise AuditError(
+            f"{path}:{number}: line {number} ends with a carriage return: the log's line endings "
+            "were converted to CRLF (a text-mode copy or editor); convert them back to LF, and "
+            f"rds-guard audit verify {path} says whether anything else changed",
+            path=str(path),
+        )
     if record is None:
         number = _number(fd, scan)
         raise AuditError(

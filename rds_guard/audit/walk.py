@@ -40,6 +40,10 @@ FIRST_FORMAT = "first format"
 """The mode of a walk whose last record is in the first format (no digest of its own)."""
 _WRONG_KEY_RUN = 3
 """HMAC records failing in a row from which the walk calls it a wrong key, not edits."""
+CRLF = (
+    "ends with a carriage return: the file's line endings were converted to CRLF (a text-mode "
+    "copy or editor); without it the chain holds: convert them back to LF and verify again"
+)
 NOT_AUTHENTIC = (
     "not authentic: its own digest does not match its bytes (edited, or written with another key)"
 )
@@ -369,6 +373,10 @@ class ChainWalk:
             return
         if chain_of(line) is None and self._first_format_key(line, link_key, following):
             return
+        path, before = self.last_at or (self.path, number - 1)
+        unconverted = self.last[:-1] if self.last[-1:] == b"\r" else None
+        if unconverted and prev_of(line) == chain_hash(unconverted, link_key).encode():
+            return self.report(before, "edited", f"line {before} {CRLF}", at=(path, before))
         after = following()[:1]
         if after and prev_of(after[0]) == chain_hash(line, link_key).encode():
             if chain_of(line) == CHAIN_HMAC and chain_of(self.last) == CHAIN_HMAC:
@@ -379,7 +387,6 @@ class ChainWalk:
                     "authentic: a record of another chain in between, or lines removed?",
                 )
                 return
-            path, before = self.last_at or (self.path, number - 1)
             self.report(
                 before,
                 "edited",
@@ -463,6 +470,8 @@ class ChainWalk:
                 "keyed at all? verify it without the key)",
                 at=(path, number),
             )
+        if self.last is not None and self.last[-1:] == b"\r":  # no next line says it
+            self.report(end[1], "edited", f"line {end[1]} {CRLF}", at=end)
         for seq in sorted(set(self.checkpoints) - self.checked):
             self.report(end[1], "head", self._missing(seq), at=end)
         if expected_head is not None and self.head != expected_head:

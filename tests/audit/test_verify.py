@@ -508,3 +508,27 @@ def test_verify_of_a_badly_damaged_log_streams_in_flat_memory(tmp_path: Path) ->
         tracemalloc.stop()
     assert len(result.findings) == 100 and result.more > 1000
     assert peak < 12_000_000
+
+
+@pytest.mark.parametrize("count", [1, 3])
+@pytest.mark.parametrize("key", [None, b"k"], ids=["sha256", "hmac"])
+def test_line_endings_converted_to_crlf_are_named_as_such(
+    log_path: Path, count: int, key: bytes | None
+) -> None:
+    """Every record intact, each line ending with CR LF (a text-mode copy): verify names the
+    carriage return on every line, not an edit of each record, and a writer refuses the log
+    saying so."""
+    make_log(log_path, count, hmac_key=key)
+    log_path.write_bytes(log_path.read_bytes().replace(b"\n", b"\r\n"))
+    result = audit.verify(log_path, hmac_key=key)
+    assert [(f.line, f.reason) for f in result.findings] == [
+        (n, "edited") for n in range(1, count + 1)
+    ]
+    assert all("ends with a carriage return" in f.detail for f in result.findings)
+    with (
+        audit.AuditLog(log_path, hmac_key=key) as log,
+        pytest.raises(AuditError, match=f":{count}: line {count} ends with a carriage return"),
+    ):
+        log.write("requested")
+    log_path.write_bytes(log_path.read_bytes().replace(b"\r\n", b"\n"))
+    assert audit.verify(log_path, hmac_key=key).ok
