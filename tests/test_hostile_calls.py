@@ -223,12 +223,14 @@ def call(client: Any, operation: str, params: Mapping[str, Any]) -> Outcome:
 
 
 def whole_log(path: Path) -> list[dict[str, Any]]:
-    """The records of a log that must be whole: one chained JSON line per record, ASCII."""
+    """The records of a log that must be whole: one chained JSON line per record, ASCII, none
+    grown with a megabyte the call passed (texts past `audit.TEXT_MAX` are cut)."""
     if not path.exists():
         return []
     data = path.read_bytes()
     assert data.endswith(b"\n")
     lines = data.split(b"\n")[:-1]
+    assert max(map(len, lines)) < 16 * audit.TEXT_MAX
     records = [json.loads(line) for line in lines]
     assert all(isinstance(record, dict) for record in records)
     assert [record["seq"] for record in records] == list(range(1, len(records) + 1))

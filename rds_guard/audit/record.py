@@ -401,20 +401,36 @@ def build_record(
 # --- field normalisation: only plain JSON values of known shape reach the file -------------
 
 
+TEXT_MAX = 4096
+"""The longest text a record holds whole. No AWS name, ARN, tag or error message is longer; a
+longer one (a call AWS refuses, a megabyte identifier in ``warn`` mode) is cut there and ends
+with its length and SHA-256 (`capped`), so that no record grows with what a caller passes."""
+
+
+def capped(text: str) -> str:
+    """``text``, or when longer than `TEXT_MAX` its start followed by ``... (N characters,
+    sha256 HEX)`` (the digest of its UTF-8 bytes, lone surrogates kept)."""
+    if len(text) <= TEXT_MAX:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{text[:TEXT_MAX]}... ({len(text)} characters, sha256 {digest})"
+
+
 def _text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= TEXT_MAX else capped(text)
 
 
 def _strings(value: object) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [value]
+        return [capped(value)]
     if not isinstance(value, Iterable):
         raise TypeError(f"expected a list of strings, got {type(value).__name__}")
-    return [str(item) for item in value]
+    return [capped(str(item)) for item in value]
 
 
 def _tags(value: object) -> dict[str, str | None]:
@@ -422,20 +438,20 @@ def _tags(value: object) -> dict[str, str | None]:
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        return {str(key): _text(item) for key, item in value.items()}
+        return {capped(str(key)): _text(item) for key, item in value.items()}
     if isinstance(value, Iterable) and not isinstance(value, str | bytes):
         tags: dict[str, str | None] = {}
         for tag in value:
             if not isinstance(tag, Mapping) or "Key" not in tag:
                 raise TypeError("tags: expected a mapping or a list of {'Key', 'Value'} dicts")
-            tags[str(tag["Key"])] = _text(tag.get("Value"))
+            tags[capped(str(tag["Key"]))] = _text(tag.get("Value"))
         return tags
     raise TypeError(f"tags: expected a mapping, got {type(value).__name__}")
 
 
 def _violation(value: object) -> dict[str, str | None]:
     if isinstance(value, Violation):
-        return value.as_dict()
+        value = value.as_dict()
     if isinstance(value, Mapping):
         return {key: _text(value.get(key)) for key in ("rule", "field", "value", "message")}
     raise TypeError(f"violations: expected Violation or dict, got {type(value).__name__}")
@@ -453,12 +469,14 @@ def _error(value: object) -> dict[str, str | None] | None:
     if value is None:
         return None
     if isinstance(value, Mapping):
-        code, message = _text(value.get("code")), _text(value.get("message"))
+        code, given = _text(value.get("code")), value.get("message")
+        message = None if given is None else str(given)
     elif isinstance(value, BaseException):
         code, message = type(value).__name__, str(value)
     else:
         raise TypeError(f"error: expected a {{'code', 'message'}} dict, got {type(value).__name__}")
-    return {"code": code, "message": message and without_signing_values(message)}
+    # redacted whole, then cut: a cut never hides part of a secret from the redaction
+    return {"code": code, "message": message and capped(without_signing_values(message))}
 
 
 def _snapshot(value: object) -> str | None:

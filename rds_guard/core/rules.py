@@ -78,7 +78,7 @@ def check_identifier(field: str, identifier: object, limit: int) -> list[Violati
             Violation(
                 "identifier.aws",
                 field,
-                repr(identifier),
+                shown(repr(identifier)),
                 f"must be a string, not {type(identifier).__name__}",
             )
         ]
@@ -139,7 +139,7 @@ def check_tags_aws(tags: Mapping[str, str], *, prefix: str = "Tags") -> list[Vio
         problems = _pair_problems(key, value)
         if problems:
             violations.append(
-                Violation("tags.aws", f"{prefix}.{key}", shown(value), "; ".join(problems))
+                Violation("tags.aws", _tag_field(prefix, key), shown(value), "; ".join(problems))
             )
     if len(tags) > TAGS_PER_RESOURCE_MAX:
         violations.append(
@@ -154,6 +154,12 @@ def check_tags_aws(tags: Mapping[str, str], *, prefix: str = "Tags") -> list[Vio
     return violations
 
 
+def _tag_field(prefix: str, key: str) -> str:
+    """The field of a violation about the caller's tag ``key``: a key longer than AWS allows
+    is shown cut, as values are."""
+    return f"{prefix}.{shown(key, TAG_KEY_MAX)}"
+
+
 def check_duplicates(keys: Sequence[str], *, prefix: str = "Tags") -> list[Violation]:
     """``tags.duplicate``: a key given more than once in one request."""
     seen: set[str] = set()
@@ -163,7 +169,12 @@ def check_duplicates(keys: Sequence[str], *, prefix: str = "Tags") -> list[Viola
         if key in seen and key not in reported:
             reported.add(key)
             violations.append(
-                Violation("tags.duplicate", f"{prefix}.{key}", key, "key given more than once")
+                Violation(
+                    "tags.duplicate",
+                    _tag_field(prefix, key),
+                    shown(key, TAG_KEY_MAX),
+                    "key given more than once",
+                )
             )
         seen.add(key)
     return violations

@@ -54,7 +54,7 @@ def _tag_problem(entry: object, where: str, name: str) -> Violation:
         return Violation("tags.aws", where, None, problem)
     unknown = sorted(str(field) for field in entry if field not in ("Key", "Value"))
     if unknown:
-        listed = ", ".join(unknown)
+        listed = rules.shown(", ".join(unknown))
         return Violation(
             "tags.aws", where, None, f"tag has fields other than Key and Value: {listed}"
         )
@@ -65,8 +65,8 @@ def _tag_problem(entry: object, where: str, name: str) -> Violation:
     value = entry.get("Value")
     return Violation(
         "tags.aws",
-        f"{name}.{key}",
-        repr(value),
+        f"{name}.{rules.shown(key, rules.TAG_KEY_MAX)}",
+        rules.shown(repr(value)),
         f"value must be a string, not {type(value).__name__}",
     )
 

@@ -425,3 +425,45 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         {"code": "X", "message": expected},
         {"code": "ValueError", "message": expected},
     ]
+
+
+def test_a_text_longer_than_any_aws_value_is_cut_with_its_length_and_digest(
+    log_path: Path,
+) -> None:
+    """A record does not grow with what a caller passes: each text past `TEXT_MAX` keeps its
+    start, its length and the SHA-256 of the whole, and a secret in an error message is
+    redacted before the cut."""
+    huge = "orders-" + "x" * 5_000_000
+    secret = "X-Amz-Signature=" + "ab" * 32
+    message = "y" * (audit.TEXT_MAX - 20) + secret + " " + "z" * 10_000
+    with audit.AuditLog(log_path, fsync=False) as log:
+        record = log.write(
+            "blocked",
+            snapshot=huge,
+            source=huge,
+            tags={huge: huge, "team": "core"},
+            notes=[huge],
+            violations=[Violation("tags.aws", "Tags." + huge, huge, huge)],
+            error={"code": "InvalidParameterValue", "message": message},
+        )
+    [line] = lines_of(log_path)
+    assert len(line) < 12 * audit.TEXT_MAX
+    assert json.loads(line) == record
+    digest = hashlib.sha256(huge.encode()).hexdigest()
+    cut = f"{huge[: audit.TEXT_MAX]}... ({len(huge)} characters, sha256 {digest})"
+    assert record["snapshot"] == cut and record["source"] == cut
+    assert record["tags"] == {cut: cut, "team": "core"}
+    assert record["notes"] == [cut]
+    assert record["violations"][0]["value"] == cut
+    assert record["violations"][0]["message"] == cut
+    kept = record["error"]["message"]
+    assert "ab" * 32 not in kept and "abab" not in kept[audit.TEXT_MAX - 40 :]
+    assert kept.endswith(" characters, sha256 " + kept.rsplit(" ", 1)[1])
+    assert audit.verify(log_path).ok
+
+
+def test_a_text_up_to_the_limit_is_kept_whole(log_path: Path) -> None:
+    whole = "a" * audit.TEXT_MAX
+    with audit.AuditLog(log_path, fsync=False) as log:
+        record = log.write("requested", snapshot=whole, notes=[whole])
+    assert record["snapshot"] == whole and record["notes"] == [whole]

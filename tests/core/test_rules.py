@@ -415,3 +415,22 @@ def test_sharing_with_an_empty_accounts_list_allows_no_account():
     """`accounts = []`: no account may be added."""
     [violation] = rules.check_sharing(["444455556666"], public=False, accounts=frozenset())
     assert violation.rule == "sharing.account"
+
+
+def test_a_caller_key_longer_than_aws_allows_is_shown_cut_in_the_field():
+    """The field names the key as values are shown: cut, with its length, so that a
+    megabyte key does not come back whole in every message and record."""
+    key = "k" * (1 << 20)
+    [aws] = rules.check_tags_aws({key: "v"})
+    [duplicate] = rules.check_duplicates([key, key])
+    for violation in (aws, duplicate):
+        assert violation.field == f"Tags.{'k' * rules.TAG_KEY_MAX}... ({1 << 20} characters)"
+    assert duplicate.value == aws.field.removeprefix("Tags.")
+    longest = "k" * rules.TAG_KEY_MAX
+    [whole] = rules.check_tags_aws({longest: "v" * 300})
+    assert whole.field == f"Tags.{longest}"
+
+
+def test_a_non_string_identifier_is_shown_cut():
+    [violation] = rules.check_identifier("DBSnapshotIdentifier", ["x" * 1000] * 1000, 255)
+    assert violation.value is not None and len(violation.value) < 200
