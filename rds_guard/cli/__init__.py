@@ -16,7 +16,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Protocol, TypeAlias
+from typing import Protocol, TextIO, TypeAlias
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -243,7 +243,10 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {' '.join(message.splitlines())}", file=sys.stderr)
+    try:
+        print(f"{PROG}: error: {' '.join(message.splitlines())}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # a stderr that cannot take it (2>/dev/full): still exit 2
+        _write_nowhere(sys.stderr)
     return 2
 
 
@@ -272,10 +275,20 @@ def _aws_error_text(error: BotoCoreError | ClientError, args: argparse.Namespace
 def _reader_gone() -> int:
     """After a closed pipe (``| head``), exit 1 and keep the exit-time flush from printing an
     error."""
-    with contextlib.suppress(OSError, ValueError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    _write_nowhere(sys.stdout)
     return 1
+
+
+def _write_nowhere(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at /dev/null, so that what it still holds goes there at
+    exit rather than failing again (which would make the exit code Python's 120)."""
+    with contextlib.suppress(OSError, ValueError):
+        target = stream.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, target)
+        finally:
+            os.close(devnull)
 
 
 def _exit_code(code: object) -> int:

@@ -161,3 +161,19 @@ def test_a_closed_stderr_keeps_errors_off_stdout(tmp_path: Path) -> None:
         check=False,
     )
     assert (done.returncode, done.stdout) == (2, "")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_stderr_keeps_the_exit_code_of_the_error(tmp_path: Path) -> None:
+    """``2>/dev/full``: the error line cannot be written, and the exit code still says 2."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*command(), "check", str(tmp_path / "none.toml")],
+            stdout=subprocess.PIPE,
+            stderr=full,
+            env=script_env(tmp_path),
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert (done.returncode, done.stdout) == (2, "")
