@@ -27,6 +27,7 @@ from .fileio import (
     Copied,
     Lines,
     copy_to_new_file,
+    line_before,
     open_checked,
     os_error,
     read_blocks,
@@ -398,11 +399,35 @@ def _replace_damage(
         "notes": notes,
     }
     after = (plan.vouched.head(key), plan.vouched.seq)
+    marked = _mark_last_record(locked, plan.start)
     try:
         record = locked.replace_end(plan.start, after, "repaired", fields)
     except AuditError:
+        if marked is not None:
+            with contextlib.suppress(AuditError):
+                locked.put(*marked)
         with contextlib.suppress(OSError, AuditError), locked.reader() as rfd:
             if sha256_range(rfd, plan.start, locked.st.st_size) == moved.sha256:
                 os.unlink(moved_to)  # the log still holds the damage: the copy is not needed
         raise
     return dataclasses.replace(result, record=record)
+
+
+def _mark_last_record(locked: LockedFile, start: int) -> tuple[int, bytes] | None:
+    """Put ``#`` over the first byte of the damage's last complete line when that line is a
+    record (records moved with ``force``), synced, before the ``repaired`` record is written.
+
+    A repair stopped between writing that record and cutting the rest then leaves a log whose
+    last line is no record, on which writers fail closed until the next repair, and not one
+    ending in the records the ``repaired`` record says were moved, which writers would chain
+    onto. The copy holds the line as it was. Returns where the byte was and what it was."""
+    with locked.reader() as rfd:
+        newline = rfind_newline(rfd, locked.st.st_size)
+        if newline < start:
+            return None
+        line = line_before(rfd, newline)
+    if parse_record(line) is None:
+        return None
+    offset = newline - len(line)
+    locked.put(offset, b"#")
+    return offset, line[:1]

@@ -139,23 +139,18 @@ def _undo_keep(archive: Path, temp: Path) -> None:
 
 def _clear_stopped_rotation(path: Path, archive: Path, st: os.stat_result, rfd: int) -> None:
     """Remove what a rotate of this very file left when it was stopped (killed) before the
-    new file replaced the log: that new file, never put in place (``.PATH.rotating-*``; the
-    caller holds the lock, so no rotate is making one now), and the log's archive name, a hard
-    link of the log, which grows with it, or a copy of the start of its bytes. That name is
-    read as the log's records again by whoever verifies ``PATH.*``; this rotation archives
-    those bytes under its own name.
+    new file replaced the log: that new file, never put in place (``.PATH.rotating-<id>``
+    holding one ``rotated`` record; the caller holds the lock, so no rotate is making one now),
+    and an archive name on the log itself (a hard link, which grows with it) or, under this
+    rotation's first seq, on a copy of the start of its bytes. Such a name is read as the log's
+    records again by whoever verifies ``PATH.*``; this rotation archives them under its own.
 
-    Only archive names of the form ``PATH.<the log's first seq>-<seq>`` are looked at, and
-    only a file that is the log itself or holds nothing but the log's first bytes is removed."""
+    Only ``PATH.<seq>-<seq>`` names are looked at, and only a file that is the log itself or
+    (named ``PATH.<this first seq>-<seq>``) holds nothing but the log's first bytes is
+    removed."""
     prefix = archive.name[: archive.name.rindex("-") + 1]
-    unplaced = f".{path.name}.rotating-"
     try:
-        entries = [
-            entry
-            for entry in os.scandir(path.parent)
-            if entry.name.startswith(unplaced)
-            or (entry.name.startswith(prefix) and entry.name[len(prefix) :].isdigit())
-        ]
+        entries = [entry for entry in os.scandir(path.parent) if _leftover_name(path, entry.name)]
     except OSError:
         return  # no listing: a taken name is still refused by _keep_old_name
     for entry in entries:
@@ -163,12 +158,42 @@ def _clear_stopped_rotation(path: Path, archive: Path, st: os.stat_result, rfd: 
             found = entry.stat(follow_symlinks=False)
             if not stat.S_ISREG(found.st_mode):
                 continue
-            if (
-                entry.name.startswith(unplaced)
-                or (found.st_dev, found.st_ino) == (st.st_dev, st.st_ino)
-                or _starts(entry.path, rfd, found.st_size)
-            ):
+            if entry.name.startswith("."):
+                stopped = _unplaced(entry.path, found.st_size)
+            else:
+                stopped = (found.st_dev, found.st_ino) == (st.st_dev, st.st_ino) or (
+                    entry.name.startswith(prefix) and _starts(entry.path, rfd, found.st_size)
+                )
+            if stopped:
                 os.unlink(entry.path)
+
+
+_UNPLACED_MAX = 1 << 16
+"""The most bytes a new file never put in place can hold: its one ``rotated`` record."""
+
+
+def _leftover_name(path: Path, name: str) -> bool:
+    """Whether ``name`` is one a stopped rotate of ``path`` leaves: ``PATH.<seq>-<seq>``, or
+    ``.PATH.rotating-<32 hex digits>``."""
+    if name.startswith(f".{path.name}.rotating-"):
+        tail = name[len(path.name) + 11 :]
+        return len(tail) == 32 and all(c in "0123456789abcdef" for c in tail)
+    if not name.startswith(f"{path.name}."):
+        return False
+    first, dash, last = name[len(path.name) + 1 :].partition("-")
+    return bool(dash) and all(part.isascii() and part.isdigit() for part in (first, last))
+
+
+def _unplaced(name: str, size: int) -> bool:
+    """Whether the file ``name`` holds one ``rotated`` record and nothing else."""
+    if size > _UNPLACED_MAX:
+        return False
+    fd = os.open(name, READ_FLAGS)
+    try:
+        record = parse_record(os.pread(fd, _UNPLACED_MAX, 0).rstrip(b"\n"))
+    finally:
+        os.close(fd)
+    return record is not None and record.get("event") == "rotated"
 
 
 def _starts(name: str, rfd: int, size: int) -> bool:

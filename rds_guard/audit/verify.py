@@ -145,7 +145,7 @@ class VerifyResult:
 
 
 def verify(
-    paths: StrPath | Sequence[StrPath],
+    paths: StrPath | Iterable[StrPath],
     *,
     hmac_key: bytes | None = None,
     head: str | None = None,
@@ -171,10 +171,12 @@ def verify(
     Raises `KeyRequired` for an HMAC-keyed log without ``hmac_key``, `NotAnAuditLog` for a
     file whose first line is no record, OSError for a missing file or one that is not a regular
     file (a FIFO is refused, never waited on), `AuditError` for one file given twice (by two
-    names too: hard links), ValueError for a malformed ``head`` or checkpoint.
+    names too: hard links), ValueError for no file at all or a malformed ``head`` or
+    checkpoint. ``paths`` may be any iterable (a generator, ``Path.glob``); it is read once.
     """
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
+    paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    if not paths:
+        raise ValueError("no file to verify: give the log's files, oldest first")
     sizes = _distinct_files(paths)
     walk = _new_walk(hmac_key, checkpoints, max_findings)
     counter = None if progress is None else _Counter(progress, sum(sizes))

@@ -442,6 +442,13 @@ class LockedFile:
         """Log ``record``, which maintenance wrote to another file, with the others."""
         self.emitted.append((record, line.decode("ascii")))
 
+    def put(self, offset: int, data: bytes) -> None:
+        """Write ``data`` over the file's bytes at ``offset``, synced."""
+        with self.log._reader(self.st, writes=True) as wfd:
+            if os.pwrite(wfd, data, offset) != len(data):
+                raise AuditError(f"{self.path}: cannot write: short write", path=str(self.path))
+            os.fsync(wfd)
+
     def replace_end(
         self, start: int, after: tuple[str, int], event: str, fields: Mapping[str, object]
     ) -> Record:

@@ -296,6 +296,45 @@ def test_repair_keeps_a_last_record_that_lacks_only_its_newline(
     assert again.describe().startswith("nothing to repair")
 
 
+_KILLED_BEFORE_CUT = """
+import os, signal, sys
+from rds_guard import audit
+os.ftruncate = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+audit.repair(sys.argv[1], force=True)
+"""
+
+
+def test_repair_killed_before_it_cuts_leaves_no_moved_record_to_chain_onto(
+    log_path: Path,
+) -> None:
+    """``--force`` moves records that follow the damage. Killed once its record is written
+    over the damage's start but before the rest is cut, the records left after it must not
+    take writers: the log fails closed until the next repair, which moves them in turn."""
+    make_log(log_path, 7)
+    lines = lines_of(log_path)
+    before = lines[:3]
+    write_lines(log_path, [*before, b"garbage", *lines[3:]])  # records after the damage
+    whole = log_path.read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_BEFORE_CUT, str(log_path)],
+        env=subprocess_env(),
+        timeout=60,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    [copy] = log_path.parent.glob("audit.jsonl.damaged-*")
+    assert whole.endswith(copy.read_bytes())
+    with pytest.raises(AuditError), audit.AuditLog(log_path) as log:
+        log.write("requested")
+    assert audit.repair(log_path).refused is not None
+    again = audit.repair(log_path, force=True)
+    assert again.record is not None
+    events = [r["event"] for r in records_of(log_path)]
+    assert lines_of(log_path)[:3] == before and events == ["requested"] * 3 + ["repaired"] * 2
+    assert audit.verify(log_path).ok
+
+
 def test_repair_refuses_a_key_that_does_not_match_the_log(log_path: Path) -> None:
     before = _damaged_log(log_path, 3, hmac_key=b"right")
     with pytest.raises(audit.KeyRequired, match="HMAC-keyed"):
@@ -645,6 +684,41 @@ def test_rotate_killed_before_its_replace_leaves_a_name_the_next_rotate_removes(
         "audit.jsonl.1-5",
     ]
     assert audit.verify([archive, log_path]).ok
+
+
+def test_a_killed_rotate_of_a_log_whose_first_line_is_no_record_is_cleared_too(
+    log_path: Path,
+) -> None:
+    """Its archive name takes the last seq for the first (no first record to read), so it
+    changes with every write: the link is found by what it is, not by its name."""
+    make_log(log_path, 3)
+    write_lines(log_path, [b"not a record", *lines_of(log_path)])
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_BEFORE_REPLACE, str(log_path), "link"],
+        env=subprocess_env(),
+        timeout=60,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    make_log(log_path, 2)
+    archive = audit.rotate(log_path)
+    assert archive.name == "audit.jsonl.5-5"
+    assert sorted(p.name for p in log_path.parent.iterdir()) == ["audit.jsonl", archive.name]
+
+
+def test_rotate_removes_only_the_names_a_stopped_rotate_leaves(log_path: Path) -> None:
+    make_log(log_path, 3)
+    kept = {
+        ".audit.jsonl.rotating-notours": lines_of(log_path)[0] + b"\n",
+        ".audit.jsonl.rotating-" + "0" * 32: b"a file of someone else's\n",
+        "audit.jsonl.1-\u00b2": log_path.read_bytes()[:10],
+        "audit.jsonl.1-2.bak": log_path.read_bytes()[:10],
+    }
+    for name, data in kept.items():
+        log_path.with_name(name).write_bytes(data)
+    audit.rotate(log_path)
+    assert {name for name in kept if log_path.with_name(name).exists()} == set(kept)
 
 
 def test_rotate_keeps_an_archive_name_that_is_not_the_log(log_path: Path) -> None:

@@ -532,3 +532,22 @@ def test_line_endings_converted_to_crlf_are_named_as_such(
         log.write("requested")
     log_path.write_bytes(log_path.read_bytes().replace(b"\r\n", b"\n"))
     assert audit.verify(log_path, hmac_key=key).ok
+
+
+def test_verify_reads_any_iterable_of_files_once_and_refuses_none(
+    log_path: Path, ten: list[bytes]
+) -> None:
+    """A generator or ``Path.glob`` is walked like a list (a damaged log is never ok because
+    the files were used up before the walk), and no file at all is an error, not ok."""
+    write_lines(log_path, [*ten[:4], ten[4].replace(b'"m:4"', b'"m:x"'), *ten[5:]])
+    by_list = audit.verify([log_path])
+    assert not by_list.ok
+    for paths in ((p for p in [log_path]), log_path.parent.glob("audit.jsonl")):
+        result = audit.verify(paths)
+        assert (result.ok, result.records, result.findings) == (
+            False,
+            by_list.records,
+            by_list.findings,
+        )
+    with pytest.raises(ValueError, match="no file to verify"):
+        audit.verify([])
