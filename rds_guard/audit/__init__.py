@@ -1,11 +1,12 @@
 """The audit log: one hash-chained JSON record per line, each sealed with its own digest,
 shared by threads and processes.
 
-``record`` (fields, layout, sealing, hashing), ``fileio`` (opening and reading files), ``lock``
-(the flock, never waited on for ever), ``tail`` (authenticating the record a writer chains
-onto), ``writer`` (`AuditLog`), ``rotation`` (`rotate`), ``maintenance`` (`repair`), ``read``
-(`iter_lines`, `read_records`), ``verify`` (`verify`, `verify_lines`, `head`) over ``walk``
-and ``fastpath``, and ``errors``. The format and its guarantees are described in docs/audit.md.
+``record`` (fields, layout, sealing, hashing), ``fields`` (normalising them), ``fileio``
+(opening and reading files), ``lock`` (the flock, never waited on for ever), ``tail``
+(authenticating the record a writer chains onto), ``writer`` (`AuditLog`), ``rotation``
+(`rotate`), ``maintenance`` (`repair`), ``read`` (`iter_lines`, `read_records`), ``verify``
+(`verify`, `verify_lines`, `head`) over ``walk`` and ``fastpath``, and ``errors``. The format
+and its guarantees are described in docs/audit.md.
 """
 
 import sys
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _lazy_names
 from .errors import KeyRequired, NotAnAuditLog
+from .fields import TEXT_MAX
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
@@ -21,7 +23,6 @@ from .record import (
     EVENTS,
     EXTRA_FIELDS,
     RECORD_FIELDS,
-    TEXT_MAX,
     ZERO_HASH,
     MissingKey,
     chain_hash,

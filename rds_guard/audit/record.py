@@ -15,12 +15,10 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TypeAlias
 
-from rds_guard.errors import Violation
-
-from .redact import without_signing_values
+from .fields import NORMALIZERS, as_text, normalize
 
 StrPath: TypeAlias = "str | os.PathLike[str]"
 Record: TypeAlias = dict[str, object]
@@ -385,132 +383,22 @@ def build_record(
     naming ``chain``; `seal` adds its digest."""
     get = fields.get
     record: Record = {"prev": head, "seq": seq, "time": utc_now(), "event": event}
-    for name, normalize in _LEADING_FIELDS:
-        record[name] = normalize(get(name))
+    for name, normalized in _LEADING_FIELDS:
+        record[name] = normalized(get(name))
     record["policy"] = policy
     record["pid"], record["host"] = _writer
     for name in _TRAILING_FIELDS:
-        record[name] = _normalize(name, get(name))
+        record[name] = normalize(name, get(name))
     for name in EXTRA_FIELDS:
         if name in fields:
-            record[name] = _normalize(name, fields[name])
+            record[name] = normalize(name, fields[name])
     record["chain"] = chain
     return record
 
 
-# --- field normalisation: only plain JSON values of known shape reach the file -------------
-
-
-TEXT_MAX = 4096
-"""The longest text a record holds whole. No AWS name, ARN, tag or error message is longer; a
-longer one (a call AWS refuses, a megabyte identifier in ``warn`` mode) is cut there and ends
-with its length and SHA-256 (`capped`), so that no record grows with what a caller passes."""
-
-
-def capped(text: str) -> str:
-    """``text``, or when longer than `TEXT_MAX` its start followed by ``... (N characters,
-    sha256 HEX)`` (the digest of its UTF-8 bytes, lone surrogates kept)."""
-    if len(text) <= TEXT_MAX:
-        return text
-    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{text[:TEXT_MAX]}... ({len(text)} characters, sha256 {digest})"
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else str(value)
-    return text if len(text) <= TEXT_MAX else capped(text)
-
-
-def _strings(value: object) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [capped(value)]
-    if not isinstance(value, Iterable):
-        raise TypeError(f"expected a list of strings, got {type(value).__name__}")
-    return [capped(str(item)) for item in value]
-
-
-def _tags(value: object) -> dict[str, str | None]:
-    """Tags as a ``{key: value}`` object; a botocore ``[{"Key", "Value"}]`` list is accepted."""
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return {capped(str(key)): _text(item) for key, item in value.items()}
-    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
-        tags: dict[str, str | None] = {}
-        for tag in value:
-            if not isinstance(tag, Mapping) or "Key" not in tag:
-                raise TypeError("tags: expected a mapping or a list of {'Key', 'Value'} dicts")
-            tags[capped(str(tag["Key"]))] = _text(tag.get("Value"))
-        return tags
-    raise TypeError(f"tags: expected a mapping, got {type(value).__name__}")
-
-
-def _violation(value: object) -> dict[str, str | None]:
-    if isinstance(value, Violation):
-        value = value.as_dict()
-    if isinstance(value, Mapping):
-        return {key: _text(value.get(key)) for key in ("rule", "field", "value", "message")}
-    raise TypeError(f"violations: expected Violation or dict, got {type(value).__name__}")
-
-
-def _violations(value: object) -> list[dict[str, str | None]]:
-    if value is None:
-        return []
-    if not isinstance(value, Iterable) or isinstance(value, str | Mapping):
-        raise TypeError("violations: expected a list of Violation or dict")
-    return [_violation(item) for item in value]
-
-
-def _error(value: object) -> dict[str, str | None] | None:
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        code, given = _text(value.get("code")), value.get("message")
-        message = None if given is None else str(given)
-    elif isinstance(value, BaseException):
-        code, message = type(value).__name__, str(value)
-    else:
-        raise TypeError(f"error: expected a {{'code', 'message'}} dict, got {type(value).__name__}")
-    # redacted whole, then cut: a cut never hides part of a secret from the redaction
-    return {"code": code, "message": message and capped(without_signing_values(message))}
-
-
-def _snapshot(value: object) -> str | None:
-    text = _text(value)
-    return None if text is None else text.lower()
-
-
-def _count(value: object) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"expected an int, got {type(value).__name__}")
-    return value
-
-
-_NORMALIZERS: dict[str, Callable[[object], object]] = {
-    "tags": _tags,
-    "injected": _strings,
-    "inherited": _strings,
-    "violations": _violations,
-    "notes": _strings,
-    "error": _error,
-    "snapshot": _snapshot,
-    "dropped_bytes": _count,
-}
-
-
-def _normalize(name: str, value: object) -> object:
-    return _NORMALIZERS.get(name, _text)(value)
-
-
 # The caller's fields between ``event`` and ``policy``, each with its normaliser, in order.
 _LEADING_FIELDS = tuple(
-    (name, _NORMALIZERS.get(name, _text))
+    (name, NORMALIZERS.get(name, as_text))
     for name in RECORD_FIELDS[RECORD_FIELDS.index("event") + 1 : RECORD_FIELDS.index("policy")]
 )
 _TRAILING_FIELDS = RECORD_FIELDS[RECORD_FIELDS.index("host") + 1 : RECORD_FIELDS.index("chain")]
