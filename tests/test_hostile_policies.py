@@ -191,7 +191,7 @@ def test_non_utf8_bytes_through_install_name_the_file_and_line(tmp_path: Path) -
     ("data", "problem"),
     [
         pytest.param("version = 1\n".encode("utf-16"), "not UTF-8 text", id="utf-16"),
-        pytest.param(b"\xef\xbb\xbfversion = 1\n", "invalid TOML", id="utf-8-bom"),
+        pytest.param(b"\xef\xbb\xbfversion = 1\n", "starts with a byte order mark", id="utf-8-bom"),
         pytest.param(b"version = 1\n\x00\x00\x00\n", "invalid TOML", id="nul-bytes"),
         pytest.param(bytes(range(256)), "not UTF-8 text", id="every-byte"),
     ],

@@ -42,7 +42,7 @@ class PolicyError(ValueError):
         key: str | None = None,
     ) -> None:
         self.problem = problem
-        self.path = path
+        self.path = None if path is None else str(path)  # a Path given as the source too
         self.line = line
         self.key = key
         super().__init__(self._render())

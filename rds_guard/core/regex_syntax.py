@@ -40,6 +40,7 @@ _TURKISH_I = frozenset("Ii\u0130\u0131")  # one letter to Python's IGNORECASE, t
 _TURKISH_CLASS = r"Ii\x{130}\x{131}"
 _PLAIN = re.compile(r"[^\\\[\](){}*+?.^$|]+")  # a run of literal characters
 _QUANTIFIER = re.compile(r"\{(\d*)(,?)(\d*)\}")
+_MOST_REPEATS, _TOO_MANY = 1000, "RE2 repeats at most 1000 times (a count it cannot hold is text)"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)(?::[^{}]*)?\}")
 _GROUP_NAME = re.compile(r"P?<\w*>")
 _FLAGS = re.compile(r"([A-Za-z]*)(?:-([A-Za-z]*))?([:)])")
@@ -380,6 +381,8 @@ class _Translator:
             return
         quantifier = _QUANTIFIER.match(text, start)
         if quantifier and quantifier.group(1):
+            if max(int(quantifier.group(1)), int(quantifier.group(3) or 0)) > _MOST_REPEATS:
+                raise self.fail(f"{quantifier.group()}: {_TOO_MANY}", start, syntax=True)
             self.repeat(start, quantifier.end())
         elif quantifier and quantifier.group(2):
             bound = quantifier.group(3)
@@ -470,12 +473,10 @@ class _Translator:
         """The class member at ``i``: (its character, where the next one starts, None); for
         ``\\d``-like letters and ``\\p{...}``: (0, where the next one starts, its text)."""
         text = self.text
-        if i >= len(text):
+        if i >= len(text) or (text[i] == "\\" and i + 1 >= len(text)):
             raise self.fail("missing ']': this class is never closed", i, syntax=True)
         if text[i] != "\\":
             return ord(text[i]), i + 1, None
-        if i + 1 >= len(text):
-            raise self.fail("missing ']': this class is never closed", i, syntax=True)
         char = text[i + 1]
         if char in _SHORTHANDS or char == "W":
             return 0, i + 2, char

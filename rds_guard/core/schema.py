@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,13 @@ def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
 
     Relative audit paths are taken from ``base``; ``digest`` is the SHA-256 the records carry.
     """
+    if text.startswith("\ufeff"):
+        raise PolicyError(
+            "starts with a byte order mark (BOM), which TOML does not allow: save it as UTF-8"
+            " without one",
+            path=source,
+            line=1,
+        )
     lines = KeyLines(text)
     deep = lines.too_deep()  # before tomllib, which takes seconds on a key of 20,000 parts
     if deep is not None:
@@ -60,7 +68,13 @@ def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise toml_error(exc, source, text) from None
-    except (RecursionError, MemoryError, ValueError) as exc:
+    except RecursionError:
+        raise PolicyError(
+            "cannot parse TOML: arrays or inline tables nest too deeply (no policy value nests"
+            " more than two levels)",
+            path=source,
+        ) from None
+    except (MemoryError, ValueError) as exc:
         raise PolicyError(f"cannot parse TOML: {type(exc).__name__}", path=source) from None
     reader = _Reader(source, lines)
     return reader.policy(document, base=base, digest=digest)
@@ -263,10 +277,11 @@ class _Reader(ValueReader):
         defaults = self.tag_templates(table.get("defaults", {}), "tags.defaults")
         forced = self.tag_templates(table.get("forced", {}), "tags.forced")
         allowed = self.allowed(table.get("allowed", {}))
-        patterns = {
-            key: self.tag_pattern(text, f"tags.patterns.{key}")
-            for key, text in self.string_table(table.get("patterns", {}), "tags.patterns").items()
-        }
+        patterns = {}
+        for key, text in self.string_table(table.get("patterns", {}), "tags.patterns").items():
+            self.check_tag_key(key, join("tags.patterns", key))
+            patterns[key] = self.tag_pattern(text, join("tags.patterns", key))
+        self.check_tag_count(required, forced)
         policy = TagPolicy(required, inherit, defaults, forced, allowed, patterns)
         self.check_literal_values(policy)
         return policy
@@ -315,8 +330,24 @@ class _Reader(ValueReader):
                 if problems:
                     raise self.fail(f"{where}[{i}]", "; ".join(problems))
                 globs.append(ValueGlob(text))
+            if not globs:
+                raise self.fail(
+                    where, "lists no value: every call that sets this tag would be blocked"
+                )
             result[key] = tuple(globs)
         return result
+
+    def check_tag_count(self, required: Sequence[str], forced: Mapping[str, Template]) -> None:
+        """No snapshot can carry more tags than AWS allows: a policy that needs more (its
+        required and forced keys) blocks every call."""
+        needed = len(set(required) | set(forced))
+        if needed > rules.TAGS_PER_RESOURCE_MAX:
+            where = "tags.required" if len(set(required)) > len(forced) else "tags.forced"
+            raise self.fail(
+                where,
+                f"tags.required and tags.forced name {needed} keys: AWS allows at most"
+                f" {rules.TAGS_PER_RESOURCE_MAX} tags per snapshot, so no call could comply",
+            )
 
     def check_tag_key(self, key: str, where: str) -> None:
         problems = rules.tag_key_problems(key)

@@ -190,3 +190,55 @@ def test_a_wildcard_matches_whole_names(
     wildcard = Wildcard(pattern)
     assert all(wildcard.matches(name) for name in matches)
     assert not any(wildcard.matches(name) for name in misses)
+
+
+FIFTY_ONE = "".join(f'k{i} = "v"\n' for i in range(51))
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "words"),
+    [
+        ("[tags.forced]\n" + FIFTY_ONE, "tags.forced", "AWS allows at most 50"),
+        (
+            "[tags]\nrequired = [" + ", ".join(f'"r{i}"' for i in range(51)) + "]\n",
+            "tags.required",
+            "name 51 keys",
+        ),
+        (  # together: 30 required and 21 forced keys
+            "[tags]\nrequired = [" + ", ".join(f'"k{i}"' for i in range(30)) + "]\n"
+            "[tags.forced]\n" + "".join(f'f{i} = "v"\n' for i in range(21)),
+            "tags.required",
+            "name 51 keys",
+        ),
+        ("[tags.allowed]\nenv = []\n", "tags.allowed.env", "lists no value"),
+        ('[tags.patterns]\n"" = "a"\n', "tags.patterns.", "1 to 128 characters"),
+        ('[tags.patterns]\nenv = "a{2147483647}"\n', "tags.patterns.env", "at most 1000"),
+        ('[naming]\npattern = "^{source}-a{99999999999999999999}$"\n', "naming.pattern", "1000"),
+    ],
+    ids=["forced", "required", "both", "allowed-empty", "pattern-key", "repeat", "naming-repeat"],
+)
+def test_a_policy_no_call_could_comply_with_is_refused_at_load(
+    body: str, key: str, words: str
+) -> None:
+    error = body_error(body)
+    assert (error.key, error.line is not None) == (key, True)
+    assert words in error.problem
+
+
+def test_fifty_tags_required_and_forced_in_all_load() -> None:
+    body_ok = "[tags]\nrequired = [" + ", ".join(f'"k{i}"' for i in range(50)) + "]\n"
+    assert len(make_policy(body_ok).tags.required) == 50
+
+
+def test_a_byte_order_mark_and_a_path_as_source_are_policy_errors() -> None:
+    import pathlib
+
+    from rds_guard.core.policy import Policy
+    from rds_guard.errors import PolicyError
+
+    with pytest.raises(PolicyError, match=r"^p\.toml:1: starts with a byte order mark"):
+        Policy.from_toml("\ufeffversion = 1\n", source="p.toml")
+    with pytest.raises(PolicyError, match=r"^p\.toml:1: version: unsupported version 2"):
+        Policy.from_toml("version = 2\n", source=pathlib.Path("p.toml"))  # type: ignore[arg-type]
+    with pytest.raises(PolicyError, match="nest too deeply"):
+        Policy.from_toml("version = 1\nx = " + "[" * 5000 + "]" * 5000 + "\n", source="p.toml")
