@@ -52,3 +52,31 @@ def test_policy_error_without_a_file_is_the_problem_alone() -> None:
     """No path: no '<policy>:' prefix, just the key and the problem."""
     assert str(rds_guard.PolicyError("no policy given")) == "no policy given"
     assert str(rds_guard.PolicyError("bad", key="mode")) == "mode: bad"
+
+
+# --- the public API given the wrong things ------------------------------------------------
+
+
+def test_load_policy_and_install_given_the_wrong_type_say_what_they_take(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    import botocore.session
+
+    with pytest.raises(TypeError, match=r"a policy file's path .* not NoneType"):
+        rds_guard.load_policy(None)  # type: ignore[arg-type]
+    with pytest.raises(rds_guard.PolicyError, match="the path is empty"):
+        rds_guard.load_policy("")
+    session = botocore.session.Session()
+    with pytest.raises(TypeError, match="policy must be a Policy, a policy file's path or None"):
+        rds_guard.install(session, policy=5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("audit_path", "words"), [("", r"path \(audit_path\) is empty"), ("a\0b", "NUL byte")]
+)
+def test_an_audit_path_that_names_no_file_is_an_audit_error(audit_path: str, words: str) -> None:
+    import botocore.session
+
+    policy = rds_guard.Policy.from_toml("version = 1\n[audit]\npath = 'audit.jsonl'\n")
+    with pytest.raises(rds_guard.AuditError, match=words):
+        rds_guard.install(botocore.session.Session(), policy=policy, audit_path=audit_path)

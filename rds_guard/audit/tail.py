@@ -13,8 +13,8 @@ from pathlib import Path
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
-from .errors import KeyRequired
-from .fileio import count_newlines, read_back, read_range
+from .errors import KeyRequired, NotAnAuditLog
+from .fileio import count_newlines, first_line, read_back, read_range
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
@@ -148,6 +148,13 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
         )
     if record is None:
         number = _number(fd, scan)
+        if number == 1 or parse_record(first_line(fd)) is None:  # a policy given by mistake
+            which = "its only line" if number == 1 else f"nor is its last, line {number}"
+            raise NotAnAuditLog(
+                path,
+                f"{which}: no writer, rotate or repair takes it; if it is a log damaged at both"
+                f" ends, rds-guard audit verify {path} says where",
+            )
         raise AuditError(
             f"{path}:{number}: line {number} is not an audit record: the log is damaged; "
             f"run rds-guard audit repair {path}",

@@ -284,6 +284,14 @@ def positive_int(text: str) -> int:
     return number
 
 
+def region_name(text: str) -> str:
+    """An argparse type for ``--region``: not empty (botocore would build ``rds..amazonaws.com``
+    from it)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty region: name one (us-east-1) or leave it out")
+    return text
+
+
 def endpoint_url(text: str) -> str:
     """An argparse type for ``--endpoint-url``: an http(s) URL with a host, and a port in
     range when it names one (botocore would take it, and fail at the first request)."""
@@ -301,6 +309,8 @@ def endpoint_url(text: str) -> str:
 
 def existing_file(text: str) -> Path:
     """The regular file ``text`` names; missing or not a regular file: `UsageError`."""
+    if not text:
+        raise UsageError("an empty path: name a file")
     path = Path(text)
     if not path.exists():
         raise UsageError(f"{path}: no such file")

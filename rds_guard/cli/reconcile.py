@@ -35,6 +35,7 @@ from .common import (
     print_json,
     print_lines,
     printable,
+    region_name,
 )
 
 if TYPE_CHECKING:
@@ -74,7 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_policy(parser, "; none found: tags are not judged")
     add_service(parser)
-    parser.add_argument("--region", metavar="R", help="default: the configured region")
+    parser.add_argument(
+        "--region", type=region_name, metavar="R", help="default: the configured region"
+    )
     parser.add_argument(
         "--endpoint-url", type=endpoint_url, metavar="URL", help="talk to this endpoint instead"
     )

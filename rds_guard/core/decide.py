@@ -84,6 +84,7 @@ def evaluate(
     operation not guarded on ``service`` is a `ValueError`. Every service is judged, whatever
     the policy's ``services`` lists: the three APIs share one endpoint.
     """
+    _check_arguments(policy, operation, params, service, now, snapshot_created)
     row = operations.find(service, operations.operation_name(operation) or operation)
     if row is None:
         raise ValueError(f"{service} {operation} is not an operation rds_guard guards")
@@ -101,6 +102,30 @@ def evaluate(
         snapshot=lambda: _offline_snapshot(source_tags, created),
     )
     return decide(policy, row, params, facts, lookups)
+
+
+def _check_arguments(
+    policy: object,
+    operation: object,
+    params: object,
+    service: object,
+    now: object,
+    snapshot_created: object,
+) -> None:
+    """`evaluate`'s arguments of the wrong type, each a `TypeError` saying what it takes."""
+    expected: tuple[tuple[str, object, type | tuple[type, ...], str], ...] = (
+        ("policy", policy, Policy, "a Policy (load_policy, Policy.from_toml)"),
+        ("operation", operation, str, "an operation's name"),
+        ("params", params, Mapping, "a dict of the call's parameters"),
+        ("service", service, str, f"one of {', '.join(operations.SERVICES)}"),
+        ("now", now, (datetime, type(None)), "an aware datetime or None"),
+        ("snapshot_created", snapshot_created, (datetime, type(None)), "an aware datetime"),
+    )
+    for name, value, kinds, what in expected:
+        if not isinstance(value, kinds):
+            raise TypeError(f"evaluate(): {name} must be {what}, not {type(value).__name__}")
+    if service not in operations.SERVICES and str(service).lower() in operations.SERVICES:
+        raise ValueError(f"evaluate(): service {service!r}: write it in lowercase")
 
 
 def in_utc(moment: datetime, name: str) -> datetime:

@@ -90,6 +90,10 @@ def append_problem(path: str | os.PathLike[str]) -> str | None:
     `directory_problem`, when the file is not there yet), or the file itself (not a regular
     file, not writable). None when nothing stands in the way."""
     where = os.fspath(path)
+    if not where:
+        return "the path is empty"
+    if "\0" in str(where):
+        return "the path holds a NUL byte"
     try:
         mode = os.lstat(where).st_mode
     except (FileNotFoundError, NotADirectoryError):

@@ -61,12 +61,18 @@ def judge_identifier(
         try:
             identifier = naming.generate.render(values)
         except UnrenderableTemplate as error:
+            given = request.params.get(row.source) if row.source else None
+            why = (
+                f"the request names no {row.source}"
+                if given is None
+                else f"its {row.source} is {type(given).__name__}, not a name"
+            )
             missing = Violation(
                 "identifier.missing",
                 row.identifier,
                 None,
                 f"no snapshot identifier given, and {naming.generate_key} cannot fill it in:"
-                f" {error.placeholder.spelling} has no value (the request names no {row.source})",
+                f" {error.placeholder.spelling} has no value ({why})",
             )
             return None, [unset_env(error, naming.generate_key) or missing]
         request.params[row.identifier] = identifier
@@ -99,12 +105,14 @@ def _judge_pattern(
     lowered = identifier.lower()
     if pattern.fullmatch(lowered, source):
         return []
+    written = pattern.compiled(source).pattern
+    if source is None and pattern.uses_source:
+        written = f"{pattern.text} (the call names no source for its {{source}})"
     return [
         Violation(
             "identifier.pattern",
             field,
             rules.shown(identifier),
-            f"{rules.shown(lowered)!r} does not match the naming pattern"
-            f" {pattern.compiled(source).pattern}",
+            f"{rules.shown(lowered)!r} does not match the naming pattern {written}",
         )
     ]

@@ -252,7 +252,11 @@ def templates_of(policy: Policy) -> Iterator[tuple[str, Template]]:
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Read and validate a policy file; relative audit paths are taken from its folder."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"a policy file's path (str or os.PathLike), not {type(path).__name__}")
     where = os.fspath(path)
+    if not where:
+        raise PolicyError("cannot read policy file: the path is empty", path="''")
     try:
         data = read_regular_file(where, limit=MAX_POLICY_BYTES)
     except NotRegularFile as exc:
@@ -339,6 +343,10 @@ def resolve_policy(policy: PolicyLike) -> Policy:
     """A `Policy` from a path, a `Policy`, or None: $RDS_GUARD_POLICY, then ./rds_guard.toml."""
     if isinstance(policy, Policy):
         return policy
+    if policy is not None and not isinstance(policy, str | os.PathLike):
+        raise TypeError(
+            f"policy must be a Policy, a policy file's path or None, not {type(policy).__name__}"
+        )
     path = policy if policy is not None else find_policy_path()
     if path is not None:
         return load_policy(path)

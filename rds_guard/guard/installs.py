@@ -195,7 +195,9 @@ def open_audit_log(
             ) from None
     # absolute now: a process that changes directory later (a daemon's chdir("/")) keeps
     # writing this log, not an unconnected one in its new directory
-    given = audit_path_of(policy, audit_path)[0]
+    given, named_by = audit_path_of(policy, audit_path)
+    if not os.fspath(given):
+        raise AuditError(f"the audit log's path ({named_by or 'audit.path'}) is empty")
     try:
         path = os.path.abspath(given)
     except OSError as exc:  # a relative path, and the working directory is gone

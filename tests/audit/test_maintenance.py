@@ -746,3 +746,17 @@ def test_rotate_interrupted_at_its_replace_keeps_the_log_under_one_name(
     monkeypatch.undo()
     assert log_path.read_bytes() == before
     assert [p.name for p in log_path.parent.iterdir()] == ["audit.jsonl"]
+
+
+def test_a_file_that_is_no_log_is_named_so_by_rotate_and_writers(log_path: Path) -> None:
+    """A policy given by mistake: not "damaged, run repair" (repair refuses it too)."""
+    text = b'version = 1\nmode = "enforce"\n'
+    log_path.write_bytes(text)
+    with pytest.raises(audit.NotAnAuditLog, match="is not an audit log"):
+        audit.rotate(log_path)
+    with (
+        pytest.raises(audit.NotAnAuditLog, match="nor is its last, line 2"),
+        audit.AuditLog(log_path) as log,
+    ):
+        log.write("requested")
+    assert log_path.read_bytes() == text

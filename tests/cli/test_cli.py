@@ -12,6 +12,7 @@ from cli_helpers import (
     REPO,
     assert_one_error_line,
     command,
+    run_main,
     run_script,
     script_env,
     services_warning,
@@ -177,3 +178,20 @@ def test_a_full_stderr_keeps_the_exit_code_of_the_error(tmp_path: Path) -> None:
             check=False,
         )
     assert (done.returncode, done.stdout) == (2, "")
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["audit", "verify", ""], "an empty path"),
+        (["audit", "rotate", ""], "an empty path"),
+        (["check", ""], "the path is empty"),
+        (["reconcile", "--audit", "a.jsonl", "--region", ""], "an empty region"),
+    ],
+)
+def test_an_empty_path_or_region_is_named_as_such(
+    capsys: pytest.CaptureFixture[str], words: list[str], expected: str
+) -> None:
+    code, out, err = run_main(capsys, *words)
+    assert (code, out) == (2, "")
+    assert expected in err and len(err.splitlines()) == 1

@@ -60,11 +60,42 @@ def test_operations_a_service_does_not_have_are_value_errors(service, operation)
         evaluate(make_policy(), operation, {}, service=service, now=NOW)
 
 
-@pytest.mark.parametrize("service", ["s3", "RDS", ""])
-def test_an_unknown_service_is_a_value_error(service):
-    """A service name outside rds/docdb/neptune (spelt exactly): ValueError."""
-    with pytest.raises(ValueError, match="is not an operation rds_guard guards"):
+@pytest.mark.parametrize(
+    ("service", "words"),
+    [
+        ("s3", "is not an operation rds_guard guards"),
+        ("", "is not an operation rds_guard guards"),
+        ("RDS", "service 'RDS': write it in lowercase"),
+    ],
+)
+def test_an_unknown_service_is_a_value_error(service, words):
+    """A service name outside rds/docdb/neptune (spelt exactly): ValueError, which says when
+    only the case is wrong."""
+    with pytest.raises(ValueError, match=words):
         evaluate(make_policy(), "CreateDBClusterSnapshot", {}, service=service, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ({"policy": None}, "policy must be a Policy"),
+        ({"operation": None}, "operation must be an operation's name, not NoneType"),
+        ({"params": None}, "params must be a dict"),
+        ({"params": [1, 2]}, "params must be a dict"),
+        ({"now": "2026-11-29"}, "now must be an aware datetime or None, not str"),
+        ({"snapshot_created": 0}, "snapshot_created must be an aware datetime, not int"),
+        ({"service": None}, "service must be one of rds, docdb, neptune"),
+    ],
+)
+def test_an_argument_of_the_wrong_type_is_a_type_error_naming_it(arguments, words):
+    given = {
+        "policy": make_policy(),
+        "operation": "CreateDBClusterSnapshot",
+        "params": {},
+        "now": NOW,
+    } | arguments
+    with pytest.raises(TypeError, match=words):
+        evaluate(given.pop("policy"), given.pop("operation"), given.pop("params"), **given)
 
 
 def test_a_service_the_policy_leaves_out_is_judged_all_the_same():

@@ -455,3 +455,12 @@ def test_a_final_snapshot_gets_no_tag_rules(service, operation, source, limit):
     assert decision.params == params
     assert reader.calls == 0
     assert decision.injected == ()
+
+
+def test_generate_for_a_source_that_is_not_a_name_says_so():
+    """A source of the wrong type is no missing source: the message says what it is."""
+    params = CREATE.params_without_identifier()
+    params[CREATE.source] = 5
+    decision, _ = judge(CREATE, GENERATE, params)
+    message = only(decision, "identifier.missing").message
+    assert f"its {CREATE.source} is int, not a name" in message
