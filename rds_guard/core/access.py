@@ -7,10 +7,6 @@ from . import operations, rules
 from .calls import Decision, Request
 
 
-def _string_list(value: object) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, (list, tuple)) else []
-
-
 def judge_sharing(request: Request) -> Decision:
     """Modify*SnapshotAttribute on ``restore``: who may restore the snapshot."""
     params, sharing = request.params, request.policy.sharing
@@ -18,8 +14,8 @@ def judge_sharing(request: Request) -> Decision:
     # AWS documents "restore"; any spelling it might read as that is judged (fails closed)
     if not (isinstance(attribute, str) and attribute.strip().lower() == "restore"):
         return request.untouched()
-    added = _string_list(params.get("ValuesToAdd"))
-    removed = _string_list(params.get("ValuesToRemove"))
+    added = rules.string_items(params.get("ValuesToAdd"))
+    removed = rules.string_items(params.get("ValuesToRemove"))
     violations = rules.check_sharing(added, public=sharing.public, accounts=sharing.accounts)
     notes = tuple(
         f"{label}: {', '.join(values)}"

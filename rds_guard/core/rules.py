@@ -47,6 +47,15 @@ class Violation:
         return f"[{self.rule}] {self.field}: {self.message}"
 
 
+def string_items(value: object) -> list[str]:
+    """The strings of a list parameter (``ValuesToAdd``, ``TagKeys``), a lone string as a list
+    of one: botocore refuses it, but `evaluate` has no botocore, and read as no items it would
+    let a share with ``all`` pass."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, (list, tuple)) else []
+
+
 def shown(value: str, limit: int = 80) -> str:
     """A value for a message: cut to `limit` characters, with its length, when longer."""
     return value if len(value) <= limit else value[:limit] + f"... ({len(value)} characters)"

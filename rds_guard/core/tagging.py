@@ -285,7 +285,7 @@ def judge_untagging(request: Request) -> Decision:
     tag_policy, row = request.policy.tags, request.row
     assert row.tag_keys is not None
     raw: Any = request.params.get(row.tag_keys)
-    keys = [k for k in raw if isinstance(k, str)] if isinstance(raw, (list, tuple)) else []
+    keys = rules.string_items(raw)
     removed: dict[str, None] = dict.fromkeys(keys)  # each key once, in the caller's order
     violations = [
         Violation(

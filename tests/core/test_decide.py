@@ -218,6 +218,14 @@ def test_sharing_with_all_is_sharing_public(service, operation, name):
 
 
 @each_share
+def test_a_lone_string_for_values_to_add_is_judged_as_a_list_of_one(service, operation, name):
+    """botocore refuses ``ValuesToAdd="all"``, `evaluate` has no botocore: read as no values
+    it would say a public share is allowed."""
+    decision, _ = share(PRIVATE, service, operation, name, ValuesToAdd="all")
+    assert rules_of(decision) == ["sharing.public"]
+
+
+@each_share
 @pytest.mark.parametrize(("attribute", "value"), [("Restore", "all"), (" restore", "ALL")])
 def test_sharing_spelled_otherwise_is_judged_as_restore_and_all(
     service, operation, name, attribute, value
