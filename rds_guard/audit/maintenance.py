@@ -116,8 +116,8 @@ class RepairResult:
         line = f"line {self.first_line} of {self.path} (seq {self.kept}, a whole authentic record"
         if self.dry_run:
             return (
-                f"would add the newline {line} that lacks only it) and append a repaired record"
-                "; nothing was changed (dry run)"
+                f"would add the newline missing at the end of {line}) and append a repaired"
+                " record; nothing was changed (dry run)"
             )
         seq = "" if self.record is None else f" seq {self.record['seq']}"
         return f"kept {line} that lacked only its newline): added it; appended repaired record{seq}"
@@ -399,8 +399,9 @@ def _replace_damage(
         "notes": notes,
     }
     after = (plan.vouched.head(key), plan.vouched.seq)
-    marked = _mark_last_record(locked, plan.start)
+    marked = None
     try:
+        marked = _mark_last_record(locked, plan.start)
         record = locked.replace_end(plan.start, after, "repaired", fields)
     except AuditError:
         if marked is not None:

@@ -152,8 +152,9 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
             which = "its only line" if number == 1 else f"nor is its last, line {number}"
             raise NotAnAuditLog(
                 path,
-                f"{which}: no writer, rotate or repair takes it; if it is a log damaged at both"
-                f" ends, rds-guard audit verify {path} says where",
+                f"{which}: no writer or rotate takes it, and rds-guard audit repair moves"
+                f" every line aside only with --force; if it is a log damaged at both ends,"
+                f" rds-guard audit verify {path} says where",
             )
         raise AuditError(
             f"{path}:{number}: line {number} is not an audit record: the log is damaged; "

@@ -34,6 +34,7 @@ from .common import (
     print_json,
     print_lines,
     printable,
+    region_name,
 )
 
 HELP = (
@@ -65,7 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_policy(parser)
     add_service(parser)
     parser.add_argument(
-        "--region", metavar="R", help="the region {region} renders (default: the configured one)"
+        "--region",
+        type=region_name,
+        metavar="R",
+        help="the region {region} renders (default: the configured one)",
     )
     _add_pairs(
         parser,

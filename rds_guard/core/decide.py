@@ -119,7 +119,12 @@ def _check_arguments(
         ("params", params, Mapping, "a dict of the call's parameters"),
         ("service", service, str, f"one of {', '.join(operations.SERVICES)}"),
         ("now", now, (datetime, type(None)), "an aware datetime or None"),
-        ("snapshot_created", snapshot_created, (datetime, type(None)), "an aware datetime"),
+        (
+            "snapshot_created",
+            snapshot_created,
+            (datetime, type(None)),
+            "an aware datetime or None",
+        ),
     )
     for name, value, kinds, what in expected:
         if not isinstance(value, kinds):

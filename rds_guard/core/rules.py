@@ -48,11 +48,8 @@ class Violation:
 
 
 def string_items(value: object) -> list[str]:
-    """The strings of a list parameter (``ValuesToAdd``, ``TagKeys``), a lone string as a list
-    of one: botocore refuses it, but `evaluate` has no botocore, and read as no items it would
-    let a share with ``all`` pass."""
-    if isinstance(value, str):
-        return [value]
+    """The strings of a list parameter (``ValuesToAdd``, ``TagKeys``); none when it is no list
+    (botocore's validation refuses the call then, and it says why)."""
     return [v for v in value if isinstance(v, str)] if isinstance(value, (list, tuple)) else []
 
 

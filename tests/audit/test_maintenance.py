@@ -282,12 +282,18 @@ def test_repair_keeps_a_last_record_that_lacks_only_its_newline(
     log_path.write_bytes(whole[:-1])
     dry = audit.repair(log_path, hmac_key=key, dry_run=True)
     assert (dry.kept, dry.repaired, dry.lines_moved) == (3, False, 0)
-    assert "would add the newline" in dry.describe()
+    assert dry.describe() == (
+        f"would add the newline missing at the end of line 3 of {log_path} (seq 3, a whole"
+        " authentic record) and append a repaired record; nothing was changed (dry run)"
+    )
     assert log_path.read_bytes() == whole[:-1]
     result = audit.repair(log_path, hmac_key=key)
     assert (result.kept, result.moved_to, result.lines_moved) == (3, None, 0)
     assert result.record is not None and result.record["dropped_bytes"] == 0
-    assert "kept line 3" in result.describe()
+    assert result.describe() == (
+        f"kept line 3 of {log_path} (seq 3, a whole authentic record that lacked only its"
+        " newline): added it; appended repaired record seq 4"
+    )
     assert log_path.read_bytes().startswith(whole)
     assert [r["seq"] for r in records_of(log_path)] == [1, 2, 3, 4]
     assert list(log_path.parent.iterdir()) == [log_path]
@@ -760,3 +766,24 @@ def test_a_file_that_is_no_log_is_named_so_by_rotate_and_writers(log_path: Path)
     ):
         log.write("requested")
     assert log_path.read_bytes() == text
+
+
+def test_repair_that_cannot_mark_the_moved_records_changes_nothing(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_log(log_path, 5)
+    lines = lines_of(log_path)
+    write_lines(log_path, [*lines[:3], b"garbage", *lines[3:]])
+    before = log_path.read_bytes()
+    real_pwrite = os.pwrite
+
+    def failing(fd: int, data: bytes, offset: int) -> int:
+        if bytes(data) == b"#":
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", failing)
+    with pytest.raises(AuditError, match="Input/output error"):
+        audit.repair(log_path, force=True)
+    monkeypatch.undo()
+    _unchanged(log_path, before)

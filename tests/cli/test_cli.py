@@ -187,6 +187,7 @@ def test_a_full_stderr_keeps_the_exit_code_of_the_error(tmp_path: Path) -> None:
         (["audit", "rotate", ""], "an empty path"),
         (["check", ""], "the path is empty"),
         (["reconcile", "--audit", "a.jsonl", "--region", ""], "an empty region"),
+        (["eval", "CreateDBSnapshot", "--region", ""], "an empty region"),
     ],
 )
 def test_an_empty_path_or_region_is_named_as_such(

@@ -175,11 +175,6 @@ def test_removing_a_required_or_forced_key_is_tags_protected():
     assert decision.params == params
 
 
-def test_a_lone_string_for_tag_keys_is_judged_as_a_list_of_one():
-    decision, _ = untagging("team")
-    assert [(v.rule, v.value) for v in decision.violations] == [("tags.protected", "team")]
-
-
 def test_removing_other_keys_is_recorded_as_untagged():
     """Other keys may be removed; the record lists them with None values."""
     decision, _ = untagging(["other", "Team"])
