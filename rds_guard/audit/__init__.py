@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _lazy_names
 from .errors import KeyRequired, NotAnAuditLog
-from .fields import TEXT_MAX
+from .fields import LINE_MAX, TEXT_MAX
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
@@ -99,6 +99,7 @@ __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "EVENTS",
     "EXTRA_FIELDS",
+    "LINE_MAX",
     "MAX_FINDINGS",
     "REASONS",
     "RECORD_FIELDS",

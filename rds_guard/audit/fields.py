@@ -114,6 +114,43 @@ NORMALIZERS: dict[str, Callable[[object], object]] = {
 }
 
 
+LINE_MAX = 1 << 18
+"""The longest line a record takes: 256 KiB, within a DynamoDB item's 400 KB with the fleet
+ledger's attributes. Texts are cut at `TEXT_MAX`, but a call can pass thousands of tags (AWS
+refuses more than 50): a record longer than this keeps the first `KEPT` entries of its tags and
+lists, each text cut at `KEPT_TEXT` characters, and says so in its notes (`shrink`)."""
+KEPT, KEPT_TEXT = 50, 256
+_LISTED = ("tags", "injected", "inherited", "violations", "notes")
+
+
+def shrink(record: dict[str, object], size: int) -> None:
+    """Cut ``record``'s tags and lists, ``size`` bytes as a line, to fit `LINE_MAX`."""
+    held = []
+    for name in _LISTED:
+        value = record.get(name)
+        if isinstance(value, dict):
+            record[name] = {_cut(k): _cut(v) for k, v in list(value.items())[:KEPT]}
+        elif isinstance(value, list):
+            record[name] = [_cut(item) for item in value[:KEPT]]
+        else:
+            continue
+        held.append(f"{len(value)} {name}")
+    notes = record.get("notes")
+    if isinstance(notes, list):
+        notes.append(
+            f"cut to fit {LINE_MAX} bytes (it took {size}): it held {', '.join(held)}; the"
+            f" first {KEPT} of each are kept, each text cut at {KEPT_TEXT} characters"
+        )
+
+
+def _cut(value: object) -> object:
+    if isinstance(value, str):
+        return value[:KEPT_TEXT]
+    if isinstance(value, dict):
+        return {key: _cut(item) for key, item in value.items()}
+    return value
+
+
 def normalize(name: str, value: object) -> object:
     """``value`` as the record's field ``name`` holds it."""
     return NORMALIZERS.get(name, as_text)(value)

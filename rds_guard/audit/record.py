@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TypeAlias
 
-from .fields import NORMALIZERS, as_text, normalize
+from .fields import LINE_MAX, NORMALIZERS, as_text, normalize, shrink
 
 StrPath: TypeAlias = "str | os.PathLike[str]"
 Record: TypeAlias = dict[str, object]
@@ -327,6 +327,9 @@ def seal(record: Record, pads: Pads | None = None) -> tuple[bytes, str]:
     line: the tail is added after the first is taken.
     """
     signed = encode(record)[:-1]
+    if len(signed) >= LINE_MAX:
+        shrink(record, len(signed) + 1)
+        signed = encode(record)[:-1]
     if pads is None:
         running = hashlib.sha256(signed)
     else:

@@ -467,3 +467,26 @@ def test_a_text_up_to_the_limit_is_kept_whole(log_path: Path) -> None:
     with audit.AuditLog(log_path, fsync=False) as log:
         record = log.write("requested", snapshot=whole, notes=[whole])
     assert record["snapshot"] == whole and record["notes"] == [whole]
+
+
+def test_a_record_of_thousands_of_tags_is_cut_to_fit_a_ledger_item(log_path: Path) -> None:
+    """Each text within `TEXT_MAX` still adds up: 3,000 tags (AWS refuses more than 50) would
+    make a 1.8 MB line, past a DynamoDB item's 400 KB. The record keeps the first of each list,
+    says what it held, and still chains."""
+    tags = {f"k{i:04d}" + "k" * 295: "v" * 300 for i in range(3000)}
+    violations = [Violation("tags.aws", f"Tags.k{i}", "v" * 80, "m" * 300) for i in range(3000)]
+    with audit.AuditLog(log_path, fsync=False) as log:
+        record = log.write("blocked", tags=tags, violations=violations, notes=["first"])
+        after = log.write("requested", tags={"team": "core"})
+    first, second = lines_of(log_path)
+    assert len(first) < audit.LINE_MAX
+    assert json.loads(first) == record
+    assert len(record["tags"]) == 50 and len(record["violations"]) == 50
+    assert all(len(key) == 256 and value == "v" * 256 for key, value in record["tags"].items())
+    assert record["notes"][0] == "first"
+    assert (
+        "it held 3000 tags, 0 injected, 0 inherited, 3000 violations, 1 notes"
+        in (record["notes"][-1])
+    )
+    assert after["tags"] == {"team": "core"} and len(second) < 2000
+    assert audit.verify(log_path).ok

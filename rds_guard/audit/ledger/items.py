@@ -89,7 +89,8 @@ def full_sha256(line: bytes) -> str:
 
 def record_item(stream: str, seq: int, line: bytes) -> Item:
     """The item of one record: its line byte for byte, and the fields the indexes and
-    `query` read (those that are null are left out: an index key cannot be empty)."""
+    `query` read (those that are null are left out: an index key cannot be empty; so are
+    those longer than `INDEXED_MAX`)."""
     item: Item = {
         "stream": {"S": stream},
         "seq": {"N": str(seq)},
@@ -102,9 +103,15 @@ def record_item(stream: str, seq: int, line: bytes) -> Item:
         record = {}
     for name in ("event", "call", "snapshot", "time"):
         value = record.get(name) if isinstance(record, Mapping) else None
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and 0 < len(value.encode()) <= INDEXED_MAX:
             item[name] = {"S": value}
     return item
+
+
+INDEXED_MAX = 1024
+"""The longest value (UTF-8 bytes) an item's index fields take: DynamoDB refuses an index key
+over 2,048 bytes (1,024 for a sort key). No AWS name is that long; a record of a longer one
+(a call AWS refuses) is shipped whole all the same, without the field `query` reads."""
 
 
 def marker_item(stream: str, first_line: bytes, time: str) -> Item:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_helpers import forge_rotated_from
+from audit_helpers import forge_rotated_from, lines_of
 from aws import count_sent
 from cli_helpers import run_main
 from ledger_helpers import (
@@ -566,3 +566,19 @@ def test_a_table_that_keeps_every_key_unprocessed_is_given_up_on(
         table.by_snapshot("orders-daily-20261129")
     assert time.monotonic() - started < 60
     assert asked["count"] == 10
+
+
+def test_records_of_huge_calls_are_shipped_whole(table: LedgerTable, log_path: Path) -> None:
+    """A 3,000-character snapshot name (no index key may be that long) and 3,000 tags (a line
+    cut to `audit.LINE_MAX`) ship like any record: nothing stops the stream at them."""
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("blocked", snapshot="s" * 3000, tags={f"k{i}": "v" * 250 for i in range(3000)})
+        log.write("requested", snapshot="orders-daily-20261129")
+    lines = lines_of(log_path)
+    result = ship(log_path, table)
+    stream = stream_of(table, log_path)
+    assert (result.shipped, result.pending, result.error) == (2, 0, None)
+    assert stored_lines(table, stream) == lines
+    assert "snapshot" not in item_at(table, stream, 1)
+    assert text(item_at(table, stream, 2), "snapshot") == "orders-daily-20261129"
+    assert verify_ledger(table).ok
