@@ -117,37 +117,57 @@ NORMALIZERS: dict[str, Callable[[object], object]] = {
 LINE_MAX = 1 << 18
 """The longest line a record takes: 256 KiB, within a DynamoDB item's 400 KB with the fleet
 ledger's attributes. Texts are cut at `TEXT_MAX`, but a call can pass thousands of tags (AWS
-refuses more than 50): a record longer than this keeps the first `KEPT` entries of its tags and
-lists, each text cut at `KEPT_TEXT` characters, and says so in its notes (`shrink`)."""
-KEPT, KEPT_TEXT = 50, 256
-_LISTED = ("tags", "injected", "inherited", "violations", "notes")
+refuses more than 50), and a character outside ASCII takes up to 12 bytes escaped: a longer
+record keeps the first of its tags and lists and cuts its texts (`CUTS`), and says so in its
+notes (`shrink`)."""
+CUTS = ((50, 256), (10, 64))
+"""How `shrink` cuts, in turn until the line fits: the entries of each tag table and list
+kept, and the characters of each text (every field but those the record's layout fixes)."""
+_FIXED = frozenset({"prev", "seq", "time", "event", "call", "policy", "pid", "host", "chain"})
 
 
-def shrink(record: dict[str, object], size: int) -> None:
-    """Cut ``record``'s tags and lists, ``size`` bytes as a line, to fit `LINE_MAX`."""
-    held = []
-    for name in _LISTED:
-        value = record.get(name)
-        if isinstance(value, dict):
-            record[name] = {_cut(k): _cut(v) for k, v in list(value.items())[:KEPT]}
-        elif isinstance(value, list):
-            record[name] = [_cut(item) for item in value[:KEPT]]
-        else:
-            continue
-        held.append(f"{len(value)} {name}")
-    notes = record.get("notes")
-    if isinstance(notes, list):
-        notes.append(
-            f"cut to fit {LINE_MAX} bytes (it took {size}): it held {', '.join(held)}; the"
-            f" first {KEPT} of each are kept, each text cut at {KEPT_TEXT} characters"
-        )
+def fit(
+    record: dict[str, object], size: int, encode: Callable[[dict[str, object]], bytes]
+) -> bytes:
+    """Cut ``record`` (``size`` bytes as a line) by each of `CUTS` in turn, from the whole
+    record each time, until ``encode`` makes it shorter than `LINE_MAX`; a note says what it
+    held. Returns the last encoding."""
+    whole = dict(record)
+    held = ", ".join(
+        f"{len(value)} {name}"
+        for name, value in whole.items()
+        if name not in _FIXED and isinstance(value, dict | list)
+    )
+    encoded = b""
+    for kept, longest in CUTS:
+        for name, value in whole.items():
+            if name not in _FIXED:
+                record[name] = _cut(_first(value, kept), longest)
+        notes = record.get("notes")
+        if isinstance(notes, list):
+            notes.append(
+                f"cut to fit {LINE_MAX} bytes (it took {size}): it held {held}; the first"
+                f" {kept} of each are kept, each text cut at {longest} characters"
+            )
+        encoded = encode(record)
+        if len(encoded) < LINE_MAX:
+            break
+    return encoded
 
 
-def _cut(value: object) -> object:
-    if isinstance(value, str):
-        return value[:KEPT_TEXT]
+def _first(value: object, kept: int) -> object:
     if isinstance(value, dict):
-        return {key: _cut(item) for key, item in value.items()}
+        return dict(list(value.items())[:kept])
+    return value[:kept] if isinstance(value, list) else value
+
+
+def _cut(value: object, longest: int) -> object:
+    if isinstance(value, str):
+        return value[:longest]
+    if isinstance(value, dict):
+        return {_cut(key, longest): _cut(item, longest) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cut(item, longest) for item in value]
     return value
 
 

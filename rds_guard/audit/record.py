@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TypeAlias
 
-from .fields import LINE_MAX, NORMALIZERS, as_text, normalize, shrink
+from .fields import LINE_MAX, NORMALIZERS, as_text, fit, normalize
 
 StrPath: TypeAlias = "str | os.PathLike[str]"
 Record: TypeAlias = dict[str, object]
@@ -328,8 +328,7 @@ def seal(record: Record, pads: Pads | None = None) -> tuple[bytes, str]:
     """
     signed = encode(record)[:-1]
     if len(signed) >= LINE_MAX:
-        shrink(record, len(signed) + 1)
-        signed = encode(record)[:-1]
+        signed = fit(record, len(signed) + 1, encode)[:-1]
     if pads is None:
         running = hashlib.sha256(signed)
     else:

@@ -490,3 +490,25 @@ def test_a_record_of_thousands_of_tags_is_cut_to_fit_a_ledger_item(log_path: Pat
     )
     assert after["tags"] == {"team": "core"} and len(second) < 2000
     assert audit.verify(log_path).ok
+
+
+def test_a_record_of_long_texts_outside_ascii_is_cut_to_fit_too(log_path: Path) -> None:
+    """Each text within `TEXT_MAX` characters, but 12 bytes a character once escaped: the
+    texts are cut as well as the lists, harder if need be, and the record still chains."""
+    wide = "\U0001f600" * audit.TEXT_MAX
+    tags = {f"{i}{wide}": wide for i in range(60)}
+    with audit.AuditLog(log_path, fsync=False) as log:
+        record = log.write(
+            "blocked",
+            snapshot=wide,
+            source=wide,
+            arn=wide,
+            tags=tags,
+            notes=[wide] * 60,
+            error={"code": wide, "message": wide},
+        )
+    [line] = lines_of(log_path)
+    assert len(line) < audit.LINE_MAX
+    assert json.loads(line) == record
+    assert "it held 60 tags" in record["notes"][-1] and "60 notes" in record["notes"][-1]
+    assert audit.verify(log_path).ok
