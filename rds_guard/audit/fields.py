@@ -118,39 +118,45 @@ LINE_MAX = 1 << 18
 """The longest line a record takes: 256 KiB, within a DynamoDB item's 400 KB with the fleet
 ledger's attributes. Texts are cut at `TEXT_MAX`, but a call can pass thousands of tags (AWS
 refuses more than 50), and a character outside ASCII takes up to 12 bytes escaped: a longer
-record keeps the first of its tags and lists and cuts its texts (`CUTS`), and says so in its
-notes (`shrink`)."""
-CUTS = ((50, 256), (10, 64))
-"""How `shrink` cuts, in turn until the line fits: the entries of each tag table and list
-kept, and the characters of each text (every field but those the record's layout fixes)."""
+record is cut (`CUTS`, `fit`) and says so in its notes."""
+CUTS = ((50, 256, False), (10, 64, False), (10, 64, True))
+"""How `fit` cuts, in turn until the line fits: the entries of each tag table and list kept,
+the characters of each text, and whether the fields that name the call (`NAMING`) are cut too
+(only a call AWS refuses gets that far: its names are ASCII and within 2,048 characters)."""
+NAMING = frozenset(
+    {"service", "operation", "region", "snapshot", "source", "arn", "request_id", "rotated_from"}
+)
 _FIXED = frozenset({"prev", "seq", "time", "event", "call", "policy", "pid", "host", "chain"})
+_COUNTED = ("tags", "injected", "inherited", "violations", "notes")
 
 
 def fit(
-    record: dict[str, object], size: int, encode: Callable[[dict[str, object]], bytes]
+    record: dict[str, object], limit: int, encode: Callable[[dict[str, object]], bytes]
 ) -> bytes:
-    """Cut ``record`` (``size`` bytes as a line) by each of `CUTS` in turn, from the whole
-    record each time, until ``encode`` makes it shorter than `LINE_MAX`; a note says what it
-    held. Returns the last encoding."""
+    """Cut ``record``, whose line is over ``limit`` bytes, by each of `CUTS` in turn (from the
+    whole record each time) until ``encode`` makes it no longer; a note says what it held.
+    Returns the last encoding."""
     whole = dict(record)
+    size = len(encode(record))
     held = ", ".join(
         f"{len(value)} {name}"
-        for name, value in whole.items()
-        if name not in _FIXED and isinstance(value, dict | list)
+        for name in _COUNTED
+        if isinstance(value := whole.get(name), dict | list)
     )
     encoded = b""
-    for kept, longest in CUTS:
+    for kept, longest, naming in CUTS:
         for name, value in whole.items():
-            if name not in _FIXED:
+            if name not in _FIXED and (naming or name not in NAMING):
                 record[name] = _cut(_first(value, kept), longest)
         notes = record.get("notes")
         if isinstance(notes, list):
             notes.append(
-                f"cut to fit {LINE_MAX} bytes (it took {size}): it held {held}; the first"
-                f" {kept} of each are kept, each text cut at {longest} characters"
+                f"cut to fit {LINE_MAX} bytes (it took about {size}): it held {held}; the"
+                f" first {kept} of each are kept, each text cut at {longest} characters"
+                + ("" if naming else " (the call's names whole)")
             )
         encoded = encode(record)
-        if len(encoded) < LINE_MAX:
+        if len(encoded) <= limit:
             break
     return encoded
 
@@ -164,11 +170,18 @@ def _first(value: object, kept: int) -> object:
 def _cut(value: object, longest: int) -> object:
     if isinstance(value, str):
         return value[:longest]
-    if isinstance(value, dict):
-        return {_cut(key, longest): _cut(item, longest) for key, item in value.items()}
+    if isinstance(value, dict):  # a key cut keeps a mark of the whole: no two keys merge
+        return {_cut_key(key, longest): _cut(item, longest) for key, item in value.items()}
     if isinstance(value, list):
         return [_cut(item, longest) for item in value]
     return value
+
+
+def _cut_key(key: object, longest: int) -> object:
+    if not isinstance(key, str) or len(key) <= longest:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{key[:longest]}~{digest}"
 
 
 def normalize(name: str, value: object) -> object:

@@ -327,8 +327,8 @@ def seal(record: Record, pads: Pads | None = None) -> tuple[bytes, str]:
     line: the tail is added after the first is taken.
     """
     signed = encode(record)[:-1]
-    if len(signed) >= LINE_MAX:
-        signed = fit(record, len(signed) + 1, encode)[:-1]
+    if len(signed) + _DIGEST_TAIL > LINE_MAX:
+        signed = fit(record, LINE_MAX - _DIGEST_TAIL + 1, encode)[:-1]
     if pads is None:
         running = hashlib.sha256(signed)
     else:
@@ -339,6 +339,10 @@ def seal(record: Record, pads: Pads | None = None) -> tuple[bytes, str]:
     tail = DIGEST_KEY + digest.encode("ascii") + SEALED_END
     running.update(tail)
     return signed + tail, _taken(running, pads)
+
+
+_DIGEST_TAIL = len(DIGEST_KEY) + 64 + len(SEALED_END)
+"""The bytes `seal` adds after the signed part of a line: the digest and the closing brace."""
 
 
 def _taken(running: hashlib._Hash, pads: Pads | None) -> str:

@@ -482,7 +482,9 @@ def test_a_record_of_thousands_of_tags_is_cut_to_fit_a_ledger_item(log_path: Pat
     assert len(first) < audit.LINE_MAX
     assert json.loads(first) == record
     assert len(record["tags"]) == 50 and len(record["violations"]) == 50
-    assert all(len(key) == 256 and value == "v" * 256 for key, value in record["tags"].items())
+    kept = list(tags)[:50]  # each key cut at 256 with a mark of the whole: none merge
+    assert [key.split("~")[0] for key in record["tags"]] == [key[:256] for key in kept]
+    assert set(record["tags"].values()) == {"v" * 256}
     assert record["notes"][0] == "first"
     assert (
         "it held 3000 tags, 0 injected, 0 inherited, 3000 violations, 1 notes"
@@ -511,4 +513,21 @@ def test_a_record_of_long_texts_outside_ascii_is_cut_to_fit_too(log_path: Path) 
     assert len(line) < audit.LINE_MAX
     assert json.loads(line) == record
     assert "it held 60 tags" in record["notes"][-1] and "60 notes" in record["notes"][-1]
+    assert audit.verify(log_path).ok
+
+
+def test_a_valid_call_cut_to_fit_keeps_its_names_whole(log_path: Path) -> None:
+    """50 tags AWS accepts (keys of 128 and values of 256 letters outside the BMP, 12 bytes
+    each escaped) and their keys again as inherited: the line is cut, but never the names
+    reconcile and the ledger look the snapshot up by; keys sharing their start stay apart."""
+    letter = "\U00010400"
+    tags = {f"{i:03d}" + letter * 125: letter * 256 for i in range(50)}
+    arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:" + "s" * 255
+    with audit.AuditLog(log_path, fsync=False) as log:
+        record = log.write("created", snapshot="s" * 255, arn=arn, tags=tags, inherited=list(tags))
+    [line] = lines_of(log_path)
+    assert len(line) <= audit.LINE_MAX
+    assert (record["snapshot"], record["arn"]) == ("s" * 255, arn)
+    assert len(record["tags"]) == len(set(record["tags"])) >= 10
+    assert "(the call's names whole)" in record["notes"][-1]
     assert audit.verify(log_path).ok

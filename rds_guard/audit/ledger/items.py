@@ -103,9 +103,18 @@ def record_item(stream: str, seq: int, line: bytes) -> Item:
         record = {}
     for name in ("event", "call", "snapshot", "time"):
         value = record.get(name) if isinstance(record, Mapping) else None
-        if isinstance(value, str) and 0 < len(value.encode()) <= INDEXED_MAX:
+        if isinstance(value, str) and value and _indexable(value):
             item[name] = {"S": value}
     return item
+
+
+def _indexable(value: str) -> bool:
+    """Whether ``value`` can be an index key: UTF-8 (a lone surrogate, escaped in the line,
+    cannot be sent as a key) of at most `INDEXED_MAX` bytes."""
+    try:
+        return len(value.encode()) <= INDEXED_MAX
+    except UnicodeEncodeError:
+        return False
 
 
 INDEXED_MAX = 1024

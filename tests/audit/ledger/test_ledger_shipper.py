@@ -573,13 +573,15 @@ def test_records_of_huge_calls_are_shipped_whole(table: LedgerTable, log_path: P
     cut to `audit.LINE_MAX`) ship like any record: nothing stops the stream at them."""
     with audit.AuditLog(log_path, fsync=False) as log:
         log.write("blocked", snapshot="s" * 3000)
+        log.write("blocked", snapshot="orders-\udc80")  # a lone surrogate: no index key
         log.write("blocked", tags={f"k{i}": "v" * 250 for i in range(3000)})
         log.write("requested", snapshot="orders-daily-20261129")
     lines = lines_of(log_path)
     result = ship(log_path, table)
     stream = stream_of(table, log_path)
-    assert (result.shipped, result.pending, result.error) == (3, 0, None)
+    assert (result.shipped, result.pending, result.error) == (4, 0, None)
     assert stored_lines(table, stream) == lines
     assert "snapshot" not in item_at(table, stream, 1)
-    assert text(item_at(table, stream, 3), "snapshot") == "orders-daily-20261129"
+    assert "snapshot" not in item_at(table, stream, 2)
+    assert text(item_at(table, stream, 4), "snapshot") == "orders-daily-20261129"
     assert verify_ledger(table).ok
