@@ -1,5 +1,6 @@
-"""Normalising a record's fields: only plain JSON values of known shape reach the file, and
-no text longer than `TEXT_MAX` (see docs/audit.md, "Records")."""
+"""Normalising a record's fields: only plain JSON values of known shape reach the file, no
+text longer than `TEXT_MAX`, and no line longer than `LINE_MAX` (`fit`); see docs/audit.md,
+"Records"."""
 
 from __future__ import annotations
 
