@@ -176,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sys.stdout.flush()
         except BrokenPipeError:
             return _reader_gone()
+        except OSError as exc:  # the output could not be written (a full disk)
+            return _output_lost(exc)
         return code
 
 
@@ -218,6 +220,10 @@ def _run(argv: Sequence[str] | None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return _exit_code(exc.code)
+    except BrokenPipeError:  # --help | head -0
+        return _reader_gone()
+    except OSError as exc:  # --help or --version into a full disk
+        return _output_lost(exc)
     func: Handler | None = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
@@ -279,9 +285,17 @@ def _reader_gone() -> int:
     return 1
 
 
-def _write_nowhere(stream: TextIO) -> None:
+def _output_lost(error: OSError) -> int:
+    """Exit 2 saying why the output could not be written; what is left of it goes nowhere."""
+    _write_nowhere(sys.stdout)
+    return _fail(error.strerror or str(error))
+
+
+def _write_nowhere(stream: TextIO | None) -> None:
     """Point ``stream``'s descriptor at /dev/null, so that what it still holds goes there at
     exit rather than failing again (which would make the exit code Python's 120)."""
+    if stream is None:  # started with it closed
+        return
     with contextlib.suppress(OSError, ValueError):
         target = stream.fileno()
         devnull = os.open(os.devnull, os.O_WRONLY)

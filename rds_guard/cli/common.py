@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 from rds_guard import audit
@@ -31,6 +31,9 @@ from rds_guard.core.policy import (
     resolve_policy,
     working_directory,
 )
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 PROG = "rds-guard"
 """The command's name, in usage lines and error messages."""
@@ -46,6 +49,11 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """A usage error: one line and exit 2, never a traceback."""
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # argparse ignores a failed write: --help or --version into a full disk exited 0
+        if message:
+            (file or sys.stderr).write(message)
 
 
 # --- output ---------------------------------------------------------------------------------

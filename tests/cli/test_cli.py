@@ -196,3 +196,21 @@ def test_an_empty_path_or_region_is_named_as_such(
     code, out, err = run_main(capsys, *words)
     assert (code, out) == (2, "")
     assert expected in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("words", [["--version"], ["--help"], ["check", "--help"]])
+def test_help_or_version_into_a_full_disk_is_an_error(tmp_path: Path, words: list[str]) -> None:
+    """argparse ignores a failed write; the command says it and exits 2, not 0."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*command(), *words],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=script_env(tmp_path),
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert done.stderr == "rds-guard: error: No space left on device\n"
