@@ -88,10 +88,6 @@ def evaluate(
     row = operations.find(service, operations.operation_name(operation) or operation)
     if row is None:
         raise ValueError(f"{service} {operation} is not an operation rds_guard guards")
-    for name in _LISTS & params.keys():  # botocore refuses anything else before the guard
-        if not isinstance(params[name], list | tuple):
-            kind = type(params[name]).__name__
-            raise TypeError(f"evaluate(): {name} must be a list, not {kind}")
     if now is None:
         now = datetime.now(UTC)
     elif now.tzinfo is None:
@@ -106,11 +102,6 @@ def evaluate(
         snapshot=lambda: _offline_snapshot(source_tags, created),
     )
     return decide(policy, row, params, facts, lookups)
-
-
-_LISTS = frozenset({"TagKeys", "ValuesToAdd", "ValuesToRemove"})
-"""List parameters a rule reads item by item: given as anything else (``"all"``), `evaluate`
-would find no item, where botocore refuses the call."""
 
 
 def _check_arguments(
