@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_helpers import (
@@ -132,13 +133,8 @@ def test_a_reader_gone_early_is_exit_1_and_nothing_on_stderr(
 )
 def test_a_closed_stdout_is_no_traceback(tmp_path: Path, words: list[str]) -> None:
     """Started with stdout closed (``>&-``): Python's ``sys.stdout`` is None."""
-    done = subprocess.run(
-        ["sh", "-c", 'exec "$@" >&-', "sh", *command(), *words],
-        stderr=subprocess.PIPE,
-        env=script_env(tmp_path),
-        text=True,
-        timeout=120,
-        check=False,
+    done = _started(
+        tmp_path, ["sh", "-c", 'exec "$@" >&-', "sh", *command(), *words], stderr=subprocess.PIPE
     )
     assert done.returncode == 0
     assert "Traceback" not in done.stderr and "error" not in done.stderr
@@ -153,13 +149,10 @@ def test_what_the_terminal_cannot_encode_is_escaped_not_an_error(tmp_path: Path)
 
 def test_a_closed_stderr_keeps_errors_off_stdout(tmp_path: Path) -> None:
     """Started with stderr closed (``2>&-``): the error goes nowhere, stdout stays the output."""
-    done = subprocess.run(
+    done = _started(
+        tmp_path,
         ["sh", "-c", 'exec "$@" 2>&-', "sh", *command(), "check", str(tmp_path / "none.toml")],
         stdout=subprocess.PIPE,
-        env=script_env(tmp_path),
-        text=True,
-        timeout=120,
-        check=False,
     )
     assert (done.returncode, done.stdout) == (2, "")
 
@@ -168,14 +161,11 @@ def test_a_closed_stderr_keeps_errors_off_stdout(tmp_path: Path) -> None:
 def test_a_full_stderr_keeps_the_exit_code_of_the_error(tmp_path: Path) -> None:
     """``2>/dev/full``: the error line cannot be written, and the exit code still says 2."""
     with open("/dev/full", "w") as full:
-        done = subprocess.run(
+        done = _started(
+            tmp_path,
             [*command(), "check", str(tmp_path / "none.toml")],
             stdout=subprocess.PIPE,
             stderr=full,
-            env=script_env(tmp_path),
-            text=True,
-            timeout=120,
-            check=False,
         )
     assert (done.returncode, done.stdout) == (2, "")
 
@@ -203,14 +193,13 @@ def test_an_empty_path_or_region_is_named_as_such(
 def test_help_or_version_into_a_full_disk_is_an_error(tmp_path: Path, words: list[str]) -> None:
     """argparse ignores a failed write; the command says it and exits 2, not 0."""
     with open("/dev/full", "w") as full:
-        done = subprocess.run(
-            [*command(), *words],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            env=script_env(tmp_path),
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = _started(tmp_path, [*command(), *words], stdout=full, stderr=subprocess.PIPE)
     assert done.returncode == 2
     assert done.stderr == "rds-guard: error: No space left on device\n"
+
+
+def _started(tmp_path: Path, args: list[str], **streams: Any) -> subprocess.CompletedProcess[str]:
+    """``args`` run as a process of its own with ``streams`` (stdout, stderr), as text."""
+    return subprocess.run(
+        args, env=script_env(tmp_path), text=True, timeout=120, check=False, **streams
+    )
