@@ -402,7 +402,7 @@ def _replace_damage(
     marked = None
     try:
         marked = _mark_last_record(locked, plan.start)
-        record = locked.replace_end(plan.start, after, "repaired", fields)
+        record = locked.replace_end(plan.start, after, fields)
     except AuditError:
         if marked is not None:
             with contextlib.suppress(AuditError):

@@ -324,10 +324,24 @@ class AuditLog:
             "dropped_sha256": torn.sha256,
             "notes": [f"dropped a torn final line of {torn.size} bytes (a cut-off write)"],
         }
+        return self._put_over(fd, st, tail, torn, fields, emitted)
+
+    def _put_over(
+        self,
+        fd: int,
+        st: os.stat_result,
+        tail: Tail,
+        torn: Torn,
+        fields: Mapping[str, object],
+        emitted: Emitted,
+        what: str = "a torn final line",
+    ) -> Tail:
+        """Put a `repaired` record chained after ``tail`` in place of the bytes ``torn``
+        describes: written over them, and only then the rest cut (`overwrite`)."""
         record = self._build("repaired", fields, tail.head, tail.seq + 1)
         line, head = seal(record, self._pads)
         with self._reader(st, writes=True) as wfd:
-            overwrite(self.path, wfd, torn, line + b"\n", fsync=self.fsync)
+            overwrite(self.path, wfd, torn, line + b"\n", fsync=self.fsync, what=what)
         emitted.append((record, line.decode("ascii")))
         return self._advance(fd, tail, torn.start + len(line) + 1, head)
 
@@ -450,27 +464,18 @@ class LockedFile:
             os.fsync(wfd)
 
     def replace_end(
-        self, start: int, after: tuple[str, int], event: str, fields: Mapping[str, object]
+        self, start: int, after: tuple[str, int], fields: Mapping[str, object]
     ) -> Record:
-        """Put a record chained after ``after`` (its head and seq) in place of the file's
-        bytes from ``start`` on: written over them first, and only then is what is left of
-        them cut, so a failed write or a crash never leaves them gone unrecorded (`overwrite`);
-        it is logged once the locks are released."""
+        """Put a `repaired` record chained after ``after`` (its head and seq) in place of the
+        file's bytes from ``start`` on, as a writer puts one over a torn line (`overwrite`: a
+        failed write or a crash never leaves them gone unrecorded); it is logged once the
+        locks are released."""
         head, seq = after
-        record = self.log._build(event, fields, head, seq + 1)
-        line, new_head = seal(record, self.log._pads)
-        end = Torn(start, self.st.st_size - start, "")
-        with self.log._reader(self.st, writes=True) as wfd:
-            payload = line + b"\n"
-            overwrite(self.path, wfd, end, payload, fsync=self.log.fsync, what="the damaged lines")
-        self.log._advance(
-            self.fd,
-            Tail(self.st.st_dev, self.st.st_ino, start, 0, head, seq),
-            start + len(line) + 1,
-            new_head,
-        )
-        self.emitted.append((record, line.decode("ascii")))
-        return record
+        tail = Tail(self.st.st_dev, self.st.st_ino, start, 0, head, seq)
+        damage = Torn(start, self.st.st_size - start, "")
+        what = "the damaged lines"
+        self.log._put_over(self.fd, self.st, tail, damage, fields, self.emitted, what)
+        return self.emitted[-1][0]
 
     def append(self, tail: Tail, event: str, fields: Mapping[str, object]) -> Record:
         """Append a record chained after ``tail``; it is logged once the locks are released."""
