@@ -132,13 +132,15 @@ _COUNTED = ("tags", "injected", "inherited", "violations", "notes")
 
 
 def fit(
-    record: dict[str, object], limit: int, encode: Callable[[dict[str, object]], bytes]
+    record: dict[str, object],
+    size: int,
+    limit: int,
+    encode: Callable[[dict[str, object]], bytes],
 ) -> bytes:
-    """Cut ``record``, whose line is over ``limit`` bytes, by each of `CUTS` in turn (from the
-    whole record each time) until ``encode`` makes it no longer; a note says what it held.
+    """Cut ``record``, ``size`` bytes encoded, over ``limit``, by each of `CUTS` in turn (from
+    the whole record each time) until ``encode`` makes it no longer; a note says what it held.
     Returns the last encoding."""
     whole = dict(record)
-    size = len(encode(record))
     held = ", ".join(
         f"{len(value)} {name}"
         for name in _COUNTED

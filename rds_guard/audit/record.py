@@ -328,7 +328,7 @@ def seal(record: Record, pads: Pads | None = None) -> tuple[bytes, str]:
     """
     signed = encode(record)[:-1]
     if len(signed) + _DIGEST_TAIL > LINE_MAX:
-        signed = fit(record, LINE_MAX - _DIGEST_TAIL + 1, encode)[:-1]
+        signed = fit(record, len(signed) + 1, LINE_MAX - _DIGEST_TAIL + 1, encode)[:-1]
     if pads is None:
         running = hashlib.sha256(signed)
     else:
