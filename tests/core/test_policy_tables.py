@@ -61,6 +61,9 @@ def test_every_new_key_is_read() -> None:
     assert ledger.kms_key == "alias/rds-guard-checkpoints"
 
 
+FIFTY_ONE = "".join(f'k{i} = "v"\n' for i in range(51))
+
+
 @pytest.mark.parametrize(
     ("body", "key", "words"),
     [
@@ -92,6 +95,23 @@ def test_every_new_key_is_read() -> None:
             "audit.ledger.kms_key",
             "go together",
         ),
+        # a policy no call could comply with
+        ("[tags.forced]\n" + FIFTY_ONE, "tags.forced", "AWS allows at most 50"),
+        (
+            "[tags]\nrequired = [" + ", ".join(f'"r{i}"' for i in range(51)) + "]\n",
+            "tags.required",
+            "name 51 keys",
+        ),
+        (  # together: 30 required and 21 forced keys
+            "[tags]\nrequired = [" + ", ".join(f'"k{i}"' for i in range(30)) + "]\n"
+            "[tags.forced]\n" + "".join(f'f{i} = "v"\n' for i in range(21)),
+            "tags.required",
+            "name 51 keys",
+        ),
+        ("[tags.allowed]\nenv = []\n", "tags.allowed.env", "lists no value"),
+        ('[tags.patterns]\n"" = "a"\n', "tags.patterns.", "1 to 128 characters"),
+        ('[tags.patterns]\nenv = "a{2147483647}"\n', "tags.patterns.env", "at most 1000"),
+        ('[naming]\npattern = "^{source}-a{99999999999999999999}$"\n', "naming.pattern", "1000"),
     ],
 )
 def test_a_bad_value_in_a_new_table_names_its_key(body: str, key: str, words: str) -> None:
@@ -190,39 +210,6 @@ def test_a_wildcard_matches_whole_names(
     wildcard = Wildcard(pattern)
     assert all(wildcard.matches(name) for name in matches)
     assert not any(wildcard.matches(name) for name in misses)
-
-
-FIFTY_ONE = "".join(f'k{i} = "v"\n' for i in range(51))
-
-
-@pytest.mark.parametrize(
-    ("body", "key", "words"),
-    [
-        ("[tags.forced]\n" + FIFTY_ONE, "tags.forced", "AWS allows at most 50"),
-        (
-            "[tags]\nrequired = [" + ", ".join(f'"r{i}"' for i in range(51)) + "]\n",
-            "tags.required",
-            "name 51 keys",
-        ),
-        (  # together: 30 required and 21 forced keys
-            "[tags]\nrequired = [" + ", ".join(f'"k{i}"' for i in range(30)) + "]\n"
-            "[tags.forced]\n" + "".join(f'f{i} = "v"\n' for i in range(21)),
-            "tags.required",
-            "name 51 keys",
-        ),
-        ("[tags.allowed]\nenv = []\n", "tags.allowed.env", "lists no value"),
-        ('[tags.patterns]\n"" = "a"\n', "tags.patterns.", "1 to 128 characters"),
-        ('[tags.patterns]\nenv = "a{2147483647}"\n', "tags.patterns.env", "at most 1000"),
-        ('[naming]\npattern = "^{source}-a{99999999999999999999}$"\n', "naming.pattern", "1000"),
-    ],
-    ids=["forced", "required", "both", "allowed-empty", "pattern-key", "repeat", "naming-repeat"],
-)
-def test_a_policy_no_call_could_comply_with_is_refused_at_load(
-    body: str, key: str, words: str
-) -> None:
-    error = body_error(body)
-    assert (error.key, error.line is not None) == (key, True)
-    assert words in error.problem
 
 
 def test_fifty_tags_required_and_forced_in_all_load() -> None:
