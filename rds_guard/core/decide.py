@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,7 +102,45 @@ def evaluate(
         source_tags=lambda: source_tags,
         snapshot=lambda: _offline_snapshot(source_tags, created),
     )
-    return decide(policy, row, params, facts, lookups)
+    decision = decide(policy, row, params, facts, lookups)
+    malformed = tuple(_list_problems(params))
+    if not malformed:
+        return decision
+    return replace(decision, violations=malformed + decision.violations)
+
+
+LIST_PARAMETERS = ("ValuesToAdd", "ValuesToRemove", "TagKeys")
+"""The list-of-strings parameters the judges read: an entry that is no string is skipped
+(`rules.string_items`), as a call botocore's validation refuses anyway."""
+
+
+def _list_problems(params: Mapping[str, Any]) -> list[rules.Violation]:
+    """``request.invalid`` for a `LIST_PARAMETERS` entry botocore's validation would refuse
+    (no list, or an item that is no string): offline no client refuses the call, and a judge
+    reading ``"all"`` as no values at all would call it allowed. The guard itself leaves
+    these to botocore (`ClientBinding.invalid` for a client that does not validate)."""
+    problems = []
+    for name in LIST_PARAMETERS:
+        value = params.get(name)
+        if value is None and name not in params:
+            continue
+        if not isinstance(value, (list, tuple)):
+            kind = type(value).__name__
+            problems.append(
+                rules.Violation(
+                    "request.invalid", name, None, f"must be a list of strings, not {kind}"
+                )
+            )
+            continue
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                kind = type(item).__name__
+                problems.append(
+                    rules.Violation(
+                        "request.invalid", f"{name}[{index}]", None, f"must be a string, not {kind}"
+                    )
+                )
+    return problems
 
 
 def _check_arguments(

@@ -281,6 +281,43 @@ def test_other_attributes_are_neither_judged_nor_recorded(service, operation, na
     assert decision.params == params
 
 
+@pytest.mark.parametrize(
+    ("operation", "params", "fields"),
+    [
+        (
+            "ModifyDBSnapshotAttribute",
+            {"AttributeName": "restore", "ValuesToAdd": "all"},
+            ["ValuesToAdd"],
+        ),
+        (
+            "ModifyDBSnapshotAttribute",
+            {"AttributeName": "restore", "ValuesToAdd": ["111122223333", 444455556666]},
+            ["ValuesToAdd[1]"],
+        ),
+        (
+            "ModifyDBSnapshotAttribute",
+            {"AttributeName": "restore", "ValuesToAdd": None, "ValuesToRemove": "all"},
+            ["ValuesToAdd", "ValuesToRemove"],
+        ),
+        ("RemoveTagsFromResource", {"TagKeys": "legal-hold"}, ["TagKeys"]),
+    ],
+)
+def test_evaluate_names_a_list_parameter_botocore_would_refuse(operation, params, fields):
+    """Offline no client refuses `ValuesToAdd="all"`, and the judges read a lone string as no
+    values at all: evaluate() says `request.invalid` for it, as a guard on a client that does
+    not validate does, instead of calling the call allowed."""
+    arn = "arn:aws:rds:us-east-1:123456789012:snapshot:orders-manual-1"
+    params = {"DBSnapshotIdentifier": "orders-manual-1", "ResourceName": arn, **params}
+    policy = make_policy('[deletion.hold_tags]\nlegal-hold = "true"\n')
+    decision = evaluate(policy, operation, params, source_tags={"legal-hold": "true"}, now=NOW)
+    assert [(v.rule, v.field) for v in decision.violations] == [
+        ("request.invalid", field) for field in fields
+    ]
+    listed = {"ValuesToAdd": ["all"], "ValuesToRemove": ["all"], "TagKeys": ["legal-hold"]}
+    fixed = params | {name: listed[name] for name in listed if name in params}
+    assert "request.invalid" not in rules_of(evaluate(policy, operation, fixed, now=NOW))
+
+
 # --- snapshot deletes ---------------------------------------------------------------------
 
 
