@@ -90,7 +90,8 @@ _FINAL_SNAPSHOT = {
     "optional": "a delete may skip its final snapshot",
 }
 _AUTOMATED_BACKUPS = {
-    "keep": "a delete may not take the automated backups: deletion.automated_backups",
+    "keep": "a delete may not take the automated backups, nor BackupRetentionPeriod=0 turn"
+    " them off: deletion.automated_backups",
     "any": "a delete may take the automated backups with it",
 }
 _LEDGER_MODES = {

@@ -157,6 +157,7 @@ _NOT_JUDGED = {
     Kind.TAG: "ResourceName is not a snapshot ARN",
     Kind.UNTAG: "ResourceName is not a snapshot ARN",
     Kind.SHARE: "only AttributeName=restore is judged",
+    Kind.RETENTION: "only BackupRetentionPeriod=0 is judged",
 }
 
 

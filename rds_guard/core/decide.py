@@ -28,7 +28,12 @@ from .calls import (
     SourceTags,
     Unreadable,
 )
-from .deletion import judge_backup_delete, judge_database_delete, judge_snapshot_delete
+from .deletion import (
+    judge_backup_delete,
+    judge_backups_off,
+    judge_database_delete,
+    judge_snapshot_delete,
+)
 from .naming import judge_identifier, source_name, template_values
 from .operations import Kind, Operation
 from .policy import Policy
@@ -288,5 +293,6 @@ JUDGES: dict[Kind, Callable[[Request], Decision]] = {
     Kind.DELETE: judge_snapshot_delete,
     Kind.EXPORT: judge_export,
     Kind.BACKUP: judge_backup_delete,
+    Kind.RETENTION: judge_backups_off,
 }
 """The judge of each kind of guarded operation."""

@@ -160,6 +160,48 @@ def judge_backup_delete(request: Request) -> Decision:
     )
 
 
+def judge_backups_off(request: Request) -> Decision:
+    """ModifyDBInstance with ``BackupRetentionPeriod=0``: it turns the instance's automated
+    backups off, and AWS deletes them; not while the policy keeps them. Any other change is
+    neither judged nor recorded."""
+    row, params = request.row, request.params
+    assert row.retention is not None
+    period = params.get(row.retention)
+    if not _reads_as_zero(period):
+        return request.untouched()
+    instance = params.get(row.source) if row.source else None
+    instance = instance if isinstance(instance, str) else None
+    violations = []
+    if request.policy.deletion.automated_backups == "keep":
+        violations.append(
+            Violation(
+                "deletion.automated_backups",
+                row.retention,
+                str(period),
+                f"{row.retention}=0 turns the automated backups off and AWS deletes them;"
+                ' they must be kept ([deletion] automated_backups = "keep")',
+            )
+        )
+    return request.decision(
+        violations=tuple(violations),
+        source=instance.lower() if instance else None,
+        notes=(f"automated backups of {instance} turned off ({row.retention}=0)",)
+        if instance
+        else (),
+    )
+
+
+def _reads_as_zero(value: object) -> bool:
+    """Whether the service reads ``value`` as 0 (a client that does not validate sends any
+    value as its text: ``"0"``, ``0.0``); ``False`` it refuses, as botocore's bool."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return False
+    try:
+        return float(str(value).strip()) == 0
+    except ValueError:
+        return False
+
+
 def judge_snapshot_delete(request: Request) -> Decision:
     """DeleteDBClusterSnapshot, DeleteDBSnapshot: not a snapshot younger than
     ``minimum_age_days``, nor one carrying a hold tag. The snapshot is read only when the

@@ -18,6 +18,8 @@ from .frozen import frozen
 SERVICES = ("rds", "docdb", "neptune")
 ALL = frozenset(SERVICES)
 RDS_ONLY = frozenset({"rds"})
+RDS_AND_NEPTUNE = frozenset({"rds", "neptune"})
+"""Where ModifyDBInstance takes BackupRetentionPeriod (DocumentDB's has no such parameter)."""
 CLUSTER_ID_LIMIT = 63
 INSTANCE_ID_LIMIT = 255
 CLUSTER_SNAPSHOT = "cluster-snapshot"
@@ -38,6 +40,7 @@ class Kind(StrEnum):
     DELETE = "delete"
     EXPORT = "export"
     BACKUP = "backup"  # deletes an instance's or cluster's automated backups
+    RETENTION = "retention"  # may turn automated backups off, which deletes them
 
 
 @frozen
@@ -109,7 +112,8 @@ class Operation:
     ``DeleteAutomatedBackups=False``, and ``facts_lookup`` the Describe call that tells about
     what ``facts_from`` names: the snapshot to delete, or the database (its engine, and for
     ``final_exemptions`` the deletes AWS allows only without a final snapshot).
-    ``resource_type`` is the ARN resource type of the snapshot the call names
+    ``retention`` is the parameter whose 0 turns a database's automated backups off (AWS
+    deletes them then). ``resource_type`` is the ARN resource type of the snapshot the call names
     (``cluster-snapshot`` or ``snapshot``: DB and DB cluster snapshots are two namespaces);
     None when the call names it by ARN, or names none.
     """
@@ -132,6 +136,7 @@ class Operation:
     facts_lookup: SourceLookup | None = None
     facts_from: str | None = None
     final_exemptions: bool = False
+    retention: str | None = None
     resource_type: str | None = None
 
     @property
@@ -144,7 +149,14 @@ class Operation:
     is judged again (``request.changed``). Derived from the fields above."""
 
     def __post_init__(self) -> None:
-        named = (self.identifier, self.source, self.tags, self.tag_keys, self.copy_tags)
+        named = (
+            self.identifier,
+            self.source,
+            self.tags,
+            self.tag_keys,
+            self.copy_tags,
+            self.retention,
+        )
         judged = tuple(name for name in named if name is not None) + self.also_judged
         object.__setattr__(self, "judged", judged)
 
@@ -252,6 +264,10 @@ OPERATIONS: dict[str, Operation] = {
         Operation(
             "DeleteDBClusterAutomatedBackup", Kind.BACKUP, RDS_ONLY, "deleted",
             source="DbClusterResourceId",
+        ),
+        Operation(
+            "ModifyDBInstance", Kind.RETENTION, RDS_AND_NEPTUNE, "deleted",
+            source="DBInstanceIdentifier", retention="BackupRetentionPeriod",
         ),
         Operation(
             "StartExportTask", Kind.EXPORT, RDS_ONLY, "exported",

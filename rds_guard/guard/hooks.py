@@ -20,7 +20,8 @@ GUARDED: dict[str, tuple[str, ...]] = {
         "DeleteDBCluster", "DeleteDBInstance", "DeleteTenantDatabase", "StopDBInstance",
         "AddTagsToResource", "RemoveTagsFromResource", "ModifyDBClusterSnapshotAttribute",
         "ModifyDBSnapshotAttribute", "DeleteDBClusterSnapshot", "DeleteDBSnapshot",
-        "DeleteDBInstanceAutomatedBackup", "DeleteDBClusterAutomatedBackup", "StartExportTask",
+        "DeleteDBInstanceAutomatedBackup", "DeleteDBClusterAutomatedBackup", "ModifyDBInstance",
+        "StartExportTask",
     ),
     "docdb": (
         "CreateDBClusterSnapshot", "CopyDBClusterSnapshot", "DeleteDBCluster", "DeleteDBInstance",
@@ -30,7 +31,7 @@ GUARDED: dict[str, tuple[str, ...]] = {
     "neptune": (
         "CreateDBClusterSnapshot", "CopyDBClusterSnapshot", "DeleteDBCluster", "DeleteDBInstance",
         "AddTagsToResource", "RemoveTagsFromResource", "ModifyDBClusterSnapshotAttribute",
-        "DeleteDBClusterSnapshot",
+        "DeleteDBClusterSnapshot", "ModifyDBInstance",
     ),
 }  # fmt: skip
 """Each service's guarded operations, in the operations table's order: the table's names

@@ -260,8 +260,8 @@ def test_check_summarises_export_deletion_and_the_ledger(
         "deletion:",
         '  final_snapshot: "required" (a delete may not skip its final snapshot:'
         " SkipFinalSnapshot=True is deletion.final_snapshot)",
-        '  automated_backups: "keep" (a delete may not take the automated backups:'
-        " deletion.automated_backups)",
+        '  automated_backups: "keep" (a delete may not take the automated backups, nor'
+        " BackupRetentionPeriod=0 turn them off: deletion.automated_backups)",
         "  minimum_age_days: 7.5 (a younger snapshot may not be deleted: deletion.too_young)",
         "  hold_tags (no delete, no removing or changing the tag):",
         "    legal-hold = true",

@@ -353,6 +353,45 @@ def test_deleting_automated_backups_is_recorded_under_any(operation, name, value
     assert (judged.decision.recorded, judged.decision.outcome) == (True, "deleted")
 
 
+@pytest.mark.parametrize("service", ["rds", "neptune"])
+@pytest.mark.parametrize("period", [0, "0", " 0", 0.0, "-0"])
+def test_turning_automated_backups_off_is_refused_under_keep(service, period):
+    """`ModifyDBInstance(BackupRetentionPeriod=0)` turns the instance's automated backups off,
+    and AWS deletes them: under `"keep"` it is `deletion.automated_backups` on the parameter
+    (through Neptune's API too, which takes the parameter on the shared endpoint). A value
+    the service reads as 0 (a client that does not validate sends it as text) counts."""
+    params = {"DBInstanceIdentifier": "Orders", "BackupRetentionPeriod": period}
+    judged = delete(KEEP, "ModifyDBInstance", params, service=service)
+    violation = only(judged.decision, "deletion.automated_backups")
+    assert (violation.field, violation.value) == ("BackupRetentionPeriod", str(period))
+    assert "turns the automated backups off" in violation.message
+    assert judged.decision.notes == (
+        "automated backups of Orders turned off (BackupRetentionPeriod=0)",
+    )
+    assert (judged.decision.source, judged.decision.outcome) == ("orders", "deleted")
+    assert judged.database.calls == judged.snapshot.calls == judged.source_tags.calls == 0
+    anyway = delete(make_policy(), "ModifyDBInstance", params, service=service).decision
+    assert anyway.allowed and anyway.recorded  # "any": recorded, as every delete of backups
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": 7},
+        {"DBInstanceIdentifier": "orders", "AllocatedStorage": 100},
+        {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": False},
+        {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": None},
+        {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": "seven"},
+    ],
+)
+def test_any_other_instance_change_is_neither_judged_nor_recorded(params):
+    """Any other ModifyDBInstance passes untouched, unrecorded (`False` the service refuses:
+    botocore sends a bool as ``False``)."""
+    decision = delete(KEEP, "ModifyDBInstance", params).decision
+    assert (decision.allowed, decision.recorded) == (True, False)
+    assert decision.params == params
+
+
 # --- minimum_age_days --------------------------------------------------------------------------
 
 

@@ -275,6 +275,42 @@ def test_deleting_automated_backups_is_never_sent(
     assert blocked["event"] == "blocked" and blocked["operation"] == action
 
 
+def test_turning_an_instances_automated_backups_off_is_never_sent(rig: Rig) -> None:
+    """`ModifyDBInstance(BackupRetentionPeriod=0)` deletes the instance's automated backups:
+    under `"keep"` it is blocked and the instance keeps its retention; a change that keeps
+    them is sent and not recorded, like any change the guard does not judge."""
+    make_instance(rig.plain, "orders")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=0)
+    assert blocked_rules(caught) == ["deletion.automated_backups"]
+    assert rig.count("ModifyDBInstance") == 0
+    (blocked,) = rig.records()
+    assert (blocked["event"], blocked["source"]) == ("blocked", "orders")
+    assert blocked["notes"] == ["automated backups of orders turned off (BackupRetentionPeriod=0)"]
+    (instance,) = rig.plain.describe_db_instances()["DBInstances"]
+    assert instance["BackupRetentionPeriod"] != 0
+    rig.rds.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=3)
+    assert rig.count("ModifyDBInstance") == 1
+    assert rig.events() == ["blocked"]
+
+
+def test_warn_mode_turns_the_backups_off_on_the_record(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """warn: the change is sent; `requested` carries the violation, `deleted` follows."""
+    rig = rig_for(request, tmp_path, write_policy(tmp_path, BACKUPS, mode="warn"))
+    make_instance(rig.plain, "orders")
+    rig.rds.modify_db_instance(
+        DBInstanceIdentifier="orders", BackupRetentionPeriod=0, ApplyImmediately=True
+    )
+    assert rig.count("ModifyDBInstance") == 1
+    (instance,) = rig.plain.describe_db_instances()["DBInstances"]
+    assert instance["BackupRetentionPeriod"] == 0
+    requested, deleted = rig.records()
+    assert [v["rule"] for v in requested["violations"]] == ["deletion.automated_backups"]
+    assert (deleted["event"], deleted["call"]) == ("deleted", requested["call"])
+
+
 # --- minimum_age_days --------------------------------------------------------------------------
 
 
