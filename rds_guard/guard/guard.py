@@ -293,6 +293,8 @@ class Guard:
         if tags is not None:
             fields |= {"tags": tags, "injected": [], "inherited": []}
         call.fields, call.judged = fields, sent
+        if again.outcome:  # a share may be an unshare as sent, a delete make no final snapshot
+            call.outcome = again.outcome
         self._enforce(call, row, violations)
 
     def _write_safely(self, event: str, fields: dict[str, Any]) -> None:

@@ -138,3 +138,31 @@ def test_an_unchanged_request_is_sent_as_judged(moto_server: MotoServer, tmp_pat
     assert moto_server.actions() == ["CreateDBClusterSnapshot"]
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "created"]
     assert audit_records(tmp_path)[0]["notes"] == []
+
+
+def test_a_late_change_sets_the_outcome_the_record_names(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """warn: a handler turns an unshare into a public share in the serialized body. The
+    snapshot is made public, and the outcome record says `shared`, not the `unshared` the call
+    as judged would have been."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED, mode="warn"), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+
+    def share_publicly(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["ValuesToAdd.AttributeValue.1"] = "all"
+
+    rds.meta.events.register("before-call.rds.ModifyDBClusterSnapshotAttribute", share_publicly)
+    rds.modify_db_cluster_snapshot_attribute(
+        DBClusterSnapshotIdentifier=GOOD, AttributeName="restore", ValuesToRemove=["111122223333"]
+    )
+    (attribute,) = rds.describe_db_cluster_snapshot_attributes(DBClusterSnapshotIdentifier=GOOD)[
+        "DBClusterSnapshotAttributesResult"
+    ]["DBClusterSnapshotAttributes"]
+    assert attribute["AttributeValues"] == ["all"]
+    requested, answered = audit_records(tmp_path)[2:]
+    assert [v["rule"] for v in requested["violations"]] == ["sharing.public", "request.changed"]
+    assert (answered["event"], answered["call"]) == ("shared", requested["call"])
