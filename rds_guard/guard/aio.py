@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from ..core.calls import Decision
 from ..core.decide import decide
 from ..core.operations import Operation
+from ..core.rules import Violation
 from ..records import GuardedCall
 from .binding import ClientBinding, presigning
 from .guard import Guard, LookupFailed
@@ -41,10 +42,11 @@ class AioClientBinding(ClientBinding):
         if guard is None or not self.judgeable(params, model):
             return
         problems = self.invalid(row, params)
+        invalid: tuple[Violation, ...] = ()
         if problems:  # before the look-ups, as botocore's validation is
-            await off_loop(guard, guard.check_types, self, row, params, problems)
+            invalid = await off_loop(guard, guard.check_types, self, row, params, problems)
         decided = await self.ahead(guard, row, params)
-        call = await off_loop(guard, guard.judge, self, row, params, decided)
+        call = await off_loop(guard, guard.judge, self, row, params, decided, invalid)
         if call is not None and self.presigned_past_the_wrapper(context):
             await off_loop(guard, guard.check_presigned, self, row, call, call.judged, None)
         else:

@@ -89,8 +89,8 @@ class ClientBinding:
         guard = self.guard()
         if guard is None or not self.judgeable(params, model):
             return
-        guard.check_types(self, row, params, self.invalid(row, params))
-        call = guard.judge(self, row, params, self.reads(row, params))
+        invalid = guard.check_types(self, row, params, self.invalid(row, params))
+        call = guard.judge(self, row, params, self.reads(row, params), invalid)
         if call is not None and self.presigned_past_the_wrapper(context):
             guard.check_presigned(self, row, call, call.judged, None)
         else:

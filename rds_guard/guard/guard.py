@@ -137,23 +137,22 @@ class Guard:
         row: Operation,
         params: dict[str, Any],
         lookups: LookupSource | Decision,
+        invalid: tuple[Violation, ...] = (),
     ) -> GuardedCall | None:
         """before-parameter-build: decide, block or warn, and write the final parameters.
 
         ``lookups``: those of the call, or the decision made with them already (an async
-        binding decides while it awaits them). Returns the call's state (None for a call the
+        binding decides while it awaits them); ``invalid``: what `check_types` warned about,
+        which the call's records carry first. Returns the call's state (None for a call the
         guard does not judge).
         """
         decision = self._decide(binding, row, params, lookups)
         if not decision.recorded:
             return None
-        call = GuardedCall(
-            new_call_id(),
-            decision.outcome or "",
-            record_fields(decision, binding.region),
-            {},
-            self.policy.mode,
-        )
+        fields = record_fields(decision, binding.region)
+        if invalid:
+            fields["violations"] = [v.as_dict() for v in invalid] + fields["violations"]
+        call = GuardedCall(new_call_id(), decision.outcome or "", fields, {}, self.policy.mode)
         call.guard = self
         self._enforce(call, row, decision.violations)
         for key, value in decision.params.items():
@@ -239,14 +238,14 @@ class Guard:
 
     def check_types(
         self, binding: ClientBinding, row: Operation, params: Mapping[str, Any], problems: list[str]
-    ) -> None:
+    ) -> tuple[Violation, ...]:
         """before-parameter-build, before any look-up: ``request.invalid`` for ``problems``,
         what botocore's validation would refuse in a call of a client that does not validate
         (`ClientBinding.invalid`). The guard judges parameters as botocore validates them, so
         it cannot vouch for what the service will read (enforce: blocked, nothing read; warn:
-        warned, then judged as it can be)."""
+        warned and returned, for `judge` to record, then judged as it can be)."""
         if not problems:
-            return
+            return ()
         violations = tuple(
             Violation(
                 "request.invalid", _parameter_of(problem, row.name), None, _without_value(problem)
@@ -257,6 +256,7 @@ class Guard:
         fields["violations"] = [violation.as_dict() for violation in violations]
         call = GuardedCall(new_call_id(), "", fields, {}, self.policy.mode)
         self._enforce(call, row, violations)
+        return violations
 
     def _enforce(self, call: GuardedCall, row: Operation, violations: tuple[Any, ...]) -> None:
         """Block (enforce) or warn about a call's violations."""

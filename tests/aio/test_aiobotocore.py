@@ -16,7 +16,7 @@ import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from aws import audit_records, make_cluster, snapshot_tags
-from botocore.exceptions import EndpointConnectionError, ParamValidationError
+from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 from policies import AUDITED, DEFAULTS_ONLY, write_policy
 from servers import MotoServer
 
@@ -170,6 +170,27 @@ def test_a_client_that_does_not_validate_reads_nothing_for_a_call_of_the_wrong_t
     run(work)
     assert moto_server.requests() == []
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+def test_in_warn_mode_a_call_of_the_wrong_types_is_recorded_with_its_violation(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """warn: the call goes as the client sends it, and its `requested` record carries the
+    `request.invalid` the guard warned about."""
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED, mode="warn"))
+
+    async def work() -> None:
+        async with rds_client(session, moto_server, parameter_validation=False) as rds:
+            await rds.delete_db_snapshot(DBSnapshotIdentifier=5)
+
+    with pytest.raises(ClientError):  # moto has no snapshot "5"
+        run(work)
+    requested = audit_records(tmp_path)[0]
+    assert requested["event"] == "requested"
+    assert [(v["rule"], v["field"]) for v in requested["violations"]] == [
+        ("request.invalid", "DBSnapshotIdentifier")
+    ]
 
 
 def test_a_log_that_waits_for_the_ledger_is_written_off_the_loop() -> None:

@@ -126,7 +126,8 @@ def test_a_well_typed_call_of_such_a_client_is_judged_as_ever(
 def test_in_warn_mode_the_call_is_warned_about_and_sent(
     moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Warn mode: a WARNING names `request.invalid`, and the call goes as the client sends it."""
+    """Warn mode: a WARNING names `request.invalid`, and the call goes as the client sends it;
+    its `requested` record carries the violation, as a warned call's record does."""
     client = _unvalidated(moto_server, tmp_path, mode="warn")
     with caplog.at_level("WARNING", logger="rds_guard"):
         client.delete_db_cluster(
@@ -134,6 +135,11 @@ def test_in_warn_mode_the_call_is_warned_about_and_sent(
         )
     assert "[request.invalid] SkipFinalSnapshot" in caplog.text
     assert moto_server.count("DeleteDBCluster") == 1
+    requested, _ = audit_records(tmp_path)
+    assert requested["event"] == "requested"
+    assert [(v["rule"], v["field"]) for v in requested["violations"]][:1] == [
+        ("request.invalid", "SkipFinalSnapshot")
+    ]
 
 
 def test_a_name_left_to_the_policys_template_is_no_invalid_call(
