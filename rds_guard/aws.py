@@ -10,7 +10,7 @@ reaches the caller of `run`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from botocore import xform_name
@@ -219,17 +219,20 @@ def snapshot_facts(lookup: SourceLookup, identifier: str) -> Read[SnapshotFacts]
 
 def created_at(value: object) -> datetime | None:
     """A ``SnapshotCreateTime`` as an aware datetime: botocore parses it, but a client whose
-    parser leaves timestamps as the service wrote them (the AWS CLI's) hands over the text;
-    None when there is none or it cannot be read."""
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
+    parser leaves timestamps as the service wrote them (the AWS CLI's) hands over the text,
+    and a parser of the caller's may drop the zone; a time without one is UTC, as the API
+    documents the field. None when there is none or it cannot be read."""
+    moment: object = value
+    if not isinstance(value, datetime):
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            return None
+        try:
+            moment = parse_timestamp(value)
+        except (ValueError, OverflowError):
+            return None
+    if not isinstance(moment, datetime):
         return None
-    try:
-        moment = parse_timestamp(value)
-    except (ValueError, OverflowError):
-        return None
-    return moment if isinstance(moment, datetime) and moment.tzinfo is not None else None
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
 
 
 def arn_tags(arn: str) -> Read[SnapshotFacts]:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.session
 import pytest
 from audit_helpers import records_of
 from aws import (
@@ -371,6 +373,36 @@ def test_db_snapshots_are_judged_alike(rig: Rig) -> None:
     assert rig.count("DescribeDBSnapshots") == 3
     assert rig.events() == ["blocked", "blocked", "requested", "deleted"]
     assert rig.records()[1]["tags"] == HOLD
+
+
+@pytest.mark.parametrize(
+    "parser",
+    [
+        pytest.param(lambda text: datetime.fromisoformat(text.rstrip("Z")), id="naive-datetime"),
+        pytest.param(lambda text: text.rstrip("Z"), id="text-without-zone"),
+    ],
+)
+def test_a_creation_time_without_a_zone_is_judged_as_utc(
+    moto_server: MotoServer, tmp_path: Path, parser: Callable[[str], Any]
+) -> None:
+    """A client whose timestamp parser drops the zone (a caller's own parser): the age is
+    still judged, in UTC as the API documents `SnapshotCreateTime` (it raised a `TypeError`
+    on a naive datetime, nothing recorded, even in warn mode; text without a zone left the
+    age unjudged and a day-old snapshot was deleted)."""
+    models = botocore.session.get_session()
+    models.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parser)
+    session = boto3.Session(botocore_session=models, region_name="us-east-1")
+    rds_guard.install(session, policy=write_policy(tmp_path, BACKUPS))
+    rig = Rig(moto_server.client("rds", session=session), moto_server.client("rds"),
+              moto_server.count, tmp_path / "audit.jsonl")  # fmt: skip
+    cluster_snapshot(rig, "orders-young", days=1)
+    created = cluster_snapshot(rig, "orders-old", days=30)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-young")
+    assert blocked_rules(caught) == ["deletion.too_young"]
+    rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-old")
+    assert rig.count("DeleteDBClusterSnapshot") == 1
+    assert datetime.fromisoformat(rig.records()[-1]["snapshot_created"]) == created
 
 
 def test_a_tiny_minimum_age_lets_a_fresh_snapshot_go(
