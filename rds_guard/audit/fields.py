@@ -20,10 +20,13 @@ with its length and SHA-256 (`capped`), so that no record grows with what a call
 def capped(text: str) -> str:
     """``text``, or when longer than `TEXT_MAX` its start followed by ``... (N characters,
     sha256 HEX)`` (the digest of its UTF-8 bytes, lone surrogates kept)."""
-    if len(text) <= TEXT_MAX:
-        return text
+    return text if len(text) <= TEXT_MAX else text[:TEXT_MAX] + _whole(text)
+
+
+def _whole(text: str) -> str:
+    """What a cut text ends with: the length and SHA-256 of the whole."""
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{text[:TEXT_MAX]}... ({len(text)} characters, sha256 {digest})"
+    return f"... ({len(text)} characters, sha256 {digest})"
 
 
 def as_text(value: object) -> str | None:
@@ -156,6 +159,7 @@ def fit(
             notes.append(
                 f"cut to fit {LINE_MAX} bytes (it took about {size}): it held {held}; the"
                 f" first {kept} of each are kept, each text cut at {longest} characters"
+                " (with the length and SHA-256 of the whole)"
                 + ("" if naming else " (the call's names whole)")
             )
         encoded = encode(record)
@@ -172,12 +176,23 @@ def _first(value: object, kept: int) -> object:
 
 def _cut(value: object, longest: int) -> object:
     if isinstance(value, str):
-        return value[:longest]
+        return _cut_text(value, longest)
     if isinstance(value, dict):  # a key cut keeps a mark of the whole: no two keys merge
         return {_cut_key(key, longest): _cut(item, longest) for key, item in value.items()}
     if isinstance(value, list):
         return [_cut(item, longest) for item in value]
     return value
+
+
+def _cut_text(text: str, longest: int) -> str:
+    """``text`` cut at ``longest`` characters and ending, as a `capped` one does, with the
+    length and SHA-256 of the whole: a text longer than `TEXT_MAX` was capped already, and
+    keeps its own ending (the whole the caller passed). Kept whole when cutting would not
+    make it shorter."""
+    if len(text) <= longest:
+        return text
+    cut = text[:longest] + (text[TEXT_MAX:] if len(text) > TEXT_MAX else _whole(text))
+    return cut if len(cut) < len(text) else text
 
 
 def _cut_key(key: object, longest: int) -> object:

@@ -473,7 +473,7 @@ def test_a_record_of_thousands_of_tags_is_cut_to_fit_a_ledger_item(log_path: Pat
     """Each text within `TEXT_MAX` still adds up: 3,000 tags (AWS refuses more than 50) would
     make a 1.8 MB line, past a DynamoDB item's 400 KB. The record keeps the first of each list,
     says what it held, and still chains."""
-    tags = {f"k{i:04d}" + "k" * 295: "v" * 300 for i in range(3000)}
+    tags = {f"k{i:04d}" + "k" * 295: "v" * 1000 for i in range(3000)}
     violations = [Violation("tags.aws", f"Tags.k{i}", "v" * 80, "m" * 300) for i in range(3000)]
     with audit.AuditLog(log_path, fsync=False) as log:
         record = log.write("blocked", tags=tags, violations=violations, notes=["first"])
@@ -484,7 +484,8 @@ def test_a_record_of_thousands_of_tags_is_cut_to_fit_a_ledger_item(log_path: Pat
     assert len(record["tags"]) == 50 and len(record["violations"]) == 50
     kept = list(tags)[:50]  # each key cut at 256 with a mark of the whole: none merge
     assert [key.split("~")[0] for key in record["tags"]] == [key[:256] for key in kept]
-    assert set(record["tags"].values()) == {"v" * 256}
+    whole = hashlib.sha256(b"v" * 1000).hexdigest()  # a cut text says what it was cut from
+    assert set(record["tags"].values()) == {"v" * 256 + f"... (1000 characters, sha256 {whole})"}
     assert record["notes"][0] == "first"
     assert (
         "it held 3000 tags, 0 injected, 0 inherited, 3000 violations, 1 notes"
@@ -499,6 +500,7 @@ def test_a_record_of_long_texts_outside_ascii_is_cut_to_fit_too(log_path: Path) 
     texts are cut as well as the lists, harder if need be, and the record still chains."""
     wide = "\U0001f600" * audit.TEXT_MAX
     tags = {f"{i}{wide}": wide for i in range(60)}
+    longer = "\U0001f600" * (audit.TEXT_MAX + 1)
     with audit.AuditLog(log_path, fsync=False) as log:
         record = log.write(
             "blocked",
@@ -506,12 +508,18 @@ def test_a_record_of_long_texts_outside_ascii_is_cut_to_fit_too(log_path: Path) 
             source=wide,
             arn=wide,
             tags=tags,
-            notes=[wide] * 60,
+            notes=[longer] + [wide] * 59,
             error={"code": wide, "message": wide},
         )
     [line] = lines_of(log_path)
     assert len(line) < audit.LINE_MAX
     assert json.loads(line) == record
+    # each cut text ends with the length and SHA-256 of what the caller passed, even one
+    # capped at TEXT_MAX before it was cut again
+    for kept, text in zip(record["notes"], (longer, wide), strict=False):
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        assert kept.endswith(f"... ({len(text)} characters, sha256 {digest})")
+        assert kept.startswith("\U0001f600" * 64)
     assert "it held 60 tags" in record["notes"][-1] and "60 notes" in record["notes"][-1]
     assert audit.verify(log_path).ok
 
