@@ -41,7 +41,7 @@ from .audit import rotate as audit_rotate
 from .audit import ship as audit_ship
 from .audit import show as audit_show
 from .audit import verify as audit_verify
-from .common import PROG, Parser, UsageError, library_warnings
+from .common import PROG, Parser, UsageError, VersionAction, library_warnings
 from .ledger import init as ledger_init
 
 __all__ = ["COMMANDS", "Command", "Group", "build_parser", "main"]
@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--version", action="version", version=f"{PROG} {__version__}", help="print the version"
+        "--version", action=VersionAction, version=f"{PROG} {__version__}", help="print the version"
     )
     places = {"": parser.add_subparsers(metavar="COMMAND", parser_class=Parser)}
     for words, entry in COMMANDS.items():

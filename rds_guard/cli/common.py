@@ -50,10 +50,56 @@ class Parser(argparse.ArgumentParser):
         """A usage error: one line and exit 2, never a traceback."""
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
-    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
-        # argparse ignores a failed write: --help or --version into a full disk exited 0
+    # argparse's own print_usage, print_help, exit and "version" action write through a
+    # private method that ignores a failed write (--help into a full disk exited 0): these
+    # write themselves, and a failed write raises (exit 2, see `main`)
+
+    def print_usage(self, file: SupportsWrite[str] | None = None) -> None:
+        """The usage line, on ``file`` (stdout)."""
+        _write(self.format_usage(), file or sys.stdout)
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        """The help text, on ``file`` (stdout)."""
+        _write(self.format_help(), file or sys.stdout)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        """``message`` on stderr, then exit with ``status``."""
         if message:
-            (file or sys.stderr).write(message)
+            _write(message, sys.stderr)
+        sys.exit(status)
+
+
+def _write(text: str, file: SupportsWrite[str] | None) -> None:
+    """``text`` on ``file``; nothing when there is none (Python started with it closed: as
+    ``print`` does), and a failed write raises."""
+    if file is not None:
+        file.write(text)
+
+
+class VersionAction(argparse.Action):
+    """``--version``: the version on stdout, then exit 0 (argparse's "version" action writes
+    through the parser's private method)."""
+
+    def __init__(
+        self,
+        option_strings: list[str],
+        version: str,
+        dest: str = argparse.SUPPRESS,
+        default: str = argparse.SUPPRESS,
+        help: str | None = None,
+    ) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+        self.version = version
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        _write(self.version + "\n", sys.stdout)
+        parser.exit()
 
 
 # --- output ---------------------------------------------------------------------------------
