@@ -84,7 +84,8 @@ def hook_client(
         for stage, method in STAGES:
             event = f"{stage}.{service}.{name}"
             events.register(event, handler_for(method, name), unique_id=f"rds_guard:{event}")
-    generate = client.generate_presigned_url
+    original = client.generate_presigned_url
+    generate = _held_weakly(client, original)
 
     def generate_presigned_url(*args: Any, **kwargs: Any) -> Any:
         return presign(generate, *args, **kwargs)
@@ -96,10 +97,37 @@ def hook_client(
     # being a coroutine function (aiobotocore's), which frameworks look at before awaiting
     wrapper = (
         generate_presigned_url_async
-        if inspect.iscoroutinefunction(generate)
+        if inspect.iscoroutinefunction(original)
         else generate_presigned_url
     )
-    client.generate_presigned_url = functools.update_wrapper(wrapper, generate)
+    wrapped: Any = functools.update_wrapper(wrapper, original)
+    if generate is not original:  # ``__wrapped__`` would hold the client: its signature instead
+        del wrapped.__wrapped__
+        wrapped.__signature__ = _signature_of(original.__func__)  # type: ignore[attr-defined]
+    client.generate_presigned_url = wrapped
+
+
+def _held_weakly(client: Hooked, method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method``, a method bound to ``client``, calling it through a weak reference: the
+    wrapper is stored on the client, and a bound method there would keep the client alive
+    until the cycle collector ran (without the guard it is freed as soon as it is dropped).
+    Anything else (a guard's wrapper of a nested install) as it is."""
+    function = getattr(method, "__func__", None)
+    if function is None or getattr(method, "__self__", None) is not client:
+        return method
+    owner = weakref.ref(client)
+
+    def generate(*args: Any, **kwargs: Any) -> Any:
+        return function(owner(), *args, **kwargs)
+
+    return generate
+
+
+@functools.cache
+def _signature_of(function: Callable[..., Any]) -> inspect.Signature:
+    """The signature of ``function`` bound to an instance (without its first parameter)."""
+    signature = inspect.signature(function)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
 
 
 class StandIns:

@@ -4,16 +4,18 @@ record before the URL is returned; using the URL is what the record stands for."
 from __future__ import annotations
 
 import copy
+import gc
 import inspect
 import urllib.error
 import urllib.parse
 import urllib.request
+import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import audit_records, guarded_client, make_cluster, snapshot_tags
+from aws import audit_records, guarded_client, guarded_session, make_cluster, snapshot_tags
 from policies import AUDITED, write_policy
 from servers import MotoServer
 
@@ -158,6 +160,30 @@ def test_the_wrapped_presign_looks_like_the_method(moto_server: MotoServer, tmp_
     guarded, method = rds.generate_presigned_url, bare.generate_presigned_url
     assert (guarded.__name__, guarded.__doc__) == (method.__name__, method.__doc__)
     assert inspect.signature(guarded) == inspect.signature(method)
+
+
+@pytest.mark.parametrize("service", ["rds", "docdb", "neptune"])
+def test_a_dropped_guarded_client_is_freed_at_once(
+    moto_server: MotoServer, tmp_path: Path, service: str
+) -> None:
+    """As a bare client, a guarded one is freed when its last reference goes, not when the
+    cycle collector next runs: the presign wrapper stored on it holds it weakly. Its
+    presigns still work while it lives (a nested install wraps the wrapper)."""
+    session, _ = guarded_session(write_policy(tmp_path, AUDITED), on=moto_server)
+    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for on in (None, session):  # bare, then guarded twice over
+            client = moto_server.client(service, session=on)
+            url = client.generate_presigned_url("describe_db_clusters", Params={}, ExpiresIn=60)
+            assert url.startswith("http")
+            gone = weakref.ref(client)
+            del client
+            assert gone() is None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def test_a_cross_region_copy_is_one_call_not_a_presign(
