@@ -230,6 +230,33 @@ def test_checkpoint_then_verify_with_the_checkpoints(
     ]
 
 
+def test_a_stream_id_is_not_resolved_to_a_decoy_of_a_checkpointed_stream(
+    initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A writer copies a checkpointed stream's items under another region, unlists the real
+    one (its marker overwritten) and edits it: `--stream ID` with the checkpoints named only
+    the copy, and said ok. The id is looked up among the checkpoints' streams too: two end
+    with it, and the command says so (exit 2) rather than walk the wrong one."""
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 5)
+    run_main(capsys, "audit", "ship", str(log), "--policy", str(policy))
+    assert run_main(capsys, "audit", "checkpoint", "--policy", str(policy)).code == 0
+    stream = stream_of(initialised, log)
+    account, _, stream_id = stream.split("/")
+    decoy = f"{account}/eu-west-9/{stream_id}"
+    for seq in range(6):
+        put_raw(initialised, item_at(initialised, stream, seq) | {"stream": {"S": decoy}})
+    put_raw(initialised, {"stream": {"S": stream}, "seq": {"N": "0"}})
+    edited = item_at(initialised, stream, 2)
+    edited["line"] = {"S": edited["line"]["S"].replace('"event"', '"event" ')}
+    put_raw(initialised, edited)
+    words = ["audit", "verify", "--ledger", LEDGER_URL, "--checkpoints", CHECKPOINTS]
+    ambiguous = run_main(capsys, *words, "--stream", stream_id)
+    assert_one_error_line(ambiguous, f"2 streams ({decoy}, {stream})")
+    named = run_main(capsys, *words, "--stream", stream)
+    assert named.code == 1 and "line 2: edited" in named.out
+
+
 def test_checkpoint_needs_a_bucket_and_a_key(
     initialised: LedgerTable, capsys: pytest.CaptureFixture[str]
 ) -> None:

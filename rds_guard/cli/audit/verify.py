@@ -114,12 +114,13 @@ def _run_ledger(args: argparse.Namespace) -> int:
         raise UsageError("--ledger verifies the ledger: give no PATH, --head nor --checkpoint")
     key = log_key(args)
     ledger = ledger_from(args.ledger, args.policy)
-    stream = None if args.stream is None else find_stream(ledger.table, args.stream)
     history = None
     if args.checkpoints is not None:
         store = ledger.store(args.checkpoints)
         expected = store.key_arn() if store.kms_key else None
         history = read_history(store, expected)
+    checkpointed = () if history is None else history.heads
+    stream = None if args.stream is None else find_stream(ledger.table, args.stream, checkpointed)
     with Progress(quiet=args.quiet) as progress:
         counts = Throughput(progress, "verify --ledger")
         result = verify_ledger(

@@ -6,6 +6,7 @@ signing key a command works with, from those options or from a policy's ``[audit
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 
 from rds_guard.audit.ledger import (
     Clients,
@@ -99,12 +100,15 @@ def ledger_from(
     return Ledger(location, clients, LedgerTable(clients, location.table), policy)
 
 
-def find_stream(table: LedgerTable, given: str) -> str:
+def find_stream(table: LedgerTable, given: str, checkpointed: Iterable[str] = ()) -> str:
     """The stream ``--stream`` names: a whole key (``ACCOUNT/REGION/ID``) as it is, or the
-    16-hex id of one the ledger lists (unknown or ambiguous: `UsageError`)."""
+    16-hex id of one the ledger lists or a checkpoint holds (``checkpointed``: someone who
+    can write the table can unlist a stream and list a copy under another region; unknown
+    or ambiguous: `UsageError`)."""
     if "/" in given:
         return given
-    found = [name for name in table.streams() if name.endswith("/" + given)]
+    names = set(table.streams()) | set(checkpointed)
+    found = sorted(name for name in names if name.endswith("/" + given))
     if len(found) != 1:
         what = "no stream" if not found else f"{len(found)} streams ({', '.join(found)})"
         raise UsageError(f"--stream {given}: {what} of the ledger end with that id")
