@@ -109,8 +109,15 @@ class Checkpoint:
 
 
 def parse_body(body: bytes) -> Checkpoint:
-    """The checkpoint a body holds; ValueError when it is not one."""
-    value = json.loads(body)
+    """The checkpoint a body holds; ValueError (or the KeyError or TypeError of a field
+    missing or of the wrong kind) when it is not one, whatever its bytes."""
+    try:
+        return _checkpoint_of(json.loads(body))
+    except (OverflowError, RecursionError) as exc:  # 1e999 as a number; arrays nested deep
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _checkpoint_of(value: object) -> Checkpoint:
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     streams = value.get("streams")

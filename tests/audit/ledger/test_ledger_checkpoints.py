@@ -438,6 +438,37 @@ def test_a_delete_marker_and_a_put_again_are_caught(
     assert read_history(store).checkpoints[0].head_of(stream_of(table, log_path)).size == 2  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (lambda body: body.replace(b'"size":3', b'"size":1e999'), "OverflowError"),
+        (lambda body: body.replace(b'"checkpoint":1', b'"checkpoint":1e999'), "OverflowError"),
+        (lambda body: b"[" * 100_000 + b"]" * 100_000, "RecursionError"),
+    ],
+    ids=["size", "number", "deep"],
+)
+def test_a_body_python_cannot_hold_is_no_checkpoint_and_the_next_one_follows(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    edit: Callable[[bytes], bytes],
+    why: str,
+) -> None:
+    """Someone who can write to the bucket puts the next number, create-only as the bucket
+    policy allows, with a number as big as JSON writes it (``1e999``) or arrays nested past
+    Python's recursion limit: locked in compliance mode, it stays. It is a `checkpoint`
+    finding like any body that is not a checkpoint (it stopped verify and every later
+    checkpoint with an `OverflowError` or `RecursionError`), and checkpoints go on above it."""
+    _checkpointed(table, store, log_path, 3)
+    body, answer = store.read(_key(1))
+    _put(store, 2, edit(body), answer, IfNoneMatch="*")
+    [(number, detail)] = _history_findings(store)
+    assert number == 2 and detail.startswith(f"not a checkpoint ({why}")
+    assert (2, "checkpoint") in _verify(table, store)
+    after = write_checkpoint(table, store).checkpoint
+    assert after is not None and after.number == 3
+
+
 def test_a_missing_number_is_caught(table: LedgerTable, store: CheckpointStore) -> None:
     """A locked checkpoint cannot be deleted before its retention ends; a number skipped (or
     one gone after its retention) shows as a gap."""
