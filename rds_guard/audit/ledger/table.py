@@ -27,6 +27,7 @@ from .items import (
     Item,
     line_digest,
     line_of,
+    number,
     text,
 )
 from .location import Clients
@@ -205,7 +206,7 @@ class LedgerTable:
         order."""
         extra = None if stream is None else f"{stream}/fork/"
         found = self._whole(self._index(KIND_INDEX, "kind", FORK_KIND, begins_with=extra))
-        return sorted(found, key=lambda item: (text(item, "stream"), int(item["seq"]["N"])))
+        return sorted(found, key=lambda item: (text(item, "stream"), number(item, "seq") or 0))
 
     def by_snapshot(self, snapshot: str) -> list[Item]:
         """Every record naming ``snapshot`` (lowercased, as records hold it), across streams,

@@ -219,3 +219,24 @@ def test_a_signed_checkpoint_that_drops_a_fork_is_a_finding(
     assert [finding.detail for finding in history.findings] == [
         f"{store.location}{name_of(2)}: drops the fork of stream {fork.stream} at seq 5"
     ]
+
+
+def test_a_fork_item_whose_seq_is_no_whole_number_is_reported_not_a_crash(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """A writer puts a fork item at seq 2.5 (the key takes any number): it stopped verify and
+    every checkpoint (`int("2.5")`, exit 2) for the whole fleet. It is listed as a fork,
+    and checkpoints are written all the same."""
+    write_log(log_path, 2)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    put_raw(
+        table,
+        {
+            "stream": {"S": f"{stream}/fork/0000000000000000"},
+            "seq": {"N": "2.5"},
+            "kind": {"S": "fork"},
+        },
+    )
+    assert [kind for _, kind in _verify(table, store)] == ["fork"]
+    assert write_checkpoint(table, store).checkpoint is not None
