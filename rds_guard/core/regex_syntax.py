@@ -16,7 +16,6 @@ import sys
 import unicodedata
 
 from .frozen import frozen
-from .templates import PLACEHOLDERS
 
 SAMPLE_SOURCE = "x"
 """What ``{source}`` stands for when a naming pattern is compiled at load."""
@@ -42,6 +41,7 @@ _PLAIN = re.compile(r"[^\\\[\](){}*+?.^$|]+")  # a run of literal characters
 _QUANTIFIER = re.compile(r"\{(\d*)(,?)(\d*)\}")
 _MOST_REPEATS, _TOO_MANY = 1000, "RE2 repeats at most 1000 times (a count it cannot hold is text)"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)(?::[^{}]*)?\}")
+_LITERAL_BRACE = "a brace neither {source} nor a repeat such as {8} is text no identifier holds"
 _GROUP_NAME = re.compile(r"P?<\w*>")
 _FLAGS = re.compile(r"([A-Za-z]*)(?:-([A-Za-z]*))?([:)])")
 _RE2_FLAGS = frozenset("imsU")
@@ -375,8 +375,9 @@ class _Translator:
     def brace(self) -> None:
         text, start = self.text, self.i
         placeholder = _PLACEHOLDER.match(text, start)
-        # in a tag pattern any {name} is refused: as text it could never match a tag value
-        if placeholder and (placeholder.group(1) in PLACEHOLDERS or not self.naming):
+        # any {name} is refused but a naming pattern's {source}: as text it could never match
+        # a tag value or an identifier ({sorce}, a typo, blocked every call)
+        if placeholder:
             self.placeholder(placeholder.group(), start)
             return
         quantifier = _QUANTIFIER.match(text, start)
@@ -392,19 +393,18 @@ class _Translator:
                 f" {meant} (or \\{{ for a literal brace)",
                 start,
             )
+        elif self.naming:  # an identifier holds letters, digits and hyphens: never a brace
+            raise self.fail(f"{text[start : start + 12]}: {_LITERAL_BRACE}", start)
         else:
             self.emit("\\{", start)
             self.i = start + 1
 
     def placeholder(self, spelling: str, start: int) -> None:
-        if not self.naming:  # read as text it could never match: no tag value holds a brace
+        # as text it would match itself, which no tag value or identifier holds
+        if not self.naming:
             raise self.fail(f"{spelling}: a tag pattern has no placeholders", start)
         if spelling != "{source}":
-            raise self.fail(
-                f"{spelling}: the only placeholder of a naming pattern is {{source}}; this one"
-                " would match its own text",
-                start,
-            )
+            raise self.fail(f"{spelling}: a naming pattern's only placeholder is {{source}}", start)
         self.origins.append((self.emitted, start))
         self.sources.append(start)
         self.pieces.append("".join(self.out))

@@ -574,15 +574,21 @@ def test_a_regex_error_in_an_inline_table_names_the_character_of_the_pattern():
         ('[naming]\npattern = "^{source}-Manual$"\n', "the uppercase letter 'M' can never match"),
         (
             '[naming]\npattern = "^{source}-{utcnow:%Y%m%d}$"\n',
-            "{utcnow:%Y%m%d}: the only placeholder of a naming pattern is {source}",
+            "{utcnow:%Y%m%d}: a naming pattern's only placeholder is {source}",
         ),
         ('[naming]\npattern = "^a(?<=b)$"\n', "RE2 has no lookbehind (?<=...)"),
         ('[naming]\npattern = "^a\\\\b$"\n', "\\b: RE2's word boundary knows only ASCII"),
+        # a typo'd placeholder, or braces round it, is text no identifier holds
+        ('[naming]\npattern = "^{sorce}-[0-9]{8}$"\n', "{sorce}: a naming pattern's only"),
+        ('[naming]\npattern = "^{source}-{date}$"\n', "{date}: a naming pattern's only"),
+        ('[naming]\npattern = "^{ source }-x$"\n', "{ source }-x: a brace neither {source}"),
+        ('[naming]\npattern = "^{source}-{1-x$"\n', "{1-x$: a brace neither {source} nor"),
     ],
 )
 def test_a_naming_pattern_that_cannot_work_is_refused_at_its_column(body, start):
-    """An uppercase literal, a placeholder other than {source}, a construct RE2 lacks: a
-    PolicyError on the pattern's line, naming the column."""
+    """An uppercase literal, a placeholder other than {source} (a typo such as {sorce} was
+    read as literal text: every call blocked), a construct RE2 lacks: a PolicyError on the
+    pattern's line, naming the column."""
     error = body_error(body)
     assert (error.key, error.line) == ("naming.pattern", 3)
     assert error.problem.startswith(start)

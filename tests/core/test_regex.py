@@ -400,14 +400,24 @@ def test_uppercase_after_case_insensitivity_ends_is_refused():
 
 
 @pytest.mark.parametrize(
-    "placeholder", ["{utcnow}", "{utcnow:%Y%m%d}", "{env:X}", "{region}", "{operation}"]
+    "placeholder",
+    ["{utcnow}", "{utcnow:%Y%m%d}", "{env:X}", "{region}", "{operation}", "{sorce}", "{foo}"],
 )
 def test_a_placeholder_other_than_source_in_a_naming_pattern_is_refused(placeholder):
-    """`{utcnow}` used to match its own text silently: now a RegexProblem naming it."""
+    """`{utcnow}` used to match its own text silently, and so did a typo such as `{sorce}`
+    (no identifier holds a brace: every call blocked): a RegexProblem naming it."""
     with pytest.raises(RegexProblem) as caught:
         NamePattern(f"^{{source}}-{placeholder}$")
-    assert caught.value.message.startswith(f"{placeholder}: the only placeholder")
+    assert caught.value.message.startswith(f"{placeholder}: a naming pattern's only placeholder")
     assert caught.value.position == 10
+
+
+@pytest.mark.parametrize("pattern", ["^{source}-{}$", "^{ source }$", "^{source}-{1-x$"])
+def test_a_brace_that_is_no_repeat_in_a_naming_pattern_is_refused(pattern):
+    """A brace that is neither `{source}` nor a repeat is text, which no identifier holds."""
+    with pytest.raises(RegexProblem) as caught:
+        NamePattern(pattern)
+    assert "a brace neither {source} nor a repeat" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -416,13 +426,11 @@ def test_a_placeholder_other_than_source_in_a_naming_pattern_is_refused(placehol
         ("^{source}-[0-9]{8}$", "orders-20261129"),
         ("^{source}-[0-9]{2,5}$", "orders-123"),
         ("^{source}-x{2,}$", "orders-xxx"),
-        ("^{source}-{foo}$", "orders-{foo}"),
         (r"^{source}-\{source}$", "orders-{source}"),
-        ("^{source}-{}$", "orders-{}"),
     ],
 )
-def test_braces_that_are_no_known_placeholder_keep_their_regex_meaning(pattern, matching):
-    """`{8}`, `{2,5}` are repeats; `{foo}` (no placeholder name) and `\\{source}` are text."""
+def test_braces_that_are_no_placeholder_keep_their_regex_meaning(pattern, matching):
+    """`{8}`, `{2,5}` are repeats; an escaped brace, `\\{source}`, is text."""
     assert NamePattern(pattern).fullmatch(matching, "orders")
 
 
