@@ -17,6 +17,7 @@ from .policy import (
     BUCKET_NAME,
     DEFAULT_AUDIT_PATH,
     DEFAULT_LOCK_TIMEOUT,
+    REGION_NAME,
     TABLE_NAME,
     AuditPolicy,
     DeletionPolicy,
@@ -441,10 +442,12 @@ class _Reader(ValueReader):
                 f"audit.ledger.{missing}",
                 "checkpoints and kms_key go together: checkpoints are signed with the key",
             )
-        region = table.get("region")
+        region, where = table.get("region"), "audit.ledger.region"
+        if region is not None and not REGION_NAME.fullmatch(self.string(region, where)):
+            raise self.fail(where, f"{shown(region)} is not a region's name (us-east-1...)")
         return LedgerPolicy(
             table=name,
-            region=None if region is None else self.string(region, "audit.ledger.region"),
+            region=region,
             mode=self.choice(table, "mode", "audit.ledger", ("ship", "required")),
             checkpoints=checkpoints,
             kms_key=kms_key,

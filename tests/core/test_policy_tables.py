@@ -79,6 +79,11 @@ FIFTY_ONE = "".join(f'k{i} = "v"\n' for i in range(51))
         ('[audit]\nlock_timeout = "10"\n', "audit.lock_timeout", "a number"),
         ("[audit.ledger]\nregion = 'us-east-1'\n", "audit.ledger", "missing key 'table'"),
         ('[audit.ledger]\ntable = "a b"\n', "audit.ledger.table", "not a DynamoDB table"),
+        (  # botocore refuses it at the first call: "cannot reach the ledger" said otherwise
+            '[audit.ledger]\ntable = "tbl"\nregion = "eu west 1"\n',
+            "audit.ledger.region",
+            "'eu west 1' is not a region's name",
+        ),
         ('[audit.ledger]\ntable = "tbl"\nmode = "async"\n', "audit.ledger.mode", '"ship"'),
         (
             '[audit.ledger]\ntable = "tbl"\ncheckpoints = "bucket/x"\nkms_key = "k"\n',
