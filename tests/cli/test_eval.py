@@ -172,6 +172,28 @@ def test_eval_region_defaults_to_the_configured_one(
     assert {"Key": "where", "Value": "ap-south-1"} in document["params"]["Tags"]
 
 
+def test_eval_without_a_region_for_the_policys_region_says_so(
+    capsys: pytest.CaptureFixture[str],
+    policy: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No region anywhere and a policy whose templates use `{region}`: it rendered empty, an
+    empty tag value injected without a word. A usage error saying to pass --region (exit 2);
+    a policy without `{region}` needs none."""
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    words = ["eval", "--policy", str(policy), "CreateDBClusterSnapshot"]
+    assert_one_error_line(
+        run_main(capsys, *words, "--param", "DBClusterIdentifier=o"),
+        "the policy's templates use {region}, and no region is configured: pass --region R",
+    )
+    plain = write_policy(tmp_path, "version = 1\n[audit]\nenabled = false\n", name="plain.toml")
+    words[2] = str(plain)
+    assert run_main(capsys, *words, "--param", "DBClusterSnapshotIdentifier=o-1").code == 0
+
+
 def test_eval_generates_a_missing_identifier(
     capsys: pytest.CaptureFixture[str], policy: Path
 ) -> None:
