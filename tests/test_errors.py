@@ -69,6 +69,11 @@ def test_load_policy_and_install_given_the_wrong_type_say_what_they_take(
     session = botocore.session.Session()
     with pytest.raises(TypeError, match="policy must be a Policy, a policy file's path or None"):
         rds_guard.install(session, policy=5)  # type: ignore[arg-type]
+    policy = rds_guard.Policy.from_toml("version = 1\n")
+    with pytest.raises(
+        TypeError, match=r"audit_path must be a path \(str or os.PathLike\), not int"
+    ):
+        rds_guard.install(session, policy=policy, audit_path=5)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

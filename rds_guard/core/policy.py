@@ -320,6 +320,9 @@ def audit_path_of(
     ``audit_path`` of install: ``"audit_path"``), else $RDS_GUARD_AUDIT_PATH (its name), else
     the policy's ``[audit] path`` (None)."""
     if given is not None:
+        if not isinstance(given, str | os.PathLike):
+            kind = type(given).__name__
+            raise TypeError(f"audit_path must be a path (str or os.PathLike), not {kind}")
         return given, "audit_path"
     overridden = environ.get(AUDIT_PATH_ENV)
     if overridden:
