@@ -61,18 +61,12 @@ def judge_identifier(
         try:
             identifier = naming.generate.render(values)
         except UnrenderableTemplate as error:
-            given = request.params.get(row.source) if row.source else None
-            why = (
-                f"the request names no {row.source}"
-                if given is None
-                else f"its {row.source} is {type(given).__name__}, not a name"
-            )
             missing = Violation(
                 "identifier.missing",
                 row.identifier,
                 None,
                 f"no snapshot identifier given, and {naming.generate_key} cannot fill it in:"
-                f" {error.placeholder.spelling} has no value ({why})",
+                f" {error.placeholder.spelling} has no value ({_no_source(request)})",
             )
             return None, [unset_env(error, naming.generate_key) or missing]
         request.params[row.identifier] = identifier
@@ -81,14 +75,24 @@ def judge_identifier(
         return None, violations
     # Past AWS's limit identifier.aws is already reported: the pattern is not run.
     if naming.pattern is not None and len(identifier) <= row.limit:
-        violations += _judge_pattern(naming.pattern, row.identifier, identifier, values.source)
+        violations += _judge_pattern(naming.pattern, request, identifier, values.source)
     return identifier, violations
 
 
+def _no_source(request: Request) -> str:
+    """Why a call has no ``{source}``: it names none, or names it with no string."""
+    name = request.row.source
+    given = request.params.get(name) if name else None
+    if given is None:
+        return f"the request names no {name}"
+    return f"its {name} is {type(given).__name__}, not a name"
+
+
 def _judge_pattern(
-    pattern: NamePattern, field: str, identifier: str, source: str | None
+    pattern: NamePattern, request: Request, identifier: str, source: str | None
 ) -> list[Violation]:
     """Step 3, ``identifier.pattern``, on an identifier within AWS's length limit."""
+    field = request.row.identifier or request.row.name
     if pattern.uses_source and source is not None and len(source) > _LONGEST_IDENTIFIER:
         # No AWS resource has such a name (the call cannot succeed), and compiling a megabyte
         # into the pattern is work for nothing: refused without running the pattern.
@@ -107,7 +111,7 @@ def _judge_pattern(
         return []
     written = pattern.compiled(source).pattern
     if source is None and pattern.uses_source:
-        written = f"{pattern.text} (the call names no source for its {{source}})"
+        written = f"{pattern.text} ({{source}} has no value: {_no_source(request)})"
     return [
         Violation(
             "identifier.pattern",

@@ -464,3 +464,20 @@ def test_generate_for_a_source_that_is_not_a_name_says_so():
     decision, _ = judge(CREATE, GENERATE, params)
     message = only(decision, "identifier.missing").message
     assert f"its {CREATE.source} is int, not a name" in message
+
+
+@pytest.mark.parametrize(
+    ("given", "why"),
+    [
+        (5, f"its {CREATE.source} is int, not a name"),
+        (None, f"the request names no {CREATE.source}"),
+    ],
+)
+def test_a_pattern_with_source_for_a_source_that_is_not_a_name_says_so(given, why):
+    """The pattern's `{source}` has no value: for a source given as a number the message
+    says so (it said the call names no source, which hid the wrong type)."""
+    params = CREATE.params()
+    params[CREATE.source] = given
+    decision, _ = judge(CREATE, make_policy('[naming]\npattern = "^{source}-x$"\n'), params)
+    message = only(decision, "identifier.pattern").message
+    assert message.endswith(f"({{source}} has no value: {why})")
