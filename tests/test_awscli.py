@@ -315,7 +315,7 @@ def test_other_services_never_read_the_policy(
         ("version = 1\n[naming\n", None, "rds_guard.toml:2: invalid TOML"),
         ("version = 2\n", None, "rds_guard.toml:1: version: unsupported version 2"),
         (None, "missing.toml", "RDS_GUARD_POLICY names"),
-        (None, None, "no policy given: RDS_GUARD_POLICY is not set"),
+        (None, None, "(set RDS_GUARD_POLICY or create rds_guard.toml; from Python, pass"),
     ],
     ids=["bad-toml", "bad-version", "env-names-nothing", "no-policy"],
 )

@@ -357,8 +357,8 @@ def resolve_policy(policy: PolicyLike) -> Policy:
         return load_policy(path)
     raise PolicyError(
         f"no policy given: {POLICY_ENV} is not set and there is no ./{DEFAULT_POLICY_FILE}"
-        f" in {working_directory()} (pass policy=PATH, set {POLICY_ENV}, or create"
-        f" {DEFAULT_POLICY_FILE})"
+        f" in {working_directory()} (set {POLICY_ENV} or create {DEFAULT_POLICY_FILE}; from"
+        " Python, pass policy=PATH)"
     )
 
 
