@@ -170,15 +170,17 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
         raise KeyRequired(path, _number(fd, scan), use.action)
     if chain == CHAIN_SHA256 and hmac_key is not None and not use.upgrade:
         raise _other_algorithm(path, _number(fd, scan), use)
+    keyed = hmac_key is not None
     if not is_authentic(last, hmac_key):
-        raise _not_authentic(path, fd, scan, _WHY_NOT.get(chain, "it names no known chain"), use)
+        why = _WHY_NOT.get(chain, "it names no known chain")
+        raise _not_authentic(path, fd, scan, why, use, keyed=keyed)
     before, adjacent = scan.before, True
     if before is not None and seq_of(before) is None:
         before, adjacent = _record_before(path, fd, scan.last_start - len(before) - 1)
     link_key = hmac_key if chain == CHAIN_HMAC else None
     why = _unlinked(last, record, before, link_key, adjacent=adjacent)
     if why:
-        raise _not_authentic(path, fd, scan, why, use)
+        raise _not_authentic(path, fd, scan, why, use, keyed=keyed)
     return Vouched(last, seq, chain)
 
 
@@ -274,7 +276,7 @@ def _check_first_format(
     raise AuditError(
         f"{path}: the last two records do not chain with "
         f"{'plain SHA-256' if hmac_key is None else 'HMAC-SHA256 under the given key'}: {hint}; "
-        f"run rds-guard audit verify {path} first",
+        f"run rds-guard audit verify {path}{_KEY_OPTION if hmac_key else ''} first",
         path=str(path),
     )
 
@@ -289,12 +291,21 @@ def _other_algorithm(path: Path, number: int, use: Use) -> AuditError:
     )
 
 
-def _not_authentic(path: Path, fd: int, scan: TailScan, why: str, use: Use) -> NotAuthentic:
+_KEY_OPTION = " --key-env VAR"
+"""What the advice of a message to a caller holding a key adds to a command (verify and
+repair without it say a key is needed)."""
+
+
+def _not_authentic(
+    path: Path, fd: int, scan: TailScan, why: str, use: Use, *, keyed: bool
+) -> NotAuthentic:
     number = _number(fd, scan)
+    key = _KEY_OPTION if keyed else ""
     return NotAuthentic(
         f"{path}:{number}: line {number} is not authentic: edited, or written with another key "
-        f"({why}); {use.action}: nothing was written; run rds-guard audit verify {path} "
-        f"(rds-guard audit repair --force {path} moves it aside)",
+        f"({why}); {use.action}: nothing was written; run rds-guard audit verify {path}{key} "
+        f"(rds-guard audit repair --force {path}{key} moves it aside"
+        + (", with the key the log was written with)" if keyed else ")"),
         path=str(path),
         line=number,
         why=why,

@@ -28,6 +28,7 @@ def test_an_unkeyed_writer_catches_accidental_damage_to_the_last_record(log_path
     lines[-1] = lines[-1].replace(b'"m:2"', b'"m:3"')  # still JSON, still a record
     write_lines(log_path, lines)
     _refused(log_path, "line 3 is not authentic: edited, or written with another key")
+    _refused(log_path, f"audit verify {log_path} \\(rds-guard audit repair --force {log_path} mov")
 
 
 def test_a_last_record_that_does_not_follow_the_one_before(log_path: Path) -> None:
@@ -134,6 +135,13 @@ def test_a_keyed_writer_chains_onto_records_another_keyed_writer_wrote(log_path:
     second.close()
     assert audit.verify([log_path], hmac_key=b"k").records == 6
     _refused(log_path, "not authentic", key=b"another key")
+    # the advice works as given: verify and repair of a keyed log need the key's option
+    _refused(
+        log_path,
+        f"run rds-guard audit verify {log_path} --key-env VAR \\(rds-guard audit repair --force"
+        f" {log_path} --key-env VAR moves it aside, with the key the log was written with\\)",
+        key=b"another key",
+    )
 
 
 def test_a_torn_line_after_an_unauthentic_record_is_not_repaired_on_the_fly(
