@@ -61,7 +61,10 @@ def kind(value: object) -> str:
 
 def shown(value: object, limit: int = 60) -> str:
     """A value from the file as repr() shows it, cut short: a 5 MB string makes no message.
-    A string cut short is shown quoted, with its own length (not its text's)."""
+    A string cut short is shown quoted, with its own length (not its text's); a boolean as
+    TOML writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         return (
             repr(value)

@@ -106,7 +106,7 @@ def _tag_text_problems(text: str, what: str, low: int, high: int) -> list[str]:
         problems.append(f"{what} must be {low} to {high} characters long, is {len(text)}")
     bad = sorted({c for c in text if not tag_char_allowed(c)})
     if bad:
-        shown = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}" for c in bad[:5])
+        shown = ", ".join(f"U+{ord(c):04X} {character_name(c)}" for c in bad[:5])
         problems.append(
             f"{what} may hold only Unicode letters, numbers, separators and _ . : / = + - @,"
             f" not {shown}"
@@ -114,6 +114,20 @@ def _tag_text_problems(text: str, what: str, low: int, high: int) -> list[str]:
     if text.lower().startswith(_RESERVED_PREFIXES):
         problems.append(f"{what} must not start with 'aws:' or 'rds:' (reserved)")
     return problems
+
+
+_UNNAMED = {
+    "Cc": "(a control character)",
+    "Cs": "(a lone surrogate)",
+    "Co": "(a private-use character)",
+    "Cn": "(unassigned)",
+}
+
+
+def character_name(char: str) -> str:
+    """A character's Unicode name, or what it is when it has none (a line feed, a lone
+    surrogate)."""
+    return unicodedata.name(char, "") or _UNNAMED.get(unicodedata.category(char), "(unnamed)")
 
 
 def tag_char_allowed(char: str) -> bool:

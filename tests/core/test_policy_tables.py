@@ -70,6 +70,14 @@ FIFTY_ONE = "".join(f'k{i} = "v"\n' for i in range(51))
         ('[export]\ns3_buckets = ["Upper"]\n', "export.s3_buckets[0]", "not an S3 bucket name"),
         ('[export]\nenabled = "no"\n', "export.enabled", "true or false"),
         ('[deletion]\nfinal_snapshot = "yes"\n', "deletion.final_snapshot", '"optional" or'),
+        # as TOML writes the value, not Python's True
+        ("[deletion]\nfinal_snapshot = true\n", "deletion.final_snapshot", '"required", not true'),
+        # a character without a Unicode name is said to be what it is
+        (
+            '[tags.defaults]\nnote = """\nx\n"""\n',
+            "tags.defaults.note",
+            "not U+000A (a control character)",
+        ),
         ('[deletion]\nautomated_backups = "never"\n', "deletion.automated_backups", '"keep"'),
         ("[deletion]\nminimum_age_days = -1\n", "deletion.minimum_age_days", "from 0"),
         ("[deletion]\nminimum_age_days = true\n", "deletion.minimum_age_days", "a number"),
