@@ -26,13 +26,15 @@ class GuardedCall:
     ``fields``: the audit record's fields (what is sent); ``judged``: the parameters the
     decision rests on, as decided (the request is held against them at ``request-created``);
     ``mode``: the policy's, for the line logged about the call; ``requested``: its
-    ``requested`` record is written (the request goes out); ``guard``: the guard that judged
+    ``requested`` record is written (the request goes out); ``recorded``: False for a call the
+    guard found nothing to judge in, kept only so that a change another handler makes to it
+    is judged again (it has no fields, no records); ``guard``: the guard that judged
     it, which writes its records, whatever is installed by then (another thread may uninstall
     it, or install another, while the call is in flight). Plain data in slots: botocore
     deep-copies the request context to presign cross-region copies (the copy shares the guard).
     """
 
-    __slots__ = ("call", "fields", "guard", "judged", "mode", "outcome", "requested")
+    __slots__ = ("call", "fields", "guard", "judged", "mode", "outcome", "recorded", "requested")
 
     def __init__(
         self, call: str, outcome: str, fields: dict[str, Any], judged: dict[str, Any], mode: str
@@ -43,6 +45,7 @@ class GuardedCall:
         self.judged = judged
         self.mode = mode
         self.requested = False
+        self.recorded = True
         self.guard: Guard | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
@@ -51,7 +54,7 @@ class GuardedCall:
         memo[id(self)] = copied
         copied.fields = copy.deepcopy(self.fields, memo)
         copied.judged = copy.deepcopy(self.judged, memo)
-        copied.requested, copied.guard = self.requested, self.guard
+        copied.requested, copied.recorded, copied.guard = self.requested, self.recorded, self.guard
         return copied
 
     def __str__(self) -> str:

@@ -192,13 +192,15 @@ def judge_backups_off(request: Request) -> Decision:
 
 
 def _reads_as_zero(value: object) -> bool:
-    """Whether the service reads ``value`` as 0 (a client that does not validate sends any
-    value as its text: ``"0"``, ``0.0``); ``False`` it refuses, as botocore's bool."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    """Whether the service reads ``value`` as 0: a client that does not validate sends any
+    value as its text (``"0"``, ``0.0``, ``Decimal(0)``, ``b"0"``); ``False`` it sends as
+    ``False``, which the service refuses."""
+    if value is None or isinstance(value, bool):
         return False
     try:
-        return float(str(value).strip()) == 0
-    except ValueError:
+        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        return float(text.strip()) == 0
+    except (ValueError, TypeError):
         return False
 
 

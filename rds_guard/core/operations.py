@@ -140,6 +140,13 @@ class Operation:
     resource_type: str | None = None
 
     @property
+    def vouches_for_every_parameter(self) -> bool:
+        """False for an operation the guard judges by one parameter alone (ModifyDBInstance,
+        by its retention): what else it carries is the service's, and a client that does
+        not validate may send it as it likes."""
+        return self.retention is None
+
+    @property
     def names_snapshot(self) -> bool:
         """True for operations whose identifier a naming rule applies to."""
         return self.kind in (Kind.CREATE, Kind.COPY, Kind.FINAL)

@@ -254,8 +254,13 @@ class ClientBinding:
         """What botocore's parameter validation would refuse in a call of a client that does
         not validate: its serializer sends a name given as bytes, or ``1`` for a flag, as
         the service reads them, not as the guard would judge them. Empty when the client
-        validates (it refuses such a call itself, after the guard's handler)."""
-        return [] if self.validates else self.refused(row, params)
+        validates (it refuses such a call itself, after the guard's handler). Only the judged
+        parameters, of an operation the guard does not vouch for whole."""
+        if self.validates:
+            return []
+        if not row.vouches_for_every_parameter:
+            params = {name: value for name, value in params.items() if name in row.judged}
+        return self.refused(row, params)
 
     def facts(self) -> CallFacts:
         """What a decision on a call of this client knows besides the policy and the call."""

@@ -148,7 +148,7 @@ class Guard:
         """
         decision = self._decide(binding, row, params, lookups)
         if not decision.recorded:
-            return None
+            return self._unrecorded(row, params)
         fields = record_fields(decision, binding.region)
         if invalid:
             fields["violations"] = [v.as_dict() for v in invalid] + fields["violations"]
@@ -158,6 +158,15 @@ class Guard:
         for key, value in decision.params.items():
             if params.get(key) is not value:
                 params[key] = value
+        call.judged = {name: wire.plain_copy(params[name]) for name in row.judged if name in params}
+        return call
+
+    def _unrecorded(self, row: Operation, params: Mapping[str, Any]) -> GuardedCall:
+        """A call with nothing to judge (a share of another attribute, a ModifyDBInstance
+        that keeps the backups): kept unrecorded, so that another handler turning it into one
+        the rules apply to is judged again at request-created."""
+        call = GuardedCall("", "", {"operation": row.name}, {}, self.policy.mode)
+        call.recorded, call.guard = False, self
         call.judged = {name: wire.plain_copy(params[name]) for name in row.judged if name in params}
         return call
 
@@ -176,6 +185,8 @@ class Guard:
         cannot be written, nothing is sent."""
         if sent != call.judged:
             self._judge_again(binding, row, call, sent, lookups)
+        if not call.recorded:
+            return
         logger.info("%s", call)
         if self.audit is not None:
             self.audit.write("requested", call=call.call, **call.fields)
@@ -195,6 +206,8 @@ class Guard:
         URL's expiry, never the URL), written before the URL is returned."""
         if sent != call.judged:
             self._judge_again(binding, row, call, sent, lookups)
+        if not call.recorded:
+            return
         logger.info("%s (presigned URL)", call)
         if self.audit is not None:
             fields = call.fields | {"expires": expiry(expires_in)}
@@ -283,6 +296,11 @@ class Guard:
         that breaks the policy is blocked (enforce) or warned about."""
         found = lookups if lookups is not None else binding.reads(row, sent)
         again = self._decide(binding, row, sent, found)
+        if not call.recorded:
+            if not again.recorded:  # still nothing to judge
+                call.judged = sent
+                return
+            call.call, call.recorded = new_call_id(), True
         violations = tuple(changed_violations(row, call.judged, sent, again))
         changed = [name for name in row.judged if sent.get(name) != call.judged.get(name)]
         fields = record_fields(again, binding.region) | {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -354,7 +355,7 @@ def test_deleting_automated_backups_is_recorded_under_any(operation, name, value
 
 
 @pytest.mark.parametrize("service", ["rds", "neptune"])
-@pytest.mark.parametrize("period", [0, "0", " 0", 0.0, "-0"])
+@pytest.mark.parametrize("period", [0, "0", " 0", 0.0, "-0", Decimal(0), b"0"])
 def test_turning_automated_backups_off_is_refused_under_keep(service, period):
     """`ModifyDBInstance(BackupRetentionPeriod=0)` turns the instance's automated backups off,
     and AWS deletes them: under `"keep"` it is `deletion.automated_backups` on the parameter

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import audit_records, guarded_client, make_cluster, snapshot_tags
-from policies import AUDITED, write_policy
+from aws import audit_records, guarded_client, make_cluster, make_instance, snapshot_tags
+from policies import AUDITED, BACKUPS, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -166,3 +166,29 @@ def test_a_late_change_sets_the_outcome_the_record_names(
     requested, answered = audit_records(tmp_path)[2:]
     assert [v["rule"] for v in requested["violations"]] == ["sharing.public", "request.changed"]
     assert (answered["event"], answered["call"]) == ("shared", requested["call"])
+
+
+def test_a_call_with_nothing_to_judge_made_into_one_by_a_late_handler_is_judged(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ModifyDBInstance that keeps the backups is neither judged nor recorded; a handler
+    that then turns the backups off in the serialized body was sent past the guard. It is
+    judged again as sent: blocked (enforce), nothing sent, one `blocked` record. The call as
+    made, unchanged, still goes unrecorded."""
+    rds = guarded_client(write_policy(tmp_path, BACKUPS), on=moto_server)
+    make_instance(rds, "orders")
+    rds.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=7)
+    assert audit_records(tmp_path) == []
+
+    def backups_off(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["BackupRetentionPeriod"] = "0"
+
+    rds.meta.events.register("before-call.rds.ModifyDBInstance", backups_off)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=7)
+    rules = [v.rule for v in caught.value.violations]
+    assert rules == ["deletion.automated_backups", "request.changed"]
+    assert moto_server.count("ModifyDBInstance") == 0
+    (blocked,) = audit_records(tmp_path)
+    assert blocked["event"] == "blocked" and blocked["call"]

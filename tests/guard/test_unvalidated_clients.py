@@ -7,11 +7,12 @@ would slip by. Against the moto server, counting requests by action."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import audit_records, guarded_session, make_cluster, snapshot_arn
+from aws import audit_records, guarded_session, make_cluster, make_instance, snapshot_arn
 from botocore import xform_name
 from botocore.config import Config
 from policies import BACKUPS, STRICT, write_policy
@@ -228,3 +229,39 @@ def test_each_form_of_botocores_report_names_its_parameter(line: str, parameter:
     """Every form botocore's validation report takes, the nested missing member included
     (no guarded operation has one today; a future model may)."""
     assert _parameter_of(line, "fallback") == parameter
+
+
+def test_a_modify_db_instance_is_judged_by_its_retention_alone(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """ModifyDBInstance is judged by BackupRetentionPeriod alone: another parameter of the
+    wrong type is the service's, sent as the client sends it, no record; a retention it
+    would read as 0 (`b"0"`: the serializer sends `0`) is blocked, nothing sent."""
+    client = _unvalidated(moto_server, tmp_path)
+    make_instance(moto_server.client("rds"), "orders")
+    moto_server.reset_counts()
+    client.modify_db_instance(
+        DBInstanceIdentifier="orders", MultiAZ="false", BackupRetentionPeriod=7
+    )
+    assert moto_server.count("ModifyDBInstance") == 1
+    assert audit_records(tmp_path) == []
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=b"0")
+    assert [v.rule for v in caught.value.violations] == ["request.invalid"]
+    assert moto_server.count("ModifyDBInstance") == 1
+
+
+def test_in_warn_mode_a_retention_read_as_zero_is_recorded(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """warn: `Decimal(0)` goes out as `0` and the backups are turned off: its records say
+    so (it went unrecorded, read as no zero)."""
+    client = _unvalidated(moto_server, tmp_path, mode="warn")
+    make_instance(moto_server.client("rds"), "orders")
+    client.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=Decimal(0))
+    (instance,) = moto_server.client("rds").describe_db_instances()["DBInstances"]
+    assert instance["BackupRetentionPeriod"] == 0
+    requested, deleted = audit_records(tmp_path)
+    rules = [v["rule"] for v in requested["violations"]]
+    assert rules == ["request.invalid", "deletion.automated_backups"]
+    assert deleted["event"] == "deleted"
