@@ -195,12 +195,18 @@ class Policy:
 
     @classmethod
     def from_toml(cls, text: str, source: str = "<string>") -> Policy:
-        """Parse and validate policy text; relative audit paths are taken from the cwd."""
+        """Parse and validate policy text; relative audit paths are taken from the cwd.
+        ``source`` names the text in messages (a `PolicyError`'s path)."""
         if not isinstance(text, str):
             raise TypeError(
                 f"policy text must be a str, not {type(text).__name__}"
                 " (decode it first, or read a file with load_policy)"
             )
+        if isinstance(source, os.PathLike):
+            source = os.fspath(source)
+        if not isinstance(source, str):
+            raise TypeError(f"source must be a str naming the text, not {type(source).__name__}")
+        source = source or "<string>"  # an empty name would leave messages without one
         if len(text) > MAX_POLICY_BYTES:  # every character is one byte at least
             raise _too_large(f"at least {len(text):,}", source)
         try:

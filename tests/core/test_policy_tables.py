@@ -240,5 +240,10 @@ def test_a_byte_order_mark_and_a_path_as_source_are_policy_errors() -> None:
         Policy.from_toml("\ufeffversion = 1\n", source="p.toml")
     with pytest.raises(PolicyError, match=r"^p\.toml:1: version: unsupported version 2"):
         Policy.from_toml("version = 2\n", source=pathlib.Path("p.toml"))  # type: ignore[arg-type]
+    # an empty name would leave the message without file and line; another type is no name
+    with pytest.raises(PolicyError, match=r"^<string>:2: x: unknown key"):
+        Policy.from_toml("version = 1\nx = 1\n", source="")
+    with pytest.raises(TypeError, match="source must be a str naming the text, not int"):
+        Policy.from_toml("version = 1\n", source=5)  # type: ignore[arg-type]
     with pytest.raises(PolicyError, match="nest too deeply"):
         Policy.from_toml("version = 1\nx = " + "[" * 5000 + "]" * 5000 + "\n", source="p.toml")
