@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -739,6 +740,26 @@ def test_cli_reads_the_rotated_series_the_live_file_ends(
         with stubber:
             document = run_main(capsys, "reconcile", "--audit", *given, "--json").json()
         assert (document["expired"], document["breached"]) == (["copy-unused"], ["held-1"])
+
+
+def test_cli_refuses_one_file_given_by_two_names(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An audit rotate stopped between naming the archive and replacing the log leaves the
+    log under two names; `--audit ARCHIVE LOG`, the form docs/cli.md gives, read it twice and
+    counted one breach twice. As `audit verify` does: an error naming both, exit 2."""
+    log = tmp_path / "audit.jsonl"
+    with audit.AuditLog(log, fsync=False) as writer:
+        for fields in (*made("c1", "held-1"), *delete("d1", "held-1", "deleted", "deletion.hold")):
+            writer.write(str(fields.pop("event")), **fields)
+    second = tmp_path / "audit.jsonl.1-4"
+    os.link(log, second)
+    client, _ = stubbed("rds")
+    monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
+    assert_one_error_line(
+        run_main(capsys, "reconcile", "--audit", str(second), str(log)),
+        f"{second} and {log} are one file",
+    )
 
 
 def rotated_log(folder: Path) -> tuple[Path, Path]:

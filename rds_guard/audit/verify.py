@@ -177,7 +177,7 @@ def verify(
     paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     if not paths:
         raise ValueError("no file to verify: give the log's files, oldest first")
-    sizes = _distinct_files(paths)
+    sizes = distinct_files(paths)
     walk = _new_walk(hmac_key, checkpoints, max_findings)
     counter = None if progress is None else _Counter(progress, sum(sizes))
     for index, path in enumerate(paths):
@@ -194,9 +194,9 @@ def verify(
     return _result(walk, head)
 
 
-def _distinct_files(paths: Sequence[StrPath]) -> list[int]:
+def distinct_files(paths: Sequence[StrPath]) -> list[int]:
     """The files' sizes, after checking no file is given twice, by one name or two (its
-    records would be read as records again)."""
+    records would be read as records again): `AuditError` naming both."""
     seen: dict[tuple[int, int], StrPath] = {}
     sizes: list[int] = []
     for path in paths:

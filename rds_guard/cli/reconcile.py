@@ -94,12 +94,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; exit 1 when any list is non-empty."""
+    from rds_guard.audit.verify import distinct_files
     from rds_guard.aws import list_snapshots
     from rds_guard.reconcile import reconcile
 
     paths = [existing_file(path) for path in args.audit]
     if len(paths) == 1:
         paths = _series(paths[0])
+    distinct_files(paths)  # a file given twice, by two names, would count its calls twice
     policy = policy_if_any(args.policy)
     try:
         client = make_client(
