@@ -188,6 +188,10 @@ class _Log:
     presigned: dict[str, tuple[_Call, str]] = field(default_factory=dict)  # and URL expiry
     warned_deletes: set[str] = field(default_factory=set)  # calls sent in breach (warn mode)
     breached: list[str] = field(default_factory=list)
+    # deletes without an outcome by snapshot name; those a later `created` record of the
+    # name outdates, which cannot account for the snapshot made again
+    open_deletes: dict[str, set[str]] = field(default_factory=dict)
+    outdated: set[str] = field(default_factory=set)
 
     def note(self, record: Mapping[str, Any], key: Key | None) -> None:
         """Fold one record in (records come oldest first)."""
@@ -196,7 +200,9 @@ class _Log:
         kind, name = key if key is not None else (None, None)
         if event in ("requested", "unknown") and call:
             if call not in self.settled:
-                self.calls.setdefault(call, _Call(name, operation, kind))
+                made = self.calls.setdefault(call, _Call(name, operation, kind))
+                if name and made.row is not None and made.row.kind is Kind.DELETE:
+                    self.open_deletes.setdefault(name, set()).add(call)
             if event == "requested" and _breaks(record, _BREACHES):
                 self.warned_deletes.add(call)
         elif event == "presigned" and call:
@@ -205,6 +211,11 @@ class _Log:
             # kept as an id only: a year's log settles hundreds of thousands of calls
             self.settled.add(call)
             self.calls.pop(call, None)
+            waiting = self.open_deletes.get(name or "")
+            if waiting is not None:
+                waiting.discard(call)
+                if not waiting:
+                    del self.open_deletes[name or ""]
         if event == "deleted" and call in self.warned_deletes and name:
             self.breached.append(name)
             self.warned_deletes.discard(call)
@@ -212,6 +223,7 @@ class _Log:
             return
         if event == "created" and _makes_snapshot(operation):
             self.made_by.set(key, (operation, str(record.get("time") or "")))
+            self.outdated |= self.open_deletes.pop(key[1], set())
         elif event == "deleted":
             self.made_by.pop(key)
 
@@ -309,8 +321,11 @@ def reconcile(
         Pending(call, item.snapshot, _exists(everything, item)) for call, item in open_calls.items()
     )
     deleting: _ByKey[bool] = _ByKey()
-    for item in [*open_calls.values(), *others.pending().values()]:
-        if item.key is not None and item.row is not None and item.row.kind is Kind.DELETE:
+    outdated = log.outdated | others.outdated
+    for call, item in [*open_calls.items(), *others.pending().items()]:
+        if item.key is None or item.row is None or item.row.kind is not Kind.DELETE:
+            continue
+        if call not in outdated:
             deleting.set(item.key, True)
     replaced = {  # a create's snapshot is taken when it is asked for; a final snapshot or a
         # copy may be made long after the call's answer

@@ -146,6 +146,25 @@ def test_made_again_after_a_delete_can_vanish_again() -> None:
     assert reconcile(records, [], None).vanished == ("again",)
 
 
+def test_a_pending_delete_older_than_the_snapshot_made_again_does_not_hide_it() -> None:
+    """A delete with no outcome (a crash), a later delete that went, the name made again,
+    then that snapshot deleted outside the guard: it has vanished. The first delete, still
+    pending, came before the snapshot was made again and cannot account for it (it hid it)."""
+    delete = "DeleteDBClusterSnapshot"
+    records = [
+        *made("c1", "gone-x"),
+        record("requested", "d1", "gone-x", operation=delete),
+        record("requested", "d2", "gone-x", operation=delete),
+        record("deleted", "d2", "gone-x", operation=delete),
+        *made("c2", "gone-x"),
+    ]
+    report = reconcile(records, [], None)
+    assert report.vanished == ("gone-x",)
+    assert [(p.call, p.exists) for p in report.pending] == [("d1", False)]
+    later = [*records, record("requested", "d3", "gone-x", operation=delete)]
+    assert reconcile(later, [], None).vanished == ()  # a delete after it may have taken it
+
+
 def test_unrecorded_is_manual_snapshots_no_guarded_call_made() -> None:
     records = [
         *made("c1", "recorded"),
