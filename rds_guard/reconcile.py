@@ -192,6 +192,9 @@ class _Log:
     # name outdates, which cannot account for the snapshot made again
     open_deletes: dict[str, set[str]] = field(default_factory=dict)
     outdated: set[str] = field(default_factory=set)
+    # presigns by snapshot name; those whose snapshot a later `deleted` record shows was made
+    presigned_names: dict[str, set[str]] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
 
     def note(self, record: Mapping[str, Any], key: Key | None) -> None:
         """Fold one record in (records come oldest first)."""
@@ -207,6 +210,8 @@ class _Log:
                 self.warned_deletes.add(call)
         elif event == "presigned" and call:
             self.presigned[call] = (_Call(name, operation, kind), str(record.get("expires") or ""))
+            if name:
+                self.presigned_names.setdefault(name, set()).add(call)
         elif event in _OUTCOMES:
             # kept as an id only: a year's log settles hundreds of thousands of calls
             self.settled.add(call)
@@ -226,6 +231,7 @@ class _Log:
             self.outdated |= self.open_deletes.pop(key[1], set())
         elif event == "deleted":
             self.made_by.pop(key)
+            self.used |= self.presigned_names.pop(key[1], set())
 
     def pending(self) -> dict[str, _Call]:
         """The calls with no outcome, or only ``unknown``."""
@@ -311,6 +317,7 @@ def reconcile(
         and expires <= moment
         and _makes_snapshot(item.operation)
         and not _exists(everything, item)
+        and call not in log.used  # a guarded delete took the snapshot it made
     )
     open_calls |= {
         call: item

@@ -761,6 +761,19 @@ def test_cli_reads_the_rotated_series_the_live_file_ends(
         assert (document["expired"], document["breached"]) == (["copy-unused"], ["held-1"])
 
 
+def test_a_presigned_create_whose_snapshot_was_deleted_later_did_not_expire_unused() -> None:
+    """`expired` is for URLs that expired unused; a guarded delete of the snapshot after the
+    presign shows the snapshot was made (through the URL or otherwise)."""
+    past = datetime(2020, 1, 1, tzinfo=UTC)
+    records = [
+        presigned("p1", "via-url", past),
+        record("requested", "d9", "via-url", operation="DeleteDBClusterSnapshot"),
+        record("deleted", "d9", "via-url", operation="DeleteDBClusterSnapshot"),
+        presigned("p2", "never-used", past),
+    ]
+    assert reconcile(records, [], None).expired == ("never-used",)
+
+
 def test_cli_refuses_one_file_given_by_two_names(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
