@@ -143,8 +143,8 @@ class Guard:
 
         ``lookups``: those of the call, or the decision made with them already (an async
         binding decides while it awaits them); ``invalid``: what `check_types` warned about,
-        which the call's records carry first. Returns the call's state (None for a call the
-        guard does not judge).
+        which the call's records carry first. Returns the call's state (unrecorded for a call
+        with nothing to judge, kept to be held against what is sent).
         """
         decision = self._decide(binding, row, params, lookups)
         if not decision.recorded:
