@@ -182,10 +182,12 @@ def judge_backups_off(request: Request) -> Decision:
                 ' they must be kept ([deletion] automated_backups = "keep")',
             )
         )
+    # without ApplyImmediately AWS makes the change, and deletes them, in the next window
+    when = "" if params.get("ApplyImmediately") is True else ", at the next maintenance window"
     return request.decision(
         violations=tuple(violations),
         source=instance.lower() if instance else None,
-        notes=(f"automated backups of {instance} turned off ({row.retention}=0)",)
+        notes=(f"automated backups of {instance} turned off ({row.retention}=0{when})",)
         if instance
         else (),
     )

@@ -367,6 +367,11 @@ def test_turning_automated_backups_off_is_refused_under_keep(service, period):
     assert (violation.field, violation.value) == ("BackupRetentionPeriod", str(period))
     assert "turns the automated backups off" in violation.message
     assert judged.decision.notes == (
+        "automated backups of Orders turned off (BackupRetentionPeriod=0, at the next"
+        " maintenance window)",
+    )
+    now = delete(KEEP, "ModifyDBInstance", params | {"ApplyImmediately": True}, service=service)
+    assert now.decision.notes == (
         "automated backups of Orders turned off (BackupRetentionPeriod=0)",
     )
     assert (judged.decision.source, judged.decision.outcome) == ("orders", "deleted")

@@ -288,7 +288,10 @@ def test_turning_an_instances_automated_backups_off_is_never_sent(rig: Rig) -> N
     assert rig.count("ModifyDBInstance") == 0
     (blocked,) = rig.records()
     assert (blocked["event"], blocked["source"]) == ("blocked", "orders")
-    assert blocked["notes"] == ["automated backups of orders turned off (BackupRetentionPeriod=0)"]
+    assert blocked["notes"] == [
+        "automated backups of orders turned off (BackupRetentionPeriod=0, at the next"
+        " maintenance window)"
+    ]
     (instance,) = rig.plain.describe_db_instances()["DBInstances"]
     assert instance["BackupRetentionPeriod"] != 0
     rig.rds.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=3)
