@@ -177,6 +177,28 @@ class _ByKey(Generic[V]):
                 yield (kind, name), value
 
 
+class _CallsByName:
+    """Call ids by the snapshot name their records give (none kept for a call naming none)."""
+
+    def __init__(self) -> None:
+        self._calls: dict[str, set[str]] = {}
+
+    def add(self, name: str | None, call: str) -> None:
+        if name:
+            self._calls.setdefault(name, set()).add(call)
+
+    def discard(self, name: str | None, call: str) -> None:
+        calls = self._calls.get(name or "")
+        if calls is not None:
+            calls.discard(call)
+            if not calls:  # a year's log names tens of thousands of snapshots
+                del self._calls[name or ""]
+
+    def take(self, name: str) -> set[str]:
+        """The calls of ``name``, forgotten here."""
+        return self._calls.pop(name, set())
+
+
 @dataclass
 class _Log:
     """What the records of the reconciled service say, gathered in one pass."""
@@ -188,12 +210,12 @@ class _Log:
     presigned: dict[str, tuple[_Call, str]] = field(default_factory=dict)  # and URL expiry
     warned_deletes: set[str] = field(default_factory=set)  # calls sent in breach (warn mode)
     breached: list[str] = field(default_factory=list)
-    # deletes without an outcome by snapshot name; those a later `created` record of the
+    # deletes without an outcome, by snapshot name; those a later `created` record of the
     # name outdates, which cannot account for the snapshot made again
-    open_deletes: dict[str, set[str]] = field(default_factory=dict)
+    open_deletes: _CallsByName = field(default_factory=_CallsByName)
     outdated: set[str] = field(default_factory=set)
-    # presigns by snapshot name; those whose snapshot a later `deleted` record shows was made
-    presigned_names: dict[str, set[str]] = field(default_factory=dict)
+    # presigns, by snapshot name; those whose snapshot a later `deleted` record shows was made
+    presigned_names: _CallsByName = field(default_factory=_CallsByName)
     used: set[str] = field(default_factory=set)
 
     def note(self, record: Mapping[str, Any], key: Key | None) -> None:
@@ -204,23 +226,18 @@ class _Log:
         if event in ("requested", "unknown") and call:
             if call not in self.settled:
                 made = self.calls.setdefault(call, _Call(name, operation, kind))
-                if name and made.row is not None and made.row.kind is Kind.DELETE:
-                    self.open_deletes.setdefault(name, set()).add(call)
+                if made.row is not None and made.row.kind is Kind.DELETE:
+                    self.open_deletes.add(name, call)
             if event == "requested" and _breaks(record, _BREACHES):
                 self.warned_deletes.add(call)
         elif event == "presigned" and call:
             self.presigned[call] = (_Call(name, operation, kind), str(record.get("expires") or ""))
-            if name:
-                self.presigned_names.setdefault(name, set()).add(call)
+            self.presigned_names.add(name, call)
         elif event in _OUTCOMES:
             # kept as an id only: a year's log settles hundreds of thousands of calls
             self.settled.add(call)
             self.calls.pop(call, None)
-            waiting = self.open_deletes.get(name or "")
-            if waiting is not None:
-                waiting.discard(call)
-                if not waiting:
-                    del self.open_deletes[name or ""]
+            self.open_deletes.discard(name, call)
         if event == "deleted" and call in self.warned_deletes and name:
             self.breached.append(name)
             self.warned_deletes.discard(call)
@@ -228,10 +245,10 @@ class _Log:
             return
         if event == "created" and _makes_snapshot(operation):
             self.made_by.set(key, (operation, str(record.get("time") or "")))
-            self.outdated |= self.open_deletes.pop(key[1], set())
+            self.outdated |= self.open_deletes.take(key[1])
         elif event == "deleted":
             self.made_by.pop(key)
-            self.used |= self.presigned_names.pop(key[1], set())
+            self.used |= self.presigned_names.take(key[1])
 
     def pending(self) -> dict[str, _Call]:
         """The calls with no outcome, or only ``unknown``."""
