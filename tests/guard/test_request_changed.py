@@ -192,3 +192,30 @@ def test_a_call_with_nothing_to_judge_made_into_one_by_a_late_handler_is_judged(
     assert moto_server.count("ModifyDBInstance") == 0
     (blocked,) = audit_records(tmp_path)
     assert blocked["event"] == "blocked" and blocked["call"]
+
+
+def test_a_share_of_another_attribute_made_public_by_a_late_handler_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A share of an attribute other than `restore` is not judged; a second handler that
+    rewrites the serialized body into a public `restore` share is caught as sent: blocked,
+    nothing sent, the snapshot stays private."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+
+    def public(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["AttributeName"] = "restore"
+        params["body"]["ValuesToAdd.AttributeValue.1"] = "all"
+
+    rds.meta.events.register("before-call.rds.ModifyDBClusterSnapshotAttribute", public)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.modify_db_cluster_snapshot_attribute(
+            DBClusterSnapshotIdentifier=GOOD, AttributeName="other", ValuesToAdd=["x"]
+        )
+    assert "sharing.public" in [v.rule for v in caught.value.violations]
+    assert moto_server.count("ModifyDBClusterSnapshotAttribute") == 0
+    assert audit_records(tmp_path)[-1]["event"] == "blocked"
