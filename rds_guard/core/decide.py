@@ -124,28 +124,21 @@ def _list_problems(params: Mapping[str, Any]) -> list[rules.Violation]:
     (no list, or an item that is no string): offline no client refuses the call, and a judge
     reading ``"all"`` as no values at all would call it allowed. The guard itself leaves
     these to botocore (`ClientBinding.invalid` for a client that does not validate)."""
-    problems = []
-    for name in LIST_PARAMETERS:
-        value = params.get(name)
-        if value is None and name not in params:
-            continue
-        if not isinstance(value, (list, tuple)):
-            kind = type(value).__name__
-            problems.append(
-                rules.Violation(
-                    "request.invalid", name, None, f"must be a list of strings, not {kind}"
-                )
-            )
-            continue
-        for index, item in enumerate(value):
-            if not isinstance(item, str):
-                kind = type(item).__name__
-                problems.append(
-                    rules.Violation(
-                        "request.invalid", f"{name}[{index}]", None, f"must be a string, not {kind}"
-                    )
-                )
-    return problems
+    wrong: list[tuple[str, object, str]] = []  # the field, its value, what it must be
+    for name in (name for name in LIST_PARAMETERS if name in params):
+        value = params[name]
+        if isinstance(value, (list, tuple)):
+            wrong += [
+                (f"{name}[{i}]", item, "a string")
+                for i, item in enumerate(value)
+                if not isinstance(item, str)
+            ]
+        else:
+            wrong.append((name, value, "a list of strings"))
+    return [
+        rules.Violation("request.invalid", field, None, f"must be {what}, not {type(v).__name__}")
+        for field, v, what in wrong
+    ]
 
 
 def _check_arguments(
