@@ -317,6 +317,34 @@ def test_a_presign_of_params_that_are_no_dict_fails_as_botocore_fails(
     assert not (tmp_path / "audit.jsonl").exists()
 
 
+WRONG_PRESIGNS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+    "no method": ((), {}),
+    "a keyword it does not take": (("create_db_cluster_snapshot",), {"Bogus": 1}),
+    "too many arguments": (("create_db_cluster_snapshot", {}, 60, None, "extra"), {}),
+    "one argument twice": (("create_db_cluster_snapshot",), {"ClientMethod": "x"}),
+}
+"""``generate_presigned_url`` called in ways Python refuses before botocore does anything."""
+
+
+@pytest.mark.parametrize("call", list(WRONG_PRESIGNS.values()), ids=list(WRONG_PRESIGNS))
+def test_a_presign_called_wrongly_fails_as_the_method_fails(
+    moto_server: MotoServer, tmp_path: Path, call: tuple[tuple[Any, ...], dict[str, Any]]
+) -> None:
+    """The `TypeError` names ``generate_presigned_url`` and counts its arguments, word for word
+    as without the guard (not the guard's own method), and nothing is recorded."""
+    args, kwargs = call
+    bare = moto_server.client("rds")
+    rds = guarded_client(write_policy(tmp_path, WARN), on=moto_server)
+    errors = []
+    for client in (bare, rds):
+        with pytest.raises(TypeError) as failed:
+            client.generate_presigned_url(*args, **kwargs)
+        errors.append(str(failed.value))
+    assert "generate_presigned_url()" in errors[0]
+    assert errors[1] == errors[0]
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
 def test_a_mapping_that_is_no_dict_is_refused_by_a_guard_whose_client_does_not_validate(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

@@ -86,11 +86,15 @@ def hook_client(
             events.register(event, handler_for(method, name), unique_id=f"rds_guard:{event}")
     original = client.generate_presigned_url
     generate = _held_weakly(client, original)
+    function = getattr(original, "__func__", None)
+    signature = _signature_of(function) if function else inspect.signature(original)
 
     def generate_presigned_url(*args: Any, **kwargs: Any) -> Any:
+        _called_as_defined(signature, generate, args, kwargs)
         return presign(generate, *args, **kwargs)
 
     async def generate_presigned_url_async(*args: Any, **kwargs: Any) -> Any:
+        _called_as_defined(signature, generate, args, kwargs)
         return await presign(generate, *args, **kwargs)
 
     # its name, docstring and signature are the method's, as without the guard, and so is
@@ -103,7 +107,7 @@ def hook_client(
     wrapped: Any = functools.update_wrapper(wrapper, original)
     if generate is not original:  # ``__wrapped__`` would hold the client: its signature instead
         del wrapped.__wrapped__
-        wrapped.__signature__ = _signature_of(original.__func__)  # type: ignore[attr-defined]
+        wrapped.__signature__ = signature
     client.generate_presigned_url = wrapped
 
 
@@ -121,6 +125,22 @@ def _held_weakly(client: Hooked, method: Callable[..., Any]) -> Callable[..., An
         return function(owner(), *args, **kwargs)
 
     return generate
+
+
+def _called_as_defined(
+    signature: inspect.Signature,
+    generate: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> None:
+    """Raise the `TypeError` the method itself raises when ``args`` and ``kwargs`` do not fit
+    its ``signature``: called with them, it fails before doing anything, naming itself and
+    counting its own arguments (the guard's method would name itself instead)."""
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as unfit:
+        generate(*args, **kwargs)
+        raise unfit
 
 
 @functools.cache

@@ -259,6 +259,9 @@ def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) 
                     "create_db_cluster_snapshot",
                     Params={"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": "x"},
                 )
+            # called wrongly: aiobotocore's method's own TypeError, not the guard's method's
+            with pytest.raises(TypeError, match=r"^generate_presigned_url\(\) got an unexpected"):
+                await rds.generate_presigned_url("create_db_cluster_snapshot", Bogus=1)
             await rds.delete_db_cluster(
                 DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="orders-final-20261129"
             )
