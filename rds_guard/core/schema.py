@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import operations, rules
+from .consistency import contradiction, naming_operation_advice
 from .policy import (
     BUCKET_NAME,
     DEFAULT_AUDIT_PATH,
@@ -142,6 +142,9 @@ class _Reader(ValueReader):
         )
         self.check_audit_key_unread(policy)
         self.check_generated_names(policy)
+        found = contradiction(policy)
+        if found is not None:
+            raise self.fail(*found)
         return policy
 
     def services(self, value: object) -> frozenset[str]:
@@ -245,9 +248,12 @@ class _Reader(ValueReader):
     def naming_operations(self, naming: object) -> dict[str, NamingRule]:
         if not isinstance(naming, dict):
             return {}
-        table = self.table(
-            naming.get("operations", {}), "naming.operations", tuple(operations.NAMING_OPERATIONS)
-        )
+        table = naming.get("operations", {})
+        for name in table if isinstance(table, dict) else ():
+            if name not in operations.NAMING_OPERATIONS:
+                where = join("naming.operations", name)
+                raise self.fail(where, "unknown key" + naming_operation_advice(name))
+        table = self.table(table, "naming.operations", tuple(operations.NAMING_OPERATIONS))
         rules_by_name = {
             name: self.naming_rule(rule, f"naming.operations.{name}", _OPERATION_NAMING_KEYS)
             for name, rule in table.items()
@@ -282,7 +288,6 @@ class _Reader(ValueReader):
         for key, text in self.string_table(table.get("patterns", {}), "tags.patterns").items():
             self.check_tag_key(key, join("tags.patterns", key))
             patterns[key] = self.tag_pattern(text, join("tags.patterns", key))
-        self.check_tag_count(required, forced)
         policy = TagPolicy(required, inherit, defaults, forced, allowed, patterns)
         self.check_literal_values(policy)
         return policy
@@ -337,18 +342,6 @@ class _Reader(ValueReader):
                 )
             result[key] = tuple(globs)
         return result
-
-    def check_tag_count(self, required: Sequence[str], forced: Mapping[str, Template]) -> None:
-        """No snapshot can carry more tags than AWS allows: a policy that needs more (its
-        required and forced keys) blocks every call."""
-        needed = len(set(required) | set(forced))
-        if needed > rules.TAGS_PER_RESOURCE_MAX:
-            where = "tags.required" if len(set(required)) > len(forced) else "tags.forced"
-            raise self.fail(
-                where,
-                f"tags.required and tags.forced name {needed} keys: AWS allows at most"
-                f" {rules.TAGS_PER_RESOURCE_MAX} tags per snapshot, so no call could comply",
-            )
 
     def check_tag_key(self, key: str, where: str) -> None:
         problems = rules.tag_key_problems(key)

@@ -240,6 +240,49 @@ def test_naming_operations_rejects_an_operation_that_names_no_snapshot():
     assert error.key == "naming.operations.DeleteDBClusterSnapshot"
     assert error.line == 2
     assert "unknown key" in error.problem
+    assert "DeleteDBClusterSnapshot names no snapshot it makes" in error.problem
+    assert "did you mean" not in error.problem  # not DeleteDBCluster: it is no misspelling
+
+
+@pytest.mark.parametrize(
+    "operation", ["RestoreDBClusterFromSnapshot", "CreateDBInstance", "StopDBCluster"]
+)
+def test_an_operation_alike_a_naming_one_in_name_only_gets_the_list_not_a_guess(operation):
+    """A restore is no misspelt CreateDBClusterSnapshot, a create of an instance no misspelt
+    CreateDBSnapshot: the error lists the operations naming rules are for."""
+    error = body_error(f'[naming.operations.{operation}]\npattern = "^x$"\n')
+    assert (error.key, error.line) == (f"naming.operations.{operation}", 2)
+    assert "did you mean" not in error.problem
+    assert "naming rules are for the operations that name a snapshot" in error.problem
+    assert all(name in error.problem for name in operations.NAMING_OPERATIONS)
+
+
+# --- contradictions between keys -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "line", "problem"),
+    [
+        (
+            '[tags]\nrequired = [\n  "team",\n  "env",\n  "team",\n]\n',
+            "tags.required[2]",
+            3,  # an array's elements are placed at its key's line
+            "lists 'team' again (first at tags.required[0])",
+        ),
+        (
+            '[audit]\nenabled = false\n[audit.ledger]\ntable = "rds-guard-ledger"\n',
+            "audit.ledger",
+            4,
+            "the ledger mirrors the audit log, and audit.enabled = false writes none",
+        ),
+    ],
+    ids=["a required key twice", "a ledger of no log"],
+)
+def test_keys_that_contradict_each_other_are_an_error_at_the_later_one(body, key, line, problem):
+    """Each key reads well alone; together they say what the author cannot have meant."""
+    error = body_error(body)
+    assert (error.key, error.line) == (key, line)
+    assert error.problem.startswith(problem)
 
 
 # --- the PolicyError format and its line numbers --------------------------------------------
