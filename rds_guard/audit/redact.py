@@ -1,4 +1,4 @@
-"""What a record never stores: the signing values an error message may quote."""
+"""What a record never stores: the signing values and passwords an error message may quote."""
 
 from __future__ import annotations
 
@@ -23,7 +23,20 @@ _SIGNING_VALUES = (
 )
 
 
+# A URL's user information (``scheme://user:password@host``): botocore quotes the endpoint
+# URL whole when it cannot reach it (EndpointConnectionError), and an endpoint given with a
+# password for a proxy in front of the service carries it there; also URL-encoded once, as
+# a URL inside a query or form body is.
+_URL_USER_INFO = (
+    r"(?i)([a-z][a-z0-9+.-]*(?:://|%3a%2f%2f))"
+    r"((?:(?!%2f|%40)[^\s/?#@'\"<>\\])+)"
+    r"(@|%40)"
+)
+
+
 def without_signing_values(message: str) -> str:
-    """``message`` with each session token, signature or credential scope it quotes replaced
-    by ``[redacted]`` (the name it was quoted under is kept)."""
+    """``message`` with each session token, signature or ``Credential=`` value (an access
+    key id and its scope) it quotes, and the user information (a password) of each URL,
+    replaced by ``[redacted]`` (the name it was quoted under is kept)."""
+    message = re.sub(_URL_USER_INFO, r"\1[redacted]\3", message)
     return re.sub(_SIGNING_VALUES, r"\1[redacted]", message)

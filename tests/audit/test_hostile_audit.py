@@ -33,6 +33,8 @@ import pytest
 from audit_helpers import run_python
 from aws import guarded_client, make_cluster
 from botocore.awsrequest import AWSResponse
+from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
 from cli_helpers import Run, run_script, script_env
 from policies import write_policy
 from servers import MotoServer, raw_response
@@ -683,6 +685,41 @@ def test_a_session_token_echoed_in_an_error_message_is_not_written(
         ("failed", "SignatureDoesNotMatch"),
     ]
     assert_no_secret(log, caplog)
+
+
+def test_a_password_in_the_endpoint_url_is_not_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An endpoint given as ``http://user:password@host`` (a proxy in front of the service)
+    that cannot be reached: botocore's error quotes the URL whole. The program gets that error
+    as botocore raised it; the `unknown` record names it without the password."""
+    session = boto3.Session(
+        region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
+    )
+    rds_guard.install(session, policy=write_policy(tmp_path, POLICY))
+    rds = session.client(
+        "rds",
+        endpoint_url="http://admin:S3CRETPASS@127.0.0.1:9",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=2),
+    )
+    with (
+        caplog.at_level("INFO", logger="rds_guard"),
+        pytest.raises(EndpointConnectionError) as raised,
+    ):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1", Tags=TEAM
+        )
+    assert "admin:S3CRETPASS@127.0.0.1" in str(raised.value)  # the program's error is botocore's
+    log = tmp_path / "audit.jsonl"
+    records = [json.loads(line) for line in log.read_bytes().splitlines()]
+    assert [r["event"] for r in records] == ["requested", "unknown"]
+    assert records[1]["error"] == {
+        "code": "EndpointConnectionError",
+        "message": 'Could not connect to the endpoint URL: "http://[redacted]@127.0.0.1:9/"',
+    }
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("rds_guard"))
+    assert "EndpointConnectionError" in logged
+    assert "S3CRETPASS" not in logged and "S3CRETPASS" not in log.read_text()
 
 
 # --- a process killed with its request in flight ----------------------------------------------

@@ -406,6 +406,15 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "Authorization: AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo=",
             "Authorization: AWS AKIAIOSFODNN7EXAMPLE:[redacted]",
         ),
+        (
+            'the endpoint URL: "http://admin:S3CRET@127.0.0.1:9/", https://k@h/',
+            'the endpoint URL: "http://[redacted]@127.0.0.1:9/", https://[redacted]@h/',
+        ),
+        (  # a URL inside a query, encoded once
+            "PreSignedUrl=https%3A%2F%2Fadmin%3AS3CRET%40rds.amazonaws.com%2F%3FAction",
+            "PreSignedUrl=https%3A%2F%2F[redacted]%40rds.amazonaws.com%2F%3FAction",
+        ),
+        ("mail ops@example.com, see https://docs.aws.amazon.com/a@b and http://[::1]:9/", None),
         ("The request signature we calculated does not match the signature you provided", None),
         ("Signature expired: 20261129T120000Z is now earlier than 20261129T120500Z", None),
         ("DBClusterSnapshotNotFoundFault: orders-daily-1 not found", None),
@@ -415,7 +424,8 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
     log_path: Path, quoted: str, kept: str | None
 ) -> None:
     """AWS quotes the canonical request in some errors: its session token, signature and
-    credential scope never reach a record; any other message is kept as it is."""
+    ``Credential=`` value never reach a record, nor the password of a URL (botocore quotes an
+    unreachable endpoint's whole); any other message is kept as it is."""
     log = audit.AuditLog(log_path, fsync=False)
     log.write("failed", error={"code": "X", "message": f"expected: {quoted}"})
     log.write("failed", error=ValueError(f"expected: {quoted}"))
