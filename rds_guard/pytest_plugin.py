@@ -72,13 +72,17 @@ def policy_path(config: pytest.Config) -> Path | None:
 
 
 class _AuditCollector(logging.Handler):
-    """Collects the records guards emit on ``rds_guard.audit``."""
+    """Collects the records one guard emits on ``rds_guard.audit``: those of its audit log
+    (another guard the code under test installs writes its own)."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None) -> None:
         super().__init__(level=logging.INFO)
+        self.path = path
         self.records: list[dict[str, Any]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.path is None or getattr(record, "audit_path", None) != self.path:
+            return
         try:
             parsed = json.loads(record.getMessage())
         except ValueError:
@@ -114,8 +118,11 @@ def rds_guard_policy(
 
 @pytest.fixture
 def rds_guard_audit(rds_guard_policy: Guard) -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """A callable returning the audit records written during this test (dicts, in order)."""
-    collector = _AuditCollector()
+    """A callable returning the audit records the ``rds_guard_policy`` guard wrote during this
+    test (dicts, in order)."""
+    collector = _AuditCollector(
+        None if rds_guard_policy.audit is None else rds_guard_policy.audit.path
+    )
     audit_logger = logging.getLogger(AUDIT_LOGGER)
     previous = (audit_logger.level, audit_logger.disabled)
     audit_logger.addHandler(collector)

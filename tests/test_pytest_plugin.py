@@ -215,6 +215,35 @@ def test_second(rds_guard_policy, rds_guard_audit):
     assert not (policy_dir / "rds-guard-audit.jsonl").exists()
 
 
+def test_audit_callable_leaves_out_the_records_of_another_guard(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """The code under test installs a guard of its own, on its own session and log: its
+    records are not the fixture's guard's, and `rds_guard_audit` does not return them."""
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+
+@mock_aws
+def test_own_guard(rds_guard_policy, rds_guard_audit, tmp_path):
+    session = boto3.Session(region_name="us-east-1")
+    rds_guard.install(session, policy=str(rds_guard_policy.policy.source),
+                      audit_path=tmp_path / "own.jsonl")
+    own = session.client("rds")
+    make_cluster(own)
+    with pytest.raises(rds_guard.PolicyViolation):
+        noncompliant(own)
+    assert (tmp_path / "own.jsonl").read_text().count("\\n") == 1
+    assert rds_guard_audit() == []
+    rds = boto3.client("rds", region_name="us-east-1")
+    compliant(rds)
+    assert [r["event"] for r in rds_guard_audit()] == ["requested", "created"]
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(passed=1)
+
+
 def test_warn_policy_is_installed_in_its_own_mode(
     pytester: pytest.Pytester, policy_dir: Path
 ) -> None:

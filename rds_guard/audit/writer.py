@@ -88,9 +88,10 @@ def _close_if_owner(fd: int, pid: int) -> None:
             os.close(fd)
 
 
-def _emit(emitted: Iterable[tuple[Record, str]]) -> None:
+def _emit(emitted: Iterable[tuple[Record, str]], path: Path) -> None:
+    # the path tells apart the records of several logs in one process (the pytest plugin)
     for record, line in emitted:
-        _logger.info(line, extra={"audit_record": record})
+        _logger.info(line, extra={"audit_record": record, "audit_path": path})
 
 
 _LIVE_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
@@ -166,7 +167,7 @@ class AuditLog:
             finally:
                 self._lock.release()
         finally:
-            _emit(emitted)  # a repaired record may be written even when this one is not
+            _emit(emitted, self.path)  # a repaired record may be written even when this one is not
         return emitted[-1][0]
 
     def close(self) -> None:
@@ -196,7 +197,7 @@ class AuditLog:
             finally:
                 self._lock.release()
         finally:
-            _emit(emitted)
+            _emit(emitted, self.path)
 
     def _build(self, event: str, fields: Mapping[str, object], head: str, seq: int) -> Record:
         """The record this writer would write after ``head``, not yet sealed (the benchmarks
