@@ -1,6 +1,7 @@
 """Load-time checks across keys: parts of a policy that each read well and together say
-something its author cannot have meant (more tags than AWS allows, a required key listed
-twice, a ledger of a log that is never written), and the advice for an operation name that
+something its author cannot have meant (more tags than AWS allows, a tag value no value
+could pass, a generated name its pattern refuses, a required key listed twice, a ledger of a
+log that is never written), and the advice for an operation name that
 no naming rule applies to.
 
 Each check returns the dotted key to blame and the problem, for the schema's reader to raise
@@ -9,11 +10,13 @@ as a `PolicyError` at that key's line.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 from . import operations, rules
-from .policy import Policy
-from .positions import shown
+from .policy import Policy, TagPolicy
+from .positions import join, shown
+from .samples import NAMED_SOURCE, SAMPLE_TIMES, on_date, sample_values
 
 Problem = tuple[str, str]
 """The dotted key at fault and what is wrong with it."""
@@ -26,6 +29,8 @@ def contradiction(policy: Policy) -> Problem | None:
 
 def _contradictions(policy: Policy) -> Iterator[Problem]:
     tags = policy.tags
+    yield from _generated_names_refused(policy)
+    yield from _policy_tag_values_refused(tags)
     # No snapshot can carry more tags than AWS allows: a policy that needs more (its required
     # and forced keys) blocks every call.
     needed = len(set(tags.required) | set(tags.forced))
@@ -35,6 +40,16 @@ def _contradictions(policy: Policy) -> Iterator[Problem]:
             f"tags.required and tags.forced name {needed} keys: AWS allows at most"
             f" {rules.TAGS_PER_RESOURCE_MAX} tags per snapshot, so no call could comply",
         )
+    for key, globs in tags.allowed.items():
+        pattern = tags.patterns.get(key)
+        if pattern is None or any("*" in glob.text for glob in globs):
+            continue  # a glob's run may hold what the pattern asks for
+        if not any(pattern.fullmatch(glob.text) for glob in globs):
+            yield (
+                join("tags.patterns", key),
+                f"matches none of the values tags.allowed.{key} lists: no value of {shown(key)}"
+                " could pass both",
+            )
     first_at: dict[str, int] = {}
     for index, key in enumerate(tags.required):
         if key in first_at:
@@ -49,6 +64,64 @@ def _contradictions(policy: Policy) -> Iterator[Problem]:
             "the ledger mirrors the audit log, and audit.enabled = false writes none: nothing"
             " would ever be shipped (remove one of the two)",
         )
+
+
+def _generated_names_refused(policy: Policy) -> Iterator[Problem]:
+    """A name ``generate`` gives that AWS or the naming pattern refuses, for an operation it
+    names snapshots for (overrides merged), at each sample time: checked where the name does
+    not depend on what the call names, that is when the pattern holds ``{source}`` (rendered
+    for a source named `NAMED_SOURCE`) or the template reads no source nor region, and it
+    reads no ``{env:...}``."""
+    for row in operations.OPERATIONS.values():
+        rule = policy.naming_for(row.name)
+        generate, pattern = rule.generate, rule.pattern
+        if row.kind not in _NAMING_KINDS or generate is None or pattern is None:
+            continue
+        read = {part.name for part in generate.parts if not isinstance(part, str)}
+        if generate.env_names or not (pattern.uses_source or not read & {"source", "region"}):
+            continue
+        override = policy.naming_operations.get(row.name)
+        pattern_key = (
+            f"naming.operations.{row.name}.pattern"
+            if override is not None and override.pattern is not None
+            else "naming.pattern"
+        )
+        for service, now in itertools.product(sorted(row.services), SAMPLE_TIMES):
+            values = sample_values(row.name, service, source=NAMED_SOURCE, environ={}, now=now)
+            name = generate.render(values)
+            problems = rules.identifier_problems(name, row.limit)
+            if not problems and not pattern.fullmatch(name.lower(), NAMED_SOURCE):
+                problems = [f"does not match {pattern_key} {pattern.text}"]
+            if problems:
+                yield (
+                    rule.generate_key,
+                    f"for a {row.name} of a source named {NAMED_SOURCE!r}{on_date(now)} it"
+                    f" would name the snapshot {shown(name)}, which " + "; ".join(problems),
+                )
+
+
+_NAMING_KINDS = (operations.Kind.CREATE, operations.Kind.COPY)
+
+
+def _policy_tag_values_refused(tags: TagPolicy) -> Iterator[Problem]:
+    """A default or forced value the policy's own ``allowed`` or ``patterns`` refuse, at each
+    sample time, for each template that renders the same at every call but for its dates:
+    every call that gets it would be blocked (a forced one, every call)."""
+    for table, templates in (("tags.forced", tags.forced), ("tags.defaults", tags.defaults)):
+        for key, template in templates.items():
+            if any(not isinstance(part, str) and part.name != "utcnow" for part in template.parts):
+                continue
+            for now in SAMPLE_TIMES if not template.is_literal else SAMPLE_TIMES[:1]:
+                value = template.fixed_text(now)
+                globs = tags.allowed.get(key)
+                if globs is not None and not any(glob.matches(value) for glob in globs):
+                    problem = f"is not in tags.allowed.{key}"
+                elif key in tags.patterns and not tags.patterns[key].fullmatch(value):
+                    problem = f"does not match tags.patterns.{key}"
+                else:
+                    continue
+                yield (join(table, key), f"value {shown(value)}{on_date(now)} {problem}")
+                break
 
 
 def naming_operation_advice(name: str) -> str:

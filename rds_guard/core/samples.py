@@ -19,6 +19,11 @@ from .templates import Template, TemplateValues
 SAMPLE_NOW = datetime(2026, 5, 31, 12, 34, 56, tzinfo=UTC)
 """The time ``{utcnow}`` is rendered at: the shortest month and weekday names (May, Sunday),
 and a day and an hour of two digits, which no format pads with a space."""
+SAMPLE_EARLY = datetime(2026, 1, 1, 1, 1, 1, tzinfo=UTC)
+"""A second time the text a template renders at every call is checked at: a month, day,
+hour, minute and second of one digit, which ``%e``, ``%k``, ``%l`` and ``%_d`` pad with a
+space and ``%-d`` renders one character shorter."""
+SAMPLE_TIMES = (SAMPLE_NOW, SAMPLE_EARLY)
 SAMPLE_REGION = "us-east-1"
 """What ``{region}`` stands for: no region's name is shorter."""
 NAMED_SOURCE = "orders"
@@ -31,10 +36,21 @@ _ENV_SAMPLES = ("x", "")
 
 
 def sample_values(
-    operation: str, service: str, *, source: str = SAMPLE_SOURCE, environ: dict[str, str]
+    operation: str,
+    service: str,
+    *,
+    source: str = SAMPLE_SOURCE,
+    environ: dict[str, str],
+    now: datetime = SAMPLE_NOW,
 ) -> TemplateValues:
     """The values a template is rendered for at load, for one operation and service."""
-    return TemplateValues(operation, service, SAMPLE_NOW, environ, source, SAMPLE_REGION)
+    return TemplateValues(operation, service, now, environ, source, SAMPLE_REGION)
+
+
+def on_date(now: datetime) -> str:
+    """When a template renders as a message quotes it: nothing for `SAMPLE_NOW` (the time
+    every load-time rendering uses), the time for any other."""
+    return "" if now == SAMPLE_NOW else f" on {now:%Y-%m-%d} at {now:%H:%M:%S} UTC"
 
 
 def identifier_never_valid(template: Template, row: Operation, service: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,10 @@ from .positions import MAX_KEY_PARTS, KeyLines, hint, join, kind, shown, toml_er
 from .reader import ValueReader
 from .rules import ValueGlob, Wildcard
 from .samples import (
-    NAMED_SOURCE,
-    SAMPLE_NOW,
+    SAMPLE_TIMES,
     identifier_never_valid,
+    on_date,
     rendered_for,
-    sample_values,
     tag_value_never_valid,
 )
 from .templates import ENV_NAME, Template
@@ -180,18 +180,23 @@ class _Reader(ValueReader):
         """A ``generate`` template whose fixed text AWS allows in identifiers."""
         where = join(table, "generate")
         template = self.template(value, where)
+        for now, fixed in self.fixed_texts(template, where):
+            bad = sorted({c for c in fixed if not (c.isascii() and (c.isalnum() or c == "-"))})
+            if bad:
+                raise self.fail(
+                    where,
+                    "an identifier may hold only ASCII letters, digits and hyphens, not"
+                    f" {', '.join(repr(c) for c in bad)}{on_date(now)}",
+                )
+        return template
+
+    def fixed_texts(self, template: Template, where: str) -> list[tuple[datetime, str]]:
+        """The text ``template`` renders at every call (`Template.fixed_text`), at each
+        sample time: a ``{utcnow}`` format may render other characters on other days."""
         try:
-            fixed = template.fixed_text(SAMPLE_NOW)
+            return [(now, template.fixed_text(now)) for now in SAMPLE_TIMES]
         except ValueError as exc:
             raise self.fail(where, f"a {{utcnow}} format cannot be used: {exc}") from None
-        bad = sorted({c for c in fixed if not (c.isascii() and (c.isalnum() or c == "-"))})
-        if bad:
-            shown = ", ".join(repr(c) for c in bad)
-            raise self.fail(
-                where,
-                f"an identifier may hold only ASCII letters, digits and hyphens, not {shown}",
-            )
-        return template
 
     def check_audit_key_unread(self, policy: Policy) -> None:
         """No template reads the variable holding the audit log's HMAC key: written into tags
@@ -208,9 +213,7 @@ class _Reader(ValueReader):
 
     def check_generated_names(self, policy: Policy) -> None:
         """``generate`` can name a snapshot AWS accepts for each operation it names snapshots
-        for (overrides merged); rendered for a sample source, the name satisfies AWS's
-        identifier rules and the pattern, when the pattern holds ``{source}`` and the name
-        reads no ``{env:...}``."""
+        for (overrides merged); held against the pattern in `consistency`."""
         for row in operations.OPERATIONS.values():
             rule = policy.naming_for(row.name)
             if row.kind not in (operations.Kind.CREATE, operations.Kind.COPY) or not rule.generate:
@@ -223,26 +226,6 @@ class _Reader(ValueReader):
                         rule.generate.text,
                         f"no {row.name} can get a name AWS accepts from it: it renders"
                         f" {shown(name)}{rendered_for(rule.generate)}, which {reason}",
-                    )
-            if rule.pattern is None or not rule.pattern.uses_source or rule.generate.env_names:
-                continue
-            override = policy.naming_operations.get(row.name)
-            pattern_key = (
-                f"naming.operations.{row.name}.pattern"
-                if override is not None and override.pattern is not None
-                else "naming.pattern"
-            )
-            for service in sorted(row.services):
-                values = sample_values(row.name, service, source=NAMED_SOURCE, environ={})
-                name = rule.generate.render(values)
-                problems = rules.identifier_problems(name, row.limit)
-                if not problems and not rule.pattern.fullmatch(name.lower(), NAMED_SOURCE):
-                    problems = [f"does not match {pattern_key} {rule.pattern.text}"]
-                if problems:
-                    raise self.fail(
-                        rule.generate_key,
-                        f"for a {row.name} of a source named {NAMED_SOURCE!r} it would name"
-                        f" the snapshot {shown(name)}, which " + "; ".join(problems),
                     )
 
     def naming_operations(self, naming: object) -> dict[str, NamingRule]:
@@ -289,7 +272,6 @@ class _Reader(ValueReader):
             self.check_tag_key(key, join("tags.patterns", key))
             patterns[key] = self.tag_pattern(text, join("tags.patterns", key))
         policy = TagPolicy(required, inherit, defaults, forced, allowed, patterns)
-        self.check_literal_values(policy)
         return policy
 
     def tag_templates(self, value: object, key: str) -> dict[str, Template]:
@@ -301,12 +283,11 @@ class _Reader(ValueReader):
             if template.is_literal:
                 problems = rules.tag_value_problems(template.literal_text)
             else:  # its literal text and {utcnow:FMT} dates: the same at every call
-                try:
-                    fixed = template.fixed_text(SAMPLE_NOW)
-                except ValueError as exc:
-                    raise self.fail(where, f"a {{utcnow}} format cannot be used: {exc}") from None
-                bad = sorted({c for c in fixed if not rules.tag_char_allowed(c)})
-                problems = [f"value may not hold {c!r} (AWS tag rules)" for c in bad]
+                problems = [
+                    f"value may not hold {c!r} (AWS tag rules){on_date(now)}"
+                    for now, fixed in self.fixed_texts(template, where)
+                    for c in sorted({c for c in fixed if not rules.tag_char_allowed(c)})
+                ]
                 if not problems:
                     value, reason = tag_value_never_valid(template)
                     if reason:
@@ -347,27 +328,6 @@ class _Reader(ValueReader):
         problems = rules.tag_key_problems(key)
         if problems:
             raise self.fail(where, f"tag key {shown(key)}: " + "; ".join(problems))
-
-    def check_literal_values(self, policy: TagPolicy) -> None:
-        for table, templates in (
-            ("tags.forced", policy.forced),
-            ("tags.defaults", policy.defaults),
-        ):
-            for key, template in templates.items():
-                if not template.is_literal:
-                    continue
-                value = template.literal_text
-                globs = policy.allowed.get(key)
-                if globs is not None and not any(glob.matches(value) for glob in globs):
-                    raise self.fail(
-                        f"{table}.{key}", f"value {shown(value)} is not in tags.allowed.{key}"
-                    )
-                pattern = policy.patterns.get(key)
-                if pattern is not None and not pattern.fullmatch(value):
-                    raise self.fail(
-                        f"{table}.{key}",
-                        f"value {shown(value)} does not match tags.patterns.{key}",
-                    )
 
     def sharing(self, value: object) -> SharingPolicy:
         table = self.table(value, "sharing", _SHARING_KEYS)

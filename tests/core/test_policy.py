@@ -193,7 +193,7 @@ def test_naming_for_merges_an_override_with_the_top_level_rule():
     policy = make_policy(
         """
         [naming]
-        pattern = "^top$"
+        pattern = "^(top-gen|copy-gen)$"
         generate = "top-gen"
         [naming.operations.CopyDBClusterSnapshot]
         pattern = "^(dr-{source}|top-gen)$"
@@ -206,7 +206,7 @@ def test_naming_for_merges_an_override_with_the_top_level_rule():
     assert copy_rule.generate.text == "top-gen"
     assert copy_rule.generate_key == "naming.generate"
     copy_db_rule = policy.naming_for("CopyDBSnapshot")
-    assert copy_db_rule.pattern.text == "^top$"
+    assert copy_db_rule.pattern.text == "^(top-gen|copy-gen)$"
     assert copy_db_rule.generate.text == "copy-gen"
     assert copy_db_rule.generate_key == "naming.operations.CopyDBSnapshot.generate"
     assert policy.naming_for("CreateDBSnapshot") is policy.naming
@@ -674,6 +674,50 @@ def test_a_copy_override_that_the_top_generate_breaks_is_refused():
     )
 
 
+@pytest.mark.parametrize("directive", ["%e", "%_d", "%k", "%l"])
+def test_a_generate_date_padded_with_a_space_on_some_days_is_refused(directive):
+    """``%e`` renders the 31st as ``31`` and the 1st as `` 1``: an identifier holds no space,
+    so every generated name would be refused nine days a month (or ten hours a day)."""
+    error = body_error(f'[naming]\ngenerate = "{{source}}-{{utcnow:%Y%m{directive}}}"\n')
+    assert (error.key, error.line) == ("naming.generate", 3)
+    assert error.problem == (
+        "an identifier may hold only ASCII letters, digits and hyphens, not ' ' on 2026-01-01"
+        " at 01:01:01 UTC"
+    )
+
+
+def test_a_generate_its_pattern_refuses_on_some_days_is_refused():
+    """``%-d`` renders the 1st one digit short: ``[0-9]{8}`` refuses it nine days a month."""
+    error = body_error(
+        '[naming]\npattern = "^{source}-[0-9]{8}$"\ngenerate = "{source}-{utcnow:%Y%m%-d}"\n'
+    )
+    assert (error.key, error.line) == ("naming.generate", 4)
+    assert error.problem.endswith(
+        " on 2026-01-01 at 01:01:01 UTC it would name the snapshot 'orders-2026011', which"
+        " does not match naming.pattern ^{source}-[0-9]{8}$"
+    )
+
+
+def test_a_generate_without_source_is_held_against_a_pattern_without_source():
+    """Neither reads the source: the name is the same whatever the call copies, and this
+    pattern refuses it for every call that names no snapshot."""
+    error = body_error(
+        '[naming]\npattern = "^daily-[0-9]{8}$"\ngenerate = "manual-{utcnow:%Y%m%d}"\n'
+    )
+    assert (error.key, error.line) == ("naming.generate", 4)
+    assert "'manual-20260531', which does not match naming.pattern" in error.problem
+
+
+def test_a_generate_with_source_is_not_guessed_against_a_pattern_without_it():
+    """``{source}`` against ``^[a-z]+-daily-...``: whether it matches depends on the source
+    each call names (``orders2`` would not), so it is judged at each call, not at load."""
+    policy = make_policy(
+        '[naming]\npattern = "^[a-z]+-daily-[0-9]{8}$"\n'
+        'generate = "{source}-daily-{utcnow:%Y%m%d}"\n'
+    )
+    assert policy.naming.generate is not None
+
+
 def test_an_override_generate_is_held_against_the_top_pattern():
     """A generate of CopyDBSnapshot alone is judged by the pattern it gets: the top one."""
     error = body_error(
@@ -948,6 +992,60 @@ def test_forced_template_value_is_not_checked_against_allowed():
     """`{env:X}` has no value at load: it is judged at call time."""
     policy = make_policy('[tags.allowed]\nenv = ["prod"]\n[tags.forced]\nenv = "{env:ENV}"\n')
     assert policy.tags.forced["env"].env_names == ("ENV",)
+
+
+@pytest.mark.parametrize(
+    ("table", "rule", "template", "problem"),
+    [
+        (
+            "tags.forced",
+            '[tags.patterns]\ncreated = "^[0-9]{8}$"\n',
+            "{utcnow:%Y-%m-%d}",
+            "value '2026-05-31' does not match tags.patterns.created",
+        ),
+        (
+            "tags.defaults",
+            '[tags.allowed]\ncreated = ["prod"]\n',
+            "{utcnow:%Y}",
+            "value '2026' is not in tags.allowed.created",
+        ),
+        (  # right on the 31st, wrong on the 1st: a one-digit day
+            "tags.forced",
+            '[tags.patterns]\ncreated = "^[0-9]{8}$"\n',
+            "{utcnow:%Y%m%-d}",
+            "value '2026011' on 2026-01-01 at 01:01:01 UTC does not match tags.patterns.created",
+        ),
+    ],
+)
+def test_a_date_template_is_checked_against_allowed_and_patterns(table, rule, template, problem):
+    """A default or forced value made of literal text and dates alone renders the same for
+    every call of a day: one the policy's own rules refuse, on the day the policy loads or on
+    another, would block each call that gets it."""
+    error = body_error(rule + f'[{table}]\ncreated = "{template}"\n')
+    assert (error.key, error.line) == (f"{table}.created", 5)
+    assert error.problem == problem
+
+
+def test_a_pattern_none_of_the_allowed_values_matches_is_refused():
+    """``allowed = ["prod"]`` and ``patterns = "^dev$"``: no value passes both, so every call
+    that sets the key is blocked. With a glob (``CC-*``) some value might, and it loads."""
+    error = body_error(
+        '[tags.allowed]\nenv = ["prod", "staging"]\n[tags.patterns]\nenv = "^dev$"\n'
+    )
+    assert (error.key, error.line) == ("tags.patterns.env", 5)
+    assert error.problem == (
+        "matches none of the values tags.allowed.env lists: no value of 'env' could pass both"
+    )
+    policy = make_policy('[tags.allowed]\ncc = ["CC-*"]\n[tags.patterns]\ncc = "^CC-[0-9]+$"\n')
+    assert set(policy.tags.patterns) == {"cc"}
+
+
+def test_a_date_template_its_rules_accept_on_every_day_loads():
+    policy = make_policy(
+        '[tags.patterns]\ncreated = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"\n'
+        '[tags.forced]\ncreated = "{utcnow:%Y-%m-%d}"\n'
+    )
+    assert policy.tags.forced["created"].text == "{utcnow:%Y-%m-%d}"
 
 
 # --- sharing and audit ------------------------------------------------------------------------
