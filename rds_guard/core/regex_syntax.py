@@ -16,6 +16,7 @@ import sys
 import unicodedata
 
 from .frozen import frozen
+from .regex_refusals import PYTHON_FLAGS, REFUSED_ESCAPES, REFUSED_GROUPS
 
 SAMPLE_SOURCE = "x"
 """What ``{source}`` stands for when a naming pattern is compiled at load."""
@@ -35,6 +36,7 @@ _SHORTHANDS = {
         r"\x{3001}-\x{10ffff}"
     ),
 }
+_IDENTIFIER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")  # matched lowercased
 _TURKISH_I = frozenset("Ii\u0130\u0131")  # one letter to Python's IGNORECASE, two pairs to RE2
 _TURKISH_CLASS = r"Ii\x{130}\x{131}"
 _PLAIN = re.compile(r"[^\\\[\](){}*+?.^$|]+")  # a run of literal characters
@@ -45,42 +47,10 @@ _LITERAL_BRACE = "a brace neither {source} nor a repeat such as {8} is text no i
 _GROUP_NAME = re.compile(r"P?<\w*>")
 _FLAGS = re.compile(r"([A-Za-z]*)(?:-([A-Za-z]*))?([:)])")
 _RE2_FLAGS = frozenset("imsU")
-_PYTHON_FLAGS = {
-    "a": "(?a) (ASCII classes): write [0-9A-Za-z_] for an ASCII \\w",
-    "L": "(?L) (locale classes)",
-    "u": "(?u): the classes are Unicode already, drop it",
-    "x": "(?x) (verbose): write the pattern without its spaces and comments",
-}
-_BACKTRACKS = "it would need backtracking"
-_REFUSED_GROUPS = {  # (? and what follows: what it is, what to do
-    "=": ("lookahead (?=...)", _BACKTRACKS),
-    "!": ("negative lookahead (?!...)", _BACKTRACKS),
-    "<=": ("lookbehind (?<=...)", _BACKTRACKS),
-    "<!": ("negative lookbehind (?<!...)", _BACKTRACKS),
-    "P=": ("backreference (?P=name)", _BACKTRACKS),
-    ">": (
-        "atomic group (?>...)",
-        "RE2 never backtracks, so drop the (?> and its ) and check the pattern still means"
-        " what you want",
-    ),
-    "(": ("conditional group (?(...)", _BACKTRACKS),
-    "#": ("comment group (?#...)", "delete it"),
-}
 _BRACED = {  # what may stand between the braces of \p{...}, \x{...}, \N{...}
     "p": re.compile(r"\{\^?\w*\}?"),
     "x": re.compile(r"\{[0-9A-Fa-f]*\}?"),
     "N": re.compile(r"\{[\w \-]*\}?"),
-}
-_BOUNDARY = (
-    ": RE2's word boundary knows only ASCII letters, Python's every letter; write the"
-    " characters around it out (\\p{L}, \\p{N}, [^\\p{L}\\p{N}_]), or drop it (a full match"
-    " anchors both ends already)"
-)
-_REFUSED_ESCAPES = {
-    "b": _BOUNDARY,
-    "B": _BOUNDARY,
-    "Z": ": RE2 has no \\Z; write \\z (the end of the text)",
-    "C": " matches one byte, not one character: write .",
 }
 _SIMPLE_ESCAPES = {"a": 7, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
 _HEX = re.compile(r"[0-9A-Fa-f]+")
@@ -119,8 +89,9 @@ class Translation:
         return len(self.pieces) > 1
 
     def with_source(self, escaped: str) -> str:
-        """The RE2 text with ``escaped`` where each ``{source}`` is."""
-        return escaped.join(self.pieces)
+        """The RE2 text with ``escaped`` where each ``{source}`` is, as one atom: a repeat
+        written after ``{source}`` repeats the whole name, not its last letter."""
+        return f"(?:{escaped})".join(self.pieces)
 
     def written_offset(self, offset: int) -> int:
         """Where the token at ``offset`` of the text compiled at load is written."""
@@ -193,6 +164,8 @@ class _Translator:
             elif char == "{":
                 self.brace()
             else:  # . ^ $ | ] }
+                if char in "]}":
+                    self.check_identifier_char(char, start)
                 self.emit("\\" + char if char in "]}" else char, start, atom=char in ".]}")
                 self.i += 1
         if self.groups:
@@ -218,8 +191,25 @@ class _Translator:
             start + offset,
         )
 
+    def check_identifier_char(self, char: str, at: int) -> None:
+        """A literal character no identifier holds, in a naming pattern, can never match (as
+        an uppercase letter cannot): an underscore, a dot, a space, an en dash pasted for a
+        hyphen. Under ``(?i)`` a letter may fold to an ASCII one (the Kelvin sign to k)."""
+        if not self.naming or char in _IDENTIFIER_CHARS:
+            return
+        if self.ignorecase and (char.lower() in _IDENTIFIER_CHARS or char.isalpha()):
+            return
+        self.check_case(char, at)
+        raise self.fail(
+            f"{char!r} can never match: an identifier holds only letters, digits and hyphens",
+            at,
+        )
+
     def literal_run(self, run: str, start: int) -> None:
         self.check_case(run, start)
+        for offset, char in enumerate(run):
+            if char not in _IDENTIFIER_CHARS:
+                self.check_identifier_char(char, start + offset)
         if self.ignorecase and not _TURKISH_I.isdisjoint(run):
             for offset, char in enumerate(run):
                 self.literal(ord(char), start + offset)
@@ -227,6 +217,7 @@ class _Translator:
             self.emit(run, start)
 
     def literal(self, code: int, at: int) -> None:
+        self.check_identifier_char(chr(code), at)
         if self.ignorecase and chr(code) in _TURKISH_I:
             self.emit(f"[{_TURKISH_CLASS}]", at)
         else:
@@ -252,8 +243,8 @@ class _Translator:
             self.emit(body if char in "dD" else f"[{body}]", start)
         elif char == "W":
             self.emit(f"[^{_WORD}]", start)
-        elif char in _REFUSED_ESCAPES:
-            raise self.fail(f"\\{char}{_REFUSED_ESCAPES[char]}", start)
+        elif char in REFUSED_ESCAPES:
+            raise self.fail(f"\\{char}{REFUSED_ESCAPES[char]}", start)
         elif char == "Q":  # RE2's quoted text, up to \E
             end = text.find("\\E", self.i)
             stop = len(text) if end < 0 else end
@@ -328,7 +319,7 @@ class _Translator:
             self.i = start + 1
             return
         after = start + 2
-        for opening, (what, why) in _REFUSED_GROUPS.items():
+        for opening, (what, why) in REFUSED_GROUPS.items():
             if text.startswith(opening, after):
                 raise self.fail(f"RE2 has no {what}: {why}", start)
         named = _GROUP_NAME.match(text, after)
@@ -338,8 +329,8 @@ class _Translator:
         elif flags:
             on, off, _ = flags.groups()
             for flag in on + (off or ""):
-                if flag in _PYTHON_FLAGS:
-                    raise self.fail(f"RE2 has no flag {_PYTHON_FLAGS[flag]}", start)
+                if flag in PYTHON_FLAGS:
+                    raise self.fail(f"RE2 has no flag {PYTHON_FLAGS[flag]}", start)
                 if flag not in _RE2_FLAGS:
                     raise self.fail(f"unknown flag {flag!r}", start, syntax=True)
             self.i = flags.end()
@@ -409,7 +400,7 @@ class _Translator:
         self.sources.append(start)
         self.pieces.append("".join(self.out))
         self.out = []
-        self.emitted += len(SAMPLE_SOURCE)
+        self.emitted += len(f"(?:{SAMPLE_SOURCE})")  # as `Translation.with_source` puts it
         self.atom, self.repeated = True, False
         self.i = start + len(spelling)
 

@@ -584,7 +584,7 @@ def test_invalid_regex_is_an_error(body, key):
             '[tags.patterns]\nowner = "^\\\\w+\\\\.\\\\q"\n', 3, "'\\\\q'", 18, id="after-escapes"
         ),
         pytest.param(
-            "[naming.operations.CopyDBSnapshot]\npattern = '''\n^dr-\n  (x$'''\n",
+            "[tags.patterns]\nowner = '''\n^dr-\n  (x$'''\n",
             5,
             "'(x$'",
             3,

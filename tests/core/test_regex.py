@@ -362,7 +362,16 @@ def test_dialect_additions_of_re2_work():
 
 @pytest.mark.parametrize(
     ("pattern", "position"),
-    [("^Orders-x$", 1), ("^{source}-Manual$", 10), ("^a(b|C)$", 5), (r"^\QAB\E$", 3)],
+    [
+        ("^Orders-x$", 1),
+        ("^{source}-Manual$", 10),
+        ("^a(b|C)$", 5),
+        (r"^\QAB\E$", 3),
+        (r"^\x41?b$", 1),
+        (r"^a\u0042$", 2),
+        (r"^\101$", 1),
+        (r"^\N{LATIN CAPITAL LETTER A}$", 1),
+    ],
 )
 def test_an_uppercase_literal_in_a_naming_pattern_is_refused(pattern, position):
     """Identifiers are matched lowercased: `M` can never match. Refused at its offset."""
@@ -380,7 +389,6 @@ def test_an_uppercase_literal_in_a_naming_pattern_is_refused(pattern, position):
         r"^\p{Lu}?x$",
         r"^[A-Z0-9-]{1,5}$",
         r"^[A-Za-z]+$",
-        r"^\x41?b$",
         r"(?i)^Orders-X$",
         r"^(?i:Orders)-x$",
         r"^(?P<Name>a)$",
@@ -389,8 +397,59 @@ def test_an_uppercase_literal_in_a_naming_pattern_is_refused(pattern, position):
     ],
 )
 def test_escapes_classes_flags_and_names_are_no_uppercase_literals(pattern):
-    """`\\W \\D \\S \\P{..}`, `[A-Z]`, `\\x41`, a group's name, `(?i)`: no literal to refuse."""
+    """`\\W \\D \\S \\P{..}`, `[A-Z]`, a group's name, `(?i)`: no literal to refuse."""
     NamePattern(pattern)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "char", "position"),
+    [
+        ("^{source}_daily-[0-9]{8}$", "_", 9),
+        ("^{source}\u2013daily$", "\u2013", 9),  # an en dash pasted for a hyphen
+        (r"^{source}\.daily$", ".", 9),
+        ("^{source} daily$", " ", 9),
+        (r"^{source}-\{source}$", "{", 10),
+        (r"^a\n$", "\n", 2),
+        ("^a]$", "]", 2),
+        ("^a}$", "}", 2),
+        ("(?i)^a_b$", "_", 6),
+        (r"^a\.?b$", ".", 2),  # optional, as an uppercase letter may be: still never matches
+    ],
+)
+def test_a_literal_no_identifier_holds_is_refused_in_a_naming_pattern(pattern, char, position):
+    """An identifier holds letters, digits and hyphens only: a literal underscore, dot, space
+    or en dash in a naming pattern can never match, as an uppercase letter cannot, and every
+    call would be blocked. Refused at its offset, written or escaped."""
+    with pytest.raises(RegexProblem) as caught:
+        NamePattern(pattern)
+    assert caught.value.position == position
+    assert caught.value.message == (
+        f"{char!r} can never match: an identifier holds only letters, digits and hyphens"
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"^a\-b$", r"(?i)^\x41-\N{KELVIN SIGN}$", r"^a\x2db$", "^[_.a-z]+$"]
+)
+def test_what_an_identifier_may_hold_loads_in_a_naming_pattern(pattern):
+    """An escaped hyphen, a letter under (?i) (the Kelvin sign folds to k), a class holding
+    more than the identifier's characters: all can match some identifier."""
+    NamePattern(pattern)
+
+
+def test_a_tag_pattern_keeps_literals_no_identifier_holds():
+    """Tag values hold spaces, dots, underscores and braces: the refusal is for names only."""
+    assert compile_regex(r"^a_b\.c d\{e\}$").fullmatch("a_b.c d{e}")
+
+
+def test_a_repeat_after_source_repeats_the_whole_name():
+    """``{source}`` is the source's name as one atom: ``{source}?`` makes the name optional,
+    not its last letter (``order-x`` is no name this pattern meant)."""
+    pattern = NamePattern("^{source}?-x$")
+    assert pattern.fullmatch("orders-x", "orders")
+    assert pattern.fullmatch("-x", "orders")
+    assert not pattern.fullmatch("order-x", "orders")
+    assert NamePattern("^({source}-)+daily$").fullmatch("orders-orders-daily", "orders")
 
 
 def test_uppercase_after_case_insensitivity_ends_is_refused():
@@ -426,11 +485,10 @@ def test_a_brace_that_is_no_repeat_in_a_naming_pattern_is_refused(pattern):
         ("^{source}-[0-9]{8}$", "orders-20261129"),
         ("^{source}-[0-9]{2,5}$", "orders-123"),
         ("^{source}-x{2,}$", "orders-xxx"),
-        (r"^{source}-\{source}$", "orders-{source}"),
     ],
 )
 def test_braces_that_are_no_placeholder_keep_their_regex_meaning(pattern, matching):
-    """`{8}`, `{2,5}` are repeats; an escaped brace, `\\{source}`, is text."""
+    """`{8}`, `{2,5}` are repeats."""
     assert NamePattern(pattern).fullmatch(matching, "orders")
 
 
