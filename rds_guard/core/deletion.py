@@ -161,9 +161,9 @@ def judge_backup_delete(request: Request) -> Decision:
 
 
 def judge_backups_off(request: Request) -> Decision:
-    """ModifyDBInstance with ``BackupRetentionPeriod=0``: it turns the instance's automated
-    backups off, and AWS deletes them; not while the policy keeps them. Any other change is
-    neither judged nor recorded."""
+    """ModifyDBInstance or PromoteReadReplica with ``BackupRetentionPeriod=0``: it turns the
+    instance's automated backups off, and AWS deletes them; not while the policy keeps them.
+    Any other call is neither judged nor recorded."""
     row, params = request.row, request.params
     assert row.retention is not None
     period = params.get(row.retention)
@@ -183,7 +183,8 @@ def judge_backups_off(request: Request) -> Decision:
             )
         )
     # without ApplyImmediately AWS makes the change, and deletes them, in the next window
-    when = "" if params.get("ApplyImmediately") is True else ", at the next maintenance window"
+    deferred = row.applied_now_by is not None and params.get(row.applied_now_by) is not True
+    when = ", at the next maintenance window" if deferred else ""
     return request.decision(
         violations=tuple(violations),
         source=instance.lower() if instance else None,

@@ -113,9 +113,11 @@ class Operation:
     what ``facts_from`` names: the snapshot to delete, or the database (its engine, and for
     ``final_exemptions`` the deletes AWS allows only without a final snapshot).
     ``retention`` is the parameter whose 0 turns a database's automated backups off (AWS
-    deletes them then). ``resource_type`` is the ARN resource type of the snapshot the call names
-    (``cluster-snapshot`` or ``snapshot``: DB and DB cluster snapshots are two namespaces);
-    None when the call names it by ARN, or names none.
+    deletes them then); ``applied_now_by`` the flag without which AWS makes that change at the
+    next maintenance window (None: the call makes it at once). ``resource_type`` is the ARN
+    resource type of the snapshot the call names (``cluster-snapshot`` or ``snapshot``: DB and
+    DB cluster snapshots are two namespaces); None when the call names it by ARN, or names
+    none.
     """
 
     name: str
@@ -137,13 +139,14 @@ class Operation:
     facts_from: str | None = None
     final_exemptions: bool = False
     retention: str | None = None
+    applied_now_by: str | None = None
     resource_type: str | None = None
 
     @property
     def vouches_for_every_parameter(self) -> bool:
-        """False for an operation the guard judges by one parameter alone (ModifyDBInstance,
-        by its retention): what else it carries is the service's, and a client that does
-        not validate may send it as it likes."""
+        """False for an operation the guard judges by one parameter alone (ModifyDBInstance
+        and PromoteReadReplica, by the retention): what else it carries is the service's,
+        and a client that does not validate may send it as it likes."""
         return self.retention is None
 
     @property
@@ -274,6 +277,11 @@ OPERATIONS: dict[str, Operation] = {
         ),
         Operation(
             "ModifyDBInstance", Kind.RETENTION, RDS_AND_NEPTUNE, "deleted",
+            source="DBInstanceIdentifier", retention="BackupRetentionPeriod",
+            applied_now_by="ApplyImmediately",
+        ),
+        Operation(
+            "PromoteReadReplica", Kind.RETENTION, RDS_ONLY, "deleted",
             source="DBInstanceIdentifier", retention="BackupRetentionPeriod",
         ),
         Operation(

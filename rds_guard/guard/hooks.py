@@ -21,7 +21,7 @@ GUARDED: dict[str, tuple[str, ...]] = {
         "AddTagsToResource", "RemoveTagsFromResource", "ModifyDBClusterSnapshotAttribute",
         "ModifyDBSnapshotAttribute", "DeleteDBClusterSnapshot", "DeleteDBSnapshot",
         "DeleteDBInstanceAutomatedBackup", "DeleteDBClusterAutomatedBackup", "ModifyDBInstance",
-        "StartExportTask",
+        "PromoteReadReplica", "StartExportTask",
     ),
     "docdb": (
         "CreateDBClusterSnapshot", "CopyDBClusterSnapshot", "DeleteDBCluster", "DeleteDBInstance",

@@ -380,6 +380,26 @@ def test_turning_automated_backups_off_is_refused_under_keep(service, period):
     assert anyway.allowed and anyway.recorded  # "any": recorded, as every delete of backups
 
 
+def test_promoting_a_replica_with_its_backups_off_is_refused_under_keep():
+    """`PromoteReadReplica(BackupRetentionPeriod=0)` turns the promoted instance's automated
+    backups off as it promotes it (no maintenance window: it has no ApplyImmediately); under
+    `"keep"` it is `deletion.automated_backups`, recorded under `"any"`; a promote that keeps
+    them is neither judged nor recorded."""
+    params = {"DBInstanceIdentifier": "Replica", "BackupRetentionPeriod": "0"}
+    judged = delete(KEEP, "PromoteReadReplica", params)
+    violation = only(judged.decision, "deletion.automated_backups")
+    assert (violation.field, violation.value) == ("BackupRetentionPeriod", "0")
+    assert judged.decision.notes == (
+        "automated backups of Replica turned off (BackupRetentionPeriod=0)",
+    )
+    assert (judged.decision.source, judged.decision.outcome) == ("replica", "deleted")
+    anyway = delete(make_policy(), "PromoteReadReplica", params).decision
+    assert anyway.allowed and anyway.recorded
+    for kept in ({"DBInstanceIdentifier": "replica"}, {**params, "BackupRetentionPeriod": 7}):
+        decision = delete(KEEP, "PromoteReadReplica", kept).decision
+        assert (decision.allowed, decision.recorded, decision.params) == (True, False, kept)
+
+
 @pytest.mark.parametrize(
     "params",
     [

@@ -299,6 +299,35 @@ def test_turning_an_instances_automated_backups_off_is_never_sent(rig: Rig) -> N
     assert rig.events() == ["blocked"]
 
 
+def test_promoting_a_replica_with_its_backups_off_is_never_sent(rig: Rig) -> None:
+    """`PromoteReadReplica(BackupRetentionPeriod=0)` turns the backups off as it promotes:
+    under `"keep"` it is blocked and the replica keeps its retention; a promote that keeps
+    them is sent and not recorded."""
+    source = make_instance(rig.plain, "orders")
+    rig.plain.create_db_instance_read_replica(
+        DBInstanceIdentifier="replica", SourceDBInstanceIdentifier=source["DBInstanceIdentifier"]
+    )
+    rig.plain.modify_db_instance(
+        DBInstanceIdentifier="replica", BackupRetentionPeriod=7, ApplyImmediately=True
+    )
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.promote_read_replica(DBInstanceIdentifier="replica", BackupRetentionPeriod=0)
+    assert blocked_rules(caught) == ["deletion.automated_backups"]
+    assert rig.count("PromoteReadReplica") == 0
+    (blocked,) = rig.records()
+    assert (blocked["event"], blocked["operation"], blocked["source"]) == (
+        "blocked",
+        "PromoteReadReplica",
+        "replica",
+    )
+    assert blocked["notes"] == ["automated backups of replica turned off (BackupRetentionPeriod=0)"]
+    (replica,) = rig.plain.describe_db_instances(DBInstanceIdentifier="replica")["DBInstances"]
+    assert replica["BackupRetentionPeriod"] == 7
+    rig.rds.promote_read_replica(DBInstanceIdentifier="replica", BackupRetentionPeriod=3)
+    assert rig.count("PromoteReadReplica") == 1
+    assert rig.events() == ["blocked"]
+
+
 def test_warn_mode_turns_the_backups_off_on_the_record(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
