@@ -410,6 +410,59 @@ def test_stubbed_calls_write_no_outcome_without_requested(policy: Path, tmp_path
     assert not log.exists() or events(tmp_path) == []
 
 
+STUBBED_CREATE = ("create_db_cluster_snapshot", {"DBClusterSnapshot": {"Status": "creating"}})
+
+
+def test_a_stubbed_client_answers_its_calls_under_a_warn_policy_that_reads(tmp_path: Path) -> None:
+    """docs/policy.md: botocore's Stubber holds answers for the program's calls. The guard's
+    read of the source finds none (the Stubber refuses it) and counts as unreadable; in warn
+    mode, with tag rules that read the source, the call goes on and gets its stubbed answer,
+    with no answer left over and none missing, as without the guard."""
+    from botocore.stub import Stubber
+
+    rds = guarded_client(
+        write_policy(
+            tmp_path,
+            'version = 1\nmode = "warn"\n[tags]\nrequired = ["team"]\n'
+            '[audit]\npath = "audit.jsonl"\nfsync = false\n',
+        )
+    )
+    with Stubber(rds) as stubber:
+        stubber.add_response(*STUBBED_CREATE)
+        made = rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+        )
+        stubber.assert_no_pending_responses()
+    assert made["DBClusterSnapshot"] == {"Status": "creating"}
+
+
+def test_a_stubbed_client_under_a_policy_that_adds_tags_is_blocked_naming_the_stub(
+    tmp_path: Path,
+) -> None:
+    """enforce, a policy that adds a tag: the source's tags cannot be read through the stub,
+    and adding the tag would drop them, so the call is `tags.inherit`, naming the Stubber."""
+    from botocore.stub import Stubber
+
+    rds = guarded_client(
+        write_policy(
+            tmp_path,
+            'version = 1\n[tags.defaults]\nmanaged-by = "rds-guard"\n'
+            '[audit]\npath = "audit.jsonl"\nfsync = false\n',
+        )
+    )
+    with Stubber(rds) as stubber:
+        stubber.add_response(*STUBBED_CREATE)
+        with pytest.raises(rds_guard.PolicyViolation) as caught:
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+            )
+    (violation,) = caught.value.violations
+    assert violation.rule == "tags.inherit"
+    assert "StubResponseError: the client is stubbed, with no answer for it" in violation.message
+    (blocked,) = audit_records(tmp_path)
+    assert blocked["event"] == "blocked"
+
+
 def test_dropped_sessions_release_their_guard_and_log(policy: Path) -> None:
     """A session installed on and dropped without uninstall does not keep its guard, its
     audit log's descriptor or itself alive."""

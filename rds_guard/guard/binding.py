@@ -90,7 +90,8 @@ class ClientBinding:
         if guard is None or not self.judgeable(params, model):
             return
         invalid = guard.check_types(self, row, params, self.invalid(row, params))
-        call = guard.judge(self, row, params, self.reads(row, params), invalid)
+        reads = self.reads(row, params, lenient=guard.policy.mode == "warn")
+        call = guard.judge(self, row, params, reads, invalid)
         if call is not None and self.presigned_past_the_wrapper(context):
             guard.check_presigned(self, row, call, call.judged, None)
         else:
@@ -266,15 +267,20 @@ class ClientBinding:
         """What a decision on a call of this client knows besides the policy and the call."""
         return CallFacts(self.service, self.region, datetime.now(UTC), os.environ)
 
-    def reads(self, row: Operation, params: Mapping[str, Any], *, ahead: bool = False) -> CallReads:
-        """The read-only look-ups of one call, made on this client when a rule asks."""
+    def reads(
+        self, row: Operation, params: Mapping[str, Any], *, ahead: bool = False, lenient: bool
+    ) -> CallReads:
+        """The read-only look-ups of one call, made on this client when a rule asks;
+        ``lenient`` (warn mode): a failed read never stops the call (`CallReads`)."""
         client = self._client()
         assert client is not None, "a handler of a client that is gone"
 
         def refused() -> list[str]:  # a client that does not validate: `invalid` judged it
             return self.refused(row, params) if self.validates else []
 
-        return CallReads(client, self.region, row, params, ahead=ahead, refused=refused)
+        return CallReads(
+            client, self.region, row, params, ahead=ahead, lenient=lenient, refused=refused
+        )
 
 
 def _validates(client: BaseClient) -> bool:

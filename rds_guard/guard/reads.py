@@ -5,7 +5,10 @@ async client ahead of the decision (``ahead``, asking for one not fetched yet ra
 `Needed`, and the async binding awaits it and decides again). A read's failure is kept like
 its answer: access denied, a cross-region source, or an answer that cannot be read is
 `Unreadable`, saying why; what does not exist, or an endpoint that cannot be reached, is a
-`LookupFailed` raised to the guard, which records it and hands the caller the original error.
+`LookupFailed` raised to the guard, which records it and hands the caller the original error
+(in warn mode, ``lenient``, it is `Unreadable` too: the call is sent as the caller made it,
+and the caller gets the service's answer to it). A client stubbed with botocore's `Stubber`
+has answers for the program's calls only: the guard's read finds none, and is `Unreadable`.
 
 No read is made for a call botocore's parameter validation refuses: the caller gets that
 `ParamValidationError` first, as without the guard, and nothing is sent.
@@ -17,12 +20,18 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ParamValidationError,
+    StubResponseError,
+)
 
 from .. import aws
 from ..core import operations
 from ..core.calls import Unreadable
 from ..core.operations import Operation
+from ..records import error_of
 from .guard import LookupFailed
 
 logger = logging.getLogger("rds_guard")
@@ -50,9 +59,11 @@ class CallReads:
         params: Mapping[str, Any],
         *,
         ahead: bool = False,
+        lenient: bool = False,
         refused: Callable[[], list[str]] = list,
     ) -> None:
         self._client = client
+        self._lenient = lenient
         self._region = region
         self._row = row
         self._params = params
@@ -83,7 +94,7 @@ class CallReads:
                 try:
                     answer = aws.run(self._client, read)
                 except Exception as exc:
-                    answer = _failure(exc, self._reference(kind))
+                    answer = _failure(exc, self._reference(kind), self._lenient)
             self._found[kind] = answer
         answer = self._found[kind]
         if isinstance(answer, LookupFailed):
@@ -98,7 +109,7 @@ class CallReads:
             try:
                 answer = await aws.run_async(self._client, read)
             except Exception as exc:
-                answer = _failure(exc, self._reference(kind))
+                answer = _failure(exc, self._reference(kind), self._lenient)
         self._found[kind] = answer
 
     def _validate(self) -> None:
@@ -147,12 +158,15 @@ class CallReads:
         return self._params.get(name) if name else None
 
 
-def _failure(exc: Exception, reference: object) -> Unreadable | LookupFailed:
+def _failure(exc: Exception, reference: object, lenient: bool) -> Unreadable | LookupFailed:
     """What a failed read means for the decision (see the module's docstring)."""
     why = aws.denied(exc)
     if why is not None:
         return Unreadable(why)
+    if isinstance(exc, StubResponseError):
+        return Unreadable(f"{type(exc).__name__}: the client is stubbed, with no answer for it")
     if isinstance(exc, ClientError | BotoCoreError):
-        return LookupFailed(exc)
+        # the code alone: a message may quote the endpoint's URL, password and all
+        return Unreadable(error_of(exc)["code"]) if lenient else LookupFailed(exc)
     logger.debug("could not read %r: %s", reference, exc)  # a name the wire cannot carry...
     return Unreadable(type(exc).__name__)

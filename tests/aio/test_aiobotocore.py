@@ -382,6 +382,29 @@ def test_a_connection_error_is_unknown(moto_server: MotoServer, tmp_path: Path) 
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "unknown"]
 
 
+def test_warn_mode_sends_a_call_whose_source_does_not_exist(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As the sync guard: in warn mode a failed look-up does not stop the call, which gets
+    the service's own answer to it (CreateDBClusterSnapshot's error, not the read's)."""
+    body = (
+        'version = 1\nmode = "warn"\n[tags]\nrequired = ["team"]\n[audit]\npath = "audit.jsonl"\n'
+    )
+    session = guarded_session(tmp_path, body)
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            with pytest.raises(ClientError) as caught:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier="orders-1"
+                )
+            assert caught.value.operation_name == "CreateDBClusterSnapshot"
+            assert caught.value.response["Error"]["Code"] == "DBClusterNotFoundFault"
+
+    run(work)
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "failed"]
+
+
 def test_installs_nest_and_uninstall_frees_the_client(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

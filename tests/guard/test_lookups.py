@@ -1,6 +1,7 @@
 """A failed look-up of the source says what failed: a source that does not exist raises the
 service's own error; access denied is tags.inherit naming the code; an endpoint that cannot
-be reached raises the connection error. Each records `failed` or `blocked`, nothing sent."""
+be reached raises the connection error. Each records `failed` or `blocked`, nothing sent. In
+warn mode a failed look-up stops nothing: the call is sent as made."""
 
 from __future__ import annotations
 
@@ -31,6 +32,43 @@ def test_a_source_that_does_not_exist_raises_the_services_own_error(
     assert failed["event"] == "failed"
     assert failed["error"]["code"] == "DBClusterNotFoundFault"
     assert (failed["snapshot"], failed["source"]) == (GOOD, "ordres")
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        DEFAULTS_ONLY,
+        'version = 1\nmode = "warn"\n[tags]\nrequired = ["team"]\n'
+        '[audit]\npath = "audit.jsonl"\nfsync = false\n',
+    ],
+    ids=["defaults", "rules only"],
+)
+def test_warn_mode_sends_a_call_whose_source_does_not_exist_as_made(
+    moto_server: MotoServer, tmp_path: Path, policy: str
+) -> None:
+    """warn: a look-up that fails does not stop the call. It is sent as the caller made it
+    (without the policy's tags, which would drop the source's), and the program gets the
+    service's answer to its own call, word for word as without the guard: the error of
+    CreateDBClusterSnapshot, not of the guard's DescribeDBClusters."""
+    bare = moto_server.client("rds")
+    with pytest.raises(bare.exceptions.DBClusterNotFoundFault) as without:
+        bare.create_db_cluster_snapshot(
+            DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier=GOOD
+        )
+    rds = guarded_client(write_policy(tmp_path, policy, mode="warn"), on=moto_server)
+    moto_server.reset_counts()
+    with pytest.raises(rds.exceptions.DBClusterNotFoundFault) as guarded:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier=GOOD
+        )
+    assert guarded.value.operation_name == "CreateDBClusterSnapshot"
+    assert guarded.value.response["Error"] == without.value.response["Error"]
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    assert "Tags" not in moto_server.last_params("CreateDBClusterSnapshot")
+    requested, failed = audit_records(tmp_path)
+    assert (requested["event"], failed["event"]) == ("requested", "failed")
+    assert failed["error"]["code"] == "DBClusterNotFoundFault"
+    assert failed["call"] == requested["call"]
 
 
 def test_access_denied_is_tags_inherit_naming_the_code(
@@ -73,6 +111,28 @@ def test_an_unreachable_endpoint_raises_the_connection_error(
     assert sent == []
     (failed,) = audit_records(tmp_path)
     assert (failed["event"], failed["error"]["code"]) == ("failed", "EndpointConnectionError")
+
+
+def test_warn_mode_sends_a_call_whose_look_up_cannot_connect(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
+    """warn: the look-up cannot connect, the call itself can: it is sent as made and made."""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY, mode="warn"))
+    make_cluster(rds, copy_tags=True, tags={"team": "core"})
+    rds.meta.events.register_first(
+        "before-send.rds.DescribeDBClusters",
+        lambda request, **_: (_ for _ in ()).throw(
+            EndpointConnectionError(endpoint_url=request.url)
+        ),
+    )
+    made = rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+    )["DBClusterSnapshot"]
+    assert made["TagList"] == [{"Key": "team", "Value": "core"}]  # AWS's own copy, intact
+    requested, created = audit_records(tmp_path)
+    assert [v["rule"] for v in requested["violations"]] == ["tags.inherit"]
+    assert "EndpointConnectionError" in requested["violations"][0]["message"]
+    assert created["event"] == "created"
 
 
 def test_an_empty_source_name_is_never_looked_up(moto_server: MotoServer, tmp_path: Path) -> None:
