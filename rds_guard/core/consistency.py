@@ -1,8 +1,7 @@
 """Load-time checks across keys: parts of a policy that each read well and together say
-something its author cannot have meant (more tags than AWS allows, a tag value no value
-could pass, a generated name its pattern refuses, a required key listed twice, a ledger of a
-log that is never written), and the advice for an operation name that
-no naming rule applies to.
+something its author cannot have meant (more tags than AWS allows, a tag no value could
+pass, a generated name its pattern refuses, a required key listed twice, a ledger of a log
+that is never written), and the advice for an operation no naming rule applies to.
 
 Each check returns the dotted key to blame and the problem, for the schema's reader to raise
 as a `PolicyError` at that key's line.
