@@ -52,11 +52,19 @@ class PolicyError(ValueError):
         if self.path and self.line is not None:
             parts[0] += f":{self.line}"
         if self.key:  # .key keeps a megabyte-long key whole; the message shows its start
-            parts.append(self.key if len(self.key) <= 120 else f"{self.key[:120]}...")
+            key = self.key if len(self.key) <= 120 else f"{self.key[:120]}..."
+            parts.append(key if key.isprintable() else _escaped(key))
         return ": ".join([*parts, self.problem])
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild_policy_error, (self.problem, self.path, self.line, self.key))
+
+
+def _escaped(text: str) -> str:
+    """``text`` with each character that is not printable written as its escape, as repr()
+    writes it: a key quoted in TOML may hold a newline, which would split a one-line message,
+    or a bidi override, which would show the rest of the line reversed."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _rebuild_policy_error(

@@ -297,6 +297,20 @@ def test_policy_error_str_is_path_line_key_problem():
 
 
 @pytest.mark.parametrize(
+    ("written", "shown_as"),
+    [("\\u202eteam", "\\u202eteam"), ("a\\nb", "a\\nb"), ("a\\u0000", "a\\x00")],
+)
+def test_a_key_that_does_not_print_is_shown_escaped_in_the_message(written, shown_as):
+    """A quoted TOML key may hold a newline (which would split the one-line message) or a
+    bidi override (which would show the rest of the line reversed): the message writes each
+    such character as its escape; ``.key`` keeps the key as it is."""
+    error = body_error(f'[tags.defaults]\n"{written}" = "x"\n')
+    assert str(error).startswith(f"<string>:3: tags.defaults.{shown_as}: tag key ")
+    assert str(error).isprintable()
+    assert error.key == "tags.defaults." + written.encode().decode("unicode_escape")
+
+
+@pytest.mark.parametrize(
     ("body", "key", "line", "problem"),
     [
         pytest.param(
