@@ -7,6 +7,7 @@ No lock is taken and nothing is checked beyond "is this line a record"; the chai
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import cast
 
 from rds_guard.core.files import open_regular_file
 from rds_guard.core.frozen import frozen
@@ -49,12 +50,16 @@ def read_records(
     """The records of a log file, oldest first, streaming.
 
     A line that is not a record goes to ``on_bad_line`` when given; otherwise a complete one
-    raises ``AuditError`` naming the file and line, and a torn final line (a cut-off write,
-    never a record) is skipped.
+    raises ``AuditError`` naming the file and line, and a torn final line (a cut-off write)
+    is skipped, unless it is a whole record lacking only its newline, the one after the last
+    (which the next writer keeps): it is read as a record.
     """
+    seq = 0
     for line in iter_lines(path):
-        if line.record is not None:
-            yield line.record
+        record = line.record if line.complete else _whole_but_its_newline(line.raw, seq)
+        if record is not None:
+            seq = cast(int, record["seq"])  # parse_record checked it
+            yield record
         elif on_bad_line is not None:
             on_bad_line(line)
         elif line.complete:
@@ -62,3 +67,13 @@ def read_records(
                 f"{path}:{line.number}: line {line.number} is not an audit record",
                 path=str(path),
             )
+
+
+def _whole_but_its_newline(raw: bytes, seq: int) -> Record | None:
+    """The final line ``raw``, without its newline, as the record after the one of ``seq``
+    (0: it is the file's only line), or None: a write cut anywhere before its newline leaves
+    no JSON, and a line that does not follow is no record a writer keeps."""
+    record = parse_record(raw)
+    if record is None or (seq and record["seq"] != seq + 1):
+        return None
+    return record

@@ -38,6 +38,21 @@ def test_read_records_skips_a_torn_final_line_by_default(log_path: Path) -> None
     assert [r["seq"] for r in audit.read_records(log_path)] == [1, 2]
 
 
+def test_a_last_record_lacking_only_its_newline_is_read(log_path: Path) -> None:
+    """A write cut just before its newline leaves the whole record, which the next writer
+    keeps (docs/audit.md): readers (reconcile, query) read it, rather than leave its call
+    looking pending until the next write. A line that does not follow the one before it is
+    no such record, and is skipped as torn."""
+    make_log(log_path, 3)
+    lines = lines_of(log_path)
+    write_lines(log_path, lines, final_newline=False)
+    assert [r["seq"] for r in audit.read_records(log_path)] == [1, 2, 3]
+    write_lines(log_path, [lines[0], lines[2]], final_newline=False)
+    assert [r["seq"] for r in audit.read_records(log_path)] == [1]
+    write_lines(log_path, [lines[1]], final_newline=False)
+    assert [r["seq"] for r in audit.read_records(log_path)] == [2]  # an archive's first
+
+
 @pytest.mark.parametrize(
     "read",
     [
