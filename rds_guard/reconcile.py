@@ -11,10 +11,11 @@ name (`Key`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from rds_guard.core.frozen import frozen
 
@@ -24,6 +25,7 @@ from .core.operations import Kind, Operation
 from .core.policy import Policy
 from .core.rules import Violation
 from .core.tagging import judge_tag_set, owner_tags
+from .snapshot_keys import ByKey, CallsByKey, Key
 
 __all__ = [
     "Noncompliant",
@@ -48,11 +50,6 @@ _MAY_HAVE_MADE = frozenset({"requested", "created", "unknown", "presigned"})
 # Rules whose breach, in warn mode, leaves a snapshot deleted that should not have been.
 _BREACHES = frozenset({"deletion.too_young", "deletion.hold"})
 _JUDGED_TAGS = frozenset({Kind.CREATE, Kind.COPY})  # a final snapshot's tags are AWS's
-
-V = TypeVar("V")
-Key = tuple[str | None, str]
-"""A snapshot: its ARN resource type (``cluster-snapshot``, ``snapshot``; None when a record
-does not tell, which matches either) and its lower-case name."""
 
 
 @frozen
@@ -137,68 +134,6 @@ class _Call:
         return operations.OPERATIONS.get(self.operation)
 
 
-class _ByKey(Generic[V]):
-    """Values by snapshot `Key`; a key whose type is None matches a snapshot of either type
-    (`get` then gives the first value that is not empty)."""
-
-    def __init__(self) -> None:
-        self._names: dict[str, dict[str | None, V]] = {}
-
-    def get(self, key: Key) -> V | None:
-        """The value of the snapshot ``key`` names (None: none)."""
-        kind, name = key
-        types = self._names.get(name, {})
-        if kind is None:
-            return next((value for value in types.values() if value), None)
-        return types[kind] if kind in types else types.get(None)
-
-    def set(self, key: Key, value: V) -> None:
-        """Set the value of exactly ``key``."""
-        self._names.setdefault(key[1], {})[key[0]] = value
-
-    def setdefault(self, key: Key, value: V) -> V:
-        """The value of exactly ``key``, set to ``value`` first when it has none."""
-        return self._names.setdefault(key[1], {}).setdefault(key[0], value)
-
-    def pop(self, key: Key) -> None:
-        """Forget ``key``, and a key of that name whose type is not known (with a type None:
-        every key of that name)."""
-        kind, name = key
-        types = self._names.get(name, {})
-        for known in list(types) if kind is None else [kind, None]:
-            types.pop(known, None)
-        if not types:  # a year's log deletes tens of thousands of snapshots
-            self._names.pop(name, None)
-
-    def items(self) -> Iterator[tuple[Key, V]]:
-        """Every key and its value."""
-        for name, types in self._names.items():
-            for kind, value in types.items():
-                yield (kind, name), value
-
-
-class _CallsByName:
-    """Call ids by the snapshot name their records give (none kept for a call naming none)."""
-
-    def __init__(self) -> None:
-        self._calls: dict[str, set[str]] = {}
-
-    def add(self, name: str | None, call: str) -> None:
-        if name:
-            self._calls.setdefault(name, set()).add(call)
-
-    def discard(self, name: str | None, call: str) -> None:
-        calls = self._calls.get(name or "")
-        if calls is not None:
-            calls.discard(call)
-            if not calls:  # a year's log names tens of thousands of snapshots
-                del self._calls[name or ""]
-
-    def take(self, name: str) -> set[str]:
-        """The calls of ``name``, forgotten here."""
-        return self._calls.pop(name, set())
-
-
 @dataclass
 class _Log:
     """What the records of the reconciled service say, gathered in one pass."""
@@ -206,20 +141,20 @@ class _Log:
     calls: dict[str, _Call] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)
     # snapshot -> the operation that made it, and the time of its `created` record
-    made_by: _ByKey[tuple[str, str]] = field(default_factory=_ByKey)
+    made_by: ByKey[tuple[str, str]] = field(default_factory=ByKey)
     presigned: dict[str, tuple[_Call, str]] = field(default_factory=dict)  # and URL expiry
     warned_deletes: set[str] = field(default_factory=set)  # calls sent in breach (warn mode)
     breached: list[str] = field(default_factory=list)
     # deletes without an outcome, by snapshot name; those a later `created` record of the
     # name outdates, which cannot account for the snapshot made again
-    open_deletes: _CallsByName = field(default_factory=_CallsByName)
+    open_deletes: CallsByKey = field(default_factory=CallsByKey)
     outdated: set[str] = field(default_factory=set)
     # presigns, by snapshot name; those whose snapshot a later `deleted` record shows was made
-    presigned_names: _CallsByName = field(default_factory=_CallsByName)
+    presigned_names: CallsByKey = field(default_factory=CallsByKey)
     used: set[str] = field(default_factory=set)
 
     def note(self, record: Mapping[str, Any], key: Key | None) -> None:
-        """Fold one record in (records come oldest first)."""
+        """Fold in one record of this log's calls (records come oldest first)."""
         event, call = _event_and_call(record)
         operation = str(record.get("operation") or "")
         kind, name = key if key is not None else (None, None)
@@ -227,28 +162,34 @@ class _Log:
             if call not in self.settled:
                 made = self.calls.setdefault(call, _Call(name, operation, kind))
                 if made.row is not None and made.row.kind is Kind.DELETE:
-                    self.open_deletes.add(name, call)
+                    self.open_deletes.add(key, call)
             if event == "requested" and _breaks(record, _BREACHES):
                 self.warned_deletes.add(call)
         elif event == "presigned" and call:
-            self.presigned[call] = (_Call(name, operation, kind), str(record.get("expires") or ""))
-            self.presigned_names.add(name, call)
+            self.presigned[call] = (_Call(name, operation, kind), _expiry(record))
+            self.presigned_names.add(key, call)
         elif event in _OUTCOMES:
             # kept as an id only: a year's log settles hundreds of thousands of calls
             self.settled.add(call)
             self.calls.pop(call, None)
-            self.open_deletes.discard(name, call)
+            self.open_deletes.discard(key, call)
         if event == "deleted" and call in self.warned_deletes and name:
             self.breached.append(name)
             self.warned_deletes.discard(call)
-        if key is None:
-            return
+
+    def seen(self, record: Mapping[str, Any], key: Key, *, own: bool) -> None:
+        """Fold in a snapshot made or deleted by a call of any service (one namespace): it
+        outdates the deletes of that name left pending before it, and a delete shows a
+        presign of it used; ``own``: a call of this log's service, which made it."""
+        event, _ = _event_and_call(record)
+        operation = str(record.get("operation") or "")
         if event == "created" and _makes_snapshot(operation):
-            self.made_by.set(key, (operation, str(record.get("time") or "")))
-            self.outdated |= self.open_deletes.take(key[1])
+            if own:
+                self.made_by.set(key, (operation, str(record.get("time") or "")))
+            self.outdated |= self.open_deletes.take(key)
         elif event == "deleted":
             self.made_by.pop(key)
-            self.used |= self.presigned_names.take(key[1])
+            self.used |= self.presigned_names.take(key)
 
     def pending(self) -> dict[str, _Call]:
         """The calls with no outcome, or only ``unknown``."""
@@ -259,21 +200,31 @@ class _Known:
     """The snapshots a guarded call of any service made or may have made, by `Key`."""
 
     def __init__(self) -> None:
-        self._calls: _ByKey[set[str]] = _ByKey()
+        self._calls: ByKey[set[str]] = ByKey()
+        self._expiry: dict[str, str] = {}  # a presign's call: when its URL expires ("": unknown)
 
     def note(self, record: Mapping[str, Any], key: Key) -> None:
         """Fold one record in (records come oldest first)."""
         event, call = _event_and_call(record)
         if event in _MAY_HAVE_MADE and _makes_snapshot(str(record.get("operation"))):
             self._calls.setdefault(key, set()).add(call)
+            if event == "presigned":
+                self._expiry[call] = _expiry(record)
         elif event == "failed":  # the service refused: that call made nothing
             (self._calls.get(key) or set()).discard(call)
         elif event == "deleted":  # a snapshot made again under this name is a new one
             self._calls.pop(key)
 
-    def made(self, key: Key) -> bool:
-        """True when a guarded call made, or may have made, the snapshot ``key``."""
-        return bool(self._calls.get(key))
+    def made(self, key: Key, snapshot: ServiceSnapshot) -> bool:
+        """True when a guarded call made, or may have made, ``snapshot`` (named ``key``): a
+        presigned URL only one made before the URL expired (give or take the clocks'
+        difference, `REPLACED_AFTER`)."""
+        return any(
+            not (expires := self._expiry.get(call, ""))
+            or snapshot.created is None
+            or _aware(snapshot.created) <= _parsed(expires) + REPLACED_AFTER
+            for call in self._calls.get(key) or ()
+        )
 
 
 def reconcile(
@@ -305,7 +256,7 @@ def reconcile(
     of that region count (records of other regions name other snapshots; one log is
     reconciled against one account).
     """
-    everything: _ByKey[ServiceSnapshot] = _ByKey()
+    everything: ByKey[ServiceSnapshot] = ByKey()
     for snapshot in snapshots:
         everything.set((snapshot.resource_type, snapshot.identifier.lower()), snapshot)
     log = _Log()
@@ -317,16 +268,14 @@ def reconcile(
         if record.get("service") not in operations.SERVICES:
             continue
         key = _key(record)
+        own = record.get("service") == service
+        (log if own else others).note(record, key)
         if key is not None:
             known.note(record, key)
-        if record.get("service") == service:
-            log.note(record, key)
-            continue
-        others.note(record, key)
-        if key is not None and record.get("event") == "deleted":
-            log.made_by.pop(key)  # one namespace: another API's client deleted it
+            log.seen(record, key, own=own)
+            others.seen(record, key, own=False)
     open_calls = log.pending()
-    moment = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = _moment(now or datetime.now(UTC))
     expired = tuple(  # a URL that would have made a snapshot (not one to delete or tag it)
         item.snapshot or call
         for call, (item, expires) in log.presigned.items()
@@ -344,7 +293,7 @@ def reconcile(
     pending = tuple(
         Pending(call, item.snapshot, _exists(everything, item)) for call, item in open_calls.items()
     )
-    deleting: _ByKey[bool] = _ByKey()
+    deleting: ByKey[bool] = ByKey()
     outdated = log.outdated | others.outdated
     for call, item in [*open_calls.items(), *others.pending().items()]:
         if item.key is None or item.row is None or item.row.kind is not Kind.DELETE:
@@ -370,7 +319,7 @@ def reconcile(
             for key, snap in everything.items()
             if belongs_to(snap.engine, service)
             and snap.snapshot_type == "manual"
-            and (not known.made(key) or key in replaced)
+            and (not known.made(key, snap) or key in replaced)
             and _after(snap, since)
         )
     )
@@ -413,7 +362,26 @@ def _key(record: Mapping[str, Any]) -> Key | None:
     return (None if row is None else row.resource_type), snapshot.lower()
 
 
-def _exists(listed: _ByKey[ServiceSnapshot], call: _Call) -> bool:
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+"""A moment as records write it (``expires``), which compares as text in time order."""
+
+
+def _moment(when: datetime) -> str:
+    return _aware(when).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parsed(moment: str) -> datetime:
+    return datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _expiry(record: Mapping[str, Any]) -> str:
+    """When a presigned record's URL expires; "" when it does not say (a presign made past
+    the client's method), or says it in a form no writer uses: not known, never passed."""
+    expires = record.get("expires")
+    return expires if isinstance(expires, str) and _MOMENT.fullmatch(expires) else ""
+
+
+def _exists(listed: ByKey[ServiceSnapshot], call: _Call) -> bool:
     """True when the snapshot a call names is listed."""
     return call.key is not None and listed.get(call.key) is not None
 
@@ -421,7 +389,8 @@ def _exists(listed: _ByKey[ServiceSnapshot], call: _Call) -> bool:
 def _breaks(record: Mapping[str, Any], rules: frozenset[str]) -> bool:
     violations = record.get("violations")
     return isinstance(violations, list) and any(
-        isinstance(v, Mapping) and v.get("rule") in rules for v in violations
+        isinstance(v, Mapping) and isinstance(rule := v.get("rule"), str) and rule in rules
+        for v in violations
     )
 
 

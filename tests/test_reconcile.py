@@ -404,13 +404,94 @@ def test_a_presigned_url_is_pending_until_it_expires_then_expired_if_unused() ->
         presigned("p2", "copy-made", NOW - hour),  # expired, but used before it did
         presigned("p3", "copy-later", NOW + hour),  # may still be used
     ]
-    report = reconcile(records, [snap("copy-made")], None, now=NOW)
+    copy_made = snap("copy-made", created=NOW - 2 * hour)
+    report = reconcile(records, [copy_made], None, now=NOW)
     assert report.expired == ("copy-unused",)
     assert [(p.call, p.snapshot, p.exists) for p in report.pending] == [("p3", "copy-later", False)]
     assert report.unrecorded == ()  # the URL's copy is the log's: not unrecorded
     assert report.as_dict()["expired"] == ["copy-unused"]
-    later = reconcile(records, [snap("copy-made")], None, now=NOW + 2 * hour)
+    later = reconcile(records, [copy_made], None, now=NOW + 2 * hour)
     assert (later.expired, later.pending) == (("copy-unused", "copy-later"), ())
+
+
+def test_a_snapshot_made_after_its_url_expired_is_unrecorded() -> None:
+    """A presigned create whose URL expired an hour before the snapshot of its name was made:
+    the URL cannot have made it (someone made it outside the guard), so it is unrecorded, as
+    it would be without the presign. One made while the URL was valid is the URL's."""
+    hour = timedelta(hours=1)
+    records = [presigned("p1", "late", NOW - 2 * hour), presigned("p2", "timely", NOW - hour)]
+    listed = [snap("late", created=NOW - hour), snap("timely", created=NOW - 2 * hour)]
+    report = reconcile(records, listed, None, now=NOW)
+    assert report.unrecorded == ("late",)
+    assert report.expired == ()
+
+
+def test_a_delete_left_pending_by_another_service_is_outdated_by_a_later_create() -> None:
+    """One namespace across the three APIs: a neptune client's delete of x left without an
+    outcome comes before x was deleted by rds and made again; it cannot account for the new
+    x vanishing, which is reported as when every call went through rds."""
+    records = [
+        *made("c1", "x"),
+        record("requested", "d1", "x", operation="DeleteDBClusterSnapshot", service="neptune"),
+        record("requested", "d2", "x", operation="DeleteDBClusterSnapshot"),
+        record("deleted", "d2", "x", operation="DeleteDBClusterSnapshot"),
+        *made("c2", "x"),
+    ]
+    report = reconcile(records, [], None, now=NOW)
+    assert report.vanished == ("x",)
+
+
+def test_another_services_delete_shows_a_presign_used() -> None:
+    """A presigned create of x whose snapshot a docdb client's guarded delete later took:
+    the URL was used (x existed), so it is not `expired`."""
+    records = [
+        presigned("p1", "x", NOW - timedelta(hours=1), operation="CreateDBClusterSnapshot"),
+        record("requested", "d1", "x", operation="DeleteDBClusterSnapshot", service="docdb"),
+        record("deleted", "d1", "x", operation="DeleteDBClusterSnapshot", service="docdb"),
+    ]
+    assert reconcile(records, [], None, now=NOW).expired == ()
+
+
+def test_a_db_snapshot_and_a_cluster_snapshot_of_one_name_are_two() -> None:
+    """DB snapshots and cluster snapshots are two namespaces: a cluster snapshot x made after
+    a DB snapshot x's delete was left pending does not outdate that delete, and a cluster
+    snapshot x deleted does not show a presigned DB snapshot x used."""
+    delete = "DeleteDBSnapshot"
+    pending_delete = [
+        *made("c1", "x", operation="CreateDBSnapshot"),
+        record("requested", "d1", "x", operation=delete),
+        *made("c2", "x"),
+    ]
+    report = reconcile(pending_delete, [snap("x")], None, now=NOW)
+    assert report.vanished == ()
+    assert [(p.call, p.snapshot) for p in report.pending] == [("d1", "x")]
+    unused = [
+        presigned("p1", "y", NOW - timedelta(hours=1), operation="CreateDBSnapshot"),
+        *made("c3", "y"),
+        record("requested", "d3", "y", operation="DeleteDBClusterSnapshot"),
+        record("deleted", "d3", "y", operation="DeleteDBClusterSnapshot"),
+    ]
+    assert reconcile(unused, [], None, now=NOW).expired == ("y",)
+
+
+@pytest.mark.parametrize("rule", [["deletion.hold"], {"deletion.hold": 1}, 7, None])
+def test_a_violation_whose_rule_is_no_text_is_read_as_no_breach(rule: object) -> None:
+    """An edited or foreign record: a rule that is a list or a table is no rule the guard
+    writes. It breaches nothing, and the report is made (it was a TypeError)."""
+    requested = record("requested", "d1", "x", operation="DeleteDBClusterSnapshot")
+    requested["violations"] = [{"rule": rule}]
+    records = [*made("c1", "x"), requested, record("deleted", "d1", "x", "DeleteDBClusterSnapshot")]
+    assert reconcile(records, [], None, now=NOW).breached == ()
+
+
+@pytest.mark.parametrize("expires", [7, True, {"at": "x"}, "7", "2026-11-29 11:00:00"])
+def test_an_expiry_in_no_form_a_writer_uses_is_not_known(expires: object) -> None:
+    """`expires` as text is compared as text: ``"7"`` sorts after every date, so the URL
+    looked valid for ever or, as a number, was turned into text. Any form no writer uses is
+    read as not known (as a presign made past the client's method): pending."""
+    url = {**presigned("p1", "x", NOW), "expires": expires}
+    report = reconcile([url], [], None, now=NOW + timedelta(days=400))
+    assert [p.call for p in report.pending] == ["p1"] and report.expired == ()
 
 
 @pytest.mark.parametrize(
