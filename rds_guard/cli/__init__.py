@@ -41,7 +41,7 @@ from .audit import rotate as audit_rotate
 from .audit import ship as audit_ship
 from .audit import show as audit_show
 from .audit import verify as audit_verify
-from .common import PROG, Parser, UsageError, VersionAction, library_warnings
+from .common import PROG, Parser, UsageError, VersionAction, library_warnings, printable
 from .ledger import init as ledger_init
 
 __all__ = ["COMMANDS", "Command", "Group", "build_parser", "main"]
@@ -250,7 +250,8 @@ def _run(argv: Sequence[str] | None) -> int:
 
 def _fail(message: str) -> int:
     try:
-        print(f"{PROG}: error: {' '.join(message.splitlines())}", file=sys.stderr, flush=True)
+        line = printable(" ".join(message.splitlines()))
+        print(f"{PROG}: error: {line}", file=sys.stderr, flush=True)
     except (OSError, ValueError):  # a stderr that cannot take it (2>/dev/full): still exit 2
         _write_nowhere(sys.stderr)
     return 2

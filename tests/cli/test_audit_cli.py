@@ -219,6 +219,26 @@ def test_rotate(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
     assert code == 0 and OK_LINE.fullmatch(out.strip())
 
 
+def test_file_names_that_do_not_print_are_escaped_in_reports_and_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A log named with a newline and a right-to-left override: rotate, repair and an error
+    about it each print one terminal line, the name escaped, as verify does."""
+    log_path = tmp_path / "evil\nname\u202e.jsonl"
+    make_log(log_path, 2)
+    shown = "evil\\nname\\u202e.jsonl"
+    for words in (["audit", "rotate"], ["audit", "repair"]):
+        code, out, err = run_main(capsys, *words, str(log_path))
+        assert (code, err) == (0, "")
+        assert shown in out and out.isascii() and out.count("\n") == 1, out
+    # an error is one line whatever it quotes: its line breaks are spaces, the rest escaped
+    line = assert_one_error_line(
+        run_main(capsys, "audit", "verify", str(log_path) + "x"),
+        "evil name\\u202e.jsonlx: no such file",
+    )
+    assert line.isascii()
+
+
 def test_rotate_an_empty_or_missing_log(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
     assert_one_error_line(run_main(capsys, "audit", "rotate", str(log_path)), "no such file")
     log_path.touch()

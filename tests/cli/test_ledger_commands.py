@@ -173,6 +173,20 @@ def test_ship_with_the_ledger_out_of_reach_exits_2_and_the_records_wait(
     assert "0 shipped; acknowledged through seq 0; 2 record(s) wait: ThrottlingException" in run.out
 
 
+def test_ledger_init_without_a_ledger_in_the_policy_names_its_own_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ledger init` takes no --ledger (it makes what the policy names): its error says to
+    give a policy with an [audit.ledger], not an option it would refuse."""
+    monkeypatch.chdir(tmp_path)
+    for words in ([], ["--policy", str(write_policy(tmp_path, "version = 1\n"))]):
+        line = assert_one_error_line(
+            run_main(capsys, "ledger", "init", *words),
+            "no ledger: give --policy naming a policy with an [audit.ledger]",
+        )
+        assert "--ledger" not in line
+
+
 def test_ship_needs_a_ledger(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

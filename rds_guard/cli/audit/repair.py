@@ -9,7 +9,7 @@ import argparse
 
 from rds_guard import audit
 
-from ..common import add_keyed_log, keyed_log, print_json
+from ..common import add_keyed_log, keyed_log, print_json, print_lines
 
 HELP = """Move damaged lines to PATH.damaged-<time> so guarded calls can go on.
 
@@ -55,5 +55,5 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(result.describe())
+        print_lines([result.describe()])
     return 1 if result.refused is not None else 0

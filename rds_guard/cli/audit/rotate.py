@@ -9,7 +9,7 @@ import argparse
 
 from rds_guard import audit
 
-from ..common import add_keyed_log, keyed_log
+from ..common import add_keyed_log, keyed_log, print_lines
 
 HELP = (
     "Rename the log to PATH.<first seq>-<last seq> and start a new file that continues its chain."
@@ -29,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
     """Rotate the log (an empty one: say so) and print where it went."""
     path, key = keyed_log(args)
     if path.stat().st_size == 0:
-        print(f"nothing to rotate: {path} is empty")
+        print_lines([f"nothing to rotate: {path} is empty"])
         return 0
     archive = audit.rotate(path, hmac_key=key)
-    print(f"rotated: {path} -> {archive}; {path} now starts with a rotated record")
+    print_lines([f"rotated: {path} -> {archive}; {path} now starts with a rotated record"])
     return 0

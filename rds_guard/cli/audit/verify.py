@@ -96,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
         return 0 if result.ok else 1
     print_lines(result.lines())
     if result.continues is not None:
-        print(
-            f"note: {paths[0]} starts with a rotated record: it continues {result.continues}, "
-            "which was not checked"
+        print_lines(
+            [
+                f"note: {paths[0]} starts with a rotated record: it continues"
+                f" {result.continues}, which was not checked"
+            ]
         )
     if result.unsealed_end:
         print(

@@ -10,7 +10,7 @@ import argparse
 
 from rds_guard.audit.ledger.provision import RETENTION_DAYS, provision
 
-from ..common import add_policy, endpoint_url, positive_int, print_json
+from ..common import add_policy, endpoint_url, positive_int, print_json, print_lines
 from .options import ledger_from
 
 HELP = """Create the ledger's table, checkpoints bucket and signing key, for development.
@@ -43,7 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Create what is missing; say what was made and what was there."""
-    ledger = ledger_from(None, args.policy, endpoint_url=args.endpoint_url)
+    ledger = ledger_from(
+        None,
+        args.policy,
+        endpoint_url=args.endpoint_url,
+        advice="give --policy naming a policy with an [audit.ledger], which says what to make",
+    )
     done = provision(
         ledger.clients,
         ledger.location.table,
@@ -54,8 +59,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"made": done.made, "found": done.found})
         return 0
-    for what in done.made:
-        print(f"made: {what}")
-    for what in done.found:
-        print(f"there already: {what}")
+    print_lines([f"made: {what}" for what in done.made])
+    print_lines([f"there already: {what}" for what in done.found])
     return 0

@@ -85,16 +85,21 @@ class Ledger:
 
 
 def ledger_from(
-    location: LedgerLocation | None, policy_path: str | None, *, endpoint_url: str | None = None
+    location: LedgerLocation | None,
+    policy_path: str | None,
+    *,
+    endpoint_url: str | None = None,
+    advice: str = "give --ledger dynamodb://TABLE",
 ) -> Ledger:
     """The ledger ``--ledger`` names, else the one the policy's ``[audit.ledger]`` names (the
-    policy at ``--policy``, else the one `install` would find); neither: `UsageError`."""
+    policy at ``--policy``, else the one `install` would find); neither: `UsageError` with
+    ``advice`` (what the command takes instead)."""
     policy = policy_if_any(policy_path) if location is None or policy_path is not None else None
     if location is None:
         settings = None if policy is None else policy.audit.ledger
         if settings is None:
             where = "the policy has no [audit.ledger]" if policy is not None else "no policy"
-            raise UsageError(f"no ledger: give --ledger dynamodb://TABLE ({where})")
+            raise UsageError(f"no ledger: {advice} ({where})")
         location = location_of(settings)
     clients = Clients(location.region, endpoint_url=endpoint_url)
     return Ledger(location, clients, LedgerTable(clients, location.table), policy)
