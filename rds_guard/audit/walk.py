@@ -191,14 +191,13 @@ class ChainWalk:
         enough of them to be a wrong key, else one ``edited`` finding each."""
         failed, self._failed = self._failed, []
         if len(failed) >= _WRONG_KEY_RUN:
-            self._keep(
+            return self._keep(
                 self.path,
                 failed[0],
                 "key",
                 f"lines {failed[0]}-{failed[-1]}: {len(failed)} HMAC-keyed records in a row do "
                 "not authenticate under the given key: a wrong key?",
             )
-            return
         for number in failed:
             self._keep(self.path, number, "edited", NOT_AUTHENTIC)
 
@@ -371,12 +370,13 @@ class ChainWalk:
         if self.last is None:
             self.report(number, "edited", f"the first record's prev is not {ZERO_HASH}")
             return
-        if chain_of(line) is None and self._first_format_key(line, link_key, following):
-            return
         path, before = self.last_at or (self.path, number - 1)
         unconverted = self.last[:-1] if self.last[-1:] == b"\r" else None
         if unconverted and prev_of(line) == chain_hash(unconverted, link_key).encode():
             return self.report(before, "edited", f"line {before} {CRLF}", at=(path, before))
+        # (a carriage return first: it also hides the chain's name, read as the first format)
+        if chain_of(line) is None and self._first_format_key(line, link_key, following):
+            return
         after = following()[:1]
         if after and prev_of(after[0]) == chain_hash(line, link_key).encode():
             if chain_of(line) == CHAIN_HMAC and chain_of(self.last) == CHAIN_HMAC:

@@ -510,7 +510,7 @@ def test_verify_of_a_badly_damaged_log_streams_in_flat_memory(tmp_path: Path) ->
     assert peak < 12_000_000
 
 
-@pytest.mark.parametrize("count", [1, 3])
+@pytest.mark.parametrize("count", [1, 3, 6])  # 4 or more once read as a keyed log
 @pytest.mark.parametrize("key", [None, b"k"], ids=["sha256", "hmac"])
 def test_line_endings_converted_to_crlf_are_named_as_such(
     log_path: Path, count: int, key: bytes | None
