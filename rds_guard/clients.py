@@ -38,3 +38,27 @@ def bounded_config(session: Any, **settings: Any) -> Config:
     if retries_configured(session):
         return Config(**settings)
     return Config(**settings, retries=dict(DEFAULT_RETRIES))
+
+
+class ClientSettingsError(ValueError):
+    """A client rds_guard makes cannot be made as configured (its endpoint URL, region, retry
+    settings: given, or botocore's from the environment and the profile)."""
+
+
+def made_client(session: Any, service: str, **settings: Any) -> Any:
+    """``session.create_client(service, **settings)``; `ClientSettingsError` for settings
+    botocore refuses with a bare `ValueError` (``AWS_ENDPOINT_URL=junk``,
+    ``AWS_MAX_ATTEMPTS=junk``) and for a region that is no region's name: botocore's own check
+    lets one ending in a newline through (``$`` matches before it), and the newline reaches
+    the Authorization header, which http.client then quotes, signature and all, in its error."""
+    from .core.policy import REGION_NAME
+
+    region = settings.get("region_name") or session.get_config_variable("region")
+    if isinstance(region, str) and not REGION_NAME.fullmatch(region):
+        raise ClientSettingsError(
+            f"not a region's name: {region!r} (the region given, or AWS_DEFAULT_REGION)"
+        )
+    try:
+        return session.create_client(service, **settings)
+    except ValueError as exc:
+        raise ClientSettingsError(f"cannot make the {service} client: {exc}") from None

@@ -28,6 +28,7 @@ from botocore.exceptions import (
 )
 
 from rds_guard import __version__
+from rds_guard.clients import ClientSettingsError
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError, PolicyError
 
@@ -237,7 +238,7 @@ def _run(argv: Sequence[str] | None) -> int:
         return _fail(exc.detail)
     except (BotoCoreError, ClientError) as exc:
         return _fail(_aws_error_text(exc, args))
-    except PolicyError as exc:
+    except (PolicyError, ClientSettingsError) as exc:
         return _fail(str(exc))
     except BrokenPipeError:
         return _reader_gone()

@@ -26,6 +26,7 @@ from rds_guard.core.operations import SERVICES
 from rds_guard.core.policy import (
     DEFAULT_POLICY_FILE,
     POLICY_ENV,
+    REGION_NAME,
     Policy,
     find_policy_path,
     resolve_policy,
@@ -339,10 +340,12 @@ def positive_int(text: str) -> int:
 
 
 def region_name(text: str) -> str:
-    """An argparse type for ``--region``: not empty (botocore would build ``rds..amazonaws.com``
-    from it)."""
+    """An argparse type for ``--region``: a region's name (botocore would build
+    ``rds..amazonaws.com`` from an empty one, and send one ending in a newline)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty region: name one (us-east-1) or leave it out")
+    if not REGION_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a region's name: {text!r} (us-east-1, say)")
     return text
 
 

@@ -208,10 +208,11 @@ def make_client(
     for an endpoint URL botocore refuses."""
     import botocore.session
 
-    from rds_guard.clients import bounded_config
+    from rds_guard.clients import bounded_config, made_client
 
     session = botocore.session.Session(profile=profile)
-    return session.create_client(
+    return made_client(
+        session,
         service,
         region_name=region,
         endpoint_url=endpoint_url,

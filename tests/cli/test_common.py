@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import unicodedata
+from pathlib import Path
 
 import pytest
 from cli_helpers import Clock, Terminal, run_main
@@ -68,6 +69,58 @@ def test_an_endpoint_url_botocore_cannot_use_is_bad_usage_before_anything_is_sen
     run = run_main(capsys, *command, "--endpoint-url", url)
     assert (run.code, run.out) == (2, "")
     assert f"argument --endpoint-url: {said}" in run.err and "unexpected" not in run.err
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["reconcile", "--audit", "log.jsonl", "--region", "us-east-1\n"], "argument --region"),
+        (["reconcile", "--audit", "log.jsonl", "--region", "us east"], "argument --region"),
+        (["audit", "ship", "log.jsonl", "--ledger", "dynamodb://tbl?region=xx%20yy"], "--ledger"),
+        (["audit", "ship", "log.jsonl", "--ledger", "dynamodb://tbl?region=a%0a"], "--ledger"),
+    ],
+)
+def test_a_region_that_is_no_regions_name_is_bad_usage(
+    capsys: pytest.CaptureFixture[str], command: list[str], said: str
+) -> None:
+    """botocore's own check lets a region ending in a newline through, and sends it."""
+    run = run_main(capsys, *command)
+    assert (run.code, run.out) == (2, "")
+    assert said in run.err and "region's name" in run.err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("AWS_DEFAULT_REGION", "us-east-1\n", "not a region's name: 'us-east-1\\n'"),
+        ("AWS_ENDPOINT_URL", "junk", "cannot make the rds client: Invalid endpoint: junk"),
+        ("AWS_MAX_ATTEMPTS", "junk", "cannot make the rds client: invalid literal for int()"),
+    ],
+)
+def test_botocore_settings_it_cannot_use_are_one_line_naming_them(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    said: str,
+) -> None:
+    """From the environment: one error line saying what is wrong, not "unexpected", and never
+    the signed header a newline in the region made http.client quote (access key id and
+    signature)."""
+    log = tmp_path / "log.jsonl"
+    log.write_text("")
+    for name, setting in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        variable: value,
+    }.items():
+        monkeypatch.setenv(name, setting)
+    run = run_main(capsys, "reconcile", "--audit", str(log))  # each fails making the client
+    assert (run.code, run.out) == (2, "")
+    assert said in run.err and "unexpected" not in run.err
+    assert "AKIA" not in run.err and "Signature" not in run.err
 
 
 @pytest.mark.parametrize("seq", ["0", "x", "\u00b2", "9" * 5000])

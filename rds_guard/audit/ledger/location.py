@@ -11,9 +11,9 @@ import threading
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from rds_guard.clients import DEFAULT_RETRIES, retries_configured
+from rds_guard.clients import DEFAULT_RETRIES, made_client, retries_configured
 from rds_guard.core.frozen import frozen
-from rds_guard.core.policy import BUCKET_NAME, TABLE_NAME, LedgerPolicy
+from rds_guard.core.policy import BUCKET_NAME, REGION_NAME, TABLE_NAME, LedgerPolicy
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -55,6 +55,8 @@ def parse_ledger(text: str) -> LedgerLocation:
     if parts.path not in ("", "/"):
         raise ValueError(f"a ledger names a table, not a path in it: {text!r}")
     region = query.get("region", [""])[-1] or None
+    if region is not None and not REGION_NAME.fullmatch(region):
+        raise ValueError(f"a ledger's region is a region's name (us-east-1), got {region!r}")
     return LedgerLocation(parts.netloc, region)
 
 
@@ -128,7 +130,7 @@ class Clients:
                     kwargs["region_name"] = self._region
                 if self._endpoint_url:
                     kwargs["endpoint_url"] = self._endpoint_url
-                made = self._made[service] = self._session.create_client(service, **kwargs)
+                made = self._made[service] = made_client(self._session, service, **kwargs)
             return made
 
     def forget_after_fork(self) -> None:
