@@ -28,6 +28,7 @@ from botocore.exceptions import (
 )
 
 from rds_guard import __version__
+from rds_guard.audit.redact import without_signing_values
 from rds_guard.clients import ClientSettingsError
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError, PolicyError
@@ -251,7 +252,8 @@ def _run(argv: Sequence[str] | None) -> int:
 
 def _fail(message: str) -> int:
     try:
-        line = printable(" ".join(message.splitlines()))
+        # a URL's password (an endpoint given as http://user:password@host) is no output
+        line = printable(without_signing_values(" ".join(message.splitlines())))
         print(f"{PROG}: error: {line}", file=sys.stderr, flush=True)
     except (OSError, ValueError):  # a stderr that cannot take it (2>/dev/full): still exit 2
         _write_nowhere(sys.stderr)

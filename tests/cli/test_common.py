@@ -123,6 +123,23 @@ def test_botocore_settings_it_cannot_use_are_one_line_naming_them(
     assert "AKIA" not in run.err and "Signature" not in run.err
 
 
+def test_an_endpoint_urls_password_is_not_echoed_in_the_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore quotes an unreachable endpoint's URL whole; the error line does not repeat
+    the password it holds (CI logs keep what a command prints)."""
+    log = tmp_path / "log.jsonl"
+    log.write_text("")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    url = "http://admin:S3CRET@127.0.0.1:1"
+    run = run_main(
+        capsys, "reconcile", "--audit", str(log), "--region", "us-east-1", "--endpoint-url", url
+    )
+    assert (run.code, run.out) == (2, "")
+    assert "http://[redacted]@127.0.0.1:1" in run.err and "S3CRET" not in run.err
+
+
 @pytest.mark.parametrize("seq", ["0", "x", "\u00b2", "9" * 5000])
 def test_a_ship_from_that_is_no_seq_is_bad_usage(
     capsys: pytest.CaptureFixture[str], seq: str
