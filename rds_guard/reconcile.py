@@ -268,7 +268,10 @@ def reconcile(
         if record.get("service") not in operations.SERVICES:
             continue
         key = _key(record)
-        own = record.get("service") == service
+        # a DB snapshot is rds's, whichever client made it (only rds lists them): a Neptune
+        # client's delete of a PostgreSQL instance leaves its final snapshot to rds
+        made_for = "rds" if key is not None and key[0] == operations.DB_SNAPSHOT else None
+        own = (made_for or record.get("service")) == service
         (log if own else others).note(record, key)
         if key is not None:
             known.note(record, key)

@@ -335,6 +335,16 @@ def db_snap(name: str, **kw: Any) -> ServiceSnapshot:
     return dataclasses.replace(snap(name, engine="mysql", **kw), arn=arn)
 
 
+def test_a_final_db_snapshot_made_through_neptune_is_reconciled_as_rds() -> None:
+    """A Neptune client deletes a PostgreSQL instance with a final snapshot (the API takes
+    it, on the shared endpoint): a DB snapshot, which only rds lists. `--service neptune`
+    does not call it vanished; `--service rds` does when it is gone."""
+    records = made("c1", "pg1-final", operation="DeleteDBInstance", service="neptune")
+    assert reconcile(records, [], None, service="neptune").clean
+    assert reconcile(records, [db_snap("pg1-final")], None, service="rds").clean
+    assert reconcile(records, [], None, service="rds").vanished == ("pg1-final",)
+
+
 def test_db_and_cluster_snapshots_are_two_namespaces(policy: rds_guard.Policy) -> None:
     """A guarded cluster snapshot does not stand for a DB snapshot of the same name."""
     records = made("c1", "twin")  # CreateDBClusterSnapshot
