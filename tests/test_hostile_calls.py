@@ -676,6 +676,7 @@ def base_params(operation: str) -> dict[str, Any]:
         "DeleteDBClusterSnapshot": {"DBClusterSnapshotIdentifier": BASE},
         "DeleteDBSnapshot": {"DBSnapshotIdentifier": BASE},
         "ModifyDBInstance": {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": 7},
+        "PromoteReadReplica": {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": 7},
     }[operation]
 
 
@@ -898,6 +899,10 @@ DOOR_CALLS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
         {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": 0},
         {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": 7},
     ),
+    "PromoteReadReplica": (
+        {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": 0},
+        {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": 7},
+    ),
     "StartExportTask": (
         {**EXPORT, "S3BucketName": "someone-elses-bucket"},
         {**EXPORT, "S3BucketName": "acme-backups-1"},
@@ -980,7 +985,7 @@ def test_every_door_stops_a_call_that_breaks_the_policy_through_every_client(
     attempt(lambda: method(**allowed))
     assert moto_server.count(operation) == 1
     if not rds_guard.evaluate(DOORS_POLICY, operation, allowed, service=service).recorded:
-        assert whole_log(log)[1:] == []  # a ModifyDBInstance that keeps the backups
+        assert whole_log(log)[1:] == []  # a ModifyDBInstance or promote that keeps them
         return
     requested, answered = whole_log(log)[1:]
     assert (requested["event"], requested["operation"]) == ("requested", operation)
