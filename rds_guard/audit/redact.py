@@ -25,18 +25,24 @@ _SIGNING_VALUES = (
 
 # A URL's user information (``scheme://user:password@host``): botocore quotes the endpoint
 # URL whole when it cannot reach it (EndpointConnectionError), and an endpoint given with a
-# password for a proxy in front of the service carries it there; also URL-encoded once, as
-# a URL inside a query or form body is.
+# password for a proxy in front of the service carries it there. Written plain, it runs to
+# the `@` before the host (a password's own `@` and `/` are written %40 and %2F); written
+# URL-encoded once, as a URL inside a query or form body is, to the first %40.
 _URL_USER_INFO = (
-    r"(?i)([a-z][a-z0-9+.-]*(?:://|%3a%2f%2f))"
-    r"((?:(?!%2f|%40)[^\s/?#@'\"<>\\])+)"
-    r"(@|%40)"
+    r"(?i)([a-z][a-z0-9+.-]*://)([^\s/?#@'\"<>\\]+)(@)"
+    r"|([a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f|%40)[^\s/?#&'\"<>\\])+)(%40)"
 )
+
+
+def _without_user_info(found: re.Match[str]) -> str:
+    plain = found.group(1) is not None
+    scheme, end = (found.group(1), found.group(3)) if plain else (found.group(4), found.group(6))
+    return f"{scheme}[redacted]{end}"
 
 
 def without_signing_values(message: str) -> str:
     """``message`` with each session token, signature or ``Credential=`` value (an access
     key id and its scope) it quotes, and the user information (a password) of each URL,
     replaced by ``[redacted]`` (the name it was quoted under is kept)."""
-    message = re.sub(_URL_USER_INFO, r"\1[redacted]\3", message)
+    message = re.sub(_URL_USER_INFO, _without_user_info, message)
     return re.sub(_SIGNING_VALUES, r"\1[redacted]", message)

@@ -410,6 +410,10 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             'the endpoint URL: "http://admin:S3CRET@127.0.0.1:9/", https://k@h/',
             'the endpoint URL: "http://[redacted]@127.0.0.1:9/", https://[redacted]@h/',
         ),
+        (  # a password's own @ and / are written %40 and %2F
+            'URL: "http://admin:s3cr%40t%2Fpw@127.0.0.1:9/"',
+            'URL: "http://[redacted]@127.0.0.1:9/"',
+        ),
         (  # a URL inside a query, encoded once
             "PreSignedUrl=https%3A%2F%2Fadmin%3AS3CRET%40rds.amazonaws.com%2F%3FAction",
             "PreSignedUrl=https%3A%2F%2F[redacted]%40rds.amazonaws.com%2F%3FAction",
