@@ -436,31 +436,29 @@ def test_a_stubbed_client_answers_its_calls_under_a_warn_policy_that_reads(tmp_p
     assert made["DBClusterSnapshot"] == {"Status": "creating"}
 
 
-def test_a_stubbed_client_under_a_policy_that_adds_tags_is_blocked_naming_the_stub(
+def test_a_stubbed_client_in_enforce_mode_fails_closed_when_the_read_is_refused(
     tmp_path: Path,
 ) -> None:
-    """enforce, a policy that adds a tag: the source's tags cannot be read through the stub,
-    and adding the tag would drop them, so the call is `tags.inherit`, naming the Stubber."""
-    from botocore.stub import Stubber
+    """enforce, a policy that reads the source: the Stubber refuses the guard's read, and the
+    call is not judged without it (required tags could go unchecked): the Stubber's error,
+    recorded `failed`, nothing answered."""
+    from botocore.stub import Stubber, StubResponseError
 
     rds = guarded_client(
         write_policy(
             tmp_path,
-            'version = 1\n[tags.defaults]\nmanaged-by = "rds-guard"\n'
+            'version = 1\n[tags]\nrequired = ["team"]\n'
             '[audit]\npath = "audit.jsonl"\nfsync = false\n',
         )
     )
     with Stubber(rds) as stubber:
         stubber.add_response(*STUBBED_CREATE)
-        with pytest.raises(rds_guard.PolicyViolation) as caught:
+        with pytest.raises(StubResponseError, match="DescribeDBClusters"):
             rds.create_db_cluster_snapshot(
                 DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
             )
-    (violation,) = caught.value.violations
-    assert violation.rule == "tags.inherit"
-    assert "StubResponseError: the client is stubbed, with no answer for it" in violation.message
-    (blocked,) = audit_records(tmp_path)
-    assert blocked["event"] == "blocked"
+    (failed,) = audit_records(tmp_path)
+    assert (failed["event"], failed["error"]["code"]) == ("failed", "StubResponseError")
 
 
 def test_dropped_sessions_release_their_guard_and_log(policy: Path) -> None:

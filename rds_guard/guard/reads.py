@@ -7,8 +7,8 @@ its answer: access denied, a cross-region source, or an answer that cannot be re
 `Unreadable`, saying why; what does not exist, or an endpoint that cannot be reached, is a
 `LookupFailed` raised to the guard, which records it and hands the caller the original error
 (in warn mode, ``lenient``, it is `Unreadable` too: the call is sent as the caller made it,
-and the caller gets the service's answer to it). A client stubbed with botocore's `Stubber`
-has answers for the program's calls only: the guard's read finds none, and is `Unreadable`.
+and the caller gets the service's answer to it; so is a read botocore's `Stubber` refuses,
+which holds answers for the program's calls only).
 
 No read is made for a call botocore's parameter validation refuses: the caller gets that
 `ParamValidationError` first, as without the guard, and nothing is sent.
@@ -20,12 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ParamValidationError,
-    StubResponseError,
-)
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from .. import aws
 from ..core import operations
@@ -163,8 +158,6 @@ def _failure(exc: Exception, reference: object, lenient: bool) -> Unreadable | L
     why = aws.denied(exc)
     if why is not None:
         return Unreadable(why)
-    if isinstance(exc, StubResponseError):
-        return Unreadable(f"{type(exc).__name__}: the client is stubbed, with no answer for it")
     if isinstance(exc, ClientError | BotoCoreError):
         # the code alone: a message may quote the endpoint's URL, password and all
         return Unreadable(error_of(exc)["code"]) if lenient else LookupFailed(exc)
