@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import datetime
 
 from . import operations, rules
 from .policy import Policy, TagPolicy
 from .positions import join, shown
-from .samples import NAMED_SOURCE, SAMPLE_TIMES, on_date, sample_values
+from .samples import NAMED_SOURCE, on_date, sample_values, this_years
 
 Problem = tuple[str, str]
 """The dotted key at fault and what is wrong with it."""
@@ -28,8 +29,9 @@ def contradiction(policy: Policy) -> Problem | None:
 
 def _contradictions(policy: Policy) -> Iterator[Problem]:
     tags = policy.tags
-    yield from _generated_names_refused(policy)
-    yield from _policy_tag_values_refused(tags)
+    times = this_years()
+    yield from _generated_names_refused(policy, times)
+    yield from _policy_tag_values_refused(tags, times)
     # No snapshot can carry more tags than AWS allows: a policy that needs more (its required
     # and forced keys) blocks every call.
     needed = len(set(tags.required) | set(tags.forced))
@@ -65,9 +67,9 @@ def _contradictions(policy: Policy) -> Iterator[Problem]:
         )
 
 
-def _generated_names_refused(policy: Policy) -> Iterator[Problem]:
+def _generated_names_refused(policy: Policy, times: tuple[datetime, ...]) -> Iterator[Problem]:
     """A name ``generate`` gives that AWS or the naming pattern refuses, for an operation it
-    names snapshots for (overrides merged), at each sample time: checked where the name does
+    names snapshots for (overrides merged), at each of ``times``: checked where the name does
     not depend on what the call names, that is when the pattern holds ``{source}`` (rendered
     for a source named `NAMED_SOURCE`) or the template reads no source nor region, and it
     reads no ``{env:...}``."""
@@ -85,7 +87,7 @@ def _generated_names_refused(policy: Policy) -> Iterator[Problem]:
             if override is not None and override.pattern is not None
             else "naming.pattern"
         )
-        for service, now in itertools.product(sorted(row.services), SAMPLE_TIMES):
+        for service, now in itertools.product(sorted(row.services), times):
             values = sample_values(row.name, service, source=NAMED_SOURCE, environ={}, now=now)
             name = generate.render(values)
             problems = rules.identifier_problems(name, row.limit)
@@ -102,15 +104,15 @@ def _generated_names_refused(policy: Policy) -> Iterator[Problem]:
 _NAMING_KINDS = (operations.Kind.CREATE, operations.Kind.COPY)
 
 
-def _policy_tag_values_refused(tags: TagPolicy) -> Iterator[Problem]:
+def _policy_tag_values_refused(tags: TagPolicy, times: tuple[datetime, ...]) -> Iterator[Problem]:
     """A default or forced value the policy's own ``allowed`` or ``patterns`` refuse, at each
-    sample time, for each template that renders the same at every call but for its dates:
+    of ``times``, for each template that renders the same at every call but for its dates:
     every call that gets it would be blocked (a forced one, every call)."""
     for table, templates in (("tags.forced", tags.forced), ("tags.defaults", tags.defaults)):
         for key, template in templates.items():
             if any(not isinstance(part, str) and part.name != "utcnow" for part in template.parts):
                 continue
-            for now in SAMPLE_TIMES if not template.is_literal else SAMPLE_TIMES[:1]:
+            for now in times if not template.is_literal else times[:1]:
                 value = template.fixed_text(now)
                 globs = tags.allowed.get(key)
                 if globs is not None and not any(glob.matches(value) for glob in globs):

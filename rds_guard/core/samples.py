@@ -24,6 +24,15 @@ SAMPLE_EARLY = datetime(2026, 1, 1, 1, 1, 1, tzinfo=UTC)
 hour, minute and second of one digit, which ``%e``, ``%k``, ``%l`` and ``%_d`` pad with a
 space and ``%-d`` renders one character shorter."""
 SAMPLE_TIMES = (SAMPLE_NOW, SAMPLE_EARLY)
+
+
+def this_years(today: datetime | None = None) -> tuple[datetime, ...]:
+    """`SAMPLE_TIMES` in the year the policy loads in: a date's text held against the policy's
+    own values (a forced ``{utcnow:%Y}`` against allowed years) is judged for this year."""
+    year = (today or datetime.now(UTC)).year
+    return tuple(moment.replace(year=year) for moment in SAMPLE_TIMES)
+
+
 SAMPLE_REGION = "us-east-1"
 """What ``{region}`` stands for: no region's name is shorter."""
 NAMED_SOURCE = "orders"
@@ -48,9 +57,13 @@ def sample_values(
 
 
 def on_date(now: datetime) -> str:
-    """When a template renders as a message quotes it: nothing for `SAMPLE_NOW` (the time
-    every load-time rendering uses), the time for any other."""
-    return "" if now == SAMPLE_NOW else f" on {now:%Y-%m-%d} at {now:%H:%M:%S} UTC"
+    """When a template renders as a message quotes it: nothing for `SAMPLE_NOW`, in any year
+    (the time every load-time rendering uses), the time for any other."""
+    return (
+        ""
+        if now.replace(year=SAMPLE_NOW.year) == SAMPLE_NOW
+        else f" on {now:%Y-%m-%d} at {now:%H:%M:%S} UTC"
+    )
 
 
 def identifier_never_valid(template: Template, row: Operation, service: str) -> tuple[str, str]:

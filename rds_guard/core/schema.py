@@ -35,11 +35,11 @@ from .positions import MAX_KEY_PARTS, KeyLines, hint, join, kind, shown, toml_er
 from .reader import ValueReader
 from .rules import ValueGlob, Wildcard
 from .samples import (
-    SAMPLE_TIMES,
     identifier_never_valid,
     on_date,
     rendered_for,
     tag_value_never_valid,
+    this_years,
 )
 from .templates import ENV_NAME, Template
 
@@ -194,7 +194,7 @@ class _Reader(ValueReader):
         """The text ``template`` renders at every call (`Template.fixed_text`), at each
         sample time: a ``{utcnow}`` format may render other characters on other days."""
         try:
-            return [(now, template.fixed_text(now)) for now in SAMPLE_TIMES]
+            return [(now, template.fixed_text(now)) for now in this_years()]
         except ValueError as exc:
             raise self.fail(where, f"a {{utcnow}} format cannot be used: {exc}") from None
 

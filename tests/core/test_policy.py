@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,11 @@ from rds_guard.core.policy import (
     load_policy,
     resolve_policy,
 )
+from rds_guard.core.samples import this_years
 from rds_guard.errors import PolicyError
+
+YEAR = datetime.now(UTC).year
+"""The year templates are rendered in when a policy loads (its 31 May and 1 January)."""
 
 REFERENCE_EXAMPLE = r"""
 version = 1
@@ -683,7 +688,7 @@ def test_a_copy_override_that_the_top_generate_breaks_is_refused():
     assert (error.key, error.line) == ("naming.generate", 4)
     assert error.problem == (
         "for a CopyDBClusterSnapshot of a source named 'orders' it would name the snapshot"
-        " 'orders-manual-20260531', which does not match"
+        f" 'orders-manual-{YEAR}0531', which does not match"
         " naming.operations.CopyDBClusterSnapshot.pattern ^dr-{source}$"
     )
 
@@ -695,7 +700,7 @@ def test_a_generate_date_padded_with_a_space_on_some_days_is_refused(directive):
     error = body_error(f'[naming]\ngenerate = "{{source}}-{{utcnow:%Y%m{directive}}}"\n')
     assert (error.key, error.line) == ("naming.generate", 3)
     assert error.problem == (
-        "an identifier may hold only ASCII letters, digits and hyphens, not ' ' on 2026-01-01"
+        f"an identifier may hold only ASCII letters, digits and hyphens, not ' ' on {YEAR}-01-01"
         " at 01:01:01 UTC"
     )
 
@@ -707,7 +712,7 @@ def test_a_generate_its_pattern_refuses_on_some_days_is_refused():
     )
     assert (error.key, error.line) == ("naming.generate", 4)
     assert error.problem.endswith(
-        " on 2026-01-01 at 01:01:01 UTC it would name the snapshot 'orders-2026011', which"
+        f" on {YEAR}-01-01 at 01:01:01 UTC it would name the snapshot 'orders-{YEAR}011', which"
         " does not match naming.pattern ^{source}-[0-9]{8}$"
     )
 
@@ -719,7 +724,7 @@ def test_a_generate_without_source_is_held_against_a_pattern_without_source():
         '[naming]\npattern = "^daily-[0-9]{8}$"\ngenerate = "manual-{utcnow:%Y%m%d}"\n'
     )
     assert (error.key, error.line) == ("naming.generate", 4)
-    assert "'manual-20260531', which does not match naming.pattern" in error.problem
+    assert f"'manual-{YEAR}0531', which does not match naming.pattern" in error.problem
 
 
 def test_a_generate_with_source_is_not_guessed_against_a_pattern_without_it():
@@ -1015,19 +1020,20 @@ def test_forced_template_value_is_not_checked_against_allowed():
             "tags.forced",
             '[tags.patterns]\ncreated = "^[0-9]{8}$"\n',
             "{utcnow:%Y-%m-%d}",
-            "value '2026-05-31' does not match tags.patterns.created",
+            f"value '{YEAR}-05-31' does not match tags.patterns.created",
         ),
         (
             "tags.defaults",
             '[tags.allowed]\ncreated = ["prod"]\n',
             "{utcnow:%Y}",
-            "value '2026' is not in tags.allowed.created",
+            f"value '{YEAR}' is not in tags.allowed.created",
         ),
         (  # right on the 31st, wrong on the 1st: a one-digit day
             "tags.forced",
             '[tags.patterns]\ncreated = "^[0-9]{8}$"\n',
             "{utcnow:%Y%m%-d}",
-            "value '2026011' on 2026-01-01 at 01:01:01 UTC does not match tags.patterns.created",
+            f"value '{YEAR}011' on {YEAR}-01-01 at 01:01:01 UTC does not match"
+            " tags.patterns.created",
         ),
     ],
 )
@@ -1052,6 +1058,20 @@ def test_a_pattern_none_of_the_allowed_values_matches_is_refused():
     )
     policy = make_policy('[tags.allowed]\ncc = ["CC-*"]\n[tags.patterns]\ncc = "^CC-[0-9]+$"\n')
     assert set(policy.tags.patterns) == {"cc"}
+
+
+def test_a_date_template_is_judged_for_the_year_the_policy_loads_in():
+    """``{utcnow:%Y}`` forced, the allowed years listed: right this year, it loads (a check in
+    a fixed year would refuse it from next year on); no year listed is this one, refused."""
+    policy = make_policy(
+        f'[tags.allowed]\nyr = ["{YEAR}", "{YEAR + 1}"]\n[tags.forced]\nyr = "{{utcnow:%Y}}"\n'
+    )
+    assert set(policy.tags.forced) == {"yr"}
+    error = body_error(
+        f'[tags.allowed]\nyr = ["{YEAR + 1}"]\n[tags.forced]\nyr = "{{utcnow:%Y}}"\n'
+    )
+    assert error.problem == f"value '{YEAR}' is not in tags.allowed.yr"
+    assert [moment.year for moment in this_years(datetime(2031, 3, 1, tzinfo=UTC))] == [2031, 2031]
 
 
 def test_a_date_template_its_rules_accept_on_every_day_loads():
