@@ -67,7 +67,7 @@ class GuardedCall:
         what = f"{fields['service']} {fields['operation']} {fields['snapshot'] or '-'}"
         if fields["violations"]:
             rules = ", ".join(dict.fromkeys(v["rule"] for v in fields["violations"]))
-            state = "blocked" if self.mode == "enforce" else "warned (sent anyway)"
+            state = "blocked" if self.mode == "enforce" else "warned (not blocked)"
             return f"{what}: {state}: {rules}"
         parts = [f"{what}: allowed"]
         if fields["injected"]:

@@ -287,7 +287,7 @@ def test_warn_mode_prints_each_violation_and_sends(moto_server: MotoServer, work
     warnings = result.stderr.strip().splitlines()
     assert len(warnings) == 3
     assert all(line.startswith("rds CreateDBClusterSnapshot: [") for line in warnings)
-    assert all(line.endswith("(mode = warn, sent anyway)") for line in warnings)
+    assert all(line.endswith("(mode = warn, not blocked)") for line in warnings)
     assert moto_server.count("CreateDBClusterSnapshot") == 1
     assert snapshot_tags(client, "test2")["backup-policy"] == "standard-35d"
 

@@ -289,6 +289,26 @@ def test_a_call_botocore_refuses_is_refused_and_sends_nothing(
         assert str(guarded.value) == str(refused.value)
 
 
+def test_a_warning_does_not_say_sent_of_a_call_botocore_then_refuses(
+    moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """warn: the guard warns while the call is built, before botocore's validation, which may
+    still refuse it (a tag Value of None): the warning says the guard did not block
+    it, not that it was sent."""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY, mode="warn"), on=moto_server)
+    make_cluster(rds, copy_tags=True, tags={"team": "core"})
+    moto_server.reset_counts()
+    with caplog.at_level("WARNING", logger="rds_guard"), pytest.raises(ParamValidationError):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders",
+            DBClusterSnapshotIdentifier="orders-manual-20261129",
+            **REFUSED_BY_BOTOCORE["a Value None"],
+        )
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings and all(w.endswith("(mode = warn, not blocked)") for w in warnings)
+    assert moto_server.requests() == []
+
+
 NOT_A_DICT: dict[str, Any] = {
     "a string": "abc",
     "a number": 1,

@@ -281,7 +281,7 @@ class Guard:
             raise PolicyViolation(row.name, violations)
         for violation in violations:
             logger.warning(
-                "%s %s: %s (mode = warn, sent anyway)", call.fields["service"], row.name, violation
+                "%s %s: %s (mode = warn, not blocked)", call.fields["service"], row.name, violation
             )
 
     def _judge_again(

@@ -549,7 +549,7 @@ def test_warn_mode_sends_the_delete_and_records_what_it_broke(
     assert len(warnings) == 2
     assert "deletion.too_young" in warnings[0].getMessage()
     assert "deletion.hold" in warnings[1].getMessage()
-    assert all("sent anyway" in w.getMessage() for w in warnings)
+    assert all("(mode = warn, not blocked)" in w.getMessage() for w in warnings)
     requested, deleted = rig.records()
     assert (requested["event"], deleted["event"]) == ("requested", "deleted")
     assert [v["rule"] for v in requested["violations"]] == ["deletion.too_young", "deletion.hold"]
