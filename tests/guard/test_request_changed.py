@@ -3,11 +3,14 @@ parameter after the guard judged the call is caught at before-call (request.chan
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws import audit_records, guarded_client, make_cluster, make_instance, snapshot_tags
+from botocore import xform_name
+from botocore.exceptions import ClientError
 from policies import AUDITED, BACKUPS, write_policy
 from servers import MotoServer
 
@@ -168,28 +171,32 @@ def test_a_late_change_sets_the_outcome_the_record_names(
     assert (answered["event"], answered["call"]) == ("shared", requested["call"])
 
 
+@pytest.mark.parametrize("operation", ["ModifyDBInstance", "PromoteReadReplica"])
 def test_a_call_with_nothing_to_judge_made_into_one_by_a_late_handler_is_judged(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, operation: str
 ) -> None:
-    """A ModifyDBInstance that keeps the backups is neither judged nor recorded; a handler
-    that then turns the backups off in the serialized body was sent past the guard. It is
-    judged again as sent: blocked (enforce), nothing sent, one `blocked` record. The call as
-    made, unchanged, still goes unrecorded."""
+    """A ModifyDBInstance (or a promote) that keeps the backups is neither judged nor
+    recorded; a handler that then turns the backups off in the serialized body was sent past
+    the guard. It is judged again as sent: blocked (enforce), nothing sent, one `blocked`
+    record. The call as made, unchanged, still goes unrecorded (whatever the service says:
+    this instance is no replica to promote)."""
     rds = guarded_client(write_policy(tmp_path, BACKUPS), on=moto_server)
     make_instance(rds, "orders")
-    rds.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=7)
+    call = getattr(rds, xform_name(operation))
+    with contextlib.suppress(ClientError):
+        call(DBInstanceIdentifier="orders", BackupRetentionPeriod=7)
     assert audit_records(tmp_path) == []
 
     def backups_off(params: dict[str, Any], **_: Any) -> None:
         params["body"]["BackupRetentionPeriod"] = "0"
 
-    rds.meta.events.register("before-call.rds.ModifyDBInstance", backups_off)
+    rds.meta.events.register(f"before-call.rds.{operation}", backups_off)
     moto_server.reset_counts()
     with pytest.raises(rds_guard.PolicyViolation) as caught:
-        rds.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=7)
+        call(DBInstanceIdentifier="orders", BackupRetentionPeriod=7)
     rules = [v.rule for v in caught.value.violations]
     assert rules == ["deletion.automated_backups", "request.changed"]
-    assert moto_server.count("ModifyDBInstance") == 0
+    assert moto_server.count(operation) == 0
     (blocked,) = audit_records(tmp_path)
     assert blocked["event"] == "blocked" and blocked["call"]
 
