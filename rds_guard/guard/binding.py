@@ -90,7 +90,7 @@ class ClientBinding:
         if guard is None or not self.judgeable(params, model):
             return
         invalid = guard.check_types(self, row, params, self.invalid(row, params))
-        reads = self.reads(row, params, lenient=guard.policy.mode == "warn")
+        reads = self.reads(row, params, lenient=guard.lenient)
         call = guard.judge(self, row, params, reads, invalid)
         if call is not None and self.presigned_past_the_wrapper(context):
             guard.check_presigned(self, row, call, call.judged, None)

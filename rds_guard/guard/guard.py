@@ -95,6 +95,12 @@ class Stack:
                         callback()
 
 
+def _judged(row: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters a decision on a call of ``row`` rests on, copied as they are now (the
+    request is held against them at request-created)."""
+    return {name: wire.plain_copy(params[name]) for name in row.judged if name in params}
+
+
 class Guard:
     """An installed policy. Use `install` to make one; leaving a ``with`` block uninstalls it."""
 
@@ -102,6 +108,9 @@ class Guard:
         self.policy = policy
         self.audit = audit
         self._stack = stack
+        # warn mode: a read that fails (the source does not exist, the endpoint cannot be
+        # reached) does not stop the call, which is sent as made (`CallReads`)
+        self.lenient = policy.mode == "warn"
 
     @property
     def active(self) -> bool:
@@ -158,16 +167,15 @@ class Guard:
         for key, value in decision.params.items():
             if params.get(key) is not value:
                 params[key] = value
-        call.judged = {name: wire.plain_copy(params[name]) for name in row.judged if name in params}
+        call.judged = _judged(row, params)
         return call
 
     def _unrecorded(self, row: Operation, params: Mapping[str, Any]) -> GuardedCall:
         """A call with nothing to judge (a share of another attribute, a ModifyDBInstance
         that keeps the backups): kept unrecorded, so that another handler turning it into one
         the rules apply to is judged again at request-created."""
-        call = GuardedCall("", "", {"operation": row.name}, {}, self.policy.mode)
+        call = GuardedCall("", "", {"operation": row.name}, _judged(row, params), self.policy.mode)
         call.recorded, call.guard = False, self
-        call.judged = {name: wire.plain_copy(params[name]) for name in row.judged if name in params}
         return call
 
     def check_sent(
@@ -294,11 +302,7 @@ class Guard:
     ) -> None:
         """The call as sent, judged again: its state then says what is sent, and a change
         that breaks the policy is blocked (enforce) or warned about."""
-        found = (
-            lookups
-            if lookups is not None
-            else binding.reads(row, sent, lenient=self.policy.mode == "warn")
-        )
+        found = lookups if lookups is not None else binding.reads(row, sent, lenient=self.lenient)
         again = self._decide(binding, row, sent, found)
         if not call.recorded:
             if not again.recorded:  # still nothing to judge
