@@ -16,20 +16,20 @@ from datetime import datetime
 from . import operations, rules
 from .policy import Policy, TagPolicy
 from .positions import join, shown
-from .samples import NAMED_SOURCE, on_date, sample_values, this_years
+from .samples import NAMED_SOURCE, on_date, sample_values
 
 Problem = tuple[str, str]
 """The dotted key at fault and what is wrong with it."""
 
 
-def contradiction(policy: Policy) -> Problem | None:
-    """The first contradiction in ``policy``, or None."""
-    return next(_contradictions(policy), None)
+def contradiction(policy: Policy, times: tuple[datetime, ...]) -> Problem | None:
+    """The first contradiction in ``policy``, or None; dates rendered at ``times``
+    (`samples.this_years`)."""
+    return next(_contradictions(policy, times), None)
 
 
-def _contradictions(policy: Policy) -> Iterator[Problem]:
+def _contradictions(policy: Policy, times: tuple[datetime, ...]) -> Iterator[Problem]:
     tags = policy.tags
-    times = this_years()
     yield from _generated_names_refused(policy, times)
     yield from _policy_tag_values_refused(tags, times)
     # No snapshot can carry more tags than AWS allows: a policy that needs more (its required
@@ -76,7 +76,7 @@ def _generated_names_refused(policy: Policy, times: tuple[datetime, ...]) -> Ite
     for row in operations.OPERATIONS.values():
         rule = policy.naming_for(row.name)
         generate, pattern = rule.generate, rule.pattern
-        if row.kind not in _NAMING_KINDS or generate is None or pattern is None:
+        if not row.generates_name or generate is None or pattern is None:
             continue
         read = {part.name for part in generate.parts if not isinstance(part, str)}
         if generate.env_names or not (pattern.uses_source or not read & {"source", "region"}):
@@ -99,9 +99,6 @@ def _generated_names_refused(policy: Policy, times: tuple[datetime, ...]) -> Ite
                     f"for a {row.name} of a source named {NAMED_SOURCE!r}{on_date(now)} it"
                     f" would name the snapshot {shown(name)}, which " + "; ".join(problems),
                 )
-
-
-_NAMING_KINDS = (operations.Kind.CREATE, operations.Kind.COPY)
 
 
 def _policy_tag_values_refused(tags: TagPolicy, times: tuple[datetime, ...]) -> Iterator[Problem]:

@@ -154,6 +154,12 @@ class Operation:
         """True for operations whose identifier a naming rule applies to."""
         return self.kind in (Kind.CREATE, Kind.COPY, Kind.FINAL)
 
+    @property
+    def generates_name(self) -> bool:
+        """True for operations whose snapshot ``generate`` names when the call names none
+        (creates and copies: a delete's final snapshot is named by the call or not made)."""
+        return self.kind in (Kind.CREATE, Kind.COPY)
+
     judged: tuple[str, ...] = field(init=False, repr=False, compare=False)
     """The parameters the decision rests on: a change to one after the guard judged the call
     is judged again (``request.changed``). Derived from the fields above."""

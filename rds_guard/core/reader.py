@@ -30,13 +30,21 @@ class ValueReader:
         """The `PolicyError` for ``problem`` at ``key``, with the key's line."""
         return PolicyError(problem, path=self.source, line=self.lines.find(key), key=key)
 
-    def table(self, value: object, key: str, known: tuple[str, ...]) -> dict[str, Any]:
-        """``value`` as a table holding only ``known`` keys."""
+    def table(
+        self,
+        value: object,
+        key: str,
+        known: tuple[str, ...],
+        advice: Callable[[str], str] | None = None,
+    ) -> dict[str, Any]:
+        """``value`` as a table holding only ``known`` keys; an unknown one is an error saying
+        ``advice(name)``, by default a "did you mean" among ``known``."""
         if not isinstance(value, dict):
             raise self.fail(key, f"must be a table, not {kind(value)}")
         for name in value:
             if name not in known:
-                raise self.fail(join(key, name), "unknown key" + hint(name, known))
+                said = advice(name) if advice is not None else hint(name, known)
+                raise self.fail(join(key, name), "unknown key" + said)
         return value
 
     def string(self, value: object, key: str) -> str:

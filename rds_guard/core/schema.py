@@ -108,9 +108,13 @@ _LONGEST_LOCK_TIMEOUT = 3600.0
 
 
 class _Reader(ValueReader):
-    """The schema: one method per table of the policy."""
+    """The schema: one method per table of the policy. ``times``: the moments templates are
+    rendered at (`this_years`), read from the clock once per load."""
+
+    times: tuple[datetime, ...] = ()
 
     def policy(self, document: dict[str, Any], *, base: Path, digest: str) -> Policy:
+        self.times = this_years()
         top = self.table(document, "", _TOP_KEYS)
         if "version" not in top:
             raise PolicyError(
@@ -142,7 +146,7 @@ class _Reader(ValueReader):
         )
         self.check_audit_key_unread(policy)
         self.check_generated_names(policy)
-        found = contradiction(policy)
+        found = contradiction(policy, self.times)
         if found is not None:
             raise self.fail(*found)
         return policy
@@ -194,7 +198,7 @@ class _Reader(ValueReader):
         """The text ``template`` renders at every call (`Template.fixed_text`), at each
         sample time: a ``{utcnow}`` format may render other characters on other days."""
         try:
-            return [(now, template.fixed_text(now)) for now in this_years()]
+            return [(now, template.fixed_text(now)) for now in self.times]
         except ValueError as exc:
             raise self.fail(where, f"a {{utcnow}} format cannot be used: {exc}") from None
 
@@ -216,7 +220,7 @@ class _Reader(ValueReader):
         for (overrides merged); held against the pattern in `consistency`."""
         for row in operations.OPERATIONS.values():
             rule = policy.naming_for(row.name)
-            if row.kind not in (operations.Kind.CREATE, operations.Kind.COPY) or not rule.generate:
+            if not row.generates_name or not rule.generate:
                 continue
             for service in sorted(row.services):
                 name, reason = identifier_never_valid(rule.generate, row, service)
@@ -231,12 +235,12 @@ class _Reader(ValueReader):
     def naming_operations(self, naming: object) -> dict[str, NamingRule]:
         if not isinstance(naming, dict):
             return {}
-        table = naming.get("operations", {})
-        for name in table if isinstance(table, dict) else ():
-            if name not in operations.NAMING_OPERATIONS:
-                where = join("naming.operations", name)
-                raise self.fail(where, "unknown key" + naming_operation_advice(name))
-        table = self.table(table, "naming.operations", tuple(operations.NAMING_OPERATIONS))
+        table = self.table(
+            naming.get("operations", {}),
+            "naming.operations",
+            tuple(operations.NAMING_OPERATIONS),
+            advice=naming_operation_advice,
+        )
         rules_by_name = {
             name: self.naming_rule(rule, f"naming.operations.{name}", _OPERATION_NAMING_KEYS)
             for name, rule in table.items()
