@@ -142,14 +142,14 @@ class _Log:
     settled: set[str] = field(default_factory=set)
     # snapshot -> the operation that made it, and the time of its `created` record
     made_by: ByKey[tuple[str, str]] = field(default_factory=ByKey)
-    presigned: dict[str, tuple[_Call, str]] = field(default_factory=dict)  # and URL expiry
+    presigned: dict[str, tuple[_Call, datetime | None]] = field(default_factory=dict)  # expiry
     warned_deletes: set[str] = field(default_factory=set)  # calls sent in breach (warn mode)
     breached: list[str] = field(default_factory=list)
-    # deletes without an outcome, by snapshot name; those a later `created` record of the
-    # name outdates, which cannot account for the snapshot made again
+    # deletes without an outcome, by snapshot; those a later `created` record of the snapshot
+    # outdates, which cannot account for the snapshot made again
     open_deletes: CallsByKey = field(default_factory=CallsByKey)
     outdated: set[str] = field(default_factory=set)
-    # presigns, by snapshot name; those whose snapshot a later `deleted` record shows was made
+    # presigns, by snapshot; those whose snapshot a later `deleted` record shows was made
     presigned_names: CallsByKey = field(default_factory=CallsByKey)
     used: set[str] = field(default_factory=set)
 
@@ -201,7 +201,7 @@ class _Known:
 
     def __init__(self) -> None:
         self._calls: ByKey[set[str]] = ByKey()
-        self._expiry: dict[str, str] = {}  # a presign's call: when its URL expires ("": unknown)
+        self._expiry: dict[str, datetime | None] = {}  # a presign's call: its URL's expiry
 
     def note(self, record: Mapping[str, Any], key: Key) -> None:
         """Fold one record in (records come oldest first)."""
@@ -220,9 +220,9 @@ class _Known:
         presigned URL only one made before the URL expired (give or take the clocks'
         difference, `REPLACED_AFTER`)."""
         return any(
-            not (expires := self._expiry.get(call, ""))
+            (expires := self._expiry.get(call)) is None
             or snapshot.created is None
-            or _aware(snapshot.created) <= _parsed(expires) + REPLACED_AFTER
+            or _aware(snapshot.created) <= expires + REPLACED_AFTER
             for call in self._calls.get(key) or ()
         )
 
@@ -278,11 +278,11 @@ def reconcile(
             log.seen(record, key, own=own)
             others.seen(record, key, own=False)
     open_calls = log.pending()
-    moment = _moment(now or datetime.now(UTC))
+    moment = _aware(now or datetime.now(UTC))
     expired = tuple(  # a URL that would have made a snapshot (not one to delete or tag it)
         item.snapshot or call
         for call, (item, expires) in log.presigned.items()
-        if expires
+        if expires is not None
         and expires <= moment
         and _makes_snapshot(item.operation)
         and not _exists(everything, item)
@@ -291,7 +291,7 @@ def reconcile(
     open_calls |= {
         call: item
         for call, (item, expires) in log.presigned.items()
-        if not expires or expires > moment
+        if expires is None or expires > moment
     }
     pending = tuple(
         Pending(call, item.snapshot, _exists(everything, item)) for call, item in open_calls.items()
@@ -366,22 +366,19 @@ def _key(record: Mapping[str, Any]) -> Key | None:
 
 
 _MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
-"""A moment as records write it (``expires``), which compares as text in time order."""
+"""A moment as records write it (``expires``)."""
 
 
-def _moment(when: datetime) -> str:
-    return _aware(when).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parsed(moment: str) -> datetime:
-    return datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def _expiry(record: Mapping[str, Any]) -> str:
-    """When a presigned record's URL expires; "" when it does not say (a presign made past
+def _expiry(record: Mapping[str, Any]) -> datetime | None:
+    """When a presigned record's URL expires; None when it does not say (a presign made past
     the client's method), or says it in a form no writer uses: not known, never passed."""
     expires = record.get("expires")
-    return expires if isinstance(expires, str) and _MOMENT.fullmatch(expires) else ""
+    if not (isinstance(expires, str) and _MOMENT.fullmatch(expires)):
+        return None
+    try:
+        return datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:  # the form, but no date (month 13)
+        return None
 
 
 def _exists(listed: ByKey[ServiceSnapshot], call: _Call) -> bool:
