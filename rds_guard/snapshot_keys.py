@@ -36,15 +36,26 @@ class ByKey(Generic[V]):
         """The value of exactly ``key``, set to ``value`` first when it has none."""
         return self._names.setdefault(key[1], {}).setdefault(key[0], value)
 
-    def pop(self, key: Key) -> None:
+    def pop(self, key: Key) -> list[V]:
         """Forget ``key``, and a key of that name whose type is not known (with a type None:
-        every key of that name)."""
+        every key of that name); the values forgotten."""
         kind, name = key
         types = self._names.get(name, {})
-        for known in list(types) if kind is None else [kind, None]:
-            types.pop(known, None)
+        forgotten = [
+            types.pop(known)
+            for known in (list(types) if kind is None else [kind, None])
+            if known in types
+        ]
         if not types:  # a year's log deletes tens of thousands of snapshots
             self._names.pop(name, None)
+        return forgotten
+
+    def forget_exactly(self, key: Key) -> None:
+        """Forget ``key`` alone (a key of that name and another type, or none, stays)."""
+        types = self._names.get(key[1], {})
+        types.pop(key[0], None)
+        if not types:
+            self._names.pop(key[1], None)
 
     def items(self) -> Iterator[tuple[Key, V]]:
         """Every key and its value."""
@@ -53,34 +64,22 @@ class ByKey(Generic[V]):
                 yield (kind, name), value
 
 
-class CallsByKey:
-    """Call ids by the snapshot `Key` their records give (none kept for a call naming none);
-    a key whose type is None stands for a snapshot of either type, as in `ByKey`."""
-
-    def __init__(self) -> None:
-        self._names: dict[str, dict[str | None, set[str]]] = {}
+class CallsByKey(ByKey[set[str]]):
+    """Call ids by the snapshot `Key` their records give (none kept for a call naming none)."""
 
     def add(self, key: Key | None, call: str) -> None:
         if key is not None:
-            self._names.setdefault(key[1], {}).setdefault(key[0], set()).add(call)
+            self.setdefault(key, set()).add(call)
 
     def discard(self, key: Key | None, call: str) -> None:
-        types = self._names.get(key[1]) if key is not None else None
-        calls = types.get(key[0]) if types is not None and key is not None else None
-        if types is not None and calls is not None and key is not None:
+        if key is None:
+            return
+        calls = self._names.get(key[1], {}).get(key[0])  # exactly ``key``'s
+        if calls is not None:
             calls.discard(call)
             if not calls:  # a year's log names tens of thousands of snapshots
-                del types[key[0]]
-            if not types:
-                del self._names[key[1]]
+                self.forget_exactly(key)
 
     def take(self, key: Key) -> set[str]:
         """The calls that may name the snapshot ``key``, forgotten here."""
-        kind, name = key
-        types = self._names.get(name, {})
-        taken: set[str] = set()
-        for known in list(types) if kind is None else [kind, None]:
-            taken |= types.pop(known, set())
-        if not types:
-            self._names.pop(name, None)
-        return taken
+        return set().union(*self.pop(key))
