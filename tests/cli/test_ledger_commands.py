@@ -340,6 +340,40 @@ def test_query_says_when_a_record_is_not_authentic(
     assert run.code == 1 and run.out.rstrip().endswith("NOT AUTHENTIC")
 
 
+def test_query_trusts_the_records_not_the_index_attributes(
+    initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """query finds records through the items' ``snapshot`` attribute and put them in order
+    by their ``time`` attribute, both of which a writer of the table can set apart from the
+    line: another snapshot's record was listed first as "authentic". It is left out, named
+    in a warning (exit 1), and the rows go by the records' own times."""
+    log, other = tmp_path / "audit.jsonl", tmp_path / "other.jsonl"
+    write_log(log, 2)
+    write_log(other, 1, snapshot="something-else")
+    for path in (log, other):
+        run_main(capsys, "audit", "ship", str(path), "--ledger", LEDGER_URL)
+    stream = stream_of(initialised, other)
+    item = item_at(initialised, stream, 1)
+    item["snapshot"] = {"S": "orders-daily-20261129"}
+    item["time"] = {"S": "2000-01-01T00:00:00Z"}
+    put_raw(initialised, item)
+    mine = item_at(initialised, stream_of(initialised, log), 2)
+    mine["time"] = {"S": "1999-01-01T00:00:00Z"}  # listed first by the attribute
+    put_raw(initialised, mine)
+    run = run_main(
+        capsys, "audit", "query", "--ledger", LEDGER_URL, "--snapshot", "orders-daily-20261129"
+    )
+    assert run.code == 1
+    rows = run.out.splitlines()[1:]
+    assert [row.split()[-2] for row in rows] == ["1", "2"]  # seq 1 then 2: their own times
+    assert all(row.endswith("authentic") for row in rows)
+    assert run.err == (
+        f"rds-guard: warning: {stream} seq 1: its item is listed under orders-daily-20261129,"
+        ' but its record names "something-else": the item was edited (verify --ledger'
+        " reports it); left out\n"
+    )
+
+
 def test_verify_with_the_ledger_takes_no_paths(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

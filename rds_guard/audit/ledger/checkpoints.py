@@ -39,7 +39,7 @@ from .checkpoint_body import (
     parse_body,
 )
 from .continuity import follows_on
-from .items import full_sha256, line_digest, line_of, number
+from .items import full_sha256, item_problems, line_of, number
 from .location import Clients, S3Location
 from .table import LedgerTable, error_code
 
@@ -207,7 +207,11 @@ class CheckpointStore:
         found = NAME.fullmatch(name)
         if found is None or name_of(int(found.group(1))) != name:  # one name per number
             return None
-        return int(found.group(1))
+        return int(found.group(1)) or None  # numbered from 1: a checkpoint 0 is no checkpoint
+
+    def looks_like_one(self, key: str) -> bool:
+        """Whether ``key`` is named like a checkpoint (`NAME`), whatever its number."""
+        return NAME.fullmatch(key[len(self.location.prefix) :]) is not None
 
     def versions(self) -> list[Version]:
         """Every version and delete marker under the prefix (ListObjectVersions)."""
@@ -411,8 +415,9 @@ def _advance(
         line = line_of(newest)
         if line is None or full_sha256(line) != old.head:
             return f"seq {old.size} changed since a checkpoint held it (its head)", old
-        if newest.get("digest", {}).get("S") != line_digest(line):
-            return f"the item at seq {size} carries a digest its line does not have", old
+        problems = item_problems(newest, line)
+        if problems:
+            return f"the item at seq {size} {problems[0]}", old
         return None, old
     if old is not None:
         if size < old.size:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..record import CHAIN_HMAC, CHAIN_SHA256, chain_of, is_authentic, parse_record, prev_of, seq_of
-from .items import full_sha256, line_digest, line_of, number
+from .items import full_sha256, item_problems, line_of, number
 
 CHAIN_RANKS: dict[str | None, int] = {None: 0, CHAIN_SHA256: 1, CHAIN_HMAC: 2}
 """How far up a stream's chain has come: the first format (no digest of its own), plain
@@ -51,7 +51,8 @@ def follows_on(
 ) -> str | None:
     """Why the records ``start..end`` do not follow on from one another (None: they do).
 
-    Keyless: every seq is there, each item's line has its seq and its digest and is a record
+    Keyless: every seq is there, each item's line has its seq, its attributes are its line's
+    (`item_problems`: the digest, the index fields), and it is a record
     whose chain does not go down (`record_problem`); a plain SHA-256 record is authentic and
     links to the one before. HMAC-keyed links need the key: `verify` checks them. The record
     walked at ``end`` must be ``head``, the line read as the head (the one signed)."""
@@ -65,8 +66,9 @@ def follows_on(
             return f"seq {expected} is missing (the next record is seq {seq})"
         if line is None or seq_of(line) != seq:
             return f"the item at seq {seq} does not hold the record with that seq"
-        if item.get("digest", {}).get("S") != line_digest(line):
-            return f"the item at seq {seq} carries a digest its line does not have"
+        problems = item_problems(item, line)
+        if problems:
+            return f"the item at seq {seq} {problems[0]}"
         problem = record_problem(seq, line, before)
         if problem is not None:
             return problem

@@ -53,7 +53,7 @@ def read_history(store: CheckpointStore, expected_key: str | None = None) -> His
     must then use.
     """
     history = History()
-    found = _by_number(store)
+    found = _by_number(store, history)
     previous: tuple[Checkpoint, bytes] | None = None
     key = expected_key
     expected = 1
@@ -81,7 +81,21 @@ def read_history(store: CheckpointStore, expected_key: str | None = None) -> His
             history.forks.setdefault(fork, number)
         history.checkpoints.append(checkpoint)
         previous = (checkpoint, body)
+    _check_none(store, history)
     return history
+
+
+def _check_none(store: CheckpointStore, history: History) -> None:
+    """None at all is a finding: nothing pins the ledger (a wrong prefix, or none written
+    yet), and an answer of ok would read as if something did."""
+    if not history.checkpoints and not history.findings:
+        history.findings.append(
+            CheckpointFinding(
+                0,
+                f"{store.location}: no checkpoint there, so none pins the ledger (is the"
+                " location right? has a checkpoint been written yet?)",
+            )
+        )
 
 
 def _gap(store: CheckpointStore, first: int, last: int) -> CheckpointFinding:
@@ -92,14 +106,28 @@ def _gap(store: CheckpointStore, first: int, last: int) -> CheckpointFinding:
     return CheckpointFinding(first, where)
 
 
-def _by_number(store: CheckpointStore) -> dict[int, list[Version]]:
+def _by_number(store: CheckpointStore, history: History) -> dict[int, list[Version]]:
     """The versions of each checkpoint object, oldest first (S3 lists a key's versions
-    newest first; their times are only to the second)."""
+    newest first; their times are only to the second). An object named like a checkpoint
+    that is none of the series (checkpoint 0, a number spelt with a zero too many) is a
+    finding: no checkpointer writes one, and the first checkpoint's key is trusted."""
     found: dict[int, list[Version]] = defaultdict(list)
+    strays: set[str] = set()
     for version in store.versions():
         number = store.number_of(version.key)
         if number is not None:
             found[number].append(version)
+        elif store.looks_like_one(version.key):
+            strays.add(version.key)
+    for key in sorted(strays):
+        history.findings.append(
+            CheckpointFinding(
+                0,
+                f"s3://{store.location.bucket}/{key}: named like a checkpoint but none of the"
+                " series (numbered from 1, one name per number): someone who can write the"
+                " bucket put it there; it is not read",
+            )
+        )
     for versions in found.values():
         versions.reverse()
     return found

@@ -108,6 +108,49 @@ def record_item(stream: str, seq: int, line: bytes) -> Item:
     return item
 
 
+_RECORD_FIELDS = ("digest", "event", "call", "snapshot", "time")
+"""The attributes a record's item carries besides its key and line, each derived from the
+line (`record_item`): ``digest`` vouches for the line, the others are what the indexes and
+``query`` read instead of the line."""
+
+
+def item_problems(item: Mapping[str, Mapping[str, str]], line: bytes) -> list[str]:
+    """How a record's item differs from the item its line makes (`record_item`), each said
+    after "the item at seq N": a ``digest`` that is not the line's, an index attribute
+    (``event``, ``call``, ``snapshot``, ``time``) missing, added or not the line's, a
+    ``kind`` (which would list the record as a stream or a fork). A writer of the table who
+    changes only these leaves the line intact: ``query`` would then miss the record, or list
+    it under another snapshot, and a checkpointer refuses the stream."""
+    expected = record_item("", 0, line)
+    problems = []
+    for name in _RECORD_FIELDS:
+        found, wanted = item.get(name), expected.get(name)
+        if found == wanted:
+            continue
+        if name == "digest":
+            problems.append(
+                "has no digest attribute"
+                if found is None
+                else "carries a digest its line does not have"
+            )
+        elif found is None:
+            problems.append(f"has no {name} attribute, and its record's {name} is {_shown(wanted)}")
+        elif wanted is None:
+            problems.append(f"has a {name} attribute its record does not have: {_shown(found)}")
+        else:
+            problems.append(f"has {_shown(found)} as its {name}, and its record {_shown(wanted)}")
+    if "kind" in item:
+        problems.append(f"carries a kind ({_shown(item['kind'])}), which no record's item has")
+    return problems
+
+
+def _shown(value: object) -> str:
+    """An attribute for a message (a writer of the table chose it): its JSON, cut short."""
+    shown = value.get("S", value) if isinstance(value, Mapping) else value
+    text = json.dumps(shown, default=repr)  # a Binary is bytes, a set of strings a set
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
 def _indexable(value: str) -> bool:
     """Whether ``value`` can be an index key: UTF-8 (a lone surrogate, escaped in the line,
     cannot be sent as a key) of at most `INDEXED_MAX` bytes."""

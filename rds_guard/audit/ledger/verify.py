@@ -18,7 +18,7 @@ from ..record import seq_of, stream_id
 from ..verify import MAX_FINDINGS, verify_lines
 from .checkpoint_body import ForkEntry
 from .history import History
-from .items import full_sha256, line_digest, line_of, number, text
+from .items import full_sha256, item_problems, line_of, number, text
 from .table import LedgerTable
 
 Progress = Callable[[int, int | None], None]
@@ -270,22 +270,16 @@ def _item_findings(
     item: dict[str, dict[str, str]],
     checkpointed: dict[int, tuple[str, int]],
 ) -> Iterator[LedgerFinding]:
-    """What the walk of the lines cannot see: an item holding another seq's line, a digest
-    attribute its line does not have, a first record that is not the stream's, a changed
-    checkpointed head."""
+    """What the walk of the lines cannot see: an item holding another seq's line, attributes
+    its line does not give it (`item_problems`), a first record that is not the stream's, a
+    changed checkpointed head."""
     held = seq_of(line) if line.startswith(b"{") else None
     if held is not None and held != seq:
         yield LedgerFinding(
             seq, "edited", f"{stream}: the item at seq {seq} holds the record of seq {held}", stream
         )
-    if text(item, "digest") not in (None, line_digest(line)):
-        yield LedgerFinding(
-            seq,
-            "edited",
-            f"{stream}: the item's digest attribute is not its line's digest (one of them "
-            "was changed)",
-            stream,
-        )
+    for problem in item_problems(item, line):
+        yield LedgerFinding(seq, "edited", f"{stream}: the item at seq {seq} {problem}", stream)
     if seq == 1 and not stream.endswith("/" + stream_id(line)):
         yield LedgerFinding(
             seq,

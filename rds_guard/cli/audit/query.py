@@ -6,11 +6,13 @@ P] [--json]``: every record of one snapshot, across the fleet's streams (the led
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
 from rds_guard import audit
 from rds_guard.audit.ledger.items import line_of, number, text
 
-from ..common import add_log_key, log_key, print_json, print_lines
+from ..common import PROG, add_log_key, log_key, print_json, print_lines, printable
 from ..ledger.options import add_ledger, ledger_from
 
 HELP = """Who did what to one snapshot, across the fleet: every record naming it in the ledger.
@@ -18,7 +20,8 @@ HELP = """Who did what to one snapshot, across the fleet: every record naming it
 Prints each record (time, host, stream and seq, event, operation, caller's policy) and
 whether its own digest holds (authentic). That a record is authentic says its bytes are as
 written; rds-guard audit verify --ledger --stream ID says its whole stream is. Exit 1 when a
-record is not authentic; a keyed record needs the key (--key-env or --policy)."""
+record is not authentic, or an item the index lists under the snapshot holds another's
+record (a warning names it); a keyed record needs the key (--key-env or --policy)."""
 EXAMPLE = (
     "rds-guard audit query --ledger dynamodb://rds-guard-audit --snapshot orders-daily-20261129"
 )
@@ -36,16 +39,32 @@ def run(args: argparse.Namespace) -> int:
     """Print the snapshot's records; exit 1 when one is not authentic."""
     key = log_key(args)
     ledger = ledger_from(args.ledger, args.policy)
+    snapshot = args.snapshot.lower()
     found = []
-    for item in ledger.table.by_snapshot(args.snapshot):
+    misfiled = []
+    for item in ledger.table.by_snapshot(snapshot):
         line = line_of(item) or b""
         record = audit.parse_record(line) or {}
+        where = (text(item, "stream") or "", number(item, "seq") or 0)
+        if record.get("snapshot") != snapshot:
+            # the index lists the item by its attribute, which a writer of the table can
+            # set apart from the line: the record is another snapshot's (or none at all)
+            misfiled.append((*where, record.get("snapshot")))
+            continue
         chain = audit.chain_of(line)
         authentic: bool | None = audit.is_authentic(line, key)
         if chain == audit.CHAIN_HMAC and key is None:
             authentic = None  # cannot be told without the key
-        found.append((text(item, "stream") or "", number(item, "seq") or 0, record, authentic))
-    bad = any(authentic is False for *_, authentic in found)
+        found.append((*where, record, authentic))
+    # oldest first by the records' own times, not by the items' time attribute
+    found.sort(key=lambda row: (str(row[2].get("time")), row[0], row[1]))
+    for stream, seq, named in misfiled:
+        note = (
+            f"{stream} seq {seq}: its item is listed under {snapshot}, but its record names"
+            f" {json.dumps(named)}: the item was edited (verify --ledger reports it); left out"
+        )
+        print(f"{PROG}: warning: {printable(note)}", file=sys.stderr)
+    bad = bool(misfiled) or any(authentic is False for *_, authentic in found)
     if args.json:
         print_json(
             [
@@ -55,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1 if bad else 0
     if not found:
-        print(f"no record of snapshot {args.snapshot.lower()} in {ledger.location}")
-        return 0
+        print(f"no record of snapshot {snapshot} in {ledger.location}")
+        return 1 if bad else 0
     rows = [_row(stream, seq, record, authentic) for stream, seq, record, authentic in found]
     print_lines(_aligned([_HEADER, *rows]))
     return 1 if bad else 0

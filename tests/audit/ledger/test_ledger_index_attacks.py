@@ -15,7 +15,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ledger_helpers import item_at, ledger_findings, put_raw, ship, stream_of, write_log
+from ledger_helpers import (
+    KEY_ALIAS,
+    item_at,
+    ledger_findings,
+    put_raw,
+    ship,
+    stream_of,
+    write_log,
+)
 
 from rds_guard.audit.ledger import Fork, LedgerTable
 from rds_guard.audit.ledger.checkpoints import (
@@ -141,7 +149,7 @@ def test_a_fork_overwritten_after_a_checkpoint_is_found_by_verify_and_the_next_c
     and nothing else lists it. The checkpoint pins it (its key, seq and the refused line's
     digest): verify reports it gone, and the next checkpoint says so and keeps it."""
     stream, lines = _forked(table, tmp_path)
-    assert _verify(table, store) == [(5, "fork")]
+    assert ledger_findings(table) == [(5, "fork")]
     written = write_checkpoint(table, store).checkpoint
     assert written is not None
     pinned = ForkEntry(fork_key(stream, lines[4]), 5, line_digest(lines[4]))
@@ -238,5 +246,95 @@ def test_a_fork_item_whose_seq_is_no_whole_number_is_reported_not_a_crash(
             "kind": {"S": "fork"},
         },
     )
-    assert [kind for _, kind in _verify(table, store)] == ["fork"]
+    assert [kind for _, kind in ledger_findings(table)] == ["fork"]
     assert write_checkpoint(table, store).checkpoint is not None
+    assert [kind for _, kind in _verify(table, store)] == ["fork"]
+
+
+# The attributes beside a record's line: docs/ledger.md's verify "holds every item to its
+# line", and query reads the ``snapshot`` index. A writer of the table who changes only them
+# leaves the line, its digest and the chain intact.
+
+ATTRIBUTE_EDITS = {
+    "digest removed": lambda item: item.pop("digest"),
+    "digest of another type": lambda item: item.update(digest={"L": []}),
+    "snapshot removed": lambda item: item.pop("snapshot"),
+    "snapshot of another": lambda item: item.update(snapshot={"S": "prod-final"}),
+    "time moved": lambda item: item.update(time={"S": "2000-01-01T00:00:00Z"}),
+    "event changed": lambda item: item.update(event={"S": "deleted"}),
+    "kind added": lambda item: item.update(kind={"S": "stream"}),
+}
+
+
+@pytest.mark.parametrize("edit", list(ATTRIBUTE_EDITS), ids=list(ATTRIBUTE_EDITS))
+def test_an_attribute_changed_beside_an_intact_line_is_found(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, edit: str
+) -> None:
+    """Removing an item's ``digest`` passed verify while every checkpoint after refused the
+    stream: one PutItem held the stream's records unpinned, verify saying ok. An index
+    attribute that is not its line's hid the record from query, or put it under another
+    snapshot. Each is an edit verify reports, and a checkpointer does not sign."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    assert write_checkpoint(table, store).findings == []
+    write_log(log_path, 3)
+    ship(log_path, table)
+    item = item_at(table, stream, 5)
+    ATTRIBUTE_EDITS[edit](item)
+    put_raw(table, item)
+    found = verify_ledger(table, history=read_history(store)).findings
+    assert [(f.line, f.reason) for f in found] == [(5, "edited")]
+    assert found[0].detail.startswith(f"{stream}: the item at seq 5 ")
+    outcome = write_checkpoint(table, store)
+    assert [finding.split(": ", 1)[1] for finding in outcome.findings] == [
+        found[0].detail.split(": ", 1)[1]
+    ]
+    assert outcome.checkpoint is not None
+    assert outcome.checkpoint.head_of(stream).size == 3  # type: ignore[union-attr]
+
+
+def test_a_checkpoint_numbered_0_is_reported_and_never_trusted(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Checkpoints are numbered from 1, and without ``--policy`` the first one's key is the
+    one trusted: a checkpoint 0 signed with someone else's key set the key, and verify blamed
+    the genuine checkpoint 1 for it. It is reported as what it is, and read as nothing."""
+    write_log(log_path, 2)
+    ship(log_path, table)
+    assert write_checkpoint(table, store).findings == []
+    kms = table.clients.kms
+    other = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    forger = CheckpointStore(table.clients, store.location, other["KeyId"])
+    genuine = read_history(store).checkpoints[0]
+    assert forger.put(dataclasses.replace(genuine, number=0, key=other["Arn"]))
+    history = read_history(store)
+    assert [c.number for c in history.checkpoints] == [1]
+    assert [(f.number, f.detail) for f in history.findings] == [
+        (
+            0,
+            f"s3://{store.location.bucket}/{store.location.prefix}{name_of(0)}: named like a"
+            " checkpoint but none of the series (numbered from 1, one name per number):"
+            " someone who can write the bucket put it there; it is not read",
+        )
+    ]
+    # the guards' checkpointer does not take it for the newest either
+    assert write_checkpoint(table, store).checkpoint.number == 2  # type: ignore[union-attr]
+
+
+def test_checkpoints_asked_for_where_there_are_none_is_a_finding(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """``--checkpoints`` with a mistyped prefix said ok, the very answer of a verify without
+    it: the auditor believed the ledger pinned."""
+    write_log(log_path, 2)
+    ship(log_path, table)
+    assert write_checkpoint(table, store).findings == []
+    typo = CheckpointStore(
+        table.clients, dataclasses.replace(store.location, prefix="rds-gaurd/"), KEY_ALIAS
+    )
+    result = verify_ledger(table, history=read_history(typo))
+    assert not result.ok
+    assert [(f.line, f.reason) for f in result.findings] == [(0, "checkpoint")]
+    assert "no checkpoint there, so none pins the ledger" in result.findings[0].detail
+    assert verify_ledger(table, history=read_history(store)).ok

@@ -439,7 +439,12 @@ def test_an_item_edited_in_the_ledger_is_no_fork(
         result = ship(log_path, table)
     assert result.acked == 6
     assert "it was edited in the ledger" in caplog.text
-    assert [(f.line, f.reason) for f in verify_ledger(table).findings] == [(4, "edited")]
+    findings = verify_ledger(table).findings
+    assert [(f.line, f.reason) for f in findings] == [(4, "edited"), (4, "edited")]
+    # the line no longer holds its digest, and the item's event attribute is not its line's
+    assert any(
+        'has "requested" as its event, and its record "failed"' in f.detail for f in findings
+    )
 
 
 def test_a_damaged_state_file_is_forgotten(table: LedgerTable, log_path: Path) -> None:

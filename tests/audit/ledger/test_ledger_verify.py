@@ -120,7 +120,7 @@ def test_a_digest_attribute_that_is_not_its_lines_is_found(
     put_raw(table, item)
     result = verify_ledger(table)
     assert [(f.line, f.reason) for f in result.findings] == [(2, "edited")]
-    assert "digest attribute" in result.findings[0].detail
+    assert "carries a digest its line does not have" in result.findings[0].detail
 
 
 def test_a_rebuilt_stream_is_not_the_one_named(
