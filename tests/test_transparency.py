@@ -289,6 +289,27 @@ def test_a_call_botocore_refuses_is_refused_and_sends_nothing(
         assert str(guarded.value) == str(refused.value)
 
 
+@pytest.mark.parametrize("mode", ["warn", "enforce"])
+def test_a_call_without_its_name_is_refused_before_any_read(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """A snapshot name counts as given before the read only when the policy's template fills
+    it in: under a policy without one, a call missing it read the source first (enforce: the
+    program got the read's DBClusterNotFoundFault, and a `failed` record). botocore's own
+    `ParamValidationError`, nothing sent, nothing recorded."""
+    params = {"DBClusterIdentifier": "nowhere"}
+    moto_server.reset_state()
+    with pytest.raises(ParamValidationError) as refused:
+        moto_server.client("rds").create_db_cluster_snapshot(**params)
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY, mode=mode), on=moto_server)
+    moto_server.reset_counts()
+    with pytest.raises(ParamValidationError) as guarded:
+        rds.create_db_cluster_snapshot(**params)
+    assert moto_server.requests() == []
+    assert str(guarded.value) == str(refused.value)
+    assert not (tmp_path / "audit.jsonl").exists() or not (tmp_path / "audit.jsonl").read_text()
+
+
 def test_a_warning_does_not_say_sent_of_a_call_botocore_then_refuses(
     moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -111,7 +111,7 @@ class AioClientBinding(ClientBinding):
     ) -> Decision | CallReads:
         """The guard's decision on ``params``, its look-ups awaited on this client; or, when
         a look-up failed, the look-ups: the guard records the failure when it decides."""
-        reads = self.reads(row, params, ahead=True, lenient=guard.lenient)
+        reads = self.reads(row, params, guard, ahead=True)
         facts = self.facts()
         while True:
             try:

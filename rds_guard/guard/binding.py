@@ -90,7 +90,7 @@ class ClientBinding:
         if guard is None or not self.judgeable(params, model):
             return
         invalid = guard.check_types(self, row, params, self.invalid(row, params))
-        reads = self.reads(row, params, lenient=guard.lenient)
+        reads = self.reads(row, params, guard)
         call = guard.judge(self, row, params, reads, invalid)
         if call is not None and self.presigned_past_the_wrapper(context):
             guard.check_presigned(self, row, call, call.judged, None)
@@ -233,10 +233,13 @@ class ClientBinding:
             found = self._readers[row.name] = wire.readers(model.input_shape, row.judged)
         return found
 
-    def refused(self, row: Operation, params: Mapping[str, Any]) -> list[str]:
+    def refused(
+        self, row: Operation, params: Mapping[str, Any], *, generated: bool = True
+    ) -> list[str]:
         """The lines of botocore's validation report on the call (empty: none), by the
         client's own validator, or one of botocore's when the client does not validate. A
-        name the policy's ``naming.generate`` may fill in counts as given."""
+        missing name counts as given when ``generated`` (the policy's ``naming.generate``
+        fills it in, or the guard judges it missing itself)."""
         client = self._client()
         if client is None:
             return []
@@ -244,7 +247,7 @@ class ClientBinding:
         if shape is None:
             return []
         name = row.identifier
-        if name is not None and name in shape.members and params.get(name) is None:
+        if generated and name is not None and name in shape.members and params.get(name) is None:
             params = {**params, name: "generated"}  # its value is the decision's to judge
         serializer = getattr(client, "_serializer", None)
         validator = getattr(serializer, "_param_validator", None) or ParamValidator()
@@ -268,18 +271,21 @@ class ClientBinding:
         return CallFacts(self.service, self.region, datetime.now(UTC), os.environ)
 
     def reads(
-        self, row: Operation, params: Mapping[str, Any], *, ahead: bool = False, lenient: bool
+        self, row: Operation, params: Mapping[str, Any], guard: Guard, *, ahead: bool = False
     ) -> CallReads:
-        """The read-only look-ups of one call, made on this client when a rule asks;
-        ``lenient`` (warn mode): a failed read never stops the call (`CallReads`)."""
+        """The read-only look-ups of one call ``guard`` judges, made on this client when a
+        rule asks; in warn mode a failed read never stops the call (`CallReads`)."""
         client = self._client()
         assert client is not None, "a handler of a client that is gone"
+        # botocore refuses a call without its name, before sending anything: so is the read
+        # unless the policy's template fills the name in
+        generated = row.generates_name and guard.policy.naming_for(row.name).generate is not None
 
         def refused() -> list[str]:  # a client that does not validate: `invalid` judged it
-            return self.refused(row, params) if self.validates else []
+            return self.refused(row, params, generated=generated) if self.validates else []
 
         return CallReads(
-            client, self.region, row, params, ahead=ahead, lenient=lenient, refused=refused
+            client, self.region, row, params, ahead=ahead, lenient=guard.lenient, refused=refused
         )
 
 

@@ -302,7 +302,7 @@ class Guard:
     ) -> None:
         """The call as sent, judged again: its state then says what is sent, and a change
         that breaks the policy is blocked (enforce) or warned about."""
-        found = lookups if lookups is not None else binding.reads(row, sent, lenient=self.lenient)
+        found = lookups if lookups is not None else binding.reads(row, sent, self)
         again = self._decide(binding, row, sent, found)
         if not call.recorded:
             if not again.recorded:  # still nothing to judge

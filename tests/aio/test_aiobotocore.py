@@ -148,6 +148,9 @@ def test_a_call_botocore_refuses_is_refused_before_any_read(
                 await rds.create_db_cluster_snapshot(
                     DBClusterIdentifier="nowhere", DBClusterSnapshotIdentifier=GOOD, Bogus=1
                 )
+            # a name missing counts as given only where the policy's template fills it in
+            with pytest.raises(ParamValidationError, match="DBClusterSnapshotIdentifier"):
+                await rds.create_db_cluster_snapshot(DBClusterIdentifier="nowhere")
 
     run(work)
     assert moto_server.requests() == []
