@@ -162,15 +162,18 @@ def compile_regex(text: str, budget: RegexBudget | None = None) -> Regex:
 
 
 def escape(text: str) -> str:
-    """RE2 syntax matching exactly ``text``: RE2's own ``QuoteMeta`` (``re2.escape``) for
-    UTF-8 text, plus ``\\x{...}`` for a lone surrogate, which UTF-8 cannot hold."""
+    """RE2 syntax matching exactly ``text`` outside a character class (where ``{source}``
+    always is: a class holding it is refused): RE2's own ``QuoteMeta`` (``re2.escape``) for
+    UTF-8 text but for the hyphen, which RE2 reads as itself there, and which messages then
+    show as the name has it (``^orders-db-...``, not ``^orders\\-db-...``); ``\\x{...}`` for a
+    lone surrogate, which UTF-8 cannot hold."""
     return "".join(map(_escaped, text))
 
 
 def _escaped(char: str) -> str:
     if not char.isascii():
         return f"\\x{{{ord(char):x}}}" if "\ud800" <= char <= "\udfff" else char
-    if char.isalnum() or char == "_":
+    if char.isalnum() or char in "_-":
         return char
     return "\\x00" if char == "\0" else "\\" + char
 

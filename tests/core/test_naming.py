@@ -481,3 +481,28 @@ def test_a_pattern_with_source_for_a_source_that_is_not_a_name_says_so(given, wh
     decision, _ = judge(CREATE, make_policy('[naming]\npattern = "^{source}-x$"\n'), params)
     message = only(decision, "identifier.pattern").message
     assert message.endswith(f"({{source}} has no value: {why})")
+
+
+def test_a_source_with_hyphens_is_shown_as_named_in_the_pattern() -> None:
+    """The message shows the pattern with the source filled in: RE2's quoting made it
+    ``^orders\\-db-copy$`` for a source ``orders-db``, a pattern no one wrote. A hyphen
+    outside a class is itself in RE2, and the pattern still holds the name as text (a dot
+    in it stays quoted)."""
+    policy = make_policy('[naming]\npattern = "^{source}-copy$"\n')
+    for source, shown in (("orders-db", "^orders-db-copy$"), ("a.b", "^a\\.b-copy$")):
+        decision = evaluate(
+            policy,
+            "CreateDBClusterSnapshot",
+            {"DBClusterIdentifier": source, "DBClusterSnapshotIdentifier": "x-db-copy"},
+        )
+        (violation,) = decision.violations
+        assert violation.message.endswith(f"does not match the naming pattern {shown}")
+        matching = f"{source}-copy"
+        allowed = evaluate(
+            policy,
+            "CreateDBClusterSnapshot",
+            {"DBClusterIdentifier": source, "DBClusterSnapshotIdentifier": matching},
+        )
+        assert [v.rule for v in allowed.violations] == (
+            [] if source == "orders-db" else ["identifier.aws"]
+        )
