@@ -18,6 +18,7 @@ from .fileio import count_newlines, first_line, read_back, read_range
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
+    LINE_START,
     ZERO_HASH,
     chain_hash,
     chain_of,
@@ -128,6 +129,23 @@ class Vouched:
         return self.head(key)
 
 
+def _check_unterminated_start(path: Path, fd: int, scan: TailScan) -> None:
+    """`NotAnAuditLog` for a file holding bytes and no newline that do not start as every
+    record does (`LINE_START`): a token, a key, any file a policy names by mistake. A writer
+    drops an unterminated tail as a first record cut short and writes its `repaired` record
+    over it, which would destroy the file (and store its digest)."""
+    if not scan.torn_bytes:
+        return
+    head = read_range(fd, 0, min(scan.torn_bytes, len(LINE_START)))
+    if LINE_START.startswith(head):
+        return
+    raise NotAnAuditLog(
+        path,
+        f"its {scan.torn_bytes} bytes hold no newline and do not start as a record does, so"
+        " they are no record cut short: no writer writes over them",
+    )
+
+
 def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, use: Use) -> Vouched:
     """Check the tail ``scan`` read from ``fd`` before ``use`` chains onto it.
 
@@ -136,6 +154,7 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
     """
     last = scan.last_line
     if last is None:
+        _check_unterminated_start(path, fd, scan)
         return Vouched(None, 0, None)
     record = parse_record(last)
     if record is not None and last[-1:] == b"\r":

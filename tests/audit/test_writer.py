@@ -299,6 +299,28 @@ def test_a_log_that_is_only_a_torn_line(log_path: Path) -> None:
     assert audit.verify([log_path]).ok
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"ghp_SECRETTOKEN1234", b"A" * (2 * 1024 * 1024), b'{"token":"x"', b'{"prev":1'],
+    ids=["a token", "2 MiB of text", "other JSON", "prev not a string"],
+)
+def test_a_file_with_no_newline_that_is_no_record_is_not_written_over(
+    log_path: Path, content: bytes
+) -> None:
+    """A policy naming a file that is no log (a token, any file holding no newline): its
+    bytes were taken for a first record cut short, dropped, and the file overwritten by a
+    `repaired` record carrying their SHA-256. Torn bytes are a record cut short only when
+    they start as every record does; these are `NotAnAuditLog`, and the file is untouched."""
+    log_path.write_bytes(content)
+    with (
+        audit.AuditLog(log_path, fsync=False) as log,
+        pytest.raises(audit.NotAnAuditLog) as refused,
+    ):
+        log.write("requested")
+    assert "do not start as a record does" in str(refused.value)
+    assert log_path.read_bytes() == content
+
+
 def test_a_torn_line_longer_than_its_repaired_record(log_path: Path) -> None:
     """The `repaired` record is written where the torn bytes start, then the rest of them is
     cut."""
