@@ -19,6 +19,7 @@ from botocore.utils import parse_timestamp
 
 from rds_guard.core.frozen import frozen
 
+from .audit.redact import without_signing_values
 from .core.calls import DatabaseFacts, SnapshotFacts, SourceTags, Unreadable
 from .core.operations import AUTOMATED_PREFIX, SNAPSHOT_LISTINGS, SourceLookup, arn_resource_type
 
@@ -78,14 +79,16 @@ _DENIED = ("AccessDenied", "Unauthorized", "AuthorizationError", "Forbidden")
 
 def denied(error: BaseException) -> str | None:
     """``CODE: message`` when ``error`` is the service refusing a read for want of
-    permission (the read cannot be made, but nothing says the thing is not there)."""
+    permission (the read cannot be made, but nothing says the thing is not there), without
+    the signing values or passwords the message may quote: it becomes a violation's message,
+    and so a record's, a warning's and a `PolicyViolation`'s."""
     response = getattr(error, "response", None) if isinstance(error, ClientError) else None
     answer = response.get("Error") if isinstance(response, Mapping) else None
     code = str(answer.get("Code", "")) if isinstance(answer, Mapping) else ""
     if not any(word in code for word in _DENIED):
         return None
     assert isinstance(answer, Mapping)
-    return f"{code}: {answer.get('Message', '')}"
+    return without_signing_values(f"{code}: {answer.get('Message', '')}")
 
 
 def source_tags(lookup: SourceLookup, reference: str) -> Read[SourceTags]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import boto3
 from audit_helpers import records_of
@@ -177,14 +178,16 @@ def count_sent(client: Any) -> SentCounter:
     return counter
 
 
-def deny(client: Any, operation: str) -> None:
+def deny(client: Any, operation: str, message: str | None = None) -> None:
     """Answer ``operation`` on ``client`` with AWS's 403 AccessDenied, as IAM would for a role
     without that permission: a ``before-send`` handler put first, so no fake sees the request
-    (botocore's own event, nothing of rds_guard's), and botocore parses the answer as AWS's."""
+    (botocore's own event, nothing of rds_guard's), and botocore parses the answer as AWS's.
+    ``message``: the error's message (XML-escaped here), else IAM's usual one."""
     service = service_of(client)
+    said = escape(message or f"User is not authorized to perform: rds:{operation}")
     body = (
         "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
-        f"<Message>User is not authorized to perform: rds:{operation}</Message></Error>"
+        f"<Message>{said}</Message></Error>"
         "<RequestId>denied-1</RequestId></ErrorResponse>"
     ).encode()
 

@@ -7,30 +7,40 @@ import re
 # AWS quotes the canonical request in some error messages (SignatureDoesNotMatch), the signed
 # headers' values included: a session token or a signature would reach the log with them. A
 # message may quote them in a header (name: value), a query (name=value), a query quoted
-# URL-encoded once or twice (name%3Dvalue, name%253Dvalue) or as HTML (name&#61;value), JSON
-# ("name": "value", escaped quotes too), a Python dict ('name': 'value'), XML (<name>value)
-# or SigV2's header (AWS KEYID:signature); the bare names only with = (Credential=... in an
-# Authorization header), so that prose keeps its words. Compiled by `re` when first used
-# (few records quote an error): not on every import.
+# URL-encoded once or twice (name%3Dvalue, name%3A%20value, name%253Dvalue) or as HTML
+# (name&#61;value, name&#x3D;value), JSON ("name": "value", escaped quotes too), a Python
+# dict ('name': 'value', b'value' in botocore's repr of a request, ['value'] in a parsed
+# query), XML (<name>value) or SigV2's header (AWS KEYID:signature). Credentials' own names
+# (aws_session_token, SecurityToken, SecretAccessKey) and a password parameter
+# (MasterUserPassword, quoted back with a request's body) with a separator too; the bare
+# names only with = (Credential=... in an Authorization header), and a bearer token, so that
+# prose keeps its words. Compiled by `re` when first used (few records quote an error): not
+# on every import.
+_SEPARATOR = r"(?:[:=]|%3[ad]|%253[ad]|&#(?:58|61|x3[ad]);)"
+_LEAD = r"(?:[\s\"'\\\[]|%20|%2520|b(?=[\"']))*"  # quotes, a bytes repr's b, a list's [
 _SIGNING_VALUES = (
     r"(?i)("
     r"x-amz-(?:security-token|signature|credential)"
-    r"(?:[\"'\\]*\s*(?:[:=]|%3d|%253d|&#61;)[\s\"'\\]*|>)"
-    r"|(?<![\w-])(?:signature|credential)(?:=|%3d|%253d|&#61;)[\"']?"
+    rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|>)"
+    r"|(?<![\w-])(?:aws_session_token|aws_secret_access_key|security_?token|session_?token"
+    r"|secret_?access_?key|\w*password)"
+    rf"[\"'\\]*\s*{_SEPARATOR}{_LEAD}"
+    r"|(?<![\w-])(?:signature|credential)(?:=|%3d|%253d|&#61;|&#x3d;)[\"']?"
+    r"|(?<![\w-])bearer\s+"
     r"|(?<![\w-])AWS\s+[A-Z0-9]{16,128}:"
     r")"
-    r"[^\s&,'\"<\\]+"
+    r"[^\s&,'\"<\\\]]+"
 )
 
 
 # A URL's user information (``scheme://user:password@host``): botocore quotes the endpoint
 # URL whole when it cannot reach it (EndpointConnectionError), and an endpoint given with a
 # password for a proxy in front of the service carries it there. Written plain, it runs to
-# the `@` before the host (a password's own `@` and `/` are written %40 and %2F); written
-# URL-encoded once, as a URL inside a query or form body is, to the first %40.
+# the last `@` before the host (a password may hold ' and, botocore taking it, @ unencoded);
+# written URL-encoded once, as a URL inside a query or form body is, to the last %40.
 _URL_USER_INFO = (
-    r"(?i)([a-z][a-z0-9+.-]*://)([^\s/?#@'\"<>\\]+)(@)"
-    r"|([a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f|%40)[^\s/?#&'\"<>\\])+)(%40)"
+    r"(?i)([a-z][a-z0-9+.-]*://)([^\s/?#\"<>\\]+)(@)"
+    r"|([a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f)[^\s/?#&\"<>\\])+)(%40)"
 )
 
 

@@ -418,6 +418,36 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "PreSignedUrl=https%3A%2F%2Fadmin%3AS3CRET%40rds.amazonaws.com%2F%3FAction",
             "PreSignedUrl=https%3A%2F%2F[redacted]%40rds.amazonaws.com%2F%3FAction",
         ),
+        (  # botocore's repr of a prepared request: header values are bytes
+            "<AWSPreparedRequest headers={'X-Amz-Security-Token': b'IQoJ', 'X-Amz-Date': b'2026'}>",
+            "<AWSPreparedRequest headers={'X-Amz-Security-Token': b'[redacted]',"
+            " 'X-Amz-Date': b'2026'}>",
+        ),
+        (  # a parsed query: each value a list
+            "{'X-Amz-Security-Token': ['IQoJ'], \"X-Amz-Signature\": [\"ab12\"]}",
+            "{'X-Amz-Security-Token': ['[redacted]'], \"X-Amz-Signature\": [\"[redacted]\"]}",
+        ),
+        (
+            "X-Amz-Security-Token%3A%20IQoJ X-Amz-Signature&#x3D;ab12 Signature&#x3d;ab12",
+            "X-Amz-Security-Token%3A%20[redacted] X-Amz-Signature&#x3D;[redacted]"
+            " Signature&#x3d;[redacted]",
+        ),
+        (
+            'aws_session_token=IQoJ SecurityToken=IQoJ "SessionToken": "IQoJ",'
+            " aws_secret_access_key = wJalr",
+            'aws_session_token=[redacted] SecurityToken=[redacted] "SessionToken":'
+            ' "[redacted]", aws_secret_access_key = [redacted]',
+        ),
+        (  # a body quoted back: ModifyDBInstance takes two passwords
+            "MasterUserPassword=hunter2&TdeCredentialPassword=hunter3&Action=ModifyDBInstance",
+            "MasterUserPassword=[redacted]&TdeCredentialPassword=[redacted]"
+            "&Action=ModifyDBInstance",
+        ),
+        ("Authorization: Bearer eyJhbGciOi.x.y", "Authorization: Bearer [redacted]"),
+        (  # RFC 3986 allows ' in user information, and an @ botocore does not refuse
+            'URL: "http://admin:pa\'ss!W0rd@127.0.0.1:9/" and http://admin:p@ssW0rd@h:9/x',
+            'URL: "http://[redacted]@127.0.0.1:9/" and http://[redacted]@h:9/x',
+        ),
         ("mail ops@example.com, see https://docs.aws.amazon.com/a@b and http://[::1]:9/", None),
         ("The request signature we calculated does not match the signature you provided", None),
         ("Signature expired: 20261129T120000Z is now earlier than 20261129T120500Z", None),

@@ -9,6 +9,7 @@ neither ``Delete*AutomatedBackup``, which is why their tests prove only that not
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -653,6 +654,30 @@ def test_a_snapshot_that_cannot_be_read_is_not_deleted_and_the_record_says_why(r
             "AccessDenied: User is not authorized to perform: rds:DescribeDBClusterSnapshots"
             in (violation["message"])
         )
+
+
+def test_a_refused_read_quoting_a_token_stores_none_of_it(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A look-up's AccessDenied message becomes each violation's message: one quoting the
+    request's session token (or a URL's password) put it in the `blocked` record, the log
+    lines and the `PolicyViolation`, where an `error` field had it redacted."""
+    cluster_snapshot(rig, "orders-manual-1", days=30)
+    secret = "IQoJb3JpZ2luX2VjEXAMPLE"
+    deny(
+        rig.rds,
+        "DescribeDBClusterSnapshots",
+        f"denied; request headers: X-Amz-Security-Token: {secret}, via http://u:pw{secret}@h/",
+    )
+    with (
+        caplog.at_level(logging.INFO, logger="rds_guard"),
+        pytest.raises(rds_guard.PolicyViolation) as caught,
+    ):
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    assert rig.count("DeleteDBClusterSnapshot") == 0
+    assert "X-Amz-Security-Token: [redacted]" in str(caught.value)
+    for text in (str(caught.value), repr(caught.value), json.dumps(rig.records()), caplog.text):
+        assert secret not in text
 
 
 def test_an_instance_that_cannot_be_read_is_not_exempt(rig: Rig) -> None:
