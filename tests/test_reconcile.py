@@ -852,6 +852,36 @@ def test_cli_reads_the_rotated_series_the_live_file_ends(
         assert (document["expired"], document["breached"]) == (["copy-unused"], ["held-1"])
 
 
+def test_cli_notes_files_given_out_of_order(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """docs/cli.md: a series' files go oldest first. Given the other way round they were read
+    so without a word, the live file's records before the archive's; a note on stderr says
+    where a file does not go on from the one before."""
+    log = tmp_path / "audit.jsonl"
+    with audit.AuditLog(log, fsync=False) as writer:
+        for fields in (*made("c1", "held-1"), *delete("d1", "held-1", "deleted", "deletion.hold")):
+            writer.write(str(fields.pop("event")), **fields)
+    archive = audit.rotate(log)
+    with audit.AuditLog(log, fsync=False) as writer:
+        fields = presigned("p1", "copy-unused", datetime(2020, 1, 1, tzinfo=UTC))
+        writer.write(str(fields.pop("event")), **fields)
+    client, stubber = stubbed("rds")
+    monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
+    notes = {}
+    for given in ((str(archive), str(log)), (str(log), str(archive))):
+        stub_empty_rds(stubber)
+        with stubber:
+            result = run_main(capsys, "reconcile", "--audit", *given, "--json")
+        notes[given[0]] = result.err
+    order = "are the files given oldest first?"
+    assert order not in notes[str(archive)]
+    assert (
+        f"rds-guard: note: {archive} starts at seq 1, not after {log}'s last record (seq"
+    ) in notes[str(log)]
+    assert order in notes[str(log)]
+
+
 def test_a_presigned_create_whose_snapshot_was_deleted_later_did_not_expire_unused() -> None:
     """`expired` is for URLs that expired unused; a guarded delete of the snapshot after the
     presign shows the snapshot was made (through the URL or otherwise)."""

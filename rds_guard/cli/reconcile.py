@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import itertools
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from rds_guard import audit
 from rds_guard.core.operations import SNAPSHOT_LISTINGS
@@ -114,9 +113,7 @@ def run(args: argparse.Namespace) -> int:
         if progress.enabled:
             watch_listing(client, progress)
         snapshots = list_snapshots(client, args.service)
-        records = counted(
-            itertools.chain.from_iterable(audit.read_records(path) for path in paths), progress
-        )
+        records = counted(_series_records(paths), progress)
         report = reconcile(
             records, snapshots, policy, service=args.service, since=args.since, region=region
         )
@@ -132,6 +129,26 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     return 0 if report.clean else 1
+
+
+def _series_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
+    """The records of ``paths`` in the order given; a note on stderr where a file does not
+    go on from the one before it (its first seq is not past the last one read): files given
+    out of order are read so, and a delete read before its create is judged wrongly."""
+    last: tuple[Path, int] | None = None
+    for path in paths:
+        first = True
+        for record in audit.read_records(path):
+            seq = cast(int, record["seq"])  # read_records checked it
+            if first and last is not None and seq <= last[1]:
+                note = (
+                    f"{PROG}: note: {path} starts at seq {seq}, not after {last[0]}'s last"
+                    f" record (seq {last[1]}): are the files given oldest first?"
+                )
+                print(printable(note), file=sys.stderr)
+            first = False
+            last = (path, seq)
+            yield record
 
 
 class _Reading:
