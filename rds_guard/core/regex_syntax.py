@@ -254,7 +254,10 @@ class _Translator:
             self.i = stop if end < 0 else end + 2
         elif char in "pP" or (char == "x" and text.startswith("{", self.i)):
             self.i = self.braced_end(char.lower(), start)
-            self.emit(text[start : self.i], start)  # RE2 reads it, and reports it when bad
+            if (code := self.braced_code(start) if char == "x" else None) is not None:
+                self.literal(code, start)  # a character as any other: case, Turkish i...
+            else:
+                self.emit(text[start : self.i], start)  # RE2 reads it, and reports it when bad
         elif char in "123456789" and not self.octal_ahead(start + 1):
             raise self.fail(
                 f"\\{char}: a backreference; RE2 has none (it would need backtracking)", start
@@ -265,6 +268,12 @@ class _Translator:
             self.emit(text[start : self.i], start)  # RE2 reports the escape it does not know
         else:
             self.literal(self.escaped_code(start), start)
+
+    def braced_code(self, start: int) -> int | None:
+        """The character ``\\x{HEX}`` at ``start`` stands for (None: none; RE2 reports it)."""
+        digits = self.text[start + 3 : self.i - 1]
+        code = int(digits, 16) if _HEX.fullmatch(digits) and self.text[self.i - 1] == "}" else -1
+        return code if 0 <= code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else None
 
     def octal_ahead(self, at: int) -> bool:
         """True when three octal digits start at ``at`` (Python's ``\\123``)."""

@@ -311,6 +311,15 @@ def test_words_of_other_scripts_match_as_in_python(pattern, text):
     assert compile_regex(pattern).fullmatch(text) == expected
 
 
+@pytest.mark.parametrize("spelling", [r"\x{69}", r"\x{0069}", r"\x69", "i"])
+def test_a_turkish_i_however_spelt_matches_as_in_python(spelling):
+    """Under (?i) Python's `i` matches `İ` and `ı` too, and so does RE2's translation of it:
+    spelt `\\x{69}`, RE2's own way, it went to RE2 as written and matched neither."""
+    compiled = compile_regex(f"(?i){spelling}")
+    assert [compiled.fullmatch(c) for c in "iIİı"] == [True] * 4
+    assert compile_regex(r"\x{e9}").fullmatch("é") and not compile_regex(r"\x{e9}").fullmatch("e")
+
+
 def test_rewritten_classes_equal_pythons_on_every_assigned_character():
     """`\\w \\W \\d \\D \\s \\S` against Python's `re`, on every character Python's Unicode
     database assigns (RE2's may be newer: unassigned characters are left out): RE2 matches
@@ -368,6 +377,7 @@ def test_dialect_additions_of_re2_work():
         ("^a(b|C)$", 5),
         (r"^\QAB\E$", 3),
         (r"^\x41?b$", 1),
+        (r"^a\x{42}$", 2),  # RE2's own spelling was passed to RE2 unchecked
         (r"^a\u0042$", 2),
         (r"^\101$", 1),
         (r"^\N{LATIN CAPITAL LETTER A}$", 1),
@@ -414,6 +424,8 @@ def test_escapes_classes_flags_and_names_are_no_uppercase_literals(pattern):
         ("^a}$", "}", 2),
         ("(?i)^a_b$", "_", 6),
         (r"^a\.?b$", ".", 2),  # optional, as an uppercase letter may be: still never matches
+        (r"^snap\x{5f}x$", "_", 5),
+        (r"^{source}\x{2e}x$", ".", 9),
     ],
 )
 def test_a_literal_no_identifier_holds_is_refused_in_a_naming_pattern(pattern, char, position):
