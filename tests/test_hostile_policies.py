@@ -292,6 +292,20 @@ UNDER_A_MIB = MIB - 4096
 """A value or a filler that leaves a policy just under the 1 MiB a policy file may hold."""
 
 
+@pytest.mark.parametrize("table", ["defaults", "forced"])
+def test_a_mib_of_tag_templates_is_refused_by_their_count_before_any_is_read(table: str) -> None:
+    """Defaults were not counted against AWS's 50 tags per snapshot: a MiB of them loaded
+    (every create then blocked by `tags.aws`), after seconds of rendering each one's dates
+    several times over; a MiB of forced ones was refused only after that. The count is
+    checked first, defaults in it."""
+    lines = "".join(f"k{i} = '{{utcnow}}'\n" for i in range(UNDER_A_MIB // 24))
+    error = policy_error_of(
+        lambda: rds_guard.Policy.from_toml(f"version = 1\n[tags.{table}]\n{lines}")
+    )
+    assert error.key == f"tags.{table}"
+    assert f"name {UNDER_A_MIB // 24} keys between them" in error.problem
+
+
 def test_a_policy_of_just_under_1_mib_of_comments_loads(tmp_path: Path) -> None:
     """A MiB of comments and blank lines around a real policy: it loads, and its digest is of
     the whole file."""

@@ -1,7 +1,8 @@
 """Load-time checks across keys: parts of a policy that each read well and together say
-something its author cannot have meant (more tags than AWS allows, a tag no value could
-pass, a generated name its pattern refuses, a required key listed twice, a ledger of a log
-that is never written), and the advice for an operation no naming rule applies to.
+something its author cannot have meant (a tag no value could pass, a generated name its
+pattern refuses, a required key listed twice, a ledger of a log that is never written), and
+the advice for an operation no naming rule applies to. (More tags than AWS allows is the
+schema's `check_tag_count`, before any template is read.)
 
 Each check returns the dotted key to blame and the problem, for the schema's reader to raise
 as a `PolicyError` at that key's line.
@@ -32,15 +33,6 @@ def _contradictions(policy: Policy, times: tuple[datetime, ...]) -> Iterator[Pro
     tags = policy.tags
     yield from _generated_names_refused(policy, times)
     yield from _policy_tag_values_refused(tags, times)
-    # No snapshot can carry more tags than AWS allows: a policy that needs more (its required
-    # and forced keys) blocks every call.
-    needed = len(set(tags.required) | set(tags.forced))
-    if needed > rules.TAGS_PER_RESOURCE_MAX:
-        yield (
-            "tags.required" if len(set(tags.required)) > len(tags.forced) else "tags.forced",
-            f"tags.required and tags.forced name {needed} keys: AWS allows at most"
-            f" {rules.TAGS_PER_RESOURCE_MAX} tags per snapshot, so no call could comply",
-        )
     for key, globs in tags.allowed.items():
         pattern = tags.patterns.get(key)
         if pattern is None or any("*" in glob.text for glob in globs):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,7 @@ class _Reader(ValueReader):
             raise self.fail(
                 "tags.inherit", f'must be true, false or "always", not {shown(inherit)}'
             )
+        self.check_tag_count(required, table)
         defaults = self.tag_templates(table.get("defaults", {}), "tags.defaults")
         forced = self.tag_templates(table.get("forced", {}), "tags.forced")
         allowed = self.allowed(table.get("allowed", {}))
@@ -277,6 +279,23 @@ class _Reader(ValueReader):
             patterns[key] = self.tag_pattern(text, join("tags.patterns", key))
         policy = TagPolicy(required, inherit, defaults, forced, allowed, patterns)
         return policy
+
+    def check_tag_count(self, required: Sequence[str], table: dict[str, object]) -> None:
+        """Every snapshot carries each required, forced and default key (a default the caller
+        leaves out is added): more than AWS allows on one snapshot blocks every call. Checked
+        before any template is read, so a table of thousands is refused at once."""
+        keys = {"tags.required": set(required)}
+        for name in ("defaults", "forced"):
+            value = table.get(name, {})
+            keys[f"tags.{name}"] = set(value) if isinstance(value, dict) else set()
+        needed = len(set().union(*keys.values()))
+        if needed > rules.TAGS_PER_RESOURCE_MAX:
+            raise self.fail(
+                max(keys, key=lambda name: len(keys[name])),
+                f"tags.required, tags.forced and tags.defaults name {needed} keys between them,"
+                " and every snapshot gets each of them: AWS allows at most"
+                f" {rules.TAGS_PER_RESOURCE_MAX} tags per snapshot, so no call could comply",
+            )
 
     def tag_templates(self, value: object, key: str) -> dict[str, Template]:
         result = {}

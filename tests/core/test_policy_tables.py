@@ -121,6 +121,14 @@ FIFTY_ONE = "".join(f'k{i} = "v"\n' for i in range(51))
             "tags.required",
             "name 51 keys",
         ),
+        # every snapshot gets its defaults too (the caller's value or the policy's)
+        ("[tags.defaults]\n" + FIFTY_ONE, "tags.defaults", "name 51 keys"),
+        (  # 30 required and 25 defaults: the largest table is blamed
+            "[tags]\nrequired = [" + ", ".join(f'"k{i}"' for i in range(30)) + "]\n"
+            "[tags.defaults]\n" + "".join(f'd{i} = "v"\n' for i in range(25)),
+            "tags.required",
+            "name 55 keys",
+        ),
         ("[tags.allowed]\nenv = []\n", "tags.allowed.env", "lists no value"),
         ('[tags.patterns]\n"" = "a"\n', "tags.patterns.", "1 to 128 characters"),
         ('[tags.patterns]\nenv = "a{2147483647}"\n', "tags.patterns.env", "at most 1000"),
