@@ -306,11 +306,12 @@ class _Reader(ValueReader):
             if template.is_literal:
                 problems = rules.tag_value_problems(template.literal_text)
             else:  # its literal text and {utcnow:FMT} dates: the same at every call
-                problems = [
-                    f"value may not hold {c!r} (AWS tag rules){on_date(now)}"
-                    for now, fixed in self.fixed_texts(template, where)
-                    for c in sorted({c for c in fixed if not rules.tag_char_allowed(c)})
-                ]
+                problems = []
+                said: set[str] = set()  # a character both dates render is said once
+                for now, fixed in self.fixed_texts(template, where):
+                    for c in sorted({c for c in fixed if not rules.tag_char_allowed(c)} - said):
+                        problems.append(f"value may not hold {c!r} (AWS tag rules){on_date(now)}")
+                        said.add(c)
                 if not problems:
                     value, reason = tag_value_never_valid(template)
                     if reason:

@@ -194,7 +194,27 @@ def _parse_placeholder(body: str) -> Placeholder:
     if name == "utcnow":
         if sep and not argument:
             raise TemplateSyntaxError("{utcnow:} needs a strftime format after the colon")
+        local = _local_time_directive(argument)
+        if local is not None:
+            raise TemplateSyntaxError(
+                f"{{{body}}}: {local} is the C library's seconds since the epoch of the"
+                " machine's local time, not of UTC: it differs from host to host"
+            )
         return Placeholder("utcnow", argument if sep else None)
     if sep:
         raise TemplateSyntaxError(f"{{{name}}} takes no argument, got {{{body}}}")
     return Placeholder(name)
+
+
+def _local_time_directive(strftime_format: str) -> str | None:
+    """The first ``%s`` directive (with glibc's flags: ``%-s``...) of a format, or None: it
+    formats the local time whatever the datetime's zone. ``%%s`` is text."""
+    i = 0
+    while (i := strftime_format.find("%", i)) >= 0:
+        j = i + 1
+        while j < len(strftime_format) and strftime_format[j] in "-_0^#EO":
+            j += 1
+        if strftime_format[j : j + 1] == "s":
+            return strftime_format[i : j + 1]
+        i = j + 1
+    return None

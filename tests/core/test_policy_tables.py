@@ -255,3 +255,20 @@ def test_a_byte_order_mark_and_a_path_as_source_are_policy_errors() -> None:
         Policy.from_toml("version = 1\n", source=5)  # type: ignore[arg-type]
     with pytest.raises(PolicyError, match="nest too deeply"):
         Policy.from_toml("version = 1\nx = " + "[" * 5000 + "]" * 5000 + "\n", source="p.toml")
+
+
+@pytest.mark.parametrize("spelling", ["%s", "%-s", "%Y-%s", "%%%s"])
+def test_a_utcnow_format_of_local_epoch_seconds_is_refused(spelling: str) -> None:
+    """glibc's ``%s`` formats the machine's local time, whatever the datetime's zone: a tag
+    of ``{utcnow:%s}`` differed by hours from host to host (TZ), none of them UTC's."""
+    error = body_error(f'[tags.forced]\nepoch = "{{utcnow:{spelling}}}"\n')
+    assert error.key == "tags.forced.epoch"
+    assert "local time, not of UTC" in error.problem
+
+
+def test_a_literal_percent_s_is_text_and_a_character_both_dates_render_is_said_once() -> None:
+    """``%%s`` is the text ``%s``, no directive; its ``%``, which AWS refuses in a tag, was
+    reported twice, once for each sample date."""
+    error = body_error('[tags.forced]\nepoch = "{utcnow:%%s}"\n')
+    assert error.key == "tags.forced.epoch"
+    assert error.problem == "value may not hold '%' (AWS tag rules)"
