@@ -109,6 +109,16 @@ def _judge_pattern(
     lowered = identifier.lower()
     if pattern.fullmatch(lowered, source):
         return []
+    if not pattern.compiled(source).runs:
+        return [
+            Violation(
+                "identifier.pattern",
+                field,
+                rules.shown(identifier),
+                f"the naming pattern {pattern.text} was not run: with its {{source}} a name of"
+                f" {len(source or '')} characters, it is larger than RE2 can compile",
+            )
+        ]
     written = pattern.compiled(source).pattern
     if source is None and pattern.uses_source:
         written = f"{pattern.text} ({{source}} has no value: {_no_source(request)})"

@@ -124,6 +124,12 @@ class Regex:
         self._compiled = compiled
         self._seen: dict[str, bool] = {}
 
+    @property
+    def runs(self) -> bool:
+        """False for a naming pattern RE2 could not compile with this call's ``{source}``
+        filled in (too large): it matches nothing, and a message must not say mismatch."""
+        return self._compiled is not None
+
     def fullmatch(self, text: str) -> bool:
         """True when the whole of ``text`` matches."""
         verdict = self._seen.get(text)

@@ -506,3 +506,21 @@ def test_a_source_with_hyphens_is_shown_as_named_in_the_pattern() -> None:
         assert [v.rule for v in allowed.violations] == (
             [] if source == "orders-db" else ["identifier.aws"]
         )
+
+
+def test_a_pattern_too_large_for_rds_with_a_long_source_says_it_was_not_run() -> None:
+    """A pattern within RE2's budget at load (its ``{source}`` a short sample) that RE2
+    cannot compile with a 255-character source matches nothing: the call is blocked, and the
+    message said the name did not match a pattern it does match."""
+    policy = make_policy(
+        "[naming]\npattern = '(?:{source}){1000}|(?:{source}){1000}|(?:{source}){1000}|snap'\n"
+    )
+    params = {"SourceDBSnapshotIdentifier": "a" * 255, "TargetDBSnapshotIdentifier": "snap"}
+    (violation,) = evaluate(policy, "CopyDBSnapshot", params).violations
+    assert violation.rule == "identifier.pattern"
+    assert "does not match" not in violation.message
+    assert violation.message.endswith(
+        "was not run: with its {source} a name of 255 characters, it is larger than RE2 can compile"
+    )
+    short = {**params, "SourceDBSnapshotIdentifier": "ab"}
+    assert evaluate(policy, "CopyDBSnapshot", short).violations == ()
