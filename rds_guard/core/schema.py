@@ -16,7 +16,6 @@ from typing import Any
 from . import operations, rules
 from .consistency import contradiction, naming_operation_advice
 from .policy import (
-    BUCKET_NAME,
     DEFAULT_AUDIT_PATH,
     DEFAULT_LOCK_TIMEOUT,
     REGION_NAME,
@@ -30,6 +29,7 @@ from .policy import (
     PolicyError,
     SharingPolicy,
     TagPolicy,
+    is_bucket_name,
     templates_of,
 )
 from .positions import MAX_KEY_PARTS, KeyLines, hint, join, kind, shown, toml_error
@@ -433,7 +433,7 @@ class _Reader(ValueReader):
     def s3_location(self, value: object, key: str) -> str:
         text = self.string(value, key)
         bucket = text.removeprefix("s3://").split("/", 1)[0]
-        if not text.startswith("s3://") or not BUCKET_NAME.fullmatch(bucket):
+        if not text.startswith("s3://") or not is_bucket_name(bucket):
             raise self.fail(key, f"{shown(text)} is not an S3 location (s3://BUCKET/PREFIX)")
         return text
 
@@ -444,11 +444,14 @@ class _Reader(ValueReader):
             return ExportPolicy(enabled, None)
         buckets = self.strings(table["s3_buckets"], "export.s3_buckets")
         for i, bucket in enumerate(buckets):
-            if not _BUCKET_GLOB.fullmatch(bucket):
+            if not _BUCKET_GLOB.fullmatch(bucket) or (
+                "*" not in bucket and not is_bucket_name(bucket)
+            ):
                 raise self.fail(
                     f"export.s3_buckets[{i}]",
-                    f"{shown(bucket)} is not an S3 bucket name (lowercase letters, digits, '.'"
-                    " and '-', up to 63; '*' stands for any run)",
+                    f"{shown(bucket)} is not an S3 bucket name (3 to 63 lowercase letters, digits,"
+                    " '.' and '-', a letter or digit at each end, no '..'; '*' stands for any"
+                    " run)",
                 )
         return ExportPolicy(enabled, tuple(Wildcard(bucket) for bucket in buckets))
 

@@ -68,6 +68,16 @@ FIFTY_ONE = "".join(f'k{i} = "v"\n' for i in range(51))
     ("body", "key", "words"),
     [
         ('[export]\ns3_buckets = ["Upper"]\n', "export.s3_buckets[0]", "not an S3 bucket name"),
+        # S3's own rules on a name without '*' (each loaded, and blocked every export to it)
+        ('[export]\ns3_buckets = ["ab"]\n', "export.s3_buckets[0]", "not an S3 bucket name"),
+        ('[export]\ns3_buckets = ["logs", ".x.y"]\n', "export.s3_buckets[1]", "3 to 63"),
+        ('[export]\ns3_buckets = ["a..b"]\n', "export.s3_buckets[0]", "no '..'"),
+        ('[export]\ns3_buckets = ["logs-"]\n', "export.s3_buckets[0]", "at each end"),
+        (
+            '[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://a..b/x"\nkms_key = "alias/k"\n',
+            "audit.ledger.checkpoints",
+            "not an S3 location",
+        ),
         ('[export]\nenabled = "no"\n', "export.enabled", "true or false"),
         ('[deletion]\nfinal_snapshot = "yes"\n', "deletion.final_snapshot", '"optional" or'),
         # as TOML writes the value, not Python's True

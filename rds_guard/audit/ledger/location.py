@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rds_guard.clients import DEFAULT_RETRIES, made_client, retries_configured
 from rds_guard.core.frozen import frozen
-from rds_guard.core.policy import BUCKET_NAME, REGION_NAME, TABLE_NAME, LedgerPolicy
+from rds_guard.core.policy import REGION_NAME, TABLE_NAME, LedgerPolicy, is_bucket_name
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -85,7 +85,7 @@ def parse_s3(text: str) -> S3Location:
     if not text.startswith("s3://"):
         raise ValueError(f"an S3 location is s3://BUCKET/PREFIX, got {text!r}")
     bucket, _, prefix = text[len("s3://") :].partition("/")
-    if not BUCKET_NAME.fullmatch(bucket):
+    if not is_bucket_name(bucket):
         raise ValueError(f"{bucket!r} is not an S3 bucket name (in {text!r})")
     prefix = prefix.strip("/")
     return S3Location(bucket, prefix + "/" if prefix else "")
