@@ -199,6 +199,12 @@ class NamePattern:
 
     def __post_init__(self, budget: RegexBudget | None) -> None:
         translation, compiled = _read(self.text, naming=True, budget=budget)
+        if _matches_only_nothing(compiled):
+            raise RegexProblem(
+                "it matches nothing but the empty text, and an identifier is never empty:"
+                " every name would be refused",
+                None,
+            )
         object.__setattr__(self, "_translation", translation)
         object.__setattr__(self, "_by_source", {})
         sample = SAMPLE_SOURCE if translation.uses_source else None
@@ -236,3 +242,12 @@ class NamePattern:
             parts.append(self.text[last:start])
             last = start + len("{source}")
         return escaped.join([*parts, self.text[last:]])
+
+
+def _matches_only_nothing(compiled: Any) -> bool:
+    """Whether ``compiled`` can match no text but the empty one (``''``, ``^$``, ``(?:)``,
+    ``[^\\s\\S]``): RE2's possible-match range of every match is then empty to empty."""
+    try:
+        return bool(compiled.possiblematchrange(8)[1] == b"")
+    except Exception:  # RE2 gives no range (a pattern that may match anything): it may match
+        return False

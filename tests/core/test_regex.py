@@ -611,3 +611,18 @@ def test_any_pattern_python_reads_matches_as_in_python(pattern, ignorecase, text
     compiled, python = compile_regex(pattern), re.compile(pattern)
     for text in texts:
         assert compiled.fullmatch(text) == (python.fullmatch(text) is not None), text
+
+
+@pytest.mark.parametrize("pattern", ["", "^$", "(?:)", r"[^\s\S]", r"^(?:)$|[^\d\D]"])
+def test_a_naming_pattern_matching_only_the_empty_text_is_refused(pattern):
+    """An empty naming pattern (or one as good as empty) loaded, and then refused every name:
+    no identifier is empty."""
+    with pytest.raises(RegexProblem) as caught:
+        NamePattern(pattern)
+    assert "matches nothing but the empty text" in caught.value.message
+
+
+@pytest.mark.parametrize("pattern", ["a*", "^[a-z]*$", "^{source}?$", "(?s).*"])
+def test_a_naming_pattern_that_may_match_the_empty_text_and_more_loads(pattern):
+    name = "aaa" if pattern == "a*" else "abc"
+    assert NamePattern(pattern).fullmatch(name, "abc")
