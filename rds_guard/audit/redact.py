@@ -37,10 +37,12 @@ _SIGNING_VALUES = (
 # URL whole when it cannot reach it (EndpointConnectionError), and an endpoint given with a
 # password for a proxy in front of the service carries it there. Written plain, it runs to
 # the last `@` before the host (a password may hold ' and, botocore taking it, @ unencoded);
-# written URL-encoded once, as a URL inside a query or form body is, to the last %40.
+# written URL-encoded once, as a URL inside a query or form body is, to the last %40. A
+# scheme is tried only where a word starts: tried at each letter of a long word, the run of
+# letters was read again from each (quadratic: seconds for a message of 20,000 letters).
 _URL_USER_INFO = (
-    r"(?i)([a-z][a-z0-9+.-]*://)([^\s/?#\"<>\\]+)(@)"
-    r"|([a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f)[^\s/?#&\"<>\\])+)(%40)"
+    r"(?i)((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://)([^\s/?#\"<>\\]+)(@)"
+    r"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f)[^\s/?#&\"<>\\])+)(%40)"
 )
 
 
