@@ -124,20 +124,27 @@ def outcome(
 ) -> tuple[str, dict[str, Any]]:
     """The outcome event of an answered call and its record's fields.
 
-    An error answer after a retry is ``unknown``: the first attempt may have taken effect
-    (real AWS answers a retried delete with NotFound, a retried create with AlreadyExists).
+    An answer is an error when botocore raises one for it: its HTTP status is 300 or more,
+    whatever its body holds (an HTML page from a proxy has no ``Error``); its code and
+    message as `ClientError` reads them. A refusal is ``failed``; an error after a retry is
+    ``unknown`` (the first attempt may have taken effect: real AWS answers a retried delete
+    with NotFound, a retried create with AlreadyExists), and so is a 5xx (the service
+    failed, which says nothing of whether the call took effect).
     """
     metadata = parsed.get("ResponseMetadata", {})
     fields = dict(call.fields, call=call.call, request_id=metadata.get("RequestId"))
+    status = metadata.get("HTTPStatusCode")
     error = parsed.get("Error")
-    if not error:
+    if not (status >= 300 if isinstance(status, int) else error):
         return call.outcome, fields | _reported_snapshot(row, parsed)
+    error = error if isinstance(error, Mapping) else {}
     fields["error"] = {
-        "code": str(error.get("Code", "")),
-        "message": str(error.get("Message", "")),
+        "code": str(error.get("Code", "Unknown")),
+        "message": str(error.get("Message", "Unknown")),
     }
     retried = int(metadata.get("RetryAttempts", 0) or 0) > 0
-    return ("unknown" if retried else "failed"), fields
+    failed_itself = isinstance(status, int) and status >= 500
+    return ("unknown" if retried or failed_itself else "failed"), fields
 
 
 def _reported_snapshot(row: Operation, parsed: Mapping[str, Any]) -> dict[str, Any]:

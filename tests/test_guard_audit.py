@@ -14,6 +14,7 @@ import pytest
 from aws import audit_records, guarded_client, guarded_session, make_cluster, snapshot_arn
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from policies import AUDITED, write_policy
 from servers import DocDBResponder, MotoServer, raw_response
 
@@ -132,6 +133,45 @@ def test_already_exists_after_a_retry_is_unknown(
     assert len(attempts) == 2
     assert events(tmp_path) == ["requested", "unknown"]
     assert audit_records(tmp_path)[1]["error"]["code"] == "DBClusterSnapshotAlreadyExistsFault"
+
+
+ANSWERS = {
+    # a proxy's or a firewall's page: botocore raises ClientError (code Unknown) for the
+    # status alone, and the log said `created`
+    "a 403 page": (403, b"<html><body>Request blocked</body></html>", "failed", "Unknown"),
+    "a 429 page": (429, b"<html><body>Slow down</body></html>", "failed", "Unknown"),
+    # the service failed: the snapshot may exist (as with no answer), never a refusal
+    "a 500": (
+        500,
+        b"<ErrorResponse><Error><Code>InternalFailure</Code></Error></ErrorResponse>",
+        "unknown",
+        "InternalFailure",
+    ),
+    "a 504 page": (504, b"<html><body>Gateway Timeout</body></html>", "unknown", "504"),
+}
+
+
+@pytest.mark.parametrize("answer", list(ANSWERS), ids=list(ANSWERS))
+def test_an_error_status_is_an_error_whatever_the_body(
+    moto_inprocess: None, policy: Path, tmp_path: Path, answer: str
+) -> None:
+    """The outcome follows what botocore raises: an error for a status of 300 or more, with
+    the code the caller's `ClientError` gives; `unknown` for a 5xx, which says nothing of
+    whether the call took effect. One attempt, nothing retried."""
+    status, body, event, code = ANSWERS[answer]
+    session = boto3.Session(region_name="us-east-1")
+    rds_guard.install(session, policy=policy)
+    rds = session.client("rds", config=Config(retries={"total_max_attempts": 1}))
+
+    def answer_with(request: Any, **_: Any) -> AWSResponse:
+        return raw_response(request.url, status, body)
+
+    rds.meta.events.register("before-send.rds.DeleteDBClusterSnapshot", answer_with)
+    with pytest.raises(ClientError) as caught:
+        rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=GOOD)
+    assert caught.value.response.get("Error", {}).get("Code", "Unknown") == code
+    assert events(tmp_path) == ["requested", event]
+    assert audit_records(tmp_path)[1]["error"]["code"] == code
 
 
 @pytest.mark.parametrize("obstacle", ["symlink", "directory", "fifo"])
