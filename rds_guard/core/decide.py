@@ -39,6 +39,7 @@ from .operations import Kind, Operation
 from .policy import Policy
 from .tagging import (
     TagLayers,
+    dropped_reserved,
     inherit_violation,
     judge_layers,
     judge_tagging,
@@ -246,6 +247,7 @@ def judge_snapshot(request: Request) -> Decision:
         and (tag_policy.inherit == "always" or not caller_sent)
     )
     inherited: dict[str, str] = {}
+    found_tags: Mapping[str, str] = {}
     known = True
     # Read for a call that is blocked already too: a blocked call lists every violation.
     if may_inherit and (tag_policy.adds_tags or tag_policy.has_rules):
@@ -256,7 +258,7 @@ def judge_snapshot(request: Request) -> Decision:
                 # only tags the guard writes would drop them; AWS's own copy keeps them
                 violations.append(inherit_violation(request, found))
         elif found is not None:
-            inherited = owner_tags(found)
+            found_tags, inherited = found, owner_tags(found)
 
     defaults, unset = render_tags(tag_policy.defaults, values, forced=False)
     forced, unset_forced = render_tags(tag_policy.forced, values, forced=True)
@@ -273,6 +275,7 @@ def judge_snapshot(request: Request) -> Decision:
         snapshot=identifier.lower() if identifier else None,
         source=source,
         tags=verdict.final,
+        notes=dropped_reserved(found_tags) if verdict.rewrite and not caller_sent else (),
     )
 
 

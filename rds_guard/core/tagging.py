@@ -205,6 +205,20 @@ def owner_tags(tags: Mapping[str, str]) -> dict[str, str]:
     return {key: value for key, value in tags.items() if not key.lower().startswith("aws:")}
 
 
+def dropped_reserved(tags: Mapping[str, str]) -> tuple[str, ...]:
+    """The note of a rewrite that drops the source's ``aws:`` tags (a CloudFormation stack's
+    names, copied to snapshots as any tag): no request may carry them, and a request that
+    carries Tags makes AWS copy none, so they are lost, and the record says which."""
+    reserved = sorted(key for key in tags if key.lower().startswith("aws:"))
+    if not reserved:
+        return ()
+    return (
+        f"not kept from the source: {', '.join(reserved)} (AWS reserves aws: keys, so the"
+        " request that adds the policy's tags cannot carry them, and AWS copies none once it"
+        " carries Tags)",
+    )
+
+
 def merge(
     caller: Mapping[str, str],
     inherited: Mapping[str, str],

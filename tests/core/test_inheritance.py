@@ -105,6 +105,30 @@ def test_inherited_aws_keys_are_never_sent(inherit):
     assert sent_tags(decision) == {"team": "t", "managed-by": "g"}
     assert decision.inherited == ("team",)
     assert decision.allowed
+    # AWS's own copy would have kept them: their loss is said, not silent
+    assert decision.notes == (
+        "not kept from the source: AWS:backup:plan, aws:cloudformation:stack-name (AWS reserves"
+        " aws: keys, so the request that adds the policy's tags cannot carry them, and AWS"
+        " copies none once it carries Tags)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "policy_text"),
+    [
+        (CREATE.params(Tags=[{"Key": "team", "Value": "x"}]), '[tags]\ninherit = "always"\n'),
+        (CREATE.params(), "[tags]\nrequired = ['team']\n"),
+    ],
+    ids=["the caller sent Tags", "nothing rewritten"],
+)
+def test_no_note_where_aws_would_not_have_kept_the_aws_keys_either(params, policy_text):
+    """The caller's Tags switch AWS's copy off already; a call not rewritten keeps AWS's copy."""
+    policy = make_policy(
+        policy_text + '[tags.defaults]\nmanaged-by = "g"\n' * ("required" not in policy_text)
+    )
+    source = {"aws:cloudformation:stack-name": "s", "team": "t"}
+    decision, _ = run(policy, CREATE.operation, params, source=source)
+    assert decision.notes == ()
 
 
 # --- step 4: Tags are written only when the policy adds or changes one -----------------------
