@@ -446,6 +446,9 @@ def test_eval_source_tags_are_inherited(capsys: pytest.CaptureFixture[str], poli
         "injected: managed-by, where, compliance",
         "inherited: team",
         "record: requested, then created if the service accepts it",
+        "  note: not kept from the source: aws:cloudformation:stack-name (AWS reserves aws:"
+        " keys, so the request that adds the policy's tags cannot carry them, and AWS copies"
+        " none once it carries Tags)",
     ]
 
 
