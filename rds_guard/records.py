@@ -120,20 +120,22 @@ def error_of(exception: BaseException) -> dict[str, str]:
 
 
 def outcome(
-    call: GuardedCall, parsed: Mapping[str, Any], row: Operation
+    call: GuardedCall, parsed: Mapping[str, Any], row: Operation, status: int | None = None
 ) -> tuple[str, dict[str, Any]]:
     """The outcome event of an answered call and its record's fields.
 
-    An answer is an error when botocore raises one for it: its HTTP status is 300 or more,
-    whatever its body holds (an HTML page from a proxy has no ``Error``); its code and
-    message as `ClientError` reads them. A refusal is ``failed``; an error after a retry is
-    ``unknown`` (the first attempt may have taken effect: real AWS answers a retried delete
-    with NotFound, a retried create with AlreadyExists), and so is a 5xx (the service
-    failed, which says nothing of whether the call took effect).
+    An answer is an error when botocore raises one for it: its HTTP status (``status``, else
+    the body's metadata) is 300 or more, whatever its body holds (an HTML page from a proxy
+    has no ``Error``); its code and message as `ClientError` reads them. A refusal is
+    ``failed``; an error after a retry is ``unknown`` (the first attempt may have taken
+    effect: real AWS answers a retried delete with NotFound, a retried create with
+    AlreadyExists), and so is a 5xx (the service failed, which says nothing of whether the
+    call took effect).
     """
     metadata = parsed.get("ResponseMetadata", {})
     fields = dict(call.fields, call=call.call, request_id=metadata.get("RequestId"))
-    status = metadata.get("HTTPStatusCode")
+    if status is None:  # not given: as the body's metadata says
+        status = metadata.get("HTTPStatusCode")
     error = parsed.get("Error")
     if not (status >= 300 if isinstance(status, int) else error):
         return call.outcome, fields | _reported_snapshot(row, parsed)

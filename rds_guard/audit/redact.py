@@ -11,37 +11,51 @@ import re
 # (name&#61;value, name&#x3D;value), JSON ("name": "value", escaped quotes too), a Python
 # dict ('name': 'value', b'value' in botocore's repr of a request, ['value'] in a parsed
 # query), XML (<name>value) or SigV2's header (AWS KEYID:signature). Credentials' own names
-# (aws_session_token, SecurityToken, SecretAccessKey) and a password parameter
-# (MasterUserPassword, quoted back with a request's body) with a separator too; the bare
-# names only with = (Credential=... in an Authorization header), and a bearer token, so that
-# prose keeps its words. Compiled by `re` when first used (few records quote an error): not
-# on every import.
+# (aws_session_token, SecurityToken, SecretAccessKey) with a separator too; the bare names
+# only with = (Credential=... in an Authorization header), and a bearer token only in an
+# Authorization header, so that prose keeps its words. Compiled by `re` when first used (few
+# records quote an error): not on every import.
 _SEPARATOR = r"(?:[:=]|%3[ad]|%253[ad]|&#(?:58|61|x3[ad]);)"
 _LEAD = r"(?:[\s\"'\\\[]|%20|%2520|b(?=[\"']))*"  # quotes, a bytes repr's b, a list's [
 _SIGNING_VALUES = (
     r"(?i)("
     r"x-amz-(?:security-token|signature|credential)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|>)"
-    r"|(?<![\w-])(?:aws_session_token|aws_secret_access_key|security_?token|session_?token"
-    r"|secret_?access_?key|\w*password)"
+    r"|(?<![\w-])(?:aws_session_token|aws_secret_access_key|security[-_]?token"
+    r"|session[-_]?token|secret[-_]?access[-_]?key)"
     rf"[\"'\\]*\s*{_SEPARATOR}{_LEAD}"
     r"|(?<![\w-])(?:signature|credential)(?:=|%3d|%253d|&#61;|&#x3d;)[\"']?"
-    r"|(?<![\w-])bearer\s+"
+    r"|(?<![\w-])authorization[\"'\\]*\s*[:=][\s\"'\\]*bearer\s+"
     r"|(?<![\w-])AWS\s+[A-Z0-9]{16,128}:"
     r")"
     r"[^\s&,'\"<\\\]]+"
 )
 
 
+# A password parameter (MasterUserPassword=..., quoted back with a request's body) may hold
+# any character: written name=value (a form body, where & is %26) to the next & or space;
+# quoted ("name": "value", 'name': 'value', escaped quotes too) to the quote that closes it.
+# Only so: "Invalid password: must contain..." keeps its words.
+_PASSWORDS = (
+    r"(?i)((?<![\w-])\w*password(?:=|%3d|%253d))[^&\s]+"
+    r"|((?<![\w-])\w*password\\?[\"']\s*:\s*(\\?[\"']))(?:(?!\3).)*"
+)
+
+
+def _without_password(found: re.Match[str]) -> str:
+    return f"{found.group(1) or found.group(2)}[redacted]"
+
+
 # A URL's user information (``scheme://user:password@host``): botocore quotes the endpoint
 # URL whole when it cannot reach it (EndpointConnectionError), and an endpoint given with a
 # password for a proxy in front of the service carries it there. Written plain, it runs to
-# the last `@` before the host (a password may hold ' and, botocore taking it, @ unencoded);
+# the last `@` before the host (a password may hold ' and, botocore taking it, @ unencoded;
+# a quote before , ] or ) ends a string in a list's repr, and the URL with it);
 # written URL-encoded once, as a URL inside a query or form body is, to the last %40. A
 # scheme is tried only where a word starts: tried at each letter of a long word, the run of
 # letters was read again from each (quadratic: seconds for a message of 20,000 letters).
 _URL_USER_INFO = (
-    r"(?i)((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://)([^\s/?#\"<>\\]+)(@)"
+    r"(?i)((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://)((?:[^\s/?#\"<>\\']|'(?![,\])]))+)(@)"
     r"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f)[^\s/?#&\"<>\\])+)(%40)"
 )
 
@@ -57,4 +71,5 @@ def without_signing_values(message: str) -> str:
     key id and its scope) it quotes, and the user information (a password) of each URL,
     replaced by ``[redacted]`` (the name it was quoted under is kept)."""
     message = re.sub(_URL_USER_INFO, _without_user_info, message)
+    message = re.sub(_PASSWORDS, _without_password, message)
     return re.sub(_SIGNING_VALUES, r"\1[redacted]", message)

@@ -131,13 +131,16 @@ class Vouched:
 
 def _check_unterminated_start(path: Path, fd: int, scan: TailScan) -> None:
     """`NotAnAuditLog` for a file holding bytes and no newline that do not start as every
-    record does (`LINE_START`): a token, a key, any file a policy names by mistake. A writer
+    record does (`LINE_START`), nor as zeros: a token, a key, any file a policy names by
+    mistake. A writer
     drops an unterminated tail as a first record cut short and writes its `repaired` record
     over it, which would destroy the file (and store its digest)."""
     if not scan.torn_bytes:
         return
     head = read_range(fd, 0, min(scan.torn_bytes, len(LINE_START)))
-    if LINE_START.startswith(head):
+    # a file system may leave a crashed first write as zeros (XFS; ext4 without
+    # data=ordered): that is a record lost too, repaired as any torn line
+    if LINE_START.startswith(head) or not head.strip(b"\0"):
         return
     raise NotAnAuditLog(
         path,

@@ -268,6 +268,9 @@ def judge_snapshot(request: Request) -> Decision:
     violations += verdict.violations
     if verdict.rewrite:
         params[row.tags] = [{"Key": k, "Value": v} for k, v in verdict.final.items()]
+    # the aws: keys AWS's own copy would have kept, for a call that goes with the guard's Tags
+    goes = not violations or policy.mode != "enforce"
+    dropped = verdict.rewrite and not caller_sent and goes
     return request.decision(
         violations=tuple(violations),
         injected=verdict.injected,
@@ -275,7 +278,7 @@ def judge_snapshot(request: Request) -> Decision:
         snapshot=identifier.lower() if identifier else None,
         source=source,
         tags=verdict.final,
-        notes=dropped_reserved(found_tags) if verdict.rewrite and not caller_sent else (),
+        notes=dropped_reserved(found_tags) if dropped else (),
     )
 
 

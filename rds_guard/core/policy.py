@@ -145,14 +145,12 @@ TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 REGION_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 """A region's name as botocore takes one (its ``validate_region_name``)."""
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+"""An S3 bucket's name (the checkpoints' bucket: the policy and the ledger's commands alike)."""
 
 
 def is_bucket_name(text: str) -> bool:
     """Whether ``text`` is an S3 bucket name: `BUCKET_NAME`, and no two dots side by side."""
     return BUCKET_NAME.fullmatch(text) is not None and ".." not in text
-
-
-"""An S3 bucket's name (the checkpoints' bucket: the policy and the ledger's commands alike)."""
 
 
 @frozen

@@ -201,8 +201,8 @@ class NamePattern:
         translation, compiled = _read(self.text, naming=True, budget=budget)
         if _matches_only_nothing(compiled):
             raise RegexProblem(
-                "it matches nothing but the empty text, and an identifier is never empty:"
-                " every name would be refused",
+                "it can match no identifier: nothing but the empty text, if even that, and an"
+                " identifier is never empty: every name would be refused",
                 None,
             )
         object.__setattr__(self, "_translation", translation)

@@ -273,7 +273,7 @@ class _Translator:
         """The character ``\\x{HEX}`` at ``start`` stands for (None: none; RE2 reports it)."""
         digits = self.text[start + 3 : self.i - 1]
         code = int(digits, 16) if _HEX.fullmatch(digits) and self.text[self.i - 1] == "}" else -1
-        return code if 0 <= code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else None
+        return code if 0 <= code <= 0x10FFFF else None
 
     def octal_ahead(self, at: int) -> bool:
         """True when three octal digits start at ``at`` (Python's ``\\123``)."""

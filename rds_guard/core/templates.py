@@ -207,14 +207,14 @@ def _parse_placeholder(body: str) -> Placeholder:
 
 
 def _local_time_directive(strftime_format: str) -> str | None:
-    """The first ``%s`` directive (with glibc's flags: ``%-s``...) of a format, or None: it
-    formats the local time whatever the datetime's zone. ``%%s`` is text."""
-    i = 0
-    while (i := strftime_format.find("%", i)) >= 0:
-        j = i + 1
-        while j < len(strftime_format) and strftime_format[j] in "-_0^#EO":
-            j += 1
-        if strftime_format[j : j + 1] == "s":
-            return strftime_format[i : j + 1]
-        i = j + 1
+    """The first ``%s`` directive (with glibc's flags, width and modifier: ``%-s``,
+    ``%10s``...) of a format, or None: it formats the local time whatever the datetime's
+    zone. Directives are read left to right, ``%%`` as one: ``%%s`` is text."""
+    for found in _DIRECTIVE.finditer(strftime_format):
+        if found.group(1) == "s":
+            return found.group()
     return None
+
+
+_DIRECTIVE = re.compile(r"%[-_0^#]*[0-9]*[EO]?(.?)", re.DOTALL)
+"""One strftime directive as glibc reads it: flags, width, modifier, conversion."""

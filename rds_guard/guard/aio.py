@@ -19,7 +19,7 @@ from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import GuardedCall
-from .binding import ClientBinding, presigning
+from .binding import ClientBinding, presigning, status_of
 from .guard import Guard, LookupFailed
 from .reads import CallReads, Needed
 
@@ -64,12 +64,18 @@ class AioClientBinding(ClientBinding):
             await off_loop(guard, guard.check_sent, self, row, call, sent, decided)
 
     async def after_call(  # type: ignore[override]
-        self, row: Operation, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
+        self,
+        row: Operation,
+        parsed: Mapping[str, Any],
+        context: dict[str, Any],
+        http_response: Any = None,
+        **_: Any,
     ) -> None:
         """``after-call``: the outcome record of an answered call."""
         call, guard = self.judged(context, requested=True)
         if call is not None and guard is not None:
-            await off_loop(guard, guard.record_outcome, call, parsed, row)
+            status = status_of(http_response)
+            await off_loop(guard, guard.record_outcome, call, parsed, row, status)
 
     async def after_call_error(  # type: ignore[override]
         self, row: Operation, exception: BaseException, context: dict[str, Any], **_: Any

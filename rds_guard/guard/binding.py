@@ -106,12 +106,17 @@ class ClientBinding:
             guard.check_sent(self, row, call, self.sent(row, request.data, call))
 
     def after_call(
-        self, row: Operation, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any
+        self,
+        row: Operation,
+        parsed: Mapping[str, Any],
+        context: dict[str, Any],
+        http_response: Any = None,
+        **_: Any,
     ) -> None:
         """``after-call``: the outcome record of an answered call."""
         call, guard = self.judged(context, requested=True)
         if call is not None and guard is not None:
-            guard.record_outcome(call, parsed, row)
+            guard.record_outcome(call, parsed, row, status_of(http_response))
 
     def after_call_error(
         self, row: Operation, exception: BaseException, context: dict[str, Any], **_: Any
@@ -287,6 +292,13 @@ class ClientBinding:
         return CallReads(
             client, self.region, row, params, ahead=ahead, lenient=guard.lenient, refused=refused
         )
+
+
+def status_of(http_response: object) -> int | None:
+    """The HTTP status of an answer, which botocore raises on (None: not known): a handler
+    answering the call may give a body whose metadata says another, or none."""
+    status = getattr(http_response, "status_code", None)
+    return status if isinstance(status, int) else None
 
 
 def _validates(client: BaseClient) -> bool:

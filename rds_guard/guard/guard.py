@@ -221,12 +221,19 @@ class Guard:
             fields = call.fields | {"expires": expiry(expires_in)}
             self.audit.write("presigned", call=call.call, **fields)
 
-    def record_outcome(self, call: GuardedCall, parsed: Mapping[str, Any], row: Operation) -> None:
-        """after-call: the row's outcome (``created``...), ``failed`` or ``unknown``."""
+    def record_outcome(
+        self,
+        call: GuardedCall,
+        parsed: Mapping[str, Any],
+        row: Operation,
+        status: int | None = None,
+    ) -> None:
+        """after-call: the row's outcome (``created``...), ``failed`` or ``unknown``;
+        ``status``: the answer's HTTP status, as botocore read it."""
         if self.audit is None:
             return
         try:
-            event, fields = outcome(call, parsed, row)
+            event, fields = outcome(call, parsed, row, status)
         except Exception:  # the call has happened: nothing may reach the caller from here
             audit_logger.exception("could not build the outcome record of call %s", call.call)
             return

@@ -444,12 +444,20 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "&Action=ModifyDBInstance",
         ),
         ("Authorization: Bearer eyJhbGciOi.x.y", "Authorization: Bearer [redacted]"),
+        (  # a password holds any character: quoted, it is redacted to its closing quote
+            '{"MasterUserPassword": "ab,cd&ef<gh]", "x": 1} {\'TdeCredentialPassword\': \'a"b\'}',
+            '{"MasterUserPassword": "[redacted]", "x": 1}'
+            " {'TdeCredentialPassword': '[redacted]'}",
+        ),
+        ("session-token=IQoJ&x=1", "session-token=[redacted]&x=1"),
         (  # RFC 3986 allows ' in user information, and an @ botocore does not refuse
             'URL: "http://admin:pa\'ss!W0rd@127.0.0.1:9/" and http://admin:p@ssW0rd@h:9/x',
             'URL: "http://[redacted]@127.0.0.1:9/" and http://[redacted]@h:9/x',
         ),
         ("mail ops@example.com, see https://docs.aws.amazon.com/a@b and http://[::1]:9/", None),
         ("The request signature we calculated does not match the signature you provided", None),
+        ("Invalid password: must contain 8 characters. The bearer of this request is ok", None),
+        ("['https://rds.amazonaws.com','user@example.com'] ('http://h', 'me@x')", None),
         ("Signature expired: 20261129T120000Z is now earlier than 20261129T120500Z", None),
         ("DBClusterSnapshotNotFoundFault: orders-daily-1 not found", None),
     ],

@@ -321,6 +321,17 @@ def test_a_file_with_no_newline_that_is_no_record_is_not_written_over(
     assert log_path.read_bytes() == content
 
 
+def test_a_first_record_left_as_zeros_by_a_crash_is_repaired(log_path: Path) -> None:
+    """A file system may leave a crashed first write as zeros (XFS; ext4 without
+    data=ordered): a record lost, repaired as a torn line, not a file that is no log."""
+    log_path.write_bytes(b"\0" * 300)
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested")
+    repaired, requested = records_of(log_path)
+    assert (repaired["event"], repaired["dropped_bytes"], requested["seq"]) == ("repaired", 300, 2)
+    assert audit.verify([log_path]).ok
+
+
 def test_a_torn_line_longer_than_its_repaired_record(log_path: Path) -> None:
     """The `repaired` record is written where the torn bytes start, then the rest of them is
     cut."""

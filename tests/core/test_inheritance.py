@@ -427,3 +427,17 @@ def test_the_source_is_read_at_most_once(op):
     decision, reader = judge(op, policy, op.params(), source={"team": "a"})
     assert reader.calls == 1
     assert decision.allowed
+
+
+@pytest.mark.parametrize(("mode", "noted"), [("enforce", False), ("warn", True)])
+def test_the_note_of_aws_keys_not_kept_is_for_a_call_that_goes(mode, noted):
+    """A blocked call makes no snapshot: its record says nothing of tags it would not keep;
+    in warn mode the call goes, with the guard's Tags."""
+    policy = make_policy(
+        f'mode = "{mode}"\n[naming]\npattern = "^orders-.+$"\n[tags.defaults]\nmanaged-by = "g"\n'
+    )
+    source = {"aws:cloudformation:stack-name": "s", "team": "t"}
+    params = CREATE.params(**{CREATE.identifier: "bad-name"})
+    decision, _ = run(policy, CREATE.operation, params, source=source)
+    assert [v.rule for v in decision.violations] == ["identifier.pattern"]
+    assert bool(decision.notes) is noted

@@ -267,7 +267,7 @@ def test_a_byte_order_mark_and_a_path_as_source_are_policy_errors() -> None:
         Policy.from_toml("version = 1\nx = " + "[" * 5000 + "]" * 5000 + "\n", source="p.toml")
 
 
-@pytest.mark.parametrize("spelling", ["%s", "%-s", "%Y-%s", "%%%s"])
+@pytest.mark.parametrize("spelling", ["%s", "%-s", "%Y-%s", "%%%s", "%10s", "%_10s", "%010s"])
 def test_a_utcnow_format_of_local_epoch_seconds_is_refused(spelling: str) -> None:
     """glibc's ``%s`` formats the machine's local time, whatever the datetime's zone: a tag
     of ``{utcnow:%s}`` differed by hours from host to host (TZ), none of them UTC's."""

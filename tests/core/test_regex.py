@@ -425,6 +425,7 @@ def test_escapes_classes_flags_and_names_are_no_uppercase_literals(pattern):
         ("(?i)^a_b$", "_", 6),
         (r"^a\.?b$", ".", 2),  # optional, as an uppercase letter may be: still never matches
         (r"^snap\x{5f}x$", "_", 5),
+        (r"^snap\x{d800}$", "\ud800", 5),
         (r"^{source}\x{2e}x$", ".", 9),
     ],
 )
@@ -619,7 +620,9 @@ def test_a_naming_pattern_matching_only_the_empty_text_is_refused(pattern):
     no identifier is empty."""
     with pytest.raises(RegexProblem) as caught:
         NamePattern(pattern)
-    assert "matches nothing but the empty text" in caught.value.message
+    assert "can match no identifier: nothing but the empty text, if even that" in (
+        caught.value.message
+    )
 
 
 @pytest.mark.parametrize("pattern", ["a*", "^[a-z]*$", "^{source}?$", "(?s).*"])
