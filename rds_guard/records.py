@@ -157,7 +157,7 @@ def _reported_snapshot(row: Operation, parsed: Mapping[str, Any]) -> dict[str, A
         return {}
     found: dict[str, Any] = {}
     identifier = reported.get(answer.identifier)
-    if isinstance(identifier, str):
+    if isinstance(identifier, str) and identifier:  # an empty one says nothing: the name sent
         found["snapshot"] = identifier.lower()
     arn = reported.get(answer.arn)
     if isinstance(arn, str):

@@ -174,6 +174,34 @@ def test_an_error_status_is_an_error_whatever_the_body(
     assert audit_records(tmp_path)[1]["error"]["code"] == code
 
 
+def test_an_answer_naming_no_snapshot_keeps_the_name_sent(
+    moto_inprocess: None, policy: Path, tmp_path: Path
+) -> None:
+    """An answer whose identifier element is empty recorded ``snapshot: ""``: the name
+    sent is kept, as for an answer that leaves the element out."""
+    session = boto3.Session(region_name="us-east-1")
+    rds_guard.install(session, policy=policy)
+    rds = session.client("rds")
+    body = (
+        b'<DeleteDBClusterSnapshotResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">'
+        b"<DeleteDBClusterSnapshotResult><DBClusterSnapshot>"
+        b"<DBClusterSnapshotIdentifier></DBClusterSnapshotIdentifier>"
+        b"</DBClusterSnapshot></DeleteDBClusterSnapshotResult>"
+        b"<ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>"
+        b"</DeleteDBClusterSnapshotResponse>"
+    )
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        return raw_response(request.url, 200, body)
+
+    rds.meta.events.register("before-send.rds.DeleteDBClusterSnapshot", answer)
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=GOOD)
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [
+        ("requested", GOOD),
+        ("deleted", GOOD),
+    ]
+
+
 @pytest.mark.parametrize("obstacle", ["symlink", "directory", "fifo"])
 def test_unwritable_write_ahead_sends_nothing(
     moto_server: MotoServer, policy: Path, tmp_path: Path, obstacle: str

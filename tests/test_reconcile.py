@@ -882,6 +882,28 @@ def test_cli_notes_files_given_out_of_order(
     assert order in notes[str(log)]
 
 
+def test_cli_notes_a_file_of_the_series_left_out(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Given the first and the last of three files, the records between were not read and
+    nothing said so: the snapshots they recorded may pass for made behind the guard's back."""
+    log = tmp_path / "audit.jsonl"
+    archives = []
+    for name in ("a-1", "a-2"):
+        with audit.AuditLog(log, fsync=False) as writer:
+            for fields in made(f"c-{name}", name):
+                writer.write(str(fields.pop("event")), **fields)
+        archives.append(audit.rotate(log))
+    client, stubber = stubbed("rds")
+    monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
+    stub_empty_rds(stubber)
+    with stubber:
+        result = run_main(capsys, "reconcile", "--audit", str(archives[0]), str(log), "--json")
+    assert f"rds-guard: note: {log} starts at seq" in result.err
+    assert f"and {archives[0]} ends at seq" in result.err
+    assert "is a file of the series not given?" in result.err
+
+
 def test_a_presigned_create_whose_snapshot_was_deleted_later_did_not_expire_unused() -> None:
     """`expired` is for URLs that expired unused; a guarded delete of the snapshot after the
     presign shows the snapshot was made (through the URL or otherwise)."""

@@ -133,8 +133,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _series_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
     """The records of ``paths`` in the order given; a note on stderr where a file does not
-    go on from the one before it (its first seq is not past the last one read): files given
-    out of order are read so, and a delete read before its create is judged wrongly."""
+    go on from the one before it: its first seq not past the last one read (files given out
+    of order are read so, and a delete read before its create is judged wrongly), or past it
+    by more than one (a file of the series left out)."""
     last: tuple[Path, int] | None = None
     for path in paths:
         first = True
@@ -144,6 +145,13 @@ def _series_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
                 note = (
                     f"{PROG}: note: {path} starts at seq {seq}, not after {last[0]}'s last"
                     f" record (seq {last[1]}): are the files given oldest first?"
+                )
+                print(printable(note), file=sys.stderr)
+            elif first and last is not None and seq > last[1] + 1:
+                note = (
+                    f"{PROG}: note: {path} starts at seq {seq}, and {last[0]} ends at seq"
+                    f" {last[1]}: the records between are not read (is a file of the series"
+                    " not given?), so snapshots they recorded may be listed as unrecorded"
                 )
                 print(printable(note), file=sys.stderr)
             first = False
