@@ -829,13 +829,10 @@ def test_cli_reports_expired_and_breached(
     assert (document["expired"], document["breached"]) == (["copy-unused"], ["held-1"])
 
 
-def test_cli_reads_the_rotated_series_the_live_file_ends(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """docs/cli.md: ``--audit`` names the live file, and the archives `audit rotate` left
-    beside it are read too (or the series' files are given, oldest first): a breach recorded
-    before the rotation is found either way."""
-    log = tmp_path / "audit.jsonl"
+def breach_then_presign(folder: Path) -> tuple[Path, Path]:
+    """A log that recorded a breach (``held-1`` deleted on hold), rotated, then a presign of
+    ``copy-unused`` that expired unused: the live file and the archive."""
+    log = folder / "audit.jsonl"
     with audit.AuditLog(log, fsync=False) as writer:
         for fields in (*made("c1", "held-1"), *delete("d1", "held-1", "deleted", "deletion.hold")):
             writer.write(str(fields.pop("event")), **fields)
@@ -843,6 +840,16 @@ def test_cli_reads_the_rotated_series_the_live_file_ends(
     with audit.AuditLog(log, fsync=False) as writer:
         fields = presigned("p1", "copy-unused", datetime(2020, 1, 1, tzinfo=UTC))
         writer.write(str(fields.pop("event")), **fields)
+    return log, archive
+
+
+def test_cli_reads_the_rotated_series_the_live_file_ends(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """docs/cli.md: ``--audit`` names the live file, and the archives `audit rotate` left
+    beside it are read too (or the series' files are given, oldest first): a breach recorded
+    before the rotation is found either way."""
+    log, archive = breach_then_presign(tmp_path)
     client, stubber = stubbed("rds")
     monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
     for given in ((str(log),), (str(archive), str(log)), (str(archive), "--audit", str(log))):
@@ -858,14 +865,7 @@ def test_cli_notes_files_given_out_of_order(
     """docs/cli.md: a series' files go oldest first. Given the other way round they were read
     so without a word, the live file's records before the archive's; a note on stderr says
     where a file does not go on from the one before."""
-    log = tmp_path / "audit.jsonl"
-    with audit.AuditLog(log, fsync=False) as writer:
-        for fields in (*made("c1", "held-1"), *delete("d1", "held-1", "deleted", "deletion.hold")):
-            writer.write(str(fields.pop("event")), **fields)
-    archive = audit.rotate(log)
-    with audit.AuditLog(log, fsync=False) as writer:
-        fields = presigned("p1", "copy-unused", datetime(2020, 1, 1, tzinfo=UTC))
-        writer.write(str(fields.pop("event")), **fields)
+    log, archive = breach_then_presign(tmp_path)
     client, stubber = stubbed("rds")
     monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
     notes = {}
