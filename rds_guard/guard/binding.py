@@ -284,7 +284,7 @@ class ClientBinding:
         assert client is not None, "a handler of a client that is gone"
         # botocore refuses a call without its name, before sending anything: so is the read
         # unless the policy's template fills the name in
-        generated = row.generates_name and guard.policy.naming_for(row.name).generate is not None
+        generated = row.name in guard.names_generated
 
         def refused() -> list[str]:  # a client that does not validate: `invalid` judged it
             return self.refused(row, params, generated=generated) if self.validates else []

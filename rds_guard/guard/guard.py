@@ -17,7 +17,7 @@ from .. import wire
 from ..audit import AuditLog, new_call_id
 from ..core.calls import Decision, LookupSource
 from ..core.decide import decide
-from ..core.operations import Operation
+from ..core.operations import OPERATIONS, Operation
 from ..core.policy import Policy
 from ..core.rules import Violation
 from ..errors import PolicyViolation
@@ -111,6 +111,13 @@ class Guard:
         # warn mode: a read that fails (the source does not exist, the endpoint cannot be
         # reached) does not stop the call, which is sent as made (`CallReads`)
         self.lenient = policy.mode == "warn"
+        # the operations whose missing snapshot name the policy's template fills in: for them
+        # botocore's validation sees a name (`ClientBinding.reads`)
+        self.names_generated = frozenset(
+            name
+            for name, row in OPERATIONS.items()
+            if row.generates_name and policy.naming_for(name).generate is not None
+        )
 
     @property
     def active(self) -> bool:
