@@ -93,40 +93,40 @@ def _judge_pattern(
 ) -> list[Violation]:
     """Step 3, ``identifier.pattern``, on an identifier within AWS's length limit."""
     field = request.row.identifier or request.row.name
+    shown = rules.shown(identifier)
     if pattern.uses_source and source is not None and len(source) > _LONGEST_IDENTIFIER:
         # No AWS resource has such a name (the call cannot succeed), and compiling a megabyte
         # into the pattern is work for nothing: refused without running the pattern.
-        return [
-            Violation(
-                "identifier.pattern",
-                field,
-                rules.shown(identifier),
-                f"the naming pattern {pattern.text} was not run: its {{source}} would be a name"
-                f" of {len(source)} characters, longer than any AWS identifier"
-                f" ({_LONGEST_IDENTIFIER})",
-            )
-        ]
+        why = (
+            f"its {{source}} would be a name of {len(source)} characters, longer than any AWS"
+            f" identifier ({_LONGEST_IDENTIFIER})"
+        )
+        return [_not_run(pattern, field, shown, why)]
     lowered = identifier.lower()
-    if pattern.fullmatch(lowered, source):
+    regex = pattern.compiled(source)
+    if regex.fullmatch(lowered):
         return []
-    if not pattern.compiled(source).runs:
-        return [
-            Violation(
-                "identifier.pattern",
-                field,
-                rules.shown(identifier),
-                f"the naming pattern {pattern.text} was not run: with its {{source}} a name of"
-                f" {len(source or '')} characters, it is larger than RE2 can compile",
-            )
-        ]
-    written = pattern.compiled(source).pattern
+    if not regex.runs:
+        why = (
+            f"with its {{source}} a name of {len(source or '')} characters, it is larger than"
+            " RE2 can compile"
+        )
+        return [_not_run(pattern, field, shown, why)]
+    written = regex.pattern
     if source is None and pattern.uses_source:
         written = f"{pattern.text} ({{source}} has no value: {_no_source(request)})"
     return [
         Violation(
             "identifier.pattern",
             field,
-            rules.shown(identifier),
+            shown,
             f"{rules.shown(lowered)!r} does not match the naming pattern {written}",
         )
     ]
+
+
+def _not_run(pattern: NamePattern, field: str, shown: str, why: str) -> Violation:
+    """``identifier.pattern`` for a name the pattern was not run on, and why."""
+    return Violation(
+        "identifier.pattern", field, shown, f"the naming pattern {pattern.text} was not run: {why}"
+    )
