@@ -209,10 +209,15 @@ class LedgerTable:
         return sorted(found, key=lambda item: (text(item, "stream"), number(item, "seq") or 0))
 
     def by_snapshot(self, snapshot: str) -> list[Item]:
-        """Every record naming ``snapshot`` (lowercased, as records hold it), across streams,
-        oldest first."""
+        """Every item the index lists under ``snapshot`` (lowercased, as records hold it),
+        across streams, in key order (stream, then seq). The index reads the items'
+        ``snapshot`` and ``time`` attributes, which a writer of the table can set apart from
+        the lines: order by the records' own times, and hold each to its line, as ``audit
+        query`` does."""
         found = self._whole(self._index(SNAPSHOT_INDEX, "snapshot", snapshot.lower()))
-        return sorted(found, key=lambda item: (text(item, "time") or "", text(item, "stream")))
+        return sorted(
+            found, key=lambda item: (text(item, "stream") or "", number(item, "seq") or 0)
+        )
 
     def _whole(self, listed: Iterator[Item]) -> list[Item]:
         """The items a keys-only index lists, read whole, a hundred per request."""
