@@ -224,6 +224,32 @@ def test_unwritable_write_ahead_sends_nothing(
     assert moto_server.count("CreateDBClusterSnapshot") == 0
 
 
+@pytest.mark.parametrize("how", ["the file itself", "a hard link"])
+def test_a_file_that_is_no_log_at_the_path_is_neither_written_over_nor_the_call_sent(
+    moto_server: MotoServer, policy: Path, tmp_path: Path, how: str
+) -> None:
+    """The attack on docs/audit.md's promise through the guard: the audit path names a token
+    with no newline (by mistake, or a hard link someone put there). The call gets
+    `NotAnAuditLog` (an AuditError), nothing is sent, and the file keeps its bytes."""
+    secret = tmp_path / "token"
+    secret.write_bytes(b"ghp_SECRETTOKEN1234")
+    target = tmp_path / "audit.jsonl"
+    if how == "a hard link":
+        os.link(secret, target)
+    else:
+        secret.rename(target)
+        secret = target
+    rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds, tags={"team": "core"})
+    moto_server.reset_counts()
+    with pytest.raises(audit.NotAnAuditLog):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert secret.read_bytes() == b"ghp_SECRETTOKEN1234"
+
+
 def place(obstacle: str, target: Path, folder: Path) -> None:
     """Put a symlink, a directory or a FIFO where the audit log goes."""
     if obstacle == "symlink":
