@@ -192,6 +192,32 @@ def changed_violations(
     ]
 
 
+def swapped_request(
+    row: Operation, body: Mapping[str, Any] | None, data: object
+) -> Violation | None:
+    """``request.changed`` for a request another handler made into one the guard did not
+    judge: a body it cannot read as one call (``body`` None: `wire.form_params` could not
+    read ``data``), or a call of another operation. None for a call of the row's."""
+    if body is None:
+        return Violation(
+            "request.changed",
+            "body",
+            type(data).__name__,
+            f"replaced by another handler after rds_guard judged a call of {row.name}, with a"
+            " body it cannot read as one call: what it would do cannot be judged",
+        )
+    action = body.get("Action")
+    if action == row.name:
+        return None
+    return Violation(
+        "request.changed",
+        "Action",
+        _shown(action),
+        f"changed by another handler after rds_guard judged a call of {row.name}: the request"
+        " would make another call, which was never judged",
+    )
+
+
 def sent_tags(row: Operation, sent: Mapping[str, Any]) -> dict[str, str] | None:
     """The tags a sent request carries, as a dict (None: the operation carries no tags)."""
     if row.tags is None:

@@ -10,6 +10,7 @@ own.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -18,6 +19,30 @@ Reader = Callable[[Mapping[str, Any], str], Any]
 """Reads one value at a key prefix of a flat body (`_ABSENT` when the body has none)."""
 Readers = tuple[tuple[str, str, Reader], ...]
 """For each parameter read: its name, its key in the body, its reader."""
+
+
+def form_params(data: object) -> Mapping[str, Any] | None:
+    """The parameters a query request carries, as the service reads them: botocore's flat
+    dict as it is; a body another handler made text or bytes (or a presigned URL's query)
+    read as a form, UTF-8. None when it cannot be read as one call: any other body (a
+    file), bytes that are no UTF-8, or a parameter given twice (also in another case:
+    which one the service takes is not known); botocore never sends those."""
+    if isinstance(data, Mapping):
+        body: Mapping[str, Any] = data
+    elif isinstance(data, str | bytes | bytearray):
+        try:
+            text = data if isinstance(data, str) else bytes(data).decode()
+            pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            return None
+        body = dict(pairs)
+        if len(body) != len(pairs):
+            return None
+    else:
+        return None
+    if len({str(key).lower() for key in body}) != len(body):
+        return None
+    return body
 
 
 def sent_params(body: Mapping[str, Any], readers: Readers) -> dict[str, Any]:

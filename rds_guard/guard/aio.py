@@ -59,9 +59,9 @@ class AioClientBinding(ClientBinding):
         against the judgement; ``requested`` (once)."""
         call, guard = self.judged(request.context)
         if call is not None and guard is not None and not call.requested:
-            sent = self.sent(row, request.data, call)
+            sent, swapped = self.sent(row, request.data, call)
             decided = await self.ahead(guard, row, sent) if sent != call.judged else None
-            await off_loop(guard, guard.check_sent, self, row, call, sent, decided)
+            await off_loop(guard, guard.check_sent, self, row, call, sent, decided, swapped)
 
     async def after_call(  # type: ignore[override]
         self,
@@ -107,9 +107,11 @@ class AioClientBinding(ClientBinding):
             presigning.reset(token)
         found = self.presigned_call(presigned, url)
         if found is not None:
-            guard, row, call, sent = found
+            guard, row, call, (sent, swapped) = found
             decided = await self.ahead(guard, row, sent) if sent != call.judged else None
-            await off_loop(guard, guard.check_presigned, self, row, call, sent, ExpiresIn, decided)
+            await off_loop(
+                guard, guard.check_presigned, self, row, call, sent, ExpiresIn, decided, swapped
+            )
         return url
 
     async def ahead(

@@ -23,12 +23,17 @@ from .. import wire
 from ..core import operations
 from ..core.calls import CallFacts
 from ..core.operations import Operation
-from ..records import CONTEXT_KEY, GuardedCall
+from ..core.rules import Violation
+from ..records import CONTEXT_KEY, GuardedCall, swapped_request
 from .guard import Guard, Stack
 from .hooks import hook_client, service_of
 from .reads import CallReads
 
 logger = logging.getLogger("rds_guard")
+
+Sent = tuple[dict[str, Any], Violation | None]
+"""The judged parameters as a request carries them, and ``request.changed`` when it is no
+call of the operation judged (`ClientBinding.sent`)."""
 
 presigning: contextvars.ContextVar[list[GuardedCall] | None] = contextvars.ContextVar(
     "rds_guard_presigning", default=None
@@ -103,7 +108,8 @@ class ClientBinding:
         request again)."""
         call, guard = self.judged(request.context)
         if call is not None and guard is not None and not call.requested:
-            guard.check_sent(self, row, call, self.sent(row, request.data, call))
+            sent, swapped = self.sent(row, request.data, call)
+            guard.check_sent(self, row, call, sent, swapped=swapped)
 
     def after_call(
         self,
@@ -149,8 +155,8 @@ class ClientBinding:
             presigning.reset(token)
         found = self.presigned_call(presigned, url)
         if found is not None:
-            guard, row, call, sent = found
-            guard.check_presigned(self, row, call, sent, ExpiresIn)
+            guard, row, call, (sent, swapped) = found
+            guard.check_presigned(self, row, call, sent, ExpiresIn, swapped=swapped)
         return url
 
     # The steps the handlers share with those of an async client (`AioClientBinding`).
@@ -208,26 +214,31 @@ class ClientBinding:
             return None, None
         return call, call.guard
 
-    def sent(self, row: Operation, body: object, call: GuardedCall) -> Any:
-        """The judged parameters as the serialized request body carries them."""
+    def sent(self, row: Operation, data: object, call: GuardedCall) -> Sent:
+        """The judged parameters as the serialized request (its body, or a presigned URL's
+        query) carries them; and ``request.changed`` when it is no call of the operation
+        judged, or cannot be read as one (`records.swapped_request`): a ``before-call``
+        handler may have replaced the body."""
         client = self._client()
-        if not isinstance(body, Mapping) or client is None:
-            return call.judged
-        return wire.sent_params(body, self.readers(client, row))
+        if client is None:
+            return call.judged, None
+        body = wire.form_params(data)
+        swapped = swapped_request(row, body, data)
+        if swapped is not None or body is None:
+            return call.judged, swapped
+        return wire.sent_params(body, self.readers(client, row)), None
 
     def presigned_call(
         self, presigned: list[GuardedCall], url: str
-    ) -> tuple[Guard, Operation, GuardedCall, dict[str, Any]] | None:
+    ) -> tuple[Guard, Operation, GuardedCall, Sent] | None:
         """The guard, row and state of a presigned call, and its judged parameters as the URL
-        carries them; None when the URL is not of a guarded call."""
-        client = self._client()
+        carries them (`sent`); None when the URL is not of a guarded call."""
         call = presigned[0] if presigned else None
         guard = None if call is None else call.guard
-        if call is None or guard is None or client is None:
+        if call is None or guard is None or self._client() is None:
             return None
         row = operations.OPERATIONS[call.fields["operation"]]
-        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-        return guard, row, call, wire.sent_params(query, self.readers(client, row))
+        return guard, row, call, self.sent(row, urllib.parse.urlsplit(url).query, call)
 
     def readers(self, client: BaseClient, row: Operation) -> wire.Readers:
         """The wire readers of the row's judged parameters, built once per client (each has

@@ -192,13 +192,17 @@ class Guard:
         call: GuardedCall,
         sent: dict[str, Any],
         lookups: LookupSource | Decision | None = None,
+        swapped: Violation | None = None,
     ) -> None:
         """request-created: hold what is sent against what was judged; a parameter another handler
         changed since is judged again (``request.changed``; ``lookups``, those of the call as
         sent or the decision made with them, default: made through ``binding``), and the
-        call's state and records state what is sent. Then the ``requested`` record: if it
-        cannot be written, nothing is sent."""
-        if sent != call.judged:
+        call's state and records state what is sent; a request made into another call, or
+        one that cannot be read (``swapped``), is blocked or warned about. Then the
+        ``requested`` record: if it cannot be written, nothing is sent."""
+        if swapped is not None:
+            self._refuse_swapped(binding, row, call, swapped)
+        elif sent != call.judged:
             self._judge_again(binding, row, call, sent, lookups)
         if not call.recorded:
             return
@@ -215,11 +219,14 @@ class Guard:
         sent: dict[str, Any],
         expires_in: object,
         lookups: LookupSource | Decision | None = None,
+        swapped: Violation | None = None,
     ) -> None:
         """A presigned URL of a guarded call, held against its judgement as `check_sent`
         holds a request (``sent``: read from the URL), then the ``presigned`` record (with the
         URL's expiry, never the URL), written before the URL is returned."""
-        if sent != call.judged:
+        if swapped is not None:
+            self._refuse_swapped(binding, row, call, swapped)
+        elif sent != call.judged:
             self._judge_again(binding, row, call, sent, lookups)
         if not call.recorded:
             return
@@ -336,6 +343,23 @@ class Guard:
         if again.outcome:  # a share may be an unshare as sent, a delete make no final snapshot
             call.outcome = again.outcome
         self._enforce(call, row, violations)
+
+    def _refuse_swapped(
+        self, binding: ClientBinding, row: Operation, call: GuardedCall, swapped: Violation
+    ) -> None:
+        """A request another handler made into no call of the operation judged (`records.
+        swapped_request`): blocked (enforce) or warned about, and its records say so."""
+        if not call.recorded:
+            call.call, call.recorded = new_call_id(), True
+            call.fields = request_fields(binding.service, binding.region, row, call.judged)
+        call.fields = call.fields | {
+            "violations": [*call.fields.get("violations", ()), swapped.as_dict()],
+            "notes": [
+                *call.fields.get("notes", ()),
+                f"changed after rds_guard judged it: {swapped.field}",
+            ],
+        }
+        self._enforce(call, row, (swapped,))
 
     def _write_safely(self, event: str, fields: dict[str, Any]) -> None:
         if self.audit is None:

@@ -338,6 +338,39 @@ def test_a_late_handler_dropping_the_tags_is_judged_again_and_nothing_sent(
     assert record["event"] == "blocked" and record["tags"] == {}
 
 
+def test_a_call_made_into_another_operation_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A before-call handler makes a create of a snapshot a delete of another (its body as
+    form text): neither is sent."""
+    make_cluster(moto_server.client("rds"))
+    moto_server.client("rds").create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="kept"
+    )
+    session = guarded_session(tmp_path, AUDITED)
+
+    def to_delete(params: dict[str, Any], **_: Any) -> None:
+        params["body"] = (
+            "Action=DeleteDBClusterSnapshot&Version=2014-10-31&DBClusterSnapshotIdentifier=kept"
+        )
+
+    async def work() -> rds_guard.PolicyViolation:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", to_delete)
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+                )
+            return caught.value
+
+    moto_server.reset_counts()
+    blocked = run(work)
+    assert [(v.rule, v.field) for v in blocked.violations] == [("request.changed", "Action")]
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert audit_records(tmp_path)[-1]["event"] == "blocked"
+
+
 def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

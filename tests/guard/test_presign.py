@@ -143,6 +143,28 @@ def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
+def test_a_presign_signed_as_another_operation_gets_no_url(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A before-sign handler makes the presigned create a delete: the guard reads the URL,
+    which names another operation, and returns none."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def to_delete(request: Any, **_: Any) -> None:
+        request.data = {
+            "Action": "DeleteDBClusterSnapshot",
+            "Version": "2014-10-31",
+            "DBClusterSnapshotIdentifier": GOOD,
+        }
+
+    rds.meta.events.register("before-sign.rds.CreateDBClusterSnapshot", to_delete)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Action")]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
 def test_presigning_an_unguarded_operation_records_nothing(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

@@ -4,6 +4,7 @@ parameter after the guard judged the call is caught at before-call (request.chan
 from __future__ import annotations
 
 import contextlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,163 @@ def test_a_share_of_another_attribute_made_public_by_a_late_handler_is_never_sen
     assert "sharing.public" in [v.rule for v in caught.value.violations]
     assert moto_server.count("ModifyDBClusterSnapshotAttribute") == 0
     assert audit_records(tmp_path)[-1]["event"] == "blocked"
+
+
+HOLD = """\
+version = 1
+mode = "{mode}"
+
+[deletion.hold_tags]
+legal-hold = "true"
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+"""Snapshots tagged legal-hold = true may not be deleted; every delete is recorded."""
+
+
+def two_snapshots(rds: Any) -> None:
+    """``free`` may be deleted; ``held`` is on hold."""
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="free")
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="held",
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+
+
+def snapshots_left(rds: Any) -> set[str]:
+    found = rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    return {snapshot["DBClusterSnapshotIdentifier"] for snapshot in found}
+
+
+def rewrite_body(rds: Any, operation: str, body: object) -> None:
+    """A before-call handler that replaces the serialized body of ``operation`` with ``body``."""
+
+    def rewrite(params: dict[str, Any], **_: Any) -> None:
+        params["body"] = body
+
+    rds.meta.events.register(f"before-call.rds.{operation}", rewrite)
+
+
+HELD_AS_TEXT = "Action=DeleteDBClusterSnapshot&Version=2014-10-31&DBClusterSnapshotIdentifier=held"
+
+
+@pytest.mark.parametrize("body", [HELD_AS_TEXT, HELD_AS_TEXT.encode()], ids=["str", "bytes"])
+def test_a_body_made_text_is_read_as_the_service_reads_it_and_judged_again(
+    moto_server: MotoServer, tmp_path: Path, body: object
+) -> None:
+    """A before-call handler hands botocore the body as form text, naming a held snapshot:
+    the guard reads the text as the service would, and the delete of ``held`` is never sent."""
+    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="enforce")), on=moto_server)
+    two_snapshots(rds)
+    rewrite_body(rds, "DeleteDBClusterSnapshot", body)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="free")
+    rules = [(v.rule, v.field) for v in caught.value.violations]
+    assert ("deletion.hold", "Tags.legal-hold") in rules
+    assert ("request.changed", "DBClusterSnapshotIdentifier") in rules
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    assert snapshots_left(rds) == {"free", "held"}
+    blocked = audit_records(tmp_path)[-1]
+    assert (blocked["event"], blocked["snapshot"]) == ("blocked", "held")
+
+
+def test_a_body_made_the_same_text_goes_on_as_judged(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The same call as text is no change: sent, and recorded as any delete."""
+    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="enforce")), on=moto_server)
+    two_snapshots(rds)
+    rewrite_body(rds, "DeleteDBClusterSnapshot", HELD_AS_TEXT.replace("held", "free"))
+    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="free")
+    assert snapshots_left(rds) == {"held"}
+    requested, deleted = audit_records(tmp_path)[-2:]
+    assert (requested["event"], deleted["event"]) == ("requested", "deleted")
+    assert requested["violations"] == [] and requested["snapshot"] == "free"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        io.BytesIO(HELD_AS_TEXT.encode()),
+        HELD_AS_TEXT.replace("=held", "=free&DBClusterSnapshotIdentifier=held"),
+        HELD_AS_TEXT.replace("=held", "=free&dbclustersnapshotidentifier=held"),
+        HELD_AS_TEXT.encode().replace(b"=held", b"=free&x=\xff"),
+        None,
+    ],
+    ids=["file", "name-twice", "name-twice-in-another-case", "not-utf-8", "none"],
+)
+def test_a_body_that_cannot_be_read_as_one_call_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path, body: object
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="enforce")), on=moto_server)
+    two_snapshots(rds)
+    rewrite_body(rds, "DeleteDBClusterSnapshot", body)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="free")
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "body")]
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    assert snapshots_left(rds) == {"free", "held"}
+    blocked = audit_records(tmp_path)[-1]
+    assert blocked["event"] == "blocked"
+    assert blocked["notes"][-1] == "changed after rds_guard judged it: body"
+
+
+SWAP_TO_DELETE = {
+    "Action": "DeleteDBClusterSnapshot",
+    "Version": "2014-10-31",
+    "DBClusterSnapshotIdentifier": "held",
+}
+
+
+def swap_action(params: dict[str, Any], **_: Any) -> None:
+    params["body"].clear()
+    params["body"].update(SWAP_TO_DELETE)
+
+
+def test_a_call_made_into_another_operation_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A tag change the policy has nothing to say about, made into a delete of a held
+    snapshot by a before-call handler: neither is sent."""
+    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="enforce")), on=moto_server)
+    two_snapshots(rds)
+    rds.meta.events.register("before-call.rds.AddTagsToResource", swap_action)
+    moto_server.reset_counts()
+    arn = rds.describe_db_clusters()["DBClusters"][0]["DBClusterArn"]
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "a", "Value": "b"}])
+    (violation,) = caught.value.violations
+    assert (violation.rule, violation.field, violation.value) == (
+        "request.changed",
+        "Action",
+        "DeleteDBClusterSnapshot",
+    )
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    assert moto_server.count("AddTagsToResource") == 0
+    assert snapshots_left(rds) == {"free", "held"}
+    (blocked,) = audit_records(tmp_path)[-1:]
+    assert (blocked["event"], blocked["operation"]) == ("blocked", "AddTagsToResource")
+    assert blocked["call"], "a call with nothing to judge gets an id once it is blocked"
+
+
+def test_in_warn_mode_a_call_made_into_another_operation_is_recorded_as_such(
+    moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="warn")), on=moto_server)
+    two_snapshots(rds)
+    rds.meta.events.register("before-call.rds.AddTagsToResource", swap_action)
+    arn = rds.describe_db_clusters()["DBClusters"][0]["DBClusterArn"]
+    with contextlib.suppress(ClientError):  # whatever the service makes of the answer
+        rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "a", "Value": "b"}])
+    requested = [r for r in audit_records(tmp_path) if r["event"] == "requested"][-1]
+    assert requested["operation"] == "AddTagsToResource"
+    assert [(v["rule"], v["field"]) for v in requested["violations"]] == [
+        ("request.changed", "Action")
+    ]
+    assert "request.changed" in caplog.text and "not blocked" in caplog.text
