@@ -213,11 +213,13 @@ def snapshot_facts(lookup: SourceLookup, identifier: str) -> Read[SnapshotFacts]
         if why is None:
             raise
         tags = Unreadable(why)
+    created = created_at(item.get("SnapshotCreateTime"))
     return SnapshotFacts(
-        created_at(item.get("SnapshotCreateTime")),
-        tags,
-        str(item.get("Status", "available")),
+        _NO_TIME if created is None else created, tags, str(item.get("Status", "available"))
     )
+
+
+_NO_TIME = Unreadable("the service's answer gives no SnapshotCreateTime that can be read")
 
 
 def created_at(value: object) -> datetime | None:

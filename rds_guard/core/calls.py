@@ -37,11 +37,11 @@ SourceReader = Callable[[], SourceTags]
 @frozen
 class SnapshotFacts:
     """What a delete or a tag operation needs to know of the snapshot it acts on: when it was
-    made (None: not known, or still being made) and the tags it carries now (`Unreadable`
-    when the snapshot was read but its tags could not be listed: its age is known all the
-    same)."""
+    made (None: not asked, as `evaluate` is not told; `Unreadable`: the service's answer
+    gives no time that can be read) and the tags it carries now (`Unreadable` when the
+    snapshot was read but its tags could not be listed: its age is known all the same)."""
 
-    created: datetime | None
+    created: datetime | Unreadable | None
     tags: Mapping[str, str] | Unreadable
     status: str = "available"
 

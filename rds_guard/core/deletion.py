@@ -245,7 +245,7 @@ def judge_snapshot_delete(request: Request) -> Decision:
             )
             for key, value in held.items()
         ]
-        if facts.created is not None:
+        if isinstance(facts.created, datetime):
             extra["snapshot_created"] = made_at(facts.created)
     return request.decision(violations=tuple(violations), snapshot=snapshot, tags=tags, extra=extra)
 
@@ -263,15 +263,21 @@ def _not_judged(request: Request, rule: str, what: str, unread: Unreadable) -> V
     )
 
 
+MAKING = frozenset({"creating", "copying"})
+"""A snapshot's statuses while it is still being made: taken, or copied from another."""
+
+
 def _too_young(request: Request, facts: SnapshotFacts) -> list[Violation]:
     days = request.policy.deletion.minimum_age_days
     if days is None:
         return []
     field = request.row.identifier or request.row.name
-    if facts.status == "creating":
-        age = "it is still being made"
+    if facts.status in MAKING:
+        age = f"it is still being made ({facts.status})"
     elif facts.created is None:
-        return []  # when it was made is not known: not judged
+        return []  # not asked (`evaluate` was not told): the CLI says it is not judged
+    elif isinstance(facts.created, Unreadable):
+        return [_not_judged(request, "deletion.too_young", "when it was made", facts.created)]
     else:
         age_now = request.facts.now - facts.created
         if age_now >= timedelta(days=days):

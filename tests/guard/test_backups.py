@@ -438,6 +438,45 @@ def test_a_creation_time_without_a_zone_is_judged_as_utc(
     assert datetime.fromisoformat(rig.records()[-1]["snapshot_created"]) == created
 
 
+def test_a_snapshot_still_being_copied_is_not_deleted(rig: Rig) -> None:
+    """A copy in flight (`copying`) is still being made, whatever its creation time says."""
+    cluster_snapshot(rig, "orders-copy", days=30)
+    from moto.backends import get_backend
+
+    get_backend("rds")[ACCOUNT_ID]["us-east-1"].cluster_snapshots["orders-copy"].status = "copying"
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-copy")
+    (violation,) = caught.value.violations
+    assert violation.rule == "deletion.too_young"
+    assert violation.message.endswith("it is still being made (copying)")
+    assert rig.count("DeleteDBClusterSnapshot") == 0
+
+
+def test_a_snapshot_whose_creation_time_cannot_be_read_is_not_deleted(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """An answer whose `SnapshotCreateTime` is missing or unreadable (here a caller's parser
+    that reads no time at all): the age cannot be judged, so the delete may not go, as when
+    the snapshot cannot be read (it was let through, a 30-day-old rule judging nothing)."""
+    models = botocore.session.get_session()
+    models.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=lambda text: None
+    )
+    session = boto3.Session(botocore_session=models, region_name="us-east-1")
+    rds_guard.install(session, policy=write_policy(tmp_path, BACKUPS))
+    rig = Rig(moto_server.client("rds", session=session), moto_server.client("rds"),
+              moto_server.count, tmp_path / "audit.jsonl")  # fmt: skip
+    cluster_snapshot(rig, "orders-old", days=30)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-old")
+    (violation,) = caught.value.violations
+    assert violation.rule == "deletion.too_young"
+    assert "when it was made could not be read" in violation.message
+    assert "SnapshotCreateTime" in violation.message
+    assert rig.count("DeleteDBClusterSnapshot") == 0
+    assert "snapshot_created" not in rig.records()[-1]
+
+
 def test_a_tiny_minimum_age_lets_a_fresh_snapshot_go(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
