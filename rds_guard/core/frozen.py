@@ -47,8 +47,11 @@ def frozen(cls: _Class) -> _Class:
     if not _plain(cls, own):
         dataclasses.dataclass(frozen=True)(cls)
         return cls
-    made: Any = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
-    every = dataclasses.fields(made)
+    made: Any = cls
+    every = _own_fields(made, own)
+    if every is None:
+        dataclasses.dataclass(init=False, repr=False, eq=False)(made)
+        every = dataclasses.fields(made)
     if "__init__" not in own:
         made.__init__ = _init(made, every)
     names = tuple(field.name for field in every)
@@ -64,7 +67,7 @@ def frozen(cls: _Class) -> _Class:
     if own_hash is _MISSING or (own_hash is None and "__eq__" in own):
         hashed = (f.name for f in every if (f.hash is None and f.compare) or f.hash)
         made.__hash__ = _hash(_key(tuple(hashed)))
-    made.__dataclass_params__ = _frozen_params(made.__dataclass_params__)
+    made.__dataclass_params__ = _frozen_params(getattr(made, "__dataclass_params__", None))
     if not own.get("__doc__"):
         made.__doc__ = cls.__name__ + str(inspect.signature(cls)).replace(" -> None", "")
     return cls  # the same class: dataclasses changes it in place (no slots)
@@ -94,6 +97,53 @@ def _plain(cls: type, own: dict[str, Any]) -> bool:
     return not any(
         isinstance(value, dataclasses.Field) and value.kw_only is True for value in own.values()
     )
+
+
+_FIELD = getattr(dataclasses, "_FIELD", None)
+_OWN_FIELDS = _FIELD is not None and sys.version_info < (3, 13)
+"""Whether `_own_fields` collects the fields: on the Pythons whose ``dataclasses`` does for a
+plain class what it does (3.13 adds ``__replace__``), where tests/test_frozen.py holds the
+two to each other; elsewhere ``dataclass(init=False, repr=False, eq=False)`` collects them."""
+
+
+def _own_fields(cls: Any, own: dict[str, Any]) -> tuple[dataclasses.Field[Any], ...] | None:
+    """The fields of ``cls``, a class `_plain` passed, collected and set on the class as
+    ``dataclass(init=False, repr=False, eq=False)`` does (its field records, defaults left as
+    class attributes, ``__match_args__``), at a fifth of its cost: it asks of every annotation
+    whether it names a pseudo-field, which `_plain` has answered. None, the class untouched,
+    where ``dataclasses`` has more to do or an error to raise (a mutable default, a field
+    without an annotation)."""
+    if not _OWN_FIELDS:
+        return None
+    annotations = own.get("__annotations__", {})
+    if any(isinstance(v, dataclasses.Field) and k not in annotations for k, v in own.items()):
+        return None
+    every: list[dataclasses.Field[Any]] = []
+    for name in annotations:
+        default = getattr(cls, name, _NONE)
+        field = (
+            default
+            if isinstance(default, dataclasses.Field)
+            else dataclasses.field(default=default)
+        )
+        if type(field.default).__hash__ is None:
+            return None
+        every.append(field)
+    for field, name, annotation in zip(every, annotations, annotations.values(), strict=True):
+        field.name, field.type = name, annotation
+        field._field_type = _FIELD  # type: ignore[attr-defined]
+        if field.kw_only is _NONE:
+            field.kw_only = False
+        if isinstance(own.get(name), dataclasses.Field):
+            if field.default is _NONE:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, field.default)
+    fields = tuple(every)
+    cls.__dataclass_fields__ = {field.name: field for field in fields}
+    if "__match_args__" not in own:
+        cls.__match_args__ = tuple(field.name for field in fields if field.init)  # type: ignore[misc]
+    return fields
 
 
 def _sets(value: object) -> bool:
@@ -233,11 +283,15 @@ _params: Any = None
 
 def _frozen_params(recorded: Any) -> Any:
     """What ``dataclass(frozen=True)`` records of its arguments (one record for every class
-    `frozen` makes), from what ``dataclass(init=False, repr=False, eq=False)`` recorded: the
-    same, those four set as ``dataclass(frozen=True)`` sets them. A class of its own made by
+    `frozen` makes), from what ``dataclass(init=False, repr=False, eq=False)`` recorded (None:
+    nothing was, `_own_fields` collected the fields): the same, those four set as
+    ``dataclass(frozen=True)`` sets them. A class of its own made by
     ``dataclass(frozen=True)`` would cost half a millisecond of every import."""
     global _params
     if _params is None:
+        if recorded is None:
+            probe: Any = dataclasses.dataclass(init=False, repr=False, eq=False)
+            recorded = probe(type("_Probe", (), {"__doc__": "-"})).__dataclass_params__
         kind = type(recorded)
         try:
             values = {name: getattr(recorded, name) for name in kind.__slots__}
