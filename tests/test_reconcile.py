@@ -1337,6 +1337,17 @@ def test_a_damaged_log_is_one_line(moto_server: MotoServer, tmp_path: Path) -> N
     assert_one_error_line(result, f"{log}:1", "not an audit record")
 
 
+def test_a_file_of_bytes_with_no_newline_is_no_log(moto_server: MotoServer, tmp_path: Path) -> None:
+    """A token named as the log: refused as no log (exit 2), not reported on as an empty one."""
+    log = tmp_path / "token"
+    log.write_bytes(b"SECRETTOKEN")
+    result = run_script(
+        "reconcile", "--audit", str(log), "--endpoint-url", moto_server.url,
+        env=script_env(tmp_path),
+    )  # fmt: skip
+    assert_one_error_line(result, str(log), "is not an audit log")
+
+
 @contextlib.contextmanager
 def _silent_endpoint() -> Iterator[str]:
     """An endpoint on 127.0.0.1 that accepts every connection and never answers."""

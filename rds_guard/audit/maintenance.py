@@ -41,6 +41,7 @@ from .record import (
     Record,
     StrPath,
     chain_of,
+    may_be_a_cut_record,
     parse_record,
 )
 from .tail import REPAIR, NotAuthentic, Vouched, authenticate, scan_tail
@@ -289,7 +290,9 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
         why = f"line {first} is not an audit record"
     elif survey.torn:
         start, why = survey.complete_end, "a torn final line"
-    if survey.damage == 0 and not survey.records_after and not force:
+    if not force and (
+        (survey.damage == 0 and not survey.records_after) or _only_bytes_no_record(fd, survey)
+    ):
         return _refused(path, start, first, survey, _NOT_A_LOG, advice=_NOT_A_LOG_ADVICE)
     after = ""
     if survey.records_after:
@@ -332,6 +335,14 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
         forced="; ".join(forced),
     )
     return _Plan(start, vouched, result)
+
+
+def _only_bytes_no_record(fd: int, survey: _Survey) -> bool:
+    """Whether the file holds no line, only bytes that cannot be a first record cut short
+    (`may_be_a_cut_record`): a token or a key named by mistake, not a torn log."""
+    if survey.damage is not None or survey.complete_end or not survey.torn:
+        return False
+    return not may_be_a_cut_record(read_range(fd, 0, survey.torn))
 
 
 def _reason(exc: NotAuthentic) -> str:

@@ -6,6 +6,7 @@ No lock is taken and nothing is checked beyond "is this line a record"; the chai
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import cast
 
@@ -13,8 +14,9 @@ from rds_guard.core.files import open_regular_file
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
+from .errors import NotAnAuditLog
 from .fileio import Lines, read_blocks
-from .record import Record, StrPath, parse_record
+from .record import Record, StrPath, may_be_a_cut_record, parse_record
 
 
 @frozen
@@ -52,7 +54,8 @@ def read_records(
     A line that is not a record goes to ``on_bad_line`` when given; otherwise a complete one
     raises ``AuditError`` naming the file and line, and a torn final line (a cut-off write)
     is skipped, unless it is a whole record lacking only its newline, the one after the last
-    (which the next writer keeps): it is read as a record.
+    (which the next writer keeps): it is read as a record. A file of bytes with no newline
+    that cannot be a record cut short is `NotAnAuditLog`.
     """
     seq = 0
     for line in iter_lines(path):
@@ -66,6 +69,11 @@ def read_records(
             raise AuditError(
                 f"{path}:{line.number}: line {line.number} is not an audit record",
                 path=str(path),
+            )
+        elif line.number == 1 and not may_be_a_cut_record(line.raw):
+            raise NotAnAuditLog(
+                os.fspath(path),
+                f"its {len(line.raw)} bytes hold no newline and do not start as a record does",
             )
 
 

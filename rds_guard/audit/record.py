@@ -95,6 +95,17 @@ CHAINS: tuple[str, ...] = (CHAIN_SHA256, CHAIN_HMAC)
 
 LINE_START = b'{"prev":"'
 """The bytes every record's line starts with."""
+
+
+def may_be_a_cut_record(head: bytes) -> bool:
+    """Whether ``head``, the first bytes of a file holding no newline, may be a first record
+    cut short: they start as every record's line does, or are zeros (a file system may leave
+    a crashed first write so: XFS, ext4 without ``data=ordered``). Anything else (a token, a
+    key, a binary) is no log, and no writer or repair writes over it."""
+    head = head[: len(LINE_START)]
+    return LINE_START.startswith(head) or not head.strip(b"\0")
+
+
 PREV_START = len(LINE_START)
 PREV_END = PREV_START + 64
 """``line[PREV_START:PREV_END]`` is the ``prev`` digest, as ASCII hex."""

@@ -23,6 +23,7 @@ from .record import (
     chain_hash,
     chain_of,
     is_authentic,
+    may_be_a_cut_record,
     parse_record,
     prev_of,
     seq_of,
@@ -137,10 +138,7 @@ def _check_unterminated_start(path: Path, fd: int, scan: TailScan) -> None:
     over it, which would destroy the file (and store its digest)."""
     if not scan.torn_bytes:
         return
-    head = read_range(fd, 0, min(scan.torn_bytes, len(LINE_START)))
-    # a file system may leave a crashed first write as zeros (XFS; ext4 without
-    # data=ordered): that is a record lost too, repaired as any torn line
-    if LINE_START.startswith(head) or not head.strip(b"\0"):
+    if may_be_a_cut_record(read_range(fd, 0, min(scan.torn_bytes, len(LINE_START)))):
         return
     raise NotAnAuditLog(
         path,

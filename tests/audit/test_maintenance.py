@@ -262,6 +262,30 @@ def test_repair_leaves_a_file_that_holds_no_record_as_it_is(log_path: Path) -> N
     assert [record["event"] for record in records_of(log_path)] == ["repaired"]
 
 
+@pytest.mark.parametrize("content", [b"SECRETTOKEN", b"\xff\xfe\x00bin"], ids=["token", "binary"])
+def test_repair_leaves_bytes_with_no_newline_that_cannot_be_a_record_as_they_are(
+    log_path: Path, content: bytes
+) -> None:
+    """A token or a key at the audit path holds no newline: not a first record cut short (it
+    does not start as one), so repair leaves it, as writers do (it moved the bytes aside and
+    made the file a log)."""
+    log_path.write_bytes(content)
+    for dry_run in (False, True):
+        result = audit.repair(log_path, dry_run=dry_run)
+        assert result.refused is not None and not result.repaired
+        assert "no line of it is an audit record; is it an audit log?" in result.refused
+        _unchanged(log_path, content)
+    assert list(log_path.parent.glob("*.damaged-*")) == []
+
+
+def test_repair_takes_zeros_with_no_newline_for_a_first_record_lost(log_path: Path) -> None:
+    """A crashed first write a file system left as zeros is a torn line, repaired."""
+    log_path.write_bytes(b"\0" * 40)
+    result = audit.repair(log_path)
+    assert result.moved_to is not None and result.moved_to.read_bytes() == b"\0" * 40
+    assert [record["event"] for record in records_of(log_path)] == ["repaired"]
+
+
 def test_repair_moves_a_torn_tail_aside(log_path: Path) -> None:
     make_log(log_path, 2)
     torn = append_torn_line(log_path)

@@ -81,3 +81,21 @@ def test_a_fifo_at_the_path_is_refused_never_waited_on(
     assert not reader.is_alive(), "the reader waited on the FIFO"
     assert len(outcome) == 1 and isinstance(outcome[0], NotRegularFile)
     assert "a FIFO is at the path" in str(outcome[0])
+
+
+@pytest.mark.parametrize("content", [b"SECRETTOKEN", b"\xff\xfe\x00bin"], ids=["token", "binary"])
+def test_bytes_with_no_newline_that_cannot_be_a_record_are_no_log(
+    log_path: Path, content: bytes
+) -> None:
+    """Not a torn first record (skipped, no records): a file that is no log, as verify and the
+    writers say, so that reconcile does not report on it as an empty log."""
+    log_path.write_bytes(content)
+    with pytest.raises(audit.NotAnAuditLog, match="hold no newline"):
+        list(audit.read_records(log_path))
+
+
+def test_a_first_record_cut_short_is_still_skipped(log_path: Path) -> None:
+    log_path.write_bytes(b'{"prev":"00')
+    assert list(audit.read_records(log_path)) == []
+    log_path.write_bytes(b"\0" * 12)
+    assert list(audit.read_records(log_path)) == []
