@@ -97,6 +97,18 @@ LINE_START = b'{"prev":"'
 """The bytes every record's line starts with."""
 
 
+NOT_A_LOG_START = "its first bytes are not how a record's line starts"
+"""What `NotAnAuditLog` says of a file `starts_as_a_log` refuses."""
+
+
+def starts_as_a_log(block: bytes) -> bool:
+    """Whether ``block``, a file's first bytes, may be a log's: they start as a record's line
+    does (or are none), or a line in them does (a log whose first line is damaged). A binary
+    may hold no newline at all: this is said before reading on."""
+    start = block[: len(LINE_START)]
+    return not block or LINE_START.startswith(start) or b"\n" + LINE_START in block
+
+
 def may_be_a_cut_record(head: bytes) -> bool:
     """Whether ``head``, the first bytes of a file holding no newline, may be a first record
     cut short: they start as every record's line does, or are zeros (a file system may leave

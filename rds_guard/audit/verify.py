@@ -19,7 +19,7 @@ from rds_guard.errors import AuditError
 from ..core.files import open_regular_file
 from .errors import NotAnAuditLog
 from .fileio import READ_FLAGS, Lines, open_checked, os_error, read_blocks
-from .record import LINE_START, StrPath, is_digest
+from .record import NOT_A_LOG_START, StrPath, is_digest, starts_as_a_log
 from .tail import HEAD, authenticate, scan_tail
 from .torn import kept_record
 from .walk import FIRST_FORMAT, ChainWalk, Finding
@@ -305,9 +305,8 @@ def _check_first_bytes(path: Path, block: bytes) -> None:
     """A file whose first bytes are not how a record's line starts, and whose first block
     holds no line that starts as one, is no audit log (said before reading on: a binary may
     hold no newline at all)."""
-    start = block[: len(LINE_START)]
-    if block and not LINE_START.startswith(start) and b"\n" + LINE_START not in block:
-        raise NotAnAuditLog(path, "its first bytes are not how a record's line starts")
+    if not starts_as_a_log(block):
+        raise NotAnAuditLog(path, NOT_A_LOG_START)
 
 
 class _Counter:

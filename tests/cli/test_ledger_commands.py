@@ -132,6 +132,22 @@ def test_ship_then_verify(
     assert one.code == 0
 
 
+@pytest.mark.parametrize(
+    "content", [b"SECRETTOKEN", b'version = 1\nmode = "enforce"\n'], ids=["token", "policy"]
+)
+def test_ship_refuses_a_file_that_is_no_log(
+    initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    """A path given by mistake: no log (exit 2), not "0 shipped, up to date"."""
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(content)
+    shipped = run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    assert shipped.code == 2 and shipped.out == ""
+    assert f"{log} is not an audit log" in shipped.err
+    log.write_bytes(b"")
+    assert run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL).code == 0
+
+
 def test_ship_refuses_a_fork_with_exit_1(
     initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

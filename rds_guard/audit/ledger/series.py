@@ -17,8 +17,9 @@ from typing import cast
 
 from rds_guard.core.frozen import frozen
 
+from ..errors import NotAnAuditLog
 from ..fileio import READ_FLAGS, Lines, first_line, line_before, read_blocks, rfind_newline
-from ..record import parse_record
+from ..record import NOT_A_LOG_START, parse_record, starts_as_a_log
 from .errors import Reordered
 from .items import line_digest
 
@@ -218,6 +219,25 @@ def _record_seq(line: bytes) -> int | None:
 
 def _starts_a_line(fd: int, offset: int) -> bool:
     return os.pread(fd, 1, offset - 1) == b"\n"
+
+
+def check_a_log(path: Path) -> None:
+    """`NotAnAuditLog` for a file whose first bytes cannot start a log (`starts_as_a_log`: a
+    policy, a token, a binary named by mistake), which a shipper would otherwise call up to
+    date with nothing shipped. A missing or empty file, or one a first record is being
+    written to, passes: a guard's log before its first call."""
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except OSError:
+        return
+    try:
+        block = next(read_blocks(fd), b"")
+    except OSError:
+        return
+    finally:
+        os.close(fd)
+    if not starts_as_a_log(block):
+        raise NotAnAuditLog(path, NOT_A_LOG_START)
 
 
 def _first_record_line(path: Path) -> bytes | None:
