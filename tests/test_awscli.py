@@ -354,6 +354,36 @@ def test_a_missing_or_broken_policy_is_one_line_on_guarded_commands(
     assert moto_server.actions() == []
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["modify-db-instance", "--allocated-storage", "30"], ["promote-read-replica"]],
+    ids=["modify", "promote"],
+)
+def test_a_call_judged_by_its_retention_alone_reads_no_policy_without_it(
+    moto_server: MotoServer, tmp_path: Path, command: list[str]
+) -> None:
+    """`modify-db-instance` and `promote-read-replica` are judged only when they carry a
+    retention (which may turn the backups off): without one, no policy is read, so a missing
+    one changes nothing; with one, the policy is read, and its absence stops the command."""
+    plain = [command[0], "--db-instance-identifier", "db1", *command[1:]]
+    moto_server.reset_counts()
+    result = aws(moto_server, "rds", *plain, cwd=tmp_path)
+    assert "rds_guard" not in result.stderr and "policy" not in result.stderr, result.stderr
+    assert moto_server.count(xform(command[0])) == 1  # sent; moto answers that db1 is missing
+    moto_server.reset_counts()
+    retention = aws(moto_server, "rds", *plain, "--backup-retention-period", "0", cwd=tmp_path)
+    assert retention.returncode == 255
+    assert "set RDS_GUARD_POLICY or create rds_guard.toml" in retention.stderr
+    assert moto_server.actions() == []
+
+
+def xform(command: str) -> str:
+    """The operation of a CLI command: ``modify-db-instance`` -> ``ModifyDBInstance``."""
+    return {"modify-db-instance": "ModifyDBInstance", "promote-read-replica": "PromoteReadReplica"}[
+        command
+    ]
+
+
 def test_at_generate_names_the_snapshot_from_the_policys_template(
     moto_server: MotoServer, workdir: Path
 ) -> None:
@@ -479,6 +509,11 @@ def test_the_names_written_out_for_the_stand_ins_are_the_operations_tables() -> 
         for name, row in operations.OPERATIONS.items()
         if row.kind in (operations.Kind.CREATE, operations.Kind.COPY) and row.identifier
     } == rds_guard.awscli.GENERATED_IDENTIFIERS
+    assert {
+        name: row.retention
+        for name, row in operations.OPERATIONS.items()
+        if row.kind is operations.Kind.RETENTION
+    } == hooks.JUDGED_ONLY_WITH
 
 
 # ---- the seam: install_on_emitter, in-process -------------------------------------------

@@ -38,6 +38,15 @@ GUARDED: dict[str, tuple[str, ...]] = {
 written out (a test holds them equal to it), so that placing the handlers builds no table.
 Building it takes about 3 ms, and the AWS CLI places stand-ins on every rds command."""
 
+JUDGED_ONLY_WITH: dict[str, str] = {
+    "ModifyDBInstance": "BackupRetentionPeriod",
+    "PromoteReadReplica": "BackupRetentionPeriod",
+}
+"""The guarded operations judged by one parameter alone (the retention, which may turn the
+automated backups off): a call without it is neither judged nor recorded, so `StandIns` let
+it by without loading the guard or the policy (written out, as `GUARDED` is; a test holds it
+to the table)."""
+
 STAGES = (
     ("before-parameter-build", "before_parameter_build"),
     ("request-created", "request_created"),
@@ -171,10 +180,16 @@ class StandIns:
 
     def _forwarder(self, method: str, operation: str) -> Callable[..., Any]:
         forward, idle = self._forward, self._idle
+        judging = method == STAGES[0][1]
+        needed = JUDGED_ONLY_WITH.get(operation) if judging else None
 
         def forwarded(**kwargs: Any) -> Any:
             if idle():  # the call is answered without a request: nothing to guard
                 return None
+            if not judging and self._binding is None:
+                return None  # no call was judged: nothing to hold or record
+            if needed is not None and kwargs["params"].get(needed) is None:
+                return None  # nothing to judge: no policy to load (a plain modify)
             return forward(method, operation, **kwargs)
 
         return forwarded
