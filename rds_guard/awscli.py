@@ -59,6 +59,11 @@ def awscli_initialize(event_hooks: EventEmitter) -> None:
     event_hooks.register(
         "calling-command.*", plugin.calling_command, unique_id="rds_guard:awscli:calling-command"
     )
+    event_hooks.register(
+        "session-initialized",
+        plugin.session_initialized,
+        unique_id="rds_guard:awscli:session-initialized",
+    )
 
 
 class _GuardOnFirstOperation:
@@ -70,6 +75,9 @@ class _GuardOnFirstOperation:
         self._generate_hooked = False
         self._installed = False
         self._lock = threading.Lock()  # two clients' first guarded calls may race
+        self.session: Any = None
+        """The CLI's botocore session, once its profile and region are set from the command
+        line: the fleet ledger's clients are made from it (``--profile`` reaches them)."""
         self.stubbed = False
         """True while the command is answered by a botocore Stubber on its client, sending
         nothing (``--generate-cli-skeleton output``): the stand-ins then stay idle."""
@@ -101,13 +109,17 @@ class _GuardOnFirstOperation:
         refuse the guard's reads)."""
         self.stubbed = getattr(parsed_args, "generate_cli_skeleton", None) == "output"
 
+    def session_initialized(self, session: object = None, **_: Any) -> None:
+        """``session-initialized``: the CLI's session, its ``--profile`` and ``--region`` set."""
+        self.session = session
+
     def bind(self, client: BaseClient) -> ClientBinding:
         """A client's binding, the guard installed on the CLI's emitter the first time."""
         from .guard.installs import bind_client, install_on_emitter
 
         with self._lock:
             if not self._installed:
-                install_on_emitter(self._events)
+                install_on_emitter(self._events, session=self.session)
                 self._installed = True
             return bind_client(self._events, client)
 

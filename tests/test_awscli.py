@@ -21,7 +21,8 @@ import botocore.session
 import pytest
 from audit_helpers import records_of, run_python
 from aws import guarded_client, make_cluster, make_instance, snapshot_tags
-from policies import BACKUPS, EXAMPLE, RULE_OF_EACH_KIND, write_policy
+from ledger_helpers import complete_lines, ledger_table, stored_lines, stream_of
+from policies import BACKUPS, EXAMPLE, LEDGER, RULE_OF_EACH_KIND, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -53,8 +54,10 @@ def aws(
     *args: str,
     cwd: Path,
     env: dict[str, str] | None = None,
+    without: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``aws ARGS --endpoint-url SERVER`` with the example plugin config; never raises."""
+    """Run ``aws ARGS --endpoint-url SERVER`` with the example plugin config; never raises.
+    ``env`` adds to the environment, ``without`` takes names out of it."""
     assert AWS.exists(), f"{AWS} is missing: install the dev extra (pip install -e '.[dev]')"
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -71,6 +74,8 @@ def aws(
         "no_proxy": "127.0.0.1,localhost",
         **(env or {}),
     }
+    for name in without:
+        environment.pop(name, None)
     return subprocess.run(
         [str(AWS), *args, "--endpoint-url", server.url],
         cwd=cwd,
@@ -382,6 +387,37 @@ def xform(command: str) -> str:
     return {"modify-db-instance": "ModifyDBInstance", "promote-read-replica": "PromoteReadReplica"}[
         command
     ]
+
+
+def test_the_ledger_is_reached_with_the_profile_given_on_the_command_line(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`aws --profile p`, whose credentials are the only ones: the ledger's clients are made
+    from the CLI's session, so the `requested` record reaches the ledger and the command goes
+    (from a new session they found none, and `required` mode stopped every command)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    table = ledger_table()
+    make_cluster(moto_server.client("rds"))
+    write_policy(tmp_path, LEDGER, mode="required")
+    config = tmp_path / "config"
+    config.write_text(EXAMPLE_CONFIG.read_text() + "\n[profile p]\nregion = us-east-1\n")
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[p]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    result = aws(
+        moto_server, "--profile", "p", "rds", "create-db-cluster-snapshot",
+        "--db-cluster-identifier", "orders", "--db-cluster-snapshot-identifier",
+        f"orders-manual-{TODAY}",
+        cwd=tmp_path,
+        env={"AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+             "AWS_ENDPOINT_URL": moto_server.url},
+        without=("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    log = tmp_path / "audit.jsonl"
+    first = complete_lines(log)[0]
+    assert json.loads(first)["event"] == "requested"
+    assert stored_lines(table, stream_of(table, log))[0] == first
 
 
 def test_at_generate_names_the_snapshot_from_the_policys_template(

@@ -33,11 +33,16 @@ class _PendingGuard:
     """A guard whose policy is found and loaded when it is first needed (`install_on_emitter`)."""
 
     def __init__(
-        self, stack: Stack, policy: PolicyLike, audit_path: str | os.PathLike[str] | None
+        self,
+        stack: Stack,
+        policy: PolicyLike,
+        audit_path: str | os.PathLike[str] | None,
+        session: BotocoreSession | None = None,
     ) -> None:
         self._stack = stack
         self._policy = policy
         self._audit_path = audit_path
+        self._session = session
         self._guard: Guard | None = None
 
     def resolve(self) -> Guard:
@@ -46,7 +51,8 @@ class _PendingGuard:
         if self._guard is not None:
             return self._guard
         loaded = resolve_policy(self._policy)
-        made = Guard(loaded, open_audit_log(loaded, self._audit_path), self._stack)
+        audit = open_audit_log(loaded, self._audit_path, session=self._session)
+        made = Guard(loaded, audit, self._stack)
         with INSTALLS:
             if self._guard is None:  # else another thread made it meanwhile: theirs stays
                 self._guard = made
@@ -147,6 +153,7 @@ def install_on_emitter(
     policy: PolicyLike = None,
     *,
     audit_path: str | os.PathLike[str] | None = None,
+    session: BotocoreSession | None = None,
 ) -> Callable[[], Guard]:
     """Guard the rds, docdb and neptune clients created through a bare botocore event emitter.
 
@@ -154,12 +161,13 @@ def install_on_emitter(
     `rds_guard.awscli`). Nothing is read here: the policy (as for `install`) is found and
     loaded, and the audit log opened, at the first guarded operation, so listing and
     describing never read it; a `PolicyError` is raised from that operation (the next one
-    tries again). Installs nest as with `install`. Returns a function giving this install's
-    `Guard` (loading the policy now, if need be).
+    tries again). Installs nest as with `install`. ``session``: the host's botocore session,
+    when it has one, whose profile and configuration the fleet ledger's clients then take.
+    Returns a function giving this install's `Guard` (loading the policy now, if need be).
     """
     with INSTALLS:
         stack = _session_stack(events)
-        pending = _PendingGuard(stack, policy, audit_path)
+        pending = _PendingGuard(stack, policy, audit_path, session)
         stack.guards.append(pending)
     return pending.resolve
 
@@ -175,11 +183,16 @@ def bind_client(events: EventEmitter, client: BaseClient) -> ClientBinding:
 
 
 def open_audit_log(
-    policy: Policy, audit_path: str | os.PathLike[str] | None = None
+    policy: Policy,
+    audit_path: str | os.PathLike[str] | None = None,
+    *,
+    session: BotocoreSession | None = None,
 ) -> AuditLog | None:
     """The audit log a guard writes to: ``audit_path`` > $RDS_GUARD_AUDIT_PATH > the policy.
 
-    With ``[audit.ledger]``, a `ShippingLog` shipping it to the fleet ledger (docs/ledger.md).
+    With ``[audit.ledger]``, a `ShippingLog` shipping it to the fleet ledger (docs/ledger.md),
+    through clients made from ``session`` (the one the guard is installed on: its profile,
+    credentials and configuration), else from a new botocore session.
     """
     settings = policy.audit
     if not settings.enabled:
@@ -208,8 +221,10 @@ def open_audit_log(
     if problem is not None:  # found now, not at the first guarded call
         raise AuditError(f"{path}: the audit log cannot be written: {problem}", path=str(path))
     if settings.ledger is not None:  # only then: a guard without a ledger loads none of it
+        from ..audit.ledger.location import Clients, location_of
         from ..audit.ledger.spool import open_shipping_log
 
+        region = location_of(settings.ledger).region
         return open_shipping_log(
             path,
             settings.ledger,
@@ -217,6 +232,7 @@ def open_audit_log(
             hmac_key=key,
             policy_sha256=policy.sha256,
             lock_timeout=settings.lock_timeout,
+            clients=None if session is None else Clients(region, session=session),
         )
     return AuditLog(
         path,
@@ -273,7 +289,7 @@ def install(
             f" client, not {type(target).__name__}"
         )
     loaded = resolve_policy(policy)
-    audit = open_audit_log(loaded, audit_path)
+    audit = open_audit_log(loaded, audit_path, session=session)
     if service is not None and service not in loaded.services:
         logger.warning(
             "the policy's services leave out %s; this %s client is judged all the same",

@@ -178,6 +178,31 @@ def test_a_ledger_out_of_reach_at_install_is_an_audit_error_in_required_mode(
     )
 
 
+def test_the_ledger_is_reached_as_the_session_guarded_reaches_aws(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The only credentials are a profile's, which the guarded session names: the ledger's
+    clients are made from that session (a new one found none, and in required mode every
+    install failed: "Unable to locate credentials")."""
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[p]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    session = boto3.Session(profile_name="p", region_name="us-east-1")
+    guard = rds_guard.install(session, policy=write_policy(tmp_path, LEDGER, mode="required"))
+    try:
+        rds = aws.client("rds", session=session)
+        make_cluster(rds, "orders")
+        snapshot(rds, SNAPSHOT)
+        assert isinstance(guard.audit, ShippingLog)
+        first = complete_lines(guard.audit.path)[0]
+        assert json.loads(first)["event"] == "requested"
+        assert stored_lines(table, stream_of(table, guard.audit.path))[0] == first
+    finally:
+        guard.uninstall()
+
+
 def test_required_mode_sends_a_call_only_once_the_ledger_has_its_request(
     aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:
