@@ -9,7 +9,6 @@ one test) and ``rds_guard_audit`` (the records written during that test); ``--rd
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +23,6 @@ OPTION = "--rds-guard-policy"
 ALL_OPTION = "--rds-guard-all"
 INI = "rds_guard_policy"
 AUTOUSE_INI = "rds_guard_autouse"
-AUDIT_LOGGER = "rds_guard.audit"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,24 +69,42 @@ def policy_path(config: pytest.Config) -> Path | None:
     return None
 
 
-class _AuditCollector(logging.Handler):
-    """Collects the records one guard emits on ``rds_guard.audit``: those of its audit log
-    (another guard the code under test installs writes its own)."""
+class _AuditReader:
+    """The records one guard's audit log gains from now on, read back from the file: not
+    from the ``rds_guard.audit`` logger, which a suite may silence (``logging.disable``). Only
+    this process's (another may write to a log $RDS_GUARD_AUDIT_PATH names)."""
 
     def __init__(self, path: Path | None) -> None:
-        super().__init__(level=logging.INFO)
         self.path = path
-        self.records: list[dict[str, Any]] = []
+        self.start = _size(path)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.path is None or getattr(record, "audit_path", None) != self.path:
-            return
+    def records(self) -> list[dict[str, Any]]:
+        """The records written since, in order (each a dict); a line cut short is left out."""
+        if self.path is None:
+            return []
         try:
-            parsed = json.loads(record.getMessage())
-        except ValueError:
-            return
-        if isinstance(parsed, dict):
-            self.records.append(parsed)
+            with open(self.path, "rb") as stream:
+                size = os.fstat(stream.fileno()).st_size
+                stream.seek(self.start if self.start <= size else 0)  # rotated: a new file
+                data = stream.read()
+        except OSError:
+            return []
+        found: list[dict[str, Any]] = []
+        for line in data.split(b"\n")[:-1]:
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(parsed, dict) and parsed.get("pid") == os.getpid():
+                found.append(parsed)
+        return found
+
+
+def _size(path: Path | None) -> int:
+    try:
+        return 0 if path is None else path.stat().st_size
+    except OSError:
+        return 0
 
 
 @pytest.fixture
@@ -117,21 +133,8 @@ def rds_guard_policy(
 
 
 @pytest.fixture
-def rds_guard_audit(rds_guard_policy: Guard) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+def rds_guard_audit(rds_guard_policy: Guard) -> Callable[[], list[dict[str, Any]]]:
     """A callable returning the audit records the ``rds_guard_policy`` guard wrote during this
-    test (dicts, in order)."""
-    collector = _AuditCollector(
-        None if rds_guard_policy.audit is None else rds_guard_policy.audit.path
-    )
-    audit_logger = logging.getLogger(AUDIT_LOGGER)
-    previous = (audit_logger.level, audit_logger.disabled)
-    audit_logger.addHandler(collector)
-    audit_logger.disabled = False
-    if audit_logger.getEffectiveLevel() > logging.INFO:
-        audit_logger.setLevel(logging.INFO)
-    try:
-        yield lambda: list(collector.records)
-    finally:
-        audit_logger.removeHandler(collector)
-        audit_logger.setLevel(previous[0])
-        audit_logger.disabled = previous[1]
+    test (dicts, in order), read back from its audit log."""
+    audit = rds_guard_policy.audit
+    return _AuditReader(None if audit is None else Path(audit.path)).records

@@ -215,6 +215,33 @@ def test_second(rds_guard_policy, rds_guard_audit):
     assert not (policy_dir / "rds-guard-audit.jsonl").exists()
 
 
+def test_audit_callable_returns_the_records_with_logging_silenced(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """A suite that silences logging (`logging.disable`, in a conftest or the test itself)
+    still gets its records: they are read back from the log (it got none)."""
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+import logging
+
+
+@mock_aws
+def test_quiet(rds_guard_audit):
+    logging.disable(logging.CRITICAL)
+    try:
+        rds = boto3.client("rds", region_name="us-east-1")
+        make_cluster(rds)
+        compliant(rds)
+        assert [r["event"] for r in rds_guard_audit()] == ["requested", "created"]
+    finally:
+        logging.disable(logging.NOTSET)
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(passed=1)
+
+
 def test_audit_callable_leaves_out_the_records_of_another_guard(
     pytester: pytest.Pytester, policy_dir: Path
 ) -> None:
