@@ -301,6 +301,26 @@ def drop_the_serialized_tags(params: dict[str, Any], **_: Any) -> None:
         del body[key]
 
 
+def blocked_create(
+    session: AioSession, server: MotoServer, event: str, handler: Callable[..., None]
+) -> rds_guard.PolicyViolation:
+    """A create of ``GOOD`` (tagged ``TEAM``) on a client of ``session`` with ``handler`` on
+    ``event``, which the guard blocks: its `PolicyViolation` (the server's counts reset
+    before the call)."""
+
+    async def work() -> rds_guard.PolicyViolation:
+        async with rds_client(session, server) as rds:
+            rds.meta.events.register(event, handler)
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+                )
+            return caught.value
+
+    server.reset_counts()
+    return run(work)
+
+
 @pytest.mark.parametrize(
     ("event", "drop"),
     [
@@ -316,19 +336,7 @@ def test_a_late_handler_dropping_the_tags_is_judged_again_and_nothing_sent(
     request as sent is judged again, its look-ups awaited (the source is read for the tags it
     would pass on), and the call without `team` is blocked before it is sent."""
     make_cluster(moto_server.client("rds"))
-    session = guarded_session(tmp_path, AUDITED)
-
-    async def work() -> rds_guard.PolicyViolation:
-        async with rds_client(session, moto_server) as rds:
-            rds.meta.events.register(event, drop)
-            with pytest.raises(rds_guard.PolicyViolation) as caught:
-                await rds.create_db_cluster_snapshot(
-                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-                )
-            return caught.value
-
-    moto_server.reset_counts()
-    blocked = run(work)
+    blocked = blocked_create(guarded_session(tmp_path, AUDITED), moto_server, event, drop)
     assert [(v.rule, v.field) for v in blocked.violations] == [
         ("tags.required", "Tags.team"),
         ("request.changed", "Tags"),
@@ -347,24 +355,15 @@ def test_a_call_made_into_another_operation_is_never_sent(
     moto_server.client("rds").create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="kept"
     )
-    session = guarded_session(tmp_path, AUDITED)
 
     def to_delete(params: dict[str, Any], **_: Any) -> None:
         params["body"] = (
             "Action=DeleteDBClusterSnapshot&Version=2014-10-31&DBClusterSnapshotIdentifier=kept"
         )
 
-    async def work() -> rds_guard.PolicyViolation:
-        async with rds_client(session, moto_server) as rds:
-            rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", to_delete)
-            with pytest.raises(rds_guard.PolicyViolation) as caught:
-                await rds.create_db_cluster_snapshot(
-                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-                )
-            return caught.value
-
-    moto_server.reset_counts()
-    blocked = run(work)
+    session = guarded_session(tmp_path, AUDITED)
+    event = "before-call.rds.CreateDBClusterSnapshot"
+    blocked = blocked_create(session, moto_server, event, to_delete)
     assert [(v.rule, v.field) for v in blocked.violations] == [("request.changed", "Action")]
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
     assert moto_server.count("CreateDBClusterSnapshot") == 0

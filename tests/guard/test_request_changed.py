@@ -268,6 +268,21 @@ def rewrite_body(rds: Any, operation: str, body: object) -> None:
     rds.meta.events.register(f"before-call.rds.{operation}", rewrite)
 
 
+def delete_free_with_body(
+    server: MotoServer, tmp_path: Path, body: object
+) -> tuple[Any, rds_guard.PolicyViolation]:
+    """Under `HOLD` (enforce), ``free`` and ``held`` made, a delete of ``free`` whose body a
+    before-call handler replaces with ``body``: the client, and the `PolicyViolation` the
+    delete raised (the server's counts reset before it)."""
+    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="enforce")), on=server)
+    two_snapshots(rds)
+    rewrite_body(rds, "DeleteDBClusterSnapshot", body)
+    server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="free")
+    return rds, caught.value
+
+
 HELD_AS_TEXT = "Action=DeleteDBClusterSnapshot&Version=2014-10-31&DBClusterSnapshotIdentifier=held"
 
 
@@ -277,13 +292,8 @@ def test_a_body_made_text_is_read_as_the_service_reads_it_and_judged_again(
 ) -> None:
     """A before-call handler hands botocore the body as form text, naming a held snapshot:
     the guard reads the text as the service would, and the delete of ``held`` is never sent."""
-    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="enforce")), on=moto_server)
-    two_snapshots(rds)
-    rewrite_body(rds, "DeleteDBClusterSnapshot", body)
-    moto_server.reset_counts()
-    with pytest.raises(rds_guard.PolicyViolation) as caught:
-        rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="free")
-    rules = [(v.rule, v.field) for v in caught.value.violations]
+    rds, blocked_delete = delete_free_with_body(moto_server, tmp_path, body)
+    rules = [(v.rule, v.field) for v in blocked_delete.violations]
     assert ("deletion.hold", "Tags.legal-hold") in rules
     assert ("request.changed", "DBClusterSnapshotIdentifier") in rules
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
@@ -320,13 +330,8 @@ def test_a_body_made_the_same_text_goes_on_as_judged(
 def test_a_body_that_cannot_be_read_as_one_call_is_never_sent(
     moto_server: MotoServer, tmp_path: Path, body: object
 ) -> None:
-    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="enforce")), on=moto_server)
-    two_snapshots(rds)
-    rewrite_body(rds, "DeleteDBClusterSnapshot", body)
-    moto_server.reset_counts()
-    with pytest.raises(rds_guard.PolicyViolation) as caught:
-        rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="free")
-    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "body")]
+    rds, blocked_delete = delete_free_with_body(moto_server, tmp_path, body)
+    assert [(v.rule, v.field) for v in blocked_delete.violations] == [("request.changed", "body")]
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
     assert snapshots_left(rds) == {"free", "held"}
     blocked = audit_records(tmp_path)[-1]
