@@ -3,11 +3,12 @@
 Every value rds_guard passes around is a frozen dataclass, and ``import rds_guard`` defines
 about forty of them. ``dataclasses`` writes each method it generates as source and compiles it
 with ``exec``: six methods for a frozen class, about 0.4 ms per class on CPython 3.11, which
-made the dataclasses most of what ``import rds_guard`` costs. `frozen` lets ``dataclasses``
-collect the fields, compiles ``__init__`` alone (it must be compiled to keep its signature and
-its speed), once for all the classes whose fields are laid out alike (their names are put into
-the compiled code), and gives ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__`` and
-``__delattr__`` as closures over the fields' names, which need no compiling.
+made the dataclasses most of what ``import rds_guard`` costs. `frozen` collects the fields
+itself (`_own_fields`, as ``dataclasses`` does for such a class), compiles ``__init__`` alone
+(it must be compiled to keep its signature and its speed), once for all the classes whose
+fields are laid out alike (their names are put into the compiled code), and gives
+``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__`` and ``__delattr__`` as closures over
+the fields' names, which need no compiling.
 
 The class is a frozen dataclass as ``dataclasses`` makes it: the same ``__init__`` (signature,
 annotations, defaults, default factories, ``__post_init__``), the same text, the same equality
@@ -109,10 +110,10 @@ two to each other; elsewhere ``dataclass(init=False, repr=False, eq=False)`` col
 def _own_fields(cls: Any, own: dict[str, Any]) -> tuple[dataclasses.Field[Any], ...] | None:
     """The fields of ``cls``, a class `_plain` passed, collected and set on the class as
     ``dataclass(init=False, repr=False, eq=False)`` does (its field records, defaults left as
-    class attributes, ``__match_args__``), at a fifth of its cost: it asks of every annotation
-    whether it names a pseudo-field, which `_plain` has answered. None, the class untouched,
-    where ``dataclasses`` has more to do or an error to raise (a mutable default, a field
-    without an annotation)."""
+    class attributes, ``__match_args__``), for a fraction of its cost: it asks of every
+    annotation whether it names a pseudo-field, which `_plain` has answered. None, the class
+    untouched, where ``dataclasses`` has more to do or an error to raise (a mutable default,
+    a field without an annotation)."""
     if not _OWN_FIELDS:
         return None
     annotations = own.get("__annotations__", {})
