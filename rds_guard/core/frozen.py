@@ -143,7 +143,8 @@ def _own_fields(cls: Any, own: dict[str, Any]) -> tuple[dataclasses.Field[Any], 
     fields = tuple(every)
     cls.__dataclass_fields__ = {field.name: field for field in fields}
     if "__match_args__" not in own:
-        cls.__match_args__ = tuple(field.name for field in fields if field.init)  # type: ignore[misc]
+        matched = tuple(field.name for field in fields if field.init)
+        cls.__match_args__ = matched  # type: ignore[misc]
     return fields
 
 
