@@ -123,7 +123,10 @@ def _session_stack(session: EventEmitter) -> Stack:
 
 def _hook_default_sessions(stack: Stack) -> None:
     """Bind the clients of boto3's default session to ``stack``: the session in place now,
-    and each one ``boto3.setup_default_session`` sets up while the stack holds a guard."""
+    and, while the stack holds a guard, each one that takes its place: when
+    ``boto3.setup_default_session`` returns, and when ``boto3.client`` or ``boto3.resource``
+    next fetch it (a reference to ``setup_default_session`` taken before the install calls
+    boto3's own, and ``boto3.DEFAULT_SESSION`` may be set directly)."""
     try:
         import boto3
     except ImportError:
@@ -131,21 +134,37 @@ def _hook_default_sessions(stack: Stack) -> None:
             "install() without a target guards boto3's default session, and boto3 is not"
             " installed: pass a botocore Session or a client"
         ) from None
-    original = boto3.setup_default_session
+    hooked: weakref.WeakSet[BotocoreSession] = weakref.WeakSet()
 
-    @functools.wraps(original)
+    def hook(session: Any) -> None:
+        inner = getattr(session, "_session", None)
+        if stack.guards and isinstance(inner, BotocoreSession) and inner not in hooked:
+            hooked.add(inner)
+            _hook_session(inner, stack)
+
+    original_setup, original_get = boto3.setup_default_session, boto3._get_default_session
+
+    @functools.wraps(original_setup)
     def setup_default_session(**kwargs: Any) -> None:
-        original(**kwargs)
-        if stack.guards and boto3.DEFAULT_SESSION is not None:
-            _hook_session(boto3.DEFAULT_SESSION._session, stack)
+        original_setup(**kwargs)
+        hook(boto3.DEFAULT_SESSION)
+
+    @functools.wraps(original_get)
+    def _get_default_session() -> Any:
+        session = original_get()
+        hook(session)
+        return session
 
     def restore() -> None:
         if boto3.setup_default_session is setup_default_session:
-            boto3.setup_default_session = original
+            boto3.setup_default_session = original_setup
+        if boto3._get_default_session is _get_default_session:
+            boto3._get_default_session = original_get
 
     boto3.setup_default_session = setup_default_session
+    boto3._get_default_session = _get_default_session
     stack.on_empty.append(restore)
-    _hook_session(boto3._get_default_session()._session, stack)
+    hook(original_get())
 
 
 def install_on_emitter(
