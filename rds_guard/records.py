@@ -125,8 +125,9 @@ def outcome(
     """The outcome event of an answered call and its record's fields.
 
     An answer is an error when botocore raises one for it: its HTTP status (``status``, else
-    the body's metadata) is 300 or more, whatever its body holds (an HTML page from a proxy
-    has no ``Error``); its code and message as `ClientError` reads them. A refusal is
+    the body's metadata) is 300 or more, whatever its body holds (a page from a proxy has no
+    ``Error``); its code and message as `ClientError` reads them. (A body botocore cannot
+    parse at all raises `ResponseParserError`: no answer reaches ``after-call``.) A refusal is
     ``failed``; an error after a retry is ``unknown`` (the first attempt may have taken
     effect: real AWS answers a retried delete with NotFound, a retried create with
     AlreadyExists), and so is a 5xx (the service failed, which says nothing of whether the

@@ -193,7 +193,12 @@ def judge_layers(tag_policy: TagPolicy, layers: TagLayers) -> TagVerdict:
         if (key in forced and below_forced.get(key) != forced[key])
         or (key not in forced and key in layers.defaults and key not in below_forced)
     )
-    kept = tuple(key for key in inherited if key not in caller and key not in forced)
+    # a forced value the source carries already is kept from it: the policy changes nothing
+    kept = tuple(
+        key
+        for key in inherited
+        if key not in caller and (key not in forced or forced[key] == inherited[key])
+    )
     what_aws_would_set = caller if layers.caller_sent else inherited
     rewrite = layers.known and not layers.malformed and final != what_aws_would_set
     return TagVerdict(final, violations, injected if layers.known else (), kept, rewrite)

@@ -325,6 +325,9 @@ class Guard:
         that breaks the policy is blocked (enforce) or warned about."""
         found = lookups if lookups is not None else binding.reads(row, sent, self)
         again = self._decide(binding, row, sent, found)
+        judged_tags = call.recorded and all(
+            sent.get(name) == call.judged.get(name) for name in (row.tags, row.source) if name
+        )
         if not call.recorded:
             if not again.recorded:  # still nothing to judge
                 call.judged = sent
@@ -337,7 +340,11 @@ class Guard:
             "notes": [*again.notes, f"changed after rds_guard judged it: {', '.join(changed)}"],
         }
         tags = sent_tags(row, sent)
-        if tags is not None:
+        if tags is not None and judged_tags:
+            # neither the tags nor the source changed: the snapshot gets the tags judged, and
+            # which of them the policy added or the source passed on still holds
+            fields |= {key: call.fields[key] for key in ("tags", "injected", "inherited")}
+        elif tags is not None:
             fields |= {"tags": tags, "injected": [], "inherited": []}
         call.fields, call.judged = fields, sent
         if again.outcome:  # a share may be an unshare as sent, a delete make no final snapshot

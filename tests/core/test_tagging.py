@@ -115,6 +115,17 @@ def test_all_four_layers_at_once():
     assert decision.inherited == ("c",)
 
 
+def test_a_forced_value_the_source_carries_already_is_inherited_not_injected():
+    """The source carries `backup-policy = std`, which the policy forces: the snapshot keeps
+    it from the source, and the record says so (it was in neither list)."""
+    policy = make_policy('[tags.forced]\nbackup-policy = "std"\n[tags.defaults]\nowner = "x"\n')
+    source = {"backup-policy": "std", "team": "core"}
+    decision, _ = run(policy, CREATE.operation, CREATE.params(), source=source)
+    assert dict(decision.tags) == {"backup-policy": "std", "team": "core", "owner": "x"}
+    assert decision.inherited == ("backup-policy", "team")
+    assert decision.injected == ("owner",)
+
+
 _KEYS = st.sampled_from(["a", "b", "c", "d", "e"])
 _LAYER = st.dictionaries(_KEYS, st.sampled_from(["1", "2", "3"]), max_size=5)
 
@@ -124,7 +135,7 @@ _LAYER = st.dictionaries(_KEYS, st.sampled_from(["1", "2", "3"]), max_size=5)
 def test_precedence_holds_for_any_layers(caller, inherited, defaults, forced):
     """For any four layers (inherit = "always"): each key takes forced > caller > inherited >
     defaults, in the order it first appears; injected are the keys the policy added or
-    changed; inherited the source's keys that no higher layer replaced."""
+    changed; inherited the source's keys that no higher layer replaced with another value."""
     table = "".join(f'{k} = "{v}"\n' for k, v in defaults.items())
     forced_table = "".join(f'{k} = "{v}"\n' for k, v in forced.items())
     policy = make_policy(
@@ -144,7 +155,9 @@ def test_precedence_holds_for_any_layers(caller, inherited, defaults, forced):
         if (k in forced and below.get(k) != forced[k])
         or (k not in forced and k in defaults and k not in below)
     }
-    assert set(decision.inherited) == set(inherited) - set(caller) - set(forced)
+    # a forced value the source carries already is kept from the source: no layer changed it
+    changed_by_force = {k for k in forced if inherited.get(k) != forced[k]}
+    assert set(decision.inherited) == set(inherited) - set(caller) - changed_by_force
     aws_would_set = caller if caller else inherited
     if expected == aws_would_set:
         assert decision.params == params

@@ -86,6 +86,31 @@ def test_a_harmless_late_change_is_allowed_and_recorded_as_sent(
     assert requested["tags"] == created["tags"] == expected
 
 
+def test_a_rename_leaves_what_the_policy_added_and_the_source_passed_on_on_the_record(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A before-call handler renames the snapshot (the tags and the source untouched): the
+    snapshot gets the tags judged, and the records still say which the policy added and which
+    came from the source (they said none)."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds, copy_tags=True, tags={"team": "core"})
+
+    def rename(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["DBClusterSnapshotIdentifier"] = "orders-manual-20261130"
+
+    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", rename)
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
+    assert snapshot_tags(rds, "orders-manual-20261130") == {
+        "team": "core",
+        "managed-by": "rds-guard",
+    }
+    requested, created = audit_records(tmp_path)
+    for record in (requested, created):
+        assert record["snapshot"] == "orders-manual-20261130"
+        assert record["tags"] == {"team": "core", "managed-by": "rds-guard"}
+        assert (record["injected"], record["inherited"]) == (["managed-by"], ["team"])
+
+
 def test_a_renamed_snapshot_is_judged_again(moto_server: MotoServer, tmp_path: Path) -> None:
     rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
     make_cluster(rds)
