@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,7 +73,7 @@ def policy_path(config: pytest.Config) -> Path | None:
 class _AuditReader:
     """The records one guard's audit log gains from now on, read back from the file: not
     from the ``rds_guard.audit`` logger, which a suite may silence (``logging.disable``). Only
-    this process's (another may write to a log $RDS_GUARD_AUDIT_PATH names)."""
+    this process's, on this host (another may write to a log $RDS_GUARD_AUDIT_PATH names)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
@@ -90,12 +91,13 @@ class _AuditReader:
         except OSError:
             return []
         found: list[dict[str, Any]] = []
+        writer = (os.getpid(), socket.gethostname())
         for line in data.split(b"\n")[:-1]:
             try:
                 parsed = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(parsed, dict) and parsed.get("pid") == os.getpid():
+            if isinstance(parsed, dict) and (parsed.get("pid"), parsed.get("host")) == writer:
                 found.append(parsed)
         return found
 

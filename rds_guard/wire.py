@@ -27,7 +27,7 @@ def form_params(data: object) -> Mapping[str, Any] | None:
     read as a form, UTF-8. None when it cannot be read as one call: any other body (a
     file), bytes that are no UTF-8, or a parameter given twice (also in another case:
     which one the service takes is not known); botocore never sends those."""
-    if isinstance(data, Mapping):
+    if type(data) is dict or isinstance(data, Mapping):
         body: Mapping[str, Any] = data
     elif isinstance(data, str | bytes | bytearray):
         try:

@@ -291,6 +291,20 @@ def aliased_pseudo_fields(decorate: Decorate) -> type:
     return Shape
 
 
+def base_field(decorate: Decorate) -> type:
+    class Base:
+        """A plain base whose attribute is a `dataclasses.field`."""
+
+        a = dataclasses.field(default=1)
+
+    class Shape(Base):
+        """Its field's default is the base's `field`."""
+
+        a: int
+
+    return decorate(Shape)
+
+
 SHAPES = [
     every_field_kind,
     hash_choices,
@@ -311,6 +325,7 @@ SHAPES = [
     base_descriptor,
     descriptor_default,
     aliased_pseudo_fields,
+    base_field,
 ]
 ARGUMENTS: dict[Callable[[Decorate], type], tuple[tuple[Any, ...], tuple[Any, ...]]] = {
     every_field_kind: ((1, "x", [2]), (1, "y", [2])),
@@ -332,6 +347,7 @@ ARGUMENTS: dict[Callable[[Decorate], type], tuple[tuple[Any, ...], tuple[Any, ..
     base_descriptor: ((1,), (2,)),
     descriptor_default: ((1,), (2,)),
     aliased_pseudo_fields: ((1, 3), (1, 4)),
+    base_field: ((2,), (3,)),
 }
 
 
@@ -354,7 +370,24 @@ def _seen(shape: type, args: tuple[Any, ...], other_args: tuple[Any, ...]) -> di
             name: getattr(shape.__dataclass_params__, name)  # type: ignore[attr-defined]
             for name in type(shape.__dataclass_params__).__slots__  # type: ignore[attr-defined]
         },
-        "fields": [(f.name, f.init, f.repr, f.compare, f.hash) for f in dataclasses.fields(shape)],
+        "fields": [
+            (
+                f.name,
+                f.type,
+                f.init,
+                f.repr,
+                f.compare,
+                f.hash,
+                f.kw_only,
+                dict(f.metadata),
+                repr(f.default),
+                f.default_factory is not dataclasses.MISSING,
+            )
+            for f in dataclasses.fields(shape)
+        ],
+        "class attributes": {
+            f.name: repr(getattr(shape, f.name, "<none>")) for f in dataclasses.fields(shape)
+        },
         "match args": getattr(shape, "__match_args__", None),
         "repr": (repr(one), repr(other)),
         "vars": _outcome(lambda: vars(one)),

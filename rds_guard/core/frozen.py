@@ -135,7 +135,7 @@ def _own_fields(cls: Any, own: dict[str, Any]) -> tuple[dataclasses.Field[Any], 
         field._field_type = _FIELD  # type: ignore[attr-defined]
         if field.kw_only is _NONE:
             field.kw_only = False
-        if isinstance(own.get(name), dataclasses.Field):
+        if isinstance(getattr(cls, name, None), dataclasses.Field):
             if field.default is _NONE:
                 delattr(cls, name)
             else:

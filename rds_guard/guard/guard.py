@@ -326,7 +326,9 @@ class Guard:
         found = lookups if lookups is not None else binding.reads(row, sent, self)
         again = self._decide(binding, row, sent, found)
         judged_tags = call.recorded and all(
-            sent.get(name) == call.judged.get(name) for name in (row.tags, row.source) if name
+            sent.get(name) == call.judged.get(name)
+            for name in (row.tags, row.source, row.copy_tags)
+            if name
         )
         if not call.recorded:
             if not again.recorded:  # still nothing to judge
@@ -341,7 +343,7 @@ class Guard:
         }
         tags = sent_tags(row, sent)
         if tags is not None and judged_tags:
-            # neither the tags nor the source changed: the snapshot gets the tags judged, and
+            # the tags, the source and its copy stand: the snapshot gets the tags judged, and
             # which of them the policy added or the source passed on still holds
             fields |= {key: call.fields[key] for key in ("tags", "injected", "inherited")}
         elif tags is not None:

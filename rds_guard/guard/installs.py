@@ -9,7 +9,7 @@ import logging
 import os
 import weakref
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.client import BaseClient
 from botocore.session import Session as BotocoreSession
@@ -17,11 +17,21 @@ from botocore.session import Session as BotocoreSession
 from ..audit import AuditLog, MissingKey, key_from_env
 from ..core import operations
 from ..core.files import append_problem
-from ..core.policy import Policy, PolicyLike, audit_path_of, key_line, resolve_policy
+from ..core.policy import (
+    LedgerPolicy,
+    Policy,
+    PolicyLike,
+    audit_path_of,
+    key_line,
+    resolve_policy,
+)
 from ..errors import AuditError, PolicyError
 from .binding import ClientBinding, binding_of
 from .guard import INSTALLS, Guard, Stack
 from .hooks import service_of
+
+if TYPE_CHECKING:
+    from ..audit.ledger.location import Clients
 
 logger = logging.getLogger("rds_guard")
 
@@ -138,9 +148,12 @@ def _hook_default_sessions(stack: Stack) -> None:
 
     def hook(session: Any) -> None:
         inner = getattr(session, "_session", None)
-        if stack.guards and isinstance(inner, BotocoreSession) and inner not in hooked:
-            hooked.add(inner)
-            _hook_session(inner, stack)
+        if not isinstance(inner, BotocoreSession) or inner in hooked:
+            return
+        with INSTALLS:  # the stack and its hooks change together (`INSTALLS`)
+            if stack.guards and inner not in hooked:
+                hooked.add(inner)
+                _hook_session(inner, stack)
 
     original_setup, original_get = boto3.setup_default_session, boto3._get_default_session
 
@@ -210,8 +223,10 @@ def open_audit_log(
     """The audit log a guard writes to: ``audit_path`` > $RDS_GUARD_AUDIT_PATH > the policy.
 
     With ``[audit.ledger]``, a `ShippingLog` shipping it to the fleet ledger (docs/ledger.md),
-    through clients made from ``session`` (the one the guard is installed on: its profile,
-    credentials and configuration), else from a new botocore session.
+    through clients of a new botocore session with the profile, and region, of ``session``
+    (the one the guard is installed on) when one is given: a session of its own, since the
+    caller's may be async (aiobotocore's), parse answers otherwise (the AWS CLI's), and must
+    not be kept alive by the guard.
     """
     settings = policy.audit
     if not settings.enabled:
@@ -240,10 +255,8 @@ def open_audit_log(
     if problem is not None:  # found now, not at the first guarded call
         raise AuditError(f"{path}: the audit log cannot be written: {problem}", path=str(path))
     if settings.ledger is not None:  # only then: a guard without a ledger loads none of it
-        from ..audit.ledger.location import Clients, location_of
         from ..audit.ledger.spool import open_shipping_log
 
-        region = location_of(settings.ledger).region
         return open_shipping_log(
             path,
             settings.ledger,
@@ -251,7 +264,7 @@ def open_audit_log(
             hmac_key=key,
             policy_sha256=policy.sha256,
             lock_timeout=settings.lock_timeout,
-            clients=None if session is None else Clients(region, session=session),
+            clients=None if session is None else _ledger_clients(settings.ledger, session),
         )
     return AuditLog(
         path,
@@ -260,6 +273,15 @@ def open_audit_log(
         policy_sha256=policy.sha256,
         lock_timeout=settings.lock_timeout,
     )
+
+
+def _ledger_clients(ledger: LedgerPolicy, session: BotocoreSession) -> Clients:
+    """The fleet ledger's clients for a guard installed on ``session``: a new botocore session
+    of its profile, in the ledger's region or else the session's."""
+    from ..audit.ledger.location import Clients, location_of
+
+    region = location_of(ledger).region or session.get_config_variable("region")
+    return Clients(region, session=BotocoreSession(profile=session.profile))
 
 
 def _botocore_session(target: object) -> BotocoreSession | None:

@@ -17,7 +17,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from aws import audit_records, make_cluster, snapshot_tags
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
-from policies import AUDITED, DEFAULTS_ONLY, write_policy
+from policies import AUDITED, DEFAULTS_ONLY, LEDGER, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -393,6 +393,24 @@ def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
 
     run(work)
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+def test_a_policy_with_a_ledger_installs_on_an_async_session(
+    moto_server: MotoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The ledger's clients are botocore's, of a session of their own with the async session's
+    profile (made from the aiobotocore session itself they were context managers, and the
+    install failed with an AttributeError): here the ledger's table does not exist, which in
+    ship mode is a warning."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    guard = rds_guard.install(get_session(), policy=write_policy(tmp_path, LEDGER))
+    try:
+        assert "rds-guard-audit does not exist" in caplog.text
+    finally:
+        guard.uninstall()
 
 
 def test_a_connection_error_is_unknown(moto_server: MotoServer, tmp_path: Path) -> None:

@@ -144,8 +144,9 @@ def test_ship_refuses_a_file_that_is_no_log(
     shipped = run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
     assert shipped.code == 2 and shipped.out == ""
     assert f"{log} is not an audit log" in shipped.err
-    log.write_bytes(b"")
-    assert run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL).code == 0
+    for log_before_its_first_record in (b"", b'{"prev":"00', b"\0" * 16):  # zeros: a crash
+        log.write_bytes(log_before_its_first_record)
+        assert run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL).code == 0
 
 
 def test_ship_refuses_a_fork_with_exit_1(

@@ -111,6 +111,35 @@ def test_a_rename_leaves_what_the_policy_added_and_the_source_passed_on_on_the_r
         assert (record["injected"], record["inherited"]) == (["managed-by"], ["team"])
 
 
+def test_a_rename_that_also_stops_the_copy_of_tags_records_the_tags_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The handler renames the copy and sets CopyTags to false: AWS copies no tag, so the
+    records say the snapshot gets none (not the judgement's inherited `team`)."""
+    policy = 'version = 1\nmode = "warn"\n[tags]\nrequired = ["team"]\n'
+    policy += '[audit]\npath = "audit.jsonl"\nfsync = false\n'
+    rds = guarded_client(write_policy(tmp_path, policy), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="source", Tags=TEAM
+    )
+
+    def rename_and_stop_the_copy(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["TargetDBClusterSnapshotIdentifier"] = "renamed"
+        params["body"]["CopyTags"] = "false"
+
+    rds.meta.events.register("before-call.rds.CopyDBClusterSnapshot", rename_and_stop_the_copy)
+    rds.copy_db_cluster_snapshot(
+        SourceDBClusterSnapshotIdentifier="source",
+        TargetDBClusterSnapshotIdentifier="copy",
+        CopyTags=True,
+    )
+    requested = [r for r in audit_records(tmp_path) if r["event"] == "requested"][-1]
+    assert requested["snapshot"] == "renamed"
+    assert (requested["tags"], requested["inherited"]) == ({}, [])
+    assert "tags.required" in [v["rule"] for v in requested["violations"]]
+
+
 def test_a_renamed_snapshot_is_judged_again(moto_server: MotoServer, tmp_path: Path) -> None:
     rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
     make_cluster(rds)

@@ -19,7 +19,7 @@ from rds_guard.core.frozen import frozen
 
 from ..errors import NotAnAuditLog
 from ..fileio import READ_FLAGS, Lines, first_line, line_before, read_blocks, rfind_newline
-from ..record import NOT_A_LOG_START, parse_record, starts_as_a_log
+from ..record import NOT_A_LOG_START, may_be_a_cut_record, parse_record, starts_as_a_log
 from .errors import Reordered
 from .items import line_digest
 
@@ -223,21 +223,27 @@ def _starts_a_line(fd: int, offset: int) -> bool:
 
 def check_a_log(path: Path) -> None:
     """`NotAnAuditLog` for a file whose first bytes cannot start a log (`starts_as_a_log`: a
-    policy, a token, a binary named by mistake), which a shipper would otherwise call up to
-    date with nothing shipped. A missing or empty file, or one a first record is being
-    written to, passes: a guard's log before its first call."""
+    policy, a token, a binary named by mistake), which `rds-guard audit ship` would otherwise
+    call up to date with nothing shipped. A missing or empty file, one a first record is being
+    written to, or zeros a crash left there (`may_be_a_cut_record`) pass: a log before its
+    first record."""
     try:
         fd = os.open(path, READ_FLAGS)
     except OSError:
         return
     try:
-        block = next(read_blocks(fd), b"")
+        block = os.pread(fd, FIRST_BYTES, 0)
     except OSError:
         return
     finally:
         os.close(fd)
-    if not starts_as_a_log(block):
+    cut = b"\n" not in block and may_be_a_cut_record(block)
+    if not (starts_as_a_log(block) or cut):
         raise NotAnAuditLog(path, NOT_A_LOG_START)
+
+
+FIRST_BYTES = 64 * 1024
+"""How much of a file `check_a_log` reads: a log's first line, damaged, is shorter."""
 
 
 def _first_record_line(path: Path) -> bytes | None:

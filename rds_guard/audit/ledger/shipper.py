@@ -41,7 +41,7 @@ from .items import (
     text,
 )
 from .location import Clients
-from .series import Cursor, Entry, Series, check_a_log
+from .series import Cursor, Entry, Series
 from .state import ShipState, StateFile
 from .table import FORK, LedgerTable, Put, stored_digest
 
@@ -166,7 +166,6 @@ class Shipper:
         ledger that cannot be reached ends the run with ``error`` set.
         """
         result = ShipResult(self.path)
-        check_a_log(self.path)
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
             result.busy = True  # another thread of this process is shipping this log

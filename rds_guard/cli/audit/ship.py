@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from rds_guard.audit.ledger import Shipper, ShipRefused, ShipResult
+from rds_guard.audit.ledger.series import check_a_log
 from rds_guard.audit.verify import seq_number
 
 from ..common import Progress, add_policy, add_quiet, existing_file, print_json, print_lines
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     """Ship each log; exit 1 when one is refused or lacks records (damaged, or in an archive
     removed), 2 when the ledger cannot be reached."""
     paths = [existing_file(text) for text in args.paths]
+    for path in paths:  # a path given by mistake: no log, before anything is sent
+        check_a_log(path)
     ledger = ledger_from(args.ledger, args.policy)
     results: list[ShipResult] = []
     refused: list[ShipRefused] = []
