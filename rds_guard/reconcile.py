@@ -202,6 +202,7 @@ class _Known:
     def __init__(self) -> None:
         self._calls: ByKey[set[str]] = ByKey()
         self._expiry: dict[str, datetime | None] = {}  # a presign's call: its URL's expiry
+        self._deleted: ByKey[datetime] = ByKey()  # when the last guarded delete was recorded
 
     def note(self, record: Mapping[str, Any], key: Key) -> None:
         """Fold one record in (records come oldest first)."""
@@ -214,15 +215,24 @@ class _Known:
             (self._calls.get(key) or set()).discard(call)
         elif event == "deleted":  # a snapshot made again under this name is a new one
             self._calls.pop(key)
+            when = _record_time(record)
+            if when is not None:
+                self._deleted.set(key, when)
 
     def made(self, key: Key, snapshot: ServiceSnapshot) -> bool:
         """True when a guarded call made, or may have made, ``snapshot`` (named ``key``): a
         presigned URL only one made before the URL expired (give or take the clocks'
-        difference, `REPLACED_AFTER`)."""
+        difference, `REPLACED_AFTER`); and one a guarded delete was recorded for since,
+        still listed (being deleted): it was made before that delete, so it is the one the
+        guard knew, not another made outside it."""
+        created = None if snapshot.created is None else _aware(snapshot.created)
+        deleted = self._deleted.get(key)
+        if created is not None and deleted is not None and created - REPLACED_AFTER <= deleted:
+            return True
         return any(
             (expires := self._expiry.get(call)) is None
-            or snapshot.created is None
-            or _aware(snapshot.created) <= expires + REPLACED_AFTER
+            or created is None
+            or created - REPLACED_AFTER <= expires  # never past datetime's end
             for call in self._calls.get(key) or ()
         )
 
@@ -408,13 +418,25 @@ and of AWS may differ by this much. A snapshot made again within it is taken for
 def _made_later(listed: ServiceSnapshot, recorded: str) -> bool:
     """True when ``listed`` was made more than `REPLACED_AFTER` after the time of the
     `created` record, ``recorded``: it is not the snapshot that record is about."""
+    made = _moment(recorded)
+    if listed.created is None or made is None:
+        return False
+    return _aware(listed.created) - REPLACED_AFTER > made  # never past datetime's end
+
+
+def _moment(text: str) -> datetime | None:
+    """A record's ``time``, aware; None when it is none."""
     try:
-        made = datetime.fromisoformat(recorded.replace("Z", "+00:00"))
+        made = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return False
-    if listed.created is None or made.tzinfo is None:
-        return False
-    return _aware(listed.created) > made + REPLACED_AFTER
+        return None
+    return made if made.tzinfo is not None else None
+
+
+def _record_time(record: Mapping[str, Any]) -> datetime | None:
+    """When ``record`` was written (its ``time``), or None."""
+    text = record.get("time")
+    return _moment(text) if isinstance(text, str) else None
 
 
 def _after(snapshot: ServiceSnapshot, since: datetime | None) -> bool:

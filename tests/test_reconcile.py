@@ -900,8 +900,57 @@ def test_cli_notes_a_file_of_the_series_left_out(
     with stubber:
         result = run_main(capsys, "reconcile", "--audit", str(archives[0]), str(log), "--json")
     assert f"rds-guard: note: {log} starts at seq" in result.err
-    assert f"and {archives[0]} ends at seq" in result.err
+    assert f"in {archives[0]})" in result.err
     assert "is a file of the series not given?" in result.err
+
+
+def test_cli_notes_files_out_of_order_and_no_gap_that_is_not_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`--audit second first live`: the first file out of order is noted; the live file goes
+    on from the second (the highest seq read), so no gap is (it named one, the records
+    between having been read)."""
+    log = tmp_path / "audit.jsonl"
+    archives = []
+    for name in ("a-1", "a-2"):
+        with audit.AuditLog(log, fsync=False) as writer:
+            for fields in made(f"c-{name}", name):
+                writer.write(str(fields.pop("event")), **fields)
+        archives.append(audit.rotate(log))
+    client, stubber = stubbed("rds")
+    monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
+    stub_empty_rds(stubber)
+    with stubber:
+        result = run_main(
+            capsys, "reconcile", "--audit", str(archives[1]), str(archives[0]), str(log)
+        )
+    notes = result.err.splitlines()
+    assert len(notes) == 1, result.err
+    assert f"{archives[0]} starts at seq 1, not after" in notes[0]
+    assert "are the files given oldest first?" in notes[0]
+
+
+def test_a_presign_valid_to_the_end_of_time_is_held_against_a_snapshot_of_its_name() -> None:
+    """A presign whose `expires` is the last moment a record can say (a URL asked for with a
+    huge ExpiresIn): a snapshot of its name is the guard's, and reconcile does not fail
+    (adding the clocks' margin to it overflowed: every later reconcile of the log failed)."""
+    end = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    report = reconcile([presigned("p1", "x1", end)], [snap("x1")], None, now=NOW)
+    assert report.unrecorded == ()
+    assert [call.snapshot for call in report.pending] == ["x1"]
+
+
+def test_a_snapshot_still_listed_after_its_guarded_delete_is_not_unrecorded() -> None:
+    """A guarded delete recorded `deleted`, the snapshot still listed (AWS shows it
+    `deleting` a while): made before the delete, it is the one the guard knew, not one made
+    behind its back; one made after the delete is."""
+    before = NOW - timedelta(hours=2)
+    records = [*made("c1", "x"), *delete("d1", "x", "deleted")]
+    for item in records:
+        item["time"] = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    assert reconcile(records, [snap("x", created=before)], None, now=NOW).unrecorded == ()
+    made_again = snap("x", created=NOW)
+    assert reconcile(records, [made_again], None, now=NOW).unrecorded == ("x",)
 
 
 def test_a_presigned_create_whose_snapshot_was_deleted_later_did_not_expire_unused() -> None:

@@ -137,6 +137,7 @@ def _series_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
     of order are read so, and a delete read before its create is judged wrongly), or past it
     by more than one (a file of the series left out)."""
     last: tuple[Path, int] | None = None
+    highest: tuple[Path, int] | None = None  # the highest seq read so far, and its file
     for path in paths:
         first = True
         for record in audit.read_records(path):
@@ -147,15 +148,19 @@ def _series_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
                     f" record (seq {last[1]}): are the files given oldest first?"
                 )
                 print(printable(note), file=sys.stderr)
-            elif first and last is not None and seq > last[1] + 1:
+            elif first and highest is not None and seq > highest[1] + 1:
                 note = (
-                    f"{PROG}: note: {path} starts at seq {seq}, and {last[0]} ends at seq"
-                    f" {last[1]}: the records between are not read (is a file of the series"
-                    " not given?), so snapshots they recorded may be listed as unrecorded"
+                    f"{PROG}: note: {path} starts at seq {seq}, and no file given holds seq"
+                    f" {highest[1] + 1} (the highest read is {highest[1]}, in {highest[0]}):"
+                    " the records between are not read (is a file of the series not given?),"
+                    " so snapshots they recorded may be listed as unrecorded, and those they"
+                    " deleted as vanished"
                 )
                 print(printable(note), file=sys.stderr)
             first = False
             last = (path, seq)
+            if highest is None or seq > highest[1]:
+                highest = last
             yield record
 
 
