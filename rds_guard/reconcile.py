@@ -344,6 +344,14 @@ def reconcile(
         for item in open_calls.values():
             if item.key is not None and _makes_snapshot(item.operation):
                 made_here.setdefault(item.key, item.operation)
+        for item, _ in log.presigned.values():  # a URL expired since, used while it was not
+            if (
+                item.key is not None
+                and _makes_snapshot(item.operation)
+                and (listed := everything.get(item.key)) is not None
+                and known.made(item.key, listed)
+            ):
+                made_here.setdefault(item.key, item.operation)
         noncompliant = tuple(
             Noncompliant(key[1], tuple(violations))
             for key, operation in made_here.items()

@@ -424,6 +424,20 @@ def test_a_presigned_url_is_pending_until_it_expires_then_expired_if_unused() ->
     assert (later.expired, later.pending) == (("copy-unused", "copy-later"), ())
 
 
+def test_a_snapshot_made_through_a_url_is_held_to_the_policy_after_the_url_expired(
+    policy: rds_guard.Policy,
+) -> None:
+    """The URL's snapshot is the log's once the URL has expired too: its tags are still
+    judged (they were only while the URL was valid, then nothing was said)."""
+    hour = timedelta(hours=1)
+    records = [presigned("p1", "copy-made", NOW - hour, operation="CopyDBClusterSnapshot")]
+    listed = [snap("copy-made", created=NOW - 2 * hour, tags={**GOOD_TAGS, "env": "qa"})]
+    for now in (NOW - 2 * hour, NOW):
+        report = reconcile(records, listed, policy, now=now)
+        assert [n.snapshot for n in report.noncompliant] == ["copy-made"], now
+        assert report.unrecorded == ()
+
+
 def test_a_snapshot_made_after_its_url_expired_is_unrecorded() -> None:
     """A presigned create whose URL expired an hour before the snapshot of its name was made:
     the URL cannot have made it (someone made it outside the guard), so it is unrecorded, as
