@@ -896,11 +896,9 @@ def test_cli_notes_files_given_out_of_order(
     assert order in notes[str(log)]
 
 
-def test_cli_notes_a_file_of_the_series_left_out(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """Given the first and the last of three files, the records between were not read and
-    nothing said so: the snapshots they recorded may pass for made behind the guard's back."""
+def three_files(tmp_path: Path) -> tuple[Path, list[Path]]:
+    """A log rotated twice, a create in each archive: the live file and the archives, oldest
+    first."""
     log = tmp_path / "audit.jsonl"
     archives = []
     for name in ("a-1", "a-2"):
@@ -908,11 +906,27 @@ def test_cli_notes_a_file_of_the_series_left_out(
             for fields in made(f"c-{name}", name):
                 writer.write(str(fields.pop("event")), **fields)
         archives.append(audit.rotate(log))
+    return log, archives
+
+
+def reconcile_files(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *paths: Path
+) -> Run:
+    """``rds-guard reconcile --audit PATHS...`` against an account with no snapshot."""
     client, stubber = stubbed("rds")
     monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
     stub_empty_rds(stubber)
     with stubber:
-        result = run_main(capsys, "reconcile", "--audit", str(archives[0]), str(log), "--json")
+        return run_main(capsys, "reconcile", "--audit", *map(str, paths))
+
+
+def test_cli_notes_a_file_of_the_series_left_out(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Given the first and the last of three files, the records between were not read and
+    nothing said so: the snapshots they recorded may pass for made behind the guard's back."""
+    log, archives = three_files(tmp_path)
+    result = reconcile_files(capsys, monkeypatch, archives[0], log)
     assert f"rds-guard: note: {log} starts at seq" in result.err
     assert f"in {archives[0]})" in result.err
     assert "is a file of the series not given?" in result.err
@@ -924,20 +938,8 @@ def test_cli_notes_files_out_of_order_and_no_gap_that_is_not_one(
     """`--audit second first live`: the first file out of order is noted; the live file goes
     on from the second (the highest seq read), so no gap is (it named one, the records
     between having been read)."""
-    log = tmp_path / "audit.jsonl"
-    archives = []
-    for name in ("a-1", "a-2"):
-        with audit.AuditLog(log, fsync=False) as writer:
-            for fields in made(f"c-{name}", name):
-                writer.write(str(fields.pop("event")), **fields)
-        archives.append(audit.rotate(log))
-    client, stubber = stubbed("rds")
-    monkeypatch.setattr(cli_reconcile, "make_client", lambda service, **kw: client)
-    stub_empty_rds(stubber)
-    with stubber:
-        result = run_main(
-            capsys, "reconcile", "--audit", str(archives[1]), str(archives[0]), str(log)
-        )
+    log, archives = three_files(tmp_path)
+    result = reconcile_files(capsys, monkeypatch, archives[1], archives[0], log)
     notes = result.err.splitlines()
     assert len(notes) == 1, result.err
     assert f"{archives[0]} starts at seq 1, not after" in notes[0]
