@@ -194,7 +194,7 @@ def install_on_emitter(
     loaded, and the audit log opened, at the first guarded operation, so listing and
     describing never read it; a `PolicyError` is raised from that operation (the next one
     tries again). Installs nest as with `install`. ``session``: the host's botocore session,
-    when it has one, whose profile and configuration the fleet ledger's clients then take.
+    when it has one, whose profile and region the fleet ledger's clients then take.
     Returns a function giving this install's `Guard` (loading the policy now, if need be).
     """
     with INSTALLS:
