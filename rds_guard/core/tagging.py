@@ -207,14 +207,19 @@ def judge_layers(tag_policy: TagPolicy, layers: TagLayers) -> TagVerdict:
 def owner_tags(tags: Mapping[str, str]) -> dict[str, str]:
     """A snapshot's tags without AWS's own system tags (``aws:...``, any case): those are
     AWS's, no request may set them, and the policy does not judge them."""
-    return {key: value for key, value in tags.items() if not key.lower().startswith("aws:")}
+    return {key: value for key, value in tags.items() if not _aws_own(key)}
+
+
+def _aws_own(key: str) -> bool:
+    """Whether ``key`` is one of AWS's own system tags (``aws:...``, any case)."""
+    return key.lower().startswith("aws:")
 
 
 def dropped_reserved(tags: Mapping[str, str]) -> tuple[str, ...]:
     """The note of a rewrite that drops the source's ``aws:`` tags (a CloudFormation stack's
     names, copied to snapshots as any tag): no request may carry them, and a request that
     carries Tags makes AWS copy none, so they are lost, and the record says which."""
-    reserved = sorted(key for key in tags if key.lower().startswith("aws:"))
+    reserved = sorted(filter(_aws_own, tags))
     if not reserved:
         return ()
     return (
