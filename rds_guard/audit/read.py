@@ -16,7 +16,7 @@ from rds_guard.errors import AuditError
 
 from .errors import NotAnAuditLog
 from .fileio import Lines, read_blocks
-from .record import Record, StrPath, may_be_a_cut_record, parse_record
+from .record import Record, StrPath, may_be_a_cut_record, not_a_cut_record, parse_record
 
 
 @frozen
@@ -71,10 +71,7 @@ def read_records(
                 path=str(path),
             )
         elif line.number == 1 and not may_be_a_cut_record(line.raw):
-            raise NotAnAuditLog(
-                os.fspath(path),
-                f"its {len(line.raw)} bytes hold no newline and do not start as a record does",
-            )
+            raise NotAnAuditLog(os.fspath(path), not_a_cut_record(len(line.raw)))
 
 
 def _whole_but_its_newline(raw: bytes, seq: int) -> Record | None:

@@ -109,6 +109,15 @@ def starts_as_a_log(block: bytes) -> bool:
     return not block or LINE_START.startswith(start) or b"\n" + LINE_START in block
 
 
+def not_a_cut_record(count: int) -> str:
+    """What `NotAnAuditLog` says of a file of ``count`` bytes with no newline that
+    `may_be_a_cut_record` refuses."""
+    return (
+        f"its {count} bytes hold no newline and do not start as a record does, so they are no"
+        " record cut short: no writer writes over them"
+    )
+
+
 def may_be_a_cut_record(head: bytes) -> bool:
     """Whether ``head``, the first bytes of a file holding no newline, may be a first record
     cut short: they start as every record's line does, or are zeros (a file system may leave

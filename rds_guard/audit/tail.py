@@ -24,6 +24,7 @@ from .record import (
     chain_of,
     is_authentic,
     may_be_a_cut_record,
+    not_a_cut_record,
     parse_record,
     prev_of,
     seq_of,
@@ -140,11 +141,7 @@ def _check_unterminated_start(path: Path, fd: int, scan: TailScan) -> None:
         return
     if may_be_a_cut_record(read_range(fd, 0, min(scan.torn_bytes, len(LINE_START)))):
         return
-    raise NotAnAuditLog(
-        path,
-        f"its {scan.torn_bytes} bytes hold no newline and do not start as a record does, so"
-        " they are no record cut short: no writer writes over them",
-    )
+    raise NotAnAuditLog(path, not_a_cut_record(scan.torn_bytes))
 
 
 def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, use: Use) -> Vouched:
