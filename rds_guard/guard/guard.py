@@ -339,7 +339,7 @@ class Guard:
         changed = [name for name in row.judged if sent.get(name) != call.judged.get(name)]
         fields = record_fields(again, binding.region) | {
             "violations": [v.as_dict() for v in violations],
-            "notes": [*again.notes, f"changed after rds_guard judged it: {', '.join(changed)}"],
+            "notes": [*again.notes, _changed(changed)],
         }
         tags = sent_tags(row, sent)
         if tags is not None and judged_tags:
@@ -363,10 +363,7 @@ class Guard:
             call.fields = request_fields(binding.service, binding.region, row, call.judged)
         call.fields = call.fields | {
             "violations": [*call.fields.get("violations", ()), swapped.as_dict()],
-            "notes": [
-                *call.fields.get("notes", ()),
-                f"changed after rds_guard judged it: {swapped.field}",
-            ],
+            "notes": [*call.fields.get("notes", ()), _changed([swapped.field])],
         }
         self._enforce(call, row, (swapped,))
 
@@ -379,6 +376,11 @@ class Guard:
             audit_logger.exception(
                 "could not write the %r audit record for call %s", event, fields.get("call")
             )
+
+
+def _changed(names: list[str]) -> str:
+    """The note of a call another handler changed after the guard judged it."""
+    return f"changed after rds_guard judged it: {', '.join(names)}"
 
 
 # botocore's report: 'Invalid type for parameter Tags[0].Value, ...', 'Missing required

@@ -180,7 +180,7 @@ class StandIns:
 
     def _forwarder(self, method: str, operation: str) -> Callable[..., Any]:
         forward, idle = self._forward, self._idle
-        judging = method == STAGES[0][1]
+        judging = method == "before_parameter_build"  # the call is judged here
         needed = JUDGED_ONLY_WITH.get(operation) if judging else None
 
         def forwarded(**kwargs: Any) -> Any:
