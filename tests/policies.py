@@ -170,6 +170,20 @@ fsync = false
 """Every `[deletion]` rule (docs/backups.md) and nothing else: no name or tag rule, so a
 delete is judged by what it would take away, and every delete recorded in audit.jsonl."""
 
+HOLD_ONLY = """\
+version = 1
+mode = "enforce"
+
+[deletion.hold_tags]
+legal-hold = "true"
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+"""Snapshots tagged legal-hold = true may not be deleted, and no other rule: a delete is
+judged by its hold alone, and every one recorded in audit.jsonl."""
+
 FROM_ENVIRONMENT = """\
 version = 1
 mode = "enforce"

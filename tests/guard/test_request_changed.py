@@ -12,7 +12,7 @@ import pytest
 from aws import audit_records, guarded_client, make_cluster, make_instance, snapshot_tags
 from botocore import xform_name
 from botocore.exceptions import ClientError
-from policies import AUDITED, BACKUPS, write_policy
+from policies import AUDITED, BACKUPS, HOLD_ONLY, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -283,20 +283,6 @@ def test_a_share_of_another_attribute_made_public_by_a_late_handler_is_never_sen
     assert audit_records(tmp_path)[-1]["event"] == "blocked"
 
 
-HOLD = """\
-version = 1
-mode = "{mode}"
-
-[deletion.hold_tags]
-legal-hold = "true"
-
-[audit]
-path = "audit.jsonl"
-fsync = false
-"""
-"""Snapshots tagged legal-hold = true may not be deleted; every delete is recorded."""
-
-
 def two_snapshots(rds: Any) -> None:
     """``free`` may be deleted; ``held`` is on hold."""
     make_cluster(rds)
@@ -325,10 +311,10 @@ def rewrite_body(rds: Any, operation: str, body: object) -> None:
 def delete_free_with_body(
     server: MotoServer, tmp_path: Path, body: object
 ) -> tuple[Any, rds_guard.PolicyViolation]:
-    """Under `HOLD` (enforce), ``free`` and ``held`` made, a delete of ``free`` whose body a
+    """Under `HOLD_ONLY`, ``free`` and ``held`` made, a delete of ``free`` whose body a
     before-call handler replaces with ``body``: the client, and the `PolicyViolation` the
     delete raised (the server's counts reset before it)."""
-    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="enforce")), on=server)
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=server)
     two_snapshots(rds)
     rewrite_body(rds, "DeleteDBClusterSnapshot", body)
     server.reset_counts()
@@ -360,7 +346,7 @@ def test_a_body_made_the_same_text_goes_on_as_judged(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """The same call as text is no change: sent, and recorded as any delete."""
-    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="enforce")), on=moto_server)
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
     two_snapshots(rds)
     rewrite_body(rds, "DeleteDBClusterSnapshot", HELD_AS_TEXT.replace("held", "free"))
     rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="free")
@@ -410,7 +396,7 @@ def test_a_call_made_into_another_operation_is_never_sent(
 ) -> None:
     """A tag change the policy has nothing to say about, made into a delete of a held
     snapshot by a before-call handler: neither is sent."""
-    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="enforce")), on=moto_server)
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
     two_snapshots(rds)
     rds.meta.events.register("before-call.rds.AddTagsToResource", swap_action)
     moto_server.reset_counts()
@@ -434,7 +420,7 @@ def test_a_call_made_into_another_operation_is_never_sent(
 def test_in_warn_mode_a_call_made_into_another_operation_is_recorded_as_such(
     moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rds = guarded_client(write_policy(tmp_path, HOLD.format(mode="warn")), on=moto_server)
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY, mode="warn"), on=moto_server)
     two_snapshots(rds)
     rds.meta.events.register("before-call.rds.AddTagsToResource", swap_action)
     arn = rds.describe_db_clusters()["DBClusters"][0]["DBClusterArn"]
