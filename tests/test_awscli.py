@@ -360,12 +360,15 @@ def test_a_missing_or_broken_policy_is_one_line_on_guarded_commands(
 
 
 @pytest.mark.parametrize(
-    "command",
-    [["modify-db-instance", "--allocated-storage", "30"], ["promote-read-replica"]],
+    ("command", "operation"),
+    [
+        (["modify-db-instance", "--allocated-storage", "30"], "ModifyDBInstance"),
+        (["promote-read-replica"], "PromoteReadReplica"),
+    ],
     ids=["modify", "promote"],
 )
 def test_a_call_judged_by_its_retention_alone_reads_no_policy_without_it(
-    moto_server: MotoServer, tmp_path: Path, command: list[str]
+    moto_server: MotoServer, tmp_path: Path, command: list[str], operation: str
 ) -> None:
     """`modify-db-instance` and `promote-read-replica` are judged only when they carry a
     retention (which may turn the backups off): without one, no policy is read, so a missing
@@ -374,19 +377,12 @@ def test_a_call_judged_by_its_retention_alone_reads_no_policy_without_it(
     moto_server.reset_counts()
     result = aws(moto_server, "rds", *plain, cwd=tmp_path)
     assert "rds_guard" not in result.stderr and "policy" not in result.stderr, result.stderr
-    assert moto_server.count(xform(command[0])) == 1  # sent; moto answers that db1 is missing
+    assert moto_server.count(operation) == 1  # sent; moto answers that db1 is missing
     moto_server.reset_counts()
     retention = aws(moto_server, "rds", *plain, "--backup-retention-period", "0", cwd=tmp_path)
     assert retention.returncode == 255
     assert "set RDS_GUARD_POLICY or create rds_guard.toml" in retention.stderr
     assert moto_server.actions() == []
-
-
-def xform(command: str) -> str:
-    """The operation of a CLI command: ``modify-db-instance`` -> ``ModifyDBInstance``."""
-    return {"modify-db-instance": "ModifyDBInstance", "promote-read-replica": "PromoteReadReplica"}[
-        command
-    ]
 
 
 def test_the_ledger_is_reached_with_the_profile_given_on_the_command_line(
