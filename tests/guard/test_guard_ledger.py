@@ -5,17 +5,20 @@ DynamoDB), the ledger's failures injected through botocore's before-send."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from audit_helpers import run_python, wait_child
 from aws import guarded_session, make_cluster
@@ -201,6 +204,24 @@ def test_the_ledger_is_reached_as_the_session_guarded_reaches_aws(
         assert stored_lines(table, stream_of(table, guard.audit.path))[0] == first
     finally:
         guard.uninstall()
+
+
+def test_a_guard_with_a_ledger_does_not_keep_its_session_alive(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """The ledger's clients have a botocore session of their own: the session the guard was
+    installed on is freed once the program drops it, its guard still shipping (made from that
+    session itself, the shipping thread kept it alive for good)."""
+    session = botocore.session.Session()
+    log = rds_guard.install(session, policy=write_policy(tmp_path, LEDGER)).audit
+    assert isinstance(log, ShippingLog)
+    dropped = weakref.ref(session)
+    try:
+        del session
+        gc.collect()
+        assert dropped() is None
+    finally:
+        log.close()
 
 
 def test_required_mode_sends_a_call_only_once_the_ledger_has_its_request(
