@@ -242,6 +242,39 @@ def test_quiet(rds_guard_audit):
     result.assert_outcomes(passed=1)
 
 
+def test_audit_callable_leaves_out_what_another_process_writes_to_a_shared_log(
+    pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$RDS_GUARD_AUDIT_PATH names one log for several processes: a record another process
+    writes there during the test is not this test's."""
+    monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(pytester.path / "shared.jsonl"))
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+import os
+import subprocess
+import sys
+
+WRITE = (
+    "import sys; from rds_guard import audit;"
+    " audit.AuditLog(sys.argv[1], fsync=False).write('blocked', call='other')"
+)
+
+
+@mock_aws
+def test_shared(rds_guard_audit):
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    subprocess.run([sys.executable, "-c", WRITE, os.environ["RDS_GUARD_AUDIT_PATH"]], check=True)
+    compliant(rds)
+    assert [r["event"] for r in rds_guard_audit()] == ["requested", "created"]
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(passed=1)
+    assert (pytester.path / "shared.jsonl").read_text().count('"event":"blocked"') == 1
+
+
 def test_audit_callable_leaves_out_the_records_of_another_guard(
     pytester: pytest.Pytester, policy_dir: Path
 ) -> None:
