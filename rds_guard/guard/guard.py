@@ -357,7 +357,10 @@ class Guard:
         self, binding: ClientBinding, row: Operation, call: GuardedCall, swapped: Violation
     ) -> None:
         """A request another handler made into no call of the operation judged (`records.
-        swapped_request`): blocked (enforce) or warned about, and its records say so."""
+        swapped_request`): blocked (enforce) or warned about, and its records say so. Sent
+        (warn), its answer is read as the judged operation's: an answer that is no error says
+        nothing of what the request did, so its outcome is ``unknown``."""
+        call.outcome = "unknown"
         if not call.recorded:
             call.call, call.recorded = new_call_id(), True
             call.fields = request_fields(binding.service, binding.region, row, call.judged)

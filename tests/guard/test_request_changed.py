@@ -432,3 +432,7 @@ def test_in_warn_mode_a_call_made_into_another_operation_is_recorded_as_such(
         ("request.changed", "Action")
     ]
     assert "request.changed" in caplog.text and "not blocked" in caplog.text
+    assert snapshots_left(rds) == {"free"}, "the delete went out (warn)"
+    outcome = audit_records(tmp_path)[-1]
+    assert (outcome["event"], outcome["call"]) == ("unknown", requested["call"])
+    assert outcome["notes"][-1] == "changed after rds_guard judged it: Action"
