@@ -19,6 +19,7 @@ from typing import Any
 
 from rds_guard.core.frozen import frozen
 
+from .audit.record import parse_time
 from .aws import ServiceSnapshot
 from .core import operations
 from .core.operations import Kind, Operation
@@ -426,25 +427,16 @@ and of AWS may differ by this much. A snapshot made again within it is taken for
 def _made_later(listed: ServiceSnapshot, recorded: str) -> bool:
     """True when ``listed`` was made more than `REPLACED_AFTER` after the time of the
     `created` record, ``recorded``: it is not the snapshot that record is about."""
-    made = _moment(recorded)
+    made = parse_time(recorded)
     if listed.created is None or made is None:
         return False
     return _aware(listed.created) - REPLACED_AFTER > made  # never past datetime's end
 
 
-def _moment(text: str) -> datetime | None:
-    """A record's ``time``, aware; None when it is none."""
-    try:
-        made = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return made if made.tzinfo is not None else None
-
-
 def _record_time(record: Mapping[str, Any]) -> datetime | None:
     """When ``record`` was written (its ``time``), or None."""
     text = record.get("time")
-    return _moment(text) if isinstance(text, str) else None
+    return parse_time(text) if isinstance(text, str) else None
 
 
 def _after(snapshot: ServiceSnapshot, since: datetime | None) -> bool:

@@ -16,6 +16,7 @@ import re
 import socket
 import time
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import TypeAlias
 
 from .fields import LINE_MAX, NORMALIZERS, as_text, fit, normalize
@@ -398,6 +399,16 @@ def utc_now() -> str:
     if known[0] != second:
         known = _second_text = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
     return f"{known[1]}.{micro:06d}Z"
+
+
+def parse_time(text: str) -> datetime | None:
+    """A record's time (`utc_now`'s form, or any ISO 8601 time with its zone), aware; None for
+    text that is no such time (a forged or damaged record's)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def check_fields(event: str, fields: Iterable[str]) -> None:

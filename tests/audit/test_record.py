@@ -22,6 +22,7 @@ from rds_guard.audit.record import (
     PREV_END,
     SEQ_DIGITS,
     SEQ_KEY,
+    parse_time,
     prev_of,
     seq_of,
 )
@@ -99,6 +100,22 @@ def test_time_is_utc_now_with_microseconds(log_path: Path) -> None:
     after = datetime.now(UTC)
     written = datetime.strptime(str(record["time"]), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert before <= written <= after
+
+
+def test_a_record_time_reads_back_aware_and_anything_else_is_none(log_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    with audit.AuditLog(log_path, fsync=False) as log:
+        written = str(log.write("requested")["time"])
+    assert parse_time(written) == datetime.strptime(written, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=UTC
+    )
+    assert parse_time("2026-12-01T10:00:00+02:00") == datetime(
+        2026, 12, 1, 10, tzinfo=timezone(timedelta(hours=2))
+    )
+    # a forged record's time without a zone would not compare with an aware one: no time
+    for text in ("2026-12-01T10:00:00", "yesterday", "", "2026-13-01T00:00:00Z"):
+        assert parse_time(text) is None, text
 
 
 def test_every_line_starts_with_prev_at_a_fixed_offset(log_path: Path) -> None:

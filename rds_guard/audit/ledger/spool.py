@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rds_guard.core.policy import LedgerPolicy
 from rds_guard.errors import AuditError
 
-from ..record import Record, StrPath
+from ..record import Record, StrPath, parse_time
 from ..writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 from .checkpoints import CheckpointOutcome, CheckpointStore, write_checkpoint
 from .errors import LedgerUnavailable, ShipRefused
@@ -293,11 +293,8 @@ class ShippingLog(AuditLog):
 
 def _age(stamp: str) -> float:
     """Seconds since a record-style UTC time (``...Z``); a time that cannot be read is old."""
-    try:
-        then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return math.inf
-    return (datetime.now(UTC) - then).total_seconds()
+    then = parse_time(stamp)
+    return math.inf if then is None else (datetime.now(UTC) - then).total_seconds()
 
 
 def _run(ref: weakref.ref[ShippingLog]) -> None:
