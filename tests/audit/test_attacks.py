@@ -120,6 +120,62 @@ def test_a_last_line_downgraded_to_plain_sha256_is_caught(
         audit.AuditLog(log_path, fsync=False, hmac_key=KEY).write("requested")
 
 
+def appended_plain_record(keyed_log: list[bytes]) -> bytes:
+    """A ``created`` record someone without the key appends to a keyed log: sealed with plain
+    SHA-256 (which needs no key), linked to the last line as a plain chain would link it."""
+    record = json.loads(keyed_log[-1])
+    record.update(
+        prev=audit.chain_hash(keyed_log[-1]),
+        seq=record["seq"] + 1,
+        event="created",
+        snapshot="evil",
+        chain="sha256",
+    )
+    return reseal(json.dumps(record, separators=(",", ":")).encode())
+
+
+def test_a_plain_record_appended_to_a_keyed_log_is_never_vouched_for(
+    log_path: Path, keyed_log: list[bytes]
+) -> None:
+    """Rotate with the key would have sealed the forgery into the keyed chain (the keyed
+    writer's refusal pointed to it); it refuses now, and repair --force moves it aside."""
+    write_lines(log_path, [*keyed_log, appended_plain_record(keyed_log)])
+    assert audit.verify([log_path], hmac_key=KEY).reason == "key"
+    for attempt in (
+        lambda: audit.AuditLog(log_path, fsync=False, hmac_key=KEY).write("requested"),
+        lambda: audit.rotate(log_path, hmac_key=KEY),
+    ):
+        with pytest.raises(audit.NotAuthentic, match="downgrade"):
+            attempt()
+    assert not list(log_path.parent.glob(f"{log_path.name}.*"))  # nothing rotated
+    assert audit.repair(log_path, hmac_key=KEY).refused
+    moved = audit.repair(log_path, hmac_key=KEY, force=True)
+    assert (moved.first_line, moved.records_moved) == (6, 1)
+    assert audit.verify([log_path], hmac_key=KEY).ok
+    assert [r["snapshot"] for r in records_of(log_path)].count("evil") == 0
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["plain", "keyed"])
+def test_a_first_format_line_appended_after_sealed_records_is_moved_by_repair_force(
+    log_path: Path, key: bytes | None
+) -> None:
+    """One line in the first format appended to a sealed log: every writer refused it, and so
+    did repair and rotate with or without --force, so no tool could clear it."""
+    make_log(log_path, 4, hmac_key=key)
+    sealed = lines_of(log_path)
+    write_lines(log_path, [*sealed, first_format_line("0" * 64, 99)])
+    assert audit.verify([log_path], hmac_key=key).reason == "edited"
+    with pytest.raises(audit.NotAuthentic, match="first format"):
+        audit.AuditLog(log_path, fsync=False, hmac_key=key).write("requested")
+    assert audit.repair(log_path, hmac_key=key).refused
+    moved = audit.repair(log_path, hmac_key=key, force=True)
+    assert (moved.first_line, moved.records_moved) == (5, 1)
+    assert lines_of(log_path)[:4] == sealed
+    with audit.AuditLog(log_path, fsync=False, hmac_key=key) as log:
+        log.write("requested")
+    assert audit.verify([log_path], hmac_key=key).ok
+
+
 # --- a made-up rotated head -----------------------------------------------------------------
 
 
