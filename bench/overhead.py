@@ -12,7 +12,7 @@ warming - hits both sides alike:
   write-ahead record is written there: only the no-audit case is measured on it.
 - ``moto``: moto's server over HTTP on 127.0.0.1, in a thread of this process.
 
-Cases: ``floor`` (four no-op handlers on the events the guard hooks: botocore's own dispatch
+Cases: ``floor`` (five no-op handlers where the guard's go: botocore's own dispatch
 cost), ``a`` (guard, audit disabled), ``a+`` (as a, but the caller leaves the policy's tags to
 the guard), ``b`` (audit, ``fsync = false``), ``c`` (audit, ``fsync = true``), ``d``
 (inheritance: the caller sends no Tags, the guard reads the source's tags with
@@ -63,10 +63,12 @@ from bench.common import (
     summarize,
     tag_list,
 )
+from rds_guard.guard.hooks import LAST_EVENT
 
 OPERATION = "CreateDBClusterSnapshot"
 GUARD_EVENTS = ("before-parameter-build", "request-created", "after-call", "after-call-error")
-"""The events the guard hooks (the floor's no-op handlers go on them)."""
+"""The events the guard hooks under the operation's name (the floor's no-op handlers go on
+them, and one last under `LAST_EVENT`, as the guard's)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class Case:
 CASES: dict[str, Case] = {
     case.name: case
     for case in (
-        Case("floor", "4 no-op handlers (botocore's dispatch)", guarded=False),
+        Case("floor", "5 no-op handlers (botocore's dispatch)", guarded=False),
         Case("a", "guard, audit disabled", target=1.05),
         Case("a+", "guard adds 3 tags, audit disabled", caller_sends="caller"),
         Case("b", "audit, fsync = false", audit=True, target=1.12),
@@ -169,6 +171,7 @@ def equip(
         for stage in GUARD_EVENTS:
             event = f"{stage}.rds.{OPERATION}"
             client.meta.events.register(event, noop, unique_id=f"bench.noop.{event}")
+        client.meta.events.register_last(LAST_EVENT, noop, unique_id="bench.noop.last")
         return None
     audit_path = workdir / f"overhead-{tag}-{case.name}.jsonl"
     audit_path.unlink(missing_ok=True)

@@ -30,11 +30,26 @@ class GuardedCall:
     guard found nothing to judge in, kept only so that a change another handler makes to it
     is judged again (it has no fields, no records); ``guard``: the guard that judged
     it, which writes its records, whatever is installed by then (another thread may uninstall
-    it, or install another, while the call is in flight). Plain data in slots: botocore
-    deep-copies the request context to presign cross-region copies (the copy shares the guard).
+    it, or install another, while the call is in flight); ``pending``: the judgement's
+    violations, blocked or warned about once every other ``before-parameter-build`` handler
+    has run (one of them may complete the call); ``deferred``: not judged yet, botocore's
+    validation refusing the call as it stood at the guard's handler. Plain data in slots:
+    botocore deep-copies the request context to presign cross-region copies (the copy shares
+    the guard).
     """
 
-    __slots__ = ("call", "fields", "guard", "judged", "mode", "outcome", "recorded", "requested")
+    __slots__ = (
+        "call",
+        "deferred",
+        "fields",
+        "guard",
+        "judged",
+        "mode",
+        "outcome",
+        "pending",
+        "recorded",
+        "requested",
+    )
 
     def __init__(
         self, call: str, outcome: str, fields: dict[str, Any], judged: dict[str, Any], mode: str
@@ -47,6 +62,8 @@ class GuardedCall:
         self.requested = False
         self.recorded = True
         self.guard: Guard | None = None
+        self.pending: tuple[Violation, ...] = ()
+        self.deferred = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
         """A copy of the call's data that shares its guard (a guard holds locks and files)."""
@@ -55,6 +72,7 @@ class GuardedCall:
         copied.fields = copy.deepcopy(self.fields, memo)
         copied.judged = copy.deepcopy(self.judged, memo)
         copied.requested, copied.recorded, copied.guard = self.requested, self.recorded, self.guard
+        copied.pending, copied.deferred = self.pending, self.deferred
         return copied
 
     def __str__(self) -> str:

@@ -115,6 +115,19 @@ def snapshot_tags(client: Any, snapshot: str) -> dict[str, str]:
     return tags_of(client, snapshot_arn(client, snapshot))
 
 
+HOUSE_NAME = "orders-manual-20261201"
+HOUSE_TAGS = ({"Key": "team", "Value": "core"},)
+
+
+def house_defaults(params: dict[str, Any], model: Any, **_: Any) -> None:
+    """A program's own ``before-parameter-build`` handler: a name and tags for a cluster
+    snapshot made without them (registered under the service's name, it runs after the
+    guard's handler, which is under the operation's)."""
+    if model.name == "CreateDBClusterSnapshot":
+        params.setdefault("DBClusterSnapshotIdentifier", HOUSE_NAME)
+        params.setdefault("Tags", [dict(tag) for tag in HOUSE_TAGS])
+
+
 def guarded_session(
     policy: Path | rds_guard.Policy,
     *,

@@ -184,6 +184,20 @@ fsync = false
 """Snapshots tagged legal-hold = true may not be deleted, and no other rule: a delete is
 judged by its hold alone, and every one recorded in audit.jsonl."""
 
+TEAM_REQUIRED = """\
+version = 1
+mode = "warn"
+
+[tags]
+required = ["team"]
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+"""One tag rule and no tag of the policy's own: the guard reads the source to judge a new
+snapshot's tags, and adds nothing; every call recorded in audit.jsonl."""
+
 FROM_ENVIRONMENT = """\
 version = 1
 mode = "enforce"

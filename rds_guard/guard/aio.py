@@ -11,17 +11,18 @@ that no fsync blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from ..core.calls import Decision
 from ..core.decide import decide
-from ..core.operations import Operation
+from ..core.operations import OPERATIONS, Operation
 from ..core.rules import Violation
 from ..records import GuardedCall
 from .binding import ClientBinding, presigning, status_of
 from .guard import Guard, LookupFailed
-from .reads import CallReads, Needed
+from .reads import CallReads, Incomplete, Needed
 
 T = TypeVar("T")
 
@@ -45,12 +46,39 @@ class AioClientBinding(ClientBinding):
         invalid: tuple[Violation, ...] = ()
         if problems:  # before the look-ups, as botocore's validation is
             invalid = await off_loop(guard, guard.check_types, self, row, params, problems)
-        decided = await self.ahead(guard, row, params)
-        call = await off_loop(guard, guard.judge, self, row, params, decided, invalid)
-        if call is not None and self.presigned_past_the_wrapper(context):
+        past_the_wrapper = self.presigned_past_the_wrapper(context)
+        try:
+            decided = await self.ahead(guard, row, params)
+        except Incomplete:
+            if past_the_wrapper:
+                raise
+            self.keep(guard.deferred(row, params), context)  # judged after every handler
+            return
+        judge = functools.partial(guard.judge, settle=past_the_wrapper)
+        call = await off_loop(guard, judge, self, row, params, decided, invalid)
+        if call is not None and past_the_wrapper:
             await off_loop(guard, guard.check_presigned, self, row, call, call.judged, None)
         else:
             self.keep(call, context)
+
+    async def last_before_parameter_build(  # type: ignore[override]
+        self, params: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
+        """``before-parameter-build``, after every other handler of it (`ClientBinding.
+        last_before_parameter_build`), the look-ups awaited."""
+        call = self.kept(context)
+        if call is None or not (call.pending or call.deferred) or call.guard is None:
+            return
+        guard, row = call.guard, OPERATIONS[call.fields["operation"]]
+        decided: Decision | CallReads | None = None
+        if call.deferred or guard.changed_since(row, call, params):
+            try:
+                decided = await self.ahead(guard, row, params)
+            except Incomplete:  # still refused: botocore's validation raises it next
+                return
+        completed = await off_loop(guard, guard.complete, self, row, call, params, decided)
+        if completed is not call:
+            self.keep(completed, context, replacing=call)
 
     async def request_created(  # type: ignore[override]
         self, row: Operation, request: Any, **_: Any

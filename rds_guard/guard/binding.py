@@ -27,7 +27,7 @@ from ..core.rules import Violation
 from ..records import CONTEXT_KEY, GuardedCall, swapped_request
 from .guard import Guard, Stack
 from .hooks import hook_client, service_of
-from .reads import CallReads
+from .reads import CallReads, Incomplete
 
 logger = logging.getLogger("rds_guard")
 
@@ -61,7 +61,7 @@ class ClientBinding:
         """Whether the client validates its parameters (botocore's ``parameter_validation``,
         on unless turned off in its config or profile)."""
         if hook:  # else its `StandIns` hold the handlers' places and hand it the calls
-            hook_client(client, self._handler, self.presign)
+            hook_client(client, self._handler, self.presign, self.last_before_parameter_build)
 
     def _handler(self, method: str, operation: str) -> Callable[..., Any]:
         bound: Callable[..., Any] = getattr(self, method)
@@ -96,11 +96,34 @@ class ClientBinding:
             return
         invalid = guard.check_types(self, row, params, self.invalid(row, params))
         reads = self.reads(row, params, guard)
-        call = guard.judge(self, row, params, reads, invalid)
-        if call is not None and self.presigned_past_the_wrapper(context):
-            guard.check_presigned(self, row, call, call.judged, None)
-        else:
-            self.keep(call, context)
+        if self.presigned_past_the_wrapper(context):
+            call = guard.judge(self, row, params, reads, invalid)
+            if call is not None:
+                guard.check_presigned(self, row, call, call.judged, None)
+            return
+        try:
+            call = guard.judge(self, row, params, reads, invalid, settle=False)
+        except Incomplete:  # another handler may complete the call: judged after them all
+            call = guard.deferred(row, params)
+        self.keep(call, context)
+
+    def last_before_parameter_build(
+        self, params: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
+        """``before-parameter-build``, after every other handler of it (of any operation: it
+        is registered last under the bare event name): a call the guard deferred is judged,
+        and one with violations is held again, then blocked or warned about (`Guard.
+        complete`); a judged call without violations is held at ``request-created``."""
+        call = self.kept(context)
+        if call is None or not (call.pending or call.deferred) or call.guard is None:
+            return
+        guard, row = call.guard, operations.OPERATIONS[call.fields["operation"]]
+        try:
+            completed = guard.complete(self, row, call, params)
+        except Incomplete:  # still refused: botocore's validation raises it next, as without us
+            return
+        if completed is not call:
+            self.keep(completed, context, replacing=call)
 
     def request_created(self, row: Operation, request: Any, **_: Any) -> None:
         """``request-created``: the request as every ``before-call`` handler left it, held
@@ -191,16 +214,31 @@ class ClientBinding:
         return bool(context.get("is_presign_request")) and presigning.get() is None
 
     @staticmethod
-    def keep(call: GuardedCall | None, context: dict[str, Any]) -> None:
-        """Keep a judged call's state: in the call's context, or for the presign it is part of."""
+    def keep(
+        call: GuardedCall | None, context: dict[str, Any], *, replacing: GuardedCall | None = None
+    ) -> None:
+        """Keep a judged call's state: in the call's context, or for the presign it is part of
+        (``replacing`` the state kept for it before)."""
         if call is None:
             return
         if context.get("is_presign_request"):
             presigned = presigning.get()
             if presigned is not None:
-                presigned.append(call)
+                if replacing is not None and replacing in presigned:
+                    presigned[presigned.index(replacing)] = call
+                else:
+                    presigned.append(call)
         else:
             context[CONTEXT_KEY] = call
+
+    @staticmethod
+    def kept(context: Mapping[str, Any]) -> GuardedCall | None:
+        """The call state `keep` kept for the call of ``context`` (None: none)."""
+        if context.get("is_presign_request"):
+            presigned = presigning.get()
+            return presigned[-1] if presigned else None
+        call = context.get(CONTEXT_KEY)
+        return call if isinstance(call, GuardedCall) else None
 
     def judged(
         self, context: Mapping[str, Any], *, requested: bool = False

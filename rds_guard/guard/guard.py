@@ -154,13 +154,16 @@ class Guard:
         params: dict[str, Any],
         lookups: LookupSource | Decision,
         invalid: tuple[Violation, ...] = (),
+        *,
+        settle: bool = True,
     ) -> GuardedCall | None:
         """before-parameter-build: decide, block or warn, and write the final parameters.
 
         ``lookups``: those of the call, or the decision made with them already (an async
         binding decides while it awaits them); ``invalid``: what `check_types` warned about,
-        which the call's records carry first. Returns the call's state (unrecorded for a call
-        with nothing to judge, kept to be held against what is sent).
+        which the call's records carry first; ``settle`` False: the violations are kept
+        pending (`complete` blocks or warns about them). Returns the call's state (unrecorded
+        for a call with nothing to judge, kept to be held against what is sent).
         """
         decision = self._decide(binding, row, params, lookups)
         if not decision.recorded:
@@ -169,13 +172,54 @@ class Guard:
         if invalid:
             fields["violations"] = [v.as_dict() for v in invalid] + fields["violations"]
         call = GuardedCall(new_call_id(), decision.outcome or "", fields, {}, self.policy.mode)
-        call.guard = self
-        self._enforce(call, row, decision.violations)
+        call.guard, call.pending = self, decision.violations
+        if settle:
+            self.settle(call, row)
         for key, value in decision.params.items():
             if params.get(key) is not value:
                 params[key] = value
         call.judged = _judged(row, params)
         return call
+
+    def deferred(self, row: Operation, params: Mapping[str, Any]) -> GuardedCall:
+        """A call botocore's validation refuses as it stands at the guard's handler: another
+        ``before-parameter-build`` handler may complete it (a name, its tags), so it is
+        judged once they have all run (`complete`); if none does, botocore refuses it."""
+        call = self._unrecorded(row, params)
+        call.deferred = True
+        return call
+
+    def complete(
+        self,
+        binding: ClientBinding,
+        row: Operation,
+        call: GuardedCall,
+        params: dict[str, Any],
+        lookups: LookupSource | Decision | None = None,
+    ) -> GuardedCall | None:
+        """before-parameter-build, after every other handler of it: a `deferred` call judged
+        now; a call with violations held again if a handler changed it since it was judged
+        (one that completes the call goes on), else blocked or warned about. Returns the
+        call's state (a deferred call's is new)."""
+        if call.deferred:
+            found = lookups if lookups is not None else binding.reads(row, params, self)
+            return self.judge(binding, row, params, found)
+        if self.changed_since(row, call, params):
+            call.pending = ()
+            self._judge_again(binding, row, call, _judged(row, params), lookups)
+        else:
+            self.settle(call, row)
+        return call
+
+    @staticmethod
+    def changed_since(row: Operation, call: GuardedCall, params: Mapping[str, Any]) -> bool:
+        """Whether a handler changed what the call's judgement rests on since."""
+        return _judged(row, params) != call.judged
+
+    def settle(self, call: GuardedCall, row: Operation) -> None:
+        """Block (enforce) or warn about the call's pending violations."""
+        pending, call.pending = call.pending, ()
+        self._enforce(call, row, pending)
 
     def _unrecorded(self, row: Operation, params: Mapping[str, Any]) -> GuardedCall:
         """A call with nothing to judge (a share of another attribute, a ModifyDBInstance
@@ -200,6 +244,8 @@ class Guard:
         call's state and records state what is sent; a request made into another call, or
         one that cannot be read (``swapped``), is blocked or warned about. Then the
         ``requested`` record: if it cannot be written, nothing is sent."""
+        if call.pending:  # no handler settled them (`complete`): never sent unjudged
+            self.settle(call, row)
         if swapped is not None:
             self._refuse_swapped(binding, row, call, swapped)
         elif sent != call.judged:
@@ -224,6 +270,8 @@ class Guard:
         """A presigned URL of a guarded call, held against its judgement as `check_sent`
         holds a request (``sent``: read from the URL), then the ``presigned`` record (with the
         URL's expiry, never the URL), written before the URL is returned."""
+        if call.pending:
+            self.settle(call, row)
         if swapped is not None:
             self._refuse_swapped(binding, row, call, swapped)
         elif sent != call.judged:

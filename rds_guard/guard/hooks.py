@@ -57,6 +57,11 @@ STAGES = (
 (of `rds_guard.guard.binding.ClientBinding`)."""
 
 
+LAST_EVENT = "before-parameter-build"
+"""Where the guard's last ``before-parameter-build`` handler goes: under the bare event name,
+whose handlers botocore calls after those of the service's and the operation's names."""
+
+
 class Hooked(Protocol):
     """What the hooks are registered on: a botocore (or aiobotocore) client."""
 
@@ -76,10 +81,13 @@ def hook_client(
     client: Hooked,
     handler_for: Callable[[str, str], Callable[..., Any]],
     presign: Callable[..., Any],
+    last: Callable[..., Any],
 ) -> None:
     """Register ``handler_for(method, operation)`` under each guarded operation's exact event
-    names (its place in botocore's handler order), and wrap ``generate_presigned_url`` with
-    ``presign`` (no event fires after a URL is signed).
+    names (its place in botocore's handler order), ``last`` after every other
+    ``before-parameter-build`` handler (registered last under the bare event name: it sees
+    every call of the client), and wrap ``generate_presigned_url`` with ``presign`` (no event
+    fires after a URL is signed).
 
     The unique ids are the event names, so the guard's handlers are on a client once, however
     often it is hooked (`binding_of` hooks each client once: the presign wrapper is not
@@ -93,6 +101,7 @@ def hook_client(
         for stage, method in STAGES:
             event = f"{stage}.{service}.{name}"
             events.register(event, handler_for(method, name), unique_id=f"rds_guard:{event}")
+    events.register_last(LAST_EVENT, last, unique_id=f"rds_guard:{LAST_EVENT}:last")
     original = client.generate_presigned_url
     generate = _held_weakly(client, original)
     function = getattr(original, "__func__", None)
@@ -176,7 +185,7 @@ class StandIns:
         self._bind = bind
         self._idle = idle
         self._binding: Any = None
-        hook_client(client, self._forwarder, self._presign)
+        hook_client(client, self._forwarder, self._presign, self._last)
 
     def _forwarder(self, method: str, operation: str) -> Callable[..., Any]:
         forward, idle = self._forward, self._idle
@@ -207,6 +216,11 @@ class StandIns:
         from ..core.operations import OPERATIONS  # the table, once a handler is called
 
         return getattr(self.binding(), method)(OPERATIONS[operation], **kwargs)
+
+    def _last(self, **kwargs: Any) -> Any:
+        if self._binding is None:  # no call was judged: nothing to settle
+            return None
+        return self._binding.last_before_parameter_build(**kwargs)
 
     def _presign(self, generate: Callable[..., str], *args: Any, **kwargs: Any) -> str:
         presign: Callable[..., str] = self.binding().presign

@@ -32,6 +32,12 @@ from .guard import LookupFailed
 logger = logging.getLogger("rds_guard")
 
 
+class Incomplete(ParamValidationError):  # type: ignore[misc]
+    """botocore's own `ParamValidationError` for a call its validation refuses as it stands,
+    raised before the first read; the client binding takes it for a call another
+    ``before-parameter-build`` handler may still complete."""
+
+
 class Needed(Exception):
     """A look-up the decision asked for that an async binding has not fetched yet."""
 
@@ -116,7 +122,7 @@ class CallReads:
         self._validated = True
         problems = self._refused()
         if problems:
-            raise ParamValidationError(report="\n".join(problems))
+            raise Incomplete(report="\n".join(problems))
 
     def plan(self, kind: str) -> tuple[aws.Read[Any] | None, Any]:
         """The read that look-up ``kind`` makes, or None with the answer known without one."""

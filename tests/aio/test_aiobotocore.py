@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
-from aws import audit_records, make_cluster, snapshot_tags
+from aws import HOUSE_NAME, audit_records, house_defaults, make_cluster, snapshot_tags
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
-from policies import AUDITED, DEFAULTS_ONLY, LEDGER, write_policy
+from policies import AUDITED, DEFAULTS_ONLY, LEDGER, TEAM_REQUIRED, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -155,6 +155,33 @@ def test_a_call_botocore_refuses_is_refused_before_any_read(
     run(work)
     assert moto_server.requests() == []
     assert audit_records(tmp_path) == []
+
+
+def test_a_call_the_programs_own_handler_completes_is_judged_as_completed(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As in the sync suite (tests/guard/test_completing_handlers.py): a call refused by
+    botocore's validation at the guard's handler is judged after the program's, which names
+    it and tags it, its look-up awaited (``inherit = "always"``: the source is read though
+    the call carries tags)."""
+    make_cluster(moto_server.client("rds"))
+    policy = TEAM_REQUIRED.replace('"warn"', '"enforce"').replace(
+        "[tags]\n", '[tags]\ninherit = "always"\n'
+    )
+    session = guarded_session(tmp_path, policy)
+    session.register("before-parameter-build.rds", house_defaults)
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            await rds.create_db_cluster_snapshot(DBClusterIdentifier="orders")
+
+    moto_server.reset_counts()
+    run(work)
+    assert moto_server.actions() == ["DescribeDBClusters", "CreateDBClusterSnapshot"]
+    assert snapshot_tags(moto_server.client("rds"), HOUSE_NAME) == {"team": "core"}
+    requested, created = audit_records(tmp_path)
+    assert (requested["snapshot"], requested["violations"]) == (HOUSE_NAME, [])
+    assert created["event"] == "created"
 
 
 def test_a_client_that_does_not_validate_reads_nothing_for_a_call_of_the_wrong_types(

@@ -1,0 +1,130 @@
+"""A program's own ``before-parameter-build`` handler that completes its calls (a house name,
+house tags) runs after the guard's, which botocore calls first (exact event names before the
+service's). The guard judges such a call as completed: a call its validation refused as it
+stood is judged after every handler, and a call with violations is held again once they have
+all run, before anything is blocked or warned about.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws import HOUSE_NAME, audit_records, house_defaults, make_cluster, snapshot_tags
+from botocore.exceptions import ParamValidationError
+from policies import TEAM_REQUIRED, write_policy
+from servers import MotoServer
+
+import rds_guard
+
+TAG_RULES_AND_A_DEFAULT = TEAM_REQUIRED.replace(
+    "[audit]", '[tags.defaults]\nmanaged = "g"\n\n[audit]'
+)
+
+
+def house_client(server: MotoServer, policy: Path | None) -> Any:
+    """An rds client of a session whose program completes its snapshot calls, guarded by
+    ``policy`` (None: no guard), with a cluster ``orders`` that passes on no tags."""
+    server.reset_state()
+    session = boto3.Session(region_name="us-east-1")
+    session.events.register("before-parameter-build.rds", house_defaults)
+    if policy is not None:
+        rds_guard.install(session, policy=policy)
+    rds = server.client("rds", session=session)
+    make_cluster(rds)
+    server.reset_counts()
+    return rds
+
+
+def made(server: MotoServer, rds: Any, **params: Any) -> tuple[str, dict[str, str]]:
+    """Make a snapshot of ``orders`` through ``rds``: its name and tags, as the service holds
+    them, after exactly one CreateDBClusterSnapshot request."""
+    answer = rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", **params)
+    name = answer["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"]
+    assert server.count("CreateDBClusterSnapshot") == 1
+    return name, snapshot_tags(rds, name)
+
+
+@pytest.mark.parametrize("mode", ["warn", "enforce"])
+def test_a_call_completed_by_the_program_is_judged_as_completed(
+    moto_server: MotoServer, tmp_path: Path, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The call without its name: the guard's read of the source waited for botocore's
+    validation, which refused the call as it stood, so the program got a
+    `ParamValidationError` it would never have got without the guard."""
+    bare = made(moto_server, house_client(moto_server, None))
+    rds = house_client(moto_server, write_policy(tmp_path, TEAM_REQUIRED, mode=mode))
+    with caplog.at_level("WARNING", logger="rds_guard"):
+        assert made(moto_server, rds) == bare == (HOUSE_NAME, {"team": "core"})
+    assert "rds_guard" not in caplog.text, "a complete call warned about"
+    requested, created = audit_records(tmp_path)
+    assert (requested["event"], created["event"]) == ("requested", "created")
+    assert (requested["snapshot"], requested["tags"]) == (HOUSE_NAME, {"team": "core"})
+    assert requested["violations"] == [] and requested["notes"] == []
+
+
+def test_a_call_completed_by_the_program_gets_the_policys_tags_with_its_own(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Judged after the program's handler, the call still gets the policy's default, beside
+    the program's tags (the guard's rewrite is made before botocore builds the request)."""
+    rds = house_client(moto_server, write_policy(tmp_path, TAG_RULES_AND_A_DEFAULT))
+    assert made(moto_server, rds) == (HOUSE_NAME, {"team": "core", "managed": "g"})
+    requested = audit_records(tmp_path)[0]
+    assert requested["injected"] == ["managed"] and requested["violations"] == []
+
+
+def test_a_violation_the_program_mends_after_the_guard_blocks_nothing(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A named call without tags breaks `tags.required` when the guard judges it; the
+    program's handler then adds the tag: the call as completed goes, its records say what
+    changed after the judgement."""
+    rds = house_client(moto_server, write_policy(tmp_path, TEAM_REQUIRED, mode="enforce"))
+    assert made(moto_server, rds, DBClusterSnapshotIdentifier="orders-manual-1") == (
+        "orders-manual-1",
+        {"team": "core"},
+    )
+    requested = audit_records(tmp_path)[0]
+    assert requested["violations"] == []
+    assert requested["notes"] == ["changed after rds_guard judged it: Tags"]
+
+
+def test_a_violation_no_handler_mends_is_still_blocked_after_them_all(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The program's handler adds nothing to a call that has Tags already: blocked, nothing
+    sent, one blocked record."""
+    rds = house_client(moto_server, write_policy(tmp_path, TEAM_REQUIRED, mode="enforce"))
+    with pytest.raises(rds_guard.PolicyViolation) as blocked:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders",
+            DBClusterSnapshotIdentifier="orders-manual-1",
+            Tags=[{"Key": "env", "Value": "prod"}],
+        )
+    assert [v.rule for v in blocked.value.violations] == ["tags.required"]
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+@pytest.mark.parametrize("mode", ["warn", "enforce"])
+def test_a_call_no_handler_completes_gets_botocores_own_refusal(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """A call left without its name (no handler of the program's): botocore's own
+    `ParamValidationError`, word for word, nothing sent, not even the guard's read."""
+    moto_server.reset_state()
+    with pytest.raises(ParamValidationError) as refused:
+        moto_server.client("rds").create_db_cluster_snapshot(DBClusterIdentifier="orders")
+    session = boto3.Session(region_name="us-east-1")
+    rds_guard.install(session, policy=write_policy(tmp_path, TEAM_REQUIRED, mode=mode))
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    moto_server.reset_counts()
+    with pytest.raises(ParamValidationError) as guarded:
+        rds.create_db_cluster_snapshot(DBClusterIdentifier="orders")
+    assert (type(guarded.value), str(guarded.value)) == (ParamValidationError, str(refused.value))
+    assert moto_server.requests() == []
+    assert audit_records(tmp_path) == []
