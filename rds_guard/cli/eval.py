@@ -22,8 +22,7 @@ from typing import Any
 from rds_guard.core import operations
 from rds_guard.core.decide import UNREADABLE, Decision, SourceTags, evaluate
 from rds_guard.core.operations import Kind, Operation
-from rds_guard.core.policy import Policy, templates_of
-from rds_guard.core.templates import Placeholder
+from rds_guard.core.policy import Policy, uses_region
 
 from .common import (
     PROG,
@@ -112,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if args.source_unreadable:
         source_tags = UNREADABLE
     region = args.region or configured_region()
-    if region is None and _uses_region(policy):
+    if region is None and uses_region(policy):
         raise UsageError(
             "the policy's templates use {region}, and no region is configured: pass --region R"
         )
@@ -134,15 +133,6 @@ def run(args: argparse.Namespace) -> int:
         print_lines(decision_lines(decision, policy))
         print_lines(f"not judged: {line}" for line in unknown)
     return 0 if decision.allowed else 1
-
-
-def _uses_region(policy: Policy) -> bool:
-    """Whether a template of ``policy`` holds ``{region}`` (rendered empty without one)."""
-    return any(
-        isinstance(part, Placeholder) and part.name == "region"
-        for _, template in templates_of(policy)
-        for part in template.parts
-    )
 
 
 def _add_pairs(parser: argparse._ActionsContainer, option: str, metavar: str, help: str) -> None:

@@ -36,7 +36,7 @@ from .deletion import (
 )
 from .naming import judge_identifier, source_name, template_values
 from .operations import Kind, Operation
-from .policy import Policy
+from .policy import Policy, uses_region
 from .tagging import (
     TagLayers,
     dropped_reserved,
@@ -87,11 +87,17 @@ def evaluate(
     datetime) for when the snapshot was made (``[deletion] minimum_age_days``; None: not
     judged, but with `UNREADABLE` tags the snapshot counts as unread). The instance a delete
     acts on is taken to be an ordinary one (no exemption from ``[deletion] final_snapshot``).
-    ``region`` and ``now`` (an aware datetime) feed ``{region}`` and ``{utcnow}``. An
+    ``region`` and ``now`` (an aware datetime) feed ``{region}`` and ``{utcnow}`` (a policy
+    whose templates use ``{region}`` needs one: a `ValueError` without). An
     operation not guarded on ``service`` is a `ValueError`. Every service is judged, whatever
     the policy's ``services`` lists: the three APIs share one endpoint.
     """
-    _check_arguments(policy, operation, params, service, now, snapshot_created)
+    _check_arguments(policy, operation, params, service, now, snapshot_created, region)
+    if region is None and uses_region(policy):
+        raise ValueError(
+            "evaluate(): the policy's templates use {region}: pass region= (a guarded client"
+            " always has one)"
+        )
     row = operations.find(service, operations.operation_name(operation) or operation)
     if row is None:
         raise ValueError(f"{service} {operation} is not an operation rds_guard guards")
@@ -149,6 +155,7 @@ def _check_arguments(
     service: object,
     now: object,
     snapshot_created: object,
+    region: object,
 ) -> None:
     """`evaluate`'s arguments of the wrong type, each a `TypeError` saying what it takes."""
     expected: tuple[tuple[str, object, type | tuple[type, ...], str], ...] = (
@@ -163,6 +170,7 @@ def _check_arguments(
             (datetime, type(None)),
             "an aware datetime or None",
         ),
+        ("region", region, (str, type(None)), "a region's name or None"),
     )
     for name, value, kinds, what in expected:
         if not isinstance(value, kinds):

@@ -19,7 +19,7 @@ from .files import NotRegularFile, read_regular_file
 from .frozen import frozen
 from .regex import NamePattern, Regex
 from .rules import ValueGlob, Wildcard
-from .templates import Template
+from .templates import Placeholder, Template
 
 DEFAULT_AUDIT_PATH = "rds-guard-audit.jsonl"
 DEFAULT_LOCK_TIMEOUT = 10.0
@@ -269,6 +269,16 @@ def templates_of(policy: Policy) -> Iterator[tuple[str, Template]]:
     ):
         for key, template in templates.items():
             yield f"{table}.{key}", template
+
+
+def uses_region(policy: Policy) -> bool:
+    """Whether a template of ``policy`` holds ``{region}`` (a guarded client always has a
+    region; offline, one must be given)."""
+    return any(
+        isinstance(part, Placeholder) and part.name == "region"
+        for _, template in templates_of(policy)
+        for part in template.parts
+    )
 
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:

@@ -85,6 +85,7 @@ def test_an_unknown_service_is_a_value_error(service, words):
         ({"now": "2026-11-29"}, "now must be an aware datetime or None, not str"),
         ({"snapshot_created": 0}, "snapshot_created must be an aware datetime or None, not int"),
         ({"service": None}, "service must be one of rds, docdb, neptune"),
+        ({"region": 3}, "region must be a region's name or None, not int"),
     ],
 )
 def test_an_argument_of_the_wrong_type_is_a_type_error_naming_it(arguments, words):
@@ -96,6 +97,24 @@ def test_an_argument_of_the_wrong_type_is_a_type_error_naming_it(arguments, word
     } | arguments
     with pytest.raises(TypeError, match=words):
         evaluate(given.pop("policy"), given.pop("operation"), given.pop("params"), **given)
+
+
+@pytest.mark.parametrize(
+    "table",
+    ['[naming]\ngenerate = "{source}-{region}-x"', '[tags.defaults]\nregion = "{region}"'],
+)
+def test_a_policy_using_the_region_needs_one(table):
+    """Without one, ``{region}`` rendered empty: a name `orders--x` the guard, whose client
+    always has a region, would never judge (`identifier.aws`, two hyphens)."""
+    policy = make_policy(table)
+    params = {"DBClusterIdentifier": "orders"}
+    if policy.naming.generate is None:
+        params["DBClusterSnapshotIdentifier"] = "orders-1"
+    with pytest.raises(ValueError, match=r"templates use \{region\}: pass region="):
+        evaluate(policy, "CreateDBClusterSnapshot", params, now=NOW)
+    decision = evaluate(policy, "CreateDBClusterSnapshot", params, now=NOW, region="eu-west-1")
+    assert "eu-west-1" in (decision.snapshot or "") + str(decision.tags)
+    assert decision.allowed
 
 
 def test_a_service_the_policy_leaves_out_is_judged_all_the_same():
