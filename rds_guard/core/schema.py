@@ -118,6 +118,19 @@ class _Reader(ValueReader):
         self.times = this_years()
         top = self.table(document, "", _TOP_KEYS)
         if "version" not in top:
+            misplaced = next(
+                (
+                    name
+                    for name, table in top.items()
+                    if isinstance(table, dict) and "version" in table
+                ),
+                None,
+            )
+            if misplaced is not None:  # written after a table's header, so it is that table's
+                raise self.fail(
+                    f"{misplaced}.version",
+                    f"unknown key: version belongs at the top of the file, before [{misplaced}]",
+                )
             raise PolicyError(
                 "missing key 'version' (write: version = 1)", path=self.source, key="version"
             )

@@ -523,6 +523,14 @@ def test_missing_version_is_an_error_saying_what_to_write():
     assert "version = 1" in error.problem
 
 
+def test_a_version_written_under_a_table_header_is_named_where_it_is():
+    """TOML makes a key after ``[tags]`` one of the table's: the error names that key and its
+    line, not a version missing with no line."""
+    error = policy_error('[tags]\nrequired = ["team"]\nversion = 1\n')
+    assert (error.key, error.line) == ("tags.version", 3)
+    assert "version belongs at the top of the file, before [tags]" in error.problem
+
+
 @pytest.mark.parametrize("value", ["2", "0", "-1"])
 def test_any_version_but_the_integer_1_is_rejected(value):
     """version 2 or 0: unsupported, saying which version this rds_guard reads."""
