@@ -7,7 +7,6 @@ syntax error; `hint` offers the closest known key.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import tomllib
 
@@ -79,31 +78,34 @@ def shown(value: object, limit: int = 60) -> str:
 
 
 class KeyLines:
-    """Where each dotted key is written in the TOML text, found in one linear scan."""
+    """Where each dotted key is written in the TOML text, found in one linear scan, made as
+    far as a question needs (a key on line 2 of a large file is found at once)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._scan: _Scan | None = None
 
-    @property
-    def scanned(self) -> _Scan:
-        """The scan of the text, made when first needed."""
+    def scanned(self, key: str | None = None) -> _Scan:
+        """The scan of the text, made at least until ``key`` is found (None: to the end)."""
         if self._scan is None:
             self._scan = _Scan(self.text)
+        self._scan.until(key)
         return self._scan
 
     def too_deep(self) -> tuple[int, str] | None:
         """The line and the start of the first key of more than `MAX_KEY_PARTS` parts."""
         # A key is written on one line: without a line of that many dots, none is that deep,
         # and the scan waits until a message needs a line.
-        if all(line.count(".") < MAX_KEY_PARTS for line in self.text.split("\n")):
+        if self.text.count(".") < MAX_KEY_PARTS or all(
+            line.count(".") < MAX_KEY_PARTS for line in self.text.split("\n")
+        ):
             return None
-        return self.scanned.too_deep
+        return self.scanned().too_deep
 
     def find(self, key: str) -> int | None:
         """The line of ``key``, else of its nearest enclosing table or key."""
-        keys = self.scanned.keys
         key = re.sub(r"\[\d+\]$", "", key)
+        keys = self.scanned(key).keys
         if key in keys:  # the key itself, even the empty key ""
             return keys[key][0]
         while "." in key:
@@ -115,7 +117,7 @@ class KeyLines:
     def locate(self, key: str, value: str, index: int) -> tuple[int, int] | None:
         """The line and column where character ``index`` of the string ``value``, written at
         ``key``, is in the text; None when the key's value is not written as such a string."""
-        entry = self.scanned.keys.get(key)
+        entry = self.scanned(key).keys.get(key)
         if entry is None or entry[1] < 0:
             return None
         decoded = _decode_string(self.text, entry[1])
@@ -140,57 +142,67 @@ _MULTILINE_RUN = re.compile(r'[^"\\]*')
 
 
 class _Scan:
-    """One pass over TOML text: each key's line and value offset (-1 for a table header),
-    and the first key deeper than `MAX_KEY_PARTS`. Stops where the text is not TOML."""
+    """One pass over TOML text, made as far as asked (`until`): each key's line and value
+    offset (-1 for a table header), and the first key deeper than `MAX_KEY_PARTS`. Stops
+    where the text is not TOML."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.i = 0
         self.line = 1
+        self.table = ""
+        self.done = False
         self.keys: dict[str, tuple[int, int]] = {}
         self.too_deep: tuple[int, str] | None = None
-        with contextlib.suppress(_Stop):
-            self.statements()
+
+    def until(self, key: str | None) -> None:
+        """Scan on until ``key`` is found (None: to the end of the text)."""
+        try:
+            while not self.done and (key is None or key not in self.keys):
+                self.statement()
+        except _Stop:
+            self.done = True
 
     def blank(self) -> None:
         self.i = _BLANK.match(self.text, self.i).end()  # type: ignore[union-attr]
 
-    def statements(self) -> None:
-        text, table = self.text, ""
-        while self.i < len(text):
+    def statement(self) -> None:
+        """Scan the next line's statement (a table header or a key and its value)."""
+        text = self.text
+        self.blank()
+        if self.i >= len(text):
+            self.done = True
+            return
+        char = text[self.i]
+        if char == "\n":
+            self.i += 1
+            self.line += 1
+            return
+        if char == "#":
+            self.skip_comment()
+            return
+        if char == "[":
+            self.i += 2 if text.startswith("[[", self.i) else 1
+            parts = self.key()
             self.blank()
-            if self.i >= len(text):
-                return
-            char = text[self.i]
-            if char == "\n":
-                self.i += 1
-                self.line += 1
-                continue
-            if char == "#":
-                self.skip_comment()
-                continue
-            if char == "[":
-                self.i += 2 if text.startswith("[[", self.i) else 1
-                parts = self.key()
-                self.blank()
-                if not text.startswith("]", self.i):
-                    raise _Stop
-                self.i += 2 if text.startswith("]]", self.i) else 1
-                table = self.found(parts, "", -1)
-            else:
-                parts, line = self.key(), self.line
-                self.blank()
-                if not text.startswith("=", self.i):
-                    raise _Stop
-                self.i += 1
-                self.blank()
-                self.found(parts, table, self.i, line)
-                self.skip_value()
-            self.blank()
-            if text.startswith("#", self.i):
-                self.skip_comment()
-            elif self.i < len(text) and text[self.i] != "\n":
+            if not text.startswith("]", self.i):
                 raise _Stop
+            self.i += 2 if text.startswith("]]", self.i) else 1
+            self.table = self.found(parts, "", -1)
+        else:
+            parts, line = self.key(), self.line
+            self.blank()
+            if not text.startswith("=", self.i):
+                raise _Stop
+            self.i += 1
+            self.blank()
+            self.found(parts, self.table, self.i, line)
+            self.skip_value()
+        self.blank()
+        if text.startswith("#", self.i):
+            self.skip_comment()
+        elif self.i < len(text) and text[self.i] != "\n":
+            raise _Stop
 
     def found(self, parts: list[str], table: str, value_at: int, line: int = 0) -> str:
         """Records a key (and the tables its dots open) on its line; returns the dotted key."""

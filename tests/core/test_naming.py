@@ -86,13 +86,14 @@ def test_generate_renders_service_region_and_operation():
 
 
 def test_evaluate_passes_region_to_templates():
-    """evaluate(region=...) feeds `{region}`; without it `{region}` renders empty."""
+    """evaluate(region=...) feeds `{region}`; without it, a policy using `{region}` is a
+    `ValueError` (it rendered empty, judging a name no guard would make)."""
     policy = make_policy('[naming]\ngenerate = "{source}-{region}x"\n')
     params = CREATE.params_without_identifier()
     decision = evaluate(policy, CREATE.operation, params, region="eu-west-1", now=NOW)
     assert decision.params[CREATE.identifier] == "orders-eu-west-1x"
-    decision = evaluate(policy, CREATE.operation, params, now=NOW)
-    assert decision.params[CREATE.identifier] == "orders-x"
+    with pytest.raises(ValueError, match="pass region="):
+        evaluate(policy, CREATE.operation, params, now=NOW)
 
 
 def test_a_generated_identifier_is_judged_like_any_other():

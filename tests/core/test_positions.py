@@ -40,33 +40,51 @@ def lines() -> KeyLines:
     return KeyLines(DOCUMENT)
 
 
-@pytest.mark.parametrize(
-    ("key", "line"),
-    [
-        ("version", 1),
-        ("naming", 2),
-        ("naming.pattern", 3),
-        ("naming.generate", 4),
-        ("naming.operations", 6),
-        ("naming.operations.CopyDBSnapshot", 6),
-        ("naming.operations.CopyDBSnapshot.pattern", 7),
-        ("tags.required", 12),
-        ("tags.required[1]", 12),
-        ("tags.quoted.key", 17),
-        ("tags.quoted.key.part", 17),
-        ("tags.defaults", 18),
-        ("tags.defaults.owner", 18),
-        ("tags.note", 19),
-        ("tags.literal", 22),
-        ("history.when", 25),
-        ("tags.unknown", 11),
-        ("nothing", None),
-    ],
-)
+LINES = [
+    ("version", 1),
+    ("naming", 2),
+    ("naming.pattern", 3),
+    ("naming.generate", 4),
+    ("naming.operations", 6),
+    ("naming.operations.CopyDBSnapshot", 6),
+    ("naming.operations.CopyDBSnapshot.pattern", 7),
+    ("tags.required", 12),
+    ("tags.required[1]", 12),
+    ("tags.quoted.key", 17),
+    ("tags.quoted.key.part", 17),
+    ("tags.defaults", 18),
+    ("tags.defaults.owner", 18),
+    ("tags.note", 19),
+    ("tags.literal", 22),
+    ("history.when", 25),
+    ("tags.unknown", 11),
+    ("nothing", None),
+]
+"""Each key of `DOCUMENT` and its line (an unknown one: its table's; None: none)."""
+
+
+@pytest.mark.parametrize(("key", "line"), LINES)
 def test_each_key_is_found_on_its_own_line(lines: KeyLines, key: str, line: int | None) -> None:
     """Keys, the tables their dots open, array elements (the key's line) and what strings,
     arrays and comments hold (never taken for a key)."""
     assert lines.find(key) == line
+
+
+def test_one_scan_asked_in_any_order_finds_what_a_fresh_one_finds() -> None:
+    """The scan goes only as far as a question needs, and on from there for the next one: a
+    key found early, then later ones, then earlier ones again, each on its line."""
+    keys = [key for key, _ in LINES]
+    shared = KeyLines(DOCUMENT)
+    for key in [*keys, *reversed(keys), *keys]:
+        assert shared.find(key) == KeyLines(DOCUMENT).find(key), key
+    assert shared.locate("naming.generate", "{source}-manual", 2) == (4, 15)
+
+
+def test_a_scan_stopped_by_text_that_is_no_toml_stays_stopped() -> None:
+    """Asked for a key past the text that is no TOML, then for another: the scan does not
+    resume inside the broken statement (a key read from it would have a made-up line)."""
+    lines = KeyLines("version = 1\nx = [1, 2\ny = 3\n[tags]\nz = 1\n")
+    assert (lines.find("tags.z"), lines.find("y"), lines.find("version")) == (None, None, 1)
 
 
 @pytest.mark.parametrize(
