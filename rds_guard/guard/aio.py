@@ -48,10 +48,8 @@ class AioClientBinding(ClientBinding):
             invalid = await off_loop(guard, guard.check_types, self, row, params, problems)
         past_the_wrapper = self.presigned_past_the_wrapper(context)
         try:
-            decided = await self.ahead(guard, row, params)
+            decided = await self.ahead(guard, row, params, deferrable=not past_the_wrapper)
         except Incomplete:
-            if past_the_wrapper:
-                raise
             self.keep(guard.deferred(row, params), context)  # judged after every handler
             return
         judge = functools.partial(guard.judge, settle=past_the_wrapper)
@@ -70,11 +68,13 @@ class AioClientBinding(ClientBinding):
         if call is None or not (call.pending or call.deferred) or call.guard is None:
             return
         guard, row = call.guard, OPERATIONS[call.fields["operation"]]
+        if call.deferred and self.still_refused(row, params, guard):
+            return
         decided: Decision | CallReads | None = None
         if call.deferred or guard.changed_since(row, call, params):
             try:
-                decided = await self.ahead(guard, row, params)
-            except Incomplete:  # still refused: botocore's validation raises it next
+                decided = await self.ahead(guard, row, params, deferrable=True)
+            except Incomplete:  # refused as changed: botocore raises it next
                 return
         completed = await off_loop(guard, guard.complete, self, row, call, params, decided)
         if completed is not call:
@@ -143,11 +143,12 @@ class AioClientBinding(ClientBinding):
         return url
 
     async def ahead(
-        self, guard: Guard, row: Operation, params: Mapping[str, Any]
+        self, guard: Guard, row: Operation, params: Mapping[str, Any], *, deferrable: bool = False
     ) -> Decision | CallReads:
         """The guard's decision on ``params``, its look-ups awaited on this client; or, when
-        a look-up failed, the look-ups: the guard records the failure when it decides."""
-        reads = self.reads(row, params, guard, ahead=True)
+        a look-up failed, the look-ups: the guard records the failure when it decides
+        (``deferrable``: see `CallReads`)."""
+        reads = self.reads(row, params, guard, ahead=True, deferrable=deferrable)
         facts = self.facts()
         while True:
             try:

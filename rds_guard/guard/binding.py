@@ -95,12 +95,12 @@ class ClientBinding:
         if guard is None or not self.judgeable(params, model):
             return
         invalid = guard.check_types(self, row, params, self.invalid(row, params))
-        reads = self.reads(row, params, guard)
         if self.presigned_past_the_wrapper(context):
-            call = guard.judge(self, row, params, reads, invalid)
+            call = guard.judge(self, row, params, self.reads(row, params, guard), invalid)
             if call is not None:
                 guard.check_presigned(self, row, call, call.judged, None)
             return
+        reads = self.reads(row, params, guard, deferrable=True)
         try:
             call = guard.judge(self, row, params, reads, invalid, settle=False)
         except Incomplete:  # another handler may complete the call: judged after them all
@@ -118,9 +118,13 @@ class ClientBinding:
         if call is None or not (call.pending or call.deferred) or call.guard is None:
             return
         guard, row = call.guard, operations.OPERATIONS[call.fields["operation"]]
+        if call.deferred and self.still_refused(row, params, guard):
+            return
         try:
-            completed = guard.complete(self, row, call, params)
-        except Incomplete:  # still refused: botocore's validation raises it next, as without us
+            completed = guard.complete(
+                self, row, call, params, self.reads(row, params, guard, deferrable=True)
+            )
+        except Incomplete:  # refused as changed: botocore raises it next, as without us
             return
         if completed is not call:
             self.keep(completed, context, replacing=call)
@@ -325,10 +329,17 @@ class ClientBinding:
         return CallFacts(self.service, self.region, datetime.now(UTC), os.environ)
 
     def reads(
-        self, row: Operation, params: Mapping[str, Any], guard: Guard, *, ahead: bool = False
+        self,
+        row: Operation,
+        params: Mapping[str, Any],
+        guard: Guard,
+        *,
+        ahead: bool = False,
+        deferrable: bool = False,
     ) -> CallReads:
         """The read-only look-ups of one call ``guard`` judges, made on this client when a
-        rule asks; in warn mode a failed read never stops the call (`CallReads`)."""
+        rule asks; in warn mode a failed read never stops the call (`CallReads`);
+        ``deferrable``: a call botocore's validation refuses is `Incomplete`."""
         client = self._client()
         assert client is not None, "a handler of a client that is gone"
         # botocore refuses a call without its name, before sending anything: so is the read
@@ -339,8 +350,22 @@ class ClientBinding:
             return self.refused(row, params, generated=generated) if self.validates else []
 
         return CallReads(
-            client, self.region, row, params, ahead=ahead, lenient=guard.lenient, refused=refused
+            client,
+            self.region,
+            row,
+            params,
+            ahead=ahead,
+            lenient=guard.lenient,
+            refused=refused,
+            deferrable=deferrable,
         )
+
+    def still_refused(self, row: Operation, params: Mapping[str, Any], guard: Guard) -> bool:
+        """Whether botocore's validation refuses a deferred call even now, after every other
+        handler: it raises its own error next (a call judged then would be blocked or warned
+        about, for what no handler completed)."""
+        generated = row.name in guard.names_generated
+        return self.validates and bool(self.refused(row, params, generated=generated))
 
 
 def status_of(http_response: object) -> int | None:

@@ -205,8 +205,10 @@ class Guard:
             found = lookups if lookups is not None else binding.reads(row, params, self)
             return self.judge(binding, row, params, found)
         if self.changed_since(row, call, params):
-            call.pending = ()
+            # the judgement's own violations stand until the call as changed is judged (a
+            # refusal raised meanwhile leaves them to `check_sent`)
             self._judge_again(binding, row, call, _judged(row, params), lookups)
+            call.pending = ()
         else:
             self.settle(call, row)
         return call
@@ -395,7 +397,13 @@ class Guard:
             # which of them the policy added or the source passed on still holds
             fields |= {key: call.fields[key] for key in ("tags", "injected", "inherited")}
         elif tags is not None:
-            fields |= {"tags": tags, "injected": [], "inherited": []}
+            # a tag the policy added, or the source passed on, still sent with the value it
+            # was judged with is still the policy's or the source's
+            judged = call.fields.get("tags") or {}
+            fields |= {"tags": tags} | {
+                name: [key for key in call.fields.get(name, ()) if _same(tags, judged, key)]
+                for name in ("injected", "inherited")
+            }
         call.fields, call.judged = fields, sent
         if again.outcome:  # a share may be an unshare as sent, a delete make no final snapshot
             call.outcome = again.outcome
@@ -427,6 +435,11 @@ class Guard:
             audit_logger.exception(
                 "could not write the %r audit record for call %s", event, fields.get("call")
             )
+
+
+def _same(tags: Mapping[str, str], judged: Mapping[str, str], key: str) -> bool:
+    """Whether ``tags`` hold ``key`` with the value it was judged with."""
+    return key in tags and tags[key] == judged.get(key)
 
 
 def _changed(names: list[str]) -> str:

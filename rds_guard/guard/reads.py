@@ -33,9 +33,10 @@ logger = logging.getLogger("rds_guard")
 
 
 class Incomplete(ParamValidationError):  # type: ignore[misc]
-    """botocore's own `ParamValidationError` for a call its validation refuses as it stands,
-    raised before the first read; the client binding takes it for a call another
-    ``before-parameter-build`` handler may still complete."""
+    """What `CallReads` made ``deferrable`` raises for a call botocore's validation refuses as
+    it stands, before the first read: the client binding takes it for a call another
+    ``before-parameter-build`` handler may still complete (and never lets it reach the
+    caller: botocore raises its own `ParamValidationError` for a call still refused)."""
 
 
 class Needed(Exception):
@@ -50,7 +51,7 @@ class CallReads:
     """The look-ups of one call of ``row`` with ``params``, through ``client`` (a
     `LookupSource`): each made on first asking, or, ``ahead``, only answered once `fetch`
     has made it (else `Needed`); ``refused()``: what the client's validation refuses in the
-    call, raised before the first read."""
+    call, raised before the first read (``deferrable``: as `Incomplete`)."""
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class CallReads:
         ahead: bool = False,
         lenient: bool = False,
         refused: Callable[[], list[str]] = list,
+        deferrable: bool = False,
     ) -> None:
         self._client = client
         self._lenient = lenient
@@ -71,6 +73,7 @@ class CallReads:
         self._found: dict[str, Any] = {}
         self._refused = refused
         self._validated = False
+        self._deferrable = deferrable
         self.ahead = ahead
 
     def source_tags(self) -> Any:
@@ -122,7 +125,8 @@ class CallReads:
         self._validated = True
         problems = self._refused()
         if problems:
-            raise Incomplete(report="\n".join(problems))
+            refusal = Incomplete if self._deferrable else ParamValidationError
+            raise refusal(report="\n".join(problems))
 
     def plan(self, kind: str) -> tuple[aws.Read[Any] | None, Any]:
         """The read that look-up ``kind`` makes, or None with the answer known without one."""

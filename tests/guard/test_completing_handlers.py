@@ -7,10 +7,12 @@ all run, before anything is blocked or warned about.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.signers
 import pytest
 from aws import HOUSE_NAME, audit_records, house_defaults, make_cluster, snapshot_tags
 from botocore.exceptions import ParamValidationError
@@ -19,9 +21,22 @@ from servers import MotoServer
 
 import rds_guard
 
+NAME = "DBClusterSnapshotIdentifier"
+
 TAG_RULES_AND_A_DEFAULT = TEAM_REQUIRED.replace(
     "[audit]", '[tags.defaults]\nmanaged = "g"\n\n[audit]'
 )
+
+
+def on_snapshots(change: Callable[[dict[str, Any]], object]) -> Callable[..., None]:
+    """A ``before-parameter-build`` handler making ``change`` to CreateDBClusterSnapshot
+    calls only."""
+
+    def handler(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "CreateDBClusterSnapshot":
+            change(params)
+
+    return handler
 
 
 def house_client(server: MotoServer, policy: Path | None) -> Any:
@@ -128,3 +143,87 @@ def test_a_call_no_handler_completes_gets_botocores_own_refusal(
     assert (type(guarded.value), str(guarded.value)) == (ParamValidationError, str(refused.value))
     assert moto_server.requests() == []
     assert audit_records(tmp_path) == []
+
+
+def test_a_violation_a_handler_hides_and_a_later_one_brings_back_is_blocked(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """One handler takes the name away after the guard judged the call (no tags: a violation
+    pending), a handler registered last puts it back: the call is the one judged, blocked."""
+    session = boto3.Session(region_name="us-east-1")
+    session.events.register("before-parameter-build.rds", on_snapshots(lambda p: p.pop(NAME)))
+    rds_guard.install(session, policy=write_policy(tmp_path, TEAM_REQUIRED, mode="enforce"))
+    moto_server.reset_state()
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    rds.meta.events.register_last(  # after the guard's last handler
+        "before-parameter-build", on_snapshots(lambda p: p.setdefault(NAME, "orders-manual-1"))
+    )
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as blocked:
+        rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", **{NAME: "orders-manual-1"})
+    assert [v.rule for v in blocked.value.violations] == ["tags.required"]
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
+@pytest.mark.parametrize("mode", ["warn", "enforce"])
+def test_a_call_a_handler_leaves_without_its_name_gets_botocores_own_refusal(
+    moto_server: MotoServer, tmp_path: Path, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The program's handler adds tags but no name: nothing to read, so nothing but
+    botocore's validation says the call is incomplete; judged anyway, it was blocked
+    (`identifier.missing`) or warned about, with a record, for a call botocore refuses."""
+    session = boto3.Session(region_name="us-east-1")
+    session.events.register(
+        "before-parameter-build.rds",
+        lambda params, **_: params.setdefault("Tags", [{"Key": "team", "Value": "core"}]),
+    )
+    rds_guard.install(session, policy=write_policy(tmp_path, TEAM_REQUIRED, mode=mode))
+    moto_server.reset_state()
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    moto_server.reset_counts()
+    with caplog.at_level("WARNING", logger="rds_guard"), pytest.raises(ParamValidationError) as e:
+        rds.create_db_cluster_snapshot(DBClusterIdentifier="orders")
+    assert type(e.value) is ParamValidationError
+    assert moto_server.requests() == []
+    assert audit_records(tmp_path) == [] and "rds_guard" not in caplog.text
+
+
+def test_a_presign_past_the_clients_wrapper_without_its_name_gets_botocores_own_class(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """botocore's own presign function, called with the client: a call missing its name is
+    refused with botocore's exact `ParamValidationError`, as before."""
+    session = boto3.Session(region_name="us-east-1")
+    rds_guard.install(session, policy=write_policy(tmp_path, TEAM_REQUIRED, mode="enforce"))
+    rds = moto_server.client("rds", session=session)
+    with pytest.raises(ParamValidationError) as refused:
+        botocore.signers.generate_presigned_url(
+            rds, "create_db_cluster_snapshot", Params={"DBClusterIdentifier": "orders"}
+        )
+    assert type(refused.value) is ParamValidationError
+
+
+def test_a_call_mended_after_the_guard_still_says_which_tags_the_policy_added(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The guard added its default; the program's handler then adds the required tag to the
+    Tags the guard wrote: the records still name the default as the policy's."""
+    session = boto3.Session(region_name="us-east-1")
+    session.events.register(
+        "before-parameter-build.rds",
+        on_snapshots(lambda p: p["Tags"].append({"Key": "team", "Value": "core"})),
+    )
+    policy = write_policy(tmp_path, TAG_RULES_AND_A_DEFAULT, mode="enforce")
+    rds_guard.install(session, policy=policy)
+    moto_server.reset_state()
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    moto_server.reset_counts()
+    assert made(moto_server, rds, **{NAME: "orders-manual-1"}) == (
+        "orders-manual-1",
+        {"managed": "g", "team": "core"},
+    )
+    requested = audit_records(tmp_path)[0]
+    assert (requested["injected"], requested["violations"]) == (["managed"], [])
