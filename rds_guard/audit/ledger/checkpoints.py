@@ -39,7 +39,7 @@ from .checkpoint_body import (
     parse_body,
 )
 from .continuity import follows_on
-from .items import full_sha256, item_problems, line_of, number
+from .items import full_sha256, item_problems, line_of, number, odd_seq
 from .location import Clients, S3Location
 from .table import LedgerTable, error_code
 
@@ -409,6 +409,9 @@ def _advance(
 ) -> tuple[str | None, StreamHead | None]:
     """The stream's new head when it follows on from ``old``; else why not, and ``old``."""
     newest = table.head(stream)
+    odd = None if newest is None else odd_seq(newest)
+    if odd is not None:  # taken for seq 0, the stream would never be signed again
+        return f"its newest item {odd}", old
     size = 0 if newest is None else number(newest, "seq") or 0
     if old is not None and newest is not None and size == old.size:
         # a stream that did not move: its head is the item read, nothing more to read

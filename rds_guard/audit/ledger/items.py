@@ -90,11 +90,13 @@ def full_sha256(line: bytes) -> str:
 def record_item(stream: str, seq: int, line: bytes) -> Item:
     """The item of one record: its line byte for byte, and the fields the indexes and
     `query` read (those that are null are left out: an index key cannot be empty; so are
-    those longer than `INDEXED_MAX`)."""
+    those longer than `INDEXED_MAX`). A writer's lines are ASCII; one resealed by hand may
+    hold UTF-8 (`UnicodeDecodeError` for bytes that are none: a string item cannot hold
+    them)."""
     item: Item = {
         "stream": {"S": stream},
         "seq": {"N": str(seq)},
-        "line": {"S": line.decode("ascii")},
+        "line": {"S": line.decode("utf-8")},
         "digest": {"S": line_digest(line)},
     }
     try:
@@ -190,7 +192,7 @@ def fork_item(stream: str, seq: int, line: bytes, stored: str, time: str) -> Ite
         "seq": {"N": str(seq)},
         "kind": {"S": FORK_KIND},
         "of": {"S": stream},
-        "line": {"S": line.decode("ascii")},
+        "line": {"S": line.decode("utf-8")},
         "digest": {"S": line_digest(line)},
         "stored": {"S": stored},
         "time": {"S": time},
@@ -211,6 +213,16 @@ def number(item: Mapping[str, Mapping[str, str]], name: str) -> int | None:
         return None if raw is None else int(raw)
     except ValueError:
         return None
+
+
+def odd_seq(item: Mapping[str, Mapping[str, str]]) -> str | None:
+    """What is wrong with an item's seq that is no whole number (a fraction, an exponent: no
+    writer puts one; DynamoDB sorts it among the records all the same), None when it is one."""
+    if number(item, "seq") is not None:
+        return None
+    value = item.get("seq")
+    raw = None if value is None else value.get("N")
+    return f"has seq {str(raw)[:40]!r}, no whole number: no record's item (a table writer's)"
 
 
 def line_of(item: Mapping[str, Mapping[str, str]]) -> bytes | None:

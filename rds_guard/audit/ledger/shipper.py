@@ -36,6 +36,7 @@ from .items import (
     line_of,
     marker_item,
     number,
+    odd_seq,
     record_item,
     stream_key,
     text,
@@ -267,6 +268,14 @@ class Shipper:
         if first is not None:
             self._mark(stream, first)
         head = self.table.head(stream)
+        odd = None if head is None else odd_seq(head)
+        if odd is not None:  # taken for seq 0, every run would put the whole log again
+            raise ShipRefused(
+                f"{self.path}: the ledger's newest item of stream {stream} {odd}; nothing was "
+                "shipped (rds-guard audit verify --ledger reports it)",
+                path=str(self.path),
+                stream=stream,
+            )
         head_seq = 0 if head is None else number(head, "seq") or 0
         if head is not None:
             self._compare(stream, head, head_seq, state, last)
@@ -346,13 +355,28 @@ class Shipper:
             expected += 1
         return expected
 
+    def _items(self, stream: str, batch: list[Entry]) -> list[Item]:
+        """The items of a batch's records; `ShipRefused` for a record no item can hold."""
+        try:
+            return [record_item(stream, entry.seq, entry.line) for entry in batch]
+        except UnicodeDecodeError:
+            entry = next(e for e in batch if not _utf8(e.line))
+            raise ShipRefused(
+                f"{self.path}: the record at seq {entry.seq} holds bytes that are no UTF-8 (an "
+                "edited record: a writer's are ASCII), which a ledger item cannot hold; nothing "
+                f"was shipped from it on (rds-guard audit verify {self.path} says what is "
+                "wrong)",
+                path=str(self.path),
+                stream=stream,
+            ) from None
+
     def _send(
         self, batch: list[Entry], state: ShipState, result: ShipResult
     ) -> tuple[ShipState, bytes | None]:
         """Put a batch in parallel; acknowledge its longest run of stored records from the
         start (the state, and the line of the last record acknowledged in this batch). A fork
         raises `Fork` (after the state is saved); an error sets ``error``."""
-        futures = self._put_all([record_item(state.stream, e.seq, e.line) for e in batch])
+        futures = self._put_all(self._items(state.stream, batch))
         acked, cursor = state.acked, state.cursor
         # a batch that acknowledges nothing (its first put failed) keeps the line known
         line = self._acked_line if state == self._trusted else None
@@ -450,3 +474,11 @@ def _describe(error: BaseException) -> str:
 
 
 __all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper"]
+
+
+def _utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -107,6 +107,7 @@ class ShippingLog(AuditLog):
         self._store: CheckpointStore | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._give_up = threading.Event()  # set by `close` past CLOSE_WAIT: between batches
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
         _LIVE.add(self)
@@ -201,6 +202,7 @@ class ShippingLog(AuditLog):
             if self._thread is not None and self._thread.is_alive():
                 return
             self._stop.clear()
+            self._give_up.clear()
             self._thread = threading.Thread(
                 target=_run, args=(weakref.ref(self),), name="rds-guard-ledger", daemon=True
             )
@@ -212,14 +214,19 @@ class ShippingLog(AuditLog):
         self._wake.set()
 
     def close(self) -> None:
-        """Stop the thread, after it shipped what it could within `CLOSE_WAIT` seconds, then
-        close the file (a later write opens it and starts the thread again)."""
+        """Stop the thread, after it shipped what it could within `CLOSE_WAIT` seconds (then
+        it stops after the batch under way: what is left waits in the file for the next
+        run), then close the file (a later write opens it and starts the thread again)."""
         thread = self._thread
         if thread is not None:
             self._stop.set()
             self._wake.set()
             thread.join(CLOSE_WAIT)
+            self._give_up.set()
             self._thread = None
+            if thread.is_alive():  # its batch's puts hold the shipper: the thread closes it
+                super().close()
+                return
         self.shipper.close()
         super().close()
 
@@ -229,7 +236,11 @@ class ShippingLog(AuditLog):
         super()._forget_after_fork()
         self._thread = None
         self._thread_lock = threading.Lock()
-        self._wake, self._stop = threading.Event(), threading.Event()
+        self._wake, self._stop, self._give_up = (
+            threading.Event(),
+            threading.Event(),
+            threading.Event(),
+        )
         self.shipper.forget_after_fork()
         self.clients.forget_after_fork()
 
@@ -238,7 +249,7 @@ class ShippingLog(AuditLog):
         if self.refused is not None:
             return None
         try:
-            result = self.shipper.ship(timeout=timeout)
+            result = self.shipper.ship(timeout=timeout, stop=self._give_up)
         except ShipRefused as exc:
             self._refuse(exc)
             return None
@@ -315,6 +326,8 @@ def _run(ref: weakref.ref[ShippingLog]) -> None:
             logger.exception("%s: shipping to the ledger failed", log.path)
             result = None
         if last_run or log.refused is not None:
+            if last_run:  # `close` left the put workers to this run when it gave up waiting
+                log.shipper.close()
             return
         if result is not None and result.error is None:
             try:

@@ -41,7 +41,7 @@ from ledger_helpers import (
 
 from rds_guard import audit
 from rds_guard.audit import ZERO_HASH
-from rds_guard.audit.ledger import Clients, LedgerTable
+from rds_guard.audit.ledger import Clients, LedgerTable, ShipRefused
 from rds_guard.audit.ledger.checkpoints import (
     ALGORITHM,
     Checkpoint,
@@ -831,3 +831,42 @@ def test_a_signed_fresh_checkpoint_keeps_the_guard_quiet_and_is_verified_once(
     assert guard.log.checkpoint_if_due() is None
     assert (kms.count("Sign"), kms.count("Verify")) == (0, 1)
     assert list(store.numbers()) == [1]
+
+
+# --- an item at a seq that is no whole number --------------------------------------------------
+
+
+def test_an_item_at_a_fractional_seq_above_the_head_is_no_head_of_the_stream(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """A table writer copies the head to seq 99999999999999999999.5 (DynamoDB sorts it
+    last): read as seq 0, it made the checkpointer sign the stream at 0 for good, with no
+    finding, and every shipper run put the whole log again. A finding and a refusal now."""
+    write_log(log_path, 4)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    assert write_checkpoint(table, store).findings == []
+    junk = dict(item_at(table, stream, 4), seq={"N": "99999999999999999999.5"})
+    put_raw(table, junk)
+    write_log(log_path, 1)
+    outcome = write_checkpoint(table, store)
+    assert any("no whole number" in finding for finding in outcome.findings), outcome.findings
+    assert outcome.checkpoint is not None
+    assert outcome.checkpoint.head_of(stream).size == 4, "kept where the last one had it"
+    with pytest.raises(ShipRefused, match="no whole number"):
+        ship(log_path, table)
+
+
+def test_an_item_at_a_fractional_seq_inside_a_stream_is_named_as_such(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """One between seq 2 and 3: the checkpointer said "seq 3 is missing"."""
+    write_log(log_path, 2)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    write_checkpoint(table, store)
+    write_log(log_path, 2)
+    ship(log_path, table)
+    put_raw(table, dict(item_at(table, stream, 2), seq={"N": "2.5"}))
+    (finding,) = write_checkpoint(table, store).findings
+    assert "the item after seq 2 has seq '2.5', no whole number" in finding

@@ -27,6 +27,7 @@ from botocore.exceptions import ReadTimeoutError
 from cli_helpers import run_main
 from ledger_helpers import (
     LEDGER_URL,
+    REGION,
     complete_lines,
     delete_item,
     item_at,
@@ -46,16 +47,19 @@ from servers import MotoServer
 import rds_guard
 from rds_guard import audit
 from rds_guard.audit.ledger import (
+    Clients,
     Fork,
     LedgerTable,
     LedgerUnavailable,
     RemoteAhead,
     Reordered,
     Shipper,
+    ShipRefused,
 )
 from rds_guard.audit.ledger.items import text
 from rds_guard.audit.ledger.spool import ShippingLog
 from rds_guard.audit.ledger.verify import verify_ledger
+from rds_guard.core.policy import LedgerPolicy
 
 
 def _stored_items(table: LedgerTable, stream: str) -> list[dict[str, Any]]:
@@ -420,3 +424,61 @@ def test_records_chained_onto_a_replay_below_the_head_are_refused_not_shipped(
         ship(log_path, table)
     assert _stored_items(table, stream) == before
     assert verify_ledger(table).ok
+
+
+# --- a record that holds more than ASCII ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("note", "shipped"),
+    [(b"\xc3\xa9", True), (b"\xed\xa0\x80", False)],
+    ids=["utf-8", "a surrogate's bytes"],
+)
+def test_a_resealed_record_that_is_no_ascii_is_shipped_or_refused_never_a_crash(
+    table: LedgerTable, log_path: Path, note: bytes, shipped: bool
+) -> None:
+    """Someone who can write the file seals a record again with a note in raw UTF-8: it
+    verifies, and the guard's writer chains onto it. `audit ship` failed on it with
+    `UnicodeDecodeError` (exit 2, nothing shipped, ever); now it ships, or, for bytes no
+    string item can hold, refuses the stream (a finding), as for a fork."""
+    lines = write_log(log_path, 3)
+    lines[-1] = reseal(lines[-1].replace(b'"notes":[]', b'"notes":["' + note + b'"]'))
+    write_lines(log_path, lines)
+    lines = write_log(log_path, 2)
+    assert audit.verify(log_path).ok
+    if shipped:
+        assert ship(log_path, table).acked == 5
+        assert stored_lines(table, stream_of(table, log_path)) == lines
+    else:
+        with pytest.raises(ShipRefused, match="seq 3 holds bytes"):
+            ship(log_path, table)
+
+
+# --- a slow ledger at uninstall ---------------------------------------------------------------
+
+
+def test_closing_a_shipping_log_leaves_a_backlog_a_slow_ledger_cannot_take_in_the_file(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """docs/ledger.md: uninstalling "gives the thread up to 3 seconds to ship what is left".
+    With a backlog of 1,000 records and every put slowed to 0.2 s (a minute's work for the
+    thread), `close` waited for all of it; the thread now stops after the batch under way,
+    puts nothing once that batch is done, and the next run ships the rest."""
+    write_log(log_path, 1000)
+    clients = Clients(REGION)
+    puts: list[float] = []
+
+    def slow(**_: Any) -> None:
+        time.sleep(0.2)
+        puts.append(time.monotonic())
+
+    on_send(clients.dynamodb, "PutItem", slow)
+    log = ShippingLog(log_path, ledger=LedgerPolicy(table.name, REGION), clients=clients)
+    log.start()
+    wait_until(lambda: puts, what="the thread's first put")
+    log.close()
+    wait_until(lambda: not any(t.name == "rds-guard-ledger" for t in threading.enumerate()))
+    shipped = len(puts)
+    time.sleep(1.0)
+    assert len(puts) == shipped < 1000, "the thread went on putting after close"
+    assert ship(log_path, table).acked == 1000
