@@ -34,16 +34,20 @@ _SIGNING_VALUES = (
 
 # A password parameter (MasterUserPassword=..., quoted back with a request's body) may hold
 # any character: written name=value (a form body, where & is %26) to the next & or space;
-# quoted ("name": "value", 'name': 'value', escaped quotes too) to the quote that closes it.
-# Only so: "Invalid password: must contain..." keeps its words.
+# quoted ("name": "value", 'name': 'value', escaped quotes too) to the quote that closes it;
+# a parameter's name (a word before "password") with a colon or spaces around its = (a
+# header, a log line), or as botocore's validation report names it ("parameter
+# MasterUserPassword, value: ..."), to the next space. Only so: "Invalid password: must
+# contain..." keeps its words.
 _PASSWORDS = (
     r"(?i)((?<![\w-])\w*password(?:=|%3d|%253d))[^&\s]+"
     r"|((?<![\w-])\w*password\\?[\"']\s*:\s*(\\?[\"']))(?:(?!\3).)*"
+    r"|((?<![\w-])\w+password(?:[ \t]*[:=][ \t]*|,[ \t]*value:[ \t]*))[^&\s]+"
 )
 
 
 def _without_password(found: re.Match[str]) -> str:
-    return f"{found.group(1) or found.group(2)}[redacted]"
+    return f"{found.group(1) or found.group(2) or found.group(4)}[redacted]"
 
 
 # A URL's user information (``scheme://user:password@host``): botocore quotes the endpoint

@@ -467,6 +467,12 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             " {'TdeCredentialPassword': '[redacted]'}",
         ),
         ("session-token=IQoJ&x=1", "session-token=[redacted]&x=1"),
+        (  # a header or a log line, and botocore's validation report
+            "MasterUserPassword: hunter2 and NewMasterUserPassword = hunter3. Invalid type for"
+            " parameter MasterUserPassword, value: 12345, type: <class 'int'>",
+            "MasterUserPassword: [redacted] and NewMasterUserPassword = [redacted] Invalid"
+            " type for parameter MasterUserPassword, value: [redacted] type: <class 'int'>",
+        ),
         (  # RFC 3986 allows ' in user information, and an @ botocore does not refuse
             'URL: "http://admin:pa\'ss!W0rd@127.0.0.1:9/" and http://admin:p@ssW0rd@h:9/x',
             'URL: "http://[redacted]@127.0.0.1:9/" and http://[redacted]@h:9/x',
