@@ -257,6 +257,10 @@ def _survey(
             survey.last_line = raw
             offset += len(raw) + 1
     survey.complete_end, survey.torn = offset, len(lines_of.rest)
+    if survey.damage is not None and parse_record(lines_of.rest) is not None:
+        # a whole record after the damage, only its newline missing: it may be authentic too
+        survey.records_after += 1
+        survey.first_record_after = survey.first_record_after or survey.lines + 1
     return survey
 
 

@@ -71,6 +71,25 @@ def test_repair_refuses_to_move_records_that_follow_the_damage(log_path: Path) -
     _unchanged(log_path, before)
 
 
+def test_repair_refuses_to_move_a_record_after_the_damage_that_lacks_only_its_newline(
+    log_path: Path,
+) -> None:
+    """The record after a damaged line is whole but for its newline (a write cut between the
+    two): it may be authentic as much as one with its newline, and repair moved it without
+    --force, taking it for a torn tail."""
+    make_log(log_path, 5)
+    lines = lines_of(log_path)
+    write_lines(log_path, [*lines[:3], b"garbage", lines[4]], final_newline=False)
+    before = log_path.read_bytes()
+    result = audit.repair(log_path)
+    assert result.refused is not None
+    assert "1 complete record(s) follow the damage at line 4 (the first at line 5)" in (
+        result.refused
+    )
+    _unchanged(log_path, before)
+    assert audit.repair(log_path, force=True).records_moved == 1
+
+
 def test_repair_with_force_moves_everything_from_the_first_bad_line_on(log_path: Path) -> None:
     make_log(log_path, 6)
     lines = lines_of(log_path)
