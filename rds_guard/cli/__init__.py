@@ -11,6 +11,7 @@ The commands are documented in docs/cli.md.
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import io
 import os
@@ -198,22 +199,46 @@ def _stderr_even_closed() -> Iterator[None]:
             sys.stderr = None
 
 
+_ESCAPE = "rds_guard.escape"
+"""The streams' error handler while a command runs (`_escape`)."""
+
+
+def _escape(error: UnicodeError) -> tuple[str | bytes, int]:
+    """What the terminal's encoding cannot show: an argument's undecodable bytes (kept as
+    surrogates, Python's ``surrogateescape``) written back as they came; any other character
+    as a backslash escape (``\\xe9``)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    if all(0xDC80 <= ord(char) <= 0xDCFF for char in text):
+        return bytes(ord(char) - 0xDC00 for char in text), error.end
+    return codecs.backslashreplace_errors(error)
+
+
+codecs.register_error(_ESCAPE, _escape)
+
+
 @contextlib.contextmanager
 def _unencodable_escaped() -> Iterator[None]:
-    """Print what the terminal's encoding cannot show as backslash escapes (``\\xe9``), not
-    an error halfway through the output, then put the streams back as they were."""
-    changed = []
+    """Print what the terminal's encoding cannot show escaped (`_escape`), not an error
+    halfway through the output, then put the streams back as they were. Under a C locale
+    without UTF-8 mode the streams take ``surrogateescape``, which fails on a policy's
+    ``é`` as ``strict`` does."""
+    changed: list[tuple[io.TextIOWrapper, str]] = []
     for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        if not isinstance(stream, io.TextIOWrapper):
+            continue
+        errors = stream.errors
+        if errors in ("strict", "surrogateescape"):
             with contextlib.suppress(ValueError, OSError):  # closed, or not changeable now
-                stream.reconfigure(errors="backslashreplace")
-                changed.append(stream)
+                stream.reconfigure(errors=_ESCAPE)
+                changed.append((stream, errors))
     try:
         yield
     finally:
-        for stream in changed:
+        for stream, errors in changed:
             with contextlib.suppress(ValueError, OSError):
-                stream.reconfigure(errors="strict")
+                stream.reconfigure(errors=errors)
 
 
 def _run(argv: Sequence[str] | None) -> int:

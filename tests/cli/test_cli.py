@@ -140,9 +140,20 @@ def test_a_closed_stdout_is_no_traceback(tmp_path: Path, words: list[str]) -> No
     assert "Traceback" not in done.stderr and "error" not in done.stderr
 
 
-def test_what_the_terminal_cannot_encode_is_escaped_not_an_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "terminal",
+    [
+        {"PYTHONIOENCODING": "ascii"},
+        # no UTF-8 mode: Python's streams take ASCII with surrogateescape, not strict
+        {"LANG": "C", "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"},
+    ],
+    ids=["ascii", "C locale"],
+)
+def test_what_the_terminal_cannot_encode_is_escaped_not_an_error(
+    tmp_path: Path, terminal: dict[str, str]
+) -> None:
     policy = write_policy(tmp_path, 'version = 1\n[tags]\nrequired = ["équipe"]\n')
-    result = run_script("check", str(policy), env=script_env(tmp_path, PYTHONIOENCODING="ascii"))
+    result = run_script("check", str(policy), env=script_env(tmp_path, **terminal))
     assert (result.code, result.err) == (0, "")
     assert "required: \\xe9quipe" in result.out
 
