@@ -309,6 +309,9 @@ def test_one_namespace_across_services() -> None:
     listed = [snap("graph-manual-1", engine="neptune")]
     assert reconcile(records, listed, None).clean
     assert reconcile(records, listed, None, service="neptune").clean
+    # what makes both clean: the listed snapshot is the one recorded through the rds client
+    assert reconcile(records, [], None).vanished == ("graph-manual-1",)
+    assert reconcile([], listed, None, service="neptune").unrecorded == ("graph-manual-1",)
     other = made("c2", "docs-manual-1", service="docdb")
     assert reconcile(other, [snap("docs-manual-1", engine="docdb")], None).clean
     # records of another service are not this service's pending calls or vanished snapshots

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from aws import (
+    audit_records,
     deny,
     guarded_client,
     guarded_session,
@@ -310,12 +311,12 @@ def test_a_call_without_its_name_is_refused_before_any_read(
     assert not (tmp_path / "audit.jsonl").exists() or not (tmp_path / "audit.jsonl").read_text()
 
 
-def test_a_warning_does_not_say_sent_of_a_call_botocore_then_refuses(
+def test_a_call_botocore_then_refuses_is_not_warned_about(
     moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """warn: the guard warns while the call is built, before botocore's validation, which may
-    still refuse it (a tag Value of None): the warning says the guard did not block
-    it, not that it was sent."""
+    """warn: the guard's verdict waits for every ``before-parameter-build`` handler, and a
+    call botocore's validation still refuses then (a tag Value of None) gets botocore's error
+    alone: no warning of a call that is never made, no record."""
     rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY, mode="warn"), on=moto_server)
     make_cluster(rds, copy_tags=True, tags={"team": "core"})
     moto_server.reset_counts()
@@ -325,9 +326,9 @@ def test_a_warning_does_not_say_sent_of_a_call_botocore_then_refuses(
             DBClusterSnapshotIdentifier="orders-manual-20261129",
             **REFUSED_BY_BOTOCORE["a Value None"],
         )
-    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warnings and all(w.endswith("(mode = warn, not blocked)") for w in warnings)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
     assert moto_server.requests() == []
+    assert audit_records(tmp_path) == []
 
 
 NOT_A_DICT: dict[str, Any] = {

@@ -46,18 +46,13 @@ class AioClientBinding(ClientBinding):
         invalid: tuple[Violation, ...] = ()
         if problems:  # before the look-ups, as botocore's validation is
             invalid = await off_loop(guard, guard.check_types, self, row, params, problems)
-        past_the_wrapper = self.presigned_past_the_wrapper(context)
         try:
-            decided = await self.ahead(guard, row, params, deferrable=not past_the_wrapper)
+            decided = await self.ahead(guard, row, params, deferrable=True)
         except Incomplete:
             self.keep(guard.deferred(row, params), context)  # judged after every handler
             return
-        judge = functools.partial(guard.judge, settle=past_the_wrapper)
-        call = await off_loop(guard, judge, self, row, params, decided, invalid)
-        if call is not None and past_the_wrapper:
-            await off_loop(guard, guard.check_presigned, self, row, call, call.judged, None)
-        else:
-            self.keep(call, context)
+        judge = functools.partial(guard.judge, settle=False)
+        self.keep(await off_loop(guard, judge, self, row, params, decided, invalid), context)
 
     async def last_before_parameter_build(  # type: ignore[override]
         self, params: dict[str, Any], context: dict[str, Any], **_: Any
@@ -65,10 +60,13 @@ class AioClientBinding(ClientBinding):
         """``before-parameter-build``, after every other handler of it (`ClientBinding.
         last_before_parameter_build`), the look-ups awaited."""
         call = self.kept(context)
-        if call is None or not (call.pending or call.deferred) or call.guard is None:
+        past_the_wrapper = self.presigned_past_the_wrapper(context)
+        if call is None or call.guard is None:
+            return
+        if not (call.pending or call.deferred or past_the_wrapper):
             return
         guard, row = call.guard, OPERATIONS[call.fields["operation"]]
-        if call.deferred and self.still_refused(row, params, guard):
+        if (call.pending or call.deferred) and self.still_refused(row, params, guard):
             return
         decided: Decision | CallReads | None = None
         if call.deferred or guard.changed_since(row, call, params):
@@ -79,6 +77,9 @@ class AioClientBinding(ClientBinding):
         completed = await off_loop(guard, guard.complete, self, row, call, params, decided)
         if completed is not call:
             self.keep(completed, context, replacing=call)
+        if completed is not None and past_the_wrapper:
+            check = guard.check_presigned
+            await off_loop(guard, check, self, row, completed, completed.judged, None)
 
     async def request_created(  # type: ignore[override]
         self, row: Operation, request: Any, **_: Any

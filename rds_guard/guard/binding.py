@@ -95,11 +95,6 @@ class ClientBinding:
         if guard is None or not self.judgeable(params, model):
             return
         invalid = guard.check_types(self, row, params, self.invalid(row, params))
-        if self.presigned_past_the_wrapper(context):
-            call = guard.judge(self, row, params, self.reads(row, params, guard), invalid)
-            if call is not None:
-                guard.check_presigned(self, row, call, call.judged, None)
-            return
         reads = self.reads(row, params, guard, deferrable=True)
         try:
             call = guard.judge(self, row, params, reads, invalid, settle=False)
@@ -113,12 +108,17 @@ class ClientBinding:
         """``before-parameter-build``, after every other handler of it (of any operation: it
         is registered last under the bare event name): a call the guard deferred is judged,
         and one with violations is held again, then blocked or warned about (`Guard.
-        complete`); a judged call without violations is held at ``request-created``."""
+        complete`); a judged call without violations is held at ``request-created``. A call
+        botocore's validation refuses now is left to it. A presign made past the client's
+        wrapper gets its ``presigned`` record here (no later event of it reaches the guard)."""
         call = self.kept(context)
-        if call is None or not (call.pending or call.deferred) or call.guard is None:
+        past_the_wrapper = self.presigned_past_the_wrapper(context)
+        if call is None or call.guard is None:
+            return
+        if not (call.pending or call.deferred or past_the_wrapper):
             return
         guard, row = call.guard, operations.OPERATIONS[call.fields["operation"]]
-        if call.deferred and self.still_refused(row, params, guard):
+        if (call.pending or call.deferred) and self.still_refused(row, params, guard):
             return
         try:
             completed = guard.complete(
@@ -128,6 +128,8 @@ class ClientBinding:
             return
         if completed is not call:
             self.keep(completed, context, replacing=call)
+        if completed is not None and past_the_wrapper:
+            guard.check_presigned(self, row, completed, completed.judged, None)
 
     def request_created(self, row: Operation, request: Any, **_: Any) -> None:
         """``request-created``: the request as every ``before-call`` handler left it, held
@@ -214,7 +216,8 @@ class ClientBinding:
     def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:
         """A presign made without the client's ``generate_presigned_url`` (botocore's own
         function, called with the client): no expiry reaches the guard, so its ``presigned``
-        record is written now, the expiry unknown, before the URL exists."""
+        record is written by the last ``before-parameter-build`` handler, the expiry unknown,
+        before the URL exists."""
         return bool(context.get("is_presign_request")) and presigning.get() is None
 
     @staticmethod
@@ -225,21 +228,20 @@ class ClientBinding:
         (``replacing`` the state kept for it before)."""
         if call is None:
             return
-        if context.get("is_presign_request"):
-            presigned = presigning.get()
-            if presigned is not None:
-                if replacing is not None and replacing in presigned:
-                    presigned[presigned.index(replacing)] = call
-                else:
-                    presigned.append(call)
-        else:
+        presigned = presigning.get() if context.get("is_presign_request") else None
+        if presigned is not None:
+            if replacing is not None and replacing in presigned:
+                presigned[presigned.index(replacing)] = call
+            else:
+                presigned.append(call)
+        else:  # a call, or a presign past the wrapper (its last handler writes its record)
             context[CONTEXT_KEY] = call
 
     @staticmethod
     def kept(context: Mapping[str, Any]) -> GuardedCall | None:
         """The call state `keep` kept for the call of ``context`` (None: none)."""
-        if context.get("is_presign_request"):
-            presigned = presigning.get()
+        presigned = presigning.get() if context.get("is_presign_request") else None
+        if presigned is not None:
             return presigned[-1] if presigned else None
         call = context.get(CONTEXT_KEY)
         return call if isinstance(call, GuardedCall) else None

@@ -246,8 +246,9 @@ class Guard:
         call's state and records state what is sent; a request made into another call, or
         one that cannot be read (``swapped``), is blocked or warned about. Then the
         ``requested`` record: if it cannot be written, nothing is sent."""
-        if call.pending:  # no handler settled them (`complete`): never sent unjudged
-            self.settle(call, row)
+        if call.pending and swapped is None and sent == call.judged:
+            self.settle(call, row)  # the last handler left them (botocore refused it then)
+        call.pending = ()  # else the call as sent is judged again, whatever they were
         if swapped is not None:
             self._refuse_swapped(binding, row, call, swapped)
         elif sent != call.judged:
@@ -272,8 +273,9 @@ class Guard:
         """A presigned URL of a guarded call, held against its judgement as `check_sent`
         holds a request (``sent``: read from the URL), then the ``presigned`` record (with the
         URL's expiry, never the URL), written before the URL is returned."""
-        if call.pending:
+        if call.pending and swapped is None and sent == call.judged:
             self.settle(call, row)
+        call.pending = ()
         if swapped is not None:
             self._refuse_swapped(binding, row, call, swapped)
         elif sent != call.judged:

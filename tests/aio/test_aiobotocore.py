@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiobotocore.signers
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
@@ -182,6 +183,34 @@ def test_a_call_the_programs_own_handler_completes_is_judged_as_completed(
     requested, created = audit_records(tmp_path)
     assert (requested["snapshot"], requested["violations"]) == (HOUSE_NAME, [])
     assert created["event"] == "created"
+
+
+def test_a_presign_past_the_clients_wrapper_is_judged_after_the_programs_handler(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As in the sync suite: aiobotocore's own presign function, called with the client, was
+    judged and recorded before the program's handler added a tag AWS reserves (a URL signed
+    with it, recorded as compliant). Blocked now, nothing signed."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, TEAM_REQUIRED.replace('"warn"', '"enforce"'))
+
+    def aws_tag(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "CreateDBClusterSnapshot":
+            params["Tags"] = [*params.get("Tags", []), {"Key": "aws:bad", "Value": "x"}]
+
+    session.register("before-parameter-build.rds", aws_tag)
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            with pytest.raises(rds_guard.PolicyViolation, match="aws:"):
+                await aiobotocore.signers.generate_presigned_url(
+                    rds,
+                    "create_db_cluster_snapshot",
+                    Params={"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD},
+                )
+
+    run(work)
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
 def test_a_client_that_does_not_validate_reads_nothing_for_a_call_of_the_wrong_types(

@@ -15,6 +15,7 @@ import pytest
 from core_fixtures import body_error, make_policy
 
 from rds_guard.core import operations
+from rds_guard.core.decide import evaluate
 from rds_guard.core.policy import (
     DEFAULT_AUDIT_PATH,
     Policy,
@@ -742,7 +743,15 @@ def test_a_generate_with_source_is_not_guessed_against_a_pattern_without_it():
         '[naming]\npattern = "^[a-z]+-daily-[0-9]{8}$"\n'
         'generate = "{source}-daily-{utcnow:%Y%m%d}"\n'
     )
-    assert policy.naming.generate is not None
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def judged(source: str) -> list[str]:
+        params = {"DBClusterIdentifier": source}
+        decision = evaluate(policy, "CreateDBClusterSnapshot", params, now=now)
+        return [v.rule for v in decision.violations]
+
+    assert judged("orders") == []
+    assert judged("orders2") == ["identifier.pattern"]
 
 
 def test_an_override_generate_is_held_against_the_top_pattern():

@@ -334,6 +334,10 @@ def test_required_tags_may_come_from_any_layer(policy_body, caller, source):
     params = CREATE.params(Tags=tag_list(caller)) if caller else CREATE.params()
     decision, _ = run(policy, CREATE.operation, params, source=source)
     assert decision.allowed, decision.violations
+    assert {"team", "env"} <= set(decision.tags), "the snapshot gets both, from its layers"
+    without = make_policy('[tags]\nrequired = ["team", "env"]\n')
+    alone, _ = run(without, CREATE.operation, CREATE.params(), source=None)
+    assert [v.rule for v in alone.violations] == ["tags.required", "tags.required"]
 
 
 def test_allowed_values_and_patterns_judge_the_callers_tags():

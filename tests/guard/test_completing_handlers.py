@@ -7,6 +7,7 @@ all run, before anything is blocked or warned about.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -124,17 +125,25 @@ def test_a_violation_no_handler_mends_is_still_blocked_after_them_all(
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
+NAMING_ONLY = TEAM_REQUIRED.replace(
+    '[tags]\nrequired = ["team"]', '[naming]\npattern = "^orders-.+$"'
+)
+"""A naming rule and nothing to read: the guard judges a call without its name at once."""
+
+
+@pytest.mark.parametrize("policy", [TEAM_REQUIRED, NAMING_ONLY], ids=["reads", "reads nothing"])
 @pytest.mark.parametrize("mode", ["warn", "enforce"])
 def test_a_call_no_handler_completes_gets_botocores_own_refusal(
-    moto_server: MotoServer, tmp_path: Path, mode: str
+    moto_server: MotoServer, tmp_path: Path, mode: str, policy: str
 ) -> None:
     """A call left without its name (no handler of the program's): botocore's own
-    `ParamValidationError`, word for word, nothing sent, not even the guard's read."""
+    `ParamValidationError`, word for word, nothing sent, not even the guard's read, no
+    record; a policy with nothing to read blocked it (`identifier.missing`) or warned."""
     moto_server.reset_state()
     with pytest.raises(ParamValidationError) as refused:
         moto_server.client("rds").create_db_cluster_snapshot(DBClusterIdentifier="orders")
     session = boto3.Session(region_name="us-east-1")
-    rds_guard.install(session, policy=write_policy(tmp_path, TEAM_REQUIRED, mode=mode))
+    rds_guard.install(session, policy=write_policy(tmp_path, policy, mode=mode))
     rds = moto_server.client("rds", session=session)
     make_cluster(rds)
     moto_server.reset_counts()
@@ -227,3 +236,67 @@ def test_a_call_mended_after_the_guard_still_says_which_tags_the_policy_added(
     )
     requested = audit_records(tmp_path)[0]
     assert (requested["injected"], requested["violations"]) == (["managed"], [])
+
+
+def test_a_name_a_handler_registered_after_the_guards_fills_in_goes(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A handler the program registers last after the guard's (on the client it made): the
+    call botocore sends is named, and is judged as sent, at request-created."""
+    session = boto3.Session(region_name="us-east-1")
+    rds_guard.install(session, policy=write_policy(tmp_path, NAMING_ONLY, mode="enforce"))
+    moto_server.reset_state()
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    rds.meta.events.register_last(
+        "before-parameter-build", on_snapshots(lambda p: p.setdefault(NAME, "orders-manual-1"))
+    )
+    moto_server.reset_counts()
+    assert made(moto_server, rds)[0] == "orders-manual-1"
+    requested, created = audit_records(tmp_path)
+    assert (requested["snapshot"], requested["violations"]) == ("orders-manual-1", [])
+    assert created["event"] == "created"
+
+
+def aws_tag(params: dict[str, Any]) -> None:
+    """A handler's change that breaks the policy: a tag key AWS reserves."""
+    params["Tags"] = [*params.get("Tags", []), {"Key": "aws:bad", "Value": "x"}]
+
+
+@pytest.mark.parametrize(
+    ("change", "signed"),
+    [(aws_tag, False), (lambda p: p.setdefault("Tags", [{"Key": "team", "Value": "core"}]), True)],
+    ids=["breaks it", "completes it"],
+)
+def test_a_presign_past_the_clients_wrapper_is_judged_after_every_handler(
+    moto_server: MotoServer,
+    tmp_path: Path,
+    change: Callable[[dict[str, Any]], object],
+    signed: bool,
+) -> None:
+    """botocore's own presign function, called with the client: judged and recorded at the
+    guard's exact handler, before the program's handler changed the call (a URL signed with
+    a tag AWS reserves, recorded as compliant; a call the handler completes refused)."""
+    session = boto3.Session(region_name="us-east-1")
+    session.events.register("before-parameter-build.rds", on_snapshots(change))
+    rds_guard.install(session, policy=write_policy(tmp_path, TEAM_REQUIRED, mode="enforce"))
+    moto_server.reset_state()
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    params = {"DBClusterIdentifier": "orders", NAME: "orders-manual-1"}
+    presign = functools.partial(
+        botocore.signers.generate_presigned_url, rds, "create_db_cluster_snapshot", Params=params
+    )
+    if not signed:
+        with pytest.raises(rds_guard.PolicyViolation, match="aws:"):
+            presign()
+        assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+        return
+    url = presign()
+    assert "Tags.Tag.1.Key=team" in url
+    (record,) = audit_records(tmp_path)
+    assert (record["event"], record["tags"], record["violations"]) == (
+        "presigned",
+        {"team": "core"},
+        [],
+    )
