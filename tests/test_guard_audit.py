@@ -56,6 +56,27 @@ def test_created_call_writes_requested_then_created(
     assert audit.verify([tmp_path / "audit.jsonl"]).ok
 
 
+@pytest.mark.parametrize("fsync", [True, False])
+def test_the_policys_fsync_reaches_each_record_of_a_guarded_call(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync: bool
+) -> None:
+    """docs/policy.md: ``fsync = true`` (the default) makes each record durable before the
+    call goes on; ``false`` leaves it to the OS. Counted at the system call."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED, fsync=fsync), on=moto_server)
+    make_cluster(rds, copy_tags=True, tags={"team": "core"})
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def counted(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counted)
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
+    assert events(tmp_path) == ["requested", "created"]
+    assert (len(synced) >= 2) if fsync else (synced == [])
+
+
 def test_blocked_call_writes_blocked_only(
     moto_server: MotoServer, policy: Path, tmp_path: Path
 ) -> None:
