@@ -64,17 +64,18 @@ def test_the_policys_fsync_reaches_each_record_of_a_guarded_call(
     call goes on; ``false`` leaves it to the OS. Counted at the system call."""
     rds = guarded_client(write_policy(tmp_path, AUDITED, fsync=fsync), on=moto_server)
     make_cluster(rds, copy_tags=True, tags={"team": "core"})
-    synced: list[int] = []
+    synced: list[int] = []  # the inode of each file synced
     real_fsync = os.fsync
 
     def counted(fd: int) -> None:
-        synced.append(fd)
+        synced.append(os.fstat(fd).st_ino)
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", counted)
     rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
     assert events(tmp_path) == ["requested", "created"]
-    assert (len(synced) >= 2) if fsync else (synced == [])
+    log = (tmp_path / "audit.jsonl").stat().st_ino
+    assert synced.count(log) == (2 if fsync else 0), "one per record"
 
 
 def test_blocked_call_writes_blocked_only(

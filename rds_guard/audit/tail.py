@@ -181,12 +181,17 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
     seq = int(str(record["seq"]))
     chain = chain_of(last)
     keyed = hmac_key is not None
-    if chain != CHAIN_HMAC:  # neither can follow a record of the newer form: no one writes so
-        below = _chain_below(path, fd, scan)
-        if chain is None and below is not None:
-            raise _not_authentic(path, fd, scan, _FIRST_AFTER_SEALED, use, keyed=keyed)
-        if chain == CHAIN_SHA256 and keyed and below == CHAIN_HMAC:
-            raise _not_authentic(path, fd, scan, _DOWNGRADE, use, keyed=keyed)
+    before, adjacent = _before(path, fd, scan)
+    below = None if before is None else chain_of(before)
+    # A log's records only ever move to a newer form (first format, plain SHA-256,
+    # HMAC-SHA256: rotate upgrades), so a last record in an older form than the one before
+    # it was written by someone else: `verify` calls it ``edited`` or ``key``.
+    if chain is None and below is not None:
+        raise _not_authentic(path, fd, scan, _FIRST_AFTER_SEALED, use, keyed=keyed)
+    if chain == CHAIN_SHA256 and below == CHAIN_HMAC:
+        if not keyed:  # a keyed log: its writers hold the key
+            raise KeyRequired(path, _number(fd, scan), use.action)
+        raise _not_authentic(path, fd, scan, _DOWNGRADE, use, keyed=keyed)
     if chain is None:
         _check_first_format(path, fd, scan, hmac_key, use)
         return Vouched(last, seq, None)
@@ -197,7 +202,6 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
     if not is_authentic(last, hmac_key):
         why = _WHY_NOT.get(chain, "it names no known chain")
         raise _not_authentic(path, fd, scan, why, use, keyed=keyed)
-    before, adjacent = _before(path, fd, scan)
     link_key = hmac_key if chain == CHAIN_HMAC else None
     why = _unlinked(last, record, before, link_key, adjacent=adjacent)
     if why:
@@ -216,16 +220,6 @@ def _before(path: Path, fd: int, scan: TailScan) -> tuple[bytes | None, bool]:
     if before is not None and seq_of(before) is None:
         return _record_before(path, fd, scan.last_start - len(before) - 1)
     return before, True
-
-
-def _chain_below(path: Path, fd: int, scan: TailScan) -> str | None:
-    """The chain named by the record before the last one (None: it is in the first format,
-    or there is none). A log's records only ever move to the newer form (first format, plain
-    SHA-256, HMAC-SHA256: rotate upgrades), so a last record in an older form than the one
-    before it was written by someone else: `verify` calls it ``edited`` or ``key``, and
-    writers, rotate and repair (without ``--force``) refuse to chain onto it."""
-    before, _ = _before(path, fd, scan)
-    return None if before is None else chain_of(before)
 
 
 _WHY_NOT = {

@@ -210,9 +210,14 @@ def _escape(error: UnicodeError) -> tuple[str | bytes, int]:
     if not isinstance(error, UnicodeEncodeError):
         raise error
     text = error.object[error.start : error.end]
-    if all(0xDC80 <= ord(char) <= 0xDCFF for char in text):
-        return bytes(ord(char) - 0xDC00 for char in text), error.end
-    return codecs.backslashreplace_errors(error)
+    # Python hands over a whole run that cannot be encoded: its leading characters of one
+    # kind are answered, and it asks again for the rest
+    escaped = [0xDC80 <= ord(char) <= 0xDCFF for char in text]
+    same = next((i for i, kind in enumerate(escaped) if kind != escaped[0]), len(text))
+    end = error.start + same
+    if escaped[0]:
+        return bytes(ord(char) - 0xDC00 for char in text[:same]), end
+    return text[:same].encode("ascii", "backslashreplace").decode("ascii"), end
 
 
 codecs.register_error(_ESCAPE, _escape)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from ..core.calls import Decision
 from ..core.decide import decide
-from ..core.operations import OPERATIONS, Operation
+from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import GuardedCall
 from .binding import ClientBinding, presigning, status_of
@@ -59,20 +59,16 @@ class AioClientBinding(ClientBinding):
     ) -> None:
         """``before-parameter-build``, after every other handler of it (`ClientBinding.
         last_before_parameter_build`), the look-ups awaited."""
-        call = self.kept(context)
-        past_the_wrapper = self.presigned_past_the_wrapper(context)
-        if call is None or call.guard is None:
+        found = self.to_complete(params, context)
+        if found is None:
             return
-        if not (call.pending or call.deferred or past_the_wrapper):
-            return
-        guard, row = call.guard, OPERATIONS[call.fields["operation"]]
-        if (call.pending or call.deferred) and self.still_refused(row, params, guard):
-            return
+        call, guard, row, past_the_wrapper = found
         decided: Decision | CallReads | None = None
         if call.deferred or guard.changed_since(row, call, params):
             try:
                 decided = await self.ahead(guard, row, params, deferrable=True)
-            except Incomplete:  # refused as changed: botocore raises it next
+            except Incomplete as refused:  # refused as changed: botocore raises it next
+                self.refuse_presign(past_the_wrapper, refused)
                 return
         completed = await off_loop(guard, guard.complete, self, row, call, params, decided)
         if completed is not call:

@@ -111,20 +111,16 @@ class ClientBinding:
         complete`); a judged call without violations is held at ``request-created``. A call
         botocore's validation refuses now is left to it. A presign made past the client's
         wrapper gets its ``presigned`` record here (no later event of it reaches the guard)."""
-        call = self.kept(context)
-        past_the_wrapper = self.presigned_past_the_wrapper(context)
-        if call is None or call.guard is None:
+        found = self.to_complete(params, context)
+        if found is None:
             return
-        if not (call.pending or call.deferred or past_the_wrapper):
-            return
-        guard, row = call.guard, operations.OPERATIONS[call.fields["operation"]]
-        if (call.pending or call.deferred) and self.still_refused(row, params, guard):
-            return
+        call, guard, row, past_the_wrapper = found
         try:
             completed = guard.complete(
                 self, row, call, params, self.reads(row, params, guard, deferrable=True)
             )
-        except Incomplete:  # refused as changed: botocore raises it next, as without us
+        except Incomplete as refused:  # refused as changed: botocore raises it next
+            self.refuse_presign(past_the_wrapper, refused)
             return
         if completed is not call:
             self.keep(completed, context, replacing=call)
@@ -242,7 +238,7 @@ class ClientBinding:
         """The call state `keep` kept for the call of ``context`` (None: none)."""
         presigned = presigning.get() if context.get("is_presign_request") else None
         if presigned is not None:
-            return presigned[-1] if presigned else None
+            return presigned[0] if presigned else None  # one: `presigned_call` takes it
         call = context.get(CONTEXT_KEY)
         return call if isinstance(call, GuardedCall) else None
 
@@ -362,12 +358,39 @@ class ClientBinding:
             deferrable=deferrable,
         )
 
-    def still_refused(self, row: Operation, params: Mapping[str, Any], guard: Guard) -> bool:
-        """Whether botocore's validation refuses a deferred call even now, after every other
-        handler: it raises its own error next (a call judged then would be blocked or warned
-        about, for what no handler completed)."""
-        generated = row.name in guard.names_generated
-        return self.validates and bool(self.refused(row, params, generated=generated))
+    def to_complete(
+        self, params: Mapping[str, Any], context: Mapping[str, Any]
+    ) -> tuple[GuardedCall, Guard, Operation, bool] | None:
+        """What the last ``before-parameter-build`` handler completes: the call kept for
+        ``context``, its guard and row, and whether it is a presign past the client's method
+        (which no later event of reaches the guard). None when there is nothing to do: no
+        call, a judged call without violations (held at ``request-created``), or one
+        botocore's validation refuses now (it raises its own error next; a verdict would
+        block or warn about what no handler completed) but for such a presign: what it
+        would sign cannot be judged, so it is refused (`refuse_presign`)."""
+        call = self.kept(context)
+        if call is None or call.guard is None:
+            return None
+        past_the_wrapper = self.presigned_past_the_wrapper(context)
+        if not (call.pending or call.deferred or past_the_wrapper):
+            return None
+        guard, row = call.guard, operations.OPERATIONS[call.fields["operation"]]
+        if (call.pending or call.deferred) and self.validates:
+            generated = row.name in guard.names_generated
+            refusal = self.refused(row, params, generated=generated)
+            if refusal:
+                self.refuse_presign(past_the_wrapper, Incomplete(report="\n".join(refusal)))
+                return None
+        return call, guard, row, past_the_wrapper
+
+    @staticmethod
+    def refuse_presign(past_the_wrapper: bool, refused: Incomplete) -> None:
+        """For a presign past the client's method, botocore's own `ParamValidationError` for
+        what its validation refuses at the guard's last handler (a later handler could still
+        complete it, and the URL would go unjudged: refused, as botocore refuses it when none
+        does); for a call, nothing (botocore raises it next)."""
+        if past_the_wrapper:
+            raise ParamValidationError(report=refused.kwargs["report"]) from None
 
 
 def status_of(http_response: object) -> int | None:

@@ -246,13 +246,7 @@ class Guard:
         call's state and records state what is sent; a request made into another call, or
         one that cannot be read (``swapped``), is blocked or warned about. Then the
         ``requested`` record: if it cannot be written, nothing is sent."""
-        if call.pending and swapped is None and sent == call.judged:
-            self.settle(call, row)  # the last handler left them (botocore refused it then)
-        call.pending = ()  # else the call as sent is judged again, whatever they were
-        if swapped is not None:
-            self._refuse_swapped(binding, row, call, swapped)
-        elif sent != call.judged:
-            self._judge_again(binding, row, call, sent, lookups)
+        self._hold(binding, row, call, sent, lookups, swapped)
         if not call.recorded:
             return
         logger.info("%s", call)
@@ -273,19 +267,33 @@ class Guard:
         """A presigned URL of a guarded call, held against its judgement as `check_sent`
         holds a request (``sent``: read from the URL), then the ``presigned`` record (with the
         URL's expiry, never the URL), written before the URL is returned."""
-        if call.pending and swapped is None and sent == call.judged:
-            self.settle(call, row)
-        call.pending = ()
-        if swapped is not None:
-            self._refuse_swapped(binding, row, call, swapped)
-        elif sent != call.judged:
-            self._judge_again(binding, row, call, sent, lookups)
+        self._hold(binding, row, call, sent, lookups, swapped)
         if not call.recorded:
             return
         logger.info("%s (presigned URL)", call)
         if self.audit is not None:
             fields = call.fields | {"expires": expiry(expires_in)}
             self.audit.write("presigned", call=call.call, **fields)
+
+    def _hold(
+        self,
+        binding: ClientBinding,
+        row: Operation,
+        call: GuardedCall,
+        sent: dict[str, Any],
+        lookups: LookupSource | Decision | None,
+        swapped: Violation | None,
+    ) -> None:
+        """What is sent (a request, a URL) held against the judgement (`check_sent`)."""
+        if call.pending and swapped is None and sent == call.judged:
+            # violations the last handler left pending (the call botocore's validation then
+            # refused) and a handler registered after it mended back into the call judged
+            self.settle(call, row)
+        call.pending = ()  # else the call as sent is judged again, whatever they were
+        if swapped is not None:
+            self._refuse_swapped(binding, row, call, swapped)
+        elif sent != call.judged:
+            self._judge_again(binding, row, call, sent, lookups)
 
     def record_outcome(
         self,

@@ -141,6 +141,8 @@ def test_a_plain_record_appended_to_a_keyed_log_is_never_vouched_for(
     writer's refusal pointed to it); it refuses now, and repair --force moves it aside."""
     write_lines(log_path, [*keyed_log, appended_plain_record(keyed_log)])
     assert audit.verify([log_path], hmac_key=KEY).reason == "key"
+    with pytest.raises(audit.KeyRequired):  # a writer without the key does not go on plain
+        audit.AuditLog(log_path, fsync=False).write("requested")
     for attempt in (
         lambda: audit.AuditLog(log_path, fsync=False, hmac_key=KEY).write("requested"),
         lambda: audit.rotate(log_path, hmac_key=KEY),

@@ -20,6 +20,8 @@ from cli_helpers import (
 )
 from policies import EXAMPLE, write_policy
 
+import rds_guard.cli  # noqa: F401  (registers the streams' error handler, rds_guard.escape)
+
 GOOD = "orders-manual-20261129"
 
 HELP_COMMANDS = [
@@ -156,6 +158,14 @@ def test_what_the_terminal_cannot_encode_is_escaped_not_an_error(
     result = run_script("check", str(policy), env=script_env(tmp_path, **terminal))
     assert (result.code, result.err) == (0, "")
     assert "required: \\xe9quipe" in result.out
+
+
+def test_undecodable_argument_bytes_are_written_back_and_other_characters_escaped() -> None:
+    """The streams' handler while a command runs: an argument's bytes Python could not decode
+    (kept as surrogates) go out as they came, any other character as an escape, each run of
+    them answered for itself (Python hands a whole run over at once)."""
+    text = "é\udcc3\udca9x€\udcff"
+    assert text.encode("ascii", "rds_guard.escape") == b"\\xe9\xc3\xa9x\\u20ac\xff"
 
 
 def test_a_closed_stderr_keeps_errors_off_stdout(tmp_path: Path) -> None:

@@ -204,6 +204,12 @@ def test_a_presign_past_the_clients_wrapper_without_its_name_gets_botocores_own_
 ) -> None:
     """botocore's own presign function, called with the client: a call missing its name is
     refused with botocore's exact `ParamValidationError`, as before."""
+    with pytest.raises(ParamValidationError) as bare:
+        botocore.signers.generate_presigned_url(
+            moto_server.client("rds"),
+            "create_db_cluster_snapshot",
+            Params={"DBClusterIdentifier": "orders"},
+        )
     session = boto3.Session(region_name="us-east-1")
     rds_guard.install(session, policy=write_policy(tmp_path, TEAM_REQUIRED, mode="enforce"))
     rds = moto_server.client("rds", session=session)
@@ -211,7 +217,29 @@ def test_a_presign_past_the_clients_wrapper_without_its_name_gets_botocores_own_
         botocore.signers.generate_presigned_url(
             rds, "create_db_cluster_snapshot", Params={"DBClusterIdentifier": "orders"}
         )
-    assert type(refused.value) is ParamValidationError
+    assert (type(refused.value), str(refused.value)) == (ParamValidationError, str(bare.value))
+    assert audit_records(tmp_path) == []
+
+
+def test_a_presign_past_the_clients_wrapper_refused_at_the_guards_last_handler_is_refused(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A handler takes the name away after the guard's exact handler judged it (a name the
+    pattern refuses); one registered after the guard's last handler puts it back. A call is
+    judged again at request-created; a presign has no later event: left to botocore, the URL
+    was signed for the refused name with no verdict and no record. Refused now."""
+    session = boto3.Session(region_name="us-east-1")
+    session.events.register("before-parameter-build.rds", on_snapshots(lambda p: p.pop(NAME)))
+    rds_guard.install(session, policy=write_policy(tmp_path, NAMING_ONLY, mode="enforce"))
+    rds = moto_server.client("rds", session=session)
+    rds.meta.events.register_last(
+        "before-parameter-build", on_snapshots(lambda p: p.setdefault(NAME, "BAD"))
+    )
+    with pytest.raises(ParamValidationError, match="DBClusterSnapshotIdentifier"):
+        botocore.signers.generate_presigned_url(
+            rds, "create_db_cluster_snapshot", Params={"DBClusterIdentifier": "o", NAME: "BAD"}
+        )
+    assert audit_records(tmp_path) == []
 
 
 def test_a_call_mended_after_the_guard_still_says_which_tags_the_policy_added(

@@ -357,18 +357,20 @@ class Shipper:
 
     def _items(self, stream: str, batch: list[Entry]) -> list[Item]:
         """The items of a batch's records; `ShipRefused` for a record no item can hold."""
-        try:
-            return [record_item(stream, entry.seq, entry.line) for entry in batch]
-        except UnicodeDecodeError:
-            entry = next(e for e in batch if not _utf8(e.line))
-            raise ShipRefused(
-                f"{self.path}: the record at seq {entry.seq} holds bytes that are no UTF-8 (an "
-                "edited record: a writer's are ASCII), which a ledger item cannot hold; nothing "
-                f"was shipped from it on (rds-guard audit verify {self.path} says what is "
-                "wrong)",
-                path=str(self.path),
-                stream=stream,
-            ) from None
+        items = []
+        for entry in batch:
+            try:
+                items.append(record_item(stream, entry.seq, entry.line))
+            except UnicodeDecodeError:
+                raise ShipRefused(
+                    f"{self.path}: the record at seq {entry.seq} holds bytes that are no "
+                    "UTF-8 (an edited record: a writer's are ASCII), which a ledger item cannot "
+                    f"hold; nothing was shipped from it on (rds-guard audit verify {self.path} "
+                    "says what is wrong)",
+                    path=str(self.path),
+                    stream=stream,
+                ) from None
+        return items
 
     def _send(
         self, batch: list[Entry], state: ShipState, result: ShipResult
@@ -474,11 +476,3 @@ def _describe(error: BaseException) -> str:
 
 
 __all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper"]
-
-
-def _utf8(line: bytes) -> bool:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True

@@ -202,9 +202,13 @@ class ShippingLog(AuditLog):
             if self._thread is not None and self._thread.is_alive():
                 return
             self._stop.clear()
-            self._give_up.clear()
+            # each thread its own: a thread `close` gave up on checks the one it was given
+            self._give_up = threading.Event()
             self._thread = threading.Thread(
-                target=_run, args=(weakref.ref(self),), name="rds-guard-ledger", daemon=True
+                target=_run,
+                args=(weakref.ref(self), self._give_up),
+                name="rds-guard-ledger",
+                daemon=True,
             )
             self._thread.start()
 
@@ -244,12 +248,15 @@ class ShippingLog(AuditLog):
         self.shipper.forget_after_fork()
         self.clients.forget_after_fork()
 
-    def ship_once(self, timeout: float | None = 0.0) -> ShipResult | None:
-        """One shipping run (what the thread does each time it wakes); None once refused."""
+    def ship_once(
+        self, timeout: float | None = 0.0, stop: threading.Event | None = None
+    ) -> ShipResult | None:
+        """One shipping run (what the thread does each time it wakes; ``stop``: checked
+        between batches); None once refused."""
         if self.refused is not None:
             return None
         try:
-            result = self.shipper.ship(timeout=timeout, stop=self._give_up)
+            result = self.shipper.ship(timeout=timeout, stop=stop)
         except ShipRefused as exc:
             self._refuse(exc)
             return None
@@ -308,10 +315,11 @@ def _age(stamp: str) -> float:
     return math.inf if then is None else (datetime.now(UTC) - then).total_seconds()
 
 
-def _run(ref: weakref.ref[ShippingLog]) -> None:
+def _run(ref: weakref.ref[ShippingLog], give_up: threading.Event) -> None:
     """The thread: ship, then wait for a new record (or `INTERVAL`); while the ledger cannot
     be reached, wait longer each time (up to `LONGEST_PAUSE`). Once stopped, one last run
-    ships what is left."""
+    ships what is left; once ``give_up`` is set (by `ShippingLog.close`, past `CLOSE_WAIT`),
+    the run under way stops after its batch and the thread ends."""
     pause = INTERVAL
     while True:
         log = ref()
@@ -321,12 +329,12 @@ def _run(ref: weakref.ref[ShippingLog]) -> None:
         wake.clear()
         last_run = stop.is_set()
         try:
-            result = log.ship_once()
+            result = log.ship_once(stop=give_up)
         except Exception:  # the thread must live on: a bug here is logged, not fatal
             logger.exception("%s: shipping to the ledger failed", log.path)
             result = None
-        if last_run or log.refused is not None:
-            if last_run:  # `close` left the put workers to this run when it gave up waiting
+        if last_run or give_up.is_set() or log.refused is not None:
+            if last_run or give_up.is_set():  # `close` may have left the put workers to it
                 log.shipper.close()
             return
         if result is not None and result.error is None:

@@ -57,7 +57,7 @@ from rds_guard.audit.ledger import (
     ShipRefused,
 )
 from rds_guard.audit.ledger.items import text
-from rds_guard.audit.ledger.spool import ShippingLog
+from rds_guard.audit.ledger.spool import CLOSE_WAIT, ShippingLog
 from rds_guard.audit.ledger.verify import verify_ledger
 from rds_guard.core.policy import LedgerPolicy
 
@@ -474,10 +474,14 @@ def test_closing_a_shipping_log_leaves_a_backlog_a_slow_ledger_cannot_take_in_th
 
     on_send(clients.dynamodb, "PutItem", slow)
     log = ShippingLog(log_path, ledger=LedgerPolicy(table.name, REGION), clients=clients)
+    before = set(threading.enumerate())
     log.start()
+    (thread,) = [t for t in set(threading.enumerate()) - before if t.name == "rds-guard-ledger"]
     wait_until(lambda: puts, what="the thread's first put")
+    closing = time.monotonic()
     log.close()
-    wait_until(lambda: not any(t.name == "rds-guard-ledger" for t in threading.enumerate()))
+    assert time.monotonic() - closing < CLOSE_WAIT + 2.0, "close waited past its 3 seconds"
+    thread.join(60)  # a hang detector only
     shipped = len(puts)
     time.sleep(1.0)
     assert len(puts) == shipped < 1000, "the thread went on putting after close"
