@@ -340,12 +340,9 @@ class ClientBinding:
         ``deferrable``: a call botocore's validation refuses is `Incomplete`."""
         client = self._client()
         assert client is not None, "a handler of a client that is gone"
-        # botocore refuses a call without its name, before sending anything: so is the read
-        # unless the policy's template fills the name in
-        generated = row.name in guard.names_generated
 
-        def refused() -> list[str]:  # a client that does not validate: `invalid` judged it
-            return self.refused(row, params, generated=generated) if self.validates else []
+        def refused() -> list[str]:
+            return self.refusal(row, params, guard)
 
         return CallReads(
             client,
@@ -375,13 +372,21 @@ class ClientBinding:
         if not (call.pending or call.deferred or past_the_wrapper):
             return None
         guard, row = call.guard, operations.OPERATIONS[call.fields["operation"]]
-        if (call.pending or call.deferred) and self.validates:
-            generated = row.name in guard.names_generated
-            refusal = self.refused(row, params, generated=generated)
+        if call.pending or call.deferred:
+            refusal = self.refusal(row, params, guard)
             if refusal:
                 self.refuse_presign(past_the_wrapper, Incomplete(report="\n".join(refusal)))
                 return None
         return call, guard, row, past_the_wrapper
+
+    def refusal(self, row: Operation, params: Mapping[str, Any], guard: Guard) -> list[str]:
+        """What botocore's validation of this client refuses in the call (empty: nothing, or
+        a client that does not validate: `invalid` judged it). A missing name counts as given
+        when ``guard``'s policy fills it in: botocore refuses a call without its name before
+        sending anything, and so does a read for it, unless the template names it."""
+        if not self.validates:
+            return []
+        return self.refused(row, params, generated=row.name in guard.names_generated)
 
     @staticmethod
     def refuse_presign(past_the_wrapper: bool, refused: Incomplete) -> None:
