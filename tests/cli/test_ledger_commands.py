@@ -39,7 +39,9 @@ CHECKPOINTS = f"s3://{BUCKET}/rds-guard/"
 
 @pytest.fixture
 def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
-    return reach_moto(moto_server, monkeypatch, attempts=1)
+    """The moto server, with the ledger's own three attempts: on a loaded machine a request to
+    it can fail once, and these tests are about the commands, not about retries."""
+    return reach_moto(moto_server, monkeypatch, attempts=3)
 
 
 @pytest.fixture
@@ -456,10 +458,12 @@ def test_verify_ledger_shows_progress_on_a_terminal(
 ) -> None:
     log = tmp_path / "audit.jsonl"
     write_log(log, 1200)
-    run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    shipped = run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    assert shipped.code == 0, shipped
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    assert run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL).code == 0
+    verified = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL)
+    assert verified.code == 0, (verified, terminal.getvalue())
     assert "\rverify --ledger: 1,000 of 1,200 records, " in terminal.getvalue()
 
 
