@@ -33,21 +33,26 @@ _SIGNING_VALUES = (
 
 
 # A password parameter (MasterUserPassword=..., quoted back with a request's body) may hold
-# any character: written name=value (a form body, where & is %26) to the next & or space;
-# quoted ("name": "value", 'name': 'value', escaped quotes too) to the quote that closes it;
-# a parameter's name (a word before "password") with a colon or spaces around its = (a
-# header, a log line), or as botocore's validation report names it ("parameter
-# MasterUserPassword, value: ..."), to the next space. Only so: "Invalid password: must
-# contain..." keeps its words.
+# any character, spaces too: written name=value (a form body, where & is %26) to the next &
+# or the end of the line; quoted ("name": "value", 'name': 'value', escaped quotes too) to
+# the quote that closes it; a parameter's name (a word before "password") with a colon or
+# spaces around its = (a header, a log line) to the end of the line; as botocore's
+# validation report names it ("parameter MasterUserPassword, value: ..., type: ...") to the
+# last ", type: " of the line (or else its last ", valid ..."), which the value's repr may
+# hold too. Only
+# so: "Invalid password: must contain..." keeps its words. A line's words after a password
+# are lost with it: a word too many is redacted rather than a word of a password kept.
 _PASSWORDS = (
-    r"(?i)((?<![\w-])\w*password(?:=|%3d|%253d))[^&\s]+"
+    r"(?i)((?<![\w-])\w*password(?:=|%3d|%253d))[^&\r\n]+"
     r"|((?<![\w-])\w*password\\?[\"']\s*:\s*(\\?[\"']))(?:(?!\3).)*"
-    r"|((?<![\w-])\w+password(?:[ \t]*[:=][ \t]*|,[ \t]*value:[ \t]*))[^&\s]+"
+    r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
+    r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
+    r"|((?<![\w-])\w+password[ \t]*[:=][ \t]*)[^\r\n]+"
 )
 
 
 def _without_password(found: re.Match[str]) -> str:
-    return f"{found.group(1) or found.group(2) or found.group(4)}[redacted]"
+    return f"{found.group(1) or found.group(2) or found.group(4) or found.group(5)}[redacted]"
 
 
 # A URL's user information (``scheme://user:password@host``): botocore quotes the endpoint

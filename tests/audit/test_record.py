@@ -467,11 +467,19 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             " {'TdeCredentialPassword': '[redacted]'}",
         ),
         ("session-token=IQoJ&x=1", "session-token=[redacted]&x=1"),
-        (  # a header or a log line, and botocore's validation report
-            "MasterUserPassword: hunter2 and NewMasterUserPassword = hunter3. Invalid type for"
-            " parameter MasterUserPassword, value: 12345, type: <class 'int'>",
-            "MasterUserPassword: [redacted] and NewMasterUserPassword = [redacted] Invalid"
-            " type for parameter MasterUserPassword, value: [redacted] type: <class 'int'>",
+        (  # a header or a log line: a password may hold spaces, so to the end of the line
+            "MasterUserPassword: correct horse\nNewMasterUserPassword = battery staple\nnext",
+            "MasterUserPassword: [redacted]\nNewMasterUserPassword = [redacted]\nnext",
+        ),
+        (  # a form body quoted in a log line: a space written as itself
+            "MasterUserPassword=correct horse&Action=ModifyDBInstance",
+            "MasterUserPassword=[redacted]&Action=ModifyDBInstance",
+        ),
+        (  # botocore's validation report, to the last ", type: " (a repr may hold one)
+            "Invalid type for parameter MasterUserPassword, value: ['correct, type: horse'],"
+            " type: <class 'list'>, valid types: <class 'str'>",
+            "Invalid type for parameter MasterUserPassword, value: [redacted], type: <class"
+            " 'list'>, valid types: <class 'str'>",
         ),
         (  # RFC 3986 allows ' in user information, and an @ botocore does not refuse
             'URL: "http://admin:pa\'ss!W0rd@127.0.0.1:9/" and http://admin:p@ssW0rd@h:9/x',
