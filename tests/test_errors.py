@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +87,27 @@ def test_an_audit_path_that_names_no_file_is_an_audit_error(audit_path: str, wor
     policy = rds_guard.Policy.from_toml("version = 1\n[audit]\npath = 'audit.jsonl'\n")
     with pytest.raises(rds_guard.AuditError, match=words):
         rds_guard.install(botocore.session.Session(), policy=policy, audit_path=audit_path)
+
+
+@pytest.mark.parametrize("named_by", ["audit.path", "audit_path", "a hard link"])
+def test_an_audit_path_that_names_the_policy_file_is_an_audit_error_at_install(
+    tmp_path: Path, named_by: str
+) -> None:
+    """A log written over its own policy would end the policy at the next load: install
+    refuses it at once, whatever names it, and leaves the policy as it was."""
+    import botocore.session
+
+    policy_path = tmp_path / "rds_guard.toml"
+    text = "version = 1\n[audit]\npath = 'rds_guard.toml'\n"
+    given: str | None = None
+    if named_by != "audit.path":
+        text = "version = 1\n"
+        given = str(policy_path)
+    policy_path.write_text(text)
+    if named_by == "a hard link":  # a symbolic link is refused as one
+        given = str(tmp_path / "log.jsonl")
+        os.link(policy_path, given)
+    policy = rds_guard.load_policy(policy_path)
+    with pytest.raises(rds_guard.AuditError, match="is the policy file itself"):
+        rds_guard.install(botocore.session.Session(), policy=policy, audit_path=given)
+    assert policy_path.read_text() == text

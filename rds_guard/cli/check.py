@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rds_guard.core import operations
-from rds_guard.core.files import append_problem
+from rds_guard.core.files import log_problem
 from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy, audit_path_of, templates_of
 from rds_guard.core.templates import Template
 
@@ -70,7 +70,7 @@ def audit_problem(policy: Policy, environ: Mapping[str, str]) -> str | None:
     if not policy.audit.enabled:
         return None
     path, variable = audit_path(policy, environ)
-    why = append_problem(path)
+    why = log_problem(path, policy.source)
     if why is None:
         return None
     where = f"${variable}" if variable else f"{policy.source}: audit.path"

@@ -105,3 +105,20 @@ def append_problem(path: str | os.PathLike[str]) -> str | None:
     if not os.access(where, os.W_OK):
         return f"the file {where} is not writable (permission denied)"
     return None
+
+
+def log_problem(path: str | os.PathLike[str], policy_source: str) -> str | None:
+    """Why an audit log could not be appended at ``path`` (`append_problem`), or why it must
+    not be: it is the policy file (``policy_source``) itself, under any name, which the log's
+    first record would end. None when nothing stands in the way."""
+    problem = append_problem(path)
+    if problem is None and _same_file(path, policy_source):
+        return "it is the policy file itself"
+    return problem
+
+
+def _same_file(path: str | os.PathLike[str], other: str) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except (OSError, ValueError):  # either is not there (a policy made from text)
+        return False

@@ -16,7 +16,7 @@ from botocore.session import Session as BotocoreSession
 
 from ..audit import AuditLog, MissingKey, key_from_env
 from ..core import operations
-from ..core.files import append_problem
+from ..core.files import log_problem
 from ..core.policy import (
     LedgerPolicy,
     Policy,
@@ -251,7 +251,7 @@ def open_audit_log(
         raise AuditError(
             f"{given}: the audit log cannot be found: {exc.strerror}", path=str(given)
         ) from None
-    problem = append_problem(path)
+    problem = log_problem(path, policy.source)
     if problem is not None:  # found now, not at the first guarded call
         raise AuditError(f"{path}: the audit log cannot be written: {problem}", path=str(path))
     if settings.ledger is not None:  # only then: a guard without a ledger loads none of it

@@ -414,3 +414,17 @@ def test_check_an_audit_log_that_cannot_be_written(
     assert_one_error_line(
         run_main(capsys, "check", str(path)), "audit.jsonl is not writable (permission denied)"
     )
+
+
+def test_check_an_audit_path_that_names_the_policy_file_is_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """install would refuse it (a log appended to its own policy), so check does."""
+    text = f'version = 1\n[audit]\npath = "{tmp_path / "p.toml"}"\n'
+    path = write_policy(tmp_path, text, name="p.toml")
+    assert_one_error_line(
+        run_main(capsys, "check", str(path)),
+        f"{path}: audit.path: the audit log {path} cannot be written: it is the policy file"
+        " itself (install would fail)",
+    )
+    assert path.read_text() == text
