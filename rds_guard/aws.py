@@ -200,14 +200,18 @@ def described(lookup: SourceLookup, identifier: str) -> Read[Mapping[str, Any]]:
     return item
 
 
-def snapshot_facts(lookup: SourceLookup, identifier: str) -> Read[SnapshotFacts]:
+def snapshot_facts(
+    lookup: SourceLookup, identifier: str, *, with_tags: bool = True
+) -> Read[SnapshotFacts]:
     """When the snapshot was made, its status and the tags it carries now. Tags listed with a
     call of their own (DocumentDB's and Neptune's describe carries none) that is refused for
-    want of permission are `Unreadable`, and the age stays known."""
+    want of permission are `Unreadable`, and the age stays known; without ``with_tags``
+    (no rule needs them) they are not read, and `Unreadable` too."""
     item = yield from described(lookup, identifier)
-    tags: Mapping[str, str] | Unreadable
+    tags: Mapping[str, str] | Unreadable = _TAGS_NOT_READ
     try:
-        tags = yield from resource_tags(item, lookup.arn_key)
+        if with_tags:
+            tags = yield from resource_tags(item, lookup.arn_key)
     except ClientError as error:
         why = denied(error)
         if why is None:
@@ -219,6 +223,7 @@ def snapshot_facts(lookup: SourceLookup, identifier: str) -> Read[SnapshotFacts]
     )
 
 
+_TAGS_NOT_READ = Unreadable("not read: no rule of the policy needs them")
 _NO_TIME = Unreadable("the service's answer gives no SnapshotCreateTime that can be read")
 
 

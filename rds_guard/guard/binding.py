@@ -353,6 +353,7 @@ class ClientBinding:
             lenient=guard.lenient,
             refused=refused,
             deferrable=deferrable,
+            snapshot_tags=bool(guard.policy.deletion.hold_tags),
         )
 
     def to_complete(

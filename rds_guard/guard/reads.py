@@ -51,7 +51,8 @@ class CallReads:
     """The look-ups of one call of ``row`` with ``params``, through ``client`` (a
     `LookupSource`): each made on first asking, or, ``ahead``, only answered once `fetch`
     has made it (else `Needed`); ``refused()``: what the client's validation refuses in the
-    call, raised before the first read (``deferrable``: as `Incomplete`)."""
+    call, raised before the first read (``deferrable``: as `Incomplete`); ``snapshot_tags``:
+    whether the snapshot a delete acts on has its tags read (a rule needs them)."""
 
     def __init__(
         self,
@@ -64,6 +65,7 @@ class CallReads:
         lenient: bool = False,
         refused: Callable[[], list[str]] = list,
         deferrable: bool = False,
+        snapshot_tags: bool = True,
     ) -> None:
         self._client = client
         self._lenient = lenient
@@ -74,6 +76,7 @@ class CallReads:
         self._refused = refused
         self._validated = False
         self._deferrable = deferrable
+        self._snapshot_tags = snapshot_tags
         self.ahead = ahead
 
     def source_tags(self) -> Any:
@@ -142,7 +145,10 @@ class CallReads:
         identifier = self._named(row.facts_from)
         if kind == "snapshot":
             if row.facts_lookup is not None and identifier is not None:
-                return aws.snapshot_facts(row.facts_lookup, identifier), None
+                read = aws.snapshot_facts(
+                    row.facts_lookup, identifier, with_tags=self._snapshot_tags
+                )
+                return read, None
             reference = self._named(row.source)
             if (row.tags or row.tag_keys) and reference is not None:
                 return aws.arn_tags(reference), None

@@ -988,6 +988,31 @@ def test_documentdb_tags_that_cannot_be_listed_leave_the_age_judged(
     assert created == docdb.snapshots["old"].created
 
 
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_an_age_rule_alone_lists_no_tags_before_a_delete(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """Only the hold rule needs the snapshot's tags: under an age rule alone a Neptune
+    snapshot's delete is described, not listed, so a listing that would fail (throttled,
+    denied) can neither stop an old snapshot's delete nor mark its record too young."""
+    age_only = BACKUPS.split("[deletion.hold_tags]")[0] + '[audit]\npath = "audit.jsonl"\n'
+    policy = write_policy(tmp_path, age_only, mode=mode)
+    neptune = guarded_client(policy, "neptune", on=moto_server)
+    make_cluster(neptune, "graph")
+    neptune.create_db_cluster_snapshot(
+        DBClusterIdentifier="graph", DBClusterSnapshotIdentifier="graph-old"
+    )
+    age("graph-old", 30)
+    moto_server.reset_counts()
+    neptune.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="graph-old")
+    assert moto_server.actions() == ["DescribeDBClusterSnapshots", "DeleteDBClusterSnapshot"]
+    records = records_of(tmp_path / "audit.jsonl")
+    assert [(r["event"], r["violations"]) for r in records[-2:]] == [
+        ("requested", []),
+        ("deleted", []),
+    ]
+
+
 def test_keep_does_not_apply_to_a_neptune_cluster_delete(
     neptune: Any, moto_server: MotoServer
 ) -> None:
