@@ -343,6 +343,30 @@ def not_judged(
             " snapshot is taken to carry none; give --source-tag KEY=VALUE for each tag it"
             " carries"
         )
+    return lines + _database_not_read(policy, row, params, args.service)
+
+
+def _database_not_read(
+    policy: Policy, row: Operation, params: Mapping[str, Any], service: str
+) -> list[str]:
+    """What the guard would read of the database a delete acts on, where its kind decides
+    the call: offline there is none to read (`evaluate` takes it to be an ordinary RDS one)."""
+    deletion, lines = policy.deletion, []
+    skips = params.get("SkipFinalSnapshot") is True
+    if row.final_exemptions and deletion.final_snapshot == "required" and skips:
+        lines.append(
+            'the instance ([deletion] final_snapshot = "required"): it is taken to be an'
+            " ordinary one; the guard reads it, and lets a cluster member, a read replica, an"
+            " RDS Custom instance or one in a failure state go without a final snapshot"
+        )
+    keep = deletion.automated_backups == "keep" and bool(row.deletes_backups_on)
+    elsewhere = service not in row.deletes_backups_on  # the engine decides (deletion.py)
+    if keep and elsewhere and params.get("DeleteAutomatedBackups") is not False:
+        lines.append(
+            'the database\'s engine ([deletion] automated_backups = "keep"): it is taken to'
+            " be an RDS one, whose automated backups go with it; the guard reads it, and lets"
+            " a DocumentDB or Neptune cluster's delete go"
+        )
     return lines
 
 

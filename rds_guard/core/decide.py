@@ -85,8 +85,10 @@ def evaluate(
     on; `UNREADABLE`: it would, but they could not be read) — for deletes and tag operations,
     for the snapshot's current tags, whatever ``inherit`` says; ``snapshot_created`` (an aware
     datetime) for when the snapshot was made (``[deletion] minimum_age_days``; None: not
-    judged, but with `UNREADABLE` tags the snapshot counts as unread). The instance a delete
-    acts on is taken to be an ordinary one (no exemption from ``[deletion] final_snapshot``).
+    judged, but with `UNREADABLE` tags the snapshot counts as unread). The database a delete
+    acts on is not read: an instance is taken to be an ordinary one (no exemption from
+    ``[deletion] final_snapshot``), and a cluster deleted through a DocumentDB or Neptune
+    client an RDS one (whose automated backups ``automated_backups = "keep"`` keeps).
     ``region`` and ``now`` (an aware datetime) feed ``{region}`` and ``{utcnow}`` (a policy
     whose templates use ``{region}`` needs one: a `ValueError` without). An
     operation not guarded on ``service`` is a `ValueError`. Every service is judged, whatever

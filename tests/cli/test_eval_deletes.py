@@ -87,10 +87,10 @@ def test_a_delete_in_warn_mode_records_its_violations(
         "--param", "DeleteAutomatedBackups=false",
     )  # fmt: skip
     assert result.code == 1
-    assert result.out.splitlines()[-1] == (
+    assert (
         "record: requested, with its violations, then deleted if the service accepts it"
         " (no final snapshot is made)"
-    )
+    ) in result.out.splitlines()
 
 
 def test_a_delete_with_a_final_snapshot_records_the_snapshot(
@@ -229,6 +229,46 @@ def test_what_cannot_be_judged_offline_is_said(
     assert given.code == 0 and "not judged" not in given.out
     unreadable = run_eval(capsys, policy, *DELETE_SNAPSHOT, "--source-unreadable")
     assert unreadable.code == 1 and "not judged" not in unreadable.out
+
+
+@pytest.mark.parametrize(
+    ("service", "args", "said"),
+    [
+        (
+            "rds",
+            ("DeleteDBInstance", "--param", "DBInstanceIdentifier=o-1", "--param",
+             "SkipFinalSnapshot=true", "--param", "DeleteAutomatedBackups=false"),
+            "the instance ([deletion] final_snapshot = \"required\"): it is taken to be an"
+            " ordinary one; the guard reads it, and lets a cluster member, a read replica, an"
+            " RDS Custom instance or one in a failure state go without a final snapshot",
+        ),
+        (
+            "neptune",
+            ("DeleteDBCluster", "--param", "DBClusterIdentifier=g", "--param",
+             "FinalDBSnapshotIdentifier=g-manual-20261120"),
+            "the database's engine ([deletion] automated_backups = \"keep\"): it is taken to"
+            " be an RDS one, whose automated backups go with it; the guard reads it, and lets"
+            " a DocumentDB or Neptune cluster's delete go",
+        ),
+    ],
+)  # fmt: skip
+def test_what_the_guard_would_read_of_the_database_is_said_when_it_decides(
+    capsys: pytest.CaptureFixture[str],
+    policy: Path,
+    service: str,
+    args: tuple[str, ...],
+    said: str,
+) -> None:
+    """Offline there is no database to read: where its kind would decide the call (an
+    exemption from the final snapshot, an engine without automated backups to keep), the
+    report says what it was taken to be."""
+    result = run_eval(capsys, policy, *args, "--service", service)
+    assert result.code == 1
+    assert result.out.splitlines()[-1] == f"not judged: {said}"
+    allowed = run_eval(capsys, policy, "DeleteDBCluster", "--param", "DBClusterIdentifier=g",
+                       "--param", "FinalDBSnapshotIdentifier=g-manual-20261120", "--param",
+                       "DeleteAutomatedBackups=false")  # fmt: skip
+    assert allowed.code == 0 and "not judged" not in allowed.out
 
 
 def test_a_tag_operation_may_not_lift_a_hold(
