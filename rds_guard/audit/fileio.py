@@ -21,6 +21,8 @@ from rds_guard.core.files import file_kind
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
+from .record import LINE_START
+
 APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 OVERWRITE_FLAGS = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -103,6 +105,43 @@ def read_blocks(
             return
         yield data
         start += len(data)
+
+
+def may_be_a_cut_file(fd: int, size: int) -> bool:
+    """`record.may_be_a_cut_record` of ``fd``'s first ``size`` bytes (a file holding no
+    newline), read no further than it takes to tell."""
+    head = read_range(fd, 0, min(size, len(LINE_START)))
+    return LINE_START.startswith(head) or only_zeros(fd, 0, size)
+
+
+def only_zeros(fd: int, start: int, end: int) -> bool:
+    """Whether the bytes ``start:end`` of ``fd`` are all zeros: read block by block, the
+    holes of a sparse file skipped where the file system tells them, up to the first other
+    byte. Raises OSError."""
+    offset = start
+    while offset < end:
+        data, hole = _data_run(fd, offset, end)
+        for block in read_blocks(fd, data, hole):
+            if block.count(0) != len(block):
+                return False
+        offset = hole
+    return True
+
+
+def _data_run(fd: int, offset: int, end: int) -> tuple[int, int]:
+    """The next run of ``fd``'s bytes at or after ``offset`` that may hold data, up to
+    ``end``: ``(end, end)`` when only a hole is left; the whole range where the file system
+    cannot tell (``SEEK_DATA`` unknown to it or to the platform)."""
+    try:
+        data = os.lseek(fd, offset, os.SEEK_DATA)
+        hole = os.lseek(fd, data, os.SEEK_HOLE)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # no data after offset
+            return end, end
+        return offset, end
+    except AttributeError:  # pragma: no cover - a platform without SEEK_DATA
+        return offset, end
+    return min(data, end), min(hole, end)
 
 
 def read_range(fd: int, start: int, end: int) -> bytes:

@@ -114,18 +114,19 @@ def not_a_cut_record(count: int) -> str:
     """What `NotAnAuditLog` says of a file of ``count`` bytes with no newline that
     `may_be_a_cut_record` refuses."""
     return (
-        f"its {count} bytes hold no newline and do not start as a record does, so they are no"
-        " record cut short: no writer writes over them"
+        f"its {count} bytes hold no newline and do not start as a record does (nor are they"
+        " all zeros, as a crash may leave a first record), so they are no record cut short:"
+        " no writer writes over them"
     )
 
 
-def may_be_a_cut_record(head: bytes) -> bool:
-    """Whether ``head``, the first bytes of a file holding no newline, may be a first record
-    cut short: they start as every record's line does, or are zeros (a file system may leave
+def may_be_a_cut_record(data: bytes) -> bool:
+    """Whether ``data``, the bytes of a file holding no newline, may be a first record cut
+    short: they start as every record's line does, or are all zeros (a file system may leave
     a crashed first write so: XFS, ext4 without ``data=ordered``). Anything else (a token, a
-    key, a binary) is no log, and no writer or repair writes over it."""
-    head = head[: len(LINE_START)]
-    return LINE_START.startswith(head) or not head.strip(b"\0")
+    key, a binary, zeros before other bytes) is no log, and no writer or repair writes over
+    it. `fileio.may_be_a_cut_file` asks the same of a file without reading it whole."""
+    return LINE_START.startswith(data[: len(LINE_START)]) or data.count(0) == len(data)
 
 
 PREV_START = len(LINE_START)

@@ -14,16 +14,14 @@ from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
 from .errors import KeyRequired, NotAnAuditLog
-from .fileio import count_newlines, first_line, read_back, read_range
+from .fileio import count_newlines, first_line, may_be_a_cut_file, read_back, read_range
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
-    LINE_START,
     ZERO_HASH,
     chain_hash,
     chain_of,
     is_authentic,
-    may_be_a_cut_record,
     not_a_cut_record,
     parse_record,
     prev_of,
@@ -133,13 +131,12 @@ class Vouched:
 
 def _check_unterminated_start(path: Path, fd: int, scan: TailScan) -> None:
     """`NotAnAuditLog` for a file holding bytes and no newline that do not start as every
-    record does (`LINE_START`), nor as zeros: a token, a key, any file a policy names by
-    mistake. A writer
-    drops an unterminated tail as a first record cut short and writes its `repaired` record
-    over it, which would destroy the file (and store its digest)."""
+    record does (`LINE_START`), nor are all zeros: a token, a key, any file a policy names by
+    mistake. A writer drops an unterminated tail as a first record cut short and writes its
+    `repaired` record over it, which would destroy the file (and store its digest)."""
     if not scan.torn_bytes:
         return
-    if may_be_a_cut_record(read_range(fd, 0, min(scan.torn_bytes, len(LINE_START)))):
+    if may_be_a_cut_file(fd, scan.torn_bytes):
         return
     raise NotAnAuditLog(path, not_a_cut_record(scan.torn_bytes))
 

@@ -364,3 +364,36 @@ def test_lines_puts_a_line_longer_than_a_block_together_once() -> None:
     assert lines.rest == b""
     torn = fileio.Lines([b"y" * 100] * 1000)
     assert list(torn) == [[]] * 1000 and torn.rest == b"y" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("layout", "zeros"),
+    [
+        ([("hole", 8 << 20)], True),
+        ([("zeros", 100), ("hole", 8 << 20), ("zeros", 100)], True),
+        ([("hole", 8 << 20), ("data", 1)], False),
+        ([("zeros", 70_000), ("data", 1), ("hole", 1 << 20)], False),
+        ([], True),
+    ],
+    ids=["a hole", "zeros around a hole", "data after a hole", "data after zeros", "empty"],
+)
+def test_only_zeros_reads_past_holes_to_the_first_other_byte(
+    tmp_path: Path, layout: list[tuple[str, int]], zeros: bool
+) -> None:
+    """Zeros written, holes of a sparse file (skipped where the file system tells them), and
+    one other byte anywhere: only then is the answer False."""
+    path = tmp_path / "f"
+    with path.open("wb") as stream:
+        for kind, size in layout:
+            if kind == "hole":
+                stream.seek(size, os.SEEK_CUR)
+            else:
+                stream.write((b"x" if kind == "data" else b"\0") * size)
+        stream.truncate()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        assert fileio.only_zeros(fd, 0, size) is zeros
+        assert fileio.may_be_a_cut_file(fd, size) is zeros
+    finally:
+        os.close(fd)

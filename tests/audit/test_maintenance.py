@@ -281,7 +281,11 @@ def test_repair_leaves_a_file_that_holds_no_record_as_it_is(log_path: Path) -> N
     assert [record["event"] for record in records_of(log_path)] == ["repaired"]
 
 
-@pytest.mark.parametrize("content", [b"SECRETTOKEN", b"\xff\xfe\x00bin"], ids=["token", "binary"])
+@pytest.mark.parametrize(
+    "content",
+    [b"SECRETTOKEN", b"\xff\xfe\x00bin", b"\0" * 64 + b"IMPORTANT DATA"],
+    ids=["token", "binary", "zeros then text"],
+)
 def test_repair_leaves_bytes_with_no_newline_that_cannot_be_a_record_as_they_are(
     log_path: Path, content: bytes
 ) -> None:
@@ -542,6 +546,21 @@ def test_rotate_refuses_an_empty_log_and_a_taken_name(log_path: Path) -> None:
     assert taken.read_bytes() == b"keep me"
     assert log_path.read_bytes() == before
     assert sorted(p.name for p in log_path.parent.iterdir()) == ["audit.jsonl", "audit.jsonl.1-2"]
+
+
+@pytest.mark.parametrize(
+    "content", [b"\0" * 64 + b"IMPORTANT DATA" * 10, b"SECRETTOKEN"], ids=["zeros", "token"]
+)
+def test_rotate_refuses_bytes_with_no_newline_that_cannot_be_a_record(
+    log_path: Path, content: bytes
+) -> None:
+    """Zeros a crash left of a first write are a record lost; zeros followed by other bytes
+    are not (they were archived as a torn line, only their digest kept): no log, untouched."""
+    log_path.write_bytes(content)
+    with pytest.raises(audit.NotAnAuditLog, match="hold no newline"):
+        audit.rotate(log_path)
+    assert log_path.read_bytes() == content
+    assert sorted(p.name for p in log_path.parent.iterdir()) == ["audit.jsonl"]
 
 
 def _no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:

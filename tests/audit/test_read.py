@@ -83,7 +83,11 @@ def test_a_fifo_at_the_path_is_refused_never_waited_on(
     assert "a FIFO is at the path" in str(outcome[0])
 
 
-@pytest.mark.parametrize("content", [b"SECRETTOKEN", b"\xff\xfe\x00bin"], ids=["token", "binary"])
+@pytest.mark.parametrize(
+    "content",
+    [b"SECRETTOKEN", b"\xff\xfe\x00bin", b"\0" * 64 + b"IMPORTANT DATA"],
+    ids=["token", "binary", "zeros then text"],
+)
 def test_bytes_with_no_newline_that_cannot_be_a_record_are_no_log(
     log_path: Path, content: bytes
 ) -> None:

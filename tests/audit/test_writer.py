@@ -301,8 +301,22 @@ def test_a_log_that_is_only_a_torn_line(log_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"ghp_SECRETTOKEN1234", b"A" * (2 * 1024 * 1024), b'{"token":"x"', b'{"prev":1'],
-    ids=["a token", "2 MiB of text", "other JSON", "prev not a string"],
+    [
+        b"ghp_SECRETTOKEN1234",
+        b"A" * (2 * 1024 * 1024),
+        b'{"token":"x"',
+        b'{"prev":1',
+        b"\0" * 64 + b"IMPORTANT DATA" * 10,
+        b"\0" * 70_000 + b"x",
+    ],
+    ids=[
+        "a token",
+        "2 MiB of text",
+        "other JSON",
+        "prev not a string",
+        "zeros then text",
+        "zeros past a block then text",
+    ],
 )
 def test_a_file_with_no_newline_that_is_no_record_is_not_written_over(
     log_path: Path, content: bytes

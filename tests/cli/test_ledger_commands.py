@@ -5,7 +5,9 @@ its progress on a terminal only."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -135,7 +137,9 @@ def test_ship_then_verify(
 
 
 @pytest.mark.parametrize(
-    "content", [b"SECRETTOKEN", b'version = 1\nmode = "enforce"\n'], ids=["token", "policy"]
+    "content",
+    [b"SECRETTOKEN", b'version = 1\nmode = "enforce"\n', b"\0" * 70_000 + b"DATA"],
+    ids=["token", "policy", "zeros then data"],
 )
 def test_ship_refuses_a_file_that_is_no_log(
     initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
@@ -149,6 +153,39 @@ def test_ship_refuses_a_file_that_is_no_log(
     for log_before_its_first_record in (b"", b'{"prev":"00', b"\0" * 16):  # zeros: a crash
         log.write_bytes(log_before_its_first_record)
         assert run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL).code == 0
+
+
+@pytest.mark.parametrize("obstacle", ["symlink", "unreadable"])
+def test_ship_refuses_a_log_it_cannot_read(
+    initialised: LedgerTable,
+    aws: MotoServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    obstacle: str,
+) -> None:
+    """A log behind a symbolic link (which no reader follows) or one the user may not read
+    is exit 2 naming why, not "0 shipped, up to date" with its records never shipped."""
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 5)
+    given, why = log, "permission denied"
+    if obstacle == "symlink":
+        given, why = tmp_path / "link.jsonl", "a symbolic link is at the path (refused)"
+        given.symlink_to(log)
+    else:  # stood in for: the tests may run as root, whom permissions do not stop
+        opened = os.open
+
+        def refuse(path: Any, *args: Any, **kwargs: Any) -> int:
+            if os.fspath(path) == str(log):
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return opened(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", refuse)
+    aws.reset_counts()
+    shipped = run_main(capsys, "audit", "ship", str(given), "--ledger", LEDGER_URL)
+    assert_one_error_line(shipped, f"{given}: ", why)
+    assert aws.actions() == []
+    assert not (tmp_path / f"{given.name}.shipped").exists()
 
 
 def test_ship_refuses_a_fork_with_exit_1(

@@ -18,8 +18,17 @@ from typing import cast
 from rds_guard.core.frozen import frozen
 
 from ..errors import NotAnAuditLog
-from ..fileio import READ_FLAGS, Lines, first_line, line_before, read_blocks, rfind_newline
-from ..record import NOT_A_LOG_START, may_be_a_cut_record, parse_record, starts_as_a_log
+from ..fileio import (
+    READ_FLAGS,
+    Lines,
+    first_line,
+    line_before,
+    may_be_a_cut_file,
+    os_error,
+    read_blocks,
+    rfind_newline,
+)
+from ..record import NOT_A_LOG_START, parse_record, starts_as_a_log
 from .errors import Reordered
 from .items import line_digest
 
@@ -226,18 +235,21 @@ def check_a_log(path: Path) -> None:
     policy, a token, a binary named by mistake), which `rds-guard audit ship` would otherwise
     call up to date with nothing shipped. A missing or empty file, one a first record is being
     written to, or zeros a crash left there (`may_be_a_cut_record`) pass: a log before its
-    first record."""
+    first record. A file that cannot be read (a symbolic link, which no reader follows, or
+    one the user may not read) is an `AuditError` saying why: its records would never ship."""
     try:
         fd = os.open(path, READ_FLAGS)
-    except OSError:
+    except FileNotFoundError:
         return
+    except OSError as exc:
+        raise os_error(path, "cannot be read", exc) from None
     try:
         block = os.pread(fd, FIRST_BYTES, 0)
-    except OSError:
-        return
+        cut = b"\n" not in block and may_be_a_cut_file(fd, os.fstat(fd).st_size)
+    except OSError as exc:
+        raise os_error(path, "cannot be read", exc) from None
     finally:
         os.close(fd)
-    cut = b"\n" not in block and may_be_a_cut_record(block)
     if not (starts_as_a_log(block) or cut):
         raise NotAnAuditLog(path, NOT_A_LOG_START)
 
