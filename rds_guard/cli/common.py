@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 from rds_guard import audit
@@ -44,8 +44,36 @@ class UsageError(Exception):
     """A command cannot run as asked: reported as one line on stderr, exit 2."""
 
 
+class Once(argparse._StoreAction):
+    """An option that takes one value, given once: argparse keeps the last of several, and a
+    second ``--head`` would drop the first without a word (the check the user asked for)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given: set[str] = namespace.__dict__.setdefault(_GIVEN, set())
+        if self.dest in given:
+            raise argparse.ArgumentError(self, "given twice (it takes one value)")
+        given.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
+_GIVEN = "_options_given"
+"""Where `Once` keeps the options given so far, on the namespace being parsed."""
+
+
 class Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr (exit 2), not usage + error."""
+    """An argument parser whose errors are one line on stderr (exit 2), not usage + error,
+    and whose options of one value may be given once (`Once`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, Once)
+        self.register("action", "store", Once)
 
     def error(self, message: str) -> NoReturn:
         """A usage error: one line and exit 2, never a traceback."""

@@ -21,6 +21,7 @@ from cli_helpers import (
 from policies import EXAMPLE, write_policy
 
 import rds_guard.cli  # noqa: F401  (registers the streams' error handler, rds_guard.escape)
+from rds_guard import audit
 
 GOOD = "orders-manual-20261129"
 
@@ -224,3 +225,26 @@ def _started(tmp_path: Path, args: list[str], **streams: Any) -> subprocess.Comp
     return subprocess.run(
         args, env=script_env(tmp_path), text=True, timeout=120, check=False, **streams
     )
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["audit", "verify", "LOG", "--head", "1" * 64, "--head", "2" * 64],
+        ["audit", "show", "LOG", "--event", "created", "--event", "requested"],
+        ["audit", "show", "LOG", "--snapshot", "a", "--snapshot=a"],
+        ["eval", "CreateDBClusterSnapshot", "--region", "us-east-1", "--region", "us-east-1"],
+    ],
+    ids=["verify --head", "show --event", "show --snapshot", "eval --region"],
+)
+def test_an_option_of_one_value_given_twice_is_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, words: list[str]
+) -> None:
+    """argparse keeps the last value: a wrong --head before the right one was dropped without
+    a word (ok, exit 0). An option that takes one value is refused given twice, even alike."""
+    log = tmp_path / "audit.jsonl"
+    with audit.AuditLog(log, fsync=False) as writer:
+        writer.write("requested")
+    args = [str(log) if w == "LOG" else w for w in words]
+    option = words[-1].partition("=")[0] if "=" in words[-1] else words[-2]
+    assert_one_error_line(run_main(capsys, *args), f"argument {option}: given twice")
