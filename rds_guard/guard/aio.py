@@ -11,6 +11,7 @@ that no fsync blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -100,7 +101,7 @@ class AioClientBinding(ClientBinding):
         call, guard = self.judged(context, requested=True)
         if call is not None and guard is not None:
             status = status_of(http_response)
-            await off_loop(guard, guard.record_outcome, call, parsed, row, status)
+            await off_loop(guard, guard.record_outcome, call, parsed, row, status, to_the_end=True)
 
     async def after_call_error(  # type: ignore[override]
         self, row: Operation, exception: BaseException, context: dict[str, Any], **_: Any
@@ -108,7 +109,7 @@ class AioClientBinding(ClientBinding):
         """``after-call-error``: the outcome record of a call that got no answer."""
         call, guard = self.judged(context, requested=True)
         if call is not None and guard is not None:
-            await off_loop(guard, guard.record_no_response, call, exception)
+            await off_loop(guard, guard.record_no_response, call, exception, to_the_end=True)
 
     async def presign(  # type: ignore[override]
         self,
@@ -156,12 +157,18 @@ class AioClientBinding(ClientBinding):
                 return reads
 
 
-async def off_loop(guard: Guard, work: Callable[..., T], *args: Any) -> T:
+async def off_loop(guard: Guard, work: Callable[..., T], *args: Any, to_the_end: bool = False) -> T:
     """``work(*args)``: in a worker thread when it may fsync a record or wait for the ledger
-    (``mode = "required"``: a round trip per call), else right here."""
+    (``mode = "required"``: a round trip per call), else right here. ``to_the_end``: the
+    record of something that has happened (an outcome), written even when the task awaiting
+    it is cancelled (the task gets its `CancelledError` at once): cancelled, a job still
+    waiting for a worker would be dropped, and a call the service answered left unrecorded."""
     audit = guard.audit
     if audit is not None and (audit.fsync or _ledger_required(audit)):
-        return await asyncio.to_thread(work, *args)
+        if not to_the_end:
+            return await asyncio.to_thread(work, *args)
+        job = functools.partial(contextvars.copy_context().run, work, *args)
+        return await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, job))
     return work(*args)
 
 

@@ -5,6 +5,7 @@ one log. Run by `make test` in an environment of its own (aiobotocore pins botoc
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -569,6 +570,56 @@ def test_many_tasks_on_one_client_write_one_unbroken_log(
         by_call.setdefault(record["call"], []).append(record["event"])
     assert sorted(by_call.values()) == [["requested", "created"]] * len(names)
     assert {r["snapshot"] for r in found} == set(names)
+    assert audit.verify([tmp_path / "audit.jsonl"]).ok
+
+
+def test_a_task_cancelled_after_its_answer_still_gets_its_outcome_record(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """With ``fsync = true`` an outcome record is written in a worker thread. Tasks cancelled
+    once the service has answered (a TaskGroup whose sibling failed, a timeout around a
+    gather), while their records wait for a worker: each snapshot exists, so each call gets
+    its `created` record all the same, and the caller its `CancelledError`."""
+    make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
+    session = guarded_session(tmp_path, AUDITED.replace("fsync = false", "fsync = true"))
+    names = [f"orders-manual-{20261100 + n}" for n in range(8)]
+
+    async def work() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+        answered, busy = asyncio.Event(), threading.Event()
+        held: list[str] = []
+
+        async def hold(params: Any = None, **_: Any) -> None:  # before the guard's after-call
+            held.append("answered")
+            await answered.wait()
+
+        async with rds_client(session, moto_server, max_pool_connections=10) as rds:
+            rds.meta.events.register_first("after-call.rds.CreateDBClusterSnapshot", hold)
+            tasks = [
+                asyncio.ensure_future(
+                    rds.create_db_cluster_snapshot(
+                        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name
+                    )
+                )
+                for name in names
+            ]
+            while len(held) < len(names):
+                await asyncio.sleep(0.01)
+            worker = loop.run_in_executor(None, busy.wait)  # the one worker, taken
+            answered.set()
+            await asyncio.sleep(0.2)  # every outcome record now waits for the worker
+            for task in tasks:
+                task.cancel()
+            busy.set()
+            await worker
+            return await asyncio.gather(*tasks, return_exceptions=True)
+
+    outcomes = run(work)
+    assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes)
+    assert moto_server.count("CreateDBClusterSnapshot") == len(names)
+    found = audit_records(tmp_path)
+    assert sorted(r["event"] for r in found) == ["created"] * 8 + ["requested"] * 8
     assert audit.verify([tmp_path / "audit.jsonl"]).ok
 
 
