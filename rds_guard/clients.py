@@ -61,4 +61,17 @@ def made_client(session: Any, service: str, **settings: Any) -> Any:
     try:
         return session.create_client(service, **settings)
     except ValueError as exc:
-        raise ClientSettingsError(f"cannot make the {service} client: {exc}") from None
+        raise ClientSettingsError(
+            f"cannot make the {service} client: {exc}{_quoted_from_env(str(exc))}"
+        ) from None
+
+
+def _quoted_from_env(message: str) -> str:
+    """`` (from $AWS_X)`` for each ``AWS_`` variable whose value botocore's message quotes:
+    its ``invalid literal for int() with base 10: 'abc'`` names no setting."""
+    named = [
+        f"${name}"
+        for name, value in sorted(os.environ.items())
+        if name.startswith("AWS_") and value and repr(value) in message
+    ]
+    return f" (from {', '.join(named)})" if named else ""

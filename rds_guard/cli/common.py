@@ -32,6 +32,7 @@ from rds_guard.core.policy import (
     resolve_policy,
     working_directory,
 )
+from rds_guard.core.templates import ENV_NAME
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -273,6 +274,7 @@ def add_log_key(parser: argparse.ArgumentParser) -> None:
     key = parser.add_mutually_exclusive_group()
     key.add_argument(
         "--key-env",
+        type=variable_name,
         metavar="VAR",
         help="environment variable holding the HMAC key (the policy's audit.hmac_key_env)",
     )
@@ -356,15 +358,39 @@ def iso_time(text: str) -> datetime:
     return moment
 
 
-def positive_int(text: str) -> int:
-    """An argparse type for a count of days or the like: a whole number of at least 1."""
+def days(text: str) -> int:
+    """An argparse type for a number of days: a whole number from 1 to 36,500 (100 years, the
+    longest S3 Object Lock retention, and the policy's limit on ``minimum_age_days``)."""
     try:
         number = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
+    if not 1 <= number <= MOST_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of days from 1 to {MOST_DAYS:,} (100 years), got {number}"
+        )
     return number
+
+
+MOST_DAYS = 36500
+
+
+def variable_name(text: str) -> str:
+    """An argparse type for an environment variable's name (letters, digits and ``_``, not
+    starting with a digit), as the policy's ``audit.hmac_key_env`` takes."""
+    if not ENV_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            "expected an environment variable's name (letters, digits and '_', not starting"
+            f" with a digit), got {text!r}"
+        )
+    return text
+
+
+def non_empty(text: str) -> str:
+    """An argparse type for a name that may not be empty."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a name, got an empty one")
+    return text
 
 
 def region_name(text: str) -> str:

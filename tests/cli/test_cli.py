@@ -248,3 +248,32 @@ def test_an_option_of_one_value_given_twice_is_exit_2(
     args = [str(log) if w == "LOG" else w for w in words]
     option = words[-1].partition("=")[0] if "=" in words[-1] else words[-2]
     assert_one_error_line(run_main(capsys, *args), f"argument {option}: given twice")
+
+
+@pytest.mark.parametrize(
+    ("words", "said"),
+    [
+        (
+            ["audit", "verify", "LOG", "--key-env", ""],
+            "argument --key-env: expected an environment variable's name",
+        ),
+        (
+            ["audit", "verify", "LOG", "--key-env", "A-B"],
+            "argument --key-env: expected an environment variable's name",
+        ),
+        (
+            ["audit", "query", "--ledger", "dynamodb://table", "--snapshot", ""],
+            "argument --snapshot: expected a name, got an empty one",
+        ),
+    ],
+    ids=["empty --key-env", "--key-env no name", "empty --snapshot"],
+)
+def test_an_option_naming_nothing_is_exit_2_before_anything_is_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, words: list[str], said: str
+) -> None:
+    """Not "environment variable  (the audit HMAC key) is not set", nor DynamoDB's own
+    ValidationException for an empty key: the option named, and what it takes."""
+    log = tmp_path / "audit.jsonl"
+    log.write_text("")
+    args = [str(log) if w == "LOG" else w for w in words]
+    assert_one_error_line(run_main(capsys, *args), said)

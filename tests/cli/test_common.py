@@ -94,7 +94,12 @@ def test_a_region_that_is_no_regions_name_is_bad_usage(
     [
         ("AWS_DEFAULT_REGION", "us-east-1\n", "not a region's name: 'us-east-1\\n'"),
         ("AWS_ENDPOINT_URL", "junk", "cannot make the rds client: Invalid endpoint: junk"),
-        ("AWS_MAX_ATTEMPTS", "junk", "cannot make the rds client: invalid literal for int()"),
+        (
+            "AWS_MAX_ATTEMPTS",
+            "junk",
+            "cannot make the rds client: invalid literal for int() with base 10: 'junk' (from"
+            " $AWS_MAX_ATTEMPTS)",
+        ),
     ],
 )
 def test_botocore_settings_it_cannot_use_are_one_line_naming_them(

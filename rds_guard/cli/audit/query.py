@@ -12,7 +12,7 @@ import sys
 from rds_guard import audit
 from rds_guard.audit.ledger.items import line_of, number, text
 
-from ..common import PROG, add_log_key, log_key, print_json, print_lines, printable
+from ..common import PROG, add_log_key, log_key, non_empty, print_json, print_lines, printable
 from ..ledger.options import add_ledger, ledger_from
 
 HELP = """Who did what to one snapshot, across the fleet: every record naming it in the ledger.
@@ -30,7 +30,9 @@ EXAMPLE = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--ledger L --snapshot ID [--key-env VAR | --policy P] [--json]``."""
     add_ledger(parser)
-    parser.add_argument("--snapshot", required=True, metavar="ID", help="the snapshot identifier")
+    parser.add_argument(
+        "--snapshot", required=True, type=non_empty, metavar="ID", help="the snapshot identifier"
+    )
     add_log_key(parser)
     parser.add_argument("--json", action="store_true", help="print the records as JSON")
 

@@ -10,7 +10,7 @@ import argparse
 
 from rds_guard.audit.ledger.provision import RETENTION_DAYS, provision
 
-from ..common import add_policy, endpoint_url, positive_int, print_json, print_lines
+from ..common import add_policy, days, endpoint_url, print_json, print_lines
 from .options import ledger_from
 
 HELP = """Create the ledger's table, checkpoints bucket and signing key, for development.
@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--retention-days",
-        type=positive_int,
+        type=days,
         default=RETENTION_DAYS,
         metavar="N",
         help=f"the bucket's default retention, compliance mode (default {RETENTION_DAYS})",
