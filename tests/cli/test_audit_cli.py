@@ -152,17 +152,19 @@ def test_verify_a_rotated_series(capsys: pytest.CaptureFixture[str], log_path: P
     assert out.startswith("line 1: reordered: ")
 
 
-def test_verify_refuses_one_file_under_two_names(
-    capsys: pytest.CaptureFixture[str], log_path: Path
+@pytest.mark.parametrize("action", ["verify", "show"])
+def test_verify_and_show_refuse_one_file_under_two_names(
+    capsys: pytest.CaptureFixture[str], log_path: Path, action: str
 ) -> None:
+    """Its records would be read, or shown, twice."""
     make_log(log_path, 3)
     link = log_path.with_name("audit.jsonl.1-3")
     link.hardlink_to(log_path)
     assert_one_error_line(
-        run_main(capsys, "audit", "verify", str(link), str(log_path)), "are one file"
+        run_main(capsys, "audit", action, str(link), str(log_path)), "are one file"
     )
     assert_one_error_line(
-        run_main(capsys, "audit", "verify", str(log_path), str(log_path)), "are one file"
+        run_main(capsys, "audit", action, str(log_path), str(log_path)), "are one file"
     )
 
 

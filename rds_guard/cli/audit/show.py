@@ -44,7 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the matching records; exit 1 when a line is not a record."""
+    from rds_guard.audit.verify import distinct_files
+
     paths = [existing_file(text) for text in args.paths]
+    distinct_files(paths)  # a file given twice, by two names, would show its records twice
     out: TextIO = sys.stdout
     problems: TextIO = sys.stderr if args.json else sys.stdout
     named = len(paths) > 1  # a bad line then says which file it is in
