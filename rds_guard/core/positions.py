@@ -102,6 +102,12 @@ class KeyLines:
             return None
         return self.scanned().too_deep
 
+    def most_nested(self) -> tuple[int, str] | None:
+        """The line and key of the value whose arrays or inline tables nest deepest (None:
+        no value holds one, or the text stops being TOML before)."""
+        _, line, key = self.scanned().deepest
+        return (line, key) if line else None
+
     def find(self, key: str) -> int | None:
         """The line of ``key``, else of its nearest enclosing table or key."""
         key = re.sub(r"\[\d+\]$", "", key)
@@ -154,6 +160,8 @@ class _Scan:
         self.done = False
         self.keys: dict[str, tuple[int, int]] = {}
         self.too_deep: tuple[int, str] | None = None
+        self.value: tuple[int, str] = (0, "")
+        self.deepest: tuple[int, int, str] = (0, 0, "")
 
     def until(self, key: str | None) -> None:
         """Scan on until ``key`` is found (None: to the end of the text)."""
@@ -196,7 +204,7 @@ class _Scan:
                 raise _Stop
             self.i += 1
             self.blank()
-            self.found(parts, self.table, self.i, line)
+            self.value = line, self.found(parts, self.table, self.i, line)
             self.skip_value()
         self.blank()
         if text.startswith("#", self.i):
@@ -309,6 +317,8 @@ class _Scan:
             if char in "[{":
                 depth += 1
                 self.i += 1
+                if depth > self.deepest[0]:
+                    self.deepest = depth, *self.value
             elif char in "]}":
                 depth -= 1
                 self.i += 1

@@ -71,10 +71,13 @@ def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise toml_error(exc, source, text) from None
     except RecursionError:
+        line, key = lines.most_nested() or (None, None)
         raise PolicyError(
             "cannot parse TOML: arrays or inline tables nest too deeply (no policy value nests"
             " more than two levels)",
             path=source,
+            line=line,
+            key=key,
         ) from None
     except (MemoryError, ValueError) as exc:
         raise PolicyError(f"cannot parse TOML: {type(exc).__name__}", path=source) from None

@@ -263,8 +263,12 @@ def test_a_byte_order_mark_and_a_path_as_source_are_policy_errors() -> None:
         Policy.from_toml("version = 1\nx = 1\n", source="")
     with pytest.raises(TypeError, match="source must be a str naming the text, not int"):
         Policy.from_toml("version = 1\n", source=5)  # type: ignore[arg-type]
-    with pytest.raises(PolicyError, match="nest too deeply"):
+    with pytest.raises(PolicyError, match=r"^p\.toml:2: x: cannot parse TOML: .* nest too deeply"):
         Policy.from_toml("version = 1\nx = " + "[" * 5000 + "]" * 5000 + "\n", source="p.toml")
+    deep = "version = 1\n[tags]\n# a comment [[[\nrequired = ['[[[', "
+    deep += "{a = " * 3000 + "1" + "}" * 3000
+    with pytest.raises(PolicyError, match=r"^p\.toml:4: tags\.required: cannot parse TOML"):
+        Policy.from_toml(deep + "]\n", source="p.toml")
 
 
 @pytest.mark.parametrize("spelling", ["%s", "%-s", "%Y-%s", "%%%s", "%10s", "%_10s", "%010s"])
