@@ -72,35 +72,37 @@ def policy_path(config: pytest.Config) -> Path | None:
 class _AuditReader:
     """The records one guard's audit log gains from now on, read back from the file: not
     from the ``rds_guard.audit`` logger, which a suite may silence (``logging.disable``). Only
-    this process's, on this host (another may write to a log $RDS_GUARD_AUDIT_PATH names)."""
+    this process's, on this host (another may write to a log $RDS_GUARD_AUDIT_PATH names).
+    The records after the log's last seq now, wherever they are: a rotation during the test
+    moves the earlier ones into an archive of the series."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.start = _size(path)
+        self.after = _last_seq(path)
 
     def records(self) -> list[dict[str, object]]:
         """The records written since, in order (each a dict); a line cut short is left out."""
         if self.path is None:
             return []
-        try:
-            with open(self.path, "rb") as stream:
-                size = os.fstat(stream.fileno()).st_size
-                stream.seek(self.start if self.start <= size else 0)  # rotated: a new file
-                data = stream.read()
-        except OSError:
-            return []
-        from .audit.record import parse_record  # the guard's own modules, once a test asks
+        from .audit.ledger.series import Series  # the guard's own modules, once a test asks
+        from .audit.record import parse_record
 
         writer = (os.getpid(), socket.gethostname())
-        records = map(parse_record, data.split(b"\n")[:-1])
+        records = (parse_record(entry.line) for entry in Series(self.path).entries(self.after + 1))
         return [r for r in records if r is not None and (r.get("pid"), r.get("host")) == writer]
 
 
-def _size(path: Path | None) -> int:
-    try:
-        return 0 if path is None else path.stat().st_size
-    except OSError:
+def _last_seq(path: Path | None) -> int:
+    if path is None:
         return 0
+    from .audit.ledger.series import Series
+
+    last = Series(path).last()
+    return 0 if last is None else last[0]
+
+
+_READER = pytest.StashKey[_AuditReader]()
+"""The test's reader of its guard's log, made when the guard is installed."""
 
 
 @pytest.fixture
@@ -109,7 +111,7 @@ def rds_guard_policy(
 ) -> Iterator[Guard]:
     """The policy installed on boto3's default session for this test (and on any default
     session the test sets up, as ``moto.mock_aws`` does); yields the `Guard`."""
-    from .errors import PolicyError
+    from .errors import AuditError, PolicyError
     from .guard import AUDIT_PATH_ENV, install
 
     audit_path = None
@@ -118,10 +120,13 @@ def rds_guard_policy(
     failure = None
     try:
         guard = install(policy=policy_path(request.config), audit_path=audit_path)
-    except PolicyError as error:
+    except (PolicyError, AuditError) as error:
         failure = f"rds_guard_policy: {error}"
     if failure is not None:  # outside the except block: one line, no chained traceback
         pytest.fail(failure, pytrace=False)
+    # from the install on: a fixture set up before rds_guard_audit may already have called
+    audit = guard.audit
+    request.node.stash[_READER] = _AuditReader(None if audit is None else Path(audit.path))
     try:
         yield guard
     finally:
@@ -129,8 +134,10 @@ def rds_guard_policy(
 
 
 @pytest.fixture
-def rds_guard_audit(rds_guard_policy: Guard) -> Callable[[], list[dict[str, Any]]]:
+def rds_guard_audit(
+    request: pytest.FixtureRequest, rds_guard_policy: Guard
+) -> Callable[[], list[dict[str, Any]]]:
     """A callable returning the audit records the ``rds_guard_policy`` guard wrote during this
-    test (dicts, in order), read back from its audit log."""
-    audit = rds_guard_policy.audit
-    return _AuditReader(None if audit is None else Path(audit.path)).records
+    test, from its install on (dicts, in order), read back from its audit log."""
+    reader: _AuditReader = request.node.stash[_READER]
+    return reader.records

@@ -397,3 +397,94 @@ def test_a_broken_policy_is_one_line_without_a_chained_traceback(
     result.stdout.fnmatch_lines(["*rds_guard_policy: rds_guard.toml:2: invalid TOML*"])
     assert "During handling of the above exception" not in result.stdout.str()
     assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["its own log", "a shared log"])
+def test_audit_callable_follows_the_log_through_a_rotation(
+    pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch, shared: bool
+) -> None:
+    """A rotation during the test: the records before it (now in the archive) and after it
+    are the test's, however far the new file has grown; an earlier test's are not."""
+    if shared:
+        monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(pytester.path / "shared.jsonl"))
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+import subprocess
+import sys
+
+
+def named(rds, name):
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=f"orders-daily-{name}",
+        Tags=[{"Key": "team", "Value": "orders"}, {"Key": "env", "Value": "prod"}],
+    )
+
+
+@mock_aws
+def test_before(rds_guard_policy):
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    named(rds, "20261101")
+
+
+@mock_aws
+def test_rotating(rds_guard_policy, rds_guard_audit):
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    named(rds, "20261102")
+    rotate = [sys.executable, "-m", "rds_guard", "audit", "rotate"]
+    subprocess.run([*rotate, str(rds_guard_policy.audit.path)], check=True)
+    for day in range(3, 7):
+        named(rds, f"2026110{day}")
+    created = [r["snapshot"] for r in rds_guard_audit() if r["event"] == "created"]
+    assert created == [f"orders-daily-2026110{day}" for day in range(2, 7)]
+    assert len(rds_guard_audit()) == 10
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(passed=2)
+
+
+def test_audit_callable_returns_what_a_fixture_did_before_it_was_set_up(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """A fixture of the test's that makes a snapshot through the guard, set up before
+    `rds_guard_audit` (listed first): its records are the test's too, in either order."""
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+
+@pytest.fixture
+def seeded(rds_guard_policy):
+    with mock_aws():
+        rds = boto3.client("rds", region_name="us-east-1")
+        make_cluster(rds)
+        compliant(rds)
+        yield rds
+
+
+def test_seeded_first(seeded, rds_guard_audit):
+    assert [r["event"] for r in rds_guard_audit()] == ["requested", "created"]
+
+
+def test_audit_first(rds_guard_audit, seeded):
+    assert [r["event"] for r in rds_guard_audit()] == ["requested", "created"]
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(passed=2)
+
+
+def test_an_audit_log_install_cannot_write_is_one_line(
+    pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An `AuditError` at install (here $RDS_GUARD_AUDIT_PATH names a missing directory) is
+    a setup error of one line, as a policy that cannot be loaded is."""
+    monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(pytester.path / "missing" / "a.jsonl"))
+    pytester.makepyfile(test_unasked=UNASKED)
+    result = pytester.runpytest("--rds-guard-all", "--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*rds_guard_policy: *the directory * does not exist*"])
+    assert "Traceback" not in result.stdout.str()
