@@ -237,6 +237,22 @@ def swapped_request(
     )
 
 
+def queried_url(row: Operation, url: str, endpoint_url: str) -> Violation | None:
+    """``request.changed`` on ``url`` for a request whose URL carries a query its client's
+    endpoint does not: parameters another handler put there, never judged, which a service
+    may read as the body's. None for the endpoint's own query."""
+    query = url.partition("?")[2].partition("#")[0]
+    if query == endpoint_url.partition("?")[2].partition("#")[0]:
+        return None
+    return Violation(
+        "request.changed",
+        "url",
+        _shown(query),
+        f"given a query by another handler after rds_guard judged a call of {row.name}: the"
+        " service may read parameters from it, which were never judged",
+    )
+
+
 def sent_tags(row: Operation, sent: Mapping[str, Any]) -> dict[str, str] | None:
     """The tags a sent request carries, as a dict (None: the operation carries no tags)."""
     if row.tags is None:

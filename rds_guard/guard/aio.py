@@ -21,7 +21,7 @@ from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import GuardedCall
-from .binding import ClientBinding, presigning, status_of
+from .binding import ClientBinding, in_progress, presigning, status_of
 from .guard import Guard, LookupFailed
 from .reads import CallReads, Incomplete, Needed
 
@@ -40,6 +40,7 @@ class AioClientBinding(ClientBinding):
         **_: Any,
     ) -> None:
         """``before-parameter-build``: judge the call (look-ups first), keep the judgement."""
+        in_progress.set(None)  # a new call: the last one's judgement is not this one's
         guard = self.guard()
         if guard is None or not self.judgeable(params, model):
             return
@@ -82,12 +83,17 @@ class AioClientBinding(ClientBinding):
         self, row: Operation, request: Any, **_: Any
     ) -> None:
         """``request-created``: the request as every ``before-call`` handler left it, held
-        against the judgement; ``requested`` (once)."""
-        call, guard = self.judged(request.context)
-        if call is not None and guard is not None and not call.requested:
-            sent, swapped = self.sent(row, request.data, call)
-            decided = await self.ahead(guard, row, sent) if sent != call.judged else None
-            await off_loop(guard, guard.check_sent, self, row, call, sent, decided, swapped)
+        against the judgement; ``requested`` once, and a retry held again when it is not the
+        request recorded (`ClientBinding.request_created`)."""
+        call, guard = self.held(row, request.context)
+        if call is None or guard is None:
+            return
+        sent, swapped = self.sent(row, request.data, call, request.url)
+        if call.requested and swapped is None and sent == call.judged:
+            return
+        decided = await self.ahead(guard, row, sent) if sent != call.judged else None
+        check = guard.check_retry if call.requested else guard.check_sent
+        await off_loop(guard, check, self, row, call, sent, decided, swapped)
 
     async def after_call(  # type: ignore[override]
         self,

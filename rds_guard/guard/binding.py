@@ -24,7 +24,7 @@ from ..core import operations
 from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation
-from ..records import CONTEXT_KEY, GuardedCall, swapped_request
+from ..records import CONTEXT_KEY, GuardedCall, queried_url, swapped_request
 from .guard import Guard, Stack
 from .hooks import hook_client, service_of
 from .reads import CallReads, Incomplete
@@ -40,6 +40,13 @@ presigning: contextvars.ContextVar[list[GuardedCall] | None] = contextvars.Conte
 )
 """The calls judged for the presign under way in this thread or task (no event carries a
 presign's expiry, so the wrapped ``generate_presigned_url`` collects its call here)."""
+
+in_progress: contextvars.ContextVar[GuardedCall | None] = contextvars.ContextVar(
+    "rds_guard_in_progress", default=None
+)
+"""The call last judged in this thread or task: found at ``request-created`` when another
+handler gave the request a context of its own, without the call kept in it (`ClientBinding.
+held`)."""
 
 
 class ClientBinding:
@@ -91,6 +98,7 @@ class ClientBinding:
         **_: Any,
     ) -> None:
         """``before-parameter-build``: judge the call (look-ups first), keep the judgement."""
+        in_progress.set(None)  # a new call: the last one's judgement is not this one's
         guard = self.guard()
         if guard is None or not self.judgeable(params, model):
             return
@@ -129,12 +137,16 @@ class ClientBinding:
 
     def request_created(self, row: Operation, request: Any, **_: Any) -> None:
         """``request-created``: the request as every ``before-call`` handler left it, held
-        against the judgement before it is signed; ``requested`` (once: a retry makes the
-        request again)."""
-        call, guard = self.judged(request.context)
-        if call is not None and guard is not None and not call.requested:
-            sent, swapped = self.sent(row, request.data, call)
+        against the judgement before it is signed; ``requested`` once, and a retry (botocore
+        makes the request again) held again when it is not the request recorded."""
+        call, guard = self.held(row, request.context)
+        if call is None or guard is None:
+            return
+        sent, swapped = self.sent(row, request.data, call, request.url)
+        if not call.requested:
             guard.check_sent(self, row, call, sent, swapped=swapped)
+        elif swapped is not None or sent != call.judged:
+            guard.check_retry(self, row, call, sent, swapped=swapped)
 
     def after_call(
         self,
@@ -232,6 +244,7 @@ class ClientBinding:
                 presigned.append(call)
         else:  # a call, or a presign past the wrapper (its last handler writes its record)
             context[CONTEXT_KEY] = call
+            in_progress.set(call)
 
     @staticmethod
     def kept(context: Mapping[str, Any]) -> GuardedCall | None:
@@ -254,14 +267,38 @@ class ClientBinding:
             return None, None
         return call, call.guard
 
-    def sent(self, row: Operation, data: object, call: GuardedCall) -> Sent:
+    def held(
+        self, row: Operation, context: Mapping[str, Any]
+    ) -> tuple[GuardedCall | None, Guard | None]:
+        """The call a request of ``row`` was judged as (`judged`), and its guard: the one kept
+        in the request's context; or, where another handler gave the request a context of its
+        own (a new dict, a copy), the call last judged in this thread or task, when it is of
+        ``row`` and not yet sent (a copy's state would be lost with the copy)."""
+        kept = context.get(CONTEXT_KEY)
+        current = in_progress.get()
+        if isinstance(kept, GuardedCall) and (
+            kept is current or current is None or kept.call != current.call
+        ):
+            return kept, kept.guard  # its own call, or one judged inside its handlers
+        if current is None or current.fields.get("operation") != row.name:
+            return None, None
+        if kept is None and current.requested:
+            return None, None  # a request made anew with no call: not the one judged last
+        return current, current.guard
+
+    def sent(self, row: Operation, data: object, call: GuardedCall, url: str | None = None) -> Sent:
         """The judged parameters as the serialized request (its body, or a presigned URL's
         query) carries them; and ``request.changed`` when it is no call of the operation
         judged, or cannot be read as one (`records.swapped_request`): a ``before-call``
-        handler may have replaced the body."""
+        handler may have replaced the body, or given the request's ``url`` a query of its
+        own, which the service may read as parameters too."""
         client = self._client()
         if client is None:
             return call.judged, None
+        if url is not None and "?" in url:
+            queried = queried_url(row, url, client.meta.endpoint_url)
+            if queried is not None:
+                return call.judged, queried
         body = wire.form_params(data)
         swapped = swapped_request(row, body, data)
         if swapped is not None or body is None:

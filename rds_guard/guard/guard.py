@@ -254,6 +254,21 @@ class Guard:
             self.audit.write("requested", call=call.call, **call.fields)
         call.requested = True
 
+    def check_retry(
+        self,
+        binding: ClientBinding,
+        row: Operation,
+        call: GuardedCall,
+        sent: dict[str, Any],
+        lookups: LookupSource | Decision | None = None,
+        swapped: Violation | None = None,
+    ) -> None:
+        """request-created of a retry that is not the request recorded (a handler may change
+        only a later attempt): held as `check_sent` holds the first (a change that breaks
+        the policy is blocked, nothing more sent); the outcome record states what was sent
+        last."""
+        self._hold(binding, row, call, sent, lookups, swapped)
+
     def check_presigned(
         self,
         binding: ClientBinding,

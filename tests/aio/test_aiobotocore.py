@@ -623,6 +623,38 @@ def test_a_task_cancelled_after_its_answer_still_gets_its_outcome_record(
     assert audit.verify([tmp_path / "audit.jsonl"]).ok
 
 
+def test_a_request_whose_context_another_handler_replaced_is_still_held(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As on a botocore client: a before-call handler gives the request a context of its
+    own; a compliant call is recorded before and after, a renamed one never sent."""
+    make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
+    session = guarded_session(tmp_path, AUDITED)
+
+    def detach(params: dict[str, Any], **_: Any) -> None:
+        params["context"] = {"tracing": "abc"}
+
+    def rename(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["DBClusterSnapshotIdentifier"] = "weekly"
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", detach)
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+            )
+            rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", rename)
+            with pytest.raises(rds_guard.PolicyViolation):
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD[:-1] + "8"
+                )
+
+    run(work)
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    events = [r["event"] for r in audit_records(tmp_path)]
+    assert events == ["requested", "created", "blocked"]
+
+
 def test_the_async_example_runs(
     moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,16 +4,24 @@ parameter after the guard judged the call is caught at before-call (request.chan
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import audit_records, guarded_client, make_cluster, make_instance, snapshot_tags
+from aws import (
+    audit_records,
+    guarded_client,
+    guarded_session,
+    make_cluster,
+    make_instance,
+    snapshot_tags,
+)
 from botocore import xform_name
 from botocore.exceptions import ClientError
 from policies import AUDITED, BACKUPS, HOLD_ONLY, write_policy
-from servers import MotoServer
+from servers import MotoServer, raw_response
 
 import rds_guard
 
@@ -436,3 +444,108 @@ def test_in_warn_mode_a_call_made_into_another_operation_is_recorded_as_such(
     outcome = audit_records(tmp_path)[-1]
     assert (outcome["event"], outcome["call"]) == ("unknown", requested["call"])
     assert outcome["notes"][-1] == "changed after rds_guard judged it: Action"
+
+
+# --- a request another handler detaches from its judgement ----------------------------------
+
+
+def rename_in_body(name: str) -> Any:
+    """A before-call handler renaming the snapshot in the serialized body."""
+
+    def rename(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["DBClusterSnapshotIdentifier"] = name
+
+    return rename
+
+
+@pytest.mark.parametrize("context", ["replaced", "copied"])
+def test_a_request_whose_context_another_handler_replaced_is_still_held(
+    moto_server: MotoServer, tmp_path: Path, context: str
+) -> None:
+    """A before-call handler that gives the request a context of its own (a new dict, or a
+    deep copy) and renames the snapshot: the request is held against its judgement all the
+    same (the rename is `request.changed`, nothing sent), and a compliant one is recorded
+    before and after it is sent."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def detach(params: dict[str, Any], **_: Any) -> None:
+        fresh = {"tracing": "abc"} if context == "replaced" else copy.deepcopy(params["context"])
+        params["context"] = fresh
+
+    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", detach)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "created"]
+    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", rename_in_body("weekly"))
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD[:-1] + "8", Tags=TEAM
+        )
+    assert [v.rule for v in caught.value.violations] == ["identifier.pattern", "request.changed"]
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    blocked = audit_records(tmp_path)[-1]
+    assert (blocked["event"], blocked["snapshot"]) == ("blocked", "weekly")
+    assert "changed after rds_guard judged it: DBClusterSnapshotIdentifier" in blocked["notes"]
+
+
+def test_a_query_another_handler_added_to_the_url_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Parameters put in the URL's query (which a service may read as the body's) were never
+    judged: `request.changed` on the URL, nothing sent. An endpoint's own query is no change."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def add_query(request: Any, **_: Any) -> None:
+        request.url += "?Action=CreateDBClusterSnapshot&DBClusterSnapshotIdentifier=weekly"
+
+    rds.meta.events.register_first("request-created.rds.CreateDBClusterSnapshot", add_query)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "url")]
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    session, _ = guarded_session(write_policy(tmp_path / "q", AUDITED))
+    queried = moto_server.client("rds", session=session, endpoint_url=moto_server.url + "/?x=1")
+    queried.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+
+
+def test_a_retry_another_handler_changes_is_held_again(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """botocore makes the request again for a retry: a handler that renames only the second
+    attempt (the first answered 503) is caught on it, and the retry is never sent."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    attempts: list[int] = []
+
+    def on_retry(request: Any, **_: Any) -> None:
+        attempts.append(1)
+        if len(attempts) == 2:
+            request.data["DBClusterSnapshotIdentifier"] = "weekly"
+
+    def unavailable(request: Any, **_: Any) -> Any:
+        if len(attempts) == 1:
+            return raw_response(request.url, 503, b"<Error><Code>Unavailable</Code></Error>")
+        return None
+
+    rds.meta.events.register_first("request-created.rds.CreateDBClusterSnapshot", on_retry)
+    rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", unavailable)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert "identifier.pattern" in [v.rule for v in caught.value.violations]
+    assert len(attempts) == 2
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    events = [r["event"] for r in audit_records(tmp_path)]
+    assert events[:2] == ["requested", "blocked"]
