@@ -205,17 +205,18 @@ class ClientBinding:
         else as given, for botocore to refuse as it would without the guard (`judgeable`)."""
         return dict(params) if isinstance(params, dict) else params
 
-    @staticmethod
-    def judgeable(params: object, model: Any) -> bool:
+    def judgeable(self, params: object, model: Any) -> bool:
         """Whether ``params`` is parameters the guard can judge: a dict, as botocore makes
         them for every call. A presign hands on the caller's ``Params`` as given: anything
-        but a mapping botocore fails on at once (the guard steps aside); a mapping that is no
-        dict its validation refuses, and so does the guard, whether the client validates or
-        not (a URL signed from it would be one the guard never judged)."""
+        but a mapping a validating client's botocore fails on at once (the guard steps
+        aside); a mapping that is no dict its validation refuses, and so does the guard,
+        whether the client validates or not, as it refuses anything but a dict for a client
+        that does not (its serializer reads any object with ``items()``): a URL signed from
+        it would be one the guard never judged."""
         if isinstance(params, dict):
             return True
-        if isinstance(params, Mapping):
-            if model is not None:
+        if isinstance(params, Mapping) or not self.validates:
+            if model is not None and isinstance(params, Mapping):
                 validate_parameters(params, model.input_shape)
             raise ParamValidationError(report=f"Invalid type for parameter input: {params!r}")
         return False

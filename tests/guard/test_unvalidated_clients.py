@@ -15,6 +15,7 @@ import pytest
 from aws import audit_records, guarded_session, make_cluster, make_instance, snapshot_arn
 from botocore import xform_name
 from botocore.config import Config
+from botocore.exceptions import ParamValidationError
 from policies import BACKUPS, STRICT, write_policy
 from servers import MotoServer
 
@@ -265,3 +266,32 @@ def test_in_warn_mode_a_retention_read_as_zero_is_recorded(
     rules = [v["rule"] for v in requested["violations"]]
     assert rules == ["request.invalid", "deletion.automated_backups"]
     assert deleted["event"] == "deleted"
+
+
+class _Items:
+    """Parameters that are no mapping, though they have ``get()`` and ``items()``, which a
+    presign and the serializer of a client that does not validate read all the same."""
+
+    def __init__(self) -> None:
+        self._params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": "weekly"}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._params.get(key, default)
+
+    def items(self) -> Any:
+        return self._params.items()
+
+
+def test_a_presign_of_parameters_that_are_no_mapping_gets_no_url(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """No URL is signed from parameters the guard cannot judge: botocore's own
+    `ParamValidationError`, as a client that validates raises it, and no record."""
+    client = _unvalidated(moto_server, tmp_path)
+    with pytest.raises(ParamValidationError, match="Invalid type for parameter input"):
+        client.generate_presigned_url(
+            "create_db_cluster_snapshot",
+            Params=_Items(),  # type: ignore[arg-type]
+            ExpiresIn=600,
+        )
+    assert audit_records(tmp_path) == []
