@@ -372,14 +372,15 @@ def _event_and_call(record: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _key(record: Mapping[str, Any]) -> Key | None:
-    """The snapshot a record names (None: none): its type from the record's ARN, else from
-    the operation's row."""
+    """The snapshot a record names (None: none): its type and name from the record's ARN
+    (the name as the service lists it: an automated snapshot's with its ``rds:``, which the
+    record's ``snapshot`` leaves out as ``{source}`` does), else from the operation's row."""
     snapshot = record.get("snapshot")
     if not isinstance(snapshot, str) or not snapshot:
         return None
     arn = record.get("arn")
-    if isinstance(arn, str) and operations.is_snapshot_arn(arn):
-        return operations.arn_resource_type(arn), snapshot.lower()
+    if isinstance(arn, str) and operations.is_snapshot_arn(arn):  # as listed (older records
+        return operations.arn_resource_type(arn), operations.listed_name(arn)  # left out rds:)
     row = operations.OPERATIONS.get(str(record.get("operation")))
     return (None if row is None else row.resource_type), snapshot.lower()
 

@@ -1545,3 +1545,19 @@ def test_a_snapshot_deleted_through_another_services_client_has_not_vanished() -
     ]
     report = reconcile(records, [], None, service="neptune", now=NOW)
     assert report.vanished == ("graph-manual-2",)
+
+
+def test_a_pending_export_of_an_automated_snapshot_finds_it() -> None:
+    """A record written before records kept an automated snapshot's ``rds:`` (its name as
+    `{source}` has it), its ARN as the service lists it: the look-up goes by the ARN."""
+    arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:orders-2026-11-29-03-00"
+    pending = [
+        record("requested", "c1", "orders-2026-11-29-03-00", operation="StartExportTask")
+        | {"arn": arn},
+    ]
+    automated = snap("rds:orders-2026-11-29-03-00", kind="automated")
+    report = reconcile(pending, [automated], None)
+    assert report.as_dict()["pending"] == [
+        {"call": "c1", "snapshot": "rds:orders-2026-11-29-03-00", "exists": True}
+    ]
+    assert reconcile(pending, [snap("orders-2026-11-29-03-00")], None).pending[0].exists is False

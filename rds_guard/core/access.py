@@ -50,7 +50,7 @@ def judge_export(request: Request) -> Decision:
     arn = request.reference()
     return request.decision(
         violations=tuple(violations),
-        snapshot=operations.snapshot_name(arn) if arn is not None else None,
+        snapshot=operations.listed_name(arn) if arn is not None else None,
         arn=arn,
         notes=notes,
     )

@@ -365,6 +365,15 @@ def snapshot_name(reference: str) -> str:
     return name.lower()
 
 
+def listed_name(reference: str) -> str:
+    """A snapshot's identifier as the service lists it, lowercased: an ARN's resource name
+    (an automated snapshot's with its ``rds:``, which `snapshot_name` removes for
+    ``{source}``), else the reference itself."""
+    parts = reference.split(":", 6)
+    name = parts[6] if len(parts) == 7 and parts[0] == "arn" else reference
+    return name.lower()
+
+
 def arn_resource_type(reference: str) -> str | None:
     """The resource type of an ARN (``cluster-snapshot``, ``db``...), None for a plain name."""
     parts = reference.split(":", 6)

@@ -265,10 +265,6 @@ def _snapshot_arn(request: Request) -> str | None:
     return reference if reference is not None and operations.is_snapshot_arn(reference) else None
 
 
-def _arn_snapshot(arn: str) -> str:
-    return arn.split(":", 6)[6].lower()
-
-
 def judge_tagging(request: Request) -> Decision:
     """AddTagsToResource on a snapshot ARN."""
     arn = _snapshot_arn(request)
@@ -297,7 +293,7 @@ def judge_tagging(request: Request) -> Decision:
             violations.append(_forced_value(key, tags[key], forced))
     violations += lifted_holds(request, tags.items())
     return request.decision(
-        violations=tuple(violations), snapshot=_arn_snapshot(arn), arn=arn, tags=tags
+        violations=tuple(violations), snapshot=operations.listed_name(arn), arn=arn, tags=tags
     )
 
 
@@ -325,5 +321,5 @@ def judge_untagging(request: Request) -> Decision:
     ]
     violations += lifted_holds(request, removed.items())
     return request.decision(
-        violations=tuple(violations), snapshot=_arn_snapshot(arn), arn=arn, tags=removed
+        violations=tuple(violations), snapshot=operations.listed_name(arn), arn=arn, tags=removed
     )

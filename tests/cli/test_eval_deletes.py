@@ -376,3 +376,19 @@ def test_every_spelling_the_core_accepts_names_the_operation(name: str) -> None:
     service = sorted(OPERATIONS[name].services)[0]
     for spelling in (name, snake_case(name), snake_case(name).replace("_", "-"), name.upper()):
         assert cli_eval.operation_name(service, spelling) == name
+
+
+def test_an_export_of_an_automated_snapshot_names_it_as_the_service_lists_it() -> None:
+    """The record's `snapshot` is the identifier the ARN names, ``rds:`` and all (as for a
+    tag operation): `reconcile` finds it under that name in the service's listing."""
+    policy = rds_guard.Policy.from_toml(DELETION_POLICY)
+    arn = "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:rds:Orders-2026-11-29-03-00"
+    params = {
+        "ExportTaskIdentifier": "e1",
+        "SourceArn": arn,
+        "S3BucketName": "acme-backups-eu",
+        "IamRoleArn": "arn:aws:iam::123456789012:role/export",
+        "KmsKeyId": "alias/export",
+    }
+    decision = rds_guard.evaluate(policy, "StartExportTask", params)
+    assert (decision.snapshot, decision.arn) == ("rds:orders-2026-11-29-03-00", arn)
