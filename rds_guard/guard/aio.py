@@ -92,7 +92,7 @@ class AioClientBinding(ClientBinding):
         if call.requested and swapped is None and sent == call.judged:
             return
         decided = await self.ahead(guard, row, sent) if sent != call.judged else None
-        check = guard.check_retry if call.requested else guard.check_sent
+        check = guard.hold if call.requested else guard.check_sent
         await off_loop(guard, check, self, row, call, sent, decided, swapped)
 
     async def after_call(  # type: ignore[override]

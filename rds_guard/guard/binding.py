@@ -146,7 +146,7 @@ class ClientBinding:
         if not call.requested:
             guard.check_sent(self, row, call, sent, swapped=swapped)
         elif swapped is not None or sent != call.judged:
-            guard.check_retry(self, row, call, sent, swapped=swapped)
+            guard.hold(self, row, call, sent, swapped=swapped)
 
     def after_call(
         self,
@@ -273,8 +273,9 @@ class ClientBinding:
     ) -> tuple[GuardedCall | None, Guard | None]:
         """The call a request of ``row`` was judged as (`judged`), and its guard: the one kept
         in the request's context; or, where another handler gave the request a context of its
-        own (a new dict, a copy), the call last judged in this thread or task, when it is of
-        ``row`` and not yet sent (a copy's state would be lost with the copy)."""
+        own, the call last judged in this thread or task when it is of ``row``: for a copy of
+        its context (the copy's state would be lost with it), or for a new one while it is not
+        yet sent (once sent, a request with no call is no attempt of it)."""
         kept = context.get(CONTEXT_KEY)
         current = in_progress.get()
         if isinstance(kept, GuardedCall) and (

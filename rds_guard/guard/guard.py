@@ -246,28 +246,13 @@ class Guard:
         call's state and records state what is sent; a request made into another call, or
         one that cannot be read (``swapped``), is blocked or warned about. Then the
         ``requested`` record: if it cannot be written, nothing is sent."""
-        self._hold(binding, row, call, sent, lookups, swapped)
+        self.hold(binding, row, call, sent, lookups, swapped)
         if not call.recorded:
             return
         logger.info("%s", call)
         if self.audit is not None:
             self.audit.write("requested", call=call.call, **call.fields)
         call.requested = True
-
-    def check_retry(
-        self,
-        binding: ClientBinding,
-        row: Operation,
-        call: GuardedCall,
-        sent: dict[str, Any],
-        lookups: LookupSource | Decision | None = None,
-        swapped: Violation | None = None,
-    ) -> None:
-        """request-created of a retry that is not the request recorded (a handler may change
-        only a later attempt): held as `check_sent` holds the first (a change that breaks
-        the policy is blocked, nothing more sent); the outcome record states what was sent
-        last."""
-        self._hold(binding, row, call, sent, lookups, swapped)
 
     def check_presigned(
         self,
@@ -282,7 +267,7 @@ class Guard:
         """A presigned URL of a guarded call, held against its judgement as `check_sent`
         holds a request (``sent``: read from the URL), then the ``presigned`` record (with the
         URL's expiry, never the URL), written before the URL is returned."""
-        self._hold(binding, row, call, sent, lookups, swapped)
+        self.hold(binding, row, call, sent, lookups, swapped)
         if not call.recorded:
             return
         logger.info("%s (presigned URL)", call)
@@ -290,16 +275,19 @@ class Guard:
             fields = call.fields | {"expires": expiry(expires_in)}
             self.audit.write("presigned", call=call.call, **fields)
 
-    def _hold(
+    def hold(
         self,
         binding: ClientBinding,
         row: Operation,
         call: GuardedCall,
         sent: dict[str, Any],
-        lookups: LookupSource | Decision | None,
-        swapped: Violation | None,
+        lookups: LookupSource | Decision | None = None,
+        swapped: Violation | None = None,
     ) -> None:
-        """What is sent (a request, a URL) held against the judgement (`check_sent`)."""
+        """What is sent (a request, a URL) held against the judgement (`check_sent`); alone
+        for a retry that is not the request recorded (a handler may change only a later
+        attempt): a change that breaks the policy is blocked, and the outcome record states
+        what was sent last."""
         if call.pending and swapped is None and sent == call.judged:
             # violations the last handler left pending (the call botocore's validation then
             # refused) and a handler registered after it mended back into the call judged
