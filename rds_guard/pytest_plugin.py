@@ -74,31 +74,45 @@ class _AuditReader:
     from the ``rds_guard.audit`` logger, which a suite may silence (``logging.disable``). Only
     this process's, on this host (another may write to a log $RDS_GUARD_AUDIT_PATH names).
     The records after the log's last seq now, wherever they are: a rotation during the test
-    moves the earlier ones into an archive of the series."""
+    moves the earlier ones into an archive of the series; read on from where the log ended
+    now (a long shared log is not read again), or from its first record when the file that
+    held its last one is gone (the log deleted, and made again)."""
 
     def __init__(self, path: Path | None) -> None:
+        from .audit.ledger.series import Cursor, Series  # the guard's own modules, once asked
+
         self.path = path
-        self.after = _last_seq(path)
+        self.after: int = 0
+        self.cursor: Cursor | None = None
+        if path is None:
+            return
+        series = Series(path)
+        files, last = series.files(), series.last()
+        if files and last is not None:
+            size = _size(files[-1].path)  # the live file's end: where its next record starts
+            self.after, self.cursor = last[0], Cursor(files[-1].id, size, size, last[0])
 
     def records(self) -> list[dict[str, object]]:
         """The records written since, in order (each a dict); a line cut short is left out."""
         if self.path is None:
             return []
-        from .audit.ledger.series import Series  # the guard's own modules, once a test asks
+        from .audit.ledger.series import Series
         from .audit.record import parse_record
 
+        series = Series(self.path)
+        after, cursor = self.after, self.cursor
+        if cursor is not None and all(log.id != cursor.file for log in series.files()):
+            after, cursor = 0, None  # the file is gone: a log made again, from its first record
         writer = (os.getpid(), socket.gethostname())
-        records = (parse_record(entry.line) for entry in Series(self.path).entries(self.after + 1))
+        records = (parse_record(entry.line) for entry in series.entries(after + 1, cursor))
         return [r for r in records if r is not None and (r.get("pid"), r.get("host")) == writer]
 
 
-def _last_seq(path: Path | None) -> int:
-    if path is None:
+def _size(path: Path | None) -> int:
+    try:
+        return 0 if path is None else path.stat().st_size
+    except OSError:
         return 0
-    from .audit.ledger.series import Series
-
-    last = Series(path).last()
-    return 0 if last is None else last[0]
 
 
 _READER = pytest.StashKey[_AuditReader]()

@@ -4,6 +4,7 @@ is read from the service's answer."""
 from __future__ import annotations
 
 import copy
+import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -244,10 +245,12 @@ def queried_url(row: Operation, url: str, endpoint_url: str) -> Violation | None
     query = url.partition("?")[2].partition("#")[0]
     if query == endpoint_url.partition("?")[2].partition("#")[0]:
         return None
+    # the names only: a value may be a token or a password, which no record stores
+    names = sorted({name for name, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)})
     return Violation(
         "request.changed",
         "url",
-        _shown(query),
+        _shown(", ".join(names)),
         f"given a query by another handler after rds_guard judged a call of {row.name}: the"
         " service may read parameters from it, which were never judged",
     )

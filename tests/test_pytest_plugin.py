@@ -488,3 +488,36 @@ def test_an_audit_log_install_cannot_write_is_one_line(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*rds_guard_policy: *the directory * does not exist*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_audit_callable_reads_a_shared_log_made_again_from_its_first_record(
+    pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared log held an earlier test's records; this test deletes it, and the guard
+    starts it again at seq 1: the new file's records are the test's."""
+    monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(pytester.path / "shared.jsonl"))
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+import os
+
+
+@mock_aws
+def test_before(rds_guard_policy):
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    compliant(rds)
+
+
+@mock_aws
+def test_made_again(rds_guard_policy, rds_guard_audit):
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    os.remove(rds_guard_policy.audit.path)
+    with pytest.raises(rds_guard.PolicyViolation):
+        noncompliant(rds)
+    assert [(r["event"], r["seq"]) for r in rds_guard_audit()] == [("blocked", 1)]
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(passed=2)

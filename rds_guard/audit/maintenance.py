@@ -28,6 +28,7 @@ from .fileio import (
     Lines,
     copy_to_new_file,
     line_before,
+    may_be_a_cut_file,
     open_checked,
     os_error,
     read_blocks,
@@ -41,7 +42,6 @@ from .record import (
     Record,
     StrPath,
     chain_of,
-    may_be_a_cut_record,
     parse_record,
 )
 from .tail import REPAIR, NotAuthentic, Vouched, authenticate, scan_tail
@@ -343,10 +343,10 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
 
 def _only_bytes_no_record(fd: int, survey: _Survey) -> bool:
     """Whether the file holds no line, only bytes that cannot be a first record cut short
-    (`may_be_a_cut_record`): a token or a key named by mistake, not a torn log."""
+    (`fileio.may_be_a_cut_file`): a token or a key named by mistake, not a torn log."""
     if survey.damage is not None or survey.complete_end or not survey.torn:
         return False
-    return not may_be_a_cut_record(read_range(fd, 0, survey.torn))
+    return not may_be_a_cut_file(fd, survey.torn)
 
 
 def _reason(exc: NotAuthentic) -> str:

@@ -33,21 +33,22 @@ _SIGNING_VALUES = (
 
 
 # A password parameter (MasterUserPassword=..., quoted back with a request's body) may hold
-# any character, spaces too: written name=value (a form body, where & is %26) to the next &
-# or the end of the line; quoted ("name": "value", 'name': 'value', escaped quotes too) to
-# the quote that closes it; a parameter's name (a word before "password") with a colon or
-# spaces around its = (a header, a log line) to the end of the line; as botocore's
-# validation report names it ("parameter MasterUserPassword, value: ..., type: ...") to the
-# last ", type: " of the line (or else its last ", valid ..."), which the value's repr may
-# hold too. Only
-# so: "Invalid password: must contain..." keeps its words. A line's words after a password
-# are lost with it: a word too many is redacted rather than a word of a password kept.
+# any character, spaces too. Its name is words before "password" (hyphens between them, as
+# in a header's). Written name=value (a form body, where & is %26): to the next & or the end
+# of the line. Quoted ("name": "value", 'name': 'value', escaped quotes too): to the quote
+# that closes it. With a colon or spaces around its = (a header, a log line): to the end of
+# the line. As botocore's validation report names it ("parameter MasterUserPassword, value:
+# ..., type: ..."): to the last ", type: " of the line (or else its last ", valid ..."),
+# which the value's repr may hold too. Only so: "Invalid password: must contain..." keeps
+# its words. A line's words after a password are lost with it: a word too many is redacted
+# rather than a word of a password kept. (A quoted password holding an escaped quote of its
+# own kind, 'a\'b', is redacted to that quote only.)
 _PASSWORDS = (
-    r"(?i)((?<![\w-])\w*password(?:=|%3d|%253d))[^&\r\n]+"
-    r"|((?<![\w-])\w*password\\?[\"']\s*:\s*(\\?[\"']))(?:(?!\3).)*"
+    r"(?i)((?<![\w-])[\w-]*password(?:=|%3d|%253d))[^&\r\n]+"
+    r"|((?<![\w-])[\w-]*password\\?[\"']\s*:\s*(\\?[\"']))(?:(?!\3).)*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
-    r"|((?<![\w-])\w+password[ \t]*[:=][ \t]*)[^\r\n]+"
+    r"|((?<![\w-])[\w-]+password[ \t]*[:=][ \t]*)[^\r\n]+"
 )
 
 

@@ -14,7 +14,7 @@ import math
 import sys
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -45,7 +45,7 @@ class UsageError(Exception):
     """A command cannot run as asked: reported as one line on stderr, exit 2."""
 
 
-class Once(argparse._StoreAction):
+class Once(argparse.Action):
     """An option that takes one value, given once: argparse keeps the last of several, and a
     second ``--head`` would drop the first without a word (the check the user asked for)."""
 
@@ -60,11 +60,12 @@ class Once(argparse._StoreAction):
         if self.dest in given:
             raise argparse.ArgumentError(self, "given twice (it takes one value)")
         given.add(self.dest)
-        super().__call__(parser, namespace, values, option_string)
+        setattr(namespace, self.dest, values)
 
 
 _GIVEN = "_options_given"
-"""Where `Once` keeps the options given so far, on the namespace being parsed."""
+"""Where `Once` keeps the options given so far, on the namespace being parsed (taken off it
+once parsed: `Parser.parse_known_args`)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -75,6 +76,14 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.register("action", None, Once)
         self.register("action", "store", Once)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """As argparse parses, without what `Once` kept on the namespace while it did."""
+        parsed, rest = super().parse_known_args(args, namespace)
+        vars(parsed).pop(_GIVEN, None)
+        return parsed, rest
 
     def error(self, message: str) -> NoReturn:
         """A usage error: one line and exit 2, never a traceback."""

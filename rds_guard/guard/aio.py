@@ -83,17 +83,12 @@ class AioClientBinding(ClientBinding):
         self, row: Operation, request: Any, **_: Any
     ) -> None:
         """``request-created``: the request as every ``before-call`` handler left it, held
-        against the judgement; ``requested`` once, and a retry held again when it is not the
-        request recorded (`ClientBinding.request_created`)."""
-        call, guard = self.held(row, request.context)
-        if call is None or guard is None:
-            return
-        sent, swapped = self.sent(row, request.data, call, request.url)
-        if call.requested and swapped is None and sent == call.judged:
-            return
-        decided = await self.ahead(guard, row, sent) if sent != call.judged else None
-        check = guard.hold if call.requested else guard.check_sent
-        await off_loop(guard, check, self, row, call, sent, decided, swapped)
+        against the judgement (`ClientBinding.to_hold`), the look-ups awaited."""
+        found = self.to_hold(row, request)
+        if found is not None:
+            call, guard, (sent, swapped), check = found
+            decided = await self.ahead(guard, row, sent) if sent != call.judged else None
+            await off_loop(guard, check, self, row, call, sent, decided, swapped)
 
     async def after_call(  # type: ignore[override]
         self,
@@ -104,7 +99,7 @@ class AioClientBinding(ClientBinding):
         **_: Any,
     ) -> None:
         """``after-call``: the outcome record of an answered call."""
-        call, guard = self.judged(context, requested=True)
+        call, guard = self.ended(context)
         if call is not None and guard is not None:
             status = status_of(http_response)
             await off_loop(guard, guard.record_outcome, call, parsed, row, status, to_the_end=True)
@@ -113,7 +108,7 @@ class AioClientBinding(ClientBinding):
         self, row: Operation, exception: BaseException, context: dict[str, Any], **_: Any
     ) -> None:
         """``after-call-error``: the outcome record of a call that got no answer."""
-        call, guard = self.judged(context, requested=True)
+        call, guard = self.ended(context)
         if call is not None and guard is not None:
             await off_loop(guard, guard.record_no_response, call, exception, to_the_end=True)
 

@@ -137,16 +137,28 @@ class ClientBinding:
 
     def request_created(self, row: Operation, request: Any, **_: Any) -> None:
         """``request-created``: the request as every ``before-call`` handler left it, held
-        against the judgement before it is signed; ``requested`` once, and a retry (botocore
-        makes the request again) held again when it is not the request recorded."""
+        against the judgement before it is signed (`to_hold`)."""
+        found = self.to_hold(row, request)
+        if found is not None:
+            call, _guard, (sent, swapped), check = found
+            check(self, row, call, sent, None, swapped)
+
+    def to_hold(
+        self, row: Operation, request: Any
+    ) -> tuple[GuardedCall, Guard, Sent, Callable[..., None]] | None:
+        """What ``request-created`` holds: the call (`held`), its guard, what the request
+        sends, and the guard's check: `Guard.check_sent` for the first attempt (then the
+        ``requested`` record), `Guard.hold` for a retry (botocore makes the request again)
+        that is not the request recorded. None: nothing to hold."""
         call, guard = self.held(row, request.context)
         if call is None or guard is None:
-            return
-        sent, swapped = self.sent(row, request.data, call, request.url)
+            return None
+        sent = self.sent(row, request.data, call, request.url)
         if not call.requested:
-            guard.check_sent(self, row, call, sent, swapped=swapped)
-        elif swapped is not None or sent != call.judged:
-            guard.hold(self, row, call, sent, swapped=swapped)
+            return call, guard, sent, guard.check_sent
+        if sent[1] is None and sent[0] == call.judged:
+            return None
+        return call, guard, sent, guard.hold
 
     def after_call(
         self,
@@ -157,7 +169,7 @@ class ClientBinding:
         **_: Any,
     ) -> None:
         """``after-call``: the outcome record of an answered call."""
-        call, guard = self.judged(context, requested=True)
+        call, guard = self.ended(context)
         if call is not None and guard is not None:
             guard.record_outcome(call, parsed, row, status_of(http_response))
 
@@ -165,9 +177,17 @@ class ClientBinding:
         self, row: Operation, exception: BaseException, context: dict[str, Any], **_: Any
     ) -> None:
         """``after-call-error``: the outcome record of a call that got no answer."""
-        call, guard = self.judged(context, requested=True)
+        call, guard = self.ended(context)
         if call is not None and guard is not None:
             guard.record_no_response(call, exception)
+
+    def ended(self, context: Mapping[str, Any]) -> tuple[GuardedCall | None, Guard | None]:
+        """The call of an ended request whose ``requested`` record was written (`judged`),
+        and its guard; no longer `in_progress` (which would keep it, and its guard, alive)."""
+        call, guard = self.judged(context, requested=True)
+        if call is not None and in_progress.get() is call:
+            in_progress.set(None)
+        return call, guard
 
     def presign(
         self,
@@ -269,24 +289,31 @@ class ClientBinding:
         return call, call.guard
 
     def held(
-        self, row: Operation, context: Mapping[str, Any]
+        self, row: Operation, context: dict[str, Any]
     ) -> tuple[GuardedCall | None, Guard | None]:
-        """The call a request of ``row`` was judged as (`judged`), and its guard: the one kept
-        in the request's context; or, where another handler gave the request a context of its
-        own, the call last judged in this thread or task when it is of ``row``: for a copy of
-        its context (the copy's state would be lost with it), or for a new one while it is not
-        yet sent (once sent, a request with no call is no attempt of it)."""
+        """The call a request of ``row`` was judged as, and its guard:
+
+        - the call kept in the request's context (`keep`);
+        - where another handler gave the request a copy of its context, the call last judged
+          in this thread or task (`in_progress`), whose state the copy's would not be;
+        - where it gave the request a new context, that call while it is of ``row`` and not
+          yet sent (once sent, a request with no call is no attempt of it).
+
+        A call found so is kept in the request's context again, for its retries."""
         kept = context.get(CONTEXT_KEY)
         current = in_progress.get()
-        if isinstance(kept, GuardedCall) and (
-            kept is current or current is None or kept.call != current.call
-        ):
-            return kept, kept.guard  # its own call, or one judged inside its handlers
-        if current is None or current.fields.get("operation") != row.name:
+        if isinstance(kept, GuardedCall):
+            copied = current is not None and kept is not current and kept.call == current.call
+            found = current if current is not None and copied and kept.call else kept
+        elif current is not None and current.fields.get("operation") == row.name:
+            if current.requested:
+                return None, None
+            found = current
+        else:
             return None, None
-        if kept is None and current.requested:
-            return None, None  # a request made anew with no call: not the one judged last
-        return current, current.guard
+        if found is not kept:
+            context[CONTEXT_KEY] = found
+        return found, found.guard
 
     def sent(self, row: Operation, data: object, call: GuardedCall, url: str | None = None) -> Sent:
         """The judged parameters as the serialized request (its body, or a presigned URL's

@@ -397,3 +397,19 @@ def test_only_zeros_reads_past_holes_to_the_first_other_byte(
         assert fileio.may_be_a_cut_file(fd, size) is zeros
     finally:
         os.close(fd)
+
+
+def test_only_zeros_skips_the_holes_of_a_sparse_file(tmp_path: Path) -> None:
+    """A terabyte of hole with a byte after it: found without reading the hole (which would
+    take minutes; the timeout only detects that)."""
+    path = tmp_path / "sparse"
+    with path.open("wb") as stream:
+        stream.seek(1 << 40)
+        stream.write(b"x")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        assert call_with_timeout(lambda: fileio.only_zeros(fd, 0, size), 60) is False
+        assert call_with_timeout(lambda: fileio.only_zeros(fd, 0, size - 1), 60) is True
+    finally:
+        os.close(fd)

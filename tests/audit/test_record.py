@@ -475,6 +475,11 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "MasterUserPassword=correct horse&Action=ModifyDBInstance",
             "MasterUserPassword=[redacted]&Action=ModifyDBInstance",
         ),
+        (  # names with hyphens, as headers are written
+            'X-Db-Password: correct horse\nMaster-User-Password=a b&x=1 {"X-Db-Password": "c d"}',
+            'X-Db-Password: [redacted]\nMaster-User-Password=[redacted]&x=1 {"X-Db-Password":'
+            ' "[redacted]"}',
+        ),
         (  # botocore's validation report, to the last ", type: " (a repr may hold one)
             "Invalid type for parameter MasterUserPassword, value: ['correct, type: horse'],"
             " type: <class 'list'>, valid types: <class 'str'>",

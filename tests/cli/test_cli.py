@@ -277,3 +277,15 @@ def test_an_option_naming_nothing_is_exit_2_before_anything_is_read(
     log.write_text("")
     args = [str(log) if w == "LOG" else w for w in words]
     assert_one_error_line(run_main(capsys, *args), said)
+
+
+def test_the_parsed_arguments_hold_only_the_commands_own() -> None:
+    """What the parser keeps to refuse an option given twice is not left in the namespace,
+    and a namespace parsed into again takes its options again."""
+    from rds_guard.cli import build_parser
+
+    parser = build_parser()
+    words = ["audit", "verify", "log.jsonl", "--head", "1" * 64]
+    parsed = parser.parse_args(words)
+    assert "_options_given" not in vars(parsed)
+    assert parser.parse_args(words, namespace=parsed).head == "1" * 64

@@ -24,6 +24,7 @@ from policies import AUDITED, BACKUPS, HOLD_ONLY, write_policy
 from servers import MotoServer, raw_response
 
 import rds_guard
+from rds_guard.records import CONTEXT_KEY
 
 GOOD = "orders-manual-20261129"
 TEAM = [{"Key": "team", "Value": "core"}]
@@ -500,7 +501,7 @@ def test_a_query_another_handler_added_to_the_url_is_never_sent(
     make_cluster(rds)
 
     def add_query(request: Any, **_: Any) -> None:
-        request.url += "?Action=CreateDBClusterSnapshot&DBClusterSnapshotIdentifier=weekly"
+        request.url += "?DBClusterSnapshotIdentifier=weekly&X-Amz-Security-Token=SECRETTOKEN"
 
     rds.meta.events.register_first("request-created.rds.CreateDBClusterSnapshot", add_query)
     moto_server.reset_counts()
@@ -508,8 +509,11 @@ def test_a_query_another_handler_added_to_the_url_is_never_sent(
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
         )
-    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "url")]
+    assert [(v.rule, v.field, v.value) for v in caught.value.violations] == [
+        ("request.changed", "url", "DBClusterSnapshotIdentifier, X-Amz-Security-Token")
+    ]
     assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert "SECRETTOKEN" not in (tmp_path / "audit.jsonl").read_text() + str(caught.value)
     session, _ = guarded_session(write_policy(tmp_path / "q", AUDITED))
     queried = moto_server.client("rds", session=session, endpoint_url=moto_server.url + "/?x=1")
     queried.create_db_cluster_snapshot(
@@ -549,3 +553,38 @@ def test_a_retry_another_handler_changes_is_held_again(
     assert moto_server.count("CreateDBClusterSnapshot") == 0
     events = [r["event"] for r in audit_records(tmp_path)]
     assert events[:2] == ["requested", "blocked"]
+
+
+def test_a_retry_of_a_request_given_a_new_context_is_held_again(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A context of its own, botocore's keys copied and the guard's left out: the first
+    attempt, held against the call judged last, keeps that call in it, and a rename of the
+    second attempt is caught there too."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    attempts: list[int] = []
+
+    def detach(params: dict[str, Any], **_: Any) -> None:
+        params["context"] = {k: v for k, v in params["context"].items() if k != CONTEXT_KEY}
+
+    def on_retry(request: Any, **_: Any) -> None:
+        attempts.append(1)
+        if len(attempts) == 2:
+            request.data["DBClusterSnapshotIdentifier"] = "weekly"
+
+    def unavailable(request: Any, **_: Any) -> Any:
+        if len(attempts) == 1:
+            return raw_response(request.url, 503, b"<Error><Code>Unavailable</Code></Error>")
+        return None
+
+    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", detach)
+    rds.meta.events.register_first("request-created.rds.CreateDBClusterSnapshot", on_retry)
+    rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", unavailable)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert len(attempts) == 2
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
