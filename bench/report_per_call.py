@@ -278,8 +278,9 @@ def per_call_section(
         "*send*: a canned `AWSResponse` from `before-send` (everything but the socket). "
         "*stub*: botocore's `Stubber` (answers in `before-call.*.*`, so no write-ahead record "
         "can run: no-audit cases only). *moto*: moto's server over HTTP on 127.0.0.1 in a "
-        f"thread of this process, a new snapshot name per call. {aio_note} *floor*: four "
-        "no-op handlers on the events the guard hooks. *a*: the caller sends the policy's "
+        f"thread of this process, a new snapshot name per call. {aio_note} *floor*: five "
+        "no-op handlers where the guard's go (one on each event it hooks, and one last on "
+        "`before-parameter-build`). *a*: the caller sends the policy's "
         "tags already. *a+*: the caller leaves the policy's three tags to the guard. *d*: no "
         "Tags, the guard reads the source's tags (below).",
         "",
