@@ -522,45 +522,14 @@ def test_a_query_another_handler_added_to_the_url_is_never_sent(
     assert moto_server.count("CreateDBClusterSnapshot") == 1
 
 
+@pytest.mark.parametrize("context", ["its own", "a new one"])
 def test_a_retry_another_handler_changes_is_held_again(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, context: str
 ) -> None:
     """botocore makes the request again for a retry: a handler that renames only the second
-    attempt (the first answered 503) is caught on it, and the retry is never sent."""
-    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
-    make_cluster(rds)
-    attempts: list[int] = []
-
-    def on_retry(request: Any, **_: Any) -> None:
-        attempts.append(1)
-        if len(attempts) == 2:
-            request.data["DBClusterSnapshotIdentifier"] = "weekly"
-
-    def unavailable(request: Any, **_: Any) -> Any:
-        if len(attempts) == 1:
-            return raw_response(request.url, 503, b"<Error><Code>Unavailable</Code></Error>")
-        return None
-
-    rds.meta.events.register_first("request-created.rds.CreateDBClusterSnapshot", on_retry)
-    rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", unavailable)
-    moto_server.reset_counts()
-    with pytest.raises(rds_guard.PolicyViolation) as caught:
-        rds.create_db_cluster_snapshot(
-            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-        )
-    assert "identifier.pattern" in [v.rule for v in caught.value.violations]
-    assert len(attempts) == 2
-    assert moto_server.count("CreateDBClusterSnapshot") == 0
-    events = [r["event"] for r in audit_records(tmp_path)]
-    assert events[:2] == ["requested", "blocked"]
-
-
-def test_a_retry_of_a_request_given_a_new_context_is_held_again(
-    moto_server: MotoServer, tmp_path: Path
-) -> None:
-    """A context of its own, botocore's keys copied and the guard's left out: the first
-    attempt, held against the call judged last, keeps that call in it, and a rename of the
-    second attempt is caught there too."""
+    attempt (the first answered 503) is caught on it, and the retry is never sent. So it is
+    when another handler gave the request a new context (botocore's keys copied, the guard's
+    left out): the first attempt, held against the call judged last, keeps that call in it."""
     rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
     make_cluster(rds)
     attempts: list[int] = []
@@ -578,13 +547,17 @@ def test_a_retry_of_a_request_given_a_new_context_is_held_again(
             return raw_response(request.url, 503, b"<Error><Code>Unavailable</Code></Error>")
         return None
 
-    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", detach)
+    if context == "a new one":
+        rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", detach)
     rds.meta.events.register_first("request-created.rds.CreateDBClusterSnapshot", on_retry)
     rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", unavailable)
     moto_server.reset_counts()
-    with pytest.raises(rds_guard.PolicyViolation):
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
         )
+    assert "identifier.pattern" in [v.rule for v in caught.value.violations]
     assert len(attempts) == 2
     assert moto_server.count("CreateDBClusterSnapshot") == 0
+    events = [r["event"] for r in audit_records(tmp_path)]
+    assert events[:2] == ["requested", "blocked"]
