@@ -79,7 +79,7 @@ class _AuditReader:
     held its last one is gone (the log deleted, and made again)."""
 
     def __init__(self, path: Path | None) -> None:
-        from .audit.ledger.series import Cursor, Series  # the guard's own modules, once asked
+        from .audit.ledger.series import Cursor, Series  # imported once a guard is installed
 
         self.path = path
         self.after: int = 0
