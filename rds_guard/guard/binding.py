@@ -303,8 +303,9 @@ class ClientBinding:
         kept = context.get(CONTEXT_KEY)
         current = in_progress.get()
         if isinstance(kept, GuardedCall):
-            copied = current is not None and kept is not current and kept.call == current.call
-            found = current if current is not None and copied and kept.call else kept
+            found = kept  # its own call, or one judged inside its handlers (another id)
+            if current is not None and current is not kept and kept.call == current.call:
+                found = current if kept.call else kept  # a copy (unrecorded calls share "")
         elif current is not None and current.fields.get("operation") == row.name:
             if current.requested:
                 return None, None

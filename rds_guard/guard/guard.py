@@ -247,12 +247,7 @@ class Guard:
         one that cannot be read (``swapped``), is blocked or warned about. Then the
         ``requested`` record: if it cannot be written, nothing is sent."""
         self.hold(binding, row, call, sent, lookups, swapped)
-        if not call.recorded:
-            return
-        logger.info("%s", call)
-        if self.audit is not None:
-            self.audit.write("requested", call=call.call, **call.fields)
-        call.requested = True
+        call.requested = self._record_held(call, "requested", call.fields)
 
     def check_presigned(
         self,
@@ -268,12 +263,18 @@ class Guard:
         holds a request (``sent``: read from the URL), then the ``presigned`` record (with the
         URL's expiry, never the URL), written before the URL is returned."""
         self.hold(binding, row, call, sent, lookups, swapped)
+        if call.recorded:
+            self._record_held(call, "presigned", call.fields | {"expires": expiry(expires_in)})
+
+    def _record_held(self, call: GuardedCall, event: str, fields: Mapping[str, Any]) -> bool:
+        """The record of a call held as it is sent or signed (``requested``, ``presigned``),
+        and whether it was written; none for a call with nothing to judge."""
         if not call.recorded:
-            return
-        logger.info("%s (presigned URL)", call)
+            return False
+        logger.info("%s%s", call, " (presigned URL)" if event == "presigned" else "")
         if self.audit is not None:
-            fields = call.fields | {"expires": expiry(expires_in)}
-            self.audit.write("presigned", call=call.call, **fields)
+            self.audit.write(event, call=call.call, **fields)
+        return True
 
     def hold(
         self,
