@@ -21,7 +21,8 @@ from rds_guard.core.files import file_kind
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
-from .record import LINE_START
+from .errors import NotAnAuditLog
+from .record import LINE_START, NOT_A_LOG_START, starts_as_a_log
 
 APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -105,6 +106,43 @@ def read_blocks(
             return
         yield data
         start += len(data)
+
+
+def check_a_log(path: Path) -> None:
+    """`NotAnAuditLog` for a file whose first bytes cannot start a log (`may_start_a_log`: a
+    policy, a token, a binary named by mistake), which `rds-guard audit ship` would otherwise
+    call up to date with nothing shipped, and `rds-guard check` a place for the log. A missing
+    or empty file, one a first record is being written to, or zeros a crash left there pass:
+    a log before its first record. A file that cannot be read (a symbolic link, which no
+    reader follows, or one the user may not read) is an `AuditError` saying why: its records
+    would never ship."""
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise os_error(path, "cannot be read", exc) from None
+    try:
+        a_log = may_start_a_log(fd, os.pread(fd, FIRST_BYTES, 0))
+    except OSError as exc:
+        raise os_error(path, "cannot be read", exc) from None
+    finally:
+        os.close(fd)
+    if not a_log:
+        raise NotAnAuditLog(path, NOT_A_LOG_START)
+
+
+FIRST_BYTES = 64 * 1024
+"""How much of a file `check_a_log` reads: a log's first line, damaged, is shorter."""
+
+
+def may_start_a_log(fd: int, block: bytes) -> bool:
+    """Whether ``fd``, whose first bytes are ``block``, may be an audit log: they start as one
+    (`record.starts_as_a_log`), or the file holds no newline and may be a first record cut
+    short (`may_be_a_cut_file`: zeros a crash left there). Raises OSError."""
+    if starts_as_a_log(block):
+        return True
+    return b"\n" not in block and may_be_a_cut_file(fd, os.fstat(fd).st_size)
 
 
 def may_be_a_cut_file(fd: int, size: int) -> bool:

@@ -18,8 +18,8 @@ from rds_guard.errors import AuditError
 
 from ..core.files import open_regular_file
 from .errors import NotAnAuditLog
-from .fileio import READ_FLAGS, Lines, open_checked, os_error, read_blocks
-from .record import NOT_A_LOG_START, StrPath, is_digest, starts_as_a_log
+from .fileio import READ_FLAGS, Lines, may_start_a_log, open_checked, os_error, read_blocks
+from .record import NOT_A_LOG_START, StrPath, is_digest
 from .tail import HEAD, authenticate, scan_tail
 from .torn import kept_record
 from .walk import FIRST_FORMAT, ChainWalk, Finding
@@ -186,7 +186,7 @@ def verify(
             if counter is not None:
                 blocks = counter.count(blocks)
             first_block = next(blocks, b"")
-            _check_first_bytes(Path(path), first_block)
+            _check_first_bytes(Path(path), stream.fileno(), first_block)
             batches = Lines(_chained(first_block, blocks))
             walk.walk(batches, Path(path), first=index == 0)
             if batches.rest:
@@ -301,11 +301,12 @@ def _result(walk: ChainWalk, head: str | None) -> VerifyResult:
     )
 
 
-def _check_first_bytes(path: Path, block: bytes) -> None:
+def _check_first_bytes(path: Path, fd: int, block: bytes) -> None:
     """A file whose first bytes are not how a record's line starts, and whose first block
     holds no line that starts as one, is no audit log (said before reading on: a binary may
-    hold no newline at all)."""
-    if not starts_as_a_log(block):
+    hold no newline at all). Zeros a crash left of a first record are a torn line, as the
+    writers, ``head`` and ``show`` take them (`fileio.may_start_a_log`)."""
+    if not may_start_a_log(fd, block):
         raise NotAnAuditLog(path, NOT_A_LOG_START)
 
 

@@ -23,12 +23,12 @@ from .fileio import Lookahead
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
-    LINE_START,
     ZERO_HASH,
     chain_hash,
     chain_of,
     hmac_pads,
     is_authentic,
+    may_be_a_cut_record,
     parse_record,
     prev_of,
     seq_of,
@@ -132,7 +132,7 @@ class ChainWalk:
         """The stream ended with ``rest``: bytes after its last newline (a cut-off write). A
         whole record that follows, as a writer keeps it, is walked as a line before it is
         reported."""
-        if not self.number and not LINE_START.startswith(rest[: len(LINE_START)]):
+        if not self.number and not may_be_a_cut_record(rest):
             raise NotAnAuditLog(self.path, "its bytes do not start as a record's line")
         if not self._bad and next_record(rest, Vouched(self.last, self.seq, None), self.key):
             # The writer keeps such a line: it is counted, and the head ends there.

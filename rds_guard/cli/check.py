@@ -16,10 +16,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rds_guard.audit.fileio import check_a_log
 from rds_guard.core import operations
 from rds_guard.core.files import log_problem
 from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy, audit_path_of, templates_of
 from rds_guard.core.templates import Template
+from rds_guard.errors import AuditError
 
 from .common import POLICY_HELP, UsageError, policy_for, print_json, print_lines
 
@@ -70,11 +72,15 @@ def audit_problem(policy: Policy, environ: Mapping[str, str]) -> str | None:
     if not policy.audit.enabled:
         return None
     path, variable = audit_path(policy, environ)
-    why = log_problem(path, policy.source)
-    if why is None:
-        return None
     where = f"${variable}" if variable else f"{policy.source}: audit.path"
-    return f"{where}: the audit log {path} cannot be written: {why} (install would fail)"
+    why = log_problem(path, policy.source)
+    if why is not None:
+        return f"{where}: the audit log {path} cannot be written: {why} (install would fail)"
+    try:
+        check_a_log(path)
+    except AuditError as refused:  # the writer refuses it when the first record is written
+        return f"{where}: {refused} (the first guarded call would fail)"
+    return None
 
 
 # --- the summary ----------------------------------------------------------------------------

@@ -332,6 +332,23 @@ def test_something_that_is_not_an_audit_log_is_its_own_error(
     assert isinstance(caught.value, AuditError)
 
 
+@pytest.mark.parametrize("size", [1, 300, 70_000])
+def test_a_file_of_zeros_is_a_torn_first_record_as_head_and_the_writers_take_it(
+    log_path: Path, size: int
+) -> None:
+    """What a crash may leave of a first record (docs/audit.md): `head` says no record yet,
+    a writer writes over it, so verify says torn (exit 1), not "not an audit log" (exit 2)."""
+    log_path.write_bytes(bytes(size))
+    result = _verify(log_path)
+    assert (result.ok, result.records) == (False, 0)
+    assert [(f.line, f.reason) for f in result.findings] == [(1, "torn")]
+    assert f"({size} bytes)" in result.findings[0].detail
+    assert audit.head([log_path]).seq == 0
+    log_path.write_bytes(bytes(size) + b"x")  # zeros and then other bytes: no record cut short
+    with pytest.raises(audit.NotAnAuditLog, match="is not an audit log"):
+        _verify(log_path)
+
+
 @pytest.mark.parametrize("first", [b"garbage", b"", b"X" + b"y" * 300])
 def test_a_log_whose_first_line_is_damaged_is_still_a_log(
     log_path: Path, ten: list[bytes], first: bytes

@@ -428,3 +428,34 @@ def test_check_an_audit_path_that_names_the_policy_file_is_exit_2(
         " itself (install would fail)",
     )
     assert path.read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("content", "bad"),
+    [
+        (b"a token, not a log", True),
+        (b"\0\0\0" + b"x", True),  # zeros, then other bytes: no first record cut short
+        (b"[audit]\n", True),
+        (bytes(100), False),  # what a crash may leave of a first record: a writer writes over it
+        (b"", False),
+    ],
+)
+def test_check_an_audit_path_that_names_no_audit_log_is_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes, bad: bool
+) -> None:
+    """The writer refuses such a file at the first guarded call (`NotAnAuditLog`, nothing
+    sent); check says so before it."""
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(content)
+    path = write_policy(tmp_path, f'version = 1\n[audit]\npath = "{log}"\n')
+    result = run_main(capsys, "check", str(path))
+    if bad:
+        assert_one_error_line(
+            result,
+            f"{path}: audit.path: rds_guard audit log: {log} is not an audit log: line 1 is"
+            " not an audit record (its first bytes are not how a record's line starts) (the"
+            " first guarded call would fail)",
+        )
+    else:
+        assert result.code == 0
+    assert log.read_bytes() == content

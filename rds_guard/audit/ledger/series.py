@@ -17,18 +17,15 @@ from typing import cast
 
 from rds_guard.core.frozen import frozen
 
-from ..errors import NotAnAuditLog
 from ..fileio import (
     READ_FLAGS,
     Lines,
     first_line,
     line_before,
-    may_be_a_cut_file,
-    os_error,
     read_blocks,
     rfind_newline,
 )
-from ..record import NOT_A_LOG_START, parse_record, starts_as_a_log
+from ..record import parse_record
 from .errors import Reordered
 from .items import line_digest
 
@@ -228,34 +225,6 @@ def _record_seq(line: bytes) -> int | None:
 
 def _starts_a_line(fd: int, offset: int) -> bool:
     return os.pread(fd, 1, offset - 1) == b"\n"
-
-
-def check_a_log(path: Path) -> None:
-    """`NotAnAuditLog` for a file whose first bytes cannot start a log (`starts_as_a_log`: a
-    policy, a token, a binary named by mistake), which `rds-guard audit ship` would otherwise
-    call up to date with nothing shipped. A missing or empty file, one a first record is being
-    written to, or zeros a crash left there (`may_be_a_cut_record`) pass: a log before its
-    first record. A file that cannot be read (a symbolic link, which no reader follows, or
-    one the user may not read) is an `AuditError` saying why: its records would never ship."""
-    try:
-        fd = os.open(path, READ_FLAGS)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise os_error(path, "cannot be read", exc) from None
-    try:
-        block = os.pread(fd, FIRST_BYTES, 0)
-        cut = b"\n" not in block and may_be_a_cut_file(fd, os.fstat(fd).st_size)
-    except OSError as exc:
-        raise os_error(path, "cannot be read", exc) from None
-    finally:
-        os.close(fd)
-    if not (starts_as_a_log(block) or cut):
-        raise NotAnAuditLog(path, NOT_A_LOG_START)
-
-
-FIRST_BYTES = 64 * 1024
-"""How much of a file `check_a_log` reads: a log's first line, damaged, is shorter."""
 
 
 def _first_record_line(path: Path) -> bytes | None:

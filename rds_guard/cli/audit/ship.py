@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from rds_guard.audit.fileio import check_a_log
 from rds_guard.audit.ledger import Shipper, ShipRefused, ShipResult
-from rds_guard.audit.ledger.series import check_a_log
 from rds_guard.audit.verify import seq_number
 
 from ..common import Progress, add_policy, add_quiet, existing_file, print_json, print_lines
