@@ -430,6 +430,29 @@ def test_query_trusts_the_records_not_the_index_attributes(
     )
 
 
+def test_query_leaves_out_a_record_copied_to_an_item_at_another_seq(
+    initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A writer of the table copies seq 2's item to seq 99: its line is authentic, and query
+    listed it twice, at seq 2 and at seq 99, exit 0. The copy is left out, named in a
+    warning (exit 1)."""
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 2)
+    run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    stream = stream_of(initialised, log)
+    copy = dict(item_at(initialised, stream, 2), seq={"N": "99"})
+    put_raw(initialised, copy)
+    run = run_main(
+        capsys, "audit", "query", "--ledger", LEDGER_URL, "--snapshot", "orders-daily-20261129"
+    )
+    assert run.code == 1
+    assert [row.split()[-2] for row in run.out.splitlines()[1:]] == ["1", "2"]
+    assert run.err == (
+        f"rds-guard: warning: {stream} seq 99: its item holds the record of seq 2: the item"
+        " was edited (verify --ledger reports it); left out\n"
+    )
+
+
 def test_verify_with_the_ledger_takes_no_paths(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

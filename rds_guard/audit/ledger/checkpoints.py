@@ -78,6 +78,8 @@ class Stored:
     body: bytes
     signature: str
     checkpoint: Checkpoint | None
+    hidden: bool = False
+    """Its current version is a delete marker: this is the newest version below it."""
 
     @property
     def fingerprint(self) -> tuple[int, str, str]:
@@ -94,6 +96,8 @@ class Newest:
     top: Stored
     base: Checkpoint | None
     problem: str | None = None
+    """Also set when ``top`` is signed but a delete marker hides it (``base`` is then
+    ``top``'s: the streams are held to what it signed)."""
 
 
 @frozen
@@ -104,6 +108,8 @@ class Version:
     version_id: str
     modified: str
     delete_marker: bool = False
+    latest: bool = False
+    """S3's ``IsLatest``: the current version of its key."""
 
 
 class CheckpointStore:
@@ -116,41 +122,73 @@ class CheckpointStore:
         self._arn: str | None = None
         self._signed: set[tuple[int, str, str]] = set()
         self._trusted: Stored | None = None
+        self._hidden: dict[int, str | None] = {}
+        """Numbers whose current version is a delete marker: the newest version below it
+        (None: there is none), as `numbers` last found them."""
 
     def stored(self, number: int) -> Stored:
-        """Checkpoint object ``number`` as stored (its body need not hold a checkpoint)."""
-        body, answer = self.read(self.location.key(name_of(number)))
+        """Checkpoint object ``number`` as stored (its body need not hold a checkpoint); one
+        a delete marker hides is read at its newest version below the marker."""
+        hidden = number in self._hidden
+        version = self._hidden.get(number)
+        if hidden and version is None:  # a delete marker with nothing below it
+            return Stored(number, b"", "", None, hidden=True)
+        body, answer = self.read(self.location.key(name_of(number)), version)
         try:
             checkpoint: Checkpoint | None = parse_body(body)
         except (ValueError, KeyError, TypeError):
             checkpoint = None
         signature = str(answer.get("Metadata", {}).get("signature", ""))
-        return Stored(number, body, signature, checkpoint)
+        return Stored(number, body, signature, checkpoint, hidden=hidden)
 
-    def newest(self, key: str) -> Newest | None:
+    def newest(self, key: str, table: str | None = None) -> Newest | None:
         """The newest checkpoint object and the checkpoint the next one is held to: that one
-        when ``key`` (an ARN) signed it, else the newest signed one below it, this store's
-        own or found among the `LOOK_BELOW` just below (None: no checkpoint yet). One KMS
-        Verify for the newest, none for a checkpoint this store found signed or wrote
-        before."""
+        when ``key`` (an ARN) signed it for ``table`` (None: any table) and it links to the
+        one below it, else the newest signed one below it, this store's own or found among
+        the `LOOK_BELOW` just below (None: no checkpoint yet). One KMS Verify for the
+        newest, none for a checkpoint this store found signed or wrote before.
+
+        A checkpoint a delete marker hides is still there (Object Lock keeps its versions):
+        it is read below the marker, so the marker neither frees its number nor rolls the
+        streams back to the one before it; the marker is a finding."""
         numbers = sorted(self.numbers())
         if not numbers:
             return None
         top = self.stored(numbers[-1])
-        problem = self.problem_of(top, key)
+        problem = self.problem_of(top, key, table) or self._link_problem(top, numbers)
+        where = f"{self.location}{name_of(top.number)}"
         if problem is None:
             self._trusted = top
-            return Newest(top, top.checkpoint)
-        base = self._signed_below(numbers[:-1], key)
+            hidden = f"{where}: a delete marker hides it; the streams are held to it still"
+            return Newest(top, top.checkpoint, hidden if top.hidden else None)
+        base = self._signed_below(numbers[:-1], key, table)
         held = f"checkpoint {base.number}" if base else "their first record"
         return Newest(
             top,
             base,
-            f"{self.location}{name_of(top.number)}: {problem}: its time and heads are not "
-            f"trusted; the streams are held to {held}",
+            f"{where}: {problem}: its time and heads are not trusted; the streams are held "
+            f"to {held}",
         )
 
-    def _signed_below(self, numbers: list[int], key: str) -> Checkpoint | None:
+    def _link_problem(self, top: Stored, numbers: list[int]) -> str | None:
+        """Why ``top``, signed, does not follow on from the checkpoint object below it (None:
+        its ``prev`` is that object's body digest, or zeros for checkpoint 1): a signed
+        checkpoint copied from another prefix or bucket keeps its own ``prev``."""
+        assert top.checkpoint is not None
+        below = top.number - 1
+        if below == 0:
+            expected = ZERO_HASH
+        elif below in numbers:
+            expected = body_digest(self.stored(below).body)
+        else:
+            return f"checkpoint {below}, which it follows, is not there"
+        if top.checkpoint.prev != expected:
+            return f"its prev is not the digest of checkpoint {below} (copied from elsewhere)"
+        return None
+
+    def _signed_below(
+        self, numbers: list[int], key: str, table: str | None = None
+    ) -> Checkpoint | None:
         """The newest checkpoint of ``numbers`` (ascending) signed with ``key``: this store's
         own when it knows one, else the first that verifies of the `LOOK_BELOW` newest (a
         process that never saw one need not read every stream from its first record)."""
@@ -159,19 +197,22 @@ class CheckpointStore:
             return known.checkpoint
         for below in reversed(numbers[-LOOK_BELOW:]):
             stored = self.stored(below)
-            if self.problem_of(stored, key) is None:
+            if self.problem_of(stored, key, table) is None:
                 self._trusted = stored
                 return stored.checkpoint
         return None
 
-    def problem_of(self, stored: Stored, key: str) -> str | None:
-        """Why ``stored`` is not a checkpoint ``key`` signed under its own number (None: it
-        is). Asks KMS only about one this store did not find signed or write before."""
+    def problem_of(self, stored: Stored, key: str, table: str | None = None) -> str | None:
+        """Why ``stored`` is not a checkpoint ``key`` signed under its own number, of
+        ``table`` (None: of any table) (None: it is). Asks KMS only about one this store did
+        not find signed or write before."""
         checkpoint = stored.checkpoint
         if checkpoint is None:
-            return "not a checkpoint"
+            return "deleted (a delete marker only)" if stored.hidden else "not a checkpoint"
         if checkpoint.number != stored.number:
             return f"its body says it is checkpoint {checkpoint.number}"
+        if table is not None and checkpoint.table != table:
+            return f"it is a checkpoint of table {checkpoint.table!r}, not of {table!r}"
         if stored.fingerprint in self._signed:
             return None
         problem = self.signature_problem(checkpoint, stored.body, stored.signature, key)
@@ -190,16 +231,26 @@ class CheckpointStore:
             return "its signature does not hold (forged or edited)"
         return None
 
-    def numbers(self) -> Iterator[int]:
-        """The numbers of the checkpoints there are (ListObjectsV2)."""
-        pages = self.clients.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.location.bucket, Prefix=self.location.prefix
-        )
-        for answer in pages:
-            for entry in answer.get("Contents", []):
-                number = self.number_of(entry["Key"])
-                if number is not None:
-                    yield number
+    def numbers(self) -> list[int]:
+        """The numbers of the checkpoints there are, those a delete marker hides too
+        (ListObjectVersions: a marker must not free a number for a checkpoint of older
+        heads). Keeps, for each hidden one, its newest version (S3 lists a key's versions
+        newest first)."""
+        found: set[int] = set()
+        hidden: set[int] = set()
+        newest: dict[int, str] = {}
+        for version in self.versions():
+            number = self.number_of(version.key)
+            if number is None:
+                continue
+            found.add(number)
+            if version.delete_marker:
+                if version.latest:
+                    hidden.add(number)
+            else:
+                newest.setdefault(number, version.version_id)
+        self._hidden = {number: newest.get(number) for number in hidden}
+        return sorted(found)
 
     def number_of(self, key: str) -> int | None:
         """The number of the checkpoint stored under ``key`` (None: not a checkpoint's)."""
@@ -298,6 +349,7 @@ def _version(entry: dict[str, Any], marker: bool) -> Version:
         str(entry.get("VersionId") or "null"),
         str(entry.get("LastModified", "")),
         marker,
+        bool(entry.get("IsLatest")),
     )
 
 
@@ -343,7 +395,7 @@ def write_checkpoint(
     outcome = CheckpointOutcome()
     for attempt in range(attempts):
         if attempt or newest is None:
-            newest = store.newest(key)
+            newest = store.newest(key, table.name)
         findings = [] if newest is None or newest.problem is None else [newest.problem]
         base = None if newest is None else newest.base
         heads = list(_heads(table, base, findings))

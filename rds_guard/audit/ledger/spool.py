@@ -288,7 +288,7 @@ class ShippingLog(AuditLog):
         if self._store is None:
             location = parse_s3(self.ledger.checkpoints)
             self._store = CheckpointStore(self.clients, location, self.ledger.kms_key)
-        newest = self._store.newest(self._store.key_arn())
+        newest = self._store.newest(self._store.key_arn(), self.table.name)
         signed = None if newest is None or newest.problem else newest.top.checkpoint
         age = math.inf if signed is None else _age(signed.time)
         due = CHECKPOINT_EVERY + self.checkpoint_delay

@@ -48,10 +48,9 @@ def run(args: argparse.Namespace) -> int:
         line = line_of(item) or b""
         record = audit.parse_record(line) or {}
         where = (text(item, "stream") or "", number(item, "seq") or 0)
-        if record.get("snapshot") != snapshot:
-            # the index lists the item by its attribute, which a writer of the table can
-            # set apart from the line: the record is another snapshot's (or none at all)
-            misfiled.append((*where, record.get("snapshot")))
+        problem = _misfiled(record, snapshot, where[1])
+        if problem is not None:
+            misfiled.append(f"{where[0]} seq {where[1]}: its item {problem}")
             continue
         chain = audit.chain_of(line)
         authentic: bool | None = audit.is_authentic(line, key)
@@ -60,12 +59,9 @@ def run(args: argparse.Namespace) -> int:
         found.append((*where, record, authentic))
     # oldest first by the records' own times, not by the items' time attribute
     found.sort(key=lambda row: (str(row[2].get("time")), row[0], row[1]))
-    for stream, seq, named in misfiled:
-        note = (
-            f"{stream} seq {seq}: its item is listed under {snapshot}, but its record names"
-            f" {json.dumps(named)}: the item was edited (verify --ledger reports it); left out"
-        )
-        print(f"{PROG}: warning: {printable(note)}", file=sys.stderr)
+    for note in misfiled:
+        left_out = f"{note}: the item was edited (verify --ledger reports it); left out"
+        print(f"{PROG}: warning: {printable(left_out)}", file=sys.stderr)
     bad = bool(misfiled) or any(authentic is False for *_, authentic in found)
     if args.json:
         print_json(
@@ -81,6 +77,19 @@ def run(args: argparse.Namespace) -> int:
     rows = [_row(stream, seq, record, authentic) for stream, seq, record, authentic in found]
     print_lines(_aligned([_HEADER, *rows]))
     return 1 if bad else 0
+
+
+def _misfiled(record: dict[str, object], snapshot: str, seq: int) -> str | None:
+    """Why the item at ``seq`` the index lists under ``snapshot`` holds no record of it there
+    (None: it does). The index lists an item by its attributes, which a writer of the table
+    can set apart from its line: the record may be another snapshot's (or none at all), or
+    one copied into an item at another seq."""
+    if record.get("snapshot") != snapshot:
+        named = json.dumps(record.get("snapshot"))
+        return f"is listed under {snapshot}, but its record names {named}"
+    if record.get("seq") != seq:
+        return f"holds the record of seq {json.dumps(record.get('seq'))}"
+    return None
 
 
 _HEADER = ("TIME", "EVENT", "OPERATION", "BY", "POLICY", "STREAM", "SEQ", "RECORD")

@@ -25,10 +25,12 @@ from ledger_helpers import (
     KEY_ALIAS,
     REGION,
     complete_lines,
+    delete_item,
     dynamodb_error,
     item_at,
     item_seq,
     ledger_findings,
+    ledger_table,
     on_send,
     put_raw,
     run_before,
@@ -41,7 +43,7 @@ from ledger_helpers import (
 
 from rds_guard import audit
 from rds_guard.audit import ZERO_HASH
-from rds_guard.audit.ledger import Clients, LedgerTable, ShipRefused
+from rds_guard.audit.ledger import Clients, LedgerTable, S3Location, ShipRefused
 from rds_guard.audit.ledger.checkpoints import (
     ALGORITHM,
     Checkpoint,
@@ -870,3 +872,119 @@ def test_an_item_at_a_fractional_seq_inside_a_stream_is_named_as_such(
     put_raw(table, dict(item_at(table, stream, 2), seq={"N": "2.5"}))
     (finding,) = write_checkpoint(table, store).findings
     assert "the item after seq 2 has seq '2.5', no whole number" in finding
+
+
+# --- a checkpoint copied in, or hidden by a delete marker ---------------------------------------
+
+
+def test_a_signed_checkpoint_copied_from_another_table_is_not_trusted(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Another ledger signed with the same key (staging, under another prefix): a writer of
+    the bucket copies its checkpoint 2, signature and all, as this one's checkpoint 2 after
+    an admin cut the stream short. Trusted as the newest, it let checkpoint 3 sign the stream
+    cut short, with no finding. It names another table and does not link to checkpoint 1:
+    a finding, and the streams are held to checkpoint 1."""
+    write_log(log_path, 5)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    assert _head(write_checkpoint(table, store), stream) is not None
+    other = ledger_table("staging-ledger")
+    staging = CheckpointStore(table.clients, S3Location(BUCKET, "staging/"), KEY_ALIAS)
+    write_checkpoint(other, staging)
+    write_checkpoint(other, staging)
+    delete_item(table, stream, 5)
+    delete_item(table, stream, 4)
+    s3 = table.clients.s3
+    copied = s3.get_object(Bucket=BUCKET, Key=staging.location.key(name_of(2)))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=store.location.key(name_of(2)),
+        Body=copied["Body"].read(),
+        Metadata=copied["Metadata"],
+        IfNoneMatch="*",
+    )
+    fresh = CheckpointStore(table.clients, store.location, store.kms_key)  # a new process too
+    for checkpointer in (store, fresh):
+        newest = checkpointer.newest(checkpointer.key_arn(), table.name)
+        assert newest is not None and newest.problem is not None
+        assert "a checkpoint of table 'staging-ledger'" in newest.problem
+        assert newest.base is not None and newest.base.number == 1
+    outcome = write_checkpoint(table, fresh)
+    assert outcome.checkpoint is not None and outcome.checkpoint.number == 3
+    assert any("records were deleted" in finding for finding in outcome.findings)
+    head = _head(outcome, stream)
+    assert head is not None and head.size == 5
+
+
+def test_a_checkpoint_copied_from_another_prefix_of_the_same_table_does_not_link(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """The same table checkpointed under two prefixes: a copy from the other prefix names
+    this table, but its prev is the digest of the other prefix's checkpoint 1."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    elsewhere = CheckpointStore(table.clients, S3Location(BUCKET, "elsewhere/"), KEY_ALIAS)
+    write_checkpoint(table, elsewhere)
+    write_checkpoint(table, elsewhere)
+    s3 = table.clients.s3
+    copied = s3.get_object(Bucket=BUCKET, Key=elsewhere.location.key(name_of(2)))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=store.location.key(name_of(2)),
+        Body=copied["Body"].read(),
+        Metadata=copied["Metadata"],
+        IfNoneMatch="*",
+    )
+    newest = CheckpointStore(table.clients, store.location, store.kms_key).newest(
+        store.key_arn(), table.name
+    )
+    assert newest is not None and newest.problem is not None
+    assert "its prev is not the digest of checkpoint 1" in newest.problem
+    assert newest.base is not None and newest.base.number == 1
+
+
+def test_a_delete_marker_on_the_newest_checkpoint_does_not_roll_the_streams_back(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Checkpoint 2 pinned seq 6; an admin deletes seqs 4 to 6 and puts a delete marker on
+    checkpoint 2 (Object Lock keeps its version). Listed with ListObjectsV2 it was gone: the
+    checkpointer wrote a second version of checkpoint 2, held to checkpoint 1 (seq 3), with
+    no finding. The marker is a finding, checkpoint 2's version below it still holds the
+    streams (records were deleted), and the next checkpoint is 3."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    write_checkpoint(table, store)
+    write_log(log_path, 3)
+    ship(log_path, table)
+    second = write_checkpoint(table, store)
+    head = _head(second, stream)
+    assert head is not None and head.size == 6
+    for seq in (6, 5, 4):
+        delete_item(table, stream, seq)
+    s3 = table.clients.s3
+    s3.delete_object(Bucket=BUCKET, Key=store.location.key(name_of(2)))
+    fresh = CheckpointStore(table.clients, store.location, store.kms_key)
+    outcome = write_checkpoint(table, fresh)
+    assert outcome.checkpoint is not None and outcome.checkpoint.number == 3
+    assert outcome.findings[0].endswith(
+        "checkpoint-0000000002.json: a delete marker hides it; the streams are held to it still"
+    )
+    assert any("records were deleted" in finding for finding in outcome.findings[1:])
+    head = _head(outcome, stream)
+    assert head is not None and head.size == 6
+    assert _links_to(s3, store, 3, 2)
+
+
+def _links_to(s3: Any, store: CheckpointStore, number: int, below: int) -> bool:
+    """Whether checkpoint ``number``'s prev is the digest of the newest version of ``below``
+    that is no delete marker."""
+    key = store.location.key(name_of(below))
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix=key)["Versions"]
+    body = s3.get_object(Bucket=BUCKET, Key=key, VersionId=versions[0]["VersionId"])["Body"]
+    top = parse_body(
+        s3.get_object(Bucket=BUCKET, Key=store.location.key(name_of(number)))["Body"].read()
+    )
+    return top.prev == body_digest(body.read())
