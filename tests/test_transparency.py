@@ -399,3 +399,34 @@ def test_a_mapping_that_is_no_dict_is_refused_by_a_guard_whose_client_does_not_v
             "create_db_cluster_snapshot", Params=NOT_A_DICT["a mapping that is no dict"]
         )
     assert not (tmp_path / "audit.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("describe_db_snapshots", {"DBSnapshotIdentifier": "orders-manual-1"}),
+        ("describe_db_cluster_snapshots", {"DBClusterSnapshotIdentifier": "orders-manual-1"}),
+    ],
+)
+def test_a_presign_of_an_operation_the_guard_does_not_judge_hands_on_the_callers_dict(
+    moto_server: MotoServer, tmp_path: Path, method: str, params: dict[str, Any]
+) -> None:
+    """botocore hands a presign's ``Params`` to the ``before-parameter-build`` handlers as the
+    caller's own dict: a handler's change to it is seen by the caller. The guard copied it for
+    every operation; it copies only what it judges (and writes into), and these URLs and the
+    caller's dicts come out as without it."""
+    bare = moto_server.client("rds")
+    rds = guarded_client(write_policy(tmp_path, WARN), on=moto_server)
+    seen = []
+    for client in (bare, rds):
+        operation = client.meta.method_to_api_mapping[method]
+
+        def add_marker(params: dict[str, Any], **_: Any) -> None:
+            params["MaxRecords"] = 20
+
+        client.meta.events.register(f"before-parameter-build.rds.{operation}", add_marker)
+        given = dict(params)
+        url = client.generate_presigned_url(method, Params=given, ExpiresIn=60)
+        seen.append((given, re.sub(r"X-Amz-(Date|Signature)=[^&]+", "", url)))
+    assert seen[0][0] == {**params, "MaxRecords": 20}
+    assert seen[1] == seen[0]

@@ -126,7 +126,7 @@ class AioClientBinding(ClientBinding):
         try:
             url = await generate(
                 ClientMethod,
-                Params=self.presign_params(Params),
+                Params=self.presign_params(ClientMethod, Params),
                 ExpiresIn=ExpiresIn,
                 HttpMethod=HttpMethod,
             )

@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 from botocore.exceptions import ParamValidationError
-from botocore.validate import ParamValidationDecorator, ParamValidator, validate_parameters
+from botocore.validate import ParamValidator, validate_parameters
 
 from .. import wire
 from ..core import operations
@@ -26,7 +26,7 @@ from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import CONTEXT_KEY, GuardedCall, queried_url, swapped_request
 from .guard import Guard, Stack
-from .hooks import hook_client, service_of
+from .hooks import GUARDED, hook_client, service_of, validates
 from .reads import CallReads, Incomplete
 
 logger = logging.getLogger("rds_guard")
@@ -64,7 +64,7 @@ class ClientBinding:
         self.client_stack: Stack | None = None
         self.session_stacks: list[Stack] = []  # the stacks of the sessions that hooked it
         self._readers: dict[str, wire.Readers] = {}
-        self.validates = _validates(client)
+        self.validates = validates(client)
         """Whether the client validates its parameters (botocore's ``parameter_validation``,
         on unless turned off in its config or profile)."""
         if hook:  # else its `StandIns` hold the handlers' places and hand it the calls
@@ -204,7 +204,7 @@ class ClientBinding:
         try:
             url = generate(
                 ClientMethod,
-                Params=self.presign_params(Params),
+                Params=self.presign_params(ClientMethod, Params),
                 ExpiresIn=ExpiresIn,
                 HttpMethod=HttpMethod,
             )
@@ -218,12 +218,16 @@ class ClientBinding:
 
     # The steps the handlers share with those of an async client (`AioClientBinding`).
 
-    @staticmethod
-    def presign_params(params: Any) -> Any:
-        """What a presign hands botocore: a copy of the caller's dict (the guard writes the
-        final parameters into what it judges, and the caller's dict is the caller's); anything
-        else as given, for botocore to refuse as it would without the guard (`judgeable`)."""
-        return dict(params) if isinstance(params, dict) else params
+    def presign_params(self, method: str, params: Any) -> Any:
+        """What a presign of ``method`` hands botocore: for an operation a guard in force
+        judges, a copy of the caller's dict (the guard writes the final parameters into what
+        it judges, and the caller's dict is the caller's); else ``params`` as given, as
+        without the guard (other handlers change the caller's dict; botocore refuses what is
+        no dict, `judgeable`)."""
+        client = self._client()
+        name = None if client is None else client.meta.method_to_api_mapping.get(method)
+        judged = name in GUARDED.get(self.service, ()) and self.guard() is not None
+        return dict(params) if judged and isinstance(params, dict) else params
 
     def judgeable(self, params: object, model: Any) -> bool:
         """Whether ``params`` is parameters the guard can judge: a dict, as botocore makes
@@ -471,13 +475,6 @@ def status_of(http_response: object) -> int | None:
     answering the call may give a body whose metadata says another, or none."""
     status = getattr(http_response, "status_code", None)
     return status if isinstance(status, int) else None
-
-
-def _validates(client: BaseClient) -> bool:
-    """Whether ``client`` validates its parameters: botocore wraps its serializer in a
-    validating one unless ``parameter_validation`` is off (the client's config or profile)."""
-    serializer = getattr(client, "_serializer", None)
-    return serializer is None or isinstance(serializer, ParamValidationDecorator)
 
 
 _bindings: weakref.WeakKeyDictionary[BaseClient, ClientBinding] = weakref.WeakKeyDictionary()

@@ -14,6 +14,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from botocore.validate import ParamValidationDecorator
+
 GUARDED: dict[str, tuple[str, ...]] = {
     "rds": (
         "CreateDBClusterSnapshot", "CopyDBClusterSnapshot", "CreateDBSnapshot", "CopyDBSnapshot",
@@ -225,3 +227,10 @@ class StandIns:
     def _presign(self, generate: Callable[..., str], *args: Any, **kwargs: Any) -> str:
         presign: Callable[..., str] = self.binding().presign
         return presign(generate, *args, **kwargs)
+
+
+def validates(client: Hooked) -> bool:
+    """Whether ``client`` validates its parameters: botocore wraps its serializer in a
+    validating one unless ``parameter_validation`` is off (the client's config or profile)."""
+    serializer = getattr(client, "_serializer", None)
+    return serializer is None or isinstance(serializer, ParamValidationDecorator)
