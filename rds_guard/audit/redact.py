@@ -41,11 +41,12 @@ _SIGNING_VALUES = (
 # ..., type: ..."): to the last ", type: " of the line (or else its last ", valid ..."),
 # which the value's repr may hold too. Only so: "Invalid password: must contain..." keeps
 # its words. A line's words after a password are lost with it: a word too many is redacted
-# rather than a word of a password kept. (A quoted password holding an escaped quote of its
-# own kind, 'a\'b', is redacted to that quote only.)
+# rather than a word of a password kept. A quoted password may hold an escaped quote of its
+# own kind ('a\'b', "a\"b" in JSON, \"a\\\"b\" in JSON quoted in JSON): a backslash and what
+# follows it are part of the value, and so are three and what follows them.
 _PASSWORDS = (
     r"(?i)((?<![\w-])[\w-]*password(?:=|%3d|%253d))[^&\r\n]+"
-    r"|((?<![\w-])[\w-]*password\\?[\"']\s*:\s*(\\?[\"']))(?:(?!\3).)*"
+    r"|((?<![\w-])[\w-]*password\\?[\"']\s*:\s*(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
     r"|((?<![\w-])[\w-]+password[ \t]*[:=][ \t]*)[^\r\n]+"

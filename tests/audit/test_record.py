@@ -466,6 +466,14 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             '{"MasterUserPassword": "[redacted]", "x": 1}'
             " {'TdeCredentialPassword': '[redacted]'}",
         ),
+        (  # an escaped quote of the value's own kind is part of it: repr, JSON, JSON in JSON
+            "{'MasterUserPassword': 'a\\'b c', 'x': 1}"
+            ' {"TdeCredentialPassword": "d\\"e f"}'
+            ' "{\\"NewPassword\\": \\"g\\\\\\"h i\\", \\"y\\": \\"j\\\\\\\\\\", \\"z\\": 2}"',
+            "{'MasterUserPassword': '[redacted]', 'x': 1}"
+            ' {"TdeCredentialPassword": "[redacted]"}'
+            ' "{\\"NewPassword\\": \\"[redacted]\\", \\"y\\": \\"j\\\\\\\\\\", \\"z\\": 2}"',
+        ),
         ("session-token=IQoJ&x=1", "session-token=[redacted]&x=1"),
         (  # a header or a log line: a password may hold spaces, so to the end of the line
             "MasterUserPassword: correct horse\nNewMasterUserPassword = battery staple\nnext",
