@@ -13,6 +13,7 @@ import builtins
 import copy
 import dataclasses
 import inspect
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -507,21 +508,26 @@ def test_a_plain_class_is_made_with_one_compiled_method_at_most(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What `frozen` is for: ``dataclasses`` compiles six methods of a frozen class, one
-    ``exec`` each; `frozen` compiles ``__init__`` alone, once per layout of fields: a second
-    class laid out alike, its fields named otherwise, compiles nothing."""
+    ``exec`` each (up to Python 3.12; 3.13 compiles them in one ``exec``, still six methods);
+    `frozen` compiles ``__init__`` alone, once per layout of fields: a second class laid out
+    alike, its fields named otherwise, compiles nothing."""
     from rds_guard.core import frozen as module
 
     compiled: list[str] = []
     real_exec = builtins.exec
 
     def counting_exec(source: Any, *args: Any) -> None:
-        compiled.append(str(source))
+        # Python 3.13's dataclasses, which collects a class's fields there (`frozen` leaves
+        # that to it), compiles a function that makes no method: not counted.
+        if not str(source).rstrip().endswith("return ()"):
+            compiled.append(str(source))
         real_exec(source, *args)
 
     monkeypatch.setattr(builtins, "exec", counting_exec)
     monkeypatch.setattr(module, "_TEMPLATES", {})
     every_field_kind(STANDARD)
-    assert len(compiled) == 6
+    assert len(compiled) == (6 if sys.version_info < (3, 13) else 1)
+    assert sum(source.count("def ") for source in compiled) >= 6
     compiled.clear()
     every_field_kind(frozen)
     assert len(compiled) == 1 and "def __init__(" in compiled[0]

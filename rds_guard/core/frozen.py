@@ -215,17 +215,22 @@ def _layout(cls: type, every: tuple[dataclasses.Field[Any], ...]) -> str:
     field only a factory sets, none for a field left to its class attribute), then ``P`` when
     it calls ``__post_init__``. A parameter without a default after one with a default is the
     `TypeError` ``dataclasses`` raises."""
-    letters, defaulted = [], False
+    letters: list[str] = []
+    defaulted: str | None = None  # the last parameter with a default
     for field in every:
         if field.default_factory is not _NONE:
             letters.append("F" if field.init else "f")
-            defaulted = defaulted or field.init
+            defaulted = field.name if field.init else defaulted
         elif field.init:
             letters.append("p")
             if field.default is not _NONE:
-                defaulted = True
-            elif defaulted:
-                raise TypeError(f"non-default argument {field.name!r} follows default argument")
+                defaulted = field.name
+            elif defaulted is not None:
+                # worded as this Python's dataclasses words it (3.13 names the default)
+                named = f" {defaulted!r}" if sys.version_info >= (3, 13) else ""
+                raise TypeError(
+                    f"non-default argument {field.name!r} follows default argument{named}"
+                )
     return "".join(letters) + ("P" if hasattr(cls, "__post_init__") else "")
 
 
