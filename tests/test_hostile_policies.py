@@ -157,6 +157,34 @@ def test_a_huge_integer_is_a_short_policy_error(
     assert len(str(error)) < 300, str(error)[:300]
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        pytest.param("version = 1\nmode = {}\n", "mode", 2, id="a-string-key"),
+        pytest.param(
+            'version = 1\n[tags]\nrequired = [\n  "a",\n  {}\n]\n',
+            "tags.required",
+            5,
+            id="in-an-array",
+        ),
+        pytest.param("version = 1\n[audit]\nlock_timeout = -{}\n", "audit.lock_timeout", 3),
+    ],
+)
+@pytest.mark.parametrize("digits", ["9" * 4301, "1_" * 4300 + "1"], ids=["plain", "underscores"])
+def test_a_decimal_integer_python_will_not_read_names_its_line_and_key(
+    tmp_path: Path, text: str, key: str, line: int, digits: str
+) -> None:
+    """``tomllib`` refuses a decimal integer of more than 4,300 digits (Python's limit on
+    converting text to int) with a `ValueError` that says nowhere: the policy error said
+    "cannot parse TOML: ValueError", no line, no key."""
+    path = tmp_path / "p.toml"
+    path.write_text(text.format(digits))
+    error = policy_error_of(lambda: load_policy(path))
+    assert (error.path, error.key, error.line) == (str(path), key, line)
+    assert "an integer of more digits than Python reads" in str(error)
+    assert len(str(error)) < 300, str(error)[:300]
+
+
 # --- text that is not valid Unicode ---------------------------------------------------------
 
 

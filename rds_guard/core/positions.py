@@ -8,6 +8,7 @@ syntax error; `hint` offers the closest known key.
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 
 from .policy import PolicyError
@@ -107,6 +108,20 @@ class KeyLines:
         no value holds one, or the text stops being TOML before)."""
         _, line, key = self.scanned().deepest
         return (line, key) if line else None
+
+    def long_integer(self) -> tuple[int, str] | None:
+        """The line and key of the first integer of more digits than Python converts
+        (``sys.get_int_max_str_digits``, 4,300 unless set), which ``tomllib`` refuses with a
+        `ValueError` that says nowhere; None: no such integer, or no key's value holds it."""
+        limit = sys.get_int_max_str_digits()
+        found = limit and re.search(rf"(?<![\w\"'.])[0-9](?:_?[0-9]){{{limit},}}", self.text)
+        if not found:
+            return None
+        keys = self.scanned().keys
+        before = [(at, key) for key, (_, at) in keys.items() if 0 <= at <= found.start()]
+        if not before:
+            return None
+        return self.text.count("\n", 0, found.start()) + 1, max(before)[1]
 
     def find(self, key: str) -> int | None:
         """The line of ``key``, else of its nearest enclosing table or key."""

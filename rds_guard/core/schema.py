@@ -80,7 +80,10 @@ def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
             key=key,
         ) from None
     except (MemoryError, ValueError) as exc:
-        raise PolicyError(f"cannot parse TOML: {type(exc).__name__}", path=source) from None
+        where = lines.long_integer() if isinstance(exc, ValueError) else None
+        what = "an integer of more digits than Python reads" if where else type(exc).__name__
+        line, key = where or (None, None)
+        raise PolicyError(f"cannot parse TOML: {what}", path=source, line=line, key=key) from None
     reader = _Reader(source, lines)
     return reader.policy(document, base=base, digest=digest)
 
