@@ -194,6 +194,17 @@ def _parse_placeholder(body: str) -> Placeholder:
     if name == "utcnow":
         if sep and not argument:
             raise TemplateSyntaxError("{utcnow:} needs a strftime format after the colon")
+        if "\0" in argument:
+            raise TemplateSyntaxError(
+                f"{{utcnow:{argument!r}}}: a NUL character ends a strftime format: what follows"
+                " it would be dropped"
+            )
+        wide = _too_wide_directive(argument)
+        if wide is not None:
+            raise TemplateSyntaxError(
+                f"{{{body}}}: {wide} is wider than any snapshot name or tag value ("
+                f"{MAX_WIDTH} characters at most)"
+            )
         local = _local_time_directive(argument)
         if local is not None:
             raise TemplateSyntaxError(
@@ -211,10 +222,23 @@ def _local_time_directive(strftime_format: str) -> str | None:
     ``%10s``...) of a format, or None: it formats the local time whatever the datetime's
     zone. Directives are read left to right, ``%%`` as one: ``%%s`` is text."""
     for found in _DIRECTIVE.finditer(strftime_format):
-        if found.group(1) == "s":
+        if found.group(2) == "s":
             return found.group()
     return None
 
 
-_DIRECTIVE = re.compile(r"%[-_0^#]*[0-9]*[EO]?(.?)", re.DOTALL)
+def _too_wide_directive(strftime_format: str) -> str | None:
+    """The first directive of a format whose width is more than `MAX_WIDTH` (``%300Y``), or
+    None: glibc pads to any width it can, and gives no text at all where it cannot (a
+    snapshot named by the template's other text alone, a tag value left empty)."""
+    for found in _DIRECTIVE.finditer(strftime_format):
+        if found.group(1) and int(found.group(1)) > MAX_WIDTH:
+            return found.group()
+    return None
+
+
+MAX_WIDTH = 256
+"""The most characters a directive may be padded to: a tag value's limit (a snapshot
+identifier's is 255)."""
+_DIRECTIVE = re.compile(r"%[-_0^#]*([0-9]*)[EO]?(.?)", re.DOTALL)
 """One strftime directive as glibc reads it: flags, width, modifier, conversion."""

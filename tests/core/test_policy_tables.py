@@ -5,10 +5,12 @@ one out."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import pytest
 from core_fixtures import body_error, make_policy
 
+from rds_guard import Policy
 from rds_guard.core.rules import Wildcard
 
 
@@ -251,7 +253,6 @@ def test_fifty_tags_required_and_forced_in_all_load() -> None:
 def test_a_byte_order_mark_and_a_path_as_source_are_policy_errors() -> None:
     import pathlib
 
-    from rds_guard.core.policy import Policy
     from rds_guard.errors import PolicyError
 
     with pytest.raises(PolicyError, match=r"^p\.toml:1: starts with a byte order mark"):
@@ -278,6 +279,34 @@ def test_a_utcnow_format_of_local_epoch_seconds_is_refused(spelling: str) -> Non
     error = body_error(f'[tags.forced]\nepoch = "{{utcnow:{spelling}}}"\n')
     assert error.key == "tags.forced.epoch"
     assert "local time, not of UTC" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("spelling", "said"),
+    [
+        ("%Y\\u0000%m-%d", "a NUL character ends a strftime format"),
+        ("\\u0000", "a NUL character ends a strftime format"),
+        ("%100000Y", "%100000Y is wider than any snapshot name or tag value"),
+        ("%257d", "%257d is wider than any snapshot name or tag value"),
+        ("%Y-%_99999999999999999999m", "%_99999999999999999999m is wider"),
+    ],
+)
+@pytest.mark.parametrize("table", ["naming", "tags.defaults"])
+def test_a_utcnow_format_the_c_library_cuts_short_is_refused(
+    spelling: str, said: str, table: str
+) -> None:
+    """``strftime`` stops at a NUL (``%Y\\0%m-%d`` rendered ``2026``) and gives no text for a
+    width it cannot pad to (``%100000Y``: a snapshot named ``s``, a tag value left empty),
+    which the checks on the rendered text could not tell from a short format."""
+    key = "generate" if table == "naming" else "owner"
+    error = body_error(f'[{table}]\n{key} = "s{{utcnow:{spelling}}}"\n')
+    assert error.key == f"{table}.{key}"
+    assert said in error.problem
+
+
+def test_a_utcnow_directive_padded_within_the_limits_loads() -> None:
+    policy = Policy.from_toml('version = 1\n[tags.defaults]\nowner = "{utcnow:%20Y}"\n')
+    assert len(policy.tags.defaults["owner"].fixed_text(datetime(2026, 12, 1, tzinfo=UTC))) == 20
 
 
 def test_a_literal_percent_s_is_text_and_a_character_both_dates_render_is_said_once() -> None:
