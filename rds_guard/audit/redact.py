@@ -12,9 +12,10 @@ import re
 # dict ('name': 'value', b'value' in botocore's repr of a request, ['value'] in a parsed
 # query), XML (<name>value) or SigV2's header (AWS KEYID:signature). Credentials' own names
 # (aws_session_token, SecurityToken, SecretAccessKey) with a separator too; the bare names
-# only with = (Credential=... in an Authorization header), and a bearer token only in an
-# Authorization header, so that prose keeps its words. Compiled by `re` when first used (few
-# records quote an error): not on every import.
+# only with = (Credential=... in an Authorization header; SigV2's AWSAccessKeyId=), and a
+# bearer token only in an Authorization header, so that prose keeps its words. A value runs
+# to a character no token holds; a slash JSON escapes (\/) is one a token holds. Compiled by
+# `re` when first used (few records quote an error): not on every import.
 _SEPARATOR = r"(?:[:=]|%3[ad]|%253[ad]|&#(?:58|61|x3[ad]);)"
 _LEAD = r"(?:[\s\"'\\\[]|%20|%2520|b(?=[\"']))*"  # quotes, a bytes repr's b, a list's [
 _SIGNING_VALUES = (
@@ -24,37 +25,40 @@ _SIGNING_VALUES = (
     r"|(?<![\w-])(?:aws_session_token|aws_secret_access_key|security[-_]?token"
     r"|session[-_]?token|secret[-_]?access[-_]?key)"
     rf"[\"'\\]*\s*{_SEPARATOR}{_LEAD}"
-    r"|(?<![\w-])(?:signature|credential)(?:=|%3d|%253d|&#61;|&#x3d;)[\"']?"
+    r"|(?<![\w-])(?:signature|credential|awsaccesskeyid)(?:=|%3d|%253d|&#61;|&#x3d;)[\"']?"
     r"|(?<![\w-])authorization[\"'\\]*\s*[:=][\s\"'\\]*bearer\s+"
     r"|(?<![\w-])AWS\s+[A-Z0-9]{16,128}:"
     r")"
-    r"[^\s&,'\"<\\\]]+"
+    r"(?:\\+/|[^\s&,'\"<\\\]])+"
 )
 
 
 # A password parameter (MasterUserPassword=..., quoted back with a request's body) may hold
 # any character, spaces too. Its name is words before "password" (hyphens between them, as
-# in a header's). Written name=value (a form body, where & is %26): to the next & or the end
-# of the line. Quoted ("name": "value", 'name': 'value', escaped quotes too): to the quote
-# that closes it. With a colon or spaces around its = (a header, a log line): to the end of
-# the line. As botocore's validation report names it ("parameter MasterUserPassword, value:
-# ..., type: ..."): to the last ", type: " of the line (or else its last ", valid ..."),
-# which the value's repr may hold too. Only so: "Invalid password: must contain..." keeps
-# its words. A line's words after a password are lost with it: a word too many is redacted
-# rather than a word of a password kept. A quoted password may hold an escaped quote of its
-# own kind ('a\'b', "a\"b" in JSON, \"a\\\"b\" in JSON quoted in JSON): a backslash and what
-# follows it are part of the value, and so are three and what follows them.
+# in a header's). Written name=value (a form body, where & is %26; = URL-encoded or as HTML):
+# to the next & or the end of the line. In XML (<name>value): to the next <. Quoted ("name":
+# "value", 'name': 'value', escaped quotes too): to the quote that closes it. With a colon or
+# spaces around its = (a header, a log line): to the end of the line. As botocore's
+# validation report names it ("parameter MasterUserPassword, value: ..., type: ..."): to the
+# last ", type: " of the line (or else its last ", valid ..."), which the value's repr may
+# hold too. Only so: "Invalid password: must contain..." keeps its words. A line's words
+# after a password are lost with it: a word too many is redacted rather than a word of a
+# password kept. A quoted password may hold an escaped quote of its own kind ('a\'b', "a\"b"
+# in JSON, \"a\\\"b\" in JSON quoted in JSON): a backslash and what follows it are part of the
+# value, and so are three and what follows them.
 _PASSWORDS = (
-    r"(?i)((?<![\w-])[\w-]*password(?:=|%3d|%253d))[^&\r\n]+"
+    r"(?i)((?<![\w-])[\w-]*password(?:=|%3d|%253d|&#61;|&#x3d;))[^&\r\n]+"
     r"|((?<![\w-])[\w-]*password\\?[\"']\s*:\s*(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
     r"|((?<![\w-])[\w-]+password[ \t]*[:=][ \t]*)[^\r\n]+"
+    r"|(<[\w-]*password>)[^<\r\n]*"
 )
 
 
 def _without_password(found: re.Match[str]) -> str:
-    return f"{found.group(1) or found.group(2) or found.group(4) or found.group(5)}[redacted]"
+    name = found.group(1) or found.group(2) or found.group(4) or found.group(5) or found.group(6)
+    return f"{name}[redacted]"
 
 
 # A URL's user information (``scheme://user:password@host``): botocore quotes the endpoint

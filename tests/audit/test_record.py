@@ -474,6 +474,17 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             ' {"TdeCredentialPassword": "[redacted]"}'
             ' "{\\"NewPassword\\": \\"[redacted]\\", \\"y\\": \\"j\\\\\\\\\\", \\"z\\": 2}"',
         ),
+        (  # JSON may escape a token's slashes, JSON in JSON twice
+            '{"X-Amz-Security-Token":"IQoJb3Jp\\/TAIL+xyz=="}'
+            ' "{\\"SessionToken\\":\\"ab\\\\\\/cd\\"}"',
+            '{"X-Amz-Security-Token":"[redacted]"} "{\\"SessionToken\\":\\"[redacted]\\"}"',
+        ),
+        (  # a form body quoted as HTML, and XML
+            "Action=CreateDBSnapshot&MasterUserPassword&#61;pw tail&x=1"
+            " <MasterUserPassword>a b</MasterUserPassword> AWSAccessKeyId=AKIAEXAMPLE&y=2",
+            "Action=CreateDBSnapshot&MasterUserPassword&#61;[redacted]&x=1"
+            " <MasterUserPassword>[redacted]</MasterUserPassword> AWSAccessKeyId=[redacted]&y=2",
+        ),
         ("session-token=IQoJ&x=1", "session-token=[redacted]&x=1"),
         (  # a header or a log line: a password may hold spaces, so to the end of the line
             "MasterUserPassword: correct horse\nNewMasterUserPassword = battery staple\nnext",
