@@ -124,8 +124,14 @@ class KeyLines:
         return self.text.count("\n", 0, found.start()) + 1, max(before)[1]
 
     def find(self, key: str) -> int | None:
-        """The line of ``key``, else of its nearest enclosing table or key."""
-        key = re.sub(r"\[\d+\]$", "", key)
+        """The line of ``key``, else of its nearest enclosing table or key; of an array's
+        element (``key[2]``), its own line when the array is written over several."""
+        element = re.search(r"\[(\d+)\]$", key)
+        if element is not None:
+            key = key[: element.start()]
+            line = self.element_line(key, int(element.group(1)))
+            if line is not None:
+                return line
         keys = self.scanned(key).keys
         if key in keys:  # the key itself, even the empty key ""
             return keys[key][0]
@@ -134,6 +140,29 @@ class KeyLines:
             if key in keys:
                 return keys[key][0]
         return None
+
+    def element_line(self, key: str, index: int) -> int | None:
+        """The line element ``index`` of the array written at ``key`` starts on (None: no
+        array is written there, or it has no such element)."""
+        entry = self.scanned(key).keys.get(key)
+        if entry is None or entry[1] < 0 or not self.text.startswith("[", entry[1]):
+            return None
+        scan = _Scan(self.text)
+        scan.i = entry[1] + 1
+        try:
+            for _ in range(index):
+                scan.i = _ARRAY_GAP.match(self.text, scan.i).end()  # type: ignore[union-attr]
+                scan.skip_element()
+                scan.i = _ARRAY_GAP.match(self.text, scan.i).end()  # type: ignore[union-attr]
+                if not self.text.startswith(",", scan.i):
+                    return None
+                scan.i += 1
+        except _Stop:
+            return None
+        start = _ARRAY_GAP.match(self.text, scan.i).end()  # type: ignore[union-attr]
+        if self.text.startswith("]", start) or start >= len(self.text):
+            return None
+        return self.text.count("\n", 0, start) + 1
 
     def locate(self, key: str, value: str, index: int) -> tuple[int, int] | None:
         """The line and column where character ``index`` of the string ``value``, written at
@@ -156,6 +185,9 @@ class _Stop(Exception):
 _BLANK = re.compile(r"[ \t\r]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _BARE_VALUE = re.compile(r"[^#\n]*")
+_BARE_ELEMENT = re.compile(r"[^#\n,\]]*")
+_ARRAY_GAP = re.compile(r"(?:[ \t\r\n]|#[^\n]*)*")
+"""What may come between an array's elements and its commas: blanks, line ends, comments."""
 _IN_BRACKETS = re.compile(r"[^\"'#\[\]{}]*")
 _BASIC_RUN = re.compile(r'[^"\\\n]*')
 _LINE_ENDING_BACKSLASH = re.compile(r"\\[ \t]*\r?\n[ \t\r\n]*")
@@ -282,6 +314,13 @@ class _Scan:
         else:
             self.i = _BARE_VALUE.match(text, start).end()  # type: ignore[union-attr]
         self.line += text.count("\n", start, self.i)
+
+    def skip_element(self) -> None:
+        """An array's element: a value, a bare one ending at a comma or the bracket."""
+        if self.text.startswith(("[", "{", '"', "'"), self.i):
+            self.skip_value()
+        else:
+            self.i = _BARE_ELEMENT.match(self.text, self.i).end()  # type: ignore[union-attr]
 
     def skip_basic(self) -> None:
         text, i = self.text, self.i + 1

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from core_fixtures import body_error, make_policy
 
-from rds_guard import Policy
+from rds_guard import Policy, PolicyError
 from rds_guard.core.rules import Wildcard
 
 
@@ -253,8 +253,6 @@ def test_fifty_tags_required_and_forced_in_all_load() -> None:
 def test_a_byte_order_mark_and_a_path_as_source_are_policy_errors() -> None:
     import pathlib
 
-    from rds_guard.errors import PolicyError
-
     with pytest.raises(PolicyError, match=r"^p\.toml:1: starts with a byte order mark"):
         Policy.from_toml("\ufeffversion = 1\n", source="p.toml")
     with pytest.raises(PolicyError, match=r"^p\.toml:1: version: unsupported version 2"):
@@ -315,3 +313,45 @@ def test_a_literal_percent_s_is_text_and_a_character_both_dates_render_is_said_o
     error = body_error('[tags.forced]\nepoch = "{utcnow:%%s}"\n')
     assert error.key == "tags.forced.epoch"
     assert error.problem == "value may not hold '%' (AWS tag rules)"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        pytest.param(
+            'version = 1\n[tags]\nrequired = [\n  "a",\n  "b",\n  "a#",\n]\n',
+            "tags.required[2]",
+            6,
+            id="one-a-line",
+        ),
+        pytest.param(
+            'version = 1\n[tags]\nrequired = ["a", "b", "a#"]\n',
+            "tags.required[2]",
+            3,
+            id="one-line",
+        ),
+        pytest.param(
+            'version = 1\n[tags]\nrequired = [ # a comma, ]\n  "a", # x\n\n  "b",\n  3,\n]\n',
+            "tags.required[2]",
+            7,
+            id="comments-and-blank-lines",
+        ),
+        pytest.param(
+            'version = 1\n[sharing]\naccounts = [\n  "123456789012",\n  [1, 2],\n  "x"\n]\n',
+            "sharing.accounts[1]",
+            5,
+            id="a-nested-array",
+        ),
+        pytest.param(
+            'version = 1\n[tags]\nrequired = [\n  """a\nb""",\n  "ok",\n]\n',
+            "tags.required[0]",
+            4,
+            id="a-multiline-string",
+        ),
+    ],
+)
+def test_an_arrays_bad_element_is_named_at_its_own_line(text: str, key: str, line: int) -> None:
+    """An array written over several lines: the error named the line the array starts on."""
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml(text)
+    assert (caught.value.key, caught.value.line) == (key, line)

@@ -49,7 +49,9 @@ LINES = [
     ("naming.operations.CopyDBSnapshot", 6),
     ("naming.operations.CopyDBSnapshot.pattern", 7),
     ("tags.required", 12),
-    ("tags.required[1]", 12),
+    ("tags.required[1]", 14),  # an element on its own line
+    ("tags.required[2]", 15),
+    ("tags.required[3]", 12),  # no such element: the array's line
     ("tags.quoted.key", 17),
     ("tags.quoted.key.part", 17),
     ("tags.defaults", 18),
