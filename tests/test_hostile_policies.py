@@ -189,18 +189,34 @@ def test_a_decimal_integer_python_will_not_read_names_its_line_and_key(
 
 
 @pytest.mark.parametrize(
-    ("text", "line"),
+    ("text", "line", "key"),
     [
-        pytest.param('version = 1\nmode = "\ud800"\n', 2, id="in-a-value"),
-        pytest.param("version = 1\n# \udcff (a surrogate-escaped byte)\n", 2, id="in-a-comment"),
-        pytest.param('version = 1\n\n[tags.defaults]\n"\udfff" = "x"\n', 4, id="in-a-key"),
-        pytest.param('version = 1\n[naming]\ngenerate = "{utcnow:%Y\ud800}"\n', 3, id="strftime"),
+        pytest.param('version = 1\nmode = "\ud800"\n', 2, "mode", id="in-a-value"),
+        pytest.param(
+            "version = 1\n# \udcff (a surrogate-escaped byte)\n", 2, None, id="in-a-comment"
+        ),
+        pytest.param('version = 1\n\n[tags.defaults]\n"\udfff" = "x"\n', 4, None, id="in-a-key"),
+        pytest.param(
+            'version = 1\n[naming]\ngenerate = "{utcnow:%Y\ud800}"\n',
+            3,
+            "naming.generate",
+            id="strftime",
+        ),
+        pytest.param(
+            'version = 1\n[tags]\nrequired = [\n  "a",\n  "b\udcff",\n]\n',
+            5,
+            "tags.required",
+            id="in-an-array",
+        ),
     ],
 )
-def test_from_toml_with_a_lone_surrogate_is_a_policy_error(text: str, line: int) -> None:
-    """Python text holding a lone surrogate (no file can): a PolicyError, not UnicodeError."""
+def test_from_toml_with_a_lone_surrogate_is_a_policy_error(
+    text: str, line: int, key: str | None
+) -> None:
+    """Python text holding a lone surrogate (no file can): a PolicyError, not UnicodeError,
+    naming the key whose value holds it (none for a comment or a key)."""
     error = policy_error_of(lambda: rds_guard.Policy.from_toml(text, "inline.toml"))
-    assert (error.path, error.line) == ("inline.toml", line)
+    assert (error.path, error.line, error.key) == ("inline.toml", line, key)
     assert "lone surrogate U+D" in error.problem
 
 

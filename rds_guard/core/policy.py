@@ -226,10 +226,14 @@ class Policy:
             data = text.encode()
         except UnicodeEncodeError as exc:  # a lone surrogate: text no file could hold
             line = text.count("\n", 0, exc.start) + 1
+            from .positions import KeyLines  # as `key_line`: only a message needs it
+
+            held = KeyLines(text).key_holding(exc.start)
             raise PolicyError(
                 f"not valid Unicode text: lone surrogate U+{ord(text[exc.start]):04X}",
                 path=source,
                 line=line,
+                key=held[1] if held else None,
             ) from None
         if len(data) > MAX_POLICY_BYTES:
             raise _too_large(f"{len(data):,}", source)

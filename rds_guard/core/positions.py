@@ -115,13 +115,25 @@ class KeyLines:
         `ValueError` that says nowhere; None: no such integer, or no key's value holds it."""
         limit = sys.get_int_max_str_digits()
         found = limit and re.search(rf"(?<![\w\"'.])[0-9](?:_?[0-9]){{{limit},}}", self.text)
-        if not found:
-            return None
+        return self.key_holding(found.start()) if found else None
+
+    def key_holding(self, offset: int) -> tuple[int, str] | None:
+        """The line of character ``offset`` and the key whose value holds it (None: no key's
+        value does: it is in a comment, a key, a table's header)."""
         keys = self.scanned().keys
-        before = [(at, key) for key, (_, at) in keys.items() if 0 <= at <= found.start()]
-        if not before:
+        starts = [(at, key) for key, (_, at) in keys.items() if 0 <= at <= offset]
+        if not starts:
             return None
-        return self.text.count("\n", 0, found.start()) + 1, max(before)[1]
+        at, key = max(starts)
+        scan = _Scan(self.text)
+        scan.i = at
+        try:
+            scan.skip_value()
+        except _Stop:
+            return None
+        if offset >= scan.i:
+            return None
+        return self.text.count("\n", 0, offset) + 1, key
 
     def find(self, key: str) -> int | None:
         """The line of ``key``, else of its nearest enclosing table or key; of an array's
