@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
-from ..record import own_digest, stream_id
+from ..record import own_digest, seq_of, stream_id
 
 Item: TypeAlias = dict[str, dict[str, str]]
 """A DynamoDB item in its typed form (``{"seq": {"N": "5"}, ...}``)."""
@@ -230,3 +230,14 @@ def line_of(item: Mapping[str, Mapping[str, str]]) -> bytes | None:
     item holds none)."""
     value = text(item, "line")
     return None if value is None else value.encode("utf-8")
+
+
+def not_its_record(item: Mapping[str, Mapping[str, str]], seq: int) -> str | None:
+    """What the item at ``seq`` holds when it is not the record of that seq, as said after
+    "the item at seq N" ("holds no record", "holds the record of seq M"); None: it is. No
+    shipper writes such an item: someone who can write the table does."""
+    line = line_of(item)
+    found = None if line is None else seq_of(line)
+    if found is None:
+        return "holds no record"
+    return None if found == seq else f"holds the record of seq {found}"

@@ -35,6 +35,7 @@ from .items import (
     line_digest,
     line_of,
     marker_item,
+    not_its_record,
     number,
     odd_seq,
     record_item,
@@ -306,6 +307,14 @@ class Shipper:
         last: tuple[int, bytes],
     ) -> None:
         last_seq, last_line = last
+        if head_seq > last_seq and (misplaced := not_its_record(head, head_seq)) is not None:
+            raise ShipRefused(
+                f"{self.path}: the ledger's newest item of stream {stream}, at seq {head_seq}, "
+                f"{misplaced}: no shipper wrote it there (someone who can write the table did;"
+                " verify --ledger reports it); nothing was shipped",
+                path=str(self.path),
+                stream=stream,
+            )
         if head_seq > last_seq:
             theirs = self.table.get(stream, last_seq)
             if theirs is not None:

@@ -42,6 +42,7 @@ from rds_guard.audit.ledger import (
     LedgerUnavailable,
     RemoteAhead,
     Shipper,
+    ShipRefused,
     Unnamed,
     series,
 )
@@ -203,6 +204,31 @@ def test_a_ledger_ahead_of_a_restored_log_is_refused(table: LedgerTable, log_pat
     assert "cut short, restored from an older copy, or had older records" in refused.value.detail
     assert "nothing was shipped" in refused.value.detail
     assert stored_seqs(table, stream_of(table, log_path)) == list(range(1, 11))
+
+
+@pytest.mark.parametrize(
+    ("line", "held"), [(None, "holds the record of seq 2"), ("no record", "holds no record")]
+)
+def test_an_item_put_past_the_head_by_hand_is_named_as_such(
+    table: LedgerTable, log_path: Path, line: str | None, held: str
+) -> None:
+    """A writer of the table copies seq 2's item to seq 99 (or puts junk there): the shipper
+    said the local file "was cut short, restored from an older copy", sending its operator
+    after the wrong cause. It names the item and what it holds."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    item = dict(item_at(table, stream, 2), seq={"N": "99"})
+    if line is not None:
+        item["line"] = {"S": line}
+    put_raw(table, item)
+    write_log(log_path, 1)
+    with pytest.raises(ShipRefused) as refused:
+        ship(log_path, table)
+    assert not isinstance(refused.value, RemoteAhead)
+    assert f"the ledger's newest item of stream {stream}, at seq 99, {held}" in str(refused.value)
+    assert "cut short" not in str(refused.value)
+    assert stored_seqs(table, stream) == [1, 2, 3, 99]
 
 
 def test_a_backlog_of_days_survives_a_crash_in_the_middle_of_a_batch(
