@@ -169,11 +169,13 @@ def test_a_file_without_write_permission_is_refused(public_dir: Path) -> None:
 
 def test_a_nul_in_the_path_is_an_audit_error(tmp_path: Path) -> None:
     path = tmp_path / "audit\0.jsonl"
-    with pytest.raises(AuditError, match="cannot open for appending: embedded null byte") as caught:
+    # Python's own words: "embedded null byte" up to 3.12, "embedded null character" since
+    nul = "embedded null (byte|character)"
+    with pytest.raises(AuditError, match=f"cannot open for appending: (open: )?{nul}") as caught:
         audit.AuditLog(path).write("requested")
     assert caught.value.path == str(path)
     for maintain in (audit.rotate, audit.repair):
-        with pytest.raises(AuditError, match="embedded null byte"):
+        with pytest.raises(AuditError, match=nul):
             maintain(path)
     assert list(tmp_path.iterdir()) == []
 
