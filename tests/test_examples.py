@@ -320,3 +320,19 @@ def test_the_demo_fleet_ledger_signs_both_hosts_and_finds_the_tampering(
         " records were deleted since",
         "verify --ledger exits 1: the edit and the deletion are found",
     ]
+
+
+def test_the_demo_prints_scenes_2_and_4_as_the_readme_shows_them(demo_run: DemoRun) -> None:
+    """The README quotes scenes 2 and 4 of `make demo` (the tags a plain client loses, a
+    call stopped): what the demo prints, its day aside."""
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    quoted = readme.split("Scenes 2 and 4 print:\n\n```text\n", 1)[1].split("```", 1)[0]
+
+    def scene(text: str, number: int) -> str:
+        start = text.index(f"== {number}. ")
+        end = text.find("\n== ", start)  # the next scene's heading
+        body = text[start : end if end >= 0 else len(text)].strip()
+        return re.sub(r"created=\d{4}-\d{2}-\d{2}", "created=DAY", body)
+
+    for number in (2, 4):
+        assert scene(demo_run.out, number) == scene(quoted, number)

@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import boto3
@@ -29,11 +30,33 @@ def test_the_readme_has_a_tour_to_run() -> None:
     assert sum(kind == "python" for kind, _ in blocks()) >= 3
 
 
+def readme_policy() -> str:
+    """The policy the tour has the reader write, its one ``toml`` block."""
+    (policy,) = [body for kind, body in blocks() if kind == "toml"]
+    return policy
+
+
+def test_the_readmes_policy_is_the_naming_and_tag_part_of_the_example() -> None:
+    """The tour says its policy is the naming and tag part of examples/rds_guard.toml (which
+    names copies by operation too): the two must not drift apart."""
+    readme, example = (
+        rds_guard.Policy.from_toml(readme_policy()),
+        rds_guard.Policy.from_toml(EXAMPLE),
+    )
+    assert (readme.version, readme.mode, readme.naming, readme.tags) == (
+        example.version,
+        example.mode,
+        example.naming,
+        example.tags,
+    )
+    assert set(tomllib.loads(readme_policy())) == {"version", "mode", "naming", "tags"}
+
+
 def test_every_python_block_runs_as_written(
     moto_inprocess: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "rds_guard.toml").write_text(EXAMPLE)
+    (tmp_path / "rds_guard.toml").write_text(readme_policy())
     make_cluster(
         boto3.client("rds", region_name=REGION),
         copy_tags=True,
