@@ -272,7 +272,7 @@ def test_an_operation_alike_a_naming_one_in_name_only_gets_the_list_not_a_guess(
         (
             '[tags]\nrequired = [\n  "team",\n  "env",\n  "team",\n]\n',
             "tags.required[2]",
-            3,  # an array's elements are placed at its key's line
+            6,  # an array's element at its own line
             "lists 'team' again (first at tags.required[0])",
         ),
         (
@@ -350,7 +350,7 @@ def test_a_key_that_does_not_print_is_shown_escaped_in_the_message(written, show
         pytest.param(
             '[tags]\nrequired = [\n  "team",\n  "bad#key",\n]\n',
             "tags.required[1]",
-            3,
+            5,
             "",
             id="multi-line-array",
         ),
