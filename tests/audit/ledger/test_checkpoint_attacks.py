@@ -877,6 +877,20 @@ def test_an_item_at_a_fractional_seq_inside_a_stream_is_named_as_such(
 # --- a checkpoint copied in, or hidden by a delete marker ---------------------------------------
 
 
+def _copy_checkpoint(source: CheckpointStore, target: CheckpointStore, number: int) -> None:
+    """What a writer of the bucket who cannot sign can do: copy a signed checkpoint, body and
+    signature, from another prefix to a number free in ``target``'s."""
+    s3 = target.clients.s3
+    copied = s3.get_object(Bucket=BUCKET, Key=source.location.key(name_of(number)))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=target.location.key(name_of(number)),
+        Body=copied["Body"].read(),
+        Metadata=copied["Metadata"],
+        IfNoneMatch="*",
+    )
+
+
 def test_a_signed_checkpoint_copied_from_another_table_is_not_trusted(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
@@ -895,15 +909,7 @@ def test_a_signed_checkpoint_copied_from_another_table_is_not_trusted(
     write_checkpoint(other, staging)
     delete_item(table, stream, 5)
     delete_item(table, stream, 4)
-    s3 = table.clients.s3
-    copied = s3.get_object(Bucket=BUCKET, Key=staging.location.key(name_of(2)))
-    s3.put_object(
-        Bucket=BUCKET,
-        Key=store.location.key(name_of(2)),
-        Body=copied["Body"].read(),
-        Metadata=copied["Metadata"],
-        IfNoneMatch="*",
-    )
+    _copy_checkpoint(staging, store, 2)
     fresh = CheckpointStore(table.clients, store.location, store.kms_key)  # a new process too
     for checkpointer in (store, fresh):
         newest = checkpointer.newest(checkpointer.key_arn(), table.name)
@@ -928,15 +934,7 @@ def test_a_checkpoint_copied_from_another_prefix_of_the_same_table_does_not_link
     elsewhere = CheckpointStore(table.clients, S3Location(BUCKET, "elsewhere/"), KEY_ALIAS)
     write_checkpoint(table, elsewhere)
     write_checkpoint(table, elsewhere)
-    s3 = table.clients.s3
-    copied = s3.get_object(Bucket=BUCKET, Key=elsewhere.location.key(name_of(2)))
-    s3.put_object(
-        Bucket=BUCKET,
-        Key=store.location.key(name_of(2)),
-        Body=copied["Body"].read(),
-        Metadata=copied["Metadata"],
-        IfNoneMatch="*",
-    )
+    _copy_checkpoint(elsewhere, store, 2)
     newest = CheckpointStore(table.clients, store.location, store.kms_key).newest(
         store.key_arn(), table.name
     )
