@@ -14,8 +14,9 @@ import re
 # (aws_session_token, SecurityToken, SecretAccessKey) with a separator too; the bare names
 # only with = (Credential=... in an Authorization header; SigV2's AWSAccessKeyId=), and a
 # bearer token only in an Authorization header, so that prose keeps its words. A value runs
-# to a character no token holds; a slash JSON escapes (\/) is one a token holds. Compiled by
-# `re` when first used (few records quote an error): not on every import.
+# to a character no token holds; a slash JSON escapes (\/, \\\/ in JSON quoted in JSON) is one
+# a token holds (a run of backslashes is not: read again from each, it took quadratic time).
+# Compiled by `re` when first used (few records quote an error): not on every import.
 _SEPARATOR = r"(?:[:=]|%3[ad]|%253[ad]|&#(?:58|61|x3[ad]);)"
 _LEAD = r"(?:[\s\"'\\\[]|%20|%2520|b(?=[\"']))*"  # quotes, a bytes repr's b, a list's [
 _SIGNING_VALUES = (
@@ -29,7 +30,7 @@ _SIGNING_VALUES = (
     r"|(?<![\w-])authorization[\"'\\]*\s*[:=][\s\"'\\]*bearer\s+"
     r"|(?<![\w-])AWS\s+[A-Z0-9]{16,128}:"
     r")"
-    r"(?:\\+/|[^\s&,'\"<\\\]])+"
+    r"(?:\\{1,3}/|[^\s&,'\"<\\\]])+"
 )
 
 

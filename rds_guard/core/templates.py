@@ -232,7 +232,8 @@ def _too_wide_directive(strftime_format: str) -> str | None:
     None: glibc pads to any width it can, and gives no text at all where it cannot (a
     snapshot named by the template's other text alone, a tag value left empty)."""
     for found in _DIRECTIVE.finditer(strftime_format):
-        if found.group(1) and int(found.group(1)) > MAX_WIDTH:
+        width = found.group(1).lstrip("0")
+        if len(width) > len(str(MAX_WIDTH)) or (width and int(width) > MAX_WIDTH):
             return found.group()
     return None
 
