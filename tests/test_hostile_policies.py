@@ -168,6 +168,19 @@ def test_a_huge_integer_is_a_short_policy_error(
             id="in-an-array",
         ),
         pytest.param("version = 1\n[audit]\nlock_timeout = -{}\n", "audit.lock_timeout", 3),
+        pytest.param(  # runs of digits before it that are no integer: a float, a string...
+            "version = 1\nmode = {0}.5\n[tags.defaults]\nx = 'id {0} y'\n[audit]\n"
+            "lock_timeout = {0}\n",
+            "audit.lock_timeout",
+            6,
+            id="after-a-float-and-a-string",
+        ),
+        pytest.param(
+            "# {0}\nversion = 1\nmode = {0}e1\n[audit]\nlock_timeout = {0}\n",
+            "audit.lock_timeout",
+            5,
+            id="after-a-comment-and-an-exponent",
+        ),
     ],
 )
 @pytest.mark.parametrize("digits", ["9" * 4301, "1_" * 4300 + "1"], ids=["plain", "underscores"])

@@ -7,6 +7,7 @@ syntax error; `hint` offers the closest known key.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import tomllib
@@ -109,13 +110,29 @@ class KeyLines:
         _, line, key = self.scanned().deepest
         return (line, key) if line else None
 
-    def long_integer(self) -> tuple[int, str] | None:
-        """The line and key of the first integer of more digits than Python converts
-        (``sys.get_int_max_str_digits``, 4,300 unless set), which ``tomllib`` refuses with a
-        `ValueError` that says nowhere; None: no such integer, or no key's value holds it."""
+    def long_integer(self) -> tuple[int, str | None] | None:
+        """The line and key (None: not found) of the first integer of more digits than
+        Python converts (``sys.get_int_max_str_digits``, 4,300 unless set), which
+        ``tomllib`` refuses with a `ValueError` that says nowhere; None: none is found.
+
+        A run of that many digits may be no integer: in a string or a comment, or part of a
+        float. The text up to the end of the run is parsed: only an integer there makes
+        ``tomllib`` raise that `ValueError` (a string left open is a `TOMLDecodeError`, a
+        comment no error); a float is told by what follows the run."""
         limit = sys.get_int_max_str_digits()
-        found = limit and re.search(rf"(?<![\w\"'.])[0-9](?:_?[0-9]){{{limit},}}", self.text)
-        return self.key_holding(found.start()) if found else None
+        if not limit:
+            return None
+        run = rf"(?<![\w\"'.])[0-9](?:_?[0-9]){{{limit},}}(?![.eE0-9_])"
+        for found in itertools.islice(re.finditer(run, self.text), _LONG_RUNS_TRIED):
+            try:
+                tomllib.loads(self.text[: found.end()])
+            except (tomllib.TOMLDecodeError, RecursionError):
+                continue
+            except ValueError:
+                held = self.key_holding(found.start())
+                line = self.text.count("\n", 0, found.start()) + 1
+                return line, held[1] if held else None
+        return None
 
     def key_holding(self, offset: int) -> tuple[int, str] | None:
         """The line of character ``offset`` and the key whose value holds it (None: no key's
@@ -197,6 +214,9 @@ class _Stop(Exception):
 _BLANK = re.compile(r"[ \t\r]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _BARE_VALUE = re.compile(r"[^#\n]*")
+_LONG_RUNS_TRIED = 20
+"""How many runs of digits `KeyLines.long_integer` parses the text up to, at most (each
+parse reads the text from its start)."""
 _BARE_ELEMENT = re.compile(r"[^#\n,\]]*")
 _ARRAY_GAP = re.compile(r"(?:[ \t\r\n]|#[^\n]*)*")
 """What may come between an array's elements and its commas: blanks, line ends, comments."""
