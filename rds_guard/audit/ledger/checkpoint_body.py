@@ -1,8 +1,10 @@
 """A checkpoint's body: what it says (`Checkpoint`, `StreamHead`, `ForkEntry`), the canonical
 bytes that are stored and signed (`Checkpoint.body`), and reading them back (`parse_body`).
 
-JSON: ``{"checkpoint", "prev", "time", "table", "key", "algorithm", "streams": [{"stream",
-"size", "head"}], "forks": [{"key", "seq", "digest"}], "findings"}`` where ``prev`` is the
+JSON: ``{"checkpoint", "prev", "time", "table", "location", "key", "algorithm", "streams":
+[{"stream", "size", "head"}], "forks": [{"key", "seq", "digest"}], "findings"}`` where
+``location`` is where it was written (``s3://BUCKET/PREFIX/``; none before this release: a
+checkpoint copied to another prefix or bucket names where it came from), ``prev`` is the
 SHA-256 of the previous checkpoint's body (64 zeros for the first), ``size`` a stream's last
 seq and ``head`` the SHA-256 of that record's line (keyless: the checkpointer holds no HMAC
 key); ``forks``, present once the ledger records one, lists every fork item (its key, and the
@@ -83,6 +85,8 @@ class Checkpoint:
     streams: tuple[StreamHead, ...]
     findings: tuple[str, ...] = ()
     forks: tuple[ForkEntry, ...] = ()
+    location: str = ""
+    """Where it was written, ``s3://BUCKET/PREFIX/`` (empty: a body of an earlier release)."""
 
     def body(self) -> bytes:
         """The canonical bytes that are stored and signed."""
@@ -91,6 +95,7 @@ class Checkpoint:
             "prev": self.prev,
             "time": self.time,
             "table": self.table,
+            **({"location": self.location} if self.location else {}),
             "key": self.key,
             "algorithm": ALGORITHM,
             "streams": [head.as_dict() for head in self.streams],
@@ -138,6 +143,7 @@ def _checkpoint_of(value: object) -> Checkpoint:
         time=str(value["time"]),
         table=str(value.get("table", "")),
         key=str(value.get("key", "")),
+        location=str(value.get("location", "")),
         streams=tuple(heads),
         findings=tuple(str(f) for f in findings) if isinstance(findings, list) else (),
         forks=tuple(

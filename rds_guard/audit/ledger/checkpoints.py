@@ -143,8 +143,8 @@ class CheckpointStore:
 
     def newest(self, key: str, table: str | None = None) -> Newest | None:
         """The newest checkpoint object and the checkpoint the next one is held to: that one
-        when ``key`` (an ARN) signed it for ``table`` (None: any table) and it links to the
-        one below it, else the newest signed one below it, this store's own or found among
+        when ``key`` (an ARN) signed it for ``table`` (None: any table), here, and it links to
+        the one below it, else the newest signed one below it, this store's own or found among
         the `LOOK_BELOW` just below (None: no checkpoint yet). One KMS Verify for the
         newest, none for a checkpoint this store found signed or wrote before.
 
@@ -204,8 +204,9 @@ class CheckpointStore:
 
     def problem_of(self, stored: Stored, key: str, table: str | None = None) -> str | None:
         """Why ``stored`` is not a checkpoint ``key`` signed under its own number, of
-        ``table`` (None: of any table) (None: it is). Asks KMS only about one this store did
-        not find signed or write before."""
+        ``table`` (None: of any table), written to this store's location (a body that names
+        one) (None: it is). Asks KMS only about one this store did not find signed or write
+        before."""
         checkpoint = stored.checkpoint
         if checkpoint is None:
             return "deleted (a delete marker only)" if stored.hidden else "not a checkpoint"
@@ -213,6 +214,8 @@ class CheckpointStore:
             return f"its body says it is checkpoint {checkpoint.number}"
         if table is not None and checkpoint.table != table:
             return f"it is a checkpoint of table {checkpoint.table!r}, not of {table!r}"
+        if checkpoint.location and checkpoint.location != str(self.location):
+            return f"it was written to {checkpoint.location}, not here (copied)"
         if stored.fingerprint in self._signed:
             return None
         problem = self.signature_problem(checkpoint, stored.body, stored.signature, key)
@@ -404,6 +407,7 @@ def write_checkpoint(
             prev=ZERO_HASH if newest is None else body_digest(newest.top.body),
             time=utc_now(),
             table=table.name,
+            location=str(store.location),
             key=key,
             streams=tuple(sorted(heads, key=lambda head: head.stream)),
             forks=_forks(table, base, findings),

@@ -923,17 +923,20 @@ def test_a_signed_checkpoint_copied_from_another_table_is_not_trusted(
     assert head is not None and head.size == 5
 
 
-def test_a_checkpoint_copied_from_another_prefix_of_the_same_table_does_not_link(
+def test_a_checkpoint_of_an_earlier_release_copied_from_another_prefix_does_not_link(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
-    """The same table checkpointed under two prefixes: a copy from the other prefix names
-    this table, but its prev is the digest of the other prefix's checkpoint 1."""
+    """A body of an earlier release names no location: one copied from another prefix of the
+    same table names this table, but its prev is the digest of the other prefix's
+    checkpoint 1, not of this one's."""
     write_log(log_path, 3)
     ship(log_path, table)
     write_checkpoint(table, store)
     elsewhere = CheckpointStore(table.clients, S3Location(BUCKET, "elsewhere/"), KEY_ALIAS)
-    write_checkpoint(table, elsewhere)
-    write_checkpoint(table, elsewhere)
+    first = write_checkpoint(table, elsewhere).checkpoint
+    assert first is not None
+    earlier = dataclasses.replace(first, number=2, prev=body_digest(first.body()), location="")
+    assert elsewhere.put(earlier) and b'"location"' not in earlier.body()
     _copy_checkpoint(elsewhere, store, 2)
     newest = CheckpointStore(table.clients, store.location, store.kms_key).newest(
         store.key_arn(), table.name
@@ -941,6 +944,35 @@ def test_a_checkpoint_copied_from_another_prefix_of_the_same_table_does_not_link
     assert newest is not None and newest.problem is not None
     assert "its prev is not the digest of checkpoint 1" in newest.problem
     assert newest.base is not None and newest.base.number == 1
+
+
+def test_checkpoints_copied_in_a_row_from_another_prefix_are_not_trusted(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Two signed checkpoints copied in a row from another prefix of the same table: the
+    newer links to the older, names this table, and its signature holds, so a check of its
+    link alone trusted it. Each names where it was written: not here, a finding."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    elsewhere = CheckpointStore(table.clients, S3Location(BUCKET, "elsewhere/"), KEY_ALIAS)
+    for _ in range(3):
+        write_checkpoint(table, elsewhere)
+    write_log(log_path, 2)
+    ship(log_path, table)
+    head = _head(write_checkpoint(table, store), stream)
+    assert head is not None and head.size == 5
+    delete_item(table, stream, 5)
+    delete_item(table, stream, 4)
+    _copy_checkpoint(elsewhere, store, 2)
+    _copy_checkpoint(elsewhere, store, 3)
+    outcome = write_checkpoint(table, CheckpointStore(table.clients, store.location, KEY_ALIAS))
+    assert outcome.checkpoint is not None and outcome.checkpoint.number == 4
+    assert f"it was written to {elsewhere.location}, not here (copied)" in outcome.findings[0]
+    assert any("records were deleted" in finding for finding in outcome.findings)
+    head = _head(outcome, stream)
+    assert head is not None and head.size == 5
+    assert outcome.checkpoint.location == str(store.location)
 
 
 def test_a_delete_marker_on_the_newest_checkpoint_does_not_roll_the_streams_back(
