@@ -13,7 +13,10 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from ledger_helpers import BUCKET, REGION, ship, write_log
 
+from rds_guard.audit.ledger import Clients, LedgerTable
+from rds_guard.audit.ledger.checkpoints import CheckpointStore, name_of, write_checkpoint
 from rds_guard.audit.ledger.items import TABLE_SCHEMA
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "examples" / "ledger.yaml"
@@ -107,3 +110,54 @@ def test_moto_deploys_the_template(moto_inprocess: None) -> None:
         "kind",
         "snapshot",
     ]
+
+
+def _granted(resources: dict[str, Any], policy: str) -> set[str]:
+    statements = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
+    return {
+        action
+        for statement in statements
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    }
+
+
+def _iam_action(service: str, operation: str, params: dict[str, Any]) -> str:
+    """The IAM action a request needs (S3's are not named after its operations)."""
+    if service == "s3":
+        if operation == "GetObject":
+            return "s3:GetObjectVersion" if params.get("VersionId") else "s3:GetObject"
+        return {
+            "ListObjectVersions": "s3:ListBucketVersions",
+            "ListObjectsV2": "s3:ListBucket",
+        }.get(operation, f"s3:{operation}")
+    return f"{service}:{operation}"
+
+
+def test_the_checkpointer_policy_grants_every_request_a_checkpointer_makes(
+    resources: dict[str, Any], table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """The checkpointer lists the checkpoints with their versions and reads one a delete
+    marker hides at its version: without s3:ListBucketVersions and s3:GetObjectVersion in its
+    policy, every checkpoint would be refused by AWS (moto checks no permission). Its requests,
+    those of a run that meets a delete marker included, against the policy's actions."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    write_checkpoint(table, store)
+    store.clients.s3.delete_object(Bucket=BUCKET, Key=store.location.key(name_of(2)))
+    clients = Clients(REGION)
+    sent: set[str] = set()
+
+    def note(model: Any, params: dict[str, Any], **_: Any) -> None:
+        sent.add(_iam_action(model.service_model.signing_name, model.name, params))
+
+    for client in (clients.s3, clients.kms, clients.dynamodb):
+        client.meta.events.register("before-parameter-build", note)
+    outcome = write_checkpoint(
+        LedgerTable(clients, table.name), CheckpointStore(clients, store.location, store.kms_key)
+    )
+    assert outcome.checkpoint is not None and outcome.checkpoint.number == 3
+    assert {"s3:ListBucketVersions", "s3:GetObjectVersion", "kms:Sign"} <= sent
+    assert sorted(sent - _granted(resources, "CheckpointerPolicy")) == []
