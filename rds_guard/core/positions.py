@@ -129,9 +129,8 @@ class KeyLines:
             except (tomllib.TOMLDecodeError, RecursionError):
                 continue
             except ValueError:
-                held = self.key_holding(found.start())
                 line = self.text.count("\n", 0, found.start()) + 1
-                return line, held[1] if held else None
+                return self.key_holding(found.start()) or (line, None)
         return None
 
     def key_holding(self, offset: int) -> tuple[int, str] | None:

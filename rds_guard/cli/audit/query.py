@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 
 from rds_guard import audit
-from rds_guard.audit.ledger.items import line_of, number, text
+from rds_guard.audit.ledger.items import Item, line_of, not_its_record, number, text
 
 from ..common import PROG, add_log_key, log_key, non_empty, print_json, print_lines, printable
 from ..ledger.options import add_ledger, ledger_from
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         line = line_of(item) or b""
         record = audit.parse_record(line) or {}
         where = (text(item, "stream") or "", number(item, "seq") or 0)
-        problem = _misfiled(record, snapshot, where[1])
+        problem = _misfiled(item, record, snapshot, where[1])
         if problem is not None:
             misfiled.append(f"{where[0]} seq {where[1]}: its item {problem}")
             continue
@@ -79,17 +80,15 @@ def run(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _misfiled(record: dict[str, object], snapshot: str, seq: int) -> str | None:
-    """Why the item at ``seq`` the index lists under ``snapshot`` holds no record of it there
-    (None: it does). The index lists an item by its attributes, which a writer of the table
-    can set apart from its line: the record may be another snapshot's (or none at all), or
-    one copied into an item at another seq."""
+def _misfiled(item: Item, record: Mapping[str, object], snapshot: str, seq: int) -> str | None:
+    """Why ``item``, at ``seq``, which the index lists under ``snapshot``, holds no record of
+    it there (None: it does). The index lists an item by its attributes, which a writer of
+    the table can set apart from its line: the record (``item``'s, parsed) may be another
+    snapshot's (or none at all), or one copied into an item at another seq."""
     if record.get("snapshot") != snapshot:
         named = json.dumps(record.get("snapshot"))
         return f"is listed under {snapshot}, but its record names {named}"
-    if record.get("seq") != seq:
-        return f"holds the record of seq {json.dumps(record.get('seq'))}"
-    return None
+    return not_its_record(item, seq)
 
 
 _HEADER = ("TIME", "EVENT", "OPERATION", "BY", "POLICY", "STREAM", "SEQ", "RECORD")
