@@ -20,9 +20,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from botocore.exceptions import ClientError
 
@@ -65,6 +65,8 @@ NAME = re.compile(r"checkpoint-(\d{10,})\.json")  # ten digits, more past 999999
 LOOK_BELOW = 3
 """How many checkpoints below a newest one that is not signed a store verifies, at most, to
 find the one the next checkpoint holds the streams to."""
+Markers: TypeAlias = Mapping[int, str | None]
+"""The checkpoints a delete marker hides, each with its newest version below it (`listing`)."""
 _TAKEN = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 
 
@@ -122,15 +124,13 @@ class CheckpointStore:
         self._arn: str | None = None
         self._signed: set[tuple[int, str, str]] = set()
         self._trusted: Stored | None = None
-        self._hidden: dict[int, str | None] = {}
-        """Numbers whose current version is a delete marker: the newest version below it
-        (None: there is none), as `numbers` last found them."""
 
-    def stored(self, number: int) -> Stored:
+    def stored(self, number: int, markers: Markers) -> Stored:
         """Checkpoint object ``number`` as stored (its body need not hold a checkpoint); one
-        a delete marker hides is read at its newest version below the marker."""
-        hidden = number in self._hidden
-        version = self._hidden.get(number)
+        a delete marker hides (in ``markers``, from `listing`) is read at its newest version
+        below the marker."""
+        hidden = number in markers
+        version = markers.get(number)
         if hidden and version is None:  # a delete marker with nothing below it
             return Stored(number, b"", "", None, hidden=True)
         body, answer = self.read(self.location.key(name_of(number)), version)
@@ -151,17 +151,17 @@ class CheckpointStore:
         A checkpoint a delete marker hides is still there (Object Lock keeps its versions):
         it is read below the marker, so the marker neither frees its number nor rolls the
         streams back to the one before it; the marker is a finding."""
-        numbers = sorted(self.numbers())
+        numbers, markers = self.listing()
         if not numbers:
             return None
-        top = self.stored(numbers[-1])
-        problem = self.problem_of(top, key, table) or self._link_problem(top, numbers)
+        top = self.stored(numbers[-1], markers)
+        problem = self.problem_of(top, key, table) or self._link_problem(top, numbers, markers)
         where = f"{self.location}{name_of(top.number)}"
         if problem is None:
             self._trusted = top
             hidden = f"{where}: a delete marker hides it; the streams are held to it still"
             return Newest(top, top.checkpoint, hidden if top.hidden else None)
-        base = self._signed_below(numbers[:-1], key, table)
+        base = self._signed_below(numbers[:-1], markers, key, table)
         held = f"checkpoint {base.number}" if base else "their first record"
         return Newest(
             top,
@@ -170,7 +170,7 @@ class CheckpointStore:
             f"to {held}",
         )
 
-    def _link_problem(self, top: Stored, numbers: list[int]) -> str | None:
+    def _link_problem(self, top: Stored, numbers: list[int], markers: Markers) -> str | None:
         """Why ``top``, signed, does not follow on from the checkpoint object below it (None:
         its ``prev`` is that object's body digest, or zeros for checkpoint 1): a signed
         checkpoint copied from another prefix or bucket keeps its own ``prev``."""
@@ -179,7 +179,7 @@ class CheckpointStore:
         if below == 0:
             expected = ZERO_HASH
         elif below in numbers:
-            expected = body_digest(self.stored(below).body)
+            expected = body_digest(self.stored(below, markers).body)
         else:
             return f"checkpoint {below}, which it follows, is not there"
         if top.checkpoint.prev != expected:
@@ -187,7 +187,7 @@ class CheckpointStore:
         return None
 
     def _signed_below(
-        self, numbers: list[int], key: str, table: str | None = None
+        self, numbers: list[int], markers: Markers, key: str, table: str | None = None
     ) -> Checkpoint | None:
         """The newest checkpoint of ``numbers`` (ascending) signed with ``key``: this store's
         own when it knows one, else the first that verifies of the `LOOK_BELOW` newest (a
@@ -196,7 +196,7 @@ class CheckpointStore:
         if known is not None and numbers and known.number <= numbers[-1]:
             return known.checkpoint
         for below in reversed(numbers[-LOOK_BELOW:]):
-            stored = self.stored(below)
+            stored = self.stored(below, markers)
             if self.problem_of(stored, key, table) is None:
                 self._trusted = stored
                 return stored.checkpoint
@@ -235,10 +235,14 @@ class CheckpointStore:
         return None
 
     def numbers(self) -> list[int]:
-        """The numbers of the checkpoints there are, those a delete marker hides too
-        (ListObjectVersions: a marker must not free a number for a checkpoint of older
-        heads). Keeps, for each hidden one, its newest version (S3 lists a key's versions
-        newest first)."""
+        """The numbers of the checkpoints there are, ascending (`listing`)."""
+        return self.listing()[0]
+
+    def listing(self) -> tuple[list[int], dict[int, str | None]]:
+        """The numbers of the checkpoints there are, ascending, those a delete marker hides
+        too (ListObjectVersions: a marker must not free a number for a checkpoint of older
+        heads); and the hidden ones, each with its newest version below the marker (None:
+        there is none; S3 lists a key's versions newest first), for `stored`."""
         found: set[int] = set()
         hidden: set[int] = set()
         newest: dict[int, str] = {}
@@ -252,8 +256,7 @@ class CheckpointStore:
                     hidden.add(number)
             else:
                 newest.setdefault(number, version.version_id)
-        self._hidden = {number: newest.get(number) for number in hidden}
-        return sorted(found)
+        return sorted(found), {number: newest.get(number) for number in hidden}
 
     def number_of(self, key: str) -> int | None:
         """The number of the checkpoint stored under ``key`` (None: not a checkpoint's)."""

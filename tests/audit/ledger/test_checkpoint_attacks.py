@@ -1008,6 +1008,26 @@ def test_a_delete_marker_on_the_newest_checkpoint_does_not_roll_the_streams_back
     assert _links_to(s3, store, 3, 2)
 
 
+def test_a_checkpoint_under_a_delete_marker_is_read_below_it_from_the_listing(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """The listing names each checkpoint a marker hides with the version below the marker,
+    and `stored` reads that version from it (no state kept from an earlier listing)."""
+    write_log(log_path, 2)
+    ship(log_path, table)
+    written = write_checkpoint(table, store)
+    assert written.checkpoint is not None
+    s3 = table.clients.s3
+    key = store.location.key(name_of(1))
+    version = s3.list_object_versions(Bucket=BUCKET, Prefix=key)["Versions"][0]["VersionId"]
+    s3.delete_object(Bucket=BUCKET, Key=key)
+    fresh = CheckpointStore(table.clients, store.location, store.kms_key)
+    numbers, markers = fresh.listing()
+    assert (numbers, markers) == ([1], {1: version})
+    stored = fresh.stored(1, markers)
+    assert stored.hidden and stored.checkpoint == written.checkpoint
+
+
 def _links_to(s3: Any, store: CheckpointStore, number: int, below: int) -> bool:
     """Whether checkpoint ``number``'s prev is the digest of the newest version of ``below``
     that is no delete marker."""
