@@ -23,6 +23,7 @@ from rds_guard.core import operations
 from rds_guard.core.decide import UNREADABLE, Decision, SourceTags, evaluate
 from rds_guard.core.operations import Kind, Operation
 from rds_guard.core.policy import Policy, uses_region
+from rds_guard.core.tagging import read_tag_list, reads_source_tags
 
 from .common import (
     PROG,
@@ -325,8 +326,8 @@ def _record_lines(decision: Decision, policy: Policy) -> list[str]:
 def not_judged(
     policy: Policy, decision: Decision, params: Mapping[str, Any], args: argparse.Namespace
 ) -> list[str]:
-    """The ``[deletion]`` rules the call could not be judged by offline, for want of what
-    the guard would read of the snapshot, each with the option that gives it."""
+    """The rules the call could not be judged by offline, for want of what the guard would
+    read of the snapshot or the source, each with the option that gives it."""
     if not decision.recorded or args.source_unreadable:  # unreadable: violations already
         return []
     row, deletion = operations.OPERATIONS[decision.operation], policy.deletion
@@ -343,7 +344,21 @@ def not_judged(
             " snapshot is taken to carry none; give --source-tag KEY=VALUE for each tag it"
             " carries"
         )
+    if not args.source_tag and _inherits(policy, row, params):
+        inherit = '"always"' if policy.tags.inherit == "always" else "true"
+        lines.append(
+            f"the source's tags ([tags] inherit = {inherit}): it is taken to pass none on;"
+            " give --source-tag KEY=VALUE for each tag it passes on"
+        )
     return lines + _database_not_read(policy, row, params, args.service)
+
+
+def _inherits(policy: Policy, row: Operation, params: Mapping[str, Any]) -> bool:
+    """True when the guard would read the tags the source of a create or copy passes on."""
+    if row.kind not in (Kind.CREATE, Kind.COPY) or row.tags is None:
+        return False
+    pairs, malformed = read_tag_list(params, row.tags)
+    return reads_source_tags(policy.tags, row, params, bool(pairs) or bool(malformed))
 
 
 def _database_not_read(

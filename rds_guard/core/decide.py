@@ -46,6 +46,7 @@ from .tagging import (
     judge_untagging,
     owner_tags,
     read_tag_list,
+    reads_source_tags,
     render_tags,
 )
 
@@ -249,18 +250,11 @@ def judge_snapshot(request: Request) -> Decision:
         violations += rules.check_duplicates([key for key, _ in pairs])
     caller_sent = bool(pairs) or bool(malformed)
     tag_policy = policy.tags
-
-    copy_allowed = row.copy_tags is None or params.get(row.copy_tags) is True
-    may_inherit = (
-        tag_policy.inherit is not False
-        and copy_allowed
-        and (tag_policy.inherit == "always" or not caller_sent)
-    )
     inherited: dict[str, str] = {}
     found_tags: Mapping[str, str] = {}
     known = True
     # Read for a call that is blocked already too: a blocked call lists every violation.
-    if may_inherit and (tag_policy.adds_tags or tag_policy.has_rules):
+    if reads_source_tags(tag_policy, row, params, caller_sent):
         found = request.lookups.source_tags()
         if isinstance(found, Unreadable):
             known = False

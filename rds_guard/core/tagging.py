@@ -204,6 +204,19 @@ def judge_layers(tag_policy: TagPolicy, layers: TagLayers) -> TagVerdict:
     return TagVerdict(final, violations, injected if layers.known else (), kept, rewrite)
 
 
+def reads_source_tags(
+    tag_policy: TagPolicy, row: operations.Operation, params: Mapping[str, Any], caller_sent: bool
+) -> bool:
+    """Whether the guard reads the tags the source of a create or copy passes on: the call
+    lets it pass them on (its ``CopyTags``, where it has one; no Tags of its own, unless
+    ``inherit = "always"``) and the policy adds tags or judges them."""
+    if tag_policy.inherit is False or not (tag_policy.adds_tags or tag_policy.has_rules):
+        return False
+    if row.copy_tags is not None and params.get(row.copy_tags) is not True:
+        return False
+    return tag_policy.inherit == "always" or not caller_sent
+
+
 def owner_tags(tags: Mapping[str, str]) -> dict[str, str]:
     """A snapshot's tags without AWS's own system tags (``aws:...``, any case): those are
     AWS's, no request may set them, and the policy does not judge them."""

@@ -167,7 +167,13 @@ def test_eval_region_defaults_to_the_configured_one(
 ) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
     _, document = eval_json(
-        capsys, policy, "CreateDBClusterSnapshot", "--param", "DBClusterIdentifier=o"
+        capsys,
+        policy,
+        "CreateDBClusterSnapshot",
+        "--param",
+        "DBClusterIdentifier=o",
+        "--tag",
+        "team=core",
     )
     assert {"Key": "where", "Value": "ap-south-1"} in document["params"]["Tags"]
 
@@ -450,6 +456,54 @@ def test_eval_source_tags_are_inherited(capsys: pytest.CaptureFixture[str], poli
         " keys, so the request that adds the policy's tags cannot carry them, and AWS copies"
         " none once it carries Tags)",
     ]
+
+
+COPY_WITH_TAGS = (
+    "CopyDBClusterSnapshot",
+    "--param",
+    f"SourceDBClusterSnapshotIdentifier={SNAPSHOT_ARN}",
+    "--param",
+    "TargetDBClusterSnapshotIdentifier=orders-manual-20261129-daily-20261130",
+    "--param",
+    "CopyTags=true",
+)
+"""A copy that passes the source's tags on (the policy requires ``team``)."""
+INHERIT_NOT_JUDGED = (
+    "the source's tags ([tags] inherit = true): it is taken to pass none on; give"
+    " --source-tag KEY=VALUE for each tag it passes on"
+)
+
+
+@pytest.mark.parametrize("call", [COPY_WITH_TAGS, CREATE], ids=["copy", "create"])
+def test_eval_names_the_source_tags_it_did_not_read(
+    capsys: pytest.CaptureFixture[str], policy: Path, call: tuple[str, ...]
+) -> None:
+    """A create or copy whose source passes its tags on, with no --source-tag: the guard reads
+    them (they may hold the required key), eval takes it to pass none on. Its verdict said
+    blocked with no word of what it did not know."""
+    result = run_eval(capsys, policy, *call, "--region", "us-east-1")
+    assert result.code == 1 and "[tags.required] Tags.team: required tag is missing" in result.out
+    assert result.out.splitlines()[-1] == f"not judged: {INHERIT_NOT_JUDGED}"
+    document = run_eval(capsys, policy, *call, "--region", "us-east-1", "--json")
+    assert document.err == f"rds-guard: note: {INHERIT_NOT_JUDGED}\n"
+    given = run_eval(capsys, policy, *call, "--region", "us-east-1", "--source-tag", "team=core")
+    assert given.code == 0 and "not judged" not in given.out
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [("--param", "CopyTags=false"), ("--tag", "team=core")],
+    ids=["copy-tags-false", "tags-sent"],
+)
+def test_eval_says_nothing_of_source_tags_that_are_not_passed_on(
+    capsys: pytest.CaptureFixture[str], policy: Path, extra: tuple[str, ...]
+) -> None:
+    """The source passes nothing on (CopyTags false) or the caller's Tags replace what it
+    would (inherit = true): the guard reads nothing, nor is anything left unjudged."""
+    call = COPY_WITH_TAGS[:-2] if extra[0] == "--param" else COPY_WITH_TAGS
+    result = run_eval(capsys, policy, *call, *extra, "--region", "us-east-1")
+    assert "not judged" not in result.out
+    assert result.code == (1 if extra[0] == "--param" else 0)
 
 
 def test_eval_source_unreadable_gives_tags_inherit(
