@@ -93,7 +93,9 @@ def evaluate(
     ``region`` and ``now`` (an aware datetime) feed ``{region}`` and ``{utcnow}`` (a policy
     whose templates use ``{region}`` needs one: a `ValueError` without). An
     operation not guarded on ``service`` is a `ValueError`. Every service is judged, whatever
-    the policy's ``services`` lists: the three APIs share one endpoint.
+    the policy's ``services`` lists: the three APIs share one endpoint. A parameter the
+    service's API of the operation does not have (DocumentDB's and Neptune's deletes have no
+    ``DeleteAutomatedBackups``) is ``request.invalid``: that service's client refuses it.
     """
     _check_arguments(policy, operation, params, service, now, snapshot_created, region)
     if region is None and uses_region(policy):
@@ -118,7 +120,7 @@ def evaluate(
         snapshot=lambda: _offline_snapshot(source_tags, created),
     )
     decision = decide(policy, row, params, facts, lookups)
-    malformed = tuple(_list_problems(params))
+    malformed = tuple(_not_in_api(service, row, params) + _list_problems(params))
     if not malformed:
         return decision
     return replace(decision, violations=malformed + decision.violations)
@@ -127,6 +129,21 @@ def evaluate(
 LIST_PARAMETERS = ("ValuesToAdd", "ValuesToRemove", "TagKeys")
 """The list-of-strings parameters the judges read: an entry that is no string is skipped
 (`rules.string_items`), as a call botocore's validation refuses anyway."""
+
+
+def _not_in_api(service: str, row: Operation, params: Mapping[str, Any]) -> list[rules.Violation]:
+    """``request.invalid`` for each parameter the service's API of the operation does not
+    have (`operations.NOT_IN_API`): its client refuses such a call, so judging it as another
+    service's (a Neptune cluster's delete keeping its backups, say) would pass what no client
+    sends."""
+    absent = operations.NOT_IN_API.get((service, row.name), frozenset())
+    return [
+        rules.Violation(
+            "request.invalid", name, None, f"{service} {row.name} has no parameter {name}"
+        )
+        for name in params
+        if name in absent
+    ]
 
 
 def _list_problems(params: Mapping[str, Any]) -> list[rules.Violation]:

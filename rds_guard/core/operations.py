@@ -315,6 +315,18 @@ UNGUARDED: dict[str, str] = {
 }
 """Operations of the three models that name a snapshot but are not guarded, and why."""
 
+NOT_IN_API: dict[tuple[str, str], frozenset[str]] = {
+    ("docdb", "DeleteDBCluster"): frozenset({"DeleteAutomatedBackups"}),
+    ("docdb", "DeleteDBInstance"): frozenset(
+        {"DeleteAutomatedBackups", "FinalDBSnapshotIdentifier", "SkipFinalSnapshot"}
+    ),
+    ("neptune", "DeleteDBCluster"): frozenset({"DeleteAutomatedBackups"}),
+    ("neptune", "DeleteDBInstance"): frozenset({"DeleteAutomatedBackups"}),
+}
+"""The judged parameters a service's API of an operation does not have (``(service,
+operation)``: the names): botocore's validation refuses them, so no call of that client
+carries them (offline, `evaluate` calls them ``request.invalid``)."""
+
 NAMING_OPERATIONS = frozenset(name for name, row in OPERATIONS.items() if row.names_snapshot)
 SNAPSHOT_ARN_TYPES = frozenset({DB_SNAPSHOT, CLUSTER_SNAPSHOT})
 

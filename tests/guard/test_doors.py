@@ -69,6 +69,42 @@ def test_every_guarded_row_matches_its_services_models() -> None:
         assert set(row.also_judged) <= found, row.name
 
 
+def test_the_parameters_a_service_lacks_are_its_models() -> None:
+    """`operations.NOT_IN_API` names, for each service and guarded operation, exactly the
+    judged parameters its botocore model does not have."""
+    lacking = {}
+    for service, model in models():
+        for name, row in operations.OPERATIONS.items():
+            if service in row.services:
+                members = model.operation_model(name).input_shape.members
+                absent = frozenset(p for p in row.judged if p not in members)
+                if absent:
+                    lacking[(service, name)] = absent
+    assert lacking == operations.NOT_IN_API
+
+
+@pytest.mark.parametrize(("service", "operation"), sorted(operations.NOT_IN_API))
+def test_evaluate_refuses_a_parameter_the_services_api_lacks(service: str, operation: str) -> None:
+    """Offline, a Neptune cluster's delete that keeps its automated backups was allowed (the
+    cluster taken to be an RDS one): no Neptune client can send DeleteAutomatedBackups. Each
+    such parameter is ``request.invalid``, as the guard's own check of a client that does not
+    validate calls it; on rds the same call is judged on its merits."""
+    policy = rds_guard.Policy.from_toml(
+        'version = 1\n[deletion]\nfinal_snapshot = "required"\nautomated_backups = "keep"\n'
+        "[audit]\nenabled = false\n"
+    )
+    row = operations.OPERATIONS[operation]
+    assert row.facts_from is not None
+    params = {row.facts_from: "db-1", "FinalDBSnapshotIdentifier": "final-1"}
+    params["DeleteAutomatedBackups"] = False
+    decision = rds_guard.evaluate(policy, operation, params, service=service)
+    invalid = [v.field for v in decision.violations if v.rule == "request.invalid"]
+    assert invalid == [p for p in params if p in operations.NOT_IN_API[(service, operation)]]
+    assert not decision.allowed
+    on_rds = rds_guard.evaluate(policy, operation, params, service="rds")
+    assert on_rds.allowed, on_rds.violations
+
+
 def test_an_rds_client_snapshotting_a_neptune_cluster_is_judged_under_a_neptune_policy(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
