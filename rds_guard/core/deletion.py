@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
+from . import operations
 from .calls import DatabaseFacts, Decision, Request, SnapshotFacts, Unreadable
 from .naming import judge_identifier, source_name, template_values
 from .rules import Violation
@@ -213,7 +214,7 @@ def judge_snapshot_delete(request: Request) -> Decision:
     policy has one of the two rules."""
     row, params, deletion = request.row, request.params, request.policy.deletion
     identifier = params.get(row.identifier) if row.identifier else None
-    snapshot = identifier.lower() if isinstance(identifier, str) else None
+    snapshot = operations.listed_name(identifier) if isinstance(identifier, str) else None
     if deletion.minimum_age_days is None and not deletion.hold_tags:
         return request.decision(snapshot=snapshot)
     facts = request.lookups.snapshot()

@@ -445,6 +445,19 @@ def test_a_snapshot_younger_than_minimum_age_days_may_not_be_deleted(service, op
     assert judged.decision.snapshot == "orders-1"
 
 
+@each_snapshot_delete
+@pytest.mark.parametrize("policy", [WEEK, make_policy("")], ids=["judged", "not-judged"])
+def test_a_snapshot_deleted_by_its_arn_is_recorded_by_its_name(service, operation, name, policy):
+    """A delete naming the snapshot by its ARN: the record's ``snapshot`` is its name, as a
+    tag operation's is and as the service lists it (it was the whole ARN, which `reconcile`
+    and `audit query --snapshot` look for in vain)."""
+    kind = "snapshot" if operation == "DeleteDBSnapshot" else "cluster-snapshot"
+    arn = f"arn:aws:rds:us-east-1:123456789012:{kind}:Orders-1"
+    judged = delete(policy, operation, {name: arn}, service=service, snapshot=made(timedelta(8)))
+    assert judged.decision.snapshot == "orders-1"
+    assert judged.decision.params[name] == arn
+
+
 @pytest.mark.parametrize(
     ("age", "allowed"),
     [
