@@ -199,42 +199,37 @@ def _parse_placeholder(body: str) -> Placeholder:
                 f"{{utcnow:{argument!r}}}: a NUL character ends a strftime format: what follows"
                 " it would be dropped"
             )
-        wide = _too_wide_directive(argument)
-        if wide is not None:
-            raise TemplateSyntaxError(
-                f"{{{body}}}: {wide} is wider than any snapshot name or tag value ("
-                f"{MAX_WIDTH} characters at most)"
-            )
-        local = _local_time_directive(argument)
-        if local is not None:
-            raise TemplateSyntaxError(
-                f"{{{body}}}: {local} is the C library's seconds since the epoch of the"
-                " machine's local time, not of UTC: it differs from host to host"
-            )
+        problem = _directive_problem(argument)
+        if problem is not None:
+            raise TemplateSyntaxError(f"{{{body}}}: {problem}")
         return Placeholder("utcnow", argument if sep else None)
     if sep:
         raise TemplateSyntaxError(f"{{{name}}} takes no argument, got {{{body}}}")
     return Placeholder(name)
 
 
-def _local_time_directive(strftime_format: str) -> str | None:
-    """The first ``%s`` directive (with glibc's flags, width and modifier: ``%-s``,
-    ``%10s``...) of a format, or None: it formats the local time whatever the datetime's
-    zone. Directives are read left to right, ``%%`` as one: ``%%s`` is text."""
-    for found in _DIRECTIVE.finditer(strftime_format):
-        if found.group(2) == "s":
-            return found.group()
-    return None
+def _directive_problem(strftime_format: str) -> str | None:
+    """Why the first directive of a format that cannot be used cannot be (None: none), its
+    directives read left to right as glibc reads them, ``%%`` as one (``%%s`` is text):
 
-
-def _too_wide_directive(strftime_format: str) -> str | None:
-    """The first directive of a format whose width is more than `MAX_WIDTH` (``%300Y``), or
-    None: glibc pads to any width it can, and gives no text at all where it cannot (a
-    snapshot named by the template's other text alone, a tag value left empty)."""
+    - a width past `MAX_WIDTH` (``%300Y``): glibc pads to any width it can, and gives no text
+      at all where it cannot (a snapshot named by the template's other text alone, a tag
+      value left empty);
+    - ``%s`` (with flags, width or modifier: ``%-s``, ``%10s``...): it formats the local time
+      whatever the datetime's zone.
+    """
     for found in _DIRECTIVE.finditer(strftime_format):
         width = found.group(1).lstrip("0")
         if len(width) > len(str(MAX_WIDTH)) or (width and int(width) > MAX_WIDTH):
-            return found.group()
+            return (
+                f"{found.group()} is wider than any snapshot name or tag value ({MAX_WIDTH}"
+                " characters at most)"
+            )
+        if found.group(2) == "s":
+            return (
+                f"{found.group()} is the C library's seconds since the epoch of the machine's"
+                " local time, not of UTC: it differs from host to host"
+            )
     return None
 
 
