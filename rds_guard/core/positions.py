@@ -141,8 +141,7 @@ class KeyLines:
         if not starts:
             return None
         at, key = max(starts)
-        scan = _Scan(self.text)
-        scan.i = at
+        scan = _Scan(self.text, at)
         try:
             scan.skip_value()
         except _Stop:
@@ -175,8 +174,7 @@ class KeyLines:
         entry = self.scanned(key).keys.get(key)
         if entry is None or entry[1] < 0 or not self.text.startswith("[", entry[1]):
             return None
-        scan = _Scan(self.text)
-        scan.i = entry[1] + 1
+        scan = _Scan(self.text, entry[1] + 1)
         try:
             for _ in range(index):
                 scan.i = _ARRAY_GAP.match(self.text, scan.i).end()  # type: ignore[union-attr]
@@ -230,9 +228,9 @@ class _Scan:
     offset (-1 for a table header), and the first key deeper than `MAX_KEY_PARTS`. Stops
     where the text is not TOML."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, start: int = 0) -> None:
         self.text = text
-        self.i = 0
+        self.i = start  # a scan from within the text reads on from there; `line` stays 1
         self.line = 1
         self.table = ""
         self.done = False
