@@ -61,8 +61,11 @@ def made_client(session: Any, service: str, **settings: Any) -> Any:
     try:
         return session.create_client(service, **settings)
     except ValueError as exc:
+        from rds_guard.audit.redact import without_signing_values
+
+        message = without_signing_values(str(exc))  # an endpoint's password, say
         raise ClientSettingsError(
-            f"cannot make the {service} client: {exc}{_quoted_from_env(str(exc))}"
+            f"cannot make the {service} client: {message}{_quoted_from_env(str(exc))}"
         ) from None
 
 

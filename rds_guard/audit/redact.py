@@ -22,10 +22,12 @@ _LEAD = r"(?:[\s\"'\\\[]|%20|%2520|b(?=[\"']))*"  # quotes, a bytes repr's b, a 
 _SIGNING_VALUES = (
     r"(?i)("
     r"x-amz-(?:security-token|signature|credential)"
-    rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|>)"
+    rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
     r"|(?<![\w-])(?:aws_session_token|aws_secret_access_key|security[-_]?token"
     r"|session[-_]?token|secret[-_]?access[-_]?key)"
-    rf"[\"'\\]*\s*{_SEPARATOR}{_LEAD}"
+    rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
+    r"|(?<![\w-])(?:secret[-_]?key|token)"
+    rf"(?:=|%3d|%253d|&#61;|&#x3d;|[\"'\\]+\s*{_SEPARATOR}){_LEAD}"
     r"|(?<![\w-])(?:signature|credential|awsaccesskeyid)(?:=|%3d|%253d|&#61;|&#x3d;)[\"']?"
     r"|(?<![\w-])authorization[\"'\\]*\s*[:=][\s\"'\\]*bearer\s+"
     r"|(?<![\w-])AWS\s+[A-Z0-9]{16,128}:"
@@ -71,7 +73,7 @@ def _without_password(found: re.Match[str]) -> str:
 # scheme is tried only where a word starts: tried at each letter of a long word, the run of
 # letters was read again from each (quadratic: seconds for a message of 20,000 letters).
 _URL_USER_INFO = (
-    r"(?i)((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://)((?:[^\s/?#\"<>\\']|'(?![,\])]))+)(@)"
+    r"(?i)((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://)((?:[^\r\n/?#\"\\']|[\"'](?![,\])\s]|$))+)(@)"
     r"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f)[^\s/?#&\"<>\\])+)(%40)"
 )
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from urllib.parse import urlsplit
 
 from rds_guard import audit
+from rds_guard.audit.redact import without_signing_values
 from rds_guard.core.operations import SERVICES
 from rds_guard.core.policy import (
     DEFAULT_POLICY_FILE,
@@ -415,14 +416,15 @@ def region_name(text: str) -> str:
 def endpoint_url(text: str) -> str:
     """An argparse type for ``--endpoint-url``: an http(s) URL with a host, and a port in
     range when it names one (botocore would take it, and fail at the first request)."""
+    shown = without_signing_values(repr(text))  # argparse prints it: no password
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{exc}: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"{exc}: {shown}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(
-            f"expected an http:// or https:// URL with a host, got {text!r}"
+            f"expected an http:// or https:// URL with a host, got {shown}"
         )
     return text
 

@@ -509,7 +509,29 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             'URL: "http://admin:pa\'ss!W0rd@127.0.0.1:9/" and http://admin:p@ssW0rd@h:9/x',
             'URL: "http://[redacted]@127.0.0.1:9/" and http://[redacted]@h:9/x',
         ),
+        (  # botocore's repr of credentials, their vars(), a request's headers as tuples
+            "ReadOnlyCredentials(access_key='AKIAIOSFODNN7EXAMPLE', secret_key='wJalrXUtnFEMI"
+            "/K7MDENG+bPxRfiCYEXAMPLEKEY', token='FwoGZXIvYXdzEJr//////////wEaDA==')"
+            " {'secret_key': 'wJalr/K7+', \"token\": \"FwoG\"} [('X-Amz-Security-Token',"
+            " b'FwoGZXIvYXdz'), ('X-Amz-Date', '20261129T120000Z')]",
+            "ReadOnlyCredentials(access_key='AKIAIOSFODNN7EXAMPLE', secret_key='[redacted]',"
+            " token='[redacted]') {'secret_key': '[redacted]', \"token\": \"[redacted]\"}"
+            " [('X-Amz-Security-Token', b'[redacted]'), ('X-Amz-Date', '20261129T120000Z')]",
+        ),
+        (  # STS's XML, and keys written key=value
+            "<SecretAccessKey>wJalr/K7+</SecretAccessKey><SessionToken>FwoG=</SessionToken>"
+            " secret_key=wJalr token=FwoG",
+            "<SecretAccessKey>[redacted]</SecretAccessKey><SessionToken>[redacted]"
+            "</SessionToken> secret_key=[redacted] token=[redacted]",
+        ),
+        (  # a password with a space or a quote, not URL-encoded: to the last @ all the same
+            'URL: "http://user:s3 cret@127.0.0.1:9/" URL: "http://user:s3cr"t@h:9/"'
+            " (http://user:s3cr<t@h:9/)",
+            'URL: "http://[redacted]@127.0.0.1:9/" URL: "http://[redacted]@h:9/"'
+            " (http://[redacted]@h:9/)",
+        ),
         ("mail ops@example.com, see https://docs.aws.amazon.com/a@b and http://[::1]:9/", None),
+        ('"http://h:9" said "ops@example.com"; an invalid token, a NextToken: x', None),
         ("The request signature we calculated does not match the signature you provided", None),
         ("Invalid password: must contain 8 characters. The bearer of this request is ok", None),
         ("['https://rds.amazonaws.com','user@example.com'] ('http://h', 'me@x')", None),
@@ -543,8 +565,19 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "password" * 25_000,
         "X-Amz-Signature=" + "\\" * 1_000_000,
         "aws_session_token: " + "\\/" * 300_000,
+        "http://" + 'a b"c' * 250_000,
+        "token'" * 150_000 + "'token' " * 100_000,
     ],
-    ids=["letters", "x-amz-", "encoded schemes", "passwords", "backslashes", "escaped slashes"],
+    ids=[
+        "letters",
+        "x-amz-",
+        "encoded schemes",
+        "passwords",
+        "backslashes",
+        "escaped slashes",
+        "user info",
+        "tokens",
+    ],
 )
 def test_a_long_error_message_is_redacted_without_hanging(log_path: Path, message: str) -> None:
     """A URL's scheme was tried at every letter of a word, the rest of the word read again

@@ -6,12 +6,14 @@ import io
 import unicodedata
 from pathlib import Path
 
+import botocore.session
 import pytest
 from cli_helpers import Clock, Terminal, run_main
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rds_guard.cli.common import Progress, printable
+from rds_guard.clients import ClientSettingsError, made_client
 
 
 def test_progress_is_one_line_redrawn_at_most_every_interval_then_cleared() -> None:
@@ -143,6 +145,36 @@ def test_an_endpoint_urls_password_is_not_echoed_in_the_error(
     )
     assert (run.code, run.out) == (2, "")
     assert "http://[redacted]@127.0.0.1:1" in run.err and "S3CRET" not in run.err
+
+
+@pytest.mark.parametrize(
+    ("command", "url"),
+    [
+        (["reconcile", "--audit", "log.jsonl"], "http://admin:S3CRET@127.0.0.1:99999"),
+        (["reconcile", "--audit", "log.jsonl"], "ftp://admin:S3CRET@127.0.0.1"),
+        (["ledger", "init"], "http://admin:S3CRET@"),
+    ],
+)
+def test_an_endpoint_url_refused_is_not_echoed_with_its_password(
+    capsys: pytest.CaptureFixture[str], command: list[str], url: str
+) -> None:
+    """argparse prints the error of an ``--endpoint-url`` it refuses as it is: it quoted the
+    URL whole, password and all."""
+    run = run_main(capsys, *command, "--endpoint-url", url)
+    assert (run.code, run.out) == (2, "")
+    assert "[redacted]@" in run.err and "S3CRET" not in run.err
+
+
+def test_an_endpoint_botocore_refuses_is_not_quoted_with_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """botocore's "Invalid endpoint: URL" for ``AWS_ENDPOINT_URL``, quoted in the error of a
+    client rds_guard makes (the ledger's, at install: an `AuditError` the application logs)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://admin:S3CRET@ho st")
+    with pytest.raises(ClientSettingsError) as refused:
+        made_client(botocore.session.Session(), "rds", region_name="us-east-1")
+    assert "Invalid endpoint: http://[redacted]@ho st" in str(refused.value)
+    assert "S3CRET" not in str(refused.value)
 
 
 @pytest.mark.parametrize("seq", ["0", "x", "\u00b2", "9" * 5000])

@@ -28,6 +28,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..record import utc_now
+from ..redact import without_signing_values
 from .errors import Fork, RemoteAhead, ShipRefused, Unnamed
 from .items import (
     Item,
@@ -183,7 +184,7 @@ class Shipper:
                 except ShipRefused:  # an AuditError, hence a BotoCoreError: not a lost link
                     raise
                 except (BotoCoreError, ClientError) as exc:
-                    result.error = _describe(exc)
+                    result.error = describe_error(exc)
         finally:
             self._lock.release()
         return result
@@ -395,7 +396,7 @@ class Shipper:
             try:
                 put: Put = future.result()
             except (BotoCoreError, ClientError) as exc:
-                result.error = result.error or f"seq {entry.seq}: {_describe(exc)}"
+                result.error = result.error or f"seq {entry.seq}: {describe_error(exc)}"
                 continue
             if result.error is not None:
                 continue  # stored after a failed one: found there on the next run
@@ -432,7 +433,7 @@ class Shipper:
             if replaced is not None:
                 written += " (it replaced an item someone had put at its key)"
         except (BotoCoreError, ClientError) as exc:
-            written = f"; it could not be written to the ledger ({_describe(exc)})"
+            written = f"; it could not be written to the ledger ({describe_error(exc)})"
         message = (
             f"{self.path}: fork of stream {stream} at seq {seq}: the ledger holds another "
             f"record there (digest {stored}, ours {line_digest(ours)}): another log shares "
@@ -476,12 +477,15 @@ def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
         yield batch
 
 
-def _describe(error: BaseException) -> str:
-    """What went wrong talking to the ledger, in one line."""
+def describe_error(error: BaseException) -> str:
+    """What went wrong talking to the ledger or the checkpoints' bucket, in one line, without
+    the secrets a message may quote (`without_signing_values`: an endpoint's password)."""
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
-        return f"{info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(": ")
-    return str(error) or type(error).__name__
+        text = f"{info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(": ")
+    else:
+        text = str(error) or type(error).__name__
+    return without_signing_values(text)
 
 
-__all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper"]
+__all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper", "describe_error"]

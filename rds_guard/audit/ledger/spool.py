@@ -35,7 +35,7 @@ from ..writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 from .checkpoints import CheckpointOutcome, CheckpointStore, write_checkpoint
 from .errors import LedgerUnavailable, ShipRefused
 from .location import Clients, location_of, parse_s3
-from .shipper import Shipper, ShipResult
+from .shipper import Shipper, ShipResult, describe_error
 from .table import LedgerTable
 
 logger = logging.getLogger("rds_guard")
@@ -125,7 +125,8 @@ class ShippingLog(AuditLog):
             exists = self.table.exists()
         except (BotoCoreError, ClientError) as exc:
             raise AuditError(
-                f"cannot reach the ledger (table {self.table.name}): {exc}", path=str(self.path)
+                f"cannot reach the ledger (table {self.table.name}): {describe_error(exc)}",
+                path=str(self.path),
             ) from exc
         if not exists:
             raise AuditError(
@@ -341,7 +342,9 @@ def _run(ref: weakref.ref[ShippingLog], give_up: threading.Event) -> None:
             try:
                 log.checkpoint_if_due()
             except Exception as exc:  # a checkpoint is a bonus: shipping goes on
-                logger.warning("%s: could not write a checkpoint: %s", log.path, exc)
+                logger.warning(
+                    "%s: could not write a checkpoint: %s", log.path, describe_error(exc)
+                )
         failed = result is None or result.error is not None
         if failed and result is not None:
             logger.warning(

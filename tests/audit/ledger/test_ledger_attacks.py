@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from audit_helpers import relink, reseal, write_lines
 from botocore.awsrequest import AWSPreparedRequest
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from cli_helpers import run_main
 from ledger_helpers import (
     LEDGER_URL,
@@ -151,6 +151,35 @@ def test_required_mode_gives_up_on_a_hung_ledger_within_three_attempts(
     records = [json.loads(line) for line in complete_lines(tmp_path / "audit.jsonl")]
     assert [record["event"] for record in records] == ["requested", "failed"]
     assert records[1]["error"]["code"] == "LedgerUnavailable"
+
+
+def test_required_mode_keeps_an_endpoints_password_out_of_the_record_and_the_error(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ledger's endpoint names a proxy with a password, and cannot be reached: botocore
+    quotes the URL whole. The ``failed`` record redacted it in its ``error`` but kept it in
+    its ``notes``, and the `LedgerUnavailable` message and the shipping thread's warning
+    quoted it too. docs/audit.md: a URL's user information is replaced by ``[redacted]``."""
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
+    url = "http://proxyuser:Pr0xyS3cret@127.0.0.1:9/"
+    try:
+        assert isinstance(guard.audit, ShippingLog)
+
+        def unreachable(request: AWSPreparedRequest, **_: Any) -> None:
+            raise EndpointConnectionError(endpoint_url=url)
+
+        on_send(guard.audit.clients.dynamodb, "PutItem", unreachable)
+        with pytest.raises(LedgerUnavailable) as refused:
+            _snapshot(rds, 29)
+        guard.audit.ship_once(timeout=None)
+    finally:
+        guard.uninstall()
+    assert aws.count("CreateDBClusterSnapshot") == 0
+    redacted = "http://[redacted]@127.0.0.1:9/"
+    assert redacted in str(refused.value) and "Pr0xyS3cret" not in str(refused.value)
+    text = (tmp_path / "audit.jsonl").read_text()
+    assert redacted in text and "Pr0xyS3cret" not in text
+    assert "Pr0xyS3cret" not in caplog.text
 
 
 # --- 2. a log sealed again over records already shipped --------------------------------------
