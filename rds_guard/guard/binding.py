@@ -25,9 +25,10 @@ from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import CONTEXT_KEY, GuardedCall, queried_url, swapped_request
-from .guard import Guard, Stack
+from .guard import Guard
 from .hooks import GUARDED, hook_client, service_of, validates
 from .reads import CallReads, Incomplete
+from .stacks import Stack, newest_guard
 
 logger = logging.getLogger("rds_guard")
 
@@ -80,14 +81,11 @@ class ClientBinding:
         return handler
 
     def guard(self) -> Guard | None:
-        """The guard in force: a direct install on the client wins over its session's (the
-        latest hook first, when a session is guarded both directly and as boto3's default)."""
+        """The guard in force: a direct install on the client wins over its sessions' (of
+        those, the latest install: `newest_guard`)."""
         if self.client_stack is not None and (guard := self.client_stack.top()) is not None:
             return guard
-        for stack in reversed(self.session_stacks):
-            if (guard := stack.top()) is not None:
-                return guard
-        return None
+        return newest_guard(self.session_stacks)
 
     def before_parameter_build(
         self,

@@ -7,11 +7,9 @@ judgement, record). The client bindings that call it are in `binding`; installin
 from __future__ import annotations
 
 import logging
-import os
 import re
-import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import wire
 from ..audit import AuditLog, new_call_id
@@ -31,9 +29,11 @@ from ..records import (
     request_fields,
     sent_tags,
 )
+from .stacks import INSTALL_ORDER
 
 if TYPE_CHECKING:
     from .binding import ClientBinding
+    from .stacks import Stack
 
 logger = logging.getLogger("rds_guard")
 audit_logger = logging.getLogger("rds_guard.audit")
@@ -48,53 +48,6 @@ class LookupFailed(Exception):
         self.error = error
 
 
-class Pending(Protocol):
-    """An install whose guard is made when it is first needed."""
-
-    def resolve(self) -> Guard:
-        """The guard, made now if it was not yet."""
-        ...
-
-
-INSTALLS = threading.RLock()
-"""Held while a stack of guards changes, with the hooks that go with it: an install on a
-session while another thread's uninstall removes the session's hooks would otherwise be
-hooked and then unhooked, active with nothing to judge its clients' calls."""
-# A thread holding it at a fork is not in the child: the child's copy starts free.
-os.register_at_fork(after_in_child=INSTALLS._at_fork_reinit)  # type: ignore[attr-defined]
-
-
-class Stack:
-    """The guards installed on one target (a session, an emitter or a client), oldest first.
-
-    The newest is in force; uninstalling it brings back the one before it. ``on_empty``
-    callbacks run when the last guard leaves (a session's hooks are removed then). Changes are
-    made holding `INSTALLS`.
-    """
-
-    def __init__(self) -> None:
-        self.guards: list[Guard | Pending] = []
-        self.on_empty: list[Callable[[], None]] = []
-
-    def top(self) -> Guard | None:
-        """The guard in force (resolving one installed lazily), or None."""
-        try:
-            top = self.guards[-1]
-        except IndexError:  # none, or the last one left in another thread meanwhile
-            return None
-        return top if isinstance(top, Guard) else top.resolve()
-
-    def remove(self, guard: Guard | Pending) -> None:
-        """Take ``guard`` off the stack; the ``on_empty`` callbacks run when it was the last."""
-        with INSTALLS:
-            if guard in self.guards:
-                self.guards.remove(guard)
-                if not self.guards:
-                    callbacks, self.on_empty = self.on_empty, []
-                    for callback in callbacks:
-                        callback()
-
-
 def _judged(row: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters a decision on a call of ``row`` rests on, copied as they are now (the
     request is held against them at request-created)."""
@@ -104,10 +57,14 @@ def _judged(row: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
 class Guard:
     """An installed policy. Use `install` to make one; leaving a ``with`` block uninstalls it."""
 
-    def __init__(self, policy: Policy, audit: AuditLog | None, stack: Stack) -> None:
+    def __init__(
+        self, policy: Policy, audit: AuditLog | None, stack: Stack, order: int | None = None
+    ) -> None:
         self.policy = policy
         self.audit = audit
         self._stack = stack
+        self.order = next(INSTALL_ORDER) if order is None else order
+        """When it was installed (`INSTALL_ORDER`; a lazy install's, when it was made)."""
         # warn mode: a read that fails (the source does not exist, the endpoint cannot be
         # reached) does not stop the call, which is sent as made (`CallReads`)
         self.lenient = policy.mode == "warn"
@@ -118,6 +75,10 @@ class Guard:
             for name, row in OPERATIONS.items()
             if row.generates_name and policy.naming_for(name).generate is not None
         )
+
+    def resolve(self) -> Guard:
+        """The guard itself (as a stack holds it, an `Installed` like a lazy install)."""
+        return self
 
     @property
     def active(self) -> bool:

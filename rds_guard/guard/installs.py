@@ -27,8 +27,9 @@ from ..core.policy import (
 )
 from ..errors import AuditError, PolicyError
 from .binding import ClientBinding, binding_of
-from .guard import INSTALLS, Guard, Stack
+from .guard import Guard
 from .hooks import service_of
+from .stacks import INSTALL_ORDER, INSTALLS, Stack
 
 if TYPE_CHECKING:
     from ..audit.ledger.location import Clients
@@ -54,6 +55,7 @@ class _PendingGuard:
         self._audit_path = audit_path
         self._session = session
         self._guard: Guard | None = None
+        self.order = next(INSTALL_ORDER)
 
     def resolve(self) -> Guard:
         """The `Guard`, put in this entry's place on its stack; a `PolicyError` leaves it
@@ -62,7 +64,7 @@ class _PendingGuard:
             return self._guard
         loaded = resolve_policy(self._policy)
         audit = open_audit_log(loaded, self._audit_path, session=self._session)
-        made = Guard(loaded, audit, self._stack)
+        made = Guard(loaded, audit, self._stack, self.order)
         with INSTALLS:
             if self._guard is None:  # else another thread made it meanwhile: theirs stays
                 self._guard = made
@@ -116,9 +118,11 @@ def _hook_session(session: EventEmitter, stack: Stack) -> None:
 
 
 def _stack_of(target: object) -> Stack:
-    """The stack of guards installed on ``target``."""
+    """The stack of guards installed on ``target``: a new one when none is in force, so that
+    a client made under an earlier install, since uninstalled, is not guarded by the next
+    (it holds the stack it was bound to, which stays empty)."""
     stack = _stacks.get(target)
-    if stack is None:
+    if stack is None or not stack.guards:
         stack = _stacks[target] = Stack()
     return stack
 
@@ -156,6 +160,7 @@ def _hook_default_sessions(stack: Stack) -> None:
                 _hook_session(inner, stack)
 
     original_setup, original_get = boto3.setup_default_session, boto3._get_default_session
+    current = original_get()  # first: if it cannot be made (a bad profile), nothing is patched
 
     @functools.wraps(original_setup)
     def setup_default_session(**kwargs: Any) -> None:
@@ -177,7 +182,7 @@ def _hook_default_sessions(stack: Stack) -> None:
     boto3.setup_default_session = setup_default_session
     boto3._get_default_session = _get_default_session
     stack.on_empty.append(restore)
-    hook(original_get())
+    hook(current)
 
 
 def install_on_emitter(
@@ -345,8 +350,12 @@ def install(
             stack = _session_stack(session)
         else:
             stack = _stack_of(_DEFAULT_SESSION)
-            if not stack.guards:
-                _hook_default_sessions(stack)
         guard = Guard(loaded, audit, stack)
         stack.guards.append(guard)
+        if client is None and session is None and stack.guards == [guard]:
+            try:  # hooked with the guard in force: the session in place now is hooked too
+                _hook_default_sessions(stack)
+            except BaseException:
+                guard.uninstall()
+                raise
     return guard

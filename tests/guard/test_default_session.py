@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 import pytest
 from aws import REGION, make_cluster
 from policies import STRICT, write_policy
@@ -83,3 +84,69 @@ def test_without_boto3_a_target_is_needed(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setitem(sys.modules, "boto3", None)
     with pytest.raises(TypeError, match="boto3 is not installed"):
         rds_guard.install(policy=write_policy(tmp_path, STRICT))
+
+
+def test_the_default_session_in_place_is_guarded_at_install(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A client of the default session in place, made with ``boto3.DEFAULT_SESSION.client``
+    (not through ``boto3.client``, which fetches the session): the session was hooked only
+    at the next fetch, so the client went unguarded, sent, while the guard said active."""
+    boto3.setup_default_session(region_name=REGION)
+    make_cluster(moto_server.client("rds"))
+    guard = rds_guard.install(policy=write_policy(tmp_path, STRICT))
+    try:
+        client = boto3.DEFAULT_SESSION.client("rds", endpoint_url=moto_server.url)
+        moto_server.reset_counts()
+        assert guard.active
+        assert blocked(client)
+        assert moto_server.count("CreateDBClusterSnapshot") == 0
+    finally:
+        guard.uninstall()
+        boto3.DEFAULT_SESSION = None
+
+
+def test_the_latest_install_is_in_force_on_a_session_guarded_both_ways(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
+    """Guarded directly (a), as the default (b), then directly again (c): c, the latest
+    install, is in force (the default session's hook, made after the direct one, won)."""
+    boto3.setup_default_session(region_name=REGION)
+    session = boto3.DEFAULT_SESSION
+    warn = (
+        'version = 1\nmode = "warn"\n[naming]\npattern = "^orders-.*$"\n[audit]\nenabled = false\n'
+    )
+    guards = [
+        rds_guard.install(session, policy=write_policy(tmp_path / "a", warn)),
+        rds_guard.install(policy=write_policy(tmp_path / "b", warn)),
+        rds_guard.install(session, policy=write_policy(tmp_path / "c", STRICT)),
+    ]
+    try:
+        boto3.client("rds")
+        client = session.client("rds")
+        make_cluster(client)
+        assert blocked(client)
+        guards[2].uninstall()  # then b, the latest of those left
+        assert not blocked(client)
+    finally:
+        for guard in guards:
+            guard.uninstall()
+        boto3.DEFAULT_SESSION = None
+
+
+def test_an_install_that_fails_leaves_boto3_as_it_was(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The default session cannot be made (a profile that does not exist): the install
+    raises botocore's error, and boto3's functions are its own again (they stayed wrapped,
+    and a later install and uninstall wrapped them twice)."""
+    setup, fetch = boto3.setup_default_session, boto3._get_default_session
+    policy = write_policy(tmp_path, STRICT)
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    with pytest.raises(botocore.exceptions.ProfileNotFound):
+        rds_guard.install(policy=policy)
+    assert (boto3.setup_default_session, boto3._get_default_session) == (setup, fetch)
+    monkeypatch.delenv("AWS_PROFILE")
+    rds_guard.install(policy=policy).uninstall()
+    assert (boto3.setup_default_session, boto3._get_default_session) == (setup, fetch)

@@ -423,7 +423,7 @@ def test_a_fork_while_a_parent_thread_installs_leaves_the_child_free_to_install(
 ) -> None:
     """A fork while another thread of the parent is installing or uninstalling a guard (it
     holds the lock that keeps stacks and hooks together): the child installs all the same."""
-    from rds_guard.guard import guard as guard_module
+    from rds_guard.guard import stacks as guard_module
 
     held, release = threading.Event(), threading.Event()
 

@@ -90,12 +90,15 @@ def test_every_interleaving_of_two_installs_and_two_uninstalls(
 ) -> None:
     """After every step: at most one guard says it is active; every client the target
     reaches is judged by that one (none active: unguarded). A session reaches the clients it
-    made while a guard of it was installed; a client install reaches that client."""
+    made since the first of the guards installed on it now (one made under an install since
+    undone, before the stack emptied, is a client made before this install: README, "a
+    client created before it is not guarded"); a client install reaches that client."""
     target, new_client = TARGETS[kind]()
     policies = {name: policy_of(tmp_path, name) for name in "ab"}
     make_cluster(new_client())
     guards: dict[str, rds_guard.Guard] = {}
     reached: list[Any] = [new_client()] if kind == "client" else []
+    earlier: list[Any] = []  # made under installs all undone since: never guarded again
     for step in order:
         name = step[1]
         if step[0] == "+":
@@ -107,10 +110,14 @@ def test_every_interleaving_of_two_installs_and_two_uninstalls(
         ]
         if installed:
             reached.append(new_client())
+        elif kind != "client":  # the last guard left: the next install reaches newer clients
+            earlier, reached = earlier + reached, []
         active = [n for n, guard in guards.items() if guard.active]
         assert active == installed[-1:], "the newest install is the one in force"
         for client in reached:
             assert in_force(client) == (active[0] if active else None), (step, kind)
+        for client in earlier:
+            assert in_force(client) is None, (step, kind)
     assert in_force(new_client()) is None
 
 
