@@ -203,11 +203,11 @@ def count_newlines(fd: int, end: int) -> int:
     return count
 
 
-def read_back(fd: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """The bytes before ``end`` of ``fd`` in blocks of `TAIL_BLOCK`, the last block first, each
-    with its offset."""
+def read_back(fd: int, end: int, block: int = TAIL_BLOCK) -> Iterator[tuple[int, bytes]]:
+    """The bytes before ``end`` of ``fd`` in blocks of ``block`` bytes, the last block first,
+    each with its offset."""
     while end > 0:
-        start = max(0, end - TAIL_BLOCK)
+        start = max(0, end - block)
         yield start, read_range(fd, start, end)
         end = start
 

@@ -14,6 +14,7 @@ from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
 from .errors import KeyRequired, NotAnAuditLog
+from .fields import LINE_MAX
 from .fileio import count_newlines, first_line, may_be_a_cut_file, read_back, read_range
 from .record import (
     CHAIN_HMAC,
@@ -58,6 +59,7 @@ class TailScan:
     last_line: bytes | None
     last_start: int
     before: bytes | None
+    before_start: int
     torn_bytes: int
 
 
@@ -66,7 +68,9 @@ def scan_tail(fd: int, size: int) -> TailScan:
 
     Backwards from the end, keeping the blocks from the one holding the last newline on: one
     read when both lines lie in the file's last block, as records do (a writer does this each
-    time another writer has written).
+    time another writer has written). A line longer than `LONGEST_KEPT` is not kept: its
+    bytes are read as ``b""``, no record (a line of gigabytes, held whole, would take the
+    guarded process's memory).
     """
     newlines: list[int] = []  # the offsets of the file's last three newlines, the last first
     blocks: list[bytes] = []  # the blocks read from the one holding the last newline, last first
@@ -75,20 +79,49 @@ def scan_tail(fd: int, size: int) -> TailScan:
         found = len(data)
         while len(newlines) < 3 and (found := data.rfind(b"\n", 0, found)) >= 0:
             newlines.append(start + found)
+        if newlines and len(newlines) < 3 and newlines[0] - start > 2 * LONGEST_KEPT:
+            newlines += _newlines_before(fd, start, 3 - len(newlines))  # kept: no more
+            break
         if newlines:
             blocks.append(data)
             base = start
         if len(newlines) == 3:
             break
     if not newlines:
-        return TailScan(0, None, 0, None, size)
+        return TailScan(0, None, 0, None, 0, size)
     kept = b"".join(reversed(blocks))
     # The newlines that end the last line, the line before it and the one before that (-1:
     # the file starts there).
     ends_last, ends_before, ends_earlier = (*newlines, -1, -1)[:3]
-    last = kept[ends_before + 1 - base : ends_last - base]
-    before = None if ends_before < 0 else kept[ends_earlier + 1 - base : ends_before - base]
-    return TailScan(ends_last + 1, last, ends_before + 1, before, size - ends_last - 1)
+
+    def line(begins: int, ends: int) -> bytes:
+        if begins < base or ends - begins > LONGEST_KEPT:
+            return b""
+        return kept[begins - base : ends - base]
+
+    last = line(ends_before + 1, ends_last)
+    before = None if ends_before < 0 else line(ends_earlier + 1, ends_before)
+    return TailScan(
+        ends_last + 1, last, ends_before + 1, before, ends_earlier + 1, size - ends_last - 1
+    )
+
+
+LONGEST_KEPT = 4 * LINE_MAX
+"""The longest line `scan_tail` keeps: no record is longer than `LINE_MAX` (a record of the
+first format, written before records were cut to it, well within this)."""
+
+
+def _newlines_before(fd: int, end: int, wanted: int) -> list[int]:
+    """The offsets of up to ``wanted`` newlines before ``end``, the last first, read backwards
+    in large blocks and kept in none."""
+    found: list[int] = []
+    for start, data in read_back(fd, end, block=1 << 20):
+        at = len(data)
+        while len(found) < wanted and (at := data.rfind(b"\n", 0, at)) >= 0:
+            found.append(start + at)
+        if len(found) == wanted:
+            break
+    return found
 
 
 @frozen
@@ -215,7 +248,7 @@ def _before(path: Path, fd: int, scan: TailScan) -> tuple[bytes | None, bool]:
     (damaged lines may lie between them: `_record_before`)."""
     before = scan.before
     if before is not None and seq_of(before) is None:
-        return _record_before(path, fd, scan.last_start - len(before) - 1)
+        return _record_before(path, fd, scan.before_start)
     return before, True
 
 

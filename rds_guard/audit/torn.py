@@ -105,7 +105,7 @@ def overwrite(
             os.fsync(fd)
     except OSError as exc:
         put_back = _put_back(fd, torn, covered)
-        error = os_error(path, f"cannot write the repaired record of a {what}", exc)
+        error = os_error(path, f"cannot write the repaired record of {what}", exc)
         raise AuditError(
             error.detail
             + ("; nothing was changed" if put_back else "; the bytes it covered may be damaged"),

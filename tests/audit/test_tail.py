@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -230,6 +231,7 @@ def test_the_tail_is_read_whatever_the_length_of_its_lines(
     size = log_path.stat().st_size
     complete_end = size - len(torn)
     last_start = complete_end - len(lines[-1]) - 1 if lines else 0
+    before_start = last_start - len(lines[-2]) - 1 if len(lines) > 1 else 0
     fd = os.open(log_path, os.O_RDONLY)
     try:
         scan = tail.scan_tail(fd, size)
@@ -240,8 +242,38 @@ def test_the_tail_is_read_whatever_the_length_of_its_lines(
         last_line=lines[-1] if lines else None,
         last_start=last_start,
         before=lines[-2] if len(lines) > 1 else None,
+        before_start=before_start,
         torn_bytes=len(torn),
     )
+
+
+@pytest.mark.parametrize("where", ["last", "before"])
+def test_a_line_longer_than_any_record_is_not_held_in_memory(log_path: Path, where: str) -> None:
+    """A hole of 64 MiB made a line of zeros (another process, or ``truncate -s +16G``): the
+    writer kept every block back to the newline before it, and joined them, three times the
+    line in memory (16 GiB: the guarded process killed by the kernel). Its bytes are read as
+    no record now, without keeping them: the call fails closed with the `AuditError` of a
+    damaged log (last), or the record before it is looked for (before)."""
+    make_log(log_path, 3)
+    lines = lines_of(log_path)
+    write_lines(log_path, lines[:2])
+    with open(log_path, "ab") as file:
+        file.truncate(log_path.stat().st_size + (64 << 20))
+        file.seek(0, os.SEEK_END)
+        file.write(b"\n" if where == "last" else b"\n" + lines[2] + b"\n")
+    tracemalloc.start()
+    try:
+        if where == "last":
+            with pytest.raises(AuditError) as refused, audit.AuditLog(log_path, fsync=False) as log:
+                log.write("requested")
+            assert "line 3 is not an audit record: the log is damaged" in str(refused.value)
+        else:  # the record after the damage follows the one before it: chained onto
+            with audit.AuditLog(log_path, fsync=False) as log:
+                assert log.write("requested")["seq"] == 4
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak
 
 
 def test_a_tail_of_records_is_read_in_one_read(
