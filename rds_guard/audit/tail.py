@@ -80,7 +80,7 @@ def scan_tail(fd: int, size: int) -> TailScan:
         while len(newlines) < 3 and (found := data.rfind(b"\n", 0, found)) >= 0:
             newlines.append(start + found)
         if newlines and len(newlines) < 3 and newlines[0] - start > 2 * LONGEST_KEPT:
-            newlines += _newlines_before(fd, start, 3 - len(newlines))  # kept: no more
+            newlines += _newlines_before(fd, start, 3 - len(newlines))  # none kept from here
             break
         if newlines:
             blocks.append(data)
