@@ -242,12 +242,20 @@ class Lines(Iterator[list[bytes]]):
     """The lines of a stream of blocks (without their newlines): a list per block.
 
     ``rest`` holds the bytes after the last newline read so far; once the blocks are used up,
-    a final line with no newline (``b""`` when the stream ends with a newline).
+    a final line with no newline (``b""`` when the stream ends with a newline). A line longer
+    than `LONGEST_READ` is an `AuditError` naming ``path`` and where the line starts (the
+    stream's first byte at ``start`` of the file): no record is so long, and held whole it
+    would take the reader's memory.
     """
 
-    def __init__(self, blocks: Iterable[bytes]) -> None:
+    def __init__(
+        self, blocks: Iterable[bytes], *, path: str | os.PathLike[str] | None = None, start: int = 0
+    ) -> None:
         self._blocks = iter(blocks)
         self._pieces: list[bytes] = []  # the line begun, one piece per block read into it
+        self._held = 0  # the bytes in the pieces
+        self._begun = start  # where the line begun starts in the file
+        self._path = path
 
     @property
     def rest(self) -> bytes:
@@ -257,11 +265,25 @@ class Lines(Iterator[list[bytes]]):
     def __next__(self) -> list[bytes]:
         block = next(self._blocks)
         self._pieces.append(block)
+        self._held += len(block)
         if b"\n" not in block:
+            if self._held > LONGEST_READ:
+                raise AuditError(
+                    f"{self._path}: the line at byte {self._begun} is longer than any record"
+                    f" (more than {LONGEST_READ} bytes): it is not read; cut it out of the"
+                    " file (no tool reads it)",
+                    path=None if self._path is None else os.fspath(self._path),
+                )
             return []  # a line longer than a block is joined once, when it ends: linear time
         lines = b"".join(self._pieces).split(b"\n")
-        self._pieces = [lines.pop()]
+        rest = lines.pop()
+        self._begun += self._held - len(rest)
+        self._pieces, self._held = [rest], len(rest)
         return lines
+
+
+LONGEST_READ = 64 << 20
+"""The longest line a reader of a log reads (`Lines`): 256 times the longest record."""
 
 
 class Lookahead(Iterator[list[bytes]]):

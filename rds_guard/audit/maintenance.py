@@ -153,7 +153,7 @@ def repair(
         with log.exclusive() as locked:
             size = locked.st.st_size
             with locked.reader() as rfd:
-                survey = _survey(rfd, size, _resumable(early, rfd, locked.st))
+                survey = _survey(rfd, size, _resumable(early, rfd, locked.st), path=log.path)
                 _check_algorithm(log.path, survey, hmac_key)
                 plan = _plan(log.path, rfd, size, survey, hmac_key, force)
                 if plan.result.kept:
@@ -205,7 +205,7 @@ def _survey_unlocked(path: Path) -> _Survey | None:
     try:
         st = os.fstat(fd)
         terminated = rfind_newline(fd, st.st_size) + 1
-        survey = _survey(fd, terminated, until_damage=True)
+        survey = _survey(fd, terminated, until_damage=True, path=path)
         survey.file = (st.st_dev, st.st_ino)
         return survey
     except OSError:
@@ -229,14 +229,19 @@ def _resumable(early: _Survey | None, fd: int, st: os.stat_result) -> _Survey | 
 
 
 def _survey(
-    fd: int, size: int, survey: _Survey | None = None, *, until_damage: bool = False
+    fd: int,
+    size: int,
+    survey: _Survey | None = None,
+    *,
+    until_damage: bool = False,
+    path: Path | None = None,
 ) -> _Survey:
     """Survey the log's lines up to ``size``; from where ``survey`` stopped when given (its
     complete lines), else from the start. ``until_damage``: stop before the first line that
     is not a record."""
     survey = survey or _Survey()
     offset = survey.complete_end
-    lines_of = Lines(read_blocks(fd, offset, size))
+    lines_of = Lines(read_blocks(fd, offset, size), path=path, start=offset)
     for lines in lines_of:
         for raw in lines:
             record = parse_record(raw)

@@ -187,7 +187,7 @@ def verify(
                 blocks = counter.count(blocks)
             first_block = next(blocks, b"")
             _check_first_bytes(Path(path), stream.fileno(), first_block)
-            batches = Lines(_chained(first_block, blocks))
+            batches = Lines(_chained(first_block, blocks), path=path)
             walk.walk(batches, Path(path), first=index == 0)
             if batches.rest:
                 walk.torn(batches.rest)

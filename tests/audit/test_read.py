@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import threading
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from audit_helpers import append_torn_line, lines_of, make_log, write_lines
+from cli_helpers import run_main
 
 from rds_guard import audit
 from rds_guard.core.files import NotRegularFile
@@ -103,3 +105,53 @@ def test_a_first_record_cut_short_is_still_skipped(log_path: Path) -> None:
     assert list(audit.read_records(log_path)) == []
     log_path.write_bytes(b"\0" * 12)
     assert list(audit.read_records(log_path)) == []
+
+
+def _with_a_hole(path: Path, size: int, after: bytes = b"\n") -> int:
+    """Append a line of ``size`` zero bytes (a hole: nothing written) then ``after``; returns
+    where the line starts."""
+    start = path.stat().st_size
+    with open(path, "ab") as file:
+        file.truncate(start + size)
+        file.seek(0, os.SEEK_END)
+        file.write(after)
+    return start
+
+
+@pytest.mark.parametrize("after", [b"\n", b""], ids=["complete", "torn"])
+def test_a_line_longer_than_any_reader_reads_is_an_error_not_a_memory_hog(
+    log_path: Path, after: bytes
+) -> None:
+    """A line of 80 MiB (a hole, another process's junk): readers held it whole and joined
+    it, a gigabyte line three gigabytes of the reader's memory (the shipping thread's, in a
+    guarded process). Past `LONGEST_READ` it is an `AuditError` naming the file and where
+    the line starts, read no further."""
+    make_log(log_path, 2)
+    start = _with_a_hole(log_path, 80 << 20, after)
+    tracemalloc.start()
+    try:
+        with pytest.raises(AuditError) as refused:
+            list(audit.iter_lines(log_path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert f"{log_path}: the line at byte {start} is longer than any record" in str(refused.value)
+    assert peak < 72 << 20, peak
+
+
+def test_verify_says_where_a_line_too_long_to_read_is(
+    log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`rds-guard audit verify` and `audit repair` of such a log: one line naming it, exit 2
+    (nothing said to be ok), and the log left as it is."""
+    make_log(log_path, 2)
+    start = _with_a_hole(log_path, 80 << 20)
+    before = log_path.stat()
+    for words in (["verify"], ["repair", "--dry-run"], ["repair"]):
+        run = run_main(capsys, "audit", *words, str(log_path))
+        assert (run.code, run.out) == (2, ""), words
+        assert f"the line at byte {start} is longer than any record" in run.err, words
+    assert (log_path.stat().st_size, log_path.stat().st_mtime_ns) == (
+        before.st_size,
+        before.st_mtime_ns,
+    )

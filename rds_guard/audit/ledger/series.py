@@ -190,7 +190,7 @@ def _read(
         size = os.fstat(fd).st_size
         if offset > size or (offset and not _starts_a_line(fd, offset)):
             offset, before = 0, 0
-        lines_of = Lines(read_blocks(fd, offset))
+        lines_of = Lines(read_blocks(fd, offset), path=log.path, start=offset)
         position = offset
         for lines in lines_of:
             for line in lines:
