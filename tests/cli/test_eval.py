@@ -55,6 +55,16 @@ CREATE = (
     f"DBClusterSnapshotIdentifier={GOOD}",
 )
 """A create of a cluster snapshot whose name the policy's pattern accepts."""
+COPY = (
+    "CopyDBClusterSnapshot",
+    "--param",
+    f"SourceDBClusterSnapshotIdentifier={SNAPSHOT_ARN}",
+    "--param",
+    "TargetDBClusterSnapshotIdentifier=orders-manual-20261129-daily-20261130",
+)
+"""A copy of a cluster snapshot, to a name the policy's pattern accepts."""
+COPY_WITH_TAGS = (*COPY, "--param", "CopyTags=true")
+"""A copy that passes the source's tags on (the policy requires ``team``)."""
 
 
 @pytest.fixture
@@ -316,17 +326,7 @@ def test_eval_copy_tags_decides_inheritance(
 ) -> None:
     """CopyTags=true passes the source's tags on; the string "false" must not count as true."""
     code, document = eval_json(
-        capsys,
-        policy,
-        "CopyDBClusterSnapshot",
-        "--param",
-        f"SourceDBClusterSnapshotIdentifier={SNAPSHOT_ARN}",
-        "--param",
-        "TargetDBClusterSnapshotIdentifier=orders-manual-20261129-daily-20261130",
-        "--param",
-        f"CopyTags={copy_tags}",
-        "--source-tag",
-        "team=core",
+        capsys, policy, *COPY, "--param", f"CopyTags={copy_tags}", "--source-tag", "team=core"
     )
     assert document["params"]["CopyTags"] is (copy_tags == "true")
     assert document["inherited"] == inherited
@@ -458,16 +458,6 @@ def test_eval_source_tags_are_inherited(capsys: pytest.CaptureFixture[str], poli
     ]
 
 
-COPY_WITH_TAGS = (
-    "CopyDBClusterSnapshot",
-    "--param",
-    f"SourceDBClusterSnapshotIdentifier={SNAPSHOT_ARN}",
-    "--param",
-    "TargetDBClusterSnapshotIdentifier=orders-manual-20261129-daily-20261130",
-    "--param",
-    "CopyTags=true",
-)
-"""A copy that passes the source's tags on (the policy requires ``team``)."""
 INHERIT_NOT_JUDGED = (
     "the source's tags ([tags] inherit = true): it is taken to pass none on; give"
     " --source-tag KEY=VALUE for each tag it passes on"
@@ -500,7 +490,7 @@ def test_eval_says_nothing_of_source_tags_that_are_not_passed_on(
 ) -> None:
     """The source passes nothing on (CopyTags false) or the caller's Tags replace what it
     would (inherit = true): the guard reads nothing, nor is anything left unjudged."""
-    call = COPY_WITH_TAGS[:-2] if extra[0] == "--param" else COPY_WITH_TAGS
+    call = COPY if extra[0] == "--param" else COPY_WITH_TAGS
     result = run_eval(capsys, policy, *call, *extra, "--region", "us-east-1")
     assert "not judged" not in result.out
     assert result.code == (1 if extra[0] == "--param" else 0)
