@@ -205,6 +205,9 @@ class NamePattern:
                 " identifier is never empty: every name would be refused",
                 None,
             )
+        refused = None if translation.uses_source else _refused_by_aws(compiled)
+        if refused is not None:
+            raise RegexProblem(refused, None)
         object.__setattr__(self, "_translation", translation)
         object.__setattr__(self, "_by_source", {})
         sample = SAMPLE_SOURCE if translation.uses_source else None
@@ -251,3 +254,52 @@ def _matches_only_nothing(compiled: Any) -> bool:
         return bool(compiled.possiblematchrange(8)[1] == b"")
     except Exception:  # RE2 gives no range (a pattern that may match anything): it may match
         return False
+
+
+def _refused_by_aws(compiled: Any) -> str | None:
+    """Why AWS refuses every name ``compiled`` matches (None: it may match one AWS takes),
+    from RE2's possible-match range, which bounds every match: a pattern with one match only
+    (``^snap-``: a prefix written without what may follow it), or whose every match starts
+    with two hyphens in a row, or with no letter."""
+    from .rules import identifier_problems  # rules compiles its checks with this module
+
+    try:
+        low, high = compiled.possiblematchrange(_RANGE_LENGTH)
+    except Exception:  # RE2 gives no range (a pattern that may match anything)
+        return None
+    refused = "every name would be refused"
+    if low == high:
+        only = low.decode("utf-8", "replace")
+        problems = identifier_problems(only, _LONGEST_NAME)
+        if not problems:
+            return None
+        hint = ""
+        if not identifier_problems(f"{only}a", _LONGEST_NAME):
+            hint = (
+                "; a pattern is matched against the whole name: for names that start with"
+                f" {only}, write ^{only}.*"
+            )
+        return f"its only match is {only!r}, which AWS refuses ({problems[0]}): {refused}{hint}"
+    shared = 0  # the bytes every match starts with: those low and high share
+    while shared < min(len(low), len(high)) and low[shared] == high[shared]:
+        shared += 1
+    start = low[:shared].decode("utf-8", "replace")
+    if "--" in start:
+        return (
+            f"every name it matches starts with {start!r}, and AWS refuses two hyphens in a"
+            f" row: {refused}"
+        )
+    first, last = low[:1], high[:1]
+    if first and last and (last < b"A" or first > b"z" or (first > b"Z" and last < b"a")):
+        return (
+            "every name it matches starts with a character from"
+            f" {first.decode('latin-1')!r} to {last.decode('latin-1')!r}, and AWS's names start"
+            f" with a letter: {refused}"
+        )
+    return None
+
+
+_RANGE_LENGTH = 256
+"""How much of a match RE2's possible-match range reads: past any identifier's length."""
+_LONGEST_NAME = 255
+"""The longest snapshot name AWS takes (an instance snapshot's; a cluster snapshot's is 63)."""

@@ -629,3 +629,51 @@ def test_a_naming_pattern_matching_only_the_empty_text_is_refused(pattern):
 def test_a_naming_pattern_that_may_match_the_empty_text_and_more_loads(pattern):
     name = "aaa" if pattern == "a*" else "abc"
     assert NamePattern(pattern).fullmatch(name, "abc")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "said"),
+    [
+        (
+            "^snap-",
+            "its only match is 'snap-', which AWS refuses (must not end with a hyphen): every"
+            " name would be refused; a pattern is matched against the whole name: for names"
+            " that start with snap-, write ^snap-.*",
+        ),
+        ("snap-", "its only match is 'snap-'"),
+        ("^9$", "its only match is '9', which AWS refuses (must start with a letter): every"),
+        (
+            "^[0-9]+$",
+            "every name it matches starts with a character from '0' to '9', and AWS's names"
+            " start with a letter: every name would be refused",
+        ),
+        (
+            "^snap--[0-9]+$",
+            "every name it matches starts with 'snap--', and AWS refuses two hyphens in a row",
+        ),
+        ("^-.*", "every name it matches starts with a character from '-' to '-'"),
+    ],
+)
+def test_a_naming_pattern_whose_every_match_aws_refuses_is_refused(pattern, said):
+    """`^snap-` (a prefix, written as if the pattern were searched) matches `snap-` alone,
+    which AWS refuses: the policy loaded, and then every name was blocked. RE2's possible-
+    match range bounds every match: one text only, or a start every match shares, that AWS
+    refuses, is a `RegexProblem` saying so."""
+    with pytest.raises(RegexProblem) as caught:
+        NamePattern(pattern)
+    assert said in caught.value.message
+
+
+IDENTIFIERS = st.from_regex(r"[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,40}", fullmatch=True)
+"""Names AWS takes: a letter first, no hyphen last or twice in a row."""
+
+
+TAILS = {"": "", ".*": "-x", "[0-9]*": "7", "-[0-9]{8}": "-20261129", "|9x": ""}
+"""A pattern's tail after a name, and what the tail matches in one name AWS takes."""
+
+
+@given(name=IDENTIFIERS, tail=st.sampled_from(sorted(TAILS)))
+def test_a_naming_pattern_that_matches_a_name_aws_takes_loads(name, tail):
+    """The refusal is sound: a pattern with a match AWS takes is never refused for it."""
+    pattern = f"^{re.escape(name)}{tail}$" if tail != "|9x" else f"{re.escape(name)}|9x"
+    assert NamePattern(pattern).fullmatch(name + TAILS[tail], None)
