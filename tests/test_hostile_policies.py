@@ -265,6 +265,39 @@ def test_bytes_that_are_no_policy_are_a_policy_error_on_line_1_or_2(
     assert error.line in (1, 2)
 
 
+@pytest.mark.parametrize(
+    ("data", "problem", "line"),
+    [
+        (
+            "version: 1\nmode: warn\n",
+            "invalid TOML: Expected '=' after a key in a key/value pair (it looks like YAML: a"
+            " policy is TOML, `version = 1`)",
+            1,
+        ),
+        ("# a policy\n---\nversion: 1\n", "(it looks like YAML: a policy is TOML", 2),
+        ('{"version": 1}\n', "invalid TOML: Invalid statement (it looks like JSON", 1),
+        ("version = 1\n[tags]\n[tags]\n", "invalid TOML: Cannot declare [tags] twice", 3),
+        (
+            'version = 1\n[tags.defaults]\na = "b"\n[tags.defaults]\n',
+            "invalid TOML: Cannot declare [tags.defaults] twice",
+            4,
+        ),
+        ('version = 1\n["naming"]\nx =\n', "invalid TOML: Invalid value", 3),
+    ],
+    ids=["yaml", "yaml-document", "json", "table-twice", "dotted-table-twice", "toml"],
+)
+def test_a_policy_in_yaml_or_json_says_so(
+    tmp_path: Path, data: str, problem: str, line: int
+) -> None:
+    """A first policy written in YAML or JSON got the TOML parser's word alone ("Expected '='
+    after a key"), and a table declared twice was shown as a Python tuple, ``('tags',)``."""
+    path = tmp_path / "p.toml"
+    path.write_text(data)
+    error = policy_error_of(lambda: load_policy(path))
+    assert (error.line, problem in error.problem) == (line, True), error.problem
+    assert data.startswith(("version: 1", "#", "{")) == ("looks like" in error.problem)
+
+
 # --- a value of another TOML type wherever a string belongs ---------------------------------
 
 STRING_KEYS = [

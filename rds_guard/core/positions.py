@@ -22,14 +22,24 @@ time quadratic in the parts of one key, seconds for 20,000."""
 
 
 def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyError:
-    """The `PolicyError` for tomllib's error, at the line it names."""
+    """The `PolicyError` for tomllib's error, at the line it names; a table's name as it is
+    written (tomllib shows a tuple), and a word for a file in YAML or JSON."""
     message = str(exc)
     found = _TOML_POSITION.search(message)
     line = int(found.group(1)) if found and found.group(1) else None
     if found and line is None:
         line = text.count("\n") + 1
     problem = _TOML_POSITION.sub("", message).strip()
-    return PolicyError(f"invalid TOML: {problem}", path=source, line=line)
+    problem = _TUPLE.sub(lambda found: f"[{'.'.join(_NAMES.findall(found.group(1)))}]", problem)
+    start = next((s for s in text.lstrip("\ufeff").splitlines() if s.strip()[:1] not in "#"), "")
+    other = "JSON" if start.lstrip()[:1] == "{" else "YAML" if _YAML_START.match(start) else None
+    written = f" (it looks like {other}: a policy is TOML, `version = 1`)" if other else ""
+    return PolicyError(f"invalid TOML: {problem}{written}", path=source, line=line)
+
+
+_TUPLE = re.compile(r"\(((?:'[^']*', ?)*'[^']*',?)\)")  # tomllib's ('tags', 'defaults')
+_NAMES = re.compile(r"'([^']*)'")
+_YAML_START = re.compile(r"---\s*$|[A-Za-z_][\w-]*:(?:\s|$)")
 
 
 def join(table: str, key: str) -> str:
