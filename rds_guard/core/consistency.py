@@ -122,8 +122,11 @@ def naming_operation_advice(name: str) -> str:
 
     known = sorted(operations.NAMING_OPERATIONS)
     listed = ", ".join(known)
-    if name in operations.OPERATIONS:
-        return f": {name} names no snapshot it makes; naming rules are for {listed}"
+    spelled = operations.operation_name(name)  # boto3's or the CLI's spelling, any case
+    if spelled in operations.NAMING_OPERATIONS:
+        return f" (did you mean {spelled!r}? operations are named as the API names them)"
+    if spelled is not None:
+        return f": {spelled} names no snapshot it makes; naming rules are for {listed}"
     close = difflib.get_close_matches(name, known, n=1, cutoff=_MISSPELT)
     if close:
         return f" (did you mean {close[0]!r}?)"

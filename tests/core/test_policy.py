@@ -251,6 +251,29 @@ def test_naming_operations_rejects_an_operation_that_names_no_snapshot():
 
 
 @pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("create_db_snapshot", "CreateDBSnapshot"),
+        ("create-db-cluster-snapshot", "CreateDBClusterSnapshot"),
+        ("CreateDbSnapshot", "CreateDBSnapshot"),
+    ],
+)
+def test_naming_operations_names_the_api_name_of_another_spelling(written, meant):
+    """boto3's and the CLI's spelling of an operation (which `eval` takes) got the list of
+    the operations alone."""
+    error = body_error(f'[naming.operations.{written}]\npattern = "^x.*$"\n')
+    assert error.key == f"naming.operations.{written}"
+    assert f"(did you mean {meant!r}? operations are named as the API names them)" in (
+        error.problem
+    )
+
+
+def test_naming_operations_says_boto3s_spelling_of_one_naming_nothing_names_nothing():
+    error = body_error('[naming.operations.delete_db_cluster_snapshot]\npattern = "^x.*$"\n')
+    assert "DeleteDBClusterSnapshot names no snapshot it makes" in error.problem
+
+
+@pytest.mark.parametrize(
     "operation", ["RestoreDBClusterFromSnapshot", "CreateDBInstance", "StopDBCluster"]
 )
 def test_an_operation_alike_a_naming_one_in_name_only_gets_the_list_not_a_guess(operation):
