@@ -11,7 +11,14 @@ from typing import Any, TypeVar
 
 from .policy import PolicyError
 from .positions import KeyLines, hint, join, kind, shown
-from .regex import NamePattern, Regex, RegexBudget, RegexProblem, compile_regex
+from .regex import (
+    NamePattern,
+    Regex,
+    RegexBudget,
+    RegexProblem,
+    compile_regex,
+    tag_value_refusal,
+)
 from .templates import Template, TemplateSyntaxError, compile_template
 
 _CREDENTIAL_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PRIVATE")
@@ -118,8 +125,13 @@ class ValueReader:
         return self._regex(value, key, NamePattern)
 
     def tag_pattern(self, value: object, key: str) -> Regex:
-        """``value`` as a tag value pattern, charged to the policy's regex budget."""
-        return self._regex(value, key, compile_regex)
+        """``value`` as a tag value pattern, charged to the policy's regex budget; one whose
+        every match AWS refuses as a tag value is refused (`tag_value_refusal`)."""
+        regex = self._regex(value, key, compile_regex)
+        refused = tag_value_refusal(regex)
+        if refused is not None:
+            raise self.fail(key, refused)
+        return regex
 
     def _regex(self, value: object, key: str, build: Callable[[str, RegexBudget], _R]) -> _R:
         text = self.string(value, key)

@@ -299,6 +299,36 @@ def _refused_by_aws(compiled: Any) -> str | None:
     return None
 
 
+def tag_value_refusal(regex: Regex) -> str | None:
+    """Why AWS refuses every tag value ``regex`` (a ``[tags.patterns]`` pattern) matches
+    (None: it may match one AWS takes), from RE2's possible-match range: a pattern with one
+    match only, or whose every match starts with a character no tag value holds (``#.+``)."""
+    from .rules import character_name, tag_char_allowed, tag_value_problems
+
+    try:
+        low, high = regex._compiled.possiblematchrange(_RANGE_LENGTH)
+    except Exception:  # RE2 gives no range (a pattern that may match anything)
+        return None
+    refused = "every value would be refused"
+    if low == high:
+        only = low.decode("utf-8", "replace")
+        problems = tag_value_problems(only)
+        if problems:
+            return f"its only match is {only!r}, which AWS refuses ({problems[0]}): {refused}"
+        return None
+    shared = 0
+    while shared < min(len(low), len(high)) and low[shared] == high[shared]:
+        shared += 1
+    start = low[:shared].decode("utf-8", "ignore")  # a character cut at its end: not shared
+    bad = next((char for char in start if not tag_char_allowed(char)), None)
+    if bad is None:
+        return None
+    return (
+        f"every value it matches starts with {start!r}, and AWS's tag values hold no"
+        f" U+{ord(bad):04X} {character_name(bad)}: {refused}"
+    )
+
+
 _RANGE_LENGTH = 256
 """How much of a match RE2's possible-match range reads: past any identifier's length."""
 _LONGEST_NAME = 255

@@ -16,7 +16,13 @@ import re2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rds_guard.core.regex import NamePattern, RegexProblem, compile_regex, escape
+from rds_guard.core.regex import (
+    NamePattern,
+    RegexProblem,
+    compile_regex,
+    escape,
+    tag_value_refusal,
+)
 from rds_guard.core.regex_syntax import translate
 
 # --- naming patterns -----------------------------------------------------------------------
@@ -677,3 +683,33 @@ def test_a_naming_pattern_that_matches_a_name_aws_takes_loads(name, tail):
     """The refusal is sound: a pattern with a match AWS takes is never refused for it."""
     pattern = f"^{re.escape(name)}{tail}$" if tail != "|9x" else f"{re.escape(name)}|9x"
     assert NamePattern(pattern).fullmatch(name + TAILS[tail], None)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "said"),
+    [
+        (
+            "#.+",
+            "every value it matches starts with '#', and AWS's tag values hold no U+0023 NUMBER"
+            " SIGN: every value would be refused",
+        ),
+        ("x#", "its only match is 'x#', which AWS refuses (value may hold only"),
+        ("\\n.*", "hold no U+000A (a control character)"),
+    ],
+)
+def test_a_tag_pattern_whose_every_match_aws_refuses_is_refused(pattern, said):
+    """``#.+`` loaded, and then flagged every value of its key: AWS refuses ``#`` in a tag."""
+    assert said in (tag_value_refusal(compile_regex(pattern)) or "")
+
+
+TAG_VALUES = st.text(
+    st.characters(categories=("L", "N", "Zs"), include_characters="_.:/=+-@"), max_size=30
+)
+
+
+@given(value=TAG_VALUES, tail=st.sampled_from(["", ".*", "[0-9]*", "(-x)?"]))
+def test_a_tag_pattern_that_matches_a_value_aws_takes_is_not_refused(value, tail):
+    """The refusal is sound: a pattern with a match AWS takes is never refused for it."""
+    regex = compile_regex(f"{re.escape(value)}{tail}")
+    assert regex.fullmatch(value)
+    assert tag_value_refusal(regex) is None
