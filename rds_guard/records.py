@@ -124,7 +124,7 @@ def request_fields(
         "service": service,
         "operation": row.name,
         "region": region,
-        "snapshot": identifier.lower() if isinstance(identifier, str) else None,
+        "snapshot": operations.listed_name(identifier) if isinstance(identifier, str) else None,
         "source": operations.snapshot_name(source) if isinstance(source, str) else None,
     }
 

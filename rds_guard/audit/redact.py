@@ -26,8 +26,8 @@ _SIGNING_VALUES = (
     r"|(?<![\w-])(?:aws_session_token|aws_secret_access_key|security[-_]?token"
     r"|session[-_]?token|secret[-_]?access[-_]?key)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
-    r"|(?<![\w-])(?:secret[-_]?key|token)"
-    rf"(?:=|%3d|%253d|&#61;|&#x3d;|[\"'\\]+\s*{_SEPARATOR}){_LEAD}"
+    r"|(?<![\w-])(?:secret[-_]?key|token)"  # the value right after: prose keeps its words
+    rf"(?:(?:=|%3d|%253d|&#61;|&#x3d;)|[\"'\\]+\s*{_SEPARATOR}\s*)(?:b?[\"'\\]+)?"
     r"|(?<![\w-])(?:signature|credential|awsaccesskeyid)(?:=|%3d|%253d|&#61;|&#x3d;)[\"']?"
     r"|(?<![\w-])authorization[\"'\\]*\s*[:=][\s\"'\\]*bearer\s+"
     r"|(?<![\w-])AWS\s+[A-Z0-9]{16,128}:"
@@ -67,21 +67,24 @@ def _without_password(found: re.Match[str]) -> str:
 # A URL's user information (``scheme://user:password@host``): botocore quotes the endpoint
 # URL whole when it cannot reach it (EndpointConnectionError), and an endpoint given with a
 # password for a proxy in front of the service carries it there. Written plain, it runs to
-# the last `@` before the host (a password may hold ' and, botocore taking it, @ unencoded;
-# a quote before , ] or ) ends a string in a list's repr, and the URL with it);
-# written URL-encoded once, as a URL inside a query or form body is, to the last %40. A
-# scheme is tried only where a word starts: tried at each letter of a long word, the run of
-# letters was read again from each (quadratic: seconds for a message of 20,000 letters).
+# the last `@` before the host (a password may hold ' and ", and, botocore taking it, @
+# unencoded; a quote before , ] ) . or a space ends a string, and the URL with it): within a
+# line where the URL is quoted (a space in the password too), within a word where it is not
+# (a URL without a path, then prose naming someone@host, keeps its words). Written
+# URL-encoded once, as a URL inside a query or form body is, to the last %40. A scheme is
+# tried only where a word starts: tried at each letter of a long word, the run of letters
+# was read again from each (quadratic: seconds for a message of 20,000 letters).
+_USER_INFO_END = r"[\"'](?![,\])\s.]|$)"  # a quote that does not end the URL's string
 _URL_USER_INFO = (
-    r"(?i)((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://)((?:[^\r\n/?#\"\\']|[\"'](?![,\])\s]|$))+)(@)"
+    rf"(?i)(?<=[\"'])([a-z][a-z0-9+.-]*://)((?:[^\r\n/?#\"\\']|{_USER_INFO_END})+)(@)"
+    rf"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://)((?:[^\s/?#\"\\']|{_USER_INFO_END})+)(@)"
     r"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f)[^\s/?#&\"<>\\])+)(%40)"
 )
 
 
 def _without_user_info(found: re.Match[str]) -> str:
-    plain = found.group(1) is not None
-    scheme, end = (found.group(1), found.group(3)) if plain else (found.group(4), found.group(6))
-    return f"{scheme}[redacted]{end}"
+    first = next(group for group in (1, 4, 7) if found.group(group) is not None)
+    return f"{found.group(first)}[redacted]{found.group(first + 2)}"
 
 
 def without_signing_values(message: str) -> str:

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 class Installed(Protocol):
-    """A guard as a stack holds it: made at install, or when it is first needed (`Pending`)."""
+    """A guard as a stack holds it: made at install, or when it is first needed (a lazy install,
+    `install_on_emitter`'s)."""
 
     order: int
     """When it was installed (`INSTALL_ORDER`)."""

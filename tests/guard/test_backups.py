@@ -678,6 +678,19 @@ def test_a_snapshot_that_does_not_exist_gets_the_services_own_error(rig: Rig) ->
     assert failed["snapshot"] == "ghost"
 
 
+def test_a_snapshot_named_by_its_arn_that_does_not_exist_is_recorded_by_its_name(
+    rig: Rig,
+) -> None:
+    """The `failed` record of a delete naming a snapshot that does not exist by its ARN held
+    the whole ARN as ``snapshot``, where the judged records hold the name (docs/audit.md)."""
+    arn = f"arn:aws:rds:us-east-1:{ACCOUNT_ID}:cluster-snapshot:Ghost-1"
+    with pytest.raises(ClientError):
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=arn)
+    assert rig.count("DeleteDBClusterSnapshot") == 0
+    (failed,) = rig.records()
+    assert (failed["event"], failed["snapshot"]) == ("failed", "ghost-1")
+
+
 def test_a_snapshot_that_cannot_be_read_is_not_deleted_and_the_record_says_why(rig: Rig) -> None:
     """AccessDenied on `DescribeDBClusterSnapshots`: each rule is a violation naming the
     code, in the exception and the `blocked` record; the delete is not sent."""

@@ -12,7 +12,15 @@ Nothing here is imported unless a ledger is used: a guard without ``[audit.ledge
 loads it.
 """
 
-from .errors import Fork, LedgerUnavailable, RemoteAhead, Reordered, ShipRefused, Unnamed
+from .errors import (
+    Fork,
+    LedgerUnavailable,
+    RemoteAhead,
+    Reordered,
+    ShipRefused,
+    Unnamed,
+    UnreadableLine,
+)
 from .location import Clients, LedgerLocation, S3Location, location_of, parse_ledger, parse_s3
 from .shipper import Shipper, ShipResult
 from .table import LedgerTable
@@ -30,6 +38,7 @@ __all__ = [
     "ShipResult",
     "Shipper",
     "Unnamed",
+    "UnreadableLine",
     "location_of",
     "parse_ledger",
     "parse_s3",

@@ -37,6 +37,11 @@ class Reordered(ShipRefused):
     were copied behind the writer, or the file was edited."""
 
 
+class UnreadableLine(ShipRefused):
+    """A line of the local log no reader reads (longer than any record): the records before
+    it are shipped, none from it on."""
+
+
 class Unnamed(ShipRefused):
     """The series' first record (seq 1) is gone and no state names the stream."""
 

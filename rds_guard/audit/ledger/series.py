@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import cast
 
 from rds_guard.core.frozen import frozen
+from rds_guard.errors import AuditError
 
 from ..fileio import (
     READ_FLAGS,
@@ -26,7 +27,7 @@ from ..fileio import (
     rfind_newline,
 )
 from ..record import parse_record
-from .errors import Reordered
+from .errors import Reordered, ShipRefused, UnreadableLine
 from .items import line_digest
 
 
@@ -177,6 +178,19 @@ def continues(record: Mapping[str, object]) -> str | None:
     return None if "\x00" in source else source
 
 
+def _readable(lines_of: Lines, path: Path) -> Iterator[list[bytes]]:
+    """``lines_of``'s batches; a line no reader reads (`Lines`) is `UnreadableLine`, which
+    stops the shipping of this log, not a ledger out of reach."""
+    try:
+        yield from lines_of
+    except ShipRefused:
+        raise
+    except AuditError as exc:
+        raise UnreadableLine(
+            f"{exc.detail}; nothing is shipped from it on", path=str(path)
+        ) from None
+
+
 def _read(
     log: LogFile, start: int, offset: int, before: int, following: int | None
 ) -> Iterator[Entry]:
@@ -192,7 +206,7 @@ def _read(
             offset, before = 0, 0
         lines_of = Lines(read_blocks(fd, offset), path=log.path, start=offset)
         position = offset
-        for lines in lines_of:
+        for lines in _readable(lines_of, log.path):
             for line in lines:
                 begin, position = position, position + len(line) + 1
                 seq = _record_seq(line)

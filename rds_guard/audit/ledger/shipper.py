@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -473,7 +472,20 @@ def _done(put: Callable[[Item], Put], item: Item) -> concurrent.futures.Future[P
 
 
 def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
-    while batch := list(islice(entries, size)):
+    """``entries`` in lists of ``size``; the entries read before a refusal (`ShipRefused`: a
+    line no reader reads, records out of order) are one more list before it is raised."""
+    batch: list[Entry] = []
+    try:
+        for entry in entries:
+            batch.append(entry)
+            if len(batch) == size:
+                yield batch
+                batch = []
+    except ShipRefused as refused:
+        if batch:
+            yield batch
+        raise refused from None
+    if batch:
         yield batch
 
 

@@ -55,6 +55,7 @@ from rds_guard.audit.ledger import (
     Reordered,
     Shipper,
     ShipRefused,
+    UnreadableLine,
 )
 from rds_guard.audit.ledger.items import text
 from rds_guard.audit.ledger.spool import CLOSE_WAIT, ShippingLog
@@ -453,6 +454,34 @@ def test_records_chained_onto_a_replay_below_the_head_are_refused_not_shipped(
         ship(log_path, table)
     assert _stored_items(table, stream) == before
     assert verify_ledger(table).ok
+
+
+def test_a_line_too_long_to_read_stops_shipping_after_the_records_before_it(
+    table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three records, then a line of 80 MiB (a hole `truncate` left), then a record: the
+    records before it are shipped, and shipping stops there with a refusal naming the byte
+    the line starts at (the CLI: exit 1, a finding). The read's error was taken for a ledger
+    out of reach: none of its batch was sent, and the shipping thread tried again for ever."""
+    write_log(log_path, 3)
+    start = log_path.stat().st_size
+    with open(log_path, "ab") as file:
+        file.truncate(start + (80 << 20))
+        file.seek(0, 2)
+        file.write(b"\n")
+    with pytest.raises(UnreadableLine) as refused:
+        ship(log_path, table, batch=25)
+    assert f"the line at byte {start} is longer than any record" in refused.value.detail
+    assert "nothing is shipped from it on" in refused.value.detail
+    assert [
+        json.loads(line)["seq"] for line in stored_lines(table, stream_of(table, log_path))
+    ] == [
+        1,
+        2,
+        3,
+    ]
+    run = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL)
+    assert run.code == 1 and run.out.startswith("refused: ") and "longer than any" in run.out
 
 
 # --- a record that holds more than ASCII ------------------------------------------------------
