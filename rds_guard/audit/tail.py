@@ -68,9 +68,10 @@ def scan_tail(fd: int, size: int) -> TailScan:
 
     Backwards from the end, keeping the blocks from the one holding the last newline on: one
     read when both lines lie in the file's last block, as records do (a writer does this each
-    time another writer has written). A line longer than `LONGEST_KEPT` is not kept: its
-    bytes are read as ``b""``, no record (a line of gigabytes, held whole, would take the
-    guarded process's memory).
+    time another writer has written). No more than twice `LONGEST_KEPT` bytes before the
+    last newline are kept: a line longer than `LONGEST_KEPT`, or one that starts before them
+    (after such a line), is read as ``b""``, no record (a line of gigabytes, held whole,
+    would take the guarded process's memory).
     """
     newlines: list[int] = []  # the offsets of the file's last three newlines, the last first
     blocks: list[bytes] = []  # the blocks read from the one holding the last newline, last first
