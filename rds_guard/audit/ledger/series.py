@@ -274,3 +274,21 @@ def _last_record_line(path: Path) -> tuple[int, bytes] | None:
         return None
     finally:
         os.close(fd)
+
+
+def in_batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
+    """``entries`` in lists of ``size``; the entries read before a refusal (`ShipRefused`: a
+    line no reader reads, records out of order) are one more list before it is raised."""
+    batch: list[Entry] = []
+    try:
+        for entry in entries:
+            batch.append(entry)
+            if len(batch) == size:
+                yield batch
+                batch = []
+    except ShipRefused as refused:
+        if batch:
+            yield batch
+        raise refused from None
+    if batch:
+        yield batch

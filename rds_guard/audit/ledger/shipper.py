@@ -20,7 +20,7 @@ import concurrent.futures
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from .items import (
     text,
 )
 from .location import Clients
-from .series import Cursor, Entry, Series
+from .series import Cursor, Entry, Series, in_batches
 from .state import ShipState, StateFile
 from .table import FORK, LedgerTable, Put, stored_digest
 
@@ -222,7 +222,7 @@ class Shipper:
         result.acked = state.acked
         total = max(0, result.last - state.acked)
         entries = self.series.entries(state.acked + 1, state.cursor)
-        for batch in _batches(entries, self.batch):
+        for batch in in_batches(entries, self.batch):
             state, line = self._send(batch, state, result)
             self._save(state, line)
             result.acked = state.acked
@@ -469,24 +469,6 @@ def _done(put: Callable[[Item], Put], item: Item) -> concurrent.futures.Future[P
     except Exception as exc:  # as a pool's worker would keep it, for _send to read
         future.set_exception(exc)
     return future
-
-
-def _batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
-    """``entries`` in lists of ``size``; the entries read before a refusal (`ShipRefused`: a
-    line no reader reads, records out of order) are one more list before it is raised."""
-    batch: list[Entry] = []
-    try:
-        for entry in entries:
-            batch.append(entry)
-            if len(batch) == size:
-                yield batch
-                batch = []
-    except ShipRefused as refused:
-        if batch:
-            yield batch
-        raise refused from None
-    if batch:
-        yield batch
 
 
 def describe_error(error: BaseException) -> str:
