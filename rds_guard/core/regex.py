@@ -263,10 +263,10 @@ def _refused_by_aws(compiled: Any) -> str | None:
     with two hyphens in a row, or with no letter."""
     from .rules import identifier_problems  # rules compiles its checks with this module
 
-    try:
-        low, high = compiled.possiblematchrange(_RANGE_LENGTH)
-    except Exception:  # RE2 gives no range (a pattern that may match anything)
+    found = _match_range(compiled)
+    if found is None:
         return None
+    low, high = found
     refused = "every name would be refused"
     if low == high:
         only = low.decode("utf-8", "replace")
@@ -280,10 +280,7 @@ def _refused_by_aws(compiled: Any) -> str | None:
                 f" {only}, write ^{only}.*"
             )
         return f"its only match is {only!r}, which AWS refuses ({problems[0]}): {refused}{hint}"
-    shared = 0  # the bytes every match starts with: those low and high share
-    while shared < min(len(low), len(high)) and low[shared] == high[shared]:
-        shared += 1
-    start = low[:shared].decode("utf-8", "replace")
+    start = _shared_start(low, high).decode("utf-8", "replace")
     if "--" in start:
         return (
             f"every name it matches starts with {start!r}, and AWS refuses two hyphens in a"
@@ -305,10 +302,10 @@ def tag_value_refusal(regex: Regex) -> str | None:
     match only, or whose every match starts with a character no tag value holds (``#.+``)."""
     from .rules import character_name, tag_char_allowed, tag_value_problems
 
-    try:
-        low, high = regex._compiled.possiblematchrange(_RANGE_LENGTH)
-    except Exception:  # RE2 gives no range (a pattern that may match anything)
+    found = _match_range(regex._compiled)
+    if found is None:
         return None
+    low, high = found
     refused = "every value would be refused"
     if low == high:
         only = low.decode("utf-8", "replace")
@@ -316,10 +313,7 @@ def tag_value_refusal(regex: Regex) -> str | None:
         if problems:
             return f"its only match is {only!r}, which AWS refuses ({problems[0]}): {refused}"
         return None
-    shared = 0
-    while shared < min(len(low), len(high)) and low[shared] == high[shared]:
-        shared += 1
-    start = low[:shared].decode("utf-8", "ignore")  # a character cut at its end: not shared
+    start = _shared_start(low, high).decode("utf-8", "ignore")  # a character cut: not shared
     bad = next((char for char in start if not tag_char_allowed(char)), None)
     if bad is None:
         return None
@@ -327,6 +321,24 @@ def tag_value_refusal(regex: Regex) -> str | None:
         f"every value it matches starts with {start!r}, and AWS's tag values hold no"
         f" U+{ord(bad):04X} {character_name(bad)}: {refused}"
     )
+
+
+def _match_range(compiled: Any) -> tuple[bytes, bytes] | None:
+    """RE2's possible-match range of ``compiled``: bytes at or below every match, and at or
+    above (None: RE2 gives none, for a pattern that may match anything)."""
+    try:
+        low, high = compiled.possiblematchrange(_RANGE_LENGTH)
+    except Exception:
+        return None
+    return bytes(low), bytes(high)
+
+
+def _shared_start(low: bytes, high: bytes) -> bytes:
+    """The bytes ``low`` and ``high`` start with alike: every match between them starts so."""
+    shared = 0
+    while shared < min(len(low), len(high)) and low[shared] == high[shared]:
+        shared += 1
+    return low[:shared]
 
 
 _RANGE_LENGTH = 256
