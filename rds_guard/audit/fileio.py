@@ -212,9 +212,10 @@ def read_back(fd: int, end: int, block: int = TAIL_BLOCK) -> Iterator[tuple[int,
         end = start
 
 
-def rfind_newline(fd: int, end: int) -> int:
-    """Offset of the last newline before ``end``, reading backwards; -1 when there is none."""
-    for start, data in read_back(fd, end):
+def rfind_newline(fd: int, end: int, block: int = TAIL_BLOCK) -> int:
+    """Offset of the last newline before ``end``, reading backwards in blocks of ``block``
+    bytes; -1 when there is none."""
+    for start, data in read_back(fd, end, block):
         found = data.rfind(b"\n")
         if found >= 0:
             return start + found

@@ -15,7 +15,14 @@ from rds_guard.errors import AuditError
 
 from .errors import KeyRequired, NotAnAuditLog
 from .fields import LINE_MAX
-from .fileio import count_newlines, first_line, may_be_a_cut_file, read_back, read_range
+from .fileio import (
+    count_newlines,
+    first_line,
+    may_be_a_cut_file,
+    read_back,
+    read_range,
+    rfind_newline,
+)
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
@@ -81,7 +88,9 @@ def scan_tail(fd: int, size: int) -> TailScan:
         while len(newlines) < 3 and (found := data.rfind(b"\n", 0, found)) >= 0:
             newlines.append(start + found)
         if newlines and len(newlines) < 3 and newlines[0] - start > 2 * LONGEST_KEPT:
-            newlines += _newlines_before(fd, start, 3 - len(newlines))  # none kept from here
+            while len(newlines) < 3 and newlines[-1] >= 0:  # none kept from here
+                newlines.append(rfind_newline(fd, min(start, newlines[-1]), block=1 << 20))
+            newlines = [at for at in newlines if at >= 0]
             break
         if newlines:
             blocks.append(data)
@@ -110,19 +119,6 @@ def scan_tail(fd: int, size: int) -> TailScan:
 LONGEST_KEPT = 4 * LINE_MAX
 """The longest line `scan_tail` keeps: no record is longer than `LINE_MAX` (a record of the
 first format, written before records were cut to it, well within this)."""
-
-
-def _newlines_before(fd: int, end: int, wanted: int) -> list[int]:
-    """The offsets of up to ``wanted`` newlines before ``end``, the last first, read backwards
-    in large blocks and kept in none."""
-    found: list[int] = []
-    for start, data in read_back(fd, end, block=1 << 20):
-        at = len(data)
-        while len(found) < wanted and (at := data.rfind(b"\n", 0, at)) >= 0:
-            found.append(start + at)
-        if len(found) == wanted:
-            break
-    return found
 
 
 @frozen
