@@ -267,3 +267,52 @@ def test_an_install_while_another_thread_uninstalls_guards_the_sessions_new_clie
     assert in_force(session.client("rds")) == "b"
     b.uninstall()
     assert in_force(session.client("rds")) is None
+
+
+def at_once(work: Callable[[Any], None], args: list[Any]) -> None:
+    """``work(arg)`` for each of ``args``, each in a thread, all released together."""
+    ready = threading.Barrier(len(args))
+
+    def run(arg: Any) -> None:
+        ready.wait(10)
+        work(arg)
+
+    started = [threading.Thread(target=run, args=(arg,)) for arg in args]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join(30)
+
+
+def test_installs_racing_from_threads_leave_the_newest_in_force_then_nothing(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
+    """Threads install at once on boto3's default session, half of them as the default and
+    half directly: once they are all in, the guard in force for the session's clients is the
+    one installed last (the highest ``order``), whatever the threads' interleaving; once they
+    have all left, from threads too, nothing judges the clients and boto3 is as it was."""
+    names = [f"p{index}" for index in range(8)]
+    policies = {name: policy_of(tmp_path, name) for name in names}
+    original = boto3._get_default_session
+    session = original()
+    make_cluster(session.client("rds", region_name=REGION))
+
+    def prefixes_let_through() -> list[str]:
+        client = boto3.client("rds", region_name=REGION)
+        return [name for name in names if outcome(client, f"{name}-1") == "sent"]
+
+    for _ in range(6):
+        guards: dict[str, rds_guard.Guard] = {}
+
+        def arrive(index: int, guards: dict[str, rds_guard.Guard] = guards) -> None:
+            target = default_target()[0] if index % 2 else session
+            guards[names[index]] = install(target, policies[names[index]])
+
+        at_once(arrive, list(range(len(names))))
+        assert len(guards) == len(names)
+        newest = max(guards, key=lambda name: guards[name].order)
+        assert prefixes_let_through() == [newest]
+        at_once(rds_guard.Guard.uninstall, list(guards.values()))
+        assert not any(guard.active for guard in guards.values())
+        assert prefixes_let_through() == names
+        assert boto3._get_default_session is original
