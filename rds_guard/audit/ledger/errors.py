@@ -1,9 +1,15 @@
 """The ledger's refusals, all `AuditError`s: a stream a shipper will not ship (`Fork`,
-`RemoteAhead`, `Reordered`, `Unnamed`) and a ledger that cannot be reached (`LedgerUnavailable`)."""
+`RemoteAhead`, `Reordered`, `Unnamed`, `UnreadableLine`), a ledger that cannot be reached
+(`LedgerUnavailable`), and `describe_error`, the one line each of them quotes of what went
+wrong."""
 
 from __future__ import annotations
 
+from botocore.exceptions import ClientError
+
 from rds_guard.errors import AuditError
+
+from ..redact import without_signing_values
 
 
 class ShipRefused(AuditError):
@@ -50,3 +56,14 @@ class LedgerUnavailable(AuditError):
     """The ledger could not be reached, refused the request (throttled past botocore's
     retries, no connection, access denied) or, in ``required`` mode, refused the log (a
     fork, the ledger ahead, records out of order); the records wait in the local log."""
+
+
+def describe_error(error: BaseException) -> str:
+    """What went wrong talking to the ledger or the checkpoints' bucket, in one line, without
+    the secrets a message may quote (`without_signing_values`: an endpoint's password)."""
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        text = f"{info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(": ")
+    else:
+        text = str(error) or type(error).__name__
+    return without_signing_values(text)

@@ -27,8 +27,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..record import utc_now
-from ..redact import without_signing_values
-from .errors import Fork, RemoteAhead, ShipRefused, Unnamed
+from .errors import Fork, RemoteAhead, ShipRefused, Unnamed, describe_error
 from .items import (
     Item,
     fork_item,
@@ -471,15 +470,4 @@ def _done(put: Callable[[Item], Put], item: Item) -> concurrent.futures.Future[P
     return future
 
 
-def describe_error(error: BaseException) -> str:
-    """What went wrong talking to the ledger or the checkpoints' bucket, in one line, without
-    the secrets a message may quote (`without_signing_values`: an endpoint's password)."""
-    if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
-        text = f"{info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(": ")
-    else:
-        text = str(error) or type(error).__name__
-    return without_signing_values(text)
-
-
-__all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper", "describe_error"]
+__all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper"]

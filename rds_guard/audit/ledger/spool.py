@@ -33,9 +33,9 @@ from rds_guard.errors import AuditError
 from ..record import Record, StrPath, parse_time
 from ..writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 from .checkpoints import CheckpointOutcome, CheckpointStore, write_checkpoint
-from .errors import LedgerUnavailable, ShipRefused
+from .errors import LedgerUnavailable, ShipRefused, describe_error
 from .location import Clients, location_of, parse_s3
-from .shipper import Shipper, ShipResult, describe_error
+from .shipper import Shipper, ShipResult
 from .table import LedgerTable
 
 logger = logging.getLogger("rds_guard")
