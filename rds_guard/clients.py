@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -58,15 +59,26 @@ def made_client(session: Any, service: str, **settings: Any) -> Any:
         raise ClientSettingsError(
             f"not a region's name: {region!r} (the region given, or AWS_DEFAULT_REGION)"
         )
-    try:
-        return session.create_client(service, **settings)
-    except ValueError as exc:
-        from rds_guard.audit.redact import without_signing_values
+    from rds_guard.audit.redact import without_signing_values
 
+    try:
+        client = session.create_client(service, **settings)
+    except ValueError as exc:
         message = without_signing_values(str(exc))  # an endpoint's password, say
         raise ClientSettingsError(
             f"cannot make the {service} client: {message}{_quoted_from_env(str(exc))}"
         ) from None
+    try:
+        # botocore takes a URL whose port is no number (to urllib, a password's raw # or ?
+        # ends the host), and its signer raises a bare ValueError at every request
+        urlsplit(client.meta.endpoint_url).port  # noqa: B018
+    except ValueError as exc:
+        raise ClientSettingsError(
+            f"cannot make the {service} client: its endpoint URL"
+            f" {without_signing_values(client.meta.endpoint_url)}:"
+            f" {without_signing_values(str(exc))} (a password's # or ? is written %23 or %3F)"
+        ) from None
+    return client
 
 
 def _quoted_from_env(message: str) -> str:

@@ -73,13 +73,28 @@ def _without_password(found: re.Match[str]) -> str:
 # (a URL without a path, then prose naming someone@host, keeps its words). Written
 # URL-encoded once, as a URL inside a query or form body is, to the last %40. A scheme is
 # tried only where a word starts: tried at each letter of a long word, the run of letters
-# was read again from each (quadratic: seconds for a message of 20,000 letters).
+# was read again from each (quadratic: seconds for a message of 20,000 letters). A password
+# may hold a raw ? or #: after the user's name and a colon, they are taken to be part of it,
+# as botocore's signer reads the URL (to it, the host ends there, and the password's start is
+# the port it says "could not be cast to integer"); a port then a query holding an @
+# (http://h:80?to=a@b) is redacted with them.
 _USER_INFO_END = r"[\"'](?![,\])\s.]|$)"  # a quote that does not end the URL's string
+_QUOTED_USER_INFO = (
+    rf"(?:[^\r\n/?#\"\\':]|{_USER_INFO_END})*:"
+    rf"(?:[^\r\n/\"\\']|{_USER_INFO_END})+"
+    rf"|(?:[^\r\n/?#\"\\']|{_USER_INFO_END})+"
+)
+_PLAIN_USER_INFO = (
+    rf"(?:[^\s/?#\"\\':]|{_USER_INFO_END})*:(?:[^\s/\"\\']|{_USER_INFO_END})+"
+    rf"|(?:[^\s/?#\"\\']|{_USER_INFO_END})+"
+)
 _URL_USER_INFO = (
-    rf"(?i)(?<=[\"'])([a-z][a-z0-9+.-]*://)((?:[^\r\n/?#\"\\']|{_USER_INFO_END})+)(@)"
-    rf"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://)((?:[^\s/?#\"\\']|{_USER_INFO_END})+)(@)"
+    rf"(?i)(?<=[\"'])([a-z][a-z0-9+.-]*://)({_QUOTED_USER_INFO})(@)"
+    rf"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://)({_PLAIN_USER_INFO})(@)"
     r"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f)[^\s/?#&\"<>\\])+)(%40)"
 )
+# urllib's complaint about such a URL, whose "port" is the password's start.
+_PORT_NOT_A_NUMBER = r"(Port could not be cast to integer value as )(?:'[^'\r\n]*'|\"[^\"\r\n]*\")"
 
 
 def _without_user_info(found: re.Match[str]) -> str:
@@ -92,5 +107,6 @@ def without_signing_values(message: str) -> str:
     key id and its scope) it quotes, and the user information (a password) of each URL,
     replaced by ``[redacted]`` (the name it was quoted under is kept)."""
     message = re.sub(_URL_USER_INFO, _without_user_info, message)
+    message = re.sub(_PORT_NOT_A_NUMBER, r"\1[redacted]", message)
     message = re.sub(_PASSWORDS, _without_password, message)
     return re.sub(_SIGNING_VALUES, r"\1[redacted]", message)

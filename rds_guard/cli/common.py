@@ -421,7 +421,8 @@ def endpoint_url(text: str) -> str:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{exc}: {shown}") from None
+        # urllib's "Port could not be cast..." quotes a password's start (one with # or ?)
+        raise argparse.ArgumentTypeError(f"{without_signing_values(str(exc))}: {shown}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(
             f"expected an http:// or https:// URL with a host, got {shown}"

@@ -530,6 +530,13 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             'URL: "http://[redacted]@127.0.0.1:9/" URL: "http://[redacted]@h:9/"'
             " (http://[redacted]@h:9/)",
         ),
+        (  # a raw # or ? in a password: urllib takes its start for the port
+            "argument --endpoint-url: Port could not be cast to integer value as 's3cr':"
+            " 'http://u:s3cr#et@127.0.0.1:9' http://u:pa?ss@h:9/ \"http://u:12#x y@h\"",
+            "argument --endpoint-url: Port could not be cast to integer value as [redacted]:"
+            " 'http://[redacted]@127.0.0.1:9' http://[redacted]@h:9/ \"http://[redacted]@h\"",
+        ),
+        ("a query holding an address: http://h?to=ops:a@example.com http://h:9#x", None),
         ("mail ops@example.com, see https://docs.aws.amazon.com/a@b and http://[::1]:9/", None),
         ('"http://h:9" said "ops@example.com"; an invalid token, a NextToken: x', None),
         ("Invalid endpoint: http://localhost:9 ; mail ops@example.com", None),
@@ -570,6 +577,8 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "aws_session_token: " + "\\/" * 300_000,
         "http://" + 'a b"c' * 250_000,
         "token'" * 150_000 + "'token' " * 100_000,
+        "'http://u:" + "a?#:" * 250_000 + " http://u:" + "b?#" * 250_000,
+        "'http://" + "u:?x" * 250_000,
     ],
     ids=[
         "letters",
@@ -580,6 +589,8 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "escaped slashes",
         "user info",
         "tokens",
+        "a password's ? and #",
+        "colons",
     ],
 )
 def test_a_long_error_message_is_redacted_without_hanging(log_path: Path, message: str) -> None:

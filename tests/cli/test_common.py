@@ -153,6 +153,7 @@ def test_an_endpoint_urls_password_is_not_echoed_in_the_error(
         (["reconcile", "--audit", "log.jsonl"], "http://admin:S3CRET@127.0.0.1:99999"),
         (["reconcile", "--audit", "log.jsonl"], "ftp://admin:S3CRET@127.0.0.1"),
         (["ledger", "init"], "http://admin:S3CRET@"),
+        (["ledger", "init"], "http://admin:S3CRET#x@127.0.0.1:1"),  # "port 'S3CRET'"
     ],
 )
 def test_an_endpoint_url_refused_is_not_echoed_with_its_password(
@@ -174,6 +175,20 @@ def test_an_endpoint_botocore_refuses_is_not_quoted_with_its_password(
     with pytest.raises(ClientSettingsError) as refused:
         made_client(botocore.session.Session(), "rds", region_name="us-east-1")
     assert "Invalid endpoint: http://[redacted]@ho st" in str(refused.value)
+    assert "S3CRET" not in str(refused.value)
+
+
+@pytest.mark.parametrize("url", ["http://admin:S3CRET#x@127.0.0.1:1", "http://admin:S3CRET?x@h"])
+def test_an_endpoint_botocore_takes_and_cannot_sign_for_is_refused_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    """botocore makes a client for a URL whose password holds a raw # or ?, and its signer
+    raises a bare ValueError quoting the password's start ("Port could not be cast to integer
+    value as 'S3CRET'") at every request: the ledger's install probe raised it."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    with pytest.raises(ClientSettingsError) as refused:
+        made_client(botocore.session.Session(), "rds", region_name="us-east-1")
+    assert "cannot make the rds client: its endpoint URL http://[redacted]@" in str(refused.value)
     assert "S3CRET" not in str(refused.value)
 
 

@@ -465,3 +465,19 @@ def test_a_shipper_with_the_policys_key_writes_a_checkpoint_hourly(
     assert guard.audit.checkpoint_if_due() is None  # ...but the newest checkpoint is recent
     assert read_history(store).findings == []
     guard.uninstall()
+
+
+@pytest.mark.parametrize("mode", ["ship", "required"])
+def test_an_endpoint_whose_password_holds_a_hash_is_refused_at_install_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """An endpoint URL with a raw # in its password: botocore makes the ledger's clients,
+    then its signer raises a bare ValueError naming the password's start as the port. The
+    install says which setting is wrong, without the password, in either mode."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://proxy:S3CRET#x@127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    policy = write_policy(tmp_path, LEDGER, mode=mode)
+    with pytest.raises(ValueError, match=r"endpoint URL http://\[redacted\]@127\.0\.0\.1:9") as e:
+        rds_guard.install(boto3.Session(region_name="us-east-1"), policy=policy)
+    assert "S3CRET" not in str(e.value)
