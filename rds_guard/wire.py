@@ -25,9 +25,10 @@ def form_params(data: object) -> Mapping[str, Any] | None:
     """The parameters a query request carries, as the service reads them: botocore's flat
     dict as it is; a body another handler made text or bytes (or a presigned URL's query)
     read as a form, UTF-8. None when it cannot be read as one call: any other body (a
-    file), bytes that are no UTF-8, or a parameter given twice (also in another case:
-    which one the service takes is not known); botocore never sends those."""
-    if type(data) is dict or isinstance(data, Mapping):
+    file, a dict `plain_body` could not read), bytes that are no UTF-8, or a parameter given
+    twice (also in another case: which one the service takes is not known); botocore never
+    sends those."""
+    if type(data) is dict:
         body: Mapping[str, Any] = data
     elif isinstance(data, str | bytes | bytearray):
         try:
@@ -153,9 +154,14 @@ list holding itself, or nested ten thousand deep, is not copied for ever."""
 
 
 def plain_copy(value: Any, depth: int = COPIED_DEPTH) -> Any:
-    """A copy of a parameter value made of lists and dicts (tuples become lists), so that a
-    later change to the caller's objects does not change it; below ``depth`` levels, the
-    caller's objects themselves."""
+    """A copy of a parameter value made of lists, dicts and exact strings and numbers (tuples
+    become lists), so that a later change to the caller's objects does not change it, and so
+    that what the guard reads of it is what botocore sends: a subclass of ``str`` is sent
+    through its own ``encode()`` and judged through its own ``lower()``, a subclass of ``int``
+    sent through its own ``__str__``, a subclass of ``dict`` or ``list`` serialized through
+    its own ``items()`` or ``__iter__`` and read through ``get()`` or indexing, none of which
+    need say what the object holds. Each is copied as what it holds (the base type's own
+    methods). Below ``depth`` levels, the caller's objects themselves."""
     kind = type(value)
     if kind is str or value is None or depth == 0:
         return value
@@ -163,11 +169,76 @@ def plain_copy(value: Any, depth: int = COPIED_DEPTH) -> Any:
         copied = _string_dicts(value)
         if copied is not None:
             return copied
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, dict):
+        return {_text(key): plain_copy(item, depth - 1) for key, item in dict.items(value)}
     if isinstance(value, Mapping):
-        return {key: plain_copy(item, depth - 1) for key, item in value.items()}
+        return {_text(key): plain_copy(item, depth - 1) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain_copy(item, depth - 1) for item in value]
+        items = list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value)
+        return [plain_copy(item, depth - 1) for item in items]
+    if kind is not bool and isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
     return value
+
+
+def plain(value: Any, depth: int = COPIED_DEPTH) -> Any:
+    """``value`` itself when it is made of exact lists, tuples, dicts (of string keys),
+    strings, numbers and None (down to ``depth`` levels), as every correct call's are; else
+    its `plain_copy`."""
+    return value if _is_plain(value, depth) else plain_copy(value, depth)
+
+
+def plain_params(params: dict[str, Any], names: Iterable[str]) -> None:
+    """Each of ``names`` in ``params`` made `plain`, in place: judged as it is sent."""
+    for name in names:
+        if name in params:
+            value = params[name]
+            made = plain(value)
+            if made is not value:
+                params[name] = made
+
+
+def _is_plain(value: Any, depth: int) -> bool:
+    kind = type(value)
+    if kind in _SCALARS or depth == 0:
+        return True
+    if kind is list or kind is tuple:
+        return all(_is_plain(item, depth - 1) for item in value)
+    if kind is dict:
+        return all(type(key) is str and _is_plain(item, depth - 1) for key, item in value.items())
+    return False
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _text(key: Any) -> Any:
+    """A dict's key as the exact string it holds (other keys as they are)."""
+    return str.__str__(key) if isinstance(key, str) and type(key) is not str else key
+
+
+def plain_body(data: Any) -> Any:
+    """A request's body as botocore sends it: for a dict (botocore's flat query body), the
+    exact strings and numbers it is sent as (a new dict), since each key and value is sent
+    through its own ``encode()`` or ``__str__``, and a dict subclass through its own
+    ``items()`` (`plain_copy`); ``data`` itself when it is already so, as botocore makes
+    every body, or no dict."""
+    if type(data) is dict:
+        if all(type(key) is str and type(value) in _SCALARS for key, value in data.items()):
+            return data
+        items = data.items()
+    elif isinstance(data, dict):
+        items = data.items()
+    else:
+        return data
+    try:
+        return {_text(key): plain_copy(value, 1) for key, value in list(items)}
+    except Exception:  # its items() are no pairs: `form_params` reads it as no call
+        return data
 
 
 def _string_dicts(items: list[Any]) -> list[dict[Any, str]] | None:

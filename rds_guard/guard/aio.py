@@ -16,6 +16,7 @@ import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+from .. import wire
 from ..core.calls import Decision
 from ..core.decide import decide
 from ..core.operations import Operation
@@ -44,6 +45,7 @@ class AioClientBinding(ClientBinding):
         guard = self.guard()
         if guard is None or not self.judgeable(params, model):
             return
+        wire.plain_params(params, row.judged)
         problems = self.invalid(row, params)
         invalid: tuple[Violation, ...] = ()
         if problems:  # before the look-ups, as botocore's validation is
@@ -65,6 +67,7 @@ class AioClientBinding(ClientBinding):
         if found is None:
             return
         call, guard, row, past_the_wrapper = found
+        wire.plain_params(params, row.judged)  # a handler since may have put in others
         decided: Decision | CallReads | None = None
         if call.deferred or guard.changed_since(row, call, params):
             try:

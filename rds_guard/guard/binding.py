@@ -100,6 +100,7 @@ class ClientBinding:
         guard = self.guard()
         if guard is None or not self.judgeable(params, model):
             return
+        wire.plain_params(params, row.judged)
         invalid = guard.check_types(self, row, params, self.invalid(row, params))
         reads = self.reads(row, params, guard, deferrable=True)
         try:
@@ -121,6 +122,7 @@ class ClientBinding:
         if found is None:
             return
         call, guard, row, past_the_wrapper = found
+        wire.plain_params(params, row.judged)  # a handler since may have put in others
         try:
             completed = guard.complete(
                 self, row, call, params, self.reads(row, params, guard, deferrable=True)
@@ -151,7 +153,10 @@ class ClientBinding:
         call, guard = self.held(row, request.context)
         if call is None or guard is None:
             return None
-        sent = self.sent(row, request.data, call, request.url)
+        body = wire.plain_body(request.data)  # what is read of it is what is sent
+        if body is not request.data:
+            request.data = body
+        sent = self.sent(row, body, call, request.url)
         if not call.requested:
             return call, guard, sent, guard.check_sent
         if sent[1] is None and sent[0] == call.judged:

@@ -100,6 +100,50 @@ def test_a_blocked_create_is_never_sent_and_lists_every_violation(
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
+class LowersAs(str):
+    """A string whose lower() says another name than it holds."""
+
+    def lower(self) -> str:
+        return GOOD
+
+
+class EncodesAs(str):
+    """A string that is sent (through encode()) as ``test2``, whatever it holds."""
+
+    def encode(self, *_: Any, **__: Any) -> bytes:
+        return b"test2"
+
+
+def test_strings_are_judged_and_sent_as_what_they_hold(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A subclass of str whose lower() or encode() says otherwise: judged, sent and recorded
+    as what it holds (the sync suite: tests/guard/test_subclassed_values.py)."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+
+    async def work() -> rds_guard.PolicyViolation:
+        async with rds_client(session, moto_server) as rds:
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=EncodesAs(GOOD), Tags=TEAM
+            )
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders",
+                    DBClusterSnapshotIdentifier=LowersAs("Test3"),
+                    Tags=TEAM,
+                )
+            return caught.value
+
+    moto_server.reset_counts()
+    blocked = run(work)
+    assert [v.rule for v in blocked.violations] == ["identifier.pattern"]
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    assert moto_server.last_params("CreateDBClusterSnapshot")["DBClusterSnapshotIdentifier"] == GOOD
+    events = [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)]
+    assert events == [("requested", GOOD), ("created", GOOD), ("blocked", "test3")]
+
+
 def test_a_call_whose_requested_record_cannot_be_written_is_never_sent(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

@@ -335,6 +335,36 @@ def delete_free_with_body(
 HELD_AS_TEXT = "Action=DeleteDBClusterSnapshot&Version=2014-10-31&DBClusterSnapshotIdentifier=held"
 
 
+class ItemsNameHeld(dict[str, str]):
+    """A body that holds the delete of ``free`` and is sent (through items()) as that of
+    ``held``."""
+
+    def items(self) -> Any:
+        return [
+            (k, "held" if k == "DBClusterSnapshotIdentifier" else v) for k, v in super().items()
+        ]
+
+
+class ItemsFail(dict[str, str]):
+    """A body botocore cannot send: its items() are no pairs."""
+
+    def items(self) -> Any:
+        return [1]
+
+
+def test_a_body_sent_through_its_own_items_is_judged_as_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A before-call handler makes the body a dict whose items() (which botocore sends) name
+    another snapshot than it holds: the guard judges what is sent."""
+    free = dict(pair.split("=") for pair in HELD_AS_TEXT.replace("=held", "=free").split("&"))
+    rds, blocked_delete = delete_free_with_body(moto_server, tmp_path, ItemsNameHeld(free))
+    rules = [(v.rule, v.field) for v in blocked_delete.violations]
+    assert ("deletion.hold", "Tags.legal-hold") in rules
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    assert snapshots_left(rds) == {"free", "held"}
+
+
 @pytest.mark.parametrize("body", [HELD_AS_TEXT, HELD_AS_TEXT.encode()], ids=["str", "bytes"])
 def test_a_body_made_text_is_read_as_the_service_reads_it_and_judged_again(
     moto_server: MotoServer, tmp_path: Path, body: object
@@ -373,8 +403,9 @@ def test_a_body_made_the_same_text_goes_on_as_judged(
         HELD_AS_TEXT.replace("=held", "=free&dbclustersnapshotidentifier=held"),
         HELD_AS_TEXT.encode().replace(b"=held", b"=free&x=\xff"),
         None,
+        ItemsFail(Action="DeleteDBClusterSnapshot"),
     ],
-    ids=["file", "name-twice", "name-twice-in-another-case", "not-utf-8", "none"],
+    ids=["file", "name-twice", "name-twice-in-another-case", "not-utf-8", "none", "no-pairs"],
 )
 def test_a_body_that_cannot_be_read_as_one_call_is_never_sent(
     moto_server: MotoServer, tmp_path: Path, body: object
