@@ -19,7 +19,7 @@ import json
 
 from rds_guard.core.frozen import frozen
 
-from .items import Item, line_digest, line_of, number, text
+from .items import Item, full_sha256, line_of, number, text
 
 ALGORITHM = "ECDSA_SHA_256"
 """The signing algorithm (an ECC_NIST_P256 key)."""
@@ -46,7 +46,8 @@ class StreamHead:
 @frozen
 class ForkEntry:
     """A fork the ledger recorded: its item's key (``<stream>/fork/<hex>``, ``seq``) and the
-    digest of the refused line the item holds."""
+    SHA-256 of the refused line the item holds (its own digest, read where a sealed line
+    carries it, would not see the rest of the line edited)."""
 
     key: str
     seq: int
@@ -69,7 +70,7 @@ class ForkEntry:
         return cls(
             text(item, "stream") or "",
             number(item, "seq") or 0,
-            "" if line is None else line_digest(line),
+            "" if line is None else full_sha256(line),
         )
 
 

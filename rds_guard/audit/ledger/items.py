@@ -184,6 +184,21 @@ def fork_key(stream: str, line: bytes) -> str:
     return f"{stream}/fork/{hashlib.sha256(line).hexdigest()[:16]}"
 
 
+def fork_problems(item: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """How a fork's item differs from the one its line and ``of`` make (`fork_item`), each
+    said after "the fork item KEY": a key that is not its line's under ``of``, a ``digest``
+    that is not its line's. (``stored`` and ``time`` are the shipper's word alone.)"""
+    line, of = line_of(item), text(item, "of")
+    if line is None or of is None:
+        return ["holds no line, or names no stream (of)"]
+    problems = []
+    if text(item, "stream") != fork_key(of, line):
+        problems.append(f"is not where its line, refused from {of}, is kept ({fork_key(of, line)})")
+    if text(item, "digest") != line_digest(line):
+        problems.append("has a digest that is not its line's")
+    return problems
+
+
 def fork_item(stream: str, seq: int, line: bytes, stored: str, time: str) -> Item:
     """The item that records a fork: the refused line, where it was refused, what the ledger
     holds there."""

@@ -18,7 +18,7 @@ from ..record import seq_of, stream_id
 from ..verify import MAX_FINDINGS, verify_lines
 from .checkpoint_body import ForkEntry
 from .history import History
-from .items import full_sha256, item_problems, line_of, number, text
+from .items import fork_problems, full_sha256, item_problems, line_of, number, text
 from .table import LedgerTable
 
 Progress = Callable[[int, int | None], None]
@@ -141,7 +141,8 @@ def verify_ledger(
     ]
     forks = list(table.forks(stream))
     for item in forks:
-        findings.add(_fork_finding(item))
+        for finding in _fork_findings(item):
+            findings.add(finding)
     if history is not None:
         walked = {summary.stream for summary in summaries if summary.records}
         for finding in _hidden(history, walked, listed, forks, stream):
@@ -273,6 +274,10 @@ def _item_findings(
     """What the walk of the lines cannot see: an item holding another seq's line, attributes
     its line does not give it (`item_problems`), a first record that is not the stream's, a
     changed checkpointed head."""
+    if b"\n" in line:  # the walk takes off a line's newline: as a file's, not an item's
+        yield LedgerFinding(
+            seq, "edited", f"{stream}: the item at seq {seq} holds a line break", stream
+        )
     held = seq_of(line) if line.startswith(b"{") else None
     if held is not None and held != seq:
         yield LedgerFinding(
@@ -335,15 +340,19 @@ def _hidden(
             )
 
 
-def _fork_finding(item: dict[str, dict[str, str]]) -> LedgerFinding:
-    seq = number(item, "seq") or 0
-    of = text(item, "of") or "?"
-    return LedgerFinding(
-        seq,
+def _fork_findings(item: dict[str, dict[str, str]]) -> Iterator[LedgerFinding]:
+    """The fork an item records, under the stream its key names (its ``of`` is the item's
+    word alone), then how the item differs from the one its line makes (`fork_problems`)."""
+    entry = ForkEntry.of_item(item)
+    yield LedgerFinding(
+        entry.seq,
         "fork",
-        f"{of}: at seq {seq} a log sharing this stream's first record (a cloned disk or "
-        f"image?) wrote another record (digest {text(item, 'digest')}; the ledger holds "
-        f"{text(item, 'stored')}); found {text(item, 'time')}, its line is in the ledger "
-        f"under {text(item, 'stream')}",
-        of,
+        f"{entry.stream}: at seq {entry.seq} a log sharing this stream's first record (a cloned"
+        f" disk or image?) wrote another record (digest {text(item, 'digest')}; the ledger "
+        f"holds {text(item, 'stored')}); found {text(item, 'time')}, its line is in the "
+        f"ledger under {entry.key}",
+        entry.stream,
     )
+    for problem in fork_problems(item):
+        detail = f"{entry.stream}: the fork item {entry.key} {problem}"
+        yield LedgerFinding(entry.seq, "edited", detail, entry.stream)

@@ -36,7 +36,7 @@ from rds_guard.audit.ledger.checkpoints import (
     write_checkpoint,
 )
 from rds_guard.audit.ledger.history import read_history
-from rds_guard.audit.ledger.items import fork_key, line_digest, text
+from rds_guard.audit.ledger.items import fork_key, full_sha256, line_digest, record_item, text
 from rds_guard.audit.ledger.verify import verify_ledger
 
 NOT_LISTED = {"note": {"S": "nothing to see here"}}
@@ -152,7 +152,7 @@ def test_a_fork_overwritten_after_a_checkpoint_is_found_by_verify_and_the_next_c
     assert ledger_findings(table) == [(5, "fork")]
     written = write_checkpoint(table, store).checkpoint
     assert written is not None
-    pinned = ForkEntry(fork_key(stream, lines[4]), 5, line_digest(lines[4]))
+    pinned = ForkEntry(fork_key(stream, lines[4]), 5, full_sha256(lines[4]))
     assert written.forks == (pinned,)
     _overwrite(table, pinned.key, 5)
     assert table.forks() == []
@@ -177,11 +177,55 @@ def test_a_fork_made_to_hold_another_line_is_found(
     forged = item_at(table, key, 5) | {"line": {"S": lines[3].decode()}}
     put_raw(table, forged)
     assert [text(fork, "line") for fork in table.forks()] == [lines[3].decode()]
-    assert _verify(table, store) == [(5, "checkpoint"), (5, "fork")]
+    # edited twice: not under its line's key, nor holding its line's digest
+    assert _verify(table, store) == [(5, "checkpoint"), (5, "edited"), (5, "edited"), (5, "fork")]
     assert write_checkpoint(table, store).findings == [
         f"{stream}: the fork at seq 5 that a checkpoint recorded (item {key}, digest "
-        f"{line_digest(lines[4])}) is no longer in the ledger as it was: overwritten since"
+        f"{full_sha256(lines[4])}) is no longer in the ledger as it was: overwritten since"
     ]
+
+
+@pytest.mark.parametrize("checkpointed", [True, False], ids=["checkpointed", "not-yet"])
+def test_a_forks_line_edited_around_its_own_digest_is_found(
+    table: LedgerTable, store: CheckpointStore, tmp_path: Path, checkpointed: bool
+) -> None:
+    """The writer edits what the clone wrote (``requested`` made ``blocked``) but keeps the
+    line's own digest field, which is all a checkpoint pinned, and names another stream as
+    forked (``of``): the checkpoint pins the whole line, and the item's key is its line's
+    under the stream forked, so verify finds the edit either way, and names the stream the
+    key is under."""
+    stream, lines = _forked(table, tmp_path)
+    if checkpointed:
+        write_checkpoint(table, store)
+    key = fork_key(stream, lines[4])
+    other = f"{stream.rsplit('/', 1)[0]}/0000000000000000"
+    edited = lines[4].replace(b'"event":"requested"', b'"event":"blocked"')
+    assert edited != lines[4] and line_digest(edited) == line_digest(lines[4])
+    put_raw(table, item_at(table, key, 5) | {"line": {"S": edited.decode()}, "of": {"S": other}})
+    found = verify_ledger(table, history=read_history(store) if checkpointed else None).findings
+    assert sorted((f.line, f.reason) for f in found) == [
+        *([(5, "checkpoint")] if checkpointed else []),
+        (5, "edited"),
+        (5, "fork"),
+    ]
+    assert {f.stream for f in found} == {stream}
+    if checkpointed:
+        assert write_checkpoint(table, store).findings != []
+
+
+def test_a_record_below_a_checkpoint_given_a_line_break_and_its_digest_is_found(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """A line break after a record's line, and the item's digest made the one such a line
+    gets (its SHA-256: the own digest is no longer where a sealed line carries it): the walk
+    of the lines takes a line's newline off, as it does a file's, and saw the record as
+    shipped."""
+    lines = write_log(log_path, 5)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    put_raw(table, record_item(stream, 3, lines[2] + b"\n"))
+    assert _verify(table, store) == [(3, "edited")]
 
 
 def test_an_item_put_at_a_forks_key_beforehand_does_not_keep_the_fork_out(
@@ -246,9 +290,10 @@ def test_a_fork_item_whose_seq_is_no_whole_number_is_reported_not_a_crash(
             "kind": {"S": "fork"},
         },
     )
-    assert [kind for _, kind in ledger_findings(table)] == ["fork"]
+    # and as a fork item that holds no line
+    assert [kind for _, kind in ledger_findings(table)] == ["fork", "edited"]
     assert write_checkpoint(table, store).checkpoint is not None
-    assert [kind for _, kind in _verify(table, store)] == ["fork"]
+    assert [kind for _, kind in _verify(table, store)] == ["edited", "fork"]
 
 
 # The attributes beside a record's line: docs/ledger.md's verify "holds every item to its
