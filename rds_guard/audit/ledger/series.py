@@ -53,7 +53,9 @@ class Cursor:
         file, start, end, seq = (value.get(k) for k in ("file", "start", "end", "seq"))
         if not isinstance(file, str) or not all(type(n) is int for n in (start, end, seq)):
             return None
-        return cls(file, int(str(start)), int(str(end)), int(str(seq)))
+        cursor = cls(file, int(str(start)), int(str(end)), int(str(seq)))
+        # no line is where a negative offset says (os.pread refuses one), nor at seq 0
+        return cursor if 0 <= cursor.start < cursor.end and cursor.seq >= 1 else None
 
 
 @frozen

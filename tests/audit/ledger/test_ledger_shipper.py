@@ -483,13 +483,25 @@ def test_a_damaged_state_file_is_forgotten(table: LedgerTable, log_path: Path) -
     assert stored_lines(table, stream_of(table, log_path)) == lines + complete_lines(log_path)[5:]
 
 
-def test_a_cursor_that_no_longer_fits_is_dropped(table: LedgerTable, log_path: Path) -> None:
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"start": 7, "end": 7},  # the middle of a line
+        {"start": -1},  # os.pread refused it: "Invalid argument", and every ship after
+        {"end": -1},
+        {"seq": 0},
+    ],
+    ids=["middle-of-a-line", "negative-start", "negative-end", "seq-0"],
+)
+def test_a_cursor_that_no_longer_fits_is_dropped(
+    table: LedgerTable, log_path: Path, damage: dict[str, int]
+) -> None:
     import json
 
     write_log(log_path, 5)
     ship(log_path, table)
     state = json.loads(state_path(log_path).read_text())
-    state["cursor"]["start"] = state["cursor"]["end"] = 7  # the middle of a line
+    state["cursor"].update(damage)
     state_path(log_path).write_text(json.dumps(state))
     write_log(log_path, 3)
     result = ship(log_path, table)
