@@ -297,7 +297,7 @@ def _result(walk: ChainWalk, head: str | None) -> VerifyResult:
         more=walk.more,
         seq=walk.seq,
         first_format=walk.first_format,
-        unsealed_end=walk.mode == FIRST_FORMAT,
+        unsealed_end=walk.mode == FIRST_FORMAT and (walk.last or b"")[-1:] != b"\r",
     )
 
 

@@ -431,10 +431,9 @@ class ChainWalk:
         self.seq, self.last, self.link_key = seq, line, link_key
         self.prev = chain_hash(line, link_key).encode()
         self.mode = chain or FIRST_FORMAT
-        if chain:
-            self.sealed_seen = True
-        else:
-            self.first_format += 1
+        self.sealed_seen = self.sealed_seen or bool(chain)
+        # a CRLF line (reported as such) only reads as the first format: the CR hides its chain
+        self.first_format += not chain and line[-1:] != b"\r"
         self._bad = 0
         if self.first_seq is None:
             self.first_seq = seq
