@@ -153,7 +153,7 @@ what lies deeper is no valid parameter (botocore refuses it), and is kept as it 
 list holding itself, or nested ten thousand deep, is not copied for ever."""
 
 
-def plain_copy(value: Any, depth: int = COPIED_DEPTH) -> Any:
+def plain_copy(value: Any, depth: int = COPIED_DEPTH, *, mappings: bool = True) -> Any:
     """A copy of a parameter value made of lists, dicts and exact strings and numbers (tuples
     become lists), so that a later change to the caller's objects does not change it, and so
     that what the guard reads of it is what botocore sends: a subclass of ``str`` is sent
@@ -161,7 +161,9 @@ def plain_copy(value: Any, depth: int = COPIED_DEPTH) -> Any:
     sent through its own ``__str__``, a subclass of ``dict`` or ``list`` serialized through
     its own ``items()`` or ``__iter__`` and read through ``get()`` or indexing, none of which
     need say what the object holds. Each is copied as what it holds (the base type's own
-    methods). Below ``depth`` levels, the caller's objects themselves."""
+    methods). A mapping that is no dict, which botocore's validation refuses (and the guard,
+    for a client that does not validate), is copied into a dict, or with ``mappings`` False
+    kept as it is. Below ``depth`` levels, the caller's objects themselves."""
     kind = type(value)
     if kind is str or value is None or depth == 0:
         return value
@@ -171,13 +173,12 @@ def plain_copy(value: Any, depth: int = COPIED_DEPTH) -> Any:
             return copied
     if isinstance(value, str):
         return str.__str__(value)
-    if isinstance(value, dict):
-        return {_text(key): plain_copy(item, depth - 1) for key, item in dict.items(value)}
-    if isinstance(value, Mapping):
-        return {_text(key): plain_copy(item, depth - 1) for key, item in value.items()}
+    if isinstance(value, dict) or (mappings and isinstance(value, Mapping)):
+        pairs = dict.items(value) if isinstance(value, dict) else value.items()
+        return {_text(key): plain_copy(v, depth - 1, mappings=mappings) for key, v in pairs}
     if isinstance(value, (list, tuple)):
         items = list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value)
-        return [plain_copy(item, depth - 1) for item in items]
+        return [plain_copy(item, depth - 1, mappings=mappings) for item in items]
     if kind is not bool and isinstance(value, int):
         return int.__int__(value)
     if isinstance(value, float):
@@ -188,8 +189,9 @@ def plain_copy(value: Any, depth: int = COPIED_DEPTH) -> Any:
 def plain(value: Any, depth: int = COPIED_DEPTH) -> Any:
     """``value`` itself when it is made of exact lists, tuples, dicts (of string keys),
     strings, numbers and None (down to ``depth`` levels), as every correct call's are; else
-    its `plain_copy`."""
-    return value if _is_plain(value, depth) else plain_copy(value, depth)
+    its `plain_copy`, a mapping that is no dict kept as it is (botocore refuses it, and must
+    go on refusing it)."""
+    return value if _is_plain(value, depth) else plain_copy(value, depth, mappings=False)
 
 
 def plain_params(params: dict[str, Any], names: Iterable[str]) -> None:
