@@ -6,6 +6,10 @@ parameters the guard judged back out of it, typed by the operation's input shape
 guard can hold what is sent against what it decided. The readers of an operation are built
 once per client (`readers`): botocore makes each client a service model, and shapes, of its
 own.
+
+What the guard judges is made of exact built-in types first (`plain_params`, `plain_body`):
+botocore sends a value through its own methods (a subclass of ``str`` through its own
+``encode()``), the rules read it through others, and the two must read the same.
 """
 
 from __future__ import annotations
