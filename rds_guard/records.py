@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import wire
 from .core import operations, rules
 from .core.calls import Decision
 from .core.operations import Operation
@@ -193,7 +194,7 @@ def changed_violations(
     ``again``: the decision on what goes out). A change that leaves the call within the
     policy is no violation; otherwise the rules it breaks as sent, and ``request.changed``
     for each parameter that was changed."""
-    differs = any(again.params.get(name) != sent.get(name) for name in row.judged)
+    differs = any(not wire.same(again.params.get(n), sent.get(n)) for n in row.judged)
     if not (again.violations or differs):
         return []
     return [
@@ -207,7 +208,7 @@ def changed_violations(
                 " call breaks the policy",
             )
             for name in row.judged
-            if sent.get(name) != judged.get(name)
+            if not wire.same(sent.get(name), judged.get(name))
         ),
     ]
 

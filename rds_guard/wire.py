@@ -14,6 +14,7 @@ botocore sends a value through its own methods (a subclass of ``str`` through it
 
 from __future__ import annotations
 
+import decimal
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -32,7 +33,7 @@ def form_params(data: object) -> Mapping[str, Any] | None:
     file, a dict `plain_body` could not read), bytes that are no UTF-8, or a parameter given
     twice (also in another case: which one the service takes is not known); botocore never
     sends those."""
-    if type(data) is dict:
+    if type(data) is dict and _flat(data):
         body: Mapping[str, Any] = data
     elif isinstance(data, str | bytes | bytearray):
         try:
@@ -157,7 +158,9 @@ what lies deeper is no valid parameter (botocore refuses it), and is kept as it 
 list holding itself, or nested ten thousand deep, is not copied for ever."""
 
 
-def plain_copy(value: Any, depth: int = COPIED_DEPTH, *, mappings: bool = True) -> Any:
+def plain_copy(
+    value: Any, depth: int = COPIED_DEPTH, *, coerce: bool = True, _copies: Any = None
+) -> Any:
     """A copy of a parameter value made of lists, dicts and exact strings and numbers (tuples
     become lists), so that a later change to the caller's objects does not change it, and so
     that what the guard reads of it is what botocore sends: a subclass of ``str`` is sent
@@ -165,24 +168,43 @@ def plain_copy(value: Any, depth: int = COPIED_DEPTH, *, mappings: bool = True) 
     sent through its own ``__str__``, a subclass of ``dict`` or ``list`` serialized through
     its own ``items()`` or ``__iter__`` and read through ``get()`` or indexing, none of which
     need say what the object holds. Each is copied as what it holds (the base type's own
-    methods). A mapping that is no dict, which botocore's validation refuses (and the guard,
-    for a client that does not validate), is copied into a dict, or with ``mappings`` False
-    kept as it is. Below ``depth`` levels, the caller's objects themselves."""
+    methods). A mapping that is no dict (which botocore's validation refuses, and the guard,
+    for a client that does not validate) is copied into a dict, and a subclass of a number
+    into the number; with ``coerce`` False both are kept as given, for botocore to refuse or
+    send as it would (its refusal quotes the value's type), and a tuple stays one. A list or
+    dict met again is its one copy (a list holding itself is copied as one: botocore's
+    refusal quotes it so). Below ``depth`` levels, the caller's objects themselves."""
     kind = type(value)
     if kind is str or value is None or depth == 0:
         return value
-    if kind is list:
+    if kind is list and _copies is None:
         copied = _string_dicts(value)
         if copied is not None:
             return copied
     if isinstance(value, str):
         return str.__str__(value)
-    if isinstance(value, dict) or (mappings and isinstance(value, Mapping)):
+    copies: dict[int, Any] = {} if _copies is None else _copies
+    if id(value) in copies:
+        return copies[id(value)]
+    if isinstance(value, dict) or (coerce and isinstance(value, Mapping)):
         pairs = dict.items(value) if isinstance(value, dict) else value.items()
-        return {_text(key): plain_copy(v, depth - 1, mappings=mappings) for key, v in pairs}
-    if isinstance(value, (list, tuple)):
-        items = list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value)
-        return [plain_copy(item, depth - 1, mappings=mappings) for item in items]
+        made: dict[Any, Any] = copies.setdefault(id(value), {})
+        for key, item in list(pairs):
+            made[_text(key)] = plain_copy(item, depth - 1, coerce=coerce, _copies=copies)
+        return made
+    if isinstance(value, list):
+        listed: list[Any] = copies.setdefault(id(value), [])
+        listed += [
+            plain_copy(item, depth - 1, coerce=coerce, _copies=copies)
+            for item in list.__iter__(value)
+        ]
+        return listed
+    if isinstance(value, tuple):
+        items = tuple.__iter__(value)
+        copied = [plain_copy(item, depth - 1, coerce=coerce, _copies=copies) for item in items]
+        return copied if coerce else tuple(copied)
+    if not coerce:
+        return value
     if kind is not bool and isinstance(value, int):
         return int.__int__(value)
     if isinstance(value, float):
@@ -190,36 +212,46 @@ def plain_copy(value: Any, depth: int = COPIED_DEPTH, *, mappings: bool = True) 
     return value
 
 
-def plain(value: Any, depth: int = COPIED_DEPTH) -> Any:
-    """``value`` itself when it is made of exact lists, tuples, dicts (of string keys),
-    strings, numbers and None (down to ``depth`` levels), as every correct call's are; else
-    its `plain_copy`, a mapping that is no dict kept as it is (botocore refuses it, and must
-    go on refusing it)."""
-    return value if _is_plain(value, depth) else plain_copy(value, depth, mappings=False)
-
-
 def plain_params(params: dict[str, Any], names: Iterable[str]) -> None:
-    """Each of ``names`` in ``params`` made `plain`, in place: judged as it is sent."""
+    """Each of ``names`` in ``params`` made a `plain_copy`, in place: judged as it is sent,
+    and the guard's own, which the caller's objects, changed by another of its threads or by
+    a handler while the guard's look-ups run, no longer reach. What botocore's validation
+    refuses, or takes and sends as it is (a subclass of a number), is not coerced: botocore
+    refuses it as it would, and `plain_body` reads what is sent."""
     for name in names:
         if name in params:
-            value = params[name]
-            made = plain(value)
-            if made is not value:
-                params[name] = made
+            params[name] = plain_copy(params[name], coerce=False)
 
 
-def _is_plain(value: Any, depth: int) -> bool:
-    kind = type(value)
-    if kind in _SCALARS or depth == 0:
-        return True
-    if kind is list or kind is tuple:
-        return all(_is_plain(item, depth - 1) for item in value)
-    if kind is dict:
-        return all(type(key) is str and _is_plain(item, depth - 1) for key, item in value.items())
+def detached(params: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """A copy of ``params`` whose ``names`` are `plain_copy`'s of their own: what a decision
+    reads, out of reach of a handler holding ``params`` while the decision's look-ups run."""
+    copied = dict(params)
+    plain_params(copied, names)
+    return copied
+
+
+def same(judged: Any, sent: Any) -> bool:
+    """Whether two parameter values are the same, made of built-in types at every depth and
+    equal: ``==`` alone takes an object that says it equals anything for any value (its own
+    ``__eq__``), and it is then sent as its ``__str__`` says; an object of no built-in type
+    is never the same as anything. Built-in numbers compare as Python compares them (``1``
+    judged is ``true`` sent: botocore writes a boolean so)."""
+    judged_kind, sent_kind = type(judged), type(sent)
+    if judged_kind in _SCALARS and sent_kind in _SCALARS:
+        return bool(judged == sent)
+    if judged_kind is dict and sent_kind is dict:
+        return (
+            len(judged) == len(sent)
+            and all(type(key) is str and key in sent for key in judged)
+            and all(same(value, sent[key]) for key, value in judged.items())
+        )
+    if judged_kind in (list, tuple) and sent_kind in (list, tuple):
+        return len(judged) == len(sent) and all(map(same, judged, sent))
     return False
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+_SCALARS = frozenset({str, int, float, bool, type(None), decimal.Decimal})
 
 
 def _text(key: Any) -> Any:
@@ -234,7 +266,7 @@ def plain_body(data: Any) -> Any:
     ``items()`` (`plain_copy`); ``data`` itself when it is already so, as botocore makes
     every body, or no dict."""
     if type(data) is dict:
-        if all(type(key) is str and type(value) in _SCALARS for key, value in data.items()):
+        if _flat(data):
             return data
         items = data.items()
     elif isinstance(data, dict):
@@ -242,9 +274,20 @@ def plain_body(data: Any) -> Any:
     else:
         return data
     try:
-        return {_text(key): plain_copy(value, 1) for key, value in list(items)}
+        body = {_text(key): plain_copy(value, 1) for key, value in list(items)}
     except Exception:  # its items() are no pairs: `form_params` reads it as no call
         return data
+    return body if _flat(body) else data
+
+
+def _flat(body: dict[Any, Any]) -> bool:
+    """Whether each key of ``body`` is an exact string and each value an exact string or
+    number, as botocore makes them: any other value is sent as its own ``__str__`` says, or
+    as several (a list), and `form_params` reads such a body as no call."""
+    return all(type(key) is str and type(value) in _SENT for key, value in body.items())
+
+
+_SENT = frozenset({str, int, float, bool, decimal.Decimal})  # botocore takes a Decimal for a float
 
 
 def _string_dicts(items: list[Any]) -> list[dict[Any, str]] | None:

@@ -50,8 +50,9 @@ class AioClientBinding(ClientBinding):
         invalid: tuple[Violation, ...] = ()
         if problems:  # before the look-ups, as botocore's validation is
             invalid = await off_loop(guard, guard.check_types, self, row, params, problems)
-        try:
-            decided = await self.ahead(guard, row, params, deferrable=True)
+        try:  # decided on the guard's own copy, as `Guard.judge` decides
+            detached = wire.detached(params, row.judged)
+            decided = await self.ahead(guard, row, detached, deferrable=True)
         except Incomplete:
             self.keep(guard.deferred(row, params), context)  # judged after every handler
             return
@@ -90,7 +91,8 @@ class AioClientBinding(ClientBinding):
         found = self.to_hold(row, request)
         if found is not None:
             call, guard, (sent, swapped), check = found
-            decided = await self.ahead(guard, row, sent) if sent != call.judged else None
+            changed = not wire.same(sent, call.judged)
+            decided = await self.ahead(guard, row, sent) if changed else None
             await off_loop(guard, check, self, row, call, sent, decided, swapped)
 
     async def after_call(  # type: ignore[override]
@@ -138,7 +140,8 @@ class AioClientBinding(ClientBinding):
         found = self.presigned_call(presigned, url)
         if found is not None:
             guard, row, call, (sent, swapped) = found
-            decided = await self.ahead(guard, row, sent) if sent != call.judged else None
+            changed = not wire.same(sent, call.judged)
+            decided = await self.ahead(guard, row, sent) if changed else None
             await off_loop(
                 guard, guard.check_presigned, self, row, call, sent, ExpiresIn, decided, swapped
             )

@@ -159,7 +159,7 @@ class ClientBinding:
         sent = self.sent(row, body, call, request.url)
         if not call.requested:
             return call, guard, sent, guard.check_sent
-        if sent[1] is None and sent[0] == call.judged:
+        if sent[1] is None and wire.same(sent[0], call.judged):
             return None
         return call, guard, sent, guard.hold
 

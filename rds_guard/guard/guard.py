@@ -177,7 +177,7 @@ class Guard:
     @staticmethod
     def changed_since(row: Operation, call: GuardedCall, params: Mapping[str, Any]) -> bool:
         """Whether a handler changed what the call's judgement rests on since."""
-        return _judged(row, params) != call.judged
+        return not wire.same(_judged(row, params), call.judged)
 
     def settle(self, call: GuardedCall, row: Operation) -> None:
         """Block (enforce) or warn about the call's pending violations."""
@@ -250,14 +250,14 @@ class Guard:
         for a retry that is not the request recorded (a handler may change only a later
         attempt): a change that breaks the policy is blocked, and the outcome record states
         what was sent last."""
-        if call.pending and swapped is None and sent == call.judged:
+        if call.pending and swapped is None and wire.same(sent, call.judged):
             # violations the last handler left pending (the call botocore's validation then
             # refused) and a handler registered after it mended back into the call judged
             self.settle(call, row)
         call.pending = ()  # else the call as sent is judged again, whatever they were
         if swapped is not None:
             self._refuse_swapped(binding, row, call, swapped)
-        elif sent != call.judged:
+        elif not wire.same(sent, call.judged):
             self._judge_again(binding, row, call, sent, lookups)
 
     def record_outcome(
@@ -293,8 +293,11 @@ class Guard:
     ) -> Decision:
         if isinstance(lookups, Decision):
             return lookups
+        # on the guard's own copy: a handler holding ``params`` may change them while the
+        # look-ups run (its change is then what is held at request-created)
+        detached = wire.detached(params, row.judged)
         try:
-            return decide(self.policy, row, params, binding.facts(), lookups)
+            return decide(self.policy, row, detached, binding.facts(), lookups)
         except LookupFailed as failed:
             # the source cannot be looked up at all: the caller gets the service's own answer
             fields = request_fields(binding.service, binding.region, row, params)
@@ -351,7 +354,7 @@ class Guard:
         found = lookups if lookups is not None else binding.reads(row, sent, self)
         again = self._decide(binding, row, sent, found)
         judged_tags = call.recorded and all(
-            sent.get(name) == call.judged.get(name)
+            wire.same(sent.get(name), call.judged.get(name))
             for name in (row.tags, row.source, row.copy_tags)
             if name
         )
@@ -361,7 +364,7 @@ class Guard:
                 return
             call.call, call.recorded = new_call_id(), True
         violations = tuple(changed_violations(row, call.judged, sent, again))
-        changed = [name for name in row.judged if sent.get(name) != call.judged.get(name)]
+        changed = [n for n in row.judged if not wire.same(sent.get(n), call.judged.get(n))]
         fields = record_fields(again, binding.region) | {
             "violations": [v.as_dict() for v in violations],
             "notes": [*again.notes, _changed(changed)],

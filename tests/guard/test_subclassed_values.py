@@ -10,13 +10,17 @@ records, and a call the guard blocks is never counted there.
 from __future__ import annotations
 
 import enum
+import types
 from pathlib import Path
 from typing import Any
 
+import botocore.signers
 import pytest
-from aws import audit_records, guarded_client, make_cluster
+from aws import audit_records, guarded_client, guarded_session, make_cluster
+from botocore.config import Config
+from botocore.exceptions import ParamValidationError
 from policies import WARN, write_policy
-from servers import MotoServer
+from servers import MotoServer, raw_response
 
 import rds_guard
 
@@ -41,7 +45,11 @@ path = "audit.jsonl"
 fsync = false
 """
 
+NO_FORCED_TAGS = POLICY.replace('[tags.forced]\nbackup-policy = "standard-35d"\n', "")
+"""`POLICY` adding no tags: the guard leaves the caller's tag list in the call as made."""
+
 GOOD = "orders-manual-20261129"
+TEAM = [{"Key": "team", "Value": "core"}]
 
 
 class EncodesAs(str):
@@ -134,8 +142,7 @@ def test_a_tag_whose_items_say_otherwise_is_sent_as_what_it_holds(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """Under a policy that adds no tags (the guard leaves the caller's list in the call)."""
-    without_forced = POLICY.replace('[tags.forced]\nbackup-policy = "standard-35d"\n', "")
-    rds = guarded_client(write_policy(tmp_path, without_forced), on=moto_server)
+    rds = guarded_client(write_policy(tmp_path, NO_FORCED_TAGS), on=moto_server)
     make_cluster(rds)
     rds.create_db_cluster_snapshot(
         DBClusterIdentifier="orders",
@@ -229,3 +236,152 @@ def test_string_subclasses_of_a_correct_program_are_sent_as_without_the_guard(
         form = moto_server.last_params("CreateDBClusterSnapshot")
         sent.append({key: value for key, value in form.items() if key.startswith("Tags")})
     assert sent[0] == sent[1] == {"Tags.Tag.1.Key": "env", "Tags.Tag.1.Value": "prod"}
+
+
+class SaysEqual:
+    """No string: equal to anything (its own ``__eq__``), sent as what its ``__str__`` says."""
+
+    def __init__(self, sent: str) -> None:
+        self.sent = sent
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+    def __str__(self) -> str:
+        return self.sent
+
+
+def test_a_body_value_that_says_it_equals_anything_is_never_sent(
+    rds: Any, moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``before-call`` handler puts into the serialized body an object that compares equal
+    to the name judged and is sent as ``test2``: a body botocore never makes, read as no
+    call (``request.changed`` on ``body``)."""
+
+    def late_body(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["DBClusterSnapshotIdentifier"] = SaysEqual("test2")
+
+    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", late_body)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "body")]
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
+def test_a_retry_given_a_value_that_says_it_equals_anything_is_never_sent(
+    rds: Any, moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The first attempt is answered 500; a ``needs-retry`` handler puts such an object in
+    the retry's body as a forced tag's value: the retry is held again, and never sent."""
+    attempts = []
+
+    def fail_first(request: Any, **_: Any) -> Any:
+        attempts.append(request.body)
+        if len(attempts) == 1:
+            error = b"<ErrorResponse><Error><Code>InternalFailure</Code></Error></ErrorResponse>"
+            return raw_response(request.url, 500, error)
+        return None
+
+    def change_retry(request_dict: Any, **_: Any) -> None:
+        if request_dict is not None:
+            request_dict["body"]["Tags.Tag.2.Value"] = SaysEqual("none")
+
+    events = rds.meta.events
+    events.register_first("before-send.rds.CreateDBClusterSnapshot", fail_first)
+    events.register_first("needs-retry.rds.CreateDBClusterSnapshot", change_retry)
+    with pytest.raises(rds_guard.PolicyViolation):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert len(attempts) == 1 and moto_server.count("CreateDBClusterSnapshot") == 0
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "blocked", "unknown"]
+
+
+def test_a_late_handlers_object_that_says_it_equals_anything_is_judged_as_no_string(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A client that does not validate: a ``before-parameter-build`` handler registered after
+    the guard's puts in the name such an object, equal to the name judged. It is judged as
+    sent, no string: blocked, for the call and for a presign past the client's wrapper
+    (botocore's own ``generate_presigned_url``, which no request-created follows)."""
+    session, _ = guarded_session(write_policy(tmp_path, POLICY), on=moto_server)
+    rds = moto_server.client("rds", session=session, config=Config(parameter_validation=False))
+    make_cluster(rds)
+    moto_server.reset_counts()
+
+    def late(params: dict[str, Any], **_: Any) -> None:
+        params["DBClusterSnapshotIdentifier"] = SaysEqual("test2")
+
+    rds.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", late)
+    call = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(**call)
+    assert "request.changed" in {v.rule for v in caught.value.violations}
+    with pytest.raises(rds_guard.PolicyViolation) as presign:
+        botocore.signers.generate_presigned_url(rds, "create_db_cluster_snapshot", Params=call)
+    assert ("identifier.aws", "DBClusterSnapshotIdentifier") in {
+        (v.rule, v.field) for v in presign.value.violations
+    }
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
+def test_the_callers_tags_changed_while_the_guard_reads_the_source_are_not_what_is_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The caller's own tag list changes while the guard's look-up of the source runs (a
+    handler on that look-up here; another thread of the program alike), under a policy that
+    adds no tags (which would build a list of its own): the guard judged, and sends, its own
+    copy of the call as made."""
+    inheriting = NO_FORCED_TAGS.replace(
+        'required = ["team"]', 'required = ["team"]\ninherit = "always"'
+    )
+    rds = guarded_client(write_policy(tmp_path, inheriting), on=moto_server)
+    make_cluster(rds)
+    tags = [{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "prod"}]
+
+    def flip(**_: Any) -> None:
+        tags[1]["Value"] = "qa"
+
+    rds.meta.events.register("after-call.rds.DescribeDBClusters", flip)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=tags
+    )
+    assert tags[1]["Value"] == "qa", "the look-up ran, and changed the caller's list"
+    sent = sent_tags(moto_server, "CreateDBClusterSnapshot")
+    assert sent["env"] == "prod"
+    requested, created = audit_records(tmp_path)
+    assert requested["tags"] == created["tags"] == sent
+
+
+def test_a_tuple_botocore_refuses_is_refused_word_for_word(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """What botocore refuses is left to it as given: its message quotes the value as the
+    caller made it (a tuple, a mapping that is no dict, a subclass of int)."""
+
+    class Count(int):
+        pass
+
+    refusals = []
+    bare = moto_server.client("rds")
+    guarded = guarded_client(write_policy(tmp_path, WARN), on=moto_server)
+    for client in (bare, guarded):
+        for wrong in (
+            {"Tags": [{"Key": "a", "Value": ("b",)}]},
+            {"Tags": [types.MappingProxyType({"Kee": "a"})]},
+            {"DBClusterSnapshotIdentifier": Count(5)},
+        ):
+            with pytest.raises(ParamValidationError) as refused:
+                client.create_db_cluster_snapshot(
+                    **{"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD} | wrong
+                )
+            refusals.append(str(refused.value))
+    assert refusals[:3] == refusals[3:]
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
