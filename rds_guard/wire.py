@@ -237,17 +237,30 @@ def same(judged: Any, sent: Any) -> bool:
     ``__eq__``), and it is then sent as its ``__str__`` says; an object of no built-in type
     is never the same as anything. Built-in numbers compare as Python compares them (``1``
     judged is ``true`` sent: botocore writes a boolean so)."""
-    judged_kind, sent_kind = type(judged), type(sent)
-    if judged_kind in _SCALARS and sent_kind in _SCALARS:
-        return bool(judged == sent)
-    if judged_kind is dict and sent_kind is dict:
-        return (
-            len(judged) == len(sent)
-            and all(type(key) is str and key in sent for key in judged)
-            and all(same(value, sent[key]) for key, value in judged.items())
-        )
-    if judged_kind in (list, tuple) and sent_kind in (list, tuple):
-        return len(judged) == len(sent) and all(map(same, judged, sent))
+    return _built_in(judged, COPIED_DEPTH) and _built_in(sent, COPIED_DEPTH) and judged == sent
+
+
+def _built_in(value: Any, depth: int) -> bool:
+    """Whether ``value`` is made of built-in types only (lists, tuples, dicts of string keys,
+    strings, numbers, None) down to ``depth`` levels, and no deeper (nor holding itself)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if depth == 0:
+        return False
+    # loops, not all(): this runs on every call's parameters, mostly strings in dicts
+    if kind is list or kind is tuple:
+        for item in value:
+            if type(item) not in _SCALARS and not _built_in(item, depth - 1):
+                return False
+        return True
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in _SCALARS and not _built_in(item, depth - 1):
+                return False
+        return True
     return False
 
 
