@@ -73,10 +73,11 @@ def made_client(session: Any, service: str, **settings: Any) -> Any:
         # ends the host), and its signer raises a bare ValueError at every request
         urlsplit(client.meta.endpoint_url).port  # noqa: B018
     except ValueError as exc:
+        url = client.meta.endpoint_url
+        hint = " (a password's # or ? is written %23 or %3F)" if "@" in url else ""
         raise ClientSettingsError(
             f"cannot make the {service} client: its endpoint URL"
-            f" {without_signing_values(client.meta.endpoint_url)}:"
-            f" {without_signing_values(str(exc))} (a password's # or ? is written %23 or %3F)"
+            f" {without_signing_values(url)}: {without_signing_values(str(exc))}{hint}"
         ) from None
     return client
 

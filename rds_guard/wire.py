@@ -7,9 +7,11 @@ guard can hold what is sent against what it decided. The readers of an operation
 once per client (`readers`): botocore makes each client a service model, and shapes, of its
 own.
 
-What the guard judges is made of exact built-in types first (`plain_params`, `plain_body`):
-botocore sends a value through its own methods (a subclass of ``str`` through its own
-``encode()``), the rules read it through others, and the two must read the same.
+The guard decides on a copy of its own, of exact built-in types (`detached`), and reads
+what is sent from a body made of exact strings and numbers (`plain_body`): botocore sends a
+value through its own methods (a subclass of ``str`` through its own ``encode()``), the
+rules read it through others, and an object may say it equals anything (`same` compares
+type for type).
 """
 
 from __future__ import annotations
@@ -161,19 +163,17 @@ list holding itself, or nested ten thousand deep, is not copied for ever."""
 def plain_copy(
     value: Any, depth: int = COPIED_DEPTH, *, coerce: bool = True, _copies: Any = None
 ) -> Any:
-    """A copy of a parameter value made of lists, dicts and exact strings and numbers (tuples
-    become lists), so that a later change to the caller's objects does not change it, and so
-    that what the guard reads of it is what botocore sends: a subclass of ``str`` is sent
-    through its own ``encode()`` and judged through its own ``lower()``, a subclass of ``int``
-    sent through its own ``__str__``, a subclass of ``dict`` or ``list`` serialized through
-    its own ``items()`` or ``__iter__`` and read through ``get()`` or indexing, none of which
-    need say what the object holds. Each is copied as what it holds (the base type's own
-    methods). A mapping that is no dict (which botocore's validation refuses, and the guard,
-    for a client that does not validate) is copied into a dict, and a subclass of a number
-    into the number; with ``coerce`` False both are kept as given, for botocore to refuse or
-    send as it would (its refusal quotes the value's type), and a tuple stays one. A list or
-    dict met again is its one copy (a list holding itself is copied as one: botocore's
-    refusal quotes it so). Below ``depth`` levels, the caller's objects themselves."""
+    """A copy of a parameter value, of lists, dicts and exact strings, so that a later change
+    to the caller's objects does not change it.
+
+    A subclass of ``str``, ``dict``, ``list`` or ``tuple`` is copied as what it holds, read
+    through the base type's own methods: its own ``lower()``, ``items()`` or ``__iter__``
+    need not say so. With ``coerce`` (the default), a tuple becomes a list, a mapping that is
+    no dict a dict, and a subclass of a number the number; without, these are kept as given,
+    as botocore will see them (it refuses a mapping, and sends a number through its own
+    ``__str__``). Any other object is kept as given. A list or dict met again is its one
+    copy: a list holding itself is copied as one. Below ``depth`` levels, the caller's
+    objects themselves."""
     kind = type(value)
     if kind is str or value is None or depth == 0:
         return value
@@ -213,11 +213,10 @@ def plain_copy(
 
 
 def plain_params(params: dict[str, Any], names: Iterable[str]) -> None:
-    """Each of ``names`` in ``params`` made a `plain_copy`, in place: judged as it is sent,
-    and the guard's own, which the caller's objects, changed by another of its threads or by
-    a handler while the guard's look-ups run, no longer reach. What botocore's validation
-    refuses, or takes and sends as it is (a subclass of a number), is not coerced: botocore
-    refuses it as it would, and `plain_body` reads what is sent."""
+    """Each of ``names`` in ``params`` made a `plain_copy`, in place, for a presign past the
+    client's wrapper, whose URL the guard never reads: it is signed from what was judged.
+    What botocore's validation refuses, or takes and sends as it is (a subclass of a number),
+    is not coerced: botocore refuses it as it would."""
     for name in names:
         if name in params:
             params[name] = plain_copy(params[name], coerce=False)
@@ -225,7 +224,10 @@ def plain_params(params: dict[str, Any], names: Iterable[str]) -> None:
 
 def detached(params: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     """A copy of ``params`` whose ``names`` are `plain_copy`'s of their own: what a decision
-    reads, out of reach of a handler holding ``params`` while the decision's look-ups run."""
+    reads, out of reach of the caller's objects, and of a handler holding ``params``, while
+    the decision's look-ups run. What botocore refuses, or sends through its own ``__str__``
+    (a subclass of a number), is kept as given (``coerce`` False): the decision sees it as
+    botocore will, malformed, and leaves it so."""
     copied = dict(params)
     plain_params(copied, names)
     return copied
@@ -273,11 +275,11 @@ def _text(key: Any) -> Any:
 
 
 def plain_body(data: Any) -> Any:
-    """A request's body as botocore sends it: for a dict (botocore's flat query body), the
-    exact strings and numbers it is sent as (a new dict), since each key and value is sent
-    through its own ``encode()`` or ``__str__``, and a dict subclass through its own
-    ``items()`` (`plain_copy`); ``data`` itself when it is already so, as botocore makes
-    every body, or no dict."""
+    """A request's body as botocore sends it: for a dict (botocore's flat query body), a new
+    dict of the exact strings and numbers it is sent as (`_as_sent`), since each key and
+    value is sent through its own ``encode()`` or ``__str__``, and a dict subclass through
+    its own ``items()``; ``data`` itself when it is already so, as botocore makes every body,
+    or no dict, or one whose ``items()`` are no pairs."""
     if type(data) is dict:
         if _flat(data):
             return data
@@ -287,10 +289,21 @@ def plain_body(data: Any) -> Any:
     else:
         return data
     try:
-        body = {_text(key): plain_copy(value, 1) for key, value in list(items)}
+        body = {_text(key): _as_sent(value) for key, value in list(items)}
     except Exception:  # its items() are no pairs: `form_params` reads it as no call
         return data
     return body if _flat(body) else data
+
+
+def _as_sent(value: Any) -> Any:
+    """A flat body's value as it is sent: a string subclass as the string it holds (what the
+    guard judged; its own ``encode()`` is not asked), a number of a subclass as the text its
+    ``__str__`` gives, which is what urllib sends (an ``(int, Enum)`` member's ``Old.X``)."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if type(value) not in _SENT and isinstance(value, (int, float)) and type(value) is not bool:
+        return str(value)
+    return value
 
 
 def _flat(body: dict[Any, Any]) -> bool:
@@ -310,8 +323,8 @@ def _string_dicts(items: list[Any]) -> list[dict[Any, str]] | None:
     for item in items:
         if type(item) is not dict:
             return None
-        for text in item.values():
-            if type(text) is not str:
+        for key, text in item.items():
+            if type(key) is not str or type(text) is not str:
                 return None
         copied.append(item.copy())
     return copied

@@ -205,6 +205,13 @@ def chain_of(line: bytes) -> str | None:
     return ""
 
 
+def first_format(line: bytes) -> bool:
+    """Whether ``line`` is a record of the first format, which carries no digest of its own;
+    a line whose ending was converted to CRLF is read without its carriage return (it hides
+    a sealed line's chain name, read by position)."""
+    return chain_of(line.removesuffix(b"\r")) is None
+
+
 def signed_part(line: bytes) -> bytes:
     """The bytes a sealed line's own digest covers: everything before ``,"digest":"``."""
     return line[:-DIGEST_TAIL]

@@ -19,7 +19,7 @@ from rds_guard.errors import AuditError
 from ..core.files import open_regular_file
 from .errors import NotAnAuditLog
 from .fileio import READ_FLAGS, Lines, may_start_a_log, open_checked, os_error, read_blocks
-from .record import NOT_A_LOG_START, StrPath, is_digest
+from .record import NOT_A_LOG_START, StrPath, first_format, is_digest
 from .tail import HEAD, authenticate, scan_tail
 from .torn import kept_record
 from .walk import FIRST_FORMAT, ChainWalk, Finding
@@ -297,7 +297,7 @@ def _result(walk: ChainWalk, head: str | None) -> VerifyResult:
         more=walk.more,
         seq=walk.seq,
         first_format=walk.first_format,
-        unsealed_end=walk.mode == FIRST_FORMAT and (walk.last or b"")[-1:] != b"\r",
+        unsealed_end=walk.mode == FIRST_FORMAT and first_format(walk.last or b""),
     )
 
 

@@ -26,6 +26,7 @@ from .record import (
     ZERO_HASH,
     chain_hash,
     chain_of,
+    first_format,
     hmac_pads,
     is_authentic,
     may_be_a_cut_record,
@@ -432,8 +433,7 @@ class ChainWalk:
         self.prev = chain_hash(line, link_key).encode()
         self.mode = chain or FIRST_FORMAT
         self.sealed_seen = self.sealed_seen or bool(chain)
-        # a CRLF line (reported as such) only reads as the first format: the CR hides its chain
-        self.first_format += not chain and line[-1:] != b"\r"
+        self.first_format += not chain and first_format(line)  # read without a CRLF's CR
         self._bad = 0
         if self.first_seq is None:
             self.first_seq = seq

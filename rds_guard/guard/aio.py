@@ -45,7 +45,6 @@ class AioClientBinding(ClientBinding):
         guard = self.guard()
         if guard is None or not self.judgeable(params, model):
             return
-        wire.plain_params(params, row.judged)
         problems = self.invalid(row, params)
         invalid: tuple[Violation, ...] = ()
         if problems:  # before the look-ups, as botocore's validation is
@@ -68,7 +67,8 @@ class AioClientBinding(ClientBinding):
         if found is None:
             return
         call, guard, row, past_the_wrapper = found
-        wire.plain_params(params, row.judged)  # a handler since may have put in others
+        if past_the_wrapper:  # its URL is never read: signed from what was judged
+            wire.plain_params(params, row.judged)
         decided: Decision | CallReads | None = None
         if call.deferred or guard.changed_since(row, call, params):
             try:

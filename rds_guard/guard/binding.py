@@ -100,7 +100,6 @@ class ClientBinding:
         guard = self.guard()
         if guard is None or not self.judgeable(params, model):
             return
-        wire.plain_params(params, row.judged)
         invalid = guard.check_types(self, row, params, self.invalid(row, params))
         reads = self.reads(row, params, guard, deferrable=True)
         try:
@@ -122,7 +121,8 @@ class ClientBinding:
         if found is None:
             return
         call, guard, row, past_the_wrapper = found
-        wire.plain_params(params, row.judged)  # a handler since may have put in others
+        if past_the_wrapper:  # its URL is never read: signed from what was judged
+            wire.plain_params(params, row.judged)
         try:
             completed = guard.complete(
                 self, row, call, params, self.reads(row, params, guard, deferrable=True)

@@ -137,9 +137,11 @@ class Guard:
         if settle:
             self.settle(call, row)
         for key, value in decision.params.items():
-            if params.get(key) is not value:
-                params[key] = value
-        call.judged = _judged(row, params)
+            if not _equal(params.get(key, _ABSENT), value):  # what the decision wrote, or
+                params[key] = value  # what the caller's objects no longer say they hold
+        # what was decided, not the caller's objects: a change to them since is held at
+        # request-created against it
+        call.judged = _judged(row, decision.params)
         return call
 
     def deferred(self, row: Operation, params: Mapping[str, Any]) -> GuardedCall:
@@ -413,6 +415,19 @@ class Guard:
             audit_logger.exception(
                 "could not write the %r audit record for call %s", event, fields.get("call")
             )
+
+
+_ABSENT = object()
+
+
+def _equal(given: object, decided: object) -> bool:
+    """Whether the caller's value still says it holds the value decided (then it is left in
+    the call as given: botocore validates and sends it as it would without the guard, and
+    what it sends is held against the decision at request-created)."""
+    try:
+        return given is decided or bool(decided == given)
+    except Exception:  # its own __eq__ raised: the decided value goes instead
+        return False
 
 
 def _same(tags: Mapping[str, str], judged: Mapping[str, str], key: str) -> bool:

@@ -8,7 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from audit_helpers import lines_of, make_log, relink, reseal, synthetic_log, write_lines
+from audit_helpers import (
+    first_format_log,
+    lines_of,
+    make_log,
+    relink,
+    reseal,
+    synthetic_log,
+    write_lines,
+)
 
 from rds_guard import audit
 from rds_guard.errors import AuditError
@@ -552,6 +560,15 @@ def test_line_endings_converted_to_crlf_are_named_as_such(
         log.write("requested")
     log_path.write_bytes(log_path.read_bytes().replace(b"\r\n", b"\n"))
     assert audit.verify(log_path, hmac_key=key).ok
+
+
+def test_a_first_format_log_converted_to_crlf_still_counts_its_records(log_path: Path) -> None:
+    """Records of the first format, which carry no digest of their own, are counted as such
+    whatever their line endings: the note that sends the reader to `rotate` still holds."""
+    first_format_log(log_path, 3)
+    log_path.write_bytes(log_path.read_bytes().replace(b"\n", b"\r\n"))
+    result = audit.verify(log_path)
+    assert (result.first_format, result.unsealed_end) == (3, True)
 
 
 def test_verify_reads_any_iterable_of_files_once_and_refuses_none(

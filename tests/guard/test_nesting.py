@@ -270,18 +270,26 @@ def test_an_install_while_another_thread_uninstalls_guards_the_sessions_new_clie
 
 
 def at_once(work: Callable[[Any], None], args: list[Any]) -> None:
-    """``work(arg)`` for each of ``args``, each in a thread, all released together."""
+    """``work(arg)`` for each of ``args``, each in a thread, all released together; what any
+    of them raised is raised here, and one still running after 30 seconds is a hang."""
     ready = threading.Barrier(len(args))
+    raised: list[BaseException] = []
 
     def run(arg: Any) -> None:
         ready.wait(10)
-        work(arg)
+        try:
+            work(arg)
+        except BaseException as exc:
+            raised.append(exc)
 
     started = [threading.Thread(target=run, args=(arg,)) for arg in args]
     for thread in started:
         thread.start()
     for thread in started:
         thread.join(30)
+    assert not any(thread.is_alive() for thread in started), "a thread hangs"
+    if raised:
+        raise raised[0]
 
 
 def test_installs_racing_from_threads_leave_the_newest_in_force_then_nothing(

@@ -9,6 +9,8 @@ records, and a call the guard blocks is never counted there.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import enum
 import types
 from pathlib import Path
@@ -16,9 +18,10 @@ from typing import Any
 
 import botocore.signers
 import pytest
-from aws import audit_records, guarded_client, guarded_session, make_cluster
+from aws import audit_records, guarded_client, guarded_session, make_cluster, make_instance
 from botocore.config import Config
-from botocore.exceptions import ParamValidationError
+from botocore.exceptions import ClientError, ParamValidationError
+from botocore.parsers import ResponseParserError
 from policies import WARN, write_policy
 from servers import MotoServer, raw_response
 
@@ -138,20 +141,25 @@ def test_a_string_whose_lower_says_otherwise_is_judged_as_what_it_holds(
     assert (blocked["event"], blocked["snapshot"]) == ("blocked", "test3")
 
 
-def test_a_tag_whose_items_say_otherwise_is_sent_as_what_it_holds(
+def test_a_tag_whose_items_say_otherwise_is_judged_as_sent_and_never_sent(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
-    """Under a policy that adds no tags (the guard leaves the caller's list in the call)."""
+    """Under a policy that adds no tags (the guard leaves the caller's list in the call): the
+    guard decided on what the tag holds (env = prod), botocore serializes what its items()
+    say (env = qa), and the request is judged as it is sent: blocked, nothing sent."""
     rds = guarded_client(write_policy(tmp_path, NO_FORCED_TAGS), on=moto_server)
     make_cluster(rds)
-    rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders",
-        DBClusterSnapshotIdentifier=GOOD,
-        Tags=[{"Key": "team", "Value": "core"}, ItemsSayQa(Key="env", Value="prod")],
-    )
-    sent = sent_tags(moto_server, "CreateDBClusterSnapshot")
-    assert sent["env"] == "prod"
-    assert audit_records(tmp_path)[0]["tags"] == sent
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders",
+            DBClusterSnapshotIdentifier=GOOD,
+            Tags=[{"Key": "team", "Value": "core"}, ItemsSayQa(Key="env", Value="prod")],
+        )
+    assert ("tags.allowed", "Tags.env") in {(v.rule, v.field) for v in caught.value.violations}
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    (blocked,) = audit_records(tmp_path)
+    assert blocked["tags"]["env"] == "qa", "the record states what would be sent"
 
 
 def test_a_forced_tag_sent_as_other_text_is_sent_as_what_it_holds(
@@ -360,28 +368,87 @@ def test_the_callers_tags_changed_while_the_guard_reads_the_source_are_not_what_
     assert requested["tags"] == created["tags"] == sent
 
 
-def test_a_tuple_botocore_refuses_is_refused_word_for_word(
+def test_a_call_botocore_refuses_is_refused_word_for_word(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """What botocore refuses is left to it as given: its message quotes the value as the
-    caller made it (a tuple, a mapping that is no dict, a subclass of int)."""
+    caller made it (a tuple, a mapping that is no dict, a subclass of int, of dict, of str,
+    of list, an enum's member)."""
 
     class Count(int):
         pass
 
+    class Name(str):
+        pass
+
+    class Names(list[str]):
+        pass
+
+    wrongs = (
+        {"Tags": [{"Key": "a", "Value": ("b",)}]},
+        {"Tags": [types.MappingProxyType({"Kee": "a"})]},
+        {"DBClusterSnapshotIdentifier": Count(5)},
+        {"Tags": collections.OrderedDict(a=1)},
+        {"Tags": Environment.PROD},
+        {"Tags": [Name("k")]},
+        {"Tags": [{"Key": "a", "Value": Names(["b"])}]},
+        {"DBClusterSnapshotIdentifier": Names(["x"])},
+    )
     refusals = []
     bare = moto_server.client("rds")
     guarded = guarded_client(write_policy(tmp_path, WARN), on=moto_server)
     for client in (bare, guarded):
-        for wrong in (
-            {"Tags": [{"Key": "a", "Value": ("b",)}]},
-            {"Tags": [types.MappingProxyType({"Kee": "a"})]},
-            {"DBClusterSnapshotIdentifier": Count(5)},
-        ):
+        for wrong in wrongs:
             with pytest.raises(ParamValidationError) as refused:
                 client.create_db_cluster_snapshot(
                     **{"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD} | wrong
                 )
             refusals.append(str(refused.value))
-    assert refusals[:3] == refusals[3:]
+    assert refusals[: len(wrongs)] == refusals[len(wrongs) :]
     assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
+class Field(enum.StrEnum):
+    """A correct program's names for a tag's fields."""
+
+    KEY = "Key"
+    VALUE = "Value"
+
+
+def test_a_tag_keyed_by_an_enum_is_sent_and_recorded_as_without_the_guard(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A tag whose field names are an enum's members: the bytes a bare client sends, and
+    records with no note of a change (no handler changed anything)."""
+    rds = guarded_client(write_policy(tmp_path, WARN), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=GOOD,
+        Tags=[{Field.KEY: "team", Field.VALUE: "core"}],
+    )
+    assert sent_tags(moto_server, "CreateDBClusterSnapshot") == {"team": "core"}
+    requested, created = audit_records(tmp_path)
+    assert requested["notes"] == created["notes"] == []
+
+
+class Days(int, enum.Enum):
+    """An enum of ints whose members print as ``Days.WEEK``, which urllib sends as such."""
+
+    WEEK = 7
+
+
+def test_a_number_is_sent_as_its_own_str_gives_it_as_without_the_guard(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The guard does not make a number of a subclass into another text: urllib sends what
+    its ``__str__`` gives (``Days.WEEK``, which AWS refuses), with the guard as without."""
+    bare = moto_server.client("rds")
+    make_instance(bare, "db1")
+    guarded = guarded_client(write_policy(tmp_path, WARN), on=moto_server)
+    sent = []
+    for client in (bare, guarded):
+        with contextlib.suppress(ClientError, ResponseParserError):  # moto answers it with a 500
+            client.modify_db_instance(DBInstanceIdentifier="db1", BackupRetentionPeriod=Days.WEEK)
+        sent.append(moto_server.last_params("ModifyDBInstance")["BackupRetentionPeriod"])
+    assert sent == ["Days.WEEK", "Days.WEEK"]

@@ -186,12 +186,16 @@ def fork_key(stream: str, line: bytes) -> str:
 
 def fork_problems(item: Mapping[str, Mapping[str, str]]) -> list[str]:
     """How a fork's item differs from the one its line and ``of`` make (`fork_item`), each
-    said after "the fork item KEY": a key that is not its line's under ``of``, a ``digest``
-    that is not its line's. (``stored`` and ``time`` are the shipper's word alone.)"""
+    said after "the fork item KEY": a seq that is not its line's, a key that is not its
+    line's under ``of``, a ``digest`` that is not its line's. (``stored`` and ``time`` are
+    the shipper's word alone.)"""
     line, of = line_of(item), text(item, "of")
     if line is None or of is None:
         return ["holds no line, or names no stream (of)"]
     problems = []
+    held = seq_of(line) if line.startswith(b"{") else None
+    if held is not None and held != number(item, "seq"):
+        problems.append(f"holds the record of seq {held}")
     if text(item, "stream") != fork_key(of, line):
         problems.append(f"is not where its line, refused from {of}, is kept ({fork_key(of, line)})")
     if text(item, "digest") != line_digest(line):
