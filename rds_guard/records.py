@@ -282,3 +282,10 @@ def _shown(value: object) -> str | None:
     if value is None:
         return None
     return rules.shown(value if isinstance(value, str) else repr(value))
+
+
+def status_of(http_response: object) -> int | None:
+    """The HTTP status of an answer, which botocore raises on (None: not known): a handler
+    answering the call may give a body whose metadata says another, or none."""
+    status = getattr(http_response, "status_code", None)
+    return status if isinstance(status, int) else None

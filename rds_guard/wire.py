@@ -24,19 +24,22 @@ from typing import Any
 _ABSENT: Any = object()
 Reader = Callable[[Mapping[str, Any], str], Any]
 """Reads one value at a key prefix of a flat body (`_ABSENT` when the body has none)."""
-Readers = tuple[tuple[str, str, Reader], ...]
-"""For each parameter read: its name, its key in the body, its reader."""
+Matcher = Callable[[Mapping[str, Any], str, Any], bool]
+"""Whether a flat body carries a value at a key prefix as its reader reads it back, type for
+type (`same`); False also when it cannot tell without reading (`carries`)."""
+Readers = tuple[tuple[str, str, Reader, Matcher], ...]
+"""For each parameter read: its name, its key in the body, its reader and its matcher."""
 
 
-def form_params(data: object) -> Mapping[str, Any] | None:
+def form_params(data: object, *, flat: bool = False) -> Mapping[str, Any] | None:
     """The parameters a query request carries, as the service reads them: botocore's flat
     dict as it is; a body another handler made text or bytes (or a presigned URL's query)
     read as a form, UTF-8. None when it cannot be read as one call: any other body (a
     file, a dict `plain_body` could not read), bytes that are no UTF-8, or a parameter given
     twice (also in another case: which one the service takes is not known); botocore never
-    sends those."""
-    if type(data) is dict and _flat(data):
-        body: Mapping[str, Any] = data
+    sends those. ``flat``: ``data`` is a flat dict already (`plain_body` said so)."""
+    if flat or (type(data) is dict and _flat(data)):
+        body: Mapping[str, Any] = data  # type: ignore[assignment]
     elif isinstance(data, str | bytes | bytearray):
         try:
             text = data if isinstance(data, str) else bytes(data).decode()
@@ -48,7 +51,7 @@ def form_params(data: object) -> Mapping[str, Any] | None:
             return None
     else:
         return None
-    if len({str(key).lower() for key in body}) != len(body):
+    if len(set(map(str.lower, body))) != len(body):  # every key is a string here
         return None
     return body
 
@@ -57,20 +60,41 @@ def sent_params(body: Mapping[str, Any], readers: Readers) -> dict[str, Any]:
     """The parameters ``readers`` (made by `readers`) read, as ``body`` (a serialized query
     request) carries them."""
     found: dict[str, Any] = {}
-    for name, key, read in readers:
+    for name, key, read, _ in readers:
         value = read(body, key)
         if value is not _ABSENT:
             found[name] = value
     return found
 
 
+def carries(body: Mapping[str, Any], readers: Readers, judged: Mapping[str, Any]) -> bool:
+    """Whether ``body`` (a flat query body) carries ``judged`` as it is: True only when
+    `same` would find `sent_params` of it to be ``judged``, checked in place, without
+    reading the parameters out (the usual request, sent as judged); False when it does not,
+    or when that cannot be told so (a value that is no string, list or dict of them, say),
+    and the body is then read."""
+    matched = 0
+    for name, key, read, match in readers:
+        value = judged.get(name, _ABSENT)
+        if value is _ABSENT:
+            if read(body, key) is not _ABSENT:
+                return False
+        elif match(body, key, value):
+            matched += 1
+        else:
+            return False
+    return matched == len(judged)
+
+
 def readers(input_shape: Any, names: Iterable[str]) -> Readers:
-    """For each of ``names`` the input shape has: its name, its key in the body, its reader."""
+    """For each of ``names`` the input shape has: its name, its key in the body, its reader
+    and its matcher."""
     members = input_shape.members if input_shape is not None else {}
     return tuple(
-        (name, members[name].serialization.get("name", name), _reader(members[name]))
+        (name, member.serialization.get("name", name), _reader(member), _matcher(member))
         for name in names
         if name in members
+        for member in (members[name],)
     )
 
 
@@ -137,6 +161,92 @@ def _list_reader(shape: Any) -> Reader:
             items.append(item)
 
     return read_list
+
+
+def _matcher(shape: Any) -> Matcher:
+    kind = shape.type_name
+    if kind == "structure":
+        return _structure_matcher(shape)
+    if kind == "list":
+        return _list_matcher(shape)
+    read = _reader(shape)
+
+    def match_scalar(body: Mapping[str, Any], key: str, value: Any) -> bool:
+        return _same_scalar(read(body, key), value)
+
+    return match_scalar
+
+
+def _same_scalar(found: Any, value: Any) -> bool:
+    """`same` for a value read of a scalar: the same built-in type, and equal."""
+    return type(found) is type(value) and type(value) in _SCALARS and found == value
+
+
+def _structure_matcher(shape: Any) -> Matcher:
+    # A scalar member (matcher None) is read and compared in place, as `_structure_reader`
+    # reads it: a tag's Key and Value, the usual case.
+    members = tuple(
+        (
+            name,
+            "." + member.serialization.get("name", name),
+            _CONVERSIONS.get(member.type_name),
+            None if member.type_name not in ("structure", "list") else _matcher(member),
+            _reader(member),
+        )
+        for name, member in shape.members.items()
+    )
+
+    def match_structure(body: Mapping[str, Any], key: str, value: Any) -> bool:
+        if type(value) is not dict or not value:  # an empty one is read as none
+            return False
+        for name in value:  # before any look-up: a key of another type may say it equals one
+            if type(name) is not str:
+                return False
+        matched = 0
+        for name, suffix, convert, match, read in members:
+            item = value.get(name, _ABSENT)
+            if match is not None:
+                if item is _ABSENT:
+                    if read(body, key + suffix) is not _ABSENT:
+                        return False
+                elif not match(body, key + suffix, item):
+                    return False
+                else:
+                    matched += 1
+                continue
+            found = body.get(key + suffix, _ABSENT)
+            if convert is not None and isinstance(found, str):
+                found = convert(found)
+            if item is _ABSENT:
+                if found is not _ABSENT:
+                    return False
+            elif type(found) is type(item) and type(item) in _SCALARS and found == item:
+                matched += 1  # `_same_scalar`, in place
+            else:
+                return False
+        return matched == len(value)
+
+    return match_structure
+
+
+def _list_matcher(shape: Any) -> Matcher:
+    flattened = bool(shape.serialization.get("flattened"))
+    item_name = shape.member.serialization.get("name", "member")
+    match_item, read_item = _matcher(shape.member), _reader(shape.member)
+
+    def match_list(body: Mapping[str, Any], key: str, value: Any) -> bool:
+        # an empty list is sent as one empty key, and read as one whatever follows it
+        if type(value) is not list:
+            return False
+        if not value or body.get(key) == "":
+            return not value and body.get(key) == ""
+        prefix = key if flattened else f"{key}.{item_name}"
+        for index, item in enumerate(value, 1):
+            if not match_item(body, f"{prefix}.{index}", item):
+                return False
+        return read_item(body, f"{prefix}.{len(value) + 1}") is _ABSENT  # where reading stops
+
+    return match_list
 
 
 def _boolean(value: str) -> Any:
@@ -242,6 +352,12 @@ def same(judged: Any, sent: Any) -> bool:
     return _built_in(judged, COPIED_DEPTH) and _built_in(sent, COPIED_DEPTH) and judged == sent
 
 
+def as_judged(sent: Any, judged: Any) -> bool:
+    """Whether what is sent is what was judged: ``sent`` is ``judged`` itself where the
+    request was found to carry it (`carries`), else the two are the `same`."""
+    return sent is judged or same(judged, sent)
+
+
 def _built_in(value: Any, depth: int) -> bool:
     """Whether ``value`` is made of built-in types only (lists, tuples, dicts of string keys,
     strings, numbers, None) down to ``depth`` levels, and no deeper (nor holding itself)."""
@@ -274,25 +390,26 @@ def _text(key: Any) -> Any:
     return str.__str__(key) if isinstance(key, str) and type(key) is not str else key
 
 
-def plain_body(data: Any) -> Any:
-    """A request's body as botocore sends it: for a dict (botocore's flat query body), a new
-    dict of the exact strings and numbers it is sent as (`_as_sent`), since each key and
-    value is sent through its own ``encode()`` or ``__str__``, and a dict subclass through
-    its own ``items()``; ``data`` itself when it is already so, as botocore makes every body,
-    or no dict, or one whose ``items()`` are no pairs."""
+def plain_body(data: Any) -> tuple[Any, bool]:
+    """A request's body as botocore sends it, and whether it is flat (`form_params` takes it
+    as it is): for a dict (botocore's flat query body), a new dict of the exact strings and
+    numbers it is sent as (`_as_sent`), since each key and value is sent through its own
+    ``encode()`` or ``__str__``, and a dict subclass through its own ``items()``; ``data``
+    itself when it is already so, as botocore makes every body, or no dict, or one whose
+    ``items()`` are no pairs."""
     if type(data) is dict:
         if _flat(data):
-            return data
+            return data, True
         items = data.items()
     elif isinstance(data, dict):
         items = data.items()
     else:
-        return data
+        return data, False
     try:
         body = {_text(key): _as_sent(value) for key, value in list(items)}
     except Exception:  # its items() are no pairs: `form_params` reads it as no call
-        return data
-    return body if _flat(body) else data
+        return data, False
+    return (body, True) if _flat(body) else (data, False)
 
 
 def _as_sent(value: Any) -> Any:

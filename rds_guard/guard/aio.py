@@ -21,8 +21,8 @@ from ..core.calls import Decision
 from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.rules import Violation
-from ..records import GuardedCall
-from .binding import ClientBinding, in_progress, presigning, status_of
+from ..records import GuardedCall, status_of
+from .binding import ClientBinding, in_progress, presigning
 from .guard import Guard, LookupFailed
 from .reads import CallReads, Incomplete, Needed
 
@@ -91,7 +91,7 @@ class AioClientBinding(ClientBinding):
         found = self.to_hold(row, request)
         if found is not None:
             call, guard, (sent, swapped), check = found
-            changed = not wire.same(sent, call.judged)
+            changed = not wire.as_judged(sent, call.judged)
             decided = await self.ahead(guard, row, sent) if changed else None
             await off_loop(guard, check, self, row, call, sent, decided, swapped)
 
@@ -140,7 +140,7 @@ class AioClientBinding(ClientBinding):
         found = self.presigned_call(presigned, url)
         if found is not None:
             guard, row, call, (sent, swapped) = found
-            changed = not wire.same(sent, call.judged)
+            changed = not wire.as_judged(sent, call.judged)
             decided = await self.ahead(guard, row, sent) if changed else None
             await off_loop(
                 guard, guard.check_presigned, self, row, call, sent, ExpiresIn, decided, swapped

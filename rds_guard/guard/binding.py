@@ -24,7 +24,7 @@ from ..core import operations
 from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation
-from ..records import CONTEXT_KEY, GuardedCall, queried_url, swapped_request
+from ..records import CONTEXT_KEY, GuardedCall, queried_url, status_of, swapped_request
 from .guard import Guard
 from .hooks import GUARDED, hook_client, service_of, validates
 from .reads import CallReads, Incomplete
@@ -153,13 +153,13 @@ class ClientBinding:
         call, guard = self.held(row, request.context)
         if call is None or guard is None:
             return None
-        body = wire.plain_body(request.data)  # what is read of it is what is sent
+        body, flat = wire.plain_body(request.data)  # what is read of it is what is sent
         if body is not request.data:
             request.data = body
-        sent = self.sent(row, body, call, request.url)
+        sent = self.sent(row, body, call, request.url, flat=flat)
         if not call.requested:
             return call, guard, sent, guard.check_sent
-        if sent[1] is None and wire.same(sent[0], call.judged):
+        if sent[1] is None and wire.as_judged(sent[0], call.judged):
             return None
         return call, guard, sent, guard.hold
 
@@ -323,12 +323,20 @@ class ClientBinding:
             context[CONTEXT_KEY] = found
         return found, found.guard
 
-    def sent(self, row: Operation, data: object, call: GuardedCall, url: str | None = None) -> Sent:
+    def sent(
+        self,
+        row: Operation,
+        data: object,
+        call: GuardedCall,
+        url: str | None = None,
+        *,
+        flat: bool = False,
+    ) -> Sent:
         """The judged parameters as the serialized request (its body, or a presigned URL's
         query) carries them; and ``request.changed`` when it is no call of the operation
         judged, or cannot be read as one (`records.swapped_request`): a ``before-call``
         handler may have replaced the body, or given the request's ``url`` a query of its
-        own, which the service may read as parameters too."""
+        own, which the service may read as parameters too (``flat``: a flat body)."""
         client = self._client()
         if client is None:
             return call.judged, None
@@ -336,11 +344,14 @@ class ClientBinding:
             queried = queried_url(row, url, client.meta.endpoint_url)
             if queried is not None:
                 return call.judged, queried
-        body = wire.form_params(data)
+        body = wire.form_params(data, flat=flat)
         swapped = swapped_request(row, body, data)
         if swapped is not None or body is None:
             return call.judged, swapped
-        return wire.sent_params(body, self.readers(client, row)), None
+        readers = self.readers(client, row)
+        if wire.carries(body, readers, call.judged):
+            return call.judged, None  # itself: what is sent is what was judged
+        return wire.sent_params(body, readers), None
 
     def presigned_call(
         self, presigned: list[GuardedCall], url: str
@@ -471,13 +482,6 @@ class ClientBinding:
         does); for a call, nothing (botocore raises it next)."""
         if past_the_wrapper:
             raise ParamValidationError(report=refused.kwargs["report"]) from None
-
-
-def status_of(http_response: object) -> int | None:
-    """The HTTP status of an answer, which botocore raises on (None: not known): a handler
-    answering the call may give a body whose metadata says another, or none."""
-    status = getattr(http_response, "status_code", None)
-    return status if isinstance(status, int) else None
 
 
 _bindings: weakref.WeakKeyDictionary[BaseClient, ClientBinding] = weakref.WeakKeyDictionary()

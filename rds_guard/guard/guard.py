@@ -252,14 +252,14 @@ class Guard:
         for a retry that is not the request recorded (a handler may change only a later
         attempt): a change that breaks the policy is blocked, and the outcome record states
         what was sent last."""
-        if call.pending and swapped is None and wire.same(sent, call.judged):
+        if call.pending and swapped is None and wire.as_judged(sent, call.judged):
             # violations the last handler left pending (the call botocore's validation then
             # refused) and a handler registered after it mended back into the call judged
             self.settle(call, row)
         call.pending = ()  # else the call as sent is judged again, whatever they were
         if swapped is not None:
             self._refuse_swapped(binding, row, call, swapped)
-        elif not wire.same(sent, call.judged):
+        elif not wire.as_judged(sent, call.judged):
             self._judge_again(binding, row, call, sent, lookups)
 
     def record_outcome(

@@ -1,0 +1,173 @@
+"""`wire.carries`, the request check of the usual call, against the read it stands in for.
+
+`carries` says a body carries what was judged without reading the parameters out of it. It
+may say no when it cannot tell (the body is then read), never yes where `sent_params` and
+`same` would find a difference: these tests hold it to that, on bodies botocore's own
+serializer makes from every guarded operation's judged parameters, and on the same bodies
+and judgements changed the ways another handler or a caller's objects could change them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.serialize import create_serializer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rds_guard import wire
+from rds_guard.core.operations import OPERATIONS
+from rds_guard.guard.hooks import GUARDED
+
+SERVICE = botocore.session.get_session().get_service_model("rds")
+SERIALIZER = create_serializer("query", include_validation=False)
+ROWS = sorted(GUARDED["rds"])
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+SETTINGS = settings(max_examples=150, deadline=None)
+
+
+def shaped(shape: Any) -> st.SearchStrategy[Any]:
+    """Values of a parameter shape, as botocore validates them."""
+    kind = shape.type_name
+    if kind == "structure":
+        members = {name: shaped(member) for name, member in shape.members.items()}
+        return st.fixed_dictionaries({}, optional=members)
+    if kind == "list":
+        return st.lists(shaped(shape.member), max_size=4)
+    if kind == "boolean":
+        return st.booleans()
+    if kind in ("integer", "long"):
+        return st.integers(-5, 40)
+    return TEXT
+
+
+@st.composite
+def judged_calls(draw: st.DrawFn) -> tuple[Any, dict[str, Any]]:
+    """A guarded operation's readers and judged parameters, some of them given."""
+    name = draw(st.sampled_from(ROWS))
+    shape = SERVICE.operation_model(name).input_shape
+    members = {n: shape.members[n] for n in OPERATIONS[name].judged if n in shape.members}
+    params = draw(st.fixed_dictionaries({}, optional={n: shaped(m) for n, m in members.items()}))
+    return (name, wire.readers(shape, OPERATIONS[name].judged)), params
+
+
+def body_of(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The flat body botocore's query serializer makes of ``params``."""
+    request = SERIALIZER.serialize_to_request(params, SERVICE.operation_model(name))
+    body: dict[str, Any] = request["body"]
+    return body
+
+
+def agrees(body: dict[str, Any], readers: wire.Readers, judged: dict[str, Any]) -> None:
+    """`carries` says yes only where reading the body finds the judgement."""
+    if wire.carries(body, readers, judged):
+        assert wire.same(judged, wire.sent_params(body, readers)), (body, judged)
+
+
+@SETTINGS
+@given(judged_calls())
+def test_a_body_botocore_serialized_from_the_judgement_carries_it(
+    call: tuple[tuple[str, wire.Readers], dict[str, Any]],
+) -> None:
+    (name, readers), params = call
+    body = body_of(name, params)
+    read = wire.sent_params(body, readers)
+    agrees(body, readers, params)
+    if wire.same(params, read):  # an empty list, say, is sent as no list at all
+        assert wire.carries(body, readers, params)
+
+
+def changes(body: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """``body`` as another handler could leave it: a key dropped, a value changed (in case
+    only, to a number, to text), an item added past the last, a list made empty."""
+    keys = sorted(body)
+    edits: list[st.SearchStrategy[dict[str, Any]]] = [
+        st.sampled_from(["Tags", "TagKeys", "ValuesToAdd"]).map(lambda k: {**body, k: ""}),
+        st.builds(lambda k, v: {**body, k: v}, TEXT.map(lambda t: f"Tags.Tag.{len(t)}.Key"), TEXT),
+    ]
+    if keys:
+        pick = st.sampled_from(keys)
+        edits += [
+            pick.map(lambda k: {n: v for n, v in body.items() if n != k}),
+            st.builds(lambda k, v: {**body, k: v}, pick, TEXT | st.integers() | st.booleans()),
+            pick.map(lambda k: {**body, k: str(body[k]).swapcase()}),
+            pick.map(lambda k: {**body, k.rsplit(".", 1)[0] + ".9": "x"}),
+        ]
+    return st.one_of(edits)
+
+
+@SETTINGS
+@given(judged_calls(), st.data())
+def test_a_changed_body_is_never_taken_for_the_judgement(
+    call: tuple[tuple[str, wire.Readers], dict[str, Any]], data: st.DataObject
+) -> None:
+    (name, readers), params = call
+    body = data.draw(changes(body_of(name, params)))
+    agrees(body, readers, params)
+
+
+class Lying(str):
+    """A string that says it equals anything."""
+
+    __hash__ = str.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    "judged",
+    [
+        {"DBClusterSnapshotIdentifier": Lying("other")},
+        {"DBClusterSnapshotIdentifier": "snap", "Tags": ({"Key": "env", "Value": "prod"},)},
+        {"DBClusterSnapshotIdentifier": "snap", "Tags": [{"Key": "env", "Value": Lying("qa")}]},
+        {"DBClusterSnapshotIdentifier": "snap", "Tags": [{Lying("Key"): "env", "Value": "prod"}]},
+        {"DBClusterSnapshotIdentifier": "snap", "Tags": [{"Key": "env", "Value": "prod", "X": 1}]},
+        {"DBClusterSnapshotIdentifier": "snap", "Tags": []},  # the body has tags
+        {"DBClusterSnapshotIdentifier": "snap", "Tags": [{}]},
+        {"DBClusterSnapshotIdentifier": "snap", "Unjudged": "x"},
+    ],
+    ids=[
+        "a-string-equal-to-anything",
+        "a-tuple",
+        "a-value-equal-to-anything",
+        "a-key-equal-to-anything",
+        "a-field-no-tag-has",
+        "no-tags-where-the-body-has-some",
+        "an-empty-tag",
+        "a-parameter-not-read",
+    ],
+)
+def test_a_judgement_of_other_types_is_left_to_the_read(judged: dict[str, Any]) -> None:
+    name = "CreateDBClusterSnapshot"
+    readers = wire.readers(SERVICE.operation_model(name).input_shape, OPERATIONS[name].judged)
+    body = {
+        "Action": name,
+        "DBClusterSnapshotIdentifier": "snap",
+        "Tags.Tag.1.Key": "env",
+        "Tags.Tag.1.Value": "prod",
+    }
+    assert not wire.carries(body, readers, judged)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"Tags.Tag.2.Key": "owner"},
+        {"Tags.Tag.2.Value": "ann"},
+        {"Tags": ""},
+        {"Tags.Tag.1.Value": "qa"},
+        {"DBClusterIdentifier": "orders"},
+    ],
+    ids=["a-tag-added", "a-value-alone-added", "the-list-emptied", "a-value-changed", "a-source"],
+)
+def test_a_body_carrying_more_or_other_does_not_carry_the_judgement(extra: dict[str, str]) -> None:
+    name = "CreateDBClusterSnapshot"
+    readers = wire.readers(SERVICE.operation_model(name).input_shape, OPERATIONS[name].judged)
+    judged = {"DBClusterSnapshotIdentifier": "snap", "Tags": [{"Key": "env", "Value": "prod"}]}
+    body = body_of(name, judged)
+    assert wire.carries(body, readers, judged)
+    assert not wire.carries(body | extra, readers, judged)
