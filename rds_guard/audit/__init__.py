@@ -39,6 +39,7 @@ from .tail import NotAuthentic
 from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 
 if TYPE_CHECKING:
+    from .findings import Finding
     from .maintenance import RepairResult, repair
     from .read import LogLine, iter_lines, read_records
     from .rotation import rotate
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
         verify,
         verify_lines,
     )
-    from .walk import Finding
 
 # What a guarded call never needs is imported when first asked for: a Lambda's cold start
 # and every `aws` command with the plugin pay only for the writer.
@@ -71,7 +71,7 @@ _LAZY = {
     "parse_checkpoint": ".verify",
     "verify": ".verify",
     "verify_lines": ".verify",
-    "Finding": ".walk",
+    "Finding": ".findings",
 }
 
 

@@ -331,6 +331,8 @@ def _check_first_format(
         )
     before = scan.before
     if before is None or seq_of(before) is None:
+        if hmac_key is not None:  # its link is to zeros, or to nothing the key can check
+            raise _first_format_unlinked(path, _number(fd, scan), use)
         return
     if prev_of(scan.last_line or b"") == chain_hash(before, hmac_key).encode():
         return
@@ -342,6 +344,17 @@ def _check_first_format(
         f"{path}: the last two records do not chain with "
         f"{'plain SHA-256' if hmac_key is None else 'HMAC-SHA256 under the given key'}: {hint}; "
         f"run rds-guard audit verify {path}{_KEY_OPTION if hmac_key else ''} first",
+        path=str(path),
+    )
+
+
+def _first_format_unlinked(path: Path, number: int, use: Use) -> AuditError:
+    return AuditError(
+        f"{path}:{number}: line {number} is in the first record format and no record before "
+        "it links to it: nothing in the file can be checked with the HMAC key (anyone can "
+        f"write such a line), so {use.action} does not vouch for it; verify it against a "
+        f"checkpoint saved elsewhere, then run rds-guard audit rotate {path} without the key, "
+        "and again with it",
         path=str(path),
     )
 

@@ -19,10 +19,11 @@ from rds_guard.errors import AuditError
 from ..core.files import open_regular_file
 from .errors import NotAnAuditLog
 from .fileio import READ_FLAGS, Lines, may_start_a_log, open_checked, os_error, read_blocks
+from .findings import Finding
 from .record import NOT_A_LOG_START, StrPath, first_format, is_digest
 from .tail import HEAD, authenticate, scan_tail
 from .torn import kept_record
-from .walk import FIRST_FORMAT, ChainWalk, Finding
+from .walk import FIRST_FORMAT, ChainWalk
 
 REASONS = (
     "edited",

@@ -15,11 +15,10 @@ from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
-from rds_guard.core.frozen import frozen
-
 from .errors import KeyRequired, NotAnAuditLog
 from .fastpath import scan_first_format, scan_sealed
 from .fileio import Lookahead
+from .findings import CRLF, NOT_AUTHENTIC, NOTHING_KEYED, Finding
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
@@ -41,27 +40,6 @@ FIRST_FORMAT = "first format"
 """The mode of a walk whose last record is in the first format (no digest of its own)."""
 _WRONG_KEY_RUN = 3
 """HMAC records failing in a row from which the walk calls it a wrong key, not edits."""
-CRLF = (
-    "ends with a carriage return: the file's line endings were converted to CRLF (a text-mode "
-    "copy or editor); without it the chain holds: convert them back to LF and verify again"
-)
-NOT_AUTHENTIC = (
-    "not authentic: its own digest does not match its bytes (edited, or written with another key)"
-)
-
-
-@frozen
-class Finding:
-    """One bad line: its number in its file (or stream), the reason (one of `REASONS`), and a
-    detail that starts with the file's name when there is one."""
-
-    line: int
-    reason: str
-    detail: str
-    path: Path | None = None
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}: {self.detail}"
 
 
 class ChainWalk:
@@ -86,6 +64,7 @@ class ChainWalk:
         self.first_format = 0
         self.sealed_seen = False
         self.hmac_seen = False
+        self.keyed_link = False  # a first-format record linked to another under the key
         self.unvouched: tuple[Path | None, int] | None = None
         self.continues: str | None = None
         self.findings: list[Finding] = []
@@ -213,6 +192,7 @@ class ChainWalk:
         if self.mode == FIRST_FORMAT:
             done, prev = scan_first_format(lines, start, self.prev, seq, self.link_key)
             self.first_format += done
+            self.keyed_link = self.keyed_link or bool(done and self.link_key)
         else:
             done, prev = scan_sealed(lines, start, self.prev, seq, self.mode, self._pads)
         if done:
@@ -327,6 +307,8 @@ class ChainWalk:
         if seq == expected:
             if not linked:
                 self._broken_link(line, link_key, following)
+            elif self.last is not None and link_key is not None:
+                self.keyed_link = True
         elif linked:
             self.report(
                 number,
@@ -469,6 +451,8 @@ class ChainWalk:
                 "keyed at all? verify it without the key)",
                 at=(path, number),
             )
+        elif self.key is not None and self.records and not (self.hmac_seen or self.keyed_link):
+            self.report(end[1], "key", NOTHING_KEYED, at=end)
         if self.last is not None and self.last[-1:] == b"\r":  # no next line says it
             self.report(end[1], "edited", f"line {end[1]} {CRLF}", at=end)
         for seq in sorted(set(self.checkpoints) - self.checked):

@@ -207,19 +207,33 @@ def test_a_keyed_log_replaced_by_a_made_up_rotated_record(
     assert lines_of(log_path) == [made_up_rotated(chain)]
 
 
-def test_a_made_up_rotated_record_in_the_first_format_is_vouched_for_by_nothing(
-    log_path: Path, keyed_log: list[bytes]
+@pytest.mark.parametrize(
+    "made_up",
+    [
+        first_format_line("0" * 64, 1, event="blocked"),
+        first_format_line("f" * 64, 3, event="rotated", rotated_from="x"),
+    ],
+    ids=["a-first-record", "a-rotated-record"],
+)
+def test_a_keyed_log_replaced_by_a_made_up_first_format_record_is_caught_under_the_key(
+    log_path: Path, keyed_log: list[bytes], made_up: bytes
 ) -> None:
-    """The first format carries no digest of its own: a lone made-up record in it verifies
-    as a chain, but the result says nothing vouches for its end, the writer refuses it, and a
-    checkpoint catches it."""
+    """The first format carries no digest of its own, and a lone record in it links to
+    nothing the key can check: under the key it is a finding, the writer refuses it, rotate
+    and repair with the key do not seal it, and a checkpoint catches it too."""
     checkpoint = audit.head(log_path, hmac_key=KEY)
-    write_lines(log_path, [first_format_line("f" * 64, 3, event="rotated", rotated_from="x")])
+    write_lines(log_path, [made_up])
     result = audit.verify([log_path], hmac_key=KEY)
-    assert result.ok and result.unsealed_end and result.continues == "x"
-    assert audit.verify([log_path], hmac_key=KEY, checkpoints=[checkpoint]).reason == "head"
+    assert (result.ok, result.reason, result.line) == (False, "key", 1)
+    assert "nothing in the log was written with the key" in str(result.detail)
+    assert audit.verify([log_path], hmac_key=KEY, checkpoints=[checkpoint]).reason == "key"
     with pytest.raises(AuditError, match="first record format"):
         audit.AuditLog(log_path, fsync=False, hmac_key=KEY).write("requested")
+    for seal in (audit.rotate, audit.repair):
+        with pytest.raises(AuditError, match="no record before it links to it"):
+            seal(log_path, hmac_key=KEY)
+    assert lines_of(log_path) == [made_up]
+    assert audit.verify([log_path]).ok  # without the key, a chain of its own, as documented
 
 
 # --- verify without the key -------------------------------------------------------------------
