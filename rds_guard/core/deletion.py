@@ -75,7 +75,9 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
     exemption let the delete go without a final snapshot (what the rule rested on)."""
     row, params, deletion = request.row, request.params, request.policy.deletion
     assert row.skip_final is not None
-    skips = deletion.final_snapshot == "required" and params.get(row.skip_final) is True
+    # a skip sent as text (a handler's "True", "1") may be read as one: only False is no skip
+    skipping = params.get(row.skip_final)
+    skips = deletion.final_snapshot == "required" and skipping not in (None, False)
     keep = (
         deletion.automated_backups == "keep"
         and bool(row.deletes_backups_on)
@@ -106,9 +108,9 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
             Violation(
                 "deletion.final_snapshot",
                 row.skip_final,
-                "True",
+                str(skipping),
                 'a final snapshot is required ([deletion] final_snapshot = "required"):'
-                f" pass FinalDBSnapshotIdentifier instead of {row.skip_final}=True{why}",
+                f" pass FinalDBSnapshotIdentifier instead of {row.skip_final}={skipping!r}{why}",
             )
         )
     # a cluster member's automated backups are the cluster's: deleting it takes none

@@ -172,6 +172,7 @@ class Operation:
             self.tag_keys,
             self.copy_tags,
             self.retention,
+            self.applied_now_by,
         )
         judged = tuple(name for name in named if name is not None) + self.also_judged
         object.__setattr__(self, "judged", judged)

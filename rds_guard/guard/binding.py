@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.client import BaseClient
 from botocore.exceptions import ParamValidationError
-from botocore.validate import ParamValidator, validate_parameters
+from botocore.validate import validate_parameters
 
 from .. import wire
 from ..core import operations
@@ -29,6 +29,7 @@ from .guard import Guard
 from .hooks import GUARDED, hook_client, service_of, validates
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
+from .validation import mistyped, refused
 
 logger = logging.getLogger("rds_guard")
 
@@ -351,7 +352,8 @@ class ClientBinding:
         readers = self.readers(client, row)
         if wire.carries(body, readers, call.judged):
             return call.judged, None  # itself: what is sent is what was judged
-        return wire.sent_params(body, readers), None
+        found = wire.sent_params(body, readers)
+        return found, mistyped(client, row, found)
 
     def presigned_call(
         self, presigned: list[GuardedCall], url: str
@@ -374,27 +376,6 @@ class ClientBinding:
             found = self._readers[row.name] = wire.readers(model.input_shape, row.judged)
         return found
 
-    def refused(
-        self, row: Operation, params: Mapping[str, Any], *, generated: bool = True
-    ) -> list[str]:
-        """The lines of botocore's validation report on the call (empty: none), by the
-        client's own validator, or one of botocore's when the client does not validate. A
-        missing name counts as given when ``generated`` (the policy's ``naming.generate``
-        fills it in, or the guard judges it missing itself)."""
-        client = self._client()
-        if client is None:
-            return []
-        shape = client.meta.service_model.operation_model(row.name).input_shape
-        if shape is None:
-            return []
-        name = row.identifier
-        if generated and name is not None and name in shape.members and params.get(name) is None:
-            params = {**params, name: "generated"}  # its value is the decision's to judge
-        serializer = getattr(client, "_serializer", None)
-        validator = getattr(serializer, "_param_validator", None) or ParamValidator()
-        report = validator.validate(params, shape)
-        return report.generate_report().splitlines() if report.has_errors() else []
-
     def invalid(self, row: Operation, params: Mapping[str, Any]) -> list[str]:
         """What botocore's parameter validation would refuse in a call of a client that does
         not validate: its serializer sends a name given as bytes, or ``1`` for a flag, as
@@ -405,7 +386,7 @@ class ClientBinding:
             return []
         if not row.vouches_for_every_parameter:
             params = {name: value for name, value in params.items() if name in row.judged}
-        return self.refused(row, params)
+        return refused(self._client(), row, params)
 
     def facts(self) -> CallFacts:
         """What a decision on a call of this client knows besides the policy and the call."""
@@ -472,7 +453,7 @@ class ClientBinding:
         sending anything, and so does a read for it, unless the template names it."""
         if not self.validates:
             return []
-        return self.refused(row, params, generated=row.name in guard.names_generated)
+        return refused(self._client(), row, params, generated=row.name in guard.names_generated)
 
     @staticmethod
     def refuse_presign(past_the_wrapper: bool, refused: Incomplete) -> None:

@@ -215,12 +215,23 @@ def test_an_instance_that_cannot_be_read_is_not_exempt_and_the_message_says_why(
     assert judged.database.calls == 1
 
 
-def test_skip_final_snapshot_must_be_true_itself():
-    """Only `SkipFinalSnapshot=True` skips it (botocore refuses anything but a bool)."""
+def test_skip_final_snapshot_false_keeps_the_final_snapshot():
+    """`SkipFinalSnapshot=False` skips nothing: allowed, nothing read."""
     params = {"DBInstanceIdentifier": "orders-1", "SkipFinalSnapshot": False}
     judged = delete(REQUIRED, "DeleteDBInstance", params, database=ORDINARY)
     assert judged.decision.allowed
     assert judged.database.calls == 0
+
+
+@pytest.mark.parametrize("skip", ["True", "true", 1, "1", "yes"])
+def test_a_skip_given_as_anything_but_false_is_judged_as_a_skip(skip: object):
+    """botocore refuses anything but a bool; offline, a value the service may read as true
+    is judged as a skip, never waved through."""
+    params = {"DBInstanceIdentifier": "orders-1", "SkipFinalSnapshot": skip}
+    judged = delete(REQUIRED, "DeleteDBInstance", params, database=ORDINARY)
+    (violation,) = judged.decision.violations
+    assert (violation.rule, violation.value) == ("deletion.final_snapshot", str(skip))
+    assert f"instead of SkipFinalSnapshot={skip!r}" in violation.message
 
 
 # --- automated_backups -------------------------------------------------------------------------

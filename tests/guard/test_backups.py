@@ -1055,3 +1055,48 @@ def test_an_empty_identifier_is_not_looked_up_as_every_snapshot(rig: Rig) -> Non
     assert rig.count("DescribeDBClusterSnapshots") == rig.count("DescribeDBInstances") == 0
     assert [r["event"] for r in rig.records()] == ["requested", "failed", "blocked"]
     assert still_there(rig, "orders-held")
+
+
+@pytest.mark.parametrize("skip", ["True", "1", "TRUE"])
+def test_a_skip_a_handler_sends_as_other_text_is_never_sent(rig: Rig, skip: str) -> None:
+    """A ``before-call`` handler drops the final snapshot's name and sends
+    ``SkipFinalSnapshot`` as text other than ``true``, which the service may read as true:
+    what it does cannot be judged, so it is blocked on the record; nothing is deleted."""
+    make_instance(rig.plain, "orders-1")
+
+    def skip_the_snapshot(params: dict[str, Any], **_: Any) -> None:
+        params["body"].pop("FinalDBSnapshotIdentifier", None)
+        params["body"]["SkipFinalSnapshot"] = skip
+
+    rig.rds.meta.events.register("before-call.rds.DeleteDBInstance", skip_the_snapshot)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_instance(
+            DBInstanceIdentifier="orders-1",
+            FinalDBSnapshotIdentifier="orders-1-final-20261202",
+            DeleteAutomatedBackups=False,
+        )
+    changed = [(v.rule, v.field, v.value) for v in caught.value.violations]
+    assert ("request.changed", "SkipFinalSnapshot", skip) in changed
+    assert rig.count("DeleteDBInstance") == 0
+    assert rig.events() == ["blocked"]
+    assert rig.plain.describe_db_instances()["DBInstances"]
+
+
+def test_a_handler_that_applies_the_change_now_is_on_the_record(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """``ApplyImmediately`` decides when the backups go (the record's note): a handler that
+    sets it after the guard judged the call has the call judged again, and the note says what
+    is sent."""
+    rig = rig_for(request, tmp_path, write_policy(tmp_path, BACKUPS, mode="warn"))
+    make_instance(rig.plain, "orders")
+
+    def apply_now(params: dict[str, Any], **_: Any) -> None:
+        params["ApplyImmediately"] = True
+
+    rig.rds.meta.events.register_last("before-parameter-build.rds.ModifyDBInstance", apply_now)
+    rig.rds.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=0)
+    assert rig.count("ModifyDBInstance") == 1
+    requested, _ = rig.records()
+    assert "automated backups of orders turned off (BackupRetentionPeriod=0)" in requested["notes"]
+    assert not any("maintenance window" in note for note in requested["notes"])

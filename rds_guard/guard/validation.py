@@ -1,0 +1,55 @@
+"""What botocore's parameter validation refuses in a guarded call, in its own words: the guard
+judges parameters as botocore validates them, and leaves to botocore what it refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.validate import ParamValidator
+
+from ..core.operations import Operation
+from ..core.rules import Violation, shown
+
+
+def refused(
+    client: Any, row: Operation, params: Mapping[str, Any], *, generated: bool = True
+) -> list[str]:
+    """The lines of botocore's validation report on a call of ``row`` (empty: none), by the
+    client's own validator, or one of botocore's when the client does not validate (or is
+    gone: None). A missing name counts as given when ``generated`` (the policy's
+    ``naming.generate`` fills it in, or the guard judges it missing itself)."""
+    if client is None:
+        return []
+    shape = client.meta.service_model.operation_model(row.name).input_shape
+    if shape is None:
+        return []
+    name = row.identifier
+    if generated and name is not None and name in shape.members and params.get(name) is None:
+        params = {**params, name: "generated"}  # its value is the decision's to judge
+    serializer = getattr(client, "_serializer", None)
+    validator = getattr(serializer, "_param_validator", None) or ParamValidator()
+    report = validator.validate(params, shape)
+    return report.generate_report().splitlines() if report.has_errors() else []
+
+
+def mistyped(client: Any, row: Operation, sent: Mapping[str, Any]) -> Violation | None:
+    """``request.changed`` for a parameter a request carries as text where botocore sends a
+    flag or a number (``true``, digits): put there by another handler (``True``, ``1``, ``1.5``),
+    it is read by the service in a way the guard cannot know, so it cannot be judged. None
+    when every parameter read is of its shape's type."""
+    shape = client.meta.service_model.operation_model(row.name).input_shape
+    for name, value in sent.items():
+        if isinstance(value, str) and shape.members[name].type_name in _NOT_TEXT:
+            return Violation(
+                "request.changed",
+                name,
+                shown(value),
+                f"sent as text by another handler after rds_guard judged a call of {row.name};"
+                f" botocore sends a {shape.members[name].type_name} as true, false or digits,"
+                " and how the service reads other text cannot be judged",
+            )
+    return None
+
+
+_NOT_TEXT = frozenset({"boolean", "integer", "long", "float", "double"})
