@@ -64,7 +64,7 @@ class ChainWalk:
         self.first_format = 0
         self.sealed_seen = False
         self.hmac_seen = False
-        self.keyed_link = False  # a first-format record linked to another under the key
+        self.keyed_link = False  # an HMAC record, or a first-format one linked under the key
         self.unvouched: tuple[Path | None, int] | None = None
         self.continues: str | None = None
         self.findings: list[Finding] = []
@@ -270,6 +270,7 @@ class ChainWalk:
             return "edited: its chain names no known algorithm"
         if chain == CHAIN_HMAC and self.key is None:
             raise KeyRequired(self.path, number, "verify")
+        self.keyed_link = self.keyed_link or chain == CHAIN_HMAC  # a wrong key is its own finding
         if not is_authentic(line, self.key if chain == CHAIN_HMAC else None):
             if chain == CHAIN_HMAC:
                 self._failed.append(number)
@@ -451,10 +452,10 @@ class ChainWalk:
                 "keyed at all? verify it without the key)",
                 at=(path, number),
             )
-        elif self.key is not None and self.records and not (self.hmac_seen or self.keyed_link):
-            self.report(end[1], "key", NOTHING_KEYED, at=end)
         if self.last is not None and self.last[-1:] == b"\r":  # no next line says it
             self.report(end[1], "edited", f"line {end[1]} {CRLF}", at=end)
+        elif self.key is not None and self.records and not (self.keyed_link or self.findings):
+            self.report(end[1], "key", NOTHING_KEYED, at=end)
         for seq in sorted(set(self.checkpoints) - self.checked):
             self.report(end[1], "head", self._missing(seq), at=end)
         if expected_head is not None and self.head != expected_head:
