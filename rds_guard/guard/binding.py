@@ -305,7 +305,10 @@ class ClientBinding:
         - where another handler gave the request a copy of its context, the call last judged
           in this thread or task (`in_progress`), whose state the copy's would not be;
         - where it gave the request a new context, that call while it is of ``row`` and not
-          yet sent (once sent, a request with no call is no attempt of it).
+          yet sent (once sent, a request with no call is no attempt of it);
+        - else, with a guard in force, a call with nothing judged yet: the request is judged
+          as it is sent (a handler that gave it a new context and made another call meanwhile
+          took its judgement with it).
 
         A call found so is kept in the request's context again, for its retries."""
         kept = context.get(CONTEXT_KEY)
@@ -314,12 +317,17 @@ class ClientBinding:
             found = kept  # its own call, or one judged inside its handlers (another id)
             if current is not None and current is not kept and kept.call == current.call:
                 found = current if kept.call else kept  # a copy (unrecorded calls share "")
-        elif current is not None and current.fields.get("operation") == row.name:
-            if current.requested:
-                return None, None
+        elif (
+            current is not None
+            and current.fields.get("operation") == row.name
+            and not (current.requested)
+        ):
             found = current
         else:
-            return None, None
+            guard = self.guard()
+            if guard is None or context.get("is_presign_request"):
+                return None, None
+            found = guard.unjudged(row)
         if found is not kept:
             context[CONTEXT_KEY] = found
         return found, found.guard

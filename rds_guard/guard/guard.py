@@ -194,6 +194,11 @@ class Guard:
         call.recorded, call.guard = False, self
         return call
 
+    def unjudged(self, row: Operation) -> GuardedCall:
+        """A call of ``row`` whose request reached ``request-created`` with no judgement of
+        its own: it is judged there, as it is sent."""
+        return self._unrecorded(row, {})
+
     def check_sent(
         self,
         binding: ClientBinding,

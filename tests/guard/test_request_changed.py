@@ -523,6 +523,44 @@ def test_a_request_whose_context_another_handler_replaced_is_still_held(
     assert "changed after rds_guard judged it: DBClusterSnapshotIdentifier" in blocked["notes"]
 
 
+@pytest.mark.parametrize("nested", ["CreateDBClusterSnapshot", "DescribeDBClusters"])
+def test_a_request_whose_handler_replaced_its_context_and_made_a_call_meanwhile_is_held(
+    moto_server: MotoServer, tmp_path: Path, nested: str
+) -> None:
+    """A before-call handler that gives the request a new context, makes another call (of the
+    same operation, judged and sent, or any other) and then renames the snapshot: the call
+    made meanwhile took the thread's judgement with it, so the request is judged as it is
+    sent, blocked on the record, and never sent."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def detach_call_rename(params: dict[str, Any], **_: Any) -> None:
+        if params["body"]["DBClusterSnapshotIdentifier"] != GOOD:
+            return  # the call made meanwhile
+        params["context"] = {}
+        if nested == "DescribeDBClusters":
+            rds.describe_db_clusters()
+        else:
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD[:-1] + "8", Tags=TEAM
+            )
+        params["body"]["DBClusterSnapshotIdentifier"] = "weekly"
+
+    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", detach_call_rename)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert "identifier.pattern" in [v.rule for v in caught.value.violations]
+    made_meanwhile = 1 if nested == "CreateDBClusterSnapshot" else 0
+    assert moto_server.count("CreateDBClusterSnapshot") == made_meanwhile
+    blocked = audit_records(tmp_path)[-1]
+    assert (blocked["event"], blocked["snapshot"]) == ("blocked", "weekly")
+    snapshots = rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+    assert "weekly" not in [s["DBClusterSnapshotIdentifier"] for s in snapshots]
+
+
 def test_a_query_another_handler_added_to_the_url_is_never_sent(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
