@@ -11,9 +11,11 @@ import re
 # (name&#61;value, name&#x3D;value), JSON ("name": "value", escaped quotes too), a Python
 # dict ('name': 'value', b'value' in botocore's repr of a request, ['value'] in a parsed
 # query), XML (<name>value) or SigV2's header (AWS KEYID:signature). Credentials' own names
-# (aws_session_token, SecurityToken, SecretAccessKey) with a separator too; the bare names
-# only with = (Credential=... in an Authorization header; SigV2's AWSAccessKeyId=), and a
-# bearer token only in an Authorization header, so that prose keeps its words. A value runs
+# (aws_session_token, SecurityToken, SecretAccessKey, hyphens or underscores) with a
+# separator too, and so a secret key's (SecretKey, secret-key: no prose word); a bare token
+# only with = or with its value quoted, the other bare names only with = (Credential=... in
+# an Authorization header; SigV2's AWSAccessKeyId=), and a bearer token only in an
+# Authorization header, so that prose keeps its words ("the token: expired"). A value runs
 # to a character no token holds; a slash JSON escapes (\/, \\\/ in JSON quoted in JSON) is one
 # a token holds (a run of backslashes is not: read again from each, it took quadratic time).
 # Compiled by `re` when first used (few records quote an error): not on every import.
@@ -23,11 +25,13 @@ _SIGNING_VALUES = (
     r"(?i)("
     r"x-amz-(?:security-token|signature|credential)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
-    r"|(?<![\w-])(?:aws_session_token|aws_secret_access_key|security[-_]?token"
+    r"|(?<![\w-])(?:aws[-_]session[-_]token|aws[-_]secret[-_]access[-_]key|security[-_]?token"
     r"|session[-_]?token|secret[-_]?access[-_]?key)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
-    r"|(?<![\w-])(?:secret[-_]?key|token)"  # the value right after: prose keeps its words
-    rf"(?:(?:=|%3d|%253d|&#61;|&#x3d;)|[\"'\\]+\s*{_SEPARATOR}\s*)(?:b?[\"'\\]+)?"
+    rf"|(?<![\w-])secret[-_]?key[\"'\\]*\s*{_SEPARATOR}\s*(?:b?[\"'\\]+)?"  # no prose word
+    r"|(?<![\w-])token"  # the value right after, or quoted: prose keeps its words
+    rf"(?:(?:=|%3d|%253d|&#61;|&#x3d;)|[\"'\\]+\s*{_SEPARATOR}\s*|\s*[:=]\s*(?=b?[\"']))"
+    r"(?:b?[\"'\\]+)?"
     r"|(?<![\w-])(?:signature|credential|awsaccesskeyid)(?:=|%3d|%253d|&#61;|&#x3d;)[\"']?"
     r"|(?<![\w-])authorization[\"'\\]*\s*[:=][\s\"'\\]*bearer\s+"
     r"|(?<![\w-])AWS\s+[A-Z0-9]{16,128}:"
@@ -44,7 +48,8 @@ _SIGNING_VALUES = (
 # spaces around its = (a header, a log line): to the end of the line. As botocore's
 # validation report names it ("parameter MasterUserPassword, value: ..., type: ..."): to the
 # last ", type: " of the line (or else its last ", valid ..."), which the value's repr may
-# hold too. Only so: "Invalid password: must contain..." keeps its words. A line's words
+# hold too. With spaces or a colon, any name quoted after them: to the quote that closes it.
+# Only so: "Invalid password: must contain..." keeps its words. A line's words
 # after a password are lost with it: a word too many is redacted rather than a word of a
 # password kept. A quoted password may hold an escaped quote of its own kind ('a\'b', "a\"b"
 # in JSON, \"a\\\"b\" in JSON quoted in JSON): a backslash and what follows it are part of the
@@ -56,11 +61,12 @@ _PASSWORDS = (
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
     r"|((?<![\w-])[\w-]+password[ \t]*[:=][ \t]*)[^\r\n]+"
     r"|(<[\w-]*password>)[^<\r\n]*"
+    r"|((?<![\w-])[\w-]*password[ \t]*[:=][ \t]*(\\?[\"']))(?:(?!\8)(?:\\\\\\.|\\.|.))*"
 )
 
 
 def _without_password(found: re.Match[str]) -> str:
-    name = found.group(1) or found.group(2) or found.group(4) or found.group(5) or found.group(6)
+    name = next(found.group(n) for n in (1, 2, 4, 5, 6, 7) if found.group(n) is not None)
     return f"{name}[redacted]"
 
 

@@ -536,6 +536,17 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "argument --endpoint-url: Port could not be cast to integer value as [redacted]:"
             " 'http://[redacted]@127.0.0.1:9' http://[redacted]@h:9/ \"http://[redacted]@h\"",
         ),
+        (  # credentials' names hyphenated, a secret key's with spaces around its colon
+            "aws-secret-access-key=wJalr AWS-SESSION-TOKEN: IQoJ SecretKey: wJalr/K7"
+            " secret-key = wJalr",
+            "aws-secret-access-key=[redacted] AWS-SESSION-TOKEN: [redacted] SecretKey: [redacted]"
+            " secret-key = [redacted]",
+        ),
+        (  # a token or a password quoted after a colon or an = with spaces: not prose
+            "token: 'IQoJ' Token = \"FwoG\" Password = 'correct horse' password: \"a b\" x",
+            "token: '[redacted]' Token = \"[redacted]\" Password = '[redacted]' password:"
+            ' "[redacted]" x',
+        ),
         ("a query holding an address: http://h?to=ops:a@example.com http://h:9#x", None),
         ("mail ops@example.com, see https://docs.aws.amazon.com/a@b and http://[::1]:9/", None),
         ('"http://h:9" said "ops@example.com"; an invalid token, a NextToken: x', None),
