@@ -453,7 +453,12 @@ class ChainWalk:
                 at=(path, number),
             )
         if self.last is not None and self.last[-1:] == b"\r":  # no next line says it
-            self.report(end[1], "edited", f"line {end[1]} {CRLF}", at=end)
+            chain = chain_of(self.last[:-1])  # what can be checked of it, without the CR
+            checked = chain == CHAIN_SHA256 or (chain == CHAIN_HMAC and self.key is not None)
+            intact = not checked or is_authentic(self.last[:-1], self.key)
+            self.report(
+                end[1], "edited", f"line {end[1]} {CRLF}" if intact else NOT_AUTHENTIC, at=end
+            )
         elif self.key is not None and self.records and not (self.keyed_link or self.findings):
             self.report(end[1], "key", NOTHING_KEYED, at=end)
         for seq in sorted(set(self.checkpoints) - self.checked):

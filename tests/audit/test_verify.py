@@ -562,6 +562,26 @@ def test_line_endings_converted_to_crlf_are_named_as_such(
     assert audit.verify(log_path, hmac_key=key).ok
 
 
+@pytest.mark.parametrize("key", [None, b"k"], ids=["sha256", "hmac"])
+def test_an_edited_last_line_of_a_crlf_copy_is_not_called_intact(
+    log_path: Path, key: bytes | None
+) -> None:
+    """A CRLF copy whose last record was also edited: the carriage return is named on the
+    lines that hold without it, and the edited one is not authentic, as it is once the line
+    endings are converted back."""
+    make_log(log_path, 4, hmac_key=key)
+    lines = lines_of(log_path)
+    lines[-1] = lines[-1].replace(b'"m:3"', b'"m:X"')
+    log_path.write_bytes(b"".join(line + b"\r\n" for line in lines))
+    findings = audit.verify(log_path, hmac_key=key).findings
+    assert all("ends with a carriage return" in f.detail for f in findings[:3])
+    assert (findings[3].line, findings[3].reason) == (4, "edited")
+    assert "not authentic" in findings[3].detail and "carriage return" not in findings[3].detail
+    write_lines(log_path, lines)
+    (finding,) = audit.verify(log_path, hmac_key=key).findings
+    assert (finding.line, finding.reason) == (4, "edited")
+
+
 def test_a_first_format_log_converted_to_crlf_still_counts_its_records(log_path: Path) -> None:
     """Records of the first format, which carry no digest of their own, are counted as such
     whatever their line endings: the note that sends the reader to `rotate` still holds."""
