@@ -246,6 +246,32 @@ def test_string_subclasses_of_a_correct_program_are_sent_as_without_the_guard(
     assert sent[0] == sent[1] == {"Tags.Tag.1.Key": "env", "Tags.Tag.1.Value": "prod"}
 
 
+class Touchy(dict):  # type: ignore[type-arg]
+    """A tag that refuses to be compared: its own ``__eq__`` raises."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("a Touchy tag is never compared")
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_a_tag_that_refuses_to_be_compared_is_sent_as_it_holds(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """botocore never compares a caller's values; the guard does, to leave them in the call.
+    One whose ``__eq__`` raises is replaced by the value decided, which it holds: the call
+    goes as without the guard, and the snapshot gets the tag."""
+    rds = guarded_client(write_policy(tmp_path, NO_FORCED_TAGS), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=GOOD,
+        Tags=[Touchy(Key="team", Value="core")],
+    )
+    assert sent_tags(moto_server, "CreateDBClusterSnapshot") == {"team": "core"}
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "created"]
+
+
 class SaysEqual:
     """No string: equal to anything (its own ``__eq__``), sent as what its ``__str__`` says."""
 
