@@ -427,7 +427,10 @@ def _flat(body: dict[Any, Any]) -> bool:
     """Whether each key of ``body`` is an exact string and each value an exact string or
     number, as botocore makes them: any other value is sent as its own ``__str__`` says, or
     as several (a list), and `form_params` reads such a body as no call."""
-    return all(type(key) is str and type(value) in _SENT for key, value in body.items())
+    for key, value in body.items():  # a loop, not all(): every request's body passes here
+        if type(key) is not str or type(value) not in _SENT:
+            return False
+    return True
 
 
 _SENT = frozenset({str, int, float, bool, decimal.Decimal})  # botocore takes a Decimal for a float
