@@ -394,17 +394,19 @@ def plain_body(data: Any) -> tuple[Any, bool]:
     """A request's body as botocore sends it, and whether it is flat (`form_params` takes it
     as it is): for a dict (botocore's flat query body), a new dict of the exact strings and
     numbers it is sent as (`_as_sent`), since each key and value is sent through its own
-    ``encode()`` or ``__str__``, and a dict subclass through its own ``items()``; ``data``
-    itself when it is already so, as botocore makes every body, or no dict, or one whose
+    ``encode()`` or ``__str__``, and a dict subclass through its own ``items()``. The body
+    is a copy, held by the request alone: whoever holds botocore's (a ``before-call``
+    handler's ``params["body"]``, another task or thread) cannot change what is sent once it
+    is read. ``data`` itself when it is no dict (bytes for a ``bytearray``), or a dict whose
     ``items()`` are no pairs."""
     if type(data) is dict:
         if _flat(data):
-            return data, True
+            return dict(data), True
         items = data.items()
     elif isinstance(data, dict):
         items = data.items()
     else:
-        return data, False
+        return (bytes(data) if isinstance(data, bytearray) else data), False
     try:
         body = {_text(key): _as_sent(value) for key, value in list(items)}
     except Exception:  # its items() are no pairs: `form_params` reads it as no call

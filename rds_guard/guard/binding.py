@@ -254,23 +254,26 @@ class ClientBinding:
         """A presign made without the client's ``generate_presigned_url`` (botocore's own
         function, called with the client): no expiry reaches the guard, so its ``presigned``
         record is written by the last ``before-parameter-build`` handler, the expiry unknown,
-        before the URL exists."""
-        return bool(context.get("is_presign_request")) and presigning.get() is None
+        before the URL exists. So is one made so inside another presign's handlers, which
+        `keep` keeps in its own context."""
+        return bool(context.get("is_presign_request")) and (
+            presigning.get() is None or isinstance(context.get(CONTEXT_KEY), GuardedCall)
+        )
 
     @staticmethod
     def keep(
         call: GuardedCall | None, context: dict[str, Any], *, replacing: GuardedCall | None = None
     ) -> None:
         """Keep a judged call's state: in the call's context, or for the presign it is part of
-        (``replacing`` the state kept for it before)."""
+        (``replacing`` the state kept for it before). The presign's own call is the first
+        kept for it: another, made inside its handlers past the wrapper, is kept as such."""
         if call is None:
             return
         presigned = presigning.get() if context.get("is_presign_request") else None
-        if presigned is not None:
-            if replacing is not None and replacing in presigned:
-                presigned[presigned.index(replacing)] = call
-            else:
-                presigned.append(call)
+        if presigned is not None and replacing is not None and replacing in presigned:
+            presigned[presigned.index(replacing)] = call
+        elif presigned is not None and not presigned:
+            presigned.append(call)
         else:  # a call, or a presign past the wrapper (its last handler writes its record)
             context[CONTEXT_KEY] = call
             in_progress.set(call)
@@ -278,11 +281,11 @@ class ClientBinding:
     @staticmethod
     def kept(context: Mapping[str, Any]) -> GuardedCall | None:
         """The call state `keep` kept for the call of ``context`` (None: none)."""
-        presigned = presigning.get() if context.get("is_presign_request") else None
-        if presigned is not None:
-            return presigned[0] if presigned else None  # one: `presigned_call` takes it
         call = context.get(CONTEXT_KEY)
-        return call if isinstance(call, GuardedCall) else None
+        if isinstance(call, GuardedCall):
+            return call
+        presigned = presigning.get() if context.get("is_presign_request") else None
+        return presigned[0] if presigned else None  # one: `presigned_call` takes it
 
     def judged(
         self, context: Mapping[str, Any], *, requested: bool = False

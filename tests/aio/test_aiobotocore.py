@@ -496,6 +496,50 @@ def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
+@pytest.mark.parametrize("wait", ["the record, written off the loop", "a read of the source"])
+def test_a_body_another_task_edits_while_the_guard_awaits_is_sent_as_judged(
+    moto_server: MotoServer, tmp_path: Path, wait: str
+) -> None:
+    """A before-call handler keeps botocore's body and has another task rename the snapshot
+    in it once the guard has read it, while the guard awaits (its record written in a thread
+    with fsync on, or the source read for a call judged again): the request holds a copy of
+    its own, so what is sent is what was judged and recorded."""
+    reading = wait == "a read of the source"
+    make_cluster(moto_server.client("rds"), copy_tags=reading, tags={"team": "core"})
+    policy = (
+        TEAM_REQUIRED.replace('mode = "warn"', 'mode = "enforce"')
+        if reading
+        else AUDITED.replace("fsync = false", "fsync = true")
+    )
+    session = guarded_session(tmp_path, policy)
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+
+            def keep_the_body(params: dict[str, Any], **_: Any) -> None:
+                body = params["body"]
+                if reading:  # still compliant: the cluster passes team on, read for it
+                    del body["Tags.Tag.1.Key"], body["Tags.Tag.1.Value"]
+
+                async def rename() -> None:
+                    await asyncio.sleep(0)
+                    body["DBClusterSnapshotIdentifier"] = "evil"
+
+                asyncio.get_running_loop().create_task(rename())
+
+            rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", keep_the_body)
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+            )
+
+    run(work)
+    assert moto_server.last_params("CreateDBClusterSnapshot")["DBClusterSnapshotIdentifier"] == GOOD
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [
+        ("requested", GOOD),
+        ("created", GOOD),
+    ]
+
+
 def test_a_policy_with_a_ledger_installs_on_an_async_session(
     moto_server: MotoServer,
     tmp_path: Path,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import botocore.signers
 import pytest
 from aws import audit_records, guarded_client, guarded_session, make_cluster, snapshot_tags
 from policies import AUDITED, write_policy
@@ -141,6 +142,40 @@ def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
         presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
     assert "request.changed" in [v.rule for v in caught.value.violations]
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+@pytest.mark.parametrize("inner", ["blocked", "compliant"])
+def test_a_presign_made_past_the_wrapper_inside_anothers_handlers_is_judged(
+    moto_server: MotoServer, tmp_path: Path, inner: str
+) -> None:
+    """A handler of a presign made with the client's method presigns another call with
+    botocore's own function: that one is judged and recorded as a presign past the wrapper
+    (blocked, or its ``presigned`` record written before its URL exists), not taken for the
+    first."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    name = "test2" if inner == "blocked" else GOOD[:-1] + "8"
+    urls: list[str] = []
+
+    def presign_another(context: dict[str, Any], **_: Any) -> None:
+        if context.get("is_presign_request") and not urls:
+            urls.append("")
+            params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": name}
+            urls.append(
+                botocore.signers.generate_presigned_url(
+                    rds, "create_db_cluster_snapshot", Params={**params, "Tags": TEAM}
+                )
+            )
+
+    rds.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", presign_another)
+    if inner == "blocked":
+        with pytest.raises(rds_guard.PolicyViolation, match="test2"):
+            presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+        assert urls == [""] and [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+        return
+    presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+    records = [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)]
+    assert records == [("presigned", name), ("presigned", GOOD)]
 
 
 def test_a_presign_signed_as_another_operation_gets_no_url(
