@@ -15,7 +15,8 @@ from dataclasses import InitVar, field
 from typing import Any
 
 from .frozen import frozen
-from .regex_syntax import SAMPLE_SOURCE, RegexProblem, Translation, translate
+from .regex_refusals import RegexProblem
+from .regex_syntax import SAMPLE_SOURCE, Translation, translate
 
 __all__ = ["NamePattern", "Regex", "RegexBudget", "RegexProblem", "compile_regex", "escape"]
 

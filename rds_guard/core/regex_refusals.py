@@ -4,6 +4,18 @@ raises each as a `RegexProblem` where it is written."""
 
 from __future__ import annotations
 
+
+class RegexProblem(ValueError):
+    """A pattern that cannot be used. ``position``: the offset in the pattern as written (None
+    when RE2 names no place); ``syntax``: True when it is no regex at all."""
+
+    def __init__(self, message: str, position: int | None, *, syntax: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+        self.syntax = syntax
+
+
 PYTHON_FLAGS = {
     "a": "(?a) (ASCII classes): write [0-9A-Za-z_] for an ASCII \\w",
     "L": "(?L) (locale classes)",

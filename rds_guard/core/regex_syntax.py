@@ -16,7 +16,7 @@ import sys
 import unicodedata
 
 from .frozen import frozen
-from .regex_refusals import PYTHON_FLAGS, REFUSED_ESCAPES, REFUSED_GROUPS
+from .regex_refusals import PYTHON_FLAGS, REFUSED_ESCAPES, REFUSED_GROUPS, RegexProblem
 
 SAMPLE_SOURCE = "x"
 """What ``{source}`` stands for when a naming pattern is compiled at load."""
@@ -47,6 +47,7 @@ _LITERAL_BRACE = "a brace neither {source} nor a repeat such as {8} is text no i
 _GROUP_NAME = re.compile(r"P?<\w*>")
 _FLAGS = re.compile(r"([A-Za-z]*)(?:-([A-Za-z]*))?([:)])")
 _RE2_FLAGS = frozenset("imsU")
+_GLOBAL_FLAGS = "flags such as (?i) apply to the whole pattern only at its start: write (?i:...)"
 _BRACED = {  # what may stand between the braces of \p{...}, \x{...}, \N{...}
     "p": re.compile(r"\{\^?\w*\}?"),
     "x": re.compile(r"\{[0-9A-Fa-f]*\}?"),
@@ -56,17 +57,6 @@ _SIMPLE_ESCAPES = {"a": 7, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _OCTAL = frozenset("01234567")
 _POSIX_CLASS = re.compile(r"\[:\^?\w+:\]")
-
-
-class RegexProblem(ValueError):
-    """A pattern that cannot be used. ``position``: the offset in the pattern as written (None
-    when RE2 names no place); ``syntax``: True when it is no regex at all."""
-
-    def __init__(self, message: str, position: int | None, *, syntax: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.position = position
-        self.syntax = syntax
 
 
 @frozen
@@ -127,6 +117,7 @@ class _Translator:
         self.emitted = 0  # length of the text compiled at load, so far
         self.groups: list[tuple[int, bool]] = []  # (offset of its '(', ignorecase outside it)
         self.ignorecase = False
+        self.flags_end = 0  # where the global flags that start the pattern end
         self.atom = False  # what was just emitted can take a repeat
         self.repeated = False  # ... was a repeat
 
@@ -346,6 +337,12 @@ class _Translator:
         else:
             raise self.fail(f"unknown group syntax {text[start : start + 4]}", start, syntax=True)
         scoped = not (flags and flags.group(3) == ")")  # (?i) lasts to the enclosing ')'
+        if flags and not scoped and set(flags.group(1) + (flags.group(2) or "")) - {"U"}:
+            # Python refuses them after the start, or turned off; RE2 would take them from
+            # there on (its own (?U) has no meaning in Python to keep)
+            if start != self.flags_end or flags.group(2) is not None:
+                raise self.fail(_GLOBAL_FLAGS, start, syntax=True)
+            self.flags_end = self.i
         if scoped:
             self.groups.append((start, self.ignorecase))
         self.emit(text[start : self.i], start, atom=False)

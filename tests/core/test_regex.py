@@ -145,6 +145,23 @@ def test_a_construct_re2_lacks_is_refused_by_name(pattern, named):
 
 
 @pytest.mark.parametrize(
+    ("pattern", "position"),
+    [("a(?i)bc", 1), ("^(?i)abc", 1), ("(?i:a)(?s)b", 6), ("(?i)(?-s)a", 4), ("(?-i)a", 0)],
+)
+def test_flags_for_the_whole_pattern_anywhere_but_at_its_start_are_refused(pattern, position):
+    """Python refuses global flags after the start (and a global flag turned off): RE2 would
+    take them from their place on, a meaning the pattern never had. At the start, and in a
+    group of their own, they are the same to both."""
+    with pytest.raises(re.error):
+        re.compile(pattern)
+    with pytest.raises(RegexProblem, match=r"write \(\?i:\.\.\.\)") as caught:
+        compile_regex(pattern)
+    assert (caught.value.position, caught.value.syntax) == (position, True)
+    for allowed in ("(?i)(?s)abc", "(?i:a)b(?-i:c)"):
+        assert compile_regex(allowed).fullmatch("Abc")
+
+
+@pytest.mark.parametrize(
     ("pattern", "hint"),
     [
         (r"^a\bb$", "\\p{L}"),
