@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import errno
 import io
 import os
 import sys
@@ -169,14 +170,13 @@ def _missing_action(parser: argparse.ArgumentParser) -> Handler:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rds-guard`` with ``argv`` (default: the process's arguments); returns the exit code."""
-    with _stderr_even_closed(), _unencodable_escaped():
+    with _stderr_even_closed(), _stdout_even_closed(), _unencodable_escaped():
         try:
             code = _run(argv)
         except KeyboardInterrupt:  # Ctrl-C, also while the parser is built
             return 130
         try:  # what is still buffered goes now: a reader gone early is met here, not at exit
-            if sys.stdout is not None:  # None: started with stdout closed
-                sys.stdout.flush()
+            sys.stdout.flush()
         except BrokenPipeError:
             return _reader_gone()
         except OSError as exc:  # the output could not be written (a full disk)
@@ -197,6 +197,28 @@ def _stderr_even_closed() -> Iterator[None]:
             yield
         finally:
             sys.stderr = None
+
+
+class _ClosedOutput(io.StringIO):
+    """Standard output of a process started with it closed (``>&-``): what a command writes
+    there is lost, which the command says (exit 2) rather than exit 0 having said nothing (a
+    checkpoint printed nowhere)."""
+
+    def flush(self) -> None:
+        if self.tell():
+            raise OSError(errno.EBADF, "standard output is closed: the output was lost")
+
+
+@contextlib.contextmanager
+def _stdout_even_closed() -> Iterator[None]:
+    if sys.stdout is not None:
+        yield
+        return
+    sys.stdout = _ClosedOutput()
+    try:
+        yield
+    finally:
+        sys.stdout = None
 
 
 _ESCAPE = "rds_guard.escape"

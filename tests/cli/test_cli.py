@@ -130,20 +130,6 @@ def test_a_reader_gone_early_is_exit_1_and_nothing_on_stderr(
 
 
 @pytest.mark.parametrize(
-    "words",
-    [["--version"], ["check", str(REPO / "examples" / "rds_guard.toml")]],
-    ids=["version", "check"],
-)
-def test_a_closed_stdout_is_no_traceback(tmp_path: Path, words: list[str]) -> None:
-    """Started with stdout closed (``>&-``): Python's ``sys.stdout`` is None."""
-    done = _started(
-        tmp_path, ["sh", "-c", 'exec "$@" >&-', "sh", *command(), *words], stderr=subprocess.PIPE
-    )
-    assert done.returncode == 0
-    assert "Traceback" not in done.stderr and "error" not in done.stderr
-
-
-@pytest.mark.parametrize(
     "terminal",
     [
         {"PYTHONIOENCODING": "ascii"},
@@ -177,6 +163,22 @@ def test_a_closed_stderr_keeps_errors_off_stdout(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
     )
     assert (done.returncode, done.stdout) == (2, "")
+
+
+@pytest.mark.parametrize("words", [["--version"], ["check", "policy"], ["audit", "head", "log"]])
+def test_a_closed_stdout_is_output_lost_not_success(tmp_path: Path, words: list[str]) -> None:
+    """Started with stdout closed (``>&-``): what the command prints is lost, so it exits 2
+    saying so, rather than 0 having printed nothing (a checkpoint no one will see)."""
+    log = tmp_path / "audit.jsonl"
+    audit.AuditLog(log, fsync=False).write("requested")
+    named = {"policy": str(write_policy(tmp_path, EXAMPLE)), "log": str(log)}
+    done = _started(
+        tmp_path,
+        ["sh", "-c", 'exec "$@" >&-', "sh", *command(), *(named.get(w, w) for w in words)],
+        stderr=subprocess.PIPE,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr == "rds-guard: error: standard output is closed: the output was lost\n"
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
