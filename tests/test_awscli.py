@@ -578,6 +578,60 @@ def test_install_on_emitter_reads_the_policy_at_the_first_guarded_operation(
     assert moto_server.count("CreateDBClusterSnapshot") == 0
 
 
+ANOTHER_PLUGIN = """\
+import os
+
+
+def awscli_initialize(cli):
+    stage = os.environ["STAGE"]
+
+    def turn_the_backups_off(params, model, **_):
+        if model.name != "ModifyDBInstance":
+            return
+        if stage == "before-call":
+            params["body"]["BackupRetentionPeriod"] = "0"
+        else:
+            params["BackupRetentionPeriod"] = 0
+
+    # the service's name alone: its handlers run after the operation's, the stand-in's
+    cli.register(stage + ".rds", turn_the_backups_off)
+"""
+
+
+@pytest.mark.parametrize("stage", ["before-parameter-build", "before-call"])
+def test_a_retention_another_plugin_adds_to_a_plain_modify_is_judged_as_sent(
+    moto_server: MotoServer, workdir: Path, stage: str
+) -> None:
+    """The stand-ins let a `modify-db-instance` without a retention by, unjudged; another
+    plugin's handler that adds `BackupRetentionPeriod=0` to it (to the parameters, after
+    the stand-in, or to the body) has the request judged as it is sent: blocked under
+    "keep", nothing sent."""
+    write_policy(workdir, BACKUPS)
+    (workdir / "another_plugin.py").write_text(ANOTHER_PLUGIN)
+    config = workdir / "config"
+    config.write_text(EXAMPLE_CONFIG.read_text() + "another_plugin = another_plugin\n")
+    make_instance(moto_server.client("rds"), "db1")
+    moto_server.reset_counts()
+    result = aws(
+        moto_server,
+        "rds",
+        "modify-db-instance",
+        "--db-instance-identifier",
+        "db1",
+        "--allocated-storage",
+        "30",
+        cwd=workdir,
+        env={
+            "AWS_CONFIG_FILE": str(config),
+            "PYTHONPATH": f"{REPO}{os.pathsep}{workdir}",
+            "STAGE": stage,
+        },
+    )
+    assert result.returncode == 255, result.stderr
+    assert "deletion.automated_backups" in result.stderr
+    assert moto_server.count("ModifyDBInstance") == 0
+
+
 def test_install_on_emitter_again_nests_and_uninstall_reaches_existing_clients(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

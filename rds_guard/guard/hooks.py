@@ -193,11 +193,14 @@ class StandIns:
         forward, idle = self._forward, self._idle
         judging = method == "before_parameter_build"  # the call is judged here
         needed = JUDGED_ONLY_WITH.get(operation) if judging else None
+        # a request of a call let by for want of that parameter, which another handler added
+        late = JUDGED_ONLY_WITH.get(operation) if method == "request_created" else None
 
         def forwarded(**kwargs: Any) -> Any:
             if idle():  # the call is answered without a request: nothing to guard
                 return None
-            if not judging and self._binding is None:
+            unbound = not judging and self._binding is None
+            if unbound and (late is None or not _may_carry(kwargs["request"], late)):
                 return None  # no call was judged: nothing to hold or record
             if needed is not None and kwargs["params"].get(needed) is None:
                 return None  # nothing to judge: no policy to load (a plain modify)
@@ -227,6 +230,16 @@ class StandIns:
     def _presign(self, generate: Callable[..., str], *args: Any, **kwargs: Any) -> str:
         presign: Callable[..., str] = self.binding().presign
         return presign(generate, *args, **kwargs)
+
+
+def _may_carry(request: Any, name: str) -> bool:
+    """Whether ``request`` may carry the parameter ``name``: its body names it (in any case),
+    or cannot be read as botocore's dict, or its URL has a query; it is then judged as sent."""
+    data = getattr(request, "data", None)
+    if not isinstance(data, dict) or "?" in str(getattr(request, "url", "")):
+        return True
+    wanted = name.lower()
+    return any(str(key).lower() == wanted for key in data)
 
 
 def validates(client: Hooked) -> bool:
