@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -239,21 +239,29 @@ def swapped_request(
     )
 
 
-def queried_url(row: Operation, url: str, endpoint_url: str) -> Violation | None:
+def queried_url(
+    row: Operation, url: str, endpoint_url: str, parameters: Iterable[str] = ()
+) -> Violation | None:
     """``request.changed`` on ``url`` for a request whose URL carries a query its client's
     endpoint does not: parameters another handler put there, never judged, which a service
-    may read as the body's. None for the endpoint's own query."""
+    may read as the body's. None for the endpoint's own query, unless it names one of the
+    call's ``parameters`` (or ``Action``, ``Version``), in any case: an endpoint configured
+    so sends them with every call, never judged."""
     query = url.partition("?")[2].partition("#")[0]
-    if query == endpoint_url.partition("?")[2].partition("#")[0]:
-        return None
     # the names only: a value may be a token or a password, which no record stores
     names = sorted({name for name, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)})
+    if query == endpoint_url.partition("?")[2].partition("#")[0]:
+        called = {name.lower() for name in (*parameters, "Action", "Version")}
+        if not any(name.lower() in called for name in names):
+            return None
+        how = "given by the endpoint URL, which sends them with every call"
+    else:
+        how = f"given a query by another handler after rds_guard judged a call of {row.name}"
     return Violation(
         "request.changed",
         "url",
         _shown(", ".join(names)),
-        f"given a query by another handler after rds_guard judged a call of {row.name}: the"
-        " service may read parameters from it, which were never judged",
+        f"{how}: the service may read parameters from it, which were never judged",
     )
 
 

@@ -353,7 +353,9 @@ class ClientBinding:
         if client is None:
             return call.judged, None
         if url is not None and "?" in url:
-            queried = queried_url(row, url, client.meta.endpoint_url)
+            shape = client.meta.service_model.operation_model(row.name).input_shape
+            members = shape.members if shape is not None else ()
+            queried = queried_url(row, url, client.meta.endpoint_url, members)
             if queried is not None:
                 return call.judged, queried
         body = wire.form_params(data, flat=flat)

@@ -591,6 +591,28 @@ def test_a_query_another_handler_added_to_the_url_is_never_sent(
     assert moto_server.count("CreateDBClusterSnapshot") == 1
 
 
+@pytest.mark.parametrize(
+    "query", ["DBClusterSnapshotIdentifier=Evil", "dbclustersnapshotidentifier=e"]
+)
+def test_an_endpoint_whose_own_query_names_a_parameter_sends_nothing(
+    moto_server: MotoServer, tmp_path: Path, query: str
+) -> None:
+    """An endpoint URL configured with a query that names a parameter of the call (in any
+    case) sends it with every call, never judged: `request.changed` on the URL, nothing
+    sent. Its other names are the endpoint's own, as above."""
+    session, _ = guarded_session(write_policy(tmp_path, AUDITED))
+    queried = moto_server.client("rds", session=session, endpoint_url=f"{moto_server.url}/?{query}")
+    make_cluster(moto_server.client("rds"))
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        queried.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "url")]
+    assert "endpoint URL" in caught.value.violations[0].message
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
 @pytest.mark.parametrize("context", ["its own", "a new one"])
 def test_a_retry_another_handler_changes_is_held_again(
     moto_server: MotoServer, tmp_path: Path, context: str
