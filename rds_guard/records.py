@@ -51,6 +51,7 @@ class GuardedCall:
         "pending",
         "recorded",
         "requested",
+        "unjudged",
     )
 
     def __init__(
@@ -66,6 +67,7 @@ class GuardedCall:
         self.guard: Guard | None = None
         self.pending: tuple[Violation, ...] = ()
         self.deferred = False
+        self.unjudged = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
         """A copy of the call's data that shares its guard (a guard holds locks and files)."""
@@ -75,6 +77,7 @@ class GuardedCall:
         copied.judged = copy.deepcopy(self.judged, memo)
         copied.requested, copied.recorded, copied.guard = self.requested, self.recorded, self.guard
         copied.pending, copied.deferred = self.pending, self.deferred
+        copied.unjudged = self.unjudged
         return copied
 
     def __str__(self) -> str:
@@ -210,6 +213,32 @@ def changed_violations(
             for name in row.judged
             if not wire.same(sent.get(name), judged.get(name))
         ),
+    ]
+
+
+UNJUDGED = (
+    "judged as it was sent: no judgement reached the request (a handler gave it a context of"
+    " its own and made another call meanwhile, or the guard was installed while it was made)"
+)
+"""The note of a call first judged at ``request-created`` (`unjudged_violations`)."""
+
+
+def unjudged_violations(
+    row: Operation, sent: Mapping[str, Any], decided: Decision
+) -> list[Violation]:
+    """What a request that reached ``request-created`` with no judgement breaks besides the
+    rules (``decided``: the decision on it as sent): each parameter the policy would have set
+    otherwise (its tags, a name), which it can no longer do there."""
+    return [
+        Violation(
+            "request.changed",
+            name,
+            _shown(sent.get(name)),
+            "the request reached rds_guard only as it was sent, where the policy can no longer"
+            " set this parameter as it would have",
+        )
+        for name in row.judged
+        if not wire.same(decided.params.get(name), sent.get(name))
     ]
 
 

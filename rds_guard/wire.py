@@ -17,6 +17,7 @@ type for type).
 from __future__ import annotations
 
 import decimal
+import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -254,7 +255,11 @@ def _boolean(value: str) -> Any:
 
 
 def _integer(value: str) -> Any:
-    return int(value) if value.lstrip("-").isdigit() else value
+    # ASCII digits only: isdigit() takes "²" (int() refuses it) and "٣", no digits botocore sends
+    return int(value) if _DIGITS.fullmatch(value) else value
+
+
+_DIGITS = re.compile(r"-?[0-9]+")
 
 
 _CONVERSIONS: dict[str, Callable[[str], Any]] = {

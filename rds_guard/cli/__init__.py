@@ -199,13 +199,19 @@ def _stderr_even_closed() -> Iterator[None]:
             sys.stderr = None
 
 
-class _ClosedOutput(io.StringIO):
+class _ClosedOutput(io.TextIOBase):
     """Standard output of a process started with it closed (``>&-``): what a command writes
-    there is lost, which the command says (exit 2) rather than exit 0 having said nothing (a
-    checkpoint printed nowhere)."""
+    there is lost (and not kept), which the command says (exit 2) rather than exit 0 having
+    said nothing (a checkpoint printed nowhere)."""
+
+    lost = False
+
+    def write(self, text: str) -> int:
+        self.lost = self.lost or bool(text)
+        return len(text)
 
     def flush(self) -> None:
-        if self.tell():
+        if self.lost:
             raise OSError(errno.EBADF, "standard output is closed: the output was lost")
 
 

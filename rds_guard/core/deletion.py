@@ -75,9 +75,10 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
     exemption let the delete go without a final snapshot (what the rule rested on)."""
     row, params, deletion = request.row, request.params, request.policy.deletion
     assert row.skip_final is not None
-    # a skip sent as text (a handler's "True", "1") may be read as one: only False is no skip
+    # a skip given as anything but False itself ("True", 1, an object that says it equals
+    # False) may be read as one: judged so (by identity: its own == is not asked)
     skipping = params.get(row.skip_final)
-    skips = deletion.final_snapshot == "required" and skipping not in (None, False)
+    skips = deletion.final_snapshot == "required" and skipping is not None and skipping is not False
     keep = (
         deletion.automated_backups == "keep"
         and bool(row.deletes_backups_on)

@@ -22,9 +22,11 @@ from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import GuardedCall, status_of
-from .binding import ClientBinding, in_progress, presigning
+from .binding import ClientBinding
 from .guard import Guard, LookupFailed
+from .progress import ending_if_stopped, in_progress, presigning
 from .reads import CallReads, Incomplete, Needed
+from .validation import refuse_presign
 
 T = TypeVar("T")
 
@@ -74,7 +76,7 @@ class AioClientBinding(ClientBinding):
             try:
                 decided = await self.ahead(guard, row, params, deferrable=True)
             except Incomplete as refused:  # refused as changed: botocore raises it next
-                self.refuse_presign(past_the_wrapper, refused)
+                refuse_presign(past_the_wrapper, refused)
                 return
         completed = await off_loop(guard, guard.complete, self, row, call, params, decided)
         if completed is not call:
@@ -91,9 +93,10 @@ class AioClientBinding(ClientBinding):
         found = self.to_hold(row, request)
         if found is not None:
             call, guard, (sent, swapped), check = found
-            changed = not wire.as_judged(sent, call.judged)
-            decided = await self.ahead(guard, row, sent) if changed else None
-            await off_loop(guard, check, self, row, call, sent, decided, swapped)
+            with ending_if_stopped(call):
+                changed = not wire.as_judged(sent, call.judged)
+                decided = await self.ahead(guard, row, sent) if changed else None
+                await off_loop(guard, check, self, row, call, sent, decided, swapped)
 
     async def after_call(  # type: ignore[override]
         self,

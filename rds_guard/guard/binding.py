@@ -5,7 +5,6 @@ arguments to the guard in force. An aiobotocore client gets `aio.AioClientBindin
 
 from __future__ import annotations
 
-import contextvars
 import inspect
 import logging
 import os
@@ -27,28 +26,16 @@ from ..core.rules import Violation
 from ..records import CONTEXT_KEY, GuardedCall, queried_url, status_of, swapped_request
 from .guard import Guard
 from .hooks import GUARDED, hook_client, service_of, validates
+from .progress import ending_if_stopped, in_progress, presigning
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
-from .validation import mistyped, refused
+from .validation import mistyped, refuse_presign, refused
 
 logger = logging.getLogger("rds_guard")
 
 Sent = tuple[dict[str, Any], Violation | None]
 """The judged parameters as a request carries them, and ``request.changed`` when it is no
 call of the operation judged (`ClientBinding.sent`)."""
-
-presigning: contextvars.ContextVar[list[GuardedCall] | None] = contextvars.ContextVar(
-    "rds_guard_presigning", default=None
-)
-"""The calls judged for the presign under way in this thread or task (no event carries a
-presign's expiry, so the wrapped ``generate_presigned_url`` collects its call here)."""
-
-in_progress: contextvars.ContextVar[GuardedCall | None] = contextvars.ContextVar(
-    "rds_guard_in_progress", default=None
-)
-"""The call last judged in this thread or task: found at ``request-created`` when another
-handler gave the request a context of its own, without the call kept in it (`ClientBinding.
-held`)."""
 
 
 class ClientBinding:
@@ -129,7 +116,7 @@ class ClientBinding:
                 self, row, call, params, self.reads(row, params, guard, deferrable=True)
             )
         except Incomplete as refused:  # refused as changed: botocore raises it next
-            self.refuse_presign(past_the_wrapper, refused)
+            refuse_presign(past_the_wrapper, refused)
             return
         if completed is not call:
             self.keep(completed, context, replacing=call)
@@ -142,7 +129,8 @@ class ClientBinding:
         found = self.to_hold(row, request)
         if found is not None:
             call, _guard, (sent, swapped), check = found
-            check(self, row, call, sent, None, swapped)
+            with ending_if_stopped(call):
+                check(self, row, call, sent, None, swapped)
 
     def to_hold(
         self, row: Operation, request: Any
@@ -189,7 +177,10 @@ class ClientBinding:
         """The call of an ended request whose ``requested`` record was written (`judged`),
         and its guard; no longer `in_progress` (which would keep it, and its guard, alive)."""
         call, guard = self.judged(context, requested=True)
-        if call is not None and in_progress.get() is call:
+        current = in_progress.get()
+        if call is None and current is not None and current.unjudged and current.requested:
+            call, guard = current, current.guard  # judged at request-created (`held`)
+        if call is not None and current is call:
             in_progress.set(None)
         return call, guard
 
@@ -331,6 +322,7 @@ class ClientBinding:
             if guard is None or context.get("is_presign_request"):
                 return None, None
             found = guard.unjudged(row)
+            in_progress.set(found)  # botocore's after-call gets the context it made, not this
         if found is not kept:
             context[CONTEXT_KEY] = found
         return found, found.guard
@@ -444,7 +436,7 @@ class ClientBinding:
         call, a judged call without violations (held at ``request-created``), or one
         botocore's validation refuses now (it raises its own error next; a verdict would
         block or warn about what no handler completed) but for such a presign: what it
-        would sign cannot be judged, so it is refused (`refuse_presign`)."""
+        would sign cannot be judged, so it is refused (`validation.refuse_presign`)."""
         call = self.kept(context)
         if call is None or call.guard is None:
             return None
@@ -455,7 +447,7 @@ class ClientBinding:
         if call.pending or call.deferred:
             refusal = self.refusal(row, params, guard)
             if refusal:
-                self.refuse_presign(past_the_wrapper, Incomplete(report="\n".join(refusal)))
+                refuse_presign(past_the_wrapper, Incomplete(report="\n".join(refusal)))
                 return None
         return call, guard, row, past_the_wrapper
 
@@ -467,15 +459,6 @@ class ClientBinding:
         if not self.validates:
             return []
         return refused(self._client(), row, params, generated=row.name in guard.names_generated)
-
-    @staticmethod
-    def refuse_presign(past_the_wrapper: bool, refused: Incomplete) -> None:
-        """For a presign past the client's method, botocore's own `ParamValidationError` for
-        what its validation refuses at the guard's last handler (a later handler could still
-        complete it, and the URL would go unjudged: refused, as botocore refuses it when none
-        does); for a call, nothing (botocore raises it next)."""
-        if past_the_wrapper:
-            raise ParamValidationError(report=refused.kwargs["report"]) from None
 
 
 _bindings: weakref.WeakKeyDictionary[BaseClient, ClientBinding] = weakref.WeakKeyDictionary()

@@ -20,6 +20,7 @@ from ..core.policy import Policy
 from ..core.rules import Violation
 from ..errors import PolicyViolation
 from ..records import (
+    UNJUDGED,
     GuardedCall,
     changed_violations,
     error_of,
@@ -28,6 +29,7 @@ from ..records import (
     record_fields,
     request_fields,
     sent_tags,
+    unjudged_violations,
 )
 from .stacks import INSTALL_ORDER
 
@@ -196,8 +198,10 @@ class Guard:
 
     def unjudged(self, row: Operation) -> GuardedCall:
         """A call of ``row`` whose request reached ``request-created`` with no judgement of
-        its own: it is judged there, as it is sent."""
-        return self._unrecorded(row, {})
+        its own: it is judged there, as it is sent (`records.unjudged_violations`)."""
+        call = self._unrecorded(row, {})
+        call.unjudged = True
+        return call
 
     def check_sent(
         self,
@@ -370,11 +374,16 @@ class Guard:
                 call.judged = sent
                 return
             call.call, call.recorded = new_call_id(), True
-        violations = tuple(changed_violations(row, call.judged, sent, again))
-        changed = [n for n in row.judged if not wire.same(sent.get(n), call.judged.get(n))]
+        if call.unjudged:  # its first judgement: nothing was changed since one
+            violations = (*again.violations, *unjudged_violations(row, sent, again))
+            note = UNJUDGED
+        else:
+            violations = tuple(changed_violations(row, call.judged, sent, again))
+            before = call.judged
+            note = _changed([n for n in row.judged if not wire.same(sent.get(n), before.get(n))])
         fields = record_fields(again, binding.region) | {
             "violations": [v.as_dict() for v in violations],
-            "notes": [*again.notes, _changed(changed)],
+            "notes": [*again.notes, note],
         }
         tags = sent_tags(row, sent)
         if tags is not None and judged_tags:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import ParamValidationError
 from botocore.validate import ParamValidator
 
 from ..core.operations import Operation
 from ..core.rules import Violation, shown
+from .reads import Incomplete
 
 
 def refused(
@@ -53,3 +55,12 @@ def mistyped(client: Any, row: Operation, sent: Mapping[str, Any]) -> Violation 
 
 
 _NOT_TEXT = frozenset({"boolean", "integer", "long", "float", "double"})
+
+
+def refuse_presign(past_the_wrapper: bool, refused: Incomplete) -> None:
+    """For a presign past the client's method, botocore's own `ParamValidationError` for what
+    its validation refuses at the guard's last handler (a later handler could still complete
+    it, and the URL would go unjudged: refused, as botocore refuses it when none does); for a
+    call, nothing (botocore raises it next)."""
+    if past_the_wrapper:
+        raise ParamValidationError(report=refused.kwargs["report"]) from None

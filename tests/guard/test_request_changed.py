@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -559,6 +560,81 @@ def test_a_request_whose_handler_replaced_its_context_and_made_a_call_meanwhile_
     assert (blocked["event"], blocked["snapshot"]) == ("blocked", "weekly")
     snapshots = rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
     assert "weekly" not in [s["DBClusterSnapshotIdentifier"] for s in snapshots]
+
+
+def test_a_compliant_request_that_lost_its_judgement_is_judged_and_recorded_as_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A handler gives the request a new context and makes another call of the operation
+    meanwhile, changing nothing: the request is judged as it is sent, sent, and recorded
+    before and after (its own outcome, though botocore's after-call has its old context),
+    with a note that it was judged so, and no violation."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    other = GOOD[:-1] + "8"
+
+    def detach_and_call(params: dict[str, Any], **_: Any) -> None:
+        if params["body"]["DBClusterSnapshotIdentifier"] == GOOD:
+            params["context"] = {}
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=other, Tags=TEAM
+            )
+
+    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", detach_and_call)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["snapshot"]) for r in records] == [
+        ("requested", other),
+        ("created", other),
+        ("requested", GOOD),
+        ("created", GOOD),
+    ]
+    assert records[2]["violations"] == [] and records[2]["call"] == records[3]["call"]
+    assert any("judged as it was sent" in note for note in records[2]["notes"])
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_a_guard_installed_while_a_call_is_made_judges_it_as_sent(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """A guard installed (from another thread, say) after a call's parameters were built
+    judges its request as it is sent. The tag the policy would add can no longer be added:
+    that is said as such (enforce: nothing sent), never as a change by another handler."""
+    rds = moto_server.client("rds")
+    make_cluster(rds)
+    policy = write_policy(tmp_path, AUDITED.replace('mode = "enforce"', f'mode = "{mode}"'))
+
+    def install(**_: Any) -> None:
+        rds_guard.install(rds, policy=policy)
+
+    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", install)
+    moto_server.reset_counts()
+    call = partial(
+        rds.create_db_cluster_snapshot,
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=GOOD,
+        Tags=TEAM,
+    )
+    if mode == "enforce":
+        with pytest.raises(rds_guard.PolicyViolation) as caught:
+            call()
+        (violation,) = caught.value.violations
+    else:
+        call()
+        violation = None
+    sent = 0 if mode == "enforce" else 1
+    assert moto_server.count("CreateDBClusterSnapshot") == sent
+    first = audit_records(tmp_path)[0]
+    assert first["event"] == ("blocked" if mode == "enforce" else "requested")
+    [recorded] = first["violations"]
+    assert (recorded["rule"], recorded["field"]) == ("request.changed", "Tags")
+    assert (
+        "can no longer set" in recorded["message"] and "another handler" not in recorded["message"]
+    )
+    if violation is not None:
+        assert violation.field == "Tags"
 
 
 def test_a_query_another_handler_added_to_the_url_is_never_sent(

@@ -171,3 +171,17 @@ def test_a_body_carrying_more_or_other_does_not_carry_the_judgement(extra: dict[
     body = body_of(name, judged)
     assert wire.carries(body, readers, judged)
     assert not wire.carries(body | extra, readers, judged)
+
+
+@pytest.mark.parametrize("text", ["²", "٣", "--0", "1.5", "0x1"])
+def test_a_number_sent_as_other_text_is_read_as_text(text: str) -> None:
+    """Only ASCII digits are a number, as botocore writes one: other text (digits of another
+    script, a superscript int() refuses) is read as the text it is, never raising, and the
+    guard holds it as text where a number belongs (`request.changed`)."""
+    name = "ModifyDBInstance"
+    readers = wire.readers(SERVICE.operation_model(name).input_shape, OPERATIONS[name].judged)
+    body = {"Action": name, "DBInstanceIdentifier": "db1", "BackupRetentionPeriod": text}
+    assert wire.sent_params(body, readers)["BackupRetentionPeriod"] == text
+    assert not wire.carries(
+        body, readers, {"DBInstanceIdentifier": "db1", "BackupRetentionPeriod": 3}
+    )
