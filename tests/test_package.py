@@ -86,7 +86,7 @@ def test_importing_the_package_alone_loads_no_guard() -> None:
     ("package", "home", "name"),
     [
         ("rds_guard", "rds_guard.errors", "PolicyViolation"),
-        ("rds_guard.audit", "rds_guard.audit.walk", "Finding"),
+        ("rds_guard.audit", "rds_guard.audit.findings", "Finding"),
         ("rds_guard.guard", "rds_guard.guard.guard", "LookupFailed"),
     ],
 )
