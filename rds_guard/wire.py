@@ -267,6 +267,9 @@ _CONVERSIONS: dict[str, Callable[[str], Any]] = {
     "integer": _integer,
     "long": _integer,
 }
+CONVERTED = frozenset(_CONVERSIONS)
+"""The shapes whose text the readers convert (botocore writes ``true``, ``false``, digits):
+a value of one of them still read as text is other text, put there by another handler."""
 
 
 COPIED_DEPTH = 8

@@ -314,7 +314,7 @@ class ClientBinding:
         elif (
             current is not None
             and current.fields.get("operation") == row.name
-            and not (current.requested)
+            and not current.requested
         ):
             found = current
         else:

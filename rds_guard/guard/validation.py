@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ParamValidationError
 from botocore.validate import ParamValidator
 
+from .. import wire
 from ..core.operations import Operation
 from ..core.rules import Violation, shown
 from .reads import Incomplete
@@ -42,7 +43,7 @@ def mistyped(client: Any, row: Operation, sent: Mapping[str, Any]) -> Violation 
     when every parameter read is of its shape's type."""
     shape = client.meta.service_model.operation_model(row.name).input_shape
     for name, value in sent.items():
-        if isinstance(value, str) and shape.members[name].type_name in _NOT_TEXT:
+        if isinstance(value, str) and shape.members[name].type_name in wire.CONVERTED:
             return Violation(
                 "request.changed",
                 name,
@@ -52,9 +53,6 @@ def mistyped(client: Any, row: Operation, sent: Mapping[str, Any]) -> Violation 
                 " and how the service reads other text cannot be judged",
             )
     return None
-
-
-_NOT_TEXT = frozenset({"boolean", "integer", "long", "float", "double"})
 
 
 def refuse_presign(past_the_wrapper: bool, refused: Incomplete) -> None:
