@@ -743,6 +743,46 @@ def test_a_request_whose_context_another_handler_replaced_is_still_held(
     assert events == ["requested", "created", "blocked"]
 
 
+def test_a_call_stopped_at_request_created_is_not_the_next_requests_judgement(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As on a botocore client: after a call blocked at ``request-created``, the task's next
+    request, on a client whose guard was installed after its parameters were built, is
+    judged by that guard into its own log, never held against the blocked call."""
+    make_cluster(moto_server.client("rds"))
+    session = get_session()
+    first, second = tmp_path / "first", tmp_path / "second"
+
+    def installing_late(client: Any, folder: Path) -> None:
+        policy = write_policy(folder, AUDITED)
+
+        def install(**_: Any) -> None:  # returns nothing: botocore takes a value as the answer
+            rds_guard.install(client, policy=policy)
+
+        client.meta.events.register("before-call.rds.CreateDBClusterSnapshot", install)
+
+    async def work() -> None:
+        async with (
+            rds_client(session, moto_server) as blocked_on,
+            rds_client(session, moto_server) as sent_on,
+        ):
+            installing_late(blocked_on, first)
+            installing_late(sent_on, second)
+            for client, name in ((blocked_on, GOOD), (sent_on, GOOD[:-1] + "8")):
+                with pytest.raises(rds_guard.PolicyViolation):  # its tag can't be added now
+                    await client.create_db_cluster_snapshot(
+                        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=TEAM
+                    )
+
+    moto_server.reset_counts()
+    run(work)
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert [(r["event"], r["snapshot"]) for r in audit_records(first)] == [("blocked", GOOD)]
+    assert [(r["event"], r["snapshot"]) for r in audit_records(second)] == [
+        ("blocked", GOOD[:-1] + "8")
+    ]
+
+
 def test_the_async_example_runs(
     moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

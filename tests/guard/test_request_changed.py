@@ -637,6 +637,42 @@ def test_a_guard_installed_while_a_call_is_made_judges_it_as_sent(
         assert violation.field == "Tags"
 
 
+def test_a_call_stopped_at_request_created_is_not_the_next_requests_judgement(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A call blocked at ``request-created`` is over: the thread's next request of the
+    operation, on another client whose guard was installed after its parameters were built,
+    is judged as it is sent by that client's guard, into that guard's log; it is never held
+    against the blocked call, nor written to the first guard's log."""
+    first, second = tmp_path / "first", tmp_path / "second"
+
+    def installing_late(folder: Path) -> Any:
+        client = moto_server.client("rds")
+        policy = write_policy(folder, AUDITED)
+
+        def install(**_: Any) -> None:  # returns nothing: botocore takes a value as the answer
+            rds_guard.install(client, policy=policy)
+
+        client.meta.events.register("before-call.rds.CreateDBClusterSnapshot", install)
+        return client
+
+    blocked_on, sent_on = installing_late(first), installing_late(second)
+    make_cluster(moto_server.client("rds"))
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation):  # the policy's tag can no longer be added
+        blocked_on.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    other = GOOD[:-1] + "8"
+    with pytest.raises(rds_guard.PolicyViolation):
+        sent_on.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=other, Tags=TEAM
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert [(r["event"], r["snapshot"]) for r in audit_records(first)] == [("blocked", GOOD)]
+    assert [(r["event"], r["snapshot"]) for r in audit_records(second)] == [("blocked", other)]
+
+
 def test_a_query_another_handler_added_to_the_url_is_never_sent(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
