@@ -220,7 +220,8 @@ def test_a_keyed_log_replaced_by_a_made_up_first_format_record_is_caught_under_t
 ) -> None:
     """The first format carries no digest of its own, and a lone record in it links to
     nothing the key can check: under the key it is a finding, the writer refuses it, rotate
-    and repair with the key do not seal it, and a checkpoint catches it too."""
+    and repair with the key do not seal it, head with the key gives no checkpoint of it, and a
+    checkpoint taken before catches it."""
     checkpoint = audit.head(log_path, hmac_key=KEY)
     write_lines(log_path, [made_up])
     result = audit.verify([log_path], hmac_key=KEY)
@@ -229,9 +230,9 @@ def test_a_keyed_log_replaced_by_a_made_up_first_format_record_is_caught_under_t
     assert audit.verify([log_path], hmac_key=KEY, checkpoints=[checkpoint]).reason == "key"
     with pytest.raises(AuditError, match="first record format"):
         audit.AuditLog(log_path, fsync=False, hmac_key=KEY).write("requested")
-    for seal in (audit.rotate, audit.repair):
+    for vouch in (audit.rotate, audit.repair, audit.head):
         with pytest.raises(AuditError, match="no record before it links to it"):
-            seal(log_path, hmac_key=KEY)
+            vouch(log_path, hmac_key=KEY)
     assert lines_of(log_path) == [made_up]
     assert audit.verify([log_path]).ok  # without the key, a chain of its own, as documented
 
