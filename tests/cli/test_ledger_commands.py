@@ -34,7 +34,8 @@ from policies import LEDGER_SIGNED, write_policy
 from servers import MotoServer
 
 from rds_guard import audit
-from rds_guard.audit.ledger import LedgerTable
+from rds_guard.audit.ledger import LedgerTable, S3Location
+from rds_guard.audit.ledger.checkpoints import CheckpointStore, name_of, write_checkpoint
 
 CHECKPOINTS = f"s3://{BUCKET}/rds-guard/"
 
@@ -298,6 +299,34 @@ def test_checkpoint_then_verify_with_the_checkpoints(
     assert document["findings"] == [
         f"{stream}: ends at seq 3, and a checkpoint saw it at seq 5: records were deleted"
     ]
+
+
+def test_verify_holds_the_checkpoints_to_its_own_table_and_prefix(
+    initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/ledger.md: a signed checkpoint copied in from another ledger or prefix is a
+    finding. Another table's checkpoint, signed with the same key under another prefix: a
+    verify pointed there by a slip, and one copied into this ledger's empty prefix by a
+    writer of the bucket, each said ok (exit 0)."""
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 5)
+    run_main(capsys, "audit", "ship", str(log), "--policy", str(policy))
+    staging = CheckpointStore(initialised.clients, S3Location(BUCKET, "staging/"), KEY_ALIAS)
+    assert write_checkpoint(ledger_table("staging-ledger"), staging).checkpoint is not None
+    foreign = f"it is a checkpoint of table 'staging-ledger', not of '{TABLE}'"
+    words = ["audit", "verify", "--ledger", LEDGER_URL, "--checkpoints"]
+    slip = run_main(capsys, *words, str(staging.location))
+    assert slip.code == 1 and f"checkpoint-0000000001.json: {foreign}" in slip.out
+    s3 = initialised.clients.s3
+    copied = s3.get_object(Bucket=BUCKET, Key=staging.location.key(name_of(1)))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=S3Location(BUCKET, "rds-guard/").key(name_of(1)),
+        Body=copied["Body"].read(),
+        Metadata=copied["Metadata"],
+    )
+    planted = run_main(capsys, *words, CHECKPOINTS)
+    assert planted.code == 1 and f"checkpoint-0000000001.json: {foreign}" in planted.out
 
 
 def test_a_stream_id_is_not_resolved_to_a_decoy_of_a_checkpointed_stream(

@@ -106,6 +106,15 @@ class Checkpoint:
         document["findings"] = list(self.findings)
         return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode() + b"\n"
 
+    def foreign_to(self, table: str | None, location: str) -> str | None:
+        """Why this is no checkpoint of ``table`` (None: of any table) written to
+        ``location`` (a body that names where it was written) (None: it is one)."""
+        if table is not None and self.table != table:
+            return f"it is a checkpoint of table {self.table!r}, not of {table!r}"
+        if self.location and self.location != location:
+            return f"it was written to {self.location}, not here (copied)"
+        return None
+
     def head_of(self, stream: str) -> StreamHead | None:
         """The entry of ``stream``, or None."""
         for head in self.streams:

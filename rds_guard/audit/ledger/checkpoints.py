@@ -212,10 +212,9 @@ class CheckpointStore:
             return "deleted (a delete marker only)" if stored.hidden else "not a checkpoint"
         if checkpoint.number != stored.number:
             return f"its body says it is checkpoint {checkpoint.number}"
-        if table is not None and checkpoint.table != table:
-            return f"it is a checkpoint of table {checkpoint.table!r}, not of {table!r}"
-        if checkpoint.location and checkpoint.location != str(self.location):
-            return f"it was written to {checkpoint.location}, not here (copied)"
+        foreign = checkpoint.foreign_to(table, str(self.location))
+        if foreign is not None:
+            return foreign
         if stored.fingerprint in self._signed:
             return None
         problem = self.signature_problem(checkpoint, stored.body, stored.signature, key)

@@ -45,12 +45,16 @@ class History:
     forks: dict[ForkEntry, int] = field(default_factory=dict)
 
 
-def read_history(store: CheckpointStore, expected_key: str | None = None) -> History:
+def read_history(
+    store: CheckpointStore, expected_key: str | None = None, table: str | None = None
+) -> History:
     """Read and check every checkpoint under the store's prefix.
 
     ``expected_key``: the ARN every checkpoint must be signed with (the policy's key);
     None: the key of the first checkpoint (trusted on first use), which every later one
-    must then use.
+    must then use. ``table``: the ledger table every checkpoint must name (None: any). A
+    checkpoint of another table, or written to another location, is a finding, and what it
+    holds is not this ledger's: none of its heads is held against the ledger.
     """
     history = History()
     found = _by_number(store, history)
@@ -64,7 +68,10 @@ def read_history(store: CheckpointStore, expected_key: str | None = None) -> His
         expected = number + 1
         where = f"{store.location}{name_of(number)}"
         checkpoint, body, signature = _check_one(store, number, found[number], where, history)
-        if checkpoint is None:
+        foreign = None if checkpoint is None else checkpoint.foreign_to(table, str(store.location))
+        if foreign is not None:
+            history.findings.append(CheckpointFinding(number, f"{where}: {foreign}"))
+        if checkpoint is None or foreign is not None:
             previous = None
             continue
         key = key or checkpoint.key

@@ -120,7 +120,7 @@ def _run_ledger(args: argparse.Namespace) -> int:
     if args.checkpoints is not None:
         store = ledger.store(args.checkpoints)
         expected = store.key_arn() if store.kms_key else None
-        history = read_history(store, expected)
+        history = read_history(store, expected, ledger.table.name)
     checkpointed = () if history is None else history.heads
     stream = None if args.stream is None else find_stream(ledger.table, args.stream, checkpointed)
     with Progress(quiet=args.quiet) as progress:
