@@ -425,6 +425,40 @@ def test_query_says_when_a_record_is_not_authentic(
     assert run.code == 1 and run.out.rstrip().endswith("NOT AUTHENTIC")
 
 
+def test_query_with_the_key_says_a_record_sealed_without_it_is_not_keyed(
+    initialised: LedgerTable,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DESIGN §6: on a keyed log any record that is not HMAC-keyed is a finding. A stream of
+    plain SHA-256 records, which anyone who can write the table can make, was "authentic"
+    under --key-env, exit 0. Under the key it is NOT KEYED, exit 1; without a key, the keyed
+    record cannot be told and the plain one's digest holds (exit 0)."""
+    keyed, plain = tmp_path / "keyed.jsonl", tmp_path / "plain.jsonl"
+    write_log(keyed, 1, hmac_key=b"the fleet's audit key")
+    write_log(plain, 1, event="blocked")
+    for log in (keyed, plain):
+        run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    monkeypatch.setenv("FLEET_KEY", "the fleet's audit key")
+    words = ["audit", "query", "--ledger", LEDGER_URL, "--snapshot", "orders-daily-20261129"]
+    under_key = run_main(capsys, *words, "--key-env", "FLEET_KEY")
+    assert under_key.code == 1
+    verdicts = {row.split()[1]: row for row in under_key.out.splitlines()[1:]}
+    assert verdicts["requested"].endswith("  authentic")
+    assert verdicts["blocked"].endswith("NOT KEYED (the key was given)")
+    document = run_main(capsys, *words, "--key-env", "FLEET_KEY", "--json").json()
+    assert sorted((d["record"]["event"], d["authentic"], d["keyed"]) for d in document) == [
+        ("blocked", True, False),
+        ("requested", True, True),
+    ]
+    keyless = run_main(capsys, *words)
+    assert keyless.code == 0
+    verdicts = {row.split()[1]: row for row in keyless.out.splitlines()[1:]}
+    assert verdicts["requested"].endswith("keyed (no key given)")
+    assert verdicts["blocked"].endswith("  authentic")
+
+
 def test_query_trusts_the_records_not_the_index_attributes(
     initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from rds_guard import audit
 from rds_guard.audit.ledger.items import Item, line_of, not_its_record, number, text
@@ -22,7 +23,8 @@ Prints each record (time, host, stream and seq, event, operation, caller's polic
 whether its own digest holds (authentic). That a record is authentic says its bytes are as
 written; rds-guard audit verify --ledger --stream ID says its whole stream is. Exit 1 when a
 record is not authentic, or an item the index lists under the snapshot holds another's
-record (a warning names it); a keyed record needs the key (--key-env or --policy)."""
+record (a warning names it); a keyed record needs the key (--key-env or --policy), and
+under the key a record sealed without it is NOT KEYED (exit 1)."""
 EXAMPLE = (
     "rds-guard audit query --ledger dynamodb://rds-guard-audit --snapshot orders-daily-20261129"
 )
@@ -39,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the snapshot's records; exit 1 when one is not authentic."""
+    """Print the snapshot's records; exit 1 when one is not authentic (under a key: not
+    keyed)."""
     key = log_key(args)
     ledger = ledger_from(args.ledger, args.policy)
     snapshot = args.snapshot.lower()
@@ -53,31 +56,63 @@ def run(args: argparse.Namespace) -> int:
         if problem is not None:
             misfiled.append(f"{where[0]} seq {where[1]}: its item {problem}")
             continue
-        chain = audit.chain_of(line)
-        authentic: bool | None = audit.is_authentic(line, key)
-        if chain == audit.CHAIN_HMAC and key is None:
-            authentic = None  # cannot be told without the key
-        found.append((*where, record, authentic))
+        found.append((*where, record, _verdict(line, key)))
     # oldest first by the records' own times, not by the items' time attribute
     found.sort(key=lambda row: (str(row[2].get("time")), row[0], row[1]))
     for note in misfiled:
         left_out = f"{note}: the item was edited (verify --ledger reports it); left out"
         print(f"{PROG}: warning: {printable(left_out)}", file=sys.stderr)
-    bad = bool(misfiled) or any(authentic is False for *_, authentic in found)
+    bad = bool(misfiled) or any(verdict.bad for *_, verdict in found)
     if args.json:
         print_json(
             [
-                {"stream": stream, "seq": seq, "authentic": authentic, "record": record}
-                for stream, seq, record, authentic in found
+                {
+                    "stream": stream,
+                    "seq": seq,
+                    "authentic": verdict.authentic,
+                    "keyed": verdict.keyed,
+                    "record": record,
+                }
+                for stream, seq, record, verdict in found
             ]
         )
         return 1 if bad else 0
     if not found:
         print(f"no record of snapshot {snapshot} in {ledger.location}")
         return 1 if bad else 0
-    rows = [_row(stream, seq, record, authentic) for stream, seq, record, authentic in found]
+    rows = [_row(stream, seq, record, verdict) for stream, seq, record, verdict in found]
     print_lines(_aligned([_HEADER, *rows]))
     return 1 if bad else 0
+
+
+class _Verdict(NamedTuple):
+    """What the RECORD column says of a record, and its JSON."""
+
+    text: str
+    authentic: bool | None
+    """Its own digest holds (None: keyed, and no key was given)."""
+    keyed: bool
+    bad: bool
+    """Exit 1."""
+
+
+_AUTHENTIC = _Verdict("authentic", True, False, False)
+_AUTHENTIC_KEYED = _Verdict("authentic", True, True, False)
+_NOT_AUTHENTIC = _Verdict("NOT AUTHENTIC", False, False, True)
+_NO_KEY = _Verdict("keyed (no key given)", None, True, False)
+# Under a key, a record sealed without one is what anyone who can write the table can make.
+_NOT_KEYED = _Verdict("NOT KEYED (the key was given)", True, False, True)
+
+
+def _verdict(line: bytes, key: bytes | None) -> _Verdict:
+    keyed = audit.chain_of(line) == audit.CHAIN_HMAC
+    if keyed and key is None:
+        return _NO_KEY
+    if not audit.is_authentic(line, key):
+        return _NOT_AUTHENTIC
+    if key is not None and not keyed:
+        return _NOT_KEYED
+    return _AUTHENTIC_KEYED if keyed else _AUTHENTIC
 
 
 def _misfiled(item: Item, record: Mapping[str, object], snapshot: str, seq: int) -> str | None:
@@ -92,12 +127,9 @@ def _misfiled(item: Item, record: Mapping[str, object], snapshot: str, seq: int)
 
 
 _HEADER = ("TIME", "EVENT", "OPERATION", "BY", "POLICY", "STREAM", "SEQ", "RECORD")
-_VERDICT = {True: "authentic", False: "NOT AUTHENTIC", None: "keyed (no key given)"}
 
 
-def _row(
-    stream: str, seq: int, record: dict[str, object], authentic: bool | None
-) -> tuple[str, ...]:
+def _row(stream: str, seq: int, record: dict[str, object], verdict: _Verdict) -> tuple[str, ...]:
     error = record.get("error")
     event = str(record.get("event"))
     if isinstance(error, dict) and error.get("code"):
@@ -110,7 +142,7 @@ def _row(
         str(record.get("policy") or "-")[:12],
         stream,
         str(seq),
-        _VERDICT[authentic],
+        verdict.text,
     )
 
 
