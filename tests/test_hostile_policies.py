@@ -283,14 +283,20 @@ def test_bytes_that_are_no_policy_are_a_policy_error_on_line_1_or_2(
             4,
         ),
         ('version = 1\n["naming"]\nx =\n', "invalid TOML: Invalid value", 3),
+        (
+            'version = 1\nmode = "warn"\n  mode = "enforce"  \n',
+            """invalid TOML: Cannot overwrite a value ('mode = "enforce"' sets a key set before)""",
+            3,
+        ),
     ],
-    ids=["yaml", "yaml-document", "json", "table-twice", "dotted-table-twice", "toml"],
+    ids=["yaml", "yaml-document", "json", "table-twice", "dotted-table-twice", "toml", "twice"],
 )
 def test_a_policy_in_yaml_or_json_says_so(
     tmp_path: Path, data: str, problem: str, line: int
 ) -> None:
     """A first policy written in YAML or JSON got the TOML parser's word alone ("Expected '='
-    after a key"), and a table declared twice was shown as a Python tuple, ``('tags',)``."""
+    after a key"), a table declared twice was shown as a Python tuple, ``('tags',)``, and a
+    key set twice was not shown at all (tomllib names none)."""
     path = tmp_path / "p.toml"
     path.write_text(data)
     error = policy_error_of(lambda: load_policy(path))
