@@ -87,6 +87,37 @@ def carries(body: Mapping[str, Any], readers: Readers, judged: Mapping[str, Any]
     return matched == len(judged)
 
 
+def unread(body: Mapping[str, Any], readers: Readers, values: Mapping[str, Any]) -> str | None:
+    """The first parameter of ``readers`` under whose key (in any case) ``body`` holds more
+    or fewer keys than ``values`` (what was judged, as read) is written as: keys botocore
+    never writes there (``Tags.Tag.9`` after a gap, ``Tags.Tag.0``, ``Tags.member.1``), put
+    there by another handler and never read, which the service may read. None: none."""
+    counts: dict[str, int] = {}
+    for key in body:
+        dot = key.find(".")
+        if dot > 0:
+            prefix = key[:dot].lower()
+            counts[prefix] = counts.get(prefix, 0) + 1
+    if not counts:  # the usual body of a call with no list or structure
+        return None
+    for name, key, _, _ in readers:
+        value = values.get(name)
+        written = _leaves(value) if type(value) in (dict, list) and value else 0
+        if counts.get(key.lower(), 0) != written:
+            return name
+    return None
+
+
+def _leaves(value: Any) -> int:
+    # the keys botocore's query serializer writes for a value inside a structure or list: an
+    # empty list is one empty key, an empty structure none
+    if type(value) is dict:
+        return sum(_leaves(item) for item in value.values())
+    if type(value) is list:
+        return sum(_leaves(item) for item in value) if value else 1
+    return 1
+
+
 def readers(input_shape: Any, names: Iterable[str]) -> Readers:
     """For each of ``names`` the input shape has: its name, its key in the body, its reader
     and its matcher."""

@@ -29,7 +29,7 @@ from .hooks import GUARDED, hook_client, service_of, validates
 from .progress import ending_if_stopped, in_progress, presigning
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
-from .validation import mistyped, refuse_presign, refused
+from .validation import mistyped, refuse_presign, refused, unread_keys
 
 logger = logging.getLogger("rds_guard")
 
@@ -355,10 +355,10 @@ class ClientBinding:
         if swapped is not None or body is None:
             return call.judged, swapped
         readers = self.readers(client, row)
-        if wire.carries(body, readers, call.judged):
-            return call.judged, None  # itself: what is sent is what was judged
+        if wire.carries(body, readers, call.judged):  # itself: what is sent is what was judged
+            return call.judged, unread_keys(row, body, readers, call.judged)
         found = wire.sent_params(body, readers)
-        return found, mistyped(client, row, found)
+        return found, unread_keys(row, body, readers, found) or mistyped(client, row, found)
 
     def presigned_call(
         self, presigned: list[GuardedCall], url: str

@@ -55,6 +55,24 @@ def mistyped(client: Any, row: Operation, sent: Mapping[str, Any]) -> Violation 
     return None
 
 
+def unread_keys(
+    row: Operation, body: Mapping[str, Any], readers: wire.Readers, values: Mapping[str, Any]
+) -> Violation | None:
+    """``request.changed`` for a judged parameter under whose key the request holds keys
+    botocore never writes (`wire.unread`): another handler's, never read by the guard, which
+    the service may read as part of it. None when there are none."""
+    name = wire.unread(body, readers, values)
+    if name is None:
+        return None
+    return Violation(
+        "request.changed",
+        name,
+        None,
+        "holds keys botocore never writes for it, put there by another handler after"
+        f" rds_guard judged a call of {row.name}: how the service reads them cannot be judged",
+    )
+
+
 def refuse_presign(past_the_wrapper: bool, refused: Incomplete) -> None:
     """For a presign past the client's method, botocore's own `ParamValidationError` for what
     its validation refuses at the guard's last handler (a later handler could still complete

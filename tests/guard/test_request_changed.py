@@ -673,6 +673,74 @@ def test_a_call_stopped_at_request_created_is_not_the_next_requests_judgement(
     assert [(r["event"], r["snapshot"]) for r in audit_records(second)] == [("blocked", other)]
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"Tags.Tag.9.Key": "backup-policy", "Tags.Tag.9.Value": "none"},  # after a gap
+        {"Tags.Tag.0.Key": "backup-policy", "Tags.Tag.0.Value": "none"},
+        {"Tags.Tag.01.Key": "backup-policy", "Tags.Tag.01.Value": "none"},
+        {"Tags.member.1.Key": "backup-policy", "Tags.member.1.Value": "none"},
+        {"tags.Tag.9.Key": "backup-policy", "tags.Tag.9.Value": "none"},
+        {"Tags.Tag.1.Owner": "someone-else"},  # a member the shape does not have
+    ],
+    ids=["gap", "zero", "leading-zero", "member", "lowercase", "other-member"],
+)
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_keys_under_a_judged_parameter_the_guard_never_reads_are_a_change(
+    moto_server: MotoServer, tmp_path: Path, extra: dict[str, str], mode: str
+) -> None:
+    """A before-call handler adds keys under ``Tags`` that botocore never writes and that
+    the guard's reader stops before (it reads Tag.1, Tag.2, ... up to the first missing
+    one): the request went out with no word, though the service may read them as tags.
+    They are ``request.changed`` on Tags: nothing sent in enforce mode, the violation
+    recorded in warn mode."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED, mode=mode), on=moto_server)
+    make_cluster(rds)
+
+    def add_keys(params: dict[str, Any], **_: Any) -> None:
+        params["body"].update(extra)
+
+    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", add_keys)
+    moto_server.reset_counts()
+    call = partial(
+        rds.create_db_cluster_snapshot,
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=GOOD,
+        Tags=TEAM,
+    )
+    if mode == "enforce":
+        with pytest.raises(rds_guard.PolicyViolation) as caught:
+            call()
+        assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Tags")]
+    else:
+        call()
+    assert moto_server.count("CreateDBClusterSnapshot") == (mode == "warn")
+    first = audit_records(tmp_path)[0]
+    assert first["event"] == ("blocked" if mode == "enforce" else "requested")
+    assert [(v["rule"], v["field"]) for v in first["violations"]] == [("request.changed", "Tags")]
+    assert "keys botocore never writes" in first["violations"][0]["message"]
+
+
+def test_keys_beside_the_judged_parameters_are_no_change(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A key of no judged parameter, or one whose name only starts like one, is left to the
+    service as it is without the guard: the call is sent, with no violation."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def add_keys(params: dict[str, Any], **_: Any) -> None:
+        params["body"].update({"TagsExtra.1": "x", "Unknown.Thing.1": "y"})
+
+    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", add_keys)
+    moto_server.reset_counts()
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    assert audit_records(tmp_path)[0]["violations"] == []
+
+
 def test_a_query_another_handler_added_to_the_url_is_never_sent(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

@@ -78,6 +78,7 @@ def test_a_body_botocore_serialized_from_the_judgement_carries_it(
     agrees(body, readers, params)
     if wire.same(params, read):  # an empty list, say, is sent as no list at all
         assert wire.carries(body, readers, params)
+        assert wire.unread(body, readers, params) is None  # botocore wrote no key unread
 
 
 def changes(body: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
@@ -105,8 +106,17 @@ def test_a_changed_body_is_never_taken_for_the_judgement(
     call: tuple[tuple[str, wire.Readers], dict[str, Any]], data: st.DataObject
 ) -> None:
     (name, readers), params = call
-    body = data.draw(changes(body_of(name, params)))
+    sent = body_of(name, params)
+    body = data.draw(changes(sent))
     agrees(body, readers, params)
+    if wire.carries(body, readers, params) and wire.unread(body, readers, params) is None:
+        assert judged_keys(body, readers) == judged_keys(sent, readers), "a key added is seen"
+
+
+def judged_keys(body: dict[str, Any], readers: wire.Readers) -> set[str]:
+    """The keys of ``body`` under a judged parameter's, in any case."""
+    under = {key.lower() for _, key, _, _ in readers}
+    return {key for key in body if key.split(".", 1)[0].lower() in under}
 
 
 class Lying(str):
