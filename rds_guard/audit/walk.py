@@ -260,6 +260,8 @@ class ChainWalk:
         """What is wrong with the line on its own, as ``reason: detail`` (``failed``: an HMAC
         record that does not authenticate, reported with its run); ``""`` when nothing is."""
         if chain is None:
+            if self.sealed_seen and self._converted(line):
+                return f"edited: line {number} {CRLF}"
             if self.sealed_seen:
                 return (
                     "edited: a record in the first format (no digest of its own) after sealed "
@@ -287,6 +289,14 @@ class ChainWalk:
                 )
             self.unvouched = self.unvouched or (self.path, number)
         return ""
+
+    def _converted(self, line: bytes) -> bool:
+        """A sealed record but for a carriage return at its end (which hides its chain's
+        name), authentic and linking on without it."""
+        bare = line[:-1] if line[-1:] == b"\r" else b""
+        key = self.key if chain_of(bare) == CHAIN_HMAC else None
+        known = chain_of(bare) == CHAIN_SHA256 or key is not None
+        return known and is_authentic(bare, key) and prev_of(bare) == self._expected_prev(key)
 
     def _follow(
         self,

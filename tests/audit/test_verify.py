@@ -582,6 +582,25 @@ def test_an_edited_last_line_of_a_crlf_copy_is_not_called_intact(
     assert (finding.line, finding.reason) == (4, "edited")
 
 
+@pytest.mark.parametrize("edited", [False, True], ids=["intact", "edited"])
+@pytest.mark.parametrize("key", [None, b"k"], ids=["sha256", "hmac"])
+def test_a_carriage_return_on_the_last_line_alone_is_named_as_such(
+    log_path: Path, key: bytes | None, edited: bool
+) -> None:
+    """An editor that touched the last line alone gave it a CR LF: its chain's name, hidden
+    behind the carriage return, read as a record of the first format after sealed ones. The
+    carriage return is named when the record holds and links on without it; an edited one
+    is not called intact."""
+    make_log(log_path, 4, hmac_key=key)
+    lines = lines_of(log_path)
+    if edited:
+        lines[-1] = lines[-1].replace(b'"m:3"', b'"m:X"')
+    log_path.write_bytes(b"".join(line + b"\n" for line in lines[:-1]) + lines[-1] + b"\r\n")
+    (finding,) = audit.verify(log_path, hmac_key=key).findings
+    assert (finding.line, finding.reason) == (4, "edited")
+    assert ("ends with a carriage return" in finding.detail) is not edited, finding.detail
+
+
 def test_a_first_format_log_converted_to_crlf_still_counts_its_records(log_path: Path) -> None:
     """Records of the first format, which carry no digest of their own, are counted as such
     whatever their line endings: the note that sends the reader to `rotate` still holds."""
