@@ -12,7 +12,7 @@ warming - hits both sides alike:
   write-ahead record is written there: only the no-audit case is measured on it.
 - ``moto``: moto's server over HTTP on 127.0.0.1, in a thread of this process.
 
-Cases: ``floor`` (five no-op handlers where the guard's go: botocore's own dispatch
+Cases: ``floor`` (eight no-op handlers where the guard's go: botocore's own dispatch
 cost), ``a`` (guard, audit disabled), ``a+`` (as a, but the caller leaves the policy's tags to
 the guard), ``b`` (audit, ``fsync = false``), ``c`` (audit, ``fsync = true``), ``d``
 (inheritance: the caller sends no Tags, the guard reads the source's tags with
@@ -88,7 +88,7 @@ class Case:
 CASES: dict[str, Case] = {
     case.name: case
     for case in (
-        Case("floor", "5 no-op handlers (botocore's dispatch)", guarded=False),
+        Case("floor", "8 no-op handlers (botocore's dispatch)", guarded=False),
         Case("a", "guard, audit disabled", target=1.05),
         Case("a+", "guard adds 3 tags, audit disabled", caller_sends="caller"),
         Case("b", "audit, fsync = false", audit=True, target=1.12),
@@ -171,6 +171,8 @@ def equip(
         for stage in GUARD_EVENTS:
             event = f"{stage}.rds.{OPERATION}"
             client.meta.events.register(event, noop, unique_id=f"bench.noop.{event}")
+        for stage in GUARD_EVENTS[1:]:  # and under the service's name, as `turned_handler`
+            client.meta.events.register(f"{stage}.rds", noop, unique_id=f"bench.noop.{stage}")
         client.meta.events.register_last(LAST_EVENT, noop, unique_id="bench.noop.last")
         return None
     audit_path = workdir / f"overhead-{tag}-{case.name}.jsonl"

@@ -278,11 +278,12 @@ def per_call_section(
         "*send*: a canned `AWSResponse` from `before-send` (everything but the socket). "
         "*stub*: botocore's `Stubber` (answers in `before-call.*.*`, so no write-ahead record "
         "can run: no-audit cases only). *moto*: moto's server over HTTP on 127.0.0.1 in a "
-        f"thread of this process, a new snapshot name per call. {aio_note} *floor*: five "
-        "no-op handlers where the guard's go (one on each event it hooks, and one last on "
-        "`before-parameter-build`). *a*: the caller sends the policy's "
-        "tags already. *a+*: the caller leaves the policy's three tags to the guard. *d*: no "
-        "Tags, the guard reads the source's tags (below).",
+        f"thread of this process, a new snapshot name per call. {aio_note} *floor*: eight "
+        "no-op handlers where the guard's go (one on each event it hooks under the "
+        "operation's name, one last on `before-parameter-build`, and three under the "
+        "service's name, which every operation's requests pass). *a*: the caller sends "
+        "the policy's tags already. *a+*: the caller leaves the policy's three tags to the "
+        "guard. *d*: no Tags, the guard reads the source's tags (below).",
         "",
         *_overhead_table(results),
         "",

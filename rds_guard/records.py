@@ -35,7 +35,9 @@ class GuardedCall:
     it, or install another, while the call is in flight); ``pending``: the judgement's
     violations, blocked or warned about once every other ``before-parameter-build`` handler
     has run (one of them may complete the call); ``deferred``: not judged yet, botocore's
-    validation refusing the call as it stood at the guard's handler. Plain data in slots:
+    validation refusing the call as it stood at the guard's handler; ``unjudged``: for a
+    request with no judgement, judged at ``request-created`` as it is sent, the note saying
+    why (`UNJUDGED`, `turned_note`); empty for any other call. Plain data in slots:
     botocore deep-copies the request context to presign cross-region copies (the copy shares
     the guard).
     """
@@ -67,7 +69,7 @@ class GuardedCall:
         self.guard: Guard | None = None
         self.pending: tuple[Violation, ...] = ()
         self.deferred = False
-        self.unjudged = False
+        self.unjudged = ""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
         """A copy of the call's data that shares its guard (a guard holds locks and files)."""
@@ -221,6 +223,15 @@ UNJUDGED = (
     " its own and made another call meanwhile, or the guard was installed while it was made)"
 )
 """The note of a call first judged at ``request-created`` (`unjudged_violations`)."""
+
+
+def turned_note(operation: str) -> str:
+    """The note of a request another handler made out of a call of ``operation``, which the
+    guard does not judge, into one it judges: no judgement preceded it."""
+    return (
+        f"judged as it was sent: another handler made a call of {operation}, which rds_guard"
+        " does not judge, into this one"
+    )
 
 
 def unjudged_violations(

@@ -29,6 +29,7 @@ from .hooks import GUARDED, hook_client, service_of, validates
 from .progress import ending_if_stopped, in_progress, presigning
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
+from .turned import turned_handler
 from .validation import mistyped, refuse_presign, refused, unread_keys
 
 logger = logging.getLogger("rds_guard")
@@ -57,7 +58,13 @@ class ClientBinding:
         """Whether the client validates its parameters (botocore's ``parameter_validation``,
         on unless turned off in its config or profile)."""
         if hook:  # else its `StandIns` hold the handlers' places and hand it the calls
-            hook_client(client, self._handler, self.presign, self.last_before_parameter_build)
+            hook_client(
+                client,
+                self._handler,
+                self.presign,
+                self.last_before_parameter_build,
+                turned_handler(self),
+            )
 
     def _handler(self, method: str, operation: str) -> Callable[..., Any]:
         bound: Callable[..., Any] = getattr(self, method)

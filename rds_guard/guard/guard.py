@@ -196,11 +196,12 @@ class Guard:
         call.recorded, call.guard = False, self
         return call
 
-    def unjudged(self, row: Operation) -> GuardedCall:
+    def unjudged(self, row: Operation, note: str = UNJUDGED) -> GuardedCall:
         """A call of ``row`` whose request reached ``request-created`` with no judgement of
-        its own: it is judged there, as it is sent (`records.unjudged_violations`)."""
+        its own: it is judged there, as it is sent (`records.unjudged_violations`), with
+        ``note`` saying why."""
         call = self._unrecorded(row, {})
-        call.unjudged = True
+        call.unjudged = note
         return call
 
     def check_sent(
@@ -376,7 +377,7 @@ class Guard:
             call.call, call.recorded = new_call_id(), True
         if call.unjudged:  # its first judgement: nothing was changed since one
             violations = (*again.violations, *unjudged_violations(row, sent, again))
-            note = UNJUDGED
+            note = call.unjudged
         else:
             violations = tuple(changed_violations(row, call.judged, sent, again))
             before = call.judged

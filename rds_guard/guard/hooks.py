@@ -84,11 +84,14 @@ def hook_client(
     handler_for: Callable[[str, str], Callable[..., Any]],
     presign: Callable[..., Any],
     last: Callable[..., Any],
+    every: Callable[..., Any] | None = None,
 ) -> None:
     """Register ``handler_for(method, operation)`` under each guarded operation's exact event
     names (its place in botocore's handler order), ``last`` after every other
     ``before-parameter-build`` handler (registered last under the bare event name: it sees
-    every call of the client), and wrap ``generate_presigned_url`` with ``presign`` (no event
+    every call of the client), ``every`` (if given) under the service's name on each of
+    `STAGES` but the first (it sees every operation's request, and finds one another handler
+    made into a guarded call), and wrap ``generate_presigned_url`` with ``presign`` (no event
     fires after a URL is signed).
 
     The unique ids are the event names, so the guard's handlers are on a client once, however
@@ -104,6 +107,8 @@ def hook_client(
             event = f"{stage}.{service}.{name}"
             events.register(event, handler_for(method, name), unique_id=f"rds_guard:{event}")
     events.register_last(LAST_EVENT, last, unique_id=f"rds_guard:{LAST_EVENT}:last")
+    for stage, _ in STAGES[1:] if every is not None else ():
+        events.register(f"{stage}.{service}", every, unique_id=f"rds_guard:{stage}.{service}")
     original = client.generate_presigned_url
     generate = _held_weakly(client, original)
     function = getattr(original, "__func__", None)

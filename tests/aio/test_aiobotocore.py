@@ -19,7 +19,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from aws import HOUSE_NAME, audit_records, house_defaults, make_cluster, snapshot_tags
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
-from policies import AUDITED, DEFAULTS_ONLY, LEDGER, TEAM_REQUIRED, write_policy
+from policies import AUDITED, DEFAULTS_ONLY, HOLD_ONLY, LEDGER, TEAM_REQUIRED, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -781,6 +781,40 @@ def test_a_call_stopped_at_request_created_is_not_the_next_requests_judgement(
     assert [(r["event"], r["snapshot"]) for r in audit_records(second)] == [
         ("blocked", GOOD[:-1] + "8")
     ]
+
+
+def test_a_describe_made_into_the_delete_of_a_held_snapshot_is_blocked(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As on a botocore client: a before-call handler makes a DescribeDBClusters the delete
+    of a snapshot on hold; it is judged as sent, blocked and recorded, nothing deleted."""
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="held",
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+    session = guarded_session(tmp_path, HOLD_ONLY)
+
+    async def turn(params: dict[str, Any], **_: Any) -> None:
+        params["body"] = {
+            "Action": "DeleteDBClusterSnapshot",
+            "Version": "2014-10-31",
+            "DBClusterSnapshotIdentifier": "held",
+        }
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register("before-call.rds.DescribeDBClusters", turn)
+            with pytest.raises(rds_guard.PolicyViolation, match=r"deletion\.hold"):
+                await rds.describe_db_clusters()
+
+    moto_server.reset_counts()
+    run(work)
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    [blocked] = audit_records(tmp_path)
+    assert (blocked["event"], blocked["operation"]) == ("blocked", "DeleteDBClusterSnapshot")
 
 
 def test_the_async_example_runs(
