@@ -417,7 +417,7 @@ class Guard:
             call.fields = request_fields(binding.service, binding.region, row, call.judged)
         call.fields = call.fields | {
             "violations": [*call.fields.get("violations", ()), swapped.as_dict()],
-            "notes": [*call.fields.get("notes", ()), _changed([swapped.field])],
+            "notes": [*call.fields.get("notes", ()), call.unjudged or _changed([swapped.field])],
         }
         self._enforce(call, row, (swapped,))
 

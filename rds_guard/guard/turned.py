@@ -11,10 +11,10 @@ operation.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import wire
 from ..core import operations
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall, turned_note
@@ -30,6 +30,9 @@ TURNED_STAGES = {
 }
 """The events the handler is registered on (under the service's name), each with the
 binding's method it hands a turned request to."""
+
+
+_BY_LOWER = {name.lower(): name for names in GUARDED.values() for name in names}
 
 
 def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
@@ -59,16 +62,34 @@ def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
 def _turned_into(
     binding: ClientBinding, own: frozenset[str], operation: str, request: Any
 ) -> Operation | None:
-    """The guarded operation a request of ``operation`` was made into (its body's
-    ``Action``), its call kept in the request's context to be judged as sent; None: none."""
-    data = request.data
-    body = data if type(data) is dict else wire.form_params(data)
-    action = None if body is None else body.get("Action")
-    if type(action) is not str or action == operation or action not in own:
-        return None
-    guard = binding.guard()
+    """The guarded operation a request of ``operation`` was made into (an ``Action`` of its
+    body names it), its call kept in the request's context to be judged as sent; None:
+    none."""
+    called = operation.lower()
+    turned = [
+        _BY_LOWER[action] for action in _actions(request.data)
+        if action != called and _BY_LOWER.get(action) in own
+    ]  # fmt: skip
+    guard = binding.guard() if turned else None
     if guard is None or request.context.get("is_presign_request"):
         return None
-    row = operations.OPERATIONS[action]
+    row = operations.OPERATIONS[turned[0]]
     request.context[CONTEXT_KEY] = guard.unjudged(row, turned_note(operation))
     return row
+
+
+def _actions(data: object) -> list[str]:
+    """Every ``Action`` a body gives, lowercased, its name in any case, given once or more
+    (which the service reads, in which case, is not known): of botocore's dict, or of a body
+    another handler made form text or bytes; nothing of any other body, which cannot be read."""
+    if type(data) is dict:
+        pairs = list(data.items())
+    elif isinstance(data, str | bytes | bytearray):
+        text = data if isinstance(data, str) else bytes(data).decode(errors="replace")
+        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True)
+    else:
+        return []
+    return [
+        value.lower() for key, value in pairs
+        if type(key) is str and type(value) is str and key.lower() == "action"
+    ]  # fmt: skip
