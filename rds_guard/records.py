@@ -279,6 +279,19 @@ def swapped_request(
     )
 
 
+def lacking(row: Operation, service: str) -> Violation:
+    """``request.changed`` for a request of a ``service`` client that another handler made
+    into a call of ``row``, which that service's API lacks: the endpoint the three services
+    share carries it out, but it cannot be read as a call of the client's API."""
+    return Violation(
+        "request.changed",
+        "Action",
+        row.name,
+        f"made by another handler into a call of {row.name}, which the {service} API lacks"
+        " (its endpoint, shared with rds, carries it out): what it would do cannot be judged",
+    )
+
+
 def queried_url(
     row: Operation, url: str, endpoint_url: str, parameters: Iterable[str] = ()
 ) -> Violation | None:

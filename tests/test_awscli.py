@@ -22,7 +22,7 @@ import pytest
 from audit_helpers import records_of, run_python
 from aws import guarded_client, make_cluster, make_instance, snapshot_tags
 from ledger_helpers import complete_lines, ledger_table, stored_lines, stream_of
-from policies import BACKUPS, EXAMPLE, LEDGER, RULE_OF_EACH_KIND, write_policy
+from policies import BACKUPS, EXAMPLE, HOLD_ONLY, LEDGER, RULE_OF_EACH_KIND, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -630,6 +630,50 @@ def test_a_retention_another_plugin_adds_to_a_plain_modify_is_judged_as_sent(
     assert result.returncode == 255, result.stderr
     assert "deletion.automated_backups" in result.stderr
     assert moto_server.count("ModifyDBInstance") == 0
+
+
+TURNING_PLUGIN = """\
+def awscli_initialize(cli):
+    def turn(params, model, **_):
+        if model.name == "DescribeDBClusters":
+            params["body"] = {
+                "Action": "DeleteDBClusterSnapshot",
+                "Version": "2014-10-31",
+                "DBClusterSnapshotIdentifier": "held",
+            }
+
+    cli.register("before-call.rds", turn)
+"""
+
+
+def test_a_describe_another_plugin_makes_into_a_delete_is_judged_as_sent(
+    moto_server: MotoServer, workdir: Path
+) -> None:
+    """Another plugin's handler makes `describe-db-clusters`, which loads no policy, the
+    delete of a snapshot on hold: the stand-ins hand the request to the guard, which judges it
+    as the delete it became, and blocks it; nothing deleted."""
+    write_policy(workdir, HOLD_ONLY)
+    (workdir / "turning_plugin.py").write_text(TURNING_PLUGIN)
+    config = workdir / "config"
+    config.write_text(EXAMPLE_CONFIG.read_text() + "turning_plugin = turning_plugin\n")
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="held",
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+    moto_server.reset_counts()
+    result = aws(
+        moto_server,
+        "rds",
+        "describe-db-clusters",
+        cwd=workdir,
+        env={"AWS_CONFIG_FILE": str(config), "PYTHONPATH": f"{REPO}{os.pathsep}{workdir}"},
+    )
+    assert result.returncode == 255, result.stderr
+    assert "deletion.hold" in result.stderr
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
 
 
 def test_install_on_emitter_again_nests_and_uninstall_reaches_existing_clients(

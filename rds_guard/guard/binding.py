@@ -23,7 +23,14 @@ from ..core import operations
 from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation
-from ..records import CONTEXT_KEY, GuardedCall, queried_url, status_of, swapped_request
+from ..records import (
+    CONTEXT_KEY,
+    GuardedCall,
+    lacking,
+    queried_url,
+    status_of,
+    swapped_request,
+)
 from .guard import Guard
 from .hooks import GUARDED, hook_client, service_of, validates
 from .progress import ending_if_stopped, in_progress, presigning
@@ -57,13 +64,11 @@ class ClientBinding:
         self.validates = validates(client)
         """Whether the client validates its parameters (botocore's ``parameter_validation``,
         on unless turned off in its config or profile)."""
+        self.every = turned_handler(self)
+        """The handler of every operation's request and its end (`turned`)."""
         if hook:  # else its `StandIns` hold the handlers' places and hand it the calls
             hook_client(
-                client,
-                self._handler,
-                self.presign,
-                self.last_before_parameter_build,
-                turned_handler(self),
+                client, self._handler, self.presign, self.last_before_parameter_build, self.every
             )
 
     def _handler(self, method: str, operation: str) -> Callable[..., Any]:
@@ -361,6 +366,8 @@ class ClientBinding:
         swapped = swapped_request(row, body, data)
         if swapped is not None or body is None:
             return call.judged, swapped
+        if row.name not in GUARDED.get(self.service, ()):  # another handler made it so
+            return call.judged, lacking(row, self.service)
         readers = self.readers(client, row)
         if wire.carries(body, readers, call.judged):  # itself: what is sent is what was judged
             return call.judged, unread_keys(row, body, readers, call.judged)

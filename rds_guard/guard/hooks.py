@@ -192,7 +192,8 @@ class StandIns:
         self._bind = bind
         self._idle = idle
         self._binding: Any = None
-        hook_client(client, self._forwarder, self._presign, self._last)
+        self._own = frozenset(GUARDED.get(service_of(client), ()))
+        hook_client(client, self._forwarder, self._presign, self._last, self._every)
 
     def _forwarder(self, method: str, operation: str) -> Callable[..., Any]:
         forward, idle = self._forward, self._idle
@@ -232,6 +233,18 @@ class StandIns:
             return None
         return self._binding.last_before_parameter_build(**kwargs)
 
+    def _every(self, event_name: str = "", **kwargs: Any) -> Any:
+        """Every operation's request and its end: before the guard is loaded, only a request
+        that is not plainly a call of its own operation is handed on (another handler may
+        have made it a guarded call: `rds_guard.guard.turned`)."""
+        if self._idle():
+            return None
+        if self._binding is None:
+            request, operation = kwargs.get("request"), event_name.rpartition(".")[2]
+            if request is None or operation in self._own or plainly_of(request, operation):
+                return None
+        return self.binding().every(event_name=event_name, **kwargs)
+
     def _presign(self, generate: Callable[..., str], *args: Any, **kwargs: Any) -> str:
         presign: Callable[..., str] = self.binding().presign
         return presign(generate, *args, **kwargs)
@@ -245,6 +258,21 @@ def _may_carry(request: Any, name: str) -> bool:
         return True
     wanted = name.lower()
     return any(str(key).lower() == wanted for key in data)
+
+
+def plainly_of(request: Any, operation: str) -> bool:
+    """Whether ``request`` is plainly a call of ``operation``, as botocore makes every one:
+    its body botocore's dict, whose one ``Action`` (its name in any case) is the operation's,
+    and its URL without a query. Another may have been made into a call of another."""
+    data = getattr(request, "data", None)
+    if type(data) is not dict or data.get("Action") != operation:
+        return False
+    if "?" in str(getattr(request, "url", "")):
+        return False
+    for key in data:  # a loop: every request of the client passes here
+        if key != "Action" and type(key) is str and key.lower() == "action":
+            return False
+    return True
 
 
 def validates(client: Hooked) -> bool:

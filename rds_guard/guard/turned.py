@@ -4,9 +4,12 @@ A ``before-call`` handler can rewrite the body of a call the guard does not judg
 ``DescribeDBClusters``) into one it judges (its ``Action`` made ``DeleteDBClusterSnapshot``):
 none of the guard's handlers of the guarded operation runs for it, and no judgement precedes
 it. One handler under the service's name, on every operation's ``request-created``,
-``after-call`` and ``after-call-error``, finds such a request by its body's ``Action``: it is
-judged as it is sent (`Guard.unjudged`), and its outcome recorded, as a call of the guarded
-operation.
+``after-call`` and ``after-call-error``, finds such a request: one that is not plainly a call
+of its own operation (`hooks.plainly_of`) and names a guarded operation of any of the three
+services in an ``Action`` (of its body or its URL's query, in any case, given once or more).
+It is judged as it is sent, as that operation (`Guard.unjudged`; a request that is no call
+of it exactly, or one of an operation its client's API lacks, is ``request.changed``), and its
+outcome recorded.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import wire
 from ..core import operations
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall, turned_note
-from .hooks import GUARDED
+from .hooks import GUARDED, plainly_of
+from .progress import in_progress
 
 if TYPE_CHECKING:
     from .binding import ClientBinding
@@ -31,14 +36,15 @@ TURNED_STAGES = {
 """The events the handler is registered on (under the service's name), each with the
 binding's method it hands a turned request to."""
 
-
 _BY_LOWER = {name.lower(): name for names in GUARDED.values() for name in names}
+"""Every guarded operation of the three services, by its name lowercased: their clients send
+to one endpoint, which carries out an action of any of them."""
 
 
 def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
     """The handler of ``binding``'s client for the events of `TURNED_STAGES`, of every
-    operation: nothing for a guarded operation (its own handlers run) nor for a request whose
-    body's ``Action`` is its own operation's (the usual call, one look-up)."""
+    operation: nothing for a guarded operation (its own handlers run) nor for a request that
+    is plainly a call of its own operation (the usual one)."""
     own = frozenset(GUARDED.get(binding.service, ()))
 
     def handler(event_name: str = "", **kwargs: Any) -> Any:
@@ -47,11 +53,9 @@ def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
         if operation in own or stage not in TURNED_STAGES:
             return None
         if stage == "request-created":
-            row = _turned_into(binding, own, operation, kwargs["request"])
+            row = _turned_into(binding, operation, kwargs["request"])
         else:
-            call = kwargs.get("context", {}).get(CONTEXT_KEY)
-            found = isinstance(call, GuardedCall) and call.unjudged and call.guard is not None
-            row = operations.OPERATIONS[call.fields["operation"]] if found else None
+            row = _turned_call(kwargs.get("context", {}), operation)
         if row is None:
             return None
         return getattr(binding, TURNED_STAGES[stage])(row, **kwargs)
@@ -59,37 +63,74 @@ def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
     return handler
 
 
-def _turned_into(
-    binding: ClientBinding, own: frozenset[str], operation: str, request: Any
-) -> Operation | None:
-    """The guarded operation a request of ``operation`` was made into (an ``Action`` of its
-    body names it), its call kept in the request's context to be judged as sent; None:
-    none."""
+def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operation | None:
+    """The guarded operation a request of ``operation`` was made into, its call kept in the
+    request's context (the one kept there already, for a retry) and as the call in progress
+    (a handler may have given the request a context of its own, which ``after-call`` does
+    not get); None: none."""
+    if plainly_of(request, operation):
+        return None
     called = operation.lower()
-    turned = [
-        _BY_LOWER[action] for action in _actions(request.data)
-        if action != called and _BY_LOWER.get(action) in own
-    ]  # fmt: skip
-    guard = binding.guard() if turned else None
+    names = sorted({_BY_LOWER[a] for a in _actions(request) if a in _BY_LOWER and a != called})
+    guard = binding.guard() if names else None
     if guard is None or request.context.get("is_presign_request"):
         return None
-    row = operations.OPERATIONS[turned[0]]
-    request.context[CONTEXT_KEY] = guard.unjudged(row, turned_note(operation))
-    return row
+    row = operations.OPERATIONS[names[0]]
+    call = request.context.get(CONTEXT_KEY)
+    note = turned_note(operation)
+    if not (isinstance(call, GuardedCall) and call.unjudged == note and call.guard is guard):
+        call = guard.unjudged(row, note)
+        request.context[CONTEXT_KEY] = call
+    in_progress.set(call)
+    return operations.OPERATIONS[call.fields["operation"]]
 
 
-def _actions(data: object) -> list[str]:
-    """Every ``Action`` a body gives, lowercased, its name in any case, given once or more
-    (which the service reads, in which case, is not known): of botocore's dict, or of a body
-    another handler made form text or bytes; nothing of any other body, which cannot be read."""
-    if type(data) is dict:
-        pairs = list(data.items())
-    elif isinstance(data, str | bytes | bytearray):
-        text = data if isinstance(data, str) else bytes(data).decode(errors="replace")
-        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True)
-    else:
-        return []
+def _turned_call(context: Any, operation: str) -> Operation | None:
+    """The guarded operation of the call an ended request of ``operation`` was turned into
+    (kept in its context, or as the call in progress: `ClientBinding.ended` finds it there);
+    None: none."""
+    call = context.get(CONTEXT_KEY)
+    if not isinstance(call, GuardedCall):
+        call = in_progress.get()
+    if call is None or call.unjudged != turned_note(operation) or not call.requested:
+        return None
+    return operations.OPERATIONS[call.fields["operation"]]
+
+
+def _actions(request: Any) -> list[str]:
+    """Every ``Action`` the request gives, lowercased: of its body as botocore sends it (a
+    dict, of any values; form text or bytes) and of its URL's query, its name in any case,
+    given once or more (which the service reads, in which case, is not known)."""
+    body, _ = wire.plain_body(request.data)
+    pairs: list[tuple[Any, Any]] = []
+    if isinstance(body, dict):
+        pairs = list(dict.items(body))
+    elif isinstance(body, str | bytes):
+        pairs = _query_pairs(body)
+    pairs += _query_pairs(urllib.parse.urlsplit(str(request.url)).query)
     return [
-        value.lower() for key, value in pairs
-        if type(key) is str and type(value) is str and key.lower() == "action"
-    ]  # fmt: skip
+        text.lower()
+        for key, value in pairs
+        if isinstance(key, str) and str.lower(key) == "action"
+        for text in _texts(value)
+    ]
+
+
+def _query_pairs(text: str | bytes) -> list[tuple[Any, Any]]:
+    decoded = text if isinstance(text, str) else text.decode(errors="replace")
+    return list(urllib.parse.parse_qsl(decoded, keep_blank_values=True))
+
+
+def _texts(value: Any) -> list[str]:
+    """What a body's value is sent as: a string as the string it holds, bytes decoded, each
+    item of a list or tuple (urllib sends each), anything else its ``str()``."""
+    if isinstance(value, str):
+        return [str.__str__(value)]
+    if isinstance(value, bytes | bytearray):
+        return [bytes(value).decode(errors="replace")]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _texts(item)]
+    try:
+        return [str(value)]
+    except Exception:  # an object that cannot say what it is sent as names no action
+        return []

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import audit_records, guarded_client, make_cluster
+from aws import audit_records, guarded_client, make_cluster, make_instance
+from botocore.awsrequest import AWSResponse
 from policies import HOLD_ONLY, write_policy
 from servers import MotoServer
 
@@ -40,13 +41,23 @@ def delete_body(name: str) -> dict[str, str]:
             "DBClusterSnapshotIdentifier": name}  # fmt: skip
 
 
-def turn_describes_into(rds: Any, body: object) -> None:
-    """A before-call handler that makes every DescribeDBClusters of ``rds`` send ``body``."""
+def turn_describes_into(client: Any, body: object, service: str = "rds") -> None:
+    """A before-call handler that makes every DescribeDBClusters of ``client`` send ``body``."""
 
     def turn(params: dict[str, Any], **_: Any) -> None:
         params["body"] = body
 
-    rds.meta.events.register("before-call.rds.DescribeDBClusters", turn)
+    client.meta.events.register(f"before-call.{service}.DescribeDBClusters", turn)
+
+
+class Subclassed(dict[str, str]):
+    """A body of a dict subclass: botocore sends it as it sends any dict."""
+
+
+class Text(str):
+    """A string subclass: sent as the string it holds."""
+
+    __slots__ = ()
 
 
 HELD = delete_body("held")
@@ -73,8 +84,29 @@ DESCRIBE = {"Action": "DescribeDBClusters", "Version": "2014-10-31"}
             "&DBClusterSnapshotIdentifier=held",
             ("request.changed", "body"),
         ),
+        (
+            "Action=DeleteDBClusterSnapshot&DBClusterSnapshotIdentifier=held"
+            "&Action=DescribeDBClusters&Version=2014-10-31",
+            ("request.changed", "body"),
+        ),
+        (Subclassed(HELD), ("deletion.hold", "Tags.legal-hold")),
+        (HELD | {"Action": Text("DeleteDBClusterSnapshot")}, ("deletion.hold", "Tags.legal-hold")),
+        (HELD | {"Action": b"DeleteDBClusterSnapshot"}, ("request.changed", "body")),
+        (HELD | {"Action": ["DeleteDBClusterSnapshot"]}, ("request.changed", "body")),
     ],
-    ids=["dict", "text", "bytes", "action-lowercased", "second-action-key", "action-twice"],
+    ids=[
+        "dict",
+        "text",
+        "bytes",
+        "action-lowercased",
+        "second-action-key",
+        "action-twice",
+        "action-twice-delete-first",
+        "dict-subclass",
+        "str-subclass-action",
+        "bytes-action",
+        "list-action",
+    ],
 )
 def test_a_describe_made_into_the_delete_of_a_held_snapshot_is_blocked(
     moto_server: MotoServer, tmp_path: Path, body: object, rule: tuple[str, str]
@@ -139,3 +171,100 @@ def test_a_describe_made_into_an_allowed_delete_is_sent_and_recorded(
     turn_describes_into(bare, delete_body("held"))
     with pytest.raises(KeyError, match="DescribeDBClustersResult"):
         bare.describe_db_clusters()
+
+
+def test_a_describe_given_a_query_naming_a_delete_is_blocked(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """An Action put in the URL's query, which a service may read as the body's."""
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
+    two_snapshots(moto_server)
+
+    def add_query(request: Any, **_: Any) -> None:
+        request.url += "?Action=DeleteDBClusterSnapshot&DBClusterSnapshotIdentifier=held"
+
+    rds.meta.events.register_first("request-created.rds.DescribeDBClusters", add_query)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.describe_db_clusters()
+    assert ("request.changed", "url") in [(v.rule, v.field) for v in caught.value.violations]
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    assert [r["operation"] for r in audit_records(tmp_path)] == ["DeleteDBClusterSnapshot"]
+
+
+def test_a_neptune_describe_made_into_an_rds_only_delete_is_blocked(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The three services share one endpoint, which carries out any of their actions: a
+    Neptune client's request made into DeleteDBSnapshot, which its API lacks, cannot be read
+    as one of its calls; it is blocked on the Action and recorded."""
+    plain = moto_server.client("rds")
+    make_instance(plain, "db1")
+    plain.create_db_snapshot(
+        DBInstanceIdentifier="db1",
+        DBSnapshotIdentifier="held",
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+    neptune = guarded_client(write_policy(tmp_path, HOLD_ONLY), "neptune", on=moto_server)
+    body = {"Action": "DeleteDBSnapshot", "Version": "2014-10-31", "DBSnapshotIdentifier": "held"}
+    turn_describes_into(neptune, body, service="neptune")
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        neptune.describe_db_clusters()
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Action")]
+    assert moto_server.count("DeleteDBSnapshot") == 0
+    (blocked,) = audit_records(tmp_path)
+    assert (blocked["event"], blocked["operation"]) == ("blocked", "DeleteDBSnapshot")
+
+
+THROTTLED = (
+    b"<ErrorResponse><Error><Code>Throttling</Code><Message>x</Message></Error></ErrorResponse>"
+)
+
+
+class Canned:
+    """A raw answer body for botocore's parser."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+
+def test_a_retried_turned_request_is_one_call(moto_server: MotoServer, tmp_path: Path) -> None:
+    """botocore makes the request again for each attempt: the turned call is recorded once,
+    requested then its outcome, under one call id."""
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY, mode="warn"), on=moto_server)
+    two_snapshots(moto_server)
+    turn_describes_into(rds, delete_body("free"))
+    attempts: list[int] = []
+
+    def throttle_once(request: Any, **_: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) > 1:
+            return None
+        return AWSResponse(request.url, 400, {}, Canned(THROTTLED))
+
+    rds.meta.events.register_first("before-send.rds.DescribeDBClusters", throttle_once)
+    with pytest.raises(KeyError):  # botocore reads the delete's answer as a describe's
+        rds.describe_db_clusters()
+    assert len(attempts) == 2
+    records = audit_records(tmp_path)
+    assert [r["event"] for r in records] == ["requested", "unknown"]
+    assert records[0]["call"] == records[1]["call"]
+
+
+def test_a_turned_request_given_a_context_of_its_own_still_gets_its_outcome(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY, mode="warn"), on=moto_server)
+    two_snapshots(moto_server)
+
+    def turn(params: dict[str, Any], **_: Any) -> None:
+        params["body"], params["context"] = delete_body("free"), {}
+
+    rds.meta.events.register("before-call.rds.DescribeDBClusters", turn)
+    with pytest.raises(KeyError):
+        rds.describe_db_clusters()
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "unknown"]
