@@ -746,6 +746,36 @@ def test_regexes_that_would_take_re2_seconds_to_build_are_refused(body: str, pro
     assert problem in error.problem
 
 
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('[tags.defaults]\nk = "{utcnow:' + "%c" * 500_000 + '}"\n', "tags.defaults.k"),
+        ('[tags.forced]\nk = "' + "%Y" * 500_000 + '"\n', "tags.forced.k"),
+        ('[naming]\ngenerate = "{utcnow:' + "%Y" * 250_000 + '}"\n', "naming.generate"),
+    ],
+    ids=["%c-in-a-default", "%Y-in-a-forced-tag", "%Y-in-generate"],
+)
+def test_a_template_longer_than_anything_it_could_make_is_refused_unread(
+    body: str, key: str
+) -> None:
+    """A template is rendered at load for the days it is checked on: a mebibyte of ``%c``
+    rendered twelve million characters, each checked against AWS's tag rules, for 16 seconds.
+    A template is at most 4,096 characters, refused before anything of it is rendered."""
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml("version = 1\n" + body, "p.toml"))
+    assert (error.path, error.line, error.key) == ("p.toml", 3, key)
+    assert "characters long" in error.problem and "longer than 4096 is not read" in error.problem
+
+
+def test_a_template_of_4096_characters_is_read() -> None:
+    """At the limit, the template is read: what it renders is judged as for any other."""
+    text = "{utcnow:%Y}" + "a" * 4085
+    error = policy_error_of(
+        lambda: rds_guard.Policy.from_toml(f'version = 1\n[tags.defaults]\nk = "{text}"\n')
+    )
+    assert "is not read" not in error.problem
+    assert "must be 0 to 256 characters long, is 4089" in error.problem
+
+
 def test_a_policy_within_the_regex_budget_loads() -> None:
     """64 Unicode classes, spread over patterns: it loads."""
     body = "".join(f'k{i} = "^{UNICODE_CLASSES[i % 6]}-{i}$"\n' for i in range(64))

@@ -13,6 +13,7 @@ import sys
 import tomllib
 
 from .policy import PolicyError
+from .toml_strings import BASIC_RUN, MULTILINE_RUN, decode_string, past_closing
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)|\(at end of document\)")
 
@@ -208,7 +209,7 @@ class KeyLines:
         entry = self.scanned(key).keys.get(key)
         if entry is None or entry[1] < 0:
             return None
-        decoded = _decode_string(self.text, entry[1])
+        decoded = decode_string(self.text, entry[1])
         if decoded is None or decoded[0] != value or not value:
             return None
         at = decoded[1][min(max(index, 0), len(value) - 1)]
@@ -230,9 +231,6 @@ _BARE_ELEMENT = re.compile(r"[^#\n,\]]*")
 _ARRAY_GAP = re.compile(r"(?:[ \t\r\n]|#[^\n]*)*")
 """What may come between an array's elements and its commas: blanks, line ends, comments."""
 _IN_BRACKETS = re.compile(r"[^\"'#\[\]{}]*")
-_BASIC_RUN = re.compile(r'[^"\\\n]*')
-_LINE_ENDING_BACKSLASH = re.compile(r"\\[ \t]*\r?\n[ \t\r\n]*")
-_MULTILINE_RUN = re.compile(r'[^"\\]*')
 
 
 class _Scan:
@@ -321,7 +319,7 @@ class _Scan:
             start = self.i
             if text.startswith('"', start):
                 self.skip_basic()
-                decoded = _decode_string(text, start)
+                decoded = decode_string(text, start)
                 parts.append(decoded[0] if decoded else text[start + 1 : self.i - 1])
             elif text.startswith("'", start):
                 self.skip_literal()
@@ -366,7 +364,7 @@ class _Scan:
     def skip_basic(self) -> None:
         text, i = self.text, self.i + 1
         while True:
-            i = _BASIC_RUN.match(text, i).end()  # type: ignore[union-attr]
+            i = BASIC_RUN.match(text, i).end()  # type: ignore[union-attr]
             if i >= len(text) or text[i] == "\n":
                 raise _Stop
             if text[i] == '"':
@@ -384,13 +382,13 @@ class _Scan:
     def skip_multiline_basic(self) -> None:
         text, i = self.text, self.i + 3
         while True:
-            i = _MULTILINE_RUN.match(text, i).end()  # type: ignore[union-attr]
+            i = MULTILINE_RUN.match(text, i).end()  # type: ignore[union-attr]
             if i >= len(text):
                 raise _Stop
             if text[i] == "\\":
                 i += 2
             elif text.startswith('"""', i):
-                self.i = _past_closing(text, i, '"')
+                self.i = past_closing(text, i, '"')
                 return
             else:
                 i += 1
@@ -399,7 +397,7 @@ class _Scan:
         end = self.text.find("'''", self.i + 3)
         if end < 0:
             raise _Stop
-        self.i = _past_closing(self.text, end, "'")
+        self.i = past_closing(self.text, end, "'")
 
     def skip_brackets(self) -> None:
         """An array or inline table, however nested, with the strings and comments in it."""
@@ -429,69 +427,3 @@ class _Scan:
                 self.skip_basic()
             else:
                 self.skip_literal()
-
-
-def _past_closing(text: str, at: int, quote: str) -> int:
-    """Past the closing delimiter at ``at``: up to two more quotes are the string's own."""
-    end = at + 3
-    for _ in range(2):
-        if text.startswith(quote, end):
-            end += 1
-    return end
-
-
-_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", '"': '"', "\\": "\\"}
-
-
-def _decode_string(text: str, start: int) -> tuple[str, list[int]] | None:
-    """The TOML string written at ``start`` and, for each of its characters, where it is
-    written; None when no string the decoder understands starts there."""
-    for delimiter in ('"""', "'''", '"', "'"):
-        if text.startswith(delimiter, start):
-            break
-    else:
-        return None
-    multiline, basic = len(delimiter) == 3, delimiter[0] == '"'
-    chars: list[str] = []
-    where: list[int] = []
-    i = start + len(delimiter)
-    if multiline and text.startswith("\n", i):
-        i += 1
-    elif multiline and text.startswith("\r\n", i):
-        i += 2
-    while i < len(text):
-        if text.startswith(delimiter, i):
-            if multiline:
-                extra = _past_closing(text, i, delimiter[0]) - i - 3
-                chars += delimiter[0] * extra
-                where += range(i, i + extra)
-            return "".join(chars), where
-        char = text[i]
-        if char == "\\" and basic:
-            code = text[i + 1 : i + 2]
-            if code in _ESCAPES:
-                chars.append(_ESCAPES[code])
-                where.append(i)
-                i += 2
-            elif code in ("u", "U"):
-                width = 4 if code == "u" else 8
-                try:
-                    chars.append(chr(int(text[i + 2 : i + 2 + width], 16)))
-                except ValueError:
-                    return None
-                where.append(i)
-                i += 2 + width
-            elif multiline and (ending := _LINE_ENDING_BACKSLASH.match(text, i)):
-                i = ending.end()  # a line-ending backslash takes the blanks after it along
-            else:
-                return None
-            continue
-        if char == "\n" and not multiline:
-            return None
-        if char == "\r" and text.startswith("\r\n", i):
-            i += 1
-            char = "\n"
-        chars.append(char)
-        where.append(i)
-        i += 1
-    return None

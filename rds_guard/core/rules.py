@@ -104,7 +104,7 @@ def _tag_text_problems(text: str, what: str, low: int, high: int) -> list[str]:
     problems = []
     if not low <= len(text) <= high:
         problems.append(f"{what} must be {low} to {high} characters long, is {len(text)}")
-    bad = sorted({c for c in text if not tag_char_allowed(c)})
+    bad = sorted({c for c in set(text) if not tag_char_allowed(c)})  # each character once
     if bad:
         shown = ", ".join(f"U+{ord(c):04X} {character_name(c)}" for c in bad[:5])
         problems.append(

@@ -328,7 +328,8 @@ class _Reader(ValueReader):
                 problems = []
                 said: set[str] = set()  # a character both dates render is said once
                 for now, fixed in self.fixed_texts(template, where):
-                    for c in sorted({c for c in fixed if not rules.tag_char_allowed(c)} - said):
+                    bad = {c for c in set(fixed) if not rules.tag_char_allowed(c)}  # each once
+                    for c in sorted(bad - said):
                         problems.append(f"value may not hold {c!r} (AWS tag rules){on_date(now)}")
                         said.add(c)
                 if not problems:

@@ -152,7 +152,13 @@ def _utcnow_text(now: datetime, strftime_format: str) -> str:
 
 
 def compile_template(text: str) -> Template:
-    """Parse a template; `TemplateSyntaxError` names the bad placeholder."""
+    """Parse a template; `TemplateSyntaxError` names the bad placeholder, or says it is
+    longer than `MAX_TEMPLATE`."""
+    if len(text) > MAX_TEMPLATE:  # what it renders is read at load: not a mebibyte of it
+        raise TemplateSyntaxError(
+            f"it is {len(text)} characters long: a template makes a snapshot name or a tag"
+            f" (at most {MAX_WIDTH} characters), and one longer than {MAX_TEMPLATE} is not read"
+        )
     parts: list[str | Placeholder] = []
     literal: list[str] = []
     i = 0
@@ -238,3 +244,6 @@ MAX_WIDTH = 256
 identifier's is 255)."""
 _DIRECTIVE = re.compile(r"%[-_0^#]*([0-9]*)[EO]?(.?)", re.DOTALL)
 """One strftime directive as glibc reads it: flags, width, modifier, conversion."""
+
+MAX_TEMPLATE = 4096
+"""The longest template read (`compile_template`): sixteen times the longest tag value."""
