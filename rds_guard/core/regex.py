@@ -240,12 +240,23 @@ class NamePattern:
         return self.compiled(source).fullmatch(identifier)
 
     def _written(self, escaped: str) -> str:
-        """The pattern as written, with ``escaped`` where each ``{source}`` is."""
-        parts, last = [], 0
+        """The pattern as written, with ``escaped`` where each ``{source}`` is (in a group
+        where a repeat follows, which applies to the whole name: ``(?:orders)?``)."""
+        text, written, last = self.text, [], 0
         for start in self._translation.sources:
-            parts.append(self.text[last:start])
-            last = start + len("{source}")
-        return escaped.join([*parts, self.text[last:]])
+            end = start + len("{source}")
+            repeated = _repeat_at(text, end) and len(escaped) != 1
+            written += [text[last:start], f"(?:{escaped})" if repeated else escaped]
+            last = end
+        return "".join([*written, text[last:]])
+
+
+def _repeat_at(text: str, at: int) -> bool:
+    """Whether a repeat (``?``, ``*``, ``+``, ``{2}``, ``{1,3}``) is written at ``at``."""
+    if text[at : at + 1] in ("?", "*", "+"):
+        return True
+    count = text[at + 1 : text.find("}", at)] if text.startswith("{", at) else ""
+    return count.strip("0123456789,") == "" and any(c.isdigit() for c in count)
 
 
 def _matches_only_nothing(compiled: Any) -> bool:
@@ -290,11 +301,16 @@ def _refused_by_aws(compiled: Any) -> str | None:
     first, last = low[:1], high[:1]
     if first and last and (last < b"A" or first > b"z" or (first > b"Z" and last < b"a")):
         return (
-            "every name it matches starts with a character from"
-            f" {first.decode('latin-1')!r} to {last.decode('latin-1')!r}, and AWS's names start"
-            f" with a letter: {refused}"
+            f"every name it matches starts with a character from {_first_char(low)} to"
+            f" {_first_char(high)}, and AWS's names start with a letter a to z: {refused}"
         )
     return None
+
+
+def _first_char(text: bytes) -> str:
+    """The first character of RE2's bound of a match (UTF-8 it may cut short), as shown."""
+    char = text[:4].decode("utf-8", "ignore")[:1]
+    return repr(char) if char else "a character past ASCII"
 
 
 def tag_value_refusal(regex: Regex) -> str | None:

@@ -488,6 +488,23 @@ def test_a_repeat_after_source_repeats_the_whole_name():
     assert NamePattern("^({source}-)+daily$").fullmatch("orders-orders-daily", "orders")
 
 
+@pytest.mark.parametrize(
+    ("pattern", "shown"),
+    [
+        ("^{source}?x$", "^(?:orders)?x$"),
+        ("^{source}{2}$", "^(?:orders){2}$"),
+        ("^{source}+-daily$", "^(?:orders)+-daily$"),
+        ("^{source}{source}-x$", "^ordersorders-x$"),
+        ("^{source}-[0-9]{8}$", "^orders-[0-9]{8}$"),
+    ],
+)
+def test_a_pattern_is_shown_with_its_source_as_it_is_read(pattern, shown):
+    """A message shows the pattern with the source's name in it: a repeat after the name
+    applies to the whole name, and it is shown so (``^orders?x$`` matched the very name it
+    was shown refusing)."""
+    assert NamePattern(pattern).compiled("orders").pattern == shown
+
+
 def test_uppercase_after_case_insensitivity_ends_is_refused():
     """`(?i:...)` covers only its group: an uppercase letter after it is refused."""
     with pytest.raises(RegexProblem, match="uppercase letter 'X'"):
@@ -668,8 +685,10 @@ def test_a_naming_pattern_that_may_match_the_empty_text_and_more_loads(pattern):
         (
             "^[0-9]+$",
             "every name it matches starts with a character from '0' to '9', and AWS's names"
-            " start with a letter: every name would be refused",
+            " start with a letter a to z: every name would be refused",
         ),
+        ("^[à-ÿ]+$", "every name it matches starts with a character from 'à' to 'ÿ'"),
+        ("^\\p{Greek}.*$", "every name it matches starts with a character from 'Ͱ' to"),
         (
             "^snap--[0-9]+$",
             "every name it matches starts with 'snap--', and AWS refuses two hyphens in a row",
