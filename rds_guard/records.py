@@ -35,7 +35,7 @@ class GuardedCall:
     it, or install another, while the call is in flight); ``pending``: the judgement's
     violations, blocked or warned about once every other ``before-parameter-build`` handler
     has run (one of them may complete the call); ``deferred``: not judged yet, botocore's
-    validation refusing the call as it stood at the guard's handler; ``unjudged``: for a
+    validation refusing the call as it stood at the guard's handler; ``unjudged_note``: for a
     request with no judgement, judged at ``request-created`` as it is sent, the note saying
     why (`UNJUDGED`, `turned_note`); empty for any other call. Plain data in slots:
     botocore deep-copies the request context to presign cross-region copies (the copy shares
@@ -53,7 +53,7 @@ class GuardedCall:
         "pending",
         "recorded",
         "requested",
-        "unjudged",
+        "unjudged_note",
     )
 
     def __init__(
@@ -69,7 +69,7 @@ class GuardedCall:
         self.guard: Guard | None = None
         self.pending: tuple[Violation, ...] = ()
         self.deferred = False
-        self.unjudged = ""
+        self.unjudged_note = ""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
         """A copy of the call's data that shares its guard (a guard holds locks and files)."""
@@ -79,7 +79,7 @@ class GuardedCall:
         copied.judged = copy.deepcopy(self.judged, memo)
         copied.requested, copied.recorded, copied.guard = self.requested, self.recorded, self.guard
         copied.pending, copied.deferred = self.pending, self.deferred
-        copied.unjudged = self.unjudged
+        copied.unjudged_note = self.unjudged_note
         return copied
 
     def __str__(self) -> str:
@@ -281,14 +281,15 @@ def swapped_request(
 
 def lacking(row: Operation, service: str) -> Violation:
     """``request.changed`` for a request of a ``service`` client that another handler made
-    into a call of ``row``, which that service's API lacks: the endpoint the three services
-    share carries it out, but it cannot be read as a call of the client's API."""
+    into a call of ``row`` the guard judges for another service only (the endpoint the three
+    share carries it out as that service's): it cannot be read as a call of the client's."""
     return Violation(
         "request.changed",
         "Action",
         row.name,
-        f"made by another handler into a call of {row.name}, which the {service} API lacks"
-        " (its endpoint, shared with rds, carries it out): what it would do cannot be judged",
+        f"made by another handler into {row.name}, which rds_guard judges as an rds call and"
+        f" never as a {service} one (their endpoint carries it out as rds's): what it would do"
+        " cannot be judged",
     )
 
 

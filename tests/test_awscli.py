@@ -635,7 +635,7 @@ def test_a_retention_another_plugin_adds_to_a_plain_modify_is_judged_as_sent(
 TURNING_PLUGIN = """\
 def awscli_initialize(cli):
     def turn(params, model, **_):
-        if model.name == "DescribeDBClusters":
+        if model.name in ("DescribeDBClusters", "ModifyDBInstance"):
             params["body"] = {
                 "Action": "DeleteDBClusterSnapshot",
                 "Version": "2014-10-31",
@@ -646,12 +646,21 @@ def awscli_initialize(cli):
 """
 
 
-def test_a_describe_another_plugin_makes_into_a_delete_is_judged_as_sent(
-    moto_server: MotoServer, workdir: Path
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["describe-db-clusters"],
+        ["modify-db-instance", "--db-instance-identifier", "db1", "--allocated-storage", "30"],
+    ],
+    ids=["describe", "plain-modify"],
+)
+def test_a_call_another_plugin_makes_into_a_delete_is_judged_as_sent(
+    moto_server: MotoServer, workdir: Path, command: list[str]
 ) -> None:
-    """Another plugin's handler makes `describe-db-clusters`, which loads no policy, the
-    delete of a snapshot on hold: the stand-ins hand the request to the guard, which judges it
-    as the delete it became, and blocks it; nothing deleted."""
+    """Another plugin's handler makes `describe-db-clusters`, or a `modify-db-instance`
+    without a retention (neither loads a policy), the delete of a snapshot on hold: the
+    stand-ins hand the request to the guard, which judges it as sent, and blocks it; nothing
+    deleted."""
     write_policy(workdir, HOLD_ONLY)
     (workdir / "turning_plugin.py").write_text(TURNING_PLUGIN)
     config = workdir / "config"
@@ -663,16 +672,17 @@ def test_a_describe_another_plugin_makes_into_a_delete_is_judged_as_sent(
         DBClusterSnapshotIdentifier="held",
         Tags=[{"Key": "legal-hold", "Value": "true"}],
     )
+    make_instance(plain, "db1")
     moto_server.reset_counts()
     result = aws(
         moto_server,
         "rds",
-        "describe-db-clusters",
+        *command,
         cwd=workdir,
         env={"AWS_CONFIG_FILE": str(config), "PYTHONPATH": f"{REPO}{os.pathsep}{workdir}"},
     )
     assert result.returncode == 255, result.stderr
-    assert "deletion.hold" in result.stderr
+    assert "request.changed" in result.stderr or "deletion.hold" in result.stderr
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
 
 

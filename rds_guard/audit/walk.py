@@ -294,8 +294,9 @@ class ChainWalk:
         """A sealed record but for a carriage return at its end (which hides its chain's
         name), authentic and linking on without it."""
         bare = line[:-1] if line[-1:] == b"\r" else b""
-        key = self.key if chain_of(bare) == CHAIN_HMAC else None
-        known = chain_of(bare) == CHAIN_SHA256 or key is not None
+        chain = chain_of(bare)
+        key = self.key if chain == CHAIN_HMAC else None
+        known = chain == CHAIN_SHA256 or key is not None
         return known and is_authentic(bare, key) and prev_of(bare) == self._expected_prev(key)
 
     def _follow(

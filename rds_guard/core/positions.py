@@ -33,7 +33,8 @@ def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyEr
     problem = _TOML_POSITION.sub("", message).strip()
     problem = _TUPLE.sub(lambda found: f"[{'.'.join(_NAMES.findall(found.group(1)))}]", problem)
     if problem == "Cannot overwrite a value" and line is not None:  # which: tomllib names none
-        problem += f" ({shown(text.split(chr(10))[line - 1].strip())} sets a key set before)"
+        written = text.split("\n")[line - 1].strip()
+        problem += f" ({shown(written)} sets a key set before)"
     start = next((s for s in text.lstrip("\ufeff").splitlines() if s.strip()[:1] not in "#"), "")
     other = "JSON" if start.lstrip()[:1] == "{" else "YAML" if _YAML_START.match(start) else None
     written = f" (it looks like {other}: a policy is TOML, `version = 1`)" if other else ""

@@ -190,7 +190,7 @@ class ClientBinding:
         and its guard; no longer `in_progress` (which would keep it, and its guard, alive)."""
         call, guard = self.judged(context, requested=True)
         current = in_progress.get()
-        if call is None and current is not None and current.unjudged and current.requested:
+        if call is None and current is not None and current.unjudged_note and current.requested:
             call, guard = current, current.guard  # judged at request-created (`held`)
         if call is not None and current is call:
             in_progress.set(None)
@@ -356,6 +356,8 @@ class ClientBinding:
         client = self._client()
         if client is None:
             return call.judged, None
+        if row.name not in GUARDED.get(self.service, ()):  # another handler made it so
+            return call.judged, lacking(row, self.service)
         if url is not None and "?" in url:
             shape = client.meta.service_model.operation_model(row.name).input_shape
             members = shape.members if shape is not None else ()
@@ -366,8 +368,6 @@ class ClientBinding:
         swapped = swapped_request(row, body, data)
         if swapped is not None or body is None:
             return call.judged, swapped
-        if row.name not in GUARDED.get(self.service, ()):  # another handler made it so
-            return call.judged, lacking(row, self.service)
         readers = self.readers(client, row)
         if wire.carries(body, readers, call.judged):  # itself: what is sent is what was judged
             return call.judged, unread_keys(row, body, readers, call.judged)

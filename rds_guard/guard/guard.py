@@ -201,7 +201,7 @@ class Guard:
         its own: it is judged there, as it is sent (`records.unjudged_violations`), with
         ``note`` saying why."""
         call = self._unrecorded(row, {})
-        call.unjudged = note
+        call.unjudged_note = note
         return call
 
     def check_sent(
@@ -375,9 +375,9 @@ class Guard:
                 call.judged = sent
                 return
             call.call, call.recorded = new_call_id(), True
-        if call.unjudged:  # its first judgement: nothing was changed since one
+        if call.unjudged_note:  # its first judgement: nothing was changed since one
             violations = (*again.violations, *unjudged_violations(row, sent, again))
-            note = call.unjudged
+            note = call.unjudged_note
         else:
             violations = tuple(changed_violations(row, call.judged, sent, again))
             before = call.judged
@@ -417,7 +417,7 @@ class Guard:
             call.fields = request_fields(binding.service, binding.region, row, call.judged)
         call.fields = call.fields | {
             "violations": [*call.fields.get("violations", ()), swapped.as_dict()],
-            "notes": [*call.fields.get("notes", ()), call.unjudged or _changed([swapped.field])],
+            "notes": [*call.fields.get("notes", ()), _swapped_note(call, swapped)],
         }
         self._enforce(call, row, (swapped,))
 
@@ -433,6 +433,13 @@ class Guard:
 
 
 _ABSENT = object()
+
+
+def _swapped_note(call: GuardedCall, swapped: Violation) -> str:
+    """The note of a request that is no call of its operation: why a first judgement was made
+    at ``request-created`` (`GuardedCall.unjudged_note`), else what was changed since one."""
+    first = call.unjudged_note and not call.requested
+    return call.unjudged_note if first else _changed([swapped.field])
 
 
 def _equal(given: object, decided: object) -> bool:

@@ -206,7 +206,7 @@ class StandIns:
             if idle():  # the call is answered without a request: nothing to guard
                 return None
             unbound = not judging and self._binding is None
-            if unbound and (late is None or not _may_carry(kwargs["request"], late)):
+            if unbound and (late is None or not _may_be_judged(kwargs["request"], operation, late)):
                 return None  # no call was judged: nothing to hold or record
             if needed is not None and kwargs["params"].get(needed) is None:
                 return None  # nothing to judge: no policy to load (a plain modify)
@@ -241,13 +241,19 @@ class StandIns:
             return None
         if self._binding is None:
             request, operation = kwargs.get("request"), event_name.rpartition(".")[2]
-            if request is None or operation in self._own or plainly_of(request, operation):
+            if request is None or operation in self._own or not may_be_turned(request, operation):
                 return None
         return self.binding().every(event_name=event_name, **kwargs)
 
     def _presign(self, generate: Callable[..., str], *args: Any, **kwargs: Any) -> str:
         presign: Callable[..., str] = self.binding().presign
         return presign(generate, *args, **kwargs)
+
+
+def _may_be_judged(request: Any, operation: str, name: str) -> bool:
+    """Whether a request of ``operation`` let by for want of ``name`` may now be judged: it
+    `_may_carry` it, or it is no plain call of the operation (made into another)."""
+    return _may_carry(request, name) or not plainly_of(request, operation)
 
 
 def _may_carry(request: Any, name: str) -> bool:
@@ -265,14 +271,40 @@ def plainly_of(request: Any, operation: str) -> bool:
     its body botocore's dict, whose one ``Action`` (its name in any case) is the operation's,
     and its URL without a query. Another may have been made into a call of another."""
     data = getattr(request, "data", None)
-    if type(data) is not dict or data.get("Action") != operation:
+    if type(data) is not dict:
+        return False
+    action = data.get("Action")
+    if type(action) is not str or action != operation:  # a str subclass is sent as it encodes
         return False
     if "?" in str(getattr(request, "url", "")):
         return False
     for key in data:  # a loop: every request of the client passes here
-        if key != "Action" and type(key) is str and key.lower() == "action":
+        if type(key) is not str or (key != "Action" and key.lower() == "action"):
             return False
     return True
+
+
+_GUARDED_LOWER = tuple({name.lower() for names in GUARDED.values() for name in names})
+
+
+def may_be_turned(request: Any, operation: str) -> bool:
+    """Whether ``request``, of an operation the guard does not judge, may have been made into
+    a call of one it judges: it is not `plainly_of` its operation, and its body (botocore's
+    dict of strings and numbers, or form text) or its URL names a guarded operation in any
+    case, or its body is of another form, which only the guard reads."""
+    if plainly_of(request, operation):
+        return False
+    data = getattr(request, "data", None)
+    if type(data) is dict:
+        if not all(type(k) is str and type(v) in (str, int, float) for k, v in data.items()):
+            return True
+        data = " ".join(map(str, data.values()))
+    elif isinstance(data, bytes | bytearray):
+        data = bytes(data).decode(errors="replace")
+    elif not isinstance(data, str):
+        return True
+    said = f"{data} {getattr(request, 'url', '')}".lower()
+    return any(name in said for name in _GUARDED_LOWER)
 
 
 def validates(client: Hooked) -> bool:

@@ -22,19 +22,15 @@ from .. import wire
 from ..core import operations
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall, turned_note
-from .hooks import GUARDED, plainly_of
+from .hooks import GUARDED, STAGES, plainly_of
 from .progress import in_progress
 
 if TYPE_CHECKING:
     from .binding import ClientBinding
 
-TURNED_STAGES = {
-    "request-created": "request_created",
-    "after-call": "after_call",
-    "after-call-error": "after_call_error",
-}
-"""The events the handler is registered on (under the service's name), each with the
-binding's method it hands a turned request to."""
+TURNED_STAGES = dict(STAGES[1:])
+"""The events the handler is registered on (under the service's name: `hooks.hook_client`),
+each with the binding's method it hands a turned request to."""
 
 _BY_LOWER = {name.lower(): name for names in GUARDED.values() for name in names}
 """Every guarded operation of the three services, by its name lowercased: their clients send
@@ -50,7 +46,7 @@ def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
     def handler(event_name: str = "", **kwargs: Any) -> Any:
         stage, _, rest = event_name.partition(".")
         operation = rest.rpartition(".")[2]
-        if operation in own or stage not in TURNED_STAGES:
+        if operation in own:
             return None
         if stage == "request-created":
             row = _turned_into(binding, operation, kwargs["request"])
@@ -70,16 +66,18 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
     not get); None: none."""
     if plainly_of(request, operation):
         return None
+    body, _ = wire.plain_body(request.data)  # what is read of it is what is sent
+    if body is not request.data:
+        request.data = body
     called = operation.lower()
     names = sorted({_BY_LOWER[a] for a in _actions(request) if a in _BY_LOWER and a != called})
     guard = binding.guard() if names else None
     if guard is None or request.context.get("is_presign_request"):
         return None
-    row = operations.OPERATIONS[names[0]]
     call = request.context.get(CONTEXT_KEY)
     note = turned_note(operation)
-    if not (isinstance(call, GuardedCall) and call.unjudged == note and call.guard is guard):
-        call = guard.unjudged(row, note)
+    if not (isinstance(call, GuardedCall) and call.unjudged_note == note and call.guard is guard):
+        call = guard.unjudged(operations.OPERATIONS[names[0]], note)
         request.context[CONTEXT_KEY] = call
     in_progress.set(call)
     return operations.OPERATIONS[call.fields["operation"]]
@@ -92,7 +90,7 @@ def _turned_call(context: Any, operation: str) -> Operation | None:
     call = context.get(CONTEXT_KEY)
     if not isinstance(call, GuardedCall):
         call = in_progress.get()
-    if call is None or call.unjudged != turned_note(operation) or not call.requested:
+    if call is None or call.unjudged_note != turned_note(operation) or not call.requested:
         return None
     return operations.OPERATIONS[call.fields["operation"]]
 
@@ -101,7 +99,7 @@ def _actions(request: Any) -> list[str]:
     """Every ``Action`` the request gives, lowercased: of its body as botocore sends it (a
     dict, of any values; form text or bytes) and of its URL's query, its name in any case,
     given once or more (which the service reads, in which case, is not known)."""
-    body, _ = wire.plain_body(request.data)
+    body = request.data
     pairs: list[tuple[Any, Any]] = []
     if isinstance(body, dict):
         pairs = list(dict.items(body))
@@ -117,6 +115,7 @@ def _actions(request: Any) -> list[str]:
 
 
 def _query_pairs(text: str | bytes) -> list[tuple[Any, Any]]:
+    """The name and value pairs of form text (bytes read as UTF-8), each one given."""
     decoded = text if isinstance(text, str) else text.decode(errors="replace")
     return list(urllib.parse.parse_qsl(decoded, keep_blank_values=True))
 

@@ -60,6 +60,16 @@ class Text(str):
     __slots__ = ()
 
 
+class Disguised(str):
+    """A string that holds one operation's name and encodes as another's, as urllib sends
+    it: judged and sent as the string it holds."""
+
+    __slots__ = ()
+
+    def encode(self, *_: Any, **__: Any) -> bytes:
+        return b"DeleteDBClusterSnapshot"
+
+
 HELD = delete_body("held")
 DESCRIBE = {"Action": "DescribeDBClusters", "Version": "2014-10-31"}
 
@@ -268,3 +278,38 @@ def test_a_turned_request_given_a_context_of_its_own_still_gets_its_outcome(
     with pytest.raises(KeyError):
         rds.describe_db_clusters()
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "unknown"]
+
+
+def test_a_describe_whose_action_encodes_as_a_delete_is_sent_as_the_describe_it_holds(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """An Action that equals DescribeDBClusters and encodes as DeleteDBClusterSnapshot was
+    sent as the delete (urllib sends a string through its own encode()), with no record:
+    the request is sent as the string it holds, a describe."""
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
+    two_snapshots(moto_server)
+    body = {**DESCRIBE, "Action": Disguised("DescribeDBClusters")}
+    turn_describes_into(rds, body | {"DBClusterSnapshotIdentifier": "held"})
+    moto_server.reset_counts()
+    rds.describe_db_clusters()
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    assert moto_server.count("DescribeDBClusters") == 1
+    assert "held" in snapshots_left(moto_server)
+
+
+def test_a_neptune_describe_given_a_query_naming_an_rds_only_delete_is_blocked(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The URL's query names an operation the Neptune client's API lacks: blocked on the
+    Action (botocore's model of it was looked up, and raised OperationNotFoundError)."""
+    neptune = guarded_client(write_policy(tmp_path, HOLD_ONLY), "neptune", on=moto_server)
+
+    def add_query(request: Any, **_: Any) -> None:
+        request.url += "?Action=DeleteDBSnapshot&DBSnapshotIdentifier=held"
+
+    neptune.meta.events.register_first("request-created.neptune.DescribeDBClusters", add_query)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        neptune.describe_db_clusters()
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Action")]
+    assert moto_server.count("DeleteDBSnapshot") == 0

@@ -24,7 +24,7 @@ whether its own digest holds (authentic). That a record is authentic says its by
 written; rds-guard audit verify --ledger --stream ID says its whole stream is. Exit 1 when a
 record is not authentic, or an item the index lists under the snapshot holds another's
 record (a warning names it); a keyed record needs the key (--key-env or --policy), and
-under the key a record sealed without it is NOT KEYED (exit 1)."""
+under the key a record sealed with plain SHA-256 is NOT KEYED (exit 1)."""
 EXAMPLE = (
     "rds-guard audit query --ledger dynamodb://rds-guard-audit --snapshot orders-daily-20261129"
 )
