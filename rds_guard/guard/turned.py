@@ -18,7 +18,6 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import wire
 from ..core import operations
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall, turned_note
@@ -63,14 +62,16 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
     """The guarded operation a request of ``operation`` was made into, its call kept in the
     request's context (the one kept there already, for a retry) and as the call in progress
     (a handler may have given the request a context of its own, which ``after-call`` does
-    not get); None: none."""
+    not get); None: none. A request that is not plainly of its operation is given its body
+    as it will be sent, made once (`_as_sent`): what is read of it is what is sent."""
     if plainly_of(request, operation):
         return None
-    body, _ = wire.plain_body(request.data)  # what is read of it is what is sent
-    if body is not request.data:
-        request.data = body
+    sent = _as_sent(request.data)
+    if sent is not None and sent is not request.data:
+        request.data = sent
     called = operation.lower()
-    names = sorted({_BY_LOWER[a] for a in _actions(request) if a in _BY_LOWER and a != called})
+    said = _actions(sent, str(request.url))
+    names = sorted({_BY_LOWER[a] for a in said if a in _BY_LOWER and a != called})
     guard = binding.guard() if names else None
     if guard is None or request.context.get("is_presign_request"):
         return None
@@ -95,41 +96,43 @@ def _turned_call(context: Any, operation: str) -> Operation | None:
     return operations.OPERATIONS[call.fields["operation"]]
 
 
-def _actions(request: Any) -> list[str]:
-    """Every ``Action`` the request gives, lowercased: of its body as botocore sends it (a
-    dict, of any values; form text or bytes) and of its URL's query, its name in any case,
-    given once or more (which the service reads, in which case, is not known)."""
-    body = request.data
-    pairs: list[tuple[Any, Any]] = []
-    if isinstance(body, dict):
-        pairs = list(dict.items(body))
-    elif isinstance(body, str | bytes):
-        pairs = _query_pairs(body)
-    pairs += _query_pairs(urllib.parse.urlsplit(str(request.url)).query)
-    return [
-        text.lower()
-        for key, value in pairs
-        if isinstance(key, str) and str.lower(key) == "action"
-        for text in _texts(value)
-    ]
+def _as_sent(data: Any) -> str | bytes | None:
+    """A request's body as it will be sent, made once: a dict as botocore sends one (through
+    its own ``items()``, each string key and value through its own ``encode()``, then
+    urllib's ``urlencode``, which sends each item of a value that has a length), text as it
+    is, bytes of a bytes-like body or of a file, read from where it stands (it is sent from
+    there). None for any other body, or one botocore could not send either (it fails there
+    as it would without the guard)."""
+    try:
+        if isinstance(data, dict):
+            pairs = [(_utf8(key), _utf8(value)) for key, value in data.items()]
+            return urllib.parse.urlencode(pairs, doseq=True)
+        if isinstance(data, str | bytes):
+            return data
+        if isinstance(data, bytearray | memoryview):
+            return bytes(data)
+        read = getattr(data, "read", None)
+        content = read() if callable(read) else None
+    except Exception:  # as botocore would fail to send it
+        return None
+    return content if isinstance(content, str | bytes) else None
 
 
-def _query_pairs(text: str | bytes) -> list[tuple[Any, Any]]:
+def _utf8(text: Any) -> Any:
+    # botocore's own: a str, of any subclass, as its encode() gives it; anything else as it is
+    return text.encode("utf-8") if isinstance(text, str) else text
+
+
+def _actions(body: str | bytes | None, url: str) -> list[str]:
+    """Every ``Action`` a request gives, lowercased: of its body as it is sent (form text)
+    and of its URL's query, its name in any case, given once or more (which the service
+    reads, in which case, is not known)."""
+    pairs = _query_pairs(body) if body is not None else []
+    pairs += _query_pairs(urllib.parse.urlsplit(url).query)
+    return [value.lower() for key, value in pairs if key.lower() == "action"]
+
+
+def _query_pairs(text: str | bytes) -> list[tuple[str, str]]:
     """The name and value pairs of form text (bytes read as UTF-8), each one given."""
     decoded = text if isinstance(text, str) else text.decode(errors="replace")
-    return list(urllib.parse.parse_qsl(decoded, keep_blank_values=True))
-
-
-def _texts(value: Any) -> list[str]:
-    """What a body's value is sent as: a string as the string it holds, bytes decoded, each
-    item of a list or tuple (urllib sends each), anything else its ``str()``."""
-    if isinstance(value, str):
-        return [str.__str__(value)]
-    if isinstance(value, bytes | bytearray):
-        return [bytes(value).decode(errors="replace")]
-    if isinstance(value, list | tuple):
-        return [text for item in value for text in _texts(item)]
-    try:
-        return [str(value)]
-    except Exception:  # an object that cannot say what it is sent as names no action
-        return []
+    return urllib.parse.parse_qsl(decoded, keep_blank_values=True)
