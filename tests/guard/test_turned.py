@@ -205,23 +205,36 @@ def test_a_describe_made_into_an_allowed_delete_is_sent_and_recorded(
         bare.describe_db_clusters()
 
 
+@pytest.mark.parametrize(
+    ("service", "query", "field"),
+    [
+        ("rds", "Action=DeleteDBClusterSnapshot&DBClusterSnapshotIdentifier=held", "url"),
+        ("neptune", "Action=DeleteDBSnapshot&DBSnapshotIdentifier=held", "Action"),
+    ],
+    ids=["rds", "neptune-naming-an-rds-only-delete"],
+)
 def test_a_describe_given_a_query_naming_a_delete_is_blocked(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, service: str, query: str, field: str
 ) -> None:
-    """An Action put in the URL's query, which a service may read as the body's."""
-    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
+    """An Action put in the URL's query, which a service may read as the body's; one the
+    client's API lacks is blocked on the Action (botocore's model of it was looked up, and
+    raised OperationNotFoundError)."""
+    client = guarded_client(write_policy(tmp_path, HOLD_ONLY), service, on=moto_server)
     two_snapshots(moto_server)
 
     def add_query(request: Any, **_: Any) -> None:
-        request.url += "?Action=DeleteDBClusterSnapshot&DBClusterSnapshotIdentifier=held"
+        request.url += "?" + query
 
-    rds.meta.events.register_first("request-created.rds.DescribeDBClusters", add_query)
+    client.meta.events.register_first(f"request-created.{service}.DescribeDBClusters", add_query)
     moto_server.reset_counts()
     with pytest.raises(rds_guard.PolicyViolation) as caught:
-        rds.describe_db_clusters()
-    assert ("request.changed", "url") in [(v.rule, v.field) for v in caught.value.violations]
-    assert moto_server.count("DeleteDBClusterSnapshot") == 0
-    assert [r["operation"] for r in audit_records(tmp_path)] == ["DeleteDBClusterSnapshot"]
+        client.describe_db_clusters()
+    assert ("request.changed", field) in [(v.rule, v.field) for v in caught.value.violations]
+    assert (
+        moto_server.count("DeleteDBClusterSnapshot") == moto_server.count("DeleteDBSnapshot") == 0
+    )
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["operation"]) for r in records] == [("blocked", query[7:].split("&")[0])]
 
 
 def test_a_neptune_describe_made_into_an_rds_only_delete_is_blocked(
@@ -300,21 +313,3 @@ def test_a_turned_request_given_a_context_of_its_own_still_gets_its_outcome(
     with pytest.raises(KeyError):
         rds.describe_db_clusters()
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "unknown"]
-
-
-def test_a_neptune_describe_given_a_query_naming_an_rds_only_delete_is_blocked(
-    moto_server: MotoServer, tmp_path: Path
-) -> None:
-    """The URL's query names an operation the Neptune client's API lacks: blocked on the
-    Action (botocore's model of it was looked up, and raised OperationNotFoundError)."""
-    neptune = guarded_client(write_policy(tmp_path, HOLD_ONLY), "neptune", on=moto_server)
-
-    def add_query(request: Any, **_: Any) -> None:
-        request.url += "?Action=DeleteDBSnapshot&DBSnapshotIdentifier=held"
-
-    neptune.meta.events.register_first("request-created.neptune.DescribeDBClusters", add_query)
-    moto_server.reset_counts()
-    with pytest.raises(rds_guard.PolicyViolation) as caught:
-        neptune.describe_db_clusters()
-    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Action")]
-    assert moto_server.count("DeleteDBSnapshot") == 0
