@@ -459,7 +459,7 @@ def test_a_policy_of_exactly_1_mib_is_read(tmp_path: Path) -> None:
         pytest.param(
             "[tags.defaults]\nnote = 'x{}'\n",
             "tags.defaults.note",
-            "value must be 0 to 256 characters long",
+            "characters long: a template makes a snapshot name or a tag (at most 256",
             id="tag-value",
         ),
         pytest.param(
