@@ -284,7 +284,9 @@ def plainly_of(request: Any, operation: str) -> bool:
     return True
 
 
-_GUARDED_LOWER = tuple({name.lower() for names in GUARDED.values() for name in names})
+GUARDED_BY_LOWER = {name.lower(): name for names in GUARDED.values() for name in names}
+"""Every guarded operation of the three services, by its name lowercased: their clients send
+to one endpoint, which carries out an action of any of them."""
 
 
 def may_be_turned(request: Any, operation: str) -> bool:
@@ -304,7 +306,7 @@ def may_be_turned(request: Any, operation: str) -> bool:
     elif not isinstance(data, str):
         return True
     said = f"{data} {getattr(request, 'url', '')}".lower()
-    return any(name in said for name in _GUARDED_LOWER)
+    return any(name in said for name in GUARDED_BY_LOWER)
 
 
 def validates(client: Hooked) -> bool:

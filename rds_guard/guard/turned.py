@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..core import operations
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall, turned_note
-from .hooks import GUARDED, STAGES, plainly_of
+from .hooks import GUARDED, GUARDED_BY_LOWER, STAGES, plainly_of
 from .progress import in_progress
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
 TURNED_STAGES = dict(STAGES[1:])
 """The events the handler is registered on (under the service's name: `hooks.hook_client`),
 each with the binding's method it hands a turned request to."""
-
-_BY_LOWER = {name.lower(): name for names in GUARDED.values() for name in names}
-"""Every guarded operation of the three services, by its name lowercased: their clients send
-to one endpoint, which carries out an action of any of them."""
 
 
 def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
@@ -71,7 +67,8 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         request.data = sent
     called = operation.lower()
     said = _actions(sent, str(request.url))
-    names = sorted({_BY_LOWER[a] for a in said if a in _BY_LOWER and a != called})
+    known = GUARDED_BY_LOWER
+    names = sorted({known[action] for action in said if action in known and action != called})
     guard = binding.guard() if names else None
     if guard is None or request.context.get("is_presign_request"):
         return None
