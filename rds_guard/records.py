@@ -37,7 +37,9 @@ class GuardedCall:
     has run (one of them may complete the call); ``deferred``: not judged yet, botocore's
     validation refusing the call as it stood at the guard's handler; ``unjudged_note``: for a
     request with no judgement, judged at ``request-created`` as it is sent, the note saying
-    why (`UNJUDGED`, `turned_note`); empty for any other call. Plain data in slots:
+    why (`UNJUDGED`, `turned_note`), empty for any other call; ``made_from``: for a request
+    another handler made out of a call of an operation the guard does not judge, that
+    operation's name (`turned_note`), else empty. Plain data in slots:
     botocore deep-copies the request context to presign cross-region copies (the copy shares
     the guard).
     """
@@ -48,6 +50,7 @@ class GuardedCall:
         "fields",
         "guard",
         "judged",
+        "made_from",
         "mode",
         "outcome",
         "pending",
@@ -70,6 +73,7 @@ class GuardedCall:
         self.pending: tuple[Violation, ...] = ()
         self.deferred = False
         self.unjudged_note = ""
+        self.made_from = ""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
         """A copy of the call's data that shares its guard (a guard holds locks and files)."""
@@ -79,7 +83,7 @@ class GuardedCall:
         copied.judged = copy.deepcopy(self.judged, memo)
         copied.requested, copied.recorded, copied.guard = self.requested, self.recorded, self.guard
         copied.pending, copied.deferred = self.pending, self.deferred
-        copied.unjudged_note = self.unjudged_note
+        copied.unjudged_note, copied.made_from = self.unjudged_note, self.made_from
         return copied
 
     def __str__(self) -> str:

@@ -32,7 +32,7 @@ from ..records import (
     swapped_request,
 )
 from .guard import Guard
-from .hooks import GUARDED, hook_client, service_of, validates
+from .hooks import GUARDED_SET, hook_client, service_of, validates
 from .progress import ending_if_stopped, in_progress, presigning
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
@@ -233,7 +233,7 @@ class ClientBinding:
         no dict, `judgeable`)."""
         client = self._client()
         name = None if client is None else client.meta.method_to_api_mapping.get(method)
-        judged = name in GUARDED.get(self.service, ()) and self.guard() is not None
+        judged = name in GUARDED_SET.get(self.service, frozenset()) and self.guard() is not None
         return dict(params) if judged and isinstance(params, dict) else params
 
     def judgeable(self, params: object, model: Any) -> bool:
@@ -356,7 +356,7 @@ class ClientBinding:
         client = self._client()
         if client is None:
             return call.judged, None
-        if row.name not in GUARDED.get(self.service, ()):  # another handler made it so
+        if row.name not in GUARDED_SET.get(self.service, frozenset()):  # another handler made it so
             return call.judged, lacking(row, self.service)
         if url is not None and "?" in url:
             shape = client.meta.service_model.operation_model(row.name).input_shape

@@ -29,6 +29,7 @@ from ..records import (
     record_fields,
     request_fields,
     sent_tags,
+    turned_note,
     unjudged_violations,
 )
 from .stacks import INSTALL_ORDER
@@ -196,12 +197,15 @@ class Guard:
         call.recorded, call.guard = False, self
         return call
 
-    def unjudged(self, row: Operation, note: str = UNJUDGED) -> GuardedCall:
+    def unjudged(self, row: Operation, made_from: str = "") -> GuardedCall:
         """A call of ``row`` whose request reached ``request-created`` with no judgement of
-        its own: it is judged there, as it is sent (`records.unjudged_violations`), with
-        ``note`` saying why."""
+        its own: it is judged there, as it is sent (`records.unjudged_violations`), with a
+        note saying why. ``made_from``: the operation, one the guard does not judge, whose
+        call another handler made into this one (`turned_note`); empty: no judgement reached
+        the request (`UNJUDGED`)."""
         call = self._unrecorded(row, {})
-        call.unjudged_note = note
+        call.unjudged_note = turned_note(made_from) if made_from else UNJUDGED
+        call.made_from = made_from
         return call
 
     def check_sent(

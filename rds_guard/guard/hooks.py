@@ -40,6 +40,9 @@ GUARDED: dict[str, tuple[str, ...]] = {
 written out (a test holds them equal to it), so that placing the handlers builds no table.
 Building it takes about 3 ms, and the AWS CLI places stand-ins on every rds command."""
 
+GUARDED_SET = {service: frozenset(names) for service, names in GUARDED.items()}
+"""`GUARDED` as sets: what a handler on every operation asks of each request."""
+
 JUDGED_ONLY_WITH: dict[str, str] = {
     "ModifyDBInstance": "BackupRetentionPeriod",
     "PromoteReadReplica": "BackupRetentionPeriod",
@@ -192,7 +195,7 @@ class StandIns:
         self._bind = bind
         self._idle = idle
         self._binding: Any = None
-        self._own = frozenset(GUARDED.get(service_of(client), ()))
+        self._own = GUARDED_SET.get(service_of(client), frozenset())
         hook_client(client, self._forwarder, self._presign, self._last, self._every)
 
     def _forwarder(self, method: str, operation: str) -> Callable[..., Any]:

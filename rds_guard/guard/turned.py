@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import operations
 from ..core.operations import Operation
-from ..records import CONTEXT_KEY, GuardedCall, turned_note
-from .hooks import GUARDED, GUARDED_BY_LOWER, STAGES, plainly_of
+from ..records import CONTEXT_KEY, GuardedCall
+from .hooks import GUARDED_BY_LOWER, GUARDED_SET, STAGES, plainly_of
 from .progress import in_progress
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
     """The handler of ``binding``'s client for the events of `TURNED_STAGES`, of every
     operation: nothing for a guarded operation (its own handlers run) nor for a request that
     is plainly a call of its own operation (the usual one)."""
-    own = frozenset(GUARDED.get(binding.service, ()))
+    own = GUARDED_SET.get(binding.service, frozenset())
 
     def handler(event_name: str = "", **kwargs: Any) -> Any:
         stage, _, rest = event_name.partition(".")
@@ -73,9 +73,8 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
     if guard is None or request.context.get("is_presign_request"):
         return None
     call = request.context.get(CONTEXT_KEY)
-    note = turned_note(operation)
-    if not (isinstance(call, GuardedCall) and call.unjudged_note == note and call.guard is guard):
-        call = guard.unjudged(operations.OPERATIONS[names[0]], note)
+    if not (isinstance(call, GuardedCall) and call.made_from == operation and call.guard is guard):
+        call = guard.unjudged(operations.OPERATIONS[names[0]], made_from=operation)
         request.context[CONTEXT_KEY] = call
     in_progress.set(call)
     return operations.OPERATIONS[call.fields["operation"]]
@@ -88,7 +87,7 @@ def _turned_call(context: Any, operation: str) -> Operation | None:
     call = context.get(CONTEXT_KEY)
     if not isinstance(call, GuardedCall):
         call = in_progress.get()
-    if call is None or call.unjudged_note != turned_note(operation) or not call.requested:
+    if call is None or call.made_from != operation or not call.requested:
         return None
     return operations.OPERATIONS[call.fields["operation"]]
 
