@@ -17,6 +17,7 @@ from policies import HOLD_ONLY, write_policy
 from servers import MotoServer
 
 import rds_guard
+from rds_guard.guard.progress import in_progress
 from rds_guard.records import turned_note
 
 
@@ -313,3 +314,38 @@ def test_a_turned_request_given_a_context_of_its_own_still_gets_its_outcome(
     with pytest.raises(KeyError):
         rds.describe_db_clusters()
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "unknown"]
+
+
+def test_a_plain_request_of_an_operation_not_judged_is_left_as_it_is(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The handler under the service's name sees every request of the client; one that is
+    plainly a call of its own operation (botocore's dict body, its one Action, no URL query)
+    is left alone: the same body object, as botocore made it, no call kept in its context,
+    no call in progress set, no record."""
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
+    two_snapshots(moto_server)
+    made: list[object] = []
+    seen: list[tuple[object, bool, object]] = []
+
+    def before(params: dict[str, Any], **_: Any) -> None:
+        made.append(params["body"])
+
+    def after(request: Any, **_: Any) -> None:  # the last request-created handler
+        seen.append((request.data, "rds_guard" in request.context, in_progress.get()))
+
+    rds.meta.events.register("before-call.rds", before)
+    rds.meta.events.register_last("request-created", after)
+    rds.describe_db_clusters()
+    rds.describe_db_cluster_snapshots(DBClusterIdentifier="orders", MaxRecords=20)
+    assert len(seen) == len(made) == 2
+    for body, (data, kept, current) in zip(made, seen, strict=True):
+        assert data is body and type(data) is dict
+        assert (kept, current) == (False, None)
+    assert made[1] == {
+        "Action": "DescribeDBClusterSnapshots",
+        "Version": "2014-10-31",
+        "DBClusterIdentifier": "orders",
+        "MaxRecords": 20,
+    }
+    assert audit_records(tmp_path) == []
