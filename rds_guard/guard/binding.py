@@ -23,21 +23,15 @@ from ..core import operations
 from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation
-from ..records import (
-    CONTEXT_KEY,
-    GuardedCall,
-    lacking,
-    queried_url,
-    status_of,
-    swapped_request,
-)
+from ..records import CONTEXT_KEY, GuardedCall, status_of
+from .changes import lacking, mistyped, queried_url, swapped_request, unread_keys
 from .guard import Guard
 from .hooks import GUARDED_SET, hook_client, service_of, validates
 from .progress import ending_if_stopped, in_progress, presigning
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
 from .turned import turned_handler
-from .validation import mistyped, refuse_presign, refused, unread_keys
+from .validation import refuse_presign, refused
 
 logger = logging.getLogger("rds_guard")
 
@@ -350,7 +344,7 @@ class ClientBinding:
     ) -> Sent:
         """The judged parameters as the serialized request (its body, or a presigned URL's
         query) carries them; and ``request.changed`` when it is no call of the operation
-        judged, or cannot be read as one (`records.swapped_request`): a ``before-call``
+        judged, or cannot be read as one (`changes.swapped_request`): a ``before-call``
         handler may have replaced the body, or given the request's ``url`` a query of its
         own, which the service may read as parameters too (``flat``: a flat body)."""
         client = self._client()

@@ -20,18 +20,15 @@ from ..core.policy import Policy
 from ..core.rules import Violation
 from ..errors import PolicyViolation
 from ..records import (
-    UNJUDGED,
     GuardedCall,
-    changed_violations,
     error_of,
     expiry,
     outcome,
     record_fields,
     request_fields,
     sent_tags,
-    turned_note,
-    unjudged_violations,
 )
+from .changes import UNJUDGED, changed_violations, turned_note, unjudged_violations
 from .stacks import INSTALL_ORDER
 
 if TYPE_CHECKING:
@@ -199,7 +196,7 @@ class Guard:
 
     def unjudged(self, row: Operation, made_from: str = "") -> GuardedCall:
         """A call of ``row`` whose request reached ``request-created`` with no judgement of
-        its own: it is judged there, as it is sent (`records.unjudged_violations`), with a
+        its own: it is judged there, as it is sent (`changes.unjudged_violations`), with a
         note saying why. ``made_from``: the operation, one the guard does not judge, whose
         call another handler made into this one (`turned_note`); empty: no judgement reached
         the request (`UNJUDGED`)."""

@@ -1,0 +1,187 @@
+"""``request.changed``: what the guard says of a request another handler changed after the
+guard judged the call, made into a call it never judged, or that reached it with no judgement
+at all. Each builder names the parameter (or ``body``, ``url``, ``Action``) and why what is
+sent cannot stand as judged."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .. import wire
+from ..core.calls import Decision
+from ..core.operations import Operation
+from ..core.rules import Violation, shown
+
+
+def changed_violations(
+    row: Operation, judged: Mapping[str, Any], sent: Mapping[str, Any], again: Decision
+) -> list[Violation]:
+    """What is wrong with a request another handler changed after the guard judged it
+    (``judged``: the parameters as the guard decided them; ``sent``: as they go out;
+    ``again``: the decision on what goes out). A change that leaves the call within the
+    policy is no violation; otherwise the rules it breaks as sent, and ``request.changed``
+    for each parameter that was changed."""
+    differs = any(not wire.same(again.params.get(n), sent.get(n)) for n in row.judged)
+    if not (again.violations or differs):
+        return []
+    return [
+        *again.violations,
+        *(
+            Violation(
+                "request.changed",
+                name,
+                _shown(sent.get(name)),
+                "changed by another handler after rds_guard judged the call; as sent, the"
+                " call breaks the policy",
+            )
+            for name in row.judged
+            if not wire.same(sent.get(name), judged.get(name))
+        ),
+    ]
+
+
+UNJUDGED = (
+    "judged as it was sent: no judgement reached the request (a handler gave it a context of"
+    " its own and made another call meanwhile, or the guard was installed while it was made)"
+)
+"""The note of a call first judged at ``request-created`` (`unjudged_violations`)."""
+
+
+def turned_note(operation: str) -> str:
+    """The note of a request another handler made out of a call of ``operation``, which the
+    guard does not judge, into one it judges: no judgement preceded it."""
+    return (
+        f"judged as it was sent: another handler made a call of {operation}, which rds_guard"
+        " does not judge, into this one"
+    )
+
+
+def unjudged_violations(
+    row: Operation, sent: Mapping[str, Any], decided: Decision
+) -> list[Violation]:
+    """What a request that reached ``request-created`` with no judgement breaks besides the
+    rules (``decided``: the decision on it as sent): each parameter the policy would have set
+    otherwise (its tags, a name), which it can no longer do there."""
+    return [
+        Violation(
+            "request.changed",
+            name,
+            _shown(sent.get(name)),
+            "the request reached rds_guard only as it was sent, where the policy can no longer"
+            " set this parameter as it would have",
+        )
+        for name in row.judged
+        if not wire.same(decided.params.get(name), sent.get(name))
+    ]
+
+
+def swapped_request(
+    row: Operation, body: Mapping[str, Any] | None, data: object
+) -> Violation | None:
+    """``request.changed`` for a request another handler made into one the guard did not
+    judge: a body it cannot read as one call (``body`` None: `wire.form_params` could not
+    read ``data``), or a call of another operation. None for a call of the row's."""
+    if body is None:
+        return Violation(
+            "request.changed",
+            "body",
+            type(data).__name__,
+            f"replaced by another handler after rds_guard judged a call of {row.name}, with a"
+            " body it cannot read as one call: what it would do cannot be judged",
+        )
+    action = body.get("Action")
+    if action == row.name:
+        return None
+    return Violation(
+        "request.changed",
+        "Action",
+        _shown(action),
+        f"changed by another handler after rds_guard judged a call of {row.name}: the request"
+        " would make another call, which was never judged",
+    )
+
+
+def lacking(row: Operation, service: str) -> Violation:
+    """``request.changed`` for a request of a ``service`` client that another handler made
+    into a call of ``row`` the guard judges for another service only (the endpoint the three
+    share carries it out as that service's): it cannot be read as a call of the client's."""
+    return Violation(
+        "request.changed",
+        "Action",
+        row.name,
+        f"made by another handler into {row.name}, which rds_guard judges as an rds call and"
+        f" never as a {service} one (their endpoint carries it out as rds's): what it would do"
+        " cannot be judged",
+    )
+
+
+def queried_url(
+    row: Operation, url: str, endpoint_url: str, parameters: Iterable[str] = ()
+) -> Violation | None:
+    """``request.changed`` on ``url`` for a request whose URL carries a query its client's
+    endpoint does not: parameters another handler put there, never judged, which a service
+    may read as the body's. None for the endpoint's own query, unless it names one of the
+    call's ``parameters`` (or ``Action``, ``Version``), in any case: an endpoint configured
+    so sends them with every call, never judged."""
+    query = url.partition("?")[2].partition("#")[0]
+    # the names only: a value may be a token or a password, which no record stores
+    names = sorted({name for name, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)})
+    if query == endpoint_url.partition("?")[2].partition("#")[0]:
+        called = {name.lower() for name in (*parameters, "Action", "Version")}
+        if not any(name.lower() in called for name in names):
+            return None
+        how = "given by the endpoint URL, which sends them with every call"
+    else:
+        how = f"given a query by another handler after rds_guard judged a call of {row.name}"
+    return Violation(
+        "request.changed",
+        "url",
+        _shown(", ".join(names)),
+        f"{how}: the service may read parameters from it, which were never judged",
+    )
+
+
+def mistyped(client: Any, row: Operation, sent: Mapping[str, Any]) -> Violation | None:
+    """``request.changed`` for a parameter a request carries as text where botocore sends a
+    flag or a number (``true``, digits): put there by another handler (``True``, ``1``, ``1.5``),
+    it is read by the service in a way the guard cannot know, so it cannot be judged. None
+    when every parameter read is of its shape's type."""
+    shape = client.meta.service_model.operation_model(row.name).input_shape
+    for name, value in sent.items():
+        if isinstance(value, str) and shape.members[name].type_name in wire.CONVERTED:
+            return Violation(
+                "request.changed",
+                name,
+                _shown(value),
+                f"sent as text by another handler after rds_guard judged a call of {row.name};"
+                f" botocore sends a {shape.members[name].type_name} as true, false or digits,"
+                " and how the service reads other text cannot be judged",
+            )
+    return None
+
+
+def unread_keys(
+    row: Operation, body: Mapping[str, Any], readers: wire.Readers, values: Mapping[str, Any]
+) -> Violation | None:
+    """``request.changed`` for a judged parameter under whose key the request holds keys
+    botocore never writes (`wire.unread`): another handler's, never read by the guard, which
+    the service may read as part of it. None when there are none."""
+    name = wire.unread(body, readers, values)
+    if name is None:
+        return None
+    return Violation(
+        "request.changed",
+        name,
+        None,
+        "holds keys botocore never writes for it, put there by another handler after"
+        f" rds_guard judged a call of {row.name}: how the service reads them cannot be judged",
+    )
+
+
+def _shown(value: object) -> str | None:
+    # a value for a message, of any type (a request another handler changed holds any)
+    if value is None:
+        return None
+    return shown(value if isinstance(value, str) else repr(value))
