@@ -261,6 +261,16 @@ class Policy:
         )
 
 
+def dotted_key(table: str, key: str) -> str:
+    """The dotted key ``key`` inside ``table`` (the top level when ``table`` is empty). A key
+    that holds a dot or a quote, or is empty, is put in double quotes (its own quotes and
+    backslashes escaped), so that ``"a.b"`` is not read as ``a`` holding ``b``; any other
+    is written as it is (``aws:team``): a message shows what does not print as escapes."""
+    if not key or "." in key or '"' in key:
+        key = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{table}.{key}" if table else key
+
+
 def templates_of(policy: Policy) -> Iterator[tuple[str, Template]]:
     """Every template of ``policy`` with the dotted key that holds it: the ``generate`` of
     ``[naming]`` and of each override, then ``[tags.defaults]`` and ``[tags.forced]``."""
@@ -272,7 +282,7 @@ def templates_of(policy: Policy) -> Iterator[tuple[str, Template]]:
         ("tags.forced", policy.tags.forced),
     ):
         for key, template in templates.items():
-            yield f"{table}.{key}", template
+            yield dotted_key(table, key), template
 
 
 def uses_region(policy: Policy) -> bool:

@@ -12,7 +12,7 @@ import re
 import sys
 import tomllib
 
-from .policy import PolicyError
+from .policy import PolicyError, dotted_key
 from .toml_strings import BASIC_RUN, MULTILINE_RUN, decode_string, past_closing
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)|\(at end of document\)")
@@ -46,9 +46,7 @@ _NAMES = re.compile(r"'([^']*)'")
 _YAML_START = re.compile(r"---\s*$|[A-Za-z_][\w-]*:(?:\s|$)")
 
 
-def join(table: str, key: str) -> str:
-    """The dotted key ``key`` inside ``table`` (the top level when ``table`` is empty)."""
-    return f"{table}.{key}" if table else key
+join = dotted_key
 
 
 def hint(name: str, known: tuple[str, ...] | frozenset[str]) -> str:

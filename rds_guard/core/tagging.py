@@ -12,7 +12,7 @@ from .calls import Decision, Request, Unreadable
 from .deletion import lifted_holds
 from .frozen import frozen
 from .naming import template_values, unset_env
-from .policy import TagPolicy
+from .policy import TagPolicy, dotted_key
 from .rules import Violation
 from .templates import Template, TemplateValues, UnrenderableTemplate
 
@@ -122,7 +122,7 @@ def render_tags(
         try:
             rendered[key] = template.render(values)
         except UnrenderableTemplate as error:
-            unset = unset_env(error, f"{table}.{key}")
+            unset = unset_env(error, dotted_key(table, key))
             if unset is not None:
                 violations.append(unset)
             elif forced:

@@ -454,10 +454,11 @@ def test_unknown_key_is_an_error_with_a_did_you_mean_hint(body, key, line, hint)
 
 
 def test_an_empty_key_is_an_unknown_key_on_its_line():
-    """``"" = ...`` at the top level: still the file, the line and the (empty) key."""
+    """``"" = ...`` at the top level: still the file, the line and the key, shown quoted as
+    it is written (empty, it would be no key at all)."""
     error = body_error('\n"" = false\n')
-    assert (error.key, error.line) == ("", 3)
-    assert str(error).startswith("<string>:3: unknown key (known: audit,")
+    assert (error.key, error.line) == ('""', 3)
+    assert str(error).startswith('<string>:3: "": unknown key (known: audit,')
 
 
 def test_unknown_key_without_a_close_match_lists_the_known_keys():
@@ -941,7 +942,7 @@ def test_a_tag_template_that_some_calls_render_well_loads(template):
         ('[tags.defaults]\nteam = "!{region}"\n', "tags.defaults.team", "'!'"),
         ("[tags.defaults]\nteam = '{{x}}'\n", "tags.defaults.team", "U+007B"),
         ('[tags.defaults]\nteam = "' + "v" * 257 + '"\n', "tags.defaults.team", "0 to 256"),
-        ('[tags.defaults]\n"" = "x"\n', "tags.defaults.", "1 to 128"),
+        ('[tags.defaults]\n"" = "x"\n', 'tags.defaults.""', "1 to 128"),
         ('[tags]\nrequired = ["aws:team"]\n', "tags.required[0]", "must not start with"),
         ('[tags.allowed]\n"a b!" = ["x"]\n', "tags.allowed.a b!", "U+0021"),
         ('[tags.allowed]\nenv = ["ok", "aws:*"]\n', "tags.allowed.env[1]", "must not start with"),

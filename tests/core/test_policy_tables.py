@@ -142,7 +142,7 @@ FIFTY_ONE = "".join(f'k{i} = "v"\n' for i in range(51))
             "name 55 keys",
         ),
         ("[tags.allowed]\nenv = []\n", "tags.allowed.env", "lists no value"),
-        ('[tags.patterns]\n"" = "a"\n', "tags.patterns.", "1 to 128 characters"),
+        ('[tags.patterns]\n"" = "a"\n', 'tags.patterns.""', "1 to 128 characters"),
         ('[tags.patterns]\nenv = "a{2147483647}"\n', "tags.patterns.env", "at most 1000"),
         ('[naming]\npattern = "^{source}-a{99999999999999999999}$"\n', "naming.pattern", "1000"),
     ],

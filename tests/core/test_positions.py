@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from core_fixtures import body_error
 
-from rds_guard.core.positions import MAX_KEY_PARTS, KeyLines, shown
+from rds_guard.core.positions import MAX_KEY_PARTS, KeyLines, join, shown
 
 DOCUMENT = """\
 version = 1  # the first line
@@ -52,8 +53,8 @@ LINES = [
     ("tags.required[1]", 14),  # an element on its own line
     ("tags.required[2]", 15),
     ("tags.required[3]", 12),  # no such element: the array's line
-    ("tags.quoted.key", 17),
-    ("tags.quoted.key.part", 17),
+    ('tags."quoted.key"', 17),
+    ('tags."quoted.key".part', 17),
     ("tags.defaults", 18),
     ("tags.defaults.owner", 18),
     ("tags.note", 19),
@@ -96,7 +97,7 @@ def test_a_scan_stopped_by_text_that_is_no_toml_stays_stopped() -> None:
         ("naming.pattern", "^{source}-\\.x$", 11, (3, 24)),  # after the escaped backslash
         ("naming.generate", "{source}-manual", 9, (4, 22)),
         ("naming.operations.CopyDBSnapshot.pattern", "^dr-\n  (x$", 7, (9, 3)),
-        ("tags.quoted.key.part", "é😀", 1, (17, 28)),
+        ('tags."quoted.key".part', "é😀", 1, (17, 28)),
         ("tags.note", 'a [b]\n    k = 1"', 2, (20, 7)),
         ("tags.note", 'a [b]\n    k = 1"', 15, (21, 10)),
     ],
@@ -125,9 +126,10 @@ def test_what_cannot_be_located_is_none(lines: KeyLines, key: str, value: str) -
 
 
 def test_the_empty_key_is_found_on_its_own_line() -> None:
-    """``"" = ...`` is a key like any other, at the top level too (no table encloses it)."""
+    """``"" = ...`` is a key like any other, at the top level too (no table encloses it),
+    named quoted, as it is written."""
     lines = KeyLines('version = 1\n\n"" = false\n[tags]\n"" = 1\n')
-    assert (lines.find(""), lines.find("tags.")) == (3, 5)
+    assert (lines.find('""'), lines.find('tags.""')) == (3, 5)
     assert KeyLines(DOCUMENT).find("") is None
 
 
@@ -172,3 +174,29 @@ def test_a_long_string_is_shown_quoted_with_its_own_length() -> None:
     assert shown("a" * 70) == repr("a" * 60) + "... (70 characters)"
     assert shown("a" * 60) == repr("a" * 60)
     assert shown(list(range(40))) == repr(list(range(40)))[:60] + "... (150 characters)"
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "dotted"),
+    [
+        ("tags", "team", "tags.team"),
+        ("tags", "aws:team", "tags.aws:team"),
+        ("tags", "a.b", 'tags."a.b"'),
+        ("tags", "", 'tags.""'),
+        ("tags", 'say "hi"', 'tags."say \\"hi\\""'),
+        ("tags", "a\\.b", 'tags."a\\\\.b"'),
+        ("", "a.b", '"a.b"'),
+    ],
+)
+def test_a_key_with_a_dot_is_named_quoted(table: str, key: str, dotted: str) -> None:
+    """A key holding a dot is named as TOML writes it, in quotes: ``tags.a.b`` would read
+    as ``a`` holding ``b``. A key with no dot, quote or emptiness is named as it is."""
+    assert join(table, key) == dotted
+
+
+def test_a_policy_error_on_a_quoted_dotted_key_names_it_quoted() -> None:
+    """The message and ``.key`` of a value under ``"a.b"`` say ``"a.b"``, and the line is
+    the key's own."""
+    error = body_error('[tags]\nrequired = []\n[tags.allowed]\nteam = ["x"]\n"a.b" = ["x", 3]\n')
+    assert (error.key, error.line) == ('tags.allowed."a.b"[1]', 6)
+    assert str(error).startswith('<string>:6: tags.allowed."a.b"[1]: must be a string')
