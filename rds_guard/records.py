@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .core import operations
 from .core.calls import Decision
 from .core.operations import Operation
-from .core.rules import Violation
+from .core.rules import Violation, escaped
 
 if TYPE_CHECKING:
     from .guard.guard import Guard
@@ -89,7 +89,12 @@ class GuardedCall:
 
     @property
     def verdict(self) -> str:
-        """One short line for a person: service, operation, snapshot, the verdict, tags."""
+        """One short line for a person: service, operation, snapshot, the verdict, tags (each
+        character that does not print written as its escape: one line, whatever a name or a
+        tag key holds)."""
+        return escaped(self._verdict())
+
+    def _verdict(self) -> str:
         fields = self.fields
         what = f"{fields['service']} {fields['operation']} {fields['snapshot'] or '-'}"
         if fields["violations"]:

@@ -111,3 +111,38 @@ def test_an_audit_path_that_names_the_policy_file_is_an_audit_error_at_install(
     with pytest.raises(rds_guard.AuditError, match="is the policy file itself"):
         rds_guard.install(botocore.session.Session(), policy=policy, audit_path=given)
     assert policy_path.read_text() == text
+
+
+LINE_BREAKERS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\u2029"]
+"""Every character ``str.splitlines()`` breaks a line at."""
+
+
+@pytest.mark.parametrize("breaker", LINE_BREAKERS, ids=repr)
+def test_a_policy_violation_lists_one_violation_a_line_whatever_the_keys_hold(
+    breaker: str,
+) -> None:
+    """DESIGN §3: ``str()`` lists every violation, one a line. A tag key, a tag value and a
+    name holding a line break (which a caller passes on from elsewhere) are shown escaped:
+    no line of the message is forged, and the break still shows where it was."""
+    policy = rds_guard.Policy.from_toml(
+        'version = 1\n[tags]\nrequired = ["team"]\nallowed = { env = ["prod"] }\n'
+        '[naming]\npattern = "^[a-z][a-z0-9-]*$"\n[audit]\nenabled = false\n'
+    )
+    forged = f"x{breaker}  [tags.required] Tags.owner: forged"
+    decision = rds_guard.evaluate(
+        policy,
+        "CreateDBClusterSnapshot",
+        {
+            "DBClusterIdentifier": "orders",
+            "DBClusterSnapshotIdentifier": forged,
+            "Tags": [{"Key": forged, "Value": "v"}, {"Key": "env", "Value": forged}],
+        },
+    )
+    error = rds_guard.PolicyViolation("CreateDBClusterSnapshot", decision.violations)
+    lines = str(error).splitlines()
+    assert len(lines) == 1 + len(decision.violations) >= 4
+    assert all(line.isprintable() for line in lines)
+    assert not any("Tags.owner" in line and line.startswith("  [tags.required]") for line in lines)
+    assert any(repr(breaker)[1:-1] in line for line in lines[1:])
+    # the data keeps the caller's text as it is
+    assert any(forged in (v.field, v.value) or forged in v.field for v in decision.violations)

@@ -262,6 +262,28 @@ def test_warn_mode_logs_and_sends(
     assert snapshot_tags(rds, "test2")["managed-by"] == "rds-guard"
 
 
+def test_each_line_the_guard_logs_is_one_line_whatever_the_call_holds(
+    moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tag key and value holding line breaks, sent in warn mode: each message the guard
+    logs (each violation at WARNING, the call's verdict at INFO) stays one line, so no line
+    of the application's log is forged; the break is shown escaped."""
+    rds = guarded_client(write_policy(tmp_path, STRICT, mode="warn"), on=moto_server)
+    make_cluster(rds)
+    forged = "x\nrds_guard: rds CreateDBClusterSnapshot forged: allowed\u2028"
+    with caplog.at_level(logging.INFO, logger="rds_guard"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders",
+            DBClusterSnapshotIdentifier="test2",
+            Tags=[{"Key": forged, "Value": forged}],
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    messages = [r.getMessage() for r in caplog.records if r.name == "rds_guard"]
+    assert any("tags.aws" in m for m in messages)
+    assert any("x\\nrds_guard" in m for m in messages)
+    assert all(len(m.splitlines()) == 1 and m.isprintable() for m in messages), messages
+
+
 def test_a_call_without_an_identifier_is_named_by_the_generate_template(
     moto_inprocess: None, tmp_path: Path
 ) -> None:

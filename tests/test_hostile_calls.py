@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import threading
 import traceback
 import urllib.parse
@@ -754,6 +755,71 @@ def test_evaluate_takes_any_value_in_any_parameter(service: str, operation: str)
                     assert rules & {"identifier.aws", "identifier.pattern"}, (name, value)
                 if name == row.tags:
                     assert "tags.aws" in rules, (name, value)
+
+
+class Unshowable:
+    """A value whose ``repr()`` raises."""
+
+    def __repr__(self) -> str:
+        raise ValueError("no repr")
+
+
+def nested(depth: int) -> list[Any]:
+    """A list in a list, ``depth`` deep."""
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("value", [nested(100_000), Unshowable()], ids=["nested", "unshowable"])
+@pytest.mark.parametrize(("service", "operation"), GUARDED_PAIRS)
+def test_evaluate_shows_any_value_in_its_messages(service: str, operation: str, value: Any) -> None:
+    """A value nested far deeper than ``repr()`` goes (100,000 lists deep), or whose
+    ``repr()`` raises, in each parameter the guard reads and as a tag's value: a Decision
+    whose violations show it short (a bad identifier is one), never a RecursionError."""
+    row = operations.OPERATIONS[operation]
+    lacking = operations.NOT_IN_API.get((service, operation), frozenset())
+    base = {k: v for k, v in base_params(operation).items() if k not in lacking}
+    for name in sorted(row.judged):
+        tried = [value, [*TEAM, {"Key": "env", "Value": value}]] if name == row.tags else [value]
+        for given in tried:
+            decision = rds_guard.evaluate(
+                EVALUATED, operation, {**base, name: given}, service=service, now=NOW
+            )
+            shown = [v.value for v in decision.violations if v.value is not None]
+            assert all(isinstance(text, str) and len(text) < 200 for text in shown), shown
+            if name == row.identifier and row.names_snapshot:
+                assert "identifier.aws" in {v.rule for v in decision.violations}
+
+
+def test_a_value_nested_near_pythons_limit_fails_as_without_the_guard(
+    moto_inprocess: None, tmp_path: Path
+) -> None:
+    """botocore's validation report shows a bad value whole, and runs out of Python's
+    recursion limit for a list nested about that deep. The guard runs botocore's validator in
+    its handler, frames deeper than botocore does: where the report no longer fits there, the
+    call is left to botocore. At every depth around botocore's own limit, the guarded call
+    fails exactly as the bare one: the same exception, the same text."""
+    guarded = guarded_client(write_policy(tmp_path, RULE_OF_EACH_KIND))
+    bare = botocore.session.Session().create_client("rds", region_name="us-east-1")
+    make_cluster(bare)
+
+    def failure(client: Any, depth: int) -> tuple[type, str]:
+        tags = [{"Key": "team", "Value": nested(depth)}]
+        with pytest.raises(Exception) as caught:
+            client.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=tags
+            )
+        return type(caught.value), str(caught.value)
+
+    low, high = 10, sys.getrecursionlimit()  # bare: refused at low, out of recursion at high
+    assert (failure(bare, low)[0], failure(bare, high)[0]) == (ParamValidationError, RecursionError)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if failure(bare, middle)[0] is RecursionError else (middle, high)
+    for depth in range(low - 60, high + 3):
+        assert failure(guarded, depth) == failure(bare, depth), depth
 
 
 def test_separators_aws_allows_are_sent_and_stay_inside_their_record(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from . import operations
 from .calls import DatabaseFacts, Decision, Request, SnapshotFacts, Unreadable
 from .naming import judge_identifier, source_name, template_values
-from .rules import Violation
+from .rules import Violation, shown_given, shown_value
 
 _ONLY_WITHOUT_FINAL = frozenset({"failed", "incompatible-restore", "incompatible-network"})
 """Instance states AWS deletes only with SkipFinalSnapshot (botocore's DeleteDBInstance)."""
@@ -109,9 +109,10 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
             Violation(
                 "deletion.final_snapshot",
                 row.skip_final,
-                str(skipping),
+                shown_given(skipping),
                 'a final snapshot is required ([deletion] final_snapshot = "required"):'
-                f" pass FinalDBSnapshotIdentifier instead of {row.skip_final}={skipping!r}{why}",
+                f" pass FinalDBSnapshotIdentifier instead of {row.skip_final}="
+                f"{shown_value(skipping)}{why}",
             )
         )
     # a cluster member's automated backups are the cluster's: deleting it takes none
@@ -121,7 +122,7 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
             Violation(
                 "deletion.automated_backups",
                 "DeleteAutomatedBackups",
-                str(params.get("DeleteAutomatedBackups", True)),
+                shown_given(params.get("DeleteAutomatedBackups", True)),
                 'the automated backups must be kept ([deletion] automated_backups = "keep"):'
                 + (
                     " pass DeleteAutomatedBackups=False"
@@ -181,7 +182,7 @@ def judge_backups_off(request: Request) -> Decision:
             Violation(
                 "deletion.automated_backups",
                 row.retention,
-                str(period),
+                str(period),  # it reads as 0: its text is short
                 f"{row.retention}=0 turns the automated backups off and AWS deletes them;"
                 ' they must be kept ([deletion] automated_backups = "keep")',
             )
@@ -207,7 +208,7 @@ def _reads_as_zero(value: object) -> bool:
     try:
         text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
         return float(text.strip()) == 0
-    except (ValueError, TypeError):
+    except Exception:  # a value's own __str__ may raise anything, or recurse too deep
         return False
 
 
@@ -292,7 +293,7 @@ def _too_young(request: Request, facts: SnapshotFacts) -> list[Violation]:
         Violation(
             "deletion.too_young",
             field,
-            str(request.params.get(field)),
+            shown_given(request.params.get(field)),
             f"a snapshot may be deleted only when {days:g} days old ([deletion]"
             f" minimum_age_days): {age}",
         )

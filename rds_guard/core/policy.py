@@ -18,7 +18,7 @@ from . import operations
 from .files import NotRegularFile, read_regular_file
 from .frozen import frozen
 from .regex import NamePattern, Regex
-from .rules import ValueGlob, Wildcard
+from .rules import ValueGlob, Wildcard, escaped
 from .templates import Placeholder, Template
 
 DEFAULT_AUDIT_PATH = "rds-guard-audit.jsonl"
@@ -53,18 +53,11 @@ class PolicyError(ValueError):
             parts[0] += f":{self.line}"
         if self.key:  # .key keeps a megabyte-long key whole; the message shows its start
             key = self.key if len(self.key) <= 120 else f"{self.key[:120]}..."
-            parts.append(key if key.isprintable() else _escaped(key))
+            parts.append(escaped(key))
         return ": ".join([*parts, self.problem])
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild_policy_error, (self.problem, self.path, self.line, self.key))
-
-
-def _escaped(text: str) -> str:
-    """``text`` with each character that is not printable written as its escape, as repr()
-    writes it: a key quoted in TOML may hold a newline, which would split a one-line message,
-    or a bidi override, which would show the rest of the line reversed."""
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _rebuild_policy_error(

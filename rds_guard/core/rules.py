@@ -44,7 +44,18 @@ class Violation:
         }
 
     def __str__(self) -> str:
-        return f"[{self.rule}] {self.field}: {self.message}"
+        # one line, whatever the caller's keys hold: `PolicyViolation` lists one a line
+        return escaped(f"[{self.rule}] {self.field}: {self.message}")
+
+
+def escaped(text: str) -> str:
+    """``text`` with each character that is not printable written as its escape, as repr()
+    writes it: a tag key or a name may hold a newline, which would split a one-line message
+    (or forge another line of a log), or a bidi override, which would show the rest of the
+    line reversed."""
+    if text.isprintable():  # the usual message: nothing to escape
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def string_items(value: object) -> list[str]:
@@ -56,6 +67,37 @@ def string_items(value: object) -> list[str]:
 def shown(value: str, limit: int = 80) -> str:
     """A value for a message: cut to `limit` characters, with its length, when longer."""
     return value if len(value) <= limit else value[:limit] + f"... ({len(value)} characters)"
+
+
+def shown_value(value: object) -> str:
+    """A parameter's value of any type for a message, as `shown` cuts it: its ``repr()``; for
+    one nested deeper than ``repr()`` can go from where it is called (a list in a list, a
+    thousand deep), its first levels, the rest as ``...``; for one whose ``repr()`` fails,
+    its type. A call is judged whatever a caller passes: no value may raise from a message."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = _shallow_repr(value)
+    except Exception:  # a __repr__ of the caller's class may raise anything
+        text = f"<{type(value).__name__}>"
+    return shown(text)
+
+
+def shown_given(value: object) -> str:
+    """A caller's value as a violation shows it: a string as it is, any other value as
+    `shown_value` shows it (``True``, ``7``, ``None``; a list as its first levels), cut."""
+    return shown(value) if isinstance(value, str) else shown_value(value)
+
+
+def _shallow_repr(value: object) -> str:
+    import reprlib  # only a value nested too deep for repr() needs it
+
+    shallow = reprlib.Repr()
+    shallow.maxlevel = 8
+    try:
+        return shallow.repr(value)
+    except Exception:  # a member's own __repr__, reached within the first levels
+        return f"<{type(value).__name__}>"
 
 
 def identifier_problems(identifier: str, limit: int) -> list[str]:
@@ -84,7 +126,7 @@ def check_identifier(field: str, identifier: object, limit: int) -> list[Violati
             Violation(
                 "identifier.aws",
                 field,
-                shown(repr(identifier)),
+                shown_value(identifier),
                 f"must be a string, not {type(identifier).__name__}",
             )
         ]

@@ -52,7 +52,7 @@ def _tag_problem(entry: object, where: str, name: str) -> Violation:
     if not isinstance(entry, dict):
         problem = f"tag must be a {{Key, Value}} dict, not {type(entry).__name__}"
         return Violation("tags.aws", where, None, problem)
-    unknown = sorted(str(field) for field in entry if field not in ("Key", "Value"))
+    unknown = sorted(rules.shown_given(field) for field in entry if field not in ("Key", "Value"))
     if unknown:
         listed = rules.shown(", ".join(unknown))
         return Violation(
@@ -66,7 +66,7 @@ def _tag_problem(entry: object, where: str, name: str) -> Violation:
     return Violation(
         "tags.aws",
         f"{name}.{rules.shown(key, rules.TAG_KEY_MAX)}",
-        rules.shown(repr(value)),
+        rules.shown_value(value),
         f"value must be a string, not {type(value).__name__}",
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 from .. import wire
 from ..core.calls import Decision
 from ..core.operations import Operation
-from ..core.rules import Violation, shown
+from ..core.rules import Violation, shown_given
 
 
 def changed_violations(
@@ -184,4 +184,4 @@ def _shown(value: object) -> str | None:
     # a value for a message, of any type (a request another handler changed holds any)
     if value is None:
         return None
-    return shown(value if isinstance(value, str) else repr(value))
+    return shown_given(value)

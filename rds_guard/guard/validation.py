@@ -12,6 +12,9 @@ from botocore.validate import ParamValidator
 from ..core.operations import Operation
 from .reads import Incomplete
 
+DEEPER_THAN_REPORTED = "a parameter is nested too deep for its validation report to be written"
+"""The line `refused` gives for a call whose report runs out of Python's recursion limit."""
+
 
 def refused(
     client: Any, row: Operation, params: Mapping[str, Any], *, generated: bool = True
@@ -30,8 +33,14 @@ def refused(
         params = {**params, name: "generated"}  # its value is the decision's to judge
     serializer = getattr(client, "_serializer", None)
     validator = getattr(serializer, "_param_validator", None) or ParamValidator()
-    report = validator.validate(params, shape)
-    return report.generate_report().splitlines() if report.has_errors() else []
+    try:
+        report = validator.validate(params, shape)
+        return report.generate_report().splitlines() if report.has_errors() else []
+    except RecursionError:
+        # A value nested about as deep as Python's limit: botocore's own validation, a few
+        # frames nearer the top of the stack, refuses it in its own words (or fails as it
+        # does without the guard). The call is left to it (`Incomplete`).
+        return [DEEPER_THAN_REPORTED]
 
 
 def refuse_presign(past_the_wrapper: bool, refused: Incomplete) -> None:
