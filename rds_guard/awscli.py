@@ -136,18 +136,20 @@ class _GuardOnFirstOperation:
                 event = f"before-parameter-build.{service}.{name}"
                 self._events.register(
                     event,
-                    _generate_on_request(identifier),
+                    _generate_on_request(identifier, idle=lambda: self.stubbed),
                     unique_id=f"rds_guard:generate:{event}",
                 )
 
 
-def _generate_on_request(identifier: str) -> Callable[..., None]:
+def _generate_on_request(identifier: str, idle: Callable[[], bool]) -> Callable[..., None]:
     """The handler of ``--...-identifier @generate``: it leaves the identifier to the
-    policy's template. A closure, not a `functools.partial`: botocore inspects each handler
-    it registers, and a partial's signature takes three times as long to read."""
+    policy's template; while ``idle`` (``--generate-cli-skeleton output``: no guard judges
+    the command, which prints what it prints without the plugin), it leaves the word as it
+    is. A closure, not a `functools.partial`: botocore inspects each handler it registers,
+    and a partial's signature takes three times as long to read."""
 
     def generate(params: dict[str, Any], **_: Any) -> None:
-        if params.get(identifier) == GENERATE:
+        if params.get(identifier) == GENERATE and not idle():
             del params[identifier]
 
     return generate

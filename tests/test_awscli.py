@@ -282,6 +282,32 @@ def test_an_output_skeleton_is_printed_as_without_the_plugin(
     assert not (workdir / "rds-guard-audit.jsonl").exists()
 
 
+def test_an_output_skeleton_of_a_generated_name_is_printed_as_without_the_plugin(
+    moto_server: MotoServer, workdir: Path
+) -> None:
+    """``@generate`` with ``--generate-cli-skeleton output``: no guard judges the command,
+    so the word stays as it is (taken out, the name would be missing, and botocore's
+    validation would fail the command); the skeleton is the one printed without the
+    plugin, and nothing is sent."""
+    make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS)
+    command = (
+        "rds",
+        "create-db-cluster-snapshot",
+        "--db-cluster-identifier",
+        "orders",
+        "--db-cluster-snapshot-identifier",
+        "@generate",
+        "--generate-cli-skeleton",
+        "output",
+    )
+    moto_server.reset_counts()
+    guarded = aws(moto_server, *command, cwd=workdir)
+    bare = aws(moto_server, *command, cwd=workdir, env={"AWS_CONFIG_FILE": os.devnull})
+    assert (guarded.returncode, guarded.stderr) == (0, ""), guarded.stderr
+    assert guarded.stdout == bare.stdout
+    assert moto_server.requests() == []
+
+
 def test_warn_mode_prints_each_violation_and_sends(moto_server: MotoServer, workdir: Path) -> None:
     """mode = "warn": the violations are WARNING lines on stderr and the snapshot is made."""
     client = moto_server.client("rds")
