@@ -21,7 +21,14 @@ from rds_guard.core.frozen import frozen
 
 from .audit.redact import without_signing_values
 from .core.calls import DatabaseFacts, SnapshotFacts, SourceTags, Unreadable
-from .core.operations import AUTOMATED_PREFIX, SNAPSHOT_LISTINGS, SourceLookup, arn_resource_type
+from .core.operations import (
+    AUTOMATED_PREFIX,
+    SNAPSHOT_LISTINGS,
+    SourceLookup,
+    arn_resource_type,
+    listed_name,
+)
+from .core.rules import shown_given
 
 T = TypeVar("T")
 ApiCall = tuple[str, dict[str, Any]]
@@ -74,6 +81,13 @@ async def _drive(call: Callable[[str, dict[str, Any]], Awaitable[Any]], read: Re
         return result
 
 
+class OddAnswer(Exception):
+    """An answer that cannot be read as one about what was asked: no item for the name asked
+    about (or only another's), an ARN of another resource, a tag without its key or listed
+    twice. What it says is the look-up's `Unreadable` reason: what rests on it is not judged
+    on another resource's facts."""
+
+
 _DENIED = ("AccessDenied", "Unauthorized", "AuthorizationError", "Forbidden")
 
 
@@ -104,10 +118,41 @@ def source_tags(lookup: SourceLookup, reference: str) -> Read[SourceTags]:
     if snapshot and reference.lower().startswith(AUTOMATED_PREFIX):
         params["SnapshotType"] = "automated"
     described = yield (lookup.operation, params)
-    item = described[lookup.result_list][0]
+    item = _item_named(lookup, described, reference)
     if lookup.copy_flag is not None and not item.get(lookup.copy_flag):
         return None
     return (yield from resource_tags(item, lookup.arn_key))
+
+
+def _item_named(
+    lookup: SourceLookup, answer: Mapping[str, Any], reference: str
+) -> Mapping[str, Any]:
+    """The item of ``lookup``'s answer that the name (or ARN) ``reference`` asked about, as
+    the service lists names (in any case): an answer may list others, or only others, and
+    their facts are not this one's (`OddAnswer`). Its ARN, when it gives one, must name it
+    too: its tags are listed on that ARN."""
+    items = answer.get(lookup.result_list) if isinstance(answer, Mapping) else None
+    wanted = listed_name(reference)
+    found = [
+        item
+        for item in (items if isinstance(items, list) else [])
+        if isinstance(item, Mapping)
+        and isinstance(item.get(lookup.parameter), str)
+        and listed_name(item[lookup.parameter]) == wanted
+    ]
+    if len(found) != 1:
+        how = "none" if not found else f"{len(found)} items"
+        raise OddAnswer(
+            f"the answer to {lookup.operation} lists {how} for {shown_given(reference)}"
+        )
+    item = found[0]
+    arn = item.get(lookup.arn_key)
+    if arn is not None and not (isinstance(arn, str) and listed_name(arn) == wanted):
+        raise OddAnswer(
+            f"the answer to {lookup.operation} gives {shown_given(reference)} the ARN of"
+            f" another resource ({shown_given(arn)})"
+        )
+    return item
 
 
 def resource_tags(item: Mapping[str, Any], arn_key: str) -> Read[dict[str, str]]:
@@ -117,18 +162,39 @@ def resource_tags(item: Mapping[str, Any], arn_key: str) -> Read[dict[str, str]]
     """
     tag_list = item.get("TagList")
     if tag_list is None:
-        return (yield from listed_tags(item[arn_key]))
+        arn = item.get(arn_key)
+        if not isinstance(arn, str):
+            raise OddAnswer(f"the answer gives neither a TagList nor an {arn_key}")
+        return (yield from listed_tags(arn))
     return _tag_dict(tag_list)
 
 
 def listed_tags(arn: str) -> Read[dict[str, str]]:
     """The tags ListTagsForResource lists on ``arn``."""
     listed = yield ("ListTagsForResource", {"ResourceName": arn})
-    return _tag_dict(listed["TagList"])
+    tag_list = listed.get("TagList") if isinstance(listed, Mapping) else None
+    if tag_list is None:
+        raise OddAnswer("the answer to ListTagsForResource gives no TagList")
+    return _tag_dict(tag_list)
 
 
-def _tag_dict(tag_list: list[Mapping[str, str]]) -> dict[str, str]:
-    return {tag["Key"]: tag.get("Value", "") for tag in tag_list}
+def _tag_dict(tag_list: object) -> dict[str, str]:
+    """A TagList as a dict. A tag without a key, or a key listed twice (which one the service
+    holds is not known: one may be a hold), is an `OddAnswer`."""
+    if not isinstance(tag_list, list):
+        raise OddAnswer("the answer's TagList is no list")
+    tags: dict[str, str] = {}
+    for tag in tag_list:
+        key = tag.get("Key") if isinstance(tag, Mapping) else None
+        if not isinstance(key, str):
+            raise OddAnswer("the answer lists a tag without a key")
+        if key in tags:
+            raise OddAnswer(f"the answer lists the tag {shown_given(key)} twice")
+        value = tag.get("Value", "")
+        if not isinstance(value, str):
+            raise OddAnswer(f"the answer gives the tag {shown_given(key)} a value of no text")
+        tags[key] = value
+    return tags
 
 
 @frozen
@@ -160,6 +226,7 @@ def snapshots(service: str, *, with_tags: bool = True) -> Read[list[ServiceSnaps
         if service not in listing.services:
             continue
         marker: str | None = None
+        seen: set[str] = set()
         while True:  # page by page, following the Marker to the last one
             page = yield (listing.operation, {"Marker": marker} if marker else {})
             for item in page.get(listing.result_list, []):
@@ -167,6 +234,9 @@ def snapshots(service: str, *, with_tags: bool = True) -> Read[list[ServiceSnaps
             marker = page.get("Marker")
             if not marker:
                 break
+            if marker in seen:  # a listing that pages in a circle would never end
+                raise OddAnswer(f"{listing.operation} gives a Marker it gave before")
+            seen.add(marker)
     return found
 
 
@@ -196,8 +266,7 @@ def list_snapshots(client: Any, service: str, *, with_tags: bool = True) -> list
 def described(lookup: SourceLookup, identifier: str) -> Read[Mapping[str, Any]]:
     """The one item ``lookup`` describes by ``identifier``."""
     answer = yield (lookup.operation, {lookup.parameter: identifier})
-    item: Mapping[str, Any] = answer[lookup.result_list][0]
-    return item
+    return _item_named(lookup, answer, identifier)
 
 
 def snapshot_facts(

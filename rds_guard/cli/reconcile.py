@@ -94,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the report; exit 1 when any list is non-empty."""
     from rds_guard.audit.verify import distinct_files
-    from rds_guard.aws import list_snapshots
+    from rds_guard.aws import OddAnswer, list_snapshots
     from rds_guard.reconcile import reconcile
 
     paths = [existing_file(path) for path in args.audit]
@@ -112,7 +112,10 @@ def run(args: argparse.Namespace) -> int:
     with Progress(quiet=args.quiet) as progress:
         if progress.enabled:
             watch_listing(client, progress)
-        snapshots = list_snapshots(client, args.service)
+        try:
+            snapshots = list_snapshots(client, args.service)
+        except OddAnswer as exc:
+            raise UsageError(f"the service's listing cannot be read: {exc}") from None
         records = counted(_series_records(paths), progress)
         report = reconcile(
             records, snapshots, policy, service=args.service, since=args.since, region=region

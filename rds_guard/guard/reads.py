@@ -174,6 +174,8 @@ def _failure(exc: Exception, reference: object, lenient: bool) -> Unreadable | L
     why = aws.denied(exc)
     if why is not None:
         return Unreadable(why)
+    if isinstance(exc, aws.OddAnswer):
+        return Unreadable(str(exc))
     if isinstance(exc, ClientError | BotoCoreError):
         # the code alone: a message may quote the endpoint's URL, password and all
         return Unreadable(error_of(exc)["code"]) if lenient else LookupFailed(exc)

@@ -1,0 +1,231 @@
+"""The guard's reads against answers that are not about what it asked: a Describe listing
+another resource (first, or alone), an ARN of another resource, a tag listed twice (once as
+a hold), a listing whose Marker comes round again. Each answer is forged at ``before-send``
+of a real guarded client, which counts every operation it would send; moto answers only
+what AWS answers, and a program's own handler can answer anything.
+
+What must hold: the guard judges a call on the facts of the resource it names, or not at
+all. An answer it cannot read as one about that resource leaves the facts unread, with a
+reason that says why; in enforce mode a rule that needs them blocks the call, and nothing
+is sent."""
+
+from __future__ import annotations
+
+import io
+import urllib.parse
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.awsrequest import AWSResponse
+
+import rds_guard
+from rds_guard import aws
+
+NAMESPACE = "http://rds.amazonaws.com/doc/2014-10-31/"
+ACCOUNT_ARN = "arn:aws:rds:us-east-1:123456789012"
+BACKUPS = """version = 1
+[deletion]
+minimum_age_days = 7
+[deletion.hold_tags]
+legal-hold = "true"
+[audit]
+enabled = false
+"""
+REQUIRED_TEAM = """version = 1
+[tags]
+required = ["team"]
+[tags.defaults]
+managed-by = "rds-guard"
+[audit]
+enabled = false
+"""
+Answer = bytes | Callable[[Any], bytes]
+
+
+class _Body(io.BytesIO):
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.read()
+
+
+def document(operation: str, result: str) -> bytes:
+    """The query API's answer to ``operation`` holding ``result``."""
+    return (
+        f'<?xml version="1.0"?><{operation}Response xmlns="{NAMESPACE}">'
+        f"<{operation}Result>{result}</{operation}Result>"
+        f"<ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></{operation}Response>"
+    ).encode()
+
+
+def tag_list(*pairs: tuple[str, str]) -> str:
+    tags = "".join(f"<Tag><Key>{key}</Key><Value>{value}</Value></Tag>" for key, value in pairs)
+    return f"<TagList>{tags}</TagList>"
+
+
+def cluster_snapshot(name: str, tags: str = "<TagList/>", arn_name: str | None = None) -> str:
+    """A year-old manual cluster snapshot as DescribeDBClusterSnapshots lists it (with no
+    tags unless given; ``tags=""``: no TagList, as DocumentDB lists one)."""
+    return (
+        f"<DBClusterSnapshot><DBClusterSnapshotIdentifier>{name}</DBClusterSnapshotIdentifier>"
+        f"<DBClusterSnapshotArn>{ACCOUNT_ARN}:cluster-snapshot:{arn_name or name}"
+        "</DBClusterSnapshotArn><SnapshotCreateTime>2025-01-01T00:00:00Z</SnapshotCreateTime>"
+        f"<Status>available</Status><SnapshotType>manual</SnapshotType>{tags}</DBClusterSnapshot>"
+    )
+
+
+def cluster(name: str, *, copies: bool, tags: str) -> str:
+    return (
+        f"<DBCluster><DBClusterIdentifier>{name}</DBClusterIdentifier>"
+        f"<DBClusterArn>{ACCOUNT_ARN}:cluster:{name}</DBClusterArn><Engine>aurora-postgresql"
+        f"</Engine><CopyTagsToSnapshot>{str(copies).lower()}</CopyTagsToSnapshot>{tags}</DBCluster>"
+    )
+
+
+def forged(service: str, policy: str, answers: dict[str, Answer]) -> tuple[Any, list[str]]:
+    """A client of a guarded session whose every request is answered at ``before-send``
+    (``answers`` by operation, else an empty result), and the operations it sent."""
+    session = boto3.Session(
+        region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    rds_guard.install(session, policy=rds_guard.Policy.from_toml(policy))
+    client = session.client(service)
+    sent: list[str] = []
+
+    def answer(request: Any, event_name: str, **_: Any) -> AWSResponse:
+        operation = event_name.rpartition(".")[2]
+        sent.append(operation)
+        given = answers.get(operation, document(operation, ""))
+        body = given(request) if callable(given) else given
+        return AWSResponse(request.url, 200, {}, _Body(body))
+
+    client.meta.events.register_first(f"before-send.{service}", answer)
+    return client, sent
+
+
+DESCRIBE = "DescribeDBClusterSnapshots"
+HELD = tag_list(("legal-hold", "true"))
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        pytest.param(
+            cluster_snapshot("snap-other") + cluster_snapshot("snap-a", HELD), id="second"
+        ),
+        pytest.param(cluster_snapshot("snap-other"), id="another-alone"),
+        pytest.param(
+            cluster_snapshot("SNAP-A") + cluster_snapshot("snap-a", HELD), id="listed-twice"
+        ),
+        pytest.param(cluster_snapshot("snap-a", arn_name="snap-other"), id="another-arn"),
+        pytest.param(
+            cluster_snapshot("snap-a", tag_list(("legal-hold", "true"), ("legal-hold", "no"))),
+            id="hold-key-twice",
+        ),
+    ],
+)
+def test_a_delete_is_judged_on_the_snapshot_it_names_or_blocked(listed: str) -> None:
+    """Before, the guard took the first item of the answer, and the tags of whatever ARN it
+    gave, and the last of a key's values: the held snapshot was deleted. Now the item named
+    is found (its name in any case, its ARN its own, each tag key once), else the snapshot's
+    facts are unread, and the delete is blocked, nothing sent."""
+    client, sent = forged(
+        "rds",
+        BACKUPS,
+        {DESCRIBE: document(DESCRIBE, f"<DBClusterSnapshots>{listed}</DBClusterSnapshots>")},
+    )
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="snap-a")
+    assert "DeleteDBClusterSnapshot" not in sent
+    assert "deletion.hold" in [v.rule for v in caught.value.violations]
+
+
+def test_a_delete_whose_answer_names_another_snapshot_says_so() -> None:
+    """The reason the facts are unread is the answer's, in words: no Python exception's name."""
+    listed = cluster_snapshot("snap-other")
+    client, sent = forged(
+        "rds",
+        BACKUPS,
+        {DESCRIBE: document(DESCRIBE, f"<DBClusterSnapshots>{listed}</DBClusterSnapshots>")},
+    )
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="snap-a")
+    assert sent == [DESCRIBE]
+    assert any(
+        "the answer to DescribeDBClusterSnapshots lists none for snap-a" in v.message
+        for v in caught.value.violations
+    ), caught.value.violations
+
+
+def test_a_documentdb_delete_lists_tags_on_the_arn_of_the_snapshot_it_names() -> None:
+    """DocumentDB's Describe carries no tags: they are listed on the item's ARN, which must be
+    the snapshot's own. An ARN of another snapshot (not held) is not listed: blocked."""
+    listed: list[str] = []
+
+    def list_tags(request: Any) -> bytes:
+        body = request.body
+        text = body.decode() if isinstance(body, bytes) else body
+        arn = urllib.parse.parse_qs(text)["ResourceName"][0]
+        listed.append(arn)
+        held = arn.endswith(":snap-a")
+        return document("ListTagsForResource", HELD if held else tag_list())
+
+    item = cluster_snapshot("snap-a", tags="", arn_name="snap-other")
+    client, sent = forged(
+        "docdb",
+        BACKUPS,
+        {
+            DESCRIBE: document(DESCRIBE, f"<DBClusterSnapshots>{item}</DBClusterSnapshots>"),
+            "ListTagsForResource": list_tags,
+        },
+    )
+    with pytest.raises(rds_guard.PolicyViolation):
+        client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="snap-a")
+    assert "DeleteDBClusterSnapshot" not in sent
+    assert listed == []
+
+
+def test_a_snapshot_inherits_the_tags_of_the_cluster_it_names_only() -> None:
+    """DescribeDBClusters listing another cluster first (its copy flag on, a team tag) and
+    then the one named (copy flag off, no tags): AWS copies nothing, so the required team is
+    missing and the call is blocked; the other cluster's team is never written into it."""
+    listed = cluster("c-other", copies=True, tags=tag_list(("team", "stolen"))) + cluster(
+        "c-a", copies=False, tags="<TagList/>"
+    )
+    client, sent = forged(
+        "rds",
+        REQUIRED_TEAM,
+        {
+            "DescribeDBClusters": document(
+                "DescribeDBClusters", f"<DBClusters>{listed}</DBClusters>"
+            )
+        },
+    )
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="c-a", DBClusterSnapshotIdentifier="c-a-1"
+        )
+    assert "CreateDBClusterSnapshot" not in sent
+    assert [v.rule for v in caught.value.violations] == ["tags.required"]
+
+
+def test_a_listing_whose_marker_comes_round_again_ends() -> None:
+    """Reconcile's listing follows each Marker; one it was given before would page in a
+    circle for ever: the listing ends with an `OddAnswer` saying so."""
+    client = botocore.session.Session().create_client(
+        "rds", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    pages: list[str] = []
+
+    def answer(request: Any, event_name: str, **_: Any) -> AWSResponse:
+        operation = event_name.rpartition(".")[2]
+        pages.append(operation)
+        body = cluster_snapshot(f"snap-{len(pages)}") if operation == DESCRIBE else ""
+        result = f"<DBClusterSnapshots>{body}</DBClusterSnapshots><Marker>again</Marker>"
+        return AWSResponse(request.url, 200, {}, _Body(document(operation, result)))
+
+    client.meta.events.register_first("before-send.rds", answer)
+    with pytest.raises(aws.OddAnswer, match="gives a Marker it gave before"):
+        aws.list_snapshots(client, "rds", with_tags=False)
+    assert pages == [DESCRIBE, DESCRIBE]
