@@ -111,14 +111,9 @@ def source_tags(lookup: SourceLookup, reference: str) -> Read[SourceTags]:
     A snapshot named by its ARN (a copy's source may be) is not described, its tags are
     listed on the ARN: a Describe takes a name. One named ``rds:...`` is an automated
     snapshot, which AWS describes only when asked for that type."""
-    snapshot = lookup in SNAPSHOT_LISTINGS
-    if snapshot and reference.startswith("arn:"):
+    if lookup in SNAPSHOT_LISTINGS and reference.startswith("arn:"):
         return (yield from listed_tags(reference))
-    params: dict[str, Any] = {lookup.parameter: reference}
-    if snapshot and reference.lower().startswith(AUTOMATED_PREFIX):
-        params["SnapshotType"] = "automated"
-    described = yield (lookup.operation, params)
-    item = _item_named(lookup, described, reference)
+    item = yield from described(lookup, reference)
     if lookup.copy_flag is not None and not item.get(lookup.copy_flag):
         return None
     return (yield from resource_tags(item, lookup.arn_key))
@@ -264,8 +259,12 @@ def list_snapshots(client: Any, service: str, *, with_tags: bool = True) -> list
 
 
 def described(lookup: SourceLookup, identifier: str) -> Read[Mapping[str, Any]]:
-    """The one item ``lookup`` describes by ``identifier``."""
-    answer = yield (lookup.operation, {lookup.parameter: identifier})
+    """The one item ``lookup`` describes by ``identifier`` (`_item_named`). A snapshot named
+    ``rds:...`` is an automated one, which AWS describes only when asked for that type."""
+    params: dict[str, Any] = {lookup.parameter: identifier}
+    if lookup in SNAPSHOT_LISTINGS and identifier.lower().startswith(AUTOMATED_PREFIX):
+        params["SnapshotType"] = "automated"
+    answer = yield (lookup.operation, params)
     return _item_named(lookup, answer, identifier)
 
 

@@ -1100,3 +1100,23 @@ def test_a_handler_that_applies_the_change_now_is_on_the_record(
     requested, _ = rig.records()
     assert "automated backups of orders turned off (BackupRetentionPeriod=0)" in requested["notes"]
     assert not any("maintenance window" in note for note in requested["notes"])
+
+
+def test_an_automated_snapshot_is_described_as_one_before_its_delete_is_judged(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A snapshot named ``rds:...`` is an automated one, which AWS describes only when asked
+    for that type: the look-up before its delete asks so (as the source look-up of a copy
+    does), and the delete is judged on it (moto's is minutes old: too young), nothing sent."""
+    rds = guarded_client(write_policy(tmp_path, BACKUPS), on=moto_server)
+    rig = Rig(rds, moto_server.client("rds"), moto_server.count, tmp_path / "audit.jsonl")
+    make_cluster(rig.plain)
+    found = rig.plain.describe_db_cluster_snapshots(SnapshotType="automated")
+    (name,) = [s["DBClusterSnapshotIdentifier"] for s in found["DBClusterSnapshots"]]
+    assert name.startswith("rds:")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=name)
+    assert "deletion.too_young" in blocked_rules(caught)
+    asked = moto_server.last_params("DescribeDBClusterSnapshots")
+    assert (asked["DBClusterSnapshotIdentifier"], asked.get("SnapshotType")) == (name, "automated")
+    assert rig.count("DeleteDBClusterSnapshot") == 0
