@@ -83,8 +83,9 @@ async def _drive(call: Callable[[str, dict[str, Any]], Awaitable[Any]], read: Re
 
 class OddAnswer(Exception):
     """An answer that cannot be read as one about what was asked: no item for the name asked
-    about (or only another's), an ARN of another resource, a tag without its key or listed
-    twice. What it says is the look-up's `Unreadable` reason: what rests on it is not judged
+    about (or only another's, or two), an ARN of another resource, no TagList, a tag without
+    its key or listed twice or with a value of no text; a listing whose Marker comes round
+    again. What it says is the look-up's `Unreadable` reason: what rests on it is not judged
     on another resource's facts."""
 
 
@@ -142,7 +143,12 @@ def _item_named(
         )
     item = found[0]
     arn = item.get(lookup.arn_key)
-    if arn is not None and not (isinstance(arn, str) and listed_name(arn) == wanted):
+    own = (
+        isinstance(arn, str)
+        and listed_name(arn) == wanted
+        and arn_resource_type(arn) == lookup.arn_type
+    )
+    if arn is not None and not own:
         raise OddAnswer(
             f"the answer to {lookup.operation} gives {shown_given(reference)} the ARN of"
             f" another resource ({shown_given(arn)})"
@@ -262,7 +268,7 @@ def described(lookup: SourceLookup, identifier: str) -> Read[Mapping[str, Any]]:
     """The one item ``lookup`` describes by ``identifier`` (`_item_named`). A snapshot named
     ``rds:...`` is an automated one, which AWS describes only when asked for that type."""
     params: dict[str, Any] = {lookup.parameter: identifier}
-    if lookup in SNAPSHOT_LISTINGS and identifier.lower().startswith(AUTOMATED_PREFIX):
+    if lookup in SNAPSHOT_LISTINGS and listed_name(identifier).startswith(AUTOMATED_PREFIX):
         params["SnapshotType"] = "automated"
     answer = yield (lookup.operation, params)
     return _item_named(lookup, answer, identifier)
@@ -322,7 +328,7 @@ def database_facts(lookup: SourceLookup, identifier: str) -> Read[DatabaseFacts]
     """The Describe fields of an instance that tell the deletes AWS allows only without a
     final snapshot: its cluster, the source it replicates, its engine and its status."""
     item = yield from described(lookup, identifier)
-    if "DBInstanceIdentifier" not in item:  # a cluster: its DBClusterIdentifier is its own
+    if lookup.parameter != "DBInstanceIdentifier":  # a cluster: its DBClusterIdentifier
         return DatabaseFacts(engine=str(item.get("Engine", "")), instance=False)
     replica_of = item.get("ReadReplicaSourceDBInstanceIdentifier") or item.get(
         "ReadReplicaSourceDBClusterIdentifier"

@@ -35,9 +35,9 @@ class GuardedCall:
     has run (one of them may complete the call); ``deferred``: not judged yet, botocore's
     validation refusing the call as it stood at the guard's handler; ``unjudged_note``: for a
     request with no judgement, judged at ``request-created`` as it is sent, the note saying
-    why (`UNJUDGED`, `turned_note`), empty for any other call; ``made_from``: for a request
-    another handler made out of a call of an operation the guard does not judge, that
-    operation's name (`turned_note`), else empty. Plain data in slots:
+    why (`changes.UNJUDGED`, `changes.turned_note`), empty for any other call;
+    ``made_from``: for a request another handler made out of a call of an operation the
+    guard does not judge, that operation's name, else empty. Plain data in slots:
     botocore deep-copies the request context to presign cross-region copies (the copy shares
     the guard).
     """

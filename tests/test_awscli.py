@@ -255,12 +255,15 @@ def test_a_documentdb_instance_delete_of_an_rds_instance_keeps_its_backups(
     assert [v["rule"] for v in blocked["violations"]] == ["deletion.automated_backups"]
 
 
+@pytest.mark.parametrize("identifier", [f"orders-manual-{TODAY}", "@generate"])
 def test_an_output_skeleton_is_printed_as_without_the_plugin(
-    moto_server: MotoServer, workdir: Path
+    moto_server: MotoServer, workdir: Path, identifier: str
 ) -> None:
     """``--generate-cli-skeleton output`` answers the command with a botocore Stubber on the
     CLI's client, and sends nothing: the guard neither reads (the Stubber would refuse its
-    read) nor records; the skeleton is the one the CLI prints without the plugin."""
+    read) nor records; the skeleton is the one the CLI prints without the plugin. No guard
+    judges it, so ``@generate`` stays as it is (taken out, the name would be missing, and
+    botocore's validation would fail the command)."""
     make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS)
     command = (
         "rds",
@@ -268,7 +271,7 @@ def test_an_output_skeleton_is_printed_as_without_the_plugin(
         "--db-cluster-identifier",
         "orders",
         "--db-cluster-snapshot-identifier",
-        f"orders-manual-{TODAY}",
+        identifier,
         "--generate-cli-skeleton",
         "output",
     )
@@ -280,32 +283,6 @@ def test_an_output_skeleton_is_printed_as_without_the_plugin(
     assert "DBClusterSnapshotIdentifier" in guarded.stdout
     assert moto_server.requests() == []
     assert not (workdir / "rds-guard-audit.jsonl").exists()
-
-
-def test_an_output_skeleton_of_a_generated_name_is_printed_as_without_the_plugin(
-    moto_server: MotoServer, workdir: Path
-) -> None:
-    """``@generate`` with ``--generate-cli-skeleton output``: no guard judges the command,
-    so the word stays as it is (taken out, the name would be missing, and botocore's
-    validation would fail the command); the skeleton is the one printed without the
-    plugin, and nothing is sent."""
-    make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS)
-    command = (
-        "rds",
-        "create-db-cluster-snapshot",
-        "--db-cluster-identifier",
-        "orders",
-        "--db-cluster-snapshot-identifier",
-        "@generate",
-        "--generate-cli-skeleton",
-        "output",
-    )
-    moto_server.reset_counts()
-    guarded = aws(moto_server, *command, cwd=workdir)
-    bare = aws(moto_server, *command, cwd=workdir, env={"AWS_CONFIG_FILE": os.devnull})
-    assert (guarded.returncode, guarded.stderr) == (0, ""), guarded.stderr
-    assert guarded.stdout == bare.stdout
-    assert moto_server.requests() == []
 
 
 def test_warn_mode_prints_each_violation_and_sends(moto_server: MotoServer, workdir: Path) -> None:

@@ -145,4 +145,4 @@ def test_a_policy_violation_lists_one_violation_a_line_whatever_the_keys_hold(
     assert not any("Tags.owner" in line and line.startswith("  [tags.required]") for line in lines)
     assert any(repr(breaker)[1:-1] in line for line in lines[1:])
     # the data keeps the caller's text as it is
-    assert any(forged in (v.field, v.value) or forged in v.field for v in decision.violations)
+    assert any(forged in v.field or forged == v.value for v in decision.violations)

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from . import operations, rules
-from .policy import Policy, TagPolicy
-from .positions import join, shown
+from .policy import Policy, TagPolicy, dotted_key
+from .positions import shown
 from .samples import NAMED_SOURCE, on_date, sample_values
 
 Problem = tuple[str, str]
@@ -39,7 +39,7 @@ def _contradictions(policy: Policy, times: tuple[datetime, ...]) -> Iterator[Pro
             continue  # a glob's run may hold what the pattern asks for
         if not any(pattern.fullmatch(glob.text) for glob in globs):
             yield (
-                join("tags.patterns", key),
+                dotted_key("tags.patterns", key),
                 f"matches none of the values tags.allowed.{key} lists: no value of {shown(key)}"
                 " could pass both",
             )
@@ -110,7 +110,7 @@ def _policy_tag_values_refused(tags: TagPolicy, times: tuple[datetime, ...]) -> 
                     problem = f"does not match tags.patterns.{key}"
                 else:
                     continue
-                yield (join(table, key), f"value {shown(value)}{on_date(now)} {problem}")
+                yield (dotted_key(table, key), f"value {shown(value)}{on_date(now)} {problem}")
                 break
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from . import operations
 from .calls import DatabaseFacts, Decision, Request, SnapshotFacts, Unreadable
 from .naming import judge_identifier, source_name, template_values
-from .rules import Violation, shown_given, shown_value
+from .rules import Violation, shown, shown_given, shown_value
 
 _ONLY_WITHOUT_FINAL = frozenset({"failed", "incompatible-restore", "incompatible-network"})
 """Instance states AWS deletes only with SkipFinalSnapshot (botocore's DeleteDBInstance)."""
@@ -182,7 +182,7 @@ def judge_backups_off(request: Request) -> Decision:
             Violation(
                 "deletion.automated_backups",
                 row.retention,
-                str(period),  # it reads as 0: its text is short
+                shown(str(period)),  # as the service reads it (`_reads_as_zero`)
                 f"{row.retention}=0 turns the automated backups off and AWS deletes them;"
                 ' they must be kept ([deletion] automated_backups = "keep")',
             )

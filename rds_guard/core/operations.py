@@ -55,10 +55,17 @@ class SourceLookup:
     arn_key: str
     copy_flag: str | None
     services: frozenset[str] = ALL
+    arn_type: str = ""
+    """The resource type an item's ARN names (``cluster-snapshot``, ``db``...)."""
 
 
 CLUSTER_LOOKUP = SourceLookup(
-    "DescribeDBClusters", "DBClusterIdentifier", "DBClusters", "DBClusterArn", "CopyTagsToSnapshot"
+    "DescribeDBClusters",
+    "DBClusterIdentifier",
+    "DBClusters",
+    "DBClusterArn",
+    "CopyTagsToSnapshot",
+    arn_type="cluster",
 )
 INSTANCE_LOOKUP = SourceLookup(
     "DescribeDBInstances",
@@ -66,6 +73,7 @@ INSTANCE_LOOKUP = SourceLookup(
     "DBInstances",
     "DBInstanceArn",
     "CopyTagsToSnapshot",
+    arn_type="db",
 )
 CLUSTER_SNAPSHOT_LOOKUP = SourceLookup(
     "DescribeDBClusterSnapshots",
@@ -73,9 +81,16 @@ CLUSTER_SNAPSHOT_LOOKUP = SourceLookup(
     "DBClusterSnapshots",
     "DBClusterSnapshotArn",
     None,
+    arn_type=CLUSTER_SNAPSHOT,
 )
 SNAPSHOT_LOOKUP = SourceLookup(
-    "DescribeDBSnapshots", "DBSnapshotIdentifier", "DBSnapshots", "DBSnapshotArn", None, RDS_ONLY
+    "DescribeDBSnapshots",
+    "DBSnapshotIdentifier",
+    "DBSnapshots",
+    "DBSnapshotArn",
+    None,
+    RDS_ONLY,
+    arn_type=DB_SNAPSHOT,
 )
 SNAPSHOT_LISTINGS = (CLUSTER_SNAPSHOT_LOOKUP, SNAPSHOT_LOOKUP)
 """The Describe calls that list snapshots (reconcile lists with them)."""

@@ -254,12 +254,18 @@ class Policy:
         )
 
 
+_QUOTED = re.compile(r'[.\[\]" \t]')
+"""What a key in a dotted key is quoted for: a dot, a bracket (``env[1]`` reads as element 1
+of ``env``), a quote, a space."""
+
+
 def dotted_key(table: str, key: str) -> str:
     """The dotted key ``key`` inside ``table`` (the top level when ``table`` is empty). A key
-    that holds a dot or a quote, or is empty, is put in double quotes (its own quotes and
-    backslashes escaped), so that ``"a.b"`` is not read as ``a`` holding ``b``; any other
-    is written as it is (``aws:team``): a message shows what does not print as escapes."""
-    if not key or "." in key or '"' in key:
+    that is empty or holds a dot, a bracket, a quote or a space is put in double quotes (its
+    own quotes and backslashes escaped), so that ``"a.b"`` is not read as ``a`` holding
+    ``b``; any other is written as it is (``aws:team``): a message shows what does not print
+    as escapes."""
+    if not key or _QUOTED.search(key):
         key = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return f"{table}.{key}" if table else key
 

@@ -46,9 +46,6 @@ _NAMES = re.compile(r"'([^']*)'")
 _YAML_START = re.compile(r"---\s*$|[A-Za-z_][\w-]*:(?:\s|$)")
 
 
-join = dotted_key
-
-
 def hint(name: str, known: tuple[str, ...] | frozenset[str]) -> str:
     """A "did you mean" for an unknown ``name``, else the names ``known``."""
     import difflib  # only a bad policy needs it: loading a good one never imports it
@@ -301,7 +298,7 @@ class _Scan:
         """Records a key (and the tables its dots open) on its line; returns the dotted key."""
         key = table
         for part in parts:
-            key = join(key, part)
+            key = dotted_key(key, part)
             self.keys.setdefault(key, (line or self.line, -1))
         if value_at >= 0:
             self.keys[key] = self.keys[key][0], value_at

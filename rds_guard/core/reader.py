@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .policy import PolicyError
-from .positions import KeyLines, hint, join, kind, shown
+from .policy import PolicyError, dotted_key
+from .positions import KeyLines, hint, kind, shown
 from .regex import (
     NamePattern,
     Regex,
@@ -51,7 +51,7 @@ class ValueReader:
         for name in value:
             if name not in known:
                 said = advice(name) if advice is not None else hint(name, known)
-                raise self.fail(join(key, name), "unknown key" + said)
+                raise self.fail(dotted_key(key, name), "unknown key" + said)
         return value
 
     def string(self, value: object, key: str) -> str:
@@ -76,7 +76,7 @@ class ValueReader:
         """``value`` as a table of strings."""
         if not isinstance(value, dict):
             raise self.fail(key, f"must be a table, not {kind(value)}")
-        return {name: self.string(item, join(key, name)) for name, item in value.items()}
+        return {name: self.string(item, dotted_key(key, name)) for name, item in value.items()}
 
     def template(self, value: object, key: str) -> Template:
         """``value`` as a template; ``{env:...}`` naming a credential variable is refused."""
@@ -117,7 +117,7 @@ class ValueReader:
         value = table.get(name, choices[0])
         if value not in choices:
             listed = " or ".join(f'"{c}"' for c in choices)
-            raise self.fail(join(key, name), f"must be {listed}, not {shown(value)}")
+            raise self.fail(dotted_key(key, name), f"must be {listed}, not {shown(value)}")
         return value
 
     def name_pattern(self, value: object, key: str) -> NamePattern:

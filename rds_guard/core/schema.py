@@ -29,10 +29,11 @@ from .policy import (
     PolicyError,
     SharingPolicy,
     TagPolicy,
+    dotted_key,
     is_bucket_name,
     templates_of,
 )
-from .positions import MAX_KEY_PARTS, KeyLines, hint, join, kind, shown, toml_error
+from .positions import MAX_KEY_PARTS, KeyLines, hint, kind, shown, toml_error
 from .reader import ValueReader
 from .rules import ValueGlob, Wildcard
 from .samples import (
@@ -195,14 +196,16 @@ class _Reader(ValueReader):
         pattern = table.get("pattern")
         generate = table.get("generate")
         return NamingRule(
-            pattern=None if pattern is None else self.name_pattern(pattern, join(key, "pattern")),
+            pattern=None
+            if pattern is None
+            else self.name_pattern(pattern, dotted_key(key, "pattern")),
             generate=None if generate is None else self.identifier_template(generate, key),
-            generate_key=join(key, "generate"),
+            generate_key=dotted_key(key, "generate"),
         )
 
     def identifier_template(self, value: object, table: str) -> Template:
         """A ``generate`` template whose fixed text AWS allows in identifiers."""
-        where = join(table, "generate")
+        where = dotted_key(table, "generate")
         template = self.template(value, where)
         for now, fixed in self.fixed_texts(template, where):
             bad = sorted({c for c in fixed if not (c.isascii() and (c.isalnum() or c == "-"))})
@@ -294,8 +297,8 @@ class _Reader(ValueReader):
         allowed = self.allowed(table.get("allowed", {}))
         patterns = {}
         for key, text in self.string_table(table.get("patterns", {}), "tags.patterns").items():
-            self.check_tag_key(key, join("tags.patterns", key))
-            patterns[key] = self.tag_pattern(text, join("tags.patterns", key))
+            self.check_tag_key(key, dotted_key("tags.patterns", key))
+            patterns[key] = self.tag_pattern(text, dotted_key("tags.patterns", key))
         policy = TagPolicy(required, inherit, defaults, forced, allowed, patterns)
         return policy
 
@@ -319,7 +322,7 @@ class _Reader(ValueReader):
     def tag_templates(self, value: object, key: str) -> dict[str, Template]:
         result = {}
         for name, text in self.string_table(value, key).items():
-            where = join(key, name)
+            where = dotted_key(key, name)
             self.check_tag_key(name, where)
             template = self.template(text, where)
             if template.is_literal:
@@ -351,7 +354,7 @@ class _Reader(ValueReader):
             raise self.fail("tags.allowed", f"must be a table, not {kind(value)}")
         result = {}
         for key, items in value.items():
-            where = join("tags.allowed", key)
+            where = dotted_key("tags.allowed", key)
             self.check_tag_key(key, where)
             globs = []
             for i, text in enumerate(self.strings(items, where)):
@@ -480,7 +483,7 @@ class _Reader(ValueReader):
         age = table.get("minimum_age_days")
         hold_tags = self.string_table(table.get("hold_tags", {}), "deletion.hold_tags")
         for key, text in hold_tags.items():
-            where = join("deletion.hold_tags", key)
+            where = dotted_key("deletion.hold_tags", key)
             self.check_tag_key(key, where)
             problems = rules.tag_value_problems(text)
             if problems:

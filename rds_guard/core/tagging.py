@@ -298,7 +298,7 @@ def judge_tagging(request: Request) -> Decision:
         except UnrenderableTemplate as error:
             # e.g. {source}: a tag request names no source, so the value cannot be set
             violations.append(
-                unset_env(error, f"tags.forced.{key}")
+                unset_env(error, dotted_key("tags.forced", key))
                 or forced_without_value(key, tags[key], error)
             )
             continue

@@ -37,9 +37,11 @@ def refused(
         report = validator.validate(params, shape)
         return report.generate_report().splitlines() if report.has_errors() else []
     except RecursionError:
-        # A value nested about as deep as Python's limit: botocore's own validation, a few
-        # frames nearer the top of the stack, refuses it in its own words (or fails as it
-        # does without the guard). The call is left to it (`Incomplete`).
+        # A value nested about as deep as Python's limit: on a client that validates,
+        # botocore's own validation, a few frames nearer the top of the stack, refuses it in
+        # its own words (or fails as it does without the guard), and the call is left to it
+        # (`Incomplete`); on one that does not, it is `request.invalid`, as any call that
+        # botocore's validation would refuse (`ClientBinding.invalid`).
         return [DEEPER_THAN_REPORTED]
 
 

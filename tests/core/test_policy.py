@@ -944,7 +944,7 @@ def test_a_tag_template_that_some_calls_render_well_loads(template):
         ('[tags.defaults]\nteam = "' + "v" * 257 + '"\n', "tags.defaults.team", "0 to 256"),
         ('[tags.defaults]\n"" = "x"\n', 'tags.defaults.""', "1 to 128"),
         ('[tags]\nrequired = ["aws:team"]\n', "tags.required[0]", "must not start with"),
-        ('[tags.allowed]\n"a b!" = ["x"]\n', "tags.allowed.a b!", "U+0021"),
+        ('[tags.allowed]\n"a b!" = ["x"]\n', 'tags.allowed."a b!"', "U+0021"),
         ('[tags.allowed]\nenv = ["ok", "aws:*"]\n', "tags.allowed.env[1]", "must not start with"),
         ('[tags.allowed]\nenv = ["a\\nb*"]\n', "tags.allowed.env[0]", "U+000A"),
     ],

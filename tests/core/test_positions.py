@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from core_fixtures import body_error
 
-from rds_guard.core.positions import MAX_KEY_PARTS, KeyLines, join, shown
+from rds_guard.core.policy import dotted_key
+from rds_guard.core.positions import MAX_KEY_PARTS, KeyLines, shown
 
 DOCUMENT = """\
 version = 1  # the first line
@@ -186,12 +187,14 @@ def test_a_long_string_is_shown_quoted_with_its_own_length() -> None:
         ("tags", 'say "hi"', 'tags."say \\"hi\\""'),
         ("tags", "a\\.b", 'tags."a\\\\.b"'),
         ("", "a.b", '"a.b"'),
+        ("tags.allowed", "env[1]", 'tags.allowed."env[1]"'),
+        ("tags", "a b", 'tags."a b"'),
     ],
 )
 def test_a_key_with_a_dot_is_named_quoted(table: str, key: str, dotted: str) -> None:
     """A key holding a dot is named as TOML writes it, in quotes: ``tags.a.b`` would read
     as ``a`` holding ``b``. A key with no dot, quote or emptiness is named as it is."""
-    assert join(table, key) == dotted
+    assert dotted_key(table, key) == dotted
 
 
 def test_a_policy_error_on_a_quoted_dotted_key_names_it_quoted() -> None:

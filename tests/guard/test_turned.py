@@ -19,6 +19,7 @@ from servers import MotoServer
 import rds_guard
 from rds_guard.guard.changes import turned_note
 from rds_guard.guard.progress import in_progress
+from rds_guard.records import CONTEXT_KEY
 
 
 def two_snapshots(server: MotoServer) -> None:
@@ -332,7 +333,7 @@ def test_a_plain_request_of_an_operation_not_judged_is_left_as_it_is(
         made.append(params["body"])
 
     def after(request: Any, **_: Any) -> None:  # the last request-created handler
-        seen.append((request.data, "rds_guard" in request.context, in_progress.get()))
+        seen.append((request.data, CONTEXT_KEY in request.context, in_progress.get()))
 
     rds.meta.events.register("before-call.rds", before)
     rds.meta.events.register_last("request-created", after)
