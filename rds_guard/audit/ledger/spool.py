@@ -294,8 +294,10 @@ class ShippingLog(AuditLog):
         age = math.inf if signed is None else _age(signed.time)
         due = CHECKPOINT_EVERY + self.checkpoint_delay
         if -CLOCK_SKEW <= age < due:
-            # look again when the newest turns old enough, not an hour from now
-            self._checkpoint_tried = now - CHECKPOINT_EVERY + due - max(0.0, age)
+            # look again when the newest turns old enough, not an hour from now; counted
+            # from when its age was taken, not from before the reads (they take a while)
+            aged_at = time.monotonic()
+            self._checkpoint_tried = aged_at - CHECKPOINT_EVERY + due - max(0.0, age)
             return None
         if signed is not None and age < 0:
             logger.warning(

@@ -561,13 +561,25 @@ def _first_checkpoint(
 
 class _Guard:
     """A guard's shipping log on its own clients, with the times of its checkpoint requests
-    (S3 GetObject: a look at the newest; PutObject: a checkpoint written)."""
+    (S3 GetObject: a look at the newest; PutObject: a checkpoint written). ``slow_look``:
+    seconds its first look's KMS Verify takes longer (a slow network)."""
 
-    def __init__(self, table: LedgerTable, path: Path, delay: float | None) -> None:
+    def __init__(
+        self, table: LedgerTable, path: Path, delay: float | None, slow_look: float = 0.0
+    ) -> None:
         path.parent.mkdir(exist_ok=True)
         clients = Clients(REGION)
         self.looks = _times_of(clients.s3, "GetObject")
         self.puts = _times_of(clients.s3, "PutObject")
+        slowed: list[float] = []
+
+        def slow(**_: Any) -> None:
+            if not slowed:
+                slowed.append(slow_look)
+                time.sleep(slow_look)
+
+        if slow_look:
+            on_send(clients.kms, "Verify", slow)
         ledger = LedgerPolicy(
             table.name, REGION, checkpoints=f"s3://{BUCKET}/rds-guard/", kms_key=KEY_ALIAS
         )
@@ -628,11 +640,15 @@ def test_a_fleets_guards_do_not_all_checkpoint_at_the_same_moment(
     Two guards of one fleet, delays 0 and 6 s past the hour. The first writes checkpoint 2
     when checkpoint 1 turns an hour old; the second does not look again before its own time,
     and then finds checkpoint 2 fresh: one checkpoint written, one PutObject in all. Each
-    guard's delay, left to it, is its own, within the spread."""
+    guard's delay, left to it, is its own, within the spread.
+
+    The second's first look takes 4 s longer (its KMS Verify): its next look is counted from
+    when it learnt checkpoint 1's age, not from before its reads, which would bring it 4 s
+    early, before its own time."""
     delay = 6.0
     first, second = (
         _Guard(table, tmp_path / "a" / "audit.jsonl", 0.0),
-        _Guard(table, tmp_path / "b" / "audit.jsonl", delay),
+        _Guard(table, tmp_path / "b" / "audit.jsonl", delay, slow_look=4.0),
     )
     written_at = time.time() - CHECKPOINT_EVERY + FRESH_FOR
     _first_checkpoint(table, store, first.log.path, written_at)
