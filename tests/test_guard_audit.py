@@ -609,8 +609,10 @@ def test_dropped_sessions_release_their_guard_and_log(policy: Path) -> None:
         (log,) = logs
         return log_descriptors(log)
 
-    # thirty kept alive would hold thirty or more; a few may wait for the collector
-    assert install_and_drop(30) < 10, "each dropped session kept the log open"
+    # a few may wait for the collector, however many were dropped (more in a long run of
+    # the suite); kept alive, thirty more would hold thirty more
+    first = install_and_drop(30)
+    assert install_and_drop(30) - first < 10, "each dropped session kept the log open"
     assert len(guard_module._stacks) == slots_before
 
 
