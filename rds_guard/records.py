@@ -20,6 +20,22 @@ CONTEXT_KEY = "rds_guard"
 """Where a guarded call's state lives in botocore's per-call ``context`` dict."""
 
 
+UNJUDGED = (
+    "judged as it was sent: no judgement reached the request (a handler gave it a context of"
+    " its own and made another call meanwhile, or the guard was installed while it was made)"
+)
+"""The note of a call first judged at ``request-created`` (`changes.unjudged_violations`)."""
+
+
+def turned_note(operation: str) -> str:
+    """The note of a request another handler made out of a call of ``operation``, which the
+    guard does not judge, into one it judges: no judgement preceded it."""
+    return (
+        f"judged as it was sent: another handler made a call of {operation}, which rds_guard"
+        " does not judge, into this one"
+    )
+
+
 class GuardedCall:
     """One guarded call between its judgement and its outcome.
 
@@ -33,10 +49,9 @@ class GuardedCall:
     it, or install another, while the call is in flight); ``pending``: the judgement's
     violations, blocked or warned about once every other ``before-parameter-build`` handler
     has run (one of them may complete the call); ``deferred``: not judged yet, botocore's
-    validation refusing the call as it stood at the guard's handler; ``unjudged_note``: for a
-    request with no judgement, judged at ``request-created`` as it is sent, the note saying
-    why (`changes.UNJUDGED`, `changes.turned_note`), empty for any other call;
-    ``made_from``: for a request another handler made out of a call of an operation the
+    validation refusing the call as it stood at the guard's handler; ``unjudged``: a request
+    with no judgement, judged at ``request-created`` as it is sent (`unjudged_note` says
+    why); ``made_from``: for one another handler made out of a call of an operation the
     guard does not judge, that operation's name, else empty. Plain data in slots:
     botocore deep-copies the request context to presign cross-region copies (the copy shares
     the guard).
@@ -54,7 +69,7 @@ class GuardedCall:
         "pending",
         "recorded",
         "requested",
-        "unjudged_note",
+        "unjudged",
     )
 
     def __init__(
@@ -70,7 +85,7 @@ class GuardedCall:
         self.guard: Guard | None = None
         self.pending: tuple[Violation, ...] = ()
         self.deferred = False
-        self.unjudged_note = ""
+        self.unjudged = False
         self.made_from = ""
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
@@ -81,8 +96,16 @@ class GuardedCall:
         copied.judged = copy.deepcopy(self.judged, memo)
         copied.requested, copied.recorded, copied.guard = self.requested, self.recorded, self.guard
         copied.pending, copied.deferred = self.pending, self.deferred
-        copied.unjudged_note, copied.made_from = self.unjudged_note, self.made_from
+        copied.unjudged, copied.made_from = self.unjudged, self.made_from
         return copied
+
+    @property
+    def unjudged_note(self) -> str:
+        """Why a call was first judged at ``request-created`` (`UNJUDGED`, `turned_note`);
+        empty for any other call."""
+        if not self.unjudged:
+            return ""
+        return turned_note(self.made_from) if self.made_from else UNJUDGED
 
     def __str__(self) -> str:
         return self.verdict  # logged as "%s": built only when the line is

@@ -184,7 +184,7 @@ class ClientBinding:
         and its guard; no longer `in_progress` (which would keep it, and its guard, alive)."""
         call, guard = self.judged(context, requested=True)
         current = in_progress.get()
-        if call is None and current is not None and current.unjudged_note and current.requested:
+        if call is None and current is not None and current.unjudged and current.requested:
             call, guard = current, current.guard  # judged at request-created (`held`)
         if call is not None and current is call:
             in_progress.set(None)

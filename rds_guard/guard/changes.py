@@ -42,22 +42,6 @@ def changed_violations(
     ]
 
 
-UNJUDGED = (
-    "judged as it was sent: no judgement reached the request (a handler gave it a context of"
-    " its own and made another call meanwhile, or the guard was installed while it was made)"
-)
-"""The note of a call first judged at ``request-created`` (`unjudged_violations`)."""
-
-
-def turned_note(operation: str) -> str:
-    """The note of a request another handler made out of a call of ``operation``, which the
-    guard does not judge, into one it judges: no judgement preceded it."""
-    return (
-        f"judged as it was sent: another handler made a call of {operation}, which rds_guard"
-        " does not judge, into this one"
-    )
-
-
 def unjudged_violations(
     row: Operation, sent: Mapping[str, Any], decided: Decision
 ) -> list[Violation]:

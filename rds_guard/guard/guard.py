@@ -28,7 +28,7 @@ from ..records import (
     request_fields,
     sent_tags,
 )
-from .changes import UNJUDGED, changed_violations, turned_note, unjudged_violations
+from .changes import changed_violations, unjudged_violations
 from .stacks import INSTALL_ORDER
 
 if TYPE_CHECKING:
@@ -198,11 +198,10 @@ class Guard:
         """A call of ``row`` whose request reached ``request-created`` with no judgement of
         its own: it is judged there, as it is sent (`changes.unjudged_violations`), with a
         note saying why. ``made_from``: the operation, one the guard does not judge, whose
-        call another handler made into this one (`turned_note`); empty: no judgement reached
-        the request (`UNJUDGED`)."""
+        call another handler made into this one; empty: no judgement reached the request
+        (`GuardedCall.unjudged_note`)."""
         call = self._unrecorded(row, {})
-        call.unjudged_note = turned_note(made_from) if made_from else UNJUDGED
-        call.made_from = made_from
+        call.unjudged, call.made_from = True, made_from
         return call
 
     def check_sent(
@@ -376,7 +375,7 @@ class Guard:
                 call.judged = sent
                 return
             call.call, call.recorded = new_call_id(), True
-        if call.unjudged_note:  # its first judgement: nothing was changed since one
+        if call.unjudged:  # its first judgement: nothing was changed since one
             violations = (*again.violations, *unjudged_violations(row, sent, again))
             note = call.unjudged_note
         else:
@@ -439,7 +438,7 @@ _ABSENT = object()
 def _swapped_note(call: GuardedCall, swapped: Violation) -> str:
     """The note of a request that is no call of its operation: why a first judgement was made
     at ``request-created`` (`GuardedCall.unjudged_note`), else what was changed since one."""
-    first = call.unjudged_note and not call.requested
+    first = call.unjudged and not call.requested
     return call.unjudged_note if first else _changed([swapped.field])
 
 

@@ -11,15 +11,15 @@ is sent."""
 
 from __future__ import annotations
 
-import io
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
+from servers import raw_response
 
 import rds_guard
 from rds_guard import aws
@@ -43,11 +43,6 @@ managed-by = "rds-guard"
 enabled = false
 """
 Answer = bytes | Callable[[Any], bytes]
-
-
-class _Body(io.BytesIO):
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self.read()
 
 
 def document(operation: str, result: str) -> bytes:
@@ -98,7 +93,7 @@ def forged(service: str, policy: str, answers: dict[str, Answer]) -> tuple[Any, 
         sent.append(operation)
         given = answers.get(operation, document(operation, ""))
         body = given(request) if callable(given) else given
-        return AWSResponse(request.url, 200, {}, _Body(body))
+        return raw_response(request.url, 200, body)
 
     client.meta.events.register_first(f"before-send.{service}", answer)
     return client, sent
@@ -226,7 +221,7 @@ def test_a_listing_whose_marker_comes_round_again_ends() -> None:
         pages.append(operation)
         body = cluster_snapshot(f"snap-{len(pages)}") if operation == DESCRIBE else ""
         result = f"<DBClusterSnapshots>{body}</DBClusterSnapshots><Marker>again</Marker>"
-        return AWSResponse(request.url, 200, {}, _Body(document(operation, result)))
+        return raw_response(request.url, 200, document(operation, result))
 
     client.meta.events.register_first("before-send.rds", answer)
     with pytest.raises(aws.OddAnswer, match="gives a Marker it gave before"):

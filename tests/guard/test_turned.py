@@ -17,9 +17,8 @@ from policies import HOLD_ONLY, write_policy
 from servers import MotoServer
 
 import rds_guard
-from rds_guard.guard.changes import turned_note
 from rds_guard.guard.progress import in_progress
-from rds_guard.records import CONTEXT_KEY
+from rds_guard.records import CONTEXT_KEY, turned_note
 
 
 def two_snapshots(server: MotoServer) -> None:
