@@ -40,8 +40,8 @@ def _contradictions(policy: Policy, times: tuple[datetime, ...]) -> Iterator[Pro
         if not any(pattern.fullmatch(glob.text) for glob in globs):
             yield (
                 dotted_key("tags.patterns", key),
-                f"matches none of the values tags.allowed.{key} lists: no value of {shown(key)}"
-                " could pass both",
+                f"matches none of the values {dotted_key('tags.allowed', key)} lists: no value"
+                f" of {shown(key)} could pass both",
             )
     first_at: dict[str, int] = {}
     for index, key in enumerate(tags.required):
@@ -105,9 +105,9 @@ def _policy_tag_values_refused(tags: TagPolicy, times: tuple[datetime, ...]) -> 
                 value = template.fixed_text(now)
                 globs = tags.allowed.get(key)
                 if globs is not None and not any(glob.matches(value) for glob in globs):
-                    problem = f"is not in tags.allowed.{key}"
+                    problem = f"is not in {dotted_key('tags.allowed', key)}"
                 elif key in tags.patterns and not tags.patterns[key].fullmatch(value):
-                    problem = f"does not match tags.patterns.{key}"
+                    problem = f"does not match {dotted_key('tags.patterns', key)}"
                 else:
                     continue
                 yield (dotted_key(table, key), f"value {shown(value)}{on_date(now)} {problem}")
