@@ -25,9 +25,11 @@ from typing import Any
 _ABSENT: Any = object()
 Reader = Callable[[Mapping[str, Any], str], Any]
 """Reads one value at a key prefix of a flat body (`_ABSENT` when the body has none)."""
-Matcher = Callable[[Mapping[str, Any], str, Any], bool]
-"""Whether a flat body carries a value at a key prefix as its reader reads it back, type for
-type (`same`); False also when it cannot tell without reading (`carries`)."""
+Matcher = Callable[[Mapping[str, Any], str, Any], int]
+"""How many keys of a flat body carry a value at a key prefix, each as its reader reads it
+back, type for type (`same`); -1 when one does not, or when that cannot be told without
+reading (`carries`). Keys the value does not hold are not looked for: `carries` counts every
+key under the parameter's."""
 Readers = tuple[tuple[str, str, Reader, Matcher], ...]
 """For each parameter read: its name, its key in the body, its reader and its matcher."""
 
@@ -69,22 +71,33 @@ def sent_params(body: Mapping[str, Any], readers: Readers) -> dict[str, Any]:
 
 
 def carries(body: Mapping[str, Any], readers: Readers, judged: Mapping[str, Any]) -> bool:
-    """Whether ``body`` (a flat query body) carries ``judged`` as it is: True only when
-    `same` would find `sent_params` of it to be ``judged``, checked in place, without
-    reading the parameters out (the usual request, sent as judged); False when it does not,
-    or when that cannot be told so (a value that is no string, list or dict of them, say),
-    and the body is then read."""
-    matched = 0
-    for name, key, read, match in readers:
+    """Whether ``body`` (a flat query body) carries ``judged`` as it is, and nothing else under
+    a judged parameter's key: True only when `same` would find `sent_params` of it to be
+    ``judged`` and `unread` would find no key unread, checked in one pass, without reading the
+    parameters out (the usual request, sent as judged); False when it does not, or when that
+    cannot be told so (a value that is no string, list or dict of them, say), and the body is
+    then read."""
+    matched = given = 0
+    for name, key, _, match in readers:
         value = judged.get(name, _ABSENT)
-        if value is _ABSENT:
-            if read(body, key) is not _ABSENT:
+        if value is not _ABSENT:
+            keys = match(body, key, value)
+            if keys < 0:
                 return False
-        elif match(body, key, value):
-            matched += 1
-        else:
-            return False
-    return matched == len(judged)
+            matched += keys
+            given += 1
+    if given != len(judged):  # a parameter no reader reads
+        return False
+    # each key matched is one of the body's, under a judged parameter's key: any other key
+    # there (in any case) is one the judgement does not hold, read by the service
+    heads = {key.lower() for _, key, _, _ in readers}
+    dotted = tuple(head + "." for head in heads)
+    under = 0
+    for key in body:
+        lowered = key.lower()
+        if lowered in heads or lowered.startswith(dotted):
+            under += 1
+    return under == matched
 
 
 def unread(body: Mapping[str, Any], readers: Readers, values: Mapping[str, Any]) -> str | None:
@@ -203,8 +216,8 @@ def _matcher(shape: Any) -> Matcher:
         return _list_matcher(shape)
     read = _reader(shape)
 
-    def match_scalar(body: Mapping[str, Any], key: str, value: Any) -> bool:
-        return _same_scalar(read(body, key), value)
+    def match_scalar(body: Mapping[str, Any], key: str, value: Any) -> int:
+        return 1 if _same_scalar(read(body, key), value) else -1
 
     return match_scalar
 
@@ -217,46 +230,38 @@ def _same_scalar(found: Any, value: Any) -> bool:
 def _structure_matcher(shape: Any) -> Matcher:
     # A scalar member (matcher None) is read and compared in place, as `_structure_reader`
     # reads it: a tag's Key and Value, the usual case.
-    members = tuple(
-        (
-            name,
+    members = {
+        name: (
             "." + member.serialization.get("name", name),
             _CONVERSIONS.get(member.type_name),
             None if member.type_name not in ("structure", "list") else _matcher(member),
-            _reader(member),
         )
         for name, member in shape.members.items()
-    )
+    }
 
-    def match_structure(body: Mapping[str, Any], key: str, value: Any) -> bool:
+    def match_structure(body: Mapping[str, Any], key: str, value: Any) -> int:
         if type(value) is not dict or not value:  # an empty one is read as none
-            return False
-        for name in value:  # before any look-up: a key of another type may say it equals one
-            if type(name) is not str:
-                return False
+            return -1
         matched = 0
-        for name, suffix, convert, match, read in members:
-            item = value.get(name, _ABSENT)
+        for name, item in value.items():
+            # a key of another type may say it equals a member's name
+            member = members.get(name) if type(name) is str else None
+            if member is None:
+                return -1
+            suffix, convert, match = member
             if match is not None:
-                if item is _ABSENT:
-                    if read(body, key + suffix) is not _ABSENT:
-                        return False
-                elif not match(body, key + suffix, item):
-                    return False
-                else:
-                    matched += 1
+                keys = match(body, key + suffix, item)
+                if keys < 0:
+                    return -1
+                matched += keys
                 continue
             found = body.get(key + suffix, _ABSENT)
             if convert is not None and isinstance(found, str):
                 found = convert(found)
-            if item is _ABSENT:
-                if found is not _ABSENT:
-                    return False
-            elif type(found) is type(item) and type(item) in _SCALARS and found == item:
-                matched += 1  # `_same_scalar`, in place
-            else:
-                return False
-        return matched == len(value)
+            if not (type(found) is type(item) and type(item) in _SCALARS and found == item):
+                return -1  # not `_same_scalar`, in place
+            matched += 1
+        return matched
 
     return match_structure
 
@@ -264,19 +269,21 @@ def _structure_matcher(shape: Any) -> Matcher:
 def _list_matcher(shape: Any) -> Matcher:
     flattened = bool(shape.serialization.get("flattened"))
     item_name = shape.member.serialization.get("name", "member")
-    match_item, read_item = _matcher(shape.member), _reader(shape.member)
+    match_item = _matcher(shape.member)
 
-    def match_list(body: Mapping[str, Any], key: str, value: Any) -> bool:
-        # an empty list is sent as one empty key, and read as one whatever follows it
+    def match_list(body: Mapping[str, Any], key: str, value: Any) -> int:
         if type(value) is not list:
-            return False
-        if not value or body.get(key) == "":
-            return not value and body.get(key) == ""
+            return -1
+        if not value:  # an empty list is sent as one empty key
+            return 1 if body.get(key) == "" else -1
         prefix = key if flattened else f"{key}.{item_name}"
+        matched = 0
         for index, item in enumerate(value, 1):
-            if not match_item(body, f"{prefix}.{index}", item):
-                return False
-        return read_item(body, f"{prefix}.{len(value) + 1}") is _ABSENT  # where reading stops
+            keys = match_item(body, f"{prefix}.{index}", item)
+            if keys < 0:
+                return -1
+            matched += keys
+        return matched
 
     return match_list
 

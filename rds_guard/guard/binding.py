@@ -364,7 +364,7 @@ class ClientBinding:
             return call.judged, swapped
         readers = self.readers(client, row)
         if wire.carries(body, readers, call.judged):  # itself: what is sent is what was judged
-            return call.judged, unread_keys(row, body, readers, call.judged)
+            return call.judged, None
         found = wire.sent_params(body, readers)
         return found, unread_keys(row, body, readers, found) or mistyped(client, row, found)
 
