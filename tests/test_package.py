@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from audit_helpers import run_python
 
@@ -106,3 +108,38 @@ def test_a_name_follows_its_module_when_the_module_is_imported_afresh(
     )
     printed = _printed(code)
     assert printed[0].split() == ["False", "True"]
+
+
+def test_a_guarded_call_imports_no_tool_and_no_message_module(tmp_path: Path) -> None:
+    """What a service pays for: loading a good policy, installing it and making a guarded
+    call import neither the command line, reconcile, verify and the ledger, nor what only a
+    message about a bad policy reads (`key_scan`, difflib); a bad policy's message does."""
+    policy = tmp_path / "rds_guard.toml"
+    policy.write_text(
+        'version = 1\nmode = "warn"\n[naming]\npattern = "^[a-z]+-[0-9]+$"\n'
+        '[tags]\nrequired = ["team"]\n[audit]\nenabled = false\n'
+    )
+    code = (
+        "import sys\n"
+        "import botocore.session\n"
+        "import rds_guard\n"
+        "session = botocore.session.Session()\n"
+        f"guard = rds_guard.install(session, policy={str(policy)!r})\n"
+        "client = session.create_client('rds', region_name='us-east-1',"
+        " aws_access_key_id='k', aws_secret_access_key='s')\n"
+        "params = {'DBClusterIdentifier': 'orders', 'DBClusterSnapshotIdentifier': 'orders-1'}\n"
+        "client.meta.events.register('before-send', lambda **_: __import__('botocore')"
+        ".awsrequest.AWSResponse('', 500, {}, None))\n"
+        "try:\n"
+        "    client.create_db_cluster_snapshot(**params)\n"
+        "except Exception:\n"
+        "    pass\n"
+        "slow = ('rds_guard.cli', 'rds_guard.reconcile', 'rds_guard.audit.verify',"
+        " 'rds_guard.audit.ledger', 'rds_guard.core.key_scan', 'difflib')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(slow)))\n"
+        "try:\n"
+        "    rds_guard.Policy.from_toml('version = 1\\n[naming]\\npatern = \"x\"\\n')\n"
+        "except rds_guard.PolicyError as error:\n"
+        "    print(error.line, 'rds_guard.core.key_scan' in sys.modules)\n"
+    )
+    assert _printed(code) == ["[]", "3 True"]

@@ -11,39 +11,46 @@ import itertools
 import re
 import sys
 import tomllib
+from typing import TYPE_CHECKING
 
-from .policy import PolicyError, dotted_key
-from .toml_strings import BASIC_RUN, MULTILINE_RUN, decode_string, past_closing
+from .policy import PolicyError
 
-_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)|\(at end of document\)")
+if TYPE_CHECKING:
+    from .key_scan import Scan
+
+# The patterns only a message reads are compiled when one first does (re's own cache): a
+# policy that loads never needs them.
+_TOML_POSITION = r"\(at line (\d+), column \d+\)|\(at end of document\)"
+_TUPLE = r"\(((?:'[^']*', ?)*'[^']*',?)\)"  # tomllib's ('tags', 'defaults')
+_NAMES = r"'([^']*)'"
+_YAML_START = r"---\s*$|[A-Za-z_][\w-]*:(?:\s|$)"
 
 MAX_KEY_PARTS = 32
 """The most dotted parts a key may have (no policy key has more than four): tomllib takes
 time quadratic in the parts of one key, seconds for 20,000."""
+_LONG_RUNS_TRIED = 20
+"""How many runs of digits `KeyLines.long_integer` parses the text up to, at most (each
+parse reads the text from its start)."""
 
 
 def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyError:
     """The `PolicyError` for tomllib's error, at the line it names; a table's name as it is
     written (tomllib shows a tuple), and a word for a file in YAML or JSON."""
     message = str(exc)
-    found = _TOML_POSITION.search(message)
+    found = re.search(_TOML_POSITION, message)
     line = int(found.group(1)) if found and found.group(1) else None
     if found and line is None:
         line = text.count("\n") + 1
-    problem = _TOML_POSITION.sub("", message).strip()
-    problem = _TUPLE.sub(lambda found: f"[{'.'.join(_NAMES.findall(found.group(1)))}]", problem)
+    problem = re.sub(_TOML_POSITION, "", message).strip()
+    problem = re.sub(_TUPLE, lambda tuple_: f"[{'.'.join(re.findall(_NAMES, tuple_[1]))}]", problem)
     if problem == "Cannot overwrite a value" and line is not None:  # which: tomllib names none
         written = text.split("\n")[line - 1].strip()
         problem += f" ({shown(written)} sets a key set before)"
     start = next((s for s in text.lstrip("\ufeff").splitlines() if s.strip()[:1] not in "#"), "")
-    other = "JSON" if start.lstrip()[:1] == "{" else "YAML" if _YAML_START.match(start) else None
+    yaml = re.match(_YAML_START, start)
+    other = "JSON" if start.lstrip()[:1] == "{" else "YAML" if yaml else None
     written = f" (it looks like {other}: a policy is TOML, `version = 1`)" if other else ""
     return PolicyError(f"invalid TOML: {problem}{written}", path=source, line=line)
-
-
-_TUPLE = re.compile(r"\(((?:'[^']*', ?)*'[^']*',?)\)")  # tomllib's ('tags', 'defaults')
-_NAMES = re.compile(r"'([^']*)'")
-_YAML_START = re.compile(r"---\s*$|[A-Za-z_][\w-]*:(?:\s|$)")
 
 
 def hint(name: str, known: tuple[str, ...] | frozenset[str]) -> str:
@@ -94,12 +101,14 @@ class KeyLines:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._scan: _Scan | None = None
+        self._scan: Scan | None = None
 
-    def scanned(self, key: str | None = None) -> _Scan:
+    def scanned(self, key: str | None = None) -> Scan:
         """The scan of the text, made at least until ``key`` is found (None: to the end)."""
+        from .key_scan import Scan
+
         if self._scan is None:
-            self._scan = _Scan(self.text)
+            self._scan = Scan(self.text)
         self._scan.until(key)
         return self._scan
 
@@ -150,10 +159,12 @@ class KeyLines:
         if not starts:
             return None
         at, key = max(starts)
-        scan = _Scan(self.text, at)
+        from .key_scan import Scan, Stop
+
+        scan = Scan(self.text, at)
         try:
             scan.skip_value()
-        except _Stop:
+        except Stop:
             return None
         if offset >= scan.i:
             return None
@@ -183,18 +194,20 @@ class KeyLines:
         entry = self.scanned(key).keys.get(key)
         if entry is None or entry[1] < 0 or not self.text.startswith("[", entry[1]):
             return None
-        scan = _Scan(self.text, entry[1] + 1)
+        from .key_scan import ARRAY_GAP, Scan, Stop
+
+        scan = Scan(self.text, entry[1] + 1)
         try:
             for _ in range(index):
-                scan.i = _ARRAY_GAP.match(self.text, scan.i).end()  # type: ignore[union-attr]
+                scan.i = ARRAY_GAP.match(self.text, scan.i).end()  # type: ignore[union-attr]
                 scan.skip_element()
-                scan.i = _ARRAY_GAP.match(self.text, scan.i).end()  # type: ignore[union-attr]
+                scan.i = ARRAY_GAP.match(self.text, scan.i).end()  # type: ignore[union-attr]
                 if not self.text.startswith(",", scan.i):
                     return None
                 scan.i += 1
-        except _Stop:
+        except Stop:
             return None
-        start = _ARRAY_GAP.match(self.text, scan.i).end()  # type: ignore[union-attr]
+        start = ARRAY_GAP.match(self.text, scan.i).end()  # type: ignore[union-attr]
         if self.text.startswith("]", start) or start >= len(self.text):
             return None
         return self.text.count("\n", 0, start) + 1
@@ -205,221 +218,11 @@ class KeyLines:
         entry = self.scanned(key).keys.get(key)
         if entry is None or entry[1] < 0:
             return None
+        from .toml_strings import decode_string
+
         decoded = decode_string(self.text, entry[1])
         if decoded is None or decoded[0] != value or not value:
             return None
         at = decoded[1][min(max(index, 0), len(value) - 1)]
         line_start = self.text.rfind("\n", 0, at) + 1
         return self.text.count("\n", 0, at) + 1, at - line_start + 1
-
-
-class _Stop(Exception):
-    """The text stops being TOML the scan understands: keep what was found."""
-
-
-_BLANK = re.compile(r"[ \t\r]*")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_BARE_VALUE = re.compile(r"[^#\n]*")
-_LONG_RUNS_TRIED = 20
-"""How many runs of digits `KeyLines.long_integer` parses the text up to, at most (each
-parse reads the text from its start)."""
-_BARE_ELEMENT = re.compile(r"[^#\n,\]]*")
-_ARRAY_GAP = re.compile(r"(?:[ \t\r\n]|#[^\n]*)*")
-"""What may come between an array's elements and its commas: blanks, line ends, comments."""
-_IN_BRACKETS = re.compile(r"[^\"'#\[\]{}]*")
-
-
-class _Scan:
-    """One pass over TOML text, made as far as asked (`until`): each key's line and value
-    offset (-1 for a table header), and the first key deeper than `MAX_KEY_PARTS`. Stops
-    where the text is not TOML."""
-
-    def __init__(self, text: str, start: int = 0) -> None:
-        self.text = text
-        self.i = start  # a scan from within the text reads on from there; `line` stays 1
-        self.line = 1
-        self.table = ""
-        self.done = False
-        self.keys: dict[str, tuple[int, int]] = {}
-        self.too_deep: tuple[int, str] | None = None
-        self.value: tuple[int, str] = (0, "")
-        self.deepest: tuple[int, int, str] = (0, 0, "")
-
-    def until(self, key: str | None) -> None:
-        """Scan on until ``key`` is found (None: to the end of the text)."""
-        try:
-            while not self.done and (key is None or key not in self.keys):
-                self.statement()
-        except _Stop:
-            self.done = True
-
-    def blank(self) -> None:
-        self.i = _BLANK.match(self.text, self.i).end()  # type: ignore[union-attr]
-
-    def statement(self) -> None:
-        """Scan the next line's statement (a table header or a key and its value)."""
-        text = self.text
-        self.blank()
-        if self.i >= len(text):
-            self.done = True
-            return
-        char = text[self.i]
-        if char == "\n":
-            self.i += 1
-            self.line += 1
-            return
-        if char == "#":
-            self.skip_comment()
-            return
-        if char == "[":
-            self.i += 2 if text.startswith("[[", self.i) else 1
-            parts = self.key()
-            self.blank()
-            if not text.startswith("]", self.i):
-                raise _Stop
-            self.i += 2 if text.startswith("]]", self.i) else 1
-            self.table = self.found(parts, "", -1)
-        else:
-            parts, line = self.key(), self.line
-            self.blank()
-            if not text.startswith("=", self.i):
-                raise _Stop
-            self.i += 1
-            self.blank()
-            self.value = line, self.found(parts, self.table, self.i, line)
-            self.skip_value()
-        self.blank()
-        if text.startswith("#", self.i):
-            self.skip_comment()
-        elif self.i < len(text) and text[self.i] != "\n":
-            raise _Stop
-
-    def found(self, parts: list[str], table: str, value_at: int, line: int = 0) -> str:
-        """Records a key (and the tables its dots open) on its line; returns the dotted key."""
-        key = table
-        for part in parts:
-            key = dotted_key(key, part)
-            self.keys.setdefault(key, (line or self.line, -1))
-        if value_at >= 0:
-            self.keys[key] = self.keys[key][0], value_at
-        return key
-
-    def skip_comment(self) -> None:
-        end = self.text.find("\n", self.i)
-        self.i = len(self.text) if end < 0 else end
-
-    def key(self) -> list[str]:
-        text, parts = self.text, []
-        while True:
-            self.blank()
-            start = self.i
-            if text.startswith('"', start):
-                self.skip_basic()
-                decoded = decode_string(text, start)
-                parts.append(decoded[0] if decoded else text[start + 1 : self.i - 1])
-            elif text.startswith("'", start):
-                self.skip_literal()
-                parts.append(text[start + 1 : self.i - 1])
-            else:
-                bare = _BARE_KEY.match(text, start)
-                if bare is None:
-                    raise _Stop
-                parts.append(bare.group())
-                self.i = bare.end()
-            if len(parts) > MAX_KEY_PARTS:
-                self.too_deep = (self.line, ".".join(parts))
-                raise _Stop
-            self.blank()
-            if not text.startswith(".", self.i):
-                return parts
-            self.i += 1
-
-    def skip_value(self) -> None:
-        text, start = self.text, self.i
-        if text.startswith('"""', start):
-            self.skip_multiline_basic()
-        elif text.startswith("'''", start):
-            self.skip_multiline_literal()
-        elif text.startswith('"', start):
-            self.skip_basic()
-        elif text.startswith("'", start):
-            self.skip_literal()
-        elif text.startswith(("[", "{"), start):
-            self.skip_brackets()
-        else:
-            self.i = _BARE_VALUE.match(text, start).end()  # type: ignore[union-attr]
-        self.line += text.count("\n", start, self.i)
-
-    def skip_element(self) -> None:
-        """An array's element: a value, a bare one ending at a comma or the bracket."""
-        if self.text.startswith(("[", "{", '"', "'"), self.i):
-            self.skip_value()
-        else:
-            self.i = _BARE_ELEMENT.match(self.text, self.i).end()  # type: ignore[union-attr]
-
-    def skip_basic(self) -> None:
-        text, i = self.text, self.i + 1
-        while True:
-            i = BASIC_RUN.match(text, i).end()  # type: ignore[union-attr]
-            if i >= len(text) or text[i] == "\n":
-                raise _Stop
-            if text[i] == '"':
-                self.i = i + 1
-                return
-            i += 2  # a backslash and what it escapes
-
-    def skip_literal(self) -> None:
-        end = self.text.find("'", self.i + 1)
-        newline = self.text.find("\n", self.i + 1, max(end, 0))
-        if end < 0 or newline >= 0:
-            raise _Stop
-        self.i = end + 1
-
-    def skip_multiline_basic(self) -> None:
-        text, i = self.text, self.i + 3
-        while True:
-            i = MULTILINE_RUN.match(text, i).end()  # type: ignore[union-attr]
-            if i >= len(text):
-                raise _Stop
-            if text[i] == "\\":
-                i += 2
-            elif text.startswith('"""', i):
-                self.i = past_closing(text, i, '"')
-                return
-            else:
-                i += 1
-
-    def skip_multiline_literal(self) -> None:
-        end = self.text.find("'''", self.i + 3)
-        if end < 0:
-            raise _Stop
-        self.i = past_closing(self.text, end, "'")
-
-    def skip_brackets(self) -> None:
-        """An array or inline table, however nested, with the strings and comments in it."""
-        text, depth = self.text, 0
-        while True:
-            self.i = _IN_BRACKETS.match(text, self.i).end()  # type: ignore[union-attr]
-            if self.i >= len(text):
-                raise _Stop
-            char = text[self.i]
-            if char in "[{":
-                depth += 1
-                self.i += 1
-                if depth > self.deepest[0]:
-                    self.deepest = depth, *self.value
-            elif char in "]}":
-                depth -= 1
-                self.i += 1
-                if depth == 0:
-                    return
-            elif char == "#":
-                self.skip_comment()
-            elif text.startswith('"""', self.i):
-                self.skip_multiline_basic()
-            elif text.startswith("'''", self.i):
-                self.skip_multiline_literal()
-            elif char == '"':
-                self.skip_basic()
-            else:
-                self.skip_literal()
