@@ -95,7 +95,7 @@ def default_session_left_unguarded() -> Iterator[None]:
     installs = sys.modules.get("rds_guard.guard.installs")
     if installs is None:
         return
-    stack = installs._stacks.get(installs._DEFAULT_SESSION)
+    stack = installs.stack_in_force(installs._DEFAULT_SESSION)
     left = list(stack.guards) if stack is not None else []
     for guard in reversed(left):  # so the next test starts clean: one leak, one failure
         stack.remove(guard)

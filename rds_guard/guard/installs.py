@@ -37,7 +37,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger("rds_guard")
 
 
-_stacks: weakref.WeakKeyDictionary[object, Stack] = weakref.WeakKeyDictionary()
+_stacks: weakref.WeakKeyDictionary[object, weakref.ref[Stack]] = weakref.WeakKeyDictionary()
+"""The stack of guards installed on each session or emitter, held weakly: the session holds
+its own (its client class hook, `_hook_session`, does while the stack holds a guard). Held
+here too, a dropped session's stack, its guards and their audit logs would outlive the
+collection that frees the session (only its weak key's callback lets go of them) until the
+next one, which may come long after."""
+_default_stack: list[Stack] = []
+"""The stack of boto3's default session, held: its key (`_DEFAULT_SESSION`) never dies."""
 
 
 class _PendingGuard:
@@ -121,10 +128,20 @@ def _stack_of(target: object) -> Stack:
     """The stack of guards installed on ``target``: a new one when none is in force, so that
     a client made under an earlier install, since uninstalled, is not guarded by the next
     (it holds the stack it was bound to, which stays empty)."""
-    stack = _stacks.get(target)
+    stack = stack_in_force(target)
     if stack is None or not stack.guards:
-        stack = _stacks[target] = Stack()
+        stack = Stack()
+        _stacks[target] = weakref.ref(stack)
+        if target is _DEFAULT_SESSION:
+            _default_stack[:] = [stack]
     return stack
+
+
+def stack_in_force(target: object) -> Stack | None:
+    """The stack of guards last installed on ``target`` (a session, an emitter or
+    `_DEFAULT_SESSION`), while anything holds it; None: none."""
+    held = _stacks.get(target)
+    return None if held is None else held()
 
 
 def _session_stack(session: EventEmitter) -> Stack:
@@ -213,7 +230,7 @@ def bind_client(events: EventEmitter, client: BaseClient) -> ClientBinding:
     """Bind a client made before the guards installed on ``events`` were, whose `StandIns`
     hold its handlers' places, to those guards (`rds_guard.awscli`)."""
     binding = binding_of(client, hook=False)
-    stack = _stacks.get(events)
+    stack = stack_in_force(events)
     if stack is not None and stack not in binding.session_stacks:
         binding.session_stacks.append(stack)
     return binding
