@@ -26,10 +26,9 @@ _ABSENT: Any = object()
 Reader = Callable[[Mapping[str, Any], str], Any]
 """Reads one value at a key prefix of a flat body (`_ABSENT` when the body has none)."""
 Matcher = Callable[[Mapping[str, Any], str, Any], int]
-"""How many keys of a flat body carry a value at a key prefix, each as its reader reads it
-back, type for type (`same`); -1 when one does not, or when that cannot be told without
-reading (`carries`). Keys the value does not hold are not looked for: `carries` counts every
-key under the parameter's."""
+"""How many keys of a flat body carry a value at a key prefix as its reader reads it back,
+type for type (`same`); -1: one does not, or that cannot be told without reading (`carries`
+counts every key under the parameter's: keys the value does not hold are not looked for)."""
 Readers = tuple[tuple[str, str, Reader, Matcher], ...]
 """For each parameter read: its name, its key in the body, its reader and its matcher."""
 
@@ -38,9 +37,11 @@ def form_params(data: object, *, flat: bool = False) -> Mapping[str, Any] | None
     """The parameters a query request carries, as the service reads them: botocore's flat
     dict as it is; a body another handler made text or bytes (or a presigned URL's query)
     read as a form, UTF-8. None when it cannot be read as one call: any other body (a
-    file, a dict `plain_body` could not read), bytes that are no UTF-8, or a parameter given
-    twice (also in another case: which one the service takes is not known); botocore never
-    sends those. ``flat``: ``data`` is a flat dict already (`plain_body` said so)."""
+    file, a dict `plain_body` could not read), bytes that are no UTF-8, a parameter given
+    twice (also in another case: which one the service takes is not known), or a name of
+    other characters than `_NAMES_AS_WRITTEN` (a service comparing names as Java does takes
+    ``ı`` for ``i``, ``ſ`` for ``s``; one may trim a space); botocore never sends those.
+    ``flat``: ``data`` is a flat dict already (`plain_body` said so)."""
     if flat or (type(data) is dict and _flat(data)):
         body: Mapping[str, Any] = data  # type: ignore[assignment]
     elif isinstance(data, str | bytes | bytearray):
@@ -56,7 +57,10 @@ def form_params(data: object, *, flat: bool = False) -> Mapping[str, Any] | None
         return None
     if len(set(map(str.lower, body))) != len(body):  # every key is a string here
         return None
-    return body
+    return body if _NAMES_AS_WRITTEN.fullmatch("".join(body)) else None
+
+
+_NAMES_AS_WRITTEN = re.compile(r"[A-Za-z0-9._-]*")  # botocore's names, a presigned URL's too
 
 
 def sent_params(body: Mapping[str, Any], readers: Readers) -> dict[str, Any]:
@@ -71,12 +75,11 @@ def sent_params(body: Mapping[str, Any], readers: Readers) -> dict[str, Any]:
 
 
 def carries(body: Mapping[str, Any], readers: Readers, judged: Mapping[str, Any]) -> bool:
-    """Whether ``body`` (a flat query body) carries ``judged`` as it is, and nothing else under
+    """Whether ``body`` (a flat query body) carries ``judged`` as it is and nothing else under
     a judged parameter's key: True only when `same` would find `sent_params` of it to be
-    ``judged`` and `unread` would find no key unread, checked in one pass, without reading the
-    parameters out (the usual request, sent as judged); False when it does not, or when that
-    cannot be told so (a value that is no string, list or dict of them, say), and the body is
-    then read."""
+    ``judged`` and `unread` no key, told in one pass without reading the parameters out (the
+    usual request); False when not, or when that cannot be told so (a value that is no
+    string, list or dict of them, say): the body is then read."""
     matched = given = 0
     for name, key, _, match in readers:
         value = judged.get(name, _ABSENT)
@@ -88,8 +91,8 @@ def carries(body: Mapping[str, Any], readers: Readers, judged: Mapping[str, Any]
             given += 1
     if given != len(judged):  # a parameter no reader reads
         return False
-    # each key matched is one of the body's, under a judged parameter's key: any other key
-    # there (in any case) is one the judgement does not hold, read by the service
+    # each key matched is one under a judged parameter's: any other there (in any case) is one
+    # the judgement does not hold, which the service reads
     heads = {key.lower() for _, key, _, _ in readers}
     dotted = tuple(head + "." for head in heads)
     under = 0
@@ -298,8 +301,6 @@ def _integer(value: str) -> Any:
 
 
 _DIGITS = re.compile(r"-?[0-9]+")
-
-
 _CONVERSIONS: dict[str, Callable[[str], Any]] = {
     "boolean": _boolean,
     "integer": _integer,

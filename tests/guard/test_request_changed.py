@@ -402,11 +402,24 @@ def test_a_body_made_the_same_text_goes_on_as_judged(
         io.BytesIO(HELD_AS_TEXT.encode()),
         HELD_AS_TEXT.replace("=held", "=free&DBClusterSnapshotIdentifier=held"),
         HELD_AS_TEXT.replace("=held", "=free&dbclustersnapshotidentifier=held"),
+        # the same name to a service comparing names as Java does (a dotless i), or one that
+        # trims them
+        HELD_AS_TEXT.replace("=held", "=free&DBClusterSnapshot%C4%B1dentifier=held"),
+        HELD_AS_TEXT.replace("=held", "=free&DBClusterSnapshotIdentifier%20=held"),
         HELD_AS_TEXT.encode().replace(b"=held", b"=free&x=\xff"),
         None,
         ItemsFail(Action="DeleteDBClusterSnapshot"),
     ],
-    ids=["file", "name-twice", "name-twice-in-another-case", "not-utf-8", "none", "no-pairs"],
+    ids=[
+        "file",
+        "name-twice",
+        "name-twice-in-another-case",
+        "name-twice-with-a-dotless-i",
+        "name-twice-with-a-space",
+        "not-utf-8",
+        "none",
+        "no-pairs",
+    ],
 )
 def test_a_body_that_cannot_be_read_as_one_call_is_never_sent(
     moto_server: MotoServer, tmp_path: Path, body: object
