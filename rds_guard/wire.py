@@ -7,11 +7,10 @@ guard can hold what is sent against what it decided. The readers of an operation
 once per client (`readers`): botocore makes each client a service model, and shapes, of its
 own.
 
-The guard decides on a copy of its own, of exact built-in types (`detached`), and reads
-what is sent from a body made of exact strings and numbers (`plain_body`): botocore sends a
-value through its own methods (a subclass of ``str`` through its own ``encode()``), the
-rules read it through others, and an object may say it equals anything (`same` compares
-type for type).
+The guard decides on a copy of its own (`copies.detached`), and reads what is sent from a
+body made of exact strings and numbers (`plain_body`): botocore sends a value through its own
+methods (a subclass of ``str`` through its own ``encode()``), the rules read it through
+others, and an object may say it equals anything (`same` compares type for type).
 """
 
 from __future__ import annotations
@@ -19,8 +18,10 @@ from __future__ import annotations
 import decimal
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
+
+from .copies import COPIED_DEPTH, exact_text
 
 _ABSENT: Any = object()
 Reader = Callable[[Mapping[str, Any], str], Any]
@@ -29,8 +30,22 @@ Matcher = Callable[[Mapping[str, Any], str, Any], int]
 """How many keys of a flat body carry a value at a key prefix as its reader reads it back,
 type for type (`same`); -1: one does not, or that cannot be told without reading (`carries`
 counts every key under the parameter's: keys the value does not hold are not looked for)."""
-Readers = tuple[tuple[str, str, Reader, Matcher], ...]
-"""For each parameter read: its name, its key in the body, its reader and its matcher."""
+
+
+class Readers:
+    """For each parameter an operation's rules judge: its name, its key in the body, its
+    reader and its matcher (the rows, iterated as such); and those keys in lowercase, under
+    which `carries` counts the body's keys. Built once per client and operation (`readers`)."""
+
+    __slots__ = ("dotted", "heads", "rows")
+
+    def __init__(self, rows: tuple[tuple[str, str, Reader, Matcher], ...]) -> None:
+        self.rows = rows
+        self.heads = frozenset(key.lower() for _, key, _, _ in rows)
+        self.dotted = tuple(head + "." for head in self.heads)
+
+    def __iter__(self) -> Iterator[tuple[str, str, Reader, Matcher]]:
+        return iter(self.rows)
 
 
 def form_params(data: object, *, flat: bool = False) -> Mapping[str, Any] | None:
@@ -93,8 +108,7 @@ def carries(body: Mapping[str, Any], readers: Readers, judged: Mapping[str, Any]
         return False
     # each key matched is one under a judged parameter's: any other there (in any case) is one
     # the judgement does not hold, which the service reads
-    heads = {key.lower() for _, key, _, _ in readers}
-    dotted = tuple(head + "." for head in heads)
+    heads, dotted = readers.heads, readers.dotted
     under = 0
     for key in body:
         lowered = key.lower()
@@ -138,11 +152,13 @@ def readers(input_shape: Any, names: Iterable[str]) -> Readers:
     """For each of ``names`` the input shape has: its name, its key in the body, its reader
     and its matcher."""
     members = input_shape.members if input_shape is not None else {}
-    return tuple(
-        (name, member.serialization.get("name", name), _reader(member), _matcher(member))
-        for name in names
-        if name in members
-        for member in (members[name],)
+    return Readers(
+        tuple(
+            (name, member.serialization.get("name", name), _reader(member), _matcher(member))
+            for name in names
+            if name in members
+            for member in (members[name],)
+        )
     )
 
 
@@ -311,85 +327,6 @@ CONVERTED = frozenset(_CONVERSIONS)
 a value of one of them still read as text is other text, put there by another handler."""
 
 
-COPIED_DEPTH = 8
-"""How deep `plain_copy` copies. A guarded parameter is at most a list of dicts of strings;
-what lies deeper is no valid parameter (botocore refuses it), and is kept as it is, so that a
-list holding itself, or nested ten thousand deep, is not copied for ever."""
-
-
-def plain_copy(
-    value: Any, depth: int = COPIED_DEPTH, *, coerce: bool = True, _copies: Any = None
-) -> Any:
-    """A copy of a parameter value, of lists, dicts and exact strings, so that a later change
-    to the caller's objects does not change it.
-
-    A subclass of ``str``, ``dict``, ``list`` or ``tuple`` is copied as what it holds, read
-    through the base type's own methods: its own ``lower()``, ``items()`` or ``__iter__``
-    need not say so. With ``coerce`` (the default), a tuple becomes a list, a mapping that is
-    no dict a dict, and a subclass of a number the number; without, these are kept as given,
-    as botocore will see them (it refuses a mapping, and sends a number through its own
-    ``__str__``). Any other object is kept as given. A list or dict met again is its one
-    copy: a list holding itself is copied as one. Below ``depth`` levels, the caller's
-    objects themselves."""
-    kind = type(value)
-    if kind is str or value is None or depth == 0:
-        return value
-    if kind is list and _copies is None:
-        copied = _string_dicts(value)
-        if copied is not None:
-            return copied
-    if isinstance(value, str):
-        return str.__str__(value)
-    copies: dict[int, Any] = {} if _copies is None else _copies
-    if id(value) in copies:
-        return copies[id(value)]
-    if isinstance(value, dict) or (coerce and isinstance(value, Mapping)):
-        pairs = dict.items(value) if isinstance(value, dict) else value.items()
-        made: dict[Any, Any] = copies.setdefault(id(value), {})
-        for key, item in list(pairs):
-            made[_text(key)] = plain_copy(item, depth - 1, coerce=coerce, _copies=copies)
-        return made
-    if isinstance(value, list):
-        listed: list[Any] = copies.setdefault(id(value), [])
-        listed += [
-            plain_copy(item, depth - 1, coerce=coerce, _copies=copies)
-            for item in list.__iter__(value)
-        ]
-        return listed
-    if isinstance(value, tuple):
-        items = tuple.__iter__(value)
-        copied = [plain_copy(item, depth - 1, coerce=coerce, _copies=copies) for item in items]
-        return copied if coerce else tuple(copied)
-    if not coerce:
-        return value
-    if kind is not bool and isinstance(value, int):
-        return int.__int__(value)
-    if isinstance(value, float):
-        return float.__float__(value)
-    return value
-
-
-def plain_params(params: dict[str, Any], names: Iterable[str]) -> None:
-    """Each of ``names`` in ``params`` made a `plain_copy`, in place, for a presign past the
-    client's wrapper, whose URL the guard never reads: it is signed from what was judged.
-    What botocore's validation refuses, or takes and sends as it is (a subclass of a number),
-    is not coerced: botocore refuses it as it would."""
-    for name in names:
-        if name in params:
-            params[name] = plain_copy(params[name], coerce=False)
-
-
-def detached(params: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    """A copy of ``params`` whose ``names`` are `plain_copy`'s of their own: what a decision
-    reads, out of reach of the caller's objects, and of a handler holding ``params``, while
-    the decision's look-ups run. What botocore refuses, or sends through its own ``__str__``
-    (a subclass of a number), is kept as given (``coerce`` False): the decision sees it as
-    botocore will, malformed, and leaves it so."""
-    copied = dict(params)
-    plain_params(copied, names)
-    return copied
-
-
 def same(judged: Any, sent: Any) -> bool:
     """Whether two parameter values are the same, made of built-in types at every depth and
     equal: ``==`` alone takes an object that says it equals anything for any value (its own
@@ -432,11 +369,6 @@ def _built_in(value: Any, depth: int) -> bool:
 _SCALARS = frozenset({str, int, float, bool, type(None), decimal.Decimal})
 
 
-def _text(key: Any) -> Any:
-    """A dict's key as the exact string it holds (other keys as they are)."""
-    return str.__str__(key) if isinstance(key, str) and type(key) is not str else key
-
-
 def plain_body(data: Any) -> tuple[Any, bool]:
     """A request's body as botocore sends it, and whether it is flat (`form_params` takes it
     as it is): for a dict (botocore's flat query body), a new dict of the exact strings and
@@ -455,7 +387,7 @@ def plain_body(data: Any) -> tuple[Any, bool]:
     else:
         return (bytes(data) if isinstance(data, bytearray) else data), False
     try:
-        body = {_text(key): _as_sent(value) for key, value in list(items)}
+        body = {exact_text(key): _as_sent(value) for key, value in list(items)}
     except Exception:  # its items() are no pairs: `form_params` reads it as no call
         return data, False
     return (body, True) if _flat(body) else (data, False)
@@ -483,17 +415,3 @@ def _flat(body: dict[Any, Any]) -> bool:
 
 
 _SENT = frozenset({str, int, float, bool, decimal.Decimal})  # botocore takes a Decimal for a float
-
-
-def _string_dicts(items: list[Any]) -> list[dict[Any, str]] | None:
-    """A copy of a list of dicts whose values are all strings (a tag list, the usual shape),
-    or None when ``items`` has another shape."""
-    copied = []
-    for item in items:
-        if type(item) is not dict:
-            return None
-        for key, text in item.items():
-            if type(key) is not str or type(text) is not str:
-                return None
-        copied.append(item.copy())
-    return copied

@@ -16,7 +16,7 @@ import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from .. import wire
+from .. import copies, wire
 from ..core.calls import Decision
 from ..core.decide import decide
 from ..core.operations import Operation
@@ -52,7 +52,7 @@ class AioClientBinding(ClientBinding):
         if problems:  # before the look-ups, as botocore's validation is
             invalid = await off_loop(guard, guard.check_types, self, row, params, problems)
         try:  # decided on the guard's own copy, as `Guard.judge` decides
-            detached = wire.detached(params, row.judged)
+            detached = copies.detached(params, row.judged)
             decided = await self.ahead(guard, row, detached, deferrable=True)
         except Incomplete:
             self.keep(guard.deferred(row, params), context)  # judged after every handler
@@ -70,7 +70,7 @@ class AioClientBinding(ClientBinding):
             return
         call, guard, row, past_the_wrapper = found
         if past_the_wrapper:  # its URL is never read: signed from what was judged
-            wire.plain_params(params, row.judged)
+            copies.plain_params(params, row.judged)
         decided: Decision | CallReads | None = None
         if call.deferred or guard.changed_since(row, call, params):
             try:

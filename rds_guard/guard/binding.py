@@ -18,7 +18,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
-from .. import wire
+from .. import copies, wire
 from ..core import operations
 from ..core.calls import CallFacts
 from ..core.operations import Operation
@@ -116,7 +116,7 @@ class ClientBinding:
             return
         call, guard, row, past_the_wrapper = found
         if past_the_wrapper:  # its URL is never read: signed from what was judged
-            wire.plain_params(params, row.judged)
+            copies.plain_params(params, row.judged)
         try:
             completed = guard.complete(
                 self, row, call, params, self.reads(row, params, guard, deferrable=True)

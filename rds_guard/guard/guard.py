@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import wire
+from .. import copies, wire
 from ..audit import AuditLog, new_call_id
 from ..core.calls import Decision, LookupSource
 from ..core.decide import decide
@@ -51,7 +51,7 @@ class LookupFailed(Exception):
 def _judged(row: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters a decision on a call of ``row`` rests on, copied as they are now (the
     request is held against them at request-created)."""
-    return {name: wire.plain_copy(params[name]) for name in row.judged if name in params}
+    return {name: copies.plain_copy(params[name]) for name in row.judged if name in params}
 
 
 class Guard:
@@ -307,7 +307,7 @@ class Guard:
             return lookups
         # on the guard's own copy: a handler holding ``params`` may change them while the
         # look-ups run (its change is then what is held at request-created)
-        detached = wire.detached(params, row.judged)
+        detached = copies.detached(params, row.judged)
         try:
             return decide(self.policy, row, detached, binding.facts(), lookups)
         except LookupFailed as failed:
