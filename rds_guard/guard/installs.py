@@ -38,13 +38,11 @@ logger = logging.getLogger("rds_guard")
 
 
 _stacks: weakref.WeakKeyDictionary[object, weakref.ref[Stack]] = weakref.WeakKeyDictionary()
-"""The stack of guards installed on each session or emitter, held weakly: the session holds
-its own (its client class hook, `_hook_session`, does while the stack holds a guard). Held
-here too, a dropped session's stack, its guards and their audit logs would outlive the
-collection that frees the session (only its weak key's callback lets go of them) until the
-next one, which may come long after."""
-_default_stack: list[Stack] = []
-"""The stack of boto3's default session, held: its key (`_DEFAULT_SESSION`) never dies."""
+"""The stack of guards installed on each session or emitter, held weakly: while it holds a
+guard, the session holds its own (its client class hook, `_hook_session`), and boto3 that of
+its default session (`_hook_default_sessions`). Held here too, a dropped session's stack, its
+guards and their audit logs would outlive the collection that frees the session (only its
+weak key's callback lets go of them) until the next one, which may come long after."""
 
 
 class _PendingGuard:
@@ -132,8 +130,6 @@ def _stack_of(target: object) -> Stack:
     if stack is None or not stack.guards:
         stack = Stack()
         _stacks[target] = weakref.ref(stack)
-        if target is _DEFAULT_SESSION:
-            _default_stack[:] = [stack]
     return stack
 
 

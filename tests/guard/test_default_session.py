@@ -150,3 +150,34 @@ def test_an_install_that_fails_leaves_boto3_as_it_was(
     monkeypatch.delenv("AWS_PROFILE")
     rds_guard.install(policy=policy).uninstall()
     assert (boto3.setup_default_session, boto3._get_default_session) == (setup, fetch)
+
+
+@pytest.mark.parametrize("target", ["a-session", "the-default-session"])
+def test_a_guard_the_program_does_not_keep_stays_in_force_through_collections(
+    moto_server: MotoServer, tmp_path: Path, target: str
+) -> None:
+    """The table of each session's guards holds them weakly (a dropped session's go with
+    it): the session holds its own, and boto3 its default session's. A program that installs
+    and keeps nothing but the session (or nothing at all) is guarded after any number of
+    collections, by the same guard: nothing is sent."""
+    import gc
+    import weakref
+
+    policy = write_policy(tmp_path, STRICT)
+    make_cluster(moto_server.client("rds"))
+    session = boto3.Session(region_name=REGION) if target == "a-session" else None
+    guard = rds_guard.install(session, policy) if session else rds_guard.install(policy=policy)
+    installed = weakref.ref(guard)
+    del guard
+    try:
+        for _ in range(3):
+            gc.collect()
+        assert installed() is not None, "the guard was collected"
+        client = moto_server.client("rds", session=session or boto3._get_default_session())
+        gc.collect()
+        assert blocked(client)
+        assert moto_server.count("CreateDBClusterSnapshot") == 0
+    finally:
+        kept = installed()
+        if kept is not None:
+            kept.uninstall()
