@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import field
 from pathlib import Path
@@ -376,14 +377,27 @@ def find_policy_path() -> str | None:
     """The policy file to use when none is named: $RDS_GUARD_POLICY, else ./rds_guard.toml,
     else None. The path is returned as written (messages and `Policy.source` show it so).
 
-    $RDS_GUARD_POLICY set but naming no regular file is a `PolicyError`, not a fallback.
+    $RDS_GUARD_POLICY set but naming no regular file is a `PolicyError`, not a fallback. So
+    is a ./rds_guard.toml that is there but no regular file (a directory, a FIFO, a symlink to
+    nothing, such as a mount that failed): the guard never runs without the policy put there.
     """
     named = os.environ.get(POLICY_ENV)
     if named is not None:
         if not Path(named).is_file():
-            raise PolicyError(f"{POLICY_ENV} names {named!r}, which is not a readable file")
+            raise PolicyError(
+                f"{POLICY_ENV} names {named!r}, which is not a readable file ({_what_is_at(named)})"
+            )
         return named
-    return DEFAULT_POLICY_FILE if Path(DEFAULT_POLICY_FILE).is_file() else None
+    return DEFAULT_POLICY_FILE if os.path.lexists(DEFAULT_POLICY_FILE) else None
+
+
+def _what_is_at(path: str) -> str:
+    """What ``path`` names instead of a regular file, in words."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return error.strerror or "it cannot be read"
+    return "a directory" if stat.S_ISDIR(mode) else "not a regular file"
 
 
 def resolve_policy(policy: PolicyLike) -> Policy:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1307,6 +1308,41 @@ def test_env_var_naming_a_directory_is_a_policy_error(tmp_path, monkeypatch):
     """RDS_GUARD_POLICY naming a directory is not a readable policy file."""
     monkeypatch.setenv("RDS_GUARD_POLICY", str(tmp_path))
     with pytest.raises(PolicyError, match="RDS_GUARD_POLICY"):
+        resolve_policy(None)
+
+
+@pytest.mark.parametrize("kind", ["directory", "dangling symlink", "fifo"])
+def test_a_rds_guard_toml_that_is_no_regular_file_is_reported_not_passed_over(
+    tmp_path, monkeypatch, kind
+):
+    """A ./rds_guard.toml that is there but is no regular file (a mount that failed) is a
+    PolicyError saying what it is: never "no policy", never a guard without it."""
+    target = tmp_path / "rds_guard.toml"
+    if kind == "directory":
+        target.mkdir()
+        expected = "is a directory"
+    elif kind == "fifo":
+        os.mkfifo(target)
+        expected = "is a FIFO"
+    else:
+        target.symlink_to(tmp_path / "gone.toml")
+        expected = "No such file or directory"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RDS_GUARD_POLICY", raising=False)
+    with pytest.raises(PolicyError) as caught:
+        resolve_policy(None)
+    assert str(caught.value).startswith("rds_guard.toml: ")
+    assert expected in str(caught.value)
+    assert "no policy given" not in str(caught.value)
+
+
+def test_env_var_naming_no_file_says_what_it_names(tmp_path, monkeypatch):
+    """RDS_GUARD_POLICY naming a directory or nothing says which."""
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(tmp_path))
+    with pytest.raises(PolicyError, match=r"not a readable file \(a directory\)"):
+        resolve_policy(None)
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(tmp_path / "gone.toml"))
+    with pytest.raises(PolicyError, match=r"\(No such file or directory\)"):
         resolve_policy(None)
 
 
