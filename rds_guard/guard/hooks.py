@@ -112,47 +112,73 @@ def hook_client(
     events.register_last(LAST_EVENT, last, unique_id=f"rds_guard:{LAST_EVENT}:last")
     for stage, _ in STAGES[1:] if every is not None else ():
         events.register(f"{stage}.{service}", every, unique_id=f"rds_guard:{stage}.{service}")
-    original = client.generate_presigned_url
-    generate = _held_weakly(client, original)
-    function = getattr(original, "__func__", None)
-    signature = _signature_of(function) if function else inspect.signature(original)
+    _wrap_presign(client, presign)
 
-    def generate_presigned_url(*args: Any, **kwargs: Any) -> Any:
+
+def _wrap_presign(client: Hooked, presign: Callable[..., Any]) -> None:
+    """Put ``presign`` in front of the client's ``generate_presigned_url``.
+
+    The wrapper is a method of a subclass of the client's class made for this client alone
+    (botocore makes a class per client), so that looking it up gives a bound method, as
+    without the guard: it holds the client while it runs (``boto3.client("rds")
+    .generate_presigned_url(...)``, the client held by nothing else), and nothing stored on
+    the client holds the client (it is freed as soon as it is dropped, not by the cycle
+    collector). A ``generate_presigned_url`` set on the client itself is wrapped there.
+    """
+    if "generate_presigned_url" in vars(client):
+        _wrap_in_place(client, presign)
+        return
+    cls: Any = type(client)
+    function = cls.generate_presigned_url
+    signature = _signature_of(function)
+    guarded: Any = None
+
+    def generate_presigned_url(self: Any, *args: Any, **kwargs: Any) -> Any:
+        generate = super(guarded, self).generate_presigned_url
         _called_as_defined(signature, generate, args, kwargs)
         return presign(generate, *args, **kwargs)
 
-    async def generate_presigned_url_async(*args: Any, **kwargs: Any) -> Any:
+    async def generate_presigned_url_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+        generate = super(guarded, self).generate_presigned_url
         _called_as_defined(signature, generate, args, kwargs)
         return await presign(generate, *args, **kwargs)
 
     # its name, docstring and signature are the method's, as without the guard, and so is
     # being a coroutine function (aiobotocore's), which frameworks look at before awaiting
+    method = (
+        generate_presigned_url_async
+        if inspect.iscoroutinefunction(function)
+        else generate_presigned_url
+    )
+    namespace = {
+        "generate_presigned_url": functools.update_wrapper(method, function),
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+    }
+    guarded = type(cls.__name__, (cls,), namespace)
+    client.__class__ = guarded
+
+
+def _wrap_in_place(client: Hooked, presign: Callable[..., Any]) -> None:
+    """Wrap a ``generate_presigned_url`` set on the client itself, where it is."""
+    original = client.generate_presigned_url
+    signature = inspect.signature(original)
+
+    def generate_presigned_url(*args: Any, **kwargs: Any) -> Any:
+        _called_as_defined(signature, original, args, kwargs)
+        return presign(original, *args, **kwargs)
+
+    async def generate_presigned_url_async(*args: Any, **kwargs: Any) -> Any:
+        _called_as_defined(signature, original, args, kwargs)
+        return await presign(original, *args, **kwargs)
+
     wrapper = (
         generate_presigned_url_async
         if inspect.iscoroutinefunction(original)
         else generate_presigned_url
     )
-    wrapped: Any = functools.update_wrapper(wrapper, original)
-    if generate is not original:  # ``__wrapped__`` would hold the client: its signature instead
-        del wrapped.__wrapped__
-        wrapped.__signature__ = signature
-    client.generate_presigned_url = wrapped
-
-
-def _held_weakly(client: Hooked, method: Callable[..., Any]) -> Callable[..., Any]:
-    """``method``, a method bound to ``client``, calling it through a weak reference: the
-    wrapper is stored on the client, and a bound method there would keep the client alive
-    until the cycle collector ran (without the guard it is freed as soon as it is dropped).
-    Anything else (a guard's wrapper of a nested install) as it is."""
-    function = getattr(method, "__func__", None)
-    if function is None or getattr(method, "__self__", None) is not client:
-        return method
-    owner = weakref.ref(client)
-
-    def generate(*args: Any, **kwargs: Any) -> Any:
-        return function(owner(), *args, **kwargs)
-
-    return generate
+    client.generate_presigned_url = functools.update_wrapper(wrapper, original)
 
 
 def _called_as_defined(

@@ -217,6 +217,42 @@ def test_the_wrapped_presign_looks_like_the_method(moto_server: MotoServer, tmp_
     guarded, method = rds.generate_presigned_url, bare.generate_presigned_url
     assert (guarded.__name__, guarded.__doc__) == (method.__name__, method.__doc__)
     assert inspect.signature(guarded) == inspect.signature(method)
+    # a method bound to the client, as without the guard; the client's class says what it is
+    assert inspect.ismethod(guarded) and guarded.__self__ is rds
+    assert (type(rds).__name__, type(rds).__module__) == ("RDS", "botocore.client")
+    assert "generate_presigned_url" not in vars(rds)
+
+
+@pytest.mark.parametrize("service", ["rds", "docdb", "neptune"])
+def test_a_client_held_by_nothing_but_its_presign_presigns(
+    moto_server: MotoServer, tmp_path: Path, service: str
+) -> None:
+    """``session.client(...).generate_presigned_url(...)``: the client, held by nothing but
+    the method looked up on it, lives until the URL is made, as without the guard; a guarded
+    operation's URL is judged and recorded, another's made as it would be."""
+    session, _ = guarded_session(write_policy(tmp_path, AUDITED), on=moto_server)
+    if service == "rds":
+        make_cluster(moto_server.client(service))
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    collecting = gc.isenabled()
+    gc.disable()  # freed by its count of references alone, as a dropped client is
+    try:
+        listed = moto_server.client(service, session=session).generate_presigned_url(
+            "describe_db_clusters", Params={}, ExpiresIn=60
+        )
+        made = None
+        if service == "rds":
+            made = moto_server.client(service, session=session).generate_presigned_url(
+                "create_db_cluster_snapshot", Params=params, ExpiresIn=60
+            )
+    finally:
+        if collecting:
+            gc.enable()
+    assert "Action=DescribeDBClusters" in listed
+    if made is not None:
+        assert "Action=CreateDBClusterSnapshot" in made and "managed-by" in made
+        (record,) = audit_records(tmp_path)
+        assert (record["event"], record["snapshot"]) == ("presigned", GOOD)
 
 
 @pytest.mark.parametrize("service", ["rds", "docdb", "neptune"])
