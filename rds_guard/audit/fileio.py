@@ -246,28 +246,57 @@ class Lines(Iterator[list[bytes]]):
     a final line with no newline (``b""`` when the stream ends with a newline). A line longer
     than `LONGEST_READ` is an `AuditError` naming ``path`` and where the line starts (the
     stream's first byte at ``start`` of the file): no record is so long, and held whole it
-    would take the reader's memory.
+    would take the reader's memory. With ``long_lines``, such a line is a `LongLine` instead,
+    its bytes past the first `LONGEST_READ` passed over unheld (`verify` reports it).
     """
 
     def __init__(
-        self, blocks: Iterable[bytes], *, path: str | os.PathLike[str] | None = None, start: int = 0
+        self,
+        blocks: Iterable[bytes],
+        *,
+        path: str | os.PathLike[str] | None = None,
+        start: int = 0,
+        long_lines: bool = False,
     ) -> None:
         self._blocks = iter(blocks)
         self._pieces: list[bytes] = []  # the line begun, one piece per block read into it
         self._held = 0  # the bytes in the pieces
         self._begun = start  # where the line begun starts in the file
         self._path = path
+        self._long_lines = long_lines
+        self._passed_over: LongLine | None = None  # a long line whose newline is still ahead
 
     @property
     def rest(self) -> bytes:
         """The bytes after the last newline read so far."""
+        if self._passed_over is not None:
+            return self._passed_over
         return b"".join(self._pieces)
 
     def __next__(self) -> list[bytes]:
         block = next(self._blocks)
+        if self._passed_over is not None:
+            end = block.find(b"\n")
+            self._passed_over.size += len(block) if end < 0 else end
+            if end < 0:
+                return []
+            long_line, self._passed_over = self._passed_over, None
+            self._begun += long_line.size + 1
+            block = block[end + 1 :]
+            self._pieces, self._held = [], 0
+            return [long_line, *self._joined(block)] if block else [long_line]
+        return self._joined(block)
+
+    def _joined(self, block: bytes) -> list[bytes]:
+        """The lines ``block`` ends, the line begun before it joined to the first."""
         self._pieces.append(block)
         self._held += len(block)
         if b"\n" not in block:
+            if self._held > LONGEST_READ and self._long_lines:
+                first = next(piece for piece in self._pieces if piece)  # never b"": falsy
+                self._passed_over = LongLine(first[:LONG_LINE_SHOWN], self._held)
+                self._pieces, self._held = [], 0
+                return []
             if self._held > LONGEST_READ:
                 raise AuditError(
                     f"{self._path}: the line at byte {self._begun} is longer than any record"
@@ -285,6 +314,25 @@ class Lines(Iterator[list[bytes]]):
 
 LONGEST_READ = 64 << 20
 """The longest line a reader of a log reads (`Lines`): 256 times the longest record."""
+
+LONG_LINE_SHOWN = 256
+"""How many of a `LongLine`'s first bytes it holds."""
+
+
+class LongLine(bytes):
+    """A line longer than `LONGEST_READ`, not read: its first bytes (at most `LONG_LINE_SHOWN`), and
+    ``size``, its whole length without the newline (counted as the line is passed over). Its
+    text (``str``) says what it is, for a finding."""
+
+    size: int
+
+    def __new__(cls, start: bytes, size: int) -> LongLine:
+        line = super().__new__(cls, start)
+        line.size = size
+        return line
+
+    def __str__(self) -> str:
+        return f"a line of {self.size:,} bytes, longer than any record (not read)"
 
 
 class Lookahead(Iterator[list[bytes]]):

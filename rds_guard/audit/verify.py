@@ -188,7 +188,7 @@ def verify(
                 blocks = counter.count(blocks)
             first_block = next(blocks, b"")
             _check_first_bytes(Path(path), stream.fileno(), first_block)
-            batches = Lines(_chained(first_block, blocks), path=path)
+            batches = Lines(_chained(first_block, blocks), path=path, long_lines=True)
             walk.walk(batches, Path(path), first=index == 0)
             if batches.rest:
                 walk.torn(batches.rest)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import KeyRequired, NotAnAuditLog
 from .fastpath import scan_first_format, scan_sealed
-from .fileio import Lookahead
+from .fileio import LongLine, Lookahead
 from .findings import CRLF, NOT_AUTHENTIC, NOTHING_KEYED, Finding
 from .record import (
     CHAIN_HMAC,
@@ -127,8 +127,8 @@ class ChainWalk:
         self.report(
             self.number + 1,
             "torn",
-            f"the last line has no newline ({len(rest)} bytes): a write was cut off (the next "
-            "writer repairs it)",
+            f"the last line has no newline ({getattr(rest, 'size', len(rest))} bytes): a write"
+            " was cut off (the next writer repairs it)",
         )
 
     def _check_opening(
@@ -236,10 +236,10 @@ class ChainWalk:
         """Check one line the fast path did not accept: report what is wrong, then resync."""
         self.number += 1
         number = self.number
-        record = parse_record(line)
+        record = None if isinstance(line, LongLine) else parse_record(line)
         if record is None:
             what = "an empty line" if not line.strip() else "not an audit record"
-            self.report(number, "edited", what)
+            self.report(number, "edited", str(line) if isinstance(line, LongLine) else what)
             self._bad += 1
             return
         self.records += 1

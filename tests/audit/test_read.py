@@ -139,15 +139,36 @@ def test_a_line_longer_than_any_reader_reads_is_an_error_not_a_memory_hog(
     assert peak < 72 << 20, peak
 
 
-def test_verify_says_where_a_line_too_long_to_read_is(
-    log_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("after", [b"\n", b""], ids=["complete", "torn"])
+def test_verify_reports_a_line_too_long_to_read_and_goes_on(
+    log_path: Path, capsys: pytest.CaptureFixture[str], after: bytes
 ) -> None:
-    """`rds-guard audit verify` and `audit repair` of such a log: one line naming it, exit 2
-    (nothing said to be ok), and the log left as it is."""
+    """`rds-guard audit verify` of such a log: the line is a finding (exit 1, as any damage
+    to a log: whoever can append to a line cannot make tampering look like bad usage),
+    passed over without being held, and the lines after it are read; `audit repair`: one
+    line naming it, exit 2, and the log left as it is."""
     make_log(log_path, 2)
-    start = _with_a_hole(log_path, 80 << 20)
+    start = _with_a_hole(log_path, 80 << 20, after)
+    if after:
+        with open(log_path, "ab") as file:
+            file.write(b"not a record\n")
     before = log_path.stat()
-    for words in (["verify"], ["repair", "--dry-run"], ["repair"]):
+    tracemalloc.start()
+    try:
+        run = run_main(capsys, "audit", "verify", str(log_path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (run.code, run.err) == (1, ""), run.err
+    if after:
+        assert "line 3: edited: " in run.out
+        assert "a line of 83,886,080 bytes, longer than any record (not read)" in run.out
+        assert "line 4: edited: " in run.out and "not an audit record" in run.out
+    else:
+        assert "line 3: torn: " in run.out and "(83886080 bytes)" in run.out
+    assert "ok:" not in run.out
+    assert peak < 72 << 20, peak
+    for words in (["repair", "--dry-run"], ["repair"]):
         run = run_main(capsys, "audit", *words, str(log_path))
         assert (run.code, run.out) == (2, ""), words
         assert f"the line at byte {start} is longer than any record" in run.err, words
