@@ -18,7 +18,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Protocol, TextIO, TypeAlias
+from typing import Any, Protocol, TextIO, TypeAlias
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -170,12 +170,12 @@ def _missing_action(parser: argparse.ArgumentParser) -> Handler:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``rds-guard`` with ``argv`` (default: the process's arguments); returns the exit code."""
-    with _stderr_even_closed(), _stdout_even_closed(), _unencodable_escaped():
+    with _stderr_even_closed(), _stdout_even_closed(), _unencodable_escaped(), _reader_may_go():
         try:
             code = _run(argv)
         except KeyboardInterrupt:  # Ctrl-C, also while the parser is built
             return 130
-        try:  # what is still buffered goes now: a reader gone early is met here, not at exit
+        try:  # what is still buffered goes now: an output lost is met here, not at exit
             sys.stdout.flush()
         except BrokenPipeError:
             return _reader_gone()
@@ -213,6 +213,57 @@ class _ClosedOutput(io.TextIOBase):
     def flush(self) -> None:
         if self.lost:
             raise OSError(errno.EBADF, "standard output is closed: the output was lost")
+
+
+class _PipeOutput(io.RawIOBase):
+    """Standard output's descriptor under a command: once its reader is gone (a pipe closed
+    early: ``| head -1``), what the command writes after goes nowhere, and the command runs
+    on to its verdict. Its exit code is thus the same however much of its output is read."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self.gone = False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data: Any) -> int:
+        if not self.gone:
+            try:
+                return os.write(self._fd, data)
+            except BrokenPipeError:
+                self.gone = True
+                _write_nowhere(self)  # and so does what Python still holds at exit
+        return memoryview(data).nbytes
+
+
+@contextlib.contextmanager
+def _reader_may_go() -> Iterator[None]:
+    """Standard output written through `_PipeOutput` while a command runs, when it is a
+    descriptor (a stream captured in memory is left as it is)."""
+    original = sys.stdout
+    try:
+        fd = original.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    output = io.TextIOWrapper(
+        io.BufferedWriter(_PipeOutput(fd)),
+        encoding=original.encoding,
+        errors=original.errors,
+        line_buffering=bool(original.line_buffering),
+    )
+    sys.stdout = output
+    try:
+        yield
+    finally:
+        sys.stdout = original
+        with contextlib.suppress(OSError, ValueError):
+            output.flush()
 
 
 @contextlib.contextmanager
@@ -341,8 +392,9 @@ def _aws_error_text(error: BotoCoreError | ClientError, args: argparse.Namespace
 
 
 def _reader_gone() -> int:
-    """After a closed pipe (``| head``), exit 1 and keep the exit-time flush from printing an
-    error."""
+    """After a closed pipe where standard output is not `_PipeOutput` (``| head`` as the
+    command runs: it is cut short, its verdict not known), exit 1 and keep the exit-time
+    flush from printing an error."""
     _write_nowhere(sys.stdout)
     return 1
 
@@ -353,7 +405,7 @@ def _output_lost(error: OSError) -> int:
     return _fail(error.strerror or str(error))
 
 
-def _write_nowhere(stream: TextIO | None) -> None:
+def _write_nowhere(stream: TextIO | io.IOBase | None) -> None:
     """Point ``stream``'s descriptor at /dev/null, so that what it still holds goes there at
     exit rather than failing again (which would make the exit code Python's 120)."""
     if stream is None:  # started with it closed
