@@ -238,6 +238,12 @@ def _list_item(name: str, shape: Any, text: str) -> Any:
     item = getattr(getattr(shape, "member", None), "type_name", "string")
     if item != "string":
         raise UsageError(f"--param {name}: a list of {item}s cannot be given on the command line")
+    if text.startswith("[") and text.endswith("]"):
+        # the JSON of the AWS CLI: one item here, and a call AWS refuses judged as allowed
+        raise UsageError(
+            f"--param {name}={text}: give each item of the list with a --param of its own"
+            f" (--param {name}=ITEM --param {name}=ITEM)"
+        )
     return text
 
 

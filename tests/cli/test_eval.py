@@ -358,6 +358,29 @@ def test_eval_list_parameter_from_repeated_param(
     assert (code, document["params"]["ValuesToRemove"]) == (0, ["all"])
 
 
+@pytest.mark.parametrize("written", ['["all"]', '["111122223333","all"]', "[]"])
+def test_eval_refuses_a_list_written_as_json_in_one_param(
+    capsys: pytest.CaptureFixture[str], policy: Path, written: str
+) -> None:
+    """``--param 'ValuesToAdd=["all"]'`` (the AWS CLI's JSON) would be one item, the text
+    ``["all"]``, which is no account and which AWS refuses: judged so, a public share looks
+    allowed. It is a usage error saying how to give the items."""
+    run = run_eval(
+        capsys,
+        policy,
+        "ModifyDBClusterSnapshotAttribute",
+        "--param",
+        f"DBClusterSnapshotIdentifier={GOOD}",
+        "--param",
+        "AttributeName=restore",
+        "--param",
+        f"ValuesToAdd={written}",
+    )
+    assert_one_error_line(
+        run, f"--param ValuesToAdd={written}", "--param ValuesToAdd=ITEM --param ValuesToAdd=ITEM"
+    )
+
+
 def test_eval_blocked_public_share_human(capsys: pytest.CaptureFixture[str], policy: Path) -> None:
     result = run_eval(
         capsys,
