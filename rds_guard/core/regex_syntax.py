@@ -16,6 +16,7 @@ import sys
 import unicodedata
 
 from .frozen import frozen
+from .identifier_chars import IDENTIFIER_CHARS, IdentifierChecks
 from .regex_refusals import PYTHON_FLAGS, REFUSED_ESCAPES, REFUSED_GROUPS, RegexProblem
 
 SAMPLE_SOURCE = "x"
@@ -36,7 +37,6 @@ _SHORTHANDS = {
         r"\x{3001}-\x{10ffff}"
     ),
 }
-_IDENTIFIER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")  # matched lowercased
 _TURKISH_I = frozenset("Ii\u0130\u0131")  # one letter to Python's IGNORECASE, two pairs to RE2
 _TURKISH_CLASS = r"Ii\x{130}\x{131}"
 _PLAIN = re.compile(r"[^\\\[\](){}*+?.^$|]+")  # a run of literal characters
@@ -104,7 +104,7 @@ def _char(code: int) -> str:
     return char if char.isascii() and char.isalnum() else f"\\x{{{code:x}}}"
 
 
-class _Translator:
+class _Translator(IdentifierChecks):
     def __init__(self, text: str, naming: bool) -> None:
         self.text = text
         self.naming = naming
@@ -172,34 +172,10 @@ class _Translator:
 
     # --- literals and escapes ----------------------------------------------------------------
 
-    def check_case(self, run: str, start: int) -> None:
-        if not self.naming or self.ignorecase or run == run.lower():
-            return
-        offset, char = next((o, c) for o, c in enumerate(run) if c != c.lower())
-        raise self.fail(
-            f"the uppercase letter {char!r} can never match: identifiers are matched lowercased"
-            f" (write {char.lower()!r}, or (?i) before it)",
-            start + offset,
-        )
-
-    def check_identifier_char(self, char: str, at: int) -> None:
-        """A literal character no identifier holds, in a naming pattern, can never match (as
-        an uppercase letter cannot): an underscore, a dot, a space, an en dash pasted for a
-        hyphen. Under ``(?i)`` a letter may fold to an ASCII one (the Kelvin sign to k)."""
-        if not self.naming or char in _IDENTIFIER_CHARS:
-            return
-        if self.ignorecase and (char.lower() in _IDENTIFIER_CHARS or char.isalpha()):
-            return
-        self.check_case(char, at)
-        raise self.fail(
-            f"{char!r} can never match: an identifier holds only letters, digits and hyphens",
-            at,
-        )
-
     def literal_run(self, run: str, start: int) -> None:
         self.check_case(run, start)
         for offset, char in enumerate(run):
-            if char not in _IDENTIFIER_CHARS:
+            if char not in IDENTIFIER_CHARS:
                 self.check_identifier_char(char, start + offset)
         if self.ignorecase and not _TURKISH_I.isdisjoint(run):
             for offset, char in enumerate(run):
@@ -450,6 +426,8 @@ class _Translator:
                 spans.append((low, low))
                 items.append(_char(low))
         self.i = i + 1
+        if len(spans) == len(items) and not not_word:  # characters and ranges alone
+            self.check_class(text[start : self.i], spans, negate, start)
         if self.ignorecase and any(lo <= ord(c) <= hi for lo, hi in spans for c in _TURKISH_I):
             items.append(_TURKISH_CLASS)
         body = "".join(items)

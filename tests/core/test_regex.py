@@ -435,6 +435,46 @@ def test_escapes_classes_flags_and_names_are_no_uppercase_literals(pattern):
 
 
 @pytest.mark.parametrize(
+    ("pattern", "position", "hint"),
+    [
+        ("^orders-[A-Z]+$", 8, True),
+        ("^[A-Z][a-z0-9-]*$", 1, True),
+        ("^x(-[A-Z])?$", 4, True),  # optional, and still a class that matches nothing
+        ("^[^a-z0-9-]+$", 1, False),
+        ("^a[^-0-9a-z]$", 2, False),
+        ("^[_.]x$", 1, False),
+        (r"^x[\x{e0}-\x{ff}]$", 2, False),
+    ],
+)
+def test_a_class_no_identifier_character_matches_is_refused_in_a_naming_pattern(
+    pattern, position, hint
+):
+    """`[A-Z]` in a naming pattern can match no lowercased identifier (a-z, 0-9, -), nor can
+    a negated class of all of them: the policy loaded and every create was blocked. Refused at
+    the class, saying what to write for an uppercase one."""
+    with pytest.raises(RegexProblem) as caught:
+        NamePattern(pattern)
+    assert caught.value.position == position
+    assert "can never match: identifiers are matched lowercased" in caught.value.message
+    assert ("start the pattern with (?i)" in caught.value.message) is hint
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(?i)^[A-Z]+$", r"^(?i:[A-Z])x$", r"^[A-Z0-9]$", r"^[^A-Z]+$", r"^[^_]$", r"^[\W]x$"],
+)
+def test_a_class_an_identifier_character_may_match_loads(pattern):
+    """Under `(?i)`, with one of a-z, 0-9 or - among its members, negated without all of
+    them, or with a shorthand: the class may match."""
+    NamePattern(pattern)
+
+
+def test_a_tag_pattern_may_hold_any_class():
+    """Tag values keep their case: `[A-Z]` in a tag pattern is a class like any other."""
+    assert compile_regex("^[A-Z]+$").fullmatch("PROD")
+
+
+@pytest.mark.parametrize(
     ("pattern", "char", "position"),
     [
         ("^{source}_daily-[0-9]{8}$", "_", 9),
@@ -694,7 +734,7 @@ def test_a_naming_pattern_that_may_match_the_empty_text_and_more_loads(pattern):
             "every name it matches starts with a character from '0' to '9', and AWS's names"
             " start with a letter a to z: every name would be refused",
         ),
-        ("^[à-ÿ]+$", "every name it matches starts with a character from 'à' to 'ÿ'"),
+        ("^[à-ÿ]+$", "the class [à-ÿ] can never match: identifiers are matched lowercased"),
         ("^\\p{Greek}.*$", "every name it matches starts with a character from 'Ͱ' to"),
         (
             "^snap--[0-9]+$",
