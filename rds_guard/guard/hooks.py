@@ -130,15 +130,21 @@ def _wrap_presign(client: Hooked, presign: Callable[..., Any]) -> None:
         return
     cls: Any = type(client)
     function = cls.generate_presigned_url
-    signature = _signature_of(function)
+    signature = _signature_of(client.generate_presigned_url)
     guarded: Any = None
 
+    # Called on another client (``type(a).generate_presigned_url(b, ...)``): that client's
+    # own method, its guard's wrapper or botocore's, as without the guard.
     def generate_presigned_url(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(self, guarded):
+            return self.generate_presigned_url(*args, **kwargs)
         generate = super(guarded, self).generate_presigned_url
         _called_as_defined(signature, generate, args, kwargs)
         return presign(generate, *args, **kwargs)
 
     async def generate_presigned_url_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(self, guarded):
+            return await self.generate_presigned_url(*args, **kwargs)
         generate = super(guarded, self).generate_presigned_url
         _called_as_defined(signature, generate, args, kwargs)
         return await presign(generate, *args, **kwargs)
@@ -197,11 +203,24 @@ def _called_as_defined(
         raise unfit
 
 
-@functools.cache
-def _signature_of(function: Callable[..., Any]) -> inspect.Signature:
-    """The signature of ``function`` bound to an instance (without its first parameter)."""
-    signature = inspect.signature(function)
-    return signature.replace(parameters=list(signature.parameters.values())[1:])
+_SIGNATURES: weakref.WeakKeyDictionary[Callable[..., Any], inspect.Signature] = (
+    weakref.WeakKeyDictionary()
+)
+"""The signature of each class's ``generate_presigned_url`` function (botocore's one for
+every client), kept while the function lives: a wrapper of an earlier hook, or a function
+another handler made for one class, goes with its class."""
+
+
+def _signature_of(method: Callable[..., Any]) -> inspect.Signature:
+    """The signature of ``method``, as looked up on a client (a bound method without its
+    first parameter; a static one as it is)."""
+    function = getattr(method, "__func__", None)
+    if function is None:
+        return inspect.signature(method)
+    found = _SIGNATURES.get(function)
+    if found is None:
+        found = _SIGNATURES[function] = inspect.signature(method)
+    return found
 
 
 class StandIns:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import botocore.signers
 import pytest
 from aws import audit_records, guarded_client, guarded_session, make_cluster, snapshot_tags
@@ -253,6 +254,74 @@ def test_a_client_held_by_nothing_but_its_presign_presigns(
         assert "Action=CreateDBClusterSnapshot" in made and "managed-by" in made
         (record,) = audit_records(tmp_path)
         assert (record["event"], record["snapshot"]) == ("presigned", GOOD)
+
+
+def test_the_method_called_on_another_client_is_that_clients_own(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """``type(a).generate_presigned_url(b, ...)``: as without the guard, a URL of ``b``'s,
+    judged by ``b``'s guard when it has one (a bad name blocked), made as botocore makes it
+    when it has none."""
+    session, _ = guarded_session(write_policy(tmp_path, AUDITED), on=moto_server)
+    guarded, other_guarded = (moto_server.client("rds", session=session) for _ in range(2))
+    bare = moto_server.client("rds")
+    make_cluster(bare)
+    method = type(guarded).generate_presigned_url
+    assert "Action=DescribeDBClusters" in method(bare, "describe_db_clusters")
+    bad = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": "Bad_Name"}
+    assert "Action=CreateDBClusterSnapshot" in method(bare, "create_db_cluster_snapshot", bad)
+    with pytest.raises(rds_guard.PolicyViolation):
+        method(other_guarded, "create_db_cluster_snapshot", bad)
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+def test_a_client_hooked_twice_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The AWS CLI plugin's stand-ins hook a client, then an install on the client hooks it
+    again: the second wrapper wraps the first. Once the clients are dropped, nothing holds
+    either wrapper's class (a cache of signatures kept the first one, and all it held)."""
+    from rds_guard.awscli import awscli_initialize
+    from rds_guard.guard import hooks
+
+    session = botocore.session.get_session()
+    awscli_initialize(session.get_component("event_emitter"))
+    policy = write_policy(tmp_path, AUDITED)
+    classes = []
+    for _ in range(20):
+        client = session.create_client(
+            "rds", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        with rds_guard.install(client, policy=policy):
+            classes += [weakref.ref(kind) for kind in type(client).__mro__[:2]]
+        del client
+    gc.collect()
+    assert len(classes) == 40 and not [kind for kind in classes if kind() is not None]
+    assert len(hooks._SIGNATURES) <= 1  # botocore's own function, kept while it lives
+
+
+def test_a_static_generate_presigned_url_is_wrapped_as_it_is(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``creating-client-class`` handler may give the class a ``generate_presigned_url`` of
+    its own that is no method (a static one): its signature is taken as it is looked up, so a
+    call naming ``ClientMethod`` is made as without the guard."""
+    clients: list[Any] = []
+
+    def generate(
+        ClientMethod: str, Params: Any = None, ExpiresIn: int = 3600, HttpMethod: Any = None
+    ) -> str:
+        url: str = botocore.signers.generate_presigned_url(
+            clients[0], ClientMethod, Params=Params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod
+        )
+        return url
+
+    def static(class_attributes: dict[str, Any], **_: Any) -> None:
+        class_attributes["generate_presigned_url"] = staticmethod(generate)
+
+    session, _ = guarded_session(write_policy(tmp_path, AUDITED), on=moto_server)
+    session.events.register_last("creating-client-class", static)
+    clients.append(moto_server.client("rds", session=session))
+    url = clients[0].generate_presigned_url(ClientMethod="describe_db_clusters")
+    assert "Action=DescribeDBClusters" in url
 
 
 @pytest.mark.parametrize("service", ["rds", "docdb", "neptune"])
