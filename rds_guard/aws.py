@@ -200,14 +200,15 @@ def _tag_dict(tag_list: object) -> dict[str, str]:
 
 @frozen
 class ServiceSnapshot:
-    """One snapshot as the service lists it (``tags`` None: not read)."""
+    """One snapshot as the service lists it (``tags`` None: not read; `Unreadable`: the
+    answer listing them could not be read as this snapshot's, and says why)."""
 
     identifier: str
     arn: str | None
     engine: str
     snapshot_type: str
     created: datetime | None
-    tags: Mapping[str, str] | None = None
+    tags: Mapping[str, str] | Unreadable | None = None
 
     @property
     def resource_type(self) -> str | None:
@@ -246,9 +247,12 @@ def _listed_snapshot(
 ) -> Read[ServiceSnapshot]:
     arn = item.get(listing.arn_key)
     kind = str(item.get("SnapshotType", "manual"))
-    tags = None
+    tags: dict[str, str] | Unreadable | None = None
     if with_tags and kind != "automated" and (arn or "TagList" in item):
-        tags = yield from resource_tags(item, listing.arn_key)
+        try:
+            tags = yield from resource_tags(item, listing.arn_key)
+        except OddAnswer as odd:  # this snapshot's tags, not the listing: it goes on
+            tags = Unreadable(str(odd))
     return ServiceSnapshot(
         identifier=str(item[listing.parameter]),
         arn=arn,

@@ -22,6 +22,7 @@ from rds_guard.core.frozen import frozen
 from .audit.record import parse_time
 from .aws import ServiceSnapshot
 from .core import operations
+from .core.calls import Unreadable
 from .core.operations import Kind, Operation
 from .core.policy import Policy
 from .core.rules import Violation
@@ -71,6 +72,14 @@ class Noncompliant:
 
 
 @frozen
+class TagsNotRead:
+    """A snapshot a guarded call made whose tags could not be read, so not judged."""
+
+    snapshot: str
+    reason: str
+
+
+@frozen
 class Report:
     """What `reconcile` found; empty lists mean the log and the service agree."""
 
@@ -80,10 +89,11 @@ class Report:
     noncompliant: tuple[Noncompliant, ...] = ()
     expired: tuple[str, ...] = ()
     breached: tuple[str, ...] = ()
+    unread: tuple[TagsNotRead, ...] = ()
 
     @property
     def clean(self) -> bool:
-        """True when nothing was found."""
+        """True when nothing was found (and every tag set to judge was read)."""
         return not (
             self.pending
             or self.vanished
@@ -91,6 +101,7 @@ class Report:
             or self.noncompliant
             or self.expired
             or self.breached
+            or self.unread
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -107,6 +118,7 @@ class Report:
             ],
             "expired": list(self.expired),
             "breached": list(self.breached),
+            "unread": [{"snapshot": u.snapshot, "reason": u.reason} for u in self.unread],
         }
 
 
@@ -338,6 +350,7 @@ def reconcile(
         )
     )
     noncompliant: tuple[Noncompliant, ...] = ()
+    unread: tuple[TagsNotRead, ...] = ()
     if policy is not None:
         made_here = {
             key: operation for key, (operation, _) in log.made_by.items() if key not in replaced
@@ -353,15 +366,24 @@ def reconcile(
                 and known.made(item.key, listed)
             ):
                 made_here.setdefault(item.key, item.operation)
-        noncompliant = tuple(
-            Noncompliant(key[1], tuple(violations))
+        judged = [
+            (key[1], snap.tags)
             for key, operation in made_here.items()
             if (snap := everything.get(key)) is not None
             and operations.OPERATIONS[operation].kind in _JUDGED_TAGS
             and snap.tags is not None
-            and (violations := tag_violations(policy, snap.tags))
+        ]
+        noncompliant = tuple(
+            Noncompliant(name, tuple(violations))
+            for name, tags in judged
+            if not isinstance(tags, Unreadable) and (violations := tag_violations(policy, tags))
         )
-    return Report(pending, vanished, unrecorded, noncompliant, expired, tuple(log.breached))
+        unread = tuple(
+            TagsNotRead(name, tags.why or "not read")
+            for name, tags in judged
+            if isinstance(tags, Unreadable)
+        )
+    return Report(pending, vanished, unrecorded, noncompliant, expired, tuple(log.breached), unread)
 
 
 def _event_and_call(record: Mapping[str, Any]) -> tuple[str, str]:

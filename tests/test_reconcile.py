@@ -38,6 +38,7 @@ import rds_guard
 from rds_guard import audit
 from rds_guard.aws import list_snapshots
 from rds_guard.cli import reconcile as cli_reconcile
+from rds_guard.core.calls import Unreadable
 from rds_guard.reconcile import ServiceSnapshot, reconcile, tag_violations
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -265,6 +266,27 @@ def test_noncompliant_judges_current_tags_of_recorded_snapshots(
             }
         ],
     }
+
+
+def test_tags_that_could_not_be_read_are_reported_not_judged(policy: rds_guard.Policy) -> None:
+    """A snapshot a guarded call made whose tags the listing could not read (an odd
+    TagList) is `unread`, with the reason, not noncompliant nor left out: the report is not
+    clean (exit 1). One not made by a guarded call is unrecorded, as any."""
+    odd = Unreadable("the answer lists the tag team twice")
+    records = [*made("c1", "odd"), *made("c2", "good")]
+    listed = [snap("odd", tags=odd), snap("good"), snap("by-hand", tags=odd)]
+    report = reconcile(records, listed, policy)
+    assert report.noncompliant == () and report.unrecorded == ("by-hand",)
+    assert report.as_dict()["unread"] == [
+        {"snapshot": "odd", "reason": "the answer lists the tag team twice"}
+    ]
+    assert not reconcile(records, listed[:2], policy).clean
+    lines = cli_reconcile.report_lines(
+        report, service="rds", region="us-east-1", snapshots=listed, judged=True
+    )
+    assert "    odd: the answer lists the tag team twice" in lines
+    assert lines[-1] == "found: 1 unrecorded, 1 unread"
+    assert reconcile(records, listed[:2], None).unread == ()  # no policy: nothing judged
 
 
 def test_noncompliant_needs_a_policy_and_judges_every_service(policy: rds_guard.Policy) -> None:
@@ -730,6 +752,7 @@ NOTHING_EXPIRED_OR_BREACHED = (
     "expired: none  (presigned URLs that expired unused: their snapshot was never made)",
     "breached: none  (snapshots deleted in breach of [deletion], sent in warn mode)",
 )
+NOTHING_UNREAD = "unread: none  (recorded snapshots whose tags could not be read, so not judged)"
 
 
 @pytest.fixture
@@ -763,6 +786,7 @@ def test_cli_counts_every_page_of_both_listings(
         "noncompliant": [],
         "expired": [],
         "breached": [],
+        "unread": [],
     }
     assert result.err == "rds-guard: note: no policy found: tags not judged\n"
 
@@ -1236,6 +1260,7 @@ def test_reconcile_json_reports_every_list(scenario: Scenario) -> None:
         ],
         "expired": [],
         "breached": [],
+        "unread": [],
     }
     actions = set(scenario.server.actions())
     assert {"DescribeDBClusterSnapshots", "DescribeDBSnapshots"} <= actions <= READ_ONLY
@@ -1261,6 +1286,7 @@ def test_reconcile_reports_every_list_for_humans(scenario: Scenario) -> None:
         "    orders-manual-20261102",
         "      [tags.allowed] Tags.env: value must be one of: prod, staging, dev",
         *NOTHING_EXPIRED_OR_BREACHED,
+        NOTHING_UNREAD,
         "found: 2 pending, 1 vanished, 2 unrecorded, 1 noncompliant",
     ]
 
@@ -1302,14 +1328,16 @@ def test_clean_log_exits_0(moto_server: MotoServer, tmp_path: Path) -> None:
     )
     result = run_script(*args, env=env, cwd=tmp_path)  # the policy found as ./rds_guard.toml
     assert (result.code, result.err) == (0, services_warning("rds_guard.toml", "docdb", line=2))
-    assert result.out.splitlines()[-4:] == [
+    assert result.out.splitlines()[-5:] == [
         "noncompliant: none  (recorded snapshots whose tags now break the policy)",
         *NOTHING_EXPIRED_OR_BREACHED,
+        NOTHING_UNREAD,
         "ok: the log and rds agree",
     ]
     assert run_script(*args, "--json", env=env, cwd=tmp_path).json() == {
         "pending": [], "vanished": [], "unrecorded": [], "noncompliant": [], "expired": [],
         "breached": [],
+        "unread": [],
     }  # fmt: skip
 
 
@@ -1338,7 +1366,7 @@ def test_neptune_and_rds_share_the_listing(moto_server: MotoServer, tmp_path: Pa
     assert as_neptune.code == 1
     assert as_neptune.json() == {
         "pending": [], "vanished": [], "unrecorded": ["graph-by-hand"], "noncompliant": [],
-        "expired": [], "breached": [],
+        "expired": [], "breached": [], "unread": [],
     }  # fmt: skip
     as_rds = run_script("reconcile", *common, env=env)
     assert as_rds.json()["unrecorded"] == ["orders-by-hand"]
@@ -1511,6 +1539,7 @@ def test_a_presign_past_the_wrapper_stays_pending_where_an_expired_one_does_not(
         "pending": [{"call": records[0]["call"], "snapshot": unknown_expiry, "exists": False}],
         "vanished": [], "unrecorded": [], "noncompliant": [], "expired": [past_expiry],
         "breached": [],
+        "unread": [],
     }  # fmt: skip
     # a year on, the URL of unknown expiry may still be used: it is still pending
     listed = list_snapshots(moto_server.client("rds"), "rds")

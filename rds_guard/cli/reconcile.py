@@ -221,6 +221,7 @@ _TITLES = {
     "noncompliant": "recorded snapshots whose tags now break the policy",
     "expired": "presigned URLs that expired unused: their snapshot was never made",
     "breached": "snapshots deleted in breach of [deletion], sent in warn mode",
+    "unread": "recorded snapshots whose tags could not be read, so not judged",
 }
 _PENDING_ROW = "    {:<32}  {:<6}  {}"
 
@@ -289,6 +290,9 @@ def report_lines(
     lines += [f"    {name}" for name in report.expired]
     lines += _section("breached", len(report.breached))
     lines += [f"    {name}" for name in report.breached]
+    if judged:
+        lines += _section("unread", len(report.unread))
+        lines += [f"    {item.snapshot}: {item.reason}" for item in report.unread]
     lines.append(_summary(report, service))
     return lines
 

@@ -23,6 +23,7 @@ from servers import raw_response
 
 import rds_guard
 from rds_guard import aws
+from rds_guard.core.calls import Unreadable
 
 NAMESPACE = "http://rds.amazonaws.com/doc/2014-10-31/"
 ACCOUNT_ARN = "arn:aws:rds:us-east-1:123456789012"
@@ -227,3 +228,31 @@ def test_a_listing_whose_marker_comes_round_again_ends() -> None:
     with pytest.raises(aws.OddAnswer, match="gives a Marker it gave before"):
         aws.list_snapshots(client, "rds", with_tags=False)
     assert pages == [DESCRIBE, DESCRIBE]
+
+
+def test_a_listed_snapshot_whose_tags_cannot_be_read_leaves_the_listing_going() -> None:
+    """Reconcile's listing: one snapshot whose TagList cannot be read as its tags (a key
+    listed twice) is listed with its tags `Unreadable` and the answer's reason, and the
+    listing goes on to the next snapshot and the next page (it ended the whole listing)."""
+    client = botocore.session.Session().create_client(
+        "rds", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    pages = [
+        (
+            cluster_snapshot("snap-a", tag_list(("team", "a"), ("team", "b")))
+            + cluster_snapshot("snap-b", tag_list(("team", "b"))),
+            "<Marker>next</Marker>",
+        ),
+        (cluster_snapshot("snap-c", tag_list(("team", "c"))), ""),
+    ]
+
+    def answer(request: Any, event_name: str, **_: Any) -> AWSResponse:
+        operation = event_name.rpartition(".")[2]
+        body, marker = pages.pop(0) if operation == DESCRIBE and pages else ("", "")
+        result = f"<DBClusterSnapshots>{body}</DBClusterSnapshots>{marker}"
+        return raw_response(request.url, 200, document(operation, result))
+
+    client.meta.events.register_first("before-send.rds", answer)
+    listed = {s.identifier: s.tags for s in aws.list_snapshots(client, "rds")}
+    assert listed["snap-a"] == Unreadable("the answer lists the tag team twice")
+    assert (listed["snap-b"], listed["snap-c"]) == ({"team": "b"}, {"team": "c"})
