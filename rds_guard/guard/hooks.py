@@ -98,10 +98,11 @@ def hook_client(
     fires after a URL is signed).
 
     The unique ids are the event names, so the guard's handlers are on a client once, however
-    often it is hooked (`binding_of` hooks each client once: the presign wrapper is not
-    deduplicated). Handlers are best plain functions: botocore inspects the signature of
-    each one registered, and a `functools.partial`'s costs three times as much (68 handlers
-    on an rds client).
+    often it is hooked. The presign wrapper is not deduplicated: a client hooked twice (the
+    AWS CLI plugin's `StandIns`, then an install on the client) has two, one subclass over
+    the other, the outer handing its calls to the inner. Handlers are best plain functions:
+    botocore inspects the signature of each one registered, and a `functools.partial`'s costs
+    three times as much (68 handlers on an rds client).
     """
     service = service_of(client)
     events = client.meta.events
