@@ -82,6 +82,7 @@ def _start_successor(locked: LockedFile, tail: Tail, archive: Path, rfd: int) ->
     fd = open_checked(temp, NEW_FILE_FLAGS, "cannot create the rotated log")
     try:
         try:
+            _owned_as(fd, locked.st)
             if os.write(fd, line + b"\n") != len(line) + 1:
                 raise OSError(errno.ENOSPC, "short write")
             os.fsync(fd)
@@ -108,6 +109,19 @@ def _start_successor(locked: LockedFile, tail: Tail, archive: Path, rfd: int) ->
         raise
     fsync_dir(path.parent)
     locked.written_elsewhere(record, line)
+
+
+def _owned_as(fd: int, old: os.stat_result) -> None:
+    """Give the new log the old one's owner, group and permissions: the writers that could
+    write the old one write the new (a rotation run by root's cron must not lock the
+    application out, nor a group's reader lose it). The owner as far as the rotating user may
+    give it (root may; another user may give a group of its own); the permissions always."""
+    with contextlib.suppress(OSError):
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except OSError:
+            os.fchown(fd, -1, old.st_gid)
+    os.fchmod(fd, stat.S_IMODE(old.st_mode))
 
 
 def _keep_old_name(path: Path, archive: Path, rfd: int) -> None:

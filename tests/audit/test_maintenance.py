@@ -9,10 +9,12 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from datetime import datetime, tzinfo
@@ -502,6 +504,49 @@ def test_rotate_starts_a_new_file_that_continues_the_chain(log_path: Path) -> No
     alone = audit.verify([log_path])
     assert alone.ok and alone.records == 2 and alone.continues == "audit.jsonl.1-6"
     assert sorted(p.name for p in log_path.parent.iterdir()) == ["audit.jsonl", "audit.jsonl.1-6"]
+
+
+def test_rotate_keeps_the_logs_permissions(log_path: Path) -> None:
+    """The new log has the old one's permissions (0640 for a group's log shipper), not the
+    0600 of a new file, and the writers write it."""
+    make_log(log_path, 2)
+    log_path.chmod(0o640)
+    audit.rotate(log_path)
+    assert stat.S_IMODE(log_path.stat().st_mode) == 0o640
+    audit.AuditLog(log_path).write("requested", call="after")
+    assert audit.verify([log_path]).ok
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root gives a file to another user")
+def test_rotate_run_as_root_keeps_the_writers_owner() -> None:
+    """Rotation by root (a cron job) of a log an application writes as another user: the
+    new log is the application's, not root's, and that user's next write lands in it (it
+    was refused: every guarded call failed closed until someone mended the owner)."""
+    folder = Path(tempfile.mkdtemp(prefix="rds-guard-rotate-", dir="/tmp"))  # nobody reaches
+    try:
+        folder.chmod(0o777)
+        log_path = folder / "audit.jsonl"
+        make_log(log_path, 2)
+        os.chown(log_path, 65534, 65534)
+        audit.rotate(log_path)
+        st = log_path.stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (65534, 65534, 0o600)
+        write = (
+            "import os, sys; from rds_guard import audit; log = audit.AuditLog(sys.argv[1]);"
+            " os.setgid(65534); os.setuid(65534); log.write('requested', call='as-nobody')"
+        )
+        # through a shell, so that the test run's coverage does not follow it (it could not
+        # write its data as nobody)
+        done = subprocess.run(
+            ["sh", "-c", '"$0" -c "$1" "$2"; exit $?', sys.executable, write, str(log_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert [r["call"] for r in records_of(log_path)][-1] == "as-nobody"
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_rotate_twice_then_verify_the_series(log_path: Path) -> None:
