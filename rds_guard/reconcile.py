@@ -34,6 +34,7 @@ __all__ = [
     "Pending",
     "Report",
     "ServiceSnapshot",
+    "TagsNotRead",
     "belongs_to",
     "reconcile",
     "tag_violations",

@@ -316,7 +316,8 @@ LONGEST_READ = 64 << 20
 """The longest line a reader of a log reads (`Lines`): 256 times the longest record."""
 
 LONG_LINE_SHOWN = 256
-"""How many of a `LongLine`'s first bytes it holds."""
+"""How many of a `LongLine`'s first bytes it holds: fewer than any record has (every record
+lays out all its fields, over 400 bytes), so they are never read as a whole record."""
 
 
 class LongLine(bytes):

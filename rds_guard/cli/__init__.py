@@ -231,14 +231,21 @@ class _PipeOutput(io.RawIOBase):
     def fileno(self) -> int:
         return self._fd
 
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
     def write(self, data: Any) -> int:
-        if not self.gone:
+        """Write all of ``data`` (a pipe may take part of it at a time), or none once the
+        reader is gone."""
+        view = memoryview(data).cast("B")
+        written = 0
+        while not self.gone and written < len(view):
             try:
-                return os.write(self._fd, data)
+                written += os.write(self._fd, view[written:])
             except BrokenPipeError:
                 self.gone = True
                 _write_nowhere(self)  # and so does what Python still holds at exit
-        return memoryview(data).nbytes
+        return len(view)
 
 
 @contextlib.contextmanager
@@ -251,11 +258,18 @@ def _reader_may_go() -> Iterator[None]:
     except (AttributeError, OSError, ValueError):
         yield
         return
+    with contextlib.suppress(OSError, ValueError):
+        original.flush()  # what the program printed before comes first
+    # as buffered as it was: unbuffered under python -u or PYTHONUNBUFFERED
+    raw = _PipeOutput(fd)
+    buffered = isinstance(getattr(original, "buffer", None), io.BufferedWriter)
+    below: Any = io.BufferedWriter(raw) if buffered else raw
     output = io.TextIOWrapper(
-        io.BufferedWriter(_PipeOutput(fd)),
+        below,
         encoding=original.encoding,
         errors=original.errors,
         line_buffering=bool(original.line_buffering),
+        write_through=bool(getattr(original, "write_through", False)),
     )
     sys.stdout = output
     try:

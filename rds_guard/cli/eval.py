@@ -238,7 +238,7 @@ def _list_item(name: str, shape: Any, text: str) -> Any:
     item = getattr(getattr(shape, "member", None), "type_name", "string")
     if item != "string":
         raise UsageError(f"--param {name}: a list of {item}s cannot be given on the command line")
-    if text.startswith("[") and text.endswith("]"):
+    if text.strip().startswith("[") and text.strip().endswith("]"):
         # the JSON of the AWS CLI: one item here, and a call AWS refuses judged as allowed
         raise UsageError(
             f"--param {name}={text}: give each item of the list with a --param of its own"

@@ -8,6 +8,13 @@ from .regex_refusals import RegexProblem
 
 IDENTIFIER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")  # matched lowercased
 
+_FOLDED = IDENTIFIER_CHARS | {c.upper() for c in IDENTIFIER_CHARS} | set("\u212a\u017f\u0130\u0131")
+"""What may match an identifier's character under ``(?i)``: its letters in either case, the
+Kelvin sign (k) and the long s (s), as RE2 folds them, and the dotted and dotless i, one
+letter with i under ``(?i)`` in the policy's dialect (`regex_syntax`), as in Python."""
+
+_ASCII_UPPER = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
 _CASE_HINT = "or start the pattern with (?i)"
 
 
@@ -51,14 +58,16 @@ class IdentifierChecks:
         self, written: str, spans: list[tuple[int, int]], negate: bool, at: int
     ) -> None:
         """A class of characters and ranges alone (``spans``; ``negate``: ``[^...]``) that
-        holds none of an identifier's characters, or, negated, every one: it can never match.
-        Under ``(?i)`` (letters fold) or with a shorthand or ``\\p{...}`` it is not judged."""
-        if not self.naming or self.ignorecase:
+        holds none of an identifier's characters (under ``(?i)``: none of their foldings),
+        or, negated, every one: it can never match. With a shorthand or ``\\p{...}`` it is not
+        judged, nor is a negated class under ``(?i)``."""
+        if not self.naming or (negate and self.ignorecase):
             return
-        held = {c for c in IDENTIFIER_CHARS if any(lo <= ord(c) <= hi for lo, hi in spans)}
-        if held != IDENTIFIER_CHARS if negate else held:
+        matched = _FOLDED if self.ignorecase else IDENTIFIER_CHARS
+        held = {c for c in matched if any(lo <= ord(c) <= hi for lo, hi in spans)}
+        if (held != IDENTIFIER_CHARS) if negate else held:
             return
-        upper = not negate and any(chr(lo).isupper() or chr(hi).isupper() for lo, hi in spans)
+        upper = not negate and any(lo <= ord(c) <= hi for lo, hi in spans for c in _ASCII_UPPER)
         hint = f" (write it in lowercase, {_CASE_HINT})" if upper else ""
         raise self.fail(
             f"the class {written} can never match: identifiers are matched lowercased and hold"

@@ -377,9 +377,10 @@ def find_policy_path() -> str | None:
     """The policy file to use when none is named: $RDS_GUARD_POLICY, else ./rds_guard.toml,
     else None. The path is returned as written (messages and `Policy.source` show it so).
 
-    $RDS_GUARD_POLICY set but naming no regular file is a `PolicyError`, not a fallback. So
-    is a ./rds_guard.toml that is there but no regular file (a directory, a FIFO, a symlink to
-    nothing, such as a mount that failed): the guard never runs without the policy put there.
+    $RDS_GUARD_POLICY set but naming no regular file is a `PolicyError`, not a fallback. A
+    ./rds_guard.toml that is there but no regular file (a directory, a FIFO, a symlink to
+    nothing, such as a mount that failed) is returned, for `load_policy` to say what it is:
+    the guard never runs without the policy put there.
     """
     named = os.environ.get(POLICY_ENV)
     if named is not None:

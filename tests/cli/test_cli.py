@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,55 @@ def test_a_reader_gone_early_changes_no_exit_code_and_says_nothing(
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (read.returncode, "")
+
+
+def test_unbuffered_output_keeps_its_order_with_stderr(tmp_path: Path) -> None:
+    """Under ``PYTHONUNBUFFERED`` (``python -u``) stdout is written as it comes, as without
+    the CLI's pipe writer: ``audit show`` of a log with a line that is no record says so on
+    stderr right after the records before it, each line whole, in ``2>&1``."""
+    log = tmp_path / "audit.jsonl"
+    writer = audit.AuditLog(log)
+    for index in range(8):
+        writer.write("requested", call=str(index))
+    writer.close()
+    lines = log.read_bytes().split(b"\n")
+    log.write_bytes(b"\n".join([*lines[:5], b"junk", *lines[5:]]))
+    shown = subprocess.run(
+        [*command(), "audit", "show", "--json", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=script_env(tmp_path, PYTHONUNBUFFERED="1"),
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = shown.stdout.splitlines()
+    assert out[5] == "line 6: not a record: junk", out
+    assert all(line.startswith('{"prev":') and line.endswith("}") for line in out[:5] + out[6:])
+    assert len(out) == 9
+
+
+def test_what_the_program_printed_before_the_command_comes_first(tmp_path: Path) -> None:
+    """``main()`` called in a program whose stdout holds buffered text: that text comes
+    before the command's output, and what the program prints after comes after."""
+    program = (
+        "import sys\n"
+        "print('before')\n"
+        "from rds_guard.cli import main\n"
+        "code = main(['--version'])\n"
+        "print('after', code)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        # errors other than strict: the streams are not reconfigured (which flushes them)
+        env=script_env(tmp_path, PYTHONUNBUFFERED=None, PYTHONIOENCODING="utf-8:backslashreplace"),
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = ran.stdout.splitlines()
+    assert (out[0], out[-1], len(out)) == ("before", "after 0", 3), ran
 
 
 @pytest.mark.parametrize(

@@ -358,7 +358,7 @@ def test_eval_list_parameter_from_repeated_param(
     assert (code, document["params"]["ValuesToRemove"]) == (0, ["all"])
 
 
-@pytest.mark.parametrize("written", ['["all"]', '["111122223333","all"]', "[]"])
+@pytest.mark.parametrize("written", ['["all"]', '["111122223333","all"]', "[]", ' ["all"] '])
 def test_eval_refuses_a_list_written_as_json_in_one_param(
     capsys: pytest.CaptureFixture[str], policy: Path, written: str
 ) -> None:

@@ -444,6 +444,9 @@ def test_escapes_classes_flags_and_names_are_no_uppercase_literals(pattern):
         ("^a[^-0-9a-z]$", 2, False),
         ("^[_.]x$", 1, False),
         (r"^x[\x{e0}-\x{ff}]$", 2, False),
+        ("^[\u0100-\u017f]x$", 1, False),  # uppercase, but not ASCII: no "lowercase" hint
+        ("^(?i:[_])x$", 5, False),  # under (?i) too: no letter folds to an underscore
+        ("(?i)^[_.]x$", 5, False),
     ],
 )
 def test_a_class_no_identifier_character_matches_is_refused_in_a_naming_pattern(
@@ -461,7 +464,17 @@ def test_a_class_no_identifier_character_matches_is_refused_in_a_naming_pattern(
 
 @pytest.mark.parametrize(
     "pattern",
-    [r"(?i)^[A-Z]+$", r"^(?i:[A-Z])x$", r"^[A-Z0-9]$", r"^[^A-Z]+$", r"^[^_]$", r"^[\W]x$"],
+    [
+        r"(?i)^[A-Z]+$",
+        r"^(?i:[A-Z])x$",
+        r"^[A-Z0-9]$",
+        r"^[^A-Z]+$",
+        r"^[^_]$",
+        r"^[\W]x$",
+        "(?i)^[\u0131]x$",  # the dotless i: one letter with i under (?i)
+        "(?i)^[\u017f\u212a]x$",  # the long s and the Kelvin sign fold to s and k
+        r"(?i)^[^_]x$",
+    ],
 )
 def test_a_class_an_identifier_character_may_match_loads(pattern):
     """Under `(?i)`, with one of a-z, 0-9 or - among its members, negated without all of
