@@ -139,6 +139,24 @@ def test_a_line_longer_than_any_reader_reads_is_an_error_not_a_memory_hog(
     assert peak < 72 << 20, peak
 
 
+def test_verify_reports_a_record_with_a_long_tail_appended(
+    log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Text appended to a whole record's line until it is longer than any reader reads: the
+    line is `edited`: its first bytes, a whole record, are never taken for the record."""
+    make_log(log_path, 3)
+    lines = log_path.read_bytes().split(b"\n")
+    with open(log_path, "wb") as file:
+        file.write(lines[0] + b"\n" + lines[1])
+        for _ in range(70):
+            file.write(b"x" * (1 << 20))
+        file.write(b"\n" + b"\n".join(lines[2:]))
+    run = run_main(capsys, "audit", "verify", str(log_path))
+    assert (run.code, run.err) == (1, ""), run.err
+    assert "line 2: edited: " in run.out and "a line of 73,400,8" in run.out
+    assert "ok:" not in run.out
+
+
 @pytest.mark.parametrize("after", [b"\n", b""], ids=["complete", "torn"])
 def test_verify_reports_a_line_too_long_to_read_and_goes_on(
     log_path: Path, capsys: pytest.CaptureFixture[str], after: bytes
