@@ -150,15 +150,10 @@ def _wrap_presign(client: Hooked, presign: Callable[..., Any]) -> None:
         _called_as_defined(signature, generate, args, kwargs)
         return await presign(generate, *args, **kwargs)
 
-    # its name, docstring and signature are the method's, as without the guard, and so is
-    # being a coroutine function (aiobotocore's), which frameworks look at before awaiting
-    method = (
-        generate_presigned_url_async
-        if inspect.iscoroutinefunction(function)
-        else generate_presigned_url
-    )
     namespace = {
-        "generate_presigned_url": functools.update_wrapper(method, function),
+        "generate_presigned_url": _shaped_as(
+            function, generate_presigned_url, generate_presigned_url_async
+        ),
         "__module__": cls.__module__,
         "__qualname__": cls.__qualname__,
         "__doc__": cls.__doc__,
@@ -180,12 +175,19 @@ def _wrap_in_place(client: Hooked, presign: Callable[..., Any]) -> None:
         _called_as_defined(signature, original, args, kwargs)
         return await presign(original, *args, **kwargs)
 
-    wrapper = (
-        generate_presigned_url_async
-        if inspect.iscoroutinefunction(original)
-        else generate_presigned_url
+    client.generate_presigned_url = _shaped_as(
+        original, generate_presigned_url, generate_presigned_url_async
     )
-    client.generate_presigned_url = functools.update_wrapper(wrapper, original)
+
+
+def _shaped_as(
+    original: Callable[..., Any], sync: Callable[..., Any], async_: Callable[..., Any]
+) -> Callable[..., Any]:
+    """The wrapper of ``original``: ``async_`` for a coroutine function (aiobotocore's), which
+    frameworks look at before awaiting, else ``sync``, with ``original``'s name, docstring and
+    signature, as without the guard."""
+    wrapper = async_ if inspect.iscoroutinefunction(original) else sync
+    return functools.update_wrapper(wrapper, original)
 
 
 def _called_as_defined(
