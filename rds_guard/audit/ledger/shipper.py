@@ -282,7 +282,8 @@ class Shipper:
         begin = 1 if state is None else min(state.acked, head_seq) + 1
         if start is not None:  # past the log's end: from its last record, which is checked
             begin = max(1, min(start, last[0]))
-        return self._first_missing(stream, begin, head_seq)
+        cursor = state.cursor if state is not None else None
+        return self._first_missing(stream, begin, head_seq, cursor)
 
     def _mark(self, stream: str, first: bytes) -> None:
         """Put the stream's marker, which lists it for `verify --ledger` and the checkpoints,
@@ -351,15 +352,24 @@ class Shipper:
                 seq,
             )
 
-    def _first_missing(self, stream: str, begin: int, head_seq: int) -> int:
-        """The lowest seq from ``begin`` the ledger lacks (reads keys only, up to the head)."""
+    def _first_missing(self, stream: str, begin: int, head_seq: int, cursor: Cursor | None) -> int:
+        """The lowest seq from ``begin`` the ledger lacks, up to the head (reads the items'
+        digests only). Each item passed over is held to our record at its seq: another
+        digest is a fork (a run that stored a later record but not these, and another log's
+        records put there since), as at the head."""
         expected = begin
         if begin > head_seq:
             return begin
-        for item in self.table.records(stream, begin, keys_only=True):
+        ours = self.series.entries(begin, cursor)
+        for item in self.table.records(stream, begin, digests_only=True):
             seq = number(item, "seq") or 0
             if seq != expected or seq > head_seq:
                 break
+            entry = next(ours, None)
+            if entry is None or entry.seq != seq:
+                break  # the local log lacks it: shipping from here says what is wrong
+            if stored_digest(item) != line_digest(entry.line):
+                self._forked(stream, seq, entry.line, item)
             expected += 1
         return expected
 

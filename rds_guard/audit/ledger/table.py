@@ -179,10 +179,11 @@ class LedgerTable:
         return items[0] if items else None
 
     def records(
-        self, stream: str, start: int = 1, *, consistent: bool = True, keys_only: bool = False
+        self, stream: str, start: int = 1, *, consistent: bool = True, digests_only: bool = False
     ) -> Iterator[Item]:
         """The records of ``stream`` from seq ``start`` on, in seq order, page by page
-        (``keys_only``: only ``stream`` and ``seq``; it reads as much, but moves less)."""
+        (``digests_only``: only ``stream``, ``seq`` and ``digest``; it reads as much, but moves
+        less)."""
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": "#k = :k AND #s >= :start",
@@ -190,8 +191,9 @@ class LedgerTable:
             "ExpressionAttributeValues": {":k": {"S": stream}, ":start": {"N": str(start)}},
             "ConsistentRead": consistent,
         }
-        if keys_only:
-            kwargs["ProjectionExpression"] = "#k, #s"
+        if digests_only:
+            kwargs["ProjectionExpression"] = "#k, #s, #d"
+            kwargs["ExpressionAttributeNames"]["#d"] = "digest"
         yield from self._query(kwargs)
 
     def streams(self) -> Iterator[str]:

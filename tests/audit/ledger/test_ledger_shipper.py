@@ -46,7 +46,7 @@ from rds_guard.audit.ledger import (
     Unnamed,
     series,
 )
-from rds_guard.audit.ledger.items import line_of, text
+from rds_guard.audit.ledger.items import line_of, record_item, text
 from rds_guard.audit.ledger.state import state_path
 from rds_guard.audit.ledger.verify import verify_ledger
 
@@ -191,6 +191,29 @@ def test_a_copy_whose_seq_is_at_or_below_the_ledger_head_is_a_fork(
         ship(copy, table)
     assert refused.value.seq == 8
     assert "cloned disk" in refused.value.detail
+
+
+@pytest.mark.parametrize("start", [None, 1], ids=["resumed", "from-1"])
+def test_another_logs_records_below_the_head_are_a_fork(
+    table: LedgerTable, tmp_path: Path, start: int | None
+) -> None:
+    """A run that stored seq 6 but not 4 and 5 (parallel puts, killed or throttled), and a
+    clone's records put at 4 and 5 since: the shipper passed over every seq the ledger held
+    below its head and said it was up to date (exit 0), the fork never recorded. Each item
+    passed over is held to our record at its seq, as the head is: a fork at 4."""
+    original, copy = tmp_path / "audit.jsonl", tmp_path / "copy.jsonl"
+    write_log(original, 3)
+    ship(original, table)
+    _clone(original, copy)
+    theirs = write_log(copy, 2, note="copy ")
+    ours = write_log(original, 3, note="original ")
+    stream = stream_of(table, original)
+    for seq, line in ((4, theirs[3]), (5, theirs[4]), (6, ours[5])):
+        put_raw(table, record_item(stream, seq, line))
+    with pytest.raises(Fork) as refused:
+        ship(original, table, start=start)
+    assert refused.value.seq == 4
+    assert [text(fork, "line") for fork in table.forks(stream)] == [ours[3].decode()]
 
 
 def test_a_ledger_ahead_of_a_restored_log_is_refused(table: LedgerTable, log_path: Path) -> None:
