@@ -321,9 +321,9 @@ lays out all its fields, over 400 bytes), so they are never read as a whole reco
 
 
 class LongLine(bytes):
-    """A line longer than `LONGEST_READ`, not read: its first bytes (at most `LONG_LINE_SHOWN`), and
-    ``size``, its whole length without the newline (counted as the line is passed over). Its
-    text (``str``) says what it is, for a finding."""
+    """A line longer than `LONGEST_READ`, not read: its first bytes (at most
+    `LONG_LINE_SHOWN`), and ``size``, its whole length without the newline (counted as the
+    line is passed over). Its text (``str``) says what it is, for a finding."""
 
     size: int
 
