@@ -9,14 +9,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import field
 from pathlib import Path
 from typing import Literal
 
 from . import operations
-from .files import NotRegularFile, read_regular_file
+from .files import NotRegularFile, file_kind, read_regular_file
 from .frozen import frozen
 from .regex import NamePattern, Regex
 from .rules import ValueGlob, Wildcard, escaped
@@ -393,12 +392,11 @@ def find_policy_path() -> str | None:
 
 
 def _what_is_at(path: str) -> str:
-    """What ``path`` names instead of a regular file, in words."""
+    """What ``path`` names instead of a regular file, in words (`files.file_kind`)."""
     try:
-        mode = os.stat(path).st_mode
+        return file_kind(os.stat(path).st_mode)
     except OSError as error:
         return error.strerror or "it cannot be read"
-    return "a directory" if stat.S_ISDIR(mode) else "not a regular file"
 
 
 def resolve_policy(policy: PolicyLike) -> Policy:

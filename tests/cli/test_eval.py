@@ -64,6 +64,14 @@ COPY = (
 )
 """A copy of a cluster snapshot, to a name the policy's pattern accepts."""
 COPY_WITH_TAGS = (*COPY, "--param", "CopyTags=true")
+SHARE = (
+    "ModifyDBClusterSnapshotAttribute",
+    "--param",
+    f"DBClusterSnapshotIdentifier={GOOD}",
+    "--param",
+    "AttributeName=restore",
+)
+"""A change of who may restore that snapshot (the values to add or remove follow)."""
 """A copy that passes the source's tags on (the policy requires ``team``)."""
 
 
@@ -336,13 +344,7 @@ def test_eval_copy_tags_decides_inheritance(
 def test_eval_list_parameter_from_repeated_param(
     capsys: pytest.CaptureFixture[str], policy: Path
 ) -> None:
-    base = (
-        "ModifyDBClusterSnapshotAttribute",
-        "--param",
-        f"DBClusterSnapshotIdentifier={GOOD}",
-        "--param",
-        "AttributeName=restore",
-    )
+    base = SHARE
     code, document = eval_json(
         capsys, policy, *base, "--param", "ValuesToAdd=all", "--param", "ValuesToAdd=444455556666"
     )
@@ -365,17 +367,7 @@ def test_eval_refuses_a_list_written_as_json_in_one_param(
     """``--param 'ValuesToAdd=["all"]'`` (the AWS CLI's JSON) would be one item, the text
     ``["all"]``, which is no account and which AWS refuses: judged so, a public share looks
     allowed. It is a usage error saying how to give the items."""
-    run = run_eval(
-        capsys,
-        policy,
-        "ModifyDBClusterSnapshotAttribute",
-        "--param",
-        f"DBClusterSnapshotIdentifier={GOOD}",
-        "--param",
-        "AttributeName=restore",
-        "--param",
-        f"ValuesToAdd={written}",
-    )
+    run = run_eval(capsys, policy, *SHARE, "--param", f"ValuesToAdd={written}")
     assert_one_error_line(
         run, f"--param ValuesToAdd={written}", "--param ValuesToAdd=ITEM --param ValuesToAdd=ITEM"
     )
