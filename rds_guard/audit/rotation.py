@@ -115,13 +115,21 @@ def _owned_as(fd: int, old: os.stat_result) -> None:
     """Give the new log the old one's owner, group and permissions: the writers that could
     write the old one write the new (a rotation run by root's cron must not lock the
     application out, nor a group's reader lose it). The owner as far as the rotating user may
-    give it (root may; another user may give a group of its own); the permissions always."""
+    give it (root may; another user may give a group of its own); the read and write
+    permissions always. Never the execute, setuid, setgid or sticky bits: whoever can set
+    them on the old log (its owner) would get them on a file the rotating user made, and
+    owns when it may not give the file away: a setuid file of that user's, which they can
+    write."""
     with contextlib.suppress(OSError):
         try:
             os.fchown(fd, old.st_uid, old.st_gid)
         except OSError:
             os.fchown(fd, -1, old.st_gid)
-    os.fchmod(fd, stat.S_IMODE(old.st_mode))
+    os.fchmod(fd, stat.S_IMODE(old.st_mode) & _READ_WRITE)
+
+
+_READ_WRITE = 0o666
+"""The permission bits a rotated log takes from the old one: read and write, no more."""
 
 
 def _keep_old_name(path: Path, archive: Path, rfd: int) -> None:

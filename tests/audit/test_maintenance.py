@@ -517,6 +517,18 @@ def test_rotate_keeps_the_logs_permissions(log_path: Path) -> None:
     assert audit.verify([log_path]).ok
 
 
+def test_rotate_never_passes_on_execute_or_setuid_bits(log_path: Path) -> None:
+    """Whoever owns the log may set any bit on it: a rotation (by another user, who may not
+    give the new file away) must not make a setuid, executable file of its own that they
+    can write. Only the read and write bits go over."""
+    make_log(log_path, 2)
+    log_path.chmod(0o6777)
+    audit.rotate(log_path)
+    assert stat.S_IMODE(log_path.stat().st_mode) == 0o666
+    audit.AuditLog(log_path).write("requested", call="after")
+    assert audit.verify([log_path]).ok
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root gives a file to another user")
 def test_rotate_run_as_root_keeps_the_writers_owner() -> None:
     """Rotation by root (a cron job) of a log an application writes as another user: the
