@@ -1,0 +1,87 @@
+"""Where a client's guard handlers go: on the emitter behind botocore's `EventAliaser`, under
+the names the aliaser would give them (translated once per process); an aliaser with a table
+of old names of its own is registered on as it is, and the guard still judges every call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from aws import make_cluster
+from botocore.hooks import EventAliaser, HierarchicalEmitter
+from botocore.utils import EVENT_ALIASES
+from policies import STRICT
+from servers import MotoServer
+
+import rds_guard
+from rds_guard.guard import hooks
+
+
+def test_names_are_translated_as_botocores_aliaser_translates_them() -> None:
+    events = EventAliaser(HierarchicalEmitter())
+    target, named = hooks._registrar(events)
+    assert target is events._emitter
+    for name in (
+        "before-call.autoscaling.DescribeTags",  # a name botocore's table changes
+        "before-parameter-build.rds.CreateDBSnapshot",  # the guard's, which it keeps
+        "request-created.neptune",
+    ):
+        assert named(name) == EventAliaser(HierarchicalEmitter())._alias_event_name(name)
+    assert named("before-call.autoscaling.DescribeTags") == "before-call.auto-scaling.DescribeTags"
+
+
+def test_a_guarded_clients_handlers_are_those_the_aliaser_would_have_placed(
+    tmp_path: Path,
+) -> None:
+    """The guard's unique ids and the handlers found under each event name of a guarded
+    operation, on a client hooked past its aliaser and on one hooked through it (its table
+    has one more old name, which no event name holds), are the same."""
+    session = botocore.session.Session()
+    past = session.create_client("rds", region_name="us-east-1")
+    through = session.create_client("rds", region_name="us-east-1")
+    through.meta.events._event_aliases = {**EVENT_ALIASES, "no-such-service": "none"}
+    assert hooks._registrar(through.meta.events)[0] is through.meta.events
+    policy = rds_guard.Policy.from_toml(STRICT)
+    for client in (past, through):
+        rds_guard.install(client, policy=policy, audit_path=tmp_path / "audit.jsonl")
+
+    def ours(client: Any) -> set[str]:
+        return {
+            key for key in client.meta.events._emitter._unique_id_handlers if "rds_guard" in key
+        }
+
+    assert ours(past) == ours(through) and len(ours(past)) == 80
+    for stage, _ in hooks.STAGES:
+        for name in hooks.GUARDED["rds"]:
+            event = f"{stage}.rds.{name}"
+            found = [
+                [
+                    getattr(h, "__qualname__", "")
+                    for h in c.meta.events._emitter._handlers.prefix_search(event)
+                ]
+                for c in (past, through)
+            ]
+            assert found[0] == found[1], event
+
+
+def test_a_client_whose_aliaser_has_a_table_of_its_own_is_still_guarded(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """An aliaser whose table renames ``rds`` in every event name, beside a client with
+    botocore's table hooked first: the guard's handlers go through it, under the names it
+    emits, and a call the policy forbids is never sent, from either client."""
+    policy = rds_guard.Policy.from_toml(STRICT)
+    usual, own = moto_server.client("rds"), moto_server.client("rds")
+    make_cluster(usual)
+    own.meta.events._event_aliases = {**EVENT_ALIASES, "rds": "relational-database"}
+    for client in (usual, own):
+        rds_guard.install(client, policy=policy, audit_path=tmp_path / "audit.jsonl")
+    moto_server.reset_counts()
+    for client in (usual, own):
+        with pytest.raises(rds_guard.PolicyViolation):
+            client.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
+            )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
