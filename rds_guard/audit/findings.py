@@ -34,3 +34,25 @@ NOTHING_KEYED = (
     "no record is HMAC-keyed and no first-format record links to another under the key: "
     "nothing in the log was written with the key (anyone can write such a file)"
 )
+HMAC_AMONG_PLAIN = (
+    "it says hmac-sha256 among plain records of the same file: a writer never changes its "
+    "algorithm within a file, so it was edited or added (no key was given to check it with)"
+)
+
+
+def missing_checkpoint(seq: int, first_seq: int | None, max_seq: int) -> str:
+    """Why the checkpoint at ``seq`` could not be held to a record of a walk whose records
+    run from ``first_seq`` (None: none) to ``max_seq``."""
+    if first_seq is None:
+        return f"the log holds no records, so not the checkpoint's seq {seq}"
+    if seq > max_seq:
+        return (
+            f"the log ends at seq {max_seq}, before the checkpoint's seq {seq}: records "
+            "were cut off at the end"
+        )
+    if seq < first_seq:
+        return (
+            f"the checkpoint's seq {seq} is before the first record walked (seq "
+            f"{first_seq}): give the earlier files too"
+        )
+    return f"no record with the checkpoint's seq {seq} is in place in the log (removed?)"

@@ -15,6 +15,7 @@ from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
+from . import findings
 from .errors import KeyRequired, NotAnAuditLog
 from .fastpath import scan_first_format, scan_sealed
 from .fileio import LongLine, Lookahead
@@ -246,6 +247,10 @@ class ChainWalk:
         self._parsed_last = True
         seq = int(str(record["seq"]))
         chain = chain_of(line)
+        if chain == CHAIN_HMAC and self.key is None and self._among_plain(following):
+            self.report(number, "edited", findings.HMAC_AMONG_PLAIN)
+            self._bad += 1
+            return
         link_key = self.key if chain in (None, CHAIN_HMAC) else None
         problem = self._authenticity(line, number, chain)
         if problem:
@@ -289,6 +294,13 @@ class ChainWalk:
                 )
             self.unvouched = self.unvouched or (self.path, number)
         return ""
+
+    def _among_plain(self, following: Callable[[], list[bytes]]) -> bool:
+        """Whether a plain record of this file was walked, or an authentic SHA-256 one is
+        ahead: a line saying hmac-sha256 there is no keyed log's."""
+        if self.mode != CHAIN_HMAC and self.last_at is not None and self.last_at[0] == self.path:
+            return True
+        return any(chain_of(b) == CHAIN_SHA256 and is_authentic(b, None) for b in following())
 
     def _converted(self, line: bytes) -> bool:
         """A sealed record but for a carriage return at its end (which hides its chain's
@@ -473,7 +485,8 @@ class ChainWalk:
         elif self.key is not None and self.records and not (self.keyed_link or self.findings):
             self.report(end[1], "key", NOTHING_KEYED, at=end)
         for seq in sorted(set(self.checkpoints) - self.checked):
-            self.report(end[1], "head", self._missing(seq), at=end)
+            missing = findings.missing_checkpoint(seq, self.first_seq, self.max_seq)
+            self.report(end[1], "head", missing, at=end)
         if expected_head is not None and self.head != expected_head:
             self.report(
                 end[1],
@@ -482,19 +495,3 @@ class ChainWalk:
                 "records were cut off at the end, or the last record was changed",
                 at=end,
             )
-
-    def _missing(self, seq: int) -> str:
-        """Why the checkpoint at ``seq`` could not be held to a record."""
-        if self.first_seq is None:
-            return f"the log holds no records, so not the checkpoint's seq {seq}"
-        if seq > self.max_seq:
-            return (
-                f"the log ends at seq {self.max_seq}, before the checkpoint's seq {seq}: records "
-                "were cut off at the end"
-            )
-        if seq < self.first_seq:
-            return (
-                f"the checkpoint's seq {seq} is before the first record walked (seq "
-                f"{self.first_seq}): give the earlier files too"
-            )
-        return f"no record with the checkpoint's seq {seq} is in place in the log (removed?)"

@@ -214,6 +214,26 @@ def test_verify_a_keyed_log_without_the_key_says_so(log_path: Path) -> None:
     assert isinstance(caught.value, AuditError)
 
 
+@pytest.mark.parametrize("at", [0, 5, 10], ids=["before", "between", "after"])
+def test_a_line_saying_hmac_in_a_plain_log_is_a_finding_not_a_missing_key(
+    log_path: Path, ten: list[bytes], at: int
+) -> None:
+    """A line that claims hmac-sha256 among a plain log's records (put before them, between
+    them or after them) cannot make verify ask for a key the log never had, and hide the
+    edits beside it: it is reported, and so is the edit."""
+    ten[2] = reseal(ten[2].replace(b'"notes":["m:2"]', b'"notes":["m:X"]'))
+    forged = ten[-1].replace(b'"seq":10', b'"seq":11').replace(b'"sha256"', b'"hmac-sha256"')
+    assert forged != ten[-1]
+    write_lines(log_path, [*ten[:at], forged, *ten[at:]])
+    result = _verify(log_path)
+    found = {(f.line, f.reason) for f in result.findings}
+    assert (at + 1, "edited") in found
+    assert "hmac-sha256 among plain records" in str(
+        next(f.detail for f in result.findings if f.line == at + 1)
+    )
+    assert any(f.line in (3, 4) for f in result.findings)  # the edit, not hidden
+
+
 def test_verify_a_plain_log_with_a_key(log_path: Path, ten: list[bytes]) -> None:
     result = _verify(log_path, hmac_key=b"k")
     assert (result.reason, result.line) == ("key", 1)
