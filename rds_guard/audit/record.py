@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import os
 import re
 import socket
@@ -329,13 +330,39 @@ def chain_name(hmac_key: bytes | None) -> str:
     return CHAIN_SHA256 if hmac_key is None else CHAIN_HMAC
 
 
+def _each_key_once(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        raise ValueError("a key given twice")
+    return found
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is no JSON number")
+
+
+_RECORD_DECODER = json.JSONDecoder(
+    object_pairs_hook=_each_key_once, parse_float=_finite, parse_constant=_no_constant
+)
+
+
 def parse_record(raw: bytes) -> Record | None:
     """The record one line holds, or None when the line is not a record.
 
-    A record is a JSON object with a 64-hex-digit ``prev`` and a positive integer ``seq``.
+    A record is a JSON object with a 64-hex-digit ``prev`` and a positive integer ``seq``,
+    as a writer writes it: no key given twice in an object (which one a reader takes is its
+    own choice: verify reads by position, a JSON reader the last), no NaN or infinite number
+    (no JSON document holds one).
     """
     try:
-        value = json.loads(raw)
+        value = _RECORD_DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (ValueError, RecursionError):
         return None
     if not isinstance(value, dict):

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from audit_helpers import lines_of, make_log, write_lines
+from audit_helpers import lines_of, make_log, reseal, write_lines
 from cli_helpers import assert_one_error_line, run_main
 
 from rds_guard import audit
@@ -255,3 +255,45 @@ def test_a_bad_line_of_several_files_names_its_file(
     assert (code, err) == (1, f"{second}: line 2: not a record: not json\n")
     missing = run_main(capsys, "audit", "show", str(first), str(tmp_path / "c.jsonl"))
     assert_one_error_line(missing, "c.jsonl: no such file")
+
+
+def test_a_bad_line_names_its_file_in_one_escaped_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A file name holding a terminal escape and a newline (a globbed series in a folder
+    others can write to) is shown escaped: one line, nothing for the terminal to obey."""
+    first, second = tmp_path / "a.jsonl", tmp_path / "ev\x1b[31mil\nX.jsonl"
+    make_log(first, 1)
+    make_log(second, 1)
+    write_lines(second, [*lines_of(second), b"junk"])
+    code, out, _ = run_main(capsys, "audit", "show", str(first), str(second))
+    assert code == 1 and "\x1b" not in out
+    assert out.splitlines()[-1] == f"{tmp_path}/ev\\x1b[31mil\\nX.jsonl: line 2: not a record: junk"
+
+
+@pytest.mark.parametrize(
+    ("edit", "what"),
+    [
+        ((b'"event":"requested"', b'"event":"requested","x":NaN'), "NaN"),
+        ((b'"event":"requested"', b'"event":"requested","x":1e999'), "a number JSON cannot hold"),
+        ((b'"event":"requested"', b'"event":"requested","event":"deleted"'), "a key twice"),
+    ],
+)
+def test_a_line_no_writer_writes_is_no_record_shown(
+    capsys: pytest.CaptureFixture[str], log_path: Path, edit: tuple[bytes, bytes], what: str
+) -> None:
+    """A resealed line with a NaN or an infinite number (which --json would print as no JSON
+    document may hold them) or a key given twice (verify reads the first, a JSON reader the
+    last) is not a record: show reports it and prints valid JSON for the others."""
+    make_log(log_path, 3)
+    lines = lines_of(log_path)
+    lines[1] = reseal(lines[1].replace(*edit))
+    write_lines(log_path, lines)
+    code, out, err = run_main(capsys, "audit", "show", str(log_path), "--json")
+    assert code == 1, what
+    assert [json.loads(line, parse_constant=_refused)["seq"] for line in out.splitlines()] == [1, 3]
+    assert err.startswith("line 2: not a record: "), what
+
+
+def _refused(name: str) -> object:
+    raise AssertionError(f"{name} printed")

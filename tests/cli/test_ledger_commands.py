@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_helpers import reseal
 from cli_helpers import Terminal, assert_one_error_line, run_main, run_script, script_env
 from ledger_helpers import (
     BUCKET,
@@ -631,3 +632,32 @@ def test_a_ledger_command_s_aws_hints_name_what_it_takes(
     )
     line = assert_one_error_line(run, *fragments)
     assert not_said not in line
+
+
+def test_query_leaves_out_a_line_no_writer_writes(
+    initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plain record resealed with a NaN in its item's line was printed by ``--json`` as
+    ``NaN``, which no JSON document holds. Such a line (a NaN, an infinite number, a key
+    given twice) is no audit record: left out, named in a warning, exit 1; --json is JSON."""
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 2)
+    run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    stream = stream_of(initialised, log)
+    item = item_at(initialised, stream, 2)
+    line = item["line"]["S"].replace('"tags":{', '"tags":{"nan":NaN,').encode()
+    item["line"]["S"] = reseal(line).decode()
+    put_raw(initialised, item)
+    words = ["audit", "query", "--ledger", LEDGER_URL, "--snapshot", "orders-daily-20261129"]
+    run = run_main(capsys, *words, "--json")
+    assert run.code == 1
+    document = json.loads(run.out, parse_constant=_no_constant)
+    assert [row["seq"] for row in document] == [1]
+    assert run.err == (
+        f"rds-guard: warning: {stream} seq 2: its item holds a line that is no audit record:"
+        " the item was edited (verify --ledger reports it); left out\n"
+    )
+
+
+def _no_constant(name: str) -> object:
+    raise AssertionError(f"{name} printed")

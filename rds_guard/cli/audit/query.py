@@ -50,10 +50,11 @@ def run(args: argparse.Namespace) -> int:
     misfiled = []
     for item in ledger.table.by_snapshot(snapshot):
         line = line_of(item) or b""
-        record = audit.parse_record(line) or {}
+        record = audit.parse_record(line)
         where = (text(item, "stream") or "", number(item, "seq") or 0)
-        problem = _misfiled(item, record, snapshot, where[1])
-        if problem is not None:
+        # (no record: a NaN, a key given twice; no line a writer writes, nor valid --json)
+        problem = _NO_RECORD if record is None else _misfiled(item, record, snapshot, where[1])
+        if record is None or problem is not None:
             misfiled.append(f"{where[0]} seq {where[1]}: its item {problem}")
             continue
         found.append((*where, record, _verdict(line, key)))
@@ -125,6 +126,8 @@ def _misfiled(item: Item, record: Mapping[str, object], snapshot: str, seq: int)
         return f"is listed under {snapshot}, but its record names {named}"
     return not_its_record(item, seq)
 
+
+_NO_RECORD = "holds a line that is no audit record"
 
 _HEADER = ("TIME", "EVENT", "OPERATION", "BY", "POLICY", "STREAM", "SEQ", "RECORD")
 

@@ -190,7 +190,7 @@ def outcome_cell(record: Mapping[str, object]) -> str:
 
 
 def _bad_line_text(path: Path | None, line: audit.LogLine) -> str:
-    where = f"{path}: " if path is not None else ""
+    where = f"{printable(str(path))}: " if path is not None else ""
     if not line.complete:
         return f"{where}line {line.number}: torn: {len(line.raw)} bytes with no newline"
     shown = printable(line.raw[:120].decode("utf-8", "replace"))
