@@ -155,3 +155,25 @@ class ValueReader:
             line=found[0] if found else self.lines.find(key),
             key=key,
         )
+
+
+def table_holding(
+    table: dict[str, Any], key: str, within: str = "", named: str = ""
+) -> tuple[str, str, str] | None:
+    """The first table below ``table`` that holds ``key``: its dotted name, the header it was
+    written under and that header's dotted key (``audit.ledger``, ``[audit.ledger]``,
+    ``audit.ledger``; ``tags[0]``, ``[[tags]]``, ``tags``). A key written after a table's
+    header is that table's, however deep it is."""
+    for name, value in table.items():
+        path, dotted = dotted_key(within, name), dotted_key(named, name)
+        items = enumerate(value) if isinstance(value, list) else [(None, value)]
+        for index, inner in items:
+            if not isinstance(inner, dict):
+                continue
+            here = dotted if index is None else f"{dotted}[{index}]"
+            if key in inner:
+                return here, f"[{path}]" if index is None else f"[[{path}]]", path
+            found = table_holding(inner, key, path, here)
+            if found is not None:
+                return found
+    return None

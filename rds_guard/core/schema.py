@@ -34,7 +34,7 @@ from .policy import (
     templates_of,
 )
 from .positions import MAX_KEY_PARTS, KeyLines, hint, kind, shown, toml_error
-from .reader import ValueReader
+from .reader import ValueReader, table_holding
 from .rules import ValueGlob, Wildcard
 from .samples import (
     identifier_never_valid,
@@ -125,18 +125,14 @@ class _Reader(ValueReader):
         self.times = this_years()
         top = self.table(document, "", _TOP_KEYS)
         if "version" not in top:
-            misplaced = next(
-                (
-                    name
-                    for name, table in top.items()
-                    if isinstance(table, dict) and "version" in table
-                ),
-                None,
-            )
+            misplaced = table_holding(top, "version")
             if misplaced is not None:  # written after a table's header, so it is that table's
-                raise self.fail(
-                    f"{misplaced}.version",
-                    f"unknown key: version belongs at the top of the file, before [{misplaced}]",
+                named, header, written = misplaced
+                raise PolicyError(
+                    f"unknown key: version belongs at the top of the file, before {header}",
+                    path=self.source,
+                    line=self.lines.find(f"{written}.version"),
+                    key=f"{named}.version",
                 )
             raise PolicyError(
                 "missing key 'version' (write: version = 1)", path=self.source, key="version"

@@ -557,6 +557,30 @@ def test_a_version_written_under_a_table_header_is_named_where_it_is():
     assert "version belongs at the top of the file, before [tags]" in error.problem
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "line", "header"),
+    [
+        ("[audit.ledger]\nversion = 1\n", "audit.ledger.version", 2, "[audit.ledger]"),
+        (
+            '[naming]\npattern = "^a$"\n[naming.operations.CopyDBSnapshot]\nversion = 1\n',
+            "naming.operations.CopyDBSnapshot.version",
+            4,
+            "[naming.operations.CopyDBSnapshot]",
+        ),
+        ("[[tags]]\nversion = 1\n", "tags[0].version", 2, "[[tags]]"),
+        ('mode = "warn"\n[tags]\n[[tags.x]]\nversion = 1\n', "tags.x[0].version", 4, "[[tags.x]]"),
+    ],
+)
+def test_a_version_written_under_a_deeper_header_is_named_where_it_is(
+    text: str, key: str, line: int, header: str
+) -> None:
+    """Under a table of a table, or an array of tables, the version is that table's too: it
+    was a version missing, with no line."""
+    error = policy_error(text)
+    assert (error.key, error.line) == (key, line)
+    assert f"version belongs at the top of the file, before {header}" in error.problem
+
+
 @pytest.mark.parametrize("value", ["2", "0", "-1"])
 def test_any_version_but_the_integer_1_is_rejected(value):
     """version 2 or 0: unsupported, saying which version this rds_guard reads."""
