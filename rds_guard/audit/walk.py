@@ -406,7 +406,10 @@ class ChainWalk:
             number,
             "edited",
             f"line {number} was changed: its prev does not link to the line before and it no "
-            "longer hashes to the next line's prev",
+            "longer hashes to the next line's prev"
+            if after
+            else f"line {number}'s prev does not link to line {before}: one of the two was "
+            "changed (no line after it tells which)",
         )
 
     def _first_format_key(

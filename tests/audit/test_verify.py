@@ -234,6 +234,22 @@ def test_a_line_saying_hmac_in_a_plain_log_is_a_finding_not_a_missing_key(
     assert any(f.line in (3, 4) for f in result.findings)  # the edit, not hidden
 
 
+def test_a_last_line_that_does_not_link_blames_neither_line_alone(
+    log_path: Path, ten: list[bytes]
+) -> None:
+    """The line before the last edited and resealed: the last line's prev no longer links,
+    and no line after it tells which of the two was changed. The finding said the last line
+    was changed and no longer hashed to "the next line's prev", of which there is none."""
+    ten[8] = reseal(ten[8].replace(b'"notes":["m:8"]', b'"notes":["m:X"]'))
+    write_lines(log_path, ten)
+    result = _verify(log_path)
+    assert (result.reason, result.line) == ("edited", 10)
+    assert result.detail.endswith(
+        "line 10's prev does not link to line 9: one of the two was changed (no line after it"
+        " tells which)"
+    )
+
+
 def test_verify_a_plain_log_with_a_key(log_path: Path, ten: list[bytes]) -> None:
     result = _verify(log_path, hmac_key=b"k")
     assert (result.reason, result.line) == ("key", 1)
