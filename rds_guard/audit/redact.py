@@ -44,7 +44,8 @@ _SIGNING_VALUES = (
 # any character, spaces too. Its name is words before "password" (hyphens between them, as
 # in a header's). Written name=value (a form body, where & is %26; = URL-encoded or as HTML):
 # to the next & or the end of the line. In XML (<name>value): to the next <. Quoted ("name":
-# "value", 'name': 'value', escaped quotes too): to the quote that closes it. With a colon or
+# "value", 'name': 'value', escaped quotes too; a parsed form body's ('name', 'value') and
+# 'name': ['value'], b'value' too): to the quote that closes it. With a colon or
 # spaces around its = (a header, a log line): to the end of the line. As botocore's
 # validation report names it ("parameter MasterUserPassword, value: ..., type: ..."): to the
 # last ", type: " of the line (or else its last ", valid ..."), which the value's repr may
@@ -56,7 +57,7 @@ _SIGNING_VALUES = (
 # value, and so are three and what follows them.
 _PASSWORDS = (
     r"(?i)((?<![\w-])[\w-]*password(?:=|%3d|%253d|&#61;|&#x3d;))[^&\r\n]+"
-    r"|((?<![\w-])[\w-]*password\\?[\"']\s*:\s*(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
+    r"|((?<![\w-])[\w-]*password\\?[\"']\s*[:,]\s*\[?\s*b?(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
     r"|((?<![\w-])[\w-]+password[ \t]*[:=][ \t]*)[^\r\n]+"

@@ -23,6 +23,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from .. import aws
+from ..audit.redact import without_signing_values
 from ..core import operations
 from ..core.calls import Unreadable
 from ..core.operations import Operation
@@ -179,5 +180,6 @@ def _failure(exc: Exception, reference: object, lenient: bool) -> Unreadable | L
     if isinstance(exc, ClientError | BotoCoreError):
         # the code alone: a message may quote the endpoint's URL, password and all
         return Unreadable(error_of(exc)["code"]) if lenient else LookupFailed(exc)
-    logger.debug("could not read %r: %s", reference, exc)  # a name the wire cannot carry...
+    # a name the wire cannot carry, another handler's exception (which may quote the request)
+    logger.debug("could not read %r: %s", reference, without_signing_values(str(exc)))
     return Unreadable(type(exc).__name__)

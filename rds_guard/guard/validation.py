@@ -35,7 +35,7 @@ def refused(
     validator = getattr(serializer, "_param_validator", None) or ParamValidator()
     try:
         report = validator.validate(params, shape)
-        return report.generate_report().splitlines() if report.has_errors() else []
+        return _problems(report.generate_report()) if report.has_errors() else []
     except RecursionError:
         # A value nested about as deep as Python's limit: on a client that validates,
         # botocore's own validation, a few frames nearer the top of the stack, refuses it in
@@ -43,6 +43,23 @@ def refused(
         # (`Incomplete`); on one that does not, it is `request.invalid`, as any call that
         # botocore's validation would refuse (`ClientBinding.invalid`).
         return [DEEPER_THAN_REPORTED]
+
+
+_PROBLEM_STARTS = ("Invalid ", "Missing required parameter", "Unknown parameter", "Must set one")
+"""How each of botocore's validation problems starts (`botocore.validate.ValidationErrors`)."""
+
+
+def _problems(report: str) -> list[str]:
+    """The problems of botocore's report, one each: a value is written as its ``str()``, which
+    may hold line breaks, and the lines after one belong to its problem (whose value the
+    guard leaves out of the records)."""
+    problems: list[str] = []
+    for line in report.splitlines():
+        if problems and not line.startswith(_PROBLEM_STARTS):
+            problems[-1] += "\n" + line
+        else:
+            problems.append(line)
+    return problems
 
 
 def refuse_presign(past_the_wrapper: bool, refused: Incomplete) -> None:

@@ -486,6 +486,14 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             " <MasterUserPassword>[redacted]</MasterUserPassword> AWSAccessKeyId=[redacted]&y=2",
         ),
         ("session-token=IQoJ&x=1", "session-token=[redacted]&x=1"),
+        (  # a form body parsed and quoted as Python writes it: pairs, lists, bytes
+            "[('Action', 'ModifyDBInstance'), ('MasterUserPassword', 'hunter2 p&w=rd\\'\"x')]"
+            " {'MasterUserPassword': ['correct horse'], 'x': ['1']}"
+            " [(b'TdeCredentialPassword', b'a b')]",
+            "[('Action', 'ModifyDBInstance'), ('MasterUserPassword', '[redacted]')]"
+            " {'MasterUserPassword': ['[redacted]'], 'x': ['1']}"
+            " [(b'TdeCredentialPassword', b'[redacted]')]",
+        ),
         (  # a header or a log line: a password may hold spaces, so to the end of the line
             "MasterUserPassword: correct horse\nNewMasterUserPassword = battery staple\nnext",
             "MasterUserPassword: [redacted]\nNewMasterUserPassword = [redacted]\nnext",

@@ -145,3 +145,29 @@ def test_an_empty_source_name_is_never_looked_up(moto_server: MotoServer, tmp_pa
         rds.create_db_cluster_snapshot(DBClusterIdentifier="", DBClusterSnapshotIdentifier=GOOD)
     assert moto_server.count("DescribeDBClusters") == 0
     assert "team" not in json.dumps(audit_records(tmp_path)[0]["tags"])
+
+
+def test_a_look_up_failing_in_another_handlers_words_logs_no_signing_value(
+    moto_inprocess: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another handler's exception (a proxy's, say) may quote the signed request: its
+    session token and signature reached the DEBUG line that says the look-up failed."""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY))
+    make_cluster(rds)
+
+    def refuse(request: object, **_: object) -> None:
+        raise RuntimeError(
+            "proxy refused: {'X-Amz-Security-Token': b'SESSIONTOKENxyz', 'Authorization':"
+            " b'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261203/us-east-1/rds/aws4_request,"
+            " Signature=a7a5d83e6137'}"
+        )
+
+    rds.meta.events.register_first("before-send.rds.DescribeDBClusters", refuse)
+    with caplog.at_level("DEBUG", logger="rds_guard"), pytest.raises(rds_guard.PolicyViolation):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+        )
+    (said,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("could not")]
+    assert "proxy refused" in said
+    for secret in ("SESSIONTOKENxyz", "AKIDEXAMPLE", "a7a5d83e6137"):
+        assert secret not in said

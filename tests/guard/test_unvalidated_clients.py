@@ -42,6 +42,14 @@ def _unvalidated(server: MotoServer, tmp_path: Path, mode: str = "enforce") -> A
     return client
 
 
+class _Spanning:
+    """A value whose text (botocore's report writes it) runs over two lines, the second
+    quoting a signature and what the report writes after a value."""
+
+    def __str__(self) -> str:
+        return f"https://rds.us-west-2.amazonaws.com/\n?{SIGNATURE}, type: x"
+
+
 CALLS: dict[str, tuple[str, dict[str, Any], str]] = {
     "a flag given as 1": (
         "DeleteDBCluster",
@@ -79,6 +87,15 @@ CALLS: dict[str, tuple[str, dict[str, Any], str]] = {
             "SourceDBClusterSnapshotIdentifier": HELD,
             "TargetDBClusterSnapshotIdentifier": "orders-copy",
             "PreSignedUrl": f"https://rds.us-west-2.amazonaws.com/?{SIGNATURE}".encode(),
+        },
+        "PreSignedUrl",
+    ),
+    "a presigned URL whose text spans lines": (
+        "CopyDBClusterSnapshot",
+        {
+            "SourceDBClusterSnapshotIdentifier": HELD,
+            "TargetDBClusterSnapshotIdentifier": "orders-copy",
+            "PreSignedUrl": _Spanning(),
         },
         "PreSignedUrl",
     ),
