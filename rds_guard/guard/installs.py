@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import types
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -151,9 +152,10 @@ def _session_stack(session: EventEmitter) -> Stack:
 def _hook_default_sessions(stack: Stack) -> None:
     """Bind the clients of boto3's default session to ``stack``: the session in place now,
     and, while the stack holds a guard, each one that takes its place: when
-    ``boto3.setup_default_session`` returns, and when ``boto3.client`` or ``boto3.resource``
-    next fetch it (a reference to ``setup_default_session`` taken before the install calls
-    boto3's own, and ``boto3.DEFAULT_SESSION`` may be set directly)."""
+    ``boto3.setup_default_session`` returns, when ``boto3.client`` or ``boto3.resource`` next
+    fetch it, and when ``boto3.DEFAULT_SESSION`` is set or read from outside boto3 (a
+    reference to ``setup_default_session`` taken before the install calls boto3's own, and a
+    program may make its clients from ``boto3.DEFAULT_SESSION`` itself: `_Boto3Module`)."""
     try:
         import boto3
     except ImportError:
@@ -191,11 +193,57 @@ def _hook_default_sessions(stack: Stack) -> None:
             boto3.setup_default_session = original_setup
         if boto3._get_default_session is _get_default_session:
             boto3._get_default_session = original_get
+        if type(boto3) is _Boto3Module and _Boto3Module.hook is hook:
+            _make(boto3, types.ModuleType)
+            _Boto3Module.hook = _no_hook
 
     boto3.setup_default_session = setup_default_session
     boto3._get_default_session = _get_default_session
+    if type(boto3) is types.ModuleType:  # (a module of another class is left as it is)
+        _Boto3Module.hook = hook
+        _make(boto3, _Boto3Module)
     stack.on_empty.append(restore)
     hook(current)
+
+
+def _no_hook(_: Any) -> None:
+    return None
+
+
+def _make(module: Any, kind: type[types.ModuleType]) -> None:
+    module.__class__ = kind
+
+
+class _Boto3Module(types.ModuleType):
+    """boto3's module while its default session is guarded: ``boto3.DEFAULT_SESSION`` read or
+    set from outside boto3 (whose own functions read and set their global directly) hooks
+    the session first, so that a client made from it is guarded (``hook``)."""
+
+    hook: Callable[[Any], None] = staticmethod(_no_hook)
+
+    @property
+    def DEFAULT_SESSION(self) -> Any:
+        """boto3's default session, hooked."""
+        try:
+            session = self.__dict__["DEFAULT_SESSION"]
+        except KeyError:
+            raise AttributeError(
+                f"module {self.__name__!r} has no attribute 'DEFAULT_SESSION'"
+            ) from None
+        type(self).hook(session)
+        return session
+
+    @DEFAULT_SESSION.setter
+    def DEFAULT_SESSION(self, session: Any) -> None:
+        self.__dict__["DEFAULT_SESSION"] = session
+        type(self).hook(session)
+
+    @DEFAULT_SESSION.deleter
+    def DEFAULT_SESSION(self) -> None:
+        try:
+            del self.__dict__["DEFAULT_SESSION"]
+        except KeyError:
+            raise AttributeError("DEFAULT_SESSION") from None
 
 
 def install_on_emitter(

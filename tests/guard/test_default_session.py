@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 
 import boto3
@@ -66,6 +67,36 @@ def test_a_default_session_put_in_place_otherwise_is_guarded_too(
         guard.uninstall()
         boto3.DEFAULT_SESSION = None
     assert (boto3.setup_default_session, boto3._get_default_session) == (setup, fetch)
+
+
+@pytest.mark.parametrize("route", ["saved-setup-function", "assigned"])
+def test_clients_made_from_boto3_default_session_itself_are_guarded(
+    moto_server: MotoServer, tmp_path: Path, route: str
+) -> None:
+    """A default session boto3's own `setup_default_session` put in place (a reference taken
+    before the install), or one a program set itself, was hooked only when `boto3.client()`
+    next fetched it: a client made from `boto3.DEFAULT_SESSION` before then was not guarded,
+    its call sent and unrecorded, while the guard said it was active. The session is hooked
+    as `boto3.DEFAULT_SESSION` is read or set; after the uninstall boto3 is a plain module."""
+    setup = boto3.setup_default_session
+    make_cluster(moto_server.client("rds"))
+    guard = rds_guard.install(policy=write_policy(tmp_path, STRICT))
+    try:
+        if route == "saved-setup-function":
+            setup(region_name=REGION)
+            client = boto3.DEFAULT_SESSION.client("rds", endpoint_url=moto_server.url)
+        else:
+            session = boto3.Session(region_name=REGION)
+            boto3.DEFAULT_SESSION = session
+            client = session.client("rds", endpoint_url=moto_server.url)
+        moto_server.reset_counts()
+        assert guard.active
+        assert blocked(client)
+        assert moto_server.count("CreateDBClusterSnapshot") == 0
+    finally:
+        guard.uninstall()
+        boto3.DEFAULT_SESSION = None
+    assert type(boto3) is types.ModuleType
 
 
 def test_a_session_of_ones_own_is_not_the_default_one(moto_inprocess: None, tmp_path: Path) -> None:
