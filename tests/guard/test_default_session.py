@@ -26,6 +26,13 @@ def blocked(client: object) -> bool:
     return False
 
 
+def blocked_and_unsent(guard: rds_guard.Guard, client: object, server: MotoServer) -> bool:
+    """``guard`` is active, and the call it forbids, made through ``client``, is blocked and
+    never reaches ``server``."""
+    server.reset_counts()
+    return guard.active and blocked(client) and server.count("CreateDBClusterSnapshot") == 0
+
+
 def test_boto3_client_is_guarded_and_so_is_a_later_default_session(
     moto_inprocess: None, tmp_path: Path
 ) -> None:
@@ -89,10 +96,7 @@ def test_clients_made_from_boto3_default_session_itself_are_guarded(
             session = boto3.Session(region_name=REGION)
             boto3.DEFAULT_SESSION = session
             client = session.client("rds", endpoint_url=moto_server.url)
-        moto_server.reset_counts()
-        assert guard.active
-        assert blocked(client)
-        assert moto_server.count("CreateDBClusterSnapshot") == 0
+        assert blocked_and_unsent(guard, client, moto_server)
     finally:
         guard.uninstall()
         boto3.DEFAULT_SESSION = None
@@ -128,10 +132,7 @@ def test_the_default_session_in_place_is_guarded_at_install(
     guard = rds_guard.install(policy=write_policy(tmp_path, STRICT))
     try:
         client = boto3.DEFAULT_SESSION.client("rds", endpoint_url=moto_server.url)
-        moto_server.reset_counts()
-        assert guard.active
-        assert blocked(client)
-        assert moto_server.count("CreateDBClusterSnapshot") == 0
+        assert blocked_and_unsent(guard, client, moto_server)
     finally:
         guard.uninstall()
         boto3.DEFAULT_SESSION = None
