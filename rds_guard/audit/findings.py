@@ -3,9 +3,12 @@ more than one step of the walk gives (what each reason means is in docs/audit.md
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from rds_guard.core.frozen import frozen
+
+from .record import CHAIN_SHA256, chain_of, is_authentic
 
 CRLF = (
     "ends with a carriage return: the file's line endings were converted to CRLF (a text-mode "
@@ -34,6 +37,25 @@ NOTHING_KEYED = (
     "no record is HMAC-keyed and no first-format record links to another under the key: "
     "nothing in the log was written with the key (anyone can write such a file)"
 )
+
+
+def hmac_among_plain(
+    record: Mapping[str, object],
+    seq: int,
+    plain_here: bool,
+    following: Callable[[], list[bytes]],
+) -> bool:
+    """Whether ``record``, which says hmac-sha256, is no keyed log's: a plain record of its
+    file was walked (``plain_here``), or an authentic SHA-256 one is among the lines ahead;
+    not a rotation to a key that follows at ``seq`` (a ledger's stream runs across files: no
+    file's start tells one, and without the key its link cannot be checked)."""
+    if record.get("event") == "rotated" and record.get("seq") == seq:
+        return False
+    return plain_here or any(
+        chain_of(ahead) == CHAIN_SHA256 and is_authentic(ahead, None) for ahead in following()
+    )
+
+
 HMAC_AMONG_PLAIN = (
     "it says hmac-sha256 among plain records of the same file: a writer never changes its "
     "algorithm within a file, so it was edited or added (no key was given to check it with)"

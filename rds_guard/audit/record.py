@@ -353,7 +353,7 @@ _RECORD_DECODER = json.JSONDecoder(
 )
 
 
-def parse_record(raw: bytes) -> Record | None:
+def parse_record(raw: bytes | str) -> Record | None:
     """The record one line holds, or None when the line is not a record.
 
     A record is a JSON object with a 64-hex-digit ``prev`` and a positive integer ``seq``,
@@ -362,7 +362,10 @@ def parse_record(raw: bytes) -> Record | None:
     (no JSON document holds one).
     """
     try:
-        value = _RECORD_DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+        text = (
+            raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
+        )
+        value = _RECORD_DECODER.decode(text)
     except (ValueError, RecursionError):
         return None
     if not isinstance(value, dict):

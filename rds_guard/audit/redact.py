@@ -57,7 +57,7 @@ _SIGNING_VALUES = (
 # value, and so are three and what follows them.
 _PASSWORDS = (
     r"(?i)((?<![\w-])[\w-]*password(?:=|%3d|%253d|&#61;|&#x3d;))[^&\r\n]+"
-    r"|((?<![\w-])[\w-]*password\\?[\"']\s*[:,]\s*\[?\s*b?(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
+    r"|((?<![\w-])[\w-]*password\\?[\"']\s*[:,]\s*(?:\[\s*)?b?(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
     r"|((?<![\w-])[\w-]+password[ \t]*[:=][ \t]*)[^\r\n]+"

@@ -247,7 +247,13 @@ class ChainWalk:
         self._parsed_last = True
         seq = int(str(record["seq"]))
         chain = chain_of(line)
-        if chain == CHAIN_HMAC and self.key is None and self._among_plain(following):
+        at = self.last_at
+        plain_here = self.mode != CHAIN_HMAC and at is not None and at[0] == self.path
+        if (
+            chain == CHAIN_HMAC
+            and self.key is None
+            and findings.hmac_among_plain(record, self.seq + 1, plain_here, following)
+        ):
             self.report(number, "edited", findings.HMAC_AMONG_PLAIN)
             self._bad += 1
             return
@@ -294,13 +300,6 @@ class ChainWalk:
                 )
             self.unvouched = self.unvouched or (self.path, number)
         return ""
-
-    def _among_plain(self, following: Callable[[], list[bytes]]) -> bool:
-        """Whether a plain record of this file was walked, or an authentic SHA-256 one is
-        ahead: a line saying hmac-sha256 there is no keyed log's."""
-        if self.mode != CHAIN_HMAC and self.last_at is not None and self.last_at[0] == self.path:
-            return True
-        return any(chain_of(b) == CHAIN_SHA256 and is_authentic(b, None) for b in following())
 
     def _converted(self, line: bytes) -> bool:
         """A sealed record but for a carriage return at its end (which hides its chain's

@@ -158,12 +158,13 @@ class ValueReader:
 
 
 def table_holding(
-    table: dict[str, Any], key: str, within: str = "", named: str = ""
+    table: dict[str, Any], key: str, kind: type, within: str = "", named: str = ""
 ) -> tuple[str, str, str] | None:
-    """The first table below ``table`` that holds ``key``: its dotted name, the header it was
-    written under and that header's dotted key (``audit.ledger``, ``[audit.ledger]``,
-    ``audit.ledger``; ``tags[0]``, ``[[tags]]``, ``tags``). A key written after a table's
-    header is that table's, however deep it is."""
+    """The first table below ``table`` that holds ``key`` with a value of type ``kind``: its
+    dotted name, the header it was written under and that header's dotted key
+    (``audit.ledger``, ``[audit.ledger]``, ``audit.ledger``; ``tags[0]``, ``[[tags]]``,
+    ``tags``). A key written after a table's header is that table's, however deep it is
+    (and of another type, a value of the table's own: a tag named ``version``)."""
     for name, value in table.items():
         path, dotted = dotted_key(within, name), dotted_key(named, name)
         items = enumerate(value) if isinstance(value, list) else [(None, value)]
@@ -171,9 +172,9 @@ def table_holding(
             if not isinstance(inner, dict):
                 continue
             here = dotted if index is None else f"{dotted}[{index}]"
-            if key in inner:
+            if type(inner.get(key)) is kind:
                 return here, f"[{path}]" if index is None else f"[[{path}]]", path
-            found = table_holding(inner, key, path, here)
+            found = table_holding(inner, key, kind, path, here)
             if found is not None:
                 return found
     return None

@@ -125,7 +125,7 @@ class _Reader(ValueReader):
         self.times = this_years()
         top = self.table(document, "", _TOP_KEYS)
         if "version" not in top:
-            misplaced = table_holding(top, "version")
+            misplaced = table_holding(top, "version", int)
             if misplaced is not None:  # written after a table's header, so it is that table's
                 named, header, written = misplaced
                 raise PolicyError(

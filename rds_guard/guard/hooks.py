@@ -137,7 +137,7 @@ def _registrar(events: Any) -> tuple[Any, Callable[[str], str]]:
     inner = getattr(events, "_emitter", None)
     alias = getattr(events, "_alias_event_name", None)
     if (
-        not isinstance(events, EventAliaser)
+        type(events) is not EventAliaser  # (a subclass may do more as it registers)
         or inner is None
         or alias is None
         or getattr(events, "_event_aliases", None) != EVENT_ALIASES

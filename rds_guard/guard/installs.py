@@ -193,14 +193,14 @@ def _hook_default_sessions(stack: Stack) -> None:
             boto3.setup_default_session = original_setup
         if boto3._get_default_session is _get_default_session:
             boto3._get_default_session = original_get
-        if type(boto3) is _Boto3Module and _Boto3Module.hook is hook:
+        if type(boto3) is _Boto3Module and _default_session_hook[0] is hook:
             _make(boto3, types.ModuleType)
-            _Boto3Module.hook = _no_hook
+            _default_session_hook[0] = _no_hook
 
     boto3.setup_default_session = setup_default_session
     boto3._get_default_session = _get_default_session
     if type(boto3) is types.ModuleType:  # (a module of another class is left as it is)
-        _Boto3Module.hook = hook
+        _default_session_hook[0] = hook
         _make(boto3, _Boto3Module)
     stack.on_empty.append(restore)
     hook(current)
@@ -210,6 +210,11 @@ def _no_hook(_: Any) -> None:
     return None
 
 
+_default_session_hook: list[Callable[[Any], None]] = [_no_hook]
+"""What `_Boto3Module` does with the session it hands or takes (kept out of the module's
+attributes: ``boto3.hook`` is no name of boto3's)."""
+
+
 def _make(module: Any, kind: type[types.ModuleType]) -> None:
     module.__class__ = kind
 
@@ -217,9 +222,7 @@ def _make(module: Any, kind: type[types.ModuleType]) -> None:
 class _Boto3Module(types.ModuleType):
     """boto3's module while its default session is guarded: ``boto3.DEFAULT_SESSION`` read or
     set from outside boto3 (whose own functions read and set their global directly) hooks
-    the session first, so that a client made from it is guarded (``hook``)."""
-
-    hook: Callable[[Any], None] = staticmethod(_no_hook)
+    the session first, so that a client made from it is guarded (`_default_session_hook`)."""
 
     @property
     def DEFAULT_SESSION(self) -> Any:
@@ -230,20 +233,20 @@ class _Boto3Module(types.ModuleType):
             raise AttributeError(
                 f"module {self.__name__!r} has no attribute 'DEFAULT_SESSION'"
             ) from None
-        type(self).hook(session)
+        _default_session_hook[0](session)
         return session
 
     @DEFAULT_SESSION.setter
     def DEFAULT_SESSION(self, session: Any) -> None:
         self.__dict__["DEFAULT_SESSION"] = session
-        type(self).hook(session)
+        _default_session_hook[0](session)
 
     @DEFAULT_SESSION.deleter
     def DEFAULT_SESSION(self) -> None:
         try:
             del self.__dict__["DEFAULT_SESSION"]
         except KeyError:
-            raise AttributeError("DEFAULT_SESSION") from None
+            raise AttributeError("'module' object has no attribute 'DEFAULT_SESSION'") from None
 
 
 def install_on_emitter(

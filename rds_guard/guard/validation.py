@@ -35,7 +35,7 @@ def refused(
     validator = getattr(serializer, "_param_validator", None) or ParamValidator()
     try:
         report = validator.validate(params, shape)
-        return _problems(report.generate_report()) if report.has_errors() else []
+        return _problems(report) if report.has_errors() else []
     except RecursionError:
         # A value nested about as deep as Python's limit: on a client that validates,
         # botocore's own validation, a few frames nearer the top of the stack, refuses it in
@@ -49,12 +49,18 @@ _PROBLEM_STARTS = ("Invalid ", "Missing required parameter", "Unknown parameter"
 """How each of botocore's validation problems starts (`botocore.validate.ValidationErrors`)."""
 
 
-def _problems(report: str) -> list[str]:
-    """The problems of botocore's report, one each: a value is written as its ``str()``, which
-    may hold line breaks, and the lines after one belong to its problem (whose value the
-    guard leaves out of the records)."""
+def _problems(report: Any) -> list[str]:
+    """The problems of botocore's validation ``report``, one each, as its report writes them
+    (joined by line breaks, they are its report): a value is written as its ``str()``, which
+    may hold line breaks, and all of it belongs to its problem (whose value the guard leaves
+    out of the records). Each problem is written apart where the report tells them
+    (``_errors``, ``_format_error``), else its lines are put back together by how a problem
+    starts."""
+    errors, write = getattr(report, "_errors", None), getattr(report, "_format_error", None)
+    if isinstance(errors, list) and callable(write):
+        return [str(write(error)) for error in errors]
     problems: list[str] = []
-    for line in report.splitlines():
+    for line in report.generate_report().splitlines():
         if problems and not line.startswith(_PROBLEM_STARTS):
             problems[-1] += "\n" + line
         else:

@@ -598,6 +598,7 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "token'" * 150_000 + "'token' " * 100_000,
         "'http://u:" + "a?#:" * 250_000 + " http://u:" + "b?#" * 250_000,
         "'http://" + "u:?x" * 250_000,
+        "'Password', " + " " * 500_000 + "x",
     ],
     ids=[
         "letters",
@@ -610,6 +611,7 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "tokens",
         "a password's ? and #",
         "colons",
+        "blanks after a quoted password's name",
     ],
 )
 def test_a_long_error_message_is_redacted_without_hanging(log_path: Path, message: str) -> None:
@@ -736,3 +738,23 @@ def test_a_valid_call_cut_to_fit_keeps_its_names_whole(log_path: Path) -> None:
     assert len(record["tags"]) == len(set(record["tags"])) >= 10
     assert "(the call's names whole)" in record["notes"][-1]
     assert audit.verify(log_path).ok
+
+
+@pytest.mark.parametrize(
+    ("line", "parsed"),
+    [
+        (b'{"prev":"%s","seq":1,"tags":{"a":"b"}}' % (b"0" * 64), True),
+        ('{"prev":"%s","seq":1}' % ("0" * 64), True),  # text, as a program may hold a line
+        (b'{"prev":"%s","seq":1,"seq":2}' % (b"0" * 64), False),
+        (b'{"prev":"%s","seq":1,"tags":{"a":"b","a":"c"}}' % (b"0" * 64), False),
+        (b'{"prev":"%s","seq":1,"x":NaN}' % (b"0" * 64), False),
+        (b'{"prev":"%s","seq":1,"x":-Infinity}' % (b"0" * 64), False),
+        (b'{"prev":"%s","seq":1,"x":1e999}' % (b"0" * 64), False),
+        (b'{"prev":"%s","seq":1,"x":1.5}' % (b"0" * 64), True),
+    ],
+)
+def test_a_record_is_what_a_writer_writes(line: bytes | str, parsed: bool) -> None:
+    """A key given twice (verify reads the first, any JSON reader the last), a NaN or an
+    infinite number (no JSON document holds one) is no record; a line given as text is read
+    as its bytes would be."""
+    assert (audit.parse_record(line) is not None) is parsed

@@ -234,6 +234,20 @@ def test_a_line_saying_hmac_in_a_plain_log_is_a_finding_not_a_missing_key(
     assert any(f.line in (3, 4) for f in result.findings)  # the edit, not hidden
 
 
+def test_a_stream_rotated_to_a_key_still_needs_the_key(log_path: Path) -> None:
+    """A ledger's stream runs across the files of a series: after ``rotate --key-env`` the
+    keyed ``rotated`` record follows plain records in one stream, linking on. It is no line
+    added among them: the walk needs the key there, as it does across files."""
+    make_log(log_path, 3)
+    archive = audit.rotate(log_path, hmac_key=b"k")
+    make_log(log_path, 1, hmac_key=b"k")
+    lines = [*lines_of(archive), *lines_of(log_path)]
+    with pytest.raises(audit.KeyRequired) as caught:
+        audit.verify_lines(lines)
+    assert caught.value.line == 4
+    assert audit.verify_lines(lines, hmac_key=b"k").ok
+
+
 def test_a_last_line_that_does_not_link_blames_neither_line_alone(
     log_path: Path, ten: list[bytes]
 ) -> None:

@@ -557,6 +557,13 @@ def test_a_version_written_under_a_table_header_is_named_where_it_is():
     assert "version belongs at the top of the file, before [tags]" in error.problem
 
 
+def test_a_tag_named_version_is_no_misplaced_version() -> None:
+    """A tag table may hold a tag named ``version`` (text): with the top-level version
+    missing, that is what the error says, not that the tag belongs at the top."""
+    error = policy_error('[tags.defaults]\nversion = "1.2"\n')
+    assert error.key == "version" and "missing key 'version'" in error.problem
+
+
 @pytest.mark.parametrize(
     ("text", "key", "line", "header"),
     [

@@ -89,6 +89,7 @@ def test_clients_made_from_boto3_default_session_itself_are_guarded(
     make_cluster(moto_server.client("rds"))
     guard = rds_guard.install(policy=write_policy(tmp_path, STRICT))
     try:
+        assert not hasattr(boto3, "hook") and "hook" not in dir(boto3)  # no name of boto3's
         if route == "saved-setup-function":
             setup(region_name=REGION)
             client = boto3.DEFAULT_SESSION.client("rds", endpoint_url=moto_server.url)

@@ -85,3 +85,20 @@ def test_a_client_whose_aliaser_has_a_table_of_its_own_is_still_guarded(
                 DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
             )
     assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
+def test_an_aliaser_of_a_class_of_its_own_is_registered_on_as_it_is() -> None:
+    """A subclass of `EventAliaser` may do more as it registers (trace, instrument): the
+    guard's names go through its ``register``, not past it."""
+    seen: list[str] = []
+
+    class Tracing(EventAliaser):
+        def register(self, event_name: str, *args: Any, **kwargs: Any) -> None:
+            seen.append(event_name)
+            super().register(event_name, *args, **kwargs)
+
+    events = Tracing(HierarchicalEmitter())
+    target, named = hooks._registrar(events)
+    assert target is events
+    target.register(named("request-created.rds"), lambda **_: None, unique_id="x")
+    assert seen == ["request-created.rds"]

@@ -21,6 +21,7 @@ from servers import MotoServer
 
 import rds_guard
 from rds_guard.guard.guard import _parameter_of
+from rds_guard.guard.validation import _problems
 
 HELD = "orders-manual-20261129"
 SIGNATURE = "X-Amz-Signature=0123456789abcdef"
@@ -46,8 +47,11 @@ class _Spanning:
     """A value whose text (botocore's report writes it) runs over two lines, the second
     quoting a signature and what the report writes after a value."""
 
+    def __init__(self, second: str = f"?{SIGNATURE}, type: x") -> None:
+        self.second = second
+
     def __str__(self) -> str:
-        return f"https://rds.us-west-2.amazonaws.com/\n?{SIGNATURE}, type: x"
+        return f"https://rds.us-west-2.amazonaws.com/\n{self.second}"
 
 
 CALLS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -96,6 +100,15 @@ CALLS: dict[str, tuple[str, dict[str, Any], str]] = {
             "SourceDBClusterSnapshotIdentifier": HELD,
             "TargetDBClusterSnapshotIdentifier": "orders-copy",
             "PreSignedUrl": _Spanning(),
+        },
+        "PreSignedUrl",
+    ),
+    "a presigned URL whose second line starts as a problem does": (
+        "CopyDBClusterSnapshot",
+        {
+            "SourceDBClusterSnapshotIdentifier": HELD,
+            "TargetDBClusterSnapshotIdentifier": "orders-copy",
+            "PreSignedUrl": _Spanning(f"Invalid length: {SIGNATURE}"),
         },
         "PreSignedUrl",
     ),
@@ -312,3 +325,21 @@ def test_a_presign_of_parameters_that_are_no_mapping_gets_no_url(
             ExpiresIn=600,
         )
     assert audit_records(tmp_path) == []
+
+
+def test_a_report_without_its_problems_apart_is_read_by_how_a_problem_starts() -> None:
+    """Where botocore's report does not tell its problems apart, its lines are put back
+    together by how each of its problems starts: a value's lines stay with its problem."""
+
+    class Report:
+        def generate_report(self) -> str:
+            return (
+                "Invalid type for parameter PreSignedUrl, value: a\nb c, type: <class 'V'>,"
+                " valid types: <class 'str'>\nMissing required parameter in input: \"X\""
+            )
+
+    assert _problems(Report()) == [
+        "Invalid type for parameter PreSignedUrl, value: a\nb c, type: <class 'V'>, valid"
+        " types: <class 'str'>",
+        'Missing required parameter in input: "X"',
+    ]
