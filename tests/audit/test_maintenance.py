@@ -506,25 +506,22 @@ def test_rotate_starts_a_new_file_that_continues_the_chain(log_path: Path) -> No
     assert sorted(p.name for p in log_path.parent.iterdir()) == ["audit.jsonl", "audit.jsonl.1-6"]
 
 
-def test_rotate_keeps_the_logs_permissions(log_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("mode", "kept"),
+    [(0o640, 0o640), (0o6777, 0o666)],
+    ids=["a group's reader", "execute and setuid bits"],
+)
+def test_rotate_keeps_the_logs_read_and_write_permissions(
+    log_path: Path, mode: int, kept: int
+) -> None:
     """The new log has the old one's permissions (0640 for a group's log shipper), not the
-    0600 of a new file, and the writers write it."""
+    0600 of a new file, and the writers write it. Whoever owns the log may set any bit on it:
+    a rotation (by another user, who may not give the new file away) must not make a setuid,
+    executable file of its own that they can write. Only the read and write bits go over."""
     make_log(log_path, 2)
-    log_path.chmod(0o640)
+    log_path.chmod(mode)
     audit.rotate(log_path)
-    assert stat.S_IMODE(log_path.stat().st_mode) == 0o640
-    audit.AuditLog(log_path).write("requested", call="after")
-    assert audit.verify([log_path]).ok
-
-
-def test_rotate_never_passes_on_execute_or_setuid_bits(log_path: Path) -> None:
-    """Whoever owns the log may set any bit on it: a rotation (by another user, who may not
-    give the new file away) must not make a setuid, executable file of its own that they
-    can write. Only the read and write bits go over."""
-    make_log(log_path, 2)
-    log_path.chmod(0o6777)
-    audit.rotate(log_path)
-    assert stat.S_IMODE(log_path.stat().st_mode) == 0o666
+    assert stat.S_IMODE(log_path.stat().st_mode) == kept
     audit.AuditLog(log_path).write("requested", call="after")
     assert audit.verify([log_path]).ok
 
