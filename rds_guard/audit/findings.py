@@ -1,5 +1,7 @@
-"""What a chain walk reports: `Finding`, one bad line, and the wording of the findings that
-more than one step of the walk gives (what each reason means is in docs/audit.md, "Verify")."""
+"""What a chain walk reports: `Finding`, one bad line, the wording of the findings that more
+than one step of the walk gives, and the checks behind the findings worded here that need
+no more of the walk than they are handed (what each reason means is in docs/audit.md,
+"Verify")."""
 
 from __future__ import annotations
 

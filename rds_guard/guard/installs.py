@@ -216,6 +216,8 @@ attributes: ``boto3.hook`` is no name of boto3's)."""
 
 
 def _make(module: Any, kind: type[types.ModuleType]) -> None:
+    """Give ``module`` the class ``kind`` (a function: written on the module itself, the
+    assignment reads to mypy as a declaration of the attribute's type)."""
     module.__class__ = kind
 
 
