@@ -986,14 +986,20 @@ def test_a_presign_valid_to_the_end_of_time_is_held_against_a_snapshot_of_its_na
 def test_a_snapshot_still_listed_after_its_guarded_delete_is_not_unrecorded() -> None:
     """A guarded delete recorded `deleted`, the snapshot still listed (AWS shows it
     `deleting` a while): made before the delete, it is the one the guard knew, not one made
-    behind its back; one made after the delete is."""
-    before = NOW - timedelta(hours=2)
+    behind its back; one made after the delete is, past the clocks' margin (docs/cli.md: up
+    to 5 minutes after the `deleted` record, it is taken for the guard's)."""
+    deleted_at = NOW - timedelta(hours=1)
     records = [*made("c1", "x"), *delete("d1", "x", "deleted")]
     for item in records:
-        item["time"] = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
-    assert reconcile(records, [snap("x", created=before)], None, now=NOW).unrecorded == ()
-    made_again = snap("x", created=NOW)
-    assert reconcile(records, [made_again], None, now=NOW).unrecorded == ("x",)
+        item["time"] = deleted_at.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    for created, unrecorded in (
+        (NOW - timedelta(hours=2), ()),
+        (deleted_at + timedelta(minutes=5), ()),
+        (deleted_at + timedelta(minutes=5, seconds=1), ("x",)),
+        (NOW, ("x",)),
+    ):
+        listed = [snap("x", created=created)]
+        assert reconcile(records, listed, None, now=NOW).unrecorded == unrecorded, created
 
 
 def test_a_presigned_create_whose_snapshot_was_deleted_later_did_not_expire_unused() -> None:
