@@ -91,6 +91,9 @@ class Report:
     expired: tuple[str, ...] = ()
     breached: tuple[str, ...] = ()
     unread: tuple[TagsNotRead, ...] = ()
+    unrecorded_types: tuple[str | None, ...] = ()
+    """The ARN resource type (``snapshot``, ``cluster-snapshot``; None: no ARN listed) of each
+    of `unrecorded`, in its order: one name may be a DB snapshot and a DB cluster snapshot."""
 
     @property
     def clean(self) -> bool:
@@ -120,6 +123,7 @@ class Report:
             "expired": list(self.expired),
             "breached": list(self.breached),
             "unread": [{"snapshot": u.snapshot, "reason": u.reason} for u in self.unread],
+            "unrecorded_types": list(self.unrecorded_types),
         }
 
 
@@ -340,15 +344,13 @@ def reconcile(
         for key, _ in log.made_by.items()
         if (everything.get(key) is None or key in replaced) and deleting.get(key) is None
     )
-    unrecorded = tuple(
-        sorted(
-            key[1]
-            for key, snap in everything.items()
-            if belongs_to(snap.engine, service)
-            and snap.snapshot_type == "manual"
-            and (not known.made(key, snap) or key in replaced)
-            and _after(snap, since)
-        )
+    unrecorded_keys = sorted(
+        (key[1], key[0] or "")
+        for key, snap in everything.items()
+        if belongs_to(snap.engine, service)
+        and snap.snapshot_type == "manual"
+        and (not known.made(key, snap) or key in replaced)
+        and _after(snap, since)
     )
     noncompliant: tuple[Noncompliant, ...] = ()
     unread: tuple[TagsNotRead, ...] = ()
@@ -384,7 +386,16 @@ def reconcile(
             for name, tags in judged
             if isinstance(tags, Unreadable)
         )
-    return Report(pending, vanished, unrecorded, noncompliant, expired, tuple(log.breached), unread)
+    return Report(
+        pending,
+        vanished,
+        tuple(name for name, _ in unrecorded_keys),
+        noncompliant,
+        expired,
+        tuple(log.breached),
+        unread,
+        tuple(kind or None for _, kind in unrecorded_keys),
+    )
 
 
 def _event_and_call(record: Mapping[str, Any]) -> tuple[str, str]:

@@ -371,10 +371,22 @@ def test_a_final_db_snapshot_made_through_neptune_is_reconciled_as_rds() -> None
 
 
 def test_db_and_cluster_snapshots_are_two_namespaces(policy: rds_guard.Policy) -> None:
-    """A guarded cluster snapshot does not stand for a DB snapshot of the same name."""
+    """A guarded cluster snapshot does not stand for a DB snapshot of the same name, and the
+    report says which of the two is unrecorded."""
     records = made("c1", "twin")  # CreateDBClusterSnapshot
     unrecorded = reconcile(records, [snap("twin"), db_snap("twin")], None)
     assert (unrecorded.unrecorded, unrecorded.vanished) == (("twin",), ())
+    assert unrecorded.unrecorded_types == ("snapshot",)
+    listed = [db_snap("twin"), snap("twin")]
+    both = reconcile([], listed, None)
+    assert (both.as_dict()["unrecorded"], both.as_dict()["unrecorded_types"]) == (
+        ["twin", "twin"],
+        ["cluster-snapshot", "snapshot"],
+    )
+    lines = cli_reconcile.report_lines(
+        both, service="rds", region="us-east-1", snapshots=listed, judged=False
+    )
+    assert lines[4:6] == ["    twin  (DB cluster snapshot)", "    twin  (DB snapshot)"]
     # the cluster snapshot is gone: that the DB snapshot is there does not hide it
     gone = reconcile(records, [db_snap("twin")], None)
     assert gone.vanished == ("twin",)
@@ -787,6 +799,7 @@ def test_cli_counts_every_page_of_both_listings(
         "expired": [],
         "breached": [],
         "unread": [],
+        "unrecorded_types": ["cluster-snapshot"] * 3 + ["snapshot"] * 2,
     }
     assert result.err == "rds-guard: note: no policy found: tags not judged\n"
 
@@ -827,7 +840,7 @@ def test_cli_docdb_filters_the_listing_by_engine(
         "pending: none  (calls with no outcome in the log; EXISTS: is the snapshot there now)",
         "vanished: none  (created by a guarded call, gone, with no deleted record)",
         "unrecorded: 1  (manual snapshots no guarded call made)",
-        "    docs-1",
+        "    docs-1  (DB cluster snapshot)",
         "noncompliant: not judged (no policy found: pass --policy P)",
         *NOTHING_EXPIRED_OR_BREACHED,
         "found: 1 unrecorded",
@@ -1267,6 +1280,7 @@ def test_reconcile_json_reports_every_list(scenario: Scenario) -> None:
         "expired": [],
         "breached": [],
         "unread": [],
+        "unrecorded_types": ["cluster-snapshot", "cluster-snapshot"],
     }
     actions = set(scenario.server.actions())
     assert {"DescribeDBClusterSnapshots", "DescribeDBSnapshots"} <= actions <= READ_ONLY
@@ -1286,8 +1300,8 @@ def test_reconcile_reports_every_list_for_humans(scenario: Scenario) -> None:
         "vanished: 1  (created by a guarded call, gone, with no deleted record)",
         "    orders-daily-20261103",
         "unrecorded: 2  (manual snapshots no guarded call made)",
-        "    orders-adhoc",
-        "    test2",
+        "    orders-adhoc  (DB cluster snapshot)",
+        "    test2  (DB cluster snapshot)",
         "noncompliant: 1  (recorded snapshots whose tags now break the policy)",
         "    orders-manual-20261102",
         "      [tags.allowed] Tags.env: value must be one of: prod, staging, dev",
@@ -1343,7 +1357,7 @@ def test_clean_log_exits_0(moto_server: MotoServer, tmp_path: Path) -> None:
     assert run_script(*args, "--json", env=env, cwd=tmp_path).json() == {
         "pending": [], "vanished": [], "unrecorded": [], "noncompliant": [], "expired": [],
         "breached": [],
-        "unread": [],
+        "unread": [], "unrecorded_types": [],
     }  # fmt: skip
 
 
@@ -1372,7 +1386,7 @@ def test_neptune_and_rds_share_the_listing(moto_server: MotoServer, tmp_path: Pa
     assert as_neptune.code == 1
     assert as_neptune.json() == {
         "pending": [], "vanished": [], "unrecorded": ["graph-by-hand"], "noncompliant": [],
-        "expired": [], "breached": [], "unread": [],
+        "expired": [], "breached": [], "unread": [], "unrecorded_types": ["cluster-snapshot"],
     }  # fmt: skip
     as_rds = run_script("reconcile", *common, env=env)
     assert as_rds.json()["unrecorded"] == ["orders-by-hand"]
@@ -1545,7 +1559,7 @@ def test_a_presign_past_the_wrapper_stays_pending_where_an_expired_one_does_not(
         "pending": [{"call": records[0]["call"], "snapshot": unknown_expiry, "exists": False}],
         "vanished": [], "unrecorded": [], "noncompliant": [], "expired": [past_expiry],
         "breached": [],
-        "unread": [],
+        "unread": [], "unrecorded_types": [],
     }  # fmt: skip
     # a year on, the URL of unknown expiry may still be used: it is still pending
     listed = list_snapshots(moto_server.client("rds"), "rds")

@@ -278,7 +278,11 @@ def report_lines(
     lines += _section("vanished", len(report.vanished))
     lines += [f"    {name}" for name in report.vanished]
     lines += _section("unrecorded", len(report.unrecorded))
-    lines += [f"    {name}" for name in report.unrecorded]
+    types = report.unrecorded_types or (None,) * len(report.unrecorded)  # a Report made bare
+    lines += [
+        f"    {name}{_OF_TYPE.get(kind or '', '')}"
+        for name, kind in zip(report.unrecorded, types, strict=True)
+    ]
     if judged:
         lines += _section("noncompliant", len(report.noncompliant))
         for item in report.noncompliant:
@@ -295,6 +299,11 @@ def report_lines(
         lines += [f"    {item.snapshot}: {item.reason}" for item in report.unread]
     lines.append(_summary(report, service))
     return lines
+
+
+_OF_TYPE = {"snapshot": "  (DB snapshot)", "cluster-snapshot": "  (DB cluster snapshot)"}
+"""What an unrecorded snapshot is, by its ARN's resource type: a DB snapshot and a DB cluster
+snapshot may share a name, and only one of the two may be unrecorded."""
 
 
 def _section(name: str, count: int) -> list[str]:
