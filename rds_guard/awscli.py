@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-    from .guard import EventEmitter
+    from .guard import EventEmitter, Guard
     from .guard.binding import ClientBinding
 
 __all__ = ["GENERATE", "GENERATED_IDENTIFIERS", "GUARDED_SERVICES", "awscli_initialize"]
@@ -73,7 +74,8 @@ class _GuardOnFirstOperation:
     def __init__(self, event_hooks: EventEmitter) -> None:
         self._events = event_hooks
         self._generate_hooked = False
-        self._installed = False
+        self._installed: Callable[[], Guard] | None = None
+        """The guard's install on the CLI's emitter, once made: gives its `Guard`."""
         self._lock = threading.Lock()  # two clients' first guarded calls may race
         self.session: Any = None
         """The CLI's botocore session, once its profile and region are set from the command
@@ -95,7 +97,7 @@ class _GuardOnFirstOperation:
     def client_class(self, base_classes: list[type], **_: Any) -> None:
         """Give the client class being made stand-ins (and, the first time, hook
         ``@generate``), unless the guard is installed: its own hook binds the clients."""
-        if self._installed:
+        if self._installed is not None:
             return
         if not self._generate_hooked:
             self._generate_hooked = True
@@ -115,13 +117,26 @@ class _GuardOnFirstOperation:
 
     def bind(self, client: BaseClient) -> ClientBinding:
         """A client's binding, the guard installed on the CLI's emitter the first time."""
-        from .guard.installs import bind_client, install_on_emitter
+        from .guard.installs import bind_client
 
         with self._lock:
-            if not self._installed:
-                install_on_emitter(self._events, session=self.session)
-                self._installed = True
+            self._install()
             return bind_client(self._events, client)
+
+    def generates(self, operation: str) -> bool:
+        """Whether the policy's ``generate`` template names ``operation``'s snapshots (the
+        guard installed, and the policy loaded, first: this is a guarded operation)."""
+        with self._lock:
+            installed = self._install()
+        return operation in installed().names_generated
+
+    def _install(self) -> Callable[[], Guard]:
+        """The guard's install on the CLI's emitter, made the first time (under the lock)."""
+        from .guard.installs import install_on_emitter
+
+        if self._installed is None:
+            self._installed = install_on_emitter(self._events, session=self.session)
+        return self._installed
 
     def _hook_generate(self) -> None:
         from .guard.hooks import GUARDED
@@ -136,20 +151,27 @@ class _GuardOnFirstOperation:
                 event = f"before-parameter-build.{service}.{name}"
                 self._events.register(
                     event,
-                    _generate_on_request(identifier, idle=lambda: self.stubbed),
+                    _generate_on_request(
+                        identifier, lambda: self.stubbed, partial(self.generates, name)
+                    ),
                     unique_id=f"rds_guard:generate:{event}",
                 )
 
 
-def _generate_on_request(identifier: str, idle: Callable[[], bool]) -> Callable[..., None]:
+def _generate_on_request(
+    identifier: str, idle: Callable[[], bool], generates: Callable[[], bool]
+) -> Callable[..., None]:
     """The handler of ``--...-identifier @generate``: it leaves the identifier to the
-    policy's template; while ``idle`` (``--generate-cli-skeleton output``: no guard judges
-    the command, which prints what it prints without the plugin), it leaves the word as it
-    is. A closure, not a `functools.partial`: botocore inspects each handler it registers,
-    and a partial's signature takes three times as long to read."""
+    policy's template when the policy has one for the operation (``generates``); else the
+    word stays, an identifier the guard refuses (``identifier.aws``, in its ``blocked``
+    record), where taken out it would be botocore's "Missing required parameter" for an
+    option the command was given. While ``idle`` (``--generate-cli-skeleton output``: no
+    guard judges the command, which prints what it prints without the plugin), it leaves the
+    word as it is. A closure, not a `functools.partial`: botocore inspects each handler it
+    registers, and a partial's signature takes three times as long to read."""
 
     def generate(params: dict[str, Any], **_: Any) -> None:
-        if params.get(identifier) == GENERATE and not idle():
+        if params.get(identifier) == GENERATE and not idle() and generates():
             del params[identifier]
 
     return generate
