@@ -9,7 +9,6 @@ one test) and ``rds_guard_audit`` (the records written during that test); ``--rd
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,15 +96,16 @@ class _AuditReader:
         if self.path is None:
             return []
         from .audit.ledger.series import Series
-        from .audit.record import parse_record
+        from .audit.record import parse_record, writer
 
         series = Series(self.path)
         after, cursor = self.after, self.cursor
         if cursor is not None and all(log.id != cursor.file for log in series.files()):
             after, cursor = 0, None  # the file is gone: a log made again, from its first record
-        writer = (os.getpid(), socket.gethostname())
+        # as the writer put them: a test that stands in for gethostname changes neither
+        own = writer()
         records = (parse_record(entry.line) for entry in series.entries(after + 1, cursor))
-        return [r for r in records if r is not None and (r.get("pid"), r.get("host")) == writer]
+        return [r for r in records if r is not None and (r.get("pid"), r.get("host")) == own]
 
 
 def _size(path: Path | None) -> int:

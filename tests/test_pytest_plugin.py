@@ -242,6 +242,35 @@ def test_quiet(rds_guard_audit):
     result.assert_outcomes(passed=1)
 
 
+def test_audit_callable_returns_the_records_while_the_test_stands_in_for_the_host_name(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """A test that stands in for `socket.gethostname` (or `os.getpid`) still gets its
+    records: they are told from another process's by the pid and host the writer put in
+    them, not by what those functions answer when the records are read."""
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+import os
+import socket
+
+
+@mock_aws
+def test_elsewhere(rds_guard_audit, monkeypatch):
+    monkeypatch.setattr(socket, "gethostname", lambda: "build-agent-7")
+    monkeypatch.setattr(os, "getpid", lambda: 1)
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    compliant(rds)
+    with pytest.raises(rds_guard.PolicyViolation):
+        noncompliant(rds)
+    assert [r["event"] for r in rds_guard_audit()] == ["requested", "created", "blocked"]
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(passed=1)
+
+
 def test_audit_callable_leaves_out_what_another_process_writes_to_a_shared_log(
     pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

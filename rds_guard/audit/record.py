@@ -257,6 +257,12 @@ _writer: tuple[int, str] = (os.getpid(), socket.gethostname())
 """Who writes the records (``pid``, ``host``), asked once per process: each is a system call."""
 
 
+def writer() -> tuple[int, str]:
+    """The ``pid`` and ``host`` this process writes into its records (asked once, and again
+    in a forked child): what tells its records from another's in a shared log."""
+    return _writer
+
+
 def _after_fork_in_child() -> None:
     global _call_prefix, _call_numbers, _writer
     _call_prefix, _call_numbers = os.urandom(8).hex(), itertools.count(1)
