@@ -711,6 +711,64 @@ def test_a_task_cancelled_after_its_answer_still_gets_its_outcome_record(
     assert audit.verify([tmp_path / "audit.jsonl"]).ok
 
 
+def test_a_task_cancelled_while_its_request_is_in_flight_leaves_the_next_calls_judged(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A task cancelled once its `requested` record is written and its request is on its
+    way (held in ``before-send``): the caller gets its `CancelledError`, the log keeps the
+    `requested` record with no outcome (docs/integrations.md: reconcile decides), and the
+    call leaves nothing behind: the next calls of the same task, on the same client, are
+    judged as their own (a compliant one completed with its tags, a bad one blocked)."""
+    make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
+    session = guarded_session(tmp_path, AUDITED)
+    first = "orders-manual-20261101"
+
+    async def work() -> tuple[bool, dict[str, str], rds_guard.PolicyViolation]:
+        on_its_way = asyncio.Event()
+
+        async def hold(request: Any = None, **_: Any) -> None:
+            if first in str(request.body):
+                on_its_way.set()
+                await asyncio.sleep(60)  # cancelled long before
+
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register_first("before-send.rds.CreateDBClusterSnapshot", hold)
+            task = asyncio.ensure_future(
+                rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=first
+                )
+            )
+            await on_its_way.wait()
+            task.cancel()
+            cancelled = isinstance(
+                (await asyncio.gather(task, return_exceptions=True))[0], asyncio.CancelledError
+            )
+            made = await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+            )
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
+                )
+            tags = {t["Key"]: t["Value"] for t in made["DBClusterSnapshot"]["TagList"]}
+            return cancelled, tags, caught.value
+
+    moto_server.reset_counts()
+    cancelled, tags, blocked = run(work)
+    assert cancelled
+    assert tags == {"team": "core", "managed-by": "rds-guard"}
+    assert [v.rule for v in blocked.violations] == ["identifier.pattern"]
+    assert moto_server.count("CreateDBClusterSnapshot") == 1  # the cancelled one never left
+    found = [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)]
+    assert found == [
+        ("requested", first),
+        ("requested", GOOD),
+        ("created", GOOD),
+        ("blocked", "test2"),
+    ]
+    assert audit.verify([tmp_path / "audit.jsonl"]).ok
+
+
 def test_a_request_whose_context_another_handler_replaced_is_still_held(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
