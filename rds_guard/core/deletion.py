@@ -325,10 +325,13 @@ def holds(hold_tags: Mapping[str, str], tags: Mapping[str, str]) -> dict[str, st
     return {key: value for key, value in hold_tags.items() if tags.get(key) == value}
 
 
-def lifted_holds(request: Request, changed: Iterable[tuple[str, str | None]]) -> list[Violation]:
+def lifted_holds(
+    request: Request, changed: Iterable[tuple[str, str | None]], parameter: str
+) -> list[Violation]:
     """``deletion.hold`` for a tag operation that would remove or change a hold tag the
     snapshot carries (``changed``: each key touched, with its new value or None for a
-    removal). The snapshot's tags are read only when a hold key is touched."""
+    removal; ``parameter``: the request's, ``Tags`` or ``TagKeys``, which each violation's
+    field names). The snapshot's tags are read only when a hold key is touched."""
     hold_tags = request.policy.deletion.hold_tags
     touched = [(key, value) for key, value in changed if key in hold_tags]
     if not touched:
@@ -339,7 +342,7 @@ def lifted_holds(request: Request, changed: Iterable[tuple[str, str | None]]) ->
         return [
             Violation(
                 "deletion.hold",
-                f"Tags.{key}",
+                f"{parameter}.{key}",
                 value,
                 f"the snapshot's tags could not be read, so lifting a hold cannot be"
                 f" ruled out: {tags.why or 'unknown'}",
@@ -350,7 +353,7 @@ def lifted_holds(request: Request, changed: Iterable[tuple[str, str | None]]) ->
     return [
         Violation(
             "deletion.hold",
-            f"Tags.{key}",
+            f"{parameter}.{key}",
             value,
             f"the snapshot is on hold ({key} = {current[key]}): the hold tag may not be"
             + (" removed" if value is None else " changed"),

@@ -14,7 +14,7 @@ from .frozen import frozen
 from .naming import template_values, unset_env
 from .policy import TagPolicy, dotted_key
 from .rules import Violation
-from .templates import Template, TemplateValues, UnrenderableTemplate
+from .templates import Placeholder, Template, TemplateValues, UnrenderableTemplate
 
 
 def read_tag_list(
@@ -79,6 +79,34 @@ def forced_without_value(key: str, value: str | None, error: UnrenderableTemplat
         value,
         f"forced tag: its value comes from {error.placeholder.spelling}, which has no value"
         " here, so it cannot be set",
+    )
+
+
+OF_THE_MAKING = frozenset({"source", "operation", "service", "utcnow"})
+"""The placeholders whose value is that of the call that made a snapshot (its source, its
+operation, its client's service, its time): a tag request later on cannot tell what a forced
+tag made of them holds, so it cannot set one."""
+
+
+def _forced_of_the_making(key: str, value: str, template: Template) -> Violation | None:
+    """``tags.forced`` for a tag request setting forced ``key``, whose value comes from the
+    call that made the snapshot (`OF_THE_MAKING`); None when it does not."""
+    made_by = next(
+        (
+            part.spelling
+            for part in template.parts
+            if isinstance(part, Placeholder) and part.name in OF_THE_MAKING
+        ),
+        None,
+    )
+    if made_by is None:
+        return None
+    return Violation(
+        "tags.forced",
+        f"Tags.{key}",
+        value,
+        f"forced tag: its value comes from {made_by} of the call that made the snapshot,"
+        " which a tag request cannot know, so it cannot be set",
     )
 
 
@@ -293,10 +321,13 @@ def judge_tagging(request: Request) -> Decision:
     for key, template in policy.tags.forced.items():
         if key not in tags:
             continue
+        of_the_making = _forced_of_the_making(key, tags[key], template)
+        if of_the_making is not None:
+            violations.append(of_the_making)
+            continue
         try:
             forced = template.render(values)
-        except UnrenderableTemplate as error:
-            # e.g. {source}: a tag request names no source, so the value cannot be set
+        except UnrenderableTemplate as error:  # an unset {env:NAME}
             violations.append(
                 unset_env(error, dotted_key("tags.forced", key))
                 or forced_without_value(key, tags[key], error)
@@ -304,7 +335,7 @@ def judge_tagging(request: Request) -> Decision:
             continue
         if tags[key] != forced:
             violations.append(_forced_value(key, tags[key], forced))
-    violations += lifted_holds(request, tags.items())
+    violations += lifted_holds(request, tags.items(), row.tags)
     return request.decision(
         violations=tuple(violations), snapshot=operations.listed_name(arn), arn=arn, tags=tags
     )
@@ -332,7 +363,7 @@ def judge_untagging(request: Request) -> Decision:
         for key in removed
         if key in tag_policy.required or key in tag_policy.forced
     ]
-    violations += lifted_holds(request, removed.items())
+    violations += lifted_holds(request, removed.items(), row.tag_keys)
     return request.decision(
         violations=tuple(violations), snapshot=operations.listed_name(arn), arn=arn, tags=removed
     )

@@ -694,10 +694,11 @@ ON_HOLD = SnapshotFacts(None, {"legal-hold": "true", "team": "orders"})
 
 @pytest.mark.parametrize("arn", [CLUSTER_SNAPSHOT_ARN, DB_SNAPSHOT_ARN])
 def test_removing_a_hold_tag_is_refused(arn):
-    """The first of the two calls (lift the hold, then delete): `deletion.hold`, read once."""
+    """The first of the two calls (lift the hold, then delete): `deletion.hold`, read once,
+    on the request's own parameter (`TagKeys.<key>`, as `tags.protected`)."""
     judged = untag(HOLD, ["team", "legal-hold"], ON_HOLD, arn=arn)
     violation = only(judged.decision, "deletion.hold")
-    assert (violation.field, violation.value) == ("Tags.legal-hold", None)
+    assert (violation.field, violation.value) == ("TagKeys.legal-hold", None)
     assert violation.message.endswith("the hold tag may not be removed")
     assert judged.snapshot.calls == 1
 
@@ -767,10 +768,14 @@ def test_a_policy_that_does_not_list_the_key_lets_the_hold_be_lifted():
 
 def test_a_tag_operation_whose_snapshot_cannot_be_read_may_not_touch_a_hold_key():
     """Access denied on ListTagsForResource: a hold cannot be ruled out, so `deletion.hold`,
-    naming why."""
-    for judged in (untag(HOLD, ["legal-hold"], DENIED), retag(HOLD, {"legal-hold": "x"}, DENIED)):
+    naming why, on each request's own parameter."""
+    for judged, field in (
+        (untag(HOLD, ["legal-hold"], DENIED), "TagKeys.legal-hold"),
+        (retag(HOLD, {"legal-hold": "x"}, DENIED), "Tags.legal-hold"),
+    ):
         violation = only(judged.decision, "deletion.hold")
         assert "lifting a hold cannot be ruled out: AccessDenied" in violation.message
+        assert violation.field == field
 
 
 def test_a_tag_operation_on_a_snapshot_whose_tags_cannot_be_listed_may_not_touch_a_hold():

@@ -29,6 +29,10 @@ TAGGING = make_policy(
     compliance = "pci"
     origin = "{source}"
     stack = "{env:STACK}"
+    made-by = "{operation}"
+    made-with = "{service}"
+    made-on = "day-{utcnow:%Y-%m-%d}"
+    home = "{region}"
     [tags.allowed]
     env = ["prod", "dev"]
     [tags.patterns]
@@ -98,6 +102,31 @@ def test_a_forced_source_value_cannot_be_set_by_tagging():
     assert (violation.field, violation.value) == ("Tags.origin", "orders")
     assert "{source}" in violation.message
     assert "cannot be set" in violation.message
+
+
+@pytest.mark.parametrize(
+    ("key", "placeholder", "value"),
+    [
+        ("made-by", "{operation}", "AddTagsToResource"),
+        ("made-by", "{operation}", "CreateDBClusterSnapshot"),
+        ("made-with", "{service}", "rds"),
+        ("made-on", "{utcnow:%Y-%m-%d}", "day-2026-11-29"),
+    ],
+)
+def test_a_forced_value_of_the_making_call_cannot_be_set_by_tagging(key, placeholder, value):
+    """`{operation}`, `{service}` and `{utcnow}` are the making call's, as `{source}` is: a
+    tag request cannot tell what such a forced tag holds, so it cannot set it, whatever the
+    value (its own operation's name included, which the snapshot never held)."""
+    decision, _ = tagging({key: value})
+    violation = only(decision, "tags.forced")
+    assert (violation.field, violation.value) == (f"Tags.{key}", value)
+    assert placeholder in violation.message and "cannot be set" in violation.message
+
+
+def test_a_forced_region_value_is_judged_on_tagging():
+    """`{region}` is the snapshot's region, the tag request's too: its value is judged."""
+    assert tagging({"home": "us-east-1"})[0].allowed
+    assert only(tagging({"home": "eu-west-1"})[0], "tags.forced").value == "eu-west-1"
 
 
 def test_a_forced_env_value_is_judged_when_the_variable_is_set():
