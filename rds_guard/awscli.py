@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -152,17 +151,21 @@ class _GuardOnFirstOperation:
                 self._events.register(
                     event,
                     _generate_on_request(
-                        identifier, lambda: self.stubbed, partial(self.generates, name)
+                        name, identifier, idle=lambda: self.stubbed, generates=self.generates
                     ),
                     unique_id=f"rds_guard:generate:{event}",
                 )
 
 
 def _generate_on_request(
-    identifier: str, idle: Callable[[], bool], generates: Callable[[], bool]
+    operation: str,
+    identifier: str,
+    *,
+    idle: Callable[[], bool],
+    generates: Callable[[str], bool],
 ) -> Callable[..., None]:
     """The handler of ``--...-identifier @generate``: it leaves the identifier to the
-    policy's template when the policy has one for the operation (``generates``); else the
+    policy's template when the policy has one for ``operation`` (``generates``); else the
     word stays, an identifier the guard refuses (``identifier.aws``, in its ``blocked``
     record), where taken out it would be botocore's "Missing required parameter" for an
     option the command was given. While ``idle`` (``--generate-cli-skeleton output``: no
@@ -171,7 +174,7 @@ def _generate_on_request(
     registers, and a partial's signature takes three times as long to read."""
 
     def generate(params: dict[str, Any], **_: Any) -> None:
-        if params.get(identifier) == GENERATE and not idle() and generates():
+        if params.get(identifier) == GENERATE and not idle() and generates(operation):
             del params[identifier]
 
     return generate
