@@ -232,6 +232,37 @@ def test_a_copy_of_an_automated_snapshot_describes_it_as_automated(
     assert snapshot_tags(rds, target) == COPIED_TAGS
 
 
+def test_a_forced_tag_of_the_making_call_is_not_set_again_by_a_tag_request(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A forced `{operation}` tag holds the name of the call that made the snapshot: a
+    tag-sync job writing the snapshot's tags back, and one setting it to the tag request's
+    own name, are both `tags.forced`, and no AddTagsToResource is sent; other tags go on."""
+    policy = 'version = 1\nmode = "enforce"\n[tags.forced]\nmade-by = "{operation}"\n'
+    rds = guarded_client(write_policy(tmp_path, policy), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
+    assert snapshot_tags(rds, GOOD) == {"made-by": "CreateDBClusterSnapshot"}
+    arn = snapshot_arn(rds, GOOD)
+    moto_server.reset_counts()
+    for value in ("CreateDBClusterSnapshot", "AddTagsToResource"):
+        with pytest.raises(rds_guard.PolicyViolation) as caught:
+            rds.add_tags_to_resource(
+                ResourceName=arn, Tags=[{"Key": "made-by", "Value": value}, *TEAM_ENV]
+            )
+        assert [(v.rule, v.field) for v in caught.value.violations] == [
+            ("tags.forced", "Tags.made-by")
+        ]
+        assert "{operation}" in caught.value.violations[0].message
+    assert moto_server.count("AddTagsToResource") == 0
+    rds.add_tags_to_resource(ResourceName=arn, Tags=TEAM_ENV)
+    assert snapshot_tags(rds, GOOD) == {
+        "made-by": "CreateDBClusterSnapshot",
+        "team": "core",
+        "env": "prod",
+    }
+
+
 def test_policy_without_tag_work_makes_no_extra_call(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
