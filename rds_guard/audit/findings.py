@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rds_guard.core.frozen import frozen
 
-from .record import CHAIN_SHA256, chain_of, is_authentic
+from .record import CHAIN_SHA256, ZERO_HASH, chain_of, is_authentic
 
 CRLF = (
     "ends with a carriage return: the file's line endings were converted to CRLF (a text-mode "
@@ -62,6 +62,19 @@ HMAC_AMONG_PLAIN = (
     "it says hmac-sha256 among plain records of the same file: a writer never changes its "
     "algorithm within a file, so it was edited or added (no key was given to check it with)"
 )
+
+
+def behind(seq: int, last: int, line: int, prev: bytes) -> str:
+    """Why a record whose ``seq`` is not past ``last`` (the walk's) is out of place; the
+    first line of a file (``line`` 1) that is a first record (``prev`` of 64 zeros) starts a
+    chain of its own after the files before it, which the walk says."""
+    if seq == 1 and line == 1 and prev == ZERO_HASH.encode():
+        return (
+            f"seq 1 comes after seq {last}: the file starts a chain of its own (its prev is "
+            "64 zeros): a log of its own, given after another (verify each log apart), or "
+            "the log was started again"
+        )
+    return f"seq {seq} comes after seq {last}"
 
 
 def missing_checkpoint(seq: int, first_seq: int | None, max_seq: int) -> str:

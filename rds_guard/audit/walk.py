@@ -359,7 +359,8 @@ class ChainWalk:
                     f"seq jumps from {expected - 1} to {seq}: {seq - expected} record(s) missing",
                 )
         else:
-            self.report(number, "reordered", f"seq {seq} comes after seq {expected - 1}")
+            detail = findings.behind(seq, expected - 1, number, prev_of(line))
+            self.report(number, "reordered", detail)
             return
         self._adopt(line, seq, chain, link_key)
 

@@ -94,6 +94,25 @@ def test_verify_swapped_lines(log_path: Path, ten: list[bytes]) -> None:
     assert (result.reason, result.line) == ("reordered", 3)
 
 
+def test_verify_of_two_logs_given_as_one_says_the_second_starts_a_chain_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """Two logs of their own given to one `verify` (``verify *.jsonl`` across hosts): the
+    second one's first record is out of place, and the finding says why it is (its prev is
+    64 zeros), not only that its seq comes after the first log's last."""
+    here, there = tmp_path / "here.jsonl", tmp_path / "there.jsonl"
+    make_log(here, 2)
+    make_log(there, 2)
+    result = audit.verify([here, there])
+    assert [(f.line, f.reason, f.path) for f in result.findings[:1]] == [(1, "reordered", there)]
+    detail = result.findings[0].detail
+    assert "seq 1 comes after seq 2: the file starts a chain of its own" in detail
+    # a first record moved behind later ones in one file is out of place as before
+    lines = lines_of(here)
+    write_lines(here, [lines[1], lines[0]])
+    assert "chain of its own" not in str(audit.verify([here]).findings)
+
+
 def test_verify_a_duplicated_line(log_path: Path, ten: list[bytes]) -> None:
     ten.insert(4, ten[3])
     write_lines(log_path, ten)
