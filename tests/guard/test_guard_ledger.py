@@ -149,6 +149,40 @@ def test_the_exit_of_the_process_ships_what_is_left(
     assert stored_lines(table, stream_of(table, log)) == complete_lines(log)
 
 
+def test_a_ledger_that_stops_answering_does_not_hold_the_exit_of_the_process(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """docs/ledger.md: the exit of the process "gives the thread up to 3 seconds to ship
+    what is left". A ledger that stops answering (each put held two minutes) while a process
+    writes records and exits: the put workers do not hold the exit (a thread pool's are
+    joined before any exit handler runs, each finishing every queued put first: minutes).
+    What was not shipped waits in the local log, and the next `ship` puts every record."""
+    policy = write_policy(tmp_path, LEDGER)
+    done = run_python(
+        "import json, threading, time, botocore.session, rds_guard\n"
+        f"guard = rds_guard.install(botocore.session.Session(), policy={str(policy)!r})\n"
+        "putting = threading.Event()\n"
+        "def hang(request, **_):\n"
+        "    item = json.loads(request.body or b'{}').get('Item', {})\n"
+        "    if int(item.get('seq', {}).get('N', '0')) > 5:  # the ledger stops answering\n"
+        "        putting.set()\n"
+        "        time.sleep(120)\n"
+        "guard.audit.clients.dynamodb.meta.events.register('before-send.dynamodb.PutItem', hang)\n"
+        "for _ in range(5):\n"
+        "    guard.audit.write('requested', call='c' * 32)\n"
+        "time.sleep(1)\n"
+        "for _ in range(40):\n"
+        "    guard.audit.write('requested', call='c' * 32)\n"
+        "assert putting.wait(20)  # the put workers are under way\n",
+        timeout=60,  # a hang detector only: held by the puts, the exit takes minutes
+    )
+    assert done.returncode == 0, done.stderr
+    log = tmp_path / "audit.jsonl"
+    assert len(complete_lines(log)) == 45
+    ship(log, table)
+    assert stored_lines(table, stream_of(table, log)) == complete_lines(log)
+
+
 def test_without_a_ledger_nothing_of_it_is_loaded_and_no_thread_starts(tmp_path: Path) -> None:
     policy = write_policy(tmp_path, AUDITED)
     done = run_python(

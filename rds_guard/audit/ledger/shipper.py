@@ -45,6 +45,7 @@ from .location import Clients
 from .series import Cursor, Entry, Series, in_batches
 from .state import ShipState, StateFile
 from .table import FORK, LedgerTable, Put, stored_digest
+from .workers import PutWorkers
 
 logger = logging.getLogger("rds_guard")
 
@@ -122,7 +123,7 @@ class Shipper:
         self.state_file = StateFile(self.path)
         self.batch = batch
         self._workers = workers
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: PutWorkers | None = None
         self._lock = threading.Lock()
         self._trusted: ShipState | None = None  # the state this shipper saved last
         self._acked_line: bytes | None = None  # the line of the record it acknowledges
@@ -137,7 +138,7 @@ class Shipper:
         """Stop the put workers (a later run starts them again)."""
         with self._lock:
             if self._pool is not None:
-                self._pool.shutdown(wait=True)
+                self._pool.shutdown()
                 self._pool = None
 
     def forget_after_fork(self) -> None:
@@ -457,16 +458,14 @@ class Shipper:
         self._trusted, self._acked_line = state, line
 
     def _put_all(self, items: list[Item]) -> list[concurrent.futures.Future[Put]]:
-        """Put ``items`` in parallel, ``workers`` at a time. Once the interpreter is exiting,
-        its thread pools take no more work (and none can be made): the guard's last run
-        before the exit puts them one by one here instead."""
+        """Put ``items`` in parallel, ``workers`` at a time (`PutWorkers`: they never hold
+        the process's exit). Once the interpreter is exiting, no thread can be started: the
+        guard's last run before the exit puts them one by one here instead."""
         try:
             if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=self._workers, thread_name_prefix="rds-guard-ship"
-                )
+                self._pool = PutWorkers(self._workers, "rds-guard-ship")
             return [self._pool.submit(self.table.put, item) for item in items]
-        except RuntimeError:  # "cannot schedule new futures after interpreter shutdown"
+        except RuntimeError:  # "can't create new thread at interpreter shutdown"
             return [_done(self.table.put, item) for item in items]
 
 
