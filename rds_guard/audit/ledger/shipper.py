@@ -203,10 +203,15 @@ class Shipper:
         if last is None:
             return
         result.last = last[0]
+        if saved is not None and saved.table == self.table.name:
+            # as saved: what waits, should the ledger not answer (naming the stream asks STS
+            # for the account first; reading the ledger's head, DynamoDB)
+            result.acked = min(saved.acked, result.last)
         stream = self._stream(saved)
         result.stream = stream
         state = saved if saved is not None and saved.stream == stream else None
         state = state if state is not None and state.table == self.table.name else None
+        result.acked = 0 if state is None else min(state.acked, result.last)
         stale = time.monotonic() - self._checked_at > RECHECK
         if (
             state is None

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from audit_helpers import forge_rotated_from, lines_of
 from aws import count_sent
+from botocore.exceptions import EndpointConnectionError
 from cli_helpers import run_main
 from ledger_helpers import (
     LEDGER_URL,
@@ -315,6 +316,29 @@ def test_throttling_past_retries_leaves_the_records_waiting(
     assert answers["throttled"] >= 3 * 20 // 20  # botocore retried before giving up
     remove()
     assert ship(log_path, table).acked == 20
+
+
+def test_a_ledger_out_of_reach_at_the_start_of_a_run_says_what_really_waits(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """A log shipped through seq 20, then 3 more records, and a ledger that cannot be reached
+    from the run's first request on (its head is not read): the run says 3 records wait, as
+    its state has it, not the whole log (an operator would think nothing was ever shipped)."""
+    write_log(log_path, 20)
+    assert ship(log_path, table).acked == 20
+    write_log(log_path, 3)
+
+    def unreachable(request: Any, **_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    removes = [on_send(table.clients.dynamodb, op, unreachable) for op in ("Query", "PutItem")]
+    result = ship(log_path, table)
+    for remove in removes:
+        remove()
+    assert result.error is not None and "Could not connect" in result.error
+    assert (result.acked, result.last, result.pending) == (20, 23, 3)
+    assert "acknowledged through seq 20; 3 record(s) wait" in result.describe()
+    assert ship(log_path, table).acked == 23
 
 
 def test_a_shipper_that_lives_on_asks_a_throttling_ledger_nothing_more_after_a_failed_put(
