@@ -18,10 +18,13 @@ from .rules import Violation
 class Unreadable:
     """A source that would pass its tags on, but whose tags could not be read.
 
-    ``why`` is what stopped the read (an error code and message), when it is known.
+    ``why`` is what stopped the read (an error code and message), when it is known;
+    ``elsewhere``: the source is in another region than the client, so no access granted
+    would let the call read it.
     """
 
     why: str | None = None
+    elsewhere: bool = False
 
 
 UNREADABLE: Final = Unreadable()

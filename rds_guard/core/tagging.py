@@ -290,14 +290,14 @@ def inherit_violation(request: Request, found: Unreadable) -> Violation:
     assert request.row.source is not None
     reference = request.reference()
     cause = f" ({found.why})" if found.why else ""
+    access = "" if found.elsewhere else "grant read access to the source, "
     return Violation(
         "tags.inherit",
         request.row.source,
         reference,
         f"the tags of {request.params.get(request.row.source)} would be passed on to the"
         f" snapshot but could not be read{cause}, so adding the policy's tags would drop them:"
-        " grant read access to the source, send Tags explicitly, or set inherit = false in"
-        " [tags]",
+        f" {access}send Tags explicitly, or set inherit = false in [tags]",
     )
 
 

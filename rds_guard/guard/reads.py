@@ -141,7 +141,8 @@ class CallReads:
                 return None, None
             region = operations.arn_region(reference)
             if region is not None and region != self._region:
-                return None, Unreadable(f"the source is in {region}, the client in {self._region}")
+                where = f"the source is in {region}, the client in {self._region}"
+                return None, Unreadable(where, elsewhere=True)
             return aws.source_tags(row.lookup, reference), None
         identifier = self._named(row.facts_from)
         if kind == "snapshot":
