@@ -15,7 +15,7 @@ import botocore.session
 import pytest
 from aws import guarded_client, make_cluster, snapshot_arn, snapshot_tags
 from botocore.exceptions import ParamValidationError
-from policies import STRICT, WARN, write_policy
+from policies import AUDITED, STRICT, WARN, write_policy
 from servers import DocDBResponder, MotoServer
 
 import rds_guard
@@ -454,6 +454,25 @@ def test_without_a_policy_install_looks_at_the_environment_then_the_cwd(
     monkeypatch.setenv("RDS_GUARD_POLICY", str(tmp_path / "missing.toml"))
     with pytest.raises(rds_guard.PolicyError, match=r"missing\.toml"):
         rds_guard.install(session)
+
+
+def test_an_empty_audit_path_variable_counts_as_unset_and_an_empty_policy_one_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: an empty $RDS_GUARD_AUDIT_PATH counts as unset (the policy's path is used, the
+    calls still recorded); an empty $RDS_GUARD_POLICY is a PolicyError (no policy, no guard),
+    even with ./rds_guard.toml there."""
+    monkeypatch.chdir(tmp_path)
+    write_policy(tmp_path, AUDITED)
+    monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", "")
+    guard = rds_guard.install(boto3.Session(region_name="us-east-1"))
+    try:
+        assert guard.audit is not None and guard.audit.path == tmp_path / "audit.jsonl"
+    finally:
+        guard.uninstall()
+    monkeypatch.setenv("RDS_GUARD_POLICY", "")
+    with pytest.raises(rds_guard.PolicyError, match="RDS_GUARD_POLICY"):
+        rds_guard.install(boto3.Session(region_name="us-east-1"))
 
 
 def test_unset_hmac_key_is_a_policy_error_at_install(tmp_path: Path) -> None:
