@@ -26,7 +26,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..record import utc_now
+from ..record import stream_id, utc_now
 from .errors import Fork, RemoteAhead, ShipRefused, Unnamed, describe_error
 from .items import (
     Item,
@@ -203,11 +203,16 @@ class Shipper:
         if last is None:
             return
         result.last = last[0]
-        if saved is not None and saved.table == self.table.name:
-            # as saved: what waits, should the ledger not answer (naming the stream asks STS
-            # for the account first; reading the ledger's head, DynamoDB)
+        first = self.series.first_line()
+        if (
+            saved is not None
+            and saved.table == self.table.name
+            and (first is None or saved.stream.endswith("/" + stream_id(first)))
+        ):
+            # as saved for this chain: what waits, should the ledger not answer (naming the
+            # stream asks STS for the account first; reading the ledger's head, DynamoDB)
             result.acked = min(saved.acked, result.last)
-        stream = self._stream(saved)
+        stream = self._stream(saved, first)
         result.stream = stream
         state = saved if saved is not None and saved.stream == stream else None
         state = state if state is not None and state.table == self.table.name else None
@@ -251,9 +256,9 @@ class Shipper:
             and self.series.line_at(state.acked, state.cursor) == self._acked_line
         )
 
-    def _stream(self, saved: ShipState | None) -> str:
-        """The stream's name: from the series' first record, else from the saved state."""
-        first = self.series.first_line()
+    def _stream(self, saved: ShipState | None, first: bytes | None) -> str:
+        """The stream's name: from the series' first record (``first``), else from the saved
+        state."""
         if first is not None:
             return stream_key(self.clients.account(), self.clients.region, first)
         if saved is not None and saved.table == self.table.name:

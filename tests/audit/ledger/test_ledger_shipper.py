@@ -19,6 +19,7 @@ from botocore.exceptions import EndpointConnectionError
 from cli_helpers import run_main
 from ledger_helpers import (
     LEDGER_URL,
+    REGION,
     complete_lines,
     delete_item,
     dynamodb_error,
@@ -38,6 +39,7 @@ from servers import raw_response
 
 from rds_guard import audit
 from rds_guard.audit.ledger import (
+    Clients,
     Fork,
     LedgerTable,
     LedgerUnavailable,
@@ -339,6 +341,30 @@ def test_a_ledger_out_of_reach_at_the_start_of_a_run_says_what_really_waits(
     assert (result.acked, result.last, result.pending) == (20, 23, 3)
     assert "acknowledged through seq 20; 3 record(s) wait" in result.describe()
     assert ship(log_path, table).acked == 23
+
+
+@pytest.mark.parametrize("started_again", [False, True])
+def test_a_run_that_cannot_name_its_stream_says_what_waits_of_its_own_chain(
+    table: LedgerTable, log_path: Path, started_again: bool
+) -> None:
+    """STS out of reach (the stream's name needs the account): the run says what waits as
+    the state saved for the log's chain has it; a log started again since (a new first
+    record, the state still naming the old chain) has had nothing acknowledged."""
+    write_log(log_path, 20)
+    assert ship(log_path, table).acked == 20
+    if started_again:
+        log_path.unlink()
+    write_log(log_path, 3)
+    fresh = LedgerTable(Clients(REGION), table.name)  # a new process: the account not known
+
+    def unreachable(request: Any, **_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url=request.url)
+
+    on_send(fresh.clients.client("sts"), "GetCallerIdentity", unreachable)
+    result = ship(log_path, fresh)
+    assert result.error is not None and "Could not connect" in result.error
+    expected = (0, 3, 3) if started_again else (20, 23, 3)
+    assert (result.acked, result.last, result.pending) == expected
 
 
 def test_a_shipper_that_lives_on_asks_a_throttling_ledger_nothing_more_after_a_failed_put(
