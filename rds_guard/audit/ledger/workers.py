@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -23,7 +24,9 @@ _Work = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...]]
 
 class PutWorkers:
     """``submit`` as a thread pool's, on up to ``workers`` daemon threads named
-    ``<name>_<n>``, started as work comes (one per item until there are ``workers``)."""
+    ``<name>_<n>``, started as work comes (one per item until there are ``workers``). Dropped
+    without `shutdown` (a guard collected with its log), its workers end once they have put
+    what is queued, as a thread pool's do."""
 
     def __init__(self, workers: int, name: str) -> None:
         self._workers = workers
@@ -31,6 +34,7 @@ class PutWorkers:
         self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._ending: weakref.finalize[Any, PutWorkers] | None = None
 
     def submit(self, work: Callable[..., _Result], /, *args: Any) -> Future[_Result]:
         """``work(*args)`` on a worker; its outcome in the future returned. `RuntimeError`
@@ -46,6 +50,8 @@ class PutWorkers:
                 )
                 thread.start()
                 self._threads.append(thread)
+                if self._ending is None:  # the workers hold the queue, never this object
+                    self._ending = weakref.finalize(self, _end, self._queue, self._threads)
             self._queue.put((future, work, args))
         return future
 
@@ -54,10 +60,18 @@ class PutWorkers:
         with self._lock:  # work submitted from now on goes to new workers
             threads, self._threads = self._threads, []
             queued, self._queue = self._queue, queue.SimpleQueue()
-        for _ in threads:
-            queued.put(None)
+            ending, self._ending = self._ending, None
+        if ending is not None:
+            ending.detach()
+        _end(queued, threads)
         for thread in threads:
             thread.join()
+
+
+def _end(queued: queue.SimpleQueue[_Work | None], threads: list[threading.Thread]) -> None:
+    """Tell each of ``threads`` to end once what ``queued`` holds is done."""
+    for _ in threads:
+        queued.put(None)
 
 
 def _work(queued: queue.SimpleQueue[_Work | None]) -> None:
