@@ -165,16 +165,25 @@ def _generate_on_request(
     generates: Callable[[str], bool],
 ) -> Callable[..., None]:
     """The handler of ``--...-identifier @generate``: it leaves the identifier to the
-    policy's template when the policy has one for ``operation`` (``generates``); else the
-    word stays, an identifier the guard refuses (``identifier.aws``, in its ``blocked``
-    record), where taken out it would be botocore's "Missing required parameter" for an
-    option the command was given. While ``idle`` (``--generate-cli-skeleton output``: no
-    guard judges the command, which prints what it prints without the plugin), it leaves the
-    word as it is. A closure, not a `functools.partial`: botocore inspects each handler it
-    registers, and a partial's signature takes three times as long to read."""
+    policy's template when the policy has one for ``operation`` (``generates``). Else the
+    command is refused as botocore refuses a bad parameter (`ParamValidationError`, nothing
+    sent, in either mode): taken out, the name would be botocore's "Missing required
+    parameter" for an option the command was given; left in, a warn-mode policy would let
+    ``@generate`` go to AWS as a name. While ``idle`` (``--generate-cli-skeleton output``:
+    no guard judges the command, which prints what it prints without the plugin), it leaves
+    the word as it is. A closure, not a `functools.partial`: botocore inspects each handler
+    it registers, and a partial's signature takes three times as long to read."""
 
     def generate(params: dict[str, Any], **_: Any) -> None:
-        if params.get(identifier) == GENERATE and not idle() and generates(operation):
-            del params[identifier]
+        if params.get(identifier) != GENERATE or idle():
+            return
+        if not generates(operation):
+            from botocore.exceptions import ParamValidationError
+
+            raise ParamValidationError(
+                report=f"{identifier}: {GENERATE} asks for the policy's generate template,"
+                f" and the policy has none for {operation}: give the identifier"
+            )
+        del params[identifier]
 
     return generate

@@ -442,30 +442,33 @@ def test_at_generate_names_the_snapshot_from_the_policys_template(
     assert result.stdout.strip() == f"orders-manual-{TODAY}"
 
 
-def test_at_generate_without_a_template_is_refused_as_an_identifier(
-    moto_server: MotoServer, tmp_path: Path
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_at_generate_without_a_template_is_refused_before_anything_is_sent(
+    moto_server: MotoServer, tmp_path: Path, mode: str
 ) -> None:
-    """A policy with no `generate` for the operation: `@generate` stays as given, and the
-    guard refuses it (`identifier.aws`, a `blocked` record), not botocore's "Missing
-    required parameter" for an option the command was given; nothing is sent."""
+    """A policy with no `generate` for the operation: the command is refused as botocore
+    refuses a bad parameter, in either mode, saying why (not botocore's "Missing required
+    parameter" for an option the command was given, nor `@generate` sent to AWS as a name by
+    a warn-mode policy); nothing is sent and, as for any call botocore refuses, no record."""
     without_generate = "\n".join(
         line for line in EXAMPLE.splitlines() if not line.lstrip().startswith("generate")
-    )
-    assert without_generate != EXAMPLE
+    ).replace('mode = "enforce"', f'mode = "{mode}"')
+    assert "generate" not in without_generate and f'mode = "{mode}"' in without_generate
     write_policy(tmp_path, without_generate)
     make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS, copy_tags=True)
+    moto_server.reset_counts()
     result = aws(
         moto_server, "rds", "create-db-cluster-snapshot", "--db-cluster-identifier", "orders",
         "--db-cluster-snapshot-identifier", "@generate", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 255, result.stderr
-    assert result.stderr.strip().startswith("rds_guard blocked CreateDBClusterSnapshot:")
-    assert "[identifier.aws] DBClusterSnapshotIdentifier:" in result.stderr
-    assert "'@generate'" in result.stderr and "Missing required" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Parameter validation failed:",
+        "DBClusterSnapshotIdentifier: @generate asks for the policy's generate template, and"
+        " the policy has none for CreateDBClusterSnapshot: give the identifier",
+    ]
     assert moto_server.count("CreateDBClusterSnapshot") == 0
-    (blocked,) = list(audit.read_records(tmp_path / "rds-guard-audit.jsonl"))
-    assert blocked["event"] == "blocked"
-    assert "identifier.aws" in [v["rule"] for v in blocked["violations"]]
+    assert not (tmp_path / "rds-guard-audit.jsonl").exists()
 
 
 def test_at_generate_is_an_ordinary_identifier_outside_the_cli(
