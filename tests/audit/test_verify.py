@@ -111,6 +111,14 @@ def test_verify_of_two_logs_given_as_one_says_the_second_starts_a_chain_of_its_o
     lines = lines_of(here)
     write_lines(here, [lines[1], lines[0]])
     assert "chain of its own" not in str(audit.verify([here]).findings)
+    # a file whose first line says seq 1 but links to a record: no chain of its own
+    write_lines(here, lines)
+    linked = lines_of(there)
+    linked[0] = reseal(linked[0].replace(audit.ZERO_HASH.encode(), b"1" * 64, 1))
+    write_lines(there, linked)
+    found = audit.verify([here, there]).findings
+    assert (found[0].line, found[0].reason) == (1, "reordered")
+    assert found[0].detail.endswith("seq 1 comes after seq 2")
 
 
 def test_verify_a_duplicated_line(log_path: Path, ten: list[bytes]) -> None:

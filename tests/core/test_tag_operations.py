@@ -33,6 +33,7 @@ TAGGING = make_policy(
     made-with = "{service}"
     made-on = "day-{utcnow:%Y-%m-%d}"
     home = "{region}"
+    mixed = "{env:STACK}-{operation}"
     [tags.allowed]
     env = ["prod", "dev"]
     [tags.patterns]
@@ -111,6 +112,7 @@ def test_a_forced_source_value_cannot_be_set_by_tagging():
         ("made-by", "{operation}", "CreateDBClusterSnapshot"),
         ("made-with", "{service}", "rds"),
         ("made-on", "{utcnow:%Y-%m-%d}", "day-2026-11-29"),
+        ("mixed", "{operation}", "s1-AddTagsToResource"),
     ],
 )
 def test_a_forced_value_of_the_making_call_cannot_be_set_by_tagging(key, placeholder, value):
