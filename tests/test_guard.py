@@ -232,12 +232,13 @@ def test_a_copy_of_an_automated_snapshot_describes_it_as_automated(
     assert snapshot_tags(rds, target) == COPIED_TAGS
 
 
-def test_a_forced_tag_of_the_making_call_is_not_set_again_by_a_tag_request(
+def test_a_forced_tag_of_the_making_call_is_written_back_as_it_is_or_not_at_all(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """A forced `{operation}` tag holds the name of the call that made the snapshot: a
-    tag-sync job writing the snapshot's tags back, and one setting it to the tag request's
-    own name, are both `tags.forced`, and no AddTagsToResource is sent; other tags go on."""
+    tag-sync job writing the snapshot's tags back as they are goes through (the snapshot's
+    tags read to tell); setting it to the tag request's own name, or any other value, is
+    `tags.forced`, and no AddTagsToResource is sent."""
     policy = 'version = 1\nmode = "enforce"\n[tags.forced]\nmade-by = "{operation}"\n'
     rds = guarded_client(write_policy(tmp_path, policy), on=moto_server)
     make_cluster(rds)
@@ -245,7 +246,7 @@ def test_a_forced_tag_of_the_making_call_is_not_set_again_by_a_tag_request(
     assert snapshot_tags(rds, GOOD) == {"made-by": "CreateDBClusterSnapshot"}
     arn = snapshot_arn(rds, GOOD)
     moto_server.reset_counts()
-    for value in ("CreateDBClusterSnapshot", "AddTagsToResource"):
+    for value in ("AddTagsToResource", "CopyDBClusterSnapshot"):
         with pytest.raises(rds_guard.PolicyViolation) as caught:
             rds.add_tags_to_resource(
                 ResourceName=arn, Tags=[{"Key": "made-by", "Value": value}, *TEAM_ENV]
@@ -254,8 +255,11 @@ def test_a_forced_tag_of_the_making_call_is_not_set_again_by_a_tag_request(
             ("tags.forced", "Tags.made-by")
         ]
         assert "{operation}" in caught.value.violations[0].message
+        assert "(it carries 'CreateDBClusterSnapshot')" in caught.value.violations[0].message
     assert moto_server.count("AddTagsToResource") == 0
-    rds.add_tags_to_resource(ResourceName=arn, Tags=TEAM_ENV)
+    synced = [{"Key": "made-by", "Value": "CreateDBClusterSnapshot"}, *TEAM_ENV]
+    rds.add_tags_to_resource(ResourceName=arn, Tags=synced)
+    assert moto_server.count("AddTagsToResource") == 1
     assert snapshot_tags(rds, GOOD) == {
         "made-by": "CreateDBClusterSnapshot",
         "team": "core",

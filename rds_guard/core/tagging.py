@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import operations, rules
-from .calls import Decision, Request, Unreadable
+from .calls import Decision, Request, SnapshotFacts, Unreadable
 from .deletion import lifted_holds
 from .frozen import frozen
 from .naming import template_values, unset_env
@@ -84,14 +84,14 @@ def forced_without_value(key: str, value: str | None, error: UnrenderableTemplat
 
 OF_THE_MAKING = frozenset({"source", "operation", "service", "utcnow"})
 """The placeholders whose value is that of the call that made a snapshot (its source, its
-operation, its client's service, its time): a tag request later on cannot tell what a forced
-tag made of them holds, so it cannot set one."""
+operation, its client's service, its time): a tag request later on cannot render what a
+forced tag made of them holds, so it may only write back the value the snapshot carries."""
 
 
-def _forced_of_the_making(key: str, value: str, template: Template) -> Violation | None:
-    """``tags.forced`` for a tag request setting forced ``key``, whose value comes from the
-    call that made the snapshot (`OF_THE_MAKING`); None when it does not."""
-    made_by = next(
+def _made_by(template: Template) -> str | None:
+    """The first placeholder of ``template`` whose value is the making call's (as written),
+    None when it has none (`OF_THE_MAKING`)."""
+    return next(
         (
             part.spelling
             for part in template.parts
@@ -99,14 +99,31 @@ def _forced_of_the_making(key: str, value: str, template: Template) -> Violation
         ),
         None,
     )
-    if made_by is None:
+
+
+def _forced_of_the_making(request: Request, key: str, value: str, made_by: str) -> Violation | None:
+    """``tags.forced`` for a tag request setting forced ``key``, whose value comes from the
+    making call's ``made_by``, to ``value``: None when the snapshot carries that value (read
+    only then: a tag-sync job writes its tags back as they are)."""
+    facts = request.lookups.snapshot()
+    held = facts.tags if isinstance(facts, SnapshotFacts) else facts  # what it carries now
+    if isinstance(held, Mapping) and held.get(key) == value:
         return None
+    if isinstance(held, Unreadable):
+        carried = f"its tags could not be read: {held.why or 'unknown'}"
+    elif not isinstance(held, Mapping):  # `evaluate` not given them
+        carried = "its tags are not known here"
+    elif key in held:
+        carried = f"it carries {held[key]!r}"
+    else:
+        carried = "it carries none"
     return Violation(
         "tags.forced",
         f"Tags.{key}",
         value,
         f"forced tag: its value comes from {made_by} of the call that made the snapshot,"
-        " which a tag request cannot know, so it cannot be set",
+        f" which a tag request cannot render, so it may only be written back as the snapshot"
+        f" carries it ({carried})",
     )
 
 
@@ -321,9 +338,10 @@ def judge_tagging(request: Request) -> Decision:
     for key, template in policy.tags.forced.items():
         if key not in tags:
             continue
-        of_the_making = _forced_of_the_making(key, tags[key], template)
-        if of_the_making is not None:
-            violations.append(of_the_making)
+        made_by = _made_by(template)
+        if made_by is not None:
+            of_the_making = _forced_of_the_making(request, key, tags[key], made_by)
+            violations += [of_the_making] if of_the_making is not None else []
             continue
         try:
             forced = template.render(values)

@@ -9,12 +9,16 @@ from core_fixtures import (
     CLUSTER_SNAPSHOT_ARN,
     DB_ARN,
     DB_SNAPSHOT_ARN,
+    RecordingReader,
+    decide_call,
     make_policy,
     only,
     rules_of,
     run,
     tag_list,
 )
+
+from rds_guard.core.calls import Lookups, SnapshotFacts, Unreadable
 
 # --- AddTagsToResource ------------------------------------------------------------------------
 
@@ -96,13 +100,13 @@ def test_tagging_a_forced_key_with_its_forced_value_is_fine():
 
 
 def test_a_forced_source_value_cannot_be_set_by_tagging():
-    """`{source}` has no value on a tag request: the forced key cannot be set at all,
-    whatever the value (field `Tags.<key>`, as for any tag)."""
+    """`{source}` has no value on a tag request: the forced key can only be written back as
+    the snapshot carries it (field `Tags.<key>`, as for any tag)."""
     decision, _ = tagging({"origin": "orders"})
     violation = only(decision, "tags.forced")
     assert (violation.field, violation.value) == ("Tags.origin", "orders")
     assert "{source}" in violation.message
-    assert "cannot be set" in violation.message
+    assert "may only be written back as the snapshot carries it" in violation.message
 
 
 @pytest.mark.parametrize(
@@ -117,12 +121,37 @@ def test_a_forced_source_value_cannot_be_set_by_tagging():
 )
 def test_a_forced_value_of_the_making_call_cannot_be_set_by_tagging(key, placeholder, value):
     """`{operation}`, `{service}` and `{utcnow}` are the making call's, as `{source}` is: a
-    tag request cannot tell what such a forced tag holds, so it cannot set it, whatever the
-    value (its own operation's name included, which the snapshot never held)."""
+    tag request cannot render what such a forced tag holds, so it may not set another value
+    than the snapshot carries (its own operation's name included, which the snapshot never
+    held); here the snapshot's tags are not known (the stand-in answers nothing)."""
     decision, _ = tagging({key: value})
     violation = only(decision, "tags.forced")
     assert (violation.field, violation.value) == (f"Tags.{key}", value)
-    assert placeholder in violation.message and "cannot be set" in violation.message
+    assert placeholder in violation.message
+    assert violation.message.endswith("the snapshot carries it (its tags are not known here)")
+
+
+def test_a_forced_value_of_the_making_call_may_be_written_back_as_the_snapshot_carries_it():
+    """A tag-sync job writes the snapshot's tags back as they are: allowed, the snapshot's
+    tags read once to tell; another value, or tags that cannot be read, are `tags.forced`
+    saying what the snapshot carries or why it is not known."""
+    carried = {"made-by": "CreateDBClusterSnapshot", "team": "core"}
+
+    def retagging(tags, facts):
+        snapshot = RecordingReader(facts)
+        params = {"ResourceName": CLUSTER_SNAPSHOT_ARN, "Tags": tag_list(tags)}
+        lookups = Lookups(snapshot=snapshot)
+        return decide_call(TAGGING, "AddTagsToResource", params, lookups), snapshot
+
+    decision, snapshot = retagging(carried, SnapshotFacts(None, carried))
+    assert decision.allowed and snapshot.calls == 1
+    for facts, says in (
+        (SnapshotFacts(None, carried), "(it carries 'CreateDBClusterSnapshot')"),
+        (SnapshotFacts(None, {"team": "core"}), "(it carries none)"),
+        (Unreadable("AccessDenied"), "(its tags could not be read: AccessDenied)"),
+    ):
+        decision, _ = retagging({"made-by": "CopyDBClusterSnapshot"}, facts)
+        assert only(decision, "tags.forced").message.endswith(says)
 
 
 def test_a_forced_region_value_is_judged_on_tagging():
