@@ -325,6 +325,13 @@ def holds(hold_tags: Mapping[str, str], tags: Mapping[str, str]) -> dict[str, st
     return {key: value for key, value in hold_tags.items() if tags.get(key) == value}
 
 
+def carried_tags(request: Request) -> Mapping[str, str] | Unreadable | None:
+    """The tags the snapshot a tag operation acts on carries now (its look-up, made once),
+    `Unreadable` when they could not be read, None when there is nothing to look up."""
+    facts = request.lookups.snapshot()
+    return facts.tags if isinstance(facts, SnapshotFacts) else facts
+
+
 def lifted_holds(
     request: Request, changed: Iterable[tuple[str, str | None]], parameter: str
 ) -> list[Violation]:
@@ -336,8 +343,7 @@ def lifted_holds(
     touched = [(key, value) for key, value in changed if key in hold_tags]
     if not touched:
         return []
-    facts = request.lookups.snapshot()
-    tags = facts.tags if isinstance(facts, SnapshotFacts) else facts  # what it carries now
+    tags = carried_tags(request)
     if isinstance(tags, Unreadable):
         return [
             Violation(

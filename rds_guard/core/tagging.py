@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import operations, rules
-from .calls import Decision, Request, SnapshotFacts, Unreadable
-from .deletion import lifted_holds
+from .calls import Decision, Request, Unreadable
+from .deletion import carried_tags, lifted_holds
 from .frozen import frozen
 from .naming import template_values, unset_env
 from .policy import TagPolicy, dotted_key
@@ -105,8 +105,7 @@ def _forced_of_the_making(request: Request, key: str, value: str, made_by: str) 
     """``tags.forced`` for a tag request setting forced ``key``, whose value comes from the
     making call's ``made_by``, to ``value``: None when the snapshot carries that value (read
     only then: a tag-sync job writes its tags back as they are)."""
-    facts = request.lookups.snapshot()
-    held = facts.tags if isinstance(facts, SnapshotFacts) else facts  # what it carries now
+    held = carried_tags(request)
     if isinstance(held, Mapping) and held.get(key) == value:
         return None
     if isinstance(held, Unreadable):
