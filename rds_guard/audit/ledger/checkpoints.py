@@ -20,9 +20,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -42,6 +42,7 @@ from .continuity import follows_on
 from .items import full_sha256, item_problems, line_of, number, odd_seq
 from .location import Clients, S3Location
 from .table import LedgerTable, error_code
+from .versions import Original, Originals, Version, originals, version_of
 
 __all__ = [
     "ALGORITHM",
@@ -65,8 +66,6 @@ NAME = re.compile(r"checkpoint-(\d{10,})\.json")  # ten digits, more past 999999
 LOOK_BELOW = 3
 """How many checkpoints below a newest one that is not signed a store verifies, at most, to
 find the one the next checkpoint holds the streams to."""
-Markers: TypeAlias = Mapping[int, str | None]
-"""The checkpoints a delete marker hides, each with its newest version below it (`listing`)."""
 _TAKEN = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 
 
@@ -81,7 +80,9 @@ class Stored:
     signature: str
     checkpoint: Checkpoint | None
     hidden: bool = False
-    """Its current version is a delete marker: this is the newest version below it."""
+    """Its current version is a delete marker: this is the version first written below it."""
+    written: int = 1
+    """How many versions were written under its number: this is the first (Object Lock's)."""
 
     @property
     def fingerprint(self) -> tuple[int, str, str]:
@@ -102,18 +103,6 @@ class Newest:
     ``top``'s: the streams are held to what it signed)."""
 
 
-@frozen
-class Version:
-    """One version of an object under the prefix (or a delete marker)."""
-
-    key: str
-    version_id: str
-    modified: str
-    delete_marker: bool = False
-    latest: bool = False
-    """S3's ``IsLatest``: the current version of its key."""
-
-
 class CheckpointStore:
     """The checkpoints' bucket and prefix, and the KMS key that signs them."""
 
@@ -125,21 +114,24 @@ class CheckpointStore:
         self._signed: set[tuple[int, str, str]] = set()
         self._trusted: Stored | None = None
 
-    def stored(self, number: int, markers: Markers) -> Stored:
+    def stored(self, number: int, odd: Originals) -> Stored:
         """Checkpoint object ``number`` as stored (its body need not hold a checkpoint); one
-        a delete marker hides (in ``markers``, from `listing`) is read at its newest version
-        below the marker."""
-        hidden = number in markers
-        version = markers.get(number)
-        if hidden and version is None:  # a delete marker with nothing below it
-            return Stored(number, b"", "", None, hidden=True)
+        whose current version is not the one first written (in ``odd``, from `listing`: a
+        delete marker hides it, or it was written again) is read at that first version, the
+        one Object Lock keeps and ``verify --checkpoints`` checks."""
+        original = odd.get(number)
+        if original is not None and original.version_id is None:  # delete markers only
+            return Stored(number, b"", "", None, hidden=True, written=0)
+        version = None if original is None else original.version_id
         body, answer = self.read(self.location.key(name_of(number)), version)
         try:
             checkpoint: Checkpoint | None = parse_body(body)
         except (ValueError, KeyError, TypeError):
             checkpoint = None
         signature = str(answer.get("Metadata", {}).get("signature", ""))
-        return Stored(number, body, signature, checkpoint, hidden=hidden)
+        if original is None:
+            return Stored(number, body, signature, checkpoint)
+        return Stored(number, body, signature, checkpoint, original.hidden, original.written)
 
     def newest(self, key: str, table: str | None = None) -> Newest | None:
         """The newest checkpoint object and the checkpoint the next one is held to: that one
@@ -148,20 +140,20 @@ class CheckpointStore:
         the `LOOK_BELOW` just below (None: no checkpoint yet). One KMS Verify for the
         newest, none for a checkpoint this store found signed or wrote before.
 
-        A checkpoint a delete marker hides is still there (Object Lock keeps its versions):
-        it is read below the marker, so the marker neither frees its number nor rolls the
-        streams back to the one before it; the marker is a finding."""
-        numbers, markers = self.listing()
+        A checkpoint a delete marker hides, or one written again, is still there (Object
+        Lock keeps its first version): it is read at that version, so neither a marker nor
+        an older checkpoint put over it frees its number or rolls the streams back to the
+        one before it; the marker or the overwrite is a finding."""
+        numbers, odd = self.listing()
         if not numbers:
             return None
-        top = self.stored(numbers[-1], markers)
-        problem = self.problem_of(top, key, table) or self._link_problem(top, numbers, markers)
+        top = self.stored(numbers[-1], odd)
+        problem = self.problem_of(top, key, table) or self._link_problem(top, numbers, odd)
         where = f"{self.location}{name_of(top.number)}"
         if problem is None:
             self._trusted = top
-            hidden = f"{where}: a delete marker hides it; the streams are held to it still"
-            return Newest(top, top.checkpoint, hidden if top.hidden else None)
-        base = self._signed_below(numbers[:-1], markers, key, table)
+            return Newest(top, top.checkpoint, _covered(top, where))
+        base = self._signed_below(numbers[:-1], odd, key, table)
         held = f"checkpoint {base.number}" if base else "their first record"
         return Newest(
             top,
@@ -170,7 +162,7 @@ class CheckpointStore:
             f"to {held}",
         )
 
-    def _link_problem(self, top: Stored, numbers: list[int], markers: Markers) -> str | None:
+    def _link_problem(self, top: Stored, numbers: list[int], odd: Originals) -> str | None:
         """Why ``top``, signed, does not follow on from the checkpoint object below it (None:
         its ``prev`` is that object's body digest, or zeros for checkpoint 1): a signed
         checkpoint copied from another prefix or bucket keeps its own ``prev``."""
@@ -179,7 +171,7 @@ class CheckpointStore:
         if below == 0:
             expected = ZERO_HASH
         elif below in numbers:
-            expected = body_digest(self.stored(below, markers).body)
+            expected = body_digest(self.stored(below, odd).body)
         else:
             return f"checkpoint {below}, which it follows, is not there"
         if top.checkpoint.prev != expected:
@@ -187,7 +179,7 @@ class CheckpointStore:
         return None
 
     def _signed_below(
-        self, numbers: list[int], markers: Markers, key: str, table: str | None = None
+        self, numbers: list[int], odd: Originals, key: str, table: str | None = None
     ) -> Checkpoint | None:
         """The newest checkpoint of ``numbers`` (ascending) signed with ``key``: this store's
         own when it knows one, else the first that verifies of the `LOOK_BELOW` newest (a
@@ -196,7 +188,7 @@ class CheckpointStore:
         if known is not None and numbers and known.number <= numbers[-1]:
             return known.checkpoint
         for below in reversed(numbers[-LOOK_BELOW:]):
-            stored = self.stored(below, markers)
+            stored = self.stored(below, odd)
             if self.problem_of(stored, key, table) is None:
                 self._trusted = stored
                 return stored.checkpoint
@@ -237,25 +229,12 @@ class CheckpointStore:
         """The numbers of the checkpoints there are, ascending (`listing`)."""
         return self.listing()[0]
 
-    def listing(self) -> tuple[list[int], dict[int, str | None]]:
+    def listing(self) -> tuple[list[int], dict[int, Original]]:
         """The numbers of the checkpoints there are, ascending, those a delete marker hides
         too (ListObjectVersions: a marker must not free a number for a checkpoint of older
-        heads); and the hidden ones, each with its newest version below the marker (None:
-        there is none; S3 lists a key's versions newest first), for `stored`."""
-        found: set[int] = set()
-        hidden: set[int] = set()
-        newest: dict[int, str] = {}
-        for version in self.versions():
-            number = self.number_of(version.key)
-            if number is None:
-                continue
-            found.add(number)
-            if version.delete_marker:
-                if version.latest:
-                    hidden.add(number)
-            else:
-                newest.setdefault(number, version.version_id)
-        return sorted(found), {number: newest.get(number) for number in hidden}
+        heads); and each one whose current version is not the one first written (a delete
+        marker hides it, or it was written again), with that version, for `stored`."""
+        return originals(self.versions(), self.number_of)
 
     def number_of(self, key: str) -> int | None:
         """The number of the checkpoint stored under ``key`` (None: not a checkpoint's)."""
@@ -277,9 +256,9 @@ class CheckpointStore:
         )
         for answer in pages:
             for entry in answer.get("Versions", []):
-                found.append(_version(entry, False))
+                found.append(version_of(entry, False))
             for entry in answer.get("DeleteMarkers", []):
-                found.append(_version(entry, True))
+                found.append(version_of(entry, True))
         return found
 
     def read(self, key: str, version_id: str | None = None) -> tuple[bytes, dict[str, Any]]:
@@ -348,14 +327,15 @@ class CheckpointStore:
         return bool(answer.get("SignatureValid"))
 
 
-def _version(entry: dict[str, Any], marker: bool) -> Version:
-    return Version(
-        str(entry["Key"]),
-        str(entry.get("VersionId") or "null"),
-        str(entry.get("LastModified", "")),
-        marker,
-        bool(entry.get("IsLatest")),
-    )
+def _covered(top: Stored, where: str) -> str | None:
+    """What was done over ``top``, a signed checkpoint read at its first version (None:
+    nothing)."""
+    done = ["a delete marker hides it"] if top.hidden else []
+    if top.written > 1:
+        done.append(f"it was written again ({top.written} versions: the first is the one read)")
+    if not done:
+        return None
+    return f"{where}: {' and '.join(done)}; the streams are held to it still"
 
 
 def _status(error: ClientError) -> int:

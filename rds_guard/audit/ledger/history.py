@@ -54,17 +54,20 @@ def read_history(
     None: the key of the first checkpoint (trusted on first use), which every later one
     must then use. ``table``: the ledger table every checkpoint must name (None: any). A
     checkpoint of another table, or written to another location, is a finding, and what it
-    holds is not this ledger's: none of its heads is held against the ledger.
+    holds is not this ledger's: none of its heads is held against the ledger. Nor are those
+    of one whose signature does not hold: a forger's heads would report deletions that never
+    happened. Each signed checkpoint is held to the newest signed one below it.
     """
     history = History()
     found = _by_number(store, history)
     previous: tuple[Checkpoint, bytes] | None = None
+    vouched: Checkpoint | None = None  # the newest signed one since the last break
     key = expected_key
     expected = 1
     for number in sorted(found):
         if number > expected:  # one finding per gap: a number put far ahead is one gap
             history.findings.append(_gap(store, expected, number - 1))
-            previous = None
+            previous = vouched = None
         expected = number + 1
         where = f"{store.location}{name_of(number)}"
         checkpoint, body, signature = _check_one(store, number, found[number], where, history)
@@ -72,20 +75,24 @@ def read_history(
         if foreign is not None:
             history.findings.append(CheckpointFinding(number, f"{where}: {foreign}"))
         if checkpoint is None or foreign is not None:
-            previous = None
+            previous = vouched = None
             continue
         key = key or checkpoint.key
-        _check_signature(store, checkpoint, body, signature, key, where, history)
+        signed = _check_signature(store, checkpoint, body, signature, key, where, history)
         if previous is not None:
-            _check_link(previous, checkpoint, body, where, history)
+            _check_link(previous, checkpoint, where, history)
         elif number == 1 and checkpoint.prev != ZERO_HASH:
             history.findings.append(
                 CheckpointFinding(number, f"{where}: the first checkpoint links to another")
             )
-        for head in checkpoint.streams:
-            history.heads[head.stream].setdefault(head.size, (head.head, number))
-        for fork in checkpoint.forks:
-            history.forks.setdefault(fork, number)
+        if signed:  # a forger's heads and forks vouch for nothing: none is held to the ledger
+            if vouched is not None:
+                _check_moves(vouched, checkpoint, where, history)
+            for head in checkpoint.streams:
+                history.heads[head.stream].setdefault(head.size, (head.head, number))
+            for fork in checkpoint.forks:
+                history.forks.setdefault(fork, number)
+            vouched = checkpoint
         history.checkpoints.append(checkpoint)
         previous = (checkpoint, body)
     _check_none(store, history)
@@ -204,29 +211,34 @@ def _check_signature(
     key: str,
     where: str,
     history: History,
-) -> None:
+) -> bool:
+    """Whether ``checkpoint`` is signed with ``key``; a finding when it is not."""
     problem = store.signature_problem(checkpoint, body, signature, key)
     if problem is not None:
         history.findings.append(CheckpointFinding(checkpoint.number, f"{where}: {problem}"))
+    return problem is None
 
 
 def _check_link(
-    previous: tuple[Checkpoint, bytes],
-    checkpoint: Checkpoint,
-    body: bytes,
-    where: str,
-    history: History,
+    previous: tuple[Checkpoint, bytes], checkpoint: Checkpoint, where: str, history: History
 ) -> None:
+    """``checkpoint``'s ``prev`` against the body of the one just before it (``previous``),
+    signed or not: the chain pins the very bytes found there."""
     before, before_body = previous
-    number = checkpoint.number
     if checkpoint.prev != body_digest(before_body):
         history.findings.append(
             CheckpointFinding(
-                number,
+                checkpoint.number,
                 f"{where}: its prev is not the digest of checkpoint {before.number} "
                 "(the chain of checkpoints is broken: one was replaced or reordered)",
             )
         )
+
+
+def _check_moves(before: Checkpoint, checkpoint: Checkpoint, where: str, history: History) -> None:
+    """``checkpoint`` against ``before``, the newest signed one below it (both signed: what
+    a forged one says of time, streams and forks is its forger's, and already a finding)."""
+    number = checkpoint.number
     if checkpoint.time < before.time:
         history.findings.append(
             CheckpointFinding(

@@ -64,6 +64,7 @@ from rds_guard.audit.ledger.spool import (
     ShippingLog,
 )
 from rds_guard.audit.ledger.verify import verify_ledger
+from rds_guard.audit.ledger.versions import Original
 from rds_guard.audit.record import build_record, is_authentic, seal
 from rds_guard.core.policy import LedgerPolicy
 
@@ -1036,6 +1037,65 @@ def test_a_delete_marker_on_the_newest_checkpoint_does_not_roll_the_streams_back
     assert _links_to(s3, store, 3, 2)
 
 
+def test_an_older_checkpoint_put_over_the_newest_does_not_roll_the_streams_back(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Checkpoint 2 pinned seq 6; an admin deletes seqs 5 and 6 and puts checkpoint 1's body
+    and signature over checkpoint 2 (a new version: Object Lock keeps the first). The
+    checkpointer read the current version: "its body says it is checkpoint 1", the streams
+    held to checkpoint 1, and checkpoint 3 (then 4, with no finding at all) signed the stream
+    at seq 4. The first version is read, as ``verify --checkpoints`` reads it: the overwrite
+    is a finding, and checkpoint 2 still holds the stream at seq 6."""
+    write_log(log_path, 4)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    write_checkpoint(table, store)
+    write_log(log_path, 2)
+    ship(log_path, table)
+    second = write_checkpoint(table, store)
+    head = _head(second, stream)
+    assert head is not None and head.size == 6
+    for seq in (6, 5):
+        delete_item(table, stream, seq)
+    s3 = table.clients.s3
+    first = s3.get_object(Bucket=BUCKET, Key=store.location.key(name_of(1)))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=store.location.key(name_of(2)),
+        Body=first["Body"].read(),
+        Metadata=first["Metadata"],
+    )
+    for number in (3, 4):
+        fresh = CheckpointStore(table.clients, store.location, store.kms_key)
+        outcome = write_checkpoint(table, fresh)
+        assert outcome.checkpoint is not None and outcome.checkpoint.number == number
+        head = _head(outcome, stream)
+        assert head is not None and head.size == 6
+        assert any("records were deleted" in finding for finding in outcome.findings)
+    assert _links_to_first(s3, store, 3, 2)
+
+
+def test_the_overwrite_of_the_newest_checkpoint_is_a_finding_of_the_checkpointer(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Checkpoint 1 written again with its own bytes (nothing changed but the version): the
+    next checkpoint says so, and holds the streams to it still."""
+    write_log(log_path, 2)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    s3 = table.clients.s3
+    key = store.location.key(name_of(1))
+    body = s3.get_object(Bucket=BUCKET, Key=key)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body["Body"].read(), Metadata=body["Metadata"])
+    fresh = CheckpointStore(table.clients, store.location, store.kms_key)
+    outcome = write_checkpoint(table, fresh)
+    assert outcome.checkpoint is not None and outcome.checkpoint.number == 2
+    assert outcome.findings == [
+        f"{store.location}{name_of(1)}: it was written again (2 versions: the first is the "
+        "one read); the streams are held to it still"
+    ]
+
+
 def test_a_checkpoint_under_a_delete_marker_is_read_below_it_from_the_listing(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
@@ -1050,10 +1110,21 @@ def test_a_checkpoint_under_a_delete_marker_is_read_below_it_from_the_listing(
     version = s3.list_object_versions(Bucket=BUCKET, Prefix=key)["Versions"][0]["VersionId"]
     s3.delete_object(Bucket=BUCKET, Key=key)
     fresh = CheckpointStore(table.clients, store.location, store.kms_key)
-    numbers, markers = fresh.listing()
-    assert (numbers, markers) == ([1], {1: version})
-    stored = fresh.stored(1, markers)
+    numbers, odd = fresh.listing()
+    assert (numbers, odd) == ([1], {1: Original(version, hidden=True)})
+    stored = fresh.stored(1, odd)
     assert stored.hidden and stored.checkpoint == written.checkpoint
+
+
+def _links_to_first(s3: Any, store: CheckpointStore, number: int, below: int) -> bool:
+    """Whether checkpoint ``number``'s prev is the digest of the first version of ``below``."""
+    key = store.location.key(name_of(below))
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix=key)["Versions"]
+    body = s3.get_object(Bucket=BUCKET, Key=key, VersionId=versions[-1]["VersionId"])["Body"]
+    top = parse_body(
+        s3.get_object(Bucket=BUCKET, Key=store.location.key(name_of(number)))["Body"].read()
+    )
+    return top.prev == body_digest(body.read())
 
 
 def _links_to(s3: Any, store: CheckpointStore, number: int, below: int) -> bool:

@@ -360,6 +360,37 @@ def test_a_checkpoint_whose_signature_does_not_hold(
     assert _history_findings(store) == [(2, "its signature does not hold (forged or edited)")]
 
 
+def test_what_a_checkpoint_without_a_valid_signature_lists_is_held_to_nothing(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """A writer of the bucket puts checkpoint 2 with checkpoint 1's signature, listing a
+    stream that never existed in place of the real one. Its signature is the finding, and
+    the only one: the invented stream was reported `missing-stream` and the real one
+    "dropped", deletions that never happened. The genuine checkpoint 3 is still held
+    against checkpoint 1, the newest signed one: a stream it moved back is caught."""
+    first = _checkpointed(table, store, log_path, 3)
+    body, answer = store.read(_key(1))
+    invented = dataclasses.replace(
+        first.streams[0], stream="123456789012/us-east-1/00000000deadbeef"
+    )
+    forged = dataclasses.replace(first, number=2, prev=body_digest(body), streams=(invented,))
+    _put(store, 2, forged.body(), answer, IfNoneMatch="*")
+    assert _history_findings(store) == [(2, "its signature does not hold (forged or edited)")]
+    assert _verify(table, store) == [(2, "checkpoint")]
+    moved = dataclasses.replace(first.streams[0], size=2)
+    third = dataclasses.replace(
+        first,
+        number=3,
+        prev=body_digest(forged.body()),
+        streams=(moved,),
+    )
+    store.put(third)
+    assert _history_findings(store) == [
+        (2, "its signature does not hold (forged or edited)"),
+        (3, f"moves stream {moved.stream} back (seq 2, checkpoint 1 had seq 3)"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("moved", "finding"),
     [
