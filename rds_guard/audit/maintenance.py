@@ -45,7 +45,7 @@ from .record import (
     parse_record,
 )
 from .tail import REPAIR, NotAuthentic, Vouched, authenticate, scan_tail
-from .torn import kept_record
+from .torn import joined_records, kept_record
 from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog, LockedFile
 
 
@@ -180,6 +180,9 @@ class _Survey:
     damage_line: int = 0
     records_after: int = 0
     first_record_after: int = 0
+    joined: int = 0
+    """Whole records found joined in lines that are no record (`torn.joined_records`)."""
+    first_joined: int = 0
     lines: int = 0
     complete_end: int = 0
     torn: int = 0
@@ -252,6 +255,7 @@ def _survey(
             if record is None:
                 if survey.damage is None:
                     survey.damage, survey.damage_line = offset, survey.lines
+                _count_joined(survey, raw, survey.lines)
             else:
                 if survey.damage is not None:
                     survey.records_after += 1
@@ -262,11 +266,20 @@ def _survey(
             survey.last_line = raw
             offset += len(raw) + 1
     survey.complete_end, survey.torn = offset, len(lines_of.rest)
+    _count_joined(survey, lines_of.rest, survey.lines + 1)
     if survey.damage is not None and parse_record(lines_of.rest) is not None:
         # a whole record after the damage, only its newline missing: it may be authentic too
         survey.records_after += 1
         survey.first_record_after = survey.first_record_after or survey.lines + 1
     return survey
+
+
+def _count_joined(survey: _Survey, raw: bytes, line: int) -> None:
+    """Count the whole records line ``line`` (no record itself) holds one after another."""
+    joined = joined_records(raw) if raw else 0
+    if joined:
+        survey.joined += joined
+        survey.first_joined = survey.first_joined or line
 
 
 def _check_algorithm(path: Path, survey: _Survey, key: bytes | None) -> None:
@@ -312,6 +325,14 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
         if not force:
             return _refused(path, start, first, survey, f"{after}: they may be authentic")
         after += " and were moved with it"
+    if survey.joined:
+        joined = (
+            f"{survey.joined} whole record(s) lie one after another on lines that are no "
+            f"record (newlines removed, or bytes added; the first on line {survey.first_joined})"
+        )
+        if not force:
+            return _refused(path, start, first, survey, f"{joined}: they may be authentic")
+        after = "; ".join(filter(None, (after, f"{joined} and were moved with them")))
     unauthentic: list[str] = []  # the records found not authentic, last one first
     while True:
         scan = scan_tail(fd, start)
@@ -339,7 +360,7 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
         first_line=first,
         lines_moved=survey.lines - first + 1 + (1 if survey.torn else 0) if start < size else 0,
         bytes_moved=size - start,
-        records_moved=survey.records_after + len(unauthentic),
+        records_moved=survey.records_after + survey.joined + len(unauthentic),
         why=why,
         forced="; ".join(forced),
     )

@@ -26,8 +26,8 @@ from .fileio import (
     open_checked,
     os_error,
 )
-from .record import StrPath, new_call_id, parse_record
-from .tail import ROTATE
+from .record import CHAIN_HMAC, CHAIN_SHA256, StrPath, chain_of, new_call_id, parse_record
+from .tail import ROTATE, scan_tail
 from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog, LockedFile, Tail
 
 
@@ -60,12 +60,48 @@ def rotate(
                 )
             with locked.reader() as rfd:
                 first = parse_record(first_line(rfd))
+                if hmac_key is not None:
+                    _check_not_a_downgrade(log.path, rfd, locked.st.st_size, first)
                 first_seq = tail.seq if first is None else int(str(first["seq"]))
                 archive = log.path.with_name(f"{log.path.name}.{first_seq}-{tail.seq}")
                 _start_successor(locked, tail, archive, rfd)
         return archive
     finally:
         log.close()
+
+
+def _check_not_a_downgrade(
+    path: Path, rfd: int, size: int, first: dict[str, object] | None
+) -> None:
+    """Refuse to take a plain SHA-256 file into a keyed series when it continues a keyed
+    archive (its first record `rotated`, the archive it names beside it, its last record
+    HMAC-keyed): a keyed log never goes plain, so someone without the key rewrote it, and
+    the keyed `rotated` record would vouch for the forgery (docs/audit.md, "Rotation")."""
+    if first is None or first.get("event") != "rotated":
+        return
+    if chain_of(scan_tail(rfd, size).last_line or b"") != CHAIN_SHA256:
+        return
+    name = first.get("rotated_from")
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        return
+    try:
+        fd = open_checked(path.with_name(name), READ_FLAGS, "cannot open for reading")
+    except AuditError:
+        return  # not beside it: nothing here says what it was
+    try:
+        last = scan_tail(fd, os.fstat(fd).st_size).last_line
+    except OSError:
+        return
+    finally:
+        os.close(fd)
+    if last is not None and chain_of(last) == CHAIN_HMAC:
+        raise AuditError(
+            f"{path}: its records are plain SHA-256, and it continues {name}, whose records "
+            "are HMAC-keyed: a keyed log never goes plain (rewritten by someone without the "
+            f"key?); rds-guard audit verify --key-env VAR {path.with_name(name)} {path} says "
+            "what changed; nothing was rotated",
+            path=str(path),
+        )
 
 
 def _start_successor(locked: LockedFile, tail: Tail, archive: Path, rfd: int) -> None:

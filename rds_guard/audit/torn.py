@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 from pathlib import Path
 
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
-from .fileio import CHUNK, os_error, read_range, sha256_range
-from .record import chain_name, chain_of, is_authentic, parse_record, prev_of
+from .fileio import CHUNK, count_newlines, os_error, read_range, sha256_range
+from .record import LINE_START, chain_name, chain_of, is_authentic, parse_record, prev_of
 from .tail import Vouched
 
 KEEP_LIMIT = CHUNK
@@ -36,6 +37,9 @@ class Torn:
     size: int
     sha256: str
     kept: Vouched | None = None
+    joined: int = 0
+    """Whole records the bytes hold one after another (`joined_records`): no write cut off
+    leaves that, and they may be authentic."""
 
     @property
     def end(self) -> int:
@@ -45,11 +49,52 @@ class Torn:
 
 def look(fd: int, start: int, end: int, after: Vouched, hmac_key: bytes | None) -> Torn:
     """The torn bytes ``start:end`` of ``fd``, which follow the record ``after``."""
-    if end - start > KEEP_LIMIT:
-        return Torn(start, end - start, sha256_range(fd, start, end))
+    if end - start > KEEP_LIMIT:  # records joined show in their first bytes
+        joined = joined_records(read_range(fd, start, start + KEEP_LIMIT))
+        return Torn(start, end - start, sha256_range(fd, start, end), joined=joined)
     line = read_range(fd, start, end)
     kept = next_record(line, after, hmac_key)
-    return Torn(start, len(line), hashlib.sha256(line).hexdigest(), kept)
+    joined = 0 if kept is not None else joined_records(line)
+    return Torn(start, len(line), hashlib.sha256(line).hexdigest(), kept, joined)
+
+
+def joined_records(data: bytes) -> int:
+    """How many whole records ``data`` (a line without its newline, or the bytes after the
+    last one) holds when it is not one record: records whose newlines were removed, or a
+    record with bytes put before or after it. None (0) in a part of one record, all a write
+    cut off can leave. Every record starts with `LINE_START`, which none holds anywhere else
+    (JSON escapes the quotes of its strings)."""
+    if parse_record(data) is not None:
+        return 0
+    return sum(1 for rest in data.split(LINE_START)[1:] if _starts_with_record(LINE_START + rest))
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _starts_with_record(piece: bytes) -> bool:
+    """Whether ``piece`` starts with a whole record (bytes may follow it)."""
+    try:
+        text = piece.decode("utf-8", "surrogatepass")
+        _, end = _DECODER.raw_decode(text)
+    except (ValueError, RecursionError):
+        return False
+    return parse_record(text[:end]) is not None
+
+
+def check_not_joined(path: Path, fd: int, torn: Torn) -> None:
+    """An `AuditError` when the torn bytes of ``fd`` hold whole records (`joined_records`):
+    not a write cut off, but damage, which a writer never writes over (it would drop records
+    that may be authentic); repair refuses it too, unless forced."""
+    if torn.joined:
+        line = count_newlines(fd, torn.start) + 1
+        raise AuditError(
+            f"{path}:{line}: the bytes after its last newline hold {torn.joined} whole "
+            "record(s) one after another (newlines removed, or bytes added), which no write "
+            f"cut off leaves: the log is damaged; rds-guard audit verify {path} says what is "
+            f"wrong, and rds-guard audit repair {path} --force moves them aside (recorded)",
+            path=str(path),
+        )
 
 
 def kept_record(

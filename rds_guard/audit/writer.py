@@ -43,7 +43,7 @@ from .record import (
     seal,
 )
 from .tail import WRITE, Use, Vouched, authenticate, scan_tail
-from .torn import Torn, look, overwrite
+from .torn import Torn, check_not_joined, look, overwrite
 
 _logger = logging.getLogger("rds_guard.audit")
 
@@ -280,14 +280,15 @@ class AuditLog:
         self._tail = None
         with self._reader(st) as rfd:
             scan = scan_tail(rfd, st.st_size)
+            torn = None
             try:
                 vouched = authenticate(self.path, rfd, scan, self._key, use)
+                if scan.torn_bytes:
+                    torn = look(rfd, scan.complete_end, st.st_size, vouched, self._key)
+                    check_not_joined(self.path, rfd, torn)
             except AuditError as exc:
                 self._damage = (_identity(st), exc)
                 raise
-            torn = None
-            if scan.torn_bytes:
-                torn = look(rfd, scan.complete_end, st.st_size, vouched, self._key)
         tail = Tail(
             st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, vouched.head(self._key), vouched.seq
         )

@@ -424,6 +424,50 @@ def test_a_keyed_writer_refuses_a_first_format_tail_until_rotate(log_path: Path)
     assert audit.verify([log_path], hmac_key=KEY).continues == archive.name
 
 
+def _rewritten_plain(path: Path) -> None:
+    """Every record of the file re-sealed as plain SHA-256 and relinked, its first `prev`
+    kept: what anyone without the key can do to a keyed file."""
+    lines = [line.replace(b'"chain":"hmac-sha256"', b'"chain":"sha256"') for line in lines_of(path)]
+    lines[0] = reseal(lines[0])
+    relink(lines, 0)
+    write_lines(path, lines)
+
+
+def test_a_keyed_rotate_refuses_a_plain_rewrite_of_a_file_that_continues_a_keyed_one(
+    log_path: Path,
+) -> None:
+    """A keyed log's live file (it starts with `rotated`) rewritten as plain SHA-256 by
+    someone without the key: every keyed writer refuses it and points to `rotate --key-env`,
+    which took the forgery into the keyed series (`verify` of the files after it then
+    passed). The archive it continues is HMAC-keyed: a keyed log never goes plain, and
+    rotate refuses, changing nothing."""
+    make_log(log_path, 3, hmac_key=KEY)
+    archive = audit.rotate(log_path, hmac_key=KEY)
+    make_log(log_path, 2, hmac_key=KEY)
+    _rewritten_plain(log_path)
+    before = log_path.read_bytes()
+    with pytest.raises(AuditError, match="rds-guard audit rotate"):
+        audit.AuditLog(log_path, fsync=False, hmac_key=KEY).write("requested")
+    with pytest.raises(AuditError) as caught:
+        audit.rotate(log_path, hmac_key=KEY)
+    assert caught.value.detail.startswith(
+        f"{log_path}: its records are plain SHA-256, and it continues {archive.name}, whose "
+        "records are HMAC-keyed"
+    )
+    assert log_path.read_bytes() == before
+    assert sorted(log_path.parent.iterdir()) == sorted([archive, log_path])
+
+
+def test_a_plain_series_still_goes_keyed_through_rotate(log_path: Path) -> None:
+    """A plain file that continues a plain archive is no downgrade: it goes keyed."""
+    make_log(log_path, 3)
+    first = audit.rotate(log_path)
+    make_log(log_path, 2)
+    second = audit.rotate(log_path, hmac_key=KEY)
+    make_log(log_path, 1, hmac_key=KEY)
+    assert audit.verify([first, second, log_path], hmac_key=KEY).ok
+
+
 def test_a_plain_log_goes_keyed_through_rotate(log_path: Path) -> None:
     make_log(log_path, 3)
     with pytest.raises(AuditError, match="rds-guard audit rotate"):

@@ -92,6 +92,42 @@ def test_repair_refuses_to_move_a_record_after_the_damage_that_lacks_only_its_ne
     assert audit.repair(log_path, force=True).records_moved == 1
 
 
+@pytest.mark.parametrize("final_newline", [True, False], ids=["line", "torn"])
+def test_repair_refuses_to_move_records_joined_onto_one_line(
+    log_path: Path, final_newline: bool
+) -> None:
+    """The last three records' newlines removed: the line they make is no record, and
+    repair moved it (its `repaired` record saying only "moved line 4 (N bytes)"), after
+    which `verify` passed with the three records gone from the log. They may be authentic:
+    repair refuses, and ``force`` moves them, saying how many."""
+    make_log(log_path, 6)
+    lines = lines_of(log_path)
+    write_lines(log_path, [*lines[:3], b"".join(lines[3:])], final_newline=final_newline)
+    before = log_path.read_bytes()
+    result = audit.repair(log_path)
+    assert result.refused is not None and not result.repaired
+    assert (
+        "3 whole record(s) lie one after another on lines that are no record (newlines "
+        "removed, or bytes added; the first on line 4): they may be authentic"
+    ) in result.refused
+    _unchanged(log_path, before)
+    forced = audit.repair(log_path, force=True)
+    assert (forced.repaired, forced.records_moved) == (True, 3)
+    assert "3 whole record(s) lie one after another" in forced.forced
+    assert "3 whole record(s)" in records_of(log_path)[-1]["notes"][-1]
+
+
+def test_repair_still_moves_a_line_of_garbage_and_a_torn_part_of_a_record(log_path: Path) -> None:
+    """Only whole records are held back: a line of garbage, then the start of a record cut
+    off, are moved as before."""
+    make_log(log_path, 4)
+    lines = lines_of(log_path)
+    write_lines(log_path, [*lines[:3], b"garbage", lines[3][:40]], final_newline=False)
+    result = audit.repair(log_path)
+    assert result.refused is None and result.repaired
+    assert result.records_moved == 0 and not result.forced
+
+
 def test_repair_with_force_moves_everything_from_the_first_bad_line_on(log_path: Path) -> None:
     make_log(log_path, 6)
     lines = lines_of(log_path)

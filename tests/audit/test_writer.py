@@ -31,11 +31,13 @@ from audit_helpers import (
     subprocess_env,
     wait_child,
     wait_for_lines,
+    write_lines,
     write_records,
 )
 
 from rds_guard import audit
 from rds_guard.audit import tail, writer
+from rds_guard.audit.torn import KEEP_LIMIT
 from rds_guard.errors import AuditError
 
 # --- logging and the tail -----------------------------------------------------------------
@@ -442,6 +444,64 @@ def test_an_unterminated_record_that_does_not_follow_is_dropped_as_torn(
     repaired = records_of(log_path)[3]
     assert (repaired["event"], repaired["dropped_bytes"]) == ("repaired", len(tail))
     assert lines_of(log_path)[:3] == whole
+    assert audit.verify([log_path]).ok
+
+
+def _three_joined(lines: list[bytes]) -> list[bytes]:
+    return [*lines[:-3], b"".join(lines[-3:])]
+
+
+def _junk_before_the_last(lines: list[bytes]) -> list[bytes]:
+    return [*lines[:-1], b"x" + lines[-1]]
+
+
+def _junk_after_the_last(lines: list[bytes]) -> list[bytes]:
+    return [*lines[:-1], lines[-1] + b"x"]
+
+
+def _joined_past_the_read_limit(lines: list[bytes]) -> list[bytes]:
+    return [*lines[:-3], b"".join(lines[-3:]) + b"x" * (KEEP_LIMIT + 1)]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_three_joined, _junk_before_the_last, _junk_after_the_last, _joined_past_the_read_limit],
+    ids=["three-joined", "junk-before", "junk-after", "past-the-read-limit"],
+)
+@pytest.mark.parametrize("hmac_key", [None, b"k" * 32], ids=["sha256", "hmac"])
+def test_records_joined_after_the_last_newline_are_never_dropped_as_a_torn_line(
+    log_path: Path, hmac_key: bytes | None, damage: Callable[[list[bytes]], list[bytes]]
+) -> None:
+    """The last records' newlines removed (or bytes put before or after the last one) leave
+    whole records after the last newline: no write cut off leaves that (it leaves part of one
+    record). The next writer dropped them as "a torn final line of N bytes", and `verify`
+    then passed with the records gone. It fails closed as on any damage, changing nothing."""
+    make_log(log_path, 6, hmac_key)
+    write_lines(log_path, damage(lines_of(log_path)), final_newline=False)
+    before = log_path.read_bytes()
+
+    with audit.AuditLog(log_path, fsync=False, hmac_key=hmac_key) as log:
+        for _ in range(2):  # the second from what the first found
+            with pytest.raises(AuditError, match=r"record\(s\) one after another") as caught:
+                log.write("requested")
+    assert log_path.read_bytes() == before
+    joined = 1 if damage in (_junk_before_the_last, _junk_after_the_last) else 3
+    line = 6 if joined == 1 else 4
+    assert caught.value.detail.startswith(
+        f"{log_path}:{line}: the bytes after its last newline hold {joined} whole record(s)"
+    )
+
+
+def test_part_of_one_record_after_the_last_newline_is_still_a_torn_line(log_path: Path) -> None:
+    """What a write cut off leaves (the start of its record, however long) is dropped and
+    recorded as before: only whole records are held back."""
+    make_log(log_path, 3)
+    whole = lines_of(log_path)
+    with log_path.open("ab") as stream:
+        stream.write(whole[-1][:-1])
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested")
+    assert records_of(log_path)[3]["event"] == "repaired"
     assert audit.verify([log_path]).ok
 
 
