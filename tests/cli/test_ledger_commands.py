@@ -258,6 +258,34 @@ def test_ship_needs_a_ledger(
     )
 
 
+@pytest.mark.parametrize(
+    "option",
+    [
+        ("--ledger", "dynamodb://admin:hunter2@rds-guard-audit"),
+        ("--checkpoints", "s3://admin:hunter2@bucket/rds-guard"),
+        ("--checkpoints", "https://admin:hunter2@bucket/rds-guard"),
+    ],
+    ids=["ledger", "checkpoints", "checkpoints-https"],
+)
+def test_a_password_in_a_location_is_not_echoed(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    option: tuple[str, str],
+) -> None:
+    """A location given with a user and password by mistake: the usage error said it back
+    whole (exit 2), as the endpoint URLs of other errors are not."""
+    monkeypatch.chdir(tmp_path)
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 1)
+    ran = run_main(
+        capsys, "audit", "verify", "--ledger", "dynamodb://rds-guard-audit", *option, str(log)
+    )
+    assert ran.code == 2
+    assert "[redacted]@" in ran.err
+    assert "hunter2" not in ran.out + ran.err
+
+
 def test_checkpoint_then_verify_with_the_checkpoints(
     initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,6 +15,8 @@ from rds_guard.clients import DEFAULT_RETRIES, made_client, retries_configured
 from rds_guard.core.frozen import frozen
 from rds_guard.core.policy import REGION_NAME, TABLE_NAME, LedgerPolicy, is_bucket_name
 
+from ..redact import without_signing_values
+
 if TYPE_CHECKING:
     from botocore.config import Config
 
@@ -50,14 +52,20 @@ def parse_ledger(text: str) -> LedgerLocation:
     unknown = sorted(set(query) - {"region"})
     if parts.scheme != "dynamodb" or not TABLE_NAME.fullmatch(parts.netloc) or unknown:
         raise ValueError(
-            f"a ledger is dynamodb://TABLE or dynamodb://TABLE?region=REGION, got {text!r}"
+            f"a ledger is dynamodb://TABLE or dynamodb://TABLE?region=REGION, got {_shown(text)}"
         )
     if parts.path not in ("", "/"):
-        raise ValueError(f"a ledger names a table, not a path in it: {text!r}")
+        raise ValueError(f"a ledger names a table, not a path in it: {_shown(text)}")
     region = query.get("region", [""])[-1] or None
     if region is not None and not REGION_NAME.fullmatch(region):
         raise ValueError(f"a ledger's region is a region's name (us-east-1), got {region!r}")
     return LedgerLocation(parts.netloc, region)
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for an error message, a password in it (``scheme://user:pw@``) not
+    shown: a location given on the command line may carry one by mistake."""
+    return without_signing_values(repr(text))
 
 
 def location_of(policy: LedgerPolicy) -> LedgerLocation:
@@ -83,9 +91,11 @@ class S3Location:
 def parse_s3(text: str) -> S3Location:
     """``s3://BUCKET[/PREFIX]`` as an `S3Location` (the prefix gets its trailing ``/``)."""
     if not text.startswith("s3://"):
-        raise ValueError(f"an S3 location is s3://BUCKET/PREFIX, got {text!r}")
+        raise ValueError(f"an S3 location is s3://BUCKET/PREFIX, got {_shown(text)}")
     bucket, _, prefix = text[len("s3://") :].partition("/")
     if not is_bucket_name(bucket):
+        if "@" in bucket:  # s3://user:password@bucket: never echoed
+            raise ValueError(f"an S3 location names no user or password, got {_shown(text)}")
         raise ValueError(f"{bucket!r} is not an S3 bucket name (in {text!r})")
     prefix = prefix.strip("/")
     return S3Location(bucket, prefix + "/" if prefix else "")
