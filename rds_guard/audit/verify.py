@@ -35,9 +35,11 @@ REASONS = (
     "fork",
     "missing-stream",
     "checkpoint",
+    "duplicate-stream",
 )
-"""The reasons ``verify`` gives for a bad line; the last three only ``verify --ledger`` (a
-fork, a stream gone from the ledger, a checkpoint that does not hold: docs/ledger.md)."""
+"""The reasons ``verify`` gives for a bad line; the last four only ``verify --ledger`` (a
+fork, a stream gone from the ledger, a checkpoint that does not hold, one log under two
+streams: docs/ledger.md)."""
 
 MAX_FINDINGS = 100
 """How many findings ``verify`` keeps by default; the rest are counted."""

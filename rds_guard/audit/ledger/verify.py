@@ -1,8 +1,8 @@
 """``verify --ledger``: every stream of the ledger walked as `verify` walks a file (the same
 `verify_lines` over the stored lines, page by page), its items held to their lines, the forks
 recorded in it reported, and, with the checkpoints' `History`, every checkpointed head held
-to what the ledger holds now. The reasons are `verify`'s plus ``fork``, ``missing-stream``
-and ``checkpoint``; what each means is in docs/ledger.md.
+to what the ledger holds now. The reasons are `verify`'s plus ``fork``, ``missing-stream``,
+``checkpoint`` and ``duplicate-stream``; what each means is in docs/ledger.md.
 """
 
 from __future__ import annotations
@@ -139,6 +139,9 @@ def verify_ledger(
         _verify_stream(table, name, hmac_key, heads.get(name, {}), findings, tick)
         for name in sorted(names)
     ]
+    if stream is None:
+        for finding in _one_log_twice(summaries):
+            findings.add(finding)
     forks = list(table.forks(stream))
     for item in forks:
         for finding in _fork_findings(item):
@@ -242,6 +245,28 @@ def _verify_stream(
     findings.more += result.more
     ok = not walked and not extra and not result.more
     return StreamSummary(stream, records, result.seq, result.head, ok)
+
+
+def _one_log_twice(summaries: list[StreamSummary]) -> Iterator[LedgerFinding]:
+    """``duplicate-stream`` for each stream whose id (its first record) another stream of the
+    ledger has too: one log under two accounts or regions, which only a copy makes (of the
+    records, by a writer who can read them, or of the log file, to a host of another
+    account); `query` then lists its records under each."""
+    by_id: dict[str, list[str]] = {}
+    for summary in summaries:
+        if summary.records:
+            by_id.setdefault(summary.stream.rsplit("/", 1)[-1], []).append(summary.stream)
+    for streams in by_id.values():
+        for name in streams[1:]:
+            others = ", ".join(other for other in streams if other != name)
+            yield LedgerFinding(
+                1,
+                "duplicate-stream",
+                f"{name}: its first record is also the first of {others}: one log under two"
+                " accounts or regions (its records copied from the other, or the log file "
+                "copied to a host of another account)",
+                name,
+            )
 
 
 def _missing(

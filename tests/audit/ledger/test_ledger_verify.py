@@ -135,6 +135,39 @@ def test_a_rebuilt_stream_is_not_the_one_named(
     assert ledger_findings(table) == [(1, "edited")]
 
 
+def _copied(table: LedgerTable, stream: str, account: str, region: str) -> str:
+    """Every item of ``stream``, its marker too, put under another account's and region's
+    key with the same id: what a writer of another account who can read the table can do."""
+    copy = f"{account}/{region}/{stream.rsplit('/', 1)[-1]}"
+    answer = table.clients.dynamodb.query(
+        TableName=table.name,
+        KeyConditionExpression="stream = :s",
+        ExpressionAttributeValues={":s": {"S": stream}},
+    )
+    for item in answer["Items"]:
+        put_raw(table, {**item, "stream": {"S": copy}})
+    return copy
+
+
+def test_one_log_under_two_streams_is_found(
+    table: LedgerTable, log_path: Path, tmp_path: Path
+) -> None:
+    """A whole stream copied under another account's key walks as a chain of its own, and
+    verify said ok, while `query` listed each record under both accounts. The same first
+    record in two streams is one log twice: `duplicate-stream`, under the second stream."""
+    stream = _shipped(table, log_path, 4)
+    _shipped(table, tmp_path / "other.jsonl", 2)
+    copy = _copied(table, stream, "999999999999", "eu-west-1")
+    result = verify_ledger(table)
+    assert [(f.line, f.reason, f.stream) for f in result.findings] == [
+        (1, "duplicate-stream", max(stream, copy))
+    ]
+    assert f"its first record is also the first of {min(stream, copy)}" in (
+        result.findings[0].detail
+    )
+    assert verify_ledger(table, stream=stream).ok  # one stream alone: nothing to compare
+
+
 def test_findings_as_json(table: LedgerTable, log_path: Path) -> None:
     stream = _shipped(table, log_path)
     delete_item(table, stream, 5)
