@@ -1239,6 +1239,57 @@ def test_a_before_call_handler_registered_first_is_judged_on_what_it_sends(
     assert_the_rewrite_is_caught(client, moto_server, tmp_path / "audit.jsonl")
 
 
+STAGES = ("before-parameter-build", "request-created", "after-call", "after-call-error")
+
+
+@pytest.mark.parametrize("where", ["before install", "after install"])
+def test_handlers_under_the_ids_the_guard_once_used_do_not_keep_it_off(
+    moto_server: MotoServer, tmp_path: Path, where: str
+) -> None:
+    """Do-nothing handlers put on the session under ``rds_guard:<event name>``, the ids the
+    guard's handlers had: botocore skips a handler whose id is taken, and every client made
+    later copies the session's, so the guard's never reached them; the call was sent
+    unrecorded, the guard still saying it was installed. The ids now hold a random part."""
+    policy = write_policy(tmp_path, RULE_OF_EACH_KIND)
+    session = botocore.session.Session()
+
+    def squat() -> None:
+        for stage in STAGES:
+            event = f"{stage}.rds.CreateDBClusterSnapshot"
+            session.register(event, lambda **_: None, unique_id=f"rds_guard:{event}")
+
+    if where == "before install":
+        squat()
+    rds_guard.install(session, policy=policy, audit_path=tmp_path / "audit.jsonl")
+    if where == "after install":
+        squat()
+    client = moto_server.client("rds", session=session)
+    make_cluster(client, tags={"team": "core"})
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation):
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="Test2"
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert [r["event"] for r in whole_log(tmp_path / "audit.jsonl")] == ["blocked"]
+
+
+def test_unregistering_by_the_ids_the_guard_once_used_does_not_take_it_off(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """``unregister(event, unique_id="rds_guard:<event>")`` on a guarded client took the
+    guard's handlers off with no trace; those ids are no longer the guard's."""
+    client = server_client(moto_server, write_policy(tmp_path, RULE_OF_EACH_KIND))
+    for stage in STAGES:
+        event = f"{stage}.rds.CreateDBClusterSnapshot"
+        client.meta.events.unregister(event, unique_id=f"rds_guard:{event}")
+    with pytest.raises(rds_guard.PolicyViolation):
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="Test2"
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
 def test_a_request_created_handler_registered_before_the_guard_is_judged_on_what_it_sends(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

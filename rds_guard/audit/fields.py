@@ -89,8 +89,12 @@ def _error(value: object) -> dict[str, str | None] | None:
         code, message = type(value).__name__, str(value)
     else:
         raise TypeError(f"error: expected a {{'code', 'message'}} dict, got {type(value).__name__}")
-    # redacted whole, then cut: a cut never hides part of a secret from the redaction
-    return {"code": code, "message": message and capped(without_signing_values(message))}
+    # redacted whole, then cut: a cut never hides part of a secret from the redaction; the
+    # code too, which a server or a proxy in front of it writes as it likes
+    return {
+        "code": code and capped(without_signing_values(code)),
+        "message": message and capped(without_signing_values(message)),
+    }
 
 
 def _snapshot(value: object) -> str | None:

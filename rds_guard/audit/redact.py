@@ -12,7 +12,8 @@ import re
 # dict ('name': 'value', b'value' in botocore's repr of a request, ['value'] in a parsed
 # query), XML (<name>value) or SigV2's header (AWS KEYID:signature). Credentials' own names
 # (aws_session_token, SecurityToken, SecretAccessKey, hyphens or underscores) with a
-# separator too, and so a secret key's (SecretKey, secret-key: no prose word); a bare token
+# separator too, and so a secret key's (SecretKey, secret-key: no prose word), and a command
+# line's options (--secret-access-key VALUE, --session-token=VALUE); a bare token
 # only with = or with its value quoted, the other bare names only with = (Credential=... in
 # an Authorization header; SigV2's AWSAccessKeyId=), and a bearer token only in an
 # Authorization header, so that prose keeps its words ("the token: expired"). A value runs
@@ -23,8 +24,9 @@ _SEPARATOR = r"(?:[:=]|%3[ad]|%253[ad]|&#(?:58|61|x3[ad]);)"
 _LEAD = r"(?:[\s\"'\\\[]|%20|%2520|b(?=[\"']))*"  # quotes, a bytes repr's b, a list's [
 _SIGNING_VALUES = (
     r"(?i)("
-    r"x-amz-(?:security-token|signature|credential)"
+    r"x[-_]amz[-_](?:security[-_]token|signature|credential)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
+    r"|(?<![\w-])--(?:aws-)?(?:secret-access-key|session-token|security-token)(?:[ \t]+|=)"
     r"|(?<![\w-])(?:aws[-_]session[-_]token|aws[-_]secret[-_]access[-_]key|security[-_]?token"
     r"|session[-_]?token|secret[-_]?access[-_]?key)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"

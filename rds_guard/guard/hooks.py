@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -17,6 +18,15 @@ from typing import Any, Protocol
 from botocore.hooks import EventAliaser
 from botocore.utils import EVENT_ALIASES
 from botocore.validate import ParamValidationDecorator
+
+HOOK_ID = "rds_guard:" + os.urandom(8).hex()
+"""What the unique id of each handler the guard registers starts with: a random part, new in
+each process. botocore skips a handler registered under an id already taken, and a client
+copies its session's handlers, ids and all: under ids anyone could guess (the event names
+alone), a handler registered first under one, on the session or the client, kept the guard's
+off every client made after, the guard still saying it was installed, and unregistering by
+that id took the guard off with no trace. Code that reads this constant can do both still,
+as it can reach past the guard by other private means (docs/failures.md)."""
 
 GUARDED: dict[str, tuple[str, ...]] = {
     "rds": (
@@ -99,23 +109,23 @@ def hook_client(
     made into a guarded call), and wrap ``generate_presigned_url`` with ``presign`` (no event
     fires after a URL is signed).
 
-    The unique ids are the event names, so the guard's handlers are on a client once, however
-    often it is hooked. The presign wrapper is not deduplicated: a client hooked twice (the
-    AWS CLI plugin's `StandIns`, then an install on the client) has two, one subclass over
-    the other, the outer handing its calls to the inner. Handlers are best plain functions:
-    botocore inspects the signature of each one registered, and a `functools.partial`'s costs
-    three times as much (68 handlers on an rds client).
+    The unique ids are the event names after `HOOK_ID`, so the guard's handlers are on a
+    client once, however often it is hooked. The presign wrapper is not deduplicated: a client
+    hooked twice (the AWS CLI plugin's `StandIns`, then an install on the client) has two, one
+    subclass over the other, the outer handing its calls to the inner. Handlers are best plain
+    functions: botocore inspects the signature of each one registered, and a
+    `functools.partial`'s costs three times as much (68 handlers on an rds client).
     """
     service = service_of(client)
     events, named = _registrar(client.meta.events)
     for name in GUARDED.get(service, ()):
         for stage, method in STAGES:
             event = f"{stage}.{service}.{name}"
-            events.register(named(event), handler_for(method, name), unique_id=f"rds_guard:{event}")
-    events.register_last(named(LAST_EVENT), last, unique_id=f"rds_guard:{LAST_EVENT}:last")
+            events.register(named(event), handler_for(method, name), unique_id=f"{HOOK_ID}:{event}")
+    events.register_last(named(LAST_EVENT), last, unique_id=f"{HOOK_ID}:{LAST_EVENT}:last")
     for stage, _ in STAGES[1:] if every is not None else ():
         event = f"{stage}.{service}"
-        events.register(named(event), every, unique_id=f"rds_guard:{event}")
+        events.register(named(event), every, unique_id=f"{HOOK_ID}:{event}")
     _wrap_presign(client, presign)
 
 

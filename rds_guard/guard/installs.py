@@ -29,7 +29,7 @@ from ..core.policy import (
 from ..errors import AuditError, PolicyError
 from .binding import ClientBinding, binding_of
 from .guard import Guard
-from .hooks import service_of
+from .hooks import HOOK_ID, service_of
 from .stacks import INSTALL_ORDER, INSTALLS, Stack
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def _hook_session(session: EventEmitter, stack: Stack) -> None:
             base_classes.insert(0, GuardedClient)
 
     for event in _CLIENT_CLASS_EVENTS:
-        session.register(event, add_mixin, unique_id=f"rds_guard:{event}:{id(stack)}")
+        session.register(event, add_mixin, unique_id=f"{HOOK_ID}:{event}:{id(stack)}")
     # Weak: the session keys its stack weakly, and the stack holds this.
     session_ref = weakref.ref(session)
 
@@ -118,7 +118,7 @@ def _hook_session(session: EventEmitter, stack: Stack) -> None:
         hooked = session_ref()
         if hooked is not None:
             for event in _CLIENT_CLASS_EVENTS:
-                hooked.unregister(event, add_mixin, unique_id=f"rds_guard:{event}:{id(stack)}")
+                hooked.unregister(event, add_mixin, unique_id=f"{HOOK_ID}:{event}:{id(stack)}")
 
     stack.on_empty.append(unhook)
 

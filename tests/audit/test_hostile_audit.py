@@ -687,6 +687,37 @@ def test_a_session_token_echoed_in_an_error_message_is_not_written(
     assert_no_secret(log, caplog)
 
 
+def test_a_session_token_in_an_error_code_is_not_written(
+    moto_server: MotoServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server (or a proxy in front of it) that puts the request's session token in the
+    error's code: the message was redacted, the code written as it came. Both are now."""
+
+    def token_in_the_code(request: Any, **_: Any) -> AWSResponse:
+        token = request.headers.get("X-Amz-Security-Token", b"")
+        token = token.decode() if isinstance(token, bytes) else token
+        body = (
+            f"<ErrorResponse><Error><Code>X-Amz-Security-Token={token}</Code>"
+            "<Message>refused</Message></Error></ErrorResponse>"
+        ).encode()
+        return raw_response(request.url, 403, body)
+
+    client = secret_client(moto_server, tmp_path, monkeypatch)
+    client.meta.events.register_first("before-send.rds", token_in_the_code)
+    with caplog.at_level("INFO", logger="rds_guard"), pytest.raises(client.exceptions.ClientError):
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1", Tags=TEAM
+        )
+    log = tmp_path / "audit.jsonl"
+    failed = json.loads(log.read_bytes().splitlines()[-1])
+    assert failed["error"]["code"] == "X-Amz-Security-Token=[redacted]"
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("rds_guard"))
+    assert SESSION_TOKEN not in log.read_text() and SESSION_TOKEN not in logged
+
+
 def test_a_password_in_the_endpoint_url_is_not_written(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -557,6 +557,15 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
         ),
         ("a query holding an address: http://h?to=ops:a@example.com http://h:9#x", None),
         ("mail ops@example.com, see https://docs.aws.amazon.com/a@b and http://[::1]:9/", None),
+        (  # a command line quoted in an error
+            "aws configure --secret-access-key wJalrXUtn/K7MDENG --session-token IQoJb3J x",
+            "aws configure --secret-access-key [redacted] --session-token [redacted] x",
+        ),
+        ("--aws-session-token=IQoJb3J x", "--aws-session-token=[redacted] x"),
+        (
+            "x_amz_security_token=IQoJb3J&x_amz_signature=ab12",
+            "x_amz_security_token=[redacted]&x_amz_signature=[redacted]",
+        ),
         ('"http://h:9" said "ops@example.com"; an invalid token, a NextToken: x', None),
         ("Invalid endpoint: http://localhost:9 ; mail ops@example.com", None),
         ('proxy http://p:3128 refused alice@corp. Invalid endpoint: "http://h:9". ops@x', None),
@@ -599,6 +608,8 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "'http://u:" + "a?#:" * 250_000 + " http://u:" + "b?#" * 250_000,
         "'http://" + "u:?x" * 250_000,
         "'Password', " + " " * 500_000 + "x",
+        "--session-token " * 60_000,
+        "x_amz_" * 40_000,
     ],
     ids=[
         "letters",
@@ -612,6 +623,8 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "a password's ? and #",
         "colons",
         "blanks after a quoted password's name",
+        "options",
+        "x_amz_",
     ],
 )
 def test_a_long_error_message_is_redacted_without_hanging(log_path: Path, message: str) -> None:
