@@ -401,6 +401,29 @@ def test_a_mapping_that_is_no_dict_is_refused_by_a_guard_whose_client_does_not_v
     assert not (tmp_path / "audit.jsonl").exists()
 
 
+def test_a_value_botocore_would_refuse_sent_without_validation_is_not_blamed_on_a_handler(
+    moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """parameter_validation off and a name given as bytes, no other handler anywhere: botocore
+    sends it as it serializes it, which differs from what the guard judged. The warning said
+    "changed by another handler"; it names both causes. The call is sent as without it."""
+    session, _ = guarded_session(write_policy(tmp_path, WARN), on=moto_server)
+    rds = moto_server.client("rds", session=session, config=Config(parameter_validation=False))
+    make_cluster(rds)
+    moto_server.reset_counts()
+    with caplog.at_level("WARNING", logger="rds_guard"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=b"orders-manual-1"
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    changed = [r.getMessage() for r in caplog.records if "[request.changed]" in r.getMessage()]
+    assert changed and all(
+        "or sent as botocore serializes a value its validation would refuse, with "
+        "parameter_validation off" in message
+        for message in changed
+    )
+
+
 @pytest.mark.parametrize(
     ("method", "params"),
     [

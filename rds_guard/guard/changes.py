@@ -14,6 +14,11 @@ from ..core.calls import Decision
 from ..core.operations import Operation
 from ..core.rules import Violation, shown_given
 
+_CHANGED_BY = (
+    "changed by another handler after the guard judged the call, or sent as botocore "
+    "serializes a value its validation would refuse, with parameter_validation off"
+)
+
 
 def changed_violations(
     row: Operation, judged: Mapping[str, Any], sent: Mapping[str, Any], again: Decision
@@ -33,8 +38,7 @@ def changed_violations(
                 "request.changed",
                 name,
                 _shown(sent.get(name)),
-                "changed by another handler after rds_guard judged the call; as sent, the"
-                " call breaks the policy",
+                f"not as rds_guard judged it: {_CHANGED_BY}; as sent, the call breaks the policy",
             )
             for name in row.judged
             if not wire.same(sent.get(name), judged.get(name))
@@ -72,8 +76,8 @@ def swapped_request(
             "request.changed",
             "body",
             type(data).__name__,
-            f"replaced by another handler after rds_guard judged a call of {row.name}, with a"
-            " body it cannot read as one call: what it would do cannot be judged",
+            f"not what rds_guard judged of a call of {row.name}: {_CHANGED_BY}; the guard"
+            " cannot read the body as one call, so what it would do cannot be judged",
         )
     action = body.get("Action")
     if action == row.name:
