@@ -19,13 +19,14 @@ from pathlib import Path
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
-from .fileio import CHUNK, count_newlines, os_error, read_range, sha256_range
+from .fileio import CHUNK, count_newlines, only_zeros, os_error, read_range, sha256_range
 from .record import LINE_START, chain_name, chain_of, is_authentic, parse_record, prev_of
 from .tail import Vouched
 
 KEEP_LIMIT = CHUNK
-"""The most bytes after the last newline that may be kept as a record: longer ones are dropped
-(and recorded) unread."""
+"""The most bytes after the last newline that may be kept as a record, more than any record's
+line: past them, only zeros (a file system's, after a crash) may follow for the bytes to be
+dropped as a write cut off; anything else there is damage (`Torn.too_long`)."""
 
 
 @frozen
@@ -40,6 +41,9 @@ class Torn:
     joined: int = 0
     """Whole records the bytes hold one after another (`joined_records`): no write cut off
     leaves that, and they may be authentic."""
+    too_long: bool = False
+    """Past their first `KEEP_LIMIT` bytes, which no record's line fills, they are not all
+    zeros: more than any write leaves, even cut off with a file system's zeros after it."""
 
     @property
     def end(self) -> int:
@@ -49,9 +53,12 @@ class Torn:
 
 def look(fd: int, start: int, end: int, after: Vouched, hmac_key: bytes | None) -> Torn:
     """The torn bytes ``start:end`` of ``fd``, which follow the record ``after``."""
-    if end - start > KEEP_LIMIT:  # records joined show in their first bytes
-        joined = joined_records(read_range(fd, start, start + KEEP_LIMIT))
-        return Torn(start, end - start, sha256_range(fd, start, end), joined=joined)
+    if end - start > KEEP_LIMIT:
+        head = read_range(fd, start, start + KEEP_LIMIT)
+        too_long = not only_zeros(fd, start + KEEP_LIMIT, end)
+        return Torn(
+            start, end - start, sha256_range(fd, start, end), None, joined_records(head), too_long
+        )
     line = read_range(fd, start, end)
     kept = next_record(line, after, hmac_key)
     joined = 0 if kept is not None else joined_records(line)
@@ -61,9 +68,11 @@ def look(fd: int, start: int, end: int, after: Vouched, hmac_key: bytes | None) 
 def joined_records(data: bytes) -> int:
     """How many whole records ``data`` (a line without its newline, or the bytes after the
     last one) holds when it is not one record: records whose newlines were removed, or a
-    record with bytes put before or after it. None (0) in a part of one record, all a write
-    cut off can leave. Every record starts with `LINE_START`, which none holds anywhere else
-    (JSON escapes the quotes of its strings)."""
+    record with bytes put before or after it. None (0) in a part of one record, or one record
+    followed by zeros, all a write cut off can leave (a file system may leave zeros where a
+    crash lost the end of a write). Every record starts with `LINE_START`, which none holds
+    anywhere else (JSON escapes the quotes of its strings)."""
+    data = data.rstrip(b"\0")
     if parse_record(data) is not None:
         return 0
     return sum(1 for rest in data.split(LINE_START)[1:] if _starts_with_record(LINE_START + rest))
@@ -83,18 +92,27 @@ def _starts_with_record(piece: bytes) -> bool:
 
 
 def check_not_joined(path: Path, fd: int, torn: Torn) -> None:
-    """An `AuditError` when the torn bytes of ``fd`` hold whole records (`joined_records`):
-    not a write cut off, but damage, which a writer never writes over (it would drop records
-    that may be authentic); repair refuses it too, unless forced."""
+    """An `AuditError` when the torn bytes of ``fd`` are no write cut off: they hold whole
+    records (`joined_records`), or more than any write leaves (`Torn.too_long`). That is
+    damage, which a writer never writes over (it would drop records that may be authentic);
+    repair moves it, and refuses to move whole records unless forced."""
+    if not (torn.joined or torn.too_long):
+        return
+    line = count_newlines(fd, torn.start) + 1
     if torn.joined:
-        line = count_newlines(fd, torn.start) + 1
-        raise AuditError(
-            f"{path}:{line}: the bytes after its last newline hold {torn.joined} whole "
-            "record(s) one after another (newlines removed, or bytes added), which no write "
-            f"cut off leaves: the log is damaged; rds-guard audit verify {path} says what is "
-            f"wrong, and rds-guard audit repair {path} --force moves them aside (recorded)",
-            path=str(path),
+        what = (
+            f"hold {torn.joined} whole record(s) one after another (newlines removed, or bytes"
+            " added)"
         )
+    else:
+        what = f"are {torn.size} bytes, not zeros past the first {KEEP_LIMIT}"
+    raise AuditError(
+        f"{path}:{line}: the bytes after its last newline {what}, which no write cut off "
+        f"leaves: the log is damaged; rds-guard audit verify {path} says what is wrong, and "
+        f"rds-guard audit repair {path} moves them aside (with --force when they hold "
+        "records; recorded)",
+        path=str(path),
+    )
 
 
 def kept_record(

@@ -492,6 +492,55 @@ def test_records_joined_after_the_last_newline_are_never_dropped_as_a_torn_line(
     )
 
 
+def test_records_after_a_megabyte_of_junk_past_the_last_newline_are_not_dropped(
+    log_path: Path,
+) -> None:
+    """Only the first `KEEP_LIMIT` bytes of a long torn tail were read: junk that long, then
+    whole records, was dropped as "a torn final line" and `verify` passed with the records
+    gone. Past those bytes no write leaves anything but zeros: the writer fails closed."""
+    make_log(log_path, 6)
+    lines = lines_of(log_path)
+    write_lines(
+        log_path, [*lines[:-3], b"x" * (KEEP_LIMIT + 1) + b"".join(lines[-3:])], final_newline=False
+    )
+    before = log_path.read_bytes()
+    with (
+        audit.AuditLog(log_path, fsync=False) as log,
+        pytest.raises(AuditError, match="which no write cut off leaves") as caught,
+    ):
+        log.write("requested")
+    size = KEEP_LIMIT + 1 + sum(len(line) for line in lines[-3:])
+    assert f"newline are {size} bytes, not zeros past the first {KEEP_LIMIT}" in (
+        caught.value.detail
+    )
+    assert log_path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        lambda line: line + b"\0" * 100,
+        lambda line: line[:50] + b"\0" * (KEEP_LIMIT + 10),
+        lambda line: b"\0" * (KEEP_LIMIT + 10),
+    ],
+    ids=["a-record-then-zeros", "part-then-zeros-past-the-limit", "zeros-past-the-limit"],
+)
+def test_what_a_crash_leaves_with_zeros_is_still_a_torn_line(
+    log_path: Path, tail: Callable[[bytes], bytes]
+) -> None:
+    """A file system may leave zeros where a crash lost the end of a write (its newline, or
+    more): a record, or part of one, followed by zeros, however many, is a torn line as
+    before, dropped and recorded."""
+    make_log(log_path, 3)
+    whole = lines_of(log_path)
+    with log_path.open("ab") as stream:
+        stream.write(tail(whole[-1].replace(b'"m:2"', b'"m:3"')))
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested")
+    assert records_of(log_path)[3]["event"] == "repaired"
+    assert audit.verify([log_path]).ok
+
+
 def test_part_of_one_record_after_the_last_newline_is_still_a_torn_line(log_path: Path) -> None:
     """What a write cut off leaves (the start of its record, however long) is dropped and
     recorded as before: only whole records are held back."""
