@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from .fileio import (
     open_checked,
     os_error,
 )
-from .record import CHAIN_HMAC, CHAIN_SHA256, StrPath, chain_of, new_call_id, parse_record
+from .record import CHAIN_HMAC, StrPath, chain_of, new_call_id, parse_record
 from .tail import ROTATE, scan_tail
 from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog, LockedFile, Tail
 
@@ -73,35 +74,50 @@ def rotate(
 def _check_not_a_downgrade(
     path: Path, rfd: int, size: int, first: dict[str, object] | None
 ) -> None:
-    """Refuse to take a plain SHA-256 file into a keyed series when it continues a keyed
-    archive (its first record `rotated`, the archive it names beside it, its last record
-    HMAC-keyed): a keyed log never goes plain, so someone without the key rewrote it, and
-    the keyed `rotated` record would vouch for the forgery (docs/audit.md, "Rotation")."""
-    if first is None or first.get("event") != "rotated":
+    """Refuse to take a file that is not HMAC-keyed into a keyed series when a keyed archive
+    of the log lies beside it (one its first record names as ``rotated_from``, or one named
+    as rotate names them, ``PATH.<first seq>-<last seq>``): a keyed log never goes plain, so
+    someone without the key rewrote it, and the keyed `rotated` record would vouch for the
+    forgery (docs/audit.md, "Rotation"). The file's own fields are not trusted for this: whoever
+    rewrote it resealed them as they liked."""
+    if chain_of(scan_tail(rfd, size).last_line or b"") == CHAIN_HMAC:
         return
-    if chain_of(scan_tail(rfd, size).last_line or b"") != CHAIN_SHA256:
-        return
-    name = first.get("rotated_from")
-    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
-        return
+    named = None if first is None else first.get("rotated_from")
+    names = {named} if isinstance(named, str) and _plain_name(named) else set()
+    archive = re.compile(re.escape(path.name) + r"\.[0-9]+-[0-9]+")
+    with contextlib.suppress(OSError):
+        names.update(name for name in os.listdir(path.parent) if archive.fullmatch(name))
+    for name in sorted(names):
+        if name != path.name and _keyed(path.with_name(name)):
+            raise AuditError(
+                f"{path}: its records are not HMAC-keyed, and {name} beside it, an archive of"
+                " the log, is: a keyed log never goes plain (rewritten by someone without the "
+                f"key?); rds-guard audit verify --key-env VAR {path.with_name(name)} {path} "
+                "says what changed; nothing was rotated (to start a keyed series anew, move the"
+                " keyed archives away first)",
+                path=str(path),
+            )
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and Path(name).name == name and name not in (".", "..")
+
+
+def _keyed(candidate: Path) -> bool:
+    """Whether ``candidate`` is a regular file whose last record is HMAC-keyed."""
     try:
-        fd = open_checked(path.with_name(name), READ_FLAGS, "cannot open for reading")
+        fd = open_checked(candidate, READ_FLAGS, "cannot open for reading")
     except AuditError:
-        return  # not beside it: nothing here says what it was
+        return False
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
         last = scan_tail(fd, os.fstat(fd).st_size).last_line
     except OSError:
-        return
+        return False
     finally:
         os.close(fd)
-    if last is not None and chain_of(last) == CHAIN_HMAC:
-        raise AuditError(
-            f"{path}: its records are plain SHA-256, and it continues {name}, whose records "
-            "are HMAC-keyed: a keyed log never goes plain (rewritten by someone without the "
-            f"key?); rds-guard audit verify --key-env VAR {path.with_name(name)} {path} says "
-            "what changed; nothing was rotated",
-            path=str(path),
-        )
+    return last is not None and chain_of(last) == CHAIN_HMAC
 
 
 def _start_successor(locked: LockedFile, tail: Tail, archive: Path, rfd: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -424,35 +424,56 @@ def test_a_keyed_writer_refuses_a_first_format_tail_until_rotate(log_path: Path)
     assert audit.verify([log_path], hmac_key=KEY).continues == archive.name
 
 
-def _rewritten_plain(path: Path) -> None:
+def _rewritten_plain(path: Path, also: Callable[[list[bytes]], None]) -> None:
     """Every record of the file re-sealed as plain SHA-256 and relinked, its first `prev`
-    kept: what anyone without the key can do to a keyed file."""
+    kept, after ``also`` changed what it likes: what anyone without the key can do to a
+    keyed file."""
     lines = [line.replace(b'"chain":"hmac-sha256"', b'"chain":"sha256"') for line in lines_of(path)]
+    also(lines)
     lines[0] = reseal(lines[0])
     relink(lines, 0)
     write_lines(path, lines)
 
 
+def _named_elsewhere(lines: list[bytes]) -> None:
+    named = lines[0].replace(b'"rotated_from":"audit.jsonl.1-3"', b'"rotated_from":"x.jsonl"')
+    assert named != lines[0]
+    lines[0] = named
+
+
+def _no_longer_rotated(lines: list[bytes]) -> None:
+    plain = lines[0].replace(b'"event":"rotated"', b'"event":"requested"')
+    assert plain != lines[0]
+    lines[0] = plain
+
+
+@pytest.mark.parametrize(
+    "also",
+    [lambda lines: None, _named_elsewhere, _no_longer_rotated],
+    ids=["as-it-was", "rotated-from-elsewhere", "no-rotated-record"],
+)
 def test_a_keyed_rotate_refuses_a_plain_rewrite_of_a_file_that_continues_a_keyed_one(
-    log_path: Path,
+    log_path: Path, also: Callable[[list[bytes]], None]
 ) -> None:
     """A keyed log's live file (it starts with `rotated`) rewritten as plain SHA-256 by
     someone without the key: every keyed writer refuses it and points to `rotate --key-env`,
     which took the forgery into the keyed series (`verify` of the files after it then
-    passed). The archive it continues is HMAC-keyed: a keyed log never goes plain, and
-    rotate refuses, changing nothing."""
+    passed). A keyed archive of the log lies beside it, however the forger rewrote the
+    fields that name it: a keyed log never goes plain, and rotate refuses, changing
+    nothing."""
     make_log(log_path, 3, hmac_key=KEY)
     archive = audit.rotate(log_path, hmac_key=KEY)
+    assert archive.name == "audit.jsonl.1-3"
     make_log(log_path, 2, hmac_key=KEY)
-    _rewritten_plain(log_path)
+    _rewritten_plain(log_path, also)
     before = log_path.read_bytes()
     with pytest.raises(AuditError, match="rds-guard audit rotate"):
         audit.AuditLog(log_path, fsync=False, hmac_key=KEY).write("requested")
     with pytest.raises(AuditError) as caught:
         audit.rotate(log_path, hmac_key=KEY)
     assert caught.value.detail.startswith(
-        f"{log_path}: its records are plain SHA-256, and it continues {archive.name}, whose "
-        "records are HMAC-keyed"
+        f"{log_path}: its records are not HMAC-keyed, and {archive.name} beside it, an archive"
+        " of the log, is"
     )
     assert log_path.read_bytes() == before
     assert sorted(log_path.parent.iterdir()) == sorted([archive, log_path])
