@@ -11,6 +11,7 @@ docs/integrations.md.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,13 @@ __all__ = ["GENERATE", "GENERATED_IDENTIFIERS", "GUARDED_SERVICES", "awscli_init
 GENERATE = "@generate"
 """The identifier value that asks for the policy's ``generate`` template on the command line
 (the CLI makes the identifier option mandatory)."""
+
+PLUGIN_ID = "rds_guard:awscli:" + os.urandom(8).hex()
+"""What the unique id of each handler the plugin registers starts with: a random part, new in
+each process, as the guard's own (`rds_guard.guard.hooks.HOOK_ID`, not imported here: the
+plugin imports none of the guard until a guarded operation). botocore skips a handler whose
+id is taken: under ids another plugin could guess, one registered first would keep the
+plugin's off every client."""
 
 GUARDED_SERVICES = ("rds", "docdb", "neptune")
 """The services whose clients get the guard (``rds_guard.core.operations.SERVICES``, named
@@ -53,16 +61,16 @@ def awscli_initialize(event_hooks: EventEmitter) -> None:
     plugin = _GuardOnFirstOperation(event_hooks)
     for service in GUARDED_SERVICES:
         event = f"creating-client-class.{service}"
-        event_hooks.register(event, plugin.client_class, unique_id=f"rds_guard:awscli:{event}")
+        event_hooks.register(event, plugin.client_class, unique_id=f"{PLUGIN_ID}:{event}")
     # registered before the command's arguments are: the output skeleton's own handler, which
     # answers the command and ends the event, comes after this one
     event_hooks.register(
-        "calling-command.*", plugin.calling_command, unique_id="rds_guard:awscli:calling-command"
+        "calling-command.*", plugin.calling_command, unique_id=f"{PLUGIN_ID}:calling-command"
     )
     event_hooks.register(
         "session-initialized",
         plugin.session_initialized,
-        unique_id="rds_guard:awscli:session-initialized",
+        unique_id=f"{PLUGIN_ID}:session-initialized",
     )
 
 
@@ -153,7 +161,7 @@ class _GuardOnFirstOperation:
                     _generate_on_request(
                         name, identifier, idle=lambda: self.stubbed, generates=self.generates
                     ),
-                    unique_id=f"rds_guard:generate:{event}",
+                    unique_id=f"{PLUGIN_ID}:generate:{event}",
                 )
 
 

@@ -781,3 +781,29 @@ def test_the_plugin_s_stand_ins_judge_a_presigned_url_as_the_guard_does(
     assert [r["event"] for r in records] == ["blocked", "presigned"]
     assert records[1]["expires"] is not None  # the wrapper hands the guard the expiry
     assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
+def test_handlers_under_the_ids_the_plugin_once_used_do_not_keep_it_off(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another plugin registering first under ``rds_guard:awscli:<event>``, the ids the
+    plugin's handlers had: botocore skips a handler whose id is taken, and no rds client got
+    the stand-ins. The ids now hold a random part."""
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(write_policy(tmp_path, RULE_OF_EACH_KIND)))
+    session = botocore.session.Session()
+    emitter = session.get_component("event_emitter")
+    for event in ("creating-client-class.rds", "calling-command", "session-initialized"):
+        emitter.register(
+            event.replace("calling-command", "calling-command.*"),
+            lambda **_: None,
+            unique_id=f"rds_guard:awscli:{event}",
+        )
+    rds_guard.awscli.awscli_initialize(emitter)
+    rds = moto_server.client("rds", session=session)
+    make_cluster(moto_server.client("rds"))
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation, match=r"identifier\.pattern"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="Test2"
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0

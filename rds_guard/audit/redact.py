@@ -13,7 +13,8 @@ import re
 # query), XML (<name>value) or SigV2's header (AWS KEYID:signature). Credentials' own names
 # (aws_session_token, SecurityToken, SecretAccessKey, hyphens or underscores) with a
 # separator too, and so a secret key's (SecretKey, secret-key: no prose word), and a command
-# line's options (--secret-access-key VALUE, --session-token=VALUE); a bare token
+# line's options (--secret-access-key VALUE, --session-token=VALUE, or in a list of
+# arguments, '--session-token', 'VALUE'); a bare token
 # only with = or with its value quoted, the other bare names only with = (Credential=... in
 # an Authorization header; SigV2's AWSAccessKeyId=), and a bearer token only in an
 # Authorization header, so that prose keeps its words ("the token: expired"). A value runs
@@ -26,7 +27,8 @@ _SIGNING_VALUES = (
     r"(?i)("
     r"x[-_]amz[-_](?:security[-_]token|signature|credential)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
-    r"|(?<![\w-])--(?:aws-)?(?:secret-access-key|session-token|security-token)(?:[ \t]+|=)"
+    r"|(?<![\w-])--(?:aws-)?(?:secret-access-key|session-token|security-token)"
+    r"(?:\s+|=|[\"']\s*,\s*b?[\"'])"
     r"|(?<![\w-])(?:aws[-_]session[-_]token|aws[-_]secret[-_]access[-_]key|security[-_]?token"
     r"|session[-_]?token|secret[-_]?access[-_]?key)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"

@@ -562,6 +562,12 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "aws configure --secret-access-key [redacted] --session-token [redacted] x",
         ),
         ("--aws-session-token=IQoJb3J x", "--aws-session-token=[redacted] x"),
+        (  # a failed subprocess's message: its arguments as a list
+            "Command '['aws', '--session-token', 'IQoJb3J', '--secret-access-key', 'wJalr/K7']'",
+            "Command '['aws', '--session-token', '[redacted]', '--secret-access-key', "
+            "'[redacted]']'",
+        ),
+        ("--session-token\nIQoJb3J", "--session-token\n[redacted]"),
         (
             "x_amz_security_token=IQoJb3J&x_amz_signature=ab12",
             "x_amz_security_token=[redacted]&x_amz_signature=[redacted]",
@@ -609,6 +615,7 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "'http://" + "u:?x" * 250_000,
         "'Password', " + " " * 500_000 + "x",
         "--session-token " * 60_000,
+        "'--session-token', '" * 40_000,
         "x_amz_" * 40_000,
     ],
     ids=[
@@ -624,6 +631,7 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "colons",
         "blanks after a quoted password's name",
         "options",
+        "options in a list",
         "x_amz_",
     ],
 )

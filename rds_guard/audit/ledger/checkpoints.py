@@ -114,12 +114,12 @@ class CheckpointStore:
         self._signed: set[tuple[int, str, str]] = set()
         self._trusted: Stored | None = None
 
-    def stored(self, number: int, odd: Originals) -> Stored:
-        """Checkpoint object ``number`` as stored (its body need not hold a checkpoint); one
-        whose current version is not the one first written (in ``odd``, from `listing`: a
-        delete marker hides it, or it was written again) is read at that first version, the
-        one Object Lock keeps and ``verify --checkpoints`` checks."""
-        original = odd.get(number)
+    def stored(self, number: int, firsts: Originals) -> Stored:
+        """Checkpoint object ``number`` as stored (its body need not hold a checkpoint), read
+        at the version first written under its number (``firsts``, from `listing`): the one
+        Object Lock keeps and ``verify --checkpoints`` checks, whatever was put over it, or a
+        delete marker hides, since (even between the listing and this read)."""
+        original = firsts.get(number)
         if original is not None and original.version_id is None:  # delete markers only
             return Stored(number, b"", "", None, hidden=True, written=0)
         version = None if original is None else original.version_id
@@ -144,16 +144,16 @@ class CheckpointStore:
         Lock keeps its first version): it is read at that version, so neither a marker nor
         an older checkpoint put over it frees its number or rolls the streams back to the
         one before it; the marker or the overwrite is a finding."""
-        numbers, odd = self.listing()
+        numbers, firsts = self.listing()
         if not numbers:
             return None
-        top = self.stored(numbers[-1], odd)
-        problem = self.problem_of(top, key, table) or self._link_problem(top, numbers, odd)
+        top = self.stored(numbers[-1], firsts)
+        problem = self.problem_of(top, key, table) or self._link_problem(top, numbers, firsts)
         where = f"{self.location}{name_of(top.number)}"
         if problem is None:
             self._trusted = top
             return Newest(top, top.checkpoint, _covered(top, where))
-        base = self._signed_below(numbers[:-1], odd, key, table)
+        base = self._signed_below(numbers[:-1], firsts, key, table)
         held = f"checkpoint {base.number}" if base else "their first record"
         return Newest(
             top,
@@ -162,7 +162,7 @@ class CheckpointStore:
             f"to {held}",
         )
 
-    def _link_problem(self, top: Stored, numbers: list[int], odd: Originals) -> str | None:
+    def _link_problem(self, top: Stored, numbers: list[int], firsts: Originals) -> str | None:
         """Why ``top``, signed, does not follow on from the checkpoint object below it (None:
         its ``prev`` is that object's body digest, or zeros for checkpoint 1): a signed
         checkpoint copied from another prefix or bucket keeps its own ``prev``."""
@@ -171,7 +171,7 @@ class CheckpointStore:
         if below == 0:
             expected = ZERO_HASH
         elif below in numbers:
-            expected = body_digest(self.stored(below, odd).body)
+            expected = body_digest(self.stored(below, firsts).body)
         else:
             return f"checkpoint {below}, which it follows, is not there"
         if top.checkpoint.prev != expected:
@@ -179,7 +179,7 @@ class CheckpointStore:
         return None
 
     def _signed_below(
-        self, numbers: list[int], odd: Originals, key: str, table: str | None = None
+        self, numbers: list[int], firsts: Originals, key: str, table: str | None = None
     ) -> Checkpoint | None:
         """The newest checkpoint of ``numbers`` (ascending) signed with ``key``: this store's
         own when it knows one, else the first that verifies of the `LOOK_BELOW` newest (a
@@ -188,7 +188,7 @@ class CheckpointStore:
         if known is not None and numbers and known.number <= numbers[-1]:
             return known.checkpoint
         for below in reversed(numbers[-LOOK_BELOW:]):
-            stored = self.stored(below, odd)
+            stored = self.stored(below, firsts)
             if self.problem_of(stored, key, table) is None:
                 self._trusted = stored
                 return stored.checkpoint
@@ -232,8 +232,8 @@ class CheckpointStore:
     def listing(self) -> tuple[list[int], dict[int, Original]]:
         """The numbers of the checkpoints there are, ascending, those a delete marker hides
         too (ListObjectVersions: a marker must not free a number for a checkpoint of older
-        heads); and each one whose current version is not the one first written (a delete
-        marker hides it, or it was written again), with that version, for `stored`."""
+        heads); and each one's version first written, with what was done over it (a delete
+        marker, versions written again), for `stored`."""
         return originals(self.versions(), self.number_of)
 
     def number_of(self, key: str) -> int | None:

@@ -18,11 +18,11 @@ from .checkpoints import (
     Checkpoint,
     CheckpointStore,
     ForkEntry,
-    Version,
     body_digest,
     name_of,
     parse_body,
 )
+from .versions import Version, by_number
 
 
 @frozen
@@ -61,13 +61,13 @@ def read_history(
     history = History()
     found = _by_number(store, history)
     previous: tuple[Checkpoint, bytes] | None = None
-    vouched: Checkpoint | None = None  # the newest signed one since the last break
+    vouched: Checkpoint | None = None  # the newest signed one, across gaps and junk
     key = expected_key
     expected = 1
     for number in sorted(found):
         if number > expected:  # one finding per gap: a number put far ahead is one gap
             history.findings.append(_gap(store, expected, number - 1))
-            previous = vouched = None
+            previous = None
         expected = number + 1
         where = f"{store.location}{name_of(number)}"
         checkpoint, body, signature = _check_one(store, number, found[number], where, history)
@@ -75,7 +75,7 @@ def read_history(
         if foreign is not None:
             history.findings.append(CheckpointFinding(number, f"{where}: {foreign}"))
         if checkpoint is None or foreign is not None:
-            previous = vouched = None
+            previous = None
             continue
         key = key or checkpoint.key
         signed = _check_signature(store, checkpoint, body, signature, key, where, history)
@@ -121,18 +121,16 @@ def _gap(store: CheckpointStore, first: int, last: int) -> CheckpointFinding:
 
 
 def _by_number(store: CheckpointStore, history: History) -> dict[int, list[Version]]:
-    """The versions of each checkpoint object, oldest first (S3 lists a key's versions
-    newest first; their times are only to the second). An object named like a checkpoint
-    that is none of the series (checkpoint 0, a number spelt with a zero too many) is a
-    finding: no checkpointer writes one, and the first checkpoint's key is trusted."""
-    found: dict[int, list[Version]] = defaultdict(list)
-    strays: set[str] = set()
-    for version in store.versions():
-        number = store.number_of(version.key)
-        if number is not None:
-            found[number].append(version)
-        elif store.looks_like_one(version.key):
-            strays.add(version.key)
+    """The versions of each checkpoint object, the first written first (`versions.by_number`).
+    An object named like a checkpoint that is none of the series (checkpoint 0, a number
+    spelt with a zero too many) is a finding: no checkpointer writes one, and the first
+    checkpoint's key is trusted."""
+    listed = store.versions()
+    strays = {
+        version.key
+        for version in listed
+        if store.number_of(version.key) is None and store.looks_like_one(version.key)
+    }
     for key in sorted(strays):
         history.findings.append(
             CheckpointFinding(
@@ -142,9 +140,7 @@ def _by_number(store: CheckpointStore, history: History) -> dict[int, list[Versi
                 " bucket put it there; it is not read",
             )
         )
-    for versions in found.values():
-        versions.reverse()
-    return found
+    return by_number(listed, store.number_of)
 
 
 def _check_one(

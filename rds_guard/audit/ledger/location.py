@@ -15,8 +15,6 @@ from rds_guard.clients import DEFAULT_RETRIES, made_client, retries_configured
 from rds_guard.core.frozen import frozen
 from rds_guard.core.policy import REGION_NAME, TABLE_NAME, LedgerPolicy, is_bucket_name
 
-from ..redact import without_signing_values
-
 if TYPE_CHECKING:
     from botocore.config import Config
 
@@ -63,9 +61,13 @@ def parse_ledger(text: str) -> LedgerLocation:
 
 
 def _shown(text: str) -> str:
-    """``text`` quoted for an error message, a password in it (``scheme://user:pw@``) not
-    shown: a location given on the command line may carry one by mistake."""
-    return without_signing_values(repr(text))
+    """``text`` quoted for an error message, unless it holds an ``@``: a location given with
+    a user and password by mistake (``scheme://user:pw@``) is not shown at all, as a password
+    may hold what ends a URL's user information (a raw ``/``), past which no redaction can
+    tell it from the rest."""
+    if "@" in text:
+        return "a location naming a user or password (not shown)"
+    return repr(text)
 
 
 def location_of(policy: LedgerPolicy) -> LedgerLocation:
@@ -94,8 +96,8 @@ def parse_s3(text: str) -> S3Location:
         raise ValueError(f"an S3 location is s3://BUCKET/PREFIX, got {_shown(text)}")
     bucket, _, prefix = text[len("s3://") :].partition("/")
     if not is_bucket_name(bucket):
-        if "@" in bucket:  # s3://user:password@bucket: never echoed
-            raise ValueError(f"an S3 location names no user or password, got {_shown(text)}")
+        if "@" in text:  # s3://user:password@bucket: never echoed
+            raise ValueError(f"an S3 location is s3://BUCKET/PREFIX, got {_shown(text)}")
         raise ValueError(f"{bucket!r} is not an S3 bucket name (in {text!r})")
     prefix = prefix.strip("/")
     return S3Location(bucket, prefix + "/" if prefix else "")

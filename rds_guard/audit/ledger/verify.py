@@ -249,9 +249,10 @@ def _verify_stream(
 
 def _one_log_twice(summaries: list[StreamSummary]) -> Iterator[LedgerFinding]:
     """``duplicate-stream`` for each stream whose id (its first record) another stream of the
-    ledger has too: one log under two accounts or regions, which only a copy makes (of the
-    records, by a writer who can read them, or of the log file, to a host of another
-    account); `query` then lists its records under each."""
+    ledger has too: one log under two accounts or regions (its records copied by a writer of
+    another account who can read them, the log file copied to a host of another account, or
+    the account of its shipping credentials, or the ledger's region, changed while it was
+    shipped); `query` then lists its records under each."""
     by_id: dict[str, list[str]] = {}
     for summary in summaries:
         if summary.records:
@@ -263,8 +264,9 @@ def _one_log_twice(summaries: list[StreamSummary]) -> Iterator[LedgerFinding]:
                 1,
                 "duplicate-stream",
                 f"{name}: its first record is also the first of {others}: one log under two"
-                " accounts or regions (its records copied from the other, or the log file "
-                "copied to a host of another account)",
+                " accounts or regions (its records copied from the other, the log file copied"
+                " to a host of another account, or its shipping account or the ledger's region"
+                " changed while it was shipped)",
                 name,
             )
 

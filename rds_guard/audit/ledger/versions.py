@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 
 from rds_guard.core.frozen import frozen
 
-__all__ = ["Original", "Originals", "Version", "originals", "version_of"]
+__all__ = ["Original", "Originals", "Version", "by_number", "originals", "version_of"]
 
 
 @frozen
@@ -26,7 +26,8 @@ class Version:
 
 @frozen
 class Original:
-    """The version first written under a checkpoint's number, when the current one is not it."""
+    """The version first written under a checkpoint's number (the one Object Lock keeps),
+    and what was done over it."""
 
     version_id: str | None
     """None: no version is left, only delete markers."""
@@ -37,7 +38,7 @@ class Original:
 
 
 Originals: TypeAlias = Mapping[int, Original]
-"""The checkpoints whose current version is not the one first written, by number."""
+"""Each checkpoint's number, with the version first written under it."""
 
 
 def version_of(entry: Mapping[str, Any], marker: bool) -> Version:
@@ -51,30 +52,32 @@ def version_of(entry: Mapping[str, Any], marker: bool) -> Version:
     )
 
 
+def by_number(
+    versions: Iterable[Version], number_of: Callable[[str], int | None]
+) -> dict[int, list[Version]]:
+    """The versions and delete markers of each checkpoint object, by its number, the first
+    written first (S3 lists a key's versions newest first; their times are only to the
+    second). Versions of keys that name no checkpoint are left out."""
+    found: dict[int, list[Version]] = {}
+    for version in versions:
+        number = number_of(version.key)
+        if number is not None:
+            found.setdefault(number, []).append(version)
+    for listed in found.values():
+        listed.reverse()
+    return found
+
+
 def originals(
     versions: Iterable[Version], number_of: Callable[[str], int | None]
 ) -> tuple[list[int], dict[int, Original]]:
     """The checkpoint numbers among ``versions``, ascending (those a delete marker hides
-    too: a marker must not free a number), and each one whose current version is not the
-    one first written (S3 lists a key's versions newest first: the first written is the
-    last listed)."""
-    found: set[int] = set()
-    hidden: set[int] = set()
-    first: dict[int, str] = {}
-    written: dict[int, int] = {}
-    for version in versions:
-        number = number_of(version.key)
-        if number is None:
-            continue
-        found.add(number)
-        if version.delete_marker:
-            if version.latest:
-                hidden.add(number)
-        else:
-            first[number] = version.version_id
-            written[number] = written.get(number, 0) + 1
-    odd = hidden | {number for number, count in written.items() if count > 1}
-    return sorted(found), {
-        number: Original(first.get(number), number in hidden, written.get(number, 0))
-        for number in sorted(odd)
-    }
+    too: a marker must not free a number), each with the version first written under it."""
+    found = by_number(versions, number_of)
+    first: dict[int, Original] = {}
+    for number, listed in found.items():
+        written = [version for version in listed if not version.delete_marker]
+        hidden = any(version.delete_marker and version.latest for version in listed)
+        version_id = written[0].version_id if written else None
+        first[number] = Original(version_id, hidden, len(written))
+    return sorted(found), first

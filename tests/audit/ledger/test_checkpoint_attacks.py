@@ -1110,9 +1110,9 @@ def test_a_checkpoint_under_a_delete_marker_is_read_below_it_from_the_listing(
     version = s3.list_object_versions(Bucket=BUCKET, Prefix=key)["Versions"][0]["VersionId"]
     s3.delete_object(Bucket=BUCKET, Key=key)
     fresh = CheckpointStore(table.clients, store.location, store.kms_key)
-    numbers, odd = fresh.listing()
-    assert (numbers, odd) == ([1], {1: Original(version, hidden=True)})
-    stored = fresh.stored(1, odd)
+    numbers, firsts = fresh.listing()
+    assert (numbers, firsts) == ([1], {1: Original(version, hidden=True)})
+    stored = fresh.stored(1, firsts)
     assert stored.hidden and stored.checkpoint == written.checkpoint
 
 

@@ -391,6 +391,38 @@ def test_what_a_checkpoint_without_a_valid_signature_lists_is_held_to_nothing(
     ]
 
 
+def test_a_signed_checkpoint_after_junk_is_held_to_the_signed_one_before(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """An object that is no checkpoint put at number 2 broke the comparison: checkpoint 3,
+    signed, moving a stream back from where checkpoint 1 held it, went unreported."""
+    first = _checkpointed(table, store, log_path, 3)
+    _, answer = store.read(_key(1))
+    _put(store, 2, b"not a checkpoint", answer, IfNoneMatch="*")
+    moved = dataclasses.replace(first.streams[0], size=2)
+    store.put(
+        dataclasses.replace(
+            first, number=3, prev=body_digest(b"not a checkpoint"), streams=(moved,)
+        )
+    )
+    findings = _history_findings(store)
+    assert [number for number, _ in findings] == [2, 3]
+    assert findings[1] == (3, f"moves stream {moved.stream} back (seq 2, checkpoint 1 had seq 3)")
+
+
+def test_a_checkpoint_is_read_at_the_version_the_listing_named(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Written again between the listing and the read: the read was of the current version,
+    whatever it then held; it is of the first one, which the listing named."""
+    first = _checkpointed(table, store, log_path, 3)
+    numbers, firsts = store.listing()
+    body, answer = store.read(_key(1))
+    _put(store, 1, body.replace(b'"size":3', b'"size":2'), answer)
+    stored = store.stored(numbers[0], firsts)
+    assert stored.body == body and stored.checkpoint == first
+
+
 @pytest.mark.parametrize(
     ("moved", "finding"),
     [
