@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from botocore.exceptions import BotoCoreError, ParamValidationError
 
 from .core.policy import PolicyError
-from .core.rules import Violation
+from .core.rules import Violation, escaped
 
 __all__ = ["AuditError", "PolicyError", "PolicyViolation", "Violation"]
 
@@ -39,7 +39,9 @@ class AuditError(BotoCoreError):
     def __init__(self, detail: str, *, path: str | None = None) -> None:
         self.detail = detail
         self.path = path
-        super().__init__(detail=detail)
+        # str() escaped: a path may hold a newline or an escape sequence, which would split
+        # the one line a program prints or logs (``.detail`` keeps it as it is)
+        super().__init__(detail=escaped(detail))
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild_audit_error, (self.detail, self.path))

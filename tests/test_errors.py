@@ -8,6 +8,7 @@ import pickle
 from collections.abc import Callable
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 import rds_guard
@@ -146,3 +147,43 @@ def test_a_policy_violation_lists_one_violation_a_line_whatever_the_keys_hold(
     assert any(repr(breaker)[1:-1] in line for line in lines[1:])
     # the data keeps the caller's text as it is
     assert any(forged in v.field or forged == v.value for v in decision.violations)
+
+
+HOSTILE = "\x1b[2K\rFAKE\n\u2028\u202e"
+"""What would clear a terminal line, start a new one, or reverse the rest of it."""
+
+
+def _one_clean_line(text: str) -> None:
+    assert "\n" not in text and "\r" not in text and "\x1b" not in text
+    assert "\u2028" not in text and "\u202e" not in text
+
+
+def test_an_audit_error_naming_a_hostile_path_is_one_line(tmp_path: Path) -> None:
+    """A policy's audit path holding an escape sequence and line breaks: install's
+    `AuditError` said it raw, splitting the line a program logs and writing the escape to
+    its terminal. ``str()`` escapes it; ``.detail`` keeps the path as given."""
+    policy = tmp_path / "policy.toml"
+    missing = tmp_path / f"missing{HOSTILE}" / "audit.jsonl"
+    quoted = "".join(
+        char if " " <= char <= "~" and char not in '"\\' else f"\\u{ord(char):04x}"
+        for char in str(missing)
+    )
+    policy.write_text(f'version = 1\n[audit]\npath = "{quoted}"\n')
+    with pytest.raises(rds_guard.AuditError) as caught:
+        rds_guard.install(botocore.session.Session(), policy=policy)
+    _one_clean_line(str(caught.value))
+    assert "\\x1b[2K\\rFAKE\\n" in str(caught.value)
+    assert HOSTILE in caught.value.detail
+
+
+def test_a_policy_error_naming_a_hostile_path_is_one_line(tmp_path: Path) -> None:
+    """The policy file's own path holding an escape sequence and line breaks: ``str()`` of
+    its `PolicyError` said it raw. It is escaped, as the keys it names already were; ``.path``
+    keeps it as given."""
+    policy = tmp_path / f"policy{HOSTILE}.toml"
+    policy.write_text("version = 1\nunknown = 1\n")
+    with pytest.raises(rds_guard.PolicyError) as caught:
+        rds_guard.load_policy(policy)
+    _one_clean_line(str(caught.value))
+    assert ".toml:2: unknown: unknown key" in str(caught.value)
+    assert caught.value.path == str(policy)

@@ -48,13 +48,15 @@ class PolicyError(ValueError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        parts = [self.path] if self.path else []
+        # escaped: a path (or what a problem quotes) may hold a newline or an escape sequence,
+        # which would split the one line a program prints or logs, or forge another
+        parts = [escaped(self.path)] if self.path else []
         if self.path and self.line is not None:
             parts[0] += f":{self.line}"
         if self.key:  # .key keeps a megabyte-long key whole; the message shows its start
             key = self.key if len(self.key) <= 120 else f"{self.key[:120]}..."
             parts.append(escaped(key))
-        return ": ".join([*parts, self.problem])
+        return ": ".join([*parts, escaped(self.problem)])
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild_policy_error, (self.problem, self.path, self.line, self.key))

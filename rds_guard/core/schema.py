@@ -35,7 +35,7 @@ from .policy import (
 )
 from .positions import MAX_KEY_PARTS, KeyLines, hint, kind, shown, toml_error
 from .reader import ValueReader, table_holding
-from .rules import ValueGlob, Wildcard
+from .rules import ValueGlob, Wildcard, escaped
 from .samples import (
     identifier_never_valid,
     on_date,
@@ -178,7 +178,7 @@ class _Reader(ValueReader):
                 )
         left_out = [name for name in operations.SERVICES if name not in names]
         if left_out:
-            where = f"{self.source}:{self.lines.find('services')}"
+            where = f"{escaped(str(self.source))}:{self.lines.find('services')}"
             logger.warning(
                 "%s: services leaves out %s, which rds_guard judges all the same: the three"
                 " APIs share one endpoint, so an rds client can snapshot any of them",
