@@ -57,7 +57,7 @@ from bench.import_profile import (
     measure_importtime,
     measure_load_importtime,
 )
-from rds_guard.guard.hooks import STAGES
+from rds_guard.guard.hooks import HOOK_ID, STAGES
 
 EXAMPLE_CLI_CONFIG = ROOT / "examples" / "awscli-config"
 AWS = Path(sys.executable).with_name("aws")
@@ -261,7 +261,7 @@ def measure_client(rounds: int, workdir: Path, policy: Path = EXAMPLE_POLICY) ->
 def _guard_handlers(client: Any) -> int:
     """How many handlers the guard registered on ``client`` under its operations' event names
     (their unique ids, as botocore's emitter keeps them)."""
-    placed = tuple(f"rds_guard:{stage}.rds." for stage, _ in STAGES)
+    placed = tuple(f"{HOOK_ID}:{stage}.rds." for stage, _ in STAGES)
     ids = client.meta.events._emitter._unique_id_handlers
     return sum(1 for unique_id in ids if str(unique_id).startswith(placed))
 
