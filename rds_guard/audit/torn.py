@@ -91,6 +91,29 @@ def _starts_with_record(piece: bytes) -> bool:
     return parse_record(text[:end]) is not None
 
 
+def torn_detail(rest: bytes) -> str:
+    """What `verify` says of ``rest``, the bytes after the last newline, when they are no
+    record a writer keeps: a write cut off, which the next writer drops (and records), or
+    bytes no write leaves, which it refuses as `check_not_joined` does. ``rest`` may be the
+    start of a line too long to read (`fileio.LongLine`)."""
+    size = getattr(rest, "size", len(rest))
+    start = f"the last line has no newline ({size} bytes)"
+    joined = joined_records(rest)
+    if joined:
+        return (
+            f"{start} and holds {joined} whole record(s) one after another, which no write cut"
+            " off leaves: the next writer refuses it, and rds-guard audit repair --force moves"
+            " it aside"
+        )
+    past = rest[KEEP_LIMIT:] if size == len(rest) else rest
+    if size > KEEP_LIMIT and past.count(0) != len(past):
+        return (
+            f"{start}, not zeros past its first {KEEP_LIMIT}: longer than any write leaves; the"
+            " next writer refuses it, and rds-guard audit repair moves it aside"
+        )
+    return f"{start}: a write was cut off (the next writer repairs it)"
+
+
 def check_not_joined(path: Path, fd: int, torn: Torn) -> None:
     """An `AuditError` when the torn bytes of ``fd`` are no write cut off: they hold whole
     records (`joined_records`), or more than any write leaves (`Torn.too_long`). That is

@@ -35,7 +35,7 @@ from .record import (
     seq_of,
 )
 from .tail import Vouched
-from .torn import next_record
+from .torn import next_record, torn_detail
 
 FIRST_FORMAT = "first format"
 """The mode of a walk whose last record is in the first format (no digest of its own)."""
@@ -125,12 +125,7 @@ class ChainWalk:
                 f"follows (seq {self.seq}): the next writer keeps it and adds the newline",
             )
             return
-        self.report(
-            self.number + 1,
-            "torn",
-            f"the last line has no newline ({getattr(rest, 'size', len(rest))} bytes): a write"
-            " was cut off (the next writer repairs it)",
-        )
+        self.report(self.number + 1, "torn", torn_detail(rest))
 
     def _check_opening(
         self, line: bytes, following: Callable[[], list[bytes]], *, first: bool

@@ -704,3 +704,35 @@ def test_verify_reads_any_iterable_of_files_once_and_refuses_none(
         )
     with pytest.raises(ValueError, match="no file to verify"):
         audit.verify([])
+
+
+@pytest.mark.parametrize(
+    ("tail", "said"),
+    [
+        (
+            lambda lines: [*lines[:-3], b"".join(lines[-3:])],
+            "holds 3 whole record(s) one after another, which no write cut off leaves: the next"
+            " writer refuses it",
+        ),
+        (
+            lambda lines: [*lines[:-1], lines[-1][:30] + b"x" * (audit.torn.KEEP_LIMIT + 5)],
+            f"not zeros past its first {audit.torn.KEEP_LIMIT}: longer than any write leaves;"
+            " the next writer refuses it",
+        ),
+        (
+            lambda lines: [*lines[:-1], lines[-1][:30] + b"\0" * (audit.torn.KEEP_LIMIT + 5)],
+            "a write was cut off (the next writer repairs it)",
+        ),
+    ],
+    ids=["records-joined", "too-long", "zeros-after-a-cut"],
+)
+def test_verify_says_what_the_next_writer_does_with_a_torn_line(
+    log_path: Path, tail: Callable[[list[bytes]], list[bytes]], said: str
+) -> None:
+    """`verify` said "a write was cut off (the next writer repairs it)" of bytes after the
+    last newline that the writer refuses as damage (records joined, or more than a write
+    leaves); it says so, and still that of what a crash leaves."""
+    make_log(log_path, 6)
+    write_lines(log_path, tail(lines_of(log_path)), final_newline=False)
+    result = audit.verify([log_path])
+    assert result.reason == "torn" and said in str(result.findings[-1])

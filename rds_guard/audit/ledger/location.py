@@ -56,7 +56,7 @@ def parse_ledger(text: str) -> LedgerLocation:
         raise ValueError(f"a ledger names a table, not a path in it: {_shown(text)}")
     region = query.get("region", [""])[-1] or None
     if region is not None and not REGION_NAME.fullmatch(region):
-        raise ValueError(f"a ledger's region is a region's name (us-east-1), got {region!r}")
+        raise ValueError(f"a ledger's region is a region's name (us-east-1), got {_shown(region)}")
     return LedgerLocation(parts.netloc, region)
 
 

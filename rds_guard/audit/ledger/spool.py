@@ -28,6 +28,7 @@ from typing import cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rds_guard.core.policy import LedgerPolicy
+from rds_guard.core.rules import escaped
 from rds_guard.errors import AuditError
 
 from ..record import Record, StrPath, parse_time
@@ -174,10 +175,10 @@ class ShippingLog(AuditLog):
             logger.warning(
                 "%s: the %s record (seq %d) is not in the ledger yet (%s); it waits in the "
                 "local log",
-                self.path,
+                escaped(str(self.path)),
                 event,
                 seq,
-                problem,
+                escaped(problem),
             )
             return
         notes = [
@@ -266,7 +267,7 @@ class ShippingLog(AuditLog):
     def _refuse(self, refused: ShipRefused) -> None:
         """Stop shipping for good (a fork, the ledger ahead of the file): log it at ERROR."""
         if self.refused is None:
-            logger.error("%s", refused.detail)
+            logger.error("%s", escaped(refused.detail))
         self.refused = refused
 
     def checkpoint_if_due(self) -> CheckpointOutcome | None:
@@ -404,6 +405,8 @@ def open_shipping_log(
     except AuditError as exc:
         if ledger.mode == "required":
             raise
-        logger.warning("%s; records wait in the local log %s", exc.detail, log.path)
+        logger.warning(
+            "%s; records wait in the local log %s", escaped(exc.detail), escaped(str(log.path))
+        )
     log.start()
     return log
