@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -316,23 +317,11 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
         (survey.damage == 0 and not survey.records_after) or _only_bytes_no_record(fd, survey)
     ):
         return _refused(path, start, first, survey, _NOT_A_LOG, advice=_NOT_A_LOG_ADVICE)
-    after = ""
-    if survey.records_after:
-        after = (
-            f"{survey.records_after} complete record(s) follow the damage at line {first} "
-            f"(the first at line {survey.first_record_after})"
-        )
+    moved_too: list[str] = []  # records that may be authentic, moved only with ``force``
+    for found in _records_in_the_way(survey, first):
         if not force:
-            return _refused(path, start, first, survey, f"{after}: they may be authentic")
-        after += " and were moved with it"
-    if survey.joined:
-        joined = (
-            f"{survey.joined} whole record(s) lie one after another on lines that are no "
-            f"record (newlines removed, or bytes added; the first on line {survey.first_joined})"
-        )
-        if not force:
-            return _refused(path, start, first, survey, f"{joined}: they may be authentic")
-        after = "; ".join(filter(None, (after, f"{joined} and were moved with them")))
+            return _refused(path, start, first, survey, f"{found}: they may be authentic")
+        moved_too.append(f"{found} and were moved with it")
     unauthentic: list[str] = []  # the records found not authentic, last one first
     while True:
         scan = scan_tail(fd, start)
@@ -354,7 +343,7 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
         kept = kept_record(fd, start, size, vouched, key)
         if kept is not None:
             return _Plan(start, vouched, RepairResult(path, first_line=first, kept=kept.seq))
-    forced = [*reversed(unauthentic), *([after] if after else [])]
+    forced = [*reversed(unauthentic), *moved_too]
     result = RepairResult(
         path,
         first_line=first,
@@ -365,6 +354,21 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
         forced="; ".join(forced),
     )
     return _Plan(start, vouched, result)
+
+
+def _records_in_the_way(survey: _Survey, first: int) -> Iterator[str]:
+    """What the part to move from line ``first`` holds that may be authentic: complete records
+    after the damage, whole records joined on lines that are no record."""
+    if survey.records_after:
+        yield (
+            f"{survey.records_after} complete record(s) follow the damage at line {first} "
+            f"(the first at line {survey.first_record_after})"
+        )
+    if survey.joined:
+        yield (
+            f"{survey.joined} whole record(s) lie one after another on lines that are no "
+            f"record (newlines removed, or bytes added; the first on line {survey.first_joined})"
+        )
 
 
 def _only_bytes_no_record(fd: int, survey: _Survey) -> bool:

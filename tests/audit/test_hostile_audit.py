@@ -663,6 +663,24 @@ def signature_does_not_match(request: Any, **_: Any) -> AWSResponse:
     return raw_response(request.url, 403, body)
 
 
+def _refused_by(
+    server: MotoServer,
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    answer: Callable[..., AWSResponse],
+) -> list[dict[str, Any]]:
+    """The records of a guarded create (`secret_client`) that ``answer``, a ``before-send``
+    handler, refuses; what rds_guard logs meanwhile goes to ``caplog``."""
+    client = secret_client(server, folder, monkeypatch)
+    client.meta.events.register_first("before-send.rds", answer)
+    with caplog.at_level("INFO", logger="rds_guard"), pytest.raises(client.exceptions.ClientError):
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1", Tags=TEAM
+        )
+    return [json.loads(line) for line in (folder / "audit.jsonl").read_bytes().splitlines()]
+
+
 def test_a_session_token_echoed_in_an_error_message_is_not_written(
     moto_server: MotoServer,
     tmp_path: Path,
@@ -672,14 +690,8 @@ def test_a_session_token_echoed_in_an_error_message_is_not_written(
     """A call signed with a wrong secret key: AWS refuses it and quotes the request it
     expected, headers and all. The `failed` record says the call failed and why, without the
     session token the answer carries."""
-    client = secret_client(moto_server, tmp_path, monkeypatch)
-    client.meta.events.register_first("before-send.rds", signature_does_not_match)
-    with caplog.at_level("INFO", logger="rds_guard"), pytest.raises(client.exceptions.ClientError):
-        client.create_db_cluster_snapshot(
-            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1", Tags=TEAM
-        )
+    records = _refused_by(moto_server, tmp_path, monkeypatch, caplog, signature_does_not_match)
     log = tmp_path / "audit.jsonl"
-    records = [json.loads(line) for line in log.read_bytes().splitlines()]
     assert [(r["event"], (r["error"] or {}).get("code")) for r in records] == [
         ("requested", None),
         ("failed", "SignatureDoesNotMatch"),
@@ -705,14 +717,8 @@ def test_a_session_token_in_an_error_code_is_not_written(
         ).encode()
         return raw_response(request.url, 403, body)
 
-    client = secret_client(moto_server, tmp_path, monkeypatch)
-    client.meta.events.register_first("before-send.rds", token_in_the_code)
-    with caplog.at_level("INFO", logger="rds_guard"), pytest.raises(client.exceptions.ClientError):
-        client.create_db_cluster_snapshot(
-            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1", Tags=TEAM
-        )
+    failed = _refused_by(moto_server, tmp_path, monkeypatch, caplog, token_in_the_code)[-1]
     log = tmp_path / "audit.jsonl"
-    failed = json.loads(log.read_bytes().splitlines()[-1])
     assert failed["error"]["code"] == "X-Amz-Security-Token=[redacted]"
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("rds_guard"))
     assert SESSION_TOKEN not in log.read_text() and SESSION_TOKEN not in logged

@@ -1004,6 +1004,22 @@ def test_checkpoints_copied_in_a_row_from_another_prefix_are_not_trusted(
     assert outcome.checkpoint.location == str(store.location)
 
 
+def _checkpointed_twice(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, first: int, then: int
+) -> str:
+    """``first`` records shipped and checkpointed, then ``then`` more: the log's stream,
+    which checkpoint 2 holds at seq ``first + then``."""
+    write_log(log_path, first)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    write_checkpoint(table, store)
+    write_log(log_path, then)
+    ship(log_path, table)
+    head = _head(write_checkpoint(table, store), stream)
+    assert head is not None and head.size == first + then
+    return stream
+
+
 def test_a_delete_marker_on_the_newest_checkpoint_does_not_roll_the_streams_back(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
@@ -1012,15 +1028,7 @@ def test_a_delete_marker_on_the_newest_checkpoint_does_not_roll_the_streams_back
     checkpointer wrote a second version of checkpoint 2, held to checkpoint 1 (seq 3), with
     no finding. The marker is a finding, checkpoint 2's version below it still holds the
     streams (records were deleted), and the next checkpoint is 3."""
-    write_log(log_path, 3)
-    ship(log_path, table)
-    stream = stream_of(table, log_path)
-    write_checkpoint(table, store)
-    write_log(log_path, 3)
-    ship(log_path, table)
-    second = write_checkpoint(table, store)
-    head = _head(second, stream)
-    assert head is not None and head.size == 6
+    stream = _checkpointed_twice(table, store, log_path, 3, 3)
     for seq in (6, 5, 4):
         delete_item(table, stream, seq)
     s3 = table.clients.s3
@@ -1046,15 +1054,7 @@ def test_an_older_checkpoint_put_over_the_newest_does_not_roll_the_streams_back(
     held to checkpoint 1, and checkpoint 3 (then 4, with no finding at all) signed the stream
     at seq 4. The first version is read, as ``verify --checkpoints`` reads it: the overwrite
     is a finding, and checkpoint 2 still holds the stream at seq 6."""
-    write_log(log_path, 4)
-    ship(log_path, table)
-    stream = stream_of(table, log_path)
-    write_checkpoint(table, store)
-    write_log(log_path, 2)
-    ship(log_path, table)
-    second = write_checkpoint(table, store)
-    head = _head(second, stream)
-    assert head is not None and head.size == 6
+    stream = _checkpointed_twice(table, store, log_path, 4, 2)
     for seq in (6, 5):
         delete_item(table, stream, seq)
     s3 = table.clients.s3
