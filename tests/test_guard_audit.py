@@ -272,6 +272,36 @@ def test_a_file_that_is_no_log_at_the_path_is_neither_written_over_nor_the_call_
     assert secret.read_bytes() == b"ghp_SECRETTOKEN1234"
 
 
+@pytest.mark.parametrize("final_newline", [False, True], ids=["after-the-last-newline", "a-line"])
+def test_records_joined_in_the_log_stop_every_call_before_it_is_sent(
+    moto_server: MotoServer, policy: Path, tmp_path: Path, final_newline: bool
+) -> None:
+    """Someone who can write the log removes the newlines between its last three records
+    (after the last newline, or with one after them). The next guarded call dropped them as a
+    torn line and went on; it is refused with AuditError, never sent, the log as it was."""
+    rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds, tags={"team": "core"})
+    for n in range(2):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders",
+            DBClusterSnapshotIdentifier=f"orders-daily-2026112{n}",
+            Tags=TEAM,
+        )
+    log = tmp_path / "audit.jsonl"
+    lines = log.read_bytes().splitlines()
+    log.write_bytes(b"\n".join([*lines[:-3], b"".join(lines[-3:])]) + b"\n" * final_newline)
+    before = log.read_bytes()
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.AuditError, match="damaged"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders",
+            DBClusterSnapshotIdentifier="orders-daily-20261122",
+            Tags=TEAM,
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert log.read_bytes() == before
+
+
 def place(obstacle: str, target: Path, folder: Path) -> None:
     """Put a symlink, a directory or a FIFO where the audit log goes."""
     if obstacle == "symlink":

@@ -1,4 +1,5 @@
-"""Reading a log file line by line, streaming: `iter_lines` and `read_records`.
+"""Reading a log file line by line, streaming: `iter_lines` and `read_records`; and
+`continues`, the archive a log's `rotated` record names.
 
 No lock is taken and nothing is checked beyond "is this line a record"; the chain is
 `verify`'s job.
@@ -7,7 +8,7 @@ No lock is taken and nothing is checked beyond "is this line a record"; the chai
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import cast
 
 from rds_guard.core.files import open_regular_file
@@ -82,3 +83,13 @@ def _whole_but_its_newline(raw: bytes, seq: int) -> Record | None:
     if record is None or (seq and record["seq"] != seq + 1):
         return None
     return record
+
+
+def continues(record: Mapping[str, object]) -> str | None:
+    """The name of the archive a `rotated` record continues: a file beside the log, as
+    rotate names it, never a path elsewhere (nor ``.``, ``..``, or a name no file can have);
+    None for any other record."""
+    source = record.get("rotated_from") if record.get("event") == "rotated" else None
+    if not isinstance(source, str) or source in ("", ".", "..") or "/" in source:
+        return None
+    return None if "\x00" in source else source

@@ -27,6 +27,7 @@ from .fileio import (
     open_checked,
     os_error,
 )
+from .read import continues
 from .record import CHAIN_HMAC, StrPath, chain_of, new_call_id, parse_record
 from .tail import ROTATE, scan_tail
 from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog, LockedFile, Tail
@@ -82,8 +83,8 @@ def _check_not_a_downgrade(
     rewrote it resealed them as they liked."""
     if chain_of(scan_tail(rfd, size).last_line or b"") == CHAIN_HMAC:
         return
-    named = None if first is None else first.get("rotated_from")
-    names = {named} if isinstance(named, str) and _plain_name(named) else set()
+    named = None if first is None else continues(first)
+    names = {named} if named is not None else set()
     archive = re.compile(re.escape(path.name) + r"\.[0-9]+-[0-9]+")
     with contextlib.suppress(OSError):
         names.update(name for name in os.listdir(path.parent) if archive.fullmatch(name))
@@ -99,10 +100,6 @@ def _check_not_a_downgrade(
             )
 
 
-def _plain_name(name: str) -> bool:
-    return bool(name) and Path(name).name == name and name not in (".", "..")
-
-
 def _keyed(candidate: Path) -> bool:
     """Whether ``candidate`` is a regular file whose last record is HMAC-keyed."""
     try:
@@ -110,9 +107,10 @@ def _keyed(candidate: Path) -> bool:
     except AuditError:
         return False
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             return False
-        last = scan_tail(fd, os.fstat(fd).st_size).last_line
+        last = scan_tail(fd, st.st_size).last_line
     except OSError:
         return False
     finally:

@@ -334,7 +334,7 @@ def _note_unread_start(path: Path, first_line: bytes) -> None:
     """A note on stderr when ``path``'s first line continues a file that is not read: the
     snapshots its records made would otherwise pass for snapshots made behind the guard's
     back."""
-    from rds_guard.audit.ledger.series import continues
+    from rds_guard.audit.read import continues
 
     record = audit.parse_record(first_line)
     if record is None or record.get("event") != "rotated":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
@@ -26,6 +26,7 @@ from ..fileio import (
     read_blocks,
     rfind_newline,
 )
+from ..read import continues
 from ..record import parse_record
 from .errors import Reordered, ShipRefused, UnreadableLine
 from .items import line_digest
@@ -168,16 +169,6 @@ class Series:
         for entry in self.entries(seq, cursor):
             return entry.line if entry.seq == seq else None
         return None
-
-
-def continues(record: Mapping[str, object]) -> str | None:
-    """The name of the archive a `rotated` record continues: a file beside the log, as
-    rotate names it, never a path elsewhere (nor ``.``, ``..``, or a name no file can have);
-    None for any other record."""
-    source = record.get("rotated_from") if record.get("event") == "rotated" else None
-    if not isinstance(source, str) or source in ("", ".", "..") or "/" in source:
-        return None
-    return None if "\x00" in source else source
 
 
 def _readable(lines_of: Lines, path: Path) -> Iterator[list[bytes]]:
