@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .audit.redact import without_signing_values
 from .core import operations
 from .core.calls import Decision
 from .core.operations import Operation
@@ -171,9 +170,7 @@ def error_of(exception: BaseException) -> dict[str, str]:
     response = getattr(exception, "response", None)
     error = response.get("Error") if isinstance(response, Mapping) else None
     if isinstance(error, Mapping) and error.get("Code"):
-        # the code redacted here too: a lenient look-up keeps it alone (`Unreadable`)
-        code = without_signing_values(str(error["Code"]))
-        return {"code": code, "message": str(error.get("Message", ""))}
+        return {"code": str(error["Code"]), "message": str(error.get("Message", ""))}
     return {"code": type(exception).__name__, "message": str(exception)}
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
 import stat
 from pathlib import Path
 
@@ -85,9 +84,8 @@ def _check_not_a_downgrade(
         return
     named = None if first is None else continues(first)
     names = {named} if named is not None else set()
-    archive = re.compile(re.escape(path.name) + r"\.[0-9]+-[0-9]+")
     with contextlib.suppress(OSError):
-        names.update(name for name in os.listdir(path.parent) if archive.fullmatch(name))
+        names.update(name for name in os.listdir(path.parent) if _archive_name(path, name))
     for name in sorted(names):
         if name != path.name and _keyed(path.with_name(name)):
             raise AuditError(
@@ -250,6 +248,11 @@ def _leftover_name(path: Path, name: str) -> bool:
     if name.startswith(f".{path.name}.rotating-"):
         tail = name[len(path.name) + 11 :]
         return len(tail) == 32 and all(c in "0123456789abcdef" for c in tail)
+    return _archive_name(path, name)
+
+
+def _archive_name(path: Path, name: str) -> bool:
+    """Whether ``name`` is one rotate gives an archive of ``path``: ``PATH.<seq>-<seq>``."""
     if not name.startswith(f"{path.name}."):
         return False
     first, dash, last = name[len(path.name) + 1 :].partition("-")

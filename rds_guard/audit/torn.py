@@ -31,8 +31,9 @@ dropped as a write cut off; anything else there is damage (`Torn.too_long`)."""
 
 @frozen
 class Torn:
-    """The bytes after the last newline: where they start, how many, their SHA-256, and the
-    record they are when they are a whole one missing only its newline (`next_record`)."""
+    """The bytes after the last newline: where they start, how many, their SHA-256 (empty for
+    bytes a writer refuses, past `KEEP_LIMIT`), and the record they are when they are a whole
+    one missing only its newline (`next_record`)."""
 
     start: int
     size: int
@@ -54,11 +55,11 @@ class Torn:
 def look(fd: int, start: int, end: int, after: Vouched, hmac_key: bytes | None) -> Torn:
     """The torn bytes ``start:end`` of ``fd``, which follow the record ``after``."""
     if end - start > KEEP_LIMIT:
-        head = read_range(fd, start, start + KEEP_LIMIT)
+        joined = joined_records(read_range(fd, start, start + KEEP_LIMIT))
         too_long = not only_zeros(fd, start + KEEP_LIMIT, end)
-        return Torn(
-            start, end - start, sha256_range(fd, start, end), None, joined_records(head), too_long
-        )
+        if joined or too_long:  # refused (`check_not_joined`): no digest needed, none read
+            return Torn(start, end - start, "", None, joined, too_long)
+        return Torn(start, end - start, sha256_range(fd, start, end))
     line = read_range(fd, start, end)
     kept = next_record(line, after, hmac_key)
     joined = 0 if kept is not None else joined_records(line)
