@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws import audit_records, deny, guarded_client, make_cluster
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError
 from policies import DEFAULTS_ONLY, write_policy
-from servers import MotoServer
+from servers import MotoServer, raw_response
 
 import rds_guard
 
@@ -171,3 +173,32 @@ def test_a_look_up_failing_in_another_handlers_words_logs_no_signing_value(
     assert "proxy refused" in said
     for secret in ("SESSIONTOKENxyz", "AKIDEXAMPLE", "a7a5d83e6137"):
         assert secret not in said
+
+
+def test_warn_a_look_up_refused_with_a_token_in_its_code_keeps_no_token(
+    moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """warn: a look-up's error code is all that is kept of it (`Unreadable`), and a server or
+    proxy writes the code as it likes: one quoting the request's session token was kept
+    whole. It is redacted, as a record's is; the call is sent as made."""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY, mode="warn"), on=moto_server)
+    make_cluster(rds, copy_tags=True, tags={"team": "core"})
+
+    def token_in_the_code(request: Any, **_: Any) -> AWSResponse:
+        body = (
+            b"<ErrorResponse><Error><Code>X-Amz-Security-Token=TOKENINTHECODE</Code>"
+            b"<Message>no</Message></Error></ErrorResponse>"
+        )
+        return raw_response(request.url, 400, body)
+
+    rds.meta.events.register_first("before-send.rds.DescribeDBClusters", token_in_the_code)
+    moto_server.reset_counts()
+    with caplog.at_level("INFO", logger="rds_guard"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    written = json.dumps(audit_records(tmp_path))
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "X-Amz-Security-Token=[redacted]" in written + logged
+    assert "TOKENINTHECODE" not in written + logged
