@@ -14,8 +14,9 @@ import hashlib
 import os
 import stat
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from rds_guard.core.files import file_kind
 from rds_guard.core.frozen import frozen
@@ -80,6 +81,24 @@ def open_checked(path: Path, flags: int, action: str) -> int:
             path=str(path),
         )
     return fd
+
+
+_Read = TypeVar("_Read")
+
+
+def read_if_possible(path: Path, read: Callable[[int, os.stat_result], _Read]) -> _Read | None:
+    """``read(fd, st)`` of ``path``, a regular file opened for reading (`open_checked`), and
+    closed after; None when it cannot be opened, or read (an OSError)."""
+    try:
+        fd = open_checked(path, READ_FLAGS, "cannot open for reading")
+    except AuditError:
+        return None
+    try:
+        return read(fd, os.fstat(fd))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def fsync_dir(directory: Path) -> None:

@@ -24,15 +24,14 @@ from rds_guard.errors import AuditError
 
 from .errors import KeyRequired
 from .fileio import (
-    READ_FLAGS,
     Copied,
     Lines,
     copy_to_new_file,
     line_before,
     may_be_a_cut_file,
-    open_checked,
     os_error,
     read_blocks,
+    read_if_possible,
     read_range,
     rfind_newline,
     sha256_range,
@@ -202,20 +201,14 @@ def _survey_unlocked(path: Path) -> _Survey | None:
     the first that is not a record. A writer changes only what follows the last newline, so
     none changes what is read; what follows is read under the lock. None when the file cannot
     be read (the locked survey says why)."""
-    try:
-        fd = open_checked(path, READ_FLAGS, "cannot open for reading")
-    except AuditError:
-        return None
-    try:
-        st = os.fstat(fd)
+
+    def survey(fd: int, st: os.stat_result) -> _Survey:
         terminated = rfind_newline(fd, st.st_size) + 1
-        survey = _survey(fd, terminated, until_damage=True, path=path)
-        survey.file = (st.st_dev, st.st_ino)
-        return survey
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+        found = _survey(fd, terminated, until_damage=True, path=path)
+        found.file = (st.st_dev, st.st_ino)
+        return found
+
+    return read_if_possible(path, survey)
 
 
 def _resumable(early: _Survey | None, fd: int, st: os.stat_result) -> _Survey | None:

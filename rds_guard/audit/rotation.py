@@ -25,6 +25,7 @@ from .fileio import (
     fsync_dir,
     open_checked,
     os_error,
+    read_if_possible,
 )
 from .read import continues
 from .record import CHAIN_HMAC, StrPath, chain_of, new_call_id, parse_record
@@ -100,19 +101,7 @@ def _check_not_a_downgrade(
 
 def _keyed(candidate: Path) -> bool:
     """Whether ``candidate`` is a regular file whose last record is HMAC-keyed."""
-    try:
-        fd = open_checked(candidate, READ_FLAGS, "cannot open for reading")
-    except AuditError:
-        return False
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return False
-        last = scan_tail(fd, st.st_size).last_line
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
+    last = read_if_possible(candidate, lambda fd, st: scan_tail(fd, st.st_size).last_line)
     return last is not None and chain_of(last) == CHAIN_HMAC
 
 

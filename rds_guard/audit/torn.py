@@ -106,7 +106,12 @@ def torn_detail(rest: bytes) -> str:
             " off leaves: the next writer refuses it, and rds-guard audit repair --force moves"
             " it aside"
         )
-    past = rest[KEEP_LIMIT:] if size == len(rest) else rest
+    if size != len(rest):  # too long to read here: what lies past its first MiB is unknown
+        return (
+            f"{start}: the next writer drops it as a write cut off when all past its first"
+            f" {KEEP_LIMIT} bytes is zeros, and refuses it otherwise"
+        )
+    past = rest[KEEP_LIMIT:]
     if size > KEEP_LIMIT and past.count(0) != len(past):
         return (
             f"{start}, not zeros past its first {KEEP_LIMIT}: longer than any write leaves; the"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -736,3 +737,23 @@ def test_verify_says_what_the_next_writer_does_with_a_torn_line(
     write_lines(log_path, tail(lines_of(log_path)), final_newline=False)
     result = audit.verify([log_path])
     assert result.reason == "torn" and said in str(result.findings[-1])
+
+
+def test_a_torn_tail_too_long_to_read_says_what_decides_it(log_path: Path) -> None:
+    """Past 64 MiB `verify` keeps only a line's start, so it cannot tell zeros (which the
+    next writer drops) from anything else (which it refuses): it said "not zeros" of a record
+    cut off and then a file system's zeros. It says what the next writer decides by."""
+    make_log(log_path, 3)
+    whole = lines_of(log_path)
+    with log_path.open("ab") as stream:
+        stream.write(whole[-1][:30])
+    os.truncate(log_path, log_path.stat().st_size + (70 << 20))  # a hole: zeros
+    result = audit.verify([log_path])
+    assert result.reason == "torn"
+    assert (
+        f"the next writer drops it as a write cut off when all past its first "
+        f"{audit.torn.KEEP_LIMIT} bytes is zeros, and refuses it otherwise"
+    ) in str(result.findings[-1])
+    with audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested")
+    assert audit.verify([log_path]).ok

@@ -79,10 +79,19 @@ class Stored:
     body: bytes
     signature: str
     checkpoint: Checkpoint | None
-    hidden: bool = False
-    """Its current version is a delete marker: this is the version first written below it."""
-    written: int = 1
-    """How many versions were written under its number: this is the first (Object Lock's)."""
+    original: Original | None = None
+    """The version first written under its number, which this is, and what was done over it
+    (None: nothing, or this store wrote it)."""
+
+    @property
+    def hidden(self) -> bool:
+        """Its current version is a delete marker: this is the version first written below it."""
+        return self.original is not None and self.original.hidden
+
+    @property
+    def written(self) -> int:
+        """How many versions were written under its number: this is the first (Object Lock's)."""
+        return 1 if self.original is None else self.original.written
 
     @property
     def fingerprint(self) -> tuple[int, str, str]:
@@ -121,7 +130,7 @@ class CheckpointStore:
         delete marker hides, since (even between the listing and this read)."""
         original = firsts.get(number)
         if original is not None and original.version_id is None:  # delete markers only
-            return Stored(number, b"", "", None, hidden=True, written=0)
+            return Stored(number, b"", "", None, original)
         version = None if original is None else original.version_id
         body, answer = self.read(self.location.key(name_of(number)), version)
         try:
@@ -129,9 +138,7 @@ class CheckpointStore:
         except (ValueError, KeyError, TypeError):
             checkpoint = None
         signature = str(answer.get("Metadata", {}).get("signature", ""))
-        if original is None:
-            return Stored(number, body, signature, checkpoint)
-        return Stored(number, body, signature, checkpoint, original.hidden, original.written)
+        return Stored(number, body, signature, checkpoint, original)
 
     def newest(self, key: str, table: str | None = None) -> Newest | None:
         """The newest checkpoint object and the checkpoint the next one is held to: that one

@@ -75,6 +75,17 @@ def stream_key(account: str, region: str, first_line: bytes) -> str:
     return f"{account}/{region}/{stream_id(first_line)}"
 
 
+def is_stream_of(stream: str, chain_id: str) -> bool:
+    """Whether ``stream`` is a key `stream_key` gives the chain whose id is ``chain_id`` (the
+    16 hex `audit.stream_id` of its first record): it ends with ``/<chain_id>``."""
+    return stream.endswith("/" + chain_id)
+
+
+def id_of(stream: str) -> str:
+    """The chain id a stream's key ends with (`stream_key`)."""
+    return stream.rsplit("/", 1)[-1]
+
+
 def line_digest(line: bytes) -> str:
     """The digest an item carries for its line: the line's own (sealed) digest, or for a
     line in the first format, which carries none, its SHA-256."""

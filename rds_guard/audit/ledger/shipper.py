@@ -31,6 +31,7 @@ from .errors import Fork, RemoteAhead, ShipRefused, Unnamed, describe_error
 from .items import (
     Item,
     fork_item,
+    is_stream_of,
     line_digest,
     line_of,
     marker_item,
@@ -207,7 +208,7 @@ class Shipper:
         if (
             saved is not None
             and saved.table == self.table.name
-            and (first is None or saved.stream.endswith("/" + stream_id(first)))
+            and (first is None or is_stream_of(saved.stream, stream_id(first)))
         ):
             # as saved for this chain: what waits, should the ledger not answer (naming the
             # stream asks STS for the account first; reading the ledger's head, DynamoDB)

@@ -18,7 +18,16 @@ from ..record import seq_of, stream_id
 from ..verify import MAX_FINDINGS, verify_lines
 from .checkpoint_body import ForkEntry
 from .history import History
-from .items import fork_problems, full_sha256, item_problems, line_of, number, text
+from .items import (
+    fork_problems,
+    full_sha256,
+    id_of,
+    is_stream_of,
+    item_problems,
+    line_of,
+    number,
+    text,
+)
 from .table import LedgerTable
 
 Progress = Callable[[int, int | None], None]
@@ -256,7 +265,7 @@ def _one_log_twice(summaries: list[StreamSummary]) -> Iterator[LedgerFinding]:
     by_id: dict[str, list[str]] = {}
     for summary in summaries:
         if summary.records:
-            by_id.setdefault(summary.stream.rsplit("/", 1)[-1], []).append(summary.stream)
+            by_id.setdefault(id_of(summary.stream), []).append(summary.stream)
     for streams in by_id.values():
         for name in streams[1:]:
             others = ", ".join(other for other in streams if other != name)
@@ -312,7 +321,7 @@ def _item_findings(
         )
     for problem in item_problems(item, line):
         yield LedgerFinding(seq, "edited", f"{stream}: the item at seq {seq} {problem}", stream)
-    if seq == 1 and not stream.endswith("/" + stream_id(line)):
+    if seq == 1 and not is_stream_of(stream, stream_id(line)):
         yield LedgerFinding(
             seq,
             "edited",

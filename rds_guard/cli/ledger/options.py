@@ -18,6 +18,7 @@ from rds_guard.audit.ledger import (
     parse_s3,
 )
 from rds_guard.audit.ledger.checkpoints import CheckpointStore
+from rds_guard.audit.ledger.items import is_stream_of
 from rds_guard.core.frozen import frozen
 from rds_guard.core.policy import Policy
 
@@ -113,7 +114,7 @@ def find_stream(table: LedgerTable, given: str, checkpointed: Iterable[str] = ()
     if "/" in given:
         return given
     names = set(table.streams()) | set(checkpointed)
-    found = sorted(name for name in names if name.endswith("/" + given))
+    found = sorted(name for name in names if is_stream_of(name, given))
     if len(found) != 1:
         what = "no stream" if not found else f"{len(found)} streams ({', '.join(found)})"
         raise UsageError(f"--stream {given}: {what} of the ledger end with that id")
