@@ -733,16 +733,27 @@ UNICODE_CLASSES = ["\\\\w", "\\\\d", "\\\\W", "\\\\D", "\\\\p{L}", "[\\\\w]"]
             id="40-large-programs",
         ),
         pytest.param(
-            "[tags.patterns]\n" + "".join(f'k{i} = "^a{i}(b|c)+$"\n' for i in range(30_000)),
+            "[tags.patterns]\n"
+            + "".join(f'k{i} = "^{"a" * 70}{i}$"\n' for i in range(1_000)),
             "may hold 65,536 characters in all",
+            id="1,000-longer-patterns",
+        ),
+        pytest.param(
+            "[tags.patterns]\n" + "".join(f'k{i} = "^a{i}(b|c)+$"\n' for i in range(30_000)),
+            "may hold 1,024 regexes in all",
             id="30,000-patterns",
+        ),
+        pytest.param(
+            "[tags.patterns]\n" + "".join(f"k{i:x} = ''\n" for i in range(60_000)),
+            "may hold 1,024 regexes in all",
+            id="60,000-empty-patterns",
         ),
     ],
 )
 def test_regexes_that_would_take_re2_seconds_to_build_are_refused(body: str, problem: str) -> None:
     """RE2 builds \\w in up to half a millisecond and compiles about a million instructions a
-    second: a policy's regexes are held to 64 Unicode classes, 200,000 instructions and 65,536
-    characters in all, each charged before RE2 does the work."""
+    second: a policy's regexes are held to 1,024 regexes, 64 Unicode classes, 200,000
+    instructions and 65,536 characters in all, each charged before RE2 does the work."""
     error = policy_error_of(lambda: rds_guard.Policy.from_toml("version = 1\n" + body, "p.toml"))
     assert error.path == "p.toml" and error.line is not None
     assert problem in error.problem
@@ -785,6 +796,22 @@ def test_a_policy_within_the_regex_budget_loads() -> None:
         lambda: rds_guard.Policy.from_toml("version = 1\n[tags.patterns]\n" + body)
     )
     assert len(policy.tags.patterns) == 64
+
+
+def test_a_policy_of_1024_regexes_loads_and_the_next_is_refused_at_its_line() -> None:
+    """Every regex costs RE2 time however short it is: a policy holds at most 1,024, its
+    naming patterns counted with its tag patterns; the first past that is named."""
+    body = "".join(f"k{i} = '^v{i}$'\n" for i in range(1_024))
+    head = "version = 1\n[tags.patterns]\n"
+    policy = without_hanging(lambda: rds_guard.Policy.from_toml(head + body))
+    assert len(policy.tags.patterns) == 1_024
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml(head + body + "last = 'x'\n"))
+    assert (error.key, error.line) == ("tags.patterns.last", 3 + 1_024)
+    assert "may hold 1,024 regexes in all" in error.problem
+    named = "[naming]\npattern = '^{source}-[0-9]+$'\n"
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml(head + body + named))
+    assert (error.key, error.line) == ("naming.pattern", 4 + 1_024)
+    assert "may hold 1,024 regexes in all" in error.problem
 
 
 # --- {env:NAME} that expands, at call time, to something AWS forbids ------------------------

@@ -25,6 +25,10 @@ _REMEMBERED = 1024
 MAX_TEXT = 65_536
 MAX_UNICODE_CLASSES = 64
 MAX_INSTRUCTIONS = 200_000
+MAX_REGEXES = 1_024
+"""How many regexes a policy may hold: each costs tens of microseconds to read, compile and
+check however short it is, which the other limits do not count (50,000 empty patterns took
+two seconds to refuse)."""
 
 
 class RegexBudget:
@@ -34,9 +38,20 @@ class RegexBudget:
     million characters of cheap syntax a second."""
 
     def __init__(self) -> None:
+        self.regexes = MAX_REGEXES
         self.text = MAX_TEXT
         self.classes = MAX_UNICODE_CLASSES
         self.instructions = MAX_INSTRUCTIONS
+
+    def charge_regex(self) -> None:
+        """Take one from the regexes the policy may still hold."""
+        if self.regexes == 0:
+            raise RegexProblem(
+                f"a policy may hold {MAX_REGEXES:,} regexes in all (naming and tag patterns);"
+                " this one is past that",
+                None,
+            )
+        self.regexes -= 1
 
     def charge_text(self, text: str) -> None:
         """Take ``text``'s length from what the policy's regexes may still hold."""
@@ -78,6 +93,7 @@ def _read(text: str, *, naming: bool, budget: RegexBudget | None) -> tuple[Trans
     """A pattern read and compiled (``{source}`` standing for `SAMPLE_SOURCE`), charged to
     ``budget`` step by step, so that no step runs over it."""
     if budget is not None:
+        budget.charge_regex()
         budget.charge_text(text)
     translation = translate(text, naming=naming)
     if budget is not None:
