@@ -74,9 +74,39 @@ def test_load_policy_and_install_given_the_wrong_type_say_what_they_take(
         rds_guard.install(session, policy=5)  # type: ignore[arg-type]
     policy = rds_guard.Policy.from_toml("version = 1\n")
     with pytest.raises(
-        TypeError, match=r"audit_path must be a path \(str or os.PathLike\), not int"
+        TypeError, match=r"audit_path must be a str or an os.PathLike giving one, not int"
     ):
         rds_guard.install(session, policy=policy, audit_path=5)  # type: ignore[arg-type]
+
+
+class _BytesPath:
+    """An ``os.PathLike`` whose ``__fspath__`` gives bytes (``os.fspath`` takes it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __fspath__(self) -> bytes:
+        return os.fsencode(self.path)
+
+
+def test_a_path_like_giving_bytes_is_refused_by_name_and_nothing_is_made(tmp_path: Path) -> None:
+    """The policy's path and ``audit_path`` as objects whose ``__fspath__`` gives bytes: the
+    guard's own `TypeError` saying what it takes (it had pathlib's, from deep inside the load
+    and the install), and no log is created."""
+    import botocore.session
+
+    policy_file = tmp_path / "rds_guard.toml"
+    policy_file.write_text("version = 1\n")
+    with pytest.raises(TypeError, match=r"a policy file's path must be a str or an os.PathLike"):
+        rds_guard.load_policy(_BytesPath(policy_file))  # type: ignore[arg-type]
+    log = tmp_path / "audit.jsonl"
+    with pytest.raises(TypeError, match=r"_BytesPath whose __fspath__ gives bytes"):
+        rds_guard.install(
+            botocore.session.Session(),
+            policy=str(policy_file),
+            audit_path=_BytesPath(log),  # type: ignore[arg-type]
+        )
+    assert not log.exists()
 
 
 @pytest.mark.parametrize(

@@ -733,8 +733,7 @@ UNICODE_CLASSES = ["\\\\w", "\\\\d", "\\\\W", "\\\\D", "\\\\p{L}", "[\\\\w]"]
             id="40-large-programs",
         ),
         pytest.param(
-            "[tags.patterns]\n"
-            + "".join(f'k{i} = "^{"a" * 70}{i}$"\n' for i in range(1_000)),
+            "[tags.patterns]\n" + "".join(f'k{i} = "^{"a" * 70}{i}$"\n' for i in range(1_000)),
             "may hold 65,536 characters in all",
             id="1,000-longer-patterns",
         ),

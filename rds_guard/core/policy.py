@@ -298,9 +298,7 @@ def uses_region(policy: Policy) -> bool:
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Read and validate a policy file; relative audit paths are taken from its folder."""
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"a policy file's path (str or os.PathLike), not {type(path).__name__}")
-    where = os.fspath(path)
+    where = text_path(path, "a policy file's path")
     if not where:
         raise PolicyError("cannot read policy file: the path is empty", path="''")
     try:
@@ -355,6 +353,18 @@ PolicyLike = str | os.PathLike[str] | Policy | None
 AUDIT_PATH_ENV = "RDS_GUARD_AUDIT_PATH"
 
 
+def text_path(path: object, what: str) -> str:
+    """``path`` (a str, or an ``os.PathLike`` that gives one) as a str; else the `TypeError`
+    that names ``what`` (a path given as bytes would reach ``pathlib``, which says less)."""
+    where = os.fspath(path) if isinstance(path, os.PathLike) else path
+    if isinstance(where, str):
+        return where
+    kind = type(path).__name__
+    if isinstance(path, os.PathLike):
+        kind += f" whose __fspath__ gives {type(where).__name__}"
+    raise TypeError(f"{what} must be a str or an os.PathLike giving one, not {kind}")
+
+
 def audit_path_of(
     policy: Policy,
     given: str | os.PathLike[str] | None = None,
@@ -364,10 +374,7 @@ def audit_path_of(
     ``audit_path`` of install: ``"audit_path"``), else $RDS_GUARD_AUDIT_PATH (its name), else
     the policy's ``[audit] path`` (None)."""
     if given is not None:
-        if not isinstance(given, str | os.PathLike):
-            kind = type(given).__name__
-            raise TypeError(f"audit_path must be a path (str or os.PathLike), not {kind}")
-        return given, "audit_path"
+        return text_path(given, "audit_path"), "audit_path"
     overridden = environ.get(AUDIT_PATH_ENV)
     if overridden:
         return overridden, AUDIT_PATH_ENV
