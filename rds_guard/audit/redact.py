@@ -104,6 +104,10 @@ _URL_USER_INFO = (
     rf"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://)({_PLAIN_USER_INFO})(@)"
     r"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f)[^\s/?#&\"<>\\])+)(%40)"
 )
+# http.client's refusal of a header holding a line break (a session token read from a file
+# with Windows line endings: a trailing CR) quotes the value alone, with no name before it:
+# to the end of the line (its repr escapes the break itself).
+_HEADER_VALUE = r"(?i)(invalid header value )[^\r\n]+"
 # urllib's complaint about such a URL, whose "port" is the password's start.
 _PORT_NOT_A_NUMBER = r"(Port could not be cast to integer value as )(?:'[^'\r\n]*'|\"[^\"\r\n]*\")"
 
@@ -115,9 +119,11 @@ def _without_user_info(found: re.Match[str]) -> str:
 
 def without_signing_values(message: str) -> str:
     """``message`` with each session token, signature or ``Credential=`` value (an access
-    key id and its scope) it quotes, and the user information (a password) of each URL,
-    replaced by ``[redacted]`` (the name it was quoted under is kept)."""
+    key id and its scope) it quotes, the user information (a password) of each URL, and a
+    header's value an HTTP client refused, replaced by ``[redacted]`` (the name it was quoted
+    under is kept)."""
     message = re.sub(_URL_USER_INFO, _without_user_info, message)
     message = re.sub(_PORT_NOT_A_NUMBER, r"\1[redacted]", message)
+    message = re.sub(_HEADER_VALUE, r"\1[redacted]", message)
     message = re.sub(_PASSWORDS, _without_password, message)
     return re.sub(_SIGNING_VALUES, r"\1[redacted]", message)

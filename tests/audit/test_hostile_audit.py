@@ -34,7 +34,7 @@ from audit_helpers import run_python
 from aws import guarded_client, make_cluster
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import EndpointConnectionError, HTTPClientError
 from cli_helpers import Run, run_script, script_env
 from policies import write_policy
 from servers import MotoServer, raw_response
@@ -722,6 +722,55 @@ def test_a_session_token_in_an_error_code_is_not_written(
     assert failed["error"]["code"] == "X-Amz-Security-Token=[redacted]"
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("rds_guard"))
     assert SESSION_TOKEN not in log.read_text() and SESSION_TOKEN not in logged
+
+
+@pytest.mark.parametrize(
+    ("access_key", "token", "secret"),
+    [
+        (ACCESS_KEY, SESSION_TOKEN + "\r", SESSION_TOKEN),
+        ("AKIDLINE\nBREAK0000000", SESSION_TOKEN, "BREAK0000000"),
+    ],
+    ids=["token-with-a-trailing-CR", "access-key-with-a-line-feed"],
+)
+def test_a_credential_refused_by_the_http_client_is_not_written(
+    moto_server: MotoServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    access_key: str,
+    token: str,
+    secret: str,
+) -> None:
+    """A session token read from a file with Windows line endings (a trailing CR), or an
+    access key id with a line break in it: Python's HTTP client refuses the header and quotes
+    its value, with no name before it. The program gets botocore's error as it is; the
+    `unknown` record and rds_guard's log lines say what happened without the value."""
+    session = boto3.Session(
+        region_name="us-east-1",
+        aws_access_key_id=access_key,
+        aws_secret_access_key=SECRET_KEY,
+        aws_session_token=token,
+    )
+    moto_server.attach(session)
+    rds_guard.install(session, policy=write_policy(tmp_path, POLICY))
+    rds = session.client(
+        "rds", endpoint_url=moto_server.url, config=Config(retries={"max_attempts": 1})
+    )
+    with caplog.at_level("INFO", logger="rds_guard"), pytest.raises(HTTPClientError) as raised:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1", Tags=TEAM
+        )
+    assert secret in str(raised.value)  # the program's error is botocore's
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    log = tmp_path / "audit.jsonl"
+    records = [json.loads(line) for line in log.read_bytes().splitlines()]
+    assert [r["event"] for r in records] == ["requested", "unknown"]
+    assert records[1]["error"] == {
+        "code": "HTTPClientError",
+        "message": "An HTTP Client raised an unhandled exception: Invalid header value [redacted]",
+    }
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("rds_guard"))
+    assert "HTTPClientError" in logged
+    assert secret not in logged and secret not in log.read_text()
 
 
 def test_a_password_in_the_endpoint_url_is_not_written(

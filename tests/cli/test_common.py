@@ -147,6 +147,26 @@ def test_an_endpoint_urls_password_is_not_echoed_in_the_error(
     assert "http://[redacted]@127.0.0.1:1" in run.err and "S3CRET" not in run.err
 
 
+def test_a_session_token_the_http_client_refuses_is_not_echoed_in_the_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session token with a trailing CR (a token file with Windows line endings): Python's
+    HTTP client refuses the header and quotes its value, with no name before it. The error
+    line says so without the token."""
+    log = tmp_path / "log.jsonl"
+    log.write_text("")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzSECRETTOKEN\r")
+    run = run_main(
+        capsys,
+        *("reconcile", "--audit", str(log), "--region", "us-east-1"),
+        *("--endpoint-url", "http://127.0.0.1:1"),
+    )
+    assert (run.code, run.out) == (2, "")
+    assert "Invalid header value [redacted]" in run.err and "SECRETTOKEN" not in run.err
+
+
 @pytest.mark.parametrize(
     ("command", "url"),
     [
