@@ -31,6 +31,8 @@ import pytest
 from aws import make_cluster, snapshot_tags
 from policies import EXAMPLE, write_policy
 
+import rds_guard
+
 pytest_plugins = ["pytester"]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -46,15 +48,21 @@ def lambda_module(
     monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
     audit_logger = logging.getLogger("rds_guard.audit")
     monkeypatch.setattr(audit_logger, "level", audit_logger.level)  # the module sets INFO
+    module = cold_start(monkeypatch)
+    try:
+        yield module
+    finally:
+        module.GUARD.uninstall()
+
+
+def cold_start(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """examples/lambda_handler.py imported afresh, as a cold start imports it."""
     spec = importlib.util.spec_from_file_location("lambda_handler", EXAMPLES / "lambda_handler.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "lambda_handler", module)
     spec.loader.exec_module(module)
-    try:
-        yield module
-    finally:
-        module.GUARD.uninstall()
+    return module
 
 
 @pytest.fixture
@@ -124,6 +132,38 @@ def test_lambda_audit_file_is_written_where_the_environment_says(
     events = [json.loads(line)["event"] for line in (tmp_path / "audit.jsonl").read_text().split()]
     assert events == ["requested", "created"]
     assert not (EXAMPLES / "rds-guard-audit.jsonl").exists()
+
+
+@pytest.mark.parametrize("policy", ["broken", "named-and-missing", "nowhere"])
+def test_lambda_cold_start_fails_closed_without_its_policy(
+    moto_inprocess: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str
+) -> None:
+    """docs/integrations.md: a missing or broken policy fails the cold start (the function
+    never runs unguarded): a TOML error, $RDS_GUARD_POLICY naming no file, and no policy at
+    all (no variable, no ./rds_guard.toml) each raise `PolicyError` at import."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
+    if policy == "broken":
+        broken = write_policy(tmp_path, "version = 1\n[naming\n")
+        monkeypatch.setenv("RDS_GUARD_POLICY", str(broken))
+    elif policy == "named-and-missing":
+        monkeypatch.setenv("RDS_GUARD_POLICY", str(tmp_path / "missing.toml"))
+    with pytest.raises(rds_guard.PolicyError):
+        cold_start(monkeypatch)
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
+def test_lambda_audit_file_defaults_to_tmp(
+    moto_inprocess: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/integrations.md: without $RDS_GUARD_AUDIT_PATH the file is
+    /tmp/rds-guard-audit.jsonl (the only writable place), not the policy's own path."""
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(EXAMPLES / "rds_guard.toml"))
+    module = cold_start(monkeypatch)
+    try:
+        assert module.GUARD.audit.path == Path("/tmp/rds-guard-audit.jsonl")
+    finally:
+        module.GUARD.uninstall()
 
 
 def test_lambda_reports_a_failed_call(clusters: Any, lambda_module: ModuleType) -> None:

@@ -317,6 +317,8 @@ def judge(guarded: Guarded, operation: str, params: Mapping[str, Any]) -> Outcom
             assert len(records) == 2 and records[1]["call"] == requested[0]["call"]
         elif isinstance(outcome.error, ParamValidationError):
             assert records == [], "botocore refused it before anything was sent"
+        else:  # not sent: botocore, the service or a look-up refused it, and said so
+            assert outcome.error is not None, "a warned call was neither sent nor refused"
     return outcome
 
 

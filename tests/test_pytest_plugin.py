@@ -100,6 +100,24 @@ def test_command_line_option_names_the_policy(pytester: pytest.Pytester, policy_
     assert_noncompliant_failed_with_policy_violation(result)
 
 
+def test_command_line_option_is_relative_to_where_pytest_starts(
+    pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--rds-guard-policy from a subdirectory: the path is read from there, not from the
+    rootdir (``policies/snapshots.toml`` from there names no file)."""
+    sub = pytester.mkpydir("backups")
+    (sub / "test_backups.py").write_text(BACKUPS)
+    monkeypatch.chdir(sub)
+    result = pytester.runpytest("--rds-guard-policy", "../policies/snapshots.toml")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*PolicyViolation: rds_guard blocked CreateDBClusterSnapshot:"])
+    from_the_rootdir = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    from_the_rootdir.assert_outcomes(errors=2)  # the policy is not found: nothing runs
+    from_the_rootdir.stdout.fnmatch_lines(
+        ["rds_guard_policy: */backups/policies/snapshots.toml: cannot read policy file: *"]
+    )
+
+
 def test_ini_key_names_the_policy_relative_to_the_rootdir(
     pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

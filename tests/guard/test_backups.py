@@ -9,6 +9,7 @@ neither ``Delete*AutomatedBackup``, which is why their tests prove only that not
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -31,7 +32,8 @@ from aws import (
     snapshot_arn,
     tags_of,
 )
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 from policies import BACKUPS, write_policy
 from servers import ACCOUNT_ID, DocDBResponder, MotoServer
 
@@ -663,6 +665,120 @@ def test_a_policy_without_deletion_rules_reads_nothing_before_a_delete(
     after = rig.count("DescribeDBClusterSnapshots"), rig.count("DescribeDBInstances")
     assert before == after
     assert rig.count("ListTagsForResource") == 0
+
+
+NOT_JUDGED = [
+    pytest.param(
+        "delete_blue_green_deployment",
+        {"BlueGreenDeploymentIdentifier": "bgd-1", "DeleteTarget": True},
+        "DeleteBlueGreenDeployment",
+        id="blue-green-deployment-with-its-target",
+    ),
+    pytest.param(
+        "delete_db_shard_group",
+        {"DBShardGroupIdentifier": "shards-1"},
+        "DeleteDBShardGroup",
+        id="shard-group",
+    ),
+    pytest.param(
+        "modify_db_cluster",
+        {"DBClusterIdentifier": "orders", "BackupRetentionPeriod": 1},
+        "ModifyDBCluster",
+        id="cluster-retention-shortened",
+    ),
+    pytest.param(
+        "modify_db_instance",
+        {"DBInstanceIdentifier": "orders-1", "BackupRetentionPeriod": 1},
+        "ModifyDBInstance",
+        id="instance-retention-shortened",
+    ),
+    pytest.param(
+        "create_db_instance",
+        {
+            "DBInstanceIdentifier": "orders-2",
+            "DBInstanceClass": "db.t3.micro",
+            "Engine": "postgres",
+            "MasterUsername": "admin",
+            "MasterUserPassword": "not-a-real-password",
+            "AllocatedStorage": 20,
+            "BackupRetentionPeriod": 0,
+        },
+        "CreateDBInstance",
+        id="instance-created-without-backups",
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "params", "action"), NOT_JUDGED)
+def test_what_docs_say_is_not_judged_is_sent_unrecorded(
+    server_rig: Rig, method: str, params: dict[str, Any], action: str
+) -> None:
+    """docs/backups.md's "Not judged": under every `[deletion]` rule, each of these reaches
+    the service as made (moto may refuse what it does not know: the service's answer, not
+    the guard's), with no record and nothing read first."""
+    make_cluster(server_rig.plain)
+    make_instance(server_rig.plain, "orders-1")
+    described = server_rig.count("DescribeDBInstances"), server_rig.count("DescribeDBClusters")
+    sent = server_rig.count(action)
+    # moto may refuse it (a shard group: a 500 page, retried): the service's answer
+    with contextlib.suppress(ClientError, BotoCoreError, ResponseParserError):
+        getattr(server_rig.rds, method)(**params)
+    assert server_rig.count(action) > sent
+    after = server_rig.count("DescribeDBInstances"), server_rig.count("DescribeDBClusters")
+    assert after == described
+    assert server_rig.records() == []
+
+
+WITHOUT_AGE = BACKUPS.replace("minimum_age_days = 7\n", "")
+FINAL_ONLY = WITHOUT_AGE.replace('automated_backups = "keep"\n', "")
+KEEP_ONLY = WITHOUT_AGE.replace('final_snapshot = "required"\n', "")
+
+
+@pytest.mark.parametrize(
+    ("policy", "params"),
+    [
+        (BACKUPS, {"FinalDBSnapshotIdentifier": "orders-1-last", "DeleteAutomatedBackups": False}),
+        (KEEP_ONLY, {"SkipFinalSnapshot": True, "DeleteAutomatedBackups": False}),
+        (FINAL_ONLY, {"FinalDBSnapshotIdentifier": "orders-1-last"}),
+    ],
+    ids=["final-snapshot-and-backups-kept", "keep-only-backups-kept", "required-only-final"],
+)
+def test_an_instance_delete_no_rule_questions_describes_nothing(
+    request: pytest.FixtureRequest, tmp_path: Path, policy: str, params: dict[str, Any]
+) -> None:
+    """docs/backups.md: the instance is described only when ``SkipFinalSnapshot=True`` meets
+    ``final_snapshot = "required"``, or ``DeleteAutomatedBackups`` meets ``"keep"``."""
+    assert policy != WITHOUT_AGE and "[deletion]" in policy
+    rig = rig_for(request, tmp_path, write_policy(tmp_path, policy))
+    make_instance(rig.plain, "orders-1")
+    before = rig.count("DescribeDBInstances")
+    rig.rds.delete_db_instance(DBInstanceIdentifier="orders-1", **params)
+    assert rig.count("DeleteDBInstance") == 1
+    assert rig.count("DescribeDBInstances") == before
+    outcome = "deleted" if params.get("SkipFinalSnapshot") else "created"  # its final snapshot
+    assert rig.events() == ["requested", outcome]
+
+
+def test_a_neptune_cluster_delete_describes_the_cluster_only_under_keep(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Through the Neptune client, the cluster is described only under ``"keep"``: without
+    it, a delete with a final snapshot goes with no read; with it, an Aurora cluster is read,
+    judged by its engine and refused, its delete never sent."""
+    plain = moto_server.client("rds")
+    make_cluster(plain)  # aurora-postgresql
+    neptune = guarded_client(write_policy(tmp_path, FINAL_ONLY), "neptune", on=moto_server)
+    make_cluster(neptune, "graph")
+    described = moto_server.count("DescribeDBClusters")
+    neptune.delete_db_cluster(DBClusterIdentifier="graph", FinalDBSnapshotIdentifier="graph-last")
+    assert moto_server.count("DeleteDBCluster") == 1
+    assert moto_server.count("DescribeDBClusters") == described
+    kept = guarded_client(write_policy(tmp_path / "keep", KEEP_ONLY), "neptune", on=moto_server)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        kept.delete_db_cluster(DBClusterIdentifier="orders", FinalDBSnapshotIdentifier="o-last")
+    assert blocked_rules(caught) == ["deletion.automated_backups"]
+    assert moto_server.count("DescribeDBClusters") == described + 1
+    assert moto_server.count("DeleteDBCluster") == 1
 
 
 def test_a_snapshot_that_does_not_exist_gets_the_services_own_error(rig: Rig) -> None:
