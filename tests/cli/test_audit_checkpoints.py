@@ -25,6 +25,17 @@ def test_head_prints_where_the_log_stands(
     assert done.json() == {"seq": 4, "head": head}
 
 
+@pytest.mark.parametrize("json", [False, True])
+def test_head_of_a_log_with_no_record_prints_no_checkpoint(
+    capsys: pytest.CaptureFixture[str], log_path: Path, json: bool
+) -> None:
+    """An empty log stands nowhere: "0:000..." would be a checkpoint `verify --checkpoint`
+    refuses (a seq starts at 1), kept somewhere safe for nothing. One error line, exit 2."""
+    log_path.write_bytes(b"")
+    done = run_main(capsys, "audit", "head", str(log_path), *(["--json"] if json else []))
+    assert_one_error_line(done, f"{log_path} holds no record yet")
+
+
 def test_a_grown_log_passes_its_checkpoint_and_a_rewritten_one_fails(
     capsys: pytest.CaptureFixture[str], log_path: Path
 ) -> None:

@@ -9,7 +9,7 @@ import argparse
 
 from rds_guard import audit
 
-from ..common import add_log_key, existing_file, log_key, print_json
+from ..common import UsageError, add_log_key, existing_file, log_key, print_json
 
 HELP = """Print where a log stands: SEQ:HEX, its last record's seq and digest.
 
@@ -29,7 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the log's checkpoint."""
     key = log_key(args)
-    checkpoint = audit.head([existing_file(text) for text in args.paths], hmac_key=key)
+    paths = [existing_file(text) for text in args.paths]
+    checkpoint = audit.head(paths, hmac_key=key)
+    if checkpoint.seq == 0:  # "0:000..." would hold nothing, and verify refuses it
+        which = f"{paths[0]} holds no record" if len(paths) == 1 else "no file holds a record"
+        raise UsageError(f"{which} yet: there is no checkpoint to keep")
     if args.json:
         print_json({"seq": checkpoint.seq, "head": checkpoint.digest})
     else:
