@@ -128,6 +128,7 @@ def test_ship_then_verify(
         "pending": 0,
         "error": None,
         "missing": [],
+        "damaged": [],
     }
     verified = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL)
     assert verified.code == 0

@@ -136,9 +136,12 @@ class Series:
                 return found
         return None
 
-    def entries(self, start: int, cursor: Cursor | None = None) -> Iterator[Entry]:
-        """Every record line with seq ``start`` or more, in file order (a line that is no
-        record is passed over), resuming at ``cursor`` when it still fits.
+    def entries(
+        self, start: int, cursor: Cursor | None = None, damaged: list[tuple[str, int]] | None = None
+    ) -> Iterator[Entry]:
+        """Every record line with seq ``start`` or more, in file order (a complete line that
+        is no record is passed over, its file and byte offset added to ``damaged``), resuming
+        at ``cursor`` when it still fits.
 
         Raises `Reordered` at a record whose seq is not above the one before it in its file
         (the cursor's counts): older records copied behind the writer, whose next record
@@ -153,7 +156,7 @@ class Series:
                 offset, before = cursor.end, cursor.seq
             elif cursor is not None and cursor.file == log.id and cursor.seq == start:
                 offset, before = cursor.start, cursor.seq - 1
-            yield from _read(self._same(log), start, offset, before, following)
+            yield from _read(self._same(log), start, offset, before, following, damaged)
 
     def _same(self, log: LogFile) -> LogFile:
         """``log`` where it is now: a live file rotated since it was listed is an archive."""
@@ -185,7 +188,12 @@ def _readable(lines_of: Lines, path: Path) -> Iterator[list[bytes]]:
 
 
 def _read(
-    log: LogFile, start: int, offset: int, before: int, following: int | None
+    log: LogFile,
+    start: int,
+    offset: int,
+    before: int,
+    following: int | None,
+    damaged: list[tuple[str, int]] | None = None,
 ) -> Iterator[Entry]:
     try:
         fd = os.open(log.path, READ_FLAGS)
@@ -204,6 +212,8 @@ def _read(
                 begin, position = position, position + len(line) + 1
                 seq = _record_seq(line)
                 if seq is None:
+                    if damaged is not None:
+                        damaged.append((str(log.path), begin))
                     continue
                 if seq <= before:
                     raise Reordered(

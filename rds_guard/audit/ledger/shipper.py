@@ -68,7 +68,8 @@ class ShipResult:
     to which every record is in the ledger (``acked``) and the local log's last (``last``).
     ``error`` says why the run stopped early (the records wait); ``busy`` that another
     shipper held the log; ``missing``, the seqs (first, last) no record of the log's series
-    holds, passed over: they cannot reach the ledger."""
+    holds, passed over: they cannot reach the ledger; ``damaged``, the lines read that hold
+    no record (file, byte offset), such as a last record edited into junk."""
 
     path: Path
     stream: str = ""
@@ -79,6 +80,7 @@ class ShipResult:
     error: str | None = None
     busy: bool = False
     missing: list[tuple[int, int]] = field(default_factory=list)
+    damaged: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def pending(self) -> int:
@@ -103,6 +105,8 @@ class ShipResult:
                 f"; {seqs} in no record of the log (a damaged line, or an archive removed"
                 " before it was shipped?): never in the ledger"
             )
+        for file, offset in self.damaged:
+            where += f"; the line at byte {offset} of {file} is no record (damaged?): not shipped"
         return where
 
 
@@ -232,7 +236,7 @@ class Shipper:
             state = ShipState(self.table.name, stream, begin - 1, cursor)
         result.acked = state.acked
         total = max(0, result.last - state.acked)
-        entries = self.series.entries(state.acked + 1, state.cursor)
+        entries = self.series.entries(state.acked + 1, state.cursor, result.damaged)
         for batch in in_batches(entries, self.batch):
             state, line = self._send(batch, state, result)
             self._save(state, line)

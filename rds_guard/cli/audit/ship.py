@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_lines(result.describe() for result in results)
         print_lines(f"refused: {exc.detail}" for exc in refused)
-    if refused or any(result.missing for result in results):
+    if refused or any(result.missing or result.damaged for result in results):
         return 1
     return 2 if unreachable else 0
 
@@ -89,6 +89,7 @@ def _as_dict(result: ShipResult) -> dict[str, object]:
         "pending": result.pending,
         "error": result.error,
         "missing": [list(seqs) for seqs in result.missing],
+        "damaged": [{"path": path, "offset": offset} for path, offset in result.damaged],
     }
 
 

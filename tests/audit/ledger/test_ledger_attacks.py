@@ -276,11 +276,34 @@ def test_a_line_that_is_no_record_is_not_shipped(
     with caplog.at_level(logging.WARNING, logger="rds_guard"):
         result = ship(log_path, table)
     assert (result.shipped, result.acked, result.error, result.missing) == (7, 8, None, [(5, 5)])
+    assert result.damaged == [(str(log_path), sum(len(line) + 1 for line in lines[:4]))]
     stream = stream_of(table, log_path)
     assert stored_lines(table, stream) == lines[:4] + lines[5:]
     assert "the local log has no record with seq 5 (the next is 6)" in caplog.text
     assert ledger_findings(table) == [(6, "removed")]
     assert _findings(log_path) == [(5, "edited")]
+
+
+def test_a_last_record_made_junk_is_no_up_to_date(
+    table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The last line is made junk before it is shipped: no seq is missing after it, and
+    ship said "up to date" (exit 0). docs/ledger.md: exit 1 when a log "lacks records (a
+    damaged line, ...)". The run ships the rest, names the line (its byte offset) and exits 1,
+    and says so again on the next run, while the line is there."""
+    lines = write_log(log_path, 6)
+    write_lines(log_path, [*lines[:5], _flipped(lines[5])])
+    offset = sum(len(line) + 1 for line in lines[:5])
+    for _ in range(2):
+        done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--json")
+        assert done.code == 1
+        (shipped,) = json.loads(done.out)["logs"]
+        assert shipped["damaged"] == [{"path": str(log_path), "offset": offset}]
+        assert (shipped["acked"], shipped["missing"]) == (5, [])
+    done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL)
+    assert done.code == 1
+    assert f"the line at byte {offset} of {log_path} is no record (damaged?)" in done.out
+    assert stored_lines(table, stream_of(table, log_path)) == lines[:5]
 
 
 def test_a_damaged_record_is_mirrored_and_reported_never_taken_as_fine(
