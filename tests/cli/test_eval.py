@@ -196,6 +196,25 @@ def test_eval_region_defaults_to_the_configured_one(
     assert {"Key": "where", "Value": "ap-south-1"} in document["params"]["Tags"]
 
 
+@pytest.mark.parametrize("region", ["us-east-1 ", "us-east-1\n", "\udcff"])
+def test_eval_refuses_a_configured_region_that_is_no_regions_name(
+    capsys: pytest.CaptureFixture[str],
+    policy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    region: str,
+) -> None:
+    """``--region`` is held to a region's name, and the guard's clients refuse one that is
+    not: from the environment, eval rendered it into ``{region}`` and gave a verdict no
+    guarded call gets. Bad usage (exit 2), as ``--region`` holding it is."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    words = ["eval", "--policy", str(policy), "CreateDBClusterSnapshot"]
+    assert_one_error_line(
+        run_main(capsys, *words, "--param", "DBClusterIdentifier=o", "--tag", "team=core"),
+        "the configured region is no region's name",
+        "pass --region R",
+    )
+
+
 def test_eval_without_a_region_for_the_policys_region_says_so(
     capsys: pytest.CaptureFixture[str],
     policy: Path,
