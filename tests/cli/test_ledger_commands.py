@@ -259,6 +259,21 @@ def test_ship_needs_a_ledger(
     )
 
 
+@pytest.mark.parametrize("command", [["audit", "verify"], ["audit", "checkpoint"]])
+def test_a_checkpoints_prefix_that_is_no_utf8_is_bad_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """A byte that is no UTF-8 in the prefix (a shell variable holding junk): an S3 key
+    cannot hold it. It was "unexpected UnicodeEncodeError" once a client met it."""
+    words = [*command, "--ledger", "dynamodb://rds-guard-audit"]
+    words += ["--checkpoints", "s3://bucket/\udcff/", "--kms-key", "alias/rds-guard"]
+    if command[-1] == "verify":
+        words.append(str(tmp_path / "audit.jsonl"))
+    assert_one_error_line(
+        run_main(capsys, *words), "an S3 key prefix is UTF-8 text, not so in 's3://bucket/\\udcff/'"
+    )
+
+
 @pytest.mark.parametrize(
     "option",
     [

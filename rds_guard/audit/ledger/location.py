@@ -100,6 +100,10 @@ def parse_s3(text: str) -> S3Location:
             raise ValueError(f"an S3 location is s3://BUCKET/PREFIX, got {_shown(text)}")
         raise ValueError(f"{bucket!r} is not an S3 bucket name (in {text!r})")
     prefix = prefix.strip("/")
+    try:
+        prefix.encode("utf-8")
+    except UnicodeEncodeError:  # a byte that is no UTF-8 on the command line: no S3 key
+        raise ValueError(f"an S3 key prefix is UTF-8 text, not so in {_shown(text)}") from None
     return S3Location(bucket, prefix + "/" if prefix else "")
 
 
