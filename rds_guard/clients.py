@@ -6,7 +6,6 @@ connection and never answers is an error in seconds, not minutes.
 from __future__ import annotations
 
 import os
-import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -69,9 +68,6 @@ def made_client(session: Any, service: str, **settings: Any) -> Any:
         raise ClientSettingsError(
             f"cannot make the {service} client: {message}{_quoted_from_env(str(exc))}"
         ) from None
-    problem = _credentials_problem(session)
-    if problem is not None:
-        raise ClientSettingsError(f"cannot make the {service} client: {problem}")
     try:
         # botocore takes a URL whose port is no number (to urllib, a password's raw # or ?
         # ends the host), and its signer raises a bare ValueError at every request
@@ -84,37 +80,6 @@ def made_client(session: Any, service: str, **settings: Any) -> Any:
             f" {without_signing_values(url)}: {without_signing_values(str(exc))}{hint}"
         ) from None
     return client
-
-
-def _credentials_problem(session: Any) -> str | None:
-    """What makes the session's credentials unusable in a request, never showing them: an
-    access key id, a secret key or a session token is base64 text, and one holding a line
-    break (a token file with Windows line endings), a space or a byte that is no UTF-8 made
-    the request fail deep in the HTTP client, which quoted the value. None when they look
-    usable, or cannot be read now (a request says why)."""
-    try:
-        found = session.get_credentials()
-        frozen = found.get_frozen_credentials() if found is not None else None
-    except Exception:  # the request botocore makes next reports it, as without rds_guard
-        return None
-    if frozen is None:
-        return None
-    named = (
-        ("access key id", frozen.access_key),
-        ("secret access key", frozen.secret_key),
-        ("session token", frozen.token),
-    )
-    for name, value in named:
-        if value and not _CREDENTIAL_TEXT.fullmatch(value):
-            return (
-                f"its {name} holds a character no credential has (a line break, a space or a"
-                " byte that is no UTF-8; not shown)"
-            )
-    return None
-
-
-_CREDENTIAL_TEXT = re.compile(r"[!-~]+")
-"""What an access key id, a secret key and a session token hold: printable ASCII, no space."""
 
 
 def _quoted_from_env(message: str) -> str:

@@ -319,6 +319,9 @@ def judge(guarded: Guarded, operation: str, params: Mapping[str, Any]) -> Outcom
             assert records == [], "botocore refused it before anything was sent"
         else:  # not sent: botocore, the service or a look-up refused it, and said so
             assert outcome.error is not None, "a warned call was neither sent nor refused"
+            if records and records[0]["event"] == "requested":  # refused after the record
+                assert [r["call"] for r in records] == [records[0]["call"]] * 2
+                assert records[1]["event"] in ("unknown", "failed"), "an outcome it never had"
     return outcome
 
 

@@ -105,9 +105,10 @@ _URL_USER_INFO = (
     r"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f)[^\s/?#&\"<>\\])+)(%40)"
 )
 # http.client's refusal of a header holding a line break (a session token read from a file
-# with Windows line endings: a trailing CR) quotes the value alone, with no name before it:
-# to the end of the line (its repr escapes the break itself).
-_HEADER_VALUE = r"(?i)(invalid header value )[^\r\n]+"
+# with Windows line endings: a trailing CR) quotes the value alone, its repr (b'...'), with no
+# name before it: the quoted value (to the line's end if it is cut short). A service's own
+# "Invalid header value for x-amz-...: ..." quotes no repr and keeps its words.
+_HEADER_VALUE = r"(?i)(invalid header value )b?(?:'(?:[^'\\\r\n]|\\.)*'?|\"(?:[^\"\\\r\n]|\\.)*\"?)"
 # urllib's complaint about such a URL, whose "port" is the password's start.
 _PORT_NOT_A_NUMBER = r"(Port could not be cast to integer value as )(?:'[^'\r\n]*'|\"[^\"\r\n]*\")"
 

@@ -22,7 +22,7 @@ from typing import Any
 from rds_guard.core import operations
 from rds_guard.core.decide import UNREADABLE, Decision, SourceTags, evaluate
 from rds_guard.core.operations import Kind, Operation
-from rds_guard.core.policy import REGION_NAME, Policy, uses_region
+from rds_guard.core.policy import Policy, uses_region
 from rds_guard.core.tagging import read_tag_list, reads_source_tags
 
 from .common import (
@@ -421,16 +421,17 @@ def _value_text(value: object) -> str:
 
 def configured_region() -> str | None:
     """The region botocore would use for a client made without one (env, config file); one
-    that is no region's name is bad usage, as ``--region`` holding it is (the guard's
-    clients refuse it: a verdict from it would be one no guarded call gets)."""
+    that is no region's name is bad usage, as ``--region`` holding it is: botocore makes no
+    client in it, so no guarded call gets the verdict it would give (a copy's source judged
+    in another region, a ``{region}`` rendered)."""
     import botocore.session
 
     region = botocore.session.Session().get_config_variable("region")
     if not isinstance(region, str) or not region:
         return None
-    if not REGION_NAME.fullmatch(region):
+    try:
+        return region_name(region)
+    except argparse.ArgumentTypeError as exc:
         raise UsageError(
-            f"the configured region is no region's name: {region!r} (AWS_REGION,"
-            " AWS_DEFAULT_REGION or the profile's region): pass --region R"
-        )
-    return region
+            f"the configured region (AWS_DEFAULT_REGION or the profile's): {exc}; pass --region R"
+        ) from None

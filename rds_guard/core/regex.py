@@ -27,7 +27,7 @@ MAX_UNICODE_CLASSES = 64
 MAX_INSTRUCTIONS = 200_000
 MAX_REGEXES = 1_024
 """How many regexes a policy may hold: each costs tens of microseconds to read, compile and
-check however short it is, which the other limits do not count (50,000 empty patterns took
+check however short it is, which the other limits do not count (60,000 empty patterns took
 two seconds to refuse)."""
 
 

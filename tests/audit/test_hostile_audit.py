@@ -725,7 +725,7 @@ def test_a_session_token_in_an_error_code_is_not_written(
 
 
 @pytest.mark.parametrize(
-    ("access_key", "token", "secret"),
+    ("access_key", "token", "quoted"),
     [
         (ACCESS_KEY, SESSION_TOKEN + "\r", SESSION_TOKEN),
         ("AKIDLINE\nBREAK0000000", SESSION_TOKEN, "BREAK0000000"),
@@ -738,7 +738,7 @@ def test_a_credential_refused_by_the_http_client_is_not_written(
     caplog: pytest.LogCaptureFixture,
     access_key: str,
     token: str,
-    secret: str,
+    quoted: str,
 ) -> None:
     """A session token read from a file with Windows line endings (a trailing CR), or an
     access key id with a line break in it: Python's HTTP client refuses the header and quotes
@@ -759,7 +759,7 @@ def test_a_credential_refused_by_the_http_client_is_not_written(
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-1", Tags=TEAM
         )
-    assert secret in str(raised.value)  # the program's error is botocore's
+    assert quoted in str(raised.value)  # the program's error is botocore's
     assert moto_server.count("CreateDBClusterSnapshot") == 0
     log = tmp_path / "audit.jsonl"
     records = [json.loads(line) for line in log.read_bytes().splitlines()]
@@ -770,7 +770,7 @@ def test_a_credential_refused_by_the_http_client_is_not_written(
     }
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("rds_guard"))
     assert "HTTPClientError" in logged
-    assert secret not in logged and secret not in log.read_text()
+    assert quoted not in logged and quoted not in log.read_text()
 
 
 def test_a_password_in_the_endpoint_url_is_not_written(

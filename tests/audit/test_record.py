@@ -581,6 +581,15 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
         ("['https://rds.amazonaws.com','user@example.com'] ('http://h', 'me@x')", None),
         ("Signature expired: 20261129T120000Z is now earlier than 20261129T120500Z", None),
         ("DBClusterSnapshotNotFoundFault: orders-daily-1 not found", None),
+        (  # http.client's refusal of a header: the value's repr, no name before it
+            "An HTTP Client raised an unhandled exception: Invalid header value b'IQoJb3J\\r'",
+            "An HTTP Client raised an unhandled exception: Invalid header value [redacted]",
+        ),
+        (
+            "Invalid header value 'AWS4 Credential=A\\nB/x' (retried)",
+            "Invalid header value [redacted] (retried)",
+        ),
+        ("InvalidArgument: Invalid header value for x-amz-object-lock-mode: GOVERNANCE2", None),
     ],
 )
 def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(

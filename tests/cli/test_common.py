@@ -151,9 +151,8 @@ def test_a_session_token_the_http_client_refuses_is_not_echoed_in_the_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A session token with a trailing CR (a token file with Windows line endings): Python's
-    HTTP client refused the header and quoted its value, with no name before it, which the
-    error line repeated. The client is refused before any request, saying which credential,
-    not what it holds."""
+    HTTP client refuses the header and quotes its value, with no name before it. The error
+    line says so without the token."""
     log = tmp_path / "log.jsonl"
     log.write_text("")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
@@ -165,8 +164,7 @@ def test_a_session_token_the_http_client_refuses_is_not_echoed_in_the_error(
         *("--endpoint-url", "http://127.0.0.1:1"),
     )
     assert (run.code, run.out) == (2, "")
-    assert "its session token holds a character no credential has" in run.err
-    assert "SECRETTOKEN" not in run.err
+    assert "Invalid header value [redacted]" in run.err and "SECRETTOKEN" not in run.err
 
 
 @pytest.mark.parametrize(
@@ -198,31 +196,6 @@ def test_an_endpoint_botocore_refuses_is_not_quoted_with_its_password(
         made_client(botocore.session.Session(), "rds", region_name="us-east-1")
     assert "Invalid endpoint: http://[redacted]@ho st" in str(refused.value)
     assert "S3CRET" not in str(refused.value)
-
-
-@pytest.mark.parametrize(
-    ("variable", "name"),
-    [
-        ("AWS_ACCESS_KEY_ID", "access key id"),
-        ("AWS_SECRET_ACCESS_KEY", "secret access key"),
-        ("AWS_SESSION_TOKEN", "session token"),
-    ],
-)
-@pytest.mark.parametrize("junk", ["\udcff", "\r", "\n", " "], ids=["not-utf8", "CR", "LF", "space"])
-def test_a_credential_no_request_can_carry_is_refused_by_name(
-    monkeypatch: pytest.MonkeyPatch, variable: str, name: str, junk: str
-) -> None:
-    """A credential holding a byte that is no UTF-8, a line break or a space: the request
-    failed deep in the HTTP client ("unexpected UnicodeEncodeError", "'Header' object has no
-    attribute 'split'", or the value quoted whole). The client is refused at once, naming the
-    credential, never showing it."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    monkeypatch.setenv(variable, "SECRETVALUE" + junk + "MORE")
-    with pytest.raises(ClientSettingsError) as refused:
-        made_client(botocore.session.Session(), "dynamodb", region_name="us-east-1")
-    assert f"its {name} holds a character no credential has" in str(refused.value)
-    assert "SECRETVALUE" not in str(refused.value)
 
 
 @pytest.mark.parametrize("url", ["http://admin:S3CRET#x@127.0.0.1:1", "http://admin:S3CRET?x@h"])

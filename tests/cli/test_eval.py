@@ -203,14 +203,14 @@ def test_eval_refuses_a_configured_region_that_is_no_regions_name(
     monkeypatch: pytest.MonkeyPatch,
     region: str,
 ) -> None:
-    """``--region`` is held to a region's name, and the guard's clients refuse one that is
+    """``--region`` is held to a region's name, and botocore makes no client in one that is
     not: from the environment, eval rendered it into ``{region}`` and gave a verdict no
     guarded call gets. Bad usage (exit 2), as ``--region`` holding it is."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", region)
     words = ["eval", "--policy", str(policy), "CreateDBClusterSnapshot"]
     assert_one_error_line(
         run_main(capsys, *words, "--param", "DBClusterIdentifier=o", "--tag", "team=core"),
-        "the configured region is no region's name",
+        "the configured region (AWS_DEFAULT_REGION or the profile's): not a region's name",
         "pass --region R",
     )
 

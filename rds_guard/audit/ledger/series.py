@@ -140,8 +140,9 @@ class Series:
         self, start: int, cursor: Cursor | None = None, damaged: list[tuple[str, int]] | None = None
     ) -> Iterator[Entry]:
         """Every record line with seq ``start`` or more, in file order (a complete line that
-        is no record is passed over, its file and byte offset added to ``damaged``), resuming
-        at ``cursor`` when it still fits.
+        is no record is passed over; one after the record before ``start`` has its file and
+        byte offset added to ``damaged``, whether or not the read resumes at ``cursor``, which
+        it does when the cursor still fits).
 
         Raises `Reordered` at a record whose seq is not above the one before it in its file
         (the cursor's counts): older records copied behind the writer, whose next record
@@ -212,7 +213,7 @@ def _read(
                 begin, position = position, position + len(line) + 1
                 seq = _record_seq(line)
                 if seq is None:
-                    if damaged is not None:
+                    if damaged is not None and before >= start - 1:
                         damaged.append((str(log.path), begin))
                     continue
                 if seq <= before:

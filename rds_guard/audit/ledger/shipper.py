@@ -68,8 +68,8 @@ class ShipResult:
     to which every record is in the ledger (``acked``) and the local log's last (``last``).
     ``error`` says why the run stopped early (the records wait); ``busy`` that another
     shipper held the log; ``missing``, the seqs (first, last) no record of the log's series
-    holds, passed over: they cannot reach the ledger; ``damaged``, the lines read that hold
-    no record (file, byte offset), such as a last record edited into junk."""
+    holds, passed over: they cannot reach the ledger; ``damaged``, the lines after the last
+    record acknowledged that hold none (file, byte offset), such as a last record made junk."""
 
     path: Path
     stream: str = ""
@@ -98,16 +98,18 @@ class ShipResult:
         where = f"{self.path} -> {stream}: {done}; acknowledged through seq {self.acked}"
         if self.error is not None:
             return f"{where}; {self.pending} record(s) wait: {self.error}"
-        where += f", {self.pending} record(s) wait" if self.pending else ", up to date"
+        if self.pending or not self.damaged:
+            where += f", {self.pending} record(s) wait" if self.pending else ", up to date"
         for first, last in self.missing:
             seqs = f"seq {first}" if first == last else f"seqs {first} to {last}"
             where += (
                 f"; {seqs} in no record of the log (a damaged line, or an archive removed"
                 " before it was shipped?): never in the ledger"
             )
-        for file, offset in self.damaged:
+        for file, offset in self.damaged[:3]:
             where += f"; the line at byte {offset} of {file} is no record (damaged?): not shipped"
-        return where
+        more = len(self.damaged) - 3
+        return where + (f"; {more} more such line(s)" if more > 0 else "")
 
 
 class Shipper:

@@ -59,6 +59,7 @@ from rds_guard.audit.ledger import (
 )
 from rds_guard.audit.ledger.items import text
 from rds_guard.audit.ledger.spool import CLOSE_WAIT, ShippingLog
+from rds_guard.audit.ledger.state import state_path
 from rds_guard.audit.ledger.verify import verify_ledger
 from rds_guard.core.policy import LedgerPolicy
 
@@ -303,7 +304,30 @@ def test_a_last_record_made_junk_is_no_up_to_date(
     done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL)
     assert done.code == 1
     assert f"the line at byte {offset} of {log_path} is no record (damaged?)" in done.out
+    assert "up to date" not in done.out
     assert stored_lines(table, stream_of(table, log_path)) == lines[:5]
+
+
+def test_a_shipped_record_made_junk_is_named_only_when_the_run_reads_it_again(
+    table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line made junk after its record was shipped: with the state file, the run resumes
+    past it and the ledger holds the record: nothing to say (exit 0; `verify` of the file
+    says it). Without the state file, the run holds the file to the ledger from its start:
+    seq 2 is missing from the file, and the line where it was is named, in the same run."""
+    lines = write_log(log_path, 6)
+    assert ship(log_path, table).acked == 6
+    write_lines(log_path, [lines[0], _flipped(lines[1]), *lines[2:]])
+    done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--json")
+    (shipped,) = json.loads(done.out)["logs"]
+    assert (done.code, shipped["damaged"], shipped["acked"]) == (0, [], 6)
+    state_path(log_path).unlink()
+    done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--json")
+    (shipped,) = json.loads(done.out)["logs"]
+    offset = len(lines[0]) + 1
+    assert shipped["damaged"] == [{"path": str(log_path), "offset": offset}]
+    assert (done.code, shipped["missing"], shipped["acked"]) == (1, [[2, 2]], 6)
+    assert stored_lines(table, stream_of(table, log_path)) == lines
 
 
 def test_a_damaged_record_is_mirrored_and_reported_never_taken_as_fine(
