@@ -140,9 +140,10 @@ class Series:
         self, start: int, cursor: Cursor | None = None, damaged: list[tuple[str, int]] | None = None
     ) -> Iterator[Entry]:
         """Every record line with seq ``start`` or more, in file order (a complete line that
-        is no record is passed over; one after the record before ``start`` has its file and
-        byte offset added to ``damaged``, whether or not the read resumes at ``cursor``, which
-        it does when the cursor still fits).
+        is no record is passed over), resuming at ``cursor`` when it still fits. ``damaged``
+        ends holding the file and byte offset of each such line after the series' last record
+        read: one that leaves no gap in the seqs (the last record made junk), where one with a
+        record after it does.
 
         Raises `Reordered` at a record whose seq is not above the one before it in its file
         (the cursor's counts): older records copied behind the writer, whose next record
@@ -213,9 +214,11 @@ def _read(
                 begin, position = position, position + len(line) + 1
                 seq = _record_seq(line)
                 if seq is None:
-                    if damaged is not None and before >= start - 1:
+                    if damaged is not None:
                         damaged.append((str(log.path), begin))
                     continue
+                if damaged:  # a record after them: a gap in the seqs shows what they took
+                    damaged.clear()
                 if seq <= before:
                     raise Reordered(
                         f"{log.path}: the record with seq {seq} comes after seq {before}: older"

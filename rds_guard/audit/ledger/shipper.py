@@ -69,7 +69,7 @@ class ShipResult:
     ``error`` says why the run stopped early (the records wait); ``busy`` that another
     shipper held the log; ``missing``, the seqs (first, last) no record of the log's series
     holds, passed over: they cannot reach the ledger; ``damaged``, the lines after the last
-    record acknowledged that hold none (file, byte offset), such as a last record made junk."""
+    record of the series that hold none (file, byte offset), such as a last record made junk."""
 
     path: Path
     stream: str = ""

@@ -277,7 +277,7 @@ def test_a_line_that_is_no_record_is_not_shipped(
     with caplog.at_level(logging.WARNING, logger="rds_guard"):
         result = ship(log_path, table)
     assert (result.shipped, result.acked, result.error, result.missing) == (7, 8, None, [(5, 5)])
-    assert result.damaged == [(str(log_path), sum(len(line) + 1 for line in lines[:4]))]
+    assert result.damaged == []  # records follow it: the gap in the seqs names it
     stream = stream_of(table, log_path)
     assert stored_lines(table, stream) == lines[:4] + lines[5:]
     assert "the local log has no record with seq 5 (the next is 6)" in caplog.text
@@ -308,13 +308,31 @@ def test_a_last_record_made_junk_is_no_up_to_date(
     assert stored_lines(table, stream_of(table, log_path)) == lines[:5]
 
 
-def test_a_shipped_record_made_junk_is_named_only_when_the_run_reads_it_again(
+def test_junk_after_the_last_record_is_named_however_the_run_reads_the_file(
+    table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Junk after the last record, and the last record acknowledged made junk (the saved
+    cursor then fits no line: the run reads the file from its start): the trailing junk is
+    named all the same, the junk with a record after it is not (no seq is missing)."""
+    lines = write_log(log_path, 6)
+    assert ship(log_path, table).acked == 6
+    more = write_log(log_path, 1)  # seq 7
+    junk = b"junk after the last record"
+    write_lines(log_path, [*lines[:5], lines[5][:40], *more[-1:], junk])
+    done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--json")
+    (shipped,) = json.loads(done.out)["logs"]
+    offset = sum(len(line) + 1 for line in [*lines[:5], lines[5][:40], more[-1]])
+    assert shipped["damaged"] == [{"path": str(log_path), "offset": offset}]
+    assert (done.code, shipped["acked"], shipped["missing"]) == (1, 7, [])
+
+
+def test_a_shipped_record_made_junk_is_named_by_its_gap_only(
     table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A line made junk after its record was shipped: with the state file, the run resumes
     past it and the ledger holds the record: nothing to say (exit 0; `verify` of the file
     says it). Without the state file, the run holds the file to the ledger from its start:
-    seq 2 is missing from the file, and the line where it was is named, in the same run."""
+    seq 2 is missing from the file (records follow the junk: the gap names it)."""
     lines = write_log(log_path, 6)
     assert ship(log_path, table).acked == 6
     write_lines(log_path, [lines[0], _flipped(lines[1]), *lines[2:]])
@@ -324,9 +342,7 @@ def test_a_shipped_record_made_junk_is_named_only_when_the_run_reads_it_again(
     state_path(log_path).unlink()
     done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--json")
     (shipped,) = json.loads(done.out)["logs"]
-    offset = len(lines[0]) + 1
-    assert shipped["damaged"] == [{"path": str(log_path), "offset": offset}]
-    assert (done.code, shipped["missing"], shipped["acked"]) == (1, [[2, 2]], 6)
+    assert (done.code, shipped["damaged"], shipped["missing"]) == (1, [], [[2, 2]])
     assert stored_lines(table, stream_of(table, log_path)) == lines
 
 
