@@ -178,7 +178,7 @@ class _Reader(ValueReader):
                 )
         left_out = [name for name in operations.SERVICES if name not in names]
         if left_out:
-            where = f"{escaped(str(self.source))}:{self.lines.find('services')}"
+            where = f"{escaped(self.source)}:{self.lines.find('services')}"
             logger.warning(
                 "%s: services leaves out %s, which rds_guard judges all the same: the three"
                 " APIs share one endpoint, so an rds client can snapshot any of them",

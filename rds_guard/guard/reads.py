@@ -179,10 +179,11 @@ def _failure(exc: Exception, reference: object, lenient: bool) -> Unreadable | L
     if isinstance(exc, aws.OddAnswer):
         return Unreadable(str(exc))
     if isinstance(exc, ClientError | BotoCoreError):
+        if not lenient:
+            return LookupFailed(exc)
         # the code alone (a message may quote the endpoint's URL, password and all), redacted
         # as a record's is (`audit.fields`): a server or a proxy writes it as it likes
-        code = without_signing_values(error_of(exc)["code"])
-        return Unreadable(code) if lenient else LookupFailed(exc)
+        return Unreadable(without_signing_values(error_of(exc)["code"]))
     # a name the wire cannot carry, another handler's exception (which may quote the request)
     logger.debug("could not read %r: %s", reference, without_signing_values(str(exc)))
     return Unreadable(type(exc).__name__)
