@@ -217,3 +217,15 @@ def test_a_policy_error_naming_a_hostile_path_is_one_line(tmp_path: Path) -> Non
     _one_clean_line(str(caught.value))
     assert ".toml:2: unknown: unknown key" in str(caught.value)
     assert caught.value.path == str(policy)
+
+
+def test_a_policy_error_quoting_a_hostile_value_is_one_line() -> None:
+    """The problem quotes what the file holds (an unknown service's name): a value holding an
+    escape sequence and line breaks is escaped in ``str()`` as the path is."""
+    escapes = "".join(f"\\u{ord(char):04x}" for char in HOSTILE)  # TOML's escapes
+    text = f'version = 1\nservices = ["{escapes}rds"]\n'
+    with pytest.raises(rds_guard.PolicyError) as caught:
+        rds_guard.Policy.from_toml(text, "p.toml")
+    _one_clean_line(str(caught.value))
+    assert str(caught.value).startswith("p.toml:2: services")
+    assert "FAKE" in str(caught.value)

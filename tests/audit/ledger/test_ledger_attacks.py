@@ -326,6 +326,23 @@ def test_junk_after_the_last_record_is_named_however_the_run_reads_the_file(
     assert (done.code, shipped["acked"], shipped["missing"]) == (1, 7, [])
 
 
+def test_many_junk_lines_after_the_last_record_are_named_three_and_counted(
+    table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Five junk lines after the last record: `--json` names every one; the line a person
+    reads names the first three and counts the rest, so it stays one readable line."""
+    lines = write_log(log_path, 2)
+    junk = [f"junk {index}".encode() for index in range(5)]
+    write_lines(log_path, [*lines, *junk])
+    done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--json")
+    (shipped,) = json.loads(done.out)["logs"]
+    assert done.code == 1 and len(shipped["damaged"]) == 5
+    text = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL)
+    assert text.code == 1 and len(text.out.splitlines()) == 1
+    assert text.out.count("is no record (damaged?)") == 3
+    assert text.out.rstrip().endswith("; 2 more such line(s)")
+
+
 def test_a_shipped_record_made_junk_is_named_by_its_gap_only(
     table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
