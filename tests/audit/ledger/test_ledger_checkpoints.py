@@ -410,6 +410,21 @@ def test_a_signed_checkpoint_after_junk_is_held_to_the_signed_one_before(
     assert findings[1] == (3, f"moves stream {moved.stream} back (seq 2, checkpoint 1 had seq 3)")
 
 
+def test_a_signed_checkpoint_after_a_gap_is_held_to_the_signed_one_before(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """No checkpoint 2 at all (deleted, or never written): checkpoint 3, signed, moving a
+    stream back from where checkpoint 1 held it, is held to checkpoint 1 across the gap, as
+    across junk (a gap once started the comparison over)."""
+    first = _checkpointed(table, store, log_path, 3)
+    body, _ = store.read(_key(1))
+    moved = dataclasses.replace(first.streams[0], size=2)
+    store.put(dataclasses.replace(first, number=3, prev=body_digest(body), streams=(moved,)))
+    findings = _history_findings(store)
+    assert findings[-1] == (3, f"moves stream {moved.stream} back (seq 2, checkpoint 1 had seq 3)")
+    assert [number for number, _ in findings] == [2, 3]
+
+
 def test_a_checkpoint_is_read_at_the_version_the_listing_named(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
