@@ -22,7 +22,8 @@ from .errors import (
     UnreadableLine,
 )
 from .location import Clients, LedgerLocation, S3Location, location_of, parse_ledger, parse_s3
-from .shipper import Shipper, ShipResult
+from .results import ShipResult
+from .shipper import Shipper
 from .table import LedgerTable
 
 __all__ = [

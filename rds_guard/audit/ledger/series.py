@@ -120,6 +120,12 @@ class Series:
         self._walked = found
         return list(found)
 
+    def starts_with_junk(self) -> bool:
+        """Whether the live file starts with a complete line that holds no record: the series
+        cannot be walked from it (`files` is empty), so no record of it is shipped."""
+        first = _first_record_line(self.path)
+        return first is not None and _record_seq(first) is None
+
     def first_line(self) -> bytes | None:
         """The series' first record (seq 1), when its file was there when the series was
         walked."""

@@ -21,7 +21,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -43,6 +42,7 @@ from .items import (
     text,
 )
 from .location import Clients
+from .results import ShipResult
 from .series import Cursor, Entry, Series, in_batches
 from .state import ShipState, StateFile
 from .table import FORK, LedgerTable, Put, stored_digest
@@ -60,56 +60,6 @@ RECHECK = 300.0
 
 Progress = Callable[[int, int], None]
 """Told ``(records done, records to do)`` after each batch."""
-
-
-@dataclass
-class ShipResult:
-    """What one run did: records stored now, found stored already (``already``), the seq up
-    to which every record is in the ledger (``acked``) and the local log's last (``last``).
-    ``error`` says why the run stopped early (the records wait); ``busy`` that another
-    shipper held the log; ``missing``, the seqs (first, last) no record of the log's series
-    holds, passed over: they cannot reach the ledger; ``damaged``, the lines after the last
-    record of the series that hold none (file, byte offset), such as a last record made junk."""
-
-    path: Path
-    stream: str = ""
-    shipped: int = 0
-    already: int = 0
-    acked: int = 0
-    last: int = 0
-    error: str | None = None
-    busy: bool = False
-    missing: list[tuple[int, int]] = field(default_factory=list)
-    damaged: list[tuple[str, int]] = field(default_factory=list)
-
-    @property
-    def pending(self) -> int:
-        """Records of the local log not yet acknowledged."""
-        return max(0, self.last - self.acked)
-
-    def describe(self) -> str:
-        """One line for a person."""
-        if self.busy:
-            return f"{self.path}: another shipper is at work on it; nothing done"
-        done = f"{self.shipped} shipped"
-        if self.already:
-            done += f", {self.already} already there"
-        stream = self.stream or "(its stream not named yet)"
-        where = f"{self.path} -> {stream}: {done}; acknowledged through seq {self.acked}"
-        if self.error is not None:
-            return f"{where}; {self.pending} record(s) wait: {self.error}"
-        if self.pending or not self.damaged:
-            where += f", {self.pending} record(s) wait" if self.pending else ", up to date"
-        for first, last in self.missing:
-            seqs = f"seq {first}" if first == last else f"seqs {first} to {last}"
-            where += (
-                f"; {seqs} in no record of the log (a damaged line, or an archive removed"
-                " before it was shipped?): never in the ledger"
-            )
-        for file, offset in self.damaged[:3]:
-            where += f"; the line at byte {offset} of {file} is no record (damaged?): not shipped"
-        more = len(self.damaged) - 3
-        return where + (f"; {more} more such line(s)" if more > 0 else "")
 
 
 class Shipper:
@@ -135,6 +85,7 @@ class Shipper:
         self._trusted: ShipState | None = None  # the state this shipper saved last
         self._acked_line: bytes | None = None  # the line of the record it acknowledges
         self._checked_at = -RECHECK
+        self._told_damaged: list[tuple[str, int]] = []
 
     @property
     def clients(self) -> Clients:
@@ -187,6 +138,7 @@ class Shipper:
                     return result
                 try:
                     self._run(result, through, progress, stop, start)
+                    self._tell_damaged(result.damaged)
                 except ShipRefused:  # an AuditError, hence a BotoCoreError: not a lost link
                     raise
                 except (BotoCoreError, ClientError) as exc:
@@ -208,6 +160,8 @@ class Shipper:
         saved = self.state_file.load()
         last = self.series.last()
         if last is None:
+            if self.series.starts_with_junk():  # no series to walk: nothing in it is shipped
+                result.damaged.append((str(self.path), 0))
             return
         result.last = last[0]
         first = self.series.first_line()
@@ -250,6 +204,21 @@ class Shipper:
                 return
             if stop is not None and stop.is_set() and (through is None or state.acked >= through):
                 return
+
+    def _tell_damaged(self, damaged: list[tuple[str, int]]) -> None:
+        """Warn of the lines after the series' last record that hold none, once for as long
+        as they stay the same (the guard's thread runs again and again over them)."""
+        if damaged and damaged != self._told_damaged:
+            file, offset = damaged[0]
+            logger.warning(
+                "%s: %d line(s) after the log's last record hold no record (the first at byte"
+                " %d of %s; damaged?): not shipped, verify will report it",
+                self.path,
+                len(damaged),
+                offset,
+                file,
+            )
+        self._told_damaged = list(damaged)
 
     def _unchanged(self, state: ShipState, last: tuple[int, bytes]) -> bool:
         """True while the local log still holds, at the seq this shipper acknowledged last, the
@@ -496,4 +465,4 @@ def _done(put: Callable[[Item], Put], item: Item) -> concurrent.futures.Future[P
     return future
 
 
-__all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper"]
+__all__ = ["BATCH", "WORKERS", "Cursor", "Shipper"]

@@ -36,7 +36,8 @@ from ..writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 from .checkpoints import CheckpointOutcome, CheckpointStore, write_checkpoint
 from .errors import LedgerUnavailable, ShipRefused, describe_error
 from .location import Clients, location_of, parse_s3
-from .shipper import Shipper, ShipResult
+from .results import ShipResult
+from .shipper import Shipper
 from .table import LedgerTable
 
 logger = logging.getLogger("rds_guard")

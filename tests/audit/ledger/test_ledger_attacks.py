@@ -55,6 +55,7 @@ from rds_guard.audit.ledger import (
     Reordered,
     Shipper,
     ShipRefused,
+    ShipResult,
     UnreadableLine,
 )
 from rds_guard.audit.ledger.items import text
@@ -341,6 +342,72 @@ def test_many_junk_lines_after_the_last_record_are_named_three_and_counted(
     assert text.code == 1 and len(text.out.splitlines()) == 1
     assert text.out.count("is no record (damaged?)") == 3
     assert text.out.rstrip().endswith("; 2 more such line(s)")
+
+
+@pytest.mark.parametrize("shipped_before", [False, True], ids=["new", "shipped"])
+def test_a_live_file_whose_first_line_is_junk_is_named_never_up_to_date(
+    table: LedgerTable,
+    log_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    shipped_before: bool,
+) -> None:
+    """The live file's first line made junk, before or after its records were shipped: the
+    series cannot be walked from it, and ship said "up to date" (exit 0) while none of the
+    records after it ever reached the ledger. The line is named (byte 0), the run exits 1
+    without saying "up to date", and nothing of the file is shipped."""
+    lines = write_log(log_path, 4)
+    stream = ""
+    if shipped_before:
+        assert ship(log_path, table).acked == 4
+        stream = stream_of(table, log_path)
+    write_lines(log_path, [_flipped(lines[0]), *lines[1:]])
+    done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--json")
+    (shipped,) = json.loads(done.out)["logs"]
+    assert (done.code, shipped["shipped"]) == (1, 0)
+    assert shipped["damaged"] == [{"path": str(log_path), "offset": 0}]
+    said = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL)
+    assert said.code == 1
+    assert f"the line at byte 0 of {log_path} is no record (damaged?)" in said.out
+    assert "up to date" not in said.out
+    assert "line(s) after the log's last record hold no record" in said.err
+    if shipped_before:
+        assert stored_seqs(table, stream) == [1, 2, 3, 4]
+
+
+def test_the_guard_thread_warns_of_junk_after_the_last_record_once(
+    table: LedgerTable, log_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The guard's thread ships the same log again and again: junk after the last record is
+    a warning the first time, not on every run while it stays, and again once it changes."""
+    lines = write_log(log_path, 3)
+    write_lines(log_path, [*lines, b"junk"])
+    shipper = Shipper(log_path, table)
+    try:
+        with caplog.at_level(logging.WARNING, logger="rds_guard"):
+            for _ in range(3):
+                assert shipper.ship().damaged
+            write_lines(log_path, [*lines, b"junk", b"more junk"])
+            assert len(shipper.ship().damaged) == 2
+    finally:
+        shipper.close()
+    warnings = [r.getMessage() for r in caplog.records if "hold no record" in r.getMessage()]
+    assert [message.split(": ", 1)[1][:2] for message in warnings] == ["1 ", "2 "]
+
+
+def test_ship_names_missing_and_damaged_beside_an_error_and_never_up_to_date() -> None:
+    """`ShipResult.describe`: a run that stopped on an error still names the seqs missing and
+    the damaged lines it found (as ``--json`` does); missing seqs are never "up to date"."""
+    stopped = ShipResult(
+        Path("log"), "s", acked=3, last=9, error="no link", missing=[(2, 2)], damaged=[("f", 7)]
+    )
+    said = stopped.describe()
+    assert "6 record(s) wait: no link" in said
+    assert "seq 2 in no record of the log" in said
+    assert "the line at byte 7 of f is no record" in said
+    gap = ShipResult(Path("log"), "s", acked=9, last=9, missing=[(4, 5)]).describe()
+    assert "up to date" not in gap and "seqs 4 to 5 in no record" in gap
+    fine = ShipResult(Path("log"), "s", acked=9, last=9).describe()
+    assert fine.endswith("acknowledged through seq 9, up to date")
 
 
 def test_a_shipped_record_made_junk_is_named_by_its_gap_only(

@@ -1,0 +1,60 @@
+"""`ShipResult`: what one run of the shipper did, for a person (`describe`) and for
+``--json``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ShipResult:
+    """What one run did: records stored now, found stored already (``already``), the seq up
+    to which every record is in the ledger (``acked``) and the local log's last (``last``).
+    ``error`` says why the run stopped early (the records wait); ``busy`` that another
+    shipper held the log; ``missing``, the seqs (first, last) no record of the log's series
+    holds, passed over: they cannot reach the ledger; ``damaged``, the lines after the last
+    record of the series that hold none (file, byte offset), such as a last record made junk, or
+    the live file's first line when it holds none (no record of the log is shipped then)."""
+
+    path: Path
+    stream: str = ""
+    shipped: int = 0
+    already: int = 0
+    acked: int = 0
+    last: int = 0
+    error: str | None = None
+    busy: bool = False
+    missing: list[tuple[int, int]] = field(default_factory=list)
+    damaged: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def pending(self) -> int:
+        """Records of the local log not yet acknowledged."""
+        return max(0, self.last - self.acked)
+
+    def describe(self) -> str:
+        """One line for a person."""
+        if self.busy:
+            return f"{self.path}: another shipper is at work on it; nothing done"
+        done = f"{self.shipped} shipped"
+        if self.already:
+            done += f", {self.already} already there"
+        stream = self.stream or "(its stream not named yet)"
+        where = f"{self.path} -> {stream}: {done}; acknowledged through seq {self.acked}"
+        if self.error is not None:
+            where += f"; {self.pending} record(s) wait: {self.error}"
+        elif self.pending:
+            where += f", {self.pending} record(s) wait"
+        elif not (self.missing or self.damaged):
+            where += ", up to date"
+        for first, last in self.missing:
+            seqs = f"seq {first}" if first == last else f"seqs {first} to {last}"
+            where += (
+                f"; {seqs} in no record of the log (a damaged line, or an archive removed"
+                " before it was shipped?): never in the ledger"
+            )
+        for file, offset in self.damaged[:3]:
+            where += f"; the line at byte {offset} of {file} is no record (damaged?): not shipped"
+        more = len(self.damaged) - 3
+        return where + (f"; {more} more such line(s)" if more > 0 else "")
