@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .core.policy import Policy
     from .guard import Guard
 
 OPTION = "--rds-guard-policy"
@@ -115,6 +116,18 @@ def _size(path: Path | None) -> int:
         return 0
 
 
+def _kept_local(policy: Policy) -> Policy:
+    """``policy`` without its ``[audit.ledger]``: a test's records are not the fleet's, and a
+    suite run with real credentials must not write them into the ledger its policy names
+    (nor make a test wait for it, in ``required`` mode). Its rules, and so its digest, are
+    the file's."""
+    if policy.audit.ledger is None:
+        return policy
+    from dataclasses import replace
+
+    return replace(policy, audit=replace(policy.audit, ledger=None))
+
+
 _READER = pytest.StashKey[_AuditReader]()
 """The test's reader of its guard's log, made when the guard is installed."""
 
@@ -124,7 +137,9 @@ def rds_guard_policy(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Guard]:
     """The policy installed on boto3's default session for this test (and on any default
-    session the test sets up, as ``moto.mock_aws`` does); yields the `Guard`."""
+    session the test sets up, as ``moto.mock_aws`` does), without its ``[audit.ledger]``;
+    yields the `Guard`."""
+    from .core.policy import resolve_policy
     from .errors import AuditError, PolicyError
     from .guard import AUDIT_PATH_ENV, install
 
@@ -133,7 +148,8 @@ def rds_guard_policy(
         audit_path = tmp_path_factory.mktemp("rds-guard-audit") / "rds-guard-audit.jsonl"
     failure = None
     try:
-        guard = install(policy=policy_path(request.config), audit_path=audit_path)
+        policy = _kept_local(resolve_policy(policy_path(request.config)))
+        guard = install(policy=policy, audit_path=audit_path)
     except (PolicyError, AuditError) as error:
         failure = f"rds_guard_policy: {error}"
     if failure is not None:  # outside the except block: one line, no chained traceback

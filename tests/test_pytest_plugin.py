@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from policies import EXAMPLE, write_policy
+from policies import EXAMPLE, LEDGER, write_policy
+from servers import MotoServer
 
 pytest_plugins = ["pytester"]
 
@@ -568,3 +569,42 @@ def test_made_again(rds_guard_policy, rds_guard_audit):
     )
     result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
     result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("mode", ["ship", "required"])
+def test_the_fixture_never_ships_a_tests_records_to_the_policys_ledger(
+    pytester: pytest.Pytester,
+    moto_server: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+) -> None:
+    """A policy with ``[audit.ledger]``: the fixture's log went to the test's own directory,
+    but its records were shipped to the table the policy names (a suite run with real
+    credentials wrote into the fleet's ledger). Every client here reaches the moto server,
+    which counts what it is sent: the guarded call is made and recorded locally, and no
+    request reaches DynamoDB (nor STS, which names the stream) during or after the test."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.url)
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    write_policy(pytester.path, LEDGER, name="ledger.toml", mode=mode)
+    pytester.makepyfile(
+        test_backups="""
+import boto3
+
+def test_recorded_here(rds_guard_policy, rds_guard_audit):
+    assert rds_guard_policy.policy.sha256
+    rds = boto3.client("rds", region_name="us-east-1")
+    rds.create_db_cluster(
+        DBClusterIdentifier="orders", Engine="aurora-postgresql",
+        MasterUsername="admin", MasterUserPassword="password123",
+    )
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-daily-20261203"
+    )
+    assert [r["event"] for r in rds_guard_audit()] == ["requested", "created"]
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "ledger.toml")
+    result.assert_outcomes(passed=1)
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    assert [a for a in moto_server.actions() if not a.startswith("CreateDBCluster")] == []
