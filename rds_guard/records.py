@@ -4,6 +4,8 @@ is read from the service's answer."""
 from __future__ import annotations
 
 import copy
+import re
+import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -240,6 +242,19 @@ def expiry(expires_in: object, now: datetime | None = None) -> str | None:
     except OverflowError:
         moment = datetime.max if expires_in > 0 else datetime.min
     return moment.isoformat(timespec="seconds")[:19] + "Z"  # strftime drops a year's zeros
+
+
+_SECONDS = re.compile(r"-?[0-9]+")
+
+
+def url_expires_in(url: str, asked: object) -> object:
+    """The seconds a presigned URL is valid for, as it says itself (SigV4's
+    ``X-Amz-Expires``): botocore signs ``ExpiresIn=None`` as its default of an hour and
+    ``"60"`` as 60 seconds, which the caller's ``asked`` does not say. ``asked`` when the URL
+    says it once in no such number."""
+    query = urllib.parse.urlsplit(url).query
+    said = urllib.parse.parse_qs(query, keep_blank_values=True).get("X-Amz-Expires", [])
+    return int(said[0]) if len(said) == 1 and _SECONDS.fullmatch(said[0]) else asked
 
 
 def status_of(http_response: object) -> int | None:

@@ -21,7 +21,7 @@ from ..core.calls import Decision
 from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.rules import Violation
-from ..records import GuardedCall, status_of
+from ..records import GuardedCall, status_of, url_expires_in
 from .binding import ClientBinding
 from .guard import Guard, LookupFailed
 from .progress import ending_if_stopped, in_progress, presigning
@@ -145,8 +145,9 @@ class AioClientBinding(ClientBinding):
             guard, row, call, (sent, swapped) = found
             changed = not wire.as_judged(sent, call.judged)
             decided = await self.ahead(guard, row, sent) if changed else None
+            expires_in = url_expires_in(url, ExpiresIn)
             await off_loop(
-                guard, guard.check_presigned, self, row, call, sent, ExpiresIn, decided, swapped
+                guard, guard.check_presigned, self, row, call, sent, expires_in, decided, swapped
             )
         return url
 

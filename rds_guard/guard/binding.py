@@ -23,7 +23,7 @@ from ..core import operations
 from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation
-from ..records import CONTEXT_KEY, GuardedCall, status_of
+from ..records import CONTEXT_KEY, GuardedCall, status_of, url_expires_in
 from .changes import lacking, mistyped, queried_url, swapped_request, unread_keys
 from .guard import Guard
 from .hooks import GUARDED_SET, hook_client, service_of, validates
@@ -214,7 +214,8 @@ class ClientBinding:
         found = self.presigned_call(presigned, url)
         if found is not None:
             guard, row, call, (sent, swapped) = found
-            guard.check_presigned(self, row, call, sent, ExpiresIn, swapped=swapped)
+            expires_in = url_expires_in(url, ExpiresIn)
+            guard.check_presigned(self, row, call, sent, expires_in, swapped=swapped)
         return url
 
     # The steps the handlers share with those of an async client (`AioClientBinding`).

@@ -10,6 +10,7 @@ import inspect
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -355,7 +356,10 @@ def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) 
             # a coroutine function still, as aiobotocore's own, for code that checks first
             assert inspect.iscoroutinefunction(rds.generate_presigned_url)
             assert asyncio.iscoroutinefunction(rds.generate_presigned_url)
-            url: str = await rds.generate_presigned_url("create_db_cluster_snapshot", Params=params)
+            # ExpiresIn as text: botocore signs 60 seconds, and the record holds what it signs
+            url: str = await rds.generate_presigned_url(
+                "create_db_cluster_snapshot", Params=params, ExpiresIn="60"
+            )
             # DESIGN: the caller's own objects are never changed (the URL has the tags added)
             assert params["Tags"] == TEAM and len(params) == 3
             with pytest.raises(rds_guard.PolicyViolation):
@@ -371,8 +375,12 @@ def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) 
             )
             return url
 
+    before = datetime.now(UTC).replace(microsecond=0)
     url = run(work)
     assert "orders-daily-20261130" in url and "managed-by" in url
+    (presigned,) = [r for r in audit_records(tmp_path) if r["event"] == "presigned"]
+    expires = datetime.fromisoformat(presigned["expires"].replace("Z", "+00:00"))
+    assert before + timedelta(seconds=60) <= expires <= datetime.now(UTC) + timedelta(seconds=60)
     events = [(r["operation"], r["event"]) for r in audit_records(tmp_path)]
     assert events == [
         ("CreateDBClusterSnapshot", "requested"),

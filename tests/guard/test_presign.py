@@ -107,6 +107,35 @@ def test_a_presign_valid_beyond_the_calendar_is_recorded_and_gets_its_url(
     assert query["X-Amz-Expires"] == str(expires_in)
 
 
+@pytest.mark.parametrize(
+    ("expires_in", "seconds"),
+    [(None, 3600), ("60", 60), (600, 600), (60.5, None), ("soon", None)],
+    ids=["none-is-an-hour", "text", "int", "float", "not-a-number"],
+)
+def test_a_presigns_record_holds_the_expiry_its_url_carries(
+    moto_server: MotoServer, tmp_path: Path, expires_in: Any, seconds: int | None
+) -> None:
+    """botocore signs ``ExpiresIn=None`` as an hour and ``"60"`` as 60 seconds; the record
+    said ``expires: null`` for both, so reconcile kept such a URL pending for ever, never
+    expired. The record holds what the URL carries (``X-Amz-Expires``), and null only where
+    that is no whole number of seconds."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    before = datetime.now(UTC).replace(microsecond=0)
+    url = rds.generate_presigned_url(
+        "create_db_cluster_snapshot", Params=params, ExpiresIn=expires_in
+    )
+    after = datetime.now(UTC)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    (record,) = audit_records(tmp_path)
+    if seconds is None:
+        assert record["expires"] is None
+        return
+    assert query["X-Amz-Expires"] == str(seconds)
+    expires = datetime.fromisoformat(record["expires"].replace("Z", "+00:00"))
+    assert before + timedelta(seconds=seconds) <= expires <= after + timedelta(seconds=seconds)
+
+
 def test_a_presign_whose_record_cannot_be_written_gets_no_url(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
