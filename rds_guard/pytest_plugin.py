@@ -49,6 +49,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(AUTOUSE_INI, "guard every test (as --rds-guard-all)", type="bool", default=False)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse an empty ``--rds-guard-policy`` (``--rds-guard-policy="$POLICY"`` with the
+    variable unset): the fixture would quietly judge by another policy, found as `install`
+    finds one."""
+    if config.getoption("rds_guard_policy") == "":
+        raise pytest.UsageError(
+            f"{OPTION} is empty: name a policy file, or leave the option out to use the ini"
+            " key, $RDS_GUARD_POLICY or ./rds_guard.toml"
+        )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With ``--rds-guard-all`` (or ``rds_guard_autouse``), every test uses the guard."""
     if config.getoption("rds_guard_all") or config.getini(AUTOUSE_INI):

@@ -163,6 +163,18 @@ def test_without_option_or_ini_the_policy_is_found_as_install_finds_it(
     assert_noncompliant_failed_with_policy_violation(pytester.runpytest())
 
 
+def test_an_empty_option_is_a_usage_error_not_another_policy(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """``--rds-guard-policy="$POLICY"`` with the variable unset: the run stops, naming the
+    option, where it judged by ./rds_guard.toml (a policy the team did not mean)."""
+    write_policy(pytester.path, EXAMPLE, mode="warn")
+    pytester.makepyfile(test_backups=BACKUPS)
+    result = pytester.runpytest("--rds-guard-policy=")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--rds-guard-policy is empty: name a policy file*"])
+
+
 def test_no_policy_anywhere_is_a_setup_error(pytester: pytest.Pytester) -> None:
     """Nothing names a policy: the tests using the fixture error at setup, in one line."""
     pytester.makepyfile(test_backups=BACKUPS)
