@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from rds_guard.core.rules import escaped
 from rds_guard.errors import AuditError
 
 from ..redact import without_signing_values
@@ -59,11 +60,13 @@ class LedgerUnavailable(AuditError):
 
 
 def describe_error(error: BaseException) -> str:
-    """What went wrong talking to the ledger or the checkpoints' bucket, in one line, without
-    the secrets a message may quote (`without_signing_values`: an endpoint's password)."""
+    """What went wrong talking to the ledger or the checkpoints' bucket, in one line (a line
+    break or a terminal escape in the service's message is written as its escape: the guard's
+    thread logs it), without the secrets a message may quote (`without_signing_values`: an
+    endpoint's password)."""
     if isinstance(error, ClientError):
         info = error.response.get("Error", {})
         text = f"{info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(": ")
     else:
         text = str(error) or type(error).__name__
-    return without_signing_values(text)
+    return escaped(without_signing_values(text))

@@ -30,6 +30,7 @@ from ledger_helpers import (
     REGION,
     complete_lines,
     delete_item,
+    dynamodb_error,
     item_at,
     ledger_findings,
     ledger_guard,
@@ -408,6 +409,33 @@ def test_ship_names_missing_and_damaged_beside_an_error_and_never_up_to_date() -
     assert "up to date" not in gap and "seqs 4 to 5 in no record" in gap
     fine = ShipResult(Path("log"), "s", acked=9, last=9).describe()
     assert fine.endswith("acknowledged through seq 9, up to date")
+
+
+def test_a_ledger_error_message_cannot_forge_a_line_of_the_applications_log(
+    table: LedgerTable, log_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whoever answers for the ledger (a proxy, an endpoint the environment names) puts a
+    line break and a terminal escape in its error message: the guard's shipping thread logs
+    the error, and the message would have forged a line of the application's log. It is one
+    line, each such character written as its escape."""
+    write_log(log_path, 3)
+    message = "denied\nrds_guard: WARNING all records shipped\x1b[2J"
+
+    def deny(request: Any, **_: Any) -> Any:
+        return dynamodb_error("AccessDeniedException", message)
+
+    clients = Clients(REGION)
+    on_send(clients.dynamodb, "PutItem", deny)
+    log = ShippingLog(log_path, ledger=LedgerPolicy(table.name, REGION), clients=clients)
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        try:
+            log.start()  # the thread: it logs why the records wait
+            wait_until(lambda: "cannot be reached" in caplog.text, what="the thread's warning")
+        finally:
+            log.close()
+    (warning,) = [r.getMessage() for r in caplog.records if "cannot be reached" in r.getMessage()]
+    assert "denied\\nrds_guard: WARNING all records shipped\\x1b[2J" in warning
+    assert all(r.getMessage().isprintable() for r in caplog.records)
 
 
 def test_a_shipped_record_made_junk_is_named_by_its_gap_only(
