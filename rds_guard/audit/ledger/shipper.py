@@ -210,14 +210,21 @@ class Shipper:
         as they stay the same (the guard's thread runs again and again over them)."""
         if damaged and damaged != self._told_damaged:
             file, offset = damaged[0]
-            logger.warning(
-                "%s: %d line(s) after the log's last record hold no record (the first at byte"
-                " %d of %s; damaged?): not shipped, verify will report it",
-                self.path,
-                len(damaged),
-                offset,
-                file,
-            )
+            if (file, offset) == (str(self.path), 0):  # `_run`: the series cannot be walked
+                logger.warning(
+                    "%s: its first line holds no record (damaged?): nothing of the log is"
+                    " shipped until it is repaired; verify will report it",
+                    self.path,
+                )
+            else:
+                logger.warning(
+                    "%s: %d line(s) after the log's last record hold no record (the first at"
+                    " byte %d of %s; damaged?): not shipped, verify will report it",
+                    self.path,
+                    len(damaged),
+                    offset,
+                    file,
+                )
         self._told_damaged = list(damaged)
 
     def _unchanged(self, state: ShipState, last: tuple[int, bytes]) -> bool:
