@@ -251,7 +251,7 @@ def url_expires_in(url: str, asked: object) -> object:
     """The seconds a presigned URL is valid for, as it says itself (SigV4's
     ``X-Amz-Expires``): botocore signs ``ExpiresIn=None`` as its default of an hour and
     ``"60"`` as 60 seconds, which the caller's ``asked`` does not say. ``asked`` when the URL
-    says it once in no such number."""
+    does not carry exactly one whole number of seconds."""
     query = urllib.parse.urlsplit(url).query
     said = urllib.parse.parse_qs(query, keep_blank_values=True).get("X-Amz-Expires", [])
     return int(said[0]) if len(said) == 1 and _SECONDS.fullmatch(said[0]) else asked
