@@ -25,6 +25,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ...core.rules import escaped
 from ..record import stream_id, utc_now
 from .errors import Fork, RemoteAhead, ShipRefused, Unnamed, describe_error
 from .items import (
@@ -75,6 +76,7 @@ class Shipper:
         batch: int = BATCH,
     ) -> None:
         self.path = Path(path)
+        self._shown = escaped(str(self.path))  # the log named in a warning, on one line
         self.table = table
         self.series = Series(self.path)
         self.state_file = StateFile(self.path)
@@ -214,16 +216,16 @@ class Shipper:
                 logger.warning(
                     "%s: its first line holds no record (damaged?): nothing of the log is"
                     " shipped until it is repaired; verify will report it",
-                    self.path,
+                    self._shown,
                 )
             else:
                 logger.warning(
                     "%s: %d line(s) after the log's last record hold no record (the first at"
                     " byte %d of %s; damaged?): not shipped, verify will report it",
-                    self.path,
+                    self._shown,
                     len(damaged),
                     offset,
-                    file,
+                    escaped(file),
                 )
         self._told_damaged = list(damaged)
 
@@ -288,7 +290,7 @@ class Shipper:
                 "%s: the marker of stream %s (its item at seq 0, which lists the stream for "
                 "verify --ledger and the checkpoints) held something else; put back. Someone "
                 "who can write the table overwrote it",
-                self.path,
+                self._shown,
                 stream,
             )
 
@@ -340,7 +342,7 @@ class Shipper:
                 "%s: the ledger's item at seq %d of stream %s carries our record's digest on "
                 "other bytes: it was edited in the ledger (rds-guard audit verify --ledger "
                 "reports it; the original is this log's line %d)",
-                self.path,
+                self._shown,
                 seq,
                 stream,
                 seq,
@@ -411,7 +413,7 @@ class Shipper:
                 logger.warning(
                     "%s: the local log has no record with seq %d (the next is %d): shipped "
                     "as it is, verify will report it",
-                    self.path,
+                    self._shown,
                     acked + 1,
                     entry.seq,
                 )

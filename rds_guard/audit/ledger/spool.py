@@ -336,7 +336,7 @@ def _run(ref: weakref.ref[ShippingLog], give_up: threading.Event) -> None:
         try:
             result = log.ship_once(stop=give_up)
         except Exception:  # the thread must live on: a bug here is logged, not fatal
-            logger.exception("%s: shipping to the ledger failed", log.path)
+            logger.exception("%s: shipping to the ledger failed", escaped(str(log.path)))
             result = None
         if last_run or give_up.is_set() or log.refused is not None:
             if last_run or give_up.is_set():  # `close` may have left the put workers to it
@@ -347,13 +347,15 @@ def _run(ref: weakref.ref[ShippingLog], give_up: threading.Event) -> None:
                 log.checkpoint_if_due()
             except Exception as exc:  # a checkpoint is a bonus: shipping goes on
                 logger.warning(
-                    "%s: could not write a checkpoint: %s", log.path, describe_error(exc)
+                    "%s: could not write a checkpoint: %s",
+                    escaped(str(log.path)),
+                    describe_error(exc),
                 )
         failed = result is None or result.error is not None
         if failed and result is not None:
             logger.warning(
                 "%s: the ledger cannot be reached (%s); %d record(s) wait in the local log",
-                log.path,
+                escaped(str(log.path)),
                 result.error,
                 result.pending,
             )

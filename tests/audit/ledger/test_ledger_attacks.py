@@ -438,6 +438,25 @@ def test_a_ledger_error_message_cannot_forge_a_line_of_the_applications_log(
     assert all(r.getMessage().isprintable() for r in caplog.records)
 
 
+def test_a_log_named_with_a_line_break_is_warned_of_on_one_line(
+    table: LedgerTable, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The shipper's warnings name the log: a path holding a line break (a directory an
+    application was given) split each into two lines of the application's log, the second
+    one the path's to write. Each is one line, the break written as its escape."""
+    log_path = tmp_path / "logs\nrds_guard: WARNING forged" / "audit.jsonl"
+    log_path.parent.mkdir()
+    lines = write_log(log_path, 6)
+    write_lines(log_path, [*lines[:2], *lines[3:], b"junk"])  # seq 3 missing, junk at the end
+    with caplog.at_level(logging.WARNING, logger="rds_guard"):
+        result = ship(log_path, table)
+    assert (result.missing, len(result.damaged)) == ([(3, 3)], 1)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("no record with seq 3" in m for m in messages)
+    assert any("hold no record" in m for m in messages)
+    assert all("logs\\nrds_guard: WARNING forged" in m and m.isprintable() for m in messages)
+
+
 def test_a_shipped_record_made_junk_is_named_by_its_gap_only(
     table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
