@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
-from aws import guarded_client, make_cluster, snapshot_arn, snapshot_tags
+from aws import guarded_client, guarded_session, make_cluster, snapshot_arn, snapshot_tags
 from botocore.exceptions import ParamValidationError
 from policies import AUDITED, STRICT, WARN, write_policy
 from servers import DocDBResponder, MotoServer
@@ -365,6 +365,29 @@ def test_clients_made_before_install_and_calls_after_uninstall_are_unguarded(
     )
     after = session.client("rds")
     after.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x2")
+
+
+def test_a_guards_policy_cannot_be_swapped_under_it(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """``guard.policy = <a warn policy>`` made calls judged in warn mode by half of the
+    guard (its leniency was settled at install from the enforce policy) while every record
+    carried the enforce file's digest. The policy is read-only; the call is still blocked
+    and never sent."""
+    session, guard = guarded_session(write_policy(tmp_path, STRICT), on=moto_server)
+    enforced = guard.policy
+    with pytest.raises(AttributeError):
+        guard.policy = rds_guard.Policy(mode="warn")  # type: ignore[misc]
+    assert guard.policy is enforced
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds, copy_tags=True, tags={"team": "core", "env": "qa"})
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2"
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    guard.uninstall()
 
 
 def test_leaving_the_with_block_uninstalls_the_guard(moto_inprocess: None, tmp_path: Path) -> None:

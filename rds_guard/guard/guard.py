@@ -60,7 +60,7 @@ class Guard:
     def __init__(
         self, policy: Policy, audit: AuditLog | None, stack: Stack, order: int | None = None
     ) -> None:
-        self.policy = policy
+        self._policy = policy
         self.audit = audit
         self._stack = stack
         self.order = next(INSTALL_ORDER) if order is None else order
@@ -75,6 +75,13 @@ class Guard:
             for name, row in OPERATIONS.items()
             if row.generates_name and policy.naming_for(name).generate is not None
         )
+
+    @property
+    def policy(self) -> Policy:
+        """The loaded `Policy` this guard judges by. Read-only: what the guard settled at
+        install rests on it (warn mode's leniency, the names it generates), and its audit
+        log's records carry its digest."""
+        return self._policy
 
     def resolve(self) -> Guard:
         """The guard itself (as a stack holds it, an `Installed` like a lazy install)."""
