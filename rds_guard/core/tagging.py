@@ -306,7 +306,12 @@ def inherit_violation(request: Request, found: Unreadable) -> Violation:
     assert request.row.source is not None
     reference = request.reference()
     cause = f" ({found.why})" if found.why else ""
-    access = "" if found.elsewhere else "grant read access to the source, "
+    if found.elsewhere:  # no access granted lets this client read it
+        access = ""
+    elif (found.why or "").endswith(("NotFound", "NotFoundFault")):  # warn mode: no source
+        access = "check the source's name (the service says it does not exist), "
+    else:
+        access = "grant read access to the source, "
     return Violation(
         "tags.inherit",
         request.row.source,

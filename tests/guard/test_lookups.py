@@ -71,6 +71,16 @@ def test_warn_mode_sends_a_call_whose_source_does_not_exist_as_made(
     assert (requested["event"], failed["event"]) == ("requested", "failed")
     assert failed["error"]["code"] == "DBClusterNotFoundFault"
     assert failed["call"] == requested["call"]
+    # the warning says what is wrong: a name with no source, not access to grant
+    for violation in requested["violations"]:
+        assert violation["rule"] == "tags.inherit"
+        assert (
+            "check the source's name (the service says it does not exist)" in violation["message"]
+        )
+        assert "grant read access" not in violation["message"]
+    assert [v["rule"] for v in requested["violations"]] == (
+        ["tags.inherit"] if policy == DEFAULTS_ONLY else []
+    )
 
 
 def test_access_denied_is_tags_inherit_naming_the_code(
