@@ -244,7 +244,7 @@ def expiry(expires_in: object, now: datetime | None = None) -> str | None:
     return moment.isoformat(timespec="seconds")[:19] + "Z"  # strftime drops a year's zeros
 
 
-_SECONDS = re.compile(r"-?[0-9]+")
+_SECONDS = re.compile(r"-?[0-9]{1,20}")  # `expiry` holds any more to the calendar's ends
 
 
 def url_expires_in(url: str, asked: object) -> object:

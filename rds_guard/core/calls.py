@@ -20,11 +20,13 @@ class Unreadable:
 
     ``why`` is what stopped the read (an error code and message), when it is known;
     ``elsewhere``: the source is in another region than the client, so no access granted
-    would let the call read it.
+    would let the call read it; ``missing``: the service said it does not exist (a
+    ``...NotFound`` error, which in warn mode does not stop the call).
     """
 
     why: str | None = None
     elsewhere: bool = False
+    missing: bool = False
 
 
 UNREADABLE: Final = Unreadable()

@@ -308,7 +308,7 @@ def inherit_violation(request: Request, found: Unreadable) -> Violation:
     cause = f" ({found.why})" if found.why else ""
     if found.elsewhere:  # no access granted lets this client read it
         access = ""
-    elif (found.why or "").endswith(("NotFound", "NotFoundFault")):  # warn mode: no source
+    elif found.missing:  # warn mode: the service says there is no such source
         access = "check the source's name (the service says it does not exist), "
     else:
         access = "grant read access to the source, "

@@ -5,6 +5,7 @@ warn mode a failed look-up stops nothing: the call is sent as made."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from aws import audit_records, deny, guarded_client, make_cluster
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from policies import DEFAULTS_ONLY, write_policy
 from servers import MotoServer, raw_response
 
@@ -99,6 +100,35 @@ def test_access_denied_is_tags_inherit_naming_the_code(
     assert moto_server.count("CreateDBClusterSnapshot") == 0
     (blocked,) = audit_records(tmp_path)
     assert "AccessDenied" in blocked["violations"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "advice"),
+    [
+        ("DBInstanceNotFound", "check the source's name"),
+        ("denied, saying NotFound", "grant read access to the source"),
+    ],
+)
+def test_warn_mode_advice_follows_the_services_error_code_not_its_words(
+    moto_server: MotoServer, tmp_path: Path, answer: str, advice: str
+) -> None:
+    """warn: an instance that does not exist (its code, `DBInstanceNotFound`) is a name to
+    check; access denied is access to grant, even when its message ends in "NotFound"."""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY, mode="warn"), on=moto_server)
+    if answer.startswith("denied"):
+        rds.create_db_instance(
+            DBInstanceIdentifier="db1",
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            CopyTagsToSnapshot=True,
+        )
+        deny(rds, "DescribeDBInstances", message="User may not read: NotFound")
+    with contextlib.suppress(ClientError):  # the service's own answer to the call as made
+        rds.create_db_snapshot(DBInstanceIdentifier="db1", DBSnapshotIdentifier=GOOD)
+    requested = audit_records(tmp_path)[0]
+    (violation,) = requested["violations"]
+    assert violation["rule"] == "tags.inherit"
+    assert advice in violation["message"]
 
 
 def test_an_unreachable_endpoint_raises_the_connection_error(

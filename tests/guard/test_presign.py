@@ -109,8 +109,8 @@ def test_a_presign_valid_beyond_the_calendar_is_recorded_and_gets_its_url(
 
 @pytest.mark.parametrize(
     ("expires_in", "seconds"),
-    [(None, 3600), ("60", 60), (600, 600), (60.5, None), ("soon", None)],
-    ids=["none-is-an-hour", "text", "int", "float", "not-a-number"],
+    [(None, 3600), ("60", 60), (600, 600), (60.5, None), ("soon", None), ("1" * 5000, None)],
+    ids=["none-is-an-hour", "text", "int", "float", "not-a-number", "5000-digits"],
 )
 def test_a_presigns_record_holds_the_expiry_its_url_carries(
     moto_server: MotoServer, tmp_path: Path, expires_in: Any, seconds: int | None

@@ -123,7 +123,7 @@ class Series:
     def starts_with_junk(self) -> bool:
         """Whether the live file starts with a complete line that holds no record: the series
         cannot be walked from it (`files` is empty), so no record of it is shipped."""
-        first = _first_record_line(self.path)
+        first = _first_complete_line(self.path)
         return first is not None and _record_seq(first) is None
 
     def first_line(self) -> bytes | None:
@@ -255,6 +255,12 @@ def _starts_a_line(fd: int, offset: int) -> bool:
 
 
 def _first_record_line(path: Path) -> bytes | None:
+    return _first_complete_line(path) or None  # an empty line is no record's
+
+
+def _first_complete_line(path: Path) -> bytes | None:
+    """The file's first line when it ends with a newline (empty, when the file starts with
+    one); None when the file cannot be read or holds no complete line."""
     try:
         fd = os.open(path, READ_FLAGS)
     except OSError:
@@ -262,7 +268,7 @@ def _first_record_line(path: Path) -> bytes | None:
     try:
         with contextlib.suppress(OSError):
             line = first_line(fd)
-            if line and os.pread(fd, 1, len(line)) == b"\n":
+            if os.pread(fd, 1, len(line)) == b"\n":
                 return line
         return None
     finally:

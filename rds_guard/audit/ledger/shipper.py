@@ -139,8 +139,8 @@ class Shipper:
                     result.busy = True
                     return result
                 try:
-                    self._run(result, through, progress, stop, start)
-                    self._tell_damaged(result.damaged)
+                    if self._run(result, through, progress, stop, start):
+                        self._tell_damaged(result.damaged)
                 except ShipRefused:  # an AuditError, hence a BotoCoreError: not a lost link
                     raise
                 except (BotoCoreError, ClientError) as exc:
@@ -158,13 +158,17 @@ class Shipper:
         progress: Progress | None,
         stop: threading.Event | None,
         start: int | None,
-    ) -> None:
+    ) -> bool:
+        """One run under the lock; True when it read the log to its end (not stopped early by
+        an error or ``stop``)."""
         saved = self.state_file.load()
         last = self.series.last()
         if last is None:
             if self.series.starts_with_junk():  # no series to walk: nothing in it is shipped
                 result.damaged.append((str(self.path), 0))
-            return
+                if saved is not None and saved.table == self.table.name:
+                    result.acked = saved.acked  # what was shipped before the line was damaged
+            return True
         result.last = last[0]
         first = self.series.first_line()
         if (
@@ -203,13 +207,15 @@ class Shipper:
             if progress is not None:
                 progress(min(total, result.shipped + result.already), total)
             if result.error is not None:
-                return
+                return False
             if stop is not None and stop.is_set() and (through is None or state.acked >= through):
-                return
+                return False
+        return True
 
     def _tell_damaged(self, damaged: list[tuple[str, int]]) -> None:
         """Warn of the lines after the series' last record that hold none, once for as long
-        as they stay the same (the guard's thread runs again and again over them)."""
+        as they stay the same (the guard's thread runs again and again over them); told only
+        what a run that read the whole log found."""
         if damaged and damaged != self._told_damaged:
             file, offset = damaged[0]
             if (file, offset) == (str(self.path), 0):  # `_run`: the series cannot be walked
@@ -474,4 +480,4 @@ def _done(put: Callable[[Item], Put], item: Item) -> concurrent.futures.Future[P
     return future
 
 
-__all__ = ["BATCH", "WORKERS", "Cursor", "Shipper"]
+__all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper"]

@@ -98,6 +98,7 @@ class ShippingLog(AuditLog):
         self.clients = clients if clients is not None else Clients(location_of(ledger).region)
         self.table = LedgerTable(self.clients, ledger.table)
         self.shipper = Shipper(self.path, self.table)
+        self._shown = escaped(str(self.path))  # the log named in a warning, on one line
         self.refused: ShipRefused | None = None
         """Set once the stream was refused (a fork, the ledger ahead): nothing more is
         shipped from this process, and in required mode every call fails."""
@@ -176,7 +177,7 @@ class ShippingLog(AuditLog):
             logger.warning(
                 "%s: the %s record (seq %d) is not in the ledger yet (%s); it waits in the "
                 "local log",
-                escaped(str(self.path)),
+                self._shown,
                 event,
                 seq,
                 escaped(problem),
@@ -305,12 +306,13 @@ class ShippingLog(AuditLog):
             logger.warning(
                 "checkpoint %d is dated %s, %.0f s ahead of this host's clock: writing the next",
                 signed.number,
-                signed.time,
+                escaped(signed.time),
                 -age,
             )
         outcome = write_checkpoint(self.table, self._store, attempts=1, newest=newest)
         for finding in outcome.findings:
-            logger.error("checkpoint %s: %s", outcome.key, finding)
+            # a finding quotes stream names the table holds: whoever writes it chose them
+            logger.error("checkpoint %s: %s", escaped(outcome.key), escaped(finding))
         return outcome
 
 
@@ -336,7 +338,7 @@ def _run(ref: weakref.ref[ShippingLog], give_up: threading.Event) -> None:
         try:
             result = log.ship_once(stop=give_up)
         except Exception:  # the thread must live on: a bug here is logged, not fatal
-            logger.exception("%s: shipping to the ledger failed", escaped(str(log.path)))
+            logger.exception("%s: shipping to the ledger failed", log._shown)
             result = None
         if last_run or give_up.is_set() or log.refused is not None:
             if last_run or give_up.is_set():  # `close` may have left the put workers to it
@@ -348,14 +350,14 @@ def _run(ref: weakref.ref[ShippingLog], give_up: threading.Event) -> None:
             except Exception as exc:  # a checkpoint is a bonus: shipping goes on
                 logger.warning(
                     "%s: could not write a checkpoint: %s",
-                    escaped(str(log.path)),
+                    log._shown,
                     describe_error(exc),
                 )
         failed = result is None or result.error is not None
         if failed and result is not None:
             logger.warning(
                 "%s: the ledger cannot be reached (%s); %d record(s) wait in the local log",
-                escaped(str(log.path)),
+                log._shown,
                 result.error,
                 result.pending,
             )
@@ -408,8 +410,6 @@ def open_shipping_log(
     except AuditError as exc:
         if ledger.mode == "required":
             raise
-        logger.warning(
-            "%s; records wait in the local log %s", escaped(exc.detail), escaped(str(log.path))
-        )
+        logger.warning("%s; records wait in the local log %s", escaped(exc.detail), log._shown)
     log.start()
     return log

@@ -783,6 +783,29 @@ def _other_key(store: CheckpointStore) -> str:
     return str(made["KeyMetadata"]["Arn"])
 
 
+def test_a_forged_checkpoint_cannot_forge_a_line_of_the_applications_log(
+    table: LedgerTable,
+    store: CheckpointStore,
+    log_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A writer of the bucket puts checkpoint 2 naming a "key" that holds a line break and a
+    terminal escape: the guard's finding quotes it, and logged as it was, it forged a line of
+    the application's log. The finding is logged on one line, each such character escaped."""
+    _first_checkpoint(table, store, log_path, time.time() - 60)
+    guard = _Guard(table, log_path, CHECKPOINT_SPREAD)
+    assert guard.log.checkpoint_if_due() is None
+    _forged_second(store, None, "alias/k\nrds_guard: WARNING all checkpoints hold\x1b[2J")
+    guard.log._checkpoint_tried = float("-inf")  # as if an hour had passed for this host
+    with caplog.at_level(logging.ERROR, logger="rds_guard"):
+        outcome = guard.log.checkpoint_if_due()
+    guard.log.close()
+    assert outcome is not None and outcome.findings
+    (logged,) = [r.getMessage() for r in caplog.records]
+    assert "alias/k\\nrds_guard: WARNING all checkpoints hold\\x1b[2J" in logged
+    assert logged.isprintable()
+
+
 @pytest.mark.parametrize("forgery", ["unsigned", "signed by another key", "naming another key"])
 def test_a_forged_checkpoint_dated_now_does_not_silence_the_guards(
     table: LedgerTable,

@@ -346,11 +346,13 @@ def test_many_junk_lines_after_the_last_record_are_named_three_and_counted(
 
 
 @pytest.mark.parametrize("shipped_before", [False, True], ids=["new", "shipped"])
+@pytest.mark.parametrize("empty", [False, True], ids=["flipped", "empty-line-first"])
 def test_a_live_file_whose_first_line_is_junk_is_named_never_up_to_date(
     table: LedgerTable,
     log_path: Path,
     capsys: pytest.CaptureFixture[str],
     shipped_before: bool,
+    empty: bool,
 ) -> None:
     """The live file's first line made junk, before or after its records were shipped: the
     series cannot be walked from it, and ship said "up to date" (exit 0) while none of the
@@ -361,10 +363,11 @@ def test_a_live_file_whose_first_line_is_junk_is_named_never_up_to_date(
     if shipped_before:
         assert ship(log_path, table).acked == 4
         stream = stream_of(table, log_path)
-    write_lines(log_path, [_flipped(lines[0]), *lines[1:]])
+    write_lines(log_path, [b"", *lines] if empty else [_flipped(lines[0]), *lines[1:]])
     done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--json")
     (shipped,) = json.loads(done.out)["logs"]
     assert (done.code, shipped["shipped"]) == (1, 0)
+    assert shipped["acked"] == (4 if shipped_before else 0)  # as shipped before the damage
     assert shipped["damaged"] == [{"path": str(log_path), "offset": 0}]
     said = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL)
     assert said.code == 1
