@@ -244,7 +244,8 @@ def expiry(expires_in: object, now: datetime | None = None) -> str | None:
     return moment.isoformat(timespec="seconds")[:19] + "Z"  # strftime drops a year's zeros
 
 
-_SECONDS = re.compile(r"-?[0-9]{1,20}")  # `expiry` holds any more to the calendar's ends
+_SECONDS = re.compile(r"(-?)([0-9]+)")
+_MOST_SECONDS = 10**20  # more than the calendar holds: `expiry` takes it to its end
 
 
 def url_expires_in(url: str, asked: object) -> object:
@@ -254,7 +255,13 @@ def url_expires_in(url: str, asked: object) -> object:
     does not carry exactly one whole number of seconds."""
     query = urllib.parse.urlsplit(url).query
     said = urllib.parse.parse_qs(query, keep_blank_values=True).get("X-Amz-Expires", [])
-    return int(said[0]) if len(said) == 1 and _SECONDS.fullmatch(said[0]) else asked
+    number = _SECONDS.fullmatch(said[0]) if len(said) == 1 else None
+    if number is None:
+        return asked
+    sign, digits = number.groups()
+    # never int() of thousands of digits (Python refuses past 4,300)
+    seconds = int(digits) if len(digits) <= 20 else _MOST_SECONDS
+    return -seconds if sign else seconds
 
 
 def status_of(http_response: object) -> int | None:

@@ -166,8 +166,6 @@ class Shipper:
         if last is None:
             if self.series.starts_with_junk():  # no series to walk: nothing in it is shipped
                 result.damaged.append((str(self.path), 0))
-                if saved is not None and saved.table == self.table.name:
-                    result.acked = saved.acked  # what was shipped before the line was damaged
             return True
         result.last = last[0]
         first = self.series.first_line()

@@ -367,7 +367,7 @@ def test_a_live_file_whose_first_line_is_junk_is_named_never_up_to_date(
     done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--json")
     (shipped,) = json.loads(done.out)["logs"]
     assert (done.code, shipped["shipped"]) == (1, 0)
-    assert shipped["acked"] == (4 if shipped_before else 0)  # as shipped before the damage
+    assert shipped["acked"] == 0  # nothing of the log can be held to the ledger
     assert shipped["damaged"] == [{"path": str(log_path), "offset": 0}]
     said = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL)
     assert said.code == 1
