@@ -76,7 +76,8 @@ class Shipper:
         batch: int = BATCH,
     ) -> None:
         self.path = Path(path)
-        self._shown = escaped(str(self.path))  # the log named in a warning, on one line
+        self.shown = escaped(str(self.path))
+        """The log's path as a warning names it: on one line, whatever it holds."""
         self.table = table
         self.series = Series(self.path)
         self.state_file = StateFile(self.path)
@@ -220,13 +221,13 @@ class Shipper:
                 logger.warning(
                     "%s: its first line holds no record (damaged?): nothing of the log is"
                     " shipped until it is repaired; verify will report it",
-                    self._shown,
+                    self.shown,
                 )
             else:
                 logger.warning(
                     "%s: %d line(s) after the log's last record hold no record (the first at"
                     " byte %d of %s; damaged?): not shipped, verify will report it",
-                    self._shown,
+                    self.shown,
                     len(damaged),
                     offset,
                     escaped(file),
@@ -294,7 +295,7 @@ class Shipper:
                 "%s: the marker of stream %s (its item at seq 0, which lists the stream for "
                 "verify --ledger and the checkpoints) held something else; put back. Someone "
                 "who can write the table overwrote it",
-                self._shown,
+                self.shown,
                 stream,
             )
 
@@ -346,7 +347,7 @@ class Shipper:
                 "%s: the ledger's item at seq %d of stream %s carries our record's digest on "
                 "other bytes: it was edited in the ledger (rds-guard audit verify --ledger "
                 "reports it; the original is this log's line %d)",
-                self._shown,
+                self.shown,
                 seq,
                 stream,
                 seq,
@@ -417,7 +418,7 @@ class Shipper:
                 logger.warning(
                     "%s: the local log has no record with seq %d (the next is %d): shipped "
                     "as it is, verify will report it",
-                    self._shown,
+                    self.shown,
                     acked + 1,
                     entry.seq,
                 )

@@ -98,7 +98,6 @@ class ShippingLog(AuditLog):
         self.clients = clients if clients is not None else Clients(location_of(ledger).region)
         self.table = LedgerTable(self.clients, ledger.table)
         self.shipper = Shipper(self.path, self.table)
-        self._shown = escaped(str(self.path))  # the log named in a warning, on one line
         self.refused: ShipRefused | None = None
         """Set once the stream was refused (a fork, the ledger ahead): nothing more is
         shipped from this process, and in required mode every call fails."""
@@ -177,7 +176,7 @@ class ShippingLog(AuditLog):
             logger.warning(
                 "%s: the %s record (seq %d) is not in the ledger yet (%s); it waits in the "
                 "local log",
-                self._shown,
+                self.shipper.shown,
                 event,
                 seq,
                 escaped(problem),
@@ -338,7 +337,7 @@ def _run(ref: weakref.ref[ShippingLog], give_up: threading.Event) -> None:
         try:
             result = log.ship_once(stop=give_up)
         except Exception:  # the thread must live on: a bug here is logged, not fatal
-            logger.exception("%s: shipping to the ledger failed", log._shown)
+            logger.exception("%s: shipping to the ledger failed", log.shipper.shown)
             result = None
         if last_run or give_up.is_set() or log.refused is not None:
             if last_run or give_up.is_set():  # `close` may have left the put workers to it
@@ -350,14 +349,14 @@ def _run(ref: weakref.ref[ShippingLog], give_up: threading.Event) -> None:
             except Exception as exc:  # a checkpoint is a bonus: shipping goes on
                 logger.warning(
                     "%s: could not write a checkpoint: %s",
-                    log._shown,
+                    log.shipper.shown,
                     describe_error(exc),
                 )
         failed = result is None or result.error is not None
         if failed and result is not None:
             logger.warning(
                 "%s: the ledger cannot be reached (%s); %d record(s) wait in the local log",
-                log._shown,
+                log.shipper.shown,
                 result.error,
                 result.pending,
             )
@@ -410,6 +409,7 @@ def open_shipping_log(
     except AuditError as exc:
         if ledger.mode == "required":
             raise
-        logger.warning("%s; records wait in the local log %s", escaped(exc.detail), log._shown)
+        shown = log.shipper.shown
+        logger.warning("%s; records wait in the local log %s", escaped(exc.detail), shown)
     log.start()
     return log
