@@ -14,8 +14,9 @@ class ShipResult:
     ``error`` says why the run stopped early (the records wait); ``busy`` that another
     shipper held the log; ``missing``, the seqs (first, last) no record of the log's series
     holds, passed over: they cannot reach the ledger; ``damaged``, the lines after the last
-    record of the series that hold none (file, byte offset), such as a last record made junk, or
-    the live file's first line when it holds none (no record of the log is shipped then)."""
+    record of the series that hold none (file, byte offset; the first `Junk.KEPT` of them),
+    such as a last record made junk, or the live file's first line when it holds none (no
+    record of the log is shipped then); ``damaged_count``, how many such lines there are."""
 
     path: Path
     stream: str = ""
@@ -27,6 +28,7 @@ class ShipResult:
     busy: bool = False
     missing: list[tuple[int, int]] = field(default_factory=list)
     damaged: list[tuple[str, int]] = field(default_factory=list)
+    damaged_count: int = 0
 
     @property
     def pending(self) -> int:
@@ -56,5 +58,5 @@ class ShipResult:
             )
         for file, offset in self.damaged[:3]:
             where += f"; the line at byte {offset} of {file} is no record (damaged?): not shipped"
-        more = len(self.damaged) - 3
+        more = self.damaged_count - min(3, len(self.damaged))
         return where + (f"; {more} more such line(s)" if more > 0 else "")

@@ -83,6 +83,29 @@ class Entry:
     cursor: Cursor
 
 
+class Junk:
+    """The complete lines after the series' last record read that hold no record: how many,
+    and where the first `KEPT` are (file, byte offset). Only so many are kept: whoever can
+    write the log could append millions of them, and a run must not hold them all."""
+
+    KEPT = 100
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lines: list[tuple[str, int]] = []
+
+    def add(self, path: Path, offset: int) -> None:
+        """One more such line, at ``offset`` of ``path``."""
+        self.count += 1
+        if len(self.lines) < self.KEPT:
+            self.lines.append((str(path), offset))
+
+    def clear(self) -> None:
+        """A record came after them: the gap in the seqs names what they took."""
+        self.count = 0
+        self.lines.clear()
+
+
 class Series:
     """The rotated series a log file ends, oldest file first, as far back as its archives
     are still there."""
@@ -143,13 +166,12 @@ class Series:
         return None
 
     def entries(
-        self, start: int, cursor: Cursor | None = None, damaged: list[tuple[str, int]] | None = None
+        self, start: int, cursor: Cursor | None = None, damaged: Junk | None = None
     ) -> Iterator[Entry]:
         """Every record line with seq ``start`` or more, in file order (a complete line that
         is no record is passed over), resuming at ``cursor`` when it still fits. ``damaged``
-        ends holding the file and byte offset of each such line after the series' last record
-        read: one that leaves no gap in the seqs (the last record made junk), where one with a
-        record after it does.
+        ends holding such lines after the series' last record read (`Junk`): they leave no gap
+        in the seqs (the last record made junk), where those with a record after them do.
 
         Raises `Reordered` at a record whose seq is not above the one before it in its file
         (the cursor's counts): older records copied behind the writer, whose next record
@@ -201,7 +223,7 @@ def _read(
     offset: int,
     before: int,
     following: int | None,
-    damaged: list[tuple[str, int]] | None = None,
+    damaged: Junk | None = None,
 ) -> Iterator[Entry]:
     try:
         fd = os.open(log.path, READ_FLAGS)
@@ -221,9 +243,9 @@ def _read(
                 seq = _record_seq(line)
                 if seq is None:
                     if damaged is not None:
-                        damaged.append((str(log.path), begin))
+                        damaged.add(log.path, begin)
                     continue
-                if damaged:  # a record after them: a gap in the seqs shows what they took
+                if damaged is not None and damaged.count:
                     damaged.clear()
                 if seq <= before:
                     raise Reordered(

@@ -44,7 +44,7 @@ from .items import (
 )
 from .location import Clients
 from .results import ShipResult
-from .series import Cursor, Entry, Series, in_batches
+from .series import Cursor, Entry, Junk, Series, in_batches
 from .state import ShipState, StateFile
 from .table import FORK, LedgerTable, Put, stored_digest
 from .workers import PutWorkers
@@ -88,7 +88,7 @@ class Shipper:
         self._trusted: ShipState | None = None  # the state this shipper saved last
         self._acked_line: bytes | None = None  # the line of the record it acknowledges
         self._checked_at = -RECHECK
-        self._told_damaged: list[tuple[str, int]] = []
+        self._told_damaged: tuple[list[tuple[str, int]], int] = ([], 0)
 
     @property
     def clients(self) -> Clients:
@@ -141,7 +141,7 @@ class Shipper:
                     return result
                 try:
                     if self._run(result, through, progress, stop, start):
-                        self._tell_damaged(result.damaged)
+                        self._tell_damaged(result.damaged, result.damaged_count)
                 except ShipRefused:  # an AuditError, hence a BotoCoreError: not a lost link
                     raise
                 except (BotoCoreError, ClientError) as exc:
@@ -166,7 +166,7 @@ class Shipper:
         last = self.series.last()
         if last is None:
             if self.series.starts_with_junk():  # no series to walk: nothing in it is shipped
-                result.damaged.append((str(self.path), 0))
+                result.damaged, result.damaged_count = [(str(self.path), 0)], 1
             return True
         result.last = last[0]
         first = self.series.first_line()
@@ -197,25 +197,30 @@ class Shipper:
             state = ShipState(self.table.name, stream, begin - 1, cursor)
         result.acked = state.acked
         total = max(0, result.last - state.acked)
-        entries = self.series.entries(state.acked + 1, state.cursor, result.damaged)
-        for batch in in_batches(entries, self.batch):
-            state, line = self._send(batch, state, result)
-            self._save(state, line)
-            result.acked = state.acked
-            result.last = max(result.last, batch[-1].seq)
-            if progress is not None:
-                progress(min(total, result.shipped + result.already), total)
-            if result.error is not None:
-                return False
-            if stop is not None and stop.is_set() and (through is None or state.acked >= through):
-                return False
-        return True
+        junk = Junk()
+        entries = self.series.entries(state.acked + 1, state.cursor, junk)
+        try:
+            for batch in in_batches(entries, self.batch):
+                state, line = self._send(batch, state, result)
+                self._save(state, line)
+                result.acked = state.acked
+                result.last = max(result.last, batch[-1].seq)
+                if progress is not None:
+                    progress(min(total, result.shipped + result.already), total)
+                if result.error is not None:
+                    return False
+                stopped = stop is not None and stop.is_set()
+                if stopped and (through is None or state.acked >= through):
+                    return False
+            return True
+        finally:
+            result.damaged, result.damaged_count = junk.lines, junk.count
 
-    def _tell_damaged(self, damaged: list[tuple[str, int]]) -> None:
+    def _tell_damaged(self, damaged: list[tuple[str, int]], count: int) -> None:
         """Warn of the lines after the series' last record that hold none, once for as long
         as they stay the same (the guard's thread runs again and again over them); told only
         what a run that read the whole log found."""
-        if damaged and damaged != self._told_damaged:
+        if damaged and (damaged, count) != self._told_damaged:
             file, offset = damaged[0]
             if (file, offset) == (str(self.path), 0):  # `_run`: the series cannot be walked
                 logger.warning(
@@ -228,11 +233,11 @@ class Shipper:
                     "%s: %d line(s) after the log's last record hold no record (the first at"
                     " byte %d of %s; damaged?): not shipped, verify will report it",
                     self.shown,
-                    len(damaged),
+                    count,
                     offset,
                     escaped(file),
                 )
-        self._told_damaged = list(damaged)
+        self._told_damaged = (list(damaged), count)
 
     def _unchanged(self, state: ShipState, last: tuple[int, bytes]) -> bool:
         """True while the local log still holds, at the seq this shipper acknowledged last, the

@@ -90,6 +90,7 @@ def _as_dict(result: ShipResult) -> dict[str, object]:
         "error": result.error,
         "missing": [list(seqs) for seqs in result.missing],
         "damaged": [{"path": path, "offset": offset} for path, offset in result.damaged],
+        "damaged_count": result.damaged_count,
     }
 
 

@@ -460,6 +460,29 @@ def test_a_log_named_with_a_line_break_is_warned_of_on_one_line(
     assert all("logs\\nrds_guard: WARNING forged" in m and m.isprintable() for m in messages)
 
 
+def test_a_flood_of_junk_lines_is_counted_not_held(
+    table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever can write the log appends 300,000 empty lines after its last record: a run
+    held a tuple per line (hundreds of megabytes for millions), on every run of the guard's
+    thread. It keeps the first hundred and counts the rest: `--json` names 100 and counts
+    them all, the text line names three and counts the others, and the run exits 1."""
+    lines = write_log(log_path, 2)
+    with log_path.open("ab") as log:
+        log.write(b"\n" * 300_000)
+    done = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL, "--json")
+    (shipped,) = json.loads(done.out)["logs"]
+    assert (done.code, shipped["acked"]) == (1, 2)
+    assert (len(shipped["damaged"]), shipped["damaged_count"]) == (100, 300_000)
+    first = sum(len(line) + 1 for line in lines)
+    assert shipped["damaged"][:2] == [
+        {"path": str(log_path), "offset": first},
+        {"path": str(log_path), "offset": first + 1},
+    ]
+    said = run_main(capsys, "audit", "ship", str(log_path), "--ledger", LEDGER_URL)
+    assert said.code == 1 and said.out.rstrip().endswith("; 299997 more such line(s)")
+
+
 def test_a_shipped_record_made_junk_is_named_by_its_gap_only(
     table: LedgerTable, log_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
