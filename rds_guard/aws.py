@@ -97,13 +97,24 @@ def denied(error: BaseException) -> str | None:
     permission (the read cannot be made, but nothing says the thing is not there), without
     the signing values or passwords the message may quote: it becomes a violation's message,
     and so a record's, a warning's and a `PolicyViolation`'s."""
-    response = getattr(error, "response", None) if isinstance(error, ClientError) else None
-    answer = response.get("Error") if isinstance(response, Mapping) else None
-    code = str(answer.get("Code", "")) if isinstance(answer, Mapping) else ""
+    answer = _error_of(error)
+    code = str(answer.get("Code", ""))
     if not any(word in code for word in _DENIED):
         return None
-    assert isinstance(answer, Mapping)
     return without_signing_values(f"{code}: {answer.get('Message', '')}")
+
+
+def not_found(error: BaseException) -> bool:
+    """Whether ``error`` is the service saying the thing read does not exist (its code, a
+    ``...NotFound`` or ``...NotFoundFault``, never its message's words)."""
+    return str(_error_of(error).get("Code", "")).endswith(("NotFound", "NotFoundFault"))
+
+
+def _error_of(error: BaseException) -> Mapping[str, Any]:
+    """The ``Error`` of a service's answer ``error`` carries (empty for any other error)."""
+    response = getattr(error, "response", None) if isinstance(error, ClientError) else None
+    answer = response.get("Error") if isinstance(response, Mapping) else None
+    return answer if isinstance(answer, Mapping) else {}
 
 
 def source_tags(lookup: SourceLookup, reference: str) -> Read[SourceTags]:

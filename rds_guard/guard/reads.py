@@ -183,9 +183,8 @@ def _failure(exc: Exception, reference: object, lenient: bool) -> Unreadable | L
             return LookupFailed(exc)
         # the code alone (a message may quote the endpoint's URL, password and all), redacted
         # as a record's is (`audit.fields`): a server or a proxy writes it as it likes
-        code = error_of(exc)["code"]
-        missing = isinstance(exc, ClientError) and code.endswith(("NotFound", "NotFoundFault"))
-        return Unreadable(without_signing_values(code), missing=missing)
+        code = without_signing_values(error_of(exc)["code"])
+        return Unreadable(code, missing=aws.not_found(exc))
     # a name the wire cannot carry, another handler's exception (which may quote the request)
     logger.debug("could not read %r: %s", reference, without_signing_values(str(exc)))
     return Unreadable(type(exc).__name__)
