@@ -129,6 +129,7 @@ def test_ship_then_verify(
         "error": None,
         "missing": [],
         "damaged": [],
+        "damaged_count": 0,
     }
     verified = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL)
     assert verified.code == 0
