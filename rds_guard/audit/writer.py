@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import logging
 import os
 import threading
 import weakref
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from rds_guard.core.frozen import frozen
+from rds_guard.core.logs import AUDIT_LOGGER as _logger
 from rds_guard.errors import AuditError
 
 from .fileio import (
@@ -44,8 +44,6 @@ from .record import (
 )
 from .tail import WRITE, Use, Vouched, authenticate, scan_tail
 from .torn import Torn, check_not_joined, look, overwrite
-
-_logger = logging.getLogger("rds_guard.audit")
 
 _MAX_REOPEN = 16
 

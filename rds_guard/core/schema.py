@@ -5,7 +5,6 @@ Each problem names the file, the line and the dotted key (see `positions`).
 
 from __future__ import annotations
 
-import logging
 import re
 import tomllib
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from typing import Any
 
 from . import operations, rules
 from .consistency import contradiction, naming_operation_advice
+from .logs import LOGGER as logger
 from .policy import (
     DEFAULT_AUDIT_PATH,
     DEFAULT_LOCK_TIMEOUT,
@@ -35,7 +35,7 @@ from .policy import (
 )
 from .positions import MAX_KEY_PARTS, KeyLines, hint, kind, shown, toml_error
 from .reader import ValueReader, table_holding
-from .rules import ValueGlob, Wildcard, escaped
+from .rules import ValueGlob, Wildcard
 from .samples import (
     identifier_never_valid,
     on_date,
@@ -90,8 +90,6 @@ def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
 
 
 # The schema: for each table, its keys and the reader of each value.
-logger = logging.getLogger("rds_guard")
-
 _TOP_KEYS = (
     "version",
     "mode",
@@ -178,7 +176,7 @@ class _Reader(ValueReader):
                 )
         left_out = [name for name in operations.SERVICES if name not in names]
         if left_out:
-            where = f"{escaped(self.source)}:{self.lines.find('services')}"
+            where = f"{self.source}:{self.lines.find('services')}"
             logger.warning(
                 "%s: services leaves out %s, which rds_guard judges all the same: the three"
                 " APIs share one endpoint, so an rds client can snapshot any of them",

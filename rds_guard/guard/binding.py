@@ -6,7 +6,6 @@ arguments to the guard in force. An aiobotocore client gets `aio.AioClientBindin
 from __future__ import annotations
 
 import inspect
-import logging
 import os
 import urllib.parse
 import weakref
@@ -32,8 +31,6 @@ from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
 from .turned import turned_handler
 from .validation import refuse_presign, refused
-
-logger = logging.getLogger("rds_guard")
 
 Sent = tuple[dict[str, Any], Violation | None]
 """The judged parameters as a request carries them, and ``request.changed`` when it is no

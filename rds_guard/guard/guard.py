@@ -6,7 +6,6 @@ judgement, record). The client bindings that call it are in `binding`; installin
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,8 @@ from .. import copies, wire
 from ..audit import AuditLog, new_call_id
 from ..core.calls import Decision, LookupSource
 from ..core.decide import decide
+from ..core.logs import AUDIT_LOGGER as audit_logger
+from ..core.logs import LOGGER as logger
 from ..core.operations import OPERATIONS, Operation
 from ..core.policy import Policy
 from ..core.rules import Violation
@@ -34,9 +35,6 @@ from .stacks import INSTALL_ORDER
 if TYPE_CHECKING:
     from .binding import ClientBinding
     from .stacks import Stack
-
-logger = logging.getLogger("rds_guard")
-audit_logger = logging.getLogger("rds_guard.audit")
 
 
 class LookupFailed(Exception):

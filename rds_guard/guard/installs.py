@@ -5,7 +5,6 @@ session, an emitter, a client), and the hooks that bind each new client to them.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import types
 import weakref
@@ -14,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.client import BaseClient
 from botocore.session import Session as BotocoreSession
+
+from rds_guard.core.logs import LOGGER as logger
 
 from ..audit import AuditLog, MissingKey, key_from_env
 from ..core import operations
@@ -34,8 +35,6 @@ from .stacks import INSTALL_ORDER, INSTALLS, Stack
 
 if TYPE_CHECKING:
     from ..audit.ledger.location import Clients
-
-logger = logging.getLogger("rds_guard")
 
 
 _stacks: weakref.WeakKeyDictionary[object, weakref.ref[Stack]] = weakref.WeakKeyDictionary()

@@ -16,11 +16,12 @@ No read is made for a call botocore's parameter validation refuses: the caller g
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+from rds_guard.core.logs import LOGGER as logger
 
 from .. import aws
 from ..audit.redact import without_signing_values
@@ -29,8 +30,6 @@ from ..core.calls import Unreadable
 from ..core.operations import Operation
 from ..records import error_of
 from .guard import LookupFailed
-
-logger = logging.getLogger("rds_guard")
 
 
 class Incomplete(ParamValidationError):  # type: ignore[misc]

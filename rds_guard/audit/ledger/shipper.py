@@ -17,7 +17,6 @@ records wait in the local log for the next one.
 from __future__ import annotations
 
 import concurrent.futures
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ...core.rules import escaped
+from ...core.logs import LOGGER as logger
 from ..record import stream_id, utc_now
 from .errors import Fork, RemoteAhead, ShipRefused, Unnamed, describe_error
 from .items import (
@@ -48,8 +47,6 @@ from .series import Cursor, Entry, Junk, Series, in_batches
 from .state import ShipState, StateFile
 from .table import FORK, LedgerTable, Put, stored_digest
 from .workers import PutWorkers
-
-logger = logging.getLogger("rds_guard")
 
 BATCH = 100
 """Records sent per batch (as parallel puts)."""
@@ -76,8 +73,6 @@ class Shipper:
         batch: int = BATCH,
     ) -> None:
         self.path = Path(path)
-        self.shown = escaped(str(self.path))
-        """The log's path as a warning names it: on one line, whatever it holds."""
         self.table = table
         self.series = Series(self.path)
         self.state_file = StateFile(self.path)
@@ -226,16 +221,16 @@ class Shipper:
                 logger.warning(
                     "%s: its first line holds no record (damaged?): nothing of the log is"
                     " shipped until it is repaired; verify will report it",
-                    self.shown,
+                    self.path,
                 )
             else:
                 logger.warning(
                     "%s: %d line(s) after the log's last record hold no record (the first at"
                     " byte %d of %s; damaged?): not shipped, verify will report it",
-                    self.shown,
+                    self.path,
                     count,
                     offset,
-                    escaped(file),
+                    file,
                 )
         self._told_damaged = (list(damaged), count)
 
@@ -300,7 +295,7 @@ class Shipper:
                 "%s: the marker of stream %s (its item at seq 0, which lists the stream for "
                 "verify --ledger and the checkpoints) held something else; put back. Someone "
                 "who can write the table overwrote it",
-                self.shown,
+                self.path,
                 stream,
             )
 
@@ -352,7 +347,7 @@ class Shipper:
                 "%s: the ledger's item at seq %d of stream %s carries our record's digest on "
                 "other bytes: it was edited in the ledger (rds-guard audit verify --ledger "
                 "reports it; the original is this log's line %d)",
-                self.shown,
+                self.path,
                 seq,
                 stream,
                 seq,
@@ -423,7 +418,7 @@ class Shipper:
                 logger.warning(
                     "%s: the local log has no record with seq %d (the next is %d): shipped "
                     "as it is, verify will report it",
-                    self.shown,
+                    self.path,
                     acked + 1,
                     entry.seq,
                 )

@@ -14,7 +14,6 @@ this and starts no thread.
 from __future__ import annotations
 
 import atexit
-import logging
 import math
 import os
 import random
@@ -27,8 +26,8 @@ from typing import cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rds_guard.core.logs import LOGGER as logger
 from rds_guard.core.policy import LedgerPolicy
-from rds_guard.core.rules import escaped
 from rds_guard.errors import AuditError
 
 from ..record import Record, StrPath, parse_time
@@ -39,8 +38,6 @@ from .location import Clients, location_of, parse_s3
 from .results import ShipResult
 from .shipper import Shipper
 from .table import LedgerTable
-
-logger = logging.getLogger("rds_guard")
 
 WRITE_AHEAD = frozenset({"requested", "presigned"})
 """The events a call waits for: in ``required`` mode the ledger must hold them first."""
@@ -176,10 +173,10 @@ class ShippingLog(AuditLog):
             logger.warning(
                 "%s: the %s record (seq %d) is not in the ledger yet (%s); it waits in the "
                 "local log",
-                self.shipper.shown,
+                self.shipper.path,
                 event,
                 seq,
-                escaped(problem),
+                problem,
             )
             return
         notes = [
@@ -268,7 +265,7 @@ class ShippingLog(AuditLog):
     def _refuse(self, refused: ShipRefused) -> None:
         """Stop shipping for good (a fork, the ledger ahead of the file): log it at ERROR."""
         if self.refused is None:
-            logger.error("%s", escaped(refused.detail))
+            logger.error("%s", refused.detail)
         self.refused = refused
 
     def checkpoint_if_due(self) -> CheckpointOutcome | None:
@@ -305,13 +302,12 @@ class ShippingLog(AuditLog):
             logger.warning(
                 "checkpoint %d is dated %s, %.0f s ahead of this host's clock: writing the next",
                 signed.number,
-                escaped(signed.time),
+                signed.time,
                 -age,
             )
         outcome = write_checkpoint(self.table, self._store, attempts=1, newest=newest)
         for finding in outcome.findings:
-            # a finding quotes stream names the table holds: whoever writes it chose them
-            logger.error("checkpoint %s: %s", escaped(outcome.key), escaped(finding))
+            logger.error("checkpoint %s: %s", outcome.key, finding)
         return outcome
 
 
@@ -337,7 +333,7 @@ def _run(ref: weakref.ref[ShippingLog], give_up: threading.Event) -> None:
         try:
             result = log.ship_once(stop=give_up)
         except Exception:  # the thread must live on: a bug here is logged, not fatal
-            logger.exception("%s: shipping to the ledger failed", log.shipper.shown)
+            logger.exception("%s: shipping to the ledger failed", log.shipper.path)
             result = None
         if last_run or give_up.is_set() or log.refused is not None:
             if last_run or give_up.is_set():  # `close` may have left the put workers to it
@@ -349,14 +345,14 @@ def _run(ref: weakref.ref[ShippingLog], give_up: threading.Event) -> None:
             except Exception as exc:  # a checkpoint is a bonus: shipping goes on
                 logger.warning(
                     "%s: could not write a checkpoint: %s",
-                    log.shipper.shown,
+                    log.shipper.path,
                     describe_error(exc),
                 )
         failed = result is None or result.error is not None
         if failed and result is not None:
             logger.warning(
                 "%s: the ledger cannot be reached (%s); %d record(s) wait in the local log",
-                log.shipper.shown,
+                log.shipper.path,
                 result.error,
                 result.pending,
             )
@@ -409,7 +405,6 @@ def open_shipping_log(
     except AuditError as exc:
         if ledger.mode == "required":
             raise
-        shown = log.shipper.shown
-        logger.warning("%s; records wait in the local log %s", escaped(exc.detail), shown)
+        logger.warning("%s; records wait in the local log %s", exc.detail, log.shipper.path)
     log.start()
     return log
