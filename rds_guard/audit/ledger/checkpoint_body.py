@@ -24,6 +24,10 @@ from .items import Item, full_sha256, line_of, number, text
 ALGORITHM = "ECDSA_SHA_256"
 """The signing algorithm (an ECC_NIST_P256 key)."""
 
+MOST_BYTES = 64 * 1024 * 1024
+"""The largest checkpoint body read or written: about 300,000 streams. Whoever can write the
+bucket can put an object of any size under a checkpoint's name; no more of it is read."""
+
 
 def name_of(number: int) -> str:
     """The object name of checkpoint ``number``."""
@@ -126,6 +130,8 @@ class Checkpoint:
 def parse_body(body: bytes) -> Checkpoint:
     """The checkpoint a body holds; ValueError (or the KeyError or TypeError of a field
     missing or of the wrong kind) when it is not one, whatever its bytes."""
+    if len(body) > MOST_BYTES:
+        raise ValueError(f"larger than {MOST_BYTES} bytes, which no checkpoint is")
     try:
         return _checkpoint_of(json.loads(body))
     except (OverflowError, RecursionError) as exc:  # 1e999 as a number; arrays nested deep

@@ -31,6 +31,7 @@ from rds_guard.core.frozen import frozen
 from ..record import ZERO_HASH, utc_now
 from .checkpoint_body import (
     ALGORITHM,
+    MOST_BYTES,
     Checkpoint,
     ForkEntry,
     StreamHead,
@@ -274,7 +275,11 @@ class CheckpointStore:
         if version_id:
             kwargs["VersionId"] = version_id
         answer = self.clients.s3.get_object(**kwargs)
-        body = answer["Body"].read()
+        stream = answer["Body"]
+        try:  # one byte more than a checkpoint may hold tells a larger one (`parse_body`)
+            body = stream.read(MOST_BYTES + 1)
+        finally:
+            stream.close()
         return bytes(body), dict(answer)
 
     def key_arn(self) -> str:
@@ -289,6 +294,11 @@ class CheckpointStore:
     def put(self, checkpoint: Checkpoint) -> bool:
         """Sign ``checkpoint`` and write it create-only; False when its number is taken."""
         body = checkpoint.body()
+        if len(body) > MOST_BYTES:  # no reader would read it whole
+            raise ValueError(
+                f"checkpoint {checkpoint.number} would be {len(body)} bytes, more than the"
+                f" {MOST_BYTES} a checkpoint may hold"
+            )
         signed = self.clients.kms.sign(
             KeyId=checkpoint.key,
             Message=hashlib.sha256(body).digest(),

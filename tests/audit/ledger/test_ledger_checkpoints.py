@@ -35,6 +35,7 @@ from ledger_helpers import (
 from rds_guard import audit
 from rds_guard.audit.ledger import LedgerTable, S3Location
 from rds_guard.audit.ledger.checkpoints import (
+    MOST_BYTES,
     ZERO_HASH,
     Checkpoint,
     CheckpointStore,
@@ -545,6 +546,43 @@ def test_a_body_python_cannot_hold_is_no_checkpoint_and_the_next_one_follows(
     assert (2, "checkpoint") in _verify(table, store)
     after = write_checkpoint(table, store).checkpoint
     assert after is not None and after.number == 3
+
+
+def test_a_checkpoint_object_larger_than_any_checkpoint_is_not_read_whole(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Someone who can write to the bucket puts the next number as a body of any size (here
+    checkpoint 1's own, then spaces JSON reads past): every reader of the bucket (verify,
+    the checkpointer, each guard's shipping thread) read it whole into memory. No more than
+    one byte past `MOST_BYTES` is read; it is a `checkpoint` finding, and checkpoints go on
+    above it."""
+    _checkpointed(table, store, log_path, 3)
+    body, answer = store.read(_key(1))
+    padded = body + b" " * MOST_BYTES
+    assert parse_body(padded[:MOST_BYTES]) == parse_body(body)  # JSON, but for its size
+    _put(store, 2, padded, answer, IfNoneMatch="*")
+    read, _ = store.read(_key(2))
+    assert len(read) == MOST_BYTES + 1
+    del padded, read
+    [(number, detail)] = _history_findings(store)
+    assert number == 2 and detail.startswith(f"not a checkpoint (larger than {MOST_BYTES} bytes")
+    assert (2, "checkpoint") in _verify(table, store)
+    after = write_checkpoint(table, store).checkpoint
+    assert after is not None and after.number == 3
+
+
+def test_a_checkpoint_larger_than_a_reader_reads_is_not_written(
+    table: LedgerTable, store: CheckpointStore
+) -> None:
+    """The checkpointer refuses to sign and store a body no reader would read whole."""
+    first = write_checkpoint(table, store).checkpoint
+    assert first is not None
+    huge = dataclasses.replace(
+        first, number=2, prev=body_digest(first.body()), findings=("x" * MOST_BYTES,)
+    )
+    with pytest.raises(ValueError, match=f"more than the {MOST_BYTES} a checkpoint may hold"):
+        store.put(huge)
+    assert store.listing()[0] == [1]
 
 
 def test_a_missing_number_is_caught(table: LedgerTable, store: CheckpointStore) -> None:
