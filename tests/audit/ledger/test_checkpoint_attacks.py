@@ -926,6 +926,33 @@ def test_an_item_at_a_fractional_seq_inside_a_stream_is_named_as_such(
     assert "the item after seq 2 has seq '2.5', no whole number" in finding
 
 
+@pytest.mark.parametrize(
+    ("seq", "line", "detail"),
+    [
+        ("-1", -1, "an item has seq -1, below the stream's first record (seq 1)"),
+        ("0.5", 0, "an item has seq '0.5', no whole number"),
+        ("2.5", 2, "an item after seq 2 has seq '2.5', no whole number"),
+        ("1E+125", 4, "an item after seq 4 has seq '1E+125', no whole number"),
+    ],
+    ids=["negative", "below-one", "inside", "exponent"],
+)
+def test_verify_names_an_item_at_a_seq_no_record_has_where_it_is(
+    table: LedgerTable, log_path: Path, seq: str, line: int, detail: str
+) -> None:
+    """A table writer copies a record to a seq no writer puts. Below 1, verify never read
+    it ("ok"); a fraction or an exponent it read as seq 0, naming the stream's marker. Each
+    is now one `edited` finding, at the seq it sorts after, and the walk of the records is
+    not disturbed by it."""
+    write_log(log_path, 4)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    assert not verify_ledger(table).findings
+    put_raw(table, dict(item_at(table, stream, 1 if seq in ("-1", "0.5") else 2), seq={"N": seq}))
+    (finding,) = verify_ledger(table).findings
+    assert (finding.line, finding.reason) == (line, "edited")
+    assert finding.detail == f"{stream}: {detail}: no record's item (a table writer's)"
+
+
 # --- a checkpoint copied in, or hidden by a delete marker ---------------------------------------
 
 
