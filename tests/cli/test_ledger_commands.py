@@ -84,7 +84,52 @@ def test_ledger_init_makes_the_table_bucket_and_key_once(
     assert again.json() == {
         "made": [],
         "found": [line.removeprefix("made: ") for line in first.out.splitlines()],
+        "unfit": [],
     }
+
+
+def test_ledger_init_says_what_is_there_not_as_the_ledger_needs_it(
+    aws: MotoServer, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A table, a bucket and a key of the policy's names made for something else: `ledger
+    init` said "there already" of each, with the indexes, the Object Lock and the key spec it
+    would have made, and exit 0; verify and query failed later. It names what differs, exit 1."""
+    aws.client("dynamodb").create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    kms = aws.client("kms")
+    key = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
+    kms.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key["KeyId"])
+    run = run_main(capsys, "ledger", "init", "--policy", str(policy))
+    assert run.code == 1, run
+    assert run.out.splitlines() == [
+        f"there already, not as the ledger needs it: table {TABLE}: its key is id (HASH), not"
+        " stream (HASH), seq (RANGE); it has no index snapshot; it has no index kind",
+        f"there already, not as the ledger needs it: bucket {BUCKET}: it is not versioned;"
+        " Object Lock is not enabled",
+        f"there already, not as the ledger needs it: KMS key {KEY_ALIAS}: its KeySpec is"
+        " SYMMETRIC_DEFAULT, not ECC_NIST_P256; its KeyUsage is ENCRYPT_DECRYPT, not SIGN_VERIFY",
+    ]
+
+
+def test_ledger_init_names_the_retention_the_bucket_has(
+    aws: MotoServer, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bucket made with another retention: the one it has, not the one asked for."""
+    assert (
+        run_main(capsys, "ledger", "init", "--policy", str(policy), "--retention-days", "3").code
+        == 0
+    )
+    again = run_main(capsys, "ledger", "init", "--policy", str(policy))
+    assert again.code == 0, again
+    assert (
+        f"there already: bucket {BUCKET} (versioned, Object Lock: compliance, 3 day(s))"
+        in again.out.splitlines()
+    )
 
 
 def test_ledger_init_with_an_endpoint_url_in_a_real_process(

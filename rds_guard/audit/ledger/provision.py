@@ -8,9 +8,11 @@ recovery, deletion protection, the bucket policy.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .items import TABLE_SCHEMA
 from .location import Clients, S3Location
 from .table import LedgerTable, error_code
 
@@ -21,14 +23,21 @@ see examples/ledger.yaml)."""
 
 @dataclass
 class Provisioned:
-    """What `provision` made (``made``) and found already there (``found``), one line each."""
+    """What `provision` made (``made``), found already there as it would have made it
+    (``found``), and found there otherwise (``unfit``: what differs), one line each."""
 
     made: list[str] = field(default_factory=list)
     found: list[str] = field(default_factory=list)
+    unfit: list[str] = field(default_factory=list)
 
-    def note(self, made: bool, what: str) -> None:
-        """Say that ``what`` was made (or found)."""
-        (self.made if made else self.found).append(what)
+    def note(self, made: bool, what: str, unlike: list[str] | None = None) -> None:
+        """Say that ``what`` was made, or found (``unlike``: how it differs from ``what``)."""
+        if made:
+            self.made.append(what)
+        elif unlike:
+            self.unfit.append(f"{what.split(' (')[0]}: {'; '.join(unlike)}")
+        else:
+            self.found.append(what)
 
 
 def provision(
@@ -42,17 +51,108 @@ def provision(
     """Make the table, and the bucket and key when given, unless they exist."""
     done = Provisioned()
     made = LedgerTable(clients, table).create()
-    done.note(made, f"table {table} (indexes snapshot and kind) in {clients.region}")
+    done.note(
+        made,
+        f"table {table} (indexes snapshot and kind) in {clients.region}",
+        None if made else _table_unlike(clients, table),
+    )
     if checkpoints is not None:
-        made = _bucket(clients, checkpoints.bucket, retention_days)
+        name = checkpoints.bucket
+        made = _bucket(clients, name, retention_days)
+        retention = f"{retention_days} day(s)" if made else _retention(clients, name)
         done.note(
             made,
-            f"bucket {checkpoints.bucket} (versioned, Object Lock: compliance, "
-            f"{retention_days} day(s))",
+            f"bucket {name} (versioned, Object Lock: compliance, {retention})",
+            None if made else _bucket_unlike(clients, name),
         )
     if kms_key is not None:
-        done.note(_key(clients, kms_key), f"KMS key {kms_key} (ECC_NIST_P256, sign and verify)")
+        made = _key(clients, kms_key)
+        done.note(
+            made,
+            f"KMS key {kms_key} (ECC_NIST_P256, sign and verify)",
+            None if made else _key_unlike(clients, kms_key),
+        )
     return done
+
+
+def _keys(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
+    return [(key["AttributeName"], key["KeyType"]) for key in schema]
+
+
+def _table_unlike(clients: Clients, name: str) -> list[str]:
+    """How table ``name`` differs from what `TABLE_SCHEMA` makes: its key, the type of each
+    key attribute, each index (its key, and that it holds the keys)."""
+    found = clients.dynamodb.describe_table(TableName=name)["Table"]
+    types = {a["AttributeName"]: a["AttributeType"] for a in found.get("AttributeDefinitions", [])}
+    wanted_types = {
+        a["AttributeName"]: a["AttributeType"] for a in TABLE_SCHEMA["AttributeDefinitions"]
+    }
+    unlike = []
+    if _keys(found.get("KeySchema", [])) != _keys(TABLE_SCHEMA["KeySchema"]):
+        shown = ", ".join(f"{n} ({k})" for n, k in _keys(found.get("KeySchema", [])))
+        unlike.append(f"its key is {shown or 'none'}, not stream (HASH), seq (RANGE)")
+    indexes = {i["IndexName"]: i for i in found.get("GlobalSecondaryIndexes", [])}
+    for index in TABLE_SCHEMA["GlobalSecondaryIndexes"]:
+        there = indexes.get(index["IndexName"])
+        if there is None:
+            unlike.append(f"it has no index {index['IndexName']}")
+        elif _keys(there.get("KeySchema", [])) != _keys(index["KeySchema"]):
+            unlike.append(f"its index {index['IndexName']} has another key")
+    for attribute, kind in sorted(wanted_types.items()):
+        if attribute in types and types[attribute] != kind:
+            unlike.append(f"its attribute {attribute} is of type {types[attribute]}, not {kind}")
+    return unlike
+
+
+def _retention(clients: Clients, name: str) -> str:
+    """Bucket ``name``'s default retention, as `provision` says it (unknown: "no default")."""
+    rule = _lock(clients, name).get("Rule", {}).get("DefaultRetention", {})
+    if rule.get("Years"):  # AWS answers one of the two; an emulator may answer both
+        return f"{rule['Years']} year(s)"
+    return f"{rule['Days']} day(s)" if rule.get("Days") else "no default retention"
+
+
+def _lock(clients: Clients, name: str) -> dict[str, Any]:
+    try:
+        answer = clients.s3.get_object_lock_configuration(Bucket=name)
+    except ClientError as exc:
+        if error_code(exc) != "ObjectLockConfigurationNotFoundError":
+            raise
+        return {}
+    found: dict[str, Any] = answer.get("ObjectLockConfiguration", {})
+    return found
+
+
+def _bucket_unlike(clients: Clients, name: str) -> list[str]:
+    """How bucket ``name`` differs from what checkpoints need: versioned, Object Lock on,
+    compliance mode by default (a checkpoint is put with no mode of its own)."""
+    unlike = []
+    if clients.s3.get_bucket_versioning(Bucket=name).get("Status") != "Enabled":
+        unlike.append("it is not versioned")
+    lock = _lock(clients, name)
+    if lock.get("ObjectLockEnabled") != "Enabled":
+        unlike.append("Object Lock is not enabled")
+    else:
+        mode = lock.get("Rule", {}).get("DefaultRetention", {}).get("Mode")
+        if mode != "COMPLIANCE":
+            unlike.append(
+                f"its default retention is {mode or 'none'}, not COMPLIANCE: a checkpoint"
+                " could be deleted"
+            )
+    return unlike
+
+
+def _key_unlike(clients: Clients, key: str) -> list[str]:
+    """How KMS key ``key`` differs from a checkpoint signer (ECC_NIST_P256, SIGN_VERIFY,
+    enabled)."""
+    found = clients.kms.describe_key(KeyId=key)["KeyMetadata"]
+    unlike = []
+    for name, wanted in (("KeySpec", "ECC_NIST_P256"), ("KeyUsage", "SIGN_VERIFY")):
+        if found.get(name) != wanted:
+            unlike.append(f"its {name} is {found.get(name)}, not {wanted}")
+    if found.get("KeyState", "Enabled") != "Enabled":
+        unlike.append(f"it is {found.get('KeyState')}, not Enabled")
+    return unlike
 
 
 def _bucket(clients: Clients, name: str, days: int) -> bool:

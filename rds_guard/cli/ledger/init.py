@@ -38,11 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"the bucket's default retention, compliance mode (default {RETENTION_DAYS})",
     )
-    parser.add_argument("--json", action="store_true", help='print {"made", "found"}')
+    parser.add_argument("--json", action="store_true", help='print {"made", "found", "unfit"}')
 
 
 def run(args: argparse.Namespace) -> int:
-    """Create what is missing; say what was made and what was there."""
+    """Create what is missing; say what was made and what was there, and exit 1 when
+    something there is not what the ledger needs (another table's key, a bucket without
+    compliance-mode Object Lock, a key that cannot sign checkpoints)."""
     ledger = ledger_from(
         None,
         args.policy,
@@ -57,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
         retention_days=args.retention_days,
     )
     if args.json:
-        print_json({"made": done.made, "found": done.found})
-        return 0
-    print_lines([f"made: {what}" for what in done.made])
-    print_lines([f"there already: {what}" for what in done.found])
-    return 0
+        print_json({"made": done.made, "found": done.found, "unfit": done.unfit})
+    else:
+        print_lines([f"made: {what}" for what in done.made])
+        print_lines([f"there already: {what}" for what in done.found])
+        print_lines([f"there already, not as the ledger needs it: {what}" for what in done.unfit])
+    return 1 if done.unfit else 0
