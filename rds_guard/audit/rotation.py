@@ -120,8 +120,13 @@ def _start_successor(locked: LockedFile, tail: Tail, archive: Path, rfd: int) ->
     try:
         try:
             _owned_as(fd, locked.st)
-            if os.write(fd, line + b"\n") != len(line) + 1:
-                raise OSError(errno.ENOSPC, "short write")
+            written = os.write(fd, line + b"\n")
+            if written != len(line) + 1:  # a full disk, or the process's file size limit
+                raise OSError(
+                    0,
+                    f"short write ({written} of {len(line) + 1} bytes; disk full or file size"
+                    " limit?)",
+                )
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -405,6 +405,35 @@ def test_a_full_disk_is_an_audit_error_and_nothing_is_sent(
     assert audit.verify([guarded.log]).ok
 
 
+ROTATE_AT_A_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+from rds_guard.cli import main
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100, resource.RLIM_INFINITY))
+sys.exit(main(["audit", "rotate", {log!r}]))
+"""
+
+
+def test_rotate_at_a_file_size_limit_names_the_short_write_not_a_full_disk(
+    tmp_path: Path,
+) -> None:
+    """The rotated log's first record does not fit under the process's file size limit:
+    rotate said "no space left on device (disk full)" for it. It says what happened, as a
+    writer does; the log is as it was and no temporary file is left."""
+    log = tmp_path / "audit.jsonl"
+    audit.AuditLog(log, fsync=False).write("requested", snapshot="orders-manual-1")
+    before = log.read_bytes()
+    result = run_python(ROTATE_AT_A_FILE_SIZE_LIMIT.format(log=str(log)))
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"rds-guard: error: {log}: cannot rotate: short write (100 of ")
+    assert line.endswith(" bytes; disk full or file size limit?)")
+    assert "no space left" not in line
+    assert log.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["audit.jsonl"]
+
+
 TORN_TAIL_ON_A_FULL_DISK = (
     GUARDED_CHILD
     + """
