@@ -21,6 +21,7 @@ from typing import Any
 
 from rds_guard.core import operations
 from rds_guard.core.decide import UNREADABLE, Decision, SourceTags, evaluate
+from rds_guard.core.deletion import reads_as_zero
 from rds_guard.core.operations import Kind, Operation
 from rds_guard.core.policy import Policy, uses_region
 from rds_guard.core.tagging import read_tag_list, reads_source_tags
@@ -387,6 +388,13 @@ def _database_not_read(
             'the database\'s engine ([deletion] automated_backups = "keep"): it is taken to'
             " be an RDS one, whose automated backups go with it; the guard reads it, and lets"
             " a DocumentDB or Neptune cluster's delete go"
+        )
+    turns_off = row.retention is not None and reads_as_zero(params.get(row.retention))
+    if deletion.automated_backups == "keep" and row.facts_lookup is not None and turns_off:
+        lines.append(
+            'the instance ([deletion] automated_backups = "keep"): it is taken to be no'
+            f" cluster member; the guard reads it, and lets {row.retention}=0 on a cluster"
+            " member go (its automated backups are the cluster's)"
         )
     return lines
 

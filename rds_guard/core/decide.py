@@ -89,7 +89,9 @@ def evaluate(
     judged, but with `UNREADABLE` tags the snapshot counts as unread). The database a delete
     acts on is not read: an instance is taken to be an ordinary one (no exemption from
     ``[deletion] final_snapshot``), and a cluster deleted through a DocumentDB or Neptune
-    client an RDS one (whose automated backups ``automated_backups = "keep"`` keeps).
+    client an RDS one (whose automated backups ``automated_backups = "keep"`` keeps), and an
+    instance given ``BackupRetentionPeriod=0`` no cluster member (whose backups are the
+    cluster's).
     ``region`` and ``now`` (an aware datetime) feed ``{region}`` and ``{utcnow}`` (a policy
     whose templates use ``{region}`` needs one: a `ValueError` without). An
     operation not guarded on ``service`` is a `ValueError`. Every service is judged, whatever

@@ -172,34 +172,48 @@ def judge_backups_off(request: Request) -> Decision:
     row, params = request.row, request.params
     assert row.retention is not None
     period = params.get(row.retention)
-    if not _reads_as_zero(period):
+    if not reads_as_zero(period):
         return request.untouched()
     instance = params.get(row.source) if row.source else None
     instance = instance if isinstance(instance, str) else None
+    keep = request.policy.deletion.automated_backups == "keep"
+    # a cluster member's retention is the cluster's: AWS refuses the change, deleting none
+    database = request.lookups.database() if keep else None
+    cluster = database.cluster if isinstance(database, DatabaseFacts) else None
+    why = (
+        f" (the instance could not be read: {database.why})"
+        if isinstance(database, Unreadable)
+        else ""
+    )
     violations = []
-    if request.policy.deletion.automated_backups == "keep":
+    if keep and cluster is None:
         violations.append(
             Violation(
                 "deletion.automated_backups",
                 row.retention,
-                shown(str(period)),  # as the service reads it (`_reads_as_zero`)
+                shown(str(period)),  # as the service reads it (`reads_as_zero`)
                 f"{row.retention}=0 turns the automated backups off and AWS deletes them;"
-                ' they must be kept ([deletion] automated_backups = "keep")',
+                f' they must be kept ([deletion] automated_backups = "keep"){why}',
             )
         )
     # without ApplyImmediately AWS makes the change, and deletes them, in the next window
     deferred = row.applied_now_by is not None and params.get(row.applied_now_by) is not True
     when = ", at the next maintenance window" if deferred else ""
+    if not instance:
+        notes: tuple[str, ...] = ()
+    elif cluster is not None:
+        notes = (
+            f"{row.retention}=0 on {instance}, a member of cluster {cluster}: its automated"
+            " backups are the cluster's, which AWS does not let this change",
+        )
+    else:
+        notes = (f"automated backups of {instance} turned off ({row.retention}=0{when})",)
     return request.decision(
-        violations=tuple(violations),
-        source=instance.lower() if instance else None,
-        notes=(f"automated backups of {instance} turned off ({row.retention}=0{when})",)
-        if instance
-        else (),
+        violations=tuple(violations), source=instance.lower() if instance else None, notes=notes
     )
 
 
-def _reads_as_zero(value: object) -> bool:
+def reads_as_zero(value: object) -> bool:
     """Whether the service reads ``value`` as 0: a client that does not validate sends any
     value as its text (``"0"``, ``0.0``, ``Decimal(0)``, ``b"0"``); ``False`` it sends as
     ``False``, which the service refuses."""

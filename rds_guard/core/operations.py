@@ -301,6 +301,7 @@ OPERATIONS: dict[str, Operation] = {
             "ModifyDBInstance", Kind.RETENTION, RDS_AND_NEPTUNE, "deleted",
             source="DBInstanceIdentifier", retention="BackupRetentionPeriod",
             applied_now_by="ApplyImmediately",
+            facts_lookup=INSTANCE_LOOKUP, facts_from="DBInstanceIdentifier",
         ),
         Operation(
             "PromoteReadReplica", Kind.RETENTION, RDS_ONLY, "deleted",

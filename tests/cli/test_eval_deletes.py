@@ -250,6 +250,14 @@ def test_what_cannot_be_judged_offline_is_said(
             " be an RDS one, whose automated backups go with it; the guard reads it, and lets"
             " a DocumentDB or Neptune cluster's delete go",
         ),
+        (
+            "neptune",
+            ("ModifyDBInstance", "--param", "DBInstanceIdentifier=g-1", "--param",
+             "BackupRetentionPeriod=0"),
+            "the instance ([deletion] automated_backups = \"keep\"): it is taken to be no"
+            " cluster member; the guard reads it, and lets BackupRetentionPeriod=0 on a cluster"
+            " member go (its automated backups are the cluster's)",
+        ),
     ],
 )  # fmt: skip
 def test_what_the_guard_would_read_of_the_database_is_said_when_it_decides(

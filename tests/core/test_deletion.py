@@ -386,9 +386,32 @@ def test_turning_automated_backups_off_is_refused_under_keep(service, period):
         "automated backups of Orders turned off (BackupRetentionPeriod=0)",
     )
     assert (judged.decision.source, judged.decision.outcome) == ("orders", "deleted")
-    assert judged.database.calls == judged.snapshot.calls == judged.source_tags.calls == 0
-    anyway = delete(make_policy(), "ModifyDBInstance", params, service=service).decision
-    assert anyway.allowed and anyway.recorded  # "any": recorded, as every delete of backups
+    # the instance is read (a cluster member's retention is the cluster's), nothing else
+    assert (judged.database.calls, judged.snapshot.calls, judged.source_tags.calls) == (1, 0, 0)
+    anyway = delete(make_policy(), "ModifyDBInstance", params, service=service)
+    assert anyway.decision.allowed and anyway.decision.recorded  # "any": recorded
+    assert anyway.database.calls == 0
+
+
+@pytest.mark.parametrize("service", ["rds", "neptune"])
+def test_a_cluster_members_retention_of_zero_is_not_turning_backups_off(service):
+    """A cluster member's retention is the cluster's: AWS refuses `BackupRetentionPeriod` on
+    it, deleting no backup, so it is no `deletion.automated_backups` (the call goes, and
+    gets the service's own answer); the note says why. An instance that cannot be read is
+    judged as before, saying why."""
+    params = {"DBInstanceIdentifier": "Orders-1", "BackupRetentionPeriod": 0}
+    member = DatabaseFacts(cluster="orders", engine="aurora-postgresql")
+    judged = delete(KEEP, "ModifyDBInstance", params, service=service, database=member)
+    assert judged.decision.allowed and judged.decision.outcome == "deleted"
+    assert judged.decision.notes == (
+        "BackupRetentionPeriod=0 on Orders-1, a member of cluster orders: its automated backups"
+        " are the cluster's, which AWS does not let this change",
+    )
+    alone = delete(KEEP, "ModifyDBInstance", params, database=DatabaseFacts(engine="postgres"))
+    only(alone.decision, "deletion.automated_backups")
+    unread = delete(KEEP, "ModifyDBInstance", params, database=Unreadable("AccessDenied"))
+    violation = only(unread.decision, "deletion.automated_backups")
+    assert violation.message.endswith("(the instance could not be read: AccessDenied)")
 
 
 def test_promoting_a_replica_with_its_backups_off_is_refused_under_keep():

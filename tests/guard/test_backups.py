@@ -29,13 +29,14 @@ from aws import (
     make_cluster,
     make_instance,
     make_member,
+    service_of,
     snapshot_arn,
     tags_of,
 )
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 from policies import BACKUPS, write_policy
-from servers import ACCOUNT_ID, DocDBResponder, MotoServer
+from servers import ACCOUNT_ID, DocDBResponder, MotoServer, raw_response
 
 import rds_guard
 from rds_guard import aws
@@ -300,6 +301,70 @@ def test_turning_an_instances_automated_backups_off_is_never_sent(rig: Rig) -> N
     rig.rds.modify_db_instance(DBInstanceIdentifier="orders", BackupRetentionPeriod=3)
     assert rig.count("ModifyDBInstance") == 1
     assert rig.events() == ["blocked"]
+
+
+MEMBER_RETENTION_REFUSED = (
+    b'<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender'
+    b"</Type><Code>InvalidParameterCombination</Code><Message>The specified DB Instance is a"
+    b" member of a cluster. Modify backup retention for the DB Cluster using the"
+    b" ModifyDbCluster API</Message></Error><RequestId>member-1</RequestId></ErrorResponse>"
+)
+"""AWS's answer to `ModifyDBInstance(BackupRetentionPeriod=...)` on an Aurora or Neptune
+cluster member (moto's server answers a 500 "not valid for clustered db instances")."""
+
+
+def answer_as_aws_does_for_a_member(client: Any) -> list[str]:
+    """Make ``client``'s `ModifyDBInstance` requests get AWS's answer for a cluster member
+    at ``before-send``, after every handler of the guard; the list of those that got it."""
+    sent: list[str] = []
+
+    def refuse(request: Any, **_: Any) -> Any:
+        sent.append(request.url)
+        return raw_response(request.url, 400, MEMBER_RETENTION_REFUSED)
+
+    client.meta.events.register_first(f"before-send.{service_of(client)}.ModifyDBInstance", refuse)
+    return sent
+
+
+def test_a_cluster_members_retention_of_zero_gets_the_services_own_answer(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """An Aurora instance's retention is the cluster's: AWS refuses `BackupRetentionPeriod`
+    on a member, and deletes no backup. The guard blocked it as if it deleted them, with a
+    `PolicyViolation` saying so; the instance is now read once, when the call would be
+    blocked, and the call goes: the caller gets AWS's own error, as without the guard, and
+    the records say why it went."""
+    rig = rig_for(request, tmp_path, write_policy(tmp_path, BACKUPS))
+    make_cluster(rig.plain)
+    make_member(rig.plain, "orders-1")
+    sent = answer_as_aws_does_for_a_member(rig.rds)
+    with pytest.raises(ClientError) as caught:
+        rig.rds.modify_db_instance(
+            DBInstanceIdentifier="orders-1", BackupRetentionPeriod=0, ApplyImmediately=True
+        )
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert len(sent) == 1 and rig.count("DescribeDBInstances") == 1
+    requested, failed = rig.records()
+    assert (requested["event"], requested["violations"]) == ("requested", [])
+    assert requested["notes"] == [
+        "BackupRetentionPeriod=0 on orders-1, a member of cluster orders: its automated backups"
+        " are the cluster's, which AWS does not let this change"
+    ]
+    assert (failed["event"], failed["call"]) == ("failed", requested["call"])
+
+
+def test_an_instance_read_for_its_retention_that_cannot_be_read_is_blocked(rig: Rig) -> None:
+    """AccessDenied on `DescribeDBInstances`: the member cannot be shown to be one, so the
+    call is blocked as before, the message naming the code."""
+    make_cluster(rig.plain)
+    make_member(rig.plain, "orders-1")
+    deny(rig.rds, "DescribeDBInstances")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.modify_db_instance(DBInstanceIdentifier="orders-1", BackupRetentionPeriod=0)
+    (violation,) = caught.value.violations
+    assert violation.rule == "deletion.automated_backups"
+    assert "(the instance could not be read: AccessDenied: " in violation.message
+    assert rig.count("ModifyDBInstance") == 0
 
 
 def test_promoting_a_replica_with_its_backups_off_is_never_sent(rig: Rig) -> None:
@@ -1091,6 +1156,21 @@ def test_a_neptune_instance_goes_without_a_final_snapshot(
     moto_server.reset_counts()
     neptune.delete_db_instance(DBInstanceIdentifier="graph-1", SkipFinalSnapshot=True)
     assert moto_server.actions() == ["DescribeDBInstances", "DeleteDBInstance"]
+
+
+def test_a_neptune_instances_retention_of_zero_gets_the_services_own_answer(
+    neptune: Any, moto_server: MotoServer
+) -> None:
+    """Every Neptune instance is a cluster member, whose retention the cluster manages
+    (botocore's model: "Not applicable"): `BackupRetentionPeriod=0` goes once
+    `DescribeDBInstances` shows its cluster, and gets the service's own answer."""
+    make_cluster(neptune, "graph")
+    make_member(neptune, "graph-1", "graph")
+    sent = answer_as_aws_does_for_a_member(neptune)
+    moto_server.reset_counts()
+    with pytest.raises(ClientError, match="InvalidParameterCombination"):
+        neptune.modify_db_instance(DBInstanceIdentifier="graph-1", BackupRetentionPeriod=0)
+    assert moto_server.actions() == ["DescribeDBInstances"] and len(sent) == 1
 
 
 def test_documentdb_tags_that_cannot_be_listed_leave_the_age_judged(
