@@ -71,3 +71,18 @@ def test_importing_the_core_loads_no_botocore() -> None:
 def test_no_module_is_over_500_lines(path: Path) -> None:
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE)} has {lines} lines"
+
+
+def test_the_library_logs_only_through_its_two_escaping_loggers() -> None:
+    """A logger's filters see only the records made on it: a module logging through a
+    logger of its own (``getLogger(__name__)``) would bypass `OneLine`, and a tag or an
+    endpoint's message it quotes could forge a line of the application's log. The CLI
+    configures the ``rds_guard`` logger's handler, by name."""
+    made_here = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "getLogger(" in path.read_text(encoding="utf-8")
+    )
+    assert made_here == ["cli/common.py", "core/logs.py"]
+    common = (PACKAGE / "cli" / "common.py").read_text(encoding="utf-8")
+    assert 'getLogger("rds_guard")' in common and common.count("getLogger(") == 1

@@ -16,19 +16,17 @@ from rds_guard.core.rules import escaped
 
 __all__ = ["AUDIT_LOGGER", "LOGGER", "OneLine"]
 
-_TRACEBACK_HEADERS = frozenset(
-    {
-        "Traceback (most recent call last):\n",
-        "\nDuring handling of the above exception, another exception occurred:\n\n",
-        "\nThe above exception was the direct cause of the following exception:\n\n",
-    }
-)
-"""The lines of a formatted traceback that are the traceback's own, as `traceback` writes them."""
+_MARK = "rds_guard_one_line"
+"""The attribute that tells `OneLine` on a logger, whichever import of this module made it."""
 
 
 class OneLine(logging.Filter):
-    """Escapes a record's message (`escaped`), and the exception messages of its traceback,
-    so that what it quotes cannot break its line. Passes every record."""
+    """Escapes a record's message (`escaped`) so that what it quotes cannot break its line,
+    and formats its traceback with each exception's message and notes escaped when one
+    holds what is not printable (else the handler's formatter formats it, as its own).
+    Passes every record."""
+
+    rds_guard_one_line = True
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Escape ``record`` in place; True (the record is kept)."""
@@ -44,21 +42,39 @@ class OneLine(logging.Filter):
         return True
 
 
-def traceback_text(error: BaseException) -> str:
-    """``error``'s traceback as logging formats it, but each exception's message escaped:
-    the frames are the code's own, the messages may quote anything (a tag, a response)."""
-    chunks = traceback.TracebackException.from_exception(error).format()
-    return "".join(
-        chunk
-        if chunk in _TRACEBACK_HEADERS or chunk.startswith('  File "')
-        else escaped(chunk.removesuffix("\n")) + "\n"
-        for chunk in chunks
-    ).removesuffix("\n")
+def traceback_text(error: BaseException) -> str | None:
+    """``error``'s traceback as logging formats it, each exception's message and notes
+    escaped (of the chain, and of an exception group's members); None when none of them
+    needs it. The frames are the code's own; the messages may quote anything."""
+    shown = traceback.TracebackException.from_exception(error)
+    if not _escape(shown, set()):
+        return None
+    return "".join(shown.format()).removesuffix("\n")
+
+
+def _escape(shown: traceback.TracebackException, seen: set[int]) -> bool:
+    """Escape the texts of ``shown`` and those it leads to, in place; whether any changed."""
+    if id(shown) in seen:
+        return False
+    seen.add(id(shown))
+    changed = False
+    text = getattr(shown, "_str", None)  # the message as `format` writes it (CPython 3.11+)
+    if isinstance(text, str) and escaped(text) != text:
+        shown._str = escaped(text)  # type: ignore[attr-defined]  # typeshed lacks it
+        changed = True
+    notes = getattr(shown, "__notes__", None)
+    if isinstance(notes, list) and any(escaped(str(note)) != str(note) for note in notes):
+        shown.__notes__ = [escaped(str(note)) for note in notes]
+        changed = True
+    for linked in (shown.__cause__, shown.__context__, *(shown.exceptions or ())):
+        if linked is not None:
+            changed = _escape(linked, seen) or changed
+    return changed
 
 
 def _logger(name: str) -> logging.Logger:
     made = logging.getLogger(name)
-    if not any(isinstance(each, OneLine) for each in made.filters):  # a module reloaded
+    if not any(getattr(each, _MARK, False) for each in made.filters):  # a module reloaded
         made.addFilter(OneLine())
     return made
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -107,10 +108,62 @@ def test_arguments_that_do_not_fit_are_left_to_logging() -> None:
 
 
 def test_each_logger_has_the_filter_once() -> None:
+    """Reloading the module (a new `OneLine` class) adds no second filter."""
     import importlib
 
     import rds_guard.core.logs as logs
 
     importlib.reload(logs)
     for logger in (LOGGER, AUDIT_LOGGER):
-        assert [type(f) for f in logger.filters if isinstance(f, OneLine)] == [OneLine]
+        marked = [f for f in logger.filters if getattr(f, "rds_guard_one_line", False)]
+        assert len(marked) == 1
+
+
+def test_a_notes_lines_are_escaped_too(written: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, buffer = written
+    error = ValueError("bad value")
+    error.add_note(FORGED)
+    try:
+        raise error
+    except ValueError:
+        logger.exception("failed")
+    lines = buffer.getvalue().splitlines()
+    assert lines[-2:] == [
+        "ValueError: bad value",
+        "orders\\n2026-12-03 WARNING rds_guard: all clear\\x1b[2K\\u202egnp.txt",
+    ]
+
+
+def test_an_exception_groups_members_are_escaped_and_its_frames_kept(
+    written: tuple[logging.Logger, io.StringIO],
+) -> None:
+    logger, buffer = written
+    try:
+        raise ExceptionGroup("several", [ValueError(FORGED), KeyError("k")])
+    except ExceptionGroup:
+        logger.exception("failed")
+    text = buffer.getvalue()
+    assert "| ValueError: orders\\n2026-12-03 WARNING rds_guard: all clear" in text
+    assert not any(line.startswith("2026-12-03") for line in text.splitlines())
+    frames = [line for line in text.splitlines() if line.lstrip(" |").startswith('File "')]
+    assert frames and all("\\n" not in line for line in frames)
+
+
+def test_a_printable_traceback_is_left_to_the_handlers_formatter(
+    written: tuple[logging.Logger, io.StringIO],
+) -> None:
+    """An application's own `formatException` (one line, JSON) still formats the traceback
+    of a record that needed no escaping."""
+    logger, buffer = written
+
+    class Short(logging.Formatter):
+        def formatException(self, ei: Any) -> str:
+            return f"[{ei[0].__name__}]"
+
+    (handler,) = [h for h in logger.handlers if getattr(h, "stream", None) is buffer]
+    handler.setFormatter(Short("%(message)s"))
+    try:
+        raise ValueError("plain")
+    except ValueError:
+        logger.exception("failed")
+    assert buffer.getvalue() == "failed\n[ValueError]\n"
