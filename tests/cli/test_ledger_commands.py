@@ -116,6 +116,38 @@ def test_ledger_init_says_what_is_there_not_as_the_ledger_needs_it(
     ]
 
 
+def test_ledger_init_names_a_governance_bucket_and_a_disabled_key(
+    aws: MotoServer, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Close to what the ledger needs, not it: a locked bucket whose default retention is
+    governance mode (which a privileged user can lift, deleting a checkpoint) and the right
+    kind of key, disabled. The table is made."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(
+        Bucket=BUCKET,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Years": 2}},
+        },
+    )
+    kms = aws.client("kms")
+    key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    kms.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key["KeyId"])
+    kms.disable_key(KeyId=key["KeyId"])
+    run = run_main(capsys, "ledger", "init", "--policy", str(policy), "--json")
+    assert run.code == 1, run
+    assert run.json() == {
+        "made": [f"table {TABLE} (indexes snapshot and kind) in us-east-1"],
+        "found": [],
+        "unfit": [
+            f"bucket {BUCKET}: its default retention is GOVERNANCE, not COMPLIANCE: a"
+            " checkpoint could be deleted",
+            f"KMS key {KEY_ALIAS}: it is Disabled, not Enabled",
+        ],
+    }
+
+
 def test_ledger_init_names_the_retention_the_bucket_has(
     aws: MotoServer, policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

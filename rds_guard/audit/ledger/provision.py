@@ -59,11 +59,12 @@ def provision(
     if checkpoints is not None:
         name = checkpoints.bucket
         made = _bucket(clients, name, retention_days)
-        retention = f"{retention_days} day(s)" if made else _retention(clients, name)
+        lock = {} if made else _lock(clients, name)
+        retention = f"{retention_days} day(s)" if made else _retention(lock)
         done.note(
             made,
             f"bucket {name} (versioned, Object Lock: compliance, {retention})",
-            None if made else _bucket_unlike(clients, name),
+            None if made else _bucket_unlike(clients, name, lock),
         )
     if kms_key is not None:
         made = _key(clients, kms_key)
@@ -104,15 +105,17 @@ def _table_unlike(clients: Clients, name: str) -> list[str]:
     return unlike
 
 
-def _retention(clients: Clients, name: str) -> str:
-    """Bucket ``name``'s default retention, as `provision` says it (unknown: "no default")."""
-    rule = _lock(clients, name).get("Rule", {}).get("DefaultRetention", {})
+def _retention(lock: dict[str, Any]) -> str:
+    """A bucket's default retention, from its Object Lock configuration (`_lock`), as
+    `provision` says it."""
+    rule = lock.get("Rule", {}).get("DefaultRetention", {})
     if rule.get("Years"):  # AWS answers one of the two; an emulator may answer both
         return f"{rule['Years']} year(s)"
     return f"{rule['Days']} day(s)" if rule.get("Days") else "no default retention"
 
 
 def _lock(clients: Clients, name: str) -> dict[str, Any]:
+    """Bucket ``name``'s Object Lock configuration (empty: it has none)."""
     try:
         answer = clients.s3.get_object_lock_configuration(Bucket=name)
     except ClientError as exc:
@@ -123,13 +126,13 @@ def _lock(clients: Clients, name: str) -> dict[str, Any]:
     return found
 
 
-def _bucket_unlike(clients: Clients, name: str) -> list[str]:
-    """How bucket ``name`` differs from what checkpoints need: versioned, Object Lock on,
-    compliance mode by default (a checkpoint is put with no mode of its own)."""
+def _bucket_unlike(clients: Clients, name: str, lock: dict[str, Any]) -> list[str]:
+    """How bucket ``name`` (its Object Lock configuration ``lock``) differs from what
+    checkpoints need: versioned, Object Lock on, compliance mode by default (a checkpoint is
+    put with no mode of its own)."""
     unlike = []
     if clients.s3.get_bucket_versioning(Bucket=name).get("Status") != "Enabled":
         unlike.append("it is not versioned")
-    lock = _lock(clients, name)
     if lock.get("ObjectLockEnabled") != "Enabled":
         unlike.append("Object Lock is not enabled")
     else:
