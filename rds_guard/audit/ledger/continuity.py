@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..record import CHAIN_HMAC, CHAIN_SHA256, chain_of, is_authentic, parse_record, prev_of, seq_of
-from .items import full_sha256, item_problems, line_of, number, odd_seq
+from .items import full_sha256, item_problems, line_of, number, stray
 
 CHAIN_RANKS: dict[str | None, int] = {None: 0, CHAIN_SHA256: 1, CHAIN_HMAC: 2}
 """How far up a stream's chain has come: the first format (no digest of its own), plain
@@ -61,7 +61,7 @@ def follows_on(
         seq = number(item, "seq")
         line = line_of(item)
         if seq is None:
-            return f"the item after seq {expected - 1} {odd_seq(item)}"
+            return stray(item, expected - 1)
         if seq > end:
             break
         if seq != expected:

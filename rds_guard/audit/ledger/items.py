@@ -255,6 +255,19 @@ def odd_seq(item: Mapping[str, Mapping[str, str]]) -> str | None:
     return f"has seq {str(raw)[:40]!r}, no whole number: no record's item (a table writer's)"
 
 
+def stray(item: Mapping[str, Mapping[str, str]], after: int) -> str:
+    """An item no writer puts, at a seq no record has, named where it sorts: ``after`` the
+    whole seq before it (a fraction, an exponent: `odd_seq`), or below the stream's first
+    record (a negative seq)."""
+    seq = number(item, "seq")
+    if seq is None:
+        return f"the item after seq {after} {odd_seq(item)}"
+    return (
+        f"the item at seq {seq}, below the stream's first record (seq 1): no record's item (a"
+        " table writer's)"
+    )
+
+
 def line_of(item: Mapping[str, Mapping[str, str]]) -> bytes | None:
     """The line an item holds, as bytes (UTF-8: a writer's lines are ASCII; None when the
     item holds none)."""

@@ -196,19 +196,19 @@ class LedgerTable:
             kwargs["ExpressionAttributeNames"]["#d"] = "digest"
         yield from self._query(kwargs)
 
-    def below_first(self, stream: str) -> Iterator[Item]:
-        """The items of ``stream`` below its first record but its marker (seq 0): at a
-        negative or fractional seq, which no writer puts, and `records` never reads."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.name,
-            "KeyConditionExpression": "#k = :k AND #s < :one",
-            "ExpressionAttributeNames": dict(_NAMES),
-            "ExpressionAttributeValues": {":k": {"S": stream}, ":one": {"N": "1"}},
-            "ConsistentRead": True,
-        }
-        for item in self._query(kwargs):
-            if number(item, "seq") != 0:
-                yield item
+    def stream_items(self, stream: str) -> Iterator[Item]:
+        """Every item of ``stream``, in seq order, page by page: its marker (seq 0), its
+        records, and any a writer of the table put at another seq (negative, fractional),
+        which `records` never reads."""
+        yield from self._query(
+            {
+                "TableName": self.name,
+                "KeyConditionExpression": "#k = :k",
+                "ExpressionAttributeNames": {"#k": "stream"},
+                "ExpressionAttributeValues": {":k": {"S": stream}},
+                "ConsistentRead": True,
+            }
+        )
 
     def streams(self) -> Iterator[str]:
         """Every stream the ledger lists (its marker), in key order."""

@@ -26,7 +26,7 @@ from .items import (
     item_problems,
     line_of,
     number,
-    odd_seq,
+    stray,
     text,
 )
 from .table import LedgerTable
@@ -196,14 +196,15 @@ def _verify_stream(
     last = [0]
     walked_heads: set[int] = set()
 
-    extra.extend(_stray(stream, item) for item in table.below_first(stream))
-
     def lines() -> Iterator[bytes]:
         index = 0
-        for item in table.records(stream):
+        for item in table.stream_items(stream):
             seq = number(item, "seq")
-            if seq is None:  # no record's item: reported as what it is, not walked as a line
-                extra.append(_stray(stream, item, after=last[0]))
+            if seq == 0:  # the stream's marker
+                continue
+            if seq is None or seq < 0:  # no record's item: said as what it is, not walked
+                problem = f"{stream}: {stray(item, last[0])}"
+                extra.append(LedgerFinding(last[0], "edited", problem, stream))
                 tick()
                 continue
             index += 1
@@ -263,21 +264,6 @@ def _verify_stream(
     findings.more += result.more
     ok = not walked and not extra and not result.more
     return StreamSummary(stream, records, result.seq, result.head, ok)
-
-
-def _stray(stream: str, item: dict[str, dict[str, str]], after: int | None = None) -> LedgerFinding:
-    """``edited``: an item of ``stream`` no writer puts, at a seq no record has (below 1 but
-    the marker's 0, or no whole number: ``after`` the whole seq it sorts after), named where
-    it is."""
-    seq = number(item, "seq")
-    problem = odd_seq(item) or (
-        f"has seq {seq}, below the stream's first record (seq 1): no record's item (a table"
-        " writer's)"
-    )
-    where = "an item" if after is None else f"an item after seq {after}"
-    return LedgerFinding(
-        after if after is not None else seq or 0, "edited", f"{stream}: {where} {problem}", stream
-    )
 
 
 def _one_log_twice(summaries: list[StreamSummary]) -> Iterator[LedgerFinding]:

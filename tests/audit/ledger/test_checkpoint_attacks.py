@@ -929,10 +929,10 @@ def test_an_item_at_a_fractional_seq_inside_a_stream_is_named_as_such(
 @pytest.mark.parametrize(
     ("seq", "line", "detail"),
     [
-        ("-1", -1, "an item has seq -1, below the stream's first record (seq 1)"),
-        ("0.5", 0, "an item has seq '0.5', no whole number"),
-        ("2.5", 2, "an item after seq 2 has seq '2.5', no whole number"),
-        ("1E+125", 4, "an item after seq 4 has seq '1E+125', no whole number"),
+        ("-1", 0, "the item at seq -1, below the stream's first record (seq 1)"),
+        ("0.5", 0, "the item after seq 0 has seq '0.5', no whole number"),
+        ("2.5", 2, "the item after seq 2 has seq '2.5', no whole number"),
+        ("1E+125", 4, "the item after seq 4 has seq '1E+125', no whole number"),
     ],
     ids=["negative", "below-one", "inside", "exponent"],
 )
