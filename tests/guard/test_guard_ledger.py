@@ -149,6 +149,29 @@ def test_the_exit_of_the_process_ships_what_is_left(
     assert stored_lines(table, stream_of(table, log)) == complete_lines(log)
 
 
+def test_the_exit_ships_what_is_left_once_the_put_workers_have_run(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """The put workers' exit handler (a `weakref.finalize`, run at exit) ended them before the
+    guard's own one ran: its last run queued its puts to no worker, waited all of
+    `spool.CLOSE_WAIT` and shipped nothing. A process that shipped once, then wrote more and
+    exited, left those records out of the ledger on every exit."""
+    policy = write_policy(tmp_path, LEDGER)
+    done = run_python(
+        "import botocore.session, rds_guard\n"
+        f"guard = rds_guard.install(botocore.session.Session(), policy={str(policy)!r})\n"
+        "for _ in range(40):  # a batch on every worker: all of them are started\n"
+        "    guard.audit.write('requested', call='a' * 32)\n"
+        "assert guard.audit.ship_once(timeout=None).acked == 40\n"
+        "for _ in range(50):\n"
+        "    guard.audit.write('requested', call='b' * 32)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    log = tmp_path / "audit.jsonl"
+    assert len(complete_lines(log)) == 90
+    assert stored_lines(table, stream_of(table, log)) == complete_lines(log)
+
+
 def test_a_ledger_that_stops_answering_does_not_hold_the_exit_of_the_process(
     aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:

@@ -52,6 +52,9 @@ class PutWorkers:
                 self._threads.append(thread)
                 if self._ending is None:  # the workers hold the queue, never this object
                     self._ending = weakref.finalize(self, _end, self._queue, self._threads)
+                    # not at exit: the guard's exit handler ships its last run on them then
+                    # (`spool`), and the exit leaves daemon threads anyway
+                    self._ending.atexit = False
             self._queue.put((future, work, args))
         return future
 
