@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 
 _FILE_KINDS = {
     stat.S_IFLNK: "a symbolic link",
@@ -88,12 +89,16 @@ def directory_problem(path: str | os.PathLike[str]) -> str | None:
 def append_problem(path: str | os.PathLike[str]) -> str | None:
     """Why a file at ``path`` could not be opened for appending: its directory (see
     `directory_problem`, when the file is not there yet), or the file itself (not a regular
-    file, not writable). None when nothing stands in the way."""
+    file, not writable, or not readable: a log's writer reads its last record). None when
+    nothing stands in the way."""
     where = os.fspath(path)
     if not where:
         return "the path is empty"
     if "\0" in str(where):
         return "the path holds a NUL byte"
+    unencodable = unencodable_path(where)
+    if unencodable is not None:
+        return unencodable
     try:
         mode = os.lstat(where).st_mode
     except (FileNotFoundError, NotADirectoryError):
@@ -104,6 +109,25 @@ def append_problem(path: str | os.PathLike[str]) -> str | None:
         return f"{file_kind(mode)} is at the path, not a regular file"
     if not os.access(where, os.W_OK):
         return f"the file {where} is not writable (permission denied)"
+    if not os.access(where, os.R_OK):  # each record chains to the last, read from the file
+        return (
+            f"the file {where} is not readable (permission denied): its writer reads its last"
+            " record"
+        )
+    return None
+
+
+def unencodable_path(path: str) -> str | None:
+    """Why ``path`` cannot name a file on this system: a character the file system's encoding
+    (ASCII under ``LC_ALL=C`` without UTF-8 mode) cannot write. None when it can."""
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError as exc:
+        return (
+            f"the path holds {path[exc.start]!r}, which this system's file name encoding"
+            f" ({sys.getfilesystemencoding()}) cannot write: run Python in UTF-8 mode"
+            " (PYTHONUTF8=1) or under a UTF-8 locale"
+        )
     return None
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from . import operations
-from .files import NotRegularFile, file_kind, read_regular_file
+from .files import NotRegularFile, file_kind, read_regular_file, unencodable_path
 from .frozen import frozen
 from .regex import NamePattern, Regex
 from .rules import ValueGlob, Wildcard, escaped
@@ -307,6 +307,10 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
         raise PolicyError(f"is {exc.kind}, not a policy file", path=where) from None
     except OSError as exc:
         raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", path=where) from None
+    except UnicodeEncodeError:  # a character the file system's encoding cannot write
+        raise PolicyError(
+            f"cannot read policy file: {unencodable_path(where)}", path=where
+        ) from None
     except ValueError:  # os.open refuses a path with a NUL byte in it
         raise PolicyError(
             "cannot read policy file: its path holds a NUL byte", path=where
