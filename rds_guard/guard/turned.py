@@ -61,6 +61,12 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
     not get); None: none. A request that is not plainly of its operation is given its body
     as it will be sent, made once (`_as_sent`): what is read of it is what is sent."""
     if plainly_of(request, operation):
+        # its own call: a call sent and still in progress here was cut off before its answer
+        # (a cancellation, a KeyboardInterrupt), and is not what this request's end records
+        request.context.setdefault(CONTEXT_KEY, None)
+        current = in_progress.get()
+        if current is not None and current.requested:
+            in_progress.set(None)
         return None
     sent = _as_sent(request.data)
     if sent is not None and sent is not request.data:
@@ -84,10 +90,10 @@ def _turned_call(context: Any, operation: str) -> Operation | None:
     """The guarded operation of the call an ended request of ``operation`` was turned into
     (kept in its context, or as the call in progress: `ClientBinding.ended` finds it there);
     None: none."""
-    call = context.get(CONTEXT_KEY)
-    if not isinstance(call, GuardedCall):
-        call = in_progress.get()
-    if call is None or call.made_from != operation or not call.requested:
+    # no key: a handler gave the request a context of its own, whose call is the one in
+    # progress; None: a request plainly of its own operation (`_turned_into`)
+    call = context[CONTEXT_KEY] if CONTEXT_KEY in context else in_progress.get()
+    if not isinstance(call, GuardedCall) or call.made_from != operation or not call.requested:
         return None
     return operations.OPERATIONS[call.fields["operation"]]
 

@@ -316,13 +316,48 @@ def test_a_turned_request_given_a_context_of_its_own_still_gets_its_outcome(
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "unknown"]
 
 
+def test_a_call_cut_off_before_its_answer_is_no_later_requests_outcome(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A describe made into a delete is recorded `requested`, then cut off before its answer
+    (a KeyboardInterrupt, or an async call's cancellation: no after-call of any kind). The
+    next plain describe in the thread took it as the call in progress, and its answer was
+    recorded as the delete's outcome: `deleted`, of a snapshot never deleted. That call is
+    left for reconcile, as any call cut off in flight."""
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY, mode="warn"), on=moto_server)
+    two_snapshots(moto_server)
+    turned: list[int] = []
+
+    def turn_once(params: dict[str, Any], **_: Any) -> None:
+        if not turned:
+            turned.append(1)
+            params["body"] = delete_body("free")
+
+    def cut_off(**_: Any) -> None:
+        if len(turned) == 1:
+            turned.append(2)
+            raise KeyboardInterrupt
+
+    rds.meta.events.register("before-call.rds.DescribeDBClusters", turn_once)
+    rds.meta.events.register_first("before-send.rds.DescribeDBClusters", cut_off)
+    moto_server.reset_counts()
+    with pytest.raises(KeyboardInterrupt):
+        rds.describe_db_clusters()
+    rds.describe_db_clusters()
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    assert {"free", "held"} <= snapshots_left(moto_server)
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested"]
+    assert in_progress.get() is None  # nor does it keep its guard alive
+
+
 def test_a_plain_request_of_an_operation_not_judged_is_left_as_it_is(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """The handler under the service's name sees every request of the client; one that is
     plainly a call of its own operation (botocore's dict body, its one Action, no URL query)
-    is left alone: the same body object, as botocore made it, no call kept in its context,
-    no call in progress set, no record."""
+    is left alone: the same body object, as botocore made it, no call kept in its context
+    (it is marked as having none: no call still in progress is its own), no call in progress
+    set, no record."""
     rds = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
     two_snapshots(moto_server)
     made: list[object] = []
@@ -332,7 +367,7 @@ def test_a_plain_request_of_an_operation_not_judged_is_left_as_it_is(
         made.append(params["body"])
 
     def after(request: Any, **_: Any) -> None:  # the last request-created handler
-        seen.append((request.data, CONTEXT_KEY in request.context, in_progress.get()))
+        seen.append((request.data, request.context.get(CONTEXT_KEY, "absent"), in_progress.get()))
 
     rds.meta.events.register("before-call.rds", before)
     rds.meta.events.register_last("request-created", after)
@@ -341,7 +376,7 @@ def test_a_plain_request_of_an_operation_not_judged_is_left_as_it_is(
     assert len(seen) == len(made) == 2
     for body, (data, kept, current) in zip(made, seen, strict=True):
         assert data is body and type(data) is dict
-        assert (kept, current) == (False, None)
+        assert (kept, current) == (None, None)
     assert made[1] == {
         "Action": "DescribeDBClusterSnapshots",
         "Version": "2014-10-31",
