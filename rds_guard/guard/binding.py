@@ -376,7 +376,15 @@ class ClientBinding:
         if call is None or guard is None or self._client() is None:
             return None
         row = operations.OPERATIONS[call.fields["operation"]]
-        return guard, row, call, self.sent(row, urllib.parse.urlsplit(url).query, call)
+        query = urllib.parse.urlsplit(url).query
+        client = self._client()
+        if client is not None and query in (
+            "",
+            urllib.parse.urlsplit(client.meta.endpoint_url).query,
+        ):
+            # unsigned (botocore moves the body into the URL as it signs it): no call at all
+            return guard, row, call, (call.judged, None)
+        return guard, row, call, self.sent(row, query, call)
 
     def readers(self, client: BaseClient, row: Operation) -> wire.Readers:
         """The wire readers of the row's judged parameters, built once per client (each has

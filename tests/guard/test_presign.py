@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import botocore
+import botocore.config
 import botocore.session
 import botocore.signers
 import pytest
@@ -417,3 +419,22 @@ def test_a_cross_region_copy_is_one_call_not_a_presign(
     assert "PreSignedUrl" not in (tmp_path / "audit.jsonl").read_text()
     sent = moto_server.last_params("CopyDBClusterSnapshot")
     assert "PreSignedUrl" in sent
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_an_unsigned_presign_of_a_compliant_call_is_its_plain_url(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """A client configured ``signature_version=UNSIGNED``: botocore moves a presign's body
+    into the URL only as it signs it, so the URL carries no call. The guard read its empty
+    query as a request whose Action another handler had changed: a compliant presign was
+    blocked in enforce mode, and recorded with `request.changed` in warn mode. It gets the
+    plain client's URL, and its record no violation."""
+    session, _ = guarded_session(write_policy(tmp_path, AUDITED, mode=mode), on=moto_server)
+    unsigned = botocore.config.Config(signature_version=botocore.UNSIGNED)
+    rds = moto_server.client("rds", session=session, config=unsigned)
+    plain = moto_server.client("rds", config=unsigned)
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    assert presign(rds, **params) == presign(plain, **params)
+    (record,) = audit_records(tmp_path)
+    assert (record["event"], record["violations"]) == ("presigned", [])
