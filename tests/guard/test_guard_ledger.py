@@ -131,44 +131,37 @@ def test_a_ledger_that_hangs_never_holds_a_call_in_ship_mode(
     guard.uninstall()
 
 
+@pytest.mark.parametrize(
+    ("work", "records"),
+    [
+        ("for _ in range(100):\n    guard.audit.write('requested', call='c' * 32)\n", 100),
+        (
+            "for _ in range(40):  # a batch on every worker: all of them are started\n"
+            "    guard.audit.write('requested', call='a' * 32)\n"
+            "assert guard.audit.ship_once(timeout=None).acked == 40\n"
+            "for _ in range(50):\n"
+            "    guard.audit.write('requested', call='b' * 32)\n",
+            90,
+        ),
+    ],
+    ids=["nothing-shipped-yet", "every-put-worker-started"],
+)
 def test_the_exit_of_the_process_ships_what_is_left(
-    aws: MotoServer, table: LedgerTable, tmp_path: Path
+    aws: MotoServer, table: LedgerTable, tmp_path: Path, work: str, records: int
 ) -> None:
     """A process that writes records and exits at once, never uninstalling its guard: the
-    thread is given its last run before the interpreter goes."""
-    policy = write_policy(tmp_path, LEDGER)
-    done = run_python(
-        "import botocore.session, rds_guard\n"
-        f"guard = rds_guard.install(botocore.session.Session(), policy={str(policy)!r})\n"
-        "for _ in range(100):\n"
-        "    guard.audit.write('requested', call='c' * 32)\n"
-    )
-    assert done.returncode == 0, done.stderr
-    log = tmp_path / "audit.jsonl"
-    assert len(complete_lines(log)) == 100
-    assert stored_lines(table, stream_of(table, log)) == complete_lines(log)
-
-
-def test_the_exit_ships_what_is_left_once_the_put_workers_have_run(
-    aws: MotoServer, table: LedgerTable, tmp_path: Path
-) -> None:
-    """The put workers' exit handler (a `weakref.finalize`, run at exit) ended them before the
+    thread is given its last run before the interpreter goes. Once every put worker had
+    started, their exit handler (a `weakref.finalize`, run at exit) ended them before the
     guard's own one ran: its last run queued its puts to no worker, waited all of
-    `spool.CLOSE_WAIT` and shipped nothing. A process that shipped once, then wrote more and
-    exited, left those records out of the ledger on every exit."""
+    `spool.CLOSE_WAIT` and shipped nothing."""
     policy = write_policy(tmp_path, LEDGER)
     done = run_python(
         "import botocore.session, rds_guard\n"
-        f"guard = rds_guard.install(botocore.session.Session(), policy={str(policy)!r})\n"
-        "for _ in range(40):  # a batch on every worker: all of them are started\n"
-        "    guard.audit.write('requested', call='a' * 32)\n"
-        "assert guard.audit.ship_once(timeout=None).acked == 40\n"
-        "for _ in range(50):\n"
-        "    guard.audit.write('requested', call='b' * 32)\n"
+        f"guard = rds_guard.install(botocore.session.Session(), policy={str(policy)!r})\n" + work
     )
     assert done.returncode == 0, done.stderr
     log = tmp_path / "audit.jsonl"
-    assert len(complete_lines(log)) == 90
+    assert len(complete_lines(log)) == records
     assert stored_lines(table, stream_of(table, log)) == complete_lines(log)
 
 
