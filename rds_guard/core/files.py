@@ -107,12 +107,13 @@ def append_problem(path: str | os.PathLike[str]) -> str | None:
         return f"{where} cannot be examined: {exc.strerror or exc}"
     if not stat.S_ISREG(mode):
         return f"{file_kind(mode)} is at the path, not a regular file"
-    if not os.access(where, os.W_OK):
+    effective = os.access in os.supports_effective_ids  # the ids the writer opens it with
+    if not os.access(where, os.W_OK, effective_ids=effective):
         return f"the file {where} is not writable (permission denied)"
-    if not os.access(where, os.R_OK):  # each record chains to the last, read from the file
+    if not os.access(where, os.R_OK, effective_ids=effective):
         return (
-            f"the file {where} is not readable (permission denied): its writer reads its last"
-            " record"
+            f"its writer reads its last record, and the file {where} is not readable"
+            " (permission denied)"
         )
     return None
 

@@ -307,10 +307,9 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
         raise PolicyError(f"is {exc.kind}, not a policy file", path=where) from None
     except OSError as exc:
         raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", path=where) from None
-    except UnicodeEncodeError:  # a character the file system's encoding cannot write
-        raise PolicyError(
-            f"cannot read policy file: {unencodable_path(where)}", path=where
-        ) from None
+    except UnicodeEncodeError as exc:  # a character the file system's encoding cannot write
+        why = unencodable_path(where) or str(exc)
+        raise PolicyError(f"cannot read policy file: {why}", path=where) from None
     except ValueError:  # os.open refuses a path with a NUL byte in it
         raise PolicyError(
             "cannot read policy file: its path holds a NUL byte", path=where

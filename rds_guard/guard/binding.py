@@ -373,15 +373,12 @@ class ClientBinding:
         carries them (`sent`); None when the URL is not of a guarded call."""
         call = presigned[0] if presigned else None
         guard = None if call is None else call.guard
-        if call is None or guard is None or self._client() is None:
+        client = self._client()
+        if call is None or guard is None or client is None:
             return None
         row = operations.OPERATIONS[call.fields["operation"]]
         query = urllib.parse.urlsplit(url).query
-        client = self._client()
-        if client is not None and query in (
-            "",
-            urllib.parse.urlsplit(client.meta.endpoint_url).query,
-        ):
+        if query in ("", urllib.parse.urlsplit(client.meta.endpoint_url).query):
             # unsigned (botocore moves the body into the URL as it signs it): no call at all
             return guard, row, call, (call.judged, None)
         return guard, row, call, self.sent(row, query, call)

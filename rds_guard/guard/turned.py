@@ -61,12 +61,10 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
     not get); None: none. A request that is not plainly of its operation is given its body
     as it will be sent, made once (`_as_sent`): what is read of it is what is sent."""
     if plainly_of(request, operation):
-        # its own call: a call sent and still in progress here was cut off before its answer
-        # (a cancellation, a KeyboardInterrupt), and is not what this request's end records
+        # its own call: the call in progress here (one cut off before its answer by a
+        # cancellation or a KeyboardInterrupt, or one this request is made inside) is not
+        # what this request's end records
         request.context.setdefault(CONTEXT_KEY, None)
-        current = in_progress.get()
-        if current is not None and current.requested:
-            in_progress.set(None)
         return None
     sent = _as_sent(request.data)
     if sent is not None and sent is not request.data:

@@ -341,13 +341,48 @@ def test_a_call_cut_off_before_its_answer_is_no_later_requests_outcome(
     rds.meta.events.register("before-call.rds.DescribeDBClusters", turn_once)
     rds.meta.events.register_first("before-send.rds.DescribeDBClusters", cut_off)
     moto_server.reset_counts()
-    with pytest.raises(KeyboardInterrupt):
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            rds.describe_db_clusters()
         rds.describe_db_clusters()
-    rds.describe_db_clusters()
+    finally:
+        in_progress.set(None)  # the cut-off call: not this thread's next test's
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
     assert {"free", "held"} <= snapshots_left(moto_server)
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested"]
-    assert in_progress.get() is None  # nor does it keep its guard alive
+
+
+@pytest.mark.parametrize("own_context", [False, True], ids=["its-context", "a-new-context"])
+def test_a_plain_call_made_while_a_turned_call_is_in_flight_leaves_it_its_outcome(
+    moto_server: MotoServer, tmp_path: Path, own_context: bool
+) -> None:
+    """A handler of the turned delete's request (a metrics hook at ``before-send``) makes a
+    plain describe of the same operation on the same client while the delete is in flight:
+    the delete still gets its outcome, found through the call in progress when another
+    handler gave its request a context of its own, and the describe records nothing."""
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY, mode="warn"), on=moto_server)
+    two_snapshots(moto_server)
+    nested: list[int] = []
+
+    def turn(params: dict[str, Any], **_: Any) -> None:
+        if not nested:
+            params["body"] = delete_body("free")
+            if own_context:
+                params["context"] = {}
+
+    def metrics(**_: Any) -> None:
+        if not nested:
+            nested.append(1)
+            rds.describe_db_clusters()
+
+    rds.meta.events.register("before-call.rds.DescribeDBClusters", turn)
+    rds.meta.events.register_first("before-send.rds.DescribeDBClusters", metrics)
+    with pytest.raises(KeyError):  # botocore reads the delete's answer as a describe's
+        rds.describe_db_clusters()
+    assert moto_server.count("DeleteDBClusterSnapshot") == 1
+    requested, ended = audit_records(tmp_path)
+    assert (requested["event"], ended["event"]) == ("requested", "unknown")
+    assert ended["call"] == requested["call"]
 
 
 def test_a_plain_request_of_an_operation_not_judged_is_left_as_it_is(
