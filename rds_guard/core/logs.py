@@ -38,7 +38,10 @@ class OneLine(logging.Filter):
         if safe != message:
             record.msg, record.args = safe, None
         if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
-            record.exc_text = traceback_text(record.exc_info[1])
+            try:
+                record.exc_text = traceback_text(record.exc_info[1])
+            except Exception:  # never into the code that logs (a chain too deep to walk)
+                record.exc_text = None
         return True
 
 

@@ -411,7 +411,10 @@ from rds_guard.cli import main
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (100, resource.RLIM_INFINITY))
-sys.exit(main(["audit", "rotate", {log!r}]))
+code = main(["audit", "rotate", {log!r}])
+# lifted before the exit: what else the process writes then (coverage's data) is not the test's
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+sys.exit(code)
 """
 
 
@@ -426,12 +429,12 @@ def test_rotate_at_a_file_size_limit_names_the_short_write_not_a_full_disk(
     before = log.read_bytes()
     result = run_python(ROTATE_AT_A_FILE_SIZE_LIMIT.format(log=str(log)))
     assert result.returncode == 2, result.stderr
-    (line,) = result.stderr.splitlines()
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("rds-guard:")]
     assert line.startswith(f"rds-guard: error: {log}: cannot rotate: short write (100 of ")
     assert line.endswith(" bytes; disk full or file size limit?)")
     assert "no space left" not in line
     assert log.read_bytes() == before
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["audit.jsonl"]
+    assert not [path.name for path in tmp_path.iterdir() if ".rotating-" in path.name]
 
 
 TORN_TAIL_ON_A_FULL_DISK = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -167,3 +168,24 @@ def test_a_printable_traceback_is_left_to_the_handlers_formatter(
     except ValueError:
         logger.exception("failed")
     assert buffer.getvalue() == "failed\n[ValueError]\n"
+
+
+def test_a_chain_too_deep_to_walk_is_logged_not_raised(
+    written: tuple[logging.Logger, io.StringIO],
+) -> None:
+    """The filter never raises into the code that logs: an exception at the end of a chain
+    of causes deeper than the recursion limit is logged, its traceback as logging writes it."""
+    error: BaseException = ValueError("first")
+    for depth in range(sys.getrecursionlimit() + 100):
+        try:
+            raise ValueError(f"cause {depth}") from error
+        except ValueError as raised:
+            error = raised
+    try:
+        raise error
+    except ValueError:
+        logger, buffer = written
+        logger.exception("failed")
+    lines = buffer.getvalue().splitlines()
+    assert lines[0] == f"ERROR {logger.name}: failed"
+    assert lines[-1] == f"ValueError: cause {sys.getrecursionlimit() + 99}"
