@@ -82,7 +82,7 @@ def _keys(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 def _table_unlike(clients: Clients, name: str) -> list[str]:
     """How table ``name`` differs from what `TABLE_SCHEMA` makes: its key, the type of each
-    key attribute, each index (its key, and that it holds the keys)."""
+    key attribute, and each index's name and key (what an index projects is not read)."""
     found = clients.dynamodb.describe_table(TableName=name)["Table"]
     types = {a["AttributeName"]: a["AttributeType"] for a in found.get("AttributeDefinitions", [])}
     wanted_types = {
