@@ -390,8 +390,8 @@ def _database_not_read(
             " a DocumentDB or Neptune cluster's delete go"
         )
     turns_off = row.retention is not None and reads_as_zero(params.get(row.retention))
-    named = row.facts_from is not None and isinstance(params.get(row.facts_from), str)
-    read = row.facts_lookup is not None and named and bool(params[row.facts_from or ""])
+    instance = params.get(row.facts_from) if row.facts_from else None
+    read = row.facts_lookup is not None and isinstance(instance, str) and bool(instance)
     if deletion.automated_backups == "keep" and read and turns_off:
         lines.append(
             'the instance ([deletion] automated_backups = "keep"): it is taken to be no'
