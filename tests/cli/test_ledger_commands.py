@@ -104,8 +104,10 @@ def test_ledger_init_says_what_is_there_not_as_the_ledger_needs_it(
     kms = aws.client("kms")
     key = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
     kms.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key["KeyId"])
+    aws.reset_counts()
     run = run_main(capsys, "ledger", "init", "--policy", str(policy))
     assert run.code == 1, run
+    assert (aws.count("DescribeTable"), aws.count("DescribeKey")) == (1, 1)  # each read once
     assert run.out.splitlines() == [
         f"there already, not as the ledger needs it: table {TABLE}: its key is id (HASH), not"
         " stream (HASH), seq (RANGE); it has no index snapshot; it has no index kind",

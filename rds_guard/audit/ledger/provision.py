@@ -30,14 +30,15 @@ class Provisioned:
     found: list[str] = field(default_factory=list)
     unfit: list[str] = field(default_factory=list)
 
-    def note(self, made: bool, what: str, unlike: list[str] | None = None) -> None:
-        """Say that ``what`` was made, or found (``unlike``: how it differs from ``what``)."""
-        if made:
-            self.made.append(what)
+    def note(self, name: str, what: str, unlike: list[str] | None) -> None:
+        """Say that ``name`` (as ``what`` says it) was made (``unlike`` None), or found there:
+        as made (``unlike`` empty) or otherwise (``unlike``: how it differs)."""
+        if unlike is None:
+            self.made.append(f"{name} {what}")
         elif unlike:
-            self.unfit.append(f"{what.split(' (')[0]}: {'; '.join(unlike)}")
+            self.unfit.append(f"{name}: {'; '.join(unlike)}")
         else:
-            self.found.append(what)
+            self.found.append(f"{name} {what}")
 
 
 def provision(
@@ -50,11 +51,14 @@ def provision(
 ) -> Provisioned:
     """Make the table, and the bucket and key when given, unless they exist."""
     done = Provisioned()
-    made = LedgerTable(clients, table).create()
+    ledger = LedgerTable(clients, table)
+    there = ledger.describe()
+    if there is None:
+        ledger.create()
     done.note(
-        made,
-        f"table {table} (indexes snapshot and kind) in {clients.region}",
-        None if made else _table_unlike(clients, table),
+        f"table {table}",
+        f"(indexes snapshot and kind) in {clients.region}",
+        None if there is None else _table_unlike(there),
     )
     if checkpoints is not None:
         name = checkpoints.bucket
@@ -62,16 +66,16 @@ def provision(
         lock = {} if made else _lock(clients, name)
         retention = f"{retention_days} day(s)" if made else _retention(lock)
         done.note(
-            made,
-            f"bucket {name} (versioned, Object Lock: compliance, {retention})",
+            f"bucket {name}",
+            f"(versioned, Object Lock: compliance, {retention})",
             None if made else _bucket_unlike(clients, name, lock),
         )
     if kms_key is not None:
-        made = _key(clients, kms_key)
+        key = _key(clients, kms_key)
         done.note(
-            made,
-            f"KMS key {kms_key} (ECC_NIST_P256, sign and verify)",
-            None if made else _key_unlike(clients, kms_key),
+            f"KMS key {kms_key}",
+            "(ECC_NIST_P256, sign and verify)",
+            None if key is None else _key_unlike(key),
         )
     return done
 
@@ -80,10 +84,10 @@ def _keys(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
     return [(key["AttributeName"], key["KeyType"]) for key in schema]
 
 
-def _table_unlike(clients: Clients, name: str) -> list[str]:
-    """How table ``name`` differs from what `TABLE_SCHEMA` makes: its key, the type of each
-    key attribute, and each index's name and key (what an index projects is not read)."""
-    found = clients.dynamodb.describe_table(TableName=name)["Table"]
+def _table_unlike(found: dict[str, Any]) -> list[str]:
+    """How the table described by ``found`` (DescribeTable's ``Table``) differs from what
+    `TABLE_SCHEMA` makes: its key, the type of each key attribute, and each index's name and
+    key (what an index projects is not read)."""
     types = {a["AttributeName"]: a["AttributeType"] for a in found.get("AttributeDefinitions", [])}
     wanted_types = {
         a["AttributeName"]: a["AttributeType"] for a in TABLE_SCHEMA["AttributeDefinitions"]
@@ -145,10 +149,9 @@ def _bucket_unlike(clients: Clients, name: str, lock: dict[str, Any]) -> list[st
     return unlike
 
 
-def _key_unlike(clients: Clients, key: str) -> list[str]:
-    """How KMS key ``key`` differs from a checkpoint signer (ECC_NIST_P256, SIGN_VERIFY,
-    enabled)."""
-    found = clients.kms.describe_key(KeyId=key)["KeyMetadata"]
+def _key_unlike(found: dict[str, Any]) -> list[str]:
+    """How the KMS key described by ``found`` (DescribeKey's ``KeyMetadata``) differs from a
+    checkpoint signer (ECC_NIST_P256, SIGN_VERIFY, enabled)."""
     unlike = []
     for name, wanted in (("KeySpec", "ECC_NIST_P256"), ("KeyUsage", "SIGN_VERIFY")):
         if found.get(name) != wanted:
@@ -159,6 +162,7 @@ def _key_unlike(clients: Clients, key: str) -> list[str]:
 
 
 def _bucket(clients: Clients, name: str, days: int) -> bool:
+    """True when bucket ``name`` was not there and is made, locked for ``days`` by default."""
     s3 = clients.s3
     try:
         s3.head_bucket(Bucket=name)
@@ -181,11 +185,13 @@ def _bucket(clients: Clients, name: str, days: int) -> bool:
     return True
 
 
-def _key(clients: Clients, key: str) -> bool:
+def _key(clients: Clients, key: str) -> dict[str, Any] | None:
+    """Key ``key``'s description (DescribeKey's ``KeyMetadata``); None when it was not there
+    and is made (an alias only: a key id names a key that cannot be made again)."""
     kms = clients.kms
     try:
-        kms.describe_key(KeyId=key)
-        return False
+        found: dict[str, Any] = kms.describe_key(KeyId=key)["KeyMetadata"]
+        return found
     except ClientError as exc:
         if error_code(exc) != "NotFoundException" or not key.startswith("alias/"):
             raise
@@ -195,4 +201,4 @@ def _key(clients: Clients, key: str) -> bool:
         Description="rds_guard: signs the fleet ledger's checkpoints",
     )
     kms.create_alias(AliasName=key, TargetKeyId=made["KeyMetadata"]["KeyId"])
-    return True
+    return None

@@ -288,23 +288,24 @@ class LedgerTable:
 
     # -- the table itself --------------------------------------------------------------------
 
-    def exists(self) -> bool:
-        """True when the table exists (DescribeTable)."""
+    def describe(self) -> dict[str, Any] | None:
+        """The table's description (DescribeTable's ``Table``); None when it does not exist."""
         try:
-            self._db.describe_table(TableName=self.name)
+            found: dict[str, Any] = self._db.describe_table(TableName=self.name)["Table"]
         except ClientError as exc:
             if error_code(exc) == "ResourceNotFoundException":
-                return False
+                return None
             raise
-        return True
+        return found
 
-    def create(self) -> bool:
-        """Create the table and its indexes (on-demand) and wait until it is active; False
-        when it exists already."""
-        if self.exists():
-            return False
+    def exists(self) -> bool:
+        """True when the table exists (DescribeTable)."""
+        return self.describe() is not None
+
+    def create(self) -> None:
+        """Create the table and its indexes (on-demand) and wait until it is active (the
+        service's ``ResourceInUseException`` when it exists already)."""
         self._db.create_table(TableName=self.name, **TABLE_SCHEMA)
         self._db.get_waiter("table_exists").wait(
             TableName=self.name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
         )
-        return True
