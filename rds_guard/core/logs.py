@@ -26,8 +26,6 @@ class OneLine(logging.Filter):
     holds what is not printable (else the handler's formatter formats it, as its own).
     Passes every record."""
 
-    rds_guard_one_line = True
-
     def filter(self, record: logging.LogRecord) -> bool:
         """Escape ``record`` in place; True (the record is kept)."""
         try:
@@ -40,7 +38,7 @@ class OneLine(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
             try:
                 record.exc_text = traceback_text(record.exc_info[1])
-            except Exception:  # never into the code that logs (a chain too deep to walk)
+            except Exception:  # never into the code that logs, whatever the traceback holds
                 record.exc_text = None
         return True
 
@@ -50,29 +48,37 @@ def traceback_text(error: BaseException) -> str | None:
     escaped (of the chain, and of an exception group's members); None when none of them
     needs it. The frames are the code's own; the messages may quote anything."""
     shown = traceback.TracebackException.from_exception(error)
-    if not _escape(shown, set()):
+    if not _escape(shown):
         return None
     return "".join(shown.format()).removesuffix("\n")
 
 
-def _escape(shown: traceback.TracebackException, seen: set[int]) -> bool:
-    """Escape the texts of ``shown`` and those it leads to, in place; whether any changed."""
-    if id(shown) in seen:
-        return False
-    seen.add(id(shown))
+def _escape(first: traceback.TracebackException) -> bool:
+    """Escape the texts of ``first`` and of those it leads to, in place (iteratively, as
+    `TracebackException` walks them: a chain may be longer than the recursion limit); whether
+    any changed."""
     changed = False
-    text = getattr(shown, "_str", None)  # the message as `format` writes it (CPython 3.11+)
-    if isinstance(text, str) and escaped(text) != text:
-        shown._str = escaped(text)  # type: ignore[attr-defined]  # typeshed lacks it
-        changed = True
-    notes = getattr(shown, "__notes__", None)
-    if isinstance(notes, list) and any(escaped(str(note)) != str(note) for note in notes):
-        shown.__notes__ = [escaped(str(note)) for note in notes]
-        changed = True
-    for linked in (shown.__cause__, shown.__context__, *(shown.exceptions or ())):
-        if linked is not None:
-            changed = _escape(linked, seen) or changed
+    seen: set[int] = set()
+    waiting = [first]
+    while waiting:
+        shown = waiting.pop()
+        if id(shown) in seen:
+            continue
+        seen.add(id(shown))
+        text = getattr(shown, "_str", None)  # the message as `format` writes it (CPython 3.11+)
+        if isinstance(text, str) and escaped(text) != text:
+            shown._str = escaped(text)  # type: ignore[attr-defined]  # typeshed lacks it
+            changed = True
+        notes = getattr(shown, "__notes__", None)
+        if isinstance(notes, list) and any(escaped(str(note)) != str(note) for note in notes):
+            shown.__notes__ = [escaped(str(note)) for note in notes]
+            changed = True
+        linked = (shown.__cause__, shown.__context__, *(shown.exceptions or ()))
+        waiting.extend(each for each in linked if each is not None)
     return changed
+
+
+setattr(OneLine, _MARK, True)
 
 
 def _logger(name: str) -> logging.Logger:

@@ -170,12 +170,13 @@ def test_a_printable_traceback_is_left_to_the_handlers_formatter(
     assert buffer.getvalue() == "failed\n[ValueError]\n"
 
 
-def test_a_chain_too_deep_to_walk_is_logged_not_raised(
+def test_a_chain_deeper_than_the_recursion_limit_is_logged_escaped(
     written: tuple[logging.Logger, io.StringIO],
 ) -> None:
-    """The filter never raises into the code that logs: an exception at the end of a chain
-    of causes deeper than the recursion limit is logged, its traceback as logging writes it."""
-    error: BaseException = ValueError("first")
+    """The filter never raises into the code that logs, and walks as far as logging does: a
+    chain of causes deeper than the recursion limit is logged, the message at its root
+    escaped (a recursive walk gave up there and left the chain to logging, unescaped)."""
+    error: BaseException = ValueError("first\x1b[2J\nforged")
     for depth in range(sys.getrecursionlimit() + 100):
         try:
             raise ValueError(f"cause {depth}") from error
@@ -189,3 +190,5 @@ def test_a_chain_too_deep_to_walk_is_logged_not_raised(
     lines = buffer.getvalue().splitlines()
     assert lines[0] == f"ERROR {logger.name}: failed"
     assert lines[-1] == f"ValueError: cause {sys.getrecursionlimit() + 99}"
+    assert "ValueError: first\\x1b[2J\\nforged" in lines
+    assert not any("\x1b" in line or line == "forged" for line in lines)
