@@ -438,3 +438,22 @@ def test_an_unsigned_presign_of_a_compliant_call_is_its_plain_url(
     assert presign(rds, **params) == presign(plain, **params)
     (record,) = audit_records(tmp_path)
     assert (record["event"], record["violations"]) == ("presigned", [])
+
+
+def test_an_unsigned_presign_of_a_non_compliant_call_is_still_blocked(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The attack on the mend above: an ``UNSIGNED`` client taken to slip a non-compliant
+    presign past the guard, since its URL is passed through as the plain client's. The call
+    is judged before any URL is made: `PolicyViolation` naming every problem, a `blocked`
+    record, no URL, and nothing sent."""
+    session, _ = guarded_session(write_policy(tmp_path, AUDITED), on=moto_server)
+    unsigned = botocore.config.Config(signature_version=botocore.UNSIGNED)
+    rds = moto_server.client("rds", session=session, config=unsigned)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2")
+    assert "identifier.pattern" in {v.rule for v in caught.value.violations}
+    (record,) = audit_records(tmp_path)
+    assert (record["event"], record["snapshot"]) == ("blocked", "test2")
+    assert moto_server.actions() == []
