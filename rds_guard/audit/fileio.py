@@ -133,8 +133,8 @@ def check_a_log(path: Path) -> None:
     call up to date with nothing shipped, and `rds-guard check` a place for the log. A missing
     or empty file, one a first record is being written to, or zeros a crash left there pass:
     a log before its first record. A file that cannot be read (a symbolic link, which no
-    reader follows, or one the user may not read) is an `AuditError` saying why: its records
-    would never ship."""
+    writer or shipper follows, or one the user may not read) is an `AuditError` saying why:
+    its records would never ship."""
     try:
         fd = os.open(path, READ_FLAGS)
     except FileNotFoundError:

@@ -337,3 +337,19 @@ def test_audit_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path:
             run_main(capsys, "audit", action, str(link)), str(link), "symbolic link"
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.jsonl", "real.jsonl"]
+
+
+def test_a_symbolic_link_is_read_through_by_readers_and_refused_by_head(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """docs/audit.md: ``head`` (whose checkpoint vouches for the file at the path) refuses a
+    link there, as writers do; ``verify`` and ``show`` read through it."""
+    real = tmp_path / "real.jsonl"
+    digest = make_log(real, 2)
+    link = tmp_path / "audit.jsonl"
+    link.symlink_to(real)
+    assert_one_error_line(run_main(capsys, "audit", "head", str(link)), str(link), "symbolic link")
+    verified = run_main(capsys, "audit", "verify", str(link))
+    assert (verified.code, verified.out) == (0, f"ok: 2 records, head {digest}\n")
+    shown = run_main(capsys, "audit", "show", str(link), "--json")
+    assert shown.code == 0 and len(shown.out.splitlines()) == 2

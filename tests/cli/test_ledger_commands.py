@@ -247,7 +247,7 @@ def test_ship_refuses_a_log_it_cannot_read(
     monkeypatch: pytest.MonkeyPatch,
     obstacle: str,
 ) -> None:
-    """A log behind a symbolic link (which no reader follows) or one the user may not read
+    """A log behind a symbolic link (which the shipper never follows) or one the user may not read
     is exit 2 naming why, not "0 shipped, up to date" with its records never shipped."""
     log = tmp_path / "audit.jsonl"
     write_log(log, 5)
