@@ -70,9 +70,11 @@ def complete_lines(path: Path) -> list[bytes]:
 
 
 def ledger_table(name: str = TABLE) -> LedgerTable:
-    """The ledger's table on whatever AWS_ENDPOINT_URL names (the moto server), made."""
+    """The ledger's table on whatever AWS_ENDPOINT_URL names (the moto server), made unless
+    it is there."""
     table = LedgerTable(Clients(REGION), name)
-    table.create()
+    if not table.exists():
+        table.create()
     return table
 
 
