@@ -4,6 +4,7 @@ every event kind, write-ahead refusal proven at the server, and what is never wr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -54,6 +55,22 @@ def test_created_call_writes_requested_then_created(
     assert created["policy"] == rds_guard.load_policy(policy).sha256
     assert list(created)[:5] == ["prev", "seq", "time", "event", "call"]
     assert audit.verify([tmp_path / "audit.jsonl"]).ok
+
+
+def test_a_policy_changed_after_loading_is_not_recorded_as_the_file(
+    moto_server: MotoServer, policy: Path, tmp_path: Path
+) -> None:
+    """A guard installed with a policy changed from the loaded one (``dataclasses.replace``,
+    here to warn mode) judges by the change: its records carry no digest (""), not the
+    digest of a file that says otherwise."""
+    changed = dataclasses.replace(rds_guard.load_policy(policy), mode="warn")
+    session, _ = guarded_session(changed, on=moto_server)
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x")
+    records = audit_records(tmp_path)
+    assert [r["event"] for r in records] == ["requested", "created"]
+    assert [r["policy"] for r in records] == ["", ""] and records[0]["violations"]
 
 
 @pytest.mark.parametrize("fsync", [True, False])

@@ -157,8 +157,8 @@ class _Reader(ValueReader):
             deletion=self.deletion(top.get("deletion", {})),
             audit=self.audit(top.get("audit", {}), base),
             source=self.source,
-            sha256=digest,
         )
+        object.__setattr__(policy, "sha256", digest)  # the loader's alone (`Policy.sha256`)
         self.check_audit_key_unread(policy)
         self.check_generated_names(policy)
         found = contradiction(policy, self.times)

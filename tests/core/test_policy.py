@@ -1230,6 +1230,19 @@ def test_from_toml_sha256_is_of_the_utf8_text():
     assert Policy.from_toml(text).sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def test_a_policy_changed_from_a_loaded_one_carries_no_digest():
+    """The digest names the bytes the loader read: a policy changed from a loaded one
+    (``dataclasses.replace``) kept it, and its records named a file that does not say what
+    judged them. It carries none, and no constructor takes one."""
+    loaded = Policy.from_toml('version = 1\nmode = "enforce"\n')
+    assert len(loaded.sha256) == 64
+    changed = dataclasses.replace(loaded, mode="warn")
+    assert (changed.mode, changed.sha256) == ("warn", "")
+    assert Policy().sha256 == ""
+    with pytest.raises(TypeError, match="sha256"):
+        Policy(sha256=loaded.sha256)  # type: ignore[call-arg]
+
+
 # --- files that are not policies ------------------------------------------------------------
 
 
