@@ -317,7 +317,7 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
         moved_too.append(f"{found} and were moved with it")
     unauthentic: list[str] = []  # the records found not authentic, last one first
     while True:
-        scan = scan_tail(fd, start)
+        scan = scan_tail(fd, start, REPAIR.longest)
         try:
             vouched = authenticate(path, fd, scan, key, REPAIR)
             break

@@ -81,7 +81,7 @@ def _check_not_a_downgrade(
     someone without the key rewrote it, and the keyed `rotated` record would vouch for the
     forgery (docs/audit.md, "Rotation"). The file's own fields are not trusted for this: whoever
     rewrote it resealed them as they liked."""
-    if chain_of(scan_tail(rfd, size).last_line or b"") == CHAIN_HMAC:
+    if chain_of(scan_tail(rfd, size, ROTATE.longest).last_line or b"") == CHAIN_HMAC:
         return
     named = None if first is None else continues(first)
     names = {named} if named is not None else set()
@@ -101,7 +101,9 @@ def _check_not_a_downgrade(
 
 def _keyed(candidate: Path) -> bool:
     """Whether ``candidate`` is a regular file whose last record is HMAC-keyed."""
-    last = read_if_possible(candidate, lambda fd, st: scan_tail(fd, st.st_size).last_line)
+    last = read_if_possible(
+        candidate, lambda fd, st: scan_tail(fd, st.st_size, ROTATE.longest).last_line
+    )
     return last is not None and chain_of(last) == CHAIN_HMAC
 
 

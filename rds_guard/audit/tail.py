@@ -16,6 +16,7 @@ from rds_guard.errors import AuditError
 from .errors import KeyRequired, NotAnAuditLog
 from .fields import LINE_MAX
 from .fileio import (
+    LONGEST_READ,
     count_newlines,
     first_line,
     may_be_a_cut_file,
@@ -26,6 +27,7 @@ from .fileio import (
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
+    LINE_START,
     ZERO_HASH,
     chain_hash,
     chain_of,
@@ -68,18 +70,27 @@ class TailScan:
     before: bytes | None
     before_start: int
     torn_bytes: int
+    longest: int = 0
+    """The longest line the scan kept (`scan_tail`'s ``longest``): a last line read as
+    ``b""`` that is longer is not known to be damaged, only too long to be read."""
+
+    @property
+    def last_too_long(self) -> bool:
+        """Whether the last line was not read for its length alone."""
+        return self.complete_end - 1 - self.last_start > self.longest
 
 
-def scan_tail(fd: int, size: int) -> TailScan:
+def scan_tail(fd: int, size: int, longest: int = 0) -> TailScan:
     """Read the last complete line of ``fd`` (``size`` bytes long) and the line before it.
 
     Backwards from the end, keeping the blocks from the one holding the last newline on: one
     read when both lines lie in the file's last block, as records do (a writer does this each
-    time another writer has written). No more than twice `LONGEST_KEPT` bytes before the
-    last newline are kept: a line longer than `LONGEST_KEPT`, or one that starts before them
-    (after such a line), is read as ``b""``, no record (a line of gigabytes, held whole,
-    would take the guarded process's memory).
+    time another writer has written). No more than twice ``longest`` (default `LONGEST_KEPT`)
+    bytes before the last newline are kept: a line longer than ``longest``, or one that
+    starts before them (after such a line), is read as ``b""``, no record (a line of
+    gigabytes, held whole, would take the guarded process's memory).
     """
+    longest = longest or LONGEST_KEPT
     newlines: list[int] = []  # the offsets of the file's last three newlines, the last first
     blocks: list[bytes] = []  # the blocks read from the one holding the last newline, last first
     base = size  # where the earliest of those blocks starts
@@ -87,7 +98,7 @@ def scan_tail(fd: int, size: int) -> TailScan:
         found = len(data)
         while len(newlines) < 3 and (found := data.rfind(b"\n", 0, found)) >= 0:
             newlines.append(start + found)
-        if newlines and len(newlines) < 3 and newlines[0] - start > 2 * LONGEST_KEPT:
+        if newlines and len(newlines) < 3 and newlines[0] - start > 2 * longest:
             while len(newlines) < 3 and newlines[-1] >= 0:  # none kept from here
                 newlines.append(rfind_newline(fd, min(start, newlines[-1]), block=1 << 20))
             newlines = [at for at in newlines if at >= 0]
@@ -98,27 +109,34 @@ def scan_tail(fd: int, size: int) -> TailScan:
         if len(newlines) == 3:
             break
     if not newlines:
-        return TailScan(0, None, 0, None, 0, size)
+        return TailScan(0, None, 0, None, 0, size, longest)
     kept = b"".join(reversed(blocks))
     # The newlines that end the last line, the line before it and the one before that (-1:
     # the file starts there).
     ends_last, ends_before, ends_earlier = (*newlines, -1, -1)[:3]
 
     def line(begins: int, ends: int) -> bytes:
-        if begins < base or ends - begins > LONGEST_KEPT:
+        if begins < base or ends - begins > longest:
             return b""
         return kept[begins - base : ends - base]
 
     last = line(ends_before + 1, ends_last)
     before = None if ends_before < 0 else line(ends_earlier + 1, ends_before)
     return TailScan(
-        ends_last + 1, last, ends_before + 1, before, ends_earlier + 1, size - ends_last - 1
+        ends_last + 1,
+        last,
+        ends_before + 1,
+        before,
+        ends_earlier + 1,
+        size - ends_last - 1,
+        longest,
     )
 
 
 LONGEST_KEPT = 4 * LINE_MAX
-"""The longest line `scan_tail` keeps: no record is longer than `LINE_MAX` (a record of the
-first format, written before records were cut to it, well within this)."""
+"""The longest line a writer's `scan_tail` keeps: no record is longer than `LINE_MAX`. A
+record of rds_guard 0.1.0, which did not cut records, may be: `rotate`, `repair` and `head`
+read a last line as long as any reader does (`LONGEST_READ`)."""
 
 
 @frozen
@@ -132,12 +150,14 @@ class Use:
     action: str
     seal_first_format: bool = False
     upgrade: bool = False
+    longest: int = LONGEST_KEPT
+    """The longest last line it reads (`scan_tail`)."""
 
 
 WRITE = Use("appending a record")
-ROTATE = Use("rotate", seal_first_format=True, upgrade=True)
-REPAIR = Use("repair", seal_first_format=True)
-HEAD = Use("taking its head", seal_first_format=True, upgrade=True)
+ROTATE = Use("rotate", seal_first_format=True, upgrade=True, longest=LONGEST_READ)
+REPAIR = Use("repair", seal_first_format=True, longest=LONGEST_READ)
+HEAD = Use("taking its head", seal_first_format=True, upgrade=True, longest=LONGEST_READ)
 
 
 @frozen
@@ -190,6 +210,8 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
             f"rds-guard audit verify {path} says whether anything else changed",
             path=str(path),
         )
+    if record is None and scan.last_too_long and _starts_as_a_record(fd, scan):
+        raise _too_long(path, fd, scan, use)
     if record is None:
         number = _number(fd, scan)
         if number == 1 or parse_record(first_line(fd)) is None:  # a policy given by mistake
@@ -387,6 +409,33 @@ def _not_authentic(
         path=str(path),
         line=number,
         why=why,
+    )
+
+
+def _starts_as_a_record(fd: int, scan: TailScan) -> bool:
+    """Whether the last line starts as every record's line does (`LINE_START`)."""
+    return read_range(fd, scan.last_start, scan.last_start + len(LINE_START)) == LINE_START
+
+
+def _too_long(path: Path, fd: int, scan: TailScan, use: Use) -> AuditError:
+    """The last line starts as a record does and is longer than ``use`` reads: a record of
+    rds_guard 0.1.0, which did not cut records (a blocked call's megabyte identifier), or
+    junk after such a start; `rotate` reads it whole and starts a file chained onto it, or
+    says it is no record."""
+    number = _number(fd, scan)
+    length = scan.complete_end - 1 - scan.last_start
+    if use.longest < LONGEST_READ:
+        advice = (
+            f"run rds-guard audit rotate {path}: it reads the line whole, and the next records"
+            " go to a new file that chains onto it (or it says why the line is no record)"
+        )
+    else:
+        advice = "no reader reads it: if it is damage, cut it out by hand"
+    return AuditError(
+        f"{path}:{number}: line {number} is {length:,} bytes, longer than {use.action} reads"
+        f" ({use.longest:,}; no record is longer than {LINE_MAX:,} bytes, but rds_guard 0.1.0"
+        f" did not cut records); {advice}",
+        path=str(path),
     )
 
 

@@ -253,7 +253,7 @@ def head(paths: StrPath | Sequence[StrPath], *, hmac_key: bytes | None = None) -
         fd = open_checked(path, READ_FLAGS, "cannot open for reading")
         try:
             size = os.fstat(fd).st_size
-            scan = scan_tail(fd, size)
+            scan = scan_tail(fd, size, HEAD.longest)
             vouched = authenticate(path, fd, scan, hmac_key, HEAD)
             if scan.torn_bytes:  # a whole record missing only its newline is kept by writers
                 vouched = kept_record(fd, scan.complete_end, size, vouched, hmac_key) or vouched

@@ -277,7 +277,7 @@ class AuditLog:
             raise self._damage[1].with_traceback(None)
         self._tail = None
         with self._reader(st) as rfd:
-            scan = scan_tail(rfd, st.st_size)
+            scan = scan_tail(rfd, st.st_size, use.longest)
             torn = None
             try:
                 vouched = authenticate(self.path, rfd, scan, self._key, use)

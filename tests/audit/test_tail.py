@@ -244,6 +244,7 @@ def test_the_tail_is_read_whatever_the_length_of_its_lines(
         before=lines[-2] if len(lines) > 1 else None,
         before_start=before_start,
         torn_bytes=len(torn),
+        longest=tail.LONGEST_KEPT,
     )
 
 
@@ -274,6 +275,36 @@ def test_a_line_longer_than_any_record_is_not_held_in_memory(log_path: Path, whe
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, peak
+
+
+@pytest.mark.parametrize("key", [None, b"k" * 32], ids=["sha256", "hmac"])
+def test_a_record_of_0_1_0_longer_than_a_writer_reads_is_rotated_onto(
+    log_path: Path, capsys: pytest.CaptureFixture[str], key: bytes | None
+) -> None:
+    """rds_guard 0.1.0 did not cut records: a blocked call's 1.2 MB identifier made a record
+    of 1.2 MB, authentic. After the upgrade every call failed closed on it as "not an audit
+    record: the log is damaged; run repair", while verify said "ok", and repair, rotate and
+    head all stopped on it too: only an edit by hand got the guard going again. A writer now
+    names its length and what to run; rotate, repair and head read it (as verify does), and
+    the writes go on in the rotated file, chained onto it."""
+    make_log(log_path, 2, hmac_key=key)
+    lines = lines_of(log_path)
+    big = reseal(lines[1].replace(b'"m:1"', b'"' + b"x" * 1_200_000 + b'"'), key)
+    write_lines(log_path, [lines[0], big])
+    assert audit.verify([log_path], hmac_key=key).ok
+    with pytest.raises(AuditError) as refused:
+        audit.AuditLog(log_path, fsync=False, hmac_key=key).write("requested")
+    assert f"line 2 is {len(big):,} bytes, longer than appending a record reads" in str(
+        refused.value
+    )
+    assert f"run rds-guard audit rotate {log_path}" in str(refused.value)
+    assert audit.head([log_path], hmac_key=key).seq == 2
+    assert audit.repair(log_path, hmac_key=key).lines_moved == 0
+    archive = audit.rotate(log_path, hmac_key=key)
+    with audit.AuditLog(log_path, fsync=False, hmac_key=key) as log:
+        assert log.write("requested")["seq"] == 4  # after the rotated record
+    assert lines_of(archive) == [lines[0], big]
+    assert audit.verify([archive, log_path], hmac_key=key).ok
 
 
 def test_a_tail_of_records_is_read_in_one_read(

@@ -71,9 +71,9 @@ def test_tail_is_read_only_when_another_writer_changed_the_file(
     scans: list[int] = []
     real_scan = tail.scan_tail
 
-    def counting(fd: int, size: int) -> tail.TailScan:
+    def counting(fd: int, size: int, longest: int = 0) -> tail.TailScan:
         scans.append(size)
-        return real_scan(fd, size)
+        return real_scan(fd, size, longest)
 
     monkeypatch.setattr(writer, "scan_tail", counting)
     first = audit.AuditLog(log_path, fsync=False)
