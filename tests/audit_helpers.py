@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import json
 import os
@@ -287,6 +288,16 @@ def wait_for_lines(path: Path, count: int, timeout: float = 30) -> None:
             return
         time.sleep(0.01)
     raise AssertionError(f"{path} did not reach {count} lines in {timeout}s")
+
+
+def unhooked_fork() -> int:
+    """``fork()`` called as C code calls it, so that no at-fork hook runs: as uWSGI forks its
+    workers unless told ``py-call-osafterfork``. Only the calling thread goes on in the
+    child; the GIL is held throughout (``PyDLL``), as it must be."""
+    pid: int = ctypes.PyDLL(None).fork()
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "fork failed")
+    return pid
 
 
 def wait_child(pid: int, timeout: float = 30) -> int:

@@ -250,16 +250,19 @@ def new_call_id() -> str:
     32 hex digits: 16 random ones drawn once per process, then a counter (a uuid4 per call
     costs a getrandom system call).
     """
+    writer()  # drawn again after a fork that no at-fork hook saw
     return f"{_call_prefix}{next(_call_numbers):016x}"
 
 
 _writer: tuple[int, str] = (os.getpid(), socket.gethostname())
-"""Who writes the records (``pid``, ``host``), asked once per process: each is a system call."""
+"""Who writes the records (``pid``, ``host``): the host is a system call, asked once."""
 
 
 def writer() -> tuple[int, str]:
-    """The ``pid`` and ``host`` this process writes into its records (asked once, and again
-    in a forked child): what tells its records from another's in a shared log."""
+    """The ``pid`` and ``host`` this process writes into its records, asked again in a forked
+    child, seen by an at-fork hook or not (uWSGI's workers, without ``py-call-osafterfork``)."""
+    if _writer[0] != os.getpid():
+        _after_fork_in_child()
     return _writer
 
 
@@ -479,7 +482,7 @@ def build_record(
     for name, normalized in _LEADING_FIELDS:
         record[name] = normalized(get(name))
     record["policy"] = policy
-    record["pid"], record["host"] = _writer
+    record["pid"], record["host"] = writer()
     for name in _TRAILING_FIELDS:
         record[name] = normalize(name, get(name))
     for name in EXTRA_FIELDS:

@@ -121,7 +121,7 @@ class AuditLog:
         self._policy = policy_sha256
         self._lock = threading.Lock()
         self._fd: int | None = None
-        self._fd_pid = 0
+        self._fd_pid, self._pid = 0, os.getpid()  # who opened ``_fd``; who holds the log
         self._closer: weakref.finalize[[int, int], AuditLog] | None = None
         self._tail: Tail | None = None
         self._damage: tuple[tuple[int, int, int, int], AuditError] | None = None
@@ -152,6 +152,7 @@ class AuditLog:
         it is left in the file when that can be helped.
         """
         check_fields(event, fields)
+        self._after_unhooked_fork()
         emitted: Emitted = []
         try:
             thread_lock_within(self._lock, self.path, self.lock_timeout)
@@ -170,6 +171,7 @@ class AuditLog:
 
     def close(self) -> None:
         """Close the file; a later write opens it again."""
+        self._after_unhooked_fork()
         with self._lock:
             self._drop_fd(close=True)
             self._tail = None
@@ -182,6 +184,7 @@ class AuditLog:
         appended through it are logged once the locks are released; afterwards the log
         forgets what it knew of the file's end, which maintenance may have moved or cut.
         """
+        self._after_unhooked_fork()
         emitted: Emitted = []
         try:
             thread_lock_within(self._lock, self.path, self.lock_timeout)
@@ -205,9 +208,6 @@ class AuditLog:
     # -- the descriptor and the locks --
 
     def _own_fd(self) -> int:
-        if self._fd is not None and self._fd_pid != os.getpid():
-            # Inherited across a fork the at-fork hook did not see: its lock is the parent's.
-            self._drop_fd(close=False)
         if self._fd is None:
             fd = open_checked(self.path, APPEND_FLAGS, "cannot open for appending")
             self._fd, self._fd_pid = fd, os.getpid()
@@ -225,12 +225,20 @@ class AuditLog:
                 os.close(self._fd)
         self._fd = None
 
-    def _forget_after_fork(self) -> None:
-        self._lock = threading.Lock()
-        if self._fd is not None:
+    def _forget_after_fork(self, *, close: bool = True) -> None:
+        """In a forked child: new locks (another thread may have held the parent's), and the
+        parent's descriptor closed (``close``; a fork found later leaves it: its number may
+        name another file by then)."""
+        self._lock, self._pid = threading.Lock(), os.getpid()
+        if close and self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
         self._drop_fd(close=False)
+
+    def _after_unhooked_fork(self) -> None:
+        """`_forget_after_fork` after a fork no at-fork hook saw (uWSGI's, by default)."""
+        if self._pid != os.getpid():
+            self._forget_after_fork(close=False)
 
     def _acquire(self) -> tuple[int, os.stat_result]:
         """The descriptor, flock held, checked to still be the file at ``self.path``."""

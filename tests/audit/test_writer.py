@@ -29,6 +29,7 @@ from audit_helpers import (
     records_of,
     run_python,
     subprocess_env,
+    unhooked_fork,
     wait_child,
     wait_for_lines,
     write_lines,
@@ -233,12 +234,48 @@ def test_fork_while_another_thread_holds_the_lock_does_not_deadlock(log_path: Pa
     assert_whole([log_path], {"parent:0", "parent:1", "child:0", "child:1", "child:2"})
 
 
+def test_a_fork_no_at_fork_hook_saw_writes_as_the_child(log_path: Path) -> None:
+    """uWSGI forks its workers as C code does, and Python's at-fork hooks run only with
+    ``py-call-osafterfork``: every worker's records said the parent's pid, their call ids
+    repeated the parent's (one id on four calls), and a thread lock the parent held at the
+    fork stopped every write of the child for ``lock_timeout``. The child finds the fork at
+    its next write: its own pid, fresh call ids, locks of its own."""
+    log = audit.AuditLog(log_path, fsync=False)
+    log.write("requested", call=audit.new_call_id(), notes=["parent:0"])
+    log._lock.acquire()  # another thread of the parent mid-write at the fork
+    try:
+        child = unhooked_fork()
+        if child == 0:
+            code = 1
+            try:
+                for i in range(2):
+                    log.write("requested", call=audit.new_call_id(), notes=[f"child:{i}"])
+                log.close()
+                code = 0
+            finally:
+                os._exit(code)
+    finally:
+        log._lock.release()
+    assert wait_child(child, timeout=20) == 0
+    log.write("requested", call=audit.new_call_id(), notes=["parent:1"])
+    log.close()
+    records = {str(r["notes"][0]): r for r in records_of(log_path)}  # type: ignore[index]
+    assert {note: r["pid"] for note, r in records.items()} == {
+        "parent:0": os.getpid(),
+        "child:0": child,
+        "child:1": child,
+        "parent:1": os.getpid(),
+    }
+    assert len({r["call"] for r in records.values()}) == 4
+    assert audit.verify([log_path]).ok
+
+
 def test_descriptor_of_another_pid_is_not_used(log_path: Path) -> None:
     log = audit.AuditLog(log_path, fsync=False)
     log.write("requested", notes=["a:0"])
     inherited = log._fd
     assert inherited is not None
-    log._fd_pid = -1  # as after a fork that bypassed the at-fork hook
+    log._pid = -1  # as after a fork that bypassed the at-fork hook
     log.write("requested", notes=["a:1"])
     assert log._fd is not None and log._fd != inherited
     os.fstat(inherited)  # left open: closing it could close an unrelated file

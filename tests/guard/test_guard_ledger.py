@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
-from audit_helpers import run_python, wait_child
+from audit_helpers import run_python, unhooked_fork, wait_child
 from aws import guarded_session, make_cluster
 from botocore.exceptions import EndpointConnectionError
 from ledger_helpers import (
@@ -424,10 +424,16 @@ def test_required_mode_after_a_fork_fails_every_call(
     guard.uninstall()
 
 
-def _in_a_child(work: Callable[[], object], failure: Path, within: float = 60) -> int:
-    """Fork; the child runs ``work`` and exits 0 (3 on an exception, its traceback written
-    to ``failure``); the child's exit code (an AssertionError when it hangs)."""
-    pid = os.fork()
+def _in_a_child(
+    work: Callable[[], object],
+    failure: Path,
+    within: float = 60,
+    fork: Callable[[], int] = os.fork,
+) -> int:
+    """Fork (with ``fork``); the child runs ``work`` and exits 0 (3 on an exception, its
+    traceback written to ``failure``); the child's exit code (an AssertionError when it
+    hangs)."""
+    pid = fork()
     if pid == 0:
         code = 3
         try:
@@ -465,6 +471,44 @@ def test_a_fork_while_a_parent_thread_holds_the_log_leaves_the_child_free_to_wri
     holder.join(10)
     assert status == 0, failure.read_text() if failure.exists() else f"the child hung ({status})"
     assert [event for event, _ in _events(tmp_path / "audit.jsonl")] == ["requested", "created"]
+    guard.uninstall()
+
+
+def test_required_mode_in_a_child_forked_without_the_at_fork_hooks(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """uWSGI forks its workers as C code does: no at-fork hook runs unless it is told
+    ``py-call-osafterfork``. A fork while the parent's shipping thread held the shipper left
+    the child with that thread's locks held, and every call of the child in ``required``
+    mode failed with "another shipper held the log". The child finds the fork at its first
+    write, and ships its own records, once the parent lets go of the log's state file."""
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
+    assert isinstance(guard.audit, ShippingLog)
+    snapshot(rds, SNAPSHOT)
+    shipper = guard.audit.shipper
+    holding, release = threading.Event(), threading.Event()
+
+    def ship_in_the_parent() -> None:  # as the shipping thread does, for a second
+        with shipper._lock, shipper.state_file.locked(None):
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=ship_in_the_parent)
+    holder.start()
+    assert holding.wait(10)
+    threading.Timer(1.0, release.set).start()
+    failure = tmp_path / "child-failure.txt"
+    status = _in_a_child(
+        lambda: snapshot(rds, "orders-manual-20261203"), failure, within=30, fork=unhooked_fork
+    )
+    holder.join(10)
+    assert status == 0, failure.read_text() if failure.exists() else f"the child hung ({status})"
+    snapshot(rds, "orders-manual-20261204")  # the parent ships as before
+    records = [json.loads(line) for line in complete_lines(tmp_path / "audit.jsonl")]
+    parent = [(r["event"], r["pid"] == os.getpid()) for r in records]
+    calls = (True, False, True)  # by the parent, the child, the parent
+    assert parent == [(event, by) for by in calls for event in ("requested", "created")]
+    assert aws.count("CreateDBClusterSnapshot") == 3
     guard.uninstall()
 
 

@@ -97,12 +97,12 @@ class Shipper:
                 self._pool.shutdown()
                 self._pool = None
 
-    def forget_after_fork(self) -> None:
+    def forget_after_fork(self, *, close: bool = True) -> None:
         """In a forked child: drop the parent's put workers (their threads are not in this
-        process), its lock and its copy of the state file's descriptor."""
+        process), its lock and its copy of the state file's descriptor (closed: ``close``)."""
         self._pool = None
         self._lock = threading.Lock()
-        self.state_file.forget_after_fork()
+        self.state_file.forget_after_fork(close=close)
 
     def ship(
         self,

@@ -221,6 +221,7 @@ class ShippingLog(AuditLog):
         """Stop the thread, after it shipped what it could within `CLOSE_WAIT` seconds (then
         it stops after the batch under way: what is left waits in the file for the next
         run), then close the file (a later write opens it and starts the thread again)."""
+        self._after_unhooked_fork()  # a thread the fork left behind is not waited for
         thread = self._thread
         if thread is not None:
             self._stop.set()
@@ -234,10 +235,10 @@ class ShippingLog(AuditLog):
         self.shipper.close()
         super().close()
 
-    def _forget_after_fork(self) -> None:
+    def _forget_after_fork(self, *, close: bool = True) -> None:
         """In a forked child: the parent's shipping thread is not there, and its locks, put
         workers and connections are the parent's. The child starts its own at its next write."""
-        super()._forget_after_fork()
+        super()._forget_after_fork(close=close)
         self._thread = None
         self._thread_lock = threading.Lock()
         self._wake, self._stop, self._give_up = (
@@ -245,7 +246,7 @@ class ShippingLog(AuditLog):
             threading.Event(),
             threading.Event(),
         )
-        self.shipper.forget_after_fork()
+        self.shipper.forget_after_fork(close=close)
         self.clients.forget_after_fork()
 
     def ship_once(

@@ -11,6 +11,7 @@ only means the ledger is read to find where shipping stopped.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -94,15 +95,19 @@ class StateFile:
                 yield True
             finally:
                 self._fd = None
+                # unlocked before it is closed: the lock belongs to the open file, which a
+                # child's copy of the descriptor (a fork while it was held) keeps open
+                with contextlib.suppress(OSError):
+                    fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
-            os.close(fd)  # releases the lock
+            os.close(fd)
 
-    def forget_after_fork(self) -> None:
-        """In a forked child: close its copy of a descriptor a parent's thread held locked
-        at the fork. The lock belongs to the open file, which the copy keeps open: left open,
-        the parent could never ship again while the child lives."""
+    def forget_after_fork(self, *, close: bool = True) -> None:
+        """In a forked child: close (``close``) its copy of a descriptor a parent's thread
+        held locked at the fork, so that the open file, and its lock, go with the parent's
+        (a fork found only later leaves it: its number may name another file by then)."""
         fd, self._fd = self._fd, None
-        if fd is not None:
+        if fd is not None and close:
             with contextlib.suppress(OSError):
                 os.close(fd)
 

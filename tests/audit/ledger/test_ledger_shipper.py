@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_helpers import forge_rotated_from, lines_of
+from audit_helpers import forge_rotated_from, lines_of, wait_child
 from aws import count_sent
 from botocore.exceptions import EndpointConnectionError
 from cli_helpers import run_main
@@ -50,7 +51,7 @@ from rds_guard.audit.ledger import (
     series,
 )
 from rds_guard.audit.ledger.items import line_of, record_item, text
-from rds_guard.audit.ledger.state import state_path
+from rds_guard.audit.ledger.state import StateFile, state_path
 from rds_guard.audit.ledger.verify import verify_ledger
 
 
@@ -519,6 +520,30 @@ def test_another_shipper_at_work_makes_a_run_busy(table: LedgerTable, log_path: 
     with holder.state_file.locked(None):
         result = ship(log_path, table, timeout=0)
     assert result.busy and "another shipper" in result.describe()
+
+
+def test_a_child_holding_a_copy_of_the_state_file_does_not_keep_its_lock(log_path: Path) -> None:
+    """A fork while a shipper held the log's state file: the child's copy of the descriptor
+    keeps the open file, and with it the lock, once the parent closes its own. Every later
+    run of the parent, or any shipper of the log, was busy for as long as the child lived
+    (a child forked where no at-fork hook closes the copy: uWSGI's workers, by default). The
+    lock is let go before the descriptor is closed."""
+    state = StateFile(log_path)
+    read_end, write_end = os.pipe()
+    with state.locked(None) as held:
+        assert held
+        child = os.fork()
+        if child == 0:  # keeps every descriptor it inherited until the parent says
+            os.read(read_end, 1)
+            os._exit(0)
+    try:
+        with StateFile(log_path).locked(0) as again:
+            assert again, "the child's copy kept the parent's lock"
+    finally:
+        os.write(write_end, b"x")
+        assert wait_child(child) == 0
+        os.close(read_end)
+        os.close(write_end)
 
 
 def test_an_item_edited_in_the_ledger_is_no_fork(
