@@ -30,7 +30,7 @@ __all__ = [
     "install",
     "load_policy",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 # The public names are imported when first asked for, so that a submodule such as the AWS
 # CLI plugin can be imported without the whole guard (every `aws` command imports it).
