@@ -482,7 +482,7 @@ def build_record(
     for name, normalized in _LEADING_FIELDS:
         record[name] = normalized(get(name))
     record["policy"] = policy
-    record["pid"], record["host"] = writer()
+    record["pid"], record["host"] = _writer  # its writer saw any fork first (`AuditLog`)
     for name in _TRAILING_FIELDS:
         record[name] = normalize(name, get(name))
     for name in EXTRA_FIELDS:

@@ -42,6 +42,7 @@ from .record import (
     hmac_pads,
     seal,
 )
+from .record import writer as records_writer
 from .tail import WRITE, Use, Vouched, authenticate, scan_tail
 from .torn import Torn, check_not_joined, look, overwrite
 
@@ -226,10 +227,9 @@ class AuditLog:
         self._fd = None
 
     def _forget_after_fork(self, *, close: bool = True) -> None:
-        """In a forked child: new locks (another thread may have held the parent's), and the
-        parent's descriptor closed (``close``; a fork found later leaves it: its number may
-        name another file by then)."""
-        self._lock, self._pid = threading.Lock(), os.getpid()
+        """In a forked child: new locks (a parent's thread may have held them), and the
+        parent's descriptor closed (``close``; not when found late: it may name another file)."""
+        self._lock, self._pid = threading.Lock(), records_writer()[0]  # records' pid too
         if close and self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
