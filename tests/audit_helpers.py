@@ -293,8 +293,18 @@ def wait_for_lines(path: Path, count: int, timeout: float = 30) -> None:
 def unhooked_fork() -> int:
     """``fork()`` called as C code calls it, so that no at-fork hook runs: as uWSGI forks its
     workers unless told ``py-call-osafterfork``. Only the calling thread goes on in the
-    child; the GIL is held throughout (``PyDLL``), as it must be."""
-    pid: int = ctypes.PyDLL(None).fork()
+    child, the GIL held throughout (``PyDLL``). Without the hooks CPython does not set its
+    GIL up again in the child: a parent thread that asked for the GIL at the fork would leave
+    the child waiting for ever to hand it over. So for the fork no other thread may ask for
+    it (the switch interval made long, and a sleep lets those already asking have it first),
+    as in a server that forks its workers before their threads start."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        time.sleep(0.05)
+        pid: int = ctypes.PyDLL(None).fork()
+    finally:
+        sys.setswitchinterval(interval)
     if pid < 0:
         raise OSError(ctypes.get_errno(), "fork failed")
     return pid

@@ -64,6 +64,16 @@ def thread_lock_within(lock: threading.Lock, path: Path, timeout: float | None) 
     )
 
 
+_PER_PROCESS: dict[int, threading.Lock] = {}
+
+
+def this_process_lock() -> threading.Lock:
+    """A lock of this process's own, made at its first use here, so that no thread of a
+    parent can have held it at a fork (seen by an at-fork hook or not): for the threads of a
+    child that each find the fork, so that only one of them acts on it."""
+    return _PER_PROCESS.setdefault(os.getpid(), threading.Lock())
+
+
 def timed_out(path: Path, timeout: float, holders: list[int]) -> AuditError:
     """The error for a lock still held after ``timeout`` seconds, naming the holders known."""
     who = "held by pid " + ", ".join(map(str, holders)) if holders else "its holder unknown"

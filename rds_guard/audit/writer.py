@@ -32,7 +32,7 @@ from .fileio import (
     open_checked,
     os_error,
 )
-from .lock import flock_within, thread_lock_within
+from .lock import flock_within, this_process_lock, thread_lock_within
 from .record import (
     Record,
     StrPath,
@@ -153,10 +153,10 @@ class AuditLog:
         it is left in the file when that can be helped.
         """
         check_fields(event, fields)
-        self._after_unhooked_fork()
+        lock = self._lock_after_any_fork()
         emitted: Emitted = []
         try:
-            thread_lock_within(self._lock, self.path, self.lock_timeout)
+            thread_lock_within(lock, self.path, self.lock_timeout)
             try:
                 fd, st = self._acquire()  # what exclusive() does, without a generator per call
                 try:
@@ -165,15 +165,14 @@ class AuditLog:
                 finally:
                     _unlock(fd)
             finally:
-                self._lock.release()
+                lock.release()
         finally:
             _emit(emitted, self.path)  # a repaired record may be written even when this one is not
         return emitted[-1][0]
 
     def close(self) -> None:
         """Close the file; a later write opens it again."""
-        self._after_unhooked_fork()
-        with self._lock:
+        with self._lock_after_any_fork():
             self._drop_fd(close=True)
             self._tail = None
 
@@ -185,10 +184,10 @@ class AuditLog:
         appended through it are logged once the locks are released; afterwards the log
         forgets what it knew of the file's end, which maintenance may have moved or cut.
         """
-        self._after_unhooked_fork()
+        lock = self._lock_after_any_fork()
         emitted: Emitted = []
         try:
-            thread_lock_within(self._lock, self.path, self.lock_timeout)
+            thread_lock_within(lock, self.path, self.lock_timeout)
             try:
                 fd, st = self._acquire()
                 try:
@@ -197,13 +196,12 @@ class AuditLog:
                     _unlock(fd)
                     self._tail = self._damage = None
             finally:
-                self._lock.release()
+                lock.release()
         finally:
             _emit(emitted, self.path)
 
     def _build(self, event: str, fields: Mapping[str, object], head: str, seq: int) -> Record:
-        """The record this writer would write after ``head``, not yet sealed (the benchmarks
-        use it)."""
+        """The record this writer would write after ``head``, unsealed (the benchmarks use it)."""
         return build_record(event, fields, head, seq, self._policy, self._chain)
 
     # -- the descriptor and the locks --
@@ -235,10 +233,14 @@ class AuditLog:
                 os.close(self._fd)
         self._drop_fd(close=False)
 
-    def _after_unhooked_fork(self) -> None:
-        """`_forget_after_fork` after a fork no at-fork hook saw (uWSGI's, by default)."""
+    def _lock_after_any_fork(self) -> threading.Lock:
+        """The log's thread lock, after `_forget_after_fork` when a fork no at-fork hook saw
+        (uWSGI's, by default) is found here: once, whichever threads of the child find it."""
         if self._pid != os.getpid():
-            self._forget_after_fork(close=False)
+            with this_process_lock():
+                if self._pid != os.getpid():
+                    self._forget_after_fork(close=False)
+        return self._lock
 
     def _acquire(self) -> tuple[int, os.stat_result]:
         """The descriptor, flock held, checked to still be the file at ``self.path``."""
@@ -455,8 +457,7 @@ class LockedFile:
     def sealed_after(
         self, tail: Tail, event: str, fields: Mapping[str, object]
     ) -> tuple[Record, bytes]:
-        """The record this writer would append after ``tail`` and its sealed line, not
-        written anywhere."""
+        """The record this writer would append after ``tail``, and its sealed line, unwritten."""
         record = self.log._build(event, fields, tail.head, tail.seq + 1)
         return record, seal(record, self.log._pads)[0]
 
@@ -474,10 +475,9 @@ class LockedFile:
     def replace_end(
         self, start: int, after: tuple[str, int], fields: Mapping[str, object]
     ) -> Record:
-        """Put a `repaired` record chained after ``after`` (its head and seq) in place of the
-        file's bytes from ``start`` on, as a writer puts one over a torn line (`overwrite`: a
-        failed write or a crash never leaves them gone unrecorded); it is logged once the
-        locks are released."""
+        """Put a `repaired` record chained after ``after`` (its head and seq) over the file's
+        bytes from ``start`` on, as a writer puts one over a torn line (`overwrite`: a failed
+        write or a crash never leaves them gone unrecorded); logged once the locks are free."""
         head, seq = after
         tail = Tail(self.st.st_dev, self.st.st_ino, start, 0, head, seq)
         damage = Torn(start, self.st.st_size - start, "")

@@ -270,6 +270,36 @@ def test_a_fork_no_at_fork_hook_saw_writes_as_the_child(log_path: Path) -> None:
     assert audit.verify([log_path]).ok
 
 
+def test_threads_of_a_child_forked_without_the_hooks_find_the_fork_once(log_path: Path) -> None:
+    """Threads of a child forked without the at-fork hooks (uWSGI's workers with
+    ``--threads``) that each find the fork at once: each made new locks of its own, so two
+    could write at one time. The fork is acted on once, and their records chain."""
+    log = audit.AuditLog(log_path, fsync=False)
+    log.write("requested", notes=["parent:0"])
+    child = unhooked_fork()
+    if child == 0:
+        code = 1
+        try:
+            start = threading.Barrier(4)
+
+            def write(name: str) -> None:
+                start.wait(10)
+                for i in range(50):
+                    log.write("requested", notes=[f"{name}:{i}"])
+
+            threads = [threading.Thread(target=write, args=(f"t{n}",)) for n in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            code = 0 if not any(thread.is_alive() for thread in threads) else 2
+        finally:
+            os._exit(code)
+    assert wait_child(child, timeout=60) == 0
+    log.close()
+    assert_whole([log_path], markers([f"t{n}" for n in range(4)], 50) | {"parent:0"})
+
+
 def test_descriptor_of_another_pid_is_not_used(log_path: Path) -> None:
     log = audit.AuditLog(log_path, fsync=False)
     log.write("requested", notes=["a:0"])

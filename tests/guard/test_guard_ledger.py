@@ -512,6 +512,32 @@ def test_required_mode_in_a_child_forked_without_the_at_fork_hooks(
     guard.uninstall()
 
 
+def test_a_child_forked_without_the_at_fork_hooks_does_not_wait_at_exit_for_its_parent_thread(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """The exit handler gives each log's shipping thread up to `CLOSE_WAIT` seconds. In a
+    child forked without the at-fork hooks that never wrote a record, the log still held the
+    parent's thread, which the child does not have, and whose lock was copied held: every
+    such worker waited the whole 3 seconds per log at its exit. The handler finds the fork."""
+    from rds_guard.audit.ledger import spool
+
+    rds, guard = ledger_guard(aws, tmp_path)
+    assert isinstance(guard.audit, ShippingLog)
+    snapshot(rds, SNAPSHOT)  # the parent's shipping thread runs
+    assert guard.audit._thread is not None and guard.audit._thread.is_alive()
+    failure = tmp_path / "child-failure.txt"
+
+    def exit_handler_returns_at_once() -> None:
+        started = time.monotonic()
+        spool._ship_before_exit()
+        waited = time.monotonic() - started
+        assert waited < spool.CLOSE_WAIT, f"waited {waited:.1f}s for a thread it does not have"
+
+    status = _in_a_child(exit_handler_returns_at_once, failure, within=30, fork=unhooked_fork)
+    assert status == 0, failure.read_text() if failure.exists() else f"the child hung ({status})"
+    guard.uninstall()
+
+
 def test_a_fork_while_a_parent_thread_installs_leaves_the_child_free_to_install(
     tmp_path: Path,
 ) -> None:

@@ -221,7 +221,7 @@ class ShippingLog(AuditLog):
         """Stop the thread, after it shipped what it could within `CLOSE_WAIT` seconds (then
         it stops after the batch under way: what is left waits in the file for the next
         run), then close the file (a later write opens it and starts the thread again)."""
-        self._after_unhooked_fork()  # a thread the fork left behind is not waited for
+        self._lock_after_any_fork()  # a thread a fork left behind is not waited for
         thread = self._thread
         if thread is not None:
             self._stop.set()
@@ -373,6 +373,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 @atexit.register
 def _ship_before_exit() -> None:
     for log in list(_LIVE):
+        log._lock_after_any_fork()  # a thread a fork left behind is not waited for
         if log._thread is not None:
             log._stop.set()
             log._wake.set()
