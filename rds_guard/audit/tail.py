@@ -16,7 +16,6 @@ from rds_guard.errors import AuditError
 from .errors import KeyRequired, NotAnAuditLog
 from .fields import LINE_MAX
 from .fileio import (
-    LONGEST_READ,
     count_newlines,
     first_line,
     may_be_a_cut_file,
@@ -59,6 +58,17 @@ def _rebuild_not_authentic(detail: str, path: str | None, line: int, why: str) -
     return NotAuthentic(detail, path=path, line=line, why=why)
 
 
+LONGEST_KEPT = 4 * LINE_MAX
+"""The longest line a writer's `scan_tail` keeps: no record is longer than `LINE_MAX`. A
+record of rds_guard 0.1.0, which did not cut records, may be: `rotate`, `repair` and `head`
+read a last line up to `LONGEST_MAINTAINED`."""
+
+LONGEST_MAINTAINED = 16 << 20
+"""The longest last line `rotate`, `repair` and `head` read: the scan may hold about six times
+this (its blocks, their join, the two lines), so a file ending in junk lines costs a command
+run from cron no more than 100 MiB."""
+
+
 @frozen
 class TailScan:
     """The end of the file as read from disk: its last complete line, the line before that,
@@ -70,7 +80,7 @@ class TailScan:
     before: bytes | None
     before_start: int
     torn_bytes: int
-    longest: int = 0
+    longest: int
     """The longest line the scan kept (`scan_tail`'s ``longest``): a last line read as
     ``b""`` that is longer is not known to be damaged, only too long to be read."""
 
@@ -80,17 +90,16 @@ class TailScan:
         return self.complete_end - 1 - self.last_start > self.longest
 
 
-def scan_tail(fd: int, size: int, longest: int = 0) -> TailScan:
+def scan_tail(fd: int, size: int, longest: int = LONGEST_KEPT) -> TailScan:
     """Read the last complete line of ``fd`` (``size`` bytes long) and the line before it.
 
     Backwards from the end, keeping the blocks from the one holding the last newline on: one
     read when both lines lie in the file's last block, as records do (a writer does this each
-    time another writer has written). No more than twice ``longest`` (default `LONGEST_KEPT`)
-    bytes before the last newline are kept: a line longer than ``longest``, or one that
-    starts before them (after such a line), is read as ``b""``, no record (a line of
-    gigabytes, held whole, would take the guarded process's memory).
+    time another writer has written). No more than twice ``longest`` bytes before the last
+    newline are kept: a line longer than ``longest``, or one that starts before them (after
+    such a line), is read as ``b""``, no record (a line of gigabytes, held whole, would take
+    the guarded process's memory).
     """
-    longest = longest or LONGEST_KEPT
     newlines: list[int] = []  # the offsets of the file's last three newlines, the last first
     blocks: list[bytes] = []  # the blocks read from the one holding the last newline, last first
     base = size  # where the earliest of those blocks starts
@@ -133,12 +142,6 @@ def scan_tail(fd: int, size: int, longest: int = 0) -> TailScan:
     )
 
 
-LONGEST_KEPT = 4 * LINE_MAX
-"""The longest line a writer's `scan_tail` keeps: no record is longer than `LINE_MAX`. A
-record of rds_guard 0.1.0, which did not cut records, may be: `rotate`, `repair` and `head`
-read a last line as long as any reader does (`LONGEST_READ`)."""
-
-
 @frozen
 class Use:
     """Who chains onto the tail, and what it may accept under a key.
@@ -155,9 +158,9 @@ class Use:
 
 
 WRITE = Use("appending a record")
-ROTATE = Use("rotate", seal_first_format=True, upgrade=True, longest=LONGEST_READ)
-REPAIR = Use("repair", seal_first_format=True, longest=LONGEST_READ)
-HEAD = Use("taking its head", seal_first_format=True, upgrade=True, longest=LONGEST_READ)
+ROTATE = Use("rotate", seal_first_format=True, upgrade=True, longest=LONGEST_MAINTAINED)
+REPAIR = Use("repair", seal_first_format=True, longest=LONGEST_MAINTAINED)
+HEAD = Use("taking its head", seal_first_format=True, upgrade=True, longest=LONGEST_MAINTAINED)
 
 
 @frozen
@@ -424,13 +427,13 @@ def _too_long(path: Path, fd: int, scan: TailScan, use: Use) -> AuditError:
     says it is no record."""
     number = _number(fd, scan)
     length = scan.complete_end - 1 - scan.last_start
-    if use.longest < LONGEST_READ:
+    if length <= LONGEST_MAINTAINED and use.longest < LONGEST_MAINTAINED:
         advice = (
             f"run rds-guard audit rotate {path}: it reads the line whole, and the next records"
             " go to a new file that chains onto it (or it says why the line is no record)"
         )
     else:
-        advice = "no reader reads it: if it is damage, cut it out by hand"
+        advice = f"no command chains onto it: cut it out by hand (rds-guard audit verify {path})"
     return AuditError(
         f"{path}:{number}: line {number} is {length:,} bytes, longer than {use.action} reads"
         f" ({use.longest:,}; no record is longer than {LINE_MAX:,} bytes, but rds_guard 0.1.0"

@@ -307,6 +307,25 @@ def test_a_record_of_0_1_0_longer_than_a_writer_reads_is_rotated_onto(
     assert audit.verify([archive, log_path], hmac_key=key).ok
 
 
+def test_a_last_line_longer_than_rotate_reads_is_not_sent_to_rotate(log_path: Path) -> None:
+    """A last line that starts as a record and is longer than `rotate` reads
+    (`tail.LONGEST_MAINTAINED`): the writer's error does not send the user to a rotate that
+    would refuse it too, and rotate names the same way out."""
+    make_log(log_path, 2)
+    lines = lines_of(log_path)
+    junk = lines[1][:80] + b"x" * (tail.LONGEST_MAINTAINED + 1)
+    write_lines(log_path, [lines[0], junk])
+    for attempt in (
+        lambda: audit.AuditLog(log_path, fsync=False).write("requested"),
+        lambda: audit.rotate(log_path),
+    ):
+        with pytest.raises(AuditError) as refused:
+            attempt()
+        assert f"line 2 is {len(junk):,} bytes" in str(refused.value)
+        assert "cut it out by hand" in str(refused.value)
+        assert "run rds-guard audit rotate" not in str(refused.value)
+
+
 def test_a_tail_of_records_is_read_in_one_read(
     log_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
