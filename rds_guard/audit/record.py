@@ -250,7 +250,7 @@ def new_call_id() -> str:
     32 hex digits: 16 random ones drawn once per process, then a counter (a uuid4 per call
     costs a getrandom system call).
     """
-    writer()  # drawn again after a fork that no at-fork hook saw
+    writer()  # a fork no at-fork hook saw would have a child repeat the parent's ids
     return f"{_call_prefix}{next(_call_numbers):016x}"
 
 

@@ -122,7 +122,7 @@ class AuditLog:
         self._policy = policy_sha256
         self._lock = threading.Lock()
         self._fd: int | None = None
-        self._fd_pid, self._pid = 0, os.getpid()  # who opened ``_fd``; who holds the log
+        self._fd_pid, self._pid = 0, os.getpid()  # a fork no hook saw is found by comparing
         self._closer: weakref.finalize[[int, int], AuditLog] | None = None
         self._tail: Tail | None = None
         self._damage: tuple[tuple[int, int, int, int], AuditError] | None = None

@@ -43,6 +43,9 @@ class OneLine(logging.Filter):
         return True
 
 
+setattr(OneLine, _MARK, True)
+
+
 def traceback_text(error: BaseException) -> str | None:
     """``error``'s traceback as logging formats it, each exception's message and notes
     escaped (of the chain, and of an exception group's members); None when none of them
@@ -76,9 +79,6 @@ def _escape(first: traceback.TracebackException) -> bool:
         linked = (shown.__cause__, shown.__context__, *(shown.exceptions or ()))
         waiting.extend(each for each in linked if each is not None)
     return changed
-
-
-setattr(OneLine, _MARK, True)
 
 
 def _logger(name: str) -> logging.Logger:

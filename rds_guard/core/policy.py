@@ -192,9 +192,10 @@ class Policy:
     source: str = "<string>"
     sha256: str = field(default="", init=False)
     """The SHA-256 of the bytes the policy was read from (of the UTF-8 text for `from_toml`),
-    which its audit records carry; set by the loader alone, so that a policy made otherwise,
-    or changed from a loaded one (``dataclasses.replace``), carries none (""), not the digest
-    of a file that does not say it."""
+    which its audit records carry; set by the loader alone (and kept by the pytest plugin,
+    which drops only the ledger), so that a policy made otherwise, or changed from a loaded
+    one (``dataclasses.replace``), carries none (""), not the digest of a file that does not
+    say it."""
     version: int = 1
     _naming_by_operation: Mapping[str, NamingRule] = field(
         init=False, repr=False, compare=False, default_factory=dict

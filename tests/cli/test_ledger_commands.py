@@ -19,6 +19,7 @@ from ledger_helpers import (
     BUCKET,
     KEY_ALIAS,
     LEDGER_URL,
+    REGION,
     TABLE,
     complete_lines,
     delete_item,
@@ -35,8 +36,10 @@ from policies import LEDGER_SIGNED, write_policy
 from servers import MotoServer
 
 from rds_guard import audit
-from rds_guard.audit.ledger import LedgerTable, S3Location
+from rds_guard.audit.ledger import Clients, LedgerTable, S3Location
 from rds_guard.audit.ledger.checkpoints import CheckpointStore, name_of, write_checkpoint
+from rds_guard.audit.ledger.items import TABLE_SCHEMA
+from rds_guard.audit.ledger.provision import provision
 
 CHECKPOINTS = f"s3://{BUCKET}/rds-guard/"
 
@@ -148,6 +151,22 @@ def test_ledger_init_names_a_governance_bucket_and_a_disabled_key(
             f"KMS key {KEY_ALIAS}: it is Disabled, not Enabled",
         ],
     }
+
+
+def test_ledger_init_finds_the_table_another_init_made_meanwhile(aws: MotoServer) -> None:
+    """Two ``ledger init`` at once: both found no table, and the second one's CreateTable
+    was refused (``ResourceInUseException``), a traceback. It reads the table the other
+    made, and says how it found it."""
+    clients = Clients(REGION)
+    other = aws.client("dynamodb")
+
+    def made_first(**_: Any) -> None:
+        other.create_table(TableName=TABLE, **TABLE_SCHEMA)
+
+    on_send(clients.dynamodb, "CreateTable", made_first)
+    done = provision(clients, TABLE)
+    assert (done.made, done.unfit) == ([], [])
+    assert done.found == [f"table {TABLE} (indexes snapshot and kind) in {REGION}"]
 
 
 def test_ledger_init_names_the_retention_the_bucket_has(

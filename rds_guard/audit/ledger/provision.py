@@ -54,7 +54,12 @@ def provision(
     ledger = LedgerTable(clients, table)
     there = ledger.describe()
     if there is None:
-        ledger.create()
+        try:
+            ledger.create()
+        except ClientError as exc:
+            if error_code(exc) != "ResourceInUseException":
+                raise
+            there = ledger.describe()  # made meanwhile: another `ledger init` at the same time
     done.note(
         f"table {table}",
         f"(indexes snapshot and kind) in {clients.region}",
