@@ -122,18 +122,27 @@ def test_exclusive_lends_the_locked_file_and_logs_its_records_after_the_locks(
 # --- many writers -------------------------------------------------------------------------
 
 
-def test_eight_threads_share_one_log(log_path: Path) -> None:
-    log = audit.AuditLog(log_path, fsync=False)
+def _write_from_threads(log: audit.AuditLog, threads: int, each: int) -> bool:
+    """``threads`` threads that start together and each write ``each`` records (notes
+    ``t<n>:<i>``); whether they all ended."""
+    start = threading.Barrier(threads)
 
     def worker(name: str) -> None:
-        for i in range(150):
+        start.wait(10)
+        for i in range(each):
             log.write("requested", notes=[f"{name}:{i}"])
 
-    threads = [threading.Thread(target=worker, args=(f"t{n}",)) for n in range(8)]
-    for thread in threads:
+    running = [threading.Thread(target=worker, args=(f"t{n}",)) for n in range(threads)]
+    for thread in running:
         thread.start()
-    for thread in threads:
+    for thread in running:
         thread.join(60)
+    return not any(thread.is_alive() for thread in running)
+
+
+def test_eight_threads_share_one_log(log_path: Path) -> None:
+    log = audit.AuditLog(log_path, fsync=False)
+    assert _write_from_threads(log, 8, 150)
     log.close()
     assert_whole([log_path], markers([f"t{n}" for n in range(8)], 150))
 
@@ -280,19 +289,7 @@ def test_threads_of_a_child_forked_without_the_hooks_find_the_fork_once(log_path
     if child == 0:
         code = 1
         try:
-            start = threading.Barrier(4)
-
-            def write(name: str) -> None:
-                start.wait(10)
-                for i in range(50):
-                    log.write("requested", notes=[f"{name}:{i}"])
-
-            threads = [threading.Thread(target=write, args=(f"t{n}",)) for n in range(4)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(30)
-            code = 0 if not any(thread.is_alive() for thread in threads) else 2
+            code = 0 if _write_from_threads(log, 4, 50) else 2
         finally:
             os._exit(code)
     assert wait_child(child, timeout=60) == 0
