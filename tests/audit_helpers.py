@@ -295,9 +295,9 @@ def unhooked_fork() -> int:
     workers unless told ``py-call-osafterfork``. Only the calling thread goes on in the
     child, the GIL held throughout (``PyDLL``). Without the hooks CPython does not set its
     GIL up again in the child: a parent thread that asked for the GIL at the fork would leave
-    the child waiting for ever to hand it over. So for the fork no other thread may ask for
-    it (the switch interval made long, and a sleep lets those already asking have it first),
-    as in a server that forks its workers before their threads start."""
+    the child waiting for ever to hand it over. So around the fork the switch interval is
+    made long and a sleep lets threads already asking have it first: the window is made
+    small, not closed, as in a server that forks its workers before their threads start."""
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1000.0)
     try:

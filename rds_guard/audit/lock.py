@@ -71,7 +71,13 @@ def this_process_lock() -> threading.Lock:
     """A lock of this process's own, made at its first use here, so that no thread of a
     parent can have held it at a fork (seen by an at-fork hook or not): for the threads of a
     child that each find the fork, so that only one of them acts on it."""
-    return _PER_PROCESS.setdefault(os.getpid(), threading.Lock())
+    pid = os.getpid()
+    lock = _PER_PROCESS.get(pid)
+    if lock is None:  # a process's first: its ancestors' locks are no use to it
+        lock = _PER_PROCESS.setdefault(pid, threading.Lock())
+        for other in [each for each in _PER_PROCESS if each != pid]:
+            _PER_PROCESS.pop(other, None)
+    return lock
 
 
 def timed_out(path: Path, timeout: float, holders: list[int]) -> AuditError:

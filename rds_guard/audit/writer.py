@@ -148,9 +148,8 @@ class AuditLog:
         Missing ones default to None, or ``[]`` for the lists and ``{}`` for ``tags``;
         ``violations`` takes ``Violation`` objects or dicts; ``snapshot`` is lowercased.
         Returns the record written. An unknown event is a ValueError, an unknown field a
-        TypeError; a record that cannot be written (a damaged log, a tail that is not
-        authentic, a lock held past ``lock_timeout``) is an ``AuditError``, and then nothing of
-        it is left in the file when that can be helped.
+        TypeError; a record that cannot be written (a damaged log, an unauthentic tail, a lock
+        held past ``lock_timeout``) is an ``AuditError``, leaving nothing of it in the file.
         """
         check_fields(event, fields)
         lock = self._lock_after_any_fork()
@@ -225,13 +224,14 @@ class AuditLog:
         self._fd = None
 
     def _forget_after_fork(self, *, close: bool = True) -> None:
-        """In a forked child: new locks (a parent's thread may have held them), and the
-        parent's descriptor closed (``close``; not when found late: it may name another file)."""
-        self._lock, self._pid = threading.Lock(), records_writer()[0]  # records' pid too
+        """In a forked child: new locks, the parent's descriptor closed (``close``; not when
+        found late: it may name another file), and the pid, last: it tells other threads."""
+        self._lock = threading.Lock()
         if close and self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
         self._drop_fd(close=False)
+        self._pid = records_writer()[0]  # the records' pid asked again too
 
     def _lock_after_any_fork(self) -> threading.Lock:
         """The log's thread lock, after `_forget_after_fork` when a fork no at-fork hook saw

@@ -282,14 +282,28 @@ def test_a_fork_no_at_fork_hook_saw_writes_as_the_child(log_path: Path) -> None:
 def test_threads_of_a_child_forked_without_the_hooks_find_the_fork_once(log_path: Path) -> None:
     """Threads of a child forked without the at-fork hooks (uWSGI's workers with
     ``--threads``) that each find the fork at once: each made new locks of its own, so two
-    could write at one time. The fork is acted on once, and their records chain."""
+    could write at one time, and a thread that saw the new pid went on before the parent's
+    descriptor was dropped. The fork is acted on once, all done before any thread goes on
+    (the child's reset is made slow here to hold the others at it), and their records
+    chain."""
     log = audit.AuditLog(log_path, fsync=False)
     log.write("requested", notes=["parent:0"])
+    parents = log._fd
     child = unhooked_fork()
     if child == 0:
         code = 1
         try:
-            code = 0 if _write_from_threads(log, 4, 50) else 2
+            resets: list[int | None] = []
+            forget = audit.AuditLog._forget_after_fork
+
+            def slow_forget(self: audit.AuditLog, *, close: bool = True) -> None:
+                resets.append(self._fd)
+                time.sleep(0.05)
+                forget(self, close=close)
+
+            audit.AuditLog._forget_after_fork = slow_forget  # type: ignore[method-assign]
+            wrote = _write_from_threads(log, 4, 50)
+            code = 0 if wrote and resets == [parents] and log._fd != parents else 2
         finally:
             os._exit(code)
     assert wait_child(child, timeout=60) == 0

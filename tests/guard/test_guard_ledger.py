@@ -523,8 +523,11 @@ def test_a_child_forked_without_the_at_fork_hooks_does_not_wait_at_exit_for_its_
 
     rds, guard = ledger_guard(aws, tmp_path)
     assert isinstance(guard.audit, ShippingLog)
-    snapshot(rds, SNAPSHOT)  # the parent's shipping thread runs
+    snapshot(rds, SNAPSHOT)  # the parent's shipping thread runs...
     assert guard.audit._thread is not None and guard.audit._thread.is_alive()
+    log = tmp_path / "audit.jsonl"
+    wait_until(lambda: stored_lines(table, stream_of(table, log)) == complete_lines(log))
+    time.sleep(0.5)  # ...and waits for the next record: no thread is mid-call at the fork
     failure = tmp_path / "child-failure.txt"
 
     def exit_handler_returns_at_once() -> None:

@@ -59,7 +59,10 @@ def provision(
         except ClientError as exc:
             if error_code(exc) != "ResourceInUseException":
                 raise
-            there = ledger.describe()  # made meanwhile: another `ledger init` at the same time
+            ledger.wait_until_active()  # made meanwhile: another `ledger init` at the same time
+            there = ledger.describe()
+            if there is None:
+                raise
     done.note(
         f"table {table}",
         f"(indexes snapshot and kind) in {clients.region}",

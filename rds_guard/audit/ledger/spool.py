@@ -237,8 +237,8 @@ class ShippingLog(AuditLog):
 
     def _forget_after_fork(self, *, close: bool = True) -> None:
         """In a forked child: the parent's shipping thread is not there, and its locks, put
-        workers and connections are the parent's. The child starts its own at its next write."""
-        super()._forget_after_fork(close=close)
+        workers and connections are the parent's. The child starts its own at its next write.
+        The log's own part goes last: it tells the child's other threads it is all done."""
         self._thread = None
         self._thread_lock = threading.Lock()
         self._wake, self._stop, self._give_up = (
@@ -248,6 +248,7 @@ class ShippingLog(AuditLog):
         )
         self.shipper.forget_after_fork(close=close)
         self.clients.forget_after_fork()
+        super()._forget_after_fork(close=close)
 
     def ship_once(
         self, timeout: float | None = 0.0, stop: threading.Event | None = None

@@ -306,6 +306,11 @@ class LedgerTable:
         """Create the table and its indexes (on-demand) and wait until it is active (the
         service's ``ResourceInUseException`` when it exists already)."""
         self._db.create_table(TableName=self.name, **TABLE_SCHEMA)
+        self.wait_until_active()
+
+    def wait_until_active(self) -> None:
+        """Wait until the table exists and is active (a minute at most: a botocore
+        ``WaiterError`` then, or at once for a table being deleted)."""
         self._db.get_waiter("table_exists").wait(
             TableName=self.name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
         )
