@@ -75,8 +75,9 @@ def this_process_lock() -> threading.Lock:
     lock = _PER_PROCESS.get(pid)
     if lock is None:  # a process's first: its ancestors' locks are no use to it
         lock = _PER_PROCESS.setdefault(pid, threading.Lock())
-        for other in [each for each in _PER_PROCESS if each != pid]:
-            _PER_PROCESS.pop(other, None)
+        for other in list(_PER_PROCESS):  # a copy taken at once: another thread may add
+            if other != pid:
+                _PER_PROCESS.pop(other, None)
     return lock
 
 

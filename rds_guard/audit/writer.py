@@ -149,7 +149,7 @@ class AuditLog:
         ``violations`` takes ``Violation`` objects or dicts; ``snapshot`` is lowercased.
         Returns the record written. An unknown event is a ValueError, an unknown field a
         TypeError; a record that cannot be written (a damaged log, an unauthentic tail, a lock
-        held past ``lock_timeout``) is an ``AuditError``, leaving nothing of it in the file.
+        held past ``lock_timeout``) is an ``AuditError``, none of it left where that can be helped.
         """
         check_fields(event, fields)
         lock = self._lock_after_any_fork()
