@@ -307,6 +307,32 @@ def test_a_record_of_0_1_0_longer_than_a_writer_reads_is_rotated_onto(
     assert audit.verify([archive, log_path], hmac_key=key).ok
 
 
+def test_a_forged_long_last_line_is_not_rotated_onto_under_a_key(log_path: Path) -> None:
+    """Whoever can write a keyed log but holds no key appends a line longer than a writer
+    reads, starting as a record, so that the writer sends the user to `rotate`: rotate, repair
+    and head read it, find it is not authentic, and refuse it (repair moves nothing); the log
+    is left as it was, and verify fails on it."""
+    key = b"k" * 32
+    make_log(log_path, 2, hmac_key=key)
+    lines = lines_of(log_path)
+    forged = reseal(lines[1].replace(b'"m:1"', b'"' + b"x" * 1_200_000 + b'"'), b"w" * 32)
+    write_lines(log_path, [lines[0], forged])
+    before = log_path.read_bytes()
+    with pytest.raises(AuditError, match="run rds-guard audit rotate"):
+        audit.AuditLog(log_path, fsync=False, hmac_key=key).write("requested")
+    for maintain in (
+        lambda: audit.rotate(log_path, hmac_key=key),
+        lambda: audit.head([log_path], hmac_key=key),
+    ):
+        with pytest.raises(AuditError, match="line 2 is not authentic"):
+            maintain()
+    repaired = audit.repair(log_path, hmac_key=key)
+    assert not repaired.repaired
+    assert repaired.refused is not None and "line 2 is not authentic" in repaired.refused
+    assert log_path.read_bytes() == before
+    assert not audit.verify([log_path], hmac_key=key).ok
+
+
 def test_a_last_line_longer_than_rotate_reads_is_not_sent_to_rotate(log_path: Path) -> None:
     """A last line that starts as a record and is longer than `rotate` reads
     (`tail.LONGEST_MAINTAINED`): the writer's error does not send the user to a rotate that
