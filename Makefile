@@ -7,22 +7,22 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --upgrade 'pip>=25.1'
+	$(BIN)/python -m pip install -q -e . --group dev
 	touch $(STAMP)
 
 # The async guard is tested with aiobotocore and with aioboto3, each of which pins its own
 # botocore: one environment each, beside the main one.
 AIO_VENVS := .venv-aio .venv-aioboto3
-AIO_EXTRA_.venv-aio := aio-tests
-AIO_EXTRA_.venv-aioboto3 := aioboto3-tests
+AIO_GROUP_.venv-aio := aio-tests
+AIO_GROUP_.venv-aioboto3 := aioboto3-tests
 AIO_TESTS_.venv-aio := tests/aio/test_aiobotocore.py
 AIO_TESTS_.venv-aioboto3 := tests/aio/test_aioboto3.py
 
 $(AIO_VENVS:%=%/.installed): %/.installed: pyproject.toml
 	$(PYTHON) -m venv $*
-	$*/bin/python -m pip install -q --upgrade pip
-	$*/bin/python -m pip install -q -e '.[$(AIO_EXTRA_$*)]'
+	$*/bin/python -m pip install -q --upgrade 'pip>=25.1'
+	$*/bin/python -m pip install -q -e . --group $(AIO_GROUP_$*)
 	touch $@
 
 demo: $(STAMP)

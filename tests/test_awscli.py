@@ -58,7 +58,7 @@ def aws(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``aws ARGS --endpoint-url SERVER`` with the example plugin config; never raises.
     ``env`` adds to the environment, ``without`` takes names out of it."""
-    assert AWS.exists(), f"{AWS} is missing: install the dev extra (pip install -e '.[dev]')"
+    assert AWS.exists(), f"{AWS} is missing: install the dev group (pip install -e . --group dev)"
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(cwd),
