@@ -306,7 +306,9 @@ def _plugin_is_active(url: str, workdir: Path, config: Path) -> bool:
 def measure_awscli(server: Any, runs: int, workdir: Path) -> list[Comparison]:
     """Each of `CLI_COMMANDS` without and with the plugin, against ``server`` (moto's)."""
     if not AWS.exists():
-        raise FileNotFoundError(f"{AWS}: the AWS CLI is in the dev group (pip install -e . --group dev)")
+        raise FileNotFoundError(
+            f"{AWS}: the AWS CLI is in the dev group (pip install -e . --group dev)"
+        )
     server.reset_state()
     cli_dir = workdir / "awscli"
     cli_dir.mkdir(exist_ok=True)
