@@ -6,7 +6,6 @@ judgement, record). The client bindings that call it are in `binding`; installin
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +60,7 @@ class Guard:
         self._policy = policy
         self.audit = audit
         self._stack = stack
+        self._uninstalled = False
         self.order = next(INSTALL_ORDER) if order is None else order
         """When it was installed (`INSTALL_ORDER`; a lazy install's, when it was made)."""
         # warn mode: a read that fails (the source does not exist, the endpoint cannot be
@@ -95,9 +95,10 @@ class Guard:
 
         The guard installed before it on the same target, if any, is in force again. A call
         this guard judged already is still carried through by it: its records go to this
-        guard's log (opened again if need be).
+        guard's log (opened for its record, then closed again).
         """
         self._stack.remove(self)
+        self._uninstalled = True  # before the log is closed: a record written since closes it
         if self.audit is not None:
             self.audit.close()
 
@@ -250,8 +251,7 @@ class Guard:
         if not call.recorded:
             return False
         logger.info("%s%s", call, " (presigned URL)" if event == "presigned" else "")
-        if self.audit is not None:
-            self.audit.write(event, call=call.call, **fields)
+        self._write(event, call=call.call, **fields)
         return True
 
     def hold(
@@ -333,12 +333,9 @@ class Guard:
         warned and returned, for `judge` to record, then judged as it can be)."""
         if not problems:
             return ()
-        violations = tuple(
-            Violation(
-                "request.invalid", _parameter_of(problem, row.name), None, _without_value(problem)
-            )
-            for problem in problems
-        )
+        from .validation import invalid  # only a client that does not validate needs it
+
+        violations = invalid(problems, row.name)
         fields = request_fields(binding.service, binding.region, row, params)
         fields["violations"] = [violation.as_dict() for violation in violations]
         call = GuardedCall(new_call_id(), "", fields, {}, self.policy.mode)
@@ -426,11 +423,18 @@ class Guard:
         }
         self._enforce(call, row, (swapped,))
 
-    def _write_safely(self, event: str, fields: dict[str, Any]) -> None:
+    def _write(self, event: str, **fields: Any) -> None:
         if self.audit is None:
             return
         try:
             self.audit.write(event, **fields)
+        finally:
+            if self._uninstalled:  # the record of a call judged before: nothing else would
+                self.audit.close()  # close the log again (or stop its shipping) for good
+
+    def _write_safely(self, event: str, fields: dict[str, Any]) -> None:
+        try:
+            self._write(event, **fields)
         except Exception:
             audit_logger.exception(
                 "could not write the %r audit record for call %s", event, fields.get("call")
@@ -465,33 +469,3 @@ def _same(tags: Mapping[str, str], judged: Mapping[str, str], key: str) -> bool:
 def _changed(names: list[str]) -> str:
     """The note of a call another handler changed after the guard judged it."""
     return f"changed after rds_guard judged it: {', '.join(names)}"
-
-
-# botocore's report: 'Invalid type for parameter Tags[0].Value, ...', 'Missing required
-# parameter in input: "X"', 'Missing required parameter in Tags[0]: "Key"', 'Unknown
-# parameter in input: "X", ...' (compiled by `re` when first used: only a client that does
-# not validate has its report read)
-_PARAMETER = r'parameter in (?:input|(\S+)): "([^"]+)"|parameter ([^\s,]+)'
-
-
-def _parameter_of(problem: str, fallback: str) -> str:
-    """The parameter a line of botocore's validation report names (``Tags[0].Value``)."""
-    found = re.search(_PARAMETER, problem)
-    if found is None:
-        return fallback
-    within, member, named = found.groups()
-    if member is None:
-        return str(named)
-    return f"{within}.{member}" if within else member
-
-
-def _without_value(problem: str) -> str:
-    """A line of botocore's validation report without the value it quotes: a parameter the
-    guard never judges (a ``PreSignedUrl``) may hold a signature, and no record stores one."""
-    head, found, rest = problem.partition(", value: ")
-    if not found:
-        return problem
-    for marker in (", type: ", ", valid "):
-        if marker in rest:
-            return head + marker + rest.rsplit(marker, 1)[1]
-    return head

@@ -3,6 +3,7 @@ judges parameters as botocore validates them, and leaves to botocore what it ref
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.validate import ParamValidator
 
 from ..core.operations import Operation
+from ..core.rules import Violation
 from .reads import Incomplete
 
 DEEPER_THAN_REPORTED = "a parameter is nested too deep for its validation report to be written"
@@ -75,3 +77,44 @@ def refuse_presign(past_the_wrapper: bool, refused: Incomplete) -> None:
     call, nothing (botocore raises it next)."""
     if past_the_wrapper:
         raise ParamValidationError(report=refused.kwargs["report"]) from None
+
+
+def invalid(problems: list[str], operation: str) -> tuple[Violation, ...]:
+    """A ``request.invalid`` violation for each line of botocore's validation report
+    (``problems``), naming the parameter it names (else ``operation``), without its value."""
+    return tuple(
+        Violation(
+            "request.invalid", _parameter_of(problem, operation), None, _without_value(problem)
+        )
+        for problem in problems
+    )
+
+
+# botocore's report: 'Invalid type for parameter Tags[0].Value, ...', 'Missing required
+# parameter in input: "X"', 'Missing required parameter in Tags[0]: "Key"', 'Unknown
+# parameter in input: "X", ...' (compiled by `re` when first used: only a client that does
+# not validate has its report read)
+_PARAMETER = r'parameter in (?:input|(\S+)): "([^"]+)"|parameter ([^\s,]+)'
+
+
+def _parameter_of(problem: str, fallback: str) -> str:
+    """The parameter a line of botocore's validation report names (``Tags[0].Value``)."""
+    found = re.search(_PARAMETER, problem)
+    if found is None:
+        return fallback
+    within, member, named = found.groups()
+    if member is None:
+        return str(named)
+    return f"{within}.{member}" if within else member
+
+
+def _without_value(problem: str) -> str:
+    """A line of botocore's validation report without the value it quotes: a parameter the
+    guard never judges (a ``PreSignedUrl``) may hold a signature, and no record stores one."""
+    head, found, rest = problem.partition(", value: ")
+    if not found:
+        return problem
+    for marker in (", type: ", ", valid "):
+        if marker in rest:
+            return head + marker + rest.rsplit(marker, 1)[1]
+    return head

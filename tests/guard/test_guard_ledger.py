@@ -604,3 +604,46 @@ def test_an_endpoint_whose_password_holds_a_hash_is_refused_at_install_without_i
     with pytest.raises(ValueError, match=r"endpoint URL http://\[redacted\]@127\.0\.0\.1:9") as e:
         rds_guard.install(boto3.Session(region_name="us-east-1"), policy=policy)
     assert "S3CRET" not in str(e.value)
+
+
+def _open_on(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path``."""
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd) == str(path.resolve()))
+
+
+def _threads(name: str) -> int:
+    return sum(1 for t in threading.enumerate() if t.name.startswith(name) and t.is_alive())
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
+@pytest.mark.parametrize("mode", ["no ledger", "ship", "required"])
+def test_a_call_in_flight_at_uninstall_leaves_no_log_open_and_no_thread(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path, mode: str
+) -> None:
+    """A call the guard judged goes on when the guard is uninstalled meanwhile, and its
+    outcome record is written to the guard's log, opened again for it. The log was left open
+    and (with a ledger) a new shipping thread running, and put workers in required mode, for
+    as long as the program kept the guard: one more of each per install and uninstall."""
+    text = AUDITED if mode == "no ledger" else LEDGER
+    settings = {} if mode in ("no ledger", "ship") else {"mode": mode}
+    before = (_threads("rds-guard-ledger"), _threads("rds-guard-ship"))
+    session, guard = guarded_session(write_policy(tmp_path, text, **settings), on=aws)
+    rds = aws.client("rds", session=session)
+    make_cluster(rds, "orders")
+    log = tmp_path / "audit.jsonl"
+
+    def uninstall_in_flight(**_: Any) -> None:
+        guard.uninstall()  # the request is on its way: the guard has written `requested`
+
+    on_send(rds, "CreateDBClusterSnapshot", uninstall_in_flight)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=SNAPSHOT,
+        Tags=[{"Key": "team", "Value": "data"}],
+    )
+    assert [event for event, _ in _events(log)] == ["requested", "created"]
+    assert _open_on(log) == 0
+    assert _threads("rds-guard-ledger") <= before[0] and _threads("rds-guard-ship") <= before[1]
+    if mode != "no ledger":  # closing it again shipped the outcome first
+        assert stored_lines(table, stream_of(table, log)) == complete_lines(log)

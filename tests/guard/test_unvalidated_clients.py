@@ -20,8 +20,7 @@ from policies import BACKUPS, STRICT, write_policy
 from servers import MotoServer
 
 import rds_guard
-from rds_guard.guard.guard import _parameter_of
-from rds_guard.guard.validation import _problems
+from rds_guard.guard.validation import _parameter_of, _problems
 
 HELD = "orders-manual-20261129"
 SIGNATURE = "X-Amz-Signature=0123456789abcdef"

@@ -201,12 +201,12 @@ class ShippingLog(AuditLog):
         with self._thread_lock:
             if self._thread is not None and self._thread.is_alive():
                 return
-            self._stop.clear()
-            # each thread its own: a thread `close` gave up on checks the one it was given
-            self._give_up = threading.Event()
+            # each thread its own: the events `close` set for a thread it stopped, or gave up
+            # on, are the ones that thread checks, whatever a write starts meanwhile
+            self._stop, self._give_up = threading.Event(), threading.Event()
             self._thread = threading.Thread(
                 target=_run,
-                args=(weakref.ref(self), self._give_up),
+                args=(weakref.ref(self), self._stop, self._give_up),
                 name="rds-guard-ledger",
                 daemon=True,
             )
@@ -222,13 +222,14 @@ class ShippingLog(AuditLog):
         it stops after the batch under way: what is left waits in the file for the next
         run), then close the file (a later write opens it and starts the thread again)."""
         self._lock_after_any_fork()  # a thread a fork left behind is not waited for
-        thread = self._thread
+        with self._thread_lock:  # a thread a write starts meanwhile is the next close's
+            thread, stop, give_up = self._thread, self._stop, self._give_up
+            self._thread = None
         if thread is not None:
-            self._stop.set()
+            stop.set()
             self._wake.set()
             thread.join(CLOSE_WAIT)
-            self._give_up.set()
-            self._thread = None
+            give_up.set()
             if thread.is_alive():  # its batch's puts hold the shipper: the thread closes it
                 super().close()
                 return
@@ -319,17 +320,18 @@ def _age(stamp: str) -> float:
     return math.inf if then is None else (datetime.now(UTC) - then).total_seconds()
 
 
-def _run(ref: weakref.ref[ShippingLog], give_up: threading.Event) -> None:
+def _run(ref: weakref.ref[ShippingLog], stop: threading.Event, give_up: threading.Event) -> None:
     """The thread: ship, then wait for a new record (or `INTERVAL`); while the ledger cannot
-    be reached, wait longer each time (up to `LONGEST_PAUSE`). Once stopped, one last run
-    ships what is left; once ``give_up`` is set (by `ShippingLog.close`, past `CLOSE_WAIT`),
-    the run under way stops after its batch and the thread ends."""
+    be reached, wait longer each time (up to `LONGEST_PAUSE`). Once ``stop`` is set (by
+    `ShippingLog.close`), one last run ships what is left; once ``give_up`` is set (by
+    `ShippingLog.close`, past `CLOSE_WAIT`), the run under way stops after its batch and the
+    thread ends."""
     pause = INTERVAL
     while True:
         log = ref()
         if log is None:
             return
-        wake, stop = log._wake, log._stop
+        wake = log._wake
         wake.clear()
         last_run = stop.is_set()
         try:
@@ -373,12 +375,19 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 @atexit.register
 def _ship_before_exit() -> None:
+    """Stop every shipping thread, then wait for them all: `CLOSE_WAIT` seconds in all."""
+    threads = []
     for log in list(_LIVE):
         log._lock_after_any_fork()  # a thread a fork left behind is not waited for
-        if log._thread is not None:
-            log._stop.set()
+        with log._thread_lock:
+            thread, stop = log._thread, log._stop
+        if thread is not None:
+            stop.set()
             log._wake.set()
-            log._thread.join(CLOSE_WAIT)
+            threads.append(thread)
+    deadline = time.monotonic() + CLOSE_WAIT
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def open_shipping_log(
