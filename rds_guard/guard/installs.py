@@ -346,12 +346,12 @@ def open_audit_log(
 
 
 def _ledger_clients(ledger: LedgerPolicy, session: BotocoreSession) -> Clients:
-    """The fleet ledger's clients for a guard installed on ``session``: a new botocore session
-    of its profile, in the ledger's region or else the session's."""
+    """The fleet ledger's clients for a guard installed on ``session``: from a botocore session
+    of their own, of its profile, in the ledger's region or else the session's."""
     from ..audit.ledger.location import Clients, location_of
 
     region = location_of(ledger).region or session.get_config_variable("region")
-    return Clients(region, session=BotocoreSession(profile=session.profile))
+    return Clients(region, profile=session.profile)
 
 
 def _botocore_session(target: object) -> BotocoreSession | None:

@@ -647,3 +647,28 @@ def test_a_call_in_flight_at_uninstall_leaves_no_log_open_and_no_thread(
     assert _threads("rds-guard-ledger") <= before[0] and _threads("rds-guard-ship") <= before[1]
     if mode != "no ledger":  # closing it again shipped the outcome first
         assert stored_lines(table, stream_of(table, log)) == complete_lines(log)
+
+
+def test_an_uninstalled_guard_lets_go_of_the_ledgers_clients(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """A program that keeps its guards once uninstalled (in a list, a test's fixture) kept the
+    botocore session of each one's ledger clients, its service models loaded (about 16 MB
+    each). The log, written again, makes them anew and ships."""
+    rds, guard = ledger_guard(aws, tmp_path)
+    log = guard.audit
+    assert isinstance(log, ShippingLog)
+    snapshot(rds, SNAPSHOT)
+    path = tmp_path / "audit.jsonl"
+    wait_until(lambda: stored_lines(table, stream_of(table, path)) == complete_lines(path))
+    dynamodb = weakref.ref(log.clients.dynamodb)
+    session = weakref.ref(log.clients._session)
+    guard.uninstall()
+    gc.collect()
+    assert dynamodb() is None and session() is None
+    log.write("requested", call="c" * 32)
+    try:
+        wait_until(lambda: stored_lines(table, stream_of(table, path)) == complete_lines(path))
+    finally:
+        log.close()
+    assert len(complete_lines(path)) == 3

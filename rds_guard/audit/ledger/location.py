@@ -109,8 +109,10 @@ def parse_s3(text: str) -> S3Location:
 
 class Clients:
     """The botocore clients of one ledger: DynamoDB, S3, KMS and STS, made on first use from
-    one botocore session (a new one by default), in ``region`` (None: botocore's choice).
+    one botocore session, in ``region`` (None: botocore's choice).
 
+    ``session``: the botocore session to make them from; by default a new one of
+    ``profile`` (None: botocore's choice), made at first use and dropped by `release`.
     ``endpoint_url`` points every client at one endpoint (``rds-guard ledger init
     --endpoint-url``: moto's server); otherwise botocore's configuration decides, the
     ``AWS_ENDPOINT_URL*`` variables included. Safe to share between threads.
@@ -122,14 +124,11 @@ class Clients:
         *,
         session: Any = None,
         endpoint_url: str | None = None,
+        profile: str | None = None,
     ) -> None:
-        if session is None:
-            # botocore's session and config are imported here, not with this module: every
-            # rds-guard command imports the ledger's modules to build its parser
-            import botocore.session
-
-            session = botocore.session.Session()
+        self._given = session
         self._session = session
+        self._profile = profile
         self._region = region
         self._endpoint_url = endpoint_url
         self._made: dict[str, Any] = {}
@@ -137,10 +136,16 @@ class Clients:
         self._account: str | None = None
 
     def client(self, service: str) -> Any:
-        """The client of ``service``, made once."""
+        """The client of ``service``, made once (until `release`)."""
         with self._lock:
             made = self._made.get(service)
             if made is None:
+                if self._session is None:
+                    # imported here, not with this module: every rds-guard command imports
+                    # the ledger's modules to build its parser
+                    import botocore.session
+
+                    self._session = botocore.session.Session(profile=self._profile)
                 kwargs: dict[str, Any] = {"config": self._config()}
                 if self._region:
                     kwargs["region_name"] = self._region
@@ -148,6 +153,13 @@ class Clients:
                     kwargs["endpoint_url"] = self._endpoint_url
                 made = self._made[service] = made_client(self._session, service, **kwargs)
             return made
+
+    def release(self) -> None:
+        """Drop the clients, and the session made for them (its service models are most of
+        the memory they hold): both are made again at the next use. A closed log's."""
+        with self._lock:
+            self._made = {}
+            self._session = self._given
 
     def forget_after_fork(self) -> None:
         """In a forked child: make new clients at first use. The parent's share their

@@ -220,7 +220,8 @@ class ShippingLog(AuditLog):
     def close(self) -> None:
         """Stop the thread, after it shipped what it could within `CLOSE_WAIT` seconds (then
         it stops after the batch under way: what is left waits in the file for the next
-        run), then close the file (a later write opens it and starts the thread again)."""
+        run), then close the file and let go of the ledger's clients (a later write opens it,
+        makes them and starts the thread again)."""
         self._lock_after_any_fork()  # a thread a fork left behind is not waited for
         with self._thread_lock:  # a thread a write starts meanwhile is the next close's
             thread, stop, give_up = self._thread, self._stop, self._give_up
@@ -234,6 +235,7 @@ class ShippingLog(AuditLog):
                 super().close()
                 return
         self.shipper.close()
+        self.clients.release()
         super().close()
 
     def _forget_after_fork(self, *, close: bool = True) -> None:
