@@ -333,7 +333,7 @@ class Guard:
         warned and returned, for `judge` to record, then judged as it can be)."""
         if not problems:
             return ()
-        from .validation import invalid  # only a client that does not validate needs it
+        from .validation import invalid  # here: validation imports reads, which imports us
 
         violations = invalid(problems, row.name)
         fields = request_fields(binding.service, binding.region, row, params)
