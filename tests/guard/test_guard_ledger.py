@@ -672,3 +672,78 @@ def test_an_uninstalled_guard_lets_go_of_the_ledgers_clients(
     finally:
         log.close()
     assert len(complete_lines(path)) == 3
+
+
+def _hold_puts(log: ShippingLog, event: str | None, held: threading.Event) -> threading.Event:
+    """Hold each put of the ledger's (of a record of ``event``; None: any) until the returned
+    event is set; ``held`` is set when one is held."""
+    release = threading.Event()
+
+    def hold(request: Any, **_: Any) -> None:
+        if event is None or item_event(json.loads(request.body)) == event:
+            held.set()
+            release.wait(30)
+
+    on_send(log.clients.dynamodb, "PutItem", hold)
+    return release
+
+
+def test_an_outcome_written_after_a_close_gave_up_is_shipped_once_the_ledger_answers(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """Uninstall gives up on a thread held in a slow put; the call in flight writes its
+    outcome, and the log's close lets the new thread's last run wait for the shipper (up to
+    `spool.CLOSE_WAIT`): it ships the record once the put under way ends. Its last run
+    skipped at once when another thread held the shipper, and the record was never shipped
+    by that process."""
+    threads = _threads("rds-guard-ledger")
+    rds, guard = ledger_guard(aws, tmp_path)
+    log = guard.audit
+    assert isinstance(log, ShippingLog)
+    held = threading.Event()
+    release = _hold_puts(log, "requested", held)
+
+    def uninstall_in_flight(**_: Any) -> None:
+        assert held.wait(10)
+        guard.uninstall()  # gives up on the held thread after CLOSE_WAIT
+        threading.Timer(0.5, release.set).start()  # the slow put ends, the call goes on
+
+    on_send(rds, "CreateDBClusterSnapshot", uninstall_in_flight)
+    try:
+        snapshot(rds, SNAPSHOT)
+    finally:
+        release.set()
+    path = tmp_path / "audit.jsonl"
+    assert [event for event, _ in _events(path)] == ["requested", "created"]
+    wait_until(lambda: stored_lines(table, stream_of(table, path)) == complete_lines(path))
+    wait_until(lambda: _threads("rds-guard-ledger") <= threads and _open_on(path) == 0)
+
+
+def test_a_close_never_waits_for_a_put_another_thread_holds(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """A second uninstall (``with`` around a guard also uninstalled in the block), while the
+    thread the first gave up on is held in a put that hangs: it returned only once that put
+    ended (minutes for a ledger that hangs: each put up to three attempts of 10 s). The
+    thread lets go of the ledger's clients as it ends."""
+    threads = _threads("rds-guard-ledger"), _threads("rds-guard-ship")
+    rds, guard = ledger_guard(aws, tmp_path)
+    log = guard.audit
+    assert isinstance(log, ShippingLog)
+    held = threading.Event()
+    release = _hold_puts(log, None, held)
+    try:
+        snapshot(rds, SNAPSHOT)  # ship mode: returns at once
+        assert held.wait(10)
+        closing = threading.Thread(target=lambda: (guard.uninstall(), guard.uninstall()))
+        closing.start()
+        closing.join(20)  # a hang detector: each close waits CLOSE_WAIT (3 s) at most
+        assert not closing.is_alive(), "a close waited for the put held in another thread"
+    finally:
+        release.set()
+    wait_until(
+        lambda: (
+            _threads("rds-guard-ledger") <= threads[0] and _threads("rds-guard-ship") <= threads[1]
+        )
+    )
+    assert log.clients._session is None and not log.clients._made

@@ -90,12 +90,18 @@ class Shipper:
         """The clients the table is reached through."""
         return self.table.clients
 
-    def close(self) -> None:
-        """Stop the put workers (a later run starts them again)."""
-        with self._lock:
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop the put workers (a later run starts them again); False, nothing done, when a
+        run held the shipper past ``timeout`` seconds (None: wait for it)."""
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        try:
             if self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
+        finally:
+            self._lock.release()
+        return True
 
     def forget_after_fork(self, *, close: bool = True) -> None:
         """In a forked child: drop the parent's put workers (their threads are not in this

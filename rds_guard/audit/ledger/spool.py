@@ -202,11 +202,13 @@ class ShippingLog(AuditLog):
             if self._thread is not None and self._thread.is_alive():
                 return
             # each thread its own: the events `close` set for a thread it stopped, or gave up
-            # on, are the ones that thread checks, whatever a write starts meanwhile
-            self._stop, self._give_up = threading.Event(), threading.Event()
+            # on, are the ones that thread checks, whatever a write starts meanwhile (a wake
+            # shared with the next thread could be cleared by it before the first saw it)
+            events = threading.Event(), threading.Event(), threading.Event()
+            self._wake, self._stop, self._give_up = events
             self._thread = threading.Thread(
                 target=_run,
-                args=(weakref.ref(self), self._stop, self._give_up),
+                args=(weakref.ref(self), *events),
                 name="rds-guard-ledger",
                 daemon=True,
             )
@@ -221,22 +223,30 @@ class ShippingLog(AuditLog):
         """Stop the thread, after it shipped what it could within `CLOSE_WAIT` seconds (then
         it stops after the batch under way: what is left waits in the file for the next
         run), then close the file and let go of the ledger's clients (a later write opens it,
-        makes them and starts the thread again)."""
+        makes them and starts the thread again). `CLOSE_WAIT` seconds at most in all."""
         self._lock_after_any_fork()  # a thread a fork left behind is not waited for
+        deadline = time.monotonic() + CLOSE_WAIT
         with self._thread_lock:  # a thread a write starts meanwhile is the next close's
-            thread, stop, give_up = self._thread, self._stop, self._give_up
+            thread, wake, stop, give_up = self._thread, self._wake, self._stop, self._give_up
             self._thread = None
         if thread is not None:
             stop.set()
-            self._wake.set()
+            wake.set()
             thread.join(CLOSE_WAIT)
             give_up.set()
-            if thread.is_alive():  # its batch's puts hold the shipper: the thread closes it
-                super().close()
-                return
-        self.shipper.close()
-        self.clients.release()
+        # a thread given up on holds the shipper for its batch's puts: it closes it itself
+        if (thread is None or not thread.is_alive()) and self.shipper.close(
+            max(0.0, deadline - time.monotonic())
+        ):
+            self._release_if_idle()
         super().close()
+
+    def _release_if_idle(self) -> None:
+        """Let go of the ledger's clients while no thread is to ship (one given up on may
+        still run: it makes them again if it needs them, and lets go of them as it ends)."""
+        with self._thread_lock:
+            if self._thread is None:
+                self.clients.release()
 
     def _forget_after_fork(self, *, close: bool = True) -> None:
         """In a forked child: the parent's shipping thread is not there, and its locks, put
@@ -322,28 +332,40 @@ def _age(stamp: str) -> float:
     return math.inf if then is None else (datetime.now(UTC) - then).total_seconds()
 
 
-def _run(ref: weakref.ref[ShippingLog], stop: threading.Event, give_up: threading.Event) -> None:
-    """The thread: ship, then wait for a new record (or `INTERVAL`); while the ledger cannot
-    be reached, wait longer each time (up to `LONGEST_PAUSE`). Once ``stop`` is set (by
-    `ShippingLog.close`), one last run ships what is left; once ``give_up`` is set (by
-    `ShippingLog.close`, past `CLOSE_WAIT`), the run under way stops after its batch and the
-    thread ends."""
+def _run(
+    ref: weakref.ref[ShippingLog],
+    wake: threading.Event,
+    stop: threading.Event,
+    give_up: threading.Event,
+) -> None:
+    """The thread: ship, then wait for a new record (``wake``, or `INTERVAL`); while the
+    ledger cannot be reached, wait longer each time (up to `LONGEST_PAUSE`). Once ``stop`` is
+    set (by `ShippingLog.close`), one last run ships what is left, waiting up to `CLOSE_WAIT`
+    for a run under way in another thread; once ``give_up`` is set (by `ShippingLog.close`,
+    past `CLOSE_WAIT`), the run under way stops after its batch and the thread ends."""
     pause = INTERVAL
     while True:
         log = ref()
         if log is None:
             return
-        wake = log._wake
         wake.clear()
         last_run = stop.is_set()
         try:
-            result = log.ship_once(stop=give_up)
+            result = log.ship_once(timeout=CLOSE_WAIT if last_run else 0.0, stop=give_up)
         except Exception:  # the thread must live on: a bug here is logged, not fatal
             logger.exception("%s: shipping to the ledger failed", log.shipper.path)
             result = None
         if last_run or give_up.is_set() or log.refused is not None:
             if last_run or give_up.is_set():  # `close` may have left the put workers to it
                 log.shipper.close()
+                log._release_if_idle()
+            if result is not None and (result.busy or result.pending):
+                logger.warning(
+                    "%s: shipping stopped with the log closed (%s); what is not shipped waits"
+                    " in the local log",
+                    log.shipper.path,
+                    "another shipper held it" if result.busy else result.error or "given up",
+                )
             return
         if result is not None and result.error is None:
             try:
@@ -382,10 +404,10 @@ def _ship_before_exit() -> None:
     for log in list(_LIVE):
         log._lock_after_any_fork()  # a thread a fork left behind is not waited for
         with log._thread_lock:
-            thread, stop = log._thread, log._stop
+            thread, wake, stop = log._thread, log._wake, log._stop
         if thread is not None:
             stop.set()
-            log._wake.set()
+            wake.set()
             threads.append(thread)
     deadline = time.monotonic() + CLOSE_WAIT
     for thread in threads:
