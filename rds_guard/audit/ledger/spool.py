@@ -356,9 +356,6 @@ def _run(
             logger.exception("%s: shipping to the ledger failed", log.shipper.path)
             result = None
         if last_run or give_up.is_set() or log.refused is not None:
-            if last_run or give_up.is_set():  # `close` may have left the put workers to it
-                log.shipper.close()
-                log._release_if_idle()
             if result is not None and (result.busy or result.pending):
                 logger.warning(
                     "%s: shipping stopped with the log closed (%s); what is not shipped waits"
@@ -366,6 +363,9 @@ def _run(
                     log.shipper.path,
                     "another shipper held it" if result.busy else result.error or "given up",
                 )
+            if last_run or give_up.is_set():  # `close` may have left the put workers to it
+                log.shipper.close()  # (waits for a thread given up on to end its batch)
+                log._release_if_idle()
             return
         if result is not None and result.error is None:
             try:
