@@ -572,3 +572,99 @@ def test_a_record_of_arguments_made_otherwise_is_taken_from_dataclasses(
     expected = dataclasses.dataclass(frozen=True)(type("Expected", (), {}))
     assert repr(made) == repr(expected.__dataclass_params__)  # type: ignore[attr-defined]
     assert made.frozen and made.init and made.repr and made.eq
+
+
+# What decides what an ``__init__`` does; its line numbers and names are where it was written.
+_BEHAVIOUR = (
+    "co_code",
+    "co_consts",
+    "co_names",
+    "co_varnames",
+    "co_freevars",
+    "co_cellvars",
+    "co_argcount",
+    "co_posonlyargcount",
+    "co_kwonlyargcount",
+    "co_flags",
+    "co_nlocals",
+    "co_stacksize",
+    "co_exceptiontable",
+)
+
+
+def _makers() -> dict[str, Callable[..., Any]]:
+    from rds_guard.core import frozen_inits
+
+    return {
+        name.removeprefix("make_"): value
+        for name, value in vars(frozen_inits).items()
+        if name.startswith("make_")
+    }
+
+
+@pytest.mark.parametrize("layout", sorted(_makers()))
+def test_each_precompiled_init_is_the_one_frozen_compiles_for_its_layout(layout: str) -> None:
+    """`frozen_inits` holds what `frozen.source_of` writes, compiled with the module: an
+    edit there (or to `source_of`) that changes what an ``__init__`` does fails here."""
+    from rds_guard.core import frozen as module
+
+    compiled = module._compile(layout)
+    precompiled = module._inner(_makers()[layout].__code__)
+    for attribute in _BEHAVIOUR:
+        if hasattr(compiled, attribute):
+            assert getattr(precompiled, attribute) == getattr(compiled, attribute), attribute
+
+
+def test_every_layout_of_rds_guards_classes_is_precompiled() -> None:
+    """Importing every module of rds_guard, in a fresh interpreter, compiles no ``__init__``:
+    each class's layout is in `frozen_inits`. A new layout is listed with its maker's source
+    (`frozen.source_of`), to add there."""
+    import subprocess
+
+    script = (
+        "import importlib, pkgutil, rds_guard\n"
+        "from rds_guard.core import frozen, frozen_inits\n"
+        "for info in pkgutil.walk_packages(rds_guard.__path__, 'rds_guard.'):\n"
+        "    importlib.import_module(info.name)\n"
+        "print(' '.join(sorted(frozen._TEMPLATES)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    from rds_guard.core import frozen as module
+
+    made = done.stdout.split()
+    assert len(made) > 10  # the classes were made: the package defines dozens
+    missing = [layout for layout in made if layout not in _makers()]
+    assert not missing, "\n".join(module.source_of(layout, f"make_{layout}") for layout in missing)
+
+
+def test_a_layout_not_precompiled_is_compiled_and_made_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without its maker in `frozen_inits`, a layout is compiled from `frozen.source_of`: the
+    class is the same."""
+    from rds_guard.core import frozen as module
+    from rds_guard.core import frozen_inits
+
+    layout = "pppF"
+    assert layout in _makers()
+    monkeypatch.delattr(frozen_inits, f"make_{layout}")
+    monkeypatch.setattr(module, "_TEMPLATES", {})
+
+    def shape(decorate: Decorate) -> type:
+        @decorate
+        class Three:
+            """Three fields and a factory."""
+
+            a: int
+            b: str
+            c: float
+            d: list[int] = dataclasses.field(default_factory=list)
+
+        return Three
+
+    ours, standard = shape(frozen), shape(STANDARD)
+    assert list(module._TEMPLATES) == [layout]
+    expected = {"a": 1, "b": "b", "c": 2.0, "d": []}
+    assert vars(ours(1, "b", 2.0)) == vars(standard(1, "b", 2.0)) == expected
+    assert str(inspect.signature(ours)) == str(inspect.signature(standard))

@@ -6,7 +6,8 @@ with ``exec``: six methods for a frozen class, about 0.4 ms per class on CPython
 made the dataclasses most of what ``import rds_guard`` costs. `frozen` collects the fields
 itself (`_own_fields`, as ``dataclasses`` does for such a class), compiles ``__init__`` alone
 (it must be compiled to keep its signature and its speed), once for all the classes whose
-fields are laid out alike (their names are put into the compiled code), and gives
+fields are laid out alike (their names are put into the compiled code; the layouts of
+rds_guard's own classes come compiled in `frozen_inits`'s bytecode file), and gives
 ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__`` and ``__delattr__`` as closures over
 the fields' names, which need no compiling.
 
@@ -36,6 +37,8 @@ from collections.abc import Callable
 from operator import attrgetter
 from reprlib import recursive_repr
 from typing import Any, ClassVar, TypeVar, dataclass_transform
+
+from . import frozen_inits
 
 _Class = TypeVar("_Class", bound=type)
 _MISSING = object()
@@ -173,10 +176,7 @@ def _pseudo(annotation: object, namespace: dict[str, Any]) -> bool:
 def _init(cls: type, every: tuple[dataclasses.Field[Any], ...]) -> Callable[..., None]:
     """``__init__`` as ``dataclasses`` writes it for a frozen class: the compiled code of the
     class's layout (`_layout`) with the fields' names put in (`_named`)."""
-    layout = _layout(cls, every)
-    template = _TEMPLATES.get(layout)
-    if template is None:
-        template = _TEMPLATES[layout] = _compile(layout)
+    template = _template(_layout(cls, every))
     named = [field for field in every if field.init or field.default_factory is not _NONE]
     code = _named(template, [field.name for field in named])
     bound = {"__FACTORY": _FACTORY} | {
@@ -234,31 +234,53 @@ def _layout(cls: type, every: tuple[dataclasses.Field[Any], ...]) -> str:
     return "".join(letters) + ("P" if hasattr(cls, "__post_init__") else "")
 
 
+def _template(layout: str) -> types.CodeType:
+    """The code of ``__init__`` for ``layout`` (`_compile`), from `frozen_inits` where that
+    module has it (compiled into its bytecode file, loaded with it), else compiled now."""
+    template = _TEMPLATES.get(layout)
+    if template is None:
+        made = getattr(frozen_inits, f"make_{layout}", None)
+        template = _inner(made.__code__) if made is not None else _compile(layout)
+        _TEMPLATES[layout] = template
+    return template
+
+
 def _compile(layout: str) -> types.CodeType:
     """The code of ``__init__`` for ``layout``, with the names ``_0``, ``_1``... for the
     fields (`_named` puts in theirs); a factory is the closure's ``__factory_<n>``."""
+    made: dict[str, Any] = {}
+    exec(source_of(layout), {}, made)
+    return _inner(made["__make__"].__code__)
+
+
+def source_of(layout: str, name: str = "__make__") -> str:
+    """The source `_compile` compiles for ``layout``: a function ``name`` of the closure's
+    names that defines ``__init__`` and returns it (`frozen_inits` holds it for the layouts
+    of rds_guard's own classes)."""
     fields = layout.removesuffix("P")
     factories = [f"__factory_{index}" for index, kind in enumerate(fields) if kind in "Ff"]
     params = ["self"] + [f"_{index}" for index, kind in enumerate(fields) if kind != "f"]
-    body = ["  __fields = self.__dict__"]
+    body = ["__fields = self.__dict__"]
     for index, kind in enumerate(fields):
         value = f"_{index}"
         if kind == "F":
             value = f"__factory_{index}() if _{index} is __FACTORY else _{index}"
         elif kind == "f":
             value = f"__factory_{index}()"
-        body.append(f"  __fields['_{index}'] = {value}")
+        body.append(f'__fields["_{index}"] = {value}')
     if layout.endswith("P"):
-        body.append("  self.__post_init__()")
-    source = (
-        f"def __make__({', '.join(['__FACTORY', *factories])}):\n"
-        f" def __init__({', '.join(params)}):\n"
-        + "\n".join(f" {line}" for line in body)
-        + "\n return __init__"
+        body.append("self.__post_init__()")
+    return (
+        f"def {name}({', '.join(['__FACTORY', *factories])}):\n"
+        f"    def __init__({', '.join(params)}):\n"
+        + "".join(f"        {line}\n" for line in body)
+        + "\n    return __init__\n"
     )
-    made: dict[str, Any] = {}
-    exec(source, {}, made)
-    (code,) = (c for c in made["__make__"].__code__.co_consts if isinstance(c, types.CodeType))
+
+
+def _inner(make: types.CodeType) -> types.CodeType:
+    """The code of the ``__init__`` a layout's maker (`source_of`) defines."""
+    (code,) = (c for c in make.co_consts if isinstance(c, types.CodeType))
     return code
 
 
