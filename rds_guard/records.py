@@ -4,7 +4,6 @@ is read from the service's answer."""
 from __future__ import annotations
 
 import copy
-import re
 import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .core import operations
 from .core.calls import Decision
 from .core.operations import Operation
+from .core.patterns import Lazy
 from .core.rules import Violation, escaped
 
 if TYPE_CHECKING:
@@ -244,7 +244,7 @@ def expiry(expires_in: object, now: datetime | None = None) -> str | None:
     return moment.isoformat(timespec="seconds")[:19] + "Z"  # strftime drops a year's zeros
 
 
-_SECONDS = re.compile(r"(-?)([0-9]+)")
+_SECONDS = Lazy(r"(-?)([0-9]+)")
 _MOST_SECONDS = 10**20  # more than the calendar holds: `expiry` takes it to its end
 
 

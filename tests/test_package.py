@@ -143,3 +143,55 @@ def test_a_guarded_call_imports_no_tool_and_no_message_module(tmp_path: Path) ->
         "    print(error.line, 'rds_guard.core.key_scan' in sys.modules)\n"
     )
     assert _printed(code) == ["[]", "3 True"]
+
+
+def test_a_guarded_call_in_plain_text_compiles_no_pattern_it_does_not_use() -> None:
+    """`Lazy` keeps its promise on the guard's own path: importing the guard and judging a call
+    whose policy has no regular expression, every text ASCII, compiles none of rds_guard's
+    load-time patterns (a policy's own syntax, a ledger's names, ``{env:...}``) and loads no
+    ``unicodedata``; a first text that is not ASCII loads it."""
+    printed = _printed(_LAZY_PATTERNS)
+    assert int(printed[0]) >= 15, printed  # the patterns of regex_syntax, policy, templates
+    assert printed[1:] == ["[]", "False", "True"]
+
+
+_LAZY_PATTERNS = """\
+import re, sys
+compiled = []
+real = re.compile
+def spy(source, flags=0):
+    compiled.append(source)
+    return real(source, flags)
+re.compile = spy
+from rds_guard import install, evaluate
+from rds_guard.core.patterns import Lazy
+from rds_guard.core.policy import Policy
+policy = Policy.from_toml(
+    'version = 1\\n[tags]\\nrequired = ["team"]\\n[tags.defaults]\\nenv = "dev"', "<string>"
+)
+params = {"DBClusterSnapshotIdentifier": "orders-1", "DBClusterIdentifier": "orders"}
+tags = [{"Key": "team", "Value": "data"}]
+assert evaluate(policy, "CreateDBClusterSnapshot", {**params, "Tags": tags}).allowed
+seen = set(compiled)
+values = [
+    value
+    for name, module in list(sys.modules.items())
+    if name.startswith("rds_guard")
+    for value in vars(module).values()
+]
+lazy = [value for value in values if isinstance(value, Lazy)]
+lazy += [
+    value
+    for table in values
+    if isinstance(table, dict)
+    for value in table.values()
+    if isinstance(value, Lazy)
+]
+sources = {pattern.compiled.pattern for pattern in lazy}
+print(len(sources))
+print(sorted(sources & seen))
+print("unicodedata" in sys.modules)
+tags = [{"Key": "team", "Value": "donn\\u00e9es"}]
+evaluate(policy, "CreateDBClusterSnapshot", {**params, "Tags": tags})
+print("unicodedata" in sys.modules)
+"""

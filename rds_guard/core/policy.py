@@ -17,6 +17,7 @@ from typing import Literal
 from . import operations
 from .files import NotRegularFile, file_kind, read_regular_file, unencodable_path
 from .frozen import frozen
+from .patterns import Lazy
 from .regex import NamePattern, Regex
 from .rules import ValueGlob, Wildcard, escaped
 from .templates import Placeholder, Template
@@ -135,11 +136,11 @@ class DeletionPolicy:
     hold_tags: Mapping[str, str] = field(default_factory=dict)
 
 
-TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+TABLE_NAME = Lazy(r"[A-Za-z0-9_.-]{3,255}")
 """A DynamoDB table's name."""
-REGION_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
+REGION_NAME = Lazy(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
 """A region's name as botocore takes one (its ``validate_region_name``)."""
-BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+BUCKET_NAME = Lazy(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 """An S3 bucket's name (the checkpoints' bucket: the policy and the ledger's commands alike)."""
 
 

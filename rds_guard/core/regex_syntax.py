@@ -11,12 +11,11 @@ is a `RegexProblem` at the offset where it is written. The dialect: docs/policy.
 from __future__ import annotations
 
 import bisect
-import re
 import sys
-import unicodedata
 
 from .frozen import frozen
 from .identifier_chars import IDENTIFIER_CHARS, IdentifierChecks
+from .patterns import Lazy
 from .regex_refusals import PYTHON_FLAGS, REFUSED_ESCAPES, REFUSED_GROUPS, RegexProblem
 
 SAMPLE_SOURCE = "x"
@@ -39,24 +38,24 @@ _SHORTHANDS = {
 }
 _TURKISH_I = frozenset("Ii\u0130\u0131")  # one letter to Python's IGNORECASE, two pairs to RE2
 _TURKISH_CLASS = r"Ii\x{130}\x{131}"
-_PLAIN = re.compile(r"[^\\\[\](){}*+?.^$|]+")  # a run of literal characters
-_QUANTIFIER = re.compile(r"\{(\d*)(,?)(\d*)\}")
+_PLAIN = Lazy(r"[^\\\[\](){}*+?.^$|]+")  # a run of literal characters
+_QUANTIFIER = Lazy(r"\{(\d*)(,?)(\d*)\}")
 _MOST_REPEATS, _TOO_MANY = 1000, "RE2 repeats at most 1000 times (a count it cannot hold is text)"
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)(?::[^{}]*)?\}")
+_PLACEHOLDER = Lazy(r"\{([A-Za-z_]+)(?::[^{}]*)?\}")
 _LITERAL_BRACE = "a brace neither {source} nor a repeat such as {8} is text no identifier holds"
-_GROUP_NAME = re.compile(r"P?<\w*>")
-_FLAGS = re.compile(r"([A-Za-z]*)(?:-([A-Za-z]*))?([:)])")
+_GROUP_NAME = Lazy(r"P?<\w*>")
+_FLAGS = Lazy(r"([A-Za-z]*)(?:-([A-Za-z]*))?([:)])")
 _RE2_FLAGS = frozenset("imsU")
 _GLOBAL_FLAGS = "flags such as (?i) apply to the whole pattern only at its start: write (?i:...)"
 _BRACED = {  # what may stand between the braces of \p{...}, \x{...}, \N{...}
-    "p": re.compile(r"\{\^?\w*\}?"),
-    "x": re.compile(r"\{[0-9A-Fa-f]*\}?"),
-    "N": re.compile(r"\{[\w \-]*\}?"),
+    "p": Lazy(r"\{\^?\w*\}?"),
+    "x": Lazy(r"\{[0-9A-Fa-f]*\}?"),
+    "N": Lazy(r"\{[\w \-]*\}?"),
 }
 _SIMPLE_ESCAPES = {"a": 7, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
-_HEX = re.compile(r"[0-9A-Fa-f]+")
+_HEX = Lazy(r"[0-9A-Fa-f]+")
 _OCTAL = frozenset("01234567")
-_POSIX_CLASS = re.compile(r"\[:\^?\w+:\]")
+_POSIX_CLASS = Lazy(r"\[:\^?\w+:\]")
 
 
 @frozen
@@ -266,6 +265,8 @@ class _Translator(IdentifierChecks):
             if not text.startswith("{", start + 2) or not text.startswith("}", end - 1):
                 raise self.fail("\\N needs a character's name: \\N{EN DASH}", start, syntax=True)
             self.i = end
+            import unicodedata  # an extension module: loaded by the first \N{...}
+
             try:
                 return ord(unicodedata.lookup(name))
             except KeyError:

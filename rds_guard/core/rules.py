@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 
 from .frozen import frozen
@@ -169,11 +168,15 @@ _UNNAMED = {
 def character_name(char: str) -> str:
     """A character's Unicode name, or what it is when it has none (a line feed, a lone
     surrogate)."""
+    import unicodedata  # an extension module: loaded by the first text that is not ASCII
+
     return unicodedata.name(char, "") or _UNNAMED.get(unicodedata.category(char), "(unnamed)")
 
 
 def tag_char_allowed(char: str) -> bool:
     """True for the characters AWS allows in tag keys and values (L*, N*, Z* and _.:/=+-@)."""
+    import unicodedata  # an extension module: loaded by the first text that is not ASCII
+
     return char in _TAG_PUNCTUATION or unicodedata.category(char)[0] in "LNZ"
 
 

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from .frozen import frozen
+from .patterns import Lazy
 
 PLACEHOLDERS = ("source", "operation", "service", "region", "utcnow", "env")
 UTCNOW_DEFAULT_FORMAT = "%Y%m%dT%H%M%SZ"
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME = Lazy(r"[A-Za-z_][A-Za-z0-9_]*")
 """An environment variable's name, as ``{env:NAME}`` and ``[audit] hmac_key_env`` take it."""
 
 
@@ -242,7 +243,7 @@ def _directive_problem(strftime_format: str) -> str | None:
 MAX_WIDTH = 256
 """The most characters a directive may be padded to: a tag value's limit (a snapshot
 identifier's is 255)."""
-_DIRECTIVE = re.compile(r"%[-_0^#]*([0-9]*)[EO]?(.?)", re.DOTALL)
+_DIRECTIVE = Lazy(r"%[-_0^#]*([0-9]*)[EO]?(.?)", re.DOTALL)
 """One strftime directive as glibc reads it: flags, width, modifier, conversion."""
 
 MAX_TEMPLATE = 4096
