@@ -144,10 +144,10 @@ class ClassCost:
     """How many of the dataclasses `rds_guard.core.frozen.frozen` made."""
     ours_us: float
     """The five-field class made by `rds_guard.core.frozen.frozen`, the first of its layout
-    of fields (its ``__init__`` compiled), median."""
+    of fields (its ``__init__``'s code taken from `rds_guard.core.frozen_inits`), median."""
     layouts: int = 0
     """The layouts of fields (`rds_guard.core.frozen`) among the classes `frozen` made: one
-    ``__init__`` compiled for each."""
+    ``__init__`` for each, compiled into `rds_guard.core.frozen_inits`."""
     shared_us: float = 0.0
     """The five-field class made by `frozen` once a class of its layout was (nothing to
     compile), median."""
@@ -159,7 +159,7 @@ from rds_guard import install
 from rds_guard.core import frozen as frozen_module
 from rds_guard.core.frozen import frozen as decorate
 layouts = len(frozen_module._TEMPLATES)
-def first(make):  # as at import: the first class of each layout compiles its __init__
+def first(make):  # as at import: the first class of each layout makes its __init__
     frozen_module._TEMPLATES.clear()
     return make()
 ours = [

@@ -275,10 +275,12 @@ def _class_cost(c: ClassCost, added: float) -> list[str]:
         f"same class without a decorator {c.plain_us:.0f} µs: `dataclasses` writes each "
         "generated method (`__init__`, `__repr__`, `__eq__`, `__hash__`, and for a frozen one "
         "`__setattr__` and `__delattr__`) as source and compiles it, every time the module is "
-        "imported; `frozen` compiles `__init__` alone, once per layout of fields (how many, "
+        "imported; `frozen` writes `__init__` alone, once per layout of fields (how many, "
         f"which have a factory, whether `__post_init__` is called: {c.layouts} layouts for the "
-        f"{c.by_frozen} classes), puts each class's names into that code, and gives the other "
-        "methods as closures (rds_guard/core/frozen.py).",
+        f"{c.by_frozen} classes), takes it compiled from the bytecode file of "
+        "`rds_guard.core.frozen_inits`, which holds every layout of rds_guard's own classes (so "
+        "the import compiles nothing), puts each class's names into that code, and gives the "
+        "other methods as closures (rds_guard/core/frozen.py).",
     ]
 
 
