@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 from collections.abc import Iterable, Mapping, Sequence
 
 from .frozen import frozen
@@ -20,6 +21,7 @@ _RESERVED_PREFIXES = ("aws:", "rds:")
 _RESERVED_PREFIX_SET = frozenset(_RESERVED_PREFIXES)
 # The ASCII characters tag_char_allowed accepts: letters, digits, space (Zs) and _.:/=+-@
 _PLAIN_TAG_TEXT = re.compile(r"[A-Za-z0-9 _.:/=+@-]*")
+_ASCII_TAG_CHARS = frozenset(string.ascii_letters + string.digits + " " + "".join(_TAG_PUNCTUATION))
 _IDENTIFIER_CHARS = re.compile(r"[A-Za-z0-9-]*")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
@@ -175,6 +177,8 @@ def character_name(char: str) -> str:
 
 def tag_char_allowed(char: str) -> bool:
     """True for the characters AWS allows in tag keys and values (L*, N*, Z* and _.:/=+-@)."""
+    if char < "\x80":
+        return char in _ASCII_TAG_CHARS
     import unicodedata  # an extension module: loaded by the first text that is not ASCII
 
     return char in _TAG_PUNCTUATION or unicodedata.category(char)[0] in "LNZ"

@@ -166,6 +166,15 @@ def test_disallowed_tag_characters(char):
 _AWS_TAG_CHAR = regex.compile(r"[\p{L}\p{Z}\p{N}_.:/=+\-@]")
 
 
+def test_tag_char_allowed_agrees_with_the_aws_character_class_on_every_ascii_character():
+    """The ASCII characters are answered without Unicode's database: each one as AWS's class
+    answers it."""
+    for code in range(128):
+        char = chr(code)
+        expected = _AWS_TAG_CHAR.fullmatch(char) is not None
+        assert rules.tag_char_allowed(char) == expected, repr(char)
+
+
 @given(st.characters())
 def test_tag_char_allowed_agrees_with_the_aws_character_class(char):
     """`tag_char_allowed` is AWS's `[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]` on every character.
