@@ -78,7 +78,11 @@ class AioClientBinding(ClientBinding):
             except Incomplete as refused:  # refused as changed: botocore raises it next
                 refuse_presign(past_the_wrapper, refused)
                 return
-        completed = await off_loop(guard, guard.complete, self, row, call, params, decided)
+        # read here, after the last await: the caller's other tasks may change ``params``
+        # while `complete` runs in a worker thread, where no look-up could be awaited
+        judged = guard.judged_of(row, params)
+        complete = guard.complete
+        completed = await off_loop(guard, complete, self, row, call, params, decided, judged)
         if completed is not call:
             self.keep(completed, context, replacing=call)
         if completed is not None and past_the_wrapper:

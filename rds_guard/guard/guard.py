@@ -165,18 +165,24 @@ class Guard:
         call: GuardedCall,
         params: dict[str, Any],
         lookups: LookupSource | Decision | None = None,
+        judged: dict[str, Any] | None = None,
     ) -> GuardedCall | None:
         """before-parameter-build, after every other handler of it: a `deferred` call judged
         now; a call with violations held again if a handler changed it since it was judged
         (one that completes the call goes on), else blocked or warned about. Returns the
-        call's state (a deferred call's is new)."""
+        call's state (a deferred call's is new). ``judged``: what the judgement rests on, as
+        the caller read it from ``params`` (`judged_of`; None: read here): an async binding
+        reads it on its loop, with the look-ups it awaited for it, before this runs in a
+        worker thread; a change the caller's other tasks make meanwhile is held at
+        request-created, where its look-ups are awaited too."""
         if call.deferred:
             found = lookups if lookups is not None else binding.reads(row, params, self)
             return self.judge(binding, row, params, found)
-        if self.changed_since(row, call, params):
+        now = _judged(row, params) if judged is None else judged
+        if not wire.same(now, call.judged):
             # the judgement's own violations stand until the call as changed is judged (a
             # refusal raised meanwhile leaves them to `check_sent`)
-            self._judge_again(binding, row, call, _judged(row, params), lookups)
+            self._judge_again(binding, row, call, now, lookups)
             call.pending = ()
         else:
             self.settle(call, row)
@@ -186,6 +192,11 @@ class Guard:
     def changed_since(row: Operation, call: GuardedCall, params: Mapping[str, Any]) -> bool:
         """Whether a handler changed what the call's judgement rests on since."""
         return not wire.same(_judged(row, params), call.judged)
+
+    @staticmethod
+    def judged_of(row: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
+        """What a decision on a call of ``row`` rests on, copied from ``params`` as it is now."""
+        return _judged(row, params)
 
     def settle(self, call: GuardedCall, row: Operation) -> None:
         """Block (enforce) or warn about the call's pending violations."""

@@ -548,6 +548,56 @@ def test_a_body_another_task_edits_while_the_guard_awaits_is_sent_as_judged(
     ]
 
 
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_tags_another_task_clears_while_a_record_is_written_in_a_thread_are_judged_as_sent(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """A call with a violation whose Tags the guard left as the caller's own list (they hold
+    the policy's tags already): another task clears that list while the guard's last
+    ``before-parameter-build`` handler hands the verdict to a worker thread (fsync on). The
+    verdict is the one on the call as judged on the loop; the call as sent, with no Tags, is
+    judged at request-created with its source read and awaited. No look-up is made in the
+    thread, where it could not be awaited: none is recorded as unreadable."""
+    make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
+    policy = AUDITED.replace("fsync = false", "fsync = true").replace(
+        'mode = "enforce"', f'mode = "{mode}"'
+    )
+    session = guarded_session(tmp_path, policy + '\n[tags.allowed]\nenv = ["prod"]\n')
+    tags = [*TEAM, {"Key": "env", "Value": "qa"}, {"Key": "managed-by", "Value": "rds-guard"}]
+
+    async def work() -> list[str]:
+        loop = asyncio.get_running_loop()
+
+        def clear_at_the_next_await(params: dict[str, Any], **_: Any) -> None:
+            if params.get("Tags") is tags:
+                loop.call_soon(tags.clear)
+
+        async with rds_client(session, moto_server) as rds:
+            event = "before-parameter-build.rds.CreateDBClusterSnapshot"
+            rds.meta.events.register(event, clear_at_the_next_await)
+            try:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=tags
+                )
+            except rds_guard.PolicyViolation as blocked:
+                return [v.rule for v in blocked.violations]
+            return []
+
+    moto_server.reset_counts()
+    rules = run(work)
+    records = audit_records(tmp_path)
+    recorded = [v["rule"] for r in records for v in r.get("violations", [])]
+    assert "tags.inherit" not in recorded
+    if mode == "enforce":
+        assert rules == ["tags.allowed"]
+        assert moto_server.count("CreateDBClusterSnapshot") == 0
+        assert [r["event"] for r in records] == ["blocked"]
+    else:
+        assert moto_server.actions() == ["DescribeDBClusters", "CreateDBClusterSnapshot"]
+        assert [r["event"] for r in records] == ["requested", "created"]
+        assert recorded == ["request.changed", "request.changed"]  # as sent: the Tags emptied
+
+
 def test_a_policy_with_a_ledger_installs_on_an_async_session(
     moto_server: MotoServer,
     tmp_path: Path,
