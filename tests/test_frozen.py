@@ -619,7 +619,7 @@ def test_every_layout_of_rds_guards_classes_is_precompiled() -> None:
     """Importing every module of rds_guard, in a fresh interpreter, compiles no ``__init__``:
     each class's layout is in `frozen_inits`. A new layout is listed with its maker's source
     (`frozen.source_of`), to add there."""
-    import subprocess
+    from audit_helpers import run_python
 
     script = (
         "import importlib, pkgutil, rds_guard\n"
@@ -628,7 +628,7 @@ def test_every_layout_of_rds_guards_classes_is_precompiled() -> None:
         "    importlib.import_module(info.name)\n"
         "print(' '.join(sorted(frozen._TEMPLATES)))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    done = run_python(script, timeout=120)
     assert done.returncode == 0, done.stderr
     from rds_guard.core import frozen as module
 
