@@ -149,12 +149,13 @@ def _session_stack(session: EventEmitter) -> Stack:
 
 
 def _hook_default_sessions(stack: Stack) -> None:
-    """Bind the clients of boto3's default session to ``stack``: the session in place now,
-    and, while the stack holds a guard, each one that takes its place: when
-    ``boto3.setup_default_session`` returns, when ``boto3.client`` or ``boto3.resource`` next
-    fetch it, and when ``boto3.DEFAULT_SESSION`` is set or read from outside boto3 (a
-    reference to ``setup_default_session`` taken before the install calls boto3's own, and a
-    program may make its clients from ``boto3.DEFAULT_SESSION`` itself: `_Boto3Module`)."""
+    """Bind the clients of boto3's default session to ``stack``: the session in place now, if
+    there is one (the install makes none), and, while the stack holds a guard, each one that
+    takes its place: when ``boto3.setup_default_session`` returns, when ``boto3.client`` or
+    ``boto3.resource`` next fetch it, and when ``boto3.DEFAULT_SESSION`` is set or read from
+    outside boto3 (a reference to ``setup_default_session`` taken before the install calls
+    boto3's own, and a program may make its clients from ``boto3.DEFAULT_SESSION`` itself:
+    `_Boto3Module`)."""
     try:
         import boto3
     except ImportError:
@@ -174,7 +175,9 @@ def _hook_default_sessions(stack: Stack) -> None:
                 _hook_session(inner, stack)
 
     original_setup, original_get = boto3.setup_default_session, boto3._get_default_session
-    current = original_get()  # first: if it cannot be made (a bad profile), nothing is patched
+    # Not made here: until boto3 first needs one there is none, and a program may set up its
+    # own then (`if boto3.DEFAULT_SESSION is None: boto3.setup_default_session(...)`).
+    current = vars(boto3).get("DEFAULT_SESSION")
 
     @functools.wraps(original_setup)
     def setup_default_session(**kwargs: Any) -> None:

@@ -167,22 +167,51 @@ def test_the_latest_install_is_in_force_on_a_session_guarded_both_ways(
         boto3.DEFAULT_SESSION = None
 
 
-def test_an_install_that_fails_leaves_boto3_as_it_was(
+def test_a_default_session_that_cannot_be_made_fails_where_it_fails_without_the_guard(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The default session cannot be made (a profile that does not exist): the install
-    raises botocore's error, and boto3's functions are its own again (they stayed wrapped,
-    and a later install and uninstall wrapped them twice)."""
+    """A profile that does not exist: the install makes no default session, so it raises
+    nothing; ``boto3.client`` raises botocore's error, as it does without the guard; the
+    uninstall leaves boto3's functions its own (installs and uninstalls never wrap them
+    twice)."""
     setup, fetch = boto3.setup_default_session, boto3._get_default_session
     policy = write_policy(tmp_path, STRICT)
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-    with pytest.raises(botocore.exceptions.ProfileNotFound):
-        rds_guard.install(policy=policy)
+    guard = rds_guard.install(policy=policy)
+    try:
+        assert boto3.DEFAULT_SESSION is None
+        with pytest.raises(botocore.exceptions.ProfileNotFound):
+            boto3.client("rds", region_name=REGION)
+    finally:
+        guard.uninstall()
     assert (boto3.setup_default_session, boto3._get_default_session) == (setup, fetch)
     monkeypatch.delenv("AWS_PROFILE")
     rds_guard.install(policy=policy).uninstall()
     assert (boto3.setup_default_session, boto3._get_default_session) == (setup, fetch)
+
+
+def test_a_program_that_sets_up_the_default_session_when_there_is_none_still_does(
+    moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Installed first, as the README says, with no default session yet: the install makes
+    none (it made one from the environment, so a program that sets up its own only when
+    ``boto3.DEFAULT_SESSION`` is None skipped its region and credentials, and talked to the
+    environment's region). The program's session is the one its clients use, guarded."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    make_cluster(moto_server.client("rds"))
+    guard = rds_guard.install(policy=write_policy(tmp_path, STRICT))
+    try:
+        assert boto3.DEFAULT_SESSION is None
+        if boto3.DEFAULT_SESSION is None:  # the program's own set-up
+            boto3.setup_default_session(region_name=REGION)
+        client = boto3.client("rds", endpoint_url=moto_server.url)
+        assert client.meta.region_name == REGION
+        assert blocked_and_unsent(guard, client, moto_server)
+    finally:
+        guard.uninstall()
+        boto3.DEFAULT_SESSION = None
 
 
 @pytest.mark.parametrize("target", ["a-session", "the-default-session"])
