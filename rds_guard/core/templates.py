@@ -223,7 +223,11 @@ def _directive_problem(strftime_format: str) -> str | None:
       at all where it cannot (a snapshot named by the template's other text alone, a tag
       value left empty);
     - ``%s`` (with flags, width or modifier: ``%-s``, ``%10s``...): it formats the local time
-      whatever the datetime's zone.
+      whatever the datetime's zone;
+    - a directive written in the language of the process's locale (`_LOCALE_DIRECTIVES`, or
+      any with the ``E`` or ``O`` modifier): a program that sets its locale
+      (``locale.setlocale(locale.LC_ALL, "")``) renders other text than the load-time checks
+      saw (``Mär``, ``janv.``), text AWS may refuse.
     """
     for found in _DIRECTIVE.finditer(strftime_format):
         width = found.group(1).lstrip("0")
@@ -232,18 +236,30 @@ def _directive_problem(strftime_format: str) -> str | None:
                 f"{found.group()} is wider than any snapshot name or tag value ({MAX_WIDTH}"
                 " characters at most)"
             )
-        if found.group(2) == "s":
+        modifier, conversion = found.group(2), found.group(3)
+        if conversion == "s":
             return (
                 f"{found.group()} is the C library's seconds since the epoch of the machine's"
                 " local time, not of UTC: it differs from host to host"
             )
+        if modifier or conversion in _LOCALE_DIRECTIVES:
+            return (
+                f"{found.group()} is written in the language of the process's locale (LC_TIME):"
+                " it differs from program to program and host to host; write the date in"
+                " numbers (%Y %m %d %H %M %S, %j for the day of the year)"
+            )
     return None
+
+
+_LOCALE_DIRECTIVES = frozenset("aAbBhpPcxXr+")
+"""strftime conversions whose text the locale chooses: names of days and months, AM/PM, and
+the locale's own date and time layouts."""
 
 
 MAX_WIDTH = 256
 """The most characters a directive may be padded to: a tag value's limit (a snapshot
 identifier's is 255)."""
-_DIRECTIVE = Lazy(r"%[-_0^#]*([0-9]*)[EO]?(.?)", re.DOTALL)
+_DIRECTIVE = Lazy(r"%[-_0^#]*([0-9]*)([EO]?)(.?)", re.DOTALL)
 """One strftime directive as glibc reads it: flags, width, modifier, conversion."""
 
 MAX_TEMPLATE = 4096

@@ -919,7 +919,7 @@ def test_a_generate_that_renders_no_name_aws_accepts_is_refused_at_its_column(ge
         '[naming]\ngenerate = "{env:PREFIX}9{source}"\n',
         '[naming]\ngenerate = "a-{env:SUFFIX}"\n',
         '[naming]\ngenerate = "{env:PREFIX}' + "x" * 63 + '"\n',
-        '[naming]\ngenerate = "{utcnow:%B%d}-{source}-{operation}-{service}-{region}"\n',
+        '[naming]\ngenerate = "s{utcnow:%-m%-d}-{source}-{operation}-{service}-{region}"\n',
     ],
 )
 def test_a_generate_that_some_calls_render_well_loads(body):

@@ -280,6 +280,27 @@ def test_a_utcnow_format_of_local_epoch_seconds_is_refused(spelling: str) -> Non
 
 
 @pytest.mark.parametrize(
+    "spelling",
+    ["%b", "%B", "%a", "%A", "%h", "%p", "%P", "%c", "%x", "%X", "%r", "%^b", "%10B", "%Ey", "%Od"],
+)
+@pytest.mark.parametrize("table", ["naming", "tags.defaults"])
+def test_a_utcnow_format_in_the_locales_language_is_refused(spelling: str, table: str) -> None:
+    """A month's or a day's name, AM/PM and the locale's own layouts are written in the
+    language of the process's locale: checked at load in one (``Jan``, ``May``), rendered in a
+    program that sets its own (``Mär`` in March under de_DE) as a name AWS refuses."""
+    key = "generate" if table == "naming" else "owner"
+    error = body_error(f'[{table}]\n{key} = "s-{{utcnow:%Y-{spelling}}}"\n')
+    assert error.key == f"{table}.{key}"
+    assert f"{spelling} is written in the language of the process's locale" in error.problem
+
+
+@pytest.mark.parametrize("spelling", ["%Y%m%d", "%-m%-d", "%H%M%S", "%j", "%Z", "%F"])
+def test_a_utcnow_format_in_numbers_loads(spelling: str) -> None:
+    policy = Policy.from_toml(f'version = 1\n[tags.defaults]\nwhen = "{{utcnow:{spelling}}}"\n')
+    assert policy.tags.defaults["when"].fixed_text(datetime(2026, 3, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
     ("spelling", "said"),
     [
         ("%Y\\u0000%m-%d", "a NUL character ends a strftime format"),
