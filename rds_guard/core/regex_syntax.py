@@ -231,7 +231,9 @@ class _Translator(IdentifierChecks):
         elif char in "Az":
             self.emit(text[start : self.i], start, atom=False)
         elif char.isascii() and char.isalpha() and char not in "xuUN" and char not in "aftnrv":
-            self.emit(text[start : self.i], start)  # RE2 reports the escape it does not know
+            # an escape RE2 does not know (\k<name>, \g<1>, \cA...): said here, where it is,
+            # before a check of an identifier's characters reads what follows as text
+            raise self.fail("invalid escape sequence", start, syntax=True)
         else:
             self.literal(self.escaped_code(start), start)
 

@@ -13,6 +13,7 @@ import unicodedata
 
 import pytest
 import re2
+from core_fixtures import body_error
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -809,3 +810,18 @@ def test_a_tag_pattern_that_matches_a_value_aws_takes_is_not_refused(value, tail
     regex = compile_regex(f"{re.escape(value)}{tail}")
     assert regex.fullmatch(value)
     assert tag_value_refusal(regex) is None
+
+
+@pytest.mark.parametrize("escape", [r"\k<src>", r"\g<1>", r"\cA", r"\e", r"\G"])
+@pytest.mark.parametrize(("table", "key"), [("naming", "pattern"), ("tags.patterns", "env")])
+def test_an_escape_re2_does_not_know_is_said_where_it_is_written(
+    escape: str, table: str, key: str
+) -> None:
+    """In a naming pattern too: the identifier's character checks read what followed the
+    escape as text (``'<' can never match``, ``the uppercase letter 'A'``, a column past it),
+    and the advice they gave (write ``a``) failed again."""
+    error = body_error(f"[{table}]\n{key} = '^{escape}[a-z]+$'\n")
+    assert error.key == f"{table}.{key}"
+    column = len(f"{key} = '^") + 1
+    assert error.problem.startswith("not a valid regex: invalid escape sequence")
+    assert error.problem.endswith(f"column {column})")
