@@ -20,8 +20,9 @@ _TAG_PUNCTUATION = frozenset("_.:/=+-@")
 _RESERVED_PREFIXES = ("aws:", "rds:")
 _RESERVED_PREFIX_SET = frozenset(_RESERVED_PREFIXES)
 # The ASCII characters tag_char_allowed accepts: letters, digits, space (Zs) and _.:/=+-@
-_PLAIN_TAG_TEXT = re.compile(r"[A-Za-z0-9 _.:/=+@-]*")
-_ASCII_TAG_CHARS = frozenset(string.ascii_letters + string.digits + " " + "".join(_TAG_PUNCTUATION))
+_ASCII_TAG_TEXT = string.ascii_letters + string.digits + " " + "".join(sorted(_TAG_PUNCTUATION))
+_PLAIN_TAG_TEXT = re.compile(f"[{re.escape(_ASCII_TAG_TEXT)}]*")
+_ASCII_TAG_CHARS = frozenset(_ASCII_TAG_TEXT)
 _IDENTIFIER_CHARS = re.compile(r"[A-Za-z0-9-]*")
 _ACCOUNT_ID = re.compile(r"[0-9]{12}")
 

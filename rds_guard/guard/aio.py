@@ -71,16 +71,17 @@ class AioClientBinding(ClientBinding):
         call, guard, row, past_the_wrapper = found
         if past_the_wrapper:  # its URL is never read: signed from what was judged
             copies.plain_params(params, row.judged)
+        # read on the loop, after any await: the caller's other tasks may change ``params``
+        # while `complete` runs in a worker thread, where no look-up could be awaited
+        judged = guard.judged_of(row, params)
         decided: Decision | CallReads | None = None
-        if call.deferred or guard.changed_since(row, call, params):
+        if call.deferred or not wire.same(judged, call.judged):
             try:
                 decided = await self.ahead(guard, row, params, deferrable=True)
             except Incomplete as refused:  # refused as changed: botocore raises it next
                 refuse_presign(past_the_wrapper, refused)
                 return
-        # read here, after the last await: the caller's other tasks may change ``params``
-        # while `complete` runs in a worker thread, where no look-up could be awaited
-        judged = guard.judged_of(row, params)
+            judged = guard.judged_of(row, params)
         complete = guard.complete
         completed = await off_loop(guard, complete, self, row, call, params, decided, judged)
         if completed is not call:

@@ -189,11 +189,6 @@ class Guard:
         return call
 
     @staticmethod
-    def changed_since(row: Operation, call: GuardedCall, params: Mapping[str, Any]) -> bool:
-        """Whether a handler changed what the call's judgement rests on since."""
-        return not wire.same(_judged(row, params), call.judged)
-
-    @staticmethod
     def judged_of(row: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
         """What a decision on a call of ``row`` rests on, copied from ``params`` as it is now."""
         return _judged(row, params)
