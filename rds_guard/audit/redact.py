@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ..core.patterns import Lazy
+
 # AWS quotes the canonical request in some error messages (SignatureDoesNotMatch), the signed
 # headers' values included: a session token or a signature would reach the log with them. A
 # message may quote them in a header (name: value), a query (name=value), a query quoted
@@ -20,10 +22,10 @@ import re
 # Authorization header, so that prose keeps its words ("the token: expired"). A value runs
 # to a character no token holds; a slash JSON escapes (\/, \\\/ in JSON quoted in JSON) is one
 # a token holds (a run of backslashes is not: read again from each, it took quadratic time).
-# Compiled by `re` when first used (few records quote an error): not on every import.
+# Compiled when first used (few records quote an error): not on every import.
 _SEPARATOR = r"(?:[:=]|%3[ad]|%253[ad]|&#(?:58|61|x3[ad]);)"
 _LEAD = r"(?:[\s\"'\\\[]|%20|%2520|b(?=[\"']))*"  # quotes, a bytes repr's b, a list's [
-_SIGNING_VALUES = (
+_SIGNING_VALUES = Lazy(
     r"(?i)("
     r"x[-_]amz[-_](?:security[-_]token|signature|credential)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
@@ -59,7 +61,7 @@ _SIGNING_VALUES = (
 # password kept. A quoted password may hold an escaped quote of its own kind ('a\'b', "a\"b"
 # in JSON, \"a\\\"b\" in JSON quoted in JSON): a backslash and what follows it are part of the
 # value, and so are three and what follows them.
-_PASSWORDS = (
+_PASSWORDS = Lazy(
     r"(?i)((?<![\w-])[\w-]*password(?:=|%3d|%253d|&#61;|&#x3d;))[^&\r\n]+"
     r"|((?<![\w-])[\w-]*password\\?[\"']\s*[:,]\s*(?:\[\s*)?b?(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
@@ -99,7 +101,7 @@ _PLAIN_USER_INFO = (
     rf"(?:[^\s/?#\"\\':]|{_USER_INFO_END})*:(?:[^\s/\"\\']|{_USER_INFO_END})+"
     rf"|(?:[^\s/?#\"\\']|{_USER_INFO_END})+"
 )
-_URL_USER_INFO = (
+_URL_USER_INFO = Lazy(
     rf"(?i)(?<=[\"'])([a-z][a-z0-9+.-]*://)({_QUOTED_USER_INFO})(@)"
     rf"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://)({_PLAIN_USER_INFO})(@)"
     r"|((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*%3a%2f%2f)((?:(?!%2f)[^\s/?#&\"<>\\])+)(%40)"
@@ -108,9 +110,13 @@ _URL_USER_INFO = (
 # with Windows line endings: a trailing CR) quotes the value alone, its repr (b'...'), with no
 # name before it: the quoted value (to the line's end if it is cut short). A service's own
 # "Invalid header value for x-amz-...: ..." quotes no repr and keeps its words.
-_HEADER_VALUE = r"(?i)(invalid header value )b?(?:'(?:[^'\\\r\n]|\\.)*'?|\"(?:[^\"\\\r\n]|\\.)*\"?)"
+_HEADER_VALUE = Lazy(
+    r"(?i)(invalid header value )b?(?:'(?:[^'\\\r\n]|\\.)*'?|\"(?:[^\"\\\r\n]|\\.)*\"?)"
+)
 # urllib's complaint about such a URL, whose "port" is the password's start.
-_PORT_NOT_A_NUMBER = r"(Port could not be cast to integer value as )(?:'[^'\r\n]*'|\"[^\"\r\n]*\")"
+_PORT_NOT_A_NUMBER = Lazy(
+    r"(Port could not be cast to integer value as )(?:'[^'\r\n]*'|\"[^\"\r\n]*\")"
+)
 
 
 def _without_user_info(found: re.Match[str]) -> str:
@@ -123,8 +129,8 @@ def without_signing_values(message: str) -> str:
     key id and its scope) it quotes, the user information (a password) of each URL, and a
     header's value an HTTP client refused, replaced by ``[redacted]`` (the name it was quoted
     under is kept)."""
-    message = re.sub(_URL_USER_INFO, _without_user_info, message)
-    message = re.sub(_PORT_NOT_A_NUMBER, r"\1[redacted]", message)
-    message = re.sub(_HEADER_VALUE, r"\1[redacted]", message)
-    message = re.sub(_PASSWORDS, _without_password, message)
-    return re.sub(_SIGNING_VALUES, r"\1[redacted]", message)
+    message = _URL_USER_INFO.sub(_without_user_info, message)
+    message = _PORT_NOT_A_NUMBER.sub(r"\1[redacted]", message)
+    message = _HEADER_VALUE.sub(r"\1[redacted]", message)
+    message = _PASSWORDS.sub(_without_password, message)
+    return _SIGNING_VALUES.sub(r"\1[redacted]", message)

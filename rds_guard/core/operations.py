@@ -9,11 +9,11 @@ build no table; tests hold both equal to the table.
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import field
 from enum import StrEnum
 
 from .frozen import frozen
+from .patterns import Lazy
 
 SERVICES = ("rds", "docdb", "neptune")
 ALL = frozenset(SERVICES)
@@ -350,12 +350,12 @@ SNAPSHOT_ARN_TYPES = frozenset({DB_SNAPSHOT, CLUSTER_SNAPSHOT})
 
 def snake_case(name: str) -> str:
     """``CreateDBClusterSnapshot`` -> ``create_db_cluster_snapshot`` (boto3's method name)."""
-    return re.sub(_WORD_START, "_", name).lower()
+    return _WORD_START.sub("_", name).lower()
 
 
-# compiled by `re`, and the spellings made, when a name is first looked up (the CLI and
+# compiled, and the spellings made, when a name is first looked up (the CLI and
 # `evaluate` do; the guard does not)
-_WORD_START = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
+_WORD_START = Lazy(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 @functools.cache
@@ -370,6 +370,8 @@ def _spellings() -> dict[str, str]:
 def operation_name(spelling: str) -> str | None:
     """The guarded operation ``spelling`` names: its API name, boto3's method name or the AWS
     CLI's command name, in any case; None when it names none."""
+    if spelling in OPERATIONS:  # the API's own name: no other spelling made
+        return spelling
     return _spellings().get(spelling.lower())
 
 

@@ -3,7 +3,6 @@ judges parameters as botocore validates them, and leaves to botocore what it ref
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.validate import ParamValidator
 
 from ..core.operations import Operation
+from ..core.patterns import Lazy
 from ..core.rules import Violation
 from .reads import Incomplete
 
@@ -92,14 +92,14 @@ def invalid(problems: list[str], operation: str) -> tuple[Violation, ...]:
 
 # botocore's report: 'Invalid type for parameter Tags[0].Value, ...', 'Missing required
 # parameter in input: "X"', 'Missing required parameter in Tags[0]: "Key"', 'Unknown
-# parameter in input: "X", ...' (compiled by `re` when first used: only a client that does
-# not validate has its report read)
-_PARAMETER = r'parameter in (?:input|(\S+)): "([^"]+)"|parameter ([^\s,]+)'
+# parameter in input: "X", ...' (compiled when first used: only a client that does not
+# validate has its report read)
+_PARAMETER = Lazy(r'parameter in (?:input|(\S+)): "([^"]+)"|parameter ([^\s,]+)')
 
 
 def _parameter_of(problem: str, fallback: str) -> str:
     """The parameter a line of botocore's validation report names (``Tags[0].Value``)."""
-    found = re.search(_PARAMETER, problem)
+    found = _PARAMETER.search(problem)
     if found is None:
         return fallback
     within, member, named = found.groups()

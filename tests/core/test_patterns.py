@@ -25,6 +25,8 @@ def test_a_lazy_pattern_answers_as_the_compiled_one(source: str, flags: int) -> 
         assert [m.span() for m in lazy.finditer(text)] == [
             m.span() for m in compiled.finditer(text)
         ]
+        for replacement in ("<\\g<0>>", lambda m: m.group(0).upper()):
+            assert lazy.sub(replacement, text) == compiled.sub(replacement, text)
     assert lazy.compiled is lazy.compiled  # compiled once
     assert lazy.compiled.pattern == source and lazy.compiled.flags == compiled.flags
 
