@@ -33,6 +33,7 @@ from rds_guard.core.policy import (
     resolve_policy,
     working_directory,
 )
+from rds_guard.core.rules import escape_char
 from rds_guard.core.templates import ENV_NAME
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def printable(text: str) -> str:
     if text.isascii() and text.isprintable():  # the usual cell: nothing to escape
         return text
     return "".join(
-        ascii(char)[1:-1] if unicodedata.category(char) in _UNSAFE_CATEGORIES else char
+        escape_char(char) if unicodedata.category(char) in _UNSAFE_CATEGORIES else char
         for char in text
     )
 

@@ -54,10 +54,20 @@ def escaped(text: str) -> str:
     """``text`` with each character that is not printable written as its escape, as repr()
     writes it: a tag key or a name may hold a newline, which would split a one-line message
     (or forge another line of a log), or a bidi override, which would show the rest of the
-    line reversed."""
+    line reversed. A byte that was not UTF-8, held as Python's ``surrogateescape`` holds it (a
+    file name, an argument), is written as that byte (``\\xe9``), not as the surrogate
+    (``\\udce9``), a character no file name holds."""
     if text.isprintable():  # the usual message: nothing to escape
         return text
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    return "".join(char if char.isprintable() else escape_char(char) for char in text)
+
+
+def escape_char(char: str) -> str:
+    """One character as `escaped` writes it when it does not print: a byte
+    ``surrogateescape`` kept as ``\\xe9``, any other as repr() writes it."""
+    if "\udc80" <= char <= "\udcff":
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return repr(char)[1:-1]
 
 
 def string_items(value: object) -> list[str]:

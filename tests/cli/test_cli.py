@@ -208,6 +208,24 @@ def test_what_the_terminal_cannot_encode_is_escaped_not_an_error(
     assert "required: \\xe9quipe" in result.out
 
 
+def test_a_file_name_that_is_not_utf8_is_shown_as_its_bytes_in_a_policy_error(
+    tmp_path: Path,
+) -> None:
+    """A policy file whose name holds a byte that is not UTF-8 (Latin-1's é): the error names
+    it with that byte written ``\\xe9``, as the terminal escapes are, not as the surrogate
+    Python decoded it to (``\\udce9``, a character no file name holds)."""
+    name = os.fsdecode(b"caf\xe9.toml")
+    write_policy(tmp_path, 'version = 1\nmode = "block"\n', name=name)
+    result = run_script("check", name, env=script_env(tmp_path), cwd=tmp_path)
+    assert result.code == 2, result
+    assert result.out == ""
+    assert result.err.startswith("rds-guard: error: caf\\xe9.toml:2: mode: "), result.err
+    assert "udce9" not in result.err
+    result = run_script("audit", "verify", name, env=script_env(tmp_path), cwd=tmp_path)
+    assert result.code == 2, result
+    assert result.err.startswith("rds-guard: error: caf\\xe9.toml is not an audit log: "), result
+
+
 def test_undecodable_argument_bytes_are_written_back_and_other_characters_escaped() -> None:
     """The streams' handler while a command runs: an argument's bytes Python could not decode
     (kept as surrogates) go out as they came, any other character as an escape, each run of

@@ -443,3 +443,18 @@ def test_a_caller_key_longer_than_aws_allows_is_shown_cut_in_the_field():
 def test_a_non_string_identifier_is_shown_cut():
     [violation] = rules.check_identifier("DBSnapshotIdentifier", ["x" * 1000] * 1000, 255)
     assert violation.value is not None and len(violation.value) < 200
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("caf\udce9.toml", "caf\\xe9.toml"),  # a byte surrogateescape kept: as the byte
+        ("\udc80\udcff", "\\x80\\xff"),
+        ("\ud800-\udc7f", "\\ud800-\\udc7f"),  # other lone surrogates: as repr() writes them
+        ("a\nb\x1b[31m\u202e", "a\\nb\\x1b[31m\\u202e"),
+        ("équipe", "équipe"),
+    ],
+)
+def test_escaped_writes_a_byte_that_was_not_utf8_as_that_byte(text: str, shown: str) -> None:
+    assert rules.escaped(text) == shown
+    assert rules.escaped(text).isprintable()
