@@ -222,6 +222,7 @@ def test_ship_then_verify(
         "shipped": 0,
         "already": 0,
         "acked": 12,
+        "confirmed": True,
         "last": 12,
         "pending": 0,
         "error": None,

@@ -343,6 +343,47 @@ def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
     assert stored_lines(table, stream) == complete_lines(log)
 
 
+def test_required_mode_sends_nothing_on_a_saved_acknowledgement_the_ledger_cannot_confirm(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipping state says seq 6 is in the ledger, but the log was cut short since (put
+    back from an older copy: 2 records) and its next record is a new seq 3. With the ledger
+    out of reach after the install, the saved state is all there is: it names no record of
+    this log, so the call is refused, not sent as acknowledged (the ledger's seq 3 is
+    another record)."""
+    policy = write_policy(tmp_path, LEDGER, mode="required")
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
+    for day in (1, 2, 3):
+        snapshot(rds, f"orders-manual-2026110{day}")
+    guard.uninstall()
+    log = tmp_path / "audit.jsonl"
+    assert len(complete_lines(log)) == 6
+    log.write_bytes(b"".join(line + b"\n" for line in complete_lines(log)[:2]))
+    # the install's probe reads the table; then every request to DynamoDB fails, from the
+    # first the shipping thread sends
+    create_client = botocore.session.Session.create_client
+
+    def made_down(self: Any, service: str, *args: Any, **kwargs: Any) -> Any:
+        client = create_client(self, service, *args, **kwargs)
+        if service == "dynamodb":
+            client.meta.events.register("before-send.dynamodb.Query", _down)
+            client.meta.events.register("before-send.dynamodb.PutItem", _down)
+            client.meta.events.register("before-send.dynamodb.GetItem", _down)
+        return client
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", made_down)
+    session, guard = guarded_session(policy, on=aws)
+    rds = aws.client("rds", session=session)
+    assert isinstance(guard.audit, ShippingLog)
+    with pytest.raises(LedgerUnavailable, match="did not acknowledge the requested record"):
+        snapshot(rds, "orders-manual-20261104")
+    assert aws.count("CreateDBClusterSnapshot") == 3
+    result = guard.audit.shipper.ship(timeout=1)
+    assert not result.confirmed and result.error is not None
+    assert "through seq 4 as last saved (not checked" in result.describe()  # 2 + 2 written
+    guard.uninstall()
+
+
 def test_required_mode_returns_no_presigned_url_the_ledger_has_not_acknowledged(
     aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:

@@ -16,7 +16,10 @@ class ShipResult:
     holds, passed over: they cannot reach the ledger; ``damaged``, the lines after the last
     record of the series that hold none (file, byte offset; the first `Junk.KEPT` of them),
     such as a last record made junk, or the live file's first line when it holds none (no
-    record of the log is shipped then); ``damaged_count``, how many such lines there are."""
+    record of the log is shipped then); ``damaged_count``, how many such lines there are.
+    ``confirmed``: ``acked`` was checked this run, against the ledger's answer or the very
+    line this shipper last acknowledged; else it is the shipping state as last saved (the
+    ledger did not answer), which a log cut short and written again no longer matches."""
 
     path: Path
     stream: str = ""
@@ -29,6 +32,7 @@ class ShipResult:
     missing: list[tuple[int, int]] = field(default_factory=list)
     damaged: list[tuple[str, int]] = field(default_factory=list)
     damaged_count: int = 0
+    confirmed: bool = False
 
     @property
     def pending(self) -> int:
@@ -44,6 +48,8 @@ class ShipResult:
             done += f", {self.already} already there"
         stream = self.stream or "(its stream not named yet)"
         where = f"{self.path} -> {stream}: {done}; acknowledged through seq {self.acked}"
+        if self.error is not None and not self.confirmed and self.acked:
+            where += " as last saved (not checked with the ledger)"
         if self.error is not None:
             where += f"; {self.pending} record(s) wait: {self.error}"
         elif self.pending:

@@ -196,7 +196,7 @@ class Shipper:
             self._checked_at = time.monotonic()
             cursor = state.cursor if state is not None and state.acked == begin - 1 else None
             state = ShipState(self.table.name, stream, begin - 1, cursor)
-        result.acked = state.acked
+        result.acked, result.confirmed = state.acked, True
         total = max(0, result.last - state.acked)
         junk = Junk()
         entries = self.series.entries(state.acked + 1, state.cursor, junk)

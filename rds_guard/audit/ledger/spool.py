@@ -163,7 +163,7 @@ class ShippingLog(AuditLog):
             else:
                 if result.busy and not waits:
                     return  # the thread is shipping: it takes this record along
-                if result.acked < seq:
+                if result.acked < seq or not result.confirmed:
                     problem = result.error or (
                         "another shipper held the log" if result.busy else "not acknowledged"
                     )

@@ -85,6 +85,7 @@ def _as_dict(result: ShipResult) -> dict[str, object]:
         "shipped": result.shipped,
         "already": result.already,
         "acked": result.acked,
+        "confirmed": result.confirmed,
         "last": result.last,
         "pending": result.pending,
         "error": result.error,

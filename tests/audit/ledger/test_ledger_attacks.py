@@ -402,7 +402,14 @@ def test_ship_names_missing_and_damaged_beside_an_error_and_never_up_to_date() -
     """`ShipResult.describe`: a run that stopped on an error still names the seqs missing and
     the damaged lines it found (as ``--json`` does); missing seqs are never "up to date"."""
     stopped = ShipResult(
-        Path("log"), "s", acked=3, last=9, error="no link", missing=[(2, 2)], damaged=[("f", 7)]
+        Path("log"),
+        "s",
+        acked=3,
+        last=9,
+        error="no link",
+        missing=[(2, 2)],
+        damaged=[("f", 7)],
+        confirmed=True,
     )
     said = stopped.describe()
     assert "6 record(s) wait: no link" in said
