@@ -54,7 +54,11 @@ class GuardedCall:
     validation refusing the call as it stood at the guard's handler; ``unjudged``: a request
     with no judgement, judged at ``request-created`` as it is sent (`unjudged_note` says
     why); ``made_from``: for one another handler made out of a call of an operation the
-    guard does not judge, that operation's name, else empty. Plain data in slots:
+    guard does not judge, that operation's name, else empty; ``presign``: a presign made past
+    the client's wrapper, as its first handler saw it (no request follows it: its last
+    ``before-parameter-build`` handler writes its record, whatever a handler did to the
+    context since); ``ended``: its outcome is in (a state of it put in another call's
+    context is not that call's). Plain data in slots:
     botocore deep-copies the request context to presign cross-region copies (the copy shares
     the guard).
     """
@@ -62,6 +66,7 @@ class GuardedCall:
     __slots__ = (
         "call",
         "deferred",
+        "ended",
         "fields",
         "guard",
         "judged",
@@ -69,6 +74,7 @@ class GuardedCall:
         "mode",
         "outcome",
         "pending",
+        "presign",
         "recorded",
         "requested",
         "unjudged",
@@ -89,6 +95,8 @@ class GuardedCall:
         self.deferred = False
         self.unjudged = False
         self.made_from = ""
+        self.presign = False
+        self.ended = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
         """A copy of the call's data that shares its guard (a guard holds locks and files)."""
@@ -99,6 +107,7 @@ class GuardedCall:
         copied.requested, copied.recorded, copied.guard = self.requested, self.recorded, self.guard
         copied.pending, copied.deferred = self.pending, self.deferred
         copied.unjudged, copied.made_from = self.unjudged, self.made_from
+        copied.presign, copied.ended = self.presign, self.ended
         return copied
 
     @property

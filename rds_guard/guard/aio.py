@@ -61,11 +61,11 @@ class AioClientBinding(ClientBinding):
         self.keep(await off_loop(guard, judge, self, row, params, decided, invalid), context)
 
     async def last_before_parameter_build(  # type: ignore[override]
-        self, params: dict[str, Any], context: dict[str, Any], **_: Any
+        self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
     ) -> None:
         """``before-parameter-build``, after every other handler of it (`ClientBinding.
         last_before_parameter_build`), the look-ups awaited."""
-        found = self.to_complete(params, context)
+        found = self.to_complete(params, context, model)
         if found is None:
             return
         call, guard, row, past_the_wrapper = found

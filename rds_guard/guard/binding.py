@@ -100,7 +100,7 @@ class ClientBinding:
         self.keep(call, context)
 
     def last_before_parameter_build(
-        self, params: dict[str, Any], context: dict[str, Any], **_: Any
+        self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
     ) -> None:
         """``before-parameter-build``, after every other handler of it (of any operation: it
         is registered last under the bare event name): a call the guard deferred is judged,
@@ -108,7 +108,7 @@ class ClientBinding:
         complete`); a judged call without violations is held at ``request-created``. A call
         botocore's validation refuses now is left to it. A presign made past the client's
         wrapper gets its ``presigned`` record here (no later event of it reaches the guard)."""
-        found = self.to_complete(params, context)
+        found = self.to_complete(params, context, model)
         if found is None:
             return
         call, guard, row, past_the_wrapper = found
@@ -183,8 +183,10 @@ class ClientBinding:
         current = in_progress.get()
         if call is None and current is not None and current.unjudged and current.requested:
             call, guard = current, current.guard  # judged at request-created (`held`)
-        if call is not None and current is call:
-            in_progress.set(None)
+        if call is not None:
+            call.ended = True  # put in another call's context, it is no state of that call
+            if current is call:
+                in_progress.set(None)
         return call, guard
 
     def presign(
@@ -247,10 +249,8 @@ class ClientBinding:
     @staticmethod
     def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:
         """A presign made without the client's ``generate_presigned_url`` (botocore's own
-        function, called with the client): no expiry reaches the guard, so its ``presigned``
-        record is written by the last ``before-parameter-build`` handler, the expiry unknown,
-        before the URL exists. So is one made so inside another presign's handlers, which
-        `keep` keeps in its own context."""
+        function), also inside another presign's handlers (`keep` keeps it in its context):
+        its last ``before-parameter-build`` handler writes its record, the expiry unknown."""
         return bool(context.get("is_presign_request")) and (
             presigning.get() is None or isinstance(context.get(CONTEXT_KEY), GuardedCall)
         )
@@ -261,7 +261,8 @@ class ClientBinding:
     ) -> None:
         """Keep a judged call's state: in the call's context, or for the presign it is part of
         (``replacing`` the state kept for it before). The presign's own call is the first
-        kept for it: another, made inside its handlers past the wrapper, is kept as such."""
+        kept for it: another, made inside its handlers past the wrapper, is kept as such, and
+        marked a presign whatever a later handler does to the context."""
         if call is None:
             return
         presigned = presigning.get() if context.get("is_presign_request") else None
@@ -272,15 +273,24 @@ class ClientBinding:
         else:  # a call, or a presign past the wrapper (its last handler writes its record)
             context[CONTEXT_KEY] = call
             in_progress.set(call)
+            call.presign = ClientBinding.presigned_past_the_wrapper(context)
 
     @staticmethod
-    def kept(context: Mapping[str, Any]) -> GuardedCall | None:
-        """The call state `keep` kept for the call of ``context`` (None: none)."""
+    def kept(context: Mapping[str, Any], operation: str | None = None) -> GuardedCall | None:
+        """The call state `keep` kept for the call of ``context`` (None: none; an ended call is
+        no state of this one); else the presign of ``operation`` past the wrapper last judged
+        in this thread or task: a handler may have taken the state, or botocore's mark of a
+        presign, out of its context (no request follows to be held instead)."""
         call = context.get(CONTEXT_KEY)
-        if isinstance(call, GuardedCall):
+        if isinstance(call, GuardedCall) and not call.ended:
             return call
         presigned = presigning.get() if context.get("is_presign_request") else None
-        return presigned[0] if presigned else None  # one: `presigned_call` takes it
+        if presigned:
+            return presigned[0]  # one: `presigned_call` takes it
+        current = in_progress.get()
+        if current is None or not current.presign:
+            return None
+        return current if current.fields.get("operation") == operation else None
 
     def judged(
         self, context: Mapping[str, Any], *, requested: bool = False
@@ -290,7 +300,7 @@ class ClientBinding:
         written (a before-call handler, botocore's Stubber or a test responder, may have
         answered with nothing sent)."""
         call = context.get(CONTEXT_KEY)
-        if not isinstance(call, GuardedCall) or (requested and not call.requested):
+        if not isinstance(call, GuardedCall) or call.ended or (requested and not call.requested):
             return None, None
         return call, call.guard
 
@@ -299,7 +309,7 @@ class ClientBinding:
     ) -> tuple[GuardedCall | None, Guard | None]:
         """The call a request of ``row`` was judged as, and its guard:
 
-        - the call kept in the request's context (`keep`);
+        - the call kept in the request's context (`keep`), unless its outcome is in;
         - where another handler gave the request a copy of its context, the call last judged
           in this thread or task (`in_progress`), whose state the copy's would not be;
         - where it gave the request a new context, that call while it is of ``row`` and not
@@ -311,7 +321,7 @@ class ClientBinding:
         A call found so is kept in the request's context again, for its retries."""
         kept = context.get(CONTEXT_KEY)
         current = in_progress.get()
-        if isinstance(kept, GuardedCall):
+        if isinstance(kept, GuardedCall) and not kept.ended:
             found = kept  # its own call, or one judged inside its handlers (another id)
             if current is not None and current is not kept and kept.call == current.call:
                 found = current if kept.call else kept  # a copy (unrecorded calls share "")
@@ -439,7 +449,7 @@ class ClientBinding:
         )
 
     def to_complete(
-        self, params: Mapping[str, Any], context: Mapping[str, Any]
+        self, params: Mapping[str, Any], context: Mapping[str, Any], model: Any = None
     ) -> tuple[GuardedCall, Guard, Operation, bool] | None:
         """What the last ``before-parameter-build`` handler completes: the call kept for
         ``context``, its guard and row, and whether it is a presign past the client's method
@@ -448,10 +458,10 @@ class ClientBinding:
         botocore's validation refuses now (it raises its own error next; a verdict would
         block or warn about what no handler completed) but for such a presign: what it
         would sign cannot be judged, so it is refused (`validation.refuse_presign`)."""
-        call = self.kept(context)
+        call = self.kept(context, getattr(model, "name", None))
         if call is None or call.guard is None:
             return None
-        past_the_wrapper = self.presigned_past_the_wrapper(context)
+        past_the_wrapper = call.presign or self.presigned_past_the_wrapper(context)
         if not (call.pending or call.deferred or past_the_wrapper):
             return None
         guard, row = call.guard, operations.OPERATIONS[call.fields["operation"]]

@@ -43,6 +43,7 @@ from rds_guard import aws
 from rds_guard.core.calls import Unreadable
 from rds_guard.core.operations import CLUSTER_SNAPSHOT_LOOKUP, INSTANCE_LOOKUP
 from rds_guard.reconcile import reconcile
+from rds_guard.records import CONTEXT_KEY
 
 HOLD = {"legal-hold": "true"}
 NOT_A_HOLD = {"legal-hold": "pending-review"}
@@ -599,6 +600,40 @@ def test_a_hold_cannot_be_lifted_and_the_snapshot_deleted_in_two_calls(rig: Rig)
         "DeleteDBClusterSnapshot",
     ]
     assert tags_of(rig.plain, arn) == HOLD
+
+
+def test_an_earlier_calls_state_put_back_in_a_context_does_not_carry_a_hold_lifted(
+    rig: Rig,
+) -> None:
+    """A ``before-call`` handler keeps the guard's state of a compliant call (``legal-hold =
+    false`` while there was no hold) and its body; once the snapshot is on hold, it puts both
+    in another call's request. The call whose outcome is in is no state of that request: the
+    request is judged as it is sent (`deletion.hold`), and nothing is sent."""
+    cluster_snapshot(rig, "orders-manual-1", days=30, tags={"team": "orders"})
+    arn = snapshot_arn(rig.plain, "orders-manual-1")
+    kept: dict[str, Any] = {}
+
+    def keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        kept.update(call=context[CONTEXT_KEY], body=dict(params["body"]))
+
+    event = "before-call.rds.AddTagsToResource"
+    rig.rds.meta.events.register(event, keep, unique_id="keep")
+    lift = [{"Key": "legal-hold", "Value": "false"}]
+    rig.rds.add_tags_to_resource(ResourceName=arn, Tags=lift)  # no hold yet: allowed
+    rig.rds.meta.events.unregister(event, unique_id="keep")
+    rig.plain.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "legal-hold", "Value": "true"}])
+    sent = rig.count("AddTagsToResource")
+
+    def put_back(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        params["body"], context[CONTEXT_KEY] = dict(kept["body"]), kept["call"]
+
+    rig.rds.meta.events.register(event, put_back)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "team", "Value": "data"}])
+    assert "deletion.hold" in blocked_rules(caught)
+    assert rig.count("AddTagsToResource") == sent
+    assert tags_of(rig.plain, arn)["legal-hold"] == "true"
+    assert rig.events() == ["requested", "tagged", "blocked"]
 
 
 def test_placing_a_hold_and_touching_other_keys_is_fine(rig: Rig) -> None:

@@ -24,6 +24,7 @@ from policies import AUDITED, write_policy
 from servers import MotoServer
 
 import rds_guard
+from rds_guard.records import CONTEXT_KEY
 
 GOOD = "orders-manual-20261129"
 TEAM = [{"Key": "team", "Value": "core"}]
@@ -225,6 +226,44 @@ def test_a_presign_made_past_the_wrapper_inside_anothers_handlers_is_judged(
     presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
     records = [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)]
     assert records == [("presigned", name), ("presigned", GOOD)]
+
+
+@pytest.mark.parametrize("taken", ["is_presign_request", "state popped", "state None"])
+@pytest.mark.parametrize("name", ["weekly", GOOD[:-1] + "8"])
+def test_a_presign_past_the_wrapper_whose_context_a_handler_empties_is_still_judged(
+    moto_server: MotoServer, tmp_path: Path, taken: str, name: str
+) -> None:
+    """A handler after the guard's renames the snapshot of a presign made with botocore's own
+    function and takes out of the context botocore's mark of a presign, or the guard's state:
+    no request follows to hold, and the presign is judged all the same at the last
+    ``before-parameter-build`` handler (blocked, no URL; or recorded with the name signed)."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def rename_and_take(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        params["DBClusterSnapshotIdentifier"] = name
+        if taken == "is_presign_request":
+            context.pop("is_presign_request")
+        elif taken == "state popped":
+            context.pop(CONTEXT_KEY)
+        else:
+            context[CONTEXT_KEY] = None
+
+    rds.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", rename_and_take)
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    if name == "weekly":
+        with pytest.raises(rds_guard.PolicyViolation, match="weekly"):
+            botocore.signers.generate_presigned_url(rds, "create_db_cluster_snapshot", params)
+        assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [
+            ("blocked", "weekly")
+        ]
+        return
+    url = botocore.signers.generate_presigned_url(rds, "create_db_cluster_snapshot", params)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    assert query["DBClusterSnapshotIdentifier"] == [name]
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("presigned", name)]
+    rds.describe_db_clusters()  # another operation's last handler takes no presign for its own
+    assert len(audit_records(tmp_path)) == 1
 
 
 def test_a_presign_signed_as_another_operation_gets_no_url(
