@@ -447,6 +447,32 @@ def test_every_test_can_be_guarded_without_asking(
     result.stdout.fnmatch_lines(["*PolicyViolation*", "*[[]identifier.pattern[]]*"])
 
 
+@pytest.mark.parametrize("off", ["autoload off", "-p no:rds_guard"])
+def test_a_suite_that_requires_the_plugin_fails_when_it_is_turned_off(
+    pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch, off: str
+) -> None:
+    """Plugins turned off (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``, common in CI, or ``-p
+    no:rds_guard``) would leave the suite green and unguarded, two warnings about unknown
+    ini keys aside: with ``required_plugins = rds_guard`` (docs/integrations.md) the run
+    stops instead, and ``-p rds_guard`` loads it again without autoload."""
+    pytester.makepyfile(test_unasked=UNASKED)
+    pytester.makeini(
+        "[pytest]\nrequired_plugins = rds_guard\n"
+        "rds_guard_policy = policies/snapshots.toml\nrds_guard_autouse = true\n"
+    )
+    args = ["-p", "no:rds_guard"] if off == "-p no:rds_guard" else []
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))  # the runs are processes of their own
+    if off == "autoload off":
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess(*args)
+    assert result.ret != 0
+    result.stderr.fnmatch_lines(["*Missing required plugins: rds_guard*"])
+    if off == "autoload off":
+        result = pytester.runpytest_subprocess("-p", "rds_guard")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*PolicyViolation*", "*[[]identifier.pattern[]]*"])
+
+
 def test_a_broken_policy_is_one_line_without_a_chained_traceback(
     pytester: pytest.Pytester,
 ) -> None:
