@@ -16,9 +16,11 @@ from rds_guard.errors import AuditError
 from .errors import KeyRequired, NotAnAuditLog
 from .fields import LINE_MAX
 from .fileio import (
+    LONGEST_READ,
     count_newlines,
     first_line,
     may_be_a_cut_file,
+    only_zeros,
     read_back,
     read_range,
     rfind_newline,
@@ -225,9 +227,17 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
                 f" every line aside only with --force; if it is a log damaged at both ends,"
                 f" rds-guard audit verify {path} says where",
             )
+        length = scan.complete_end - 1 - scan.last_start
+        advice = f"run rds-guard audit repair {path}"
+        long_junk = scan.last_too_long and length > LONGEST_READ
+        if long_junk and not only_zeros(fd, scan.last_start, scan.complete_end - 1):
+            # repair would stop on it too (zeros, a crash's, it moves aside)
+            advice = (
+                f"the line is {length:,} bytes, longer than any command reads: cut it out by"
+                f" hand (it starts at byte {scan.last_start:,}), then rds-guard audit verify {path}"
+            )
         raise AuditError(
-            f"{path}:{number}: line {number} is not an audit record: the log is damaged; "
-            f"run rds-guard audit repair {path}",
+            f"{path}:{number}: line {number} is not an audit record: the log is damaged; {advice}",
             path=str(path),
         )
     seq = int(str(record["seq"]))

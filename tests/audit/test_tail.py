@@ -13,6 +13,7 @@ from audit_helpers import first_format_log, lines_of, make_log, records_of, rese
 
 from rds_guard import audit
 from rds_guard.audit import fileio, tail
+from rds_guard.cli import main
 from rds_guard.errors import AuditError
 
 
@@ -259,7 +260,7 @@ def test_a_line_longer_than_any_record_is_not_held_in_memory(log_path: Path, whe
     lines = lines_of(log_path)
     write_lines(log_path, lines[:2])
     with open(log_path, "ab") as file:
-        file.truncate(log_path.stat().st_size + (64 << 20))
+        file.truncate(log_path.stat().st_size + (64 << 20) + 16)  # past what repair reads
         file.seek(0, os.SEEK_END)
         file.write(b"\n" if where == "last" else b"\n" + lines[2] + b"\n")
     tracemalloc.start()
@@ -268,6 +269,7 @@ def test_a_line_longer_than_any_record_is_not_held_in_memory(log_path: Path, whe
             with pytest.raises(AuditError) as refused, audit.AuditLog(log_path, fsync=False) as log:
                 log.write("requested")
             assert "line 3 is not an audit record: the log is damaged" in str(refused.value)
+            assert "audit repair" in str(refused.value)  # which moves zeros aside
         else:  # the record after the damage follows the one before it: chained onto
             with audit.AuditLog(log_path, fsync=False) as log:
                 assert log.write("requested")["seq"] == 4
@@ -275,6 +277,34 @@ def test_a_line_longer_than_any_record_is_not_held_in_memory(log_path: Path, whe
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, peak
+
+
+def test_damage_longer_than_repair_reads_is_not_sent_to_repair(
+    log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Junk of more than 64 MiB appended as a last line: the writer's error said "run
+    rds-guard audit repair", which stopped on it too, and every guarded call stayed refused.
+    It now says to cut the line out by hand, from the byte where it starts; once cut, a write
+    goes on."""
+    make_log(log_path, 2)
+    start = log_path.stat().st_size
+    with open(log_path, "ab") as file:
+        for _ in range(65):
+            file.write(b"junk" * (1 << 18))  # 1 MiB at a time
+        file.write(b"\n")
+    with pytest.raises(AuditError) as refused, audit.AuditLog(log_path, fsync=False) as log:
+        log.write("requested")
+    message = str(refused.value)
+    assert (
+        "line 3 is not an audit record: the log is damaged; the line is 68,157,440 bytes" in message
+    )
+    assert f"cut it out by hand (it starts at byte {start:,})" in message
+    assert "audit repair" not in message
+    assert main(["audit", "repair", str(log_path)]) == 2  # as said: repair does not read it
+    capsys.readouterr()
+    os.truncate(log_path, start)
+    with audit.AuditLog(log_path, fsync=False) as log:
+        assert log.write("requested")["seq"] == 3
 
 
 @pytest.mark.parametrize("key", [None, b"k" * 32], ids=["sha256", "hmac"])
