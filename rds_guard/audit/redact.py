@@ -23,12 +23,15 @@ from ..core.patterns import Lazy
 # to a character no token holds; a slash JSON escapes (\/, \\\/ in JSON quoted in JSON) is one
 # a token holds (a run of backslashes is not: read again from each, it took quadratic time).
 # Compiled when first used (few records quote an error): not on every import.
-_SEPARATOR = r"(?:[:=]|%3[ad]|%253[ad]|&#(?:58|61|x3[ad]);)"
-_LEAD = r"(?:[\s\"'\\\[]|%20|%2520|b(?=[\"']))*"  # quotes, a bytes repr's b, a list's [
+_SEPARATOR = (
+    r"(?:[:=]|%3[ad]|%253[ad]|%25253[ad]|&#(?:58|61|x3[ad]);|&(?:colon|equals);|\\u003[ad])"
+)
+_EQUALS = r"(?:=|%3d|%253d|%25253d|&#61;|&#x3d;|&equals;|\\u003d)"
+_LEAD = r"(?:[\s\"'\\\[<]|%20|%2520|b(?=[\"']))*"  # quotes, a bytes repr's b, a list's [, <
 _SIGNING_VALUES = Lazy(
     r"(?i)("
     r"x[-_]amz[-_](?:security[-_]token|signature|credential)"
-    rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
+    rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>|[ \t]+)"  # a header's name, a tab
     r"|(?<![\w-])--(?:aws-)?(?:secret-access-key|session-token|security-token)"
     r"(?:\s+|=|[\"']\s*,\s*b?[\"'])"
     r"|(?<![\w-])(?:aws[-_]session[-_]token|aws[-_]secret[-_]access[-_]key|security[-_]?token"
@@ -36,9 +39,9 @@ _SIGNING_VALUES = Lazy(
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
     rf"|(?<![\w-])secret[-_]?key[\"'\\]*\s*{_SEPARATOR}\s*(?:b?[\"'\\]+)?"  # no prose word
     r"|(?<![\w-])token"  # the value right after, or quoted: prose keeps its words
-    rf"(?:(?:=|%3d|%253d|&#61;|&#x3d;)|[\"'\\]+\s*{_SEPARATOR}\s*|\s*[:=]\s*(?=b?[\"']))"
+    rf"(?:{_EQUALS}<?|[\"'\\]+\s*{_SEPARATOR}\s*|\s*[:=]\s*(?=b?[\"']))"
     r"(?:b?[\"'\\]+)?"
-    r"|(?<![\w-])(?:signature|credential|awsaccesskeyid)(?:=|%3d|%253d|&#61;|&#x3d;)[\"']?"
+    rf"|(?<![\w-])(?:signature|credential|awsaccesskeyid){_EQUALS}[\"']?"
     r"|(?<![\w-])authorization[\"'\\]*\s*[:=][\s\"'\\]*bearer\s+"
     r"|(?<![\w-])AWS\s+[A-Z0-9]{16,128}:"
     r")"
@@ -62,18 +65,19 @@ _SIGNING_VALUES = Lazy(
 # in JSON, \"a\\\"b\" in JSON quoted in JSON): a backslash and what follows it are part of the
 # value, and so are three and what follows them.
 _PASSWORDS = Lazy(
-    r"(?i)((?<![\w-])[\w-]*password(?:=|%3d|%253d|&#61;|&#x3d;))[^&\r\n]+"
+    rf"(?i)((?<![\w-])[\w-]*password{_EQUALS})[^&\r\n]+"
     r"|((?<![\w-])[\w-]*password\\?[\"']\s*[:,]\s*(?:\[\s*)?b?(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
     r"|((?<![\w-])[\w-]+password[ \t]*[:=][ \t]*)[^\r\n]+"
     r"|(<[\w-]*password>)[^<\r\n]*"
     r"|((?<![\w-])[\w-]*password[ \t]*[:=][ \t]*(\\?[\"']))(?:(?!\8)(?:\\\\\\.|\\.|.))*"
+    r"|((?<![\w-])password[ \t]+=[ \t]*)[^\r\n]+"  # with spaces around its =: no prose
 )
 
 
 def _without_password(found: re.Match[str]) -> str:
-    name = next(found.group(n) for n in (1, 2, 4, 5, 6, 7) if found.group(n) is not None)
+    name = next(found.group(n) for n in (1, 2, 4, 5, 6, 7, 9) if found.group(n) is not None)
     return f"{name}[redacted]"
 
 

@@ -590,6 +590,25 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "Invalid header value [redacted] (retried)",
         ),
         ("InvalidArgument: Invalid header value for x-amz-object-lock-mode: GOVERNANCE2", None),
+        (  # an = or : encoded three times, JSON-escaped, or as HTML's named entity
+            "X-Amz-Signature%25253Dab12 X-Amz-Signature\\u003dab12 x-amz-credential\\u003AAKIA"
+            " X-Amz-Security-Token&equals;IQoJ X-Amz-Security-Token&colon;IQoJ",
+            "X-Amz-Signature%25253D[redacted] X-Amz-Signature\\u003d[redacted]"
+            " x-amz-credential\\u003A[redacted] X-Amz-Security-Token&equals;[redacted]"
+            " X-Amz-Security-Token&colon;[redacted]",
+        ),
+        (  # a header's name and its value with a tab or spaces between (a dump of headers)
+            "X-Amz-Security-Token\tIQoJb3J/+== X-Amz-Signature  ab12",
+            "X-Amz-Security-Token\t[redacted] X-Amz-Signature  [redacted]",
+        ),
+        (  # a value in angle brackets
+            "x-amz-security-token=<IQoJb3J==> token=<FwoG>",
+            "x-amz-security-token=<[redacted] token=<[redacted]",
+        ),
+        (
+            "password = correct horse\nPassword  =battery",
+            "password = [redacted]\nPassword  =[redacted]",
+        ),
     ],
 )
 def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
@@ -626,6 +645,8 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "--session-token " * 60_000,
         "'--session-token', '" * 40_000,
         "x_amz_" * 40_000,
+        "X-Amz-Signature " * 60_000,
+        "password \t " * 100_000 + "=",
     ],
     ids=[
         "letters",
@@ -642,6 +663,8 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "options",
         "options in a list",
         "x_amz_",
+        "header names",
+        "passwords with spaces",
     ],
 )
 def test_a_long_error_message_is_redacted_without_hanging(log_path: Path, message: str) -> None:
