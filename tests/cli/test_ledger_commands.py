@@ -38,6 +38,7 @@ from servers import MotoServer
 from rds_guard import audit
 from rds_guard.audit.ledger import Clients, LedgerTable, S3Location
 from rds_guard.audit.ledger.checkpoints import CheckpointStore, name_of, write_checkpoint
+from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.items import TABLE_SCHEMA
 from rds_guard.audit.ledger.provision import provision
 
@@ -431,7 +432,10 @@ def test_checkpoint_then_verify_with_the_checkpoints(
         "--policy",
         str(policy),
     )
-    assert ok.code == 0 and ok.out.startswith("ok: 1 streams, 5 records, 1 checkpoints")
+    assert ok.code == 0 and ok.out.startswith("ok: 1 streams, 5 records, 1 checkpoints, ")
+    store = CheckpointStore(initialised.clients, S3Location(BUCKET, "rds-guard/"))
+    written_at = read_history(store)
+    assert f", the newest of {written_at.checkpoints[-1].time}\n" in ok.out
     for seq in (4, 5):
         delete_item(initialised, stream, seq)
     bad = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL, "--checkpoints", CHECKPOINTS)

@@ -74,6 +74,10 @@ class LedgerVerifyResult:
     more: int = 0
     checkpoints: int = 0
     forks: int = 0
+    newest_checkpoint: str = ""
+    """When the newest checkpoint read was written (its ``time``; empty: none). Nothing else
+    says that checkpoints stopped, or that the newest were deleted once their retention
+    ended and the records after them rewritten: hold it to the checkpoints' schedule."""
 
     @property
     def records(self) -> int:
@@ -85,7 +89,9 @@ class LedgerVerifyResult:
         if not self.ok:
             more = [f"... and {self.more} more bad lines"] if self.more else []
             return [str(finding) for finding in self.findings] + more
-        checked = f", {self.checkpoints} checkpoints" if self.checkpoints else ""
+        checked = ""
+        if self.checkpoints:
+            checked = f", {self.checkpoints} checkpoints, the newest of {self.newest_checkpoint}"
         return [
             f"ok: {len(self.streams)} streams, {self.records} records{checked}",
             *(f"  {s.stream}: {s.records} records, head {s.head}" for s in self.streams),
@@ -98,6 +104,7 @@ class LedgerVerifyResult:
             "records": self.records,
             "checkpoints": self.checkpoints,
             "forks": self.forks,
+            "newest_checkpoint": self.newest_checkpoint or None,
             "streams": [dataclasses.asdict(stream) for stream in self.streams],
             "findings": [finding.as_dict() for finding in self.findings],
             "more": self.more,
@@ -172,6 +179,7 @@ def verify_ledger(
         more=findings.more,
         checkpoints=0 if history is None else len(history.checkpoints),
         forks=len(forks),
+        newest_checkpoint=history.checkpoints[-1].time if history and history.checkpoints else "",
     )
 
 
