@@ -358,6 +358,11 @@ def test_ship_needs_a_ledger(
         run_main(capsys, "audit", "ship", str(log), "--ledger", "s3://bucket"),
         "a ledger is dynamodb://TABLE",
     )
+    twice = "dynamodb://rds-guard-audit?region=us-east-1&region=eu-west-1"
+    assert_one_error_line(  # not the last one silently: which one was meant?
+        run_main(capsys, "audit", "ship", str(log), "--ledger", twice),
+        "a ledger names one region, got",
+    )
 
 
 @pytest.mark.parametrize("command", [["audit", "verify"], ["audit", "checkpoint"]])

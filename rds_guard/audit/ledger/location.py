@@ -54,6 +54,8 @@ def parse_ledger(text: str) -> LedgerLocation:
         )
     if parts.path not in ("", "/"):
         raise ValueError(f"a ledger names a table, not a path in it: {_shown(text)}")
+    if len(query.get("region", [])) > 1:  # which one the user meant, no one can tell
+        raise ValueError(f"a ledger names one region, got {_shown(text)}")
     region = query.get("region", [""])[-1] or None
     if region is not None and not REGION_NAME.fullmatch(region):
         raise ValueError(f"a ledger's region is a region's name (us-east-1), got {_shown(region)}")
