@@ -92,6 +92,22 @@ def test_ledger_init_makes_the_table_bucket_and_key_once(
     }
 
 
+def test_ledger_init_says_what_it_made_before_an_error(
+    aws: MotoServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key name KMS refuses, after the table and the bucket were made: the error line, and
+    the two made before it (a rerun finds them there; without this nothing said they exist)."""
+    text = LEDGER_SIGNED.replace('"alias/rds-guard-checkpoints"', '"not-an-alias"')
+    assert text != LEDGER_SIGNED
+    run = run_main(capsys, "ledger", "init", "--policy", str(write_policy(tmp_path, text)))
+    assert run.code == 2
+    assert run.out.splitlines() == [
+        f"made: table {TABLE} (indexes snapshot and kind) in us-east-1",
+        f"made: bucket {BUCKET} (versioned, Object Lock: compliance, 1 day(s))",
+    ]
+    assert run.err.startswith("rds-guard: error: ") and "not-an-alias" in run.err
+
+
 def test_ledger_init_says_what_is_there_not_as_the_ledger_needs_it(
     aws: MotoServer, policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -48,9 +48,12 @@ def provision(
     kms_key: str | None = None,
     *,
     retention_days: int = RETENTION_DAYS,
+    done: Provisioned | None = None,
 ) -> Provisioned:
-    """Make the table, and the bucket and key when given, unless they exist."""
-    done = Provisioned()
+    """Make the table, and the bucket and key when given, unless they exist; noted in
+    ``done`` (a new `Provisioned` when None) as each is made, so that a caller given an error
+    halfway still knows what was made before it."""
+    done = Provisioned() if done is None else done
     ledger = LedgerTable(clients, table)
     there = ledger.describe()
     if there is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from rds_guard.audit.ledger.provision import RETENTION_DAYS, provision
+from rds_guard.audit.ledger.provision import RETENTION_DAYS, Provisioned, provision
 
 from ..common import add_policy, days, endpoint_url, print_json, print_lines
 from .options import ledger_from
@@ -51,17 +51,28 @@ def run(args: argparse.Namespace) -> int:
         endpoint_url=args.endpoint_url,
         advice="give --policy naming a policy with an [audit.ledger], which says what to make",
     )
-    done = provision(
-        ledger.clients,
-        ledger.location.table,
-        ledger.checkpoints(None),
-        ledger.kms_key,
-        retention_days=args.retention_days,
-    )
-    if args.json:
+    done = Provisioned()
+    try:
+        provision(
+            ledger.clients,
+            ledger.location.table,
+            ledger.checkpoints(None),
+            ledger.kms_key,
+            retention_days=args.retention_days,
+            done=done,
+        )
+    except Exception:  # what was made before the error is said all the same (then the error)
+        if done.made or done.found or done.unfit:
+            _report(done, args.json)
+        raise
+    _report(done, args.json)
+    return 1 if done.unfit else 0
+
+
+def _report(done: Provisioned, as_json: bool) -> None:
+    if as_json:
         print_json({"made": done.made, "found": done.found, "unfit": done.unfit})
     else:
         print_lines([f"made: {what}" for what in done.made])
         print_lines([f"there already: {what}" for what in done.found])
         print_lines([f"there already, not as the ledger needs it: {what}" for what in done.unfit])
-    return 1 if done.unfit else 0
