@@ -556,6 +556,44 @@ def test_the_plugin_imports_nothing_of_the_guard_until_a_guarded_operation(
     assert moto_server.count("DescribeDBClusters") >= 1
 
 
+@pytest.mark.parametrize("backups", ["any", "keep"], ids=["recorded", "blocked"])
+def test_a_plain_modify_after_a_presign_past_the_wrapper_is_no_call_of_that_presign(
+    moto_server: MotoServer, tmp_path: Path, backups: str
+) -> None:
+    """A presign of ModifyDBInstance turning backups off, made with botocore's own function on a
+    client with the plugin's stand-ins, then a plain modify, which the stand-ins do not hand
+    to the guard's first handler: the modify was taken for the presign (the thread's last
+    judged call), and recorded under its id (``presigned`` again, ``requested``...). It is
+    sent as no guarded call: the presign's record alone is in the log."""
+    make_instance(moto_server.client("rds"), "db1")
+    audit_path = tmp_path / "audit.jsonl"
+    policy = write_policy(tmp_path, BACKUPS, automated_backups=backups)
+    code = (
+        "import os, botocore.session, botocore.signers\n"
+        "import rds_guard, rds_guard.awscli\n"
+        f"os.environ.update(RDS_GUARD_POLICY={str(policy)!r},\n"
+        f"    RDS_GUARD_AUDIT_PATH={str(audit_path)!r},\n"
+        "    AWS_ACCESS_KEY_ID='testing', AWS_SECRET_ACCESS_KEY='testing')\n"
+        "session = botocore.session.get_session()\n"
+        "rds_guard.awscli.awscli_initialize(session.get_component('event_emitter'))\n"
+        "rds = session.create_client('rds', region_name='us-east-1',\n"
+        f"    endpoint_url={moto_server.url!r})\n"
+        "params = {'DBInstanceIdentifier': 'db1', 'BackupRetentionPeriod': 0}\n"
+        "try:\n"
+        "    botocore.signers.generate_presigned_url(rds, 'modify_db_instance', params)\n"
+        "except rds_guard.PolicyViolation:\n"
+        "    print('blocked')\n"
+        "rds.modify_db_instance(DBInstanceIdentifier='db1', DBInstanceClass='db.t3.small')\n"
+    )
+    moto_server.reset_counts()
+    result = run_python(code, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ("blocked\n" if backups == "keep" else "")
+    assert moto_server.count("ModifyDBInstance") == 1
+    (record,) = records_of(audit_path)
+    assert record["event"] == ("blocked" if backups == "keep" else "presigned")
+
+
 def test_the_plugin_names_the_guarded_services_of_the_operations_table() -> None:
     assert rds_guard.awscli.GUARDED_SERVICES == operations.SERVICES
 

@@ -31,7 +31,8 @@ _LEAD = r"(?:[\s\"'\\\[<]|%20|%2520|b(?=[\"']))*"  # quotes, a bytes repr's b, a
 _SIGNING_VALUES = Lazy(
     r"(?i)("
     r"x[-_]amz[-_](?:security[-_]token|signature|credential)"
-    rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>|[ \t]+)"  # a header's name, a tab
+    rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>"
+    r"|[ \t]+(?=[\w+/=%-]{16}))"  # a header's name, a tab: a token's run, not a word of prose
     r"|(?<![\w-])--(?:aws-)?(?:secret-access-key|session-token|security-token)"
     r"(?:\s+|=|[\"']\s*,\s*b?[\"'])"
     r"|(?<![\w-])(?:aws[-_]session[-_]token|aws[-_]secret[-_]access[-_]key|security[-_]?token"

@@ -231,10 +231,10 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
         advice = f"run rds-guard audit repair {path}"
         long_junk = scan.last_too_long and length > LONGEST_READ
         if long_junk and not only_zeros(fd, scan.last_start, scan.complete_end - 1):
-            # repair would stop on it too (zeros, a crash's, it moves aside)
-            advice = (
-                f"the line is {length:,} bytes, longer than any command reads: cut it out by"
-                f" hand (it starts at byte {scan.last_start:,}), then rds-guard audit verify {path}"
+            # repair may stop on it too (zeros, a crash's, it moves aside)
+            advice += (
+                f" (should it say the line, {length:,} bytes, is longer than it reads, cut the"
+                f" line out by hand: it starts at byte {scan.last_start:,})"
             )
         raise AuditError(
             f"{path}:{number}: line {number} is not an audit record: the log is damaged; {advice}",

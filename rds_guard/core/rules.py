@@ -64,9 +64,13 @@ def escaped(text: str) -> str:
 
 def escape_char(char: str) -> str:
     """One character as `escaped` writes it when it does not print: a byte
-    ``surrogateescape`` kept as ``\\xe9``, any other as repr() writes it."""
-    if "\udc80" <= char <= "\udcff":
-        return f"\\x{ord(char) - 0xDC00:02x}"
+    ``surrogateescape`` kept as ``\\xe9``, a character of U+0080 to U+00FF as ``\\u0085``
+    (so that neither is taken for the other), any other as repr() writes it."""
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    if 0x80 <= code <= 0xFF:
+        return f"\\u{code:04x}"
     return repr(char)[1:-1]
 
 

@@ -21,10 +21,17 @@ from ..core.calls import Decision
 from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.rules import Violation
-from ..records import GuardedCall, status_of, url_expires_in
+from ..records import status_of, url_expires_in
 from .binding import ClientBinding
 from .guard import Guard, LookupFailed
-from .progress import ending_if_stopped, in_progress, presigning
+from .progress import (
+    Presign,
+    ending_if_stopped,
+    in_progress,
+    keep,
+    presign_ending,
+    presigning,
+)
 from .reads import CallReads, Incomplete, Needed
 from .validation import refuse_presign
 
@@ -55,10 +62,10 @@ class AioClientBinding(ClientBinding):
             detached = copies.detached(params, row.judged)
             decided = await self.ahead(guard, row, detached, deferrable=True)
         except Incomplete:
-            self.keep(guard.deferred(row, params), context)  # judged after every handler
+            keep(guard.deferred(row, params), context, params)  # judged after every handler
             return
         judge = functools.partial(guard.judge, settle=False)
-        self.keep(await off_loop(guard, judge, self, row, params, decided, invalid), context)
+        keep(await off_loop(guard, judge, self, row, params, decided, invalid), context, params)
 
     async def last_before_parameter_build(  # type: ignore[override]
         self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
@@ -69,26 +76,27 @@ class AioClientBinding(ClientBinding):
         if found is None:
             return
         call, guard, row, past_the_wrapper = found
-        if past_the_wrapper:  # its URL is never read: signed from what was judged
-            copies.plain_params(params, row.judged)
-        # read on the loop, after any await: the caller's other tasks may change ``params``
-        # while `complete` runs in a worker thread, where no look-up could be awaited
-        judged = guard.judged_of(row, params)
-        decided: Decision | CallReads | None = None
-        if call.deferred or not wire.same(judged, call.judged):
-            try:
-                decided = await self.ahead(guard, row, params, deferrable=True)
-            except Incomplete as refused:  # refused as changed: botocore raises it next
-                refuse_presign(past_the_wrapper, refused)
-                return
+        with presign_ending(past_the_wrapper):
+            if past_the_wrapper:  # its URL is never read: signed from what was judged
+                copies.plain_params(params, row.judged)
+            # read on the loop, after any await: the caller's other tasks may change ``params``
+            # while `complete` runs in a worker thread, where no look-up could be awaited
             judged = guard.judged_of(row, params)
-        complete = guard.complete
-        completed = await off_loop(guard, complete, self, row, call, params, decided, judged)
-        if completed is not call:
-            self.keep(completed, context, replacing=call)
-        if completed is not None and past_the_wrapper:
-            check = guard.check_presigned
-            await off_loop(guard, check, self, row, completed, completed.judged, None)
+            decided: Decision | CallReads | None = None
+            if call.deferred or not wire.same(judged, call.judged):
+                try:
+                    decided = await self.ahead(guard, row, params, deferrable=True)
+                except Incomplete as refused:  # refused as changed: botocore raises it next
+                    refuse_presign(past_the_wrapper, refused)
+                    return
+                judged = guard.judged_of(row, params)
+            complete = guard.complete
+            completed = await off_loop(guard, complete, self, row, call, params, decided, judged)
+            if completed is not call:
+                keep(completed, context, params, replacing=call)
+            if completed is not None and past_the_wrapper:
+                check = guard.check_presigned
+                await off_loop(guard, check, self, row, completed, completed.judged, None)
 
     async def request_created(  # type: ignore[override]
         self, row: Operation, request: Any, **_: Any
@@ -134,14 +142,12 @@ class AioClientBinding(ClientBinding):
         HttpMethod: str | None = None,
     ) -> str:
         """aiobotocore's ``generate_presigned_url`` (a coroutine), judged like the call."""
-        presigned: list[GuardedCall] = []
+        params = self.presign_params(ClientMethod, Params)
+        presigned = Presign(params)
         token = presigning.set(presigned)
         try:
             url = await generate(
-                ClientMethod,
-                Params=self.presign_params(ClientMethod, Params),
-                ExpiresIn=ExpiresIn,
-                HttpMethod=HttpMethod,
+                ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod
             )
         finally:
             presigning.reset(token)

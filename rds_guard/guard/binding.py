@@ -26,7 +26,16 @@ from ..records import CONTEXT_KEY, GuardedCall, status_of, url_expires_in
 from .changes import lacking, mistyped, queried_url, swapped_request, unread_keys
 from .guard import Guard
 from .hooks import GUARDED_SET, hook_client, service_of, validates
-from .progress import ending_if_stopped, in_progress, presigning
+from .progress import (
+    Presign,
+    ending_if_stopped,
+    in_progress,
+    keep,
+    kept,
+    presign_ending,
+    presigned_past_the_wrapper,
+    presigning,
+)
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
 from .turned import turned_handler
@@ -97,7 +106,7 @@ class ClientBinding:
             call = guard.judge(self, row, params, reads, invalid, settle=False)
         except Incomplete:  # another handler may complete the call: judged after them all
             call = guard.deferred(row, params)
-        self.keep(call, context)
+        keep(call, context, params)
 
     def last_before_parameter_build(
         self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
@@ -114,17 +123,18 @@ class ClientBinding:
         call, guard, row, past_the_wrapper = found
         if past_the_wrapper:  # its URL is never read: signed from what was judged
             copies.plain_params(params, row.judged)
-        try:
-            completed = guard.complete(
-                self, row, call, params, self.reads(row, params, guard, deferrable=True)
-            )
-        except Incomplete as refused:  # refused as changed: botocore raises it next
-            refuse_presign(past_the_wrapper, refused)
-            return
-        if completed is not call:
-            self.keep(completed, context, replacing=call)
-        if completed is not None and past_the_wrapper:
-            guard.check_presigned(self, row, completed, completed.judged, None)
+        with presign_ending(past_the_wrapper):
+            try:
+                completed = guard.complete(
+                    self, row, call, params, self.reads(row, params, guard, deferrable=True)
+                )
+            except Incomplete as refused:  # refused as changed: botocore raises it next
+                refuse_presign(past_the_wrapper, refused)
+                return
+            if completed is not call:
+                keep(completed, context, params, replacing=call)
+            if completed is not None and past_the_wrapper:
+                guard.check_presigned(self, row, completed, completed.judged, None)
 
     def request_created(self, row: Operation, request: Any, **_: Any) -> None:
         """``request-created``: the request as every ``before-call`` handler left it, held
@@ -199,15 +209,11 @@ class ClientBinding:
     ) -> str:
         """``generate_presigned_url``, judged like the call; the ``presigned`` record is
         written before the URL is returned."""
-        presigned: list[GuardedCall] = []
+        params = self.presign_params(ClientMethod, Params)
+        presigned = Presign(params)
         token = presigning.set(presigned)
         try:
-            url = generate(
-                ClientMethod,
-                Params=self.presign_params(ClientMethod, Params),
-                ExpiresIn=ExpiresIn,
-                HttpMethod=HttpMethod,
-            )
+            url = generate(ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
         finally:
             presigning.reset(token)
         found = self.presigned_call(presigned, url)
@@ -228,6 +234,8 @@ class ClientBinding:
         client = self._client()
         name = None if client is None else client.meta.method_to_api_mapping.get(method)
         judged = name in GUARDED_SET.get(self.service, frozenset()) and self.guard() is not None
+        if judged and params is None:
+            return {}  # as botocore makes it, and the dict its own call is told by (`Presign`)
         return dict(params) if judged and isinstance(params, dict) else params
 
     def judgeable(self, params: object, model: Any) -> bool:
@@ -245,52 +253,6 @@ class ClientBinding:
                 validate_parameters(params, model.input_shape)
             raise ParamValidationError(report=f"Invalid type for parameter input: {params!r}")
         return False
-
-    @staticmethod
-    def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:
-        """A presign made without the client's ``generate_presigned_url`` (botocore's own
-        function), also inside another presign's handlers (`keep` keeps it in its context):
-        its last ``before-parameter-build`` handler writes its record, the expiry unknown."""
-        return bool(context.get("is_presign_request")) and (
-            presigning.get() is None or isinstance(context.get(CONTEXT_KEY), GuardedCall)
-        )
-
-    @staticmethod
-    def keep(
-        call: GuardedCall | None, context: dict[str, Any], *, replacing: GuardedCall | None = None
-    ) -> None:
-        """Keep a judged call's state: in the call's context, or for the presign it is part of
-        (``replacing`` the state kept for it before). The presign's own call is the first
-        kept for it: another, made inside its handlers past the wrapper, is kept as such, and
-        marked a presign whatever a later handler does to the context."""
-        if call is None:
-            return
-        presigned = presigning.get() if context.get("is_presign_request") else None
-        if presigned is not None and replacing is not None and replacing in presigned:
-            presigned[presigned.index(replacing)] = call
-        elif presigned is not None and not presigned:
-            presigned.append(call)
-        else:  # a call, or a presign past the wrapper (its last handler writes its record)
-            context[CONTEXT_KEY] = call
-            in_progress.set(call)
-            call.presign = ClientBinding.presigned_past_the_wrapper(context)
-
-    @staticmethod
-    def kept(context: Mapping[str, Any], operation: str | None = None) -> GuardedCall | None:
-        """The call state `keep` kept for the call of ``context`` (None: none; an ended call is
-        no state of this one); else the presign of ``operation`` past the wrapper last judged
-        in this thread or task: a handler may have taken the state, or botocore's mark of a
-        presign, out of its context (no request follows to be held instead)."""
-        call = context.get(CONTEXT_KEY)
-        if isinstance(call, GuardedCall) and not call.ended:
-            return call
-        presigned = presigning.get() if context.get("is_presign_request") else None
-        if presigned:
-            return presigned[0]  # one: `presigned_call` takes it
-        current = in_progress.get()
-        if current is None or not current.presign:
-            return None
-        return current if current.fields.get("operation") == operation else None
 
     def judged(
         self, context: Mapping[str, Any], *, requested: bool = False
@@ -458,10 +420,10 @@ class ClientBinding:
         botocore's validation refuses now (it raises its own error next; a verdict would
         block or warn about what no handler completed) but for such a presign: what it
         would sign cannot be judged, so it is refused (`validation.refuse_presign`)."""
-        call = self.kept(context, getattr(model, "name", None))
+        call = kept(context, params, getattr(model, "name", None))
         if call is None or call.guard is None:
             return None
-        past_the_wrapper = call.presign or self.presigned_past_the_wrapper(context)
+        past_the_wrapper = call.presign or presigned_past_the_wrapper(context)
         if not (call.pending or call.deferred or past_the_wrapper):
             return None
         guard, row = call.guard, operations.OPERATIONS[call.fields["operation"]]

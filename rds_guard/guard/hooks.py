@@ -306,7 +306,11 @@ class StandIns:
             unbound = not judging and self._binding is None
             if unbound and (late is None or not _may_be_judged(kwargs["request"], operation, late)):
                 return None  # no call was judged: nothing to hold or record
-            if needed is not None and kwargs["params"].get(needed) is None:
+            if (
+                needed is not None
+                and self._binding is None
+                and kwargs["params"].get(needed) is None
+            ):
                 return None  # nothing to judge: no policy to load (a plain modify)
             return forward(method, operation, **kwargs)
 

@@ -598,8 +598,14 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             " X-Amz-Security-Token&colon;[redacted]",
         ),
         (  # a header's name and its value with a tab or spaces between (a dump of headers)
-            "X-Amz-Security-Token\tIQoJb3J/+== X-Amz-Signature  ab12",
+            "X-Amz-Security-Token\tIQoJb3JpZ2luX2VjEJr/+== X-Amz-Signature  "
+            "5d672d79c15b13162d9279b0855cfba6",
             "X-Amz-Security-Token\t[redacted] X-Amz-Signature  [redacted]",
+        ),
+        (  # AWS's own words after such a name: prose, kept
+            "Error parsing the X-Amz-Credential parameter; the region 'us-east-1' is wrong;"
+            " expecting 'us-west-2'. X-Amz-Security-Token header is missing",
+            None,
         ),
         (  # a value in angle brackets
             "x-amz-security-token=<IQoJb3J==> token=<FwoG>",

@@ -279,13 +279,13 @@ def test_a_line_longer_than_any_record_is_not_held_in_memory(log_path: Path, whe
     assert peak < 16 << 20, peak
 
 
-def test_damage_longer_than_repair_reads_is_not_sent_to_repair(
+def test_damage_longer_than_repair_reads_names_where_to_cut_it(
     log_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Junk of more than 64 MiB appended as a last line: the writer's error said "run
-    rds-guard audit repair", which stopped on it too, and every guarded call stayed refused.
-    It now says to cut the line out by hand, from the byte where it starts; once cut, a write
-    goes on."""
+    """Junk of more than 64 MiB appended as a last line: the writer's error said only "run
+    rds-guard audit repair", which stops on a line that long, and every guarded call stayed
+    refused. It now says what to do then: cut the line out by hand, from the byte where it
+    starts; once cut, a write goes on."""
     make_log(log_path, 2)
     start = log_path.stat().st_size
     with open(log_path, "ab") as file:
@@ -295,13 +295,11 @@ def test_damage_longer_than_repair_reads_is_not_sent_to_repair(
     with pytest.raises(AuditError) as refused, audit.AuditLog(log_path, fsync=False) as log:
         log.write("requested")
     message = str(refused.value)
-    assert (
-        "line 3 is not an audit record: the log is damaged; the line is 68,157,440 bytes" in message
-    )
-    assert f"cut it out by hand (it starts at byte {start:,})" in message
-    assert "audit repair" not in message
-    assert main(["audit", "repair", str(log_path)]) == 2  # as said: repair does not read it
-    capsys.readouterr()
+    assert "line 3 is not an audit record: the log is damaged; run rds-guard audit" in message
+    assert "(should it say the line, 68,157,440 bytes, is longer than it reads" in message
+    assert f"cut the line out by hand: it starts at byte {start:,})" in message
+    assert main(["audit", "repair", str(log_path)]) == 2
+    assert "longer than any record" in capsys.readouterr().err  # as foretold
     os.truncate(log_path, start)
     with audit.AuditLog(log_path, fsync=False) as log:
         assert log.write("requested")["seq"] == 3

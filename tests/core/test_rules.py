@@ -453,6 +453,7 @@ def test_a_non_string_identifier_is_shown_cut():
         ("\ud800-\udc7f", "\\ud800-\\udc7f"),  # other lone surrogates: as repr() writes them
         ("a\nb\x1b[31m\u202e", "a\\nb\\x1b[31m\\u202e"),
         ("équipe", "équipe"),
+        ("\x85\udc85\xa0\udca0\x1b", "\\u0085\\x85\\u00a0\\xa0\\x1b"),  # never alike
     ],
 )
 def test_escaped_writes_a_byte_that_was_not_utf8_as_that_byte(text: str, shown: str) -> None:

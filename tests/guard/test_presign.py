@@ -195,13 +195,16 @@ def test_a_late_handler_changing_a_presign_is_judged_on_the_url(
 
 
 @pytest.mark.parametrize("inner", ["blocked", "compliant"])
+@pytest.mark.parametrize("outer", ["CreateDBClusterSnapshot", "DescribeDBClusters"])
 def test_a_presign_made_past_the_wrapper_inside_anothers_handlers_is_judged(
-    moto_server: MotoServer, tmp_path: Path, inner: str
+    moto_server: MotoServer, tmp_path: Path, inner: str, outer: str
 ) -> None:
     """A handler of a presign made with the client's method presigns another call with
     botocore's own function: that one is judged and recorded as a presign past the wrapper
     (blocked, or its ``presigned`` record written before its URL exists), not taken for the
-    first."""
+    first. Inside a presign of an operation the guard does not judge, or in a handler that
+    runs before the guard's first one, the inner presign was taken for the wrapper's own:
+    signed with no record, and the outer URL refused as ``request.changed``."""
     rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
     make_cluster(rds)
     name = "test2" if inner == "blocked" else GOOD[:-1] + "8"
@@ -217,7 +220,19 @@ def test_a_presign_made_past_the_wrapper_inside_anothers_handlers_is_judged(
                 )
             )
 
-    rds.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", presign_another)
+    if outer == "DescribeDBClusters":
+        rds.meta.events.register("before-parameter-build.rds.DescribeDBClusters", presign_another)
+        if inner == "blocked":
+            with pytest.raises(rds_guard.PolicyViolation, match="test2"):
+                rds.generate_presigned_url("describe_db_clusters")
+            assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+            return
+        assert "Action=DescribeDBClusters" in rds.generate_presigned_url("describe_db_clusters")
+        assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [
+            ("presigned", name)
+        ]
+        return
+    rds.meta.events.register_first("before-parameter-build.rds", presign_another)
     if inner == "blocked":
         with pytest.raises(rds_guard.PolicyViolation, match="test2"):
             presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
