@@ -281,12 +281,12 @@ class ClientBinding:
           took its judgement with it).
 
         A call found so is kept in the request's context again, for its retries."""
-        kept = context.get(CONTEXT_KEY)
+        state = context.get(CONTEXT_KEY)
         current = in_progress.get()
-        if isinstance(kept, GuardedCall) and not kept.ended:
-            found = kept  # its own call, or one judged inside its handlers (another id)
-            if current is not None and current is not kept and kept.call == current.call:
-                found = current if kept.call else kept  # a copy (unrecorded calls share "")
+        if isinstance(state, GuardedCall) and not state.ended:
+            found = state  # its own call, or one judged inside its handlers (another id)
+            if current is not None and current is not state and state.call == current.call:
+                found = current if state.call else state  # a copy (unrecorded calls share "")
         elif (
             current is not None
             and current.fields.get("operation") == row.name
@@ -299,7 +299,7 @@ class ClientBinding:
                 return None, None
             found = guard.unjudged(row)
             in_progress.set(found)  # botocore's after-call gets the context it made, not this
-        if found is not kept:
+        if found is not state:
             context[CONTEXT_KEY] = found
         return found, found.guard
 
