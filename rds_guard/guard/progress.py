@@ -1,6 +1,7 @@
 """Which calls a thread or task has under way: the presign being made, and the call last
 judged (the guard finds it at ``request-created`` when a handler detached the request from
-its context), and its end when it is stopped there."""
+its context), and its end when it is stopped there; and where a judged call's state is kept
+for its later handlers (`keep`, `kept`): in botocore's request context, or for a presign."""
 
 from __future__ import annotations
 
