@@ -45,15 +45,21 @@ def test_progress_clears_nothing_it_never_drew() -> None:
 def test_printable_escapes_exactly_the_unsafe_characters(text: str) -> None:
     """Whatever the text (the ASCII fast path included), each control, format, surrogate,
     private-use, unassigned or line/paragraph separator character is escaped as ``ascii``
-    writes it, and every other character is kept."""
+    writes it, but for a byte ``surrogateescape`` kept (``\\xe9``, the byte) and a character
+    of U+0080 to U+00FF (``\\u0085``, never alike); every other character is kept."""
+
+    def escape(char: str) -> str:
+        if 0xDC80 <= ord(char) <= 0xDCFF:
+            return f"\\x{ord(char) - 0xDC00:02x}"
+        return f"\\u{ord(char):04x}" if 0x80 <= ord(char) <= 0xFF else ascii(char)[1:-1]
+
     expected = "".join(
-        ascii(char)[1:-1]
-        if unicodedata.category(char)[0] == "C" or char in "\u2028\u2029"
-        else char
+        escape(char) if unicodedata.category(char)[0] == "C" or char in "\u2028\u2029" else char
         for char in text
     )
     assert printable(text) == expected
     assert printable("a\tb\x1bc\x7f") == "a\\tb\\x1bc\\x7f"
+    assert printable("\x85\udc85") == "\\u0085\\x85"
 
 
 @pytest.mark.parametrize(
