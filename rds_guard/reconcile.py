@@ -245,12 +245,12 @@ class _Known:
         guard knew, not another made outside it."""
         created = None if snapshot.created is None else _aware(snapshot.created)
         deleted = self._deleted.get(key)
-        if created is not None and deleted is not None and created - REPLACED_AFTER <= deleted:
+        if created is not None and deleted is not None and created - deleted <= REPLACED_AFTER:
             return True
         return any(
             (expires := self._expiry.get(call)) is None
             or created is None
-            or created - REPLACED_AFTER <= expires  # never past datetime's end
+            or created - expires <= REPLACED_AFTER  # a difference: never past datetime's ends
             for call in self._calls.get(key) or ()
         )
 
@@ -465,7 +465,7 @@ def _made_later(listed: ServiceSnapshot, recorded: str) -> bool:
     made = parse_time(recorded)
     if listed.created is None or made is None:
         return False
-    return _aware(listed.created) - REPLACED_AFTER > made  # never past datetime's end
+    return _aware(listed.created) - made > REPLACED_AFTER  # never past datetime's ends
 
 
 def _record_time(record: Mapping[str, Any]) -> datetime | None:

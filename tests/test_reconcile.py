@@ -996,6 +996,20 @@ def test_a_presign_valid_to_the_end_of_time_is_held_against_a_snapshot_of_its_na
     assert [call.snapshot for call in report.pending] == ["x1"]
 
 
+def test_a_snapshot_listed_as_made_at_the_start_of_time_is_judged_not_an_error() -> None:
+    """A listing (a broken or hostile endpoint) says a snapshot was made in year 1: taking
+    the clocks' margin off that time overflowed, and reconcile ended as "unexpected
+    OverflowError". It is held as any other: made long before the records, not the guard's
+    new one (vanished is not said), and no older than a presign or a delete of its name."""
+    start = datetime(1, 1, 1, tzinfo=UTC)
+    records = [*made("c1", "x1"), presigned("p1", "x2", NOW), *delete("d1", "x3", "deleted")]
+    for item in records:
+        item["time"] = (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+    listed = [snap(name, created=start) for name in ("x1", "x2", "x3")]
+    report = reconcile(records, listed, None, now=NOW - timedelta(minutes=1))
+    assert report.vanished == () and report.unrecorded == ()
+
+
 def test_a_snapshot_still_listed_after_its_guarded_delete_is_not_unrecorded() -> None:
     """A guarded delete recorded `deleted`, the snapshot still listed (AWS shows it
     `deleting` a while): made before the delete, it is the one the guard knew, not one made
