@@ -1102,6 +1102,7 @@ def test_cli_says_the_series_goes_back_no_further_than_a_missing_archive(
     assert (result.code, result.json()["unrecorded"]) == (1, ["orders-manual-1"])
     assert f"{log}: continues {archive.name}, which is not there:" in result.err
     assert "records before seq 3 are not read" in result.err
+    assert "one of theirs that vanished is not seen" in result.err
 
 
 BEYOND_THE_SERIES = {

@@ -352,7 +352,7 @@ def _note_unread_start(path: Path, first_line: bytes) -> None:
         why = "which does not hold the records before it" if exists else "which is not there"
     note = (
         f"{PROG}: note: {path}: continues {named}, {why}: records before seq {record['seq']}"
-        " are not read, so snapshots they recorded may be listed as unrecorded"
-        " (give the series' files, oldest first)"
+        " are not read, so snapshots they recorded may be listed as unrecorded, and one of"
+        " theirs that vanished is not seen (give the series' files, oldest first)"
     )
     print(printable(note), file=sys.stderr)
