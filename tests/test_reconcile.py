@@ -1089,6 +1089,29 @@ def reconcile_both_made(
         return run_main(capsys, "reconcile", "--audit", str(log), "--json")
 
 
+@pytest.mark.parametrize("account", ["123456789012", "999999999999"])
+def test_cli_notes_a_log_of_another_account_than_the_listing(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    account: str,
+) -> None:
+    """One log, one account (docs/cli.md): a log whose records name another account than
+    the listed snapshots' can hide drift (the same name in both counts as the guard's), so
+    a note says so; the verdict is the listing's, as before, and a log of the listing's own
+    account gets no note."""
+    log = tmp_path / "audit.jsonl"
+    with audit.AuditLog(log, fsync=False) as writer:
+        for number in (1, 2):
+            for fields in made(f"c{number}", f"orders-manual-{number}"):
+                arn = f"arn:aws:rds:us-east-1:{account}:cluster-snapshot:orders-manual-{number}"
+                writer.write(str(fields.pop("event")), **fields, arn=arn)
+    result = reconcile_both_made(capsys, monkeypatch, log)
+    assert (result.code, result.json()["unrecorded"]) == (0, [])
+    noted = f"the log records calls of account(s) {account}, the listing is of 123456789012"
+    assert (noted in result.err) == (account != "123456789012"), result.err
+
+
 def test_cli_says_the_series_goes_back_no_further_than_a_missing_archive(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

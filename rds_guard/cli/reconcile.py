@@ -116,10 +116,12 @@ def run(args: argparse.Namespace) -> int:
             snapshots = list_snapshots(client, args.service)
         except OddAnswer as exc:
             raise UsageError(f"the service's listing cannot be read: {exc}") from None
-        records = counted(_series_records(paths), progress)
+        accounts: set[str] = set()
+        records = _accounts_named(counted(_series_records(paths), progress), accounts)
         report = reconcile(
             records, snapshots, policy, service=args.service, since=args.since, region=region
         )
+    _note_other_accounts(accounts, snapshots)
     judged = policy is not None
     if args.json:
         if not judged:
@@ -165,6 +167,36 @@ def _series_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
             if highest is None or seq > highest[1]:
                 highest = last
             yield record
+
+
+def _account_of(arn: object) -> str | None:
+    """The account an ARN names (``arn:aws:rds:REGION:ACCOUNT:...``), or None."""
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4] else None
+
+
+def _accounts_named(records: Iterable[dict[str, Any]], into: set[str]) -> Iterator[dict[str, Any]]:
+    """``records`` as they come, the accounts their ``arn`` fields name gathered ``into``."""
+    for record in records:
+        account = _account_of(record.get("arn"))
+        if account is not None:
+            into.add(account)
+        yield record
+
+
+def _note_other_accounts(accounts: set[str], snapshots: Iterable[Any]) -> None:
+    """A note on stderr when the log names accounts the listing is not of: one log is
+    reconciled against one account, and a log of several hides drift as well as it shows
+    it (docs/cli.md)."""
+    listed = {account for snap in snapshots if (account := _account_of(snap.arn)) is not None}
+    others = sorted(accounts - listed)
+    if listed and others:
+        note = (
+            f"{PROG}: note: the log records calls of account(s) {', '.join(others)}, the"
+            f" listing is of {', '.join(sorted(listed))}: their snapshots are held against"
+            " another account's (give each account its own [audit] path)"
+        )
+        print(printable(note), file=sys.stderr)
 
 
 class _Reading:
