@@ -24,13 +24,12 @@ from ..core.rules import Violation
 from ..records import status_of, url_expires_in
 from .binding import ClientBinding
 from .guard import Guard, LookupFailed
+from .hooks import presigning
 from .progress import (
-    Presign,
     ending_if_stopped,
     in_progress,
     keep,
     presign_ending,
-    presigning,
 )
 from .reads import CallReads, Incomplete, Needed
 from .validation import refuse_presign
@@ -62,10 +61,10 @@ class AioClientBinding(ClientBinding):
             detached = copies.detached(params, row.judged)
             decided = await self.ahead(guard, row, detached, deferrable=True)
         except Incomplete:
-            keep(guard.deferred(row, params), context, params)  # judged after every handler
+            keep(guard.deferred(row, params), context)  # judged after every handler
             return
         judge = functools.partial(guard.judge, settle=False)
-        keep(await off_loop(guard, judge, self, row, params, decided, invalid), context, params)
+        keep(await off_loop(guard, judge, self, row, params, decided, invalid), context)
 
     async def last_before_parameter_build(  # type: ignore[override]
         self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
@@ -93,7 +92,7 @@ class AioClientBinding(ClientBinding):
             complete = guard.complete
             completed = await off_loop(guard, complete, self, row, call, params, decided, judged)
             if completed is not call:
-                keep(completed, context, params, replacing=call)
+                keep(completed, context, replacing=call)
             if completed is not None and past_the_wrapper:
                 check = guard.check_presigned
                 await off_loop(guard, check, self, row, completed, completed.judged, None)
@@ -142,8 +141,7 @@ class AioClientBinding(ClientBinding):
         HttpMethod: str | None = None,
     ) -> str:
         """aiobotocore's ``generate_presigned_url`` (a coroutine), judged like the call."""
-        params = self.presign_params(ClientMethod, Params)
-        presigned = Presign(params)
+        params, presigned = self.presign_params(ClientMethod, Params)
         token = presigning.set(presigned)
         try:
             url = await generate(
@@ -151,7 +149,7 @@ class AioClientBinding(ClientBinding):
             )
         finally:
             presigning.reset(token)
-        found = self.presigned_call(presigned, url)
+        found = None if presigned is None else self.presigned_call(presigned, url)
         if found is not None:
             guard, row, call, (sent, swapped) = found
             changed = not wire.as_judged(sent, call.judged)

@@ -25,7 +25,7 @@ from ..core.rules import Violation
 from ..records import CONTEXT_KEY, GuardedCall, status_of, url_expires_in
 from .changes import lacking, mistyped, queried_url, swapped_request, unread_keys
 from .guard import Guard
-from .hooks import GUARDED_SET, hook_client, service_of, validates
+from .hooks import GUARDED_SET, hook_client, presigning, service_of, validates
 from .progress import (
     Presign,
     ending_if_stopped,
@@ -34,7 +34,6 @@ from .progress import (
     kept,
     presign_ending,
     presigned_past_the_wrapper,
-    presigning,
 )
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
@@ -106,7 +105,7 @@ class ClientBinding:
             call = guard.judge(self, row, params, reads, invalid, settle=False)
         except Incomplete:  # another handler may complete the call: judged after them all
             call = guard.deferred(row, params)
-        keep(call, context, params)
+        keep(call, context)
 
     def last_before_parameter_build(
         self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
@@ -132,7 +131,7 @@ class ClientBinding:
                 refuse_presign(past_the_wrapper, refused)
                 return
             if completed is not call:
-                keep(completed, context, params, replacing=call)
+                keep(completed, context, replacing=call)
             if completed is not None and past_the_wrapper:
                 guard.check_presigned(self, row, completed, completed.judged, None)
 
@@ -209,14 +208,13 @@ class ClientBinding:
     ) -> str:
         """``generate_presigned_url``, judged like the call; the ``presigned`` record is
         written before the URL is returned."""
-        params = self.presign_params(ClientMethod, Params)
-        presigned = Presign(params)
+        params, presigned = self.presign_params(ClientMethod, Params)
         token = presigning.set(presigned)
         try:
             url = generate(ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
         finally:
             presigning.reset(token)
-        found = self.presigned_call(presigned, url)
+        found = None if presigned is None else self.presigned_call(presigned, url)
         if found is not None:
             guard, row, call, (sent, swapped) = found
             expires_in = url_expires_in(url, ExpiresIn)
@@ -225,18 +223,18 @@ class ClientBinding:
 
     # The steps the handlers share with those of an async client (`AioClientBinding`).
 
-    def presign_params(self, method: str, params: Any) -> Any:
-        """What a presign of ``method`` hands botocore: for an operation a guard in force
-        judges, a copy of the caller's dict (the guard writes the final parameters into what
-        it judges, and the caller's dict is the caller's); else ``params`` as given, as
-        without the guard (other handlers change the caller's dict; botocore refuses what is
-        no dict, `judgeable`)."""
+    def presign_params(self, method: str, params: Any) -> tuple[Any, Presign | None]:
+        """What a presign of ``method`` hands botocore, and the `Presign` its call is
+        collected in: for an operation a guard in force judges, a copy of the caller's dict
+        (the guard writes the final parameters into what it judges, and the caller's dict is
+        the caller's); else ``params`` as given, as without the guard (other handlers change
+        the caller's dict; botocore refuses what is no dict, `judgeable`), and None: a
+        guarded presign made inside its handlers is one past the wrapper."""
         client = self._client()
         name = None if client is None else client.meta.method_to_api_mapping.get(method)
-        judged = name in GUARDED_SET.get(self.service, frozenset()) and self.guard() is not None
-        if judged and params is None:
-            return {}  # as botocore makes it, and the dict its own call is told by (`Presign`)
-        return dict(params) if judged and isinstance(params, dict) else params
+        if name not in GUARDED_SET.get(self.service, frozenset()) or self.guard() is None:
+            return params, None
+        return (dict(params) if isinstance(params, dict) else params), Presign()
 
     def judgeable(self, params: object, model: Any) -> bool:
         """Whether ``params`` is parameters the guard can judge: a dict, as botocore makes
@@ -420,7 +418,7 @@ class ClientBinding:
         botocore's validation refuses now (it raises its own error next; a verdict would
         block or warn about what no handler completed) but for such a presign: what it
         would sign cannot be judged, so it is refused (`validation.refuse_presign`)."""
-        call = kept(context, params, getattr(model, "name", None))
+        call = kept(context, getattr(model, "name", None))
         if call is None or call.guard is None:
             return None
         past_the_wrapper = call.presign or presigned_past_the_wrapper(context)

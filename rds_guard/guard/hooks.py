@@ -8,6 +8,7 @@ of the guard only when one of them is called, at the first guarded operation.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import os
@@ -74,6 +75,28 @@ STAGES = (
 (of `rds_guard.guard.binding.ClientBinding`)."""
 
 
+CLAIM_EVENT = "provide-client-params"
+"""Where a presign made through the client's wrapper claims its own request context
+(`claim_presign`): botocore emits it before any ``before-parameter-build`` handler runs, so
+before a handler can make another call or presign."""
+
+presigning: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "rds_guard_presigning", default=None
+)
+"""The presign under way through the client's wrapper in this thread or task
+(`rds_guard.guard.progress.Presign`; here so that `claim_presign` needs nothing else)."""
+
+
+def claim_presign(context: dict[str, Any], **_: Any) -> None:
+    """``provide-client-params``: the first presign's context of a presign made through the
+    client's wrapper is its own (botocore makes a new one for each call and presign, and
+    passes that very dict to every later handler; a handler may replace the parameters,
+    never the context)."""
+    presigned = presigning.get()
+    if presigned is not None and presigned.context is None and context.get("is_presign_request"):
+        presigned.context = context
+
+
 LAST_EVENT = "before-parameter-build"
 """Where the guard's last ``before-parameter-build`` handler goes: under the bare event name,
 whose handlers botocore calls after those of the service's and the operation's names."""
@@ -119,6 +142,8 @@ def hook_client(
     service = service_of(client)
     events, named = _registrar(client.meta.events)
     for name in GUARDED.get(service, ()):
+        claim = f"{CLAIM_EVENT}.{service}.{name}"
+        events.register_first(named(claim), claim_presign, unique_id=f"{HOOK_ID}:{claim}")
         for stage, method in STAGES:
             event = f"{stage}.{service}.{name}"
             events.register(named(event), handler_for(method, name), unique_id=f"{HOOK_ID}:{event}")

@@ -8,29 +8,31 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ..records import CONTEXT_KEY, GuardedCall
+from .hooks import presigning
 
 
 class Presign(list[GuardedCall]):
-    """The call judged for a presign made through the client's wrapper (no event carries a
-    presign's expiry, so the wrapped ``generate_presigned_url`` collects its call here), and
-    ``params``: the dict the wrapper hands botocore, which that call's handlers get. A
-    presign made inside them with botocore's own function has a dict of its own: it is a
-    presign past the wrapper, not the wrapper's."""
+    """The call judged for a presign made through the client's wrapper of an operation the
+    guard judges (no event carries a presign's expiry, so the wrapped
+    ``generate_presigned_url`` collects its call here), and ``context``: its request context,
+    claimed before any of its ``before-parameter-build`` handlers runs
+    (`hooks.claim_presign`). A presign made inside them with botocore's own function has a
+    context of its own: it is a presign past the wrapper, not the wrapper's."""
 
-    __slots__ = ("params",)
+    __slots__ = ("context",)
 
-    def __init__(self, params: object) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.params = params
+        self.context: dict[str, Any] | None = None
 
 
-presigning: contextvars.ContextVar[Presign | None] = contextvars.ContextVar(
-    "rds_guard_presigning", default=None
-)
-"""The presign under way through the client's wrapper in this thread or task."""
+def _presign() -> Presign | None:
+    """The presign under way through the client's wrapper (`hooks.presigning`)."""
+    return cast(Presign | None, presigning.get())
+
 
 in_progress: contextvars.ContextVar[GuardedCall | None] = contextvars.ContextVar(
     "rds_guard_in_progress", default=None
@@ -70,27 +72,23 @@ def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:
     function), also inside another presign's handlers (`keep` keeps it in its context):
     its last ``before-parameter-build`` handler writes its record, the expiry unknown."""
     return bool(context.get("is_presign_request")) and (
-        presigning.get() is None or isinstance(context.get(CONTEXT_KEY), GuardedCall)
+        _presign() is None or isinstance(context.get(CONTEXT_KEY), GuardedCall)
     )
 
 
 def keep(
-    call: GuardedCall | None,
-    context: dict[str, Any],
-    params: object,
-    *,
-    replacing: GuardedCall | None = None,
+    call: GuardedCall | None, context: dict[str, Any], *, replacing: GuardedCall | None = None
 ) -> None:
     """Keep a judged call's state: in the call's context, or for the presign it is (its
-    ``params`` the wrapper's, `Presign`; ``replacing`` the state kept for it before). Any
+    ``context`` the wrapper's, `Presign`; ``replacing`` the state kept for it before). Any
     other call is kept in its context, and `in_progress`; one made past the wrapper is
     marked a presign, whatever a later handler does to the context."""
     if call is None:
         return
-    presigned = presigning.get() if context.get("is_presign_request") else None
+    presigned = _presign() if context.get("is_presign_request") else None
     if presigned is not None and replacing is not None and replacing in presigned:
         presigned[presigned.index(replacing)] = call
-    elif presigned is not None and not presigned and params is presigned.params:
+    elif presigned is not None and not presigned and context is presigned.context:
         presigned.append(call)
     else:  # a call, or a presign past the wrapper (its last handler writes its record)
         context[CONTEXT_KEY] = call
@@ -98,16 +96,16 @@ def keep(
         call.presign = presigned_past_the_wrapper(context)
 
 
-def kept(context: Mapping[str, Any], params: object, operation: str | None) -> GuardedCall | None:
-    """The call state `keep` kept for the call of ``context`` and ``params`` (None: none; an
-    ended call is no state of this one); else the presign of ``operation`` past the wrapper
+def kept(context: Mapping[str, Any], operation: str | None) -> GuardedCall | None:
+    """The call state `keep` kept for the call of ``context`` (None: none; an ended call is
+    no state of this one); else the presign of ``operation`` past the wrapper
     last judged in this thread or task: a handler may have taken the state, or botocore's
     mark of a presign, out of its context (no request follows to be held instead)."""
     call = context.get(CONTEXT_KEY)
     if isinstance(call, GuardedCall) and not call.ended:
         return call
-    presigned = presigning.get() if context.get("is_presign_request") else None
-    if presigned and params is presigned.params:
+    presigned = _presign() if context.get("is_presign_request") else None
+    if presigned and context is presigned.context:
         return presigned[0]  # one: `presigned_call` takes it
     current = in_progress.get()
     if current is None or not current.presign:

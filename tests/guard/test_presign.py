@@ -281,13 +281,21 @@ def test_a_presign_past_the_wrapper_whose_context_a_handler_empties_is_still_jud
     assert len(audit_records(tmp_path)) == 1
 
 
+@pytest.mark.parametrize("params", ["as given", "replaced"])
 def test_a_presign_signed_as_another_operation_gets_no_url(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, params: str
 ) -> None:
     """A before-sign handler makes the presigned create a delete: the guard reads the URL,
-    which names another operation, and returns none."""
+    which names another operation, and returns none. So too when a ``provide-client-params``
+    handler hands botocore a new dict: the presign is still the wrapper's own (told by its
+    context), not one past the wrapper, whose URL is never read."""
     rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
     make_cluster(rds)
+    if params == "replaced":
+        rds.meta.events.register(
+            "provide-client-params.rds.CreateDBClusterSnapshot",
+            lambda params, **_: dict(params),
+        )
 
     def to_delete(request: Any, **_: Any) -> None:
         request.data = {
@@ -301,6 +309,58 @@ def test_a_presign_signed_as_another_operation_gets_no_url(
         presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
     assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Action")]
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+def test_a_presign_whose_parameters_a_handler_replaces_is_recorded_with_its_expiry(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``provide-client-params`` handler hands botocore a new dict for a presign made with
+    the client's method: the presign is recorded once, with the expiry its URL carries."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    rds.meta.events.register(
+        "provide-client-params.rds.CreateDBClusterSnapshot", lambda params, **_: dict(params)
+    )
+    presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+    (record,) = audit_records(tmp_path)
+    assert record["event"] == "presigned" and record["expires"] is not None
+
+
+def test_a_presign_inside_its_handlers_of_the_same_dict_is_judged_on_its_own(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A handler put before the guard's first one presigns with botocore's own function the
+    very dict the wrapper's presign hands it, renamed for a moment: the inner presign is
+    judged and blocked on its own, and the wrapper's is recorded once, with its expiry (it
+    was recorded twice, once as a presign past the wrapper, and held against the inner's
+    judgement)."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    inner: list[str] = []
+
+    def presign_the_same_dict(params: dict[str, Any], **_: Any) -> None:
+        if inner:
+            return  # the inner presign's own call of this handler
+        inner.append("made")
+        name, params["DBClusterSnapshotIdentifier"] = params["DBClusterSnapshotIdentifier"], "bad"
+        try:
+            botocore.signers.generate_presigned_url(rds, "create_db_cluster_snapshot", params)
+        except rds_guard.PolicyViolation:
+            inner.append("blocked")
+        finally:
+            params["DBClusterSnapshotIdentifier"] = name
+
+    rds.meta.events.register_first(
+        "before-parameter-build.rds.CreateDBClusterSnapshot", presign_the_same_dict
+    )
+    presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+    assert inner == ["made", "blocked"]
+    records = [(r["event"], r["snapshot"], r.get("expires")) for r in audit_records(tmp_path)]
+    assert [(event, name) for event, name, _ in records] == [
+        ("blocked", "bad"),
+        ("presigned", GOOD),
+    ]
+    assert records[1][2] is not None
 
 
 def test_presigning_an_unguarded_operation_records_nothing(
