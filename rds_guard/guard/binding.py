@@ -337,11 +337,11 @@ class ClientBinding:
         return found, unread_keys(row, body, readers, found) or mistyped(client, row, found)
 
     def presigned_call(
-        self, presigned: list[GuardedCall], url: str
+        self, presigned: Presign, url: str
     ) -> tuple[Guard, Operation, GuardedCall, Sent] | None:
         """The guard, row and state of a presigned call, and its judged parameters as the URL
         carries them (`sent`); None when the URL is not of a guarded call."""
-        call = presigned[0] if presigned else None
+        call = presigned.call
         guard = None if call is None else call.guard
         client = self._client()
         if call is None or guard is None or client is None:

@@ -88,12 +88,13 @@ presigning: contextvars.ContextVar[Any] = contextvars.ContextVar(
 
 
 def claim_presign(context: dict[str, Any], **_: Any) -> None:
-    """``provide-client-params``: the first presign's context of a presign made through the
-    client's wrapper is its own (botocore makes a new one for each call and presign, and
-    passes that very dict to every later handler; a handler may replace the parameters,
-    never the context)."""
+    """``provide-client-params``: the first context met while a presign made through the
+    client's wrapper is under way is its own (botocore emits this event first of all, makes a
+    new context for each call and presign, and passes that very dict to every later handler;
+    a handler may replace the parameters, never the context, and may take the mark of a
+    presign out of it, which is why the mark is not asked for)."""
     presigned = presigning.get()
-    if presigned is not None and presigned.context is None and context.get("is_presign_request"):
+    if presigned is not None and presigned.context is None:
         presigned.context = context
 
 

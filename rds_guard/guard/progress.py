@@ -14,18 +14,18 @@ from ..records import CONTEXT_KEY, GuardedCall
 from .hooks import presigning
 
 
-class Presign(list[GuardedCall]):
-    """The call judged for a presign made through the client's wrapper of an operation the
-    guard judges (no event carries a presign's expiry, so the wrapped
-    ``generate_presigned_url`` collects its call here), and ``context``: its request context,
-    claimed before any of its ``before-parameter-build`` handlers runs
-    (`hooks.claim_presign`). A presign made inside them with botocore's own function has a
-    context of its own: it is a presign past the wrapper, not the wrapper's."""
+class Presign:
+    """A presign made through the client's wrapper of an operation the guard judges: its
+    request ``context``, claimed before any of its handlers runs (`hooks.claim_presign`),
+    and the ``call`` judged for it (no event carries a presign's expiry, so the wrapped
+    ``generate_presigned_url`` takes its call from here). A presign made inside its handlers
+    with botocore's own function has a context of its own: it is a presign past the wrapper,
+    not the wrapper's."""
 
-    __slots__ = ("context",)
+    __slots__ = ("call", "context")
 
     def __init__(self) -> None:
-        super().__init__()
+        self.call: GuardedCall | None = None
         self.context: dict[str, Any] | None = None
 
 
@@ -69,27 +69,26 @@ def presign_ending(past_the_wrapper: bool) -> Iterator[None]:
 
 def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:
     """A presign made without the client's ``generate_presigned_url`` (botocore's own
-    function), also inside another presign's handlers (`keep` keeps it in its context):
+    function), also inside another presign's handlers (a context that is not the wrapper's):
     its last ``before-parameter-build`` handler writes its record, the expiry unknown."""
-    return bool(context.get("is_presign_request")) and (
-        _presign() is None or isinstance(context.get(CONTEXT_KEY), GuardedCall)
-    )
+    if not context.get("is_presign_request"):
+        return False
+    presigned = _presign()
+    return presigned is None or context is not presigned.context
 
 
 def keep(
     call: GuardedCall | None, context: dict[str, Any], *, replacing: GuardedCall | None = None
 ) -> None:
-    """Keep a judged call's state: in the call's context, or for the presign it is (its
-    ``context`` the wrapper's, `Presign`; ``replacing`` the state kept for it before). Any
-    other call is kept in its context, and `in_progress`; one made past the wrapper is
-    marked a presign, whatever a later handler does to the context."""
+    """Keep a judged call's state: for the presign made through the wrapper whose context
+    this is (`Presign`: ``replacing`` the state kept for it before), else in the call's
+    context, and `in_progress`; one made past the wrapper is marked a presign, whatever a
+    later handler does to the context."""
     if call is None:
         return
-    presigned = _presign() if context.get("is_presign_request") else None
-    if presigned is not None and replacing is not None and replacing in presigned:
-        presigned[presigned.index(replacing)] = call
-    elif presigned is not None and not presigned and context is presigned.context:
-        presigned.append(call)
+    presigned = _presign()
+    if presigned is not None and context is presigned.context:
+        presigned.call = call
     else:  # a call, or a presign past the wrapper (its last handler writes its record)
         context[CONTEXT_KEY] = call
         in_progress.set(call)
@@ -104,9 +103,9 @@ def kept(context: Mapping[str, Any], operation: str | None) -> GuardedCall | Non
     call = context.get(CONTEXT_KEY)
     if isinstance(call, GuardedCall) and not call.ended:
         return call
-    presigned = _presign() if context.get("is_presign_request") else None
-    if presigned and context is presigned.context:
-        return presigned[0]  # one: `presigned_call` takes it
+    presigned = _presign()
+    if presigned is not None and context is presigned.context:
+        return presigned.call
     current = in_progress.get()
     if current is None or not current.presign:
         return None

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import botocore
 import botocore.config
 import botocore.session
@@ -302,6 +303,43 @@ def test_a_presign_signed_as_another_operation_gets_no_url(
             "Action": "DeleteDBClusterSnapshot",
             "Version": "2014-10-31",
             "DBClusterSnapshotIdentifier": GOOD,
+        }
+
+    rds.meta.events.register("before-sign.rds.CreateDBClusterSnapshot", to_delete)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Action")]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+def test_a_presign_whose_mark_a_handler_takes_before_the_guards_is_still_the_wrappers(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A session's handler, registered first before the install, takes botocore's
+    ``is_presign_request`` out of the context at ``provide-client-params`` (before any of
+    the guard's handlers), and a ``before-sign`` handler makes the presigned create a delete
+    of another snapshot: the presign made with the client's method is still the wrapper's
+    own, its URL read, and none is returned (it was signed, with no record)."""
+    session = boto3.Session(
+        region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    moto_server.attach(session)
+
+    def take_the_mark(context: dict[str, Any], **_: Any) -> None:  # None: the params stay
+        context.pop("is_presign_request", None)
+
+    session.events.register_first(
+        "provide-client-params.rds.CreateDBClusterSnapshot", take_the_mark
+    )
+    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+
+    def to_delete(request: Any, **_: Any) -> None:
+        request.data = {
+            "Action": "DeleteDBClusterSnapshot",
+            "Version": "2014-10-31",
+            "DBClusterSnapshotIdentifier": "prod-keep-me",
         }
 
     rds.meta.events.register("before-sign.rds.CreateDBClusterSnapshot", to_delete)
