@@ -38,6 +38,7 @@ import rds_guard
 from rds_guard import audit
 from rds_guard.aws import list_snapshots
 from rds_guard.cli import reconcile as cli_reconcile
+from rds_guard.core import operations
 from rds_guard.core.calls import Unreadable
 from rds_guard.reconcile import ServiceSnapshot, reconcile, tag_violations
 
@@ -1648,3 +1649,18 @@ def test_a_pending_export_of_an_automated_snapshot_finds_it() -> None:
         {"call": "c1", "snapshot": "rds:orders-2026-11-29-03-00", "exists": True}
     ]
     assert reconcile(pending, [snap("orders-2026-11-29-03-00")], None).pending[0].exists is False
+
+
+@pytest.mark.parametrize(
+    ("reference", "account"),
+    [
+        ("arn:aws:rds:us-east-1:123456789012:cluster-snapshot:a", "123456789012"),
+        ("arn:aws-cn:rds:cn-north-1:210987654321:snapshot:rds:b", "210987654321"),
+        ("arn:aws:rds:us-east-1::cluster-snapshot:a", None),  # names none
+        ("arn:aws:rds:us-east-1:123456789012", None),  # too short
+        ("orders-manual-1", None),
+    ],
+)
+def test_the_account_of_an_arn(reference: str, account: str | None) -> None:
+    """`operations.arn_account`, which the note on a log of another account reads."""
+    assert operations.arn_account(reference) == account

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from rds_guard import audit
-from rds_guard.core.operations import SNAPSHOT_LISTINGS
+from rds_guard.core.operations import SNAPSHOT_LISTINGS, arn_account
 
 from .common import (
     PROG,
@@ -169,16 +169,11 @@ def _series_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def _account_of(arn: object) -> str | None:
-    """The account an ARN names (``arn:aws:rds:REGION:ACCOUNT:...``), or None."""
-    parts = arn.split(":") if isinstance(arn, str) else []
-    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4] else None
-
-
 def _accounts_named(records: Iterable[dict[str, Any]], into: set[str]) -> Iterator[dict[str, Any]]:
     """``records`` as they come, the accounts their ``arn`` fields name gathered ``into``."""
     for record in records:
-        account = _account_of(record.get("arn"))
+        arn = record.get("arn")
+        account = arn_account(arn) if isinstance(arn, str) else None
         if account is not None:
             into.add(account)
         yield record
@@ -188,7 +183,11 @@ def _note_other_accounts(accounts: set[str], snapshots: Iterable[Any]) -> None:
     """A note on stderr when the log names accounts the listing is not of: one log is
     reconciled against one account, and a log of several hides drift as well as it shows
     it (docs/cli.md)."""
-    listed = {account for snap in snapshots if (account := _account_of(snap.arn)) is not None}
+    listed = {
+        account
+        for snap in snapshots
+        if isinstance(snap.arn, str) and (account := arn_account(snap.arn))
+    }
     others = sorted(accounts - listed)
     if listed and others:
         note = (

@@ -419,6 +419,12 @@ def arn_region(reference: str) -> str | None:
     return parts[3] if len(parts) == 7 and parts[0] == "arn" else None
 
 
+def arn_account(reference: str) -> str | None:
+    """The account of an ARN, None for a plain name (or an ARN naming none)."""
+    parts = reference.split(":", 6)
+    return parts[4] or None if len(parts) == 7 and parts[0] == "arn" else None
+
+
 def is_snapshot_arn(reference: str) -> bool:
     """True for the ARN of a DB snapshot or DB cluster snapshot."""
     return arn_resource_type(reference) in SNAPSHOT_ARN_TYPES
