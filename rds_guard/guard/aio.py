@@ -25,12 +25,7 @@ from ..records import status_of, url_expires_in
 from .binding import ClientBinding
 from .guard import Guard, LookupFailed
 from .hooks import presigning
-from .progress import (
-    ending_if_stopped,
-    in_progress,
-    keep,
-    presign_ending,
-)
+from .progress import ending_if_stopped, in_progress, keep, presign_ending
 from .reads import CallReads, Incomplete, Needed
 from .validation import refuse_presign
 
@@ -149,7 +144,7 @@ class AioClientBinding(ClientBinding):
             )
         finally:
             presigning.reset(token)
-        found = None if presigned is None else self.presigned_call(presigned, url)
+        found = self.presigned_call(presigned, url)
         if found is not None:
             guard, row, call, (sent, swapped) = found
             changed = not wire.as_judged(sent, call.judged)

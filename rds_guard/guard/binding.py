@@ -214,7 +214,7 @@ class ClientBinding:
             url = generate(ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
         finally:
             presigning.reset(token)
-        found = None if presigned is None else self.presigned_call(presigned, url)
+        found = self.presigned_call(presigned, url)
         if found is not None:
             guard, row, call, (sent, swapped) = found
             expires_in = url_expires_in(url, ExpiresIn)
@@ -337,11 +337,11 @@ class ClientBinding:
         return found, unread_keys(row, body, readers, found) or mistyped(client, row, found)
 
     def presigned_call(
-        self, presigned: Presign, url: str
+        self, presigned: Presign | None, url: str
     ) -> tuple[Guard, Operation, GuardedCall, Sent] | None:
         """The guard, row and state of a presigned call, and its judged parameters as the URL
         carries them (`sent`); None when the URL is not of a guarded call."""
-        call = presigned.call
+        call = None if presigned is None else presigned.call
         guard = None if call is None else call.guard
         client = self._client()
         if call is None or guard is None or client is None:
