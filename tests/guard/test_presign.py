@@ -282,6 +282,25 @@ def test_a_presign_past_the_wrapper_whose_context_a_handler_empties_is_still_jud
     assert len(audit_records(tmp_path)) == 1
 
 
+def assert_a_presign_signed_as_a_delete_gets_no_url(rds: Any, tmp_path: Path, deleted: str) -> None:
+    """A before-sign handler makes a presigned create of `GOOD` a delete of ``deleted``: the
+    guard reads the URL, which names another operation, returns none and records the call
+    blocked."""
+
+    def to_delete(request: Any, **_: Any) -> None:
+        request.data = {
+            "Action": "DeleteDBClusterSnapshot",
+            "Version": "2014-10-31",
+            "DBClusterSnapshotIdentifier": deleted,
+        }
+
+    rds.meta.events.register("before-sign.rds.CreateDBClusterSnapshot", to_delete)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Action")]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
 @pytest.mark.parametrize("params", ["as given", "replaced"])
 def test_a_presign_signed_as_another_operation_gets_no_url(
     moto_server: MotoServer, tmp_path: Path, params: str
@@ -297,19 +316,7 @@ def test_a_presign_signed_as_another_operation_gets_no_url(
             "provide-client-params.rds.CreateDBClusterSnapshot",
             lambda params, **_: dict(params),
         )
-
-    def to_delete(request: Any, **_: Any) -> None:
-        request.data = {
-            "Action": "DeleteDBClusterSnapshot",
-            "Version": "2014-10-31",
-            "DBClusterSnapshotIdentifier": GOOD,
-        }
-
-    rds.meta.events.register("before-sign.rds.CreateDBClusterSnapshot", to_delete)
-    with pytest.raises(rds_guard.PolicyViolation) as caught:
-        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
-    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Action")]
-    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+    assert_a_presign_signed_as_a_delete_gets_no_url(rds, tmp_path, GOOD)
 
 
 def test_a_presign_whose_mark_a_handler_takes_before_the_guards_is_still_the_wrappers(
@@ -334,19 +341,7 @@ def test_a_presign_whose_mark_a_handler_takes_before_the_guards_is_still_the_wra
     rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
     rds = moto_server.client("rds", session=session)
     make_cluster(rds)
-
-    def to_delete(request: Any, **_: Any) -> None:
-        request.data = {
-            "Action": "DeleteDBClusterSnapshot",
-            "Version": "2014-10-31",
-            "DBClusterSnapshotIdentifier": "prod-keep-me",
-        }
-
-    rds.meta.events.register("before-sign.rds.CreateDBClusterSnapshot", to_delete)
-    with pytest.raises(rds_guard.PolicyViolation) as caught:
-        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
-    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Action")]
-    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+    assert_a_presign_signed_as_a_delete_gets_no_url(rds, tmp_path, "prod-keep-me")
 
 
 def test_a_presign_whose_parameters_a_handler_replaces_is_recorded_with_its_expiry(
