@@ -87,6 +87,44 @@ presigning: contextvars.ContextVar[Any] = contextvars.ContextVar(
 (`rds_guard.guard.progress.Presign`; here so that `claim_presign` needs nothing else)."""
 
 
+presigns_built: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar(
+    "rds_guard_presigns_built", default=()
+)
+"""The contexts of the presigns a guarded client is building in this thread or task, each
+noted as botocore hands it to ``_emit_api_params``, before any handler runs: a handler
+registered first may take ``is_presign_request`` out of it, and a presign made with botocore's
+own function would pass for a call, which no request follows to be held (`_note_presign`)."""
+
+
+def _noted(args: tuple[Any, ...], kwargs: dict[str, Any]) -> contextvars.Token[Any] | None:
+    """Note the context of ``_emit_api_params(api_params, operation_model, context)`` in
+    `presigns_built` when botocore marked it a presign: the token to reset; else None."""
+    context = kwargs["context"] if "context" in kwargs else args[2] if len(args) > 2 else None
+    if not (isinstance(context, dict) and context.get("is_presign_request")):
+        return None
+    return presigns_built.set((*presigns_built.get(), context))
+
+
+def _note_presign(emit: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``emit`` (``_emit_api_params``) as called, a presign's context noted meanwhile."""
+    token = _noted(args, kwargs)
+    try:
+        return emit(*args, **kwargs)
+    finally:
+        if token is not None:
+            presigns_built.reset(token)
+
+
+async def _note_presign_async(emit: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`_note_presign` for aiobotocore, whose ``_emit_api_params`` is a coroutine."""
+    token = _noted(args, kwargs)
+    try:
+        return await emit(*args, **kwargs)
+    finally:
+        if token is not None:
+            presigns_built.reset(token)
+
+
 def claim_presign(context: dict[str, Any], **_: Any) -> None:
     """``provide-client-params``: the first context met while a presign made through the
     client's wrapper is under way is its own (botocore emits this event first of all, makes a
@@ -197,15 +235,38 @@ def _wrap_presign(client: Hooked, presign: Callable[..., Any]) -> None:
     without the guard: it holds the client while it runs (``boto3.client("rds")
     .generate_presigned_url(...)``, the client held by nothing else), and nothing stored on
     the client holds the client (it is freed as soon as it is dropped, not by the cycle
-    collector). A ``generate_presigned_url`` set on the client itself is wrapped there.
+    collector). A ``generate_presigned_url`` set on the client itself is wrapped there. The
+    subclass also notes each presign's context as it is built (`presigns_built`).
     """
+    cls: Any = type(client)
+    guarded: Any = None
+
+    def _emit_api_params(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(self, guarded):
+            return self._emit_api_params(*args, **kwargs)
+        return _note_presign(super(guarded, self)._emit_api_params, *args, **kwargs)
+
+    async def _emit_api_params_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(self, guarded):
+            return await self._emit_api_params(*args, **kwargs)
+        return await _note_presign_async(super(guarded, self)._emit_api_params, *args, **kwargs)
+
+    namespace: dict[str, Any] = {
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+    }
+    if hasattr(cls, "_emit_api_params"):
+        namespace["_emit_api_params"] = _shaped_as(
+            cls._emit_api_params, _emit_api_params, _emit_api_params_async
+        )
     if "generate_presigned_url" in vars(client):
         _wrap_in_place(client, presign)
+        guarded = type(cls.__name__, (cls,), namespace)
+        client.__class__ = guarded
         return
-    cls: Any = type(client)
     function = cls.generate_presigned_url
     signature = _signature_of(client.generate_presigned_url)
-    guarded: Any = None
 
     # Called on another client (``type(a).generate_presigned_url(b, ...)``): that client's
     # own method, its guard's wrapper or botocore's, as without the guard.
@@ -223,14 +284,9 @@ def _wrap_presign(client: Hooked, presign: Callable[..., Any]) -> None:
         _called_as_defined(signature, generate, args, kwargs)
         return await presign(generate, *args, **kwargs)
 
-    namespace = {
-        "generate_presigned_url": _shaped_as(
-            function, generate_presigned_url, generate_presigned_url_async
-        ),
-        "__module__": cls.__module__,
-        "__qualname__": cls.__qualname__,
-        "__doc__": cls.__doc__,
-    }
+    namespace["generate_presigned_url"] = _shaped_as(
+        function, generate_presigned_url, generate_presigned_url_async
+    )
     guarded = type(cls.__name__, (cls,), namespace)
     client.__class__ = guarded
 

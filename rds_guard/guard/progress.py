@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 from ..records import CONTEXT_KEY, GuardedCall
-from .hooks import presigning
+from .hooks import presigning, presigns_built
 
 
 class Presign:
@@ -71,7 +71,9 @@ def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:
     """A presign made without the client's ``generate_presigned_url`` (botocore's own
     function), also inside another presign's handlers (a context that is not the wrapper's):
     its last ``before-parameter-build`` handler writes its record, the expiry unknown."""
-    if not context.get("is_presign_request"):
+    if not context.get("is_presign_request") and not any(
+        built is context for built in presigns_built.get()
+    ):
         return False
     presigned = _presign()
     return presigned is None or context is not presigned.context

@@ -259,6 +259,38 @@ def test_a_presign_past_the_clients_wrapper_is_judged_after_the_programs_handler
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
+def test_a_presign_past_the_clients_wrapper_whose_mark_a_first_handler_takes_is_recorded(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As in the sync suite: a handler registered first takes aiobotocore's
+    ``is_presign_request`` out of the context of a presign made with its own function; the
+    presign does not pass for a call (which no request follows) and is recorded as signed."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, TEAM_REQUIRED.replace('"warn"', '"enforce"'))
+
+    def take_the_mark(context: dict[str, Any], **_: Any) -> None:
+        context.pop("is_presign_request", None)
+
+    async def work() -> str:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register_first(
+                "provide-client-params.rds.CreateDBClusterSnapshot", take_the_mark
+            )
+            url: str = await aiobotocore.signers.generate_presigned_url(
+                rds,
+                "create_db_cluster_snapshot",
+                Params={
+                    "DBClusterIdentifier": "orders",
+                    "DBClusterSnapshotIdentifier": GOOD,
+                    "Tags": [{"Key": "team", "Value": "core"}],
+                },
+            )
+            return url
+
+    assert "Action=CreateDBClusterSnapshot" in run(work)
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("presigned", GOOD)]
+
+
 def test_a_client_that_does_not_validate_reads_nothing_for_a_call_of_the_wrong_types(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

@@ -282,6 +282,48 @@ def test_a_presign_past_the_wrapper_whose_context_a_handler_empties_is_still_jud
     assert len(audit_records(tmp_path)) == 1
 
 
+@pytest.mark.parametrize("where", ["session, before the install", "client, after it"])
+@pytest.mark.parametrize("name", ["weekly", GOOD[:-1] + "8"])
+def test_a_presign_past_the_wrapper_whose_mark_a_first_handler_takes_is_still_judged(
+    moto_server: MotoServer, tmp_path: Path, where: str, name: str
+) -> None:
+    """A handler registered first (before any of the guard's) takes botocore's
+    ``is_presign_request`` out of the context of a presign made with botocore's own function,
+    and renames its snapshot: the presign does not pass for a call (which ``request-created``
+    would hold, and none follows a presign). Blocked with no URL, or recorded as signed."""
+    session = boto3.Session(
+        region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    moto_server.attach(session)
+
+    def take_the_mark(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context.pop("is_presign_request", None)
+        params["DBClusterSnapshotIdentifier"] = name
+
+    event = "provide-client-params.rds.CreateDBClusterSnapshot"
+    if where.startswith("session"):
+        session.events.register_first(event, take_the_mark)
+    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    rds = moto_server.client("rds", session=session)
+    if where.startswith("client"):
+        rds.meta.events.register_first(event, take_the_mark)
+    make_cluster(rds)
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    if name == "weekly":
+        with pytest.raises(rds_guard.PolicyViolation, match="weekly"):
+            botocore.signers.generate_presigned_url(rds, "create_db_cluster_snapshot", params)
+        assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [
+            ("blocked", "weekly")
+        ]
+        return
+    url = botocore.signers.generate_presigned_url(rds, "create_db_cluster_snapshot", params)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    assert query["DBClusterSnapshotIdentifier"] == [name]
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("presigned", name)]
+    rds.describe_db_clusters()  # no later call is taken for the presign
+    assert len(audit_records(tmp_path)) == 1
+
+
 def assert_a_presign_signed_as_a_delete_gets_no_url(rds: Any, tmp_path: Path, deleted: str) -> None:
     """A before-sign handler makes a presigned create of `GOOD` a delete of ``deleted``: the
     guard reads the URL, which names another operation, returns none and records the call
