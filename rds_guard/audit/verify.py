@@ -36,10 +36,11 @@ REASONS = (
     "missing-stream",
     "checkpoint",
     "duplicate-stream",
+    "unlisted-stream",
 )
-"""The reasons ``verify`` gives for a bad line; the last four only ``verify --ledger`` (a
+"""The reasons ``verify`` gives for a bad line; the last five only ``verify --ledger`` (a
 fork, a stream gone from the ledger, a checkpoint that does not hold, one log under two
-streams: docs/ledger.md)."""
+streams, a stream no marker lists that a scan found: docs/ledger.md)."""
 
 MAX_FINDINGS = 100
 """How many findings ``verify`` keeps by default; the rest are counted."""

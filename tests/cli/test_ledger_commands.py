@@ -474,6 +474,37 @@ def test_checkpoint_then_verify_with_the_checkpoints(
     ]
 
 
+def test_scan_finds_a_stream_whose_marker_was_overwritten(
+    initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A writer of the table overwrote the marker of a stream no checkpoint has listed: the
+    index no longer lists it, and only ``--scan`` finds it: ``verify`` says
+    ``unlisted-stream``, ``checkpoint`` pins it with a finding (both exit 1)."""
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 3)
+    run_main(capsys, "audit", "ship", str(log), "--policy", str(policy))
+    stream = stream_of(initialised, log)
+    put_raw(initialised, {"stream": {"S": stream}, "seq": {"N": "0"}})
+    unscanned = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL)
+    assert (unscanned.code, unscanned.out) == (0, "ok: 0 streams, 0 records\n")
+    scanned = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL, "--scan")
+    assert scanned.code == 1
+    assert scanned.out == (
+        f"line 3: unlisted-stream: {stream}: the table holds it (found by a scan), but no "
+        "marker lists it (its item at seq 0 was overwritten): someone who can write the table "
+        "kept it out of the index\n"
+    )
+    pinned = run_main(capsys, "audit", "checkpoint", "--policy", str(policy), "--scan", "--json")
+    assert pinned.code == 1
+    document = pinned.json()
+    assert [(s["stream"], s["size"]) for s in document["checkpoint"]["streams"]] == [(stream, 3)]
+    assert document["findings"] == [f"{stream}: " + scanned.out.split(f"{stream}: ", 1)[1][:-1]]
+    assert_one_error_line(
+        run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL, "--scan", "--stream", "x"),
+        "--scan finds every stream",
+    )
+
+
 def test_verify_holds_the_checkpoints_to_its_own_table_and_prefix(
     initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -700,6 +731,9 @@ def test_verify_with_the_ledger_takes_no_paths(
     assert_one_error_line(run_main(capsys, "audit", "verify"), "give the log files to verify")
     assert_one_error_line(
         run_main(capsys, "audit", "verify", str(log), "--stream", "abc"), "go with --ledger"
+    )
+    assert_one_error_line(
+        run_main(capsys, "audit", "verify", str(log), "--scan"), "go with --ledger"
     )
 
 

@@ -1,12 +1,11 @@
 """Signed checkpoints: where every stream of the ledger stood, written to S3 and signed with
 an asymmetric KMS key, like CloudTrail's digest files.
 
-A checkpoint is ``PREFIX/checkpoint-<number>.json``, numbered from 1, its body canonical
-JSON (`checkpoint_body`). The body's SHA-256 is signed
-(KMS ``Sign``, ECDSA_SHA_256, as a digest) and the signature kept in the object's metadata
-(``x-amz-meta-signature``, base64). Objects are written create-only (``If-None-Match: *``)
-into a bucket with Object Lock in compliance mode: the checkpoint after ``n`` is ``n + 1``,
-and of two writers racing for it one wins.
+A checkpoint is ``PREFIX/checkpoint-<number>.json``, numbered from 1, its body canonical JSON
+(`checkpoint_body`). The body's SHA-256 is signed (KMS ``Sign``, ECDSA_SHA_256, as a digest)
+and the signature kept in the object's metadata (``x-amz-meta-signature``, base64). Objects
+are written create-only (``If-None-Match: *``) into a bucket with Object Lock in compliance
+mode: the checkpoint after ``n`` is ``n + 1``, and of two writers racing for it one wins.
 
 A checkpoint never signs a state inconsistent with the one before: a stream that shrank,
 vanished, changed at its old head, or whose new records do not follow on, is a finding, and
@@ -42,7 +41,7 @@ from .checkpoint_body import (
 from .continuity import follows_on
 from .items import full_sha256, item_problems, line_of, number, odd_seq
 from .location import Clients, S3Location
-from .table import LedgerTable, error_code
+from .table import UNLISTED, LedgerTable, error_code
 from .versions import Original, Originals, Version, originals, version_of
 
 __all__ = [
@@ -382,6 +381,7 @@ def write_checkpoint(
     *,
     attempts: int = 3,
     newest: Newest | None = None,
+    scan: bool = False,
 ) -> CheckpointOutcome:
     """Write the next checkpoint of ``table`` to ``store``: every stream's head, each checked
     against the previous checkpoint first. A number taken meanwhile by another writer is
@@ -394,7 +394,9 @@ def write_checkpoint(
     the very bytes found there, and ``verify --checkpoints`` reports it by its signature
     alone, not as a break in the chain. Its heads vouch for nothing, so the streams are held
     to the newest checkpoint this store found signed (or wrote) below it, else read from
-    their first record: signing what a forger wrote would pin it."""
+    their first record: signing what a forger wrote would pin it. ``scan``: also every
+    stream the table holds (`LedgerTable.scanned_streams`), one no marker lists with a
+    finding (`UNLISTED`)."""
     key = store.key_arn()
     outcome = CheckpointOutcome()
     for attempt in range(attempts):
@@ -402,7 +404,7 @@ def write_checkpoint(
             newest = store.newest(key, table.name)
         findings = [] if newest is None or newest.problem is None else [newest.problem]
         base = None if newest is None else newest.base
-        heads = list(_heads(table, base, findings))
+        heads = list(_heads(table, base, findings, scan))
         checkpoint = Checkpoint(
             number=1 if newest is None else newest.top.number + 1,
             prev=ZERO_HASH if newest is None else body_digest(newest.top.body),
@@ -424,14 +426,15 @@ def write_checkpoint(
 
 
 def _heads(
-    table: LedgerTable, previous: Checkpoint | None, findings: list[str]
+    table: LedgerTable, previous: Checkpoint | None, findings: list[str], scan: bool
 ) -> Iterator[StreamHead]:
     """Each stream's head, or where ``previous`` had it when the stream is not consistent
-    with it (a finding says why)."""
-    streams = dict.fromkeys(table.streams())
-    if previous is not None:
-        streams.update(dict.fromkeys(head.stream for head in previous.streams))
-    for stream in sorted(streams):
+    with it (a finding says why); with ``scan``, of every stream the table holds too."""
+    listed = set(table.streams())
+    unlisted = table.scanned_streams() - listed if scan else set()
+    findings.extend(f"{stream}: {UNLISTED}" for stream in sorted(unlisted))
+    held = set() if previous is None else {head.stream for head in previous.streams}
+    for stream in sorted(listed | unlisted | held):
         old = None if previous is None else previous.head_of(stream)
         problem, head = _advance(table, stream, old)
         if problem is not None:

@@ -190,9 +190,13 @@ def marker_item(stream: str, first_line: bytes, time: str) -> Item:
     }
 
 
+FORK_PART = "/fork/"
+"""What a fork's partition key holds after its stream's (`fork_key`)."""
+
+
 def fork_key(stream: str, line: bytes) -> str:
     """The partition of the fork of ``stream`` that ``line`` is: one per refused line."""
-    return f"{stream}/fork/{hashlib.sha256(line).hexdigest()[:16]}"
+    return f"{stream}{FORK_PART}{hashlib.sha256(line).hexdigest()[:16]}"
 
 
 def fork_problems(item: Mapping[str, Mapping[str, str]]) -> list[str]:

@@ -20,6 +20,7 @@ from rds_guard.core.frozen import frozen
 from .errors import LedgerUnavailable
 from .items import (
     FORK_KIND,
+    FORK_PART,
     KIND_INDEX,
     SNAPSHOT_INDEX,
     STREAM_KIND,
@@ -78,6 +79,14 @@ def error_code(error: BaseException) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code", ""))
     return ""
+
+
+UNLISTED = (
+    "the table holds it (found by a scan), but no marker lists it (its item at seq 0 was "
+    "overwritten): someone who can write the table kept it out of the index"
+)
+"""Why a stream `LedgerTable.scanned_streams` finds and the ``kind`` index does not list is
+a finding."""
 
 
 class LedgerTable:
@@ -217,10 +226,29 @@ class LedgerTable:
             if name is not None:
                 yield name
 
+    def scanned_streams(self) -> set[str]:
+        """Every stream the table holds an item of, found by reading the keys of every item
+        (a ``Scan``: billed as a read of the whole table), not through the ``kind`` index,
+        which a writer of the table can keep a stream out of by overwriting its marker. A
+        fork's item (``<stream>/fork/...``) is no stream of its own."""
+        found: set[str] = set()
+        pages = self._db.get_paginator("scan").paginate(
+            TableName=self.name,
+            ProjectionExpression="#k",
+            ExpressionAttributeNames={"#k": "stream"},
+            ConsistentRead=True,
+        )
+        for answer in pages:
+            for item in answer.get("Items", []):
+                name = text(item, "stream")
+                if name is not None and FORK_PART not in name:
+                    found.add(name)
+        return found
+
     def forks(self, stream: str | None = None) -> list[Item]:
         """The forks recorded (of ``stream`` only, when given), each item read whole, in key
         order."""
-        extra = None if stream is None else f"{stream}/fork/"
+        extra = None if stream is None else f"{stream}{FORK_PART}"
         found = self._whole(self._index(KIND_INDEX, "kind", FORK_KIND, begins_with=extra))
         return sorted(found, key=lambda item: (text(item, "stream"), number(item, "seq") or 0))
 

@@ -29,7 +29,7 @@ from .items import (
     stray,
     text,
 )
-from .table import LedgerTable
+from .table import UNLISTED, LedgerTable
 
 Progress = Callable[[int, int | None], None]
 """Told ``(records read, records in all)`` as the walk goes (the total None when unknown)."""
@@ -132,18 +132,23 @@ def verify_ledger(
     history: History | None = None,
     max_findings: int = MAX_FINDINGS,
     progress: Progress | None = None,
+    scan: bool = False,
 ) -> LedgerVerifyResult:
     """Walk every stream of ``table`` (``stream`` only, when given) and report every bad item.
 
     ``history``: the checkpoints (`read_history`); their findings are reported, and every
     head they hold must still be in the ledger; a stream they list that the ledger lacks is
-    ``missing-stream``. Raises `KeyRequired` when a stream is HMAC-keyed and no key is given.
+    ``missing-stream``. ``scan``: walk every stream the table holds too
+    (`LedgerTable.scanned_streams`); one no marker lists is ``unlisted-stream`` (or, once a
+    checkpoint held it, ``checkpoint``). Raises `KeyRequired` when a stream is HMAC-keyed
+    and no key is given.
     """
     findings = _Findings(max_findings)
     heads = history.heads if history is not None else {}
     # the index is read once: for the names to walk, and to find what it no longer lists
     listed = set(table.streams()) if stream is None or history is not None else set()
-    names = {stream} if stream is not None else listed | set(heads)
+    scanned = table.scanned_streams() if scan and stream is None else set()
+    names = {stream} if stream is not None else listed | set(heads) | scanned
     total = _total(table, names) if progress is not None else None
     counter = [0]
 
@@ -159,6 +164,10 @@ def verify_ledger(
     if stream is None:
         for finding in _one_log_twice(summaries):
             findings.add(finding)
+    unlisted = scanned - listed - set(heads)  # one a checkpoint held: `_hidden` says it
+    for summary in (summary for summary in summaries if summary.stream in unlisted):
+        detail = f"{summary.stream}: {UNLISTED}"
+        findings.add(LedgerFinding(summary.seq, "unlisted-stream", detail, summary.stream))
     forks = list(table.forks(stream))
     for item in forks:
         for finding in _fork_findings(item):

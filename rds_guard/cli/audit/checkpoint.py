@@ -1,5 +1,5 @@
 """``rds-guard audit checkpoint [--policy P] [--ledger dynamodb://TABLE] [--checkpoints
-s3://BUCKET/PREFIX] [--kms-key KEY] [--json]``: write the next signed checkpoint of the
+s3://BUCKET/PREFIX] [--kms-key KEY] [--scan] [--json]``: write the next signed checkpoint of the
 ledger to S3. Documented in docs/ledger.md.
 """
 
@@ -11,7 +11,7 @@ import json
 from rds_guard.audit.ledger.checkpoints import Checkpoint, write_checkpoint
 
 from ..common import UsageError, add_policy, print_json, print_lines
-from ..ledger.options import add_checkpoints, add_ledger, ledger_from
+from ..ledger.options import add_checkpoints, add_ledger, add_scan, ledger_from
 
 HELP = """Write the next signed checkpoint of the fleet ledger to S3.
 
@@ -19,19 +19,22 @@ Records where every stream stands (its last seq and the SHA-256 of that record),
 the asymmetric KMS key (ECDSA_SHA_256), create-only into a bucket with Object Lock. Each
 stream is first held to the previous checkpoint: one that shrank, vanished, changed at its
 old head or whose new records do not follow on is a finding (exit 1), and the new checkpoint
-keeps it where the previous one had it. The ledger, bucket and key come from the options or
-from the policy's [audit.ledger]."""
+keeps it where the previous one had it. --scan also finds every stream the table holds, not
+only those its index lists (a stream no marker lists is pinned all the same, and is a
+finding). The ledger, bucket and key come from the options or from the policy's
+[audit.ledger]."""
 EXAMPLE = "rds-guard audit checkpoint --policy rds_guard.toml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``[--policy P] [--ledger L] [--checkpoints S3] [--kms-key KEY] [--json]``."""
+    """``[--policy P] [--ledger L] [--checkpoints S3] [--kms-key KEY] [--scan] [--json]``."""
     add_policy(parser, " whose [audit.ledger] names the ledger, bucket and key")
     add_ledger(parser)
     add_checkpoints(parser)
     parser.add_argument(
         "--kms-key", metavar="KEY", help="the asymmetric KMS key that signs (id, ARN or alias)"
     )
+    add_scan(parser)
     parser.add_argument("--json", action="store_true", help="print the checkpoint as JSON")
 
 
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             "--kms-key KEY, or a policy whose [audit.ledger] names checkpoints and kms_key"
         )
     store = ledger.store(location, key)
-    outcome = write_checkpoint(ledger.table, store)
+    outcome = write_checkpoint(ledger.table, store, scan=args.scan)
     checkpoint = outcome.checkpoint
     if args.json:
         print_json(

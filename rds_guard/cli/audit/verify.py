@@ -1,7 +1,7 @@
 """``rds-guard audit verify PATH... [--head HEX] [--checkpoint SEQ:HEX]... [--key-env VAR |
 --policy P] [--json] [--quiet]``: walk the hash chain of a log, several files as one chain
 (oldest first); print ``ok: ...`` or each bad line. ``--ledger dynamodb://TABLE [--stream ID]
-[--checkpoints s3://BUCKET/PREFIX]`` walks every stream of the fleet ledger instead, and
+[--checkpoints s3://BUCKET/PREFIX] [--scan]`` walks every stream of the fleet ledger instead, and
 checks its signed checkpoints. Documented in docs/cli.md and docs/ledger.md.
 """
 
@@ -23,7 +23,7 @@ from ..common import (
     print_json,
     print_lines,
 )
-from ..ledger.options import add_checkpoints, add_ledger, find_stream, ledger_from
+from ..ledger.options import add_checkpoints, add_ledger, add_scan, find_stream, ledger_from
 from ..throughput import Throughput
 
 HELP = """Walk the hash chain of a log (several files: oldest first, one chain).
@@ -33,7 +33,8 @@ Prints ok: N records, head HEX (exit 0), or line N: REASON: detail for every bad
 is not an audit log at all, exit 2. With --ledger, walks every stream of the fleet ledger
 (or --stream ID) the same way, reports forks and one log under two streams, and with
 --checkpoints checks every signed checkpoint and holds the ledger to them (reasons fork,
-missing-stream, checkpoint, duplicate-stream)."""
+missing-stream, checkpoint, duplicate-stream); --scan also walks every stream the table holds
+that no marker lists (unlisted-stream)."""
 EXAMPLE = (
     "rds-guard audit verify rds-guard-audit.jsonl.1-5000 rds-guard-audit.jsonl "
     "--checkpoint 4200:3f2a..."
@@ -42,7 +43,7 @@ EXAMPLE = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``PATH... [--head HEX] [--checkpoint SEQ:HEX]... [--key-env VAR | --policy P] [--json]``,
-    or ``--ledger L [--stream ID] [--checkpoints S3]`` instead of the paths."""
+    or ``--ledger L [--stream ID] [--checkpoints S3] [--scan]`` instead of the paths."""
     parser.add_argument("paths", nargs="*", metavar="PATH", help="log files, oldest first")
     parser.add_argument(
         "--head",
@@ -65,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stream", metavar="ID", help="with --ledger: this stream only (its key or its id)"
     )
     add_checkpoints(parser)
+    add_scan(parser)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_quiet(parser)
 
@@ -75,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_ledger(args)
     if not args.paths:
         raise UsageError("give the log files to verify, or --ledger dynamodb://TABLE")
-    if args.stream or args.checkpoints:
-        raise UsageError("--stream and --checkpoints go with --ledger")
+    if args.stream or args.checkpoints or args.scan:
+        raise UsageError("--stream, --checkpoints and --scan go with --ledger")
     key = log_key(args)
     paths = [existing_file(text) for text in args.paths]
     with Progress(quiet=args.quiet) as progress:
@@ -115,6 +117,8 @@ def _run_ledger(args: argparse.Namespace) -> int:
     """``verify --ledger``: every stream (or one), its forks, and the checkpoints."""
     if args.paths or args.head or args.checkpoint:
         raise UsageError("--ledger verifies the ledger: give no PATH, --head nor --checkpoint")
+    if args.scan and args.stream is not None:
+        raise UsageError("--scan finds every stream: give it without --stream")
     key = log_key(args)
     ledger = ledger_from(args.ledger, args.policy)
     history = None
@@ -132,6 +136,7 @@ def _run_ledger(args: argparse.Namespace) -> int:
             hmac_key=key,
             history=history,
             progress=counts.update if progress.enabled else None,
+            scan=args.scan,
         )
     if args.json:
         print_json(result.as_dict())

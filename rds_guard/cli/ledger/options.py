@@ -56,6 +56,17 @@ def add_checkpoints(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_scan(parser: argparse.ArgumentParser) -> None:
+    """``--scan``: find the streams by reading the whole table too, not by the index alone."""
+    parser.add_argument(
+        "--scan",
+        action="store_true",
+        help="find every stream by reading the keys of the whole table (billed as a read of"
+        " every item), not only those the index lists: a writer of the table can keep a"
+        " stream out of the index by overwriting its marker",
+    )
+
+
 @frozen
 class Ledger:
     """The ledger a command works with, and how to reach it."""

@@ -142,6 +142,52 @@ def test_a_marker_overwritten_after_a_checkpoint_is_a_checkpoint_finding(
     assert _verify(table, store) == []
 
 
+def test_a_stream_kept_out_of_the_index_is_found_by_a_scan_and_pinned(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Its marker overwritten just before every checkpoint, a stream never checkpointed is
+    listed by no index: a checkpoint with ``scan`` reads the table's keys, pins the stream
+    and says why; from then on, every verify holds it to that head."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    _overwrite(table, stream, 0)
+    assert table.scanned_streams() == {stream}
+    unscanned = write_checkpoint(table, store)
+    assert unscanned.checkpoint is not None and unscanned.checkpoint.streams == ()
+    outcome = write_checkpoint(table, store, scan=True)
+    assert outcome.checkpoint is not None
+    head = outcome.checkpoint.head_of(stream)
+    assert head is not None and head.size == 3
+    assert outcome.findings == [
+        f"{stream}: the table holds it (found by a scan), but no marker lists it (its item at "
+        "seq 0 was overwritten): someone who can write the table kept it out of the index"
+    ]
+    assert _verify(table, store) == [(3, "checkpoint")]
+
+
+def test_verify_with_a_scan_reports_a_stream_no_marker_lists(
+    table: LedgerTable, log_path: Path, tmp_path: Path
+) -> None:
+    """Without checkpoints, verify walks what the index lists; with ``scan``, every stream
+    the table holds, and one no marker lists is ``unlisted-stream``. A fork's item is no
+    stream of its own."""
+    _forked(table, tmp_path)
+    write_log(log_path, 2)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    _overwrite(table, stream, 0)
+    assert stream not in {summary.stream for summary in verify_ledger(table).streams}
+    result = verify_ledger(table, scan=True)
+    assert stream in {summary.stream for summary in result.streams}
+    assert sorted((f.line, f.reason) for f in result.findings) == [
+        (2, "unlisted-stream"),
+        (5, "fork"),
+    ]
+    ship(log_path, table)  # the host's next run puts the marker back
+    assert [f.reason for f in verify_ledger(table, scan=True).findings] == ["fork"]
+
+
 def test_a_fork_overwritten_after_a_checkpoint_is_found_by_verify_and_the_next_checkpoint(
     table: LedgerTable, store: CheckpointStore, tmp_path: Path
 ) -> None:
