@@ -144,6 +144,12 @@ BUCKET_NAME = Lazy(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 """An S3 bucket's name (the checkpoints' bucket: the policy and the ledger's commands alike)."""
 
 
+KMS_KEY = Lazy(r"[A-Za-z0-9:/_-]{1,2048}")
+"""A KMS key as KMS takes one (its ``KeyId``): a key id, a key ARN, an alias or its ARN."""
+CONTROL = Lazy(r"[\x00-\x1f\x7f-\x9f]")
+"""A control character: none is in an S3 key prefix the ledger's commands take."""
+
+
 def is_bucket_name(text: str) -> bool:
     """Whether ``text`` is an S3 bucket name: `BUCKET_NAME`, and no two dots side by side."""
     return BUCKET_NAME.fullmatch(text) is not None and ".." not in text
@@ -401,7 +407,7 @@ def find_policy_path() -> str | None:
     """
     named = os.environ.get(POLICY_ENV)
     if named is not None:
-        if not Path(named).is_file():
+        if not os.path.isfile(named):  # False on any error (pathlib's raises some)
             raise PolicyError(
                 f"{POLICY_ENV} names {named!r}, which is not a readable file ({_what_is_at(named)})"
             )

@@ -16,8 +16,10 @@ from . import operations, rules
 from .consistency import contradiction, naming_operation_advice
 from .logs import LOGGER as logger
 from .policy import (
+    CONTROL,
     DEFAULT_AUDIT_PATH,
     DEFAULT_LOCK_TIMEOUT,
+    KMS_KEY,
     REGION_NAME,
     TABLE_NAME,
     AuditPolicy,
@@ -427,9 +429,12 @@ class _Reader(ValueReader):
         checkpoints = table.get("checkpoints")
         if checkpoints is not None:
             checkpoints = self.s3_location(checkpoints, "audit.ledger.checkpoints")
-        kms_key = table.get("kms_key")
-        if kms_key is not None and not self.string(kms_key, "audit.ledger.kms_key"):
-            raise self.fail("audit.ledger.kms_key", "must name a KMS key (an id, ARN or alias)")
+        kms_key, where = table.get("kms_key"), "audit.ledger.kms_key"
+        if kms_key is not None and not KMS_KEY.fullmatch(self.string(kms_key, where)):
+            advice = "1 to 2048 of A-Z a-z 0-9 : / _ -"
+            raise self.fail(
+                where, f"{shown(kms_key)} names no KMS key (an id, ARN or alias: {advice})"
+            )
         if (checkpoints is None) != (kms_key is None):
             missing = "kms_key" if kms_key is None else "checkpoints"
             raise self.fail(
@@ -450,7 +455,7 @@ class _Reader(ValueReader):
     def s3_location(self, value: object, key: str) -> str:
         text = self.string(value, key)
         bucket = text.removeprefix("s3://").split("/", 1)[0]
-        if not text.startswith("s3://") or not is_bucket_name(bucket):
+        if not text.startswith("s3://") or not is_bucket_name(bucket) or CONTROL.search(text):
             raise self.fail(key, f"{shown(text)} is not an S3 location (s3://BUCKET/PREFIX)")
         return text
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import botocore.session
 import pytest
 from cli_helpers import REPO, assert_one_error_line, run_main, services_warning
 from policies import write_policy
@@ -186,6 +187,17 @@ def test_check_finds_the_policy_as_install_does(
     assert "mode: warn" in result.out
     monkeypatch.setenv("RDS_GUARD_POLICY", str(tmp_path / "missing.toml"))
     assert_one_error_line(run_main(capsys, "check"), "RDS_GUARD_POLICY", "missing.toml")
+
+
+def test_a_policy_variable_naming_a_path_the_system_refuses_is_a_policy_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name too long for the system (its own error, not "no such file") is a `PolicyError`
+    naming the variable, from `install` and from ``check``: not the bare `OSError`."""
+    monkeypatch.setenv("RDS_GUARD_POLICY", str(tmp_path / ("a" * 5000)))
+    with pytest.raises(rds_guard.PolicyError, match=r"RDS_GUARD_POLICY names .*File name too long"):
+        rds_guard.install(botocore.session.Session())
+    assert_one_error_line(run_main(capsys, "check"), "RDS_GUARD_POLICY", "File name too long")
 
 
 @pytest.mark.parametrize(

@@ -381,19 +381,26 @@ def test_ship_needs_a_ledger(
     )
 
 
+@pytest.mark.parametrize(
+    ("prefix", "said"),
+    [
+        ("\udcff", "an S3 key prefix is UTF-8 text, not so in 's3://bucket/\\udcff/'"),
+        ("\x1b[31m", "an S3 key prefix holds no control character, as 's3://bucket/\\x1b[31m/'"),
+    ],
+    ids=["no-utf8", "control"],
+)
 @pytest.mark.parametrize("command", [["audit", "verify"], ["audit", "checkpoint"]])
-def test_a_checkpoints_prefix_that_is_no_utf8_is_bad_usage(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+def test_a_checkpoints_prefix_no_key_can_hold_is_bad_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], prefix: str, said: str
 ) -> None:
     """A byte that is no UTF-8 in the prefix (a shell variable holding junk): an S3 key
-    cannot hold it. It was "unexpected UnicodeEncodeError" once a client met it."""
+    cannot hold it. It was "unexpected UnicodeEncodeError" once a client met it. A control
+    character: refused as the policy refuses it."""
     words = [*command, "--ledger", "dynamodb://rds-guard-audit"]
-    words += ["--checkpoints", "s3://bucket/\udcff/", "--kms-key", "alias/rds-guard"]
+    words += ["--checkpoints", f"s3://bucket/{prefix}/", "--kms-key", "alias/rds-guard"]
     if command[-1] == "verify":
         words.append(str(tmp_path / "audit.jsonl"))
-    assert_one_error_line(
-        run_main(capsys, *words), "an S3 key prefix is UTF-8 text, not so in 's3://bucket/\\udcff/'"
-    )
+    assert_one_error_line(run_main(capsys, *words), said)
 
 
 @pytest.mark.parametrize(

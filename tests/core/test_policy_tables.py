@@ -120,6 +120,22 @@ FIFTY_ONE = "".join(f'k{i} = "v"\n' for i in range(51))
             "audit.ledger.kms_key",
             "go together",
         ),
+        # values no checkpoint could be written with: refused at load, not at the first one
+        (
+            '[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://bk1/\\u001b[31m"\nkms_key = "k"\n',
+            "audit.ledger.checkpoints",
+            "not an S3 location",
+        ),
+        (
+            '[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://bk1/"\nkms_key = "alias/\\u0000"\n',
+            "audit.ledger.kms_key",
+            "names no KMS key",
+        ),
+        (
+            f'[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://bk1/"\nkms_key = "{"k" * 2049}"\n',
+            "audit.ledger.kms_key",
+            "1 to 2048",
+        ),
         # a policy no call could comply with
         ("[tags.forced]\n" + FIFTY_ONE, "tags.forced", "AWS allows at most 50"),
         (

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rds_guard.clients import DEFAULT_RETRIES, made_client, retries_configured
 from rds_guard.core.frozen import frozen
-from rds_guard.core.policy import REGION_NAME, TABLE_NAME, LedgerPolicy, is_bucket_name
+from rds_guard.core.policy import CONTROL, REGION_NAME, TABLE_NAME, LedgerPolicy, is_bucket_name
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -106,6 +106,8 @@ def parse_s3(text: str) -> S3Location:
         prefix.encode("utf-8")
     except UnicodeEncodeError:  # a byte that is no UTF-8 on the command line: no S3 key
         raise ValueError(f"an S3 key prefix is UTF-8 text, not so in {_shown(text)}") from None
+    if CONTROL.search(prefix):
+        raise ValueError(f"an S3 key prefix holds no control character, as {_shown(text)} does")
     return S3Location(bucket, prefix + "/" if prefix else "")
 
 
