@@ -88,8 +88,9 @@ class Parser(argparse.ArgumentParser):
         return parsed, rest
 
     def error(self, message: str) -> NoReturn:
-        """A usage error: one line and exit 2, never a traceback."""
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        """A usage error: one line and exit 2, never a traceback (argparse quotes arguments
+        as given in some messages: escaped)."""
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see --help)\n")
 
     # argparse's own print_usage, print_help, exit and "version" action write through a
     # private method that ignores a failed write (--help into a full disk exited 0): these

@@ -234,6 +234,23 @@ def test_undecodable_argument_bytes_are_written_back_and_other_characters_escape
     assert text.encode("ascii", "rds_guard.escape") == b"\\xe9\xc3\xa9x\\u20ac\xff"
 
 
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["check", "policy.toml", "\x1b[31mRED\nrds-guard: ok: forged"],
+        ["eval", "CreateDBSnapshot", "--s=\x1b]0;PWN\x07\nrds-guard: ok: forged"],
+    ],
+    ids=["unrecognized", "ambiguous"],
+)
+def test_argparse_errors_quoting_an_argument_are_one_escaped_line(
+    capsys: pytest.CaptureFixture[str], words: list[str]
+) -> None:
+    """argparse puts the argument itself in some of its messages: its control characters
+    and line breaks are escaped, so it can neither drive the terminal nor forge a line."""
+    line = assert_one_error_line(run_main(capsys, *words))
+    assert "\x1b" not in line and "\x07" not in line and "\\x1b" in line
+
+
 def test_a_closed_stderr_keeps_errors_off_stdout(tmp_path: Path) -> None:
     """Started with stderr closed (``2>&-``): the error goes nowhere, stdout stays the output."""
     done = _started(
