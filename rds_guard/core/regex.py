@@ -297,7 +297,7 @@ def _refused_by_aws(compiled: Any) -> str | None:
     low, high = found
     refused = "every name would be refused"
     if low == high:
-        only = low.decode("utf-8", "replace")
+        only = _decoded(low)
         problems = identifier_problems(only, _LONGEST_NAME)
         if not problems:
             return None
@@ -323,6 +323,15 @@ def _refused_by_aws(compiled: Any) -> str | None:
     return None
 
 
+def _decoded(match: bytes) -> str:
+    """RE2's one match as text: a lone surrogate the pattern names (``\\ud800``) is encoded
+    as its three bytes, which are no UTF-8, and is said as itself, not as U+FFFD."""
+    try:
+        return match.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return match.decode("utf-8", "replace")
+
+
 def _first_char(text: bytes) -> str:
     """The first character of RE2's bound of a match (UTF-8 it may cut short), as shown."""
     char = text[:4].decode("utf-8", "ignore")[:1]
@@ -341,7 +350,7 @@ def tag_value_refusal(regex: Regex) -> str | None:
     low, high = found
     refused = "every value would be refused"
     if low == high:
-        only = low.decode("utf-8", "replace")
+        only = _decoded(low)
         problems = tag_value_problems(only)
         if problems:
             return f"its only match is {only!r}, which AWS refuses ({problems[0]}): {refused}"

@@ -792,6 +792,8 @@ def test_a_naming_pattern_that_matches_a_name_aws_takes_loads(name, tail):
         ),
         ("x#", "its only match is 'x#', which AWS refuses (value may hold only"),
         ("\\n.*", "hold no U+000A (a control character)"),
+        # RE2 holds a lone surrogate as bytes that are no UTF-8: said as itself, not U+FFFD
+        ("^\\ud800$", "its only match is '\\ud800', which AWS refuses (value may hold only"),
     ],
 )
 def test_a_tag_pattern_whose_every_match_aws_refuses_is_refused(pattern, said):
