@@ -96,14 +96,18 @@ class AioClientBinding(ClientBinding):
         self, row: Operation, request: Any, **_: Any
     ) -> None:
         """``request-created``: the request as every ``before-call`` handler left it, held
-        against the judgement (`ClientBinding.to_hold`), the look-ups awaited."""
-        found = self.to_hold(row, request)
-        if found is not None:
+        against the judgement (`ClientBinding.to_hold`), the look-ups awaited, until it
+        holds still (another task may change it meanwhile: `ClientBinding.held_again`)."""
+        found, rounds = self.to_hold(row, request), 0
+        while found is not None:
             call, guard, (sent, swapped), check = found
+            read = request.data, request.url
             with ending_if_stopped(call):
                 changed = not wire.as_judged(sent, call.judged)
                 decided = await self.ahead(guard, row, sent) if changed else None
                 await off_loop(guard, check, self, row, call, sent, decided, swapped)
+            rounds += 1
+            found = self.held_again(row, request, read, rounds)
 
     async def after_call(  # type: ignore[override]
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import CONTEXT_KEY, GuardedCall, status_of, url_expires_in
-from .changes import lacking, mistyped, queried_url, swapped_request, unread_keys
+from .changes import kept_changing, lacking, mistyped, queried_url, swapped_request, unread_keys
 from .guard import Guard
 from .hooks import GUARDED_SET, hook_client, presigning, service_of, validates
 from .progress import (
@@ -43,6 +44,10 @@ from .validation import refuse_presign, refused
 Sent = tuple[dict[str, Any], Violation | None]
 """The judged parameters as a request carries them, and ``request.changed`` when it is no
 call of the operation judged (`ClientBinding.sent`)."""
+Hold = tuple[GuardedCall, Guard, Sent, Callable[..., None]] | None
+"""What ``request-created`` holds (`ClientBinding.to_hold`); None: nothing."""
+_MOST_HOLDS = 8
+"""How often ``request-created`` holds a request given another body or URL each time."""
 
 
 class ClientBinding:
@@ -137,16 +142,31 @@ class ClientBinding:
 
     def request_created(self, row: Operation, request: Any, **_: Any) -> None:
         """``request-created``: the request as every ``before-call`` handler left it, held
-        against the judgement before it is signed (`to_hold`)."""
-        found = self.to_hold(row, request)
-        if found is not None:
+        against the judgement before it is signed (`to_hold`), until it holds still."""
+        found, rounds = self.to_hold(row, request), 0
+        while found is not None:
             call, _guard, (sent, swapped), check = found
+            read = request.data, request.url
             with ending_if_stopped(call):
                 check(self, row, call, sent, None, swapped)
+            rounds += 1
+            found = self.held_again(row, request, read, rounds)
 
-    def to_hold(
-        self, row: Operation, request: Any
-    ) -> tuple[GuardedCall, Guard, Sent, Callable[..., None]] | None:
+    def held_again(self, row: Operation, request: Any, read: tuple[Any, Any], rounds: int) -> Hold:
+        """None when ``request`` still has the body and URL the guard read (``read``) and
+        held; else what to hold of it now (`to_hold`, as of a retry): another thread or task
+        holding the request gave it others while the guard wrote its record (an fsync, a
+        task's await), and botocore signs what it holds once the guard's handler returns.
+        Given others each time, `_MOST_HOLDS` times, it is refused (`changes.kept_changing`)."""
+        if request.data is read[0] and request.url == read[1]:
+            return None
+        found = self.to_hold(row, request)
+        if found is None or rounds < _MOST_HOLDS:
+            return found
+        call, guard, (sent, _), check = found
+        return call, guard, (sent, kept_changing(row, _MOST_HOLDS)), check
+
+    def to_hold(self, row: Operation, request: Any) -> Hold:
         """What ``request-created`` holds: the call (`held`), its guard, what the request
         sends, and the guard's check: `Guard.check_sent` for the first attempt (then the
         ``requested`` record), `Guard.hold` for a retry (botocore makes the request again)
@@ -293,7 +313,7 @@ class ClientBinding:
             found = current
         else:
             guard = self.guard()
-            if guard is None or context.get("is_presign_request"):
+            if guard is None:  # (no presign makes a request: botocore's mark is a handler's)
                 return None, None
             found = guard.unjudged(row)
             in_progress.set(found)  # botocore's after-call gets the context it made, not this
@@ -450,7 +470,7 @@ def binding_of(client: BaseClient, *, hook: bool = True) -> ClientBinding:
     time; without ``hook``, for a client whose `StandIns` hold the handlers' places."""
     binding = _bindings.get(client)
     if binding is None:
-        if inspect.iscoroutinefunction(type(client)._make_api_call):
+        if _is_async(client):
             from .aio import AioClientBinding  # only async applications need it
 
             binding = AioClientBinding(client, hook=hook)
@@ -458,3 +478,15 @@ def binding_of(client: BaseClient, *, hook: bool = True) -> ClientBinding:
             binding = ClientBinding(client, hook=hook)
         _bindings[client] = binding
     return binding
+
+
+def _is_async(client: BaseClient) -> bool:
+    """Whether ``client`` is aiobotocore's: of its base class (aiobotocore imported, as it
+    must be to have made one), not by its ``_make_api_call`` alone, which a tracer may have
+    wrapped in a plain function that returns the coroutine; else a client whose
+    ``_make_api_call`` is a coroutine function."""
+    module = sys.modules.get("aiobotocore.client")
+    base = getattr(module, "AioBaseClient", None)
+    if isinstance(base, type) and isinstance(client, base):
+        return True
+    return inspect.iscoroutinefunction(type(client)._make_api_call)

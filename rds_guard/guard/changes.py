@@ -91,6 +91,18 @@ def swapped_request(
     )
 
 
+def kept_changing(row: Operation, times: int) -> Violation:
+    """``request.changed`` for a request another thread or task gave another body or URL
+    each time the guard held it (``times``): what it will send cannot be judged."""
+    return Violation(
+        "request.changed",
+        "body",
+        None,
+        f"a call of {row.name} given another body or URL by another thread or task each of"
+        f" the {times} times rds_guard held it: what it would send cannot be judged",
+    )
+
+
 def lacking(row: Operation, service: str) -> Violation:
     """``request.changed`` for a request of a ``service`` client that another handler made
     into a call of ``row`` the guard judges for another service only (the endpoint the three

@@ -75,39 +75,38 @@ STAGES = (
 (of `rds_guard.guard.binding.ClientBinding`)."""
 
 
-CLAIM_EVENT = "provide-client-params"
-"""Where a presign made through the client's wrapper claims its own request context
-(`claim_presign`): botocore emits it before any ``before-parameter-build`` handler runs, so
-before a handler can make another call or presign."""
-
 presigning: contextvars.ContextVar[Any] = contextvars.ContextVar(
     "rds_guard_presigning", default=None
 )
 """The presign under way through the client's wrapper in this thread or task
-(`rds_guard.guard.progress.Presign`; here so that `claim_presign` needs nothing else)."""
+(`rds_guard.guard.progress.Presign`)."""
 
 
 presigns_built: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar(
     "rds_guard_presigns_built", default=()
 )
 """The contexts of the presigns a guarded client is building in this thread or task, each
-noted as botocore hands it to ``_emit_api_params``, before any handler runs: a handler
-registered first may take ``is_presign_request`` out of it, and a presign made with botocore's
-own function would pass for a call, which no request follows to be held (`_note_presign`)."""
+noted as botocore hands it to ``_emit_api_params``, before any handler runs: what makes a
+presign one, whatever a handler then puts in or takes out of its context (`_note_if_presign`)."""
 
 
-def _noted(args: tuple[Any, ...], kwargs: dict[str, Any]) -> contextvars.Token[Any] | None:
+def _note_if_presign(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> contextvars.Token[Any] | None:
     """Note the context of ``_emit_api_params(api_params, operation_model, context)`` in
-    `presigns_built` when botocore marked it a presign: the token to reset; else None."""
+    `presigns_built` when botocore marked it a presign (the first one met while a presign made
+    through the client's wrapper is unclaimed is that presign's: `claim_presign`): the token
+    to reset; else None."""
     context = kwargs["context"] if "context" in kwargs else args[2] if len(args) > 2 else None
     if not (isinstance(context, dict) and context.get("is_presign_request")):
         return None
+    claim_presign(context)
     return presigns_built.set((*presigns_built.get(), context))
 
 
-def _note_presign(emit: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def _noting(emit: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``emit`` (``_emit_api_params``) as called, a presign's context noted meanwhile."""
-    token = _noted(args, kwargs)
+    token = _note_if_presign(args, kwargs)
     try:
         return emit(*args, **kwargs)
     finally:
@@ -115,9 +114,9 @@ def _note_presign(emit: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             presigns_built.reset(token)
 
 
-async def _note_presign_async(emit: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """`_note_presign` for aiobotocore, whose ``_emit_api_params`` is a coroutine."""
-    token = _noted(args, kwargs)
+async def _noting_async(emit: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`_noting` for aiobotocore, whose ``_emit_api_params`` is a coroutine."""
+    token = _note_if_presign(args, kwargs)
     try:
         return await emit(*args, **kwargs)
     finally:
@@ -125,12 +124,12 @@ async def _note_presign_async(emit: Callable[..., Any], *args: Any, **kwargs: An
             presigns_built.reset(token)
 
 
-def claim_presign(context: dict[str, Any], **_: Any) -> None:
-    """``provide-client-params``: the first context met while a presign made through the
-    client's wrapper is under way is its own (botocore emits this event first of all, makes a
-    new context for each call and presign, and passes that very dict to every later handler;
-    a handler may replace the parameters, never the context, and may take the mark of a
-    presign out of it, which is why the mark is not asked for)."""
+def claim_presign(context: dict[str, Any]) -> None:
+    """The first presign's context met while a presign made through the client's wrapper is
+    under way is its own: claimed as botocore hands it to ``_emit_api_params``
+    (`_note_if_presign`), before any handler runs, so before one can make another presign.
+    botocore makes a new context for each call and presign, and passes that very dict on: a
+    handler may replace the parameters, never the context."""
     presigned = presigning.get()
     if presigned is not None and presigned.context is None:
         presigned.context = context
@@ -181,8 +180,6 @@ def hook_client(
     service = service_of(client)
     events, named = _registrar(client.meta.events)
     for name in GUARDED.get(service, ()):
-        claim = f"{CLAIM_EVENT}.{service}.{name}"
-        events.register_first(named(claim), claim_presign, unique_id=f"{HOOK_ID}:{claim}")
         for stage, method in STAGES:
             event = f"{stage}.{service}.{name}"
             events.register(named(event), handler_for(method, name), unique_id=f"{HOOK_ID}:{event}")
@@ -244,12 +241,12 @@ def _wrap_presign(client: Hooked, presign: Callable[..., Any]) -> None:
     def _emit_api_params(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(self, guarded):
             return self._emit_api_params(*args, **kwargs)
-        return _note_presign(super(guarded, self)._emit_api_params, *args, **kwargs)
+        return _noting(super(guarded, self)._emit_api_params, *args, **kwargs)
 
     async def _emit_api_params_async(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(self, guarded):
             return await self._emit_api_params(*args, **kwargs)
-        return await _note_presign_async(super(guarded, self)._emit_api_params, *args, **kwargs)
+        return await _noting_async(super(guarded, self)._emit_api_params, *args, **kwargs)
 
     namespace: dict[str, Any] = {
         "__module__": cls.__module__,

@@ -70,10 +70,10 @@ def presign_ending(past_the_wrapper: bool) -> Iterator[None]:
 def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:
     """A presign made without the client's ``generate_presigned_url`` (botocore's own
     function), also inside another presign's handlers (a context that is not the wrapper's):
-    its last ``before-parameter-build`` handler writes its record, the expiry unknown."""
-    if not context.get("is_presign_request") and not any(
-        built is context for built in presigns_built.get()
-    ):
+    its last ``before-parameter-build`` handler writes its record, the expiry unknown. Told by
+    its context as botocore handed it over (`hooks.presigns_built`), not by the mark in it
+    now: a handler may take the mark out of a presign's context, or put it in a call's."""
+    if not any(built is context for built in presigns_built.get()):
         return False
     presigned = _presign()
     return presigned is None or context is not presigned.context

@@ -74,7 +74,7 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
     known = GUARDED_BY_LOWER
     names = sorted({known[action] for action in said if action in known and action != called})
     guard = binding.guard() if names else None
-    if guard is None or request.context.get("is_presign_request"):
+    if guard is None:
         return None
     call = request.context.get(CONTEXT_KEY)
     if not (isinstance(call, GuardedCall) and call.made_from == operation and call.guard is guard):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiobotocore.client
 import aiobotocore.signers
 import pytest
 from aiobotocore.config import AioConfig
@@ -289,6 +290,35 @@ def test_a_presign_past_the_clients_wrapper_whose_mark_a_first_handler_takes_is_
 
     assert "Action=CreateDBClusterSnapshot" in run(work)
     assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("presigned", GOOD)]
+
+
+def test_a_client_whose_make_api_call_a_plain_function_wraps_is_still_awaited(
+    moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tracer wraps aiobotocore's ``_make_api_call`` in a plain function returning the
+    coroutine (callers still await): the client is aiobotocore's all the same, its look-ups
+    awaited. A compliant snapshot that takes its team tag from the cluster, the policy's
+    tag added, is sent with both (it was blocked as ``tags.inherit``: the sync hooks never
+    awaited the read)."""
+    make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
+    session = guarded_session(tmp_path, AUDITED)
+    original = aiobotocore.client.AioBaseClient._make_api_call
+
+    def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiobotocore.client.AioBaseClient, "_make_api_call", traced)
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+            )
+
+    run(work)
+    tags = snapshot_tags(moto_server.client("rds"), GOOD)
+    assert tags == {"team": "core", "managed-by": "rds-guard"}
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "created"]
 
 
 def test_a_client_that_does_not_validate_reads_nothing_for_a_call_of_the_wrong_types(
@@ -578,6 +608,99 @@ def test_a_body_another_task_edits_while_the_guard_awaits_is_sent_as_judged(
         ("requested", GOOD),
         ("created", GOOD),
     ]
+
+
+@pytest.mark.parametrize("given", ["another body", "another URL", "a harmless body"])
+def test_a_request_another_task_gives_another_body_while_the_guard_awaits_is_held_again(
+    moto_server: MotoServer, tmp_path: Path, given: str
+) -> None:
+    """A ``request-created`` handler put before the guard's keeps the request, and another
+    task gives it another body (a renamed snapshot, untagged) or URL (a query naming
+    another snapshot) while the guard writes the ``requested`` record in a thread (fsync on):
+    botocore signs what the request holds when the guard's handler returns, so the guard
+    holds the request again: blocked, nothing sent. A harmless change goes on, recorded."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED.replace("fsync = false", "fsync = true"))
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+
+            def keep_the_request(request: Any, **_: Any) -> None:
+                async def change() -> None:
+                    await asyncio.sleep(0)
+                    if given == "another URL":
+                        request.url += "?DBClusterSnapshotIdentifier=evil"
+                        return
+                    body = dict(request.data)
+                    if given == "another body":
+                        body["DBClusterSnapshotIdentifier"] = "evil"
+                        body = {k: v for k, v in body.items() if not k.startswith("Tags.")}
+                    request.data = body
+
+                asyncio.get_running_loop().create_task(change())
+
+            rds.meta.events.register_first(
+                "request-created.rds.CreateDBClusterSnapshot", keep_the_request
+            )
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+            )
+
+    moto_server.reset_counts()
+    if given == "a harmless body":
+        run(work)
+        assert (
+            moto_server.last_params("CreateDBClusterSnapshot")["DBClusterSnapshotIdentifier"]
+            == GOOD
+        )
+        assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "created"]
+        return
+    with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+        run(work)
+    assert "CreateDBClusterSnapshot" not in moto_server.actions()
+    # as for a retry blocked once the first attempt was recorded: no answer, the outcome
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "blocked", "unknown"]
+
+
+def test_a_request_given_another_compliant_body_at_every_hold_is_refused_in_the_end(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Another task renames the snapshot to another compliant name each time the guard
+    awaits: each is judged and goes on, so the guard would hold the request for ever; after
+    a few rounds it is refused as ``request.changed``, nothing sent."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED.replace("fsync = false", "fsync = true"))
+
+    finished = asyncio.Event()
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+
+            def keep_renaming(request: Any, **_: Any) -> None:
+                async def rename() -> None:
+                    day = 10
+                    while not finished.is_set():  # at every turn of the loop
+                        await asyncio.sleep(0)
+                        day = 10 if day == 28 else day + 1
+                        name = f"orders-manual-202611{day}"
+                        request.data = request.data | {"DBClusterSnapshotIdentifier": name}
+
+                asyncio.get_running_loop().create_task(rename())
+
+            rds.meta.events.register_first(
+                "request-created.rds.CreateDBClusterSnapshot", keep_renaming
+            )
+            try:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+                )
+            finally:
+                finished.set()
+
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation, match="given another body or URL"):
+        run(work)
+    assert "CreateDBClusterSnapshot" not in moto_server.actions()
 
 
 @pytest.mark.parametrize("mode", ["enforce", "warn"])

@@ -53,9 +53,9 @@ def test_a_guarded_clients_handlers_are_those_the_aliaser_would_have_placed(
         }
 
     guarded = len(hooks.GUARDED["rds"])
-    # each operation's four stages and its presign claim, the last handler, `every`'s three
-    assert ours(past) == ours(through) and len(ours(past)) == 5 * guarded + 1 + 3
-    for stage in [stage for stage, _ in hooks.STAGES] + [hooks.CLAIM_EVENT]:
+    # each operation's four stages, the last handler, `every`'s three
+    assert ours(past) == ours(through) and len(ours(past)) == 4 * guarded + 1 + 3
+    for stage in [stage for stage, _ in hooks.STAGES]:
         for name in hooks.GUARDED["rds"]:
             event = f"{stage}.rds.{name}"
             found = [

@@ -324,6 +324,101 @@ def test_a_presign_past_the_wrapper_whose_mark_a_first_handler_takes_is_still_ju
     assert len(audit_records(tmp_path)) == 1
 
 
+def test_a_presign_past_an_instance_wrapper_whose_mark_a_first_handler_takes_is_recorded(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``generate_presigned_url`` set on the client itself (wrapped where it is): the
+    client's class is the guard's all the same, and a presign made with botocore's own
+    function whose mark a first handler takes is recorded, not taken for a call."""
+    rds = moto_server.client("rds")
+    original = rds.generate_presigned_url
+    rds.generate_presigned_url = lambda *args, **kwargs: original(*args, **kwargs)
+    rds_guard.install(rds, policy=write_policy(tmp_path, AUDITED))
+    make_cluster(rds)
+
+    def take_the_mark(context: dict[str, Any], **_: Any) -> None:  # None: the params stay
+        context.pop("is_presign_request", None)
+
+    rds.meta.events.register_first(
+        "provide-client-params.rds.CreateDBClusterSnapshot", take_the_mark
+    )
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    assert botocore.signers.generate_presigned_url(rds, "create_db_cluster_snapshot", params)
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("presigned", GOOD)]
+
+
+def test_botocores_presign_mark_put_in_a_calls_context_makes_no_presign_of_it(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A handler puts botocore's ``is_presign_request`` in a call's context, then a
+    ``before-call`` one takes the guard's state out and renames the snapshot in the body: the
+    call was taken for a presign (a ``presigned`` record, no request held), and ``test2``
+    was sent. It is a call: held, judged as sent, blocked; no ``presigned`` record."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def rename(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context.pop(CONTEXT_KEY, None)
+        params["body"]["DBClusterSnapshotIdentifier"] = "test2"
+
+    events = rds.meta.events
+    events.register(
+        "before-parameter-build.rds.CreateDBClusterSnapshot",
+        lambda context, **_: context.update(is_presign_request=True),
+    )
+    events.register("before-call.rds.CreateDBClusterSnapshot", rename)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation, match="test2"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert "CreateDBClusterSnapshot" not in moto_server.actions()
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("blocked", "test2")]
+
+
+@pytest.mark.parametrize("inner", [GOOD[:-1] + "0", "weekly"])
+def test_a_presign_made_before_every_handler_of_the_wrappers_is_its_own(
+    moto_server: MotoServer, tmp_path: Path, inner: str
+) -> None:
+    """A session's handler registered first on ``provide-client-params`` (before any of the
+    guard's) presigns another snapshot with botocore's own function inside a presign made
+    with the client's method: the inner one was claimed as the wrapper's (its URL signed
+    with no record, the outer recorded twice). Each is judged and recorded on its own."""
+    session = boto3.Session(
+        region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    moto_server.attach(session)
+    urls: list[str] = []
+
+    def presign_another(**_: Any) -> None:
+        if urls:
+            return
+        urls.append("")
+        params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": inner}
+        urls.append(
+            botocore.signers.generate_presigned_url(
+                rds, "create_db_cluster_snapshot", {**params, "Tags": TEAM}
+            )
+        )
+
+    session.events.register_first(
+        "provide-client-params.rds.CreateDBClusterSnapshot", presign_another
+    )
+    rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    if inner == "weekly":
+        with pytest.raises(rds_guard.PolicyViolation, match="weekly"):
+            presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+        assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [
+            ("blocked", "weekly")
+        ]
+        return
+    presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+    records = [(r["event"], r["snapshot"], r["expires"] is None) for r in audit_records(tmp_path)]
+    assert records == [("presigned", inner, True), ("presigned", GOOD, False)]
+
+
 def assert_a_presign_signed_as_a_delete_gets_no_url(rds: Any, tmp_path: Path, deleted: str) -> None:
     """A before-sign handler makes a presigned create of `GOOD` a delete of ``deleted``: the
     guard reads the URL, which names another operation, returns none and records the call

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import logging
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,45 @@ def test_a_change_to_the_serialized_body_before_the_guard_is_caught(
         )
     assert [v.rule for v in caught.value.violations] == ["sharing.public", "request.changed"]
     assert moto_server.count("ModifyDBClusterSnapshotAttribute") == 0
+
+
+def test_a_request_given_another_body_while_its_record_is_written_is_held_again(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A handler put before the guard's keeps the request, and a logging handler of the
+    program's gives it another body (the snapshot renamed, untagged) while the guard writes
+    the ``requested`` record (as another thread could, while the record is fsynced): botocore
+    signs what the request holds once the guard's handler returns, so the guard holds it
+    again and blocks it."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    kept: list[Any] = []
+    rds.meta.events.register_first(
+        "request-created.rds.CreateDBClusterSnapshot", lambda request, **_: kept.append(request)
+    )
+
+    class Swap(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if len(kept) == 1:
+                body = {k: v for k, v in kept[0].data.items() if not k.startswith("Tags.")}
+                kept[0].data = body | {"DBClusterSnapshotIdentifier": f"evil{len(kept)}"}
+                kept.append(record)
+
+    swap, logger = Swap(), logging.getLogger("rds_guard")
+    level = logger.level
+    logger.addHandler(swap)
+    logger.setLevel(logging.INFO)  # the guard logs each call it records at INFO
+    moto_server.reset_counts()
+    try:
+        with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+            )
+    finally:
+        logger.removeHandler(swap)
+        logger.setLevel(level)
+    assert "CreateDBClusterSnapshot" not in moto_server.actions()
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "blocked", "unknown"]
 
 
 def test_an_unchanged_request_is_sent_as_judged(moto_server: MotoServer, tmp_path: Path) -> None:
