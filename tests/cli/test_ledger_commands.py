@@ -576,6 +576,16 @@ def test_checkpoint_needs_a_bucket_and_a_key(
     )
 
 
+def test_a_kms_key_no_key_can_be_named_so_is_bad_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    """As the policy's ``kms_key``: refused before anything is read or signed."""
+    words = ["audit", "checkpoint", "--ledger", LEDGER_URL, "--checkpoints", CHECKPOINTS]
+    assert_one_error_line(
+        run_main(capsys, *words, "--kms-key", "alias/\x1b[31m"),
+        "names no KMS key (an id, ARN or alias",
+        "\\x1b",
+    )
+
+
 def test_query_answers_for_one_snapshot_across_streams(
     initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -394,17 +394,17 @@ def write_checkpoint(
     the very bytes found there, and ``verify --checkpoints`` reports it by its signature
     alone, not as a break in the chain. Its heads vouch for nothing, so the streams are held
     to the newest checkpoint this store found signed (or wrote) below it, else read from
-    their first record: signing what a forger wrote would pin it. ``scan``: also every
-    stream the table holds (`LedgerTable.scanned_streams`), one no marker lists with a
-    finding (`UNLISTED`)."""
+    their first record: signing what a forger wrote would pin it. ``scan``: also the
+    streams no marker lists (`LedgerTable.streams_scanned`), each a finding (`UNLISTED`)."""
     key = store.key_arn()
     outcome = CheckpointOutcome()
+    unlisted = table.streams_scanned()[1] if scan else set()  # one scan for every attempt
     for attempt in range(attempts):
         if attempt or newest is None:
             newest = store.newest(key, table.name)
         findings = [] if newest is None or newest.problem is None else [newest.problem]
         base = None if newest is None else newest.base
-        heads = list(_heads(table, base, findings, scan))
+        heads = list(_heads(table, base, findings, unlisted))
         checkpoint = Checkpoint(
             number=1 if newest is None else newest.top.number + 1,
             prev=ZERO_HASH if newest is None else body_digest(newest.top.body),
@@ -426,12 +426,11 @@ def write_checkpoint(
 
 
 def _heads(
-    table: LedgerTable, previous: Checkpoint | None, findings: list[str], scan: bool
+    table: LedgerTable, previous: Checkpoint | None, findings: list[str], unlisted: set[str]
 ) -> Iterator[StreamHead]:
     """Each stream's head, or where ``previous`` had it when the stream is not consistent
-    with it (a finding says why); with ``scan``, of every stream the table holds too."""
+    with it (a finding says why); of the ``unlisted`` ones too, each a finding."""
     listed = set(table.streams())
-    unlisted = table.scanned_streams() - listed if scan else set()
     findings.extend(f"{stream}: {UNLISTED}" for stream in sorted(unlisted))
     held = set() if previous is None else {head.stream for head in previous.streams}
     for stream in sorted(listed | unlisted | held):

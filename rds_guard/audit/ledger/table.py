@@ -245,6 +245,21 @@ class LedgerTable:
                     found.add(name)
         return found
 
+    def streams_scanned(self) -> tuple[set[str], set[str]]:
+        """The streams the ``kind`` index lists, and those `scanned_streams` finds that no
+        marker lists: not in the index, their item at seq 0 no marker (read consistently: the
+        index may lag a marker just put). The table is scanned first: a host that starts
+        shipping meanwhile puts its marker before its first record, so its stream is listed
+        when the index is read after."""
+        scanned = self.scanned_streams()
+        listed = set(self.streams())
+        unlisted = {
+            stream
+            for stream in scanned - listed
+            if text(self.get(stream, 0) or {}, "kind") != STREAM_KIND
+        }
+        return listed, unlisted
+
     def forks(self, stream: str | None = None) -> list[Item]:
         """The forks recorded (of ``stream`` only, when given), each item read whole, in key
         order."""

@@ -138,17 +138,24 @@ def verify_ledger(
 
     ``history``: the checkpoints (`read_history`); their findings are reported, and every
     head they hold must still be in the ledger; a stream they list that the ledger lacks is
-    ``missing-stream``. ``scan``: walk every stream the table holds too
-    (`LedgerTable.scanned_streams`); one no marker lists is ``unlisted-stream`` (or, once a
-    checkpoint held it, ``checkpoint``). Raises `KeyRequired` when a stream is HMAC-keyed
+    ``missing-stream``. ``scan``: walk the streams no marker lists too
+    (`LedgerTable.streams_scanned`), each ``unlisted-stream`` (or, once a checkpoint held
+    it, ``checkpoint``). Raises `KeyRequired` when a stream is HMAC-keyed
     and no key is given.
     """
     findings = _Findings(max_findings)
     heads = history.heads if history is not None else {}
     # the index is read once: for the names to walk, and to find what it no longer lists
-    listed = set(table.streams()) if stream is None or history is not None else set()
-    scanned = table.scanned_streams() if scan and stream is None else set()
-    names = {stream} if stream is not None else listed | set(heads) | scanned
+    # (with a scan, after it); a stream a checkpoint held is not unlisted-stream: `_hidden`
+    # says what became of it
+    listed: set[str] = set()
+    unlisted: set[str] = set()
+    if scan and stream is None:
+        listed, unlisted = table.streams_scanned()
+        unlisted -= set(heads)
+    elif stream is None or history is not None:
+        listed = set(table.streams())
+    names = {stream} if stream is not None else listed | set(heads) | unlisted
     total = _total(table, names) if progress is not None else None
     counter = [0]
 
@@ -164,7 +171,6 @@ def verify_ledger(
     if stream is None:
         for finding in _one_log_twice(summaries):
             findings.add(finding)
-    unlisted = scanned - listed - set(heads)  # one a checkpoint held: `_hidden` says it
     for summary in (summary for summary in summaries if summary.stream in unlisted):
         detail = f"{summary.stream}: {UNLISTED}"
         findings.add(LedgerFinding(summary.seq, "unlisted-stream", detail, summary.stream))

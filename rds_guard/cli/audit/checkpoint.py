@@ -11,7 +11,7 @@ import json
 from rds_guard.audit.ledger.checkpoints import Checkpoint, write_checkpoint
 
 from ..common import UsageError, add_policy, print_json, print_lines
-from ..ledger.options import add_checkpoints, add_ledger, add_scan, ledger_from
+from ..ledger.options import add_checkpoints, add_ledger, add_scan, kms_key_arg, ledger_from
 
 HELP = """Write the next signed checkpoint of the fleet ledger to S3.
 
@@ -32,7 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_ledger(parser)
     add_checkpoints(parser)
     parser.add_argument(
-        "--kms-key", metavar="KEY", help="the asymmetric KMS key that signs (id, ARN or alias)"
+        "--kms-key",
+        type=kms_key_arg,
+        metavar="KEY",
+        help="the asymmetric KMS key that signs (id, ARN or alias)",
     )
     add_scan(parser)
     parser.add_argument("--json", action="store_true", help="print the checkpoint as JSON")

@@ -188,6 +188,31 @@ def test_verify_with_a_scan_reports_a_stream_no_marker_lists(
     assert [f.reason for f in verify_ledger(table, scan=True).findings] == ["fork"]
 
 
+def test_a_host_that_starts_shipping_while_the_table_is_scanned_is_no_finding(
+    table: LedgerTable, store: CheckpointStore, tmp_path: Path
+) -> None:
+    """A new host ships its first records (its marker first) as the scan starts: the scan
+    sees its stream, which the index lists when read after it. Neither the checkpoint nor
+    verify calls it kept out of the index (it was once: read before the scan)."""
+    logs = [tmp_path / f"{name}.jsonl" for name in ("a", "b", "c")]
+    write_log(logs[0], 2)
+    ship(logs[0], table)
+    for path in logs[1:]:
+        write_log(path, 2, note=path.stem)
+    waiting = list(logs[1:])
+
+    def a_host_ships(**_: object) -> None:
+        if waiting:
+            ship(waiting.pop(0), table)
+
+    table.clients.dynamodb.meta.events.register("before-call.dynamodb.Scan", a_host_ships)
+    outcome = write_checkpoint(table, store, scan=True)
+    assert outcome.checkpoint is not None and outcome.findings == []
+    assert len(outcome.checkpoint.streams) == 2
+    result = verify_ledger(table, scan=True)
+    assert (result.findings, len(result.streams)) == ((), 3)
+
+
 def test_a_fork_overwritten_after_a_checkpoint_is_found_by_verify_and_the_next_checkpoint(
     table: LedgerTable, store: CheckpointStore, tmp_path: Path
 ) -> None:

@@ -17,7 +17,9 @@ from ledger_helpers import BUCKET, REGION, ship, write_log
 
 from rds_guard.audit.ledger import Clients, LedgerTable
 from rds_guard.audit.ledger.checkpoints import CheckpointStore, name_of, write_checkpoint
+from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.items import TABLE_SCHEMA
+from rds_guard.audit.ledger.verify import verify_ledger
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "examples" / "ledger.yaml"
 
@@ -156,8 +158,32 @@ def test_the_checkpointer_policy_grants_every_request_a_checkpointer_makes(
     for client in (clients.s3, clients.kms, clients.dynamodb):
         client.meta.events.register("before-parameter-build", note)
     outcome = write_checkpoint(
-        LedgerTable(clients, table.name), CheckpointStore(clients, store.location, store.kms_key)
+        LedgerTable(clients, table.name),
+        CheckpointStore(clients, store.location, store.kms_key),
+        scan=True,
     )
     assert outcome.checkpoint is not None and outcome.checkpoint.number == 3
-    assert {"s3:ListBucketVersions", "s3:GetObjectVersion", "kms:Sign"} <= sent
+    assert {"s3:ListBucketVersions", "s3:GetObjectVersion", "kms:Sign", "dynamodb:Scan"} <= sent
     assert sorted(sent - _granted(resources, "CheckpointerPolicy")) == []
+
+
+def test_the_auditor_policy_grants_every_request_a_scanning_verify_makes(
+    resources: dict[str, Any], table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """``audit verify --ledger --checkpoints --scan``: its requests against the auditor's
+    actions (moto checks no permission)."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    clients = Clients(REGION)
+    sent: set[str] = set()
+
+    def note(model: Any, params: dict[str, Any], **_: Any) -> None:
+        sent.add(_iam_action(model.service_model.signing_name, model.name, params))
+
+    for client in (clients.s3, clients.kms, clients.dynamodb):
+        client.meta.events.register("before-parameter-build", note)
+    history = read_history(CheckpointStore(clients, store.location, store.kms_key))
+    result = verify_ledger(LedgerTable(clients, table.name), history=history, scan=True)
+    assert result.ok and "dynamodb:Scan" in sent
+    assert sorted(sent - _granted(resources, "AuditorPolicy")) == []
