@@ -44,40 +44,58 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="guard every test, not only those that request the rds_guard_policy fixture",
     )
     parser.addini(
-        INI, "policy file for the rds_guard_policy fixture, relative to the rootdir", default=""
+        INI, "policy file for the rds_guard_policy fixture, relative to the rootdir", default=None
     )
     parser.addini(AUTOUSE_INI, "guard every test (as --rds-guard-all)", type="bool", default=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Refuse an empty ``--rds-guard-policy`` (``--rds-guard-policy="$POLICY"`` with the
-    variable unset): the fixture would quietly judge by another policy, found as `install`
-    finds one."""
-    if config.getoption("rds_guard_policy") == "":
+    """Refuse an empty ``--rds-guard-policy`` or ini key (``--rds-guard-policy="$POLICY"``,
+    ``-o rds_guard_policy=$POLICY`` with the variable unset): the fixture would quietly judge
+    by another policy, found as `install` finds one. With ``--rds-guard-all`` (or
+    ``rds_guard_autouse``), every test uses the guard (`_EveryTest`)."""
+    given = config.getoption("rds_guard_policy")
+    configured = config.getini(INI)
+    if given == "" or (given is None and configured is not None and not configured.strip()):
+        where = OPTION if given == "" else f"The ini key {INI}"
         raise pytest.UsageError(
-            f"{OPTION} is empty: name a policy file, or leave the option out to use the ini"
-            " key, $RDS_GUARD_POLICY or ./rds_guard.toml"
+            f"{where} is empty: name a policy file, or leave it out to use"
+            f" {'the ini key, ' if given == '' else ''}$RDS_GUARD_POLICY or ./rds_guard.toml"
         )
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With ``--rds-guard-all`` (or ``rds_guard_autouse``), every test uses the guard."""
     if config.getoption("rds_guard_all") or config.getini(AUTOUSE_INI):
-        for item in items:
-            fixturenames = getattr(item, "fixturenames", None)
-            if isinstance(fixturenames, list) and "rds_guard_policy" not in fixturenames:
-                fixturenames.insert(0, "rds_guard_policy")
+        config.pluginmanager.register(_EveryTest(), "rds_guard_every_test")
 
 
-def policy_path(config: pytest.Config) -> Path | None:
-    """The policy file the option or the ini key names, or None: look as `install` looks."""
+class _EveryTest:
+    """``--rds-guard-all``: the guard as an autouse fixture, which pytest sets up after the
+    fixtures of a wider scope than the test's (as for a test that asks for it: a client one
+    makes predates every test's guard, whichever test runs first) and before the test's own."""
+
+    @pytest.fixture(autouse=True)
+    def _rds_guard_every_test(self, rds_guard_policy: Guard) -> Guard:
+        return rds_guard_policy
+
+
+def policy_path(config: pytest.Config) -> Path:
+    """The policy file the option or the ini key names, else the one `install` would find
+    ($RDS_GUARD_POLICY, ./rds_guard.toml) from where pytest starts, not from where a test has
+    moved to. Raises `PolicyError` when there is none."""
+    from .core.policy import POLICY_ENV, PolicyError, find_policy_path
+
     given = config.getoption("rds_guard_policy")
     if given:
         return config.invocation_params.dir / str(given)
     configured = config.getini(INI)
     if configured:
         return config.rootpath / str(configured)
-    return None
+    start = config.invocation_params.dir
+    found = find_policy_path(start)
+    if found is None:
+        raise PolicyError(
+            f"no policy given: no {OPTION}, no ini key {INI}, {POLICY_ENV} is not set and"
+            f" there is no rds_guard.toml in {start}, where pytest started"
+        )
+    return Path(found)
 
 
 class _AuditReader:
@@ -181,6 +199,13 @@ def rds_guard_audit(
     request: pytest.FixtureRequest, rds_guard_policy: Guard
 ) -> Callable[[], list[dict[str, Any]]]:
     """A callable returning the audit records the ``rds_guard_policy`` guard wrote during this
-    test, from its install on (dicts, in order), read back from its audit log."""
+    test, from its install on (dicts, in order), read back from its audit log. A policy
+    whose audit log is off is a setup error: the records would always be none."""
+    if rds_guard_policy.audit is None:
+        pytest.fail(
+            "rds_guard_audit: the policy's audit log is off ([audit] enabled = false): there"
+            " are no records to read",
+            pytrace=False,
+        )
     reader: _AuditReader = request.node.stash[_READER]
     return reader.records

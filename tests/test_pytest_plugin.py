@@ -175,12 +175,58 @@ def test_an_empty_option_is_a_usage_error_not_another_policy(
     result.stderr.fnmatch_lines(["*--rds-guard-policy is empty: name a policy file*"])
 
 
+@pytest.mark.parametrize("where", ["-o", "ini file"])
+def test_an_empty_ini_key_is_a_usage_error_not_another_policy(
+    pytester: pytest.Pytester, policy_dir: Path, where: str
+) -> None:
+    """``-o rds_guard_policy=$POLICY`` with the variable unset (or the key left empty in
+    the ini file) stops the run, where it judged by ./rds_guard.toml in warn mode."""
+    write_policy(pytester.path, EXAMPLE, mode="warn")
+    pytester.makepyfile(test_backups=BACKUPS)
+    if where == "-o":
+        pytester.makeini("[pytest]\nrds_guard_policy = policies/snapshots.toml\n")
+        result = pytester.runpytest("-o", "rds_guard_policy=")
+    else:
+        pytester.makeini("[pytest]\nrds_guard_policy =\n")
+        result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*The ini key rds_guard_policy is empty: name a policy file*"])
+
+
+@pytest.mark.parametrize("how", ["environment", "./rds_guard.toml"])
+def test_a_policy_found_as_install_finds_it_is_found_from_where_pytest_starts(
+    pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """$RDS_GUARD_POLICY given relative, or ./rds_guard.toml, is found from where pytest
+    starts, as the option is: a test that moves elsewhere first (an autouse ``chdir``) was
+    judged by the policy it found there (warn mode), or by none."""
+    if how == "environment":
+        monkeypatch.setenv("RDS_GUARD_POLICY", "policies/snapshots.toml")
+    else:
+        write_policy(pytester.path, EXAMPLE)
+    elsewhere = pytester.path / "elsewhere"
+    write_policy(elsewhere, EXAMPLE, mode="warn")
+    pytester.makeconftest(
+        f"""
+import pytest
+
+@pytest.fixture(autouse=True)
+def _moved(monkeypatch):
+    monkeypatch.chdir({str(elsewhere)!r})
+"""
+    )
+    pytester.makepyfile(test_backups=BACKUPS)
+    assert_noncompliant_failed_with_policy_violation(pytester.runpytest())
+
+
 def test_no_policy_anywhere_is_a_setup_error(pytester: pytest.Pytester) -> None:
     """Nothing names a policy: the tests using the fixture error at setup, in one line."""
     pytester.makepyfile(test_backups=BACKUPS)
     result = pytester.runpytest()
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*rds_guard_policy: *no policy given*"])
+    result.stdout.fnmatch_lines(
+        [f"*rds_guard_policy: *no policy given*no rds_guard.toml in {pytester.path}, where*"]
+    )
 
 
 def test_module_level_client_is_not_guarded_but_one_made_in_the_test_is(
@@ -447,6 +493,66 @@ def test_every_test_can_be_guarded_without_asking(
     result.stdout.fnmatch_lines(["*PolicyViolation*", "*[[]identifier.pattern[]]*"])
 
 
+def test_every_test_is_guarded_alike_whatever_the_scope_of_its_fixtures(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """--rds-guard-all: a client made by a module-scoped fixture predates every test's
+    guard, as when each test asks for the fixture (docs/integrations.md): the first test's
+    guard reached it, the second's did not, so whether a test was guarded hung on which ran
+    first. Each test made with a function-scoped client is guarded."""
+    pytester.makepyfile(
+        test_scopes=HELPERS
+        + """
+
+@pytest.fixture(scope="module")
+def shared():
+    with mock_aws():
+        rds = boto3.client("rds", region_name="us-east-1")
+        make_cluster(rds)
+        yield rds
+
+
+@pytest.mark.parametrize("run", ["1", "2"])
+def test_a_client_of_a_wider_scope(shared, run):
+    # made before any test's guard: not reached, in either run
+    shared.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="nightly" + run
+    )
+""",
+        test_own=HELPERS
+        + """
+
+@pytest.mark.parametrize("run", [1, 2])
+@mock_aws
+def test_a_client_of_the_test(run):
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    with pytest.raises(rds_guard.PolicyViolation):
+        noncompliant(rds)
+""",
+    )
+    pytester.makeini("[pytest]\nrds_guard_policy = policies/snapshots.toml\n")
+    pytester.runpytest("--rds-guard-all").assert_outcomes(passed=4)
+    alone = pytester.runpytest(
+        "--rds-guard-all", "test_scopes.py::test_a_client_of_a_wider_scope[2]"
+    )
+    alone.assert_outcomes(passed=1)
+
+
+def test_the_audit_callable_of_a_policy_whose_log_is_off_is_a_setup_error(
+    pytester: pytest.Pytester,
+) -> None:
+    """With ``[audit] enabled = false`` the records would always be none, and an
+    ``assert rds_guard_audit() == []`` would hold for nothing: one line at setup."""
+    write_policy(pytester.path, EXAMPLE.replace("[audit]\n", "[audit]\nenabled = false\n"))
+    pytester.makepyfile(
+        test_off="def test_records(rds_guard_audit):\n    assert rds_guard_audit() == []\n"
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*rds_guard_audit: the policy's audit log is off*"])
+
+
 @pytest.mark.parametrize("off", ["autoload off", "-p no:rds_guard"])
 def test_a_suite_that_requires_the_plugin_fails_when_it_is_turned_off(
     pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch, off: str
@@ -480,7 +586,10 @@ def test_a_broken_policy_is_one_line_without_a_chained_traceback(
     pytester.makepyfile(test_unasked=UNASKED)
     result = pytester.runpytest("--rds-guard-all")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*rds_guard_policy: rds_guard.toml:2: invalid TOML*"])
+    # found from where pytest started: named so
+    result.stdout.fnmatch_lines(
+        [f"*rds_guard_policy: {pytester.path}/rds_guard.toml:2: invalid TOML*"]
+    )
     assert "During handling of the above exception" not in result.stdout.str()
     assert "Traceback" not in result.stdout.str()
 

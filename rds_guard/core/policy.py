@@ -396,9 +396,10 @@ def audit_path_of(
     return policy.audit.path, None
 
 
-def find_policy_path() -> str | None:
+def find_policy_path(base: str | os.PathLike[str] | None = None) -> str | None:
     """The policy file to use when none is named: $RDS_GUARD_POLICY, else ./rds_guard.toml,
-    else None. The path is returned as written (messages and `Policy.source` show it so).
+    else None, relative to ``base`` (None: the working directory). The path is returned as
+    written, under ``base`` when given (messages and `Policy.source` show it so).
 
     $RDS_GUARD_POLICY set but naming no regular file is a `PolicyError`, not a fallback. A
     ./rds_guard.toml that is there but no regular file (a directory, a FIFO, a symlink to
@@ -407,12 +408,14 @@ def find_policy_path() -> str | None:
     """
     named = os.environ.get(POLICY_ENV)
     if named is not None:
-        if not os.path.isfile(named):  # False on any error (pathlib's raises some)
+        path = os.path.join(base, named) if base is not None and named else named
+        if not os.path.isfile(path):  # False on any error (pathlib's raises some)
             raise PolicyError(
-                f"{POLICY_ENV} names {named!r}, which is not a readable file ({_what_is_at(named)})"
+                f"{POLICY_ENV} names {named!r}, which is not a readable file ({_what_is_at(path)})"
             )
-        return named
-    return DEFAULT_POLICY_FILE if os.path.lexists(DEFAULT_POLICY_FILE) else None
+        return path
+    path = DEFAULT_POLICY_FILE if base is None else os.path.join(base, DEFAULT_POLICY_FILE)
+    return path if os.path.lexists(path) else None
 
 
 def _what_is_at(path: str) -> str:
