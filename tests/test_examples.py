@@ -193,7 +193,7 @@ def test_my_backups_example_passes_with_the_example_policy(pytester: pytest.Pyte
 def test_my_backups_example_fails_without_the_guard(pytester: pytest.Pytester) -> None:
     """The same file under a lenient policy: the naming test fails, so it really checks."""
     pytester.makepyfile(test_my_backups=(EXAMPLES / "test_my_backups.py").read_text())
-    write_policy(pytester.path, "version = 1\n[audit]\nenabled = false\n", name="lenient.toml")
+    write_policy(pytester.path, "version = 1\n", name="lenient.toml")
     result = pytester.runpytest("--rds-guard-policy", "lenient.toml")
     result.assert_outcomes(failed=2)
 

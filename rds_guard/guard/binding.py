@@ -313,7 +313,7 @@ class ClientBinding:
             found = current
         else:
             guard = self.guard()
-            if guard is None:  # (no presign makes a request: botocore's mark is a handler's)
+            if guard is None:
                 return None, None
             found = guard.unjudged(row)
             in_progress.set(found)  # botocore's after-call gets the context it made, not this
