@@ -404,6 +404,38 @@ def _as_sent(value: Any) -> Any:
     return value
 
 
+def flat_items(data: Any) -> tuple[tuple[str, Any, type], ...] | None:
+    """A flat body's items in order, each with its value's exact type (`_flat`), so that two
+    compare equal only when they send the same (``1`` and ``True`` are equal numbers, sent
+    apart); None for any other body."""
+    if type(data) is dict and _flat(data):
+        return tuple((key, value, type(value)) for key, value in dict.items(data))
+    return None
+
+
+Read = tuple[object, tuple[tuple[str, Any, type], ...] | None, object]
+"""What the guard read of a request (`as_read`)."""
+
+
+def as_read(request: Any) -> Read:
+    """What the guard reads of a request, to tell whether it still holds it (`still_read`):
+    its body, and a flat one's items (an edit in place changes them), and its URL."""
+    return request.data, flat_items(request.data), request.url
+
+
+def still_read(request: Any, read: Read) -> bool:
+    """Whether ``request`` holds what `as_read` read of it: the same body, its items as they
+    were (exact types: an item whose own ``__eq__`` says anything is no flat item), and the
+    same URL, or an exact string equal to it."""
+    data, items, url = read
+    now = request.url
+    return (
+        request.data is data
+        and flat_items(data) == items
+        and (now is url or (type(now) is str and type(url) is str and now == url))
+    )
+
+
 def _flat(body: dict[Any, Any]) -> bool:
     """Whether each key of ``body`` is an exact string and each value an exact string or
     number, as botocore makes them: any other value is sent as its own ``__str__`` says, or

@@ -502,9 +502,9 @@ def test_the_plugin_imports_nothing_of_the_guard_until_a_guarded_operation(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """Every `aws` command imports the plugin: an sts client leaves the guard unimported, rds
-    clients and an rds describe bring only `rds_guard.guard.hooks`; the first guarded operation
-    brings the guard, which judges it; a client made later is guarded by the guard's own hook,
-    with the same handlers as the clients that had stand-ins."""
+    clients and an rds describe bring only `rds_guard.guard.hooks` (and its `wrappers`); the
+    first guarded operation brings the guard, which judges it; a client made later is guarded
+    by the guard's own hook, with the same handlers as the clients that had stand-ins."""
     make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS)
     policy = write_policy(tmp_path, EXAMPLE)
     code = (
@@ -545,7 +545,8 @@ def test_the_plugin_imports_nothing_of_the_guard_until_a_guarded_operation(
     after_sts, after_describe, on_second, on_later_and_first, counts = result.stdout.splitlines()
     assert after_sts == "['rds_guard', 'rds_guard.awscli']"
     assert after_describe == (
-        "['rds_guard', 'rds_guard.awscli', 'rds_guard.guard', 'rds_guard.guard.hooks']"
+        "['rds_guard', 'rds_guard.awscli', 'rds_guard.guard', 'rds_guard.guard.hooks',"
+        " 'rds_guard.guard.wrappers']"
     )
     assert on_second == "identifier.pattern True"
     assert on_later_and_first == "identifier.pattern identifier.pattern"

@@ -63,14 +63,16 @@ def test_the_guard_package_s_names_resolve_to_their_homes() -> None:
 
 
 def test_the_guard_s_hooks_import_nothing_more() -> None:
-    """What the AWS CLI plugin's stand-ins cost every rds command: `hooks` alone, not even
-    the operations table."""
+    """What the AWS CLI plugin's stand-ins cost every rds command: `hooks` and the method
+    wrappers it puts on a client, not even the operations table."""
     code = (
         "import sys, rds_guard.guard.hooks\n"
         "print(sorted(m for m in sys.modules if m.startswith('rds_guard')))\n"
     )
     printed = _printed(code)
-    assert printed[0] == "['rds_guard', 'rds_guard.guard', 'rds_guard.guard.hooks']"
+    assert printed[0] == (
+        "['rds_guard', 'rds_guard.guard', 'rds_guard.guard.hooks', 'rds_guard.guard.wrappers']"
+    )
 
 
 def test_importing_the_package_alone_loads_no_guard() -> None:

@@ -24,10 +24,10 @@ from ..core.rules import Violation
 from ..records import status_of, url_expires_in
 from .binding import ClientBinding
 from .guard import Guard, LookupFailed
-from .hooks import presigning
 from .progress import ending_if_stopped, in_progress, keep, presign_ending
 from .reads import CallReads, Incomplete, Needed
 from .validation import refuse_presign
+from .wrappers import presigning
 
 T = TypeVar("T")
 
@@ -101,7 +101,7 @@ class AioClientBinding(ClientBinding):
         found, rounds = self.to_hold(row, request), 0
         while found is not None:
             call, guard, (sent, swapped), check = found
-            read = request.data, request.url
+            read = wire.as_read(request)
             with ending_if_stopped(call):
                 changed = not wire.as_judged(sent, call.judged)
                 decided = await self.ahead(guard, row, sent) if changed else None

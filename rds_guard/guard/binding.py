@@ -26,7 +26,7 @@ from ..core.rules import Violation
 from ..records import CONTEXT_KEY, GuardedCall, status_of, url_expires_in
 from .changes import kept_changing, lacking, mistyped, queried_url, swapped_request, unread_keys
 from .guard import Guard
-from .hooks import GUARDED_SET, hook_client, presigning, service_of, validates
+from .hooks import GUARDED_SET, hook_client, service_of, validates
 from .progress import (
     Presign,
     ending_if_stopped,
@@ -40,6 +40,7 @@ from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
 from .turned import turned_handler
 from .validation import refuse_presign, refused
+from .wrappers import presigning
 
 Sent = tuple[dict[str, Any], Violation | None]
 """The judged parameters as a request carries them, and ``request.changed`` when it is no
@@ -146,19 +147,21 @@ class ClientBinding:
         found, rounds = self.to_hold(row, request), 0
         while found is not None:
             call, _guard, (sent, swapped), check = found
-            read = request.data, request.url
+            read = wire.as_read(request)
             with ending_if_stopped(call):
                 check(self, row, call, sent, None, swapped)
             rounds += 1
             found = self.held_again(row, request, read, rounds)
 
-    def held_again(self, row: Operation, request: Any, read: tuple[Any, Any], rounds: int) -> Hold:
-        """None when ``request`` still has the body and URL the guard read (``read``) and
-        held; else what to hold of it now (`to_hold`, as of a retry): another thread or task
-        holding the request gave it others while the guard wrote its record (an fsync, a
-        task's await), and botocore signs what it holds once the guard's handler returns.
-        Given others each time, `_MOST_HOLDS` times, it is refused (`changes.kept_changing`)."""
-        if request.data is read[0] and request.url == read[1]:
+    def held_again(self, row: Operation, request: Any, read: wire.Read, rounds: int) -> Hold:
+        """None when ``request`` still holds what the guard read of it (``read``:
+        `wire.as_read`)
+        and held; else what to hold of it now (`to_hold`, as of a retry): another thread or
+        task holding the request changed its body or URL while the guard wrote its record
+        (an fsync, a task's await), and botocore signs what it holds once the guard's handler
+        returns. Changed each time, the `_MOST_HOLDS`-th hold refuses it (enforce; warn:
+        warns once, and the request goes as it stands: `changes.kept_changing`)."""
+        if rounds > _MOST_HOLDS or wire.still_read(request, read):
             return None
         found = self.to_hold(row, request)
         if found is None or rounds < _MOST_HOLDS:

@@ -11,12 +11,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 from ..records import CONTEXT_KEY, GuardedCall
-from .hooks import presigning, presigns_built
+from .wrappers import presigning, presigns_built
 
 
 class Presign:
     """A presign made through the client's wrapper of an operation the guard judges: its
-    request ``context``, claimed before any of its handlers runs (`hooks.claim_presign`),
+    request ``context``, claimed before any of its handlers runs (`wrappers.claim_presign`),
     and the ``call`` judged for it (no event carries a presign's expiry, so the wrapped
     ``generate_presigned_url`` takes its call from here). A presign made inside its handlers
     with botocore's own function has a context of its own: it is a presign past the wrapper,
@@ -30,7 +30,7 @@ class Presign:
 
 
 def _presign() -> Presign | None:
-    """The presign under way through the client's wrapper (`hooks.presigning`)."""
+    """The presign under way through the client's wrapper (`wrappers.presigning`)."""
     return cast(Presign | None, presigning.get())
 
 
@@ -71,7 +71,7 @@ def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:
     """A presign made without the client's ``generate_presigned_url`` (botocore's own
     function), also inside another presign's handlers (a context that is not the wrapper's):
     its last ``before-parameter-build`` handler writes its record, the expiry unknown. Told by
-    its context as botocore handed it over (`hooks.presigns_built`), not by the mark in it
+    its context as botocore handed it over (`wrappers.presigns_built`), not by the mark in it
     now: a handler may take the mark out of a presign's context, or put it in a call's."""
     if not any(built is context for built in presigns_built.get()):
         return False

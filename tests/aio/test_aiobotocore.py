@@ -610,7 +610,9 @@ def test_a_body_another_task_edits_while_the_guard_awaits_is_sent_as_judged(
     ]
 
 
-@pytest.mark.parametrize("given", ["another body", "another URL", "a harmless body"])
+@pytest.mark.parametrize(
+    "given", ["another body", "the body edited in place", "another URL", "a harmless body"]
+)
 def test_a_request_another_task_gives_another_body_while_the_guard_awaits_is_held_again(
     moto_server: MotoServer, tmp_path: Path, given: str
 ) -> None:
@@ -631,10 +633,11 @@ def test_a_request_another_task_gives_another_body_while_the_guard_awaits_is_hel
                     if given == "another URL":
                         request.url += "?DBClusterSnapshotIdentifier=evil"
                         return
-                    body = dict(request.data)
-                    if given == "another body":
+                    body = request.data if given.endswith("in place") else dict(request.data)
+                    if given != "a harmless body":
                         body["DBClusterSnapshotIdentifier"] = "evil"
-                        body = {k: v for k, v in body.items() if not k.startswith("Tags.")}
+                        for key in [key for key in body if key.startswith("Tags.")]:
+                            del body[key]
                     request.data = body
 
                 asyncio.get_running_loop().create_task(change())
@@ -662,14 +665,17 @@ def test_a_request_another_task_gives_another_body_while_the_guard_awaits_is_hel
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "blocked", "unknown"]
 
 
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
 def test_a_request_given_another_compliant_body_at_every_hold_is_refused_in_the_end(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, mode: str
 ) -> None:
     """Another task renames the snapshot to another compliant name each time the guard
     awaits: each is judged and goes on, so the guard would hold the request for ever; after
-    a few rounds it is refused as ``request.changed``, nothing sent."""
+    a few rounds it is refused as ``request.changed``, nothing sent. In warn mode it is
+    warned about once, and sent as it then stands."""
     make_cluster(moto_server.client("rds"))
-    session = guarded_session(tmp_path, AUDITED.replace("fsync = false", "fsync = true"))
+    policy = AUDITED.replace("fsync = false", "fsync = true")
+    session = guarded_session(tmp_path, policy.replace('"enforce"', f'"{mode}"'))
 
     finished = asyncio.Event()
 
@@ -698,6 +704,13 @@ def test_a_request_given_another_compliant_body_at_every_hold_is_refused_in_the_
                 finished.set()
 
     moto_server.reset_counts()
+    if mode == "warn":
+        run(work)
+        assert moto_server.actions() == ["CreateDBClusterSnapshot"]
+        (*_, last) = audit_records(tmp_path)
+        rules = [(v["rule"], v["field"]) for v in last["violations"]]
+        assert rules.count(("request.changed", "body")) == 1, rules
+        return
     with pytest.raises(rds_guard.PolicyViolation, match="given another body or URL"):
         run(work)
     assert "CreateDBClusterSnapshot" not in moto_server.actions()

@@ -347,6 +347,38 @@ def test_a_presign_past_an_instance_wrapper_whose_mark_a_first_handler_takes_is_
     assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("presigned", GOOD)]
 
 
+@pytest.mark.parametrize("how", ["the client's method", "botocore's function"])
+def test_a_client_with_its_own_emit_api_params_still_has_its_presigns_judged(
+    moto_server: MotoServer, tmp_path: Path, how: str
+) -> None:
+    """A tracer set ``_emit_api_params`` on the client itself before the install (it
+    shadows the guard's class): each presign is still noted, so it is recorded, and one a
+    later handler renames is blocked (both were signed with no record)."""
+    rds = moto_server.client("rds")
+    traced = rds._emit_api_params
+    rds._emit_api_params = lambda *args, **kwargs: traced(*args, **kwargs)
+    rds_guard.install(rds, policy=write_policy(tmp_path, AUDITED))
+    make_cluster(rds)
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+
+    def sign() -> str:
+        if how == "the client's method":
+            return presign(rds, **params)
+        return str(
+            botocore.signers.generate_presigned_url(rds, "create_db_cluster_snapshot", params)
+        )
+
+    assert sign()
+    rds.meta.events.register(
+        "before-parameter-build.rds.CreateDBClusterSnapshot",
+        lambda params, **_: params.update(DBClusterSnapshotIdentifier="test2"),
+    )
+    with pytest.raises(rds_guard.PolicyViolation, match="test2"):
+        sign()
+    records = [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)]
+    assert records == [("presigned", GOOD), ("blocked", "test2")]
+
+
 def test_botocores_presign_mark_put_in_a_calls_context_makes_no_presign_of_it(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
@@ -612,7 +644,7 @@ def test_a_client_hooked_twice_leaves_nothing_behind(tmp_path: Path) -> None:
     again: the second wrapper wraps the first. Once the clients are dropped, nothing holds
     either wrapper's class (a cache of signatures kept the first one, and all it held)."""
     from rds_guard.awscli import awscli_initialize
-    from rds_guard.guard import hooks
+    from rds_guard.guard import wrappers
 
     session = botocore.session.get_session()
     awscli_initialize(session.get_component("event_emitter"))
@@ -627,7 +659,7 @@ def test_a_client_hooked_twice_leaves_nothing_behind(tmp_path: Path) -> None:
         del client
     gc.collect()
     assert len(classes) == 40 and not [kind for kind in classes if kind() is not None]
-    assert len(hooks._SIGNATURES) <= 1  # botocore's own function, kept while it lives
+    assert len(wrappers._SIGNATURES) <= 1  # botocore's own function, kept while it lives
 
 
 def test_a_static_generate_presigned_url_is_wrapped_as_it_is(

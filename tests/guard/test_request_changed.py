@@ -196,14 +196,25 @@ def test_a_change_to_the_serialized_body_before_the_guard_is_caught(
     assert moto_server.count("ModifyDBClusterSnapshotAttribute") == 0
 
 
+class SaysEqual(str):
+    """A string that says it equals anything."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+@pytest.mark.parametrize("how", ["replaced", "edited in place", "a URL that says it is equal"])
 def test_a_request_given_another_body_while_its_record_is_written_is_held_again(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, how: str
 ) -> None:
     """A handler put before the guard's keeps the request, and a logging handler of the
     program's gives it another body (the snapshot renamed, untagged) while the guard writes
     the ``requested`` record (as another thread could, while the record is fsynced): botocore
     signs what the request holds once the guard's handler returns, so the guard holds it
-    again and blocks it."""
+    again and blocks it. So too when the body is edited in place (the request's own copy),
+    or the URL given a query by a string whose ``__eq__`` says it equals anything."""
     rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
     make_cluster(rds)
     kept: list[Any] = []
@@ -213,10 +224,18 @@ def test_a_request_given_another_body_while_its_record_is_written_is_held_again(
 
     class Swap(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            if len(kept) == 1:
-                body = {k: v for k, v in kept[0].data.items() if not k.startswith("Tags.")}
-                kept[0].data = body | {"DBClusterSnapshotIdentifier": f"evil{len(kept)}"}
-                kept.append(record)
+            if len(kept) != 1:
+                return
+            request = kept[0]
+            kept.append(record)
+            if how == "a URL that says it is equal":
+                request.url = SaysEqual(request.url + "?DBClusterSnapshotIdentifier=evil")
+                return
+            body = request.data if how == "edited in place" else dict(request.data)
+            for key in [key for key in body if key.startswith("Tags.")]:
+                del body[key]
+            body["DBClusterSnapshotIdentifier"] = "evil"
+            request.data = body
 
     swap, logger = Swap(), logging.getLogger("rds_guard")
     level = logger.level

@@ -246,18 +246,16 @@ class LedgerTable:
         return found
 
     def streams_scanned(self) -> tuple[set[str], set[str]]:
-        """The streams the ``kind`` index lists, and those `scanned_streams` finds that no
-        marker lists: not in the index, their item at seq 0 no marker (read consistently: the
-        index may lag a marker just put). The table is scanned first: a host that starts
+        """The streams their markers list (the ``kind`` index, and a marker it lags behind),
+        and those `scanned_streams` finds that no marker lists: not in the index, their item
+        at seq 0 no marker (read consistently). The table is scanned first: a host that starts
         shipping meanwhile puts its marker before its first record, so its stream is listed
         when the index is read after."""
         scanned = self.scanned_streams()
-        listed = set(self.streams())
-        unlisted = {
-            stream
-            for stream in scanned - listed
-            if text(self.get(stream, 0) or {}, "kind") != STREAM_KIND
-        }
+        listed, unlisted = set(self.streams()), set[str]()
+        for stream in scanned - listed:  # a marker the index lags is listed all the same
+            marked = text(self.get(stream, 0) or {}, "kind") == STREAM_KIND
+            (listed if marked else unlisted).add(stream)
         return listed, unlisted
 
     def forks(self, stream: str | None = None) -> list[Item]:
