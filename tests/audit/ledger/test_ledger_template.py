@@ -114,6 +114,19 @@ def test_moto_deploys_the_template(moto_inprocess: None) -> None:
     ]
 
 
+def _noting_actions() -> tuple[Clients, set[str]]:
+    """New clients of the ledger, and the set each request they make adds its IAM action to."""
+    clients = Clients(REGION)
+    sent: set[str] = set()
+
+    def note(model: Any, params: dict[str, Any], **_: Any) -> None:
+        sent.add(_iam_action(model.service_model.signing_name, model.name, params))
+
+    for client in (clients.s3, clients.kms, clients.dynamodb):
+        client.meta.events.register("before-parameter-build", note)
+    return clients, sent
+
+
 def _granted(resources: dict[str, Any], policy: str) -> set[str]:
     statements = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
     return {
@@ -149,14 +162,7 @@ def test_the_checkpointer_policy_grants_every_request_a_checkpointer_makes(
     write_checkpoint(table, store)
     write_checkpoint(table, store)
     store.clients.s3.delete_object(Bucket=BUCKET, Key=store.location.key(name_of(2)))
-    clients = Clients(REGION)
-    sent: set[str] = set()
-
-    def note(model: Any, params: dict[str, Any], **_: Any) -> None:
-        sent.add(_iam_action(model.service_model.signing_name, model.name, params))
-
-    for client in (clients.s3, clients.kms, clients.dynamodb):
-        client.meta.events.register("before-parameter-build", note)
+    clients, sent = _noting_actions()
     outcome = write_checkpoint(
         LedgerTable(clients, table.name),
         CheckpointStore(clients, store.location, store.kms_key),
@@ -175,14 +181,7 @@ def test_the_auditor_policy_grants_every_request_a_scanning_verify_makes(
     write_log(log_path, 3)
     ship(log_path, table)
     write_checkpoint(table, store)
-    clients = Clients(REGION)
-    sent: set[str] = set()
-
-    def note(model: Any, params: dict[str, Any], **_: Any) -> None:
-        sent.add(_iam_action(model.service_model.signing_name, model.name, params))
-
-    for client in (clients.s3, clients.kms, clients.dynamodb):
-        client.meta.events.register("before-parameter-build", note)
+    clients, sent = _noting_actions()
     history = read_history(CheckpointStore(clients, store.location, store.kms_key))
     result = verify_ledger(LedgerTable(clients, table.name), history=history, scan=True)
     assert result.ok and "dynamodb:Scan" in sent
