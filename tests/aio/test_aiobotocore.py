@@ -684,11 +684,11 @@ def test_a_request_given_another_compliant_body_at_every_hold_is_refused_in_the_
 
             def keep_renaming(request: Any, **_: Any) -> None:
                 async def rename() -> None:
-                    day = 10
+                    day = 20000000
                     while not finished.is_set():  # at every turn of the loop
                         await asyncio.sleep(0)
-                        day = 10 if day == 28 else day + 1
-                        name = f"orders-manual-202611{day}"
+                        day += 1  # a name never met before: a name that came round again
+                        name = f"orders-manual-{day}"  # would be the one judged last round
                         request.data = request.data | {"DBClusterSnapshotIdentifier": name}
 
                 asyncio.get_running_loop().create_task(rename())
