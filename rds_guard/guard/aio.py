@@ -87,7 +87,7 @@ class AioClientBinding(ClientBinding):
             complete = guard.complete
             completed = await off_loop(guard, complete, self, row, call, params, decided, judged)
             if completed is not call:
-                keep(completed, context, replacing=call)
+                keep(completed, context)
             if completed is not None and past_the_wrapper:
                 check = guard.check_presigned
                 await off_loop(guard, check, self, row, completed, completed.judged, None)

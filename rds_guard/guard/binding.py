@@ -137,7 +137,7 @@ class ClientBinding:
                 refuse_presign(past_the_wrapper, refused)
                 return
             if completed is not call:
-                keep(completed, context, replacing=call)
+                keep(completed, context)
             if completed is not None and past_the_wrapper:
                 guard.check_presigned(self, row, completed, completed.judged, None)
 

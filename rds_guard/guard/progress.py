@@ -73,19 +73,18 @@ def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:
     its last ``before-parameter-build`` handler writes its record, the expiry unknown. Told by
     its context as botocore handed it over (`wrappers.presigns_built`), not by the mark in it
     now: a handler may take the mark out of a presign's context, or put it in a call's."""
-    if not any(built is context for built in presigns_built.get()):
+    built = presigns_built.get()
+    if not built or not any(noted is context for noted in built):  # empty but in a presign
         return False
     presigned = _presign()
     return presigned is None or context is not presigned.context
 
 
-def keep(
-    call: GuardedCall | None, context: dict[str, Any], *, replacing: GuardedCall | None = None
-) -> None:
-    """Keep a judged call's state: for the presign made through the wrapper whose context
-    this is (`Presign`: ``replacing`` the state kept for it before), else in the call's
-    context, and `in_progress`; one made past the wrapper is marked a presign, whatever a
-    later handler does to the context."""
+def keep(call: GuardedCall | None, context: dict[str, Any]) -> None:
+    """Keep a judged call's state (the last kept for a context replaces the one before): for
+    the presign made through the wrapper whose context this is (`Presign`), else in the
+    call's context, and `in_progress`; one made past the wrapper is marked a presign,
+    whatever a later handler does to the context."""
     if call is None:
         return
     presigned = _presign()
@@ -99,9 +98,9 @@ def keep(
 
 def kept(context: Mapping[str, Any], operation: str | None) -> GuardedCall | None:
     """The call state `keep` kept for the call of ``context`` (None: none; an ended call is
-    no state of this one); else the presign of ``operation`` past the wrapper
-    last judged in this thread or task: a handler may have taken the state, or botocore's
-    mark of a presign, out of its context (no request follows to be held instead)."""
+    no state of this one); else the presign of ``operation`` past the wrapper last judged in
+    this thread or task: a handler may have taken the state out of its context (no request
+    follows to be held instead)."""
     call = context.get(CONTEXT_KEY)
     if isinstance(call, GuardedCall) and not call.ended:
         return call
