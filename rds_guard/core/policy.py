@@ -146,6 +146,8 @@ BUCKET_NAME = Lazy(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 KMS_KEY = Lazy(r"[A-Za-z0-9:/_-]{1,2048}")
 """A KMS key as KMS takes one (its ``KeyId``): a key id, a key ARN, an alias or its ARN."""
+KMS_KEY_FORM = "an id, ARN or alias: 1 to 2048 of A-Z a-z 0-9 : / _ -"
+"""`KMS_KEY` in words, for the messages that refuse a value."""
 CONTROL = Lazy(r"[\x00-\x1f\x7f-\x9f]")
 """A control character: none is in an S3 key prefix the ledger's commands take."""
 

@@ -20,6 +20,7 @@ from .policy import (
     DEFAULT_AUDIT_PATH,
     DEFAULT_LOCK_TIMEOUT,
     KMS_KEY,
+    KMS_KEY_FORM,
     REGION_NAME,
     TABLE_NAME,
     AuditPolicy,
@@ -431,10 +432,7 @@ class _Reader(ValueReader):
             checkpoints = self.s3_location(checkpoints, "audit.ledger.checkpoints")
         kms_key, where = table.get("kms_key"), "audit.ledger.kms_key"
         if kms_key is not None and not KMS_KEY.fullmatch(self.string(kms_key, where)):
-            advice = "1 to 2048 of A-Z a-z 0-9 : / _ -"
-            raise self.fail(
-                where, f"{shown(kms_key)} names no KMS key (an id, ARN or alias: {advice})"
-            )
+            raise self.fail(where, f"{shown(kms_key)} names no KMS key ({KMS_KEY_FORM})")
         if (checkpoints is None) != (kms_key is None):
             missing = "kms_key" if kms_key is None else "checkpoints"
             raise self.fail(

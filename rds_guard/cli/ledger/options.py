@@ -20,7 +20,7 @@ from rds_guard.audit.ledger import (
 from rds_guard.audit.ledger.checkpoints import CheckpointStore
 from rds_guard.audit.ledger.items import is_stream_of
 from rds_guard.core.frozen import frozen
-from rds_guard.core.policy import KMS_KEY, Policy
+from rds_guard.core.policy import KMS_KEY, KMS_KEY_FORM, Policy
 
 from ..common import UsageError, policy_if_any
 
@@ -47,9 +47,7 @@ def s3_arg(text: str) -> S3Location:
 def kms_key_arg(text: str) -> str:
     """An argparse type for a KMS key (its id, ARN or alias, as the policy's ``kms_key``)."""
     if not KMS_KEY.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} names no KMS key (an id, ARN or alias: 1 to 2048 of A-Z a-z 0-9 : / _ -)"
-        )
+        raise argparse.ArgumentTypeError(f"{text!r} names no KMS key ({KMS_KEY_FORM})")
     return text
 
 
