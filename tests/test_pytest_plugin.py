@@ -45,6 +45,13 @@ def noncompliant(rds):
         Tags=[{"Key": "team", "Value": "orders"}, {"Key": "env", "Value": "prod"}],
     )
 
+
+def blocked_on_a_new_client():
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    with pytest.raises(rds_guard.PolicyViolation):
+        noncompliant(rds)
+
 """
 """What the inner test files share: the suite's own AWS helpers (tests/aws.py), and a
 compliant and a non-compliant backup."""
@@ -275,10 +282,7 @@ def test_first(rds_guard_audit):
 
 @mock_aws
 def test_second(rds_guard_policy, rds_guard_audit):
-    rds = boto3.client("rds", region_name="us-east-1")
-    make_cluster(rds)
-    with pytest.raises(rds_guard.PolicyViolation):
-        noncompliant(rds)
+    blocked_on_a_new_client()
     (record,) = rds_guard_audit()
     assert record["event"] == "blocked"
     assert record["snapshot"] == "nightly"
@@ -443,10 +447,7 @@ def test_the_guard_is_gone_after_the_test(pytester: pytest.Pytester, policy_dir:
 
 @mock_aws
 def test_guarded(rds_guard_policy):
-    rds = boto3.client("rds", region_name="us-east-1")
-    make_cluster(rds)
-    with pytest.raises(rds_guard.PolicyViolation):
-        noncompliant(rds)
+    blocked_on_a_new_client()
 
 
 @mock_aws
@@ -525,10 +526,7 @@ def test_a_client_of_a_wider_scope(shared, run):
 @pytest.mark.parametrize("run", [1, 2])
 @mock_aws
 def test_a_client_of_the_test(run):
-    rds = boto3.client("rds", region_name="us-east-1")
-    make_cluster(rds)
-    with pytest.raises(rds_guard.PolicyViolation):
-        noncompliant(rds)
+    blocked_on_a_new_client()
 """,
     )
     pytester.makeini("[pytest]\nrds_guard_policy = policies/snapshots.toml\n")
