@@ -254,6 +254,71 @@ def test_a_request_given_another_body_while_its_record_is_written_is_held_again(
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "blocked", "unknown"]
 
 
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_a_request_renamed_at_every_hold_is_refused_in_the_end(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """The program renames the request held by the guard each time the guard holds it: first
+    from a logging handler, as the ``requested`` record is written, then as the guard's
+    look-up of each new source is answered (a call with no Tags inherits its source's). Each
+    name is compliant, and judged, so the guard would hold the request for ever; after
+    eight holds it is refused as ``request.changed``, nothing sent. In warn mode it is warned
+    about once, and sent as it then stands: its outcome is ``unknown`` (what was sent was
+    never judged)."""
+    policy = AUDITED.replace('"enforce"', f'"{mode}"')
+    rds = guarded_client(
+        write_policy(tmp_path, policy.replace('[tags.defaults]\nmanaged-by = "rds-guard"\n', "")),
+        on=moto_server,
+    )
+    sources = [f"orders{number}" for number in range(12)]  # more than the guard holds it
+    for name in ["orders", *sources]:
+        make_cluster(rds, name, copy_tags=True, tags={"team": "core"})
+    kept: list[Any] = []
+    rds.meta.events.register_first(
+        "request-created.rds.CreateDBClusterSnapshot", lambda request, **_: kept.append(request)
+    )
+    renames = iter(sources)
+
+    def rename(**_: Any) -> None:
+        name = next(renames, None) if kept else None
+        if name is not None:
+            body = {**kept[0].data, "DBClusterIdentifier": name}
+            kept[0].data = body | {"DBClusterSnapshotIdentifier": f"{name}-manual-20261129"}
+
+    class Rename(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            rename()
+
+    rds.meta.events.register("after-call.rds.DescribeDBClusters", rename)
+    handler, logger = Rename(), logging.getLogger("rds_guard")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)  # the guard logs each call it records at INFO
+    moto_server.reset_counts()
+    try:
+        with (
+            pytest.raises(rds_guard.PolicyViolation, match="given another body or URL")
+            if mode == "enforce"
+            else contextlib.nullcontext()
+        ):
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+            )
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    records = audit_records(tmp_path)
+    assert moto_server.actions().count("DescribeDBClusters") >= 8  # one look-up per hold
+    if mode == "enforce":
+        assert "CreateDBClusterSnapshot" not in moto_server.actions()
+        assert [r["event"] for r in records] == ["requested", "blocked", "unknown"]
+        return
+    assert moto_server.actions()[-1] == "CreateDBClusterSnapshot"
+    assert [r["event"] for r in records] == ["requested", "unknown"]
+    rules = [(v["rule"], v["field"]) for v in records[-1]["violations"]]
+    assert rules == [("request.changed", "body")]
+
+
 def test_an_unchanged_request_is_sent_as_judged(moto_server: MotoServer, tmp_path: Path) -> None:
     """The check costs nothing visible: no extra request, the records as before."""
     rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
