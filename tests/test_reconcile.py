@@ -18,7 +18,7 @@ from typing import Any
 import botocore.session
 import botocore.signers
 import pytest
-from audit_helpers import forge_rotated_from
+from audit_helpers import forge_rotated_from, lines_of, make_log, write_lines
 from aws import guarded_client, guarded_session, make_cluster, make_instance
 from botocore.config import Config
 from botocore.stub import Stubber
@@ -1501,6 +1501,23 @@ def test_a_file_of_bytes_with_no_newline_is_no_log(moto_server: MotoServer, tmp_
         env=script_env(tmp_path),
     )  # fmt: skip
     assert_one_error_line(result, str(log), "is not an audit log")
+
+
+def test_records_joined_after_the_last_newline_are_an_error(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Two calls' records with the newline between them removed, after the log's last
+    newline: reconcile answered for the log without them (one call pending, not three); it
+    answers for every record or for none."""
+    log = tmp_path / "audit.jsonl"
+    make_log(log, 3)
+    lines = lines_of(log)
+    write_lines(log, [lines[0], lines[1] + lines[2]], final_newline=False)
+    result = run_script(
+        "reconcile", "--audit", str(log), "--endpoint-url", moto_server.url,
+        env=script_env(tmp_path),
+    )  # fmt: skip
+    assert_one_error_line(result, f"{log}:2", "whole record(s)")
 
 
 @contextlib.contextmanager

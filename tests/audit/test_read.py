@@ -56,6 +56,31 @@ def test_a_last_record_lacking_only_its_newline_is_read(log_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("layout", "line"),
+    [
+        pytest.param(lambda lines: [lines[0], lines[1] + lines[2]], 2, id="two joined at the end"),
+        pytest.param(lambda lines: [b"\r".join(lines) + b"\r"], 1, id="carriage returns only"),
+        pytest.param(lambda lines: [b"".join(lines)], 1, id="no newline at all"),
+    ],
+)
+def test_whole_records_joined_after_the_last_newline_are_never_skipped_as_torn(
+    log_path: Path, layout: Callable[[list[bytes]], list[bytes]], line: int
+) -> None:
+    """Records whose newlines were removed (or made carriage returns) after the last newline
+    are no write cut off (a writer refuses them): a reader that skipped them as torn answered
+    for a log without them (reconcile: no call pending, exit 0). An error naming the line;
+    ``on_bad_line`` gets it, as any line that is no record."""
+    make_log(log_path, 3)
+    write_lines(log_path, layout(lines_of(log_path)), final_newline=False)
+    with pytest.raises(AuditError, match=rf"audit.jsonl:{line}: .* whole record\(s\)"):
+        list(audit.read_records(log_path))
+    bad: list[audit.LogLine] = []
+    records = list(audit.read_records(log_path, on_bad_line=bad.append))
+    assert [r["seq"] for r in records] == [1] * (line - 1)
+    assert [(b.number, b.complete) for b in bad] == [(line, False)]
+
+
+@pytest.mark.parametrize(
     "read",
     [
         pytest.param(lambda path: audit.verify(path), id="verify"),
