@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
+import urllib.parse
+from collections.abc import Callable, Iterator
 
 from ..core.patterns import Lazy
 
@@ -133,7 +136,83 @@ def without_signing_values(message: str) -> str:
     """``message`` with each session token, signature or ``Credential=`` value (an access
     key id and its scope) it quotes, the user information (a password) of each URL, and a
     header's value an HTTP client refused, replaced by ``[redacted]`` (the name it was quoted
-    under is kept)."""
+    under is kept).
+
+    A message may quote them under an encoding the patterns do not read (a name or its quotes
+    as HTML entities, a name URL-encoded, a form's ``+`` for spaces, one inside another): when
+    a value the patterns find in the message read as HTML, or URL-decoded, is still there
+    once the message is redacted, it is that reading that is redacted and recorded (its
+    quoting lost, never the secret), a layer at a time; past `_MOST_DECODINGS` layers, the
+    whole message is withheld."""
+    for _ in range(_MOST_DECODINGS):
+        redacted = _redacted(message)
+        revealed = _revealed(message, redacted)
+        if revealed is None:
+            return redacted
+        message = revealed
+    redacted = _redacted(message)
+    return redacted if _revealed(message, redacted) is None else WITHHELD
+
+
+WITHHELD = "[redacted: the message quotes a secret under more encodings than are read]"
+"""What a message that still quotes a secret after `_MOST_DECODINGS` decodings is recorded as."""
+
+_MOST_DECODINGS = 4
+_DECODINGS: tuple[Callable[[str], str], ...] = (
+    html.unescape,
+    urllib.parse.unquote,
+    urllib.parse.unquote_plus,  # last: a token's own + is no space
+)
+
+
+def _revealed(message: str, redacted: str) -> str | None:
+    """``message`` decoded (`_DECODINGS`, one after another, at most `_DEEPEST` deep) when it
+    then quotes a value the patterns find that they find in ``redacted`` (``message``
+    redacted) decoded so too: redacting ``message`` left it; None when no decoding does.
+    Sets of values, not a search of the text for each: linear in the message."""
+    readings, seen = [(message, redacted)], {message}
+    for _ in range(_DEEPEST):
+        deeper = []
+        for text, text_redacted in readings:
+            for decode in _DECODINGS:
+                decoded = decode(text)
+                if decoded in seen:
+                    continue
+                seen.add(decoded)
+                kept = decode(text_redacted)
+                if set(_quoted_values(decoded)) & set(_quoted_values(kept)):
+                    return decoded
+                deeper.append((decoded, kept))
+        readings = deeper
+    return None
+
+
+# Every pattern below needs one of these words (or a URL's scheme) where it starts.
+_MAY_QUOTE = Lazy(
+    r"(?i)token|signature|credential|awsaccesskeyid|authorization|key|password|://|%3a%2f%2f"
+    r"|header value|cast to integer|aws\s"
+)
+_DEEPEST = 3
+"""How many decodings deep a reading of a message goes (HTML in a URL in a form)."""
+
+
+def _quoted_values(message: str) -> Iterator[str]:
+    """The values `_redacted` replaces in ``message``."""
+    if _MAY_QUOTE.search(message) is None:  # one quick pass over a long message quoting none
+        return
+    for found in _SIGNING_VALUES.finditer(message):
+        yield message[found.end(1) : found.end()]
+    for found in _PASSWORDS.finditer(message):
+        name = next(n for n in (1, 2, 4, 5, 6, 7, 9) if found.group(n) is not None)
+        yield message[found.end(name) : found.end()]
+    for found in _URL_USER_INFO.finditer(message):
+        yield next(found.group(n + 1) for n in (1, 4, 7) if found.group(n) is not None)
+    for pattern in (_HEADER_VALUE, _PORT_NOT_A_NUMBER):
+        for found in pattern.finditer(message):
+            yield message[found.end(1) : found.end()]
+
+
+def _redacted(message: str) -> str:
     message = _URL_USER_INFO.sub(_without_user_info, message)
     message = _PORT_NOT_A_NUMBER.sub(r"\1[redacted]", message)
     message = _HEADER_VALUE.sub(r"\1[redacted]", message)

@@ -615,6 +615,25 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "password = correct horse\nPassword  =battery",
             "password = [redacted]\nPassword  =[redacted]",
         ),
+        (  # quoted under an encoding the patterns do not read: recorded decoded, redacted
+            "{&quot;X-Amz-Security-Token&quot;: &quot;IQoJb3J&quot;}",
+            '{"X-Amz-Security-Token": "[redacted]"}',
+        ),
+        (
+            "{&#39;MasterUserPassword&#39;: &#39;correct horse&#39;}",
+            "{'MasterUserPassword': '[redacted]'}",
+        ),
+        ("X-Amz-Signature&#061;ab12", "X-Amz-Signature=[redacted]"),
+        ("X%2DAmz%2DSignature%3Dab12", "X-Amz-Signature=[redacted]"),
+        ("X-Amz-Signature+%3D+ab12", "X-Amz-Signature = [redacted]"),
+        (  # HTML in HTML in HTML: a layer at a time
+            "{&amp;amp;quot;X-Amz-Security-Token&amp;amp;quot;: &amp;amp;quot;IQoJ&amp;amp;quot;}",
+            '{"X-Amz-Security-Token": "[redacted]"}',
+        ),
+        (  # redacted as it is written: its own quoting kept
+            "a &amp; b, 100% sure, 1+1 X-Amz-Signature=ab12",
+            "a &amp; b, 100% sure, 1+1 X-Amz-Signature=[redacted]",
+        ),
     ],
 )
 def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
@@ -653,6 +672,8 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "x_amz_" * 40_000,
         "X-Amz-Signature " * 60_000,
         "password \t " * 100_000 + "=",
+        "an error quoting " + "token=a%20" * 100_000,
+        "an error quoting " + "{&quot;X-Amz-Security-Token&quot;: &quot;a&quot;} " * 20_000,
     ],
     ids=[
         "letters",
@@ -671,6 +692,8 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         "x_amz_",
         "header names",
         "passwords with spaces",
+        "encoded values",
+        "quoted as HTML",
     ],
 )
 def test_a_long_error_message_is_redacted_without_hanging(log_path: Path, message: str) -> None:
