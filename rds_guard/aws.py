@@ -264,8 +264,11 @@ def _listed_snapshot(
             tags = yield from resource_tags(item, listing.arn_key)
         except OddAnswer as odd:  # this snapshot's tags, not the listing: it goes on
             tags = Unreadable(str(odd))
+    identifier = item.get(listing.parameter)
+    if not isinstance(identifier, str) or not identifier:
+        raise OddAnswer(f"{listing.operation} lists a snapshot with no {listing.parameter}")
     return ServiceSnapshot(
-        identifier=str(item[listing.parameter]),
+        identifier=identifier,
         arn=arn,
         engine=str(item.get("Engine", "")),
         snapshot_type=kind,

@@ -230,6 +230,32 @@ def test_a_listing_whose_marker_comes_round_again_ends() -> None:
     assert pages == [DESCRIBE, DESCRIBE]
 
 
+@pytest.mark.parametrize(
+    "listed",
+    [
+        "<DBClusterSnapshot><Engine>aurora</Engine></DBClusterSnapshot>",
+        cluster_snapshot(""),
+    ],
+    ids=["none", "empty"],
+)
+def test_a_listed_snapshot_without_its_identifier_is_an_odd_listing(listed: str) -> None:
+    """Reconcile's listing: a snapshot listed with no identifier (or an empty one) cannot be
+    told from another, nor matched to a record: an `OddAnswer` naming it (it was a bare
+    ``KeyError``, and reconcile's "unexpected KeyError")."""
+    client = botocore.session.Session().create_client(
+        "rds", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+
+    def answer(request: Any, event_name: str, **_: Any) -> AWSResponse:
+        operation = event_name.rpartition(".")[2]
+        result = f"<DBClusterSnapshots>{listed}</DBClusterSnapshots>"
+        return raw_response(request.url, 200, document(operation, result))
+
+    client.meta.events.register_first("before-send.rds", answer)
+    with pytest.raises(aws.OddAnswer, match="a snapshot with no DBClusterSnapshotIdentifier"):
+        aws.list_snapshots(client, "rds", with_tags=False)
+
+
 def test_a_listed_snapshot_whose_tags_cannot_be_read_leaves_the_listing_going() -> None:
     """Reconcile's listing: one snapshot whose TagList cannot be read as its tags (a key
     listed twice) is listed with its tags `Unreadable` and the answer's reason, and the
