@@ -180,7 +180,7 @@ def _revealed(message: str, redacted: str) -> str | None:
                     continue
                 seen.add(decoded)
                 kept = decode(text_redacted)
-                if set(_quoted_values(decoded)) & set(_quoted_values(kept)):
+                if (set(_quoted_values(decoded)) - {""}) & set(_quoted_values(kept)):
                     return decoded
                 deeper.append((decoded, kept))
         readings = deeper
