@@ -52,6 +52,7 @@ HELP = (
     "  noncompliant  recorded snapshots whose tags now break the policy\n"
     "  expired       presigned URLs that expired unused (their snapshot was never made)\n"
     "  breached      snapshots deleted in breach of [deletion] (sent in warn mode)\n"
+    "  unread        recorded snapshots whose tags could not be read (not judged)\n"
     "Exit 1 when any list is non-empty. Credentials and region as for the AWS CLI. On a\n"
     "terminal, stderr shows how far the reading has got (--quiet: not even there)."
 )

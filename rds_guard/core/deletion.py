@@ -278,7 +278,8 @@ def _not_judged(request: Request, rule: str, what: str, unread: Unreadable) -> V
         rule,
         field,
         identifier if isinstance(identifier, str) else None,
-        f"{what} could not be read, so the rule cannot be judged: {unread.why or 'unknown'}",
+        f"{what} could not be read, so the rule cannot be judged"
+        + (f": {unread.why}" if unread.why else " (given as unreadable)"),
     )
 
 

@@ -692,6 +692,22 @@ def test_tags_that_cannot_be_listed_leave_the_age_judged():
     assert age_only.decision.allowed
 
 
+def test_a_snapshot_given_as_unreadable_names_no_reason_it_lacks():
+    """`evaluate(..., source_tags=UNREADABLE)` (``eval --source-unreadable``) gives no
+    reason: the message says so, not a reason of "unknown"."""
+    judged = delete(
+        RETENTION,
+        "DeleteDBClusterSnapshot",
+        {"DBClusterSnapshotIdentifier": "s"},
+        snapshot=SnapshotFacts(NOW - timedelta(days=30), UNREADABLE),
+    )
+    (violation,) = judged.decision.violations
+    assert violation.message == (
+        "the snapshot's tags could not be read, so the rule cannot be judged"
+        " (given as unreadable)"
+    )
+
+
 # --- lifting a hold ----------------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ from ..throughput import Throughput
 
 HELP = """Walk the hash chain of a log (several files: oldest first, one chain).
 
-Prints ok: N records, head HEX (exit 0), or line N: REASON: detail for every bad line
+Prints ok: N records, head HEX (exit 0), or line N: REASON: FILE: detail for every bad line
 (exit 1). A keyed log needs its key (--key-env or --policy); without it, and for a file that
 is not an audit log at all, exit 2. With --ledger, walks every stream of the fleet ledger
 (or --stream ID) the same way, reports forks and one log under two streams, and with
