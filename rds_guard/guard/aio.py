@@ -11,8 +11,12 @@ that no fsync blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import contextvars
 import functools
+import os
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -177,18 +181,56 @@ class AioClientBinding(ClientBinding):
 
 
 async def off_loop(guard: Guard, work: Callable[..., T], *args: Any, to_the_end: bool = False) -> T:
-    """``work(*args)``: in a worker thread when it may fsync a record or wait for the ledger
-    (``mode = "required"``: a round trip per call), else right here. ``to_the_end``: the
-    record of something that has happened (an outcome), written even when the task awaiting
-    it is cancelled (the task gets its `CancelledError` at once): cancelled, a job still
-    waiting for a worker would be dropped, and a call the service answered left unrecorded."""
+    """``work(*args)``: in one of the guard's own worker threads (`workers`) when it may fsync
+    a record or wait for the ledger (``mode = "required"``: a round trip per call), else right
+    here. ``to_the_end``: the record of something that has happened (an outcome), written even
+    when the task awaiting it is cancelled (the task gets its `CancelledError` at once):
+    cancelled, a job still waiting for a worker would be dropped, and a call the service
+    answered left unrecorded."""
     audit = guard.audit
-    if audit is not None and (audit.fsync or _ledger_required(audit)):
-        if not to_the_end:
-            return await asyncio.to_thread(work, *args)
-        job = functools.partial(contextvars.copy_context().run, work, *args)
-        return await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, job))
-    return work(*args)
+    if audit is None or not (audit.fsync or _ledger_required(audit)):
+        return work(*args)
+    loop = asyncio.get_running_loop()
+    job = workers().submit(contextvars.copy_context().run, work, *args)
+    if not to_the_end:
+        return await asyncio.wrap_future(job, loop=loop)
+    # the loop's shutdown (asyncio.run) waits for the jobs of its default executor, not for
+    # the guard's: one there that waits for this record keeps the loop open until it is written
+    with contextlib.suppress(RuntimeError):  # that executor shut down: the record is written
+        loop.run_in_executor(None, concurrent.futures.wait, [job])
+    return await asyncio.shield(asyncio.wrap_future(job, loop=loop))
+
+
+WORKERS = min(32, (os.cpu_count() or 1) + 4)
+"""How many threads `workers` has at most: as many as asyncio's default executor."""
+_workers: concurrent.futures.ThreadPoolExecutor | None = None
+_workers_made = threading.Lock()
+
+
+def workers() -> concurrent.futures.ThreadPoolExecutor:
+    """The guard's own worker threads (`WORKERS`), made when first needed: not the loop's
+    default executor, which the program's own code may fill with jobs that wait for guarded
+    calls (``run_coroutine_threadsafe(...).result()`` in ``run_in_executor``), whose records
+    would then wait for a worker for ever."""
+    global _workers
+    found = _workers
+    if found is None:
+        with _workers_made:
+            if _workers is None:
+                _workers = concurrent.futures.ThreadPoolExecutor(
+                    WORKERS, thread_name_prefix="rds_guard"
+                )
+            found = _workers
+    return found
+
+
+def _after_fork_in_child() -> None:
+    # a forked child has none of the parent's threads: its own are made when first needed
+    global _workers, _workers_made
+    _workers, _workers_made = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _ledger_required(audit: object) -> bool:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import os
+import signal
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -26,7 +28,7 @@ from servers import MotoServer
 
 import rds_guard
 from rds_guard import audit
-from rds_guard.guard.aio import off_loop
+from rds_guard.guard.aio import WORKERS, off_loop, workers
 
 T = TypeVar("T")
 GOOD = "orders-manual-20261129"
@@ -383,6 +385,72 @@ def test_a_log_that_waits_for_the_ledger_is_written_off_the_loop() -> None:
     assert run(lambda: work(Audit(False, "ship"))) is True
     assert run(lambda: work(Audit(False, "required"))) is False
     assert run(lambda: work(Audit(True, None))) is False
+
+
+def test_default_executor_jobs_waiting_for_guarded_calls_leave_the_guard_its_workers(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Sync code in the loop's default executor that waits for a guarded call
+    (``run_coroutine_threadsafe(...).result()``, a common bridge) may fill that executor: the
+    guard wrote its records (fsync on) in it too, so each call waited for a worker that was
+    waiting for the call, for ever, nothing sent or recorded. The guard has workers of its
+    own."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED.replace("fsync = false", "fsync = true"))
+    names = [f"orders-manual-2026112{number}" for number in range(2)]
+
+    async def work() -> list[str]:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(len(names)))
+        async with rds_client(session, moto_server) as rds:
+            # connected first: aiohttp looks up the endpoint's address in that executor too
+            await rds.describe_db_clusters()
+
+            def wait_for(name: str) -> str:
+                made = asyncio.run_coroutine_threadsafe(
+                    rds.create_db_cluster_snapshot(
+                        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=TEAM
+                    ),
+                    loop,
+                )
+                answer = made.result(timeout=30)  # a hang detector only
+                return str(answer["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"])
+
+            return await asyncio.gather(*(loop.run_in_executor(None, wait_for, n) for n in names))
+
+    assert run(work) == names
+    events = [record["event"] for record in audit_records(tmp_path)]
+    assert (events.count("requested"), events.count("created")) == (2, 2)
+
+
+def test_a_forked_child_has_workers_of_its_own(moto_server: MotoServer, tmp_path: Path) -> None:
+    """The guard's workers are threads of the process that made them: a child forked after
+    a record was written off the loop has none of them, and makes its own (a pool that
+    counted the parent's would hand its jobs to no thread: a call waiting for ever)."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED.replace("fsync = false", "fsync = true"))
+
+    async def create(name: str) -> None:
+        async with rds_client(session, moto_server) as rds:
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=TEAM
+            )
+
+    run(lambda: create("orders-manual-20261120"))
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child's coverage is not collected)
+        signal.alarm(60)  # a hang detector only
+        try:
+            asyncio.run(create("orders-manual-20261121"))
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    events = [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)]
+    assert events[-2:] == [
+        ("requested", "orders-manual-20261121"),
+        ("created", "orders-manual-20261121"),
+    ]
 
 
 def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) -> None:
@@ -890,17 +958,16 @@ def test_many_tasks_on_one_client_write_one_unbroken_log(
 def test_a_task_cancelled_after_its_answer_still_gets_its_outcome_record(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
-    """With ``fsync = true`` an outcome record is written in a worker thread. Tasks cancelled
-    once the service has answered (a TaskGroup whose sibling failed, a timeout around a
-    gather), while their records wait for a worker: each snapshot exists, so each call gets
-    its `created` record all the same, and the caller its `CancelledError`."""
+    """With ``fsync = true`` an outcome record is written in one of the guard's worker
+    threads. Tasks cancelled once the service has answered (a TaskGroup whose sibling
+    failed, a timeout around a gather), while their records wait for a worker: each snapshot
+    exists, so each call gets its `created` record all the same, and the caller its
+    `CancelledError`."""
     make_cluster(moto_server.client("rds"), copy_tags=True, tags={"team": "core"})
     session = guarded_session(tmp_path, AUDITED.replace("fsync = false", "fsync = true"))
     names = [f"orders-manual-{20261100 + n}" for n in range(8)]
 
     async def work() -> list[Any]:
-        loop = asyncio.get_running_loop()
-        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
         answered, busy = asyncio.Event(), threading.Event()
         held: list[str] = []
 
@@ -920,13 +987,13 @@ def test_a_task_cancelled_after_its_answer_still_gets_its_outcome_record(
             ]
             while len(held) < len(names):
                 await asyncio.sleep(0.01)
-            worker = loop.run_in_executor(None, busy.wait)  # the one worker, taken
+            taken = [workers().submit(busy.wait) for _ in range(WORKERS)]  # every worker
             answered.set()
-            await asyncio.sleep(0.2)  # every outcome record now waits for the worker
+            await asyncio.sleep(0.2)  # every outcome record now waits for a worker
             for task in tasks:
                 task.cancel()
             busy.set()
-            await worker
+            await asyncio.gather(*map(asyncio.wrap_future, taken))
             return await asyncio.gather(*tasks, return_exceptions=True)
 
     outcomes = run(work)
