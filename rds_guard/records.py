@@ -236,7 +236,9 @@ def sent_tags(row: Operation, sent: Mapping[str, Any]) -> dict[str, str] | None:
     """The tags a sent request carries, as a dict (None: the operation carries no tags)."""
     if row.tags is None:
         return None
-    tags = sent.get(row.tags) or []
+    tags = sent.get(row.tags)
+    if not isinstance(tags, list | tuple):  # never a generator of the caller's: botocore's
+        return {}
     return {str(t.get("Key")): str(t.get("Value", "")) for t in tags if isinstance(t, Mapping)}
 
 

@@ -424,6 +424,28 @@ def test_a_value_botocore_would_refuse_sent_without_validation_is_not_blamed_on_
     )
 
 
+def test_tags_given_as_a_generator_without_validation_are_sent_as_without_the_guard(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """parameter_validation off and Tags given as a generator: botocore sends what it yields.
+    The guard read the generator itself (to record the tags sent) before botocore did, so
+    the snapshot was made without them, and the warning blamed another handler. It never
+    iterates what is no list or tuple: the snapshot gets the tags, as without it."""
+    session, _ = guarded_session(write_policy(tmp_path, WARN), on=moto_server)
+    rds = moto_server.client("rds", session=session, config=Config(parameter_validation=False))
+    make_cluster(rds)
+    tags = [{"Key": "team", "Value": "core"}]
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="orders-manual-20261129",
+        Tags=(tag for tag in tags),
+    )
+    listed = moto_server.client("rds").describe_db_cluster_snapshots(
+        DBClusterSnapshotIdentifier="orders-manual-20261129"
+    )
+    assert listed["DBClusterSnapshots"][0]["TagList"] == tags
+
+
 @pytest.mark.parametrize(
     ("method", "params"),
     [
