@@ -402,7 +402,21 @@ def _aws_error_text(error: BotoCoreError | ClientError, args: argparse.Namespace
         )
     if isinstance(error, (EndpointConnectionError, ReadTimeoutError)):
         return f"cannot reach the service: {error}"
+    code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+    missing = _MISSING.get(str(code))
+    if missing is not None:  # AWS names neither the table nor the bucket
+        what, option = missing
+        given = getattr(args, option, None)
+        return f"{what}{f' {given}' if given is not None else ''} is not there: {error}"
     return str(error)
+
+
+_MISSING = {
+    "ResourceNotFoundException": ("the ledger's table", "ledger"),
+    "NoSuchBucket": ("the checkpoints' bucket", "checkpoints"),
+}
+"""An AWS error saying the ledger's table or the checkpoints' bucket is not there: what to
+call it, and the option that may name it."""
 
 
 def _reader_gone() -> int:

@@ -434,6 +434,21 @@ def test_a_password_in_a_location_is_not_echoed(
     assert "hunter2" not in ran.out + ran.err
 
 
+def test_a_table_or_bucket_that_is_not_there_is_named(
+    initialised: LedgerTable, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """AWS's own message names neither the table nor the bucket a command could not find:
+    the error line names the one given."""
+    table = run_main(capsys, "audit", "verify", "--ledger", "dynamodb://no-such-table")
+    assert_one_error_line(
+        table, "the ledger's table dynamodb://no-such-table is not there", "ResourceNotFound"
+    )
+    wrong = "s3://no-such-bucket/rds-guard/"
+    args = ("audit", "verify", "--ledger", LEDGER_URL, "--checkpoints", wrong)
+    bucket = run_main(capsys, *args, "--policy", str(policy))
+    assert_one_error_line(bucket, f"the checkpoints' bucket {wrong} is not there", "NoSuchBucket")
+
+
 def test_checkpoint_then_verify_with_the_checkpoints(
     initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
