@@ -7,6 +7,7 @@ import contextlib
 import copy
 import io
 import logging
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,21 @@ from rds_guard.records import CONTEXT_KEY
 
 GOOD = "orders-manual-20261129"
 TEAM = [{"Key": "team", "Value": "core"}]
+
+
+@contextlib.contextmanager
+def logging_to(handler: logging.Handler) -> Iterator[None]:
+    """``handler`` on the guard's logger, at INFO (the guard logs each call it records at
+    INFO), for the block."""
+    logger = logging.getLogger("rds_guard")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def replace_tags_late(client: Any, tags: list[dict[str, str]]) -> None:
@@ -237,19 +253,11 @@ def test_a_request_given_another_body_while_its_record_is_written_is_held_again(
             body["DBClusterSnapshotIdentifier"] = "evil"
             request.data = body
 
-    swap, logger = Swap(), logging.getLogger("rds_guard")
-    level = logger.level
-    logger.addHandler(swap)
-    logger.setLevel(logging.INFO)  # the guard logs each call it records at INFO
     moto_server.reset_counts()
-    try:
-        with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
-            rds.create_db_cluster_snapshot(
-                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-            )
-    finally:
-        logger.removeHandler(swap)
-        logger.setLevel(level)
+    with logging_to(Swap()), pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
     assert "CreateDBClusterSnapshot" not in moto_server.actions()
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "blocked", "unknown"]
 
@@ -290,23 +298,16 @@ def test_a_request_renamed_at_every_hold_is_refused_in_the_end(
             rename()
 
     rds.meta.events.register("after-call.rds.DescribeDBClusters", rename)
-    handler, logger = Rename(), logging.getLogger("rds_guard")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)  # the guard logs each call it records at INFO
     moto_server.reset_counts()
-    try:
-        with (
-            pytest.raises(rds_guard.PolicyViolation, match="given another body or URL")
-            if mode == "enforce"
-            else contextlib.nullcontext()
-        ):
-            rds.create_db_cluster_snapshot(
-                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
-            )
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    with (
+        logging_to(Rename()),
+        pytest.raises(rds_guard.PolicyViolation, match="given another body or URL")
+        if mode == "enforce"
+        else contextlib.nullcontext(),
+    ):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+        )
     records = audit_records(tmp_path)
     assert moto_server.actions().count("DescribeDBClusters") >= 8  # one look-up per hold
     if mode == "enforce":
