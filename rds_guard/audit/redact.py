@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from ..core.patterns import Lazy
 
@@ -49,6 +49,7 @@ _SIGNING_VALUES = Lazy(
     r"|(?<![\w-])authorization[\"'\\]*\s*[:=][\s\"'\\]*bearer\s+"
     r"|(?<![\w-])AWS\s+[A-Z0-9]{16,128}:"
     r")"
+    r"(?!\[redacted\]|(?<=\[)redacted\])"  # redacted already (a message redacted twice)
     r"(?:\\{1,3}/|[^\s&,'\"<\\\]])+"
 )
 
@@ -138,78 +139,88 @@ def without_signing_values(message: str) -> str:
     header's value an HTTP client refused, replaced by ``[redacted]`` (the name it was quoted
     under is kept).
 
-    A message may quote them under an encoding the patterns do not read (a name or its quotes
-    as HTML entities, a name URL-encoded, a form's ``+`` for spaces, one inside another): when
-    a value the patterns find in the message read as HTML, or URL-decoded, is still there
-    once the message is redacted, it is that reading that is redacted and recorded (its
-    quoting lost, never the secret), a layer at a time; past `_MOST_DECODINGS` layers, the
-    whole message is withheld."""
-    for _ in range(_MOST_DECODINGS):
-        redacted = _redacted(message)
-        revealed = _revealed(message, redacted)
-        if revealed is None:
+    A message may quote them under an encoding the patterns do not read (a name, its quotes
+    or a token's own characters as HTML entities, a name URL-encoded, a form's ``+`` for
+    spaces, one inside another). So the message, redacted, is read decoded too (HTML entities
+    and URL escapes, a layer at a time, up to `_DEEPEST` layers; at each, a form's ``+`` as a
+    space too): where a reading quotes a value the patterns find (`_leaks`), that reading is
+    recorded, with those values redacted (its quoting lost, never a value). A message still
+    decoding past `_DEEPEST` layers that may quote one is withheld whole (`WITHHELD`)."""
+    redacted = reading = _redacted(message)
+    for _ in range(_DEEPEST):
+        unescaped = html.unescape(reading)
+        deeper = urllib.parse.unquote(unescaped)
+        if deeper == reading:
             return redacted
-        message = revealed
-    redacted = _redacted(message)
-    return redacted if _revealed(message, redacted) is None else WITHHELD
+        for candidate in (deeper, urllib.parse.unquote_plus(unescaped)):
+            leaks = _leaks(candidate)
+            if leaks:
+                deeper = redacted = _without(candidate, leaks)
+                break
+        reading = deeper
+    still = urllib.parse.unquote(html.unescape(reading)) != reading
+    return WITHHELD if still and _MAY_QUOTE.search(reading) else redacted
 
 
 WITHHELD = "[redacted: the message quotes a secret under more encodings than are read]"
-"""What a message that still quotes a secret after `_MOST_DECODINGS` decodings is recorded as."""
+"""What a message that may quote a secret under more than `_DEEPEST` encodings is recorded as."""
 
-_MOST_DECODINGS = 4
-_DECODINGS: tuple[Callable[[str], str], ...] = (
-    html.unescape,
-    urllib.parse.unquote,
-    urllib.parse.unquote_plus,  # last: a token's own + is no space
-)
-
-
-def _revealed(message: str, redacted: str) -> str | None:
-    """``message`` decoded (`_DECODINGS`, one after another, at most `_DEEPEST` deep) when it
-    then quotes a value the patterns find that they find in ``redacted`` (``message``
-    redacted) decoded so too: redacting ``message`` left it; None when no decoding does.
-    Sets of values, not a search of the text for each: linear in the message."""
-    readings, seen = [(message, redacted)], {message}
-    for _ in range(_DEEPEST):
-        deeper = []
-        for text, text_redacted in readings:
-            for decode in _DECODINGS:
-                decoded = decode(text)
-                if decoded in seen:
-                    continue
-                seen.add(decoded)
-                kept = decode(text_redacted)
-                if (set(_quoted_values(decoded)) - {""}) & set(_quoted_values(kept)):
-                    return decoded
-                deeper.append((decoded, kept))
-        readings = deeper
-    return None
-
+_DEEPEST = 8
+"""How many layers of encoding a reading of a message decodes (HTML in a URL in a form...)."""
 
 # Every pattern below needs one of these words (or a URL's scheme) where it starts.
 _MAY_QUOTE = Lazy(
     r"(?i)token|signature|credential|awsaccesskeyid|authorization|key|password|://|%3a%2f%2f"
     r"|header value|cast to integer|aws\s"
 )
-_DEEPEST = 3
-"""How many decodings deep a reading of a message goes (HTML in a URL in a form)."""
+_PLACEHOLDER = "[redacted]"
+# A token's own characters right after a value redacted: in a message's own encoding they
+# stopped the value (an entity's &, a %), decoded they are the rest of the token.
+_REST_OF_A_TOKEN = Lazy(r"(?<=\[redacted\])[A-Za-z0-9+/=_-]+")
 
 
-def _quoted_values(message: str) -> Iterator[str]:
-    """The values `_redacted` replaces in ``message``."""
-    if _MAY_QUOTE.search(message) is None:  # one quick pass over a long message quoting none
-        return
+def _leaks(reading: str) -> list[tuple[int, int]]:
+    """Where ``reading`` (a decoded reading of a redacted message) quotes a value the patterns
+    find that is no value redacted already, or the rest of a token whose start was: the
+    spans, in order. Empty: none."""
+    if _MAY_QUOTE.search(reading) is None:  # one quick pass over a long message quoting none
+        return []
+    spans = [
+        (start, end)
+        for start, end in _value_spans(reading)
+        if reading[start:end].strip() and "redacted" not in reading[start:end]
+    ]
+    spans += [found.span() for found in _REST_OF_A_TOKEN.finditer(reading)]
+    return sorted(spans)
+
+
+def _without(reading: str, spans: list[tuple[int, int]]) -> str:
+    """``reading`` with each of ``spans`` (in order) replaced by ``[redacted]``; spans that
+    overlap are one, and one right after ``[redacted]`` is taken into it."""
+    parts: list[str] = []
+    last = 0
+    for start, end in spans:
+        if start < last:  # overlaps the one before: redacted with it
+            last = max(last, end)
+            continue
+        follows = reading.endswith(_PLACEHOLDER, 0, start)
+        parts += [reading[last:start], "" if follows else _PLACEHOLDER]
+        last = end
+    return "".join(parts) + reading[last:]
+
+
+def _value_spans(message: str) -> Iterator[tuple[int, int]]:
+    """Where the values `_redacted` replaces in ``message`` are."""
     for found in _SIGNING_VALUES.finditer(message):
-        yield message[found.end(1) : found.end()]
+        yield found.end(1), found.end()
     for found in _PASSWORDS.finditer(message):
         name = next(n for n in (1, 2, 4, 5, 6, 7, 9) if found.group(n) is not None)
-        yield message[found.end(name) : found.end()]
+        yield found.end(name), found.end()
     for found in _URL_USER_INFO.finditer(message):
-        yield next(found.group(n + 1) for n in (1, 4, 7) if found.group(n) is not None)
+        yield next(found.span(n + 1) for n in (1, 4, 7) if found.group(n) is not None)
     for pattern in (_HEADER_VALUE, _PORT_NOT_A_NUMBER):
         for found in pattern.finditer(message):
-            yield message[found.end(1) : found.end()]
+            yield found.end(1), found.end()
 
 
 def _redacted(message: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import itertools
 import json
 import os
@@ -26,6 +27,7 @@ from rds_guard.audit.record import (
     prev_of,
     seq_of,
 )
+from rds_guard.audit.redact import WITHHELD, without_signing_values
 from rds_guard.errors import Violation
 
 # --- the record ---------------------------------------------------------------------------
@@ -630,6 +632,24 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "{&amp;amp;quot;X-Amz-Security-Token&amp;amp;quot;: &amp;amp;quot;IQoJ&amp;amp;quot;}",
             '{"X-Amz-Security-Token": "[redacted]"}',
         ),
+        (  # a token redacted as written, a signature only as read decoded: the token's own
+            # + and % escapes are not decoded into it (nor its rest left out of the redaction)
+            "X-Amz-Security-Token=IQoJ+SECRET1+SECRET2 X-Amz-Signature+%3D+ab12",
+            "X-Amz-Security-Token=[redacted] X-Amz-Signature = [redacted]",
+        ),
+        (
+            "'https://admin:pa%2FSECRET@proxy.example:8443/' X%2DAmz%2DSignature%3Dab12",
+            "'https://[redacted]@proxy.example:8443/' X-Amz-Signature=[redacted]",
+        ),
+        (  # a token's own characters as HTML entities: the rest of it, decoded
+            "x-amz-security-token=IQoJ&#x2F;SECRET&#x2B;MORE&#x3D; end",
+            "x-amz-security-token=[redacted] end",
+        ),
+        (  # HTML five times over
+            "&amp;amp;amp;amp;quot;X-Amz-Security-Token&amp;amp;amp;amp;quot;: "
+            "&amp;amp;amp;amp;quot;IQoJ&amp;amp;amp;amp;quot;",
+            '"X-Amz-Security-Token": "[redacted]"',
+        ),
         (  # redacted as it is written: its own quoting kept
             "a &amp; b, 100% sure, 1+1 X-Amz-Signature=ab12",
             "a &amp; b, 100% sure, 1+1 X-Amz-Signature=[redacted]",
@@ -651,6 +671,34 @@ def test_an_error_message_is_recorded_without_the_signing_values_it_quotes(
         {"code": "X", "message": expected},
         {"code": "ValueError", "message": expected},
     ]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        '{"X-Amz-Security-Token": "IQoJ"} file a+b/100%25.txt',
+        "{&quot;X-Amz-Security-Token&quot;: &quot;IQoJ&quot;} see ?q=a+b&amp;x=1",
+        "token=abc; X-Amz-Signature%3Dab12 MasterUserPassword=p%26w http://u:p%2Fw@h/",
+    ],
+)
+def test_a_message_redacted_twice_is_the_message_redacted_once(message: str) -> None:
+    """A message the CLI redacts again (a client's error it redacted already) comes out as it
+    went in: neither decoded again nor given a placeholder inside a placeholder."""
+    once = without_signing_values(message)
+    assert "IQoJ" not in once and "ab12" not in once
+    assert without_signing_values(once) == once
+
+
+@pytest.mark.parametrize("layers", [9, 12])
+def test_a_secret_quoted_under_more_layers_than_are_read_withholds_the_message(
+    layers: int,
+) -> None:
+    """Past the layers a reading decodes, a message that may still quote a secret is withheld
+    whole rather than recorded with it."""
+    message = '{"X-Amz-Security-Token": "IQoJ"}'
+    for _ in range(layers):
+        message = html.escape(message)
+    assert without_signing_values(message) == WITHHELD
 
 
 @pytest.mark.parametrize(
