@@ -413,14 +413,32 @@ def flat_items(data: Any) -> tuple[tuple[str, Any, type], ...] | None:
     return None
 
 
+def url_sent(request: Any) -> Any:
+    """The URL botocore sends ``request`` to: its ``url``, with its ``params`` (which a
+    handler may set: botocore leaves them empty) put in the query as botocore's preparer puts
+    them (`AWSRequestPreparer._prepare_url`), where a service reads them as parameters too.
+    The ``url`` itself when there are none, or when they cannot be encoded (botocore then
+    refuses to send the request, with its own error)."""
+    url, params = request.url, getattr(request, "params", None)
+    if not params:
+        return url
+    try:
+        pairs = list(params.items()) if isinstance(params, Mapping) else params
+        encoded = urllib.parse.urlencode(pairs, doseq=True)
+        return ("&" if urllib.parse.urlparse(url).query else "?").join((url, encoded))
+    except Exception:  # the program's objects: botocore raises as it prepares the request
+        return url
+
+
 Read = tuple[object, tuple[tuple[str, Any, type], ...] | None, object]
 """What the guard read of a request (`as_read`)."""
 
 
 def as_read(request: Any) -> Read:
     """What the guard reads of a request, to tell whether it still holds it (`still_read`):
-    its body, and a flat one's items (an edit in place changes them), and its URL."""
-    return request.data, flat_items(request.data), request.url
+    its body, and a flat one's items (an edit in place changes them), and its URL
+    (`url_sent`)."""
+    return request.data, flat_items(request.data), url_sent(request)
 
 
 def still_read(request: Any, read: Read) -> bool:
@@ -428,7 +446,7 @@ def still_read(request: Any, read: Read) -> bool:
     were (exact types: an item whose own ``__eq__`` says anything is no flat item), and the
     same URL, or an exact string equal to it."""
     data, items, url = read
-    now = request.url
+    now = url_sent(request)
     return (
         request.data is data
         and flat_items(data) == items

@@ -180,7 +180,7 @@ class ClientBinding:
         body, flat = wire.plain_body(request.data)  # what is read of it is what is sent
         if body is not request.data:
             request.data = body
-        sent = self.sent(row, body, call, request.url, flat=flat)
+        sent = self.sent(row, body, call, wire.url_sent(request), flat=flat)
         if not call.requested:
             return call, guard, sent, guard.check_sent
         if sent[1] is None and wire.as_judged(sent[0], call.judged):

@@ -250,9 +250,11 @@ def _may_be_judged(request: Any, operation: str, name: str) -> bool:
 
 def _may_carry(request: Any, name: str) -> bool:
     """Whether ``request`` may carry the parameter ``name``: its body names it (in any case),
-    or cannot be read as botocore's dict, or its URL has a query; it is then judged as sent."""
+    or cannot be read as botocore's dict, or its URL has a query (or it has ``params``, which
+    botocore puts there); it is then judged as sent."""
     data = getattr(request, "data", None)
-    if not isinstance(data, dict) or "?" in str(getattr(request, "url", "")):
+    url = str(getattr(request, "url", ""))
+    if not isinstance(data, dict) or "?" in url or getattr(request, "params", None):
         return True
     wanted = name.lower()
     return any(str(key).lower() == wanted for key in data)
@@ -261,14 +263,15 @@ def _may_carry(request: Any, name: str) -> bool:
 def plainly_of(request: Any, operation: str) -> bool:
     """Whether ``request`` is plainly a call of ``operation``, as botocore makes every one:
     its body botocore's dict, whose one ``Action`` (its name in any case) is the operation's,
-    and its URL without a query. Another may have been made into a call of another."""
+    and its URL without a query, and no ``params`` (botocore puts them in the query). Another
+    may have been made into a call of another."""
     data = getattr(request, "data", None)
     if type(data) is not dict:
         return False
     action = data.get("Action")
     if type(action) is not str or action != operation:  # a str subclass is sent as it encodes
         return False
-    if "?" in str(getattr(request, "url", "")):
+    if "?" in str(getattr(request, "url", "")) or getattr(request, "params", None):
         return False
     for key in data:  # a loop: every request of the client passes here
         if type(key) is not str or (key != "Action" and key.lower() == "action"):
@@ -285,7 +288,7 @@ def may_be_turned(request: Any, operation: str) -> bool:
     """Whether ``request``, of an operation the guard does not judge, may have been made into
     a call of one it judges: it is not `plainly_of` its operation, and its body (botocore's
     dict of strings and numbers, or form text) or its URL names a guarded operation in any
-    case, or its body is of another form, which only the guard reads."""
+    case, or its body is of another form, which only the guard reads, or it has ``params``."""
     if plainly_of(request, operation):
         return False
     data = getattr(request, "data", None)
@@ -296,6 +299,8 @@ def may_be_turned(request: Any, operation: str) -> bool:
     elif isinstance(data, bytes | bytearray):
         data = bytes(data).decode(errors="replace")
     elif not isinstance(data, str):
+        return True
+    if getattr(request, "params", None):  # botocore puts them in the URL's query: read them
         return True
     said = f"{data} {getattr(request, 'url', '')}".lower()
     return any(name in said for name in GUARDED_BY_LOWER)

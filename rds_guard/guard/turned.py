@@ -18,6 +18,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import wire
 from ..core import operations
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall
@@ -70,7 +71,7 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
     if sent is not None and sent is not request.data:
         request.data = sent
     called = operation.lower()
-    said = _actions(sent, str(request.url))
+    said = _actions(sent, str(wire.url_sent(request)))
     known = GUARDED_BY_LOWER
     names = sorted({known[action] for action in said if action in known and action != called})
     guard = binding.guard() if names else None

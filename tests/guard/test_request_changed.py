@@ -909,6 +909,49 @@ def test_a_query_another_handler_added_to_the_url_is_never_sent(
     assert moto_server.count("CreateDBClusterSnapshot") == 1
 
 
+def test_parameters_another_handler_put_in_the_requests_params_are_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """botocore puts a request's ``params`` (empty as it makes one) in the URL's query as it
+    prepares it, after every ``request-created`` handler, and signs them: a handler put
+    before the guard's that sets them had a compliant call sent with parameters never
+    judged, under a ``requested`` record of the call as judged. `request.changed` on the
+    URL, nothing sent; so too when they are changed while the record is written."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def add_params(request: Any, **_: Any) -> None:
+        request.params = {"DBClusterSnapshotIdentifier": "weekly", "X-Amz-Security-Token": "SECRET"}
+
+    rds.meta.events.register_first("request-created.rds.CreateDBClusterSnapshot", add_params)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert [(v.rule, v.field, v.value) for v in caught.value.violations] == [
+        ("request.changed", "url", "DBClusterSnapshotIdentifier, X-Amz-Security-Token")
+    ]
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert "SECRET" not in (tmp_path / "audit.jsonl").read_text() + str(caught.value)
+    rds.meta.events.unregister("request-created.rds.CreateDBClusterSnapshot", add_params)
+    kept: list[Any] = []
+    rds.meta.events.register_first(
+        "request-created.rds.CreateDBClusterSnapshot", lambda request, **_: kept.append(request)
+    )
+
+    class AddParams(logging.Handler):  # as the requested record is written
+        def emit(self, record: logging.LogRecord) -> None:
+            if kept:
+                kept[0].params["DBClusterSnapshotIdentifier"] = "weekly"
+
+    with logging_to(AddParams()), pytest.raises(rds_guard.PolicyViolation, match="url"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
 @pytest.mark.parametrize(
     "query", ["DBClusterSnapshotIdentifier=Evil", "dbclustersnapshotidentifier=e"]
 )

@@ -214,17 +214,21 @@ def test_a_describe_made_into_an_allowed_delete_is_sent_and_recorded(
     ],
     ids=["rds", "neptune-naming-an-rds-only-delete"],
 )
+@pytest.mark.parametrize("where", ["url", "params"])
 def test_a_describe_given_a_query_naming_a_delete_is_blocked(
-    moto_server: MotoServer, tmp_path: Path, service: str, query: str, field: str
+    moto_server: MotoServer, tmp_path: Path, service: str, query: str, field: str, where: str
 ) -> None:
-    """An Action put in the URL's query, which a service may read as the body's; one the
-    client's API lacks is blocked on the Action (botocore's model of it was looked up, and
-    raised OperationNotFoundError)."""
+    """An Action put in the URL's query, which a service may read as the body's, or in the
+    request's ``params``, which botocore puts there; one the client's API lacks is blocked
+    on the Action (botocore's model of it was looked up, and raised OperationNotFoundError)."""
     client = guarded_client(write_policy(tmp_path, HOLD_ONLY), service, on=moto_server)
     two_snapshots(moto_server)
 
     def add_query(request: Any, **_: Any) -> None:
-        request.url += "?" + query
+        if where == "url":
+            request.url += "?" + query
+        else:
+            request.params = dict(urllib.parse.parse_qsl(query))
 
     client.meta.events.register_first(f"request-created.{service}.DescribeDBClusters", add_query)
     moto_server.reset_counts()
