@@ -17,6 +17,7 @@ import contextvars
 import functools
 import os
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -191,43 +192,54 @@ async def off_loop(guard: Guard, work: Callable[..., T], *args: Any, to_the_end:
     if audit is None or not (audit.fsync or _ledger_required(audit)):
         return work(*args)
     loop = asyncio.get_running_loop()
-    job = workers().submit(contextvars.copy_context().run, work, *args)
-    if not to_the_end:
-        return await asyncio.wrap_future(job, loop=loop)
+    job = workers(loop).submit(contextvars.copy_context().run, work, *args)
     # the loop's shutdown (asyncio.run) waits for the jobs of its default executor, not for
-    # the guard's: one there that waits for this record keeps the loop open until it is written
-    with contextlib.suppress(RuntimeError):  # that executor shut down: the record is written
+    # the guard's: one there that waits for this one keeps the loop open until it is done (a
+    # record being written when its task was cancelled)
+    with contextlib.suppress(RuntimeError):  # that executor shut down already
         loop.run_in_executor(None, concurrent.futures.wait, [job])
-    return await asyncio.shield(asyncio.wrap_future(job, loop=loop))
+    done = asyncio.wrap_future(job, loop=loop)
+    return await (asyncio.shield(done) if to_the_end else done)
 
 
 WORKERS = min(32, (os.cpu_count() or 1) + 4)
 """How many threads `workers` has at most: as many as asyncio's default executor."""
-_workers: concurrent.futures.ThreadPoolExecutor | None = None
+_workers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, concurrent.futures.Executor] = (
+    weakref.WeakKeyDictionary()
+)
+_shared: list[concurrent.futures.ThreadPoolExecutor] = []  # for loops no weak reference takes
 _workers_made = threading.Lock()
 
 
-def workers() -> concurrent.futures.ThreadPoolExecutor:
-    """The guard's own worker threads (`WORKERS`), made when first needed: not the loop's
-    default executor, which the program's own code may fill with jobs that wait for guarded
-    calls (``run_coroutine_threadsafe(...).result()`` in ``run_in_executor``), whose records
-    would then wait for a worker for ever."""
-    global _workers
-    found = _workers
+def workers(loop: asyncio.AbstractEventLoop) -> concurrent.futures.Executor:
+    """The guard's own worker threads for ``loop`` (`WORKERS`), made when first needed and
+    let go with the loop, as its default executor is: not that executor, which the program's
+    own code may fill with jobs that wait for guarded calls (``run_coroutine_threadsafe(...)
+    .result()`` in ``run_in_executor``), whose records would then wait for a worker for ever;
+    nor one shared by every loop of the process, where one loop's waits would hold up
+    another's records."""
+    found = _workers.get(loop)
     if found is None:
         with _workers_made:
-            if _workers is None:
-                _workers = concurrent.futures.ThreadPoolExecutor(
+            found = _workers.get(loop)
+            if found is None:
+                found = concurrent.futures.ThreadPoolExecutor(
                     WORKERS, thread_name_prefix="rds_guard"
                 )
-            found = _workers
+                try:
+                    _workers[loop] = found
+                except TypeError:  # a loop no weak reference takes: the one shared pool
+                    if not _shared:
+                        _shared.append(found)
+                    found = _shared[0]
     return found
 
 
 def _after_fork_in_child() -> None:
     # a forked child has none of the parent's threads: its own are made when first needed
     global _workers, _workers_made
-    _workers, _workers_made = None, threading.Lock()
+    _workers, _workers_made = weakref.WeakKeyDictionary(), threading.Lock()
+    _shared.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -10,6 +10,7 @@ import inspect
 import os
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -451,6 +452,55 @@ def test_a_forked_child_has_workers_of_its_own(moto_server: MotoServer, tmp_path
         ("requested", "orders-manual-20261121"),
         ("created", "orders-manual-20261121"),
     ]
+
+
+@pytest.mark.parametrize("to_the_end", [False, True], ids=["requested", "outcome"])
+def test_a_record_a_cancelled_task_left_is_written_before_the_loop_ends(to_the_end: bool) -> None:
+    """A record written in the guard's worker thread when its task is cancelled (a
+    ``requested`` record is finished, an outcome written) is written before ``asyncio.run``
+    returns, as it was in the loop's default executor: a program that reads or rotates the
+    log next does not race it."""
+
+    class Audit:
+        fsync, ledger = True, None
+
+    class Guard:
+        audit = Audit()
+
+    written: list[str] = []
+
+    def write() -> None:
+        time.sleep(0.3)
+        written.append("written")
+
+    async def work() -> None:
+        task = asyncio.ensure_future(off_loop(Guard(), write, to_the_end=to_the_end))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(work)
+    assert written == ["written"]
+
+
+def test_each_loop_has_workers_of_its_own() -> None:
+    """The guard's workers are made per event loop, as its default executor is: loops in
+    other threads do not wait for one another's records."""
+    found: dict[int, Any] = {}
+
+    def loop_in_a_thread(number: int) -> None:
+        async def ask() -> None:
+            found[number] = workers(asyncio.get_running_loop())
+
+        asyncio.run(ask())
+
+    threads = [threading.Thread(target=loop_in_a_thread, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)  # a hang detector only
+    assert len(found) == 2 and found[0] is not found[1]
 
 
 def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) -> None:
@@ -968,6 +1018,7 @@ def test_a_task_cancelled_after_its_answer_still_gets_its_outcome_record(
     names = [f"orders-manual-{20261100 + n}" for n in range(8)]
 
     async def work() -> list[Any]:
+        loop = asyncio.get_running_loop()
         answered, busy = asyncio.Event(), threading.Event()
         held: list[str] = []
 
@@ -987,7 +1038,7 @@ def test_a_task_cancelled_after_its_answer_still_gets_its_outcome_record(
             ]
             while len(held) < len(names):
                 await asyncio.sleep(0.01)
-            taken = [workers().submit(busy.wait) for _ in range(WORKERS)]  # every worker
+            taken = [workers(loop).submit(busy.wait) for _ in range(WORKERS)]  # every worker
             answered.set()
             await asyncio.sleep(0.2)  # every outcome record now waits for a worker
             for task in tasks:
