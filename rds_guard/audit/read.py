@@ -18,7 +18,7 @@ from rds_guard.errors import AuditError
 from .errors import NotAnAuditLog
 from .fileio import Lines, read_blocks
 from .record import Record, StrPath, may_be_a_cut_record, not_a_cut_record, parse_record
-from .torn import joined_records, torn_detail
+from .torn import no_write_left, torn_detail
 
 
 @frozen
@@ -56,11 +56,11 @@ def read_records(
     A line that is not a record goes to ``on_bad_line`` when given; otherwise a complete one
     raises ``AuditError`` naming the file and line, and a torn final line (a cut-off write)
     is skipped, unless it is a whole record lacking only its newline, the one after the last
-    (which the next writer keeps): it is read as a record. A final line holding whole records
-    one after another (newlines removed, or turned into carriage returns) is no write cut
-    off, and raises ``AuditError`` too, as a writer refuses it (`torn.check_not_joined`):
-    never skipped unread. A file of bytes with no newline that cannot be a record cut short
-    is `NotAnAuditLog`.
+    (which the next writer keeps): it is read as a record. A final line no write cut off
+    leaves (whole records one after another, their newlines removed or made carriage
+    returns; past its first MiB, anything but zeros) raises ``AuditError`` too, as a writer
+    refuses it (`torn.no_write_left`): never skipped unread. A file of bytes with no newline
+    that cannot be a record cut short is `NotAnAuditLog`.
     """
     seq = 0
     for line in iter_lines(path):
@@ -75,7 +75,7 @@ def read_records(
                 f"{path}:{line.number}: line {line.number} is not an audit record",
                 path=str(path),
             )
-        elif joined_records(line.raw):
+        elif no_write_left(line.raw):
             raise AuditError(f"{path}:{line.number}: {torn_detail(line.raw)}", path=str(path))
         elif line.number == 1 and not may_be_a_cut_record(line.raw):
             raise NotAnAuditLog(os.fspath(path), not_a_cut_record(len(line.raw)))

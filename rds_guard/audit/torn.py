@@ -92,6 +92,14 @@ def _starts_with_record(piece: bytes) -> bool:
     return parse_record(text[:end]) is not None
 
 
+def no_write_left(rest: bytes) -> bool:
+    """Whether ``rest``, the bytes after the last newline (read whole), are none a write cut
+    off leaves: whole records (`joined_records`), or past their first `KEEP_LIMIT` bytes
+    anything but zeros (`Torn.too_long`). A writer refuses them (`check_not_joined`)."""
+    past = rest[KEEP_LIMIT:]
+    return bool(joined_records(rest)) or past.count(0) != len(past)
+
+
 def torn_detail(rest: bytes) -> str:
     """What `verify` says of ``rest``, the bytes after the last newline, when they are no
     record a writer keeps: a write cut off, which the next writer drops (and records), or

@@ -80,6 +80,23 @@ def test_whole_records_joined_after_the_last_newline_are_never_skipped_as_torn(
     assert [(b.number, b.complete) for b in bad] == [(line, False)]
 
 
+def test_a_final_line_longer_than_any_write_leaves_is_never_skipped_as_torn(
+    log_path: Path,
+) -> None:
+    """Past its first MiB, a final line with no newline that is not all zeros is more than
+    any write leaves, even cut off (a writer refuses it): an error naming the line, not
+    skipped as torn. Zeros past it are what a crash may leave: skipped."""
+    make_log(log_path, 2)
+    with log_path.open("ab") as log:
+        log.write(b"x" * (audit.fileio.CHUNK + 10))
+    with pytest.raises(AuditError, match=r"audit.jsonl:3: .* not zeros past its first"):
+        list(audit.read_records(log_path))
+    make_log(log_path.with_name("zeros.jsonl"), 2)
+    with log_path.with_name("zeros.jsonl").open("ab") as log:
+        log.write(b'{"prev' + b"\0" * (audit.fileio.CHUNK + 10))
+    assert [r["seq"] for r in audit.read_records(log_path.with_name("zeros.jsonl"))] == [1, 2]
+
+
 @pytest.mark.parametrize(
     "read",
     [
