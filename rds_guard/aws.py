@@ -256,6 +256,9 @@ def snapshots(service: str, *, with_tags: bool = True) -> Read[list[ServiceSnaps
 def _listed_snapshot(
     listing: SourceLookup, item: Mapping[str, Any], with_tags: bool
 ) -> Read[ServiceSnapshot]:
+    identifier = item.get(listing.parameter)
+    if not isinstance(identifier, str) or not identifier:  # before its tags are read
+        raise OddAnswer(f"{listing.operation} lists a snapshot with no {listing.parameter} text")
     arn = item.get(listing.arn_key)
     kind = str(item.get("SnapshotType", "manual"))
     tags: dict[str, str] | Unreadable | None = None
@@ -264,9 +267,6 @@ def _listed_snapshot(
             tags = yield from resource_tags(item, listing.arn_key)
         except OddAnswer as odd:  # this snapshot's tags, not the listing: it goes on
             tags = Unreadable(str(odd))
-    identifier = item.get(listing.parameter)
-    if not isinstance(identifier, str) or not identifier:
-        raise OddAnswer(f"{listing.operation} lists a snapshot with no {listing.parameter}")
     return ServiceSnapshot(
         identifier=identifier,
         arn=arn,

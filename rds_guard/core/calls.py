@@ -32,6 +32,10 @@ class Unreadable:
 UNREADABLE: Final = Unreadable()
 """Stands for a source that would pass its tags on, but whose tags could not be read."""
 
+UNREAD_AS_GIVEN = "given as unreadable (rds_guard.UNREADABLE)"
+"""What a violation says stopped the read of an `Unreadable` that says nothing itself: one
+the caller gave (`evaluate`'s ``source_tags=UNREADABLE``, ``eval --source-unreadable``)."""
+
 SourceTags = Mapping[str, str] | None | Unreadable
 """The tags a source passes on: a mapping, None (it passes none on), or `Unreadable`."""
 

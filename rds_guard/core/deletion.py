@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from . import operations
-from .calls import DatabaseFacts, Decision, Request, SnapshotFacts, Unreadable
+from .calls import UNREAD_AS_GIVEN, DatabaseFacts, Decision, Request, SnapshotFacts, Unreadable
 from .naming import judge_identifier, source_name, template_values
 from .rules import Violation, shown, shown_given, shown_value
 
@@ -278,8 +278,7 @@ def _not_judged(request: Request, rule: str, what: str, unread: Unreadable) -> V
         rule,
         field,
         identifier if isinstance(identifier, str) else None,
-        f"{what} could not be read, so the rule cannot be judged"
-        + (f": {unread.why}" if unread.why else " (given as unreadable)"),
+        f"{what} could not be read, so the rule cannot be judged: {unread.why or UNREAD_AS_GIVEN}",
     )
 
 
@@ -365,8 +364,8 @@ def lifted_holds(
                 "deletion.hold",
                 f"{parameter}.{key}",
                 value,
-                f"the snapshot's tags could not be read, so lifting a hold cannot be"
-                f" ruled out: {tags.why or 'unknown'}",
+                "the snapshot's tags could not be read, so lifting a hold cannot be ruled out:"
+                f" {tags.why or UNREAD_AS_GIVEN}",
             )
             for key, value in touched
         ]

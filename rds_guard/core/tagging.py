@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import operations, rules
-from .calls import Decision, Request, Unreadable
+from .calls import UNREAD_AS_GIVEN, Decision, Request, Unreadable
 from .deletion import carried_tags, lifted_holds
 from .frozen import frozen
 from .naming import template_values, unset_env
@@ -109,7 +109,7 @@ def _forced_of_the_making(request: Request, key: str, value: str, made_by: str) 
     if isinstance(held, Mapping) and held.get(key) == value:
         return None
     if isinstance(held, Unreadable):
-        carried = f"its tags could not be read: {held.why or 'unknown'}"
+        carried = f"its tags could not be read: {held.why or UNREAD_AS_GIVEN}"
     elif not isinstance(held, Mapping):  # `evaluate` not given them
         carried = "its tags are not known here"
     elif key in held:

@@ -703,8 +703,8 @@ def test_a_snapshot_given_as_unreadable_names_no_reason_it_lacks():
     )
     (violation,) = judged.decision.violations
     assert violation.message == (
-        "the snapshot's tags could not be read, so the rule cannot be judged"
-        " (given as unreadable)"
+        "the snapshot's tags could not be read, so the rule cannot be judged:"
+        " given as unreadable (rds_guard.UNREADABLE)"
     )
 
 
@@ -924,6 +924,16 @@ def test_evaluate_with_unreadable_tags_still_judges_a_known_age():
     )
     assert rules_of(young) == ["deletion.too_young", "deletion.hold"]
     assert "could not be read" not in young.violations[0].message
+    lifted = evaluate(
+        HOLD,
+        "RemoveTagsFromResource",
+        {"ResourceName": CLUSTER_SNAPSHOT_ARN, "TagKeys": ["legal-hold"]},
+        now=NOW,
+        source_tags=UNREADABLE,
+    )
+    assert only(lifted, "deletion.hold").message.endswith(
+        "cannot be ruled out: given as unreadable (rds_guard.UNREADABLE)"
+    )
 
 
 def test_evaluate_takes_the_instance_to_be_an_ordinary_one():

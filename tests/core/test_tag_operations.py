@@ -149,6 +149,7 @@ def test_a_forced_value_of_the_making_call_may_be_written_back_as_the_snapshot_c
         (SnapshotFacts(None, carried), "(it carries 'CreateDBClusterSnapshot')"),
         (SnapshotFacts(None, {"team": "core"}), "(it carries none)"),
         (Unreadable("AccessDenied"), "(its tags could not be read: AccessDenied)"),
+        (Unreadable(), "(its tags could not be read: given as unreadable (rds_guard.UNREADABLE))"),
     ):
         decision, _ = retagging({"made-by": "CopyDBClusterSnapshot"}, facts)
         assert only(decision, "tags.forced").message.endswith(says)
