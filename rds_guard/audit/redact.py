@@ -142,23 +142,23 @@ def without_signing_values(message: str) -> str:
     A message may quote them under an encoding the patterns do not read (a name, its quotes
     or a token's own characters as HTML entities, a name URL-encoded, a form's ``+`` for
     spaces, one inside another). So the message, redacted, is read decoded too (HTML entities
-    and URL escapes, a layer at a time, up to `_DEEPEST` layers; at each, a form's ``+`` as a
-    space too): where a reading quotes a value the patterns find (`_leaks`), that reading is
-    recorded, with those values redacted (its quoting lost, never a value). A message still
-    decoding past `_DEEPEST` layers that may quote one is withheld whole (`WITHHELD`)."""
+    and URL escapes, a layer at a time, up to `_DEEPEST` layers; a form's ``+`` as a space
+    once nothing else decodes, a token's own ``+`` being none): where a reading quotes a value
+    the patterns find (`_leaks`), that reading is recorded, with those values redacted (its
+    quoting lost, never a value). A message still decoding past `_DEEPEST` layers that may
+    quote one is withheld whole (`WITHHELD`)."""
     redacted = reading = _redacted(message)
     for _ in range(_DEEPEST):
-        unescaped = html.unescape(reading)
-        deeper = urllib.parse.unquote(unescaped)
-        if deeper == reading:
-            return redacted
-        for candidate in (deeper, urllib.parse.unquote_plus(unescaped)):
-            leaks = _leaks(candidate)
-            if leaks:
-                deeper = redacted = _without(candidate, leaks)
-                break
+        deeper = urllib.parse.unquote(html.unescape(reading))
+        if deeper == reading:  # a form's + as a space last: a token's own + is none
+            deeper = urllib.parse.unquote_plus(reading)
+            if deeper == reading:
+                return redacted
+        leaks = _leaks(deeper)
+        if leaks:
+            deeper = redacted = _without(deeper, leaks)
         reading = deeper
-    still = urllib.parse.unquote(html.unescape(reading)) != reading
+    still = urllib.parse.unquote_plus(html.unescape(reading)) != reading
     return WITHHELD if still and _MAY_QUOTE.search(reading) else redacted
 
 
@@ -177,6 +177,10 @@ _PLACEHOLDER = "[redacted]"
 # A token's own characters right after a value redacted: in a message's own encoding they
 # stopped the value (an entity's &, a %), decoded they are the rest of the token.
 _REST_OF_A_TOKEN = Lazy(r"(?<=\[redacted\])[A-Za-z0-9+/=_-]+")
+# A value found that is a placeholder, or one with its quotes, is none; one that runs on
+# into a placeholder (written for the next value) still is.
+_PART_OF_A_PLACEHOLDER = re.compile(r"\[redacted\]?|redacted\]")
+_ANY_OF_A_VALUE = re.compile(r"[^\s\"'`<>\\\[\](){},;:]")
 
 
 def _leaks(reading: str) -> list[tuple[int, int]]:
@@ -186,10 +190,10 @@ def _leaks(reading: str) -> list[tuple[int, int]]:
     if _MAY_QUOTE.search(reading) is None:  # one quick pass over a long message quoting none
         return []
     spans = [
-        (start, end)
+        (start, end + reading.startswith("]", end) * reading.endswith("[redacted", 0, end))
         for start, end in _value_spans(reading)
-        if reading[start:end].strip() and "redacted" not in reading[start:end]
-    ]
+        if _ANY_OF_A_VALUE.search(_PART_OF_A_PLACEHOLDER.sub("", reading[start:end]))
+    ]  # a value that runs into a placeholder takes the placeholder's "]" with it
     spans += [found.span() for found in _REST_OF_A_TOKEN.finditer(reading)]
     return sorted(spans)
 

@@ -645,6 +645,22 @@ def test_the_stream_id_is_the_first_records_own_digest(log_path: Path) -> None:
             "x-amz-security-token=IQoJ&#x2F;SECRET&#x2B;MORE&#x3D; end",
             "x-amz-security-token=[redacted] end",
         ),
+        (  # a form's + for spaces, and nothing else encoded
+            "X-Amz-Signature+5d672d79c15b13162d9279b0855cfba6 Authorization:+Bearer+eyJhbGci.x",
+            "X-Amz-Signature [redacted] Authorization: Bearer [redacted]",
+        ),
+        (  # a value read decoded that runs into the placeholder of the next
+            "X-Amz-Signature&#061;ab12SIG;token=IQoJTOKEN",
+            "X-Amz-Signature=[redacted]",
+        ),
+        (  # one value read decoded, the other only as a form's + for spaces
+            "token&#061;IQoJ X-Amz-Signature+%3D+ab12",
+            "token=[redacted] X-Amz-Signature = [redacted]",
+        ),
+        (  # a token's own + kept in it while a form's + is read as a space
+            "X-Amz-Signature+%3D+ab12 token&amp;#061;IQoJb3J+SECRET/xyz==",
+            "X-Amz-Signature = [redacted] token=[redacted]",
+        ),
         (  # HTML five times over
             "&amp;amp;amp;amp;quot;X-Amz-Security-Token&amp;amp;amp;amp;quot;: "
             "&amp;amp;amp;amp;quot;IQoJ&amp;amp;amp;amp;quot;",
