@@ -413,21 +413,56 @@ def flat_items(data: Any) -> tuple[tuple[str, Any, type], ...] | None:
     return None
 
 
+def has_params(request: Any) -> bool:
+    """Whether ``request`` has ``params`` other than botocore's own (none, or an empty dict),
+    told by their type first: an object of another says what it likes of its own length."""
+    params = getattr(request, "params", None)
+    return params is not None and not (type(params) in (dict, list, tuple) and not params)
+
+
+def hold_params(request: Any) -> None:
+    """``request.params``, when it has any (`has_params`), made the exact (name, value) texts
+    botocore sends of them (`url_sent`), read once (a dict through the base type's own
+    ``items``): what the guard reads of them is what botocore sends. Params that cannot be
+    read so are left as they are, and read as no call (`url_sent`)."""
+    if not has_params(request):
+        return
+    params = request.params
+    try:
+        if isinstance(params, dict):
+            pairs = list(dict.items(params))
+        elif isinstance(params, Mapping):
+            pairs = list(params.items())
+        else:
+            pairs = list(params)
+        encoded = urllib.parse.urlencode(pairs, doseq=True)
+    except Exception:  # the program's objects: left as they are, read as no call
+        return
+    request.params = urllib.parse.parse_qsl(encoded, keep_blank_values=True)
+
+
+UNREAD_PARAMS = "(params that cannot be read)"
+"""The query `url_sent` puts for params `hold_params` could not read: a name no call has."""
+
+
 def url_sent(request: Any) -> Any:
     """The URL botocore sends ``request`` to: its ``url``, with its ``params`` (which a
     handler may set: botocore leaves them empty) put in the query as botocore's preparer puts
-    them (`AWSRequestPreparer._prepare_url`), where a service reads them as parameters too.
-    The ``url`` itself when there are none, or when they cannot be encoded (botocore then
-    refuses to send the request, with its own error)."""
-    url, params = request.url, getattr(request, "params", None)
-    if not params:
+    them (`AWSRequestPreparer._prepare_url`), where a service reads them as parameters too;
+    the ``url`` itself when there are none. Params not held yet (`hold_params`) are a query
+    of `UNREAD_PARAMS`."""
+    url = request.url
+    if not has_params(request):
         return url
-    try:
-        pairs = list(params.items()) if isinstance(params, Mapping) else params
-        encoded = urllib.parse.urlencode(pairs, doseq=True)
-        return ("&" if urllib.parse.urlparse(url).query else "?").join((url, encoded))
-    except Exception:  # the program's objects: botocore raises as it prepares the request
-        return url
+    params = request.params
+    if type(params) is not list or not all(
+        type(pair) is tuple and len(pair) == 2 and all(type(text) is str for text in pair)
+        for pair in params
+    ):
+        encoded = urllib.parse.quote(UNREAD_PARAMS)
+    else:
+        encoded = urllib.parse.urlencode(params, doseq=True)
+    return ("&" if urllib.parse.urlparse(url).query else "?").join((url, encoded))
 
 
 Read = tuple[object, tuple[tuple[str, Any, type], ...] | None, object]

@@ -177,6 +177,7 @@ class ClientBinding:
         call, guard = self.held(row, request.context)
         if call is None or guard is None:
             return None
+        wire.hold_params(request)  # what is read of them is what is sent, as of the body
         body, flat = wire.plain_body(request.data)  # what is read of it is what is sent
         if body is not request.data:
             request.data = body

@@ -254,7 +254,7 @@ def _may_carry(request: Any, name: str) -> bool:
     botocore puts there); it is then judged as sent."""
     data = getattr(request, "data", None)
     url = str(getattr(request, "url", ""))
-    if not isinstance(data, dict) or "?" in url or getattr(request, "params", None):
+    if not isinstance(data, dict) or "?" in url or _has_params(request):
         return True
     wanted = name.lower()
     return any(str(key).lower() == wanted for key in data)
@@ -271,12 +271,19 @@ def plainly_of(request: Any, operation: str) -> bool:
     action = data.get("Action")
     if type(action) is not str or action != operation:  # a str subclass is sent as it encodes
         return False
-    if "?" in str(getattr(request, "url", "")) or getattr(request, "params", None):
+    if "?" in str(getattr(request, "url", "")) or _has_params(request):
         return False
     for key in data:  # a loop: every request of the client passes here
         if type(key) is not str or (key != "Action" and key.lower() == "action"):
             return False
     return True
+
+
+def _has_params(request: Any) -> bool:
+    # as `wire.has_params` (this module imports no more than the AWS CLI plugin's stand-ins
+    # need): told by their type first, as an object of another says what it likes
+    params = getattr(request, "params", None)
+    return params is not None and not (type(params) in (dict, list, tuple) and not params)
 
 
 GUARDED_BY_LOWER = {name.lower(): name for names in GUARDED.values() for name in names}
@@ -300,7 +307,7 @@ def may_be_turned(request: Any, operation: str) -> bool:
         data = bytes(data).decode(errors="replace")
     elif not isinstance(data, str):
         return True
-    if getattr(request, "params", None):  # botocore puts them in the URL's query: read them
+    if _has_params(request):  # botocore puts them in the URL's query: read them
         return True
     said = f"{data} {getattr(request, 'url', '')}".lower()
     return any(name in said for name in GUARDED_BY_LOWER)

@@ -67,6 +67,7 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         # what this request's end records
         request.context.setdefault(CONTEXT_KEY, None)
         return None
+    wire.hold_params(request)  # what is read of them is what is sent
     sent = _as_sent(request.data)
     if sent is not None and sent is not request.data:
         request.data = sent

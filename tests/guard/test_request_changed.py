@@ -7,7 +7,7 @@ import contextlib
 import copy
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -909,19 +909,33 @@ def test_a_query_another_handler_added_to_the_url_is_never_sent(
     assert moto_server.count("CreateDBClusterSnapshot") == 1
 
 
+class SaysItIsEmpty(dict[str, str]):
+    """Params that say they are empty to whoever asks their length, and are not."""
+
+    def __len__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("kind", [dict, SaysItIsEmpty, lambda pairs: list(pairs.items())])
 def test_parameters_another_handler_put_in_the_requests_params_are_never_sent(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, kind: Callable[[dict[str, str]], Any]
 ) -> None:
     """botocore puts a request's ``params`` (empty as it makes one) in the URL's query as it
     prepares it, after every ``request-created`` handler, and signs them: a handler put
     before the guard's that sets them had a compliant call sent with parameters never
     judged, under a ``requested`` record of the call as judged. `request.changed` on the
-    URL, nothing sent; so too when they are changed while the record is written."""
+    URL, nothing sent, whatever they say of their own length; so too when they are changed
+    while the record is written."""
     rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
     make_cluster(rds)
 
     def add_params(request: Any, **_: Any) -> None:
-        request.params = {"DBClusterSnapshotIdentifier": "weekly", "X-Amz-Security-Token": "SECRET"}
+        request.params = kind(
+            {"DBClusterSnapshotIdentifier": "weekly", "X-Amz-Security-Token": "SECRET"}
+        )
 
     rds.meta.events.register_first("request-created.rds.CreateDBClusterSnapshot", add_params)
     moto_server.reset_counts()
@@ -943,7 +957,7 @@ def test_parameters_another_handler_put_in_the_requests_params_are_never_sent(
     class AddParams(logging.Handler):  # as the requested record is written
         def emit(self, record: logging.LogRecord) -> None:
             if kept:
-                kept[0].params["DBClusterSnapshotIdentifier"] = "weekly"
+                kept[0].params = kind({"DBClusterSnapshotIdentifier": "weekly"})
 
     with logging_to(AddParams()), pytest.raises(rds_guard.PolicyViolation, match="url"):
         rds.create_db_cluster_snapshot(
