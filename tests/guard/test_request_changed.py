@@ -879,6 +879,22 @@ def test_keys_beside_the_judged_parameters_are_no_change(
     assert audit_records(tmp_path)[0]["violations"] == []
 
 
+def assert_refused_on_the_url(rds: Any, server: MotoServer, log: Path, secret: str) -> None:
+    """A compliant create whose request another handler gave a snapshot name and a token
+    outside its body: `request.changed` on the URL, naming them, nothing sent, and the
+    token's value neither recorded nor in the exception."""
+    server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert [(v.rule, v.field, v.value) for v in caught.value.violations] == [
+        ("request.changed", "url", "DBClusterSnapshotIdentifier, X-Amz-Security-Token")
+    ]
+    assert server.count("CreateDBClusterSnapshot") == 0
+    assert secret not in log.read_text() + str(caught.value)
+
+
 def test_a_query_another_handler_added_to_the_url_is_never_sent(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
@@ -891,16 +907,7 @@ def test_a_query_another_handler_added_to_the_url_is_never_sent(
         request.url += "?DBClusterSnapshotIdentifier=weekly&X-Amz-Security-Token=SECRETTOKEN"
 
     rds.meta.events.register_first("request-created.rds.CreateDBClusterSnapshot", add_query)
-    moto_server.reset_counts()
-    with pytest.raises(rds_guard.PolicyViolation) as caught:
-        rds.create_db_cluster_snapshot(
-            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-        )
-    assert [(v.rule, v.field, v.value) for v in caught.value.violations] == [
-        ("request.changed", "url", "DBClusterSnapshotIdentifier, X-Amz-Security-Token")
-    ]
-    assert moto_server.count("CreateDBClusterSnapshot") == 0
-    assert "SECRETTOKEN" not in (tmp_path / "audit.jsonl").read_text() + str(caught.value)
+    assert_refused_on_the_url(rds, moto_server, tmp_path / "audit.jsonl", "SECRETTOKEN")
     session, _ = guarded_session(write_policy(tmp_path / "q", AUDITED))
     queried = moto_server.client("rds", session=session, endpoint_url=moto_server.url + "/?x=1")
     queried.create_db_cluster_snapshot(
@@ -938,16 +945,7 @@ def test_parameters_another_handler_put_in_the_requests_params_are_never_sent(
         )
 
     rds.meta.events.register_first("request-created.rds.CreateDBClusterSnapshot", add_params)
-    moto_server.reset_counts()
-    with pytest.raises(rds_guard.PolicyViolation) as caught:
-        rds.create_db_cluster_snapshot(
-            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-        )
-    assert [(v.rule, v.field, v.value) for v in caught.value.violations] == [
-        ("request.changed", "url", "DBClusterSnapshotIdentifier, X-Amz-Security-Token")
-    ]
-    assert moto_server.count("CreateDBClusterSnapshot") == 0
-    assert "SECRET" not in (tmp_path / "audit.jsonl").read_text() + str(caught.value)
+    assert_refused_on_the_url(rds, moto_server, tmp_path / "audit.jsonl", "SECRET")
     rds.meta.events.unregister("request-created.rds.CreateDBClusterSnapshot", add_params)
     kept: list[Any] = []
     rds.meta.events.register_first(
