@@ -49,7 +49,9 @@ _SIGNING_VALUES = Lazy(
     r"|(?<![\w-])authorization[\"'\\]*\s*[:=][\s\"'\\]*bearer\s+"
     r"|(?<![\w-])AWS\s+[A-Z0-9]{16,128}:"
     r")"
-    r"(?!\[redacted\]|(?<=\[)redacted\])"  # redacted already (a message redacted twice)
+    # not a lead's bytes b, its [, its %20 or a form's + taken for the value when the value
+    # cannot start (an entity's &), nor a value redacted already (a message redacted twice)
+    r"(?!b[\"']|\[|%(?:25)?20|\+[\"'\s]|(?<=\[)redacted\])"
     r"(?:\\{1,3}/|[^\s&,'\"<\\\]])+"
 )
 
@@ -149,17 +151,34 @@ def without_signing_values(message: str) -> str:
     quote one is withheld whole (`WITHHELD`)."""
     redacted = reading = _redacted(message)
     for _ in range(_DEEPEST):
-        deeper = urllib.parse.unquote(html.unescape(reading))
-        if deeper == reading:  # a form's + as a space last: a token's own + is none
-            deeper = urllib.parse.unquote_plus(reading)
-            if deeper == reading:
-                return redacted
-        leaks = _leaks(deeper)
+        unescaped = _json_unescaped(html.unescape(reading))
+        decoded = urllib.parse.unquote(unescaped)
+        # and as a form: its + a space (a token's own + is %2B there); the same length, so a
+        # value found in either is redacted where it stands, in the reading that keeps a +
+        as_form = urllib.parse.unquote_plus(unescaped)
+        leaks = sorted(_leaks(decoded) + _leaks(as_form))
         if leaks:
-            deeper = redacted = _without(deeper, leaks)
-        reading = deeper
-    still = urllib.parse.unquote_plus(html.unescape(reading)) != reading
-    return WITHHELD if still and _MAY_QUOTE.search(reading) else redacted
+            reading = redacted = _without(decoded, leaks)
+        elif decoded != reading:
+            reading = decoded
+        elif as_form != reading:
+            reading = as_form
+        else:
+            return redacted
+    return WITHHELD if _decodes(reading) and _MAY_QUOTE.search(reading) else redacted
+
+
+def _decodes(reading: str) -> bool:
+    """Whether a reading of a message has another layer to decode."""
+    return urllib.parse.unquote_plus(_json_unescaped(html.unescape(reading))) != reading
+
+
+_JSON_ESCAPE = Lazy(r"\\u([0-9a-fA-F]{4})")
+
+
+def _json_unescaped(reading: str) -> str:
+    """``reading`` with JSON's ``\\uXXXX`` escapes read as the characters they stand for."""
+    return _JSON_ESCAPE.sub(lambda found: chr(int(found.group(1), 16)), reading)
 
 
 WITHHELD = "[redacted: the message quotes a secret under more encodings than are read]"
@@ -180,7 +199,7 @@ _REST_OF_A_TOKEN = Lazy(r"(?<=\[redacted\])[A-Za-z0-9+/=_-]+")
 # A value found that is a placeholder, or one with its quotes, is none; one that runs on
 # into a placeholder (written for the next value) still is.
 _PART_OF_A_PLACEHOLDER = re.compile(r"\[redacted\]?|redacted\]")
-_ANY_OF_A_VALUE = re.compile(r"[^\s\"'`<>\\\[\](){},;:]")
+_ANY_OF_A_VALUE = re.compile(r"[^\s\"'`<>\\\[\](){},;:+]")  # one alone is no value
 
 
 def _leaks(reading: str) -> list[tuple[int, int]]:
@@ -192,7 +211,7 @@ def _leaks(reading: str) -> list[tuple[int, int]]:
     spans = [
         (start, end + reading.startswith("]", end) * reading.endswith("[redacted", 0, end))
         for start, end in _value_spans(reading)
-        if _ANY_OF_A_VALUE.search(_PART_OF_A_PLACEHOLDER.sub("", reading[start:end]))
+        if len(_ANY_OF_A_VALUE.findall(_PART_OF_A_PLACEHOLDER.sub("", reading[start:end]))) > 1
     ]  # a value that runs into a placeholder takes the placeholder's "]" with it
     spans += [found.span() for found in _REST_OF_A_TOKEN.finditer(reading)]
     return sorted(spans)
