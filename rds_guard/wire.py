@@ -424,7 +424,8 @@ def hold_params(request: Any) -> None:
     """``request.params``, when it has any (`has_params`), made the exact (name, value) texts
     botocore sends of them (`url_sent`), read once (a dict through the base type's own
     ``items``): what the guard reads of them is what botocore sends. Params that cannot be
-    read so are left as they are, and read as no call (`url_sent`)."""
+    read so are replaced by one named `UNREAD_PARAMS`: read again by botocore, they might
+    say what they did not say to the guard."""
     if not has_params(request):
         return
     params = request.params
@@ -436,21 +437,23 @@ def hold_params(request: Any) -> None:
         else:
             pairs = list(params)
         encoded = urllib.parse.urlencode(pairs, doseq=True)
-    except Exception:  # the program's objects: left as they are, read as no call
+    except Exception:  # the program's objects
+        request.params = [(UNREAD_PARAMS, "")]
         return
     request.params = urllib.parse.parse_qsl(encoded, keep_blank_values=True)
 
 
 UNREAD_PARAMS = "(params that cannot be read)"
-"""The query `url_sent` puts for params `hold_params` could not read: a name no call has."""
+"""What stands for params `hold_params` could not read, or `url_sent` finds not held: a name
+no call has (a call of a guarded operation so sent is `request.changed` on its URL)."""
 
 
 def url_sent(request: Any) -> Any:
     """The URL botocore sends ``request`` to: its ``url``, with its ``params`` (which a
     handler may set: botocore leaves them empty) put in the query as botocore's preparer puts
     them (`AWSRequestPreparer._prepare_url`), where a service reads them as parameters too;
-    the ``url`` itself when there are none. Params not held yet (`hold_params`) are a query
-    of `UNREAD_PARAMS`."""
+    the ``url`` itself when there are none. Params not held (`hold_params`) since they were
+    set are a query of `UNREAD_PARAMS`."""
     url = request.url
     if not has_params(request):
         return url

@@ -5,8 +5,11 @@ and a held snapshot was deleted with no record."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import sys
 import urllib.parse
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +243,51 @@ def test_a_describe_given_a_query_naming_a_delete_is_blocked(
     )
     records = audit_records(tmp_path)
     assert [(r["event"], r["operation"]) for r in records] == [("blocked", query[7:].split("&")[0])]
+
+
+class TellsTheGuardNothing(Mapping[str, str]):
+    """Params that say what they hold to anyone but rds_guard's code, to which they fail."""
+
+    def __init__(self, held: dict[str, str]) -> None:
+        self._held = held
+
+    def __getitem__(self, key: str) -> str:
+        return self._held[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._held)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def items(self) -> Any:
+        if sys._getframe(1).f_globals.get("__name__", "").startswith("rds_guard"):
+            raise RuntimeError("nothing for the guard")
+        return self._held.items()
+
+
+def test_params_that_cannot_be_read_by_the_guard_are_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A describe given params that fail only when the guard reads them, naming the delete
+    of a held snapshot: they were left as they were, read as no call, and botocore, reading
+    them again, sent the delete with no record. The guard replaces them by params no call
+    has: the delete is never sent."""
+    rds = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
+    two_snapshots(moto_server)
+
+    def add_params(request: Any, **_: Any) -> None:
+        request.data = b""  # moto reads the query only when there is no body
+        request.params = TellsTheGuardNothing(
+            {"Action": "DeleteDBClusterSnapshot", "DBClusterSnapshotIdentifier": "held"}
+        )
+
+    rds.meta.events.register_first("request-created.rds.DescribeDBClusters", add_params)
+    moto_server.reset_counts()
+    with contextlib.suppress(Exception):  # what moto answers is no concern here
+        rds.describe_db_clusters()
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    assert "held" in snapshots_left(moto_server)
 
 
 def test_a_neptune_describe_made_into_an_rds_only_delete_is_blocked(
