@@ -51,7 +51,7 @@ _SIGNING_VALUES = Lazy(
     r")"
     # not a lead's bytes b, its [, its %20 or a form's + taken for the value when the value
     # cannot start (an entity's &), nor a value redacted already (a message redacted twice)
-    r"(?!b[\"']|\[|%(?:25)?20|\+[\"'\s]|(?<=\[)redacted\])"
+    r"(?!\+*(?:b[\"']|\[|%(?:25)?20|[\"'\s])|(?<=\[)redacted\])"
     r"(?:\\{1,3}/|[^\s&,'\"<\\\]])+"
 )
 
@@ -147,10 +147,14 @@ def without_signing_values(message: str) -> str:
     and URL escapes, a layer at a time, up to `_DEEPEST` layers; a form's ``+`` as a space
     once nothing else decodes, a token's own ``+`` being none): where a reading quotes a value
     the patterns find (`_leaks`), that reading is recorded, with those values redacted (its
-    quoting lost, never a value). A message still decoding past `_DEEPEST` layers that may
-    quote one is withheld whole (`WITHHELD`)."""
+    quoting lost, never a value). A message still decoding past `_DEEPEST` layers (or
+    `_MOST_READ` characters read) that may quote one is withheld whole (`WITHHELD`)."""
     redacted = reading = _redacted(message)
+    read = 0
     for _ in range(_DEEPEST):
+        read += 2 * len(reading)
+        if read > _MOST_READ:  # a long message many layers deep: as one deeper still
+            break
         unescaped = _json_unescaped(html.unescape(reading))
         decoded = urllib.parse.unquote(unescaped)
         # and as a form: its + a space (a token's own + is %2B there); the same length, so a
@@ -186,6 +190,10 @@ WITHHELD = "[redacted: the message quotes a secret under more encodings than are
 
 _DEEPEST = 8
 """How many layers of encoding a reading of a message decodes (HTML in a URL in a form...)."""
+_MOST_READ = 4 * 1024 * 1024
+"""How many characters of decoded readings a message is read in at most, so that a message
+of megabytes many layers deep costs seconds, not tens of them: past it, a message that still
+decodes and may quote a secret is withheld, as one past `_DEEPEST` layers is."""
 
 # Every pattern below needs one of these words (or a URL's scheme) where it starts.
 _MAY_QUOTE = Lazy(

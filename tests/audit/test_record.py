@@ -622,6 +622,10 @@ QUOTINGS: list[tuple[str, str | None]] = [
     ("X-Amz-Signature&#061;ab12", "X-Amz-Signature=[redacted]"),
     ("X%2DAmz%2DSignature%3Dab12", "X-Amz-Signature=[redacted]"),
     ("X-Amz-Signature+%3D+ab12", "X-Amz-Signature+=+[redacted]"),
+    (  # a form's + before a bytes repr's b: no value (redacted twice, the same)
+        "body=%7B%27X-Amz-Security-Token%27%3A+b%27IQoJb3JpZ2lu%27%7D",
+        "body={'X-Amz-Security-Token':+b'[redacted]'}",
+    ),
     (  # a form's body quoting JSON, whose token holds its own + (%2B there)
         "body=%7B%22SessionToken%22%3A+%22IQoJb3J%2F%2F%2BSECRET%2Fxyz%3D%3D%22%7D",
         'body={"SessionToken":+"[redacted]"}',
@@ -780,6 +784,17 @@ def test_a_long_error_message_is_redacted_without_hanging(log_path: Path, messag
     call_with_timeout(lambda: log.write("failed", error={"code": "X", "message": message}), 60)
     (record,) = records_of(log_path)
     assert record["error"]["message"].startswith(message[:16])
+
+
+def test_a_long_message_many_layers_deep_is_withheld_without_hanging(log_path: Path) -> None:
+    """A megabyte of URLs whose every layer must be read (an entity nested ten deep before
+    it) took tens of seconds to read layer by layer: past a bound on what is read, a
+    message that still decodes and may quote a secret is withheld."""
+    message = "&" + "amp;" * 9 + " " + "'http://" + "a'" * 500_000
+    log = audit.AuditLog(log_path, fsync=False)
+    call_with_timeout(lambda: log.write("failed", error={"code": "X", "message": message}), 60)
+    (record,) = records_of(log_path)
+    assert record["error"]["message"] == WITHHELD
 
 
 def test_a_text_longer_than_any_aws_value_is_cut_with_its_length_and_digest(
