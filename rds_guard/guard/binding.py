@@ -18,7 +18,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
-from .. import copies, wire
+from .. import copies, query, wire
 from ..core import operations
 from ..core.calls import CallFacts
 from ..core.operations import Operation
@@ -177,11 +177,11 @@ class ClientBinding:
         call, guard = self.held(row, request.context)
         if call is None or guard is None:
             return None
-        wire.hold_params(request)  # what is read of them is what is sent, as of the body
+        query.hold_params(request)  # what is read of them is what is sent, as of the body
         body, flat = wire.plain_body(request.data)  # what is read of it is what is sent
         if body is not request.data:
             request.data = body
-        sent = self.sent(row, body, call, wire.url_sent(request), flat=flat)
+        sent = self.sent(row, body, call, query.url_sent(request), flat=flat)
         if not call.requested:
             return call, guard, sent, guard.check_sent
         if sent[1] is None and wire.as_judged(sent[0], call.judged):

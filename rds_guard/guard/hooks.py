@@ -280,7 +280,7 @@ def plainly_of(request: Any, operation: str) -> bool:
 
 
 def _has_params(request: Any) -> bool:
-    # as `wire.has_params` (this module imports no more than the AWS CLI plugin's stand-ins
+    # as `query.has_params` (this module imports no more than the AWS CLI plugin's stand-ins
     # need): told by their type first, as an object of another says what it likes
     params = getattr(request, "params", None)
     return params is not None and not (type(params) in (dict, list, tuple) and not params)

@@ -18,7 +18,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import wire
+from .. import query
 from ..core import operations
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall
@@ -67,12 +67,12 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         # what this request's end records
         request.context.setdefault(CONTEXT_KEY, None)
         return None
-    wire.hold_params(request)  # what is read of them is what is sent
+    query.hold_params(request)  # what is read of them is what is sent
     sent = _as_sent(request.data)
     if sent is not None and sent is not request.data:
         request.data = sent
     called = operation.lower()
-    said = _actions(sent, str(wire.url_sent(request)))
+    said = _actions(sent, str(query.url_sent(request)))
     known = GUARDED_BY_LOWER
     names = sorted({known[action] for action in said if action in known and action != called})
     guard = binding.guard() if names else None
