@@ -143,11 +143,11 @@ def without_signing_values(message: str) -> str:
 
     A message may quote them under an encoding the patterns do not read (a name, its quotes
     or a token's own characters as HTML entities, a name URL-encoded, a form's ``+`` for
-    spaces, one inside another). So the message, redacted, is read decoded too (HTML entities
-    and URL escapes, a layer at a time, up to `_DEEPEST` layers; a form's ``+`` as a space
-    once nothing else decodes, a token's own ``+`` being none): where a reading quotes a value
-    the patterns find (`_leaks`), that reading is recorded, with those values redacted (its
-    quoting lost, never a value). A message still decoding past `_DEEPEST` layers (or
+    spaces, one inside another). So the message, redacted, is read decoded too (HTML
+    entities, JSON's ``\\uXXXX`` and URL escapes, a layer at a time, up to `_DEEPEST` layers,
+    each read both as URL-encoded text and as a form, its ``+`` a space): where a reading
+    quotes a value the patterns find (`_leaks`), that reading is recorded, with those values
+    redacted (its quoting lost, never a value). A message still decoding past `_DEEPEST` layers (or
     `_MOST_READ` characters read) that may quote one is withheld whole (`WITHHELD`)."""
     redacted = reading = _redacted(message)
     read = 0
