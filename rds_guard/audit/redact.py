@@ -144,11 +144,12 @@ def without_signing_values(message: str) -> str:
     A message may quote them under an encoding the patterns do not read (a name, its quotes
     or a token's own characters as HTML entities, a name URL-encoded, a form's ``+`` for
     spaces, one inside another). So the message, redacted, is read decoded too (HTML
-    entities, JSON's ``\\uXXXX`` and URL escapes, a layer at a time, up to `_DEEPEST` layers,
-    each read both as URL-encoded text and as a form, its ``+`` a space): where a reading
-    quotes a value the patterns find (`_leaks`), that reading is recorded, with those values
-    redacted (its quoting lost, never a value). A message still decoding past `_DEEPEST` layers (or
-    `_MOST_READ` characters read) that may quote one is withheld whole (`WITHHELD`)."""
+    entities, the backslash escapes of JSON and of a repr, and URL escapes, a layer at a
+    time, up to `_DEEPEST` layers, each read both as URL-encoded text and as a form, its
+    ``+`` a space): where a reading quotes a value the patterns find (`_leaks`), that reading
+    is recorded, with those values redacted (its quoting lost, never a value). A message
+    still decoding past `_DEEPEST` layers (or `_MOST_READ` characters read) that may quote
+    one is withheld whole (`WITHHELD`)."""
     redacted = reading = _redacted(message)
     read = 0
     for _ in range(_DEEPEST):
@@ -177,12 +178,22 @@ def _decodes(reading: str) -> bool:
     return urllib.parse.unquote_plus(_json_unescaped(html.unescape(reading))) != reading
 
 
-_JSON_ESCAPE = Lazy(r"\\u([0-9a-fA-F]{4})")
+_ESCAPE = Lazy(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|([\"'\\/bfnrt]))")
+_ESCAPED = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
 def _json_unescaped(reading: str) -> str:
-    """``reading`` with JSON's ``\\uXXXX`` escapes read as the characters they stand for."""
-    return _JSON_ESCAPE.sub(lambda found: chr(int(found.group(1), 16)), reading)
+    """``reading`` with the backslash escapes of JSON and of a Python repr (``\\uXXXX``,
+    ``\\xXX``, ``\\n``, ``\\t``, an escaped quote, slash or backslash) read as the
+    characters they stand for: a multi-line message quoted in either is read as written."""
+
+    def unescaped(found: re.Match[str]) -> str:
+        code, byte, letter = found.groups()
+        if letter is not None:
+            return _ESCAPED.get(letter, letter)
+        return chr(int(code or byte, 16))
+
+    return _ESCAPE.sub(unescaped, reading)
 
 
 WITHHELD = "[redacted: the message quotes a secret under more encodings than are read]"

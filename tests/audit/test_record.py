@@ -622,6 +622,14 @@ QUOTINGS: list[tuple[str, str | None]] = [
     ("X-Amz-Signature&#061;ab12", "X-Amz-Signature=[redacted]"),
     ("X%2DAmz%2DSignature%3Dab12", "X-Amz-Signature=[redacted]"),
     ("X-Amz-Signature+%3D+ab12", "X-Amz-Signature+=+[redacted]"),
+    (  # a multi-line message quoted in JSON or a repr: a name after an escaped line break
+        "\"line one\\nSessionToken=FwoGSECRET\" '[default]\\naws_secret_access_key = wJalr'",
+        "\"line one\nSessionToken=[redacted]\" '[default]\naws_secret_access_key = [redacted]'",
+    ),
+    (  # a header dump with escaped tabs; a URL with JSON's escaped slashes
+        '"X-Amz-Signature\\t5d672d79c15b13162d9279b0855cfba6" "http:\\/\\/u:S3CRET@h:9\\/"',
+        '"X-Amz-Signature\t[redacted]" "http://[redacted]@h:9/"',
+    ),
     (  # a form's + before a bytes repr's b: no value (redacted twice, the same)
         "body=%7B%27X-Amz-Security-Token%27%3A+b%27IQoJb3JpZ2lu%27%7D",
         "body={'X-Amz-Security-Token':+b'[redacted]'}",
@@ -783,7 +791,9 @@ def test_a_long_error_message_is_redacted_without_hanging(log_path: Path, messag
     log = audit.AuditLog(log_path, fsync=False)
     call_with_timeout(lambda: log.write("failed", error={"code": "X", "message": message}), 60)
     (record,) = records_of(log_path)
-    assert record["error"]["message"].startswith(message[:16])
+    kept = record["error"]["message"]
+    # a megabyte of backslashes decodes layer after layer, past what is read: withheld
+    assert kept.startswith(message[:16]) or (kept == WITHHELD and "\\" * 4 in message)
 
 
 def test_a_long_message_many_layers_deep_is_withheld_without_hanging(log_path: Path) -> None:
