@@ -51,7 +51,7 @@ _SIGNING_VALUES = Lazy(
     r")"
     # not a lead's bytes b, its [, its %20 or a form's + taken for the value when the value
     # cannot start (an entity's &), nor a value redacted already (a message redacted twice)
-    r"(?!\+*(?:b[\"']|\[|%(?:25)?20|[\"'\s])|(?<=\[)redacted\])"
+    r"(?!\+*(?:b\\*[\"']|\[|%(?:25)?20|[\"'\s])|(?<=\[)redacted\])"
     r"(?:\\{1,3}/|[^\s&,'\"<\\\]])+"
 )
 

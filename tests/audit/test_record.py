@@ -630,6 +630,10 @@ QUOTINGS: list[tuple[str, str | None]] = [
         '"X-Amz-Signature\\t5d672d79c15b13162d9279b0855cfba6" "http:\\/\\/u:S3CRET@h:9\\/"',
         '"X-Amz-Signature\t[redacted]" "http://[redacted]@h:9/"',
     ),
+    (  # a bytes repr inside a repr, its quotes escaped: the b is no value
+        "headers {\\'X-Amz-Security-Token\\': b\\'FwoGZXIvYXdzEJr\\'}",
+        "headers {'X-Amz-Security-Token': b'[redacted]'}",
+    ),
     (  # a form's + before a bytes repr's b: no value (redacted twice, the same)
         "body=%7B%27X-Amz-Security-Token%27%3A+b%27IQoJb3JpZ2lu%27%7D",
         "body={'X-Amz-Security-Token':+b'[redacted]'}",
