@@ -18,7 +18,7 @@ import functools
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, TypeVar
 
 from .. import copies, wire
@@ -207,7 +207,7 @@ WORKERS = min(32, (os.cpu_count() or 1) + 4)
 _workers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, concurrent.futures.Executor] = (
     weakref.WeakKeyDictionary()
 )
-_shared: list[concurrent.futures.ThreadPoolExecutor] = []  # for loops no weak reference takes
+_shared: dict[None, concurrent.futures.Executor] = {}  # for loops no weak reference takes
 _workers_made = threading.Lock()
 
 
@@ -218,21 +218,25 @@ def workers(loop: asyncio.AbstractEventLoop) -> concurrent.futures.Executor:
     .result()`` in ``run_in_executor``), whose records would then wait for a worker for ever;
     nor one shared by every loop of the process, where one loop's waits would hold up
     another's records."""
-    found = _workers.get(loop)
-    if found is None:
-        with _workers_made:
-            found = _workers.get(loop)
-            if found is None:
-                found = concurrent.futures.ThreadPoolExecutor(
-                    WORKERS, thread_name_prefix="rds_guard"
-                )
-                try:
-                    _workers[loop] = found
-                except TypeError:  # a loop no weak reference takes: the one shared pool
-                    if not _shared:
-                        _shared.append(found)
-                    found = _shared[0]
-    return found
+    try:
+        found = _workers.get(loop)
+    except TypeError:  # a loop no weak reference takes: one pool for all such loops
+        return _made(_shared, None)
+    return found if found is not None else _made(_workers, loop)
+
+
+def _made(
+    pools: MutableMapping[Any, concurrent.futures.Executor], key: Any
+) -> concurrent.futures.Executor:
+    """The pool ``pools`` holds under ``key``, made first if there is none yet (two threads
+    meeting here make one)."""
+    with _workers_made:
+        found = pools.get(key)
+        if found is None:
+            found = pools[key] = concurrent.futures.ThreadPoolExecutor(
+                WORKERS, thread_name_prefix="rds_guard"
+            )
+        return found
 
 
 def _after_fork_in_child() -> None:

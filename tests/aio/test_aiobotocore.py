@@ -503,6 +503,15 @@ def test_each_loop_has_workers_of_its_own() -> None:
     assert len(found) == 2 and found[0] is not found[1]
 
 
+def test_a_loop_no_weak_reference_takes_still_has_workers() -> None:
+    """The guard keeps a loop's workers under a weak reference to it, let go with it; a loop
+    that takes none (one written in C may not) raised ``TypeError`` from the guard on its
+    first fsynced record. Such loops share one pool."""
+    first, again = workers(object()), workers(object())  # type: ignore[arg-type]
+    assert first is again
+    assert first.submit(lambda: "written").result(timeout=60) == "written"
+
+
 def test_copy_delete_share_and_presign(moto_server: MotoServer, tmp_path: Path) -> None:
     make_cluster(moto_server.client("rds"), tags={"team": "core"})
     session = guarded_session(tmp_path, AUDITED)
