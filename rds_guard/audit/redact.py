@@ -156,7 +156,7 @@ def without_signing_values(message: str) -> str:
         read += 2 * len(reading)
         if read > _MOST_READ:  # a long message many layers deep: as one deeper still
             break
-        unescaped = _json_unescaped(html.unescape(reading))
+        unescaped = _unescaped(reading)
         decoded = urllib.parse.unquote(unescaped)
         # and as a form: its + a space (a token's own + is %2B there); the same length, so a
         # value found in either is redacted where it stands, in the reading that keeps a +
@@ -175,14 +175,19 @@ def without_signing_values(message: str) -> str:
 
 def _decodes(reading: str) -> bool:
     """Whether a reading of a message has another layer to decode."""
-    return urllib.parse.unquote_plus(_json_unescaped(html.unescape(reading))) != reading
+    return urllib.parse.unquote_plus(_unescaped(reading)) != reading
+
+
+def _unescaped(reading: str) -> str:
+    """One layer of ``reading``'s escapes read: HTML's entities, then backslashes'."""
+    return _backslash_unescaped(html.unescape(reading))
 
 
 _ESCAPE = Lazy(r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|([\"'\\/bfnrt]))")
 _ESCAPED = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
-def _json_unescaped(reading: str) -> str:
+def _backslash_unescaped(reading: str) -> str:
     """``reading`` with the backslash escapes of JSON and of a Python repr (``\\uXXXX``,
     ``\\xXX``, ``\\n``, ``\\t``, an escaped quote, slash or backslash) read as the
     characters they stand for: a multi-line message quoted in either is read as written."""
@@ -228,12 +233,19 @@ def _leaks(reading: str) -> list[tuple[int, int]]:
     if _MAY_QUOTE.search(reading) is None:  # one quick pass over a long message quoting none
         return []
     spans = [
-        (start, end + reading.startswith("]", end) * reading.endswith("[redacted", 0, end))
+        (start, _past_a_placeholder(reading, end))
         for start, end in _value_spans(reading)
         if len(_ANY_OF_A_VALUE.findall(_PART_OF_A_PLACEHOLDER.sub("", reading[start:end]))) > 1
-    ]  # a value that runs into a placeholder takes the placeholder's "]" with it
+    ]
     spans += [found.span() for found in _REST_OF_A_TOKEN.finditer(reading)]
     return sorted(spans)
+
+
+def _past_a_placeholder(reading: str, end: int) -> int:
+    """Where a value ending at ``end`` ends once it takes with it the ``]`` of a placeholder
+    it runs into (one written for the next value)."""
+    runs_in = reading.endswith("[redacted", 0, end) and reading.startswith("]", end)
+    return end + 1 if runs_in else end
 
 
 def _without(reading: str, spans: list[tuple[int, int]]) -> str:
