@@ -155,12 +155,12 @@ class ClientBinding:
 
     def held_again(self, row: Operation, request: Any, read: wire.Read, rounds: int) -> Hold:
         """None when ``request`` still holds what the guard read of it (``read``:
-        `wire.as_read`)
-        and held; else what to hold of it now (`to_hold`, as of a retry): another thread or
-        task holding the request changed its body or URL while the guard wrote its record
-        (an fsync, a task's await), and botocore signs what it holds once the guard's handler
-        returns. Changed each time, the `_MOST_HOLDS`-th hold refuses it (enforce; warn:
-        warns once, and the request goes as it stands: `changes.kept_changing`)."""
+        `wire.as_read`) and held; else what to hold of it now (`to_hold`, as of a retry):
+        another thread or task holding the request changed its body, URL or params while the
+        guard wrote its record (an fsync, a task's await), and botocore signs what it holds
+        once the guard's handler returns. Changed each time, the `_MOST_HOLDS`-th hold
+        refuses it (enforce; warn: warns once, and the request goes as it stands:
+        `changes.kept_changing`)."""
         if rounds > _MOST_HOLDS or wire.still_read(request, read):
             return None
         found = self.to_hold(row, request)
