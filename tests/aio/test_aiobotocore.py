@@ -484,6 +484,36 @@ def test_a_record_a_cancelled_task_left_is_written_before_the_loop_ends(to_the_e
     assert written == ["written"]
 
 
+def test_a_loop_whose_workers_are_all_busy_holds_up_no_other_loops_record() -> None:
+    """Every worker of one loop waits (a log locked by another process, a ledger round trip):
+    a record of a loop in another thread is written all the same."""
+
+    class Audit:
+        fsync, ledger = True, None
+
+    class Guard:
+        audit = Audit()
+
+    busy, taken = threading.Event(), threading.Event()
+
+    def hold_every_worker() -> None:
+        async def hold() -> None:
+            jobs = [workers(asyncio.get_running_loop()).submit(busy.wait) for _ in range(WORKERS)]
+            taken.set()
+            await asyncio.gather(*map(asyncio.wrap_future, jobs))
+
+        asyncio.run(hold())
+
+    holder = threading.Thread(target=hold_every_worker)
+    holder.start()
+    try:
+        assert taken.wait(timeout=60)
+        assert run(lambda: off_loop(Guard(), lambda: "written")) == "written"  # type: ignore[arg-type]
+    finally:
+        busy.set()
+        holder.join(timeout=60)
+
+
 def test_each_loop_has_workers_of_its_own() -> None:
     """The guard's workers are made per event loop, as its default executor is: loops in
     other threads do not wait for one another's records."""
