@@ -21,7 +21,18 @@ from .regex import (
 )
 from .templates import Template, TemplateSyntaxError, compile_template
 
-_CREDENTIAL_WORDS = ("SECRET", "TOKEN", "PASSWORD", "PRIVATE")
+_CREDENTIAL_WORDS = (
+    "SECRET",
+    "TOKEN",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "PRIVATE",
+    "CREDENTIAL",
+)
+_CREDENTIAL_PARTS = frozenset({"KEY", "PASS", "PWD"})
+"""Credential words too short to refuse anywhere in a name (``MONKEY``, ``PASSAGE``): refused
+as a part of it between ``_`` (``STRIPE_API_KEY``, ``MYSQL_PWD``)."""
 _R = TypeVar("_R")
 
 
@@ -86,7 +97,9 @@ class ValueReader:
             raise self.fail(key, str(exc)) from None
         for name in template.env_names:
             upper = name.upper()
-            if any(word in upper for word in _CREDENTIAL_WORDS):
+            if any(word in upper for word in _CREDENTIAL_WORDS) or any(
+                part in _CREDENTIAL_PARTS for part in upper.split("_")
+            ):
                 raise self.fail(
                     key,
                     f"{{env:{name}}} names a credential variable: its value would be written"

@@ -413,10 +413,14 @@ class _Translator(IdentifierChecks):
             low, end, shorthand = self.class_item(i)
             if shorthand is not None and shorthand not in ("s", "S"):
                 self.unicode_classes.append(i)
-            if shorthand is not None and text.startswith("-", end) and end + 1 < len(text):
-                if text[end + 1] != "]":  # a range from a class: RE2 reads a literal -
-                    _, after, _ = self.class_item(end + 1)
-                    raise self.fail(f"bad character range {text[i:after]}", i, syntax=True)
+            # a range from a class, which RE2 reads as the class, a literal - and the end
+            if (
+                shorthand is not None
+                and text.startswith("-", end)
+                and text[end + 1 : end + 2] not in ("", "]")
+            ):
+                _, after, _ = self.class_item(end + 1)
+                raise self.fail(f"bad character range {text[i:after]}", i, syntax=True)
             i = end
             if shorthand == "W":
                 not_word = True

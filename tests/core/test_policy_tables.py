@@ -180,6 +180,12 @@ def test_a_bad_value_in_a_new_table_names_its_key(body: str, key: str, words: st
         "my_private_key",
         "GITHUB_TOKEN",
         "CLIENT_SECRET_2",
+        "DB_PASSWD",
+        "GPG_PASSPHRASE",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "MYSQL_PWD",
+        "DB_PASS",
+        "STRIPE_API_KEY",
     ],
 )
 @pytest.mark.parametrize("table", ["tags.forced", "tags.defaults"])
@@ -187,6 +193,14 @@ def test_a_template_naming_a_credential_variable_is_refused(table: str, variable
     error = body_error(f'[{table}]\nci = "x-{{env:{variable}}}"\n')
     assert error.key == f"{table}.ci"
     assert "credential" in error.problem and variable in error.problem
+
+
+@pytest.mark.parametrize("variable", ["KEYSTONE_REGION", "PASSAGE", "MONKEY", "TEAM", "PWDX"])
+def test_a_name_only_looking_like_a_credential_word_loads(variable: str) -> None:
+    """The words KEY, PASS and PWD refuse a name only as a part of it between ``_``: other
+    names holding their letters load."""
+    policy = Policy.from_toml(f'version = 1\n[tags.defaults]\nx = "{{env:{variable}}}"\n')
+    assert policy.tags.defaults["x"].env_names == (variable,)
 
 
 @pytest.mark.parametrize("table", ["naming", "naming.operations.CopyDBSnapshot"])
@@ -208,17 +222,17 @@ def test_a_template_reading_the_audit_key_variable_is_refused(table: str, name: 
     """The variable ``audit.hmac_key_env`` names holds the audit chain's key, whatever it is
     called: written into tags and the log, it would let anyone who reads them forge the chain."""
     error = body_error(
-        f'[{table}]\n{name} = "x-{{env:CHAIN_KEY}}"\n[audit]\nhmac_key_env = "CHAIN_KEY"\n'
+        f'[{table}]\n{name} = "x-{{env:CHAIN_SEAL}}"\n[audit]\nhmac_key_env = "CHAIN_SEAL"\n'
     )
     assert (error.key, error.line) == (f"{table}.{name}", 3)
-    assert "{env:CHAIN_KEY}" in error.problem and "hmac_key_env" in error.problem
+    assert "{env:CHAIN_SEAL}" in error.problem and "hmac_key_env" in error.problem
 
 
 def test_a_template_may_read_a_variable_that_is_not_the_audit_key() -> None:
     policy = make_policy(
-        '[tags.defaults]\nci = "{env:CHAIN_KEY_ID}"\n[audit]\nhmac_key_env = "CHAIN_KEY"\n'
+        '[tags.defaults]\nci = "{env:CHAIN_SEAL_ID}"\n[audit]\nhmac_key_env = "CHAIN_SEAL"\n'
     )
-    assert policy.tags.defaults["ci"].env_names == ("CHAIN_KEY_ID",)
+    assert policy.tags.defaults["ci"].env_names == ("CHAIN_SEAL_ID",)
 
 
 def test_an_ordinary_variable_is_fine() -> None:
