@@ -33,6 +33,7 @@ from rds_guard.core.policy import (
     resolve_policy,
     working_directory,
 )
+from rds_guard.core.positions import shown
 from rds_guard.core.rules import escape_char
 from rds_guard.core.templates import ENV_NAME
 
@@ -358,7 +359,7 @@ def iso_time(text: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got {text!r}"
+            f"expected an ISO 8601 time such as 2026-11-01T00:00:00Z, got {shown(text)}"
         ) from None
     from rds_guard.core.decide import in_utc
 
@@ -376,7 +377,7 @@ def days(text: str) -> int:
     try:
         number = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(text)}") from None
     if not 1 <= number <= MOST_DAYS:
         raise argparse.ArgumentTypeError(
             f"expected a number of days from 1 to {MOST_DAYS:,} (100 years), got {number}"
@@ -393,7 +394,7 @@ def variable_name(text: str) -> str:
     if not ENV_NAME.fullmatch(text):
         raise argparse.ArgumentTypeError(
             "expected an environment variable's name (letters, digits and '_', not starting"
-            f" with a digit), got {text!r}"
+            f" with a digit), got {shown(text)}"
         )
     return text
 
@@ -411,7 +412,7 @@ def region_name(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty region: name one (us-east-1) or leave it out")
     if not REGION_NAME.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"not a region's name: {text!r} (us-east-1, say)")
+        raise argparse.ArgumentTypeError(f"not a region's name: {shown(text)} (us-east-1, say)")
     return text
 
 

@@ -24,6 +24,7 @@ from rds_guard.core.decide import UNREADABLE, Decision, SourceTags, evaluate
 from rds_guard.core.deletion import reads_as_zero
 from rds_guard.core.operations import Kind, Operation
 from rds_guard.core.policy import Policy, uses_region
+from rds_guard.core.positions import shown
 from rds_guard.core.tagging import read_tag_list, reads_source_tags
 
 from .common import (
@@ -150,7 +151,7 @@ def _pair(what: str) -> Callable[[str], tuple[str, str]]:
     def parse(text: str) -> tuple[str, str]:
         name, sep, value = text.partition("=")
         if not sep or not name:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {shown(text)}")
         return name, value
 
     return parse
@@ -242,10 +243,17 @@ def _list_item(name: str, shape: Any, text: str) -> Any:
     if text.strip().startswith("[") and text.strip().endswith("]"):
         # the JSON of the AWS CLI: one item here, and a call AWS refuses judged as allowed
         raise UsageError(
-            f"--param {name}={text}: give each item of the list with a --param of its own"
+            f"{_given(name, text)}: give each item of the list with a --param of its own"
             f" (--param {name}=ITEM --param {name}=ITEM)"
         )
     return text
+
+
+def _given(name: str, text: str, limit: int = 60) -> str:
+    """``--param NAME=VALUE`` as given, a long value cut short with its length."""
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text)} characters)"
+    return f"--param {name}={text}"
 
 
 def _scalar(name: str, kind: str, text: str) -> Any:
@@ -253,14 +261,14 @@ def _scalar(name: str, kind: str, text: str) -> Any:
         lowered = text.lower()
         if lowered not in _TRUE | _FALSE:
             raise UsageError(
-                f"--param {name}={text}: expected true or false (or yes/no, on/off, 1/0)"
+                f"{_given(name, text)}: expected true or false (or yes/no, on/off, 1/0)"
             )
         return lowered in _TRUE
     if kind in ("integer", "long"):
         try:
             return int(text)
         except ValueError:
-            raise UsageError(f"--param {name}={text}: expected a whole number") from None
+            raise UsageError(f"{_given(name, text)}: expected a whole number") from None
     if kind in ("structure", "map"):
         raise UsageError(f"--param {name}: a {kind} cannot be given on the command line")
     return text

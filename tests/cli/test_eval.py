@@ -587,6 +587,29 @@ def test_eval_errors_are_one_line(
     assert_one_error_line(run_eval(capsys, policy, *args), *fragments)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BackupRetentionPeriod", "x" * 5000),
+        ("SkipFinalSnapshot", "maybe" * 1000),
+        ("AttributeName", "[" + "a" * 5000 + "]"),
+    ],
+)
+def test_a_long_value_in_an_eval_error_is_cut_short(
+    capsys: pytest.CaptureFixture[str], policy: Path, name: str, value: str
+) -> None:
+    """A value given on the command line is shown as a policy's are, cut short with its
+    length: a 5,000-character value makes no 5,000-character error."""
+    operation = {"BackupRetentionPeriod": "ModifyDBInstance"}.get(name, "DeleteDBCluster")
+    if name == "AttributeName":
+        operation, name = "ModifyDBClusterSnapshotAttribute", "ValuesToAdd"
+    line = assert_one_error_line(
+        run_eval(capsys, policy, operation, "--param", f"{name}={value}"),
+        f"({len(value)} characters)",
+    )
+    assert len(line) < 400, line
+
+
 def test_eval_without_a_policy(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

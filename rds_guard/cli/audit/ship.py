@@ -10,6 +10,7 @@ import argparse
 from rds_guard.audit.fileio import check_a_log
 from rds_guard.audit.ledger import Shipper, ShipRefused, ShipResult
 from rds_guard.audit.verify import seq_number
+from rds_guard.core.positions import shown
 
 from ..common import Progress, add_policy, add_quiet, existing_file, print_json, print_lines
 from ..ledger.options import add_ledger, ledger_from
@@ -98,5 +99,5 @@ def _as_dict(result: ShipResult) -> dict[str, object]:
 def _seq(text: str) -> int:
     number = seq_number(text)
     if number is None:
-        raise argparse.ArgumentTypeError(f"expected a seq (1, 2, ...), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a seq (1, 2, ...), got {shown(text)}")
     return number

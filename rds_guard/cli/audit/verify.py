@@ -12,6 +12,7 @@ import argparse
 from rds_guard import audit
 from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.verify import verify_ledger
+from rds_guard.core.positions import shown
 
 from ..common import (
     Progress,
@@ -149,7 +150,7 @@ def _hex64(text: str) -> str:
     """An argparse type for a digest: 64 hex digits, lowercased."""
     value = text.strip().lower()
     if not audit.is_digest(value):
-        raise argparse.ArgumentTypeError(f"expected 64 hex digits, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected 64 hex digits, got {shown(text)}")
     return value
 
 

@@ -21,6 +21,7 @@ from rds_guard.audit.ledger.checkpoints import CheckpointStore
 from rds_guard.audit.ledger.items import is_stream_of
 from rds_guard.core.frozen import frozen
 from rds_guard.core.policy import KMS_KEY, KMS_KEY_FORM, Policy
+from rds_guard.core.positions import shown
 
 from ..common import UsageError, policy_if_any
 
@@ -47,7 +48,7 @@ def s3_arg(text: str) -> S3Location:
 def kms_key_arg(text: str) -> str:
     """An argparse type for a KMS key (its id, ARN or alias, as the policy's ``kms_key``)."""
     if not KMS_KEY.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text!r} names no KMS key ({KMS_KEY_FORM})")
+        raise argparse.ArgumentTypeError(f"{shown(text)} names no KMS key ({KMS_KEY_FORM})")
     return text
 
 
