@@ -249,7 +249,7 @@ def test_ship_then_verify(
     }
     verified = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL)
     assert verified.code == 0
-    assert verified.out.splitlines()[0] == "ok: 1 streams, 12 records"
+    assert verified.out.splitlines()[0] == "ok: 1 streams, 12 records (no checkpoints checked)"
     one = run_main(
         capsys, "audit", "verify", "--ledger", LEDGER_URL, "--stream", stream.rsplit("/", 1)[1]
     )
@@ -496,6 +496,60 @@ def test_checkpoint_then_verify_with_the_checkpoints(
     ]
 
 
+def test_verify_with_a_policy_holds_the_ledger_to_the_policy_s_checkpoints(
+    initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/cli.md: the bucket comes from the options or from the policy's [audit.ledger].
+    `verify --ledger L --policy P` read no checkpoints when --checkpoints was not given, and
+    said ok (exit 0) of a ledger whose checkpointed tail was deleted."""
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 6)
+    run_main(capsys, "audit", "ship", str(log), "--policy", str(policy))
+    assert run_main(capsys, "audit", "checkpoint", "--policy", str(policy)).code == 0
+    stream = stream_of(initialised, log)
+    words = ["audit", "verify", "--ledger", LEDGER_URL, "--policy", str(policy)]
+    ok = run_main(capsys, *words)
+    assert ok.code == 0 and ok.out.startswith("ok: 1 streams, 6 records, 1 checkpoints, ")
+    for seq in (5, 6):
+        delete_item(initialised, stream, seq)
+    bad = run_main(capsys, *words)
+    assert (bad.code, bad.out) == (
+        1,
+        f"line 6: checkpoint: {stream}: ends at seq 4, and checkpoint 1 saw it at seq 6: "
+        "records were deleted since\n",
+    )
+    as_json = run_main(capsys, *words, "--json")
+    assert (as_json.code, as_json.json()["checkpointed"]) == (1, True)
+    # without checkpoints, the verdict says none were checked
+    unchecked = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL, "--stream", stream)
+    assert unchecked.code == 0
+    assert unchecked.out.splitlines()[0] == "ok: 1 streams, 4 records (no checkpoints checked)"
+    unchecked_json = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL, "--json")
+    assert unchecked_json.json()["checkpointed"] is False
+
+
+def test_verify_of_another_table_than_the_policy_s_takes_none_of_its_checkpoints(
+    initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The policy's checkpoints pin its own table: a verify of another table with that policy
+    (for its key) holds it to none of them, and says so."""
+    run_main(capsys, "audit", "checkpoint", "--policy", str(policy))
+    ledger_table("staging-ledger")
+    verified = run_main(
+        capsys,
+        "audit",
+        "verify",
+        "--ledger",
+        f"dynamodb://staging-ledger?region={REGION}",
+        "--policy",
+        str(policy),
+    )
+    assert (verified.code, verified.out) == (
+        0,
+        "ok: 0 streams, 0 records (no checkpoints checked)\n",
+    )
+
+
 def test_scan_finds_a_stream_whose_marker_was_overwritten(
     initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -508,7 +562,10 @@ def test_scan_finds_a_stream_whose_marker_was_overwritten(
     stream = stream_of(initialised, log)
     put_raw(initialised, {"stream": {"S": stream}, "seq": {"N": "0"}})
     unscanned = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL)
-    assert (unscanned.code, unscanned.out) == (0, "ok: 0 streams, 0 records\n")
+    assert (unscanned.code, unscanned.out) == (
+        0,
+        "ok: 0 streams, 0 records (no checkpoints checked)\n",
+    )
     scanned = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL, "--scan")
     assert scanned.code == 1
     assert scanned.out == (

@@ -78,6 +78,9 @@ class LedgerVerifyResult:
     """When the newest checkpoint read was written (its ``time``; empty: none). Nothing else
     says that checkpoints stopped, or that the newest were deleted once their retention
     ended and the records after them rewritten: hold it to the checkpoints' schedule."""
+    checkpointed: bool = False
+    """Whether the ledger was held to its checkpoints (False: none were read, and ``ok``
+    says nothing of records deleted from a stream's end, or of a stream deleted whole)."""
 
     @property
     def records(self) -> int:
@@ -89,7 +92,7 @@ class LedgerVerifyResult:
         if not self.ok:
             more = [f"... and {self.more} more bad lines"] if self.more else []
             return [str(finding) for finding in self.findings] + more
-        checked = ""
+        checked = "" if self.checkpointed else " (no checkpoints checked)"
         if self.checkpoints:
             checked = f", {self.checkpoints} checkpoints, the newest of {self.newest_checkpoint}"
         return [
@@ -105,6 +108,7 @@ class LedgerVerifyResult:
             "checkpoints": self.checkpoints,
             "forks": self.forks,
             "newest_checkpoint": self.newest_checkpoint or None,
+            "checkpointed": self.checkpointed,
             "streams": [dataclasses.asdict(stream) for stream in self.streams],
             "findings": [finding.as_dict() for finding in self.findings],
             "more": self.more,
@@ -195,6 +199,7 @@ def verify_ledger(
         checkpoints=0 if history is None else len(history.checkpoints),
         forks=len(forks),
         newest_checkpoint=history.checkpoints[-1].time if history and history.checkpoints else "",
+        checkpointed=history is not None,
     )
 
 

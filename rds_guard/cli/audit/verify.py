@@ -33,9 +33,10 @@ Prints ok: N records, head HEX (exit 0), or line N: REASON: FILE: detail for eve
 (exit 1). A keyed log needs its key (--key-env or --policy); without it, and for a file that
 is not an audit log at all, exit 2. With --ledger, walks every stream of the fleet ledger
 (or --stream ID) the same way, reports forks and one log under two streams, and with
---checkpoints checks every signed checkpoint and holds the ledger to them (reasons fork,
-missing-stream, checkpoint, duplicate-stream); --scan also walks every stream the table holds
-that no marker lists (unlisted-stream)."""
+--checkpoints (or --policy naming this table's) checks every signed checkpoint and holds the
+ledger to them (reasons fork, missing-stream, checkpoint, duplicate-stream; without them, ok
+says "no checkpoints checked"); --scan also walks every stream the table holds that no
+marker lists (unlisted-stream)."""
 EXAMPLE = (
     "rds-guard audit verify rds-guard-audit.jsonl.1-5000 rds-guard-audit.jsonl "
     "--checkpoint 4200:3f2a..."
@@ -123,8 +124,9 @@ def _run_ledger(args: argparse.Namespace) -> int:
     key = log_key(args)
     ledger = ledger_from(args.ledger, args.policy)
     history = None
-    if args.checkpoints is not None:
-        store = ledger.store(args.checkpoints)
+    location = ledger.own_checkpoints(args.checkpoints)
+    if location is not None:
+        store = ledger.store(location)
         expected = store.key_arn() if store.kms_key else None
         history = read_history(store, expected, ledger.table.name)
     checkpointed = () if history is None else history.heads

@@ -99,6 +99,14 @@ class Ledger:
             return None
         return parse_s3(settings.checkpoints)
 
+    def own_checkpoints(self, given: S3Location | None) -> S3Location | None:
+        """``given``, else the policy's ``checkpoints`` when its ``[audit.ledger]`` names the
+        table worked with: they pin that table only (None: none)."""
+        settings = None if self.policy is None else self.policy.audit.ledger
+        if given is None and (settings is None or settings.table != self.location.table):
+            return None
+        return self.checkpoints(given)
+
     def store(self, location: S3Location, kms_key: str | None = None) -> CheckpointStore:
         """The checkpoints at ``location``, signed with ``kms_key`` (else the policy's)."""
         return CheckpointStore(self.clients, location, kms_key or self.kms_key)
