@@ -78,16 +78,16 @@ def read_history(
             previous = None
             continue
         key = key or checkpoint.key
-        signed = _check_signature(store, checkpoint, body, signature, key, where, history)
+        signed = _check_signature(store, checkpoint, body, signature, key, number, where, history)
         if previous is not None:
-            _check_link(previous, checkpoint, where, history)
+            _check_link(previous, checkpoint, number, where, history)
         elif number == 1 and checkpoint.prev != ZERO_HASH:
             history.findings.append(
                 CheckpointFinding(number, f"{where}: the first checkpoint links to another")
             )
         if signed:  # a forger's heads and forks vouch for nothing: none is held to the ledger
             if vouched is not None:
-                _check_moves(vouched, checkpoint, where, history)
+                _check_moves(vouched, checkpoint, number, where, history)
             for head in checkpoint.streams:
                 history.heads[head.stream].setdefault(head.size, (head.head, number))
             for fork in checkpoint.forks:
@@ -205,36 +205,45 @@ def _check_signature(
     body: bytes,
     signature: str,
     key: str,
+    number: int,
     where: str,
     history: History,
 ) -> bool:
-    """Whether ``checkpoint`` is signed with ``key``; a finding when it is not."""
+    """Whether ``checkpoint`` (the object numbered ``number``, at ``where``) is signed with
+    ``key``; a finding when it is not."""
     problem = store.signature_problem(checkpoint, body, signature, key)
     if problem is not None:
-        history.findings.append(CheckpointFinding(checkpoint.number, f"{where}: {problem}"))
+        history.findings.append(CheckpointFinding(number, f"{where}: {problem}"))
     return problem is None
 
 
 def _check_link(
-    previous: tuple[Checkpoint, bytes], checkpoint: Checkpoint, where: str, history: History
+    previous: tuple[Checkpoint, bytes],
+    checkpoint: Checkpoint,
+    number: int,
+    where: str,
+    history: History,
 ) -> None:
-    """``checkpoint``'s ``prev`` against the body of the one just before it (``previous``),
-    signed or not: the chain pins the very bytes found there."""
+    """``checkpoint`` (the object numbered ``number``, at ``where``): its ``prev`` against the
+    body of the one just before it (``previous``), signed or not: the chain pins the very bytes
+    found there."""
     before, before_body = previous
     if checkpoint.prev != body_digest(before_body):
         history.findings.append(
             CheckpointFinding(
-                checkpoint.number,
+                number,
                 f"{where}: its prev is not the digest of checkpoint {before.number} "
                 "(the chain of checkpoints is broken: one was replaced or reordered)",
             )
         )
 
 
-def _check_moves(before: Checkpoint, checkpoint: Checkpoint, where: str, history: History) -> None:
-    """``checkpoint`` against ``before``, the newest signed one below it (both signed: what
-    a forged one says of time, streams and forks is its forger's, and already a finding)."""
-    number = checkpoint.number
+def _check_moves(
+    before: Checkpoint, checkpoint: Checkpoint, number: int, where: str, history: History
+) -> None:
+    """``checkpoint`` (the object numbered ``number``, at ``where``) against ``before``, the
+    newest signed one below it (both signed: what a forged one says of time, streams and forks
+    is its forger's, and already a finding)."""
     if checkpoint.time < before.time:
         history.findings.append(
             CheckpointFinding(

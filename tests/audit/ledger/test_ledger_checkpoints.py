@@ -500,6 +500,10 @@ def test_reordered_bodies_under_fresh_numbers_are_caught(
     assert "its body says it is checkpoint 2 (moved or reordered)" in details
     assert "its body says it is checkpoint 1 (moved or reordered)" in details
     assert any("prev is not the digest of checkpoint" in d for d in details)
+    # each finding is numbered as the object it is about, not as the body it holds says
+    found = [(f.number, f.detail.split(": ", 1)[0]) for f in read_history(store).findings]
+    assert len(found) > 4
+    assert all(where.endswith(f"checkpoint-{number:010d}.json") for number, where in found)
 
 
 def test_a_delete_marker_and_a_put_again_are_caught(
