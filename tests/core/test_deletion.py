@@ -958,3 +958,33 @@ def test_now_defaults_to_the_clock():
     assert rules_of(
         evaluate(WEEK, "DeleteDBSnapshot", {"DBSnapshotIdentifier": "s"}, snapshot_created=recent)
     ) == ["deletion.too_young"]
+
+
+@pytest.mark.parametrize(
+    ("rule_table", "rule"),
+    [
+        ('[tags.allowed]\nlegal-hold = ["false"]\n', "tags.allowed"),
+        ('[tags.forced]\nlegal-hold = "false"\n', "tags.forced"),
+        ('[tags.patterns]\nlegal-hold = "^(no|false)$"\n', "tags.pattern"),
+    ],
+)
+def test_a_hold_the_tag_rules_forbid_loads_and_cannot_be_placed(rule_table: str, rule: str) -> None:
+    """docs/backups.md: placing a hold is judged by the [tags] rules too; a rule its hold
+    value does not meet blocks it, and the policy still loads (holds placed elsewhere are
+    honoured)."""
+    policy = make_policy('[deletion.hold_tags]\nlegal-hold = "true"\n' + rule_table)
+    arn = "arn:aws:rds:us-east-1:123456789012:snapshot:orders-manual-20261129"
+    placed = evaluate(
+        policy,
+        "AddTagsToResource",
+        {"ResourceName": arn, "Tags": [{"Key": "legal-hold", "Value": "true"}]},
+        source_tags={},
+    )
+    assert [v.rule for v in placed.violations] == [rule]
+    held = evaluate(
+        policy,
+        "DeleteDBSnapshot",
+        {"DBSnapshotIdentifier": "orders-manual-20261129"},
+        source_tags={"legal-hold": "true"},
+    )
+    assert [v.rule for v in held.violations] == ["deletion.hold"]
