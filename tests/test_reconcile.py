@@ -973,6 +973,29 @@ def test_cli_notes_a_file_of_the_series_left_out(
     assert "is a file of the series not given?" in result.err
 
 
+@pytest.mark.parametrize("gone", [False, True], ids=["not-given", "not-there"])
+def test_cli_notes_an_archive_before_the_files_given_that_is_not_read(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    gone: bool,
+) -> None:
+    """docs/cli.md: when the oldest file read continues one that is not read, a note says
+    so. Given the last two files of three by hand, reconcile read from the second archive on,
+    with no note: a snapshot the first recorded, since deleted behind the guard's back, went
+    unseen and the answer was ok."""
+    log, archives = three_files(tmp_path)
+    if gone:
+        archives[0].unlink()
+    result = reconcile_files(capsys, monkeypatch, archives[1], log)
+    why = "which is not there" if gone else "which is not given"
+    assert f"rds-guard: note: {archives[1]}: continues {archives[0].name}, {why}:" in result.err
+    assert "give the series' files, oldest first" in result.err
+    if not gone:  # the whole series given: nothing to note
+        whole = reconcile_files(capsys, monkeypatch, archives[0], archives[1], log)
+        assert whole.err == ""
+
+
 def test_cli_notes_files_out_of_order_and_no_gap_that_is_not_one(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -148,6 +149,8 @@ def _series_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
         first = True
         for record in audit.read_records(path):
             seq = cast(int, record["seq"])  # read_records checked it
+            if first and last is None and len(paths) > 1:  # the oldest given, by hand
+                _note_unread_start(path, record, given=paths)
             if first and last is not None and seq <= last[1]:
                 note = (
                     f"{PROG}: note: {path} starts at seq {seq}, not after {last[0]}'s last"
@@ -349,6 +352,17 @@ def _summary(report: Report, service: str) -> str:
     return "found: " + ", ".join(f"{n} {name}" for name, n in counts.items() if n)
 
 
+def _among(path: Path, paths: Iterable[Path]) -> bool:
+    """Whether the file at ``path`` is one of ``paths`` (by any name)."""
+    for other in paths:
+        try:
+            if os.path.samefile(path, other):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def _series(path: Path) -> list[Path]:
     """The files of the rotated series ``path`` ends, oldest first, as far back as the
     archives `audit rotate` left are there (each one's `rotated` record names the one
@@ -358,18 +372,22 @@ def _series(path: Path) -> list[Path]:
 
     files = Series(path).files()
     if files:
-        _note_unread_start(files[0].path, files[0].first_line)
+        first = audit.parse_record(files[0].first_line)
+        if first is not None:
+            _note_unread_start(files[0].path, first)
     return [file.path for file in files] or [path]
 
 
-def _note_unread_start(path: Path, first_line: bytes) -> None:
-    """A note on stderr when ``path``'s first line continues a file that is not read: the
+def _note_unread_start(
+    path: Path, record: dict[str, Any], given: Iterable[Path] | None = None
+) -> None:
+    """A note on stderr when ``path``'s first record continues a file that is not read: the
     snapshots its records made would otherwise pass for snapshots made behind the guard's
-    back."""
+    back. ``given``: the files given by hand (None: the series as far back as it was
+    found, from one file), of which one that is there was not."""
     from rds_guard.audit.read import continues
 
-    record = audit.parse_record(first_line)
-    if record is None or record.get("event") != "rotated":
+    if record.get("event") != "rotated":
         return
     source = continues(record)
     if source is None:
@@ -382,6 +400,10 @@ def _note_unread_start(path: Path, first_line: bytes) -> None:
         except OSError:  # a name the file system cannot hold (forged): no such file
             exists = False
         why = "which does not hold the records before it" if exists else "which is not there"
+        if exists and given is not None:
+            if _among(path.with_name(source), given):  # given out of order: noted as such
+                return
+            why = "which is not given"
     note = (
         f"{PROG}: note: {path}: continues {named}, {why}: records before seq {record['seq']}"
         " are not read, so snapshots they recorded may be listed as unrecorded, and one of"
