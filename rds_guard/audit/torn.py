@@ -19,9 +19,17 @@ from pathlib import Path
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
-from .fileio import CHUNK, count_newlines, only_zeros, os_error, read_range, sha256_range
+from .fileio import (
+    CHUNK,
+    READ_FLAGS,
+    count_newlines,
+    only_zeros,
+    os_error,
+    read_range,
+    sha256_range,
+)
 from .record import LINE_START, chain_name, chain_of, is_authentic, parse_record, prev_of
-from .tail import Vouched
+from .tail import WRITE, Vouched, authenticate, scan_tail
 
 KEEP_LIMIT = CHUNK
 """The most bytes after the last newline that may be kept as a record, more than any record's
@@ -234,3 +242,26 @@ def _put_back(fd: int, torn: Torn, covered: bytes) -> bool:
             os.ftruncate(fd, torn.end)
         return True
     return False
+
+
+def check_log_end(path: Path, hmac_key: bytes | None) -> None:
+    """Raise what a writer would on its first record to the log at ``path``, which it does
+    not change: its last record not one to chain onto under ``hmac_key`` (`KeyRequired`,
+    `NotAuthentic`, a damaged line: `AuditError`), or bytes after the last newline that no
+    write cut off left (`check_not_joined`). A missing file passes (the writer makes it)."""
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise os_error(path, "cannot open for reading", exc) from exc
+    try:
+        size = os.fstat(fd).st_size
+        scan = scan_tail(fd, size, WRITE.longest)
+        vouched = authenticate(path, fd, scan, hmac_key, WRITE)
+        if scan.torn_bytes:
+            check_not_joined(path, fd, look(fd, scan.complete_end, size, vouched, hmac_key))
+    except OSError as exc:
+        raise os_error(path, "cannot read", exc) from exc
+    finally:
+        os.close(fd)

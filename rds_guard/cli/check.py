@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from rds_guard.audit.fileio import check_a_log
+from rds_guard.audit.record import key_from_env
+from rds_guard.audit.torn import check_log_end
 from rds_guard.core import operations
 from rds_guard.core.files import log_problem
 from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy, audit_path_of, templates_of
@@ -76,8 +78,12 @@ def audit_problem(policy: Policy, environ: Mapping[str, str]) -> str | None:
     why = log_problem(path, policy.source)
     if why is not None:
         return f"{where}: the audit log {path} cannot be written: {why} (install would fail)"
+    variable = policy.audit.hmac_key_env
     try:
         check_a_log(path)
+        if variable is None or environ.get(variable):  # else no key to try here (summary)
+            key = None if variable is None else key_from_env(variable, environ)
+            check_log_end(path, key)
     except AuditError as refused:  # the writer refuses it when the first record is written
         return f"{where}: {refused} (the first guarded call would fail)"
     return None

@@ -13,6 +13,7 @@ from policies import write_policy
 
 import rds_guard
 from rds_guard import PolicyError
+from rds_guard.audit import AuditLog
 
 FULL_POLICY = """\
 version = 1
@@ -471,3 +472,83 @@ def test_check_an_audit_path_that_names_no_audit_log_is_exit_2(
     else:
         assert result.code == 0
     assert log.read_bytes() == content
+
+
+def _log_of(path: Path, count: int, key: bytes | None = None) -> None:
+    with AuditLog(path, fsync=False, hmac_key=key) as log:
+        for n in range(count):
+            log.write("blocked", call=f"c{n}", operation="CreateDBSnapshot")
+
+
+def _damaged(path: Path) -> None:
+    lines = path.read_bytes().split(b"\n")
+    lines[-2] = lines[-2].replace(b'"c2"', b'"cX"')  # the last record edited
+    path.write_bytes(b"\n".join(lines))
+
+
+def _joined(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:-1].replace(b"\n", b"\r") + b"")  # no newline left at all
+
+
+def _torn(path: Path) -> None:
+    with path.open("ab") as file:
+        file.write(b'{"v":2,"seq":4,"ti')  # what a crash leaves of a record being written
+
+
+TAILS = {
+    "whole": (None, None, None, False),
+    "damaged": (_damaged, None, None, True),
+    "joined": (_joined, None, None, True),
+    "torn": (_torn, None, None, False),
+    "keyed-no-key": (None, b"k" * 32, None, True),
+    "keyed-other-key": (None, b"k" * 32, "o" * 32, True),
+    "keyed-its-key": (None, b"k" * 32, "k" * 32, False),
+    "keyed-key-unset": (None, b"k" * 32, "", False),
+}
+
+
+@pytest.mark.parametrize("case", TAILS)
+def test_check_holds_the_log_s_last_record_as_the_writer_will(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+) -> None:
+    """The writer authenticates the log's last record at the first guarded call: a damaged
+    one, records run together, a keyed log and no key or another key, fail every guarded
+    call (nothing sent). check said ok of each; it exits 2 when the writer would refuse, and
+    never writes. A key not set where check runs cannot be tried (the summary says so)."""
+    log = tmp_path / "audit.jsonl"
+    change, written_with, policy_key, refused = TAILS[case]
+    _log_of(log, 3, written_with)
+    if change is not None:
+        change(log)
+    policy_text = f'version = 1\n[audit]\npath = "{log}"\nfsync = false\n'
+    if policy_key is not None:
+        policy_text += 'hmac_key_env = "CHECK_AUDIT_KEY"\n'
+        if policy_key:
+            monkeypatch.setenv("CHECK_AUDIT_KEY", policy_key)
+        else:
+            monkeypatch.delenv("CHECK_AUDIT_KEY", raising=False)
+    path = write_policy(tmp_path, policy_text)
+    before = log.read_bytes()
+    result = run_main(capsys, "check", str(path))
+    assert log.read_bytes() == before
+    if refused:
+        assert_one_error_line(
+            result, f"{path}: audit.path: ", "(the first guarded call would fail)"
+        )
+    else:
+        assert result.code == 0, result
+    if policy_key == "":
+        return
+    # what the writer does at the first record: refused where check said so
+    key = policy_key.encode() if policy_key else None
+    writer_refused = False
+    try:
+        with AuditLog(log, fsync=False, hmac_key=key) as writer:
+            writer.write("blocked", call="c9", operation="CreateDBSnapshot")
+    except rds_guard.AuditError:
+        writer_refused = True
+    assert writer_refused == refused
