@@ -9,7 +9,7 @@ one test) and ``rds_guard_audit`` (the records written during that test); ``--rd
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,17 +100,22 @@ def policy_path(config: pytest.Config) -> Path:
 
 class _AuditReader:
     """The records one guard's audit log gains from now on, read back from the file: not
-    from the ``rds_guard.audit`` logger, which a suite may silence (``logging.disable``). Only
-    this process's, on this host (another may write to a log $RDS_GUARD_AUDIT_PATH names).
+    from the ``rds_guard.audit`` logger, which a suite may silence (``logging.disable``).
+    This process's, on this host; in the test's own log, a forked child's too: the records
+    its guard's writer sealed with the guard's policy (``policy_sha256``), not those
+    ``rds-guard audit rotate`` or ``repair`` wrote there. In a log shared by several processes
+    (``shared``: the one $RDS_GUARD_AUDIT_PATH names), only this process's.
     The records after the log's last seq now, wherever they are: a rotation during the test
     moves the earlier ones into an archive of the series; read on from where the log ended
     now (a long shared log is not read again), or from its first record when the file that
     held its last one is gone (the log deleted, and made again)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, shared: bool = False, policy_sha256: str = "") -> None:
         from .audit.ledger.series import Cursor, Series  # imported once a guard is installed
 
         self.path = path
+        self.shared = shared
+        self.policy_sha256 = policy_sha256
         self.after: int = 0
         self.cursor: Cursor | None = None
         if path is None:
@@ -135,7 +140,16 @@ class _AuditReader:
         # as the writer put them: a test that stands in for gethostname changes neither
         own = writer()
         records = (parse_record(entry.line) for entry in series.entries(after + 1, cursor))
-        return [r for r in records if r is not None and (r.get("pid"), r.get("host")) == own]
+        return [r for r in records if r is not None and self._ours(r, own)]
+
+    def _ours(self, record: Mapping[str, object], own: tuple[int, str]) -> bool:
+        if (record.get("pid"), record.get("host")) == own:
+            return True
+        return (
+            not self.shared
+            and bool(self.policy_sha256)
+            and record.get("policy") == self.policy_sha256
+        )
 
 
 def _size(path: Path | None) -> int:
@@ -187,7 +201,11 @@ def rds_guard_policy(
         pytest.fail(failure, pytrace=False)
     # from the install on: a fixture set up before rds_guard_audit may already have called
     audit = guard.audit
-    request.node.stash[_READER] = _AuditReader(None if audit is None else Path(audit.path))
+    request.node.stash[_READER] = _AuditReader(
+        None if audit is None else Path(audit.path),
+        shared=audit_path is None,
+        policy_sha256=guard.policy.sha256,
+    )
     try:
         yield guard
     finally:

@@ -352,6 +352,38 @@ def test_elsewhere(rds_guard_audit, monkeypatch):
     result.assert_outcomes(passed=1)
 
 
+def test_audit_callable_returns_what_a_forked_child_wrote_to_the_test_s_own_log(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """docs/integrations.md: the records the fixture's guard wrote during the test. Code under
+    test that makes its calls in a forked worker and swallows the error (a nightly job's
+    pool) left a `blocked` record in the test's own log, and `rds_guard_audit()` returned
+    none of it: only a log shared by several processes leaves out the others' records."""
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+import os
+
+
+@mock_aws
+def test_in_a_child(rds_guard_audit):
+    rds = boto3.client("rds", region_name="us-east-1")
+    make_cluster(rds)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            noncompliant(rds)
+        except Exception:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert [r["event"] for r in rds_guard_audit()] == ["blocked"]
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/snapshots.toml")
+    result.assert_outcomes(passed=1)
+
+
 def test_audit_callable_leaves_out_what_another_process_writes_to_a_shared_log(
     pytester: pytest.Pytester, policy_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
