@@ -996,6 +996,26 @@ def test_cli_notes_an_archive_before_the_files_given_that_is_not_read(
         assert whole.err == ""
 
 
+@pytest.mark.parametrize("archive", ["gone", "emptied"])
+def test_cli_notes_an_unread_archive_once_for_one_file_given(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    archive: str,
+) -> None:
+    """One file given: the series found from it is noted once, as found (not as files given
+    by hand, which a "not given" would say)."""
+    log, archives = three_files(tmp_path)
+    if archive == "gone":
+        archives[0].unlink()
+    else:
+        archives[0].write_bytes(b"")
+    result = reconcile_files(capsys, monkeypatch, log)
+    assert result.err.count("rds-guard: note:") == 1, result.err
+    why = "which is not there" if archive == "gone" else "which does not hold the records"
+    assert f"{archives[1]}: continues {archives[0].name}, {why}" in result.err
+
+
 def test_cli_notes_files_out_of_order_and_no_gap_that_is_not_one(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

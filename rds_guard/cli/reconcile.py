@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     from rds_guard.reconcile import reconcile
 
     paths = [existing_file(path) for path in args.audit]
-    if len(paths) == 1:
+    by_hand = len(paths) > 1
+    if not by_hand:
         paths = _series(paths[0])
     distinct_files(paths)  # a file given twice, by two names, would count its calls twice
     policy = policy_if_any(args.policy)
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         except OddAnswer as exc:
             raise UsageError(f"the service's listing cannot be read: {exc}") from None
         accounts: set[str] = set()
-        records = _accounts_named(counted(_series_records(paths), progress), accounts)
+        records = _accounts_named(counted(_series_records(paths, by_hand), progress), accounts)
         report = reconcile(
             records, snapshots, policy, service=args.service, since=args.since, region=region
         )
@@ -138,18 +139,20 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.clean else 1
 
 
-def _series_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
+def _series_records(paths: list[Path], by_hand: bool) -> Iterator[dict[str, Any]]:
     """The records of ``paths`` in the order given; a note on stderr where a file does not
     go on from the one before it: its first seq not past the last one read (files given out
     of order are read so, and a delete read before its create is judged wrongly), or past it
-    by more than one (a file of the series left out)."""
+    by more than one (a file of the series left out); and, for files given ``by_hand`` (not
+    a series found from one), where the oldest continues one not given (`_series` notes
+    that of a series it found)."""
     last: tuple[Path, int] | None = None
     highest: tuple[Path, int] | None = None  # the highest seq read so far, and its file
     for path in paths:
         first = True
         for record in audit.read_records(path):
             seq = cast(int, record["seq"])  # read_records checked it
-            if first and last is None and len(paths) > 1:  # the oldest given, by hand
+            if first and last is None and by_hand:
                 _note_unread_start(path, record, given=paths)
             if first and last is not None and seq <= last[1]:
                 note = (
