@@ -550,6 +550,37 @@ def test_verify_of_another_table_than_the_policy_s_takes_none_of_its_checkpoints
     )
 
 
+def test_verify_of_the_same_table_in_another_region_takes_none_of_the_policy_s_checkpoints(
+    initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The policy's checkpoints pin its table in its region: a table of the same name in
+    another region (a ledger per region), verified with the policy for its key, is held to
+    none of them (their key alias is not there either: the verify failed, exit 2)."""
+    log = tmp_path / "audit.jsonl"
+    write_log(log, 3)
+    assert run_main(capsys, "audit", "ship", str(log), "--policy", str(policy)).code == 0
+    assert run_main(capsys, "audit", "checkpoint", "--policy", str(policy)).code == 0
+    other = LedgerTable(Clients("eu-west-1"), TABLE)
+    other.create()
+    verified = run_main(
+        capsys,
+        "audit",
+        "verify",
+        "--ledger",
+        f"dynamodb://{TABLE}?region=eu-west-1",
+        "--policy",
+        str(policy),
+    )
+    assert (verified.code, verified.out) == (
+        0,
+        "ok: 0 streams, 0 records (no checkpoints checked)\n",
+    )
+    # the policy's own region named in the URL, or left to botocore (us-east-1 here): held
+    for url in (LEDGER_URL, f"dynamodb://{TABLE}"):
+        same = run_main(capsys, "audit", "verify", "--ledger", url, "--policy", str(policy))
+        assert same.code == 0 and ", 1 checkpoints, " in same.out, (url, same)
+
+
 def test_scan_finds_a_stream_whose_marker_was_overwritten(
     initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

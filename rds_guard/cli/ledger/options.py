@@ -101,11 +101,14 @@ class Ledger:
 
     def own_checkpoints(self, given: S3Location | None) -> S3Location | None:
         """``given``, else the policy's ``checkpoints`` when its ``[audit.ledger]`` names the
-        table worked with: they pin that table only (None: none)."""
+        table worked with, in its region: they pin that table only (None: none)."""
+        if given is not None:
+            return given
         settings = None if self.policy is None else self.policy.audit.ledger
-        if given is None and (settings is None or settings.table != self.location.table):
+        if settings is None or settings.table != self.location.table:
             return None
-        return self.checkpoints(given)
+        policy_region = settings.region or Clients().region  # as `ledger_from` makes them
+        return self.checkpoints(None) if policy_region == self.clients.region else None
 
     def store(self, location: S3Location, kms_key: str | None = None) -> CheckpointStore:
         """The checkpoints at ``location``, signed with ``kms_key`` (else the policy's)."""
