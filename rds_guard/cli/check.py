@@ -16,8 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rds_guard.audit.errors import KeyRequired
 from rds_guard.audit.fileio import check_a_log
 from rds_guard.audit.record import key_from_env
+from rds_guard.audit.tail import NotAuthentic
 from rds_guard.audit.torn import check_log_end
 from rds_guard.core import operations
 from rds_guard.core.files import log_problem
@@ -79,11 +81,13 @@ def audit_problem(policy: Policy, environ: Mapping[str, str]) -> str | None:
     if why is not None:
         return f"{where}: the audit log {path} cannot be written: {why} (install would fail)"
     variable = policy.audit.hmac_key_env
+    unset = variable is not None and not environ.get(variable)  # the summary says so
     try:
         check_a_log(path)
-        if variable is None or environ.get(variable):  # else no key to try here (summary)
-            key = None if variable is None else key_from_env(variable, environ)
-            check_log_end(path, key)
+        check_log_end(path, None if variable is None or unset else key_from_env(variable, environ))
+    except (KeyRequired, NotAuthentic) as refused:
+        if not unset:  # else only the key could tell: it is not here to try
+            return f"{where}: {refused} (the first guarded call would fail)"
     except AuditError as refused:  # the writer refuses it when the first record is written
         return f"{where}: {refused} (the first guarded call would fail)"
     return None

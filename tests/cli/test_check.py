@@ -505,6 +505,8 @@ TAILS = {
     "keyed-other-key": (None, b"k" * 32, "o" * 32, True),
     "keyed-its-key": (None, b"k" * 32, "k" * 32, False),
     "keyed-key-unset": (None, b"k" * 32, "", False),
+    "keyed-key-unset-joined": (_joined, b"k" * 32, "", True),
+    "keyed-key-unset-edited": (_damaged, b"k" * 32, "", False),  # only the key tells
 }
 
 
