@@ -177,7 +177,9 @@ def operation_name(service: str, text: str) -> str:
         guarded = ", ".join(
             n for n, row in operations.OPERATIONS.items() if service in row.services
         )
-        raise UsageError(f"{text} is not an operation rds_guard guards (on {service}: {guarded})")
+        raise UsageError(
+            f"{_cut(text)} is not an operation rds_guard guards (on {service}: {guarded})"
+        )
     if operations.find(service, name) is None:
         owners = ", ".join(sorted(operations.OPERATIONS[name].services))
         raise UsageError(f"{name} is not a {service} operation rds_guard guards (it is: {owners})")
@@ -232,7 +234,7 @@ def _member(members: Mapping[str, Any] | None, operation: str, name: str) -> Any
     if name not in members:
         close = difflib.get_close_matches(name, list(members), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]}?)" if close else f" (it takes: {', '.join(members)})"
-        raise UsageError(f"{operation} has no parameter {name}{hint}")
+        raise UsageError(f"{operation} has no parameter {_cut(name)}{hint}")
     return members[name]
 
 
@@ -249,11 +251,15 @@ def _list_item(name: str, shape: Any, text: str) -> Any:
     return text
 
 
-def _given(name: str, text: str, limit: int = 60) -> str:
-    """``--param NAME=VALUE`` as given, a long value cut short with its length."""
-    if len(text) > limit:
-        text = f"{text[:limit]}... ({len(text)} characters)"
-    return f"--param {name}={text}"
+def _given(name: str, text: str) -> str:
+    """``--param NAME=VALUE`` as given, a long value cut short with its length (the name is
+    one of the operation's)."""
+    return f"--param {name}={_cut(text)}"
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    """``text`` as given, cut short with its length when it is long."""
+    return f"{text[:limit]}... ({len(text)} characters)" if len(text) > limit else text
 
 
 def _scalar(name: str, kind: str, text: str) -> Any:

@@ -610,6 +610,22 @@ def test_a_long_value_in_an_eval_error_is_cut_short(
     assert len(line) < 400, line
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["CreateDBClusterSnapshot", "--param", "X" * 5000 + "=v"],
+        ["Create" + "X" * 5000],
+    ],
+    ids=["parameter", "operation"],
+)
+def test_a_long_name_in_an_eval_error_is_cut_short(
+    capsys: pytest.CaptureFixture[str], policy: Path, args: list[str]
+) -> None:
+    """A parameter's or an operation's name that is none is shown cut short too."""
+    line = assert_one_error_line(run_eval(capsys, policy, *args), "characters)")
+    assert len(line) < 600, line
+
+
 def test_eval_without_a_policy(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
