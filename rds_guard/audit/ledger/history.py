@@ -60,8 +60,8 @@ def read_history(
     """
     history = History()
     found = _by_number(store, history)
-    previous: tuple[Checkpoint, bytes] | None = None
-    vouched: Checkpoint | None = None  # the newest signed one, across gaps and junk
+    previous: tuple[Checkpoint, bytes, int] | None = None  # with its object's number
+    vouched: tuple[Checkpoint, int] | None = None  # the newest signed one, across gaps and junk
     key = expected_key
     expected = 1
     for number in sorted(found):
@@ -92,9 +92,9 @@ def read_history(
                 history.heads[head.stream].setdefault(head.size, (head.head, number))
             for fork in checkpoint.forks:
                 history.forks.setdefault(fork, number)
-            vouched = checkpoint
+            vouched = (checkpoint, number)
         history.checkpoints.append(checkpoint)
-        previous = (checkpoint, body)
+        previous = (checkpoint, body, number)
     _check_none(store, history)
     return history
 
@@ -218,7 +218,7 @@ def _check_signature(
 
 
 def _check_link(
-    previous: tuple[Checkpoint, bytes],
+    previous: tuple[Checkpoint, bytes, int],
     checkpoint: Checkpoint,
     number: int,
     where: str,
@@ -227,29 +227,34 @@ def _check_link(
     """``checkpoint`` (the object numbered ``number``, at ``where``): its ``prev`` against the
     body of the one just before it (``previous``), signed or not: the chain pins the very bytes
     found there."""
-    before, before_body = previous
+    _, before_body, before = previous
     if checkpoint.prev != body_digest(before_body):
         history.findings.append(
             CheckpointFinding(
                 number,
-                f"{where}: its prev is not the digest of checkpoint {before.number} "
+                f"{where}: its prev is not the digest of checkpoint {before} "
                 "(the chain of checkpoints is broken: one was replaced or reordered)",
             )
         )
 
 
 def _check_moves(
-    before: Checkpoint, checkpoint: Checkpoint, number: int, where: str, history: History
+    vouched: tuple[Checkpoint, int],
+    checkpoint: Checkpoint,
+    number: int,
+    where: str,
+    history: History,
 ) -> None:
-    """``checkpoint`` (the object numbered ``number``, at ``where``) against ``before``, the
-    newest signed one below it (both signed: what a forged one says of time, streams and forks
-    is its forger's, and already a finding)."""
+    """``checkpoint`` (the object numbered ``number``, at ``where``) against the newest signed
+    one below it (``vouched``, with its object's number; both signed: what a forged one says
+    of time, streams and forks is its forger's, and already a finding)."""
+    before, before_number = vouched
     if checkpoint.time < before.time:
         history.findings.append(
             CheckpointFinding(
                 number,
                 f"{where}: its time {checkpoint.time} is before "
-                f"checkpoint {before.number}'s ({before.time})",
+                f"checkpoint {before_number}'s ({before.time})",
             )
         )
     kept = set(checkpoint.forks)
@@ -270,6 +275,6 @@ def _check_moves(
                 CheckpointFinding(
                     number,
                     f"{where}: moves stream {head.stream} back (seq {now.size}, "
-                    f"checkpoint {before.number} had seq {head.size})",
+                    f"checkpoint {before_number} had seq {head.size})",
                 )
             )

@@ -504,6 +504,10 @@ def test_reordered_bodies_under_fresh_numbers_are_caught(
     found = [(f.number, f.detail.split(": ", 1)[0]) for f in read_history(store).findings]
     assert len(found) > 4
     assert all(where.endswith(f"checkpoint-{number:010d}.json") for number, where in found)
+    # and name the checkpoint they are held against by its object's number: 4 against 3
+    of_four = [f.detail for f in read_history(store).findings if f.number == 4]
+    assert any("not the digest of checkpoint 3 " in detail for detail in of_four), of_four
+    assert not any("checkpoint 2" in detail for detail in of_four), of_four
 
 
 def test_a_delete_marker_and_a_put_again_are_caught(
