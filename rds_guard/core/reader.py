@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .patterns import Lazy
 from .policy import PolicyError, dotted_key
 from .positions import KeyLines, hint, kind, shown
 from .regex import (
@@ -30,9 +31,11 @@ _CREDENTIAL_WORDS = (
     "PRIVATE",
     "CREDENTIAL",
 )
-_CREDENTIAL_PARTS = frozenset({"KEY", "PASS", "PWD"})
-"""Credential words too short to refuse anywhere in a name (``MONKEY``, ``PASSAGE``): refused
-as a part of it between ``_`` (``STRIPE_API_KEY``, ``MYSQL_PWD``)."""
+_CREDENTIAL_LAST_WORD = Lazy(r"(?:^|_)(?:KEY|PASS|PWD)[0-9]*$")  # of the name in capitals
+_CREDENTIAL_CAMEL_END = Lazy(r"[a-z0-9](?:Key|Pass|Pwd)[0-9]*$")  # of the name as written
+"""Credential words too short to refuse anywhere in a name (``MONKEY``, ``PASSAGE``,
+``KMS_KEY_ID``): refused as its last word, after ``_`` or in camel case, digits aside
+(``STRIPE_API_KEY``, ``MYSQL_PWD``, ``DB_PASS2``, ``apiKey``)."""
 _R = TypeVar("_R")
 
 
@@ -97,8 +100,10 @@ class ValueReader:
             raise self.fail(key, str(exc)) from None
         for name in template.env_names:
             upper = name.upper()
-            if any(word in upper for word in _CREDENTIAL_WORDS) or any(
-                part in _CREDENTIAL_PARTS for part in upper.split("_")
+            if (
+                any(word in upper for word in _CREDENTIAL_WORDS)
+                or _CREDENTIAL_LAST_WORD.search(upper)
+                or _CREDENTIAL_CAMEL_END.search(name)
             ):
                 raise self.fail(
                     key,

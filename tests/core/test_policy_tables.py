@@ -186,6 +186,11 @@ def test_a_bad_value_in_a_new_table_names_its_key(body: str, key: str, words: st
         "MYSQL_PWD",
         "DB_PASS",
         "STRIPE_API_KEY",
+        "DB_PASS1",
+        "STRIPE_KEY2",
+        "apiKey",
+        "dbPwd",
+        "KEY",
     ],
 )
 @pytest.mark.parametrize("table", ["tags.forced", "tags.defaults"])
@@ -195,10 +200,25 @@ def test_a_template_naming_a_credential_variable_is_refused(table: str, variable
     assert "credential" in error.problem and variable in error.problem
 
 
-@pytest.mark.parametrize("variable", ["KEYSTONE_REGION", "PASSAGE", "MONKEY", "TEAM", "PWDX"])
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "KEYSTONE_REGION",
+        "PASSAGE",
+        "MONKEY",
+        "TEAM",
+        "PWDX",
+        "KMS_KEY_ID",
+        "AWS_ACCESS_KEY_ID",
+        "SSH_KEY_NAME",
+        "CACHE_KEY_PREFIX",
+        "PASS_COUNT",
+        "monkey",
+    ],
+)
 def test_a_name_only_looking_like_a_credential_word_loads(variable: str) -> None:
-    """The words KEY, PASS and PWD refuse a name only as a part of it between ``_``: other
-    names holding their letters load."""
+    """The words KEY, PASS and PWD refuse a name only as its last word (after ``_``, or in
+    camel case; digits aside): other names holding their letters load."""
     policy = Policy.from_toml(f'version = 1\n[tags.defaults]\nx = "{{env:{variable}}}"\n')
     assert policy.tags.defaults["x"].env_names == (variable,)
 
