@@ -102,9 +102,10 @@ class _AuditReader:
     """The records one guard's audit log gains from now on, read back from the file: not
     from the ``rds_guard.audit`` logger, which a suite may silence (``logging.disable``).
     This process's, on this host; in the test's own log, a forked child's too: the records
-    its guard's writer sealed with the guard's policy (``policy_sha256``), not those
-    ``rds-guard audit rotate`` or ``repair`` wrote there. In a log shared by several processes
-    (``shared``: the one $RDS_GUARD_AUDIT_PATH names), only this process's.
+    its guard's writer sealed with the guard's policy (``policy_sha256``), not those another
+    process's ``rds-guard audit rotate`` or ``repair`` wrote there. In a log shared by
+    several processes (``shared``: the one $RDS_GUARD_AUDIT_PATH names), only this
+    process's.
     The records after the log's last seq now, wherever they are: a rotation during the test
     moves the earlier ones into an archive of the series; read on from where the log ended
     now (a long shared log is not read again), or from its first record when the file that

@@ -410,6 +410,7 @@ class _Translator(IdentifierChecks):
                 )
             if self.naming and text.startswith("{source}", i):
                 raise self.fail("{source} in a class would stand for its letters one by one", i)
+            first = i
             low, end, shorthand = self.class_item(i)
             if shorthand is not None and shorthand not in ("s", "S"):
                 self.unicode_classes.append(i)
@@ -429,7 +430,7 @@ class _Translator(IdentifierChecks):
             elif text.startswith("-", i) and not text.startswith("]", i + 1):
                 high, end, other = self.class_item(i + 1)
                 if other is not None or high < low:
-                    raise self.fail(f"bad character range {text[i - 1 : end]}", i - 1, syntax=True)
+                    raise self.fail(f"bad character range {text[first:end]}", first, syntax=True)
                 spans.append((low, high))
                 items.append(f"{_char(low)}-{_char(high)}")
                 i = end

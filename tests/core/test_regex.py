@@ -192,6 +192,8 @@ def test_what_re2_would_read_otherwise_is_refused_with_a_hint(pattern, hint):
         ("^[\\d-z]$", 2, "bad character range \\d-z"),
         ("^[x\\W-z]$", 3, "bad character range \\W-z"),
         ("^[\\p{L}-z]$", 2, "bad character range \\p{L}-z"),
+        ("^[x\\x41-\\d]$", 3, "bad character range \\x41-\\d"),
+        ("^[\\x{7a}-a]$", 2, "bad character range \\x{7a}-a"),
         ("^*$", 1, "nothing to repeat"),
         ("^a**$", 3, "multiple repeat"),
         ("^ab\\", 3, "at the end of the pattern"),
