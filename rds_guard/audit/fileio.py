@@ -63,6 +63,14 @@ def os_error(path: Path, action: str, exc: OSError | ValueError) -> AuditError:
     return AuditError(f"{path}: {action}: {reason}", path=str(path))
 
 
+def close_if_owner(fd: int, pid: int) -> None:
+    """Close ``fd`` when this process is ``pid`` (a forked child's copy of it is its
+    parent's, and may name another file of the child's by now)."""
+    if os.getpid() == pid:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 def open_checked(path: Path, flags: int, action: str) -> int:
     """Open ``path`` and refuse anything but a regular file (checked on the open descriptor)."""
     try:

@@ -28,6 +28,7 @@ from .fileio import (
     APPEND_FLAGS,
     OVERWRITE_FLAGS,
     READ_FLAGS,
+    close_if_owner,
     fsync_dir,
     open_checked,
     os_error,
@@ -79,12 +80,6 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 def _unlock(fd: int) -> None:
     with contextlib.suppress(OSError):  # closing the descriptor releases it anyway
         fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _close_if_owner(fd: int, pid: int) -> None:
-    if os.getpid() == pid:
-        with contextlib.suppress(OSError):
-            os.close(fd)
 
 
 def _emit(emitted: Iterable[tuple[Record, str]], path: Path) -> None:
@@ -209,7 +204,10 @@ class AuditLog:
         if self._fd is None:
             fd = open_checked(self.path, APPEND_FLAGS, "cannot open for appending")
             self._fd, self._fd_pid = fd, os.getpid()
-            self._closer = weakref.finalize(self, _close_if_owner, fd, self._fd_pid)
+            self._closer = weakref.finalize(self, close_if_owner, fd, self._fd_pid)
+            # not at exit: an exit handler run after the interpreter's hooks may still write a
+            # record, on a descriptor closed there that a file the program opened since took
+            self._closer.atexit = False
             if self.fsync:
                 fsync_dir(self.path.parent)
         return self._fd

@@ -325,6 +325,35 @@ def test_descriptor_of_another_pid_is_not_used(log_path: Path) -> None:
     assert_whole([log_path], {"a:0", "a:1"})
 
 
+def test_a_record_written_by_an_exit_handler_goes_to_the_log_and_nowhere_else(
+    log_path: Path, tmp_path: Path
+) -> None:
+    """A program's exit handler registered before the log's first record runs after the
+    interpreter's own exit hooks: the log's descriptor was closed by them while the log kept
+    its number. The record failed (`cannot lock: Bad file descriptor`), or, when the handler
+    had opened a file of its own (given that number), the writer closed the program's file
+    and the program's data went into the log. The log's descriptor stays open until the
+    process ends."""
+    other = tmp_path / "program.txt"
+    code = f"""
+import atexit, os
+from rds_guard.audit import AuditLog
+state = {{}}
+def last():
+    mine = os.open({str(other)!r}, os.O_CREAT | os.O_WRONLY)
+    state["log"].write("requested", notes=["at-exit"])
+    os.write(mine, b"PROGRAM DATA\\n")
+    os.close(mine)
+atexit.register(last)
+state["log"] = AuditLog({str(log_path)!r}, fsync=False)
+state["log"].write("requested", notes=["first"])
+"""
+    result = run_python(code)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert other.read_bytes() == b"PROGRAM DATA\n"
+    assert_whole([log_path], {"first", "at-exit"})
+
+
 # --- crash safety -------------------------------------------------------------------------
 
 
