@@ -343,6 +343,25 @@ def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(
     assert stored_lines(table, stream) == complete_lines(log)
 
 
+def test_required_mode_with_a_state_file_it_cannot_use_sends_nothing_and_says_so(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """docs/ledger.md: a call whose requested record the ledger has not acknowledged fails
+    with `LedgerUnavailable`, after a local `failed` record. A shipping state file that could
+    not be opened (a symbolic link; one a `sudo rds-guard audit ship` left root's) failed it
+    with a bare AuditError and no `failed` record: the log read as a call under way."""
+    (tmp_path / "audit.jsonl.shipped").symlink_to(tmp_path / "elsewhere")
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
+    with pytest.raises(LedgerUnavailable, match="symbolic link"):
+        snapshot(rds, SNAPSHOT)
+    assert aws.count("CreateDBClusterSnapshot") == 0
+    log = tmp_path / "audit.jsonl"
+    (requested, call), (failed, same_call) = _events(log)
+    assert (requested, failed, call) == ("requested", "failed", same_call)
+    assert json.loads(complete_lines(log)[-1])["error"]["code"] == "LedgerUnavailable"
+    guard.uninstall()
+
+
 def test_required_mode_sends_nothing_on_a_saved_acknowledgement_the_ledger_cannot_confirm(
     aws: MotoServer, table: LedgerTable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -160,6 +160,8 @@ class ShippingLog(AuditLog):
             except ShipRefused as exc:
                 self._refuse(exc)
                 problem = exc.detail
+            except AuditError as exc:  # the shipping state cannot be used: the ledger waits
+                problem = str(exc)
             else:
                 if result.busy and not waits:
                     return  # the thread is shipping: it takes this record along
@@ -352,6 +354,9 @@ def _run(
         last_run = stop.is_set()
         try:
             result = log.ship_once(timeout=CLOSE_WAIT if last_run else 0.0, stop=give_up)
+        except AuditError as exc:  # the shipping state cannot be used: said, retried
+            logger.warning("%s: shipping to the ledger failed: %s", log.shipper.path, exc)
+            result = None
         except Exception:  # the thread must live on: a bug here is logged, not fatal
             logger.exception("%s: shipping to the ledger failed", log.shipper.path)
             result = None
