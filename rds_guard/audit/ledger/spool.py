@@ -167,7 +167,10 @@ class ShippingLog(AuditLog):
                     return  # the thread is shipping: it takes this record along
                 if result.acked < seq or not result.confirmed:
                     problem = result.error or (
-                        "another shipper held the log" if result.busy else "not acknowledged"
+                        "a shipper held the log past lock_timeout (this process's shipping"
+                        " thread waiting on the ledger, or another process)"
+                        if result.busy
+                        else "not acknowledged"
                     )
         if problem is None:
             return
