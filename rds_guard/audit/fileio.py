@@ -135,6 +135,18 @@ def read_blocks(
         start += len(data)
 
 
+def open_if_there(path: Path, action: str) -> int | None:
+    """A descriptor open for reading on ``path`` as writers open it (no link followed);
+    None when nothing is there; an `AuditError` saying ``action`` failed, and why,
+    otherwise."""
+    try:
+        return os.open(path, READ_FLAGS)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise os_error(path, action, exc) from None
+
+
 def check_a_log(path: Path) -> None:
     """`NotAnAuditLog` for a file whose first bytes cannot start a log (`may_start_a_log`: a
     policy, a token, a binary named by mistake), which `rds-guard audit ship` would otherwise
@@ -143,12 +155,9 @@ def check_a_log(path: Path) -> None:
     a log before its first record. A file that cannot be read (a symbolic link, which no
     writer or shipper follows, or one the user may not read) is an `AuditError` saying why:
     its records would never ship."""
-    try:
-        fd = os.open(path, READ_FLAGS)
-    except FileNotFoundError:
+    fd = open_if_there(path, "cannot be read")
+    if fd is None:
         return
-    except OSError as exc:
-        raise os_error(path, "cannot be read", exc) from None
     try:
         a_log = may_start_a_log(fd, os.pread(fd, FIRST_BYTES, 0))
     except OSError as exc:

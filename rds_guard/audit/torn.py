@@ -21,9 +21,9 @@ from rds_guard.errors import AuditError
 
 from .fileio import (
     CHUNK,
-    READ_FLAGS,
     count_newlines,
     only_zeros,
+    open_if_there,
     os_error,
     read_range,
     sha256_range,
@@ -249,12 +249,9 @@ def check_log_end(path: Path, hmac_key: bytes | None) -> None:
     not change: its last record not one to chain onto under ``hmac_key`` (`KeyRequired`,
     `NotAuthentic`, a damaged line: `AuditError`), or bytes after the last newline that no
     write cut off left (`check_not_joined`). A missing file passes (the writer makes it)."""
-    try:
-        fd = os.open(path, READ_FLAGS)
-    except FileNotFoundError:
+    fd = open_if_there(path, "cannot open for reading")
+    if fd is None:
         return
-    except OSError as exc:
-        raise os_error(path, "cannot open for reading", exc) from exc
     try:
         size = os.fstat(fd).st_size
         scan = scan_tail(fd, size, WRITE.longest)
