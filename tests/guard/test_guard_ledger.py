@@ -352,8 +352,9 @@ def test_required_mode_with_a_state_file_it_cannot_use_sends_nothing_and_says_so
     with a bare AuditError and no `failed` record: the log read as a call under way."""
     (tmp_path / "audit.jsonl.shipped").symlink_to(tmp_path / "elsewhere")
     rds, guard = ledger_guard(aws, tmp_path, mode="required")
-    with pytest.raises(LedgerUnavailable, match="symbolic link"):
+    with pytest.raises(LedgerUnavailable, match="symbolic link") as refused:
         snapshot(rds, SNAPSHOT)
+    assert str(refused.value).count("rds_guard audit log:") == 1  # its cause's words, once
     assert aws.count("CreateDBClusterSnapshot") == 0
     log = tmp_path / "audit.jsonl"
     (requested, call), (failed, same_call) = _events(log)

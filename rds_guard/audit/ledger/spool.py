@@ -161,7 +161,7 @@ class ShippingLog(AuditLog):
                 self._refuse(exc)
                 problem = exc.detail
             except AuditError as exc:  # the shipping state cannot be used: the ledger waits
-                problem = str(exc)
+                problem = exc.detail
             else:
                 if result.busy and not waits:
                     return  # the thread is shipping: it takes this record along
@@ -358,7 +358,7 @@ def _run(
         try:
             result = log.ship_once(timeout=CLOSE_WAIT if last_run else 0.0, stop=give_up)
         except AuditError as exc:  # the shipping state cannot be used: said, retried
-            logger.warning("%s: shipping to the ledger failed: %s", log.shipper.path, exc)
+            logger.warning("%s: shipping to the ledger failed: %s", log.shipper.path, exc.detail)
             result = None
         except Exception:  # the thread must live on: a bug here is logged, not fatal
             logger.exception("%s: shipping to the ledger failed", log.shipper.path)
