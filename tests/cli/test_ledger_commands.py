@@ -581,6 +581,28 @@ def test_verify_of_the_same_table_in_another_region_takes_none_of_the_policy_s_c
         assert same.code == 0 and ", 1 checkpoints, " in same.out, (url, same)
 
 
+def test_verify_with_a_policy_naming_no_region_and_none_configured_takes_none_of_its_checkpoints(
+    initialised: LedgerTable,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A policy whose ledger names no region, where nothing configures one: its table is in
+    no region, so not the one the URL names; the verify goes on (it stopped on "no AWS
+    region" though the URL named one)."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    regionless = LEDGER_SIGNED.replace('region = "us-east-1"\n', "")
+    assert "region" not in regionless
+    policy = write_policy(tmp_path, regionless, name="regionless.toml")
+    verified = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL, "--policy", str(policy))
+    assert (verified.code, verified.out) == (
+        0,
+        "ok: 0 streams, 0 records (no checkpoints checked)\n",
+    )
+
+
 def test_scan_finds_a_stream_whose_marker_was_overwritten(
     initialised: LedgerTable, tmp_path: Path, policy: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

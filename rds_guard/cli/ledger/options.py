@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 
+from botocore.exceptions import BotoCoreError
+
 from rds_guard.audit.ledger import (
     Clients,
     LedgerLocation,
@@ -107,7 +109,10 @@ class Ledger:
         settings = None if self.policy is None else self.policy.audit.ledger
         if settings is None or settings.table != self.location.table:
             return None
-        policy_region = settings.region or Clients().region  # as `ledger_from` makes them
+        try:
+            policy_region = settings.region or Clients().region  # as `ledger_from` makes them
+        except BotoCoreError:  # no region anywhere: the policy's table is not this one
+            return None
         return self.checkpoints(None) if policy_region == self.clients.region else None
 
     def store(self, location: S3Location, kms_key: str | None = None) -> CheckpointStore:
