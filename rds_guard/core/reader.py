@@ -31,11 +31,13 @@ _CREDENTIAL_WORDS = (
     "PRIVATE",
     "CREDENTIAL",
 )
-_CREDENTIAL_LAST_WORD = Lazy(r"(?:^|_)(?:KEY|PASS|PWD)[0-9]*$")  # of the name in capitals
-_CREDENTIAL_CAMEL_END = Lazy(r"[a-z0-9](?:Key|Pass|Pwd)[0-9]*$")  # of the name as written
-"""Credential words too short to refuse anywhere in a name (``MONKEY``, ``PASSAGE``,
-``KMS_KEY_ID``): refused as its last word, after ``_`` or in camel case, digits aside
-(``STRIPE_API_KEY``, ``MYSQL_PWD``, ``DB_PASS2``, ``apiKey``)."""
+_CREDENTIAL_SHORT_WORDS = frozenset({"KEY", "PASS", "PWD"})
+"""Credential words too short to refuse anywhere in a name (``MONKEY``, ``PASSAGE``): refused
+as a word of it (`_name_words`), digits aside (``STRIPE_API_KEY``, ``DB_PASS_2``,
+``MYSQL_PWD1``, ``apiKey``), unless the next word says it names the key, not its value
+(``KMS_KEY_ID``, ``SSH_KEY_NAME``)."""
+_NAMING_A_KEY = frozenset({"ID", "IDS", "NAME", "ARN", "ALIAS"})
+_WORD_BOUNDARY = Lazy(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")  # camel case
 _R = TypeVar("_R")
 
 
@@ -99,11 +101,8 @@ class ValueReader:
         except TemplateSyntaxError as exc:
             raise self.fail(key, str(exc)) from None
         for name in template.env_names:
-            upper = name.upper()
-            if (
-                any(word in upper for word in _CREDENTIAL_WORDS)
-                or _CREDENTIAL_LAST_WORD.search(upper)
-                or _CREDENTIAL_CAMEL_END.search(name)
+            if any(word in name.upper() for word in _CREDENTIAL_WORDS) or _names_a_secret(
+                _name_words(name)
             ):
                 raise self.fail(
                     key,
@@ -196,3 +195,20 @@ def table_holding(
             if found is not None:
                 return found
     return None
+
+
+def _name_words(name: str) -> list[str]:
+    """The words of a variable's name, in capitals, digits written onto one aside: split at
+    ``_`` and where camel case starts a word (``openAIKey``: ``OPEN``, ``AI``, ``KEY``)."""
+    spaced = _WORD_BOUNDARY.sub("_", name).upper()
+    return [word.rstrip("0123456789") for word in spaced.split("_")]
+
+
+def _names_a_secret(words: list[str]) -> bool:
+    """Whether one of ``words`` is a short credential word not followed by one that says the
+    name is the key's id or name (`_CREDENTIAL_SHORT_WORDS`)."""
+    for i, word in enumerate(words):
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if word in _CREDENTIAL_SHORT_WORDS and after not in _NAMING_A_KEY:
+            return True
+    return False

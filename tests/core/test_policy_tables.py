@@ -191,6 +191,15 @@ def test_a_bad_value_in_a_new_table_names_its_key(body: str, key: str, words: st
         "apiKey",
         "dbPwd",
         "KEY",
+        "API_KEY_1",
+        "DB_PASS_PROD",
+        "STRIPE_KEY_LIVE",
+        "OPENAI_API_KEY_V2",
+        "KEY_",
+        "APIKey",
+        "openAIKey",
+        "MyDBPwd",
+        "dbPASS",
     ],
 )
 @pytest.mark.parametrize("table", ["tags.forced", "tags.defaults"])
@@ -211,14 +220,16 @@ def test_a_template_naming_a_credential_variable_is_refused(table: str, variable
         "KMS_KEY_ID",
         "AWS_ACCESS_KEY_ID",
         "SSH_KEY_NAME",
-        "CACHE_KEY_PREFIX",
-        "PASS_COUNT",
+        "KEY_ARN",
+        "kmsKeyId",
+        "Keystone",
         "monkey",
     ],
 )
 def test_a_name_only_looking_like_a_credential_word_loads(variable: str) -> None:
-    """The words KEY, PASS and PWD refuse a name only as its last word (after ``_``, or in
-    camel case; digits aside): other names holding their letters load."""
+    """The words KEY, PASS and PWD refuse a name only as words of it (between ``_``, or in
+    camel case; digits aside), and not where the next word says the name is the key's id or
+    name: other names holding their letters load."""
     policy = Policy.from_toml(f'version = 1\n[tags.defaults]\nx = "{{env:{variable}}}"\n')
     assert policy.tags.defaults["x"].env_names == (variable,)
 
