@@ -31,12 +31,22 @@ _CREDENTIAL_WORDS = (
     "PRIVATE",
     "CREDENTIAL",
 )
-_CREDENTIAL_SHORT_WORDS = frozenset({"KEY", "PASS", "PWD"})
+_CREDENTIAL_SHORT_WORDS = frozenset({"KEY", "KEYS", "PASS", "PWD"})
 """Credential words too short to refuse anywhere in a name (``MONKEY``, ``PASSAGE``): refused
-as a word of it (`_name_words`), digits aside (``STRIPE_API_KEY``, ``DB_PASS_2``,
-``MYSQL_PWD1``, ``apiKey``), unless the next word says it names the key, not its value
-(``KMS_KEY_ID``, ``SSH_KEY_NAME``)."""
-_NAMING_A_KEY = frozenset({"ID", "IDS", "NAME", "ARN", "ALIAS"})
+as a word of it (`_name_words`), digits aside (``STRIPE_API_KEY_LIVE``, ``DB_PASS_2``,
+``MYSQL_PWD1``, ``apiKeys``), unless a word beside it says the name is about a key rather
+than one: the kind of key before it (`_KEY_KINDS`: ``PUBLIC_KEY``, ``PARTITION_KEY``), or
+what of it after it (`_OF_A_KEY`: ``KMS_KEY_ID``, ``KEY_PAIR_NAME``, ``S3_KEY_PREFIX``,
+``PASS_THROUGH``); ``PWD`` alone is the shell's working directory."""
+_KEY_KINDS = frozenset(
+    {"PUBLIC", "PRIMARY", "FOREIGN", "PARTITION", "SORT", "HASH", "RANGE", "CACHE", "KMS"}
+    | {"S3", "OBJECT", "IDEMPOTENCY"}
+)
+_OF_A_KEY = frozenset(
+    {"ID", "IDS", "NAME", "ARN", "ALIAS", "PAIR", "PREFIX", "VERSION", "REGION", "OWNER"}
+    | {"FINGERPRINT", "COLUMN", "FILE", "PATH", "DIR", "TYPE", "SIZE", "SPEC", "USAGE"}
+    | {"THROUGH", "COUNT"}
+)
 _WORD_BOUNDARY = Lazy(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")  # camel case
 _R = TypeVar("_R")
 
@@ -205,10 +215,14 @@ def _name_words(name: str) -> list[str]:
 
 
 def _names_a_secret(words: list[str]) -> bool:
-    """Whether one of ``words`` is a short credential word not followed by one that says the
-    name is the key's id or name (`_CREDENTIAL_SHORT_WORDS`)."""
+    """Whether one of a name's ``words`` is a short credential word that no word beside it
+    says is about a key rather than one (`_CREDENTIAL_SHORT_WORDS`)."""
+    if words == ["PWD"]:
+        return False
+    words = [word for word in words if word]  # a word of digits alone says nothing
     for i, word in enumerate(words):
+        before = words[i - 1] if i else ""
         after = words[i + 1] if i + 1 < len(words) else ""
-        if word in _CREDENTIAL_SHORT_WORDS and after not in _NAMING_A_KEY:
+        if word in _CREDENTIAL_SHORT_WORDS and before not in _KEY_KINDS and after not in _OF_A_KEY:
             return True
     return False

@@ -200,6 +200,10 @@ def test_a_bad_value_in_a_new_table_names_its_key(body: str, key: str, words: st
         "openAIKey",
         "MyDBPwd",
         "dbPASS",
+        "API_KEYS",
+        "apiKeys",
+        "DB_PASS_1_PROD",
+        "MYSQL_PWD_1",
     ],
 )
 @pytest.mark.parametrize("table", ["tags.forced", "tags.defaults"])
@@ -224,12 +228,20 @@ def test_a_template_naming_a_credential_variable_is_refused(table: str, variable
         "kmsKeyId",
         "Keystone",
         "monkey",
+        "KEY_PAIR_NAME",
+        "S3_KEY_PREFIX",
+        "PUBLIC_KEY",
+        "PARTITION_KEY",
+        "KMS_KEY",
+        "PASS_THROUGH",
+        "PWD",
+        "KEY_2_ID",
     ],
 )
 def test_a_name_only_looking_like_a_credential_word_loads(variable: str) -> None:
     """The words KEY, PASS and PWD refuse a name only as words of it (between ``_``, or in
-    camel case; digits aside), and not where the next word says the name is the key's id or
-    name: other names holding their letters load."""
+    camel case; digits aside), and not where a word beside it says the name is about a key
+    rather than one: other names holding their letters load."""
     policy = Policy.from_toml(f'version = 1\n[tags.defaults]\nx = "{{env:{variable}}}"\n')
     assert policy.tags.defaults["x"].env_names == (variable,)
 

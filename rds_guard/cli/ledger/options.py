@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 
-from botocore.exceptions import BotoCoreError
-
 from rds_guard.audit.ledger import (
     Clients,
     LedgerLocation,
@@ -109,15 +107,21 @@ class Ledger:
         settings = None if self.policy is None else self.policy.audit.ledger
         if settings is None or settings.table != self.location.table:
             return None
-        try:
-            policy_region = settings.region or Clients().region  # as `ledger_from` makes them
-        except BotoCoreError:  # no region anywhere: the policy's table is not this one
-            return None
+        policy_region = settings.region or _configured_region()
         return self.checkpoints(None) if policy_region == self.clients.region else None
 
     def store(self, location: S3Location, kms_key: str | None = None) -> CheckpointStore:
         """The checkpoints at ``location``, signed with ``kms_key`` (else the policy's)."""
         return CheckpointStore(self.clients, location, kms_key or self.kms_key)
+
+
+def _configured_region() -> str | None:
+    """The region botocore's configuration names, as `ledger_from`'s clients read it (the
+    environment, the profile); None: none. Asks for no credentials."""
+    import botocore.session
+
+    region = botocore.session.Session().get_config_variable("region")
+    return region if isinstance(region, str) and region else None
 
 
 def ledger_from(
