@@ -86,7 +86,7 @@ def audit_problem(policy: Policy, environ: Mapping[str, str]) -> str | None:
         check_a_log(path)
         check_log_end(path, None if variable is None or unset else key_from_env(variable, environ))
     except (KeyRequired, NotAuthentic) as refused:
-        if not unset:  # else only the key could tell, and it is not here to try
+        if not unset:  # else the last record cannot be authenticated, nor what follows read
             return f"{where}: {refused} (the first guarded call would fail)"
     except AuditError as refused:  # the writer refuses it when the first record is written
         return f"{where}: {refused} (the first guarded call would fail)"
