@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .patterns import Lazy
+from .operations import snake_case
 from .policy import PolicyError, dotted_key
 from .positions import KeyLines, hint, kind, shown
 from .regex import (
@@ -47,7 +47,6 @@ _OF_A_KEY = frozenset(
     | {"FINGERPRINT", "COLUMN", "FILE", "PATH", "DIR", "TYPE", "SIZE", "SPEC", "USAGE"}
     | {"THROUGH", "COUNT"}
 )
-_WORD_BOUNDARY = Lazy(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")  # camel case
 _R = TypeVar("_R")
 
 
@@ -210,8 +209,7 @@ def table_holding(
 def _name_words(name: str) -> list[str]:
     """The words of a variable's name, in capitals, digits written onto one aside: split at
     ``_`` and where camel case starts a word (``openAIKey``: ``OPEN``, ``AI``, ``KEY``)."""
-    spaced = _WORD_BOUNDARY.sub("_", name).upper()
-    return [word.rstrip("0123456789") for word in spaced.split("_")]
+    return [word.rstrip("0123456789") for word in snake_case(name).upper().split("_")]
 
 
 def _names_a_secret(words: list[str]) -> bool:
