@@ -24,6 +24,7 @@ from .core.calls import DatabaseFacts, SnapshotFacts, SourceTags, Unreadable
 from .core.operations import (
     AUTOMATED_PREFIX,
     SNAPSHOT_LISTINGS,
+    SNAPSHOT_LOOKUPS,
     SourceLookup,
     arn_resource_type,
     listed_name,
@@ -123,7 +124,7 @@ def source_tags(lookup: SourceLookup, reference: str) -> Read[SourceTags]:
     A snapshot named by its ARN (a copy's source may be) is not described, its tags are
     listed on the ARN: a Describe takes a name. One named ``rds:...`` is an automated
     snapshot, which AWS describes only when asked for that type."""
-    if lookup in SNAPSHOT_LISTINGS and reference.startswith("arn:"):
+    if lookup in SNAPSHOT_LOOKUPS and reference.startswith("arn:"):
         return (yield from listed_tags(reference))
     item = yield from described(lookup, reference)
     if lookup.copy_flag is not None and not item.get(lookup.copy_flag):
@@ -286,7 +287,7 @@ def described(lookup: SourceLookup, identifier: str) -> Read[Mapping[str, Any]]:
     """The one item ``lookup`` describes by ``identifier`` (`_item_named`). A snapshot named
     ``rds:...`` is an automated one, which AWS describes only when asked for that type."""
     params: dict[str, Any] = {lookup.parameter: identifier}
-    if lookup in SNAPSHOT_LISTINGS and listed_name(identifier).startswith(AUTOMATED_PREFIX):
+    if lookup in SNAPSHOT_LOOKUPS and listed_name(identifier).startswith(AUTOMATED_PREFIX):
         params["SnapshotType"] = "automated"
     answer = yield (lookup.operation, params)
     return _item_named(lookup, answer, identifier)

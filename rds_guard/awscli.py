@@ -44,6 +44,7 @@ GENERATED_IDENTIFIERS = {
     "CopyDBClusterSnapshot": "TargetDBClusterSnapshotIdentifier",
     "CreateDBSnapshot": "DBSnapshotIdentifier",
     "CopyDBSnapshot": "TargetDBSnapshotIdentifier",
+    "CreateDBClusterGroupSnapshot": "DBClusterGroupSnapshotIdentifier",
 }
 """The operations that make a snapshot under a name of its own, with the parameter naming it,
 which ``@generate`` may stand for: the operations table's create and copy rows, written out

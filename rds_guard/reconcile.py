@@ -296,6 +296,8 @@ def reconcile(
         if record.get("service") not in operations.SERVICES:
             continue
         key = _key(record)
+        if key is not None and key[0] == operations.CLUSTER_GROUP_SNAPSHOT:
+            continue  # not listed (`operations.SNAPSHOT_LISTINGS`): nothing to hold it to
         # a DB snapshot is rds's, whichever client made it (only rds lists them): a Neptune
         # client's delete of a PostgreSQL instance leaves its final snapshot to rds
         made_for = "rds" if key is not None and key[0] == operations.DB_SNAPSHOT else None

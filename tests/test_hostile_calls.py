@@ -25,7 +25,7 @@ import traceback
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from aws import (
 )
 from botocore import xform_name
 from botocore.exceptions import ParamValidationError
+from cluster_groups import GROUP_OPERATIONS, ClusterGroupResponder, has_cluster_groups
 from policies import DEFAULTS_ONLY, RULE_OF_EACH_KIND, write_policy
 from servers import MotoServer
 
@@ -85,6 +86,7 @@ BASE = "orders-manual-20261128"
 SNAPSHOT_ARN = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster-snapshot:{BASE}"
 GOOD = "orders-manual-20261129"
 COPY = f"{BASE}-manual-20261130"
+GROUP_RESOURCE = "clustergroup-0123abcd"
 TEAM = [{"Key": "team", "Value": "core"}]
 MEGABYTE = "x" * (1 << 20)
 
@@ -678,6 +680,14 @@ def base_params(operation: str) -> dict[str, Any]:
         },
         "DeleteDBInstanceAutomatedBackup": {"DbiResourceId": "db-ABCDEFGHIJ"},
         "DeleteDBClusterAutomatedBackup": {"DbClusterResourceId": "cluster-ABCDEFGHIJ"},
+        "CreateDBClusterGroupSnapshot": {
+            "DBClusterGroupIdentifier": "orders",
+            "DBClusterGroupSnapshotIdentifier": GOOD,
+            "Tags": TEAM,
+        },
+        "DeleteDBClusterGroupSnapshot": {"DBClusterGroupSnapshotIdentifier": BASE},
+        "DeleteDBClusterGroupAutomatedBackup": {"DBClusterGroupResourceId": GROUP_RESOURCE},
+        "DeleteDBClusterGroup": {"DBClusterGroupIdentifier": "orders"},
         "AddTagsToResource": {"ResourceName": SNAPSHOT_ARN, "Tags": TEAM},
         "RemoveTagsFromResource": {"ResourceName": SNAPSHOT_ARN, "TagKeys": ["note"]},
         "ModifyDBClusterSnapshotAttribute": {
@@ -979,6 +989,20 @@ DOOR_CALLS: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] = {
     "DeleteDBSnapshot": ({"DBSnapshotIdentifier": BASE}, None),
     "DeleteDBInstanceAutomatedBackup": ({"DbiResourceId": "db-ABCDEFGHIJ"}, None),
     "DeleteDBClusterAutomatedBackup": ({"DbClusterResourceId": "cluster-ABCDEFGHIJ"}, None),
+    "CreateDBClusterGroupSnapshot": (
+        {"DBClusterGroupIdentifier": "orders", "DBClusterGroupSnapshotIdentifier": "weekly"},
+        {
+            "DBClusterGroupIdentifier": "orders",
+            "DBClusterGroupSnapshotIdentifier": GOOD,
+            "Tags": TEAM,
+        },
+    ),
+    "DeleteDBClusterGroupSnapshot": ({"DBClusterGroupSnapshotIdentifier": BASE}, None),
+    "DeleteDBClusterGroupAutomatedBackup": ({"DBClusterGroupResourceId": GROUP_RESOURCE}, None),
+    "DeleteDBClusterGroup": (
+        {"DBClusterGroupIdentifier": "orders"},
+        {"DBClusterGroupIdentifier": "orders", **KEEP_BACKUPS},
+    ),
     "ModifyDBInstance": (
         {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": 0},
         {"DBInstanceIdentifier": "orders", "BackupRetentionPeriod": 7},
@@ -1033,6 +1057,20 @@ def door_server(server: MotoServer) -> None:
     server.reset_counts()
 
 
+def door_groups(client: Any, operation: str) -> ClusterGroupResponder | None:
+    """For a DB cluster group operation (moto emulates none), the group API in memory on
+    ``client``: group "orders", with automated backups, and its snapshot `BASE`."""
+    if operation not in GROUP_OPERATIONS:
+        return None
+    if not has_cluster_groups():
+        pytest.skip("this botocore has no DB cluster group API (1.44.18 and later)")
+    groups = ClusterGroupResponder()
+    groups.add_group("orders", {"team": "core"}, copy_tags=True, resource_id=GROUP_RESOURCE)
+    groups.add_snapshot(BASE, "orders", {"team": "core"}, age=timedelta(0))
+    groups.attach(client)
+    return groups
+
+
 @pytest.mark.parametrize(
     ("service", "operation"),
     [pytest.param(*pair, id=f"{pair[0]}-{pair[1]}") for pair in GUARDED_PAIRS],
@@ -1046,15 +1084,19 @@ def test_every_door_stops_a_call_that_breaks_the_policy_through_every_client(
     and is recorded `requested`, then its outcome."""
     door_server(moto_server)
     client = guarded_client(write_policy(tmp_path, DOORS), service, on=moto_server)
+    groups = door_groups(client, operation)
     log = tmp_path / "audit.jsonl"
     method = getattr(client, xform_name(operation))
+
+    def sent() -> int:
+        return moto_server.count(operation) + (0 if groups is None else groups.count(operation))
 
     breaking = door_params(service, operation, 0)
     assert breaking is not None
     outcome = attempt(lambda: method(**breaking))
     assert isinstance(outcome.error, rds_guard.PolicyViolation), outcome.error
     assert outcome.error.operation == operation
-    assert moto_server.count(operation) == 0
+    assert sent() == 0
     (blocked,) = whole_log(log)
     assert (blocked["event"], blocked["operation"], blocked["service"]) == (
         "blocked",
@@ -1067,7 +1109,7 @@ def test_every_door_stops_a_call_that_breaks_the_policy_through_every_client(
     if allowed is None:
         return
     attempt(lambda: method(**allowed))
-    assert moto_server.count(operation) == 1
+    assert sent() == 1
     if not rds_guard.evaluate(DOORS_POLICY, operation, allowed, service=service).recorded:
         assert whole_log(log)[1:] == []  # a ModifyDBInstance or promote that keeps them
         return

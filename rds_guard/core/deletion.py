@@ -140,25 +140,35 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
 
 
 def judge_backup_delete(request: Request) -> Decision:
-    """DeleteDBInstanceAutomatedBackup, DeleteDBClusterAutomatedBackup: not while the policy
-    keeps automated backups."""
+    """DeleteDBInstanceAutomatedBackup, DeleteDBClusterAutomatedBackup,
+    DeleteDBClusterGroupAutomatedBackup, and DeleteDBClusterGroup unless it keeps them
+    (``DeleteAutomatedBackups=False``; absent, AWS deletes them): not while the policy keeps
+    automated backups. A group delete that keeps them is neither judged nor recorded."""
     row, params = request.row, request.params
+    kept_by = row.kept_by
+    if kept_by is not None and params.get(kept_by) is False:  # by identity, as a skip is read
+        return request.untouched()
     # the backups are named by resource id or, for an instance's, by their ARN instead
-    given = [(name, params.get(name)) for name in row.judged]
+    given = [(name, params.get(name)) for name in row.judged if name != kept_by]
     field, resource = next(
         ((name, value) for name, value in given if isinstance(value, str)),
         (row.source or row.name, None),
     )
     violations = []
     if request.policy.deletion.automated_backups == "keep":
-        violations.append(
-            Violation(
-                "deletion.automated_backups",
-                field,
-                resource,
-                'automated backups may not be deleted ([deletion] automated_backups = "keep")',
+        why = 'automated backups may not be deleted ([deletion] automated_backups = "keep")'
+        if kept_by is None:
+            violations.append(Violation("deletion.automated_backups", field, resource, why))
+        else:  # as a database delete's: the parameter that would keep them
+            violations.append(
+                Violation(
+                    "deletion.automated_backups",
+                    kept_by,
+                    shown_given(params.get(kept_by, True)),
+                    f"{why}: pass {kept_by}=False"
+                    + ("" if kept_by in params else " (when it is not given, AWS deletes them)"),
+                )
             )
-        )
     return request.decision(
         violations=tuple(violations),
         notes=(f"automated backups of {resource}",) if resource else (),

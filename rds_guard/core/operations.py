@@ -26,6 +26,9 @@ CLUSTER_SNAPSHOT = "cluster-snapshot"
 """The ARN resource type of a DB cluster snapshot."""
 DB_SNAPSHOT = "snapshot"
 """The ARN resource type of a DB snapshot."""
+CLUSTER_GROUP_SNAPSHOT = "cluster-group-snapshot"
+"""The ARN resource type of a DB cluster group snapshot (one snapshot of each member
+cluster, an rds API since botocore 1.44.18)."""
 
 
 class Kind(StrEnum):
@@ -92,8 +95,29 @@ SNAPSHOT_LOOKUP = SourceLookup(
     RDS_ONLY,
     arn_type=DB_SNAPSHOT,
 )
+CLUSTER_GROUP_LOOKUP = SourceLookup(
+    "DescribeDBClusterGroups",
+    "DBClusterGroupIdentifier",
+    "DBClusterGroups",
+    "DBClusterGroupArn",
+    "CopyTagsToSnapshot",
+    RDS_ONLY,
+    arn_type="cluster-group",
+)
+CLUSTER_GROUP_SNAPSHOT_LOOKUP = SourceLookup(
+    "DescribeDBClusterGroupSnapshots",
+    "DBClusterGroupSnapshotIdentifier",
+    "DBClusterGroupSnapshots",
+    "DBClusterGroupSnapshotArn",
+    None,
+    RDS_ONLY,
+    arn_type=CLUSTER_GROUP_SNAPSHOT,
+)
 SNAPSHOT_LISTINGS = (CLUSTER_SNAPSHOT_LOOKUP, SNAPSHOT_LOOKUP)
-"""The Describe calls that list snapshots (reconcile lists with them)."""
+"""The Describe calls that list snapshots (reconcile lists with them). DB cluster group
+snapshots are not among them: reconcile leaves their records out (docs/cli.md)."""
+SNAPSHOT_LOOKUPS = (*SNAPSHOT_LISTINGS, CLUSTER_GROUP_SNAPSHOT_LOOKUP)
+"""The Describe calls that read one snapshot (by name; ``rds:...`` an automated one)."""
 
 
 @frozen
@@ -110,6 +134,9 @@ CLUSTER_SNAPSHOT_ANSWER = Answer(
     "DBClusterSnapshot", "DBClusterSnapshotIdentifier", "DBClusterSnapshotArn"
 )
 SNAPSHOT_ANSWER = Answer("DBSnapshot", "DBSnapshotIdentifier", "DBSnapshotArn")
+CLUSTER_GROUP_SNAPSHOT_ANSWER = Answer(
+    "DBClusterGroupSnapshot", "DBClusterGroupSnapshotIdentifier", "DBClusterGroupSnapshotArn"
+)
 
 
 @frozen
@@ -130,9 +157,10 @@ class Operation:
     ``retention`` is the parameter whose 0 turns a database's automated backups off (AWS
     deletes them then); ``applied_now_by`` the flag without which AWS makes that change at the
     next maintenance window (None: the call makes it at once). ``resource_type`` is the ARN
-    resource type of the snapshot the call names (``cluster-snapshot`` or ``snapshot``: DB and
-    DB cluster snapshots are two namespaces); None when the call names it by ARN, or names
-    none.
+    resource type of the snapshot the call names (``cluster-snapshot``, ``snapshot`` or
+    ``cluster-group-snapshot``: each its own namespace); None when the call names it by ARN,
+    or names none. ``kept_by`` is the parameter whose False keeps the automated backups a
+    `Kind.BACKUP` call would otherwise delete (None: the call always deletes them).
     """
 
     name: str
@@ -156,6 +184,7 @@ class Operation:
     retention: str | None = None
     applied_now_by: str | None = None
     resource_type: str | None = None
+    kept_by: str | None = None
 
     @property
     def vouches_for_every_parameter(self) -> bool:
@@ -188,6 +217,7 @@ class Operation:
             self.copy_tags,
             self.retention,
             self.applied_now_by,
+            self.kept_by,
         )
         judged = tuple(name for name in named if name is not None) + self.also_judged
         object.__setattr__(self, "judged", judged)
@@ -259,6 +289,13 @@ OPERATIONS: dict[str, Operation] = {
             resource_type=DB_SNAPSHOT,
         ),
         Operation(
+            "CreateDBClusterGroupSnapshot", Kind.CREATE, RDS_ONLY, "created",
+            identifier="DBClusterGroupSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
+            source="DBClusterGroupIdentifier", tags="Tags", lookup=CLUSTER_GROUP_LOOKUP,
+            answer=CLUSTER_GROUP_SNAPSHOT_ANSWER,
+            resource_type=CLUSTER_GROUP_SNAPSHOT,
+        ),
+        Operation(
             "AddTagsToResource", Kind.TAG, ALL, "tagged", source="ResourceName", tags="Tags",
         ),
         Operation(
@@ -290,12 +327,28 @@ OPERATIONS: dict[str, Operation] = {
             resource_type=DB_SNAPSHOT,
         ),
         Operation(
+            "DeleteDBClusterGroupSnapshot", Kind.DELETE, RDS_ONLY, "deleted",
+            identifier="DBClusterGroupSnapshotIdentifier", limit=INSTANCE_ID_LIMIT,
+            answer=CLUSTER_GROUP_SNAPSHOT_ANSWER,
+            facts_lookup=CLUSTER_GROUP_SNAPSHOT_LOOKUP,
+            facts_from="DBClusterGroupSnapshotIdentifier",
+            resource_type=CLUSTER_GROUP_SNAPSHOT,
+        ),
+        Operation(
             "DeleteDBInstanceAutomatedBackup", Kind.BACKUP, RDS_ONLY, "deleted",
             source="DbiResourceId", also_judged=("DBInstanceAutomatedBackupsArn",),
         ),
         Operation(
             "DeleteDBClusterAutomatedBackup", Kind.BACKUP, RDS_ONLY, "deleted",
             source="DbClusterResourceId",
+        ),
+        Operation(
+            "DeleteDBClusterGroupAutomatedBackup", Kind.BACKUP, RDS_ONLY, "deleted",
+            source="DBClusterGroupResourceId",
+        ),
+        Operation(
+            "DeleteDBClusterGroup", Kind.BACKUP, RDS_ONLY, "deleted",
+            source="DBClusterGroupIdentifier", kept_by="DeleteAutomatedBackups",
         ),
         Operation(
             "ModifyDBInstance", Kind.RETENTION, RDS_AND_NEPTUNE, "deleted",
@@ -316,12 +369,8 @@ OPERATIONS: dict[str, Operation] = {
 """Every guarded operation, by name (docs/policy.md, "What each operation gets")."""
 
 UNGUARDED: dict[str, str] = {
-    "CreateDBClusterGroupSnapshot": "snapshots a DB cluster group, an rds API newer than this"
-    " release (botocore 1.44.18): not guarded yet, as no rule of the policy is a group's",
     "CreateIntegration": "its SourceArn names a database for a zero-ETL integration; it"
     " makes no snapshot",
-    "DeleteDBClusterGroupSnapshot": "deletes a DB cluster group's snapshot, an rds API newer"
-    " than this release (botocore 1.44.18): not judged by [deletion] yet",
     "DescribeDBClusterGroupSnapshots": "read-only",
     "DescribeDBClusterSnapshotDataGroups": "read-only",
     "DescribeDBClusterSnapshotAttributes": "read-only",
@@ -352,7 +401,7 @@ operation)``: the names): botocore's validation refuses them, so no call of that
 carries them (offline, `evaluate` calls them ``request.invalid``)."""
 
 NAMING_OPERATIONS = frozenset(name for name, row in OPERATIONS.items() if row.names_snapshot)
-SNAPSHOT_ARN_TYPES = frozenset({DB_SNAPSHOT, CLUSTER_SNAPSHOT})
+SNAPSHOT_ARN_TYPES = frozenset({DB_SNAPSHOT, CLUSTER_SNAPSHOT, CLUSTER_GROUP_SNAPSHOT})
 
 
 def snake_case(name: str) -> str:
@@ -433,5 +482,5 @@ def arn_account(reference: str) -> str | None:
 
 
 def is_snapshot_arn(reference: str) -> bool:
-    """True for the ARN of a DB snapshot or DB cluster snapshot."""
+    """True for the ARN of a DB snapshot, DB cluster snapshot or DB cluster group snapshot."""
     return arn_resource_type(reference) in SNAPSHOT_ARN_TYPES

@@ -32,9 +32,11 @@ GUARDED: dict[str, tuple[str, ...]] = {
     "rds": (
         "CreateDBClusterSnapshot", "CopyDBClusterSnapshot", "CreateDBSnapshot", "CopyDBSnapshot",
         "DeleteDBCluster", "DeleteDBInstance", "DeleteTenantDatabase", "StopDBInstance",
-        "AddTagsToResource", "RemoveTagsFromResource", "ModifyDBClusterSnapshotAttribute",
-        "ModifyDBSnapshotAttribute", "DeleteDBClusterSnapshot", "DeleteDBSnapshot",
-        "DeleteDBInstanceAutomatedBackup", "DeleteDBClusterAutomatedBackup", "ModifyDBInstance",
+        "CreateDBClusterGroupSnapshot", "AddTagsToResource", "RemoveTagsFromResource",
+        "ModifyDBClusterSnapshotAttribute", "ModifyDBSnapshotAttribute",
+        "DeleteDBClusterSnapshot", "DeleteDBSnapshot", "DeleteDBClusterGroupSnapshot",
+        "DeleteDBInstanceAutomatedBackup", "DeleteDBClusterAutomatedBackup",
+        "DeleteDBClusterGroupAutomatedBackup", "DeleteDBClusterGroup", "ModifyDBInstance",
         "PromoteReadReplica", "StartExportTask",
     ),
     "docdb": (
