@@ -138,7 +138,8 @@ def _item_named(
     """The item of ``lookup``'s answer that the name (or ARN) ``reference`` asked about, as
     the service lists names (in any case): an answer may list others, or only others, and
     their facts are not this one's (`OddAnswer`). Its ARN, when it gives one, must name it
-    too: its tags are listed on that ARN."""
+    too (or, for a lookup with ``arn_names``, the item's value there): its tags are listed
+    on that ARN."""
     items = answer.get(lookup.result_list) if isinstance(answer, Mapping) else None
     wanted = listed_name(reference)
     found = [
@@ -155,9 +156,11 @@ def _item_named(
         )
     item = found[0]
     arn = item.get(lookup.arn_key)
+    named = item.get(lookup.arn_names) if lookup.arn_names else wanted
     own = (
         isinstance(arn, str)
-        and listed_name(arn) == wanted
+        and isinstance(named, str)
+        and listed_name(arn) == named.lower()
         and arn_resource_type(arn) == lookup.arn_type
     )
     if arn is not None and not own:

@@ -289,6 +289,7 @@ def reconcile(
         everything.set((snapshot.resource_type, snapshot.identifier.lower()), snapshot)
     log = _Log()
     others = _Log()  # the other services' calls: a delete of theirs may still be pending
+    groups = _Log()  # DB cluster group snapshots' calls
     known = _Known()
     for record in records:
         if region is not None and record.get("region") not in (None, region):
@@ -297,7 +298,11 @@ def reconcile(
             continue
         key = _key(record)
         if key is not None and key[0] == operations.CLUSTER_GROUP_SNAPSHOT:
-            continue  # not listed (`operations.SNAPSHOT_LISTINGS`): nothing to hold it to
+            # not listed (`operations.SNAPSHOT_LISTINGS`): of these only what the log alone
+            # tells, a delete sent in breach, is reported (an rds snapshot, as a DB one)
+            if service == "rds":
+                groups.note(record, key)
+            continue
         # a DB snapshot is rds's, whichever client made it (only rds lists them): a Neptune
         # client's delete of a PostgreSQL instance leaves its final snapshot to rds
         made_for = "rds" if key is not None and key[0] == operations.DB_SNAPSHOT else None
@@ -394,7 +399,7 @@ def reconcile(
         tuple(name for name, _ in unrecorded_keys),
         noncompliant,
         expired,
-        tuple(log.breached),
+        tuple(log.breached + groups.breached),
         unread,
         tuple(kind or None for _, kind in unrecorded_keys),
     )

@@ -3,8 +3,10 @@ not emulate: it answers ``before-send.rds`` for the group actions, and for tag o
 group's or group snapshot's ARN, the way the Query protocol's service would, and lets every
 other request go on to moto (returns None).
 
-Tag semantics follow AWS's documentation of the API: CreateDBClusterGroupSnapshot copies the
-group's tags only when the group has ``CopyTagsToSnapshot`` and the request carries no Tags.
+As botocore's model has it, a group's ARN names its resource id (``cluster-group:
+clustergroup-...``), a group snapshot's its identifier. CreateDBClusterGroupSnapshot copies
+the group's tags only when the group has ``CopyTagsToSnapshot`` and the request carries no
+Tags: what AWS does for a cluster's snapshot (the group API's documentation says no more).
 Every request it answers is recorded (service ``"rds"``), errors included, so a test counts
 by action what reached "the service" for these operations.
 """
@@ -115,7 +117,7 @@ class ClusterGroupResponder(RequestLog):
         """A group, with automated backups, made behind the guard's back."""
         resource_id = resource_id or "clustergroup-" + uuid.uuid4().hex[:12]
         name = identifier.lower()
-        group = Group(name, self._arn("cluster-group", name), resource_id)
+        group = Group(name, self._arn("cluster-group", resource_id), resource_id)
         group.tags, group.copy_tags_to_snapshot = dict(tags), copy_tags
         self.groups[name] = group
         self.backups.add(resource_id)
@@ -277,8 +279,13 @@ class ClusterGroupResponder(RequestLog):
         return {"DBClusterGroupAutomatedBackup": {"DBClusterGroupResourceId": resource_id}}
 
     def _tagged(self, arn: str) -> Group | GroupSnapshot:
-        name = arn.rsplit(":", 1)[-1]
-        return self._snapshot(name) if ":cluster-group-snapshot:" in arn else self._group(name)
+        name = arn.split(":", 6)[-1]
+        if ":cluster-group-snapshot:" in arn:
+            return self._snapshot(name)
+        for group in self.groups.values():  # a group's ARN names its resource id
+            if group.resource_id == name:
+                return group
+        raise GroupFault("DBClusterGroupNotFoundFault", f"DBClusterGroup {arn} not found.", 404)
 
     def _list_tags(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"TagList": self._tag_list(self._tagged(params["ResourceName"]).tags)}

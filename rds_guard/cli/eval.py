@@ -165,6 +165,7 @@ _NOT_JUDGED = {
     Kind.UNTAG: "ResourceName is not a snapshot ARN",
     Kind.SHARE: "only AttributeName=restore is judged",
     Kind.RETENTION: "only BackupRetentionPeriod=0 is judged",
+    Kind.BACKUP: "DeleteAutomatedBackups=False keeps the automated backups",
 }
 
 

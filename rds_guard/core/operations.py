@@ -60,6 +60,9 @@ class SourceLookup:
     services: frozenset[str] = ALL
     arn_type: str = ""
     """The resource type an item's ARN names (``cluster-snapshot``, ``db``...)."""
+    arn_names: str = ""
+    """The item's key whose value its ARN names, when that is not ``parameter`` (a DB cluster
+    group's ARN names its ``DBClusterGroupResourceId``, not its identifier)."""
 
 
 CLUSTER_LOOKUP = SourceLookup(
@@ -103,6 +106,7 @@ CLUSTER_GROUP_LOOKUP = SourceLookup(
     "CopyTagsToSnapshot",
     RDS_ONLY,
     arn_type="cluster-group",
+    arn_names="DBClusterGroupResourceId",
 )
 CLUSTER_GROUP_SNAPSHOT_LOOKUP = SourceLookup(
     "DescribeDBClusterGroupSnapshots",

@@ -332,6 +332,18 @@ def test_a_tag_operation_may_not_lift_a_hold(
          ["deletion.automated_backups"]),
         ("DeleteDBClusterAutomatedBackup", ["DbClusterResourceId=cluster-ABCDEF"],
          ["deletion.automated_backups"]),
+        ("DeleteDBClusterGroupAutomatedBackup", ["DBClusterGroupResourceId=clustergroup-ab12"],
+         ["deletion.automated_backups"]),
+        ("DeleteDBClusterGroup", ["DBClusterGroupIdentifier=orders"],
+         ["deletion.automated_backups"]),
+        ("DeleteDBClusterGroup",
+         ["DBClusterGroupIdentifier=orders", "DeleteAutomatedBackups=true"],
+         ["deletion.automated_backups"]),
+        ("DeleteDBClusterGroup",
+         ["DBClusterGroupIdentifier=orders", "DeleteAutomatedBackups=false"], []),
+        ("CreateDBClusterGroupSnapshot",
+         ["DBClusterGroupIdentifier=db1", "DBClusterGroupSnapshotIdentifier=weekly"],
+         ["identifier.pattern"]),
     ],
 )  # fmt: skip
 def test_the_second_release_operations_are_judged(
@@ -344,6 +356,20 @@ def test_the_second_release_operations_are_judged(
     words = [word for param in params for word in ("--param", param)]
     code, document = eval_json(capsys, policy, operation, *words)
     assert (code, rules_of(document)) == (1 if rules else 0, rules)
+
+
+def test_a_group_delete_that_keeps_its_backups_says_why_it_is_not_judged(
+    capsys: pytest.CaptureFixture[str], policy: Path
+) -> None:
+    result = run_eval(
+        capsys, policy, "DeleteDBClusterGroup",
+        "--param", "DBClusterGroupIdentifier=orders", "--param", "DeleteAutomatedBackups=false",
+    )  # fmt: skip
+    assert result.code == 0
+    assert result.out.splitlines()[0] == (
+        "allowed: rds DeleteDBClusterGroup is not judged (DeleteAutomatedBackups=False keeps"
+        " the automated backups); it would be sent as is"
+    )
 
 
 def test_an_export_records_its_bucket_and_key(

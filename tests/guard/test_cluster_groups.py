@@ -230,7 +230,7 @@ def test_a_group_delete_that_takes_the_automated_backups_is_never_sent(
     assert len(audit_records(tmp_path)) == 2  # a delete that keeps them is not recorded
 
 
-def test_reconcile_leaves_the_records_of_group_snapshots_out(
+def test_reconcile_holds_no_group_snapshot_against_a_listing(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """reconcile lists no group snapshot: one the guard made is neither vanished nor pending."""
@@ -242,6 +242,22 @@ def test_reconcile_leaves_the_records_of_group_snapshots_out(
     policy = rds_guard.Policy.from_toml(NAMED)
     report = reconcile(audit_records(tmp_path), [], policy, service="rds")
     assert report.clean, report
+
+
+def test_reconcile_reports_a_group_snapshot_deleted_in_breach(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """What the log alone tells of group snapshots is reported: a delete sent in warn mode
+    although the snapshot was too young is `breached`, as a cluster snapshot's would be."""
+    rig = rig_for(BACKUPS.replace('mode = "enforce"', 'mode = "warn"'), tmp_path, moto_server)
+    rig.groups.add_snapshot(GOOD, "orders", {}, age=timedelta(hours=1))
+    rig.rds.delete_db_cluster_group_snapshot(DBClusterGroupSnapshotIdentifier=GOOD)
+    assert rig.groups.snapshots == {}
+    records = audit_records(tmp_path)
+    assert [r["event"] for r in records] == ["requested", "deleted"]
+    report = reconcile(records, [], None, service="rds")
+    assert report.breached == (GOOD,)
+    assert reconcile(records, [], None, service="neptune").breached == ()
 
 
 def test_a_warn_guard_adding_no_tags_is_invisible_to_the_group_api(
