@@ -23,6 +23,36 @@ _ONLY_WITHOUT_FINAL = frozenset({"failed", "incompatible-restore", "incompatible
 _NO_BACKUP_CHOICE = frozenset({"neptune", "docdb"})
 """Engines whose own API's delete offers no DeleteAutomatedBackups: "keep" cannot apply."""
 
+_MAKES_A_DATABASE = (
+    "makes a database; with BackupRetentionPeriod=0 one without automated backups, deleting none"
+)
+NOT_JUDGED: dict[str, str] = {
+    "CreateDBCluster": _MAKES_A_DATABASE,
+    "CreateDBClusterGroup": "makes a DB cluster group (BackupRetentionPeriod 1 to 35)",
+    "CreateDBInstance": _MAKES_A_DATABASE,
+    "DeleteBlueGreenDeployment": "DeleteTarget=True deletes the green environment's databases"
+    " (AWS's copies of the blue ones) without a final snapshot",
+    "ModifyDBCluster": "a cluster's BackupRetentionPeriod cannot be 0 (1 to 35): fewer days of"
+    " point-in-time recovery are kept, no backup is deleted",
+    "ModifyDBClusterGroup": "a group's BackupRetentionPeriod cannot be 0 (1 to 35), as a cluster's",
+    "RestoreDBClusterFromS3": _MAKES_A_DATABASE,
+    "RestoreDBClusterFromSnapshot": _MAKES_A_DATABASE,
+    "RestoreDBClusterGroupFromSnapshot": "makes a DB cluster group (BackupRetentionPeriod 1 to 35)",
+    "RestoreDBClusterGroupToPointInTime": "makes a DB cluster group (BackupRetentionPeriod 1 to"
+    " 35)",
+    "RestoreDBClusterToPointInTime": _MAKES_A_DATABASE,
+    "RestoreDBInstanceFromDBSnapshot": _MAKES_A_DATABASE,
+    "RestoreDBInstanceFromS3": _MAKES_A_DATABASE,
+    "RestoreDBInstanceToPointInTime": _MAKES_A_DATABASE,
+    "StartDBInstanceAutomatedBackupsReplication": "copies an instance's automated backups to"
+    " another region; it deletes none",
+    "StopDBInstanceAutomatedBackupsReplication": "stops copying an instance's automated backups"
+    " to another region; those copied are kept for their retention period",
+}
+"""Operations of the three models that take a parameter about backups (a retention, a final
+snapshot, the automated backups or the green databases to delete) or act on automated backups,
+but that `[deletion]` does not judge, and why (docs/backups.md)."""
+
 
 def no_final_snapshot_needed(database: DatabaseFacts) -> str | None:
     """Why AWS allows this instance's delete only without a final snapshot (None: it does

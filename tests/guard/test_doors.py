@@ -16,7 +16,7 @@ from policies import AUDITED, write_policy
 from servers import MotoServer, raw_response
 
 import rds_guard
-from rds_guard.core import operations
+from rds_guard.core import deletion, operations
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 NAMES_A_SNAPSHOT = re.compile(r"SnapshotIdentifier$|SnapshotArn$|^ResourceName$|^SourceArn$")
@@ -40,6 +40,32 @@ def test_every_operation_naming_a_snapshot_is_guarded_or_listed_with_why() -> No
             if operations.find(service, name) is None and name not in operations.UNGUARDED:
                 unclassified.append(f"{service} {name}")
     assert not unclassified, f"classify these (guard them, or list them with why): {unclassified}"
+
+
+TOUCHES_BACKUPS = {"BackupRetentionPeriod", "DeleteAutomatedBackups", "SkipFinalSnapshot"}
+TOUCHES_BACKUPS |= {"FinalDBSnapshotIdentifier", "DeleteTarget"}
+BACKUPS_DOCS = DOCS.with_name("backups.md")
+
+
+def test_every_operation_touching_backups_is_judged_or_listed_with_why() -> None:
+    """The walk above finds what names a snapshot; this one what may delete backups: a
+    retention, a final snapshot, the automated backups (or the green databases) to delete, or
+    an operation on automated backups (not a Describe). Each is guarded, or in
+    `deletion.NOT_JUDGED` with why, and that is in docs/backups.md."""
+    unclassified = []
+    for service, model in models():
+        for name in model.operation_names:
+            shape = model.operation_model(name).input_shape
+            members = set(shape.members) if shape is not None else set()
+            acts_on_backups = "AutomatedBackup" in name and not name.startswith("Describe")
+            if not (members & TOUCHES_BACKUPS or acts_on_backups):
+                continue
+            if operations.find(service, name) is None and name not in deletion.NOT_JUDGED:
+                unclassified.append(f"{service} {name}")
+    assert not unclassified, f"judge these, or list them with why: {unclassified}"
+    text = BACKUPS_DOCS.read_text()
+    for name, why in deletion.NOT_JUDGED.items():
+        assert f"| {name} | {why} |" in text, name
 
 
 def test_every_unguarded_operation_is_in_the_docs_with_its_reason() -> None:
