@@ -119,7 +119,8 @@ CLUSTER_GROUP_SNAPSHOT_LOOKUP = SourceLookup(
 )
 SNAPSHOT_LISTINGS = (CLUSTER_SNAPSHOT_LOOKUP, SNAPSHOT_LOOKUP)
 """The Describe calls that list snapshots (reconcile lists with them). DB cluster group
-snapshots are not among them: reconcile leaves their records out (docs/cli.md)."""
+snapshots are not among them: reconcile holds their records against no listing
+(docs/cli.md)."""
 SNAPSHOT_LOOKUPS = (*SNAPSHOT_LISTINGS, CLUSTER_GROUP_SNAPSHOT_LOOKUP)
 """The Describe calls that read one snapshot (by name; ``rds:...`` an automated one)."""
 
