@@ -289,7 +289,7 @@ def reconcile(
         everything.set((snapshot.resource_type, snapshot.identifier.lower()), snapshot)
     log = _Log()
     others = _Log()  # the other services' calls: a delete of theirs may still be pending
-    groups = _Log()  # DB cluster group snapshots' calls
+    groups = _Log(breached=log.breached)  # DB cluster group snapshots': breaches in order
     known = _Known()
     for record in records:
         if region is not None and record.get("region") not in (None, region):
@@ -399,7 +399,7 @@ def reconcile(
         tuple(name for name, _ in unrecorded_keys),
         noncompliant,
         expired,
-        tuple(log.breached + groups.breached),
+        tuple(log.breached),
         unread,
         tuple(kind or None for _, kind in unrecorded_keys),
     )

@@ -124,12 +124,19 @@ class ClusterGroupResponder(RequestLog):
         return group
 
     def add_snapshot(
-        self, identifier: str, group: str, tags: dict[str, str], *, age: _dt.timedelta
+        self,
+        identifier: str,
+        group: str,
+        tags: dict[str, str],
+        *,
+        age: _dt.timedelta,
+        snapshot_type: str = "manual",
     ) -> GroupSnapshot:
-        """A manual group snapshot made ``age`` ago, behind the guard's back."""
+        """A group snapshot made ``age`` ago, behind the guard's back."""
         name = identifier.lower()
         snapshot = GroupSnapshot(name, self._arn("cluster-group-snapshot", name), group, dict(tags))
         snapshot.created = _dt.datetime.now(_dt.UTC) - age
+        snapshot.snapshot_type = snapshot_type
         self.snapshots[name] = snapshot
         return snapshot
 
@@ -216,7 +223,7 @@ class ClusterGroupResponder(RequestLog):
         return [{"Key": k, "Value": v} for k, v in tags.items()]
 
     def _group_out(self, group: Group) -> dict[str, Any]:
-        return {
+        out = {
             "DBClusterGroupIdentifier": group.identifier,
             "DBClusterGroupArn": group.arn,
             "DBClusterGroupResourceId": group.resource_id,
@@ -224,6 +231,7 @@ class ClusterGroupResponder(RequestLog):
             "Status": "available",
             "TagList": self._tag_list(group.tags),
         }
+        return {key: value for key, value in out.items() if value != ""}  # "": left out
 
     def _snapshot_out(self, snapshot: GroupSnapshot) -> dict[str, Any]:
         return {

@@ -23,27 +23,28 @@ _ONLY_WITHOUT_FINAL = frozenset({"failed", "incompatible-restore", "incompatible
 _NO_BACKUP_CHOICE = frozenset({"neptune", "docdb"})
 """Engines whose own API's delete offers no DeleteAutomatedBackups: "keep" cannot apply."""
 
-_MAKES_A_DATABASE = (
+_MAKES_AN_INSTANCE = (
     "makes a database; with BackupRetentionPeriod=0 one without automated backups, deleting none"
 )
+_MAKES_A_CLUSTER = "makes a database (a cluster's BackupRetentionPeriod is at least 1)"
 NOT_JUDGED: dict[str, str] = {
-    "CreateDBCluster": _MAKES_A_DATABASE,
+    "CreateDBCluster": _MAKES_A_CLUSTER,
     "CreateDBClusterGroup": "makes a DB cluster group (BackupRetentionPeriod 1 to 35)",
-    "CreateDBInstance": _MAKES_A_DATABASE,
+    "CreateDBInstance": _MAKES_AN_INSTANCE,
     "DeleteBlueGreenDeployment": "DeleteTarget=True deletes the green environment's databases"
     " (AWS's copies of the blue ones) without a final snapshot",
     "ModifyDBCluster": "a cluster's BackupRetentionPeriod cannot be 0 (1 to 35): fewer days of"
     " point-in-time recovery are kept, no backup is deleted",
     "ModifyDBClusterGroup": "a group's BackupRetentionPeriod cannot be 0 (1 to 35), as a cluster's",
-    "RestoreDBClusterFromS3": _MAKES_A_DATABASE,
-    "RestoreDBClusterFromSnapshot": _MAKES_A_DATABASE,
+    "RestoreDBClusterFromS3": _MAKES_A_CLUSTER,
+    "RestoreDBClusterFromSnapshot": _MAKES_A_CLUSTER,
     "RestoreDBClusterGroupFromSnapshot": "makes a DB cluster group (BackupRetentionPeriod 1 to 35)",
     "RestoreDBClusterGroupToPointInTime": "makes a DB cluster group (BackupRetentionPeriod 1 to"
     " 35)",
-    "RestoreDBClusterToPointInTime": _MAKES_A_DATABASE,
-    "RestoreDBInstanceFromDBSnapshot": _MAKES_A_DATABASE,
-    "RestoreDBInstanceFromS3": _MAKES_A_DATABASE,
-    "RestoreDBInstanceToPointInTime": _MAKES_A_DATABASE,
+    "RestoreDBClusterToPointInTime": _MAKES_A_CLUSTER,
+    "RestoreDBInstanceFromDBSnapshot": _MAKES_AN_INSTANCE,
+    "RestoreDBInstanceFromS3": _MAKES_AN_INSTANCE,
+    "RestoreDBInstanceToPointInTime": _MAKES_AN_INSTANCE,
     "StartDBInstanceAutomatedBackupsReplication": "copies an instance's automated backups to"
     " another region; it deletes none",
     "StopDBInstanceAutomatedBackupsReplication": "stops copying an instance's automated backups"

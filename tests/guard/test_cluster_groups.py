@@ -18,7 +18,8 @@ from typing import Any
 
 import botocore.session
 import pytest
-from aws import audit_records, guarded_client
+from aws import audit_records, guarded_client, guarded_session
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from cluster_groups import ClusterGroupResponder, has_cluster_groups
 from policies import BACKUPS, write_policy
@@ -230,6 +231,69 @@ def test_a_group_delete_that_takes_the_automated_backups_is_never_sent(
     assert len(audit_records(tmp_path)) == 2  # a delete that keeps them is not recorded
 
 
+@pytest.mark.parametrize(
+    ("arn_names", "resource_id"),
+    [("orders", "clustergroup-0a1b2c"), ("clustergroup-ffff", "clustergroup-0a1b2c"),
+     ("clustergroup-0a1b2c", "")],
+    ids=["the-identifier", "another-resource", "no-resource-id"],
+)  # fmt: skip
+def test_a_group_whose_arn_is_not_its_own_passes_on_no_tags(
+    transport: MotoServer | None, tmp_path: Path, arn_names: str, resource_id: str
+) -> None:
+    """The group's ARN must name the resource id the same answer gives (botocore's model:
+    ``cluster-group:clustergroup-...``): one that names the group's identifier, another
+    group's resource id, or no resource id to hold it to is no answer about this group, and
+    the default tag would drop the tags it passes on."""
+    rig = rig_for(NAMED, tmp_path, transport)
+    group = rig.groups.groups["orders"]
+    group.arn = f"arn:aws:rds:us-east-1:123456789012:cluster-group:{arn_names}"
+    group.resource_id = resource_id
+    with pytest.raises(rds_guard.PolicyViolation, match="ARN of another resource") as raised:
+        rig.rds.create_db_cluster_group_snapshot(
+            DBClusterGroupIdentifier="orders", DBClusterGroupSnapshotIdentifier=GOOD
+        )
+    assert [v.rule for v in raised.value.violations] == ["tags.inherit"]
+    assert rig.sent("CreateDBClusterGroupSnapshot") == 0
+
+
+@pytest.mark.parametrize("kept", ["false", "False", 0, None, "", True])
+def test_only_false_itself_keeps_a_group_s_backups(tmp_path: Path, kept: object) -> None:
+    """A client that does not validate sends ``"false"`` as true (and 0 or "" as false): only
+    False itself is read as keeping them, in `evaluate` and through such a client, where a
+    value botocore would refuse is `request.invalid` besides; nothing is sent."""
+    policy = rds_guard.Policy.from_toml(BACKUPS)
+    params = {"DBClusterGroupIdentifier": "orders", "DeleteAutomatedBackups": kept}
+    decision = rds_guard.evaluate(policy, "DeleteDBClusterGroup", params)
+    assert "deletion.automated_backups" in [v.rule for v in decision.violations]
+    session, _ = guarded_session(write_policy(tmp_path, BACKUPS))
+    rds = session.client("rds", config=Config(parameter_validation=False))
+    groups = ClusterGroupResponder()
+    groups.add_group("orders", {}, copy_tags=False, resource_id="clustergroup-0a1b2c")
+    groups.attach(rds)
+    with pytest.raises(rds_guard.PolicyViolation) as raised:
+        rds.delete_db_cluster_group(**params)
+    invalid = kept is not True  # botocore's validation would refuse it
+    expected = "request.invalid" if invalid else "deletion.automated_backups"
+    assert [v.rule for v in raised.value.violations] == [expected]
+    assert groups.count("DeleteDBClusterGroup") == 0
+    assert "orders" in groups.groups
+
+
+def test_an_automated_group_snapshot_is_read_as_one(
+    transport: MotoServer | None, tmp_path: Path
+) -> None:
+    """``rds:...`` names an automated snapshot, which AWS describes only when asked for that
+    type, as for cluster snapshots."""
+    rig = rig_for(BACKUPS, tmp_path, transport)
+    name = "rds:orders-2026-12-05-00-00"
+    rig.groups.add_snapshot(name, "orders", {}, age=timedelta(hours=1), snapshot_type="automated")
+    with pytest.raises(rds_guard.PolicyViolation, match=r"deletion\.too_young"):
+        rig.rds.delete_db_cluster_group_snapshot(DBClusterGroupSnapshotIdentifier=name)
+    read = rig.groups.last_params("DescribeDBClusterGroupSnapshots")
+    assert read["SnapshotType"] == "automated"
+    assert rig.sent("DeleteDBClusterGroupSnapshot") == 0
+
+
 def test_reconcile_holds_no_group_snapshot_against_a_listing(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
@@ -258,6 +322,14 @@ def test_reconcile_reports_a_group_snapshot_deleted_in_breach(
     report = reconcile(records, [], None, service="rds")
     assert report.breached == (GOOD,)
     assert reconcile(records, [], None, service="neptune").breached == ()
+    # a cluster snapshot's delete in breach after it: the two in the log's order
+    later = [
+        {**r, "call": r["call"] + "-2", "operation": "DeleteDBClusterSnapshot", "snapshot": "later"}
+        for r in records
+    ]
+    for record in later:
+        record.pop("arn", None)
+    assert reconcile(records + later, [], None, service="rds").breached == (GOOD, "later")
 
 
 def test_a_warn_guard_adding_no_tags_is_invisible_to_the_group_api(
