@@ -16,6 +16,7 @@ it (tests/core/ too): the helper modules beside it import as top-level modules. 
 has one home among them:
 
 - ``servers``: the fakes (the moto server, the DocumentDB responder), counting requests;
+- ``cluster_groups``: the DB cluster group API, which moto does not emulate, in memory;
 - ``aws``: clusters, instances, a snapshot's tags, guarded sessions and clients, sent counts;
 - ``policies``: the policies the integration tests install, and ``write_policy``;
 - ``core_fixtures``: plain data for the pure-core tests (policies from TOML, ``run``, ops).

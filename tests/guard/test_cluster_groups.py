@@ -22,7 +22,7 @@ from aws import audit_records, guarded_client, guarded_session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from cluster_groups import ClusterGroupResponder, has_cluster_groups
-from policies import BACKUPS, write_policy
+from policies import BACKUPS, RULE_OF_EACH_KIND, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -31,25 +31,6 @@ from rds_guard.reconcile import reconcile
 pytestmark = pytest.mark.skipif(
     not has_cluster_groups(), reason="this botocore has no DB cluster group API (1.44.18+)"
 )
-
-NAMED = """\
-version = 1
-mode = "enforce"
-
-[naming]
-pattern = "^{source}-manual-[0-9]{8}$"
-
-[tags]
-required = ["team"]
-
-[tags.defaults]
-managed-by = "rds-guard"
-
-[audit]
-path = "audit.jsonl"
-fsync = false
-"""
-"""A name pattern, a required tag and a default one: the group passes its tags on."""
 
 GOOD = "orders-manual-20261205"
 GROUP_TAGS = {"team": "core", "env": "prod", "cost-center": "42"}
@@ -90,7 +71,7 @@ def transport(request: pytest.FixtureRequest) -> Iterator[MotoServer | None]:
 def test_a_group_snapshot_that_breaks_the_policy_is_never_sent(
     transport: MotoServer | None, tmp_path: Path
 ) -> None:
-    rig = rig_for(NAMED, tmp_path, transport)
+    rig = rig_for(RULE_OF_EACH_KIND, tmp_path, transport)
     with pytest.raises(rds_guard.PolicyViolation) as raised:
         rig.rds.create_db_cluster_group_snapshot(
             DBClusterGroupIdentifier="orders",
@@ -108,7 +89,7 @@ def test_a_group_snapshot_that_breaks_the_policy_is_never_sent(
     assert (blocked["event"], blocked["operation"]) == ("blocked", "CreateDBClusterGroupSnapshot")
 
 
-def test_an_identifier_only_aws_s_looser_pattern_allows_is_refused(tmp_path: Path) -> None:
+def test_an_identifier_only_aws_s_looser_pattern_allows_is_refused() -> None:
     """docs/operations.md: a group snapshot's name is held to every snapshot's rules."""
     policy = rds_guard.Policy.from_toml("version = 1\n[audit]\nenabled = false\n")
     for name in ("2026-orders", "orders:weekly", "orders--1", "orders-", "o" * 256):
@@ -130,7 +111,7 @@ def test_a_group_snapshot_keeps_the_tags_the_group_passes_on(
     transport: MotoServer | None, tmp_path: Path
 ) -> None:
     """The group has CopyTagsToSnapshot: adding the default tag must not drop its tags."""
-    rig = rig_for(NAMED, tmp_path, transport)
+    rig = rig_for(RULE_OF_EACH_KIND, tmp_path, transport)
     answer = rig.rds.create_db_cluster_group_snapshot(
         DBClusterGroupIdentifier="orders", DBClusterGroupSnapshotIdentifier=GOOD
     )
@@ -147,7 +128,7 @@ def test_a_group_snapshot_keeps_the_tags_the_group_passes_on(
 def test_a_snapshot_of_a_group_that_does_not_exist_gets_the_service_s_error(
     transport: MotoServer | None, tmp_path: Path
 ) -> None:
-    rig = rig_for(NAMED, tmp_path, transport)
+    rig = rig_for(RULE_OF_EACH_KIND, tmp_path, transport)
     with pytest.raises(ClientError, match="DBClusterGroupNotFound"):
         rig.rds.create_db_cluster_group_snapshot(
             DBClusterGroupIdentifier="missing", DBClusterGroupSnapshotIdentifier=GOOD
@@ -244,7 +225,7 @@ def test_a_group_whose_arn_is_not_its_own_passes_on_no_tags(
     ``cluster-group:clustergroup-...``): one that names the group's identifier, another
     group's resource id, or no resource id to hold it to is no answer about this group, and
     the default tag would drop the tags it passes on."""
-    rig = rig_for(NAMED, tmp_path, transport)
+    rig = rig_for(RULE_OF_EACH_KIND, tmp_path, transport)
     group = rig.groups.groups["orders"]
     group.arn = f"arn:aws:rds:us-east-1:123456789012:cluster-group:{arn_names}"
     group.resource_id = resource_id
@@ -298,12 +279,12 @@ def test_reconcile_holds_no_group_snapshot_against_a_listing(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """reconcile lists no group snapshot: one the guard made is neither vanished nor pending."""
-    rig = rig_for(NAMED, tmp_path, moto_server)
+    rig = rig_for(RULE_OF_EACH_KIND, tmp_path, moto_server)
     rig.rds.create_db_cluster_group_snapshot(
         DBClusterGroupIdentifier="orders", DBClusterGroupSnapshotIdentifier=GOOD
     )
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "created"]
-    policy = rds_guard.Policy.from_toml(NAMED)
+    policy = rds_guard.Policy.from_toml(RULE_OF_EACH_KIND)
     report = reconcile(audit_records(tmp_path), [], policy, service="rds")
     assert report.clean, report
 
@@ -364,6 +345,4 @@ def test_a_warn_guard_adding_no_tags_is_invisible_to_the_group_api(
         seen.append(sorted(groups.backups))
         answers.append((seen, [(r.action, r.params) for r in groups.requests()]))
     guarded_run, bare_run = answers
-    assert guarded_run[0] == bare_run[0]
-    assert [action for action, _ in guarded_run[1]] == [action for action, _ in bare_run[1]]
-    assert [params for _, params in guarded_run[1]] == [params for _, params in bare_run[1]]
+    assert guarded_run == bare_run
