@@ -113,7 +113,7 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
     keep = (
         deletion.automated_backups == "keep"
         and bool(row.deletes_backups_on)
-        and params.get("DeleteAutomatedBackups") is not False  # absent: AWS deletes them
+        and params.get(_KEEPS_BACKUPS) is not False  # absent: AWS deletes them
     )
     if not (skips or keep):
         return [], ()
@@ -148,16 +148,12 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
         )
     # a cluster member's automated backups are the cluster's: deleting it takes none
     if takes_backups and not (known is not None and known.cluster):
-        given = "DeleteAutomatedBackups" in params
         violations.append(
-            Violation(
-                "deletion.automated_backups",
-                "DeleteAutomatedBackups",
-                shown_given(params.get("DeleteAutomatedBackups", True)),
+            _backups_taken(
+                params,
                 'the automated backups must be kept ([deletion] automated_backups = "keep"):'
                 + (
-                    " pass DeleteAutomatedBackups=False"
-                    + ("" if given else " (when it is not given, AWS deletes them)")
+                    _keep_them(params)
                     if can_say_keep
                     else f" the {request.facts.service} API cannot keep them (AWS deletes them);"
                     " delete the database through the rds client with"
@@ -170,17 +166,40 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
     return violations, notes
 
 
+_KEEPS_BACKUPS = "DeleteAutomatedBackups"
+"""The parameter whose False keeps the automated backups a delete of a row with
+``deletes_backups_on`` would take (absent, AWS deletes them)."""
+
+
+def _keep_them(params: dict[str, object]) -> str:
+    """How a delete keeps the automated backups, as a violation's message ends."""
+    given = _KEEPS_BACKUPS in params
+    return f" pass {_KEEPS_BACKUPS}=False" + (
+        "" if given else " (when it is not given, AWS deletes them)"
+    )
+
+
+def _backups_taken(params: dict[str, object], message: str) -> Violation:
+    """``deletion.automated_backups`` on the parameter that would have kept them."""
+    return Violation(
+        "deletion.automated_backups",
+        _KEEPS_BACKUPS,
+        shown_given(params.get(_KEEPS_BACKUPS, True)),
+        message,
+    )
+
+
 def judge_backup_delete(request: Request) -> Decision:
     """DeleteDBInstanceAutomatedBackup, DeleteDBClusterAutomatedBackup,
     DeleteDBClusterGroupAutomatedBackup, and DeleteDBClusterGroup unless it keeps them
     (``DeleteAutomatedBackups=False``; absent, AWS deletes them): not while the policy keeps
     automated backups. A group delete that keeps them is neither judged nor recorded."""
     row, params = request.row, request.params
-    kept_by = row.kept_by
-    if kept_by is not None and params.get(kept_by) is False:  # by identity, as a skip is read
+    may_keep = bool(row.deletes_backups_on)  # a group delete: DeleteAutomatedBackups=False
+    if may_keep and params.get(_KEEPS_BACKUPS) is False:  # by identity, as a skip is read
         return request.untouched()
     # the backups are named by resource id or, for an instance's, by their ARN instead
-    given = [(name, params.get(name)) for name in row.judged if name != kept_by]
+    given = [(name, params.get(name)) for name in row.judged if name != _KEEPS_BACKUPS]
     field, resource = next(
         ((name, value) for name, value in given if isinstance(value, str)),
         (row.source or row.name, None),
@@ -188,18 +207,11 @@ def judge_backup_delete(request: Request) -> Decision:
     violations = []
     if request.policy.deletion.automated_backups == "keep":
         why = 'automated backups may not be deleted ([deletion] automated_backups = "keep")'
-        if kept_by is None:
-            violations.append(Violation("deletion.automated_backups", field, resource, why))
-        else:  # as a database delete's: the parameter that would keep them
-            violations.append(
-                Violation(
-                    "deletion.automated_backups",
-                    kept_by,
-                    shown_given(params.get(kept_by, True)),
-                    f"{why}: pass {kept_by}=False"
-                    + ("" if kept_by in params else " (when it is not given, AWS deletes them)"),
-                )
-            )
+        violations.append(
+            _backups_taken(params, f"{why}:{_keep_them(params)}")
+            if may_keep
+            else Violation("deletion.automated_backups", field, resource, why)
+        )
     return request.decision(
         violations=tuple(violations),
         notes=(f"automated backups of {resource}",) if resource else (),

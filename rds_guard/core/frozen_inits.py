@@ -218,7 +218,7 @@ def make_pppppppppFpppF(__FACTORY, __factory_9, __factory_13):
     return __init__
 
 
-def make_ppppppppppppppppppppppP(__FACTORY):
+def make_pppppppppppppppppppppP(__FACTORY):
     def __init__(
         self,
         _0,
@@ -242,7 +242,6 @@ def make_ppppppppppppppppppppppP(__FACTORY):
         _18,
         _19,
         _20,
-        _21,
     ):
         __fields = self.__dict__
         __fields["_0"] = _0
@@ -266,7 +265,6 @@ def make_ppppppppppppppppppppppP(__FACTORY):
         __fields["_18"] = _18
         __fields["_19"] = _19
         __fields["_20"] = _20
-        __fields["_21"] = _21
         self.__post_init__()
 
     return __init__

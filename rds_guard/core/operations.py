@@ -164,8 +164,7 @@ class Operation:
     next maintenance window (None: the call makes it at once). ``resource_type`` is the ARN
     resource type of the snapshot the call names (``cluster-snapshot``, ``snapshot`` or
     ``cluster-group-snapshot``: each its own namespace); None when the call names it by ARN,
-    or names none. ``kept_by`` is the parameter whose False keeps the automated backups a
-    `Kind.BACKUP` call would otherwise delete (None: the call always deletes them).
+    or names none.
     """
 
     name: str
@@ -189,7 +188,6 @@ class Operation:
     retention: str | None = None
     applied_now_by: str | None = None
     resource_type: str | None = None
-    kept_by: str | None = None
 
     @property
     def vouches_for_every_parameter(self) -> bool:
@@ -222,7 +220,6 @@ class Operation:
             self.copy_tags,
             self.retention,
             self.applied_now_by,
-            self.kept_by,
         )
         judged = tuple(name for name in named if name is not None) + self.also_judged
         object.__setattr__(self, "judged", judged)
@@ -353,7 +350,8 @@ OPERATIONS: dict[str, Operation] = {
         ),
         Operation(
             "DeleteDBClusterGroup", Kind.BACKUP, RDS_ONLY, "deleted",
-            source="DBClusterGroupIdentifier", kept_by="DeleteAutomatedBackups",
+            source="DBClusterGroupIdentifier", also_judged=("DeleteAutomatedBackups",),
+            deletes_backups_on=RDS_ONLY,
         ),
         Operation(
             "ModifyDBInstance", Kind.RETENTION, RDS_AND_NEPTUNE, "deleted",
