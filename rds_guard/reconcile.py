@@ -297,9 +297,9 @@ def reconcile(
         if record.get("service") not in operations.SERVICES:
             continue
         key = _key(record)
-        if key is not None and key[0] == operations.CLUSTER_GROUP_SNAPSHOT:
-            # not listed (`operations.SNAPSHOT_LISTINGS`): of these only what the log alone
-            # tells, a delete sent in breach, is reported (an rds snapshot, as a DB one)
+        if key is not None and key[0] is not None and key[0] not in operations.LISTED_ARN_TYPES:
+            # a group snapshot, not listed: of these only what the log alone tells, a delete
+            # sent in breach, is reported (an rds snapshot, as a DB one)
             if service == "rds":
                 groups.note(record, key)
             continue

@@ -404,7 +404,9 @@ operation)``: the names): botocore's validation refuses them, so no call of that
 carries them (offline, `evaluate` calls them ``request.invalid``)."""
 
 NAMING_OPERATIONS = frozenset(name for name, row in OPERATIONS.items() if row.names_snapshot)
-SNAPSHOT_ARN_TYPES = frozenset({DB_SNAPSHOT, CLUSTER_SNAPSHOT, CLUSTER_GROUP_SNAPSHOT})
+SNAPSHOT_ARN_TYPES = frozenset(lookup.arn_type for lookup in SNAPSHOT_LOOKUPS)
+LISTED_ARN_TYPES = frozenset(listing.arn_type for listing in SNAPSHOT_LISTINGS)
+"""The snapshots reconcile holds against a listing, by ARN resource type."""
 
 
 def snake_case(name: str) -> str:
