@@ -20,19 +20,20 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from xml.sax.saxutils import escape
 
 import botocore.session
 from botocore.awsrequest import AWSPreparedRequest
-from botocore.model import OperationModel, ServiceModel
+from botocore.model import ServiceModel
 from servers import (
     ACCOUNT_ID,
     RequestLog,
     _emitter_of,
     _form,
-    _xml_value,
+    _tag_dict,
+    _tag_list,
     parse_query,
-    raw_response,
+    query_answer,
+    query_fault,
 )
 
 GROUP_OPERATIONS = (
@@ -160,43 +161,14 @@ class ClusterGroupResponder(RequestLog):
         try:
             with self._lock:
                 result = handler(parse_query(form, operation.input_shape))
-            answer = self._ok(request, operation, result, rid)
+            answer = query_answer(self._model, request, operation, result, rid)
         except GroupFault as fault:
-            answer = self._error(request, fault, rid)
+            answer = query_fault(self._model, request, fault, rid)
         # botocore calls every before-send handler and takes the first answer; moto's
         # in-process one, after this, answers an action it does not emulate with an error
         # unless the request's address is none of its services'
         request.url = "https://cluster-groups.invalid/"
         return answer
-
-    def _ok(self, request: Any, operation: OperationModel, result: dict[str, Any], rid: str) -> Any:
-        ns = self._model.metadata["xmlNamespace"]
-        inner = ""
-        if operation.output_shape is not None:
-            wrapper = operation.output_shape.serialization.get(
-                "resultWrapper", f"{operation.name}Result"
-            )
-            inner = f"<{wrapper}>{_xml_value(result, operation.output_shape)}</{wrapper}>"
-        xml = (
-            f'<{operation.name}Response xmlns="{ns}">{inner}<ResponseMetadata><RequestId>'
-            f"{rid}</RequestId></ResponseMetadata></{operation.name}Response>"
-        )
-        return self._response(request, 200, xml, rid)
-
-    def _error(self, request: Any, fault: GroupFault, rid: str) -> Any:
-        ns = self._model.metadata["xmlNamespace"]
-        xml = (
-            f'<ErrorResponse xmlns="{ns}"><Error><Type>Sender</Type>'
-            f"<Code>{escape(fault.code)}</Code><Message>{escape(fault.message)}</Message>"
-            f"</Error><RequestId>{rid}</RequestId></ErrorResponse>"
-        )
-        return self._response(request, fault.status, xml, rid)
-
-    @staticmethod
-    def _response(request: Any, status: int, xml: str, rid: str) -> Any:
-        headers = {"Content-Type": "text/xml", "x-amzn-RequestId": rid}
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n' + xml).encode()
-        return raw_response(request.url, status, body, headers)
 
     # ---- actions --------------------------------------------------------------------------
 
@@ -218,10 +190,6 @@ class ClusterGroupResponder(RequestLog):
             )
         return snapshot
 
-    @staticmethod
-    def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
-        return [{"Key": k, "Value": v} for k, v in tags.items()]
-
     def _group_out(self, group: Group) -> dict[str, Any]:
         out = {
             "DBClusterGroupIdentifier": group.identifier,
@@ -229,7 +197,7 @@ class ClusterGroupResponder(RequestLog):
             "DBClusterGroupResourceId": group.resource_id,
             "CopyTagsToSnapshot": group.copy_tags_to_snapshot,
             "Status": "available",
-            "TagList": self._tag_list(group.tags),
+            "TagList": _tag_list(group.tags),
         }
         return {key: value for key, value in out.items() if value != ""}  # "": left out
 
@@ -241,7 +209,7 @@ class ClusterGroupResponder(RequestLog):
             "SnapshotType": snapshot.snapshot_type,
             "SnapshotCreateTime": snapshot.created,
             "Status": "available",
-            "TagList": self._tag_list(snapshot.tags),
+            "TagList": _tag_list(snapshot.tags),
         }
 
     def _describe_groups(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -254,7 +222,7 @@ class ClusterGroupResponder(RequestLog):
         name = params["DBClusterGroupSnapshotIdentifier"].lower()
         if name in self.snapshots:
             raise GroupFault("DBClusterGroupSnapshotAlreadyExistsFault", f"{name} exists")
-        given = {t["Key"]: t.get("Value", "") for t in params.get("Tags") or []}
+        given = _tag_dict(params.get("Tags"))
         tags = given or (dict(group.tags) if group.copy_tags_to_snapshot else {})
         snapshot = GroupSnapshot(
             name, self._arn("cluster-group-snapshot", name), group.identifier, tags
@@ -296,11 +264,11 @@ class ClusterGroupResponder(RequestLog):
         raise GroupFault("DBClusterGroupNotFoundFault", f"DBClusterGroup {arn} not found.", 404)
 
     def _list_tags(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"TagList": self._tag_list(self._tagged(params["ResourceName"]).tags)}
+        return {"TagList": _tag_list(self._tagged(params["ResourceName"]).tags)}
 
     def _add_tags(self, params: dict[str, Any]) -> dict[str, Any]:
         resource = self._tagged(params["ResourceName"])
-        resource.tags.update({t["Key"]: t.get("Value", "") for t in params.get("Tags") or []})
+        resource.tags.update(_tag_dict(params.get("Tags")))
         return {}
 
     def _remove_tags(self, params: dict[str, Any]) -> dict[str, Any]:

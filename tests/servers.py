@@ -450,6 +450,47 @@ def raw_response(
     return AWSResponse(url, status, dict(headers or {}), _RawBody(body))  # type: ignore[arg-type]
 
 
+def _query_response(request: AWSPreparedRequest, status: int, xml: str, rid: str) -> Any:
+    headers = {"Content-Type": "text/xml", "x-amzn-RequestId": rid}
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n' + xml).encode("utf-8")
+    return raw_response(request.url, status, body, headers)
+
+
+def query_answer(
+    model: ServiceModel,
+    request: AWSPreparedRequest,
+    operation: OperationModel,
+    result: dict[str, Any] | None,
+    rid: str,
+) -> Any:
+    """The Query protocol's answer of ``operation`` carrying ``result``, for ``before-send``."""
+    ns = model.metadata["xmlNamespace"]
+    name = operation.name
+    inner = ""
+    if operation.output_shape is not None:
+        wrapper = operation.output_shape.serialization.get("resultWrapper", f"{name}Result")
+        inner = f"<{wrapper}>{_xml_value(result or {}, operation.output_shape)}</{wrapper}>"
+    xml = (
+        f'<{name}Response xmlns="{ns}">{inner}'
+        f"<ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata>"
+        f"</{name}Response>"
+    )
+    return _query_response(request, 200, xml, rid)
+
+
+def query_fault(model: ServiceModel, request: AWSPreparedRequest, fault: Any, rid: str) -> Any:
+    """The Query protocol's ``ErrorResponse`` of ``fault`` (its ``code``, ``message`` and
+    ``status``), for ``before-send``."""
+    ns = model.metadata["xmlNamespace"]
+    kind = "Sender" if fault.status < 500 else "Receiver"
+    xml = (
+        f'<ErrorResponse xmlns="{ns}"><Error><Type>{kind}</Type>'
+        f"<Code>{escape(fault.code)}</Code><Message>{escape(fault.message)}</Message>"
+        f"</Error><RequestId>{rid}</RequestId></ErrorResponse>"
+    )
+    return _query_response(request, fault.status, xml, rid)
+
+
 def _tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t.get("Value", "") for t in tags or []}
 
@@ -591,11 +632,6 @@ class DocDBResponder(RequestLog):
                         return scope[2]
         return self.region
 
-    def _response(self, request: AWSPreparedRequest, status: int, xml: str, rid: str) -> Any:
-        headers = {"Content-Type": "text/xml", "x-amzn-RequestId": rid}
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n' + xml).encode("utf-8")
-        return raw_response(request.url, status, body, headers)
-
     def _ok(
         self,
         request: AWSPreparedRequest,
@@ -603,28 +639,10 @@ class DocDBResponder(RequestLog):
         result: dict[str, Any] | None,
         rid: str,
     ) -> Any:
-        ns = self.service_model().metadata["xmlNamespace"]
-        name = operation.name
-        inner = ""
-        if operation.output_shape is not None:
-            wrapper = operation.output_shape.serialization.get("resultWrapper", f"{name}Result")
-            inner = f"<{wrapper}>{_xml_value(result or {}, operation.output_shape)}</{wrapper}>"
-        xml = (
-            f'<{name}Response xmlns="{ns}">{inner}'
-            f"<ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata>"
-            f"</{name}Response>"
-        )
-        return self._response(request, 200, xml, rid)
+        return query_answer(self.service_model(), request, operation, result, rid)
 
     def _error(self, request: AWSPreparedRequest, fault: DocDBFault, rid: str) -> Any:
-        ns = self.service_model().metadata["xmlNamespace"]
-        kind = "Sender" if fault.status < 500 else "Receiver"
-        xml = (
-            f'<ErrorResponse xmlns="{ns}"><Error><Type>{kind}</Type>'
-            f"<Code>{escape(fault.code)}</Code><Message>{escape(fault.message)}</Message>"
-            f"</Error><RequestId>{rid}</RequestId></ErrorResponse>"
-        )
-        return self._response(request, fault.status, xml, rid)
+        return query_fault(self.service_model(), request, fault, rid)
 
     # ---- state helpers --------------------------------------------------------------------
 
