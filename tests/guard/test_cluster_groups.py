@@ -260,6 +260,40 @@ def test_only_false_itself_keeps_a_group_s_backups(tmp_path: Path, kept: object)
     assert "orders" in groups.groups
 
 
+def _take_the_backups_in_the_params(params: dict[str, Any], **_: Any) -> None:
+    params["DeleteAutomatedBackups"] = True
+
+
+def _take_the_backups_in_the_body(params: dict[str, Any], **_: Any) -> None:
+    params["body"]["DeleteAutomatedBackups"] = "true"
+
+
+@pytest.mark.parametrize(
+    ("event", "handler"),
+    [
+        ("before-parameter-build.rds.DeleteDBClusterGroup", _take_the_backups_in_the_params),
+        ("before-call.rds.DeleteDBClusterGroup", _take_the_backups_in_the_body),
+    ],
+    ids=["before-parameter-build", "before-call"],
+)
+def test_a_handler_cannot_make_a_group_delete_left_alone_take_the_backups(
+    transport: MotoServer | None, tmp_path: Path, event: str, handler: Any
+) -> None:
+    """A delete that keeps the backups is neither judged nor recorded; a handler registered
+    after the guard that then makes it take them is caught where the request is held, and
+    nothing is sent."""
+    rig = rig_for(BACKUPS, tmp_path, transport)
+    rig.rds.meta.events.register(event, handler)
+    with pytest.raises(rds_guard.PolicyViolation) as raised:
+        rig.rds.delete_db_cluster_group(
+            DBClusterGroupIdentifier="orders", DeleteAutomatedBackups=False
+        )
+    assert "deletion.automated_backups" in {v.rule for v in raised.value.violations}
+    assert rig.sent("DeleteDBClusterGroup") == 0
+    assert rig.groups.backups == {"clustergroup-0a1b2c"} and "orders" in rig.groups.groups
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
 def test_an_automated_group_snapshot_is_read_as_one(
     transport: MotoServer | None, tmp_path: Path
 ) -> None:
