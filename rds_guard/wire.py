@@ -21,7 +21,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from .copies import COPIED_DEPTH, exact_text
+from .core.copies import COPIED_DEPTH, exact_text
 from .query import url_sent
 
 _ABSENT: Any = object()

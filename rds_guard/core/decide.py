@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from . import operations, rules
+from . import copies, operations, rules
 from .access import judge_export, judge_sharing
 from .calls import (
     UNREADABLE,
@@ -121,8 +121,11 @@ def evaluate(
         source_tags=lambda: source_tags,
         snapshot=lambda: _offline_snapshot(source_tags, created),
     )
-    decision = decide(policy, row, params, facts, lookups)
-    malformed = tuple(_not_in_api(service, row, params) + _list_problems(params))
+    # judged as the guard judges it: a copy of exact built-in types, read through the base
+    # types' own methods (a str subclass's own lower() is not what is sent)
+    detached = copies.detached(params, row.judged)
+    decision = decide(policy, row, detached, facts, lookups)
+    malformed = tuple(_not_in_api(service, row, detached) + _list_problems(detached))
     if not malformed:
         return decision
     return replace(decision, violations=malformed + decision.violations)

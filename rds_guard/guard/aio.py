@@ -21,7 +21,8 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, TypeVar
 
-from .. import copies, wire
+from .. import wire
+from ..core import copies
 from ..core.calls import Decision
 from ..core.decide import decide
 from ..core.operations import Operation

@@ -18,8 +18,8 @@ from botocore.client import BaseClient
 from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
-from .. import copies, query, wire
-from ..core import operations
+from .. import query, wire
+from ..core import copies, operations
 from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import copies, wire
+from .. import wire
 from ..audit import AuditLog, new_call_id
+from ..core import copies
 from ..core.calls import Decision, LookupSource
 from ..core.decide import decide
 from ..core.logs import AUDIT_LOGGER as audit_logger

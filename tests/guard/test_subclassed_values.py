@@ -141,6 +141,41 @@ def test_a_string_whose_lower_says_otherwise_is_judged_as_what_it_holds(
     assert (blocked["event"], blocked["snapshot"]) == ("blocked", "test3")
 
 
+class LowerRaises(str):
+    """A string whose lower() raises."""
+
+    def lower(self) -> str:
+        raise RuntimeError("lower() of a caller's own class")
+
+
+@pytest.mark.parametrize(
+    ("name", "snapshot"),
+    [
+        (LowersAs("Test3", GOOD), "test3"),
+        (LowersAs("orders-Weekly-20261129", GOOD), "orders-weekly-20261129"),
+        (LowerRaises("Test3"), "test3"),
+    ],
+    ids=["lowers-to-a-good-name", "lowers-to-another-name", "lower-raises"],
+)
+def test_evaluate_judges_a_string_whose_lower_says_otherwise_as_the_guard_does(
+    rds: Any, moto_server: MotoServer, tmp_path: Path, name: str, snapshot: str
+) -> None:
+    """`evaluate` says what the guard does: both judge what the string holds, not what its
+    own lower() says (nor raise what it raises)."""
+    policy = rds_guard.load_policy(tmp_path / "rds_guard.toml")
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": name, "Tags": TEAM}
+    decision = rds_guard.evaluate(policy, "CreateDBClusterSnapshot", params)
+    assert not decision.allowed
+    assert [v.rule for v in decision.violations] == ["identifier.pattern"]
+    assert decision.snapshot == snapshot
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.create_db_cluster_snapshot(**params)
+    assert [v.rule for v in caught.value.violations] == ["identifier.pattern"]
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    (blocked,) = audit_records(tmp_path)
+    assert blocked["snapshot"] == decision.snapshot
+
+
 def test_a_tag_whose_items_say_otherwise_is_judged_as_sent_and_never_sent(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

@@ -2,7 +2,8 @@
 
 The guard decides on a copy of its own, of exact built-in types (`detached`), so that a
 change to the caller's objects, or to botocore's ``params`` by a handler holding them, while
-the decision's look-ups run, or after it, is not what was judged.
+the decision's look-ups run, or after it, is not what was judged; `evaluate` judges the same
+copy, so that it says what the guard does.
 """
 
 from __future__ import annotations
