@@ -181,6 +181,18 @@ def test_a_huge_integer_is_a_short_policy_error(
             5,
             id="after-a-comment-and-an-exponent",
         ),
+        pytest.param(  # no number of runs that are no integer hides it
+            "version = 1\n" + "# {0}\n" * 25 + "[audit]\nlock_timeout = {0}\n",
+            "audit.lock_timeout",
+            28,
+            id="after-25-comments",
+        ),
+        pytest.param(
+            "version = 1\n[tags]\nrequired = [" + "'{0}', " * 25 + "\n  -{0}]\n",
+            "tags.required",
+            4,
+            id="signed-after-25-strings-in-an-array",
+        ),
     ],
 )
 @pytest.mark.parametrize("digits", ["9" * 4301, "1_" * 4300 + "1"], ids=["plain", "underscores"])
@@ -541,6 +553,60 @@ def test_a_key_of_20_000_parts_is_refused_before_it_is_parsed(document: str) -> 
     assert error.problem == "a key of more than 32 dotted parts (no policy key has more than four)"
     assert error.key is not None and error.key.startswith("a.a.a")
     assert len(str(error)) < 300
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "key", "problem"),
+    [
+        pytest.param(
+            [f"[t{n}.b.b.b.b.b.b.b]" for n in range(300)],
+            258,
+            "t256.b.b.b.b.b.b.b",
+            "more than 256 table headers",
+            id="headers",
+        ),
+        pytest.param(
+            [f"  [[ t{n} ]]" for n in range(300)], 258, "t256", "more than 256 table headers"
+        ),
+        pytest.param(
+            [f"t{n}.b.b.b.b.b.b.b = 1" for n in range(600)],
+            587,
+            "t585.b.b.b.b.b.b.b",
+            "more than 4096 dots in its keys and table headers together",
+            id="dotted-keys",
+        ),
+        pytest.param(
+            [f'"x\\"{n}" . b . "c" = 1' for n in range(3000)],
+            2050,
+            '"x\\"2048".b.c',
+            "more than 4096 dots in its keys and table headers together",
+            id="quoted-parts-escaped-quotes",
+        ),
+    ],
+)
+def test_a_policy_of_too_many_headers_or_dots_is_refused_before_it_is_parsed(
+    lines: list[str], line: int, key: str, problem: str
+) -> None:
+    """tomllib takes seconds on a MiB of dotted table headers (or dotted keys): more than any
+    policy needs is refused first, at the header or key that goes past the bound."""
+    document = "version = 1\n" + "\n".join(lines) + "\n"
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml(document, "p.toml"))
+    assert (error.path, error.line, error.key) == ("p.toml", line, key)
+    assert error.problem.startswith(problem), error.problem
+
+
+def test_as_many_headers_and_dots_as_allowed_and_dots_in_quoted_keys_are_parsed() -> None:
+    """256 headers, 4096 dots in keys, and dots inside quoted keys (a tag key may hold dots)
+    are read as TOML: the policy's own errors follow (here: an unknown key)."""
+    headers = "".join(f"[t{n}.b.b.b.b.b.b.b]\n" for n in range(256))
+    dotted = "".join(f"k{n}.a.b.c.d.e.f.g = 1\n" for n in range(4096 // 7 - 256))
+    allowed = "".join(f'"app.kubernetes.io/n{n}" = ["a"]\n' for n in range(3000))
+    quoted = "[tags.allowed]\n" + allowed
+    error = policy_error_of(lambda: rds_guard.Policy.from_toml("version = 1\n" + headers + dotted))
+    assert (error.line, error.key) == (2, "t0")
+    assert error.problem.startswith("unknown key")
+    policy = rds_guard.Policy.from_toml("version = 1\n" + quoted)
+    assert len(policy.tags.allowed) == 3000
 
 
 def test_nested_headers_are_refused_at_the_first_of_more_than_32_parts() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from .policy import dotted_key
-from .positions import MAX_KEY_PARTS
+from .positions import MAX_KEY_DOTS, MAX_KEY_PARTS, MAX_TABLES
 from .toml_strings import BASIC_RUN, MULTILINE_RUN, decode_string, past_closing
 
 
@@ -27,8 +27,9 @@ _IN_BRACKETS = re.compile(r"[^\"'#\[\]{}]*")
 
 class Scan:
     """One pass over TOML text, made as far as asked (`until`): each key's line and value
-    offset (-1 for a table header), and the first key deeper than `MAX_KEY_PARTS`. Stops
-    where the text is not TOML."""
+    offset (-1 for a table header), the first key deeper than `MAX_KEY_PARTS`, and where the
+    text first holds more than `MAX_TABLES` headers or `MAX_KEY_DOTS` dots in its keys. Stops
+    where the text is not TOML, or at either of those."""
 
     def __init__(self, text: str, start: int = 0) -> None:
         self.text = text
@@ -38,6 +39,8 @@ class Scan:
         self.done = False
         self.keys: dict[str, tuple[int, int]] = {}
         self.too_deep: tuple[int, str] | None = None
+        self.too_many: tuple[int, str, str] | None = None
+        self.tables = self.dots = 0
         self.value: tuple[int, str] = (0, "")
         self.deepest: tuple[int, int, str] = (0, 0, "")
 
@@ -74,7 +77,11 @@ class Scan:
             if not text.startswith("]", self.i):
                 raise Stop
             self.i += 2 if text.startswith("]]", self.i) else 1
+            self.tables += 1
             self.table = self.found(parts, "", -1)
+            if self.tables > MAX_TABLES:
+                self.too_many = self.line, self.table, f"more than {MAX_TABLES} table headers"
+                raise Stop
         else:
             parts, line = self.key(), self.line
             self.blank()
@@ -98,6 +105,11 @@ class Scan:
             self.keys.setdefault(key, (line or self.line, -1))
         if value_at >= 0:
             self.keys[key] = self.keys[key][0], value_at
+        self.dots += len(parts) - 1
+        if self.dots > MAX_KEY_DOTS:
+            what = f"more than {MAX_KEY_DOTS} dots in its keys and table headers together"
+            self.too_many = line or self.line, key, what
+            raise Stop
         return key
 
     def skip_comment(self) -> None:

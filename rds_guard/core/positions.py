@@ -2,7 +2,8 @@
 
 tomllib keeps no positions: `KeyLines` scans the text once (linear, whatever it holds) for
 the line of each dotted key and where its value starts; `toml_error` finds the line of a
-syntax error; `hint` offers the closest known key.
+syntax error; `parse_toml` parses the text, each problem at its line; `hint` offers the
+closest known key.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import itertools
 import re
 import sys
 import tomllib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .policy import PolicyError
 
@@ -24,10 +25,19 @@ _TOML_POSITION = r"\(at line (\d+), column \d+\)|\(at end of document\)"
 _TUPLE = r"\(((?:'[^']*', ?)*'[^']*',?)\)"  # tomllib's ('tags', 'defaults')
 _NAMES = r"'([^']*)'"
 _YAML_START = r"---\s*$|[A-Za-z_][\w-]*:(?:\s|$)"
+_HEADER = r"(?m)^[ \t]*\["  # where a table header may start
+# a line whose key (or table header) may go on past a dot: its first part and the dot
+_DOTTED = r"""(?m)^[ \t]*\[*[ \t]*(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')[ \t]*\."""
 
 MAX_KEY_PARTS = 32
 """The most dotted parts a key may have (no policy key has more than four): tomllib takes
 time quadratic in the parts of one key, seconds for 20,000."""
+MAX_TABLES = 256
+"""The most table headers a policy may have (one per table the schema knows, one per
+operation under ``[naming.operations]``): tomllib takes seconds for a MiB of dotted ones."""
+MAX_KEY_DOTS = 4096
+"""The most dots a policy's keys and table headers may hold together: tomllib takes seconds
+for a MiB of dotted keys."""
 _LONG_RUNS_TRIED = 20
 """How many runs of digits `KeyLines.long_integer` parses the text up to, at most (each
 parse reads the text from its start)."""
@@ -51,6 +61,20 @@ def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyEr
     other = "JSON" if start.lstrip()[:1] == "{" else "YAML" if yaml else None
     written = f" (it looks like {other}: a policy is TOML, `version = 1`)" if other else ""
     return PolicyError(f"invalid TOML: {problem}{written}", path=source, line=line)
+
+
+def _value_at(error: BaseException | None) -> int | None:
+    """Where tomllib's parser was reading the value it failed on when it raised ``error``: the
+    ``pos`` of its innermost ``parse_value`` frame (None: no such frame, another parser)."""
+    at = None
+    trace = None if error is None else error.__traceback__
+    while trace is not None:
+        code = trace.tb_frame.f_code
+        if code.co_name == "parse_value" and "tomllib" in code.co_filename:
+            pos = trace.tb_frame.f_locals.get("pos")
+            at = pos if type(pos) is int else at
+        trace = trace.tb_next
+    return at
 
 
 def hint(name: str, known: tuple[str, ...] | frozenset[str]) -> str:
@@ -122,25 +146,44 @@ class KeyLines:
             return None
         return self.scanned().too_deep
 
+    def too_many(self) -> tuple[int, str, str] | None:
+        """The line and the key where the text first holds more than `MAX_TABLES` table
+        headers or `MAX_KEY_DOTS` dots in its keys, and which of the two (the problem)."""
+        # Without that many lines that may start a header, nor lines whose keys of at most
+        # `MAX_KEY_PARTS` parts could hold that many dots, it holds neither, and the scan
+        # waits until a message needs a line.
+        text = self.text
+        dotted_lines = MAX_KEY_DOTS // (MAX_KEY_PARTS - 1)
+        if (text.count("[") <= MAX_TABLES or len(re.findall(_HEADER, text)) <= MAX_TABLES) and (
+            text.count(".") <= dotted_lines or len(re.findall(_DOTTED, text)) <= dotted_lines
+        ):
+            return None
+        return self.scanned().too_many
+
     def most_nested(self) -> tuple[int, str] | None:
         """The line and key of the value whose arrays or inline tables nest deepest (None:
         no value holds one, or the text stops being TOML before)."""
         _, line, key = self.scanned().deepest
         return (line, key) if line else None
 
-    def long_integer(self) -> tuple[int, str | None] | None:
+    def long_integer(self, error: ValueError | None = None) -> tuple[int, str | None] | None:
         """The line and key (None: not found) of the first integer of more digits than
         Python converts (``sys.get_int_max_str_digits``, 4,300 unless set), which
         ``tomllib`` refuses with a `ValueError` that says nowhere; None: none is found.
 
-        A run of that many digits may be no integer: in a string or a comment, or part of a
-        float. The text up to the end of the run is parsed: only an integer there makes
-        ``tomllib`` raise that `ValueError` (a string left open is a `TOMLDecodeError`, a
-        comment no error); a float is told by what follows the run."""
+        Where tomllib was reading the value it could not convert is told by its own frames in
+        ``error``'s traceback (`_value_at`), in no time. Where they do not tell (another
+        tomllib), the first runs of that many digits are tried: a run may be no integer (in a
+        string or a comment, or part of a float), so the text up to the end of each is parsed,
+        and only an integer there makes ``tomllib`` raise that `ValueError` (a string left open
+        is a `TOMLDecodeError`, a comment no error); a float is told by what follows the run."""
         limit = sys.get_int_max_str_digits()
         if not limit:
             return None
-        run = rf"(?<![\w\"'.])[0-9](?:_?[0-9]){{{limit},}}(?![.eE0-9_])"
+        run = rf"(?<![\w\"'.])[+-]?[0-9](?:_?[0-9]){{{limit},}}(?![.eE0-9_])"
+        at = _value_at(error)
+        if at is not None and re.compile(run).match(self.text, at):
+            return self.key_holding(at) or (self.text.count("\n", 0, at) + 1, None)
         for found in itertools.islice(re.finditer(run, self.text), _LONG_RUNS_TRIED):
             try:
                 tomllib.loads(self.text[: found.end()])
@@ -226,3 +269,51 @@ class KeyLines:
         at = decoded[1][min(max(index, 0), len(value) - 1)]
         line_start = self.text.rfind("\n", 0, at) + 1
         return self.text.count("\n", 0, at) + 1, at - line_start + 1
+
+
+def parse_toml(text: str, source: str) -> tuple[dict[str, Any], KeyLines]:
+    """The document TOML ``text`` (from ``source``) holds, and the `KeyLines` of the text;
+    every problem a `PolicyError` at its line and key. What tomllib would take seconds on is
+    refused before it parses the text."""
+    if text.startswith("\ufeff"):
+        raise PolicyError(
+            "starts with a byte order mark (BOM), which TOML does not allow: save it as UTF-8"
+            " without one",
+            path=source,
+            line=1,
+        )
+    lines = KeyLines(text)
+    deep = lines.too_deep()  # before tomllib, which takes seconds on a key of 20,000 parts
+    if deep is not None:
+        raise PolicyError(
+            f"a key of more than {MAX_KEY_PARTS} dotted parts (no policy key has more than four)",
+            path=source,
+            line=deep[0],
+            key=deep[1],
+        )
+    many = lines.too_many()  # before tomllib, which takes seconds on a MiB of dotted headers
+    if many is not None:
+        raise PolicyError(
+            f"{many[2]} (no policy needs so many; TOML takes seconds to read them)",
+            path=source,
+            line=many[0],
+            key=many[1],
+        )
+    try:
+        return tomllib.loads(text), lines
+    except tomllib.TOMLDecodeError as exc:
+        raise toml_error(exc, source, text) from None
+    except RecursionError:
+        line, key = lines.most_nested() or (None, None)
+        raise PolicyError(
+            "cannot parse TOML: arrays or inline tables nest too deeply (no policy value nests"
+            " more than two levels)",
+            path=source,
+            line=line,
+            key=key,
+        ) from None
+    except (MemoryError, ValueError) as exc:
+        where = lines.long_integer(exc) if isinstance(exc, ValueError) else None
+        what = "an integer of more digits than Python reads" if where else type(exc).__name__
+        line, key = where or (None, None)
+        raise PolicyError(f"cannot parse TOML: {what}", path=source, line=line, key=key) from None

@@ -6,7 +6,6 @@ Each problem names the file, the line and the dotted key (see `positions`).
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +35,7 @@ from .policy import (
     is_bucket_name,
     templates_of,
 )
-from .positions import MAX_KEY_PARTS, KeyLines, hint, kind, shown, toml_error
+from .positions import hint, kind, parse_toml, shown
 from .reader import ValueReader, table_holding
 from .rules import ValueGlob, Wildcard
 from .samples import (
@@ -54,40 +53,7 @@ def read_policy(text: str, source: str, *, base: Path, digest: str) -> Policy:
 
     Relative audit paths are taken from ``base``; ``digest`` is the SHA-256 the records carry.
     """
-    if text.startswith("\ufeff"):
-        raise PolicyError(
-            "starts with a byte order mark (BOM), which TOML does not allow: save it as UTF-8"
-            " without one",
-            path=source,
-            line=1,
-        )
-    lines = KeyLines(text)
-    deep = lines.too_deep()  # before tomllib, which takes seconds on a key of 20,000 parts
-    if deep is not None:
-        raise PolicyError(
-            f"a key of more than {MAX_KEY_PARTS} dotted parts (no policy key has more than four)",
-            path=source,
-            line=deep[0],
-            key=deep[1],
-        )
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise toml_error(exc, source, text) from None
-    except RecursionError:
-        line, key = lines.most_nested() or (None, None)
-        raise PolicyError(
-            "cannot parse TOML: arrays or inline tables nest too deeply (no policy value nests"
-            " more than two levels)",
-            path=source,
-            line=line,
-            key=key,
-        ) from None
-    except (MemoryError, ValueError) as exc:
-        where = lines.long_integer() if isinstance(exc, ValueError) else None
-        what = "an integer of more digits than Python reads" if where else type(exc).__name__
-        line, key = where or (None, None)
-        raise PolicyError(f"cannot parse TOML: {what}", path=source, line=line, key=key) from None
+    document, lines = parse_toml(text, source)
     reader = _Reader(source, lines)
     return reader.policy(document, base=base, digest=digest)
 
