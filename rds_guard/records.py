@@ -24,9 +24,11 @@ CONTEXT_KEY = "rds_guard"
 
 UNJUDGED = (
     "judged as it was sent: no judgement reached the request (a handler gave it a context of"
-    " its own and made another call meanwhile, or the guard was installed while it was made)"
+    " its own and made another call meanwhile, the guard was installed while it was made, or"
+    " the client's events were replaced)"
 )
-"""The note of a call first judged at ``request-created`` (`changes.unjudged_violations`)."""
+"""The note of a call first judged at ``request-created``, or of a presign as it is signed
+(`changes.unjudged_violations`)."""
 
 
 def turned_note(operation: str) -> str:

@@ -258,7 +258,7 @@ class ClientBinding:
         name = None if client is None else client.meta.method_to_api_mapping.get(method)
         if name not in GUARDED_SET.get(self.service, frozenset()) or self.guard() is None:
             return params, None
-        return (dict(params) if isinstance(params, dict) else params), Presign()
+        return (dict(params) if isinstance(params, dict) else params), Presign(name)
 
     def judgeable(self, params: object, model: Any) -> bool:
         """Whether ``params`` is parameters the guard can judge: a dict, as botocore makes
@@ -364,8 +364,12 @@ class ClientBinding:
         self, presigned: Presign | None, url: str
     ) -> tuple[Guard, Operation, GuardedCall, Sent] | None:
         """The guard, row and state of a presigned call, and its judged parameters as the URL
-        carries them (`sent`); None when the URL is not of a guarded call."""
+        carries them (`sent`); None when the URL is not of a guarded call. One none of whose
+        handlers ran (the client's ``meta.events`` replaced) is judged as it is signed."""
         call = None if presigned is None else presigned.call
+        guard = self.guard() if presigned is not None and presigned.context is not None else None
+        if call is None and guard is not None and presigned is not None:
+            call = guard.unjudged(operations.OPERATIONS[presigned.operation])
         guard = None if call is None else call.guard
         client = self._client()
         if call is None or guard is None or client is None:

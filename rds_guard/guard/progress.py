@@ -15,16 +15,17 @@ from .wrappers import presigning, presigns_built
 
 
 class Presign:
-    """A presign made through the client's wrapper of an operation the guard judges: its
+    """A presign made through the client's wrapper of an ``operation`` the guard judges: its
     request ``context``, claimed before any of its handlers runs (`wrappers.claim_presign`),
     and the ``call`` judged for it (no event carries a presign's expiry, so the wrapped
     ``generate_presigned_url`` takes its call from here). A presign made inside its handlers
     with botocore's own function has a context of its own: it is a presign past the wrapper,
     not the wrapper's."""
 
-    __slots__ = ("call", "context")
+    __slots__ = ("call", "context", "operation")
 
-    def __init__(self) -> None:
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
         self.call: GuardedCall | None = None
         self.context: dict[str, Any] | None = None
 

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiobotocore.client
+import aiobotocore.hooks
 import aiobotocore.signers
+import botocore.hooks
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
@@ -293,6 +295,41 @@ def test_a_presign_past_the_clients_wrapper_whose_mark_a_first_handler_takes_is_
 
     assert "Action=CreateDBClusterSnapshot" in run(work)
     assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("presigned", GOOD)]
+
+
+def test_a_presign_none_of_whose_handlers_ran_is_judged_as_it_is_signed(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As in the sync suite: the client's ``meta.events`` replaced by an emitter without the
+    guard's handlers; each presign is judged as it is signed (a refused name blocked, no URL;
+    an allowed one recorded)."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+    tags = [*TEAM, {"Key": "managed-by", "Value": "rds-guard"}]  # what the policy adds
+    params = {"DBClusterIdentifier": "orders", "Tags": tags}
+
+    async def work() -> str:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events = botocore.hooks.EventAliaser(
+                aiobotocore.hooks.AioHierarchicalEmitter()
+            )
+            with pytest.raises(rds_guard.PolicyViolation, match="test2"):
+                await rds.generate_presigned_url(
+                    "create_db_cluster_snapshot",
+                    Params={**params, "DBClusterSnapshotIdentifier": "test2"},
+                )
+            url: str = await rds.generate_presigned_url(
+                "create_db_cluster_snapshot", Params={**params, "DBClusterSnapshotIdentifier": GOOD}
+            )
+            return url
+
+    assert "Action=CreateDBClusterSnapshot" in run(work)
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["snapshot"]) for r in records] == [
+        ("blocked", "test2"),
+        ("presigned", GOOD),
+    ]
+    assert all("no judgement reached" in r["notes"][-1] for r in records)
 
 
 def test_a_client_whose_make_api_call_a_plain_function_wraps_is_still_awaited(

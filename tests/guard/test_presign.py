@@ -769,3 +769,34 @@ def test_an_unsigned_presign_of_a_non_compliant_call_is_still_blocked(
     (record,) = audit_records(tmp_path)
     assert (record["event"], record["snapshot"]) == ("blocked", "test2")
     assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
+def test_a_presign_none_of_whose_handlers_ran_is_judged_as_it_is_signed(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A client's ``meta.events`` replaced by an emitter without the guard's handlers: its
+    presigned URLs were signed unjudged (the calls are held where the endpoint makes their
+    requests; a presign makes none). Each is judged as it is signed: a name the policy
+    refuses, or a URL without the tags the policy would have added, is blocked, no URL
+    returned; one the policy allows as it stands is recorded ``presigned`` and works."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    rds.meta.events = botocore.hooks.EventAliaser(botocore.hooks.HierarchicalEmitter())
+    with pytest.raises(rds_guard.PolicyViolation, match="test2"):
+        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2", Tags=TEAM)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM)
+    assert ("request.changed", "Tags") in {(v.rule, v.field) for v in caught.value.violations}
+    tags = [*TEAM, {"Key": "managed-by", "Value": "rds-guard"}]
+    url = presign(rds, DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=tags)
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["snapshot"]) for r in records] == [
+        ("blocked", "test2"),
+        ("blocked", GOOD),
+        ("presigned", GOOD),
+    ]
+    assert records[-1]["violations"] == [] and records[-1]["expires"]
+    assert all("no judgement reached" in r["notes"][-1] for r in records)
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert get(url) == 200
+    assert snapshot_tags(rds, GOOD) == {"team": "core", "managed-by": "rds-guard"}
