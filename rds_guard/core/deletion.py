@@ -405,9 +405,11 @@ def lifted_holds(
     """``deletion.hold`` for a tag operation that would remove or change a hold tag the
     snapshot carries (``changed``: each key touched, with its new value or None for a
     removal; ``parameter``: the request's, ``Tags`` or ``TagKeys``, which each violation's
-    field names). The snapshot's tags are read only when a hold key is touched."""
+    field names). The snapshot's tags are read only when a hold key is removed or set to
+    another value than the hold's: setting the hold's own value places a hold, or keeps
+    one, and lifts none (a role that may not list tags may still place a legal hold)."""
     hold_tags = request.policy.deletion.hold_tags
-    touched = [(key, value) for key, value in changed if key in hold_tags]
+    touched = [(k, v) for k, v in changed if k in hold_tags and v != hold_tags[k]]
     if not touched:
         return []
     tags = carried_tags(request)

@@ -771,7 +771,8 @@ def test_changing_a_hold_tags_value_is_refused():
 )
 def test_touching_the_hold_key_of_a_snapshot_not_on_hold_is_fine(operation, params, tags):
     """Placing a hold, or setting or removing the key where its value is not the hold's: no
-    hold is lifted (the snapshot's tags are read once to know)."""
+    hold is lifted (the snapshot's tags are read once to know, unless the key is set to the
+    hold's own value, which lifts none whatever it carries)."""
     judged = delete(
         HOLD,
         operation,
@@ -779,7 +780,8 @@ def test_touching_the_hold_key_of_a_snapshot_not_on_hold_is_fine(operation, para
         snapshot=SnapshotFacts(None, tags),
     )
     assert judged.decision.allowed, judged.decision.violations
-    assert judged.snapshot.calls == 1
+    places = params.get("Tags") == tag_list({"legal-hold": "true"})
+    assert judged.snapshot.calls == (0 if places else 1)
 
 
 def test_setting_a_hold_tag_to_its_own_value_again_is_fine():
@@ -815,6 +817,19 @@ def test_a_tag_operation_whose_snapshot_cannot_be_read_may_not_touch_a_hold_key(
         violation = only(judged.decision, "deletion.hold")
         assert "lifting a hold cannot be ruled out: AccessDenied" in violation.message
         assert violation.field == field
+
+
+def test_placing_the_hold_value_is_judged_without_reading_the_snapshot():
+    """Setting a hold key to the hold's own value lifts no hold, whatever the snapshot
+    carries: nothing is read, and it goes even when the tags cannot be read (a role that may
+    tag but not list tags may still place a legal hold). Any other value is still judged."""
+    for snapshot in (DENIED, ON_HOLD, SnapshotFacts(None, DENIED)):
+        judged = retag(HOLD, {"legal-hold": "true", "team": "core"}, snapshot)
+        assert judged.decision.allowed, judged.decision.violations
+        assert judged.snapshot.calls == 0
+    judged = retag(HOLD, {"legal-hold": "True"}, DENIED)
+    assert only(judged.decision, "deletion.hold").field == "Tags.legal-hold"
+    assert judged.snapshot.calls == 1
 
 
 def test_a_tag_operation_on_a_snapshot_whose_tags_cannot_be_listed_may_not_touch_a_hold():

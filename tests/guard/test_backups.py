@@ -638,15 +638,14 @@ def test_an_earlier_calls_state_put_back_in_a_context_does_not_carry_a_hold_lift
 
 def test_placing_a_hold_and_touching_other_keys_is_fine(rig: Rig) -> None:
     """Adding the hold tag, and changing or removing other keys of a held snapshot, is
-    allowed; a tag call that touches no hold key reads nothing."""
+    allowed; a tag call that touches no hold key, or sets it to the hold's own value (which
+    lifts none), reads nothing."""
     cluster_snapshot(rig, "orders-manual-1", tags={"team": "orders"})
     arn = snapshot_arn(rig.plain, "orders-manual-1")
     rig.rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "legal-hold", "Value": "true"}])
-    listed = rig.count("ListTagsForResource")
-    assert listed == 1  # the hold key was touched: read to know it lifts nothing
     rig.rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "team", "Value": "payments"}])
     rig.rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["team"])
-    assert rig.count("ListTagsForResource") == listed
+    assert rig.count("ListTagsForResource") == 0
     assert tags_of(rig.plain, arn) == HOLD
     assert rig.events() == ["requested", "tagged"] * 2 + ["requested", "untagged"]
 
@@ -974,6 +973,23 @@ def test_a_tag_call_whose_snapshot_cannot_be_read_may_not_touch_the_hold_key(rig
         rig.rds.remove_tags_from_resource(ResourceName=arn, TagKeys=["legal-hold"])
     assert "cannot be ruled out: AccessDenied" in caught.value.violations[0].message
     assert rig.count("RemoveTagsFromResource") == 0
+
+
+def test_a_hold_is_placed_on_a_snapshot_whose_tags_cannot_be_read(rig: Rig) -> None:
+    """AccessDenied on `ListTagsForResource`: setting the hold key to the hold's own value
+    places the hold (it lifts none): sent, with no read; setting it to another value is
+    still refused, nothing sent."""
+    cluster_snapshot(rig, "orders-manual-1")
+    arn = snapshot_arn(rig.plain, "orders-manual-1")
+    deny(rig.rds, "ListTagsForResource")
+    rig.rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "legal-hold", "Value": "true"}])
+    assert rig.count("AddTagsToResource") == 1
+    assert rig.count("ListTagsForResource") == 0
+    tags = rig.plain.list_tags_for_resource(ResourceName=arn)["TagList"]
+    assert {tag["Key"]: tag["Value"] for tag in tags} == HOLD
+    with pytest.raises(rds_guard.PolicyViolation, match="cannot be ruled out"):
+        rig.rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": "legal-hold", "Value": "no"}])
+    assert rig.count("AddTagsToResource") == 1
 
 
 # --- DocumentDB --------------------------------------------------------------------------------
