@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -476,6 +477,17 @@ def test_db_snapshots_are_judged_alike(rig: Rig) -> None:
     assert rig.records()[1]["tags"] == HOLD
 
 
+@pytest.fixture
+def local_time_far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The process's local time nine hours ahead of UTC (a time read as local is then told
+    from one read as UTC, whatever the zone of the machine running the tests)."""
+    monkeypatch.setenv("TZ", "JST-9")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.parametrize(
     "parser",
     [
@@ -483,13 +495,14 @@ def test_db_snapshots_are_judged_alike(rig: Rig) -> None:
         pytest.param(lambda text: text.rstrip("Z"), id="text-without-zone"),
     ],
 )
+@pytest.mark.usefixtures("local_time_far_from_utc")
 def test_a_creation_time_without_a_zone_is_judged_as_utc(
     moto_server: MotoServer, tmp_path: Path, parser: Callable[[str], Any]
 ) -> None:
     """A client whose timestamp parser drops the zone (a caller's own parser): the age is
     still judged, in UTC as the API documents `SnapshotCreateTime` (it raised a `TypeError`
     on a naive datetime, nothing recorded, even in warn mode; text without a zone left the
-    age unjudged and a day-old snapshot was deleted)."""
+    age unjudged and a day-old snapshot was deleted), not in the process's local time."""
     models = botocore.session.get_session()
     models.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parser)
     session = boto3.Session(botocore_session=models, region_name="us-east-1")

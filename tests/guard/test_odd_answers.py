@@ -60,12 +60,18 @@ def tag_list(*pairs: tuple[str, str]) -> str:
     return f"<TagList>{tags}</TagList>"
 
 
-def cluster_snapshot(name: str, tags: str = "<TagList/>", arn_name: str | None = None) -> str:
+def cluster_snapshot(
+    name: str,
+    tags: str = "<TagList/>",
+    arn_name: str | None = None,
+    arn_type: str = "cluster-snapshot",
+) -> str:
     """A year-old manual cluster snapshot as DescribeDBClusterSnapshots lists it (with no
-    tags unless given; ``tags=""``: no TagList, as DocumentDB lists one)."""
+    tags unless given; ``tags=""``: no TagList, as DocumentDB lists one), its ARN of
+    ``arn_type`` naming ``arn_name`` (default: its own)."""
     return (
         f"<DBClusterSnapshot><DBClusterSnapshotIdentifier>{name}</DBClusterSnapshotIdentifier>"
-        f"<DBClusterSnapshotArn>{ACCOUNT_ARN}:cluster-snapshot:{arn_name or name}"
+        f"<DBClusterSnapshotArn>{ACCOUNT_ARN}:{arn_type}:{arn_name or name}"
         "</DBClusterSnapshotArn><SnapshotCreateTime>2025-01-01T00:00:00Z</SnapshotCreateTime>"
         f"<Status>available</Status><SnapshotType>manual</SnapshotType>{tags}</DBClusterSnapshot>"
     )
@@ -127,6 +133,11 @@ HELD = tag_list(("legal-hold", "true"))
             "gives snap-a the ARN of another resource",
             id="another-arn",
         ),
+        pytest.param(  # a DB snapshot of the same name: another resource
+            cluster_snapshot("snap-a", arn_type="snapshot"),
+            "gives snap-a the ARN of another resource",
+            id="arn-of-another-type",
+        ),
         pytest.param(
             cluster_snapshot("snap-a", tag_list(("legal-hold", "true"), ("legal-hold", "no"))),
             "the answer lists the tag legal-hold twice",
@@ -157,9 +168,17 @@ def test_a_delete_is_judged_on_the_snapshot_it_names_or_blocked(listed: str, why
         assert any("legal-hold" in message for message in messages), messages
 
 
-def test_a_documentdb_delete_lists_tags_on_the_arn_of_the_snapshot_it_names() -> None:
+@pytest.mark.parametrize(
+    "item",
+    [
+        pytest.param(cluster_snapshot("snap-a", tags="", arn_name="snap-other"), id="another-name"),
+        pytest.param(cluster_snapshot("snap-a", tags="", arn_type="snapshot"), id="another-type"),
+    ],
+)
+def test_a_documentdb_delete_lists_tags_on_the_arn_of_the_snapshot_it_names(item: str) -> None:
     """DocumentDB's Describe carries no tags: they are listed on the item's ARN, which must be
-    the snapshot's own. An ARN of another snapshot (not held) is not listed: blocked."""
+    the snapshot's own. An ARN of another snapshot (not held), or of a DB snapshot of the
+    same name, is not listed: blocked."""
     listed: list[str] = []
 
     def list_tags(request: Any) -> bytes:
@@ -167,10 +186,9 @@ def test_a_documentdb_delete_lists_tags_on_the_arn_of_the_snapshot_it_names() ->
         text = body.decode() if isinstance(body, bytes) else body
         arn = urllib.parse.parse_qs(text)["ResourceName"][0]
         listed.append(arn)
-        held = arn.endswith(":snap-a")
+        held = arn.endswith(":cluster-snapshot:snap-a")
         return document("ListTagsForResource", HELD if held else tag_list())
 
-    item = cluster_snapshot("snap-a", tags="", arn_name="snap-other")
     client, sent = forged(
         "docdb",
         BACKUPS,
@@ -282,3 +300,57 @@ def test_a_listed_snapshot_whose_tags_cannot_be_read_leaves_the_listing_going() 
     listed = {s.identifier: s.tags for s in aws.list_snapshots(client, "rds")}
     assert listed["snap-a"] == Unreadable("the answer lists the tag team twice")
     assert (listed["snap-b"], listed["snap-c"]) == ({"team": "b"}, {"team": "c"})
+
+
+FINAL_REQUIRED = """version = 1
+[deletion]
+final_snapshot = "required"
+[audit]
+enabled = false
+"""
+
+
+def instance(engine: str, status: str) -> bytes:
+    """DescribeDBInstances listing db-a, of ``engine`` and ``status``."""
+    item = (
+        f"<DBInstance><DBInstanceIdentifier>db-a</DBInstanceIdentifier>"
+        f"<DBInstanceArn>{ACCOUNT_ARN}:db:db-a</DBInstanceArn><Engine>{engine}</Engine>"
+        f"<DBInstanceStatus>{status}</DBInstanceStatus></DBInstance>"
+    )
+    return document("DescribeDBInstances", f"<DBInstances>{item}</DBInstances>")
+
+
+@pytest.mark.parametrize(
+    ("engine", "status", "exempt"),
+    [
+        ("postgres", "failed", True),
+        ("postgres", "incompatible-restore", True),
+        ("postgres", "incompatible-network", True),
+        ("custom-sqlserver-ee", "available", True),
+        ("custom-oracle-ee", "available", True),
+        ("postgres", "available", False),
+        ("postgres", "storage-full", False),
+    ],
+)
+def test_an_instance_aws_deletes_only_without_a_final_snapshot_is_exempt_as_described(
+    engine: str, status: str, exempt: bool
+) -> None:
+    """docs/backups.md: an instance in a failure state, or of RDS Custom, is deleted by AWS
+    only without a final snapshot: `SkipFinalSnapshot=True` goes under `final_snapshot =
+    "required"`, as `DescribeDBInstances` gives its status and engine; any other is
+    blocked, nothing sent."""
+    client, sent = forged("rds", FINAL_REQUIRED, {"DescribeDBInstances": instance(engine, status)})
+
+    def delete() -> None:
+        client.delete_db_instance(
+            DBInstanceIdentifier="db-a", SkipFinalSnapshot=True, DeleteAutomatedBackups=False
+        )
+
+    if exempt:
+        delete()
+        assert sent == ["DescribeDBInstances", "DeleteDBInstance"]
+    else:
+        with pytest.raises(rds_guard.PolicyViolation) as caught:
+            delete()
+        assert [v.rule for v in caught.value.violations] == ["deletion.final_snapshot"]
+        assert sent == ["DescribeDBInstances"]
