@@ -193,7 +193,10 @@ async def off_loop(guard: Guard, work: Callable[..., T], *args: Any, to_the_end:
     if audit is None or not (audit.fsync or _ledger_required(audit)):
         return work(*args)
     loop = asyncio.get_running_loop()
-    job = workers(loop).submit(contextvars.copy_context().run, work, *args)
+    try:
+        job = workers(loop).submit(contextvars.copy_context().run, work, *args)
+    except RuntimeError:  # the interpreter is exiting (a thread's loop outlives the main
+        return work(*args)  # thread): no pool takes a job, so the record is written here
     # the loop's shutdown (asyncio.run) waits for the jobs of its default executor, not for
     # the guard's: one there that waits for this one keeps the loop open until it is done (a
     # record being written when its task was cancelled)

@@ -9,6 +9,8 @@ import concurrent.futures
 import inspect
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -330,6 +332,76 @@ def test_a_presign_none_of_whose_handlers_ran_is_judged_as_it_is_signed(
         ("presigned", GOOD),
     ]
     assert all("no judgement reached" in r["notes"][-1] for r in records)
+
+
+AFTER_THE_MAIN_THREAD = """
+import asyncio, sys, threading
+
+import aiobotocore.session
+
+import rds_guard
+
+url, policy, when = sys.argv[1:4]
+started = threading.Event()
+
+
+async def in_flight(**_):
+    started.set()  # the main thread returns while the request is on its way
+    await asyncio.sleep(0.5)
+
+
+async def work():
+    session = aiobotocore.session.get_session()
+    rds_guard.install(session, policy=policy)
+    async with session.create_client(
+        "rds", endpoint_url=url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    ) as rds:
+        await rds.describe_db_clusters()  # aiobotocore makes its connection pool in a thread
+        if when == "before":
+            started.set()  # the main thread returns before the call is made
+            await asyncio.sleep(0.5)
+        rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", in_flight)
+        answer = await rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders",
+            DBClusterSnapshotIdentifier="orders-manual-20261129",
+            Tags=[{"Key": "team", "Value": "core"}],
+        )
+        print("created", answer["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"])
+
+
+threading.Thread(target=lambda: asyncio.run(work())).start()
+started.wait()
+"""
+
+
+@pytest.mark.parametrize("when", ["in-flight", "before"])
+def test_a_call_of_a_loop_that_outlives_the_main_thread_is_made_and_recorded(
+    moto_server: MotoServer, tmp_path: Path, when: str
+) -> None:
+    """A thread's own loop (``asyncio.run`` in a non-daemon thread) goes on after the main
+    thread returns: the interpreter's exit has begun, and no thread pool takes a job. A call
+    then (or one in flight then) raised `RuntimeError` from the guard's record, with fsync on
+    (the records are written in its worker threads): the snapshot made, its outcome
+    unrecorded (or the call never made). It is made and recorded, as without the guard."""
+    make_cluster(moto_server.client("rds"))
+    policy = write_policy(tmp_path, AUDITED, fsync=True)
+    script = tmp_path / "after_the_main_thread.py"
+    script.write_text(AFTER_THE_MAIN_THREAD)
+    ran = subprocess.run(
+        [sys.executable, str(script), moto_server.url, str(policy), when],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == f"created {GOOD}\n", ran.stderr
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [
+        ("requested", GOOD),
+        ("created", GOOD),
+    ]
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
 
 
 def test_a_client_whose_make_api_call_a_plain_function_wraps_is_still_awaited(
