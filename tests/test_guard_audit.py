@@ -357,6 +357,51 @@ def test_outcome_write_failure_never_raises(
     assert any("created" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
 
 
+class RaisingHandler(logging.Handler):
+    """A program's log shipper that raises from ``emit`` (logging's own handlers report
+    their failures through ``handleError`` instead)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        raise ConnectionError("log shipper unreachable")
+
+
+@pytest.mark.parametrize("outcome_fails", [False, True], ids=["written", "write-fails"])
+def test_a_logging_handler_that_raises_fails_neither_the_records_nor_the_call(
+    moto_server: MotoServer, policy: Path, tmp_path: Path, outcome_fails: bool
+) -> None:
+    """A handler on ``rds_guard.audit`` that raises: the create is made and both records
+    are in the file, as without it; when the outcome record cannot be written either, the
+    snapshot exists all the same and the caller gets its answer (the handler's error, raised
+    while the guard logged the failure, reached the caller from ``after-call``)."""
+    rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds, tags={"team": "core"})
+    if outcome_fails:
+
+        def swap_log_for_a_directory(**_: Any) -> None:
+            (tmp_path / "audit.jsonl").rename(tmp_path / "moved.jsonl")
+            (tmp_path / "audit.jsonl").mkdir()
+
+        rds.meta.events.register(
+            "before-send.rds.CreateDBClusterSnapshot", swap_log_for_a_directory
+        )
+    shipper = logging.getLogger("rds_guard.audit")
+    handler, level = RaisingHandler(), shipper.level
+    shipper.addHandler(handler)
+    shipper.setLevel(logging.INFO)
+    try:
+        made = rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    finally:
+        shipper.removeHandler(handler)
+        shipper.setLevel(level)
+    assert made["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"] == GOOD
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    log = tmp_path / ("moved.jsonl" if outcome_fails else "audit.jsonl")
+    events = [record["event"] for record in audit.read_records(log)]
+    assert events == (["requested"] if outcome_fails else ["requested", "created"])
+
+
 def test_tagging_untagging_sharing_and_deleting_each_write_their_event(
     moto_server: MotoServer, policy: Path, tmp_path: Path
 ) -> None:

@@ -83,9 +83,11 @@ def _unlock(fd: int) -> None:
 
 
 def _emit(emitted: Iterable[tuple[Record, str]], path: Path) -> None:
-    # the path tells apart the records of several logs in one process (the pytest plugin)
+    # the path tells apart the records of several logs in one process (the pytest plugin);
+    # the records are in the file: a program's handler that raises fails neither write nor call
     for record, line in emitted:
-        _logger.info(line, extra={"audit_record": record, "audit_path": path})
+        with contextlib.suppress(Exception):
+            _logger.info(line, extra={"audit_record": record, "audit_path": path})
 
 
 _LIVE_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()

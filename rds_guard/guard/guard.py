@@ -6,6 +6,7 @@ judgement, record). The client bindings that call it are in `binding`; installin
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -298,7 +299,8 @@ class Guard:
         try:
             event, fields = outcome(call, parsed, row, status)
         except Exception:  # the call has happened: nothing may reach the caller from here
-            audit_logger.exception("could not build the outcome record of call %s", call.call)
+            with contextlib.suppress(Exception):  # a program's handler that raises included
+                audit_logger.exception("could not build the outcome record of call %s", call.call)
             return
         self._write_safely(event, fields)
 
@@ -443,9 +445,10 @@ class Guard:
         try:
             self._write(event, **fields)
         except Exception:
-            audit_logger.exception(
-                "could not write the %r audit record for call %s", event, fields.get("call")
-            )
+            with contextlib.suppress(Exception):  # a program's handler that raises included
+                audit_logger.exception(
+                    "could not write the %r audit record for call %s", event, fields.get("call")
+                )
 
 
 _ABSENT = object()
