@@ -283,22 +283,9 @@ def parse_toml(text: str, source: str) -> tuple[dict[str, Any], KeyLines]:
             line=1,
         )
     lines = KeyLines(text)
-    deep = lines.too_deep()  # before tomllib, which takes seconds on a key of 20,000 parts
-    if deep is not None:
-        raise PolicyError(
-            f"a key of more than {MAX_KEY_PARTS} dotted parts (no policy key has more than four)",
-            path=source,
-            line=deep[0],
-            key=deep[1],
-        )
-    many = lines.too_many()  # before tomllib, which takes seconds on a MiB of dotted headers
-    if many is not None:
-        raise PolicyError(
-            f"{many[2]} (no policy needs so many; TOML takes seconds to read them)",
-            path=source,
-            line=many[0],
-            key=many[1],
-        )
+    refused = _refused_unparsed(lines)
+    if refused is not None:
+        raise PolicyError(refused[2], path=source, line=refused[0], key=refused[1])
     try:
         return tomllib.loads(text), lines
     except tomllib.TOMLDecodeError as exc:
@@ -317,3 +304,19 @@ def parse_toml(text: str, source: str) -> tuple[dict[str, Any], KeyLines]:
         what = "an integer of more digits than Python reads" if where else type(exc).__name__
         line, key = where or (None, None)
         raise PolicyError(f"cannot parse TOML: {what}", path=source, line=line, key=key) from None
+
+
+def _refused_unparsed(lines: KeyLines) -> tuple[int, str, str] | None:
+    """The line, key and problem of what is refused before tomllib parses the text, which
+    would take seconds on it: a key of 20,000 parts, a MiB of dotted table headers or keys."""
+    deep = lines.too_deep()
+    if deep is not None:
+        problem = (
+            f"a key of more than {MAX_KEY_PARTS} dotted parts (no policy key has more than four)"
+        )
+        return (*deep, problem)
+    many = lines.too_many()
+    if many is not None:
+        line, key, what = many
+        return line, key, f"{what} (no policy needs so many; TOML takes seconds to read them)"
+    return None
