@@ -14,7 +14,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import pytest
+
 from rds_guard import audit
+from rds_guard.errors import AuditError
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -352,3 +355,12 @@ def stopped_lock_holder(path: Path, timeout: float = 60) -> Iterator[subprocess.
     finally:
         holder.kill()
         holder.wait(timeout)
+
+
+def writer_refuses(path: Path, match: str, key: bytes | None = None) -> None:
+    """A writer (keyed with ``key``) refuses to append to the log at ``path``, with an
+    `AuditError` matching ``match``, and leaves the file as it was."""
+    before = path.read_bytes()
+    with pytest.raises(AuditError, match=match):
+        audit.AuditLog(path, fsync=False, hmac_key=key).write("requested")
+    assert path.read_bytes() == before

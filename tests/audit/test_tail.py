@@ -9,7 +9,15 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from audit_helpers import first_format_log, lines_of, make_log, records_of, reseal, write_lines
+from audit_helpers import (
+    first_format_log,
+    lines_of,
+    make_log,
+    records_of,
+    reseal,
+    write_lines,
+    writer_refuses,
+)
 
 from rds_guard import audit
 from rds_guard.audit import fileio, tail
@@ -17,36 +25,31 @@ from rds_guard.cli import main
 from rds_guard.errors import AuditError
 
 
-def _refused(path: Path, match: str, key: bytes | None = None) -> None:
-    before = path.read_bytes()
-    with pytest.raises(AuditError, match=match):
-        audit.AuditLog(path, fsync=False, hmac_key=key).write("requested")
-    assert path.read_bytes() == before
-
-
 def test_an_unkeyed_writer_catches_accidental_damage_to_the_last_record(log_path: Path) -> None:
     make_log(log_path, 3)
     lines = lines_of(log_path)
     lines[-1] = lines[-1].replace(b'"m:2"', b'"m:3"')  # still JSON, still a record
     write_lines(log_path, lines)
-    _refused(log_path, "line 3 is not authentic: edited, or written with another key")
-    _refused(log_path, f"audit verify {log_path} \\(rds-guard audit repair --force {log_path} mov")
+    writer_refuses(log_path, "line 3 is not authentic: edited, or written with another key")
+    writer_refuses(
+        log_path, f"audit verify {log_path} \\(rds-guard audit repair --force {log_path} mov"
+    )
 
 
 def test_a_last_record_that_does_not_follow_the_one_before(log_path: Path) -> None:
     make_log(log_path, 4)
     lines = lines_of(log_path)
     write_lines(log_path, [*lines[:2], lines[3]])  # seq 3 removed
-    _refused(log_path, "its prev does not link to the line before it")
+    writer_refuses(log_path, "its prev does not link to the line before it")
     relinked = reseal(b'{"prev":"' + audit.chain_hash(lines[1]).encode() + lines[3][73:])
     write_lines(log_path, [*lines[:2], relinked])
-    _refused(log_path, "its seq 4 does not follow seq 2")
+    writer_refuses(log_path, "its seq 4 does not follow seq 2")
 
 
 def test_a_first_line_must_start_a_chain_or_continue_one(log_path: Path) -> None:
     make_log(log_path, 4)
     write_lines(log_path, lines_of(log_path)[3:])  # everything before seq 4 cut off
-    _refused(log_path, "neither seq 1 after 64 zeros nor a rotated record")
+    writer_refuses(log_path, "neither seq 1 after 64 zeros nor a rotated record")
     make_log(log_path.with_name("x.jsonl"), 2)
     audit.rotate(log_path.with_name("x.jsonl"))
     with audit.AuditLog(log_path.with_name("x.jsonl"), fsync=False) as log:
@@ -63,7 +66,7 @@ def test_a_damaged_line_before_the_last_does_not_stop_writers(log_path: Path) ->
     assert [(f.line, f.reason) for f in result.findings] == [(3, "edited")]
 
 
-def test_one_record_copied_back_behind_a_damaged_line_is_refused(log_path: Path) -> None:
+def test_one_record_copied_back_behind_a_damaged_line_iswriter_refuses(log_path: Path) -> None:
     """Without the key, a junk line and a byte copy of an old authentic record (seq 2) after
     the last one: the copy cannot be linked to the junk, so the writer holds it to the last
     record before the damage, seq 5, which it does not come after. One copied record is not
@@ -72,7 +75,7 @@ def test_one_record_copied_back_behind_a_damaged_line_is_refused(log_path: Path)
     make_log(log_path, 5, hmac_key=key)
     lines = lines_of(log_path)
     write_lines(log_path, [*lines, b"junk", lines[1]])
-    _refused(log_path, "its seq 2 does not come after seq 5", key)
+    writer_refuses(log_path, "its seq 2 does not come after seq 5", key)
     with pytest.raises(AuditError, match="does not come after seq 5"):
         audit.head(log_path, hmac_key=key)
 
@@ -101,7 +104,7 @@ def test_a_seq_too_long_for_an_integer_is_damage_not_a_crash(log_path: Path) -> 
         log.write("requested")
     assert audit.verify([log_path]).reason == "edited"
     write_lines(log_path, [lines[0], huge])
-    _refused(log_path, "line 2 is not an audit record")
+    writer_refuses(log_path, "line 2 is not an audit record")
 
 
 def test_a_first_record_without_an_event_is_refused_not_a_crash(log_path: Path) -> None:
@@ -110,7 +113,7 @@ def test_a_first_record_without_an_event_is_refused_not_a_crash(log_path: Path) 
     make_log(log_path, 3)
     line = lines_of(log_path)[2].replace(b'"event":"requested",', b"")
     write_lines(log_path, [reseal(line)])
-    _refused(log_path, "neither seq 1 after 64 zeros nor a rotated record")
+    writer_refuses(log_path, "neither seq 1 after 64 zeros nor a rotated record")
 
 
 def test_a_record_naming_an_unknown_algorithm_is_not_authentic(log_path: Path) -> None:
@@ -118,13 +121,13 @@ def test_a_record_naming_an_unknown_algorithm_is_not_authentic(log_path: Path) -
     lines = lines_of(log_path)
     lines[-1] = reseal(lines[-1].replace(b'"chain":"sha256"', b'"chain":"md5"'))
     write_lines(log_path, lines)
-    _refused(log_path, "it names no known chain")
+    writer_refuses(log_path, "it names no known chain")
     assert audit.verify([log_path]).reason == "edited"
 
 
 def test_an_unkeyed_writer_refuses_a_keyed_first_format_log(log_path: Path) -> None:
     first_format_log(log_path, 3, hmac_key=b"k")
-    _refused(log_path, "do not chain with plain SHA-256")
+    writer_refuses(log_path, "do not chain with plain SHA-256")
 
 
 def test_a_keyed_writer_chains_onto_records_another_keyed_writer_wrote(log_path: Path) -> None:
@@ -136,9 +139,9 @@ def test_a_keyed_writer_chains_onto_records_another_keyed_writer_wrote(log_path:
     first.close()
     second.close()
     assert audit.verify([log_path], hmac_key=b"k").records == 6
-    _refused(log_path, "not authentic", key=b"another key")
+    writer_refuses(log_path, "not authentic", key=b"another key")
     # the advice works as given: verify and repair of a keyed log need the key's option
-    _refused(
+    writer_refuses(
         log_path,
         f"run rds-guard audit verify {log_path} --key-env VAR \\(rds-guard audit repair --force"
         f" {log_path} --key-env VAR moves it aside, with the key the log was written with\\)",
@@ -155,7 +158,7 @@ def test_a_torn_line_after_an_unauthentic_record_is_not_repaired_on_the_fly(
     write_lines(log_path, lines)
     with log_path.open("ab") as stream:
         stream.write(b'{"prev":"ab')
-    _refused(log_path, "line 2 is not authentic", key=b"k")
+    writer_refuses(log_path, "line 2 is not authentic", key=b"k")
     assert [r["event"] for r in records_of(log_path)] == ["requested", "requested"]
     assert json.loads(lines_of(log_path)[1])["notes"] == ["m:X"]
 

@@ -17,19 +17,12 @@ from audit_helpers import (
     relink,
     reseal,
     write_lines,
+    writer_refuses,
 )
 
 from rds_guard import audit
-from rds_guard.errors import AuditError
 
 KEY = b"the audit key"
-
-
-def _refused(path: Path, match: str, key: bytes | None = None) -> None:
-    before = path.read_bytes()
-    with pytest.raises(AuditError, match=match):
-        audit.AuditLog(path, fsync=False, hmac_key=key).write("requested")
-    assert path.read_bytes() == before
 
 
 # --- walk.py ---------------------------------------------------------------------------------
@@ -71,9 +64,9 @@ def test_a_first_record_must_follow_64_zeros(log_path: Path) -> None:
     result = audit.verify([log_path])
     assert [(f.line, f.reason) for f in result.findings] == [(1, "edited")]
     assert "the first record's prev is not 000" in result.findings[0].detail
-    _refused(log_path, "neither seq 1 after 64 zeros nor a rotated record")
+    writer_refuses(log_path, "neither seq 1 after 64 zeros nor a rotated record")
     write_lines(log_path, [reseal(line.replace(b'"seq":1,', b'"seq":7,', 1))])
-    _refused(log_path, "neither seq 1 after 64 zeros nor a rotated record")
+    writer_refuses(log_path, "neither seq 1 after 64 zeros nor a rotated record")
 
 
 def test_a_sealed_last_line_that_is_no_record_is_edited(log_path: Path) -> None:
@@ -90,7 +83,7 @@ def test_a_sealed_last_line_that_is_no_record_is_edited(log_path: Path) -> None:
     assert [(f.line, f.reason, f.detail) for f in result.findings] == [
         (3, "edited", f"{log_path}: not an audit record")
     ]
-    _refused(log_path, "line 3 is not an audit record")
+    writer_refuses(log_path, "line 3 is not an audit record")
 
 
 def test_a_chain_naming_no_known_algorithm_is_said_so(log_path: Path) -> None:
@@ -176,13 +169,13 @@ def test_a_first_format_line_that_is_no_json_object_is_edited(log_path: Path) ->
 # --- tail.py -------------------------------------------------------------------------------
 
 
-def test_the_last_record_copied_behind_a_damaged_line_is_refused(log_path: Path) -> None:
+def test_the_last_record_copied_behind_a_damaged_line_iswriter_refuses(log_path: Path) -> None:
     """docs/audit.md: past damage, the last record's seq must come *after* that of the last
     record before the damage: a copy of that record itself does not."""
     make_log(log_path, 5, hmac_key=KEY)
     lines = lines_of(log_path)
     write_lines(log_path, [*lines, b"junk", lines[-1]])
-    _refused(log_path, "its seq 5 does not come after seq 5", KEY)
+    writer_refuses(log_path, "its seq 5 does not come after seq 5", KEY)
 
 
 # --- torn.py -------------------------------------------------------------------------------
