@@ -412,6 +412,10 @@ class Shipper:
                 put: Put = future.result()
             except (BotoCoreError, ClientError) as exc:
                 result.error = result.error or f"seq {entry.seq}: {describe_error(exc)}"
+                for later in futures:  # the run ends here: a put not begun is not made (each
+                    later.cancel()  # would hold a `required` call through its own retries)
+                continue
+            except concurrent.futures.CancelledError:
                 continue
             if result.error is not None:
                 continue  # stored after a failed one: found there on the next run

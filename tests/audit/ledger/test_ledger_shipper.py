@@ -51,6 +51,7 @@ from rds_guard.audit.ledger import (
     series,
 )
 from rds_guard.audit.ledger.items import line_of, record_item, text
+from rds_guard.audit.ledger.shipper import BATCH, WORKERS
 from rds_guard.audit.ledger.state import StateFile, state_path
 from rds_guard.audit.ledger.verify import verify_ledger
 
@@ -107,16 +108,19 @@ def test_a_lost_acknowledgement_meets_its_own_record(table: LedgerTable, log_pat
 
 
 def test_a_reply_lost_for_good_is_found_on_the_next_run(table: LedgerTable, log_path: Path) -> None:
-    """Every attempt at seq 2 lands and loses its reply: the run ends at seq 1 (the puts of
-    3 and 4 landed too). The next run reads the ledger's keys from seq 2 and finds them all
-    there: nothing is sent twice."""
+    """Every attempt at seq 2 lands and loses its reply: the run ends at seq 1 (a put begun
+    after it, of 3, may have landed too; one not begun is not made). The next run reads the
+    ledger's keys from seq 2 and skips what is there: nothing is sent twice."""
     write_log(log_path, 4)
     remove = lose_replies(table.clients.dynamodb, "PutItem", lambda body: item_seq(body) == 2)
     first = ship(log_path, table, workers=1)
     assert first.acked == 1 and first.error is not None and "seq 2" in first.error
     remove()
+    landed = stored_seqs(table, stream_of(table, log_path))
+    assert 2 in landed
     again = ship(log_path, table)
-    assert (again.shipped, again.already, again.acked) == (0, 0, 4)
+    assert (again.already, again.acked) == (0, 4)
+    assert again.shipped == 4 - len(landed)  # what the first run left unput, put once
     assert verify_ledger(table).ok
 
 
@@ -319,6 +323,33 @@ def test_throttling_past_retries_leaves_the_records_waiting(
     assert answers["throttled"] >= 3 * 20 // 20  # botocore retried before giving up
     remove()
     assert ship(log_path, table).acked == 20
+
+
+def test_a_failed_put_ends_the_run_without_making_the_puts_not_begun(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """A failed put ends the run: the puts of the batch not begun yet are not made (each went
+    through its own retries first, holding a `required`-mode call for a round of timeouts per
+    16 records). Only the puts in flight when the first failed are tried, not the batch."""
+    write_log(log_path, BATCH)
+    attempts: list[str] = []
+
+    def refuse(request: Any, **_: Any) -> Any:
+        seq = json.loads(request.body)["Item"]["seq"]["N"]
+        if seq == "0":  # the stream's marker goes: the records' puts fail
+            return None
+        attempts.append(seq)
+        if seq != "1":  # the first fails at once, the others hold their workers a while
+            time.sleep(0.2)
+        return dynamodb_error("AccessDeniedException", "no")
+
+    remove = on_send(table.clients.dynamodb, "PutItem", refuse)
+    result = ship(log_path, table)
+    remove()
+    assert result.acked == 0 and result.pending == BATCH
+    assert "seq 1: " in (result.error or "") and "AccessDenied" in (result.error or "")
+    assert 0 < len(set(attempts)) <= 2 * WORKERS  # the records whose puts were begun
+    assert ship(log_path, table).acked == BATCH
 
 
 def test_a_ledger_out_of_reach_at_the_start_of_a_run_says_what_really_waits(
