@@ -8,7 +8,6 @@ closest known key.
 
 from __future__ import annotations
 
-import itertools
 import re
 import sys
 import tomllib
@@ -38,9 +37,6 @@ operation under ``[naming.operations]``): tomllib takes seconds for a MiB of dot
 MAX_KEY_DOTS = 4096
 """The most dots a policy's keys and table headers may hold together: tomllib takes seconds
 for a MiB of dotted keys."""
-_LONG_RUNS_TRIED = 20
-"""How many runs of digits `KeyLines.long_integer` parses the text up to, at most (each
-parse reads the text from its start)."""
 
 
 def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyError:
@@ -166,33 +162,20 @@ class KeyLines:
         _, line, key = self.scanned().deepest
         return (line, key) if line else None
 
-    def long_integer(self, error: ValueError | None = None) -> tuple[int, str | None] | None:
-        """The line and key (None: not found) of the first integer of more digits than
-        Python converts (``sys.get_int_max_str_digits``, 4,300 unless set), which
-        ``tomllib`` refuses with a `ValueError` that says nowhere; None: none is found.
-
-        Where tomllib was reading the value it could not convert is told by its own frames in
-        ``error``'s traceback (`_value_at`), in no time. Where they do not tell (another
-        tomllib), the first runs of that many digits are tried: a run may be no integer (in a
-        string or a comment, or part of a float), so the text up to the end of each is parsed,
-        and only an integer there makes ``tomllib`` raise that `ValueError` (a string left open
-        is a `TOMLDecodeError`, a comment no error); a float is told by what follows the run."""
+    def long_integer(self, error: ValueError) -> tuple[int, str | None] | None:
+        """The line and key (None: not found) of the integer of more digits than Python
+        converts (``sys.get_int_max_str_digits``, 4,300 unless set) that ``tomllib`` refused
+        with ``error``, a `ValueError` that says nowhere; None when it is not one. Where
+        tomllib was reading it is told by its own frames in the traceback (`_value_at`): no
+        second parse, whatever runs of digits (in comments, strings) come before it."""
         limit = sys.get_int_max_str_digits()
-        if not limit:
-            return None
-        run = rf"(?<![\w\"'.])[+-]?[0-9](?:_?[0-9]){{{limit},}}(?![.eE0-9_])"
         at = _value_at(error)
-        if at is not None and re.compile(run).match(self.text, at):
-            return self.key_holding(at) or (self.text.count("\n", 0, at) + 1, None)
-        for found in itertools.islice(re.finditer(run, self.text), _LONG_RUNS_TRIED):
-            try:
-                tomllib.loads(self.text[: found.end()])
-            except (tomllib.TOMLDecodeError, RecursionError):
-                continue
-            except ValueError:
-                line = self.text.count("\n", 0, found.start()) + 1
-                return self.key_holding(found.start()) or (line, None)
-        return None
+        if not limit or at is None:
+            return None
+        run = rf"[+-]?[0-9](?:_?[0-9]){{{limit},}}(?![.eE0-9_])"
+        if not re.compile(run).match(self.text, at):
+            return None
+        return self.key_holding(at) or (self.text.count("\n", 0, at) + 1, None)
 
     def key_holding(self, offset: int) -> tuple[int, str] | None:
         """The line of character ``offset`` and the key whose value holds it (None: no key's
