@@ -28,6 +28,7 @@ from ledger_helpers import (
     KEY_ALIAS,
     TABLE,
     complete_lines,
+    delete_item,
     item_event,
     ledger_guard,
     ledger_table,
@@ -312,6 +313,31 @@ def test_required_mode_the_ledger_holds_the_requested_record_when_the_call_leave
     snapshot(rds, SNAPSHOT)
     assert held == [("requested", True)]
     assert aws.count("CreateDBClusterSnapshot") == 1
+    guard.uninstall()
+
+
+def test_required_mode_puts_back_a_tail_deleted_from_the_ledger_before_the_next_call_leaves(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """An admin deletes the ledger's newest items (the first call's records) between two calls
+    of a process that lives on: when the second call leaves, the ledger holds every record of
+    the local log again, not this call's record above a hole."""
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
+    log = tmp_path / "audit.jsonl"
+    snapshot(rds, SNAPSHOT)
+    stream = stream_of(table, log)
+    wait_until(lambda: stored_lines(table, stream) == complete_lines(log), what="shipped")
+    shipped = len(complete_lines(log))
+    for seq in range(shipped - 1, shipped + 1):
+        delete_item(table, stream, seq)
+    held: list[bool] = []
+
+    def leaving(**_: Any) -> None:
+        held.append(stored_lines(table, stream) == complete_lines(log))
+
+    rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", leaving)
+    snapshot(rds, "orders-manual-20261130")
+    assert held == [True]
     guard.uninstall()
 
 

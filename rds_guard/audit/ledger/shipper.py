@@ -46,15 +46,17 @@ from .results import ShipResult
 from .series import Cursor, Entry, Junk, Series, in_batches
 from .state import ShipState, StateFile
 from .table import FORK, LedgerTable, Put, stored_digest
-from .workers import PutWorkers
+from .workers import PutWorkers, done_now
 
 BATCH = 100
 """Records sent per batch (as parallel puts)."""
 WORKERS = 16
 """Puts in flight at once."""
 RECHECK = 300.0
-"""Seconds after which a long-lived shipper compares its record at the ledger's head again
-(a new shipper always does, and one whose state another shipper changed)."""
+"""Seconds after which a long-lived shipper holds the ledger to its log in full again (puts
+the stream's marker back, walks the keys from its state), though the head is still the record
+it acknowledged last (a new shipper always does, and one whose state another shipper
+changed; every run reads the head)."""
 
 Progress = Callable[[int, int], None]
 """Told ``(records done, records to do)`` after each batch."""
@@ -191,6 +193,7 @@ class Shipper:
             or start is not None
             or stale
             or not self._unchanged(state, last)
+            or not self._head_is_ours(stream, state)
         ):
             begin = self._resume(stream, state, last, start)
             self._checked_at = time.monotonic()
@@ -244,12 +247,27 @@ class Shipper:
         """True while the local log still holds, at the seq this shipper acknowledged last, the
         very line it acknowledged, and does not end below it. A log sealed again over shipped
         records, or authentic records copied behind the writer, is compared with the ledger's
-        head at once (a fork, the ledger ahead), not after `RECHECK`."""
+        ledger in full at once (a fork, the ledger ahead), not after `RECHECK`."""
         if last[0] < state.acked:
             return False
         return state.acked == 0 or (
             self._acked_line is not None
             and self.series.line_at(state.acked, state.cursor) == self._acked_line
+        )
+
+    def _head_is_ours(self, stream: str, state: ShipState) -> bool:
+        """True while the ledger's newest item of ``stream`` is the record this shipper
+        acknowledged last (one read). Anything else since the last run, a copy's records put
+        above it or an admin's delete of the tail, is compared in full before a put: a batch
+        put in parallel on trust would be stored after a copy's records, or above a hole no
+        later run looks below."""
+        head = self.table.head(stream)
+        if head is None or state.acked == 0:
+            return head is None and state.acked == 0
+        return (
+            number(head, "seq") == state.acked
+            and self._acked_line is not None
+            and stored_digest(head) == line_digest(self._acked_line)
         )
 
     def _stream(self, saved: ShipState | None, first: bytes | None) -> str:
@@ -476,17 +494,7 @@ class Shipper:
                 self._pool = PutWorkers(self._workers, "rds-guard-ship")
             return [self._pool.submit(self.table.put, item) for item in items]
         except RuntimeError:  # "can't create new thread at interpreter shutdown"
-            return [_done(self.table.put, item) for item in items]
-
-
-def _done(put: Callable[[Item], Put], item: Item) -> concurrent.futures.Future[Put]:
-    """``put(item)`` called now, as a future that holds its outcome."""
-    future: concurrent.futures.Future[Put] = concurrent.futures.Future()
-    try:
-        future.set_result(put(item))
-    except Exception as exc:  # as a pool's worker would keep it, for _send to read
-        future.set_exception(exc)
-    return future
+            return [done_now(self.table.put, item) for item in items]
 
 
 __all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper"]

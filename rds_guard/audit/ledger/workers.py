@@ -91,4 +91,15 @@ def _work(queued: queue.SimpleQueue[_Work | None]) -> None:
             future.set_result(result)
 
 
-__all__ = ["PutWorkers"]
+def done_now(work: Callable[..., _Result], *args: Any) -> Future[_Result]:
+    """``work(*args)`` called now, in this thread, as a future that holds its outcome (where no
+    worker can be started: the interpreter exiting)."""
+    future: Future[_Result] = Future()
+    try:
+        future.set_result(work(*args))
+    except Exception as exc:  # as a worker would keep it, for the caller to read
+        future.set_exception(exc)
+    return future
+
+
+__all__ = ["PutWorkers", "done_now"]

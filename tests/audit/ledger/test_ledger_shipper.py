@@ -186,6 +186,58 @@ def test_a_fork_found_by_a_refused_put(table: LedgerTable, tmp_path: Path) -> No
     assert stored_lines(table, stream) == complete_lines(copy)
 
 
+def test_a_long_lived_shipper_meets_a_copy_that_shipped_since_its_last_run_before_a_put(
+    table: LedgerTable, tmp_path: Path
+) -> None:
+    """The guard's shipper (it lives on between runs) shipped through seq 5; a clone ships its
+    own 6 and 7, then the original has 6 records more. The run reads the ledger's head before
+    it puts anything: a fork at 7, and none of the original's records stored above the
+    clone's (its parallel batch put 8 to 11 after the clone's 7, and the stream mixed both)."""
+    original, copy = tmp_path / "a" / "audit.jsonl", tmp_path / "b" / "audit.jsonl"
+    original.parent.mkdir()
+    copy.parent.mkdir()
+    write_log(original, 5)
+    shipper = Shipper(original, table)
+    try:
+        assert shipper.ship().acked == 5
+        _clone(original, copy)
+        write_log(copy, 2, note="copy ")
+        write_log(original, 6, note="original ")
+        assert ship(copy, table).acked == 7
+        with pytest.raises(Fork) as refused:
+            shipper.ship()
+    finally:
+        shipper.close()
+    assert refused.value.seq == 7
+    stream = stream_of(table, original)
+    assert stored_lines(table, stream) == complete_lines(copy)
+    assert [(f.line, f.reason) for f in verify_ledger(table).findings] == [(7, "fork")]
+
+
+@pytest.mark.parametrize("deleted", [(10,), (8, 9, 10)], ids=["head", "tail"])
+def test_a_tail_deleted_between_runs_of_a_long_lived_shipper_is_put_back(
+    table: LedgerTable, log_path: Path, deleted: tuple[int, ...]
+) -> None:
+    """An admin deletes the ledger's newest items between two runs of a shipper that lives on:
+    its next run puts them back before the new record (it put the new one above the hole,
+    and no later run looked below it)."""
+    write_log(log_path, 10)
+    shipper = Shipper(log_path, table)
+    try:
+        assert shipper.ship().acked == 10
+        stream = stream_of(table, log_path)
+        for seq in deleted:
+            delete_item(table, stream, seq)
+        lines = write_log(log_path, 1)
+        result = shipper.ship()
+        assert result.error is None and result.acked == 11
+        assert stored_lines(table, stream) == lines
+        assert verify_ledger(table).findings == ()
+        assert shipper.ship().already == 0  # and once put back, the next run is quiet
+    finally:
+        shipper.close()
+
+
 def test_a_copy_whose_seq_is_at_or_below_the_ledger_head_is_a_fork(
     table: LedgerTable, tmp_path: Path
 ) -> None:
@@ -401,12 +453,13 @@ def test_a_run_that_cannot_name_its_stream_says_what_waits_of_its_own_chain(
     assert (result.acked, result.last, result.pending) == expected
 
 
-def test_a_shipper_that_lives_on_asks_a_throttling_ledger_nothing_more_after_a_failed_put(
+def test_a_shipper_that_lives_on_reads_only_the_head_of_a_throttling_ledger_after_a_failed_put(
     table: LedgerTable, log_path: Path
 ) -> None:
     """The guard's shipper (in ``required`` mode, a run per call) whose put fails past
-    botocore's retries still knows the record it acknowledged last: its next run sends the
-    put again, and no Query (the ledger's head, its keys) to a table already throttling."""
+    botocore's retries still knows the record it acknowledged last: its next run reads the
+    ledger's head (one item: is it still ours?) and sends the put again, no walk of the
+    stream's keys and no marker put to a table already throttling."""
     write_log(log_path, 3)
     shipper = Shipper(log_path, table)
     try:
@@ -423,7 +476,7 @@ def test_a_shipper_that_lives_on_asks_a_throttling_ledger_nothing_more_after_a_f
         assert shipper.ship().acked == 4
     finally:
         shipper.close()
-    assert sent.count("Query") == 0 and sent.count("PutItem") == 1
+    assert sent.count("Query") == 1 and sent.count("PutItem") == 1
 
 
 def test_a_few_throttled_puts_are_absorbed_by_botocore(table: LedgerTable, log_path: Path) -> None:
