@@ -112,6 +112,13 @@ class GuardedCall:
         copied.presign, copied.ended = self.presign, self.ended
         return copied
 
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        """Pickled (a program's own handler pickling the call's context), the call's data
+        without its guard, which holds locks and files and is of this process alone."""
+        state = {name: getattr(self, name) for name in GuardedCall.__slots__}
+        state["guard"] = None
+        return None, state
+
     @property
     def unjudged_note(self) -> str:
         """Why a call was first judged at ``request-created`` (`UNJUDGED`, `turned_note`);

@@ -3,8 +3,10 @@ requests reach the server and the program gets the same results, errors included
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
+import pickle
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +30,7 @@ from policies import DEFAULTS_ONLY, WARN, write_policy
 from servers import MotoServer
 
 import rds_guard
+from rds_guard.records import CONTEXT_KEY
 
 # moto makes up resource ids and endpoint host names afresh for every resource, and names an
 # automated snapshot after the minute it was made (two runs may straddle a minute).
@@ -126,13 +129,22 @@ def program(rds: Any) -> list[Any]:
     return seen
 
 
-def run(server: MotoServer, install: Callable[[Any], object] | None) -> tuple[list[Any], list[Any]]:
+def run(
+    server: MotoServer,
+    install: Callable[[Any], object] | None,
+    watch: Callable[..., None] | None = None,
+) -> tuple[list[Any], list[Any]]:
+    """The program's results and the requests the server got; ``watch`` is the program's own
+    handler of every rds request's ``before-send`` and ``after-call``."""
     server.reset_state()
     server.reset_counts()
     session = boto3.Session(region_name="us-east-1")
     server.attach(session)
     if install is not None:
         install(session)
+    if watch is not None:
+        for event in ("before-send.rds", "after-call.rds"):
+            session.events.register(event, watch)
     results = program(server.client("rds", session=session))
     sent = [(r.action, r.params) for r in server.requests()]
     return results, sent
@@ -165,6 +177,38 @@ def test_warn_guard_without_tags_is_invisible(
     }, "every guarded call of the program was judged and sent"
     warned = [v["rule"] for r in records if r["event"] == "requested" for v in r["violations"]]
     assert "identifier.pattern" in warned, "a name the policy forbids went out, warned about"
+
+
+def test_a_programs_own_handler_can_pickle_and_copy_the_call_context_as_without_the_guard(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A program's handler (a tracer, say) that pickles or deep-copies the call's ``context``
+    can do so with the guard as without it: the guard's state there (its documented key,
+    DESIGN.md) travels as plain data, without the guard, which holds locks and files. Every
+    other key is as botocore made it."""
+
+    def watching(seen: list[Any]) -> Callable[..., None]:
+        def watch(event_name: str, **kwargs: Any) -> None:
+            context = kwargs["context"] if "context" in kwargs else kwargs["request"].context
+            plain = {k: v for k, v in context.items() if k != "client_config"}  # no pickle
+            pickle.loads(pickle.dumps(plain))
+            copy.deepcopy(plain)
+            seen.append((event_name, sorted(set(context) - {CONTEXT_KEY})))
+
+        return watch
+
+    bare_seen: list[Any] = []
+    guarded_seen: list[Any] = []
+    policy = write_policy(tmp_path, WARN)
+    bare = run(moto_server, None, watching(bare_seen))
+    guarded = run(
+        moto_server,
+        lambda session: rds_guard.install(session, policy=policy),
+        watching(guarded_seen),
+    )
+    assert guarded == bare
+    assert guarded_seen == bare_seen
+    assert len(bare_seen) >= 2 * len(bare[1])
 
 
 READS = ("Describe", "List")
