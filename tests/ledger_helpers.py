@@ -11,6 +11,7 @@ to threads.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ import rds_guard
 from rds_guard import audit
 from rds_guard.audit.ledger import Clients, LedgerTable, Shipper
 from rds_guard.audit.ledger.items import line_of, number
+from rds_guard.audit.ledger.state import state_path
 from rds_guard.audit.ledger.verify import verify_ledger
 
 TABLE = "rds-guard-audit"
@@ -92,6 +94,13 @@ def stored_lines(table: LedgerTable, stream: str) -> list[bytes]:
 def stored_seqs(table: LedgerTable, stream: str) -> list[int]:
     """The seqs the ledger holds for ``stream``."""
     return [number(item, "seq") or 0 for item in table.records(stream)]
+
+
+def clone_log(log_path: Path, copy: Path) -> None:
+    """A copy of the log (a cloned disk), its shipping state included."""
+    shutil.copy(log_path, copy)
+    if state_path(log_path).exists():
+        shutil.copy(state_path(log_path), state_path(copy))
 
 
 def ship(path: Path, table: LedgerTable, **kwargs: Any) -> Any:

@@ -21,7 +21,7 @@ import boto3
 import botocore.session
 import pytest
 from audit_helpers import call_with_timeout, run_python, unhooked_fork, wait_child
-from aws import guarded_session, make_cluster
+from aws import count_sent, guarded_session, make_cluster
 from botocore.exceptions import EndpointConnectionError
 from ledger_helpers import (
     BUCKET,
@@ -29,6 +29,7 @@ from ledger_helpers import (
     TABLE,
     complete_lines,
     delete_item,
+    dynamodb_error,
     item_event,
     ledger_guard,
     ledger_table,
@@ -48,7 +49,7 @@ from rds_guard.audit.ledger import LedgerTable, LedgerUnavailable, S3Location
 from rds_guard.audit.ledger.checkpoints import CheckpointStore
 from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.provision import provision
-from rds_guard.audit.ledger.spool import ShippingLog
+from rds_guard.audit.ledger.spool import INTERVAL, ShippingLog
 
 SNAPSHOT = "orders-manual-20261129"
 
@@ -339,6 +340,73 @@ def test_required_mode_puts_back_a_tail_deleted_from_the_ledger_before_the_next_
     snapshot(rds, "orders-manual-20261130")
     assert held == [True]
     guard.uninstall()
+
+
+def test_an_idle_guard_reads_nothing_of_the_ledger(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """The guard's thread wakes every `INTERVAL` (2 s): with nothing written, it sends the
+    ledger no request (a head read each time is a read every two seconds per host, for
+    ever)."""
+    rds, guard = ledger_guard(aws, tmp_path)
+    assert isinstance(guard.audit, ShippingLog)
+    log = tmp_path / "audit.jsonl"
+    snapshot(rds, SNAPSHOT)
+    stream = stream_of(table, log)
+    wait_until(lambda: stored_lines(table, stream) == complete_lines(log), what="shipped")
+    time.sleep(0.5)
+    sent = count_sent(guard.audit.clients.dynamodb)
+    time.sleep(2 * INTERVAL + 0.5)  # nothing written meanwhile
+    guard.uninstall()
+    assert sent.operations == []
+
+
+def test_required_mode_reads_the_ledgers_head_at_most_once_per_record(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """docs/ledger.md's cost table: the head is read by a run with records to put (a
+    `required`-mode call's, its outcome's, the thread's), at most once per record."""
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
+    assert isinstance(guard.audit, ShippingLog)
+    log = tmp_path / "audit.jsonl"
+    snapshot(rds, SNAPSHOT)
+    stream = stream_of(table, log)
+    wait_until(lambda: stored_lines(table, stream) == complete_lines(log), what="shipped")
+    before = len(complete_lines(log))
+    sent = count_sent(guard.audit.clients.dynamodb)
+    for day in range(3):
+        snapshot(rds, f"orders-manual-2026113{day}")
+    wait_until(lambda: stored_lines(table, stream) == complete_lines(log), what="shipped")
+    records = len(complete_lines(log)) - before
+    guard.uninstall()
+    assert records == 6 and 1 <= sent.count("Query") <= records, sent.operations
+
+
+def test_required_mode_with_the_ledgers_head_unreadable_sends_nothing(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """The head read before the put throttled past botocore's retries (reads and writes are
+    throttled apart): the call fails closed, nothing sent; the next call, the ledger read
+    again, goes, and every record is shipped."""
+    rds, guard = ledger_guard(aws, tmp_path, mode="required")
+    assert isinstance(guard.audit, ShippingLog)
+    snapshot(rds, SNAPSHOT)
+    log = tmp_path / "audit.jsonl"
+    stream = stream_of(table, log)
+    wait_until(lambda: stored_lines(table, stream) == complete_lines(log), what="shipped")
+    throttled = on_send(
+        guard.audit.clients.dynamodb,
+        "Query",
+        lambda **_: dynamodb_error("ProvisionedThroughputExceededException"),
+    )
+    with pytest.raises(rds_guard.AuditError, match='mode = "required"'):
+        snapshot(rds, "orders-manual-20261130")
+    assert aws.count("CreateDBClusterSnapshot") == 1
+    throttled()
+    snapshot(rds, "orders-manual-20261201")
+    assert aws.count("CreateDBClusterSnapshot") == 2
+    guard.uninstall()
+    assert stored_lines(table, stream) == complete_lines(log)
 
 
 def test_required_mode_with_the_ledger_down_sends_nothing_and_says_so(

@@ -33,6 +33,21 @@ class Fork(ShipRefused):
     seq: int = 0
     theirs: str = ""
 
+    @classmethod
+    def at(cls, path: str, stream: str, seq: int, theirs: str, ours: str, written: str) -> Fork:
+        """The fork of ``stream`` at ``seq``: the ledger holds digest ``theirs`` there, the
+        local log ``ours``; ``written`` says what became of the refused record."""
+        fork = cls(
+            f"{path}: fork of stream {stream} at seq {seq}: the ledger holds another record "
+            f"there (digest {theirs}, ours {ours}): another log shares this one's first record"
+            " (a cloned disk or image?), or this one was rewritten and sealed again; shipping"
+            f" stopped{written}",
+            path=path,
+            stream=stream,
+        )
+        fork.seq, fork.theirs = seq, theirs
+        return fork
+
 
 class RemoteAhead(ShipRefused):
     """The ledger holds records past the local log's end, the same ones up to it: the local

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...core.logs import LOGGER as logger
+
 
 @dataclass
 class ShipResult:
@@ -66,3 +68,24 @@ class ShipResult:
             where += f"; the line at byte {offset} of {file} is no record (damaged?): not shipped"
         more = self.damaged_count - min(3, len(self.damaged))
         return where + (f"; {more} more such line(s)" if more > 0 else "")
+
+
+def warn_damaged(path: Path, damaged: list[tuple[str, int]], count: int) -> None:
+    """Warn of the lines after a series' last record that hold none (``damaged``, the first
+    of them; ``count`` in all), or of a live file whose first line holds none."""
+    file, offset = damaged[0]
+    if (file, offset) == (str(path), 0):  # the series cannot be walked
+        logger.warning(
+            "%s: its first line holds no record (damaged?): nothing of the log is"
+            " shipped until it is repaired; verify will report it",
+            path,
+        )
+    else:
+        logger.warning(
+            "%s: %d line(s) after the log's last record hold no record (the first at"
+            " byte %d of %s; damaged?): not shipped, verify will report it",
+            path,
+            count,
+            offset,
+            file,
+        )

@@ -42,7 +42,7 @@ from .items import (
     text,
 )
 from .location import Clients
-from .results import ShipResult
+from .results import ShipResult, warn_damaged
 from .series import Cursor, Entry, Junk, Series, in_batches
 from .state import ShipState, StateFile
 from .table import FORK, LedgerTable, Put, stored_digest
@@ -54,9 +54,9 @@ WORKERS = 16
 """Puts in flight at once."""
 RECHECK = 300.0
 """Seconds after which a long-lived shipper holds the ledger to its log in full again (puts
-the stream's marker back, walks the keys from its state), though the head is still the record
-it acknowledged last (a new shipper always does, and one whose state another shipper
-changed; every run reads the head)."""
+the stream's marker back), though the head is still the record it acknowledged last. A new
+shipper always does; so does one whose state another shipper changed, and every run, or
+batch after a run's first, with records waiting whose head is not that record."""
 
 Progress = Callable[[int, int], None]
 """Told ``(records done, records to do)`` after each batch."""
@@ -193,61 +193,59 @@ class Shipper:
             or start is not None
             or stale
             or not self._unchanged(state, last)
-            or not self._head_is_ours(stream, state)
+            or (last[0] > state.acked and not self._head_is_ours(stream, state))
         ):
-            begin = self._resume(stream, state, last, start)
-            self._checked_at = time.monotonic()
-            cursor = state.cursor if state is not None and state.acked == begin - 1 else None
-            state = ShipState(self.table.name, stream, begin - 1, cursor)
+            state = self._checked(stream, state, last, start)
         result.acked, result.confirmed = state.acked, True
         total = max(0, result.last - state.acked)
         junk = Junk()
-        entries = self.series.entries(state.acked + 1, state.cursor, junk)
         try:
-            for batch in in_batches(entries, self.batch):
-                state, line = self._send(batch, state, result)
-                self._save(state, line)
-                result.acked = state.acked
-                result.last = max(result.last, batch[-1].seq)
-                if progress is not None:
-                    progress(min(total, result.shipped + result.already), total)
-                if result.error is not None:
-                    return False
-                stopped = stop is not None and stop.is_set()
-                if stopped and (through is None or state.acked >= through):
-                    return False
-            return True
+            while True:  # again from a full check when the head moved under the run
+                entries = self.series.entries(state.acked + 1, state.cursor, junk)
+                for index, batch in enumerate(in_batches(entries, self.batch)):
+                    if index and not self._head_is_ours(stream, state):  # a tail deleted
+                        last = self.series.last() or last
+                        state = self._checked(stream, state, last, None)
+                        junk, result.acked = Junk(), state.acked
+                        break
+                    state, line = self._send(batch, state, result)
+                    self._save(state, line)
+                    result.acked = state.acked
+                    result.last = max(result.last, batch[-1].seq)
+                    if progress is not None:
+                        progress(min(total, result.shipped + result.already), total)
+                    if result.error is not None:
+                        return False
+                    stopped = stop is not None and stop.is_set()
+                    if stopped and (through is None or state.acked >= through):
+                        return False
+                else:
+                    return True
         finally:
             result.damaged, result.damaged_count = junk.lines, junk.count
 
+    def _checked(
+        self, stream: str, state: ShipState | None, last: tuple[int, bytes], start: int | None
+    ) -> ShipState:
+        """The state to ship from once the ledger is held to the log in full (`_resume`)."""
+        begin = self._resume(stream, state, last, start)
+        self._checked_at = time.monotonic()
+        cursor = state.cursor if state is not None and state.acked == begin - 1 else None
+        return ShipState(self.table.name, stream, begin - 1, cursor)
+
     def _tell_damaged(self, damaged: list[tuple[str, int]], count: int) -> None:
-        """Warn of the lines after the series' last record that hold none, once for as long
-        as they stay the same (the guard's thread runs again and again over them); told only
-        what a run that read the whole log found."""
+        """Warn of the lines after the series' last record that hold none (`warn_damaged`),
+        once for as long as they stay the same (the guard's thread runs again and again over
+        them); told only what a run that read the whole log found."""
         if damaged and (damaged, count) != self._told_damaged:
-            file, offset = damaged[0]
-            if (file, offset) == (str(self.path), 0):  # `_run`: the series cannot be walked
-                logger.warning(
-                    "%s: its first line holds no record (damaged?): nothing of the log is"
-                    " shipped until it is repaired; verify will report it",
-                    self.path,
-                )
-            else:
-                logger.warning(
-                    "%s: %d line(s) after the log's last record hold no record (the first at"
-                    " byte %d of %s; damaged?): not shipped, verify will report it",
-                    self.path,
-                    count,
-                    offset,
-                    file,
-                )
+            warn_damaged(self.path, damaged, count)
         self._told_damaged = (list(damaged), count)
 
     def _unchanged(self, state: ShipState, last: tuple[int, bytes]) -> bool:
         """True while the local log still holds, at the seq this shipper acknowledged last, the
         very line it acknowledged, and does not end below it. A log sealed again over shipped
-        records, or authentic records copied behind the writer, is compared with the ledger's
-        ledger in full at once (a fork, the ledger ahead), not after `RECHECK`."""
+        records, or authentic records copied behind the writer, is held to the ledger in full
+        at once (a fork, the ledger ahead), not after `RECHECK`."""
         if last[0] < state.acked:
             return False
         return state.acked == 0 or (
@@ -256,11 +254,11 @@ class Shipper:
         )
 
     def _head_is_ours(self, stream: str, state: ShipState) -> bool:
-        """True while the ledger's newest item of ``stream`` is the record this shipper
-        acknowledged last (one read). Anything else since the last run, a copy's records put
-        above it or an admin's delete of the tail, is compared in full before a put: a batch
-        put in parallel on trust would be stored after a copy's records, or above a hole no
-        later run looks below."""
+        """True while the ledger's newest item of ``stream`` is, byte for byte, the record
+        this shipper acknowledged last (one read, made when something waits). Anything else
+        since the last run (a copy's records put above it, an admin's delete of the tail, an
+        edit) is compared in full before a put: a batch put in parallel on trust would be
+        stored after a copy's records, or above a hole no later run looks below."""
         head = self.table.head(stream)
         if head is None or state.acked == 0:
             return head is None and state.acked == 0
@@ -268,6 +266,7 @@ class Shipper:
             number(head, "seq") == state.acked
             and self._acked_line is not None
             and stored_digest(head) == line_digest(self._acked_line)
+            and line_of(head) == self._acked_line
         )
 
     def _stream(self, saved: ShipState | None, first: bytes | None) -> str:
@@ -430,15 +429,15 @@ class Shipper:
                 put: Put = future.result()
             except (BotoCoreError, ClientError) as exc:
                 result.error = result.error or f"seq {entry.seq}: {describe_error(exc)}"
-                for later in futures:  # the run ends here: a put not begun is not made (each
-                    later.cancel()  # would hold a `required` call through its own retries)
-                continue
+                _cancel(futures)  # a put not begun would hold a `required` call through its
+                continue  # own retries: the run ends here
             except concurrent.futures.CancelledError:
                 continue
             if result.error is not None:
                 continue  # stored after a failed one: found there on the next run
             if put.stored is not None:
-                if put.outcome == FORK:
+                if put.outcome == FORK:  # shipping stops: no put of the batch not begun
+                    _cancel(futures)
                     self._save(ShipState(state.table, state.stream, acked, cursor), line)
                 self._held_to(state.stream, entry.seq, entry.line, put.stored)
             if entry.seq != acked + 1 and acked:
@@ -471,15 +470,7 @@ class Shipper:
                 written += " (it replaced an item someone had put at its key)"
         except (BotoCoreError, ClientError) as exc:
             written = f"; it could not be written to the ledger ({describe_error(exc)})"
-        message = (
-            f"{self.path}: fork of stream {stream} at seq {seq}: the ledger holds another "
-            f"record there (digest {stored}, ours {line_digest(ours)}): another log shares "
-            "this one's first record (a cloned disk or image?), or this one was rewritten "
-            f"and sealed again; shipping stopped{written}"
-        )
-        fork = Fork(message, path=str(self.path), stream=stream)
-        fork.seq, fork.theirs = seq, stored
-        raise fork
+        raise Fork.at(str(self.path), stream, seq, stored, line_digest(ours), written)
 
     def _save(self, state: ShipState, line: bytes | None) -> None:
         self.state_file.save(state)
@@ -495,6 +486,12 @@ class Shipper:
             return [self._pool.submit(self.table.put, item) for item in items]
         except RuntimeError:  # "can't create new thread at interpreter shutdown"
             return [done_now(self.table.put, item) for item in items]
+
+
+def _cancel(futures: list[concurrent.futures.Future[Put]]) -> None:
+    """The puts of ``futures`` not begun are not made (the run ends)."""
+    for future in futures:
+        future.cancel()
 
 
 __all__ = ["BATCH", "WORKERS", "Cursor", "ShipResult", "Shipper"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from cli_helpers import run_main
 from ledger_helpers import (
     LEDGER_URL,
     REGION,
+    clone_log,
     complete_lines,
     delete_item,
     dynamodb_error,
@@ -124,13 +124,6 @@ def test_a_reply_lost_for_good_is_found_on_the_next_run(table: LedgerTable, log_
     assert verify_ledger(table).ok
 
 
-def _clone(log_path: Path, copy: Path) -> None:
-    """A copy of the log (a cloned disk), its shipping state included."""
-    shutil.copy(log_path, copy)
-    if state_path(log_path).exists():
-        shutil.copy(state_path(log_path), state_path(copy))
-
-
 def test_a_copy_that_ships_first_makes_the_original_a_fork(
     table: LedgerTable, tmp_path: Path
 ) -> None:
@@ -139,7 +132,7 @@ def test_a_copy_that_ships_first_makes_the_original_a_fork(
     copy.parent.mkdir()
     write_log(original, 5)
     ship(original, table)
-    _clone(original, copy)
+    clone_log(original, copy)
     write_log(copy, 3, note="copy ")
     write_log(original, 3, note="original ")
     assert ship(copy, table).acked == 8
@@ -164,7 +157,7 @@ def test_a_fork_found_by_a_refused_put(table: LedgerTable, tmp_path: Path) -> No
     original, copy = tmp_path / "audit.jsonl", tmp_path / "copy.jsonl"
     write_log(original, 5)
     ship(original, table)
-    _clone(original, copy)
+    clone_log(original, copy)
     write_log(original, 3, note="original ")
     write_log(copy, 1, note="copy ")
     shipped = {"done": False}
@@ -186,64 +179,12 @@ def test_a_fork_found_by_a_refused_put(table: LedgerTable, tmp_path: Path) -> No
     assert stored_lines(table, stream) == complete_lines(copy)
 
 
-def test_a_long_lived_shipper_meets_a_copy_that_shipped_since_its_last_run_before_a_put(
-    table: LedgerTable, tmp_path: Path
-) -> None:
-    """The guard's shipper (it lives on between runs) shipped through seq 5; a clone ships its
-    own 6 and 7, then the original has 6 records more. The run reads the ledger's head before
-    it puts anything: a fork at 7, and none of the original's records stored above the
-    clone's (its parallel batch put 8 to 11 after the clone's 7, and the stream mixed both)."""
-    original, copy = tmp_path / "a" / "audit.jsonl", tmp_path / "b" / "audit.jsonl"
-    original.parent.mkdir()
-    copy.parent.mkdir()
-    write_log(original, 5)
-    shipper = Shipper(original, table)
-    try:
-        assert shipper.ship().acked == 5
-        _clone(original, copy)
-        write_log(copy, 2, note="copy ")
-        write_log(original, 6, note="original ")
-        assert ship(copy, table).acked == 7
-        with pytest.raises(Fork) as refused:
-            shipper.ship()
-    finally:
-        shipper.close()
-    assert refused.value.seq == 7
-    stream = stream_of(table, original)
-    assert stored_lines(table, stream) == complete_lines(copy)
-    assert [(f.line, f.reason) for f in verify_ledger(table).findings] == [(7, "fork")]
-
-
-@pytest.mark.parametrize("deleted", [(10,), (8, 9, 10)], ids=["head", "tail"])
-def test_a_tail_deleted_between_runs_of_a_long_lived_shipper_is_put_back(
-    table: LedgerTable, log_path: Path, deleted: tuple[int, ...]
-) -> None:
-    """An admin deletes the ledger's newest items between two runs of a shipper that lives on:
-    its next run puts them back before the new record (it put the new one above the hole,
-    and no later run looked below it)."""
-    write_log(log_path, 10)
-    shipper = Shipper(log_path, table)
-    try:
-        assert shipper.ship().acked == 10
-        stream = stream_of(table, log_path)
-        for seq in deleted:
-            delete_item(table, stream, seq)
-        lines = write_log(log_path, 1)
-        result = shipper.ship()
-        assert result.error is None and result.acked == 11
-        assert stored_lines(table, stream) == lines
-        assert verify_ledger(table).findings == ()
-        assert shipper.ship().already == 0  # and once put back, the next run is quiet
-    finally:
-        shipper.close()
-
-
 def test_a_copy_whose_seq_is_at_or_below_the_ledger_head_is_a_fork(
     table: LedgerTable, tmp_path: Path
 ) -> None:
     original, copy = tmp_path / "audit.jsonl", tmp_path / "copy.jsonl"
     write_log(original, 5)
-    _clone(original, copy)
+    clone_log(original, copy)
     write_log(original, 10)
     ship(original, table)
     write_log(copy, 3, note="copy ")  # seq 6-8, below the ledger's head (15)
@@ -264,7 +205,7 @@ def test_another_logs_records_below_the_head_are_a_fork(
     original, copy = tmp_path / "audit.jsonl", tmp_path / "copy.jsonl"
     write_log(original, 3)
     ship(original, table)
-    _clone(original, copy)
+    clone_log(original, copy)
     theirs = write_log(copy, 2, note="copy ")
     ours = write_log(original, 3, note="original ")
     stream = stream_of(table, original)
