@@ -203,7 +203,7 @@ class Shipper:
             while True:  # again from a full check when the head moved under the run
                 entries = self.series.entries(state.acked + 1, state.cursor, junk)
                 for index, batch in enumerate(in_batches(entries, self.batch)):
-                    if index and not self._head_is_ours(stream, state):  # a tail deleted
+                    if index and not self._head_is_ours(stream, state):  # say, a tail deleted
                         last = self.series.last() or last
                         state = self._checked(stream, state, last, None)
                         junk, result.acked = Junk(), state.acked
