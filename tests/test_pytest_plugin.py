@@ -493,6 +493,46 @@ def test_unguarded_afterwards():
     result.assert_outcomes(passed=2)
 
 
+def test_a_guard_the_suite_installed_is_suspended_for_a_test_using_the_fixture(
+    pytester: pytest.Pytester, policy_dir: Path
+) -> None:
+    """docs/integrations.md: installs nest. The suite's own `enforce` guard on boto3's
+    default session is suspended while the fixture's `warn` one is in force (the call is
+    only warned about, and recorded by the fixture's guard), and in force again after."""
+    write_policy(policy_dir, EXAMPLE, name="warn.toml", mode="warn")
+    pytester.makepyfile(
+        test_backups=HELPERS
+        + """
+
+@pytest.fixture(scope="module")
+def suite_guard():
+    with mock_aws():
+        boto3.setup_default_session(region_name="us-east-1")
+        guard = rds_guard.install(boto3.DEFAULT_SESSION, policy="policies/snapshots.toml")
+        yield guard
+        guard.uninstall()
+
+
+def test_suite_guard_first(suite_guard):
+    blocked_on_a_new_client()
+
+
+def test_fixture_policy_alone(suite_guard, rds_guard_policy, rds_guard_audit):
+    assert rds_guard_policy.policy.mode == "warn"
+    rds = boto3.client("rds", region_name="us-east-1")
+    noncompliant(rds)
+    assert [r["event"] for r in rds_guard_audit()] == ["requested", "created"]
+
+
+def test_suite_guard_again(suite_guard):
+    with pytest.raises(rds_guard.PolicyViolation):  # the cluster is there: the mock is the module's
+        noncompliant(boto3.client("rds", region_name="us-east-1"))
+"""
+    )
+    result = pytester.runpytest("--rds-guard-policy", "policies/warn.toml")
+    result.assert_outcomes(passed=3)
+
+
 UNASKED = (
     HELPERS
     + """
