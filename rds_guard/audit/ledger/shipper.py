@@ -440,7 +440,7 @@ class Shipper:
                     _cancel(futures)
                     self._save(ShipState(state.table, state.stream, acked, cursor), line)
                 self._held_to(state.stream, entry.seq, entry.line, put.stored)
-            if entry.seq != acked + 1 and acked:
+            if entry.seq != acked + 1:
                 result.missing.append((acked + 1, entry.seq - 1))
                 logger.warning(
                     "%s: the local log has no record with seq %d (the next is %d): shipped "
