@@ -11,6 +11,7 @@ from typing import Any
 import botocore.signers
 import pytest
 from aws import audit_records, guarded_client, make_cluster
+from odd_values import EncodesAs
 from policies import AUDITED, write_policy
 from servers import MotoServer
 
@@ -18,21 +19,6 @@ import rds_guard
 
 GOOD = "orders-manual-20261129"
 TEAM = [{"Key": "team", "Value": "core"}]
-
-
-class EncodesAs(str):
-    """A string that holds one text and is sent as another (urllib sends a string as its
-    ``encode()`` gives it)."""
-
-    sent: str
-
-    def __new__(cls, held: str, sent: str) -> EncodesAs:
-        made = super().__new__(cls, held)
-        made.sent = sent
-        return made
-
-    def encode(self, *_: Any, **__: Any) -> bytes:
-        return self.sent.encode()
 
 
 def test_a_presign_past_the_wrapper_is_signed_as_judged_not_as_the_callers_string_encodes(

@@ -89,6 +89,19 @@ def test_a_plain_modify_whose_action_another_handler_recased_is_no_plain_call(
     assert moto_server.count("ModifyDBInstance") == 0
 
 
+DESCRIBE_AND_SAY = (
+    "try:\n"
+    "    rds.describe_db_clusters()\n"
+    "    print('sent')\n"
+    "except rds_guard.PolicyViolation as blocked:\n"
+    "    print('blocked', blocked.operation)\n"
+    "except Exception as sent:  # the service's answer to what it was sent\n"
+    "    print('sent:', type(sent).__name__)\n"
+)
+"""A describe, and what came of it: the guarded operation it was blocked as, or that it was
+sent (and how the service answered what it got)."""
+
+
 def held_snapshot(server: MotoServer) -> Any:
     """A plain client of ``server``, and a cluster snapshot ``held`` on legal hold."""
     plain = server.client("rds")
@@ -119,13 +132,7 @@ def test_a_describe_given_params_naming_a_delete_is_handed_to_the_guard(
         "    request.params = {'Action': 'DeleteDBClusterSnapshot',\n"
         "                      'DBClusterSnapshotIdentifier': 'held'}\n"
         "rds.meta.events.register_first('request-created.rds.DescribeDBClusters', add_params)\n"
-        "try:\n"
-        "    rds.describe_db_clusters()\n"
-        "    print('sent')\n"
-        "except rds_guard.PolicyViolation as blocked:\n"
-        "    print('blocked', blocked.operation)\n"
-        "except Exception as sent:  # the service's answer to what it was sent\n"
-        "    print('sent:', type(sent).__name__)\n"
+        + DESCRIBE_AND_SAY
     )
     printed, _ = stand_ins_run(moto_server, tmp_path, code, HOLD_ONLY)
     assert printed == "blocked DeleteDBClusterSnapshot\n"
@@ -148,14 +155,7 @@ def test_a_describe_whose_body_holds_a_string_sent_as_another_is_handed_to_the_g
         "def turn(params, **_):\n"
         "    params['body'] = {'Action': EncodesAs('DescribeDBClusters'),\n"
         "                      'Version': '2014-10-31', 'DBClusterSnapshotIdentifier': 'held'}\n"
-        "rds.meta.events.register('before-call.rds.DescribeDBClusters', turn)\n"
-        "try:\n"
-        "    rds.describe_db_clusters()\n"
-        "    print('sent')\n"
-        "except rds_guard.PolicyViolation as blocked:\n"
-        "    print('blocked', blocked.operation)\n"
-        "except Exception as sent:  # the service's answer to what it was sent\n"
-        "    print('sent:', type(sent).__name__)\n"
+        "rds.meta.events.register('before-call.rds.DescribeDBClusters', turn)\n" + DESCRIBE_AND_SAY
     )
     printed, _ = stand_ins_run(moto_server, tmp_path, code, HOLD_ONLY)
     assert printed == "blocked DeleteDBClusterSnapshot\n"

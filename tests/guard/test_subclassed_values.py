@@ -22,6 +22,7 @@ from aws import audit_records, guarded_client, guarded_session, make_cluster, ma
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.parsers import ResponseParserError
+from odd_values import EncodesAs
 from policies import WARN, write_policy
 from servers import MotoServer, raw_response
 
@@ -53,18 +54,6 @@ NO_FORCED_TAGS = POLICY.replace('[tags.forced]\nbackup-policy = "standard-35d"\n
 
 GOOD = "orders-manual-20261129"
 TEAM = [{"Key": "team", "Value": "core"}]
-
-
-class EncodesAs(str):
-    """A string that holds one text and is sent as another."""
-
-    def __new__(cls, held: str, sent: str) -> EncodesAs:
-        made = super().__new__(cls, held)
-        made.sent = sent
-        return made
-
-    def encode(self, *_: Any, **__: Any) -> bytes:
-        return self.sent.encode()
 
 
 class LowersAs(str):

@@ -8,25 +8,11 @@ from typing import Any
 
 import pytest
 from aws import audit_records, guarded_client, make_cluster
+from odd_values import EncodesAs
 from policies import HOLD_ONLY, write_policy
 from servers import MotoServer
 
 import rds_guard
-
-
-class EncodesAs(str):
-    """A string that holds one text and is sent as another: botocore sends a body's string
-    through its own ``encode()``, where ``str()`` of it gives the text it holds."""
-
-    sent: str
-
-    def __new__(cls, held: str, sent: str) -> EncodesAs:
-        made = super().__new__(cls, held)
-        made.sent = sent
-        return made
-
-    def encode(self, *_: Any, **__: Any) -> bytes:
-        return self.sent.encode()
 
 
 @pytest.mark.parametrize("where", ["name", "value"])
