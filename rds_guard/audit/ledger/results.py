@@ -62,7 +62,8 @@ class ShipResult:
             seqs = f"seq {first}" if first == last else f"seqs {first} to {last}"
             where += (
                 f"; {seqs} in no record of the log (a damaged line, or an archive removed"
-                " before it was shipped?): never in the ledger"
+                " before it was shipped?): not shipped from it (verify --ledger says whether"
+                " the ledger holds them)"
             )
         for file, offset in self.damaged[:3]:
             where += f"; the line at byte {offset} of {file} is no record (damaged?): not shipped"

@@ -29,7 +29,7 @@ from ..fileio import (
 from ..read import continues
 from ..record import parse_record
 from .errors import Reordered, ShipRefused, UnreadableLine
-from .items import line_digest
+from .items import Item, line_digest, record_item
 
 
 @frozen
@@ -333,3 +333,21 @@ def in_batches(entries: Iterator[Entry], size: int) -> Iterator[list[Entry]]:
         raise refused from None
     if batch:
         yield batch
+
+
+def batch_items(path: Path, stream: str, batch: list[Entry]) -> list[Item]:
+    """The ledger items of a batch's records (of the log at ``path``); `ShipRefused` for a
+    record no item can hold."""
+    items = []
+    for entry in batch:
+        try:
+            items.append(record_item(stream, entry.seq, entry.line))
+        except UnicodeDecodeError:
+            raise ShipRefused(
+                f"{path}: the record at seq {entry.seq} holds bytes that are no UTF-8 (an "
+                "edited record: a writer's are ASCII), which a ledger item cannot hold; nothing"
+                f" was shipped from it on (rds-guard audit verify {path} says what is wrong)",
+                path=str(path),
+                stream=stream,
+            ) from None
+    return items

@@ -37,13 +37,12 @@ from .items import (
     not_its_record,
     number,
     odd_seq,
-    record_item,
     stream_key,
     text,
 )
 from .location import Clients
 from .results import ShipResult, warn_damaged
-from .series import Cursor, Entry, Junk, Series, in_batches
+from .series import Cursor, Entry, Junk, Series, batch_items, in_batches
 from .state import ShipState, StateFile
 from .table import FORK, LedgerTable, Put, stored_digest
 from .workers import PutWorkers, done_now
@@ -85,6 +84,7 @@ class Shipper:
         self._trusted: ShipState | None = None  # the state this shipper saved last
         self._acked_line: bytes | None = None  # the line of the record it acknowledges
         self._checked_at = -RECHECK
+        self._head_seen: Item | None = None  # the head this run's last full check read
         self._told_damaged: tuple[list[tuple[str, int]], int] = ([], 0)
 
     @property
@@ -165,7 +165,7 @@ class Shipper:
     ) -> bool:
         """One run under the lock; True when it read the log to its end (not stopped early by
         an error or ``stop``)."""
-        saved = self.state_file.load()
+        saved, self._head_seen = self.state_file.load(), None
         last = self.series.last()
         if last is None:
             if self.series.starts_with_junk():  # no series to walk: nothing in it is shipped
@@ -206,6 +206,7 @@ class Shipper:
                     if index and not self._head_is_ours(stream, state):  # say, a tail deleted
                         last = self.series.last() or last
                         state = self._checked(stream, state, last, None)
+                        total += result.acked - state.acked  # put again, or found there
                         junk, result.acked = Junk(), state.acked
                         break
                     state, line = self._send(batch, state, result)
@@ -255,11 +256,14 @@ class Shipper:
 
     def _head_is_ours(self, stream: str, state: ShipState) -> bool:
         """True while the ledger's newest item of ``stream`` is, byte for byte, the record
-        this shipper acknowledged last (one read, made when something waits). Anything else
-        since the last run (a copy's records put above it, an admin's delete of the tail, an
-        edit) is compared in full before a put: a batch put in parallel on trust would be
-        stored after a copy's records, or above a hole no later run looks below."""
-        head = self.table.head(stream)
+        this shipper acknowledged last, or, above it, the head this run's full check read
+        (one read, made when something waits). Anything else since (a copy's records put
+        above it, an admin's delete of the tail, an edit) is compared in full before a put: a
+        batch put in parallel on trust would be stored after a copy's records, or above a
+        hole no later run looks below."""
+        head, seen = self.table.head(stream), self._head_seen
+        if head is not None and seen is not None and (number(seen, "seq") or 0) > state.acked:
+            return _same_item(head, seen)  # unchanged since: this run fills the seqs below it
         if head is None or state.acked == 0:
             return head is None and state.acked == 0
         return (
@@ -291,7 +295,7 @@ class Shipper:
         first = self.series.first_line()
         if first is not None:
             self._mark(stream, first)
-        head = self.table.head(stream)
+        head = self._head_seen = self.table.head(stream)
         odd = None if head is None else odd_seq(head)
         if odd is not None:  # taken for seq 0, every run would put the whole log again
             raise ShipRefused(
@@ -380,39 +384,27 @@ class Shipper:
         """The lowest seq from ``begin`` the ledger lacks, up to the head (reads the items'
         digests only). Each item passed over is held to our record at its seq: another
         digest is a fork (a run that stored a later record but not these, and another log's
-        records put there since), as at the head."""
+        records put there since), as at the head; one below the series' first record (an
+        archive removed once shipped) is passed over as it is."""
         expected = begin
         if begin > head_seq:
             return begin
+        files = self.series.files()
+        removed = files[0].first_seq if files else 1  # below: archives removed once shipped
         ours = self.series.entries(begin, cursor)
+        entry = next(ours, None)
         for item in self.table.records(stream, begin, digests_only=True):
             seq = number(item, "seq") or 0
-            if seq != expected or seq > head_seq:
+            if seq != expected or seq > head_seq or entry is None:
                 break
-            entry = next(ours, None)
-            if entry is None or entry.seq != seq:
+            if entry.seq != seq and seq >= removed:
                 break  # the local log lacks it: shipping from here says what is wrong
-            if stored_digest(item) != line_digest(entry.line):
-                self._forked(stream, seq, entry.line, item)
+            if entry.seq == seq:
+                if stored_digest(item) != line_digest(entry.line):
+                    self._forked(stream, seq, entry.line, item)
+                entry = next(ours, None)
             expected += 1
         return expected
-
-    def _items(self, stream: str, batch: list[Entry]) -> list[Item]:
-        """The items of a batch's records; `ShipRefused` for a record no item can hold."""
-        items = []
-        for entry in batch:
-            try:
-                items.append(record_item(stream, entry.seq, entry.line))
-            except UnicodeDecodeError:
-                raise ShipRefused(
-                    f"{self.path}: the record at seq {entry.seq} holds bytes that are no "
-                    "UTF-8 (an edited record: a writer's are ASCII), which a ledger item cannot "
-                    f"hold; nothing was shipped from it on (rds-guard audit verify {self.path} "
-                    "says what is wrong)",
-                    path=str(self.path),
-                    stream=stream,
-                ) from None
-        return items
 
     def _send(
         self, batch: list[Entry], state: ShipState, result: ShipResult
@@ -420,7 +412,7 @@ class Shipper:
         """Put a batch in parallel; acknowledge its longest run of stored records from the
         start (the state, and the line of the last record acknowledged in this batch). A fork
         raises `Fork` (after the state is saved); an error sets ``error``."""
-        futures = self._put_all(self._items(state.stream, batch))
+        futures = self._put_all(batch_items(self.path, state.stream, batch))
         acked, cursor = state.acked, state.cursor
         # a batch that acknowledges nothing (its first put failed) keeps the line known
         line = self._acked_line if state == self._trusted else None
@@ -440,7 +432,7 @@ class Shipper:
                     _cancel(futures)
                     self._save(ShipState(state.table, state.stream, acked, cursor), line)
                 self._held_to(state.stream, entry.seq, entry.line, put.stored)
-            if entry.seq != acked + 1:
+            if entry.seq != acked + 1 and (acked + 1, entry.seq - 1) not in result.missing:
                 result.missing.append((acked + 1, entry.seq - 1))
                 logger.warning(
                     "%s: the local log has no record with seq %d (the next is %d): shipped "
@@ -486,6 +478,11 @@ class Shipper:
             return [self._pool.submit(self.table.put, item) for item in items]
         except RuntimeError:  # "can't create new thread at interpreter shutdown"
             return [done_now(self.table.put, item) for item in items]
+
+
+def _same_item(one: Item, other: Item) -> bool:
+    """Whether two items are one record at one seq, byte for byte."""
+    return all(one.get(name) == other.get(name) for name in ("seq", "digest", "line"))
 
 
 def _cancel(futures: list[concurrent.futures.Future[Put]]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_helpers import write_lines
 from aws import count_sent
 from ledger_helpers import (
     clone_log,
@@ -24,10 +25,12 @@ from ledger_helpers import (
     put_raw,
     ship,
     stored_lines,
+    stored_seqs,
     stream_of,
     write_log,
 )
 
+from rds_guard import audit
 from rds_guard.audit.ledger import Fork, LedgerTable, Shipper
 from rds_guard.audit.ledger.shipper import BATCH, WORKERS
 from rds_guard.audit.ledger.verify import verify_ledger
@@ -288,3 +291,158 @@ def test_a_fork_found_by_a_put_ends_the_run_without_making_the_puts_not_begun(
         shipper.close()  # waits for the puts in flight, and for any left queued
     assert refused.value.seq == 6
     assert 6 in tried and len(tried) <= 2 * WORKERS
+
+
+@pytest.mark.parametrize("start", [1, 2])
+def test_ship_from_below_a_shipped_and_removed_archive_names_nothing_missing(
+    table: LedgerTable, log_path: Path, start: int
+) -> None:
+    """Seqs 1 to 3 shipped, the log rotated and the archive removed (docs/ledger.md: "Delete
+    an archive only once it is shipped"), then `ship --from START`: the ledger holds 1 to 3,
+    passed over as they are (no record of the log is left to hold them to); nothing is
+    missing, and the run is up to date."""
+    write_log(log_path, 3)
+    assert ship(log_path, table).acked == 3
+    audit.rotate(log_path).unlink()
+    write_log(log_path, 2)
+    result = ship(log_path, table, start=start)
+    assert (result.error, result.acked, result.missing) == (None, 6, [])
+    assert result.describe().endswith("up to date")
+
+
+def test_a_gap_is_named_once_when_a_run_starts_again_below_it(
+    table: LedgerTable, log_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Seq 2 is a damaged line; the first batch (1, 3, 4, 5) names the gap; the ledger's tail
+    (3 to 5) is deleted before the second batch, and the run starts again from seq 2: the
+    gap is named once, in the result and in the log."""
+    lines = write_log(log_path, 8)
+    write_lines(log_path, [lines[0], lines[1].replace(b'"event":', b'"event";', 1), *lines[2:]])
+    shipper = Shipper(log_path, table, batch=4)
+    stream = stream_of(table, log_path)
+    done: list[int] = []
+
+    def delete_tail(shipped: int, _: int) -> None:
+        done.append(shipped)
+        if len(done) == 1:
+            for seq in (3, 4, 5):
+                delete_item(table, stream, seq)
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="rds_guard"):
+            result = shipper.ship(progress=delete_tail)
+    finally:
+        shipper.close()
+    assert (result.error, result.acked, result.missing) == (None, 8, [(2, 2)])
+    assert stored_lines(table, stream) == [lines[0], *lines[2:]]
+    assert caplog.text.count("no record with seq 2") == 1
+
+
+def test_progress_counts_the_records_put_again_in_its_total(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """A tail deleted between two batches is put again: progress counts those puts in its
+    total too, so it says "all done" only once the run has done it all."""
+    write_log(log_path, 12)
+    shipper = Shipper(log_path, table, batch=4)
+    stream = stream_of(table, log_path)
+    told: list[tuple[int, int]] = []
+
+    def delete_tail(shipped: int, total: int) -> None:
+        told.append((shipped, total))
+        if len(told) == 2:
+            for seq in range(2, 9):
+                delete_item(table, stream, seq)
+
+    try:
+        result = shipper.ship(progress=delete_tail)
+    finally:
+        shipper.close()
+    assert (result.error, result.acked) == (None, 12)
+    assert stored_lines(table, stream) == complete_lines(log_path)
+    assert all(shipped < total for shipped, total in told[:-1]), told
+    assert told[-1][0] == told[-1][1], told
+
+
+def test_ship_from_over_a_hole_in_the_middle_holds_the_ledger_in_full_once(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """`ship --from 1` puts back records deleted from the middle of the ledger. The head (our
+    seq 40) stays above the run's acknowledged seq until the hole is filled: unchanged since
+    the run's full check, it is no reason to hold the ledger to the log in full again before
+    every batch (a marker put, reads of the keys and of the local log from there to the
+    head, each time): once for the run."""
+    write_log(log_path, 40)
+    assert ship(log_path, table).acked == 40
+    stream = stream_of(table, log_path)
+    for seq in range(3, 31):
+        delete_item(table, stream, seq)
+    markers: list[int] = []
+
+    def count_markers(request: Any, **_: Any) -> None:
+        if json.loads(request.body)["Item"]["seq"]["N"] == "0":
+            markers.append(1)
+
+    remove = on_send(table.clients.dynamodb, "PutItem", count_markers)
+    try:
+        result = ship(log_path, table, start=1, batch=2)
+    finally:
+        remove()
+    assert (result.error, result.acked) == (None, 40)
+    assert stored_lines(table, stream) == complete_lines(log_path)
+    assert markers == [1]
+
+
+def test_the_tail_deleted_while_a_run_fills_a_hole_below_the_head_is_put_back(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """A run filling a hole below the ledger's head (`ship --from 1`), and the tail deleted
+    between two of its batches: the head is no longer the one its full check read, so the
+    ledger is held to the log again, and the tail put back too."""
+    write_log(log_path, 10)
+    assert ship(log_path, table).acked == 10
+    stream = stream_of(table, log_path)
+    for seq in (3, 4, 5):
+        delete_item(table, stream, seq)
+    done: list[int] = []
+
+    def delete_tail(shipped: int, _: int) -> None:
+        done.append(shipped)
+        if len(done) == 1:
+            for seq in (9, 10):
+                delete_item(table, stream, seq)
+
+    result = ship(log_path, table, start=1, batch=2, progress=delete_tail)
+    assert (result.error, result.acked) == (None, 10)
+    assert stored_lines(table, stream) == complete_lines(log_path)
+
+
+def test_a_copy_shipping_above_the_head_while_a_run_fills_a_hole_is_a_fork_before_a_put(
+    table: LedgerTable, tmp_path: Path
+) -> None:
+    """A run fills a hole below the ledger's head (`ship --from 1`); between two of its
+    batches a clone ships its own seq 11 above that head. The head is no longer the one the
+    run's full check read: the log is held to the ledger again, a fork at 11, before more of
+    the original is put (the rest of the hole, then its own 11 and 12 in parallel: its 12
+    stored after the clone's 11, should that put begin before the refusal of 11 is read)."""
+    original, copy = _two_logs(tmp_path)
+    write_log(original, 10)
+    assert ship(original, table).acked == 10
+    clone_log(original, copy)
+    write_log(copy, 1, note="copy ")
+    write_log(original, 2, note="original ")
+    stream = stream_of(table, original)
+    for seq in (3, 4, 5):
+        delete_item(table, stream, seq)
+    done: list[int] = []
+
+    def copy_ships(shipped: int, _: int) -> None:
+        done.append(shipped)
+        if len(done) == 1:
+            assert ship(copy, table).acked == 11
+
+    with pytest.raises(Fork) as refused:
+        ship(original, table, start=1, batch=2, progress=copy_ships)
+    assert refused.value.seq == 11
+    assert stored_seqs(table, stream) == [1, 2, 3, 4, *range(6, 12)]  # 5 not put either
+    assert stored_lines(table, stream)[-1] == complete_lines(copy)[10]
