@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import audit_records, guarded_client, guarded_session, make_cluster, snapshot_tags
+from aws import audit_records, guarded_client, make_cluster, snapshot_tags
 from policies import AUDITED, write_policy
 from servers import MotoServer
 
@@ -46,23 +46,3 @@ def test_a_late_handler_dropping_only_the_policys_default_tag_is_blocked(
     assert audit_records(tmp_path)[-1]["event"] == "blocked"
     with pytest.raises(rds.exceptions.ClientError):
         snapshot_tags(rds, GOOD)
-
-
-@pytest.mark.parametrize("query", ["Action=DeleteDBClusterSnapshot", "version=2099-01-01"])
-def test_an_endpoint_whose_own_query_names_the_action_or_version_sends_nothing(
-    moto_server: MotoServer, tmp_path: Path, query: str
-) -> None:
-    """An endpoint URL configured with a query naming ``Action`` or ``Version`` (in any
-    case), which it sends with every call, never judged (a service may read the call as
-    another): `request.changed` on the URL, nothing sent."""
-    session, _ = guarded_session(write_policy(tmp_path, AUDITED))
-    queried = moto_server.client("rds", session=session, endpoint_url=f"{moto_server.url}/?{query}")
-    make_cluster(moto_server.client("rds"))
-    moto_server.reset_counts()
-    with pytest.raises(rds_guard.PolicyViolation) as caught:
-        queried.create_db_cluster_snapshot(
-            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-        )
-    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "url")]
-    assert "endpoint URL" in caught.value.violations[0].message
-    assert moto_server.actions() == []

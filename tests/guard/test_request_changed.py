@@ -965,14 +965,21 @@ def test_parameters_another_handler_put_in_the_requests_params_are_never_sent(
 
 
 @pytest.mark.parametrize(
-    "query", ["DBClusterSnapshotIdentifier=Evil", "dbclustersnapshotidentifier=e"]
+    "query",
+    [
+        "DBClusterSnapshotIdentifier=Evil",
+        "dbclustersnapshotidentifier=e",
+        "Action=DeleteDBClusterSnapshot",
+        "version=2099-01-01",
+    ],
 )
 def test_an_endpoint_whose_own_query_names_a_parameter_sends_nothing(
     moto_server: MotoServer, tmp_path: Path, query: str
 ) -> None:
-    """An endpoint URL configured with a query that names a parameter of the call (in any
-    case) sends it with every call, never judged: `request.changed` on the URL, nothing
-    sent. Its other names are the endpoint's own, as above."""
+    """An endpoint URL configured with a query that names a parameter of the call, or its
+    ``Action`` or ``Version`` (a service may read the call as another), in any case, sends
+    it with every call, never judged: `request.changed` on the URL, nothing sent. Its other
+    names are the endpoint's own, as above."""
     session, _ = guarded_session(write_policy(tmp_path, AUDITED))
     queried = moto_server.client("rds", session=session, endpoint_url=f"{moto_server.url}/?{query}")
     make_cluster(moto_server.client("rds"))
@@ -984,6 +991,7 @@ def test_an_endpoint_whose_own_query_names_a_parameter_sends_nothing(
     assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "url")]
     assert "endpoint URL" in caught.value.violations[0].message
     assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert moto_server.actions() == []
 
 
 @pytest.mark.parametrize("context", ["its own", "a new one"])
