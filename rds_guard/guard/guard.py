@@ -299,8 +299,7 @@ class Guard:
         try:
             event, fields = outcome(call, parsed, row, status)
         except Exception:  # the call has happened: nothing may reach the caller from here
-            with contextlib.suppress(Exception):  # a program's handler that raises included
-                audit_logger.exception("could not build the outcome record of call %s", call.call)
+            _log_failure("could not build the outcome record of call %s", call.call)
             return
         self._write_safely(event, fields)
 
@@ -445,10 +444,16 @@ class Guard:
         try:
             self._write(event, **fields)
         except Exception:
-            with contextlib.suppress(Exception):  # a program's handler that raises included
-                audit_logger.exception(
-                    "could not write the %r audit record for call %s", event, fields.get("call")
-                )
+            _log_failure(
+                "could not write the %r audit record for call %s", event, fields.get("call")
+            )
+
+
+def _log_failure(message: str, *args: Any) -> None:
+    """Log the exception being handled on the audit logger: after the call, nothing may reach
+    the caller from here, a program's logging handler that raises included."""
+    with contextlib.suppress(Exception):
+        audit_logger.exception(message, *args)
 
 
 _ABSENT = object()
