@@ -5,6 +5,7 @@ patterns and their `{source}`."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 import re
 import subprocess
@@ -651,6 +652,22 @@ def test_a_compiled_regex_survives_pickle_and_deepcopy():
         assert copied.fullmatch("café") and not copied.fullmatch("a b")
     pattern = NamePattern("^{source}-x$")
     assert copy.deepcopy(pattern).fullmatch("orders-x", "orders")
+
+
+def test_a_naming_pattern_is_a_value_of_its_text_and_cannot_be_changed():
+    """Equal and hashed by its text alone (what a policy compares), immutable, and copied or
+    pickled as a pattern that still matches."""
+    pattern = NamePattern("^{source}-x$")
+    assert pattern == NamePattern("^{source}-x$") and pattern != NamePattern("^{source}-y$")
+    assert hash(pattern) == hash(NamePattern("^{source}-x$"))
+    assert pattern != "^{source}-x$" and repr(pattern) == "NamePattern(text='^{source}-x$')"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pattern.text = "^.+$"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del pattern.text
+    for copied in (pickle.loads(pickle.dumps(pattern)), copy.copy(pattern)):
+        assert copied == pattern and copied.fullmatch("orders-x", "orders")
+        assert not copied.fullmatch("orders-y", "orders")
 
 
 def test_verdicts_are_remembered_per_value_within_a_bound():
