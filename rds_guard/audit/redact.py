@@ -222,8 +222,8 @@ _PLACEHOLDER = "[redacted]"
 _REST_OF_A_TOKEN = Lazy(r"(?<=\[redacted\])[A-Za-z0-9+/=_-]+")
 # A value found that is a placeholder, or one with its quotes, is none; one that runs on
 # into a placeholder (written for the next value) still is.
-_PART_OF_A_PLACEHOLDER = re.compile(r"\[redacted\]?|redacted\]")
-_ANY_OF_A_VALUE = re.compile(r"[^\s\"'`<>\\\[\](){},;:+]")  # one alone is no value
+_PART_OF_A_PLACEHOLDER = Lazy(r"\[redacted\]?|redacted\]")
+_ANY_OF_A_VALUE = Lazy(r"[^\s\"'`<>\\\[\](){},;:+]")  # one alone is no value
 
 
 def _leaks(reading: str) -> list[tuple[int, int]]:

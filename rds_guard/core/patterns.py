@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import AnyStr, Generic
+from typing import Any, AnyStr, Generic
 
 
 class Lazy(Generic[AnyStr]):
@@ -50,6 +50,10 @@ class Lazy(Generic[AnyStr]):
     def finditer(self, string: AnyStr) -> Iterator[re.Match[AnyStr]]:
         """`re.Pattern.finditer`."""
         return self.compiled.finditer(string)
+
+    def findall(self, string: AnyStr) -> list[Any]:
+        """`re.Pattern.findall`."""
+        return self.compiled.findall(string)
 
     def sub(
         self, replacement: AnyStr | Callable[[re.Match[AnyStr]], AnyStr], string: AnyStr

@@ -11,6 +11,7 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 
 from .frozen import frozen
+from .patterns import Lazy
 from .regex import Regex
 
 TAG_KEY_MAX = 128
@@ -24,7 +25,7 @@ _ASCII_TAG_TEXT = string.ascii_letters + string.digits + " " + "".join(sorted(_T
 _PLAIN_TAG_TEXT = re.compile(f"[{re.escape(_ASCII_TAG_TEXT)}]*")
 _ASCII_TAG_CHARS = frozenset(_ASCII_TAG_TEXT)
 _IDENTIFIER_CHARS = re.compile(r"[A-Za-z0-9-]*")
-_ACCOUNT_ID = re.compile(r"[0-9]{12}")
+_ACCOUNT_ID = Lazy(r"[0-9]{12}")
 
 
 @frozen
