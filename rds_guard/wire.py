@@ -35,14 +35,22 @@ counts every key under the parameter's: keys the value does not hold are not loo
 
 class Readers:
     """For each parameter an operation's rules judge: its name, its key in the body, its
-    reader and its matcher (the rows, iterated as such); and those keys in lowercase, under
-    which `carries` counts the body's keys. Built once per client and operation (`readers`)."""
+    reader and its matcher (the rows, iterated as such); ``lacking``: the judged parameters
+    the client's API lacks (no reader: botocore never writes them); and the keys of both in
+    lowercase, under which `carries` counts the body's keys. Built once per client and
+    operation (`readers`)."""
 
-    __slots__ = ("dotted", "heads", "rows")
+    __slots__ = ("dotted", "exact", "heads", "lacking", "named", "rows")
 
-    def __init__(self, rows: tuple[tuple[str, str, Reader, Matcher], ...]) -> None:
+    def __init__(
+        self, rows: tuple[tuple[str, str, Reader, Matcher], ...], lacking: tuple[str, ...] = ()
+    ) -> None:
         self.rows = rows
-        self.heads = frozenset(key.lower() for _, key, _, _ in rows)
+        self.lacking = lacking
+        self.exact = frozenset(key for _, key, _, _ in rows)
+        self.named = {name.lower(): name for name in lacking}
+        self.named |= {key.lower(): name for name, key, _, _ in rows}
+        self.heads = frozenset(self.named)
         self.dotted = tuple(head + "." for head in self.heads)
 
     def __iter__(self) -> Iterator[tuple[str, str, Reader, Matcher]]:
@@ -118,6 +126,20 @@ def carries(body: Mapping[str, Any], readers: Readers, judged: Mapping[str, Any]
     return under == matched
 
 
+def misnamed(body: Mapping[str, Any], readers: Readers) -> str | None:
+    """The first judged parameter of ``readers`` under whose name ``body`` holds a key
+    botocore never writes: in another case than its own (``skipfinalsnapshot``), or of a
+    parameter the client's API lacks (a DocumentDB ``DeleteDBInstance``'s
+    ``SkipFinalSnapshot``), which the service, whose endpoint the three APIs share, may read
+    all the same. None: none."""
+    named, exact = readers.named, readers.exact
+    for key in body:
+        head = key.partition(".")[0]
+        if head not in exact and (name := named.get(head.lower())) is not None:
+            return name
+    return None
+
+
 def unread(body: Mapping[str, Any], readers: Readers, values: Mapping[str, Any]) -> str | None:
     """The first parameter of ``readers`` under whose key (in any case) ``body`` holds more
     or fewer keys than ``values`` (what was judged, as read) is written as: keys botocore
@@ -151,7 +173,7 @@ def _leaves(value: Any) -> int:
 
 def readers(input_shape: Any, names: Iterable[str]) -> Readers:
     """For each of ``names`` the input shape has: its name, its key in the body, its reader
-    and its matcher."""
+    and its matcher; and those it lacks."""
     members = input_shape.members if input_shape is not None else {}
     return Readers(
         tuple(
@@ -159,7 +181,8 @@ def readers(input_shape: Any, names: Iterable[str]) -> Readers:
             for name in names
             if name in members
             for member in (members[name],)
-        )
+        ),
+        tuple(name for name in names if name not in members),
     )
 
 

@@ -24,7 +24,7 @@ from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import CONTEXT_KEY, GuardedCall, status_of, url_expires_in
-from .changes import kept_changing, lacking, mistyped, queried_url, swapped_request, unread_keys
+from .changes import kept_changing, lacking, queried_url, sent_oddly, swapped_request
 from .guard import Guard
 from .hooks import GUARDED_SET, hook_client, service_of, validates
 from .progress import (
@@ -354,11 +354,11 @@ class ClientBinding:
         swapped = swapped_request(row, body, data)
         if swapped is not None or body is None:
             return call.judged, swapped
-        readers = self.readers(client, row)
+        readers = self.readers(row)
         if wire.carries(body, readers, call.judged):  # itself: what is sent is what was judged
             return call.judged, None
         found = wire.sent_params(body, readers)
-        return found, unread_keys(row, body, readers, found) or mistyped(client, row, found)
+        return found, sent_oddly(client, row, body, readers, found, self.service)
 
     def presigned_call(
         self, presigned: Presign | None, url: str
@@ -381,11 +381,11 @@ class ClientBinding:
             return guard, row, call, (call.judged, None)
         return guard, row, call, self.sent(row, query, call)
 
-    def readers(self, client: BaseClient, row: Operation) -> wire.Readers:
-        """The wire readers of the row's judged parameters, built once per client (each has
-        a service model of its own)."""
+    def readers(self, row: Operation) -> wire.Readers:
+        """The row's judged parameters' wire readers, once per client (each has its own model)."""
         found = self._readers.get(row.name)
         if found is None:
+            client: Any = self._client()  # alive: a handler of its call is running
             model = client.meta.service_model.operation_model(row.name)
             found = self._readers[row.name] = wire.readers(model.input_shape, row.judged)
         return found

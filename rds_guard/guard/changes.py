@@ -111,9 +111,9 @@ def lacking(row: Operation, service: str) -> Violation:
         "request.changed",
         "Action",
         row.name,
-        f"made by another handler into {row.name}, which rds_guard judges as an rds call and"
-        f" never as a {service} one (their endpoint carries it out as rds's): what it would do"
-        " cannot be judged",
+        f"made by another handler into a call of {row.name} that rds_guard judges as an rds"
+        f" call and never as a {service} one (by its Action, or a parameter the {service} API"
+        " lacks; their endpoint carries it out as rds's): what it would do cannot be judged",
     )
 
 
@@ -177,6 +177,44 @@ def unread_keys(
         None,
         "holds keys botocore never writes for it, put there by another handler after"
         f" rds_guard judged a call of {row.name}: how the service reads them cannot be judged",
+    )
+
+
+def misnamed_keys(
+    row: Operation, body: Mapping[str, Any], readers: wire.Readers, service: str
+) -> Violation | None:
+    """``request.changed`` for a judged parameter under whose name the request holds a key
+    botocore never writes for a call of the client's (`wire.misnamed`): in another case, or
+    one the client's API lacks, put there by another handler. None when there is none."""
+    name = wire.misnamed(body, readers)
+    if name is None:
+        return None
+    return Violation(
+        "request.changed",
+        name,
+        None,
+        f"given under a name botocore never writes for a {service} call of {row.name} (in"
+        f" another case, or a parameter the {service} API lacks), put there by another"
+        " handler: the endpoint the three services share may read it, and how cannot be"
+        " judged",
+    )
+
+
+def sent_oddly(
+    client: Any,
+    row: Operation,
+    body: Mapping[str, Any],
+    readers: wire.Readers,
+    sent: Mapping[str, Any],
+    service: str,
+) -> Violation | None:
+    """``request.changed`` for the first thing a request carries under the judged parameters'
+    names otherwise than botocore writes it for a call of the client's (`unread_keys`,
+    `misnamed_keys`, `mistyped`; ``sent``: the parameters read of ``body``). None: none."""
+    return (
+        unread_keys(row, body, readers, sent)
+        or misnamed_keys(row, body, readers, service)
+        or mistyped(client, row, sent)
     )
 
 

@@ -9,7 +9,9 @@ of its own operation (`hooks.plainly_of`) and names a guarded operation of any o
 services in an ``Action`` (of its body or its URL's query, in any case, given once or more).
 It is judged as it is sent, as that operation (`Guard.unjudged`; a request that is no call
 of it exactly, or one of an operation its client's API lacks, is ``request.changed``), and its
-outcome recorded.
+outcome recorded. So is a plain call of an operation the guard judges for another service
+only, given a parameter the guard judges there that its own API lacks (a DocumentDB
+``ModifyDBInstance`` given a ``BackupRetentionPeriod``).
 """
 
 from __future__ import annotations
@@ -66,15 +68,16 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         # cancellation or a KeyboardInterrupt, or one this request is made inside) is not
         # what this request's end records
         request.context.setdefault(CONTEXT_KEY, None)
-        return None
-    query.hold_params(request)  # what is read of them is what is sent
-    sent = _as_sent(request.data)
-    if sent is not None and sent is not request.data:
-        request.data = sent
-    called = operation.lower()
-    said = _actions(sent, str(query.url_sent(request)))
-    known = GUARDED_BY_LOWER
-    names = sorted({known[action] for action in said if action in known and action != called})
+        names = _given_what_its_api_lacks(binding, operation, request.data)
+    else:
+        query.hold_params(request)  # what is read of them is what is sent
+        sent = _as_sent(request.data)
+        if sent is not None and sent is not request.data:
+            request.data = sent
+        called = operation.lower()
+        said = _actions(sent, str(query.url_sent(request)))
+        known = GUARDED_BY_LOWER
+        names = sorted({known[action] for action in said if action in known and action != called})
     guard = binding.guard() if names else None
     if guard is None:
         return None
@@ -84,6 +87,22 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         request.context[CONTEXT_KEY] = call
     in_progress.set(call)
     return operations.OPERATIONS[call.fields["operation"]]
+
+
+def _given_what_its_api_lacks(
+    binding: ClientBinding, operation: str, body: dict[str, Any]
+) -> list[str]:
+    """``[operation]`` for a plain call of an operation the guard judges for another service
+    only (a DocumentDB ``ModifyDBInstance``) whose body another handler gave a parameter the
+    guard judges there and the client's API lacks (``BackupRetentionPeriod``), in any case:
+    the endpoint the three services share carries it out as rds's. Else none."""
+    row = operations.OPERATIONS.get(operation)
+    lacking = () if row is None else binding.readers(row).lacking
+    if lacking:
+        names = {name.lower() for name in lacking}
+        if any(key.partition(".")[0].lower() in names for key in body):
+            return [operation]
+    return []
 
 
 def _turned_call(context: Any, operation: str) -> Operation | None:

@@ -26,9 +26,24 @@ import botocore.hooks
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
-from aws import HOUSE_NAME, audit_records, house_defaults, make_cluster, snapshot_tags
+from aws import (
+    HOUSE_NAME,
+    audit_records,
+    house_defaults,
+    make_cluster,
+    make_instance,
+    snapshot_tags,
+)
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
-from policies import AUDITED, DEFAULTS_ONLY, HOLD_ONLY, LEDGER, TEAM_REQUIRED, write_policy
+from policies import (
+    AUDITED,
+    BACKUPS,
+    DEFAULTS_ONLY,
+    HOLD_ONLY,
+    LEDGER,
+    TEAM_REQUIRED,
+    write_policy,
+)
 from servers import MotoServer
 
 import rds_guard
@@ -1390,3 +1405,42 @@ def test_the_async_example_runs(
     tags = snapshot_tags(rds, done["created"][0])
     assert tags["team"] == "orders" and tags["managed-by"] == "rds-guard"
     assert [r["event"] for r in audit_records(tmp_path)].count("blocked") == 1
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "key", "field"),
+    [
+        ("delete_db_instance", {}, "SkipFinalSnapshot", "SkipFinalSnapshot"),
+        ("modify_db_instance", {"ApplyImmediately": True}, "BackupRetentionPeriod", "Action"),
+    ],
+)
+def test_a_documentdb_call_given_a_parameter_its_api_lacks_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path, operation: str, params: dict[str, Any], key: str,
+    field: str,
+) -> None:  # fmt: skip
+    """A before-call handler gives a DocumentDB client's instance delete ``SkipFinalSnapshot``
+    (or its modify ``BackupRetentionPeriod=0``), which DocumentDB's API lacks and the endpoint
+    the three services share reads as rds's: blocked, nothing sent, recorded."""
+    make_instance(moto_server.client("rds"), "db1")
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(tmp_path, BACKUPS, automated_backups="any"))
+    name = "".join(part.title() for part in operation.split("_")).replace("Db", "DB")
+
+    def give(params: dict[str, Any], **_: Any) -> None:
+        params["body"][key] = "0" if key == "BackupRetentionPeriod" else "true"
+
+    async def work() -> None:
+        async with session.create_client(
+            "docdb", region_name="us-east-1", endpoint_url=moto_server.url, **CREDENTIALS
+        ) as docdb:
+            docdb.meta.events.register(f"before-call.docdb.{name}", give)
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await getattr(docdb, operation)(DBInstanceIdentifier="db1", **params)
+            assert [(v.rule, v.field) for v in caught.value.violations] == [
+                ("request.changed", field)
+            ]
+
+    moto_server.reset_counts()
+    run(work)
+    assert moto_server.count(name) == 0
+    assert [(r["event"], r["operation"]) for r in audit_records(tmp_path)] == [("blocked", name)]

@@ -1,0 +1,175 @@
+"""A judged parameter put in a request under a name botocore never writes for a call of its
+client: in another case (``skipfinalsnapshot``), or one the client's API lacks (DocumentDB's
+DeleteDBInstance has no ``SkipFinalSnapshot`` nor ``FinalDBSnapshotIdentifier``, its
+ModifyDBInstance no ``BackupRetentionPeriod``). The endpoint the three services share may
+read it all the same, as rds's, so a request another handler gives one is never sent unjudged:
+``request.changed`` on that parameter (enforce: nothing sent, counted at moto's server).
+Before, the guard read a request only through its client's API and sent these as judged: an
+instance deleted without its final snapshot, recorded as a clean delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws import audit_records, guarded_client, make_instance
+from policies import BACKUPS, write_policy
+from servers import MotoServer
+
+import rds_guard
+
+
+def _instances(server: MotoServer) -> list[str]:
+    found = server.client("rds").describe_db_instances()["DBInstances"]
+    return [instance["DBInstanceIdentifier"] for instance in found]
+
+
+def _body_gets(client: Any, event: str, **keys: str) -> None:
+    """A ``before-call`` handler of ``client`` that puts ``keys`` in the body of ``event``'s
+    requests (and takes out a key given as "")."""
+
+    def put(params: dict[str, Any], **_: Any) -> None:
+        for key, value in keys.items():
+            if value:
+                params["body"][key] = value
+            else:
+                params["body"].pop(key)
+
+    client.meta.events.register(f"before-call.{event}", put)
+
+
+def _final_snapshot_required(tmp_path: Path, mode: str = "enforce") -> Path:
+    """`BACKUPS`, the automated backups left to AWS: only a final snapshot is required."""
+    return write_policy(tmp_path, BACKUPS, automated_backups="any", mode=mode)
+
+
+@pytest.mark.parametrize(
+    ("service", "keys", "field"),
+    [
+        # DocumentDB's DeleteDBInstance has neither: rds's reads both
+        ("docdb", {"SkipFinalSnapshot": "true"}, "SkipFinalSnapshot"),
+        ("docdb", {"FinalDBSnapshotIdentifier": "not-our-name"}, "FinalDBSnapshotIdentifier"),
+        ("neptune", {"DeleteAutomatedBackups": "true"}, "DeleteAutomatedBackups"),
+        # another case than botocore's, which the guard never read for its value
+        (
+            "rds",
+            {"FinalDBSnapshotIdentifier": "", "skipfinalsnapshot": "true"},
+            "SkipFinalSnapshot",
+        ),
+        ("rds", {"SKIPFINALSNAPSHOT": "true"}, "SkipFinalSnapshot"),
+    ],
+)
+def test_a_judged_parameter_under_a_name_botocore_never_writes_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path, service: str, keys: dict[str, str], field: str
+) -> None:
+    """A ``before-call`` handler gives an instance delete a judged parameter under a name its
+    client never writes: blocked on that parameter, nothing sent, the instance kept, and the
+    record says why."""
+    make_instance(moto_server.client("rds"), "db1")
+    client = guarded_client(_final_snapshot_required(tmp_path), service, on=moto_server)
+    _body_gets(client, f"{service}.DeleteDBInstance", **keys)
+    final = {"FinalDBSnapshotIdentifier": "db1-final"} if service == "rds" else {}
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.delete_db_instance(DBInstanceIdentifier="db1", **final)
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", field)]
+    assert "never writes" in caught.value.violations[0].message
+    assert moto_server.count("DeleteDBInstance") == 0
+    assert _instances(moto_server) == ["db1"]
+    (blocked,) = audit_records(tmp_path)
+    assert blocked["event"] == "blocked"
+    assert [v["field"] for v in blocked["violations"]] == [field]
+
+
+def test_a_describe_made_into_a_documentdb_delete_its_api_cannot_write_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``before-call`` handler makes a DocumentDB client's DescribeDBInstances the delete of
+    an RDS instance with ``SkipFinalSnapshot=true``, which DocumentDB's DeleteDBInstance lacks:
+    judged as sent, it is blocked on it, and nothing is sent."""
+    make_instance(moto_server.client("rds"), "db1")
+    docdb = guarded_client(_final_snapshot_required(tmp_path), "docdb", on=moto_server)
+    body = {"Action": "DeleteDBInstance", "Version": "2014-10-31",
+            "DBInstanceIdentifier": "db1", "SkipFinalSnapshot": "true"}  # fmt: skip
+
+    def delete_instead(params: dict[str, Any], **_: Any) -> None:
+        params["body"] = dict(body)
+
+    docdb.meta.events.register("before-call.docdb.DescribeDBInstances", delete_instead)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        docdb.describe_db_instances(DBInstanceIdentifier="db1")
+    assert [(v.rule, v.field) for v in caught.value.violations] == [
+        ("request.changed", "SkipFinalSnapshot")
+    ]
+    assert moto_server.count("DeleteDBInstance") == moto_server.count("DescribeDBInstances") == 0
+    assert _instances(moto_server) == ["db1"]
+    (blocked,) = audit_records(tmp_path)
+    assert (blocked["event"], blocked["operation"]) == ("blocked", "DeleteDBInstance")
+
+
+@pytest.mark.parametrize("key", ["BackupRetentionPeriod", "backupretentionperiod"])
+def test_a_documentdb_modify_given_a_retention_its_api_lacks_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path, key: str
+) -> None:
+    """DocumentDB's ModifyDBInstance has no ``BackupRetentionPeriod``, so the guard does not
+    judge it; one another handler gives it (``0``: the backups off) is carried out as rds's:
+    blocked (the guard judges the operation for rds only), nothing sent, and recorded. The
+    same call as botocore makes it goes unjudged and unrecorded, as before."""
+    make_instance(moto_server.client("rds"), "db1")
+    docdb = guarded_client(write_policy(tmp_path, BACKUPS), "docdb", on=moto_server)
+    docdb.modify_db_instance(DBInstanceIdentifier="db1", ApplyImmediately=True)
+    assert moto_server.count("ModifyDBInstance") == 1 and audit_records(tmp_path) == []
+    _body_gets(docdb, "docdb.ModifyDBInstance", **{key: "0"})
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        docdb.modify_db_instance(DBInstanceIdentifier="db1", ApplyImmediately=True)
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Action")]
+    assert "a parameter the docdb API lacks" in caught.value.violations[0].message
+    assert moto_server.count("ModifyDBInstance") == 0
+    (instance,) = moto_server.client("rds").describe_db_instances()["DBInstances"]
+    assert instance["BackupRetentionPeriod"] != 0
+    (blocked,) = audit_records(tmp_path)
+    assert (blocked["event"], blocked["operation"]) == ("blocked", "ModifyDBInstance")
+
+
+def test_in_warn_mode_the_request_goes_and_its_records_name_the_parameter(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Warn mode: the request another handler gave ``SkipFinalSnapshot`` goes as it stands,
+    and its records carry ``request.changed`` on it, so the log says what was done, and
+    that what it did is not known."""
+    make_instance(moto_server.client("rds"), "db1")
+    docdb = guarded_client(_final_snapshot_required(tmp_path, "warn"), "docdb", on=moto_server)
+    _body_gets(docdb, "docdb.DeleteDBInstance", SkipFinalSnapshot="true")
+    moto_server.reset_counts()
+    docdb.delete_db_instance(DBInstanceIdentifier="db1")
+    assert moto_server.count("DeleteDBInstance") == 1
+    requested, outcome = audit_records(tmp_path)
+    # what the request did cannot be told from it: its outcome is unknown (docs/audit.md)
+    assert (requested["event"], outcome["event"]) == ("requested", "unknown")
+    for record in (requested, outcome):
+        assert [(v["rule"], v["field"]) for v in record["violations"]] == [
+            ("request.changed", "SkipFinalSnapshot")
+        ]
+
+
+def test_deletes_as_botocore_makes_them_go_as_before(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The check reads names botocore never writes: a DocumentDB and an rds instance delete
+    as botocore makes them go on, judged and recorded as before."""
+    rds = moto_server.client("rds")
+    for name in ("db1", "db2"):
+        make_instance(rds, name)
+    policy = _final_snapshot_required(tmp_path)
+    guarded_client(policy, "docdb", on=moto_server).delete_db_instance(DBInstanceIdentifier="db1")
+    guarded_client(policy, on=moto_server).delete_db_instance(
+        DBInstanceIdentifier="db2", FinalDBSnapshotIdentifier="db2-final"
+    )
+    assert moto_server.count("DeleteDBInstance") == 2
+    records = audit_records(tmp_path)
+    # the rds delete makes its final snapshot: its outcome says so
+    assert [r["event"] for r in records] == ["requested", "deleted", "requested", "created"]
+    assert all(r["violations"] == [] for r in records)
