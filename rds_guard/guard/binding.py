@@ -347,7 +347,7 @@ class ClientBinding:
         if url is not None and "?" in url:
             shape = client.meta.service_model.operation_model(row.name).input_shape
             members = shape.members if shape is not None else ()
-            queried = queried_url(row, url, client.meta.endpoint_url, members)
+            queried = queried_url(row, url, client.meta.endpoint_url, [*members, *row.judged])
             if queried is not None:
                 return call.judged, queried
         body = wire.form_params(data, flat=flat)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import audit_records, guarded_client, make_instance
+from aws import audit_records, guarded_client, guarded_session, make_instance
 from policies import BACKUPS, write_policy
 from servers import MotoServer
 
@@ -173,3 +173,22 @@ def test_deletes_as_botocore_makes_them_go_as_before(
     # the rds delete makes its final snapshot: its outcome says so
     assert [r["event"] for r in records] == ["requested", "deleted", "requested", "created"]
     assert all(r["violations"] == [] for r in records)
+
+
+def test_a_documentdb_endpoint_whose_query_names_a_judged_rds_parameter_sends_nothing(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """An endpoint URL configured with ``?SkipFinalSnapshot=true`` sends it with every call of
+    a DocumentDB client, whose API lacks it and whose endpoint reads it as rds's: an instance
+    delete is `request.changed` on the URL, nothing sent."""
+    make_instance(moto_server.client("rds"), "db1")
+    policy = _final_snapshot_required(tmp_path)
+    url = f"{moto_server.url}/?SkipFinalSnapshot=true"
+    session, _ = guarded_session(policy)
+    docdb = moto_server.client("docdb", session=session, endpoint_url=url)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        docdb.delete_db_instance(DBInstanceIdentifier="db1")
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "url")]
+    assert moto_server.actions() == []
+    assert _instances(moto_server) == ["db1"]
