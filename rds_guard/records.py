@@ -31,9 +31,16 @@ UNJUDGED = (
 (`changes.unjudged_violations`)."""
 
 
-def turned_note(operation: str) -> str:
+def turned_note(operation: str, service: str = "") -> str:
     """The note of a request another handler made out of a call of ``operation``, which the
-    guard does not judge, into one it judges: no judgement preceded it."""
+    guard does not judge, into one it judges: no judgement preceded it. ``service``: the
+    request is still that call, of a ``service`` client, given a parameter its API lacks."""
+    if service:
+        return (
+            f"judged as it was sent: another handler gave a {service} call of {operation},"
+            " which rds_guard does not judge, a parameter its API lacks and rds_guard judges in"
+            " rds's"
+        )
     return (
         f"judged as it was sent: another handler made a call of {operation}, which rds_guard"
         " does not judge, into this one"
@@ -125,7 +132,10 @@ class GuardedCall:
         empty for any other call."""
         if not self.unjudged:
             return ""
-        return turned_note(self.made_from) if self.made_from else UNJUDGED
+        if not self.made_from:
+            return UNJUDGED
+        kept = self.made_from == self.fields.get("operation")  # given a parameter, not turned
+        return turned_note(self.made_from, self.fields.get("service", "") if kept else "")
 
     def __str__(self) -> str:
         return self.verdict  # logged as "%s": built only when the line is

@@ -18,6 +18,7 @@ from policies import BACKUPS, write_policy
 from servers import MotoServer
 
 import rds_guard
+from rds_guard.records import turned_note
 
 
 def _instances(server: MotoServer) -> list[str]:
@@ -192,3 +193,26 @@ def test_a_documentdb_endpoint_whose_query_names_a_judged_rds_parameter_sends_no
     assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "url")]
     assert moto_server.actions() == []
     assert _instances(moto_server) == ["db1"]
+
+
+def test_in_warn_mode_a_documentdb_modify_given_a_retention_is_recorded_once(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Warn mode: the DocumentDB ModifyDBInstance another handler gave a
+    ``BackupRetentionPeriod`` goes as it stands, recorded before and after as the call the
+    guard judges for rds, its violation and why it was judged as sent in both records."""
+    make_instance(moto_server.client("rds"), "db1")
+    policy = write_policy(tmp_path, BACKUPS, mode="warn")
+    docdb = guarded_client(policy, "docdb", on=moto_server)
+    _body_gets(docdb, "docdb.ModifyDBInstance", BackupRetentionPeriod="0")
+    moto_server.reset_counts()
+    docdb.modify_db_instance(DBInstanceIdentifier="db1", ApplyImmediately=True)
+    assert moto_server.count("ModifyDBInstance") == 1
+    requested, outcome = audit_records(tmp_path)
+    assert (requested["event"], outcome["event"]) == ("requested", "unknown")
+    for record in (requested, outcome):
+        assert (record["service"], record["operation"]) == ("docdb", "ModifyDBInstance")
+        assert [(v["rule"], v["field"]) for v in record["violations"]] == [
+            ("request.changed", "Action")
+        ]
+        assert turned_note("ModifyDBInstance", "docdb") in record["notes"]
