@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 AIO_VENVS := .venv-aio .venv-aioboto3
 AIO_GROUP_.venv-aio := aio-tests
 AIO_GROUP_.venv-aioboto3 := aioboto3-tests
-AIO_TESTS_.venv-aio := tests/aio/test_aiobotocore.py
+AIO_TESTS_.venv-aio := tests/aio/test_aiobotocore.py tests/aio/test_aio_edges.py
 AIO_TESTS_.venv-aioboto3 := tests/aio/test_aioboto3.py
 
 $(AIO_VENVS:%=%/.installed): %/.installed: pyproject.toml

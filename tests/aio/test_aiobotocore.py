@@ -13,18 +13,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiobotocore.client
 import aiobotocore.hooks
 import aiobotocore.signers
 import botocore.hooks
 import pytest
-from aiobotocore.config import AioConfig
+from aio_helpers import CREDENTIALS, GOOD, TEAM, guarded_session, rds_client, run
 from aiobotocore.session import AioSession, get_session
 from aws import (
     HOUSE_NAME,
@@ -49,36 +48,6 @@ from servers import MotoServer
 import rds_guard
 from rds_guard import audit
 from rds_guard.guard.aio import WORKERS, off_loop, workers
-
-T = TypeVar("T")
-GOOD = "orders-manual-20261129"
-TEAM = [{"Key": "team", "Value": "core"}]
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-def run(work: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(asyncio.wait_for(work(), timeout=120))  # a hang detector only
-
-
-def guarded_session(folder: Path, policy: str) -> AioSession:
-    """An aiobotocore session guarded by ``policy`` (TOML text) written in ``folder``."""
-    session = get_session()
-    rds_guard.install(session, policy=write_policy(folder, policy))
-    return session
-
-
-@asynccontextmanager
-async def rds_client(
-    session: AioSession, server: MotoServer, *, url: str | None = None, **config: Any
-) -> AsyncIterator[Any]:
-    async with session.create_client(
-        "rds",
-        region_name="us-east-1",
-        endpoint_url=url or server.url,
-        config=AioConfig(**config) if config else None,
-        **CREDENTIALS,
-    ) as client:
-        yield client
 
 
 def test_a_compliant_create_keeps_inherited_tags_and_adds_the_defaults(

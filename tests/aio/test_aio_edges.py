@@ -1,0 +1,177 @@
+"""The guard inside aiobotocore, against the moto server over HTTP: presigns of a mapping
+that is no dict, presigns past the client's wrapper or changed by a late handler, calls a
+program's own handler completes, and outcome records read from the answer's HTTP status."""
+
+from __future__ import annotations
+
+import types
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import aiobotocore.signers
+import pytest
+from aio_helpers import GOOD, TEAM, guarded_session, rds_client, run
+from aiobotocore.awsrequest import AioAWSResponse
+from aws import HOUSE_NAME, audit_records, house_defaults, make_cluster
+from botocore.exceptions import ClientError, ParamValidationError
+from odd_values import EncodesAs
+from policies import AUDITED, TEAM_REQUIRED
+from servers import MotoServer
+
+import rds_guard
+
+
+@pytest.mark.parametrize("validation", [True, False])
+def test_a_presign_of_a_mapping_that_is_no_dict_is_refused_and_signs_nothing(
+    moto_server: MotoServer, tmp_path: Path, validation: bool
+) -> None:
+    """A read-only mapping handed to a guarded presign is refused as botocore's validation
+    refuses it, whether the client validates or not: no URL, no record."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+    params = types.MappingProxyType(
+        {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    )
+
+    async def work() -> None:
+        async with rds_client(session, moto_server, parameter_validation=validation) as rds:
+            with pytest.raises(ParamValidationError):
+                await rds.generate_presigned_url(
+                    "create_db_cluster_snapshot", Params=params, ExpiresIn=600
+                )
+
+    run(work)
+    assert audit_records(tmp_path) == []
+
+
+def test_a_call_the_programs_handler_completes_is_judged_ahead_of_its_request(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A call botocore's validation refuses at the guard's handler (no snapshot name) and the
+    program's own later handler completes is judged once that handler has run, before its
+    request is built: its record carries no note of a call judged only as it was sent."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, TEAM_REQUIRED.replace('"warn"', '"enforce"'))
+    session.register("before-parameter-build.rds", house_defaults)
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            await rds.create_db_cluster_snapshot(DBClusterIdentifier="orders")
+
+    run(work)
+    requested, created = audit_records(tmp_path)
+    assert (requested["event"], created["event"]) == ("requested", "created")
+    assert (requested["snapshot"], requested["tags"]) == (HOUSE_NAME, {"team": "core"})
+    assert requested["violations"] == [] and requested["notes"] == []
+
+
+def test_a_presign_past_the_wrapper_is_signed_as_judged_not_as_the_callers_string_encodes(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A presign made with aiobotocore's own function (past the client's wrapper: its URL is
+    never read) of a name whose own ``encode()`` gives another: the URL carries the name
+    judged and recorded, not the one the caller's string would send."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+    params = {
+        "DBClusterIdentifier": "orders",
+        "DBClusterSnapshotIdentifier": EncodesAs(GOOD, "weekly"),
+        "Tags": TEAM,
+    }
+
+    async def work() -> str:
+        async with rds_client(session, moto_server) as rds:
+            url: str = await aiobotocore.signers.generate_presigned_url(
+                rds, "create_db_cluster_snapshot", params
+            )
+            return url
+
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(run(work)).query)
+    assert query["DBClusterSnapshotIdentifier"] == [GOOD]
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("presigned", GOOD)]
+
+
+class _Body:
+    """The raw body of a forged answer, read as aiobotocore reads one."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def read(self) -> bytes:
+        return self._data
+
+
+def test_an_answer_whose_metadata_a_handler_takes_is_recorded_by_its_http_status(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The service answers a guarded create with a 503 (forged at ``before-send``, no
+    retry), and a program's own ``after-call`` handler, ahead of the guard's, takes the
+    answer's ``ResponseMetadata``: the outcome is still read from the HTTP status, so the
+    record says ``unknown`` (the service failed: it may have taken effect), not ``failed``."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+    body = (
+        b'<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error>'
+        b"<Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>busy</Message>"
+        b"</Error><RequestId>r1</RequestId></ErrorResponse>"
+    )
+
+    def unavailable(request: Any, **_: Any) -> AioAWSResponse:
+        return AioAWSResponse(request.url, 503, {}, _Body(body))
+
+    def take_the_metadata(parsed: dict[str, Any], **_: Any) -> None:
+        parsed.pop("ResponseMetadata", None)
+
+    async def work() -> None:
+        config = {"retries": {"total_max_attempts": 1}}
+        async with rds_client(session, moto_server, **config) as rds:
+            rds.meta.events.register("before-send.rds.CreateDBClusterSnapshot", unavailable)
+            rds.meta.events.register_first(
+                "after-call.rds.CreateDBClusterSnapshot", take_the_metadata
+            )
+            with pytest.raises(ClientError, match="ServiceUnavailable"):
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+                )
+
+    run(work)
+    requested, ended = audit_records(tmp_path)
+    assert (requested["event"], ended["event"]) == ("requested", "unknown")
+    assert ended["error"] == {"code": "ServiceUnavailable", "message": "busy"}
+
+
+def test_a_presign_a_late_handler_points_at_another_source_is_judged_on_its_look_up(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A presign of a create from a cluster that passes its ``team`` tag on; a ``before-sign``
+    handler points the request at a cluster without one. The URL is judged as signed, the
+    cluster it names looked up (awaited): blocked for the missing tag as well as for the
+    change, no URL returned."""
+    rds = moto_server.client("rds")
+    make_cluster(rds, "orders", copy_tags=True, tags={"team": "core"})
+    make_cluster(rds, "payments", copy_tags=True)
+    session = guarded_session(tmp_path, TEAM_REQUIRED.replace('"warn"', '"enforce"'))
+
+    def to_payments(request: Any, **_: Any) -> None:
+        request.data["DBClusterIdentifier"] = "payments"
+
+    async def work() -> rds_guard.PolicyViolation:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register("before-sign.rds.CreateDBClusterSnapshot", to_payments)
+            with pytest.raises(rds_guard.PolicyViolation) as blocked:
+                await rds.generate_presigned_url(
+                    "create_db_cluster_snapshot",
+                    Params={"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD},
+                )
+            return blocked.value
+
+    moto_server.reset_counts()
+    violation = run(work)
+    assert [(v.rule, v.field) for v in violation.violations] == [
+        ("tags.required", "Tags.team"),
+        ("request.changed", "DBClusterIdentifier"),
+    ]
+    assert moto_server.actions() == ["DescribeDBClusters", "DescribeDBClusters"]
+    (blocked,) = audit_records(tmp_path)
+    assert (blocked["event"], blocked["source"]) == ("blocked", "payments")
