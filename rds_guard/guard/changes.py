@@ -169,12 +169,8 @@ def unread_keys(
     botocore never writes (`wire.unread`): another handler's, never read by the guard, which
     the service may read as part of it. None when there are none."""
     name = wire.unread(body, readers, values)
-    if name is None:
-        return None
-    return Violation(
-        "request.changed",
+    return _unwritten(
         name,
-        None,
         "holds keys botocore never writes for it, put there by another handler after"
         f" rds_guard judged a call of {row.name}: how the service reads them cannot be judged",
     )
@@ -186,18 +182,18 @@ def misnamed_keys(
     """``request.changed`` for a judged parameter under whose name the request holds a key
     botocore never writes for a call of the client's (`wire.misnamed`): in another case, or
     one the client's API lacks, put there by another handler. None when there is none."""
-    name = wire.misnamed(body, readers)
-    if name is None:
-        return None
-    return Violation(
-        "request.changed",
-        name,
-        None,
+    return _unwritten(
+        wire.misnamed(body, readers),
         f"given under a name botocore never writes for a {service} call of {row.name} (in"
         f" another case, or a parameter the {service} API lacks), put there by another"
         " handler: the endpoint the three services share may read it, and how cannot be"
         " judged",
     )
+
+
+def _unwritten(name: str | None, why: str) -> Violation | None:
+    # ``request.changed`` on the parameter ``name`` for keys botocore never writes; none
+    return None if name is None else Violation("request.changed", name, None, why)
 
 
 def sent_oddly(

@@ -198,6 +198,14 @@ def test_an_answer_of_status_300_is_recorded_as_the_error_botocore_raises(
     assert ended["error"]["code"] == "Unknown"
 
 
+CREATED = (
+    b'<CreateDBClusterSnapshotResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">'
+    b"<CreateDBClusterSnapshotResult/><ResponseMetadata><RequestId>r1</RequestId>"
+    b"</ResponseMetadata></CreateDBClusterSnapshotResponse>"
+)
+"""A create's answer, as the service gives it, for a test that answers at ``before-send``."""
+
+
 def test_a_tag_without_a_value_a_later_handler_adds_is_recorded_with_an_empty_value(
     tmp_path: Path,
 ) -> None:
@@ -214,17 +222,12 @@ def test_a_tag_without_a_value_a_later_handler_adds_is_recorded_with_an_empty_va
 
     session.events.register("before-parameter-build.rds", add_a_note)
     rds = session.client("rds")
-    body = (
-        b'<CreateDBClusterSnapshotResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">'
-        b"<CreateDBClusterSnapshotResult/><ResponseMetadata><RequestId>r1</RequestId>"
-        b"</ResponseMetadata></CreateDBClusterSnapshotResponse>"
-    )
     sent: list[str] = []
 
     def answer_with(request: Any, **_: Any) -> AWSResponse:
         text = request.body.decode() if isinstance(request.body, bytes) else request.body
         sent.append(text)
-        return raw_response(request.url, 200, body)
+        return raw_response(request.url, 200, CREATED)
 
     rds.meta.events.register_first("before-send.rds", answer_with)
     rds.create_db_cluster_snapshot(
@@ -275,18 +278,13 @@ def test_warn_mode_sends_a_call_whose_look_up_is_refused_with_no_error_code(
     rds_guard.install(session, policy=write_policy(tmp_path, DEFAULTS_ONLY, mode="warn"))
     rds = session.client("rds", config=Config(retries={"total_max_attempts": 1}))
     refused = b"<ErrorResponse><Error><Message>no</Message></Error></ErrorResponse>"
-    created = (
-        b'<CreateDBClusterSnapshotResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">'
-        b"<CreateDBClusterSnapshotResult/><ResponseMetadata><RequestId>r1</RequestId>"
-        b"</ResponseMetadata></CreateDBClusterSnapshotResponse>"
-    )
     sent: list[str] = []
 
     def answer_with(request: Any, **_: Any) -> AWSResponse:
         text = request.body.decode() if isinstance(request.body, bytes) else request.body
         sent.append(text.split("&", 1)[0])
         if text.startswith("Action=CreateDBClusterSnapshot&"):
-            return raw_response(request.url, 200, created)
+            return raw_response(request.url, 200, CREATED)
         return raw_response(request.url, 400, refused)
 
     rds.meta.events.register_first("before-send.rds", answer_with)
