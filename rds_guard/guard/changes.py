@@ -123,14 +123,15 @@ def queried_url(
     """``request.changed`` on ``url`` for a request whose URL carries a query its client's
     endpoint does not: parameters another handler put there, never judged, which a service
     may read as the body's. None for the endpoint's own query, unless it names one of the
-    call's ``parameters`` (or ``Action``, ``Version``), in any case: an endpoint configured
-    so sends them with every call, never judged."""
+    call's ``parameters`` (or ``Action``, ``Version``), or a key under one
+    (``ValuesToAdd.AttributeValue.2``), in any case: an endpoint configured so sends them
+    with every call, never judged."""
     query = url.partition("?")[2].partition("#")[0]
     # the names only: a value may be a token or a password, which no record stores
     names = sorted({name for name, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)})
     if query == endpoint_url.partition("?")[2].partition("#")[0]:
         called = {name.lower() for name in (*parameters, "Action", "Version")}
-        if not any(name.lower() in called for name in names):
+        if not any(name.partition(".")[0].lower() in called for name in names):
             return None
         how = "given by the endpoint URL, which sends them with every call"
     else:

@@ -17,7 +17,7 @@ only, given a parameter the guard judges there that its own API lacks (a Documen
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import query
@@ -74,10 +74,13 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         sent = _as_sent(request.data)
         if sent is not None and sent is not request.data:
             request.data = sent
+        pairs = _pairs(sent, str(query.url_sent(request)))
         called = operation.lower()
-        said = _actions(sent, str(query.url_sent(request)))
+        said = [_folded(value) for key, value in pairs if _folded(key) == "action"]
         known = GUARDED_BY_LOWER
         names = sorted({known[action] for action in said if action in known and action != called})
+        if not names:
+            names = _given_what_its_api_lacks(binding, operation, [key for key, _ in pairs])
     guard = binding.guard() if names else None
     if guard is None:
         return None
@@ -90,19 +93,31 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
 
 
 def _given_what_its_api_lacks(
-    binding: ClientBinding, operation: str, body: dict[str, Any]
+    binding: ClientBinding, operation: str, keys: Iterable[str]
 ) -> list[str]:
-    """``[operation]`` for a plain call of an operation the guard judges for another service
-    only (a DocumentDB ``ModifyDBInstance``) whose body another handler gave a parameter the
-    guard judges there and the client's API lacks (``BackupRetentionPeriod``), in any case:
-    the endpoint the three services share carries it out as rds's. Else none."""
+    """``[operation]`` for a call of an operation the guard judges for another service only
+    (a DocumentDB ``ModifyDBInstance``) one of whose ``keys`` (its body's, its URL's query's)
+    names a parameter the guard judges there and the client's API lacks
+    (``BackupRetentionPeriod``, put there by another handler or the endpoint URL), as a
+    service comparing names as Java does may read it (`_folded`): the endpoint the three
+    services share carries it out as rds's. Else none."""
     row = operations.OPERATIONS.get(operation)
     lacking = () if row is None else binding.readers(row).lacking
     if lacking:
         names = {name.lower() for name in lacking}
-        if any(key.partition(".")[0].lower() in names for key in body):
+        if any(_folded(key.partition(".")[0]) in names for key in keys):
             return [operation]
     return []
+
+
+def _folded(name: str) -> str:
+    """``name`` as a service comparing names as Java does (``equalsIgnoreCase``) may take
+    it, trimmed: ``ı`` and ``İ`` for ``i``, ``ſ`` for ``s``, the Kelvin sign for ``k``,
+    lowercase (botocore writes ASCII names only: these are another handler's)."""
+    return name.strip().translate(_JAVA_FOLDS).lower()
+
+
+_JAVA_FOLDS = str.maketrans({"\u0131": "i", "\u0130": "i", "\u017f": "s", "\u212a": "k"})
 
 
 def _turned_call(context: Any, operation: str) -> Operation | None:
@@ -144,13 +159,12 @@ def _utf8(text: Any) -> Any:
     return text.encode("utf-8") if isinstance(text, str) else text
 
 
-def _actions(body: str | bytes | None, url: str) -> list[str]:
-    """Every ``Action`` a request gives, lowercased: of its body as it is sent (form text)
-    and of its URL's query, its name in any case, given once or more (which the service
-    reads, in which case, is not known)."""
+def _pairs(body: str | bytes | None, url: str) -> list[tuple[str, str]]:
+    """Every name and value a request gives: of its body as it is sent (form text) and of
+    its URL's query, each one given (which the service reads of a name given twice, in
+    which case, is not known)."""
     pairs = _query_pairs(body) if body is not None else []
-    pairs += _query_pairs(urllib.parse.urlsplit(url).query)
-    return [value.lower() for key, value in pairs if key.lower() == "action"]
+    return pairs + _query_pairs(urllib.parse.urlsplit(url).query)
 
 
 def _query_pairs(text: str | bytes) -> list[tuple[str, str]]:

@@ -9,12 +9,13 @@ instance deleted without its final snapshot, recorded as a clean delete."""
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import audit_records, guarded_client, guarded_session, make_instance
-from policies import BACKUPS, write_policy
+from aws import audit_records, guarded_client, guarded_session, make_cluster, make_instance
+from policies import BACKUPS, HOLD_ONLY, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -216,3 +217,153 @@ def test_in_warn_mode_a_documentdb_modify_given_a_retention_is_recorded_once(
             ("request.changed", "Action")
         ]
         assert turned_note("ModifyDBInstance", "docdb") in record["notes"]
+
+
+def _retention(server: MotoServer) -> int:
+    (instance,) = server.client("rds").describe_db_instances()["DBInstances"]
+    return instance["BackupRetentionPeriod"]
+
+
+def test_a_documentdb_modify_whose_body_is_made_text_with_a_retention_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``before-call`` handler makes a DocumentDB ModifyDBInstance's body form text that
+    carries ``BackupRetentionPeriod=0`` (the backups off): blocked, nothing sent."""
+    make_instance(moto_server.client("rds"), "db1")
+    before = _retention(moto_server)
+    docdb = guarded_client(write_policy(tmp_path, BACKUPS), "docdb", on=moto_server)
+
+    def as_text(params: dict[str, Any], **_: Any) -> None:
+        body = dict(params["body"], BackupRetentionPeriod="0")
+        params["body"] = urllib.parse.urlencode(body)
+
+    docdb.meta.events.register("before-call.docdb.ModifyDBInstance", as_text)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        docdb.modify_db_instance(DBInstanceIdentifier="db1", ApplyImmediately=True)
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "Action")]
+    assert moto_server.count("ModifyDBInstance") == 0
+    assert _retention(moto_server) == before
+    (blocked,) = audit_records(tmp_path)
+    assert (blocked["event"], blocked["operation"]) == ("blocked", "ModifyDBInstance")
+
+
+def test_a_documentdb_modify_whose_url_is_given_a_retention_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``before-call`` handler gives a DocumentDB ModifyDBInstance's URL the query
+    ``BackupRetentionPeriod=0``, which the service may read as a parameter: blocked, nothing
+    sent."""
+    make_instance(moto_server.client("rds"), "db1")
+    before = _retention(moto_server)
+    docdb = guarded_client(write_policy(tmp_path, BACKUPS), "docdb", on=moto_server)
+
+    def queried(params: dict[str, Any], **_: Any) -> None:
+        params["url"] += "?BackupRetentionPeriod=0"
+
+    docdb.meta.events.register("before-call.docdb.ModifyDBInstance", queried)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation):
+        docdb.modify_db_instance(DBInstanceIdentifier="db1", ApplyImmediately=True)
+    assert moto_server.count("ModifyDBInstance") == 0
+    assert _retention(moto_server) == before
+
+
+def test_a_documentdb_endpoint_whose_query_names_a_retention_sends_no_modify(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """An endpoint URL configured with ``?BackupRetentionPeriod=0`` sends it with every call
+    of a DocumentDB client, whose ModifyDBInstance lacks it and whose endpoint reads it as
+    rds's: an instance modify is refused, nothing sent."""
+    make_instance(moto_server.client("rds"), "db1")
+    before = _retention(moto_server)
+    session, _ = guarded_session(write_policy(tmp_path, BACKUPS))
+    url = f"{moto_server.url}/?BackupRetentionPeriod=0"
+    docdb = moto_server.client("docdb", session=session, endpoint_url=url)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation):
+        docdb.modify_db_instance(DBInstanceIdentifier="db1", ApplyImmediately=True)
+    assert moto_server.count("ModifyDBInstance") == 0
+    assert _retention(moto_server) == before
+
+
+@pytest.mark.parametrize(
+    "key", ["BackupRetentıonPeriod", "BACKUPRETENTİONPERİOD", "BackupRetentionPeriod "]
+)
+def test_a_documentdb_modify_given_a_retention_spelt_as_a_service_may_fold_it_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path, key: str
+) -> None:
+    """A ``before-call`` handler gives a DocumentDB ModifyDBInstance's body a key that a
+    service comparing names as Java does (``equalsIgnoreCase``) reads as
+    ``BackupRetentionPeriod`` (a dotless or dotted i), or one that trims a space: it is
+    refused, as a body of a guarded call naming it so is, and nothing is sent."""
+    make_instance(moto_server.client("rds"), "db1")
+    docdb = guarded_client(write_policy(tmp_path, BACKUPS), "docdb", on=moto_server)
+
+    def put(params: dict[str, Any], **_: Any) -> None:
+        params["body"][key] = "0"
+
+    docdb.meta.events.register("before-call.docdb.ModifyDBInstance", put)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation):
+        docdb.modify_db_instance(DBInstanceIdentifier="db1", ApplyImmediately=True)
+    assert moto_server.count("ModifyDBInstance") == 0
+
+
+@pytest.mark.parametrize("service", ["rds", "docdb"])
+def test_an_endpoint_whose_query_names_an_item_of_a_judged_list_shares_nothing(
+    moto_server: MotoServer, tmp_path: Path, service: str
+) -> None:
+    """An endpoint URL configured with ``?ValuesToAdd.AttributeValue.2=all`` sends a second
+    item of the judged ``ValuesToAdd`` with every call, which the service reads with the
+    body's: a share with one account is refused on the URL (as ``?ValuesToAdd=all`` is),
+    nothing sent, and the snapshot stays private."""
+    rds = moto_server.client("rds")
+    make_cluster(rds, "c1")
+    rds.create_db_cluster_snapshot(DBClusterSnapshotIdentifier="s0", DBClusterIdentifier="c1")
+    session, _ = guarded_session(write_policy(tmp_path, HOLD_ONLY))
+    url = f"{moto_server.url}/?ValuesToAdd.AttributeValue.2=all"
+    client = moto_server.client(service, session=session, endpoint_url=url)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.modify_db_cluster_snapshot_attribute(
+            DBClusterSnapshotIdentifier="s0", AttributeName="restore",
+            ValuesToAdd=["123456789012"],
+        )  # fmt: skip
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "url")]
+    assert moto_server.count("ModifyDBClusterSnapshotAttribute") == 0
+    found = rds.describe_db_cluster_snapshot_attributes(DBClusterSnapshotIdentifier="s0")
+    (attribute,) = found["DBClusterSnapshotAttributesResult"]["DBClusterSnapshotAttributes"]
+    assert "all" not in attribute["AttributeValues"]
+
+
+@pytest.mark.parametrize("action", ["Act\u0131on", "ACT\u0130ON", " Action"])
+def test_a_describe_made_into_a_delete_under_an_action_a_service_may_fold_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path, action: str
+) -> None:
+    """A ``before-call`` handler makes a DescribeDBClusters body text naming the delete of a
+    held snapshot under an ``Action`` a service comparing names as Java does reads as one
+    (a dotless or dotted i, a space it trims): judged as that delete, it cannot be read as
+    one call (``request.changed``), nothing is sent, and the snapshot stays."""
+    rds = moto_server.client("rds")
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="held",
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+    client = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
+    text = f"{action}=DeleteDBClusterSnapshot&Version=2014-10-31&DBClusterSnapshotIdentifier=held"
+
+    def delete_instead(params: dict[str, Any], **_: Any) -> None:
+        params["body"] = text
+
+    client.meta.events.register("before-call.rds.DescribeDBClusters", delete_instead)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.describe_db_clusters()
+    assert [v.rule for v in caught.value.violations] == ["request.changed"]
+    assert moto_server.actions() == []
+    assert rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="held")
+    (blocked,) = audit_records(tmp_path)
+    assert (blocked["event"], blocked["operation"]) == ("blocked", "DeleteDBClusterSnapshot")
