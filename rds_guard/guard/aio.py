@@ -154,7 +154,7 @@ class AioClientBinding(ClientBinding):
             )
         finally:
             presigning.reset(token)
-        found = self.presigned_call(presigned, url)
+        found = self.presigned_call(presigned, url, ClientMethod)
         if found is not None:
             guard, row, call, (sent, swapped) = found
             changed = not wire.as_judged(sent, call.judged)

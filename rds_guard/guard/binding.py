@@ -38,7 +38,7 @@ from .progress import (
 )
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
-from .turned import turned_handler
+from .turned import presigned_into, turned_handler
 from .validation import refuse_presign, refused
 from .wrappers import presigning
 
@@ -238,7 +238,7 @@ class ClientBinding:
             url = generate(ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
         finally:
             presigning.reset(token)
-        found = self.presigned_call(presigned, url)
+        found = self.presigned_call(presigned, url, ClientMethod)
         if found is not None:
             guard, row, call, (sent, swapped) = found
             expires_in = url_expires_in(url, ExpiresIn)
@@ -250,10 +250,9 @@ class ClientBinding:
     def presign_params(self, method: str, params: Any) -> tuple[Any, Presign | None]:
         """What a presign of ``method`` hands botocore, and the `Presign` its call is
         collected in: for an operation a guard in force judges, a copy of the caller's dict
-        (the guard writes the final parameters into what it judges, and the caller's dict is
-        the caller's); else ``params`` as given, as without the guard (other handlers change
-        the caller's dict; botocore refuses what is no dict, `judgeable`), and None: a
-        guarded presign made inside its handlers is one past the wrapper."""
+        (the guard writes the final parameters into it); else ``params`` as given (botocore
+        refuses what is no dict, `judgeable`) and None (a guarded presign made inside its
+        handlers is one past the wrapper)."""
         client = self._client()
         name = None if client is None else client.meta.method_to_api_mapping.get(method)
         if name not in GUARDED_SET.get(self.service, frozenset()) or self.guard() is None:
@@ -361,17 +360,20 @@ class ClientBinding:
         return found, sent_oddly(client, row, body, readers, found, self.service)
 
     def presigned_call(
-        self, presigned: Presign | None, url: str
+        self, presigned: Presign | None, url: str, method: str = ""
     ) -> tuple[Guard, Operation, GuardedCall, Sent] | None:
         """The guard, row and state of a presigned call, and its judged parameters as the URL
         carries them (`sent`); None when the URL is not of a guarded call. One none of whose
-        handlers ran (the client's ``meta.events`` replaced) is judged as it is signed."""
-        call = None if presigned is None else presigned.call
-        guard = self.guard() if presigned is not None and presigned.context is not None else None
-        if call is None and guard is not None and presigned is not None:
+        handlers ran (the client's ``meta.events`` replaced) is judged as it is signed, and
+        so is a presign of a ``method`` the guard does not judge made into one it judges."""
+        client = self._client()
+        if presigned is None:
+            return None if client is None else presigned_into(self, client, method, url)
+        call = presigned.call
+        guard = self.guard() if presigned.context is not None else None
+        if call is None and guard is not None:
             call = guard.unjudged(operations.OPERATIONS[presigned.operation])
         guard = None if call is None else call.guard
-        client = self._client()
         if call is None or guard is None or client is None:
             return None
         row = operations.OPERATIONS[call.fields["operation"]]
@@ -391,11 +393,10 @@ class ClientBinding:
         return found
 
     def invalid(self, row: Operation, params: Mapping[str, Any]) -> list[str]:
-        """What botocore's parameter validation would refuse in a call of a client that does
-        not validate: its serializer sends a name given as bytes, or ``1`` for a flag, as
-        the service reads them, not as the guard would judge them. Empty when the client
-        validates (it refuses such a call itself, after the guard's handler). Only the judged
-        parameters, of an operation the guard does not vouch for whole."""
+        """What botocore's validation would refuse in a call of a client that does not validate
+        (its serializer sends a name given as bytes, or ``1`` for a flag, as the service
+        reads them, not as the guard judges them); empty when the client validates. Only the
+        judged parameters, of an operation the guard does not vouch for whole."""
         if self.validates:
             return []
         if not row.vouches_for_every_parameter:
@@ -415,9 +416,8 @@ class ClientBinding:
         ahead: bool = False,
         deferrable: bool = False,
     ) -> CallReads:
-        """The read-only look-ups of one call ``guard`` judges, made on this client when a
-        rule asks; in warn mode a failed read never stops the call (`CallReads`);
-        ``deferrable``: a call botocore's validation refuses is `Incomplete`."""
+        """The read-only look-ups of one call ``guard`` judges, made on this client when a rule
+        asks (`CallReads`); ``deferrable``: a call botocore's validation refuses is `Incomplete`."""
         client = self._client()
         assert client is not None, "a handler of a client that is gone"
 

@@ -9,9 +9,10 @@ of its own operation (`hooks.plainly_of`) and names a guarded operation of any o
 services in an ``Action`` (of its body or its URL's query, in any case, given once or more).
 It is judged as it is sent, as that operation (`Guard.unjudged`; a request that is no call
 of it exactly, or one of an operation its client's API lacks, is ``request.changed``), and its
-outcome recorded. So is a plain call of an operation the guard judges for another service
-only, given a parameter the guard judges there that its own API lacks (a DocumentDB
-``ModifyDBInstance`` given a ``BackupRetentionPeriod``).
+outcome recorded. So is a call of an operation the guard judges for another service only,
+given a parameter the guard judges there that its own API lacks (a DocumentDB
+``ModifyDBInstance`` given a ``BackupRetentionPeriod``), and a presigned URL of a call the
+guard does not judge that a ``before-sign`` handler made so (`presigned_into`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from .hooks import GUARDED_BY_LOWER, GUARDED_SET, STAGES, plainly_of
 from .progress import in_progress
 
 if TYPE_CHECKING:
-    from .binding import ClientBinding
+    from .binding import ClientBinding, Sent
+    from .guard import Guard
 
 TURNED_STAGES = dict(STAGES[1:])
 """The events the handler is registered on (under the service's name: `hooks.hook_client`),
@@ -74,13 +76,7 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         sent = _as_sent(request.data)
         if sent is not None and sent is not request.data:
             request.data = sent
-        pairs = _pairs(sent, str(query.url_sent(request)))
-        called = operation.lower()
-        said = [_folded(value) for key, value in pairs if _folded(key) == "action"]
-        known = GUARDED_BY_LOWER
-        names = sorted({known[action] for action in said if action in known and action != called})
-        if not names:
-            names = _given_what_its_api_lacks(binding, operation, [key for key, _ in pairs])
+        names = _named(binding, operation, _pairs(sent, str(query.url_sent(request))))
     guard = binding.guard() if names else None
     if guard is None:
         return None
@@ -90,6 +86,36 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         request.context[CONTEXT_KEY] = call
     in_progress.set(call)
     return operations.OPERATIONS[call.fields["operation"]]
+
+
+def presigned_into(
+    binding: ClientBinding, client: Any, method: str, url: str
+) -> tuple[Guard, Operation, GuardedCall, Sent] | None:
+    """A presigned URL of a call of ``client``'s ``method``, which the guard does not judge,
+    that another handler (at ``before-sign``) made into a call it judges, as a request is
+    (`_named`): the guard in force, the row, the call, judged as the URL is signed, and
+    what the URL carries (`ClientBinding.sent`); None: none, or no guard in force."""
+    operation = client.meta.method_to_api_mapping.get(method)
+    names = _named(binding, operation, _pairs(None, url)) if operation else []
+    guard = binding.guard() if names else None
+    if guard is None:
+        return None
+    row = operations.OPERATIONS[names[0]]
+    call = guard.unjudged(row, made_from=operation)
+    return guard, row, call, binding.sent(row, urllib.parse.urlsplit(url).query, call)
+
+
+def _named(binding: ClientBinding, operation: str, pairs: list[tuple[str, str]]) -> list[str]:
+    """The guarded operations a request of ``operation`` that is not plainly its own names
+    in ``pairs`` (its body's and its URL's): each other one an ``Action`` names; else
+    ``operation`` itself when one of them gives it a parameter its client's API lacks
+    (`_given_what_its_api_lacks`). Names are read as a service comparing them as Java does
+    may read them (`_folded`)."""
+    called = operation.lower()
+    said = [_folded(value) for key, value in pairs if _folded(key) == "action"]
+    known = GUARDED_BY_LOWER
+    names = sorted({known[action] for action in said if action in known and action != called})
+    return names or _given_what_its_api_lacks(binding, operation, [key for key, _ in pairs])
 
 
 def _given_what_its_api_lacks(

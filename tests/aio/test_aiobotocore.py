@@ -1413,3 +1413,34 @@ def test_a_documentdb_call_given_a_parameter_its_api_lacks_is_never_sent(
     run(work)
     assert moto_server.count(name) == 0
     assert [(r["event"], r["operation"]) for r in audit_records(tmp_path)] == [("blocked", name)]
+
+
+def test_a_documentdb_presign_given_a_retention_its_api_lacks_signs_nothing(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``before-sign`` handler gives a DocumentDB ModifyDBInstance presign a
+    ``BackupRetentionPeriod``, which its API lacks and the URL carries to the endpoint the
+    three services share: refused, no URL, recorded."""
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(tmp_path, BACKUPS))
+
+    def give(request: Any, **_: Any) -> None:
+        request.data["BackupRetentionPeriod"] = "0"
+
+    async def work() -> None:
+        async with session.create_client(
+            "docdb", region_name="us-east-1", endpoint_url=moto_server.url, **CREDENTIALS
+        ) as docdb:
+            docdb.meta.events.register("before-sign.docdb.ModifyDBInstance", give)
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await docdb.generate_presigned_url(
+                    "modify_db_instance", Params={"DBInstanceIdentifier": "db1"}
+                )
+            assert [(v.rule, v.field) for v in caught.value.violations] == [
+                ("request.changed", "Action")
+            ]
+
+    run(work)
+    assert [(r["event"], r["operation"]) for r in audit_records(tmp_path)] == [
+        ("blocked", "ModifyDBInstance")
+    ]

@@ -367,3 +367,83 @@ def test_a_describe_made_into_a_delete_under_an_action_a_service_may_fold_is_nev
     assert rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="held")
     (blocked,) = audit_records(tmp_path)
     assert (blocked["event"], blocked["operation"]) == ("blocked", "DeleteDBClusterSnapshot")
+
+
+def _signed_as(client: Any, event: str, **keys: str) -> None:
+    """A ``before-sign`` handler of ``client`` that puts ``keys`` in the body of ``event``'s
+    requests, which a presign's URL then carries."""
+
+    def put(request: Any, **_: Any) -> None:
+        request.data.update(keys)
+
+    client.meta.events.register(f"before-sign.{event}", put)
+
+
+def test_a_presign_of_a_describe_made_into_a_held_snapshots_delete_signs_nothing(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``before-sign`` handler makes the presign of a DescribeDBClusters, a call the guard
+    does not judge, the delete of a snapshot on hold: judged as the URL is signed, it is
+    blocked, no URL returned, and recorded as the delete it became."""
+    rds = moto_server.client("rds")
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="held",
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+    client = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
+    _signed_as(
+        client,
+        "rds.DescribeDBClusters",
+        Action="DeleteDBClusterSnapshot",
+        DBClusterSnapshotIdentifier="held",
+    )
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.generate_presigned_url("describe_db_clusters", Params={})
+    assert "deletion.hold" in [v.rule for v in caught.value.violations]
+    (blocked,) = audit_records(tmp_path)
+    assert (blocked["event"], blocked["operation"]) == ("blocked", "DeleteDBClusterSnapshot")
+    assert turned_note("DescribeDBClusters") in blocked["notes"]
+
+
+@pytest.mark.parametrize(
+    ("method", "event", "keys", "field"),
+    [
+        (
+            "describe_db_instances",
+            "DescribeDBInstances",
+            {
+                "Action": "DeleteDBInstance",
+                "DBInstanceIdentifier": "db1",
+                "SkipFinalSnapshot": "true",
+            },
+            "SkipFinalSnapshot",
+        ),
+        ("modify_db_instance", "ModifyDBInstance", {"BackupRetentionPeriod": "0"}, "Action"),
+    ],
+)
+def test_a_documentdb_presign_given_a_parameter_its_api_lacks_signs_nothing(
+    moto_server: MotoServer,
+    tmp_path: Path,
+    method: str,
+    event: str,
+    keys: dict[str, str],
+    field: str,
+) -> None:
+    """A ``before-sign`` handler makes a DocumentDB presign the delete of an RDS instance
+    without its final snapshot, or gives its ModifyDBInstance a ``BackupRetentionPeriod``:
+    parameters DocumentDB's API lacks, which the URL carries to the endpoint the three
+    services share: refused, no URL, recorded. The same presigns left alone are signed,
+    and nothing recorded."""
+    make_instance(moto_server.client("rds"), "db1")
+    policy = write_policy(tmp_path, BACKUPS, automated_backups="any")
+    plain = guarded_client(policy, "docdb", on=moto_server)
+    assert plain.generate_presigned_url(method, Params={"DBInstanceIdentifier": "db1"})
+    assert audit_records(tmp_path) == []
+    docdb = guarded_client(policy, "docdb", on=moto_server)
+    _signed_as(docdb, f"docdb.{event}", **keys)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        docdb.generate_presigned_url(method, Params={"DBInstanceIdentifier": "db1"})
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", field)]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
