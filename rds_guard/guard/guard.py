@@ -425,8 +425,11 @@ class Guard:
         if not call.recorded:
             call.call, call.recorded = new_call_id(), True
             call.fields = request_fields(binding.service, binding.region, row, call.judged)
+        said = swapped.as_dict()
+        if self.policy.mode != "enforce" and said in call.fields.get("violations", ()):
+            return  # a retry of the request, warned about already: once in its records
         call.fields = call.fields | {
-            "violations": [*call.fields.get("violations", ()), swapped.as_dict()],
+            "violations": [*call.fields.get("violations", ()), said],
             "notes": [*call.fields.get("notes", ()), _swapped_note(call, swapped)],
         }
         self._enforce(call, row, (swapped,))

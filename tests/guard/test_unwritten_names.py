@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 from aws import audit_records, guarded_client, guarded_session, make_cluster, make_instance
+from botocore.awsrequest import AWSResponse
 from policies import BACKUPS, HOLD_ONLY, write_policy
-from servers import MotoServer
+from servers import MotoServer, raw_response
 
 import rds_guard
 from rds_guard.records import turned_note
@@ -447,3 +448,31 @@ def test_a_documentdb_presign_given_a_parameter_its_api_lacks_signs_nothing(
         docdb.generate_presigned_url(method, Params={"DBInstanceIdentifier": "db1"})
     assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", field)]
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+def test_in_warn_mode_a_retry_of_a_changed_request_is_warned_about_once(
+    moto_server: MotoServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Warn mode: the first attempt of a request another handler gave ``SkipFinalSnapshot``
+    is answered 500 and botocore sends it again: the records and the log say the change
+    once, not once per attempt."""
+    make_instance(moto_server.client("rds"), "db1")
+    docdb = guarded_client(_final_snapshot_required(tmp_path, "warn"), "docdb", on=moto_server)
+    _body_gets(docdb, "docdb.DeleteDBInstance", SkipFinalSnapshot="true")
+    attempts: list[str] = []
+
+    def first_fails(request: Any, **_: Any) -> AWSResponse | None:
+        attempts.append(request.url)
+        return raw_response(request.url, 500, b"") if len(attempts) == 1 else None
+
+    docdb.meta.events.register_last("before-send.docdb", first_fails)
+    moto_server.reset_counts()
+    with caplog.at_level("WARNING", logger="rds_guard"):
+        docdb.delete_db_instance(DBInstanceIdentifier="db1")
+    assert len(attempts) == 2 and moto_server.count("DeleteDBInstance") == 1
+    requested, outcome = audit_records(tmp_path)
+    for record in (requested, outcome):
+        assert [(v["rule"], v["field"]) for v in record["violations"]] == [
+            ("request.changed", "SkipFinalSnapshot")
+        ]
+    assert len([r for r in caplog.records if "request.changed" in r.getMessage()]) == 1
