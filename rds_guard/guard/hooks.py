@@ -230,12 +230,17 @@ class StandIns:
     def _every(self, event_name: str = "", **kwargs: Any) -> Any:
         """Every operation's request and its end: before the guard is loaded, only a request
         that is not plainly a call of its own operation is handed on (another handler may
-        have made it a guarded call: `rds_guard.guard.turned`)."""
+        have made it a guarded call: `rds_guard.guard.turned`), and one of an operation
+        judged for rds alone by a parameter that may carry it (a DocumentDB
+        ``ModifyDBInstance`` given a ``BackupRetentionPeriod``, which its API lacks)."""
         if self._idle():
             return None
         if self._binding is None:
             request, operation = kwargs.get("request"), event_name.rpartition(".")[2]
-            if request is None or operation in self._own or not may_be_turned(request, operation):
+            if request is None or operation in self._own:
+                return None
+            given = JUDGED_ONLY_WITH.get(operation)
+            if not (may_be_turned(request, operation) or (given and _may_carry(request, given))):
                 return None
         return self.binding().every(event_name=event_name, **kwargs)
 
@@ -251,15 +256,20 @@ def _may_be_judged(request: Any, operation: str, name: str) -> bool:
 
 
 def _may_carry(request: Any, name: str) -> bool:
-    """Whether ``request`` may carry the parameter ``name``: its body names it (in any case),
-    or cannot be read as botocore's dict, or its URL has a query (or it has ``params``, which
-    botocore puts there); it is then judged as sent."""
+    """Whether ``request`` may carry the parameter ``name``: its body names it (in any case,
+    trimmed, or as a key under it), or a name of characters botocore never writes, which a
+    service may read as it (``ı`` for ``i``), or cannot be read as botocore's dict, or its
+    URL has a query (or it has ``params``, which botocore puts there); it is then judged as
+    sent."""
     data = getattr(request, "data", None)
     url = str(getattr(request, "url", ""))
     if not isinstance(data, dict) or "?" in url or _has_params(request):
         return True
     wanted = name.lower()
-    return any(str(key).lower() == wanted for key in data)
+    for key in map(str, data):
+        if not key.isascii() or key.partition(".")[0].strip().lower() == wanted:
+            return True
+    return False
 
 
 def plainly_of(request: Any, operation: str) -> bool:

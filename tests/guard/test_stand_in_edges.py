@@ -204,3 +204,42 @@ def test_a_describe_given_params_that_say_they_are_empty_is_judged_as_the_delete
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
     assert still_held(plain)
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+DOCDB_MODIFY = (
+    "import sys\n"
+    "docdb = session.create_client('docdb', region_name='us-east-1',"
+    " endpoint_url=rds.meta.endpoint_url)\n"
+    "def give(params, **_):\n"
+    "    if {key!r}:\n"
+    "        params['body'][{key!r}] = '0'\n"
+    "docdb.meta.events.register('before-call.docdb.ModifyDBInstance', give)\n"
+    "try:\n"
+    "    docdb.modify_db_instance(DBInstanceIdentifier='db1', ApplyImmediately=True)\n"
+    "    print('sent', 'rds_guard.guard.binding' in sys.modules)\n"
+    "except rds_guard.PolicyViolation as blocked:\n"
+    "    print(*[(v.rule, v.field) for v in blocked.violations])\n"
+)
+
+
+@pytest.mark.parametrize(
+    "key", ["BackupRetentionPeriod", "backupretentionperiod", "BackupRetent\u0131onPeriod"]
+)
+def test_a_documentdb_modify_given_a_retention_its_api_lacks_is_handed_to_the_guard(
+    moto_server: MotoServer, tmp_path: Path, key: str
+) -> None:
+    """A DocumentDB ModifyDBInstance (which the guard judges as rds's only, by its
+    ``BackupRetentionPeriod``, which DocumentDB's API lacks) a before-call handler gives one,
+    in any spelling a service may read as it: the stand-ins hand it to the guard, which
+    refuses it on ``Action``; nothing sent."""
+    printed, _ = stand_ins_run(moto_server, tmp_path, DOCDB_MODIFY.format(key=key))
+    assert printed == "('request.changed', 'Action')\n"
+    assert moto_server.count("ModifyDBInstance") == 0
+
+
+def test_a_plain_documentdb_modify_loads_no_guard(moto_server: MotoServer, tmp_path: Path) -> None:
+    """The same DocumentDB ModifyDBInstance as botocore makes it is sent, and the stand-ins
+    load neither the guard nor the policy for it."""
+    printed, notes = stand_ins_run(moto_server, tmp_path, DOCDB_MODIFY.format(key=""))
+    assert printed == "sent False\n"
+    assert moto_server.count("ModifyDBInstance") == 1 and notes == []
