@@ -338,6 +338,18 @@ def test_an_endpoint_whose_query_names_an_item_of_a_judged_list_shares_nothing(
     assert "all" not in attribute["AttributeValues"]
 
 
+def _held_snapshot(server: MotoServer) -> Any:
+    """A plain rds client of ``server``, and a cluster snapshot ``held`` on legal hold."""
+    rds = server.client("rds")
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="held",
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+    return rds
+
+
 @pytest.mark.parametrize("action", ["Act\u0131on", "ACT\u0130ON", " Action"])
 def test_a_describe_made_into_a_delete_under_an_action_a_service_may_fold_is_never_sent(
     moto_server: MotoServer, tmp_path: Path, action: str
@@ -346,13 +358,7 @@ def test_a_describe_made_into_a_delete_under_an_action_a_service_may_fold_is_nev
     held snapshot under an ``Action`` a service comparing names as Java does reads as one
     (a dotless or dotted i, a space it trims): judged as that delete, it cannot be read as
     one call (``request.changed``), nothing is sent, and the snapshot stays."""
-    rds = moto_server.client("rds")
-    make_cluster(rds)
-    rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders",
-        DBClusterSnapshotIdentifier="held",
-        Tags=[{"Key": "legal-hold", "Value": "true"}],
-    )
+    rds = _held_snapshot(moto_server)
     client = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
     text = f"{action}=DeleteDBClusterSnapshot&Version=2014-10-31&DBClusterSnapshotIdentifier=held"
 
@@ -386,13 +392,7 @@ def test_a_presign_of_a_describe_made_into_a_held_snapshots_delete_signs_nothing
     """A ``before-sign`` handler makes the presign of a DescribeDBClusters, a call the guard
     does not judge, the delete of a snapshot on hold: judged as the URL is signed, it is
     blocked, no URL returned, and recorded as the delete it became."""
-    rds = moto_server.client("rds")
-    make_cluster(rds)
-    rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders",
-        DBClusterSnapshotIdentifier="held",
-        Tags=[{"Key": "legal-hold", "Value": "true"}],
-    )
+    _held_snapshot(moto_server)
     client = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
     _signed_as(
         client,
