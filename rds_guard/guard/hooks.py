@@ -9,6 +9,7 @@ of the guard only when one of them is called, at the first guarded operation.
 from __future__ import annotations
 
 import os
+import urllib.parse
 import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -274,9 +275,10 @@ def _may_carry(request: Any, name: str) -> bool:
 
 def plainly_of(request: Any, operation: str) -> bool:
     """Whether ``request`` is plainly a call of ``operation``, as botocore makes every one:
-    its body botocore's dict, whose one ``Action`` (its name in any case) is the operation's,
-    and its URL without a query, and no ``params`` (botocore puts them in the query). Another
-    may have been made into a call of another."""
+    its body botocore's dict, whose one ``Action`` (its name in any case, trimmed) is the
+    operation's, none of whose names holds a character botocore never writes (a service may
+    read ``Actıon`` as ``Action``), and its URL without a query, and no ``params`` (botocore
+    puts them in the query). Another may have been made into a call of another."""
     data = getattr(request, "data", None)
     if type(data) is not dict:
         return False
@@ -286,7 +288,9 @@ def plainly_of(request: Any, operation: str) -> bool:
     if "?" in str(getattr(request, "url", "")) or _has_params(request):
         return False
     for key in data:  # a loop: every request of the client passes here
-        if type(key) is not str or (key != "Action" and key.lower() == "action"):
+        if type(key) is not str or not key.isascii():  # botocore writes ASCII names only
+            return False
+        if key != "Action" and key.strip().lower() == "action":
             return False
     return True
 
@@ -306,8 +310,9 @@ to one endpoint, which carries out an action of any of them."""
 def may_be_turned(request: Any, operation: str) -> bool:
     """Whether ``request``, of an operation the guard does not judge, may have been made into
     a call of one it judges: it is not `plainly_of` its operation, and its body (botocore's
-    dict of strings and numbers, or form text) or its URL names a guarded operation in any
-    case, or its body is of another form, which only the guard reads, or it has ``params``."""
+    dict of strings and numbers, or form text, decoded as the service decodes it) or its URL
+    names a guarded operation in any case (``ſ`` for ``s``, as `turned` reads a name), or its
+    body is of another form, which only the guard reads, or it has ``params``."""
     if plainly_of(request, operation):
         return False
     data = getattr(request, "data", None)
@@ -316,13 +321,21 @@ def may_be_turned(request: Any, operation: str) -> bool:
             return True
         data = " ".join(map(str, data.values()))
     elif isinstance(data, bytes | bytearray):
-        data = bytes(data).decode(errors="replace")
-    elif not isinstance(data, str):
+        data = urllib.parse.unquote_plus(bytes(data).decode(errors="replace"))
+    elif isinstance(data, str):
+        data = urllib.parse.unquote_plus(data)
+    else:
         return True
     if _has_params(request):  # botocore puts them in the URL's query: read them
         return True
-    said = f"{data} {getattr(request, 'url', '')}".lower()
+    url = urllib.parse.unquote_plus(str(getattr(request, "url", "")))
+    said = f"{data} {url}".translate(FOLDED_LETTERS).lower()
     return any(name in said for name in GUARDED_BY_LOWER)
+
+
+FOLDED_LETTERS = str.maketrans({"\u0131": "i", "\u0130": "i", "\u017f": "s", "\u212a": "k"})
+"""The letters a service comparing names as Java does may take for ASCII ones (``ı``, ``İ``,
+``ſ``, the Kelvin sign): `may_be_turned` and `rds_guard.guard.turned` fold names with it."""
 
 
 def validates(client: Hooked) -> bool:

@@ -25,7 +25,7 @@ from .. import query
 from ..core import operations
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall
-from .hooks import GUARDED_BY_LOWER, GUARDED_SET, STAGES, plainly_of
+from .hooks import FOLDED_LETTERS, GUARDED_BY_LOWER, GUARDED_SET, STAGES, plainly_of
 from .progress import in_progress
 
 if TYPE_CHECKING:
@@ -140,10 +140,7 @@ def _folded(name: str) -> str:
     """``name`` as a service comparing names as Java does (``equalsIgnoreCase``) may take
     it, trimmed: ``ı`` and ``İ`` for ``i``, ``ſ`` for ``s``, the Kelvin sign for ``k``,
     lowercase (botocore writes ASCII names only: these are another handler's)."""
-    return name.strip().translate(_JAVA_FOLDS).lower()
-
-
-_JAVA_FOLDS = str.maketrans({"\u0131": "i", "\u0130": "i", "\u017f": "s", "\u212a": "k"})
+    return name.strip().translate(FOLDED_LETTERS).lower()
 
 
 def _turned_call(context: Any, operation: str) -> Operation | None:

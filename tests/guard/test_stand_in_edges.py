@@ -243,3 +243,30 @@ def test_a_plain_documentdb_modify_loads_no_guard(moto_server: MotoServer, tmp_p
     printed, notes = stand_ins_run(moto_server, tmp_path, DOCDB_MODIFY.format(key=""))
     assert printed == "sent False\n"
     assert moto_server.count("ModifyDBInstance") == 1 and notes == []
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "%44eleteDBClusterSnapshot",  # percent-encoded: every service reads the delete
+        "DeleteDBClu%C5%BFterSnapshot",  # a long s, which a Java-folding service reads as s
+        "DeleteDBClusterSnapshot%20",  # a space a service trims
+    ],
+)
+def test_a_describe_made_a_delete_under_an_encoded_action_is_handed_to_the_guard(
+    moto_server: MotoServer, tmp_path: Path, action: str
+) -> None:
+    """Before the guard is loaded, a before-call handler makes a describe's body form text
+    naming the delete of a held snapshot under an ``Action`` written other than as its plain
+    letters: the stand-ins read it as the service decodes it and hand it to the guard, which
+    blocks it; the snapshot is kept."""
+    plain = held_snapshot(moto_server)
+    text = f"Action={action}&Version=2014-10-31&DBClusterSnapshotIdentifier=held"
+    code = (
+        "def turn(params, **_):\n"
+        f"    params['body'] = {text!r}\n"
+        "rds.meta.events.register('before-call.rds.DescribeDBClusters', turn)\n" + DESCRIBE_AND_SAY
+    )
+    printed, _ = stand_ins_run(moto_server, tmp_path, code, HOLD_ONLY)
+    assert printed == "blocked DeleteDBClusterSnapshot\n"
+    assert still_held(plain)

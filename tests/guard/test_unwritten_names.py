@@ -476,3 +476,25 @@ def test_in_warn_mode_a_retry_of_a_changed_request_is_warned_about_once(
             ("request.changed", "SkipFinalSnapshot")
         ]
     assert len([r for r in caplog.records if "request.changed" in r.getMessage()]) == 1
+
+
+@pytest.mark.parametrize("action", ["Act\u0131on", "ACT\u0130ON", " Action", "Action "])
+def test_a_describe_given_a_second_action_a_service_may_fold_in_its_dict_body_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path, action: str
+) -> None:
+    """A ``before-call`` handler adds to a DescribeDBClusters' dict body, beside its own
+    ``Action``, the delete of a held snapshot under an ``Action`` a service comparing names
+    as Java does reads as one: no plain describe, it is judged, refused, nothing sent, the
+    snapshot kept."""
+    rds = _held_snapshot(moto_server)
+    client = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
+    _body_gets(
+        client,
+        "rds.DescribeDBClusters",
+        **{action: "DeleteDBClusterSnapshot", "DBClusterSnapshotIdentifier": "held"},
+    )
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation):
+        client.describe_db_clusters()
+    assert moto_server.actions() == []
+    assert rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="held")
