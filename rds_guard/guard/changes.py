@@ -13,6 +13,7 @@ from .. import wire
 from ..core.calls import Decision
 from ..core.operations import Operation
 from ..core.rules import Violation, shown_given
+from .hooks import folded
 
 _CHANGED_BY = (
     "changed by another handler after the guard judged the call, or sent as botocore "
@@ -124,14 +125,14 @@ def queried_url(
     endpoint does not: parameters another handler put there, never judged, which a service
     may read as the body's. None for the endpoint's own query, unless it names one of the
     call's ``parameters`` (or ``Action``, ``Version``), or a key under one
-    (``ValuesToAdd.AttributeValue.2``), in any case: an endpoint configured so sends them
-    with every call, never judged."""
+    (``ValuesToAdd.AttributeValue.2``), in any case (``ı`` for ``i``): an endpoint
+    configured so sends them with every call, never judged."""
     query = url.partition("?")[2].partition("#")[0]
     # the names only: a value may be a token or a password, which no record stores
     names = sorted({name for name, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)})
     if query == endpoint_url.partition("?")[2].partition("#")[0]:
         called = {name.lower() for name in (*parameters, "Action", "Version")}
-        if not any(name.partition(".")[0].lower() in called for name in names):
+        if not any(folded(name.partition(".")[0]) in called for name in names):
             return None
         how = "given by the endpoint URL, which sends them with every call"
     else:

@@ -335,7 +335,14 @@ def may_be_turned(request: Any, operation: str) -> bool:
 
 FOLDED_LETTERS = str.maketrans({"\u0131": "i", "\u0130": "i", "\u017f": "s", "\u212a": "k"})
 """The letters a service comparing names as Java does may take for ASCII ones (``ı``, ``İ``,
-``ſ``, the Kelvin sign): `may_be_turned` and `rds_guard.guard.turned` fold names with it."""
+``ſ``, the Kelvin sign): `may_be_turned` and `folded` fold names with it."""
+
+
+def folded(name: str) -> str:
+    """``name`` as a service comparing names as Java does (``equalsIgnoreCase``) may take
+    it, trimmed: `FOLDED_LETTERS`, lowercase (botocore writes ASCII names only: others are
+    another handler's)."""
+    return name.strip().translate(FOLDED_LETTERS).lower()
 
 
 def validates(client: Hooked) -> bool:

@@ -25,7 +25,7 @@ from .. import query
 from ..core import operations
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall
-from .hooks import FOLDED_LETTERS, GUARDED_BY_LOWER, GUARDED_SET, STAGES, plainly_of
+from .hooks import GUARDED_BY_LOWER, GUARDED_SET, STAGES, folded, plainly_of
 from .progress import in_progress
 
 if TYPE_CHECKING:
@@ -110,9 +110,9 @@ def _named(binding: ClientBinding, operation: str, pairs: list[tuple[str, str]])
     in ``pairs`` (its body's and its URL's): each other one an ``Action`` names; else
     ``operation`` itself when one of them gives it a parameter its client's API lacks
     (`_given_what_its_api_lacks`). Names are read as a service comparing them as Java does
-    may read them (`_folded`)."""
+    may read them (`hooks.folded`)."""
     called = operation.lower()
-    said = [_folded(value) for key, value in pairs if _folded(key) == "action"]
+    said = [folded(value) for key, value in pairs if folded(key) == "action"]
     known = GUARDED_BY_LOWER
     names = sorted({known[action] for action in said if action in known and action != called})
     return names or _given_what_its_api_lacks(binding, operation, [key for key, _ in pairs])
@@ -125,22 +125,15 @@ def _given_what_its_api_lacks(
     (a DocumentDB ``ModifyDBInstance``) one of whose ``keys`` (its body's, its URL's query's)
     names a parameter the guard judges there and the client's API lacks
     (``BackupRetentionPeriod``, put there by another handler or the endpoint URL), as a
-    service comparing names as Java does may read it (`_folded`): the endpoint the three
+    service comparing names as Java does may read it (`hooks.folded`): the endpoint the three
     services share carries it out as rds's. Else none."""
     row = operations.OPERATIONS.get(operation)
     lacking = () if row is None else binding.readers(row).lacking
     if lacking:
         names = {name.lower() for name in lacking}
-        if any(_folded(key.partition(".")[0]) in names for key in keys):
+        if any(folded(key.partition(".")[0]) in names for key in keys):
             return [operation]
     return []
-
-
-def _folded(name: str) -> str:
-    """``name`` as a service comparing names as Java does (``equalsIgnoreCase``) may take
-    it, trimmed: ``ı`` and ``İ`` for ``i``, ``ſ`` for ``s``, the Kelvin sign for ``k``,
-    lowercase (botocore writes ASCII names only: these are another handler's)."""
-    return name.strip().translate(FOLDED_LETTERS).lower()
 
 
 def _turned_call(context: Any, operation: str) -> Operation | None:

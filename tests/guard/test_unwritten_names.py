@@ -498,3 +498,22 @@ def test_a_describe_given_a_second_action_a_service_may_fold_in_its_dict_body_is
         client.describe_db_clusters()
     assert moto_server.actions() == []
     assert rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="held")
+
+
+@pytest.mark.parametrize("query", ["DBClusterSnapshotIdent\u0131fier=evil", "%20Tags.Tag.9.Key=x"])
+def test_an_endpoint_query_naming_a_parameter_as_a_service_may_fold_it_sends_nothing(
+    moto_server: MotoServer, tmp_path: Path, query: str
+) -> None:
+    """An endpoint URL whose own query names a parameter of the call as a service comparing
+    names as Java does may read it (a dotless i, a space it trims): `request.changed` on the
+    URL, nothing sent, as for the name as botocore writes it."""
+    make_cluster(moto_server.client("rds"))
+    session, _ = guarded_session(write_policy(tmp_path, HOLD_ONLY))
+    queried = moto_server.client("rds", session=session, endpoint_url=f"{moto_server.url}/?{query}")
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        queried.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-1"
+        )
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "url")]
+    assert moto_server.actions() == []
