@@ -258,8 +258,8 @@ def _may_be_judged(request: Any, operation: str, name: str) -> bool:
 
 def _may_carry(request: Any, name: str) -> bool:
     """Whether ``request`` may carry the parameter ``name``: its body names it (in any case,
-    trimmed, or as a key under it), or a name of characters botocore never writes, which a
-    service may read as it (``ı`` for ``i``), or cannot be read as botocore's dict, or its
+    or as a key under it), or a name botocore never writes (`_written`), which a service may
+    read as it (``ı`` for ``i``, a space trimmed), or cannot be read as botocore's dict, or its
     URL has a query (or it has ``params``, which botocore puts there); it is then judged as
     sent."""
     data = getattr(request, "data", None)
@@ -268,7 +268,7 @@ def _may_carry(request: Any, name: str) -> bool:
         return True
     wanted = name.lower()
     for key in map(str, data):
-        if not key.isascii() or key.partition(".")[0].strip().lower() == wanted:
+        if not _written(key) or key.partition(".")[0].lower() == wanted:
             return True
     return False
 
@@ -288,11 +288,18 @@ def plainly_of(request: Any, operation: str) -> bool:
     if "?" in str(getattr(request, "url", "")) or _has_params(request):
         return False
     for key in data:  # a loop: every request of the client passes here
-        if type(key) is not str or not key.isascii():  # botocore writes ASCII names only
+        if type(key) is not str or not _written(key):
             return False
-        if key != "Action" and key.strip().lower() == "action":
+        if key != "Action" and key.lower() == "action":
             return False
     return True
+
+
+def _written(key: str) -> bool:
+    """Whether ``key`` is a name as botocore writes one in a body: ASCII letters and digits,
+    dots between (every name of the rds, docdb and neptune models is so). Any other a service
+    may read otherwise: ``Actıon`` or ``\x01Action`` as ``Action``."""
+    return key.isascii() and key.replace(".", "").isalnum()
 
 
 def _has_params(request: Any) -> bool:
@@ -340,9 +347,16 @@ FOLDED_LETTERS = str.maketrans({"\u0131": "i", "\u0130": "i", "\u017f": "s", "\u
 
 def folded(name: str) -> str:
     """``name`` as a service comparing names as Java does (``equalsIgnoreCase``) may take
-    it, trimmed: `FOLDED_LETTERS`, lowercase (botocore writes ASCII names only: others are
-    another handler's)."""
-    return name.strip().translate(FOLDED_LETTERS).lower()
+    it, trimmed as Java's ``trim()`` (every control character and the space) and Python's
+    ``strip()`` trim: `FOLDED_LETTERS`, lowercase (botocore writes ASCII names only: others
+    are another handler's)."""
+    return name.strip(_TRIMMED).translate(FOLDED_LETTERS).lower()
+
+
+_TRIMMED = "".join(map(chr, range(0x21))) + (
+    "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def validates(client: Hooked) -> bool:

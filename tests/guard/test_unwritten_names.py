@@ -289,7 +289,13 @@ def test_a_documentdb_endpoint_whose_query_names_a_retention_sends_no_modify(
 
 
 @pytest.mark.parametrize(
-    "key", ["BackupRetentıonPeriod", "BACKUPRETENTİONPERİOD", "BackupRetentionPeriod "]
+    "key",
+    [
+        "BackupRetentıonPeriod",
+        "BACKUPRETENTİONPERİOD",
+        "BackupRetentionPeriod ",
+        "\x01BackupRetentionPeriod",
+    ],
 )
 def test_a_documentdb_modify_given_a_retention_spelt_as_a_service_may_fold_it_is_never_sent(
     moto_server: MotoServer, tmp_path: Path, key: str
@@ -478,9 +484,21 @@ def test_in_warn_mode_a_retry_of_a_changed_request_is_warned_about_once(
     assert len([r for r in caplog.records if "request.changed" in r.getMessage()]) == 1
 
 
-@pytest.mark.parametrize("action", ["Act\u0131on", "ACT\u0130ON", " Action", "Action "])
+@pytest.mark.parametrize(
+    ("action", "value"),
+    [
+        ("Act\u0131on", "DeleteDBClusterSnapshot"),
+        ("ACT\u0130ON", "DeleteDBClusterSnapshot"),
+        (" Action", "DeleteDBClusterSnapshot"),
+        ("Action ", "DeleteDBClusterSnapshot"),
+        ("\x01Action", "DeleteDBClusterSnapshot"),  # control characters Java's trim() drops
+        ("Action\x00", "DeleteDBClusterSnapshot"),
+        ("action", "DeleteDBClusterSnapshot\x00"),
+        ("action", "\x1bDeleteDBClu\u017fterSnapshot"),
+    ],
+)
 def test_a_describe_given_a_second_action_a_service_may_fold_in_its_dict_body_is_never_sent(
-    moto_server: MotoServer, tmp_path: Path, action: str
+    moto_server: MotoServer, tmp_path: Path, action: str, value: str
 ) -> None:
     """A ``before-call`` handler adds to a DescribeDBClusters' dict body, beside its own
     ``Action``, the delete of a held snapshot under an ``Action`` a service comparing names
@@ -491,7 +509,7 @@ def test_a_describe_given_a_second_action_a_service_may_fold_in_its_dict_body_is
     _body_gets(
         client,
         "rds.DescribeDBClusters",
-        **{action: "DeleteDBClusterSnapshot", "DBClusterSnapshotIdentifier": "held"},
+        **{action: value, "DBClusterSnapshotIdentifier": "held"},
     )
     moto_server.reset_counts()
     with pytest.raises(rds_guard.PolicyViolation):
@@ -500,7 +518,10 @@ def test_a_describe_given_a_second_action_a_service_may_fold_in_its_dict_body_is
     assert rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="held")
 
 
-@pytest.mark.parametrize("query", ["DBClusterSnapshotIdent\u0131fier=evil", "%20Tags.Tag.9.Key=x"])
+@pytest.mark.parametrize(
+    "query",
+    ["DBClusterSnapshotIdent\u0131fier=evil", "%20Tags.Tag.9.Key=x", "%01DBClusterIdentifier=x"],
+)
 def test_an_endpoint_query_naming_a_parameter_as_a_service_may_fold_it_sends_nothing(
     moto_server: MotoServer, tmp_path: Path, query: str
 ) -> None:
