@@ -250,7 +250,7 @@ def test_importtime_after_a_marker_lists_what_load_policy_imports() -> None:
 def test_class_cost_counts_the_dataclasses_the_import_creates() -> None:
     cost = import_profile.measure_class_cost(1)
     assert cost.dataclasses >= 20 and cost.enums >= 1
-    assert 20 <= cost.by_frozen < cost.dataclasses  # Regex (an InitVar) is dataclasses' own
+    assert cost.by_frozen == cost.dataclasses  # the import makes none with dataclasses itself
     assert cost.remake_ms > 0 and cost.frozen_us > 0 and cost.plain_us > 0  # no speed asserted
     assert cost.ours_us > 0
 
