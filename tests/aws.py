@@ -208,3 +208,15 @@ def deny(client: Any, operation: str, message: str | None = None) -> None:
         return raw_response(request.url, 403, body)
 
     client.meta.events.register_first(f"before-send.{service}.{operation}", answer)
+
+
+def held_snapshot(server: MotoServer) -> Any:
+    """A plain client of ``server``, and a cluster snapshot ``held`` on legal hold."""
+    plain = server.client("rds")
+    make_cluster(plain)
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="held",
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+    return plain

@@ -32,9 +32,7 @@ from ledger_helpers import (
     dynamodb_error,
     item_event,
     ledger_guard,
-    ledger_table,
     on_send,
-    reach_moto,
     ship,
     snapshot,
     stored_lines,
@@ -52,17 +50,6 @@ from rds_guard.audit.ledger.provision import provision
 from rds_guard.audit.ledger.spool import INTERVAL, ShippingLog
 
 SNAPSHOT = "orders-manual-20261129"
-
-
-@pytest.fixture
-def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
-    """The moto server for RDS and the ledger; botocore gives up at once on an error."""
-    return reach_moto(moto_server, monkeypatch, attempts=1)
-
-
-@pytest.fixture
-def table(aws: MotoServer) -> LedgerTable:
-    return ledger_table()
 
 
 def _events(path: Path) -> list[tuple[str, str]]:

@@ -17,11 +17,11 @@ from aws import REGION, audit_records, make_cluster
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from ledger_helpers import ledger_table, reach_moto
 from policies import AUDITED, DEFAULTS_ONLY, HOLD_ONLY, LEDGER, STRICT, write_policy
 from servers import MotoServer, raw_response
 
 import rds_guard
+from rds_guard.audit.ledger import LedgerTable
 from rds_guard.cli import reconcile as cli_reconcile
 from rds_guard.clients import ClientSettingsError
 from rds_guard.snapshot_keys import ByKey, CallsByKey
@@ -144,17 +144,8 @@ def test_an_empty_audit_path_is_refused_at_install(moto_inprocess: None, tmp_pat
     )  # not guarded: the install failed
 
 
-@pytest.fixture
-def ledger_aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
-    """The moto server for RDS and the ledger (its table made in us-east-1); botocore gives
-    up at once on an error."""
-    reach_moto(moto_server, monkeypatch, attempts=1)
-    ledger_table()
-    return moto_server
-
-
 def test_the_ledger_is_reached_in_its_own_region_not_the_guarded_sessions(
-    ledger_aws: MotoServer, tmp_path: Path
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:
     """A session of eu-west-1 guarded by a policy whose ledger is in us-east-1, every call
     waiting for the ledger (``mode = "required"``): the ledger's clients go to the ledger's
@@ -162,7 +153,7 @@ def test_the_ledger_is_reached_in_its_own_region_not_the_guarded_sessions(
     session = boto3.Session(region_name="eu-west-1")
     guard = rds_guard.install(session, policy=write_policy(tmp_path, LEDGER, mode="required"))
     try:
-        rds = ledger_aws.client("rds", region="eu-west-1", session=session)
+        rds = aws.client("rds", region="eu-west-1", session=session)
         make_cluster(rds, "orders")
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-20261129"

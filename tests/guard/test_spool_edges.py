@@ -20,31 +20,17 @@ from ledger_helpers import (
     complete_lines,
     dynamodb_error,
     item_seq,
-    ledger_table,
     on_send,
-    reach_moto,
     ship,
     stored_lines,
     stream_of,
     write_log,
 )
-from servers import MotoServer
 
 from rds_guard import audit
 from rds_guard.audit.ledger import Clients, LedgerTable, LedgerUnavailable, Shipper
 from rds_guard.audit.ledger.spool import ShippingLog
 from rds_guard.core.policy import LedgerPolicy
-
-
-@pytest.fixture
-def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
-    """The moto server for the ledger; botocore gives up at once on an error."""
-    return reach_moto(moto_server, monkeypatch, attempts=1)
-
-
-@pytest.fixture
-def table(aws: MotoServer) -> LedgerTable:
-    return ledger_table()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 from audit_helpers import records_of, run_python
-from aws import audit_records, guarded_client, make_cluster, make_instance
+from aws import audit_records, guarded_client, held_snapshot, make_instance
 from policies import BACKUPS, HOLD_ONLY, write_policy
 from servers import MotoServer
 
@@ -100,18 +100,6 @@ DESCRIBE_AND_SAY = (
 )
 """A describe, and what came of it: the guarded operation it was blocked as, or that it was
 sent (and how the service answered what it got)."""
-
-
-def held_snapshot(server: MotoServer) -> Any:
-    """A plain client of ``server``, and a cluster snapshot ``held`` on legal hold."""
-    plain = server.client("rds")
-    make_cluster(plain)
-    plain.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders",
-        DBClusterSnapshotIdentifier="held",
-        Tags=[{"Key": "legal-hold", "Value": "true"}],
-    )
-    return plain
 
 
 def still_held(plain: Any) -> bool:

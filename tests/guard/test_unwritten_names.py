@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws import audit_records, guarded_client, guarded_session, make_cluster, make_instance
+from aws import (
+    audit_records,
+    guarded_client,
+    guarded_session,
+    held_snapshot,
+    make_cluster,
+    make_instance,
+)
 from botocore.awsrequest import AWSResponse
 from policies import BACKUPS, HOLD_ONLY, write_policy
 from servers import MotoServer, raw_response
@@ -344,18 +351,6 @@ def test_an_endpoint_whose_query_names_an_item_of_a_judged_list_shares_nothing(
     assert "all" not in attribute["AttributeValues"]
 
 
-def _held_snapshot(server: MotoServer) -> Any:
-    """A plain rds client of ``server``, and a cluster snapshot ``held`` on legal hold."""
-    rds = server.client("rds")
-    make_cluster(rds)
-    rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders",
-        DBClusterSnapshotIdentifier="held",
-        Tags=[{"Key": "legal-hold", "Value": "true"}],
-    )
-    return rds
-
-
 @pytest.mark.parametrize("action", ["Act\u0131on", "ACT\u0130ON", " Action"])
 def test_a_describe_made_into_a_delete_under_an_action_a_service_may_fold_is_never_sent(
     moto_server: MotoServer, tmp_path: Path, action: str
@@ -364,7 +359,7 @@ def test_a_describe_made_into_a_delete_under_an_action_a_service_may_fold_is_nev
     held snapshot under an ``Action`` a service comparing names as Java does reads as one
     (a dotless or dotted i, a space it trims): judged as that delete, it cannot be read as
     one call (``request.changed``), nothing is sent, and the snapshot stays."""
-    rds = _held_snapshot(moto_server)
+    rds = held_snapshot(moto_server)
     client = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
     text = f"{action}=DeleteDBClusterSnapshot&Version=2014-10-31&DBClusterSnapshotIdentifier=held"
 
@@ -398,7 +393,7 @@ def test_a_presign_of_a_describe_made_into_a_held_snapshots_delete_signs_nothing
     """A ``before-sign`` handler makes the presign of a DescribeDBClusters, a call the guard
     does not judge, the delete of a snapshot on hold: judged as the URL is signed, it is
     blocked, no URL returned, and recorded as the delete it became."""
-    _held_snapshot(moto_server)
+    held_snapshot(moto_server)
     client = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
     _signed_as(
         client,
@@ -504,7 +499,7 @@ def test_a_describe_given_a_second_action_a_service_may_fold_in_its_dict_body_is
     ``Action``, the delete of a held snapshot under an ``Action`` a service comparing names
     as Java does reads as one: no plain describe, it is judged, refused, nothing sent, the
     snapshot kept."""
-    rds = _held_snapshot(moto_server)
+    rds = held_snapshot(moto_server)
     client = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
     _body_gets(
         client,
