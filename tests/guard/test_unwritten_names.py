@@ -533,3 +533,25 @@ def test_an_endpoint_query_naming_a_parameter_as_a_service_may_fold_it_sends_not
         )
     assert [(v.rule, v.field) for v in caught.value.violations] == [("request.changed", "url")]
     assert moto_server.actions() == []
+
+
+def test_in_warn_mode_a_presign_made_into_a_held_snapshots_delete_is_recorded_as_presigned(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Warn mode: the DescribeDBClusters presign a ``before-sign`` handler made the delete of
+    a held snapshot is signed, and its ``presigned`` record names the delete, its violation
+    and the call it was made from, before the URL is returned."""
+    held_snapshot(moto_server)
+    client = guarded_client(write_policy(tmp_path, HOLD_ONLY, mode="warn"), on=moto_server)
+    _signed_as(
+        client,
+        "rds.DescribeDBClusters",
+        Action="DeleteDBClusterSnapshot",
+        DBClusterSnapshotIdentifier="held",
+    )
+    url = client.generate_presigned_url("describe_db_clusters", Params={})
+    assert "Action=DeleteDBClusterSnapshot" in url
+    (presigned,) = audit_records(tmp_path)
+    assert (presigned["event"], presigned["operation"]) == ("presigned", "DeleteDBClusterSnapshot")
+    assert [v["rule"] for v in presigned["violations"]] == ["deletion.hold"]
+    assert turned_note("DescribeDBClusters") in presigned["notes"]
