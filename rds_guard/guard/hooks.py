@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from botocore.hooks import EventAliaser
+from botocore.hooks import EventAliaser, HierarchicalEmitter
 from botocore.utils import EVENT_ALIASES
 from botocore.validate import ParamValidationDecorator
 
@@ -136,6 +136,21 @@ _TRANSLATED: dict[str, str] = {}
 """Each event name the guard registers, as botocore's own table of old event names
 (``EVENT_ALIASES``) translates it."""
 
+_OLD_PARTS = frozenset(old for old in EVENT_ALIASES if "." not in old)
+_OLD_DOTTED = tuple(old for old in EVENT_ALIASES if "." in old)
+
+
+def translated(event: str, alias: Callable[[str], str]) -> str:
+    """``event`` as ``alias`` (an aliaser's own translation, with botocore's table) gives it.
+
+    The aliaser tries each of its 65 old names in turn, splitting the event name again for
+    each, and the first client of a process pays that for every name (the AWS CLI makes one
+    client a command). A name holding no old name, neither as one of its parts nor (a dotted
+    one) as a substring, is one it returns unchanged: this returns it without asking."""
+    if _OLD_PARTS.isdisjoint(event.split(".")) and not any(old in event for old in _OLD_DOTTED):
+        return event
+    return alias(event)
+
 
 def _registrar(events: Any) -> tuple[Any, Callable[[str], str]]:
     """Where a client's handlers are registered, and the name each is registered under.
@@ -160,10 +175,30 @@ def _registrar(events: Any) -> tuple[Any, Callable[[str], str]]:
     def named(event: str) -> str:
         found = _TRANSLATED.get(event)
         if found is None:
-            found = _TRANSLATED[event] = alias(event)
+            found = _TRANSLATED[event] = translated(event, alias)
         return found
 
-    return inner, named
+    return (_Unchecked(inner) if type(inner) is HierarchicalEmitter else inner), named
+
+
+class _Unchecked:
+    """botocore's own emitter, registered on without its check of each handler's signature.
+
+    `HierarchicalEmitter.register` asks `inspect.getfullargspec` whether a handler takes
+    ``**kwargs`` (some 25 µs a handler, over 2 ms of an rds client's 96). Every handler the
+    guard registers does, by construction; the check is skipped, the registration is the
+    emitter's own (its ``_register`` and ``_register_last``, which ``register`` calls)."""
+
+    def __init__(self, emitter: HierarchicalEmitter) -> None:
+        self._emitter = emitter
+
+    def register(self, event_name: str, handler: Callable[..., Any], unique_id: str) -> None:
+        """`HierarchicalEmitter.register`, unchecked."""
+        self._emitter._register(event_name, handler, unique_id)
+
+    def register_last(self, event_name: str, handler: Callable[..., Any], unique_id: str) -> None:
+        """`HierarchicalEmitter.register_last`, unchecked."""
+        self._emitter._register_last(event_name, handler, unique_id)
 
 
 class StandIns:

@@ -1,6 +1,8 @@
 """Where a client's guard handlers go: on the emitter behind botocore's `EventAliaser`, under
-the names the aliaser would give them (translated once per process); an aliaser with a table
-of old names of its own is registered on as it is, and the guard still judges every call."""
+the names the aliaser would give them (translated once per process, without asking the
+aliaser for a name that holds none of its old names), past the emitter's check of each
+handler's signature; an aliaser with a table of old names of its own, or an emitter of a class
+of its own, is registered on as it is, and the guard still judges every call."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import pytest
 from aws import make_cluster
 from botocore.hooks import EventAliaser, HierarchicalEmitter
 from botocore.utils import EVENT_ALIASES
+from hypothesis import given
+from hypothesis import strategies as st
 from policies import STRICT
 from servers import MotoServer
 
@@ -22,7 +26,7 @@ from rds_guard.guard import hooks
 def test_names_are_translated_as_botocores_aliaser_translates_them() -> None:
     events = EventAliaser(HierarchicalEmitter())
     target, named = hooks._registrar(events)
-    assert target is events._emitter
+    assert target._emitter is events._emitter
     for name in (
         "before-call.autoscaling.DescribeTags",  # a name botocore's table changes
         "before-parameter-build.rds.CreateDBSnapshot",  # the guard's, which it keeps
@@ -104,3 +108,55 @@ def test_an_aliaser_of_a_class_of_its_own_is_registered_on_as_it_is() -> None:
     assert target is events
     target.register(named("request-created.rds"), lambda **_: None, unique_id="x")
     assert seen == ["request-created.rds"]
+
+
+_PARTS = st.sampled_from(
+    [
+        *EVENT_ALIASES,
+        *[old.replace(".", "") for old in EVENT_ALIASES if "." in old],
+        *["rds", "docdb", "neptune", "before-call", "request-created", "CreateDBSnapshot", "x"],
+    ]
+)
+
+
+@given(st.lists(st.one_of(_PARTS, st.text("abc.-", max_size=6)), min_size=1, max_size=5))
+def test_a_name_is_translated_to_what_a_new_aliaser_makes_of_it(parts: list[str]) -> None:
+    """Old names whole, dotted ones split or run together, among other parts: the shortcut
+    for a name holding no old name gives what botocore's aliaser, with an empty cache, does."""
+    name = ".".join(parts)
+    expected = EventAliaser(HierarchicalEmitter())._alias_event_name(name)
+    asked: list[str] = []
+
+    def alias(event: str) -> str:
+        asked.append(event)
+        return EventAliaser(HierarchicalEmitter())._alias_event_name(event)
+
+    assert hooks.translated(name, alias) == expected
+    if expected != name:
+        assert asked == [name]
+
+
+def test_the_guards_names_need_no_aliaser() -> None:
+    """None of the event names the guard registers holds an old name: none is looked up."""
+    for service, names in hooks.GUARDED.items():
+        for event in [f"{stage}.{service}.{name}" for stage, _ in hooks.STAGES for name in names]:
+            assert hooks.translated(event, lambda _: "looked up") == event
+
+
+def test_an_emitter_of_a_class_of_its_own_is_registered_on_through_its_register() -> None:
+    """Behind botocore's aliaser, an emitter of another class (aiobotocore's, one that
+    traces): its own ``register`` places the guard's handlers, checks and all."""
+    seen: list[str] = []
+
+    class Tracing(HierarchicalEmitter):
+        def register(self, event_name: str, *args: Any, **kwargs: Any) -> None:
+            seen.append(event_name)
+            super().register(event_name, *args, **kwargs)
+
+    events = EventAliaser(Tracing())
+    target, named = hooks._registrar(events)
+    assert target is events._emitter
+    target.register(named("request-created.rds"), lambda **_: None, unique_id="x")
+    assert seen == ["request-created.rds"]
+    with pytest.raises(ValueError):  # botocore's check of a handler without **kwargs
+        target.register(named("request-created.rds"), lambda: None, unique_id="y")
