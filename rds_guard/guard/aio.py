@@ -30,7 +30,7 @@ from ..core.rules import Violation
 from ..records import status_of, url_expires_in
 from .binding import ClientBinding
 from .guard import Guard, LookupFailed
-from .progress import ending_if_stopped, in_progress, keep, presign_ending
+from .progress import in_progress, keep, presign_ending, stopped
 from .reads import CallReads, Incomplete, Needed
 from .validation import refuse_presign
 from .wrappers import presigning
@@ -108,10 +108,13 @@ class AioClientBinding(ClientBinding):
         while found is not None:
             call, guard, (sent, swapped), check = found
             read = wire.as_read(request)
-            with ending_if_stopped(call):
+            try:
                 changed = not wire.as_judged(sent, call.judged)
                 decided = await self.ahead(guard, row, sent) if changed else None
                 await off_loop(guard, check, self, row, call, sent, decided, swapped)
+            except BaseException:
+                stopped(call)
+                raise
             rounds += 1
             found = self.held_again(row, request, read, rounds)
 

@@ -29,7 +29,7 @@ from .guard import Guard
 from .hooks import GUARDED_SET, hook_client, service_of, validates
 from .progress import (
     Presign,
-    ending_if_stopped,
+    checked,
     in_progress,
     keep,
     kept,
@@ -148,8 +148,7 @@ class ClientBinding:
         while found is not None:
             call, _guard, (sent, swapped), check = found
             read = wire.as_read(request)
-            with ending_if_stopped(call):
-                check(self, row, call, sent, None, swapped)
+            checked(call, check, self, row, call, sent, None, swapped)
             rounds += 1
             found = self.held_again(row, request, read, rounds)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 from ..records import CONTEXT_KEY, GuardedCall
@@ -43,16 +43,21 @@ handler gave the request a context of its own, without the call kept in it (`Cli
 held`)."""
 
 
-@contextlib.contextmanager
-def ending_if_stopped(call: GuardedCall) -> Iterator[None]:
+def stopped(call: GuardedCall) -> None:
     """A call stopped at ``request-created`` (blocked, its record unwritten) is no longer in
     progress: a later request of the thread, one no handler of the guard saw built, must not
-    be taken for it."""
+    be taken for it. Called where the guard's check raised (a plain ``except``: a context
+    manager of `contextlib` would cost a few µs on every request)."""
+    if in_progress.get() is call:
+        in_progress.set(None)
+
+
+def checked(call: GuardedCall, check: Callable[..., None], *args: Any) -> None:
+    """``check(*args)``, the guard's check of a request of ``call``; `stopped` if it raises."""
     try:
-        yield
+        check(*args)
     except BaseException:
-        if in_progress.get() is call:
-            in_progress.set(None)
+        stopped(call)
         raise
 
 
