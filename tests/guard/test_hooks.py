@@ -12,6 +12,7 @@ from typing import Any
 import botocore.session
 import pytest
 from aws import make_cluster
+from botocore.compat import accepts_kwargs
 from botocore.hooks import EventAliaser, HierarchicalEmitter
 from botocore.utils import EVENT_ALIASES
 from hypothesis import given
@@ -160,3 +161,25 @@ def test_an_emitter_of_a_class_of_its_own_is_registered_on_through_its_register(
     assert seen == ["request-created.rds"]
     with pytest.raises(ValueError):  # botocore's check of a handler without **kwargs
         target.register(named("request-created.rds"), lambda: None, unique_id="y")
+
+
+@pytest.mark.parametrize("service", sorted(hooks.GUARDED))
+def test_every_handler_placed_past_the_check_is_one_it_would_pass(
+    service: str, tmp_path: Path
+) -> None:
+    """Each handler the guard, or its stand-ins, put past the emitter's signature check
+    takes ``**kwargs``, as botocore's check (`accepts_kwargs`) requires of a handler."""
+    session = botocore.session.Session()
+    guarded = session.create_client(service, region_name="us-east-1")
+    rds_guard.install(guarded, policy=rds_guard.Policy.from_toml(STRICT), audit_path=tmp_path / "a")
+    standing = session.create_client(service, region_name="us-east-1")
+    hooks.StandIns(standing, lambda _: None)
+    for client in (guarded, standing):
+        placed = {
+            key: item["handler"]
+            for key, item in client.meta.events._emitter._unique_id_handlers.items()
+            if key.startswith(hooks.HOOK_ID)
+        }
+        assert len(placed) == 4 * len(hooks.GUARDED[service]) + 1 + 3
+        for key, handler in placed.items():
+            assert accepts_kwargs(handler), key
