@@ -303,8 +303,10 @@ def _plugin_is_active(url: str, workdir: Path, config: Path) -> bool:
     return done.stderr.lstrip().startswith("rds_guard blocked")
 
 
-def measure_awscli(server: Any, runs: int, workdir: Path) -> list[Comparison]:
-    """Each of `CLI_COMMANDS` without and with the plugin, against ``server`` (moto's)."""
+def prepare_awscli(server: Any, workdir: Path) -> tuple[Path, Path]:
+    """The AWS CLI's directory (the example policy as ./rds_guard.toml) and an empty config
+    file in it, with one cluster on ``server`` (moto's, reset first); checked that a snapshot
+    the policy forbids is refused under the plugin's config and not under the empty one."""
     if not AWS.exists():
         raise FileNotFoundError(
             f"{AWS}: the AWS CLI is in the dev group (pip install -e . --group dev)"
@@ -325,6 +327,12 @@ def measure_awscli(server: Any, runs: int, workdir: Path) -> list[Comparison]:
         if _plugin_is_active(server.url, cli_dir, config) is not expected:
             state = "off" if expected else "on"
             raise RuntimeError(f"AWS_CONFIG_FILE={config}: the plugin is {state}")
+    return cli_dir, empty
+
+
+def measure_awscli(server: Any, runs: int, workdir: Path) -> list[Comparison]:
+    """Each of `CLI_COMMANDS` without and with the plugin, against ``server`` (moto's)."""
+    cli_dir, empty = prepare_awscli(server, workdir)
 
     def run(command: Sequence[str], config: Path) -> Callable[[], float]:
         argv = [str(AWS), *command, "--endpoint-url", server.url]

@@ -21,6 +21,7 @@ from bench.cold_start import (
 )
 from bench.common import Machine, Stats
 from bench.import_profile import ClassCost, ImportTime
+from bench.instructions import Instructions, instructions_section
 from bench.ledger_speed import SHIP_TARGET, VERIFY_PER, LedgerResult
 from bench.overhead import PairResult
 from bench.profiles import ProfileSummary
@@ -48,6 +49,7 @@ class RunReport:
     quick: bool
     ledger: LedgerResult | None = None
     encoding: EncodingCost | None = None
+    instructions: Instructions | None = None
 
 
 def _runs(count: int) -> str:
@@ -74,6 +76,12 @@ def _interval(c: Comparison) -> str:
 # Targets at a glance -------------------------------------------------------------------------
 
 
+def _counted(report: RunReport, name: str) -> str:
+    """The instructions the comparison ``name`` adds (`bench.instructions`), when counted."""
+    found = report.instructions.of(name) if report.instructions is not None else None
+    return "" if found is None else f"; instructions {found.share * 100:+.2f}%"
+
+
 def _targets_table(report: RunReport) -> list[str]:
     lines = ["| what | target | measured | verdict |", "|---|---|---|---|"]
     for r in report.overhead:
@@ -86,7 +94,7 @@ def _targets_table(report: RunReport) -> list[str]:
     i = cold.imports
     lines.append(
         f"| cold start: `{IMPORT_GUARD}` against `import boto3` | {i.target} | "
-        f"{_signed_ms(i.added)} ({i.ratio:.3f}×) | {met(i.met)} |"
+        f"{_signed_ms(i.added)} ({i.ratio:.3f}×{_counted(report, i.name)}) | {met(i.met)} |"
     )
     lines.append(
         f"| cold start: `load_policy` + `install` (example policy) | "
@@ -96,7 +104,8 @@ def _targets_table(report: RunReport) -> list[str]:
     for c in cold.awscli or ():
         lines.append(
             f"| AWS CLI plugin: `{c.name}` | {c.target} | {_signed_ms(c.added)} "
-            f"({(c.ratio - 1) * 100:+.1f}%; 95% interval {_interval(c)}) | {met(c.met)} |"
+            f"({(c.ratio - 1) * 100:+.1f}%; 95% interval {_interval(c)}"
+            f"{_counted(report, c.name)}) | {met(c.met)} |"
         )
     if cold.awscli is None:
         lines.append(f"| AWS CLI plugin | – | not run: {cold.awscli_skipped} | – |")
@@ -190,7 +199,7 @@ def _importtime_section(t: ImportTime, top: int = 10) -> list[str]:
     return lines
 
 
-def _cold_start_section(cold: ColdStart) -> list[str]:
+def _cold_start_section(cold: ColdStart, instructions: Instructions | None) -> list[str]:
     lines = [
         "Whole processes, the two kinds alternated, one untimed run of each first; medians, "
         "the 10th–90th percentile spread, and a 95% bootstrap interval of the difference of "
@@ -240,6 +249,7 @@ def _cold_start_section(cold: ColdStart) -> list[str]:
             f'-c "{plugin.code}"` ({_runs(plugin.runs)}, median) gives `{plugin.module}` '
             f"**{plugin.total_us / 1e3:.1f} ms** cumulative after the CLI's own modules.",
         ]
+    lines += ["", *instructions_section(instructions)]
     lines += ["", "### Where an import goes", "", *_importtime_section(cold.importtime)]
     lines += ["", *_class_cost(cold.classes, cold.imports.added)]
     return lines
@@ -423,7 +433,7 @@ def render(report: RunReport) -> str:
         ),
         "## 2. Cold start",
         "",
-        *_cold_start_section(report.cold),
+        *_cold_start_section(report.cold, report.instructions),
         "",
         "## 3. Audit throughput",
         "",

@@ -26,6 +26,7 @@ from bench import (
     aio_overhead,
     audit_throughput,
     cold_start,
+    instructions,
     ledger_speed,
     overhead,
     record_encoding,
@@ -68,6 +69,8 @@ class Sizes:
     """Records shipped to (and verified in) the fleet ledger on moto; scaled in the report."""
     encoding_rounds: int = 5
     """Rounds of the record-encoding comparison (100 encodings each way per round)."""
+    count_instructions: bool = False
+    """Count the cold start's instructions under callgrind (some 2 minutes)."""
 
 
 FULL = Sizes(
@@ -88,6 +91,7 @@ FULL = Sizes(
     importtime_runs=5,
     ledger_records=3_000,
     encoding_rounds=500,
+    count_instructions=True,
 )
 QUICK = Sizes(
     send_calls=30,
@@ -215,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             workdir,
             server,
         )
+        counted = None
+        if sizes.count_instructions:
+            print("instruction counts (callgrind) ...", flush=True)
+            counted = instructions.measure_instructions(server, workdir)
         print("audit throughput ...", flush=True)
         throughput = audit_throughput.run_throughput(
             sizes.throughput_records, sizes.throughput_fsync_records, workdir
@@ -240,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.quick,
         ledger,
         encoding,
+        counted,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render(report), encoding="utf-8")

@@ -21,6 +21,7 @@ from bench import (  # noqa: E402
     audit_throughput,
     cold_start,
     import_profile,
+    instructions,
     ledger_speed,
     overhead,
     profiles,
@@ -308,6 +309,7 @@ def test_run_quick_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "dataclasses again, each as it was made, with its fields and options" in text
     assert re.search(r"a typical `requested` record, \d{3} bytes with its newline", text)
     assert "*aio send*: skipped — not asked for (--no-aio)" in text
+    assert "### Instructions\n\nNot counted: not asked for." in text
     assert "AWS CLI plugin | – | not run: no moto server (--no-moto)" in text
     targets = text.split("## Targets")[1].split("## 1.")[0].strip().splitlines()[2:]
     assert len(targets) == 7
@@ -319,3 +321,20 @@ def test_ledger_speed_runs(tmp_path: Path) -> None:
     result = ledger_speed.run_ledger(12, tmp_path, workers=4)
     assert result.records == 12 and result.ship_rate > 0 and result.verify_per_100k > 0
     assert any("records/s" in line for line in report._ledger_section(result))
+
+
+@pytest.mark.skipif(instructions.VALGRIND is None, reason="valgrind is not installed")
+def test_an_instruction_count_is_the_same_each_run() -> None:
+    """The instructions of one small program, counted twice, are the same number; one that
+    does more counts more; the report's row shows both and what the second adds."""
+    env = {"PATH": "/usr/bin:/bin"}
+    once = instructions.count([sys.executable, "-S", "-c", "pass"], env)
+    twice = instructions.count([sys.executable, "-S", "-c", "pass"], env)
+    more = instructions.count([sys.executable, "-S", "-c", "sum(range(10**5))"], env)
+    assert once == twice > 0 and more > once
+    found = instructions.Instructions([instructions.InstructionCount("p", "a", "b", once, more)])
+    assert found.of("p") is found.counts[0] and found.of("q") is None
+    row = instructions.instructions_section(found)[-1]
+    assert f"| {once:,} | b | {more:,} | **{more - once:+,}**" in row
+    with pytest.raises(RuntimeError, match="failed under callgrind"):
+        instructions.count([sys.executable, "-S", "-c", "raise SystemExit(3)"], env)
