@@ -94,21 +94,28 @@ def test_a_client_whose_aliaser_has_a_table_of_its_own_is_still_guarded(
     assert moto_server.count("CreateDBClusterSnapshot") == 0
 
 
-def test_an_aliaser_of_a_class_of_its_own_is_registered_on_as_it_is() -> None:
-    """A subclass of `EventAliaser` may do more as it registers (trace, instrument): the
-    guard's names go through its ``register``, not past it."""
+@pytest.mark.parametrize("traced", ["aliaser", "emitter"])
+def test_an_aliaser_or_emitter_of_a_class_of_its_own_is_registered_on_through_it(
+    traced: str,
+) -> None:
+    """A subclass of `EventAliaser`, or of the emitter behind botocore's own aliaser
+    (aiobotocore's, one that traces or instruments), may do more as it registers: the guard's
+    handlers go through its own ``register``, botocore's checks and all, not past it."""
     seen: list[str] = []
+    base: Any = EventAliaser if traced == "aliaser" else HierarchicalEmitter
 
-    class Tracing(EventAliaser):
+    class Tracing(base):  # type: ignore[misc]
         def register(self, event_name: str, *args: Any, **kwargs: Any) -> None:
             seen.append(event_name)
             super().register(event_name, *args, **kwargs)
 
-    events = Tracing(HierarchicalEmitter())
+    events = Tracing(HierarchicalEmitter()) if traced == "aliaser" else EventAliaser(Tracing())
     target, named = hooks._registrar(events)
-    assert target is events
+    assert target is (events if traced == "aliaser" else events._emitter)
     target.register(named("request-created.rds"), lambda **_: None, unique_id="x")
     assert seen == ["request-created.rds"]
+    with pytest.raises(ValueError):  # botocore's check of a handler without **kwargs
+        target.register(named("request-created.rds"), lambda: None, unique_id="y")
 
 
 _PARTS = st.sampled_from(
@@ -142,25 +149,6 @@ def test_the_guards_names_need_no_aliaser() -> None:
     for service, names in hooks.GUARDED.items():
         for event in [f"{stage}.{service}.{name}" for stage, _ in hooks.STAGES for name in names]:
             assert hooks.translated(event, lambda _: "looked up") == event
-
-
-def test_an_emitter_of_a_class_of_its_own_is_registered_on_through_its_register() -> None:
-    """Behind botocore's aliaser, an emitter of another class (aiobotocore's, one that
-    traces): its own ``register`` places the guard's handlers, checks and all."""
-    seen: list[str] = []
-
-    class Tracing(HierarchicalEmitter):
-        def register(self, event_name: str, *args: Any, **kwargs: Any) -> None:
-            seen.append(event_name)
-            super().register(event_name, *args, **kwargs)
-
-    events = EventAliaser(Tracing())
-    target, named = hooks._registrar(events)
-    assert target is events._emitter
-    target.register(named("request-created.rds"), lambda **_: None, unique_id="x")
-    assert seen == ["request-created.rds"]
-    with pytest.raises(ValueError):  # botocore's check of a handler without **kwargs
-        target.register(named("request-created.rds"), lambda: None, unique_id="y")
 
 
 @pytest.mark.parametrize("service", sorted(hooks.GUARDED))
