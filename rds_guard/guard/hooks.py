@@ -136,8 +136,11 @@ _TRANSLATED: dict[str, str] = {}
 """Each event name the guard registers, as botocore's own table of old event names
 (``EVENT_ALIASES``) translates it."""
 
-_OLD_PARTS = frozenset(old for old in EVENT_ALIASES if "." not in old)
-_OLD_DOTTED = tuple(old for old in EVENT_ALIASES if "." in old)
+_ALIASES = dict(EVENT_ALIASES)
+"""botocore's table of old event names as it was when this module was imported: the table an
+aliaser must have for its names to be translated here (one that has changed since is asked)."""
+_OLD_PARTS = frozenset(old for old in _ALIASES if "." not in old)
+_OLD_DOTTED = tuple(old for old in _ALIASES if "." in old)
 
 
 def translated(event: str, alias: Callable[[str], str]) -> str:
@@ -158,17 +161,17 @@ def _registrar(events: Any) -> tuple[Any, Callable[[str], str]]:
     A client's ``meta.events`` is a new `EventAliaser`, which looks every name it is given up
     in its table of old event names with a cache of its own, empty on a new client: some
     40 µs a name, over 3 ms of the 80 names of an rds client, every time one is made. With
-    botocore's own table, each name is translated once per process (by the first client's
-    aliaser) and registered on the emitter behind the aliaser, under the name the aliaser
-    would have registered it under. Any other ``events`` (or an aliaser with a table of its
-    own) is registered on as it is."""
+    botocore's own table (`_ALIASES`), each name is translated once per process (by the
+    first client's aliaser) and registered on the emitter behind the aliaser, under the name
+    the aliaser would have registered it under. Any other ``events`` (or an aliaser with a
+    table of its own, or botocore's changed since) is registered on as it is."""
     inner = getattr(events, "_emitter", None)
     alias = getattr(events, "_alias_event_name", None)
     if (
         type(events) is not EventAliaser  # (a subclass may do more as it registers)
         or inner is None
         or alias is None
-        or getattr(events, "_event_aliases", None) != EVENT_ALIASES
+        or getattr(events, "_event_aliases", None) != _ALIASES
     ):
         return events, str
 

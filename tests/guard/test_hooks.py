@@ -37,6 +37,21 @@ def test_names_are_translated_as_botocores_aliaser_translates_them() -> None:
     assert named("before-call.autoscaling.DescribeTags") == "before-call.auto-scaling.DescribeTags"
 
 
+def test_an_aliaser_whose_table_has_changed_since_is_registered_on_as_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """botocore's own table given one more old name after rds_guard was imported: an aliaser
+    holding it translates names the shortcut would take for unchanged, so it is asked."""
+    monkeypatch.setitem(EVENT_ALIASES, "rds", "relational-database")
+    events = EventAliaser(HierarchicalEmitter())
+    assert events._event_aliases is EVENT_ALIASES
+    target, named = hooks._registrar(events)
+    assert target is events and named("request-created.rds") == "request-created.rds"
+    target.register(named("request-created.rds"), lambda **_: None, unique_id="x")
+    assert list(events._emitter._unique_id_handlers) == ["x"]
+    assert events._emitter._handlers.prefix_search("request-created.relational-database")
+
+
 def test_a_guarded_clients_handlers_are_those_the_aliaser_would_have_placed(
     tmp_path: Path,
 ) -> None:
