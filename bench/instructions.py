@@ -1,10 +1,12 @@
 """Instructions, not seconds: what rds_guard adds to a whole process, counted by valgrind's
 callgrind, which counts every instruction a process runs.
 
-A count is the same for the same program, inputs and environment, whatever else the machine
-is doing (two runs of the same `aws` command gave the same count to the instruction), so one
-run of each side tells a difference that the spread of wall times hides: the AWS CLI's own
-±20 ms swamps the 2% line of its target. Each side runs once under callgrind, with
+A count barely moves from run to run of the same program, inputs and environment, whatever
+else the machine is doing: an import counted twice gives the same number; an `aws` command
+against moto's server counts within some 10,000 instructions of 1.8 billion (each answer
+has its own request id and dates), where the plugin's cost is millions. So one run of each
+side tells a difference that the spread of wall times hides: the AWS CLI's own ±20 ms
+swamps the 2% line of its target. Each side runs once under callgrind, with
 ``PYTHONHASHSEED=0`` (a set's order otherwise changes from run to run, and with it a few
 instructions). The wall-clock comparisons of `bench.cold_start` stay the targets' measure;
 these are the check of what a noisy machine cannot tell. Skipped where valgrind is not
@@ -64,6 +66,8 @@ class Instructions:
 
     counts: Sequence[InstructionCount]
     skipped: str | None = None
+    cli_skipped: str | None = None
+    """Why the AWS CLI's commands were not counted (None: they were)."""
 
     def of(self, name: str) -> InstructionCount | None:
         """The count named ``name`` (a `bench.cold_start.Comparison`'s name), if made."""
@@ -103,7 +107,8 @@ def measure_instructions(server: Any | None, workdir: Path) -> Instructions:
         )
     ]
     if server is None or not AWS.exists():
-        return Instructions(counts)
+        why = "no moto server (--no-moto)" if server is None else f"{AWS} is missing"
+        return Instructions(counts, cli_skipped=why)
     cli_dir, empty = prepare_awscli(server, workdir)
     for command in CLI_COMMANDS:
         argv = [sys.executable, str(AWS), *command, "--endpoint-url", server.url]
@@ -131,10 +136,12 @@ def instructions_section(found: Instructions | None) -> list[str]:
         return [*lines, f"Not counted: {why}."]
     lines += [
         "Each process once under `valgrind --tool=callgrind` with `PYTHONHASHSEED=0` "
-        "(bench/instructions.py): instructions run from start to exit, the same for the same "
-        "program and inputs whatever else the machine does, where the wall times above "
-        "spread by more than the difference. A count is no time: it weighs an instruction "
-        "that waits on memory as one that does not, and sees no system call's own time.",
+        "(bench/instructions.py): instructions run from start to exit, which barely move "
+        "from run to run whatever else the machine does (an import's not at all; an `aws` "
+        "command's by some 10,000, its answers' request ids and dates differing), where the "
+        "wall times above spread by more than the difference. A count is no time: it weighs "
+        "an instruction that waits on memory as one that does not, and sees no system "
+        "call's own time.",
         "",
         "| process | base | instructions | other | instructions | added |",
         "|---|---|---|---|---|---|",
@@ -144,4 +151,6 @@ def instructions_section(found: Instructions | None) -> list[str]:
         f"**{c.added:+,}** ({c.share * 100:+.2f}%) |"
         for c in found.counts
     ]
+    if found.cli_skipped is not None:
+        lines += ["", f"The AWS CLI's commands not counted: {found.cli_skipped}."]
     return lines
