@@ -2,9 +2,9 @@
 callgrind, which counts every instruction a process runs.
 
 A count barely moves from run to run of the same program, inputs and environment, whatever
-else the machine is doing: an import counted twice gives the same number; an `aws` command
-against moto's server counts within some 10,000 instructions of 1.8 billion (each answer
-has its own request id and dates), where the plugin's cost is millions. So one run of each
+else the machine is doing: the import's by some hundreds of 760 million, an `aws` command's
+against moto's server by some 10,000 of 1.8 billion (each answer has its own request id and
+dates), where what rds_guard adds is millions. So one run of each
 side tells a difference that the spread of wall times hides: the AWS CLI's own ±20 ms
 swamps the 2% line of its target. Each side runs once under callgrind, with
 ``PYTHONHASHSEED=0`` (a set's order otherwise changes from run to run, and with it a few
@@ -137,9 +137,9 @@ def instructions_section(found: Instructions | None) -> list[str]:
     lines += [
         "Each process once under `valgrind --tool=callgrind` with `PYTHONHASHSEED=0` "
         "(bench/instructions.py): instructions run from start to exit, which barely move "
-        "from run to run whatever else the machine does (an import's not at all; an `aws` "
-        "command's by some 10,000, its answers' request ids and dates differing), where the "
-        "wall times above spread by more than the difference. A count is no time: it weighs "
+        "from run to run whatever else the machine does (the import's by some hundreds, an "
+        "`aws` command's by some 10,000, its answers' request ids and dates differing), where "
+        "the wall times above spread by more than the difference. A count is no time: it weighs "
         "an instruction that waits on memory as one that does not, and sees no system "
         "call's own time.",
         "",

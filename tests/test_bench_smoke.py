@@ -324,14 +324,15 @@ def test_ledger_speed_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(instructions.VALGRIND is None, reason="valgrind is not installed")
-def test_an_instruction_count_is_the_same_each_run() -> None:
-    """The instructions of one small program, counted twice, are the same number; one that
-    does more counts more; the report's row shows both and what the second adds."""
+def test_an_instruction_count_barely_moves_from_run_to_run() -> None:
+    """The instructions of one small program, counted twice, are within 0.01% of each other
+    (the same number, as a rule); one that does more counts more; the report's row shows
+    both and what the second adds."""
     env = {"PATH": "/usr/bin:/bin"}
     once = instructions.count([sys.executable, "-S", "-c", "pass"], env)
     twice = instructions.count([sys.executable, "-S", "-c", "pass"], env)
     more = instructions.count([sys.executable, "-S", "-c", "sum(range(10**5))"], env)
-    assert once == twice > 0 and more > once
+    assert once > 0 and abs(once - twice) <= once // 10_000 and more > once + once // 100
     found = instructions.Instructions([instructions.InstructionCount("p", "a", "b", once, more)])
     assert found.of("p") is found.counts[0] and found.of("q") is None
     row = instructions.instructions_section(found)[-1]

@@ -146,10 +146,11 @@ _OLD_DOTTED = tuple(old for old in _ALIASES if "." in old)
 def translated(event: str, alias: Callable[[str], str]) -> str:
     """``event`` as ``alias`` (an aliaser's own translation, with botocore's table) gives it.
 
-    The aliaser tries each of its 65 old names in turn, splitting the event name again for
-    each, and the first client of a process pays that for every name (the AWS CLI makes one
-    client a command). A name holding no old name, neither as one of its parts nor (a dotted
-    one) as a substring, is one it returns unchanged: this returns it without asking."""
+    The aliaser tries each of its old names in turn (65 in botocore 1.44), splitting the
+    event name again for each, and the first client of a process pays that for every name
+    (the AWS CLI makes one client a command). A name holding no old name, neither as one of
+    its parts nor (a dotted one) as a substring, is one it returns unchanged: this returns
+    it without asking."""
     if _OLD_PARTS.isdisjoint(event.split(".")) and not any(old in event for old in _OLD_DOTTED):
         return event
     return alias(event)
