@@ -182,7 +182,16 @@ def _registrar(events: Any) -> tuple[Any, Callable[[str], str]]:
             found = _TRANSLATED[event] = translated(event, alias)
         return found
 
-    return (_Unchecked(inner) if type(inner) is HierarchicalEmitter else inner), named
+    unchecked = type(inner) is HierarchicalEmitter and _UNCHECKED_REGISTERS
+    return (_Unchecked(inner) if unchecked else inner), named
+
+
+_UNCHECKED_REGISTERS = all(
+    callable(getattr(HierarchicalEmitter, name, None)) for name in ("_register", "_register_last")
+)
+"""Whether botocore's emitter has the private methods its ``register`` and ``register_last``
+call after their checks (every botocore this was tried with has): without them, the guard
+registers through the checks."""
 
 
 class _Unchecked:

@@ -37,6 +37,19 @@ def test_names_are_translated_as_botocores_aliaser_translates_them() -> None:
     assert named("before-call.autoscaling.DescribeTags") == "before-call.auto-scaling.DescribeTags"
 
 
+def test_an_emitter_without_the_private_registers_is_registered_on_through_its_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A botocore whose emitter had no ``_register`` or ``_register_last``: the guard's
+    handlers go through its ``register``, botocore's checks and all."""
+    monkeypatch.setattr(hooks, "_UNCHECKED_REGISTERS", False)
+    events = EventAliaser(HierarchicalEmitter())
+    target, named = hooks._registrar(events)
+    assert target is events._emitter
+    with pytest.raises(ValueError):  # botocore's check of a handler without **kwargs
+        target.register(named("request-created.rds"), lambda: None, unique_id="y")
+
+
 def test_an_aliaser_whose_table_has_changed_since_is_registered_on_as_it_is(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
