@@ -20,7 +20,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 from audit_helpers import records_of, run_python
-from aws import guarded_client, make_cluster, make_instance, snapshot_tags
+from aws import guarded_client, held_snapshot, make_cluster, make_instance, snapshot_tags
 from ledger_helpers import complete_lines, ledger_table, stored_lines, stream_of
 from policies import BACKUPS, EXAMPLE, HOLD_ONLY, LEDGER, RULE_OF_EACH_KIND, write_policy
 from servers import MotoServer
@@ -737,13 +737,7 @@ def test_a_call_another_plugin_makes_into_a_delete_is_judged_as_sent(
     (workdir / "turning_plugin.py").write_text(TURNING_PLUGIN)
     config = workdir / "config"
     config.write_text(EXAMPLE_CONFIG.read_text() + "turning_plugin = turning_plugin\n")
-    plain = moto_server.client("rds")
-    make_cluster(plain)
-    plain.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders",
-        DBClusterSnapshotIdentifier="held",
-        Tags=[{"Key": "legal-hold", "Value": "true"}],
-    )
+    plain = held_snapshot(moto_server)
     make_instance(plain, "db1")
     moto_server.reset_counts()
     result = aws(

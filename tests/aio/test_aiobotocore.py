@@ -28,6 +28,7 @@ from aiobotocore.session import AioSession, get_session
 from aws import (
     HOUSE_NAME,
     audit_records,
+    held_snapshot,
     house_defaults,
     make_cluster,
     make_instance,
@@ -1322,13 +1323,7 @@ def test_a_describe_made_into_the_delete_of_a_held_snapshot_is_blocked(
 ) -> None:
     """As on a botocore client: a before-call handler makes a DescribeDBClusters the delete
     of a snapshot on hold; it is judged as sent, blocked and recorded, nothing deleted."""
-    plain = moto_server.client("rds")
-    make_cluster(plain)
-    plain.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders",
-        DBClusterSnapshotIdentifier="held",
-        Tags=[{"Key": "legal-hold", "Value": "true"}],
-    )
+    held_snapshot(moto_server)
     session = guarded_session(tmp_path, HOLD_ONLY)
 
     async def turn(params: dict[str, Any], **_: Any) -> None:
