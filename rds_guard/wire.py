@@ -98,6 +98,31 @@ def sent_params(body: Mapping[str, Any], readers: Readers) -> dict[str, Any]:
     return found
 
 
+def as_written(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` as `sent_params` reads them back from what botocore writes of them: it
+    writes an empty structure as nothing, so a list's items are read up to the first such
+    one, and a list of none but them, or a structure of none but them, is not there at all
+    (``Tags=[{}]`` sends no tag). An empty list is written (one empty key) and read."""
+    written = {name: _written(value) for name, value in params.items()}
+    return {name: value for name, value in written.items() if value is not _ABSENT}
+
+
+def _written(value: Any) -> Any:
+    if type(value) is dict:
+        members = {name: _written(item) for name, item in value.items()}
+        kept = {name: item for name, item in members.items() if item is not _ABSENT}
+        return kept if kept else _ABSENT
+    if type(value) is list and value:
+        items = []
+        for item in value:
+            written = _written(item)
+            if written is _ABSENT:
+                break
+            items.append(written)
+        return items if items else _ABSENT
+    return value
+
+
 def carries(body: Mapping[str, Any], readers: Readers, judged: Mapping[str, Any]) -> bool:
     """Whether ``body`` (a flat query body) carries ``judged`` as it is and nothing else under
     a judged parameter's key: True only when `same` would find `sent_params` of it to be

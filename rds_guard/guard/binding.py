@@ -24,7 +24,7 @@ from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import CONTEXT_KEY, GuardedCall, status_of, url_expires_in
-from .changes import kept_changing, lacking, queried_url, sent_oddly, swapped_request
+from .changes import kept_changing, lacking, queried_url, read_as_sent, swapped_request
 from .guard import Guard
 from .hooks import GUARDED_SET, hook_client, service_of, validates
 from .progress import (
@@ -355,8 +355,7 @@ class ClientBinding:
         readers = self.readers(row)
         if wire.carries(body, readers, call.judged):  # itself: what is sent is what was judged
             return call.judged, None
-        found = wire.sent_params(body, readers)
-        return found, sent_oddly(client, row, body, readers, found, self.service)
+        return read_as_sent(client, row, body, readers, self.service, call.judged)
 
     def presigned_call(
         self, presigned: Presign | None, url: str, method: str = ""

@@ -198,6 +198,24 @@ def _unwritten(name: str | None, why: str) -> Violation | None:
     return None if name is None else Violation("request.changed", name, None, why)
 
 
+def read_as_sent(
+    client: Any,
+    row: Operation,
+    body: Mapping[str, Any],
+    readers: wire.Readers,
+    service: str,
+    judged: dict[str, Any],
+) -> tuple[dict[str, Any], Violation | None]:
+    """What a request's ``body`` sends of the judged parameters, read (`wire.sent_params`),
+    and `sent_oddly` of it; ``judged`` itself where what is read is what botocore writes of
+    it (`wire.as_written`: ``Tags=[{}]`` sends no tag), which no handler changed."""
+    found = wire.sent_params(body, readers)
+    oddly = sent_oddly(client, row, body, readers, found, service)
+    if oddly is None and wire.same(found, wire.as_written(judged)):
+        return judged, None
+    return found, oddly
+
+
 def sent_oddly(
     client: Any,
     row: Operation,

@@ -23,7 +23,7 @@ from aws import (
 )
 from botocore import xform_name
 from botocore.exceptions import ClientError
-from policies import AUDITED, BACKUPS, HOLD_ONLY, write_policy
+from policies import AUDITED, BACKUPS, HOLD_ONLY, TEAM_REQUIRED, write_policy
 from servers import MotoServer, raw_response
 
 import rds_guard
@@ -331,6 +331,37 @@ def test_an_unchanged_request_is_sent_as_judged(moto_server: MotoServer, tmp_pat
     assert moto_server.actions() == ["CreateDBClusterSnapshot"]
     assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "created"]
     assert audit_records(tmp_path)[0]["notes"] == []
+
+
+@pytest.mark.parametrize("tags", [[{}], [*TEAM, {}]], ids=["only", "after-a-tag"])
+def test_an_empty_tag_botocore_writes_as_nothing_is_no_change(
+    moto_server: MotoServer, tmp_path: Path, tags: list[dict[str, str]]
+) -> None:
+    """botocore writes an empty structure as nothing (``Tags=[{}]`` sends no tag): in warn
+    mode the call goes, and its records hold what was judged, not a change no handler made."""
+    rds = guarded_client(write_policy(tmp_path, TEAM_REQUIRED), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=tags
+    )
+    requested, created = audit_records(tmp_path)
+    rules = [v["rule"] for v in requested["violations"]]
+    assert "tags.aws" in rules, "the empty tag is judged"
+    assert "request.changed" not in rules
+    assert requested["notes"] == created["notes"] == []
+    assert created["tags"] == snapshot_tags(rds, GOOD) == {k["Key"]: k["Value"] for k in tags if k}
+
+
+def test_a_late_handler_emptying_a_tag_is_a_change(moto_server: MotoServer, tmp_path: Path) -> None:
+    rds = guarded_client(write_policy(tmp_path, TEAM_REQUIRED), on=moto_server)
+    make_cluster(rds)
+    replace_tags_late(rds, [{}])
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    requested, _ = audit_records(tmp_path)
+    assert ("request.changed", "Tags") in [(v["rule"], v["field"]) for v in requested["violations"]]
+    assert snapshot_tags(rds, GOOD) == {}
 
 
 def test_a_late_change_sets_the_outcome_the_record_names(

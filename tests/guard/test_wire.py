@@ -84,6 +84,35 @@ def test_a_body_botocore_serialized_from_the_judgement_carries_it(
         assert wire.unread(body, readers, params) is None  # botocore wrote no key unread
 
 
+@SETTINGS
+@given(judged_calls())
+def test_as_written_is_what_is_read_of_what_botocore_writes(
+    call: tuple[tuple[str, wire.Readers], dict[str, Any]],
+) -> None:
+    (name, readers), params = call
+    assert wire.sent_params(body_of(name, params), readers) == wire.as_written(params)
+
+
+@pytest.mark.parametrize(
+    ("params", "written"),
+    [
+        ({"Tags": [{}]}, {}),
+        ({"Tags": [{}, {"Key": "team"}]}, {}),  # read up to the first item written as none
+        ({"Tags": [{"Key": "team"}, {}]}, {"Tags": [{"Key": "team"}]}),
+        ({"Tags": []}, {"Tags": []}),
+        ({"Tags": [{"Key": "team", "Value": ""}]}, {"Tags": [{"Key": "team", "Value": ""}]}),
+        ({"TagKeys": ["a", ""]}, {"TagKeys": ["a", ""]}),
+    ],
+)
+def test_as_written_drops_only_what_botocore_writes_as_nothing(
+    params: dict[str, Any], written: dict[str, Any]
+) -> None:
+    assert wire.as_written(params) == written
+    operation = "RemoveTagsFromResource" if "TagKeys" in params else "CreateDBClusterSnapshot"
+    readers = wire.readers(SERVICE.operation_model(operation).input_shape, params)
+    assert wire.sent_params(body_of(operation, params), readers) == written
+
+
 def changes(body: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
     """``body`` as another handler could leave it: a key dropped, a value changed (in case
     only, to a number, to text), an item added past the last, a list made empty."""
