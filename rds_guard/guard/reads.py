@@ -16,6 +16,7 @@ No read is made for a call botocore's parameter validation refuses: the caller g
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -101,7 +102,7 @@ class CallReads:
                 try:
                     answer = aws.run(self._client, read)
                 except Exception as exc:
-                    answer = _failure(exc, self._reference(kind), self._lenient)
+                    answer = _failure(exc, self._reference(kind), self._lenient, self._row.name)
             self._found[kind] = answer
         answer = self._found[kind]
         if isinstance(answer, LookupFailed):
@@ -116,7 +117,7 @@ class CallReads:
             try:
                 answer = await aws.run_async(self._client, read)
             except Exception as exc:
-                answer = _failure(exc, self._reference(kind), self._lenient)
+                answer = _failure(exc, self._reference(kind), self._lenient, self._row.name)
         self._found[kind] = answer
 
     def _validate(self) -> None:
@@ -170,8 +171,11 @@ class CallReads:
         return self._params.get(name) if name else None
 
 
-def _failure(exc: Exception, reference: object, lenient: bool) -> Unreadable | LookupFailed:
-    """What a failed read means for the decision (see the module's docstring)."""
+def _failure(
+    exc: Exception, reference: object, lenient: bool, operation: str
+) -> Unreadable | LookupFailed:
+    """What a failed read of a call of ``operation`` means for the decision (see the
+    module's docstring)."""
     why = aws.denied(exc)
     if why is not None:
         return Unreadable(why)
@@ -179,7 +183,7 @@ def _failure(exc: Exception, reference: object, lenient: bool) -> Unreadable | L
         return Unreadable(str(exc))
     if isinstance(exc, ClientError | BotoCoreError):
         if not lenient:
-            return LookupFailed(exc)
+            return LookupFailed(_as_called(exc, operation))
         # the code alone (a message may quote the endpoint's URL, password and all), redacted
         # as a record's is (`audit.fields`): a server or a proxy writes it as it likes
         code = without_signing_values(error_of(exc)["code"])
@@ -187,3 +191,14 @@ def _failure(exc: Exception, reference: object, lenient: bool) -> Unreadable | L
     # a name the wire cannot carry, another handler's exception (which may quote the request)
     logger.debug("could not read %r: %s", reference, without_signing_values(str(exc)))
     return Unreadable(type(exc).__name__)
+
+
+def _as_called(error: Exception, operation: str) -> Exception:
+    """A failed read's error as the call of ``operation`` raises the service's own: a
+    `ClientError` of the same class, code, message and answer naming the operation called,
+    not the read's; any other error as it is."""
+    called: Exception = error
+    if isinstance(error, ClientError) and error.operation_name != operation:
+        with contextlib.suppress(Exception):  # a class of another signature: as it is
+            called = type(error)(error.response, operation)
+    return called

@@ -165,10 +165,11 @@ def test_a_missing_source_raises_the_services_error(
 
     async def work() -> None:
         async with rds_client(session, moto_server) as rds:
-            with pytest.raises(rds.exceptions.DBClusterNotFoundFault):
+            with pytest.raises(rds.exceptions.DBClusterNotFoundFault) as caught:
                 await rds.create_db_cluster_snapshot(
                     DBClusterIdentifier="nowhere", DBClusterSnapshotIdentifier=GOOD
                 )
+            assert caught.value.operation_name == "CreateDBClusterSnapshot", "the call's own"
 
     run(work)
     assert moto_server.count("CreateDBClusterSnapshot") == 0

@@ -25,16 +25,52 @@ GOOD = "orders-manual-20261129"
 def test_a_source_that_does_not_exist_raises_the_services_own_error(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
+    """Raised as the call itself raises it without the guard: of the operation called, not
+    of the guard's DescribeDBClusters."""
+    bare = moto_server.client("rds")
+    with pytest.raises(bare.exceptions.DBClusterNotFoundFault) as without:
+        bare.create_db_cluster_snapshot(
+            DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier=GOOD
+        )
     rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY), on=moto_server)
-    with pytest.raises(rds.exceptions.DBClusterNotFoundFault):
+    moto_server.reset_counts()
+    with pytest.raises(rds.exceptions.DBClusterNotFoundFault) as guarded:
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier=GOOD
         )
+    assert guarded.value.operation_name == "CreateDBClusterSnapshot"
+    assert guarded.value.response["Error"] == without.value.response["Error"]
+    assert "when calling the CreateDBClusterSnapshot operation" in str(guarded.value)
     assert moto_server.count("CreateDBClusterSnapshot") == 0
     (failed,) = audit_records(tmp_path)
     assert failed["event"] == "failed"
     assert failed["error"]["code"] == "DBClusterNotFoundFault"
     assert (failed["snapshot"], failed["source"]) == (GOOD, "ordres")
+
+
+class OddlyMadeError(ClientError):  # type: ignore[misc]
+    """A service error of a class made otherwise than botocore's."""
+
+    def __init__(self, message: str) -> None:
+        error = {"Code": "DBClusterNotFoundFault", "Message": message}
+        super().__init__({"Error": error}, "DescribeDBClusters")
+
+
+def test_a_read_error_of_a_class_made_otherwise_is_raised_as_it_is(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY), on=moto_server)
+
+    def refuse(**_: Any) -> None:
+        raise OddlyMadeError("no such cluster")
+
+    rds.meta.events.register("before-call.rds.DescribeDBClusters", refuse)
+    with pytest.raises(OddlyMadeError) as caught:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier=GOOD
+        )
+    assert caught.value.operation_name == "DescribeDBClusters"
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
 
 
 @pytest.mark.parametrize(
