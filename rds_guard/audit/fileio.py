@@ -123,12 +123,23 @@ def fsync_dir(directory: Path) -> None:
 
 
 def read_blocks(
-    fd: int, start: int = 0, end: int | None = None, *, block: int = CHUNK
+    fd: int,
+    start: int = 0,
+    end: int | None = None,
+    *,
+    block: int = CHUNK,
+    path: str | os.PathLike[str] | None = None,
 ) -> Iterator[bytes]:
     """The bytes ``start:end`` of ``fd`` (``end`` None: to the end of the file) in blocks of at
-    most ``block`` bytes, read with ``pread``; fewer when the file ends first. Raises OSError."""
+    most ``block`` bytes, read with ``pread``; fewer when the file ends first. Raises OSError,
+    naming ``path`` (the file ``fd`` is open on) when given."""
     while end is None or start < end:
-        data = os.pread(fd, block if end is None else min(block, end - start), start)
+        try:
+            data = os.pread(fd, block if end is None else min(block, end - start), start)
+        except OSError as exc:  # a failing disk or mount: the error says which file
+            if path is not None and exc.filename is None:
+                exc.filename = os.fspath(path)
+            raise
         if not data:
             return
         yield data

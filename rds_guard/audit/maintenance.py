@@ -238,7 +238,7 @@ def _survey(
     is not a record."""
     survey = survey or _Survey()
     offset = survey.complete_end
-    lines_of = Lines(read_blocks(fd, offset, size), path=path, start=offset)
+    lines_of = Lines(read_blocks(fd, offset, size, path=path), path=path, start=offset)
     for lines in lines_of:
         for raw in lines:
             record = parse_record(raw)

@@ -39,7 +39,7 @@ def iter_lines(path: StrPath) -> Iterator[LogLine]:
     """Every line of the file with its number, streaming (flat memory). Raises OSError."""
     number = 0
     with open(open_regular_file(path), "rb", buffering=0) as stream:
-        lines_of = Lines(read_blocks(stream.fileno()), path=path)
+        lines_of = Lines(read_blocks(stream.fileno(), path=path), path=path)
         for lines in lines_of:
             for raw in lines:
                 number += 1

@@ -186,7 +186,7 @@ def verify(
     counter = None if progress is None else _Counter(progress, sum(sizes))
     for index, path in enumerate(paths):
         with open(open_regular_file(path), "rb", buffering=0) as stream:
-            blocks = read_blocks(stream.fileno())
+            blocks = read_blocks(stream.fileno(), path=path)
             if counter is not None:
                 blocks = counter.count(blocks)
             first_block = next(blocks, b"")

@@ -192,6 +192,16 @@ def test_a_path_that_is_a_directory_is_named_before_anything_is_read(
         )
 
 
+@pytest.mark.skipif(not Path("/proc/self/mem").is_file(), reason="no /proc/self/mem here")
+def test_a_log_whose_read_fails_once_open_is_named_in_the_error_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A file that opens and then fails to read, as on a failing disk or mount (here
+    /proc/self/mem, whose first page is not mapped: EIO), is named with the system's reason."""
+    for words in (["audit", "verify"], ["audit", "show"]):
+        assert_one_error_line(run_main(capsys, *words, "/proc/self/mem"), "/proc/self/mem: ")
+
+
 OPEN_POLICY = """\
 version = 1
 mode = "warn"

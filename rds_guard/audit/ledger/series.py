@@ -235,7 +235,7 @@ def _read(
         size = os.fstat(fd).st_size
         if offset > size or (offset and not _starts_a_line(fd, offset)):
             offset, before = 0, 0
-        lines_of = Lines(read_blocks(fd, offset), path=log.path, start=offset)
+        lines_of = Lines(read_blocks(fd, offset, path=log.path), path=log.path, start=offset)
         position = offset
         for lines in _readable(lines_of, log.path):
             for line in lines:
