@@ -7,6 +7,7 @@ from typing import Any
 
 import botocore.config
 import botocore.session
+import pytest
 from aws import audit_records, guarded_client, guarded_session, make_cluster
 from botocore.serialize import create_serializer
 from policies import AUDITED, RULE_OF_EACH_KIND, write_policy
@@ -75,13 +76,15 @@ def test_a_value_nested_deeper_than_the_guard_copies_is_never_the_same() -> None
     assert not wire.same(sent, deep)
 
 
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
 def test_the_body_botocore_hands_on_is_no_longer_what_is_sent_once_judged(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, mode: str
 ) -> None:
     """A before-call handler keeps botocore's serialized body; a before-sign handler, which
     runs after the guard held the request, renames the snapshot in the body it kept: the
-    request sends the guard's copy, as judged."""
-    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    request sends the guard's copy, as judged and recorded, in warn mode too
+    (docs/operations.md says so)."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED, mode=mode), on=moto_server)
     make_cluster(rds)
     kept: list[dict[str, Any]] = []
 
