@@ -46,7 +46,6 @@ from .versions import Original, Originals, Version, originals, version_of
 
 __all__ = [
     "ALGORITHM",
-    "LOOK_BELOW",
     "NAME",
     "Checkpoint",
     "CheckpointOutcome",
@@ -63,9 +62,6 @@ __all__ = [
 ]
 
 NAME = re.compile(r"checkpoint-(\d{10,})\.json")  # ten digits, more past 9999999999
-LOOK_BELOW = 3
-"""How many checkpoints below a newest one that is not signed a store verifies, at most, to
-find the one the next checkpoint holds the streams to."""
 _TAKEN = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 
 
@@ -143,9 +139,9 @@ class CheckpointStore:
     def newest(self, key: str, table: str | None = None) -> Newest | None:
         """The newest checkpoint object and the checkpoint the next one is held to: that one
         when ``key`` (an ARN) signed it for ``table`` (None: any table), here, and it links to
-        the one below it, else the newest signed one below it, this store's own or found among
-        the `LOOK_BELOW` just below (None: no checkpoint yet). One KMS Verify for the
-        newest, none for a checkpoint this store found signed or wrote before.
+        the one below it, else the newest signed one below it, this store's own or the first
+        found signed going down (None: no checkpoint yet). One KMS Verify for the newest,
+        none for a checkpoint this store found signed or wrote before.
 
         A checkpoint a delete marker hides, or one written again, is still there (Object
         Lock keeps its first version): it is read at that version, so neither a marker nor
@@ -189,12 +185,14 @@ class CheckpointStore:
         self, numbers: list[int], firsts: Originals, key: str, table: str | None = None
     ) -> Checkpoint | None:
         """The newest checkpoint of ``numbers`` (ascending) signed with ``key``: this store's
-        own when it knows one, else the first that verifies of the `LOOK_BELOW` newest (a
-        process that never saw one need not read every stream from its first record)."""
+        own when it knows one, else the first that verifies going down, however many are not
+        (a writer of the bucket who cannot sign may put any number of objects above the last
+        signed one: stopping short of it would free every stream it holds, to be read again
+        from its first record and signed as it then stands)."""
         known = self._trusted
         if known is not None and numbers and known.number <= numbers[-1]:
             return known.checkpoint
-        for below in reversed(numbers[-LOOK_BELOW:]):
+        for below in reversed(numbers):
             stored = self.stored(below, firsts)
             if self.problem_of(stored, key, table) is None:
                 self._trusted = stored

@@ -874,6 +874,35 @@ def test_a_guard_new_to_a_forged_checkpoint_holds_the_streams_to_the_signed_one_
     )
 
 
+@pytest.mark.parametrize("unsigned", [1, 5])
+def test_unsigned_objects_above_the_last_checkpoint_do_not_free_the_streams(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, unsigned: int
+) -> None:
+    """docs/ledger.md: the streams are held to the newest signed checkpoint below a newest
+    that is not signed, however many objects above it are not. A writer of the table rewrites
+    a plain stream below checkpoint 1's head (every record sealed and linked again, as anyone
+    can), and a writer of the bucket who cannot sign puts ``unsigned`` objects above it: a
+    checkpointer new to them still holds the stream to checkpoint 1, and refuses the rewrite."""
+    lines = write_log(log_path, 4)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    forged = [lines[0], *(_edited(line) for line in lines[1:])]
+    relink(forged, 0)
+    for seq, line in enumerate(forged[1:], start=2):
+        put_raw(table, record_item(stream, seq, line))
+    for number in range(2, 2 + unsigned):
+        store.clients.s3.put_object(
+            Bucket=store.location.bucket, Key=store.location.key(name_of(number)), Body=b"{}"
+        )
+    new = CheckpointStore(table.clients, store.location, KEY_ALIAS)
+    later = write_checkpoint(table, new)
+    assert later.checkpoint is not None and later.checkpoint.number == 2 + unsigned
+    assert later.findings[0].endswith("the streams are held to checkpoint 1")
+    assert f"{stream}: seq 4 changed since a checkpoint held it (its head)" in later.findings
+    assert _head(later, stream) == StreamHead(stream, 4, full_sha256(lines[3]))
+
+
 def test_a_signed_fresh_checkpoint_keeps_the_guard_quiet_and_is_verified_once(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
