@@ -31,6 +31,7 @@ from ledger_helpers import (
     stream_of,
     write_log,
 )
+from servers import raw_response
 
 from rds_guard import audit
 from rds_guard.audit.ledger import LedgerTable, S3Location
@@ -651,3 +652,39 @@ def test_a_409_conflict_is_a_taken_number(table: LedgerTable, store: CheckpointS
     on_send(table.clients.s3, "PutObject", conflict)
     outcome = write_checkpoint(table, store)
     assert outcome.checkpoint is not None and outcome.checkpoint.number == 1
+
+
+def _kms_error(code: str) -> Any:
+    """An AWSResponse carrying a KMS (JSON protocol) error."""
+    body = json.dumps({"__type": code, "message": "injected"}).encode()
+    return raw_response(
+        "https://kms.invalid/", 400, body, {"Content-Type": "application/x-amz-json-1.1"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "forged"),
+    [("KMSInvalidSignatureException", True), ("DisabledException", False)],
+)
+def test_only_a_signature_kms_refuses_is_taken_for_a_forgery(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, code: str, forged: bool
+) -> None:
+    """KMS Verify refusing the signature (what AWS answers a bad one with) makes the newest
+    checkpoint untrusted; any other error of KMS (a key disabled, access denied: moto
+    verifies with a disabled key all the same) says nothing of the signature: it is raised,
+    never taken for a forgery that would hold the streams to an older checkpoint."""
+    _checkpointed(table, store, log_path, 3)
+    new = CheckpointStore(table.clients, store.location, store.kms_key)
+    arn = new.key_arn()
+    remove = on_send(new.clients.kms, "Verify", lambda **_: _kms_error(code))
+    try:
+        if forged:
+            newest = new.newest(arn, table.name)
+            assert newest is not None and newest.base is None
+            assert newest.problem is not None and "signature does not hold" in newest.problem
+        else:
+            with pytest.raises(ClientError) as caught:
+                new.newest(arn, table.name)
+            assert caught.value.response["Error"]["Code"] == code
+    finally:
+        remove()
