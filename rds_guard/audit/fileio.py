@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import os
 import stat
@@ -89,6 +90,32 @@ def open_checked(path: Path, flags: int, action: str) -> int:
             path=str(path),
         )
     return fd
+
+
+def file_of(fd: int) -> tuple[int, int] | None:
+    """The device and inode of the file ``fd`` is open on (None: not known)."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def inherited(fd: int, file: tuple[int, int] | None, opened_here: Iterable[int]) -> bool:
+    """Whether ``fd``, a descriptor a forked child got from its parent and found only later
+    (a fork no at-fork hook saw), still is that one: open for appending on ``file`` (its
+    device and inode when it was opened, `file_of`), and none of ``opened_here`` (those this
+    process opened since). Another file under its number (the child closed it, and the
+    number was taken since) is not. The child closes it: a ``flock`` belongs to the open file
+    both share, and one the parent held when it was killed would otherwise hold every writer
+    off for as long as the child kept its copy."""
+    if file is None or fd in opened_here:
+        return False
+    try:
+        appending = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND
+    except OSError:
+        return False
+    return bool(appending) and file_of(fd) == file
 
 
 _Read = TypeVar("_Read")

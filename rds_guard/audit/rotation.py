@@ -29,8 +29,8 @@ from .fileio import (
 )
 from .read import continues
 from .record import CHAIN_HMAC, StrPath, chain_of, new_call_id, parse_record
-from .tail import ROTATE, scan_tail
-from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog, LockedFile, Tail
+from .tail import ROTATE, Tail, scan_tail
+from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog, LockedFile
 
 
 def rotate(

@@ -8,6 +8,7 @@ an unkeyed one an HMAC-keyed chain. docs/audit.md, "What a writer checks", says 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rds_guard.core.frozen import frozen
@@ -38,6 +39,27 @@ from .record import (
     prev_of,
     seq_of,
 )
+
+
+@frozen
+class Tail:
+    """What a writer knows about the file's end: enough to chain the next record."""
+
+    dev: int
+    ino: int
+    size: int
+    ctime_ns: int
+    head: str
+    seq: int
+
+    def describes(self, st: os.stat_result) -> bool:
+        """True while the file is as this tail saw it (same file, size and change time)."""
+        return (self.dev, self.ino, self.size, self.ctime_ns) == identity(st)
+
+
+def identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    """The file ``st`` describes, its size and its last change: what a `Tail` holds of it."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns)
 
 
 class NotAuthentic(AuditError):

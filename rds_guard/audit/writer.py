@@ -29,7 +29,9 @@ from .fileio import (
     OVERWRITE_FLAGS,
     READ_FLAGS,
     close_if_owner,
+    file_of,
     fsync_dir,
+    inherited,
     open_checked,
     os_error,
 )
@@ -44,33 +46,13 @@ from .record import (
     seal,
 )
 from .record import writer as records_writer
-from .tail import WRITE, Use, Vouched, authenticate, scan_tail
+from .tail import WRITE, Tail, Use, Vouched, authenticate, identity, scan_tail
 from .torn import Torn, check_not_joined, look, overwrite
 
 _MAX_REOPEN = 16
 
 Emitted: TypeAlias = list[tuple[Record, str]]
 """Records written under the locks, with their lines: logged once the locks are released."""
-
-
-@frozen
-class Tail:
-    """What a writer knows about the file's end: enough to chain the next record."""
-
-    dev: int
-    ino: int
-    size: int
-    ctime_ns: int
-    head: str
-    seq: int
-
-    def describes(self, st: os.stat_result) -> bool:
-        """True while the file is as this tail saw it (same file, size and change time)."""
-        return (self.dev, self.ino, self.size, self.ctime_ns) == _identity(st)
-
-
-def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns)
 
 
 DEFAULT_LOCK_TIMEOUT = 10.0
@@ -91,6 +73,11 @@ def _emit(emitted: Iterable[tuple[Record, str]], path: Path) -> None:
 
 
 _LIVE_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+def _opened() -> list[int]:
+    """The descriptors of the logs this process opened itself."""
+    return [log._fd for log in list(_LIVE_LOGS) if log._fd_pid == os.getpid() and log._fd]
 
 
 class AuditLog:
@@ -120,6 +107,7 @@ class AuditLog:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._fd_pid, self._pid = 0, os.getpid()  # a fork no hook saw is found by comparing
+        self._fd_file: tuple[int, int] | None = None  # the file the descriptor was opened on
         self._closer: weakref.finalize[[int, int], AuditLog] | None = None
         self._tail: Tail | None = None
         self._damage: tuple[tuple[int, int, int, int], AuditError] | None = None
@@ -205,7 +193,7 @@ class AuditLog:
     def _own_fd(self) -> int:
         if self._fd is None:
             fd = open_checked(self.path, APPEND_FLAGS, "cannot open for appending")
-            self._fd, self._fd_pid = fd, os.getpid()
+            self._fd, self._fd_pid, self._fd_file = fd, os.getpid(), file_of(fd)
             self._closer = weakref.finalize(self, close_if_owner, fd, self._fd_pid)
             # not at exit: an exit handler run after the interpreter's hooks may still write a
             # record, on a descriptor closed there that a file the program opened since took
@@ -224,10 +212,11 @@ class AuditLog:
         self._fd = None
 
     def _forget_after_fork(self, *, close: bool = True) -> None:
-        """In a forked child: new locks, the parent's descriptor closed (``close``; not when
-        found late: it may name another file), and the pid, last: it tells other threads."""
+        """In a forked child: new locks, the parent's descriptor closed (``close``; found late,
+        only while it is still the parent's: `inherited`), and the pid, last: it tells other
+        threads."""
         self._lock = threading.Lock()
-        if close and self._fd is not None:
+        if self._fd is not None and (close or inherited(self._fd, self._fd_file, _opened())):
             with contextlib.suppress(OSError):
                 os.close(self._fd)
         self._drop_fd(close=False)
@@ -283,7 +272,7 @@ class AuditLog:
         and then authenticates the last record before chaining onto it (`tail.authenticate`)."""
         if self._tail is not None and self._tail.describes(st):
             return self._tail
-        if self._damage is not None and self._damage[0] == _identity(st):
+        if self._damage is not None and self._damage[0] == identity(st):
             raise self._damage[1].with_traceback(None)
         self._tail = None
         with self._reader(st) as rfd:
@@ -295,7 +284,7 @@ class AuditLog:
                     torn = look(rfd, scan.complete_end, st.st_size, vouched, self._key)
                     check_not_joined(self.path, rfd, torn)
             except AuditError as exc:
-                self._damage = (_identity(st), exc)
+                self._damage = (identity(st), exc)
                 raise
         tail = Tail(
             st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, vouched.head(self._key), vouched.seq

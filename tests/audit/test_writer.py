@@ -279,6 +279,82 @@ def test_a_fork_no_at_fork_hook_saw_writes_as_the_child(log_path: Path) -> None:
     assert audit.verify([log_path]).ok
 
 
+def test_a_parent_gone_holding_the_lock_after_a_fork_no_hook_saw_holds_no_one_off(
+    log_path: Path,
+) -> None:
+    """A ``flock`` belongs to the open file, which a child forked without the at-fork hooks
+    shares with its parent through its copy of the descriptor. The parent goes while it
+    holds the lock (killed mid-write: its descriptor closed, never unlocked); the child,
+    finding the fork at its next write, kept its copy open, so the lock was never released:
+    the child and every other writer waited out ``lock_timeout``, for as long as the child
+    lived. It closes its copy now (still the parent's: the same file, appending), and both
+    write."""
+    log = audit.AuditLog(log_path, fsync=False, lock_timeout=2)
+    log.write("requested", notes=["parent:0"])
+    go_read, go_write = os.pipe()
+    done_read, done_write = os.pipe()
+    child = unhooked_fork()
+    if child == 0:
+        code = 1
+        try:
+            os.close(go_write)
+            os.close(done_read)
+            os.read(go_read, 1)  # once the parent is gone
+            try:
+                log.write("requested", notes=["child:0"])
+                code = 0
+            except audit.AuditError:
+                code = 2
+            os.write(done_write, bytes([code]))
+            os.read(go_read, 1)  # a long-lived worker: lives on until told
+        finally:
+            os._exit(code)
+    os.close(go_read)  # the child's ends: a child gone closes them, and a read ends
+    os.close(done_write)
+    try:
+        assert log._fd is not None
+        fcntl.flock(log._fd, fcntl.LOCK_EX)
+        log._drop_fd(close=True)  # what a kill does to the parent's descriptor
+        os.write(go_write, b"g")
+        assert os.read(done_read, 1) == bytes([0]), "the child waited out the lock"
+        audit.AuditLog(log_path, fsync=False, lock_timeout=2).write("requested", notes=["other:0"])
+    finally:
+        os.close(go_write)  # the child reads the end of it, and goes
+        os.close(done_read)
+        wait_child(child, timeout=20)
+    assert_whole([log_path], {"parent:0", "child:0", "other:0"})
+
+
+def test_a_child_forked_without_the_hooks_leaves_another_file_under_the_logs_number(
+    log_path: Path, tmp_path: Path
+) -> None:
+    """The child closed the descriptor it got, and its number went to another file it opened
+    for appending: finding the fork, the log leaves that file open (it closes only the
+    parent's descriptor, still on the log)."""
+    log = audit.AuditLog(log_path, fsync=False)
+    log.write("requested", notes=["parent:0"])
+    other = tmp_path / "other.log"
+    child = unhooked_fork()
+    if child == 0:
+        code = 1
+        try:
+            assert log._fd is not None
+            os.close(log._fd)
+            reused = os.open(other, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            if reused == log._fd:
+                log.write("requested", notes=["child:0"])
+                os.write(reused, b"still open\n")
+                code = 0
+            else:
+                code = 3  # another number: nothing shown
+        finally:
+            os._exit(code)
+    assert wait_child(child, timeout=20) == 0
+    log.close()
+    assert other.read_bytes() == b"still open\n"
+    assert_whole([log_path], {"parent:0", "child:0"})
+
+
 def test_threads_of_a_child_forked_without_the_hooks_find_the_fork_once(log_path: Path) -> None:
     """Threads of a child forked without the at-fork hooks (uWSGI's workers with
     ``--threads``) that each find the fork at once: each made new locks of its own, so two
@@ -303,7 +379,8 @@ def test_threads_of_a_child_forked_without_the_hooks_find_the_fork_once(log_path
 
             audit.AuditLog._forget_after_fork = slow_forget  # type: ignore[method-assign]
             wrote = _write_from_threads(log, 4, 50)
-            code = 0 if wrote and resets == [parents] and log._fd != parents else 2
+            own = log._fd_pid == os.getpid()  # its own descriptor (the number may be the same)
+            code = 0 if wrote and resets == [parents] and own else 2
         finally:
             os._exit(code)
     assert wait_child(child, timeout=60) == 0
