@@ -77,7 +77,9 @@ _LIVE_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
 
 def _opened() -> list[int]:
     """The descriptors of the logs this process opened itself."""
-    return [log._fd for log in list(_LIVE_LOGS) if log._fd_pid == os.getpid() and log._fd]
+    return [
+        log._fd for log in list(_LIVE_LOGS) if log._fd_pid == os.getpid() and log._fd is not None
+    ]
 
 
 class AuditLog:
