@@ -159,6 +159,13 @@ def s3_error(code: str, status: int, message: str = "injected") -> AWSResponse:
     return raw_response("https://s3.invalid/", status, body, {"Content-Type": "application/xml"})
 
 
+def kms_error(code: str, message: str = "injected", status: int = 400) -> AWSResponse:
+    """An AWSResponse carrying a KMS (JSON protocol) error."""
+    body = json.dumps({"__type": code, "message": message})
+    headers = {"Content-Type": "application/x-amz-json-1.1"}
+    return raw_response("https://kms.invalid/", status, body.encode(), headers)
+
+
 Hook = Callable[..., Any]
 
 

@@ -317,7 +317,8 @@ def test_a_parent_gone_holding_the_lock_after_a_fork_no_hook_saw_holds_no_one_of
         log._drop_fd(close=True)  # what a kill does to the parent's descriptor
         os.write(go_write, b"g")
         assert os.read(done_read, 1) == bytes([0]), "the child waited out the lock"
-        audit.AuditLog(log_path, fsync=False, lock_timeout=2).write("requested", notes=["other:0"])
+        with audit.AuditLog(log_path, fsync=False, lock_timeout=2) as other:
+            other.write("requested", notes=["other:0"])
     finally:
         os.close(go_write)  # the child reads the end of it, and goes
         os.close(done_read)

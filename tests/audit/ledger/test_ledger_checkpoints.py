@@ -23,6 +23,7 @@ from ledger_helpers import (
     complete_lines,
     delete_item,
     item_at,
+    kms_error,
     ledger_findings,
     on_send,
     put_raw,
@@ -31,7 +32,6 @@ from ledger_helpers import (
     stream_of,
     write_log,
 )
-from servers import raw_response
 
 from rds_guard import audit
 from rds_guard.audit.ledger import LedgerTable, S3Location
@@ -654,14 +654,6 @@ def test_a_409_conflict_is_a_taken_number(table: LedgerTable, store: CheckpointS
     assert outcome.checkpoint is not None and outcome.checkpoint.number == 1
 
 
-def _kms_error(code: str) -> Any:
-    """An AWSResponse carrying a KMS (JSON protocol) error."""
-    body = json.dumps({"__type": code, "message": "injected"}).encode()
-    return raw_response(
-        "https://kms.invalid/", 400, body, {"Content-Type": "application/x-amz-json-1.1"}
-    )
-
-
 @pytest.mark.parametrize(
     ("code", "forged"),
     [("KMSInvalidSignatureException", True), ("DisabledException", False)],
@@ -676,7 +668,7 @@ def test_only_a_signature_kms_refuses_is_taken_for_a_forgery(
     _checkpointed(table, store, log_path, 3)
     new = CheckpointStore(table.clients, store.location, store.kms_key)
     arn = new.key_arn()
-    remove = on_send(new.clients.kms, "Verify", lambda **_: _kms_error(code))
+    remove = on_send(new.clients.kms, "Verify", lambda **_: kms_error(code))
     try:
         if forged:
             newest = new.newest(arn, table.name)
