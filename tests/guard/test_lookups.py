@@ -22,16 +22,22 @@ import rds_guard
 GOOD = "orders-manual-20261129"
 
 
-def test_a_source_that_does_not_exist_raises_the_services_own_error(
-    moto_server: MotoServer, tmp_path: Path
-) -> None:
-    """Raised as the call itself raises it without the guard: of the operation called, not
-    of the guard's DescribeDBClusters."""
+def _bare_error(moto_server: MotoServer) -> ClientError:
+    """What a bare client's CreateDBClusterSnapshot of a cluster that does not exist raises."""
     bare = moto_server.client("rds")
     with pytest.raises(bare.exceptions.DBClusterNotFoundFault) as without:
         bare.create_db_cluster_snapshot(
             DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier=GOOD
         )
+    return without.value
+
+
+def test_a_source_that_does_not_exist_raises_the_services_own_error(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Raised as the call itself raises it without the guard: of the operation called, not
+    of the guard's DescribeDBClusters."""
+    without = _bare_error(moto_server)
     rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY), on=moto_server)
     moto_server.reset_counts()
     with pytest.raises(rds.exceptions.DBClusterNotFoundFault) as guarded:
@@ -39,7 +45,7 @@ def test_a_source_that_does_not_exist_raises_the_services_own_error(
             DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier=GOOD
         )
     assert guarded.value.operation_name == "CreateDBClusterSnapshot"
-    assert guarded.value.response["Error"] == without.value.response["Error"]
+    assert guarded.value.response["Error"] == without.response["Error"]
     assert "when calling the CreateDBClusterSnapshot operation" in str(guarded.value)
     assert moto_server.count("CreateDBClusterSnapshot") == 0
     (failed,) = audit_records(tmp_path)
@@ -89,11 +95,7 @@ def test_warn_mode_sends_a_call_whose_source_does_not_exist_as_made(
     (without the policy's tags, which would drop the source's), and the program gets the
     service's answer to its own call, word for word as without the guard: the error of
     CreateDBClusterSnapshot, not of the guard's DescribeDBClusters."""
-    bare = moto_server.client("rds")
-    with pytest.raises(bare.exceptions.DBClusterNotFoundFault) as without:
-        bare.create_db_cluster_snapshot(
-            DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier=GOOD
-        )
+    without = _bare_error(moto_server)
     rds = guarded_client(write_policy(tmp_path, policy, mode="warn"), on=moto_server)
     moto_server.reset_counts()
     with pytest.raises(rds.exceptions.DBClusterNotFoundFault) as guarded:
@@ -101,7 +103,7 @@ def test_warn_mode_sends_a_call_whose_source_does_not_exist_as_made(
             DBClusterIdentifier="ordres", DBClusterSnapshotIdentifier=GOOD
         )
     assert guarded.value.operation_name == "CreateDBClusterSnapshot"
-    assert guarded.value.response["Error"] == without.value.response["Error"]
+    assert guarded.value.response["Error"] == without.response["Error"]
     assert moto_server.count("CreateDBClusterSnapshot") == 1
     assert "Tags" not in moto_server.last_params("CreateDBClusterSnapshot")
     requested, failed = audit_records(tmp_path)
