@@ -101,21 +101,30 @@ def file_of(fd: int) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def inherited(fd: int, file: tuple[int, int] | None, opened_here: Iterable[int]) -> bool:
+_OPEN_MODE = os.O_ACCMODE | os.O_APPEND
+
+
+def inherited(
+    fd: int,
+    file: tuple[int, int] | None,
+    opened_here: Iterable[int],
+    flags: int = APPEND_FLAGS,
+) -> bool:
     """Whether ``fd``, a descriptor a forked child got from its parent and found only later
-    (a fork no at-fork hook saw), still is that one: open for appending on ``file`` (its
-    device and inode when it was opened, `file_of`), and none of ``opened_here`` (those this
-    process opened since). Another file under its number (the child closed it, and the
-    number was taken since) is not. The child closes it: a ``flock`` belongs to the open file
-    both share, and one the parent held when it was killed would otherwise hold every writer
-    off for as long as the child kept its copy."""
+    (a fork no at-fork hook saw), still is that one: open as ``flags`` say (for appending, or
+    reading and writing) on ``file`` (its device and inode when it was opened, `file_of`),
+    and none of ``opened_here`` (those this process opened since). Another file under its
+    number (the child closed it, and the number was taken since) is not. The child closes it:
+    a ``flock`` belongs to the open file both share, and one the parent held when it was
+    killed would otherwise hold every other process off for as long as the child kept its
+    copy."""
     if file is None or fd in opened_here:
         return False
     try:
-        appending = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND
+        mode = fcntl.fcntl(fd, fcntl.F_GETFL) & _OPEN_MODE
     except OSError:
         return False
-    return bool(appending) and file_of(fd) == file
+    return mode == flags & _OPEN_MODE and file_of(fd) == file
 
 
 _Read = TypeVar("_Read")

@@ -48,6 +48,7 @@ from rds_guard.audit.ledger.checkpoints import CheckpointStore
 from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.provision import provision
 from rds_guard.audit.ledger.spool import INTERVAL, ShippingLog
+from rds_guard.audit.ledger.state import StateFile
 
 SNAPSHOT = "orders-manual-20261129"
 
@@ -651,6 +652,67 @@ def test_required_mode_in_a_child_forked_without_the_at_fork_hooks(
     calls = (True, False, True)  # by the parent, the child, the parent
     assert parent == [(event, by) for by in calls for event in ("requested", "created")]
     assert aws.count("CreateDBClusterSnapshot") == 3
+    guard.uninstall()
+
+
+def test_a_parent_gone_holding_the_shipping_lock_after_a_fork_no_hook_saw_holds_no_shipper_off(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """A ``flock`` belongs to the open file, which a child forked without the at-fork hooks
+    shares with its parent through its copy of the state file's descriptor. The parent goes
+    while its shipping thread holds the lock (killed: its descriptor closed, never
+    unlocked); the child, finding the fork at its next write, kept its copy open, and every
+    shipper of the log was busy for as long as the child lived. It closes its copy now
+    (still the parent's: the same file, open for reading and writing)."""
+    rds, guard = ledger_guard(aws, tmp_path)
+    assert isinstance(guard.audit, ShippingLog)
+    snapshot(rds, SNAPSHOT)
+    shipper = guard.audit.shipper
+    holding, release = threading.Event(), threading.Event()
+
+    def ship_in_the_parent() -> None:  # as the shipping thread does, until the test ends
+        with shipper._lock, shipper.state_file.locked(None):
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=ship_in_the_parent)
+    holder.start()
+    assert holding.wait(10)
+    go_read, go_write = os.pipe()
+    done_read, done_write = os.pipe()
+    child = unhooked_fork()
+    if child == 0:
+        code = 1
+        try:
+            os.close(go_write)
+            os.close(done_read)
+            os.read(go_read, 1)  # once the parent is gone
+            snapshot(rds, "orders-manual-20261203")
+            code = 0
+            os.write(done_write, bytes([code]))
+            os.read(go_read, 1)  # a long-lived worker: lives on until told
+        finally:
+            os._exit(code)
+    os.close(go_read)  # the child's ends: a child gone closes them, and a read ends
+    os.close(done_write)
+    try:
+        held = shipper.state_file._fd
+        assert held is not None
+        # what a kill does to the parent's descriptor: closed, never unlocked (its number
+        # kept, on another file, for the holder's own close)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, held)
+        os.close(null)
+        os.write(go_write, b"g")
+        assert os.read(done_read, 1) == bytes([0]), "the child's call failed"
+        with StateFile(tmp_path / "audit.jsonl").locked(10) as free:
+            assert free, "the child's copy kept the gone parent's lock"
+    finally:
+        os.close(go_write)  # the child reads the end of it, and goes
+        os.close(done_read)
+        wait_child(child, timeout=20)
+        release.set()
+        holder.join(10)
     guard.uninstall()
 
 

@@ -14,13 +14,14 @@ import contextlib
 import fcntl
 import json
 import os
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
-from ..fileio import FILE_MODE, os_error
+from ..fileio import FILE_MODE, file_of, inherited, os_error
 from ..lock import try_flock
 from .series import Cursor
 
@@ -71,12 +72,27 @@ def state_path(log: Path) -> Path:
     return log.with_name(log.name + SUFFIX)
 
 
+_STATE_FILES: weakref.WeakSet[StateFile] = weakref.WeakSet()
+
+
+def _opened() -> list[int]:
+    """The descriptors of the state files this process has open itself."""
+    pid = os.getpid()
+    return [
+        fd for state in list(_STATE_FILES) if (fd := state._open) is not None and state._pid == pid
+    ]
+
+
 class StateFile:
     """The state file of one log, open and locked while a shipper works (`locked`)."""
 
     def __init__(self, log: Path) -> None:
         self.path = state_path(log)
         self._fd: int | None = None
+        self._file: tuple[int, int] | None = None  # the device and inode of the one held
+        self._open: int | None = None  # open by `locked`, held or not (`_opened`)
+        self._pid = os.getpid()
+        _STATE_FILES.add(self)
 
     @contextlib.contextmanager
     def locked(self, timeout: float | None) -> Iterator[bool]:
@@ -86,11 +102,12 @@ class StateFile:
             fd = os.open(self.path, _FLAGS, FILE_MODE)
         except (OSError, ValueError) as exc:
             raise os_error(self.path, "cannot open the shipping state", exc) from exc
+        self._open, self._pid = fd, os.getpid()
         try:
             if not try_flock(fd, timeout):
                 yield False
                 return
-            self._fd = fd
+            self._fd, self._file = fd, file_of(fd)
             try:
                 yield True
             finally:
@@ -100,14 +117,18 @@ class StateFile:
                 with contextlib.suppress(OSError):
                     fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
+            self._open = None
             os.close(fd)
 
     def forget_after_fork(self, *, close: bool = True) -> None:
-        """In a forked child: close (``close``) its copy of a descriptor a parent's thread
-        held locked at the fork, so that the open file, and its lock, go with the parent's
-        (a fork found only later leaves it: its number may name another file by then)."""
-        fd, self._fd = self._fd, None
-        if fd is not None and close:
+        """In a forked child: close its copy of a descriptor a parent's thread held locked at
+        the fork, so that the open file, and its lock, go with the parent's. A fork found
+        only later (``close`` False: no at-fork hook saw it) closes it only while it is still
+        the parent's (`inherited`): its number may name another file by then. Left open, a
+        parent killed while it held the lock would hold every shipper of the log off for as
+        long as the child lived."""
+        fd, self._fd, self._open = self._fd, None, None
+        if fd is not None and (close or inherited(fd, self._file, _opened(), _FLAGS)):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
