@@ -295,7 +295,7 @@ def judge_snapshot(request: Request) -> Decision:
     if verdict.rewrite:
         params[row.tags] = [{"Key": k, "Value": v} for k, v in verdict.final.items()]
     # the aws: keys AWS's own copy would have kept, for a call that goes with the guard's Tags
-    goes = not violations or policy.mode != "enforce"
+    goes = not violations or policy.mode == "warn"
     dropped = verdict.rewrite and not caller_sent and goes
     return request.decision(
         violations=tuple(violations),

@@ -86,6 +86,19 @@ def make_ppppp(__FACTORY):
     return __init__
 
 
+def make_pppppP(__FACTORY):
+    def __init__(self, _0, _1, _2, _3, _4):
+        __fields = self.__dict__
+        __fields["_0"] = _0
+        __fields["_1"] = _1
+        __fields["_2"] = _2
+        __fields["_3"] = _3
+        __fields["_4"] = _4
+        self.__post_init__()
+
+    return __init__
+
+
 def make_ppFFFF(__FACTORY, __factory_2, __factory_3, __factory_4, __factory_5):
     def __init__(self, _0, _1, _2, _3, _4, _5):
         __fields = self.__dict__

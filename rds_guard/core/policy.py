@@ -157,6 +157,22 @@ def is_bucket_name(text: str) -> bool:
     return BUCKET_NAME.fullmatch(text) is not None and ".." not in text
 
 
+MODES = ("enforce", "warn")
+"""The policy's modes: ``enforce`` blocks a call that breaks it, ``warn`` sends it."""
+
+LEDGER_MODES = ("ship", "required")
+"""The ledger's modes (`LedgerPolicy`)."""
+
+
+def _check_mode(mode: object, modes: tuple[str, ...], key: str) -> None:
+    """A `PolicyError` (naming ``key``) unless ``mode`` is one of ``modes`` exactly: a policy
+    built or changed in code (``dataclasses.replace``) is held to what the loader allows, so
+    that ``"Enforce"`` can never be taken for a mode that sends what it should block."""
+    if not (type(mode) is str and mode in modes):
+        allowed = " or ".join(f'"{name}"' for name in modes)
+        raise PolicyError(f"must be {allowed}, not {mode!r:.80}", key=key)
+
+
 @frozen
 class LedgerPolicy:
     """``[audit.ledger]``: the fleet ledger the local log is shipped to (docs/ledger.md).
@@ -171,6 +187,9 @@ class LedgerPolicy:
     mode: Literal["ship", "required"] = "ship"
     checkpoints: str | None = None
     kms_key: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_mode(self.mode, LEDGER_MODES, "audit.ledger.mode")
 
 
 @frozen
@@ -211,6 +230,7 @@ class Policy:
     )
 
     def __post_init__(self) -> None:
+        _check_mode(self.mode, MODES, "mode")
         # Each override merged with the top-level rule once, not at every call.
         merged = {name: self._merged(rule) for name, rule in self.naming_operations.items()}
         object.__setattr__(self, "_naming_by_operation", merged)

@@ -20,6 +20,8 @@ from .policy import (
     DEFAULT_LOCK_TIMEOUT,
     KMS_KEY,
     KMS_KEY_FORM,
+    LEDGER_MODES,
+    MODES,
     REGION_NAME,
     TABLE_NAME,
     AuditPolicy,
@@ -113,7 +115,7 @@ class _Reader(ValueReader):
             raise self.fail(
                 "version", f"unsupported version {shown(version)}: this rds_guard reads version 1"
             )
-        mode = self.choice(top, "mode", "", ("enforce", "warn"))
+        mode = self.choice(top, "mode", "", MODES)
         tags = self.tag_policy(top.get("tags", {}))
         policy = Policy(
             mode=mode,
@@ -411,7 +413,7 @@ class _Reader(ValueReader):
         return LedgerPolicy(
             table=name,
             region=region,
-            mode=self.choice(table, "mode", "audit.ledger", ("ship", "required")),
+            mode=self.choice(table, "mode", "audit.ledger", LEDGER_MODES),
             checkpoints=checkpoints,
             kms_key=kms_key,
         )

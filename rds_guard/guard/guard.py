@@ -426,7 +426,7 @@ class Guard:
             call.call, call.recorded = new_call_id(), True
             call.fields = request_fields(binding.service, binding.region, row, call.judged)
         said = swapped.as_dict()
-        if self.policy.mode != "enforce" and said in call.fields.get("violations", ()):
+        if self.policy.mode == "warn" and said in call.fields.get("violations", ()):
             return  # a retry of the request, warned about already: once in its records
         call.fields = call.fields | {
             "violations": [*call.fields.get("violations", ()), said],

@@ -19,6 +19,7 @@ from rds_guard.core import operations
 from rds_guard.core.decide import evaluate
 from rds_guard.core.policy import (
     DEFAULT_AUDIT_PATH,
+    LedgerPolicy,
     Policy,
     load_policy,
     resolve_policy,
@@ -192,6 +193,42 @@ def test_policy_is_frozen():
     policy = make_policy()
     with pytest.raises(dataclasses.FrozenInstanceError):
         policy.mode = "warn"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("mode", ["Enforce", "ENFORCE", " enforce", "block", "", None, 1, True])
+def test_a_policy_made_or_changed_in_code_is_held_to_the_modes_the_file_allows(mode):
+    """A policy built in code, or changed from a loaded one (``dataclasses.replace``), with a
+    mode the loader refuses: every mode but "enforce" used to send what breaks the policy, so
+    a typo ("Enforce") turned the blocking off with no error."""
+    with pytest.raises(PolicyError, match=r'^mode: must be "enforce" or "warn", not ') as error:
+        dataclasses.replace(make_policy(), mode=mode)
+    assert error.value.key == "mode"
+    with pytest.raises(PolicyError, match=r"^mode: "):
+        Policy(mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["Required", "ship ", "enforce", None])
+def test_a_ledger_policy_made_in_code_is_held_to_the_ledgers_modes(mode):
+    """The same for ``[audit.ledger] mode``, whose unknown modes would have shipped, never
+    held a call for the ledger."""
+    with pytest.raises(PolicyError, match=r'^audit.ledger.mode: must be "ship" or "required"'):
+        LedgerPolicy("ledger", mode=mode)
+    assert LedgerPolicy("ledger", mode="required").mode == "required"
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ('naming = { pattern = "^{source}-(?=x)" }', "(at '(?=x)', character 11 of the pattern)"),
+        ('naming = { generate = "9{source}" }', "which must start with a letter"),
+    ],
+)
+def test_a_problem_in_an_inline_table_is_placed_as_docs_policy_says(body, where):
+    """docs/policy.md: in an inline table a regex's problem is placed by its line and the
+    character of the pattern, a template's by its line alone (no column is made up)."""
+    with pytest.raises(PolicyError) as error:
+        Policy.from_toml(f"version = 1\n{body}\n", source="p.toml")
+    assert error.value.line == 2 and str(error.value).endswith(where)
 
 
 def test_naming_for_merges_an_override_with_the_top_level_rule():
