@@ -30,8 +30,16 @@ from ..core.rules import Violation
 from ..records import status_of, url_expires_in
 from .binding import ClientBinding
 from .guard import Guard, LookupFailed
-from .progress import in_progress, keep, presign_ending, stopped
+from .progress import (
+    at_signing,
+    in_progress,
+    keep,
+    note_presign,
+    presign_ending,
+    stopped,
+)
 from .reads import CallReads, Incomplete, Needed
+from .turned import presigned_call
 from .validation import refuse_presign
 from .wrappers import presigning
 
@@ -94,9 +102,8 @@ class AioClientBinding(ClientBinding):
             completed = await off_loop(guard, complete, self, row, call, params, decided, judged)
             if completed is not call:
                 keep(completed, context)
-            if completed is not None and past_the_wrapper:
-                check = guard.check_presigned
-                await off_loop(guard, check, self, row, completed, completed.judged, None)
+            if completed is not None and past_the_wrapper:  # held and recorded as it is signed
+                note_presign(context, completed)
 
     async def request_created(  # type: ignore[override]
         self, row: Operation, request: Any, **_: Any
@@ -104,7 +111,7 @@ class AioClientBinding(ClientBinding):
         """``request-created``: the request as every ``before-call`` handler left it, held
         against the judgement (`ClientBinding.to_hold`), the look-ups awaited, until it
         holds still (another task may change it meanwhile: `ClientBinding.held_again`)."""
-        found, rounds = self.to_hold(row, request), 0
+        found, rounds, read = self.to_hold(row, request), 0, None
         while found is not None:
             call, guard, (sent, swapped), check = found
             read = wire.as_read(request)
@@ -117,6 +124,22 @@ class AioClientBinding(ClientBinding):
                 raise
             rounds += 1
             found = self.held_again(row, request, read, rounds)
+        self.note_held(request, read, rounds)
+
+    async def before_sign(  # type: ignore[override]
+        self, row: Operation, request: Any, **_: Any
+    ) -> None:
+        """``before-sign``: the request held again, or a presign past the wrapper held and
+        recorded, the look-ups awaited (`ClientBinding.before_sign`)."""
+        again, call = at_signing(request)
+        if call is not None and call.guard is not None:
+            guard, (sent, swapped) = call.guard, self.read_sent(row, request, call)
+            changed = not wire.as_judged(sent, call.judged)
+            decided = await self.ahead(guard, row, sent) if changed else None
+            check = guard.check_presigned
+            await off_loop(guard, check, self, row, call, sent, None, decided, swapped)
+        elif again:
+            await self.request_created(row, request)
 
     async def after_call(  # type: ignore[override]
         self,
@@ -157,7 +180,7 @@ class AioClientBinding(ClientBinding):
             )
         finally:
             presigning.reset(token)
-        found = self.presigned_call(presigned, url, ClientMethod)
+        found = presigned_call(self, self._client(), presigned, url, ClientMethod)
         if found is not None:
             guard, row, call, (sent, swapped) = found
             changed = not wire.as_judged(sent, call.judged)

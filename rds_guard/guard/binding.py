@@ -8,7 +8,6 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-import urllib.parse
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -29,17 +28,20 @@ from .guard import Guard
 from .hooks import GUARDED_SET, hook_client, service_of, validates
 from .progress import (
     Presign,
+    at_signing,
     checked,
     in_progress,
     keep,
     kept,
+    note_held,
+    note_presign,
     presign_ending,
     presigned_past_the_wrapper,
 )
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
-from .turned import presigned_into, turned_handler
-from .validation import refuse_presign, refused
+from .turned import presigned_call, turned_handler
+from .validation import refuse_presign, refused, unvalidated
 from .wrappers import presigning
 
 Sent = tuple[dict[str, Any], Violation | None]
@@ -47,7 +49,7 @@ Sent = tuple[dict[str, Any], Violation | None]
 call of the operation judged (`ClientBinding.sent`)."""
 Hold = tuple[GuardedCall, Guard, Sent, Callable[..., None]] | None
 """What ``request-created`` holds (`ClientBinding.to_hold`); None: nothing."""
-_MOST_HOLDS = 8
+MOST_HOLDS = 8
 """How often ``request-created`` holds a request given another body or URL each time."""
 
 
@@ -138,35 +140,55 @@ class ClientBinding:
                 return
             if completed is not call:
                 keep(completed, context)
-            if completed is not None and past_the_wrapper:
-                guard.check_presigned(self, row, completed, completed.judged, None)
+            if completed is not None and past_the_wrapper:  # held and recorded as it is signed
+                note_presign(context, completed)
 
     def request_created(self, row: Operation, request: Any, **_: Any) -> None:
         """``request-created``: the request as every ``before-call`` handler left it, held
         against the judgement before it is signed (`to_hold`), until it holds still."""
-        found, rounds = self.to_hold(row, request), 0
+        found, rounds, read = self.to_hold(row, request), 0, None
         while found is not None:
             call, _guard, (sent, swapped), check = found
             read = wire.as_read(request)
             checked(call, check, self, row, call, sent, None, swapped)
             rounds += 1
             found = self.held_again(row, request, read, rounds)
+        self.note_held(request, read, rounds)
+
+    def before_sign(self, row: Operation, request: Any, **_: Any) -> None:
+        """``before-sign``: the request held again (`request_created`) if it no longer holds
+        what ``request-created`` held (`at_signing`): botocore calls handlers of the
+        operation's name first, so one under the service's name there runs after the guard's,
+        and may run before the signer. A presign past the wrapper is held and recorded here
+        (`note_presign`); one made through it, where its URL is read."""
+        again, presigned = at_signing(request)
+        if presigned is not None and presigned.guard is not None:
+            sent, swapped = self.read_sent(row, request, presigned)
+            presigned.guard.check_presigned(self, row, presigned, sent, None, swapped=swapped)
+        elif again:
+            self.request_created(row, request)
+
+    @staticmethod
+    def note_held(request: Any, read: wire.Read | None, rounds: int) -> None:
+        """Note what ``request-created`` held of ``request`` (`progress.note_held`): ``read``,
+        what its last hold read, or read again if it held none or gave up (`held_again`)."""
+        note_held(request, wire.as_read(request) if read is None or rounds > MOST_HOLDS else read)
 
     def held_again(self, row: Operation, request: Any, read: wire.Read, rounds: int) -> Hold:
         """None when ``request`` still holds what the guard read of it (``read``:
         `wire.as_read`) and held; else what to hold of it now (`to_hold`, as of a retry):
         another thread or task holding the request changed its body, URL or params while the
         guard wrote its record (an fsync, a task's await), and botocore signs what it holds
-        once the guard's handler returns. Changed each time, the `_MOST_HOLDS`-th hold
+        once the guard's handler returns. Changed each time, the `MOST_HOLDS`-th hold
         refuses it (enforce; warn: warns once, and the request goes as it stands:
         `changes.kept_changing`)."""
-        if rounds > _MOST_HOLDS or wire.still_read(request, read):
+        if rounds > MOST_HOLDS or wire.still_read(request, read):
             return None
         found = self.to_hold(row, request)
-        if found is None or rounds < _MOST_HOLDS:
+        if found is None or rounds < MOST_HOLDS:
             return found
         call, guard, (sent, _), check = found
-        return call, guard, (sent, kept_changing(row, _MOST_HOLDS)), check
+        return call, guard, (sent, kept_changing(row, MOST_HOLDS)), check
 
     def to_hold(self, row: Operation, request: Any) -> Hold:
         """What ``request-created`` holds: the call (`held`), its guard, what the request
@@ -176,16 +198,21 @@ class ClientBinding:
         call, guard = self.held(row, request.context)
         if call is None or guard is None:
             return None
-        query.hold_params(request)  # what is read of them is what is sent, as of the body
-        body, flat = wire.plain_body(request.data)  # what is read of it is what is sent
-        if body is not request.data:
-            request.data = body
-        sent = self.sent(row, body, call, query.url_sent(request), flat=flat)
+        sent = self.read_sent(row, request, call)
         if not call.requested:
             return call, guard, sent, guard.check_sent
         if sent[1] is None and wire.as_judged(sent[0], call.judged):
             return None
         return call, guard, sent, guard.hold
+
+    def read_sent(self, row: Operation, request: Any, call: GuardedCall) -> Sent:
+        """What ``request`` sends of ``call``'s judged parameters (`sent`), its body and params
+        made what is sent: what is read of them is what goes."""
+        query.hold_params(request)
+        body, flat = wire.plain_body(request.data)
+        if body is not request.data:
+            request.data = body
+        return self.sent(row, body, call, query.url_sent(request), flat=flat)
 
     def after_call(
         self,
@@ -237,7 +264,7 @@ class ClientBinding:
             url = generate(ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
         finally:
             presigning.reset(token)
-        found = self.presigned_call(presigned, url, ClientMethod)
+        found = presigned_call(self, self._client(), presigned, url, ClientMethod)
         if found is not None:
             guard, row, call, (sent, swapped) = found
             expires_in = url_expires_in(url, ExpiresIn)
@@ -357,30 +384,6 @@ class ClientBinding:
             return call.judged, None
         return read_as_sent(client, row, body, readers, self.service, call.judged)
 
-    def presigned_call(
-        self, presigned: Presign | None, url: str, method: str = ""
-    ) -> tuple[Guard, Operation, GuardedCall, Sent] | None:
-        """The guard, row and state of a presigned call, and its judged parameters as the URL
-        carries them (`sent`); None when the URL is not of a guarded call. One none of whose
-        handlers ran (the client's ``meta.events`` replaced) is judged as it is signed, and
-        so is a presign of a ``method`` the guard does not judge made into one it judges."""
-        client = self._client()
-        if presigned is None:
-            return None if client is None else presigned_into(self, client, method, url)
-        call = presigned.call
-        guard = self.guard() if presigned.context is not None else None
-        if call is None and guard is not None:
-            call = guard.unjudged(operations.OPERATIONS[presigned.operation])
-        guard = None if call is None else call.guard
-        if call is None or guard is None or client is None:
-            return None
-        row = operations.OPERATIONS[call.fields["operation"]]
-        query = urllib.parse.urlsplit(url).query
-        if query in ("", urllib.parse.urlsplit(client.meta.endpoint_url).query):
-            # unsigned (botocore moves the body into the URL as it signs it): no call at all
-            return guard, row, call, (call.judged, None)
-        return guard, row, call, self.sent(row, query, call)
-
     def readers(self, row: Operation) -> wire.Readers:
         """The row's judged parameters' wire readers, once per client (each has its own model)."""
         found = self._readers.get(row.name)
@@ -391,15 +394,9 @@ class ClientBinding:
         return found
 
     def invalid(self, row: Operation, params: Mapping[str, Any]) -> list[str]:
-        """What botocore's validation would refuse in a call of a client that does not validate
-        (its serializer sends a name given as bytes, or ``1`` for a flag, as the service
-        reads them, not as the guard judges them); empty when the client validates. Only the
-        judged parameters, of an operation the guard does not vouch for whole."""
-        if self.validates:
-            return []
-        if not row.vouches_for_every_parameter:
-            params = {name: value for name, value in params.items() if name in row.judged}
-        return refused(self._client(), row, params)
+        """What botocore's validation would refuse in a call of this client, which does not
+        validate (`validation.unvalidated`); empty when it validates."""
+        return [] if self.validates else unvalidated(self._client(), row, params)
 
     def facts(self) -> CallFacts:
         """What a decision on a call of this client knows besides the policy and the call."""

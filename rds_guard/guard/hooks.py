@@ -70,11 +70,16 @@ to the table)."""
 STAGES = (
     ("before-parameter-build", "before_parameter_build"),
     ("request-created", "request_created"),
+    ("before-sign", "before_sign"),
     ("after-call", "after_call"),
     ("after-call-error", "after_call_error"),
 )
 """The events of a guarded operation the guard handles, each with its handler's method name
 (of `rds_guard.guard.binding.ClientBinding`)."""
+
+EVERY_STAGES = ("request-created", "after-call", "after-call-error")
+"""The events the handler of every operation's requests goes on, under the service's name
+(`hook_client`): registered with the client made, it runs after botocore's signer there."""
 
 
 LAST_EVENT = "before-parameter-build"
@@ -108,8 +113,8 @@ def hook_client(
     names (its place in botocore's handler order), ``last`` after every other
     ``before-parameter-build`` handler (registered last under the bare event name: it sees
     every call of the client), ``every`` (if given) under the service's name on each of
-    `STAGES` but the first (it sees every operation's request, and finds one another handler
-    made into a guarded call), and wrap ``generate_presigned_url`` with ``presign`` (no event
+    `EVERY_STAGES` (it sees every operation's request, and finds one another handler made
+    into a guarded call), and wrap ``generate_presigned_url`` with ``presign`` (no event
     fires after a URL is signed).
 
     The unique ids are the event names after `HOOK_ID`, so the guard's handlers are on a
@@ -126,7 +131,7 @@ def hook_client(
             event = f"{stage}.{service}.{name}"
             events.register(named(event), handler_for(method, name), unique_id=f"{HOOK_ID}:{event}")
     events.register_last(named(LAST_EVENT), last, unique_id=f"{HOOK_ID}:{LAST_EVENT}:last")
-    for stage, _ in STAGES[1:] if every is not None else ():
+    for stage in EVERY_STAGES if every is not None else ():
         event = f"{stage}.{service}"
         events.register(named(event), every, unique_id=f"{HOOK_ID}:{event}")
     wrap_methods(client, presign)
@@ -239,7 +244,8 @@ class StandIns:
         judging = method == "before_parameter_build"  # the call is judged here
         needed = JUDGED_ONLY_WITH.get(operation) if judging else None
         # a request of a call let by for want of that parameter, which another handler added
-        late = JUDGED_ONLY_WITH.get(operation) if method == "request_created" else None
+        held = method in ("request_created", "before_sign")
+        late = JUDGED_ONLY_WITH.get(operation) if held else None
 
         def forwarded(**kwargs: Any) -> Any:
             if idle():  # the call is answered without a request: nothing to guard

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
+from .. import wire
 from ..records import CONTEXT_KEY, GuardedCall
 from .wrappers import presigning, presigns_built
 
@@ -41,6 +43,64 @@ in_progress: contextvars.ContextVar[GuardedCall | None] = contextvars.ContextVar
 """The call last judged in this thread or task: found at ``request-created`` when another
 handler gave the request a context of its own, without the call kept in it (`ClientBinding.
 held`)."""
+
+
+_held: contextvars.ContextVar[tuple[tuple[weakref.ref[Any], object], ...]] = contextvars.ContextVar(
+    "rds_guard_held", default=()
+)
+"""The requests ``request-created`` held last in this thread or task, the latest first (weak
+references: they are no call's state; a handler may make other calls before one is signed),
+each with what the guard read of it as it held it (`note_held`)."""
+
+_MOST_KEPT = 8
+"""How many requests, and presigns past the wrapper, a thread or task keeps noted."""
+
+
+def note_held(request: Any, read: object) -> None:
+    """Note that ``request-created`` held ``request`` as ``read`` says (`wire.as_read`)."""
+    kept = [held for held in _held.get()[: _MOST_KEPT - 1] if held[0]() not in (None, request)]
+    _held.set(((weakref.ref(request), read), *kept))
+
+
+def at_signing(request: Any) -> tuple[bool, GuardedCall | None]:
+    """What ``before-sign`` does with ``request``: whether to hold it again as a request (it
+    no longer holds what ``request-created`` read of it as it held it, or no
+    ``request-created`` held it and it is no presign: one made through the client's wrapper
+    is held where its URL is read), and the call of the presign past the wrapper it is
+    (`note_presign`), to hold and record there."""
+    for made, read in _held.get():
+        if made() is request:
+            return not wire.still_read(request, cast(wire.Read, read)), None
+    presigned = taken_presign(request.context)
+    wrapper = _presign()
+    through = wrapper is not None and wrapper.context is request.context
+    return presigned is None and not through, presigned
+
+
+_presigned: contextvars.ContextVar[tuple[tuple[object, GuardedCall], ...]] = contextvars.ContextVar(
+    "rds_guard_presigned", default=()
+)
+"""The presigns past the client's wrapper judged in this thread or task and not yet signed
+(another may be made inside one's handlers), each with its context: held and recorded as
+botocore signs it (`note_presign`)."""
+
+
+def note_presign(context: object, call: GuardedCall) -> None:
+    """Note a presign past the wrapper, judged: its URL is never read, so its request is held
+    and recorded at ``before-sign``, found by its context (`taken_presign`), which a handler
+    may empty but not replace."""
+    _presigned.set(((context, call), *_presigned.get()[: _MOST_KEPT - 1]))
+
+
+def taken_presign(context: object) -> GuardedCall | None:
+    """The call of the presign past the wrapper whose context is ``context`` (`note_presign`),
+    taken once; None for any other request."""
+    noted = _presigned.get()
+    for index, (made_in, call) in enumerate(noted):
+        if made_in is context:
+            _presigned.set(noted[:index] + noted[index + 1 :])
+            return call
+    return None
 
 
 def stopped(call: GuardedCall) -> None:

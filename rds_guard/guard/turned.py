@@ -25,14 +25,14 @@ from .. import query
 from ..core import operations
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall
-from .hooks import GUARDED_BY_LOWER, GUARDED_SET, STAGES, folded, plainly_of
-from .progress import in_progress
+from .hooks import EVERY_STAGES, GUARDED_BY_LOWER, GUARDED_SET, STAGES, folded, plainly_of
+from .progress import Presign, in_progress
 
 if TYPE_CHECKING:
     from .binding import ClientBinding, Sent
     from .guard import Guard
 
-TURNED_STAGES = dict(STAGES[1:])
+TURNED_STAGES = {stage: method for stage, method in STAGES if stage in EVERY_STAGES}
 """The events the handler is registered on (under the service's name: `hooks.hook_client`),
 each with the binding's method it hands a turned request to."""
 
@@ -86,6 +86,31 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         request.context[CONTEXT_KEY] = call
     in_progress.set(call)
     return operations.OPERATIONS[call.fields["operation"]]
+
+
+def presigned_call(
+    binding: ClientBinding, client: Any, presigned: Presign | None, url: str, method: str = ""
+) -> tuple[Guard, Operation, GuardedCall, Sent] | None:
+    """The guard, row and state of a presigned call of ``binding``'s ``client`` (None: gone),
+    and its judged parameters as the URL carries them (`ClientBinding.sent`); None when the
+    URL is not of a guarded call. One none of whose handlers ran (the client's
+    ``meta.events`` replaced) is judged as it is signed, and so is a presign of a ``method``
+    the guard does not judge made into one it judges (`presigned_into`)."""
+    if presigned is None:
+        return None if client is None else presigned_into(binding, client, method, url)
+    call = presigned.call
+    guard = binding.guard() if presigned.context is not None else None
+    if call is None and guard is not None:
+        call = guard.unjudged(operations.OPERATIONS[presigned.operation])
+    guard = None if call is None else call.guard
+    if call is None or guard is None or client is None:
+        return None
+    row = operations.OPERATIONS[call.fields["operation"]]
+    query = urllib.parse.urlsplit(url).query
+    if query in ("", urllib.parse.urlsplit(client.meta.endpoint_url).query):
+        # unsigned (botocore moves the body into the URL as it signs it): no call at all
+        return guard, row, call, (call.judged, None)
+    return guard, row, call, binding.sent(row, query, call)
 
 
 def presigned_into(

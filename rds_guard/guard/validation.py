@@ -47,6 +47,16 @@ def refused(
         return [DEEPER_THAN_REPORTED]
 
 
+def unvalidated(client: Any, row: Operation, params: Mapping[str, Any]) -> list[str]:
+    """What botocore's validation would refuse in a call of ``client``, which does not
+    validate (its serializer sends a name given as bytes, or ``1`` for a flag, as the service
+    reads them, not as the guard judges them): only the judged parameters, of an operation the
+    guard does not vouch for whole (`refused`)."""
+    if not row.vouches_for_every_parameter:
+        params = {name: value for name, value in params.items() if name in row.judged}
+    return refused(client, row, params)
+
+
 _PROBLEM_STARTS = ("Invalid ", "Missing required parameter", "Unknown parameter", "Must set one")
 """How each of botocore's validation problems starts (`botocore.validate.ValidationErrors`)."""
 

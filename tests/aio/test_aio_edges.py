@@ -175,3 +175,40 @@ def test_a_presign_a_late_handler_points_at_another_source_is_judged_on_its_look
     assert moto_server.actions() == ["DescribeDBClusters", "DescribeDBClusters"]
     (blocked,) = audit_records(tmp_path)
     assert (blocked["event"], blocked["source"]) == ("blocked", "payments")
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_a_request_renamed_on_the_sessions_request_created_is_held_as_it_is_signed(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """A ``request-created`` handler under the service's name, on the session: botocore calls
+    it after the guard's (of the operation's name), and before the signer, which the client
+    registers once made. Its rename is held again at ``before-sign``: blocked in enforce mode,
+    nothing sent; in warn mode sent, the outcome record naming what was."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED.replace('"enforce"', f'"{mode}"'))
+
+    def rename(request: Any, **_: Any) -> None:
+        request.data["DBClusterSnapshotIdentifier"] = "Not-Compliant"
+
+    session.register("request-created.rds", rename)
+    moto_server.reset_counts()
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+            )
+
+    if mode == "enforce":
+        with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+            run(work)
+        assert "CreateDBClusterSnapshot" not in moto_server.actions()
+        outcomes = [("blocked", "not-compliant"), ("unknown", "not-compliant")]
+    else:
+        run(work)
+        assert moto_server.actions() == ["CreateDBClusterSnapshot"]
+        outcomes = [("created", "not-compliant")]
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["snapshot"]) for r in records] == [("requested", GOOD), *outcomes]
+    assert "request.changed" in {v["rule"] for v in records[-1]["violations"]}

@@ -86,8 +86,9 @@ def test_a_guarded_clients_handlers_are_those_the_aliaser_would_have_placed(
         }
 
     guarded = len(hooks.GUARDED["rds"])
-    # each operation's four stages, the last handler, `every`'s three
-    assert ours(past) == ours(through) and len(ours(past)) == 4 * guarded + 1 + 3
+    # each operation's stages, the last handler, `every`'s
+    placed = len(hooks.STAGES) * guarded + 1 + len(hooks.EVERY_STAGES)
+    assert ours(past) == ours(through) and len(ours(past)) == placed
     for stage in [stage for stage, _ in hooks.STAGES]:
         for name in hooks.GUARDED["rds"]:
             event = f"{stage}.rds.{name}"
@@ -196,6 +197,7 @@ def test_every_handler_placed_past_the_check_is_one_it_would_pass(
             for key, item in client.meta.events._emitter._unique_id_handlers.items()
             if key.startswith(hooks.HOOK_ID)
         }
-        assert len(placed) == 4 * len(hooks.GUARDED[service]) + 1 + 3
+        stages = len(hooks.STAGES) * len(hooks.GUARDED[service])
+        assert len(placed) == stages + 1 + len(hooks.EVERY_STAGES)
         for key, handler in placed.items():
             assert accepts_kwargs(handler), key

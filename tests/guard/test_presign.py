@@ -800,3 +800,39 @@ def test_a_presign_none_of_whose_handlers_ran_is_judged_as_it_is_signed(
     assert moto_server.count("CreateDBClusterSnapshot") == 0
     assert get(url) == 200
     assert snapshot_tags(rds, GOOD) == {"team": "core", "managed-by": "rds-guard"}
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_a_presign_past_the_wrapper_renamed_after_its_judgement_is_held_as_it_is_signed(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """A presign made with botocore's own function is judged at its last
+    ``before-parameter-build`` handler, and its URL is never read; a
+    ``before-endpoint-resolution`` handler, which botocore calls after that with the same
+    parameters, renamed it, and the URL was signed for the new name while the ``presigned``
+    record named the judged one. Its request is held, and recorded, as it is signed: enforce
+    refuses it, no URL; warn signs it, its record naming what the URL carries."""
+    rds = guarded_client(
+        write_policy(tmp_path, AUDITED.replace('"enforce"', f'"{mode}"')), on=moto_server
+    )
+    make_cluster(rds)
+
+    def rename(params: dict[str, Any], **_: Any) -> None:
+        params["DBClusterSnapshotIdentifier"] = "Not-Compliant"
+
+    rds.meta.events.register("before-endpoint-resolution.rds", rename)
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    sign = botocore.signers.generate_presigned_url
+    if mode == "enforce":
+        with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+            sign(rds, "create_db_cluster_snapshot", Params=params)
+        assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [
+            ("blocked", "not-compliant")
+        ]
+        return
+    url = sign(rds, "create_db_cluster_snapshot", Params=params)
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+    assert query["DBClusterSnapshotIdentifier"] == "Not-Compliant"
+    (record,) = audit_records(tmp_path)
+    assert (record["event"], record["snapshot"]) == ("presigned", "not-compliant")
+    assert "request.changed" in {v["rule"] for v in record["violations"]}

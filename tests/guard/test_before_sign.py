@@ -1,0 +1,187 @@
+"""The request held once more as botocore signs it (``before-sign``): botocore calls an
+event's handlers of the operation's name first, so a ``request-created`` handler under the
+service's name runs after the guard's there, however early it was registered, and before
+botocore's signer (itself such a handler) when it was registered on the session. Against
+moto's server over HTTP, the requests counted there by action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws import REGION, audit_records, make_cluster
+from policies import AUDITED, write_policy
+from servers import MotoServer
+
+import rds_guard
+
+GOOD = "orders-manual-20261129"
+TEAM = [{"Key": "team", "Value": "core"}]
+EVENT = "request-created.rds.CreateDBClusterSnapshot"
+
+
+def _rename(request: Any, **_: Any) -> None:
+    """A program's handler: the snapshot renamed in the request, after the guard held it."""
+    request.data["DBClusterSnapshotIdentifier"] = "Not-Compliant"
+
+
+def _on_the_session_under_the_service(session: Any, _: Any) -> None:
+    session.events.register("request-created.rds", _rename)
+
+
+def _on_the_session_last_under_the_operation(session: Any, _: Any) -> None:
+    session.events.register_last(EVENT, _rename)
+
+
+def _on_the_client_under_the_operation_after_the_guard(_: Any, rds: Any) -> None:
+    rds.meta.events.register(EVENT, _rename)
+
+
+PLACES: dict[str, Callable[[Any, Any], None]] = {
+    "on the session before the install, under the service's name": (
+        _on_the_session_under_the_service
+    ),
+    "on the session before the install, last under the operation's name": (
+        _on_the_session_last_under_the_operation
+    ),
+    "on the client after the guard, under the operation's name": (
+        _on_the_client_under_the_operation_after_the_guard
+    ),
+}
+"""Where a program puts a handler botocore calls after the guard's ``request-created`` one and
+before its signer (each ran unjudged before ``before-sign`` was held)."""
+
+
+def _guarded(
+    moto_server: MotoServer, tmp_path: Path, mode: str, place: Callable[[Any, Any], None]
+) -> Any:
+    """An rds client of a session guarded by `AUDITED` in ``mode``, the program's handler put
+    in its ``place`` (on the session before the install, or on the client after)."""
+    session = boto3.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    moto_server.attach(session)
+    if place is not _on_the_client_under_the_operation_after_the_guard:
+        place(session, None)
+    policy = write_policy(tmp_path, AUDITED.replace('"enforce"', f'"{mode}"'))
+    rds_guard.install(session, policy=policy)
+    rds = moto_server.client("rds", session=session)
+    if place is _on_the_client_under_the_operation_after_the_guard:
+        place(session, rds)
+    make_cluster(rds)
+    moto_server.reset_counts()
+    return rds
+
+
+@pytest.mark.parametrize("place", PLACES.values(), ids=PLACES.keys())
+def test_a_request_renamed_after_the_guard_held_it_is_blocked_before_it_is_signed(
+    moto_server: MotoServer, tmp_path: Path, place: Callable[[Any, Any], None]
+) -> None:
+    """Each such handler renamed the request the guard had held and recorded, and it was
+    signed and sent as renamed, its records saying ``requested orders-manual-20261129``, then
+    ``created not-compliant``. Held again as it is signed, it is blocked, nothing sent."""
+    rds = _guarded(moto_server, tmp_path, "enforce", place)
+    with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert "CreateDBClusterSnapshot" not in moto_server.actions()
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["snapshot"]) for r in records] == [
+        ("requested", GOOD),
+        ("blocked", "not-compliant"),
+        ("unknown", "not-compliant"),
+    ]
+    assert {v["rule"] for v in records[1]["violations"]} == {
+        "identifier.pattern",
+        "request.changed",
+    }
+
+
+@pytest.mark.parametrize("place", PLACES.values(), ids=PLACES.keys())
+def test_in_warn_mode_the_renamed_request_goes_and_its_outcome_says_what_was_sent(
+    moto_server: MotoServer, tmp_path: Path, place: Callable[[Any, Any], None]
+) -> None:
+    rds = _guarded(moto_server, tmp_path, "warn", place)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert moto_server.actions() == ["CreateDBClusterSnapshot"]
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["snapshot"]) for r in records] == [
+        ("requested", GOOD),
+        ("created", "not-compliant"),
+    ]
+    assert {v["rule"] for v in records[1]["violations"]} == {
+        "identifier.pattern",
+        "request.changed",
+    }
+
+
+def test_a_handler_there_that_changes_nothing_judged_is_left_alone(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``request-created`` handler on the session that sets a header: the request goes as
+    it would, its records the usual two, the header sent."""
+    headers: list[object] = []
+
+    def header(request: Any, **_: Any) -> None:
+        request.headers["X-Trace"] = "abc"
+
+    def sent(request: Any, **_: Any) -> None:
+        headers.append(request.headers.get("X-Trace"))
+
+    def place(session: Any, _: Any) -> None:
+        session.events.register("request-created.rds", header)
+        session.events.register("before-send.rds.CreateDBClusterSnapshot", sent)
+
+    rds = _guarded(moto_server, tmp_path, "enforce", place)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert moto_server.actions() == ["CreateDBClusterSnapshot"] and headers == [b"abc"]
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["snapshot"], r["violations"]) for r in records] == [
+        ("requested", GOOD, []),
+        ("created", GOOD, []),
+    ]
+
+
+def test_a_handler_that_makes_another_guarded_call_before_renaming_is_still_held(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The handler first makes another guarded call, whose request the guard holds in
+    between: the request it then renames is still the one held again as it is signed."""
+    clients: list[Any] = []
+
+    def call_then_rename(request: Any, **_: Any) -> None:
+        if request.data.get("DBClusterSnapshotIdentifier") != GOOD:
+            return  # the other call's own request
+        clients[0].create_db_cluster_snapshot(
+            DBClusterIdentifier="orders",
+            DBClusterSnapshotIdentifier="orders-daily-20261129",
+            Tags=TEAM,
+        )
+        _rename(request)
+
+    def place(session: Any, _: Any) -> None:
+        session.events.register("request-created.rds", call_then_rename)
+
+    rds = _guarded(moto_server, tmp_path, "enforce", place)
+    clients.append(rds)
+    with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    assert moto_server.actions() == ["CreateDBClusterSnapshot"]  # the other call's alone
+    events = [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)]
+    assert events == [
+        ("requested", GOOD),
+        ("requested", "orders-daily-20261129"),
+        ("created", "orders-daily-20261129"),
+        ("blocked", "not-compliant"),
+        ("unknown", "not-compliant"),
+    ]
