@@ -28,12 +28,14 @@ from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import status_of, url_expires_in
-from .binding import ClientBinding
+from .binding import MOST_HOLDS, ClientBinding
 from .guard import Guard, LookupFailed
 from .progress import (
     at_signing,
+    held_as,
     in_progress,
     keep,
+    note_held,
     note_presign,
     presign_ending,
     stopped,
@@ -124,21 +126,22 @@ class AioClientBinding(ClientBinding):
                 raise
             rounds += 1
             found = self.held_again(row, request, read, rounds)
-        self.note_held(request, read, rounds)
+        note_held(request, read if read is not None and rounds <= MOST_HOLDS else None)
 
     async def before_sign(  # type: ignore[override]
         self, row: Operation, request: Any, **_: Any
     ) -> None:
         """``before-sign``: the request held again, or a presign past the wrapper held and
         recorded, the look-ups awaited (`ClientBinding.before_sign`)."""
-        again, call = at_signing(request)
-        if call is not None and call.guard is not None:
+        hold, call = at_signing(request, row.name)
+        if hold == "presign" and call is not None and call.guard is not None:
             guard, (sent, swapped) = call.guard, self.read_sent(row, request, call)
             changed = not wire.as_judged(sent, call.judged)
             decided = await self.ahead(guard, row, sent) if changed else None
             check = guard.check_presigned
             await off_loop(guard, check, self, row, call, sent, None, decided, swapped)
-        elif again:
+        elif hold == "request":
+            held_as(request, call)
             await self.request_created(row, request)
 
     async def after_call(  # type: ignore[override]

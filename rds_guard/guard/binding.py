@@ -30,6 +30,7 @@ from .progress import (
     Presign,
     at_signing,
     checked,
+    held_as,
     in_progress,
     keep,
     kept,
@@ -153,7 +154,8 @@ class ClientBinding:
             checked(call, check, self, row, call, sent, None, swapped)
             rounds += 1
             found = self.held_again(row, request, read, rounds)
-        self.note_held(request, read, rounds)
+        # what its last hold read, or read again if it held none or gave up (`held_again`)
+        note_held(request, read if read is not None and rounds <= MOST_HOLDS else None)
 
     def before_sign(self, row: Operation, request: Any, **_: Any) -> None:
         """``before-sign``: the request held again (`request_created`) if it no longer holds
@@ -161,18 +163,13 @@ class ClientBinding:
         operation's name first, so one under the service's name there runs after the guard's,
         and may run before the signer. A presign past the wrapper is held and recorded here
         (`note_presign`); one made through it, where its URL is read."""
-        again, presigned = at_signing(request)
-        if presigned is not None and presigned.guard is not None:
-            sent, swapped = self.read_sent(row, request, presigned)
-            presigned.guard.check_presigned(self, row, presigned, sent, None, swapped=swapped)
-        elif again:
+        hold, call = at_signing(request, row.name)
+        if hold == "presign" and call is not None and call.guard is not None:
+            sent, swapped = self.read_sent(row, request, call)
+            call.guard.check_presigned(self, row, call, sent, None, swapped=swapped)
+        elif hold == "request":
+            held_as(request, call)
             self.request_created(row, request)
-
-    @staticmethod
-    def note_held(request: Any, read: wire.Read | None, rounds: int) -> None:
-        """Note what ``request-created`` held of ``request`` (`progress.note_held`): ``read``,
-        what its last hold read, or read again if it held none or gave up (`held_again`)."""
-        note_held(request, wire.as_read(request) if read is None or rounds > MOST_HOLDS else read)
 
     def held_again(self, row: Operation, request: Any, read: wire.Read, rounds: int) -> Hold:
         """None when ``request`` still holds what the guard read of it (``read``:

@@ -1,7 +1,9 @@
 """Which calls a thread or task has under way: the presign being made, and the call last
 judged (the guard finds it at ``request-created`` when a handler detached the request from
-its context), and its end when it is stopped there; and where a judged call's state is kept
-for its later handlers (`keep`, `kept`): in botocore's request context, or for a presign."""
+its context), and its end when it is stopped there; the requests held at ``request-created``
+and the presigns past the wrapper, each to be held again as botocore signs it (`at_signing`);
+and where a judged call's state is kept for its later handlers (`keep`, `kept`): in
+botocore's request context, or for a presign."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import contextlib
 import contextvars
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from .. import wire
 from ..records import CONTEXT_KEY, GuardedCall
@@ -45,62 +47,73 @@ handler gave the request a context of its own, without the call kept in it (`Cli
 held`)."""
 
 
-_held: contextvars.ContextVar[tuple[tuple[weakref.ref[Any], object], ...]] = contextvars.ContextVar(
-    "rds_guard_held", default=()
+_held: weakref.WeakKeyDictionary[Any, tuple[object, GuardedCall | None]] = (
+    weakref.WeakKeyDictionary()
 )
-"""The requests ``request-created`` held last in this thread or task, the latest first (weak
-references: they are no call's state; a handler may make other calls before one is signed),
-each with what the guard read of it as it held it (`note_held`)."""
-
-_MOST_KEPT = 8
-"""How many requests, and presigns past the wrapper, a thread or task keeps noted."""
-
-
-def note_held(request: Any, read: object) -> None:
-    """Note that ``request-created`` held ``request`` as ``read`` says (`wire.as_read`)."""
-    kept = [held for held in _held.get()[: _MOST_KEPT - 1] if held[0]() not in (None, request)]
-    _held.set(((weakref.ref(request), read), *kept))
-
-
-def at_signing(request: Any) -> tuple[bool, GuardedCall | None]:
-    """What ``before-sign`` does with ``request``: whether to hold it again as a request (it
-    no longer holds what ``request-created`` read of it as it held it, or no
-    ``request-created`` held it and it is no presign: one made through the client's wrapper
-    is held where its URL is read), and the call of the presign past the wrapper it is
-    (`note_presign`), to hold and record there."""
-    for made, read in _held.get():
-        if made() is request:
-            return not wire.still_read(request, cast(wire.Read, read)), None
-    presigned = taken_presign(request.context)
-    wrapper = _presign()
-    through = wrapper is not None and wrapper.context is request.context
-    return presigned is None and not through, presigned
-
+"""Each request ``request-created`` held, while botocore keeps it: what the guard read of it as
+it held it, and the call it held it as (`note_held`)."""
 
 _presigned: contextvars.ContextVar[tuple[tuple[object, GuardedCall], ...]] = contextvars.ContextVar(
     "rds_guard_presigned", default=()
 )
 """The presigns past the client's wrapper judged in this thread or task and not yet signed
-(another may be made inside one's handlers), each with its context: held and recorded as
-botocore signs it (`note_presign`)."""
+(another may be made inside one's handlers), the latest first, each with its context: held
+and recorded as botocore signs it (`note_presign`)."""
+
+_MOST_PRESIGNS = 8
+"""How many such presigns are kept (one whose signing failed is never taken)."""
+
+Signing = Literal["request", "presign"] | None
+"""What ``before-sign`` holds of a request (`at_signing`)."""
+
+
+def note_held(request: Any, read: object | None) -> None:
+    """Note that ``request-created`` held ``request`` as ``read`` says (`wire.as_read`; None:
+    read it now), as the call its context holds (the state it found for it, if any)."""
+    context = request.context
+    call = context.get(CONTEXT_KEY) if type(context) is dict else None
+    seen = wire.as_read(request) if read is None else read
+    _held[request] = (seen, call if isinstance(call, GuardedCall) else None)
+
+
+def held_as(request: Any, call: GuardedCall | None) -> None:
+    """Put ``call``, the one ``request-created`` held ``request`` as, back in its context to
+    hold it again as that call: a handler may have given it a context of its own."""
+    if call is not None and type(request.context) is dict:
+        request.context[CONTEXT_KEY] = call
 
 
 def note_presign(context: object, call: GuardedCall) -> None:
     """Note a presign past the wrapper, judged: its URL is never read, so its request is held
-    and recorded at ``before-sign``, found by its context (`taken_presign`), which a handler
-    may empty but not replace."""
-    _presigned.set(((context, call), *_presigned.get()[: _MOST_KEPT - 1]))
+    and recorded at ``before-sign`` (`at_signing`)."""
+    _presigned.set(((context, call), *_presigned.get()[: _MOST_PRESIGNS - 1]))
 
 
-def taken_presign(context: object) -> GuardedCall | None:
-    """The call of the presign past the wrapper whose context is ``context`` (`note_presign`),
-    taken once; None for any other request."""
+def at_signing(request: Any, operation: str) -> tuple[Signing, GuardedCall | None]:
+    """What ``before-sign`` holds of ``request``, and as which call:
+
+    - nothing, when it still holds what ``request-created`` read of it as it held it, or it
+      is a presign made through the client's wrapper (its URL is read once signed);
+    - the request again (``"request"``), as the call ``request-created`` held it as (None:
+      found as that finds one), when it no longer holds that, or none held it;
+    - a presign past the wrapper (``"presign"``), held and recorded there: the one judged with
+      its context, else (a handler gave it another) the latest of ``operation``.
+
+    A handler may give the request another context, never another identity."""
+    held = _held.get(request)
+    if held is not None:
+        read, call = held
+        return (None if wire.still_read(request, cast(wire.Read, read)) else "request"), call
     noted = _presigned.get()
-    for index, (made_in, call) in enumerate(noted):
-        if made_in is context:
-            _presigned.set(noted[:index] + noted[index + 1 :])
-            return call
-    return None
+    context = request.context
+    found = next((at for at, (made_in, _) in enumerate(noted) if made_in is context), None)
+    if found is None:  # a handler gave it another context
+        of_it = (at for at, (_, call) in enumerate(noted) if call.fields["operation"] == operation)
+        found = next(of_it, None)
+    if found is not None:
+        _presigned.set(noted[:found] + noted[found + 1 :])
+        return "presign", noted[found][1]
+    return (None if _presign() is not None else "request"), None
 
 
 def stopped(call: GuardedCall) -> None:

@@ -6,11 +6,13 @@ moto's server over HTTP, the requests counted there by action."""
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.signers
 import pytest
 from aws import REGION, audit_records, make_cluster
 from policies import AUDITED, write_policy
@@ -185,3 +187,80 @@ def test_a_handler_that_makes_another_guarded_call_before_renaming_is_still_held
         ("blocked", "not-compliant"),
         ("unknown", "not-compliant"),
     ]
+
+
+OTHER = "orders-daily-20261129"
+CHANGED = "changed after rds_guard judged it: DBClusterSnapshotIdentifier"
+
+
+def _new_context_and_rename(request: Any, **_: Any) -> None:
+    """A program's handler: the request given a context of its own, and renamed (compliant)."""
+    if request.data.get("DBClusterSnapshotIdentifier") == GOOD:
+        request.context = {}
+        request.data["DBClusterSnapshotIdentifier"] = OTHER
+
+
+def _presign_through_the_wrapper(rds: Any) -> str:
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    url: str = rds.generate_presigned_url("create_db_cluster_snapshot", Params=params)
+    return url
+
+
+def _presign_past_the_wrapper(rds: Any) -> str:
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD, "Tags": TEAM}
+    url: str = botocore.signers.generate_presigned_url(
+        rds, "create_db_cluster_snapshot", Params=params
+    )
+    return url
+
+
+def test_a_request_given_a_context_of_its_own_and_renamed_is_held_as_the_call_it_was(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Held again as it is signed, a request another handler gave a context of its own (and a
+    compliant new name) is the call ``request-created`` held, not a new one judged as sent:
+    its outcome record says what was sent, and no ``requested`` record is left without one."""
+
+    def place(session: Any, _: Any) -> None:
+        session.events.register("request-created.rds", _new_context_and_rename)
+
+    rds = _guarded(moto_server, tmp_path, "enforce", place)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert moto_server.actions() == ["CreateDBClusterSnapshot"]
+    requested, created = audit_records(tmp_path)
+    assert (requested["event"], requested["snapshot"]) == ("requested", GOOD)
+    assert (created["event"], created["snapshot"], created["call"]) == (
+        "created",
+        OTHER,
+        requested["call"],
+    )
+    assert CHANGED in created["notes"]
+
+
+@pytest.mark.parametrize(
+    "presign", [_presign_through_the_wrapper, _presign_past_the_wrapper], ids=["through", "past"]
+)
+def test_a_presign_given_a_context_of_its_own_as_it_is_signed_is_recorded_as_the_presign(
+    moto_server: MotoServer, tmp_path: Path, presign: Callable[[Any], str]
+) -> None:
+    """A ``before-sign`` handler that runs before the guard's gives a presign a context of its
+    own, and a compliant new name: the presign is held as itself, no call (no ``requested``
+    record, which no request would follow), and its ``presigned`` record names what the URL
+    carries; past the wrapper, it was signed with no ``presigned`` record at all."""
+
+    def place(session: Any, _: Any) -> None:
+        session.events.register("before-sign.rds.CreateDBClusterSnapshot", _new_context_and_rename)
+
+    rds = _guarded(moto_server, tmp_path, "enforce", place)
+    url = presign(rds)
+    assert (
+        dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))[
+            "DBClusterSnapshotIdentifier"
+        ]
+        == OTHER
+    )
+    (record,) = audit_records(tmp_path)
+    assert (record["event"], record["snapshot"]) == ("presigned", OTHER)
+    assert CHANGED in record["notes"]
