@@ -31,6 +31,7 @@ from ..records import (
     sent_tags,
 )
 from .changes import changed_violations, unjudged_violations
+from .progress import forget_presigns_of
 from .stacks import INSTALL_ORDER
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ class Guard:
         guard's log (opened for its record, then closed again).
         """
         self._stack.remove(self)
+        forget_presigns_of(self)  # one whose signing failed would keep this guard alive
         self._uninstalled = True  # before the log is closed: a record written since closes it
         if self.audit is not None:
             self.audit.close()

@@ -26,12 +26,14 @@ class Presign:
     with botocore's own function has a context of its own: it is a presign past the wrapper,
     not the wrapper's."""
 
-    __slots__ = ("call", "context", "operation")
+    __slots__ = ("call", "context", "earlier", "operation")
 
     def __init__(self, operation: str) -> None:
         self.operation = operation
         self.call: GuardedCall | None = None
         self.context: dict[str, Any] | None = None
+        self.earlier = _presigned.get()
+        """The presigns past the wrapper noted before this one began (`at_signing`)."""
 
 
 def _presign() -> Presign | None:
@@ -61,7 +63,8 @@ _presigned: contextvars.ContextVar[tuple[tuple[object, GuardedCall], ...]] = con
 and recorded as botocore signs it (`note_presign`)."""
 
 _MOST_PRESIGNS = 8
-"""How many such presigns are kept (one whose signing failed is never taken)."""
+"""How many such presigns are kept: one whose signing failed is never taken, and is let go
+once more are noted, or at the next note after its guard is no longer in force."""
 
 Signing = Literal["request", "presign"] | None
 """What ``before-sign`` holds of a request (`at_signing`)."""
@@ -86,7 +89,18 @@ def held_as(request: Any, call: GuardedCall | None) -> None:
 def note_presign(context: object, call: GuardedCall) -> None:
     """Note a presign past the wrapper, judged: its URL is never read, so its request is held
     and recorded at ``before-sign`` (`at_signing`)."""
-    _presigned.set(((context, call), *_presigned.get()[: _MOST_PRESIGNS - 1]))
+    kept = [(made_in, other) for made_in, other in _presigned.get() if _in_force(other)]
+    _presigned.set(((context, call), *kept[: _MOST_PRESIGNS - 1]))
+
+
+def _in_force(call: GuardedCall) -> bool:
+    return call.guard is not None and call.guard.active
+
+
+def forget_presigns_of(guard: object) -> None:
+    """Let go of the presigns past the wrapper ``guard`` judged that this thread or task
+    noted and never signed (its signing failed): a guard uninstalled."""
+    _presigned.set(tuple(entry for entry in _presigned.get() if entry[1].guard is not guard))
 
 
 def at_signing(request: Any, operation: str) -> tuple[Signing, GuardedCall | None]:
@@ -104,16 +118,24 @@ def at_signing(request: Any, operation: str) -> tuple[Signing, GuardedCall | Non
     if held is not None:
         read, call = held
         return (None if wire.still_read(request, cast(wire.Read, read)) else "request"), call
+    context, wrapper = request.context, _presign()
+    if wrapper is not None and wrapper.context is context:
+        return None, None  # the wrapper's own presign: its URL is read once signed
     noted = _presigned.get()
-    context = request.context
     found = next((at for at, (made_in, _) in enumerate(noted) if made_in is context), None)
-    if found is None:  # a handler gave it another context
-        of_it = (at for at, (_, call) in enumerate(noted) if call.fields["operation"] == operation)
+    if found is None:  # a handler gave it another context: the latest of the operation, made
+        # inside the wrapper's presign if one is under way (one noted before is none of it)
+        earlier = () if wrapper is None else wrapper.earlier
+        of_it = (
+            at
+            for at, entry in enumerate(noted)
+            if entry[1].fields["operation"] == operation and all(entry is not e for e in earlier)
+        )
         found = next(of_it, None)
     if found is not None:
         _presigned.set(noted[:found] + noted[found + 1 :])
         return "presign", noted[found][1]
-    return (None if _presign() is not None else "request"), None
+    return (None if wrapper is not None else "request"), None
 
 
 def stopped(call: GuardedCall) -> None:

@@ -6,7 +6,9 @@ moto's server over HTTP, the requests counted there by action."""
 
 from __future__ import annotations
 
+import gc
 import urllib.parse
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -264,3 +266,79 @@ def test_a_presign_given_a_context_of_its_own_as_it_is_signed_is_recorded_as_the
     (record,) = audit_records(tmp_path)
     assert (record["event"], record["snapshot"]) == ("presigned", OTHER)
     assert CHANGED in record["notes"]
+
+
+def test_a_presign_past_the_wrapper_that_failed_before_signing_is_no_later_presigns(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A presign past the wrapper that fails between its judgement and its signing (an
+    endpoint that cannot be resolved) signs nothing and is recorded nowhere: a later presign
+    of the operation is recorded as itself alone, and the guard is freed once uninstalled."""
+    failing = [True]
+
+    def unresolved(model: Any, **_: Any) -> None:
+        if failing and model.name == "CreateDBClusterSnapshot":
+            raise RuntimeError("no endpoint")
+
+    def place(session: Any, _: Any) -> None:
+        session.events.register("before-endpoint-resolution.rds", unresolved)
+
+    rds = _guarded(moto_server, tmp_path, "enforce", place)
+    with pytest.raises(RuntimeError, match="no endpoint"):
+        _presign_past_the_wrapper(rds)
+    failing.clear()
+    params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": OTHER, "Tags": TEAM}
+    rds.generate_presigned_url("create_db_cluster_snapshot", Params=params)
+    (record,) = audit_records(tmp_path)
+    assert (record["event"], record["snapshot"], record["notes"]) == ("presigned", OTHER, [])
+    assert record["expires"] is not None  # the wrapper's own, which knows its expiry
+
+
+def test_a_guard_whose_presign_failed_before_signing_is_freed_once_uninstalled(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    def unresolved(**_: Any) -> None:
+        raise RuntimeError("no endpoint")
+
+    def place(session: Any, _: Any) -> None:
+        session.events.register("before-endpoint-resolution.rds", unresolved)
+
+    session = boto3.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    moto_server.attach(session)
+    place(session, None)
+    guard = rds_guard.install(session, policy=write_policy(tmp_path, AUDITED))
+    with pytest.raises(RuntimeError, match="no endpoint"):
+        _presign_past_the_wrapper(moto_server.client("rds", session=session))
+    freed = weakref.ref(guard)
+    guard.uninstall()
+    del guard, session
+    gc.collect()
+    assert freed() is None
+
+
+def test_a_presign_through_the_wrapper_inside_one_past_it_is_each_its_own(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A presign made with the client's method inside a handler of one made past it (of the
+    same operation): each is held and recorded as itself, neither taken for the other, and
+    neither for a call (no ``requested`` record: no request follows a presign)."""
+    inner: list[str] = []
+
+    def presign_inside(model: Any, **_: Any) -> None:
+        if not inner and model.name == "CreateDBClusterSnapshot":
+            inner.append("")  # the inner presign passes here too
+            params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": OTHER}
+            inner[0] = rds.generate_presigned_url(
+                "create_db_cluster_snapshot", Params={**params, "Tags": TEAM}
+            )
+
+    def place(session: Any, _: Any) -> None:
+        session.events.register("before-endpoint-resolution.rds", presign_inside)
+
+    rds = _guarded(moto_server, tmp_path, "enforce", place)
+    _presign_past_the_wrapper(rds)
+    records = [(r["event"], r["snapshot"], r["notes"]) for r in audit_records(tmp_path)]
+    assert sorted(records) == sorted([("presigned", GOOD, []), ("presigned", OTHER, [])])
+    assert OTHER in inner[0] and moto_server.actions() == []
