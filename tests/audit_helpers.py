@@ -313,6 +313,47 @@ def unhooked_fork() -> int:
     return pid
 
 
+class UnhookedWorker:
+    """A long-lived worker forked without the at-fork hooks (`unhooked_fork`): once told to go
+    (`go`), it runs ``work`` and reports (`report`: 0 when it returned, 2 when it raised, b""
+    when the child died first), then lives on until the parent lets go of it (`end`). The
+    parent closes the child's ends of the pipes, so that a child gone ends a read, never hangs
+    it."""
+
+    def __init__(self, work: Callable[[], object]) -> None:
+        go_read, self._go = os.pipe()
+        self._done, done_write = os.pipe()
+        self.pid = unhooked_fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                os.close(self._go)
+                os.close(self._done)
+                os.read(go_read, 1)
+                try:
+                    work()
+                    code = 0
+                except Exception:
+                    code = 2
+                os.write(done_write, bytes([code]))
+                os.read(go_read, 1)  # until the parent lets go
+            finally:
+                os._exit(code)
+        os.close(go_read)
+        os.close(done_write)
+
+    def go(self) -> bytes:
+        """Tell it to run its work; what it reports (`report`)."""
+        os.write(self._go, b"g")
+        return os.read(self._done, 1)
+
+    def end(self, timeout: float = 20) -> None:
+        """Let go of it (it ends), and wait for it."""
+        os.close(self._go)
+        os.close(self._done)
+        wait_child(self.pid, timeout=timeout)
+
+
 def wait_child(pid: int, timeout: float = 30) -> int:
     """Wait for a forked child; returns its exit code (kills it when it hangs)."""
     deadline = time.monotonic() + timeout

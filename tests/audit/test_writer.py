@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from audit_helpers import (
+    UnhookedWorker,
     append_torn_line,
     assert_whole,
     lines_of,
@@ -291,38 +292,16 @@ def test_a_parent_gone_holding_the_lock_after_a_fork_no_hook_saw_holds_no_one_of
     write."""
     log = audit.AuditLog(log_path, fsync=False, lock_timeout=2)
     log.write("requested", notes=["parent:0"])
-    go_read, go_write = os.pipe()
-    done_read, done_write = os.pipe()
-    child = unhooked_fork()
-    if child == 0:
-        code = 1
-        try:
-            os.close(go_write)
-            os.close(done_read)
-            os.read(go_read, 1)  # once the parent is gone
-            try:
-                log.write("requested", notes=["child:0"])
-                code = 0
-            except audit.AuditError:
-                code = 2
-            os.write(done_write, bytes([code]))
-            os.read(go_read, 1)  # a long-lived worker: lives on until told
-        finally:
-            os._exit(code)
-    os.close(go_read)  # the child's ends: a child gone closes them, and a read ends
-    os.close(done_write)
+    child = UnhookedWorker(lambda: log.write("requested", notes=["child:0"]))
     try:
         assert log._fd is not None
         fcntl.flock(log._fd, fcntl.LOCK_EX)
         log._drop_fd(close=True)  # what a kill does to the parent's descriptor
-        os.write(go_write, b"g")
-        assert os.read(done_read, 1) == bytes([0]), "the child waited out the lock"
+        assert child.go() == bytes([0]), "the child waited out the lock"
         with audit.AuditLog(log_path, fsync=False, lock_timeout=2) as other:
             other.write("requested", notes=["other:0"])
     finally:
-        os.close(go_write)  # the child reads the end of it, and goes
-        os.close(done_read)
-        wait_child(child, timeout=20)
+        child.end()
     assert_whole([log_path], {"parent:0", "child:0", "other:0"})
 
 

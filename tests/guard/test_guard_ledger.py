@@ -20,7 +20,13 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
-from audit_helpers import call_with_timeout, run_python, unhooked_fork, wait_child
+from audit_helpers import (
+    UnhookedWorker,
+    call_with_timeout,
+    run_python,
+    unhooked_fork,
+    wait_child,
+)
 from aws import count_sent, guarded_session, make_cluster
 from botocore.exceptions import EndpointConnectionError
 from ledger_helpers import (
@@ -617,6 +623,24 @@ def test_a_fork_while_a_parent_thread_holds_the_log_leaves_the_child_free_to_wri
     guard.uninstall()
 
 
+def _shipping_in_the_parent(
+    shipper: Any, release: threading.Event, within: float
+) -> threading.Thread:
+    """A thread holding ``shipper`` (its lock and its state file's) as the shipping thread
+    does, until ``release`` is set or ``within`` seconds pass: started, and holding it."""
+    holding = threading.Event()
+
+    def ship() -> None:
+        with shipper._lock, shipper.state_file.locked(None):
+            holding.set()
+            release.wait(within)
+
+    holder = threading.Thread(target=ship)
+    holder.start()
+    assert holding.wait(10)
+    return holder
+
+
 def test_required_mode_in_a_child_forked_without_the_at_fork_hooks(
     aws: MotoServer, table: LedgerTable, tmp_path: Path
 ) -> None:
@@ -628,17 +652,8 @@ def test_required_mode_in_a_child_forked_without_the_at_fork_hooks(
     rds, guard = ledger_guard(aws, tmp_path, mode="required")
     assert isinstance(guard.audit, ShippingLog)
     snapshot(rds, SNAPSHOT)
-    shipper = guard.audit.shipper
-    holding, release = threading.Event(), threading.Event()
-
-    def ship_in_the_parent() -> None:  # as the shipping thread does, for a second
-        with shipper._lock, shipper.state_file.locked(None):
-            holding.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=ship_in_the_parent)
-    holder.start()
-    assert holding.wait(10)
+    release = threading.Event()
+    holder = _shipping_in_the_parent(guard.audit.shipper, release, 10)
     threading.Timer(1.0, release.set).start()
     failure = tmp_path / "child-failure.txt"
     status = _in_a_child(
@@ -667,34 +682,9 @@ def test_a_parent_gone_holding_the_shipping_lock_after_a_fork_no_hook_saw_holds_
     rds, guard = ledger_guard(aws, tmp_path)
     assert isinstance(guard.audit, ShippingLog)
     snapshot(rds, SNAPSHOT)
-    shipper = guard.audit.shipper
-    holding, release = threading.Event(), threading.Event()
-
-    def ship_in_the_parent() -> None:  # as the shipping thread does, until the test ends
-        with shipper._lock, shipper.state_file.locked(None):
-            holding.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=ship_in_the_parent)
-    holder.start()
-    assert holding.wait(10)
-    go_read, go_write = os.pipe()
-    done_read, done_write = os.pipe()
-    child = unhooked_fork()
-    if child == 0:
-        code = 1
-        try:
-            os.close(go_write)
-            os.close(done_read)
-            os.read(go_read, 1)  # once the parent is gone
-            snapshot(rds, "orders-manual-20261203")
-            code = 0
-            os.write(done_write, bytes([code]))
-            os.read(go_read, 1)  # a long-lived worker: lives on until told
-        finally:
-            os._exit(code)
-    os.close(go_read)  # the child's ends: a child gone closes them, and a read ends
-    os.close(done_write)
+    shipper, release = guard.audit.shipper, threading.Event()
+    holder = _shipping_in_the_parent(shipper, release, 30)
+    child = UnhookedWorker(lambda: snapshot(rds, "orders-manual-20261203"))
     try:
         held = shipper.state_file._fd
         assert held is not None
@@ -703,14 +693,11 @@ def test_a_parent_gone_holding_the_shipping_lock_after_a_fork_no_hook_saw_holds_
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, held)
         os.close(null)
-        os.write(go_write, b"g")
-        assert os.read(done_read, 1) == bytes([0]), "the child's call failed"
+        assert child.go() == bytes([0]), "the child's call failed"
         with StateFile(tmp_path / "audit.jsonl").locked(10) as free:
             assert free, "the child's copy kept the gone parent's lock"
     finally:
-        os.close(go_write)  # the child reads the end of it, and goes
-        os.close(done_read)
-        wait_child(child, timeout=20)
+        child.end()
         release.set()
         holder.join(10)
     guard.uninstall()
