@@ -19,7 +19,8 @@ has one home among them:
 - ``cluster_groups``: the DB cluster group API, which moto does not emulate, in memory;
 - ``aws``: clusters, instances, a snapshot's tags, guarded sessions and clients, sent counts;
 - ``policies``: the policies the integration tests install, and ``write_policy``;
-- ``core_fixtures``: plain data for the pure-core tests (policies from TOML, ``run``, ops).
+- ``core_fixtures``: plain data for the pure-core tests (policies from TOML, ``run``, ops);
+- ``clock``: the UTC days a test ran through, for names made from ``{utcnow:...}``.
 """
 
 from __future__ import annotations

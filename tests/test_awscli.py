@@ -21,6 +21,7 @@ import botocore.session
 import pytest
 from audit_helpers import records_of, run_python
 from aws import guarded_client, held_snapshot, make_cluster, make_instance, snapshot_tags
+from clock import UtcDays
 from ledger_helpers import complete_lines, ledger_table, stored_lines, stream_of
 from policies import BACKUPS, EXAMPLE, HOLD_ONLY, LEDGER, RULE_OF_EACH_KIND, write_policy
 from servers import MotoServer
@@ -112,6 +113,7 @@ def test_compliant_create_is_completed_with_the_policy_tags_and_audited(
     client = moto_server.client(service)
     make_cluster(client, tags=CLUSTER_TAGS)
     name = f"orders-manual-{TODAY}"
+    days = UtcDays()
     result = aws(
         moto_server,
         service,
@@ -127,11 +129,12 @@ def test_compliant_create_is_completed_with_the_policy_tags_and_audited(
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"] == name
-    assert snapshot_tags(client, name) == {
+    tags = snapshot_tags(client, name)
+    assert tags == {
         "team": "orders",
         "env": "prod",
         "managed-by": "rds-guard",
-        "created": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "created": days.expect(lambda day: day, tags.get("created"), "%Y-%m-%d"),
         "backup-policy": "standard-35d",
     }
     assert moto_server.count("CreateDBClusterSnapshot") == 1
@@ -424,6 +427,7 @@ def test_at_generate_names_the_snapshot_from_the_policys_template(
 ) -> None:
     """The CLI makes the identifier mandatory; `@generate` leaves it to `generate`."""
     make_cluster(moto_server.client("rds"), tags=CLUSTER_TAGS, copy_tags=True)
+    days = UtcDays()
     result = aws(
         moto_server,
         "rds",
@@ -439,7 +443,8 @@ def test_at_generate_names_the_snapshot_from_the_policys_template(
         cwd=workdir,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"orders-manual-{TODAY}"
+    name = result.stdout.strip()
+    assert name == days.expect(lambda day: f"orders-manual-{day}", name)
 
 
 @pytest.mark.parametrize("mode", ["enforce", "warn"])

@@ -29,6 +29,7 @@ from typing import Any
 import boto3
 import pytest
 from aws import make_cluster, snapshot_tags
+from clock import UtcDays
 from policies import EXAMPLE, write_policy
 
 import rds_guard
@@ -36,7 +37,6 @@ import rds_guard
 pytest_plugins = ["pytester"]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-TODAY = datetime.now(UTC).strftime("%Y%m%d")
 
 
 @pytest.fixture
@@ -83,8 +83,10 @@ def test_lambda_snapshots_the_named_clusters_and_reports_the_blocked_one(
 ) -> None:
     """orders passes (its tags inherited, the policy's added); legacy lacks team and env."""
     caplog.set_level(logging.INFO)
+    days = UtcDays()
     report = lambda_module.handler({"clusters": ["orders", "legacy"]}, None)
-    assert report["created"] == [f"orders-daily-{TODAY}"]
+    created = days.expect(lambda day: [f"orders-daily-{day}"], report["created"])
+    assert report["created"] == created
     assert report["failed"] == []
     (blocked,) = report["blocked"]
     assert blocked["cluster"] == "legacy"
@@ -92,17 +94,17 @@ def test_lambda_snapshots_the_named_clusters_and_reports_the_blocked_one(
         "[tags.required] Tags.team: required tag is missing",
         "[tags.required] Tags.env: required tag is missing",
     ]
-    tags = snapshot_tags(clusters, f"orders-daily-{TODAY}")
+    tags = snapshot_tags(clusters, created[0])
     assert tags == {
         "team": "orders",
         "env": "prod",
         "backup": "nightly",
         "managed-by": "rds-guard",
-        "created": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "created": days.expect(lambda day: day, tags.get("created"), "%Y-%m-%d"),
         "backup-policy": "standard-35d",
     }
     manual = clusters.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
-    assert [s["DBClusterSnapshotIdentifier"] for s in manual] == [f"orders-daily-{TODAY}"]
+    assert [s["DBClusterSnapshotIdentifier"] for s in manual] == created
     # What CloudWatch Logs would get: every audit record as one JSON line on rds_guard.audit.
     shipped = [json.loads(r.getMessage()) for r in caplog.records if r.name == "rds_guard.audit"]
     assert [(r["event"], r["source"]) for r in shipped] == [
@@ -118,8 +120,9 @@ def test_lambda_snapshots_the_named_clusters_and_reports_the_blocked_one(
 
 def test_lambda_selects_clusters_by_tag(clusters: Any, lambda_module: ModuleType) -> None:
     """{"tag": ...} snapshots the tagged clusters only; scratch is left alone."""
+    days = UtcDays()
     report = lambda_module.handler({"tag": {"key": "backup", "value": "nightly"}}, None)
-    assert report["created"] == [f"orders-daily-{TODAY}"]
+    assert report["created"] == days.expect(lambda day: [f"orders-daily-{day}"], report["created"])
     assert [b["cluster"] for b in report["blocked"]] == ["legacy"]
 
 
@@ -282,6 +285,7 @@ class DemoRun:
     code: int
     out: str
     workdir: Path
+    days: UtcDays
 
 
 @pytest.fixture(scope="module")
@@ -294,11 +298,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     printed = io.StringIO()
+    days = UtcDays()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
         patch.setattr(tempfile, "tempdir", str(folder))
         code = demo.main()
     (workdir,) = folder.glob("rds-guard-demo-*")
-    return DemoRun(code, printed.getvalue(), workdir)
+    return DemoRun(code, printed.getvalue(), workdir, days)
 
 
 def test_the_demo_runs_and_its_cleanup_job_deletes_nothing(demo_run: DemoRun) -> None:
@@ -308,11 +313,14 @@ def test_the_demo_runs_and_its_cleanup_job_deletes_nothing(demo_run: DemoRun) ->
     out = demo_run.out
     scene = out.split("== 5. A cleanup job")[1].split("== 6.")[0].splitlines()
     stopped = [line.split()[:2] for line in scene if " deletion." in line]
-    assert stopped == [
-        [f"orders-daily-{TODAY}", "deletion.too_young"],
-        [f"orders-manual-{TODAY}", "deletion.too_young"],
-        [f"orders-manual-{TODAY}", "deletion.hold"],
-    ]
+    assert stopped == demo_run.days.expect(
+        lambda day: [
+            [f"orders-daily-{day}", "deletion.too_young"],
+            [f"orders-manual-{day}", "deletion.too_young"],
+            [f"orders-manual-{day}", "deletion.hold"],
+        ],
+        stopped,
+    )
     assert scene[-2].startswith("cluster snapshots before the job: 6, after: 6")
 
 
@@ -330,10 +338,14 @@ def test_the_demo_fleet_ledger_signs_both_hosts_and_finds_the_tampering(
     heads: dict[str, audit.Checkpoint] = {}
     for host, log in logs.items():
         records = audit.read_records(log)
-        assert [(r["event"], r["snapshot"]) for r in records] == [
-            ("requested", f"{host}-daily-{TODAY}"),
-            ("created", f"{host}-daily-{TODAY}"),
-        ]
+        made = [(r["event"], r["snapshot"]) for r in records]
+        assert made == demo_run.days.expect(
+            lambda day, host=host: [
+                ("requested", f"{host}-daily-{day}"),
+                ("created", f"{host}-daily-{day}"),
+            ],
+            made,
+        )
         first = log.read_bytes().split(b"\n", 1)[0]
         streams[host] = f"123456789012/us-east-1/{audit.stream_id(first)}"
         heads[host] = audit.head(log)

@@ -4,7 +4,6 @@ source's tags, and errors as one line."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from cli_helpers import (
     run_main,
     services_warning,
 )
+from clock import UtcDays
 from policies import write_policy
 
 # The policy eval runs against: small, so each test shows one rule at work. It lists no
@@ -240,7 +240,7 @@ def test_eval_without_a_region_for_the_policys_region_says_so(
 def test_eval_generates_a_missing_identifier(
     capsys: pytest.CaptureFixture[str], policy: Path
 ) -> None:
-    before = datetime.now(UTC).strftime("%Y%m%d")
+    days = UtcDays()
     code, document = eval_json(
         capsys,
         policy,
@@ -250,10 +250,9 @@ def test_eval_generates_a_missing_identifier(
         "--tag",
         "team=core",
     )
-    after = datetime.now(UTC).strftime("%Y%m%d")
     assert code == 0
     generated = document["params"]["DBClusterSnapshotIdentifier"]
-    assert generated in (f"orders-manual-{before}", f"orders-manual-{after}")
+    assert generated == days.expect(lambda day: f"orders-manual-{day}", generated)
 
 
 def test_eval_warn_mode_reports_but_would_send(
