@@ -169,8 +169,14 @@ def _check_mode(mode: object, modes: tuple[str, ...], key: str) -> None:
     built or changed in code (``dataclasses.replace``) is held to what the loader allows, so
     that ``"Enforce"`` can never be taken for a mode that sends what it should block."""
     if not (type(mode) is str and mode in modes):
-        allowed = " or ".join(f'"{name}"' for name in modes)
-        raise PolicyError(f"must be {allowed}, not {mode!r:.80}", key=key)
+        raise PolicyError(none_of(modes, f"{mode!r:.80}"), key=key)
+
+
+def none_of(choices: tuple[str, ...], shown: str) -> str:
+    """The problem of a value (``shown`` as the caller shows it) that is none of ``choices``:
+    one wording for the file's keys and for a policy built in code."""
+    allowed = " or ".join(f'"{choice}"' for choice in choices)
+    return f"must be {allowed}, not {shown}"
 
 
 @frozen

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .operations import snake_case
-from .policy import PolicyError, dotted_key
+from .policy import PolicyError, dotted_key, none_of
 from .positions import KeyLines, hint, kind, shown
 from .regex import (
     NamePattern,
@@ -142,8 +142,7 @@ class ValueReader:
         """The value at ``name`` (default: the first choice), one of ``choices``."""
         value = table.get(name, choices[0])
         if value not in choices:
-            listed = " or ".join(f'"{c}"' for c in choices)
-            raise self.fail(dotted_key(key, name), f"must be {listed}, not {shown(value)}")
+            raise self.fail(dotted_key(key, name), none_of(choices, shown(value)))
         return value
 
     def name_pattern(self, value: object, key: str) -> NamePattern:
