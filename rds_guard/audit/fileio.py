@@ -14,10 +14,11 @@ import fcntl
 import hashlib
 import os
 import stat
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from rds_guard.core.files import file_kind
 from rds_guard.core.frozen import frozen
@@ -104,21 +105,33 @@ def file_of(fd: int) -> tuple[int, int] | None:
 _OPEN_MODE = os.O_ACCMODE | os.O_APPEND
 
 
-def inherited(
-    fd: int,
-    file: tuple[int, int] | None,
-    opened_here: Iterable[int],
-    flags: int = APPEND_FLAGS,
-) -> bool:
+class DescriptorOwner(Protocol):
+    """An object that opens a descriptor of its own (a log, a shipping state file)."""
+
+    def _own_descriptor(self) -> int | None:
+        """The descriptor it has open, when this process opened it (None: none, or one a
+        parent opened before a fork)."""
+
+
+_OWNERS: weakref.WeakSet[DescriptorOwner] = weakref.WeakSet()
+
+
+def owns_descriptors(owner: DescriptorOwner) -> None:
+    """Count ``owner``'s descriptor, for as long as it lives, among those this process opened
+    itself (`inherited` never takes one of them for a parent's)."""
+    _OWNERS.add(owner)
+
+
+def inherited(fd: int, file: tuple[int, int] | None, flags: int = APPEND_FLAGS) -> bool:
     """Whether ``fd``, a descriptor a forked child got from its parent and found only later
     (a fork no at-fork hook saw), still is that one: open as ``flags`` say (for appending, or
     reading and writing) on ``file`` (its device and inode when it was opened, `file_of`),
-    and none of ``opened_here`` (those this process opened since). Another file under its
-    number (the child closed it, and the number was taken since) is not. The child closes it:
-    a ``flock`` belongs to the open file both share, and one the parent held when it was
-    killed would otherwise hold every other process off for as long as the child kept its
-    copy."""
-    if file is None or fd in opened_here:
+    and none of those an owner opened in this process since (`owns_descriptors`). Another
+    file under its number (the child closed it, and the number was taken since) is not. The
+    child closes it: a ``flock`` belongs to the open file both share, and one the parent held
+    when it was killed would otherwise hold every other process off for as long as the child
+    kept its copy."""
+    if file is None or any(owner._own_descriptor() == fd for owner in list(_OWNERS)):
         return False
     try:
         mode = fcntl.fcntl(fd, fcntl.F_GETFL) & _OPEN_MODE

@@ -34,6 +34,7 @@ from .fileio import (
     inherited,
     open_checked,
     os_error,
+    owns_descriptors,
 )
 from .lock import flock_within, this_process_lock, thread_lock_within
 from .record import (
@@ -75,13 +76,6 @@ def _emit(emitted: Iterable[tuple[Record, str]], path: Path) -> None:
 _LIVE_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
 
 
-def _opened() -> list[int]:
-    """The descriptors of the logs this process opened itself."""
-    return [
-        log._fd for log in list(_LIVE_LOGS) if log._fd_pid == os.getpid() and log._fd is not None
-    ]
-
-
 class AuditLog:
     """An append-only, hash-chained audit log file.
 
@@ -114,9 +108,14 @@ class AuditLog:
         self._tail: Tail | None = None
         self._damage: tuple[tuple[int, int, int, int], AuditError] | None = None
         _LIVE_LOGS.add(self)
+        owns_descriptors(self)
 
     def __repr__(self) -> str:
         return f"AuditLog({str(self.path)!r})"
+
+    def _own_descriptor(self) -> int | None:
+        """The descriptor of the log, when this process opened it."""
+        return self._fd if self._fd_pid == os.getpid() else None
 
     def __enter__(self) -> AuditLog:
         return self
@@ -218,7 +217,7 @@ class AuditLog:
         only while it is still the parent's: `inherited`), and the pid, last: it tells other
         threads."""
         self._lock = threading.Lock()
-        if self._fd is not None and (close or inherited(self._fd, self._fd_file, _opened())):
+        if self._fd is not None and (close or inherited(self._fd, self._fd_file)):
             with contextlib.suppress(OSError):
                 os.close(self._fd)
         self._drop_fd(close=False)

@@ -14,14 +14,13 @@ import contextlib
 import fcntl
 import json
 import os
-import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
-from ..fileio import FILE_MODE, file_of, inherited, os_error
+from ..fileio import FILE_MODE, file_of, inherited, os_error, owns_descriptors
 from ..lock import try_flock
 from .series import Cursor
 
@@ -72,17 +71,6 @@ def state_path(log: Path) -> Path:
     return log.with_name(log.name + SUFFIX)
 
 
-_STATE_FILES: weakref.WeakSet[StateFile] = weakref.WeakSet()
-
-
-def _opened() -> list[int]:
-    """The descriptors of the state files this process has open itself."""
-    pid = os.getpid()
-    return [
-        fd for state in list(_STATE_FILES) if (fd := state._open) is not None and state._pid == pid
-    ]
-
-
 class StateFile:
     """The state file of one log, open and locked while a shipper works (`locked`)."""
 
@@ -90,9 +78,13 @@ class StateFile:
         self.path = state_path(log)
         self._fd: int | None = None
         self._file: tuple[int, int] | None = None  # the device and inode of the one held
-        self._open: int | None = None  # open by `locked`, held or not (`_opened`)
+        self._open: int | None = None  # open by `locked`, held or not (`_own_descriptor`)
         self._pid = os.getpid()
-        _STATE_FILES.add(self)
+        owns_descriptors(self)
+
+    def _own_descriptor(self) -> int | None:
+        """The descriptor `locked` has open, when this process opened it."""
+        return self._open if self._pid == os.getpid() else None
 
     @contextlib.contextmanager
     def locked(self, timeout: float | None) -> Iterator[bool]:
@@ -128,7 +120,7 @@ class StateFile:
         parent killed while it held the lock would hold every shipper of the log off for as
         long as the child lived."""
         fd, self._fd, self._open = self._fd, None, None
-        if fd is not None and (close or inherited(fd, self._file, _opened(), _FLAGS)):
+        if fd is not None and (close or inherited(fd, self._file, _FLAGS)):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
