@@ -28,7 +28,7 @@ from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import status_of, url_expires_in
-from .binding import MOST_HOLDS, ClientBinding
+from .binding import ClientBinding
 from .guard import Guard, LookupFailed
 from .progress import (
     at_signing,
@@ -126,7 +126,7 @@ class AioClientBinding(ClientBinding):
                 raise
             rounds += 1
             found = self.held_again(row, request, read, rounds)
-        note_held(request, read if read is not None and rounds <= MOST_HOLDS else None)
+        note_held(request, read, rounds)
 
     async def before_sign(  # type: ignore[override]
         self, row: Operation, request: Any, **_: Any

@@ -27,6 +27,7 @@ from .changes import kept_changing, lacking, queried_url, read_as_sent, swapped_
 from .guard import Guard
 from .hooks import GUARDED_SET, hook_client, service_of, validates
 from .progress import (
+    MOST_HOLDS,
     Presign,
     at_signing,
     checked,
@@ -50,8 +51,6 @@ Sent = tuple[dict[str, Any], Violation | None]
 call of the operation judged (`ClientBinding.sent`)."""
 Hold = tuple[GuardedCall, Guard, Sent, Callable[..., None]] | None
 """What ``request-created`` holds (`ClientBinding.to_hold`); None: nothing."""
-MOST_HOLDS = 8
-"""How often ``request-created`` holds a request given another body or URL each time."""
 
 
 class ClientBinding:
@@ -154,8 +153,7 @@ class ClientBinding:
             checked(call, check, self, row, call, sent, None, swapped)
             rounds += 1
             found = self.held_again(row, request, read, rounds)
-        # what its last hold read, or read again if it held none or gave up (`held_again`)
-        note_held(request, read if read is not None and rounds <= MOST_HOLDS else None)
+        note_held(request, read, rounds)
 
     def before_sign(self, row: Operation, request: Any, **_: Any) -> None:
         """``before-sign``: the request held again (`request_created`) if it no longer holds

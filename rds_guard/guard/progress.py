@@ -66,16 +66,22 @@ _MOST_PRESIGNS = 8
 """How many such presigns are kept: one whose signing failed is never taken, and is let go
 once more are noted, or at the next note after its guard is no longer in force."""
 
+MOST_HOLDS = 8
+"""How often ``request-created`` holds a request given another body or URL each time."""
+
 Signing = Literal["request", "presign"] | None
 """What ``before-sign`` holds of a request (`at_signing`)."""
 
 
-def note_held(request: Any, read: object | None) -> None:
-    """Note that ``request-created`` held ``request`` as ``read`` says (`wire.as_read`; None:
-    read it now), as the call its context holds (the state it found for it, if any)."""
+def note_held(request: Any, read: object | None, rounds: int) -> None:
+    """Note that ``request-created`` held ``request`` ``rounds`` times, the last as ``read``
+    says (`wire.as_read`), as the call its context holds (the state it found for it, if any).
+    It is read again when none held it or the holds gave up (more than `MOST_HOLDS`): it may
+    have changed since."""
     context = request.context
     call = context.get(CONTEXT_KEY) if type(context) is dict else None
-    seen = wire.as_read(request) if read is None else read
+    settled = read is not None and rounds <= MOST_HOLDS
+    seen = read if settled else wire.as_read(request)
     _held[request] = (seen, call if isinstance(call, GuardedCall) else None)
 
 
