@@ -7,6 +7,7 @@ moto's server over HTTP, the requests counted there by action."""
 from __future__ import annotations
 
 import gc
+import threading
 import urllib.parse
 import weakref
 from collections.abc import Callable
@@ -186,6 +187,54 @@ def test_a_handler_that_makes_another_guarded_call_before_renaming_is_still_held
         ("requested", GOOD),
         ("requested", "orders-daily-20261129"),
         ("created", "orders-daily-20261129"),
+        ("blocked", "not-compliant"),
+        ("unknown", "not-compliant"),
+    ]
+
+
+def test_a_request_renamed_by_another_thread_between_the_hold_and_the_signer_is_blocked(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Another of the program's threads, given the request, renames it while the thread
+    sending it is between the guard's hold and botocore's signer (let through by a handler
+    there, and waited for): the guard's state of the request is its own, not the sending
+    thread's, and the request is held again as it is signed: blocked, nothing sent."""
+    waiting, renamed = threading.Event(), threading.Event()
+    given: list[Any] = []
+
+    def rename_when_given() -> None:
+        waiting.wait(30)
+        _rename(given[0])
+        renamed.set()
+
+    def let_the_other_thread_rename(request: Any, **_: Any) -> None:
+        if request.data.get("DBClusterSnapshotIdentifier") != GOOD:
+            return  # the cluster made first
+        given.append(request)
+        waiting.set()
+        assert renamed.wait(30)
+
+    other = threading.Thread(target=rename_when_given)
+    other.start()
+    rds = _guarded(
+        moto_server,
+        tmp_path,
+        "enforce",
+        lambda session, _: session.events.register(
+            "request-created.rds", let_the_other_thread_rename
+        ),
+    )
+    try:
+        with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+            )
+    finally:
+        waiting.set()
+        other.join(30)
+    assert "CreateDBClusterSnapshot" not in moto_server.actions()
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [
+        ("requested", GOOD),
         ("blocked", "not-compliant"),
         ("unknown", "not-compliant"),
     ]
