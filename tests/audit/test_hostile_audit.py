@@ -34,7 +34,7 @@ from audit_helpers import run_python
 from aws import guarded_client, make_cluster
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
-from botocore.exceptions import EndpointConnectionError, HTTPClientError
+from botocore.exceptions import BotoCoreError, EndpointConnectionError, HTTPClientError
 from cli_helpers import Run, run_script, script_env
 from policies import write_policy
 from servers import MotoServer, raw_response
@@ -501,6 +501,26 @@ def test_in_warn_mode_too_a_call_whose_record_cannot_be_written_is_not_sent(
 
     assert isinstance(error, rds_guard.AuditError), error
     assert str(guarded.log) in str(error)
+    assert guarded.sent() == 1
+
+
+def test_an_unwritable_record_is_caught_where_a_caller_catches_botocore_s_errors(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """README: `AuditError` is a botocore `BotoCoreError`, so a caller's ``except
+    BotoCoreError`` (a retry wrapper's, say) catches it as it catches botocore's own; the call
+    was not sent."""
+    guarded = Guarded(moto_server, tmp_path)
+    assert guarded.snapshot() is None
+    obstruct(guarded.log)
+    caught: BotoCoreError | None = None
+    try:
+        guarded.client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-9", Tags=TEAM
+        )
+    except BotoCoreError as exc:
+        caught = exc
+    assert isinstance(caught, rds_guard.AuditError), caught
     assert guarded.sent() == 1
 
 

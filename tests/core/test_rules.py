@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 import unicodedata
 
 import pytest
 import regex
+from core_fixtures import make_policy, only, run
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -459,3 +462,23 @@ def test_a_non_string_identifier_is_shown_cut():
 def test_escaped_writes_a_byte_that_was_not_utf8_as_that_byte(text: str, shown: str) -> None:
     assert rules.escaped(text) == shown
     assert rules.escaped(text).isprintable()
+
+
+def test_a_violation_is_the_frozen_dataclass_the_readme_says():
+    """README: `Violation` is a frozen dataclass of ``rule, field, value, message``: a
+    caller's handler may keep, hash and compare one, and never change it."""
+    decision, _ = run(
+        make_policy('[tags]\nrequired = ["team"]\n'),
+        "CreateDBClusterSnapshot",
+        {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": "orders-1"},
+    )
+    violation = only(decision, "tags.required")
+    assert dataclasses.is_dataclass(violation)
+    assert [f.name for f in dataclasses.fields(violation)] == ["rule", "field", "value", "message"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        violation.rule = "changed"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del violation.message
+    again = copy.copy(violation)
+    assert again == violation and hash(again) == hash(violation)
+    assert again == Violation("tags.required", "Tags.team", None, violation.message)
