@@ -306,6 +306,27 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     return DemoRun(code, printed.getvalue(), workdir, days)
 
 
+def test_the_demo_s_compliant_snapshot_has_the_policy_s_tags_beside_the_call_s(
+    demo_run: DemoRun,
+) -> None:
+    """Scene 1: the snapshot the call named with two tags holds them and the example
+    policy's three (read back from the service), its name and date those of the day."""
+    scene = demo_run.out.split("== 1. ")[1].split("== 2.")[0].splitlines()
+    (row,) = [line for line in scene if line.startswith("orders-daily-")]
+    name, sent, has = re.split(r"\s{2,}", row.strip())
+    day = name.removeprefix("orders-daily-")
+    assert name == demo_run.days.expect(lambda today: f"orders-daily-{today}", name)
+    created = f"{day[:4]}-{day[4:6]}-{day[6:]}"
+    assert sent == "team=orders, env=prod"
+    assert has.split(", ") == [
+        "backup-policy=standard-35d",
+        f"created={created}",
+        "env=prod",
+        "managed-by=rds-guard",
+        "team=orders",
+    ]
+
+
 def test_the_demo_runs_and_its_cleanup_job_deletes_nothing(demo_run: DemoRun) -> None:
     """examples/demo.py, as `make demo` runs it, exits 0; its cleanup job (scene 5) is stopped
     twice — a snapshot made a minute ago, one on legal hold — and nothing was sent."""
