@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
-from audit_helpers import run_python
+from audit_helpers import run_python, subprocess_env
+from aws import audit_records
+from policies import AUDITED, write_policy
+from servers import MotoServer
 
 import rds_guard
 from rds_guard.core.decide import evaluate
 from rds_guard.errors import PolicyViolation
 from rds_guard.guard import install
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _printed(code: str) -> list[str]:
@@ -202,3 +212,79 @@ tags = [{"Key": "team", "Value": "donn\\u00e9es"}]
 evaluate(policy, "CreateDBClusterSnapshot", {**params, "Tags": tags})
 print("unicodedata" in sys.modules)
 """
+
+
+_WITHOUT_BOTO3 = """
+import json, sys
+sys.modules["boto3"] = None  # as where boto3 is not installed: its import fails
+import botocore.session
+import rds_guard
+
+session = botocore.session.Session()
+guard = rds_guard.install(session, policy=sys.argv[1])
+rds = session.create_client(
+    "rds", region_name="us-east-1", endpoint_url=sys.argv[2],
+    aws_access_key_id="testing", aws_secret_access_key="testing",
+)
+rds.create_db_cluster(
+    DBClusterIdentifier="orders", Engine="aurora-postgresql",
+    MasterUsername="admin", MasterUserPassword="not-a-real-password",
+)
+team = [{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "prod"}]
+try:
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2", Tags=team
+    )
+except rds_guard.PolicyViolation as exc:
+    blocked = [v.rule for v in exc.violations]
+made = rds.create_db_cluster_snapshot(
+    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-manual-20261129", Tags=team
+)
+print(json.dumps({
+    "blocked": blocked,
+    "made": made["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"],
+    "boto3": sorted(n for n, m in sys.modules.items() if m and n.split(".")[0] == "boto3"),
+}))
+"""
+
+
+def test_the_guard_judges_and_records_calls_where_boto3_cannot_be_imported(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """README: boto3 is optional. In a process where ``import boto3`` fails, a botocore
+    session is guarded: the non-compliant call is blocked unsent, the compliant one is sent,
+    both recorded."""
+    policy = write_policy(tmp_path, AUDITED)
+    result = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_BOTO3, str(policy), moto_server.url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=subprocess_env(),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "blocked": ["identifier.pattern"],
+        "made": "orders-manual-20261129",
+        "boto3": [],
+    }
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    events = [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)]
+    assert events == [
+        ("blocked", "test2"),
+        ("requested", "orders-manual-20261129"),
+        ("created", "orders-manual-20261129"),
+    ]
+
+
+def test_the_published_dependencies_are_botocore_and_re2_and_boto3_is_an_extra() -> None:
+    """README: runtime dependencies botocore and google-re2; boto3 optional."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    named = [
+        re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0]
+        for requirement in project["dependencies"]
+    ]
+    assert sorted(named) == ["botocore", "google-re2"]
+    assert [r.split(">")[0] for r in project["optional-dependencies"]["boto3"]] == ["boto3"]
