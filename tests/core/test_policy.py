@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from clock import UtcDays
 from core_fixtures import body_error, make_policy
 
 from rds_guard.core import operations
@@ -27,7 +28,6 @@ from rds_guard.core.policy import (
 from rds_guard.core.samples import this_years
 from rds_guard.errors import PolicyError
 
-YEAR = datetime.now(UTC).year
 """The year templates are rendered in when a policy loads (its 31 May and 1 January)."""
 
 REFERENCE_EXAMPLE = r"""
@@ -778,6 +778,7 @@ def test_a_copy_override_that_the_top_generate_breaks_is_refused():
     """The §4 example as first written: a copy override `^dr-{source}$` without its own
     generate keeps `{source}-manual-{utcnow:%Y%m%d}`, whose name it refuses, so every copy
     that names no target would be blocked. Refused at load, on the generate's line."""
+    days = UtcDays()
     error = body_error(
         """\
         [naming]
@@ -788,10 +789,14 @@ def test_a_copy_override_that_the_top_generate_breaks_is_refused():
         """
     )
     assert (error.key, error.line) == ("naming.generate", 4)
-    assert error.problem == (
-        "for a CopyDBClusterSnapshot of a source named 'orders' it would name the snapshot"
-        f" 'orders-manual-{YEAR}0531', which does not match"
-        " naming.operations.CopyDBClusterSnapshot.pattern ^dr-{source}$"
+    assert error.problem == days.expect(
+        lambda year: (
+            "for a CopyDBClusterSnapshot of a source named 'orders' it would name the snapshot"
+            f" 'orders-manual-{year}0531', which does not match"
+            " naming.operations.CopyDBClusterSnapshot.pattern ^dr-{source}$"
+        ),
+        error.problem,
+        "%Y",
     )
 
 
@@ -799,34 +804,47 @@ def test_a_copy_override_that_the_top_generate_breaks_is_refused():
 def test_a_generate_date_padded_with_a_space_on_some_days_is_refused(directive):
     """``%e`` renders the 31st as ``31`` and the 1st as `` 1``: an identifier holds no space,
     so every generated name would be refused nine days a month (or ten hours a day)."""
+    days = UtcDays()
     error = body_error(f'[naming]\ngenerate = "{{source}}-{{utcnow:%Y%m{directive}}}"\n')
     assert (error.key, error.line) == ("naming.generate", 3)
-    assert error.problem == (
-        f"an identifier may hold only ASCII letters, digits and hyphens, not ' ' on {YEAR}-01-01"
-        " at 01:01:01 UTC"
+    assert error.problem == days.expect(
+        lambda year: (
+            "an identifier may hold only ASCII letters, digits and hyphens, not ' ' on"
+            f" {year}-01-01 at 01:01:01 UTC"
+        ),
+        error.problem,
+        "%Y",
     )
 
 
 def test_a_generate_its_pattern_refuses_on_some_days_is_refused():
     """``%-d`` renders the 1st one digit short: ``[0-9]{8}`` refuses it nine days a month."""
+    days = UtcDays()
     error = body_error(
         '[naming]\npattern = "^{source}-[0-9]{8}$"\ngenerate = "{source}-{utcnow:%Y%m%-d}"\n'
     )
     assert (error.key, error.line) == ("naming.generate", 4)
-    assert error.problem.endswith(
-        f" on {YEAR}-01-01 at 01:01:01 UTC it would name the snapshot 'orders-{YEAR}011', which"
-        " does not match naming.pattern ^{source}-[0-9]{8}$"
-    )
+    assert any(
+        error.problem.endswith(
+            f" on {year}-01-01 at 01:01:01 UTC it would name the snapshot 'orders-{year}011',"
+            " which does not match naming.pattern ^{source}-[0-9]{8}$"
+        )
+        for year in days.days("%Y")
+    ), error.problem
 
 
 def test_a_generate_without_source_is_held_against_a_pattern_without_source():
     """Neither reads the source: the name is the same whatever the call copies, and this
     pattern refuses it for every call that names no snapshot."""
+    days = UtcDays()
     error = body_error(
         '[naming]\npattern = "^daily-[0-9]{8}$"\ngenerate = "manual-{utcnow:%Y%m%d}"\n'
     )
     assert (error.key, error.line) == ("naming.generate", 4)
-    assert f"'manual-{YEAR}0531', which does not match naming.pattern" in error.problem
+    assert any(
+        f"'manual-{year}0531', which does not match naming.pattern" in error.problem
+        for year in days.days("%Y")
+    ), error.problem
 
 
 def test_a_generate_with_source_is_not_guessed_against_a_pattern_without_it():
@@ -1130,30 +1148,32 @@ def test_forced_template_value_is_not_checked_against_allowed():
             "tags.forced",
             '[tags.patterns]\ncreated = "^[0-9]{8}$"\n',
             "{utcnow:%Y-%m-%d}",
-            f"value '{YEAR}-05-31' does not match tags.patterns.created",
+            "value 'YEAR-05-31' does not match tags.patterns.created",
         ),
         (
             "tags.defaults",
             '[tags.allowed]\ncreated = ["prod"]\n',
             "{utcnow:%Y}",
-            f"value '{YEAR}' is not in tags.allowed.created",
+            "value 'YEAR' is not in tags.allowed.created",
         ),
         (  # right on the 31st, wrong on the 1st: a one-digit day
             "tags.forced",
             '[tags.patterns]\ncreated = "^[0-9]{8}$"\n',
             "{utcnow:%Y%m%-d}",
-            f"value '{YEAR}011' on {YEAR}-01-01 at 01:01:01 UTC does not match"
-            " tags.patterns.created",
+            "value 'YEAR011' on YEAR-01-01 at 01:01:01 UTC does not match tags.patterns.created",
         ),
     ],
 )
 def test_a_date_template_is_checked_against_allowed_and_patterns(table, rule, template, problem):
     """A default or forced value made of literal text and dates alone renders the same for
     every call of a day: one the policy's own rules refuse, on the day the policy loads or on
-    another, would block each call that gets it."""
+    another, would block each call that gets it. (YEAR: the year it loads in.)"""
+    days = UtcDays()
     error = body_error(rule + f'[{table}]\ncreated = "{template}"\n')
     assert (error.key, error.line) == (f"{table}.created", 5)
-    assert error.problem == problem
+    assert error.problem == days.expect(
+        lambda year: problem.replace("YEAR", year), error.problem, "%Y"
+    )
 
 
 def test_a_pattern_none_of_the_allowed_values_matches_is_refused():
@@ -1173,14 +1193,18 @@ def test_a_pattern_none_of_the_allowed_values_matches_is_refused():
 def test_a_date_template_is_judged_for_the_year_the_policy_loads_in():
     """``{utcnow:%Y}`` forced, the allowed years listed: right this year, it loads (a check in
     a fixed year would refuse it from next year on); no year listed is this one, refused."""
+    days = UtcDays()
+    year = int(days.days("%Y")[0])
     policy = make_policy(
-        f'[tags.allowed]\nyr = ["{YEAR}", "{YEAR + 1}"]\n[tags.forced]\nyr = "{{utcnow:%Y}}"\n'
+        f'[tags.allowed]\nyr = ["{year}", "{year + 1}"]\n[tags.forced]\nyr = "{{utcnow:%Y}}"\n'
     )
     assert set(policy.tags.forced) == {"yr"}
     error = body_error(
-        f'[tags.allowed]\nyr = ["{YEAR + 1}"]\n[tags.forced]\nyr = "{{utcnow:%Y}}"\n'
+        f'[tags.allowed]\nyr = ["{year - 1}"]\n[tags.forced]\nyr = "{{utcnow:%Y}}"\n'
     )
-    assert error.problem == f"value '{YEAR}' is not in tags.allowed.yr"
+    assert error.problem == days.expect(
+        lambda now: f"value '{now}' is not in tags.allowed.yr", error.problem, "%Y"
+    )
     assert [moment.year for moment in this_years(datetime(2031, 3, 1, tzinfo=UTC))] == [2031, 2031]
 
 
