@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .core import operations
 from .core.calls import Decision
+from .core.copies import exact_text
 from .core.operations import Operation
 from .core.patterns import Lazy
 from .core.rules import Violation, escaped
@@ -183,9 +184,11 @@ def record_fields(decision: Decision, region: str | None) -> dict[str, Any]:
 def request_fields(
     service: str, region: str | None, row: Operation, params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The audit record's fields for a call that could not be judged (its look-up failed)."""
-    identifier = params.get(row.identifier) if row.identifier else None
-    source = params.get(row.source) if row.source else None
+    """The audit record's fields for a call that could not be judged (its look-up failed, or
+    botocore would refuse its types): the names read as the exact strings they hold, never
+    through a caller's subclass's own methods."""
+    identifier = exact_text(params.get(row.identifier)) if row.identifier else None
+    source = exact_text(params.get(row.source)) if row.source else None
     return {
         "service": service,
         "operation": row.name,

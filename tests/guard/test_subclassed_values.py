@@ -137,6 +137,67 @@ class LowerRaises(str):
         raise RuntimeError("lower() of a caller's own class")
 
 
+class LowersToNone(str):
+    """A string whose lower() gives no string at all."""
+
+    def lower(self) -> Any:
+        return None
+
+
+UNREADABLE_LOWER = [LowersToNone("nosuch"), LowerRaises("nosuch")]
+UNREADABLE_IDS = ["lower-gives-none", "lower-raises"]
+
+
+@pytest.mark.parametrize("source", UNREADABLE_LOWER, ids=UNREADABLE_IDS)
+def test_a_source_not_found_is_the_service_s_answer_whatever_its_name_s_lower_says(
+    moto_server: MotoServer, tmp_path: Path, source: str
+) -> None:
+    """No tags given: the source's are read for the required one, and that look-up fails (no
+    such instance). The caller gets the service's own ``DBInstanceNotFound``, as without the
+    guard, and the ``failed`` record names the source as it holds it. The record's fields were
+    read through the subclass's own ``lower()``: an ``AttributeError`` or its
+    ``RuntimeError`` from the guard instead."""
+    rds = guarded_client(write_policy(tmp_path, POLICY), on=moto_server)
+    moto_server.reset_counts()
+    with pytest.raises(ClientError) as raised:
+        rds.create_db_snapshot(
+            DBInstanceIdentifier=source, DBSnapshotIdentifier="nosuch-manual-20261129"
+        )
+    assert raised.value.response["Error"]["Code"] == "DBInstanceNotFound"
+    assert "CreateDBSnapshot" not in moto_server.actions()
+    assert [(r["event"], r["source"]) for r in audit_records(tmp_path)] == [("failed", "nosuch")]
+
+
+@pytest.mark.parametrize("source", UNREADABLE_LOWER, ids=UNREADABLE_IDS)
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_a_call_botocore_would_refuse_is_judged_whatever_its_name_s_lower_says(
+    moto_server: MotoServer, tmp_path: Path, source: str, mode: str
+) -> None:
+    """A client that does not validate, a tag value of the wrong type (``request.invalid``,
+    found before any look-up): enforce blocks it, warn sends it and the caller gets the
+    service's answer, as without the guard; either way its record names the source as it
+    holds it, never read through the subclass's own ``lower()``."""
+    session, _ = guarded_session(write_policy(tmp_path, POLICY, mode=mode), on=moto_server)
+    rds = moto_server.client("rds", session=session, config=Config(parameter_validation=False))
+    call = {
+        "DBInstanceIdentifier": source,
+        "DBSnapshotIdentifier": "nosuch-manual-20261129",
+        "Tags": [{"Key": "team", "Value": 5}],
+    }
+    if mode == "enforce":
+        with pytest.raises(rds_guard.PolicyViolation, match=r"request\.invalid"):
+            rds.create_db_snapshot(**call)
+        assert moto_server.count("CreateDBSnapshot") == 0
+        assert [(r["event"], r["source"]) for r in audit_records(tmp_path)] == [
+            ("blocked", "nosuch")
+        ]
+    else:
+        with pytest.raises(ClientError) as raised:
+            rds.create_db_snapshot(**call)
+        assert raised.value.response["Error"]["Code"] == "DBInstanceNotFound"
+        assert audit_records(tmp_path)[0]["source"] == "nosuch"
+
+
 @pytest.mark.parametrize(
     ("name", "snapshot"),
     [
