@@ -334,6 +334,38 @@ def test_a_call_botocore_refuses_is_refused_and_sends_nothing(
         assert str(guarded.value) == str(refused.value)
 
 
+class RefusesComparison(str):
+    """A string whose ``==`` raises."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("== of a caller's own class")
+
+    __hash__ = str.__hash__
+
+
+def test_a_string_that_refuses_comparison_where_botocore_takes_none_is_refused_word_for_word(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """``CopyTags`` given a string whose ``==`` raises: botocore refuses it, naming its type.
+    The guard left its own plain copy in the call instead, and botocore's message named
+    ``str``: the call is refused word for word as without the guard, nothing sent."""
+    params = {
+        "SourceDBClusterSnapshotIdentifier": "orders-manual-20261129",
+        "TargetDBClusterSnapshotIdentifier": "orders-manual-20261130",
+        "CopyTags": RefusesComparison("yes"),
+    }
+    bare = moto_server.client("rds")
+    with pytest.raises(ParamValidationError) as refused:
+        bare.copy_db_cluster_snapshot(**params)
+    assert "RefusesComparison" in str(refused.value)
+    rds = guarded_client(write_policy(tmp_path, WARN), on=moto_server)
+    moto_server.reset_counts()
+    with pytest.raises(ParamValidationError) as guarded:
+        rds.copy_db_cluster_snapshot(**params)
+    assert str(guarded.value) == str(refused.value)
+    assert moto_server.requests() == []
+
+
 @pytest.mark.parametrize("mode", ["warn", "enforce"])
 def test_a_call_without_its_name_is_refused_before_any_read(
     moto_server: MotoServer, tmp_path: Path, mode: str

@@ -474,8 +474,12 @@ def _swapped_note(call: GuardedCall, swapped: Violation) -> str:
 def _equal(given: object, decided: object) -> bool:
     """Whether the caller's value still says it holds the value decided (then it is left in
     the call as given: botocore validates and sends it as it would without the guard, and
-    what it sends is held against the decision at request-created)."""
+    what it sends is held against the decision at request-created). A string is compared as
+    the text it holds (its class's own ``==`` may say anything, or raise), so that a string
+    botocore refuses is refused as given, in botocore's own words."""
     try:
+        if type(decided) is str and isinstance(given, str):
+            return str.__eq__(given, decided) is True
         return given is decided or bool(decided == given)
     except Exception:  # its own __eq__ raised: the decided value goes instead
         return False
