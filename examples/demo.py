@@ -33,7 +33,14 @@ from rds_guard import cli
 
 HERE = Path(__file__).resolve().parent
 POLICY = HERE / "rds_guard.toml"
-TODAY = datetime.now(UTC).strftime("%Y%m%d")
+
+
+def utc_day() -> str:
+    """Today's date in UTC, as the policy's ``{utcnow:%Y%m%d}`` writes it."""
+    return datetime.now(UTC).strftime("%Y%m%d")
+
+
+TODAY = utc_day()
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
@@ -154,11 +161,14 @@ def main() -> int:
         )
 
         heading("3. No identifier given: the policy's template names the snapshot")
+        asked_on = utc_day()
         made = rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders",
             Tags=[{"Key": "team", "Value": "orders"}, {"Key": "env", "Value": "dev"}],
         )
         generated = made["DBClusterSnapshot"]["DBClusterSnapshotIdentifier"]
+        # named for the day it was asked on, or the next if the call straddled midnight
+        expected = {f"orders-manual-{day}" for day in (asked_on, utc_day())}
         print(table([["(none)", generated]], ["the call gave", "the snapshot is called"]))
 
         heading("4. A non-compliant call, stopped before it is sent")
@@ -204,7 +214,7 @@ def main() -> int:
     heading("6. The audit log the guarded calls wrote")
     shown = cli.main(["audit", "show", str(audit_path)])
     verified = cli.main(["audit", "verify", str(audit_path)])
-    ok = kept == lost == sorted(cluster_keys) and generated == f"orders-manual-{TODAY}"
+    ok = kept == lost == sorted(cluster_keys) and generated in expected
     unsent = before == after and before_job == after_job
     fleet = fleet_ledger(workdir)
     return 0 if ok and shown == 0 and verified == 0 and unsent and fleet else 1
