@@ -231,6 +231,7 @@ rds.create_db_cluster(
     MasterUsername="admin", MasterUserPassword="not-a-real-password",
 )
 team = [{"Key": "team", "Value": "core"}, {"Key": "env", "Value": "prod"}]
+blocked = None
 try:
     rds.create_db_cluster_snapshot(
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="test2", Tags=team

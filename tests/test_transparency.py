@@ -347,8 +347,8 @@ def test_a_string_that_refuses_comparison_where_botocore_takes_none_is_refused_w
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """``CopyTags`` given a string whose ``==`` raises: botocore refuses it, naming its type.
-    The guard left its own plain copy in the call instead, and botocore's message named
-    ``str``: the call is refused word for word as without the guard, nothing sent."""
+    The guard put its own plain copy in the call in its place, and botocore's message named
+    ``str``; the call is refused word for word as without the guard, nothing sent."""
     params = {
         "SourceDBClusterSnapshotIdentifier": "orders-manual-20261129",
         "TargetDBClusterSnapshotIdentifier": "orders-manual-20261130",
