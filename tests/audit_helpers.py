@@ -32,10 +32,11 @@ def subprocess_env() -> dict[str, str]:
     return env
 
 
-def run_python(code: str, *, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter; the timeout only detects hangs."""
+def run_python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter, ``args`` its ``sys.argv[1:]``; the timeout only
+    detects hangs."""
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
-from audit_helpers import run_python, subprocess_env
+from audit_helpers import REPO, run_python
 from aws import audit_records
 from policies import AUDITED, write_policy
 from servers import MotoServer
@@ -19,8 +17,6 @@ import rds_guard
 from rds_guard.core.decide import evaluate
 from rds_guard.errors import PolicyViolation
 from rds_guard.guard import install
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _printed(code: str) -> list[str]:
@@ -256,15 +252,7 @@ def test_the_guard_judges_and_records_calls_where_boto3_cannot_be_imported(
     session is guarded: the non-compliant call is blocked unsent, the compliant one is sent,
     both recorded."""
     policy = write_policy(tmp_path, AUDITED)
-    result = subprocess.run(
-        [sys.executable, "-c", _WITHOUT_BOTO3, str(policy), moto_server.url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=subprocess_env(),
-        cwd=tmp_path,
-        check=False,
-    )
+    result = run_python(_WITHOUT_BOTO3, str(policy), moto_server.url, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "blocked": ["identifier.pattern"],
@@ -282,7 +270,7 @@ def test_the_guard_judges_and_records_calls_where_boto3_cannot_be_imported(
 
 def test_the_published_dependencies_are_botocore_and_re2_and_boto3_is_an_extra() -> None:
     """README: runtime dependencies botocore and google-re2; boto3 optional."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     named = [
         re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0]
         for requirement in project["dependencies"]
