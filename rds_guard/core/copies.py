@@ -91,7 +91,8 @@ def detached(params: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
 
 
 def exact_text(key: Any) -> Any:
-    """A dict's key as the exact string it holds (other keys as they are)."""
+    """A string (a dict's key, a name) as the exact string it holds, read through ``str``'s
+    own method, never a subclass's; any other value as it is."""
     return str.__str__(key) if isinstance(key, str) and type(key) is not str else key
 
 

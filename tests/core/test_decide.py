@@ -10,9 +10,10 @@ AddTagsToResource and RemoveTagsFromResource: test_tag_operations.py.
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from clock import UtcDays
 from core_fixtures import (
     CREATE,
     DEFAULT_TAG,
@@ -169,9 +170,10 @@ def test_aware_now_in_another_zone_renders_utcnow_in_utc():
 def test_now_defaults_to_the_current_time():
     """No `now`: the current UTC time feeds `{utcnow}`."""
     policy = make_policy('[naming]\ngenerate = "{source}-{utcnow:%Y}"\n')
-    before = datetime.now(UTC).year
+    days = UtcDays()
     decision = evaluate(policy, CREATE.operation, CREATE.params_without_identifier())
-    assert decision.params[CREATE.identifier] in {f"orders-{before}", f"orders-{before + 1}"}
+    made = decision.params[CREATE.identifier]
+    assert made == days.expect(lambda year: f"orders-{year}", made, "%Y")
 
 
 # --- step 6: the caller's objects are never mutated -------------------------------------------
