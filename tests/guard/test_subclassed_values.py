@@ -115,6 +115,33 @@ def test_strings_sent_as_other_text_are_sent_as_what_they_hold(
     assert requested["tags"] == created["tags"] == sent
 
 
+class EncodesAsAndRefusesComparison(EncodesAs):
+    """A string sent as another text, whose ``==`` raises: the guard leaves it in the call
+    (it holds the text decided), and what goes out must still be what it holds."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("== of a caller's own class")
+
+    __hash__ = str.__hash__
+
+
+def test_a_string_left_in_the_call_that_refuses_comparison_is_sent_as_what_it_holds(
+    rds: Any, moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Compared as the text it holds, such a name is left in the call as given: it is still
+    sent, and recorded, as the compliant name it holds, never as ``test2``."""
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=EncodesAsAndRefusesComparison(GOOD, "test2"),
+        Tags=TEAM,
+    )
+    assert moto_server.last_params("CreateDBClusterSnapshot")["DBClusterSnapshotIdentifier"] == GOOD
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [
+        ("requested", GOOD),
+        ("created", GOOD),
+    ]
+
+
 def test_a_string_whose_lower_says_otherwise_is_judged_as_what_it_holds(
     rds: Any, moto_server: MotoServer, tmp_path: Path
 ) -> None:
