@@ -52,10 +52,17 @@ def try_flock(fd: int, timeout: float | None) -> bool:
     return False
 
 
-def thread_lock_within(lock: threading.Lock, path: Path, timeout: float | None) -> None:
+def thread_lock_within(
+    lock: threading.Lock, path: Path, timeout: float | None, held: list[bool]
+) -> None:
     """Take this process's lock on the log, waiting at most ``timeout`` seconds (None: for
-    ever); a lock still held then (by another thread) is an `AuditError`."""
-    if lock.acquire(timeout=-1 if timeout is None else timeout):
+    ever); a lock still held then (by another thread) is an `AuditError`. ``held`` (empty)
+    gets True once the lock is taken, in the same C call that takes it: an exception a signal
+    handler raises (a KeyboardInterrupt, a time limit's) runs between two bytecodes, never
+    between the two, so the caller's ``finally`` releases the lock exactly when it was taken.
+    (``lock.acquire`` itself gives up, untaken, when a handler raises while it waits.)"""
+    held.extend(filter(None, map(lock.acquire, (True,), (-1 if timeout is None else timeout,))))
+    if held:
         return
     raise AuditError(
         f"{path}: cannot lock: another thread of this process (pid {os.getpid()}) has held "

@@ -140,9 +140,10 @@ class AuditLog:
         check_fields(event, fields)
         lock = self._lock_after_any_fork()
         emitted: Emitted = []
+        held: list[bool] = []
         try:
-            thread_lock_within(lock, self.path, self.lock_timeout)
             try:
+                thread_lock_within(lock, self.path, self.lock_timeout, held)
                 fd, st = self._acquire()  # what exclusive() does, without a generator per call
                 try:
                     tail = self._current_tail(fd, st, emitted)
@@ -150,7 +151,8 @@ class AuditLog:
                 finally:
                     _unlock(fd)
             finally:
-                lock.release()
+                if held:
+                    lock.release()
         finally:
             _emit(emitted, self.path)  # a repaired record may be written even when this one is not
         return emitted[-1][0]
@@ -171,9 +173,10 @@ class AuditLog:
         """
         lock = self._lock_after_any_fork()
         emitted: Emitted = []
+        held: list[bool] = []
         try:
-            thread_lock_within(lock, self.path, self.lock_timeout)
             try:
+                thread_lock_within(lock, self.path, self.lock_timeout, held)
                 fd, st = self._acquire()
                 try:
                     yield LockedFile(self, fd, st, emitted)
@@ -181,7 +184,8 @@ class AuditLog:
                     _unlock(fd)
                     self._tail = self._damage = None
             finally:
-                lock.release()
+                if held:
+                    lock.release()
         finally:
             _emit(emitted, self.path)
 

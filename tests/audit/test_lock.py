@@ -4,11 +4,17 @@ test_attacks.py."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import json
 import os
+import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 from audit_helpers import make_log
@@ -114,3 +120,59 @@ def test_holder_pids_reads_proc_locks(tmp_path: Path) -> None:
     )
     assert holder_pids(st, locks) == [4242]
     assert holder_pids(st, tmp_path / "missing") == []
+
+
+@contextlib.contextmanager
+def _interrupted_as_taken() -> Iterator[list[str]]:
+    """A KeyboardInterrupt raised as `lock.thread_lock_within` returns, once: where a signal's
+    pending handler runs the moment the lock is taken (a trace function stands in for it, so
+    that it comes at that moment every time). Yields what it raised at."""
+    raised: list[str] = []
+    previous = sys.gettrace()  # coverage's, under make test
+
+    def on_return(frame: FrameType, event: str, arg: object) -> Any:
+        if event == "return" and not raised:
+            raised.append(frame.f_code.co_name)
+            raise KeyboardInterrupt("a signal, as the lock was taken")
+        return on_return
+
+    def tracer(frame: FrameType, event: str, arg: object) -> Any:
+        return on_return if frame.f_code is lock.thread_lock_within.__code__ else None
+
+    sys.settrace(tracer)
+    try:
+        yield raised
+    finally:
+        sys.settrace(previous)
+
+
+def _write(log: audit.AuditLog) -> None:
+    log.write("requested")
+
+
+def _maintain(log: audit.AuditLog) -> None:
+    with log.exclusive():
+        pass
+
+
+@pytest.mark.parametrize("use", [_write, _maintain], ids=["write", "exclusive"])
+def test_a_signal_as_the_lock_is_taken_fails_that_use_alone(
+    log_path: Path, use: Callable[[audit.AuditLog], None]
+) -> None:
+    """A KeyboardInterrupt (any signal handler's exception) the moment this process's lock on
+    the log is taken leaves the lock free: the next record is written at once, and `close`
+    (what a guard's uninstall calls) returns; before, the lock stayed taken for good, every
+    later record failed after ``lock_timeout``, and close waited for ever."""
+    log = audit.AuditLog(log_path, fsync=False, lock_timeout=0.5)
+    log.write("requested")
+    with _interrupted_as_taken() as raised, pytest.raises(KeyboardInterrupt):
+        use(log)
+    assert raised == ["thread_lock_within"]
+    assert not log._lock.locked()
+    log.write("requested")
+    closer = threading.Thread(target=log.close, daemon=True)
+    closer.start()
+    closer.join(30)  # a hang, not a speed: close returns at once
+    assert not closer.is_alive()
+    seqs = [json.loads(line)["seq"] for line in log_path.read_text().splitlines()]
+    assert seqs == [1, 2]
