@@ -249,6 +249,9 @@ class AuditLog:
                 if isinstance(exc, AuditError):
                     raise
                 raise os_error(self.path, "cannot lock", exc) from exc
+            except BaseException:  # a signal handler's, the flock maybe taken: let it go
+                self._drop_fd(close=True)
+                raise
             if names_it:
                 return fd, st
             # Rotated or removed since we opened it: write to whatever the path names now.

@@ -123,10 +123,13 @@ def test_holder_pids_reads_proc_locks(tmp_path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _interrupted_as_taken() -> Iterator[list[str]]:
-    """A KeyboardInterrupt raised as `lock.thread_lock_within` returns, once: where a signal's
-    pending handler runs the moment the lock is taken (a trace function stands in for it, so
-    that it comes at that moment every time). Yields what it raised at."""
+def _interrupted_as_taken(
+    taker: Callable[..., None] = lock.thread_lock_within,
+) -> Iterator[list[str]]:
+    """A KeyboardInterrupt raised as ``taker`` (the function that takes one of the writer's
+    locks) returns, once: where a signal's pending handler runs the moment the lock is taken (a
+    trace function stands in for it, so that it comes at that moment every time). Yields what
+    it raised at."""
     raised: list[str] = []
     previous = sys.gettrace()  # coverage's, under make test
 
@@ -137,7 +140,7 @@ def _interrupted_as_taken() -> Iterator[list[str]]:
         return on_return
 
     def tracer(frame: FrameType, event: str, arg: object) -> Any:
-        return on_return if frame.f_code is lock.thread_lock_within.__code__ else None
+        return on_return if frame.f_code is taker.__code__ else None
 
     sys.settrace(tracer)
     try:
@@ -174,5 +177,27 @@ def test_a_signal_as_the_lock_is_taken_fails_that_use_alone(
     closer.start()
     closer.join(30)  # a hang, not a speed: close returns at once
     assert not closer.is_alive()
+    seqs = [json.loads(line)["seq"] for line in log_path.read_text().splitlines()]
+    assert seqs == [1, 2]
+
+
+def test_a_signal_as_the_file_is_locked_leaves_it_to_the_other_processes(log_path: Path) -> None:
+    """A KeyboardInterrupt the moment the writer took the file's ``flock`` lets it go: another
+    process's writer locks the file at once (before, the lock stayed with this process's
+    descriptor until its next record, and the others' records failed after ``lock_timeout``);
+    this writer's next record is written too."""
+    log = audit.AuditLog(log_path, fsync=False, lock_timeout=0.5)
+    log.write("requested")
+    with _interrupted_as_taken(lock.flock_within) as raised, pytest.raises(KeyboardInterrupt):
+        log.write("requested")
+    assert raised == ["flock_within"]
+    other = os.open(log_path, os.O_RDONLY)  # as another process's: its own open file
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
+    log.write("requested")
+    log.close()
     seqs = [json.loads(line)["seq"] for line in log_path.read_text().splitlines()]
     assert seqs == [1, 2]
