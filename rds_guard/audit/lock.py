@@ -57,9 +57,10 @@ def thread_lock_within(
 ) -> None:
     """Take this process's lock on the log, waiting at most ``timeout`` seconds (None: for
     ever); a lock still held then (by another thread) is an `AuditError`. ``held`` (empty)
-    gets True once the lock is taken, in the same C call that takes it: an exception a signal
-    handler raises (a KeyboardInterrupt, a time limit's) runs between two bytecodes, never
-    between the two, so the caller's ``finally`` releases the lock exactly when it was taken.
+    gets True once the lock is taken, in the same C call that takes it: a signal handler (its
+    KeyboardInterrupt, a time limit's exception) runs between two bytecodes, never within one C
+    call, so never between taking the lock and recording it, and the caller's ``finally``
+    releases the lock exactly when it was taken.
     (``lock.acquire`` itself gives up, untaken, when a handler raises while it waits.)"""
     held.extend(filter(None, map(lock.acquire, (True,), (-1 if timeout is None else timeout,))))
     if held:
