@@ -244,13 +244,10 @@ class AuditLog:
                 flock_within(fd, self.path, self.lock_timeout)
                 st = os.fstat(fd)
                 names_it = self._path_names(st)
-            except (OSError, AuditError) as exc:
+            except BaseException as exc:  # a signal handler's too, the flock taken or not
                 self._drop_fd(close=True)  # closing the descriptor releases the lock too
-                if isinstance(exc, AuditError):
-                    raise
-                raise os_error(self.path, "cannot lock", exc) from exc
-            except BaseException:  # a signal handler's, the flock maybe taken: let it go
-                self._drop_fd(close=True)
+                if isinstance(exc, OSError):
+                    raise os_error(self.path, "cannot lock", exc) from exc
                 raise
             if names_it:
                 return fd, st
