@@ -1,12 +1,11 @@
 """The lock: never waited on for ever (``lock_timeout``), nothing extra when nobody holds it,
-and the holder named from /proc/locks. The stopped holder of another process is in
-test_attacks.py."""
+never left taken by a signal handler's exception, and the holder named from /proc/locks. The
+stopped holder of another process is in test_attacks.py."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import sys
 import threading
@@ -17,7 +16,10 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from audit_helpers import make_log
+from audit_helpers import call_with_timeout, make_log, records_of
+from aws import audit_records, guarded_session, make_cluster
+from policies import AUDITED, write_policy
+from servers import MotoServer
 
 from rds_guard import audit
 from rds_guard.audit import lock
@@ -173,12 +175,8 @@ def test_a_signal_as_the_lock_is_taken_fails_that_use_alone(
     assert raised == ["thread_lock_within"]
     assert not log._lock.locked()
     log.write("requested")
-    closer = threading.Thread(target=log.close, daemon=True)
-    closer.start()
-    closer.join(30)  # a hang, not a speed: close returns at once
-    assert not closer.is_alive()
-    seqs = [json.loads(line)["seq"] for line in log_path.read_text().splitlines()]
-    assert seqs == [1, 2]
+    call_with_timeout(log.close, 30)  # a hang, not a speed: close returns at once
+    assert [record["seq"] for record in records_of(log_path)] == [1, 2]
 
 
 def test_a_signal_as_the_file_is_locked_leaves_it_to_the_other_processes(log_path: Path) -> None:
@@ -199,5 +197,37 @@ def test_a_signal_as_the_file_is_locked_leaves_it_to_the_other_processes(log_pat
         os.close(other)
     log.write("requested")
     log.close()
-    seqs = [json.loads(line)["seq"] for line in log_path.read_text().splitlines()]
-    assert seqs == [1, 2]
+    assert [record["seq"] for record in records_of(log_path)] == [1, 2]
+
+
+def test_a_signal_as_the_requested_record_is_locked_sends_nothing_and_leaves_the_guard_whole(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Through a guard: a KeyboardInterrupt as the ``requested`` record's lock is taken reaches
+    the caller and the create is never sent (counted at moto's server); the same call made
+    again is sent once and recorded, and `uninstall` returns. Before, that second call was
+    refused (`AuditError`, nothing sent) and uninstall waited for ever."""
+    session, guard = guarded_session(write_policy(tmp_path, AUDITED), on=moto_server)
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    moto_server.reset_counts()
+
+    def create() -> None:
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders",
+            DBClusterSnapshotIdentifier="orders-daily-20261129",
+            Tags=[{"Key": "team", "Value": "core"}],
+        )
+
+    with _interrupted_as_taken() as raised, pytest.raises(KeyboardInterrupt):
+        create()
+    assert raised == ["thread_lock_within"]
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    create()
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    call_with_timeout(guard.uninstall, 30)
+    events = [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)]
+    assert events == [
+        ("requested", "orders-daily-20261129"),
+        ("created", "orders-daily-20261129"),
+    ]
