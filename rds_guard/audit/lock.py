@@ -8,6 +8,7 @@ docs/audit.md, "Many writers, one file".
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
@@ -27,6 +28,12 @@ def flock_within(fd: int, path: Path, timeout: float | None) -> None:
     if not try_flock(fd, timeout):
         assert timeout is not None  # waiting for ever never gives up
         raise timed_out(path, timeout, holder_pids(os.fstat(fd)))
+
+
+def unlock(fd: int) -> None:
+    """Let go of the ``flock`` on ``fd``; an error is ignored (closing ``fd`` lets it go too)."""
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def try_flock(fd: int, timeout: float | None) -> bool:

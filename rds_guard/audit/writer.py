@@ -11,7 +11,6 @@ file to maintenance (rotate, repair).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import threading
@@ -36,7 +35,7 @@ from .fileio import (
     os_error,
     owns_descriptors,
 )
-from .lock import flock_within, this_process_lock, thread_lock_within
+from .lock import flock_within, this_process_lock, thread_lock_within, unlock
 from .record import (
     Record,
     StrPath,
@@ -54,15 +53,12 @@ _MAX_REOPEN = 16
 
 Emitted: TypeAlias = list[tuple[Record, str]]
 """Records written under the locks, with their lines: logged once the locks are released."""
+Locked: TypeAlias = list[tuple[int, os.stat_result]]
+"""The descriptor whose flock a writer holds, with its stat, once taken (`AuditLog._acquire`)."""
 
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds a writer waits for the log's lock by default (the policy's ``[audit] lock_timeout``)."""
-
-
-def _unlock(fd: int) -> None:
-    with contextlib.suppress(OSError):  # closing the descriptor releases it anyway
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _emit(emitted: Iterable[tuple[Record, str]], path: Path) -> None:
@@ -141,15 +137,17 @@ class AuditLog:
         lock = self._lock_after_any_fork()
         emitted: Emitted = []
         held: list[bool] = []
+        locked: Locked = []
         try:
             try:
                 thread_lock_within(lock, self.path, self.lock_timeout, held)
-                fd, st = self._acquire()  # what exclusive() does, without a generator per call
                 try:
+                    fd, st = self._acquire(locked)  # what exclusive() does, without a generator
                     tail = self._current_tail(fd, st, emitted)
                     emitted.append(self._append_record(fd, tail, event, fields))
                 finally:
-                    _unlock(fd)
+                    if locked:
+                        unlock(locked[0][0])
             finally:
                 if held:
                     lock.release()
@@ -174,15 +172,17 @@ class AuditLog:
         lock = self._lock_after_any_fork()
         emitted: Emitted = []
         held: list[bool] = []
+        locked: Locked = []
         try:
             try:
                 thread_lock_within(lock, self.path, self.lock_timeout, held)
-                fd, st = self._acquire()
                 try:
+                    fd, st = self._acquire(locked)
                     yield LockedFile(self, fd, st, emitted)
                 finally:
-                    _unlock(fd)
-                    self._tail = self._damage = None
+                    if locked:
+                        unlock(locked[0][0])
+                        self._tail = self._damage = None
             finally:
                 if held:
                     lock.release()
@@ -236,24 +236,27 @@ class AuditLog:
                     self._forget_after_fork(close=False)
         return self._lock
 
-    def _acquire(self) -> tuple[int, os.stat_result]:
-        """The descriptor, flock held, checked to still be the file at ``self.path``."""
+    def _acquire(self, locked: Locked) -> tuple[int, os.stat_result]:
+        """The descriptor, flock held, checked to still be the file at ``self.path``, and put in
+        ``locked`` (empty) for the caller's ``finally`` to unlock; until then any exception (a
+        signal handler's too) closes it, which lets the flock go."""
         for _ in range(_MAX_REOPEN):
             fd = self._own_fd()
             try:
                 flock_within(fd, self.path, self.lock_timeout)
                 st = os.fstat(fd)
-                names_it = self._path_names(st)
+                if self._path_names(st):
+                    locked.append((fd, st))  # one C call: no handler runs before it is in
+                    return fd, st
+                # Rotated or removed since we opened it: write to whatever the path names now.
+                unlock(fd)
             except BaseException as exc:  # a signal handler's too, the flock taken or not
+                if locked:  # kept: the caller's finally lets it go
+                    raise
                 self._drop_fd(close=True)  # closing the descriptor releases the lock too
                 if isinstance(exc, OSError):
                     raise os_error(self.path, "cannot lock", exc) from exc
                 raise
-            if names_it:
-                return fd, st
-            # Rotated or removed since we opened it: write to whatever the path names now.
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
             self._drop_fd(close=True)
         raise AuditError(
             f"{self.path}: the file keeps being replaced; giving up", path=str(self.path)

@@ -179,16 +179,24 @@ def test_a_signal_as_the_lock_is_taken_fails_that_use_alone(
     assert [record["seq"] for record in records_of(log_path)] == [1, 2]
 
 
-def test_a_signal_as_the_file_is_locked_leaves_it_to_the_other_processes(log_path: Path) -> None:
-    """A KeyboardInterrupt the moment the writer took the file's ``flock`` lets it go: another
-    process's writer locks the file at once (before, the lock stayed with this process's
-    descriptor until its next record, and the others' records failed after ``lock_timeout``);
-    this writer's next record is written too."""
+@pytest.mark.parametrize("use", [_write, _maintain], ids=["write", "exclusive"])
+@pytest.mark.parametrize(
+    "taker",
+    [lock.flock_within, audit.AuditLog._acquire],
+    ids=["as-flock_within-returns", "as-_acquire-returns"],
+)
+def test_a_signal_as_the_file_is_locked_leaves_it_to_the_other_processes(
+    log_path: Path, use: Callable[[audit.AuditLog], None], taker: Callable[..., None]
+) -> None:
+    """A KeyboardInterrupt the moment the writer took the file's ``flock``, or as the function
+    that takes it returns, lets it go: another process's writer locks the file at once
+    (before, the lock stayed with this process's descriptor until its next record, and the
+    others' records failed after ``lock_timeout``); this writer's next record is written too."""
     log = audit.AuditLog(log_path, fsync=False, lock_timeout=0.5)
     log.write("requested")
-    with _interrupted_as_taken(lock.flock_within) as raised, pytest.raises(KeyboardInterrupt):
-        log.write("requested")
-    assert raised == ["flock_within"]
+    with _interrupted_as_taken(taker) as raised, pytest.raises(KeyboardInterrupt):
+        use(log)
+    assert raised == [taker.__name__]
     other = os.open(log_path, os.O_RDONLY)  # as another process's: its own open file
     try:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
