@@ -59,18 +59,24 @@ def try_flock(fd: int, timeout: float | None) -> bool:
     return False
 
 
+def take_lock(lock: threading.Lock, timeout: float | None, held: list[bool]) -> bool:
+    """Take ``lock``, waiting at most ``timeout`` seconds (None: for ever); whether it was
+    taken. ``held`` (empty) gets True once it is, in the same C call that takes it: a signal
+    handler (its KeyboardInterrupt, a time limit's exception) runs between two bytecodes,
+    never within one C call, so never between taking the lock and recording it, and the
+    caller's ``finally`` releases the lock exactly when it was taken.
+    (``lock.acquire`` itself gives up, untaken, when a handler raises while it waits.)"""
+    held.extend(filter(None, map(lock.acquire, (True,), (-1 if timeout is None else timeout,))))
+    return bool(held)
+
+
 def thread_lock_within(
     lock: threading.Lock, path: Path, timeout: float | None, held: list[bool]
 ) -> None:
-    """Take this process's lock on the log, waiting at most ``timeout`` seconds (None: for
-    ever); a lock still held then (by another thread) is an `AuditError`. ``held`` (empty)
-    gets True once the lock is taken, in the same C call that takes it: a signal handler (its
-    KeyboardInterrupt, a time limit's exception) runs between two bytecodes, never within one C
-    call, so never between taking the lock and recording it, and the caller's ``finally``
-    releases the lock exactly when it was taken.
-    (``lock.acquire`` itself gives up, untaken, when a handler raises while it waits.)"""
-    held.extend(filter(None, map(lock.acquire, (True,), (-1 if timeout is None else timeout,))))
-    if held:
+    """Take this process's lock on the log (`take_lock`: ``held`` gets True as it is taken),
+    waiting at most ``timeout`` seconds (None: for ever); a lock still held then (by another
+    thread) is an `AuditError`."""
+    if take_lock(lock, timeout, held):
         return
     raise AuditError(
         f"{path}: cannot lock: another thread of this process (pid {os.getpid()}) has held "

@@ -25,6 +25,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ...core.logs import LOGGER as logger
+from ..lock import take_lock
 from ..record import stream_id, utc_now
 from .errors import Fork, RemoteAhead, ShipRefused, Unnamed, describe_error
 from .items import (
@@ -95,14 +96,16 @@ class Shipper:
     def close(self, timeout: float | None = None) -> bool:
         """Stop the put workers (a later run starts them again); False, nothing done, when a
         run held the shipper past ``timeout`` seconds (None: wait for it)."""
-        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
-            return False
+        taken: list[bool] = []
         try:
+            if not take_lock(self._lock, timeout, taken):
+                return False
             if self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
         finally:
-            self._lock.release()
+            if taken:
+                self._lock.release()
         return True
 
     def forget_after_fork(self, *, close: bool = True) -> None:
@@ -133,10 +136,11 @@ class Shipper:
         """
         result = ShipResult(self.path)
         deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
-            result.busy = True  # another thread of this process is shipping this log
-            return result
+        taken: list[bool] = []
         try:
+            if not take_lock(self._lock, timeout, taken):
+                result.busy = True  # another thread of this process is shipping this log
+                return result
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             with self.state_file.locked(left) as held:
                 if not held:
@@ -150,7 +154,8 @@ class Shipper:
                 except (BotoCoreError, ClientError) as exc:
                     result.error = describe_error(exc)
         finally:
-            self._lock.release()
+            if taken:
+                self._lock.release()
         return result
 
     # -- one run -----------------------------------------------------------------------------

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
-from audit_helpers import forge_rotated_from, lines_of, wait_child
+from audit_helpers import call_with_timeout, forge_rotated_from, lines_of, wait_child
 from aws import count_sent
 from botocore.exceptions import EndpointConnectionError
 from cli_helpers import run_main
@@ -753,3 +755,35 @@ def test_records_of_huge_calls_are_shipped_whole(table: LedgerTable, log_path: P
     assert "snapshot" not in item_at(table, stream, 2)
     assert text(item_at(table, stream, 4), "snapshot") == "orders-daily-20261129"
     assert verify_ledger(table).ok
+
+
+@pytest.mark.parametrize("run", ["ship", "close"])
+def test_a_signal_as_the_shipper_takes_its_lock_leaves_it_free(
+    table: LedgerTable, log_path: Path, run: str
+) -> None:
+    """A KeyboardInterrupt (a signal handler's exception) the moment a run, or `close`, has
+    taken the shipper's own lock, at the first line after (a trace function stands in for the
+    pending signal), leaves the lock free: the next run ships at once and `close` returns.
+    Before, the lock was taken outside the ``try`` that releases it, and every later run of the
+    process was busy, every later `close` waited for ever (the guard's uninstall with it)."""
+    write_log(log_path, 2)
+    shipper = Shipper(log_path, table)
+    code = getattr(Shipper, run).__code__
+    raised: list[int] = []
+    previous = sys.gettrace()  # coverage's, under make test
+
+    def on_line(frame: FrameType, event: str, arg: object) -> Any:
+        if event == "line" and not raised and shipper._lock.locked():
+            raised.append(frame.f_lineno)
+            raise KeyboardInterrupt("a signal, as the lock was taken")
+        return on_line
+
+    sys.settrace(lambda frame, event, arg: on_line if frame.f_code is code else None)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            getattr(shipper, run)()
+    finally:
+        sys.settrace(previous)
+    assert raised and not shipper._lock.locked()
+    assert shipper.ship(timeout=0.05).acked == 2
+    call_with_timeout(shipper.close, 30)  # a hang, not a speed
