@@ -36,6 +36,7 @@ from .fileio import (
     rfind_newline,
     sha256_range,
 )
+from .locked import LockedFile
 from .record import (
     CHAIN_HMAC,
     CHAIN_SHA256,
@@ -46,7 +47,7 @@ from .record import (
 )
 from .tail import REPAIR, NotAuthentic, Vouched, authenticate, scan_tail
 from .torn import joined_records, kept_record
-from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog, LockedFile
+from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 
 
 @frozen

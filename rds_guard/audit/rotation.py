@@ -27,10 +27,11 @@ from .fileio import (
     os_error,
     read_if_possible,
 )
+from .locked import LockedFile
 from .read import continues
 from .record import CHAIN_HMAC, StrPath, chain_of, new_call_id, parse_record
 from .tail import ROTATE, Tail, scan_tail
-from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog, LockedFile
+from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 
 
 def rotate(

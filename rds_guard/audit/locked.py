@@ -1,0 +1,85 @@
+"""The log's file while `AuditLog.exclusive` holds its locks: what maintenance (rotate,
+repair) works on, through the writer's own descriptor."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rds_guard.core.frozen import frozen
+from rds_guard.errors import AuditError
+
+from .record import Record, seal
+from .tail import WRITE, Tail, Use
+from .torn import Torn
+
+if TYPE_CHECKING:
+    from .writer import AuditLog, Emitted
+
+
+@frozen
+class LockedFile:
+    """The log's file while `AuditLog.exclusive` holds its locks: what maintenance works on.
+
+    ``fd`` is the writer's own descriptor (append-only), ``st`` its ``fstat``.
+    """
+
+    log: AuditLog
+    fd: int
+    st: os.stat_result
+    emitted: Emitted
+
+    @property
+    def path(self) -> Path:
+        """The log's path."""
+        return self.log.path
+
+    def tail(self, use: Use = WRITE) -> Tail:
+        """The end to chain from, as a write finds it: a torn final line is dropped (and
+        recorded), a damaged or unauthentic last line is an `AuditError`; ``use`` says what
+        the caller may chain onto (`tail.ROTATE` may seal a first-format tail)."""
+        return self.log._current_tail(self.fd, self.st, self.emitted, use)
+
+    def reader(self) -> contextlib.AbstractContextManager[int]:
+        """A descriptor that reads the locked file; an OSError inside is an `AuditError`."""
+        return self.log._reader(self.st)
+
+    def sealed_after(
+        self, tail: Tail, event: str, fields: Mapping[str, object]
+    ) -> tuple[Record, bytes]:
+        """The record this writer would append after ``tail``, and its sealed line, unwritten."""
+        record = self.log._build(event, fields, tail.head, tail.seq + 1)
+        return record, seal(record, self.log._pads)[0]
+
+    def written_elsewhere(self, record: Record, line: bytes) -> None:
+        """Log ``record``, which maintenance wrote to another file, with the others."""
+        self.emitted.append((record, line.decode("ascii")))
+
+    def put(self, offset: int, data: bytes) -> None:
+        """Write ``data`` over the file's bytes at ``offset``, synced."""
+        with self.log._reader(self.st, writes=True) as wfd:
+            if os.pwrite(wfd, data, offset) != len(data):
+                raise AuditError(f"{self.path}: cannot write: short write", path=str(self.path))
+            os.fsync(wfd)
+
+    def replace_end(
+        self, start: int, after: tuple[str, int], fields: Mapping[str, object]
+    ) -> Record:
+        """Put a `repaired` record chained after ``after`` (its head and seq) over the file's
+        bytes from ``start`` on, as a writer puts one over a torn line (`overwrite`: a failed
+        write or a crash never leaves them gone unrecorded); logged once the locks are free."""
+        head, seq = after
+        tail = Tail(self.st.st_dev, self.st.st_ino, start, 0, head, seq)
+        damage = Torn(start, self.st.st_size - start, "")
+        what = "the damaged lines"
+        self.log._put_over(self.fd, self.st, tail, damage, fields, self.emitted, what)
+        return self.emitted[-1][0]
+
+    def append(self, tail: Tail, event: str, fields: Mapping[str, object]) -> Record:
+        """Append a record chained after ``tail``; it is logged once the locks are released."""
+        record, line = self.log._append_record(self.fd, tail, event, fields)
+        self.emitted.append((record, line))
+        return record
