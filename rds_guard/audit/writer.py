@@ -34,7 +34,14 @@ from .fileio import (
     os_error,
     owns_descriptors,
 )
-from .lock import flock_within, this_process_lock, thread_lock_within, unlock
+from .lock import (
+    flock_within,
+    take_lock,
+    this_process_lock,
+    thread_lock_within,
+    try_flock,
+    unlock,
+)
 from .locked import LockedFile
 from .record import (
     Record,
@@ -154,6 +161,33 @@ class AuditLog:
         finally:
             _emit(emitted, self.path)  # a repaired record may be written even when this one is not
         return emitted[-1][0]
+
+    def free_now(self) -> bool:
+        """Whether a record could be written now without waiting for a lock: this process's
+        and the file's ``flock`` both free at this moment (each taken, then let go). A file
+        that cannot be opened or locked says True: the write reports why. The async guard
+        writes a record on its event loop only then (a wait there would stop every task)."""
+        lock = self._lock_after_any_fork()
+        taken: list[bool] = []
+        try:
+            if not take_lock(lock, 0, taken):
+                return False
+            try:
+                fd = self._own_fd()
+                if not try_flock(fd, 0):
+                    return False
+                unlock(fd)
+            except AuditError:
+                return True
+            except BaseException as exc:  # a signal handler's too, the flock taken or not
+                self._drop_fd(close=True)  # closing the descriptor releases the lock too
+                if isinstance(exc, OSError):
+                    return True
+                raise
+            return True
+        finally:
+            if taken:
+                lock.release()
 
     def close(self) -> None:
         """Close the file; a later write opens it again."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import contextvars
 import functools
 import os
@@ -213,24 +212,20 @@ class AioClientBinding(ClientBinding):
 
 async def off_loop(guard: Guard, work: Callable[..., T], *args: Any, to_the_end: bool = False) -> T:
     """``work(*args)``: in one of the guard's own worker threads (`workers`) when it may fsync
-    a record or wait for the ledger (``mode = "required"``: a round trip per call), else right
-    here. ``to_the_end``: the record of something that has happened (an outcome), written even
-    when the task awaiting it is cancelled (the task gets its `CancelledError` at once):
-    cancelled, a job still waiting for a worker would be dropped, and a call the service
-    answered left unrecorded."""
+    a record or wait for the ledger (``mode = "required"``: a round trip per call) or for the
+    log's lock (held now: `AuditLog.free_now`), else right here. ``to_the_end``: the record
+    of something that has happened (an outcome), written even when the task awaiting it is
+    cancelled (the task gets its `CancelledError` at once): cancelled, a job still waiting for
+    a worker would be dropped, and a call the service answered left unrecorded."""
     audit = guard.audit
-    if audit is None or not (audit.fsync or _ledger_required(audit)):
+    if audit is None or not (audit.fsync or _ledger_required(audit) or not audit.free_now()):
         return work(*args)
     loop = asyncio.get_running_loop()
     try:
         job = workers(loop).submit(contextvars.copy_context().run, work, *args)
     except RuntimeError:  # the interpreter is exiting (a thread's loop outlives the main
         return work(*args)  # thread): no pool takes a job, so the record is written here
-    # the loop's shutdown (asyncio.run) waits for the jobs of its default executor, not for
-    # the guard's: one there that waits for this one keeps the loop open until it is done (a
-    # record being written when its task was cancelled)
-    with contextlib.suppress(RuntimeError):  # that executor shut down already
-        loop.run_in_executor(None, concurrent.futures.wait, [job])
+    _keep_open(loop, job)
     done = asyncio.wrap_future(job, loop=loop)
     return await (asyncio.shield(done) if to_the_end else done)
 
@@ -272,10 +267,69 @@ def _made(
         return found
 
 
+class _Unfinished:
+    """The jobs of one loop's records in the guard's workers that may not be done yet, and
+    whether a job of the loop's default executor waits for them (`_keep_open`)."""
+
+    __slots__ = ("jobs", "waited")
+
+    def __init__(self) -> None:
+        self.jobs: set[concurrent.futures.Future[Any]] = set()
+        self.waited = False
+
+
+_unfinished: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Unfinished] = (
+    weakref.WeakKeyDictionary()
+)
+_unfinished_lock = threading.Lock()
+
+
+def _keep_open(loop: asyncio.AbstractEventLoop, job: concurrent.futures.Future[Any]) -> None:
+    """Keep ``loop``'s shutdown waiting for ``job`` (a record being written when its task was
+    cancelled): the shutdown (asyncio.run's) waits for the jobs of the loop's default
+    executor, not for the guard's; one job there waits for all the loop's unfinished records
+    (`_wait_for`). One, not one per record: records waiting long (a log another process holds)
+    would fill that executor, which the program's own jobs and aiohttp's name look-ups use."""
+    with _unfinished_lock:
+        try:
+            unfinished = _unfinished.get(loop)
+            if unfinished is None:
+                unfinished = _unfinished[loop] = _Unfinished()
+        except TypeError:  # a loop no weak reference takes: a waiting job for each record
+            unfinished = None
+        else:
+            unfinished.jobs.add(job)
+            if unfinished.waited:
+                return
+            unfinished.waited = True
+    try:
+        if unfinished is None:
+            loop.run_in_executor(None, concurrent.futures.wait, [job])
+        else:
+            loop.run_in_executor(None, _wait_for, unfinished)
+    except RuntimeError:  # that executor shut down already
+        if unfinished is not None:
+            with _unfinished_lock:
+                unfinished.waited = False
+
+
+def _wait_for(unfinished: _Unfinished) -> None:
+    """Wait until none of ``unfinished``'s jobs is left undone, those added meanwhile too."""
+    while True:
+        with _unfinished_lock:
+            unfinished.jobs = {job for job in unfinished.jobs if not job.done()}
+            if not unfinished.jobs:
+                unfinished.waited = False
+                return
+            jobs = list(unfinished.jobs)
+        concurrent.futures.wait(jobs)
+
+
 def _after_fork_in_child() -> None:
     # a forked child has none of the parent's threads: its own are made when first needed
-    global _workers, _workers_made
+    global _workers, _workers_made, _unfinished, _unfinished_lock
     _workers, _workers_made = weakref.WeakKeyDictionary(), threading.Lock()
+    _unfinished, _unfinished_lock = weakref.WeakKeyDictionary(), threading.Lock()
     _shared.clear()
 
 

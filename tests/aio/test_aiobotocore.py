@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import fcntl
 import inspect
 import os
 import signal
@@ -156,6 +157,60 @@ def test_a_call_whose_requested_record_cannot_be_written_is_never_sent(
 
     run(work)
     assert moto_server.count("CreateDBClusterSnapshot") == 0
+
+
+def test_a_log_another_process_holds_holds_up_no_other_task(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """With ``fsync = false`` a record is written on the loop, but not while another process
+    holds the log's lock (another open file's ``flock`` stands for it): the record then waits
+    in a worker thread, and the loop goes on (a task ticking every 10 ms is never held up for
+    seconds); each call fails with `AuditError` after ``lock_timeout`` and none is sent.
+    Before, each record waited ``lock_timeout`` on the loop, one after another: twelve calls
+    stopped every task of the program for twelve seconds."""
+    make_cluster(moto_server.client("rds"))
+    policy = AUDITED.replace("fsync = false", "fsync = false\nlock_timeout = 1")
+    session = guarded_session(tmp_path, policy)
+    (tmp_path / "audit.jsonl").touch()
+    holder = os.open(tmp_path / "audit.jsonl", os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    gaps: list[float] = []
+    failed: list[str] = []
+
+    async def work() -> None:
+        ticking = True
+
+        async def tick() -> None:
+            last = time.monotonic()
+            while ticking:
+                await asyncio.sleep(0.01)
+                gaps.append(time.monotonic() - last)
+                last = time.monotonic()
+
+        async def create(day: int) -> None:
+            try:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders",
+                    DBClusterSnapshotIdentifier=f"orders-manual-{20261100 + day}",
+                    Tags=TEAM,
+                )
+            except rds_guard.AuditError as exc:
+                failed.append(str(exc))
+
+        async with rds_client(session, moto_server) as rds:
+            ticker = asyncio.ensure_future(tick())
+            await asyncio.gather(*(create(day) for day in range(1, 13)))
+            ticking = False
+            await ticker
+
+    moto_server.reset_counts()
+    try:
+        run(work)
+    finally:
+        os.close(holder)
+    assert len(failed) == 12 and all("cannot lock" in message for message in failed)
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert gaps and max(gaps) < 4  # a stopped loop, not a speed: before, one gap of 12 s
 
 
 def test_a_missing_source_raises_the_services_error(
@@ -459,13 +514,18 @@ def test_in_warn_mode_a_call_of_the_wrong_types_is_recorded_with_its_violation(
 
 
 def test_a_log_that_waits_for_the_ledger_is_written_off_the_loop() -> None:
-    """A record that waits for the ledger (``mode = "required"``: a round trip) or for an
-    fsync is written in a worker thread; any other right on the loop."""
+    """A record that waits for the ledger (``mode = "required"``: a round trip), for an
+    fsync or for the log's lock (`AuditLog.free_now` says False) is written in a worker
+    thread; any other right on the loop."""
 
     class Audit:
-        def __init__(self, fsync: bool, mode: str | None) -> None:
+        def __init__(self, fsync: bool, mode: str | None, free: bool = True) -> None:
             self.fsync = fsync
             self.ledger = None if mode is None else type("Ledger", (), {"mode": mode})()
+            self.free = free
+
+        def free_now(self) -> bool:
+            return self.free
 
     class Guard:
         def __init__(self, audit: Audit) -> None:
@@ -481,6 +541,59 @@ def test_a_log_that_waits_for_the_ledger_is_written_off_the_loop() -> None:
     assert run(lambda: work(Audit(False, "ship"))) is True
     assert run(lambda: work(Audit(False, "required"))) is False
     assert run(lambda: work(Audit(True, None))) is False
+    assert run(lambda: work(Audit(False, None, free=False))) is False
+
+
+def test_records_waiting_for_the_log_take_one_thread_of_the_loops_default_executor(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Records the guard's workers write (fsync on) keep the loop's shutdown waiting for them
+    through one job of the loop's default executor, however many records wait (another
+    open file's ``flock`` holds the log, as another process's writer would): the program's own
+    jobs there, and aiohttp's name look-ups, still run. Before, each record took a thread of
+    it, and eight records waiting filled an executor of four until the log was let go."""
+    make_cluster(moto_server.client("rds"))
+    policy = AUDITED.replace("fsync = false", "fsync = true\nlock_timeout = 60")
+    session = guarded_session(tmp_path, policy)
+    (tmp_path / "audit.jsonl").touch()
+    holder = os.open(tmp_path / "audit.jsonl", os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+
+    def waiting_workers() -> int:
+        return sum(thread.name.startswith("rds_guard") for thread in threading.enumerate())
+
+    async def work() -> str:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(4))
+        async with rds_client(session, moto_server) as rds:
+            calls = [
+                asyncio.ensure_future(
+                    rds.create_db_cluster_snapshot(
+                        DBClusterIdentifier="orders",
+                        DBClusterSnapshotIdentifier=f"orders-manual-{20261100 + day}",
+                        Tags=TEAM,
+                    )
+                )
+                for day in range(1, 9)
+            ]
+            try:
+                deadline = time.monotonic() + 60
+                while waiting_workers() < min(WORKERS, 8) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+                # a hang detector: the job runs at once, or not before the log is let go
+                ran = await asyncio.wait_for(loop.run_in_executor(None, lambda: "ran"), 10)
+            finally:
+                fcntl.flock(holder, fcntl.LOCK_UN)
+            await asyncio.gather(*calls)
+        return ran
+
+    moto_server.reset_counts()
+    try:
+        assert run(work) == "ran"
+    finally:
+        os.close(holder)
+    assert moto_server.count("CreateDBClusterSnapshot") == 8
+    assert [r["event"] for r in audit_records(tmp_path)].count("created") == 8
 
 
 def test_default_executor_jobs_waiting_for_guarded_calls_leave_the_guard_its_workers(

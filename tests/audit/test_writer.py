@@ -985,3 +985,30 @@ def test_a_failing_path_check_releases_the_lock(
     log.write("blocked", call="c")
     assert [r["call"] for r in audit.read_records(path)] == ["a", "c"]
     log.close()
+
+
+def test_free_now_tells_a_held_log_and_leaves_no_lock_behind(tmp_path: Path) -> None:
+    """`AuditLog.free_now` (where the async guard writes on its loop only when it says so):
+    True for a log nobody holds, and it leaves neither lock taken (another open file locks the
+    log at once, a record is written); False while another open file of the log holds its
+    ``flock`` (as another process's writer does) or another thread holds the log's thread
+    lock; True for a log it cannot open, whose write then says why."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False, lock_timeout=0.2)
+    assert log.free_now()
+    other = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free_now let its flock go
+        assert not log.free_now()
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
+    with log._lock:
+        assert not log.free_now()
+    log.write("requested")
+    assert [record["seq"] for record in records_of(path)] == [1]
+    log.close()
+    unopenable = audit.AuditLog(tmp_path / "no-such-folder" / "audit.jsonl", fsync=False)
+    assert unopenable.free_now()
+    with pytest.raises(AuditError):
+        unopenable.write("requested")
