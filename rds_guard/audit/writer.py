@@ -110,6 +110,7 @@ class AuditLog:
         self._closer: weakref.finalize[[int, int], AuditLog] | None = None
         self._tail: Tail | None = None
         self._damage: tuple[tuple[int, int, int, int], AuditError] | None = None
+        self._closing = False  # asked by `close` while another thread held the log
         _LIVE_LOGS.add(self)
         owns_descriptors(self)
 
@@ -157,7 +158,7 @@ class AuditLog:
                         unlock(locked[0][0])
             finally:
                 if held:
-                    lock.release()
+                    self._let_go(lock)
         finally:
             _emit(emitted, self.path)  # a repaired record may be written even when this one is not
         return emitted[-1][0]
@@ -187,13 +188,43 @@ class AuditLog:
             return True
         finally:
             if taken:
-                lock.release()
+                self._let_go(lock)
 
     def close(self) -> None:
-        """Close the file; a later write opens it again."""
-        with self._lock_after_any_fork():
-            self._drop_fd(close=True)
-            self._tail = None
+        """Close the file; a later write opens it again. While another thread holds the log
+        (writing a record, waiting up to ``lock_timeout`` for another process's lock, stuck
+        in an fsync; maintenance), close does not wait: that thread closes it as it lets go."""
+        self._close_file()
+
+    def _close_file(self) -> None:
+        lock = self._lock_after_any_fork()
+        taken: list[bool] = []
+        try:
+            if not take_lock(lock, 0, taken):
+                self._closing = True  # then asked again: the holder may have looked already
+                if not take_lock(lock, 0, taken):
+                    return
+            self._close_now()
+        finally:
+            if taken:
+                lock.release()
+
+    def _close_now(self) -> None:
+        self._closing = False
+        self._drop_fd(close=True)
+        self._tail = None
+
+    def _let_go(self, lock: threading.Lock) -> None:
+        """Release this process's lock on the log, having closed the file if `close` asked
+        for it meanwhile; asked after the release too, in case it came just before: one
+        thread or another, the last to let go, closes it."""
+        try:
+            if self._closing:
+                self._close_now()
+        finally:
+            lock.release()
+        if self._closing:
+            self._close_file()  # the file alone: not a subclass's close (a shipping thread's)
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[LockedFile]:
@@ -219,7 +250,7 @@ class AuditLog:
                         self._tail = self._damage = None
             finally:
                 if held:
-                    lock.release()
+                    self._let_go(lock)
         finally:
             _emit(emitted, self.path)
 

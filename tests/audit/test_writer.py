@@ -24,6 +24,7 @@ from audit_helpers import (
     UnhookedWorker,
     append_torn_line,
     assert_whole,
+    call_with_timeout,
     lines_of,
     make_log,
     markers,
@@ -1012,3 +1013,44 @@ def test_free_now_tells_a_held_log_and_leaves_no_lock_behind(tmp_path: Path) -> 
     assert unopenable.free_now()
     with pytest.raises(AuditError):
         unopenable.write("requested")
+
+
+@pytest.mark.parametrize("holder", ["write", "exclusive"])
+def test_close_does_not_wait_for_a_record_held_up_and_the_holder_closes_the_file(
+    tmp_path: Path, holder: str
+) -> None:
+    """`close` (what uninstall calls) while another thread holds the log, waiting for another
+    process's lock (another open file's ``flock`` stands for it) to write a record or to
+    maintain it: close returns at once, the record is written once the lock is let go, and
+    that thread closes the file as it lets go of the log; a later record opens it again.
+    Before, close waited for the thread, as long as the other process held the log."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False, lock_timeout=30)
+    log.write("requested")
+    other = os.open(path, os.O_RDONLY)
+    fcntl.flock(other, fcntl.LOCK_EX)
+
+    def hold() -> None:
+        if holder == "write":
+            log.write("requested")
+        else:
+            with log.exclusive():
+                pass
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        while not log._lock.locked():
+            time.sleep(0.001)
+        call_with_timeout(log.close, 10)  # a hang: before, it waited as long as the other
+        assert thread.is_alive()
+    finally:
+        os.close(other)
+        thread.join(30)
+    assert log._fd is None
+    log.write("requested")
+    assert log._fd is not None
+    log.close()
+    assert log._fd is None
+    seqs = [record["seq"] for record in records_of(path)]
+    assert seqs == ([1, 2, 3] if holder == "write" else [1, 2])
