@@ -11,6 +11,7 @@ file (`locked.LockedFile`) to maintenance (rotate, repair).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import threading
@@ -154,41 +155,48 @@ class AuditLog:
                     tail = self._current_tail(fd, st, emitted)
                     emitted.append(self._append_record(fd, tail, event, fields))
                 finally:
-                    if locked:
-                        unlock(locked[0][0])
+                    if locked:  # C calls alone up to the release (no handler runs between)
+                        try:  # noqa: SIM105 (suppress's __enter__ is a Python function's)
+                            fcntl.flock(locked[0][0], fcntl.LOCK_UN)
+                        except OSError:  # closing the descriptor releases it anyway
+                            pass
             finally:
                 if held:
-                    self._let_go(lock)
+                    lock.release()
+                    if self._closing:
+                        self._close_file()
         finally:
             _emit(emitted, self.path)  # a repaired record may be written even when this one is not
         return emitted[-1][0]
 
     def free_now(self) -> bool:
         """Whether a record could be written now without waiting for a lock: this process's
-        and the file's ``flock`` both free at this moment (each taken, then let go). A file
-        that cannot be opened or locked says True: the write reports why. The async guard
-        writes a record on its event loop only then (a wait there would stop every task)."""
+        and the file's ``flock`` both free at this moment (each taken, then let go), on the
+        file the path still names. False when that is not known: the file not open in this
+        process yet (or closed), replaced (rotated), or not to be locked (the write says why).
+        The async guard writes a record on its event loop only when True (a wait there would
+        stop every task). Opens nothing."""
         lock = self._lock_after_any_fork()
         taken: list[bool] = []
         try:
-            if not take_lock(lock, 0, taken):
+            if not take_lock(lock, 0, taken) or (fd := self._own_descriptor()) is None:
                 return False
             try:
-                fd = self._own_fd()
                 if not try_flock(fd, 0):
                     return False
+                free = self._path_names(os.fstat(fd))
                 unlock(fd)
-            except AuditError:
-                return True
             except BaseException as exc:  # a signal handler's too, the flock taken or not
                 self._drop_fd(close=True)  # closing the descriptor releases the lock too
-                if isinstance(exc, OSError):
-                    return True
+                if isinstance(exc, OSError | AuditError):
+                    return False
                 raise
-            return True
+            return free
         finally:
             if taken:
-                self._let_go(lock)
+                lock.release()
+                if self._closing:
+                    self._close_file()
 
     def close(self) -> None:
         """Close the file; a later write opens it again. While another thread holds the log
@@ -197,34 +205,22 @@ class AuditLog:
         self._close_file()
 
     def _close_file(self) -> None:
+        """The file (not a subclass's shipping thread) closed now, or by the thread holding
+        the log, which looks at ``_closing`` after its release: asked again once it is set (a
+        holder may have looked before), and a holder since looks after its own release."""
         lock = self._lock_after_any_fork()
         taken: list[bool] = []
         try:
             if not take_lock(lock, 0, taken):
-                self._closing = True  # then asked again: the holder may have looked already
+                self._closing = True
                 if not take_lock(lock, 0, taken):
                     return
-            self._close_now()
+            self._closing = False
+            self._drop_fd(close=True)
+            self._tail = None
         finally:
             if taken:
                 lock.release()
-
-    def _close_now(self) -> None:
-        self._closing = False
-        self._drop_fd(close=True)
-        self._tail = None
-
-    def _let_go(self, lock: threading.Lock) -> None:
-        """Release this process's lock on the log, having closed the file if `close` asked
-        for it meanwhile; asked after the release too, in case it came just before: one
-        thread or another, the last to let go, closes it."""
-        try:
-            if self._closing:
-                self._close_now()
-        finally:
-            lock.release()
-        if self._closing:
-            self._close_file()  # the file alone: not a subclass's close (a shipping thread's)
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[LockedFile]:
@@ -245,12 +241,17 @@ class AuditLog:
                     fd, st = self._acquire(locked)
                     yield LockedFile(self, fd, st, emitted)
                 finally:
-                    if locked:
-                        unlock(locked[0][0])
+                    if locked:  # as in write
+                        try:  # noqa: SIM105
+                            fcntl.flock(locked[0][0], fcntl.LOCK_UN)
+                        except OSError:
+                            pass
                         self._tail = self._damage = None
             finally:
                 if held:
-                    self._let_go(lock)
+                    lock.release()
+                    if self._closing:
+                        self._close_file()
         finally:
             _emit(emitted, self.path)
 
@@ -276,10 +277,11 @@ class AuditLog:
         if self._closer is not None:
             self._closer.detach()
             self._closer = None
-        if self._fd is not None and close and self._fd_pid == os.getpid():
+        # forgotten first: an interrupt leaves a descriptor open, never a number reused since
+        fd, self._fd = self._fd, None
+        if fd is not None and close and self._fd_pid == os.getpid():
             with contextlib.suppress(OSError):
-                os.close(self._fd)
-        self._fd = None
+                os.close(fd)
 
     def _forget_after_fork(self, *, close: bool = True) -> None:
         """In a forked child: new locks, the parent's descriptor closed (``close``; found late,

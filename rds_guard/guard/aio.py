@@ -307,10 +307,10 @@ def _keep_open(loop: asyncio.AbstractEventLoop, job: concurrent.futures.Future[A
             loop.run_in_executor(None, concurrent.futures.wait, [job])
         else:
             loop.run_in_executor(None, _wait_for, unfinished)
-    except RuntimeError:  # that executor shut down already
-        if unfinished is not None:
+    except RuntimeError:  # that executor shut down already: nothing will wait for the jobs
+        if unfinished is not None:  # (kept, their callbacks, naming the loop, keep it alive)
             with _unfinished_lock:
-                unfinished.waited = False
+                _unfinished.pop(loop, None)
 
 
 def _wait_for(unfinished: _Unfinished) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import fcntl
+import gc
 import inspect
 import os
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -594,6 +596,39 @@ def test_records_waiting_for_the_log_take_one_thread_of_the_loops_default_execut
         os.close(holder)
     assert moto_server.count("CreateDBClusterSnapshot") == 8
     assert [r["event"] for r in audit_records(tmp_path)].count("created") == 8
+
+
+def test_a_record_once_the_default_executor_is_shut_down_keeps_no_closed_loop_alive(
+    tmp_path: Path,
+) -> None:
+    """A record a loop's task writes once the loop's default executor is shut down (asyncio's
+    last step before closing the loop: nothing can keep it open for the record then) is
+    written, and the loop, closed, is let go, and the guard's workers for it with it. Before,
+    the record's job stayed among the loop's unfinished ones for good, and its callbacks,
+    naming the loop, kept every such loop alive, and its pool of threads."""
+    log = audit.AuditLog(tmp_path / "audit.jsonl", fsync=True)
+
+    class Guard:
+        audit = log
+
+    async def record() -> None:
+        await off_loop(Guard(), log.write, "requested")  # type: ignore[arg-type]
+
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+    for _ in range(3):
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(record())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.run_until_complete(record())
+        finally:
+            loop.close()
+        loops.append(weakref.ref(loop))
+        del loop
+    gc.collect()
+    assert [ref() for ref in loops] == [None, None, None]
+    log.close()
+    assert [record["seq"] for record in audit_records(tmp_path)] == [1, 2, 3, 4, 5, 6]
 
 
 def test_default_executor_jobs_waiting_for_guarded_calls_leave_the_guard_its_workers(

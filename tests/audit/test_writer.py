@@ -18,6 +18,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 from audit_helpers import (
@@ -990,12 +992,15 @@ def test_a_failing_path_check_releases_the_lock(
 
 def test_free_now_tells_a_held_log_and_leaves_no_lock_behind(tmp_path: Path) -> None:
     """`AuditLog.free_now` (where the async guard writes on its loop only when it says so):
-    True for a log nobody holds, and it leaves neither lock taken (another open file locks the
-    log at once, a record is written); False while another open file of the log holds its
-    ``flock`` (as another process's writer does) or another thread holds the log's thread
-    lock; True for a log it cannot open, whose write then says why."""
+    False, opening and making nothing, before the log is open in this process; True once it
+    is and nobody holds it, leaving neither lock taken (another open file locks the log at
+    once, a record is written); False while another open file of the log holds its ``flock``
+    (as another process's writer does), while another thread holds the log's thread lock,
+    once the file was replaced (rotated: the new one may be held) and after `close`."""
     path = tmp_path / "audit.jsonl"
     log = audit.AuditLog(path, fsync=False, lock_timeout=0.2)
+    assert not log.free_now() and not path.exists()
+    log.write("requested")
     assert log.free_now()
     other = os.open(path, os.O_RDONLY)
     try:
@@ -1007,12 +1012,96 @@ def test_free_now_tells_a_held_log_and_leaves_no_lock_behind(tmp_path: Path) -> 
     with log._lock:
         assert not log.free_now()
     log.write("requested")
-    assert [record["seq"] for record in records_of(path)] == [1]
+    assert [record["seq"] for record in records_of(path)] == [1, 2]
+    path.rename(tmp_path / "archive.jsonl")
+    path.touch()
+    assert not log.free_now()
     log.close()
-    unopenable = audit.AuditLog(tmp_path / "no-such-folder" / "audit.jsonl", fsync=False)
-    assert unopenable.free_now()
-    with pytest.raises(AuditError):
-        unopenable.write("requested")
+    assert not log.free_now() and log._fd is None
+
+
+def _interrupted_after_the_record() -> Callable[[], list[str]]:
+    """A trace function for this thread raising KeyboardInterrupt as the first function of
+    rds_guard's audit package is entered once the record is appended (as a signal's handler
+    runs at a function's entry); returns a function giving where it raised, the trace gone."""
+    raised: list[str] = []
+    written: list[bool] = []
+    package = str(Path(audit.__file__).parent)
+    append = audit.AuditLog._append_record.__code__
+    previous = sys.gettrace()  # coverage's, under make test
+
+    def on_append(frame: FrameType, event: str, arg: object) -> Any:
+        if event == "return":
+            written.append(True)
+        return on_append
+
+    def tracer(frame: FrameType, event: str, arg: object) -> Any:
+        if frame.f_code is append:
+            return on_append
+        if written and not raised and frame.f_code.co_filename.startswith(package):
+            raised.append(frame.f_code.co_name)
+            raise KeyboardInterrupt("a signal, as the locks are let go")
+        return None
+
+    sys.settrace(tracer)
+
+    def done() -> list[str]:
+        sys.settrace(previous)
+        return raised
+
+    return done
+
+
+@pytest.mark.parametrize("closing", [False, True], ids=["write", "write-as-close-is-asked"])
+def test_a_signal_as_a_record_lets_go_of_the_log_leaves_both_locks_free(
+    tmp_path: Path, closing: bool
+) -> None:
+    """A KeyboardInterrupt (any signal handler's exception) at the entry of the first function
+    the writer calls once its record is appended leaves both locks free, and loses no close:
+    the writer unlocks the file and releases its thread lock by C calls alone, with no
+    function's entry between, where a handler could run, and the record's thread closes the
+    file afterwards. With ``closing``, `close` was called while the record waited for another
+    open file's ``flock``: the interrupt comes as that thread goes to close the file, which
+    the next record then does. Before, it came as the file's ``flock`` was to be let go (still
+    held by this process) or as the thread lock was to be released (held for good)."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False, lock_timeout=30)
+    log.write("requested")
+    other = os.open(path, os.O_RDONLY)
+    if closing:
+        fcntl.flock(other, fcntl.LOCK_EX)
+    caught: list[BaseException] = []
+    raised: list[str] = []
+
+    def write() -> None:
+        done = _interrupted_after_the_record()
+        try:
+            log.write("requested")
+        except KeyboardInterrupt as exc:
+            caught.append(exc)
+        finally:
+            raised.extend(done())
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        if closing:
+            while not log._lock.locked():
+                time.sleep(0.001)
+            call_with_timeout(log.close, 10)
+            fcntl.flock(other, fcntl.LOCK_UN)
+        thread.join(30)
+        assert caught and raised == (["_close_file"] if closing else ["_emit"])
+        assert not log._lock.locked()
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the file's lock is free too
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
+    assert log._fd is not None  # the close the interrupt stopped is still asked for
+    log.write("requested")
+    assert log._fd is None if closing else log._fd is not None
+    log.close()
+    assert [record["seq"] for record in records_of(path)] == [1, 2, 3]
 
 
 @pytest.mark.parametrize("holder", ["write", "exclusive"])
