@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
+from .fileio import OVERWRITE_FLAGS, READ_FLAGS, open_checked, os_error
 from .record import Record, seal
 from .tail import WRITE, Tail, Use
 from .torn import Torn
@@ -45,7 +46,7 @@ class LockedFile:
 
     def reader(self) -> contextlib.AbstractContextManager[int]:
         """A descriptor that reads the locked file; an OSError inside is an `AuditError`."""
-        return self.log._reader(self.st)
+        return reopened(self.path, self.st)
 
     def sealed_after(
         self, tail: Tail, event: str, fields: Mapping[str, object]
@@ -60,7 +61,7 @@ class LockedFile:
 
     def put(self, offset: int, data: bytes) -> None:
         """Write ``data`` over the file's bytes at ``offset``, synced."""
-        with self.log._reader(self.st, writes=True) as wfd:
+        with reopened(self.path, self.st, writes=True) as wfd:
             if os.pwrite(wfd, data, offset) != len(data):
                 raise AuditError(f"{self.path}: cannot write: short write", path=str(self.path))
             os.fsync(wfd)
@@ -83,3 +84,22 @@ class LockedFile:
         record, line = self.log._append_record(self.fd, tail, event, fields)
         self.emitted.append((record, line))
         return record
+
+
+@contextlib.contextmanager
+def reopened(path: Path, st: os.stat_result, *, writes: bool = False) -> Iterator[int]:
+    """A second descriptor of the locked file ``st`` describes, at ``path``, for reading (or
+    ``writes``: for writing where it is told, never appending); an OSError inside is an
+    AuditError, and so is a file no longer the one locked."""
+    verb = "write" if writes else "read"
+    flags = OVERWRITE_FLAGS if writes else READ_FLAGS
+    rfd = open_checked(path, flags, f"cannot open for {verb}ing")
+    try:
+        rst = os.fstat(rfd)
+        if (rst.st_dev, rst.st_ino) != (st.st_dev, st.st_ino):
+            raise AuditError(f"{path}: replaced while locked", path=str(path))
+        yield rfd
+    except OSError as exc:  # an I/O error on the log (pread, fstat)
+        raise os_error(path, f"cannot {verb}", exc) from exc
+    finally:
+        os.close(rfd)

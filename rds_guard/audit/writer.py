@@ -25,8 +25,6 @@ from rds_guard.errors import AuditError
 
 from .fileio import (
     APPEND_FLAGS,
-    OVERWRITE_FLAGS,
-    READ_FLAGS,
     close_if_owner,
     file_of,
     fsync_dir,
@@ -43,7 +41,7 @@ from .lock import (
     try_flock,
     unlock,
 )
-from .locked import LockedFile
+from .locked import LockedFile, reopened
 from .record import (
     Record,
     StrPath,
@@ -187,7 +185,11 @@ class AuditLog:
                 free = self._path_names(os.fstat(fd))
                 unlock(fd)
             except BaseException as exc:  # a signal handler's too, the flock taken or not
-                self._drop_fd(close=True)  # closing the descriptor releases the lock too
+                try:  # noqa: SIM105 (as in _acquire)
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                except OSError:
+                    pass
+                self._drop_fd(close=True)
                 if isinstance(exc, OSError | AuditError):
                     return False
                 raise
@@ -221,6 +223,8 @@ class AuditLog:
         finally:
             if taken:
                 lock.release()
+                if self._closing:  # another close came meanwhile
+                    self._close_file()
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[LockedFile]:
@@ -277,17 +281,21 @@ class AuditLog:
         if self._closer is not None:
             self._closer.detach()
             self._closer = None
-        # forgotten first: an interrupt leaves a descriptor open, never a number reused since
+        mine = close and self._fd_pid == os.getpid()
+        # forgotten, then closed, with no call between for a signal's handler to run at: an
+        # interrupt leaves a descriptor open at worst, never a number a file since took
         fd, self._fd = self._fd, None
-        if fd is not None and close and self._fd_pid == os.getpid():
-            with contextlib.suppress(OSError):
+        if fd is not None and mine:
+            try:  # noqa: SIM105 (suppress's __enter__ is a call)
                 os.close(fd)
+            except OSError:
+                pass
 
     def _forget_after_fork(self, *, close: bool = True) -> None:
         """In a forked child: new locks, the parent's descriptor closed (``close``; found late,
         only while it is still the parent's: `inherited`), and the pid, last: it tells other
         threads."""
-        self._lock = threading.Lock()
+        self._lock, self._closing = threading.Lock(), False
         if self._fd is not None and (close or inherited(self._fd, self._fd_file)):
             with contextlib.suppress(OSError):
                 os.close(self._fd)
@@ -320,7 +328,11 @@ class AuditLog:
             except BaseException as exc:  # a signal handler's too, the flock taken or not
                 if locked:  # kept: the caller's finally lets it go
                     raise
-                self._drop_fd(close=True)  # closing the descriptor releases the lock too
+                try:  # noqa: SIM105 (inline: a second interrupt at a call's entry would keep it)
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                except OSError:
+                    pass
+                self._drop_fd(close=True)
                 if isinstance(exc, OSError):
                     raise os_error(self.path, "cannot lock", exc) from exc
                 raise
@@ -350,7 +362,7 @@ class AuditLog:
         if self._damage is not None and self._damage[0] == identity(st):
             raise self._damage[1].with_traceback(None)
         self._tail = None
-        with self._reader(st) as rfd:
+        with reopened(self.path, st) as rfd:
             scan = scan_tail(rfd, st.st_size, use.longest)
             torn = None
             try:
@@ -414,27 +426,10 @@ class AuditLog:
         describes: written over them, and only then the rest cut (`overwrite`)."""
         record = self._build("repaired", fields, tail.head, tail.seq + 1)
         line, head = seal(record, self._pads)
-        with self._reader(st, writes=True) as wfd:
+        with reopened(self.path, st, writes=True) as wfd:
             overwrite(self.path, wfd, torn, line + b"\n", fsync=self.fsync, what=what)
         emitted.append((record, line.decode("ascii")))
         return self._advance(fd, tail, torn.start + len(line) + 1, head)
-
-    @contextlib.contextmanager
-    def _reader(self, st: os.stat_result, *, writes: bool = False) -> Iterator[int]:
-        """A second descriptor for reading the locked file (``writes``: for writing where it is
-        told too, never appending); an OSError inside is an AuditError."""
-        verb = "write" if writes else "read"
-        flags = OVERWRITE_FLAGS if writes else READ_FLAGS
-        rfd = open_checked(self.path, flags, f"cannot open for {verb}ing")
-        try:
-            rst = os.fstat(rfd)
-            if (rst.st_dev, rst.st_ino) != (st.st_dev, st.st_ino):
-                raise AuditError(f"{self.path}: replaced while locked", path=str(self.path))
-            yield rfd
-        except OSError as exc:  # an I/O error on the log (pread, fstat)
-            raise os_error(self.path, f"cannot {verb}", exc) from exc
-        finally:
-            os.close(rfd)
 
     # -- appending --
 

@@ -239,3 +239,86 @@ def test_a_signal_as_the_requested_record_is_locked_sends_nothing_and_leaves_the
         ("requested", "orders-daily-20261129"),
         ("created", "orders-daily-20261129"),
     ]
+
+
+def _interrupted_twice(first: Callable[..., Any], second: Callable[..., Any]) -> Callable[[], None]:
+    """KeyboardInterrupts raised as ``first`` is entered, then as ``second`` is, while the
+    first is being handled (as signals' handlers run at a function's entry): the first by a
+    trace function, the second by a profile function (each is removed once it raises, so one
+    cannot stand in for both); returns the function that removes them."""
+    previous = sys.gettrace(), sys.getprofile()  # coverage's trace, under make test
+
+    def interrupt(code: Any) -> Callable[[FrameType, str, object], Any]:
+        def hook(frame: FrameType, event: str, arg: object) -> Any:
+            if event == "call" and frame.f_code is code:
+                raise KeyboardInterrupt(f"a signal, as {code.co_name} is entered")
+            return None
+
+        return hook
+
+    sys.settrace(interrupt(first.__code__))
+    sys.setprofile(interrupt(second.__code__))
+
+    def stop() -> None:
+        sys.settrace(previous[0])
+        sys.setprofile(previous[1])
+
+    return stop
+
+
+@pytest.mark.parametrize("use", ["write", "free_now"])
+def test_a_second_signal_as_the_descriptor_is_dropped_leaves_the_file_unlocked(
+    log_path: Path, use: str
+) -> None:
+    """Two interrupts: the first with the file's ``flock`` taken (as the writer checks the
+    path still names the file), the second as the handling of the first drops the descriptor:
+    the lock was let go before, by a C call alone; another process's writer locks the file at
+    once and this one writes on. Before, the second came before anything let the lock go, and
+    the lock stayed until this process's next record."""
+    log = audit.AuditLog(log_path, fsync=False, lock_timeout=0.5)
+    log.write("requested")
+    stop = _interrupted_twice(audit.AuditLog._path_names, audit.AuditLog._drop_fd)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="_drop_fd"):
+            log.write("requested") if use == "write" else log.free_now()
+    finally:
+        stop()
+    other = os.open(log_path, os.O_RDONLY)  # as another process's: its own open file
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
+    assert not log._lock.locked()
+    log.write("requested")
+    log.close()
+    assert [record["seq"] for record in records_of(log_path)] == [1, 2]
+
+
+def test_a_close_asked_while_another_closes_is_not_left_pending(log_path: Path) -> None:
+    """A `close` called while another one holds the log to close it (here from within it, as
+    its descriptor is dropped: the lock taken, so the second only asks) is done by the first
+    as it lets go, and not left pending: before, the request stayed, and the next record,
+    whenever it came, closed the file it had just written (a reopen and a re-read of the
+    tail for the record after)."""
+    log = audit.AuditLog(log_path, fsync=False)
+    log.write("requested")
+    previous = sys.gettrace()
+    drop = audit.AuditLog._drop_fd.__code__
+    asked: list[bool] = []
+
+    def tracer(frame: FrameType, event: str, arg: object) -> Any:
+        if event == "call" and frame.f_code is drop and not asked:
+            asked.append(True)
+            log.close()  # the log's lock is held: this close asks and returns
+        return None
+
+    sys.settrace(tracer)
+    try:
+        log.close()
+    finally:
+        sys.settrace(previous)
+    assert asked and not log._closing and log._fd is None
+    log.write("requested")
+    assert log._fd is not None  # the record after keeps its file open
+    log.close()
