@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import hashlib
 import json
 import os
@@ -406,3 +407,14 @@ def writer_refuses(path: Path, match: str, key: bytes | None = None) -> None:
     with pytest.raises(AuditError, match=match):
         audit.AuditLog(path, fsync=False, hmac_key=key).write("requested")
     assert path.read_bytes() == before
+
+
+def assert_flock_free(path: Path) -> None:
+    """The log's ``flock`` is free: another open file of it (as another process's writer
+    opens its own) takes it at once, then lets it go."""
+    other = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: still held
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)

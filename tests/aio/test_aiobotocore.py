@@ -161,6 +161,21 @@ def test_a_call_whose_requested_record_cannot_be_written_is_never_sent(
     assert moto_server.count("CreateDBClusterSnapshot") == 0
 
 
+def _guarded_on_a_held_log(
+    server: MotoServer, folder: Path, fsync: str, lock_timeout: float
+) -> tuple[AioSession, int]:
+    """A session guarded by AUDITED (``fsync``, ``lock_timeout``) with its log in ``folder``,
+    and a descriptor of another open file of the log holding its ``flock``, as another
+    process's writer would (the caller closes it); the cluster ``orders`` made."""
+    make_cluster(server.client("rds"))
+    policy = AUDITED.replace("fsync = false", f"{fsync}\nlock_timeout = {lock_timeout:g}")
+    session = guarded_session(folder, policy)
+    (folder / "audit.jsonl").touch()
+    holder = os.open(folder / "audit.jsonl", os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    return session, holder
+
+
 def test_a_log_another_process_holds_holds_up_no_other_task(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
@@ -170,12 +185,7 @@ def test_a_log_another_process_holds_holds_up_no_other_task(
     seconds); each call fails with `AuditError` after ``lock_timeout`` and none is sent.
     Before, each record waited ``lock_timeout`` on the loop, one after another: twelve calls
     stopped every task of the program for twelve seconds."""
-    make_cluster(moto_server.client("rds"))
-    policy = AUDITED.replace("fsync = false", "fsync = false\nlock_timeout = 1")
-    session = guarded_session(tmp_path, policy)
-    (tmp_path / "audit.jsonl").touch()
-    holder = os.open(tmp_path / "audit.jsonl", os.O_RDONLY)
-    fcntl.flock(holder, fcntl.LOCK_EX)
+    session, holder = _guarded_on_a_held_log(moto_server, tmp_path, "fsync = false", 1)
     gaps: list[float] = []
     failed: list[str] = []
 
@@ -554,12 +564,7 @@ def test_records_waiting_for_the_log_take_one_thread_of_the_loops_default_execut
     open file's ``flock`` holds the log, as another process's writer would): the program's own
     jobs there, and aiohttp's name look-ups, still run. Before, each record took a thread of
     it, and eight records waiting filled an executor of four until the log was let go."""
-    make_cluster(moto_server.client("rds"))
-    policy = AUDITED.replace("fsync = false", "fsync = true\nlock_timeout = 60")
-    session = guarded_session(tmp_path, policy)
-    (tmp_path / "audit.jsonl").touch()
-    holder = os.open(tmp_path / "audit.jsonl", os.O_RDONLY)
-    fcntl.flock(holder, fcntl.LOCK_EX)
+    session, holder = _guarded_on_a_held_log(moto_server, tmp_path, "fsync = true", 60)
 
     def waiting_workers() -> int:
         return sum(thread.name.startswith("rds_guard") for thread in threading.enumerate())

@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from audit_helpers import call_with_timeout, make_log, records_of
+from audit_helpers import assert_flock_free, call_with_timeout, make_log, records_of
 from aws import audit_records, guarded_session, make_cluster
 from policies import AUDITED, write_policy
 from servers import MotoServer
@@ -197,12 +197,7 @@ def test_a_signal_as_the_file_is_locked_leaves_it_to_the_other_processes(
     with _interrupted_as_taken(taker) as raised, pytest.raises(KeyboardInterrupt):
         use(log)
     assert raised == [taker.__name__]
-    other = os.open(log_path, os.O_RDONLY)  # as another process's: its own open file
-    try:
-        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(other, fcntl.LOCK_UN)
-    finally:
-        os.close(other)
+    assert_flock_free(log_path)
     log.write("requested")
     log.close()
     assert [record["seq"] for record in records_of(log_path)] == [1, 2]
@@ -283,12 +278,7 @@ def test_a_second_signal_as_the_descriptor_is_dropped_leaves_the_file_unlocked(
             log.write("requested") if use == "write" else log.free_now()
     finally:
         stop()
-    other = os.open(log_path, os.O_RDONLY)  # as another process's: its own open file
-    try:
-        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(other, fcntl.LOCK_UN)
-    finally:
-        os.close(other)
+    assert_flock_free(log_path)
     assert not log._lock.locked()
     log.write("requested")
     log.close()
