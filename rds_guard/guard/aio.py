@@ -17,7 +17,7 @@ import functools
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from .. import wire
@@ -221,22 +221,38 @@ async def off_loop(guard: Guard, work: Callable[..., T], *args: Any, to_the_end:
     if audit is None or not (audit.fsync or _ledger_required(audit) or not audit.free_now()):
         return work(*args)
     loop = asyncio.get_running_loop()
+    own, each_loop = _work_of(loop)
     try:
-        job = workers(loop).submit(contextvars.copy_context().run, work, *args)
+        job = own.pool.submit(contextvars.copy_context().run, work, *args)
     except RuntimeError:  # the interpreter is exiting (a thread's loop outlives the main
         return work(*args)  # thread): no pool takes a job, so the record is written here
-    _keep_open(loop, job)
+    _keep_open(loop, job, own if each_loop else None)
     done = asyncio.wrap_future(job, loop=loop)
     return await (asyncio.shield(done) if to_the_end else done)
 
 
 WORKERS = min(32, (os.cpu_count() or 1) + 4)
 """How many threads `workers` has at most: as many as asyncio's default executor."""
-_workers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, concurrent.futures.Executor] = (
+
+
+class _LoopWork:
+    """One loop's worker threads (`workers`), and the jobs of its records there that may not
+    be done yet, with whether a job of the loop's default executor waits for them
+    (`_keep_open`)."""
+
+    __slots__ = ("jobs", "pool", "waited")
+
+    def __init__(self) -> None:
+        self.pool = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="rds_guard")
+        self.jobs: set[concurrent.futures.Future[Any]] = set()
+        self.waited = False
+
+
+_loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWork] = (
     weakref.WeakKeyDictionary()
 )
-_shared: dict[None, concurrent.futures.Executor] = {}  # for loops no weak reference takes
-_workers_made = threading.Lock()
+_shared: dict[None, _LoopWork] = {}  # for loops no weak reference takes
+_loops_lock = threading.Lock()
 
 
 def workers(loop: asyncio.AbstractEventLoop) -> concurrent.futures.Executor:
@@ -246,90 +262,69 @@ def workers(loop: asyncio.AbstractEventLoop) -> concurrent.futures.Executor:
     .result()`` in ``run_in_executor``), whose records would then wait for a worker for ever;
     nor one shared by every loop of the process, where one loop's waits would hold up
     another's records."""
-    try:
-        found = _workers.get(loop)
-    except TypeError:  # a loop no weak reference takes: one pool for all such loops
-        return _made(_shared, None)
-    return found if found is not None else _made(_workers, loop)
+    return _work_of(loop)[0].pool
 
 
-def _made(
-    pools: MutableMapping[Any, concurrent.futures.Executor], key: Any
-) -> concurrent.futures.Executor:
-    """The pool ``pools`` holds under ``key``, made first if there is none yet (two threads
-    meeting here make one)."""
-    with _workers_made:
-        found = pools.get(key)
-        if found is None:
-            found = pools[key] = concurrent.futures.ThreadPoolExecutor(
-                WORKERS, thread_name_prefix="rds_guard"
-            )
-        return found
+def _work_of(loop: asyncio.AbstractEventLoop) -> tuple[_LoopWork, bool]:
+    """``loop``'s `_LoopWork`, made first if there is none yet (two threads meeting here make
+    one), and whether it is the loop's own: one is shared by the loops no weak reference
+    takes."""
+    with _loops_lock:
+        try:
+            found = _loops.get(loop)
+            if found is None:
+                found = _loops[loop] = _LoopWork()
+            return found, True
+        except TypeError:
+            if None not in _shared:
+                _shared[None] = _LoopWork()
+            return _shared[None], False
 
 
-class _Unfinished:
-    """The jobs of one loop's records in the guard's workers that may not be done yet, and
-    whether a job of the loop's default executor waits for them (`_keep_open`)."""
-
-    __slots__ = ("jobs", "waited")
-
-    def __init__(self) -> None:
-        self.jobs: set[concurrent.futures.Future[Any]] = set()
-        self.waited = False
-
-
-_unfinished: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Unfinished] = (
-    weakref.WeakKeyDictionary()
-)
-_unfinished_lock = threading.Lock()
-
-
-def _keep_open(loop: asyncio.AbstractEventLoop, job: concurrent.futures.Future[Any]) -> None:
+def _keep_open(
+    loop: asyncio.AbstractEventLoop, job: concurrent.futures.Future[Any], own: _LoopWork | None
+) -> None:
     """Keep ``loop``'s shutdown waiting for ``job`` (a record being written when its task was
     cancelled): the shutdown (asyncio.run's) waits for the jobs of the loop's default
     executor, not for the guard's; one job there waits for all the loop's unfinished records
-    (`_wait_for`). One, not one per record: records waiting long (a log another process holds)
-    would fill that executor, which the program's own jobs and aiohttp's name look-ups use."""
-    with _unfinished_lock:
-        try:
-            unfinished = _unfinished.get(loop)
-            if unfinished is None:
-                unfinished = _unfinished[loop] = _Unfinished()
-        except TypeError:  # a loop no weak reference takes: a waiting job for each record
-            unfinished = None
-        else:
-            unfinished.jobs.add(job)
-            if unfinished.waited:
+    (`_wait_for`, ``own``: the loop's `_LoopWork`; None, a loop no weak reference takes: one
+    job for each record). One, not one per record: records waiting long (a log another
+    process holds) would fill that executor, which the program's own jobs and aiohttp's name
+    look-ups use."""
+    if own is not None:
+        with _loops_lock:
+            own.jobs.add(job)
+            if own.waited:
                 return
-            unfinished.waited = True
+            own.waited = True
     try:
-        if unfinished is None:
+        if own is None:
             loop.run_in_executor(None, concurrent.futures.wait, [job])
         else:
-            loop.run_in_executor(None, _wait_for, unfinished)
+            loop.run_in_executor(None, _wait_for, own)
     except RuntimeError:  # that executor shut down already: nothing will wait for the jobs
-        if unfinished is not None:  # (kept, their callbacks, naming the loop, keep it alive)
-            with _unfinished_lock:
-                _unfinished.pop(loop, None)
+        if own is not None:  # (kept, their callbacks, naming the loop, keep it alive)
+            with _loops_lock:
+                own.jobs.clear()
+                own.waited = False
 
 
-def _wait_for(unfinished: _Unfinished) -> None:
-    """Wait until none of ``unfinished``'s jobs is left undone, those added meanwhile too."""
+def _wait_for(own: _LoopWork) -> None:
+    """Wait until none of ``own``'s jobs is left undone, those added meanwhile too."""
     while True:
-        with _unfinished_lock:
-            unfinished.jobs = {job for job in unfinished.jobs if not job.done()}
-            if not unfinished.jobs:
-                unfinished.waited = False
+        with _loops_lock:
+            own.jobs = {job for job in own.jobs if not job.done()}
+            if not own.jobs:
+                own.waited = False
                 return
-            jobs = list(unfinished.jobs)
+            jobs = list(own.jobs)
         concurrent.futures.wait(jobs)
 
 
 def _after_fork_in_child() -> None:
     # a forked child has none of the parent's threads: its own are made when first needed
-    global _workers, _workers_made, _unfinished, _unfinished_lock
-    _workers, _workers_made = weakref.WeakKeyDictionary(), threading.Lock()
-    _unfinished, _unfinished_lock = weakref.WeakKeyDictionary(), threading.Lock()
+    global _loops, _loops_lock
+    _loops, _loops_lock = weakref.WeakKeyDictionary(), threading.Lock()
     _shared.clear()
 
 
