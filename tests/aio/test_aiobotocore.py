@@ -732,6 +732,37 @@ def test_a_record_a_cancelled_task_left_is_written_before_the_loop_ends(to_the_e
     assert written == ["written"]
 
 
+def test_records_started_while_the_shutdown_waits_for_another_are_written_before_it_ends() -> None:
+    """One job of the loop's default executor waits for all its records in the guard's
+    workers: a record started after that job began waiting for an earlier one, and ending
+    after it, is written before ``asyncio.run`` returns too (a waiter that took only the jobs
+    it saw first would let the loop close on the later one)."""
+
+    class Audit:
+        fsync, ledger = True, None
+
+    class Guard:
+        audit = Audit()
+
+    written: list[str] = []
+
+    def write(name: str, seconds: float) -> None:
+        time.sleep(seconds)
+        written.append(name)
+
+    async def work() -> None:
+        first = asyncio.ensure_future(off_loop(Guard(), write, "first", 0.2, to_the_end=True))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)  # the first record's waiter is waiting
+        second = asyncio.ensure_future(off_loop(Guard(), write, "second", 0.5, to_the_end=True))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        for task in (first, second):
+            task.cancel()
+        await asyncio.gather(first, second, return_exceptions=True)
+
+    run(work)
+    assert written == ["first", "second"]
+
+
 def test_a_loop_whose_workers_are_all_busy_holds_up_no_other_loops_record() -> None:
     """Every worker of one loop waits (a log locked by another process, a ledger round trip):
     a record of a loop in another thread is written all the same."""
