@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -418,3 +420,26 @@ def assert_flock_free(path: Path) -> None:
         fcntl.flock(other, fcntl.LOCK_UN)
     finally:
         os.close(other)
+
+
+@contextlib.contextmanager
+def interrupted_once(when: Callable[[FrameType, str], bool]) -> Iterator[list[str]]:
+    """A KeyboardInterrupt raised once in this thread, at the first trace event (``call``,
+    ``line``, ``return``) for which ``when(frame, event)`` holds: where a pending signal's
+    handler would raise it (a trace function stands in for the signal, so that it comes at
+    that moment every time). Yields the names of the functions it was raised in; the trace
+    before (coverage's, under make test) is put back."""
+    raised: list[str] = []
+    previous = sys.gettrace()
+
+    def tracer(frame: FrameType, event: str, arg: object) -> Any:
+        if not raised and when(frame, event):
+            raised.append(frame.f_code.co_name)
+            raise KeyboardInterrupt(f"a signal, in {frame.f_code.co_name}")
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        yield raised
+    finally:
+        sys.settrace(previous)

@@ -10,13 +10,19 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import pytest
-from audit_helpers import assert_flock_free, call_with_timeout, make_log, records_of
+from audit_helpers import (
+    assert_flock_free,
+    call_with_timeout,
+    interrupted_once,
+    make_log,
+    records_of,
+)
 from aws import audit_records, guarded_session, make_cluster
 from policies import AUDITED, write_policy
 from servers import MotoServer
@@ -124,31 +130,14 @@ def test_holder_pids_reads_proc_locks(tmp_path: Path) -> None:
     assert holder_pids(st, tmp_path / "missing") == []
 
 
-@contextlib.contextmanager
 def _interrupted_as_taken(
     taker: Callable[..., None] = lock.thread_lock_within,
-) -> Iterator[list[str]]:
+) -> contextlib.AbstractContextManager[list[str]]:
     """A KeyboardInterrupt raised as ``taker`` (the function that takes one of the writer's
-    locks) returns, once: where a signal's pending handler runs the moment the lock is taken (a
-    trace function stands in for it, so that it comes at that moment every time). Yields what
-    it raised at."""
-    raised: list[str] = []
-    previous = sys.gettrace()  # coverage's, under make test
-
-    def on_return(frame: FrameType, event: str, arg: object) -> Any:
-        if event == "return" and not raised:
-            raised.append(frame.f_code.co_name)
-            raise KeyboardInterrupt("a signal, as the lock was taken")
-        return on_return
-
-    def tracer(frame: FrameType, event: str, arg: object) -> Any:
-        return on_return if frame.f_code is taker.__code__ else None
-
-    sys.settrace(tracer)
-    try:
-        yield raised
-    finally:
-        sys.settrace(previous)
+    locks) returns, once: where a signal's pending handler runs the moment the lock is taken.
+    Yields what it raised at (`interrupted_once`)."""
+    code = taker.__code__
+    return interrupted_once(lambda frame, event: event == "return" and frame.f_code is code)
 
 
 def _write(log: audit.AuditLog) -> None:

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import pytest
 from audit_helpers import (
@@ -27,6 +26,7 @@ from audit_helpers import (
     append_torn_line,
     assert_whole,
     call_with_timeout,
+    interrupted_once,
     lines_of,
     make_log,
     markers,
@@ -1020,36 +1020,20 @@ def test_free_now_tells_a_held_log_and_leaves_no_lock_behind(tmp_path: Path) -> 
     assert not log.free_now() and log._fd is None
 
 
-def _interrupted_after_the_record() -> Callable[[], list[str]]:
-    """A trace function for this thread raising KeyboardInterrupt as the first function of
-    rds_guard's audit package is entered once the record is appended (as a signal's handler
-    runs at a function's entry); returns a function giving where it raised, the trace gone."""
-    raised: list[str] = []
+def _after_the_record() -> Callable[[FrameType, str], bool]:
+    """For `interrupted_once`: the entry of the first function of rds_guard's audit package
+    called once the record is appended (as a signal's handler runs at a function's entry)."""
     written: list[bool] = []
     package = str(Path(audit.__file__).parent)
     append = audit.AuditLog._append_record.__code__
-    previous = sys.gettrace()  # coverage's, under make test
 
-    def on_append(frame: FrameType, event: str, arg: object) -> Any:
-        if event == "return":
-            written.append(True)
-        return on_append
-
-    def tracer(frame: FrameType, event: str, arg: object) -> Any:
+    def when(frame: FrameType, event: str) -> bool:
         if frame.f_code is append:
-            return on_append
-        if written and not raised and frame.f_code.co_filename.startswith(package):
-            raised.append(frame.f_code.co_name)
-            raise KeyboardInterrupt("a signal, as the locks are let go")
-        return None
+            written.extend([True] if event == "return" else [])
+            return False
+        return bool(written) and event == "call" and frame.f_code.co_filename.startswith(package)
 
-    sys.settrace(tracer)
-
-    def done() -> list[str]:
-        sys.settrace(previous)
-        return raised
-
-    return done
+    return when
 
 
 @pytest.mark.parametrize("closing", [False, True], ids=["write", "write-as-close-is-asked"])
@@ -1074,13 +1058,12 @@ def test_a_signal_as_a_record_lets_go_of_the_log_leaves_both_locks_free(
     raised: list[str] = []
 
     def write() -> None:
-        done = _interrupted_after_the_record()
-        try:
-            log.write("requested")
-        except KeyboardInterrupt as exc:
-            caught.append(exc)
-        finally:
-            raised.extend(done())
+        with interrupted_once(_after_the_record()) as where:
+            try:
+                log.write("requested")
+            except KeyboardInterrupt as exc:
+                caught.append(exc)
+        raised.extend(where)
 
     thread = threading.Thread(target=write)
     thread.start()

@@ -8,14 +8,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import pytest
-from audit_helpers import call_with_timeout, forge_rotated_from, lines_of, wait_child
+from audit_helpers import (
+    call_with_timeout,
+    forge_rotated_from,
+    interrupted_once,
+    lines_of,
+    wait_child,
+)
 from aws import count_sent
 from botocore.exceptions import EndpointConnectionError
 from cli_helpers import run_main
@@ -769,21 +774,12 @@ def test_a_signal_as_the_shipper_takes_its_lock_leaves_it_free(
     write_log(log_path, 2)
     shipper = Shipper(log_path, table)
     code = getattr(Shipper, run).__code__
-    raised: list[int] = []
-    previous = sys.gettrace()  # coverage's, under make test
 
-    def on_line(frame: FrameType, event: str, arg: object) -> Any:
-        if event == "line" and not raised and shipper._lock.locked():
-            raised.append(frame.f_lineno)
-            raise KeyboardInterrupt("a signal, as the lock was taken")
-        return on_line
+    def taken(frame: FrameType, event: str) -> bool:
+        return event == "line" and frame.f_code is code and shipper._lock.locked()
 
-    sys.settrace(lambda frame, event, arg: on_line if frame.f_code is code else None)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            getattr(shipper, run)()
-    finally:
-        sys.settrace(previous)
-    assert raised and not shipper._lock.locked()
+    with interrupted_once(taken) as raised, pytest.raises(KeyboardInterrupt):
+        getattr(shipper, run)()
+    assert raised == [run] and not shipper._lock.locked()
     assert shipper.ship(timeout=0.05).acked == 2
     call_with_timeout(shipper.close, 30)  # a hang, not a speed
