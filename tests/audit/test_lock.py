@@ -301,3 +301,52 @@ def test_a_close_asked_while_another_closes_is_not_left_pending(log_path: Path) 
     log.write("requested")
     assert log._fd is not None  # the record after keeps its file open
     log.close()
+
+
+def test_uninstall_does_not_wait_for_a_call_whose_record_waits_for_another_process(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Through a guard (docs/failures.md): a guarded call whose ``requested`` record waits for
+    the log's ``flock``, held by another open file of it as another process's writer would,
+    does not hold up `uninstall`; once the lock is let go the call goes on, sent once and
+    recorded before and after, and its thread closes the log as it lets go of it. Before,
+    uninstall waited for the call, as long as the other process held the log."""
+    policy = AUDITED.replace("fsync = false", "fsync = false\nlock_timeout = 30")
+    session, guard = guarded_session(write_policy(tmp_path, policy), on=moto_server)
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    log_path = tmp_path / "audit.jsonl"
+    log_path.touch()
+    holder = os.open(log_path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    moto_server.reset_counts()
+    outcome: list[object] = []
+
+    def create() -> None:
+        outcome.append(
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders",
+                DBClusterSnapshotIdentifier="orders-daily-20261129",
+                Tags=[{"Key": "team", "Value": "core"}],
+            )
+        )
+
+    thread = threading.Thread(target=create)
+    thread.start()
+    try:
+        assert guard.audit is not None
+        while not guard.audit._lock.locked():  # the record waits for the file's lock
+            time.sleep(0.001)
+        call_with_timeout(guard.uninstall, 10)  # a hang: before, as long as the other held it
+        assert thread.is_alive() and moto_server.count("CreateDBClusterSnapshot") == 0
+    finally:
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+        thread.join(60)
+    assert outcome and moto_server.count("CreateDBClusterSnapshot") == 1
+    events = [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)]
+    assert events == [
+        ("requested", "orders-daily-20261129"),
+        ("created", "orders-daily-20261129"),
+    ]
+    assert guard.audit._fd is None
