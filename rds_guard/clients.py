@@ -51,7 +51,9 @@ def made_client(session: Any, service: str, **settings: Any) -> Any:
     botocore refuses with a bare `ValueError` (``AWS_ENDPOINT_URL=junk``,
     ``AWS_MAX_ATTEMPTS=junk``) and for a region that is no region's name: botocore's own check
     lets one ending in a newline through (``$`` matches before it), and the newline reaches
-    the Authorization header, which http.client then quotes, signature and all, in its error."""
+    the Authorization header, which http.client then quotes, signature and all, in its error.
+    Each request of the client made gets its whole answer within the client's connect and
+    read timeouts together (`answers.bound_answers`)."""
     from .core.policy import REGION_NAME
 
     region = settings.get("region_name") or session.get_config_variable("region")
@@ -79,6 +81,9 @@ def made_client(session: Any, service: str, **settings: Any) -> Any:
             f"cannot make the {service} client: its endpoint URL"
             f" {without_signing_values(url)}: {without_signing_values(str(exc))}{hint}"
         ) from None
+    from .answers import bound_answers
+
+    bound_answers(client)  # a byte every few seconds passes the read timeout: not the bound
     return client
 
 

@@ -1,0 +1,95 @@
+"""A TCP proxy on 127.0.0.1 in front of a server, which can be told to trickle: answer each
+new connection's request with a status line, then one byte at a time, never ending the
+answer, as a broken proxy or middlebox may (botocore's read timeout, which bounds each wait
+for bytes, never fires)."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from urllib.parse import urlsplit
+
+
+class Proxy:
+    """Forwards each connection to ``target`` (a URL), or trickles while ``trickle`` is set
+    (a byte every ``gap`` seconds). ``url`` is its own; ``connections``: those accepted;
+    ``trickled``: those answered by trickling."""
+
+    def __init__(self, target: str, gap: float = 0.3) -> None:
+        parts = urlsplit(target)
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.gap = gap
+        self.trickle = threading.Event()
+        self.connections = 0
+        self.trickled = 0
+        self._closed = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, name="test-proxy", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop accepting, and close every connection (a trickle ends with it)."""
+        self._closed.set()
+        for sock in [self._listener, *self._sockets]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def __enter__(self) -> Proxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self._sockets.append(conn)
+            serve = self._trickle if self.trickle.is_set() else self._forward
+            serving = threading.Thread(target=serve, args=(conn,), name="test-proxy-conn")
+            serving.daemon = True
+            serving.start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        self.trickled += 1
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not self._closed.wait(self.gap):
+                conn.sendall(b"X")
+        except OSError:
+            return
+
+    def _forward(self, conn: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(self._target)
+        except OSError:
+            conn.close()
+            return
+        self._sockets.append(upstream)
+        threading.Thread(target=_pipe, args=(upstream, conn), daemon=True).start()
+        _pipe(conn, upstream)
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def elapsed(started: float) -> float:
+    """Seconds since ``started`` (a `time.monotonic` reading)."""
+    return time.monotonic() - started

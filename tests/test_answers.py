@@ -1,0 +1,123 @@
+"""The clients rds_guard makes itself get each whole answer within their connect and read
+timeouts together (`rds_guard.answers`): botocore's read timeout bounds each wait for bytes,
+so an endpoint that sends a byte every few seconds held a request for as long as it went on.
+Real HTTP on 127.0.0.1: a moto server, and a proxy in front of it that can trickle."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from network import Proxy, elapsed
+from servers import MotoServer
+
+from rds_guard.answers import AnswerTimeout, BoundedSession
+from rds_guard.clients import made_client
+
+# connect 1 + read 1: each whole answer within 2 s; the trickle's byte every 0.3 s never lets
+# the read timeout fire
+SETTINGS = {"connect_timeout": 1, "read_timeout": 1}
+
+
+@pytest.fixture
+def proxy(moto_server: MotoServer) -> Iterator[Proxy]:
+    """A proxy in front of the moto server."""
+    with Proxy(moto_server.url) as made:
+        yield made
+
+
+def _client(url: str, attempts: int = 1) -> Any:
+    session = botocore.session.Session()
+    config = Config(**SETTINGS, retries={"mode": "standard", "total_max_attempts": attempts})
+    return made_client(
+        session,
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=url,
+        config=config,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _called(call: Any, timeout: float = 30.0) -> tuple[Any, BaseException | None, float]:
+    """``call()`` in a thread, joined within ``timeout`` (a hang detector): its result, what
+    it raised, and the seconds it took."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        started = time.monotonic()
+        try:
+            outcome.append((call(), None))
+        except BaseException as exc:  # the test's to look at
+            outcome.append((None, exc))
+        outcome[-1] += (elapsed(started),)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert outcome, f"still waiting after {timeout} s: the answer was never given up on"
+    result, error, seconds = outcome[0]
+    return result, error, seconds
+
+
+def test_a_trickled_answer_is_given_up_past_the_clients_two_timeouts(proxy: Proxy) -> None:
+    """The proxy answers with a status line, then a byte every 0.3 s: each wait is shorter
+    than the 1 s read timeout, so botocore alone waits for ever. Given up after connect +
+    read timeouts (2 s) per attempt, as a read timeout (retried: two attempts, two
+    connections), saying why."""
+    proxy.trickle.set()
+    client = _client(proxy.url, attempts=2)
+    _, error, seconds = _called(client.list_tables)
+    assert isinstance(error, AnswerTimeout)
+    assert isinstance(error, ReadTimeoutError)  # what botocore retries, and callers catch
+    assert f'No whole answer within 2 s from endpoint URL: "{proxy.url}/"' == str(error)
+    assert proxy.trickled == 2  # botocore tried again, on a new connection
+    assert 3.5 < seconds < 20  # two bounds of 2 s, and botocore's backoff between
+
+
+def test_a_prompt_answer_is_the_services_own(proxy: Proxy, moto_server: MotoServer) -> None:
+    """Through the bound, an answer is what botocore gives without it: moto's table list,
+    the table made through it there, on the one client (its HTTP session bounded)."""
+    client = _client(proxy.url)
+    assert isinstance(client._endpoint.http_session, BoundedSession)
+    client.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    bare = moto_server.client("dynamodb")
+    assert client.list_tables()["TableNames"] == bare.list_tables()["TableNames"] == ["t"]
+    assert proxy.trickled == 0 and proxy.connections >= 1
+
+
+def test_a_refused_connection_is_botocores_own_error() -> None:
+    """Nothing listens: botocore's own `EndpointConnectionError`, raised as it raises it
+    (from the sending thread), not a timeout."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    client = _client(f"http://127.0.0.1:{port}")
+    _, error, seconds = _called(client.list_tables)
+    assert isinstance(error, EndpointConnectionError)
+    assert not isinstance(error, AnswerTimeout)
+    assert seconds < 10
+
+
+def test_closing_the_client_closes_the_bounded_session(proxy: Proxy) -> None:
+    """botocore's ``client.close()`` reaches the session under the bound: its connections
+    are closed, and the next request opens a new one."""
+    client = _client(proxy.url)
+    client.list_tables()
+    before = proxy.connections
+    client.close()
+    client.list_tables()
+    assert proxy.connections == before + 1
