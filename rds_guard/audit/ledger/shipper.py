@@ -475,13 +475,13 @@ class Shipper:
 
     def _put_all(self, items: list[Item]) -> list[concurrent.futures.Future[Put]]:
         """Put ``items`` in parallel, ``workers`` at a time (`PutWorkers`: they never hold
-        the process's exit). Once the interpreter is exiting, no thread can be started: the
-        guard's last run before the exit puts them one by one here instead."""
+        the process's exit); one by one here where no thread may be started (the guard's
+        last run as the interpreter exits; a process forked where no at-fork hook ran)."""
         try:
             if self._pool is None:
                 self._pool = PutWorkers(self._workers, "rds-guard-ship")
             return [self._pool.submit(self.table.put, item) for item in items]
-        except RuntimeError:  # "can't create new thread at interpreter shutdown"
+        except RuntimeError:  # no thread may be started (`PutWorkers.submit`)
             return [done_now(self.table.put, item) for item in items]
 
 

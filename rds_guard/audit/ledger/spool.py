@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rds_guard.core.logs import LOGGER as logger
 from rds_guard.core.policy import LedgerPolicy
 from rds_guard.errors import AuditError
+from rds_guard.forks import forked_unseen
 
 from ..record import Record, StrPath, parse_time
 from ..writer import DEFAULT_LOCK_TIMEOUT, AuditLog
@@ -203,6 +204,9 @@ class ShippingLog(AuditLog):
     def _start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
+        if forked_unseen():  # a thread started here may wait for ever, and its starter
+            _say_threadless(self)
+            return
         with self._thread_lock:
             if self._thread is not None and self._thread.is_alive():
                 return
@@ -329,6 +333,28 @@ class ShippingLog(AuditLog):
         for finding in outcome.findings:
             logger.error("checkpoint %s: %s", outcome.key, finding)
         return outcome
+
+
+_told_threadless = 0
+"""The process `_say_threadless` last spoke in."""
+
+
+def _say_threadless(log: ShippingLog) -> None:
+    """Warn, once per process, that a process forked where no at-fork hook ran ships with no
+    thread of its own (`forks.forked_unseen`)."""
+    global _told_threadless
+    if _told_threadless == os.getpid():
+        return
+    _told_threadless = os.getpid()
+    logger.warning(
+        "%s: this process (pid %d) was forked where no at-fork hook ran (uWSGI without"
+        " py-call-osafterfork or lazy-apps), where a thread started may wait for ever: it"
+        " starts no shipping thread. In required mode each call ships its records itself;"
+        " in ship mode they wait in the local log for another process's shipping thread"
+        " (the one that installed the guard before forking) or rds-guard audit ship",
+        log.shipper.path,
+        os.getpid(),
+    )
 
 
 def _age(stamp: str) -> float:

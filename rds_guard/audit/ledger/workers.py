@@ -18,6 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from ...forks import forked_unseen
+
 _Result = TypeVar("_Result")
 _Work = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...]]
 
@@ -38,7 +40,10 @@ class PutWorkers:
 
     def submit(self, work: Callable[..., _Result], /, *args: Any) -> Future[_Result]:
         """``work(*args)`` on a worker; its outcome in the future returned. `RuntimeError`
-        once the interpreter is exiting and no thread can be started."""
+        once the interpreter is exiting and no thread can be started, and in a process
+        forked where no at-fork hook ran, where none may be (`forks.forked_unseen`)."""
+        if forked_unseen():
+            raise RuntimeError("no thread may be started in a process forked unseen")
         future: Future[_Result] = Future()
         with self._lock:
             if len(self._threads) < self._workers:
