@@ -11,6 +11,8 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import forks as _forks  # noqa: F401 (the process a later fork is told from: the first)
+
 if TYPE_CHECKING:
     from .core.decide import UNREADABLE, Decision, evaluate
     from .core.policy import Policy, load_policy

@@ -4,9 +4,16 @@ workers so unless told ``py-call-osafterfork`` (or ``lazy-apps``), with the C li
 
 Such a child keeps the interpreter's state as the parent's threads left it: the lock and
 condition variable its threads take turns on still count waiters that are not in the child,
-so a thread started there can wait for ever, and the thread that started it with it (seen
-each time under uWSGI's way of forking, the parent's threads idle). rds_guard starts no
-thread in such a process: what it would do in one is done in the calling thread instead.
+so a thread started there can wait for ever, and so can the thread that started it (as it
+did at each such fork of a process whose other threads were idle). rds_guard's own clients
+and the fleet ledger start no thread in such a process (the threads that bound an answer's
+wait, the put workers, the shipping thread): what they would do in one is done in the calling
+thread instead. The async guard's worker threads are not spared: aiobotocore starts threads of
+its own there anyway (to build its TLS contexts), so its clients cannot be used in such a
+child at all.
+
+Imported with the package, so that the process a fork is told from is the one that imported
+rds_guard, not one forked since.
 """
 
 from __future__ import annotations
