@@ -10,7 +10,8 @@ and given up once its answer, headers and body, has taken longer than the client
 and read timeouts together: `AnswerTimeout`, a botocore `ReadTimeoutError`, which botocore
 retries as it retries one. The thread given up on is left to end with its connection (a
 daemon: it never holds the process's exit); what it sent may still be done by the service,
-as with any read timeout.
+as with any read timeout. A body botocore hands over as a stream (S3's GetObject) is read
+after the request, so its reader bounds that read itself (`read_body`).
 
 Where no thread may be started (a process forked where no at-fork hook ran:
 `forks.forked_unseen`; the interpreter exiting), the request is sent in the calling thread,
@@ -19,13 +20,17 @@ as botocore sends it, bounded by the read timeout alone.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, wait
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ReadTimeoutError
 
 from .forks import forked_unseen
+
+T = TypeVar("T")
 
 
 class AnswerTimeout(ReadTimeoutError):  # type: ignore[misc]
@@ -44,20 +49,7 @@ class BoundedSession:
 
     def send(self, request: Any) -> Any:
         """The wrapped session's answer to ``request``, or `AnswerTimeout` past ``seconds``."""
-        if forked_unseen():
-            return self.session.send(request)
-        answer: Future[Any] = Future()
-        thread = threading.Thread(
-            target=_answer, args=(answer, self.session, request), name="rds-guard-send", daemon=True
-        )
-        try:
-            thread.start()
-        except RuntimeError:  # "can't create new thread at interpreter shutdown"
-            return self.session.send(request)
-        wait([answer], self.seconds)
-        if not answer.done():
-            raise AnswerTimeout(endpoint_url=request.url, seconds=self.seconds)
-        return answer.result()  # the answer, or what sending raised, as botocore raises it
+        return within(self.seconds, functools.partial(self.session.send, request), request.url)
 
     def close(self) -> None:
         """Close the wrapped session's connections (botocore's ``client.close()``)."""
@@ -67,11 +59,59 @@ class BoundedSession:
         return getattr(self.session, name)
 
 
-def _answer(answer: Future[Any], session: Any, request: Any) -> None:
+def within(seconds: float | None, work: Callable[[], T], url: str) -> T:
+    """``work()`` in a thread of its own, given up after ``seconds`` (None: no bound, called
+    here) with `AnswerTimeout` naming ``url``; the thread is left to end as ``work`` does.
+    What ``work`` raises is raised as it raised it. Called here, unbounded, where no thread
+    may be started."""
+    if seconds is None or forked_unseen():
+        return work()
+    answer: Future[T] = Future()
+    thread = threading.Thread(target=_answer, args=(answer, work), name="rds-guard-send")
+    thread.daemon = True
     try:
-        answer.set_result(session.send(request))
-    except BaseException as exc:  # the caller's to raise, as if sent in its own thread
+        thread.start()
+    except RuntimeError:  # "can't create new thread at interpreter shutdown"
+        return work()
+    wait([answer], seconds)
+    if not answer.done():
+        raise AnswerTimeout(endpoint_url=url, seconds=seconds)
+    return answer.result()  # the answer, or what ``work`` raised
+
+
+def _answer(answer: Future[T], work: Callable[[], T]) -> None:
+    try:
+        answer.set_result(work())
+    except BaseException as exc:  # the caller's to raise, as if done in its own thread
         answer.set_exception(exc)
+
+
+def bound_of(client: Any) -> float | None:
+    """The seconds a whole answer of ``client`` may take: its connect and read timeouts
+    together (None: either unset)."""
+    config = client.meta.config
+    try:
+        return float(config.connect_timeout) + float(config.read_timeout)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_body(client: Any, stream: Any, most: int) -> bytes:
+    """Up to ``most`` bytes of a body ``client`` handed over as a ``stream`` (S3's
+    GetObject), read to its end when shorter (botocore checks a body's checksum as it meets
+    the end), then closed; within the client's bound (`bound_of`), as its request was:
+    `AnswerTimeout` past it."""
+
+    def whole() -> bytes:
+        try:
+            body = stream.read(most)
+            if len(body) < most:
+                stream.read()
+            return bytes(body)
+        finally:  # by the reader: closed from another thread, it would wait for the read
+            stream.close()
+
+    return within(bound_of(client), whole, str(client.meta.endpoint_url))
 
 
 def bound_answers(client: Any) -> None:
@@ -79,14 +119,11 @@ def bound_answers(client: Any) -> None:
     client's connect and read timeouts together (`BoundedSession`)."""
     endpoint = getattr(client, "_endpoint", None)  # botocore's own, private: where it sends
     session = getattr(endpoint, "http_session", None)
+    seconds = bound_of(client)
     if endpoint is None or session is None or isinstance(session, BoundedSession):
         return
-    config = client.meta.config
-    try:
-        seconds = float(config.connect_timeout) + float(config.read_timeout)
-    except (TypeError, ValueError):  # no bound set: none to give
-        return
-    endpoint.http_session = BoundedSession(session, seconds)
+    if seconds is not None:
+        endpoint.http_session = BoundedSession(session, seconds)
 
 
-__all__ = ["AnswerTimeout", "BoundedSession", "bound_answers"]
+__all__ = ["AnswerTimeout", "BoundedSession", "bound_answers", "bound_of", "read_body", "within"]

@@ -1,7 +1,7 @@
 """A TCP proxy on 127.0.0.1 in front of a server, which can be told to trickle: answer each
 new connection's request with a status line, then one byte at a time, never ending the
 answer, as a broken proxy or middlebox may (botocore's read timeout, which bounds each wait
-for bytes, never fires)."""
+for bytes, never fires); or to pass the server's answer on with its body a byte at a time."""
 
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ from urllib.parse import urlsplit
 
 class Proxy:
     """Forwards each connection to ``target`` (a URL), or trickles while ``trickle`` is set
-    (a byte every ``gap`` seconds). ``url`` is its own; ``connections``: those accepted;
-    ``trickled``: those answered by trickling."""
+    (a byte every ``gap`` seconds), or, while ``drip_body`` is set, forwards the request and
+    passes the answer's head on whole and its body a byte every ``gap`` seconds. ``url`` is
+    its own; ``connections``: those accepted; ``trickled``: those answered by trickling or
+    dripping."""
 
     def __init__(self, target: str, gap: float = 0.3) -> None:
         parts = urlsplit(target)
         self._target = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.gap = gap
         self.trickle = threading.Event()
+        self.drip_body = threading.Event()
         self.connections = 0
         self.trickled = 0
         self._closed = threading.Event()
@@ -52,7 +55,11 @@ class Proxy:
                 return
             self.connections += 1
             self._sockets.append(conn)
-            serve = self._trickle if self.trickle.is_set() else self._forward
+            serve = self._forward
+            if self.trickle.is_set():
+                serve = self._trickle
+            elif self.drip_body.is_set():
+                serve = self._drip
             serving = threading.Thread(target=serve, args=(conn,), name="test-proxy-conn")
             serving.daemon = True
             serving.start()
@@ -64,6 +71,27 @@ class Proxy:
             conn.sendall(b"HTTP/1.1 200 OK\r\n")
             while not self._closed.wait(self.gap):
                 conn.sendall(b"X")
+        except OSError:
+            return
+
+    def _drip(self, conn: socket.socket) -> None:
+        self.trickled += 1
+        try:
+            request = conn.recv(65536)
+            upstream = socket.create_connection(self._target)
+            self._sockets.append(upstream)
+            upstream.sendall(request)
+            answer = b""
+            while b"\r\n\r\n" not in answer and (data := upstream.recv(65536)):
+                answer += data
+            head, _, body = answer.partition(b"\r\n\r\n")
+            conn.sendall(head + b"\r\n\r\n")
+            while True:
+                body += upstream.recv(65536) if not body else b""
+                if not body or self._closed.wait(self.gap):
+                    return
+                conn.sendall(body[:1])
+                body = body[1:]
         except OSError:
             return
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from rds_guard.answers import read_body
 from rds_guard.core.frozen import frozen
 
 from ..record import ZERO_HASH, utc_now
@@ -272,14 +273,9 @@ class CheckpointStore:
         if version_id:
             kwargs["VersionId"] = version_id
         answer = self.clients.s3.get_object(**kwargs)
-        stream = answer["Body"]
-        try:  # one byte more than a checkpoint may hold tells a larger one (`parse_body`)
-            body = stream.read(MOST_BYTES + 1)
-            if len(body) <= MOST_BYTES:
-                stream.read()  # the end: botocore checks the body's checksum as it meets it
-        finally:
-            stream.close()
-        return bytes(body), dict(answer)
+        # one byte more than a checkpoint may hold tells a larger one (`parse_body`)
+        body = read_body(self.clients.s3, answer["Body"], MOST_BYTES + 1)
+        return body, dict(answer)
 
     def key_arn(self) -> str:
         """The ARN of the signing key (its alias or id resolved by DescribeKey)."""

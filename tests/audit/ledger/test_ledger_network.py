@@ -22,6 +22,9 @@ from typing import Any
 
 import pytest
 from ledger_helpers import (
+    BUCKET,
+    KEY_ALIAS,
+    REGION,
     complete_lines,
     ledger_guard,
     snapshot,
@@ -33,7 +36,9 @@ from network import Proxy, elapsed
 from servers import MotoServer
 
 from rds_guard import audit
-from rds_guard.audit.ledger import LedgerTable, LedgerUnavailable
+from rds_guard.answers import AnswerTimeout
+from rds_guard.audit.ledger import Clients, LedgerTable, LedgerUnavailable, S3Location
+from rds_guard.audit.ledger.checkpoints import CheckpointStore
 
 BOUND = 12
 """Seconds a ledger request's whole answer may take: its clients' connect and read timeouts."""
@@ -139,6 +144,27 @@ def test_ship_mode_ships_again_once_a_trickling_ledger_answers(
     waiting = [r.getMessage() for r in caplog.records if "cannot be reached" in r.getMessage()]
     assert waiting and f"No whole answer within {BOUND} s" in waiting[0], caplog.text
     assert "record(s) wait in the local log" in waiting[0]
+
+
+def test_a_checkpoint_whose_body_comes_a_byte_at_a_time_is_given_up_past_the_bound(
+    aws: MotoServer, store: CheckpointStore
+) -> None:
+    """S3 hands a GetObject's body over as a stream, read after the request: a body sent a
+    byte at a time held the shipping thread's checkpoint read (the head came at once, so the
+    request's own bound was met). The read is bounded as the request is: `AnswerTimeout`
+    (a read timeout) once the whole answer has taken 12 s, and the stream closed."""
+    key, body = "rds-guard/probe.json", b'{"checkpoint": "not one"}' * 8  # 60 s of drip
+    aws.client("s3").put_object(Bucket=BUCKET, Key=key, Body=body)
+    with Proxy(aws.url) as proxy:
+        proxy.drip_body.set()
+        slow = CheckpointStore(
+            Clients(REGION, endpoint_url=proxy.url), S3Location(BUCKET, "rds-guard/"), KEY_ALIAS
+        )
+        error, seconds = _timed(lambda: slow.read(key), 60)
+        assert isinstance(error, AnswerTimeout), error
+        assert BOUND - 1 < seconds < BOUND + 5
+        assert proxy.trickled == 1
+    assert store.read(key)[0] == body  # read whole, not through the proxy
 
 
 def test_a_child_forked_where_no_at_fork_hook_ran_ships_without_starting_a_thread(
