@@ -9,13 +9,15 @@ request of these clients is sent by the client's own HTTP session in a thread of
 and given up once its answer, headers and body, has taken longer than the client's connect
 and read timeouts together: `AnswerTimeout`, a botocore `ReadTimeoutError`, which botocore
 retries as it retries one. The thread given up on is left to end with its connection (a
-daemon: it never holds the process's exit); what it sent may still be done by the service,
-as with any read timeout. A body botocore hands over as a stream (S3's GetObject) is read
-after the request, so its reader bounds that read itself (`read_body`).
+daemon: it never holds the process's exit; `MOST_HELD` of them at most, then a request is
+given up at once); what it sent may still be done by the service, as with any read timeout.
+A body botocore hands over as a stream (S3's GetObject) is read after the request, so its
+reader bounds that read itself (`read_body`).
 
 Where no thread may be started (a process forked where no at-fork hook ran:
 `forks.forked_unseen`; the interpreter exiting), the request is sent in the calling thread,
-as botocore sends it, bounded by the read timeout alone.
+as botocore sends it, bounded by the read timeout alone: an endpoint that trickles holds it
+for as long as it trickles.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, wait
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import ReadTimeoutError
 
@@ -59,31 +61,81 @@ class BoundedSession:
         return getattr(self.session, name)
 
 
+MOST_HELD = 32
+"""How many requests given up on may still be held open at once in this process (each one a
+thread and a connection of its own until the endpoint lets go); past it a request is not
+sent but given up at once (`HeldOpen`): an endpoint that trickles for hours would otherwise
+take every file descriptor the process may open."""
+
+_held = 0  # requests given up on whose thread has not ended (`held_open`)
+_held_lock = threading.Lock()
+
+
+class HeldOpen(AnswerTimeout):
+    """Not sent: `MOST_HELD` requests given up on are still held open."""
+
+    fmt = (
+        "Not sent: {held} requests given up on are still held open, the last by endpoint"
+        ' URL: "{endpoint_url}"'
+    )
+
+
+def held_open() -> int:
+    """How many requests given up on are still held open in this process."""
+    return _held
+
+
+class _Job(Generic[T]):
+    """One request's work in its thread: its answer, and whether it was given up on."""
+
+    __slots__ = ("answer", "given_up", "work")
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self.work = work
+        self.answer: Future[T] = Future()
+        self.given_up = False
+
+
 def within(seconds: float | None, work: Callable[[], T], url: str) -> T:
     """``work()`` in a thread of its own, given up after ``seconds`` (None: no bound, called
-    here) with `AnswerTimeout` naming ``url``; the thread is left to end as ``work`` does.
+    here) with `AnswerTimeout` naming ``url``; the thread is left to end as ``work`` does
+    (`held_open` counts it until then: past `MOST_HELD`, `HeldOpen` at once, nothing done).
     What ``work`` raises is raised as it raised it. Called here, unbounded, where no thread
     may be started."""
+    global _held
     if seconds is None or forked_unseen():
         return work()
-    answer: Future[T] = Future()
-    thread = threading.Thread(target=_answer, args=(answer, work), name="rds-guard-send")
+    if _held >= MOST_HELD:
+        raise HeldOpen(endpoint_url=url, seconds=seconds, held=_held)
+    job = _Job(work)
+    thread = threading.Thread(target=_answer, args=(job,), name="rds-guard-send")
     thread.daemon = True
     try:
         thread.start()
     except RuntimeError:  # "can't create new thread at interpreter shutdown"
         return work()
-    wait([answer], seconds)
-    if not answer.done():
+    wait([job.answer], seconds)
+    with _held_lock:
+        if not job.answer.done():
+            job.given_up = True
+            _held += 1
+    if job.given_up:
         raise AnswerTimeout(endpoint_url=url, seconds=seconds)
-    return answer.result()  # the answer, or what ``work`` raised
+    return job.answer.result()  # the answer, or what ``work`` raised
 
 
-def _answer(answer: Future[T], work: Callable[[], T]) -> None:
+def _answer(job: _Job[T]) -> None:
+    global _held
     try:
-        answer.set_result(work())
+        result = job.work()
     except BaseException as exc:  # the caller's to raise, as if done in its own thread
-        answer.set_exception(exc)
+        with _held_lock:
+            job.answer.set_exception(exc)
+            _held -= job.given_up
+    else:
+        with _held_lock:
+            job.answer.set_result(result)
+            _held -= job.given_up
 
 
 def bound_of(client: Any) -> float | None:
@@ -126,4 +178,14 @@ def bound_answers(client: Any) -> None:
         endpoint.http_session = BoundedSession(session, seconds)
 
 
-__all__ = ["AnswerTimeout", "BoundedSession", "bound_answers", "bound_of", "read_body", "within"]
+__all__ = [
+    "MOST_HELD",
+    "AnswerTimeout",
+    "BoundedSession",
+    "HeldOpen",
+    "bound_answers",
+    "bound_of",
+    "held_open",
+    "read_body",
+    "within",
+]

@@ -18,7 +18,7 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from network import Proxy, elapsed
 from servers import MotoServer
 
-from rds_guard.answers import AnswerTimeout, BoundedSession
+from rds_guard.answers import MOST_HELD, AnswerTimeout, BoundedSession, HeldOpen, held_open
 from rds_guard.clients import made_client
 
 # connect 1 + read 1: each whole answer within 2 s; the trickle's byte every 0.3 s never lets
@@ -121,3 +121,47 @@ def test_closing_the_client_closes_the_bounded_session(proxy: Proxy) -> None:
     client.close()
     client.list_tables()
     assert proxy.connections == before + 1
+
+
+def test_requests_given_up_on_and_still_held_open_are_capped(
+    proxy: Proxy, moto_server: MotoServer
+) -> None:
+    """Each request given up on keeps a thread and a connection until the endpoint lets go:
+    one that trickles for hours would take every file descriptor of the process. Past
+    `MOST_HELD` of them a request is given up at once, nothing sent (`HeldOpen`); once the
+    endpoint lets go of them, requests go again."""
+    _until(lambda: held_open() == 0)  # another test's, let go by its endpoint
+    proxy.trickle.set()
+    client = _client(proxy.url)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.list_tables()
+        except BaseException as exc:  # the test's to look at
+            errors.append(exc)
+
+    callers = [threading.Thread(target=call, daemon=True) for _ in range(MOST_HELD)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(30)
+    assert len(errors) == MOST_HELD
+    assert all(type(error) is AnswerTimeout for error in errors)
+    assert held_open() == MOST_HELD
+    connections = proxy.connections
+    _, error, seconds = _called(client.list_tables)
+    assert isinstance(error, HeldOpen) and isinstance(error, ReadTimeoutError)
+    assert f"Not sent: {MOST_HELD} requests given up on are still held open" in str(error)
+    assert seconds < 1 and proxy.connections == connections
+    proxy.close()  # the endpoint lets go: each thread ends with its connection
+    _until(lambda: held_open() == 0)
+    with Proxy(moto_server.url) as healthy:
+        assert _client(healthy.url).list_tables()["TableNames"] == []
+
+
+def _until(check: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not in time"
+        time.sleep(0.05)
