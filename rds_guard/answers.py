@@ -171,9 +171,9 @@ def bound_answers(client: Any) -> None:
     client's connect and read timeouts together (`BoundedSession`)."""
     endpoint = getattr(client, "_endpoint", None)  # botocore's own, private: where it sends
     session = getattr(endpoint, "http_session", None)
-    seconds = bound_of(client)
     if endpoint is None or session is None or isinstance(session, BoundedSession):
         return
+    seconds = bound_of(client)
     if seconds is not None:
         endpoint.http_session = BoundedSession(session, seconds)
 
