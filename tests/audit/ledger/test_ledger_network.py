@@ -175,8 +175,8 @@ def test_a_child_forked_where_no_at_fork_hook_ran_ships_without_starting_a_threa
     threads left it, and a thread started there can wait for ever. The guard started its put
     workers and its shipping thread at the child's first record: the child hung, holding the
     shipping lock, and every required-mode call of the parent then failed. Now the child
-    starts no thread: its calls ship their own records, in their own thread; the parent's
-    calls go on; every record of both is in the ledger, in order."""
+    starts no thread, and says so once: its calls ship their own records, in their own
+    thread; the parent's calls go on; every record of both is in the ledger, in order."""
     rds, guard = ledger_guard(aws, tmp_path, mode="required")
     log = tmp_path / "audit.jsonl"
     try:
@@ -188,7 +188,7 @@ def test_a_child_forked_where_no_at_fork_hook_ran_ships_without_starting_a_threa
             _child(rds, writer)
         os.close(writer)
         report = _report_of(pid, reader)
-        assert report == {"started": 0, "snapshots": 2}, report
+        assert report == {"started": 0, "snapshots": 2, "told": 1}, report  # once, not per call
         snapshot(rds, "orders-manual-20261104")  # the parent: not held off by the child
     finally:
         guard.uninstall()
@@ -203,17 +203,31 @@ def test_a_child_forked_where_no_at_fork_hook_ran_ships_without_starting_a_threa
 def _child(rds: Any, writer: int) -> None:
     """In the child: two guarded calls, then what it found, to ``writer``; never returns."""
     report: dict[str, Any] = {}
+    kept = _Kept()
+    logging.getLogger("rds_guard").addHandler(kept)
     try:
         before = {thread.ident for thread in threading.enumerate()}
         snapshot(rds, "orders-manual-20261102")
         snapshot(rds, "orders-manual-20261103")
         started = {thread.ident for thread in threading.enumerate()} - before
-        report = {"started": len(started), "snapshots": 2}
+        told = [message for message in kept.messages if "no at-fork hook ran" in message]
+        report = {"started": len(started), "snapshots": 2, "told": len(told)}
     except BaseException as exc:  # reported to the parent, which fails the test
         report = {"error": repr(exc)}
     finally:
         os.write(writer, json.dumps(report).encode())
         os._exit(0)
+
+
+class _Kept(logging.Handler):
+    """Keeps the messages logged to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def _report_of(pid: int, reader: int, timeout: float = 60.0) -> dict[str, Any]:
