@@ -9,7 +9,10 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
+
+from audit_helpers import call_with_timeout
 
 
 class Proxy:
@@ -87,7 +90,8 @@ class Proxy:
             head, _, body = answer.partition(b"\r\n\r\n")
             conn.sendall(head + b"\r\n\r\n")
             while True:
-                body += upstream.recv(65536) if not body else b""
+                if not body:
+                    body = upstream.recv(65536)
                 if not body or self._closed.wait(self.gap):
                     return
                 conn.sendall(body[:1])
@@ -118,6 +122,14 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def elapsed(started: float) -> float:
-    """Seconds since ``started`` (a `time.monotonic` reading)."""
-    return time.monotonic() - started
+def timed(call: Callable[[], object], timeout: float) -> tuple[Exception | None, float]:
+    """What ``call()`` raised (None: nothing) and the seconds it took; run by
+    `call_with_timeout`, so that a hang fails the test."""
+    started = time.monotonic()
+    try:
+        call_with_timeout(call, timeout)
+    except AssertionError:  # the hang detector's
+        raise
+    except Exception as exc:
+        return exc, time.monotonic() - started
+    return None, time.monotonic() - started

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,8 @@ import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
-from network import Proxy, elapsed
+from ledger_helpers import wait_until
+from network import Proxy, timed
 from servers import MotoServer
 
 from rds_guard.answers import MOST_HELD, AnswerTimeout, BoundedSession, HeldOpen, held_open
@@ -47,27 +47,6 @@ def _client(url: str, attempts: int = 1) -> Any:
     )
 
 
-def _called(call: Any, timeout: float = 30.0) -> tuple[Any, BaseException | None, float]:
-    """``call()`` in a thread, joined within ``timeout`` (a hang detector): its result, what
-    it raised, and the seconds it took."""
-    outcome: list[Any] = []
-
-    def run() -> None:
-        started = time.monotonic()
-        try:
-            outcome.append((call(), None))
-        except BaseException as exc:  # the test's to look at
-            outcome.append((None, exc))
-        outcome[-1] += (elapsed(started),)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    assert outcome, f"still waiting after {timeout} s: the answer was never given up on"
-    result, error, seconds = outcome[0]
-    return result, error, seconds
-
-
 def test_a_trickled_answer_is_given_up_past_the_clients_two_timeouts(proxy: Proxy) -> None:
     """The proxy answers with a status line, then a byte every 0.3 s: each wait is shorter
     than the 1 s read timeout, so botocore alone waits for ever. Given up after connect +
@@ -75,7 +54,7 @@ def test_a_trickled_answer_is_given_up_past_the_clients_two_timeouts(proxy: Prox
     connections), saying why."""
     proxy.trickle.set()
     client = _client(proxy.url, attempts=2)
-    _, error, seconds = _called(client.list_tables)
+    error, seconds = timed(client.list_tables, 30)
     assert isinstance(error, AnswerTimeout)
     assert isinstance(error, ReadTimeoutError)  # what botocore retries, and callers catch
     assert f'No whole answer within 2 s from endpoint URL: "{proxy.url}/"' == str(error)
@@ -106,7 +85,7 @@ def test_a_refused_connection_is_botocores_own_error() -> None:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     client = _client(f"http://127.0.0.1:{port}")
-    _, error, seconds = _called(client.list_tables)
+    error, seconds = timed(client.list_tables, 30)
     assert isinstance(error, EndpointConnectionError)
     assert not isinstance(error, AnswerTimeout)
     assert seconds < 10
@@ -130,7 +109,7 @@ def test_requests_given_up_on_and_still_held_open_are_capped(
     one that trickles for hours would take every file descriptor of the process. Past
     `MOST_HELD` of them a request is given up at once, nothing sent (`HeldOpen`); once the
     endpoint lets go of them, requests go again."""
-    _until(lambda: held_open() == 0)  # another test's, let go by its endpoint
+    wait_until(lambda: held_open() == 0, 30)  # another test's, let go by its endpoint
     proxy.trickle.set()
     client = _client(proxy.url)
     errors: list[BaseException] = []
@@ -150,18 +129,11 @@ def test_requests_given_up_on_and_still_held_open_are_capped(
     assert all(type(error) is AnswerTimeout for error in errors)
     assert held_open() == MOST_HELD
     connections = proxy.connections
-    _, error, seconds = _called(client.list_tables)
+    error, seconds = timed(client.list_tables, 30)
     assert isinstance(error, HeldOpen) and isinstance(error, ReadTimeoutError)
     assert f"Not sent: {MOST_HELD} requests given up on are still held open" in str(error)
     assert seconds < 1 and proxy.connections == connections
     proxy.close()  # the endpoint lets go: each thread ends with its connection
-    _until(lambda: held_open() == 0)
+    wait_until(lambda: held_open() == 0, 30)
     with Proxy(moto_server.url) as healthy:
         assert _client(healthy.url).list_tables()["TableNames"] == []
-
-
-def _until(check: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not in time"
-        time.sleep(0.05)

@@ -9,9 +9,10 @@ from audit_helpers import run_python
 
 # what each child prints, then the parent, after the fork the argument names
 _CODE = """\
-import ctypes, os, sys
+import os, sys
+from audit_helpers import unhooked_fork  # the C fork, as uWSGI's: no at-fork hook runs
 import rds_guard  # the package alone: the process a later fork is told from
-fork = ctypes.PyDLL(None).fork if sys.argv[1] == "c" else os.fork
+fork = unhooked_fork if sys.argv[1] == "c" else os.fork
 pid = fork()
 from rds_guard.forks import forked_unseen  # first asked for after the fork
 if pid == 0:

@@ -8,7 +8,6 @@ so that botocore's read timeout (10 s between bytes) never fires."""
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from audit_helpers import unhooked_fork, wait_child
 from ledger_helpers import (
     BUCKET,
     KEY_ALIAS,
@@ -32,7 +32,7 @@ from ledger_helpers import (
     stream_of,
     wait_until,
 )
-from network import Proxy, elapsed
+from network import Proxy, timed
 from servers import MotoServer
 
 from rds_guard import audit
@@ -54,27 +54,6 @@ def ledger_proxy(aws: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
         yield proxy
 
 
-def _timed(call: Any, timeout: float) -> tuple[BaseException | None, float]:
-    """``call()`` in a thread joined within ``timeout`` (a hang detector): what it raised
-    (None: nothing) and the seconds it took."""
-    outcome: list[tuple[BaseException | None, float]] = []
-
-    def run() -> None:
-        started = time.monotonic()
-        try:
-            call()
-        except BaseException as exc:  # the test's to look at
-            outcome.append((exc, elapsed(started)))
-        else:
-            outcome.append((None, elapsed(started)))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    assert outcome, f"the call was still held after {timeout} s"
-    return outcome[0]
-
-
 def test_required_mode_refuses_a_call_while_the_ledger_trickles_then_goes_on(
     aws: MotoServer, table: LedgerTable, tmp_path: Path, ledger_proxy: Proxy
 ) -> None:
@@ -89,7 +68,7 @@ def test_required_mode_refuses_a_call_while_the_ledger_trickles_then_goes_on(
         snapshot(rds, "orders-manual-20261101")
         time.sleep(0.5)  # the shipping thread, woken by the outcome, idle again
         ledger_proxy.trickle.set()
-        error, seconds = _timed(lambda: snapshot(rds, "orders-manual-20261102"), 60)
+        error, seconds = timed(lambda: snapshot(rds, "orders-manual-20261102"), 60)
         assert isinstance(error, LedgerUnavailable), error
         # the call's own request trickled, or the shipping thread's did as it woke at that
         # moment (it then held the shipping lock past lock_timeout, 10 s): bounded either way
@@ -101,7 +80,7 @@ def test_required_mode_refuses_a_call_while_the_ledger_trickles_then_goes_on(
         assert ledger_proxy.trickled == 1
         assert aws.count("CreateDBClusterSnapshot") == 1
         ledger_proxy.trickle.clear()
-        error, seconds = _timed(lambda: snapshot(rds, "orders-manual-20261103"), 60)
+        error, seconds = timed(lambda: snapshot(rds, "orders-manual-20261103"), 60)
         assert error is None and seconds < 5
         assert aws.count("CreateDBClusterSnapshot") == 2
     finally:
@@ -160,7 +139,7 @@ def test_a_checkpoint_whose_body_comes_a_byte_at_a_time_is_given_up_past_the_bou
         slow = CheckpointStore(
             Clients(REGION, endpoint_url=proxy.url), S3Location(BUCKET, "rds-guard/"), KEY_ALIAS
         )
-        error, seconds = _timed(lambda: slow.read(key), 60)
+        error, seconds = timed(lambda: slow.read(key), 60)
         assert isinstance(error, AnswerTimeout), error
         assert BOUND - 1 < seconds < BOUND + 5
         assert proxy.trickled == 1
@@ -182,12 +161,7 @@ def test_a_child_forked_where_no_at_fork_hook_ran_ships_without_starting_a_threa
     try:
         snapshot(rds, "orders-manual-20261101")
         time.sleep(1)  # the parent's threads idle, as a preforking server's are at its forks
-        reader, writer = os.pipe()
-        pid = ctypes.PyDLL(None).fork()  # the C fork, the GIL held: no at-fork hook runs
-        if pid == 0:  # pragma: no cover (the child ends with os._exit, before coverage saves)
-            _child(rds, writer)
-        os.close(writer)
-        report = _report_of(pid, reader)
+        pid, report = _in_unhooked_child(rds, ["orders-manual-20261102", "orders-manual-20261103"])
         assert report == {"started": 0, "snapshots": 2, "told": 1}, report  # once, not per call
         snapshot(rds, "orders-manual-20261104")  # the parent: not held off by the child
     finally:
@@ -200,18 +174,30 @@ def test_a_child_forked_where_no_at_fork_hook_ran_ships_without_starting_a_threa
     assert aws.count("CreateDBClusterSnapshot") == 4
 
 
-def _child(rds: Any, writer: int) -> None:
-    """In the child: two guarded calls, then what it found, to ``writer``; never returns."""
+def _in_unhooked_child(rds: Any, names: list[str]) -> tuple[int, dict[str, Any]]:
+    """A child forked as uWSGI forks (`unhooked_fork`) makes a guarded create of each of
+    ``names``, and reports what it found (the threads it started, the warnings that say it
+    starts none); the child's pid and its report (a hung child is killed: the test fails)."""
+    reader, writer = os.pipe()
+    pid = unhooked_fork()
+    if pid == 0:  # pragma: no cover (the child ends with os._exit, before coverage saves)
+        _child(rds, names, writer)
+    os.close(writer)
+    return pid, _report_of(pid, reader)
+
+
+def _child(rds: Any, names: list[str], writer: int) -> None:
+    """In the child: the guarded calls, then what it found, to ``writer``; never returns."""
     report: dict[str, Any] = {}
     kept = _Kept()
     logging.getLogger("rds_guard").addHandler(kept)
     try:
         before = {thread.ident for thread in threading.enumerate()}
-        snapshot(rds, "orders-manual-20261102")
-        snapshot(rds, "orders-manual-20261103")
+        for name in names:
+            snapshot(rds, name)
         started = {thread.ident for thread in threading.enumerate()} - before
         told = [message for message in kept.messages if "no at-fork hook ran" in message]
-        report = {"started": len(started), "snapshots": 2, "told": len(told)}
+        report = {"started": len(started), "snapshots": len(names), "told": len(told)}
     except BaseException as exc:  # reported to the parent, which fails the test
         report = {"error": repr(exc)}
     finally:
@@ -234,12 +220,12 @@ def _report_of(pid: int, reader: int, timeout: float = 60.0) -> dict[str, Any]:
     """The child's report, or a failure once it has not come within ``timeout`` seconds (the
     child, hung, is killed)."""
     ready, _, _ = select.select([reader], [], [], timeout)
+    data = os.read(reader, 65536) if ready else b""
+    os.close(reader)
     if not ready:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         pytest.fail(f"the child forked without at-fork hooks hung for {timeout} s")
-    data = os.read(reader, 65536)
-    os.close(reader)
-    os.waitpid(pid, 0)
+    wait_child(pid)
     found: dict[str, Any] = json.loads(data)
     return found
