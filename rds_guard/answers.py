@@ -43,7 +43,8 @@ class AnswerTimeout(ReadTimeoutError):  # type: ignore[misc]
 
 class BoundedSession:
     """A botocore HTTP session whose ``send`` gives up after ``seconds`` (see the module's
-    text); anything else is the wrapped session's."""
+    text); anything else (``close``, which botocore's ``client.close()`` calls) is the wrapped
+    session's."""
 
     def __init__(self, session: Any, seconds: float) -> None:
         self.session = session
@@ -52,10 +53,6 @@ class BoundedSession:
     def send(self, request: Any) -> Any:
         """The wrapped session's answer to ``request``, or `AnswerTimeout` past ``seconds``."""
         return within(self.seconds, functools.partial(self.session.send, request), request.url)
-
-    def close(self) -> None:
-        """Close the wrapped session's connections (botocore's ``client.close()``)."""
-        self.session.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.session, name)
