@@ -174,6 +174,33 @@ def test_a_child_forked_where_no_at_fork_hook_ran_ships_without_starting_a_threa
     assert aws.count("CreateDBClusterSnapshot") == 4
 
 
+def test_in_ship_mode_the_records_of_a_child_forked_unseen_are_shipped_by_the_parent(
+    aws: MotoServer, table: LedgerTable, tmp_path: Path
+) -> None:
+    """docs/ledger.md: in ``ship`` mode such a child's records "wait in the log for another
+    process's shipping thread (the process that installed the guard before forking, as
+    uWSGI's master)". The child starts no thread and is never held up; the parent's thread,
+    woken by nothing of the child's, finds its records on its next look and ships them."""
+    rds, guard = ledger_guard(aws, tmp_path, mode="ship")
+    log = tmp_path / "audit.jsonl"
+    try:
+        snapshot(rds, "orders-manual-20261101")
+        wait_until(lambda: stored_seqs(table, stream_of(table, log)) == [1, 2], 30)
+        time.sleep(1)  # the parent's threads idle, as a preforking server's are at its forks
+        pid, report = _in_unhooked_child(rds, ["orders-manual-20261102"])
+        assert report == {"started": 0, "snapshots": 1, "told": 1}, report
+        wait_until(
+            lambda: stored_seqs(table, stream_of(table, log)) == [1, 2, 3, 4],
+            30,
+            "the child's records were never shipped by the parent's thread",
+        )
+    finally:
+        guard.uninstall()
+    records = [json.loads(line) for line in complete_lines(log)]
+    assert [record["pid"] == pid for record in records] == [False, False, True, True]
+    assert audit.verify(log).ok
+
+
 def _in_unhooked_child(rds: Any, names: list[str]) -> tuple[int, dict[str, Any]]:
     """A child forked as uWSGI forks (`unhooked_fork`) makes a guarded create of each of
     ``names``, and reports what it found (the threads it started, the warnings that say it
