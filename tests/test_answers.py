@@ -19,6 +19,7 @@ from network import Proxy, timed
 from servers import MotoServer
 
 from rds_guard.answers import MOST_HELD, AnswerTimeout, BoundedSession, HeldOpen, held_open
+from rds_guard.audit.ledger.errors import describe_error
 from rds_guard.clients import made_client
 
 # connect 1 + read 1: each whole answer within 2 s; the trickle's byte every 0.3 s never lets
@@ -137,3 +138,18 @@ def test_requests_given_up_on_and_still_held_open_are_capped(
     wait_until(lambda: held_open() == 0, 30)
     with Proxy(moto_server.url) as healthy:
         assert _client(healthy.url).list_tables()["TableNames"] == []
+
+
+def test_an_endpoints_password_never_reaches_what_the_ledger_says_of_a_timeout(
+    proxy: Proxy,
+) -> None:
+    """`AnswerTimeout` quotes the endpoint's URL whole, as botocore's read timeout does: a
+    password in it is `[redacted]` in what the ledger writes into records and warnings
+    (`describe_error`), as it is for botocore's own errors."""
+    proxy.trickle.set()
+    url = proxy.url.replace("http://", "http://ledgeruser:S3cretPw@")
+    error, _ = timed(_client(url).list_tables, 30)
+    assert isinstance(error, AnswerTimeout)
+    assert "S3cretPw" in str(error)  # botocore's own wording, before redaction
+    said = describe_error(error)
+    assert "S3cretPw" not in said and "[redacted]" in said
