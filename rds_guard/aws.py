@@ -299,10 +299,12 @@ def described(lookup: SourceLookup, identifier: str) -> Read[Mapping[str, Any]]:
 def snapshot_facts(
     lookup: SourceLookup, identifier: str, *, with_tags: bool = True
 ) -> Read[SnapshotFacts]:
-    """When the snapshot was made, its status and the tags it carries now. Tags listed with a
-    call of their own (DocumentDB's and Neptune's describe carries none) that is refused for
-    want of permission are `Unreadable`, and the age stays known; without ``with_tags``
-    (no rule needs them) they are not read, and `Unreadable` too."""
+    """When the snapshot was made, its status and the tags it carries now. Tags that cannot
+    be read once the snapshot was found (their listing, a call of its own for DocumentDB's
+    and Neptune's, refused for want of permission, or an answer that cannot be read as its
+    tags: no TagList, a tag without a key or listed twice) are `Unreadable`, and the age
+    stays known; without ``with_tags`` (no rule needs them) they are not read, and
+    `Unreadable` too."""
     item = yield from described(lookup, identifier)
     tags: Mapping[str, str] | Unreadable = _TAGS_NOT_READ
     try:
@@ -313,6 +315,8 @@ def snapshot_facts(
         if why is None:
             raise
         tags = Unreadable(why)
+    except OddAnswer as odd:
+        tags = Unreadable(str(odd))
     created = created_at(item.get("SnapshotCreateTime"))
     return SnapshotFacts(
         _NO_TIME if created is None else created, tags, str(item.get("Status", "available"))

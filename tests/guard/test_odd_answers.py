@@ -203,6 +203,45 @@ def test_a_documentdb_delete_lists_tags_on_the_arn_of_the_snapshot_it_names(item
     assert listed == []
 
 
+@pytest.mark.parametrize(
+    "listed_tags",
+    [
+        pytest.param("", id="no-tag-list"),
+        pytest.param("<TagList><Tag><Value>true</Value></Tag></TagList>", id="tag-without-key"),
+        pytest.param(tag_list(("legal-hold", "true"), ("legal-hold", "no")), id="key-twice"),
+    ],
+)
+@pytest.mark.parametrize("made", ["2025-01-01T00:00:00Z", "2099-01-01T00:00:00Z"])
+def test_a_documentdb_snapshot_whose_tags_cannot_be_read_still_has_its_age_judged(
+    listed_tags: str, made: str
+) -> None:
+    """The snapshot named is found, with when it was made; only its tags, listed with a call
+    of their own, come back in a form that cannot be read as its tags. As when that listing
+    is refused (docs/backups.md), the hold rule is the violation, with the reason in words,
+    and the age is judged on the time read: an old snapshot breaks no age rule, a young one
+    the age rule as it stands (not "could not be read"). Before, the odd listing left the
+    time unread too."""
+    item = cluster_snapshot("snap-a", tags="").replace("2025-01-01T00:00:00Z", made)
+    client, sent = forged(
+        "docdb",
+        BACKUPS,
+        {
+            DESCRIBE: document(DESCRIBE, f"<DBClusterSnapshots>{item}</DBClusterSnapshots>"),
+            "ListTagsForResource": document("ListTagsForResource", listed_tags),
+        },
+    )
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="snap-a")
+    assert sent == [DESCRIBE, "ListTagsForResource"]
+    violations = {v.rule: v.message for v in caught.value.violations}
+    assert "the answer" in violations.pop("deletion.hold")
+    if made.startswith("2025"):
+        assert violations == {}
+    else:
+        assert list(violations) == ["deletion.too_young"]
+        assert "it was made 2099-01-01T00:00:00Z" in violations["deletion.too_young"]
+
+
 def test_a_snapshot_inherits_the_tags_of_the_cluster_it_names_only() -> None:
     """DescribeDBClusters listing another cluster first (its copy flag on, a team tag) and
     then the one named (copy flag off, no tags): AWS copies nothing, so the required team is
