@@ -567,6 +567,19 @@ def test_a_cross_region_copy_whose_source_cannot_be_read_is_tags_inherit(
     assert message.endswith(": send Tags explicitly, or set inherit = false in [tags]")
     assert "grant read access" not in message
     assert moto_server.count("CopyDBClusterSnapshot") == 0
+    # evaluate, told the client's region, says the same whatever tags it is given offline
+    offline = rds_guard.evaluate(
+        rds_guard.load_policy(write_policy(tmp_path, STRICT)),
+        "CopyDBClusterSnapshot",
+        {
+            "SourceDBClusterSnapshotIdentifier": source,
+            "TargetDBClusterSnapshotIdentifier": "orders-daily-20261128-copy",
+            "CopyTags": True,
+        },
+        source_tags={"team": "payments", "env": "prod"},
+        region="us-west-2",
+    )
+    assert offline.violations == caught.value.violations
 
 
 def test_cross_region_copy_presigns_with_the_policy_tags(

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Final, Protocol
 
 from .frozen import frozen
-from .operations import Operation
+from .operations import Operation, arn_region
 from .policy import Policy
 from .rules import Violation
 
@@ -27,6 +27,18 @@ class Unreadable:
     why: str | None = None
     elsewhere: bool = False
     missing: bool = False
+
+
+def unreadable_from(region: str | None, reference: object) -> Unreadable | None:
+    """`Unreadable` (``elsewhere``) when ``reference`` is the ARN of a source in another
+    region than ``region``, a client's: no access granted lets that client read its tags, so
+    the guard never asks. None for a plain name, an ARN of ``region``, or no region known."""
+    if region is None or not isinstance(reference, str):
+        return None
+    found = arn_region(reference)
+    if found is None or found == region:
+        return None
+    return Unreadable(f"the source is in {found}, the client in {region}", elsewhere=True)
 
 
 UNREADABLE: Final = Unreadable()

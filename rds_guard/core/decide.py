@@ -27,6 +27,7 @@ from .calls import (
     SourceReader,
     SourceTags,
     Unreadable,
+    unreadable_from,
 )
 from .deletion import (
     judge_backup_delete,
@@ -93,7 +94,9 @@ def evaluate(
     instance given ``BackupRetentionPeriod=0`` no cluster member (whose backups are the
     cluster's).
     ``region`` and ``now`` (an aware datetime) feed ``{region}`` and ``{utcnow}`` (a policy
-    whose templates use ``{region}`` needs one: a `ValueError` without). An
+    whose templates use ``{region}`` needs one: a `ValueError` without); ``region`` is also
+    the client's, so a source named by the ARN of another region is read as the guard reads
+    it, not at all: unreadable, whatever ``source_tags`` says. An
     operation not guarded on ``service`` is a `ValueError`. Every service is judged, whatever
     the policy's ``services`` lists: the three APIs share one endpoint. A parameter the
     service's API of the operation does not have (DocumentDB's and Neptune's deletes have no
@@ -117,13 +120,17 @@ def evaluate(
         raise ValueError("snapshot_created must be an aware datetime")
     created = None if snapshot_created is None else in_utc(snapshot_created, "snapshot_created")
     facts = CallFacts(service, region, in_utc(now, "now"), os.environ)
-    lookups = Lookups(
-        source_tags=lambda: source_tags,
-        snapshot=lambda: _offline_snapshot(source_tags, created),
-    )
     # judged as the guard judges it: a copy of exact built-in types, read through the base
     # types' own methods (a str subclass's own lower() is not what is sent)
     detached = copies.detached(params, row.judged)
+    # a source in another region than the client's is never read, whatever it holds
+    reference = detached.get(row.source) if row.lookup and row.source else None
+    elsewhere = unreadable_from(region, reference)
+    passed_on = source_tags if elsewhere is None else elsewhere
+    lookups = Lookups(
+        source_tags=lambda: passed_on,
+        snapshot=lambda: _offline_snapshot(source_tags, created),
+    )
     decision = decide(policy, row, detached, facts, lookups)
     malformed = tuple(_not_in_api(service, row, detached) + _list_problems(detached))
     if not malformed:

@@ -26,8 +26,7 @@ from rds_guard.core.logs import LOGGER as logger
 
 from .. import aws
 from ..audit.redact import without_signing_values
-from ..core import operations
-from ..core.calls import Unreadable
+from ..core.calls import Unreadable, unreadable_from
 from ..core.operations import Operation
 from ..records import error_of
 from .guard import LookupFailed
@@ -139,10 +138,9 @@ class CallReads:
             reference = self._named(row.source)
             if row.lookup is None or reference is None:
                 return None, None
-            region = operations.arn_region(reference)
-            if region is not None and region != self._region:
-                where = f"the source is in {region}, the client in {self._region}"
-                return None, Unreadable(where, elsewhere=True)
+            elsewhere = unreadable_from(self._region, reference)
+            if elsewhere is not None:
+                return None, elsewhere
             return aws.source_tags(row.lookup, reference), None
         identifier = self._named(row.facts_from)
         if kind == "snapshot":

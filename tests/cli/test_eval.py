@@ -542,6 +542,23 @@ def test_eval_source_unreadable_gives_tags_inherit(
     assert (code, rules_of(document)) == (0, [])
 
 
+def test_eval_never_reads_a_source_in_another_region_than_the_client(
+    capsys: pytest.CaptureFixture[str], policy: Path
+) -> None:
+    """A copy of a snapshot of us-east-1, judged for a client of eu-west-1: the guard never
+    reads its tags (no access granted lets it), so eval says tags.inherit as the guard does,
+    the tags given with --source-tag notwithstanding. Before, it inherited them: allowed."""
+    args = (*COPY_WITH_TAGS, "--source-tag", "team=core")
+    code, document = eval_json(capsys, policy, *args, "--region", "eu-west-1")
+    assert (code, rules_of(document)) == (1, ["tags.inherit"])
+    assert (
+        "the source is in us-east-1, the client in eu-west-1"
+        in (document["violations"][0]["message"])
+    )
+    code, document = eval_json(capsys, policy, *args, "--region", "us-east-1")
+    assert (code, rules_of(document)) == (0, [])
+
+
 # --- eval: errors ---------------------------------------------------------------------------
 
 

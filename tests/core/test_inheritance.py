@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from core_fixtures import (
+    ACCOUNT,
     CLUSTER_COPY,
     CREATE,
     DEFAULT_TAG,
@@ -357,6 +358,38 @@ def test_evaluate_takes_source_tags_offline():
     unread = evaluate(DEFAULT_TAG, CREATE.operation, params, source_tags=UNREADABLE, now=NOW)
     assert rules_of(unread) == ["tags.inherit"]
     assert unread.params == params
+
+
+@pytest.mark.parametrize(
+    ("source", "region", "read"),
+    [
+        pytest.param(f"arn:aws:rds:eu-west-1:{ACCOUNT}:snapshot:db-snap", "us-east-1", False),
+        pytest.param(f"arn:aws:rds:us-east-1:{ACCOUNT}:snapshot:db-snap", "us-east-1", True),
+        pytest.param("db-snap", "us-east-1", True, id="a-name"),
+        pytest.param(f"arn:aws:rds:eu-west-1:{ACCOUNT}:snapshot:db-snap", None, True),
+    ],
+)
+def test_evaluate_never_reads_a_source_in_another_region_than_the_client(source, region, read):
+    """The guard never reads a copy's source named by the ARN of another region than its
+    client's (no access granted lets it): `evaluate`, told the client's region, says what the
+    guard does, the tags given offline notwithstanding; a name, an ARN of that region, or no
+    region known, and the tags given are the source's."""
+    params = {
+        "SourceDBSnapshotIdentifier": source,
+        "TargetDBSnapshotIdentifier": "db-snap-copy",
+        "CopyTags": True,
+    }
+    decision = evaluate(
+        DEFAULT_TAG, "CopyDBSnapshot", params, source_tags={"team": "t"}, region=region, now=NOW
+    )
+    if read:
+        assert sent_tags(decision) == {"team": "t", "managed-by": "rds-guard"}
+        assert rules_of(decision) == []
+    else:
+        assert rules_of(decision) == ["tags.inherit"]
+        message = decision.violations[0].message
+        assert "(the source is in eu-west-1, the client in us-east-1)" in message
+        assert decision.params == params
 
 
 @pytest.mark.parametrize(
