@@ -1,6 +1,7 @@
-"""The audit package's own errors, both `AuditError`s: `KeyRequired` (a keyed log met without
-its key) and `NotAnAuditLog` (a file that is no audit log at all). The command exits 2 on
-either: neither is a finding about the chain."""
+"""The audit package's own errors, all `AuditError`s: `KeyRequired` (a keyed log met without
+its key) and `NotAnAuditLog` (a file that is no audit log at all), on either of which the
+command exits 2, neither being a finding about the chain; `ChangedWhileLocked`, which a
+writer meets when a process that takes no lock renames, removes or cuts the log under it."""
 
 from __future__ import annotations
 
@@ -51,3 +52,18 @@ class NotAnAuditLog(AuditError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (NotAnAuditLog, (self.path, self.what, self.line))
+
+
+class ChangedWhileLocked(AuditError):
+    """The locked file is no longer the one the path names (renamed or removed since it was
+    locked), or its size changed while it was read (cut, or written to, by a process that
+    takes no lock): what was read of it is not what it holds. A writer takes the lock again
+    on what the path names then (`locked.locked_tail`)."""
+
+
+def changed_while_locked(path: Path) -> ChangedWhileLocked:
+    """The `ChangedWhileLocked` of a file whose size changed under the lock."""
+    return ChangedWhileLocked(
+        f"{path}: changed while locked (cut, or written to, by a process that takes no lock)",
+        path=str(path),
+    )

@@ -4,6 +4,7 @@ repair) works on, through the writer's own descriptor."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -12,13 +13,40 @@ from typing import TYPE_CHECKING
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
+from .errors import ChangedWhileLocked, changed_while_locked
 from .fileio import OVERWRITE_FLAGS, READ_FLAGS, open_checked, os_error
 from .record import Record, seal
 from .tail import WRITE, Tail, Use
 from .torn import Torn
 
 if TYPE_CHECKING:
-    from .writer import AuditLog, Emitted
+    from .writer import AuditLog, Emitted, Locked
+
+MAX_REOPEN = 16
+"""How many times in a row a writer takes the lock again on what the path names, while
+another process keeps replacing (or cutting) the file, before it gives up."""
+
+
+def kept_replacing(path: Path) -> AuditError:
+    """What a writer raises once the file was replaced `MAX_REOPEN` times in a row."""
+    return AuditError(f"{path}: the file keeps being replaced; giving up", path=str(path))
+
+
+def locked_tail(log: AuditLog, locked: Locked, emitted: Emitted) -> tuple[int, Tail]:
+    """The log's descriptor, its ``flock`` held (put in ``locked``, for the caller's
+    ``finally`` to let go), and the tail to chain from; taken again, on what the path names
+    then, while another process that takes no lock renames, removes or cuts the file between
+    the check that the path names it and the read of its end (`ChangedWhileLocked`)."""
+    for _ in range(MAX_REOPEN):
+        fd, st = log._acquire(locked)
+        with contextlib.suppress(ChangedWhileLocked):
+            return fd, log._current_tail(fd, st, emitted)
+        try:  # noqa: SIM105 (inline: a function's entry is a gap a signal handler can use)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:  # closing the descriptor releases it anyway
+            pass
+        locked.clear()
+    raise kept_replacing(log.path)
 
 
 @frozen
@@ -86,18 +114,30 @@ class LockedFile:
         return record
 
 
+def unchanged(path: Path, fd: int, st: os.stat_result) -> None:
+    """`ChangedWhileLocked` unless the locked file ``fd`` is still the size ``st`` gives: a
+    process that takes no lock cut it (or wrote to it) while it was read."""
+    if os.fstat(fd).st_size != st.st_size:
+        raise changed_while_locked(path)
+
+
 @contextlib.contextmanager
 def reopened(path: Path, st: os.stat_result, *, writes: bool = False) -> Iterator[int]:
     """A second descriptor of the locked file ``st`` describes, at ``path``, for reading (or
     ``writes``: for writing where it is told, never appending); an OSError inside is an
-    AuditError, and so is a file no longer the one locked."""
+    AuditError, and a file no longer the one locked (or gone) `ChangedWhileLocked`."""
     verb = "write" if writes else "read"
     flags = OVERWRITE_FLAGS if writes else READ_FLAGS
-    rfd = open_checked(path, flags, f"cannot open for {verb}ing")
+    try:
+        rfd = open_checked(path, flags, f"cannot open for {verb}ing")
+    except AuditError as exc:
+        if isinstance(exc.__cause__, FileNotFoundError):  # renamed or removed since locked
+            raise ChangedWhileLocked(f"{path}: removed while locked", path=str(path)) from None
+        raise
     try:
         rst = os.fstat(rfd)
         if (rst.st_dev, rst.st_ino) != (st.st_dev, st.st_ino):
-            raise AuditError(f"{path}: replaced while locked", path=str(path))
+            raise ChangedWhileLocked(f"{path}: replaced while locked", path=str(path))
         yield rfd
     except OSError as exc:  # an I/O error on the log (pread, fstat)
         raise os_error(path, f"cannot {verb}", exc) from exc

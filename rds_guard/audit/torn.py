@@ -19,6 +19,7 @@ from pathlib import Path
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
+from .errors import changed_while_locked
 from .fileio import (
     CHUNK,
     count_newlines,
@@ -201,8 +202,11 @@ def overwrite(
     """
     try:
         covered = read_range(fd, torn.start, torn.start + len(payload))
+        size = os.fstat(fd).st_size
     except OSError as exc:
         raise os_error(path, "cannot read", exc) from exc
+    if size != torn.end:  # cut meanwhile: written past its end, the line would follow zeros
+        raise changed_while_locked(path)
     try:
         written = os.pwrite(fd, payload, torn.start)
         if written != len(payload):

@@ -41,7 +41,7 @@ from .lock import (
     try_flock,
     unlock,
 )
-from .locked import LockedFile, reopened
+from .locked import MAX_REOPEN, LockedFile, kept_replacing, locked_tail, reopened, unchanged
 from .record import (
     Record,
     StrPath,
@@ -54,8 +54,6 @@ from .record import (
 from .record import writer as records_writer
 from .tail import WRITE, Tail, Use, Vouched, authenticate, identity, scan_tail
 from .torn import Torn, check_not_joined, look, overwrite
-
-_MAX_REOPEN = 16
 
 Emitted: TypeAlias = list[tuple[Record, str]]
 """Records written under the locks, with their lines: logged once the locks are released."""
@@ -149,8 +147,7 @@ class AuditLog:
             try:
                 thread_lock_within(lock, self.path, self.lock_timeout, held)
                 try:
-                    fd, st = self._acquire(locked)  # what exclusive() does, without a generator
-                    tail = self._current_tail(fd, st, emitted)
+                    fd, tail = locked_tail(self, locked, emitted)
                     emitted.append(self._append_record(fd, tail, event, fields))
                 finally:
                     if locked:  # C calls alone up to the release (no handler runs between)
@@ -315,7 +312,7 @@ class AuditLog:
         """The descriptor, flock held, checked to still be the file at ``self.path``, and put in
         ``locked`` (empty) for the caller's ``finally`` to unlock; until then any exception (a
         signal handler's too) closes it, which lets the flock go."""
-        for _ in range(_MAX_REOPEN):
+        for _ in range(MAX_REOPEN):
             fd = self._own_fd()
             try:
                 flock_within(fd, self.path, self.lock_timeout)
@@ -337,9 +334,7 @@ class AuditLog:
                     raise os_error(self.path, "cannot lock", exc) from exc
                 raise
             self._drop_fd(close=True)
-        raise AuditError(
-            f"{self.path}: the file keeps being replaced; giving up", path=str(self.path)
-        )
+        raise kept_replacing(self.path)
 
     def _path_names(self, st: os.stat_result) -> bool:
         try:
@@ -371,8 +366,10 @@ class AuditLog:
                     torn = look(rfd, scan.complete_end, st.st_size, vouched, self._key)
                     check_not_joined(self.path, rfd, torn)
             except AuditError as exc:
+                unchanged(self.path, rfd, st)  # a cut meanwhile is no damage
                 self._damage = (identity(st), exc)
                 raise
+            unchanged(self.path, rfd, st)
         tail = Tail(
             st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, vouched.head(self._key), vouched.seq
         )

@@ -535,11 +535,19 @@ def test_a_torn_line_longer_than_its_repaired_record(log_path: Path) -> None:
     assert audit.verify([log_path]).ok
 
 
-def test_the_rest_of_a_torn_line_is_not_cut_when_the_log_grew_meanwhile(log_path: Path) -> None:
-    """Bytes appended past a torn line without the log's lock (not by a writer of this
-    library) after the torn line was measured are not the writer's to cut: the `repaired`
-    line is written, the cut refused (AuditError), and the appended bytes stay."""
+@pytest.mark.parametrize("change", ["appended", "cut"])
+def test_nothing_is_written_over_a_torn_line_when_the_log_changed_meanwhile(
+    log_path: Path, change: str
+) -> None:
+    """The log changed without its lock (not by a writer of this library) after its torn
+    line was measured: bytes appended past it are not the writer's to cover or cut, and a
+    line written where the torn bytes started, past the end of a log cut short meanwhile,
+    would follow a run of zeros the file system puts in the gap, a line no reader can read
+    in the middle of the log for good (seen under a truncating process). Nothing is written
+    (`ChangedWhileLocked`, on which a writer takes the lock again and reads the end anew),
+    and the file is left as the other process made it."""
     from rds_guard.audit import fileio, torn
+    from rds_guard.audit.errors import ChangedWhileLocked
 
     make_log(log_path, 1)
     start = log_path.stat().st_size
@@ -547,15 +555,20 @@ def test_the_rest_of_a_torn_line_is_not_cut_when_the_log_grew_meanwhile(log_path
     with log_path.open("ab") as stream:
         stream.write(cut)
     measured = torn.Torn(start, len(cut), hashlib.sha256(cut).hexdigest())
-    with log_path.open("ab") as stream:
-        stream.write(b"appended meanwhile")
+    if change == "appended":
+        with log_path.open("ab") as stream:
+            stream.write(b"appended meanwhile")
+    else:
+        os.truncate(log_path, start - 10)
+    before = log_path.read_bytes()
     fd = os.open(log_path, fileio.OVERWRITE_FLAGS)
     try:
-        with pytest.raises(AuditError, match="grew while it was locked"):
+        with pytest.raises(ChangedWhileLocked, match="changed while locked"):
             torn.overwrite(log_path, fd, measured, b'{"line":1}\n', fsync=False)
     finally:
         os.close(fd)
-    assert log_path.read_bytes().endswith(b"appended meanwhile")
+    assert log_path.read_bytes() == before
+    assert b"\0" not in before
 
 
 @pytest.mark.parametrize("hmac_key", [None, b"k" * 32], ids=["sha256", "hmac"])
