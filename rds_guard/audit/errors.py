@@ -58,7 +58,7 @@ class ChangedWhileLocked(AuditError):
     """The locked file is no longer the one the path names (renamed or removed since it was
     locked), or its size changed while it was read (cut, or written to, by a process that
     takes no lock): what was read of it is not what it holds. A writer takes the lock again
-    on what the path names then (`locked.locked_tail`)."""
+    on what the path names then (`locked.locked_append`)."""
 
 
 def changed_while_locked(path: Path) -> ChangedWhileLocked:

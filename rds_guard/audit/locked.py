@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -16,7 +17,7 @@ from rds_guard.errors import AuditError
 from .errors import ChangedWhileLocked, changed_while_locked
 from .fileio import OVERWRITE_FLAGS, READ_FLAGS, open_checked, os_error
 from .record import Record, seal
-from .tail import WRITE, Tail, Use
+from .tail import WRITE, Tail, Use, Vouched
 from .torn import Torn
 
 if TYPE_CHECKING:
@@ -32,15 +33,20 @@ def kept_replacing(path: Path) -> AuditError:
     return AuditError(f"{path}: the file keeps being replaced; giving up", path=str(path))
 
 
-def locked_tail(log: AuditLog, locked: Locked, emitted: Emitted) -> tuple[int, Tail]:
-    """The log's descriptor, its ``flock`` held (put in ``locked``, for the caller's
-    ``finally`` to let go), and the tail to chain from; taken again, on what the path names
-    then, while another process that takes no lock renames, removes or cuts the file between
-    the check that the path names it and the read of its end (`ChangedWhileLocked`)."""
+def locked_append(
+    log: AuditLog, locked: Locked, emitted: Emitted, event: str, fields: Mapping[str, object]
+) -> None:
+    """Append the record ``event`` to ``log`` under its ``flock`` (put in ``locked``, for
+    the caller's ``finally`` to let go), chained onto the tail read there; all again, on what
+    the path names then, while a process that takes no lock renames, removes or cuts the file
+    between the check that the path names it, the read of its end and the append
+    (`ChangedWhileLocked`, raised before anything of the record is left in the file)."""
     for _ in range(MAX_REOPEN):
         fd, st = log._acquire(locked)
         with contextlib.suppress(ChangedWhileLocked):
-            return fd, log._current_tail(fd, st, emitted)
+            tail = log._current_tail(fd, st, emitted)
+            emitted.append(log._append_record(fd, tail, event, fields))
+            return
         try:  # noqa: SIM105 (inline: a function's entry is a gap a signal handler can use)
             fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError:  # closing the descriptor releases it anyway
@@ -112,6 +118,48 @@ class LockedFile:
         record, line = self.log._append_record(self.fd, tail, event, fields)
         self.emitted.append((record, line))
         return record
+
+
+def keep_unterminated(log: AuditLog, fd: int, tail: Tail, kept: Vouched, emitted: Emitted) -> Tail:
+    """Add the newline a whole record after the last newline of ``log``'s file lacks, in one
+    write with a `repaired` record (the writer changed bytes it did not write in one go, and
+    `verify` had called the line torn: the log says what became of it); when that write
+    fails, the record is left as it was. The tail after it, or `ChangedWhileLocked` when a
+    process that takes no lock cut the file, or added to it, meanwhile."""
+    tail = Tail(tail.dev, tail.ino, tail.size, 0, kept.head(log._key), kept.seq)
+    fields: dict[str, object] = {
+        "dropped_bytes": 0,
+        "dropped_sha256": hashlib.sha256().hexdigest(),
+        "notes": [
+            f"kept seq {kept.seq}, a whole authentic record that lacked only its final "
+            "newline (a write cut off at its end, or a cut of one byte): added the newline"
+        ],
+    }
+    emitted.append(log._append_record(fd, tail, "repaired", fields, before=b"\n"))
+    if log._tail is None:
+        raise changed_while_locked(log.path)
+    return log._tail
+
+
+def take_back(path: Path, fd: int, payload: bytes) -> None:
+    """After the append of ``payload`` (a record's line) left the file another size than the
+    writer expected: when the file ends with it, a process that takes no lock cut the file
+    between the read of its end and the append (logrotate's ``copytruncate``), and the line
+    follows one it does not chain onto. It is cut off again and `ChangedWhileLocked` raised:
+    the writer chains the record anew onto what is left. Anything else (the line itself cut
+    since, bytes added after it) is left as it is, for the next writer to read."""
+    try:
+        st = os.fstat(fd)
+        start = st.st_size - len(payload)
+        with reopened(path, st) as rfd:
+            if start < 0 or os.pread(rfd, len(payload), start) != payload:
+                return
+        if os.fstat(fd).st_size != st.st_size:  # cut again: a cut past its end would add zeros
+            return
+        os.ftruncate(fd, start)
+    except (OSError, AuditError):  # not known to be the writer's own line: left as it is
+        return
+    raise changed_while_locked(path)
 
 
 def unchanged(path: Path, fd: int, st: os.stat_result) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import threading
 import weakref
@@ -41,7 +40,16 @@ from .lock import (
     try_flock,
     unlock,
 )
-from .locked import MAX_REOPEN, LockedFile, kept_replacing, locked_tail, reopened, unchanged
+from .locked import (
+    MAX_REOPEN,
+    LockedFile,
+    keep_unterminated,
+    kept_replacing,
+    locked_append,
+    reopened,
+    take_back,
+    unchanged,
+)
 from .record import (
     Record,
     StrPath,
@@ -52,7 +60,7 @@ from .record import (
     seal,
 )
 from .record import writer as records_writer
-from .tail import WRITE, Tail, Use, Vouched, authenticate, identity, scan_tail
+from .tail import WRITE, Tail, Use, authenticate, identity, scan_tail
 from .torn import Torn, check_not_joined, look, overwrite
 
 Emitted: TypeAlias = list[tuple[Record, str]]
@@ -147,8 +155,7 @@ class AuditLog:
             try:
                 thread_lock_within(lock, self.path, self.lock_timeout, held)
                 try:
-                    fd, tail = locked_tail(self, locked, emitted)
-                    emitted.append(self._append_record(fd, tail, event, fields))
+                    locked_append(self, locked, emitted, event, fields)
                 finally:
                     if locked:  # C calls alone up to the release (no handler runs between)
                         try:  # noqa: SIM105 (suppress's __enter__ is a Python function's)
@@ -377,26 +384,8 @@ class AuditLog:
             self._tail = tail
             return tail
         if torn.kept is not None:
-            return self._keep_unterminated(fd, tail, torn.kept, emitted)
+            return keep_unterminated(self, fd, tail, torn.kept, emitted)
         return self._drop_torn_line(fd, st, tail, torn, emitted)
-
-    def _keep_unterminated(self, fd: int, tail: Tail, kept: Vouched, emitted: Emitted) -> Tail:
-        """Add the newline a whole record after the last newline lacks, in one write with a
-        `repaired` record (the writer changed bytes it did not write in one go, and `verify`
-        had called the line torn: the log says what became of it); when that write fails, the
-        record is left as it was."""
-        tail = Tail(tail.dev, tail.ino, tail.size, 0, kept.head(self._key), kept.seq)
-        fields: dict[str, object] = {
-            "dropped_bytes": 0,
-            "dropped_sha256": hashlib.sha256().hexdigest(),
-            "notes": [
-                f"kept seq {kept.seq}, a whole authentic record that lacked only its final "
-                "newline (a write cut off at its end, or a cut of one byte): added the newline"
-            ],
-        }
-        emitted.append(self._append_record(fd, tail, "repaired", fields, before=b"\n"))
-        assert self._tail is not None
-        return self._tail
 
     def _drop_torn_line(
         self, fd: int, st: os.stat_result, tail: Tail, torn: Torn, emitted: Emitted
@@ -433,22 +422,28 @@ class AuditLog:
     def _append_record(
         self, fd: int, tail: Tail, event: str, fields: Mapping[str, object], before: bytes = b""
     ) -> tuple[Record, str]:
-        """Append the record after ``tail``, preceded by ``before``, in one write."""
+        """Append the record after ``tail``, preceded by ``before``, in one write (taken back
+        when the file was cut under it: `take_back`)."""
         record = self._build(event, fields, tail.head, tail.seq + 1)
         line, head = seal(record, self._pads)
         payload = before + line + b"\n"
         self._append(fd, payload, tail.size)
         self._advance(fd, tail, tail.size + len(payload), head)
+        if self._tail is None:  # the file is not as this write left it
+            take_back(self.path, fd, payload)
         return record, line.decode("ascii")
 
     def _advance(self, fd: int, tail: Tail, size: int, head: str) -> Tail:
-        """Remember the end once the record after ``tail`` is written: ``size`` bytes, ``head``."""
+        """Remember the end once the record after ``tail`` is written: ``size`` bytes, ``head``;
+        forgotten (the next write reads the end again) when the file is another size then."""
         try:
-            ctime_ns = os.fstat(fd).st_ctime_ns
+            st = os.fstat(fd)
+            ctime_ns, now = st.st_ctime_ns, st.st_size
         except OSError:
-            ctime_ns = 0  # never matches a real stat: the next write rereads the tail
-        self._tail = Tail(tail.dev, tail.ino, size, ctime_ns, head, tail.seq + 1)
-        return self._tail
+            ctime_ns, now = 0, size  # never matches a real stat: the next write rereads the tail
+        advanced = Tail(tail.dev, tail.ino, size, ctime_ns, head, tail.seq + 1)
+        self._tail = advanced if now == size else None
+        return advanced
 
     def _append(self, fd: int, payload: bytes, size: int) -> None:
         """One ``write`` of the whole line, then fsync; on failure leave no partial bytes."""
