@@ -15,10 +15,10 @@ from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
 from .errors import ChangedWhileLocked, changed_while_locked
-from .fileio import OVERWRITE_FLAGS, READ_FLAGS, open_checked, os_error
+from .fileio import OVERWRITE_FLAGS, READ_FLAGS, open_checked, os_error, read_range
 from .record import Record, seal
 from .tail import WRITE, Tail, Use, Vouched
-from .torn import Torn
+from .torn import Torn, unchanged
 
 if TYPE_CHECKING:
     from .writer import AuditLog, Emitted, Locked
@@ -152,21 +152,13 @@ def take_back(path: Path, fd: int, payload: bytes) -> None:
         st = os.fstat(fd)
         start = st.st_size - len(payload)
         with reopened(path, st) as rfd:
-            if start < 0 or os.pread(rfd, len(payload), start) != payload:
+            if start < 0 or read_range(rfd, start, st.st_size) != payload:
                 return
-        if os.fstat(fd).st_size != st.st_size:  # cut again: a cut past its end would add zeros
-            return
+        unchanged(path, fd, st.st_size)  # cut again: a cut past its end would add zeros
         os.ftruncate(fd, start)
     except (OSError, AuditError):  # not known to be the writer's own line: left as it is
         return
     raise changed_while_locked(path)
-
-
-def unchanged(path: Path, fd: int, st: os.stat_result) -> None:
-    """`ChangedWhileLocked` unless the locked file ``fd`` is still the size ``st`` gives: a
-    process that takes no lock cut it (or wrote to it) while it was read."""
-    if os.fstat(fd).st_size != st.st_size:
-        raise changed_while_locked(path)
 
 
 @contextlib.contextmanager

@@ -184,6 +184,13 @@ def next_record(line: bytes, after: Vouched, hmac_key: bytes | None) -> Vouched 
     return Vouched(line, after.seq + 1, chain)
 
 
+def unchanged(path: Path, fd: int, size: int) -> None:
+    """`ChangedWhileLocked` unless the locked file ``fd`` is still ``size`` bytes long: a
+    process that takes no lock cut it (or wrote to it) since it was measured."""
+    if os.fstat(fd).st_size != size:
+        raise changed_while_locked(path)
+
+
 def overwrite(
     path: Path, fd: int, torn: Torn, payload: bytes, *, fsync: bool, what: str = "a torn final line"
 ) -> None:
@@ -202,11 +209,9 @@ def overwrite(
     """
     try:
         covered = read_range(fd, torn.start, torn.start + len(payload))
-        size = os.fstat(fd).st_size
+        unchanged(path, fd, torn.end)  # cut meanwhile: written past its end, after zeros
     except OSError as exc:
         raise os_error(path, "cannot read", exc) from exc
-    if size != torn.end:  # cut meanwhile: written past its end, the line would follow zeros
-        raise changed_while_locked(path)
     try:
         written = os.pwrite(fd, payload, torn.start)
         if written != len(payload):

@@ -48,7 +48,6 @@ from .locked import (
     locked_append,
     reopened,
     take_back,
-    unchanged,
 )
 from .record import (
     Record,
@@ -61,7 +60,7 @@ from .record import (
 )
 from .record import writer as records_writer
 from .tail import WRITE, Tail, Use, authenticate, identity, scan_tail
-from .torn import Torn, check_not_joined, look, overwrite
+from .torn import Torn, check_not_joined, look, overwrite, unchanged
 
 Emitted: TypeAlias = list[tuple[Record, str]]
 """Records written under the locks, with their lines: logged once the locks are released."""
@@ -373,10 +372,10 @@ class AuditLog:
                     torn = look(rfd, scan.complete_end, st.st_size, vouched, self._key)
                     check_not_joined(self.path, rfd, torn)
             except AuditError as exc:
-                unchanged(self.path, rfd, st)  # a cut meanwhile is no damage
+                unchanged(self.path, rfd, st.st_size)  # a cut meanwhile is no damage
                 self._damage = (identity(st), exc)
                 raise
-            unchanged(self.path, rfd, st)
+            unchanged(self.path, rfd, st.st_size)
         tail = Tail(
             st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns, vouched.head(self._key), vouched.seq
         )
