@@ -14,11 +14,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 import pytest
-from audit_helpers import make_log, records_of, subprocess_env
+from audit_helpers import (
+    assert_flock_free,
+    call_with_timeout,
+    interrupted_once,
+    make_log,
+    records_of,
+    subprocess_env,
+)
 
 from rds_guard import audit
+from rds_guard.audit import locked
 from rds_guard.audit.errors import ChangedWhileLocked
 
 # Two logs of one file, written in turn: each finds the other's record at the end, so every
@@ -172,3 +181,39 @@ def test_a_log_emptied_by_a_copy_then_cut_rotator_while_a_writer_writes_stays_wr
     audit.AuditLog(path, fsync=False).write("requested")
     assert audit.verify([path]).ok
     assert records_of(path)[0]["seq"] == 1
+
+
+@pytest.mark.parametrize("step", range(1, 9))
+def test_a_signal_anywhere_in_the_retry_after_a_rename_leaves_the_lock_free(
+    tmp_path: Path, step: int
+) -> None:
+    """The log renamed (as another process would) between the writer's check of the path and
+    its read of the end, then a KeyboardInterrupt (any signal handler's exception) at each
+    line in turn of the retry that follows: letting the flock go, taking it again on the new
+    file, reading its end, appending. Wherever it lands, no flock is left held on either
+    file, the thread lock is free, and the next write goes at once."""
+    path = tmp_path / "audit.jsonl"
+    archive = tmp_path / "audit.old.jsonl"
+    make_log(path, 1)
+    log = audit.AuditLog(path, fsync=False, lock_timeout=0.5)
+    read_end, retry = audit.AuditLog._current_tail.__code__, locked.locked_append.__code__
+    lines: list[int] = []
+
+    def when(frame: FrameType, event: str) -> bool:
+        if event == "call" and frame.f_code is read_end and not archive.exists():
+            path.rename(archive)  # after the check that the path names the file locked
+        elif event == "line" and frame.f_code is retry and archive.exists():
+            lines.append(frame.f_lineno)
+            return len(lines) == step
+        return False
+
+    with interrupted_once(when) as raised, pytest.raises(KeyboardInterrupt):
+        log.write("requested")
+    assert raised == ["locked_append"]
+    assert not log._lock.locked()
+    for locked_file in (archive, path):
+        if locked_file.exists():
+            assert_flock_free(locked_file)
+    call_with_timeout(lambda: log.write("requested"), timeout=10)
+    log.close()
+    assert audit.verify([path]).ok
