@@ -8,6 +8,7 @@ no longer is. Real processes and real renames; the timeouts only detect hangs.""
 from __future__ import annotations
 
 import fcntl
+import inspect
 import json
 import os
 import subprocess
@@ -183,26 +184,37 @@ def test_a_log_emptied_by_a_copy_then_cut_rotator_while_a_writer_writes_stays_wr
     assert records_of(path)[0]["seq"] == 1
 
 
-@pytest.mark.parametrize("step", range(1, 9))
+@pytest.mark.parametrize("step", range(1, 8))
 def test_a_signal_anywhere_in_the_retry_after_a_rename_leaves_the_lock_free(
     tmp_path: Path, step: int
 ) -> None:
     """The log renamed (as another process would) between the writer's check of the path and
     its read of the end, then a KeyboardInterrupt (any signal handler's exception) at each
-    line in turn of the retry that follows: letting the flock go, taking it again on the new
-    file, reading its end, appending. Wherever it lands, no flock is left held on either
-    file, the thread lock is free, and the next write goes at once."""
+    line in turn of the retry that follows (but the one ending the suppression): letting the
+    flock go, taking it again on the new file, reading its end, appending. Wherever it
+    lands, no flock is left held on either file, the thread lock is free, and the next write
+    goes at once."""
     path = tmp_path / "audit.jsonl"
     archive = tmp_path / "audit.old.jsonl"
     make_log(path, 1)
     log = audit.AuditLog(path, fsync=False, lock_timeout=0.5)
     read_end, retry = audit.AuditLog._current_tail.__code__, locked.locked_append.__code__
+    source, first = inspect.getsourcelines(locked.locked_append)
+    # Not the line of the `with` that suppresses ChangedWhileLocked: an exception a trace
+    # function raises there, as the `with` ends, stays CPython 3.11's handled exception for
+    # the thread (every later exception chains onto it), which no signal handler does.
+    suppressing = first + next(i for i, text in enumerate(source) if "suppress(" in text)
     lines: list[int] = []
 
     def when(frame: FrameType, event: str) -> bool:
         if event == "call" and frame.f_code is read_end and not archive.exists():
             path.rename(archive)  # after the check that the path names the file locked
-        elif event == "line" and frame.f_code is retry and archive.exists():
+        elif (
+            event == "line"
+            and frame.f_code is retry
+            and archive.exists()
+            and frame.f_lineno != suppressing
+        ):
             lines.append(frame.f_lineno)
             return len(lines) == step
         return False
