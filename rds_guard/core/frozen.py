@@ -85,22 +85,26 @@ def _plain(cls: type, own: dict[str, Any]) -> bool:
     if getattr(cls, "__abstractmethods__", None):
         return False  # dataclasses recomputes them once its methods are in
     bases = cls.__mro__[1:]
-    if any(hasattr(base, "__dataclass_fields__") for base in bases):
-        return False
+    for base in bases:
+        if hasattr(base, "__dataclass_fields__"):
+            return False
     annotations = own.get("__annotations__", {})
     if "self" in annotations:
         return False  # dataclasses renames __init__'s own first parameter for it
-    # A descriptor (a slot is one) is set by object.__setattr__, not in __dict__.
-    if any(_sets(own.get(name)) for name in annotations):
-        return False
-    if any(_sets(vars(base).get(name)) for base in bases for name in annotations):
-        return False
     namespace = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}
-    if any(_pseudo(annotation, namespace) for annotation in annotations.values()):
-        return False
-    return not any(
-        isinstance(value, dataclasses.Field) and value.kw_only is True for value in own.values()
-    )
+    inherited = [vars(base) for base in bases]
+    # Each annotation once, in one loop: every class of the package passes here at import.
+    for name, annotation in annotations.items():
+        # A descriptor (a slot is one) is set by object.__setattr__, not in __dict__.
+        if _sets(own.get(name)) or _pseudo(annotation, namespace):
+            return False
+        for attributes in inherited:
+            if _sets(attributes.get(name)):
+                return False
+    for value in own.values():
+        if isinstance(value, dataclasses.Field) and value.kw_only is True:
+            return False
+    return True
 
 
 _FIELD = getattr(dataclasses, "_FIELD", None)
@@ -158,14 +162,11 @@ def _sets(value: object) -> bool:
     return hasattr(type(value), "__set__")
 
 
-_PSEUDO = ("InitVar", "ClassVar", "KW_ONLY")
-
-
 def _pseudo(annotation: object, namespace: dict[str, Any]) -> bool:
     """Whether ``annotation`` makes a pseudo-field (``InitVar``, ``ClassVar``, ``KW_ONLY``),
     also under another name in the class's module, as ``dataclasses`` finds it in a string."""
     text = str(annotation)
-    if any(word in text for word in _PSEUDO):
+    if "InitVar" in text or "ClassVar" in text or "KW_ONLY" in text:
         return True
     if not isinstance(annotation, str):
         return False
