@@ -35,3 +35,69 @@ def test_a_c_fork_is_told_from_the_importer_and_an_os_fork_is_not() -> None:
     seen = run_python(_CODE, "os", timeout=60)
     assert seen.returncode == 0, seen.stderr
     assert seen.stdout.splitlines() == ["child False", "grandchild False", "parent False"]
+
+
+_HOOKS = """\
+import gc, os, sys
+from rds_guard.forks import after_fork_in_child
+
+def kept() -> None:
+    print("kept", os.getpid() != parent, flush=True)
+
+def dropped() -> None:
+    print("dropped", flush=True)
+
+parent = os.getpid()
+after_fork_in_child(kept)
+after_fork_in_child(dropped)
+del dropped
+gc.collect()
+try:
+    after_fork_in_child(print.__call__)
+except TypeError as error:
+    print("refused", error, flush=True)
+pid = os.fork()
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+print("parent", flush=True)
+"""
+
+
+def test_a_hook_runs_in_each_forked_child_while_its_function_lives() -> None:
+    """`after_fork_in_child` holds its hook weakly: called in the child (not the parent) while
+    the function lives, not at all once it is gone; a bound method, which would be gone at
+    once, is refused."""
+    done = run_python(_HOOKS, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("refused an at-fork hook held weakly must be a function")
+    assert lines[1:] == ["kept True", "parent"]
+    assert done.stderr == ""
+
+
+_KEPT_ALIVE = """\
+import gc, sys, weakref
+import boto3
+from rds_guard import install
+import rds_guard.audit.record, rds_guard.audit.writer
+from rds_guard.audit import record, writer
+probes = [weakref.ref(record._after_fork_in_child), weakref.ref(writer._after_fork_in_child)]
+del record, writer
+for name in [m for m in sys.modules if m == "rds_guard" or m.startswith("rds_guard.")]:
+    del sys.modules[name]
+del install, rds_guard
+gc.collect()
+print([probe() is None for probe in probes])
+"""
+
+
+def test_the_package_s_at_fork_hooks_keep_none_of_its_modules_alive() -> None:
+    """What the interpreter holds to its very end (its at-fork hooks) holds none of the
+    package's modules that register one (`rds_guard.forks`, which holds the hooks weakly,
+    aside): once they are dropped and collected, nothing of theirs is left (a hook held there
+    kept its module's globals, and every module they reach, alive through the interpreter's
+    clearing of modules, a slower exit)."""
+    done = run_python(_KEPT_ALIVE, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[True, True]"]

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TypeAlias
 
+from ..forks import after_fork_in_child
 from .fields import LINE_MAX, NORMALIZERS, as_text, fit, normalize
 
 StrPath: TypeAlias = "str | os.PathLike[str]"
@@ -248,8 +249,7 @@ def new_call_id() -> str:
     """A fresh id for one API call, shared by its ``requested`` record and its outcome.
 
     32 hex digits: 16 random ones drawn once per process, then a counter (a uuid4 per call
-    costs a getrandom system call).
-    """
+    costs a getrandom system call)."""
     writer()  # a fork no at-fork hook saw would have a child repeat the parent's ids
     return f"{_call_prefix}{next(_call_numbers):016x}"
 
@@ -272,7 +272,7 @@ def _after_fork_in_child() -> None:
     _writer = (os.getpid(), socket.gethostname())
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)
 
 
 # --- digests and keys ---------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import TypeAlias
 
 from rds_guard.core.logs import AUDIT_LOGGER as _logger
 from rds_guard.errors import AuditError
+from rds_guard.forks import after_fork_in_child
 
 from .fileio import (
     APPEND_FLAGS,
@@ -482,4 +483,4 @@ def _after_fork_in_child() -> None:
         log._forget_after_fork()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)

@@ -26,6 +26,7 @@ from ..core.calls import Decision
 from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.rules import Violation
+from ..forks import after_fork_in_child
 from ..records import status_of, url_expires_in
 from .binding import ClientBinding
 from .guard import Guard, LookupFailed
@@ -328,7 +329,7 @@ def _after_fork_in_child() -> None:
     _shared.clear()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)
 
 
 def _ledger_required(audit: object) -> bool:

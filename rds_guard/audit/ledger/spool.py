@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rds_guard.core.logs import LOGGER as logger
 from rds_guard.core.policy import LedgerPolicy
 from rds_guard.errors import AuditError
-from rds_guard.forks import forked_unseen
+from rds_guard.forks import after_fork_in_child, forked_unseen
 
 from ..record import Record, StrPath, parse_time
 from ..writer import DEFAULT_LOCK_TIMEOUT, AuditLog
@@ -428,7 +428,7 @@ def _after_fork_in_child() -> None:
         log._forget_after_fork()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)
 
 
 @atexit.register
