@@ -155,6 +155,54 @@ def test_a_guarded_call_imports_no_tool_and_no_message_module(tmp_path: Path) ->
     assert _printed(code) == ["[]", "3 True"]
 
 
+_LOADED_WHEN_NEEDED = """\
+import os, sys
+import boto3
+from moto import mock_aws
+import rds_guard
+os.chdir(sys.argv[1])
+open("rds_guard.toml", "w").write(
+    'version = 1\\n[tags]\\nrequired = ["team"]\\n[deletion]\\nminimum_age_days = 7\\n'
+    '[audit]\\npath = "audit.jsonl"\\n'
+)
+later = ("rds_guard.aws", "rds_guard.audit.redact", "rds_guard.core.access",
+         "rds_guard.core.deletion")
+def loaded():
+    print(sorted(m for m in sys.modules if m in later))
+with mock_aws():
+    session = boto3.Session(region_name="us-east-1", aws_access_key_id="k",
+                            aws_secret_access_key="s")
+    rds = session.client("rds")
+    rds.create_db_cluster(DBClusterIdentifier="orders", Engine="aurora-postgresql",
+                          MasterUsername="admin", MasterUserPassword="password-1")
+    rds_guard.install(session, policy="rds_guard.toml")
+    guarded = session.client("rds")
+    guarded.create_db_cluster_snapshot(DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="orders-1", Tags=[{"Key": "team", "Value": "data"}])
+    loaded()
+    try:
+        guarded.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-1")
+    except rds_guard.PolicyViolation as violation:
+        print([v.rule for v in violation.violations])
+    loaded()
+"""
+
+
+def test_the_judges_and_reads_a_call_does_not_need_are_loaded_when_one_does(
+    tmp_path: Path,
+) -> None:
+    """A guarded create that needs no read (the caller gives the tags) loads neither the
+    reads (`rds_guard.aws`), nor the redaction of an error's text, nor the judges of deletes,
+    sharing and exports; the first delete loads its judge and the read of the snapshot (with
+    the redaction the reads use), and is judged by them (too young to delete)."""
+    printed = _printed(_LOADED_WHEN_NEEDED.replace("sys.argv[1]", repr(str(tmp_path))))
+    assert printed == [
+        "[]",
+        "['deletion.too_young']",
+        "['rds_guard.audit.redact', 'rds_guard.aws', 'rds_guard.core.deletion']",
+    ]
+
+
 def test_a_guarded_call_in_plain_text_compiles_no_pattern_it_does_not_use() -> None:
     """`Lazy` keeps its promise on the guard's own path: importing the guard, loading a policy
     with no regular expression (a ``{utcnow:...}`` default tag) and judging a call, every text

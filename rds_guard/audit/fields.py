@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterable, Mapping
 
 from rds_guard.errors import Violation
 
-from .redact import without_signing_values
-
 TEXT_MAX = 4096
 """The longest text a record holds whole. No AWS name, ARN, tag or error message is longer; a
 longer one (a call AWS refuses, a megabyte identifier in ``warn`` mode) is cut there and ends
@@ -90,7 +88,10 @@ def _error(value: object) -> dict[str, str | None] | None:
     else:
         raise TypeError(f"error: expected a {{'code', 'message'}} dict, got {type(value).__name__}")
     # redacted whole, then cut: a cut never hides part of a secret from the redaction; the
-    # code too, which a server or a proxy in front of it writes as it likes
+    # code too, which a server or a proxy in front of it writes as it likes (the redaction is
+    # imported with the first error recorded: a call that succeeds has none)
+    from .redact import without_signing_values
+
     return {
         "code": code and capped(without_signing_values(code)),
         "message": message and capped(without_signing_values(message)),

@@ -11,10 +11,10 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from importlib import import_module
 from typing import Any
 
 from . import copies, operations, rules
-from .access import judge_export, judge_sharing
 from .calls import (
     UNREADABLE,
     CallFacts,
@@ -28,12 +28,6 @@ from .calls import (
     SourceTags,
     Unreadable,
     unreadable_from,
-)
-from .deletion import (
-    judge_backup_delete,
-    judge_backups_off,
-    judge_database_delete,
-    judge_snapshot_delete,
 )
 from .naming import judge_identifier, source_name, template_values
 from .operations import Kind, Operation
@@ -315,16 +309,29 @@ def judge_snapshot(request: Request) -> Decision:
     )
 
 
+def _imported_when_called(module: str, name: str) -> Callable[[Request], Decision]:
+    """The judge ``name`` of the core's module ``module``, imported at its first call:
+    deletes, sharing and exports are judged by modules that a program which only makes
+    snapshots never loads (each costs the import some tenths of a millisecond)."""
+
+    def judge(request: Request) -> Decision:
+        judged: Callable[[Request], Decision] = getattr(import_module(module, __package__), name)
+        return judged(request)
+
+    judge.__name__ = judge.__qualname__ = name
+    return judge
+
+
 JUDGES: dict[Kind, Callable[[Request], Decision]] = {
     Kind.CREATE: judge_snapshot,
     Kind.COPY: judge_snapshot,
-    Kind.FINAL: judge_database_delete,
+    Kind.FINAL: _imported_when_called(".deletion", "judge_database_delete"),
     Kind.TAG: judge_tagging,
     Kind.UNTAG: judge_untagging,
-    Kind.SHARE: judge_sharing,
-    Kind.DELETE: judge_snapshot_delete,
-    Kind.EXPORT: judge_export,
-    Kind.BACKUP: judge_backup_delete,
-    Kind.RETENTION: judge_backups_off,
+    Kind.SHARE: _imported_when_called(".access", "judge_sharing"),
+    Kind.DELETE: _imported_when_called(".deletion", "judge_snapshot_delete"),
+    Kind.EXPORT: _imported_when_called(".access", "judge_export"),
+    Kind.BACKUP: _imported_when_called(".deletion", "judge_backup_delete"),
+    Kind.RETENTION: _imported_when_called(".deletion", "judge_backups_off"),
 }
 """The judge of each kind of guarded operation."""

@@ -9,7 +9,6 @@ from typing import Any
 
 from . import operations, rules
 from .calls import UNREAD_AS_GIVEN, Decision, Request, Unreadable
-from .deletion import carried_tags, lifted_holds
 from .frozen import frozen
 from .naming import template_values, unset_env
 from .policy import TagPolicy, dotted_key
@@ -105,6 +104,8 @@ def _forced_of_the_making(request: Request, key: str, value: str, made_by: str) 
     """``tags.forced`` for a tag request setting forced ``key``, whose value comes from the
     making call's ``made_by``, to ``value``: None when the snapshot carries that value (read
     only then: a tag-sync job writes its tags back as they are)."""
+    from .deletion import carried_tags  # loaded by tag operations and deletes, not at import
+
     held = carried_tags(request)
     if isinstance(held, Mapping) and held.get(key) == value:
         return None
@@ -357,6 +358,8 @@ def judge_tagging(request: Request) -> Decision:
             continue
         if tags[key] != forced:
             violations.append(_forced_value(key, tags[key], forced))
+    from .deletion import lifted_holds  # loaded by tag operations and deletes, not at import
+
     violations += lifted_holds(request, tags.items(), row.tags)
     return request.decision(
         violations=tuple(violations), snapshot=operations.listed_name(arn), arn=arn, tags=tags
@@ -385,6 +388,8 @@ def judge_untagging(request: Request) -> Decision:
         for key in removed
         if key in tag_policy.required or key in tag_policy.forced
     ]
+    from .deletion import lifted_holds  # loaded by tag operations and deletes, not at import
+
     violations += lifted_holds(request, removed.items(), row.tag_keys)
     return request.decision(
         violations=tuple(violations), snapshot=operations.listed_name(arn), arn=arn, tags=removed

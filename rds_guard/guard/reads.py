@@ -12,24 +12,29 @@ which holds answers for the program's calls only).
 
 No read is made for a call botocore's parameter validation refuses: the caller gets that
 `ParamValidationError` first, as without the guard, and nothing is sent.
+
+The reads themselves (`rds_guard.aws`) and the redaction of a failed one's text are imported
+when a decision first asks for a look-up: a program whose calls' decisions ask for none
+never loads them.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from rds_guard.core.logs import LOGGER as logger
 
-from .. import aws
-from ..audit.redact import without_signing_values
 from ..core.calls import Unreadable, unreadable_from
 from ..core.operations import Operation
 from ..records import error_of
 from .guard import LookupFailed
+
+if TYPE_CHECKING:
+    from .. import aws
 
 
 class Incomplete(ParamValidationError):  # type: ignore[misc]
@@ -97,6 +102,8 @@ class CallReads:
                 raise Needed(kind)
             read, answer = self.plan(kind)
             if read is not None:
+                from .. import aws
+
                 self._validate()
                 try:
                     answer = aws.run(self._client, read)
@@ -112,6 +119,8 @@ class CallReads:
         """Make the look-up ``kind`` on the async client, awaiting it."""
         read, answer = self.plan(kind)
         if read is not None:
+            from .. import aws
+
             self._validate()
             try:
                 answer = await aws.run_async(self._client, read)
@@ -133,6 +142,8 @@ class CallReads:
 
     def plan(self, kind: str) -> tuple[aws.Read[Any] | None, Any]:
         """The read that look-up ``kind`` makes, or None with the answer known without one."""
+        from .. import aws
+
         row = self._row
         if kind == "source_tags":
             reference = self._named(row.source)
@@ -174,6 +185,9 @@ def _failure(
 ) -> Unreadable | LookupFailed:
     """What a failed read of a call of ``operation`` means for the decision (see the
     module's docstring)."""
+    from .. import aws
+    from ..audit.redact import without_signing_values
+
     why = aws.denied(exc)
     if why is not None:
         return Unreadable(why)
