@@ -101,3 +101,61 @@ def test_the_package_s_at_fork_hooks_keep_none_of_its_modules_alive() -> None:
     done = run_python(_KEPT_ALIVE, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[True, True]"]
+
+
+_FORK_DURING_FIRST_JUDGE = """\
+import os, signal, sys, threading, time
+import rds_guard
+policy = rds_guard.Policy.from_toml("version = 1\\n[deletion]\\nminimum_age_days = 7\\n")
+delete = ("DeleteDBClusterSnapshot", {"DBClusterSnapshotIdentifier": "orders-1"})
+inside = threading.Event()
+
+def slowly(frame, event, arg):
+    # the thread stays inside the delete judge's module body, holding its import lock
+    if event == "call" and frame.f_code.co_name == "<module>":
+        if frame.f_code.co_filename.endswith(os.path.join("core", "deletion.py")):
+            inside.set()
+            time.sleep(0.3)
+
+def first_delete():
+    sys.settrace(slowly)
+    print("thread", rds_guard.evaluate(policy, *delete).allowed, flush=True)
+
+thread = threading.Thread(target=first_delete)
+thread.start()
+assert inside.wait(10)
+pid = os.fork()
+if pid == 0:
+    signal.alarm(10)  # a child waiting for ever on the import lock ends here
+    print("child", rds_guard.evaluate(policy, *delete).allowed, flush=True)
+    os._exit(0)
+thread.join()
+_, status = os.waitpid(pid, 0)
+print("child status", status, flush=True)
+"""
+
+
+def test_a_fork_while_a_thread_first_imports_a_judge_gives_the_child_it_whole() -> None:
+    """A thread making the process's first delete judgement imports its module; a fork
+    meanwhile waits for that import to finish (`forks.LOADED_WHEN_NEEDED`), so the child's
+    own first delete is judged, where it waited for ever on the import lock of a thread it
+    does not have."""
+    done = run_python(_FORK_DURING_FIRST_JUDGE, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert sorted(lines) == ["child True", "child status 0", "thread True"], lines
+
+
+def test_the_modules_loaded_when_needed_are_not_loaded_with_the_guard() -> None:
+    """`forks.LOADED_WHEN_NEEDED` names modules a guard's import leaves for later (so a fork
+    has them to wait for), each one that exists."""
+    code = (
+        "import sys, importlib.util, boto3\n"
+        "from rds_guard import install\n"
+        "from rds_guard.forks import LOADED_WHEN_NEEDED\n"
+        "print([name in sys.modules for name in LOADED_WHEN_NEEDED])\n"
+        "print([importlib.util.find_spec(name) is not None for name in LOADED_WHEN_NEEDED])\n"
+    )
+    done = run_python(code, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [str([False] * 5), str([True] * 5)]
