@@ -1,11 +1,17 @@
 """`rds_guard.forks.forked_unseen`: a process forked with the C library's fork alone (uWSGI's
 workers without ``py-call-osafterfork``) is told from one forked with ``os.fork``, whose
 at-fork hooks run, from the process that imported the package, however late the module that
-asks is first imported. Each case in a fresh interpreter: the test forks that one."""
+asks is first imported; the package's at-fork hooks, held weakly (`after_fork_in_child`,
+`before_fork`); and a fork's wait for the modules a call imports late (`LOADED_WHEN_NEEDED`).
+Each case in a fresh interpreter: the test forks that one."""
 
 from __future__ import annotations
 
+import json
+
 from audit_helpers import run_python
+
+from rds_guard.forks import LOADED_WHEN_NEEDED
 
 # what each child prints, then the parent, after the fork the argument names
 _CODE = """\
@@ -159,3 +165,56 @@ def test_the_modules_loaded_when_needed_are_not_loaded_with_the_guard() -> None:
     done = run_python(code, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [str([False] * 5), str([True] * 5)]
+
+
+_IMPORTED_LATER = """\
+import ast, importlib.util, json, sys
+import boto3
+from rds_guard import install
+loaded = set(sys.modules)
+
+def targets(node, package):
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom):
+        base = "." * node.level + (node.module or "")
+        base = importlib.util.resolve_name(base, package) if node.level else base
+        return [base] if node.module else [f"{base}.{alias.name}" for alias in node.names]
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_imported_when_called":
+        return [importlib.util.resolve_name(node.args[0].value, package)]
+    return []
+
+later = set()
+for name in [m for m in loaded if m == "rds_guard" or m.startswith("rds_guard.")]:
+    path = sys.modules[name].__file__
+    package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    functions = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
+    inner = {id(node) for function in functions for node in ast.walk(function)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) or id(node) in inner:
+            later.update(t for t in targets(node, package) if t not in loaded)
+print(json.dumps(sorted(later)))
+"""
+
+_NOT_A_CALL_S = {
+    "rds_guard.audit.ledger.location": "a ledger's clients, made by install",
+    "rds_guard.audit.ledger.spool": "a ledger's shipping, set up by install",
+    "rds_guard.core.positions": "a policy's load (where a key stands)",
+    "rds_guard.core.schema": "a policy's load",
+    "re2": "a policy's load (its regular expressions compiled)",
+    "rds_guard.guard.aio": "an async client's binding, made with the client",
+}
+
+
+def test_every_module_a_guarded_call_imports_late_is_one_a_fork_waits_for() -> None:
+    """What `forks.LOADED_WHEN_NEEDED` promises, tried against the package's own code: every
+    module that the guard's modules import inside a function, or resolve at a judge's first
+    call, and that the guard's import leaves for later, is one a fork waits for, unless it
+    is imported by install, a policy's load or an async client's making (`_NOT_A_CALL_S`):
+    a late import added on a call's path without being listed fails here."""
+    done = run_python(_IMPORTED_LATER, timeout=60)
+    assert done.returncode == 0, done.stderr
+    later = set(json.loads(done.stdout))
+    assert later - set(_NOT_A_CALL_S) == set(LOADED_WHEN_NEEDED)
+    assert set(_NOT_A_CALL_S) <= later  # each exemption still names a late import
