@@ -48,6 +48,13 @@ def run_python(code: str, *args: str, timeout: float = 60) -> subprocess.Complet
     )
 
 
+def printed_by(code: str, timeout: float = 120) -> list[str]:
+    """The lines ``code`` prints, run by a fresh Python (which must exit 0)."""
+    result = run_python(code, timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
 def write_records(
     path: str,
     writer: str,

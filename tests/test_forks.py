@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from audit_helpers import run_python
+from audit_helpers import printed_by, run_python
 
 from rds_guard.forks import LOADED_WHEN_NEEDED
 
@@ -104,9 +104,7 @@ def test_the_package_s_at_fork_hooks_keep_none_of_its_modules_alive() -> None:
     aside): once they are dropped and collected, nothing of theirs is left (a hook held there
     kept its module's globals, and every module they reach, alive through the interpreter's
     clearing of modules, a slower exit)."""
-    done = run_python(_KEPT_ALIVE, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["[True, True]"]
+    assert printed_by(_KEPT_ALIVE, timeout=60) == ["[True, True]"]
 
 
 _FORK_DURING_FIRST_JUDGE = """\
@@ -146,9 +144,7 @@ def test_a_fork_while_a_thread_first_imports_a_judge_gives_the_child_it_whole() 
     meanwhile waits for that import to finish (`forks.LOADED_WHEN_NEEDED`), so the child's
     own first delete is judged, where it waited for ever on the import lock of a thread it
     does not have."""
-    done = run_python(_FORK_DURING_FIRST_JUDGE, timeout=60)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = printed_by(_FORK_DURING_FIRST_JUDGE, timeout=60)
     assert sorted(lines) == ["child True", "child status 0", "thread True"], lines
 
 
@@ -162,9 +158,7 @@ def test_the_modules_loaded_when_needed_are_not_loaded_with_the_guard() -> None:
         "print([name in sys.modules for name in LOADED_WHEN_NEEDED])\n"
         "print([importlib.util.find_spec(name) is not None for name in LOADED_WHEN_NEEDED])\n"
     )
-    done = run_python(code, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [str([False] * 5), str([True] * 5)]
+    assert printed_by(code, timeout=60) == [str([False] * 5), str([True] * 5)]
 
 
 _IMPORTED_LATER = """\
@@ -213,8 +207,7 @@ def test_every_module_a_guarded_call_imports_late_is_one_a_fork_waits_for() -> N
     call, and that the guard's import leaves for later, is one a fork waits for, unless it
     is imported by install, a policy's load or an async client's making (`_NOT_A_CALL_S`):
     a late import added on a call's path without being listed fails here."""
-    done = run_python(_IMPORTED_LATER, timeout=60)
-    assert done.returncode == 0, done.stderr
-    later = set(json.loads(done.stdout))
+    (printed,) = printed_by(_IMPORTED_LATER, timeout=60)
+    later = set(json.loads(printed))
     assert later - set(_NOT_A_CALL_S) == set(LOADED_WHEN_NEEDED)
     assert set(_NOT_A_CALL_S) <= later  # each exemption still names a late import

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from audit_helpers import REPO, run_python
+from audit_helpers import REPO, printed_by, run_python
 from aws import audit_records
 from policies import AUDITED, write_policy
 from servers import MotoServer
@@ -17,13 +17,6 @@ import rds_guard
 from rds_guard.core.decide import evaluate
 from rds_guard.errors import PolicyViolation
 from rds_guard.guard import install
-
-
-def _printed(code: str) -> list[str]:
-    """The lines ``code`` prints, run by a fresh Python (which must exit 0)."""
-    result = run_python(code, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
 
 
 def test_every_public_name_resolves_to_its_home() -> None:
@@ -48,7 +41,7 @@ def test_a_package_dropped_from_sys_modules_still_lists_its_names() -> None:
         "print(['install' in dir(old[0]), 'verify' in dir(old[1]), 'Guard' in dir(old[2]),\n"
         "       '_HOMES' in dir(old[0])])\n"
     )
-    printed = _printed(code)
+    printed = printed_by(code)
     assert printed[0] == "[True, True, True, True]"
 
 
@@ -75,7 +68,7 @@ def test_the_guard_s_hooks_import_nothing_more() -> None:
         "import sys, rds_guard.guard.hooks\n"
         "print(sorted(m for m in sys.modules if m.startswith('rds_guard')))\n"
     )
-    printed = _printed(code)
+    printed = printed_by(code)
     assert printed[0] == (
         "['rds_guard', 'rds_guard.forks', 'rds_guard.guard', 'rds_guard.guard.hooks',"
         " 'rds_guard.guard.wrappers']"
@@ -89,7 +82,7 @@ def test_importing_the_package_alone_loads_no_guard() -> None:
         "from rds_guard import install\n"
         "print('rds_guard.guard' in sys.modules)\n"
     )
-    printed = _printed(code)
+    printed = printed_by(code)
     # forks: the process a later fork is told from is the one that imported the package
     assert printed == ["['rds_guard', 'rds_guard.forks']", "True"]
 
@@ -116,7 +109,7 @@ def test_a_name_follows_its_module_when_the_module_is_imported_afresh(
         f"now = importlib.import_module({home!r}).{name}\n"
         f"print(before is now, package.{name} is now)\n"
     )
-    printed = _printed(code)
+    printed = printed_by(code)
     assert printed[0].split() == ["False", "True"]
 
 
@@ -152,7 +145,7 @@ def test_a_guarded_call_imports_no_tool_and_no_message_module(tmp_path: Path) ->
         "except rds_guard.PolicyError as error:\n"
         "    print(error.line, 'rds_guard.core.key_scan' in sys.modules)\n"
     )
-    assert _printed(code) == ["[]", "3 True"]
+    assert printed_by(code) == ["[]", "3 True"]
 
 
 _LOADED_WHEN_NEEDED = """\
@@ -195,7 +188,7 @@ def test_the_judges_and_reads_a_call_does_not_need_are_loaded_when_one_does(
     reads (`rds_guard.aws`), nor the redaction of an error's text, nor the judges of deletes,
     sharing and exports; the first delete loads its judge and the read of the snapshot (with
     the redaction the reads use), and is judged by them (too young to delete)."""
-    printed = _printed(_LOADED_WHEN_NEEDED.replace("sys.argv[1]", repr(str(tmp_path))))
+    printed = printed_by(_LOADED_WHEN_NEEDED.replace("sys.argv[1]", repr(str(tmp_path))))
     assert printed == [
         "[]",
         "['deletion.too_young']",
@@ -209,7 +202,7 @@ def test_a_guarded_call_in_plain_text_compiles_no_pattern_it_does_not_use() -> N
     ASCII, compiles of rds_guard's patterns for other paths only the one for ``{utcnow:...}``
     (none for a policy's own syntax, a ledger's names, ``{env:...}``) and loads no
     ``unicodedata``; a first text that is not ASCII loads it."""
-    printed = _printed(_LAZY_PATTERNS)
+    printed = printed_by(_LAZY_PATTERNS)
     assert int(printed[0]) >= 20, printed  # regex_syntax, policy, templates, redact, operations...
     assert printed[1:] == ["True", "False", "True"]
 
