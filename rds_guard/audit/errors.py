@@ -61,9 +61,10 @@ class ChangedWhileLocked(AuditError):
     on what the path names then (`locked.locked_append`)."""
 
 
-def changed_while_locked(path: Path) -> ChangedWhileLocked:
-    """The `ChangedWhileLocked` of a file whose size changed under the lock."""
-    return ChangedWhileLocked(
-        f"{path}: changed while locked (cut, or written to, by a process that takes no lock)",
-        path=str(path),
-    )
+_SIZE_CHANGED = "changed while locked (cut, or written to, by a process that takes no lock)"
+
+
+def changed_while_locked(path: Path, how: str = _SIZE_CHANGED) -> ChangedWhileLocked:
+    """The `ChangedWhileLocked` of ``path``: by default, of a file whose size changed under
+    the lock; ``how`` says otherwise."""
+    return ChangedWhileLocked(f"{path}: {how}", path=str(path))

@@ -172,12 +172,12 @@ def reopened(path: Path, st: os.stat_result, *, writes: bool = False) -> Iterato
         rfd = open_checked(path, flags, f"cannot open for {verb}ing")
     except AuditError as exc:
         if isinstance(exc.__cause__, FileNotFoundError):  # renamed or removed since locked
-            raise ChangedWhileLocked(f"{path}: removed while locked", path=str(path)) from None
+            raise changed_while_locked(path, "removed while locked") from None
         raise
     try:
         rst = os.fstat(rfd)
         if (rst.st_dev, rst.st_ino) != (st.st_dev, st.st_ino):
-            raise ChangedWhileLocked(f"{path}: replaced while locked", path=str(path))
+            raise changed_while_locked(path, "replaced while locked")
         yield rfd
     except OSError as exc:  # an I/O error on the log (pread, fstat)
         raise os_error(path, f"cannot {verb}", exc) from exc
