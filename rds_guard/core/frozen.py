@@ -93,14 +93,18 @@ def _plain(cls: type, own: dict[str, Any]) -> bool:
         return False  # dataclasses renames __init__'s own first parameter for it
     namespace = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}
     inherited = [vars(base) for base in bases]
-    # Each annotation once, in one loop: every class of the package passes here at import.
-    for name, annotation in annotations.items():
+    # Plain loops, no generators: every class of the package passes here at import. The
+    # descriptors first, then the pseudo-fields, in the order of the checks they replace.
+    for name in annotations:
         # A descriptor (a slot is one) is set by object.__setattr__, not in __dict__.
-        if _sets(own.get(name)) or _pseudo(annotation, namespace):
+        if _sets(own.get(name)):
             return False
         for attributes in inherited:
             if _sets(attributes.get(name)):
                 return False
+    for annotation in annotations.values():
+        if _pseudo(annotation, namespace):
+            return False
     for value in own.values():
         if isinstance(value, dataclasses.Field) and value.kw_only is True:
             return False
