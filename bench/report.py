@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bench.audit_throughput import ThroughputResult
+from bench.by_event import EventBreakdown
 from bench.cold_start import (
     IMPORT_GUARD,
     INSTALL_TARGET_SECONDS,
@@ -50,6 +51,7 @@ class RunReport:
     ledger: LedgerResult | None = None
     encoding: EncodingCost | None = None
     instructions: Instructions | None = None
+    by_event: Sequence[EventBreakdown] = ()
 
 
 def _runs(count: int) -> str:
@@ -429,7 +431,12 @@ def render(report: RunReport) -> str:
         "## 1. Per-call overhead",
         "",
         *per_call_section(
-            report.overhead, report.aio, report.profiles, report.throughput, report.encoding
+            report.overhead,
+            report.aio,
+            report.profiles,
+            report.throughput,
+            report.encoding,
+            report.by_event,
         ),
         "## 2. Cold start",
         "",

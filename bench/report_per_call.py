@@ -1,6 +1,7 @@
 """Section 1 of the benchmark report, the per-call overhead (`bench.overhead`, the async path
-of `bench.aio_overhead`, the profiles of `bench.profiles`): every number from one run, each
-missed target explained from that run's profile. `bench.report` renders the rest.
+of `bench.aio_overhead`, the times by event of `bench.by_event`, the profiles of
+`bench.profiles`): every number from one run, each missed target explained from that run's
+times by event and profile. `bench.report` renders the rest.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.audit_throughput import ThroughputResult
+from bench.by_event import EventBreakdown
 from bench.overhead import PairResult
 from bench.profiles import ProfileSummary
 from bench.record_encoding import EncodingCost
@@ -141,14 +143,15 @@ def _explain_miss(
     profiles: Sequence[ProfileSummary],
     record_us: float | None,
     encoding: EncodingCost | None,
+    by_event: Sequence[EventBreakdown] = (),
 ) -> str:
-    text = _profile_told(r, profiles)
+    text = _events_told(r, by_event) + _profile_told(r, profiles)
     if r.case.audit and record_us is not None:
         text += (
             f" Each call writes two records (`requested`, then the outcome): at "
             f"{record_us:.1f} µs per record (one thread, fsync off, section 3) that is "
             f"{2 * record_us:.0f} µs of the {r.overhead_us:.0f} µs added."
-        )
+        ) + _records_told(r, by_event, record_us)
     if r.case.audit and encoding is not None:
         verdict = (
             "CPython's encoder is C, and each field encoded apart is a call of its own, so "
@@ -164,6 +167,95 @@ def _explain_miss(
             f"{encoding.spliced_us:.1f} µs (`bench/record_encoding.py`, side by side): " + verdict
         )
     return text
+
+
+_EVENT_WORK = {
+    "before-parameter-build": "the judgement: the call decided, blocked or warned about, its "
+    "final parameters written",
+    "request-created": "the request read back from its serialized body and held against the "
+    "judgement, then the `requested` record (botocore's signer runs here on both sides)",
+    "before-sign": "the request held again if it changed since",
+    "after-call": "the outcome record",
+}
+"""What the guard does at each event it hooks (`bench.by_event`'s rows)."""
+
+_BETWEEN_WORK = (
+    "no handler runs here; the guard's only code outside the events is its wrapper of "
+    "`_emit_api_params`: the rest of a difference is botocore's own work between the events, "
+    "the same on both sides"
+)
+
+
+def _events_told(r: PairResult, by_event: Sequence[EventBreakdown]) -> str:
+    """Where the case's added time went, by event (send path: its own case's; stub path: the
+    send path's judgement, the only work of the guard's the Stubber lets run)."""
+    found = next((b for b in by_event if b.case.name == r.case.name), None)
+    if found is None:
+        return ""
+    if r.path == "stub":
+        judged = next((e for e in found.events if e.event == "before-parameter-build"), None)
+        if judged is None:
+            return ""
+        return (
+            " The Stubber answers at `before-call`, so of the guard's work only the judgement "
+            f"at `before-parameter-build` runs: on the send path it adds {judged.added_us:.1f}"
+            " µs (wall time, by event, below)."
+        )
+    if r.path != "send":
+        return ""
+    told = ", ".join(
+        f"`{e.event}` {e.added_us:+.1f} µs"
+        for e in sorted(found.events, key=lambda e: e.added_us, reverse=True)
+        if abs(e.added_us) >= 1.0
+    )
+    return (
+        f" By event (wall time, no profiler, below): {told}, and between the events "
+        f"{found.between.added_us:+.1f} µs."
+    )
+
+
+def _records_told(r: PairResult, by_event: Sequence[EventBreakdown], record_us: float) -> str:
+    """What the records cost on the call path: where the audited case adds more than case a
+    (the same call, nothing audited), by event."""
+    if r.path != "send":
+        return ""
+    cases = {b.case.name: {e.event: e.added_us for e in b.events} for b in by_event}
+    audited, plain = cases.get(r.case.name), cases.get("a")
+    if audited is None or plain is None or r.case.name == "a":
+        return ""
+    more = [
+        f"`{event}` {audited[event] - plain.get(event, 0.0):+.1f} µs"
+        for event in ("request-created", "after-call")
+        if event in audited
+    ]
+    return (
+        f" On the call path, by event, the case adds to case a's (the same call, nothing "
+        f"audited) {' and '.join(more)}: the `requested` record, and the outcome's with its "
+        f"fields read from the response, each the work a record of section 3's loop of writes "
+        f"does in {record_us:.1f} µs."
+    )
+
+
+def _events_section(by_event: Sequence[EventBreakdown]) -> list[str]:
+    lines: list[str] = []
+    for b in by_event:
+        lines += [
+            f"**send ({b.case.name}: {b.case.label}), by event**: {b.calls} calls of each side "
+            "alternated, every event each client emits timed at its emitter (an event emitted "
+            "inside another's handler counted to itself alone); medians per call, so the rows "
+            "need not add up to the whole call's median (`bench/by_event.py`).",
+            "",
+            "| event | bare (µs) | guarded (µs) | added (µs) | the guard's work there |",
+            "|---|---|---|---|---|",
+        ]
+        rows = [(f"`{e.event}`", e, _EVENT_WORK.get(e.event, "")) for e in b.events]
+        rows += [(b.between.event, b.between, _BETWEEN_WORK), (b.total.event, b.total, "")]
+        lines += [
+            f"| {name} | {e.bare_us:.1f} | {e.guarded_us:.1f} | {e.added_us:+.1f} | {work} |"
+            for name, e, work in rows
+        ]
+        lines.append("")
+    return lines
 
 
 def _profile_told(r: PairResult, profiles: Sequence[ProfileSummary]) -> str:
@@ -197,6 +289,7 @@ def _per_call_targets(
     profiles: Sequence[ProfileSummary],
     throughput: Sequence[ThroughputResult],
     encoding: EncodingCost | None,
+    by_event: Sequence[EventBreakdown] = (),
 ) -> list[str]:
     record_us = _record_cost_us(throughput)
     lines = []
@@ -210,7 +303,7 @@ def _per_call_targets(
             f"allows {budget:.1f} µs."
         )
         if not r.met:
-            line += _explain_miss(r, profiles, record_us, encoding)
+            line += _explain_miss(r, profiles, record_us, encoding, by_event)
         lines.append(line)
     return lines
 
@@ -266,9 +359,11 @@ def per_call_section(
     profiles: Sequence[ProfileSummary],
     throughput: Sequence[ThroughputResult],
     encoding: EncodingCost | None = None,
+    by_event: Sequence[EventBreakdown] = (),
 ) -> list[str]:
     """Section 1 of the report: the table of every path and case (the async path's too), the
-    targets (a missed one explained from its profile), the profiles, and case d's read."""
+    targets (a missed one explained from its times by event and its profile), those times,
+    the profiles, and case d's read."""
     aio_note = (
         f"*aio send*: the send path awaited, an aiobotocore client ({aio.versions}) in "
         "`.venv-aio`, run as a subprocess of that environment's Python (`bench/aio_overhead.py`); "
@@ -301,10 +396,11 @@ def per_call_section(
         "",
         "### Targets",
         "",
-        *_per_call_targets(overhead, profiles, throughput, encoding),
+        *_per_call_targets(overhead, profiles, throughput, encoding, by_event),
         "",
         "### Where the time goes",
         "",
+        *_events_section(by_event),
         *_profile_section(profiles),
         "### The inheritance read (case d)",
         "",

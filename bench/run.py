@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from bench import (
     aio_overhead,
     audit_throughput,
+    by_event,
     cold_start,
     instructions,
     ledger_speed,
@@ -203,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {r.path:8s} {r.case.name:6s} {r.ratio:.3f}x  +{r.overhead_us:.1f} us")
         if aio.skipped is not None:
             print(f"  aio send skipped: {aio.skipped}")
+        print("by event ...", flush=True)
+        events = [by_event.measure(CASES[n], sizes.send_calls, sizes.warmup, workdir) for n in "ab"]
         print("profiles ...", flush=True)
         profiles = [profile_case(CASES[n], sizes.profile_calls, workdir) for n in "ab"]
         profiles += [
@@ -249,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ledger,
         encoding,
         counted,
+        events,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render(report), encoding="utf-8")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ if str(ROOT) not in sys.path:
 from bench import (  # noqa: E402
     aio_overhead,
     audit_throughput,
+    by_event,
     cold_start,
     import_profile,
     instructions,
@@ -124,6 +126,41 @@ def test_profile_finds_the_guards_handlers(path: str, name: str, tmp_path: Path)
     assert 0 < summary.guard_share < 1
     assert any(step.function.startswith("Guard.judge") for step in summary.steps)
     assert summary.by_file and summary.top_guard and len(summary.top_overall) == 3
+
+
+def test_by_event_finds_the_guards_work_where_it_runs(tmp_path: Path) -> None:
+    result = by_event.measure(overhead.CASES["b"], 5, 1, tmp_path)
+    events = {e.event: e for e in result.events}
+    assert {"before-parameter-build", "request-created", "after-call"} <= set(events)
+    # the judgement (nothing of botocore's there) and the outcome record: far above the bare
+    # side's handlers at those events, whatever the machine
+    assert (
+        events["before-parameter-build"].guarded_us > 5 * events["before-parameter-build"].bare_us
+    )
+    assert events["after-call"].guarded_us > 5 * events["after-call"].bare_us
+    assert result.total.guarded_us > result.total.bare_us > 0
+    assert result.between.bare_us > 0  # botocore's serializing and parsing run outside events
+
+
+def test_an_event_emitted_inside_another_counts_to_itself_alone() -> None:
+    import botocore.session
+
+    client = overhead.rds_client(botocore.session.Session())
+    clock = by_event.EventClock(client)
+    events = client.meta.events
+
+    def outer(**_: object) -> None:
+        time.sleep(0.02)
+        events.emit("inner-event.rds")
+
+    events.register("outer-event.rds", outer)
+    events.register("inner-event.rds", lambda **_: time.sleep(0.06))
+    clock.take()
+    events.emit("outer-event.rds")
+    spent = clock.take()
+    assert spent["inner-event"] >= 60e6
+    assert 20e6 <= spent["outer-event"] < 60e6  # without the inner event's time
+    assert clock.take() == {}
 
 
 def test_a_profile_without_the_handlers_is_refused() -> None:
@@ -309,6 +346,9 @@ def test_run_quick_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert "dataclasses again, each as it was made, with its fields and options" in text
     assert re.search(r"a typical `requested` record, \d{3} bytes with its newline", text)
     assert "*aio send*: skipped — not asked for (--no-aio)" in text
+    assert "**send (b: audit, fsync = false), by event**" in text
+    assert re.search(r"By event \(wall time, no profiler, below\): [^\n]*`before-param", text)
+    assert re.search(r"the case adds to case a's .* `after-call` [+-]\d", text)
     assert "### Instructions\n\nNot counted: not asked for." in text
     assert "AWS CLI plugin | – | not run: no moto server (--no-moto)" in text
     targets = text.split("## Targets")[1].split("## 1.")[0].strip().splitlines()[2:]
