@@ -405,6 +405,67 @@ def test_leaving_the_with_block_uninstalls_the_guard(moto_inprocess: None, tmp_p
     rds.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x")
 
 
+def test_a_guard_whose_block_has_ended_refuses_another_block(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Entered again after its block (a loop around ``with guard:``), or after uninstall(),
+    a guard refuses the block: its calls would go unguarded, with nothing said."""
+    session = boto3.Session(region_name="us-east-1")
+    guard = rds_guard.install(session, policy=write_policy(tmp_path, STRICT))
+    rds = moto_server.client("rds", session=session)
+    make_cluster(rds)
+    moto_server.reset_counts()
+    with guard, pytest.raises(rds_guard.PolicyViolation):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="x"
+        )
+    with pytest.raises(RuntimeError, match="cannot guard this block: it is uninstalled"):  # noqa: SIM117
+        with guard:
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="y"
+            )
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    again = rds_guard.install(session, policy=write_policy(tmp_path, STRICT))
+    again.uninstall()
+    with pytest.raises(RuntimeError, match="it is uninstalled"):
+        again.__enter__()
+
+
+def test_a_guard_in_a_block_refuses_a_block_inside_it(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A block of the guard inside its own block is refused before it starts: leaving it
+    would have uninstalled the guard for the rest of the outer block. The outer block stays
+    guarded, and its end uninstalls the guard."""
+    session = boto3.Session(region_name="us-east-1")
+    with rds_guard.install(session, policy=write_policy(tmp_path, STRICT)) as guard:
+        rds = moto_server.client("rds", session=session)
+        make_cluster(rds)
+        with pytest.raises(RuntimeError, match="in a `with` block already"), guard:
+            pass  # never reached
+        assert guard.active
+        moto_server.reset_counts()
+        with pytest.raises(rds_guard.PolicyViolation):
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="bad-2"
+            )
+        assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert not guard.active
+
+
+def test_a_suspended_guard_can_guard_a_block(moto_inprocess: None, tmp_path: Path) -> None:
+    """A guard another install took over from is not uninstalled: it may be entered, and
+    leaving its block uninstalls it, bringing back none (the newer one stays in force)."""
+    session = boto3.Session(region_name="us-east-1")
+    first = rds_guard.install(session, policy=write_policy(tmp_path, STRICT))
+    second = rds_guard.install(session, policy=write_policy(tmp_path / "warn", STRICT, mode="warn"))
+    with first:
+        assert second.active and not first.active
+    assert second.active
+    second.uninstall()
+    assert not first.active  # leaving its block removed it from the stack
+
+
 def test_reinstall_replaces_the_earlier_guard(moto_inprocess: None, tmp_path: Path) -> None:
     """A second install on the same session takes over the clients the first one guarded."""
     session = boto3.Session(region_name="us-east-1")

@@ -32,7 +32,7 @@ from ..records import (
 )
 from .changes import changed_violations, unjudged_violations
 from .progress import forget_presigns_of
-from .stacks import INSTALL_ORDER
+from .stacks import INSTALL_ORDER, cannot_enter
 
 if TYPE_CHECKING:
     from .binding import ClientBinding
@@ -55,7 +55,8 @@ def _judged(row: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Guard:
-    """An installed policy. Use `install` to make one; leaving a ``with`` block uninstalls it."""
+    """An installed policy. Use `install` to make one; leaving a ``with`` block uninstalls it
+    (one block: entering it inside its own, or once uninstalled, is a `RuntimeError`)."""
 
     def __init__(
         self, policy: Policy, audit: AuditLog | None, stack: Stack, order: int | None = None
@@ -63,7 +64,7 @@ class Guard:
         self._policy = policy
         self.audit = audit
         self._stack = stack
-        self._uninstalled = False
+        self._uninstalled = self._entered = False
         self.order = next(INSTALL_ORDER) if order is None else order
         """When it was installed (`INSTALL_ORDER`; a lazy install's, when it was made)."""
         # warn mode: a read that fails (the source does not exist, the endpoint cannot be
@@ -107,6 +108,9 @@ class Guard:
             self.audit.close()
 
     def __enter__(self) -> Guard:
+        if self._uninstalled or self._entered:  # its calls would go unguarded, unsaid
+            raise cannot_enter(self, uninstalled=self._uninstalled)
+        self._entered = True
         return self
 
     def __exit__(self, *exc_info: object) -> None:

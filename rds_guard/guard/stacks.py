@@ -80,3 +80,18 @@ def newest_guard(stacks: list[Stack]) -> Guard | None:
         if top is not None and (newest is None or top.order > newest.order):
             newest = top
     return None if newest is None else newest.resolve()
+
+
+def cannot_enter(guard: object, *, uninstalled: bool) -> RuntimeError:
+    """The error of a ``with`` block on a guard that could not guard all of it: one
+    uninstalled (entered again after its block, say), or one in a block already, which the
+    inner block's end would uninstall for the rest of the outer one. Either way the block's
+    calls would be sent unguarded, with nothing said."""
+    why = (
+        "it is uninstalled (a `with` block of it has ended, or uninstall() was called):"
+        " install the policy again for this block"
+        if uninstalled
+        else "it is in a `with` block already, and leaving this one would uninstall it for"
+        " the rest of that one"
+    )
+    return RuntimeError(f"{guard!r} cannot guard this block: {why}")
