@@ -21,14 +21,14 @@ Configuration (environment variables of the function):
 
 - ``RDS_GUARD_POLICY``: the policy file, e.g. ``/var/task/rds_guard.toml``; without it the
   guard reads ``./rds_guard.toml``, and a Lambda's working directory is its package root.
-- ``RDS_GUARD_AUDIT_PATH``: default ``/tmp/rds-guard-audit.jsonl``. ``/tmp`` is the only
-  writable place in Lambda, and it lives only as long as the execution environment: that file
-  is *not* the audit trail. The trail that lasts is the ``rds_guard.audit`` logger, on which the
-  guard emits every record as one JSON line at INFO; Lambda ships the function's log output
-  to CloudWatch Logs, one event per record. The Python runtime's root logger is at WARNING,
-  hence the ``setLevel(INFO)`` below. Keep the log group's retention (or a subscription that
-  copies it elsewhere) as long as your audit requirements say; ``rds-guard audit verify``
-  checks a chain exported back into a file.
+- ``RDS_GUARD_AUDIT_PATH``: unset or empty, ``/tmp/rds-guard-audit.jsonl``. ``/tmp`` is the
+  only writable place in Lambda, and it lives only as long as the execution environment: that
+  file is *not* the audit trail. The trail that lasts is the ``rds_guard.audit`` logger, on
+  which the guard emits every record as one JSON line at INFO; Lambda ships the function's log
+  output to CloudWatch Logs, one event per record. The Python runtime's root logger is at
+  WARNING, hence the ``setLevel(INFO)`` below. Keep the log group's retention (or a
+  subscription that copies it elsewhere) as long as your audit requirements say;
+  ``rds-guard audit verify`` checks a chain exported back into a file.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ logging.getLogger("rds_guard.audit").setLevel(logging.INFO)
 
 SESSION = boto3.Session()
 GUARD = rds_guard.install(
-    SESSION, audit_path=os.environ.get("RDS_GUARD_AUDIT_PATH", "/tmp/rds-guard-audit.jsonl")
+    SESSION, audit_path=os.environ.get("RDS_GUARD_AUDIT_PATH") or "/tmp/rds-guard-audit.jsonl"
 )
 RDS = SESSION.client("rds")  # made after install, so guarded; reused across invocations
 

@@ -156,12 +156,18 @@ def test_lambda_cold_start_fails_closed_without_its_policy(
     assert not (tmp_path / "audit.jsonl").exists()
 
 
+@pytest.mark.parametrize("given", [None, ""], ids=["unset", "empty"])
 def test_lambda_audit_file_defaults_to_tmp(
-    moto_inprocess: None, monkeypatch: pytest.MonkeyPatch
+    moto_inprocess: None, monkeypatch: pytest.MonkeyPatch, given: str | None
 ) -> None:
     """docs/integrations.md: without $RDS_GUARD_AUDIT_PATH the file is
-    /tmp/rds-guard-audit.jsonl (the only writable place), not the policy's own path."""
+    /tmp/rds-guard-audit.jsonl (the only writable place), not the policy's own path; an
+    empty one counts as unset, as the README says of install's."""
     monkeypatch.setenv("RDS_GUARD_POLICY", str(EXAMPLES / "rds_guard.toml"))
+    if given is None:
+        monkeypatch.delenv("RDS_GUARD_AUDIT_PATH", raising=False)
+    else:
+        monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", given)
     module = cold_start(monkeypatch)
     try:
         assert module.GUARD.audit.path == Path("/tmp/rds-guard-audit.jsonl")
