@@ -105,10 +105,11 @@ class ValueReader:
 
     def template(self, value: object, key: str) -> Template:
         """``value`` as a template; ``{env:...}`` naming a credential variable is refused."""
+        text = self.string(value, key)
         try:
-            template = compile_template(self.string(value, key))
+            template = compile_template(text)
         except TemplateSyntaxError as exc:
-            raise self.fail(key, str(exc)) from None
+            raise self.template_fail(key, text, str(exc), exc.offset) from None
         for name in template.env_names:
             if any(word in name.upper() for word in _CREDENTIAL_WORDS) or _names_a_secret(
                 _name_words(name)
@@ -120,10 +121,10 @@ class ValueReader:
                 )
         return template
 
-    def template_fail(self, key: str, text: str, problem: str) -> PolicyError:
+    def template_fail(self, key: str, text: str, problem: str, offset: int = 0) -> PolicyError:
         """The `PolicyError` for ``problem`` of the template ``text`` at ``key``, with the line
-        and column where the template begins."""
-        found = self.lines.locate(key, text, 0)
+        and column of its character ``offset`` (0: where the template begins)."""
+        found = self.lines.locate(key, text, offset)
         if found is None:
             return self.fail(key, problem)
         return PolicyError(

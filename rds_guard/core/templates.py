@@ -22,7 +22,12 @@ ENV_NAME = Lazy(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class TemplateSyntaxError(ValueError):
-    """A template that cannot be parsed; the message says what is wrong."""
+    """A template that cannot be parsed; the message says what is wrong, ``offset`` where in
+    the template (the character it starts at; 0: the template as a whole)."""
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        self.offset = offset
 
 
 class UnrenderableTemplate(Exception):
@@ -170,16 +175,19 @@ def compile_template(text: str) -> Template:
             i += 2
         elif char == "}":
             raise TemplateSyntaxError(
-                f"single '}}' at offset {i} (write '}}}}' for a literal brace)"
+                f"single '}}' at offset {i} (write '}}}}' for a literal brace)", i
             )
         elif char == "{":
             end = text.find("}", i)
             if end < 0:
-                raise TemplateSyntaxError(f"unclosed '{{' at offset {i}")
+                raise TemplateSyntaxError(f"unclosed '{{' at offset {i}", i)
             if literal:
                 parts.append("".join(literal))
                 literal = []
-            parts.append(_parse_placeholder(text[i + 1 : end]))
+            try:
+                parts.append(_parse_placeholder(text[i + 1 : end]))
+            except TemplateSyntaxError as exc:
+                raise TemplateSyntaxError(str(exc), i) from None
             i = end + 1
         else:
             literal.append(char)
@@ -219,6 +227,7 @@ def _directive_problem(strftime_format: str) -> str | None:
     """Why the first directive of a format that cannot be used cannot be (None: none), its
     directives read left to right as glibc reads them, ``%%`` as one (``%%s`` is text):
 
+    - no directive (``%Q``, a last ``%``): glibc writes it as it stands, ``%`` and all;
     - a width past `MAX_WIDTH` (``%300Y``): glibc pads to any width it can, and gives no text
       at all where it cannot (a snapshot named by the template's other text alone, a tag
       value left empty);
@@ -230,6 +239,13 @@ def _directive_problem(strftime_format: str) -> str | None:
       saw (``Mär``, ``janv.``), text AWS may refuse.
     """
     for found in _DIRECTIVE.finditer(strftime_format):
+        if found.group(3) not in _DIRECTIVES:
+            return (
+                f"{found.group()} is no strftime directive: the C library writes it as it is, "
+                "'%' and all (write '%%' for a '%')"
+                if found.group(3)
+                else "it ends with a '%' that starts no directive (write '%%' for a '%')"
+            )
         width = found.group(1).lstrip("0")
         if len(width) > len(str(MAX_WIDTH)) or (width and int(width) > MAX_WIDTH):
             return (
@@ -251,7 +267,11 @@ def _directive_problem(strftime_format: str) -> str | None:
     return None
 
 
-_LOCALE_DIRECTIVES = frozenset("aAbBhpPcxXr+")
+_DIRECTIVES = frozenset("aAbBcCdDeFfgGhHIjklmMnpPrRsStTuUVwWxXyYzZ%")
+"""The conversions of the C library's strftime (glibc's) and Python's own (``%f``); it
+writes any other as it stands, ``%`` included."""
+
+_LOCALE_DIRECTIVES = frozenset("aAbBhpPcxXr")
 """strftime conversions whose text the locale chooses: names of days and months, AM/PM, and
 the locale's own date and time layouts."""
 

@@ -398,6 +398,27 @@ def test_a_utcnow_format_the_c_library_cuts_short_is_refused(
     assert said in error.problem
 
 
+@pytest.mark.parametrize(
+    ("line", "said", "column"),
+    [
+        ('x   =   "a-{utcnow:%Q}"', "{utcnow:%Q}: %Q is no strftime directive", 12),
+        ('x = "a-{utcnow:%Y%}"', "it ends with a '%' that starts no directive", 8),
+        ('x = "ab}"', "single '}' at offset 2", 8),
+        ('x = "\\u00e9-{sorce}"', "unknown placeholder {sorce}", 13),  # an escape: 6 characters
+    ],
+)
+def test_a_template_that_cannot_be_parsed_is_refused_at_its_column(
+    line: str, said: str, column: int
+) -> None:
+    """docs/policy.md: a template that cannot be used is refused at its line and column,
+    the column of its problem in the file (a strftime directive glibc does not know, which it
+    would write as it stands, was reported as the '%' AWS refuses in the rendered text)."""
+    error = body_error(f"[tags.forced]\n{line}\n")
+    assert error.key == "tags.forced.x"
+    assert said in error.problem
+    assert error.problem.endswith(f"(column {column})")
+
+
 def test_a_utcnow_directive_padded_within_the_limits_loads() -> None:
     policy = Policy.from_toml('version = 1\n[tags.defaults]\nowner = "{utcnow:%20Y}"\n')
     assert len(policy.tags.defaults["owner"].fixed_text(datetime(2026, 12, 1, tzinfo=UTC))) == 20

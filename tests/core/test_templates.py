@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -133,6 +134,10 @@ def test_placeholder_spelling_is_as_written():
         ("{utcnow:}", "{utcnow:} needs a strftime format"),
         ("{source:x}", "{source} takes no argument"),
         ("{region:us}", "{region} takes no argument"),
+        ("{utcnow:%Q}", "%Q is no strftime directive: the C library writes it as it is"),
+        ("{utcnow:%EQ}", "%EQ is no strftime directive"),
+        ("{utcnow:%5!}", "%5! is no strftime directive"),
+        ("{utcnow:%Y%}", "it ends with a '%' that starts no directive"),
     ],
 )
 def test_syntax_errors_name_the_problem(text, problem):
@@ -141,6 +146,40 @@ def test_syntax_errors_name_the_problem(text, problem):
         compile_template(text)
     assert problem in str(caught.value)
     assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("x-{source", 2),
+        ("ab}", 2),
+        ("run-{sorce}", 4),
+        ("{{x}}-{utcnow:%Q}", 6),
+        ("x" * 5000, 0),  # the template as a whole: too long
+    ],
+)
+def test_a_syntax_error_says_where_in_the_template(text, offset):
+    """``offset``: the character the problem starts at (a placeholder's ``{``), which a
+    policy's error turns into the file's column."""
+    with pytest.raises(TemplateSyntaxError) as caught:
+        compile_template(text)
+    assert caught.value.offset == offset
+
+
+def test_every_conversion_the_c_library_knows_is_a_directive():
+    """What the check takes for a directive is what strftime formats: each known conversion
+    gives other text than itself, each other letter is written as it stands."""
+    now = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    for letter in string.ascii_letters:
+        known = now.strftime("%" + letter) != "%" + letter
+        if letter in "EO":  # modifiers, not conversions: read with what follows them
+            continue
+        try:
+            compile_template(f"{{utcnow:%{letter}}}")
+            refused = ""
+        except TemplateSyntaxError as error:
+            refused = str(error)
+        assert ("is no strftime directive" in refused) == (not known), letter
 
 
 def test_unknown_placeholder_message_lists_the_known_ones():
