@@ -245,7 +245,13 @@ class _PipeOutput(io.RawIOBase):
             except BrokenPipeError:
                 self.gone = True
                 _write_nowhere(self)  # and so does what Python still holds at exit
+            except OSError as exc:  # a full disk: said to be standard output's, not a file's
+                raise OSError(exc.errno, exc.strerror, _STDOUT) from None
         return len(view)
+
+
+_STDOUT = "standard output"
+"""The file name of an error writing standard output (`_PipeOutput`)."""
 
 
 @contextlib.contextmanager
@@ -367,6 +373,8 @@ def _run(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         return _reader_gone()
     except OSError as exc:
+        if exc.filename == _STDOUT:  # what is still buffered would fail again at the end
+            return _output_lost(exc)
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{where}{exc.strerror or exc}")
     except Exception as exc:  # the contract: one line, never a traceback
@@ -430,7 +438,8 @@ def _reader_gone() -> int:
 def _output_lost(error: OSError) -> int:
     """Exit 2 saying why the output could not be written; what is left of it goes nowhere."""
     _write_nowhere(sys.stdout)
-    return _fail(error.strerror or str(error))
+    where = f"{error.filename}: " if error.filename else ""
+    return _fail(f"{where}{error.strerror or error}")
 
 
 def _write_nowhere(stream: TextIO | io.IOBase | None) -> None:

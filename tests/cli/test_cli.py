@@ -315,7 +315,29 @@ def test_help_or_version_into_a_full_disk_is_an_error(tmp_path: Path, words: lis
     with open("/dev/full", "w") as full:
         done = _started(tmp_path, [*command(), *words], stdout=full, stderr=subprocess.PIPE)
     assert done.returncode == 2
-    assert done.stderr == "rds-guard: error: No space left on device\n"
+    assert done.stderr == "rds-guard: error: standard output: No space left on device\n"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("size", ["short", "long"])
+def test_a_commands_output_into_a_full_disk_names_standard_output(
+    tmp_path: Path, size: str
+) -> None:
+    """The error says it is standard output that could not be written (not a file the
+    command reads or writes, such as the audit log), whether the output is written at the
+    end (short) or while the command runs (longer than the buffer)."""
+    policy = write_policy(tmp_path, "version = 1\n")
+    words = ["check", "--json", str(policy)]
+    if size == "long":  # more than the buffer: written while the command runs
+        log = tmp_path / "audit.jsonl"
+        with audit.AuditLog(log) as written:
+            for _ in range(200):
+                written.write("requested", call="c", notes=["x" * 200])
+        words = ["audit", "show", str(log)]
+    with open("/dev/full", "w") as full:
+        done = _started(tmp_path, [*command(), *words], stdout=full, stderr=subprocess.PIPE)
+    assert done.returncode == 2
+    assert done.stderr == "rds-guard: error: standard output: No space left on device\n"
 
 
 def _started(tmp_path: Path, args: list[str], **streams: Any) -> subprocess.CompletedProcess[str]:
