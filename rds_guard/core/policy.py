@@ -346,7 +346,10 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     except NotRegularFile as exc:
         raise PolicyError(f"is {exc.kind}, not a policy file", path=where) from None
     except OSError as exc:
-        raise PolicyError(f"cannot read policy file: {exc.strerror or exc}", path=where) from None
+        # a path of several lines is likely a policy's text given where its path goes
+        text = " (a policy's text? rds_guard.Policy.from_toml reads one)" if "\n" in where else ""
+        why = f"cannot read policy file: {exc.strerror or exc}{text}"
+        raise PolicyError(why, path=where) from None
     except UnicodeEncodeError as exc:  # a character the file system's encoding cannot write
         why = unencodable_path(where) or str(exc)
         raise PolicyError(f"cannot read policy file: {why}", path=where) from None

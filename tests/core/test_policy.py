@@ -1371,6 +1371,19 @@ def test_a_missing_file_is_a_policy_error(tmp_path):
     assert "No such file" in str(caught.value)
 
 
+def test_a_policys_text_given_as_its_path_is_told_where_text_goes(tmp_path):
+    """A path of several lines is most likely the policy itself: the error says what reads
+    text; a missing file of one line gets no such guess."""
+    with pytest.raises(PolicyError) as caught:
+        load_policy('version = 1\nmode = "warn"\n')
+    assert str(caught.value).endswith(
+        "No such file or directory (a policy's text? rds_guard.Policy.from_toml reads one)"
+    )
+    with pytest.raises(PolicyError) as caught:
+        load_policy(str(tmp_path / "version = 1"))
+    assert "from_toml" not in str(caught.value)
+
+
 def test_errors_in_a_file_name_the_file(tmp_path):
     """A semantic error in a loaded file carries the file path and the line."""
     path = tmp_path / "p.toml"
