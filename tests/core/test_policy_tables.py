@@ -78,8 +78,14 @@ FIFTY_ONE = "".join(f'k{i} = "v"\n' for i in range(51))
         (
             '[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://a..b/x"\nkms_key = "alias/k"\n',
             "audit.ledger.checkpoints",
-            "not an S3 location",
+            "in 's3://a..b/x', 'a..b' is not an S3 bucket name (3 to 63",
         ),
+        (  # an S3 location all the same: what is wrong is the bucket's name
+            '[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://ab/p/"\nkms_key = "alias/k"\n',
+            "audit.ledger.checkpoints",
+            "'ab' is not an S3 bucket name (3 to 63",
+        ),
+        ('services = ["rds", "docdb", "rds"]\n', "services[2]", "again (first at services[0])"),
         ('[export]\nenabled = "no"\n', "export.enabled", "true or false"),
         ('[deletion]\nfinal_snapshot = "yes"\n', "deletion.final_snapshot", '"optional" or'),
         # as TOML writes the value, not Python's True
@@ -113,7 +119,7 @@ FIFTY_ONE = "".join(f'k{i} = "v"\n' for i in range(51))
         (  # a bucket the ledger's commands would refuse is refused when the policy loads
             '[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://b1/x"\nkms_key = "k"\n',
             "audit.ledger.checkpoints",
-            "not an S3 location",
+            "not an S3 bucket name",
         ),
         (
             '[audit.ledger]\ntable = "tbl"\ncheckpoints = "s3://bk1/x"\n',
