@@ -10,6 +10,7 @@ signing's arithmetic, parsing.
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,16 @@ from typing import Any
 import botocore.session
 
 from bench import canned
-from bench.overhead import Case, caller_params, equip, interleave, match_bare, rds_client
+from bench.overhead import (
+    OPERATION,
+    Case,
+    caller_params,
+    equip,
+    interleave,
+    match_bare,
+    rds_client,
+)
+from rds_guard.guard.hooks import LAST_EVENT
 
 
 @dataclass(frozen=True)
@@ -39,14 +49,20 @@ class EventCost:
 
 @dataclass(frozen=True)
 class EventBreakdown:
-    """The events of ``calls`` calls of each side of ``case``, in the order first emitted;
-    ``between``: the rest of each call, outside every event."""
+    """The events of ``calls`` calls of each side of ``case``, in the order the guarded call
+    ends them; ``between``: the rest of each call, outside every event."""
 
     case: Case
     calls: int
     events: Sequence[EventCost]
     between: EventCost
     total: EventCost
+    control_between: EventCost
+    """Between the events: the bare call against the control (the bare call with unrelated
+    work at ``before-parameter-build``): what a handler's own work of that length does to
+    botocore's."""
+    control_work_us: float
+    """How long the control's handler worked (its median)."""
 
 
 class EventClock:
@@ -82,11 +98,17 @@ class EventClock:
         return times
 
 
-def _timed_call(call: Callable[[], object], clock: EventClock, into: list[dict[str, int]]) -> Any:
+def _timed_call(
+    client: Any, params: dict[str, Any], into: list[dict[str, int]]
+) -> Callable[[], object]:
+    """One call of the benchmarked operation on ``client``, its events' times (`EventClock`)
+    and its whole time (under ``""``) put in ``into``."""
+    clock = EventClock(client)
+
     def sample() -> object:
         clock.take()
         start = time.perf_counter_ns()
-        result = call()
+        result = client.create_db_cluster_snapshot(**params)
         times = clock.take()
         times[""] = time.perf_counter_ns() - start  # the whole call
         into.append(times)
@@ -103,44 +125,76 @@ def _between(times: dict[str, int]) -> int:
     return times[""] - sum(spent for stage, spent in times.items() if stage)
 
 
+def _unrelated_work(nanoseconds: list[int]) -> Callable[..., None]:
+    """A ``before-parameter-build`` handler doing work of no use (encoding and decoding JSON)
+    for ``nanoseconds[0]``: the control of what a handler's own work does to the rest of
+    the call, whatever that work is."""
+    data = [{f"k{i}": list(range(20)), "text": "x" * 50} for i in range(3)]
+    clock = time.perf_counter_ns
+
+    def work(**_: Any) -> None:
+        start = clock()
+        while clock() - start < nanoseconds[0]:
+            json.loads(json.dumps(data))
+
+    return work
+
+
 def measure(case: Case, calls: int, warmup: int, workdir: Path) -> EventBreakdown:
-    """``case`` on the send path (canned answers from ``before-send``), by event."""
+    """``case`` on the send path (canned answers from ``before-send``), by event; beside it,
+    a control: the bare call with unrelated work at ``before-parameter-build`` for as long
+    as the guard's judgement takes there (its median over the warm-up)."""
     session = botocore.session.Session()
-    bare_client, guarded_client = rds_client(session), rds_client(session)
-    for client in (bare_client, guarded_client):
+    clients = [rds_client(session) for _ in range(3)]  # bare, guarded, control
+    for client in clients:
         canned.responder(describe=True).attach(client)
+    bare_client, guarded_client, control_client = clients
+    work_ns = [0]
+    control_client.meta.events.register(
+        f"before-parameter-build.rds.{OPERATION}", _unrelated_work(work_ns)
+    )
     guard = equip(guarded_client, case, workdir, "by-event")
     try:
         matched = match_bare(case, bare_client, guarded_client)
         bare_params, guarded_params = matched.params, caller_params(case)
-        clocks = EventClock(bare_client), EventClock(guarded_client)
-        samples: tuple[list[dict[str, int]], list[dict[str, int]]] = ([], [])
-        sides = (
-            _timed_call(
-                lambda: bare_client.create_db_cluster_snapshot(**bare_params), clocks[0], samples[0]
-            ),
-            _timed_call(
-                lambda: guarded_client.create_db_cluster_snapshot(**guarded_params),
-                clocks[1],
-                samples[1],
-            ),
+        samples: tuple[list[dict[str, int]], ...] = ([], [], [])
+        bare, guarded, control = (
+            _timed_call(client, params, kept)
+            for client, params, kept in zip(
+                clients, (bare_params, guarded_params, bare_params), samples, strict=True
+            )
         )
-        interleave(*sides, warmup)
+        # the warm-up, the control's handler idle: and the judgement timed for the control
+        interleave(bare, guarded, max(warmup, 1), extra=[control])
+        work_ns[0] = int(_median_us(samples[1], LAST_EVENT) * 1e3)
         for kept in samples:
             kept.clear()
-        interleave(*sides, calls)
+        interleave(bare, guarded, calls, extra=[control])
     finally:
         if guard is not None:
             guard.uninstall()
-    bare, guarded = samples
-    stages = list(dict.fromkeys(stage for times in guarded for stage in times if stage))
+    bare_times, guarded_times, control_times = samples
+    stages = list(dict.fromkeys(stage for times in guarded_times for stage in times if stage))
     events = [
-        EventCost(stage, _median_us(bare, stage), _median_us(guarded, stage)) for stage in stages
+        EventCost(stage, _median_us(bare_times, stage), _median_us(guarded_times, stage))
+        for stage in stages
     ]
-    between = EventCost(
-        "(between events)",
-        statistics.median(map(_between, bare)) / 1e3,
-        statistics.median(map(_between, guarded)) / 1e3,
+    return EventBreakdown(
+        case,
+        calls,
+        events,
+        _between_cost("(between events)", bare_times, guarded_times),
+        EventCost("the whole call", _median_us(bare_times, ""), _median_us(guarded_times, "")),
+        _between_cost("(between events, control)", bare_times, control_times),
+        _median_us(control_times, LAST_EVENT),
     )
-    total = EventCost("the whole call", _median_us(bare, ""), _median_us(guarded, ""))
-    return EventBreakdown(case, calls, events, between, total)
+
+
+def _between_cost(
+    label: str, bare: Sequence[dict[str, int]], other: Sequence[dict[str, int]]
+) -> EventCost:
+    return EventCost(
+        label,
+        statistics.median(map(_between, bare)) / 1e3,
+        statistics.median(map(_between, other)) / 1e3,
+    )

@@ -181,8 +181,11 @@ _EVENT_WORK = {
 
 _BETWEEN_WORK = (
     "no handler runs here; the guard's only code outside the events is its wrapper of "
-    "`_emit_api_params`: the rest of a difference is botocore's own work between the events, "
-    "the same on both sides"
+    "`_emit_api_params`: the rest is botocore's own work, the same on both sides, which runs "
+    "slower after a handler's work (the control, next row)"
+)
+_CONTROL_WORK = (
+    "the control: what a handler's own work, whatever it is, does to botocore's between the events"
 )
 
 
@@ -210,7 +213,8 @@ def _events_told(r: PairResult, by_event: Sequence[EventBreakdown]) -> str:
     )
     return (
         f" By event (wall time, no profiler, below): {told}, and between the events "
-        f"{found.between.added_us:+.1f} µs."
+        f"{found.between.added_us:+.1f} µs, where no handler runs (a handler's unrelated work "
+        f"as long as the judgement adds {found.control_between.added_us:+.1f} µs there)."
     )
 
 
@@ -248,8 +252,16 @@ def _events_section(by_event: Sequence[EventBreakdown]) -> list[str]:
             "| event | bare (µs) | guarded (µs) | added (µs) | the guard's work there |",
             "|---|---|---|---|---|",
         ]
+        control = (
+            f"(between events; the bare call beside the bare call with unrelated work, JSON, "
+            f"for {b.control_work_us:.0f} µs at `before-parameter-build`)"
+        )
         rows = [(f"`{e.event}`", e, _EVENT_WORK.get(e.event, "")) for e in b.events]
-        rows += [(b.between.event, b.between, _BETWEEN_WORK), (b.total.event, b.total, "")]
+        rows += [
+            (b.between.event, b.between, _BETWEEN_WORK),
+            (control, b.control_between, _CONTROL_WORK),
+            (b.total.event, b.total, ""),
+        ]
         lines += [
             f"| {name} | {e.bare_us:.1f} | {e.guarded_us:.1f} | {e.added_us:+.1f} | {work} |"
             for name, e, work in rows

@@ -140,6 +140,9 @@ def test_by_event_finds_the_guards_work_where_it_runs(tmp_path: Path) -> None:
     assert events["after-call"].guarded_us > 5 * events["after-call"].bare_us
     assert result.total.guarded_us > result.total.bare_us > 0
     assert result.between.bare_us > 0  # botocore's serializing and parsing run outside events
+    # the control worked at before-parameter-build about as long as the judgement took there
+    assert result.control_work_us >= 0.5 * events["before-parameter-build"].guarded_us
+    assert result.control_between.bare_us == result.between.bare_us
 
 
 def test_an_event_emitted_inside_another_counts_to_itself_alone() -> None:
@@ -347,6 +350,7 @@ def test_run_quick_writes_the_report(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert re.search(r"a typical `requested` record, \d{3} bytes with its newline", text)
     assert "*aio send*: skipped — not asked for (--no-aio)" in text
     assert "**send (b: audit, fsync = false), by event**" in text
+    assert "the bare call with unrelated work, JSON, for" in text
     assert re.search(r"By event \(wall time, no profiler, below\): [^\n]*`before-param", text)
     assert re.search(r"the case adds to case a's .* `after-call` [+-]\d", text)
     assert "### Instructions\n\nNot counted: not asked for." in text
