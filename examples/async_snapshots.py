@@ -4,10 +4,12 @@
 
 takes a ``<cluster>-daily-<YYYYMMDD>`` snapshot of each cluster concurrently, on one async
 client, and prints what it did as JSON: ``{"created": [...], "blocked": [{"cluster",
-"violations"}]}``. The guard is installed once on the aiobotocore session, before the client
-is created; every call the client makes is judged, completed and audited as in a
-synchronous program (the source's tags are read with awaited calls on the same client, and
-records written with fsync go through a worker thread, off the event loop).
+"violations"}], "failed": [{"cluster", "error"}]}``. A cluster the service refuses (one that
+does not exist, a name taken already) is reported, and the others' calls run to their end.
+The guard is installed once on the aiobotocore session, before the client is created; every
+call the client makes is judged, completed and audited as in a synchronous program (the
+source's tags are read with awaited calls on the same client, and records written with fsync
+go through a worker thread, off the event loop).
 
 Configuration as for every AWS client (``AWS_ENDPOINT_URL``, ``AWS_REGION``, profiles...),
 plus ``RDS_GUARD_POLICY`` (default ``./rds_guard.toml``) and ``RDS_GUARD_AUDIT_PATH``.
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
 
 import rds_guard
 
@@ -36,6 +39,8 @@ async def snapshot(rds: Any, cluster: str, day: str) -> dict[str, Any]:
         )
     except rds_guard.PolicyViolation as blocked:
         return {"cluster": cluster, "violations": [str(v) for v in blocked.violations]}
+    except ClientError as refused:  # caught here: one cluster's error cancels no other call
+        return {"cluster": cluster, "error": refused.response["Error"]["Code"]}
     return {"created": name}
 
 
@@ -52,6 +57,7 @@ async def main(clusters: list[str]) -> dict[str, Any]:
     return {
         "created": [d["created"] for d in done if "created" in d],
         "blocked": [d for d in done if "violations" in d],
+        "failed": [d for d in done if "error" in d],
     }
 
 

@@ -1535,7 +1535,9 @@ def test_the_async_example_runs(
     moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """examples/async_snapshots.py against the moto server: one cluster passes (its tags
-    inherited, the policy's added), one without tags is blocked."""
+    inherited, the policy's added), one without tags is blocked, one that does not exist is
+    reported as failed, and its error cancels no other call (each `requested` record has
+    its outcome)."""
     import runpy
 
     rds = moto_server.client("rds")
@@ -1546,14 +1548,17 @@ def test_the_async_example_runs(
     monkeypatch.setenv("RDS_GUARD_POLICY", str(example / "rds_guard.toml"))
     monkeypatch.setenv("RDS_GUARD_AUDIT_PATH", str(tmp_path / "audit.jsonl"))
     main = runpy.run_path(str(example / "async_snapshots.py"))["main"]
-    done = run(lambda: main(["orders", "legacy"]))
+    done = run(lambda: main(["orders", "legacy", "gone"]))
     assert len(done["created"]) == 1 and done["created"][0].startswith("orders-daily-")
     [blocked] = done["blocked"]
     assert blocked["cluster"] == "legacy"
     assert [v.split("]")[0] for v in blocked["violations"]] == ["[tags.required"] * 2
+    assert done["failed"] == [{"cluster": "gone", "error": "DBClusterNotFoundFault"}]
     tags = snapshot_tags(rds, done["created"][0])
     assert tags["team"] == "orders" and tags["managed-by"] == "rds-guard"
-    assert [r["event"] for r in audit_records(tmp_path)].count("blocked") == 1
+    events = [r["event"] for r in audit_records(tmp_path)]
+    assert events.count("blocked") == 1
+    assert events.count("requested") == events.count("created") == 1
 
 
 @pytest.mark.parametrize(
