@@ -46,6 +46,24 @@ def resources() -> dict[str, Any]:
     return found
 
 
+def test_the_deploy_command_in_the_header_gives_every_parameter_without_a_default() -> None:
+    """The command the template's header shows deploys as written: CloudFormation refuses
+    a deploy that leaves out a parameter without a default (the bucket's name)."""
+    text = TEMPLATE.read_text()
+    parameters = yaml.load(text, Loader=_Loader)["Parameters"]
+    needed = {name for name, spec in parameters.items() if "Default" not in spec}
+    header = "".join(
+        line.lstrip("# ").rstrip("\\ \n") + " "
+        for line in text.splitlines()
+        if line.startswith("#")
+    )
+    command = header.split("aws cloudformation deploy", 1)[1].split("#")[0]
+    overrides = command.split("--parameter-overrides", 1)[1].split("--")[0].split()
+    given = {override.split("=", 1)[0] for override in overrides if "=" in override}
+    assert needed and needed <= given, f"the header's deploy leaves out {needed - given}"
+    assert given <= set(parameters)
+
+
 def test_the_table_is_the_one_ledger_init_makes(resources: dict[str, Any]) -> None:
     table = resources["Ledger"]["Properties"]
     for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode"):
