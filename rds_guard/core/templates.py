@@ -228,6 +228,8 @@ def _directive_problem(strftime_format: str) -> str | None:
     directives read left to right as glibc reads them, ``%%`` as one (``%%s`` is text):
 
     - no directive (``%Q``, a last ``%``): glibc writes it as it stands, ``%`` and all;
+    - one Python formats itself (``%f``, ``%z``, ``%Z``) given flags, a width or a modifier,
+      which goes to the C library instead: nothing, or the directive as written;
     - a width past `MAX_WIDTH` (``%300Y``): glibc pads to any width it can, and gives no text
       at all where it cannot (a snapshot named by the template's other text alone, a tag
       value left empty);
@@ -239,12 +241,21 @@ def _directive_problem(strftime_format: str) -> str | None:
       saw (``Mär``, ``janv.``), text AWS may refuse.
     """
     for found in _DIRECTIVE.finditer(strftime_format):
-        if found.group(3) not in _DIRECTIVES:
+        written, conversion = found.group(), found.group(3)
+        if written == "%:" and strftime_format.startswith("z", found.end()) and _colon_z():
+            continue  # Python's own %:z (3.12 and later): +00:00
+        if conversion not in _DIRECTIVES:
             return (
-                f"{found.group()} is no strftime directive: the C library writes it as it is, "
+                f"{written} is no strftime directive: the C library writes it as it is, "
                 "'%' and all (write '%%' for a '%')"
-                if found.group(3)
-                else "it ends with a '%' that starts no directive (write '%%' for a '%')"
+                if conversion
+                else f"{written} at its end starts no directive (write '%%' for a '%')"
+            )
+        if conversion in _PYTHONS_OWN and len(written) > 2:
+            return (
+                f"{written}: Python formats %{conversion} itself only as that, with nothing"
+                " between; given flags, a width or a modifier the C library formats it, as"
+                " nothing or as it is written"
             )
         width = found.group(1).lstrip("0")
         if len(width) > len(str(MAX_WIDTH)) or (width and int(width) > MAX_WIDTH):
@@ -258,7 +269,7 @@ def _directive_problem(strftime_format: str) -> str | None:
                 f"{found.group()} is the C library's seconds since the epoch of the machine's"
                 " local time, not of UTC: it differs from host to host"
             )
-        if modifier or conversion in _LOCALE_DIRECTIVES:
+        if conversion != "%" and (modifier or conversion in _LOCALE_DIRECTIVES):
             return (
                 f"{found.group()} is written in the language of the process's locale (LC_TIME):"
                 " it differs from program to program and host to host; write the date in"
@@ -268,8 +279,18 @@ def _directive_problem(strftime_format: str) -> str | None:
 
 
 _DIRECTIVES = frozenset("aAbBcCdDeFfgGhHIjklmMnpPrRsStTuUVwWxXyYzZ%")
-"""The conversions of the C library's strftime (glibc's) and Python's own (``%f``); it
-writes any other as it stands, ``%`` included."""
+"""The conversions of the C library's strftime (glibc's), which writes any other as it
+stands, ``%`` included, and ``%f``, Python's own."""
+
+_PYTHONS_OWN = frozenset("fzZ")
+"""The conversions Python formats itself (the C library is given the others), each only
+written bare: ``%-z`` goes to the C library, which writes nothing for it."""
+
+
+def _colon_z() -> bool:
+    """Whether this Python formats ``%:z`` itself (3.12 and later), told by doing it."""
+    return datetime(2000, 1, 1, tzinfo=UTC).strftime("%:z") != "%:z"
+
 
 _LOCALE_DIRECTIVES = frozenset("aAbBhpPcxXr")
 """strftime conversions whose text the locale chooses: names of days and months, AM/PM, and

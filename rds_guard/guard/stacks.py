@@ -85,8 +85,8 @@ def newest_guard(stacks: list[Stack]) -> Guard | None:
 def cannot_enter(guard: object, *, uninstalled: bool) -> RuntimeError:
     """The error of a ``with`` block on a guard that could not guard all of it: one
     uninstalled (entered again after its block, say), or one in a block already, which the
-    inner block's end would uninstall for the rest of the outer one. Either way the block's
-    calls would be sent unguarded, with nothing said."""
+    inner block's end would uninstall for the rest of the outer one. Either way calls would
+    be sent unguarded, with nothing said: the block's, or the rest of the outer block's."""
     why = (
         "it is uninstalled (a `with` block of it has ended, or uninstall() was called):"
         " install the policy again for this block"

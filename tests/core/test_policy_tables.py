@@ -408,7 +408,7 @@ def test_a_utcnow_format_the_c_library_cuts_short_is_refused(
     ("line", "said", "column"),
     [
         ('x   =   "a-{utcnow:%Q}"', "{utcnow:%Q}: %Q is no strftime directive", 12),
-        ('x = "a-{utcnow:%Y%}"', "it ends with a '%' that starts no directive", 8),
+        ('x = "a-{utcnow:%Y%}"', "% at its end starts no directive", 8),
         ('x = "ab}"', "single '}' at offset 2", 8),
         ('x = "\\u00e9-{sorce}"', "unknown placeholder {sorce}", 13),  # an escape: 6 characters
     ],

@@ -137,7 +137,14 @@ def test_placeholder_spelling_is_as_written():
         ("{utcnow:%Q}", "%Q is no strftime directive: the C library writes it as it is"),
         ("{utcnow:%EQ}", "%EQ is no strftime directive"),
         ("{utcnow:%5!}", "%5! is no strftime directive"),
-        ("{utcnow:%Y%}", "it ends with a '%' that starts no directive"),
+        ("{utcnow:%Y%}", "% at its end starts no directive"),
+        ("{utcnow:%Y%-}", "%- at its end starts no directive"),
+        ("{utcnow:%Y%10}", "%10 at its end starts no directive"),
+        # Python formats these itself only bare; otherwise glibc writes nothing, or the text
+        ("{utcnow:%-f}", "%-f: Python formats %f itself only as that"),
+        ("{utcnow:%5z}", "%5z: Python formats %z itself only as that"),
+        ("{utcnow:%-Z}", "%-Z: Python formats %Z itself only as that"),
+        ("{utcnow:%Ez}", "%Ez: Python formats %z itself only as that"),
     ],
 )
 def test_syntax_errors_name_the_problem(text, problem):
@@ -180,6 +187,18 @@ def test_every_conversion_the_c_library_knows_is_a_directive():
         except TemplateSyntaxError as error:
             refused = str(error)
         assert ("is no strftime directive" in refused) == (not known), letter
+
+
+def test_colon_z_is_a_directive_where_python_formats_it():
+    """``%:z`` (``+00:00``) is Python's own from 3.12 on; before, glibc writes it as it
+    stands: accepted exactly where this Python formats it."""
+    formats = datetime(2026, 1, 1, tzinfo=UTC).strftime("%:z") != "%:z"
+    try:
+        compile_template("{utcnow:%Y-%m-%dT%H:%M:%S%:z}")
+    except TemplateSyntaxError as error:
+        assert not formats and "%: is no strftime directive" in str(error)
+    else:
+        assert formats
 
 
 def test_unknown_placeholder_message_lists_the_known_ones():
