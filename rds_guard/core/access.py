@@ -12,7 +12,7 @@ def judge_sharing(request: Request) -> Decision:
     params, sharing = request.params, request.policy.sharing
     attribute = params.get("AttributeName")
     # AWS documents "restore"; any spelling it might read as that is judged (fails closed)
-    if not (isinstance(attribute, str) and attribute.strip().lower() == "restore"):
+    if not (isinstance(attribute, str) and rules.folded(attribute) == "restore"):
         return request.untouched()
     added = rules.string_items(params.get("ValuesToAdd"))
     removed = rules.string_items(params.get("ValuesToRemove"))

@@ -369,13 +369,33 @@ def is_account_id(text: str) -> bool:
     return _ACCOUNT_ID.fullmatch(text) is not None
 
 
+FOLDED_LETTERS = str.maketrans({"\u0131": "i", "\u0130": "i", "\u017f": "s", "\u212a": "k"})
+"""The letters a service comparing names as Java does may take for ASCII ones (``ı``, ``İ``,
+``ſ``, the Kelvin sign): the guard's `may_be_turned` and `folded` fold names with it."""
+
+
+def folded(name: str) -> str:
+    """``name`` (a parameter's name, or a word a value must be, such as ``restore``) as a
+    service comparing it as Java does (``equalsIgnoreCase``) may take it, trimmed as Java's
+    ``trim()`` (every control character and the space) and Python's ``strip()`` trim:
+    `FOLDED_LETTERS`, lowercase (botocore writes ASCII names only: others are another
+    handler's)."""
+    return name.strip(_TRIMMED).translate(FOLDED_LETTERS).lower()
+
+
+_TRIMMED = "".join(map(chr, range(0x21))) + (
+    "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def check_sharing(
     values_to_add: Sequence[str], *, public: bool, accounts: frozenset[str] | None
 ) -> list[Violation]:
     """``sharing.public`` and ``sharing.account`` for a snapshot's ``restore`` attribute."""
     violations = []
     for value in values_to_add:
-        if value.strip().lower() == "all":  # any spelling AWS might read as "all"
+        if folded(value) == "all":  # any spelling AWS might read as "all"
             if not public:
                 violations.append(
                     Violation(

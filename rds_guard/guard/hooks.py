@@ -18,6 +18,7 @@ from botocore.hooks import EventAliaser, HierarchicalEmitter
 from botocore.utils import EVENT_ALIASES
 from botocore.validate import ParamValidationDecorator
 
+from ..core.rules import FOLDED_LETTERS
 from .wrappers import wrap_methods
 
 HOOK_ID = "rds_guard:" + os.urandom(8).hex()
@@ -392,25 +393,6 @@ def may_be_turned(request: Any, operation: str) -> bool:
     url = urllib.parse.unquote_plus(str(getattr(request, "url", "")))
     said = f"{data} {url}".translate(FOLDED_LETTERS).lower()
     return any(name in said for name in GUARDED_BY_LOWER)
-
-
-FOLDED_LETTERS = str.maketrans({"\u0131": "i", "\u0130": "i", "\u017f": "s", "\u212a": "k"})
-"""The letters a service comparing names as Java does may take for ASCII ones (``ı``, ``İ``,
-``ſ``, the Kelvin sign): `may_be_turned` and `folded` fold names with it."""
-
-
-def folded(name: str) -> str:
-    """``name`` as a service comparing names as Java does (``equalsIgnoreCase``) may take
-    it, trimmed as Java's ``trim()`` (every control character and the space) and Python's
-    ``strip()`` trim: `FOLDED_LETTERS`, lowercase (botocore writes ASCII names only: others
-    are another handler's)."""
-    return name.strip(_TRIMMED).translate(FOLDED_LETTERS).lower()
-
-
-_TRIMMED = "".join(map(chr, range(0x21))) + (
-    "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000"
-)
 
 
 def validates(client: Hooked) -> bool:

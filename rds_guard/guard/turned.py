@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from .. import query
 from ..core import operations
 from ..core.operations import Operation
+from ..core.rules import folded
 from ..records import CONTEXT_KEY, GuardedCall
-from .hooks import EVERY_STAGES, GUARDED_BY_LOWER, GUARDED_SET, STAGES, folded, plainly_of
+from .hooks import EVERY_STAGES, GUARDED_BY_LOWER, GUARDED_SET, STAGES, plainly_of
 from .progress import Presign, in_progress
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ def _named(binding: ClientBinding, operation: str, pairs: list[tuple[str, str]])
     in ``pairs`` (its body's and its URL's): each other one an ``Action`` names; else
     ``operation`` itself when one of them gives it a parameter its client's API lacks
     (`_given_what_its_api_lacks`). Names are read as a service comparing them as Java does
-    may read them (`hooks.folded`)."""
+    may read them (`rules.folded`)."""
     called = operation.lower()
     said = [folded(value) for key, value in pairs if folded(key) == "action"]
     known = GUARDED_BY_LOWER
@@ -150,7 +151,7 @@ def _given_what_its_api_lacks(
     (a DocumentDB ``ModifyDBInstance``) one of whose ``keys`` (its body's, its URL's query's)
     names a parameter the guard judges there and the client's API lacks
     (``BackupRetentionPeriod``, put there by another handler or the endpoint URL), as a
-    service comparing names as Java does may read it (`hooks.folded`): the endpoint the three
+    service comparing names as Java does may read it (`rules.folded`): the endpoint the three
     services share carries it out as rds's. Else none."""
     row = operations.OPERATIONS.get(operation)
     lacking = () if row is None else binding.readers(row).lacking

@@ -239,13 +239,26 @@ def test_sharing_with_all_is_sharing_public(service, operation, name):
 
 
 @each_share
-@pytest.mark.parametrize(("attribute", "value"), [("Restore", "all"), (" restore", "ALL")])
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [
+        ("Restore", "all"),
+        (" restore", "ALL"),
+        # as a service comparing as Java does reads them: equalsIgnoreCase takes the long s
+        # for an s, and trim() drops every control character, NUL included
+        ("re\u017ftore", "all"),
+        ("restore\x00", "all"),
+        ("restore", "all\x00"),
+        ("restore", "\x01all"),
+        ("\x08RESTORE\x1f", "ALL"),
+    ],
+)
 def test_sharing_spelled_otherwise_is_judged_as_restore_and_all(
     service, operation, name, attribute, value
 ):
-    """`Restore`, ` restore`, `ALL`: AWS documents `restore` and `all`, and does not say it
-    refuses other spellings, so the guard reads them as those (fails closed): with no
-    accounts list, nothing else stops them."""
+    """`Restore`, ` restore`, `ALL`, `reſtore`, `restore\\0`: AWS documents `restore` and
+    `all`, and does not say it refuses other spellings, so the guard reads any it may take
+    for them as those (fails closed): with no accounts list, nothing else stops them."""
     anyone = make_policy()
     params = {name: "Orders-Manual-1", "AttributeName": attribute, "ValuesToAdd": [value]}
     decision, _ = run(anyone, operation, params, service=service)
