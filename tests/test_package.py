@@ -62,16 +62,17 @@ def test_the_guard_package_s_names_resolve_to_their_homes() -> None:
 
 
 def test_the_guard_s_hooks_import_nothing_more() -> None:
-    """What the AWS CLI plugin's stand-ins cost every rds command: `hooks` and the method
-    wrappers it puts on a client, not even the operations table."""
+    """What the AWS CLI plugin's stand-ins cost every rds command: `hooks`, the method
+    wrappers it puts on a client and the folding of names it reads with (a module of no
+    imports), not even the operations table."""
     code = (
         "import sys, rds_guard.guard.hooks\n"
         "print(sorted(m for m in sys.modules if m.startswith('rds_guard')))\n"
     )
     printed = printed_by(code)
     assert printed[0] == (
-        "['rds_guard', 'rds_guard.forks', 'rds_guard.guard', 'rds_guard.guard.hooks',"
-        " 'rds_guard.guard.wrappers']"
+        "['rds_guard', 'rds_guard.core', 'rds_guard.core.folding', 'rds_guard.forks',"
+        " 'rds_guard.guard', 'rds_guard.guard.hooks', 'rds_guard.guard.wrappers']"
     )
 
 

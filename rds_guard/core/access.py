@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from . import operations, rules
 from .calls import Decision, Request
+from .folding import folded
 
 
 def judge_sharing(request: Request) -> Decision:
@@ -12,7 +13,7 @@ def judge_sharing(request: Request) -> Decision:
     params, sharing = request.params, request.policy.sharing
     attribute = params.get("AttributeName")
     # AWS documents "restore"; any spelling it might read as that is judged (fails closed)
-    if not (isinstance(attribute, str) and rules.folded(attribute) == "restore"):
+    if not (isinstance(attribute, str) and folded(attribute) == "restore"):
         return request.untouched()
     added = rules.string_items(params.get("ValuesToAdd"))
     removed = rules.string_items(params.get("ValuesToRemove"))

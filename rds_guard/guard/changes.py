@@ -11,8 +11,9 @@ from typing import Any
 
 from .. import wire
 from ..core.calls import Decision
+from ..core.folding import folded
 from ..core.operations import Operation
-from ..core.rules import Violation, folded, shown_given
+from ..core.rules import Violation, shown_given
 
 _CHANGED_BY = (
     "changed by another handler after the guard judged the call, or sent as botocore "

@@ -18,7 +18,7 @@ from botocore.hooks import EventAliaser, HierarchicalEmitter
 from botocore.utils import EVENT_ALIASES
 from botocore.validate import ParamValidationDecorator
 
-from ..core.rules import FOLDED_LETTERS
+from ..core.folding import FOLDED_LETTERS
 from .wrappers import wrap_methods
 
 HOOK_ID = "rds_guard:" + os.urandom(8).hex()
