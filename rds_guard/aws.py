@@ -10,6 +10,7 @@ reaches the caller of `run`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -37,11 +38,20 @@ Read = Generator[ApiCall, Mapping[str, Any], T]
 """A read: yields the calls it needs, is sent their answers, returns what it found."""
 
 
-def run(client: Any, read: Read[T]) -> T:
-    """Run ``read`` on a botocore client, one call at a time."""
+Around = Callable[[str], AbstractContextManager[object]]
+"""What each call of a read is made inside, given its operation (`run`'s ``around``)."""
+
+
+def _unwatched(operation: str) -> AbstractContextManager[object]:
+    return nullcontext()
+
+
+def run(client: Any, read: Read[T], around: Around = _unwatched) -> T:
+    """Run ``read`` on a botocore client, one call at a time, each inside ``around``."""
 
     async def call(operation: str, params: dict[str, Any]) -> Any:
-        return getattr(client, xform_name(operation))(**params)
+        with around(operation):
+            return getattr(client, xform_name(operation))(**params)
 
     # No call here waits on anything, so the coroutine finishes at its first step.
     try:
@@ -52,11 +62,12 @@ def run(client: Any, read: Read[T]) -> T:
     raise AssertionError("a read on a botocore client cannot wait")  # pragma: no cover
 
 
-async def run_async(client: Any, read: Read[T]) -> T:
-    """Run ``read`` on an async (aiobotocore) client, awaiting each call."""
+async def run_async(client: Any, read: Read[T], around: Around = _unwatched) -> T:
+    """Run ``read`` on an async (aiobotocore) client, awaiting each call inside ``around``."""
 
     async def call(operation: str, params: dict[str, Any]) -> Any:
-        return await getattr(client, xform_name(operation))(**params)
+        with around(operation):
+            return await getattr(client, xform_name(operation))(**params)
 
     return await _drive(call, read)
 

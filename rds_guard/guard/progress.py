@@ -49,6 +49,22 @@ handler gave the request a context of its own, without the call kept in it (`Cli
 held`)."""
 
 
+read_requests: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "rds_guard_read_requests", default=None
+)
+"""While the guard makes one of its reads in this thread or task (`reads.made_by_request`),
+the operations whose requests were made meanwhile (`note_request`): a read answered with none
+made for it was answered before any request, by a ``before-call`` handler (a program's own
+cache, botocore's Stubber), not by the service."""
+
+
+def note_request(operation: str) -> None:
+    """``request-created`` of ``operation``: noted for the guard's read under way, if any."""
+    made = read_requests.get()
+    if made is not None:
+        made.append(operation)
+
+
 _held: weakref.WeakKeyDictionary[Any, tuple[object, GuardedCall | None]] = (
     weakref.WeakKeyDictionary()
 )

@@ -21,7 +21,7 @@ never loads them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
@@ -32,6 +32,7 @@ from ..core.calls import Unreadable, unreadable_from
 from ..core.operations import Operation
 from ..records import error_of
 from .guard import LookupFailed
+from .progress import read_requests
 
 if TYPE_CHECKING:
     from .. import aws
@@ -106,7 +107,7 @@ class CallReads:
 
                 self._validate()
                 try:
-                    answer = aws.run(self._client, read)
+                    answer = aws.run(self._client, read, made_by_request)
                 except Exception as exc:
                     answer = _failure(exc, self._reference(kind), self._lenient, self._row.name)
             self._found[kind] = answer
@@ -123,7 +124,7 @@ class CallReads:
 
             self._validate()
             try:
-                answer = await aws.run_async(self._client, read)
+                answer = await aws.run_async(self._client, read, made_by_request)
             except Exception as exc:
                 answer = _failure(exc, self._reference(kind), self._lenient, self._row.name)
         self._found[kind] = answer
@@ -178,6 +179,28 @@ class CallReads:
         row = self._row
         name = row.source if kind == "source_tags" else row.facts_from or row.source
         return self._params.get(name) if name else None
+
+
+@contextlib.contextmanager
+def made_by_request(operation: str) -> Iterator[None]:
+    """Around one call of the guard's reads: `aws.OddAnswer` for an answer no request of
+    ``operation`` was made for (`progress.read_requests`), which a ``before-call`` handler
+    gave: a program's cache, or one answering for the service, would have the guard judge a
+    delete on facts the service never gave (a snapshot's age, its hold tags). Made into the
+    look-up's `Unreadable`, as any answer that cannot be read as the service's."""
+    made: list[str] = []
+    token = read_requests.set(made)
+    try:
+        yield
+    finally:
+        read_requests.reset(token)
+    if operation not in made:
+        from .. import aws
+
+        raise aws.OddAnswer(
+            f"{operation} was answered with no request made for it (by a before-call handler"
+            " of the client, a cache's or botocore's Stubber's): not the service's answer"
+        )
 
 
 def _failure(

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from .. import query
 from ..core import operations
+from ..core.folding import folded
 from ..core.operations import Operation
-from ..core.rules import folded
 from ..records import CONTEXT_KEY, GuardedCall
 from .hooks import EVERY_STAGES, GUARDED_BY_LOWER, GUARDED_SET, STAGES, plainly_of
-from .progress import Presign, in_progress
+from .progress import Presign, in_progress, note_request
 
 if TYPE_CHECKING:
     from .binding import ClientBinding, Sent
@@ -50,6 +50,7 @@ def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
         if operation in own:
             return None
         if stage == "request-created":
+            note_request(operation)  # a read of the guard's is the service's answer
             row = _turned_into(binding, operation, kwargs["request"])
         else:
             row = _turned_call(kwargs.get("context", {}), operation)
@@ -136,7 +137,7 @@ def _named(binding: ClientBinding, operation: str, pairs: list[tuple[str, str]])
     in ``pairs`` (its body's and its URL's): each other one an ``Action`` names; else
     ``operation`` itself when one of them gives it a parameter its client's API lacks
     (`_given_what_its_api_lacks`). Names are read as a service comparing them as Java does
-    may read them (`rules.folded`)."""
+    may read them (`folding.folded`)."""
     called = operation.lower()
     said = [folded(value) for key, value in pairs if folded(key) == "action"]
     known = GUARDED_BY_LOWER
@@ -151,7 +152,7 @@ def _given_what_its_api_lacks(
     (a DocumentDB ``ModifyDBInstance``) one of whose ``keys`` (its body's, its URL's query's)
     names a parameter the guard judges there and the client's API lacks
     (``BackupRetentionPeriod``, put there by another handler or the endpoint URL), as a
-    service comparing names as Java does may read it (`rules.folded`): the endpoint the three
+    service comparing names as Java does may read it (`folding.folded`): the endpoint the three
     services share carries it out as rds's. Else none."""
     row = operations.OPERATIONS.get(operation)
     lacking = () if row is None else binding.readers(row).lacking

@@ -27,6 +27,7 @@ import aiobotocore.signers
 import botocore.hooks
 import pytest
 from aio_helpers import CREDENTIALS, GOOD, TEAM, guarded_session, rds_client, run
+from aiobotocore.awsrequest import AioAWSResponse
 from aiobotocore.session import AioSession, get_session
 from aws import (
     HOUSE_NAME,
@@ -1529,6 +1530,32 @@ def test_a_describe_made_into_the_delete_of_a_held_snapshot_is_blocked(
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
     [blocked] = audit_records(tmp_path)
     assert (blocked["event"], blocked["operation"]) == ("blocked", "DeleteDBClusterSnapshot")
+
+
+def test_a_look_up_answered_at_before_call_blocks_the_delete_of_a_held_snapshot(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As on a botocore client: a handler answers the guard's read of the held snapshot at
+    before-call (no tags), so no request is made for it; that is no answer of the service's,
+    the snapshot's facts are unread and the delete is blocked, nothing sent."""
+    held_snapshot(moto_server)
+    session = guarded_session(tmp_path, HOLD_ONLY)
+
+    async def answer(**_: Any) -> tuple[Any, dict[str, Any]]:
+        http = AioAWSResponse("https://rds.us-east-1.amazonaws.com/", 200, {}, None)
+        listed = {"DBClusterSnapshotIdentifier": "held", "TagList": [], "Status": "available"}
+        return http, {"DBClusterSnapshots": [listed]}
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register("before-call.rds.DescribeDBClusterSnapshots", answer)
+            with pytest.raises(rds_guard.PolicyViolation, match="answered with no request made"):
+                await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="held")
+
+    moto_server.reset_counts()
+    run(work)
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    assert moto_server.count("DescribeDBClusterSnapshots") == 0
 
 
 def test_the_async_example_runs(

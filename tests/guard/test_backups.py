@@ -1380,3 +1380,92 @@ def test_an_automated_snapshot_is_described_as_one_before_its_delete_is_judged(
     asked = moto_server.last_params("DescribeDBClusterSnapshots")
     assert (asked["DBClusterSnapshotIdentifier"], asked.get("SnapshotType")) == (name, "automated")
     assert rig.count("DeleteDBClusterSnapshot") == 0
+
+
+# --- a look-up answered before any request is made -------------------------------------------
+
+
+def _answered_at_before_call(rig: Rig, operation: str, parsed: Callable[[], dict[str, Any]]):
+    """A handler of the guarded client's own that answers ``operation`` at ``before-call``, as
+    a program's cache (or botocore's Stubber) does: no request is made, botocore takes the
+    answer as the service's. Returns how often it answered."""
+    answered = []
+
+    def answer(model: Any, **_: Any) -> tuple[Any, dict[str, Any]]:
+        answered.append(model.name)
+        http = raw_response("https://rds.us-east-1.amazonaws.com/", 200, b"")
+        return http, parsed()
+
+    rig.rds.meta.events.register(f"before-call.rds.{operation}", answer)
+    return answered
+
+
+def test_a_look_up_answered_at_before_call_is_no_fact_and_the_delete_is_blocked(
+    server_rig: Rig,
+) -> None:
+    """A handler answering the guard's read of the snapshot (a year old, no hold) at
+    before-call: botocore makes no request and takes the answer. The guard judged the delete
+    of a held snapshot made today on it, and sent it; now a read with no request made for it
+    is no answer of the service's: the snapshot's facts are unread, the delete blocked, and
+    nothing reaches moto, the read included."""
+    rig = server_rig
+    cluster_snapshot(rig, "snap-a", tags=HOLD)
+    arn = snapshot_arn(rig.plain, "snap-a")
+
+    def year_old() -> dict[str, Any]:
+        return {
+            "DBClusterSnapshots": [
+                {
+                    "DBClusterSnapshotIdentifier": "snap-a",
+                    "DBClusterSnapshotArn": arn,
+                    "SnapshotCreateTime": datetime(2025, 1, 1, tzinfo=UTC),
+                    "Status": "available",
+                    "TagList": [],
+                }
+            ]
+        }
+
+    answered = _answered_at_before_call(rig, "DescribeDBClusterSnapshots", year_old)
+    described = rig.count("DescribeDBClusterSnapshots")
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="snap-a")
+    assert answered == ["DescribeDBClusterSnapshots"]
+    assert rig.count("DeleteDBClusterSnapshot") == 0
+    assert rig.count("DescribeDBClusterSnapshots") == described
+    assert still_there(rig, "snap-a")
+    messages = " ".join(v.message for v in caught.value.violations)
+    assert "answered with no request made for it" in messages, messages
+    [blocked] = rig.records()
+    assert blocked["event"] == "blocked" and blocked.get("snapshot_created") is None
+
+
+def test_a_programs_cache_at_before_call_still_answers_its_own_calls(server_rig: Rig) -> None:
+    """The same handler, a cache of the program's describes: its own calls are answered from
+    it as without the guard (one request made, the second answered by the cache), and the
+    guard's read, which the cache answers too, leaves the delete's facts unread: blocked, in
+    enforce mode, rather than judged on what the cache kept."""
+    rig = server_rig
+    cluster_snapshot(rig, "nightly", days=30)
+    kept: dict[str, Any] = {}
+
+    def cached(model: Any, **_: Any) -> tuple[Any, dict[str, Any]] | None:
+        if model.name not in kept:
+            return None
+        return raw_response("https://rds.us-east-1.amazonaws.com/", 200, b""), kept[model.name]
+
+    def keep(model: Any, parsed: dict[str, Any], **_: Any) -> None:
+        kept[model.name] = parsed
+
+    rig.rds.meta.events.register("before-call.rds.DescribeDBClusterSnapshots", cached)
+    rig.rds.meta.events.register("after-call.rds.DescribeDBClusterSnapshots", keep)
+    first = rig.rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="nightly")
+    second = rig.rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="nightly")
+    assert first is second and rig.count("DescribeDBClusterSnapshots") == 1
+    rig.plain.add_tags_to_resource(  # another process puts a hold on it
+        ResourceName=snapshot_arn(rig.plain, "nightly"),
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+    with pytest.raises(rds_guard.PolicyViolation, match="answered with no request made"):
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="nightly")
+    assert rig.count("DeleteDBClusterSnapshot") == 0
+    assert still_there(rig, "nightly")
