@@ -241,7 +241,7 @@ def _directive_problem(strftime_format: str) -> str | None:
       saw (``Mär``, ``janv.``), text AWS may refuse.
     """
     for found in _DIRECTIVE.finditer(strftime_format):
-        written, conversion = found.group(), found.group(3)
+        written, (digits, modifier, conversion) = found.group(), found.groups()
         if written == "%:" and strftime_format.startswith("z", found.end()) and _colon_z():
             continue  # Python's own %:z (3.12 and later): +00:00
         if conversion not in _DIRECTIVES:
@@ -257,21 +257,20 @@ def _directive_problem(strftime_format: str) -> str | None:
                 " between; given flags, a width or a modifier the C library formats it, as"
                 " nothing or as it is written"
             )
-        width = found.group(1).lstrip("0")
+        width = digits.lstrip("0")
         if len(width) > len(str(MAX_WIDTH)) or (width and int(width) > MAX_WIDTH):
             return (
-                f"{found.group()} is wider than any snapshot name or tag value ({MAX_WIDTH}"
+                f"{written} is wider than any snapshot name or tag value ({MAX_WIDTH}"
                 " characters at most)"
             )
-        modifier, conversion = found.group(2), found.group(3)
         if conversion == "s":
             return (
-                f"{found.group()} is the C library's seconds since the epoch of the machine's"
+                f"{written} is the C library's seconds since the epoch of the machine's"
                 " local time, not of UTC: it differs from host to host"
             )
         if conversion != "%" and (modifier or conversion in _LOCALE_DIRECTIVES):
             return (
-                f"{found.group()} is written in the language of the process's locale (LC_TIME):"
+                f"{written} is written in the language of the process's locale (LC_TIME):"
                 " it differs from program to program and host to host; write the date in"
                 " numbers (%Y %m %d %H %M %S, %j for the day of the year)"
             )
