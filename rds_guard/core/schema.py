@@ -80,9 +80,8 @@ _EXPORT_KEYS = ("enabled", "s3_buckets")
 _DELETION_KEYS = ("final_snapshot", "automated_backups", "minimum_age_days", "hold_tags")
 _AUDIT_KEYS = ("path", "enabled", "fsync", "hmac_key_env", "lock_timeout", "ledger")
 _LEDGER_KEYS = ("table", "region", "mode", "checkpoints", "kms_key")
-_NO_BUCKET = (
-    "is not an S3 bucket name (3 to 63 lowercase letters, digits, '.' and '-', a letter or"
-    " digit at each end, no '..')"
+_BUCKET_RULES = (
+    "3 to 63 lowercase letters, digits, '.' and '-', a letter or digit at each end, no '..'"
 )
 _BUCKET_GLOB = re.compile(r"[a-z0-9.*-]{1,63}")  # export.s3_buckets: '*' stands for any run
 _LONGEST_LOCK_TIMEOUT = 3600.0
@@ -433,7 +432,8 @@ class _Reader(ValueReader):
         if not text.startswith("s3://") or CONTROL.search(text):
             raise self.fail(key, f"{shown(text)} is not an S3 location (s3://BUCKET/PREFIX)")
         if not is_bucket_name(bucket):
-            raise self.fail(key, f"in {shown(text)}, {shown(bucket)} {_NO_BUCKET}")
+            why = f"is not an S3 bucket name ({_BUCKET_RULES})"
+            raise self.fail(key, f"in {shown(text)}, {shown(bucket)} {why}")
         return text
 
     def export(self, value: object) -> ExportPolicy:
@@ -448,7 +448,8 @@ class _Reader(ValueReader):
             ):
                 raise self.fail(
                     f"export.s3_buckets[{i}]",
-                    f"{shown(bucket)} {_NO_BUCKET[:-1]}; '*' stands for any run)",
+                    f"{shown(bucket)} is not an S3 bucket name ({_BUCKET_RULES}; '*' stands"
+                    " for any run)",
                 )
         return ExportPolicy(enabled, tuple(Wildcard(bucket) for bucket in buckets))
 
