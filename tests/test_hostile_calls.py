@@ -395,9 +395,6 @@ class TestThroughAGuardedClient:
             pytest.param(["\u0661" * 12], id="arabic-indic-digits"),
             pytest.param([MEGABYTE], id="a-megabyte"),
             pytest.param(["All"], id="all-capitalised"),
-            # Java's trim() drops every control character around it, NUL included
-            pytest.param(["all\x00"], id="all-and-a-nul"),
-            pytest.param(["\x01all"], id="a-control-character-and-all"),
         ],
     )
     def test_share_a_snapshot(self, guarded: Guarded, values: Any) -> None:
@@ -409,21 +406,14 @@ class TestThroughAGuardedClient:
         }
         judge(guarded, "ModifyDBClusterSnapshotAttribute", params)
 
-    @pytest.mark.parametrize(
-        "attribute",
-        [
-            pytest.param("re\u017ftore", id="a-long-s"),  # Java's equalsIgnoreCase: an s
-            pytest.param("restore\x00", id="a-nul-after"),
-            pytest.param("\x08RESTORE", id="a-control-character-before"),
-        ],
-    )
-    def test_share_under_restore_spelled_as_java_reads_it(
-        self, guarded: Guarded, attribute: str
-    ) -> None:
-        """AttributeName as a service comparing it as Java does may take for restore."""
+    def test_share_under_restore_spelled_as_java_reads_it(self, guarded: Guarded) -> None:
+        """AttributeName ``reſtore``, which a service comparing it as Java does
+        (equalsIgnoreCase) takes for restore. (The spellings with control characters are
+        judged in tests/core/test_decide.py: sent in warn mode, moto would keep them in the
+        snapshot the other tests share, and answer them in XML no parser reads.)"""
         params = {
             "DBClusterSnapshotIdentifier": BASE,
-            "AttributeName": attribute,
+            "AttributeName": "re\u017ftore",
             "ValuesToAdd": ["all"],
         }
         judge(guarded, "ModifyDBClusterSnapshotAttribute", params)
