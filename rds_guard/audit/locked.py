@@ -1,5 +1,6 @@
-"""The log's file while `AuditLog.exclusive` holds its locks: what maintenance (rotate,
-repair) works on, through the writer's own descriptor."""
+"""The log's file under its locks: the writer's append (`locked_append`), the records of an
+`AuditLog.held_if_free` block (`write_held`), and what maintenance (rotate, repair) works on
+while `AuditLog.exclusive` holds them (`LockedFile`), through the writer's own descriptor."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from rds_guard.errors import AuditError
 
 from .errors import ChangedWhileLocked, changed_while_locked
 from .fileio import OVERWRITE_FLAGS, READ_FLAGS, open_checked, os_error, read_range
+from .lock import try_flock
 from .record import Record, seal
 from .tail import WRITE, Tail, Use, Vouched
 from .torn import Torn, unchanged
 
 if TYPE_CHECKING:
-    from .writer import AuditLog, Emitted, Locked
+    from .writer import AuditLog, Emitted, Holder, Locked
 
 MAX_REOPEN = 16
 """How many times in a row a writer takes the lock again on what the path names, while
@@ -53,6 +55,45 @@ def locked_append(
             pass
         locked.clear()
     raise kept_replacing(log.path)
+
+
+def flock_if_free(log: AuditLog) -> bool:
+    """For `AuditLog.held_if_free`, its thread lock taken: the ``flock`` taken on ``log``'s own
+    descriptor, without waiting, and True when it was free and the path still names the file
+    (the flock kept, for the block's end to let go); else False, the flock let go."""
+    fd = log._own_descriptor()
+    if fd is None:
+        return False
+    try:
+        if try_flock(fd, 0):
+            if log._path_names(os.fstat(fd)):
+                return True
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BaseException as exc:  # a signal handler's too, the flock taken or not
+        try:  # noqa: SIM105 (as in AuditLog._acquire)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            pass
+        log._drop_fd(close=True)
+        if isinstance(exc, OSError | AuditError):
+            return False
+        raise
+
+
+def write_held(log: AuditLog, holder: Holder, event: str, fields: Mapping[str, object]) -> Record:
+    """`AuditLog.write` in the `AuditLog.held_if_free` block of this thread (``holder``): the
+    record appended under the locks the block holds, and logged as it ends. The block is put
+    aside while the record is written: a record written meanwhile from this thread (a signal
+    handler's) waits for the locks as any other, and is never chained onto a tail this one is
+    about to append to."""
+    emitted = holder[1]
+    log._holder = None
+    try:
+        locked_append(log, [], emitted, event, fields)
+    finally:
+        log._holder = holder
+    return emitted[-1][0]
 
 
 @frozen

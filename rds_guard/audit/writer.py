@@ -38,17 +38,18 @@ from .lock import (
     take_lock,
     this_process_lock,
     thread_lock_within,
-    try_flock,
     unlock,
 )
 from .locked import (
     MAX_REOPEN,
     LockedFile,
+    flock_if_free,
     keep_unterminated,
     kept_replacing,
     locked_append,
     reopened,
     take_back,
+    write_held,
 )
 from .record import (
     Record,
@@ -67,6 +68,8 @@ Emitted: TypeAlias = list[tuple[Record, str]]
 """Records written under the locks, with their lines: logged once the locks are released."""
 Locked: TypeAlias = list[tuple[int, os.stat_result]]
 """The descriptor whose flock a writer holds, with its stat, once taken (`AuditLog._acquire`)."""
+Holder: TypeAlias = tuple[int, Emitted]
+"""The thread in an `AuditLog.held_if_free` block, and the records it wrote there."""
 
 
 DEFAULT_LOCK_TIMEOUT = 10.0
@@ -116,6 +119,7 @@ class AuditLog:
         self._tail: Tail | None = None
         self._damage: tuple[tuple[int, int, int, int], AuditError] | None = None
         self._closing = False  # asked by `close` while another thread held the log
+        self._holder: Holder | None = None  # the thread in a `held_if_free` block, its records
         _LIVE_LOGS.add(self)
         owns_descriptors(self)
 
@@ -147,6 +151,9 @@ class AuditLog:
         held past ``lock_timeout``) is an ``AuditError``, none of it left where that can be helped.
         """
         check_fields(event, fields)
+        holder = self._holder
+        if holder is not None and holder[0] == threading.get_ident():
+            return write_held(self, holder, event, fields)
         lock = self._lock_after_any_fork()
         emitted: Emitted = []
         held: list[bool] = []
@@ -171,38 +178,36 @@ class AuditLog:
             _emit(emitted, self.path)  # a repaired record may be written even when this one is not
         return emitted[-1][0]
 
-    def free_now(self) -> bool:
-        """Whether a record could be written now without waiting for a lock: this process's
-        and the file's ``flock`` both free at this moment (each taken, then let go), on the
-        file the path still names. False when that is not known: the file not open in this
-        process yet (or closed), replaced (rotated), or not to be locked (the write says why).
-        The async guard writes a record on its event loop only when True (a wait there would
-        stop every task). Opens nothing."""
+    @contextlib.contextmanager
+    def held_if_free(self) -> Iterator[bool]:
+        """Hold the log's locks for the block when both are free now: yields True, and the
+        records this thread writes in the block are written under them, with no wait. Yields
+        False, holding nothing, when a lock is held or that is not known: the file not open
+        in this process yet (or closed), replaced (rotated), or not to be locked (the write
+        says why). The async guard writes a record on its event loop only in a block that
+        yields True (a wait there would stop every task): the check and the write are one
+        hold, so no lock taken between them can stop the loop. Opens nothing; the records
+        written in the block are logged as it ends."""
         lock = self._lock_after_any_fork()
         taken: list[bool] = []
+        emitted: Emitted = []
         try:
-            if not take_lock(lock, 0, taken) or (fd := self._own_descriptor()) is None:
-                return False
-            try:
-                if not try_flock(fd, 0):
-                    return False
-                free = self._path_names(os.fstat(fd))
-                unlock(fd)
-            except BaseException as exc:  # a signal handler's too, the flock taken or not
-                try:  # noqa: SIM105 (as in _acquire)
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-                except OSError:
-                    pass
-                self._drop_fd(close=True)
-                if isinstance(exc, OSError | AuditError):
-                    return False
-                raise
-            return free
+            held = take_lock(lock, 0, taken) and flock_if_free(self)
+            if held:
+                self._holder = (threading.get_ident(), emitted)
+            yield held
         finally:
+            self._holder = None
             if taken:
+                if (fd := self._own_descriptor()) is not None:  # as in write
+                    try:  # noqa: SIM105 (suppress's __enter__ is a Python function's)
+                        fcntl.flock(fd, fcntl.LOCK_UN)
+                    except OSError:
+                        pass
                 lock.release()
                 if self._closing:
                     self._close_file()
+            _emit(emitted, self.path)
 
     def close(self) -> None:
         """Close the file; a later write opens it again. While another thread holds the log
@@ -299,7 +304,7 @@ class AuditLog:
         """In a forked child: new locks, the parent's descriptor closed (``close``; found late,
         only while it is still the parent's: `inherited`), and the pid, last: it tells other
         threads."""
-        self._lock, self._closing = threading.Lock(), False
+        self._lock, self._closing, self._holder = threading.Lock(), False, None
         if self._fd is not None and (close or inherited(self._fd, self._fd_file)):
             with contextlib.suppress(OSError):
                 os.close(self._fd)

@@ -214,13 +214,18 @@ class AioClientBinding(ClientBinding):
 async def off_loop(guard: Guard, work: Callable[..., T], *args: Any, to_the_end: bool = False) -> T:
     """``work(*args)``: in one of the guard's own worker threads (`workers`) when it may fsync
     a record or wait for the ledger (``mode = "required"``: a round trip per call) or for the
-    log's lock (held now: `AuditLog.free_now`), else right here. ``to_the_end``: the record
+    log's lock (held now), else right here, holding the log's locks from the check that they
+    are free through the writes (`AuditLog.held_if_free`). ``to_the_end``: the record
     of something that has happened (an outcome), written even when the task awaiting it is
     cancelled (the task gets its `CancelledError` at once): cancelled, a job still waiting for
     a worker would be dropped, and a call the service answered left unrecorded."""
     audit = guard.audit
-    if audit is None or not (audit.fsync or _ledger_required(audit) or not audit.free_now()):
+    if audit is None:
         return work(*args)
+    if not (audit.fsync or _ledger_required(audit)):
+        with audit.held_if_free() as held:
+            if held:
+                return work(*args)
     loop = asyncio.get_running_loop()
     own, each_loop = _work_of(loop)
     try:

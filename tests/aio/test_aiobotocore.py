@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import fcntl
 import gc
 import inspect
@@ -16,9 +17,10 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import aiobotocore.client
@@ -52,6 +54,7 @@ from servers import MotoServer
 
 import rds_guard
 from rds_guard import audit
+from rds_guard.audit.locked import locked_append
 from rds_guard.guard.aio import WORKERS, off_loop, workers
 
 
@@ -224,6 +227,56 @@ def test_a_log_another_process_holds_holds_up_no_other_task(
     assert len(failed) == 12 and all("cannot lock" in message for message in failed)
     assert moto_server.count("CreateDBClusterSnapshot") == 0
     assert gaps and max(gaps) < 4  # a stopped loop, not a speed: before, one gap of 12 s
+
+
+def test_a_lock_taken_after_the_check_cannot_stall_the_loop(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """With ``fsync = false`` a record written on the loop is written under the locks the
+    check that they were free took: another process's writer that tries to take the log's
+    ``flock`` just before the write (another open file of the log, taking it the moment the
+    writer appends) finds it held, and the calls go on. Before, the check let both locks go
+    and the write took them again: a lock taken between the two was waited for on the loop,
+    every task stopped, and the record failed after ``lock_timeout``."""
+    session, holder = _guarded_on_a_held_log(moto_server, tmp_path, "fsync = false", 1)
+    os.close(holder)  # nobody holds the log at first
+    other = os.open(tmp_path / "audit.jsonl", os.O_RDONLY)
+    append = locked_append.__code__
+    grabbed: list[bool] = []
+
+    def another_writer(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code is append and not grabbed:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                grabbed.append(True)  # kept: as a writer stopped mid-record would
+            except BlockingIOError:
+                grabbed.append(False)
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+            )  # its records open the log (in a worker) and write the outcome on the loop
+            previous = sys.gettrace()
+            sys.settrace(another_writer)  # this thread's: the loop's, not the workers'
+            try:
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders",
+                    DBClusterSnapshotIdentifier="orders-manual-20261102",
+                    Tags=TEAM,
+                )
+            finally:
+                sys.settrace(previous)
+
+    moto_server.reset_counts()
+    try:
+        run(work)
+    finally:
+        os.close(other)
+    assert grabbed == [False]
+    assert moto_server.count("CreateDBClusterSnapshot") == 2
+    events = [record["event"] for record in audit_records(tmp_path)]
+    assert events == ["requested", "created", "requested", "created"]
 
 
 def test_a_missing_source_raises_the_services_error(
@@ -528,8 +581,8 @@ def test_in_warn_mode_a_call_of_the_wrong_types_is_recorded_with_its_violation(
 
 def test_a_log_that_waits_for_the_ledger_is_written_off_the_loop() -> None:
     """A record that waits for the ledger (``mode = "required"``: a round trip), for an
-    fsync or for the log's lock (`AuditLog.free_now` says False) is written in a worker
-    thread; any other right on the loop."""
+    fsync or for the log's lock (`AuditLog.held_if_free` yields False) is written in a
+    worker thread; any other right on the loop, in the block that holds the log's locks."""
 
     class Audit:
         def __init__(self, fsync: bool, mode: str | None, free: bool = True) -> None:
@@ -537,8 +590,9 @@ def test_a_log_that_waits_for_the_ledger_is_written_off_the_loop() -> None:
             self.ledger = None if mode is None else type("Ledger", (), {"mode": mode})()
             self.free = free
 
-        def free_now(self) -> bool:
-            return self.free
+        @contextlib.contextmanager
+        def held_if_free(self) -> Iterator[bool]:
+            yield self.free
 
     class Guard:
         def __init__(self, audit: Audit) -> None:

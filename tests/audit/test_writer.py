@@ -1003,34 +1003,86 @@ def test_a_failing_path_check_releases_the_lock(
     log.close()
 
 
-def test_free_now_tells_a_held_log_and_leaves_no_lock_behind(tmp_path: Path) -> None:
-    """`AuditLog.free_now` (where the async guard writes on its loop only when it says so):
-    False, opening and making nothing, before the log is open in this process; True once it
-    is and nobody holds it, leaving neither lock taken (another open file locks the log at
-    once, a record is written); False while another open file of the log holds its ``flock``
-    (as another process's writer does), while another thread holds the log's thread lock,
-    once the file was replaced (rotated: the new one may be held) and after `close`."""
-    path = tmp_path / "audit.jsonl"
-    log = audit.AuditLog(path, fsync=False, lock_timeout=0.2)
-    assert not log.free_now() and not path.exists()
-    log.write("requested")
-    assert log.free_now()
+def _flock_taken_by_another_file(path: Path) -> bool:
+    """Whether another open file of the log takes its ``flock`` at once, as another
+    process's writer would (let go again)."""
     other = os.open(path, os.O_RDONLY)
     try:
-        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free_now let its flock go
-        assert not log.free_now()
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(other)
+
+
+def test_held_if_free_holds_the_locks_from_its_check_through_the_block(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`AuditLog.held_if_free` (where the async guard writes on its loop only when it yields
+    True): False, opening and making nothing, before the log is open in this process; True
+    once it is and nobody holds it, and then no other open file of the log (another process's
+    writer) can take its ``flock`` until the block ends: the records written in it are
+    written under the locks the check took, logged as the block ends, which leaves neither
+    lock taken. False while another open file holds the ``flock``, while another thread holds
+    the log's thread lock, once the file was replaced (rotated: the new one may be held) and
+    after `close`. Before, the check let both locks go, and a lock taken before the write
+    that followed was waited for where the write ran (the loop: every task stopped)."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False, lock_timeout=0.2)
+    with log.held_if_free() as held:
+        assert not held and not path.exists()
+    log.write("requested")
+    caplog.set_level(logging.INFO, logger="rds_guard.audit")
+    with log.held_if_free() as held:
+        assert held and not _flock_taken_by_another_file(path)
+        log.write("created", call="a")
+        log.write("created", call="b")
+        assert not _flock_taken_by_another_file(path)
+        assert not caplog.records  # logged once the locks are let go
+    assert [r.audit_record["call"] for r in caplog.records] == ["a", "b"]  # type: ignore[attr-defined]
+    assert _flock_taken_by_another_file(path) and not log._lock.locked()
+    other = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with log.held_if_free() as held:
+            assert not held
         fcntl.flock(other, fcntl.LOCK_UN)
     finally:
         os.close(other)
-    with log._lock:
-        assert not log.free_now()
+    with log._lock, log.held_if_free() as held:
+        assert not held
     log.write("requested")
-    assert [record["seq"] for record in records_of(path)] == [1, 2]
+    assert [record["seq"] for record in records_of(path)] == [1, 2, 3, 4]
     path.rename(tmp_path / "archive.jsonl")
     path.touch()
-    assert not log.free_now()
+    with log.held_if_free() as held:
+        assert not held
     log.close()
-    assert not log.free_now() and log._fd is None
+    with log.held_if_free() as held:
+        assert not held and log._fd is None
+
+
+def test_a_record_written_in_another_thread_during_a_held_block_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    """The block holds the log for its own thread alone: another thread's record waits for
+    its end (and is written, chained after the block's), never written under locks another
+    thread holds."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False, lock_timeout=5)
+    log.write("requested", call="first")
+    done = threading.Event()
+    with log.held_if_free() as held:
+        assert held
+        thread = threading.Thread(target=lambda: (log.write("created", call="other"), done.set()))
+        thread.start()
+        assert not done.wait(0.2)
+        log.write("created", call="held")
+    thread.join(5)
+    assert done.is_set()
+    assert [record["call"] for record in records_of(path)] == ["first", "held", "other"]
+    assert audit.verify([path]).ok
 
 
 def _after_the_record() -> Callable[[FrameType, str], bool]:
