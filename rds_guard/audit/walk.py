@@ -90,12 +90,12 @@ class ChainWalk:
         """Walk one stream of batches on from where the chain stands."""
         self.path, self.number, self._parsed_last = path, 0, True
         source = Lookahead(batches)
-        opening = True
+        opening, unproven, records_before = True, "", self.records
         for lines in source:
             if not lines:
                 continue
             if opening:
-                self._check_opening(lines[0], partial(source.following, lines, 0), first=first)
+                unproven = self._opening(lines[0], partial(source.following, lines, 0), first)
                 opening = False
             index = 0
             while index < len(lines):
@@ -108,6 +108,8 @@ class ChainWalk:
             # The fast path checks only the envelope; no later line vouches for the last.
             self.records -= 1
             self.report(self.number, "edited", "not an audit record", at=self.last_at)
+        if unproven and self.records == records_before:
+            raise NotAnAuditLog(self.path, unproven)
 
     def torn(self, rest: bytes) -> None:
         """The stream ended with ``rest``: bytes after its last newline (a cut-off write). A
@@ -127,22 +129,22 @@ class ChainWalk:
             return
         self.report(self.number + 1, "torn", torn_detail(rest))
 
-    def _check_opening(
-        self, line: bytes, following: Callable[[], list[bytes]], *, first: bool
-    ) -> None:
-        """A stream whose first line is no record, nor any of the `LOOKAHEAD` lines after it,
-        is no audit log (a damaged first line of a log is a finding); a first stream that
-        starts with ``rotated`` continues a chain whose start we lack."""
+    def _opening(self, line: bytes, following: Callable[[], list[bytes]], first: bool) -> str:
+        """What the stream's first line is, when it is no record and neither is any of the
+        `LOOKAHEAD` lines after it: the stream is no audit log unless a line further on is a
+        record (a damaged first line of a log, however many lines the damage took, is a
+        finding); else empty. A first stream that starts with ``rotated`` continues a chain
+        whose start we lack."""
         record = parse_record(line)
         if record is None:
             if any(parse_record(after) is not None for after in following()):
-                return
-            what = "an empty line" if not line.strip() else "not a JSON object with prev and seq"
-            raise NotAnAuditLog(self.path, what)
+                return ""
+            return "an empty line" if not line.strip() else "not a JSON object with prev and seq"
         if first and record.get("event") == "rotated":
             self.prev = str(record["prev"]).encode()
             self.seq = int(str(record["seq"])) - 1
             self.continues = str(record.get("rotated_from") or "an earlier log")
+        return ""
 
     # -- findings --
 

@@ -446,6 +446,29 @@ def test_a_log_whose_first_line_is_damaged_is_still_a_log(
     assert result.records == 9
 
 
+@pytest.mark.parametrize("how", ["written-over", "put-before"])
+def test_damage_longer_than_the_lookahead_at_a_logs_start_is_a_finding(
+    log_path: Path, how: str
+) -> None:
+    """Junk over (or before) the first 150 lines of a keyed log of 300 records, more lines
+    than the walk looks ahead from the first: still a damaged log, every junk line a finding
+    (exit 1), not "not an audit log" (exit 2, a setup error to a monitor); the writers go on
+    appending to it. Before, a first line followed by 100 lines or more that are no record
+    was taken for a file that is no log. A file in which no line is a record is still none."""
+    make_log(log_path, 300, hmac_key=b"k")
+    lines = lines_of(log_path)
+    junk = [b'{"prev":"damaged"}'] * 150
+    lines = junk + (lines[150:] if how == "written-over" else lines)
+    write_lines(log_path, lines)
+    result = audit.verify([log_path], hmac_key=b"k")
+    assert result.records == 150 if how == "written-over" else 300
+    assert [(f.line, f.reason) for f in result.findings][:2] == [(1, "edited"), (2, "edited")]
+    assert not result.ok and result.more + len(result.findings) >= 150
+    write_lines(log_path, junk)
+    with pytest.raises(audit.NotAnAuditLog, match="line 1 is not an audit record"):
+        audit.verify([log_path], hmac_key=b"k")
+
+
 def test_each_file_of_a_series_must_be_an_audit_log(log_path: Path) -> None:
     make_log(log_path, 3)
     archive = audit.rotate(log_path)
