@@ -297,7 +297,7 @@ def test_bytes_that_are_no_policy_are_a_policy_error_on_line_1_or_2(
         ('version = 1\n["naming"]\nx =\n', "invalid TOML: Invalid value", 3),
         (
             'version = 1\nmode = "warn"\n  mode = "enforce"  \n',
-            """invalid TOML: Cannot overwrite a value ('mode = "enforce"' sets a key set before)""",
+            "invalid TOML: Cannot overwrite a value (first at line 2)",
             3,
         ),
     ],

@@ -43,6 +43,7 @@ class Scan:
         self.tables = self.dots = 0
         self.value: tuple[int, str] = (0, "")
         self.deepest: tuple[int, int, str] = (0, 0, "")
+        self.last: tuple[int, str] = (0, "")  # the line and dotted key of the last statement
 
     def until(self, key: str | None) -> None:
         """Scan on until ``key`` is found (None: to the end of the text)."""
@@ -79,6 +80,7 @@ class Scan:
             self.i += 2 if text.startswith("]]", self.i) else 1
             self.tables += 1
             self.table = self.found(parts, "", -1)
+            self.last = self.line, self.table
             if self.tables > MAX_TABLES:
                 self.too_many = self.line, self.table, f"more than {MAX_TABLES} table headers"
                 raise Stop
@@ -90,6 +92,7 @@ class Scan:
             self.i += 1
             self.blank()
             self.value = line, self.found(parts, self.table, self.i, line)
+            self.last = self.value
             self.skip_value()
         self.blank()
         if text.startswith("#", self.i):

@@ -25,6 +25,7 @@ _TUPLE = r"\(((?:'[^']*', ?)*'[^']*',?)\)"  # tomllib's ('tags', 'defaults')
 _NAMES = r"'([^']*)'"
 _YAML_START = r"---\s*$|[A-Za-z_][\w-]*:(?:\s|$)"
 _HEADER = r"(?m)^[ \t]*\["  # where a table header may start
+_SET_TWICE = ("Cannot overwrite a value", "Cannot declare")  # tomllib's words for a key twice
 # a line whose key (or table header) may go on past a dot: its first part and the dot
 _DOTTED = r"""(?m)^[ \t]*\[*[ \t]*(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')[ \t]*\."""
 
@@ -49,14 +50,17 @@ def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyEr
         line = text.count("\n") + 1
     problem = re.sub(_TOML_POSITION, "", message).strip()
     problem = re.sub(_TUPLE, lambda tuple_: f"[{'.'.join(re.findall(_NAMES, tuple_[1]))}]", problem)
-    if problem == "Cannot overwrite a value" and line is not None:  # which: tomllib names none
-        written = text.split("\n")[line - 1].strip()
-        problem += f" ({shown(written)} sets a key set before)"
+    lines = KeyLines(text)
+    statement = None if line is None else lines.statement_on(line)
+    key = None if statement is None else statement[1]
+    if statement is not None and problem.startswith(_SET_TWICE):  # tomllib names neither
+        line, first = statement[0], lines.find(statement[1])
+        problem += "" if first is None else f" (first at line {first})"
     start = next((s for s in text.lstrip("\ufeff").splitlines() if s.strip()[:1] not in "#"), "")
     yaml = re.match(_YAML_START, start)
     other = "JSON" if start.lstrip()[:1] == "{" else "YAML" if yaml else None
     written = f" (it looks like {other}: a policy is TOML, `version = 1`)" if other else ""
-    return PolicyError(f"invalid TOML: {problem}{written}", path=source, line=line)
+    return PolicyError(f"invalid TOML: {problem}{written}", path=source, line=line, key=key)
 
 
 def _value_at(error: BaseException | None) -> int | None:
@@ -195,6 +199,25 @@ class KeyLines:
         if offset >= scan.i:
             return None
         return self.text.count("\n", 0, offset) + 1, key
+
+    def statement_on(self, line: int) -> tuple[int, str] | None:
+        """The first line and the dotted key of the statement (a key and its value, a table's
+        header) that ``line`` is part of (None: none, or the text stops being TOML before):
+        tomllib names the line where it stood when it refused one, the value's last."""
+        from .key_scan import Scan, Stop
+
+        scan = Scan(self.text)
+        before = scan.last
+        try:
+            while not scan.done and scan.line <= line:
+                before = scan.last
+                scan.statement()
+                if scan.last is not before and scan.last[0] <= line <= scan.line:
+                    return scan.last
+        except Stop:  # the statement it stopped in, if it got as far as its key
+            if scan.last is not before and scan.last[0] <= line <= scan.line:
+                return scan.last
+        return None
 
     def find(self, key: str) -> int | None:
         """The line of ``key``, else of its nearest enclosing table or key; of an array's

@@ -1323,10 +1323,32 @@ def test_invalid_toml_at_the_end_of_the_document_names_the_last_line():
     assert error.problem.startswith("invalid TOML")
 
 
-def test_duplicate_key_is_invalid_toml():
-    """TOML forbids a key twice: a PolicyError, not the first or last value silently."""
-    error = policy_error('version = 1\nmode = "warn"\nmode = "enforce"\n')
-    assert error.line == 3
+@pytest.mark.parametrize(
+    ("text", "line", "key", "first"),
+    [
+        ('version = 1\nmode = "warn"\nmode = "enforce"\n', 3, "mode", 2),
+        ("version = 1\n[tags]\n\n[tags]\n", 4, "tags", 2),
+        ('version = 1\n[tags.patterns]\n"k" = "a"\n"k" = "b"\n', 4, "tags.patterns.k", 3),
+        ('version = 1\nmode = [\n  "a",\n]\nmode = [\n  "b",\n]\n', 5, "mode", 2),
+    ],
+    ids=["a key", "a table", "a quoted key in a table", "a value of several lines"],
+)
+def test_duplicate_key_is_invalid_toml(text, line, key, first):
+    """TOML forbids a key twice: a PolicyError, not the first or last value silently, at the
+    line where the second starts (tomllib names the value's last, and no key) and naming the
+    key and where it was first set. Before, the key was missing (docs/policy.md: every
+    problem names file, line and key)."""
+    error = policy_error(text)
+    assert (error.line, error.key) == (line, key)
+    assert error.problem.endswith(f"(first at line {first})")
+
+
+def test_a_syntax_error_in_a_value_names_its_key():
+    """A value tomllib cannot read is named by its key, at the line tomllib names."""
+    error = policy_error('version = 1\n[tags]\nrequired = ["team",\n  "owner" "x"]\n')
+    assert (error.line, error.key) == (4, "tags.required")
+    error = policy_error("version = 1\n[tags\n")
+    assert (error.line, error.key) == (2, None)
 
 
 @pytest.mark.parametrize("text", ["a = " + "[" * 5000, "a = " + "{x = " * 3000])
