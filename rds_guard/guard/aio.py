@@ -27,7 +27,7 @@ from ..core.decide import decide
 from ..core.operations import Operation
 from ..core.rules import Violation
 from ..forks import after_fork_in_child
-from ..records import status_of, url_expires_in
+from ..records import GuardedCall, status_of, url_expires_in
 from .binding import ClientBinding
 from .guard import Guard, LookupFailed
 from .progress import (
@@ -43,7 +43,7 @@ from .progress import (
 from .reads import CallReads, Incomplete, Needed
 from .turned import presigned_call
 from .validation import refuse_presign
-from .wrappers import presigning
+from .wrappers import presigning, presigning_unjudged
 
 T = TypeVar("T")
 
@@ -144,6 +144,18 @@ class AioClientBinding(ClientBinding):
             held_as(request, call)
             await self.request_created(row, request)
 
+    async def presign_signed_into(  # type: ignore[override]
+        self, row: Operation, request: Any, call: GuardedCall
+    ) -> None:
+        """`ClientBinding.presign_signed_into`, the look-ups awaited."""
+        guard = call.guard
+        if guard is not None:
+            sent, swapped = self.read_sent(row, request, call)
+            changed = not wire.as_judged(sent, call.judged)
+            decided = await self.ahead(guard, row, sent) if changed else None
+            check = guard.check_presigned
+            await off_loop(guard, check, self, row, call, sent, None, decided, swapped)
+
     async def after_call(  # type: ignore[override]
         self,
         row: Operation,
@@ -177,12 +189,14 @@ class AioClientBinding(ClientBinding):
         """aiobotocore's ``generate_presigned_url`` (a coroutine), judged like the call."""
         params, presigned = self.presign_params(ClientMethod, Params)
         token = presigning.set(presigned)
+        unjudged = presigning_unjudged.set([] if presigned is None else None)
         try:
             url = await generate(
                 ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod
             )
         finally:
             presigning.reset(token)
+            presigning_unjudged.reset(unjudged)
         found = presigned_call(self, self._client(), presigned, url, ClientMethod)
         if found is not None:
             guard, row, call, (sent, swapped) = found

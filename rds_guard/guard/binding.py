@@ -44,7 +44,7 @@ from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
 from .turned import presigned_call, turned_handler
 from .validation import refuse_presign, refused, unvalidated
-from .wrappers import presigning
+from .wrappers import presigning, presigning_unjudged
 
 Sent = tuple[dict[str, Any], Violation | None]
 """The judged parameters as a request carries them, and ``request.changed`` when it is no
@@ -169,6 +169,14 @@ class ClientBinding:
             held_as(request, call)
             self.request_created(row, request)
 
+    def presign_signed_into(self, row: Operation, request: Any, call: GuardedCall) -> None:
+        """``before-sign`` of a presign past the wrapper that another handler made into a call
+        of ``row`` (`turned.signed_into`): held against the policy as it is signed and
+        recorded ``presigned`` (enforce: refused, nothing signed)."""
+        if call.guard is not None:
+            sent, swapped = self.read_sent(row, request, call)
+            call.guard.check_presigned(self, row, call, sent, None, swapped=swapped)
+
     def held_again(self, row: Operation, request: Any, read: wire.Read, rounds: int) -> Hold:
         """None when ``request`` still holds what the guard read of it (``read``:
         `wire.as_read`) and held; else what to hold of it now (`to_hold`, as of a retry):
@@ -255,10 +263,12 @@ class ClientBinding:
         written before the URL is returned."""
         params, presigned = self.presign_params(ClientMethod, Params)
         token = presigning.set(presigned)
+        unjudged = presigning_unjudged.set([] if presigned is None else None)
         try:
             url = generate(ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
         finally:
             presigning.reset(token)
+            presigning_unjudged.reset(unjudged)
         found = presigned_call(self, self._client(), presigned, url, ClientMethod)
         if found is not None:
             guard, row, call, (sent, swapped) = found

@@ -78,9 +78,11 @@ STAGES = (
 """The events of a guarded operation the guard handles, each with its handler's method name
 (of `rds_guard.guard.binding.ClientBinding`)."""
 
-EVERY_STAGES = ("request-created", "after-call", "after-call-error")
+EVERY_STAGES = ("request-created", "before-sign", "after-call", "after-call-error")
 """The events the handler of every operation's requests goes on, under the service's name
-(`hook_client`): registered with the client made, it runs after botocore's signer there."""
+(`hook_client`): registered with the client made, it runs after botocore's signer at
+``request-created``, and at ``before-sign`` sees the presigns made past the client's
+wrapper."""
 
 
 LAST_EVENT = "before-parameter-build"

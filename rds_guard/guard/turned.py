@@ -12,7 +12,9 @@ of it exactly, or one of an operation its client's API lacks, is ``request.chang
 outcome recorded. So is a call of an operation the guard judges for another service only,
 given a parameter the guard judges there that its own API lacks (a DocumentDB
 ``ModifyDBInstance`` given a ``BackupRetentionPeriod``), and a presigned URL of a call the
-guard does not judge that a ``before-sign`` handler made so (`presigned_into`).
+guard does not judge that a ``before-sign`` handler made so: read once signed when made with
+the client's ``generate_presigned_url`` (`presigned_into`), else, botocore's own function,
+as it is signed (the same handler on ``before-sign``: `signed_into`).
 """
 
 from __future__ import annotations
@@ -28,14 +30,19 @@ from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall
 from .hooks import EVERY_STAGES, GUARDED_BY_LOWER, GUARDED_SET, STAGES, plainly_of
 from .progress import Presign, in_progress, note_request
+from .wrappers import presigning_unjudged
 
 if TYPE_CHECKING:
     from .binding import ClientBinding, Sent
     from .guard import Guard
 
-TURNED_STAGES = {stage: method for stage, method in STAGES if stage in EVERY_STAGES}
+TURNED_STAGES = {
+    stage: "presign_signed_into" if stage == "before-sign" else method
+    for stage, method in STAGES
+    if stage in EVERY_STAGES
+}
 """The events the handler is registered on (under the service's name: `hooks.hook_client`),
-each with the binding's method it hands a turned request to."""
+each with the binding's method it hands a turned request (or presign: `signed_into`) to."""
 
 
 def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
@@ -52,6 +59,9 @@ def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
         if stage == "request-created":
             note_request(operation)  # a read of the guard's is the service's answer
             row = _turned_into(binding, operation, kwargs["request"])
+        elif stage == "before-sign":
+            turned = signed_into(binding, operation, kwargs)
+            return None if turned is None else binding.presign_signed_into(*turned)
         else:
             row = _turned_call(kwargs.get("context", {}), operation)
         if row is None:
@@ -88,6 +98,38 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         request.context[CONTEXT_KEY] = call
     in_progress.set(call)
     return operations.OPERATIONS[call.fields["operation"]]
+
+
+def signed_into(
+    binding: ClientBinding, operation: str, signing: dict[str, Any]
+) -> tuple[Operation, Any, GuardedCall] | None:
+    """At ``before-sign`` of ``operation`` (``signing``: the event's arguments): the row, the
+    request and the call of a presign made past the client's wrapper (botocore's own
+    ``generate_presigned_url(client, ...)``, whose URL the guard never reads) that another
+    handler made into a call the guard judges (`_named`); None: none. A presign is told by
+    the signature botocore chose for it (``-query``, which no handler can change), on a
+    client that signs its calls otherwise; a request sent is judged at ``request-created``
+    once signed, the wrapper's presign once its URL is (`presigned_into`)."""
+    request, version = signing.get("request"), signing.get("signature_version")
+    own = getattr(signing.get("request_signer"), "signature_version", "")
+    if not (isinstance(version, str) and version.endswith(_QUERY)) or str(own).endswith(_QUERY):
+        return None
+    wrapped = presigning_unjudged.get()
+    if request is None or plainly_of(request, operation):
+        return None
+    if wrapped and wrapped[0] is request.context:  # read once signed
+        return None
+    url = str(query.url_sent(request))
+    names = _named(binding, operation, _pairs(_as_sent(request.data), url))
+    guard = binding.guard() if names else None
+    if guard is None:
+        return None
+    row = operations.OPERATIONS[names[0]]
+    return row, request, guard.unjudged(row, made_from=operation)
+
+
+_QUERY = "-query"
+"""How the names of botocore's signatures of presigned URLs end (``v4-query``)."""
 
 
 def presigned_call(

@@ -21,6 +21,12 @@ presigning: contextvars.ContextVar[Any] = contextvars.ContextVar(
 """The presign under way through the client's wrapper in this thread or task
 (`rds_guard.guard.progress.Presign`)."""
 
+presigning_unjudged: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "rds_guard_presigning_unjudged", default=None
+)
+"""The presign under way through the client's wrapper of a method the guard does not judge:
+its context, once claimed (`claim_presign`); the wrapper reads its URL once signed."""
+
 
 presigns_built: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar(
     "rds_guard_presigns_built", default=()
@@ -73,6 +79,9 @@ def claim_presign(context: dict[str, Any]) -> None:
     presigned = presigning.get()
     if presigned is not None and presigned.context is None:
         presigned.context = context
+    unjudged = presigning_unjudged.get()
+    if unjudged is not None and not unjudged:
+        unjudged.append(context)
 
 
 def wrap_methods(client: Any, presign: Callable[..., Any]) -> None:

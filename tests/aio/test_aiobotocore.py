@@ -1586,6 +1586,39 @@ def test_a_describe_made_into_the_delete_of_a_held_snapshot_is_blocked(
     assert (blocked["event"], blocked["operation"]) == ("blocked", "DeleteDBClusterSnapshot")
 
 
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_aiobotocores_own_presign_made_into_a_held_snapshots_delete_is_judged(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """As on a botocore client: aiobotocore's own ``generate_presigned_url(client, ...)`` of
+    a DescribeDBClusters, made the delete of a snapshot on hold by a ``before-sign`` handler,
+    is judged as it is signed, its look-up awaited: refused (enforce), or signed and recorded
+    ``presigned`` as the delete (warn). Before, it was signed unjudged and unrecorded."""
+    held_snapshot(moto_server)
+    session = guarded_session(tmp_path, HOLD_ONLY.replace('"enforce"', f'"{mode}"'))
+
+    async def turn(request: Any, **_: Any) -> None:
+        request.data.update(Action="DeleteDBClusterSnapshot", DBClusterSnapshotIdentifier="held")
+
+    async def work() -> str:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register("before-sign.rds.DescribeDBClusters", turn)
+            presign = aiobotocore.signers.generate_presigned_url(rds, "describe_db_clusters")
+            if mode == "warn":
+                url: str = await presign
+                return url
+            with pytest.raises(rds_guard.PolicyViolation, match=r"deletion\.hold"):
+                await presign
+            return ""
+
+    url = run(work)
+    assert ("Action=DeleteDBClusterSnapshot" in url) == (mode == "warn")
+    [record] = audit_records(tmp_path)
+    event = "blocked" if mode == "enforce" else "presigned"
+    assert (record["event"], record["operation"]) == (event, "DeleteDBClusterSnapshot")
+    assert [v["rule"] for v in record["violations"]] == ["deletion.hold"]
+
+
 def test_a_look_up_answered_at_before_call_blocks_the_delete_of_a_held_snapshot(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:

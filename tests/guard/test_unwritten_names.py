@@ -13,6 +13,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+import botocore.config
+import botocore.signers
 import pytest
 from aws import (
     audit_records,
@@ -555,3 +557,79 @@ def test_in_warn_mode_a_presign_made_into_a_held_snapshots_delete_is_recorded_as
     assert (presigned["event"], presigned["operation"]) == ("presigned", "DeleteDBClusterSnapshot")
     assert [v["rule"] for v in presigned["violations"]] == ["deletion.hold"]
     assert turned_note("DescribeDBClusters") in presigned["notes"]
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_botocores_own_presign_of_a_describe_made_into_a_held_snapshots_delete_is_judged(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """botocore's own ``generate_presigned_url(client, ...)`` of a DescribeDBClusters, made
+    the delete of a snapshot on hold by a ``before-sign`` handler: judged as it is signed
+    (the same handler of the guard's sees every operation's ``before-sign``), refused in
+    enforce mode (no URL), signed and recorded ``presigned`` as the delete in warn mode.
+    Before, no handler of the guard's saw that presign: its URL was signed unjudged and
+    unrecorded (the client's own method was caught, above)."""
+    held_snapshot(moto_server)
+    client = guarded_client(write_policy(tmp_path, HOLD_ONLY, mode=mode), on=moto_server)
+    _signed_as(
+        client,
+        "rds.DescribeDBClusters",
+        Action="DeleteDBClusterSnapshot",
+        DBClusterSnapshotIdentifier="held",
+    )
+
+    def presign() -> str:
+        return botocore.signers.generate_presigned_url(client, "describe_db_clusters", Params={})
+
+    if mode == "enforce":
+        with pytest.raises(rds_guard.PolicyViolation) as caught:
+            presign()
+        assert "deletion.hold" in [v.rule for v in caught.value.violations]
+    else:
+        assert "Action=DeleteDBClusterSnapshot" in presign()
+    (record,) = audit_records(tmp_path)
+    event = "blocked" if mode == "enforce" else "presigned"
+    assert (record["event"], record["operation"]) == (event, "DeleteDBClusterSnapshot")
+    assert [v["rule"] for v in record["violations"]] == ["deletion.hold"]
+    assert turned_note("DescribeDBClusters") in record["notes"]
+
+
+def test_botocores_own_presigns_left_alone_are_signed_as_without_the_guard(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Control: botocore's own presign of a DescribeDBClusters no handler changed, and one
+    whose ``before-sign`` handler adds a parameter of its own, are signed as a bare client
+    signs them, and nothing is recorded; a client that signs its calls with a query
+    signature (``v4-query``, as presigns are) has a request made into a delete at
+    ``before-sign`` judged once, as it is sent, and not taken for a presign."""
+    held_snapshot(moto_server)
+    policy = write_policy(tmp_path, HOLD_ONLY, mode="warn")
+    client = guarded_client(policy, on=moto_server)
+    bare = moto_server.client("rds")
+    for each in (client, bare):
+        _signed_as(each, "rds.DescribeDBClusters", MaxRecords="20")
+    urls = [
+        botocore.signers.generate_presigned_url(each, "describe_db_clusters", Params={})
+        for each in (client, bare)
+    ]
+    assert [url.partition("X-Amz-Date")[0] for url in urls[:1]] == [
+        url.partition("X-Amz-Date")[0] for url in urls[1:]
+    ]
+    assert "MaxRecords=20" in urls[0] and audit_records(tmp_path) == []
+    session, _ = guarded_session(policy, on=moto_server)
+    query_signed = moto_server.client(
+        "rds", session=session, config=botocore.config.Config(signature_version="v4-query")
+    )
+    _signed_as(
+        query_signed,
+        "rds.DescribeDBClusters",
+        Action="DeleteDBClusterSnapshot",
+        DBClusterSnapshotIdentifier="held",
+    )
+    moto_server.reset_counts()
+    with pytest.raises(KeyError, match="DescribeDBClustersResult"):  # botocore's parser: the
+        query_signed.describe_db_clusters()  # delete's answer read as a describe's
+    assert moto_server.count("DeleteDBClusterSnapshot") == 1
+    requested, *_ = records = audit_records(tmp_path)
+    assert (requested["event"], requested["operation"]) == ("requested", "DeleteDBClusterSnapshot")
+    assert "presigned" not in [record["event"] for record in records]
