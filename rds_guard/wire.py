@@ -102,20 +102,21 @@ def as_written(params: Mapping[str, Any]) -> dict[str, Any]:
     """``params`` as `sent_params` reads them back from what botocore writes of them: it
     writes an empty structure as nothing, so a list's items are read up to the first such
     one, and a list of none but them, or a structure of none but them, is not there at all
-    (``Tags=[{}]`` sends no tag). An empty list is written (one empty key) and read."""
-    written = {name: _written(value) for name, value in params.items()}
+    (``Tags=[{}]`` sends no tag). An empty list is written (one empty key) and read; below
+    `COPIED_DEPTH`, where no value is the `same` as any, a value is left as it is."""
+    written = {name: _written(value, COPIED_DEPTH) for name, value in params.items()}
     return {name: value for name, value in written.items() if value is not _ABSENT}
 
 
-def _written(value: Any) -> Any:
-    if type(value) is dict:
-        members = {name: _written(item) for name, item in value.items()}
+def _written(value: Any, depth: int) -> Any:
+    if type(value) is dict and depth:
+        members = {name: _written(item, depth - 1) for name, item in value.items()}
         kept = {name: item for name, item in members.items() if item is not _ABSENT}
         return kept if kept else _ABSENT
-    if type(value) is list and value:
+    if type(value) is list and value and depth:
         items = []
         for item in value:
-            written = _written(item)
+            written = _written(item, depth - 1)
             if written is _ABSENT:
                 break
             items.append(written)

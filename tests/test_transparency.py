@@ -551,3 +551,49 @@ def test_a_presign_of_an_operation_the_guard_does_not_judge_hands_on_the_callers
         seen.append((given, re.sub(r"X-Amz-(Date|Signature)=[^&]+", "", url)))
     assert seen[0][0] == {**params, "MaxRecords": 20}
     assert seen[1] == seen[0]
+
+
+def _nested(kind: str, depth: int) -> Any:
+    value: Any = {} if kind == "dict" else []
+    for _ in range(depth):
+        value = {"a": value} if kind == "dict" else [value]
+    return value
+
+
+@pytest.mark.parametrize(("kind", "depth"), [("dict", 900), ("list", 5000)])
+def test_a_judged_parameter_nested_past_pythons_limit_is_sent_as_without_the_guard(
+    moto_server: MotoServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+    depth: int,
+) -> None:
+    """parameter_validation off, warn mode, a judged parameter (``SkipFinalSnapshot``) given
+    as a dict nested 900 deep or a list nested 5,000 deep: the call is sent and the URL signed
+    as without the guard (the same answer, one request each), with a ``request.invalid``
+    warning (naming the operation where botocore's report is too deep to write: it named a
+    parameter "is"). Before, reading back what botocore writes of the judged value walked it
+    to Python's recursion limit: a RecursionError from the guard's own code."""
+    session, _ = guarded_session(write_policy(tmp_path, WARN), on=moto_server)
+    unvalidated = Config(parameter_validation=False)
+    rds = moto_server.client("rds", session=session, config=unvalidated)
+    bare = moto_server.client("rds", config=unvalidated)
+    make_cluster(bare)
+    params = {"DBClusterIdentifier": "nowhere", "SkipFinalSnapshot": _nested(kind, depth)}
+    moto_server.reset_counts()
+    caplog.set_level("WARNING", logger="rds_guard")
+    outcomes = [
+        outcome(lambda client=client: client.delete_db_cluster(**params)) for client in (bare, rds)
+    ]
+    assert outcomes[0] == outcomes[1] and moto_server.count("DeleteDBCluster") == 2
+    urls = [
+        client.generate_presigned_url("delete_db_cluster", Params=params).partition("&X-Amz")[0]
+        for client in (bare, rds)
+    ]
+    assert urls[0] == urls[1] and "Action=DeleteDBCluster" in urls[0]
+    deep = "[request.invalid] DeleteDBCluster: a value is nested too deep for its validation"
+    assert ("[request.invalid] SkipFinalSnapshot: Invalid type" if kind == "dict" else deep) in (
+        caplog.text
+    )
+    events = [record["event"] for record in audit_records(tmp_path)]
+    assert events == ["requested", "failed", "presigned"]

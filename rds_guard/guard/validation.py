@@ -14,7 +14,7 @@ from ..core.patterns import Lazy
 from ..core.rules import Violation
 from .reads import Incomplete
 
-DEEPER_THAN_REPORTED = "a parameter is nested too deep for its validation report to be written"
+DEEPER_THAN_REPORTED = "a value is nested too deep for its validation report to be written"
 """The line `refused` gives for a call whose report runs out of Python's recursion limit."""
 
 
@@ -54,7 +54,10 @@ def unvalidated(client: Any, row: Operation, params: Mapping[str, Any]) -> list[
     guard does not vouch for whole (`refused`)."""
     if not row.vouches_for_every_parameter:
         params = {name: value for name, value in params.items() if name in row.judged}
-    return refused(client, row, params)
+    try:
+        return refused(client, row, params)
+    except Exception as exc:  # a value's own method (botocore, not validating, calls none)
+        return [f"a value's own method raised {type(exc).__name__} as its validation was made"]
 
 
 _PROBLEM_STARTS = ("Invalid ", "Missing required parameter", "Unknown parameter", "Must set one")

@@ -342,3 +342,41 @@ def test_a_report_without_its_problems_apart_is_read_by_how_a_problem_starts() -
         " types: <class 'str'>",
         'Missing required parameter in input: "X"',
     ]
+
+
+class _RaisesOnItem(dict):  # type: ignore[type-arg]
+    """A tag whose own ``__getitem__`` raises: botocore's serializer never calls it."""
+
+    def __getitem__(self, key: Any) -> Any:
+        raise RuntimeError("a tag read by its own __getitem__")
+
+
+@pytest.mark.parametrize("mode", ["warn", "enforce"])
+def test_a_value_whose_own_methods_raise_under_validation_is_judged_not_raised(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """A client that does not validate, given a tag (a dict subclass) whose own
+    ``__getitem__`` raises, which botocore's serializer never calls: the guard's run of
+    botocore's validation over the call raised the caller's own error where the client
+    sends the call. It is ``request.invalid`` now: warned about and sent as without the guard
+    (warn), blocked with nothing sent (enforce)."""
+    client = _unvalidated(moto_server, tmp_path, mode=mode)
+    tags = [{"Key": "team", "Value": "core"}, _RaisesOnItem(Key="owner", Value="me")]
+
+    def create() -> Any:
+        return client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders",
+            DBClusterSnapshotIdentifier=f"orders-manual-2026120{len(mode)}",
+            Tags=tags,
+        )
+
+    if mode == "warn":
+        create()
+        assert moto_server.count("CreateDBClusterSnapshot") == 1
+    else:
+        with pytest.raises(rds_guard.PolicyViolation) as caught:
+            create()
+        assert "request.invalid" in [v.rule for v in caught.value.violations]
+        assert moto_server.count("CreateDBClusterSnapshot") == 0
+    first = audit_records(tmp_path)[0]
+    assert "request.invalid" in [v["rule"] for v in first["violations"]]
