@@ -134,7 +134,7 @@ def _start_successor(locked: LockedFile, tail: Tail, archive: Path, rfd: int) ->
         finally:
             os.close(fd)
         try:
-            _keep_old_name(path, archive, rfd)
+            _keep_old_name(path, archive, rfd, locked.st)
         except FileExistsError:
             raise AuditError(
                 f"{path}: cannot rotate: {archive} already exists", path=str(path)
@@ -177,23 +177,34 @@ _READ_WRITE = 0o666
 """The permission bits a rotated log takes from the old one: read and write, no more."""
 
 
-def _keep_old_name(path: Path, archive: Path, rfd: int) -> None:
-    """Give the current log its archive name too, never replacing an existing file.
+def _keep_old_name(path: Path, archive: Path, rfd: int, st: os.stat_result) -> None:
+    """Give the current log (``st``, locked) its archive name too, never replacing an
+    existing file.
 
-    A hard link where the filesystem has them; else a copy of the bytes (``rfd`` reads the
-    old file; the caller holds its flock, so nothing is appended meanwhile). Never a rename:
-    that would leave the path missing until the new file replaces it, and a writer that came
-    then would create a file there, write to it unopposed and lose its record to the replace.
+    A hard link where the filesystem has them, checked to name the locked file (one who can
+    write the directory may have put another file at the path: refused, the name taken back);
+    else a copy of the bytes (``rfd`` reads the old file; the caller holds its flock, so
+    nothing is appended meanwhile). Never a rename: that would leave the path missing until
+    the new file replaces it, and a writer that came then would create a file there, write to
+    it unopposed and lose its record to the replace.
     """
     try:
         os.link(path, archive, follow_symlinks=False)
-        return
     except FileExistsError:
         raise
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
             raise
-    copy_to_new_file(rfd, archive)
+        copy_to_new_file(rfd, archive)
+        return
+    linked = os.lstat(archive)
+    if (linked.st_dev, linked.st_ino) != (st.st_dev, st.st_ino):
+        os.unlink(archive)
+        raise AuditError(
+            f"{path}: cannot rotate: another file was put at the path while it was rotated (by"
+            " someone who can write its directory); nothing was rotated",
+            path=str(path),
+        )
 
 
 def _undo_keep(archive: Path, temp: Path) -> None:

@@ -638,6 +638,32 @@ def test_rotate_refuses_an_empty_log_and_a_taken_name(log_path: Path) -> None:
     assert sorted(p.name for p in log_path.parent.iterdir()) == ["audit.jsonl", "audit.jsonl.1-2"]
 
 
+def test_rotate_refuses_another_file_put_at_the_path_as_it_archives(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone who can write the log's directory moves the log away and puts a file of
+    their own at its path the moment rotate gives the log its archive name (by the path): the
+    archive would have been their file, never authenticated, and the `rotated` record would
+    have named it. The name is checked to be the locked file's: refused, the archive name
+    taken back, the real log left whole where it was moved."""
+    make_log(log_path, 4)
+    real = log_path.read_bytes()
+    moved = log_path.with_name("hidden.jsonl")
+    link = os.link
+
+    def swapped_first(source: Any, target: Any, **kwargs: Any) -> None:
+        monkeypatch.setattr(os, "link", link)
+        os.rename(log_path, moved)
+        log_path.write_bytes(real.splitlines(keepends=True)[0])
+        link(source, target, **kwargs)
+
+    monkeypatch.setattr(os, "link", swapped_first)
+    with pytest.raises(AuditError, match="another file was put at the path"):
+        audit.rotate(log_path)
+    assert moved.read_bytes() == real and audit.verify([moved]).ok
+    assert sorted(p.name for p in log_path.parent.iterdir()) == ["audit.jsonl", "hidden.jsonl"]
+
+
 @pytest.mark.parametrize(
     "content", [b"\0" * 64 + b"IMPORTANT DATA" * 10, b"SECRETTOKEN"], ids=["zeros", "token"]
 )
