@@ -119,8 +119,9 @@ def signed_into(
         return None
     if wrapped and wrapped[0] is request.context:  # read once signed
         return None
-    url = str(query.url_sent(request))
-    names = _named(binding, operation, _pairs(_as_sent(request.data), url))
+    body = request.data  # a file body left unread: a read here would take it from the signer
+    sent = _as_sent(body) if isinstance(body, dict | str | bytes) else None
+    names = _named(binding, operation, _pairs(sent, str(query.url_sent(request))))
     guard = binding.guard() if names else None
     if guard is None:
         return None
