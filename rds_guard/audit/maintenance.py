@@ -432,6 +432,8 @@ def _replace_damage(
     notes = [f"moved {result.lines_text()} ({moved_bytes} bytes) to {moved_to.name}"]
     if result.forced:
         notes.append(f"forced: {result.forced}")
+    if plan.vouched.seq == 0 and plan.start == 0 and result.forced:
+        notes.append("the log starts anew at seq 1: no authentic record came before the damage")
     fields: dict[str, object] = {
         "dropped_bytes": moved_bytes,
         "dropped_sha256": moved.sha256,

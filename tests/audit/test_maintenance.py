@@ -146,7 +146,27 @@ def test_repair_with_force_moves_everything_from_the_first_bad_line_on(log_path:
     assert record["dropped_sha256"] == hashlib.sha256(moved).hexdigest()
     assert result.moved_to.name in record["notes"][0]
     assert record["notes"][1].startswith("forced: 3 complete record(s) follow the damage")
+    assert len(record["notes"]) == 2  # it chains onto line 3
     assert audit.verify([log_path]).ok
+
+
+def test_repair_with_force_of_a_damaged_first_line_says_the_log_starts_anew(
+    log_path: Path,
+) -> None:
+    """Damage at line 1 with authentic records after it: with ``force`` every line moves
+    (the records chain onto the damaged line, and nothing authentic comes before it), and
+    the `repaired` record starts the chain again at seq 1. Its notes say so: the file alone
+    verifies (one record), and before, only the lines moved told a reader it had restarted."""
+    make_log(log_path, 6)
+    lines = lines_of(log_path)
+    write_lines(log_path, [b"garbage", *lines[1:]])
+    result = audit.repair(log_path, force=True)
+    assert (result.first_line, result.lines_moved, result.records_moved) == (1, 6, 5)
+    (record,) = records_of(log_path)
+    assert (record["event"], record["seq"], record["prev"]) == ("repaired", 1, "0" * 64)
+    assert record["notes"][2] == (
+        "the log starts anew at seq 1: no authentic record came before the damage"
+    )
 
 
 def test_repair_dry_run_says_what_it_would_move_and_changes_nothing(log_path: Path) -> None:
