@@ -26,7 +26,7 @@ from aws import (
 )
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
-from policies import DEFAULTS_ONLY, WARN, write_policy
+from policies import BACKUPS, DEFAULTS_ONLY, WARN, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -597,3 +597,34 @@ def test_a_judged_parameter_nested_past_pythons_limit_is_sent_as_without_the_gua
     )
     events = [record["event"] for record in audit_records(tmp_path)]
     assert events == ["requested", "failed", "presigned"]
+
+
+class _UnshowableFlag:
+    """A value whose own ``__str__`` raises, as botocore's validation report writes it."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("a value that cannot be shown")
+
+
+def test_a_value_that_cannot_be_shown_fails_where_botocore_fails_after_every_handler(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A validating Neptune client, warn mode (rules on deletes), a judged parameter whose
+    own ``__str__`` raises: botocore's validation raises it once every
+    ``before-parameter-build`` handler has run, and so it does under the guard. Before, the
+    guard's run of that validation in its own handler raised it first, and the program's
+    handler registered after the guard's never saw the call."""
+    session, _ = guarded_session(write_policy(tmp_path, BACKUPS, mode="warn"), on=moto_server)
+    seen: dict[str, list[str]] = {"bare": [], "guarded": []}
+    for name, client in (
+        ("bare", moto_server.client("neptune")),
+        ("guarded", moto_server.client("neptune", session=session)),
+    ):
+        client.meta.events.register(
+            "before-parameter-build", lambda model, name=name, **_: seen[name].append(model.name)
+        )
+        with pytest.raises(RuntimeError, match="a value that cannot be shown"):
+            client.delete_db_cluster(
+                DBClusterIdentifier="nowhere", SkipFinalSnapshot=_UnshowableFlag()
+            )
+    assert seen == {"bare": ["DeleteDBCluster"], "guarded": ["DeleteDBCluster"]}

@@ -45,6 +45,8 @@ def refused(
         # (`Incomplete`); on one that does not, it is `request.invalid`, as any call that
         # botocore's validation would refuse (`ClientBinding.invalid`).
         return [DEEPER_THAN_REPORTED]
+    except Exception as exc:  # a value's own method (its __str__, say) raised: the same
+        return [f"a value's own method raised {type(exc).__name__} as its validation was made"]
 
 
 def unvalidated(client: Any, row: Operation, params: Mapping[str, Any]) -> list[str]:
@@ -54,10 +56,7 @@ def unvalidated(client: Any, row: Operation, params: Mapping[str, Any]) -> list[
     guard does not vouch for whole (`refused`)."""
     if not row.vouches_for_every_parameter:
         params = {name: value for name, value in params.items() if name in row.judged}
-    try:
-        return refused(client, row, params)
-    except Exception as exc:  # a value's own method (botocore, not validating, calls none)
-        return [f"a value's own method raised {type(exc).__name__} as its validation was made"]
+    return refused(client, row, params)
 
 
 _PROBLEM_STARTS = ("Invalid ", "Missing required parameter", "Unknown parameter", "Must set one")
