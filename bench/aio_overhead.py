@@ -8,8 +8,8 @@ byte for byte as on the sync path (`bench.overhead.match_bare`'s `Capture`).
 
 aiobotocore pins its own botocore, so this runs in ``.venv-aio``: `bench/run.py` starts
 ``.venv-aio/bin/python -m bench.aio_overhead --json ...`` and merges what it prints into the
-report (`run_in`). Cases: those of `bench.overhead.CASES`; the floor's eight no-op handlers
-are coroutines, as the guard's are.
+report (`run_in`). Cases: those of `bench.overhead.CASES`; the floor's no-op handlers are
+coroutines, as the guard's are.
 """
 
 from __future__ import annotations

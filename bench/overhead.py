@@ -12,7 +12,7 @@ warming - hits both sides alike:
   write-ahead record is written there: only the no-audit case is measured on it.
 - ``moto``: moto's server over HTTP on 127.0.0.1, in a thread of this process.
 
-Cases: ``floor`` (eight no-op handlers where the guard's go: botocore's own dispatch
+Cases: ``floor`` (no-op handlers where the guard's go, as many: botocore's own dispatch
 cost), ``a`` (guard, audit disabled), ``a+`` (as a, but the caller leaves the policy's tags to
 the guard), ``b`` (audit, ``fsync = false``), ``c`` (audit, ``fsync = true``), ``d``
 (inheritance: the caller sends no Tags, the guard reads the source's tags with
@@ -63,12 +63,15 @@ from bench.common import (
     summarize,
     tag_list,
 )
-from rds_guard.guard.hooks import LAST_EVENT
+from rds_guard.guard.hooks import EVERY_STAGES, LAST_EVENT, STAGES
 
 OPERATION = "CreateDBClusterSnapshot"
-GUARD_EVENTS = ("before-parameter-build", "request-created", "after-call", "after-call-error")
+GUARD_EVENTS = tuple(stage for stage, _ in STAGES)
 """The events the guard hooks under the operation's name (the floor's no-op handlers go on
-them, and one last under `LAST_EVENT`, as the guard's)."""
+them, on `EVERY_STAGES` under the service's name, and one last under `LAST_EVENT`, as the
+guard's)."""
+FLOOR_HANDLERS = len(GUARD_EVENTS) + len(EVERY_STAGES) + 1
+"""How many handlers the guard puts on an rds client's guarded call, and the floor no-ops."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class Case:
 CASES: dict[str, Case] = {
     case.name: case
     for case in (
-        Case("floor", "8 no-op handlers (botocore's dispatch)", guarded=False),
+        Case("floor", f"{FLOOR_HANDLERS} no-op handlers (botocore's dispatch)", guarded=False),
         Case("a", "guard, audit disabled", target=1.05),
         Case("a+", "guard adds 3 tags, audit disabled", caller_sends="caller"),
         Case("b", "audit, fsync = false", audit=True, target=1.12),
@@ -171,7 +174,7 @@ def equip(
         for stage in GUARD_EVENTS:
             event = f"{stage}.rds.{OPERATION}"
             client.meta.events.register(event, noop, unique_id=f"bench.noop.{event}")
-        for stage in GUARD_EVENTS[1:]:  # and under the service's name, as `turned_handler`
+        for stage in EVERY_STAGES:  # and under the service's name, as `turned_handler`
             client.meta.events.register(f"{stage}.rds", noop, unique_id=f"bench.noop.{stage}")
         client.meta.events.register_last(LAST_EVENT, noop, unique_id="bench.noop.last")
         return None

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from bench.audit_throughput import ThroughputResult
 from bench.by_event import EventBreakdown
-from bench.overhead import PairResult
+from bench.overhead import FLOOR_HANDLERS, PairResult
 from bench.profiles import ProfileSummary
 from bench.record_encoding import EncodingCost
+from rds_guard.guard.hooks import EVERY_STAGES
 
 REAL_ROUND_TRIPS_MS = (20.0, 50.0)
 """Round trips of a real RDS endpoint, for the inheritance read's ratio there."""
@@ -397,10 +398,11 @@ def per_call_section(
         "*send*: a canned `AWSResponse` from `before-send` (everything but the socket). "
         "*stub*: botocore's `Stubber` (answers in `before-call.*.*`, so no write-ahead record "
         "can run: no-audit cases only). *moto*: moto's server over HTTP on 127.0.0.1 in a "
-        f"thread of this process, a new snapshot name per call. {aio_note} *floor*: eight "
-        "no-op handlers where the guard's go (one on each event it hooks under the "
-        "operation's name, one last on `before-parameter-build`, and three under the "
-        "service's name, which every operation's requests pass). *a*: the caller sends "
+        f"thread of this process, a new snapshot name per call. {aio_note} *floor*: "
+        f"{FLOOR_HANDLERS} no-op handlers where the guard's go (one on each event it hooks "
+        f"under the operation's name, one last on `before-parameter-build`, and "
+        f"{len(EVERY_STAGES)} under the service's name, which every operation's requests "
+        "pass). *a*: the caller sends "
         "the policy's tags already. *a+*: the caller leaves the policy's three tags to the "
         "guard. *d*: no Tags, the guard reads the source's tags (below).",
         "",
