@@ -197,8 +197,8 @@ class AuditLog:
                 self._holder = (threading.get_ident(), emitted)
             yield held
         finally:
-            self._holder = None
-            if taken:
+            if taken:  # only the thread holding the lock has a hold to end: another's stays
+                self._holder = None
                 if (fd := self._own_descriptor()) is not None:  # as in write
                     try:  # noqa: SIM105 (suppress's __enter__ is a Python function's)
                         fcntl.flock(fd, fcntl.LOCK_UN)

@@ -1085,6 +1085,33 @@ def test_a_record_written_in_another_thread_during_a_held_block_waits_for_it(
     assert audit.verify([path]).ok
 
 
+def test_a_block_that_finds_the_log_held_leaves_the_holders_block_alone(
+    tmp_path: Path,
+) -> None:
+    """Another thread's `held_if_free` while this one is in its block (two event loops in
+    two threads sharing a guard) yields False and ends nothing of this one's: its records are
+    still written under the locks it holds. Before, the other thread's block, holding
+    nothing, cleared this one's, whose next record then waited for the lock its own thread
+    held, for ``lock_timeout``, and was lost."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False, lock_timeout=0.5)
+    log.write("requested", call="first")
+    found: list[bool] = []
+
+    def other_loop() -> None:
+        with log.held_if_free() as held:
+            found.append(held)
+
+    with log.held_if_free() as held:
+        assert held
+        thread = threading.Thread(target=other_loop)
+        thread.start()
+        thread.join(5)
+        log.write("created", call="held")
+    assert found == [False]
+    assert [record["call"] for record in records_of(path)] == ["first", "held"]
+
+
 def _after_the_record() -> Callable[[FrameType, str], bool]:
     """For `interrupted_once`: the entry of the first function of rds_guard's audit package
     called once the record is appended (as a signal's handler runs at a function's entry)."""
