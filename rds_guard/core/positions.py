@@ -54,7 +54,7 @@ def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyEr
     statement = None if line is None else lines.statement_on(line)
     key = None if statement is None else statement[1]
     if statement is not None and problem.startswith(_SET_TWICE):  # tomllib names neither
-        line, first = statement[0], lines.find(statement[1])
+        line, (key, first) = statement[0], lines.set_before(statement[1], statement[0])
         problem += "" if first is None else f" (first at line {first})"
     start = next((s for s in text.lstrip("\ufeff").splitlines() if s.strip()[:1] not in "#"), "")
     yaml = re.match(_YAML_START, start)
@@ -218,6 +218,19 @@ class KeyLines:
             if scan.last is not before and scan.last[0] <= line <= scan.line:
                 return scan.last
         return None
+
+    def set_before(self, key: str, line: int) -> tuple[str, int | None]:
+        """The key a statement of ``key`` on ``line`` sets again, and the line it was first set
+        on (None: not before it): ``key`` itself, or the first of its tables given a value
+        before (``a.b = 2`` after ``a = 1`` sets ``a`` again)."""
+        keys = self.scanned().keys
+        parts = key.split(".")  # a quoted part with a dot reads as more parts: none is set
+        for end in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:end])
+            first, value_at = keys.get(prefix, (line, -1))
+            if first < line and (value_at >= 0 or end == len(parts)):
+                return prefix, first
+        return key, None
 
     def find(self, key: str) -> int | None:
         """The line of ``key``, else of its nearest enclosing table or key; of an array's

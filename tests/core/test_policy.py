@@ -1330,8 +1330,19 @@ def test_invalid_toml_at_the_end_of_the_document_names_the_last_line():
         ("version = 1\n[tags]\n\n[tags]\n", 4, "tags", 2),
         ('version = 1\n[tags.patterns]\n"k" = "a"\n"k" = "b"\n', 4, "tags.patterns.k", 3),
         ('version = 1\nmode = [\n  "a",\n]\nmode = [\n  "b",\n]\n', 5, "mode", 2),
+        ("version = 1\nmode = 1\nmode.b = 2\n", 3, "mode", 2),
+        ('version = 1\n[naming]\npattern = "s"\npattern.z.y = 1\n', 4, "naming.pattern", 3),
+        ("version = 1\nmode = 1\n[mode.b]\n", 3, "mode", 2),
     ],
-    ids=["a key", "a table", "a quoted key in a table", "a value of several lines"],
+    ids=[
+        "a key",
+        "a table",
+        "a quoted key in a table",
+        "a value of several lines",
+        "a value made a table",
+        "a value in a table made a table",
+        "a value declared a table",
+    ],
 )
 def test_duplicate_key_is_invalid_toml(text, line, key, first):
     """TOML forbids a key twice: a PolicyError, not the first or last value silently, at the
