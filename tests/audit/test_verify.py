@@ -461,7 +461,7 @@ def test_damage_longer_than_the_lookahead_at_a_logs_start_is_a_finding(
     lines = junk + (lines[150:] if how == "written-over" else lines)
     write_lines(log_path, lines)
     result = audit.verify([log_path], hmac_key=b"k")
-    assert result.records == 150 if how == "written-over" else 300
+    assert result.records == (150 if how == "written-over" else 300)
     assert [(f.line, f.reason) for f in result.findings][:2] == [(1, "edited"), (2, "edited")]
     assert not result.ok and result.more + len(result.findings) >= 150
     write_lines(log_path, junk)
