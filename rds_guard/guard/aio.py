@@ -41,7 +41,7 @@ from .progress import (
     stopped,
 )
 from .reads import CallReads, Incomplete, Needed
-from .turned import presigned_call
+from .turned import judged_at_signing, presigned_call
 from .validation import refuse_presign
 from .wrappers import presigning, presigning_unjudged
 
@@ -155,6 +155,7 @@ class AioClientBinding(ClientBinding):
             decided = await self.ahead(guard, row, sent) if changed else None
             check = guard.check_presigned
             await off_loop(guard, check, self, row, call, sent, None, decided, swapped)
+            judged_at_signing(request, call)
 
     async def after_call(  # type: ignore[override]
         self,
@@ -189,7 +190,8 @@ class AioClientBinding(ClientBinding):
         """aiobotocore's ``generate_presigned_url`` (a coroutine), judged like the call."""
         params, presigned = self.presign_params(ClientMethod, Params)
         token = presigning.set(presigned)
-        unjudged = presigning_unjudged.set([] if presigned is None else None)
+        signed: list[Any] | None = [] if presigned is None else None
+        unjudged = presigning_unjudged.set(signed)
         try:
             url = await generate(
                 ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod
@@ -197,7 +199,7 @@ class AioClientBinding(ClientBinding):
         finally:
             presigning.reset(token)
             presigning_unjudged.reset(unjudged)
-        found = presigned_call(self, self._client(), presigned, url, ClientMethod)
+        found = presigned_call(self, self._client(), presigned, url, ClientMethod, signed)
         if found is not None:
             guard, row, call, (sent, swapped) = found
             changed = not wire.as_judged(sent, call.judged)

@@ -42,7 +42,7 @@ from .progress import (
 )
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
-from .turned import presigned_call, turned_handler
+from .turned import judged_at_signing, presigned_call, turned_handler
 from .validation import refuse_presign, refused, unvalidated
 from .wrappers import presigning, presigning_unjudged
 
@@ -71,6 +71,10 @@ class ClientBinding:
         self.validates = validates(client)
         """Whether the client validates its parameters (botocore's ``parameter_validation``,
         on unless turned off in its config or profile)."""
+        signer = getattr(client, "_request_signer", None)
+        self.signs_as_presigns = str(getattr(signer, "signature_version", "")).endswith("-query")
+        """Whether the client signs its calls as presigns are signed (``signature_version``
+        ``v4-query``), as it was made: a presign is then not told from a call at signing."""
         self.every = turned_handler(self)
         """The handler of every operation's request and its end (`turned`)."""
         if hook:  # else its `StandIns` hold the handlers' places and hand it the calls
@@ -176,6 +180,7 @@ class ClientBinding:
         if call.guard is not None:
             sent, swapped = self.read_sent(row, request, call)
             call.guard.check_presigned(self, row, call, sent, None, swapped=swapped)
+            judged_at_signing(request, call)
 
     def held_again(self, row: Operation, request: Any, read: wire.Read, rounds: int) -> Hold:
         """None when ``request`` still holds what the guard read of it (``read``:
@@ -263,13 +268,14 @@ class ClientBinding:
         written before the URL is returned."""
         params, presigned = self.presign_params(ClientMethod, Params)
         token = presigning.set(presigned)
-        unjudged = presigning_unjudged.set([] if presigned is None else None)
+        signed: list[Any] | None = [] if presigned is None else None
+        unjudged = presigning_unjudged.set(signed)
         try:
             url = generate(ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
         finally:
             presigning.reset(token)
             presigning_unjudged.reset(unjudged)
-        found = presigned_call(self, self._client(), presigned, url, ClientMethod)
+        found = presigned_call(self, self._client(), presigned, url, ClientMethod, signed)
         if found is not None:
             guard, row, call, (sent, swapped) = found
             expires_in = url_expires_in(url, ExpiresIn)

@@ -23,7 +23,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .. import query
+from .. import query, wire
 from ..core import operations
 from ..core.folding import folded
 from ..core.operations import Operation
@@ -108,16 +108,15 @@ def signed_into(
     ``generate_presigned_url(client, ...)``, whose URL the guard never reads) that another
     handler made into a call the guard judges (`_named`); None: none. A presign is told by
     the signature botocore chose for it (``-query``, which no handler can change), on a
-    client that signs its calls otherwise; a request sent is judged at ``request-created``
-    once signed, the wrapper's presign once its URL is (`presigned_into`)."""
+    client made to sign its calls otherwise (`ClientBinding.signs_as_presigns`: read as it
+    was made, not from the signer a handler may change); a request sent is judged at
+    ``request-created`` once signed. The wrapper's own presign is judged here too, and its
+    URL read once signed is judged again only when it carries something else
+    (`presigned_into`): a handler may give a presign of its own the wrapper's context."""
     request, version = signing.get("request"), signing.get("signature_version")
-    own = getattr(signing.get("request_signer"), "signature_version", "")
-    if not (isinstance(version, str) and version.endswith(_QUERY)) or str(own).endswith(_QUERY):
+    if not (isinstance(version, str) and version.endswith(_QUERY)) or binding.signs_as_presigns:
         return None
-    wrapped = presigning_unjudged.get()
     if request is None or plainly_of(request, operation):
-        return None
-    if wrapped and wrapped[0] is request.context:  # read once signed
         return None
     body = request.data  # a file body left unread: a read here would take it from the signer
     sent = _as_sent(body) if isinstance(body, dict | str | bytes) else None
@@ -133,8 +132,22 @@ _QUERY = "-query"
 """How the names of botocore's signatures of presigned URLs end (``v4-query``)."""
 
 
+def judged_at_signing(request: Any, call: GuardedCall) -> None:
+    """Keep ``call``, a presign judged and recorded as it was signed (`signed_into`), for the
+    wrapper's presign under way when it has the wrapper's context: its URL is then judged
+    again only when it carries something else (`presigned_into`)."""
+    wrapped = presigning_unjudged.get()
+    if wrapped and wrapped[0] is request.context:
+        wrapped.append(call)
+
+
 def presigned_call(
-    binding: ClientBinding, client: Any, presigned: Presign | None, url: str, method: str = ""
+    binding: ClientBinding,
+    client: Any,
+    presigned: Presign | None,
+    url: str,
+    method: str = "",
+    signed: list[Any] | None = None,
 ) -> tuple[Guard, Operation, GuardedCall, Sent] | None:
     """The guard, row and state of a presigned call of ``binding``'s ``client`` (None: gone),
     and its judged parameters as the URL carries them (`ClientBinding.sent`); None when the
@@ -142,7 +155,7 @@ def presigned_call(
     ``meta.events`` replaced) is judged as it is signed, and so is a presign of a ``method``
     the guard does not judge made into one it judges (`presigned_into`)."""
     if presigned is None:
-        return None if client is None else presigned_into(binding, client, method, url)
+        return None if client is None else presigned_into(binding, client, method, url, signed)
     call = presigned.call
     guard = binding.guard() if presigned.context is not None else None
     if call is None and guard is not None:
@@ -159,7 +172,7 @@ def presigned_call(
 
 
 def presigned_into(
-    binding: ClientBinding, client: Any, method: str, url: str
+    binding: ClientBinding, client: Any, method: str, url: str, signed: list[Any] | None = None
 ) -> tuple[Guard, Operation, GuardedCall, Sent] | None:
     """A presigned URL of a call of ``client``'s ``method``, which the guard does not judge,
     that another handler (at ``before-sign``) made into a call it judges, as a request is
@@ -170,9 +183,14 @@ def presigned_into(
     guard = binding.guard() if names else None
     if guard is None:
         return None
-    row = operations.OPERATIONS[names[0]]
+    row, carried = operations.OPERATIONS[names[0]], urllib.parse.urlsplit(url).query
+    for judged in (signed or [])[1:]:  # the wrapper's context, then what was judged with it
+        if judged.fields["operation"] == row.name:
+            sent, swapped = binding.sent(row, carried, judged)
+            if swapped is None and wire.as_judged(sent, judged.judged):
+                return None  # judged and recorded as it was signed (`judged_at_signing`)
     call = guard.unjudged(row, made_from=operation)
-    return guard, row, call, binding.sent(row, urllib.parse.urlsplit(url).query, call)
+    return guard, row, call, binding.sent(row, carried, call)
 
 
 def _named(binding: ClientBinding, operation: str, pairs: list[tuple[str, str]]) -> list[str]:

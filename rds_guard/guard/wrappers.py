@@ -75,7 +75,9 @@ def claim_presign(context: dict[str, Any]) -> None:
     under way is its own: claimed as botocore hands it to ``_emit_api_params``
     (`_note_if_presign`), before any handler runs, so before one can make another presign.
     botocore makes a new context for each call and presign, and passes that very dict on: a
-    handler may replace the parameters, never the context."""
+    handler of ``before-parameter-build`` may replace the parameters, never the context (one
+    of ``before-sign`` may give the request another: `turned.signed_into` judges a presign
+    whatever context it holds)."""
     presigned = presigning.get()
     if presigned is not None and presigned.context is None:
         presigned.context = context

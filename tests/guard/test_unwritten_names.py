@@ -633,3 +633,65 @@ def test_botocores_own_presigns_left_alone_are_signed_as_without_the_guard(
     requested, *_ = records = audit_records(tmp_path)
     assert (requested["event"], requested["operation"]) == ("requested", "DeleteDBClusterSnapshot")
     assert "presigned" not in [record["event"] for record in records]
+
+
+_HELD_DELETE = {"Action": "DeleteDBClusterSnapshot", "DBClusterSnapshotIdentifier": "held"}
+
+
+def test_a_presign_given_the_wrappers_context_is_still_judged_as_it_is_signed(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Inside the client's presign of a DescribeDBClusters, a handler makes a presign of its
+    own with botocore's function, gives it the wrapper's context at ``before-sign`` and makes
+    it the delete of a held snapshot: judged as it is signed, refused, recorded. Before, a
+    presign with the wrapper's context was left for the wrapper, which reads only its own
+    URL: the handler's was signed unjudged. (The wrapper's own URL, judged as it was signed,
+    is not judged again when it carries what was judged: the warn-mode test above.)"""
+    held_snapshot(moto_server)
+    client = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
+    outer: list[Any] = []
+
+    def nested(context: Any, **_: Any) -> None:
+        if not outer:
+            outer.append(context)
+            botocore.signers.generate_presigned_url(client, "describe_db_clusters", Params={})
+
+    def swap(request: Any, **_: Any) -> None:
+        if outer and request.context is not outer[0]:
+            request.context = outer[0]
+            request.data.update(_HELD_DELETE)
+
+    client.meta.events.register("before-parameter-build.rds.DescribeDBClusters", nested)
+    client.meta.events.register("before-sign.rds.DescribeDBClusters", swap)
+    with pytest.raises(rds_guard.PolicyViolation, match=r"deletion\.hold"):
+        client.generate_presigned_url("describe_db_clusters", Params={})
+    assert [(r["event"], r["operation"]) for r in audit_records(tmp_path)] == [
+        ("blocked", "DeleteDBClusterSnapshot")
+    ]
+
+
+def test_a_handler_that_makes_the_signer_look_query_signing_does_not_hide_a_presign(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``before-sign`` handler turns botocore's own presign of a DescribeDBClusters into the
+    delete of a held snapshot and sets the client's signer to sign calls as presigns are
+    (``v4-query``), another puts it back after the guard's handler: the guard reads how the
+    client signs as it was made, and refuses the presign. Before, it read the signer then,
+    took the client for one whose calls are told from presigns by nothing, and let it by."""
+    held_snapshot(moto_server)
+    client = guarded_client(write_policy(tmp_path, HOLD_ONLY), on=moto_server)
+
+    def turn(request: Any, request_signer: Any, **_: Any) -> None:
+        request.data.update(_HELD_DELETE)
+        request_signer._signature_version = "v4-query"
+
+    def put_back(request_signer: Any, **_: Any) -> None:
+        request_signer._signature_version = "v4"
+
+    client.meta.events.register("before-sign.rds.DescribeDBClusters", turn)
+    client.meta.events.register("before-sign", put_back)
+    with pytest.raises(rds_guard.PolicyViolation, match=r"deletion\.hold"):
+        botocore.signers.generate_presigned_url(client, "describe_db_clusters", Params={})
+    assert [(r["event"], r["operation"]) for r in audit_records(tmp_path)] == [
+        ("blocked", "DeleteDBClusterSnapshot")
+    ]
