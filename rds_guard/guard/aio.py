@@ -43,7 +43,7 @@ from .progress import (
 from .reads import CallReads, Incomplete, Needed
 from .turned import judged_at_signing, presigned_call
 from .validation import refuse_presign
-from .wrappers import presigning, presigning_unjudged
+from .wrappers import end_presign, start_presign
 
 T = TypeVar("T")
 
@@ -189,16 +189,13 @@ class AioClientBinding(ClientBinding):
     ) -> str:
         """aiobotocore's ``generate_presigned_url`` (a coroutine), judged like the call."""
         params, presigned = self.presign_params(ClientMethod, Params)
-        token = presigning.set(presigned)
-        signed: list[Any] | None = [] if presigned is None else None
-        unjudged = presigning_unjudged.set(signed)
+        signed, tokens = start_presign(presigned)
         try:
             url = await generate(
                 ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod
             )
         finally:
-            presigning.reset(token)
-            presigning_unjudged.reset(unjudged)
+            end_presign(tokens)
         found = presigned_call(self, self._client(), presigned, url, ClientMethod, signed)
         if found is not None:
             guard, row, call, (sent, swapped) = found

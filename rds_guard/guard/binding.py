@@ -42,9 +42,9 @@ from .progress import (
 )
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
-from .turned import judged_at_signing, presigned_call, turned_handler
+from .turned import judged_at_signing, presigned_call, signs_as_presigns, turned_handler
 from .validation import refuse_presign, refused, unvalidated
-from .wrappers import presigning, presigning_unjudged
+from .wrappers import end_presign, start_presign
 
 Sent = tuple[dict[str, Any], Violation | None]
 """The judged parameters as a request carries them, and ``request.changed`` when it is no
@@ -71,10 +71,8 @@ class ClientBinding:
         self.validates = validates(client)
         """Whether the client validates its parameters (botocore's ``parameter_validation``,
         on unless turned off in its config or profile)."""
-        signer = getattr(client, "_request_signer", None)
-        self.signs_as_presigns = str(getattr(signer, "signature_version", "")).endswith("-query")
-        """Whether the client signs its calls as presigns are signed (``signature_version``
-        ``v4-query``), as it was made: a presign is then not told from a call at signing."""
+        self.signs_as_presigns = signs_as_presigns(client)
+        """Whether the client, as it was made, signs its calls as presigns are signed."""
         self.every = turned_handler(self)
         """The handler of every operation's request and its end (`turned`)."""
         if hook:  # else its `StandIns` hold the handlers' places and hand it the calls
@@ -174,9 +172,8 @@ class ClientBinding:
             self.request_created(row, request)
 
     def presign_signed_into(self, row: Operation, request: Any, call: GuardedCall) -> None:
-        """``before-sign`` of a presign past the wrapper that another handler made into a call
-        of ``row`` (`turned.signed_into`): held against the policy as it is signed and
-        recorded ``presigned`` (enforce: refused, nothing signed)."""
+        """``before-sign`` of a presign made into a call of ``row`` (`turned.signed_into`):
+        judged as it is signed, recorded ``presigned`` (enforce: refused, nothing signed)."""
         if call.guard is not None:
             sent, swapped = self.read_sent(row, request, call)
             call.guard.check_presigned(self, row, call, sent, None, swapped=swapped)
@@ -267,14 +264,11 @@ class ClientBinding:
         """``generate_presigned_url``, judged like the call; the ``presigned`` record is
         written before the URL is returned."""
         params, presigned = self.presign_params(ClientMethod, Params)
-        token = presigning.set(presigned)
-        signed: list[Any] | None = [] if presigned is None else None
-        unjudged = presigning_unjudged.set(signed)
+        signed, tokens = start_presign(presigned)
         try:
             url = generate(ClientMethod, Params=params, ExpiresIn=ExpiresIn, HttpMethod=HttpMethod)
         finally:
-            presigning.reset(token)
-            presigning_unjudged.reset(unjudged)
+            end_presign(tokens)
         found = presigned_call(self, self._client(), presigned, url, ClientMethod, signed)
         if found is not None:
             guard, row, call, (sent, swapped) = found

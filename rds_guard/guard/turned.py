@@ -132,6 +132,14 @@ _QUERY = "-query"
 """How the names of botocore's signatures of presigned URLs end (``v4-query``)."""
 
 
+def signs_as_presigns(client: Any) -> bool:
+    """Whether ``client`` signs its calls as presigns are signed (``signature_version``
+    ``v4-query``): a presign is then not told from a call at ``before-sign``. Read as the
+    client is made (`ClientBinding`), not later from its signer, which a handler may change."""
+    signer = getattr(client, "_request_signer", None)
+    return str(getattr(signer, "signature_version", "")).endswith(_QUERY)
+
+
 def judged_at_signing(request: Any, call: GuardedCall) -> None:
     """Keep ``call``, a presign judged and recorded as it was signed (`signed_into`), for the
     wrapper's presign under way when it has the wrapper's context: its URL is then judged

@@ -28,6 +28,25 @@ presigning_unjudged: contextvars.ContextVar[list[Any] | None] = contextvars.Cont
 its context, once claimed (`claim_presign`); the wrapper reads its URL once signed."""
 
 
+PresignTokens = tuple[contextvars.Token[Any], contextvars.Token[list[Any] | None]]
+"""What `end_presign` resets."""
+
+
+def start_presign(presigned: Any) -> tuple[list[Any] | None, PresignTokens]:
+    """Note a presign under way through the client's wrapper: ``presigned`` (`presigning`),
+    and for a method the guard does not judge (``presigned`` None) a list, given back, for
+    its context once claimed and the calls judged as it is signed (`presigning_unjudged`);
+    with the tokens `end_presign` takes."""
+    signed: list[Any] | None = [] if presigned is None else None
+    return signed, (presigning.set(presigned), presigning_unjudged.set(signed))
+
+
+def end_presign(tokens: PresignTokens) -> None:
+    """The presign `start_presign` noted is over."""
+    presigning.reset(tokens[0])
+    presigning_unjudged.reset(tokens[1])
+
+
 presigns_built: contextvars.ContextVar[tuple[Any, ...]] = contextvars.ContextVar(
     "rds_guard_presigns_built", default=()
 )
