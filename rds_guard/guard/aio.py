@@ -134,20 +134,16 @@ class AioClientBinding(ClientBinding):
         """``before-sign``: the request held again, or a presign past the wrapper held and
         recorded, the look-ups awaited (`ClientBinding.before_sign`)."""
         hold, call = at_signing(request, row.name)
-        if hold == "presign" and call is not None and call.guard is not None:
-            guard, (sent, swapped) = call.guard, self.read_sent(row, request, call)
-            changed = not wire.as_judged(sent, call.judged)
-            decided = await self.ahead(guard, row, sent) if changed else None
-            check = guard.check_presigned
-            await off_loop(guard, check, self, row, call, sent, None, decided, swapped)
+        if hold == "presign" and call is not None:
+            await self.presign_signed(row, request, call)
         elif hold == "request":
             held_as(request, call)
             await self.request_created(row, request)
 
-    async def presign_signed_into(  # type: ignore[override]
+    async def presign_signed(  # type: ignore[override]
         self, row: Operation, request: Any, call: GuardedCall
     ) -> None:
-        """`ClientBinding.presign_signed_into`, the look-ups awaited."""
+        """`ClientBinding.presign_signed`, the look-ups awaited."""
         guard = call.guard
         if guard is not None:
             sent, swapped = self.read_sent(row, request, call)

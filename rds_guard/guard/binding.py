@@ -164,16 +164,16 @@ class ClientBinding:
         and may run before the signer. A presign past the wrapper is held and recorded here
         (`note_presign`); one made through it, where its URL is read."""
         hold, call = at_signing(request, row.name)
-        if hold == "presign" and call is not None and call.guard is not None:
-            sent, swapped = self.read_sent(row, request, call)
-            call.guard.check_presigned(self, row, call, sent, None, swapped=swapped)
+        if hold == "presign" and call is not None:
+            self.presign_signed(row, request, call)
         elif hold == "request":
             held_as(request, call)
             self.request_created(row, request)
 
-    def presign_signed_into(self, row: Operation, request: Any, call: GuardedCall) -> None:
-        """``before-sign`` of a presign made into a call of ``row`` (`turned.signed_into`):
-        judged as it is signed, recorded ``presigned`` (enforce: refused, nothing signed)."""
+    def presign_signed(self, row: Operation, request: Any, call: GuardedCall) -> None:
+        """``before-sign`` of a presign of a call of ``row`` past the wrapper, or one another
+        handler made into it (`turned.signed_into`): held against the judgement as it is
+        signed, recorded ``presigned`` (enforce: refused, nothing signed)."""
         if call.guard is not None:
             sent, swapped = self.read_sent(row, request, call)
             call.guard.check_presigned(self, row, call, sent, None, swapped=swapped)

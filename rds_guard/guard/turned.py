@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .guard import Guard
 
 TURNED_STAGES = {
-    stage: "presign_signed_into" if stage == "before-sign" else method
+    stage: "presign_signed" if stage == "before-sign" else method
     for stage, method in STAGES
     if stage in EVERY_STAGES
 }
@@ -61,7 +61,7 @@ def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
             row = _turned_into(binding, operation, kwargs["request"])
         elif stage == "before-sign":
             turned = signed_into(binding, operation, kwargs)
-            return None if turned is None else binding.presign_signed_into(*turned)
+            return None if turned is None else binding.presign_signed(*turned)
         else:
             row = _turned_call(kwargs.get("context", {}), operation)
         if row is None:
