@@ -40,17 +40,17 @@ MAX_KEY_DOTS = 4096
 for a MiB of dotted keys."""
 
 
-def toml_error(exc: tomllib.TOMLDecodeError, source: str, text: str) -> PolicyError:
+def toml_error(exc: tomllib.TOMLDecodeError, source: str, lines: KeyLines) -> PolicyError:
     """The `PolicyError` for tomllib's error, at the line it names; a table's name as it is
-    written (tomllib shows a tuple), and a word for a file in YAML or JSON."""
-    message = str(exc)
+    written (tomllib shows a tuple), and a word for a file in YAML or JSON; ``lines``: the
+    text's `KeyLines`, whose scan the caller may have begun."""
+    text, message = lines.text, str(exc)
     found = re.search(_TOML_POSITION, message)
     line = int(found.group(1)) if found and found.group(1) else None
     if found and line is None:
         line = text.count("\n") + 1
     problem = re.sub(_TOML_POSITION, "", message).strip()
     problem = re.sub(_TUPLE, lambda tuple_: f"[{'.'.join(re.findall(_NAMES, tuple_[1]))}]", problem)
-    lines = KeyLines(text)
     statement = None if line is None else lines.statement_on(line)
     key = None if statement is None else statement[1]
     if statement is not None and problem.startswith(_SET_TWICE):  # tomllib names neither
@@ -308,7 +308,7 @@ def parse_toml(text: str, source: str) -> tuple[dict[str, Any], KeyLines]:
     try:
         return tomllib.loads(text), lines
     except tomllib.TOMLDecodeError as exc:
-        raise toml_error(exc, source, text) from None
+        raise toml_error(exc, source, lines) from None
     except RecursionError:
         line, key = lines.most_nested() or (None, None)
         raise PolicyError(
