@@ -1112,6 +1112,62 @@ def test_a_block_that_finds_the_log_held_leaves_the_holders_block_alone(
     assert [record["call"] for record in records_of(path)] == ["first", "held"]
 
 
+def test_a_held_block_that_raises_lets_both_locks_go_and_logs_its_records(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The step run in a held block raises (a call blocked after its record): both locks are
+    let go (another open file takes the ``flock`` at once, the thread lock is free) and the
+    record written before the raise is in the file and logged."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False, lock_timeout=0.2)
+    log.write("requested", call="first")
+    caplog.set_level(logging.INFO, logger="rds_guard.audit")
+    with pytest.raises(RuntimeError, match="blocked"), log.held_if_free() as held:
+        assert held
+        log.write("blocked", call="held")
+        raise RuntimeError("blocked")
+    assert _flock_taken_by_another_file(path) and not log._lock.locked()
+    assert [r.audit_record["call"] for r in caplog.records] == ["held"]  # type: ignore[attr-defined]
+    assert [record["call"] for record in records_of(path)] == ["first", "held"]
+
+
+def test_a_record_written_from_its_own_thread_mid_record_in_a_held_block_breaks_no_chain(
+    tmp_path: Path,
+) -> None:
+    """A record written from the block's own thread while the block writes one (a signal
+    handler's, run at a function's entry once the end of the file is read) does not take the
+    block's locks: it waits for them as any other writer and fails after ``lock_timeout``,
+    and the block's record is chained as read. Taking them, it would have been appended
+    after the end the block's record was chained onto: the chain broken in the file."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False, lock_timeout=0.2)
+    log.write("requested", call="first")
+    append = audit.AuditLog._append_record.__code__
+    nested: list[str] = []
+    previous = sys.gettrace()
+
+    def tracer(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code is append and not nested:
+            nested.append("tried")
+            try:
+                log.write("requested", call="nested")
+                nested.append("written")
+            except AuditError:
+                nested.append("waited")
+        return None
+
+    with log.held_if_free() as held:
+        assert held
+        sys.settrace(tracer)
+        try:
+            log.write("created", call="held")
+        finally:
+            sys.settrace(previous)
+    assert nested == ["tried", "waited"]
+    assert [record["call"] for record in records_of(path)] == ["first", "held"]
+    assert audit.verify([path]).ok
+
+
 def _after_the_record() -> Callable[[FrameType, str], bool]:
     """For `interrupted_once`: the entry of the first function of rds_guard's audit package
     called once the record is appended (as a signal's handler runs at a function's entry)."""
