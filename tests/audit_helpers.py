@@ -418,15 +418,23 @@ def writer_refuses(path: Path, match: str, key: bytes | None = None) -> None:
     assert path.read_bytes() == before
 
 
-def assert_flock_free(path: Path) -> None:
-    """The log's ``flock`` is free: another open file of it (as another process's writer
-    opens its own) takes it at once, then lets it go."""
+def flock_free(path: Path) -> bool:
+    """Whether the log's ``flock`` is free: another open file of it (as another process's
+    writer opens its own) takes it at once, then lets it go."""
     other = os.open(path, os.O_RDONLY)
     try:
-        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: still held
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
         fcntl.flock(other, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
     finally:
         os.close(other)
+
+
+def assert_flock_free(path: Path) -> None:
+    """The log's ``flock`` is free (`flock_free`)."""
+    assert flock_free(path), f"{path}: the log's flock is still held"
 
 
 @contextlib.contextmanager

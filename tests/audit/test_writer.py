@@ -26,6 +26,7 @@ from audit_helpers import (
     append_torn_line,
     assert_whole,
     call_with_timeout,
+    flock_free,
     interrupted_once,
     lines_of,
     make_log,
@@ -1003,19 +1004,6 @@ def test_a_failing_path_check_releases_the_lock(
     log.close()
 
 
-def _flock_taken_by_another_file(path: Path) -> bool:
-    """Whether another open file of the log takes its ``flock`` at once, as another
-    process's writer would (let go again)."""
-    other = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(other)
-
-
 def test_held_if_free_holds_the_locks_from_its_check_through_the_block(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -1035,13 +1023,13 @@ def test_held_if_free_holds_the_locks_from_its_check_through_the_block(
     log.write("requested")
     caplog.set_level(logging.INFO, logger="rds_guard.audit")
     with log.held_if_free() as held:
-        assert held and not _flock_taken_by_another_file(path)
+        assert held and not flock_free(path)
         log.write("created", call="a")
         log.write("created", call="b")
-        assert not _flock_taken_by_another_file(path)
+        assert not flock_free(path)
         assert not caplog.records  # logged once the locks are let go
     assert [r.audit_record["call"] for r in caplog.records] == ["a", "b"]  # type: ignore[attr-defined]
-    assert _flock_taken_by_another_file(path) and not log._lock.locked()
+    assert flock_free(path) and not log._lock.locked()
     other = os.open(path, os.O_RDONLY)
     try:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -1126,7 +1114,7 @@ def test_a_held_block_that_raises_lets_both_locks_go_and_logs_its_records(
         assert held
         log.write("blocked", call="held")
         raise RuntimeError("blocked")
-    assert _flock_taken_by_another_file(path) and not log._lock.locked()
+    assert flock_free(path) and not log._lock.locked()
     assert [r.audit_record["call"] for r in caplog.records] == ["held"]  # type: ignore[attr-defined]
     assert [record["call"] for record in records_of(path)] == ["first", "held"]
 
