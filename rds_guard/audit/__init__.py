@@ -14,7 +14,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from .. import _lazy_names
-from .errors import KeyRequired, NotAnAuditLog
+from .errors import KeyRequired, NotAnAuditLog, NotAuthentic
 from .fields import LINE_MAX, TEXT_MAX
 from .record import (
     CHAIN_HMAC,
@@ -35,7 +35,6 @@ from .record import (
     parse_record,
     stream_id,
 )
-from .tail import NotAuthentic
 from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 
 if TYPE_CHECKING:

@@ -1,7 +1,8 @@
 """The audit package's own errors, all `AuditError`s: `KeyRequired` (a keyed log met without
 its key) and `NotAnAuditLog` (a file that is no audit log at all), on either of which the
 command exits 2, neither being a finding about the chain; `ChangedWhileLocked`, which a
-writer meets when a process that takes no lock renames, removes or cuts the log under it."""
+writer meets when a process that takes no lock renames, removes or cuts the log under it;
+`NotAuthentic`, a last record a writer cannot vouch for."""
 
 from __future__ import annotations
 
@@ -68,3 +69,54 @@ def changed_while_locked(path: Path, how: str = _SIZE_CHANGED) -> ChangedWhileLo
     """The `ChangedWhileLocked` of ``path``: by default, of a file whose size changed under
     the lock; ``how`` says otherwise."""
     return ChangedWhileLocked(f"{path}: {how}", path=str(path))
+
+
+class NotAuthentic(AuditError):
+    """The last record is not authentic: its own digest does not match its bytes, or it does
+    not link to (or follow the seq of) the record before it. ``line`` is its number, ``why``
+    what failed; `repair` moves it aside only with ``force``."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        path: str | None = None,
+        line: int = 0,
+        why: str = "",
+        unlinked: bool = False,
+    ) -> None:
+        super().__init__(detail, path=path)
+        self.line = line
+        self.why = why
+        self.unlinked = unlinked
+        """True when its own digest holds and its link to the records before it does not: a
+        line before it was edited, removed or added, not this one."""
+
+    @property
+    def summary(self) -> str:
+        """What is wrong with line ``line``, in short (``line 5 is not authentic``)."""
+        return f"line {self.line} {UNLINKED[0] if self.unlinked else UNAUTHENTIC[0]}"
+
+    @property
+    def finding(self) -> str:
+        """What is wrong with line ``line``, explained, and why."""
+        return f"{self.summary}: {(UNLINKED if self.unlinked else UNAUTHENTIC)[1]} ({self.why})"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        state = (self.detail, self.path, self.line, self.why, self.unlinked)
+        return (_rebuild_not_authentic, state)
+
+
+UNAUTHENTIC = ("is not authentic", "edited, or written with another key")
+"""What a record whose own digest fails is, in short and explained."""
+UNLINKED = (
+    "does not chain onto the records before it",
+    "a line before it edited, removed or added",
+)
+"""What a record whose own digest holds and whose link does not is, in short and explained."""
+
+
+def _rebuild_not_authentic(
+    detail: str, path: str | None, line: int, why: str, unlinked: bool = False
+) -> NotAuthentic:
+    return NotAuthentic(detail, path=path, line=line, why=why, unlinked=unlinked)

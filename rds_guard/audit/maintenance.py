@@ -22,7 +22,7 @@ from pathlib import Path
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
-from .errors import KeyRequired
+from .errors import KeyRequired, NotAuthentic
 from .fileio import (
     Copied,
     Lines,
@@ -45,7 +45,7 @@ from .record import (
     chain_of,
     parse_record,
 )
-from .tail import REPAIR, NotAuthentic, Vouched, authenticate, scan_tail
+from .tail import REPAIR, Vouched, authenticate, scan_tail
 from .torn import joined_records, kept_record
 from .writer import DEFAULT_LOCK_TIMEOUT, AuditLog
 
@@ -331,7 +331,7 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
                     " (a wrong key?): repair --force would move every line; nothing was moved",
                     path=str(path),
                 ) from exc
-            start, first, why = scan.last_start, exc.line, f"line {exc.line} is not authentic"
+            start, first, why = scan.last_start, exc.line, exc.summary
             unauthentic.append(f"{_reason(exc)}, and was moved")
     if survey.damage is None and survey.torn and not unauthentic:
         kept = kept_record(fd, start, size, vouched, key)
@@ -374,7 +374,7 @@ def _only_bytes_no_record(fd: int, survey: _Survey) -> bool:
 
 
 def _reason(exc: NotAuthentic) -> str:
-    return f"line {exc.line} is not authentic: edited, or written with another key ({exc.why})"
+    return exc.finding
 
 
 _NOT_A_LOG = "no line of it is an audit record"

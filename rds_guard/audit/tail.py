@@ -14,7 +14,7 @@ from pathlib import Path
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
-from .errors import KeyRequired, NotAnAuditLog
+from .errors import UNAUTHENTIC, UNLINKED, KeyRequired, NotAnAuditLog, NotAuthentic
 from .fields import LINE_MAX
 from .fileio import (
     LONGEST_READ,
@@ -60,26 +60,6 @@ class Tail:
 def identity(st: os.stat_result) -> tuple[int, int, int, int]:
     """The file ``st`` describes, its size and its last change: what a `Tail` holds of it."""
     return (st.st_dev, st.st_ino, st.st_size, st.st_ctime_ns)
-
-
-class NotAuthentic(AuditError):
-    """The last record is not authentic: its own digest does not match its bytes, or it does
-    not link to (or follow the seq of) the record before it. ``line`` is its number, ``why``
-    what failed; `repair` moves it aside only with ``force``."""
-
-    def __init__(
-        self, detail: str, *, path: str | None = None, line: int = 0, why: str = ""
-    ) -> None:
-        super().__init__(detail, path=path)
-        self.line = line
-        self.why = why
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_not_authentic, (self.detail, self.path, self.line, self.why))
-
-
-def _rebuild_not_authentic(detail: str, path: str | None, line: int, why: str) -> NotAuthentic:
-    return NotAuthentic(detail, path=path, line=line, why=why)
 
 
 LONGEST_KEPT = 4 * LINE_MAX
@@ -289,7 +269,7 @@ def authenticate(path: Path, fd: int, scan: TailScan, hmac_key: bytes | None, us
     link_key = hmac_key if chain == CHAIN_HMAC else None
     why = _unlinked(last, record, before, link_key, adjacent=adjacent)
     if why:
-        raise _not_authentic(path, fd, scan, why, use, keyed=keyed)
+        raise _not_authentic(path, fd, scan, why, use, keyed=keyed, unlinked=True)
     return Vouched(last, seq, chain)
 
 
@@ -432,18 +412,19 @@ repair without it say a key is needed)."""
 
 
 def _not_authentic(
-    path: Path, fd: int, scan: TailScan, why: str, use: Use, *, keyed: bool
+    path: Path, fd: int, scan: TailScan, why: str, use: Use, *, keyed: bool, unlinked: bool = False
 ) -> NotAuthentic:
     number = _number(fd, scan)
     key = _KEY_OPTION if keyed else ""
+    lead = ": ".join(UNLINKED if unlinked else UNAUTHENTIC)
     return NotAuthentic(
-        f"{path}:{number}: line {number} is not authentic: edited, or written with another key "
-        f"({why}); {use.action}: nothing was written; run rds-guard audit verify {path}{key} "
-        f"(rds-guard audit repair --force {path}{key} moves it aside"
-        + (", with the key the log was written with)" if keyed else ")"),
+        f"{path}:{number}: line {number} {lead} ({why}); {use.action}: nothing was written; "
+        f"run rds-guard audit verify {path}{key} (rds-guard audit repair --force {path}{key} "
+        "moves it aside" + (", with the key the log was written with)" if keyed else ")"),
         path=str(path),
         line=number,
         why=why,
+        unlinked=unlinked,
     )
 
 

@@ -16,10 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rds_guard.audit.errors import KeyRequired
+from rds_guard.audit.errors import KeyRequired, NotAuthentic
 from rds_guard.audit.fileio import check_a_log
 from rds_guard.audit.record import key_from_env
-from rds_guard.audit.tail import NotAuthentic
 from rds_guard.audit.torn import check_log_end
 from rds_guard.core import operations
 from rds_guard.core.files import log_problem

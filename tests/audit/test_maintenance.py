@@ -169,6 +169,26 @@ def test_repair_with_force_of_a_damaged_first_line_says_the_log_starts_anew(
     )
 
 
+def test_repair_of_a_last_record_that_does_not_link_says_what_broke(log_path: Path) -> None:
+    """A record removed before the last one: the last's own digest holds, its link does not.
+    repair refuses and ``force`` moves it, each saying a line before it was edited, removed
+    or added: the record itself was not edited, and was called "not authentic"."""
+    make_log(log_path, 5)
+    lines = lines_of(log_path)
+    write_lines(log_path, [*lines[:3], lines[4]])  # seq 4 removed
+    refused = audit.repair(log_path).refused
+    said = (
+        "line 4 does not chain onto the records before it: a line before it edited, removed "
+        "or added (its prev does not link to the line before it)"
+    )
+    assert refused is not None and said in refused and "not authentic" not in refused
+    forced = audit.repair(log_path, force=True)
+    assert forced.repaired and forced.why == "line 4 does not chain onto the records before it"
+    notes = records_of(log_path)[-1]["notes"]
+    assert f"forced: {said}, and was moved" in notes
+    assert not any("not authentic" in note for note in notes)
+
+
 def test_repair_dry_run_says_what_it_would_move_and_changes_nothing(log_path: Path) -> None:
     before = _damaged_log(log_path, 3)
     result = audit.repair(log_path, dry_run=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import time
 import tracemalloc
 from pathlib import Path
@@ -37,10 +38,21 @@ def test_an_unkeyed_writer_catches_accidental_damage_to_the_last_record(log_path
 
 
 def test_a_last_record_that_does_not_follow_the_one_before(log_path: Path) -> None:
+    """Its own digest holds: the writer says a line before it was edited, removed or added,
+    not that the last record was edited (it was not)."""
     make_log(log_path, 4)
     lines = lines_of(log_path)
     write_lines(log_path, [*lines[:2], lines[3]])  # seq 3 removed
-    writer_refuses(log_path, "its prev does not link to the line before it")
+    writer_refuses(
+        log_path,
+        "line 3 does not chain onto the records before it: a line before it edited, removed "
+        "or added \\(its prev does not link to the line before it\\)",
+    )
+    with pytest.raises(audit.NotAuthentic) as caught:
+        audit.AuditLog(log_path, fsync=False).write("requested")
+    assert "not authentic" not in str(caught.value)
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert (again.line, again.unlinked, again.finding) == (3, True, caught.value.finding)
     relinked = reseal(b'{"prev":"' + audit.chain_hash(lines[1]).encode() + lines[3][73:])
     write_lines(log_path, [*lines[:2], relinked])
     writer_refuses(log_path, "its seq 4 does not follow seq 2")
