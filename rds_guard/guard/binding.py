@@ -5,9 +5,7 @@ arguments to the guard in force. An aiobotocore client gets `aio.AioClientBindin
 
 from __future__ import annotations
 
-import inspect
 import os
-import sys
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -23,7 +21,14 @@ from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation
 from ..records import CONTEXT_KEY, GuardedCall, status_of, url_expires_in
-from .changes import kept_changing, lacking, queried_url, read_as_sent, swapped_request
+from .changes import (
+    kept_changing,
+    lacking,
+    queried_url,
+    read_as_sent,
+    signed_elsewhere,
+    swapped_request,
+)
 from .guard import Guard
 from .hooks import GUARDED_SET, hook_client, service_of, validates
 from .progress import (
@@ -212,12 +217,14 @@ class ClientBinding:
 
     def read_sent(self, row: Operation, request: Any, call: GuardedCall) -> Sent:
         """What ``request`` sends of ``call``'s judged parameters (`sent`), its body and params
-        made what is sent: what is read of them is what goes."""
+        made what is sent: what is read of them is what goes; signed for another region than
+        the client's, it is `signed_elsewhere`."""
         query.hold_params(request)
         body, flat = wire.plain_body(request.data)
         if body is not request.data:
             request.data = body
-        return self.sent(row, body, call, query.url_sent(request), flat=flat)
+        judged, swapped = self.sent(row, body, call, query.url_sent(request), flat=flat)
+        return judged, swapped or signed_elsewhere(row, request.context, self.region)
 
     def after_call(
         self,
@@ -468,33 +475,3 @@ class ClientBinding:
         if not self.validates:
             return []
         return refused(self._client(), row, params, generated=row.name in guard.names_generated)
-
-
-_bindings: weakref.WeakKeyDictionary[BaseClient, ClientBinding] = weakref.WeakKeyDictionary()
-
-
-def binding_of(client: BaseClient, *, hook: bool = True) -> ClientBinding:
-    """The client's binding, made (and, with ``hook``, its handlers registered) the first
-    time; without ``hook``, for a client whose `StandIns` hold the handlers' places."""
-    binding = _bindings.get(client)
-    if binding is None:
-        if _is_async(client):
-            from .aio import AioClientBinding  # only async applications need it
-
-            binding = AioClientBinding(client, hook=hook)
-        else:
-            binding = ClientBinding(client, hook=hook)
-        _bindings[client] = binding
-    return binding
-
-
-def _is_async(client: BaseClient) -> bool:
-    """Whether ``client`` is aiobotocore's: of its base class (aiobotocore imported, as it
-    must be to have made one), not by its ``_make_api_call`` alone, which a tracer may have
-    wrapped in a plain function that returns the coroutine; else a client whose
-    ``_make_api_call`` is a coroutine function."""
-    module = sys.modules.get("aiobotocore.client")
-    base = getattr(module, "AioBaseClient", None)
-    if isinstance(base, type) and isinstance(client, base):
-        return True
-    return inspect.iscoroutinefunction(type(client)._make_api_call)

@@ -145,6 +145,32 @@ def queried_url(
     )
 
 
+def signing_region(context: object) -> object:
+    """The region a handler told botocore to sign a request for (its context's ``signing``
+    ``region``, which botocore's signer takes over the client's); None: the client's."""
+    signing = context.get("signing") if type(context) is dict else None
+    return (signing.get("region") or None) if isinstance(signing, Mapping) else None
+
+
+def signed_elsewhere(row: Operation, context: object, region: str | None) -> Violation | None:
+    """``request.changed`` for a request another handler made to be signed for a region
+    other than its client's, ``region``, where the call was judged and its facts read: the
+    service acts on that region's resources (a snapshot of the same name, say, under a legal
+    hold there), which were never read nor judged. None when it is signed for ``region``."""
+    signed = signing_region(context)
+    if signed is None or region is None or signed == region:
+        return None
+    shown = _shown(signed)
+    return Violation(
+        "request.changed",
+        "region",
+        shown,
+        f"signed for another region ({shown}) by another handler after rds_guard judged a "
+        f"call of {row.name} in {region}: the service acts on that region's resources, never "
+        "read nor judged",
+    )
+
+
 def mistyped(client: Any, row: Operation, sent: Mapping[str, Any]) -> Violation | None:
     """``request.changed`` for a parameter a request carries as text where botocore sends a
     flag or a number (``true``, digits): put there by another handler (``True``, ``1``, ``1.5``),

@@ -5,7 +5,9 @@ session, an emitter, a client), and the hooks that bind each new client to them.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
+import sys
 import types
 import weakref
 from collections.abc import Callable
@@ -28,7 +30,7 @@ from ..core.policy import (
     resolve_policy,
 )
 from ..errors import AuditError, PolicyError
-from .binding import ClientBinding, binding_of
+from .binding import ClientBinding
 from .guard import Guard
 from .hooks import HOOK_ID, service_of
 from .stacks import INSTALL_ORDER, INSTALLS, Stack
@@ -427,3 +429,33 @@ def install(
                 guard.uninstall()
                 raise
     return guard
+
+
+_bindings: weakref.WeakKeyDictionary[BaseClient, ClientBinding] = weakref.WeakKeyDictionary()
+
+
+def binding_of(client: BaseClient, *, hook: bool = True) -> ClientBinding:
+    """The client's binding, made (and, with ``hook``, its handlers registered) the first
+    time; without ``hook``, for a client whose `StandIns` hold the handlers' places."""
+    binding = _bindings.get(client)
+    if binding is None:
+        if _is_async(client):
+            from .aio import AioClientBinding  # only async applications need it
+
+            binding = AioClientBinding(client, hook=hook)
+        else:
+            binding = ClientBinding(client, hook=hook)
+        _bindings[client] = binding
+    return binding
+
+
+def _is_async(client: BaseClient) -> bool:
+    """Whether ``client`` is aiobotocore's: of its base class (aiobotocore imported, as it
+    must be to have made one), not by its ``_make_api_call`` alone, which a tracer may have
+    wrapped in a plain function that returns the coroutine; else a client whose
+    ``_make_api_call`` is a coroutine function."""
+    module = sys.modules.get("aiobotocore.client")
+    base = getattr(module, "AioBaseClient", None)
+    if isinstance(base, type) and isinstance(client, base):
+        return True
+    return inspect.iscoroutinefunction(type(client)._make_api_call)

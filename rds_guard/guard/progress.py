@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 
 from .. import wire
 from ..records import CONTEXT_KEY, GuardedCall
+from .changes import signing_region
 from .wrappers import presigning, presigns_built
 
 
@@ -65,11 +66,11 @@ def note_request(operation: str) -> None:
         made.append(operation)
 
 
-_held: weakref.WeakKeyDictionary[Any, tuple[object, GuardedCall | None]] = (
+_held: weakref.WeakKeyDictionary[Any, tuple[object, GuardedCall | None, object]] = (
     weakref.WeakKeyDictionary()
 )
 """Each request ``request-created`` held, while botocore keeps it: what the guard read of it as
-it held it, and the call it held it as (`note_held`)."""
+it held it, the call it held it as and the region it was to be signed for (`note_held`)."""
 
 _presigned: contextvars.ContextVar[tuple[tuple[object, GuardedCall], ...]] = contextvars.ContextVar(
     "rds_guard_presigned", default=()
@@ -98,7 +99,8 @@ def note_held(request: Any, read: object | None, rounds: int) -> None:
     call = context.get(CONTEXT_KEY) if type(context) is dict else None
     settled = read is not None and rounds <= MOST_HOLDS
     seen = read if settled else wire.as_read(request)
-    _held[request] = (seen, call if isinstance(call, GuardedCall) else None)
+    call = call if isinstance(call, GuardedCall) else None
+    _held[request] = (seen, call, signing_region(context))
 
 
 def held_as(request: Any, call: GuardedCall | None) -> None:
@@ -128,8 +130,9 @@ def forget_presigns_of(guard: object) -> None:
 def at_signing(request: Any, operation: str) -> tuple[Signing, GuardedCall | None]:
     """What ``before-sign`` holds of ``request``, and as which call:
 
-    - nothing, when it still holds what ``request-created`` read of it as it held it, or it
-      is a presign made through the client's wrapper (its URL is read once signed);
+    - nothing, when it still holds what ``request-created`` read of it as it held it (its
+      signing region too: `changes.signing_region`), or it is a presign made through the
+      client's wrapper (its URL is read once signed);
     - the request again (``"request"``), as the call ``request-created`` held it as (None:
       found as that finds one), when it no longer holds that, or none held it;
     - a presign past the wrapper (``"presign"``), held and recorded there: the one judged with
@@ -138,8 +141,11 @@ def at_signing(request: Any, operation: str) -> tuple[Signing, GuardedCall | Non
     A handler may give the request another context, never another identity."""
     held = _held.get(request)
     if held is not None:
-        read, call = held
-        return (None if wire.still_read(request, cast(wire.Read, read)) else "request"), call
+        read, call, region = held
+        now = signing_region(request.context)
+        still = now is region or (type(now) is str and type(region) is str and now == region)
+        still = still and wire.still_read(request, cast(wire.Read, read))
+        return (None if still else "request"), call
     context, wrapper = request.context, _presign()
     if wrapper is not None and wrapper.context is context:
         return None, None  # the wrapper's own presign: its URL is read once signed

@@ -212,3 +212,34 @@ def test_a_request_renamed_on_the_sessions_request_created_is_held_as_it_is_sign
     records = audit_records(tmp_path)
     assert [(r["event"], r["snapshot"]) for r in records] == [("requested", GOOD), *outcomes]
     assert "request.changed" in {v["rule"] for v in records[-1]["violations"]}
+
+
+def test_a_request_signed_for_another_region_after_it_was_held_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``request-created`` handler on the client, after the guard's, that has the request
+    signed for another region (moto's server, as AWS, acts on the region it is signed for):
+    held again at ``before-sign``, ``request.changed`` on ``region``, nothing sent."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+
+    def elsewhere(request: Any, **_: Any) -> None:
+        request.context.setdefault("signing", {})["region"] = "us-west-2"
+
+    moto_server.reset_counts()
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register("request-created.rds.CreateDBClusterSnapshot", elsewhere)
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+            )
+
+    with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed\] region"):
+        run(work)
+    assert "CreateDBClusterSnapshot" not in moto_server.actions()
+    records = audit_records(tmp_path)
+    assert [r["event"] for r in records] == ["requested", "blocked", "unknown"]
+    assert ("request.changed", "region") in {
+        (v["rule"], v["field"]) for v in records[-1]["violations"]
+    }
