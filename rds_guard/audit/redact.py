@@ -36,12 +36,11 @@ _SIGNING_VALUES = Lazy(
     r"x[-_]amz[-_](?:security[-_]token|signature|credential)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>"
     r"|[ \t]+(?=[\w+/=%-]{16}))"  # a header's name, a tab: a token's run, not a word of prose
-    r"|(?<![\w-])--(?:aws-)?(?:secret-access-key|session-token|security-token)"
+    r"|(?<![\w-])--(?:[\w-]*-)?(?:secret-access-key|session-token|security-token|password)"
     r"(?:\s+|=|[\"']\s*,\s*b?[\"'])"
-    r"|(?<![\w-])(?:aws[-_]session[-_]token|aws[-_]secret[-_]access[-_]key|security[-_]?token"
-    r"|session[-_]?token|secret[-_]?access[-_]?key)"
+    r"|(?<![\w-])[\w-]*(?:security[-_]?token|session[-_]?token|secret[-_]?access[-_]?key)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
-    rf"|(?<![\w-])secret[-_]?key[\"'\\]*\s*{_SEPARATOR}\s*(?:b?[\"'\\]+)?"  # no prose word
+    rf"|(?<![\w-])[\w-]*secret[-_]?key(?:[\"'\\]*\s*{_SEPARATOR}\s*(?:b?[\"'\\]+)?|>)"
     r"|(?<![\w-])token"  # the value right after, or quoted: prose keeps its words
     rf"(?:{_EQUALS}<?|[\"'\\]+\s*{_SEPARATOR}\s*|\s*[:=]\s*(?=b?[\"']))"
     r"(?:b?[\"'\\]+)?"
@@ -72,13 +71,13 @@ _SIGNING_VALUES = Lazy(
 # in JSON, \"a\\\"b\" in JSON quoted in JSON): a backslash and what follows it are part of the
 # value, and so are three and what follows them.
 _PASSWORDS = Lazy(
-    rf"(?i)((?<![\w-])[\w-]*password{_EQUALS})[^&\r\n]+"
-    r"|((?<![\w-])[\w-]*password\\?[\"']\s*[:,]\s*(?:\[\s*)?b?(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
+    rf"(?i)((?<![\w-])[\w-]*(?:password|passwd|pwd){_EQUALS})[^&\r\n]+"
+    r"|((?<![\w-])[\w-]*(?:password|passwd|pwd)\\?[\"']\s*[:,]\s*(?:\[\s*)?b?(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
-    r"|((?<![\w-])[\w-]+password[ \t]*[:=][ \t]*)[^\r\n]+"
-    r"|(<[\w-]*password>)[^<\r\n]*"
-    r"|((?<![\w-])[\w-]*password[ \t]*[:=][ \t]*(\\?[\"']))(?:(?!\8)(?:\\\\\\.|\\.|.))*"
+    r"|((?<![\w-])[\w-]+(?:password|passwd|pwd)[ \t]*[:=][ \t]*)[^\r\n]+"
+    r"|(<[\w-]*(?:password|passwd|pwd)>)[^<\r\n]*"
+    r"|((?<![\w-])[\w-]*(?:password|passwd|pwd)[ \t]*[:=][ \t]*(\\?[\"']))(?:(?!\8)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])password[ \t]+=[ \t]*)[^\r\n]+"  # with spaces around its =: no prose
 )
 
@@ -213,7 +212,7 @@ decodes and may quote a secret is withheld, as one past `_DEEPEST` layers is."""
 
 # Every pattern below needs one of these words (or a URL's scheme) where it starts.
 _MAY_QUOTE = Lazy(
-    r"(?i)token|signature|credential|awsaccesskeyid|authorization|key|password|://|%3a%2f%2f"
+    r"(?i)token|signature|credential|awsaccesskeyid|authorization|key|passw|pwd|://|%3a%2f%2f"
     r"|header value|cast to integer|aws\s"
 )
 _PLACEHOLDER = "[redacted]"

@@ -623,8 +623,9 @@ QUOTINGS: list[tuple[str, str | None]] = [
     ("X%2DAmz%2DSignature%3Dab12", "X-Amz-Signature=[redacted]"),
     ("X-Amz-Signature+%3D+ab12", "X-Amz-Signature+=+[redacted]"),
     (  # a multi-line message quoted in JSON or a repr: a name after an escaped line break
+        # (found as written: a name is any word ending in it, the escape's n then the name)
         "\"line one\\nSessionToken=FwoGSECRET\" '[default]\\naws_secret_access_key = wJalr'",
-        "\"line one\nSessionToken=[redacted]\" '[default]\naws_secret_access_key = [redacted]'",
+        "\"line one\\nSessionToken=[redacted]\" '[default]\\naws_secret_access_key = [redacted]'",
     ),
     (  # a header dump with escaped tabs; a URL with JSON's escaped slashes
         '"X-Amz-Signature\\t5d672d79c15b13162d9279b0855cfba6" "http:\\/\\/u:S3CRET@h:9\\/"',
@@ -691,6 +692,28 @@ QUOTINGS: list[tuple[str, str | None]] = [
     (  # redacted as it is written: its own quoting kept
         "a &amp; b, 100% sure, 1+1 X-Amz-Signature=ab12",
         "a &amp; b, 100% sure, 1+1 X-Amz-Signature=[redacted]",
+    ),
+    (  # a credential process's error quoting the variables botocore reads, and others
+        # named with a prefix (CI inputs, Terraform variables): any word ending in the name
+        "AWS_SECURITY_TOKEN=FwoGZX AWS_SECRET_KEY=wJalrK7 INPUT_AWS_SECRET_ACCESS_KEY=wJb "
+        "TF_VAR_aws_secret_access_key=wJc {'BACKUP_AWS_SESSION_TOKEN': 'IQoJ'}",
+        "AWS_SECURITY_TOKEN=[redacted] AWS_SECRET_KEY=[redacted] "
+        "INPUT_AWS_SECRET_ACCESS_KEY=[redacted] TF_VAR_aws_secret_access_key=[redacted] "
+        "{'BACKUP_AWS_SESSION_TOKEN': '[redacted]'}",
+    ),
+    (
+        "AwsSecretAccessKey=wJd awsSecretKey=wJe <SecretKey>wJf</SecretKey>",
+        "AwsSecretAccessKey=[redacted] awsSecretKey=[redacted] <SecretKey>[redacted]</SecretKey>",
+    ),
+    (  # a password's other names, and the CLI's option
+        "aws rds modify-db-cluster --master-user-password hunter2 x",
+        "aws rds modify-db-cluster --master-user-password [redacted] x",
+    ),
+    ("db_passwd=hunter2", "db_passwd=[redacted]"),
+    ('{"pwd": "hunter 2", "x": 1}', '{"pwd": "[redacted]", "x": 1}'),
+    (  # words that are none of these keep their values
+        "aws_session_token_file=/run/token keypair=x the session token expired",
+        None,
     ),
 ]
 """Error messages quoting secrets, each with what is recorded of it (None: as it is)."""
@@ -764,6 +787,9 @@ def test_a_secret_quoted_under_more_layers_than_are_read_withholds_the_message(
         "password \t " * 100_000 + "=",
         "an error quoting " + "token=a%20" * 100_000,
         "an error quoting " + "{&quot;X-Amz-Security-Token&quot;: &quot;a&quot;} " * 20_000,
+        "a_" * 200_000,
+        "-" * 500_000 + "session_token=",
+        "--a-" * 60_000,
     ],
     ids=[
         "letters",
@@ -784,6 +810,9 @@ def test_a_secret_quoted_under_more_layers_than_are_read_withholds_the_message(
         "passwords with spaces",
         "encoded values",
         "quoted as HTML",
+        "a long word before a name",
+        "hyphens before a name",
+        "an option's words",
     ],
 )
 def test_a_long_error_message_is_redacted_without_hanging(log_path: Path, message: str) -> None:
