@@ -342,7 +342,8 @@ def created_at(value: object) -> datetime | None:
     """A ``SnapshotCreateTime`` as an aware datetime: botocore parses it, but a client whose
     parser leaves timestamps as the service wrote them (the AWS CLI's) hands over the text,
     and a parser of the caller's may drop the zone; a time without one is UTC, as the API
-    documents the field. None when there is none or it cannot be read."""
+    documents the field; in UTC. None when there is none or it cannot be read, nor told in
+    UTC (``0001-01-01T00:00:00+05:00`` is before the first moment a datetime holds)."""
     moment: object = value
     if not isinstance(value, datetime):
         if not isinstance(value, str | int | float) or isinstance(value, bool):
@@ -353,7 +354,12 @@ def created_at(value: object) -> datetime | None:
             return None
     if not isinstance(moment, datetime):
         return None
-    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
+    if moment.utcoffset() is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def arn_tags(arn: str) -> Read[SnapshotFacts]:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -533,15 +533,26 @@ def test_a_snapshot_still_being_copied_is_not_deleted(rig: Rig) -> None:
     assert rig.count("DeleteDBClusterSnapshot") == 0
 
 
+EDGES_OF_TIME = {
+    "no time": None,
+    "before the first UTC moment": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))),
+    "after the last": datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))),
+}
+"""What a caller's parser may make of a `SnapshotCreateTime`: nothing, or a time no UTC
+datetime holds (it raised `OverflowError` from the guard's judgement: no verdict, no record)."""
+
+
+@pytest.mark.parametrize("parsed", EDGES_OF_TIME.values(), ids=EDGES_OF_TIME.keys())
 def test_a_snapshot_whose_creation_time_cannot_be_read_is_not_deleted(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, parsed: datetime | None
 ) -> None:
     """An answer whose `SnapshotCreateTime` is missing or unreadable (here a caller's parser
-    that reads no time at all): the age cannot be judged, so the delete may not go, as when
-    the snapshot cannot be read (it was let through, a 30-day-old rule judging nothing)."""
+    that reads no time, or one no UTC datetime holds): the age cannot be judged, so the
+    delete may not go, as when the snapshot cannot be read (it was let through, a 30-day-old
+    rule judging nothing)."""
     models = botocore.session.get_session()
     models.get_component("response_parser_factory").set_parser_defaults(
-        timestamp_parser=lambda text: None
+        timestamp_parser=lambda text: parsed
     )
     session = boto3.Session(botocore_session=models, region_name="us-east-1")
     rds_guard.install(session, policy=write_policy(tmp_path, BACKUPS))
