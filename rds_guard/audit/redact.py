@@ -70,14 +70,15 @@ _SIGNING_VALUES = Lazy(
 # password kept. A quoted password may hold an escaped quote of its own kind ('a\'b', "a\"b"
 # in JSON, \"a\\\"b\" in JSON quoted in JSON): a backslash and what follows it are part of the
 # value, and so are three and what follows them.
+_PASSWORD = r"(?:password|passwd|pwd)"  # a name ending so names one
 _PASSWORDS = Lazy(
-    rf"(?i)((?<![\w-])[\w-]*(?:password|passwd|pwd){_EQUALS})[^&\r\n]+"
-    r"|((?<![\w-])[\w-]*(?:password|passwd|pwd)\\?[\"']\s*[:,]\s*(?:\[\s*)?b?(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
+    rf"(?i)((?<![\w-])[\w-]*{_PASSWORD}{_EQUALS})[^&\r\n]+"
+    rf"|((?<![\w-])[\w-]*{_PASSWORD}\\?[\"']\s*[:,]\s*(?:\[\s*)?b?(\\?[\"']))(?:(?!\3)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
-    r"|((?<![\w-])[\w-]+(?:password|passwd|pwd)[ \t]*[:=][ \t]*)[^\r\n]+"
-    r"|(<[\w-]*(?:password|passwd|pwd)>)[^<\r\n]*"
-    r"|((?<![\w-])[\w-]*(?:password|passwd|pwd)[ \t]*[:=][ \t]*(\\?[\"']))(?:(?!\8)(?:\\\\\\.|\\.|.))*"
+    rf"|((?<![\w-])[\w-]+{_PASSWORD}[ \t]*[:=][ \t]*)[^\r\n]+"
+    rf"|(<[\w-]*{_PASSWORD}>)[^<\r\n]*"
+    rf"|((?<![\w-])[\w-]*{_PASSWORD}[ \t]*[:=][ \t]*(\\?[\"']))(?:(?!\8)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])password[ \t]+=[ \t]*)[^\r\n]+"  # with spaces around its =: no prose
 )
 
