@@ -57,16 +57,18 @@ def locked_append(
     raise kept_replacing(log.path)
 
 
-def flock_if_free(log: AuditLog) -> bool:
+def flock_if_free(log: AuditLog, flocked: list[int]) -> bool:
     """For `AuditLog.held_if_free`, its thread lock taken: the ``flock`` taken on ``log``'s own
     descriptor, without waiting, and True when it was free and the path still names the file
-    (the flock kept, for the block's end to let go); else False, the flock let go."""
+    (the flock kept, its descriptor put in ``flocked`` for the block's end to let go); else
+    False, the flock let go and ``flocked`` left empty."""
     fd = log._own_descriptor()
     if fd is None:
         return False
     try:
         if try_flock(fd, 0):
             if log._path_names(os.fstat(fd)):
+                flocked.append(fd)
                 return True
             fcntl.flock(fd, fcntl.LOCK_UN)
         return False
@@ -75,6 +77,7 @@ def flock_if_free(log: AuditLog) -> bool:
             fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError:
             pass
+        flocked.clear()  # before the descriptor is closed: its number may be another file's
         log._drop_fd(close=True)
         if isinstance(exc, OSError | AuditError):
             return False

@@ -190,20 +190,24 @@ class AuditLog:
         written in the block are logged as it ends."""
         lock = self._lock_after_any_fork()
         taken: list[bool] = []
+        flocked: list[int] = []
         emitted: Emitted = []
         try:
-            held = take_lock(lock, 0, taken) and flock_if_free(self)
-            if held:
-                self._holder = (threading.get_ident(), emitted)
-            yield held
-        finally:
-            if taken:  # only the thread holding the lock has a hold to end: another's stays
-                self._holder = None
-                if (fd := self._own_descriptor()) is not None:  # as in write
+            try:
+                held = take_lock(lock, 0, taken) and flock_if_free(self, flocked)
+                if held:
+                    self._holder = (threading.get_ident(), emitted)
+                yield held
+            finally:
+                if taken:  # only the thread holding the lock has a hold to end: another's stays
+                    self._holder = None
+                if flocked:  # as in write: C calls alone up to the unlock
                     try:  # noqa: SIM105 (suppress's __enter__ is a Python function's)
-                        fcntl.flock(fd, fcntl.LOCK_UN)
+                        fcntl.flock(flocked[0], fcntl.LOCK_UN)
                     except OSError:
                         pass
+        finally:  # a signal handler raising at the unlock still lets the thread lock go
+            if taken:
                 lock.release()
                 if self._closing:
                     self._close_file()

@@ -1156,6 +1156,35 @@ def test_a_record_written_from_its_own_thread_mid_record_in_a_held_block_breaks_
     assert audit.verify([path]).ok
 
 
+def test_a_signal_as_a_held_block_ends_leaves_both_locks_free(tmp_path: Path) -> None:
+    """A KeyboardInterrupt (any signal handler's exception) at the entry of the first
+    function of the audit package the block's end calls leaves both locks free: the file is
+    unlocked by C calls alone, its descriptor kept as the ``flock`` was taken, and the thread
+    lock released whatever the unlock raises. Before, that function was the look-up of the
+    descriptor, in the one ``finally`` with the release: the thread lock (and the ``flock``)
+    was held for good, and every later record of the process waited ``lock_timeout`` and
+    failed, nothing sent."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False, lock_timeout=0.5)
+    log.write("requested", call="first")
+    block = audit.AuditLog.held_if_free.__wrapped__.__code__  # type: ignore[attr-defined]
+    package = str(Path(audit.__file__).parent)
+    ended: list[bool] = []
+
+    def at_the_end(frame: FrameType, event: str) -> bool:
+        ours = frame.f_code.co_filename.startswith(package) and frame.f_code is not block
+        return bool(ended) and event == "call" and ours
+
+    with pytest.raises(KeyboardInterrupt), interrupted_once(at_the_end) as where:
+        with log.held_if_free() as held:
+            assert held
+            log.write("created", call="held")
+            ended.append(True)
+    assert where and flock_free(path) and not log._lock.locked()
+    log.write("requested", call="after")
+    assert [record["call"] for record in records_of(path)] == ["first", "held", "after"]
+
+
 def _after_the_record() -> Callable[[FrameType, str], bool]:
     """For `interrupted_once`: the entry of the first function of rds_guard's audit package
     called once the record is appended (as a signal's handler runs at a function's entry)."""
