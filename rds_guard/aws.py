@@ -98,7 +98,12 @@ class OddAnswer(Exception):
     about (or only another's, or two), an ARN of another resource, no TagList, a tag without
     its key or listed twice or with a value of no text; a listing whose Marker comes round
     again. What it says is the look-up's `Unreadable` reason: what rests on it is not judged
-    on another resource's facts."""
+    on another resource's facts. ``elsewhere``: the resource is not the client's to read (a
+    snapshot another account shares with it), so no access granted would let it."""
+
+    def __init__(self, message: str, *, elsewhere: bool = False) -> None:
+        super().__init__(message)
+        self.elsewhere = elsewhere
 
 
 _DENIED = ("AccessDenied", "Unauthorized", "AuthorizationError", "Forbidden")
@@ -133,10 +138,24 @@ def source_tags(lookup: SourceLookup, reference: str) -> Read[SourceTags]:
     """The tags the source passes on: None when its copy flag is off.
 
     A snapshot named by its ARN (a copy's source may be) is not described, its tags are
-    listed on the ARN: a Describe takes a name. One named ``rds:...`` is an automated
-    snapshot, which AWS describes only when asked for that type."""
+    listed on the ARN: a Describe takes a name. AWS lists none for the ARN of a snapshot
+    another account shares (``InvalidParameterValue``: "does not match an RDS resource in this
+    region"), which may be copied: its tags cannot be read here (`OddAnswer`, ``elsewhere``).
+    One named ``rds:...`` is an automated snapshot, which AWS describes only when asked for
+    that type."""
     if lookup in SNAPSHOT_LOOKUPS and reference.startswith("arn:"):
-        return (yield from listed_tags(reference))
+        try:
+            return (yield from listed_tags(reference))
+        except ClientError as error:
+            answer = _error_of(error)
+            if answer.get("Code") != "InvalidParameterValue":
+                raise
+            said = without_signing_values(str(answer.get("Message", "")))
+            raise OddAnswer(
+                f"ListTagsForResource lists none for it here (InvalidParameterValue: {said}): "
+                "a snapshot another account shares, whose tags this account cannot read",
+                elsewhere=True,
+            ) from error
     item = yield from described(lookup, reference)
     if lookup.copy_flag is not None and not item.get(lookup.copy_flag):
         return None

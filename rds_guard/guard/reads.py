@@ -215,7 +215,7 @@ def _failure(
     if why is not None:
         return Unreadable(why)
     if isinstance(exc, aws.OddAnswer):
-        return Unreadable(str(exc))
+        return Unreadable(str(exc), elsewhere=exc.elsewhere)
     if isinstance(exc, ClientError | BotoCoreError):
         if not lenient:
             return LookupFailed(_as_called(exc, operation))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -280,3 +281,59 @@ def test_warn_a_look_up_refused_with_a_token_in_its_code_keeps_no_token(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "X-Amz-Security-Token=[redacted]" in written + logged
     assert "TOKENINTHECODE" not in written + logged
+
+
+SHARED = "arn:aws:rds:us-east-1:111122223333:snapshot:theirs-20261129"
+"""A snapshot another account shares: copied by its ARN, as AWS requires."""
+
+
+def _as_aws_answers_for_a_shared_snapshot(rds: Any) -> None:
+    """AWS's answer to ListTagsForResource of another account's snapshot (moto lists none):
+    InvalidParameterValue, "does not match an RDS resource in this region"."""
+
+    def refuse(request: Any, **_: Any) -> AWSResponse | None:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
+        if "111122223333" not in urllib.parse.unquote(body):
+            return None
+        return raw_response(
+            request.url,
+            400,
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameterValue</Code>"
+            b"<Message>The specified resource name does not match an RDS resource in this "
+            b"region.</Message></Error><RequestId>r</RequestId></ErrorResponse>",
+        )
+
+    rds.meta.events.register_first("before-send.rds.ListTagsForResource", refuse)
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_a_copy_of_a_snapshot_another_account_shares_has_its_tags_unreadable(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """Its tags cannot be read in this account (AWS answers InvalidParameterValue): the look-up
+    is unreadable, as a source in another region is, and no access granted would help. It
+    failed the copy with that error, as if the copy had (enforce: `failed`, nothing sent)."""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY, mode=mode), on=moto_server)
+    _as_aws_answers_for_a_shared_snapshot(rds)
+    moto_server.reset_counts()
+    copy = {
+        "SourceDBSnapshotIdentifier": SHARED,
+        "TargetDBSnapshotIdentifier": GOOD,
+        "CopyTags": True,
+    }
+    if mode == "enforce":
+        with pytest.raises(rds_guard.PolicyViolation) as caught:
+            rds.copy_db_snapshot(**copy)
+        (violation,) = caught.value.violations
+        assert violation.rule == "tags.inherit"
+        assert "another account shares" in violation.message
+        assert "grant read access" not in violation.message
+        assert moto_server.count("CopyDBSnapshot") == 0
+        assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+    else:
+        with contextlib.suppress(ClientError):  # moto has no such snapshot: AWS would copy it
+            rds.copy_db_snapshot(**copy)
+        assert moto_server.count("CopyDBSnapshot") == 1
+        assert "Tags.Tag.1.Key" not in moto_server.last_params("CopyDBSnapshot")  # as made
+        requested = audit_records(tmp_path)[0]
+        assert [v["rule"] for v in requested["violations"]] == ["tags.inherit"]
