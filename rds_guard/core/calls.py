@@ -20,8 +20,9 @@ class Unreadable:
 
     ``why`` is what stopped the read (an error code and message), when it is known;
     ``elsewhere``: the source is in another region than the client, or another account's
-    (shared with it), so no access granted would let the call read it; ``missing``: the service said it does not exist (a
-    ``...NotFound`` error, which in warn mode does not stop the call).
+    (shared with it), so no access granted would let the call read it; ``missing``: the
+    service said it does not exist (a ``...NotFound`` error, which in warn mode does not stop
+    the call).
     """
 
     why: str | None = None
