@@ -1175,11 +1175,14 @@ def test_a_signal_as_a_held_block_ends_leaves_both_locks_free(tmp_path: Path) ->
         ours = frame.f_code.co_filename.startswith(package) and frame.f_code is not block
         return bool(ended) and event == "call" and ours
 
-    with pytest.raises(KeyboardInterrupt), interrupted_once(at_the_end) as where:
-        with log.held_if_free() as held:
-            assert held
-            log.write("created", call="held")
-            ended.append(True)
+    with (
+        pytest.raises(KeyboardInterrupt),
+        interrupted_once(at_the_end) as where,
+        log.held_if_free() as held,
+    ):
+        assert held
+        log.write("created", call="held")
+        ended.append(True)
     assert where and flock_free(path) and not log._lock.locked()
     log.write("requested", call="after")
     assert [record["call"] for record in records_of(path)] == ["first", "held", "after"]
