@@ -29,6 +29,7 @@ from ..core.rules import Violation
 from ..forks import after_fork_in_child
 from ..records import GuardedCall, status_of, url_expires_in
 from .binding import ClientBinding
+from .changes import judged_anew
 from .guard import Guard, LookupFailed
 from .progress import (
     at_signing,
@@ -118,8 +119,7 @@ class AioClientBinding(ClientBinding):
             call, guard, (sent, swapped), check = found
             read = wire.as_read(request)
             try:
-                changed = not wire.as_judged(sent, call.judged)
-                decided = await self.ahead(guard, row, sent) if changed else None
+                decided = await self.anew(guard, row, call, sent)
                 await off_loop(guard, check, self, row, call, sent, decided, swapped)
             except BaseException:
                 stopped(call)
@@ -147,8 +147,7 @@ class AioClientBinding(ClientBinding):
         guard = call.guard
         if guard is not None:
             sent, swapped = self.read_sent(row, request, call)
-            changed = not wire.as_judged(sent, call.judged)
-            decided = await self.ahead(guard, row, sent) if changed else None
+            decided = await self.anew(guard, row, call, sent)
             check = guard.check_presigned
             await off_loop(guard, check, self, row, call, sent, None, decided, swapped)
             judged_at_signing(request, call)
@@ -195,13 +194,21 @@ class AioClientBinding(ClientBinding):
         found = presigned_call(self, self._client(), presigned, url, ClientMethod, signed)
         if found is not None:
             guard, row, call, (sent, swapped) = found
-            changed = not wire.as_judged(sent, call.judged)
-            decided = await self.ahead(guard, row, sent) if changed else None
+            decided = await self.anew(guard, row, call, sent)
             expires_in = url_expires_in(url, ExpiresIn)
             await off_loop(
                 guard, guard.check_presigned, self, row, call, sent, expires_in, decided, swapped
             )
         return url
+
+    async def anew(
+        self, guard: Guard, row: Operation, call: GuardedCall, sent: dict[str, Any]
+    ) -> Decision | CallReads | None:
+        """`ahead` for a request of ``call`` changed since it was judged, on what it is
+        judged again as (`changes.judged_anew`); None when it is not changed."""
+        if wire.as_judged(sent, call.judged):
+            return None
+        return await self.ahead(guard, row, judged_anew(row, sent, call))
 
     async def ahead(
         self, guard: Guard, row: Operation, params: Mapping[str, Any], *, deferrable: bool = False

@@ -14,6 +14,7 @@ from ..core.calls import Decision
 from ..core.folding import folded
 from ..core.operations import Operation
 from ..core.rules import Violation, shown_given
+from ..records import GuardedCall, sent_tags
 
 _CHANGED_BY = (
     "changed by another handler after the guard judged the call, or sent as botocore "
@@ -143,6 +144,32 @@ def queried_url(
         _shown(", ".join(names)),
         f"{how}: the service may read parameters from it, which were never judged",
     )
+
+
+def judged_anew(row: Operation, sent: Mapping[str, Any], call: GuardedCall) -> Mapping[str, Any]:
+    """What a request of ``call``, changed since it was judged, is judged again as: ``sent``,
+    or, when another handler changed its source or its copy flag, ``sent`` without the tags
+    the guard added (the policy's or the source's, in ``call``'s record, still sent with the
+    values it gave them). The source then passes on another's tags, or none, and the tags the
+    guard added are judged anew, so that a change that loses the tags the source passes on
+    is `changed_violations`, not the caller's own tags."""
+    moved = any(
+        not wire.same(sent.get(name), call.judged.get(name))
+        for name in (row.source, row.copy_tags)
+        if name
+    )
+    tags = sent_tags(row, sent) if moved and row.tags else None
+    if not tags or row.tags is None:
+        return sent
+    judged = call.fields.get("tags") or {}
+    added = {*call.fields.get("injected", ()), *call.fields.get("inherited", ())}
+    own = [
+        {"Key": key, "Value": value}
+        for key, value in tags.items()
+        if key not in added or value != judged.get(key)
+    ]
+    anew = {name: value for name, value in sent.items() if name != row.tags}
+    return anew | ({row.tags: own} if own else {})
 
 
 def signing_region(context: object) -> object:

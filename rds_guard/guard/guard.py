@@ -30,7 +30,7 @@ from ..records import (
     request_fields,
     sent_tags,
 )
-from .changes import changed_violations, unjudged_violations
+from .changes import changed_violations, judged_anew, unjudged_violations
 from .progress import forget_presigns_of
 from .stacks import INSTALL_ORDER, cannot_enter
 
@@ -46,12 +46,6 @@ class LookupFailed(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-def _judged(row: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters a decision on a call of ``row`` rests on, copied as they are now (the
-    request is held against them at request-created)."""
-    return {name: copies.plain_copy(params[name]) for name in row.judged if name in params}
 
 
 class Guard:
@@ -155,7 +149,7 @@ class Guard:
                 params[key] = value  # what the caller's objects no longer say they hold
         # what was decided, not the caller's objects: a change to them since is held at
         # request-created against it
-        call.judged = _judged(row, decision.params)
+        call.judged = self.judged_of(row, decision.params)
         return call
 
     def deferred(self, row: Operation, params: Mapping[str, Any]) -> GuardedCall:
@@ -186,7 +180,7 @@ class Guard:
         if call.deferred:
             found = lookups if lookups is not None else binding.reads(row, params, self)
             return self.judge(binding, row, params, found)
-        now = _judged(row, params) if judged is None else judged
+        now = self.judged_of(row, params) if judged is None else judged
         if not wire.same(now, call.judged):
             # the judgement's own violations stand until the call as changed is judged (a
             # refusal raised meanwhile leaves them to `check_sent`)
@@ -198,8 +192,9 @@ class Guard:
 
     @staticmethod
     def judged_of(row: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
-        """What a decision on a call of ``row`` rests on, copied from ``params`` as it is now."""
-        return _judged(row, params)
+        """What a decision on a call of ``row`` rests on, copied from ``params`` as it is now
+        (the request is held against it at request-created)."""
+        return {name: copies.plain_copy(params[name]) for name in row.judged if name in params}
 
     def settle(self, call: GuardedCall, row: Operation) -> None:
         """Block (enforce) or warn about the call's pending violations."""
@@ -210,7 +205,8 @@ class Guard:
         """A call with nothing to judge (a share of another attribute, a ModifyDBInstance
         that keeps the backups): kept unrecorded, so that another handler turning it into one
         the rules apply to is judged again at request-created."""
-        call = GuardedCall("", "", {"operation": row.name}, _judged(row, params), self.policy.mode)
+        judged = self.judged_of(row, params)
+        call = GuardedCall("", "", {"operation": row.name}, judged, self.policy.mode)
         call.recorded, call.guard = False, self
         return call
 
@@ -379,8 +375,9 @@ class Guard:
     ) -> None:
         """The call as sent, judged again: its state then says what is sent, and a change
         that breaks the policy is blocked (enforce) or warned about."""
-        found = lookups if lookups is not None else binding.reads(row, sent, self)
-        again = self._decide(binding, row, sent, found)
+        anew = judged_anew(row, sent, call)
+        found = lookups if lookups is not None else binding.reads(row, anew, self)
+        again = self._decide(binding, row, anew, found)
         judged_tags = call.recorded and all(
             wire.same(sent.get(name), call.judged.get(name))
             for name in (row.tags, row.source, row.copy_tags)
@@ -408,11 +405,12 @@ class Guard:
             # which of them the policy added or the source passed on still holds
             fields |= {key: call.fields[key] for key in ("tags", "injected", "inherited")}
         elif tags is not None:
-            # a tag the policy added, or the source passed on, still sent with the value it
-            # was judged with is still the policy's or the source's
-            judged = call.fields.get("tags") or {}
+            # a tag the policy added, or the source passed on (judged anew when a handler
+            # changed the source or its copy flag), still sent with its value is still theirs
+            basis = fields if anew is not sent else call.fields
+            judged = basis.get("tags") or {}
             fields |= {"tags": tags} | {
-                name: [key for key in call.fields.get(name, ()) if _same(tags, judged, key)]
+                name: [key for key in basis.get(name, ()) if _same(tags, judged, key)]
                 for name in ("injected", "inherited")
             }
         call.fields, call.judged = fields, sent

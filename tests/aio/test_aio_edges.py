@@ -16,7 +16,7 @@ from aiobotocore.awsrequest import AioAWSResponse
 from aws import HOUSE_NAME, audit_records, house_defaults, make_cluster
 from botocore.exceptions import ClientError, ParamValidationError
 from odd_values import EncodesAs
-from policies import AUDITED, TEAM_REQUIRED
+from policies import AUDITED, DEFAULTS_ONLY, TEAM_REQUIRED
 from servers import MotoServer
 
 import rds_guard
@@ -243,3 +243,33 @@ def test_a_request_signed_for_another_region_after_it_was_held_is_never_sent(
     assert ("request.changed", "region") in {
         (v["rule"], v["field"]) for v in records[-1]["violations"]
     }
+
+
+def test_copy_tags_turned_on_after_the_judgement_is_judged_with_the_source_tags_it_loses(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A later handler turns CopyTags on for a copy the guard gave its default to (AWS then
+    copies no tag: the source's `team` is lost): judged again without the tags the guard
+    added, its look-up awaited, ``request.changed`` on CopyTags, nothing sent."""
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="src", Tags=TEAM
+    )
+    session = guarded_session(tmp_path, DEFAULTS_ONLY)
+
+    def copy_tags(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["CopyTags"] = "true"
+
+    moto_server.reset_counts()
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register("before-call.rds.CopyDBClusterSnapshot", copy_tags)
+            await rds.copy_db_cluster_snapshot(
+                SourceDBClusterSnapshotIdentifier="src", TargetDBClusterSnapshotIdentifier=GOOD
+            )
+
+    with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed\] CopyTags"):
+        run(work)
+    assert "CopyDBClusterSnapshot" not in moto_server.actions()

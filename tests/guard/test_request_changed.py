@@ -23,7 +23,7 @@ from aws import (
 )
 from botocore import xform_name
 from botocore.exceptions import ClientError
-from policies import AUDITED, BACKUPS, HOLD_ONLY, TEAM_REQUIRED, write_policy
+from policies import AUDITED, BACKUPS, DEFAULTS_ONLY, HOLD_ONLY, TEAM_REQUIRED, write_policy
 from servers import MotoServer, raw_response
 
 import rds_guard
@@ -1064,3 +1064,75 @@ def test_a_retry_another_handler_changes_is_held_again(
     assert moto_server.count("CreateDBClusterSnapshot") == 0
     events = [r["event"] for r in audit_records(tmp_path)]
     assert events[:2] == ["requested", "blocked"]
+
+
+def _copy_tags_turned_on(params: dict[str, Any], **_: Any) -> None:
+    """A program's handler (a house rule) that has every copy keep its source's tags."""
+    params["body"]["CopyTags"] = "true"
+
+
+def _source_swapped(params: dict[str, Any], **_: Any) -> None:
+    """A program's handler that routes the snapshot to another instance."""
+    params["body"]["DBInstanceIdentifier"] = "db2"
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_copy_tags_turned_on_after_the_judgement_is_judged_with_the_source_tags_it_loses(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """The guard added its default to a copy judged without CopyTags; a later handler turns
+    CopyTags on. AWS copies no tag of a request that carries Tags: the source's `team`,
+    which the program alone would have kept, was lost, the change judged harmless (the
+    guard's tags taken for the caller's). Judged again without the tags the guard added, the
+    copy would keep `team`, which the request drops: `request.changed` on CopyTags (enforce:
+    nothing sent)."""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY, mode=mode), on=moto_server)
+    make_cluster(rds)
+    plain = moto_server.client("rds")
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="src", Tags=TEAM
+    )
+    rds.meta.events.register("before-call.rds.CopyDBClusterSnapshot", _copy_tags_turned_on)
+    moto_server.reset_counts()
+    copy = {"SourceDBClusterSnapshotIdentifier": "src", "TargetDBClusterSnapshotIdentifier": GOOD}
+    if mode == "enforce":
+        with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed\] CopyTags"):
+            rds.copy_db_cluster_snapshot(**copy)
+        assert moto_server.count("CopyDBClusterSnapshot") == 0
+        return
+    rds.copy_db_cluster_snapshot(**copy)
+    assert moto_server.count("CopyDBClusterSnapshot") == 1
+    requested = audit_records(tmp_path)[0]
+    changed = [(v["rule"], v["field"]) for v in requested["violations"]]
+    assert changed == [("request.changed", "CopyTags")]
+    assert (requested["tags"], requested["inherited"]) == ({"managed-by": "rds-guard"}, [])
+
+
+@pytest.mark.parametrize(
+    ("their_tags", "blocked"),
+    [({"team": "other"}, True), ({"team": "core"}, False)],
+    ids=["other tags", "the same tags"],
+)
+def test_a_source_swapped_after_the_judgement_is_judged_on_its_own_tags(
+    moto_server: MotoServer, tmp_path: Path, their_tags: dict[str, str], blocked: bool
+) -> None:
+    """A later handler makes the snapshot db2's where db1's was judged: it carried db1's tags
+    as db2's, its records saying db2 passed them on. Judged again on db2's own tags: blocked
+    when they differ (``request.changed`` on Tags, nothing sent); sent when db2 passes on the
+    same, its records saying so. (The violation names the parameter changed.)"""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY), on=moto_server)
+    make_instance(rds, "db1", copy_tags=True, tags={"team": "core"})
+    make_instance(rds, "db2", copy_tags=True, tags=their_tags)
+    rds.meta.events.register("before-call.rds.CreateDBSnapshot", _source_swapped)
+    moto_server.reset_counts()
+    if blocked:
+        changed = r"request\.changed\] DBInstanceIdentifier"
+        with pytest.raises(rds_guard.PolicyViolation, match=changed):
+            rds.create_db_snapshot(DBInstanceIdentifier="db1", DBSnapshotIdentifier=GOOD)
+        assert moto_server.count("CreateDBSnapshot") == 0
+        return
+    rds.create_db_snapshot(DBInstanceIdentifier="db1", DBSnapshotIdentifier=GOOD)
+    assert moto_server.count("CreateDBSnapshot") == 1
+    requested = audit_records(tmp_path)[0]
+    assert (requested["source"], requested["violations"]) == ("db2", [])
+    assert (requested["injected"], requested["inherited"]) == (["managed-by"], ["team"])
