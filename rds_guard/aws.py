@@ -153,7 +153,8 @@ def source_tags(lookup: SourceLookup, reference: str) -> Read[SourceTags]:
             said = without_signing_values(str(answer.get("Message", "")))
             raise OddAnswer(
                 f"ListTagsForResource lists none for it here (InvalidParameterValue: {said}): "
-                "a snapshot another account shares, whose tags this account cannot read",
+                "a snapshot another account shares, whose tags this account cannot read (or an "
+                "ARN the service does not take)",
                 elsewhere=True,
             ) from error
     item = yield from described(lookup, reference)

@@ -66,7 +66,8 @@ class RepairResult:
     """Complete records among the lines moved (only ever non-zero with ``force``)."""
     why: str = ""
     """What the moved part starts with: ``line N is not an audit record``, ``a torn final
-    line``, or ``line N is not authentic (...)``."""
+    line``, ``line N is not authentic`` or ``line N does not chain onto the records before
+    it`` (`NotAuthentic.summary`)."""
     forced: str = ""
     """With ``force``: what was moved that repair would not move otherwise (also in the
     ``repaired`` record's notes)."""
@@ -324,7 +325,7 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
             break
         except NotAuthentic as exc:
             if not force:
-                return _refused(path, scan.last_start, exc.line, survey, _reason(exc))
+                return _refused(path, scan.last_start, exc.line, survey, exc.finding)
             if scan.last_start == 0:
                 raise AuditError(
                     f"{path}: no record of it is authentic{' under the given key' if key else ''}"
@@ -332,7 +333,7 @@ def _plan(path: Path, fd: int, size: int, survey: _Survey, key: bytes | None, fo
                     path=str(path),
                 ) from exc
             start, first, why = scan.last_start, exc.line, exc.summary
-            unauthentic.append(f"{_reason(exc)}, and was moved")
+            unauthentic.append(f"{exc.finding}, and was moved")
     if survey.damage is None and survey.torn and not unauthentic:
         kept = kept_record(fd, start, size, vouched, key)
         if kept is not None:
@@ -371,10 +372,6 @@ def _only_bytes_no_record(fd: int, survey: _Survey) -> bool:
     if survey.damage is not None or survey.complete_end or not survey.torn:
         return False
     return not may_be_a_cut_file(fd, survey.torn)
-
-
-def _reason(exc: NotAuthentic) -> str:
-    return exc.finding
 
 
 _NOT_A_LOG = "no line of it is an audit record"

@@ -201,7 +201,9 @@ class AuditLog:
             finally:
                 if taken:  # only the thread holding the lock has a hold to end: another's stays
                     self._holder = None
-                if flocked:  # as in write: C calls alone up to the unlock
+                # as in write: C calls alone up to the unlock, of the descriptor locked while
+                # the log still holds it (closed meanwhile, its number may be another file's)
+                if flocked and self._fd == flocked[0]:
                     try:  # noqa: SIM105 (suppress's __enter__ is a Python function's)
                         fcntl.flock(flocked[0], fcntl.LOCK_UN)
                     except OSError:

@@ -5,6 +5,7 @@ sent cannot stand as judged."""
 
 from __future__ import annotations
 
+import dataclasses
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -150,33 +151,57 @@ def judged_anew(row: Operation, sent: Mapping[str, Any], call: GuardedCall) -> M
     """What a request of ``call``, changed since it was judged, is judged again as: ``sent``,
     or, when another handler changed its source or its copy flag, ``sent`` without the tags
     the guard added (the policy's or the source's, in ``call``'s record, still sent with the
-    values it gave them). The source then passes on another's tags, or none, and the tags the
-    guard added are judged anew, so that a change that loses the tags the source passes on
-    is `changed_violations`, not the caller's own tags."""
+    values it gave them; the others as sent, in their order). The source then passes on
+    another's tags, or none, which the decision on it keeps (`kept_anew`)."""
     moved = any(
         not wire.same(sent.get(name), call.judged.get(name))
         for name in (row.source, row.copy_tags)
         if name
     )
-    tags = sent_tags(row, sent) if moved and row.tags else None
-    if not tags or row.tags is None:
+    tags = sent.get(row.tags) if moved and row.tags else None
+    if not isinstance(tags, list) or not tags or row.tags is None:
         return sent
     judged = call.fields.get("tags") or {}
     added = {*call.fields.get("injected", ()), *call.fields.get("inherited", ())}
-    own = [
-        {"Key": key, "Value": value}
-        for key, value in tags.items()
-        if key not in added or value != judged.get(key)
-    ]
+    own = [tag for tag in tags if not _added(tag, added, judged)]
     anew = {name: value for name, value in sent.items() if name != row.tags}
     return anew | ({row.tags: own} if own else {})
 
 
+def _added(tag: object, added: set[str], judged: Mapping[str, Any]) -> bool:
+    """Whether ``tag``, sent, is one the guard added, with the value it gave it."""
+    if not isinstance(tag, Mapping):
+        return False
+    key = tag.get("Key")
+    return type(key) is str and key in added and key in judged and tag.get("Value") == judged[key]
+
+
+def kept_anew(row: Operation, sent: Mapping[str, Any], again: Decision) -> Decision:
+    """``again``, the decision on a request judged anew (`judged_anew`), taking the tags sent
+    for its own when they keep every tag it gives the snapshot, whatever their order and
+    whatever else they carry: AWS gives it the tags the request carries. Only a request that
+    loses one (the new source's, the policy's) is a change `changed_violations` names."""
+    if row.tags is None:
+        return again
+    carried = sent_tags(row, sent) or {}
+    if any(
+        carried.get(key) != value for key, value in (sent_tags(row, again.params) or {}).items()
+    ):
+        return again
+    params = {name: value for name, value in again.params.items() if name != row.tags}
+    return dataclasses.replace(again, params=params | {row.tags: sent.get(row.tags)})
+
+
 def signing_region(context: object) -> object:
-    """The region a handler told botocore to sign a request for (its context's ``signing``
-    ``region``, which botocore's signer takes over the client's); None: the client's."""
-    signing = context.get("signing") if type(context) is dict else None
-    return (signing.get("region") or None) if isinstance(signing, Mapping) else None
+    """The region a handler told botocore to sign a request for: its context's ``signing``
+    ``region``, read as botocore's signer reads it (``context.get("signing", {})``, then its
+    ``get("region")``, taken when true), whatever their types; None: the client's, or none
+    that can be read (botocore's signer then fails as it reads it)."""
+    try:
+        region = context.get("signing", {}).get("region")  # type: ignore[attr-defined]
+        return region if region else None
+    except Exception:
+        return None
 
 
 def signed_elsewhere(row: Operation, context: object, region: str | None) -> Violation | None:
@@ -184,8 +209,20 @@ def signed_elsewhere(row: Operation, context: object, region: str | None) -> Vio
     other than its client's, ``region``, where the call was judged and its facts read: the
     service acts on that region's resources (a snapshot of the same name, say, under a legal
     hold there), which were never read nor judged. None when it is signed for ``region``."""
-    signed = signing_region(context)
-    if signed is None or region is None or signed == region:
+    return _elsewhere(row, signing_region(context), region)
+
+
+def scoped_elsewhere(row: Operation, query: str, region: str | None) -> Violation | None:
+    """`signed_elsewhere` for a presigned URL's ``query``: the region of its credential's scope
+    (``X-Amz-Credential``: ``KEY/DATE/REGION/SERVICE/aws4_request``), which a handler may have
+    set (at ``choose-signer`` or ``before-sign``) as the URL was signed."""
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    scope = next((value for name, value in pairs if name == "X-Amz-Credential"), "").split("/")
+    return _elsewhere(row, scope[2] if len(scope) > 2 else None, region)
+
+
+def _elsewhere(row: Operation, signed: object, region: str | None) -> Violation | None:
+    if signed is None or region is None or (type(signed) is str and signed == region):
         return None
     shown = _shown(signed)
     return Violation(

@@ -30,7 +30,7 @@ from ..records import (
     request_fields,
     sent_tags,
 )
-from .changes import changed_violations, judged_anew, unjudged_violations
+from .changes import changed_violations, judged_anew, kept_anew, unjudged_violations
 from .progress import forget_presigns_of
 from .stacks import INSTALL_ORDER, cannot_enter
 
@@ -378,6 +378,8 @@ class Guard:
         anew = judged_anew(row, sent, call)
         found = lookups if lookups is not None else binding.reads(row, anew, self)
         again = self._decide(binding, row, anew, found)
+        if anew is not sent:  # its source or copy flag changed: judged on the tags it keeps
+            again = kept_anew(row, sent, again)
         judged_tags = call.recorded and all(
             wire.same(sent.get(name), call.judged.get(name))
             for name in (row.tags, row.source, row.copy_tags)

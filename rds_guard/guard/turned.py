@@ -28,6 +28,7 @@ from ..core import operations
 from ..core.folding import folded
 from ..core.operations import Operation
 from ..records import CONTEXT_KEY, GuardedCall
+from .changes import scoped_elsewhere
 from .hooks import EVERY_STAGES, GUARDED_BY_LOWER, GUARDED_SET, STAGES, plainly_of
 from .progress import Presign, in_progress, note_request
 from .wrappers import presigning_unjudged
@@ -176,7 +177,8 @@ def presigned_call(
     if query in ("", urllib.parse.urlsplit(client.meta.endpoint_url).query):
         # unsigned (botocore moves the body into the URL as it signs it): no call at all
         return guard, row, call, (call.judged, None)
-    return guard, row, call, binding.sent(row, query, call)
+    judged, swapped = binding.sent(row, query, call)
+    return guard, row, call, (judged, swapped or scoped_elsewhere(row, query, binding.region))
 
 
 def presigned_into(

@@ -710,9 +710,18 @@ QUOTINGS: list[tuple[str, str | None]] = [
         "aws rds modify-db-cluster --master-user-password [redacted] x",
     ),
     ("db_passwd=hunter2", "db_passwd=[redacted]"),
-    ('{"pwd": "hunter 2", "x": 1}', '{"pwd": "[redacted]", "x": 1}'),
-    (  # words that are none of these keep their values
-        "aws_session_token_file=/run/token keypair=x the session token expired",
+    ('{"db_pwd": "hunter 2", "x": 1}', '{"db_pwd": "[redacted]", "x": 1}'),
+    (  # a flag of the same name before the option: the option's value, not the next option
+        "aws rds modify-db-cluster --no-manage-master-user-password --master-user-password "
+        "hunter2 x; Command '['aws', '--no-manage-master-user-password', "
+        "'--master-user-password', 'hunter3']'",
+        "aws rds modify-db-cluster --no-manage-master-user-password --master-user-password "
+        "[redacted] x; Command '['aws', '--no-manage-master-user-password', "
+        "'--master-user-password', '[redacted]']'",
+    ),
+    (  # words that are none of these keep their values: a shell's directories among them
+        "aws_session_token_file=/run/token keypair=x the session token expired "
+        "PWD=/home/ci OLDPWD=/tmp --manage-master-user-password --db-cluster-identifier prod",
         None,
     ),
 ]

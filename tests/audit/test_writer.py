@@ -1188,6 +1188,30 @@ def test_a_signal_as_a_held_block_ends_leaves_both_locks_free(tmp_path: Path) ->
     assert [record["call"] for record in records_of(path)] == ["first", "held", "after"]
 
 
+def test_a_held_block_whose_descriptor_was_closed_unlocks_no_other_file(tmp_path: Path) -> None:
+    """The log's descriptor closed inside the block (as a writer does that finds the log
+    replaced) and its number given to another file, locked by its owner: the block's end
+    lets go of the log's lock only, never that file's (it unlocked the number it had locked,
+    another file's by then)."""
+    path = tmp_path / "audit.jsonl"
+    log = audit.AuditLog(path, fsync=False, lock_timeout=0.2)
+    log.write("requested", call="first")
+    other_path = tmp_path / "other"
+    other_path.touch()
+    with log.held_if_free() as held:
+        assert held
+        number = log._fd
+        log._drop_fd(close=True)
+        other = os.open(other_path, os.O_RDONLY)
+        assert other == number  # the lowest free number: the one just closed
+        fcntl.flock(other, fcntl.LOCK_EX)
+    try:
+        assert not flock_free(other_path)  # its owner's lock stands
+        assert not log._lock.locked()
+    finally:
+        os.close(other)
+
+
 def _after_the_record() -> Callable[[FrameType, str], bool]:
     """For `interrupted_once`: the entry of the first function of rds_guard's audit package
     called once the record is appended (as a signal's handler runs at a function's entry)."""

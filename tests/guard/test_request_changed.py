@@ -1136,3 +1136,72 @@ def test_a_source_swapped_after_the_judgement_is_judged_on_its_own_tags(
     requested = audit_records(tmp_path)[0]
     assert (requested["source"], requested["violations"]) == ("db2", [])
     assert (requested["injected"], requested["inherited"]) == (["managed-by"], ["team"])
+
+
+FORCED = DEFAULTS_ONLY.replace(
+    "[tags.defaults]\n", '[tags.forced]\nbackup-policy = "standard"\n\n[tags.defaults]\n'
+)
+"""`DEFAULTS_ONLY` with a forced tag, which overrides a caller's value."""
+
+
+def _source_made(params: dict[str, Any], **_: Any) -> None:
+    params["body"]["SourceDBClusterSnapshotIdentifier"] = "src2"
+
+
+def _copy_tags_turned_off(params: dict[str, Any], **_: Any) -> None:
+    params["body"]["CopyTags"] = "false"
+
+
+HARMLESS: dict[str, tuple[str, Callable[..., None], dict[str, Any]]] = {
+    "a tag without a value, CopyTags turned on, no tag rule": (
+        HOLD_ONLY, _copy_tags_turned_on, {"Tags": [{"Key": "a"}]}
+    ),
+    "a forced tag over the caller's, the source made one tagged alike": (
+        FORCED, _source_made, {"Tags": [{"Key": "backup-policy", "Value": "custom"}, *TEAM]}
+    ),
+    "CopyTags turned off, the tags the source passes on still sent": (
+        DEFAULTS_ONLY, _copy_tags_turned_off, {"CopyTags": True}
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("policy", "handler", "given"), HARMLESS.values(), ids=HARMLESS.keys())
+def test_a_changed_source_or_copy_flag_whose_request_keeps_its_tags_goes_as_sent(
+    moto_server: MotoServer,
+    tmp_path: Path,
+    policy: str,
+    handler: Callable[..., None],
+    given: dict[str, Any],
+) -> None:
+    """Judged anew, the request's tags are held as AWS reads them, as a set: in the order sent
+    (a forced tag where the caller put its key), without a value where the caller gave none,
+    and with more than the decision keeps. Each was blocked (enforce) as soon as the tags
+    judged anew were rebuilt in another order or form. (The copy is answered at
+    ``before-send``, as AWS answers it: moto fails on a tag without a value.)"""
+    rds = guarded_client(write_policy(tmp_path, policy), on=moto_server)
+    make_cluster(rds)
+    plain = moto_server.client("rds")
+    for name in ("src", "src2"):
+        plain.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=TEAM
+        )
+    rds.meta.events.register("before-call.rds.CopyDBClusterSnapshot", handler)
+    sent: list[str] = []
+
+    def answer(request: Any, **_: Any) -> Any:
+        sent.append(str(request.body))
+        xml = (
+            "<CopyDBClusterSnapshotResponse><CopyDBClusterSnapshotResult><DBClusterSnapshot>"
+            f"<DBClusterSnapshotIdentifier>{GOOD}</DBClusterSnapshotIdentifier>"
+            "</DBClusterSnapshot></CopyDBClusterSnapshotResult></CopyDBClusterSnapshotResponse>"
+        )
+        return raw_response(request.url, 200, xml.encode())
+
+    rds.meta.events.register_first("before-send.rds.CopyDBClusterSnapshot", answer)
+    rds.copy_db_cluster_snapshot(
+        SourceDBClusterSnapshotIdentifier="src", TargetDBClusterSnapshotIdentifier=GOOD, **given
+    )
+    assert len(sent) == 1
+    requested, created = audit_records(tmp_path)
+    assert (requested["event"], created["event"]) == ("requested", "created")
+    assert requested["violations"] == []

@@ -43,9 +43,60 @@ def _request_created_on_the_session(session: Any, rds: Any) -> None:
     session.events.register_last("request-created.rds.DeleteDBClusterSnapshot", handler)
 
 
+class _Signing:
+    """A signing context that is no mapping: botocore's signer only calls its ``get``."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def get(self, key: str, default: object = None) -> object:
+        return self.region if key == "region" else default
+
+
+class _EqualToAny(str):
+    """A region that says it equals any other."""
+
+    __hash__ = str.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+class _Context(dict[str, Any]):
+    """A request context of another class than dict, as a handler may give a request."""
+
+
+def _no_mapping_on_the_client(session: Any, rds: Any) -> None:
+    def handler(context: dict[str, Any], **_: Any) -> None:
+        context["signing"] = _Signing(OTHER)
+
+    rds.meta.events.register("before-call.rds.DeleteDBClusterSnapshot", handler)
+
+
+def _equal_to_any_on_the_client(session: Any, rds: Any) -> None:
+    def handler(context: dict[str, Any], **_: Any) -> None:
+        context["signing"] = {"region": _EqualToAny(OTHER)}
+
+    rds.meta.events.register("before-call.rds.DeleteDBClusterSnapshot", handler)
+
+
+def _context_replaced_on_the_client(session: Any, rds: Any) -> None:
+    """After the guard's ``request-created`` handler: a context of its own, signed elsewhere."""
+
+    def handler(request: Any, **_: Any) -> None:
+        request.context = _Context(request.context, signing={"region": OTHER})
+
+    rds.meta.events.register("request-created.rds.DeleteDBClusterSnapshot", handler)
+
+
 PLACES: dict[str, Callable[[Any, Any], None]] = {
     "before-call on the client": _before_call_on_the_client,
     "request-created on the session, after the guard's": _request_created_on_the_session,
+    "a signing context that is no mapping": _no_mapping_on_the_client,
+    "a region equal to any": _equal_to_any_on_the_client,
+    "a context of another class, after the guard's request-created": (
+        _context_replaced_on_the_client
+    ),
 }
 
 
@@ -139,3 +190,26 @@ def test_a_handler_naming_the_clients_own_region_changes_nothing(
     assert _snapshots(here) == [] and _snapshots(there) == [SNAPSHOT]
     events = [(r["event"], r["violations"]) for r in records_of(tmp_path / "audit.jsonl")]
     assert events == [("requested", []), ("deleted", [])]
+
+
+@pytest.mark.parametrize("event", ["choose-signer", "before-sign"])
+def test_a_presigned_url_signed_for_another_region_is_refused(
+    moto_server: MotoServer, tmp_path: Path, event: str
+) -> None:
+    """The client's presign, its signing region set by a handler as it is signed: the URL's
+    credential scope names ``OTHER``, where a GET deleted the held snapshot, recorded
+    ``presigned`` in the client's region. Refused: no URL, nothing recorded as presigned."""
+
+    def place(_: Any, rds: Any) -> None:
+        def handler(context: Any = None, request: Any = None, **_: Any) -> None:
+            _sign_elsewhere(context if context is not None else request.context)
+
+        rds.meta.events.register(f"{event}.rds.DeleteDBClusterSnapshot", handler)
+
+    rds, _, there = _rig(moto_server, tmp_path, "enforce", place)
+    with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed\] region"):
+        rds.generate_presigned_url(
+            "delete_db_cluster_snapshot", Params={"DBClusterSnapshotIdentifier": SNAPSHOT}
+        )
+    assert _snapshots(there) == [SNAPSHOT]
+    assert "presigned" not in [r["event"] for r in records_of(tmp_path / "audit.jsonl")]
