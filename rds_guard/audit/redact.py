@@ -36,8 +36,9 @@ _SIGNING_VALUES = Lazy(
     r"x[-_]amz[-_](?:security[-_]token|signature|credential)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>"
     r"|[ \t]+(?=[\w+/=%-]{16}))"  # a header's name, a tab: a token's run, not a word of prose
-    r"|(?<![\w-])--(?:[\w-]*-)?(?:secret-access-key|session-token|security-token|password)"
-    r"(?:\s+(?!--)|=|[\"']\s*,\s*b?[\"'](?!--))"  # a flag before another option: no value
+    r"|(?<![\w-])--(?!(?:no-)?manage-)"  # (--no-)manage-master-user-password: a flag, no value
+    r"(?:[\w-]*-)?(?:secret-access-key|session-token|security-token|password)"
+    r"(?:\s+|=|[\"']\s*,\s*b?[\"'])"
     r"|(?<![\w-])[\w-]*(?:security[-_]?token|session[-_]?token|secret[-_]?access[-_]?key)"
     rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
     rf"|(?<![\w-])[\w-]*secret[-_]?key(?:[\"'\\]*\s*{_SEPARATOR}\s*(?:b?[\"'\\]+)?|>)"
@@ -70,10 +71,10 @@ _SIGNING_VALUES = Lazy(
 # password kept. A quoted password may hold an escaped quote of its own kind ('a\'b', "a\"b"
 # in JSON, \"a\\\"b\" in JSON quoted in JSON): a backslash and what follows it are part of the
 # value, and so are three and what follows them.
-_PASSWORD = r"(?:password|passwd|[_-]pwd)"  # a name ending so names one (not PWD, a directory)
+_PASSWORD = r"(?:password|passwd|pwd)"  # a name ending so names one (PWD= of ODBC too)
 _PASSWORDS = Lazy(
     rf"(?i)((?<![\w-])[\w-]*{_PASSWORD}{_EQUALS})[^&\r\n]+"
-    rf"|((?<![\w-])[\w-]*{_PASSWORD}\\?[\"']\s*[:,]\s*(?:\[\s*)?b?(\\?[\"'])(?!--))"
+    rf"|((?<![\w-])(?!--)[\w-]*{_PASSWORD}\\?[\"']\s*[:,]\s*(?:\[\s*)?b?(\\?[\"']))"
     r"(?:(?!\3)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"

@@ -184,9 +184,9 @@ def kept_anew(row: Operation, sent: Mapping[str, Any], again: Decision) -> Decis
     if row.tags is None:
         return again
     carried = sent_tags(row, sent) or {}
-    if any(
-        carried.get(key) != value for key, value in (sent_tags(row, again.params) or {}).items()
-    ):
+    # the snapshot's final tags as decided (AWS's own copy's too, when the decision sends no
+    # Tags): once the request carries Tags, AWS copies none, so they must carry these
+    if any(value is not None and carried.get(key) != value for key, value in again.tags.items()):
         return again
     params = {name: value for name, value in again.params.items() if name != row.tags}
     return dataclasses.replace(again, params=params | {row.tags: sent.get(row.tags)})
@@ -194,14 +194,25 @@ def kept_anew(row: Operation, sent: Mapping[str, Any], again: Decision) -> Decis
 
 def signing_region(context: object) -> object:
     """The region a handler told botocore to sign a request for: its context's ``signing``
-    ``region``, read as botocore's signer reads it (``context.get("signing", {})``, then its
-    ``get("region")``, taken when true), whatever their types; None: the client's, or none
-    that can be read (botocore's signer then fails as it reads it)."""
+    ``region``, read as botocore's signer reads it (``context.get("signing", {})``, whose
+    ``get("region")``, when true, has its ``["region"]`` signed for), whatever their types;
+    None: the client's, or none that can be read (botocore's signer then fails as it reads
+    it)."""
     try:
-        region = context.get("signing", {}).get("region")  # type: ignore[attr-defined]
-        return region if region else None
+        signing = context.get("signing", {})  # type: ignore[attr-defined]
+        return signing["region"] if signing.get("region") else None
     except Exception:
         return None
+
+
+def signed_as_another(context: object) -> bool:
+    """Whether a handler gave a request credentials of its own to be signed with (its
+    context's ``signing`` ``request_credentials``, which botocore's signer takes over the
+    client's, and never sets itself), read as the signer reads them."""
+    try:
+        return bool(context.get("signing", {}).get("request_credentials"))  # type: ignore[attr-defined]
+    except Exception:
+        return False
 
 
 def signed_elsewhere(row: Operation, context: object, region: str | None) -> Violation | None:
@@ -209,6 +220,15 @@ def signed_elsewhere(row: Operation, context: object, region: str | None) -> Vio
     other than its client's, ``region``, where the call was judged and its facts read: the
     service acts on that region's resources (a snapshot of the same name, say, under a legal
     hold there), which were never read nor judged. None when it is signed for ``region``."""
+    if signed_as_another(context):
+        return Violation(
+            "request.changed",
+            "credentials",
+            None,  # never shown: they are secrets
+            f"signed with other credentials than the client's by another handler after "
+            f"rds_guard judged a call of {row.name}: the service acts as another principal, "
+            "maybe of another account, whose resources were never read nor judged",
+        )
     return _elsewhere(row, signing_region(context), region)
 
 

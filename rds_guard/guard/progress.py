@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 
 from .. import wire
 from ..records import CONTEXT_KEY, GuardedCall
-from .changes import signing_region
+from .changes import signed_as_another, signing_region
 from .wrappers import presigning, presigns_built
 
 
@@ -66,11 +66,12 @@ def note_request(operation: str) -> None:
         made.append(operation)
 
 
-_held: weakref.WeakKeyDictionary[Any, tuple[object, GuardedCall | None, object]] = (
+_held: weakref.WeakKeyDictionary[Any, tuple[object, GuardedCall | None, tuple[object, bool]]] = (
     weakref.WeakKeyDictionary()
 )
 """Each request ``request-created`` held, while botocore keeps it: what the guard read of it as
-it held it, the call it held it as and the region it was to be signed for (`note_held`)."""
+it held it, the call it held it as, the region it was to be signed for and whether with
+credentials of a handler's own (`note_held`)."""
 
 _presigned: contextvars.ContextVar[tuple[tuple[object, GuardedCall], ...]] = contextvars.ContextVar(
     "rds_guard_presigned", default=()
@@ -100,7 +101,7 @@ def note_held(request: Any, read: object | None, rounds: int) -> None:
     settled = read is not None and rounds <= MOST_HOLDS
     seen = read if settled else wire.as_read(request)
     call = call if isinstance(call, GuardedCall) else None
-    _held[request] = (seen, call, signing_region(context))
+    _held[request] = (seen, call, (signing_region(context), signed_as_another(context)))
 
 
 def held_as(request: Any, call: GuardedCall | None) -> None:
@@ -141,9 +142,10 @@ def at_signing(request: Any, operation: str) -> tuple[Signing, GuardedCall | Non
     A handler may give the request another context, never another identity."""
     held = _held.get(request)
     if held is not None:
-        read, call, region = held
-        now = signing_region(request.context)
+        read, call, (region, another) = held
+        now, context = signing_region(request.context), request.context
         still = now is region or (type(now) is str and type(region) is str and now == region)
+        still = still and signed_as_another(context) == another
         still = still and wire.still_read(request, cast(wire.Read, read))
         return (None if still else "request"), call
     context, wrapper = request.context, _presign()

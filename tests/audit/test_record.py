@@ -719,9 +719,16 @@ QUOTINGS: list[tuple[str, str | None]] = [
         "[redacted] x; Command '['aws', '--no-manage-master-user-password', "
         "'--master-user-password', '[redacted]']'",
     ),
-    (  # words that are none of these keep their values: a shell's directories among them
+    (  # a password may start with --, as an option does
+        '{"MasterUserPassword": "--hunter2"} --master-user-password --hunter3 '
+        "Command '['aws', '--master-user-password', '--hunter4']'",
+        '{"MasterUserPassword": "[redacted]"} --master-user-password [redacted] '
+        "Command '['aws', '--master-user-password', '[redacted]']'",
+    ),
+    ("DRIVER=x;UID=admin;PWD=hunter2", "DRIVER=x;UID=admin;PWD=[redacted]"),  # ODBC's
+    (  # words that are none of these keep their values, the manage flags' next option too
         "aws_session_token_file=/run/token keypair=x the session token expired "
-        "PWD=/home/ci OLDPWD=/tmp --manage-master-user-password --db-cluster-identifier prod",
+        "--manage-master-user-password --db-cluster-identifier prod",
         None,
     ),
 ]

@@ -1205,3 +1205,20 @@ def test_a_changed_source_or_copy_flag_whose_request_keeps_its_tags_goes_as_sent
     requested, created = audit_records(tmp_path)
     assert (requested["event"], created["event"]) == ("requested", "created")
     assert requested["violations"] == []
+
+
+def test_a_source_swapped_for_one_carrying_the_policys_tag_is_judged_on_all_it_passes_on(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """db2 carries `managed-by` already, so the decision on it sends no Tags (AWS's copy
+    would keep db2's): the request's tags were held against none, and the snapshot of db2
+    went with db1's `team`, db2's `team=other` lost. Held against the tags the decision
+    gives the snapshot: ``request.changed``, nothing sent."""
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY), on=moto_server)
+    make_instance(rds, "db1", copy_tags=True, tags={"team": "core"})
+    make_instance(rds, "db2", copy_tags=True, tags={"team": "other", "managed-by": "rds-guard"})
+    rds.meta.events.register("before-call.rds.CreateDBSnapshot", _source_swapped)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed\] DBInstanceIdentifier"):
+        rds.create_db_snapshot(DBInstanceIdentifier="db1", DBSnapshotIdentifier=GOOD)
+    assert moto_server.count("CreateDBSnapshot") == 0

@@ -44,13 +44,19 @@ def _request_created_on_the_session(session: Any, rds: Any) -> None:
 
 
 class _Signing:
-    """A signing context that is no mapping: botocore's signer only calls its ``get``."""
+    """A signing context that is no mapping: botocore's signer only calls its ``get`` and
+    ``[]``."""
 
     def __init__(self, region: str) -> None:
         self.region = region
 
     def get(self, key: str, default: object = None) -> object:
         return self.region if key == "region" else default
+
+    def __getitem__(self, key: str) -> object:
+        if key != "region":
+            raise KeyError(key)
+        return self.region
 
 
 class _EqualToAny(str):
@@ -213,3 +219,55 @@ def test_a_presigned_url_signed_for_another_region_is_refused(
         )
     assert _snapshots(there) == [SNAPSHOT]
     assert "presigned" not in [r["event"] for r in records_of(tmp_path / "audit.jsonl")]
+
+
+class _TwoFaced(dict[str, Any]):
+    """A signing context whose ``get`` says the client's region, its ``[]`` another: botocore
+    asks the first whether there is one, and signs for the second."""
+
+    def get(self, key: str, default: object = None) -> object:
+        return REGION if key == "region" else super().get(key, default)
+
+
+def test_a_region_read_as_botocore_reads_it_is_judged_so(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The region the signer signs for is the ``["region"]`` of a signing context whose
+    ``get("region")`` is true: one whose ``get`` says the client's region was taken for it."""
+
+    def place(_: Any, rds: Any) -> None:
+        def handler(context: dict[str, Any], **__: Any) -> None:
+            context["signing"] = _TwoFaced(region=OTHER)
+
+        rds.meta.events.register("before-call.rds.DeleteDBClusterSnapshot", handler)
+
+    rds, _, there = _rig(moto_server, tmp_path, "enforce", place)
+    with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed\] region"):
+        rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=SNAPSHOT)
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0 and _snapshots(there) == [SNAPSHOT]
+
+
+def test_a_request_given_credentials_of_its_own_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A handler that has the request signed with other credentials (its context's
+    ``request_credentials``, which botocore's signer takes over the client's): the service
+    acts as another principal, whose resources were never read. ``request.changed`` on
+    ``credentials``, their values never shown; nothing sent."""
+    from botocore.credentials import Credentials
+
+    def place(_: Any, rds: Any) -> None:
+        def handler(context: dict[str, Any], **__: Any) -> None:
+            other = Credentials("AKIAOTHERACCOUNT0001", "other-secret-key")
+            context.setdefault("signing", {})["request_credentials"] = other
+
+        rds.meta.events.register("before-call.rds.DeleteDBClusterSnapshot", handler)
+
+    rds, here, _ = _rig(moto_server, tmp_path, "enforce", place)
+    with pytest.raises(
+        rds_guard.PolicyViolation, match=r"request\.changed\] credentials"
+    ) as caught:
+        rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=SNAPSHOT)
+    assert "other-secret-key" not in str(caught.value)
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0 and _snapshots(here) == [SNAPSHOT]
+    assert "other-secret-key" not in (tmp_path / "audit.jsonl").read_text()
