@@ -219,7 +219,9 @@ def signed_elsewhere(row: Operation, context: object, region: str | None) -> Vio
     """``request.changed`` for a request another handler made to be signed for a region
     other than its client's, ``region``, where the call was judged and its facts read: the
     service acts on that region's resources (a snapshot of the same name, say, under a legal
-    hold there), which were never read nor judged. None when it is signed for ``region``."""
+    hold there), which were never read nor judged; and for one it gave credentials of its own
+    (`signed_as_another`): the service acts as another principal. None when it is signed for
+    ``region`` with the client's credentials."""
     if signed_as_another(context):
         return Violation(
             "request.changed",

@@ -131,9 +131,9 @@ def forget_presigns_of(guard: object) -> None:
 def at_signing(request: Any, operation: str) -> tuple[Signing, GuardedCall | None]:
     """What ``before-sign`` holds of ``request``, and as which call:
 
-    - nothing, when it still holds what ``request-created`` read of it as it held it (its
-      signing region too: `changes.signing_region`), or it is a presign made through the
-      client's wrapper (its URL is read once signed);
+    - nothing, when it still holds what ``request-created`` read of it as it held it (how it
+      is to be signed too: `changes.signing_region`, `changes.signed_as_another`), or it is
+      a presign made through the client's wrapper (its URL is read once signed);
     - the request again (``"request"``), as the call ``request-created`` held it as (None:
       found as that finds one), when it no longer holds that, or none held it;
     - a presign past the wrapper (``"presign"``), held and recorded there: the one judged with
