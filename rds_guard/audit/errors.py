@@ -95,25 +95,34 @@ class NotAuthentic(AuditError):
     @property
     def summary(self) -> str:
         """What is wrong with line ``line``, in short (``line 5 is not authentic``)."""
-        return f"line {self.line} {UNLINKED[0] if self.unlinked else UNAUTHENTIC[0]}"
+        return f"line {self.line} {_FAULTS[self.unlinked][0]}"
 
     @property
     def finding(self) -> str:
-        """What is wrong with line ``line``, explained, and why."""
-        return f"{self.summary}: {(UNLINKED if self.unlinked else UNAUTHENTIC)[1]} ({self.why})"
+        """What is wrong with line ``line``, explained, and why (`not_authentic_finding`)."""
+        return not_authentic_finding(self.line, self.why, unlinked=self.unlinked)
 
     def __reduce__(self) -> tuple[object, ...]:
         state = (self.detail, self.path, self.line, self.why, self.unlinked)
         return (_rebuild_not_authentic, state)
 
 
-UNAUTHENTIC = ("is not authentic", "edited, or written with another key")
-"""What a record whose own digest fails is, in short and explained."""
-UNLINKED = (
-    "does not chain onto the records before it",
-    "a line before it edited, removed or added",
-)
-"""What a record whose own digest holds and whose link does not is, in short and explained."""
+_FAULTS = {
+    False: ("is not authentic", "edited, or written with another key"),
+    True: (
+        "does not chain onto the records before it",
+        "a line before it edited, removed or added",
+    ),
+}
+"""A last record a writer cannot vouch for, in short and explained: its own digest fails
+(False), or it holds and its link does not (True: `NotAuthentic.unlinked`)."""
+
+
+def not_authentic_finding(line: int, why: str, *, unlinked: bool = False) -> str:
+    """What is wrong with line ``line``, a last record a writer cannot vouch for, explained,
+    and ``why`` (``line 5 is not authentic: edited, or written with another key (...)``)."""
+    short, explained = _FAULTS[unlinked]
+    return f"line {line} {short}: {explained} ({why})"
 
 
 def _rebuild_not_authentic(

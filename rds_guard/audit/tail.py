@@ -14,7 +14,7 @@ from pathlib import Path
 from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
-from .errors import UNAUTHENTIC, UNLINKED, KeyRequired, NotAnAuditLog, NotAuthentic
+from .errors import KeyRequired, NotAnAuditLog, NotAuthentic, not_authentic_finding
 from .fields import LINE_MAX
 from .fileio import (
     LONGEST_READ,
@@ -416,9 +416,9 @@ def _not_authentic(
 ) -> NotAuthentic:
     number = _number(fd, scan)
     key = _KEY_OPTION if keyed else ""
-    lead = ": ".join(UNLINKED if unlinked else UNAUTHENTIC)
+    finding = not_authentic_finding(number, why, unlinked=unlinked)
     return NotAuthentic(
-        f"{path}:{number}: line {number} {lead} ({why}); {use.action}: nothing was written; "
+        f"{path}:{number}: {finding}; {use.action}: nothing was written; "
         f"run rds-guard audit verify {path}{key} (rds-guard audit repair --force {path}{key} "
         "moves it aside" + (", with the key the log was written with)" if keyed else ")"),
         path=str(path),
