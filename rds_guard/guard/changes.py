@@ -192,27 +192,19 @@ def kept_anew(row: Operation, sent: Mapping[str, Any], again: Decision) -> Decis
     return dataclasses.replace(again, params=params | {row.tags: sent.get(row.tags)})
 
 
-def signing_region(context: object) -> object:
-    """The region a handler told botocore to sign a request for: its context's ``signing``
-    ``region``, read as botocore's signer reads it (``context.get("signing", {})``, whose
-    ``get("region")``, when true, has its ``["region"]`` signed for), whatever their types;
-    None: the client's, or none that can be read (botocore's signer then fails as it reads
-    it)."""
+def signed_how(context: object) -> tuple[object, bool]:
+    """How a handler told botocore to sign a request, read from its context's ``signing`` once,
+    as botocore's signer reads it (``context.get("signing", {})``, whatever their types): the
+    region, the ``["region"]`` of one whose ``get("region")`` is true (None: the client's),
+    and whether it gave credentials of its own (``request_credentials``, which the signer
+    takes over the client's and botocore never sets itself). None and False for a context
+    that cannot be read so (botocore's signer then fails as it reads it)."""
     try:
         signing = context.get("signing", {})  # type: ignore[attr-defined]
-        return signing["region"] if signing.get("region") else None
+        region = signing["region"] if signing.get("region") else None
+        return region, bool(signing.get("request_credentials"))
     except Exception:
-        return None
-
-
-def signed_as_another(context: object) -> bool:
-    """Whether a handler gave a request credentials of its own to be signed with (its
-    context's ``signing`` ``request_credentials``, which botocore's signer takes over the
-    client's, and never sets itself), read as the signer reads them."""
-    try:
-        return bool(context.get("signing", {}).get("request_credentials"))  # type: ignore[attr-defined]
-    except Exception:
-        return False
+        return None, False
 
 
 def signed_elsewhere(row: Operation, context: object, region: str | None) -> Violation | None:
@@ -220,9 +212,10 @@ def signed_elsewhere(row: Operation, context: object, region: str | None) -> Vio
     other than its client's, ``region``, where the call was judged and its facts read: the
     service acts on that region's resources (a snapshot of the same name, say, under a legal
     hold there), which were never read nor judged; and for one it gave credentials of its own
-    (`signed_as_another`): the service acts as another principal. None when it is signed for
+    (`signed_how`): the service acts as another principal. None when it is signed for
     ``region`` with the client's credentials."""
-    if signed_as_another(context):
+    signed, another = signed_how(context)
+    if another:
         return Violation(
             "request.changed",
             "credentials",
@@ -231,7 +224,7 @@ def signed_elsewhere(row: Operation, context: object, region: str | None) -> Vio
             f"rds_guard judged a call of {row.name}: the service acts as another principal, "
             "maybe of another account, whose resources were never read nor judged",
         )
-    return _elsewhere(row, signing_region(context), region)
+    return _elsewhere(row, signed, region)
 
 
 def scoped_elsewhere(row: Operation, query: str, region: str | None) -> Violation | None:

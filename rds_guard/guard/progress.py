@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 
 from .. import wire
 from ..records import CONTEXT_KEY, GuardedCall
-from .changes import signed_as_another, signing_region
+from .changes import signed_how
 from .wrappers import presigning, presigns_built
 
 
@@ -101,7 +101,7 @@ def note_held(request: Any, read: object | None, rounds: int) -> None:
     settled = read is not None and rounds <= MOST_HOLDS
     seen = read if settled else wire.as_read(request)
     call = call if isinstance(call, GuardedCall) else None
-    _held[request] = (seen, call, (signing_region(context), signed_as_another(context)))
+    _held[request] = (seen, call, signed_how(context))
 
 
 def held_as(request: Any, call: GuardedCall | None) -> None:
@@ -132,8 +132,8 @@ def at_signing(request: Any, operation: str) -> tuple[Signing, GuardedCall | Non
     """What ``before-sign`` holds of ``request``, and as which call:
 
     - nothing, when it still holds what ``request-created`` read of it as it held it (how it
-      is to be signed too: `changes.signing_region`, `changes.signed_as_another`), or it is
-      a presign made through the client's wrapper (its URL is read once signed);
+      is to be signed too: `changes.signed_how`), or it is a presign made through the
+      client's wrapper (its URL is read once signed);
     - the request again (``"request"``), as the call ``request-created`` held it as (None:
       found as that finds one), when it no longer holds that, or none held it;
     - a presign past the wrapper (``"presign"``), held and recorded there: the one judged with
@@ -143,10 +143,9 @@ def at_signing(request: Any, operation: str) -> tuple[Signing, GuardedCall | Non
     held = _held.get(request)
     if held is not None:
         read, call, (region, another) = held
-        now, context = signing_region(request.context), request.context
+        now, other = signed_how(request.context)
         still = now is region or (type(now) is str and type(region) is str and now == region)
-        still = still and signed_as_another(context) == another
-        still = still and wire.still_read(request, cast(wire.Read, read))
+        still = still and other == another and wire.still_read(request, cast(wire.Read, read))
         return (None if still else "request"), call
     context, wrapper = request.context, _presign()
     if wrapper is not None and wrapper.context is context:
