@@ -271,3 +271,26 @@ def test_a_request_given_credentials_of_its_own_is_never_sent(
     assert "other-secret-key" not in str(caught.value)
     assert moto_server.count("DeleteDBClusterSnapshot") == 0 and _snapshots(here) == [SNAPSHOT]
     assert "other-secret-key" not in (tmp_path / "audit.jsonl").read_text()
+
+
+def test_a_signing_context_that_cannot_be_read_fails_as_without_the_guard(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A handler's signing context whose ``get`` raises: the guard reads nothing of it (no
+    error of its own, no violation) and botocore's signer raises the handler's error as it
+    reads it, as on a bare client; nothing sent either way."""
+
+    class Unreadable(dict[str, Any]):
+        def get(self, key: str, default: object = None) -> object:
+            raise LookupError(f"no {key} here")
+
+    def handler(context: dict[str, Any], **_: Any) -> None:
+        context["signing"] = Unreadable()
+
+    rds, _, _ = _rig(moto_server, tmp_path, "enforce", lambda _s, c: None)
+    bare = moto_server.client("rds")
+    for client in (bare, rds):
+        client.meta.events.register("before-call.rds.DeleteDBClusterSnapshot", handler)
+        with pytest.raises(LookupError, match=r"no \w+ here"):
+            client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=SNAPSHOT)
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
