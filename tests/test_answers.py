@@ -25,6 +25,8 @@ from rds_guard.clients import made_client
 # connect 1 + read 1: each whole answer within 2 s; the trickle's byte every 0.3 s never lets
 # the read timeout fire
 SETTINGS = {"connect_timeout": 1, "read_timeout": 1}
+# where an answer is to come whole, room for a loaded machine's moto server to give it
+PROMPT = {"connect_timeout": 10, "read_timeout": 10}
 
 
 @pytest.fixture
@@ -34,9 +36,9 @@ def proxy(moto_server: MotoServer) -> Iterator[Proxy]:
         yield made
 
 
-def _client(url: str, attempts: int = 1) -> Any:
+def _client(url: str, attempts: int = 1, settings: dict[str, int] = SETTINGS) -> Any:
     session = botocore.session.Session()
-    config = Config(**SETTINGS, retries={"mode": "standard", "total_max_attempts": attempts})
+    config = Config(**settings, retries={"mode": "standard", "total_max_attempts": attempts})
     return made_client(
         session,
         "dynamodb",
@@ -66,7 +68,7 @@ def test_a_trickled_answer_is_given_up_past_the_clients_two_timeouts(proxy: Prox
 def test_a_prompt_answer_is_the_services_own(proxy: Proxy, moto_server: MotoServer) -> None:
     """Through the bound, an answer is what botocore gives without it: moto's table list,
     the table made through it there, on the one client (its HTTP session bounded)."""
-    client = _client(proxy.url)
+    client = _client(proxy.url, settings=PROMPT)
     assert isinstance(client._endpoint.http_session, BoundedSession)
     client.create_table(
         TableName="t",
@@ -95,7 +97,7 @@ def test_a_refused_connection_is_botocores_own_error() -> None:
 def test_closing_the_client_closes_the_bounded_session(proxy: Proxy) -> None:
     """botocore's ``client.close()`` reaches the session under the bound: its connections
     are closed, and the next request opens a new one."""
-    client = _client(proxy.url)
+    client = _client(proxy.url, settings=PROMPT)
     client.list_tables()
     before = proxy.connections
     client.close()
@@ -137,7 +139,7 @@ def test_requests_given_up_on_and_still_held_open_are_capped(
     proxy.close()  # the endpoint lets go: each thread ends with its connection
     wait_until(lambda: held_open() == 0, 30)
     with Proxy(moto_server.url) as healthy:
-        assert _client(healthy.url).list_tables()["TableNames"] == []
+        assert _client(healthy.url, settings=PROMPT).list_tables()["TableNames"] == []
 
 
 def test_an_endpoints_password_never_reaches_what_the_ledger_says_of_a_timeout(
