@@ -117,7 +117,7 @@ def test_a_ledger_that_hangs_never_holds_a_call_in_ship_mode(
         assert stuck.wait(10)  # the thread is in the ledger's request, waiting
         started = time.monotonic()
         snapshot(rds, "orders-manual-20261130")
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 10  # not held by the 30 s hang
         assert aws.count("CreateDBClusterSnapshot") == 2
     finally:
         remove()
