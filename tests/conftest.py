@@ -39,6 +39,13 @@ from servers import DocDBResponder, MotoServer
 # environments of their own (.venv-aio, .venv-aioboto3), not in the main one.
 collect_ignore_glob = [] if importlib.util.find_spec("aiobotocore") else ["aio/*"]
 
+if importlib.util.find_spec("hypothesis"):  # the async environments have none
+    import hypothesis
+
+    # A slow example on a loaded machine is no failure: the tests assert no speed (bench/ does).
+    hypothesis.settings.register_profile("rds_guard", deadline=None)
+    hypothesis.settings.load_profile("rds_guard")
+
 _SET = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -63,6 +70,10 @@ _UNSET = (
     "AWS_USE_FIPS_ENDPOINT",
     "AWS_USE_DUALSTACK_ENDPOINT",
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_RETRY_MODE",
+    "AWS_DEFAULT_OUTPUT",
+    "AWS_PAGER",
 )
 
 

@@ -641,7 +641,8 @@ def test_a_fleets_guards_do_not_all_checkpoint_at_the_same_moment(
     fleet's guards do not all read the table and sign at once: "the first one writes, and
     the others find its checkpoint fresh."
 
-    Two guards of one fleet, delays 0 and 6 s past the hour. The first writes checkpoint 2
+    Two guards of one fleet, delays 0 and 20 s past the hour (room for the first's reads,
+    verify, sign and put on a loaded machine). The first writes checkpoint 2
     when checkpoint 1 turns an hour old; the second does not look again before its own time,
     and then finds checkpoint 2 fresh: one checkpoint written, one PutObject in all. Each
     guard's delay, left to it, is its own, within the spread.
@@ -649,7 +650,7 @@ def test_a_fleets_guards_do_not_all_checkpoint_at_the_same_moment(
     The second's first look takes 4 s longer (its KMS Verify): its next look is counted from
     when it learnt checkpoint 1's age, not from before its reads, which would bring it 4 s
     early, before its own time."""
-    delay = 6.0
+    delay = 20.0
     first, second = (
         _Guard(table, tmp_path / "a" / "audit.jsonl", 0.0),
         _Guard(table, tmp_path / "b" / "audit.jsonl", delay, slow_look=4.0),

@@ -81,7 +81,7 @@ def test_required_mode_refuses_a_call_while_the_ledger_trickles_then_goes_on(
         assert aws.count("CreateDBClusterSnapshot") == 1
         ledger_proxy.trickle.clear()
         error, seconds = timed(lambda: snapshot(rds, "orders-manual-20261103"), 60)
-        assert error is None and seconds < 5
+        assert error is None and seconds < BOUND - 2  # not held to the trickle's bound
         assert aws.count("CreateDBClusterSnapshot") == 2
     finally:
         guard.uninstall()
