@@ -726,6 +726,35 @@ def test_hmac_key_is_the_variables_own_bytes(
         audit.verify([tmp_path / "audit.jsonl"])
 
 
+def test_a_guard_without_the_key_of_a_keyed_log_says_where_a_program_gives_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A policy without ``hmac_key_env`` on a log written with a key: the record cannot be
+    chained, and the error says how a program gives the key (the policy's ``[audit]
+    hmac_key_env``) before how a command does (``--key-env``)."""
+    monkeypatch.setenv("RDS_GUARD_TEST_KEY", "secret")
+    keyed = write_policy(
+        tmp_path / "keyed",
+        'version = 1\n[audit]\npath = "../audit.jsonl"\nfsync = false\n'
+        'hmac_key_env = "RDS_GUARD_TEST_KEY"\n',
+    )
+    _, guard = guarded_session(keyed)
+    assert guard.audit is not None
+    guard.audit.write("blocked", call="a")
+    guard.uninstall()
+    plain = write_policy(
+        tmp_path / "plain", 'version = 1\n[audit]\npath = "../audit.jsonl"\nfsync = false\n'
+    )
+    _, guard = guarded_session(plain)
+    assert guard.audit is not None
+    with pytest.raises(audit.KeyRequired) as caught:
+        guard.audit.write("blocked", call="b")
+    guard.uninstall()
+    said = str(caught.value)
+    assert "in the policy, [audit] hmac_key_env naming the environment variable" in said
+    assert said.index("hmac_key_env") < said.index("--key-env VAR")
+
+
 @pytest.mark.parametrize("given", ["audit_path", "RDS_GUARD_AUDIT_PATH"])
 def test_a_relative_audit_path_stays_where_it_was_at_install(
     moto_server: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str

@@ -11,8 +11,9 @@ from pathlib import Path
 from rds_guard.errors import AuditError
 
 KEY_HINT = (
-    "give the key: --key-env VAR on the command, or the policy whose [audit] hmac_key_env "
-    "names the variable holding it"
+    "give the key: in the policy, [audit] hmac_key_env naming the environment variable that "
+    "holds it (install, check, the plugins); on an rds-guard audit command, --key-env VAR or "
+    "--policy P"
 )
 """How to give the key, as `KeyRequired` says it."""
 

@@ -201,8 +201,13 @@ def _check_arguments(
     for name, value, kinds, what in expected:
         if not isinstance(value, kinds):
             raise TypeError(f"evaluate(): {name} must be {what}, not {type(value).__name__}")
-    if service not in operations.SERVICES and str(service).lower() in operations.SERVICES:
-        raise ValueError(f"evaluate(): service {service!r}: write it in lowercase")
+    if service not in operations.SERVICES:
+        hint = (
+            "write it in lowercase"
+            if str(service).lower() in operations.SERVICES
+            else f"not a service rds_guard guards ({', '.join(operations.SERVICES)})"
+        )
+        raise ValueError(f"evaluate(): service {service!r}: {hint}")
 
 
 def in_utc(moment: datetime, name: str) -> datetime:

@@ -64,8 +64,8 @@ def test_operations_a_service_does_not_have_are_value_errors(service, operation)
 @pytest.mark.parametrize(
     ("service", "words"),
     [
-        ("s3", "is not an operation rds_guard guards"),
-        ("", "is not an operation rds_guard guards"),
+        ("s3", "service 's3': not a service rds_guard guards \\(rds, docdb, neptune\\)"),
+        ("", "service '': not a service rds_guard guards"),
         ("RDS", "service 'RDS': write it in lowercase"),
     ],
 )
