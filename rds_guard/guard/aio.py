@@ -39,6 +39,7 @@ from .progress import (
     note_held,
     note_presign,
     presign_ending,
+    since_held,
     stopped,
 )
 from .reads import CallReads, Incomplete, Needed
@@ -138,6 +139,14 @@ class AioClientBinding(ClientBinding):
             await self.presign_signed(row, request, call)
         elif hold == "request":
             held_as(request, call)
+            await self.request_created(row, request)
+
+    async def signed(self, row: Operation, request: Any) -> None:  # type: ignore[override]
+        """`ClientBinding.signed`, the look-ups awaited: the signer awaits a refresh of the
+        credentials, in which another task may change the request."""
+        since = since_held(request)
+        if since is not None and not since[0]:
+            held_as(request, since[1])
             await self.request_created(row, request)
 
     async def presign_signed(  # type: ignore[override]

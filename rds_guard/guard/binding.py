@@ -44,6 +44,7 @@ from .progress import (
     note_presign,
     presign_ending,
     presigned_past_the_wrapper,
+    since_held,
 )
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
@@ -173,6 +174,18 @@ class ClientBinding:
             self.presign_signed(row, request, call)
         elif hold == "request":
             held_as(request, call)
+            self.request_created(row, request)
+
+    def signed(self, row: Operation, request: Any) -> None:
+        """``request-created`` after botocore's signer (the handler of every operation:
+        `turned_handler`): the request held again if it no longer holds what the guard last
+        held of it. The signer reads the credentials after every ``before-sign`` handler,
+        and credentials due for a refresh make it wait there (a call to STS or the instance's
+        metadata, an await): whoever kept the request may change it meanwhile, and the
+        signer signs the change."""
+        since = since_held(request)
+        if since is not None and not since[0]:
+            held_as(request, since[1])
             self.request_created(row, request)
 
     def presign_signed(self, row: Operation, request: Any, call: GuardedCall) -> None:

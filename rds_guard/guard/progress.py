@@ -104,6 +104,20 @@ def note_held(request: Any, read: object | None, rounds: int) -> None:
     _held[request] = (seen, call, signed_how(context))
 
 
+def since_held(request: Any) -> tuple[bool, GuardedCall | None] | None:
+    """Whether ``request`` still holds what ``request-created`` last read of it as it held it,
+    and is to be signed as it was then (`changes.signed_how`), with the call it held it as;
+    None when none held it."""
+    held = _held.get(request)
+    if held is None:
+        return None
+    read, call, (region, another) = held
+    now, other = signed_how(request.context)
+    still = now is region or (type(now) is str and type(region) is str and now == region)
+    still = still and other == another and wire.still_read(request, cast(wire.Read, read))
+    return still, call
+
+
 def held_as(request: Any, call: GuardedCall | None) -> None:
     """Put ``call``, the one ``request-created`` held ``request`` as, back in its context to
     hold it again as that call: a handler may have given it a context of its own."""
@@ -140,12 +154,9 @@ def at_signing(request: Any, operation: str) -> tuple[Signing, GuardedCall | Non
       its context, else (a handler gave it another) the latest of ``operation``.
 
     A handler may give the request another context, never another identity."""
-    held = _held.get(request)
-    if held is not None:
-        read, call, (region, another) = held
-        now, other = signed_how(request.context)
-        still = now is region or (type(now) is str and type(region) is str and now == region)
-        still = still and other == another and wire.still_read(request, cast(wire.Read, read))
+    since = since_held(request)
+    if since is not None:
+        still, call = since
         return (None if still else "request"), call
     context, wrapper = request.context, _presign()
     if wrapper is not None and wrapper.context is context:

@@ -48,15 +48,18 @@ each with the binding's method it hands a turned request (or presign: `signed_in
 
 def turned_handler(binding: ClientBinding) -> Callable[..., Any]:
     """The handler of ``binding``'s client for the events of `TURNED_STAGES`, of every
-    operation: nothing for a guarded operation (its own handlers run) nor for a request that
-    is plainly a call of its own operation (the usual one)."""
+    operation: for a guarded operation (its own handlers run) only the request held again
+    once signed (``request-created``, after botocore's signer: `ClientBinding.signed`);
+    nothing for a request that is plainly a call of its own operation (the usual one)."""
     own = GUARDED_SET.get(binding.service, frozenset())
 
     def handler(event_name: str = "", **kwargs: Any) -> Any:
         stage, _, rest = event_name.partition(".")
         operation = rest.rpartition(".")[2]
         if operation in own:
-            return None
+            if stage != "request-created":
+                return None
+            return binding.signed(operations.OPERATIONS[operation], kwargs["request"])
         if stage == "request-created":
             note_request(operation)  # a read of the guard's is the service's answer
             row = _turned_into(binding, operation, kwargs["request"])

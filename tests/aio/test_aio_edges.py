@@ -4,8 +4,10 @@ program's own handler completes, and outcome records read from the answer's HTTP
 
 from __future__ import annotations
 
+import asyncio
 import types
 import urllib.parse
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import aiobotocore.signers
 import pytest
 from aio_helpers import GOOD, TEAM, guarded_session, rds_client, run
 from aiobotocore.awsrequest import AioAWSResponse
+from aiobotocore.credentials import AioRefreshableCredentials
 from aws import HOUSE_NAME, audit_records, house_defaults, make_cluster
 from botocore.exceptions import ClientError, ParamValidationError
 from odd_values import EncodesAs
@@ -273,3 +276,52 @@ def test_copy_tags_turned_on_after_the_judgement_is_judged_with_the_source_tags_
     with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed\] CopyTags"):
         run(work)
     assert "CopyDBClusterSnapshot" not in moto_server.actions()
+
+
+def test_a_request_changed_while_the_signer_awaits_fresh_credentials_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """aiobotocore's signer awaits the credentials after every ``before-sign`` handler, the
+    guard's last look included: credentials due for a refresh (expiring in five minutes,
+    inside the mandatory refresh window) make it await a call to STS, while another task
+    that kept the request renames it, and the signer signs the new name. The guard holds
+    the request once more after the signer: blocked, nothing sent."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+    kept: list[Any] = []
+
+    async def refresh() -> dict[str, Any]:
+        await asyncio.sleep(0)  # the call to STS, in which the program's other task runs
+        if kept:
+            kept[0].data["DBClusterSnapshotIdentifier"] = "Not-Compliant"
+        expiry = datetime.now(UTC) + timedelta(minutes=5)
+        return {
+            "access_key": "testing",
+            "secret_key": "testing",
+            "token": None,
+            "expiry_time": expiry.isoformat(),
+        }
+
+    moto_server.reset_counts()
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            rds._request_signer._credentials = AioRefreshableCredentials.create_from_metadata(
+                await refresh(), refresh, "sts-assume-role"
+            )
+            rds.meta.events.register(
+                "request-created.rds.CreateDBClusterSnapshot",
+                lambda request, **_: kept.append(request),
+            )
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+            )
+
+    with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+        run(work)
+    assert "CreateDBClusterSnapshot" not in moto_server.actions()
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["snapshot"]) for r in records][:2] == [
+        ("requested", GOOD),
+        ("blocked", "not-compliant"),
+    ]

@@ -6,11 +6,13 @@ moto's server over HTTP, the requests counted there by action."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import threading
 import urllib.parse
 import weakref
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import boto3
 import botocore.signers
 import pytest
 from aws import REGION, audit_records, make_cluster
+from botocore.credentials import RefreshableCredentials
 from policies import AUDITED, write_policy
 from servers import MotoServer
 
@@ -391,3 +394,64 @@ def test_a_presign_through_the_wrapper_inside_one_past_it_is_each_its_own(
     records = [(r["event"], r["snapshot"], r["notes"]) for r in audit_records(tmp_path)]
     assert sorted(records) == sorted([("presigned", GOOD, []), ("presigned", OTHER, [])])
     assert OTHER in inner[0] and moto_server.actions() == []
+
+
+def _refreshing_as(change: Callable[[], None]) -> Any:
+    """Credentials refreshed each time a request is signed (they expire in five minutes, inside
+    botocore's mandatory refresh window), ``change`` run as each refresh waits: what another
+    of the program's threads may do meanwhile."""
+
+    def refresh() -> dict[str, Any]:
+        change()
+        expiry = datetime.now(UTC) + timedelta(minutes=5)
+        return {
+            "access_key": "testing",
+            "secret_key": "testing",
+            "token": None,
+            "expiry_time": expiry.isoformat(),
+        }
+
+    return RefreshableCredentials.create_from_metadata(refresh(), refresh, "sts-assume-role")
+
+
+@pytest.mark.parametrize("rename", [True, False], ids=["renamed", "left as it was"])
+def test_a_request_changed_while_the_signer_refreshes_its_credentials_is_held_again(
+    moto_server: MotoServer, tmp_path: Path, rename: bool
+) -> None:
+    """botocore's signer reads the credentials after every ``before-sign`` handler, the
+    guard's last look included: credentials due for a refresh make it wait there (a call to
+    STS), while another thread that kept the request can rename it, and the signer signs the
+    new name. The guard holds the request once more after the signer: blocked, nothing sent.
+    Control: a refresh during which nothing changes sends the call as judged."""
+    kept: list[Any] = []
+
+    def change() -> None:
+        if kept and rename:
+            _rename(kept[0])
+
+    rds = _guarded(
+        moto_server,
+        tmp_path,
+        "enforce",
+        lambda session, _: None,  # no handler of its own
+    )
+    rds._request_signer._credentials = _refreshing_as(change)
+    rds.meta.events.register(EVENT, lambda request, **_: kept.append(request))
+    call = functools.partial(
+        rds.create_db_cluster_snapshot,
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=GOOD,
+        Tags=TEAM,
+    )
+    if not rename:
+        call()
+        assert moto_server.actions() == ["CreateDBClusterSnapshot"]
+        assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "created"]
+        return
+    with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+        call()
+    assert "CreateDBClusterSnapshot" not in moto_server.actions()
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)][:2] == [
+        ("requested", GOOD),
+        ("blocked", "not-compliant"),
+    ]
