@@ -983,6 +983,68 @@ def test_a_forbidden_expansion_through_a_guarded_client_is_a_violation(
     assert sent.count("CreateDBClusterSnapshot") == 0
 
 
+CREDENTIALS_IN_VALUES = [
+    pytest.param("postgres://app:hunter2@db.internal/prod", "hunter2", id="url-password"),
+    pytest.param("https://deploy@git.internal/orders", "deploy@", id="url-user"),
+    pytest.param("key AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", id="access-key-id"),
+]
+"""Values a variable of an innocent name may hold, each with the part that must never be
+written: what the audit log's redaction hides in a message (docs/audit.md)."""
+
+
+@pytest.mark.parametrize(("value", "secret"), CREDENTIALS_IN_VALUES)
+def test_a_variable_whose_value_shows_a_credential_is_template_env(
+    monkeypatch: pytest.MonkeyPatch, value: str, secret: str
+) -> None:
+    """{env:NAME} of a name no credential word is in, whose value shows one: template.env
+    naming the variable, the tag not made, the value quoted nowhere; in ``generate`` too."""
+    decision = evaluated(monkeypatch, {"APP_OWNER": value})
+    assert [(v.rule, v.field, v.value) for v in decision.violations] == [
+        ("template.env", "tags.defaults.owner", "APP_OWNER")
+    ]
+    assert "holds" in decision.violations[0].message
+    assert secret not in repr(decision)
+    assert "owner" not in decision.tags
+    named = evaluated(monkeypatch, {"APP_OWNER": "team-a", "SNAPSHOT_PREFIX": value})
+    assert [(v.rule, v.field) for v in named.violations] == [("template.env", "naming.generate")]
+    assert secret not in repr(named)
+
+
+def test_a_variable_holding_a_plain_url_is_written_as_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Control: a URL without user information, or with an ``@`` past its host, is no
+    credential: the tag holds it."""
+    for url in ("https://wiki.example.com/orders", "https://example.com/team/@orders"):
+        decision = evaluated(monkeypatch, {"APP_OWNER": url})
+        assert decision.allowed, decision.violations
+        assert decision.tags["owner"] == url
+
+
+@pytest.mark.parametrize(("value", "secret"), CREDENTIALS_IN_VALUES)
+def test_a_credential_in_a_variables_value_never_reaches_aws_nor_the_audit_log(
+    moto_inprocess: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, secret: str
+) -> None:
+    """Through a real guarded client: blocked on template.env, nothing sent, and the audit
+    log's ``blocked`` record holds neither the value nor the credential in it."""
+    for name, safe in SAFE_ENV.items():
+        monkeypatch.setenv(name, safe)
+    monkeypatch.setenv("COST_CENTER", value)
+    audited = FROM_ENVIRONMENT.replace("enabled = false", 'path = "audit.jsonl"\nfsync = false')
+    client = guarded_client(write_policy(tmp_path, audited))
+    make_cluster(client)
+    sent = count_sent(client)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        without_hanging(lambda: client.create_db_cluster_snapshot(DBClusterIdentifier="orders"))
+    assert [(v.rule, v.field) for v in caught.value.violations] == [
+        ("template.env", "tags.forced.cost-center")
+    ]
+    assert sent.count("CreateDBClusterSnapshot") == 0
+    log = (tmp_path / "audit.jsonl").read_text()
+    assert '"event":"blocked"' in log.replace(" ", "")
+    assert secret not in log and secret not in str(caught.value)
+
+
 def test_a_removed_working_directory_is_a_policy_error_not_an_os_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -30,17 +30,21 @@ def source_name(request: Request) -> str | None:
 
 
 def unset_env(error: UnrenderableTemplate, policy_key: str) -> Violation | None:
-    """`template.env` for an unset ``{env:NAME}``; None when another placeholder (``{source}``,
-    in a request that names no source) is what has no value."""
+    """`template.env` for an unset ``{env:NAME}``, or one whose value shows a credential
+    (never written into a tag or the audit log: the message does not quote it); None when
+    another placeholder (``{source}``, in a request that names no source) is what has no
+    value."""
     placeholder = error.placeholder
     if placeholder.name != "env":
         return None
-    return Violation(
-        "template.env",
-        policy_key,
-        placeholder.argument,
-        f"environment variable {placeholder.argument} is not set",
+    name = placeholder.argument
+    message = (
+        f"environment variable {name} is not set"
+        if error.why is None
+        else f"environment variable {name} holds {error.why}: not written into a tag or the"
+        " audit log"
     )
+    return Violation("template.env", policy_key, name, message)
 
 
 def judge_identifier(

@@ -31,6 +31,9 @@ _CREDENTIAL_WORDS = (
     "PRIVATE",
     "CREDENTIAL",
 )
+_CREDENTIAL_NAME_WORDS = frozenset({"APIKEY", "DSN", "JWT", "COOKIE", "BEARER"})
+"""Words of a name that say its variable holds a credential, refused as a word of it
+(`_name_words`), whatever is beside them: ``SENTRY_DSN``, ``GITHUB_APIKEY``."""
 _CREDENTIAL_SHORT_WORDS = frozenset({"KEY", "KEYS", "PASS", "PWD"})
 """Credential words too short to refuse anywhere in a name (``MONKEY``, ``PASSAGE``): refused
 as a word of it (`_name_words`), digits aside (``STRIPE_API_KEY_LIVE``, ``DB_PASS_2``,
@@ -221,6 +224,12 @@ def _names_a_secret(words: list[str]) -> bool:
     for i, word in enumerate(words):
         before = words[i - 1] if i else ""
         after = words[i + 1] if i + 1 < len(words) else ""
+        if word in _CREDENTIAL_NAME_WORDS:
+            return True
+        # AWS_ACCESS_KEY_ID: the first half of an access key, which the audit log's
+        # redaction hides in what it records too
+        if word == "ACCESS" and words[i + 1 : i + 3] == ["KEY", "ID"]:
+            return True
         if word in _CREDENTIAL_SHORT_WORDS and before not in _KEY_KINDS and after not in _OF_A_KEY:
             return True
     return False

@@ -30,11 +30,34 @@ class TemplateSyntaxError(ValueError):
         self.offset = offset
 
 
-class UnrenderableTemplate(Exception):
-    """A placeholder that has no value at this call: an unset variable, or no source."""
+_AWS_KEY_ID = Lazy(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+_URL_AUTHORITY = Lazy(r"[^/\s?#]*")
 
-    def __init__(self, placeholder: Placeholder) -> None:
+
+def credential_in(value: str) -> str | None:
+    """What credential ``value`` shows, if any: an AWS access key's id, or a URL's user
+    information, where a password goes (``postgres://app:hunter2@db/prod``), both of which
+    the audit log's redaction hides in what it records; None: neither. Linear in ``value``:
+    each URL's authority ends where the next ``://`` begins."""
+    if _AWS_KEY_ID.search(value):
+        return "an AWS access key's id"
+    start = value.find("://")
+    while start != -1:
+        found = _URL_AUTHORITY.match(value, start + 3)
+        authority = found.group() if found is not None else ""
+        if "@" in authority:
+            return "a URL's user information"
+        start = value.find("://", start + 3)
+    return None
+
+
+class UnrenderableTemplate(Exception):
+    """A placeholder that has no value at this call: an unset variable, or no source; or an
+    ``{env:NAME}`` whose value shows a credential (``why``: which), never written."""
+
+    def __init__(self, placeholder: Placeholder, why: str | None = None) -> None:
         self.placeholder = placeholder
+        self.why = why
         super().__init__(placeholder.spelling)
 
 
@@ -127,6 +150,9 @@ def _render_placeholder(placeholder: Placeholder, values: TemplateValues) -> str
         value = values.environ.get(placeholder.argument or "")
         if value is None:
             raise UnrenderableTemplate(placeholder)
+        shown = credential_in(value)
+        if shown is not None:
+            raise UnrenderableTemplate(placeholder, shown)
         return value
     if name == "source":
         if values.source is None:

@@ -210,6 +210,14 @@ def test_a_bad_value_in_a_new_table_names_its_key(body: str, key: str, words: st
         "apiKeys",
         "DB_PASS_1_PROD",
         "MYSQL_PWD_1",
+        "AWS_ACCESS_KEY_ID",
+        "MY_AWS_ACCESS_KEY_ID",
+        "SENTRY_DSN",
+        "GITHUB_APIKEY",
+        "APIKEY",
+        "SESSION_JWT",
+        "authCookie",
+        "BEARER",
     ],
 )
 @pytest.mark.parametrize("table", ["tags.forced", "tags.defaults"])
@@ -228,7 +236,6 @@ def test_a_template_naming_a_credential_variable_is_refused(table: str, variable
         "TEAM",
         "PWDX",
         "KMS_KEY_ID",
-        "AWS_ACCESS_KEY_ID",
         "SSH_KEY_NAME",
         "KEY_ARN",
         "kmsKeyId",
