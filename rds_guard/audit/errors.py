@@ -13,7 +13,7 @@ from rds_guard.errors import AuditError
 KEY_HINT = (
     "give the key: in the policy, [audit] hmac_key_env naming the environment variable that "
     "holds it (install, check, the plugins); on an rds-guard audit command, --key-env VAR or "
-    "--policy P"
+    "--policy P; in Python (rds_guard.audit), hmac_key="
 )
 """How to give the key, as `KeyRequired` says it."""
 

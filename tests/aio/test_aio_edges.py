@@ -278,21 +278,23 @@ def test_copy_tags_turned_on_after_the_judgement_is_judged_with_the_source_tags_
     assert "CopyDBClusterSnapshot" not in moto_server.actions()
 
 
+@pytest.mark.parametrize("rename", [True, False], ids=["renamed", "left as it was"])
 def test_a_request_changed_while_the_signer_awaits_fresh_credentials_is_never_sent(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, rename: bool
 ) -> None:
     """aiobotocore's signer awaits the credentials after every ``before-sign`` handler, the
     guard's last look included: credentials due for a refresh (expiring in five minutes,
     inside the mandatory refresh window) make it await a call to STS, while another task
     that kept the request renames it, and the signer signs the new name. The guard holds
-    the request once more after the signer: blocked, nothing sent."""
+    the request once more after the signer: blocked, nothing sent. Control: a refresh during
+    which nothing changes sends the call as judged."""
     make_cluster(moto_server.client("rds"))
     session = guarded_session(tmp_path, AUDITED)
     kept: list[Any] = []
 
     async def refresh() -> dict[str, Any]:
         await asyncio.sleep(0)  # the call to STS, in which the program's other task runs
-        if kept:
+        if kept and rename:
             kept[0].data["DBClusterSnapshotIdentifier"] = "Not-Compliant"
         expiry = datetime.now(UTC) + timedelta(minutes=5)
         return {
@@ -317,6 +319,11 @@ def test_a_request_changed_while_the_signer_awaits_fresh_credentials_is_never_se
                 DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
             )
 
+    if not rename:
+        run(work)
+        assert moto_server.actions() == ["CreateDBClusterSnapshot"]
+        assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "created"]
+        return
     with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
         run(work)
     assert "CreateDBClusterSnapshot" not in moto_server.actions()
