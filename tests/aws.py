@@ -10,6 +10,7 @@ policies the guard is installed with are in tests/policies.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -220,3 +221,15 @@ def held_snapshot(server: MotoServer) -> Any:
         Tags=[{"Key": "legal-hold", "Value": "true"}],
     )
     return plain
+
+
+def expiring_credentials() -> dict[str, Any]:
+    """Refreshable credentials' metadata (dummy keys) that expires in five minutes: inside
+    botocore's mandatory refresh window, so that every request signed refreshes them."""
+    expiry = datetime.now(UTC) + timedelta(minutes=5)
+    return {
+        "access_key": "testing",
+        "secret_key": "testing",
+        "token": None,
+        "expiry_time": expiry.isoformat(),
+    }

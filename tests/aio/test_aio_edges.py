@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import types
 import urllib.parse
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from aio_helpers import GOOD, TEAM, guarded_session, rds_client, run
 from aiobotocore.awsrequest import AioAWSResponse
 from aiobotocore.credentials import AioRefreshableCredentials
-from aws import HOUSE_NAME, audit_records, house_defaults, make_cluster
+from aws import HOUSE_NAME, audit_records, expiring_credentials, house_defaults, make_cluster
 from botocore.exceptions import ClientError, ParamValidationError
 from odd_values import EncodesAs
 from policies import AUDITED, DEFAULTS_ONLY, TEAM_REQUIRED
@@ -296,13 +295,7 @@ def test_a_request_changed_while_the_signer_awaits_fresh_credentials_is_never_se
         await asyncio.sleep(0)  # the call to STS, in which the program's other task runs
         if kept and rename:
             kept[0].data["DBClusterSnapshotIdentifier"] = "Not-Compliant"
-        expiry = datetime.now(UTC) + timedelta(minutes=5)
-        return {
-            "access_key": "testing",
-            "secret_key": "testing",
-            "token": None,
-            "expiry_time": expiry.isoformat(),
-        }
+        return expiring_credentials()
 
     moto_server.reset_counts()
 

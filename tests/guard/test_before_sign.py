@@ -12,14 +12,13 @@ import threading
 import urllib.parse
 import weakref
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 import botocore.signers
 import pytest
-from aws import REGION, audit_records, make_cluster
+from aws import REGION, audit_records, expiring_credentials, make_cluster
 from botocore.credentials import RefreshableCredentials
 from policies import AUDITED, write_policy
 from servers import MotoServer
@@ -403,13 +402,7 @@ def _refreshing_as(change: Callable[[], None]) -> Any:
 
     def refresh() -> dict[str, Any]:
         change()
-        expiry = datetime.now(UTC) + timedelta(minutes=5)
-        return {
-            "access_key": "testing",
-            "secret_key": "testing",
-            "token": None,
-            "expiry_time": expiry.isoformat(),
-        }
+        return expiring_credentials()
 
     return RefreshableCredentials.create_from_metadata(refresh(), refresh, "sts-assume-role")
 
