@@ -29,7 +29,7 @@ def source_name(request: Request) -> str | None:
     return operations.snapshot_name(reference) if reference is not None else None
 
 
-def unset_env(error: UnrenderableTemplate, policy_key: str) -> Violation | None:
+def env_violation(error: UnrenderableTemplate, policy_key: str) -> Violation | None:
     """`template.env` for an unset ``{env:NAME}``, or one whose value shows a credential
     (never written into a tag or the audit log: the message does not quote it); None when
     another placeholder (``{source}``, in a request that names no source) is what has no
@@ -72,7 +72,7 @@ def judge_identifier(
                 f"no snapshot identifier given, and {naming.generate_key} cannot fill it in:"
                 f" {error.placeholder.spelling} has no value ({_no_source(request)})",
             )
-            return None, [unset_env(error, naming.generate_key) or missing]
+            return None, [env_violation(error, naming.generate_key) or missing]
         request.params[row.identifier] = identifier
     violations = rules.check_identifier(row.identifier, identifier, row.limit)
     if not isinstance(identifier, str):

@@ -10,7 +10,7 @@ from typing import Any
 from . import operations, rules
 from .calls import UNREAD_AS_GIVEN, Decision, Request, Unreadable
 from .frozen import frozen
-from .naming import template_values, unset_env
+from .naming import env_violation, template_values
 from .policy import TagPolicy, dotted_key
 from .rules import Violation
 from .templates import Placeholder, Template, TemplateValues, UnrenderableTemplate
@@ -156,7 +156,7 @@ def render_tags(
 ) -> tuple[dict[str, str], list[Violation]]:
     """The tags of ``[tags.defaults]`` or ``[tags.forced]`` at this call.
 
-    An unset ``{env:NAME}`` is `template.env`. A ``{source}`` without a value (the request names
+    An unset ``{env:NAME}``, or one whose value shows a credential, is `template.env`. A ``{source}`` without a value (the request names
     no source, which botocore refuses anyway) makes a forced tag `tags.forced` and a default
     simply not added.
     """
@@ -167,9 +167,9 @@ def render_tags(
         try:
             rendered[key] = template.render(values)
         except UnrenderableTemplate as error:
-            unset = unset_env(error, dotted_key(table, key))
-            if unset is not None:
-                violations.append(unset)
+            of_env = env_violation(error, dotted_key(table, key))
+            if of_env is not None:
+                violations.append(of_env)
             elif forced:
                 violations.append(forced_without_value(key, None, error))
     return rendered, violations
@@ -350,9 +350,9 @@ def judge_tagging(request: Request) -> Decision:
             continue
         try:
             forced = template.render(values)
-        except UnrenderableTemplate as error:  # an unset {env:NAME}
+        except UnrenderableTemplate as error:  # an {env:NAME} unset or showing a credential
             violations.append(
-                unset_env(error, dotted_key("tags.forced", key))
+                env_violation(error, dotted_key("tags.forced", key))
                 or forced_without_value(key, tags[key], error)
             )
             continue
