@@ -156,9 +156,9 @@ def render_tags(
 ) -> tuple[dict[str, str], list[Violation]]:
     """The tags of ``[tags.defaults]`` or ``[tags.forced]`` at this call.
 
-    An unset ``{env:NAME}``, or one whose value shows a credential, is `template.env`. A ``{source}`` without a value (the request names
-    no source, which botocore refuses anyway) makes a forced tag `tags.forced` and a default
-    simply not added.
+    An unset ``{env:NAME}``, or one whose value shows a credential, is `template.env`. A
+    ``{source}`` without a value (the request names no source, which botocore refuses anyway)
+    makes a forced tag `tags.forced` and a default simply not added.
     """
     table = "tags.forced" if forced else "tags.defaults"
     rendered: dict[str, str] = {}
