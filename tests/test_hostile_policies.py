@@ -1045,6 +1045,32 @@ def test_a_credential_in_a_variables_value_never_reaches_aws_nor_the_audit_log(
     assert secret not in log and secret not in str(caught.value)
 
 
+def test_in_warn_mode_a_credential_in_a_variables_value_is_sent_nowhere(
+    moto_inprocess: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Warn mode sends the call: without the tag the value would have made, the warning and
+    the records naming the variable alone, the snapshot's tags (as AWS holds them) free of it."""
+    secret = "hunter2"
+    for name, safe in SAFE_ENV.items():
+        monkeypatch.setenv(name, safe)
+    monkeypatch.setenv("COST_CENTER", f"postgres://app:{secret}@db.internal/prod")
+    audited = FROM_ENVIRONMENT.replace("enabled = false", 'path = "audit.jsonl"\nfsync = false')
+    client = guarded_client(write_policy(tmp_path, audited.replace('"enforce"', '"warn"')))
+    make_cluster(client)
+    with caplog.at_level("WARNING", logger="rds_guard"):
+        made = client.create_db_cluster_snapshot(DBClusterIdentifier="orders")
+    arn = made["DBClusterSnapshot"]["DBClusterSnapshotArn"]
+    tags = client.list_tags_for_resource(ResourceName=arn)["TagList"]
+    assert "cost-center" not in {tag["Key"] for tag in tags}
+    assert {"Key": "owner", "Value": "team-a"} in tags
+    assert "template.env" in caplog.text and "COST_CENTER" in caplog.text
+    assert secret not in caplog.text
+    assert secret not in (tmp_path / "audit.jsonl").read_text()
+
+
 def test_a_removed_working_directory_is_a_policy_error_not_an_os_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
