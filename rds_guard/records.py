@@ -149,16 +149,21 @@ class GuardedCall:
         return escaped(self._verdict())
 
     def _verdict(self) -> str:
+        # a program's handler may print the context it is kept in: this text never raises
         fields = self.fields
-        what = f"{fields['service']} {fields['operation']} {fields['snapshot'] or '-'}"
-        if fields["violations"]:
-            rules = ", ".join(dict.fromkeys(v["rule"] for v in fields["violations"]))
+        if not self.recorded:
+            return f"{fields.get('operation', '-')}: nothing judged yet"
+        snapshot = fields.get("snapshot") or "-"
+        what = f"{fields.get('service', '-')} {fields.get('operation', '-')} {snapshot}"
+        violations = fields.get("violations") or ()
+        if violations:
+            rules = ", ".join(dict.fromkeys(v["rule"] for v in violations))
             state = "blocked" if self.mode == "enforce" else "warned (not blocked)"
             return f"{what}: {state}: {rules}"
         parts = [f"{what}: allowed"]
-        if fields["injected"]:
+        if fields.get("injected"):
             parts.append(f"tags added: {', '.join(fields['injected'])}")
-        if fields["inherited"]:
+        if fields.get("inherited"):
             parts.append(f"kept: {', '.join(fields['inherited'])}")
         return "; ".join(parts)
 

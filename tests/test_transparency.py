@@ -211,6 +211,57 @@ def test_a_programs_own_handler_can_pickle_and_copy_the_call_context_as_without_
     assert len(bare_seen) >= 2 * len(bare[1])
 
 
+def test_a_programs_own_handler_can_print_the_call_context_as_without_the_guard(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A program's handler (a tracer, say) that writes the call's ``context`` out as text,
+    every value through ``str`` and ``repr``, can do so with the guard as without it, at
+    every event of a request, for a call the guard has nothing to judge in too (a
+    ModifyDBInstance that keeps the backups: its state in the context is judged by nobody)."""
+
+    def watching(seen: list[Any]) -> Callable[..., None]:
+        def watch(event_name: str, **kwargs: Any) -> None:
+            context = kwargs["context"] if "context" in kwargs else kwargs["request"].context
+            json.dumps(context, default=str)
+            for value in context.values():
+                str(value), repr(value)
+            seen.append(event_name)
+
+        return watch
+
+    def traced(install: Callable[[Any], object] | None) -> tuple[list[Any], list[Any]]:
+        seen: list[Any] = []
+        moto_server.reset_state()
+        session = boto3.Session(region_name="us-east-1")
+        moto_server.attach(session)
+        if install is not None:
+            install(session)
+        for stage in ("before-parameter-build", "before-call", "request-created", "after-call"):
+            session.events.register(f"{stage}.rds", watching(seen))
+        rds = moto_server.client("rds", session=session)
+        results = program(rds)
+        rds.create_db_instance(
+            DBInstanceIdentifier="ledger",
+            Engine="postgres",
+            DBInstanceClass="db.t3.micro",
+            AllocatedStorage=20,
+            MasterUsername="admin",
+            MasterUserPassword="password-1",
+        )
+        modified = outcome(
+            lambda: rds.modify_db_instance(DBInstanceIdentifier="ledger", AllocatedStorage=30)
+        )
+        results.append(modified["DBInstance"]["DBInstanceIdentifier"])  # moto's ids are random
+        return results, seen
+
+    policy = write_policy(tmp_path, WARN)
+    bare = traced(None)
+    guarded = traced(lambda session: rds_guard.install(session, policy=policy))
+    assert guarded == bare
+    assert "before-parameter-build.rds.ModifyDBInstance" in bare[1]
+    assert guarded[0][-1] == "ledger", "the modify went through"
+
+
 READS = ("Describe", "List")
 """What the guard may add to a warn-mode program's requests: its read-only look-ups."""
 
