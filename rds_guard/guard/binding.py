@@ -343,7 +343,10 @@ class ClientBinding:
     ) -> tuple[GuardedCall | None, Guard | None]:
         """The call a request of ``row`` was judged as, and its guard:
 
-        - the call kept in the request's context (`keep`), unless its outcome is in;
+        - the call kept in the request's context (`keep`), unless its outcome is in, or the
+          call last judged in this thread or task (`in_progress`) is another of ``row`` not
+          yet sent: a handler may put another call's state there (one it stopped before it
+          was sent, or that was blocked), whose judgement is not this request's;
         - where another handler gave the request a copy of its context, the call last judged
           in this thread or task (`in_progress`), whose state the copy's would not be;
         - where it gave the request a new context, that call while it is of ``row`` and not
@@ -355,15 +358,18 @@ class ClientBinding:
         A call found so is kept in the request's context again, for its retries."""
         state = context.get(CONTEXT_KEY)
         current = in_progress.get()
-        if isinstance(state, GuardedCall) and not state.ended:
+        fresh = (  # judged in this thread or task for this request, and not sent yet
+            current is not None
+            and current.fields.get("operation") == row.name
+            and not (current.requested or current.ended)
+        )
+        if isinstance(state, GuardedCall) and not state.ended and (state is current or not fresh):
             found = state  # its own call, or one judged inside its handlers (another id)
             if current is not None and current is not state and state.call == current.call:
                 found = current if state.call else state  # a copy (unrecorded calls share "")
-        elif (
-            current is not None
-            and current.fields.get("operation") == row.name
-            and not current.requested
-        ):
+        elif current is not None and fresh:
+            # or another call's state was put in this one's context (a handler kept it from a
+            # call it stopped before sending): that is not this call's judgement
             found = current
         else:
             guard = self.guard()

@@ -186,7 +186,8 @@ def test_a_request_renamed_on_the_sessions_request_created_is_held_as_it_is_sign
     """A ``request-created`` handler under the service's name, on the session: botocore calls
     it after the guard's (of the operation's name), and before the signer, which the client
     registers once made. Its rename is held again at ``before-sign``: blocked in enforce mode,
-    nothing sent; in warn mode sent, the outcome record naming what was."""
+    nothing sent; in warn mode written ahead again and sent, the outcome record naming what
+    was."""
     make_cluster(moto_server.client("rds"))
     session = guarded_session(tmp_path, AUDITED.replace('"enforce"', f'"{mode}"'))
 
@@ -210,7 +211,7 @@ def test_a_request_renamed_on_the_sessions_request_created_is_held_as_it_is_sign
     else:
         run(work)
         assert moto_server.actions() == ["CreateDBClusterSnapshot"]
-        outcomes = [("created", "not-compliant")]
+        outcomes = [("requested", "not-compliant"), ("created", "not-compliant")]
     records = audit_records(tmp_path)
     assert [(r["event"], r["snapshot"]) for r in records] == [("requested", GOOD), *outcomes]
     assert "request.changed" in {v["rule"] for v in records[-1]["violations"]}
@@ -325,3 +326,41 @@ def test_a_request_changed_while_the_signer_awaits_fresh_credentials_is_never_se
         ("requested", GOOD),
         ("blocked", "not-compliant"),
     ]
+
+
+def test_a_blocked_calls_state_put_in_another_calls_context_is_no_judgement_of_it(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A handler keeps the guard's state of a call it then blocks (a name the policy forbids)
+    and puts it in a compliant call's context, whose request a ``before-call`` handler
+    renames to that name: the blocked call is no judgement of that request, which is judged
+    as it is sent, blocked, and never sent."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED)
+    forbidden = "evil-snapshot"
+    kept: dict[str, Any] = {}
+
+    def keep(context: dict[str, Any], **_: Any) -> None:
+        kept.setdefault("state", context["rds_guard"])
+
+    def put(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["rds_guard"] = kept["state"]
+        params["body"]["DBClusterSnapshotIdentifier"] = forbidden
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register("before-parameter-build.rds.CreateDBClusterSnapshot", keep)
+            with pytest.raises(rds_guard.PolicyViolation):
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=forbidden, Tags=TEAM
+                )
+            rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", put)
+            moto_server.reset_counts()
+            with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
+                await rds.create_db_cluster_snapshot(
+                    DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+                )
+
+    run(work)
+    assert "CreateDBClusterSnapshot" not in moto_server.actions()
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked", "blocked"]

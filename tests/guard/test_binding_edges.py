@@ -14,8 +14,10 @@ from policies import AUDITED, BACKUPS, write_policy
 from servers import MotoServer, raw_response
 
 import rds_guard
+from rds_guard.records import CONTEXT_KEY
 
 GOOD = "orders-manual-20261129"
+BAD = "evil-snapshot"
 TEAM = [{"Key": "team", "Value": "core"}]
 
 
@@ -100,6 +102,82 @@ def test_a_request_given_an_ended_calls_context_is_held_as_its_own_call(
     assert records[2]["call"] != records[0]["call"]
 
 
+class Stopped(Exception):
+    """A program's handler stopping a call before it is sent."""
+
+
+def _state_put_in_a_later_call(
+    moto_server: MotoServer, first: Any, later: Any, *, stop_first: bool
+) -> BaseException | None:
+    """``first`` makes a snapshot the policy forbids (`BAD`), its guard's state kept by a
+    handler after the guard's judgement (which stops the call there when ``stop_first``);
+    then a ``before-call`` handler of ``later`` puts that state in a compliant call's context
+    and renames its request to `BAD`. Returns what the later call raised (None: nothing)."""
+    kept: dict[str, Any] = {}
+
+    def keep(context: dict[str, Any], **_: Any) -> None:
+        kept["state"] = context[CONTEXT_KEY]
+        if stop_first:
+            raise Stopped
+
+    judged = "before-parameter-build.rds.CreateDBClusterSnapshot"  # after the guard's
+    first.meta.events.register(judged, keep, unique_id="keep")
+    with pytest.raises((Stopped, rds_guard.PolicyViolation)):
+        first.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=BAD, Tags=TEAM
+        )
+    first.meta.events.unregister(judged, unique_id="keep")
+
+    def put(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context[CONTEXT_KEY] = kept["state"]
+        params["body"]["DBClusterSnapshotIdentifier"] = BAD
+
+    later.meta.events.register("before-call.rds.CreateDBClusterSnapshot", put)
+    moto_server.reset_counts()
+    try:
+        later.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    except rds_guard.PolicyViolation as refused:
+        return refused
+    return None
+
+
+def test_a_blocked_calls_state_put_in_another_calls_context_is_no_judgement_of_it(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A handler keeps the guard's state of a call it then blocks (its judgement: the
+    forbidden name), and puts it in a compliant call's context, whose request it renames to
+    that name: the blocked call is no judgement of that request, which is judged
+    as it is sent: blocked, nothing sent, and no record says the name was made."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    refused = _state_put_in_a_later_call(moto_server, rds, rds, stop_first=False)
+    assert refused is not None
+    assert {"identifier.pattern", "request.changed"} <= {v.rule for v in refused.violations}
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked", "blocked"]
+
+
+def test_a_warn_guards_state_put_in_an_enforcing_clients_call_is_no_judgement_of_it(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The state of a call a warn-mode guard of another session judged (the forbidden name,
+    warned about), kept by a handler that stopped that call before it was sent, put in a
+    compliant call of an enforcing client whose request is renamed to that name: judged as it
+    is sent there, blocked, nothing sent; the warn guard's log has nothing of it."""
+    warn_dir, enforce_dir = tmp_path / "warn", tmp_path / "enforce"
+    warning = guarded_client(write_policy(warn_dir, AUDITED, mode="warn"), on=moto_server)
+    rds = guarded_client(write_policy(enforce_dir, AUDITED), on=moto_server)
+    make_cluster(rds)
+    refused = _state_put_in_a_later_call(moto_server, warning, rds, stop_first=True)
+    assert refused is not None
+    assert "identifier.pattern" in {v.rule for v in refused.violations}
+    assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert [r["event"] for r in audit_records(enforce_dir)] == ["blocked"]
+    assert audit_records(warn_dir) == []
+
+
 def test_a_retry_given_a_new_context_after_its_call_was_sent_is_judged_as_sent(
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
@@ -131,3 +209,36 @@ def test_a_retry_given_a_new_context_after_its_call_was_sent_is_judged_as_sent(
     assert [first["event"], retry["event"], outcome["event"]] == ["requested"] * 2 + ["created"]
     assert retry["call"] != first["call"] == outcome["call"]
     assert any("judged as it was sent" in note for note in retry["notes"])
+
+
+def test_a_retry_a_handler_renamed_is_recorded_before_it_is_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The first attempt is made and recorded ``requested``; a ``needs-retry`` handler renames
+    the request and asks for a retry at once. The retry is judged as it is sent (a name the
+    policy allows) and written ahead as what it is, a second ``requested`` record of the
+    call, before it goes: a crash in flight leaves both names in the log."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    renamed = GOOD[:-1] + "8"
+
+    def rename_and_retry(request_dict: dict[str, Any], attempts: int, **_: Any) -> Any:
+        if attempts == 1:
+            request_dict["body"]["DBClusterSnapshotIdentifier"] = renamed
+            return 0  # retry at once
+        return None
+
+    rds.meta.events.register_first("needs-retry.rds.CreateDBClusterSnapshot", rename_and_retry)
+    moto_server.reset_counts()
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert moto_server.count("CreateDBClusterSnapshot") == 2
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["snapshot"]) for r in records] == [
+        ("requested", GOOD),
+        ("requested", renamed),
+        ("created", renamed),
+    ]
+    assert len({r["call"] for r in records}) == 1
+    assert records[1]["notes"] == ["changed after rds_guard judged it: DBClusterSnapshotIdentifier"]
