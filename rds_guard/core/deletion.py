@@ -33,8 +33,9 @@ NOT_JUDGED: dict[str, str] = {
     "CreateDBInstance": _MAKES_AN_INSTANCE,
     "DeleteBlueGreenDeployment": "DeleteTarget=True deletes the green environment's databases"
     " (AWS's copies of the blue ones) without a final snapshot",
-    "ModifyDBCluster": "a cluster's BackupRetentionPeriod cannot be 0 (1 to 35): fewer days of"
-    " point-in-time recovery are kept, no backup is deleted",
+    "ModifyDBCluster": "a cluster's BackupRetentionPeriod cannot be 0 (1 to 35): a shorter one"
+    " keeps fewer days of point-in-time recovery (the older backups go), no backup deleted"
+    " outright",
     "ModifyDBClusterGroup": "a group's BackupRetentionPeriod cannot be 0 (1 to 35), as a cluster's",
     "RestoreDBClusterFromS3": _MAKES_A_CLUSTER,
     "RestoreDBClusterFromSnapshot": _MAKES_A_CLUSTER,
