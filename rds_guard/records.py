@@ -68,12 +68,14 @@ class GuardedCall:
     the client's wrapper, as its first handler saw it (no request follows it: its last
     ``before-parameter-build`` handler writes its record, whatever a handler did to the
     context since); ``ended``: its outcome is in (a state of it put in another call's
-    context is not that call's). Plain data in slots:
+    context is not that call's); ``binding``: the client binding that keeps it (a state put
+    in a request of another client is no judgement of that request). Plain data in slots:
     botocore deep-copies the request context to presign cross-region copies (the copy shares
-    the guard).
+    the guard and the binding).
     """
 
     __slots__ = (
+        "binding",
         "call",
         "deferred",
         "ended",
@@ -107,6 +109,7 @@ class GuardedCall:
         self.made_from = ""
         self.presign = False
         self.ended = False
+        self.binding: Any = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
         """A copy of the call's data that shares its guard (a guard holds locks and files)."""
@@ -117,14 +120,15 @@ class GuardedCall:
         copied.requested, copied.recorded, copied.guard = self.requested, self.recorded, self.guard
         copied.pending, copied.deferred = self.pending, self.deferred
         copied.unjudged, copied.made_from = self.unjudged, self.made_from
-        copied.presign, copied.ended = self.presign, self.ended
+        copied.presign, copied.ended, copied.binding = self.presign, self.ended, self.binding
         return copied
 
     def __getstate__(self) -> tuple[None, dict[str, Any]]:
         """Pickled (a program's own handler pickling the call's context), the call's data
-        without its guard, which holds locks and files and is of this process alone."""
+        without its guard and binding, which hold locks, files and a client, and are of this
+        process alone."""
         state = {name: getattr(self, name) for name in GuardedCall.__slots__}
-        state["guard"] = None
+        state["guard"] = state["binding"] = None
         return None, state
 
     @property

@@ -74,10 +74,10 @@ class AioClientBinding(ClientBinding):
             detached = copies.detached(params, row.judged)
             decided = await self.ahead(guard, row, detached, deferrable=True)
         except Incomplete:
-            keep(guard.deferred(row, params), context)  # judged after every handler
+            keep(guard.deferred(row, params), context, self)  # judged after every handler
             return
         judge = functools.partial(guard.judge, settle=False)
-        keep(await off_loop(guard, judge, self, row, params, decided, invalid), context)
+        keep(await off_loop(guard, judge, self, row, params, decided, invalid), context, self)
 
     async def last_before_parameter_build(  # type: ignore[override]
         self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
@@ -105,7 +105,7 @@ class AioClientBinding(ClientBinding):
             complete = guard.complete
             completed = await off_loop(guard, complete, self, row, call, params, decided, judged)
             if completed is not call:
-                keep(completed, context)
+                keep(completed, context, self)
             if completed is not None and past_the_wrapper:  # held and recorded as it is signed
                 note_presign(context, completed)
 

@@ -121,7 +121,7 @@ class ClientBinding:
             call = guard.judge(self, row, params, reads, invalid, settle=False)
         except Incomplete:  # another handler may complete the call: judged after them all
             call = guard.deferred(row, params)
-        keep(call, context)
+        keep(call, context, self)
 
     def last_before_parameter_build(
         self, params: dict[str, Any], context: dict[str, Any], model: Any = None, **_: Any
@@ -147,7 +147,7 @@ class ClientBinding:
                 refuse_presign(past_the_wrapper, refused)
                 return
             if completed is not call:
-                keep(completed, context)
+                keep(completed, context, self)
             if completed is not None and past_the_wrapper:  # held and recorded as it is signed
                 note_presign(context, completed)
 
@@ -334,7 +334,9 @@ class ClientBinding:
         written (a before-call handler, botocore's Stubber or a test responder, may have
         answered with nothing sent)."""
         call = context.get(CONTEXT_KEY)
-        if not isinstance(call, GuardedCall) or call.ended or (requested and not call.requested):
+        if not isinstance(call, GuardedCall) or call.ended or call.binding is not self:
+            return None, None
+        if requested and not call.requested:
             return None, None
         return call, call.guard
 
@@ -343,10 +345,9 @@ class ClientBinding:
     ) -> tuple[GuardedCall | None, Guard | None]:
         """The call a request of ``row`` was judged as, and its guard:
 
-        - the call kept in the request's context (`keep`), unless its outcome is in, or the
-          call last judged in this thread or task (`in_progress`) is another of ``row`` not
-          yet sent: a handler may put another call's state there (one it stopped before it
-          was sent, or that was blocked), whose judgement is not this request's;
+        - the call kept in the request's context (`keep`), unless its outcome is in or it was
+          kept by another client's binding: a handler may put another client's call there
+          (of another guard, one in warn mode), whose judgement is not this request's;
         - where another handler gave the request a copy of its context, the call last judged
           in this thread or task (`in_progress`), whose state the copy's would not be;
         - where it gave the request a new context, that call while it is of ``row`` and not
@@ -358,24 +359,22 @@ class ClientBinding:
         A call found so is kept in the request's context again, for its retries."""
         state = context.get(CONTEXT_KEY)
         current = in_progress.get()
-        fresh = (  # judged in this thread or task for this request, and not sent yet
-            current is not None
-            and current.fields.get("operation") == row.name
-            and not (current.requested or current.ended)
-        )
-        if isinstance(state, GuardedCall) and not state.ended and (state is current or not fresh):
+        if isinstance(state, GuardedCall) and not state.ended and state.binding is self:
             found = state  # its own call, or one judged inside its handlers (another id)
             if current is not None and current is not state and state.call == current.call:
                 found = current if state.call else state  # a copy (unrecorded calls share "")
-        elif current is not None and fresh:
-            # or another call's state was put in this one's context (a handler kept it from a
-            # call it stopped before sending): that is not this call's judgement
+        elif (
+            current is not None
+            and current.fields.get("operation") == row.name
+            and not current.requested
+        ):
             found = current
         else:
             guard = self.guard()
             if guard is None:
                 return None, None
             found = guard.unjudged(row)
+            found.binding = self
             in_progress.set(found)  # botocore's after-call gets the context it made, not this
         if found is not state:
             context[CONTEXT_KEY] = found

@@ -344,15 +344,3 @@ def _shown(value: object) -> str | None:
     if value is None:
         return None
     return shown_given(value)
-
-
-def changed_note(names: list[str]) -> str:
-    """The note of a call another handler changed after the guard judged it."""
-    return f"changed after rds_guard judged it: {', '.join(names)}"
-
-
-def swapped_note(call: GuardedCall, swapped: Violation) -> str:
-    """The note of a request that is no call of its operation: why a first judgement was made
-    at ``request-created`` (`GuardedCall.unjudged_note`), else what was changed since one."""
-    first = call.unjudged and not call.requested
-    return call.unjudged_note if first else changed_note([swapped.field])

@@ -30,14 +30,7 @@ from ..records import (
     request_fields,
     sent_tags,
 )
-from .changes import (
-    changed_note,
-    changed_violations,
-    judged_anew,
-    kept_anew,
-    swapped_note,
-    unjudged_violations,
-)
+from .changes import changed_violations, judged_anew, kept_anew, unjudged_violations
 from .progress import forget_presigns_of
 from .stacks import INSTALL_ORDER, cannot_enter
 
@@ -289,14 +282,10 @@ class Guard:
             # refused) and a handler registered after it mended back into the call judged
             self.settle(call, row)
         call.pending = ()  # else the call as sent is judged again, whatever they were
-        fields = call.fields
         if swapped is not None:
             self._refuse_swapped(binding, row, call, swapped)
         elif not wire.as_judged(sent, call.judged):
             self._judge_again(binding, row, call, sent, lookups)
-        if call.requested and call.fields is not fields:
-            # its `requested` record says what went before: what goes now is written ahead too
-            self._record_held(call, "requested", call.fields)
 
     def record_outcome(
         self,
@@ -408,8 +397,7 @@ class Guard:
         else:
             violations = tuple(changed_violations(row, call.judged, sent, again))
             before = call.judged
-            names = [n for n in row.judged if not wire.same(sent.get(n), before.get(n))]
-            note = changed_note(names)
+            note = _changed([n for n in row.judged if not wire.same(sent.get(n), before.get(n))])
         fields = record_fields(again, binding.region) | {
             "violations": [v.as_dict() for v in violations],
             "notes": [*again.notes, note],
@@ -449,7 +437,7 @@ class Guard:
             return  # a retry of the request, warned about already: once in its records
         call.fields = call.fields | {
             "violations": [*call.fields.get("violations", ()), said],
-            "notes": [*call.fields.get("notes", ()), swapped_note(call, swapped)],
+            "notes": [*call.fields.get("notes", ()), _swapped_note(call, swapped)],
         }
         self._enforce(call, row, (swapped,))
 
@@ -481,6 +469,13 @@ def _log_failure(message: str, *args: Any) -> None:
 _ABSENT = object()
 
 
+def _swapped_note(call: GuardedCall, swapped: Violation) -> str:
+    """The note of a request that is no call of its operation: why a first judgement was made
+    at ``request-created`` (`GuardedCall.unjudged_note`), else what was changed since one."""
+    first = call.unjudged and not call.requested
+    return call.unjudged_note if first else _changed([swapped.field])
+
+
 def _equal(given: object, decided: object) -> bool:
     """Whether the caller's value still says it holds the value decided (then it is left in
     the call as given: botocore validates and sends it as it would without the guard, and
@@ -498,3 +493,8 @@ def _equal(given: object, decided: object) -> bool:
 def _same(tags: Mapping[str, str], judged: Mapping[str, str], key: str) -> bool:
     """Whether ``tags`` hold ``key`` with the value it was judged with."""
     return key in tags and tags[key] == judged.get(key)
+
+
+def _changed(names: list[str]) -> str:
+    """The note of a call another handler changed after the guard judged it."""
+    return f"changed after rds_guard judged it: {', '.join(names)}"

@@ -221,13 +221,15 @@ def presigned_past_the_wrapper(context: Mapping[str, Any]) -> bool:
     return presigned is None or context is not presigned.context
 
 
-def keep(call: GuardedCall | None, context: dict[str, Any]) -> None:
-    """Keep a judged call's state (the last kept for a context replaces the one before): for
-    the presign made through the wrapper whose context this is (`Presign`), else in the
-    call's context, and `in_progress`; one made past the wrapper is marked a presign,
-    whatever a later handler does to the context."""
+def keep(call: GuardedCall | None, context: dict[str, Any], binding: object) -> None:
+    """Keep a judged call's state (the last kept for a context replaces the one before), as
+    ``binding``'s (the client binding whose handler judged it): for the presign made through
+    the wrapper whose context this is (`Presign`), else in the call's context, and
+    `in_progress`; one made past the wrapper is marked a presign, whatever a later handler
+    does to the context."""
     if call is None:
         return
+    call.binding = binding
     presigned = _presign()
     if presigned is not None and context is presigned.context:
         presigned.call = call

@@ -99,6 +99,7 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
     call = request.context.get(CONTEXT_KEY)
     if not (isinstance(call, GuardedCall) and call.made_from == operation and call.guard is guard):
         call = guard.unjudged(operations.OPERATIONS[names[0]], made_from=operation)
+        call.binding = binding
         request.context[CONTEXT_KEY] = call
     in_progress.set(call)
     return operations.OPERATIONS[call.fields["operation"]]

@@ -120,14 +120,12 @@ def test_in_warn_mode_the_renamed_request_goes_and_its_outcome_says_what_was_sen
     records = audit_records(tmp_path)
     assert [(r["event"], r["snapshot"]) for r in records] == [
         ("requested", GOOD),
-        ("requested", "not-compliant"),  # written ahead of it as it goes
         ("created", "not-compliant"),
     ]
-    for record in records[1:]:
-        assert {v["rule"] for v in record["violations"]} == {
-            "identifier.pattern",
-            "request.changed",
-        }
+    assert {v["rule"] for v in records[1]["violations"]} == {
+        "identifier.pattern",
+        "request.changed",
+    }
 
 
 def test_a_handler_there_that_changes_nothing_judged_is_left_alone(
@@ -274,8 +272,7 @@ def test_a_request_given_a_context_of_its_own_and_renamed_is_held_as_the_call_it
 ) -> None:
     """Held again as it is signed, a request another handler gave a context of its own (and a
     compliant new name) is the call ``request-created`` held, not a new one judged as sent:
-    written ahead again as it now goes, its outcome record says what was sent, and no
-    ``requested`` record is left without one."""
+    its outcome record says what was sent, and no ``requested`` record is left without one."""
 
     def place(session: Any, _: Any) -> None:
         session.events.register("request-created.rds", _new_context_and_rename)
@@ -285,19 +282,14 @@ def test_a_request_given_a_context_of_its_own_and_renamed_is_held_as_the_call_it
         DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
     )
     assert moto_server.actions() == ["CreateDBClusterSnapshot"]
-    requested, again, created = audit_records(tmp_path)
+    requested, created = audit_records(tmp_path)
     assert (requested["event"], requested["snapshot"]) == ("requested", GOOD)
-    assert (again["event"], again["snapshot"], again["call"]) == (
-        "requested",
-        OTHER,
-        requested["call"],
-    )
     assert (created["event"], created["snapshot"], created["call"]) == (
         "created",
         OTHER,
         requested["call"],
     )
-    assert CHANGED in again["notes"] and CHANGED in created["notes"]
+    assert CHANGED in created["notes"]
 
 
 @pytest.mark.parametrize(

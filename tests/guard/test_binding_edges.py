@@ -8,6 +8,7 @@ from typing import Any
 
 import botocore
 import botocore.config
+import botocore.exceptions
 import pytest
 from aws import audit_records, guarded_client, guarded_session, make_cluster, make_instance
 from policies import AUDITED, BACKUPS, write_policy
@@ -18,6 +19,7 @@ from rds_guard.records import CONTEXT_KEY
 
 GOOD = "orders-manual-20261129"
 BAD = "evil-snapshot"
+OTHER = "orders-manual-20261130"
 TEAM = [{"Key": "team", "Value": "core"}]
 
 
@@ -107,12 +109,13 @@ class Stopped(Exception):
 
 
 def _state_put_in_a_later_call(
-    moto_server: MotoServer, first: Any, later: Any, *, stop_first: bool
+    moto_server: MotoServer, first: Any, later: Any, *, stop_first: bool, how: str = "before-call"
 ) -> BaseException | None:
     """``first`` makes a snapshot the policy forbids (`BAD`), its guard's state kept by a
     handler after the guard's judgement (which stops the call there when ``stop_first``);
-    then a ``before-call`` handler of ``later`` puts that state in a compliant call's context
-    and renames its request to `BAD`. Returns what the later call raised (None: nothing)."""
+    then a handler of ``later`` puts that state in a compliant call's context and renames its
+    request to `BAD`: ``how`` says where (`PUT_STATE`). Returns what the later call raised
+    (None: nothing)."""
     kept: dict[str, Any] = {}
 
     def keep(context: dict[str, Any], **_: Any) -> None:
@@ -129,10 +132,22 @@ def _state_put_in_a_later_call(
     first.meta.events.unregister(judged, unique_id="keep")
 
     def put(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if how == "after a refused call":  # the call last judged here is not this one
+            with pytest.raises(botocore.exceptions.ParamValidationError):
+                later.delete_db_cluster_snapshot()
         context[CONTEXT_KEY] = kept["state"]
         params["body"]["DBClusterSnapshotIdentifier"] = BAD
 
-    later.meta.events.register("before-call.rds.CreateDBClusterSnapshot", put)
+    def put_at_retry(request_dict: dict[str, Any], attempts: int, **_: Any) -> Any:
+        if attempts != 1:
+            return None
+        put(request_dict, request_dict["context"])
+        return 0  # retry at once
+
+    if how == "at a retry":
+        later.meta.events.register_first("needs-retry.rds.CreateDBClusterSnapshot", put_at_retry)
+    else:
+        later.meta.events.register("before-call.rds.CreateDBClusterSnapshot", put)
     moto_server.reset_counts()
     try:
         later.create_db_cluster_snapshot(
@@ -141,6 +156,12 @@ def _state_put_in_a_later_call(
     except rds_guard.PolicyViolation as refused:
         return refused
     return None
+
+
+PUT_STATE = ("before-call", "after a refused call", "at a retry")
+"""Where a handler puts another call's state: at ``before-call``; there after a call of its
+own that botocore refuses (the call last judged in the thread is then none of this one); in
+the context of a retry it asks for at ``needs-retry``, once the first attempt is sent."""
 
 
 def test_a_blocked_calls_state_put_in_another_calls_context_is_no_judgement_of_it(
@@ -159,23 +180,65 @@ def test_a_blocked_calls_state_put_in_another_calls_context_is_no_judgement_of_i
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked", "blocked"]
 
 
+@pytest.mark.parametrize("how", PUT_STATE)
 def test_a_warn_guards_state_put_in_an_enforcing_clients_call_is_no_judgement_of_it(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, how: str
 ) -> None:
     """The state of a call a warn-mode guard of another session judged (the forbidden name,
     warned about), kept by a handler that stopped that call before it was sent, put in a
-    compliant call of an enforcing client whose request is renamed to that name: judged as it
-    is sent there, blocked, nothing sent; the warn guard's log has nothing of it."""
+    compliant call of an enforcing client whose request is renamed to that name: a state
+    another client's binding keeps is no judgement of the request, which is judged as it is
+    sent there: blocked, the name never sent; the warn guard's log has nothing of it."""
     warn_dir, enforce_dir = tmp_path / "warn", tmp_path / "enforce"
     warning = guarded_client(write_policy(warn_dir, AUDITED, mode="warn"), on=moto_server)
     rds = guarded_client(write_policy(enforce_dir, AUDITED), on=moto_server)
     make_cluster(rds)
-    refused = _state_put_in_a_later_call(moto_server, warning, rds, stop_first=True)
+    refused = _state_put_in_a_later_call(moto_server, warning, rds, stop_first=True, how=how)
     assert refused is not None
     assert "identifier.pattern" in {v.rule for v in refused.violations}
-    assert moto_server.count("CreateDBClusterSnapshot") == 0
-    assert [r["event"] for r in audit_records(enforce_dir)] == ["blocked"]
+    names = [
+        s["DBClusterSnapshotIdentifier"]
+        for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+    ]
+    assert BAD not in names
+    events = [r["event"] for r in audit_records(enforce_dir)]
+    if how == "at a retry":  # the first attempt went, as judged; the retry is no attempt of
+        # it: judged as a call of its own, blocked, the first left pending (no outcome)
+        assert moto_server.count("CreateDBClusterSnapshot") == 1 and GOOD in names
+        assert events == ["requested", "blocked"]
+    else:
+        assert moto_server.count("CreateDBClusterSnapshot") == 0
+        assert events == ["blocked"]
     assert audit_records(warn_dir) == []
+
+
+def test_a_call_made_and_refused_inside_a_calls_handler_leaves_that_call_its_judgement(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A ``before-call`` handler of a compliant call makes a call of the same operation that
+    botocore's validation refuses, and goes on: the outer call is held as what it was judged,
+    sent, and recorded with no note of a change (the refused call, judged last in the thread,
+    is not its judgement)."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def nested(**_: Any) -> None:
+        with pytest.raises(botocore.exceptions.ParamValidationError):
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=OTHER, Tags=TEAM, No=1
+            )
+
+    rds.meta.events.register("before-call.rds.CreateDBClusterSnapshot", nested)
+    moto_server.reset_counts()
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    assert moto_server.count("CreateDBClusterSnapshot") == 1
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["snapshot"], r["notes"]) for r in records] == [
+        ("requested", GOOD, []),
+        ("created", GOOD, []),
+    ]
 
 
 def test_a_retry_given_a_new_context_after_its_call_was_sent_is_judged_as_sent(
@@ -209,36 +272,3 @@ def test_a_retry_given_a_new_context_after_its_call_was_sent_is_judged_as_sent(
     assert [first["event"], retry["event"], outcome["event"]] == ["requested"] * 2 + ["created"]
     assert retry["call"] != first["call"] == outcome["call"]
     assert any("judged as it was sent" in note for note in retry["notes"])
-
-
-def test_a_retry_a_handler_renamed_is_recorded_before_it_is_sent(
-    moto_server: MotoServer, tmp_path: Path
-) -> None:
-    """The first attempt is made and recorded ``requested``; a ``needs-retry`` handler renames
-    the request and asks for a retry at once. The retry is judged as it is sent (a name the
-    policy allows) and written ahead as what it is, a second ``requested`` record of the
-    call, before it goes: a crash in flight leaves both names in the log."""
-    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
-    make_cluster(rds)
-    renamed = GOOD[:-1] + "8"
-
-    def rename_and_retry(request_dict: dict[str, Any], attempts: int, **_: Any) -> Any:
-        if attempts == 1:
-            request_dict["body"]["DBClusterSnapshotIdentifier"] = renamed
-            return 0  # retry at once
-        return None
-
-    rds.meta.events.register_first("needs-retry.rds.CreateDBClusterSnapshot", rename_and_retry)
-    moto_server.reset_counts()
-    rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-    )
-    assert moto_server.count("CreateDBClusterSnapshot") == 2
-    records = audit_records(tmp_path)
-    assert [(r["event"], r["snapshot"]) for r in records] == [
-        ("requested", GOOD),
-        ("requested", renamed),
-        ("created", renamed),
-    ]
-    assert len({r["call"] for r in records}) == 1
-    assert records[1]["notes"] == ["changed after rds_guard judged it: DBClusterSnapshotIdentifier"]
