@@ -67,9 +67,10 @@ class GuardedCall:
     guard does not judge, that operation's name, else empty; ``presign``: a presign made past
     the client's wrapper, as its first handler saw it (no request follows it: its last
     ``before-parameter-build`` handler writes its record, whatever a handler did to the
-    context since); ``ended``: its outcome is in (a state of it put in another call's
-    context is not that call's); ``binding``: the client binding that keeps it (a state put
-    in a request of another client is no judgement of that request). Plain data in slots:
+    context since); ``ended``: its outcome is in, or it was blocked before it was sent (a
+    state of it put in another call's context is not that call's); ``binding``: the client
+    binding that keeps it (a state put in a request of another client is no judgement of
+    that request). Plain data in slots:
     botocore deep-copies the request context to presign cross-region copies (the copy shares
     the guard and the binding).
     """

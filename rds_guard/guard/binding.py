@@ -350,8 +350,9 @@ class ClientBinding:
           (of another guard, one in warn mode), whose judgement is not this request's;
         - where another handler gave the request a copy of its context, the call last judged
           in this thread or task (`in_progress`), whose state the copy's would not be;
-        - where it gave the request a new context, that call while it is of ``row`` and not
-          yet sent (once sent, a request with no call is no attempt of it);
+        - where it gave the request a new context, that call while it is this client's, of
+          ``row``, not yet sent and not blocked (once sent, a request with no call is no
+          attempt of it);
         - else, with a guard in force, a call with nothing judged yet: the request is judged
           as it is sent (a handler that gave it a new context and made another call meanwhile
           took its judgement with it).
@@ -365,8 +366,9 @@ class ClientBinding:
                 found = current if state.call else state  # a copy (unrecorded calls share "")
         elif (
             current is not None
+            and current.binding is self
             and current.fields.get("operation") == row.name
-            and not current.requested
+            and not (current.requested or current.ended)
         ):
             found = current
         else:

@@ -97,7 +97,12 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
     if guard is None:
         return None
     call = request.context.get(CONTEXT_KEY)
-    if not (isinstance(call, GuardedCall) and call.made_from == operation and call.guard is guard):
+    if not (
+        isinstance(call, GuardedCall)
+        and call.made_from == operation
+        and call.guard is guard
+        and call.binding is binding
+    ):
         call = guard.unjudged(operations.OPERATIONS[names[0]], made_from=operation)
         call.binding = binding
         request.context[CONTEXT_KEY] = call

@@ -272,3 +272,63 @@ def test_a_retry_given_a_new_context_after_its_call_was_sent_is_judged_as_sent(
     assert [first["event"], retry["event"], outcome["event"]] == ["requested"] * 2 + ["created"]
     assert retry["call"] != first["call"] == outcome["call"]
     assert any("judged as it was sent" in note for note in retry["notes"])
+
+
+@pytest.mark.parametrize("at", ["before-call", "a retry"])
+@pytest.mark.parametrize("inner", ["blocked here", "stopped on a warn client"])
+def test_a_call_made_inside_a_calls_handler_is_no_judgement_of_that_call(
+    moto_server: MotoServer, tmp_path: Path, inner: str, at: str
+) -> None:
+    """A handler of a compliant call (at ``before-call``, or at ``needs-retry`` asking for a
+    retry once the first attempt is sent) makes a call of the forbidden name inside it,
+    which this guard blocks, or which a warn-mode guard of another client judges and the
+    handler stops; then it takes the compliant call's state out of the context and renames
+    the request. The call judged last in the thread is blocked, or another client's: no
+    judgement of the request, which is judged as it is sent: blocked, the name never sent."""
+    warn_dir, enforce_dir = tmp_path / "warn", tmp_path / "enforce"
+    warning = guarded_client(write_policy(warn_dir, AUDITED, mode="warn"), on=moto_server)
+    rds = guarded_client(write_policy(enforce_dir, AUDITED), on=moto_server)
+    make_cluster(rds)
+
+    def stop(**_: Any) -> None:
+        raise Stopped
+
+    warning.meta.events.register("before-call.rds.CreateDBClusterSnapshot", stop)
+
+    def inside(params: dict[str, Any], context: dict[str, Any]) -> None:
+        client = rds if inner == "blocked here" else warning
+        with pytest.raises((rds_guard.PolicyViolation, Stopped)):
+            client.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=BAD, Tags=TEAM
+            )
+        context[CONTEXT_KEY] = None
+        params["body"]["DBClusterSnapshotIdentifier"] = BAD
+
+    def at_retry(request_dict: dict[str, Any], attempts: int, **_: Any) -> Any:
+        if attempts != 1:
+            return None
+        inside(request_dict, request_dict["context"])
+        return 0
+
+    if at == "a retry":
+        rds.meta.events.register_first("needs-retry.rds.CreateDBClusterSnapshot", at_retry)
+    else:
+        rds.meta.events.register(
+            "before-call.rds.CreateDBClusterSnapshot",
+            lambda params, context, **_: inside(params, context),
+        )
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation, match=r"identifier\.pattern"):
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+        )
+    names = [
+        s["DBClusterSnapshotIdentifier"]
+        for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]
+    ]
+    assert BAD not in names
+    assert moto_server.count("CreateDBClusterSnapshot") == (1 if at == "a retry" else 0)
+    assert "requested" not in [
+        r["event"] for r in audit_records(enforce_dir) if r["snapshot"] == BAD
+    ]
+    assert audit_records(warn_dir) == []
