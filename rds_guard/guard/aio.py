@@ -33,13 +33,13 @@ from .changes import judged_anew
 from .guard import Guard, LookupFailed
 from .progress import (
     at_signing,
+    changed_since_held,
     held_as,
     in_progress,
     keep,
     note_held,
     note_presign,
     presign_ending,
-    since_held,
     stopped,
 )
 from .reads import CallReads, Incomplete, Needed
@@ -144,9 +144,7 @@ class AioClientBinding(ClientBinding):
     async def signed(self, row: Operation, request: Any) -> None:  # type: ignore[override]
         """`ClientBinding.signed`, the look-ups awaited: the signer awaits a refresh of the
         credentials, in which another task may change the request."""
-        since = since_held(request)
-        if since is not None and not since[0]:
-            held_as(request, since[1])
+        if changed_since_held(request):
             await self.request_created(row, request)
 
     async def presign_signed(  # type: ignore[override]

@@ -35,6 +35,7 @@ from .progress import (
     MOST_HOLDS,
     Presign,
     at_signing,
+    changed_since_held,
     checked,
     held_as,
     in_progress,
@@ -44,7 +45,6 @@ from .progress import (
     note_presign,
     presign_ending,
     presigned_past_the_wrapper,
-    since_held,
 )
 from .reads import CallReads, Incomplete
 from .stacks import Stack, newest_guard
@@ -183,9 +183,7 @@ class ClientBinding:
         and credentials due for a refresh make it wait there (a call to STS or the instance's
         metadata, an await): whoever kept the request may change it meanwhile, and the
         signer signs the change."""
-        since = since_held(request)
-        if since is not None and not since[0]:
-            held_as(request, since[1])
+        if changed_since_held(request):
             self.request_created(row, request)
 
     def presign_signed(self, row: Operation, request: Any, call: GuardedCall) -> None:
@@ -375,8 +373,7 @@ class ClientBinding:
             guard = self.guard()
             if guard is None:
                 return None, None
-            found = guard.unjudged(row)
-            found.binding = self
+            found = guard.unjudged(row, self)
             in_progress.set(found)  # botocore's after-call gets the context it made, not this
         if found is not state:
             context[CONTEXT_KEY] = found

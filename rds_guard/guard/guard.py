@@ -210,14 +210,14 @@ class Guard:
         call.recorded, call.guard = False, self
         return call
 
-    def unjudged(self, row: Operation, made_from: str = "") -> GuardedCall:
-        """A call of ``row`` whose request reached ``request-created`` with no judgement of
-        its own: it is judged there, as it is sent (`changes.unjudged_violations`), with a
-        note saying why. ``made_from``: the operation, one the guard does not judge, whose
-        call another handler made into this one; empty: no judgement reached the request
-        (`GuardedCall.unjudged_note`)."""
+    def unjudged(self, row: Operation, binding: ClientBinding, made_from: str = "") -> GuardedCall:
+        """A call of ``row`` whose request of ``binding``'s client reached ``request-created``
+        with no judgement of its own: it is judged there, as it is sent
+        (`changes.unjudged_violations`), with a note saying why. ``made_from``: the operation,
+        one the guard does not judge, whose call another handler made into this one; empty:
+        no judgement reached the request (`GuardedCall.unjudged_note`)."""
         call = self._unrecorded(row, {})
-        call.unjudged, call.made_from = True, made_from
+        call.unjudged, call.made_from, call.binding = True, made_from, binding
         return call
 
     def check_sent(

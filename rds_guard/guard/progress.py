@@ -118,6 +118,17 @@ def since_held(request: Any) -> tuple[bool, GuardedCall | None] | None:
     return still, call
 
 
+def changed_since_held(request: Any) -> bool:
+    """Whether ``request`` no longer holds what ``request-created`` last held of it
+    (`since_held`): then the call it held it as is put back in its context (`held_as`), for
+    it to be held again."""
+    since = since_held(request)
+    if since is None or since[0]:
+        return False
+    held_as(request, since[1])
+    return True
+
+
 def held_as(request: Any, call: GuardedCall | None) -> None:
     """Put ``call``, the one ``request-created`` held ``request`` as, back in its context to
     hold it again as that call: a handler may have given it a context of its own."""

@@ -103,8 +103,7 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         and call.guard is guard
         and call.binding is binding
     ):
-        call = guard.unjudged(operations.OPERATIONS[names[0]], made_from=operation)
-        call.binding = binding
+        call = guard.unjudged(operations.OPERATIONS[names[0]], binding, made_from=operation)
         request.context[CONTEXT_KEY] = call
     in_progress.set(call)
     return operations.OPERATIONS[call.fields["operation"]]
@@ -135,7 +134,7 @@ def signed_into(
     if guard is None:
         return None
     row = operations.OPERATIONS[names[0]]
-    return row, request, guard.unjudged(row, made_from=operation)
+    return row, request, guard.unjudged(row, binding, made_from=operation)
 
 
 _QUERY = "-query"
@@ -177,7 +176,7 @@ def presigned_call(
     call = presigned.call
     guard = binding.guard() if presigned.context is not None else None
     if call is None and guard is not None:
-        call = guard.unjudged(operations.OPERATIONS[presigned.operation])
+        call = guard.unjudged(operations.OPERATIONS[presigned.operation], binding)
     guard = None if call is None else call.guard
     if call is None or guard is None or client is None:
         return None
@@ -208,7 +207,7 @@ def presigned_into(
             sent, swapped = binding.sent(row, carried, judged)
             if swapped is None and wire.as_judged(sent, judged.judged):
                 return None  # judged and recorded as it was signed (`judged_at_signing`)
-    call = guard.unjudged(row, made_from=operation)
+    call = guard.unjudged(row, binding, made_from=operation)
     return guard, row, call, binding.sent(row, carried, call)
 
 
