@@ -987,6 +987,9 @@ CREDENTIALS_IN_VALUES = [
     pytest.param("postgres://app:hunter2@db.internal/prod", "hunter2", id="url-password"),
     pytest.param("https://deploy@git.internal/orders", "deploy@", id="url-user"),
     pytest.param("key AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", id="access-key-id"),
+    pytest.param("ci_AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", id="access-key-id-after-_"),
+    pytest.param("ASIAIOSFODNN7EXAMPLE_x", "ASIAIOSFODNN7EXAMPLE", id="access-key-id-before-_"),
+    pytest.param("svcAKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", id="access-key-id-in-a-word"),
 ]
 """Values a variable of an innocent name may hold, each with the part that must never be
 written: what the audit log's redaction hides in a message (docs/audit.md)."""

@@ -30,7 +30,8 @@ class TemplateSyntaxError(ValueError):
         self.offset = offset
 
 
-_AWS_KEY_ID = Lazy(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+# Bounded by what a key id is made of, not by \b: ``ci_AKIA...`` and ``AKIA..._x`` hold one.
+_AWS_KEY_ID = Lazy(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
 _URL_AUTHORITY = Lazy(r"[^/\s?#]*")
 
 
