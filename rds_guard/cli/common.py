@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import math
+import stat
 import sys
 import time
 import unicodedata
@@ -434,12 +435,19 @@ def endpoint_url(text: str) -> str:
 
 
 def existing_file(text: str) -> Path:
-    """The regular file ``text`` names; missing or not a regular file: `UsageError`."""
+    """The regular file ``text`` names; missing, not a regular file or not to be looked at
+    (a symbolic link loop, a directory on the way that may not be searched): `UsageError`
+    saying which."""
     if not text:
         raise UsageError("an empty path: name a file")
     path = Path(text)
-    if not path.exists():
-        raise UsageError(f"{path}: no such file")
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{path}: {why}") from None
+    if not stat.S_ISREG(st.st_mode):
         raise UsageError(f"{path}: not a regular file")
     return path

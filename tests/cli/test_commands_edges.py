@@ -192,6 +192,21 @@ def test_a_path_that_is_a_directory_is_named_before_anything_is_read(
         )
 
 
+def test_a_symbolic_link_loop_is_named_as_one_not_as_a_missing_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A path that is a loop of symbolic links exists as a name: each command that reads
+    logs says the system's reason, as ``check`` does for a policy, not "no such file"."""
+    (tmp_path / "l1").symlink_to("l2")
+    (tmp_path / "l2").symlink_to("l1")
+    loop = tmp_path / "l1"
+    for words in (["audit", "verify"], ["audit", "head"], ["reconcile", "--audit"]):
+        line = assert_one_error_line(
+            run_main(capsys, *words, str(loop)), f"{loop}: Too many levels of symbolic links"
+        )
+        assert "no such file" not in line
+
+
 @pytest.mark.skipif(not Path("/proc/self/mem").is_file(), reason="no /proc/self/mem here")
 def test_a_log_whose_read_fails_once_open_is_named_in_the_error_line(
     capsys: pytest.CaptureFixture[str],
