@@ -164,7 +164,7 @@ def repair(
                     locked.tail(REPAIR)  # keeps it, as a writer does, with a repaired record
                     return dataclasses.replace(plan.result, record=locked.emitted[-1][0])
                 if plan.result.refused is not None or not plan.result.lines_moved:
-                    return plan.result
+                    return dataclasses.replace(plan.result, dry_run=dry_run)
                 if dry_run:
                     sha256 = sha256_range(rfd, plan.start, size)
                     return dataclasses.replace(plan.result, dry_run=True, dropped_sha256=sha256)

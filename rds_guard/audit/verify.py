@@ -246,10 +246,11 @@ def head(paths: StrPath | Sequence[StrPath], *, hmac_key: bytes | None = None) -
     digest, its link to the record before it, its seq), not the whole chain: that is
     `verify`'s job. A log with no record stands at ``(0, 64 zeros)``. Raises `KeyRequired`
     (an HMAC-keyed log without ``hmac_key``), `AuditError` (a damaged or unauthentic last
-    line), OSError (a missing file).
+    line, one file given twice, as `verify` refuses it), OSError (a missing file).
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
+    distinct_files(paths)
     for path in reversed([Path(p) for p in paths]):
         fd = open_checked(path, READ_FLAGS, "cannot open for reading")
         try:

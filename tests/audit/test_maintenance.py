@@ -200,11 +200,13 @@ def test_repair_dry_run_says_what_it_would_move_and_changes_nothing(log_path: Pa
     _unchanged(log_path, before)
 
 
-def test_repair_with_nothing_to_repair_changes_nothing(log_path: Path) -> None:
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_repair_with_nothing_to_repair_changes_nothing(log_path: Path, dry_run: bool) -> None:
+    """Its result says whether it was a dry run, as every other result does."""
     make_log(log_path, 3)
     before = log_path.read_bytes()
-    result = audit.repair(log_path)
-    assert not result.repaired
+    result = audit.repair(log_path, dry_run=dry_run)
+    assert not result.repaired and result.dry_run is dry_run
     assert "nothing to repair" in result.describe()
     _unchanged(log_path, before)
 
@@ -351,6 +353,7 @@ def test_repair_leaves_a_file_that_holds_no_record_as_it_is(log_path: Path) -> N
     for dry_run in (False, True):
         result = audit.repair(log_path, dry_run=dry_run)
         assert result.refused is not None and not result.repaired
+        assert result.dry_run is dry_run
         assert (result.first_line, result.lines_moved) == (1, 4)
         assert "no line of it is an audit record; is it an audit log?" in result.refused
         _unchanged(log_path, before)

@@ -152,11 +152,12 @@ def test_verify_a_rotated_series(capsys: pytest.CaptureFixture[str], log_path: P
     assert out.startswith("line 1: reordered: ")
 
 
-@pytest.mark.parametrize("action", ["verify", "show"])
-def test_verify_and_show_refuse_one_file_under_two_names(
+@pytest.mark.parametrize("action", ["verify", "show", "head"])
+def test_verify_show_and_head_refuse_one_file_under_two_names(
     capsys: pytest.CaptureFixture[str], log_path: Path, action: str
 ) -> None:
-    """Its records would be read, or shown, twice."""
+    """Its records would be read, or shown, twice; ``head`` names the same series as
+    ``verify`` takes, so it refuses what ``verify`` would."""
     make_log(log_path, 3)
     link = log_path.with_name("audit.jsonl.1-3")
     link.hardlink_to(log_path)
@@ -283,6 +284,8 @@ def test_repair(capsys: pytest.CaptureFixture[str], log_path: Path) -> None:
     assert str(damaged) in out
     code, out, _ = run_main(capsys, "audit", "repair", str(log_path))
     assert (code, out) == (0, f"nothing to repair: every line of {log_path} is a record\n")
+    code, out, _ = run_main(capsys, "audit", "repair", str(log_path), "--dry-run", "--json")
+    assert code == 0 and json.loads(out)["dry_run"] is True
     audit.AuditLog(log_path).write("requested")
     code, out, _ = run_main(capsys, "audit", "verify", str(log_path))
     assert code == 0 and out.startswith("ok: 5 records")
