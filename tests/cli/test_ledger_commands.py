@@ -256,6 +256,31 @@ def test_ship_then_verify(
     assert one.code == 0
 
 
+def test_verify_ledger_without_a_key_names_a_keyed_stream_and_checks_the_rest(
+    initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A keyed stream among plain ones, no key given: a ``key`` finding for it, the plain
+    stream checked (its edit reported), exit 1, not a usage error that hides the edit; the
+    keyed stream alone is the usage error it was (exit 2: give the key)."""
+    plain, keyed = tmp_path / "plain.jsonl", tmp_path / "keyed.jsonl"
+    write_log(plain, 3)
+    write_log(keyed, 2, hmac_key=b"the other key")
+    for log in (plain, keyed):
+        run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    item = item_at(initialised, stream_of(initialised, plain), 2)
+    item["line"]["S"] = item["line"]["S"].replace('"requested"', '"blocked"')
+    item["event"] = {"S": "blocked"}
+    put_raw(initialised, item)
+    run = run_main(capsys, "audit", "verify", "--ledger", LEDGER_URL)
+    assert run.code == 1, run.err
+    reasons = sorted(line.split(": ")[1] for line in run.out.splitlines())
+    assert reasons == ["edited", "key"]
+    alone = run_main(
+        capsys, "audit", "verify", "--ledger", LEDGER_URL, "--stream", stream_of(initialised, keyed)
+    )
+    assert alone.code == 2 and "no key was given" in alone.err
+
+
 @pytest.mark.parametrize(
     "content",
     [b"SECRETTOKEN", b'version = 1\nmode = "enforce"\n', b"\0" * 70_000 + b"DATA"],

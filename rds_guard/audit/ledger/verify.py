@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from rds_guard.core.frozen import frozen
 
-from ..errors import KeyRequired, NotAnAuditLog
+from ..errors import KEY_HINT, KeyRequired, NotAnAuditLog
 from ..record import seq_of, stream_id
 from ..verify import MAX_FINDINGS, verify_lines
 from .checkpoint_body import ForkEntry
@@ -144,8 +144,10 @@ def verify_ledger(
     head they hold must still be in the ledger; a stream they list that the ledger lacks is
     ``missing-stream``. ``scan``: walk the streams no marker lists too
     (`LedgerTable.streams_scanned`), each ``unlisted-stream`` (or, once a checkpoint held
-    it, ``checkpoint``). Raises `KeyRequired` when a stream is HMAC-keyed
-    and no key is given.
+    it, ``checkpoint``). A stream that is HMAC-keyed while no key is given is a ``key``
+    finding, the others walked as ever (a writer of the table can make a stream claim a key:
+    it stops no check of the others); raises `KeyRequired` when it is all there is to say,
+    every stream walked keyed and nothing else found (the key was left out).
     """
     findings = _Findings(max_findings)
     heads = history.heads if history is not None else {}
@@ -168,8 +170,9 @@ def verify_ledger(
         if progress is not None and counter[0] % 1000 == 0:
             progress(counter[0], total)
 
+    keyed: list[KeyRequired] = []
     summaries = [
-        _verify_stream(table, name, hmac_key, heads.get(name, {}), findings, tick)
+        _verify_stream(table, name, hmac_key, heads.get(name, {}), findings, tick, keyed)
         for name in sorted(names)
     ]
     if stream is None:
@@ -191,6 +194,8 @@ def verify_ledger(
             findings.add(LedgerFinding(problem.number, "checkpoint", problem.detail, where))
     if progress is not None:
         progress(counter[0], total)
+    if keyed and len(keyed) == len(summaries) == len(findings.kept) + findings.more:
+        raise keyed[0]  # a key finding per stream and nothing else: the key was left out
     return LedgerVerifyResult(
         ok=not findings.kept and not findings.more,
         streams=tuple(summaries),
@@ -218,6 +223,7 @@ def _verify_stream(
     checkpointed: dict[int, tuple[str, int]],
     findings: _Findings,
     tick: Callable[[], None],
+    keyed: list[KeyRequired],
 ) -> StreamSummary:
     seqs: dict[int, int] = {}  # item number -> seq, where they differ
     extra: list[LedgerFinding] = []
@@ -249,7 +255,14 @@ def _verify_stream(
     try:
         result = verify_lines(lines(), hmac_key=key, max_findings=findings.cap)
     except KeyRequired as exc:
-        raise KeyRequired(stream, seqs.get(exc.line, exc.line), "verify --ledger") from None
+        needed = KeyRequired(stream, seqs.get(exc.line, exc.line), "verify --ledger")
+        keyed.append(needed)
+        detail = (
+            f"{stream}: HMAC-keyed (seq {needed.line} says hmac-sha256) and no key was given: "
+            f"not checked; {KEY_HINT}"
+        )
+        extra.append(LedgerFinding(needed.line, "key", detail, stream))
+        result = None
     except NotAnAuditLog as exc:
         extra.append(LedgerFinding(last[0], "edited", f"{stream}: {exc.what}", stream))
         result = None

@@ -129,6 +129,38 @@ def test_a_keyed_stream_is_checkpointed_at_its_head_lines_sha256(
         verify_ledger(table, history=read_history(store))
 
 
+def test_a_stream_claiming_a_key_stops_no_check_of_the_others(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, tmp_path: Path
+) -> None:
+    """docs/ledger.md: a writer "cannot do undetected: change anything below a checkpointed
+    head". A writer of the table adds a stream whose record says ``hmac-sha256`` (no key
+    needed to write that) to a plain fleet and edits a checkpointed stream: without a key
+    (the fleet has none), the run reported only that a key was needed (`KeyRequired`, exit
+    2), the edit and the checkpoint's finding with it. Now the keyed stream is a ``key``
+    finding and the others are held as ever; a run where every stream is keyed and nothing
+    else is found still raises `KeyRequired` (the key was left out)."""
+    lines = write_log(log_path, 4)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    put_raw(table, record_item(stream, 4, _edited(lines[3])))
+    claimed = tmp_path / "claimed.jsonl"
+    write_log(claimed, 1, hmac_key=b"a key nobody in the fleet holds")
+    ship(claimed, table)
+    result = verify_ledger(table, history=read_history(store))
+    assert not result.ok
+    by_stream = {(f.stream, f.line, f.reason) for f in result.findings}
+    assert by_stream == {
+        (stream, 4, "edited"),
+        (stream, 4, "checkpoint"),
+        (stream_of(table, claimed), 1, "key"),
+    }
+    [keyed] = [f for f in result.findings if f.reason == "key"]
+    assert "no key was given: not checked" in keyed.detail
+    with pytest.raises(audit.KeyRequired):
+        verify_ledger(table, stream=stream_of(table, claimed))
+
+
 def test_a_keyed_rewrite_below_a_checkpoint_is_caught_by_the_checkpoint(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
