@@ -356,3 +356,27 @@ def test_a_symbolic_link_is_read_through_by_readers_and_refused_by_head(
     assert (verified.code, verified.out) == (0, f"ok: 2 records, head {digest}\n")
     shown = run_main(capsys, "audit", "show", str(link), "--json")
     assert shown.code == 0 and len(shown.out.splitlines()) == 2
+
+
+def test_verify_max_findings_sets_how_many_are_listed(
+    capsys: pytest.CaptureFixture[str], log_path: Path
+) -> None:
+    """``--max-findings N`` lists up to N findings and counts the rest (the default 100 can
+    hide a finding behind others); not a whole number from 1: a usage error."""
+    make_log(log_path, 8)
+    lines = lines_of(log_path)
+    write_lines(log_path, [line.replace(b'"requested"', b'"blocked"') for line in lines])
+    every = run_main(capsys, "audit", "verify", str(log_path))
+    assert every.code == 1 and len(every.out.splitlines()) == 8
+    few = run_main(capsys, "audit", "verify", str(log_path), "--max-findings", "3")
+    assert few.code == 1
+    assert few.out.splitlines()[3:] == ["... and 5 more bad lines"]
+    document = run_main(
+        capsys, "audit", "verify", str(log_path), "--max-findings", "3", "--json"
+    ).json()
+    assert (len(document["findings"]), document["more"]) == (3, 5)
+    for bad in ("0", "-1", "x", "３"):
+        assert_one_error_line(
+            run_main(capsys, "audit", "verify", str(log_path), "--max-findings", bad),
+            "expected a whole number from 1",
+        )

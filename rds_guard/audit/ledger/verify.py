@@ -117,15 +117,34 @@ class LedgerVerifyResult:
 
 @dataclass
 class _Findings:
+    """Up to ``cap`` findings, those the checkpoints back first: a ``checkpoint`` finding, or
+    one of a stream a checkpoint held. Anyone who can write the table can add streams that
+    sort ahead of the others; in the order of the walk, their findings alone filled the cap
+    and hid an edit below a checkpointed head behind "... and N more"."""
+
     cap: int
-    kept: list[LedgerFinding] = field(default_factory=list)
-    more: int = 0
+    pinned: set[str]
+    first: list[LedgerFinding] = field(default_factory=list)
+    rest: list[LedgerFinding] = field(default_factory=list)
+    dropped: int = 0
 
     def add(self, finding: LedgerFinding) -> None:
-        if len(self.kept) < self.cap:
-            self.kept.append(finding)
+        backed = finding.reason == "checkpoint" or finding.stream in self.pinned
+        kept = self.first if backed else self.rest
+        if len(kept) < self.cap:
+            kept.append(finding)
         else:
-            self.more += 1
+            self.dropped += 1
+
+    @property
+    def kept(self) -> list[LedgerFinding]:
+        """The findings reported, the checkpoints' first."""
+        return [*self.first, *self.rest][: self.cap]
+
+    @property
+    def more(self) -> int:
+        """The findings left out."""
+        return self.dropped + max(0, len(self.first) + len(self.rest) - self.cap)
 
 
 def verify_ledger(
@@ -149,8 +168,8 @@ def verify_ledger(
     it stops no check of the others); raises `KeyRequired` when it is all there is to say,
     every stream walked keyed and nothing else found (the key was left out).
     """
-    findings = _Findings(max_findings)
     heads = history.heads if history is not None else {}
+    findings = _Findings(max_findings, {name for name, held in heads.items() if held})
     # the index is read once: for the names to walk, and to find what it no longer lists
     # (with a scan, after it); a stream a checkpoint held is not unlisted-stream: `_hidden`
     # says what became of it
@@ -302,7 +321,7 @@ def _verify_stream(
         findings.add(finding)
     if result is None:
         return StreamSummary(stream, 0, last[0], "", False)
-    findings.more += result.more
+    findings.dropped += result.more
     ok = not walked and not extra and not result.more
     return StreamSummary(stream, records, result.seq, result.head, ok)
 

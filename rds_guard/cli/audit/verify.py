@@ -12,6 +12,7 @@ import argparse
 from rds_guard import audit
 from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.verify import verify_ledger
+from rds_guard.audit.verify import seq_number
 from rds_guard.core.positions import shown
 
 from ..common import (
@@ -69,6 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_checkpoints(parser)
     add_scan(parser)
+    parser.add_argument(
+        "--max-findings",
+        type=_findings_cap,
+        default=audit.MAX_FINDINGS,
+        metavar="N",
+        help=f"report up to N findings, then their count (default {audit.MAX_FINDINGS})",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_quiet(parser)
 
@@ -94,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             hmac_key=key,
             head=args.head,
             checkpoints=args.checkpoint,
+            max_findings=args.max_findings,
             progress=report if progress.enabled else None,
         )
     if args.json:
@@ -138,6 +147,7 @@ def _run_ledger(args: argparse.Namespace) -> int:
             stream=stream,
             hmac_key=key,
             history=history,
+            max_findings=args.max_findings,
             progress=counts.update if progress.enabled else None,
             scan=args.scan,
         )
@@ -162,3 +172,11 @@ def _checkpoint(text: str) -> audit.Checkpoint:
         return audit.parse_checkpoint(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _findings_cap(text: str) -> int:
+    """An argparse type for ``--max-findings``: a whole number from 1."""
+    number = seq_number(text.strip())
+    if number is None:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1, got {shown(text)}")
+    return number

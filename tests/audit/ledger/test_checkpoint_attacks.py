@@ -161,6 +161,33 @@ def test_a_stream_claiming_a_key_stops_no_check_of_the_others(
         verify_ledger(table, stream=stream_of(table, claimed))
 
 
+def test_streams_made_to_sort_first_hide_no_finding_the_checkpoints_back(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """A writer of the table adds more marker-only streams than the report holds, under an
+    account id that sorts ahead of the fleet's, and edits a checkpointed head: in the order
+    of the walk their ``missing-stream`` findings filled all 100 places and the edit was
+    "... and N more". The findings the checkpoints back are reported first; the rest are
+    counted, and a larger cap lists them all."""
+    lines = write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    put_raw(table, record_item(stream, 3, _edited(lines[2])))
+    for number in range(110):
+        decoy = f"000000000001/{REGION}/{number:016x}"
+        put_raw(table, {"stream": {"S": decoy}, "seq": {"N": "0"}, "kind": {"S": "stream"}})
+    result = verify_ledger(table, history=read_history(store))
+    assert len(result.findings) == 100 and result.more == 12
+    assert [(f.stream, f.line, f.reason) for f in result.findings[:2]] == [
+        (stream, 3, "edited"),
+        (stream, 3, "checkpoint"),
+    ]
+    assert {f.reason for f in result.findings[2:]} == {"missing-stream"}
+    every = verify_ledger(table, history=read_history(store), max_findings=1000)
+    assert len(every.findings) == 112 and every.more == 0
+
+
 def test_a_keyed_rewrite_below_a_checkpoint_is_caught_by_the_checkpoint(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
