@@ -11,6 +11,13 @@ from collections.abc import Iterable
 from ..record import CHAIN_HMAC, CHAIN_SHA256, chain_of, is_authentic, parse_record, prev_of, seq_of
 from .items import full_sha256, item_problems, line_of, number, stray
 
+NOT_SHIPPED_YET = (
+    "deleted, or not shipped yet (a put that failed, or was in flight as the stream was read:"
+    " its shipper's next run puts it; ship, then look again)"
+)
+"""What a seq missing from a stream may be: the ledger cannot tell a record deleted from one
+a shipper has yet to put (puts go 16 at a time, a later seq may land first)."""
+
 CHAIN_RANKS: dict[str | None, int] = {None: 0, CHAIN_SHA256: 1, CHAIN_HMAC: 2}
 """How far up a stream's chain has come: the first format (no digest of its own), plain
 SHA-256, HMAC-SHA256. Writers only go up (``rotate --key-env`` upgrades a plain log); a
@@ -65,7 +72,7 @@ def follows_on(
         if seq > end:
             break
         if seq != expected:
-            return f"seq {expected} is missing (the next record is seq {seq})"
+            return f"seq {expected} is missing (the next record is seq {seq}): {NOT_SHIPPED_YET}"
         if line is None or seq_of(line) != seq:
             return f"the item at seq {seq} does not hold the record with that seq"
         problems = item_problems(item, line)
@@ -78,5 +85,5 @@ def follows_on(
             return f"seq {seq} changed while the checkpoint read it"
         before, expected = line, expected + 1
     if expected <= end:
-        return f"seq {expected} is missing"
+        return f"seq {expected} is missing: {NOT_SHIPPED_YET}"
     return None

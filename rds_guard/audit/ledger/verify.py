@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from rds_guard.core.frozen import frozen
 
 from ..errors import KEY_HINT, KeyRequired, NotAnAuditLog
+from ..findings import Finding
 from ..record import seq_of, stream_id
 from ..verify import MAX_FINDINGS, verify_lines
 from .checkpoint_body import ForkEntry
+from .continuity import NOT_SHIPPED_YET
 from .history import History
 from .items import (
     fork_problems,
@@ -296,7 +298,8 @@ def _verify_stream(
                 first,
                 "removed",
                 f"{stream}: the stream starts at seq {first}: every record before it, the "
-                "first one (which names the stream) included, is not in the ledger (deleted)",
+                f"first one (which names the stream) included, is not in the ledger: "
+                f"{NOT_SHIPPED_YET}",
                 stream,
             )
         )
@@ -314,7 +317,7 @@ def _verify_stream(
             )
         )
     walked = [
-        LedgerFinding(seqs.get(f.line, f.line), f.reason, f"{stream}: {f.detail}", stream)
+        LedgerFinding(seqs.get(f.line, f.line), f.reason, f"{stream}: {_as_shipped(f)}", stream)
         for f in ([] if result is None else result.findings)
     ]
     for finding in sorted([*walked, *extra], key=lambda f: f.line):
@@ -324,6 +327,13 @@ def _verify_stream(
     findings.dropped += result.more
     ok = not walked and not extra and not result.more
     return StreamSummary(stream, records, result.seq, result.head, ok)
+
+
+def _as_shipped(finding: Finding) -> str:
+    """A finding of the walk, said of a stream: seqs it lacks may not be shipped yet."""
+    if finding.reason == "removed" and "missing" in finding.detail:
+        return f"{finding.detail}: {NOT_SHIPPED_YET}"
+    return finding.detail
 
 
 def _one_log_twice(summaries: list[StreamSummary]) -> Iterator[LedgerFinding]:

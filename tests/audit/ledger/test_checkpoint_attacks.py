@@ -55,6 +55,7 @@ from rds_guard.audit.ledger.checkpoints import (
     parse_body,
     write_checkpoint,
 )
+from rds_guard.audit.ledger.continuity import NOT_SHIPPED_YET
 from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.items import full_sha256, line_of, record_item
 from rds_guard.audit.ledger.spool import (
@@ -568,7 +569,9 @@ def test_a_checkpoint_between_a_failed_put_and_the_next_run(
     assert stored_seqs(table, stream) == [1, 2, 3, 4, 6, 7, 8]
     lines = complete_lines(log_path)
     gap = write_checkpoint(table, store)
-    assert gap.findings == [f"{stream}: seq 5 is missing (the next record is seq 6)"]
+    assert gap.findings == [
+        f"{stream}: seq 5 is missing (the next record is seq 6): {NOT_SHIPPED_YET}"
+    ]
     assert _head(gap, stream) == StreamHead(stream, 3, full_sha256(lines[2]))
     assert ship(log_path, table).acked == 8
     filled = write_checkpoint(table, store)

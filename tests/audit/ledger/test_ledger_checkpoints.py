@@ -46,6 +46,7 @@ from rds_guard.audit.ledger.checkpoints import (
     parse_body,
     write_checkpoint,
 )
+from rds_guard.audit.ledger.continuity import NOT_SHIPPED_YET
 from rds_guard.audit.ledger.history import read_history
 from rds_guard.audit.ledger.items import full_sha256, line_of, record_item
 from rds_guard.audit.ledger.verify import verify_ledger
@@ -171,7 +172,7 @@ def test_a_deleted_start_of_a_checkpointed_stream_is_caught(
     findings = {f.reason: f.detail for f in verify_ledger(table).findings}
     assert findings == {
         "removed": f"{stream}: the stream starts at seq 6: every record before it, the first one"
-        " (which names the stream) included, is not in the ledger (deleted)"
+        f" (which names the stream) included, is not in the ledger: {NOT_SHIPPED_YET}"
     }
 
 
@@ -290,7 +291,7 @@ def _another_record(table: LedgerTable, stream: str, lines: list[bytes]) -> None
 @pytest.mark.parametrize(
     ("change", "finding"),
     [
-        (_deleted, "seq 5 is missing (the next record is seq 6)"),
+        (_deleted, f"seq 5 is missing (the next record is seq 6): {NOT_SHIPPED_YET}"),
         (_edited, "the record at seq 5 is not authentic (edited)"),
         (_sealed_again, "the record at seq 6 does not link to the one before"),
         (_another_digest, "the item at seq 5 carries a digest its line does not have"),

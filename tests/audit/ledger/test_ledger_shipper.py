@@ -57,6 +57,7 @@ from rds_guard.audit.ledger import (
     Unnamed,
     series,
 )
+from rds_guard.audit.ledger.continuity import NOT_SHIPPED_YET
 from rds_guard.audit.ledger.items import line_of, record_item, text
 from rds_guard.audit.ledger.shipper import BATCH, WORKERS
 from rds_guard.audit.ledger.state import StateFile, state_path
@@ -287,6 +288,10 @@ def test_a_backlog_of_days_survives_a_crash_in_the_middle_of_a_batch(
     stream = stream_of(table, log_path)
     held = set(stored_seqs(table, stream))
     assert 351 not in held and 400 in held and max(held) == 400  # a hole below the head
+    # what verify can say of it: missing, deleted or not shipped yet (it cannot tell)
+    [hole, *_] = verify_ledger(table).findings
+    assert (hole.line, hole.reason) == (352, "removed")  # the seq the jump lands on
+    assert hole.detail.endswith(f"record(s) missing: {NOT_SHIPPED_YET}")
     result = ship(log_path, table)
     assert result.acked == 1000 and result.shipped == 600 + 2
     assert stored_lines(table, stream) == lines
