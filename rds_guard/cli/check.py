@@ -142,7 +142,7 @@ def _left_out(policy: Policy) -> list[str]:
 
 
 def _services(policy: Policy) -> str:
-    line = f"services: {', '.join(sorted(policy.services))}"
+    line = f"services: {', '.join(sorted(policy.services)) or 'none'}"
     left_out = _left_out(policy)
     if left_out:
         line += (
@@ -180,7 +180,7 @@ def _override(rule: NamingRule) -> str:
 
 def _tags(policy: Policy) -> list[str]:
     tags = policy.tags
-    allowed = {key: " | ".join(g.text for g in globs) for key, globs in tags.allowed.items()}
+    allowed = {key: " | ".join(_text(g.text) for g in globs) for key, globs in tags.allowed.items()}
     patterns = {key: pattern.pattern for key, pattern in tags.patterns.items()}
     return [
         "tags:",
@@ -194,7 +194,12 @@ def _tags(policy: Policy) -> list[str]:
 
 
 def _texts(templates: Mapping[str, Template]) -> dict[str, str]:
-    return {key: template.text for key, template in templates.items()}
+    return {key: _text(template.text) for key, template in templates.items()}
+
+
+def _text(value: str) -> str:
+    """A value as the summary shows it: an empty one as ``""``, not as nothing."""
+    return value or '""'
 
 
 def _table(title: str, entries: Mapping[str, str], separator: str) -> list[str]:
@@ -209,7 +214,7 @@ def _sharing(policy: Policy) -> list[str]:
     accounts = (
         "any account"
         if sharing.accounts is None
-        else ", ".join(sorted(sharing.accounts)) or "none (no snapshot may be shared)"
+        else ", ".join(sorted(sharing.accounts)) or "none (no snapshot may be shared with one)"
     )
     return ["sharing:", f"  public: {public}", f"  accounts: {accounts}"]
 
@@ -218,11 +223,12 @@ def _export(policy: Policy) -> list[str]:
     export = policy.export
     if not export.enabled:
         return ["export: off (enabled = false: every export is export.disabled)"]
-    buckets = (
-        "any bucket"
-        if export.s3_buckets is None
-        else " | ".join(b.text for b in export.s3_buckets) + "  (else export.bucket)"
-    )
+    if export.s3_buckets is None:
+        buckets = "any bucket"
+    elif export.s3_buckets:
+        buckets = " | ".join(_text(b.text) for b in export.s3_buckets) + "  (else export.bucket)"
+    else:
+        buckets = "none (every export is export.bucket)"
     return ["export:", "  enabled: true", f"  s3_buckets: {buckets}"]
 
 
@@ -242,7 +248,9 @@ def _deletion(policy: Policy) -> list[str]:
         f" ({_AUTOMATED_BACKUPS[deletion.automated_backups]})",
         f"  minimum_age_days: {age}",
         *_table(
-            "hold_tags (no delete, no removing or changing the tag)", deletion.hold_tags, " = "
+            "hold_tags (no delete, no removing or changing the tag)",
+            {key: _text(value) for key, value in deletion.hold_tags.items()},
+            " = ",
         ),
     ]
 

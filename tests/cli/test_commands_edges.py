@@ -90,16 +90,33 @@ def test_check_takes_an_empty_key_variable_as_not_set(
     assert document["audit"]["hmac_key_set"] is False
 
 
-def test_check_says_when_no_account_may_be_shared_with(
+def test_check_says_an_empty_list_or_value_in_words_not_as_a_blank(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """``accounts = []`` is said in words, not left as an empty value."""
+    """``accounts = []``, ``services = []``, ``s3_buckets = []`` and an empty string among
+    allowed values, defaults and hold tags are said in words or as ``""``, never left as
+    an empty value; the public sharing the policy allows is not contradicted by the line
+    about accounts."""
     path = write_policy(
-        tmp_path, "version = 1\n[sharing]\naccounts = []\n[audit]\nenabled = false\n"
+        tmp_path,
+        "version = 1\nservices = []\n[sharing]\npublic = true\naccounts = []\n[export]\n"
+        's3_buckets = []\n[tags.allowed]\nenv = ["", "*"]\n[tags.defaults]\ne = ""\n'
+        '[deletion]\nhold_tags = { legal = "" }\n[audit]\nenabled = false\n',
     )
     result = run_main(capsys, "check", str(path))
     assert result.code == 0
-    assert "  accounts: none (no snapshot may be shared)\n" in result.out
+    lines = result.out.splitlines()
+    for expected in (
+        "services: none (rds, docdb, neptune left out, but judged all the same: the three"
+        " APIs share one endpoint)",
+        "  public: allowed",
+        "  accounts: none (no snapshot may be shared with one)",
+        "  s3_buckets: none (every export is export.bucket)",
+        '    env: "" | *',
+        '    e = ""',
+        '    legal = ""',
+    ):
+        assert expected in lines, expected
     assert run_main(capsys, "check", str(path), "--json").json()["sharing"]["accounts"] == []
 
 
