@@ -47,6 +47,7 @@ _GROUP_NAME = Lazy(r"P?<\w*>")
 _FLAGS = Lazy(r"([A-Za-z]*)(?:-([A-Za-z]*))?([:)])")
 _RE2_FLAGS = frozenset("imsU")
 _GLOBAL_FLAGS = "flags such as (?i) apply to the whole pattern only at its start: write (?i:...)"
+_FLAGS_OFF = "a flag is turned off only for a group, as in (?-i:...), not for the whole pattern"
 _BRACED = {  # what may stand between the braces of \p{...}, \x{...}, \N{...}
     "p": Lazy(r"\{\^?\w*\}?"),
     "x": Lazy(r"\{[0-9A-Fa-f]*\}?"),
@@ -319,7 +320,9 @@ class _Translator(IdentifierChecks):
         if flags and not scoped and set(flags.group(1) + (flags.group(2) or "")) - {"U"}:
             # Python refuses them after the start, or turned off; RE2 would take them from
             # there on (its own (?U) has no meaning in Python to keep)
-            if start != self.flags_end or flags.group(2) is not None:
+            if flags.group(2) is not None:
+                raise self.fail(_FLAGS_OFF, start, syntax=True)
+            if start != self.flags_end:
                 raise self.fail(_GLOBAL_FLAGS, start, syntax=True)
             self.flags_end = self.i
         if scoped:

@@ -147,16 +147,24 @@ def test_a_construct_re2_lacks_is_refused_by_name(pattern, named):
 
 
 @pytest.mark.parametrize(
-    ("pattern", "position"),
-    [("a(?i)bc", 1), ("^(?i)abc", 1), ("(?i:a)(?s)b", 6), ("(?i)(?-s)a", 4), ("(?-i)a", 0)],
+    ("pattern", "position", "said"),
+    [
+        ("a(?i)bc", 1, r"only at its start: write \(\?i:\.\.\.\)"),
+        ("^(?i)abc", 1, r"only at its start: write \(\?i:\.\.\.\)"),
+        ("(?i:a)(?s)b", 6, r"only at its start: write \(\?i:\.\.\.\)"),
+        ("(?i)(?-s)a", 4, r"turned off only for a group, as in \(\?-i:\.\.\.\)"),
+        ("(?-i)a", 0, r"turned off only for a group, as in \(\?-i:\.\.\.\)"),
+        ("(?i-s)a", 0, r"turned off only for a group"),
+    ],
 )
-def test_flags_for_the_whole_pattern_anywhere_but_at_its_start_are_refused(pattern, position):
-    """Python refuses global flags after the start (and a global flag turned off): RE2 would
+def test_flags_for_the_whole_pattern_anywhere_but_at_its_start_are_refused(pattern, position, said):
+    """Python refuses global flags after the start, and a global flag turned off: RE2 would
     take them from their place on, a meaning the pattern never had. At the start, and in a
-    group of their own, they are the same to both."""
+    group of their own, they are the same to both. A flag turned off is told as such (at
+    the start too, where "only at its start" would name no problem)."""
     with pytest.raises(re.error):
         re.compile(pattern)
-    with pytest.raises(RegexProblem, match=r"write \(\?i:\.\.\.\)") as caught:
+    with pytest.raises(RegexProblem, match=said) as caught:
         compile_regex(pattern)
     assert (caught.value.position, caught.value.syntax) == (position, True)
     for allowed in ("(?i)(?s)abc", "(?i:a)b(?-i:c)"):
