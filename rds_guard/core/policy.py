@@ -237,6 +237,7 @@ class Policy:
 
     def __post_init__(self) -> None:
         _check_mode(self.mode, MODES, "mode")
+        _check_parts(self)
         # Each override merged with the top-level rule once, not at every call.
         merged = {name: self._merged(rule) for name, rule in self.naming_operations.items()}
         object.__setattr__(self, "_naming_by_operation", merged)
@@ -299,6 +300,22 @@ class Policy:
 _QUOTED = re.compile(r'[.\[\]" \t]')
 """What a key in a dotted key is quoted for: a dot, a bracket (``env[1]`` reads as element 1
 of ``env``), a quote, a space."""
+
+
+def _check_parts(policy: Policy) -> None:
+    """A `PolicyError` naming a field set in code (``replace``) to what no call is judged by."""
+    kinds = {"naming": NamingRule, "tags": TagPolicy, "sharing": SharingPolicy}
+    kinds |= {"export": ExportPolicy, "deletion": DeletionPolicy, "audit": AuditPolicy}
+    for name, kind in kinds.items():
+        if not isinstance(value := getattr(policy, name), kind):
+            raise PolicyError(f"must be of {kind.__name__}, not {type(value).__name__}", key=name)
+    rules = policy.naming_operations
+    if not (isinstance(rules, Mapping) and all(isinstance(r, NamingRule) for r in rules.values())):
+        raise PolicyError("must map operation names to NamingRule", key="naming_operations")
+    if not (isinstance(policy.services, frozenset) and policy.services <= operations.ALL):
+        raise PolicyError("must be a frozenset of rds, docdb and neptune", key="services")
+    if type(policy.version) is not int or policy.version != 1:
+        raise PolicyError(f"must be 1, not {policy.version!r:.40}", key="version")
 
 
 def dotted_key(table: str, key: str) -> str:

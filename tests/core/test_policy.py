@@ -207,6 +207,37 @@ def test_a_policy_made_or_changed_in_code_is_held_to_the_modes_the_file_allows(m
         Policy(mode=mode)
 
 
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"tags": None}, "tags"),
+        ({"naming": 5}, "naming"),
+        ({"sharing": None}, "sharing"),
+        ({"export": {}}, "export"),
+        ({"deletion": None}, "deletion"),
+        ({"audit": "rds-guard-audit.jsonl"}, "audit"),
+        ({"naming_operations": {"CreateDBSnapshot": "x"}}, "naming_operations"),
+        ({"services": frozenset({"ec2"})}, "services"),
+        ({"services": ["rds"]}, "services"),
+        ({"version": 2}, "version"),
+    ],
+)
+def test_a_policy_changed_in_code_to_what_no_call_is_judged_by_names_the_field(change, key):
+    """``dataclasses.replace`` with a part of the wrong kind made a policy that failed at the
+    first call with an AttributeError from deep inside (``tags=None``), or was kept as it was
+    (``version=2``, a service rds_guard does not know): a `PolicyError` naming the field, at
+    once; the parts of their kinds are taken."""
+    with pytest.raises(PolicyError) as error:
+        dataclasses.replace(make_policy(), **change)
+    assert error.value.key == key
+    assert str(error.value).startswith(f"{key}: must ")
+    policy = make_policy()
+    kept = dataclasses.replace(policy, tags=policy.tags, services=frozenset({"rds"}))
+    call = ("CreateDBSnapshot", {"DBInstanceIdentifier": "db", "DBSnapshotIdentifier": "a--b"})
+    assert kept.services == {"rds"}
+    assert evaluate(kept, *call).violations == evaluate(policy, *call).violations != ()
+
+
 @pytest.mark.parametrize("mode", ["Required", "ship ", "enforce", None])
 def test_a_ledger_policy_made_in_code_is_held_to_the_ledgers_modes(mode):
     """The same for ``[audit.ledger] mode``, whose unknown modes would have shipped, never
