@@ -372,13 +372,24 @@ def iso_time(text: str) -> datetime:
     return moment
 
 
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number written in ASCII digits (a sign and blanks around allowed),
+    or None: ``int()`` alone also reads ``１２`` (full-width digits) and ``1_000``, which
+    nobody types as a number on the command line."""
+    if not text.isascii() or "_" in text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def days(text: str) -> int:
     """An argparse type for a number of days: a whole number from 1 to 36,500 (100 years, the
     longest S3 Object Lock retention, and the policy's limit on ``minimum_age_days``)."""
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(text)}") from None
+    number = whole_number(text)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(text)}")
     if not 1 <= number <= MOST_DAYS:
         raise argparse.ArgumentTypeError(
             f"expected a number of days from 1 to {MOST_DAYS:,} (100 years), got {number}"

@@ -38,6 +38,7 @@ from .common import (
     print_lines,
     printable,
     region_name,
+    whole_number,
 )
 
 HELP = (
@@ -272,10 +273,10 @@ def _scalar(name: str, kind: str, text: str) -> Any:
             )
         return lowered in _TRUE
     if kind in ("integer", "long"):
-        try:
-            return int(text)
-        except ValueError:
-            raise UsageError(f"{_given(name, text)}: expected a whole number") from None
+        number = whole_number(text)
+        if number is None:
+            raise UsageError(f"{_given(name, text)}: expected a whole number")
+        return number
     if kind in ("structure", "map"):
         raise UsageError(f"--param {name}: a {kind} cannot be given on the command line")
     return text

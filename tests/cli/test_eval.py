@@ -577,6 +577,14 @@ def test_eval_never_reads_a_source_in_another_region_than_the_client(
             ["expected true or false (or yes/no, on/off, 1/0)"],
         ),
         (
+            ["ModifyDBInstance", "--param", "BackupRetentionPeriod=\uff10"],
+            ["BackupRetentionPeriod", "expected a whole number"],
+        ),
+        (
+            ["ModifyDBInstance", "--param", "BackupRetentionPeriod=0_0"],
+            ["expected a whole number"],
+        ),
+        (
             [
                 "DeleteDBCluster",
                 "--param",

@@ -65,7 +65,9 @@ def initialised(aws: MotoServer, policy: Path, capsys: pytest.CaptureFixture[str
     return ledger_table()
 
 
-@pytest.mark.parametrize("days", ["0", "-5", "x", "1.5", "36501", "999999999999999999"])
+@pytest.mark.parametrize(
+    "days", ["0", "-5", "x", "1.5", "36501", "999999999999999999", "\uff13", "1_0"]
+)
 def test_ledger_init_refuses_a_retention_of_no_whole_day_before_sending_anything(
     policy: Path, capsys: pytest.CaptureFixture[str], days: str
 ) -> None:
