@@ -98,6 +98,8 @@ class ValueReader:
         """``value`` as an array of strings."""
         if not isinstance(value, list):
             raise self.fail(key, f"must be an array of strings, not {kind(value)}")
+        if all(type(item) is str for item in value):  # the common case: no name made per item
+            return tuple(value)
         return tuple(self.string(item, f"{key}[{i}]") for i, item in enumerate(value))
 
     def string_table(self, value: object, key: str) -> dict[str, str]:

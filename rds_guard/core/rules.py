@@ -211,6 +211,14 @@ def tag_value_problems(value: str) -> list[str]:
     return _tag_text_problems(value, "value", 0, TAG_VALUE_MAX)
 
 
+def value_glob_problems(text: str) -> list[str]:
+    """Why ``text`` is no allowed value of a tag (`ValueGlob`): more than one ``*``, or what
+    AWS would refuse in the value it stands for (empty when it is fine)."""
+    if text.count("*") > 1:
+        return ["an allowed value may hold at most one '*'"]
+    return tag_value_problems(text.replace("*", ""))
+
+
 @functools.lru_cache(maxsize=4096)
 def _pair_problems(key: str, value: str) -> tuple[str, ...]:
     """`tag_key_problems` and `tag_value_problems` of one tag, remembered: calls repeat the

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import operations, rules
 from .consistency import contradiction, naming_operation_advice
@@ -327,22 +327,24 @@ class _Reader(ValueReader):
             raise self.fail("tags.allowed", f"must be a table, not {kind(value)}")
         result = {}
         for key, items in value.items():
-            where = dotted_key("tags.allowed", key)
-            self.check_tag_key(key, where)
-            globs = []
-            for i, text in enumerate(self.strings(items, where)):
-                if text.count("*") > 1:
-                    raise self.fail(f"{where}[{i}]", "an allowed value may hold at most one '*'")
-                problems = rules.tag_value_problems(text.replace("*", ""))
-                if problems:
-                    raise self.fail(f"{where}[{i}]", "; ".join(problems))
-                globs.append(ValueGlob(text))
-            if not globs:
-                raise self.fail(
-                    where, "lists no value: every call that sets this tag would be blocked"
-                )
-            result[key] = tuple(globs)
+            # the key's dotted name is made only for a message: a MiB of keys loads in time
+            if rules.tag_key_problems(key):
+                self.check_tag_key(key, dotted_key("tags.allowed", key))
+            if not (type(items) is list and items and all(type(t) is str for t in items)):
+                self._refuse_allowed(key, items)
+            if any(rules.value_glob_problems(text) for text in items):
+                self._refuse_allowed(key, items)
+            result[key] = tuple(map(ValueGlob, items))
         return result
+
+    def _refuse_allowed(self, key: str, items: object) -> NoReturn:
+        """The `PolicyError` for the values ``tags.allowed`` gives ``key``."""
+        where = dotted_key("tags.allowed", key)
+        for i, text in enumerate(self.strings(items, where)):
+            problems = rules.value_glob_problems(text)
+            if problems:
+                raise self.fail(f"{where}[{i}]", "; ".join(problems))
+        raise self.fail(where, "lists no value: every call that sets this tag would be blocked")
 
     def check_tag_key(self, key: str, where: str) -> None:
         problems = rules.tag_key_problems(key)
