@@ -12,12 +12,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The async guard is tested with aiobotocore and with aioboto3, each of which pins its own
-# botocore: one environment each, beside the main one.
+# botocore: one environment each, beside the main one. aioboto3 pins aiobotocore 2.25, the
+# lowest the package declares: the aiobotocore suites run there too.
 AIO_VENVS := .venv-aio .venv-aioboto3
 AIO_GROUP_.venv-aio := aio-tests
 AIO_GROUP_.venv-aioboto3 := aioboto3-tests
 AIO_TESTS_.venv-aio := tests/aio/test_aiobotocore.py tests/aio/test_aio_edges.py
-AIO_TESTS_.venv-aioboto3 := tests/aio/test_aioboto3.py
+AIO_TESTS_.venv-aioboto3 := tests/aio/test_aioboto3.py $(AIO_TESTS_.venv-aio)
 
 $(AIO_VENVS:%=%/.installed): %/.installed: pyproject.toml
 	$(PYTHON) -m venv $*

@@ -250,11 +250,11 @@ async def off_loop(guard: Guard, work: Callable[..., T], *args: Any, to_the_end:
             if held:
                 return work(*args)
     loop = asyncio.get_running_loop()
-    own, each_loop = _work_of(loop)
-    try:
+    try:  # a pool made now imports concurrent.futures.thread first, unless imported already
+        own, each_loop = _work_of(loop)
         job = own.pool.submit(contextvars.copy_context().run, work, *args)
     except RuntimeError:  # the interpreter is exiting (a thread's loop outlives the main
-        return work(*args)  # thread): no pool takes a job, so the record is written here
+        return work(*args)  # thread): no pool is made nor takes a job: written here
     _keep_open(loop, job, own if each_loop else None)
     done = asyncio.wrap_future(job, loop=loop)
     return await (asyncio.shield(done) if to_the_end else done)
