@@ -120,7 +120,7 @@ class AioClientBinding(ClientBinding):
             call, guard, (sent, swapped), check = found
             read = wire.as_read(request)
             try:
-                decided = await self.anew(guard, row, call, sent)
+                decided = await self.anew(guard, row, call, sent, swapped)
                 await off_loop(guard, check, self, row, call, sent, decided, swapped)
             except BaseException:
                 stopped(call)
@@ -154,7 +154,7 @@ class AioClientBinding(ClientBinding):
         guard = call.guard
         if guard is not None:
             sent, swapped = self.read_sent(row, request, call)
-            decided = await self.anew(guard, row, call, sent)
+            decided = await self.anew(guard, row, call, sent, swapped)
             check = guard.check_presigned
             await off_loop(guard, check, self, row, call, sent, None, decided, swapped)
             judged_at_signing(request, call)
@@ -201,7 +201,7 @@ class AioClientBinding(ClientBinding):
         found = presigned_call(self, self._client(), presigned, url, ClientMethod, signed)
         if found is not None:
             guard, row, call, (sent, swapped) = found
-            decided = await self.anew(guard, row, call, sent)
+            decided = await self.anew(guard, row, call, sent, swapped)
             expires_in = url_expires_in(url, ExpiresIn)
             await off_loop(
                 guard, guard.check_presigned, self, row, call, sent, expires_in, decided, swapped
@@ -209,11 +209,18 @@ class AioClientBinding(ClientBinding):
         return url
 
     async def anew(
-        self, guard: Guard, row: Operation, call: GuardedCall, sent: dict[str, Any]
+        self,
+        guard: Guard,
+        row: Operation,
+        call: GuardedCall,
+        sent: dict[str, Any],
+        swapped: Violation | None,
     ) -> Decision | CallReads | None:
         """`ahead` for a request of ``call`` changed since it was judged, on what it is
-        judged again as (`changes.judged_anew`); None when it is not changed."""
-        if wire.as_judged(sent, call.judged):
+        judged again as (`changes.judged_anew`); None when it is not changed, or is refused
+        as it stands (``swapped``: `Guard.hold` judges nothing again, as for a sync client;
+        a look-up would first have botocore's validation refuse a flag sent as text)."""
+        if swapped is not None or wire.as_judged(sent, call.judged):
             return None
         return await self.ahead(guard, row, judged_anew(row, sent, call))
 

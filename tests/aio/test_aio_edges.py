@@ -15,10 +15,18 @@ import pytest
 from aio_helpers import GOOD, TEAM, guarded_session, rds_client, run
 from aiobotocore.awsrequest import AioAWSResponse
 from aiobotocore.credentials import AioRefreshableCredentials
-from aws import HOUSE_NAME, audit_records, expiring_credentials, house_defaults, make_cluster
+from aiobotocore.session import get_session
+from aws import (
+    HOUSE_NAME,
+    audit_records,
+    expiring_credentials,
+    house_defaults,
+    make_cluster,
+    make_instance,
+)
 from botocore.exceptions import ClientError, ParamValidationError
 from odd_values import EncodesAs
-from policies import AUDITED, DEFAULTS_ONLY, TEAM_REQUIRED
+from policies import AUDITED, BACKUPS, DEFAULTS_ONLY, TEAM_REQUIRED, write_policy
 from servers import MotoServer
 
 import rds_guard
@@ -363,3 +371,46 @@ def test_a_blocked_calls_state_put_in_another_calls_context_is_no_judgement_of_i
     run(work)
     assert "CreateDBClusterSnapshot" not in moto_server.actions()
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked", "blocked"]
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_a_skip_a_handler_sends_as_text_is_request_changed_as_on_a_sync_client(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """A ``before-call`` handler drops a delete's final snapshot and sends ``SkipFinalSnapshot``
+    as ``True``, text the guard cannot judge (docs/failures.md): the async client judged the
+    request again first, whose look-up botocore's validation refused, so the call raised
+    `ParamValidationError` with no record, in warn mode too. As on a sync client: enforce
+    blocks it (``request.changed``, recorded, nothing sent), warn sends it and records it."""
+    make_instance(moto_server.client("rds"), "orders-1")
+    session = get_session()
+    rds_guard.install(session, policy=write_policy(tmp_path, BACKUPS, mode=mode))
+
+    def skip_the_snapshot(params: dict[str, Any], **_: Any) -> None:
+        params["body"].pop("FinalDBSnapshotIdentifier", None)
+        params["body"]["SkipFinalSnapshot"] = "True"
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register("before-call.rds.DeleteDBInstance", skip_the_snapshot)
+            call = rds.delete_db_instance(
+                DBInstanceIdentifier="orders-1",
+                FinalDBSnapshotIdentifier="orders-1-final-20261202",
+                DeleteAutomatedBackups=False,
+            )
+            if mode == "warn":
+                await call
+                return
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await call
+            changed = [(v.rule, v.field, v.value) for v in caught.value.violations]
+            assert ("request.changed", "SkipFinalSnapshot", "True") in changed
+
+    moto_server.reset_counts()
+    run(work)
+    sent = moto_server.count("DeleteDBInstance")
+    events = [record["event"] for record in audit_records(tmp_path)]
+    if mode == "warn":
+        assert (sent, events) == (1, ["requested", "unknown"])
+    else:
+        assert (sent, events) == (0, ["blocked"])
