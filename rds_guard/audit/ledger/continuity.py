@@ -85,5 +85,6 @@ def follows_on(
             return f"seq {seq} changed while the checkpoint read it"
         before, expected = line, expected + 1
     if expected <= end:
-        return f"seq {expected} is missing: {NOT_SHIPPED_YET}"
+        # the stream's newest item was at ``end`` as the checkpoint began: shipped, and gone
+        return f"seq {expected} is missing, though the stream reached seq {end}: deleted since"
     return None

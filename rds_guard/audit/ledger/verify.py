@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from rds_guard.core.frozen import frozen
 
 from ..errors import KEY_HINT, KeyRequired, NotAnAuditLog
-from ..findings import Finding
 from ..record import seq_of, stream_id
 from ..verify import MAX_FINDINGS, verify_lines
 from .checkpoint_body import ForkEntry
@@ -247,8 +246,9 @@ def _verify_stream(
     keyed: list[KeyRequired],
 ) -> StreamSummary:
     seqs: dict[int, int] = {}  # item number -> seq, where they differ
+    gaps: dict[int, int] = {}  # a seq the items jump to -> the first seq missing before it
     extra: list[LedgerFinding] = []
-    last = [0]
+    last, items = [0], [0]
     walked_heads: set[int] = set()
 
     def lines() -> Iterator[bytes]:
@@ -262,19 +262,22 @@ def _verify_stream(
                 extra.append(LedgerFinding(last[0], "edited", problem, stream))
                 tick()
                 continue
-            index += 1
+            index = items[0] = index + 1
             line = line_of(item) or b""
             if seq != index:
                 seqs[index] = seq
             if seq in checkpointed:
                 walked_heads.add(seq)
+            if seq > last[0] + 1:
+                gaps[seq] = last[0] + 1
             last[0] = seq
             extra.extend(_item_findings(stream, seq, line, item, checkpointed))
             tick()
             yield line
 
+    walking = lines()
     try:
-        result = verify_lines(lines(), hmac_key=key, max_findings=findings.cap)
+        result = verify_lines(walking, hmac_key=key, max_findings=findings.cap)
     except KeyRequired as exc:
         needed = KeyRequired(stream, seqs.get(exc.line, exc.line), "verify --ledger")
         keyed.append(needed)
@@ -283,11 +286,13 @@ def _verify_stream(
             f"not checked; {KEY_HINT}"
         )
         extra.append(LedgerFinding(needed.line, "key", detail, stream))
+        for _ in walking:  # what needs no key is checked on every item all the same
+            pass
         result = None
     except NotAnAuditLog as exc:
         extra.append(LedgerFinding(last[0], "edited", f"{stream}: {exc.what}", stream))
-        result = None
-    records = 0 if result is None else result.records
+        result, items[0] = None, 0
+    records = items[0] if result is None else result.records
     if result is not None and not records:
         extra.append(_missing(stream, checkpointed, marked=table.get(stream, 0) is not None))
     first = seqs.get(1, 1)  # the first item's seq
@@ -298,8 +303,8 @@ def _verify_stream(
                 first,
                 "removed",
                 f"{stream}: the stream starts at seq {first}: every record before it, the "
-                f"first one (which names the stream) included, is not in the ledger: "
-                f"{NOT_SHIPPED_YET}",
+                "first one (which names the stream) included, is not in the ledger: "
+                + _missing_said(1, checkpointed),
                 stream,
             )
         )
@@ -317,23 +322,32 @@ def _verify_stream(
             )
         )
     walked = [
-        LedgerFinding(seqs.get(f.line, f.line), f.reason, f"{stream}: {_as_shipped(f)}", stream)
+        LedgerFinding(seq, f.reason, f"{stream}: {f.detail}{missing}", stream)
         for f in ([] if result is None else result.findings)
+        for seq in [seqs.get(f.line, f.line)]
+        for missing in [
+            f": {_missing_said(gaps[seq], checkpointed)}"
+            if f.reason == "removed" and seq in gaps
+            else ""
+        ]
     ]
     for finding in sorted([*walked, *extra], key=lambda f: f.line):
         findings.add(finding)
     if result is None:
-        return StreamSummary(stream, 0, last[0], "", False)
+        return StreamSummary(stream, records, last[0], "", False)
     findings.dropped += result.more
     ok = not walked and not extra and not result.more
     return StreamSummary(stream, records, result.seq, result.head, ok)
 
 
-def _as_shipped(finding: Finding) -> str:
-    """A finding of the walk, said of a stream: seqs it lacks may not be shipped yet."""
-    if finding.reason == "removed" and "missing" in finding.detail:
-        return f"{finding.detail}: {NOT_SHIPPED_YET}"
-    return finding.detail
+def _missing_said(first: int, checkpointed: dict[int, tuple[str, int]]) -> str:
+    """What the seqs a stream lacks from ``first`` on are: deleted, when a checkpoint held
+    the stream past ``first`` (it signs a stream's size only over every seq up to it); else
+    deleted or not shipped yet, which the ledger cannot tell apart."""
+    size = max(checkpointed, default=0)
+    if first <= size:
+        return f"deleted (checkpoint {checkpointed[size][1]} saw every seq up to {size})"
+    return NOT_SHIPPED_YET
 
 
 def _one_log_twice(summaries: list[StreamSummary]) -> Iterator[LedgerFinding]:

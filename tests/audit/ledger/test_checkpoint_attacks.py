@@ -162,6 +162,53 @@ def test_a_stream_claiming_a_key_stops_no_check_of_the_others(
         verify_ledger(table, stream=stream_of(table, claimed))
 
 
+def test_a_hole_a_checkpoint_saw_filled_is_said_deleted_not_unshipped(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """A seq a stream lacks may be one its shipper has yet to put (docs/ledger.md, Limits),
+    but not below a checkpointed size: the checkpointer signs a size only over every seq up
+    to it. A record deleted there, or the stream's start, is said deleted, naming the
+    checkpoint; shipping again puts nothing back. Above it, the hole may be unshipped."""
+    write_log(log_path, 6)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    delete_item(table, stream, 3)
+    assert ship(log_path, table).shipped == 0
+    [hole] = verify_ledger(table, history=read_history(store)).findings
+    assert (hole.line, hole.reason) == (4, "removed")
+    assert hole.detail.endswith("1 record(s) missing: deleted (checkpoint 1 saw every seq up to 6)")
+    delete_item(table, stream, 1)
+    delete_item(table, stream, 2)
+    start = [f for f in verify_ledger(table, history=read_history(store)).findings if f.line == 4]
+    assert {f.reason for f in start} == {"removed"}
+    assert {f.detail.rsplit(": ", 1)[1] for f in start} == {
+        "deleted (checkpoint 1 saw every seq up to 6)"
+    }
+    write_log(log_path, 3)
+    ship(log_path, table)
+    delete_item(table, stream, 8)
+    later = [f for f in verify_ledger(table, history=read_history(store)).findings if f.line == 9]
+    assert [f.detail.endswith(NOT_SHIPPED_YET) for f in later] == [True]
+
+
+def test_a_keyed_stream_walked_without_its_key_is_still_held_to_its_checkpoint(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Without the key a keyed stream's links are not checked (a ``key`` finding), but what
+    needs no key is: records deleted below what a checkpoint saw are ``checkpoint``, as with
+    the key."""
+    write_log(log_path, 4, hmac_key=KEY)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    for seq in (3, 4):
+        delete_item(table, stream, seq)
+    keyless = sorted(ledger_findings(table, history=read_history(store)))
+    assert keyless == [(1, "key"), (4, "checkpoint")]
+    assert _verify(table, store, KEY) == [(4, "checkpoint")]
+
+
 def test_streams_made_to_sort_first_hide_no_finding_the_checkpoints_back(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
