@@ -248,10 +248,9 @@ def head(paths: StrPath | Sequence[StrPath], *, hmac_key: bytes | None = None) -
     (an HMAC-keyed log without ``hmac_key``), `AuditError` (a damaged or unauthentic last
     line, one file given twice, as `verify` refuses it), OSError (a missing file).
     """
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    distinct_files(paths)
-    for path in reversed([Path(p) for p in paths]):
+    listed = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
+    distinct_files([path for path in listed if path.exists()])  # an archive pruned: not read
+    for path in reversed(listed):
         fd = open_checked(path, READ_FLAGS, "cannot open for reading")
         try:
             size = os.fstat(fd).st_size

@@ -181,7 +181,7 @@ def _override(rule: NamingRule) -> str:
 def _tags(policy: Policy) -> list[str]:
     tags = policy.tags
     allowed = {key: " | ".join(_text(g.text) for g in globs) for key, globs in tags.allowed.items()}
-    patterns = {key: pattern.pattern for key, pattern in tags.patterns.items()}
+    patterns = {key: _text(pattern.pattern) for key, pattern in tags.patterns.items()}
     return [
         "tags:",
         f"  required: {', '.join(tags.required) or 'none'}",

@@ -313,6 +313,10 @@ class _Translator(IdentifierChecks):
                     raise self.fail(f"RE2 has no flag {PYTHON_FLAGS[flag]}", start)
                 if flag not in _RE2_FLAGS:
                     raise self.fail(f"unknown flag {flag!r}", start, syntax=True)
+            if flags.group(2) == "":
+                raise self.fail(
+                    "missing flag: a '-' names the flags it turns off", start, syntax=True
+                )
             self.i = flags.end()
         else:
             raise self.fail(f"unknown group syntax {text[start : start + 4]}", start, syntax=True)

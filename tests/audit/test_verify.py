@@ -522,6 +522,12 @@ def test_head_of_a_log_and_of_a_series(log_path: Path) -> None:
     )
     assert audit.parse_checkpoint(str(series)) == series
     assert audit.parse_checkpoint(f" {series.seq}:{series.digest.upper()}\n") == series
+    # any iterable of paths, as verify takes (a generator), and a pruned archive
+    assert audit.head((p for p in [archive, log_path]), hmac_key=b"k") == series
+    archive.unlink()
+    assert audit.head([archive, log_path], hmac_key=b"k") == series
+    with pytest.raises(AuditError, match="are one file"):
+        audit.head([log_path, log_path], hmac_key=b"k")
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,8 @@ def test_check_says_an_empty_list_or_value_in_words_not_as_a_blank(
         tmp_path,
         "version = 1\nservices = []\n[sharing]\npublic = true\naccounts = []\n[export]\n"
         's3_buckets = []\n[tags.allowed]\nenv = ["", "*"]\n[tags.defaults]\ne = ""\n'
-        '[deletion]\nhold_tags = { legal = "" }\n[audit]\nenabled = false\n',
+        '[tags.patterns]\nticket = ""\n[deletion]\nhold_tags = { legal = "" }\n'
+        "[audit]\nenabled = false\n",
     )
     result = run_main(capsys, "check", str(path))
     assert result.code == 0
@@ -115,6 +116,7 @@ def test_check_says_an_empty_list_or_value_in_words_not_as_a_blank(
         '    env: "" | *',
         '    e = ""',
         '    legal = ""',
+        '    ticket: ""',
     ):
         assert expected in lines, expected
     assert run_main(capsys, "check", str(path), "--json").json()["sharing"]["accounts"] == []

@@ -171,6 +171,15 @@ def test_flags_for_the_whole_pattern_anywhere_but_at_its_start_are_refused(patte
         assert compile_regex(allowed).fullmatch("Abc")
 
 
+@pytest.mark.parametrize("pattern", ["(?i-)a", "(?-)a", "a(?i-:b)"])
+def test_a_minus_naming_no_flag_is_a_missing_flag(pattern):
+    """Python's "missing flag": a ``-`` turns off the flags after it, and none follow."""
+    with pytest.raises(re.error, match="missing flag"):
+        re.compile(pattern)
+    with pytest.raises(RegexProblem, match=r"^missing flag: a '-' names the flags it turns off"):
+        compile_regex(pattern)
+
+
 @pytest.mark.parametrize(
     ("pattern", "hint"),
     [
