@@ -198,13 +198,19 @@ def verify(
     return _result(walk, head)
 
 
-def distinct_files(paths: Sequence[StrPath]) -> list[int]:
+def distinct_files(paths: Sequence[StrPath], *, passing_over: bool = False) -> list[int]:
     """The files' sizes, after checking no file is given twice, by one name or two (its
-    records would be read as records again): `AuditError` naming both."""
+    records would be read as records again): `AuditError` naming both. ``passing_over``: a
+    path that cannot be looked at (gone, an archive pruned) is left out, not an OSError."""
     seen: dict[tuple[int, int], StrPath] = {}
     sizes: list[int] = []
     for path in paths:
-        st = os.stat(path)
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            if passing_over:
+                continue
+            raise
         first = seen.setdefault((st.st_dev, st.st_ino), path)
         if len(seen) == len(sizes):
             raise AuditError(
@@ -249,7 +255,7 @@ def head(paths: StrPath | Sequence[StrPath], *, hmac_key: bytes | None = None) -
     line, one file given twice, as `verify` refuses it), OSError (a missing file).
     """
     listed = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
-    distinct_files([path for path in listed if path.exists()])  # an archive pruned: not read
+    distinct_files(listed, passing_over=True)  # a file not read, as before, if it is gone
     for path in reversed(listed):
         fd = open_checked(path, READ_FLAGS, "cannot open for reading")
         try:

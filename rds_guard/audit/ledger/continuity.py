@@ -18,6 +18,21 @@ NOT_SHIPPED_YET = (
 """What a seq missing from a stream may be: the ledger cannot tell a record deleted from one
 a shipper has yet to put (puts go 16 at a time, a later seq may land first)."""
 
+
+def missing_said(first: int, last: int, checkpointed: dict[int, tuple[str, int]]) -> str:
+    """What the seqs ``first`` to ``last`` a stream lacks are: deleted, up to a size a
+    checkpoint signed (a size is signed only over every seq up to it, the signed checkpoints
+    before it vouching for the seqs below theirs); past it, deleted or not shipped yet,
+    which the ledger cannot tell apart."""
+    size = max(checkpointed, default=0)
+    if first > size:
+        return NOT_SHIPPED_YET
+    signed = f"checkpoint {checkpointed[size][1]} signed the stream at seq {size}"
+    if last <= size:
+        return f"deleted ({signed}, over every seq up to it)"
+    return f"deleted up to seq {size} ({signed}); from seq {size + 1} on, {NOT_SHIPPED_YET}"
+
+
 CHAIN_RANKS: dict[str | None, int] = {None: 0, CHAIN_SHA256: 1, CHAIN_HMAC: 2}
 """How far up a stream's chain has come: the first format (no digest of its own), plain
 SHA-256, HMAC-SHA256. Writers only go up (``rotate --key-env`` upgrades a plain log); a
@@ -85,6 +100,8 @@ def follows_on(
             return f"seq {seq} changed while the checkpoint read it"
         before, expected = line, expected + 1
     if expected <= end:
-        # the stream's newest item was at ``end`` as the checkpoint began: shipped, and gone
-        return f"seq {expected} is missing, though the stream reached seq {end}: deleted since"
+        return (  # the newest item was read as the checkpoint began: shipped, and gone
+            f"seq {end}, the stream's newest item as the checkpoint began, is gone: deleted"
+            f" since (from seq {expected} on, no item is there)"
+        )
     return None

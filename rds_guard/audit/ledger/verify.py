@@ -17,7 +17,7 @@ from ..errors import KEY_HINT, KeyRequired, NotAnAuditLog
 from ..record import seq_of, stream_id
 from ..verify import MAX_FINDINGS, verify_lines
 from .checkpoint_body import ForkEntry
-from .continuity import NOT_SHIPPED_YET
+from .continuity import missing_said
 from .history import History
 from .items import (
     fork_problems,
@@ -288,6 +288,7 @@ def _verify_stream(
         extra.append(LedgerFinding(needed.line, "key", detail, stream))
         for _ in walking:  # what needs no key is checked on every item all the same
             pass
+        extra.extend(_deleted_unkeyed(stream, gaps, checkpointed))
         result = None
     except NotAnAuditLog as exc:
         extra.append(LedgerFinding(last[0], "edited", f"{stream}: {exc.what}", stream))
@@ -304,7 +305,7 @@ def _verify_stream(
                 "removed",
                 f"{stream}: the stream starts at seq {first}: every record before it, the "
                 "first one (which names the stream) included, is not in the ledger: "
-                + _missing_said(1, checkpointed),
+                + missing_said(1, first - 1, checkpointed),
                 stream,
             )
         )
@@ -326,7 +327,7 @@ def _verify_stream(
         for f in ([] if result is None else result.findings)
         for seq in [seqs.get(f.line, f.line)]
         for missing in [
-            f": {_missing_said(gaps[seq], checkpointed)}"
+            f": {missing_said(gaps[seq], seq - 1, checkpointed)}"
             if f.reason == "removed" and seq in gaps
             else ""
         ]
@@ -340,14 +341,22 @@ def _verify_stream(
     return StreamSummary(stream, records, result.seq, result.head, ok)
 
 
-def _missing_said(first: int, checkpointed: dict[int, tuple[str, int]]) -> str:
-    """What the seqs a stream lacks from ``first`` on are: deleted, when a checkpoint held
-    the stream past ``first`` (it signs a stream's size only over every seq up to it); else
-    deleted or not shipped yet, which the ledger cannot tell apart."""
+def _deleted_unkeyed(
+    stream: str, gaps: dict[int, int], checkpointed: dict[int, tuple[str, int]]
+) -> Iterator[LedgerFinding]:
+    """``removed`` for each seq a keyed stream walked without its key lacks at or below a
+    size a checkpoint signed: no key is needed to see it is gone (a hole past that size may
+    be a put in flight, which its walk with the key reports). Its start: `_verify_stream`."""
     size = max(checkpointed, default=0)
-    if first <= size:
-        return f"deleted (checkpoint {checkpointed[size][1]} saw every seq up to {size})"
-    return NOT_SHIPPED_YET
+    for seq, first in sorted(gaps.items()):
+        if 1 < first <= size:
+            yield LedgerFinding(
+                seq,
+                "removed",
+                f"{stream}: seq jumps from {first - 1} to {seq}: {seq - first} record(s) "
+                f"missing: {missing_said(first, seq - 1, checkpointed)}",
+                stream,
+            )
 
 
 def _one_log_twice(summaries: list[StreamSummary]) -> Iterator[LedgerFinding]:

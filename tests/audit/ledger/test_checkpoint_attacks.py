@@ -177,19 +177,41 @@ def test_a_hole_a_checkpoint_saw_filled_is_said_deleted_not_unshipped(
     assert ship(log_path, table).shipped == 0
     [hole] = verify_ledger(table, history=read_history(store)).findings
     assert (hole.line, hole.reason) == (4, "removed")
-    assert hole.detail.endswith("1 record(s) missing: deleted (checkpoint 1 saw every seq up to 6)")
+    assert hole.detail.endswith(f"1 record(s) missing: {SIGNED_6}")
     delete_item(table, stream, 1)
     delete_item(table, stream, 2)
     start = [f for f in verify_ledger(table, history=read_history(store)).findings if f.line == 4]
     assert {f.reason for f in start} == {"removed"}
-    assert {f.detail.rsplit(": ", 1)[1] for f in start} == {
-        "deleted (checkpoint 1 saw every seq up to 6)"
-    }
+    assert {f.detail.rsplit(": ", 1)[1] for f in start} == {SIGNED_6}
     write_log(log_path, 3)
     ship(log_path, table)
     delete_item(table, stream, 8)
     later = [f for f in verify_ledger(table, history=read_history(store)).findings if f.line == 9]
     assert [f.detail.endswith(NOT_SHIPPED_YET) for f in later] == [True]
+
+
+SIGNED_6 = "deleted (checkpoint 1 signed the stream at seq 6, over every seq up to it)"
+
+
+def test_a_hole_across_a_checkpointed_size_is_deleted_up_to_it_and_unknown_past_it(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Seq 6 deleted below a checkpoint of size 6 while seq 7 and 8 are in flight (their puts
+    failed) and 9 and 10 landed: one jump from 5 to 9, deleted up to 6 and unknown past it."""
+    write_log(log_path, 6)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, log_path)
+    write_log(log_path, 4)
+    ship(log_path, table)
+    for seq in (6, 7, 8):
+        delete_item(table, stream, seq)
+    head, hole = verify_ledger(table, history=read_history(store)).findings
+    assert (head.line, head.reason, hole.line, hole.reason) == (6, "checkpoint", 9, "removed")
+    assert hole.detail.endswith(
+        "3 record(s) missing: deleted up to seq 6 (checkpoint 1 signed the stream at seq 6);"
+        f" from seq 7 on, {NOT_SHIPPED_YET}"
+    )
 
 
 def test_a_keyed_stream_walked_without_its_key_is_still_held_to_its_checkpoint(
@@ -207,6 +229,18 @@ def test_a_keyed_stream_walked_without_its_key_is_still_held_to_its_checkpoint(
     keyless = sorted(ledger_findings(table, history=read_history(store)))
     assert keyless == [(1, "key"), (4, "checkpoint")]
     assert _verify(table, store, KEY) == [(4, "checkpoint")]
+    # a record deleted from its middle: no key is needed to see it is gone below the size
+    # a checkpoint signed; a hole past it may be a put in flight, left to the walk with the key
+    write_log(log_path, 4, hmac_key=KEY)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    delete_item(table, stream, 5)
+    write_log(log_path, 2, hmac_key=KEY)
+    ship(log_path, table)
+    delete_item(table, stream, 9)
+    keyless = sorted(ledger_findings(table, history=read_history(store)))
+    assert keyless == [(1, "key"), (6, "removed")]  # its deleted tail was shipped again
+    assert (10, "removed") in _verify(table, store, KEY)
 
 
 def test_streams_made_to_sort_first_hide_no_finding_the_checkpoints_back(
@@ -583,6 +617,29 @@ def test_a_head_that_changes_while_it_is_read_is_not_signed(
     following = write_checkpoint(checkpointer, signer)
     held = line_of(item_at(table, stream, 6)) or b""
     assert _head(following, stream) == StreamHead(stream, 6, full_sha256(held))
+
+
+def test_a_head_deleted_while_the_checkpoint_reads_the_stream_is_said_deleted(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """The checkpointer reads the newest item (seq 6), then walks the new records; seq 6 is
+    deleted in between: that item was shipped and is gone (deleted since), which the finding
+    says of it rather than of the seq where the walk first found nothing."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    checkpointer, signer = _checkpointer(table, store)
+    for seq in (4, 5):
+        delete_item(table, stream, seq)
+    run_before(checkpointer.clients.dynamodb, "Query", _walk, lambda: delete_item(table, stream, 6))
+    outcome = write_checkpoint(checkpointer, signer)
+    assert outcome.findings == [
+        f"{stream}: seq 6, the stream's newest item as the checkpoint began, is gone: deleted"
+        " since (from seq 4 on, no item is there)"
+    ]
 
 
 def test_a_checkpoint_between_a_failed_put_and_the_next_run(
