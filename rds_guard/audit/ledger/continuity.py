@@ -6,7 +6,7 @@ signs a stream's new head only when its records follow on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from ..record import CHAIN_HMAC, CHAIN_SHA256, chain_of, is_authentic, parse_record, prev_of, seq_of
 from .items import full_sha256, item_problems, line_of, number, stray
@@ -68,6 +68,22 @@ def record_problem(seq: int, line: bytes, before: bytes | None) -> str | None:
     return None
 
 
+def keyless_problems(items: Iterable[dict[str, dict[str, str]]]) -> Iterator[tuple[int, str]]:
+    """``(seq, problem)`` for each record of a stream's ``items`` (in seq order) that
+    `record_problem` finds wrong without the key; a link is held only to the seq just before,
+    and only to a record that was not wrong itself (a hole or an edit is reported once)."""
+    before, expected = None, 0
+    for item in items:
+        seq = number(item, "seq")
+        if seq is None or seq < 1:  # the marker, or an item no record is at (said elsewhere)
+            continue
+        line = line_of(item) or b""
+        problem = record_problem(seq, line, before if seq == expected else None)
+        if problem is not None:
+            yield seq, problem
+        before, expected = None if problem else line, seq + 1
+
+
 def follows_on(
     items: Iterable[dict[str, dict[str, str]]], start: int, end: int, head: bytes
 ) -> str | None:
@@ -102,6 +118,6 @@ def follows_on(
     if expected <= end:
         return (  # the newest item was read as the checkpoint began: shipped, and gone
             f"seq {end}, the stream's newest item as the checkpoint began, is gone: deleted"
-            f" since (from seq {expected} on, no item is there)"
+            f" since (no item from seq {expected} to seq {end})"
         )
     return None

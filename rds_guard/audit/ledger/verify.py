@@ -17,7 +17,7 @@ from ..errors import KEY_HINT, KeyRequired, NotAnAuditLog
 from ..record import seq_of, stream_id
 from ..verify import MAX_FINDINGS, verify_lines
 from .checkpoint_body import ForkEntry
-from .continuity import missing_said
+from .continuity import keyless_problems, missing_said
 from .history import History
 from .items import (
     fork_problems,
@@ -288,7 +288,7 @@ def _verify_stream(
         extra.append(LedgerFinding(needed.line, "key", detail, stream))
         for _ in walking:  # what needs no key is checked on every item all the same
             pass
-        extra.extend(_deleted_unkeyed(stream, gaps, checkpointed))
+        extra.extend(_unkeyed(table, stream, gaps, checkpointed))
         result = None
     except NotAnAuditLog as exc:
         extra.append(LedgerFinding(last[0], "edited", f"{stream}: {exc.what}", stream))
@@ -341,12 +341,15 @@ def _verify_stream(
     return StreamSummary(stream, records, result.seq, result.head, ok)
 
 
-def _deleted_unkeyed(
-    stream: str, gaps: dict[int, int], checkpointed: dict[int, tuple[str, int]]
+def _unkeyed(
+    table: LedgerTable, stream: str, gaps: dict[int, int], checkpointed: dict[int, tuple[str, int]]
 ) -> Iterator[LedgerFinding]:
-    """``removed`` for each seq a keyed stream walked without its key lacks at or below a
-    size a checkpoint signed: no key is needed to see it is gone (a hole past that size may
-    be a put in flight, which its walk with the key reports). Its start: `_verify_stream`."""
+    """What a keyed stream walked without its key shows all the same (its items read again):
+    ``edited`` for a record wrong without the key (`keyless_problems`), ``removed`` for a seq
+    it lacks at or below a size a checkpoint signed (one past it may be a put in flight, left
+    to its walk with the key; its start: `_verify_stream`)."""
+    for seq, problem in keyless_problems(table.stream_items(stream)):
+        yield LedgerFinding(seq, "edited", f"{stream}: {problem}", stream)
     size = max(checkpointed, default=0)
     for seq, first in sorted(gaps.items()):
         if 1 < first <= size:

@@ -214,6 +214,28 @@ def test_a_hole_across_a_checkpointed_size_is_deleted_up_to_it_and_unknown_past_
     )
 
 
+def test_a_plain_part_of_a_keyed_stream_walked_without_its_key_is_still_checked(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """A plain log upgraded to a keyed one (``rotate --key-env``) ships as one stream; a
+    record of its plain part edited in the table is ``edited`` without the key too (its own
+    digest needs none), not hidden behind the key's usage error, and told once (the record
+    after it is not held to the edited one)."""
+    write_log(log_path, 6)
+    ship(log_path, table)
+    archive = audit.rotate(log_path, hmac_key=KEY)
+    write_log(log_path, 2, hmac_key=KEY)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, archive)
+    put_raw(table, record_item(stream, 3, _edited(line_of(item_at(table, stream, 3)) or b"")))
+    assert sorted(ledger_findings(table, history=read_history(store))) == [
+        (3, "edited"),
+        (7, "key"),
+    ]
+    assert _verify(table, store, KEY) == [(3, "edited")]
+
+
 def test_a_keyed_stream_walked_without_its_key_is_still_held_to_its_checkpoint(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
@@ -504,6 +526,19 @@ def _head_query(body: dict[str, Any]) -> bool:
     return body.get("Limit") == 1 and body.get("ScanIndexForward") is False
 
 
+def _grown_past_a_checkpoint(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, more: int
+) -> tuple[str, list[bytes]]:
+    """Three records shipped and checkpointed, then ``more`` shipped after them: the stream,
+    and the log's lines."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    lines = write_log(log_path, more)
+    ship(log_path, table)
+    return stream_of(table, log_path), lines
+
+
 def _walk(body: dict[str, Any]) -> bool:
     return ":start" in body.get("ExpressionAttributeValues", {})
 
@@ -540,12 +575,7 @@ def test_records_shipped_while_the_checkpointer_reads_wait_for_the_next_checkpoi
     checkpointed; after it, the checkpoint pins seq 5, the head it read and walked to, never
     one ahead of it. Either way the signed head is the line the ledger holds there, verify
     holds the ledger to it, and the next checkpoint picks up the rest."""
-    write_log(log_path, 3)
-    ship(log_path, table)
-    write_checkpoint(table, store)
-    write_log(log_path, 2)
-    ship(log_path, table)
-    stream = stream_of(table, log_path)
+    stream, _ = _grown_past_a_checkpoint(table, store, log_path, 2)
     checkpointer, signer = _checkpointer(table, store)
 
     def shipper_puts_more() -> None:
@@ -600,12 +630,7 @@ def test_a_head_that_changes_while_it_is_read_is_not_signed(
     the record it checked: the change is a finding and the stream stays at seq 3, where the
     last checkpoint had it, and nothing the ledger holds now contradicts what was signed.
     Once the stream holds still, the next checkpoint moves on."""
-    write_log(log_path, 3)
-    ship(log_path, table)
-    write_checkpoint(table, store)
-    lines = write_log(log_path, 3)
-    ship(log_path, table)
-    stream = stream_of(table, log_path)
+    stream, lines = _grown_past_a_checkpoint(table, store, log_path, 3)
     before, during = tamper(lines)
     before(table, stream)
     checkpointer, signer = _checkpointer(table, store)
@@ -623,22 +648,24 @@ def test_a_head_deleted_while_the_checkpoint_reads_the_stream_is_said_deleted(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
     """The checkpointer reads the newest item (seq 6), then walks the new records; seq 6 is
-    deleted in between: that item was shipped and is gone (deleted since), which the finding
-    says of it rather than of the seq where the walk first found nothing."""
-    write_log(log_path, 3)
-    ship(log_path, table)
-    write_checkpoint(table, store)
-    write_log(log_path, 3)
-    ship(log_path, table)
-    stream = stream_of(table, log_path)
+    deleted in between, and seq 7 shipped: that item was shipped and is gone (deleted since),
+    which the finding says of it rather than of the seq where the walk first found nothing,
+    and of the seqs that hold nothing (not of seq 7, which the walk does not read)."""
+    stream, _ = _grown_past_a_checkpoint(table, store, log_path, 3)
+    seventh = write_log(log_path, 1)[-1]
     checkpointer, signer = _checkpointer(table, store)
     for seq in (4, 5):
         delete_item(table, stream, seq)
-    run_before(checkpointer.clients.dynamodb, "Query", _walk, lambda: delete_item(table, stream, 6))
+
+    def delete_the_head_and_ship_more() -> None:
+        delete_item(table, stream, 6)
+        put_raw(table, record_item(stream, 7, seventh))
+
+    run_before(checkpointer.clients.dynamodb, "Query", _walk, delete_the_head_and_ship_more)
     outcome = write_checkpoint(checkpointer, signer)
     assert outcome.findings == [
         f"{stream}: seq 6, the stream's newest item as the checkpoint began, is gone: deleted"
-        " since (from seq 4 on, no item is there)"
+        " since (no item from seq 4 to seq 6)"
     ]
 
 
