@@ -70,17 +70,29 @@ def record_problem(seq: int, line: bytes, before: bytes | None) -> str | None:
 
 def keyless_problems(items: Iterable[dict[str, dict[str, str]]]) -> Iterator[tuple[int, str]]:
     """``(seq, problem)`` for each record of a stream's ``items`` (in seq order) that
-    `record_problem` finds wrong without the key; a link is held only to the seq just before,
-    and only to a record that was not wrong itself (a hole or an edit is reported once)."""
-    before, expected = None, 0
+    `record_problem` finds wrong without the key, each line taken as the walk takes it (one
+    newline off); a link is held only to the seq just before, and only to a record that was
+    not wrong itself; a chain lower than one before is a downgrade across a hole too. An item
+    holding another seq's record, or a line ending in CR, is left to the item checks."""
+    before, expected, rank = None, 0, 0
     for item in items:
         seq = number(item, "seq")
         if seq is None or seq < 1:  # the marker, or an item no record is at (said elsewhere)
             continue
         line = line_of(item) or b""
+        line = line[:-1] if line.endswith(b"\n") else line
+        held = seq_of(line) if line.startswith(b"{") else None
+        if line.endswith(b"\r") or (held is not None and held != seq):
+            before, expected = None, seq + 1
+            continue
         problem = record_problem(seq, line, before if seq == expected else None)
+        chain = CHAIN_RANKS.get(chain_of(line), 0)
+        if problem is None and chain < rank:
+            problem = f"the record at seq {seq} is of a lower chain than one before it: a downgrade"
         if problem is not None:
             yield seq, problem
+        else:
+            rank = max(rank, chain)
         before, expected = None if problem else line, seq + 1
 
 

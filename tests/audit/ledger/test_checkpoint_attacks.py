@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_helpers import relink
+from audit_helpers import relink, reseal
 from aws import count_sent
 from ledger_helpers import (
     BUCKET,
@@ -234,6 +234,45 @@ def test_a_plain_part_of_a_keyed_stream_walked_without_its_key_is_still_checked(
         (7, "key"),
     ]
     assert _verify(table, store, KEY) == [(3, "edited")]
+
+
+def test_a_keyed_stream_walked_without_its_key_blames_no_record_that_is_whole(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Without the key: two items of the plain part holding each other's record are told by
+    the item checks, not the record after them (its link is to neither); a record past a
+    hole that goes down from HMAC to plain SHA-256 (resealed: its own digest holds) is a
+    downgrade all the same, a finding, not the key's usage error; a line break left at an
+    item's end is the item's, no first-format record."""
+    write_log(log_path, 6)
+    ship(log_path, table)
+    archive = audit.rotate(log_path, hmac_key=KEY)
+    write_log(log_path, 4, hmac_key=KEY)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    stream = stream_of(table, archive)
+    third, fourth = (line_of(item_at(table, stream, seq)) or b"" for seq in (3, 4))
+    put_raw(table, record_item(stream, 3, fourth))
+    put_raw(table, record_item(stream, 4, third))
+    swapped = ledger_findings(table, history=read_history(store))
+    assert {line for line, _ in swapped} == {3, 4, 7}
+    put_raw(table, record_item(stream, 3, third))
+    put_raw(table, record_item(stream, 4, fourth))
+    delete_item(table, stream, 10)
+    keyed = line_of(item_at(table, stream, 11)) or b""
+    forged = reseal(keyed.replace(b'"chain":"hmac-sha256"', b'"chain":"sha256"'))
+    put_raw(table, record_item(stream, 11, forged))
+    downgraded = sorted(ledger_findings(table, history=read_history(store)))
+    assert (11, "edited") in downgraded and (7, "key") in downgraded
+    item = item_at(table, stream, 5)
+    item["line"]["S"] += "\n"
+    put_raw(table, item)
+    assert (5, "edited") in ledger_findings(table, history=read_history(store))
+    assert not [
+        f
+        for f in verify_ledger(table, history=read_history(store)).findings
+        if "first format" in f.detail
+    ]
 
 
 def test_a_keyed_stream_walked_without_its_key_is_still_held_to_its_checkpoint(
