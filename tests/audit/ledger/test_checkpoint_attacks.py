@@ -214,6 +214,20 @@ def test_a_hole_across_a_checkpointed_size_is_deleted_up_to_it_and_unknown_past_
     )
 
 
+def _plain_then_keyed(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, keyed: int
+) -> str:
+    """Six plain records, ``rotate --key-env``, ``keyed`` keyed ones, shipped as one stream
+    and checkpointed: the stream."""
+    write_log(log_path, 6)
+    ship(log_path, table)
+    archive = audit.rotate(log_path, hmac_key=KEY)
+    write_log(log_path, keyed, hmac_key=KEY)
+    ship(log_path, table)
+    write_checkpoint(table, store)
+    return stream_of(table, archive)
+
+
 def test_a_plain_part_of_a_keyed_stream_walked_without_its_key_is_still_checked(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
@@ -221,13 +235,7 @@ def test_a_plain_part_of_a_keyed_stream_walked_without_its_key_is_still_checked(
     record of its plain part edited in the table is ``edited`` without the key too (its own
     digest needs none), not hidden behind the key's usage error, and told once (the record
     after it is not held to the edited one)."""
-    write_log(log_path, 6)
-    ship(log_path, table)
-    archive = audit.rotate(log_path, hmac_key=KEY)
-    write_log(log_path, 2, hmac_key=KEY)
-    ship(log_path, table)
-    write_checkpoint(table, store)
-    stream = stream_of(table, archive)
+    stream = _plain_then_keyed(table, store, log_path, 2)
     put_raw(table, record_item(stream, 3, _edited(line_of(item_at(table, stream, 3)) or b"")))
     assert sorted(ledger_findings(table, history=read_history(store))) == [
         (3, "edited"),
@@ -244,13 +252,7 @@ def test_a_keyed_stream_walked_without_its_key_blames_no_record_that_is_whole(
     hole that goes down from HMAC to plain SHA-256 (resealed: its own digest holds) is a
     downgrade all the same, a finding, not the key's usage error; a line break left at an
     item's end is the item's, no first-format record."""
-    write_log(log_path, 6)
-    ship(log_path, table)
-    archive = audit.rotate(log_path, hmac_key=KEY)
-    write_log(log_path, 4, hmac_key=KEY)
-    ship(log_path, table)
-    write_checkpoint(table, store)
-    stream = stream_of(table, archive)
+    stream = _plain_then_keyed(table, store, log_path, 4)
     third, fourth = (line_of(item_at(table, stream, seq)) or b"" for seq in (3, 4))
     put_raw(table, record_item(stream, 3, fourth))
     put_raw(table, record_item(stream, 4, third))
