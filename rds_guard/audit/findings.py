@@ -64,6 +64,11 @@ HMAC_AMONG_PLAIN = (
 )
 
 
+def jump(last: int, seq: int) -> str:
+    """The detail of ``removed`` for records missing between seq ``last`` and seq ``seq``."""
+    return f"seq jumps from {last} to {seq}: {seq - last - 1} record(s) missing"
+
+
 def behind(seq: int, last: int, line: int, prev: bytes) -> str:
     """Why a record whose ``seq`` is not past ``last`` (the walk's) is out of place; the
     first line of a file (``line`` 1) that is a first record (``prev`` of 64 zeros) starts a

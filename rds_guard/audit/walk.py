@@ -350,11 +350,7 @@ class ChainWalk:
                     f"seq {seq} where {expected} was expected; seq {later} comes later",
                 )
             else:
-                self.report(
-                    number,
-                    "removed",
-                    f"seq jumps from {expected - 1} to {seq}: {seq - expected} record(s) missing",
-                )
+                self.report(number, "removed", findings.jump(expected - 1, seq))
         else:
             detail = findings.behind(seq, expected - 1, number, prev_of(line))
             self.report(number, "reordered", detail)

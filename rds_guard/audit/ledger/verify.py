@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from rds_guard.core.frozen import frozen
 
 from ..errors import KEY_HINT, KeyRequired, NotAnAuditLog
+from ..findings import jump
 from ..record import seq_of, stream_id
 from ..verify import MAX_FINDINGS, verify_lines
 from .checkpoint_body import ForkEntry
@@ -356,8 +357,7 @@ def _unkeyed(
             yield LedgerFinding(
                 seq,
                 "removed",
-                f"{stream}: seq jumps from {first - 1} to {seq}: {seq - first} record(s) "
-                f"missing: {missing_said(first, seq - 1, checkpointed)}",
+                f"{stream}: {jump(first - 1, seq)}: {missing_said(first, seq - 1, checkpointed)}",
                 stream,
             )
 
