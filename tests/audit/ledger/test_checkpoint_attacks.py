@@ -228,6 +228,23 @@ def _plain_then_keyed(
     return stream_of(table, archive)
 
 
+def test_an_honest_plain_log_upgraded_to_a_key_is_still_the_keys_usage_error(
+    table: LedgerTable, store: CheckpointStore, log_path: Path
+) -> None:
+    """Control for the keyless checks of a keyed stream: a plain log rotated to a keyed one,
+    shipped and checkpointed, with a put of its newest record not made yet (a hole past the
+    signed size), holds nothing wrong without the key: the run is the key's usage error, as
+    for a stream keyed from the start, and with the key it is ok."""
+    stream = _plain_then_keyed(table, store, log_path, 3)
+    write_log(log_path, 2, hmac_key=KEY)
+    ship(log_path, table)
+    delete_item(table, stream, 11)  # the last put but one, still in flight
+    with pytest.raises(audit.KeyRequired):
+        verify_ledger(table, history=read_history(store))
+    put_raw(table, record_item(stream, 11, complete_lines(log_path)[-2]))
+    assert verify_ledger(table, hmac_key=KEY, history=read_history(store)).ok
+
+
 def test_a_plain_part_of_a_keyed_stream_walked_without_its_key_is_still_checked(
     table: LedgerTable, store: CheckpointStore, log_path: Path
 ) -> None:
