@@ -39,8 +39,7 @@ from .torn import next_record, torn_detail
 
 FIRST_FORMAT = "first format"
 """The mode of a walk whose last record is in the first format (no digest of its own)."""
-_WRONG_KEY_RUN = 3
-"""HMAC records failing in a row from which the walk calls it a wrong key, not edits."""
+_WRONG_KEY_RUN = 3  # HMAC records failing in a row that make a wrong key, not edits
 
 
 class ChainWalk:
@@ -262,7 +261,15 @@ class ChainWalk:
                 self.report(number, reason, detail)
             self._bad += 1
             return
+        if chain is None and self._plain_first_format(line):
+            link_key, self.unvouched = None, self.unvouched or self.last_at
         self._follow(line, record, seq, chain, link_key, following)
+
+    def _plain_first_format(self, line: bytes) -> bool:
+        """Under a key, a first-format record linked in plain SHA-256 before anything keyed: a
+        first-release log written without the key, a plain prefix as a sealed one is."""
+        plain = not (self.key is None or self._bad or self.keyed_link or self.hmac_seen)
+        return plain and self.last is not None and prev_of(line) == chain_hash(self.last).encode()
 
     def _authenticity(self, line: bytes, number: int, chain: str | None) -> str:
         """What is wrong with the line on its own, as ``reason: detail`` (``failed``: an HMAC

@@ -424,6 +424,53 @@ def test_a_keyed_writer_refuses_a_first_format_tail_until_rotate(log_path: Path)
     assert audit.verify([log_path], hmac_key=KEY).continues == archive.name
 
 
+def test_a_first_release_log_upgraded_to_a_key_as_documented_verifies_under_it(
+    log_path: Path,
+) -> None:
+    """A log the first release wrote without a key, sealed by `rotate` and then rotated with
+    the key (docs/audit.md), is the plain prefix of a keyed series: it verified with a `key`
+    finding under the key ("plain SHA-256, not HMAC-SHA256"), an honest history read wrong.
+    The plain part is still vouched for by the keyed record after it, and by nothing else."""
+    first_format_log(log_path, 3)
+    sealed = audit.rotate(log_path)
+    keyed = audit.rotate(log_path, hmac_key=KEY)
+    make_log(log_path, 2, hmac_key=KEY)
+    files = [sealed, keyed, log_path]
+    result = audit.verify(files, hmac_key=KEY)
+    assert (result.ok, result.records, result.first_format) == (True, 7, 3)
+    assert str(audit.head(files, hmac_key=KEY)) == f"7:{result.head}"
+
+    lines = lines_of(sealed)  # an edit of the first-format part, relinked up to the key
+    lines[1] = first_format_line(audit.chain_hash(lines[0]), 2, event="created")
+    lines[2] = first_format_line(audit.chain_hash(lines[1]), 3)
+    write_lines(sealed, lines)
+    [rotated] = lines_of(keyed)
+    write_lines(keyed, [reseal(b'{"prev":"' + audit.chain_hash(lines[2]).encode() + rotated[73:])])
+    assert audit.verify(files[:2]).ok  # without the key, nothing vouches for the plain part
+    result = audit.verify(files, hmac_key=KEY)
+    assert (result.reason, result.path, result.line) == ("edited", keyed, 1)
+
+    first_format_log(log_path, 3)  # alone, under the key: nothing written with it
+    result = audit.verify([log_path], hmac_key=KEY)
+    assert (result.reason, result.line) == ("key", 1)
+    assert "no HMAC-keyed record vouches for it" in str(result.detail)
+
+
+def test_a_keyed_first_release_log_relinked_in_plain_sha256_is_caught_under_the_key(
+    log_path: Path,
+) -> None:
+    """Past a link under the key, a first-format record linked in plain SHA-256 is a
+    downgrade, not the plain prefix of a keyed series."""
+    first_format_log(log_path, 4, hmac_key=KEY)
+    lines = lines_of(log_path)
+    lines[2] = first_format_line(audit.chain_hash(lines[1]), 3, event="created")
+    lines[3] = first_format_line(audit.chain_hash(lines[2]), 4)
+    write_lines(log_path, lines)
+    result = audit.verify([log_path], hmac_key=KEY)
+    assert (result.reason, result.line, len(result.findings)) == ("key", 3, 1)
+    assert "plain SHA-256, not HMAC-SHA256 under the given key" in str(result.detail)
+
+
 def _rewritten_plain(path: Path, also: Callable[[list[bytes]], None]) -> None:
     """Every record of the file re-sealed as plain SHA-256 and relinked, its first `prev`
     kept, after ``also`` changed what it likes: what anyone without the key can do to a
