@@ -1,12 +1,13 @@
 """A request's query as botocore sends it: its URL's, and the ``params`` botocore's preparer
 adds to it (`AWSRequestPreparer._prepare_url`), which a handler may set: a service reads them
 as parameters too. Read by the guard as botocore will send them (`url_sent`), once held as
-the exact texts botocore sends (`hold_params`)."""
+the exact texts botocore sends (`hold_params`); and a query signer's move of the body into
+the query told from another handler's change (`moved_to_query`)."""
 
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -63,3 +64,45 @@ def url_sent(request: Any) -> Any:
     else:
         encoded = urllib.parse.urlencode(params, doseq=True)
     return ("&" if urllib.parse.urlparse(url).query else "?").join((url, encoded))
+
+
+def moved_to_query(
+    request: Any, items: Iterable[tuple[str, Any, type]] | None, url: object
+) -> bool:
+    """Whether ``request`` is what botocore's query signer (``SigV4QueryAuth``: a client of
+    ``signature_version`` ``v4-query``) makes of a request whose flat body had ``items`` and
+    whose URL was ``url`` (`url_sent`), and nothing else: the body emptied into the query
+    after the URL's own (its first value of each name, a body's overriding it in its place),
+    each name and value encoded as botocore encodes them, then the signature's parameters."""
+    now = url_sent(request)
+    if request.data != "" or items is None or type(url) is not str or type(now) is not str:
+        return False
+    before, after = urllib.parse.urlsplit(url), urllib.parse.urlsplit(now)
+    if before._replace(query="") != after._replace(query=""):
+        return False
+    moved = {
+        name: values[0]
+        for name, values in urllib.parse.parse_qs(before.query, keep_blank_values=True).items()
+    }
+    moved.update((name, str(value)) for name, value, _ in items)
+    try:
+        operation = "&".join(f"{_encoded(name)}={_encoded(value)}" for name, value in moved.items())
+    except UnicodeEncodeError:  # the signer fails on it as well
+        return False
+    signature = after.query.removeprefix(operation + "&")
+    names = [name for name, _ in urllib.parse.parse_qsl(signature, keep_blank_values=True)]
+    return signature != after.query and names in _SIGNATURES
+
+
+def _encoded(text: str) -> str:
+    """``text`` as botocore's ``percent_encode`` encodes a name or value of a query."""
+    return urllib.parse.quote(text.encode(), safe="-_.~")
+
+
+_SIGNED = ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires"]
+_SIGNATURES = (
+    [*_SIGNED, "X-Amz-SignedHeaders", "X-Amz-Signature"],
+    [*_SIGNED, "X-Amz-SignedHeaders", "X-Amz-Security-Token", "X-Amz-Signature"],
+)
+"""The names of a query signature's parameters, in botocore's order (a token: temporary
+credentials)."""

@@ -144,7 +144,7 @@ class AioClientBinding(ClientBinding):
     async def signed(self, row: Operation, request: Any) -> None:  # type: ignore[override]
         """`ClientBinding.signed`, the look-ups awaited: the signer awaits a refresh of the
         credentials, in which another task may change the request."""
-        if changed_since_held(request):
+        if changed_since_held(request, query_signed=self.signs_as_presigns):
             await self.request_created(row, request)
 
     async def presign_signed(  # type: ignore[override]

@@ -183,7 +183,7 @@ class ClientBinding:
         and credentials due for a refresh make it wait there (a call to STS or the instance's
         metadata, an await): whoever kept the request may change it meanwhile, and the
         signer signs the change."""
-        if changed_since_held(request):
+        if changed_since_held(request, query_signed=self.signs_as_presigns):
             self.request_created(row, request)
 
     def presign_signed(self, row: Operation, request: Any, call: GuardedCall) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, cast
 
 from .. import wire
+from ..query import moved_to_query
 from ..records import CONTEXT_KEY, GuardedCall
 from .changes import signed_how
 from .wrappers import presigning, presigns_built
@@ -104,25 +105,30 @@ def note_held(request: Any, read: object | None, rounds: int) -> None:
     _held[request] = (seen, call, signed_how(context))
 
 
-def since_held(request: Any) -> tuple[bool, GuardedCall | None] | None:
+def since_held(
+    request: Any, *, query_signed: bool = False
+) -> tuple[bool, GuardedCall | None] | None:
     """Whether ``request`` still holds what ``request-created`` last read of it as it held it,
     and is to be signed as it was then (`changes.signed_how`), with the call it held it as;
-    None when none held it."""
+    None when none held it. ``query_signed``: signed since by a query signer, which moves
+    the body into the URL's query (`query.moved_to_query`)."""
     held = _held.get(request)
     if held is None:
         return None
     read, call, (region, another) = held
     now, other = signed_how(request.context)
     still = now is region or (type(now) is str and type(region) is str and now == region)
-    still = still and other == another and wire.still_read(request, cast(wire.Read, read))
+    read = cast(wire.Read, read)
+    moved = query_signed and moved_to_query(request, read[1], read[2])
+    still = still and other == another and (wire.still_read(request, read) or moved)
     return still, call
 
 
-def changed_since_held(request: Any) -> bool:
+def changed_since_held(request: Any, *, query_signed: bool = False) -> bool:
     """Whether ``request`` no longer holds what ``request-created`` last held of it
-    (`since_held`): then the call it held it as is put back in its context (`held_as`), for
-    it to be held again."""
-    since = since_held(request)
+    (`since_held`, ``query_signed`` as there): then the call it held it as is put back in its
+    context (`held_as`), for it to be held again."""
+    since = since_held(request, query_signed=query_signed)
     if since is None or since[0]:
         return False
     held_as(request, since[1])

@@ -414,3 +414,29 @@ def test_a_skip_a_handler_sends_as_text_is_request_changed_as_on_a_sync_client(
         assert (sent, events) == (1, ["requested", "unknown"])
     else:
         assert (sent, events) == (0, ["blocked"])
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+def test_a_compliant_call_of_a_query_signing_client_goes_as_on_a_sync_client(
+    moto_server: MotoServer, tmp_path: Path, mode: str
+) -> None:
+    """A client that signs its calls as presigns are signed (``v4-query``): the signer's move
+    of the body into the URL's query was read, once signed, as a query another handler gave
+    the request, and every compliant call refused (warn: recorded as ``request.changed``)."""
+    make_cluster(moto_server.client("rds"))
+    session = guarded_session(tmp_path, AUDITED.replace('"enforce"', f'"{mode}"'))
+
+    async def work() -> None:
+        async with rds_client(session, moto_server, signature_version="v4-query") as rds:
+            await rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+            )
+
+    moto_server.reset_counts()
+    run(work)
+    assert moto_server.actions() == ["CreateDBClusterSnapshot"]
+    records = audit_records(tmp_path)
+    assert [(r["event"], r["violations"]) for r in records] == [
+        ("requested", []),
+        ("created", []),
+    ]
