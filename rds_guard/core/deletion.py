@@ -117,7 +117,7 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
         and params.get(_KEEPS_BACKUPS) is not False  # absent: AWS deletes them
     )
     if not (skips or keep):
-        return [], ()
+        return [], _backups_said(request, None)
     # The three APIs share one endpoint: a Neptune or DocumentDB client's delete of an RDS
     # database deletes its automated backups as the rds one does, and cannot say otherwise,
     # so through those clients the database's engine decides.
@@ -164,7 +164,27 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
             )
         )
     notes = (f"no final snapshot: {exempt}",) if skips and exempt is not None else ()
-    return violations, notes
+    return violations, notes + _backups_said(request, known)
+
+
+def _backups_said(request: Request, known: DatabaseFacts | None) -> tuple[str, ...]:
+    """The record's note on what a database delete does to its automated backups, which its
+    fields do not say (absent, ``DeleteAutomatedBackups`` deletes them): from the request, and
+    from the database when it was read (``known``); none for a cluster member (its backups
+    are the cluster's) or a delete that takes no backups."""
+    row, params = request.row, request.params
+    database = params.get(row.source) if row.source else None
+    if not (row.deletes_backups_on and isinstance(database, str)) or (known and known.cluster):
+        return ()
+    service = request.facts.service
+    if service not in row.deletes_backups_on:
+        how = f"the {service} API cannot keep them"
+    elif params.get(_KEEPS_BACKUPS) is False:  # by identity, as the rule reads it
+        return (f"automated backups of {database} kept ({_KEEPS_BACKUPS}=False)",)
+    else:
+        how = f"no {_KEEPS_BACKUPS}=False"
+    member = ", unless they are its cluster's" if row.final_exemptions and known is None else ""
+    return (f"automated backups of {database} deleted with it ({how}){member}",)
 
 
 _KEEPS_BACKUPS = "DeleteAutomatedBackups"

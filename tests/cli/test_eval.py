@@ -341,9 +341,10 @@ def test_eval_boolean_parameter_becomes_a_bool(
         "allowed: rds DeleteDBCluster would be sent with the params below"
     )
     assert "  SkipFinalSnapshot = true\n" in result.out
-    assert result.out.splitlines()[-1] == (
-        "record: requested, then deleted if the service accepts it (no final snapshot is made)"
-    )
+    assert result.out.splitlines()[-2:] == [
+        "record: requested, then deleted if the service accepts it (no final snapshot is made)",
+        "  note: automated backups of orders deleted with it (no DeleteAutomatedBackups=False)",
+    ]
 
 
 @pytest.mark.parametrize(("copy_tags", "inherited"), [("true", ["team"]), ("false", [])])

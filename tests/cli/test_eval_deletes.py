@@ -74,6 +74,7 @@ def test_a_delete_without_a_final_snapshot_is_judged_and_recorded(
         "injected: none",
         "inherited: none",
         "record: blocked, with its violations",
+        "  note: automated backups of orders deleted with it (no DeleteAutomatedBackups=False)",
     ]
 
 
@@ -103,9 +104,10 @@ def test_a_delete_with_a_final_snapshot_records_the_snapshot(
     )  # fmt: skip
     result = run_eval(capsys, policy, *args)
     assert result.code == 0
-    assert result.out.splitlines()[-1] == (
-        "record: requested, then created if the service accepts it"
-    )
+    assert result.out.splitlines()[-2:] == [
+        "record: requested, then created if the service accepts it",
+        "  note: automated backups of orders kept (DeleteAutomatedBackups=False)",
+    ]
 
 
 # --- snapshot deletes: --snapshot-created and --source-tag ----------------------------------

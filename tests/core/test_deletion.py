@@ -82,6 +82,10 @@ def made(ago: timedelta, *, tags: dict[str, str] | None = None, status: str = "a
     return SnapshotFacts(NOW - ago, tags or {}, status)
 
 
+TAKEN = "automated backups of orders-1 deleted with it (no DeleteAutomatedBackups=False)"
+"""The note of an instance's delete read as no cluster member's that takes its backups."""
+
+
 # --- final_snapshot ----------------------------------------------------------------------------
 
 
@@ -172,8 +176,9 @@ def test_instances_aws_deletes_only_without_a_final_snapshot_are_exempt(facts, w
     judged = delete(REQUIRED, "DeleteDBInstance", params, database=facts)
     assert judged.decision.allowed, judged.decision.violations
     assert judged.database.calls == 1
-    (note,) = judged.decision.notes
+    note, *backups = judged.decision.notes
     assert note.startswith("no final snapshot: ") and why in note
+    assert backups == ([] if facts.cluster else [TAKEN])
 
 
 @pytest.mark.parametrize("status", ["available", "stopped", "storage-full", "deleting"])
@@ -183,7 +188,7 @@ def test_other_instances_are_not_exempt(status):
     facts = DatabaseFacts(engine="postgres", status=status)
     judged = delete(REQUIRED, "DeleteDBInstance", params, database=facts)
     assert rules_of(judged.decision) == ["deletion.final_snapshot"]
-    assert judged.decision.notes == ()
+    assert judged.decision.notes == (TAKEN,)
 
 
 def test_a_neptune_instance_is_a_cluster_member():
@@ -1003,3 +1008,42 @@ def test_a_hold_the_tag_rules_forbid_loads_and_cannot_be_placed(rule_table: str,
         source_tags={"legal-hold": "true"},
     )
     assert [v.rule for v in held.violations] == ["deletion.hold"]
+
+
+_UNLESS = ", unless they are its cluster's"
+_MEMBER = DatabaseFacts(cluster="orders", engine="aurora-postgresql")
+_ALONE = DatabaseFacts(engine="postgres")
+_NEPTUNE = "deleted with it (the neptune API cannot keep them)"
+BACKUPS_SAID = [
+    (KEEP, "rds", False, _ALONE, "kept (DeleteAutomatedBackups=False)"),
+    (REQUIRED, "rds", False, _ALONE, "kept (DeleteAutomatedBackups=False)"),
+    (REQUIRED, "rds", None, _ALONE, f"deleted with it (no DeleteAutomatedBackups=False){_UNLESS}"),
+    (REQUIRED, "rds", True, _MEMBER, f"deleted with it (no DeleteAutomatedBackups=False){_UNLESS}"),
+    (KEEP, "rds", True, _ALONE, "deleted with it (no DeleteAutomatedBackups=False)"),
+    (KEEP, "rds", None, _MEMBER, None),
+    (REQUIRED, "neptune", None, _ALONE, f"{_NEPTUNE}{_UNLESS}"),
+    (KEEP, "neptune", None, _ALONE, _NEPTUNE),
+]  # fmt: skip
+"""A delete of instance orders-1 with its final snapshot: the policy, the client's service,
+DeleteAutomatedBackups (None: not given), the instance (read only under "keep" when its
+backups would be taken), and what the record's note says of its automated backups."""
+
+
+@pytest.mark.parametrize(("policy", "service", "keeps", "facts", "said"), BACKUPS_SAID)
+def test_a_database_deletes_record_says_what_it_does_to_the_automated_backups(
+    policy: Any, service: str, keeps: bool | None, facts: DatabaseFacts, said: str | None
+) -> None:
+    """A delete that keeps the automated backups and one that takes them had the same
+    record (its fields hold no request parameter), under a policy that does not judge them
+    too: the note says which, from the request, and from the instance when it was read (a
+    cluster member's backups are the cluster's: no note)."""
+    params: dict[str, Any] = {
+        "DBInstanceIdentifier": "orders-1",
+        "FinalDBSnapshotIdentifier": "orders-1-final",
+    }
+    if keeps is not None:
+        params["DeleteAutomatedBackups"] = keeps
+    judged = delete(policy, "DeleteDBInstance", params, service=service, database=facts)
+    assert judged.database.calls == (policy is KEEP and keeps is not False)
+    said_of_backups = [note for note in judged.decision.notes if "automated backups" in note]
+    assert said_of_backups == ([f"automated backups of orders-1 {said}"] if said else [])

@@ -168,7 +168,9 @@ def test_a_cluster_delete_read_for_its_engine_gets_no_instance_exemption():
         service="neptune",
     )
     assert rules_of(decision) == ["deletion.final_snapshot", "deletion.automated_backups"]
-    assert decision.notes == ()
+    assert decision.notes == (
+        "automated backups of orders deleted with it (the neptune API cannot keep them)",
+    )
 
 
 def test_every_hold_key_touched_is_listed_when_the_tags_cannot_be_read():

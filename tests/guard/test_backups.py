@@ -36,7 +36,7 @@ from aws import (
 )
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
-from policies import BACKUPS, write_policy
+from policies import BACKUPS, HOLD_ONLY, write_policy
 from servers import ACCOUNT_ID, DocDBResponder, MotoServer, raw_response
 
 import rds_guard
@@ -219,7 +219,40 @@ def test_a_read_replicas_delete_is_allowed_without_a_final_snapshot(rig: Rig) ->
         DBInstanceIdentifier="orders-2", SkipFinalSnapshot=True, DeleteAutomatedBackups=False
     )
     assert (rig.count("DescribeDBInstances"), rig.count("DeleteDBInstance")) == (1, 1)
-    assert rig.records()[-1]["notes"] == ["no final snapshot: a read replica of orders-1"]
+    assert rig.records()[-1]["notes"] == [
+        "no final snapshot: a read replica of orders-1",
+        "automated backups of orders-2 kept (DeleteAutomatedBackups=False)",
+    ]
+
+
+def test_the_records_of_deletes_that_keep_and_take_the_backups_say_which(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Under a policy that does not judge automated backups, two instances deleted with
+    their final snapshots, one keeping its automated backups and one not (AWS deletes them):
+    their records differed only in the names, though the second took the point-in-time
+    history. The note says which, read from the request alone (nothing described)."""
+    rig = rig_for(request, tmp_path, write_policy(tmp_path, HOLD_ONLY))
+    for name in ("keeps", "takes"):
+        make_instance(rig.plain, name)
+    rig.rds.delete_db_instance(
+        DBInstanceIdentifier="keeps",
+        FinalDBSnapshotIdentifier="keeps-final",
+        DeleteAutomatedBackups=False,
+    )
+    rig.rds.delete_db_instance(
+        DBInstanceIdentifier="takes", FinalDBSnapshotIdentifier="takes-final"
+    )
+    assert (rig.count("DescribeDBInstances"), rig.count("DeleteDBInstance")) == (0, 2)
+    assert [(r["event"], r["source"], r["notes"]) for r in rig.records()] == [
+        (event, name, [f"automated backups of {name} {said}"])
+        for name, said in (
+            ("keeps", "kept (DeleteAutomatedBackups=False)"),
+            ("takes", "deleted with it (no DeleteAutomatedBackups=False), unless they are its"
+             " cluster's"),
+        )
+        for event in ("requested", "created")
+    ]  # fmt: skip
 
 
 def test_an_ordinary_instances_delete_without_a_final_snapshot_is_never_sent(rig: Rig) -> None:
