@@ -99,10 +99,13 @@ def _encoded(text: str) -> str:
     return urllib.parse.quote(text.encode(), safe="-_.~")
 
 
-_SIGNED = ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires"]
-_SIGNATURES = (
-    [*_SIGNED, "X-Amz-SignedHeaders", "X-Amz-Signature"],
-    [*_SIGNED, "X-Amz-SignedHeaders", "X-Amz-Security-Token", "X-Amz-Signature"],
-)
+_SIGNED = [
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+]
+_SIGNATURES = ([*_SIGNED, "X-Amz-Signature"], [*_SIGNED, "X-Amz-Security-Token", "X-Amz-Signature"])
 """The names of a query signature's parameters, in botocore's order (a token: temporary
 credentials)."""
