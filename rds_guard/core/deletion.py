@@ -168,23 +168,35 @@ def _backup_rules(request: Request) -> tuple[list[Violation], tuple[str, ...]]:
 
 
 def _backups_said(request: Request, known: DatabaseFacts | None) -> tuple[str, ...]:
-    """The record's note on what a database delete does to its automated backups, which its
-    fields do not say (absent, ``DeleteAutomatedBackups`` deletes them): from the request, and
-    from the database when it was read (``known``); none for a cluster member (its backups
-    are the cluster's) or a delete that takes no backups."""
+    """The record's note on what a database delete, as it is sent, does to its automated
+    backups, which its fields do not say (absent, ``DeleteAutomatedBackups`` deletes them):
+    from the request, and from the database when it was read (``known``); none for a cluster
+    member (its backups are the cluster's), a delete that takes no backups, or a value whose
+    reading cannot be told."""
     row, params = request.row, request.params
     database = params.get(row.source) if row.source else None
     if not (row.deletes_backups_on and isinstance(database, str)) or (known and known.cluster):
         return ()
-    service = request.facts.service
+    service, keeps = request.facts.service, params.get(_KEEPS_BACKUPS)
     if service not in row.deletes_backups_on:
+        if _KEEPS_BACKUPS in params:  # which the shared endpoint may read as rds's
+            return ()
         how = f"the {service} API cannot keep them"
-    elif params.get(_KEEPS_BACKUPS) is False:  # by identity, as the rule reads it
-        return (f"automated backups of {database} kept ({_KEEPS_BACKUPS}=False)",)
+    elif keeps is None:  # botocore sends no parameter for None
+        how = f"{_KEEPS_BACKUPS} not given"
+    elif type(keeps) not in _READ_AS_TRUTH:
+        return ()  # botocore sends what the object's own __bool__ says
+    elif not keeps:  # botocore sends any false value as "false"
+        return (f"the delete keeps the automated backups of {database} ({_KEEPS_BACKUPS}=false)",)
     else:
-        how = f"no {_KEEPS_BACKUPS}=False"
+        how = f"{_KEEPS_BACKUPS}=true"
     member = ", unless they are its cluster's" if row.final_exemptions and known is None else ""
-    return (f"automated backups of {database} deleted with it ({how}){member}",)
+    return (f"the delete takes the automated backups of {database} with it ({how}){member}",)
+
+
+_READ_AS_TRUTH = frozenset({bool, int, float, str, bytes, list, tuple, dict})
+"""The types whose truth botocore's serializer sends for a boolean (``if value``) that the
+guard reads without running a program's code."""
 
 
 _KEEPS_BACKUPS = "DeleteAutomatedBackups"

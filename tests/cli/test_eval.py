@@ -343,7 +343,8 @@ def test_eval_boolean_parameter_becomes_a_bool(
     assert "  SkipFinalSnapshot = true\n" in result.out
     assert result.out.splitlines()[-2:] == [
         "record: requested, then deleted if the service accepts it (no final snapshot is made)",
-        "  note: automated backups of orders deleted with it (no DeleteAutomatedBackups=False)",
+        "  note: the delete takes the automated backups of orders with it (DeleteAutomatedBackups"
+        " not given)",
     ]
 
 

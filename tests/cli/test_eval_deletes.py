@@ -74,7 +74,8 @@ def test_a_delete_without_a_final_snapshot_is_judged_and_recorded(
         "injected: none",
         "inherited: none",
         "record: blocked, with its violations",
-        "  note: automated backups of orders deleted with it (no DeleteAutomatedBackups=False)",
+        "  note: the delete takes the automated backups of orders with it (DeleteAutomatedBackups"
+        " not given)",
     ]
 
 
@@ -106,7 +107,7 @@ def test_a_delete_with_a_final_snapshot_records_the_snapshot(
     assert result.code == 0
     assert result.out.splitlines()[-2:] == [
         "record: requested, then created if the service accepts it",
-        "  note: automated backups of orders kept (DeleteAutomatedBackups=False)",
+        "  note: the delete keeps the automated backups of orders (DeleteAutomatedBackups=false)",
     ]
 
 

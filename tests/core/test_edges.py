@@ -169,7 +169,8 @@ def test_a_cluster_delete_read_for_its_engine_gets_no_instance_exemption():
     )
     assert rules_of(decision) == ["deletion.final_snapshot", "deletion.automated_backups"]
     assert decision.notes == (
-        "automated backups of orders deleted with it (the neptune API cannot keep them)",
+        "the delete takes the automated backups of orders with it (the neptune API cannot keep"
+        " them)",
     )
 
 

@@ -221,7 +221,7 @@ def test_a_read_replicas_delete_is_allowed_without_a_final_snapshot(rig: Rig) ->
     assert (rig.count("DescribeDBInstances"), rig.count("DeleteDBInstance")) == (1, 1)
     assert rig.records()[-1]["notes"] == [
         "no final snapshot: a read replica of orders-1",
-        "automated backups of orders-2 kept (DeleteAutomatedBackups=False)",
+        "the delete keeps the automated backups of orders-2 (DeleteAutomatedBackups=false)",
     ]
 
 
@@ -245,11 +245,12 @@ def test_the_records_of_deletes_that_keep_and_take_the_backups_say_which(
     )
     assert (rig.count("DescribeDBInstances"), rig.count("DeleteDBInstance")) == (0, 2)
     assert [(r["event"], r["source"], r["notes"]) for r in rig.records()] == [
-        (event, name, [f"automated backups of {name} {said}"])
+        (event, name, [said])
         for name, said in (
-            ("keeps", "kept (DeleteAutomatedBackups=False)"),
-            ("takes", "deleted with it (no DeleteAutomatedBackups=False), unless they are its"
-             " cluster's"),
+            ("keeps", "the delete keeps the automated backups of keeps (DeleteAutomatedBackups="
+             "false)"),
+            ("takes", "the delete takes the automated backups of takes with it"
+             " (DeleteAutomatedBackups not given), unless they are its cluster's"),
         )
         for event in ("requested", "created")
     ]  # fmt: skip
