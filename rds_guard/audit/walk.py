@@ -46,9 +46,9 @@ class ChainWalk:
     """The state of a walk along one chain, across streams (files, oldest first).
 
     ``checkpoints`` maps a seq to the digests (hex, ASCII bytes) its record's full bytes must
-    have (each one given: two that differ cannot both hold); ``max_findings`` caps the
-    findings kept (the rest are counted in ``more``).
-    """
+    have (each one given: two that differ cannot both hold; a first-format record's under the
+    key or, taken before the log was keyed, plain SHA-256); ``max_findings`` caps the findings
+    kept (the rest are counted in ``more``)."""
 
     def __init__(
         self, key: bytes | None, checkpoints: dict[int, tuple[bytes, ...]], max_findings: int
@@ -111,9 +111,8 @@ class ChainWalk:
             raise NotAnAuditLog(self.path, unproven)
 
     def torn(self, rest: bytes) -> None:
-        """The stream ended with ``rest``: bytes after its last newline (a cut-off write). A
-        whole record that follows, as a writer keeps it, is walked as a line before it is
-        reported."""
+        """The stream ended with ``rest``: bytes after its last newline (a cut-off write); a whole
+        record that follows, as a writer keeps it, is walked as a line before it is reported."""
         if not self.number and not may_be_a_cut_record(rest):
             raise NotAnAuditLog(self.path, "its bytes do not start as a record's line")
         if not self._bad and next_record(rest, Vouched(self.last, self.seq, None), self.key):
@@ -218,8 +217,9 @@ class ChainWalk:
         self.checked.add(seq)
         chain = chain_of(line)
         digest = chain_hash(line, None if chain == CHAIN_SHA256 else self.key).encode()
+        plain = chain_hash(line).encode() if chain is None else digest
         for expected in self.checkpoints[seq]:
-            if digest != expected:
+            if expected not in (digest, plain):
                 self.report(
                     number,
                     "head",
@@ -460,8 +460,8 @@ class ChainWalk:
         """The digest of the last record's full bytes, under the algorithm it names."""
         if self.last is None:
             return ZERO_HASH if self.continues is None else self.prev.decode()
-        key = None if self.mode == CHAIN_SHA256 else self.key
-        return chain_hash(self.last, key)
+        key = self.link_key if self.mode == FIRST_FORMAT else self.key  # plain first format too
+        return chain_hash(self.last, None if self.mode == CHAIN_SHA256 else key)
 
     def finish(self, expected_head: str | None) -> None:
         """Findings only the end can tell: a keyed log ending in plain SHA-256, checkpoints

@@ -430,15 +430,18 @@ def test_a_first_release_log_upgraded_to_a_key_as_documented_verifies_under_it(
     """A log the first release wrote without a key, sealed by `rotate` and then rotated with
     the key (docs/audit.md), is the plain prefix of a keyed series: it verified with a `key`
     finding under the key ("plain SHA-256, not HMAC-SHA256"), an honest history read wrong.
-    The plain part is still vouched for by the keyed record after it, and by nothing else."""
+    The plain part is still vouched for by the keyed record after it, and by nothing else;
+    a checkpoint taken of it before the key holds under the key (its digest plain SHA-256)."""
     first_format_log(log_path, 3)
+    before = audit.head(log_path)  # a checkpoint of the first release's log, without a key
     sealed = audit.rotate(log_path)
     keyed = audit.rotate(log_path, hmac_key=KEY)
     make_log(log_path, 2, hmac_key=KEY)
     files = [sealed, keyed, log_path]
-    result = audit.verify(files, hmac_key=KEY)
+    result = audit.verify(files, hmac_key=KEY, checkpoints=[before])
     assert (result.ok, result.records, result.first_format) == (True, 7, 3)
     assert str(audit.head(files, hmac_key=KEY)) == f"7:{result.head}"
+    assert audit.verify([sealed], hmac_key=KEY).head == before.digest  # a plain end, plain
 
     lines = lines_of(sealed)  # an edit of the first-format part, relinked up to the key
     lines[1] = first_format_line(audit.chain_hash(lines[0]), 2, event="created")
