@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -269,6 +270,7 @@ def test_a_fork_found_by_a_put_ends_the_run_without_making_the_puts_not_begun(
     write_log(original, BATCH, note="original ")
     write_log(copy, 1, note="copy ")
     tried: list[int] = []
+    copied = threading.Event()
 
     def copy_first_then_slow(request: Any, **_: Any) -> None:
         item = json.loads(request.body)["Item"]
@@ -278,7 +280,11 @@ def test_a_fork_found_by_a_put_ends_the_run_without_making_the_puts_not_begun(
         tried.append(seq)
         if seq == 6:
             ship(copy, table)  # the copy's seq 6 lands first
+            copied.set()
         else:
+            # none of the batch lands before it (a worker may start 6 last on a busy machine:
+            # the copy then sees the original's 7 and puts nothing)
+            copied.wait(60.0)  # a hang detector, never a speed limit
             time.sleep(0.2)  # the others hold their workers a while
         return None
 
