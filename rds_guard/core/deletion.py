@@ -182,7 +182,7 @@ def _backups_said(request: Request, known: DatabaseFacts | None) -> tuple[str, .
         if _KEEPS_BACKUPS in params:  # which the shared endpoint may read as rds's
             return ()
         how = f"the {service} API cannot keep them"
-    elif keeps is None:  # botocore sends no parameter for None
+    elif _KEEPS_BACKUPS not in params:
         how = f"{_KEEPS_BACKUPS} not given"
     elif type(keeps) not in _READ_AS_TRUTH:
         return ()  # botocore sends what the object's own __bool__ says
@@ -194,9 +194,9 @@ def _backups_said(request: Request, known: DatabaseFacts | None) -> tuple[str, .
     return (f"the delete takes the automated backups of {database} with it ({how}){member}",)
 
 
-_READ_AS_TRUTH = frozenset({bool, int, float, str, bytes, list, tuple, dict})
-"""The types whose truth botocore's serializer sends for a boolean (``if value``) that the
-guard reads without running a program's code."""
+_READ_AS_TRUTH = frozenset({bool, int, float, str, bytes, list, tuple, dict, type(None)})
+"""The types whose truth botocore's serializer sends for a boolean (``if value``: ``None``
+given too) that the guard reads without running a program's code."""
 
 
 _KEEPS_BACKUPS = "DeleteAutomatedBackups"

@@ -1020,24 +1020,26 @@ _ABSENT = "takes the automated backups of orders-1 with it (DeleteAutomatedBacku
 _TRUE = "takes the automated backups of orders-1 with it (DeleteAutomatedBackups=true)"
 _NEPTUNE = "takes the automated backups of orders-1 with it (the neptune API cannot keep them)"
 _GIVEN = object()
+_NOT_GIVEN = object()
 BACKUPS_SAID = [
     (KEEP, "rds", False, _ALONE, _KEPT),
     (REQUIRED, "rds", False, _ALONE, _KEPT),
     (REQUIRED, "rds", 0, _ALONE, _KEPT),
     (REQUIRED, "rds", "", _ALONE, _KEPT),
     (REQUIRED, "rds", "false", _ALONE, f"{_TRUE}{_UNLESS}"),
-    (REQUIRED, "rds", None, _ALONE, f"{_ABSENT}{_UNLESS}"),
+    (REQUIRED, "rds", _NOT_GIVEN, _ALONE, f"{_ABSENT}{_UNLESS}"),
+    (REQUIRED, "rds", None, _ALONE, _KEPT),
     (REQUIRED, "rds", True, _MEMBER, f"{_TRUE}{_UNLESS}"),
     (REQUIRED, "rds", _GIVEN, _ALONE, None),
     (KEEP, "rds", True, _ALONE, _TRUE),
-    (KEEP, "rds", None, _MEMBER, None),
-    (REQUIRED, "neptune", None, _ALONE, f"{_NEPTUNE}{_UNLESS}"),
-    (KEEP, "neptune", None, _ALONE, _NEPTUNE),
+    (KEEP, "rds", _NOT_GIVEN, _MEMBER, None),
+    (REQUIRED, "neptune", _NOT_GIVEN, _ALONE, f"{_NEPTUNE}{_UNLESS}"),
+    (KEEP, "neptune", _NOT_GIVEN, _ALONE, _NEPTUNE),
     (REQUIRED, "neptune", False, _ALONE, None),
 ]  # fmt: skip
 """A delete of instance orders-1 with its final snapshot: the policy, the client's service,
-DeleteAutomatedBackups as given (None: not given; a client that does not validate sends any
-false value as ``false``, ``"false"`` as ``true``, an object as its ``__bool__`` says), the
+DeleteAutomatedBackups as given (a client that does not validate sends any false value as
+``false``, ``None`` too, ``"false"`` as ``true``, an object as its ``__bool__`` says), the
 instance (read only under "keep" when its backups would be taken), and the record's note on
 its automated backups (None: none)."""
 
@@ -1055,7 +1057,7 @@ def test_a_database_deletes_record_says_what_it_does_to_the_automated_backups(
         "DBInstanceIdentifier": "orders-1",
         "FinalDBSnapshotIdentifier": "orders-1-final",
     }
-    if keeps is not None:
+    if keeps is not _NOT_GIVEN:
         params["DeleteAutomatedBackups"] = keeps
     judged = delete(policy, "DeleteDBInstance", params, service=service, database=facts)
     said_of_backups = [note for note in judged.decision.notes if "automated backups" in note]
