@@ -463,9 +463,13 @@ def test_a_keyed_first_release_log_relinked_in_plain_sha256_is_caught_under_the_
     log_path: Path,
 ) -> None:
     """Past a link under the key, a first-format record linked in plain SHA-256 is a
-    downgrade, not the plain prefix of a keyed series."""
+    downgrade, not the plain prefix of a keyed series. Control: the honest log's head or
+    checkpoint taken without the key holds under it (its records name no algorithm)."""
     first_format_log(log_path, 4, hmac_key=KEY)
     lines = lines_of(log_path)
+    plain = audit.chain_hash(lines[-1])  # its last record's digest taken without the key
+    assert audit.verify([log_path], hmac_key=KEY, head=plain).ok  # as a checkpoint of it is
+    assert audit.verify([log_path], hmac_key=KEY, checkpoints=[(4, plain)]).ok
     lines[2] = first_format_line(audit.chain_hash(lines[1]), 3, event="created")
     lines[3] = first_format_line(audit.chain_hash(lines[2]), 4)
     write_lines(log_path, lines)
