@@ -10,6 +10,8 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from botocore.utils import percent_encode_sequence
+
 
 def has_params(request: Any) -> bool:
     """Whether ``request`` has ``params`` other than botocore's own (none, or an empty dict),
@@ -86,17 +88,12 @@ def moved_to_query(
     }
     moved.update((name, str(value)) for name, value, _ in items)
     try:
-        operation = "&".join(f"{_encoded(name)}={_encoded(value)}" for name, value in moved.items())
+        operation = percent_encode_sequence(moved)
     except UnicodeEncodeError:  # the signer fails on it as well
         return False
     signature = after.query.removeprefix(operation + "&")
     names = [name for name, _ in urllib.parse.parse_qsl(signature, keep_blank_values=True)]
     return signature != after.query and names in _SIGNATURES
-
-
-def _encoded(text: str) -> str:
-    """``text`` as botocore's ``percent_encode`` encodes a name or value of a query."""
-    return urllib.parse.quote(text.encode(), safe="-_.~")
 
 
 _SIGNED = [

@@ -119,8 +119,14 @@ def since_held(
     now, other = signed_how(request.context)
     still = now is region or (type(now) is str and type(region) is str and now == region)
     read = cast(wire.Read, read)
-    moved = query_signed and moved_to_query(request, read[1], read[2])
-    still = still and other == another and (wire.still_read(request, read) or moved)
+    still = (
+        still
+        and other == another
+        and (
+            wire.still_read(request, read)
+            or (query_signed and moved_to_query(request, read[1], read[2]))
+        )
+    )
     return still, call
 
 
