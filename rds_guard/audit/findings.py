@@ -64,6 +64,15 @@ HMAC_AMONG_PLAIN = (
 )
 
 
+def wrong_key(failed: list[int]) -> str:
+    """The detail of ``key`` for the HMAC records in a row, on lines ``failed``, that do not
+    authenticate: enough of them to be a wrong key, not edits."""
+    return (
+        f"lines {failed[0]}-{failed[-1]}: {len(failed)} HMAC-keyed records in a row do not "
+        "authenticate under the given key: a wrong key?"
+    )
+
+
 def jump(last: int, seq: int) -> str:
     """The detail of ``removed`` for records missing between seq ``last`` and seq ``seq``."""
     return f"seq jumps from {last} to {seq}: {seq - last - 1} record(s) missing"

@@ -167,13 +167,7 @@ class ChainWalk:
         enough of them to be a wrong key, else one ``edited`` finding each."""
         failed, self._failed = self._failed, []
         if len(failed) >= _WRONG_KEY_RUN:
-            return self._keep(
-                self.path,
-                failed[0],
-                "key",
-                f"lines {failed[0]}-{failed[-1]}: {len(failed)} HMAC-keyed records in a row do "
-                "not authenticate under the given key: a wrong key?",
-            )
+            return self._keep(self.path, failed[0], "key", findings.wrong_key(failed))
         for number in failed:
             self._keep(self.path, number, "edited", NOT_AUTHENTIC)
 
@@ -215,17 +209,21 @@ class ChainWalk:
 
     def _hold_to_checkpoint(self, line: bytes, seq: int, number: int) -> None:
         self.checked.add(seq)
-        chain = chain_of(line)
-        digest = chain_hash(line, None if chain == CHAIN_SHA256 else self.key).encode()
-        plain = chain_hash(line).encode() if chain is None else digest
+        digests = self._digests(line, chain_of(line))
         for expected in self.checkpoints[seq]:
-            if expected not in (digest, plain):
+            if expected not in digests:
                 self.report(
                     number,
                     "head",
-                    f"the record with seq {seq} has digest {digest.decode()}, not the "
+                    f"the record with seq {seq} has digest {digests[0].decode()}, not the "
                     f"checkpoint's {expected.decode()}: the log was rewritten up to it",
                 )
+
+    def _digests(self, line: bytes, chain: str | None) -> tuple[bytes, ...]:
+        """The digests of ``line`` a checkpoint or head may give: under the algorithm its
+        ``chain`` names, or a first format's under the key or plain (taken before the key)."""
+        digest = chain_hash(line, None if chain == CHAIN_SHA256 else self.key).encode()
+        return (digest, chain_hash(line).encode()) if chain is None else (digest,)
 
     # -- a line looked at closely --
 
@@ -489,12 +487,13 @@ class ChainWalk:
         for seq in sorted(set(self.checkpoints) - self.checked):
             missing = findings.missing_checkpoint(seq, self.first_seq, self.max_seq)
             self.report(end[1], "head", missing, at=end)
-        plain = chain_hash(self.last) if self.last and self.mode == FIRST_FORMAT else self.head
-        if expected_head is not None and expected_head not in (self.head, plain):
+        head, last, chain = self.head, self.last, None if self.mode == FIRST_FORMAT else self.mode
+        heads = [head] if last is None else [d.decode() for d in self._digests(last, chain)]
+        if expected_head is not None and expected_head not in heads:
             self.report(
                 end[1],
                 "head",
-                f"the log ends at seq {self.seq} with head {self.head}, not {expected_head}: "
+                f"the log ends at seq {self.seq} with head {head}, not {expected_head}: "
                 "records were cut off at the end, or the last record was changed",
                 at=end,
             )
