@@ -196,7 +196,8 @@ def _backups_said(request: Request, known: DatabaseFacts | None) -> tuple[str, .
 
 _READ_AS_TRUTH = frozenset({bool, int, float, str, bytes, list, tuple, dict, type(None)})
 """The types whose truth botocore's serializer sends for a boolean (``if value``: ``None``
-given too) that the guard reads without running a program's code."""
+given too) that the guard reads without running a program's code: botocore's
+``QuerySerializer._serialize_type_boolean`` (the query protocol of rds, docdb and neptune)."""
 
 
 _KEEPS_BACKUPS = "DeleteAutomatedBackups"
