@@ -9,7 +9,7 @@ policies the guard is installed with are in tests/policies.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 import boto3
 from audit_helpers import records_of
 from botocore.awsrequest import AWSResponse
+from botocore.credentials import RefreshableCredentials
 from core_fixtures import tag_dict, tag_list
 from servers import DocDBResponder, MotoServer, raw_response
 
@@ -233,3 +234,14 @@ def expiring_credentials() -> dict[str, Any]:
         "token": None,
         "expiry_time": expiry.isoformat(),
     }
+
+
+def refreshing_as(change: Callable[[], None]) -> RefreshableCredentials:
+    """Credentials refreshed each time a request is signed (`expiring_credentials`), ``change``
+    run as each refresh waits: what another of the program's threads may do meanwhile."""
+
+    def refresh() -> dict[str, Any]:
+        change()
+        return expiring_credentials()
+
+    return RefreshableCredentials.create_from_metadata(refresh(), refresh, "sts-assume-role")

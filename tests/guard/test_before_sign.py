@@ -18,8 +18,7 @@ from typing import Any
 import boto3
 import botocore.signers
 import pytest
-from aws import REGION, audit_records, expiring_credentials, make_cluster
-from botocore.credentials import RefreshableCredentials
+from aws import REGION, audit_records, make_cluster, refreshing_as
 from policies import AUDITED, write_policy
 from servers import MotoServer
 
@@ -395,18 +394,6 @@ def test_a_presign_through_the_wrapper_inside_one_past_it_is_each_its_own(
     assert OTHER in inner[0] and moto_server.actions() == []
 
 
-def _refreshing_as(change: Callable[[], None]) -> Any:
-    """Credentials refreshed each time a request is signed (they expire in five minutes, inside
-    botocore's mandatory refresh window), ``change`` run as each refresh waits: what another
-    of the program's threads may do meanwhile."""
-
-    def refresh() -> dict[str, Any]:
-        change()
-        return expiring_credentials()
-
-    return RefreshableCredentials.create_from_metadata(refresh(), refresh, "sts-assume-role")
-
-
 @pytest.mark.parametrize("rename", [True, False], ids=["renamed", "left as it was"])
 def test_a_request_changed_while_the_signer_refreshes_its_credentials_is_held_again(
     moto_server: MotoServer, tmp_path: Path, rename: bool
@@ -428,7 +415,7 @@ def test_a_request_changed_while_the_signer_refreshes_its_credentials_is_held_ag
         "enforce",
         lambda session, _: None,  # no handler of its own
     )
-    rds._request_signer._credentials = _refreshing_as(change)
+    rds._request_signer._credentials = refreshing_as(change)
     rds.meta.events.register(EVENT, lambda request, **_: kept.append(request))
     call = functools.partial(
         rds.create_db_cluster_snapshot,

@@ -12,7 +12,7 @@ from typing import Any
 
 import botocore.config
 import pytest
-from aws import audit_records, guarded_session, make_cluster
+from aws import audit_records, guarded_session, make_cluster, refreshing_as
 from policies import AUDITED, write_policy
 from servers import MotoServer
 
@@ -80,9 +80,76 @@ def test_a_change_the_signer_moves_into_the_query_is_still_a_change(
     request is no longer what the signer makes of the one held, and is refused."""
     rds = _query_signed(moto_server, tmp_path, "enforce", token=False)
     rds.meta.events.register(SIGN, change)
+    _refused(rds, moto_server, tmp_path)
+
+
+def _refused(rds: Any, moto_server: MotoServer, tmp_path: Path) -> None:
+    """A compliant call of ``rds`` is refused as changed since held: nothing sent."""
     with pytest.raises(rds_guard.PolicyViolation, match=r"request\.changed"):
         rds.create_db_cluster_snapshot(
             DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TAGS
         )
     assert "CreateDBClusterSnapshot" not in moto_server.actions()
     assert [r["event"] for r in audit_records(tmp_path)][:2] == ["requested", "blocked"]
+
+
+def _token_in_body(request: Any, **_: Any) -> None:
+    request.data["X-Amz-Security-Token"] = "token"
+
+
+def _signature_in_url(request: Any, **_: Any) -> None:
+    request.url += "?X-Amz-Signature=0"
+
+
+def _signature_in_body(request: Any, **_: Any) -> None:
+    request.data["X-Amz-Signature"] = "0"
+
+
+SIGNATURE_NAMES: dict[str, Callable[..., None]] = {
+    "a token in the body": _token_in_body,
+    "a signature in the URL": _signature_in_url,
+    "a signature in the body": _signature_in_body,
+}
+
+
+@pytest.mark.parametrize("token", [False, True], ids=["keys", "temporary-credentials"])
+@pytest.mark.parametrize("change", SIGNATURE_NAMES.values(), ids=SIGNATURE_NAMES.keys())
+def test_a_signature_parameter_given_before_the_signer_is_a_change(
+    moto_server: MotoServer, tmp_path: Path, change: Callable[..., None], token: bool
+) -> None:
+    """The hold after the signer passes the signature's parameters by their names: a handler
+    after the guard's that gives the body or the URL one of those names lands it among the
+    operation's parameters, where the signer puts it, before its own: refused."""
+    rds = _query_signed(moto_server, tmp_path, "enforce", token=token)
+    rds.meta.events.register(SIGN, change)
+    _refused(rds, moto_server, tmp_path)
+
+
+@pytest.mark.parametrize("rename", [True, False], ids=["renamed", "left as it was"])
+def test_a_request_changed_while_the_query_signer_refreshes_its_credentials_is_refused(
+    moto_server: MotoServer, tmp_path: Path, rename: bool
+) -> None:
+    """botocore's signer reads the credentials after every ``before-sign`` handler and then
+    moves the body into the query: another thread that kept the request renames the snapshot
+    while the refresh waits, and the signer signs the new name into the URL. Held after the
+    signer: refused, nothing sent. Control: a refresh during which nothing changes sends the
+    call as judged."""
+    kept: list[Any] = []
+
+    def change() -> None:
+        if kept and rename:
+            _renamed(kept[0])
+
+    rds = _query_signed(moto_server, tmp_path, "enforce", token=False)
+    rds._request_signer._credentials = refreshing_as(change)
+    rds.meta.events.register(
+        "request-created.rds.CreateDBClusterSnapshot", lambda request, **_: kept.append(request)
+    )
+    if rename:
+        _refused(rds, moto_server, tmp_path)
+        return
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TAGS
+    )
+    assert moto_server.actions() == ["CreateDBClusterSnapshot"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["requested", "created"]
