@@ -6,6 +6,7 @@ sent cannot stand as judged."""
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -316,9 +317,29 @@ def read_as_sent(
     it (`wire.as_written`: ``Tags=[{}]`` sends no tag), which no handler changed."""
     found = wire.sent_params(body, readers)
     oddly = sent_oddly(client, row, body, readers, found, service)
-    if oddly is None and wire.same(found, wire.as_written(judged)):
+    written = wire.as_written(judged)
+    if oddly is None and (wire.same(found, written) or _truths_of(found, written)):
         return judged, None
     return found, oddly
+
+
+def _truths_of(found: dict[str, Any], written: dict[str, Any]) -> bool:
+    """Whether ``found`` (read as sent) differs from ``written`` (what botocore writes of the
+    judged parameters) only in booleans read where plain values were judged, each the truth
+    of its value: botocore's query serializer writes any value given for a boolean so
+    (``_serialize_type_boolean``: ``if value``), on a client that does not validate. Such a
+    value is what the guard judged, and its records say it is ``request.invalid``."""
+    if found.keys() != written.keys():
+        return False
+    return all(
+        wire.same(written[name], value)
+        or (type(value) is bool and type(written[name]) in _TRUTHS and bool(written[name]) is value)
+        for name, value in found.items()
+    )
+
+
+_TRUTHS = frozenset({str, int, float, decimal.Decimal, type(None)})
+"""The plain types whose truth the guard reads without running a program's code."""
 
 
 def sent_oddly(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.config
 import botocore.session
 import pytest
 from audit_helpers import records_of
@@ -27,6 +28,7 @@ from aws import (
     count_sent,
     deny,
     guarded_client,
+    guarded_session,
     make_cluster,
     make_instance,
     make_member,
@@ -1514,3 +1516,63 @@ def test_a_programs_cache_at_before_call_still_answers_its_own_calls(server_rig:
         rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="nightly")
     assert rig.count("DeleteDBClusterSnapshot") == 0
     assert still_there(rig, "nightly")
+
+
+KEEPS = "the delete keeps the automated backups of orders-1 (DeleteAutomatedBackups=false)"
+TAKES = (
+    "the delete takes the automated backups of orders-1 with it (DeleteAutomatedBackups=true),"
+    " unless they are its cluster's"
+)
+
+
+@pytest.mark.parametrize(
+    ("given", "sent", "said"),
+    [(0, "false", KEEPS), (0.0, "false", KEEPS), (None, "false", KEEPS), ("", "false", KEEPS),
+     (2, "true", TAKES), ("no", "true", TAKES)],
+    ids=["0", "0.0", "None", "empty text", "2", "a text"],
+)  # fmt: skip
+def test_the_backups_note_says_what_a_client_that_does_not_validate_sends(
+    moto_server: MotoServer, tmp_path: Path, given: object, sent: str, said: str
+) -> None:
+    """A client made with ``parameter_validation=False`` sends the truth of any value given
+    for the boolean: the note says what reached the service (read at the server), not what
+    the program wrote, and the call is not said to have been changed after it was judged (its
+    ``request.invalid`` says what was given)."""
+    rds = _not_validating(moto_server, tmp_path)
+    rds.delete_db_instance(
+        DBInstanceIdentifier="orders-1", SkipFinalSnapshot=True, DeleteAutomatedBackups=given
+    )
+    assert moto_server.last_params("DeleteDBInstance")["DeleteAutomatedBackups"] == sent
+    records = records_of(tmp_path / "audit.jsonl")
+    assert [r["notes"] for r in records] == [[said]] * 2
+    assert [[v["rule"] for v in r["violations"]] for r in records] == [["request.invalid"]] * 2
+
+
+def test_a_boolean_changed_after_the_guard_judged_it_is_noted_on_a_client_that_does_not_validate(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Control: a handler after the guard's makes the text judged (sent as true) False: the
+    value sent is not the truth of the one judged, and the record says it was changed."""
+    rds = _not_validating(moto_server, tmp_path)
+
+    def keep_them(params: dict[str, Any], **_: Any) -> None:
+        params["DeleteAutomatedBackups"] = False
+
+    rds.meta.events.register("before-parameter-build.rds.DeleteDBInstance", keep_them)
+    rds.delete_db_instance(
+        DBInstanceIdentifier="orders-1", SkipFinalSnapshot=True, DeleteAutomatedBackups="no"
+    )
+    assert moto_server.last_params("DeleteDBInstance")["DeleteAutomatedBackups"] == "false"
+    notes = [r["notes"] for r in records_of(tmp_path / "audit.jsonl")]
+    assert notes[-1] == [KEEPS, "changed after rds_guard judged it: DeleteAutomatedBackups"]
+
+
+def _not_validating(moto_server: MotoServer, tmp_path: Path) -> Any:
+    """A guarded rds client of the moto server, made with ``parameter_validation=False``,
+    under `HOLD_ONLY` in warn mode; instance ``orders-1`` made."""
+    policy = write_policy(tmp_path, HOLD_ONLY.replace('"enforce"', '"warn"'))
+    session, _ = guarded_session(policy, on=moto_server)
+    config = botocore.config.Config(parameter_validation=False)
+    rds = moto_server.client("rds", session=session, config=config)
+    make_instance(moto_server.client("rds"), "orders-1")
+    return rds
