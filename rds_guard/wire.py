@@ -218,12 +218,13 @@ def _reader(shape: Any) -> Reader:
         return _structure_reader(shape)
     if kind == "list":
         return _list_reader(shape)
-    convert = _CONVERSIONS.get(kind)
+    convert, flag = _CONVERSIONS.get(kind), kind == "boolean"
 
     def read_scalar(body: Mapping[str, Any], key: str) -> Any:
         value = body.get(key, _ABSENT)
         if convert is None or not isinstance(value, str):
-            return value
+            # botocore writes a flag only as text: any other value is read as the text sent
+            return str(value) if flag and value is not _ABSENT else value
         return convert(value)
 
     return read_scalar
@@ -468,9 +469,8 @@ Read = tuple[object, tuple[tuple[str, Any, type], ...] | None, object]
 
 
 def as_read(request: Any) -> Read:
-    """What the guard reads of a request, to tell whether it still holds it (`still_read`):
-    its body, and a flat one's items (an edit in place changes them), and its URL
-    (`url_sent`)."""
+    """What the guard reads of a request to tell whether it still holds it (`still_read`): its
+    body, a flat one's items (an edit in place changes them), and its URL (`url_sent`)."""
     return request.data, flat_items(request.data), url_sent(request)
 
 

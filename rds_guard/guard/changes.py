@@ -6,7 +6,6 @@ sent cannot stand as judged."""
 from __future__ import annotations
 
 import dataclasses
-import decimal
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -48,6 +47,18 @@ def changed_violations(
             if not wire.same(sent.get(name), judged.get(name))
         ),
     ]
+
+
+def changed_after(names: list[str]) -> str:
+    """The note of a call another handler changed after the guard judged it."""
+    return f"changed after rds_guard judged it: {', '.join(names)}"
+
+
+def swapped_note(call: GuardedCall, swapped: Violation) -> str:
+    """The note of a request that is no call of its operation: why a first judgement was made
+    at ``request-created`` (`GuardedCall.unjudged_note`), else what was changed since one."""
+    first = call.unjudged and not call.requested
+    return call.unjudged_note if first else changed_after([swapped.field])
 
 
 def unjudged_violations(
@@ -317,29 +328,36 @@ def read_as_sent(
     it (`wire.as_written`: ``Tags=[{}]`` sends no tag), which no handler changed."""
     found = wire.sent_params(body, readers)
     oddly = sent_oddly(client, row, body, readers, found, service)
-    written = wire.as_written(judged)
-    if oddly is None and (wire.same(found, written) or _truths_of(found, written)):
+    oddly = oddly or retyped(client, row, found, judged)
+    if oddly is None and wire.same(found, wire.as_written(judged)):
         return judged, None
     return found, oddly
 
 
-def _truths_of(found: dict[str, Any], written: dict[str, Any]) -> bool:
-    """Whether ``found`` (read as sent) differs from ``written`` (what botocore writes of the
-    judged parameters) only in booleans read where plain values were judged, each the truth
-    of its value: botocore's query serializer writes any value given for a boolean so
-    (``_serialize_type_boolean``: ``if value``), on a client that does not validate. Such a
-    value is what the guard judged, and its records say it is ``request.invalid``."""
-    if found.keys() != written.keys():
-        return False
-    return all(
-        wire.same(written[name], value)
-        or (type(value) is bool and type(written[name]) in _TRUTHS and bool(written[name]) is value)
-        for name, value in found.items()
-    )
-
-
-_TRUTHS = frozenset({str, int, float, decimal.Decimal, type(None)})
-"""The plain types whose truth the guard reads without running a program's code."""
+def retyped(
+    client: Any, row: Operation, sent: Mapping[str, Any], judged: Mapping[str, Any]
+) -> Violation | None:
+    """``request.changed`` for a name or other text a request carries as a value of another
+    type (``True``, ``5``) that is not the value judged, put there by another handler (a
+    client that does not validate writes a program's value as it is given, and the guard
+    judged that): it is sent as its ``str()``, which the guard never judged (the snapshot so
+    named would be deleted unjudged). None when there is none."""
+    members = client.meta.service_model.operation_model(row.name).input_shape.members
+    for name, value in sent.items():
+        if (
+            members[name].type_name == "string"
+            and type(value) is not str
+            and not wire.same(judged.get(name), value)
+        ):
+            return Violation(
+                "request.changed",
+                name,
+                _shown(value),
+                f"sent as a {type(value).__name__} by another handler after rds_guard judged a"
+                f" call of {row.name}: the service reads its text, {str(value)!r}, which was"
+                " never judged",
+            )
+    return None
 
 
 def sent_oddly(

@@ -30,7 +30,14 @@ from ..records import (
     request_fields,
     sent_tags,
 )
-from .changes import changed_violations, judged_anew, kept_anew, unjudged_violations
+from .changes import (
+    changed_after,
+    changed_violations,
+    judged_anew,
+    kept_anew,
+    swapped_note,
+    unjudged_violations,
+)
 from .progress import forget_presigns_of
 from .stacks import INSTALL_ORDER, cannot_enter
 
@@ -182,6 +189,7 @@ class Guard:
             return self.judge(binding, row, params, found)
         now = self.judged_of(row, params) if judged is None else judged
         if not wire.same(now, call.judged):
+            self.check_types(binding, row, now, binding.invalid(row, now))  # a later handler's
             # the judgement's own violations stand until the call as changed is judged (a
             # refusal raised meanwhile leaves them to `check_sent`)
             self._judge_again(binding, row, call, now, lookups)
@@ -396,10 +404,12 @@ class Guard:
             note = call.unjudged_note
         else:
             violations = tuple(changed_violations(row, call.judged, sent, again))
-            before = call.judged
-            note = _changed([n for n in row.judged if not wire.same(sent.get(n), before.get(n))])
+            was = call.judged
+            note = changed_after([n for n in row.judged if not wire.same(sent.get(n), was.get(n))])
+        # what botocore's validation would refuse in the call as given is still so (warn)
+        given = [v for v in call.fields.get("violations", ()) if v["rule"] == "request.invalid"]
         fields = record_fields(again, binding.region) | {
-            "violations": [v.as_dict() for v in violations],
+            "violations": [*given, *(v.as_dict() for v in violations)],
             "notes": [*again.notes, note],
         }
         tags = sent_tags(row, sent)
@@ -437,7 +447,7 @@ class Guard:
             return  # a retry of the request, warned about already: once in its records
         call.fields = call.fields | {
             "violations": [*call.fields.get("violations", ()), said],
-            "notes": [*call.fields.get("notes", ()), _swapped_note(call, swapped)],
+            "notes": [*call.fields.get("notes", ()), swapped_note(call, swapped)],
         }
         self._enforce(call, row, (swapped,))
 
@@ -469,13 +479,6 @@ def _log_failure(message: str, *args: Any) -> None:
 _ABSENT = object()
 
 
-def _swapped_note(call: GuardedCall, swapped: Violation) -> str:
-    """The note of a request that is no call of its operation: why a first judgement was made
-    at ``request-created`` (`GuardedCall.unjudged_note`), else what was changed since one."""
-    first = call.unjudged and not call.requested
-    return call.unjudged_note if first else _changed([swapped.field])
-
-
 def _equal(given: object, decided: object) -> bool:
     """Whether the caller's value still says it holds the value decided (then it is left in
     the call as given: botocore validates and sends it as it would without the guard, and
@@ -493,8 +496,3 @@ def _equal(given: object, decided: object) -> bool:
 def _same(tags: Mapping[str, str], judged: Mapping[str, str], key: str) -> bool:
     """Whether ``tags`` hold ``key`` with the value it was judged with."""
     return key in tags and tags[key] == judged.get(key)
-
-
-def _changed(names: list[str]) -> str:
-    """The note of a call another handler changed after the guard judged it."""
-    return f"changed after rds_guard judged it: {', '.join(names)}"

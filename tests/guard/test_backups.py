@@ -1536,15 +1536,16 @@ def test_the_backups_note_says_what_a_client_that_does_not_validate_sends(
 ) -> None:
     """A client made with ``parameter_validation=False`` sends the truth of any value given
     for the boolean: the note says what reached the service (read at the server), not what
-    the program wrote, and the call is not said to have been changed after it was judged (its
-    ``request.invalid`` says what was given)."""
+    the program wrote. Where the value sent is not equal to the one given, the call is judged
+    again as sent: its records kept no ``request.invalid`` then, so nothing in them said what
+    was given; they keep it now."""
     rds = _not_validating(moto_server, tmp_path)
     rds.delete_db_instance(
         DBInstanceIdentifier="orders-1", SkipFinalSnapshot=True, DeleteAutomatedBackups=given
     )
     assert moto_server.last_params("DeleteDBInstance")["DeleteAutomatedBackups"] == sent
     records = records_of(tmp_path / "audit.jsonl")
-    assert [r["notes"] for r in records] == [[said]] * 2
+    assert [r["notes"][0] for r in records] == [said] * 2
     assert [[v["rule"] for v in r["violations"]] for r in records] == [["request.invalid"]] * 2
 
 
@@ -1576,3 +1577,50 @@ def _not_validating(moto_server: MotoServer, tmp_path: Path) -> Any:
     rds = moto_server.client("rds", session=session, config=config)
     make_instance(moto_server.client("rds"), "orders-1")
     return rds
+
+
+@pytest.mark.parametrize("value", [True, 5, 1.5], ids=["True", "5", "1.5"])
+def test_a_snapshot_renamed_in_the_body_to_no_text_is_not_deleted_unjudged(
+    server_rig: Rig, value: object
+) -> None:
+    """A ``before-call`` handler puts a bool or number in the body in place of the name judged:
+    sent as its text (``True``), which names another snapshot, one on legal hold here. Read
+    back as no text, the name was never looked up, so the hold went unjudged and the held
+    snapshot was deleted. It is ``request.changed``: blocked, nothing sent."""
+    cluster_snapshot(server_rig, "orders-manual-1", days=30)
+    cluster_snapshot(server_rig, str(value), days=30, tags=HOLD)
+
+    def rename(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["DBClusterSnapshotIdentifier"] = value
+
+    server_rig.rds.meta.events.register("before-call.rds.DeleteDBClusterSnapshot", rename)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+    assert [(v.rule, v.field) for v in caught.value.violations] == [
+        ("request.changed", "DBClusterSnapshotIdentifier")
+    ]
+    assert server_rig.count("DeleteDBClusterSnapshot") == 0
+    assert still_there(server_rig, "orders-manual-1")
+    assert server_rig.events()[-1] == "blocked"
+
+
+def test_a_flag_put_in_the_body_as_no_text_is_a_change(server_rig: Rig) -> None:
+    """botocore writes a flag as ``true`` or ``false``: a ``before-call`` handler's Python
+    ``True`` there is sent as ``True``, which the guard does not read as the flag it judged,
+    even when it says the same: ``request.changed``, nothing sent."""
+    make_cluster(server_rig.plain)
+
+    def retype(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["DeleteAutomatedBackups"] = False
+
+    server_rig.rds.meta.events.register("before-call.rds.DeleteDBCluster", retype)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        server_rig.rds.delete_db_cluster(
+            DBClusterIdentifier="orders",
+            FinalDBSnapshotIdentifier="orders-final",
+            DeleteAutomatedBackups=False,
+        )
+    assert [(v.rule, v.field) for v in caught.value.violations] == [
+        ("request.changed", "DeleteAutomatedBackups")
+    ]
+    assert server_rig.count("DeleteDBCluster") == 0

@@ -380,3 +380,78 @@ def test_a_value_whose_own_methods_raise_under_validation_is_judged_not_raised(
         assert moto_server.count("CreateDBClusterSnapshot") == 0
     first = audit_records(tmp_path)[0]
     assert "request.invalid" in [v["rule"] for v in first["violations"]]
+
+
+@pytest.mark.parametrize("value", [True, 5], ids=["True", "5"])
+def test_a_later_handlers_value_botocore_would_refuse_is_invalid_too(
+    moto_server: MotoServer, tmp_path: Path, value: object
+) -> None:
+    """A call with violations is judged again after every ``before-parameter-build`` handler
+    when one changed it: a later handler renames the held snapshot to ``True`` (a snapshot of
+    that name is on hold too). Judged again without a type check, the name was never looked
+    up, nothing was wrong with it, and the request went as judged: the other held snapshot
+    deleted. It is ``request.invalid`` as the program's own such value is: nothing sent."""
+    client = _unvalidated(moto_server, tmp_path)
+    moto_server.client("rds").create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=str(value),
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+
+    def rename(params: dict[str, Any], **_: Any) -> None:
+        params["DBClusterSnapshotIdentifier"] = value
+
+    client.meta.events.register("before-parameter-build.rds.DeleteDBClusterSnapshot", rename)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=HELD)
+    assert [(v.rule, v.field) for v in caught.value.violations] == [
+        ("request.invalid", "DBClusterSnapshotIdentifier")
+    ]
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+ENV_DEV = """\
+version = 1
+mode = "enforce"
+
+[tags.allowed]
+env = ["dev"]
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+
+
+def test_a_later_handlers_copy_flag_botocore_would_refuse_is_invalid_too(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """The same for ``CopyTags=1``, which botocore sends as ``true``: a copy given a tag the
+    policy does not allow (``env=qa``), which a later handler drops for the source's tags
+    (``env=prod``, not allowed either). Judged again as given, ``1`` read no source tags and
+    the copy went, taking ``env=prod``. Now ``request.invalid``: nothing sent."""
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    source = plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier=HELD,
+        Tags=[{"Key": "env", "Value": "prod"}],
+    )["DBClusterSnapshot"]["DBClusterSnapshotArn"]
+    session, _ = guarded_session(write_policy(tmp_path, ENV_DEV), on=moto_server)
+    client = moto_server.client("rds", session=session, config=Config(parameter_validation=False))
+
+    def copy_tags(params: dict[str, Any], **_: Any) -> None:
+        del params["Tags"]
+        params["CopyTags"] = 1
+
+    client.meta.events.register("before-parameter-build.rds.CopyDBClusterSnapshot", copy_tags)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        client.copy_db_cluster_snapshot(
+            SourceDBClusterSnapshotIdentifier=source,
+            TargetDBClusterSnapshotIdentifier="orders-copy",
+            Tags=[{"Key": "env", "Value": "qa"}],
+        )
+    assert [(v.rule, v.field) for v in caught.value.violations] == [("request.invalid", "CopyTags")]
+    assert moto_server.count("CopyDBClusterSnapshot") == 0
