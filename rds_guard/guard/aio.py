@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from .. import wire
+from .. import sending, wire
 from ..core import copies
 from ..core.calls import Decision
 from ..core.decide import decide
@@ -118,7 +118,7 @@ class AioClientBinding(ClientBinding):
         found, rounds, read = self.to_hold(row, request), 0, None
         while found is not None:
             call, guard, (sent, swapped), check = found
-            read = wire.as_read(request)
+            read = sending.as_read(request)
             try:
                 decided = await self.anew(guard, row, call, sent, swapped)
                 await off_loop(guard, check, self, row, call, sent, decided, swapped)

@@ -15,7 +15,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
-from .. import query, wire
+from .. import query, sending, wire
 from ..core import copies, operations
 from ..core.calls import CallFacts
 from ..core.operations import Operation
@@ -157,7 +157,7 @@ class ClientBinding:
         found, rounds, read = self.to_hold(row, request), 0, None
         while found is not None:
             call, _guard, (sent, swapped), check = found
-            read = wire.as_read(request)
+            read = sending.as_read(request)
             checked(call, check, self, row, call, sent, None, swapped)
             rounds += 1
             found = self.held_again(row, request, read, rounds)
@@ -195,15 +195,15 @@ class ClientBinding:
             call.guard.check_presigned(self, row, call, sent, None, swapped=swapped)
             judged_at_signing(request, call)
 
-    def held_again(self, row: Operation, request: Any, read: wire.Read, rounds: int) -> Hold:
+    def held_again(self, row: Operation, request: Any, read: sending.Read, rounds: int) -> Hold:
         """None when ``request`` still holds what the guard read of it (``read``:
-        `wire.as_read`) and held; else what to hold of it now (`to_hold`, as of a retry):
+        `sending.as_read`) and held; else what to hold of it now (`to_hold`, as of a retry):
         another thread or task holding the request changed its body, URL or params while the
         guard wrote its record (an fsync, a task's await), and botocore signs what it holds
         once the guard's handler returns. Changed each time, the `MOST_HOLDS`-th hold
         refuses it (enforce; warn: warns once, and the request goes as it stands:
         `changes.kept_changing`)."""
-        if rounds > MOST_HOLDS or wire.still_read(request, read):
+        if rounds > MOST_HOLDS or sending.still_read(request, read):
             return None
         found = self.to_hold(row, request)
         if found is None or rounds < MOST_HOLDS:
@@ -231,7 +231,7 @@ class ClientBinding:
         made what is sent: what is read of them is what goes; signed for another region than
         the client's, it is `signed_elsewhere`."""
         query.hold_params(request)
-        body, flat = wire.plain_body(request.data)
+        body, flat = sending.plain_body(request.data)
         if body is not request.data:
             request.data = body
         judged, swapped = self.sent(row, body, call, query.url_sent(request), flat=flat)

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, cast
 
-from .. import wire
+from .. import sending
 from ..query import moved_to_query
 from ..records import CONTEXT_KEY, GuardedCall
 from .changes import signed_how
@@ -94,13 +94,13 @@ Signing = Literal["request", "presign"] | None
 
 def note_held(request: Any, read: object | None, rounds: int) -> None:
     """Note that ``request-created`` held ``request`` ``rounds`` times, the last as ``read``
-    says (`wire.as_read`), as the call its context holds (the state it found for it, if any).
+    says (`sending.as_read`), as the call its context holds (the state it found for it, if any).
     It is read again when none held it or the holds gave up (more than `MOST_HOLDS`): it may
     have changed since."""
     context = request.context
     call = context.get(CONTEXT_KEY) if type(context) is dict else None
     settled = read is not None and rounds <= MOST_HOLDS
-    seen = read if settled else wire.as_read(request)
+    seen = read if settled else sending.as_read(request)
     call = call if isinstance(call, GuardedCall) else None
     _held[request] = (seen, call, signed_how(context))
 
@@ -118,12 +118,12 @@ def since_held(
     read, call, (region, another) = held
     now, other = signed_how(request.context)
     still = now is region or (type(now) is str and type(region) is str and now == region)
-    read = cast(wire.Read, read)
+    read = cast(sending.Read, read)
     still = (
         still
         and other == another
         and (
-            wire.still_read(request, read)
+            sending.still_read(request, read)
             or (query_signed and moved_to_query(request, read[1], read[2]))
         )
     )
