@@ -217,16 +217,25 @@ def _reader(shape: Any) -> Reader:
         return _structure_reader(shape)
     if kind == "list":
         return _list_reader(shape)
-    convert, flag = _CONVERSIONS.get(kind), kind == "boolean"
+    convert, text = _CONVERSIONS.get(kind), kind in _TEXT
 
     def read_scalar(body: Mapping[str, Any], key: str) -> Any:
-        value = body.get(key, _ABSENT)
-        if convert is None or not isinstance(value, str):
-            # botocore writes a flag only as text: any other value is read as the text sent
-            return str(value) if flag and value is not _ABSENT else value
-        return convert(value)
+        return _scalar(body.get(key, _ABSENT), convert, text)
 
     return read_scalar
+
+
+def _scalar(value: Any, convert: Callable[[str], Any] | None, text: bool) -> Any:
+    """A scalar read from the body: text converted to its shape's type (`_CONVERSIONS`); a
+    value of another type where botocore writes only text (a name, a flag: ``text``) read as
+    the text it is sent as (another handler's ``True`` or ``5`` in place of a name is the
+    name ``True`` or ``5``, which the guard judges as such)."""
+    if isinstance(value, str):
+        return value if convert is None else convert(value)
+    return str(value) if text and value is not _ABSENT else value
+
+
+_TEXT = frozenset({"string", "boolean"})  # the scalar shapes botocore writes only as text
 
 
 def _structure_reader(shape: Any) -> Reader:
@@ -237,6 +246,7 @@ def _structure_reader(shape: Any) -> Reader:
             name,
             member.serialization.get("name", name),
             _CONVERSIONS.get(member.type_name),
+            member.type_name in _TEXT,
             None if member.type_name not in ("structure", "list") else _reader(member),
         )
         for name, member in shape.members.items()
@@ -244,11 +254,9 @@ def _structure_reader(shape: Any) -> Reader:
 
     def read_structure(body: Mapping[str, Any], key: str) -> Any:
         structure = {}
-        for name, serialized, convert, read in members:
+        for name, serialized, convert, text, read in members:
             if read is None:
-                value = body.get(f"{key}.{serialized}", _ABSENT)
-                if convert is not None and isinstance(value, str):
-                    value = convert(value)
+                value = _scalar(body.get(f"{key}.{serialized}", _ABSENT), convert, text)
             else:
                 value = read(body, f"{key}.{serialized}")
             if value is not _ABSENT:

@@ -54,6 +54,14 @@ def changed_after(names: list[str]) -> str:
     return f"changed after rds_guard judged it: {', '.join(names)}"
 
 
+def invalid_given(fields: Mapping[str, Any], invalid: Iterable[Violation]) -> list[dict[str, Any]]:
+    """The ``request.invalid`` violations a call's records carry (``fields``), with those of
+    ``invalid`` not among them yet: what botocore's validation would refuse in the call as
+    given, or as a later handler left it, stays so however the call is judged again (warn)."""
+    given = [v for v in fields.get("violations", ()) if v["rule"] == "request.invalid"]
+    return given + [v for v in (found.as_dict() for found in invalid) if v not in given]
+
+
 def swapped_note(call: GuardedCall, swapped: Violation) -> str:
     """The note of a request that is no call of its operation: why a first judgement was made
     at ``request-created`` (`GuardedCall.unjudged_note`), else what was changed since one."""
@@ -328,36 +336,9 @@ def read_as_sent(
     it (`wire.as_written`: ``Tags=[{}]`` sends no tag), which no handler changed."""
     found = wire.sent_params(body, readers)
     oddly = sent_oddly(client, row, body, readers, found, service)
-    oddly = oddly or retyped(client, row, found, judged)
     if oddly is None and wire.same(found, wire.as_written(judged)):
         return judged, None
     return found, oddly
-
-
-def retyped(
-    client: Any, row: Operation, sent: Mapping[str, Any], judged: Mapping[str, Any]
-) -> Violation | None:
-    """``request.changed`` for a name or other text a request carries as a value of another
-    type (``True``, ``5``) that is not the value judged, put there by another handler (a
-    client that does not validate writes a program's value as it is given, and the guard
-    judged that): it is sent as its ``str()``, which the guard never judged (the snapshot so
-    named would be deleted unjudged). None when there is none."""
-    members = client.meta.service_model.operation_model(row.name).input_shape.members
-    for name, value in sent.items():
-        if (
-            members[name].type_name == "string"
-            and type(value) is not str
-            and not wire.same(judged.get(name), value)
-        ):
-            return Violation(
-                "request.changed",
-                name,
-                _shown(value),
-                f"sent as a {type(value).__name__} by another handler after rds_guard judged a"
-                f" call of {row.name}: the service reads its text, {str(value)!r}, which was"
-                " never judged",
-            )
-    return None
 
 
 def sent_oddly(

@@ -33,6 +33,7 @@ from ..records import (
 from .changes import (
     changed_after,
     changed_violations,
+    invalid_given,
     judged_anew,
     kept_anew,
     swapped_note,
@@ -189,10 +190,10 @@ class Guard:
             return self.judge(binding, row, params, found)
         now = self.judged_of(row, params) if judged is None else judged
         if not wire.same(now, call.judged):
-            self.check_types(binding, row, now, binding.invalid(row, now))  # a later handler's
+            invalid = self.check_types(binding, row, params, binding.invalid(row, params))
             # the judgement's own violations stand until the call as changed is judged (a
             # refusal raised meanwhile leaves them to `check_sent`)
-            self._judge_again(binding, row, call, now, lookups)
+            self._judge_again(binding, row, call, now, lookups, invalid)
             call.pending = ()
         else:
             self.settle(call, row)
@@ -381,9 +382,11 @@ class Guard:
         call: GuardedCall,
         sent: dict[str, Any],
         lookups: LookupSource | Decision | None,
+        invalid: tuple[Violation, ...] = (),
     ) -> None:
         """The call as sent, judged again: its state then says what is sent, and a change
-        that breaks the policy is blocked (enforce) or warned about."""
+        that breaks the policy is blocked (enforce) or warned about; its records keep what
+        botocore's validation would refuse in the call as given, and ``invalid`` (warn)."""
         anew = judged_anew(row, sent, call)
         found = lookups if lookups is not None else binding.reads(row, anew, self)
         again = self._decide(binding, row, anew, found)
@@ -406,8 +409,7 @@ class Guard:
             violations = tuple(changed_violations(row, call.judged, sent, again))
             was = call.judged
             note = changed_after([n for n in row.judged if not wire.same(sent.get(n), was.get(n))])
-        # what botocore's validation would refuse in the call as given is still so (warn)
-        given = [v for v in call.fields.get("violations", ()) if v["rule"] == "request.invalid"]
+        given = invalid_given(call.fields, invalid)
         fields = record_fields(again, binding.region) | {
             "violations": [*given, *(v.as_dict() for v in violations)],
             "notes": [*again.notes, note],

@@ -1586,7 +1586,8 @@ def test_a_snapshot_renamed_in_the_body_to_no_text_is_not_deleted_unjudged(
     """A ``before-call`` handler puts a bool or number in the body in place of the name judged:
     sent as its text (``True``), which names another snapshot, one on legal hold here. Read
     back as no text, the name was never looked up, so the hold went unjudged and the held
-    snapshot was deleted. It is ``request.changed``: blocked, nothing sent."""
+    snapshot was deleted. It is read as the name it is sent as, judged again: blocked by its
+    hold, nothing sent."""
     cluster_snapshot(server_rig, "orders-manual-1", days=30)
     cluster_snapshot(server_rig, str(value), days=30, tags=HOLD)
 
@@ -1597,7 +1598,8 @@ def test_a_snapshot_renamed_in_the_body_to_no_text_is_not_deleted_unjudged(
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
     assert [(v.rule, v.field) for v in caught.value.violations] == [
-        ("request.changed", "DBClusterSnapshotIdentifier")
+        ("deletion.hold", "Tags.legal-hold"),
+        ("request.changed", "DBClusterSnapshotIdentifier"),
     ]
     assert server_rig.count("DeleteDBClusterSnapshot") == 0
     assert still_there(server_rig, "orders-manual-1")

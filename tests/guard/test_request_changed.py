@@ -8,6 +8,7 @@ import copy
 import io
 import logging
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -447,6 +448,41 @@ def test_a_share_of_another_attribute_made_public_by_a_late_handler_is_never_sen
     assert "sharing.public" in [v.rule for v in caught.value.violations]
     assert moto_server.count("ModifyDBClusterSnapshotAttribute") == 0
     assert audit_records(tmp_path)[-1]["event"] == "blocked"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("ValuesToAdd.AttributeValue.1", 999988887777),
+        ("ValuesToAdd.AttributeValue.1", Decimal("999988887777")),
+        ("ValuesToAdd.AttributeValue.2", 999988887777),
+    ],
+    ids=["a number in its place", "a Decimal in its place", "a number after it"],
+)
+def test_an_account_put_in_the_body_as_a_number_is_judged_as_the_account_it_names(
+    moto_server: MotoServer, tmp_path: Path, key: str, value: object
+) -> None:
+    """A share with the one account the policy allows; a ``before-call`` handler puts another
+    account in the body as a number, sent as its digits. Read back as no text, it was no
+    account to the rules, and the snapshot was shared with it (recorded as unshared). It is
+    read as the account it is sent as: blocked, nothing sent."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+
+    def another_account(params: dict[str, Any], **_: Any) -> None:
+        params["body"][key] = value
+
+    rds.meta.events.register("before-call.rds.ModifyDBClusterSnapshotAttribute", another_account)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.modify_db_cluster_snapshot_attribute(
+            DBClusterSnapshotIdentifier=GOOD, AttributeName="restore", ValuesToAdd=["111122223333"]
+        )
+    assert [v.rule for v in caught.value.violations] == ["sharing.account", "request.changed"]
+    assert moto_server.count("ModifyDBClusterSnapshotAttribute") == 0
 
 
 def two_snapshots(rds: Any) -> None:

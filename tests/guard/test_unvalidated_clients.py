@@ -6,6 +6,7 @@ would slip by. Against the moto server, counting requests by action."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from aws import audit_records, guarded_session, make_cluster, make_instance, snapshot_arn
 from botocore import xform_name
 from botocore.config import Config
-from botocore.exceptions import ParamValidationError
+from botocore.exceptions import ClientError, ParamValidationError
 from policies import BACKUPS, STRICT, write_policy
 from servers import MotoServer
 
@@ -455,3 +456,66 @@ def test_a_later_handlers_copy_flag_botocore_would_refuse_is_invalid_too(
         )
     assert [(v.rule, v.field) for v in caught.value.violations] == [("request.invalid", "CopyTags")]
     assert moto_server.count("CopyDBClusterSnapshot") == 0
+
+
+EXPORT_TO = """\
+version = 1
+mode = "enforce"
+
+[export]
+s3_buckets = ["ok-bucket"]
+
+[audit]
+path = "audit.jsonl"
+fsync = false
+"""
+
+
+def test_a_call_a_later_handler_mends_is_not_called_invalid(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """An export to a bucket the policy does not list, mended by a later handler to one it
+    does: checked for what botocore's validation would refuse, the call is checked whole,
+    not only the parameters the guard judges (``ExportTaskIdentifier`` and ``IamRoleArn``
+    are given): it goes."""
+    session, _ = guarded_session(write_policy(tmp_path, EXPORT_TO), on=moto_server)
+    client = moto_server.client("rds", session=session, config=Config(parameter_validation=False))
+
+    def mend(params: dict[str, Any], **_: Any) -> None:
+        params["S3BucketName"] = "ok-bucket"
+
+    client.meta.events.register("before-parameter-build.rds.StartExportTask", mend)
+    with contextlib.suppress(ClientError):  # moto may have no such snapshot
+        client.start_export_task(
+            ExportTaskIdentifier="orders-export",
+            SourceArn=f"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:{HELD}",
+            S3BucketName="bad-bucket",
+            IamRoleArn="arn:aws:iam::123456789012:role/export",
+            KmsKeyId="key",
+        )
+    assert moto_server.count("StartExportTask") == 1
+
+
+def test_a_later_handlers_name_botocore_would_refuse_is_recorded_and_judged_in_warn_mode(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """Warn mode: the held snapshot's delete, renamed by a later handler to ``5`` (a snapshot
+    of that name is on hold). Its records said nothing was wrong: no ``request.invalid``, and
+    the name never looked up. They carry both now: the value botocore's validation would
+    refuse, and the hold of the snapshot the name sent, ``5``, names."""
+    client = _unvalidated(moto_server, tmp_path, mode="warn")
+    moto_server.client("rds").create_db_cluster_snapshot(
+        DBClusterIdentifier="orders",
+        DBClusterSnapshotIdentifier="5",
+        Tags=[{"Key": "legal-hold", "Value": "true"}],
+    )
+
+    def rename(params: dict[str, Any], **_: Any) -> None:
+        params["DBClusterSnapshotIdentifier"] = 5
+
+    client.meta.events.register("before-parameter-build.rds.DeleteDBClusterSnapshot", rename)
+    client.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=HELD)
+    requested = audit_records(tmp_path)[0]
+    rules = [(v["rule"], v["field"]) for v in requested["violations"]]
+    assert ("request.invalid", "DBClusterSnapshotIdentifier") in rules
+    assert ("deletion.hold", "Tags.legal-hold") in rules
