@@ -36,16 +36,21 @@ class Readers:
     """For each parameter an operation's rules judge: its name, its key in the body, its
     reader and its matcher (the rows, iterated as such); ``lacking``: the judged parameters
     the client's API lacks (no reader: botocore never writes them); and the keys of both in
-    lowercase, under which `carries` counts the body's keys. Built once per client and
-    operation (`readers`)."""
+    lowercase, under which `carries` counts the body's keys; ``lists``: the keys, in
+    lowercase, of those that are lists or structures, which botocore writes bare only for an
+    empty list (one empty key). Built once per client and operation (`readers`)."""
 
-    __slots__ = ("dotted", "exact", "heads", "lacking", "named", "rows")
+    __slots__ = ("dotted", "exact", "heads", "lacking", "lists", "named", "rows")
 
     def __init__(
-        self, rows: tuple[tuple[str, str, Reader, Matcher], ...], lacking: tuple[str, ...] = ()
+        self,
+        rows: tuple[tuple[str, str, Reader, Matcher], ...],
+        lacking: tuple[str, ...] = (),
+        lists: frozenset[str] = frozenset(),
     ) -> None:
         self.rows = rows
         self.lacking = lacking
+        self.lists = lists
         self.exact = frozenset(key for _, key, _, _ in rows)
         self.named = {name.lower(): name for name in lacking}
         self.named |= {key.lower(): name for name, key, _, _ in rows}
@@ -169,19 +174,28 @@ def unread(body: Mapping[str, Any], readers: Readers, values: Mapping[str, Any])
     """The first parameter of ``readers`` under whose key (in any case) ``body`` holds more
     or fewer keys than ``values`` (what was judged, as read) is written as: keys botocore
     never writes there (``Tags.Tag.9`` after a gap, ``Tags.Tag.0``, ``Tags.member.1``), put
-    there by another handler and never read, which the service may read. None: none."""
+    there by another handler and never read, which the service may read; a list's or a
+    structure's own key but for an empty list's one empty key (``ValuesToAdd=all``). None:
+    none."""
     counts: dict[str, int] = {}
+    bare: dict[str, object] = {}
     for key in body:
         dot = key.find(".")
         if dot > 0:
             prefix = key[:dot].lower()
             counts[prefix] = counts.get(prefix, 0) + 1
-    if not counts:  # the usual body of a call with no list or structure
+        elif key.lower() in readers.lists:
+            bare[key.lower()] = body[key]
+    if not (counts or bare):  # the usual body of a call with no list or structure
         return None
     for name, key, _, _ in readers:
         value = values.get(name)
         written = _leaves(value) if type(value) in (dict, list) and value else 0
         if counts.get(key.lower(), 0) != written:
+            return name
+        if key.lower() in bare and not (
+            type(value) is list and not value and bare[key.lower()] == ""
+        ):
             return name
     return None
 
@@ -200,14 +214,18 @@ def readers(input_shape: Any, names: Iterable[str]) -> Readers:
     """For each of ``names`` the input shape has: its name, its key in the body, its reader
     and its matcher; and those it lacks."""
     members = input_shape.members if input_shape is not None else {}
+    given = [(name, members[name]) for name in names if name in members]
     return Readers(
         tuple(
             (name, member.serialization.get("name", name), _reader(member), _matcher(member))
-            for name in names
-            if name in members
-            for member in (members[name],)
+            for name, member in given
         ),
         tuple(name for name in names if name not in members),
+        frozenset(
+            member.serialization.get("name", name).lower()
+            for name, member in given
+            if member.type_name in ("list", "structure")
+        ),
     )
 
 
@@ -389,9 +407,26 @@ def same(judged: Any, sent: Any) -> bool:
     """Whether two parameter values are the same, made of built-in types at every depth and
     equal: ``==`` alone takes an object that says it equals anything for any value (its own
     ``__eq__``), and it is then sent as its ``__str__`` says; an object of no built-in type
-    is never the same as anything. Built-in numbers compare as Python compares them (``1``
-    judged is ``true`` sent: botocore writes a boolean so)."""
-    return _built_in(judged, COPIED_DEPTH) and _built_in(sent, COPIED_DEPTH) and judged == sent
+    is never the same as anything. Built-in numbers compare as Python compares them, but a
+    bool is never the same as a number (``False == 0``, and an integer given ``False`` is
+    sent as ``False``, which the service refuses, where ``0`` turns the backups off)."""
+    return (
+        _built_in(judged, COPIED_DEPTH)
+        and _built_in(sent, COPIED_DEPTH)
+        and judged == sent
+        and _bools_alike(judged, sent)
+    )
+
+
+def _bools_alike(one: Any, other: Any) -> bool:
+    """Whether two equal values of built-in types hold a bool in the same places."""
+    if (type(one) is bool) is not (type(other) is bool):
+        return False
+    if type(one) is dict:
+        return all(_bools_alike(item, other[key]) for key, item in one.items())
+    if type(one) in (list, tuple):
+        return all(_bools_alike(*pair) for pair in zip(one, other, strict=True))
+    return True
 
 
 def as_judged(sent: Any, judged: Any) -> bool:

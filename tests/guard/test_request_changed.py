@@ -23,7 +23,7 @@ from aws import (
     snapshot_tags,
 )
 from botocore import xform_name
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 from policies import AUDITED, BACKUPS, DEFAULTS_ONLY, HOLD_ONLY, TEAM_REQUIRED, write_policy
 from servers import MotoServer, raw_response
 
@@ -421,6 +421,69 @@ def test_a_call_with_nothing_to_judge_made_into_one_by_a_late_handler_is_judged(
     assert moto_server.count(operation) == 0
     (blocked,) = audit_records(tmp_path)
     assert blocked["event"] == "blocked" and blocked["call"]
+
+
+@pytest.mark.parametrize(
+    ("late", "rules"),
+    [
+        (0, ["deletion.automated_backups", "request.changed"]),
+        ("0", ["deletion.automated_backups", "request.changed"]),
+        (Decimal("0"), []),
+    ],
+    ids=["0", "text 0", "Decimal 0"],
+)
+def test_a_retention_given_as_false_and_sent_as_zero_is_judged_as_zero(
+    moto_server: MotoServer, tmp_path: Path, late: object, rules: list[str]
+) -> None:
+    """botocore's validation takes ``False`` for an integer (a bool is an int), and sends it
+    as ``False``, which the service refuses: the guard has nothing to judge. A ``before-call``
+    handler then makes it ``0``: ``0 == False``, so the request was taken for the one judged,
+    and the automated backups were turned off, nothing recorded. A bool is never the same as
+    a number: judged again as sent, blocked, nothing sent (a ``Decimal``, which botocore's
+    validation refuses for an integer, is refused in its words before the instance is read)."""
+    rds = guarded_client(write_policy(tmp_path, BACKUPS), on=moto_server)
+    make_instance(rds, "orders")
+
+    def backups_off(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["BackupRetentionPeriod"] = late
+
+    rds.meta.events.register("before-call.rds.ModifyDBInstance", backups_off)
+    moto_server.reset_counts()
+    with pytest.raises(ParamValidationError) as caught:
+        rds.modify_db_instance(
+            DBInstanceIdentifier="orders", BackupRetentionPeriod=False, ApplyImmediately=True
+        )
+    assert [v.rule for v in getattr(caught.value, "violations", ())] == rules
+    assert moto_server.count("ModifyDBInstance") == 0
+
+
+@pytest.mark.parametrize("values", [["111122223333"], []], ids=["an account", "none"])
+def test_a_lists_own_key_put_in_the_body_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path, values: list[str]
+) -> None:
+    """A share with the account the policy allows, or with none; a ``before-call`` handler
+    adds ``ValuesToAdd=all``, the list's own key, which botocore writes only as one empty key
+    for an empty list. The guard's reader passed over it, and it was sent unjudged: what the
+    service makes of it cannot be judged, so it is ``request.changed``, nothing sent."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+
+    def everyone(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["ValuesToAdd"] = "all"
+
+    rds.meta.events.register("before-call.rds.ModifyDBClusterSnapshotAttribute", everyone)
+    moto_server.reset_counts()
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rds.modify_db_cluster_snapshot_attribute(
+            DBClusterSnapshotIdentifier=GOOD, AttributeName="restore", ValuesToAdd=values
+        )
+    assert [(v.rule, v.field) for v in caught.value.violations] == [
+        ("request.changed", "ValuesToAdd")
+    ]
+    assert moto_server.count("ModifyDBClusterSnapshotAttribute") == 0
 
 
 def test_a_share_of_another_attribute_made_public_by_a_late_handler_is_never_sent(
