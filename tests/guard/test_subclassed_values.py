@@ -456,7 +456,9 @@ def test_a_late_handlers_object_that_says_it_equals_anything_is_judged_as_no_str
     """A client that does not validate: a ``before-parameter-build`` handler registered after
     the guard's puts in the name such an object, equal to the name judged. It is judged as
     sent, no string: blocked, for the call and for a presign past the client's wrapper
-    (botocore's own ``generate_presigned_url``, which no request-created follows)."""
+    (botocore's own ``generate_presigned_url``, which no request-created follows), where the
+    call as the later handler left it is checked for what botocore's validation would refuse
+    before it is judged again: ``request.invalid``."""
     session, _ = guarded_session(write_policy(tmp_path, POLICY), on=moto_server)
     rds = moto_server.client("rds", session=session, config=Config(parameter_validation=False))
     make_cluster(rds)
@@ -472,7 +474,7 @@ def test_a_late_handlers_object_that_says_it_equals_anything_is_judged_as_no_str
     assert "request.changed" in {v.rule for v in caught.value.violations}
     with pytest.raises(rds_guard.PolicyViolation) as presign:
         botocore.signers.generate_presigned_url(rds, "create_db_cluster_snapshot", Params=call)
-    assert ("identifier.aws", "DBClusterSnapshotIdentifier") in {
+    assert ("request.invalid", "DBClusterSnapshotIdentifier") in {
         (v.rule, v.field) for v in presign.value.violations
     }
     assert moto_server.count("CreateDBClusterSnapshot") == 0
