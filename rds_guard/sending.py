@@ -12,8 +12,8 @@ from .query import url_sent
 
 
 def plain_body(data: Any) -> tuple[Any, bool]:
-    """A request's body as botocore sends it, and whether it is flat (`form_params` takes it
-    as it is): for a dict (botocore's flat query body), a new dict of the exact strings and
+    """A request's body as botocore sends it, and whether it is flat (`wire.form_params` takes
+    it as it is): for a dict (botocore's flat query body), a new dict of the exact strings and
     numbers it is sent as (`_as_sent`), since each key and value is sent through its own
     ``encode()`` or ``__str__``, and a dict subclass through its own ``items()``. The body
     is a copy, held by the request alone: whoever holds botocore's (a ``before-call``
@@ -30,7 +30,7 @@ def plain_body(data: Any) -> tuple[Any, bool]:
         return (bytes(data) if isinstance(data, bytearray) else data), False
     try:
         body = {exact_text(key): _as_sent(value) for key, value in list(items)}
-    except Exception:  # its items() are no pairs: `form_params` reads it as no call
+    except Exception:  # its items() are no pairs: `wire.form_params` reads it as no call
         return data, False
     return (body, True) if is_flat(body) else (data, False)
 
@@ -81,7 +81,7 @@ def still_read(request: Any, read: Read) -> bool:
 def is_flat(body: dict[Any, Any]) -> bool:
     """Whether each key of ``body`` is an exact string and each value an exact string or
     number, as botocore makes them: any other value is sent as its own ``__str__`` says, or
-    as several (a list), and `form_params` reads such a body as no call."""
+    as several (a list), and `wire.form_params` reads such a body as no call."""
     for key, value in body.items():  # a loop, not all(): every request's body passes here
         if type(key) is not str or type(value) not in _SENT:
             return False
