@@ -1536,9 +1536,9 @@ def test_the_backups_note_says_what_a_client_that_does_not_validate_sends(
 ) -> None:
     """A client made with ``parameter_validation=False`` sends the truth of any value given
     for the boolean: the note says what reached the service (read at the server), not what
-    the program wrote. Where the value sent is not equal to the one given, the call is judged
-    again as sent: its records kept no ``request.invalid`` then, so nothing in them said what
-    was given; they keep it now."""
+    the program wrote. The call is judged again as sent (a flag, where a value of another type
+    was given), and its records then lost the ``request.invalid`` that says what was given:
+    they keep it now."""
     rds = _not_validating(moto_server, tmp_path)
     rds.delete_db_instance(
         DBInstanceIdentifier="orders-1", SkipFinalSnapshot=True, DeleteAutomatedBackups=given
@@ -1608,7 +1608,7 @@ def test_a_snapshot_renamed_in_the_body_to_no_text_is_not_deleted_unjudged(
 
 def test_a_flag_put_in_the_body_as_no_text_is_a_change(server_rig: Rig) -> None:
     """botocore writes a flag as ``true`` or ``false``: a ``before-call`` handler's Python
-    ``True`` there is sent as ``True``, which the guard does not read as the flag it judged,
+    ``False`` there is sent as ``False``, which the guard does not read as the flag it judged,
     even when it says the same: ``request.changed``, nothing sent."""
     make_cluster(server_rig.plain)
 
