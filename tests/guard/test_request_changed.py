@@ -371,16 +371,11 @@ def test_a_late_change_sets_the_outcome_the_record_names(
     """warn: a handler turns an unshare into a public share in the serialized body. The
     snapshot is made public, and the outcome record says `shared`, not the `unshared` the call
     as judged would have been."""
-    rds = guarded_client(write_policy(tmp_path, AUDITED, mode="warn"), on=moto_server)
-    make_cluster(rds)
-    rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-    )
 
     def share_publicly(params: dict[str, Any], **_: Any) -> None:
         params["body"]["ValuesToAdd.AttributeValue.1"] = "all"
 
-    rds.meta.events.register("before-call.rds.ModifyDBClusterSnapshotAttribute", share_publicly)
+    rds = _sharing(moto_server, tmp_path, share_publicly, mode="warn")
     rds.modify_db_cluster_snapshot_attribute(
         DBClusterSnapshotIdentifier=GOOD, AttributeName="restore", ValuesToRemove=["111122223333"]
     )
@@ -465,17 +460,11 @@ def test_a_lists_own_key_put_in_the_body_is_never_sent(
     adds ``ValuesToAdd=all``, the list's own key, which botocore writes only as one empty key
     for an empty list. The guard's reader passed over it, and it was sent unjudged: what the
     service makes of it cannot be judged, so it is ``request.changed``, nothing sent."""
-    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
-    make_cluster(rds)
-    rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-    )
 
     def everyone(params: dict[str, Any], **_: Any) -> None:
         params["body"]["ValuesToAdd"] = "all"
 
-    rds.meta.events.register("before-call.rds.ModifyDBClusterSnapshotAttribute", everyone)
-    moto_server.reset_counts()
+    rds = _sharing(moto_server, tmp_path, everyone)
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         rds.modify_db_cluster_snapshot_attribute(
             DBClusterSnapshotIdentifier=GOOD, AttributeName="restore", ValuesToAdd=values
@@ -492,18 +481,12 @@ def test_a_share_of_another_attribute_made_public_by_a_late_handler_is_never_sen
     """A share of an attribute other than `restore` is not judged; a second handler that
     rewrites the serialized body into a public `restore` share is caught as sent: blocked,
     nothing sent, the snapshot stays private."""
-    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
-    make_cluster(rds)
-    rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-    )
 
     def public(params: dict[str, Any], **_: Any) -> None:
         params["body"]["AttributeName"] = "restore"
         params["body"]["ValuesToAdd.AttributeValue.1"] = "all"
 
-    rds.meta.events.register("before-call.rds.ModifyDBClusterSnapshotAttribute", public)
-    moto_server.reset_counts()
+    rds = _sharing(moto_server, tmp_path, public)
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         rds.modify_db_cluster_snapshot_attribute(
             DBClusterSnapshotIdentifier=GOOD, AttributeName="other", ValuesToAdd=["x"]
@@ -529,23 +512,32 @@ def test_an_account_put_in_the_body_as_a_number_is_judged_as_the_account_it_name
     account in the body as a number, sent as its digits. Read back as no text, it was no
     account to the rules, and the snapshot was shared with it (recorded as unshared). It is
     read as the account it is sent as: blocked, nothing sent."""
-    rds = guarded_client(write_policy(tmp_path, AUDITED), on=moto_server)
-    make_cluster(rds)
-    rds.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
-    )
 
     def another_account(params: dict[str, Any], **_: Any) -> None:
         params["body"][key] = value
 
-    rds.meta.events.register("before-call.rds.ModifyDBClusterSnapshotAttribute", another_account)
-    moto_server.reset_counts()
+    rds = _sharing(moto_server, tmp_path, another_account)
     with pytest.raises(rds_guard.PolicyViolation) as caught:
         rds.modify_db_cluster_snapshot_attribute(
             DBClusterSnapshotIdentifier=GOOD, AttributeName="restore", ValuesToAdd=["111122223333"]
         )
     assert [v.rule for v in caught.value.violations] == ["sharing.account", "request.changed"]
     assert moto_server.count("ModifyDBClusterSnapshotAttribute") == 0
+
+
+def _sharing(
+    moto_server: MotoServer, tmp_path: Path, handler: Callable[..., None], mode: str = "enforce"
+) -> Any:
+    """A guarded client under `AUDITED` in ``mode``, its snapshot `GOOD` made, ``handler`` at
+    ``before-call`` of its `ModifyDBClusterSnapshotAttribute`; the server's counts wiped."""
+    rds = guarded_client(write_policy(tmp_path, AUDITED, mode=mode), on=moto_server)
+    make_cluster(rds)
+    rds.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD, Tags=TEAM
+    )
+    rds.meta.events.register("before-call.rds.ModifyDBClusterSnapshotAttribute", handler)
+    moto_server.reset_counts()
+    return rds
 
 
 def two_snapshots(rds: Any) -> None:

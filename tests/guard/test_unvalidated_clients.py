@@ -412,17 +412,14 @@ def test_a_later_handlers_value_botocore_would_refuse_is_invalid_too(
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
 
 
-ENV_DEV = """\
-version = 1
-mode = "enforce"
+def _enforcing(rules: str) -> str:
+    """A policy of ``rules`` alone, in enforce mode, every call recorded in audit.jsonl."""
+    return (
+        f'version = 1\nmode = "enforce"\n\n{rules}\n[audit]\npath = "audit.jsonl"\nfsync = false\n'
+    )
 
-[tags.allowed]
-env = ["dev"]
 
-[audit]
-path = "audit.jsonl"
-fsync = false
-"""
+ENV_DEV = _enforcing('[tags.allowed]\nenv = ["dev"]\n')
 
 
 def test_a_later_handlers_copy_flag_botocore_would_refuse_is_invalid_too(
@@ -458,17 +455,7 @@ def test_a_later_handlers_copy_flag_botocore_would_refuse_is_invalid_too(
     assert moto_server.count("CopyDBClusterSnapshot") == 0
 
 
-EXPORT_TO = """\
-version = 1
-mode = "enforce"
-
-[export]
-s3_buckets = ["ok-bucket"]
-
-[audit]
-path = "audit.jsonl"
-fsync = false
-"""
+EXPORT_TO = _enforcing('[export]\ns3_buckets = ["ok-bucket"]\n')
 
 
 def test_a_call_a_later_handler_mends_is_not_called_invalid(
