@@ -1571,7 +1571,7 @@ def test_a_boolean_changed_after_the_guard_judged_it_is_noted_on_a_client_that_d
 def _not_validating(moto_server: MotoServer, tmp_path: Path) -> Any:
     """A guarded rds client of the moto server, made with ``parameter_validation=False``,
     under `HOLD_ONLY` in warn mode; instance ``orders-1`` made."""
-    policy = write_policy(tmp_path, HOLD_ONLY.replace('"enforce"', '"warn"'))
+    policy = write_policy(tmp_path, HOLD_ONLY, mode="warn")
     session, _ = guarded_session(policy, on=moto_server)
     config = botocore.config.Config(parameter_validation=False)
     rds = moto_server.client("rds", session=session, config=config)
