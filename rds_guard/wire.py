@@ -20,6 +20,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from .core.calls import READ_AS_TRUTH
 from .core.copies import COPIED_DEPTH
 from .sending import is_flat
 
@@ -38,19 +39,22 @@ class Readers:
     the client's API lacks (no reader: botocore never writes them); and the keys of both in
     lowercase, under which `carries` counts the body's keys; ``lists``: the keys, in
     lowercase, of those that are lists or structures, which botocore writes bare only for an
-    empty list (one empty key). Built once per client and operation (`readers`)."""
+    empty list (one empty key); ``flags``: the names of those that are booleans. Built once
+    per client and operation (`readers`)."""
 
-    __slots__ = ("dotted", "exact", "heads", "lacking", "lists", "named", "rows")
+    __slots__ = ("dotted", "exact", "flags", "heads", "lacking", "lists", "named", "rows")
 
     def __init__(
         self,
         rows: tuple[tuple[str, str, Reader, Matcher], ...],
         lacking: tuple[str, ...] = (),
         lists: frozenset[str] = frozenset(),
+        flags: frozenset[str] = frozenset(),
     ) -> None:
         self.rows = rows
         self.lacking = lacking
         self.lists = lists
+        self.flags = flags
         self.exact = frozenset(key for _, key, _, _ in rows)
         self.named = {name.lower(): name for name in lacking}
         self.named |= {key.lower(): name for name, key, _, _ in rows}
@@ -226,6 +230,7 @@ def readers(input_shape: Any, names: Iterable[str]) -> Readers:
             for name, member in given
             if member.type_name in ("list", "structure")
         ),
+        frozenset(name for name, member in given if member.type_name == "boolean"),
     )
 
 
@@ -427,6 +432,22 @@ def _bools_alike(one: Any, other: Any) -> bool:
     if type(one) in (list, tuple):
         return all(_bools_alike(*pair) for pair in zip(one, other, strict=True))
     return True
+
+
+def written_as(readers: Readers, name: str, judged: Any, sent: Any) -> bool:
+    """Whether ``sent``, read back from the body, is what botocore writes of the value judged
+    for ``name``: the `same`, or for a flag given as a value of another built-in type (by a
+    client that does not validate) its truth (botocore's ``QuerySerializer.
+    _serialize_type_boolean`` writes ``true`` ``if value``), which is no change of anyone's.
+    For the note of a call judged again only: the judgement reads what is sent."""
+    if same(judged, sent):
+        return True
+    return (
+        name in readers.flags
+        and type(sent) is bool
+        and type(judged) in READ_AS_TRUTH
+        and sent is bool(judged)
+    )
 
 
 def as_judged(sent: Any, judged: Any) -> bool:

@@ -49,6 +49,12 @@ UNREAD_AS_GIVEN = "given as unreadable (rds_guard.UNREADABLE)"
 """What a violation says stopped the read of an `Unreadable` that says nothing itself: one
 the caller gave (`evaluate`'s ``source_tags=UNREADABLE``, ``eval --source-unreadable``)."""
 
+READ_AS_TRUTH = frozenset({bool, int, float, str, bytes, list, tuple, dict, type(None)})
+"""The types whose truth botocore's serializer sends for a boolean (``if value``: ``None``
+given too) that the guard reads without running a program's code: botocore's
+``QuerySerializer._serialize_type_boolean`` (the query protocol of rds, docdb and neptune)."""
+
+
 SourceTags = Mapping[str, str] | None | Unreadable
 """The tags a source passes on: a mapping, None (it passes none on), or `Unreadable`."""
 

@@ -13,7 +13,15 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from . import operations
-from .calls import UNREAD_AS_GIVEN, DatabaseFacts, Decision, Request, SnapshotFacts, Unreadable
+from .calls import (
+    READ_AS_TRUTH,
+    UNREAD_AS_GIVEN,
+    DatabaseFacts,
+    Decision,
+    Request,
+    SnapshotFacts,
+    Unreadable,
+)
 from .naming import judge_identifier, source_name, template_values
 from .rules import Violation, shown, shown_given, shown_value
 
@@ -184,7 +192,7 @@ def _backups_said(request: Request, known: DatabaseFacts | None) -> tuple[str, .
         how = f"the {service} API cannot keep them"
     elif _KEEPS_BACKUPS not in params:
         how = f"{_KEEPS_BACKUPS} not given"
-    elif type(keeps) not in _READ_AS_TRUTH:
+    elif type(keeps) not in READ_AS_TRUTH:
         return ()  # botocore sends what the object's own __bool__ says
     elif not keeps:  # botocore sends any false value as "false"
         return (f"the delete keeps the automated backups of {database} ({_KEEPS_BACKUPS}=false)",)
@@ -192,12 +200,6 @@ def _backups_said(request: Request, known: DatabaseFacts | None) -> tuple[str, .
         how = f"{_KEEPS_BACKUPS}=true"
     member = ", unless they are its cluster's" if row.final_exemptions and known is None else ""
     return (f"the delete takes the automated backups of {database} with it ({how}){member}",)
-
-
-_READ_AS_TRUTH = frozenset({bool, int, float, str, bytes, list, tuple, dict, type(None)})
-"""The types whose truth botocore's serializer sends for a boolean (``if value``: ``None``
-given too) that the guard reads without running a program's code: botocore's
-``QuerySerializer._serialize_type_boolean`` (the query protocol of rds, docdb and neptune)."""
 
 
 _KEEPS_BACKUPS = "DeleteAutomatedBackups"

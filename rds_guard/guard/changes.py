@@ -54,6 +54,16 @@ def changed_after(names: list[str]) -> str:
     return f"changed after rds_guard judged it: {', '.join(names)}"
 
 
+def changed_notes(
+    readers: wire.Readers, row: Operation, judged: Mapping[str, Any], sent: Mapping[str, Any]
+) -> list[str]:
+    """The note of a call judged again as sent (`changed_after`), naming the parameters not
+    sent as botocore writes what was judged (`wire.written_as`); none if there are none (a
+    flag botocore's serializer wrote from a value of another type is no one's change)."""
+    names = [n for n in row.judged if not wire.written_as(readers, n, judged.get(n), sent.get(n))]
+    return [changed_after(names)] if names else []
+
+
 def invalid_given(fields: Mapping[str, Any], invalid: Iterable[Violation]) -> list[dict[str, Any]]:
     """The ``request.invalid`` violations a call's records carry (``fields``), with those of
     ``invalid`` not among them yet: what botocore's validation would refuse in the call as

@@ -31,7 +31,7 @@ from ..records import (
     sent_tags,
 )
 from .changes import (
-    changed_after,
+    changed_notes,
     changed_violations,
     invalid_given,
     judged_anew,
@@ -404,15 +404,14 @@ class Guard:
             call.call, call.recorded = new_call_id(), True
         if call.unjudged:  # its first judgement: nothing was changed since one
             violations = (*again.violations, *unjudged_violations(row, sent, again))
-            note = call.unjudged_note
+            notes = [call.unjudged_note]
         else:
             violations = tuple(changed_violations(row, call.judged, sent, again))
-            was = call.judged
-            note = changed_after([n for n in row.judged if not wire.same(sent.get(n), was.get(n))])
+            notes = changed_notes(binding.readers(row), row, call.judged, sent)
         given = invalid_given(call.fields, invalid)
         fields = record_fields(again, binding.region) | {
             "violations": [*given, *(v.as_dict() for v in violations)],
-            "notes": [*again.notes, note],
+            "notes": [*again.notes, *notes],
         }
         tags = sent_tags(row, sent)
         if tags is not None and judged_tags:

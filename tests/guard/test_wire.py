@@ -245,3 +245,42 @@ def test_a_number_sent_as_other_text_is_read_as_text(text: str) -> None:
     assert not wire.carries(
         body, readers, {"DBInstanceIdentifier": "db1", "BackupRetentionPeriod": 3}
     )
+
+
+FLAGGED = [
+    (name, flag)
+    for name in ROWS
+    for flag in wire.readers(
+        SERVICE.operation_model(name).input_shape, OPERATIONS[name].judged
+    ).flags
+]
+GIVEN_FOR_A_FLAG = st.one_of(
+    st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False), TEXT, st.none(),
+    st.lists(st.integers(), max_size=2), st.dictionaries(TEXT, TEXT, max_size=2),
+)  # fmt: skip
+
+
+@SETTINGS
+@given(st.sampled_from(FLAGGED), GIVEN_FOR_A_FLAG)
+def test_a_flag_botocore_writes_from_another_value_is_written_as_judged(
+    flagged: tuple[str, str], given: Any
+) -> None:
+    """A client that does not validate sends the truth of any value given for a flag: read
+    back, it is what botocore writes of the value judged (no one's change, `written_as`), and
+    its opposite is not."""
+    name, flag = flagged
+    readers = wire.readers(SERVICE.operation_model(name).input_shape, OPERATIONS[name].judged)
+    sent = wire.sent_params(body_of(name, {flag: given}), readers)[flag]
+    assert sent is bool(given)
+    assert wire.written_as(readers, flag, given, sent)
+    assert not wire.written_as(readers, flag, given, not sent)
+
+
+def test_a_name_given_as_no_text_is_not_written_as_judged() -> None:
+    """Only a flag's truth is botocore's writing: a name judged as ``True`` and sent as
+    ``True`` (text) is other text than the one judged."""
+    name = "DeleteDBClusterSnapshot"
+    readers = wire.readers(SERVICE.operation_model(name).input_shape, OPERATIONS[name].judged)
+    assert not wire.written_as(readers, "DBClusterSnapshotIdentifier", "snap", True)
+    assert not wire.written_as(readers, "DBClusterSnapshotIdentifier", True, "True")
+    assert wire.written_as(readers, "DBClusterSnapshotIdentifier", "snap", "snap")
