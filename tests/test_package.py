@@ -93,7 +93,7 @@ def test_importing_the_package_alone_loads_no_guard() -> None:
     [
         ("rds_guard", "rds_guard.errors", "PolicyViolation"),
         ("rds_guard.audit", "rds_guard.audit.findings", "Finding"),
-        ("rds_guard.guard", "rds_guard.guard.guard", "LookupFailed"),
+        ("rds_guard.guard", "rds_guard.guard.reads", "LookupFailed"),
     ],
 )
 def test_a_name_follows_its_module_when_the_module_is_imported_afresh(

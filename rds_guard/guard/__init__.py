@@ -14,8 +14,9 @@ from .. import _lazy_names
 
 if TYPE_CHECKING:
     from ..core.policy import AUDIT_PATH_ENV
-    from .guard import Guard, LookupFailed
+    from .guard import Guard
     from .installs import EventEmitter, install, install_on_emitter, open_audit_log
+    from .reads import LookupFailed
 
 __all__ = [
     "AUDIT_PATH_ENV",
@@ -32,7 +33,7 @@ __all__ = [
 _HOMES = {
     "AUDIT_PATH_ENV": "..core.policy",
     "Guard": ".guard",
-    "LookupFailed": ".guard",
+    "LookupFailed": ".reads",
     "EventEmitter": ".installs",
     "install": ".installs",
     "install_on_emitter": ".installs",

@@ -30,7 +30,7 @@ from ..forks import after_fork_in_child
 from ..records import GuardedCall, status_of, url_expires_in
 from .binding import ClientBinding
 from .changes import judged_anew
-from .guard import Guard, LookupFailed
+from .guard import Guard
 from .progress import (
     at_signing,
     changed_since_held,
@@ -42,7 +42,7 @@ from .progress import (
     presign_ending,
     stopped,
 )
-from .reads import CallReads, Incomplete, Needed
+from .reads import CallReads, Incomplete, LookupFailed, Needed
 from .turned import judged_at_signing, presigned_call
 from .validation import refuse_presign
 from .wrappers import end_presign, start_presign
@@ -91,17 +91,18 @@ class AioClientBinding(ClientBinding):
         with presign_ending(past_the_wrapper):
             if past_the_wrapper:  # its URL is never read: signed from what was judged
                 copies.plain_params(params, row.judged)
-            # read on the loop, after any await: the caller's other tasks may change ``params``
-            # while `complete` runs in a worker thread, where no look-up could be awaited
-            judged = guard.judged_of(row, params)
+            # copied on the loop, once, and decided on that copy, its look-ups awaited: the
+            # caller's other tasks may change ``params`` while they are, and while `complete`
+            # runs in a worker thread; such a change is held at request-created
+            detached = copies.detached(params, row.judged)
+            judged = guard.judged_of(row, detached)
             decided: Decision | CallReads | None = None
             if call.deferred or not wire.same(judged, call.judged):
                 try:
-                    decided = await self.ahead(guard, row, params, deferrable=True)
+                    decided = await self.ahead(guard, row, detached, deferrable=True)
                 except Incomplete as refused:  # refused as changed: botocore raises it next
                     refuse_presign(past_the_wrapper, refused)
                     return
-                judged = guard.judged_of(row, params)
             complete = guard.complete
             completed = await off_loop(guard, complete, self, row, call, params, decided, judged)
             if completed is not call:

@@ -40,20 +40,12 @@ from .changes import (
     unjudged_violations,
 )
 from .progress import forget_presigns_of
+from .reads import CallReads, LookupFailed
 from .stacks import INSTALL_ORDER, cannot_enter
 
 if TYPE_CHECKING:
     from .binding import ClientBinding
     from .stacks import Stack
-
-
-class LookupFailed(Exception):
-    """A read of the source failed in a way the caller must see as it is (the source does
-    not exist, the endpoint cannot be reached): ``error`` is the original exception."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class Guard:
@@ -329,9 +321,11 @@ class Guard:
     ) -> Decision:
         if isinstance(lookups, Decision):
             return lookups
-        # on the guard's own copy: a handler holding ``params`` may change them while the
-        # look-ups run (its change is then what is held at request-created)
+        # on the guard's own copy, the look-ups too: a handler holding ``params`` may change
+        # them while the look-ups run (its change is then what is held at request-created)
         detached = copies.detached(params, row.judged)
+        if isinstance(lookups, CallReads):
+            lookups.reading(detached)
         try:
             return decide(self.policy, row, detached, binding.facts(), lookups)
         except LookupFailed as failed:

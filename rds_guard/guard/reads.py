@@ -31,11 +31,19 @@ from rds_guard.core.logs import LOGGER as logger
 from ..core.calls import Unreadable, unreadable_from
 from ..core.operations import Operation
 from ..records import error_of
-from .guard import LookupFailed
 from .progress import read_requests
 
 if TYPE_CHECKING:
     from .. import aws
+
+
+class LookupFailed(Exception):
+    """A read of the source failed in a way the caller must see as it is (the source does
+    not exist, the endpoint cannot be reached): ``error`` is the original exception."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Incomplete(ParamValidationError):  # type: ignore[misc]
@@ -84,6 +92,14 @@ class CallReads:
         self._deferrable = deferrable
         self._snapshot_tags = snapshot_tags
         self.ahead = ahead
+
+    def reading(self, params: Mapping[str, Any]) -> None:
+        """Look up what ``params`` name: the copy of the call's parameters a decision reads,
+        so that what is looked up is what is judged (a handler holding the call's own
+        ``params`` may change them while a look-up is made). Only before a first look-up:
+        an answer found is of the parameters that named it."""
+        if not self._found:
+            self._params = params
 
     def source_tags(self) -> Any:
         """The tags the source passes on."""

@@ -1,6 +1,7 @@
 """The guard inside aiobotocore, against the moto server over HTTP: presigns of a mapping
 that is no dict, presigns past the client's wrapper or changed by a late handler, calls a
-program's own handler completes, and outcome records read from the answer's HTTP status."""
+program's own handler completes, or another task changes while a look-up is awaited, and
+outcome records read from the answer's HTTP status."""
 
 from __future__ import annotations
 
@@ -26,10 +27,12 @@ from aws import (
 )
 from botocore.exceptions import ClientError, ParamValidationError
 from odd_values import EncodesAs
-from policies import AUDITED, BACKUPS, DEFAULTS_ONLY, TEAM_REQUIRED, write_policy
+from policies import AUDITED, BACKUPS, DEFAULTS_ONLY, HOLD_ONLY, TEAM_REQUIRED, write_policy
 from servers import MotoServer
 
 import rds_guard
+
+HOLD = [{"Key": "legal-hold", "Value": "true"}]
 
 
 @pytest.mark.parametrize("validation", [True, False])
@@ -440,3 +443,64 @@ def test_a_compliant_call_of_a_query_signing_client_goes_as_on_a_sync_client(
         ("requested", []),
         ("created", []),
     ]
+
+
+@pytest.mark.parametrize("renamer", ["sync", "async"])
+def test_a_call_another_task_renames_while_the_last_look_up_is_awaited_is_never_sent(
+    moto_server: MotoServer, tmp_path: Path, renamer: str
+) -> None:
+    """The delete of ``asked`` (on hold) is mended by the program's ``before-parameter-build``
+    handler, after the guard's, into a delete of ``free``, and judged again at the guard's
+    last handler, which awaits the look-up of ``free``; meanwhile another task renames the
+    call's ``params`` ``held`` (on hold). The decision read the renamed ``params`` with the
+    facts of ``free``, and took ``held`` for judged: it was deleted. The last handler decides
+    on its own copy: the rename is held at request-created, ``held`` looked up, blocked."""
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    for name, tags in (("asked", HOLD), ("free", []), ("held", HOLD)):
+        plain.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=tags
+        )
+    session = guarded_session(tmp_path, HOLD_ONLY)
+    kept: list[dict[str, Any]] = []
+    looking_up = asyncio.Event()
+
+    def mend(params: dict[str, Any], **_: Any) -> None:
+        params["DBClusterSnapshotIdentifier"] = "free"
+        kept.append(params)
+
+    async def mend_awaiting(params: dict[str, Any], **_: Any) -> None:
+        await asyncio.sleep(0)
+        mend(params)
+
+    async def other_task() -> None:
+        await looking_up.wait()
+        kept[0]["DBClusterSnapshotIdentifier"] = "held"
+
+    async def work() -> list[tuple[str, str]]:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register(
+                "before-parameter-build.rds.DeleteDBClusterSnapshot",
+                mend if renamer == "sync" else mend_awaiting,
+            )
+            rds.meta.events.register(
+                "before-send.rds.DescribeDBClusterSnapshots",
+                lambda **_: looking_up.set() if kept else None,
+            )
+            task = asyncio.create_task(other_task())
+            try:
+                with pytest.raises(rds_guard.PolicyViolation) as caught:
+                    await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="asked")
+            finally:
+                task.cancel()
+            return [(v.rule, v.field) for v in caught.value.violations]
+
+    moto_server.reset_counts()
+    assert run(work) == [
+        ("deletion.hold", "Tags.legal-hold"),
+        ("request.changed", "DBClusterSnapshotIdentifier"),
+    ]
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    left = plain.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    assert {s["DBClusterSnapshotIdentifier"] for s in left} == {"asked", "free", "held"}
+    assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("blocked", "held")]

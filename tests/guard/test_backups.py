@@ -405,6 +405,47 @@ def test_an_instance_read_for_its_retention_that_cannot_be_read_is_blocked(rig: 
     assert rig.count("ModifyDBInstance") == 0
 
 
+def test_a_retention_whose_text_renames_the_call_is_judged_on_the_instance_it_names(
+    server_rig: Rig,
+) -> None:
+    """A program's own zero (an ``int`` subclass, which botocore takes and sends through its
+    ``__str__``) renames the call's ``params`` to a cluster member's when the guard reads its
+    text, before it looks the instance up; a ``before-call`` handler puts the name judged back
+    in the body. The look-up read the name in the call's ``params``, the decision the guard's
+    copy: the member's facts were taken for the lone instance's, its backups turned off
+    under ``"keep"``. The look-ups read the guard's copy: blocked, nothing sent."""
+    make_instance(server_rig.plain, "alone")
+    make_cluster(server_rig.plain)
+    make_member(server_rig.plain, "orders-1")
+    held: dict[str, Any] = {}
+
+    class Zero(int):
+        def __str__(self) -> str:
+            if "params" in held:
+                held.pop("params")["DBInstanceIdentifier"] = "orders-1"
+            return "0"
+
+    def keep_params(params: dict[str, Any], **_: Any) -> None:
+        held["params"] = params
+
+    def put_back(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["DBInstanceIdentifier"] = "alone"
+
+    events = server_rig.rds.meta.events
+    events.register_first("before-parameter-build.rds.ModifyDBInstance", keep_params)
+    events.register("before-call.rds.ModifyDBInstance", put_back)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        server_rig.rds.modify_db_instance(
+            DBInstanceIdentifier="alone", BackupRetentionPeriod=Zero(0), ApplyImmediately=True
+        )
+    assert blocked_rules(caught) == ["deletion.automated_backups"]
+    assert server_rig.count("ModifyDBInstance") == 0
+    (blocked,) = server_rig.records()
+    assert blocked["notes"] == ["automated backups of alone turned off (BackupRetentionPeriod=0)"]
+    alone = server_rig.plain.describe_db_instances(DBInstanceIdentifier="alone")["DBInstances"]
+    assert alone[0]["BackupRetentionPeriod"] != 0
+
+
 def test_promoting_a_replica_with_its_backups_off_is_never_sent(rig: Rig) -> None:
     """`PromoteReadReplica(BackupRetentionPeriod=0)` turns the backups off as it promotes:
     under `"keep"` it is blocked and the replica keeps its retention; a promote that keeps
