@@ -136,7 +136,7 @@ class Guard:
         """
         decision = self._decide(binding, row, params, lookups)
         if not decision.recorded:
-            return self._unrecorded(row, params)
+            return self._unrecorded(row, decision.params)
         fields = record_fields(decision, binding.region)
         if invalid:
             fields["violations"] = [v.as_dict() for v in invalid] + fields["violations"]

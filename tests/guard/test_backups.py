@@ -446,6 +446,40 @@ def test_a_retention_whose_text_renames_the_call_is_judged_on_the_instance_it_na
     assert alone[0]["BackupRetentionPeriod"] != 0
 
 
+def test_a_retention_whose_text_turns_the_backups_off_is_not_taken_for_one_that_keeps_them(
+    server_rig: Rig,
+) -> None:
+    """A program's own 3 (an ``int`` subclass) makes the call's ``params`` say 0 when the guard
+    reads its text: the guard's copy keeps them, so nothing is recorded, and the call was held
+    at request-created against its ``params`` as they then stood, 0: the backups turned off,
+    unjudged and unrecorded. It is held against the copy decided: the 0 sent is judged again,
+    blocked, nothing sent."""
+    make_instance(server_rig.plain, "alone")
+    held: dict[str, Any] = {}
+
+    class Three(int):
+        def __str__(self) -> str:
+            if "params" in held:
+                held.pop("params")["BackupRetentionPeriod"] = 0
+            return "3"
+
+    def keep_params(params: dict[str, Any], **_: Any) -> None:
+        held["params"] = params
+
+    server_rig.rds.meta.events.register_first(
+        "before-parameter-build.rds.ModifyDBInstance", keep_params
+    )
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        server_rig.rds.modify_db_instance(
+            DBInstanceIdentifier="alone", BackupRetentionPeriod=Three(3), ApplyImmediately=True
+        )
+    assert blocked_rules(caught) == ["deletion.automated_backups", "request.changed"]
+    assert server_rig.count("ModifyDBInstance") == 0
+    assert server_rig.events() == ["blocked"]
+    alone = server_rig.plain.describe_db_instances(DBInstanceIdentifier="alone")["DBInstances"]
+    assert alone[0]["BackupRetentionPeriod"] != 0
+
+
 def test_promoting_a_replica_with_its_backups_off_is_never_sent(rig: Rig) -> None:
     """`PromoteReadReplica(BackupRetentionPeriod=0)` turns the backups off as it promotes:
     under `"keep"` it is blocked and the replica keeps its retention; a promote that keeps
