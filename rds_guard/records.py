@@ -25,8 +25,9 @@ CONTEXT_KEY = "rds_guard"
 
 UNJUDGED = (
     "judged as it was sent: no judgement reached the request (a handler gave it a context of"
-    " its own and made another call meanwhile, the guard was installed while it was made, or"
-    " the client's events were replaced)"
+    " its own and made another call meanwhile, the guard was installed while it was made, the"
+    " client's events were replaced, or a handler after the guard's last one mended a call"
+    " botocore's validation refused there)"
 )
 """The note of a call first judged at ``request-created``, or of a presign as it is signed
 (`changes.unjudged_violations`)."""

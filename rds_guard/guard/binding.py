@@ -468,7 +468,8 @@ class ClientBinding:
         (which no later event of reaches the guard). None when there is nothing to do: no
         call, a judged call without violations (held at ``request-created``), or one
         botocore's validation refuses now (it raises its own error next; a verdict would
-        block or warn about what no handler completed) but for such a presign: what it
+        block or warn about what no handler completed; one never judged is judged as it is
+        sent should a handler after this one mend it) but for such a presign: what it
         would sign cannot be judged, so it is refused (`validation.refuse_presign`)."""
         call = kept(context, getattr(model, "name", None))
         if call is None or call.guard is None:
@@ -481,6 +482,8 @@ class ClientBinding:
             refusal = self.refusal(row, params, guard)
             if refusal:
                 refuse_presign(past_the_wrapper, Incomplete(report="\n".join(refusal)))
+                if call.deferred:  # never judged: a handler after this one may still mend it
+                    call.deferred, call.unjudged, call.judged = False, True, {}
                 return None
         return call, guard, row, past_the_wrapper
 

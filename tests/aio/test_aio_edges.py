@@ -199,7 +199,7 @@ def test_a_request_renamed_on_the_sessions_request_created_is_held_as_it_is_sign
     registers once made. Its rename is held again at ``before-sign``: blocked in enforce mode,
     nothing sent; in warn mode sent, the outcome record naming what was."""
     make_cluster(moto_server.client("rds"))
-    session = guarded_session(tmp_path, AUDITED.replace('"enforce"', f'"{mode}"'))
+    session = guarded_session(tmp_path, AUDITED, mode=mode)
 
     def rename(request: Any, **_: Any) -> None:
         request.data["DBClusterSnapshotIdentifier"] = "Not-Compliant"
@@ -427,7 +427,7 @@ def test_a_compliant_call_of_a_query_signing_client_goes_as_on_a_sync_client(
     of the body into the URL's query was read, once signed, as a query another handler gave
     the request, and every compliant call refused (warn: recorded as ``request.changed``)."""
     make_cluster(moto_server.client("rds"))
-    session = guarded_session(tmp_path, AUDITED.replace('"enforce"', f'"{mode}"'))
+    session = guarded_session(tmp_path, AUDITED, mode=mode)
 
     async def work() -> None:
         async with rds_client(session, moto_server, signature_version="v4-query") as rds:
@@ -504,3 +504,32 @@ def test_a_call_another_task_renames_while_the_last_look_up_is_awaited_is_never_
     left = plain.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
     assert {s["DBClusterSnapshotIdentifier"] for s in left} == {"asked", "free", "held"}
     assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("blocked", "held")]
+
+
+def test_a_call_mended_after_the_guards_last_handler_is_judged_as_it_is_sent(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A call botocore's validation refuses at the guard's last ``before-parameter-build``
+    handler (a parameter the API lacks) that a handler registered after it mends was sent
+    unjudged: a snapshot on legal hold deleted. It is judged as it is sent, its look-up
+    awaited: blocked, nothing sent."""
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="held", Tags=HOLD
+    )
+    session = guarded_session(tmp_path, HOLD_ONLY)
+
+    async def work() -> list[str]:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register_last(
+                "before-parameter-build", lambda params, **_: params.pop("Bogus", None)
+            )
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="held", Bogus=1)
+            return [v.rule for v in caught.value.violations]
+
+    moto_server.reset_counts()
+    assert run(work) == ["deletion.hold"]
+    assert moto_server.actions() == ["DescribeDBClusterSnapshots"]
+    assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]

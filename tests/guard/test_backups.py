@@ -446,6 +446,43 @@ def test_a_retention_whose_text_renames_the_call_is_judged_on_the_instance_it_na
     assert alone[0]["BackupRetentionPeriod"] != 0
 
 
+@pytest.mark.parametrize("refused", ["Bogus", "AllocatedStorage"])
+def test_a_call_mended_after_the_guards_last_handler_is_judged_as_it_is_sent(
+    server_rig: Rig, refused: str
+) -> None:
+    """A call botocore's validation refuses at the guard's handlers (a parameter the API
+    lacks, or one of the wrong type, neither judged) is judged once every other
+    ``before-parameter-build`` handler has run, if one mended it; one still refused there is
+    left to botocore. A handler registered after the guard's last one then drops the refused
+    parameter: the call was sent unjudged and unrecorded (a snapshot on legal hold deleted,
+    an instance's backups turned off). It is judged as it is sent: blocked, nothing sent."""
+    cluster_snapshot(server_rig, "held", days=30, tags={"legal-hold": "true"})
+    make_instance(server_rig.plain, "alone")
+
+    def mend(params: dict[str, Any], **_: Any) -> None:
+        params.pop(refused, None)
+
+    server_rig.rds.meta.events.register_last("before-parameter-build", mend)
+    given = {refused: 1 if refused == "Bogus" else "not a number"}
+    with pytest.raises(rds_guard.PolicyViolation) as deleting:
+        server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="held", **given)
+    with pytest.raises(rds_guard.PolicyViolation) as turning_off:
+        server_rig.rds.modify_db_instance(
+            DBInstanceIdentifier="alone", BackupRetentionPeriod=0, ApplyImmediately=True, **given
+        )
+    assert blocked_rules(deleting) == ["deletion.hold"]
+    assert blocked_rules(turning_off) == ["deletion.automated_backups"]
+    assert server_rig.count("DeleteDBClusterSnapshot") == 0
+    assert server_rig.count("ModifyDBInstance") == 0
+    assert still_there(server_rig, "held")
+    records = server_rig.records()
+    assert [(r["event"], r["operation"]) for r in records] == [
+        ("blocked", "DeleteDBClusterSnapshot"),
+        ("blocked", "ModifyDBInstance"),
+    ]
+    assert all(r["notes"][-1].startswith("judged as it was sent") for r in records)
+
+
 def test_a_retention_whose_text_turns_the_backups_off_is_not_taken_for_one_that_keeps_them(
     server_rig: Rig,
 ) -> None:
