@@ -1061,7 +1061,7 @@ def test_in_warn_mode_a_credential_in_a_variables_value_is_sent_nowhere(
         monkeypatch.setenv(name, safe)
     monkeypatch.setenv("COST_CENTER", f"postgres://app:{secret}@db.internal/prod")
     audited = FROM_ENVIRONMENT.replace("enabled = false", 'path = "audit.jsonl"\nfsync = false')
-    client = guarded_client(write_policy(tmp_path, audited.replace('"enforce"', '"warn"')))
+    client = guarded_client(write_policy(tmp_path, audited, mode="warn"))
     make_cluster(client)
     with caplog.at_level("WARNING", logger="rds_guard"):
         made = client.create_db_cluster_snapshot(DBClusterIdentifier="orders")

@@ -26,10 +26,11 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(asyncio.wait_for(work(), timeout=120))  # a hang detector only
 
 
-def guarded_session(folder: Path, policy: str) -> AioSession:
-    """An aiobotocore session guarded by ``policy`` (TOML text) written in ``folder``."""
+def guarded_session(folder: Path, policy: str, **settings: str | bool) -> AioSession:
+    """An aiobotocore session guarded by ``policy`` (TOML text) written in ``folder``, its
+    ``settings`` set as `write_policy` sets them."""
     session = get_session()
-    rds_guard.install(session, policy=write_policy(folder, policy))
+    rds_guard.install(session, policy=write_policy(folder, policy, **settings))
     return session
 
 

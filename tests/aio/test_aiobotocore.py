@@ -1166,7 +1166,7 @@ def test_a_request_given_another_compliant_body_at_every_hold_is_refused_in_the_
     warned about once, and sent as it then stands."""
     make_cluster(moto_server.client("rds"))
     policy = AUDITED.replace("fsync = false", "fsync = true")
-    session = guarded_session(tmp_path, policy.replace('"enforce"', f'"{mode}"'))
+    session = guarded_session(tmp_path, policy, mode=mode)
 
     finished = asyncio.Event()
 
@@ -1595,7 +1595,7 @@ def test_aiobotocores_own_presign_made_into_a_held_snapshots_delete_is_judged(
     is judged as it is signed, its look-up awaited: refused (enforce), or signed and recorded
     ``presigned`` as the delete (warn). Before, it was signed unjudged and unrecorded."""
     held_snapshot(moto_server)
-    session = guarded_session(tmp_path, HOLD_ONLY.replace('"enforce"', f'"{mode}"'))
+    session = guarded_session(tmp_path, HOLD_ONLY, mode=mode)
 
     async def turn(request: Any, **_: Any) -> None:
         request.data.update(Action="DeleteDBClusterSnapshot", DBClusterSnapshotIdentifier="held")

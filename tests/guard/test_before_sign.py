@@ -72,7 +72,7 @@ def _guarded(
     moto_server.attach(session)
     if place is not _on_the_client_under_the_operation_after_the_guard:
         place(session, None)
-    policy = write_policy(tmp_path, AUDITED.replace('"enforce"', f'"{mode}"'))
+    policy = write_policy(tmp_path, AUDITED, mode=mode)
     rds_guard.install(session, policy=policy)
     rds = moto_server.client("rds", session=session)
     if place is _on_the_client_under_the_operation_after_the_guard:

@@ -812,9 +812,7 @@ def test_a_presign_past_the_wrapper_renamed_after_its_judgement_is_held_as_it_is
     parameters, renamed it, and the URL was signed for the new name while the ``presigned``
     record named the judged one. Its request is held, and recorded, as it is signed: enforce
     refuses it, no URL; warn signs it, its record naming what the URL carries."""
-    rds = guarded_client(
-        write_policy(tmp_path, AUDITED.replace('"enforce"', f'"{mode}"')), on=moto_server
-    )
+    rds = guarded_client(write_policy(tmp_path, AUDITED, mode=mode), on=moto_server)
     make_cluster(rds)
 
     def rename(params: dict[str, Any], **_: Any) -> None:

@@ -27,7 +27,7 @@ def _query_signed(moto_server: MotoServer, tmp_path: Path, mode: str, token: boo
     """An rds client of a session guarded by `AUDITED` in ``mode`` that signs its calls with
     a query signature, with a session token or without (its signature then has one more
     parameter)."""
-    policy = write_policy(tmp_path, AUDITED.replace('"enforce"', f'"{mode}"'))
+    policy = write_policy(tmp_path, AUDITED, mode=mode)
     session, _ = guarded_session(policy, on=moto_server)
     config = botocore.config.Config(signature_version="v4-query")
     extra = {"aws_session_token": "token"} if token else {}

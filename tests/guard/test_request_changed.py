@@ -274,9 +274,9 @@ def test_a_request_renamed_at_every_hold_is_refused_in_the_end(
     eight holds it is refused as ``request.changed``, nothing sent. In warn mode it is warned
     about once, and sent as it then stands: its outcome is ``unknown`` (what was sent was
     never judged)."""
-    policy = AUDITED.replace('"enforce"', f'"{mode}"')
+    policy = AUDITED.replace('[tags.defaults]\nmanaged-by = "rds-guard"\n', "")
     rds = guarded_client(
-        write_policy(tmp_path, policy.replace('[tags.defaults]\nmanaged-by = "rds-guard"\n', "")),
+        write_policy(tmp_path, policy, mode=mode),
         on=moto_server,
     )
     sources = [f"orders{number}" for number in range(12)]  # more than the guard holds it

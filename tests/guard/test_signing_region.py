@@ -124,8 +124,8 @@ def _rig(
         region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
     )
     moto_server.attach(session)
-    policy = BACKUPS.replace("minimum_age_days = 7\n", "").replace('"enforce"', f'"{mode}"')
-    rds_guard.install(session, policy=write_policy(tmp_path, policy))
+    policy = BACKUPS.replace("minimum_age_days = 7\n", "")
+    rds_guard.install(session, policy=write_policy(tmp_path, policy, mode=mode))
     if place is _request_created_on_the_session:
         place(session, None)
     rds = moto_server.client("rds", session=session)
