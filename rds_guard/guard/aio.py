@@ -74,7 +74,7 @@ class AioClientBinding(ClientBinding):
             detached = copies.detached(params, row.judged)
             decided = await self.ahead(guard, row, detached, deferrable=True)
         except Incomplete:
-            keep(guard.deferred(row, params), context, self)  # judged after every handler
+            keep(guard.deferred(row), context, self)  # judged after every handler
             return
         judge = functools.partial(guard.judge, settle=False)
         keep(await off_loop(guard, judge, self, row, params, decided, invalid), context, self)

@@ -120,7 +120,7 @@ class ClientBinding:
         try:
             call = guard.judge(self, row, params, reads, invalid, settle=False)
         except Incomplete:  # another handler may complete the call: judged after them all
-            call = guard.deferred(row, params)
+            call = guard.deferred(row)
         keep(call, context, self)
 
     def last_before_parameter_build(
@@ -469,8 +469,9 @@ class ClientBinding:
         call, a judged call without violations (held at ``request-created``), or one
         botocore's validation refuses now (it raises its own error next; a verdict would
         block or warn about what no handler completed; one never judged is judged as it is
-        sent should a handler after this one mend it) but for such a presign: what it
-        would sign cannot be judged, so it is refused (`validation.refuse_presign`)."""
+        sent should a handler after this one mend it: `Guard.deferred`) but for such a
+        presign: what it would sign cannot be judged, so it is refused
+        (`validation.refuse_presign`)."""
         call = kept(context, getattr(model, "name", None))
         if call is None or call.guard is None:
             return None
@@ -482,8 +483,6 @@ class ClientBinding:
             refusal = self.refusal(row, params, guard)
             if refusal:
                 refuse_presign(past_the_wrapper, Incomplete(report="\n".join(refusal)))
-                if call.deferred:  # never judged: a handler after this one may still mend it
-                    call.deferred, call.unjudged, call.judged = False, True, {}
                 return None
         return call, guard, row, past_the_wrapper
 

@@ -152,12 +152,15 @@ class Guard:
         call.judged = self.judged_of(row, decision.params)
         return call
 
-    def deferred(self, row: Operation, params: Mapping[str, Any]) -> GuardedCall:
+    def deferred(self, row: Operation) -> GuardedCall:
         """A call botocore's validation refuses as it stands at the guard's handler: another
         ``before-parameter-build`` handler may complete it (a name, its tags), so it is
-        judged once they have all run (`complete`); if none does, botocore refuses it."""
-        call = self._unrecorded(row, params)
-        call.deferred = True
+        judged once they have all run (`complete`); if none does, botocore refuses it. It
+        holds no judgement: one that reaches request-created so (a handler mended it after
+        the guard's last one, or took the guard's state from its context before that one
+        ran) is judged there as it is sent (`unjudged`)."""
+        call = self._unrecorded(row, {})
+        call.deferred = call.unjudged = True
         return call
 
     def complete(

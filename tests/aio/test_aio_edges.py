@@ -31,6 +31,7 @@ from policies import AUDITED, BACKUPS, DEFAULTS_ONLY, HOLD_ONLY, TEAM_REQUIRED, 
 from servers import MotoServer
 
 import rds_guard
+from rds_guard.records import CONTEXT_KEY
 
 HOLD = [{"Key": "legal-hold", "Value": "true"}]
 
@@ -506,13 +507,15 @@ def test_a_call_another_task_renames_while_the_last_look_up_is_awaited_is_never_
     assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("blocked", "held")]
 
 
+@pytest.mark.parametrize("mender", ["after the last handler", "taking the guard's state"])
 def test_a_call_mended_after_the_guards_last_handler_is_judged_as_it_is_sent(
-    moto_server: MotoServer, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path, mender: str
 ) -> None:
     """A call botocore's validation refuses at the guard's last ``before-parameter-build``
-    handler (a parameter the API lacks) that a handler registered after it mends was sent
-    unjudged: a snapshot on legal hold deleted. It is judged as it is sent, its look-up
-    awaited: blocked, nothing sent."""
+    handler (a parameter the API lacks) that a handler registered after it mends, or one
+    before it that also takes the guard's state from the context, was sent unjudged: a
+    snapshot on legal hold deleted. It is judged as it is sent, its look-up awaited:
+    blocked, nothing sent."""
     plain = moto_server.client("rds")
     make_cluster(plain)
     plain.create_db_cluster_snapshot(
@@ -520,11 +523,17 @@ def test_a_call_mended_after_the_guards_last_handler_is_judged_as_it_is_sent(
     )
     session = guarded_session(tmp_path, HOLD_ONLY)
 
+    def mend(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        params.pop("Bogus", None)
+        if mender == "taking the guard's state":
+            context.pop(CONTEXT_KEY, None)
+
     async def work() -> list[str]:
         async with rds_client(session, moto_server) as rds:
-            rds.meta.events.register_last(
-                "before-parameter-build", lambda params, **_: params.pop("Bogus", None)
-            )
+            if mender == "after the last handler":
+                rds.meta.events.register_last("before-parameter-build", mend)
+            else:
+                rds.meta.events.register("before-parameter-build", mend)
             with pytest.raises(rds_guard.PolicyViolation) as caught:
                 await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="held", Bogus=1)
             return [v.rule for v in caught.value.violations]

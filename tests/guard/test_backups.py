@@ -447,22 +447,29 @@ def test_a_retention_whose_text_renames_the_call_is_judged_on_the_instance_it_na
 
 
 @pytest.mark.parametrize("refused", ["Bogus", "AllocatedStorage"])
+@pytest.mark.parametrize("mender", ["after the last handler", "taking the guard's state"])
 def test_a_call_mended_after_the_guards_last_handler_is_judged_as_it_is_sent(
-    server_rig: Rig, refused: str
+    server_rig: Rig, refused: str, mender: str
 ) -> None:
     """A call botocore's validation refuses at the guard's handlers (a parameter the API
     lacks, or one of the wrong type, neither judged) is judged once every other
     ``before-parameter-build`` handler has run, if one mended it; one still refused there is
     left to botocore. A handler registered after the guard's last one then drops the refused
-    parameter: the call was sent unjudged and unrecorded (a snapshot on legal hold deleted,
-    an instance's backups turned off). It is judged as it is sent: blocked, nothing sent."""
+    parameter, or one before it drops it and takes the guard's state from the context: the
+    call was sent unjudged and unrecorded (a snapshot on legal hold deleted, an instance's
+    backups turned off). It is judged as it is sent: blocked, nothing sent."""
     cluster_snapshot(server_rig, "held", days=30, tags={"legal-hold": "true"})
     make_instance(server_rig.plain, "alone")
 
-    def mend(params: dict[str, Any], **_: Any) -> None:
+    def mend(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         params.pop(refused, None)
+        if mender == "taking the guard's state":
+            context.pop(CONTEXT_KEY, None)
 
-    server_rig.rds.meta.events.register_last("before-parameter-build", mend)
+    if mender == "after the last handler":
+        server_rig.rds.meta.events.register_last("before-parameter-build", mend)
+    else:
+        server_rig.rds.meta.events.register("before-parameter-build", mend)
     given = {refused: 1 if refused == "Bogus" else "not a number"}
     with pytest.raises(rds_guard.PolicyViolation) as deleting:
         server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="held", **given)
