@@ -68,19 +68,21 @@ class GuardedCall:
     guard does not judge, that operation's name, else empty; ``presign``: a presign made past
     the client's wrapper, as its first handler saw it (no request follows it: its last
     ``before-parameter-build`` handler writes its record, whatever a handler did to the
-    context since); ``ended``: its outcome is in, or it was blocked before it was sent (a
+    context since); ``ended``: its outcome is in, it was answered before it was sent (a
+    ``before-call`` handler, botocore's Stubber), or it was blocked before it was sent (a
     state of it put in another call's context is not that call's); ``binding``: the client
     binding that keeps it (a state put in a request of another client is no judgement of
     that request). Plain data in slots:
     botocore deep-copies the request context to presign cross-region copies (the copy shares
-    the guard and the binding).
+    the guard, the binding and whether the call has ended: a copy a program keeps ends with
+    the call).
     """
 
     __slots__ = (
+        "_life",
         "binding",
         "call",
         "deferred",
-        "ended",
         "fields",
         "guard",
         "judged",
@@ -110,8 +112,17 @@ class GuardedCall:
         self.unjudged = False
         self.made_from = ""
         self.presign = False
-        self.ended = False
+        self._life = [False]  # whether it has ended, shared with its deep copies
         self.binding: Any = None
+
+    @property
+    def ended(self) -> bool:
+        """Its outcome is in, or it will never be sent (see the class's docstring)."""
+        return self._life[0]
+
+    @ended.setter
+    def ended(self, ended: bool) -> None:
+        self._life[0] = ended
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
         """A copy of the call's data that shares its guard (a guard holds locks and files)."""
@@ -122,7 +133,7 @@ class GuardedCall:
         copied.requested, copied.recorded, copied.guard = self.requested, self.recorded, self.guard
         copied.pending, copied.deferred = self.pending, self.deferred
         copied.unjudged, copied.made_from = self.unjudged, self.made_from
-        copied.presign, copied.ended, copied.binding = self.presign, self.ended, self.binding
+        copied.presign, copied._life, copied.binding = self.presign, self._life, self.binding
         return copied
 
     def __getstate__(self) -> tuple[None, dict[str, Any]]:
@@ -131,6 +142,7 @@ class GuardedCall:
         process alone."""
         state = {name: getattr(self, name) for name in GuardedCall.__slots__}
         state["guard"] = state["binding"] = None
+        state["_life"] = [self.ended]
         return None, state
 
     @property

@@ -260,15 +260,19 @@ class ClientBinding:
 
     def ended(self, context: Mapping[str, Any]) -> tuple[GuardedCall | None, Guard | None]:
         """The call of an ended request whose ``requested`` record was written (`judged`),
-        and its guard; no longer `in_progress` (which would keep it, and its guard, alive)."""
-        call, guard = self.judged(context, requested=True)
+        and its guard; no longer `in_progress` (which would keep it, and its guard, alive).
+        A call answered before it was sent (a ``before-call`` handler, botocore's Stubber or
+        a test responder, answered with nothing sent) ends too, with no outcome to record."""
+        call, guard = self.judged(context)
         current = in_progress.get()
+        if call is not None and not call.requested:  # never sent as judged: no outcome
+            call.ended, call = True, None  # (its request may have been judged anew, below)
         if call is None and current is not None and current.unjudged and current.requested:
             call, guard = current, current.guard  # judged at request-created (`held`)
         if call is not None:
             call.ended = True  # put in another call's context, it is no state of that call
-            if current is call:
-                in_progress.set(None)
+        if current is not None and current.ended:
+            in_progress.set(None)
         return call, guard
 
     def presign(
@@ -324,17 +328,11 @@ class ClientBinding:
             raise ParamValidationError(report=f"Invalid type for parameter input: {params!r}")
         return False
 
-    def judged(
-        self, context: Mapping[str, Any], *, requested: bool = False
-    ) -> tuple[GuardedCall | None, Guard | None]:
+    def judged(self, context: Mapping[str, Any]) -> tuple[GuardedCall | None, Guard | None]:
         """The call's state and the guard that judged it (not the one in force now: its
-        records are that guard's); ``requested``: only for a call whose requested record was
-        written (a before-call handler, botocore's Stubber or a test responder, may have
-        answered with nothing sent)."""
+        records are that guard's)."""
         call = context.get(CONTEXT_KEY)
         if not isinstance(call, GuardedCall) or call.ended or call.binding is not self:
-            return None, None
-        if requested and not call.requested:
             return None, None
         return call, call.guard
 

@@ -6,6 +6,8 @@ outcome records read from the answer's HTTP status."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import types
 import urllib.parse
 from pathlib import Path
@@ -542,3 +544,64 @@ def test_a_call_mended_after_the_guards_last_handler_is_judged_as_it_is_sent(
     assert run(work) == ["deletion.hold"]
     assert moto_server.actions() == ["DescribeDBClusterSnapshots"]
     assert [r["event"] for r in audit_records(tmp_path)] == ["blocked"]
+
+
+class _Refused(Exception):
+    """A ``before-send`` handler's error: the delete is never sent."""
+
+
+@pytest.mark.parametrize("kept_as", ["answered before it was sent", "copied once requested"])
+def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_another(
+    moto_server: MotoServer, tmp_path: Path, kept_as: str
+) -> None:
+    """As on a botocore client: the guard's state of an allowed delete of ``old`` that a
+    ``before-call`` handler answered, or a deep copy of it taken once it was requested (its
+    request then refused at ``before-send``), put with its body in the delete of ``decoy`` once
+    ``old`` is on hold, carried the old verdict: ``old`` deleted. The request is judged as it
+    is sent, its look-up awaited: blocked, nothing sent."""
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    for name in ("old", "decoy"):
+        plain.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name
+        )
+    arn = plain.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="old")[
+        "DBClusterSnapshots"
+    ][0]["DBClusterSnapshotArn"]
+    session = guarded_session(tmp_path, HOLD_ONLY)
+    kept: dict[str, Any] = {}
+
+    def keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
+        kept["body"], kept["context"] = dict(params["body"]), context
+        if kept_as == "answered before it was sent":
+            kept["call"] = context[CONTEXT_KEY]
+            return types.SimpleNamespace(status_code=200), {"DBClusterSnapshot": {}}
+        return None
+
+    def refuse(**_: Any) -> None:  # an older aiobotocore's request here has no context
+        kept["call"] = copy.deepcopy(kept["context"][CONTEXT_KEY])
+        raise _Refused
+
+    def put_back(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        params["body"], context[CONTEXT_KEY] = dict(kept["body"]), kept["call"]
+
+    async def work() -> list[str]:
+        async with rds_client(session, moto_server) as rds:
+            events, delete = rds.meta.events, "DeleteDBClusterSnapshot"
+            events.register(f"before-call.rds.{delete}", keep, unique_id="keep")
+            events.register_first(f"before-send.rds.{delete}", refuse, unique_id="refuse")
+            with contextlib.suppress(_Refused):
+                await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="old")
+            events.unregister(f"before-call.rds.{delete}", unique_id="keep")
+            events.unregister(f"before-send.rds.{delete}", unique_id="refuse")
+            plain.add_tags_to_resource(ResourceName=arn, Tags=HOLD)
+            events.register(f"before-call.rds.{delete}", put_back)
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="decoy")
+            return [v.rule for v in caught.value.violations]
+
+    moto_server.reset_counts()
+    assert "deletion.hold" in run(work)
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
+    left = plain.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    assert {s["DBClusterSnapshotIdentifier"] for s in left} == {"old", "decoy"}

@@ -10,6 +10,7 @@ neither ``Delete*AutomatedBackup``, which is why their tests prove only that not
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import time
@@ -813,6 +814,71 @@ def test_an_earlier_calls_state_put_back_in_a_context_does_not_carry_a_hold_lift
     assert rig.count("AddTagsToResource") == sent
     assert tags_of(rig.plain, arn)["legal-hold"] == "true"
     assert rig.events() == ["requested", "tagged", "blocked"]
+
+
+REFUSED_BY_THE_SERVICE = (
+    b'<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Sender'
+    b"</Type><Code>InvalidParameterValue</Code><Message>no</Message></Error>"
+    b"<RequestId>refused-1</RequestId></ErrorResponse>"
+)
+
+
+@pytest.mark.parametrize(
+    "kept_as",
+    ["answered before it was sent", "copied before it was sent", "copied once requested"],
+)
+def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_another(
+    server_rig: Rig, kept_as: str
+) -> None:
+    """A handler keeps the guard's state of an allowed delete of ``old`` and its body: the
+    state itself of a call a ``before-call`` handler answered (a cache, a stub: never sent,
+    so never ended), or a deep copy of it taken before it was sent, or once its ``requested``
+    record was written (the service then refused the delete). Once ``old`` is on hold, it
+    puts both in the delete of ``decoy``: that request was sent under the old verdict, ``old``
+    deleted (from the copy taken once requested, with no ``requested`` record of its own).
+    A call answered before it was sent ends, and a copy ends with its call: the request is
+    judged as it is sent, blocked by the hold, nothing sent."""
+    cluster_snapshot(server_rig, "old", days=30)
+    cluster_snapshot(server_rig, "decoy", days=30)
+    kept: dict[str, Any] = {}
+    events = server_rig.rds.meta.events
+    delete = "DeleteDBClusterSnapshot"
+
+    def keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
+        kept["body"] = dict(params["body"])
+        if kept_as == "answered before it was sent":
+            kept["call"] = context[CONTEXT_KEY]
+            return raw_response("http://stand-in", 200, b""), {"DBClusterSnapshot": {}}
+        if kept_as == "copied before it was sent":
+            kept["call"] = copy.deepcopy(context[CONTEXT_KEY])
+        return None
+
+    def refuse(request: Any, **_: Any) -> Any:
+        if kept_as == "copied once requested":
+            kept["call"] = copy.deepcopy(request.context[CONTEXT_KEY])
+        return raw_response(request.url, 400, REFUSED_BY_THE_SERVICE)
+
+    events.register(f"before-call.rds.{delete}", keep, unique_id="keep")
+    events.register_first(f"before-send.rds.{delete}", refuse, unique_id="refuse")
+    with contextlib.suppress(ClientError):
+        server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="old")
+    events.unregister(f"before-call.rds.{delete}", unique_id="keep")
+    events.unregister(f"before-send.rds.{delete}", unique_id="refuse")
+    arn = snapshot_arn(server_rig.plain, "old")
+    server_rig.plain.add_tags_to_resource(
+        ResourceName=arn, Tags=[{"Key": "legal-hold", "Value": "true"}]
+    )
+
+    def put_back(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        params["body"], context[CONTEXT_KEY] = dict(kept["body"]), kept["call"]
+
+    events.register(f"before-call.rds.{delete}", put_back)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="decoy")
+    assert "deletion.hold" in blocked_rules(caught)
+    assert server_rig.count(delete) == 0
+    assert still_there(server_rig, "old") and still_there(server_rig, "decoy")
+    assert server_rig.events()[-1] == "blocked"
 
 
 def test_placing_a_hold_and_touching_other_keys_is_fine(rig: Rig) -> None:
