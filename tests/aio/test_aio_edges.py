@@ -605,3 +605,44 @@ def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_anot
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
     left = plain.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
     assert {s["DBClusterSnapshotIdentifier"] for s in left} == {"old", "decoy"}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("value", [True, 5], ids=["True", "5"])
+def test_a_snapshot_renamed_in_the_body_to_no_text_is_judged_as_the_text_sent(
+    moto_server: MotoServer, tmp_path: Path, value: object, kind: str
+) -> None:
+    """As on a botocore client: a ``before-call`` handler (a function or a coroutine) puts a
+    bool or a number in the body in place of the name judged, which is sent as its text and
+    names a snapshot on legal hold. Read as that name and judged: blocked, nothing sent."""
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    for name, tags in (("orders-manual-1", []), (str(value), HOLD)):
+        plain.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=tags
+        )
+    session = guarded_session(tmp_path, HOLD_ONLY)
+
+    def rename(params: dict[str, Any], **_: Any) -> None:
+        params["body"]["DBClusterSnapshotIdentifier"] = value
+
+    async def rename_awaiting(params: dict[str, Any], **_: Any) -> None:
+        await asyncio.sleep(0)
+        rename(params)
+
+    async def work() -> list[tuple[str, str]]:
+        async with rds_client(session, moto_server) as rds:
+            rds.meta.events.register(
+                "before-call.rds.DeleteDBClusterSnapshot",
+                rename if kind == "sync" else rename_awaiting,
+            )
+            with pytest.raises(rds_guard.PolicyViolation) as caught:
+                await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="orders-manual-1")
+            return [(v.rule, v.field) for v in caught.value.violations]
+
+    moto_server.reset_counts()
+    assert run(work) == [
+        ("deletion.hold", "Tags.legal-hold"),
+        ("request.changed", "DBClusterSnapshotIdentifier"),
+    ]
+    assert moto_server.count("DeleteDBClusterSnapshot") == 0
