@@ -23,9 +23,11 @@ from aws import (
     HOUSE_NAME,
     audit_records,
     expiring_credentials,
+    held_snapshot,
     house_defaults,
     make_cluster,
     make_instance,
+    snapshot_arn,
 )
 from botocore.exceptions import ClientError, ParamValidationError
 from odd_values import EncodesAs
@@ -36,6 +38,29 @@ import rds_guard
 from rds_guard.records import CONTEXT_KEY
 
 HOLD = [{"Key": "legal-hold", "Value": "true"}]
+HELD_AND_RENAMED = [
+    ("deletion.hold", "Tags.legal-hold"),
+    ("request.changed", "DBClusterSnapshotIdentifier"),
+]
+"""The verdict on a delete renamed to a snapshot on legal hold after the guard judged it."""
+
+
+def _snapshots(server: MotoServer, tags: dict[str, list[dict[str, str]]]) -> Any:
+    """A plain client of ``server``, cluster ``orders``, and its snapshots named in ``tags``,
+    each with its tags."""
+    plain = server.client("rds")
+    make_cluster(plain)
+    for name, its in tags.items():
+        plain.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=its
+        )
+    return plain
+
+
+def _names(plain: Any) -> set[str]:
+    """The names of the manual cluster snapshots the service holds."""
+    found = plain.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    return {snapshot["DBClusterSnapshotIdentifier"] for snapshot in found}
 
 
 @pytest.mark.parametrize("validation", [True, False])
@@ -458,12 +483,7 @@ def test_a_call_another_task_renames_while_the_last_look_up_is_awaited_is_never_
     call's ``params`` ``held`` (on hold). The decision read the renamed ``params`` with the
     facts of ``free``, and took ``held`` for judged: it was deleted. The last handler decides
     on its own copy: the rename is held at request-created, ``held`` looked up, blocked."""
-    plain = moto_server.client("rds")
-    make_cluster(plain)
-    for name, tags in (("asked", HOLD), ("free", []), ("held", HOLD)):
-        plain.create_db_cluster_snapshot(
-            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=tags
-        )
+    plain = _snapshots(moto_server, {"asked": HOLD, "free": [], "held": HOLD})
     session = guarded_session(tmp_path, HOLD_ONLY)
     kept: list[dict[str, Any]] = []
     looking_up = asyncio.Event()
@@ -499,13 +519,9 @@ def test_a_call_another_task_renames_while_the_last_look_up_is_awaited_is_never_
             return [(v.rule, v.field) for v in caught.value.violations]
 
     moto_server.reset_counts()
-    assert run(work) == [
-        ("deletion.hold", "Tags.legal-hold"),
-        ("request.changed", "DBClusterSnapshotIdentifier"),
-    ]
+    assert run(work) == HELD_AND_RENAMED
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
-    left = plain.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
-    assert {s["DBClusterSnapshotIdentifier"] for s in left} == {"asked", "free", "held"}
+    assert _names(plain) == {"asked", "free", "held"}
     assert [(r["event"], r["snapshot"]) for r in audit_records(tmp_path)] == [("blocked", "held")]
 
 
@@ -518,11 +534,7 @@ def test_a_call_mended_after_the_guards_last_handler_is_judged_as_it_is_sent(
     before it that also takes the guard's state from the context, was sent unjudged: a
     snapshot on legal hold deleted. It is judged as it is sent, its look-up awaited:
     blocked, nothing sent."""
-    plain = moto_server.client("rds")
-    make_cluster(plain)
-    plain.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="held", Tags=HOLD
-    )
+    held_snapshot(moto_server)
     session = guarded_session(tmp_path, HOLD_ONLY)
 
     def mend(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -559,15 +571,8 @@ def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_anot
     request then refused at ``before-send``), put with its body in the delete of ``decoy`` once
     ``old`` is on hold, carried the old verdict: ``old`` deleted. The request is judged as it
     is sent, its look-up awaited: blocked, nothing sent."""
-    plain = moto_server.client("rds")
-    make_cluster(plain)
-    for name in ("old", "decoy"):
-        plain.create_db_cluster_snapshot(
-            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name
-        )
-    arn = plain.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier="old")[
-        "DBClusterSnapshots"
-    ][0]["DBClusterSnapshotArn"]
+    plain = _snapshots(moto_server, {"old": [], "decoy": []})
+    arn = snapshot_arn(plain, "old")
     session = guarded_session(tmp_path, HOLD_ONLY)
     kept: dict[str, Any] = {}
 
@@ -603,8 +608,7 @@ def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_anot
     moto_server.reset_counts()
     assert "deletion.hold" in run(work)
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
-    left = plain.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
-    assert {s["DBClusterSnapshotIdentifier"] for s in left} == {"old", "decoy"}
+    assert _names(plain) == {"old", "decoy"}
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
@@ -615,12 +619,7 @@ def test_a_snapshot_renamed_in_the_body_to_no_text_is_judged_as_the_text_sent(
     """As on a botocore client: a ``before-call`` handler (a function or a coroutine) puts a
     bool or a number in the body in place of the name judged, which is sent as its text and
     names a snapshot on legal hold. Read as that name and judged: blocked, nothing sent."""
-    plain = moto_server.client("rds")
-    make_cluster(plain)
-    for name, tags in (("orders-manual-1", []), (str(value), HOLD)):
-        plain.create_db_cluster_snapshot(
-            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=tags
-        )
+    _snapshots(moto_server, {"orders-manual-1": [], str(value): HOLD})
     session = guarded_session(tmp_path, HOLD_ONLY)
 
     def rename(params: dict[str, Any], **_: Any) -> None:
@@ -641,8 +640,5 @@ def test_a_snapshot_renamed_in_the_body_to_no_text_is_judged_as_the_text_sent(
             return [(v.rule, v.field) for v in caught.value.violations]
 
     moto_server.reset_counts()
-    assert run(work) == [
-        ("deletion.hold", "Tags.legal-hold"),
-        ("request.changed", "DBClusterSnapshotIdentifier"),
-    ]
+    assert run(work) == HELD_AND_RENAMED
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
