@@ -13,6 +13,7 @@ import contextlib
 import copy
 import json
 import logging
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -825,7 +826,12 @@ REFUSED_BY_THE_SERVICE = (
 
 @pytest.mark.parametrize(
     "kept_as",
-    ["answered before it was sent", "copied before it was sent", "copied once requested"],
+    [
+        "answered before it was sent",
+        "copied before it was sent",
+        "copied once requested",
+        "pickled once requested",
+    ],
 )
 def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_another(
     server_rig: Rig, kept_as: str
@@ -833,7 +839,8 @@ def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_anot
     """A handler keeps the guard's state of an allowed delete of ``old`` and its body: the
     state itself of a call a ``before-call`` handler answered (a cache, a stub: never sent,
     so never ended), or a deep copy of it taken before it was sent, or once its ``requested``
-    record was written (the service then refused the delete). Once ``old`` is on hold, it
+    record was written (the service then refused the delete), or a pickled one (which holds
+    no guard or client, and was never taken for a judgement). Once ``old`` is on hold, it
     puts both in the delete of ``decoy``: that request was sent under the old verdict, ``old``
     deleted (from the copy taken once requested, with no ``requested`` record of its own).
     A call answered before it was sent ends, and a copy ends with its call: the request is
@@ -856,6 +863,8 @@ def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_anot
     def refuse(request: Any, **_: Any) -> Any:
         if kept_as == "copied once requested":
             kept["call"] = copy.deepcopy(request.context[CONTEXT_KEY])
+        if kept_as == "pickled once requested":
+            kept["call"] = pickle.loads(pickle.dumps(request.context[CONTEXT_KEY]))
         return raw_response(request.url, 400, REFUSED_BY_THE_SERVICE)
 
     events.register(f"before-call.rds.{delete}", keep, unique_id="keep")
