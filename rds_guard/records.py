@@ -85,6 +85,7 @@ class GuardedCall:
         "deferred",
         "fields",
         "guard",
+        "homes",
         "judged",
         "made_from",
         "mode",
@@ -114,6 +115,7 @@ class GuardedCall:
         self.presign = False
         self._life = [False]  # whether it has ended, shared with its deep copies
         self.binding: Any = None
+        self.homes: list[dict[str, Any]] = []
 
     @property
     def ended(self) -> bool:
@@ -123,6 +125,16 @@ class GuardedCall:
     @ended.setter
     def ended(self, ended: bool) -> None:
         self._life[0] = ended
+
+    def put_in(self, context: dict[str, Any]) -> None:
+        """Keep this state in ``context`` as the guard does, which makes it one of `homes`."""
+        context[CONTEXT_KEY] = self
+        if not any(home is context for home in self.homes):
+            self.homes.append(context)
+
+    def held_in(self, context: object) -> bool:
+        """Whether ``context`` is one the guard kept this state in (`homes`)."""
+        return any(home is context for home in self.homes)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
         """A copy of the call's data that shares its guard (a guard holds locks and files)."""
@@ -134,7 +146,7 @@ class GuardedCall:
         copied.pending, copied.deferred = self.pending, self.deferred
         copied.unjudged, copied.made_from = self.unjudged, self.made_from
         copied.presign, copied._life, copied.binding = self.presign, self._life, self.binding
-        return copied
+        return copied  # kept in no context yet: a copy is no attempt of a request sent
 
     def __getstate__(self) -> tuple[None, dict[str, Any]]:
         """Pickled (a program's own handler pickling the call's context), the call's data
@@ -142,7 +154,7 @@ class GuardedCall:
         process alone."""
         state = {name: getattr(self, name) for name in GuardedCall.__slots__}
         state["guard"] = state["binding"] = None
-        state["_life"] = [self.ended]
+        state["_life"], state["homes"] = [self.ended], []
         return None, state
 
     @property

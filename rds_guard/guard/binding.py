@@ -341,9 +341,11 @@ class ClientBinding:
     ) -> tuple[GuardedCall | None, Guard | None]:
         """The call a request of ``row`` was judged as, and its guard:
 
-        - the call kept in the request's context (`keep`), unless its outcome is in or it was
-          kept by another client's binding: a handler may put another client's call there
-          (of another guard, one in warn mode), whose judgement is not this request's;
+        - the call kept in the request's context (`keep`), unless its outcome is in, it was
+          kept by another client's binding, or its ``requested`` record is written and the
+          guard never kept it in this context (`GuardedCall.homes`): a handler may put
+          another client's call there (of another guard, one in warn mode), or a call in
+          flight (its state and its body), whose judgement is not this request's;
         - where another handler gave the request a copy of its context, the call last judged
           in this thread or task (`in_progress`), whose state the copy's would not be;
         - where it gave the request a new context, that call while it is this client's, of
@@ -356,7 +358,12 @@ class ClientBinding:
         A call found so is kept in the request's context again, for its retries."""
         state = context.get(CONTEXT_KEY)
         current = in_progress.get()
-        if isinstance(state, GuardedCall) and not state.ended and state.binding is self:
+        if (
+            isinstance(state, GuardedCall)
+            and not state.ended
+            and state.binding is self
+            and (not state.requested or state.held_in(context))
+        ):
             found = state  # its own call, or one judged inside its handlers (another id)
             if current is not None and current is not state and state.call == current.call:
                 found = current if state.call else state  # a copy (unrecorded calls share "")
@@ -373,8 +380,7 @@ class ClientBinding:
                 return None, None
             found = guard.unjudged(row, self)
             in_progress.set(found)  # botocore's after-call gets the context it made, not this
-        if found is not state:
-            context[CONTEXT_KEY] = found
+        found.put_in(context)
         return found, found.guard
 
     def sent(

@@ -19,6 +19,7 @@ from aio_helpers import GOOD, TEAM, guarded_session, rds_client, run
 from aiobotocore.awsrequest import AioAWSResponse
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import get_session
+from audit_helpers import records_of
 from aws import (
     HOUSE_NAME,
     audit_records,
@@ -609,6 +610,54 @@ def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_anot
     assert "deletion.hold" in run(work)
     assert moto_server.count("DeleteDBClusterSnapshot") == 0
     assert _names(plain) == {"old", "decoy"}
+
+
+def test_a_state_of_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As on a botocore client: from a coroutine handling ``before-send`` of an allowed delete
+    of ``old``, a program awaits a delete of ``decoy`` whose request it gives the first call's
+    state and body: that request went as a retry of the first, unrecorded. It is judged as it
+    is sent and recorded as its own call; the first's answer is recorded as its own."""
+    plain = _snapshots(moto_server, {"old": [], "decoy": []})
+    session = guarded_session(tmp_path, HOLD_ONLY)
+    delete, first = "DeleteDBClusterSnapshot", {}
+
+    def keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        first.setdefault("body", dict(params["body"]))
+        first.setdefault("context", context)  # an older aiobotocore's request has none
+
+    def put_in(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "call" in first:
+            params["body"], context[CONTEXT_KEY] = dict(first["body"]), first["call"]
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+
+            async def another_call(**_: Any) -> None:
+                if "call" not in first:
+                    first["call"] = first["context"][CONTEXT_KEY]
+                    await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="decoy")
+
+            rds.meta.events.register(f"before-call.rds.{delete}", keep)
+            rds.meta.events.register(f"before-call.rds.{delete}", put_in)
+            rds.meta.events.register(f"before-send.rds.{delete}", another_call)
+            with pytest.raises(ClientError, match="NotFound"):
+                await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="old")
+
+    moto_server.reset_counts()
+    run(work)
+    assert moto_server.count(delete) == 2
+    assert _names(plain) == {"decoy"}
+    calls = [(r["event"], r["call"], r["snapshot"]) for r in records_of(tmp_path / "audit.jsonl")]
+    first_call, second_call = calls[0][1], calls[1][1]
+    assert first_call != second_call
+    assert calls == [
+        ("requested", first_call, "old"),
+        ("requested", second_call, "old"),
+        ("deleted", second_call, "old"),
+        ("failed", first_call, "old"),
+    ]
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])

@@ -890,6 +890,52 @@ def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_anot
     assert server_rig.events()[-1] == "blocked"
 
 
+def test_a_state_of_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
+    server_rig: Rig,
+) -> None:
+    """From the ``before-send`` handler of an allowed delete of ``old`` (its ``requested``
+    record written), a program makes a delete of ``decoy`` and puts the first call's state
+    and body in its request: that request went as a retry of the first, with no record of
+    its own, and the first's own answer was left unrecorded. A state is an attempt of its
+    call only in a context the guard kept it in: the second request is judged as it is sent
+    and recorded as its own call."""
+    cluster_snapshot(server_rig, "old", days=30)
+    cluster_snapshot(server_rig, "decoy", days=30)
+    events = server_rig.rds.meta.events
+    delete = "DeleteDBClusterSnapshot"
+    first: dict[str, Any] = {}
+
+    def keep_body(params: dict[str, Any], **_: Any) -> None:
+        first.setdefault("body", dict(params["body"]))
+
+    def put_in(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "call" in first:
+            params["body"], context[CONTEXT_KEY] = dict(first["body"]), first["call"]
+
+    def another_call(request: Any, **_: Any) -> None:
+        if "call" not in first:
+            first["call"] = request.context[CONTEXT_KEY]
+            server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="decoy")
+
+    events.register(f"before-call.rds.{delete}", keep_body)
+    events.register(f"before-call.rds.{delete}", put_in)
+    events.register(f"before-send.rds.{delete}", another_call)
+    with pytest.raises(ClientError, match="NotFound"):
+        server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="old")
+    assert server_rig.count(delete) == 2
+    calls = [
+        (record["event"], record["call"], record["snapshot"]) for record in server_rig.records()
+    ]
+    first_call, second_call = calls[0][1], calls[1][1]
+    assert first_call != second_call
+    assert calls == [
+        ("requested", first_call, "old"),
+        ("requested", second_call, "old"),
+        ("deleted", second_call, "old"),
+        ("failed", first_call, "old"),
+    ]
+
+
 def test_placing_a_hold_and_touching_other_keys_is_fine(rig: Rig) -> None:
     """Adding the hold tag, and changing or removing other keys of a held snapshot, is
     allowed; a tag call that touches no hold key, or sets it to the hold's own value (which
