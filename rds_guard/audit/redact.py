@@ -15,35 +15,40 @@ from ..core.patterns import Lazy
 # URL-encoded once or twice (name%3Dvalue, name%3A%20value, name%253Dvalue) or as HTML
 # (name&#61;value, name&#x3D;value), JSON ("name": "value", escaped quotes too), a Python
 # dict ('name': 'value', b'value' in botocore's repr of a request, ['value'] in a parsed
-# query), XML (<name>value) or SigV2's header (AWS KEYID:signature). Credentials' own names
-# (aws_session_token, SecurityToken, SecretAccessKey, hyphens or underscores) with a
-# separator too, and so a secret key's (SecretKey, secret-key: no prose word), and a command
-# line's options (--secret-access-key VALUE, --session-token=VALUE, or in a list of
-# arguments, '--session-token', 'VALUE'); a bare token
-# only with = or with its value quoted, the other bare names only with = (Credential=... in
+# query), XML (<name>value), a Ruby or PHP dump ("name" => "value", [name] => value, a
+# separator of more than one mark: :=, ->, ::) or SigV2's header (AWS KEYID:signature).
+# Credentials' own names (aws_session_token, SecurityToken, SecretAccessKey, hyphens or
+# underscores) with a separator too, and so a secret key's (SecretKey, secret-key: no prose
+# word), and a command line's options (--secret-access-key VALUE, --session-token=VALUE, or
+# in a list of arguments, '--session-token', 'VALUE'); a bare token only with = (or =>) or
+# with its value quoted, the other bare names only with = (Credential=... in
 # an Authorization header; SigV2's AWSAccessKeyId=), and a bearer token only in an
 # Authorization header, so that prose keeps its words ("the token: expired"). A value runs
 # to a character no token holds; a slash JSON escapes (\/, \\\/ in JSON quoted in JSON) is one
 # a token holds (a run of backslashes is not: read again from each, it took quadratic time).
 # Compiled when first used (few records quote an error): not on every import.
 _SEPARATOR = (
-    r"(?:[:=]|%3[ad]|%253[ad]|%25253[ad]|&#(?:58|61|x3[ad]);|&(?:colon|equals);|\\u003[ad])"
+    r"(?:->|[:=]|%3[ad]|%253[ad]|%25253[ad]|&#(?:58|61|x3[ad]);|&(?:colon|equals);|\\u003[ad])"
 )
+_CLOSE = r"[\"'\\\]]*"  # a name's closing quotes, or a PHP dump's ] ([name] => value)
+# The rest of a separator of more than one mark (=>, :=, ::), and spaces; taken whole (*+):
+# given back, its > or = was taken for the value (a placeholder after it read as none).
+_RUN = r"[\s:=>]*+"
 _EQUALS = r"(?:=|%3d|%253d|%25253d|&#61;|&#x3d;|&equals;|\\u003d)"
-_LEAD = r"(?:[\s\"'\\\[<]|%20|%2520|b(?=[\"']))*"  # quotes, a bytes repr's b, a list's [, <
+_LEAD = r"(?:[\s\"'\\\[<:=>]|%20|%2520|b(?=[\"']))*+"  # quotes, b'', [, <, => :=: as _RUN
 _SIGNING_VALUES = Lazy(
     r"(?i)("
     r"x[-_]amz[-_](?:security[-_]token|signature|credential)"
-    rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>"
+    rf"(?:{_CLOSE}\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>"
     r"|[ \t]+(?=[\w+/=%-]{16}))"  # a header's name, a tab: a token's run, not a word of prose
     r"|(?<![\w-])--(?!(?:no-)?manage-)"  # (--no-)manage-master-user-password: a flag, no value
     r"(?:[\w-]*-)?(?:secret-access-key|session-token|security-token|password)"
     r"(?:\s+|=|[\"']\s*,\s*b?[\"'])"
     r"|(?<![\w-])[\w-]*(?:security[-_]?token|session[-_]?token|secret[-_]?access[-_]?key)"
-    rf"(?:[\"'\\]*\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
-    rf"|(?<![\w-])[\w-]*secret[-_]?key(?:[\"'\\]*\s*{_SEPARATOR}\s*(?:b?[\"'\\]+)?|>)"
+    rf"(?:{_CLOSE}\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
+    rf"|(?<![\w-])[\w-]*secret[-_]?key(?:{_CLOSE}\s*{_SEPARATOR}{_RUN}(?:b?[\"'\\]+)?|>)"
     r"|(?<![\w-])token"  # the value right after, or quoted: prose keeps its words
-    rf"(?:{_EQUALS}<?|[\"'\\]+\s*{_SEPARATOR}\s*|\s*[:=]\s*(?=b?[\"']))"
+    rf"(?:{_EQUALS}[<>]?+|[\"'\\\]]+\s*{_SEPARATOR}{_RUN}|\s*(?:->|[:=]){_RUN}(?=b?[\"']))"
     r"(?:b?[\"'\\]+)?"
     rf"|(?<![\w-])(?:signature|credential|awsaccesskeyid){_EQUALS}[\"']?"
     r"|(?<![\w-])authorization[\"'\\]*\s*[:=][\s\"'\\]*bearer\s+"
@@ -70,11 +75,12 @@ _SIGNING_VALUES = Lazy(
 # after a password are lost with it: a word too many is redacted rather than a word of a
 # password kept. A quoted password may hold an escaped quote of its own kind ('a\'b', "a\"b"
 # in JSON, \"a\\\"b\" in JSON quoted in JSON): a backslash and what follows it are part of the
-# value, and so are three and what follows them.
+# value, and so are three and what follows them. A Ruby dump's => (or :=, ->) after a quoted
+# name is read as its colon, and a PHP dump's [name] => value runs to the end of the line.
 _PASSWORD = r"(?:password|passwd|pwd)"  # a name ending so names one (PWD= of ODBC too)
 _PASSWORDS = Lazy(
     rf"(?i)((?<![\w-])[\w-]*{_PASSWORD}{_EQUALS})[^&\r\n]+"
-    rf"|((?<![\w-])(?!--)[\w-]*{_PASSWORD}\\?[\"']\s*[:,]\s*(?:\[\s*)?b?(\\?[\"']))"
+    rf"|((?<![\w-])(?!--)[\w-]*{_PASSWORD}\\?[\"']\s*(?:[:,]|[=-]>|:=)\s*(?:\[\s*)?b?(\\?[\"']))"
     r"(?:(?!\3)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
@@ -82,11 +88,12 @@ _PASSWORDS = Lazy(
     rf"|(<[\w-]*{_PASSWORD}>)[^<\r\n]*"
     rf"|((?<![\w-])[\w-]*{_PASSWORD}[ \t]*[:=][ \t]*(\\?[\"']))(?:(?!\8)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])password[ \t]+=[ \t]*)[^\r\n]+"  # with spaces around its =: no prose
+    rf"|((?<![\w-])[\w-]*{_PASSWORD}\][ \t]*[=-]>[ \t]*)[^\r\n]+"  # PHP's [name] => value
 )
 
 
 def _without_password(found: re.Match[str]) -> str:
-    name = next(found.group(n) for n in (1, 2, 4, 5, 6, 7, 9) if found.group(n) is not None)
+    name = next(found.group(n) for n in (1, 2, 4, 5, 6, 7, 9, 10) if found.group(n) is not None)
     return f"{name}[redacted]"
 
 
@@ -270,7 +277,7 @@ def _value_spans(message: str) -> Iterator[tuple[int, int]]:
     for found in _SIGNING_VALUES.finditer(message):
         yield found.end(1), found.end()
     for found in _PASSWORDS.finditer(message):
-        name = next(n for n in (1, 2, 4, 5, 6, 7, 9) if found.group(n) is not None)
+        name = next(n for n in (1, 2, 4, 5, 6, 7, 9, 10) if found.group(n) is not None)
         yield found.end(name), found.end()
     for found in _URL_USER_INFO.finditer(message):
         yield next(found.span(n + 1) for n in (1, 4, 7) if found.group(n) is not None)

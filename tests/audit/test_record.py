@@ -726,6 +726,20 @@ QUOTINGS: list[tuple[str, str | None]] = [
         "Command '['aws', '--master-user-password', '[redacted]']'",
     ),
     ("DRIVER=x;UID=admin;PWD=hunter2", "DRIVER=x;UID=admin;PWD=[redacted]"),  # ODBC's
+    (  # a Ruby hash as a proxy quotes one, and a separator of more than one mark
+        '{"X-Amz-Security-Token"=>"IQoJ", "aws_secret_access_key" => "wJa", :token=>"IQoJ"} '
+        "x-amz-security-token:: IQoJ SessionToken := IQoJ SecretKey == 'wJb' token -> 'IQoJ' "
+        "{'MasterUserPassword' => 'hunter 2', \"db_pwd\"=>\"hunter3\"}",
+        '{"X-Amz-Security-Token"=>"[redacted]", "aws_secret_access_key" => "[redacted]", '
+        ':token=>"[redacted]"} x-amz-security-token:: [redacted] SessionToken := [redacted] '
+        "SecretKey == '[redacted]' token -> '[redacted]' "
+        "{'MasterUserPassword' => '[redacted]', \"db_pwd\"=>\"[redacted]\"}",
+    ),
+    (  # PHP's print_r
+        "Array\n(\n    [X-Amz-Security-Token] => IQoJ\n    [MasterUserPassword] => hunter 2\n)",
+        "Array\n(\n    [X-Amz-Security-Token] => [redacted]\n"
+        "    [MasterUserPassword] => [redacted]\n)",
+    ),
     (  # words that are none of these keep their values, the manage flags' next option too
         "aws_session_token_file=/run/token keypair=x the session token expired "
         "--manage-master-user-password --db-cluster-identifier prod",
