@@ -205,11 +205,11 @@ class _Translator(IdentifierChecks):
         self.i = start + 2
         if char in "wWdDpP":
             self.unicode_classes.append(start)
-        if char in _SHORTHANDS:
+        if char == "w" or char == "W":
+            self.emit(self.word_class(negated=char == "W"), start)
+        elif char in _SHORTHANDS:
             body = _SHORTHANDS[char]
             self.emit(body if char in "dD" else f"[{body}]", start)
-        elif char == "W":
-            self.emit(f"[^{_WORD}]", start)
         elif char in REFUSED_ESCAPES:
             raise self.fail(f"\\{char}{REFUSED_ESCAPES[char]}", start)
         elif char == "Q":  # RE2's quoted text, up to \E
@@ -404,7 +404,7 @@ class _Translator(IdentifierChecks):
         negate = i > start + 1
         items: list[str] = []
         spans: list[tuple[int, int]] = []  # the characters and ranges, for the Turkish i's
-        not_word = False
+        not_word = word = False
         while i == start + 1 + negate or not text.startswith("]", i):
             if i >= len(text):
                 raise self.fail("missing ']': this class is never closed", start, syntax=True)
@@ -432,6 +432,8 @@ class _Translator(IdentifierChecks):
             i = end
             if shorthand == "W":
                 not_word = True
+            elif shorthand == "w" and self.ignorecase and not negate:
+                word = True  # kept out of the fold (`word_class`), beside the class
             elif shorthand is not None:
                 items.append(_SHORTHANDS.get(shorthand, shorthand))
             elif text.startswith("-", i) and not text.startswith("]", i + 1):
@@ -450,7 +452,12 @@ class _Translator(IdentifierChecks):
         if self.ignorecase and any(lo <= ord(c) <= hi for lo, hi in spans for c in _TURKISH_I):
             items.append(_TURKISH_CLASS)
         body = "".join(items)
-        if not not_word:
+        if word:
+            unfolded = [self.word_class(negated=False), *([f"[{body}]"] if body else [])]
+            if not_word:
+                unfolded.insert(0, self.word_class(negated=True))
+            self.emit(f"(?:{'|'.join(unfolded)})" if len(unfolded) > 1 else unfolded[0], start)
+        elif not not_word:
             self.emit(f"[{'^' * negate}{body}]", start)
         elif negate and body:
             raise self.fail(
@@ -459,9 +466,17 @@ class _Translator(IdentifierChecks):
                 start,
             )
         elif negate:
-            self.emit(f"[{_WORD}]", start)
+            self.emit(self.word_class(negated=False), start)
         else:
-            self.emit(f"(?:[^{_WORD}]|[{body}])" if body else f"[^{_WORD}]", start)
+            not_a_word = self.word_class(negated=True)
+            self.emit(f"(?:{not_a_word}|[{body}])" if body else not_a_word, start)
+
+    def word_class(self, *, negated: bool) -> str:
+        """Python's ``\\w`` (``\\W``: ``negated``) in RE2's syntax. Under ``(?i)`` kept out of
+        RE2's case folding, which Python never applies to it: folded, a class of letters
+        takes in U+0345, a combining mark whose fold is a letter (\u03b9)."""
+        written = f"[{'^' * negated}{_WORD}]"
+        return f"(?-i:{written})" if self.ignorecase else written
 
     def class_item(self, i: int) -> tuple[int, int, str | None]:
         """The class member at ``i``: (its character, where the next one starts, None); for
