@@ -22,7 +22,14 @@ from rds_guard.audit.record import key_from_env
 from rds_guard.audit.torn import check_log_end
 from rds_guard.core import operations
 from rds_guard.core.files import log_problem
-from rds_guard.core.policy import LedgerPolicy, NamingRule, Policy, audit_path_of, templates_of
+from rds_guard.core.policy import (
+    LedgerPolicy,
+    NamingRule,
+    Policy,
+    audit_path_of,
+    key_line,
+    templates_of,
+)
 from rds_guard.core.templates import Template
 from rds_guard.errors import AuditError
 
@@ -75,7 +82,7 @@ def audit_problem(policy: Policy, environ: Mapping[str, str]) -> str | None:
     if not policy.audit.enabled:
         return None
     path, variable = audit_path(policy, environ)
-    where = f"${variable}" if variable else f"{policy.source}: audit.path"
+    where = f"${variable}" if variable else _where(policy, "audit.path")
     why = log_problem(path, policy.source)
     if why is not None:
         return f"{where}: the audit log {path} cannot be written: {why} (install would fail)"
@@ -90,6 +97,13 @@ def audit_problem(policy: Policy, environ: Mapping[str, str]) -> str | None:
     except AuditError as refused:  # the writer refuses it when the first record is written
         return f"{where}: {refused} (the first guarded call would fail)"
     return None
+
+
+def _where(policy: Policy, key: str) -> str:
+    """``PATH:LINE: key`` of ``key`` in ``policy``'s file (``PATH: key`` where its line cannot
+    be known: a policy made from text, or a file changed since)."""
+    line = key_line(policy, key)
+    return f"{policy.source}{'' if line is None else f':{line}'}: {key}"
 
 
 # --- the summary ----------------------------------------------------------------------------

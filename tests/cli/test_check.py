@@ -381,7 +381,7 @@ def test_check_an_audit_log_install_could_not_write_is_exit_2(
     result = run_main(capsys, "check", str(path))
     assert_one_error_line(
         result,
-        f"{path}: audit.path: the audit log {tmp_path / audit_path} cannot be written: "
+        f"{path}:3: audit.path: the audit log {tmp_path / audit_path} cannot be written: "
         + why.format(dir=tmp_path)
         + " (install would fail)",
     )
@@ -437,7 +437,7 @@ def test_check_an_audit_path_that_names_the_policy_file_is_exit_2(
     path = write_policy(tmp_path, text, name="p.toml")
     assert_one_error_line(
         run_main(capsys, "check", str(path)),
-        f"{path}: audit.path: the audit log {path} cannot be written: it is the policy file"
+        f"{path}:3: audit.path: the audit log {path} cannot be written: it is the policy file"
         " itself (install would fail)",
     )
     assert path.read_text() == text
@@ -465,7 +465,7 @@ def test_check_an_audit_path_that_names_no_audit_log_is_exit_2(
     if bad:
         assert_one_error_line(
             result,
-            f"{path}: audit.path: rds_guard audit log: {log} is not an audit log: line 1 is"
+            f"{path}:3: audit.path: rds_guard audit log: {log} is not an audit log: line 1 is"
             " not an audit record (its first bytes are not how a record's line starts) (the"
             " first guarded call would fail)",
         )
@@ -539,7 +539,7 @@ def test_check_holds_the_log_s_last_record_as_the_writer_will(
     assert log.read_bytes() == before
     if refused:
         assert_one_error_line(
-            result, f"{path}: audit.path: ", "(the first guarded call would fail)"
+            result, f"{path}:3: audit.path: ", "(the first guarded call would fail)"
         )
     else:
         assert result.code == 0, result
