@@ -36,15 +36,17 @@ def unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def try_flock(fd: int, timeout: float | None) -> bool:
-    """Take the exclusive ``flock`` on ``fd``, waiting at most ``timeout`` seconds (None:
-    for ever); False when it is still held then."""
+def try_flock(fd: int, timeout: float | None, *, shared: bool = False) -> bool:
+    """Take the exclusive ``flock`` on ``fd`` (``shared``: a shared one, which a reader
+    takes), waiting at most ``timeout`` seconds (None: for ever); False when it is still
+    held then."""
+    kind = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
         return True
     except BlockingIOError:
         if timeout is None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, kind)
             return True
     deadline = time.monotonic() + timeout
     pause = _FIRST_SLEEP
@@ -52,7 +54,7 @@ def try_flock(fd: int, timeout: float | None) -> bool:
         time.sleep(min(pause, left))
         pause = min(pause * 2, _LONGEST_SLEEP)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
             return True
         except BlockingIOError:
             continue

@@ -1,8 +1,9 @@
 """Reading a log file line by line, streaming: `iter_lines` and `read_records`; and
 `continues`, the archive a log's `rotated` record names.
 
-No lock is taken and nothing is checked beyond "is this line a record"; the chain is
-`verify`'s job.
+No lock is taken, but a moment's shared one to read again an end read in the middle of a
+line (`settled_blocks`: a write in flight), and nothing is checked beyond "is this line a
+record"; the chain is `verify`'s job.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from rds_guard.core.frozen import frozen
 from rds_guard.errors import AuditError
 
 from .errors import NotAnAuditLog
-from .fileio import Lines, read_blocks
+from .fileio import Lines
 from .record import Record, StrPath, may_be_a_cut_record, not_a_cut_record, parse_record
+from .settled import settled_blocks
 from .torn import no_write_left, torn_detail
 
 
@@ -39,7 +41,7 @@ def iter_lines(path: StrPath) -> Iterator[LogLine]:
     """Every line of the file with its number, streaming (flat memory). Raises OSError."""
     number = 0
     with open(open_regular_file(path), "rb", buffering=0) as stream:
-        lines_of = Lines(read_blocks(stream.fileno(), path=path), path=path)
+        lines_of = Lines(settled_blocks(stream.fileno(), path=path), path=path)
         for lines in lines_of:
             for raw in lines:
                 number += 1

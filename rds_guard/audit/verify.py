@@ -18,9 +18,10 @@ from rds_guard.errors import AuditError
 
 from ..core.files import open_regular_file
 from .errors import NotAnAuditLog
-from .fileio import READ_FLAGS, Lines, may_start_a_log, open_checked, os_error, read_blocks
+from .fileio import READ_FLAGS, Lines, may_start_a_log, open_checked, os_error
 from .findings import Finding
 from .record import NOT_A_LOG_START, StrPath, first_format, is_digest
+from .settled import settled_blocks
 from .tail import HEAD, authenticate, scan_tail
 from .torn import kept_record
 from .walk import FIRST_FORMAT, ChainWalk
@@ -186,7 +187,7 @@ def verify(
     counter = None if progress is None else _Counter(progress, sum(sizes))
     for index, path in enumerate(paths):
         with open(open_regular_file(path), "rb", buffering=0) as stream:
-            blocks = read_blocks(stream.fileno(), path=path)
+            blocks = settled_blocks(stream.fileno(), path=path)
             if counter is not None:
                 blocks = counter.count(blocks)
             first_block = next(blocks, b"")

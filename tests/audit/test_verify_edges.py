@@ -3,12 +3,20 @@ first record, a changed seq in either algorithm, a chain no algorithm names."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from audit_helpers import (
+    call_with_timeout,
     first_format_line,
     first_format_log,
     lines_of,
@@ -19,8 +27,10 @@ from audit_helpers import (
     write_lines,
     writer_refuses,
 )
+from cli_helpers import command, script_env
 
 from rds_guard import audit
+from rds_guard.audit import settled
 
 KEY = b"the audit key"
 
@@ -259,3 +269,110 @@ def test_own_digest_is_64_lowercase_hex_digits(log_path: Path) -> None:
     upper = line.replace(digest.encode(), digest.upper().encode())
     assert audit.own_digest(upper) is None
     assert audit.chain_of(upper) is None
+
+
+# --- a live log: a write in flight at its end ------------------------------------------------
+
+
+@contextlib.contextmanager
+def a_write_in_flight(path: Path) -> Iterator[Callable[[], None]]:
+    """A log of four records and the fifth being written as a writer writes it: under the
+    file's exclusive ``flock``, half of its line in the file (as a reader may see a write
+    Linux is copying in). Yields what ends the write (the rest of the line, the lock let go)."""
+    make_log(path, 5)
+    lines = lines_of(path)
+    write_lines(path, lines[:4])
+    fifth = lines[4] + b"\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, fifth[: len(fifth) // 2])
+
+    def end() -> None:
+        os.write(fd, fifth[len(fifth) // 2 :])
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+    try:
+        yield end
+    finally:
+        os.close(fd)
+
+
+def wait_until_read(path: Path, pid: int, open_before: int, timeout: float = 30) -> None:
+    """Wait until process ``pid`` has ``path`` open once more than ``open_before`` times
+    (Linux's ``/proc/PID/fd``), then half a second: time to read the file to its end."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _open_on(path, pid) > open_before:
+            time.sleep(0.5)
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not open {path} within {timeout}s")
+
+
+def _open_on(path: Path, pid: int) -> int:
+    found = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            found += os.readlink(fd) == str(path)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("reader", ["verify", "read_records", "cli"])
+def test_a_record_being_written_at_the_end_of_a_live_log_is_no_torn_line(
+    log_path: Path, reader: str
+) -> None:
+    """A reader at the end of a live log saw the start of a record being written, and
+    reported it ``torn`` (exit 1, on a log that verifies once the write ends) or left it out.
+    A reader waits to share the lock, then reads the end again: the record whole."""
+    outcome: list[object] = []
+
+    def read() -> None:
+        if reader == "verify":
+            outcome.append(audit.verify([log_path]))
+        elif reader == "read_records":
+            outcome.append(len(list(audit.read_records(log_path))))
+
+    with a_write_in_flight(log_path) as end:
+        if reader == "cli":
+            process = subprocess.Popen(
+                [*command(), "audit", "verify", str(log_path)],
+                env=script_env(log_path.parent),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        else:
+            worker = threading.Thread(target=read, daemon=True)
+            worker.start()
+        if reader == "cli":
+            wait_until_read(log_path, process.pid, 0)
+            assert process.poll() is None  # it waits for the write to end
+        else:
+            wait_until_read(log_path, os.getpid(), 1)
+            assert worker.is_alive()
+        end()
+        if reader == "cli":
+            out, err = process.communicate(timeout=60)
+            assert (process.returncode, err) == (0, "")
+            assert out.startswith("ok: 5 records")
+            return
+        worker.join(30)
+    if reader == "verify":
+        (result,) = outcome
+        assert isinstance(result, audit.VerifyResult)
+        assert (result.ok, result.records, result.findings) == (True, 5, ())
+    else:
+        assert outcome == [5]
+
+
+def test_a_write_that_holds_the_lock_longer_than_a_reader_waits_is_read_as_it_stands(
+    log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lock held past the reader's wait (a writer stopped mid-write): the end is read as it
+    was, ``torn``, and the reader never hangs."""
+    monkeypatch.setattr(settled, "SETTLE_WAIT", 0.2)
+    with a_write_in_flight(log_path):
+        result = call_with_timeout(lambda: audit.verify([log_path]))
+    assert isinstance(result, audit.VerifyResult)
+    assert [(f.line, f.reason) for f in result.findings] == [(5, "torn")]
