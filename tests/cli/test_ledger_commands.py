@@ -39,7 +39,7 @@ from rds_guard import audit
 from rds_guard.audit.ledger import Clients, LedgerTable, S3Location
 from rds_guard.audit.ledger.checkpoints import CheckpointStore, name_of, write_checkpoint
 from rds_guard.audit.ledger.history import read_history
-from rds_guard.audit.ledger.items import TABLE_SCHEMA
+from rds_guard.audit.ledger.items import TABLE_SCHEMA, record_item
 from rds_guard.audit.ledger.provision import provision
 
 CHECKPOINTS = f"s3://{BUCKET}/rds-guard/"
@@ -886,6 +886,36 @@ def test_query_leaves_out_a_record_copied_to_an_item_at_another_seq(
     assert run.err == (
         f"rds-guard: warning: {stream} seq 99: its item holds the record of seq 2: the item"
         " was edited (verify --ledger reports it); left out\n"
+    )
+
+
+@pytest.mark.parametrize("filed", ["under a fork's key", "as a fork"])
+def test_query_leaves_out_a_record_filed_where_no_stream_is_walked(
+    initialised: LedgerTable, tmp_path: Path, capsys: pytest.CaptureFixture[str], filed: str
+) -> None:
+    """A writer of the table files an authentic record of its own making under a fork's key
+    (``<stream>/fork/...``), or as a fork's item: no walk of the streams reads it, and query
+    listed it as "authentic" under a real host's stream name, exit 0. It is left out, named
+    in a warning (exit 1)."""
+    log, forged = tmp_path / "audit.jsonl", tmp_path / "forged.jsonl"
+    write_log(log, 1)
+    run_main(capsys, "audit", "ship", str(log), "--ledger", LEDGER_URL)
+    stream = stream_of(initialised, log)
+    (line,) = write_log(forged, 1, event="created")
+    hidden = f"{stream}/fork/deadbeefdeadbeef"
+    item = record_item(hidden, 1, line)
+    if filed == "as a fork":
+        item["kind"] = {"S": "fork"}
+    put_raw(initialised, item)
+    run = run_main(
+        capsys, "audit", "query", "--ledger", LEDGER_URL, "--snapshot", "orders-daily-20261129"
+    )
+    assert run.code == 1
+    assert [row.split()[-3] for row in run.out.splitlines()[1:]] == [stream]
+    why = 'as a "fork" item' if filed == "as a fork" else "under a fork's key"
+    assert run.err == (
+        f"rds-guard: warning: {hidden} seq 1: its item is filed {why}, not as a stream's"
+        " record: the item was edited (verify --ledger reports it); left out\n"
     )
 
 

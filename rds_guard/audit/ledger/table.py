@@ -230,18 +230,21 @@ class LedgerTable:
         """Every stream the table holds an item of, found by reading the keys of every item
         (a ``Scan``: billed as a read of the whole table), not through the ``kind`` index,
         which a writer of the table can keep a stream out of by overwriting its marker. A
-        fork's item (``<stream>/fork/...``) is no stream of its own."""
+        fork's item (``<stream>/fork/...``, of the fork kind) is no stream of its own; any
+        other item under such a key is one (no shipper writes it: a writer of the table
+        filed it there to keep it out of the streams walked)."""
         found: set[str] = set()
         pages = self._db.get_paginator("scan").paginate(
             TableName=self.name,
-            ProjectionExpression="#k",
-            ExpressionAttributeNames={"#k": "stream"},
+            ProjectionExpression="#k, #t",
+            ExpressionAttributeNames={"#k": "stream", "#t": "kind"},
             ConsistentRead=True,
         )
         for answer in pages:
             for item in answer.get("Items", []):
                 name = text(item, "stream")
-                if name is not None and FORK_PART not in name:
+                fork = FORK_PART in (name or "") and text(item, "kind") == FORK_KIND
+                if name is not None and not fork:
                     found.add(name)
         return found
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from rds_guard import audit
-from rds_guard.audit.ledger.items import Item, line_of, not_its_record, number, text
+from rds_guard.audit.ledger.items import FORK_PART, Item, line_of, not_its_record, number, text
 
 from ..common import PROG, add_log_key, log_key, non_empty, print_json, print_lines, printable
 from ..ledger.options import add_ledger, ledger_from
@@ -120,7 +120,14 @@ def _misfiled(item: Item, record: Mapping[str, object], snapshot: str, seq: int)
     """Why ``item``, at ``seq``, which the index lists under ``snapshot``, holds no record of
     it there (None: it does). The index lists an item by its attributes, which a writer of
     the table can set apart from its line: the record (``item``'s, parsed) may be another
-    snapshot's (or none at all), or one copied into an item at another seq."""
+    snapshot's (or none at all), or one copied into an item at another seq, or filed where
+    no stream's records are (a fork's key, a marker's or a fork's kind), which the walks of
+    the streams never read."""
+    kind = text(item, "kind")
+    if kind is not None:
+        return f"is filed as a {json.dumps(kind)} item, not as a stream's record"
+    if FORK_PART in (text(item, "stream") or ""):
+        return "is filed under a fork's key, not as a stream's record"
     if record.get("snapshot") != snapshot:
         named = json.dumps(record.get("snapshot"))
         return f"is listed under {snapshot}, but its record names {named}"

@@ -483,3 +483,28 @@ def test_checkpoints_asked_for_where_there_are_none_is_a_finding(
     assert [(f.line, f.reason) for f in result.findings] == [(0, "checkpoint")]
     assert "no checkpoint there, so none pins the ledger" in result.findings[0].detail
     assert verify_ledger(table, history=read_history(store)).ok
+
+
+def test_a_record_filed_under_a_forks_key_is_a_stream_to_the_scan(
+    table: LedgerTable, store: CheckpointStore, log_path: Path, tmp_path: Path
+) -> None:
+    """A writer of the table files a record of its own making under a key that looks like a
+    fork's (``<stream>/fork/...``, no ``kind``): the scan took every such key for a fork's,
+    so neither ``verify`` nor a checkpoint walked or pinned it (exit 0), and it could be
+    edited again at will. Only a fork's own item (its kind) is no stream: this one is a
+    stream no marker lists, ``unlisted-stream`` to ``verify`` (and ``edited``: not named
+    after its first record), and a checkpoint's finding."""
+    write_log(log_path, 3)
+    ship(log_path, table)
+    stream = stream_of(table, log_path)
+    forged = write_log(tmp_path / "forged.jsonl", 1, snapshot="prod-db-daily-20261129")
+    hidden = f"{stream}/fork/deadbeefdeadbeef"
+    put_raw(table, record_item(hidden, 1, forged[0]))
+    result = verify_ledger(table, scan=True)
+    assert [(f.reason, f.stream) for f in result.findings] == [
+        ("edited", hidden),  # its first record is not the one its name is made from
+        ("unlisted-stream", hidden),
+    ]
+    outcome = write_checkpoint(table, store, scan=True)
+    assert outcome.checkpoint is not None and outcome.checkpoint.head_of(hidden) is not None
+    assert [finding.split(":")[0] for finding in outcome.findings] == [hidden]
