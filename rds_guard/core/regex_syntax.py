@@ -452,30 +452,21 @@ class _Translator(IdentifierChecks):
         if self.ignorecase and any(lo <= ord(c) <= hi for lo, hi in spans for c in _TURKISH_I):
             items.append(_TURKISH_CLASS)
         body = "".join(items)
-        if word:
-            unfolded = [self.word_class(negated=False), *([f"[{body}]"] if body else [])]
-            if not_word:
-                unfolded.insert(0, self.word_class(negated=True))
-            self.emit(f"(?:{'|'.join(unfolded)})" if len(unfolded) > 1 else unfolded[0], start)
-        elif not not_word:
-            self.emit(f"[{'^' * negate}{body}]", start)
-        elif negate and body:
+        if negate and not_word and body:
             raise self.fail(
                 "\\W with other members of a [^...] class: RE2 cannot say it; write the class"
                 " without \\W",
                 start,
             )
-        elif negate:
-            self.emit(self.word_class(negated=False), start)
-        else:
-            not_a_word = self.word_class(negated=True)
-            self.emit(f"(?:{not_a_word}|[{body}])" if body else not_a_word, start)
+        if negate and not_word:  # [^\W] is \w
+            negate, not_word, word = False, False, True
+        members = [self.word_class(negated=n) for n, on in ((True, not_word), (False, word)) if on]
+        members += [f"[{'^' * negate}{body}]"] if body or not members else []
+        self.emit(members[0] if len(members) == 1 else f"(?:{'|'.join(members)})", start)
 
     def word_class(self, *, negated: bool) -> str:
-        """Python's ``\\w`` (``\\W``: ``negated``) in RE2's syntax. Under ``(?i)`` kept out of
-        RE2's case folding, which Python never applies to it: folded, a class of letters
-        takes in U+0345, a combining mark whose fold is a letter (\u03b9)."""
-        written = f"[{'^' * negated}{_WORD}]"
+        """Python's ``\\w`` (``\\W``: ``negated``), under ``(?i)`` not case-folded, as Python's."""
+        written = f"[{'^' * negated}{_WORD}]"  # folded by RE2, it would take in U+0345 (to ι)
         return f"(?-i:{written})" if self.ignorecase else written
 
     def class_item(self, i: int) -> tuple[int, int, str | None]:
