@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import urllib.parse
+import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,37 @@ def turned_note(operation: str, service: str = "") -> str:
     )
 
 
+def attempt_of(context: Mapping[str, Any]) -> int:
+    """Which attempt of its call botocore makes with a request of ``context``: the count
+    botocore's endpoint keeps there as it sends (``retries``' ``attempt``); 0 before it does
+    (a cross-region copy's source URL, presigned at ``before-call``)."""
+    retries = context.get("retries")
+    attempt = retries.get("attempt") if isinstance(retries, dict) else None
+    return attempt if type(attempt) is int else 0
+
+
+class _Life:
+    """What a call's state shares with its deep copies: whether it has ended, whether it was
+    requested, and the attempt it was last held as (botocore's count, and a weak reference
+    to the request: held again, the same request is the same attempt)."""
+
+    __slots__ = ("attempt", "ended", "request", "requested")
+
+    def __init__(self, *, ended: bool = False, requested: bool = False) -> None:
+        self.ended = ended
+        self.requested = requested
+        self.attempt = 0
+        self.request: weakref.ref[Any] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with its call's data: the flags, and no request (of this process alone)."""
+        return (_life_of, (self.ended, self.requested))
+
+
+def _life_of(ended: bool, requested: bool) -> _Life:
+    return _Life(ended=ended, requested=requested)
+
+
 class GuardedCall:
     """One guarded call between its judgement and its outcome.
 
@@ -74,8 +106,9 @@ class GuardedCall:
     binding that keeps it (a state put in a request of another client is no judgement of
     that request). Plain data in slots:
     botocore deep-copies the request context to presign cross-region copies (the copy shares
-    the guard, the binding and whether the call has ended: a copy a program keeps ends with
-    the call).
+    the guard, the binding, whether the call has ended and whether it was requested, and the
+    request it was last held in: a copy a program keeps ends with the call, and is no
+    attempt of it once it is requested, as the call itself is not: `attempted_by`).
     """
 
     __slots__ = (
@@ -85,7 +118,6 @@ class GuardedCall:
         "deferred",
         "fields",
         "guard",
-        "homes",
         "judged",
         "made_from",
         "mode",
@@ -93,7 +125,6 @@ class GuardedCall:
         "pending",
         "presign",
         "recorded",
-        "requested",
         "unjudged",
     )
 
@@ -105,7 +136,6 @@ class GuardedCall:
         self.fields = fields
         self.judged = judged
         self.mode = mode
-        self.requested = False
         self.recorded = True
         self.guard: Guard | None = None
         self.pending: tuple[Violation, ...] = ()
@@ -113,28 +143,46 @@ class GuardedCall:
         self.unjudged = False
         self.made_from = ""
         self.presign = False
-        self._life = [False]  # whether it has ended, shared with its deep copies
+        self._life = _Life()  # shared with its deep copies
         self.binding: Any = None
-        self.homes: list[dict[str, Any]] = []
 
     @property
     def ended(self) -> bool:
         """Its outcome is in, or it will never be sent (see the class's docstring)."""
-        return self._life[0]
+        return self._life.ended
 
     @ended.setter
     def ended(self, ended: bool) -> None:
-        self._life[0] = ended
+        self._life.ended = ended
 
-    def put_in(self, context: dict[str, Any]) -> None:
-        """Keep this state in ``context`` as the guard does, which makes it one of `homes`."""
-        context[CONTEXT_KEY] = self
-        if not any(home is context for home in self.homes):
-            self.homes.append(context)
+    @property
+    def requested(self) -> bool:
+        """Its ``requested`` record is written: the request goes out."""
+        return self._life.requested
 
-    def held_in(self, context: object) -> bool:
-        """Whether ``context`` is one the guard kept this state in (`homes`)."""
-        return any(home is context for home in self.homes)
+    @requested.setter
+    def requested(self, requested: bool) -> None:
+        self._life.requested = requested
+
+    def attempted_by(self, request: object, attempt: int) -> bool:
+        """Whether ``request`` (botocore's ``attempt`` of its call: its context's count of
+        retries) is an attempt of this call once it is requested: the request last held as
+        it, held again (at ``before-sign``, after the signer), or a later attempt botocore
+        made of it. A request of another call given this one's state, or this call's whole
+        context, is none: botocore counts that call's attempts from 1 again."""
+        life = self._life
+        if life.request is not None and life.request() is request:
+            return True
+        return attempt > life.attempt
+
+    def held_as(self, request: object, attempt: int) -> None:
+        """Note ``request``, botocore's ``attempt`` of its call, as held as this call."""
+        life = self._life
+        life.attempt = max(life.attempt, attempt)
+        try:
+            life.request = weakref.ref(request)
+        except TypeError:  # not an object botocore makes: no request is held again as it
+            life.request = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> GuardedCall:
         """A copy of the call's data that shares its guard (a guard holds locks and files)."""
@@ -142,11 +190,11 @@ class GuardedCall:
         memo[id(self)] = copied
         copied.fields = copy.deepcopy(self.fields, memo)
         copied.judged = copy.deepcopy(self.judged, memo)
-        copied.requested, copied.recorded, copied.guard = self.requested, self.recorded, self.guard
+        copied.recorded, copied.guard = self.recorded, self.guard
         copied.pending, copied.deferred = self.pending, self.deferred
         copied.unjudged, copied.made_from = self.unjudged, self.made_from
         copied.presign, copied._life, copied.binding = self.presign, self._life, self.binding
-        return copied  # kept in no context yet: a copy is no attempt of a request sent
+        return copied
 
     def __getstate__(self) -> tuple[None, dict[str, Any]]:
         """Pickled (a program's own handler pickling the call's context), the call's data
@@ -154,7 +202,7 @@ class GuardedCall:
         process alone."""
         state = {name: getattr(self, name) for name in GuardedCall.__slots__}
         state["guard"] = state["binding"] = None
-        state["_life"], state["homes"] = [self.ended], []
+        state["_life"] = _Life(ended=self.ended, requested=self.requested)
         return None, state
 
     @property

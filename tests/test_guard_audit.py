@@ -4,6 +4,7 @@ every event kind, write-ahead refusal proven at the server, and what is never wr
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import logging
 import os
@@ -13,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from aws import audit_records, guarded_client, guarded_session, make_cluster, snapshot_arn
+from botocore import xform_name
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -21,6 +23,7 @@ from servers import DocDBResponder, MotoServer, raw_response
 
 import rds_guard
 from rds_guard import audit
+from rds_guard.records import CONTEXT_KEY, GuardedCall
 
 GOOD = "orders-daily-20261129"
 TEAM = [{"Key": "team", "Value": "core"}]
@@ -559,6 +562,58 @@ def test_secrets_and_presigned_urls_are_never_written(
         assert secret not in text
 
 
+@pytest.mark.parametrize("copied", ["a copy", "a deep copy"])
+@pytest.mark.parametrize("operation", ["CreateDBClusterSnapshot", "CopyDBClusterSnapshot"])
+@pytest.mark.parametrize("answers", [[500, None], [None]], ids=["a retry", "no retry"])
+def test_a_handler_that_copies_the_request_context_leaves_the_records_of_one_call(
+    moto_server: MotoServer,
+    policy: Path,
+    tmp_path: Path,
+    copied: str,
+    operation: str,
+    answers: list[int | None],
+) -> None:
+    """A program's handler gives each request a copy of its context (at ``request-created``,
+    before the guard's handler), the first attempt answered 500 or not: one ``requested``
+    record and one outcome, as without the handler, also for a cross-region copy (whose
+    source URL botocore presigns before the request is made). A copy of the context
+    carries the attempt botocore counts there: the same call, not another given its state."""
+    plain = moto_server.client("rds")
+    make_cluster(plain, tags={"team": "core"})
+    if operation == "CopyDBClusterSnapshot":
+        plain.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD
+        )
+        client = guarded_client(policy, on=moto_server, region="us-west-2")
+        params = {
+            "SourceDBClusterSnapshotIdentifier": snapshot_arn(plain, GOOD),
+            "TargetDBClusterSnapshotIdentifier": f"{GOOD}-copy",
+            "SourceRegion": "us-east-1",
+        }
+    else:
+        client = guarded_client(policy, on=moto_server)
+        params = {"DBClusterIdentifier": "orders", "DBClusterSnapshotIdentifier": GOOD}
+    left = list(answers)
+
+    def copy_context(request: Any, **_: Any) -> None:
+        context = request.context
+        request.context = dict(context) if copied == "a copy" else copy.deepcopy(context)
+
+    def answer(request: Any, **_: Any) -> AWSResponse | None:
+        status = left.pop(0)
+        return None if status is None else raw_response(request.url, status, b"")
+
+    client.meta.events.register_first(f"request-created.rds.{operation}", copy_context)
+    client.meta.events.register_last(f"before-send.rds.{operation}", answer)
+    with contextlib.suppress(ClientError):  # moto's own answer to a cross-region copy
+        getattr(client, xform_name(operation))(**params, Tags=TEAM)
+    assert left == []
+    records = audit_records(tmp_path)
+    assert [r["event"] for r in records][:1] == ["requested"] and len(records) == 2
+    assert records[0]["call"] == records[1]["call"]
+    assert records[1]["event"] in ("created", "failed")
+
+
 def test_documentdb_final_snapshots_shares_and_inherited_tags_are_guarded(
     docdb: DocDBResponder, policy: Path, tmp_path: Path
 ) -> None:
@@ -705,6 +760,37 @@ def test_dropped_sessions_release_their_guard_and_log(policy: Path) -> None:
 
     assert install_and_drop(30) == 0, "a dropped session's guard kept the log open"
     assert len(guard_module._stacks) == slots_before
+
+
+def test_a_calls_state_goes_with_its_call_without_a_collection(
+    moto_server: MotoServer, policy: Path
+) -> None:
+    """The guard's state of a call, kept in botocore's request context, refers to no context
+    or request (a weak reference to the request it was last held in): once the calls
+    return, no state of theirs is left for the cycle collector to find."""
+    import gc
+
+    rds = guarded_client(policy, on=moto_server)
+    make_cluster(rds, tags={"team": "core"})
+    calls: set[str] = set()
+
+    def note(context: dict[str, Any], **_: Any) -> None:
+        calls.add(context[CONTEXT_KEY].call)
+
+    rds.meta.events.register("after-call.rds.CreateDBClusterSnapshot", note)
+    gc.collect()
+    gc.disable()
+    try:
+        for day in range(20):
+            name = f"orders-daily-{20261100 + day}"
+            rds.create_db_cluster_snapshot(
+                DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=name, Tags=TEAM
+            )
+        left = [o for o in gc.get_objects() if isinstance(o, GuardedCall) and o.call in calls]
+    finally:
+        gc.enable()
+    assert len(calls) == 20 and left == []
+    assert events(policy.parent) == ["requested", "created"] * 20
 
 
 def test_hmac_key_is_the_variables_own_bytes(

@@ -20,7 +20,7 @@ from ..core import copies, operations
 from ..core.calls import CallFacts
 from ..core.operations import Operation
 from ..core.rules import Violation
-from ..records import CONTEXT_KEY, GuardedCall, status_of, url_expires_in
+from ..records import CONTEXT_KEY, GuardedCall, attempt_of, status_of, url_expires_in
 from .changes import (
     kept_changing,
     lacking,
@@ -216,7 +216,7 @@ class ClientBinding:
         sends, and the guard's check: `Guard.check_sent` for the first attempt (then the
         ``requested`` record), `Guard.hold` for a retry (botocore makes the request again)
         that is not the request recorded. None: nothing to hold."""
-        call, guard = self.held(row, request.context)
+        call, guard = self.held(row, request)
         if call is None or guard is None:
             return None
         sent = self.read_sent(row, request, call)
@@ -336,16 +336,14 @@ class ClientBinding:
             return None, None
         return call, call.guard
 
-    def held(
-        self, row: Operation, context: dict[str, Any]
-    ) -> tuple[GuardedCall | None, Guard | None]:
-        """The call a request of ``row`` was judged as, and its guard:
+    def held(self, row: Operation, request: Any) -> tuple[GuardedCall | None, Guard | None]:
+        """The call ``request`` of ``row`` was judged as, and its guard:
 
         - the call kept in the request's context (`keep`), unless its outcome is in, it was
-          kept by another client's binding, or its ``requested`` record is written and the
-          guard never kept it in this context (`GuardedCall.homes`): a handler may put
-          another client's call there (of another guard, one in warn mode), or a call in
-          flight (its state and its body), whose judgement is not this request's;
+          kept by another client's binding, or it is requested and ``request`` is no attempt
+          of it (`GuardedCall.attempted_by`): a handler may put another client's call there
+          (of another guard, one in warn mode), or the state of a call in flight, or that
+          call's whole context, whose judgement is not this request's;
         - where another handler gave the request a copy of its context, the call last judged
           in this thread or task (`in_progress`), whose state the copy's would not be;
         - where it gave the request a new context, that call while it is this client's, of
@@ -356,31 +354,33 @@ class ClientBinding:
           took its judgement with it).
 
         A call found so is kept in the request's context again, for its retries."""
+        context = request.context
         state = context.get(CONTEXT_KEY)
         current = in_progress.get()
-        if (
-            isinstance(state, GuardedCall)
-            and not state.ended
-            and state.binding is self
-            and (not state.requested or state.held_in(context))
-        ):
+        attempt = attempt_of(context)
+        found = None
+        if isinstance(state, GuardedCall) and not state.ended and state.binding is self:
             found = state  # its own call, or one judged inside its handlers (another id)
             if current is not None and current is not state and state.call == current.call:
                 found = current if state.call else state  # a copy (unrecorded calls share "")
-        elif (
+            if found.requested and not found.attempted_by(request, attempt):
+                found = None
+        if found is None and (
             current is not None
             and current.binding is self
             and current.fields.get("operation") == row.name
             and not (current.requested or current.ended)
         ):
             found = current
-        else:
+        if found is None:
             guard = self.guard()
             if guard is None:
                 return None, None
             found = guard.unjudged(row, self)
             in_progress.set(found)  # botocore's after-call gets the context it made, not this
-        found.put_in(context)
+        found.held_as(request, attempt)
+        if found is not state:
+            context[CONTEXT_KEY] = found
         return found, found.guard
 
     def sent(

@@ -145,7 +145,7 @@ def held_as(request: Any, call: GuardedCall | None) -> None:
     """Put ``call``, the one ``request-created`` held ``request`` as, back in its context to
     hold it again as that call: a handler may have given it a context of its own."""
     if call is not None and type(request.context) is dict:
-        call.put_in(request.context)
+        request.context[CONTEXT_KEY] = call
 
 
 def note_presign(context: object, call: GuardedCall) -> None:
@@ -257,7 +257,7 @@ def keep(call: GuardedCall | None, context: dict[str, Any], binding: object) -> 
     if presigned is not None and context is presigned.context:
         presigned.call = call
     else:  # a call, or a presign past the wrapper (its last handler writes its record)
-        call.put_in(context)
+        context[CONTEXT_KEY] = call
         in_progress.set(call)
         call.presign = presigned_past_the_wrapper(context)
 

@@ -104,7 +104,7 @@ def _turned_into(binding: ClientBinding, operation: str, request: Any) -> Operat
         and call.binding is binding
     ):
         call = guard.unjudged(operations.OPERATIONS[names[0]], binding, made_from=operation)
-        call.put_in(request.context)
+        request.context[CONTEXT_KEY] = call
     in_progress.set(call)
     return operations.OPERATIONS[call.fields["operation"]]
 

@@ -890,49 +890,73 @@ def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_anot
     assert server_rig.events()[-1] == "blocked"
 
 
-def test_a_state_of_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
-    server_rig: Rig,
+@pytest.mark.parametrize(
+    "given",
+    ["its state and body", "a copy of its state taken before it was sent", "its whole context"],
+)
+def test_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
+    server_rig: Rig, given: str
 ) -> None:
     """From the ``before-send`` handler of an allowed delete of ``old`` (its ``requested``
-    record written), a program makes a delete of ``decoy`` and puts the first call's state
-    and body in its request: that request went as a retry of the first, with no record of
-    its own, and the first's own answer was left unrecorded. A state is an attempt of its
-    call only in a context the guard kept it in: the second request is judged as it is sent
-    and recorded as its own call."""
+    record written), a program makes a delete of ``decoy`` and gives its request the first
+    call's state and body, a deep copy of that state taken before it was sent (with the
+    body), or the first call's whole context (with its own body): that request went as a
+    retry of the first, with no record of its own (its outcome recorded as the first's, or
+    the first's outcome lost). A requested call's state stands for an attempt of it only in
+    a request botocore makes again (a later attempt), or the same request held again: the
+    second request is judged as it is sent and recorded as its own call, and so, but for
+    the whole context, is the first's answer."""
     cluster_snapshot(server_rig, "old", days=30)
     cluster_snapshot(server_rig, "decoy", days=30)
     events = server_rig.rds.meta.events
     delete = "DeleteDBClusterSnapshot"
     first: dict[str, Any] = {}
 
-    def keep_body(params: dict[str, Any], **_: Any) -> None:
-        first.setdefault("body", dict(params["body"]))
+    def keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "body" not in first:
+            first["body"], first["context"] = dict(params["body"]), context
+            first["copy"] = copy.deepcopy(context[CONTEXT_KEY])
 
     def put_in(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if "call" in first:
-            params["body"], context[CONTEXT_KEY] = dict(first["body"]), first["call"]
+        if "call" not in first:
+            return
+        if given == "its whole context":
+            params["context"] = first["context"]
+            return
+        params["body"] = dict(first["body"])
+        context[CONTEXT_KEY] = first["call" if given == "its state and body" else "copy"]
 
     def another_call(request: Any, **_: Any) -> None:
         if "call" not in first:
             first["call"] = request.context[CONTEXT_KEY]
             server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="decoy")
 
-    events.register(f"before-call.rds.{delete}", keep_body)
+    events.register(f"before-call.rds.{delete}", keep)
     events.register(f"before-call.rds.{delete}", put_in)
     events.register(f"before-send.rds.{delete}", another_call)
-    with pytest.raises(ClientError, match="NotFound"):
+    second = "decoy" if given == "its whole context" else "old"
+    if second == "old":
+        with pytest.raises(ClientError, match="NotFound"):
+            server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="old")
+    else:
         server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="old")
     assert server_rig.count(delete) == 2
+    assert not still_there(server_rig, "old") and still_there(server_rig, "decoy") == (
+        second == "old"
+    )
     calls = [
         (record["event"], record["call"], record["snapshot"]) for record in server_rig.records()
     ]
     first_call, second_call = calls[0][1], calls[1][1]
     assert first_call != second_call
+    # given the first call's whole context, the second's state is kept there: the first's
+    # outcome goes unrecorded, its call pending to reconcile (docs/failures.md)
+    first_end = [("failed", first_call, "old")] if second == "old" else []
     assert calls == [
         ("requested", first_call, "old"),
-        ("requested", second_call, "old"),
-        ("deleted", second_call, "old"),
-        ("failed", first_call, "old"),
+        ("requested", second_call, second),
+        ("deleted", second_call, second),
+        *first_end,
     ]
 
 
