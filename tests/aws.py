@@ -9,6 +9,7 @@ policies the guard is installed with are in tests/policies.py.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from core_fixtures import tag_dict, tag_list
 from servers import DocDBResponder, MotoServer, raw_response
 
 import rds_guard
+from rds_guard.records import CONTEXT_KEY
 
 REGION = "us-east-1"
 PASSWORD = "password-1"
@@ -245,3 +247,36 @@ def refreshing_as(change: Callable[[], None]) -> RefreshableCredentials:
         return expiring_credentials()
 
     return RefreshableCredentials.create_from_metadata(refresh(), refresh, "sts-assume-role")
+
+
+HANDED_ON = [
+    "its state and body",
+    "a copy of its state taken before it was sent",
+    "its whole context",
+]
+"""What a program gives another call's request of a call in flight (`handing_on`)."""
+
+
+def handing_on(given: str) -> tuple[dict[str, Any], Callable[..., None], Callable[..., None]]:
+    """A program that hands a call in flight on to another call's request: what it keeps of
+    the first call, its ``before-call`` handler that keeps it there (the body, the context and
+    a deep copy of the guard's state), and its ``before-call`` handler that gives the next
+    request ``given`` (one of `HANDED_ON`) once the program has put the first call's state
+    under ``"call"`` (from a later handler of that call, once it is requested)."""
+    first: dict[str, Any] = {}
+
+    def keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "body" not in first:
+            first["body"], first["context"] = dict(params["body"]), context
+            first["copy"] = copy.deepcopy(context[CONTEXT_KEY])
+
+    def hand_on(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "call" not in first:
+            return
+        if given == "its whole context":
+            params["context"] = first["context"]
+            return
+        params["body"] = dict(first["body"])
+        context[CONTEXT_KEY] = first["call" if given == "its state and body" else "copy"]
+
+    return first, keep, hand_on

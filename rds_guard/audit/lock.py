@@ -1,4 +1,5 @@
-"""Taking the log's exclusive ``flock`` without waiting forever, and naming who holds it.
+"""Taking the log's ``flock`` (a writer's exclusive one, a reader's shared one) without
+waiting forever, and naming who holds it.
 
 The uncontended path is one ``flock(LOCK_EX | LOCK_NB)``; a held lock is polled with a short,
 growing sleep until ``lock_timeout`` runs out, then the `AuditError` names the file and, where

@@ -21,9 +21,11 @@ from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import get_session
 from audit_helpers import records_of
 from aws import (
+    HANDED_ON,
     HOUSE_NAME,
     audit_records,
     expiring_credentials,
+    handing_on,
     held_snapshot,
     house_defaults,
     make_cluster,
@@ -612,10 +614,7 @@ def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_anot
     assert _names(plain) == {"old", "decoy"}
 
 
-@pytest.mark.parametrize(
-    "given",
-    ["its state and body", "a copy of its state taken before it was sent", "its whole context"],
-)
+@pytest.mark.parametrize("given", HANDED_ON)
 def test_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
     moto_server: MotoServer, tmp_path: Path, given: str
 ) -> None:
@@ -627,21 +626,7 @@ def test_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
     the whole context (its call left pending)."""
     plain = _snapshots(moto_server, {"old": [], "decoy": []})
     session = guarded_session(tmp_path, HOLD_ONLY)
-    delete, first = "DeleteDBClusterSnapshot", {}
-
-    def keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if "body" not in first:  # an older aiobotocore's request at before-send has no context
-            first["body"], first["context"] = dict(params["body"]), context
-            first["copy"] = copy.deepcopy(context[CONTEXT_KEY])
-
-    def put_in(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if "call" not in first:
-            return
-        if given == "its whole context":
-            params["context"] = first["context"]
-            return
-        params["body"] = dict(first["body"])
-        context[CONTEXT_KEY] = first["call" if given == "its state and body" else "copy"]
+    delete, (first, keep, hand_on) = "DeleteDBClusterSnapshot", handing_on(given)
 
     async def work() -> None:
         async with rds_client(session, moto_server) as rds:
@@ -652,7 +637,7 @@ def test_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
                     await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="decoy")
 
             rds.meta.events.register(f"before-call.rds.{delete}", keep)
-            rds.meta.events.register(f"before-call.rds.{delete}", put_in)
+            rds.meta.events.register(f"before-call.rds.{delete}", hand_on)
             rds.meta.events.register(f"before-send.rds.{delete}", another_call)
             if given == "its whole context":
                 await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="old")

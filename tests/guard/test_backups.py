@@ -27,10 +27,12 @@ import botocore.session
 import pytest
 from audit_helpers import records_of
 from aws import (
+    HANDED_ON,
     count_sent,
     deny,
     guarded_client,
     guarded_session,
+    handing_on,
     make_cluster,
     make_instance,
     make_member,
@@ -890,10 +892,7 @@ def test_a_state_of_a_call_that_never_deleted_does_not_carry_its_verdict_to_anot
     assert server_rig.events()[-1] == "blocked"
 
 
-@pytest.mark.parametrize(
-    "given",
-    ["its state and body", "a copy of its state taken before it was sent", "its whole context"],
-)
+@pytest.mark.parametrize("given", HANDED_ON)
 def test_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
     server_rig: Rig, given: str
 ) -> None:
@@ -910,21 +909,7 @@ def test_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
     cluster_snapshot(server_rig, "decoy", days=30)
     events = server_rig.rds.meta.events
     delete = "DeleteDBClusterSnapshot"
-    first: dict[str, Any] = {}
-
-    def keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if "body" not in first:
-            first["body"], first["context"] = dict(params["body"]), context
-            first["copy"] = copy.deepcopy(context[CONTEXT_KEY])
-
-    def put_in(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if "call" not in first:
-            return
-        if given == "its whole context":
-            params["context"] = first["context"]
-            return
-        params["body"] = dict(first["body"])
-        context[CONTEXT_KEY] = first["call" if given == "its state and body" else "copy"]
+    first, keep, hand_on = handing_on(given)
 
     def another_call(request: Any, **_: Any) -> None:
         if "call" not in first:
@@ -932,7 +917,7 @@ def test_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
             server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="decoy")
 
     events.register(f"before-call.rds.{delete}", keep)
-    events.register(f"before-call.rds.{delete}", put_in)
+    events.register(f"before-call.rds.{delete}", hand_on)
     events.register(f"before-send.rds.{delete}", another_call)
     second = "decoy" if given == "its whole context" else "old"
     if second == "old":
