@@ -15,8 +15,8 @@ from ..core.patterns import Lazy
 # URL-encoded once or twice (name%3Dvalue, name%3A%20value, name%253Dvalue) or as HTML
 # (name&#61;value, name&#x3D;value), JSON ("name": "value", escaped quotes too), a Python
 # dict ('name': 'value', b'value' in botocore's repr of a request, ['value'] in a parsed
-# query), XML (<name>value), a Ruby or PHP dump ("name" => "value", [name] => value, a
-# separator of more than one mark: :=, ->, ::) or SigV2's header (AWS KEYID:signature).
+# query), XML (<name>value), a Ruby hash or PHP's print_r ("name" => "value", [name] =>
+# value; a separator of more than one mark: :=, ::) or SigV2's header (AWS KEYID:signature).
 # Credentials' own names (aws_session_token, SecurityToken, SecretAccessKey, hyphens or
 # underscores) with a separator too, and so a secret key's (SecretKey, secret-key: no prose
 # word), and a command line's options (--secret-access-key VALUE, --session-token=VALUE, or
@@ -28,9 +28,9 @@ from ..core.patterns import Lazy
 # a token holds (a run of backslashes is not: read again from each, it took quadratic time).
 # Compiled when first used (few records quote an error): not on every import.
 _SEPARATOR = (
-    r"(?:->|[:=]|%3[ad]|%253[ad]|%25253[ad]|&#(?:58|61|x3[ad]);|&(?:colon|equals);|\\u003[ad])"
+    r"(?:[:=]|%3[ad]|%253[ad]|%25253[ad]|&#(?:58|61|x3[ad]);|&(?:colon|equals);|\\u003[ad])"
 )
-_CLOSE = r"[\"'\\\]]*"  # a name's closing quotes, or a PHP dump's ] ([name] => value)
+_CLOSE = r"(?:[\"'\\]*|\](?=\s*=>))"  # a name's closing quotes, or print_r's ] ([name] => value)
 # The rest of a separator of more than one mark (=>, :=, ::), and spaces; taken whole (*+):
 # given back, its > or = was taken for the value (a placeholder after it read as none).
 _RUN = r"[\s:=>]*+"
@@ -48,7 +48,8 @@ _SIGNING_VALUES = Lazy(
     rf"(?:{_CLOSE}\s*{_SEPARATOR}{_LEAD}|[\"']\s*,{_LEAD}|>)"
     rf"|(?<![\w-])[\w-]*secret[-_]?key(?:{_CLOSE}\s*{_SEPARATOR}{_RUN}(?:b?[\"'\\]+)?|>)"
     r"|(?<![\w-])token"  # the value right after, or quoted: prose keeps its words
-    rf"(?:{_EQUALS}[<>]?+|[\"'\\\]]+\s*{_SEPARATOR}{_RUN}|\s*(?:->|[:=]){_RUN}(?=b?[\"']))"
+    rf"(?:{_EQUALS}(?:>{_LEAD}|<)?+|(?:[\"'\\]+|\](?=\s*=>))\s*{_SEPARATOR}{_RUN}"
+    rf"|\s*[:=]{_RUN}(?=b?[\"']))"
     r"(?:b?[\"'\\]+)?"
     rf"|(?<![\w-])(?:signature|credential|awsaccesskeyid){_EQUALS}[\"']?"
     r"|(?<![\w-])authorization[\"'\\]*\s*[:=][\s\"'\\]*bearer\s+"
@@ -75,12 +76,12 @@ _SIGNING_VALUES = Lazy(
 # after a password are lost with it: a word too many is redacted rather than a word of a
 # password kept. A quoted password may hold an escaped quote of its own kind ('a\'b', "a\"b"
 # in JSON, \"a\\\"b\" in JSON quoted in JSON): a backslash and what follows it are part of the
-# value, and so are three and what follows them. A Ruby dump's => (or :=, ->) after a quoted
-# name is read as its colon, and a PHP dump's [name] => value runs to the end of the line.
+# value, and so are three and what follows them. A Ruby hash's => (or :=) after a quoted
+# name is read as its colon, and PHP's print_r's [name] => value runs to the end of the line.
 _PASSWORD = r"(?:password|passwd|pwd)"  # a name ending so names one (PWD= of ODBC too)
 _PASSWORDS = Lazy(
     rf"(?i)((?<![\w-])[\w-]*{_PASSWORD}{_EQUALS})[^&\r\n]+"
-    rf"|((?<![\w-])(?!--)[\w-]*{_PASSWORD}\\?[\"']\s*(?:[:,]|[=-]>|:=)\s*(?:\[\s*)?b?(\\?[\"']))"
+    rf"|((?<![\w-])(?!--)[\w-]*{_PASSWORD}\\?[\"']\s*(?:[:,]|=>|:=)\s*(?:\[\s*)?b?(\\?[\"']))"
     r"(?:(?!\3)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])\w+password,[ \t]*value:[ \t]*)"
     r"(?:[^\r\n]*(?=, type: )|[^\r\n]*(?=, valid [a-z ]+: )|[^\r\n]+)"
@@ -88,7 +89,7 @@ _PASSWORDS = Lazy(
     rf"|(<[\w-]*{_PASSWORD}>)[^<\r\n]*"
     rf"|((?<![\w-])[\w-]*{_PASSWORD}[ \t]*[:=][ \t]*(\\?[\"']))(?:(?!\8)(?:\\\\\\.|\\.|.))*"
     r"|((?<![\w-])password[ \t]+=[ \t]*)[^\r\n]+"  # with spaces around its =: no prose
-    rf"|((?<![\w-])[\w-]*{_PASSWORD}\][ \t]*[=-]>[ \t]*)[^\r\n]+"  # PHP's [name] => value
+    rf"|((?<![\w-])[\w-]*{_PASSWORD}\][ \t]*=>[ \t]*)[^\r\n]+"  # print_r's [name] => value
 )
 
 

@@ -728,17 +728,23 @@ QUOTINGS: list[tuple[str, str | None]] = [
     ("DRIVER=x;UID=admin;PWD=hunter2", "DRIVER=x;UID=admin;PWD=[redacted]"),  # ODBC's
     (  # a Ruby hash as a proxy quotes one, and a separator of more than one mark
         '{"X-Amz-Security-Token"=>"IQoJ", "aws_secret_access_key" => "wJa", :token=>"IQoJ"} '
-        "x-amz-security-token:: IQoJ SessionToken := IQoJ SecretKey == 'wJb' token -> 'IQoJ' "
+        "x-amz-security-token:: IQoJ SessionToken := IQoJ SecretKey == 'wJb' token=>%20IQoJ "
         "{'MasterUserPassword' => 'hunter 2', \"db_pwd\"=>\"hunter3\"}",
         '{"X-Amz-Security-Token"=>"[redacted]", "aws_secret_access_key" => "[redacted]", '
         ':token=>"[redacted]"} x-amz-security-token:: [redacted] SessionToken := [redacted] '
-        "SecretKey == '[redacted]' token -> '[redacted]' "
+        "SecretKey == '[redacted]' token=>%20[redacted] "
         "{'MasterUserPassword' => '[redacted]', \"db_pwd\"=>\"[redacted]\"}",
     ),
     (  # PHP's print_r
         "Array\n(\n    [X-Amz-Security-Token] => IQoJ\n    [MasterUserPassword] => hunter 2\n)",
         "Array\n(\n    [X-Amz-Security-Token] => [redacted]\n"
         "    [MasterUserPassword] => [redacted]\n)",
+    ),
+    (  # a bracketed name in prose, and arrows of prose: no hash's => (print_r's [name] =>)
+        "Parse error at [token]: end of input; missing field [session_token]: must be set; "
+        "Missing [secret_key]: required; option 'aws_session_token' -> 'session_token'; "
+        'x-amz-security-token -> missing; "Reset password" -> "Send email"',
+        None,
     ),
     (  # words that are none of these keep their values, the manage flags' next option too
         "aws_session_token_file=/run/token keypair=x the session token expired "
