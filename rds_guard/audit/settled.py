@@ -26,21 +26,26 @@ def settled_blocks(fd: int, *, path: StrPath, wait: float | None = None) -> Iter
     they end within a line, the bytes written after them up to where the file ends once its
     ``flock`` is shared (read under that lock, which holds writers off only while they are
     read): a line still unterminated then is torn (a write cut off), not one in flight. Where
-    the lock cannot be shared within ``wait`` seconds (default: `SETTLE_WAIT`), or the file
-    system has no ``flock``, the bytes end where they were first read."""
+    the lock cannot be shared within ``wait`` seconds (default: `SETTLE_WAIT`), the file
+    system has no ``flock``, the unfinished line is longer than a block, or a writer wrote
+    over it meanwhile (the repair of a torn line), the bytes end where they were first read."""
     end, last = 0, b""
     for last in read_blocks(fd, path=path):
         end += len(last)
         yield last
-    if not last or last.endswith(b"\n"):
-        return
+    started = last.rfind(b"\n") + 1  # where in the last block the unfinished line starts
+    if not last or started == len(last) or (started == 0 and end > len(last)):
+        return  # no line left unfinished, or one longer than a block: as it was read
     try:
         if not try_flock(fd, SETTLE_WAIT if wait is None else wait, shared=True):
             return
     except OSError:  # no flock here (some network file systems): nothing more is known
         return
     try:
-        rest = list(read_blocks(fd, end, os.fstat(fd).st_size, path=path))
+        begun = end - len(last) + started
+        # a writer that repaired a torn line meanwhile wrote over it: the end, as read, stands
+        still = os.pread(fd, end - begun, begun) == last[started:]
+        rest = list(read_blocks(fd, end, os.fstat(fd).st_size, path=path)) if still else []
     finally:
         unlock(fd)
     yield from rest

@@ -376,3 +376,30 @@ def test_a_write_that_holds_the_lock_longer_than_a_reader_waits_is_read_as_it_st
         result = call_with_timeout(lambda: audit.verify([log_path]))
     assert isinstance(result, audit.VerifyResult)
     assert [(f.line, f.reason) for f in result.findings] == [(5, "torn")]
+
+
+def test_a_torn_line_repaired_while_a_reader_waits_is_read_as_it_was(log_path: Path) -> None:
+    """A reader reads to a torn last line (a crash's) and waits to share the lock while a
+    writer, holding it, writes a record over the torn bytes: the reader took the bytes
+    after its end from the new record, spliced onto the torn ones, and called a line that
+    never was ``edited``. The end is read as it was: ``torn``, and the log verifies after."""
+    make_log(log_path, 5)
+    lines = lines_of(log_path)
+    write_lines(log_path, lines[:4])
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, b'{"prev":"' + b"0" * 40)  # torn: no record's bytes
+        outcome: list[audit.VerifyResult] = []
+        worker = threading.Thread(target=lambda: outcome.append(audit.verify([log_path])))
+        worker.start()
+        wait_until_read(log_path, os.getpid(), 1)
+        os.truncate(log_path, len(b"\n".join(lines[:4])) + 1)  # the repair, under the lock
+        os.write(fd, lines[4] + b"\n")
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        worker.join(30)
+    finally:
+        os.close(fd)
+    (result,) = outcome
+    assert [(f.line, f.reason) for f in result.findings] == [(5, "torn")]
+    assert audit.verify([log_path]).ok
