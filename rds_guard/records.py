@@ -50,27 +50,34 @@ def turned_note(operation: str, service: str = "") -> str:
     )
 
 
-def attempt_of(context: Mapping[str, Any]) -> int:
-    """Which attempt of its call botocore makes with a request of ``context``: the count
-    botocore's endpoint keeps there as it sends (``retries``' ``attempt``); 0 before it does
-    (a cross-region copy's source URL, presigned at ``before-call``)."""
+def attempt_of(context: Mapping[str, Any]) -> tuple[int, str | None]:
+    """Which attempt of which call botocore makes with a request of ``context``: the count
+    and the invocation id botocore's endpoint keeps there as it sends (``retries``'
+    ``attempt`` and ``invocation-id``, one per call, kept by a copy of the context); 0 and
+    None before it does (a cross-region copy's source URL, presigned at ``before-call``)."""
     retries = context.get("retries")
-    attempt = retries.get("attempt") if isinstance(retries, dict) else None
-    return attempt if type(attempt) is int else 0
+    if not isinstance(retries, dict):
+        return 0, None
+    attempt, invocation = retries.get("attempt"), retries.get("invocation-id")
+    return (attempt if type(attempt) is int else 0), (
+        invocation if type(invocation) is str else None
+    )
 
 
 class _Life:
     """What a call's state shares with its deep copies: whether it has ended, whether it was
-    requested, and the attempt it was last held as (botocore's count, and a weak reference
-    to the request: held again, the same request is the same attempt)."""
+    requested, and the attempt it was last held as (botocore's count and invocation id, and
+    a weak reference to the request: held again, the same request is the same attempt)."""
 
-    __slots__ = ("attempt", "ended", "request", "requested")
+    __slots__ = ("attempt", "ended", "home", "invocation", "request", "requested")
 
     def __init__(self, *, ended: bool = False, requested: bool = False) -> None:
         self.ended = ended
         self.requested = requested
         self.attempt = 0
+        self.invocation: str | None = None
         self.request: weakref.ref[Any] | None = None
+        self.home = 0  # the id of the context the call was kept in (`GuardedCall.kept_in`)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled with its call's data: the flags, and no request (of this process alone)."""
@@ -164,21 +171,37 @@ class GuardedCall:
     def requested(self, requested: bool) -> None:
         self._life.requested = requested
 
-    def attempted_by(self, request: object, attempt: int) -> bool:
-        """Whether ``request`` (botocore's ``attempt`` of its call: its context's count of
-        retries) is an attempt of this call once it is requested: the request last held as
-        it, held again (at ``before-sign``, after the signer), or a later attempt botocore
-        made of it. A request of another call given this one's state, or this call's whole
-        context, is none: botocore counts that call's attempts from 1 again."""
+    def attempted_by(
+        self, request: object, attempt: tuple[int, str | None], *, in_progress: bool
+    ) -> bool:
+        """Whether ``request`` (``attempt``: botocore's count and invocation id of its call,
+        `attempt_of`) is an attempt of this call once it is requested: the request last held
+        as it, held again (at ``before-sign``, after the signer), or a later attempt botocore
+        made of this call (its invocation id); held only as its presigned source URL so far,
+        a request in the context the call was kept in (`kept_in`), or the request of the call
+        in progress in this thread or task (``in_progress``). A request of another call
+        given this one's state is none (another invocation), nor is one given this call's
+        whole context (botocore counts its attempts from 1 again)."""
         life = self._life
         if life.request is not None and life.request() is request:
             return True
-        return attempt > life.attempt
+        if life.invocation is None:
+            return in_progress or id(getattr(request, "context", None)) == life.home
+        return attempt[1] == life.invocation and attempt[0] > life.attempt
 
-    def held_as(self, request: object, attempt: int) -> None:
-        """Note ``request``, botocore's ``attempt`` of its call, as held as this call."""
+    def kept_in(self, context: object) -> None:
+        """Note ``context`` as the one the call was kept in: its request's, until botocore
+        names the call's invocation there (`attempted_by`). An id, not a reference: the
+        context holds the call."""
+        self._life.home = id(context)
+
+    def held_as(self, request: object, attempt: tuple[int, str | None]) -> None:
+        """Note ``request`` (``attempt``: as `attempted_by` takes it) as held as this call;
+        its first attempt botocore made names the call's invocation."""
         life = self._life
-        life.attempt = max(life.attempt, attempt)
+        life.attempt = max(life.attempt, attempt[0])
+        if life.invocation is None and attempt[0] > 0:
+            life.invocation = attempt[1]
         try:
             life.request = weakref.ref(request)
         except TypeError:  # not an object botocore makes: no request is held again as it

@@ -614,6 +614,57 @@ def test_a_handler_that_copies_the_request_context_leaves_the_records_of_one_cal
     assert records[1]["event"] in ("created", "failed")
 
 
+def test_a_call_made_in_a_cross_region_copys_handler_given_its_state_is_recorded_as_itself(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A cross-region copy is requested as botocore presigns its source URL, at
+    ``before-call``; a program's ``before-call`` handler after botocore's takes the copy's
+    state and makes a delete whose context it gives that state: the delete was taken for the
+    copy's first request, sent with no ``requested`` record of its own, its answer recorded
+    as the copy's. It is judged as it is sent and recorded as its own call; the copy's own
+    request is the copy's."""
+    policy = write_policy(tmp_path, AUDITED)
+    east = moto_server.client("rds")
+    make_cluster(east, tags={"team": "core"})
+    east.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
+    west_plain = moto_server.client("rds", region="us-west-2")
+    make_cluster(west_plain, tags={"team": "core"})
+    west_plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="victim"
+    )
+    west = guarded_client(policy, on=moto_server, region="us-west-2")
+    kept: dict[str, Any] = {}
+
+    def give(context: dict[str, Any], **_: Any) -> None:
+        context[CONTEXT_KEY] = kept["copy"]
+
+    def another_call(context: dict[str, Any], **_: Any) -> None:
+        if "copy" not in kept:
+            kept["copy"] = context[CONTEXT_KEY]
+            west.meta.events.register("before-call.rds.DeleteDBClusterSnapshot", give)
+            west.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="victim")
+
+    west.meta.events.register("before-call.rds.CopyDBClusterSnapshot", another_call)
+    moto_server.reset_counts()
+    with contextlib.suppress(ClientError):  # moto's own answer to a cross-region copy
+        west.copy_db_cluster_snapshot(
+            SourceDBClusterSnapshotIdentifier=snapshot_arn(east, GOOD),
+            TargetDBClusterSnapshotIdentifier=f"{GOOD}-copy",
+            SourceRegion="us-east-1",
+            Tags=TEAM,
+        )
+    assert moto_server.count("CopyDBClusterSnapshot") == 1
+    assert moto_server.count("DeleteDBClusterSnapshot") == 1
+    calls = [(r["event"], r["call"], r["operation"]) for r in audit_records(tmp_path)]
+    copy_call, delete_call = calls[0][1], calls[1][1]
+    assert calls[:3] == [
+        ("requested", copy_call, "CopyDBClusterSnapshot"),
+        ("requested", delete_call, "DeleteDBClusterSnapshot"),
+        ("deleted", delete_call, "DeleteDBClusterSnapshot"),
+    ]
+    assert len(calls) == 4 and calls[3][1:] == (copy_call, "CopyDBClusterSnapshot")
+
+
 def test_documentdb_final_snapshots_shares_and_inherited_tags_are_guarded(
     docdb: DocDBResponder, policy: Path, tmp_path: Path
 ) -> None:

@@ -363,8 +363,8 @@ class ClientBinding:
             found = state  # its own call, or one judged inside its handlers (another id)
             if current is not None and current is not state and state.call == current.call:
                 found = current if state.call else state  # a copy (unrecorded calls share "")
-            if found.requested and not found.attempted_by(request, attempt):
-                found = None
+            its_attempt = found.attempted_by(request, attempt, in_progress=found is current)
+            found = found if its_attempt or not found.requested else None
         if found is None and (
             current is not None
             and current.binding is self

@@ -258,6 +258,7 @@ def keep(call: GuardedCall | None, context: dict[str, Any], binding: object) -> 
         presigned.call = call
     else:  # a call, or a presign past the wrapper (its last handler writes its record)
         context[CONTEXT_KEY] = call
+        call.kept_in(context)
         in_progress.set(call)
         call.presign = presigned_past_the_wrapper(context)
 

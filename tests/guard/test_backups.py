@@ -945,6 +945,41 @@ def test_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
     ]
 
 
+def test_a_retry_of_another_call_given_a_call_in_flight_is_no_attempt_of_it(
+    server_rig: Rig,
+) -> None:
+    """From the ``before-send`` handler of an allowed delete of ``old`` (requested), a program
+    makes a delete of ``decoy``, answers its first attempt 500 there and gives its context
+    the first call's state: botocore's retry of it was taken for a later attempt of the
+    first call (a higher count), its answer recorded as the first's, and ``old``'s own
+    delete left unrecorded. A later attempt is one of the same invocation of the call: the
+    retry is judged as it is sent and recorded as a call of its own."""
+    cluster_snapshot(server_rig, "old", days=30)
+    cluster_snapshot(server_rig, "decoy", days=30)
+    delete = "DeleteDBClusterSnapshot"
+    first: dict[str, Any] = {}
+
+    def another_call(request: Any, **_: Any) -> Any:
+        if "call" not in first:
+            first["call"] = request.context[CONTEXT_KEY]
+            server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="decoy")
+        elif "answered" not in first:  # the other call's first attempt
+            first["answered"] = request.context[CONTEXT_KEY] = first["call"]
+            return raw_response(request.url, 500, b"")
+        return None
+
+    server_rig.rds.meta.events.register(f"before-send.rds.{delete}", another_call)
+    server_rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="old")
+    assert server_rig.count(delete) == 2
+    assert not still_there(server_rig, "old") and not still_there(server_rig, "decoy")
+    calls = [(r["event"], r["call"], r["snapshot"]) for r in server_rig.records()]
+    old_call = calls[0][1]
+    decoy_call = next(call for event, call, name in calls if event == "deleted" and name == "decoy")
+    assert decoy_call != old_call and ("requested", decoy_call, "decoy") in calls
+    assert calls[0] == ("requested", old_call, "old") and calls[-1] == ("deleted", old_call, "old")
+    assert [event for event, call, _ in calls if call == old_call] == ["requested", "deleted"]
+
+
 def test_placing_a_hold_and_touching_other_keys_is_fine(rig: Rig) -> None:
     """Adding the hold tag, and changing or removing other keys of a held snapshot, is
     allowed; a tag call that touches no hold key, or sets it to the hold's own value (which
