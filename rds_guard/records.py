@@ -80,7 +80,9 @@ class _Life:
         self.home = 0  # the id of the context the call was kept in (`GuardedCall.kept_in`)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        """Pickled with its call's data: the flags, and no request (of this process alone)."""
+        """Pickled with its call's data: the flags, and no request (of this process alone).
+        Defined, not left to ``object``'s, for pickle's protocols 0 and 1, which refuse a
+        class with ``__slots__`` and no state of its own."""
         return (_life_of, (self.ended, self.requested))
 
 

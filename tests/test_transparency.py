@@ -183,15 +183,16 @@ def test_a_programs_own_handler_can_pickle_and_copy_the_call_context_as_without_
     moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """A program's handler (a tracer, say) that pickles or deep-copies the call's ``context``
-    can do so with the guard as without it: the guard's state there (its documented key,
-    DESIGN.md) travels as plain data, without the guard, which holds locks and files. Every
-    other key is as botocore made it."""
+    can do so with the guard as without it, with any of pickle's protocols: the guard's state
+    there (its documented key, DESIGN.md) travels as plain data, without the guard, which
+    holds locks and files. Every other key is as botocore made it."""
 
     def watching(seen: list[Any]) -> Callable[..., None]:
         def watch(event_name: str, **kwargs: Any) -> None:
             context = kwargs["context"] if "context" in kwargs else kwargs["request"].context
             plain = {k: v for k, v in context.items() if k != "client_config"}  # no pickle
-            pickle.loads(pickle.dumps(plain))
+            for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+                pickle.loads(pickle.dumps(plain, protocol=protocol))
             copy.deepcopy(plain)
             seen.append((event_name, sorted(set(context) - {CONTEXT_KEY})))
 
