@@ -15,7 +15,7 @@ from typing import Any
 
 import aiobotocore.signers
 import pytest
-from aio_helpers import GOOD, TEAM, guarded_session, rds_client, run
+from aio_helpers import CREDENTIALS, GOOD, TEAM, guarded_session, rds_client, run
 from aiobotocore.awsrequest import AioAWSResponse
 from aiobotocore.credentials import AioRefreshableCredentials
 from aiobotocore.session import get_session
@@ -659,6 +659,105 @@ def test_a_call_in_flight_put_in_another_call_is_no_attempt_of_it(
         ("deleted", second_call, second),
         *([("failed", first_call, "old")] if second == "old" else []),
     ]
+
+
+def test_a_retry_of_another_call_given_a_call_in_flight_is_no_attempt_of_it(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As on a botocore client: from a coroutine handling ``before-send`` of an allowed delete
+    of ``old``, a program awaits a delete of ``decoy``, answers its first attempt 500 and gives
+    its context the first call's state. aiobotocore's retry of it is judged as it is sent and
+    recorded as a call of its own, not as a later attempt of the first."""
+    plain = _snapshots(moto_server, {"old": [], "decoy": []})
+    session = guarded_session(tmp_path, HOLD_ONLY)
+    delete = "DeleteDBClusterSnapshot"
+    contexts: list[dict[str, Any]] = []
+    first: dict[str, Any] = {}
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+
+            def keep(context: dict[str, Any], **_: Any) -> None:
+                contexts.append(context)
+
+            async def another_call(request: Any, **_: Any) -> Any:
+                if "call" not in first:
+                    first["call"] = contexts[0][CONTEXT_KEY]
+                    await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="decoy")
+                elif "answered" not in first:  # the other call's first attempt
+                    first["answered"] = contexts[1][CONTEXT_KEY] = first["call"]
+                    return AioAWSResponse(request.url, 500, {}, _Body(b""))
+                return None
+
+            rds.meta.events.register(f"before-call.rds.{delete}", keep)
+            rds.meta.events.register(f"before-send.rds.{delete}", another_call)
+            await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="old")
+
+    moto_server.reset_counts()
+    run(work)
+    assert moto_server.count(delete) == 2
+    assert _names(plain) == set()
+    calls = [(r["event"], r["call"], r["snapshot"]) for r in records_of(tmp_path / "audit.jsonl")]
+    old_call = calls[0][1]
+    decoy_call = next(call for event, call, name in calls if event == "deleted" and name == "decoy")
+    assert decoy_call != old_call and ("requested", decoy_call, "decoy") in calls
+    assert calls[0] == ("requested", old_call, "old") and calls[-1] == ("deleted", old_call, "old")
+    assert [event for event, call, _ in calls if call == old_call] == ["requested", "deleted"]
+
+
+def test_a_call_made_in_a_cross_region_copys_handler_given_its_state_is_recorded_as_itself(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """As on a botocore client: a cross-region copy is requested as aiobotocore presigns its
+    source URL, at ``before-call``; a program's ``before-call`` coroutine after it takes the
+    copy's state and awaits a delete whose context it gives that state. The delete is judged
+    as it is sent and recorded as its own call; the copy's own request is the copy's."""
+    east = moto_server.client("rds")
+    make_cluster(east, tags={"team": "core"})
+    east.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
+    west_plain = moto_server.client("rds", region="us-west-2")
+    make_cluster(west_plain, tags={"team": "core"})
+    west_plain.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="victim"
+    )
+    session = guarded_session(tmp_path, AUDITED)
+    kept: dict[str, Any] = {}
+
+    async def work() -> None:
+        async with session.create_client(
+            "rds", region_name="us-west-2", endpoint_url=moto_server.url, **CREDENTIALS
+        ) as west:
+
+            def give(context: dict[str, Any], **_: Any) -> None:
+                context[CONTEXT_KEY] = kept["copy"]
+
+            async def another_call(context: dict[str, Any], **_: Any) -> None:
+                if "copy" not in kept:
+                    kept["copy"] = context[CONTEXT_KEY]
+                    west.meta.events.register("before-call.rds.DeleteDBClusterSnapshot", give)
+                    await west.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="victim")
+
+            west.meta.events.register("before-call.rds.CopyDBClusterSnapshot", another_call)
+            with contextlib.suppress(ClientError):  # moto's own answer to a cross-region copy
+                await west.copy_db_cluster_snapshot(
+                    SourceDBClusterSnapshotIdentifier=snapshot_arn(east, GOOD),
+                    TargetDBClusterSnapshotIdentifier=f"{GOOD}-copy",
+                    SourceRegion="us-east-1",
+                    Tags=TEAM,
+                )
+
+    moto_server.reset_counts()
+    run(work)
+    assert moto_server.count("CopyDBClusterSnapshot") == 1
+    assert moto_server.count("DeleteDBClusterSnapshot") == 1
+    calls = [(r["event"], r["call"], r["operation"]) for r in records_of(tmp_path / "audit.jsonl")]
+    copy_call, delete_call = calls[0][1], calls[1][1]
+    assert calls[:3] == [
+        ("requested", copy_call, "CopyDBClusterSnapshot"),
+        ("requested", delete_call, "DeleteDBClusterSnapshot"),
+        ("deleted", delete_call, "DeleteDBClusterSnapshot"),
+    ]
+    assert len(calls) == 4 and calls[3][1:] == (copy_call, "CopyDBClusterSnapshot")
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
