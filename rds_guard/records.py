@@ -103,13 +103,15 @@ class GuardedCall:
     it, or install another, while the call is in flight); ``pending``: the judgement's
     violations, blocked or warned about once every other ``before-parameter-build`` handler
     has run (one of them may complete the call); ``deferred``: not judged yet, botocore's
-    validation refusing the call as it stood at the guard's handler; ``unjudged``: a request
-    with no judgement, judged at ``request-created`` as it is sent (`unjudged_note` says
-    why); ``made_from``: for one another handler made out of a call of an operation the
-    guard does not judge, that operation's name, else empty; ``presign``: a presign made past
-    the client's wrapper, as its first handler saw it (no request follows it: its last
-    ``before-parameter-build`` handler writes its record, whatever a handler did to the
-    context since); ``ended``: its outcome is in, it was answered before it was sent (a
+    validation refusing the call as it stood at the guard's handler, or a read the judgement
+    needs failing (another handler may yet name what it reads); ``failed_reads``: that
+    read's look-ups, whose failure stands for the call unchanged (`Guard.complete`);
+    ``unjudged``: a request with no judgement, judged at ``request-created`` as it is sent
+    (`unjudged_note` says why); ``made_from``: for one another handler made out of a call of
+    an operation the guard does not judge, that operation's name, else empty; ``presign``: a
+    presign made past the client's wrapper, as its first handler saw it (no request follows
+    it: its last ``before-parameter-build`` handler writes its record, whatever a handler did
+    to the context since); ``ended``: its outcome is in, it was answered before it was sent (a
     ``before-call`` handler, botocore's Stubber), or it was blocked before it was sent (a
     state of it put in another call's context is not that call's); ``binding``: the client
     binding that keeps it (a state put in a request of another client is no judgement of
@@ -125,6 +127,7 @@ class GuardedCall:
         "binding",
         "call",
         "deferred",
+        "failed_reads",
         "fields",
         "guard",
         "judged",
@@ -149,6 +152,7 @@ class GuardedCall:
         self.guard: Guard | None = None
         self.pending: tuple[Violation, ...] = ()
         self.deferred = False
+        self.failed_reads: Any = None
         self.unjudged = False
         self.made_from = ""
         self.presign = False
@@ -217,16 +221,17 @@ class GuardedCall:
         copied.judged = copy.deepcopy(self.judged, memo)
         copied.recorded, copied.guard = self.recorded, self.guard
         copied.pending, copied.deferred = self.pending, self.deferred
+        copied.failed_reads = self.failed_reads
         copied.unjudged, copied.made_from = self.unjudged, self.made_from
         copied.presign, copied._life, copied.binding = self.presign, self._life, self.binding
         return copied
 
     def __getstate__(self) -> tuple[None, dict[str, Any]]:
         """Pickled (a program's own handler pickling the call's context), the call's data
-        without its guard and binding, which hold locks, files and a client, and are of this
-        process alone."""
+        without its guard, binding and failed reads, which hold locks, files and a client,
+        and are of this process alone."""
         state = {name: getattr(self, name) for name in GuardedCall.__slots__}
-        state["guard"] = state["binding"] = None
+        state["guard"] = state["binding"] = state["failed_reads"] = None
         state["_life"] = _Life(ended=self.ended, requested=self.requested)
         return None, state
 

@@ -90,6 +90,25 @@ def detached(params: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     return copied
 
 
+_ABSENT = object()
+
+
+def holds(params: Mapping[str, Any], name: str, decided: object) -> bool:
+    """Whether the caller's value of ``name`` in ``params`` still says it holds the value
+    decided (then it is left in the call as given: botocore validates and sends it as it
+    would without the guard, and what it sends is held against the decision at
+    request-created). A string is compared as the text it holds (its class's own ``==`` may
+    say anything, or raise), so that a string botocore refuses is refused as given, in
+    botocore's own words."""
+    given = params.get(name, _ABSENT)
+    try:
+        if type(decided) is str and isinstance(given, str):
+            return str.__eq__(given, decided) is True
+        return given is decided or bool(decided == given)
+    except Exception:  # its own __eq__ raised: the decided value goes instead
+        return False
+
+
 def exact_text(key: Any) -> Any:
     """A string (a dict's key, a name) as the exact string it holds, read through ``str``'s
     own method, never a subclass's; any other value as it is."""

@@ -76,6 +76,9 @@ class AioClientBinding(ClientBinding):
         except Incomplete:
             keep(guard.deferred(row), context, self)  # judged after every handler
             return
+        if isinstance(decided, CallReads):  # a read failed: judged after every handler too
+            keep(guard.deferred(row, decided), context, self)
+            return
         judge = functools.partial(guard.judge, settle=False)
         keep(await off_loop(guard, judge, self, row, params, decided, invalid), context, self)
 
@@ -97,7 +100,8 @@ class AioClientBinding(ClientBinding):
             detached = copies.detached(params, row.judged)
             judged = guard.judged_of(row, detached)
             decided: Decision | CallReads | None = None
-            if call.deferred or not wire.same(judged, call.judged):
+            stands = guard.failed_as_read(call, judged)  # read once (`Guard.complete`)
+            if not stands and (call.deferred or not wire.same(judged, call.judged)):
                 try:
                     decided = await self.ahead(guard, row, detached, deferrable=True)
                 except Incomplete as refused:  # refused as changed: botocore raises it next

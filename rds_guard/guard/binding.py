@@ -46,7 +46,7 @@ from .progress import (
     presign_ending,
     presigned_past_the_wrapper,
 )
-from .reads import CallReads, Incomplete
+from .reads import CallReads, Incomplete, LookupFailed
 from .stacks import Stack, newest_guard
 from .turned import judged_at_signing, presigned_call, signs_as_presigns, turned_handler
 from .validation import refuse_presign, refused, unvalidated
@@ -119,8 +119,8 @@ class ClientBinding:
         reads = self.reads(row, params, guard, deferrable=True)
         try:
             call = guard.judge(self, row, params, reads, invalid, settle=False)
-        except Incomplete:  # another handler may complete the call: judged after them all
-            call = guard.deferred(row)
+        except (Incomplete, LookupFailed):  # another handler may complete the call, or
+            call = guard.deferred(row, reads)  # rename what it reads: judged after them all
         keep(call, context, self)
 
     def last_before_parameter_build(

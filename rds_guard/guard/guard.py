@@ -131,10 +131,12 @@ class Guard:
         ``lookups``: those of the call, or the decision made with them already (an async
         binding decides while it awaits them); ``invalid``: what `check_types` warned about,
         which the call's records carry first; ``settle`` False: the violations are kept
-        pending (`complete` blocks or warns about them). Returns the call's state (unrecorded
-        for a call with nothing to judge, kept to be held against what is sent).
+        pending (`complete` blocks or warns about them), and a read that failed is raised as
+        `LookupFailed`, unrecorded (`deferred`: a later handler may name what it reads).
+        Returns the call's state (unrecorded for a call with nothing to judge, kept to be
+        held against what is sent).
         """
-        decision = self._decide(binding, row, params, lookups)
+        decision = self._decide(binding, row, params, lookups, record_failure=settle)
         if not decision.recorded:
             return self._unrecorded(row, decision.params)
         fields = record_fields(decision, binding.region)
@@ -145,23 +147,32 @@ class Guard:
         if settle:
             self.settle(call, row)
         for key, value in decision.params.items():
-            if not _equal(params.get(key, _ABSENT), value):  # what the decision wrote, or
+            if not copies.holds(params, key, value):  # what the decision wrote, or
                 params[key] = value  # what the caller's objects no longer say they hold
         # what was decided, not the caller's objects: a change to them since is held at
         # request-created against it
         call.judged = self.judged_of(row, decision.params)
         return call
 
-    def deferred(self, row: Operation) -> GuardedCall:
-        """A call botocore's validation refuses as it stands at the guard's handler: another
-        ``before-parameter-build`` handler may complete it (a name, its tags), so it is
-        judged once they have all run (`complete`); if none does, botocore refuses it. It
-        holds no judgement: one that reaches request-created so (a handler mended it after
-        the guard's last one, or took the guard's state from its context before that one
-        ran) is judged there as it is sent (`unjudged`)."""
-        call = self._unrecorded(row, {})
+    def deferred(self, row: Operation, reads: CallReads | None = None) -> GuardedCall:
+        """A call botocore's validation refuses as it stands at the guard's handler, or one
+        of whose ``reads`` failed (`LookupFailed`: the snapshot it names is not found, say):
+        another ``before-parameter-build`` handler may complete it (a name, its tags) or
+        rename what it reads, so it is judged once they have all run (`complete`); if none
+        does, botocore refuses it, or the read's failure stands, read once. It holds no
+        judgement: one that reaches request-created so (a handler mended it after the guard's
+        last one, or took the guard's state from its context before that one ran) is judged
+        there as it is sent (`unjudged`)."""
+        failed = reads if reads is not None and reads.failed else None
+        call = self._unrecorded(row, {} if failed is None else failed.params)
         call.deferred = call.unjudged = True
+        call.failed_reads = failed
         return call
+
+    def failed_as_read(self, call: GuardedCall, judged: Mapping[str, Any]) -> bool:
+        """Whether ``call`` was deferred as a read failed and still rests on what was read
+        (``judged``: `judged_of` the call now): the failure stands, nothing read again."""
+        return call.failed_reads is not None and wire.same(judged, call.judged)
 
     def complete(
         self,
@@ -180,10 +191,13 @@ class Guard:
         reads it on its loop, with the look-ups it awaited for it, before this runs in a
         worker thread; a change the caller's other tasks make meanwhile is held at
         request-created, where its look-ups are awaited too."""
+        now = self.judged_of(row, params) if judged is None else judged
+        if self.failed_as_read(call, now):  # recorded and raised, as read
+            return self.judge(binding, row, params, call.failed_reads)
         if call.deferred:
             found = lookups if lookups is not None else binding.reads(row, params, self)
-            return self.judge(binding, row, params, found)
-        now = self.judged_of(row, params) if judged is None else judged
+            invalid = self.check_types(binding, row, params, binding.invalid(row, params))
+            return self.judge(binding, row, params, found, invalid)
         if not wire.same(now, call.judged):
             invalid = self.check_types(binding, row, params, binding.invalid(row, params))
             # the judgement's own violations stand until the call as changed is judged (a
@@ -321,6 +335,8 @@ class Guard:
         row: Operation,
         params: Mapping[str, Any],
         lookups: LookupSource | Decision,
+        *,
+        record_failure: bool = True,
     ) -> Decision:
         if isinstance(lookups, Decision):
             return lookups
@@ -332,6 +348,8 @@ class Guard:
         try:
             return decide(self.policy, row, detached, binding.facts(), lookups)
         except LookupFailed as failed:
+            if not record_failure:
+                raise
             # the source cannot be looked up at all: the caller gets the service's own answer
             fields = request_fields(binding.service, binding.region, row, params)
             self._write_safely(
@@ -472,23 +490,6 @@ def _log_failure(message: str, *args: Any) -> None:
     the caller from here, a program's logging handler that raises included."""
     with contextlib.suppress(Exception):
         audit_logger.exception(message, *args)
-
-
-_ABSENT = object()
-
-
-def _equal(given: object, decided: object) -> bool:
-    """Whether the caller's value still says it holds the value decided (then it is left in
-    the call as given: botocore validates and sends it as it would without the guard, and
-    what it sends is held against the decision at request-created). A string is compared as
-    the text it holds (its class's own ``==`` may say anything, or raise), so that a string
-    botocore refuses is refused as given, in botocore's own words."""
-    try:
-        if type(decided) is str and isinstance(given, str):
-            return str.__eq__(given, decided) is True
-        return given is decided or bool(decided == given)
-    except Exception:  # its own __eq__ raised: the decided value goes instead
-        return False
 
 
 def _same(tags: Mapping[str, str], judged: Mapping[str, str], key: str) -> bool:

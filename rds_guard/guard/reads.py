@@ -101,6 +101,16 @@ class CallReads:
         if not self._found:
             self._params = params
 
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The parameters whose names the look-ups read (`reading`)."""
+        return self._params
+
+    @property
+    def failed(self) -> bool:
+        """Whether a look-up made failed (`LookupFailed`: raised again when asked again)."""
+        return any(isinstance(answer, LookupFailed) for answer in self._found.values())
+
     def source_tags(self) -> Any:
         """The tags the source passes on."""
         return self._get("source_tags")

@@ -761,6 +761,37 @@ def test_a_call_made_in_a_cross_region_copys_handler_given_its_state_is_recorded
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_name_a_later_handler_prefixes_is_read_as_it_is_sent(
+    moto_server: MotoServer, tmp_path: Path, kind: str
+) -> None:
+    """As on a botocore client: a ``before-parameter-build`` handler of the delete (a
+    function or a coroutine) puts a prefix before the name it is given, after the guard's
+    first look, whose read of the name given fails: the call is judged as every handler
+    left it, the snapshot read under its own name, and deleted as on a bare client."""
+    plain = _snapshots(moto_server, {"acme-other": []})
+    session = guarded_session(tmp_path, HOLD_ONLY)
+
+    def prefix(params: dict[str, Any], **_: Any) -> None:
+        params["DBClusterSnapshotIdentifier"] = "acme-" + params["DBClusterSnapshotIdentifier"]
+
+    async def prefix_later(params: dict[str, Any], **_: Any) -> None:
+        await asyncio.sleep(0)
+        prefix(params)
+
+    async def work() -> None:
+        async with rds_client(session, moto_server) as rds:
+            event = "before-parameter-build.rds.DeleteDBClusterSnapshot"
+            rds.meta.events.register(event, prefix if kind == "sync" else prefix_later)
+            await rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="other")
+
+    moto_server.reset_counts()
+    run(work)
+    assert moto_server.count("DeleteDBClusterSnapshot") == 1 and _names(plain) == set()
+    records = [(r["event"], r["snapshot"]) for r in records_of(tmp_path / "audit.jsonl")]
+    assert records == [("requested", "acme-other"), ("deleted", "acme-other")]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
 @pytest.mark.parametrize("value", [True, 5], ids=["True", "5"])
 def test_a_snapshot_renamed_in_the_body_to_no_text_is_judged_as_the_text_sent(
     moto_server: MotoServer, tmp_path: Path, value: object, kind: str

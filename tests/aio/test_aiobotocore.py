@@ -292,8 +292,10 @@ def test_a_missing_source_raises_the_services_error(
                 )
             assert caught.value.operation_name == "CreateDBClusterSnapshot", "the call's own"
 
+    moto_server.reset_counts()
     run(work)
     assert moto_server.count("CreateDBClusterSnapshot") == 0
+    assert moto_server.count("DescribeDBClusters") == 1, "read once: its failure stands"
     assert [r["event"] for r in audit_records(tmp_path)] == ["failed"]
 
 

@@ -274,11 +274,13 @@ def test_an_ordinary_instances_delete_without_a_final_snapshot_is_never_sent(rig
 
 def test_an_instance_that_does_not_exist_gets_the_services_own_error(server_rig: Rig) -> None:
     """The instance's look-up says it does not exist: the caller gets `DBInstanceNotFound`
-    as the service said it, a `failed` record holds the code, the delete is not sent."""
+    as the service said it, a `failed` record holds the code, the delete is not sent; the
+    instance is read once (the failure, deferred until every handler has run, stands)."""
     with pytest.raises(ClientError) as caught:
         server_rig.rds.delete_db_instance(DBInstanceIdentifier="ghost", SkipFinalSnapshot=True)
     assert caught.value.response["Error"]["Code"] == "DBInstanceNotFound"
     assert server_rig.count("DeleteDBInstance") == 0
+    assert server_rig.count("DescribeDBInstances") == 1
     (failed,) = server_rig.records()
     assert (failed["event"], failed["error"]["code"]) == ("failed", "DBInstanceNotFound")
 
@@ -1226,11 +1228,13 @@ def test_a_neptune_cluster_delete_describes_the_cluster_only_under_keep(
 
 def test_a_snapshot_that_does_not_exist_gets_the_services_own_error(rig: Rig) -> None:
     """The snapshot's look-up says it does not exist: `DBClusterSnapshotNotFoundFault` as the
-    service said it, a `failed` record with that code, the delete not sent."""
+    service said it, a `failed` record with that code, the delete not sent, the snapshot
+    read once."""
     with pytest.raises(ClientError) as caught:
         rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="ghost")
     assert caught.value.response["Error"]["Code"] == "DBClusterSnapshotNotFoundFault"
     assert rig.count("DeleteDBClusterSnapshot") == 0
+    assert rig.count("DescribeDBClusterSnapshots") == 1
     (failed,) = rig.records()
     assert failed["event"] == "failed"
     assert failed["error"]["code"] == "DBClusterSnapshotNotFoundFault"
@@ -1502,6 +1506,38 @@ def test_a_handler_that_swaps_the_snapshot_after_the_guard_judged_is_caught(rig:
         HOLD,
     )
     assert still_there(rig, "orders-held") and still_there(rig, "orders-free")
+
+
+@pytest.mark.parametrize("event", ["provide-client-params.rds", "before-parameter-build.rds"])
+def test_a_handler_that_prefixes_every_calls_name_prefixes_the_guards_read_too(
+    rig: Rig, event: str
+) -> None:
+    """A program's handler that puts a prefix before the snapshot name of every call of the
+    service also rewrites the guard's read of the name it already rewrote (docs/failures.md):
+    the delete fails with the service's answer naming the twice-prefixed snapshot, nothing
+    sent. Registered for the delete alone, the same handler leaves the reads alone, and the
+    delete goes as on a bare client: under ``before-parameter-build``, it runs after the
+    guard's first look, whose read of the name not yet prefixed failed, and which took that
+    failure for the call's (the call failed, its delete unsent); the call is judged as every
+    handler left it."""
+    cluster_snapshot(rig, "acme-free", days=30)
+    cluster_snapshot(rig, "acme-other", days=30)
+
+    def prefix(params: dict[str, Any], **_: Any) -> None:
+        if "DBClusterSnapshotIdentifier" in params:
+            params["DBClusterSnapshotIdentifier"] = "acme-" + params["DBClusterSnapshotIdentifier"]
+
+    rig.rds.meta.events.register(event, prefix, unique_id="prefix")
+    with pytest.raises(ClientError, match="acme-acme-free"):
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="free")
+    assert rig.count("DeleteDBClusterSnapshot") == 0 and still_there(rig, "acme-free")
+    rig.rds.meta.events.unregister(event, unique_id="prefix")
+    rig.rds.meta.events.register(f"{event}.DeleteDBClusterSnapshot", prefix)
+    rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="other")
+    assert rig.count("DeleteDBClusterSnapshot") == 1 and not still_there(rig, "acme-other")
+    records = [(r["event"], r["snapshot"]) for r in rig.records()]
+    deleted = [("requested", "acme-other"), ("deleted", "acme-other")]
+    assert records == [("failed", "acme-free"), *deleted]
 
 
 def test_a_presigned_delete_of_a_held_snapshot_is_refused(rig: Rig) -> None:
