@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     policy = policy_for(args.policy, "pass --policy P")
     operation = operation_name(args.service, args.operation)
     params = build_params(args.service, operation, args.param, args.tag)
-    source_tags: SourceTags = dict(args.source_tag) if args.source_tag else None
+    source_tags: SourceTags = _source_tags(args.source_tag)
     if args.source_unreadable:
         source_tags = UNREADABLE
     region = args.region or configured_region()
@@ -144,6 +144,19 @@ def _add_pairs(parser: argparse._ActionsContainer, option: str, metavar: str, he
     parser.add_argument(
         option, type=_pair(metavar), action="append", default=[], metavar=metavar, help=help
     )
+
+
+def _source_tags(pairs: list[tuple[str, str]] | None) -> dict[str, str] | None:
+    """The tags ``--source-tag`` gives (None: none given); a key given twice is refused, as
+    a resource holds each key once (the guard cannot read such tags: ``tags.inherit``)."""
+    if not pairs:
+        return None
+    tags: dict[str, str] = {}
+    for key, value in pairs:
+        if key in tags:
+            raise UsageError(f"--source-tag {key} given twice (a resource holds each key once)")
+        tags[key] = value
+    return tags
 
 
 def _pair(what: str) -> Callable[[str], tuple[str, str]]:

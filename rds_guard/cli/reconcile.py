@@ -95,6 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the report; exit 1 when any list is non-empty."""
+    from botocore.parsers import ResponseParserError
+
     from rds_guard.audit.verify import distinct_files
     from rds_guard.aws import OddAnswer, list_snapshots
     from rds_guard.reconcile import reconcile
@@ -117,8 +119,10 @@ def run(args: argparse.Namespace) -> int:
             watch_listing(client, progress)
         try:
             snapshots = list_snapshots(client, args.service)
-        except OddAnswer as exc:
+        except (OddAnswer, ResponseParserError) as exc:
             raise UsageError(f"the service's listing cannot be read: {exc}") from None
+        except KeyError as exc:  # botocore's parser, of an answer without the result's element
+            raise UsageError(f"the service's listing cannot be read: no {exc} in it") from None
         accounts: set[str] = set()
         records = _accounts_named(counted(_series_records(paths, by_hand), progress), accounts)
         report = reconcile(

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import errno
+import http.server
 import io
 import json
 import logging
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -375,6 +377,48 @@ def test_a_file_a_command_cannot_open_is_named_in_its_error_line(
         "",
         "rds-guard: error: /var/log/rds-guard/audit.jsonl: Permission denied\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(200, b"<html><body>a portal</body></html>"), (500, b"<!doctype html>\n<html lang=en>")],
+    ids=["200", "500"],
+)
+def test_reconcile_against_an_endpoint_that_answers_no_listing_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, status: int, body: bytes
+) -> None:
+    """An endpoint that answers a page, not the service's XML (a captive portal, a proxy's
+    error page): one line saying the listing cannot be read, not an unexpected error."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    make_log(tmp_path / "audit.jsonl", 1)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("AWS_MAX_ATTEMPTS", "1")
+            env.setenv("AWS_ACCESS_KEY_ID", "testing")
+            env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+            result = run_main(
+                capsys, "reconcile", "--audit", str(tmp_path / "audit.jsonl"),
+                "--endpoint-url", url, "--region", "us-east-1",
+            )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_one_error_line(result, "the service's listing cannot be read")
 
 
 def test_a_reader_gone_while_a_command_writes_elsewhere_is_exit_1(

@@ -597,6 +597,10 @@ def test_eval_never_reads_a_source_in_another_region_than_the_client(
             ["DBClusterIdentifier given twice"],
         ),
         (["DeleteDBCluster", "--tag", "a=b"], ["DeleteDBCluster takes no Tags"]),
+        (
+            ["CreateDBClusterSnapshot", "--source-tag", "team=a", "--source-tag", "team=b"],
+            ["--source-tag team given twice"],
+        ),
         (["CreateDBClusterSnapshot", "--param", "novalue"], ["expected NAME=VALUE", "novalue"]),
         (["CreateDBClusterSnapshot", "--tag", "=v"], ["expected KEY=VALUE"]),
         (
