@@ -1179,6 +1179,7 @@ BEYOND_THE_SERIES = {
     "dot": (".", 'continues ".", which names no file beside it'),
     "dotdot": ("..", 'continues "..", which names no file beside it'),
     "nul": ("x\x00y", 'continues "x\\u0000y", which names no file beside it'),
+    "surrogate": ("\ud800", 'continues "\\ud800", which names no file beside it'),
     "empty": ("", 'continues "", which names no file beside it'),
     "too-long": ("x" * 300, f"continues {'x' * 300}, which is not there"),
 }

@@ -100,4 +100,8 @@ def continues(record: Mapping[str, object]) -> str | None:
     source = record.get("rotated_from") if record.get("event") == "rotated" else None
     if not isinstance(source, str) or source in ("", ".", "..") or "/" in source:
         return None
+    try:
+        os.fsencode(source)  # a lone surrogate the file system's encoding cannot carry
+    except UnicodeError:
+        return None
     return None if "\x00" in source else source

@@ -172,6 +172,21 @@ def test_a_rotated_record_naming_its_own_file_ends_the_series_there(
     assert isinstance(result, ShipResult) and result.acked == 8
 
 
+def test_a_rotated_record_naming_no_file_the_system_can_name_ends_the_series_there(
+    table: LedgerTable, log_path: Path
+) -> None:
+    """A forged ``rotated_from`` holds a lone surrogate, which no file name can (the file
+    system's encoding refuses it): the series ends at the live file, shipped on from the
+    state, as when the archive is gone; no `UnicodeEncodeError` out of the shipper."""
+    write_log(log_path, 5)
+    ship(log_path, table)
+    audit.rotate(log_path)
+    write_log(log_path, 2)
+    forge_rotated_from(log_path, "\ud800")
+    result = call_with_timeout(lambda: ship(log_path, table), timeout=5)
+    assert isinstance(result, ShipResult) and result.acked == 8
+
+
 def test_a_fork_found_by_a_put_saves_what_its_batch_acknowledged_before_it(
     table: LedgerTable, tmp_path: Path
 ) -> None:
