@@ -1016,6 +1016,26 @@ def test_cli_notes_an_unread_archive_once_for_one_file_given(
     assert f"{archives[1]}: continues {archives[0].name}, {why}" in result.err
 
 
+@pytest.mark.parametrize("first_line", [b"garbage\n", b'{"prev":"0000\n'], ids=["junk", "torn"])
+def test_cli_refuses_an_archive_that_starts_with_no_record_as_when_given_by_hand(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    first_line: bytes,
+) -> None:
+    """The oldest archive's first line is no record (damaged, torn), its other records
+    there: found from the live file, it was left unread with a note (a pending call in it
+    lost, exit 0). It is read and refused at that line, as when the files are given by hand:
+    reconcile answers for every record or for none."""
+    log, archives = three_files(tmp_path)
+    kept = archives[0].read_bytes().splitlines(keepends=True)[1:]
+    archives[0].write_bytes(first_line + b"".join(kept))
+    found = reconcile_files(capsys, monkeypatch, log)
+    by_hand = reconcile_files(capsys, monkeypatch, *archives, log)
+    assert_one_error_line(found, f"{archives[0]}:1", "not an audit record")
+    assert (by_hand.code, by_hand.err) == (found.code, found.err)
+
+
 def test_cli_notes_files_out_of_order_and_no_gap_that_is_not_one(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

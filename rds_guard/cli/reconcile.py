@@ -374,12 +374,20 @@ def _series(path: Path) -> list[Path]:
     """The files of the rotated series ``path`` ends, oldest first, as far back as the
     archives `audit rotate` left are there (each one's `rotated` record names the one
     before); just ``path`` while it holds no record. When the oldest file found continues
-    another, a note on stderr says which and why it is not read."""
+    another, a note on stderr says which and why it is not read; one that starts with a
+    line that is no record is read (and refused there)."""
     from rds_guard.audit.ledger.series import Series
+    from rds_guard.audit.read import continues
 
     files = Series(path).files()
     if files:
         first = audit.parse_record(files[0].first_line)
+        source = None if first is None else continues(first)
+        archive = None if source is None else files[0].path.with_name(source)
+        if archive is not None and Series(archive).starts_with_junk():
+            # read, so that its first line is refused as a line that is no record, as when
+            # the files are given by hand: reconcile answers for every record or for none
+            return [archive, *(file.path for file in files)]
         if first is not None:
             _note_unread_start(files[0].path, first)
     return [file.path for file in files] or [path]
