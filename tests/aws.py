@@ -67,6 +67,23 @@ def make_cluster(
     return cluster
 
 
+def east_and_west(server: Any, source: str) -> Any:
+    """On ``server`` (a `servers.MotoServer`): cluster ``orders`` (team core) in us-east-1
+    with snapshot ``source``, and one in us-west-2 with snapshot ``victim``, each made by a
+    plain client; returns the us-east-1 one (to name the source of a cross-region copy)."""
+    east = server.client("rds")
+    make_cluster(east, tags={"team": "core"})
+    east.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=source
+    )
+    west = server.client("rds", region="us-west-2")
+    make_cluster(west, tags={"team": "core"})
+    west.create_db_cluster_snapshot(
+        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="victim"
+    )
+    return east
+
+
 def make_instance(
     client: Any, name: str, *, copy_tags: bool = False, tags: Mapping[str, str] | None = None
 ) -> dict[str, Any]:

@@ -13,7 +13,14 @@ from typing import Any
 
 import boto3
 import pytest
-from aws import audit_records, guarded_client, guarded_session, make_cluster, snapshot_arn
+from aws import (
+    audit_records,
+    east_and_west,
+    guarded_client,
+    guarded_session,
+    make_cluster,
+    snapshot_arn,
+)
 from botocore import xform_name
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
@@ -624,14 +631,7 @@ def test_a_call_made_in_a_cross_region_copys_handler_given_its_state_is_recorded
     as the copy's. It is judged as it is sent and recorded as its own call; the copy's own
     request is the copy's."""
     policy = write_policy(tmp_path, AUDITED)
-    east = moto_server.client("rds")
-    make_cluster(east, tags={"team": "core"})
-    east.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
-    west_plain = moto_server.client("rds", region="us-west-2")
-    make_cluster(west_plain, tags={"team": "core"})
-    west_plain.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="victim"
-    )
+    east = east_and_west(moto_server, GOOD)
     west = guarded_client(policy, on=moto_server, region="us-west-2")
     kept: dict[str, Any] = {}
 

@@ -24,6 +24,7 @@ from aws import (
     HANDED_ON,
     HOUSE_NAME,
     audit_records,
+    east_and_west,
     expiring_credentials,
     handing_on,
     held_snapshot,
@@ -712,14 +713,7 @@ def test_a_call_made_in_a_cross_region_copys_handler_given_its_state_is_recorded
     source URL, at ``before-call``; a program's ``before-call`` coroutine after it takes the
     copy's state and awaits a delete whose context it gives that state. The delete is judged
     as it is sent and recorded as its own call; the copy's own request is the copy's."""
-    east = moto_server.client("rds")
-    make_cluster(east, tags={"team": "core"})
-    east.create_db_cluster_snapshot(DBClusterIdentifier="orders", DBClusterSnapshotIdentifier=GOOD)
-    west_plain = moto_server.client("rds", region="us-west-2")
-    make_cluster(west_plain, tags={"team": "core"})
-    west_plain.create_db_cluster_snapshot(
-        DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="victim"
-    )
+    east = east_and_west(moto_server, GOOD)
     session = guarded_session(tmp_path, AUDITED)
     kept: dict[str, Any] = {}
 
