@@ -84,6 +84,19 @@ def east_and_west(server: Any, source: str) -> Any:
     return east
 
 
+def assert_a_copy_and_a_delete_of_its_own(records: list[dict[str, Any]]) -> None:
+    """The records of a copy requested, then of a delete made from its handler (requested and
+    deleted under an id of its own), then the copy's outcome."""
+    calls = [(r["event"], r["call"], r["operation"]) for r in records]
+    copy_call, delete_call = calls[0][1], calls[1][1]
+    assert calls[:3] == [
+        ("requested", copy_call, "CopyDBClusterSnapshot"),
+        ("requested", delete_call, "DeleteDBClusterSnapshot"),
+        ("deleted", delete_call, "DeleteDBClusterSnapshot"),
+    ]
+    assert len(calls) == 4 and calls[3][1:] == (copy_call, "CopyDBClusterSnapshot")
+
+
 def make_instance(
     client: Any, name: str, *, copy_tags: bool = False, tags: Mapping[str, str] | None = None
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from aws import (
+    assert_a_copy_and_a_delete_of_its_own,
     audit_records,
     east_and_west,
     guarded_client,
@@ -655,14 +656,7 @@ def test_a_call_made_in_a_cross_region_copys_handler_given_its_state_is_recorded
         )
     assert moto_server.count("CopyDBClusterSnapshot") == 1
     assert moto_server.count("DeleteDBClusterSnapshot") == 1
-    calls = [(r["event"], r["call"], r["operation"]) for r in audit_records(tmp_path)]
-    copy_call, delete_call = calls[0][1], calls[1][1]
-    assert calls[:3] == [
-        ("requested", copy_call, "CopyDBClusterSnapshot"),
-        ("requested", delete_call, "DeleteDBClusterSnapshot"),
-        ("deleted", delete_call, "DeleteDBClusterSnapshot"),
-    ]
-    assert len(calls) == 4 and calls[3][1:] == (copy_call, "CopyDBClusterSnapshot")
+    assert_a_copy_and_a_delete_of_its_own(audit_records(tmp_path))
 
 
 def test_documentdb_final_snapshots_shares_and_inherited_tags_are_guarded(

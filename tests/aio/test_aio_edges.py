@@ -23,6 +23,7 @@ from audit_helpers import records_of
 from aws import (
     HANDED_ON,
     HOUSE_NAME,
+    assert_a_copy_and_a_delete_of_its_own,
     audit_records,
     east_and_west,
     expiring_credentials,
@@ -744,14 +745,7 @@ def test_a_call_made_in_a_cross_region_copys_handler_given_its_state_is_recorded
     run(work)
     assert moto_server.count("CopyDBClusterSnapshot") == 1
     assert moto_server.count("DeleteDBClusterSnapshot") == 1
-    calls = [(r["event"], r["call"], r["operation"]) for r in records_of(tmp_path / "audit.jsonl")]
-    copy_call, delete_call = calls[0][1], calls[1][1]
-    assert calls[:3] == [
-        ("requested", copy_call, "CopyDBClusterSnapshot"),
-        ("requested", delete_call, "DeleteDBClusterSnapshot"),
-        ("deleted", delete_call, "DeleteDBClusterSnapshot"),
-    ]
-    assert len(calls) == 4 and calls[3][1:] == (copy_call, "CopyDBClusterSnapshot")
+    assert_a_copy_and_a_delete_of_its_own(records_of(tmp_path / "audit.jsonl"))
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
