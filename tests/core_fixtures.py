@@ -51,8 +51,9 @@ def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 
 def tag_dict(tags: Sequence[Mapping[str, str]]) -> dict[str, str]:
-    """AWS's ``[{"Key", "Value"}]`` as a dict (asserting no key is given twice)."""
-    result = {tag["Key"]: tag["Value"] for tag in tags}
+    """AWS's ``[{"Key", "Value"}]`` as a dict (asserting no key is given twice); a tag
+    without a Value is an empty one, as AWS reads it."""
+    result = {tag["Key"]: tag.get("Value", "") for tag in tags}
     assert len(result) == len(tags), f"duplicate keys in {tags}"
     return result
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,8 @@ import botocore.session
 import pytest
 from aws import guarded_client, guarded_session, make_cluster, snapshot_arn, snapshot_tags
 from botocore.exceptions import ParamValidationError
-from policies import AUDITED, STRICT, WARN, write_policy
-from servers import DocDBResponder, MotoServer
+from policies import AUDITED, DEFAULTS_ONLY, STRICT, WARN, write_policy
+from servers import DocDBResponder, MotoServer, query_answer
 
 import rds_guard
 
@@ -668,3 +669,36 @@ def test_cross_region_copy_presigns_with_the_policy_tags(
     assert "PreSignedUrl" in sent
     assert "managed-by" in sent["PreSignedUrl"], "the presigned request carries the final tags"
     assert moto_server.count("CopyDBClusterSnapshot") == 1
+
+
+def test_a_callers_tag_without_a_value_is_sent_without_one_beside_the_policys_tags(
+    moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """A caller's tag given with no ``Value`` goes with no ``Value`` field, as a bare client
+    sends it, when the guard rewrites the list to add a default tag (it went as ``Value=``,
+    an empty value); the tag the guard adds has its value. (moto answers such a tag with a
+    500: the request is read and answered at ``before-send``.)"""
+    plain = moto_server.client("rds")
+    make_cluster(plain)
+    rds = guarded_client(write_policy(tmp_path, DEFAULTS_ONLY), on=moto_server)
+    tags = [{"Key": "team"}, {"Key": "env", "Value": ""}]
+    sent: list[dict[str, str]] = []
+
+    model = plain.meta.service_model
+    operation = model.operation_model("CreateDBClusterSnapshot")
+
+    def answer(request: Any, **_: Any) -> Any:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        sent.append(dict(urllib.parse.parse_qsl(body, keep_blank_values=True)))
+        result = {"DBClusterSnapshot": {"DBClusterSnapshotIdentifier": "orders-1"}}
+        return query_answer(model, request, operation, result, "rid")
+
+    for client in (plain, rds):
+        client.meta.events.register_first("before-send.rds.CreateDBClusterSnapshot", answer)
+        client.create_db_cluster_snapshot(
+            DBClusterIdentifier="orders", DBClusterSnapshotIdentifier="orders-1", Tags=tags
+        )
+    given = [{k: v for k, v in form.items() if k.startswith("Tags.Tag.")} for form in sent]
+    assert given[0] == {"Tags.Tag.1.Key": "team", "Tags.Tag.2.Key": "env", "Tags.Tag.2.Value": ""}
+    assert given[1] == given[0] | {"Tags.Tag.3.Key": "managed-by", "Tags.Tag.3.Value": "rds-guard"}
+    assert tags == [{"Key": "team"}, {"Key": "env", "Value": ""}], "the caller's list untouched"

@@ -45,7 +45,7 @@ from botocore import xform_name
 from botocore.exceptions import ParamValidationError
 from cluster_groups import GROUP_OPERATIONS, ClusterGroupResponder, has_cluster_groups
 from policies import DEFAULTS_ONLY, RULE_OF_EACH_KIND, write_policy
-from servers import MotoServer
+from servers import MotoServer, query_answer
 
 import rds_guard
 from rds_guard import audit
@@ -872,24 +872,42 @@ def test_separators_aws_allows_are_sent_and_stay_inside_their_record(
 
 
 def test_a_tag_without_a_value_is_a_tag_with_an_empty_value(
-    moto_inprocess: None, tmp_path: Path
+    moto_server: MotoServer, tmp_path: Path
 ) -> None:
     """A tag with a Key and no Value is no attack: AWS reads it as an empty value, and so does
-    the guard (enforce mode sends it; the snapshot and the audit record carry ``""``); a tag
-    without a Key, or with a Value of None (botocore refuses it), is refused (see the cases
-    above, and tests/test_transparency.py)."""
-    client = guarded_client(write_policy(tmp_path, RULE_OF_EACH_KIND))
+    the guard (enforce mode sends it as given, with no Value field, beside the tag it adds;
+    the audit record carries ``""``); a tag without a Key, or with a Value of None (botocore
+    refuses it), is refused (see the cases above, and tests/test_transparency.py). moto
+    fails on such a tag: the request is read and answered at ``before-send``."""
+    client = guarded_client(write_policy(tmp_path, RULE_OF_EACH_KIND), on=moto_server)
     make_cluster(client)
+    model = client.meta.service_model
+    sent: list[dict[str, str]] = []
+
+    def answer(request: Any, **_: Any) -> Any:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        sent.append(dict(urllib.parse.parse_qsl(body, keep_blank_values=True)))
+        operation = model.operation_model("CreateDBClusterSnapshot")
+        result = {"DBClusterSnapshot": {"DBClusterSnapshotIdentifier": GOOD}}
+        return query_answer(model, request, operation, result, "rid")
+
+    client.meta.events.register_first("before-send.rds.CreateDBClusterSnapshot", answer)
     client.create_db_cluster_snapshot(
         DBClusterIdentifier="orders",
         DBClusterSnapshotIdentifier=GOOD,
         Tags=[{"Key": "team"}, {"Key": "note", "Value": ""}],
     )
-    found = client.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=GOOD)
-    tags = {t["Key"]: t.get("Value", "") for t in found["DBClusterSnapshots"][0]["TagList"]}
-    assert tags == {"team": "", "note": "", "managed-by": "rds-guard"}
+    (form,) = sent
+    assert {k: v for k, v in form.items() if k.startswith("Tags.")} == {
+        "Tags.Tag.1.Key": "team",
+        "Tags.Tag.2.Key": "note",
+        "Tags.Tag.2.Value": "",
+        "Tags.Tag.3.Key": "managed-by",
+        "Tags.Tag.3.Value": "rds-guard",
+    }
     records = whole_log(tmp_path / "audit.jsonl")
     assert records[0]["tags"] == {"team": "", "note": "", "managed-by": "rds-guard"}
+    assert [record["event"] for record in records] == ["requested", "created"]
 
 
 # --- every door, through every client that has it -------------------------------------------

@@ -413,8 +413,10 @@ def test_malformed_tags_count_as_sent_tags(mode):
 
 
 def test_a_missing_value_is_an_empty_value():
-    """`{"Key": "team"}` without Value is the tag `team` = "" (AWS's Value is optional)."""
+    """`{"Key": "team"}` without Value is the tag `team` = "" (AWS's Value is optional),
+    written back as given (no Value field, as a bare client sends it) beside the tag added."""
     params = CREATE.params(Tags=[{"Key": "team"}])
     decision, _ = run(DEFAULT_TAG, CREATE.operation, params)
     assert decision.allowed
     assert sent_tags(decision) == {"team": "", "managed-by": "rds-guard"}
+    assert decision.params["Tags"][0] == {"Key": "team"}
