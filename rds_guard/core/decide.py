@@ -43,6 +43,7 @@ from .tagging import (
     read_tag_list,
     reads_source_tags,
     render_tags,
+    written_tags,
 )
 
 __all__ = [
@@ -299,11 +300,7 @@ def judge_snapshot(request: Request) -> Decision:
     verdict = judge_layers(tag_policy, layers)
     violations += verdict.violations
     if verdict.rewrite:
-        valueless = _valueless(params.get(row.tags))
-        params[row.tags] = [
-            {"Key": k} if v == "" and k in valueless else {"Key": k, "Value": v}
-            for k, v in verdict.final.items()
-        ]
+        params[row.tags] = written_tags(verdict.final, params.get(row.tags))
     # the aws: keys AWS's own copy would have kept, for a call that goes with the guard's Tags
     goes = not violations or policy.mode == "warn"
     dropped = verdict.rewrite and not caller_sent and goes
@@ -344,15 +341,3 @@ JUDGES: dict[Kind, Callable[[Request], Decision]] = {
     Kind.RETENTION: _imported_when_called(".deletion", "judge_backups_off"),
 }
 """The judge of each kind of guarded operation."""
-
-
-def _valueless(tags: object) -> set[str]:
-    """The keys of the caller's tags given without a ``Value``: written so again where the
-    guard rewrites the list (a bare client sends no ``Value`` for them)."""
-    if not isinstance(tags, (list, tuple)):
-        return set()
-    return {
-        tag["Key"]
-        for tag in tags
-        if isinstance(tag, dict) and isinstance(tag.get("Key"), str) and "Value" not in tag
-    }

@@ -46,6 +46,21 @@ def read_tag_list(
     return pairs, violations
 
 
+def written_tags(final: Mapping[str, str], given: object) -> list[dict[str, str]]:
+    """The tag list the guard writes for the ``final`` tags: a key the caller's list
+    (``given``, as `read_tag_list` reads it) holds without a ``Value``, still empty, is
+    written so again, as a bare client sends it."""
+    valueless = {
+        entry["Key"]
+        for entry in (given if isinstance(given, (list, tuple)) else ())
+        if isinstance(entry, dict) and isinstance(entry.get("Key"), str) and "Value" not in entry
+    }
+    return [
+        {"Key": key} if value == "" and key in valueless else {"Key": key, "Value": value}
+        for key, value in final.items()
+    ]
+
+
 def _tag_problem(entry: object, where: str, name: str) -> Violation:
     """What is wrong with one malformed tag of the caller's list."""
     if not isinstance(entry, dict):
