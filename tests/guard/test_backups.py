@@ -1540,6 +1540,24 @@ def test_a_handler_that_prefixes_every_calls_name_prefixes_the_guards_read_too(
     assert records == [("failed", "acme-free"), *deleted]
 
 
+def test_a_handler_that_names_a_held_snapshot_after_a_failed_read_is_caught(rig: Rig) -> None:
+    """The guard's first look reads a snapshot that is not there (its read fails, and the
+    judgement waits for every handler); a later ``before-parameter-build`` handler points the
+    delete at a held snapshot: the call as it goes is judged, read and blocked for the hold,
+    nothing sent."""
+    cluster_snapshot(rig, "orders-held", days=30, tags=HOLD)
+
+    def swap(params: dict[str, Any], **_: Any) -> None:
+        params["DBClusterSnapshotIdentifier"] = "orders-held"
+
+    rig.rds.meta.events.register("before-parameter-build.rds.DeleteDBClusterSnapshot", swap)
+    with pytest.raises(rds_guard.PolicyViolation) as caught:
+        rig.rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier="ghost")
+    assert "deletion.hold" in blocked_rules(caught)
+    assert rig.count("DeleteDBClusterSnapshot") == 0 and still_there(rig, "orders-held")
+    assert [(r["event"], r["snapshot"]) for r in rig.records()] == [("blocked", "orders-held")]
+
+
 def test_a_presigned_delete_of_a_held_snapshot_is_refused(rig: Rig) -> None:
     """`generate_presigned_url` is judged like the call: no URL that would delete a held
     snapshot later, one `blocked` record."""
